@@ -1,0 +1,119 @@
+/**
+ * The behavior plugin API. Every built-in behavior in `behaviors/` is written against this file
+ * only; user plugins (`plugins:` in config) use the same.
+ *
+ * A behavior is drawn from the proxy's mix for each exchange (request -> reply), or once per
+ * connection when the mix is pinned. Its hooks return actions; the engine carries them out.
+ */
+import { z } from 'zod';
+import type { ProtocolName } from './protocol.js';
+import type { Random } from './random.js';
+
+export { z };
+
+/** Which way the bytes flow: `upstream` client -> server, `downstream` server -> client. */
+export type Stream = 'upstream' | 'downstream';
+
+export type Action =
+  /** Send the request on and the reply back, untouched. */
+  | { type: 'forward' }
+  /** Hold the request (upstream) or the reply (downstream) for `ms` before it goes on. */
+  | { type: 'delay'; ms: number; stream: Stream }
+  /** Answer with the protocol's own error instead of the server's reply. */
+  | { type: 'error'; kind?: string }
+  /** Close the client connection at once (FIN); the request never reaches the server. */
+  | { type: 'close' }
+  /** Reset the client connection (RST), after `afterMs`; the request never reaches the server. */
+  | { type: 'reset'; afterMs?: number }
+  /**
+   * Drop every byte of this stream from now on. After `closeAfterMs` (0 = never) the connection
+   * is closed. Dropping upstream means the server never sees the request: the client hangs.
+   */
+  | { type: 'drop'; stream: Stream; closeAfterMs?: number }
+  /** Forward the request, then close both sides before the reply arrives. */
+  | { type: 'abort' }
+  /** Pace this message's bytes at `bytesPerSecond`. */
+  | { type: 'throttle'; bytesPerSecond: number; stream: Stream }
+  /** Cut this message into pieces of about `averageSize` (± `sizeVariation`) bytes, `delayMs` apart. */
+  | { type: 'slice'; averageSize: number; sizeVariation: number; delayMs: number; stream: Stream }
+  /** Splice `bytes` random bytes into the middle of this message. */
+  | { type: 'corrupt'; bytes: number; stream: Stream }
+  /** From now on, let at most `bytes` more bytes through on this stream, then close the connection. */
+  | { type: 'limit'; bytes: number; stream: Stream }
+  /** From now on, wait `ms` before passing a close from one side on to the other. */
+  | { type: 'slowClose'; ms: number };
+
+/** Builders, so plugins read like sentences: `return act.delay(200)`. */
+export const act = {
+  forward: (): Action => ({ type: 'forward' }),
+  delay: (ms: number, stream: Stream = 'upstream'): Action => ({ type: 'delay', ms, stream }),
+  error: (kind?: string): Action => ({ type: 'error', kind }),
+  close: (): Action => ({ type: 'close' }),
+  reset: (afterMs = 0): Action => ({ type: 'reset', afterMs }),
+  drop: (stream: Stream, closeAfterMs = 0): Action => ({ type: 'drop', stream, closeAfterMs }),
+  hang: (): Action => ({ type: 'drop', stream: 'upstream', closeAfterMs: 0 }),
+  abort: (): Action => ({ type: 'abort' }),
+  throttle: (bytesPerSecond: number, stream: Stream = 'downstream'): Action => ({ type: 'throttle', bytesPerSecond, stream }),
+  slice: (averageSize: number, sizeVariation: number, delayMs: number, stream: Stream = 'downstream'): Action =>
+    ({ type: 'slice', averageSize, sizeVariation, delayMs, stream }),
+  corrupt: (bytes: number, stream: Stream = 'downstream'): Action => ({ type: 'corrupt', bytes, stream }),
+  limit: (bytes: number, stream: Stream = 'downstream'): Action => ({ type: 'limit', bytes, stream }),
+  slowClose: (ms: number): Action => ({ type: 'slowClose', ms }),
+};
+
+/** What a hook sees of the proxy it runs in. */
+export interface ProxyInfo {
+  name: string;
+  protocol: ProtocolName;
+  /** Error kinds the protocol can encode (for `error`'s `kind` option). */
+  errorKinds: readonly string[];
+  defaultError: string;
+}
+
+export interface ConnectionContext {
+  proxy: ProxyInfo;
+  /** Per-proxy connection number, from 1. */
+  connectionId: number;
+  /** Remote address of the client. */
+  client: string;
+  /** This proxy's random source (seeded when the proxy has a seed). */
+  random: Random;
+  /**
+   * State that lives as long as this behavior's options on this proxy (e.g. Vaurien's warmup
+   * counter: per proxy, not per process). It starts empty again when the mix changes options.
+   */
+  state: Map<string, unknown>;
+}
+
+export interface ExchangeContext extends ConnectionContext {
+  /** Per-connection exchange number, from 1. */
+  exchangeId: number;
+  /** Short name of the request, when the protocol knows it ("GET /", "SET", "Query"). */
+  label?: string;
+  /** The first bytes of the request (at least its head, when the protocol has one). */
+  request: Buffer;
+}
+
+export type HookResult = Action | Action[] | void | undefined;
+
+export interface Behavior<O extends z.ZodObject = z.ZodObject> {
+  name: string;
+  /** One line, shown by `--help`, the API and the TUI. */
+  description: string;
+  /** Options with their defaults; the engine validates user values against it. */
+  options: O;
+  /** When the connection is accepted (the behavior was drawn or pinned for it). */
+  onConnection?(ctx: ConnectionContext, options: z.infer<O>): HookResult | Promise<HookResult>;
+  /** For each exchange the behavior is drawn for. */
+  onExchange?(ctx: ExchangeContext, options: z.infer<O>): HookResult | Promise<HookResult>;
+}
+
+/** Identity function that gives a plugin its types: `export default defineBehavior({...})`. */
+export function defineBehavior<O extends z.ZodObject>(behavior: Behavior<O>): Behavior<O> {
+  return behavior;
+}
+
+/** Toxiproxy's `toxicity`: the chance (0..1) that a drawn behavior acts at all. */
+export function toxic(ctx: ConnectionContext, toxicity: number, action: HookResult): HookResult {
+  return ctx.random() < toxicity ? action : undefined;
+}

@@ -1,0 +1,104 @@
+/**
+ * Protocol modules: framing of a byte stream into exchanges (request -> reply) and encoding of
+ * protocol-correct errors. A framer never changes bytes: concatenating every segment's `data`
+ * in order gives back exactly the bytes that were pushed in.
+ */
+
+export const PROTOCOL_NAMES = ['tcp', 'http', 'redis', 'memcache', 'mysql', 'postgres', 'smtp'] as const;
+export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
+
+/** A piece of one message, in stream order. */
+export interface Segment {
+  data: Buffer;
+  /** First bytes of a message (a request or a reply). */
+  start: boolean;
+  /** Last bytes of a message. A message may be one segment with both flags. */
+  end: boolean;
+  /**
+   * Bytes that belong to no exchange (greeting, handshake, asynchronous notices, bytes after a
+   * STARTTLS or protocol upgrade): forwarded untouched, never faulted.
+   */
+  passthrough?: boolean;
+  /** Requests only, set on the start segment: the server sends no reply to this message. */
+  noReply?: boolean;
+  /** Requests only, set on the start segment: a short name of the command ("GET /", "SET", "Query"). */
+  label?: string;
+  /**
+   * Requests only, on the start segment: the request cannot be withheld from the server without
+   * desynchronising the session (e.g. an SMTP message body after the server said 354). An
+   * injected error then replaces the server's reply instead.
+   */
+  mustForward?: boolean;
+}
+
+/** Per-connection framing state. Both directions share it (a reply's shape may depend on the request). */
+export interface FramerSession {
+  /** Bytes from the client towards the server. */
+  fromClient(chunk: Buffer): Segment[];
+  /** Bytes from the server towards the client. */
+  fromServer(chunk: Buffer): Segment[];
+  /**
+   * Tell the session that a request was answered by the proxy and never reached the server, so
+   * that its reply bookkeeping (e.g. SMTP's DATA state, HTTP's HEAD method) forgets it.
+   * `ordinal` numbers the request messages this session returned, from 0 (every start segment
+   * that is not passthrough counts, noReply ones included). It may come after later requests
+   * were already framed, but before any reply that would belong to a later request.
+   */
+  skipped?(ordinal: number): void;
+  /** Bytes buffered while waiting for the rest of a message (for the per-connection cap). */
+  buffered(): number;
+  /**
+   * Give back every byte received but not yet returned in a segment, per direction. Called when
+   * the engine falls back to pass-through after a FramingError or an over-cap buffer: a framer
+   * must never lose bytes, so it keeps unparsed input until it emits it (also when it throws).
+   */
+  drain(): { client: Buffer; server: Buffer };
+}
+
+export interface ErrorKind {
+  /** One line for docs and `--help`. */
+  description: string;
+  /** The proxy closes the client connection after sending it (as the real server would). */
+  fatal: boolean;
+}
+
+export interface ErrorReplyContext {
+  /** The label of the request being answered. */
+  label?: string;
+  /** The raw first segment of the request being answered. */
+  request: Buffer;
+  /** A uniform random number source for protocols whose errors are random (tcp). */
+  random: () => number;
+}
+
+export interface ErrorReply {
+  bytes: Buffer;
+  /** Close the client connection after the bytes are written. */
+  close: boolean;
+}
+
+export interface Protocol {
+  name: ProtocolName;
+  /** Whether replies are framed: if false, an exchange ends with the first reply bytes. */
+  framesReplies: boolean;
+  /** Error kinds understood by `encodeError`, by name. */
+  errorKinds: Record<string, ErrorKind>;
+  defaultError: string;
+  createSession(): FramerSession;
+  encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply;
+}
+
+/**
+ * Thrown by a framer that meets bytes it cannot make sense of. The engine then takes the held
+ * bytes back with `drain()` and passes the connection through untouched for the rest of its life
+ * (logged once): no crash, no unbounded buffer.
+ */
+export class FramingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FramingError';
+  }
+}
+
+/** Most framers cap how much of one message head they hold before they give up. */
+export const MAX_HEAD_BYTES = 64 * 1024;

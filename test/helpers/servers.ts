@@ -1,0 +1,105 @@
+/**
+ * Real servers for integration tests, each started on a free loopback port with its data in a
+ * temp dir, and stopped after. Under CI=true a missing server binary is a failure, never a skip.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, waitForPort } from './net.js';
+
+export interface RunningServer {
+  host: string;
+  port: number;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/** The absolute path of a server binary, or undefined when it is not installed. */
+export function findBinary(name: string, extraDirs: string[] = []): string | undefined {
+  const dirs = [...extraDirs, ...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/usr/bin', '/usr/local/bin'];
+  for (const d of dirs) {
+    const p = path.join(d, name);
+    if (existsSync(p)) return p;
+  }
+  return undefined;
+}
+
+/**
+ * Whether tests needing `binary` should run. Outside CI a missing server skips them; under
+ * CI=true it throws, so a broken .ci/run cannot pass by skipping.
+ */
+export function haveServer(binary: string, extraDirs: string[] = []): boolean {
+  if (findBinary(binary, extraDirs)) return true;
+  if (process.env.CI === 'true') {
+    throw new Error(`${binary} is not installed but CI=true: .ci/run must install it`);
+  }
+  return false;
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), `marteau-${prefix}-`));
+}
+
+/** Start a foreground server process and wait for its port. */
+export async function startProcess(
+  cmd: string,
+  args: string[],
+  port: number,
+  dir: string,
+  opts: { host?: string; timeoutMs?: number } = {},
+): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+  const host = opts.host ?? '127.0.0.1';
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout?.on('data', (d) => { output += d; });
+  child.stderr?.on('data', (d) => { output += d; });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    await Promise.race([
+      waitForPort(port, host, opts.timeoutMs ?? 30_000),
+      exited.then(() => { throw new Error(`${cmd} exited early:\n${output}`); }),
+    ]);
+  } catch (e) {
+    child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+    throw e;
+  }
+  return {
+    child,
+    stop: async () => {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        await exited;
+        clearTimeout(killer);
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function startRedis(): Promise<RunningServer> {
+  const port = await freePort();
+  const dir = await tempDir('redis');
+  const { stop } = await startProcess(
+    findBinary('redis-server') ?? 'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    port,
+    dir,
+  );
+  return { host: '127.0.0.1', port, dir, stop };
+}
+
+export async function startMemcached(): Promise<RunningServer> {
+  const port = await freePort();
+  const dir = await tempDir('memcached');
+  const { stop } = await startProcess(
+    findBinary('memcached') ?? 'memcached',
+    ['-u', 'root', '-l', '127.0.0.1', '-p', String(port), '-U', '0'],
+    port,
+    dir,
+  );
+  return { host: '127.0.0.1', port, dir, stop };
+}
