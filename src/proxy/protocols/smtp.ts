@@ -1,5 +1,480 @@
-import type { Protocol } from '../protocol.js';
-import { tcp } from './tcp.js';
+/**
+ * SMTP (RFC 5321) framing, with PIPELINING (RFC 2920), AUTH (RFC 4954), CHUNKING/BDAT (RFC 3030)
+ * and STARTTLS (RFC 3207).
+ *
+ * Client side: every command line is a request labelled with its verb. After DATA, the message
+ * content up to and including the `CRLF.CRLF` terminator is one more request ("message", which
+ * must be forwarded: the server is already in data mode). A line that answers a 334 AUTH
+ * challenge is a request of its own ("auth-data", also must-forward). `BDAT n` is one request
+ * made of its line and the n bytes that follow it.
+ *
+ * Server side: a reply is one or more `ddd-text` lines closed by a `ddd text` line; replies are
+ * matched to requests in order. The greeting, replies nobody asked for (e.g. an idle timeout's
+ * 421) and everything after a successful STARTTLS are passthrough.
+ *
+ * Bytes are never changed: segments are views on the chunks, except for a line that was split
+ * across chunks (held until its end, at most MAX_HEAD_BYTES).
+ */
+import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol, type Segment } from '../protocol.js';
 
-// Placeholder until the real framer lands: behaves as raw TCP.
-export const smtp: Protocol = { ...tcp, name: 'smtp' };
+const CR = 0x0d;
+const LF = 0x0a;
+const DOT = 0x2e;
+const SP = 0x20;
+const TAB = 0x09;
+const DASH = 0x2d;
+const END_OF_DATA = Buffer.from('\r\n.\r\n');
+/** The longest verb we accept (the longest real ones, e.g. XFORWARD, are far shorter). */
+const MAX_VERB = 32;
+/** The BDAT chunk size is at most this many digits (way past any real message). */
+const MAX_BDAT_DIGITS = 15;
+const EMPTY = Buffer.alloc(0);
+
+export const SMTP_ERRORS = {
+  '421': { text: '421 4.3.0 Service not available, closing transmission channel', fatal: true },
+  '451': { text: '451 4.3.0 Local error in processing', fatal: false },
+  '452': { text: '452 4.3.1 Insufficient system storage', fatal: false },
+  '554': { text: '554 5.3.0 Transaction failed', fatal: false },
+} as const;
+
+type Kind = 'data' | 'starttls' | 'other';
+
+interface Pending {
+  ordinal: number;
+  kind: Kind;
+  /** DATA only: message content was framed before its reply was seen (an eager client). */
+  speculative: boolean;
+}
+
+/** Where the client stream is. */
+const enum ClientState {
+  /** Between commands: waiting for a whole line. */
+  Command,
+  /** After DATA: the message content until CRLF.CRLF. */
+  Content,
+  /** After `BDAT n`: the n bytes of the chunk. */
+  Chunk,
+}
+
+/** One step of the automaton that finds CRLF.CRLF (state = length of the matched prefix). */
+function step(s: number, c: number): number {
+  switch (s) {
+    case 0:
+      return c === CR ? 1 : 0;
+    case 1:
+      return c === LF ? 2 : c === CR ? 1 : 0;
+    case 2:
+      return c === DOT ? 3 : c === CR ? 1 : 0;
+    case 3:
+      return c === CR ? 4 : 0;
+    default: // 4
+      return c === LF ? 5 : c === CR ? 1 : 0;
+  }
+}
+
+/** A list of held bytes with its total length. */
+class Held {
+  parts: Buffer[] = [];
+  length = 0;
+  push(b: Buffer): void {
+    if (b.length === 0) return;
+    this.parts.push(b);
+    this.length += b.length;
+  }
+  /** The held bytes followed by `tail`, and empty afterwards. */
+  take(tail: Buffer = EMPTY): Buffer {
+    const parts = this.parts;
+    const all = parts.length === 0 ? tail : parts.length === 1 && tail.length === 0 ? parts[0] : Buffer.concat([...parts, tail]);
+    this.parts = [];
+    this.length = 0;
+    return all;
+  }
+  /** The first `n` held bytes (or fewer), without taking them. */
+  head(n: number): Buffer {
+    const first = this.parts[0];
+    if (first === undefined) return EMPTY;
+    if (first.length >= n || this.parts.length === 1) return first.subarray(0, n);
+    return Buffer.concat(this.parts).subarray(0, n);
+  }
+  snapshot(): Buffer[] {
+    return this.parts.slice();
+  }
+  restore(parts: Buffer[], extra: Buffer): void {
+    this.parts = parts.slice();
+    this.length = 0;
+    for (const p of this.parts) this.length += p.length;
+    this.push(extra);
+  }
+}
+
+/**
+ * Checks the start of a command line. Returns the end of the verb, or -1 if `end` came first.
+ * Throws a FramingError when the bytes cannot begin an SMTP command.
+ */
+function scanVerb(b: Buffer, start: number, end: number): number {
+  const lim = Math.min(end, start + MAX_VERB + 1);
+  for (let i = start; i < lim; i++) {
+    const c = b[i];
+    if (c === SP || c === TAB || c === CR || c === LF) return i;
+    const ok = (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === DASH || c === 0x5f;
+    if (!ok) throw new FramingError(`not an SMTP command: byte 0x${c.toString(16).padStart(2, '0')} in the verb`);
+  }
+  if (lim - start > MAX_VERB) throw new FramingError(`not an SMTP command: verb longer than ${MAX_VERB} bytes`);
+  return -1;
+}
+
+/** Checks the start of a reply line (`ddd`, then space, dash or end of line). */
+function checkReplyStart(b: Buffer, start: number, end: number): void {
+  const lim = Math.min(end, start + 4);
+  for (let i = start; i < lim; i++) {
+    const c = b[i];
+    const ok = i - start < 3 ? c >= 0x30 && c <= 0x39 : c === SP || c === DASH || c === CR || c === LF;
+    if (!ok) throw new FramingError(`not an SMTP reply: byte 0x${c.toString(16).padStart(2, '0')} at position ${i - start}`);
+  }
+  // A line ending before its three digits ("25\r\n") is no reply either.
+  if (end - start < 4 && end > start && b[end - 1] === LF) throw new FramingError('not an SMTP reply: line too short');
+}
+
+class SmtpSession implements FramerSession {
+  private readonly clientHeld = new Held();
+  private readonly serverHeld = new Held();
+  /** Requests forwarded (or about to be) whose reply has not been seen yet, oldest first. */
+  private readonly fifo: Pending[] = [];
+  private nextOrdinal = 0;
+  private state = ClientState.Command;
+  /** Content: state of the CRLF.CRLF automaton. Chunk: bytes left. */
+  private matched = 0;
+  private chunkLeft = 0;
+  /** Whether the current message's first segment was emitted. */
+  private contentStarted = false;
+  /** The DATA command whose content is being (or about to be) framed. */
+  private currentData: Pending | undefined;
+  /** The last reply was 334: the next client line answers an AUTH challenge. */
+  private authNext = false;
+  /** After STARTTLS and its 220: everything is passthrough. */
+  private tls = false;
+  private greeted = false;
+  /** Reply being read: open, its first segment emitted, passthrough, code. */
+  private replyOpen = false;
+  private replyStartSent = false;
+  private replyPassthrough = false;
+  private replyCode = 0;
+  /** Set when the session cannot go on (e.g. an eager client's content turned out not to be one). */
+  private broken: string | undefined;
+
+  fromClient(chunk: Buffer): Segment[] {
+    const saved = this.clientHeld.snapshot();
+    try {
+      if (this.broken !== undefined) throw new FramingError(this.broken);
+      return this.clientBytes(chunk);
+    } catch (e) {
+      this.fail(e);
+      this.clientHeld.restore(saved, chunk);
+      throw e;
+    }
+  }
+
+  fromServer(chunk: Buffer): Segment[] {
+    const saved = this.serverHeld.snapshot();
+    try {
+      if (this.broken !== undefined) throw new FramingError(this.broken);
+      return this.serverBytes(chunk);
+    } catch (e) {
+      this.fail(e);
+      this.serverHeld.restore(saved, chunk);
+      throw e;
+    }
+  }
+
+  skipped(ordinal: number): void {
+    const i = this.fifo.findIndex((p) => p.ordinal === ordinal);
+    if (i < 0) return;
+    const [p] = this.fifo.splice(i, 1);
+    if (p.kind === 'data' && p === this.currentData) {
+      if (p.speculative) {
+        this.broken = 'DATA was answered by the proxy but its content was already sent';
+      } else if (this.state === ClientState.Content && !this.contentStarted) {
+        // The client got an error for DATA: it sends no content, its next line is a command.
+        this.state = ClientState.Command;
+        this.currentData = undefined;
+      }
+    }
+  }
+
+  buffered(): number {
+    return this.clientHeld.length + this.serverHeld.length;
+  }
+
+  drain(): { client: Buffer; server: Buffer } {
+    return { client: this.clientHeld.take(), server: this.serverHeld.take() };
+  }
+
+  private fail(e: unknown): void {
+    if (e instanceof FramingError && this.broken === undefined) this.broken = `framing stopped: ${e.message}`;
+  }
+
+  // ---- client -> server ----
+
+  private clientBytes(chunk: Buffer): Segment[] {
+    if (this.tls) return this.passthrough(this.clientHeld, chunk);
+    const out: Segment[] = [];
+    const n = chunk.length;
+    let pos = 0;
+    while (pos < n) {
+      if (this.state === ClientState.Content) {
+        pos = this.content(chunk, pos, out);
+      } else if (this.state === ClientState.Chunk) {
+        const end = Math.min(n, pos + this.chunkLeft);
+        this.chunkLeft -= end - pos;
+        out.push({ data: chunk.subarray(pos, end), start: false, end: this.chunkLeft === 0 });
+        if (this.chunkLeft === 0) this.state = ClientState.Command;
+        pos = end;
+      } else {
+        const nl = chunk.indexOf(LF, pos);
+        if (nl < 0) {
+          this.holdCommand(chunk, pos);
+          break;
+        }
+        const line = this.clientHeld.length ? this.clientHeld.take(chunk.subarray(pos, nl + 1)) : chunk.subarray(pos, nl + 1);
+        pos = nl + 1;
+        this.command(line, out);
+      }
+    }
+    return out;
+  }
+
+  /** Keeps the start of a command line, after checking it can be one. */
+  private holdCommand(chunk: Buffer, pos: number): void {
+    const rest = chunk.subarray(pos);
+    if (this.clientHeld.length + rest.length > MAX_HEAD_BYTES) {
+      throw new FramingError(`SMTP command line longer than ${MAX_HEAD_BYTES} bytes`);
+    }
+    if (!this.authNext) {
+      if (this.clientHeld.length === 0) scanVerb(rest, 0, rest.length);
+      else if (this.clientHeld.length <= MAX_VERB) {
+        const head = Buffer.concat([this.clientHeld.head(MAX_VERB + 1), rest.subarray(0, MAX_VERB + 1)]);
+        scanVerb(head, 0, head.length);
+      }
+    }
+    this.clientHeld.push(rest);
+  }
+
+  /** One whole command line. */
+  private command(line: Buffer, out: Segment[]): void {
+    const ordinal = this.nextOrdinal;
+    if (this.authNext) {
+      this.authNext = false;
+      this.nextOrdinal++;
+      this.fifo.push({ ordinal, kind: 'other', speculative: false });
+      out.push({ data: line, start: true, end: true, label: 'auth-data', mustForward: true });
+      return;
+    }
+    const verbEnd = scanVerb(line, 0, line.length);
+    // scanVerb stops at the LF at the latest, so verbEnd >= 0 here.
+    const label = verbEnd === 0 ? '(empty)' : line.toString('latin1', 0, verbEnd).toUpperCase();
+    let kind: Kind = 'other';
+    let chunkSize = 0;
+    if (label === 'DATA') kind = 'data';
+    else if (label === 'STARTTLS') kind = 'starttls';
+    else if (label === 'BDAT') chunkSize = bdatSize(line, verbEnd);
+    const p: Pending = { ordinal, kind, speculative: false };
+    this.nextOrdinal++;
+    this.fifo.push(p);
+    out.push({ data: line, start: true, end: chunkSize === 0, label });
+    if (kind === 'data') {
+      this.state = ClientState.Content;
+      this.matched = 2; // the DATA line's CRLF counts as the terminator's first CRLF
+      this.contentStarted = false;
+      this.currentData = p;
+    } else if (chunkSize > 0) {
+      this.state = ClientState.Chunk;
+      this.chunkLeft = chunkSize;
+    }
+  }
+
+  /** Message content from `pos`; returns where it stopped. */
+  private content(chunk: Buffer, pos: number, out: Segment[]): number {
+    const n = chunk.length;
+    let s = this.matched;
+    let end = -1;
+    const lim = Math.min(n, pos + 4);
+    for (let i = pos; i < lim; i++) {
+      s = step(s, chunk[i]);
+      if (s === 5) {
+        end = i + 1;
+        break;
+      }
+    }
+    if (end < 0 && lim < n) {
+      // No terminator straddles the previous chunk: any other lies wholly in this one.
+      const k = chunk.indexOf(END_OF_DATA, pos);
+      if (k >= 0) end = k + 5;
+      else {
+        s = 0;
+        for (let i = n - 4; i < n; i++) s = step(s, chunk[i]);
+      }
+    }
+    const data = chunk.subarray(pos, end < 0 ? n : end);
+    const seg: Segment = { data, start: !this.contentStarted, end: end >= 0 };
+    if (!this.contentStarted) {
+      seg.label = 'message';
+      seg.mustForward = true;
+      this.contentStarted = true;
+      const dataCmd = this.currentData;
+      // The message is a request of its own: its reply is the one after DATA's 354.
+      this.fifo.push({ ordinal: this.nextOrdinal++, kind: 'other', speculative: false });
+      if (dataCmd !== undefined && this.fifo.includes(dataCmd)) dataCmd.speculative = true;
+    }
+    out.push(seg);
+    if (end >= 0) {
+      this.state = ClientState.Command;
+      this.matched = 0;
+      this.currentData = undefined;
+      return end;
+    }
+    this.matched = s;
+    return n;
+  }
+
+  // ---- server -> client ----
+
+  private serverBytes(chunk: Buffer): Segment[] {
+    if (this.tls) return this.passthrough(this.serverHeld, chunk);
+    const out: Segment[] = [];
+    let pos = 0;
+    if (this.serverHeld.length) {
+      const nl = chunk.indexOf(LF);
+      if (nl < 0) {
+        this.holdReply(chunk, 0);
+        return out;
+      }
+      const line = this.serverHeld.take(chunk.subarray(0, nl + 1));
+      this.replyLines(line, 0, out);
+      pos = nl + 1;
+    }
+    if (pos < chunk.length) {
+      if (this.tls) out.push({ data: chunk.subarray(pos), start: true, end: true, passthrough: true });
+      else this.replyLines(chunk, pos, out);
+    }
+    return out;
+  }
+
+  private holdReply(chunk: Buffer, pos: number): void {
+    const rest = chunk.subarray(pos);
+    if (this.serverHeld.length + rest.length > MAX_HEAD_BYTES) {
+      throw new FramingError(`SMTP reply line longer than ${MAX_HEAD_BYTES} bytes`);
+    }
+    if (this.serverHeld.length < 4) {
+      const head = this.serverHeld.length ? Buffer.concat([this.serverHeld.head(4), rest.subarray(0, 4)]) : rest;
+      checkReplyStart(head, 0, Math.min(head.length, 4));
+    }
+    this.serverHeld.push(rest);
+  }
+
+  /** Every whole reply line of `b` from `pos`; the unfinished last one is held. */
+  private replyLines(b: Buffer, pos: number, out: Segment[]): void {
+    const n = b.length;
+    let segStart = -1;
+    while (pos < n) {
+      const nl = b.indexOf(LF, pos);
+      if (nl < 0) {
+        this.holdReply(b, pos);
+        break;
+      }
+      checkReplyStart(b, pos, nl + 1);
+      if (!this.replyOpen) {
+        this.replyOpen = true;
+        this.replyStartSent = false;
+        this.replyCode = (b[pos] - 0x30) * 100 + (b[pos + 1] - 0x30) * 10 + (b[pos + 2] - 0x30);
+        this.replyPassthrough = !this.greeted || this.fifo.length === 0;
+      }
+      if (segStart < 0) segStart = pos;
+      // Final line: "ddd text", "ddd" alone; a dash after the code continues the reply.
+      const final = nl - pos < 4 || b[pos + 3] !== DASH;
+      pos = nl + 1;
+      if (final) {
+        out.push(this.replySegment(b.subarray(segStart, pos), true));
+        segStart = -1;
+        this.replyDone();
+        if (this.tls && pos < n) {
+          out.push({ data: b.subarray(pos), start: true, end: true, passthrough: true });
+          return;
+        }
+      }
+    }
+    if (segStart >= 0) out.push(this.replySegment(b.subarray(segStart, pos), false));
+  }
+
+  private replySegment(data: Buffer, end: boolean): Segment {
+    const seg: Segment = { data, start: !this.replyStartSent, end };
+    if (this.replyPassthrough) seg.passthrough = true;
+    this.replyStartSent = true;
+    return seg;
+  }
+
+  /** A whole reply was read: match it to its request. */
+  private replyDone(): void {
+    this.replyOpen = false;
+    const code = this.replyCode;
+    if (!this.greeted) {
+      this.greeted = true;
+      return;
+    }
+    if (this.replyPassthrough) return;
+    const p = this.fifo.shift();
+    if (p === undefined) return;
+    this.authNext = code === 334;
+    if (p.kind === 'starttls' && code >= 200 && code < 300) {
+      this.tls = true;
+    } else if (p.kind === 'data') {
+      const goAhead = code >= 300 && code < 400;
+      if (!goAhead) {
+        if (p.speculative) throw new FramingError(`DATA was refused (${code}) but the client already sent content`);
+        if (p === this.currentData && this.state === ClientState.Content && !this.contentStarted) {
+          this.state = ClientState.Command;
+          this.currentData = undefined;
+        }
+      }
+      p.speculative = false;
+    }
+  }
+
+  private passthrough(held: Held, chunk: Buffer): Segment[] {
+    const data = held.length ? held.take(chunk) : chunk;
+    return data.length ? [{ data, start: true, end: true, passthrough: true }] : [];
+  }
+}
+
+/** The size of a `BDAT n [LAST]` chunk. */
+function bdatSize(line: Buffer, verbEnd: number): number {
+  let i = verbEnd;
+  while (i < line.length && (line[i] === SP || line[i] === TAB)) i++;
+  const start = i;
+  let size = 0;
+  while (i < line.length && line[i] >= 0x30 && line[i] <= 0x39) {
+    size = size * 10 + (line[i] - 0x30);
+    i++;
+  }
+  const c = line[i];
+  if (i === start || i - start > MAX_BDAT_DIGITS || !(c === SP || c === TAB || c === CR || c === LF)) {
+    throw new FramingError('BDAT without a valid chunk size');
+  }
+  return size;
+}
+
+export const smtp: Protocol = {
+  name: 'smtp',
+  framesReplies: true,
+  errorKinds: Object.fromEntries(
+    Object.entries(SMTP_ERRORS).map(([k, v]) => [
+      k,
+      { description: v.fatal ? `${v.text} (then the connection is closed)` : v.text, fatal: v.fatal },
+    ]),
+  ),
+  defaultError: '451',
+  createSession: () => new SmtpSession(),
+  encodeError: (kind) => {
+    const e = SMTP_ERRORS[kind as keyof typeof SMTP_ERRORS] ?? SMTP_ERRORS['451'];
+    return { bytes: Buffer.from(`${e.text}\r\n`, 'latin1'), close: e.fatal };
+  },
+};

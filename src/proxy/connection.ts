@@ -1,0 +1,631 @@
+/**
+ * One proxied connection: client socket <-> upstream socket, with the protocol framer in the
+ * middle. Requests are handled strictly in order (a behavior is drawn for each), replies are
+ * delivered to the client in request order, whether they come from the server or are injected.
+ */
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { draw, type Mix, type MixEntry } from './mix.js';
+import type { Action, Behavior, ConnectionContext, ExchangeContext, HookResult, Stream } from './plugin.js';
+import { FramingError, type ErrorReply, type FramerSession, type Protocol, type Segment } from './protocol.js';
+import { randomBytes } from './protocols/tcp.js';
+import type { ProxyCore } from './proxy.js';
+
+interface ReplyPlan {
+  delayMs: number;
+  throttle?: number;
+  slice?: { averageSize: number; sizeVariation: number; delayMs: number };
+  corrupt?: number;
+}
+
+interface Exchange {
+  id: number;
+  ordinal: number;
+  behavior: string;
+  label?: string;
+  /** Request bytes are not forwarded. */
+  skip: boolean;
+  noReply: boolean;
+  request: ReplyPlan;
+  reply: ReplyPlan;
+  /** Bytes the proxy sends instead of the server's reply. */
+  injected?: ErrorReply;
+  /** The request must reach the server, but its reply is swallowed and `injected` sent instead. */
+  replace: boolean;
+  /** Forward the request, then close both sides (Vaurien's abort). */
+  abort: boolean;
+  forwardedAt: number;
+  /** Reply bytes waiting for their turn or their delay. */
+  chunks: Buffer[];
+  replyStarted: boolean;
+  replyEnded: boolean;
+  releaseAt: number;
+}
+
+const NO_PLAN: ReplyPlan = { delayMs: 0 };
+
+export class Connection {
+  private readonly session: FramerSession;
+  private readonly protocol: Protocol;
+  private raw = false;
+  private ordinal = 0;
+  private exchangeCount = 0;
+  private pinned?: MixEntry;
+  /** Segments from the client not handled yet (held while an exchange waits). */
+  private requests: Segment[] = [];
+  private requestsBusy = false;
+  private current?: Exchange;
+  /** Forwarded exchanges waiting for their reply from the server, oldest first. */
+  private awaiting: Exchange[] = [];
+  /** Exchanges whose reply the client has still to receive, in request order. */
+  private replies: Exchange[] = [];
+  private repliesBusy = false;
+  /** For protocols without reply framing: the exchange the server's bytes are attributed to. */
+  private attributed?: Exchange;
+  private dropUpstream = false;
+  private dropDownstream = false;
+  private limits: Record<Stream, number> = { upstream: Infinity, downstream: Infinity };
+  private slowCloseMs = 0;
+  private clientEnded = false;
+  private serverEnded = false;
+  private closed = false;
+  private timers = new Set<NodeJS.Timeout>();
+  readonly id: number;
+  readonly openedAt = performance.now();
+
+  constructor(
+    private readonly core: ProxyCore,
+    private readonly client: net.Socket,
+    private readonly server: net.Socket,
+  ) {
+    this.protocol = core.protocol;
+    this.session = this.protocol.createSession();
+    this.id = core.nextConnectionId();
+    client.setNoDelay(true);
+    server.setNoDelay(true);
+    client.on('error', () => this.destroy());
+    let connected = false;
+    server.once('connect', () => { connected = true; });
+    server.on('error', (err) => {
+      if (!connected) core.upstreamFailed(err);
+      this.destroy();
+    });
+    client.on('close', () => this.destroy());
+    server.on('close', () => this.destroy());
+  }
+
+  /**
+   * Draw for the connection itself (pinning, connection-level hooks), then start moving bytes.
+   * Data handlers are attached only now, so no exchange starts before the connection draw.
+   */
+  async accept(mix: Mix): Promise<void> {
+    const entry = draw(mix, this.core.random);
+    if (this.core.pin === 'connection') this.pinned = entry;
+    const hook = entry.behavior.onConnection;
+    if (hook) {
+      const actions = await this.runHook(entry, () => hook(this.connectionContext(entry), entry.options));
+      for (const a of actions) {
+        if (a.type === 'reset' || a.type === 'close') {
+          this.core.count(entry.behavior.name);
+          this.core.counters.connections.refused++;
+          this.client.resetAndDestroy();
+          this.destroy();
+          return;
+        }
+        this.applyConnectionAction(a);
+      }
+    }
+    if (this.closed) return;
+    const { client, server } = this;
+    client.on('data', (c: Buffer) => this.onClientData(c));
+    server.on('data', (c: Buffer) => this.onServerData(c));
+    client.on('end', () => { this.clientEnded = true; this.maybeEndServer(); });
+    server.on('end', () => { this.serverEnded = true; this.maybeEndClient(); });
+    client.on('drain', () => server.resume());
+    server.on('drain', () => client.resume());
+  }
+
+  /** In-flight work: exchanges whose reply the client is still waiting for. */
+  busy(): boolean {
+    return this.replies.length > 0 || this.requests.length > 0 || this.current !== undefined;
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.client.destroy();
+    this.server.destroy();
+    this.requests = [];
+    this.replies = [];
+    this.awaiting = [];
+    this.core.connectionClosed(this);
+  }
+
+  // ---- client -> server -------------------------------------------------------------------
+
+  private onClientData(chunk: Buffer): void {
+    this.core.counters.bytes.upstream += chunk.length;
+    if (this.dropUpstream) return;
+    const segments = this.frame(chunk, 'client');
+    if (segments.length === 1 && !this.requestsBusy && this.requests.length === 0) {
+      // Fast path: nothing queued, handle inline.
+      const wait = this.handleRequest(segments[0]);
+      if (wait) this.waitThen(wait, () => this.pumpRequests());
+      return;
+    }
+    for (const s of segments) this.requests.push(s);
+    if (!this.requestsBusy) this.pumpRequests();
+  }
+
+  private pumpRequests(): void {
+    this.requestsBusy = true;
+    while (this.requests.length && !this.closed) {
+      const wait = this.handleRequest(this.requests.shift()!);
+      if (wait) {
+        this.waitThen(wait, () => this.pumpRequests());
+        return;
+      }
+    }
+    this.requestsBusy = false;
+    this.maybeEndServer();
+  }
+
+  private waitThen(wait: Promise<void>, next: () => void): void {
+    this.requestsBusy = true;
+    wait.then(
+      () => { if (!this.closed) next(); },
+      (err) => { this.core.log('error', `connection ${this.id}: ${String(err?.message ?? err)}`); this.destroy(); },
+    );
+  }
+
+  private handleRequest(seg: Segment): Promise<void> | undefined {
+    if (this.dropUpstream || this.closed) return undefined;
+    if (seg.passthrough) {
+      this.writeServer(seg.data);
+      return undefined;
+    }
+    if (seg.start) {
+      const started = this.startExchange(seg);
+      if (started) return started.then(() => this.continueRequest(seg, true));
+      return this.continueRequest(seg, true);
+    }
+    return this.continueRequest(seg, false);
+  }
+
+  private continueRequest(seg: Segment, first: boolean): Promise<void> | undefined {
+    const ex = this.current;
+    if (!ex || this.closed || this.dropUpstream) return undefined;
+    if (first && ex.request.delayMs > 0) {
+      return this.sleep(ex.request.delayMs).then(() => this.sendRequest(ex, seg));
+    }
+    return this.sendRequest(ex, seg);
+  }
+
+  private sendRequest(ex: Exchange, seg: Segment): Promise<void> | undefined {
+    if (this.closed) return undefined;
+    let wait: Promise<void> | undefined;
+    if (!ex.skip) wait = this.writeShaped(seg.data, ex.request, (b) => this.writeServer(b));
+    if (!seg.end) return wait;
+    const finish = () => this.requestSent(ex);
+    if (wait) return wait.then(finish);
+    finish();
+    return undefined;
+  }
+
+  private requestSent(ex: Exchange): void {
+    this.current = undefined;
+    ex.forwardedAt = performance.now();
+    if (ex.abort) {
+      // Let the request reach the server, then cut both sides before any reply.
+      this.server.end(() => this.destroy());
+      this.client.destroy();
+      return;
+    }
+    if (ex.skip || ex.noReply) {
+      if (ex.injected) this.pumpReplies();
+      return;
+    }
+    if (this.protocol.framesReplies) {
+      this.awaiting.push(ex);
+    } else {
+      const previous = this.attributed;
+      if (previous) {
+        previous.replyEnded = true;
+        this.pumpReplies();
+      }
+      this.attributed = ex;
+      if (hasReplyPlan(ex.reply)) this.replies.push(ex);
+    }
+  }
+
+  /** Draw the exchange's behavior and turn its actions into a plan. */
+  private startExchange(seg: Segment): Promise<void> | undefined {
+    const entry = this.pinned ?? draw(this.core.mix, this.core.random);
+    const ex: Exchange = {
+      id: ++this.exchangeCount,
+      ordinal: this.ordinal++,
+      behavior: entry.behavior.name,
+      label: seg.label,
+      skip: false,
+      noReply: seg.noReply === true,
+      request: NO_PLAN,
+      reply: NO_PLAN,
+      replace: false,
+      abort: false,
+      forwardedAt: 0,
+      chunks: [],
+      replyStarted: false,
+      replyEnded: false,
+      releaseAt: 0,
+    };
+    this.current = ex;
+    this.core.counters.exchanges++;
+    const hook = entry.behavior.onExchange;
+    if (!hook) {
+      // A behavior with only a connection hook (e.g. `down`) lets exchanges pass.
+      this.core.count('dummy');
+      return undefined;
+    }
+    const ctx = this.exchangeContext(entry, ex, seg);
+    let result: HookResult | Promise<HookResult>;
+    try {
+      result = hook(ctx, entry.options);
+    } catch (err) {
+      this.pluginFailed(entry.behavior, err);
+      this.plan(ex, seg, [{ type: 'error' }], 'plugin_error');
+      return undefined;
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (r) => this.plan(ex, seg, toActions(r), entry.behavior.name),
+        (err) => {
+          this.pluginFailed(entry.behavior, err);
+          this.plan(ex, seg, [{ type: 'error' }], 'plugin_error');
+        },
+      );
+    }
+    this.plan(ex, seg, toActions(result), entry.behavior.name);
+    return undefined;
+  }
+
+  private plan(ex: Exchange, seg: Segment, actions: Action[], name: string): void {
+    ex.behavior = actions.some((a) => a.type !== 'forward') ? name : 'dummy';
+    this.core.count(ex.behavior);
+    const request: ReplyPlan = { delayMs: 0 };
+    const reply: ReplyPlan = { delayMs: 0 };
+    for (const a of actions) {
+      switch (a.type) {
+        case 'forward':
+          break;
+        case 'delay':
+          (a.stream === 'upstream' ? request : reply).delayMs += a.ms;
+          break;
+        case 'throttle':
+          (a.stream === 'upstream' ? request : reply).throttle = a.bytesPerSecond;
+          break;
+        case 'slice':
+          (a.stream === 'upstream' ? request : reply).slice = a;
+          break;
+        case 'corrupt':
+          (a.stream === 'upstream' ? request : reply).corrupt = a.bytes;
+          break;
+        case 'error':
+          ex.injected = this.encodeError(a.kind, seg);
+          if (seg.mustForward) ex.replace = true;
+          else this.skip(ex);
+          break;
+        case 'close':
+          this.skip(ex);
+          this.later(0, () => this.destroy());
+          break;
+        case 'reset':
+          this.skip(ex);
+          this.later(a.afterMs ?? 0, () => {
+            this.client.resetAndDestroy();
+            this.destroy();
+          });
+          break;
+        case 'drop':
+          if (a.stream === 'upstream') {
+            this.skip(ex);
+            this.dropUpstream = true;
+          } else {
+            this.dropDownstream = true;
+          }
+          if (a.closeAfterMs) this.later(a.closeAfterMs, () => this.destroy());
+          break;
+        case 'abort':
+          ex.abort = true;
+          break;
+        default:
+          this.applyConnectionAction(a);
+      }
+    }
+    ex.request = hasReplyPlan(request) ? request : NO_PLAN;
+    ex.reply = hasReplyPlan(reply) ? reply : NO_PLAN;
+    // The client expects nothing back for a noReply request, not even an error.
+    if (ex.noReply) ex.injected = undefined;
+    // A reply slot keeps the client's replies in request order. Without reply framing, forwarded
+    // exchanges take one later (requestSent), and only when their reply is shaped.
+    const expectsServerReply = this.protocol.framesReplies && !ex.skip && !ex.noReply;
+    if (ex.injected || expectsServerReply) this.replies.push(ex);
+  }
+
+  private skip(ex: Exchange): void {
+    if (ex.skip) return;
+    ex.skip = true;
+    this.session.skipped?.(ex.ordinal);
+  }
+
+  private applyConnectionAction(a: Action): void {
+    if (a.type === 'limit') this.limits[a.stream] = Math.min(this.limits[a.stream], a.bytes);
+    else if (a.type === 'slowClose') this.slowCloseMs = Math.max(this.slowCloseMs, a.ms);
+  }
+
+  private encodeError(kind: string | undefined, seg: Segment): ErrorReply {
+    const k = kind && kind in this.protocol.errorKinds ? kind : this.protocol.defaultError;
+    return this.protocol.encodeError(k, { label: seg.label, request: seg.data, random: this.core.random });
+  }
+
+  // ---- server -> client -------------------------------------------------------------------
+
+  private onServerData(chunk: Buffer): void {
+    this.core.counters.bytes.downstream += chunk.length;
+    if (this.dropDownstream) return;
+    const segments = this.frame(chunk, 'server');
+    for (const seg of segments) this.handleReply(seg);
+    this.pumpReplies();
+  }
+
+  private handleReply(seg: Segment): void {
+    if (seg.passthrough) {
+      const ex = this.protocol.framesReplies ? this.awaiting[0] : this.attributed;
+      if (ex && !this.protocol.framesReplies) this.firstReplyByte(ex);
+      if (ex && this.replies.includes(ex)) ex.chunks.push(seg.data);
+      else if (this.replies.length) this.replies[this.replies.length - 1].chunks.push(seg.data);
+      else this.writeClient(seg.data);
+      return;
+    }
+    const ex = this.awaiting[0];
+    if (!ex) {
+      // A reply with no request: pass it on rather than lose it.
+      this.writeClient(seg.data);
+      return;
+    }
+    if (seg.start) this.firstReplyByte(ex);
+    if (!ex.replace) {
+      if (this.replies[0] === ex && ex.chunks.length === 0 && ex.reply === NO_PLAN && !this.repliesBusy) {
+        this.writeClient(seg.data);
+      } else {
+        ex.chunks.push(seg.data);
+      }
+    }
+    if (seg.end) {
+      this.awaiting.shift();
+      ex.replyEnded = true;
+      this.core.recordLatency(performance.now() - ex.forwardedAt);
+      if (this.replies[0] === ex && ex.chunks.length === 0 && !ex.replace && !this.repliesBusy) this.replies.shift();
+    }
+  }
+
+  private firstReplyByte(ex: Exchange): void {
+    if (ex.replyStarted) return;
+    ex.replyStarted = true;
+    if (ex.reply.delayMs > 0) ex.releaseAt = performance.now() + ex.reply.delayMs;
+    if (!this.protocol.framesReplies) this.core.recordLatency(performance.now() - ex.forwardedAt);
+  }
+
+  /** Deliver replies in order: injected ones, delayed ones, shaped ones. */
+  private pumpReplies(): void {
+    if (this.repliesBusy) return;
+    while (this.replies.length && !this.closed) {
+      const ex = this.replies[0];
+      if (ex.injected && !ex.replace) {
+        if (!ex.replyStarted) {
+          ex.replyStarted = true;
+          ex.releaseAt = performance.now() + ex.reply.delayMs;
+        }
+      }
+      const waitMs = ex.releaseAt - performance.now();
+      if (ex.releaseAt && waitMs > 0) {
+        this.repliesBusy = true;
+        this.later(waitMs, () => { this.repliesBusy = false; this.pumpReplies(); });
+        return;
+      }
+      if (ex.injected && (!ex.replace || ex.replyEnded)) {
+        this.replies.shift();
+        this.writeClient(ex.injected.bytes);
+        if (ex.injected.close) {
+          this.client.end();
+          this.later(50, () => this.destroy());
+          return;
+        }
+        continue;
+      }
+      if (ex.chunks.length) {
+        const data = ex.chunks.length === 1 ? ex.chunks[0] : Buffer.concat(ex.chunks);
+        ex.chunks = [];
+        const wait = this.writeShaped(data, ex.reply, (b) => this.writeClient(b));
+        if (wait) {
+          this.repliesBusy = true;
+          wait.then(() => { this.repliesBusy = false; this.pumpReplies(); }, () => this.destroy());
+          return;
+        }
+      }
+      if (!ex.replyEnded) return;
+      this.replies.shift();
+    }
+    this.maybeEndClient();
+  }
+
+  // ---- shaping and writing ----------------------------------------------------------------
+
+  private writeShaped(data: Buffer, plan: ReplyPlan, write: (b: Buffer) => void): Promise<void> | undefined {
+    if (plan === NO_PLAN) {
+      write(data);
+      return undefined;
+    }
+    let bytes = data;
+    if (plan.corrupt && bytes.length) {
+      const mid = bytes.length >> 1;
+      bytes = Buffer.concat([bytes.subarray(0, mid), randomBytes(plan.corrupt, this.core.random), bytes.subarray(mid)]);
+      plan.corrupt = 0;
+    }
+    if (!plan.throttle && !plan.slice) {
+      write(bytes);
+      return undefined;
+    }
+    return this.paced(bytes, plan, write);
+  }
+
+  private async paced(data: Buffer, plan: ReplyPlan, write: (b: Buffer) => void): Promise<void> {
+    let offset = 0;
+    while (offset < data.length && !this.closed) {
+      let size: number;
+      let pause: number;
+      if (plan.slice) {
+        const v = plan.slice.sizeVariation;
+        size = Math.max(1, Math.round(plan.slice.averageSize + (this.core.random() * 2 - 1) * v));
+        pause = plan.slice.delayMs;
+      } else {
+        // Bandwidth: 100 ms worth of bytes per write, as Toxiproxy does.
+        size = Math.max(1, Math.floor(plan.throttle! / 10));
+        pause = 0;
+      }
+      const piece = data.subarray(offset, offset + size);
+      offset += piece.length;
+      write(piece);
+      if (plan.throttle) pause = Math.max(pause, (piece.length / plan.throttle) * 1000);
+      // Bandwidth also owes the pause after its last piece; slices only pause between pieces.
+      if (pause > 0 && (plan.throttle || offset < data.length)) await this.sleep(pause);
+    }
+  }
+
+  private writeServer(data: Buffer): void {
+    const ok = this.limited(data, 'upstream', (b) => this.server.write(b));
+    if (!ok) this.client.pause();
+  }
+
+  private writeClient(data: Buffer): void {
+    if (!data.length) return;
+    const ok = this.limited(data, 'downstream', (b) => this.client.write(b));
+    if (!ok) this.server.pause();
+  }
+
+  private limited(data: Buffer, stream: Stream, write: (b: Buffer) => boolean): boolean {
+    if (this.closed) return true;
+    const budget = this.limits[stream];
+    if (budget === Infinity) return write(data);
+    if (data.length < budget) {
+      this.limits[stream] = budget - data.length;
+      return write(data);
+    }
+    if (budget > 0) write(data.subarray(0, budget));
+    this.limits[stream] = 0;
+    const target = stream === 'upstream' ? this.server : this.client;
+    target.end(() => this.destroy());
+    return true;
+  }
+
+  // ---- framing guard ----------------------------------------------------------------------
+
+  private frame(chunk: Buffer, side: 'client' | 'server'): Segment[] {
+    if (this.raw) return [{ data: chunk, start: true, end: true, passthrough: true }];
+    try {
+      const segs = side === 'client' ? this.session.fromClient(chunk) : this.session.fromServer(chunk);
+      if (this.session.buffered() > this.core.maxBuffer) {
+        return this.fallback(side, `more than ${this.core.maxBuffer} bytes held for one message`, segs);
+      }
+      return segs;
+    } catch (err) {
+      if (!(err instanceof FramingError)) {
+        this.core.log('error', `${this.protocol.name} framer bug on connection ${this.id}: ${String((err as Error)?.stack ?? err)}`);
+      }
+      return this.fallback(side, (err as Error).message, []);
+    }
+  }
+
+  /** Give up framing this connection: pass everything through untouched from now on. */
+  private fallback(side: 'client' | 'server', reason: string, emitted: Segment[]): Segment[] {
+    this.raw = true;
+    this.core.counters.fallbacks++;
+    this.core.log('warn', `${this.protocol.name} connection ${this.id}: framing stopped (${reason}); passing bytes through untouched`);
+    const held = this.session.drain();
+    const mine = side === 'client' ? held.client : held.server;
+    const other = side === 'client' ? held.server : held.client;
+    if (other.length) {
+      if (side === 'client') this.handleReply({ data: other, start: true, end: true, passthrough: true });
+      else this.requests.push({ data: other, start: true, end: true, passthrough: true });
+    }
+    const out = [...emitted];
+    if (mine.length) out.push({ data: mine, start: true, end: true, passthrough: true });
+    return out;
+  }
+
+  // ---- closing ----------------------------------------------------------------------------
+
+  private maybeEndServer(): void {
+    if (!this.clientEnded || this.requestsBusy || this.requests.length || this.closed) return;
+    this.later(this.slowCloseMs, () => this.server.end());
+  }
+
+  private maybeEndClient(): void {
+    if (!this.serverEnded || this.replies.length || this.repliesBusy || this.closed) return;
+    this.later(this.slowCloseMs, () => {
+      this.client.end();
+      if (this.clientEnded) this.destroy();
+    });
+  }
+
+  // ---- helpers ----------------------------------------------------------------------------
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      if (!this.closed) fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => this.later(ms, resolve));
+  }
+
+  private async runHook(entry: MixEntry, call: () => HookResult | Promise<HookResult>): Promise<Action[]> {
+    try {
+      return toActions(await call());
+    } catch (err) {
+      this.pluginFailed(entry.behavior, err);
+      return [];
+    }
+  }
+
+  private pluginFailed(b: Behavior, err: unknown): void {
+    this.core.log('error', `behavior "${b.name}" failed on connection ${this.id}: ${String((err as Error)?.message ?? err)}`);
+  }
+
+  private connectionContext(entry: MixEntry): ConnectionContext {
+    return {
+      proxy: this.core.info,
+      connectionId: this.id,
+      client: `${this.client.remoteAddress}:${this.client.remotePort}`,
+      random: this.core.random,
+      state: entry.state,
+    };
+  }
+
+  private exchangeContext(entry: MixEntry, ex: Exchange, seg: Segment): ExchangeContext {
+    return { ...this.connectionContext(entry), exchangeId: ex.id, label: seg.label, request: seg.data };
+  }
+}
+
+function toActions(r: HookResult): Action[] {
+  if (!r) return [];
+  return Array.isArray(r) ? r : [r];
+}
+
+function hasReplyPlan(p: ReplyPlan): boolean {
+  return p.delayMs > 0 || !!p.throttle || !!p.slice || !!p.corrupt;
+}

@@ -1,0 +1,292 @@
+/**
+ * A named proxy: one listener, one upstream, one protocol, one live behavior mix. Many proxies
+ * run in one process (see ProxySet). Views read `stats()` snapshots and subscribe to `events`.
+ */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { builtinBehaviors } from '../../behaviors/index.js';
+import { Connection } from './connection.js';
+import { Histogram, type HistogramSummary } from './histogram.js';
+import { parseMix, type BehaviorRegistry, type Mix, type MixSpec } from './mix.js';
+import type { Behavior, ProxyInfo } from './plugin.js';
+import type { Protocol, ProtocolName } from './protocol.js';
+import { protocols } from './protocols/index.js';
+import { seededRandom, unseededRandom, type Random } from './random.js';
+
+export interface ProxyOptions {
+  name: string;
+  /** host:port to listen on; port 0 picks a free one. */
+  listen: string;
+  /** host:port of the real server. */
+  upstream: string;
+  protocol: ProtocolName;
+  behaviors?: MixSpec;
+  /** Draw once per connection instead of once per exchange. */
+  pin?: 'exchange' | 'connection';
+  /** Makes the draw sequence replayable. */
+  seed?: number | string;
+  /** Per-connection cap on bytes a framer may hold for one message before falling back to pass-through. */
+  maxBuffer?: number;
+}
+
+export interface ProxyDeps {
+  behaviors?: BehaviorRegistry;
+}
+
+export interface ProxyStats {
+  name: string;
+  protocol: ProtocolName;
+  listen: string;
+  upstream: string;
+  mix: string;
+  connections: { open: number; total: number; refused: number; upstreamErrors: number };
+  /** upstream: client -> server bytes; downstream: server -> client bytes. */
+  bytes: { upstream: number; downstream: number };
+  exchanges: number;
+  /** Exchanges (and refused connections) per behavior that acted; `dummy` counts the untouched ones. */
+  behaviors: Record<string, number>;
+  /** Milliseconds from forwarding a request to the end of its reply, as the proxy saw it. */
+  latency: HistogramSummary;
+  /** Connections whose framing gave up (garbage, over-cap message): passed through untouched. */
+  fallbacks: number;
+}
+
+export type ProxyEvent =
+  | { type: 'proxy.fault'; proxy: string; behavior: string; at: number }
+  | { type: 'proxy.exchange'; proxy: string; latencyMs: number }
+  | { type: 'proxy.mix'; proxy: string; mix: string; at: number }
+  | { type: 'proxy.log'; proxy: string; level: 'info' | 'warn' | 'error'; message: string; at: number };
+
+/** What a Connection needs from its proxy. */
+export interface ProxyCore {
+  readonly protocol: Protocol;
+  readonly info: ProxyInfo;
+  readonly mix: Mix;
+  readonly random: Random;
+  readonly pin: 'exchange' | 'connection';
+  readonly maxBuffer: number;
+  readonly counters: Counters;
+  nextConnectionId(): number;
+  count(behavior: string): void;
+  recordLatency(ms: number): void;
+  upstreamFailed(err: Error): void;
+  connectionClosed(c: Connection): void;
+  log(level: 'info' | 'warn' | 'error', message: string): void;
+}
+
+type Counters = Omit<ProxyStats, 'latency' | 'mix' | 'name' | 'protocol' | 'listen' | 'upstream'>;
+
+export const defaultRegistry: BehaviorRegistry = new Map(builtinBehaviors.map((b) => [b.name, b]));
+
+export class Proxy extends EventEmitter implements ProxyCore {
+  readonly protocol: Protocol;
+  readonly info: ProxyInfo;
+  readonly random: Random;
+  readonly pin: 'exchange' | 'connection';
+  readonly maxBuffer: number;
+  readonly counters: Counters = {
+    connections: { open: 0, total: 0, refused: 0, upstreamErrors: 0 },
+    bytes: { upstream: 0, downstream: 0 },
+    exchanges: 0,
+    behaviors: {},
+    fallbacks: 0,
+  };
+  mix: Mix;
+  private readonly registry: BehaviorRegistry;
+  private readonly latency = new Histogram();
+  private readonly connections = new Set<Connection>();
+  private server?: net.Server;
+  private connectionIds = 0;
+  private upstreamHost: string;
+  private upstreamPort: number;
+  private listenHost: string;
+  private listenPort: number;
+  private closing = false;
+
+  constructor(readonly options: ProxyOptions, deps: ProxyDeps = {}) {
+    super();
+    this.protocol = protocols[options.protocol];
+    if (!this.protocol) throw new Error(`unknown protocol "${options.protocol}"`);
+    this.registry = deps.behaviors ?? defaultRegistry;
+    this.info = {
+      name: options.name,
+      protocol: options.protocol,
+      errorKinds: Object.keys(this.protocol.errorKinds),
+      defaultError: this.protocol.defaultError,
+    };
+    this.random = options.seed === undefined ? unseededRandom() : seededRandom(options.seed);
+    this.pin = options.pin ?? 'exchange';
+    this.maxBuffer = options.maxBuffer ?? 1024 * 1024;
+    this.mix = parseMix(options.behaviors, this.registry);
+    [this.listenHost, this.listenPort] = splitHostPort(options.listen);
+    [this.upstreamHost, this.upstreamPort] = splitHostPort(options.upstream);
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  /** The port actually bound (after listen port 0). */
+  get port(): number {
+    return this.listenPort;
+  }
+
+  get listenAddress(): string {
+    return joinHostPort(this.listenHost, this.listenPort);
+  }
+
+  get upstream(): string {
+    return joinHostPort(this.upstreamHost, this.upstreamPort);
+  }
+
+  get behaviorNames(): string[] {
+    return [...this.registry.keys()];
+  }
+
+  behavior(name: string): Behavior | undefined {
+    return this.registry.get(name);
+  }
+
+  async listen(): Promise<void> {
+    if (this.server) return;
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.onConnection(s));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: this.listenHost, port: this.listenPort, backlog: 1024 }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.log('error', `listener: ${err.message}`));
+    this.listenPort = (server.address() as net.AddressInfo).port;
+    this.server = server;
+  }
+
+  /**
+   * Swap the mix atomically: the next exchange draws from the new one; open connections stay
+   * open (pinned ones keep their draw). At 100 % `down` the listener closes, so clients get a
+   * real "connection refused"; any other mix opens it again.
+   */
+  async setMix(spec: MixSpec): Promise<Mix> {
+    const mix = parseMix(spec, this.registry, this.mix);
+    this.mix = mix;
+    this.emitEvent({ type: 'proxy.mix', proxy: this.name, mix: mix.text, at: Date.now() });
+    const down = mix.entries.length === 1 && mix.entries[0].behavior.name === 'down';
+    if (down && this.server) {
+      const server = this.server;
+      this.server = undefined;
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    } else if (!down && !this.server && !this.closing) {
+      await this.listen();
+    }
+    return mix;
+  }
+
+  /** Point the proxy at another server; open connections keep theirs. */
+  setUpstream(upstream: string): void {
+    [this.upstreamHost, this.upstreamPort] = splitHostPort(upstream);
+  }
+
+  /** A snapshot: a copy that later traffic does not change. */
+  stats(): ProxyStats {
+    const l = this.latency.summary();
+    const ms = (us: number) => Math.round(us) / 1000;
+    return {
+      name: this.name,
+      protocol: this.options.protocol,
+      listen: this.listenAddress,
+      upstream: this.upstream,
+      mix: this.mix.text,
+      ...structuredClone(this.counters),
+      latency: { count: l.count, min: ms(l.min), max: ms(l.max), mean: ms(l.mean), p50: ms(l.p50), p90: ms(l.p90), p95: ms(l.p95), p99: ms(l.p99) },
+    };
+  }
+
+  /**
+   * Stop accepting, let in-flight exchanges finish for up to `graceMs`, then cut what is left.
+   */
+  async close(graceMs = 2000): Promise<void> {
+    this.closing = true;
+    const server = this.server;
+    this.server = undefined;
+    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    const deadline = Date.now() + graceMs;
+    while ([...this.connections].some((c) => c.busy()) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    for (const c of this.connections) c.destroy();
+    await closed;
+  }
+
+  // ---- ProxyCore ----
+
+  nextConnectionId(): number {
+    return ++this.connectionIds;
+  }
+
+  count(behavior: string): void {
+    this.counters.behaviors[behavior] = (this.counters.behaviors[behavior] ?? 0) + 1;
+    if (behavior !== 'dummy' && this.listenerCount('event')) {
+      this.emitEvent({ type: 'proxy.fault', proxy: this.name, behavior, at: Date.now() });
+    }
+  }
+
+  recordLatency(ms: number): void {
+    this.latency.record(ms * 1000);
+    if (this.listenerCount('event')) this.emitEvent({ type: 'proxy.exchange', proxy: this.name, latencyMs: ms });
+  }
+
+  upstreamFailed(err: Error): void {
+    this.counters.connections.upstreamErrors++;
+    this.log('warn', `upstream ${this.upstream} unreachable: ${err.message}`);
+  }
+
+  connectionClosed(c: Connection): void {
+    if (this.connections.delete(c)) this.counters.connections.open--;
+  }
+
+  log(level: 'info' | 'warn' | 'error', message: string): void {
+    this.emitEvent({ type: 'proxy.log', proxy: this.name, level, message, at: Date.now() });
+  }
+
+  private emitEvent(e: ProxyEvent): void {
+    this.emit('event', e);
+  }
+
+  private onConnection(client: net.Socket): void {
+    if (this.closing) {
+      client.destroy();
+      return;
+    }
+    const server = net.connect({ host: this.upstreamHost, port: this.upstreamPort, allowHalfOpen: true });
+    const conn = new Connection(this, client, server);
+    this.connections.add(conn);
+    this.counters.connections.open++;
+    this.counters.connections.total++;
+    conn.accept(this.mix).then(
+      () => client.resume(),
+      (err) => {
+        this.log('error', `connection ${conn.id}: ${String(err)}`);
+        conn.destroy();
+      },
+    );
+  }
+}
+
+export async function startProxy(options: ProxyOptions, deps?: ProxyDeps): Promise<Proxy> {
+  const proxy = new Proxy(options, deps);
+  await proxy.listen();
+  return proxy;
+}
+
+export function splitHostPort(addr: string): [string, number] {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(addr.trim());
+  if (!m) throw new Error(`"${addr}" is not host:port (e.g. 127.0.0.1:6379)`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new Error(`"${addr}": port ${port} is over 65535`);
+  return [m[1] || '127.0.0.1', port];
+}
+
+export function joinHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}

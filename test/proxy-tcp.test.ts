@@ -1,0 +1,136 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startProxy, type Proxy } from '../src/proxy/proxy.js';
+import { exchange, startEchoServer } from './helpers/echo.js';
+
+let echo: Awaited<ReturnType<typeof startEchoServer>>;
+beforeAll(async () => { echo = await startEchoServer(); });
+afterAll(async () => { await echo.close(); });
+
+async function withProxy(behaviors: Parameters<typeof startProxy>[0]['behaviors'], fn: (p: Proxy) => Promise<void>, extra = {}) {
+  const p = await startProxy({ name: 't', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}`, protocol: 'tcp', behaviors, seed: 7, ...extra });
+  try { await fn(p); } finally { await p.close(100); }
+}
+
+describe('tcp proxy', () => {
+  it('passes bytes through exactly with dummy', async () => {
+    await withProxy('', async (p) => {
+      const payload = Buffer.alloc(256 * 1024);
+      for (let i = 0; i < payload.length; i++) payload[i] = (i * 31) & 0xff;
+      const r = await exchange(p.port, payload, { want: payload.length });
+      expect(r.reply.equals(payload)).toBe(true);
+      expect(p.stats().bytes.upstream).toBe(payload.length);
+    });
+  });
+
+  it('delay holds the request for `sleep` seconds', async () => {
+    await withProxy({ delay: { percent: 100, sleep: 0.2 } }, async (p) => {
+      const r = await exchange(p.port, 'ping', { want: 4 });
+      expect(r.reply.toString()).toBe('ping');
+      expect(r.ms).toBeGreaterThanOrEqual(195);
+      expect(p.stats().behaviors.delay).toBe(1);
+    });
+  });
+
+  it('latency delays the reply', async () => {
+    await withProxy({ latency: { percent: 100, latency: 150 } }, async (p) => {
+      const r = await exchange(p.port, 'ping', { want: 4 });
+      expect(r.reply.toString()).toBe('ping');
+      expect(r.ms).toBeGreaterThanOrEqual(145);
+    });
+  });
+
+  it('blackout closes the client without reaching the server', async () => {
+    await withProxy('100:blackout', async (p) => {
+      const r = await exchange(p.port, 'ping');
+      expect(r.closed).toBe(true);
+      expect(r.reply.length).toBe(0);
+    });
+  });
+
+  it('hang never answers', async () => {
+    await withProxy('100:hang', async (p) => {
+      const r = await exchange(p.port, 'ping', { timeoutMs: 300 });
+      expect(r.error).toBe('timeout');
+      expect(r.reply.length).toBe(0);
+    });
+  });
+
+  it('error sends random bytes (tcp has no protocol error)', async () => {
+    await withProxy('100:error', async (p) => {
+      const r = await exchange(p.port, 'ping', { want: 1000 });
+      expect(r.reply.length).toBe(1000);
+      expect(r.reply.toString()).not.toContain('ping');
+    });
+  });
+
+  it('reset_peer resets the connection', async () => {
+    await withProxy({ reset_peer: { percent: 100, timeout: 50 } }, async (p) => {
+      const r = await exchange(p.port, 'ping');
+      expect(r.closed).toBe(true);
+      expect(r.error).toBe('ECONNRESET');
+      expect(r.ms).toBeGreaterThanOrEqual(45);
+    });
+  });
+
+  it('down at 100 % refuses connections and comes back', async () => {
+    await withProxy('', async (p) => {
+      await p.setMix('100:down');
+      const r = await exchange(p.port, 'ping');
+      expect(r.error).toBe('ECONNREFUSED');
+      await p.setMix('');
+      const ok = await exchange(p.port, 'ping', { want: 4 });
+      expect(ok.reply.toString()).toBe('ping');
+    });
+  });
+
+  it('limit_data cuts the stream after N bytes', async () => {
+    await withProxy({ limit_data: { percent: 100, bytes: 10 } }, async (p) => {
+      const r = await exchange(p.port, 'x'.repeat(100));
+      expect(r.closed).toBe(true);
+      expect(r.reply.length).toBe(10);
+    });
+  });
+
+  it('bandwidth paces the reply', async () => {
+    await withProxy({ bandwidth: { percent: 100, rate: 100 } }, async (p) => {
+      const r = await exchange(p.port, Buffer.alloc(30_000, 1), { want: 30_000 });
+      expect(r.reply.length).toBe(30_000);
+      expect(r.ms).toBeGreaterThanOrEqual(200);
+    });
+  });
+
+  it('gives the configured share of faults, replayable with a seed', async () => {
+    const run = async () => {
+      let seen = '';
+      await withProxy('30:error', async (p) => {
+        for (let i = 0; i < 200; i++) {
+          const r = await exchange(p.port, 'abcd', { want: 4 });
+          seen += r.reply.toString() === 'abcd' ? '.' : 'E';
+        }
+        expect(p.stats().behaviors.error).toBe([...seen].filter((c) => c === 'E').length);
+      });
+      return seen;
+    };
+    const a = await run();
+    const b = await run();
+    expect(a).toBe(b);
+    const share = [...a].filter((c) => c === 'E').length / a.length;
+    expect(share).toBeGreaterThan(0.2);
+    expect(share).toBeLessThan(0.4);
+  });
+
+  it('a dead upstream closes the client promptly and the proxy keeps serving', async () => {
+    const p = await startProxy({ name: 'd', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', protocol: 'tcp' });
+    try {
+      const r = await exchange(p.port, 'ping');
+      expect(r.closed).toBe(true);
+      expect(r.ms).toBeLessThan(1000);
+      expect(p.stats().connections.upstreamErrors).toBe(1);
+      p.setUpstream(`127.0.0.1:${echo.port}`);
+      const ok = await exchange(p.port, 'ping', { want: 4 });
+      expect(ok.reply.toString()).toBe('ping');
+    } finally {
+      await p.close(100);
+    }
+  });
+});
