@@ -265,7 +265,7 @@ export class Connection {
     const hook = entry.behavior.onExchange;
     if (!hook) {
       // A behavior with only a connection hook (e.g. `down`) lets exchanges pass.
-      this.core.count('dummy');
+      this.plan(ex, seg, [], 'dummy');
       return undefined;
     }
     const ctx = this.exchangeContext(entry, ex, seg);

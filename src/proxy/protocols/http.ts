@@ -1,5 +1,301 @@
-import type { Protocol } from '../protocol.js';
-import { tcp } from './tcp.js';
+/**
+ * HTTP/1.x framing: requests and responses with Content-Length or chunked bodies, keep-alive
+ * and pipelining, HEAD/204/304 without body, 1xx interim responses, read-until-close bodies,
+ * and Upgrade/CONNECT tunnels (pass-through after the switch). Errors are real responses.
+ */
+import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol, type Segment } from '../protocol.js';
 
-// Placeholder until the real framer lands: behaves as raw TCP.
-export const http: Protocol = { ...tcp, name: 'http' };
+const CRLF = Buffer.from('\r\n');
+const HEAD_END = Buffer.from('\r\n\r\n');
+const EMPTY = Buffer.alloc(0);
+
+type State =
+  | { kind: 'head' }
+  | { kind: 'length'; remaining: number }
+  | { kind: 'chunk-size' }
+  | { kind: 'chunk-data'; remaining: number }
+  | { kind: 'trailers' }
+  | { kind: 'until-close' }
+  | { kind: 'tunnel' };
+
+interface Head {
+  firstLine: string;
+  contentLength?: number;
+  chunked: boolean;
+  close: boolean;
+  upgrade: boolean;
+}
+
+/** One direction of an HTTP connection. */
+class Reader {
+  state: State = { kind: 'head' };
+  pending: Buffer = EMPTY;
+  /** The current message already gave a start segment. */
+  started = false;
+
+  constructor(
+    /** Decide the body and the state after a head, and label the message. */
+    private readonly onHead: (head: Head, segment: Segment) => State | 'interim',
+  ) {}
+
+  push(chunk: Buffer): Segment[] {
+    const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    this.pending = EMPTY;
+    try {
+      return this.split(buf);
+    } catch (err) {
+      // Nothing of this call was returned: hold all of it for drain().
+      this.pending = buf;
+      throw err;
+    }
+  }
+
+  private split(buf: Buffer): Segment[] {
+    const out: Segment[] = [];
+    let pos = 0;
+    let from = 0;
+    let pendingSeg: Segment | undefined;
+    const flush = (end: boolean, at: number) => {
+      if (at > from || end) {
+        const seg: Segment = pendingSeg ?? { data: EMPTY, start: !this.started, end };
+        seg.data = buf.subarray(from, at);
+        seg.end = end;
+        out.push(seg);
+        this.started = !end;
+      }
+      from = at;
+      pendingSeg = undefined;
+    };
+    while (pos < buf.length) {
+      const st = this.state;
+      // After an Upgrade/CONNECT request, hold the client's bytes until the server says 101 or no.
+      if (st.kind === 'tunnel') break;
+      if (st.kind === 'until-close') {
+        pos = buf.length;
+        break;
+      }
+      if (st.kind === 'length') {
+        const take = Math.min(st.remaining, buf.length - pos);
+        pos += take;
+        st.remaining -= take;
+        if (st.remaining === 0) this.finish(flush, pos);
+        continue;
+      }
+      if (st.kind === 'chunk-data') {
+        const take = Math.min(st.remaining, buf.length - pos);
+        pos += take;
+        st.remaining -= take;
+        if (st.remaining === 0) this.state = { kind: 'chunk-size' };
+        continue;
+      }
+      if (st.kind === 'chunk-size' || st.kind === 'trailers') {
+        const eol = buf.indexOf(CRLF, pos);
+        if (eol < 0) {
+          if (buf.length - pos > 4096) throw new FramingError('chunk size or trailer line over 4 KiB');
+          break;
+        }
+        const line = buf.toString('latin1', pos, eol);
+        // A chunk's data ends with CRLF before the next size line: an empty line here is that CRLF.
+        pos = eol + 2;
+        if (st.kind === 'trailers') {
+          if (line === '') this.finish(flush, pos);
+          continue;
+        }
+        if (line === '') continue;
+        const size = parseInt(line, 16);
+        if (!/^[0-9a-fA-F]+/.test(line) || !Number.isFinite(size)) throw new FramingError(`bad chunk size line "${line.slice(0, 40)}"`);
+        this.state = size === 0 ? { kind: 'trailers' } : { kind: 'chunk-data', remaining: size };
+        continue;
+      }
+      // Head.
+      const end = buf.indexOf(HEAD_END, pos);
+      if (end < 0) {
+        if (buf.length - pos > MAX_HEAD_BYTES) throw new FramingError(`message head over ${MAX_HEAD_BYTES} bytes`);
+        break;
+      }
+      flush(false, pos);
+      const head = parseHead(buf.toString('latin1', pos, end));
+      pos = end + 4;
+      const seg: Segment = { data: EMPTY, start: !this.started, end: false };
+      const next = this.onHead(head, seg);
+      pendingSeg = seg;
+      if (next === 'interim') {
+        // A 1xx response: part of the reply, which goes on with the final response.
+        flush(false, pos);
+        this.started = true;
+        this.state = { kind: 'head' };
+        continue;
+      }
+      this.state = next;
+      if (next.kind === 'head' || next.kind === 'tunnel') this.finish(flush, pos);
+      else if (next.kind === 'length' && next.remaining === 0) this.finish(flush, pos);
+    }
+    // Bytes before `pos` belong to the current message; bytes after are held (partial head/line).
+    if (pos > from) flush(false, pos);
+    if (pos < buf.length) this.pending = Buffer.from(buf.subarray(pos));
+    return out;
+  }
+
+  private finish(flush: (end: boolean, at: number) => void, at: number): void {
+    flush(true, at);
+    if (this.state.kind !== 'tunnel') this.state = { kind: 'head' };
+  }
+}
+
+function parseHead(text: string): Head {
+  const lines = text.split('\r\n');
+  const head: Head = { firstLine: lines[0], chunked: false, close: false, upgrade: false };
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    const colon = line.indexOf(':');
+    if (colon <= 0) throw new FramingError(`bad header line "${line.slice(0, 40)}"`);
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    if (name === 'content-length') {
+      const n = Number(value);
+      if (!/^\d+$/.test(value) || (head.contentLength !== undefined && head.contentLength !== n)) {
+        throw new FramingError(`bad content-length "${value.slice(0, 20)}"`);
+      }
+      head.contentLength = n;
+    } else if (name === 'transfer-encoding') {
+      head.chunked = /(^|,)\s*chunked\s*$/i.test(value);
+    } else if (name === 'connection') {
+      const v = value.toLowerCase();
+      if (v.includes('close')) head.close = true;
+      if (v.includes('upgrade')) head.upgrade = true;
+    }
+  }
+  return head;
+}
+
+interface PendingRequest {
+  ordinal: number;
+  method: string;
+  upgrade: boolean;
+}
+
+class HttpSession implements FramerSession {
+  private ordinal = 0;
+  /** Requests sent on, waiting for their response (HEAD and CONNECT change a response's shape). */
+  private pending: PendingRequest[] = [];
+  private tunnel = false;
+  private client = new Reader((head, seg) => this.onRequest(head, seg));
+  private server = new Reader((head, seg) => this.onResponse(head, seg));
+
+  fromClient(chunk: Buffer): Segment[] {
+    if (this.tunnel) {
+      const data = this.heldClientBytes.length ? Buffer.concat([this.heldClientBytes, chunk]) : chunk;
+      this.heldClientBytes = EMPTY;
+      return [{ data, start: true, end: true, passthrough: true }];
+    }
+    return this.client.push(chunk);
+  }
+
+  fromServer(chunk: Buffer): Segment[] {
+    if (this.tunnel) return [{ data: chunk, start: true, end: true, passthrough: true }];
+    const segs = this.server.push(chunk);
+    if (this.tunnel) {
+      // The switch happened inside this chunk: what follows the 101 head is tunnel data.
+      const rest = this.server.pending;
+      this.server.pending = EMPTY;
+      if (rest.length) segs.push({ data: rest, start: true, end: true, passthrough: true });
+      this.heldClientBytes = this.client.pending;
+      this.client.pending = EMPTY;
+    }
+    return segs;
+  }
+
+  /** Client bytes framed as a request before the tunnel opened; handed back by drain(). */
+  private heldClientBytes: Buffer = EMPTY;
+
+  skipped(ordinal: number): void {
+    const i = this.pending.findIndex((p) => p.ordinal === ordinal);
+    if (i >= 0) this.pending.splice(i, 1);
+  }
+
+  buffered(): number {
+    return this.client.pending.length + this.server.pending.length + this.heldClientBytes.length;
+  }
+
+  drain(): { client: Buffer; server: Buffer } {
+    const out = { client: Buffer.concat([this.heldClientBytes, this.client.pending]), server: this.server.pending };
+    this.client.pending = EMPTY;
+    this.server.pending = EMPTY;
+    this.heldClientBytes = EMPTY;
+    return out;
+  }
+
+  private onRequest(head: Head, seg: Segment): State {
+    const [method = '', target = ''] = head.firstLine.split(' ');
+    if (!/^[A-Z][A-Z0-9_-]*$/.test(method)) throw new FramingError(`not an HTTP request line: "${head.firstLine.slice(0, 40)}"`);
+    const path = target.split('?')[0];
+    seg.label = `${method} ${path.length > 60 ? `${path.slice(0, 57)}...` : path}`;
+    const upgrade = head.upgrade || method === 'CONNECT';
+    this.pending.push({ ordinal: this.ordinal++, method, upgrade });
+    if (upgrade) return { kind: 'tunnel' };
+    if (head.chunked) return { kind: 'chunk-size' };
+    if (head.contentLength) return { kind: 'length', remaining: head.contentLength };
+    return { kind: 'head' };
+  }
+
+  private onResponse(head: Head, _seg: Segment): State | 'interim' {
+    const m = /^HTTP\/\d\.\d (\d{3})/.exec(head.firstLine);
+    if (!m) throw new FramingError(`not an HTTP status line: "${head.firstLine.slice(0, 40)}"`);
+    const status = Number(m[1]);
+    const req = this.pending[0];
+    if (status >= 100 && status < 200 && status !== 101) return 'interim';
+    this.pending.shift();
+    if (req?.upgrade) {
+      if (status === 101 || (req.method === 'CONNECT' && status < 300)) {
+        this.tunnel = true;
+        return { kind: 'tunnel' };
+      }
+      // Upgrade refused: the client's held bytes are HTTP again.
+      this.client.state = { kind: 'head' };
+    }
+    if (req?.method === 'HEAD' || status === 204 || status === 304) return { kind: 'head' };
+    if (head.chunked) return { kind: 'chunk-size' };
+    if (head.contentLength !== undefined) return { kind: 'length', remaining: head.contentLength };
+    return { kind: 'until-close' };
+  }
+}
+
+const REASONS: Record<string, string> = {
+  '429': 'Too Many Requests',
+  '500': 'Internal Server Error',
+  '502': 'Bad Gateway',
+  '503': 'Service Unavailable',
+  '504': 'Gateway Timeout',
+};
+
+export const http: Protocol = {
+  name: 'http',
+  framesReplies: true,
+  errorKinds: {
+    '500': { description: '500 Internal Server Error', fatal: false },
+    '502': { description: '502 Bad Gateway', fatal: false },
+    '503': { description: '503 Service Unavailable, with Retry-After', fatal: false },
+    '504': { description: '504 Gateway Timeout', fatal: false },
+    '429': { description: '429 Too Many Requests, with Retry-After', fatal: false },
+  },
+  defaultError: '503',
+  createSession: () => new HttpSession(),
+  encodeError(kind, ctx) {
+    const firstLine = ctx.request.toString('latin1', 0, Math.max(0, ctx.request.indexOf(CRLF)));
+    const [method, , version] = firstLine.split(' ');
+    const http10 = version === 'HTTP/1.0';
+    const headText = ctx.request.toString('latin1', 0, Math.min(ctx.request.length, MAX_HEAD_BYTES)).toLowerCase();
+    const close = http10 || /\r\nconnection:[^\r\n]*close/.test(headText);
+    const reason = REASONS[kind] ?? 'Error';
+    const body = method === 'HEAD' ? '' : `${kind} ${reason} (injected by marteau-tui)\n`;
+    const lines = [
+      `${http10 ? 'HTTP/1.0' : 'HTTP/1.1'} ${kind} ${reason}`,
+      'Content-Type: text/plain; charset=utf-8',
+      `Content-Length: ${Buffer.byteLength(`${kind} ${reason} (injected by marteau-tui)\n`)}`,
+      ...(kind === '503' || kind === '429' ? ['Retry-After: 1'] : []),
+      'X-Marteau-Fault: error',
+      `Connection: ${close ? 'close' : 'keep-alive'}`,
+    ];
+    return { bytes: Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`, 'latin1'), close };
+  },
+};

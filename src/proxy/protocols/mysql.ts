@@ -1,5 +1,581 @@
-import type { Protocol } from '../protocol.js';
-import { tcp } from './tcp.js';
+/**
+ * MySQL / MariaDB client-server protocol.
+ *
+ * Every message is made of packets: a 3-byte little-endian payload length, a 1-byte sequence id,
+ * the payload. A payload of exactly 0xFFFFFF bytes continues in the next packet (large rows,
+ * queries over 16 MiB).
+ *
+ * - Handshake (server greeting, client handshake response, auth switch / more data, until the
+ *   server's OK or ERR) is passthrough. An SSL request from the client, or a negotiated
+ *   compression, turns the rest of the connection into opaque passthrough.
+ * - Command phase: a client packet with sequence id 0 starts a request (labelled COM_QUERY,
+ *   COM_STMT_EXECUTE, ...). COM_QUIT, COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA get no reply.
+ *   Other client packets (LOCAL INFILE contents, COM_CHANGE_USER auth data) are passthrough.
+ * - Replies are framed (`framesReplies: true`) with a per-command state machine: OK / ERR /
+ *   LOCAL INFILE / text and binary result sets (with or without CLIENT_DEPRECATE_EOF, optional
+ *   metadata, multi-results through SERVER_MORE_RESULTS_EXISTS, cursors), COM_STMT_PREPARE's
+ *   definitions, COM_FIELD_LIST, the change-user auth exchange, and one-packet replies for the
+ *   rest. Sequence ids are checked along the way: a reply that does not follow its request's
+ *   numbering is a FramingError (the engine then passes the connection through raw), so a
+ *   desynchronised framer never attributes replies to the wrong request silently.
+ *   Replication (COM_BINLOG_DUMP*), COM_CLONE and COM_MULTI are FramingErrors for the same reason.
+ *
+ * Payload bytes are streamed: a framer holds at most one packet header plus a short peek
+ * (the whole head of a request, up to MAX_HEAD_BYTES) and never copies rows.
+ */
+import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
+import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 
-// Placeholder until the real framer lands: behaves as raw TCP.
-export const mysql: Protocol = { ...tcp, name: 'mysql' };
+/** Commands by first payload byte. */
+export const MYSQL_COMMANDS: Readonly<Record<number, string>> = {
+  0x00: 'COM_SLEEP', 0x01: 'COM_QUIT', 0x02: 'COM_INIT_DB', 0x03: 'COM_QUERY', 0x04: 'COM_FIELD_LIST',
+  0x05: 'COM_CREATE_DB', 0x06: 'COM_DROP_DB', 0x07: 'COM_REFRESH', 0x08: 'COM_SHUTDOWN',
+  0x09: 'COM_STATISTICS', 0x0a: 'COM_PROCESS_INFO', 0x0b: 'COM_CONNECT', 0x0c: 'COM_PROCESS_KILL',
+  0x0d: 'COM_DEBUG', 0x0e: 'COM_PING', 0x0f: 'COM_TIME', 0x10: 'COM_DELAYED_INSERT',
+  0x11: 'COM_CHANGE_USER', 0x12: 'COM_BINLOG_DUMP', 0x13: 'COM_TABLE_DUMP', 0x14: 'COM_CONNECT_OUT',
+  0x15: 'COM_REGISTER_SLAVE', 0x16: 'COM_STMT_PREPARE', 0x17: 'COM_STMT_EXECUTE',
+  0x18: 'COM_STMT_SEND_LONG_DATA', 0x19: 'COM_STMT_CLOSE', 0x1a: 'COM_STMT_RESET',
+  0x1b: 'COM_SET_OPTION', 0x1c: 'COM_STMT_FETCH', 0x1d: 'COM_DAEMON', 0x1e: 'COM_BINLOG_DUMP_GTID',
+  0x1f: 'COM_RESET_CONNECTION', 0x20: 'COM_CLONE', 0xfa: 'COM_STMT_BULK_EXECUTE', 0xfe: 'COM_MULTI',
+};
+
+const COM_QUIT = 0x01;
+const COM_QUERY = 0x03;
+const COM_FIELD_LIST = 0x04;
+const COM_PROCESS_INFO = 0x0a;
+const COM_CHANGE_USER = 0x11;
+const COM_STMT_PREPARE = 0x16;
+const COM_STMT_EXECUTE = 0x17;
+const COM_STMT_SEND_LONG_DATA = 0x18;
+const COM_STMT_CLOSE = 0x19;
+const COM_STMT_FETCH = 0x1c;
+const COM_STMT_BULK_EXECUTE = 0xfa;
+/** Commands after which the server streams something this framer does not delimit. */
+const UNSUPPORTED = new Set([0x12, 0x1e, 0x20, 0x21, 0xfe]);
+const NO_REPLY = new Set([COM_QUIT, COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA]);
+
+// Capability flags.
+const CLIENT_COMPRESS = 0x20;
+const CLIENT_PROTOCOL_41 = 0x200;
+const CLIENT_SSL = 0x800;
+const CLIENT_DEPRECATE_EOF = 0x01000000;
+const CLIENT_ZSTD_COMPRESSION = 0x04000000;
+// Server status flags.
+const SERVER_MORE_RESULTS_EXISTS = 0x0008;
+const SERVER_STATUS_CURSOR_EXISTS = 0x0040;
+
+const MAX_PAYLOAD = 0xffffff;
+/** How much of a reply packet's payload the framer looks at (an OK packet's status fits). */
+const REPLY_PEEK = 32;
+const GREETING_PEEK = 1024;
+const HANDSHAKE_RESPONSE_PEEK = 36;
+
+const EMPTY = Buffer.alloc(0);
+
+export const MYSQL_ERRORS: Record<string, { code: number; state: string; message: string; fatal: boolean; description: string }> = {
+  '1205': { code: 1205, state: 'HY000', message: 'Lock wait timeout exceeded; try restarting transaction', fatal: false,
+    description: 'ER_LOCK_WAIT_TIMEOUT (HY000): lock wait timeout, the connection stays usable' },
+  '1213': { code: 1213, state: '40001', message: 'Deadlock found when trying to get lock; try restarting transaction', fatal: false,
+    description: 'ER_LOCK_DEADLOCK (40001): deadlock, the transaction was rolled back' },
+  '1317': { code: 1317, state: '70100', message: 'Query execution was interrupted', fatal: false,
+    description: 'ER_QUERY_INTERRUPTED (70100): the query was killed' },
+  '1290': { code: 1290, state: 'HY000', message: 'The MariaDB server is running with the --read-only option so it cannot execute this statement', fatal: false,
+    description: 'ER_OPTION_PREVENTS_STATEMENT (HY000): read-only server, as during a failover' },
+  '1040': { code: 1040, state: '08004', message: 'Too many connections', fatal: true,
+    description: 'ER_CON_COUNT_ERROR (08004): too many connections, then the connection is closed' },
+  '1053': { code: 1053, state: '08S01', message: 'Server shutdown in progress', fatal: true,
+    description: 'ER_SERVER_SHUTDOWN (08S01): server shutting down, then the connection is closed' },
+};
+
+/** An ERR packet: 0xFF, error code, '#', SQLSTATE, message. */
+export function mysqlErrPacket(seq: number, code: number, state: string, message: string): Buffer {
+  const msg = Buffer.from(message, 'utf8');
+  const payloadLen = 1 + 2 + 1 + 5 + msg.length;
+  const b = Buffer.allocUnsafe(4 + payloadLen);
+  b.writeUIntLE(payloadLen, 0, 3);
+  b[3] = seq & 0xff;
+  b[4] = 0xff;
+  b.writeUInt16LE(code, 5);
+  b[7] = 0x23; // '#'
+  b.write(state.padEnd(5, '0').slice(0, 5), 8, 'latin1');
+  msg.copy(b, 13);
+  return b;
+}
+
+const enum Phase { Greeting, Auth, Command }
+
+/** What the current reply expects next. */
+const enum RS {
+  /** A result's first packet: OK, ERR, LOCAL INFILE request, or a column count. */
+  First,
+  /** Counted definition / EOF packets (see `expect`). */
+  Counted,
+  /** Rows until an EOF/OK (0xFE) or ERR packet. */
+  Rows,
+  /** COM_STMT_PREPARE's first packet. */
+  Prepare,
+  /** COM_FIELD_LIST: column definitions until EOF or ERR. */
+  Fields,
+  /** COM_CHANGE_USER: auth switch / more data until OK or ERR. */
+  Auth,
+  /** Any single packet. */
+  Single,
+}
+
+/** Counted packets: a positive number = that many definitions, EOF_MARK = one EOF packet. */
+const EOF_MARK = -1;
+const enum After { Rows, End, CursorCheck }
+
+interface Pending {
+  ordinal: number;
+  cmd: number;
+  /** The sequence id the next server packet must carry. */
+  nextSeq: number;
+  /** COM_STMT_EXECUTE asked for a cursor. */
+  cursor: boolean;
+}
+
+/** Per-direction scanning state. */
+interface Dir {
+  /** Bytes received but not yet emitted (always from a packet boundary). */
+  held: Buffer | null;
+  /** Payload bytes of the current physical packet still to stream. */
+  remain: number;
+  /** The next physical packet continues the current logical packet. */
+  cont: boolean;
+  /** Inside a message. */
+  inMsg: boolean;
+  /** The current message ends with the current logical packet. */
+  endAfter: boolean;
+  /** Meta for the next segment if it starts a message. */
+  startMeta: Omit<Segment, 'data' | 'start' | 'end'> | null;
+  /** Passthrough message (for segments after the first). */
+  pass: boolean;
+}
+
+function newDir(): Dir {
+  return { held: null, remain: 0, cont: false, inMsg: false, endAfter: false, startMeta: null, pass: false };
+}
+
+/** Bytes used by a length-encoded integer starting with `first`. */
+function lenencSize(first: number): number {
+  if (first < 0xfb) return 1;
+  if (first === 0xfc) return 3;
+  if (first === 0xfd) return 4;
+  if (first === 0xfe) return 9;
+  return 1;
+}
+
+function readLenenc(b: Buffer, off: number): number {
+  const f = b[off];
+  if (f < 0xfb) return f;
+  if (f === 0xfc) return b.readUInt16LE(off + 1);
+  if (f === 0xfd) return b.readUIntLE(off + 1, 3);
+  if (f === 0xfe) return Number(b.readBigUInt64LE(off + 1));
+  return 0;
+}
+
+/** Status flags of an OK packet (header 0x00 or 0xFE) whose payload starts at `p`, `n` bytes seen. */
+function okStatus(b: Buffer, p: number, n: number): number {
+  let off = 1;
+  if (off >= n) return 0;
+  off += lenencSize(b[p + off]);
+  if (off >= n) return 0;
+  off += lenencSize(b[p + off]);
+  if (off + 2 > n) return 0;
+  return b.readUInt16LE(p + off);
+}
+
+class MysqlSession implements FramerSession {
+  private phase = Phase.Greeting;
+  /** Opaque passthrough (TLS, compression) for the rest of the connection. */
+  private raw = false;
+  private rawAfterMessage = false;
+  private broken = false;
+  private serverCaps = 0xffffffff;
+  private clientCaps = 0;
+  private clientCapsSeen = false;
+  private deprecateEof = false;
+
+  private readonly c: Dir = newDir();
+  private readonly s: Dir = newDir();
+
+  private ordinal = 0;
+  private readonly fifo: Pending[] = [];
+  /** The request whose packets the client is sending (for >16 MiB requests). */
+  private current: Pending | null = null;
+
+  // Reply state of fifo[0].
+  private rs = RS.First;
+  private expect: number[] = [];
+  private after = After.Rows;
+
+  fromClient(chunk: Buffer): Segment[] {
+    return this.feed(this.c, chunk, true);
+  }
+
+  fromServer(chunk: Buffer): Segment[] {
+    return this.feed(this.s, chunk, false);
+  }
+
+  skipped(ordinal: number): void {
+    const i = this.fifo.findIndex((p) => p.ordinal === ordinal);
+    if (i < 0) return;
+    this.fifo.splice(i, 1);
+    if (this.current?.ordinal === ordinal) this.current = null;
+  }
+
+  buffered(): number {
+    return (this.c.held?.length ?? 0) + (this.s.held?.length ?? 0);
+  }
+
+  drain(): { client: Buffer; server: Buffer } {
+    const client = this.c.held ?? EMPTY;
+    const server = this.s.held ?? EMPTY;
+    this.c.held = null;
+    this.s.held = null;
+    return { client, server };
+  }
+
+  private feed(d: Dir, chunk: Buffer, client: boolean): Segment[] {
+    const before = d.held;
+    if (this.broken) {
+      d.held = before ? Buffer.concat([before, chunk]) : chunk;
+      throw new FramingError('mysql framer already failed');
+    }
+    const out: Segment[] = [];
+    try {
+      let rest = chunk;
+      // Top the held bytes up with just what is needed, so a big chunk is never copied.
+      while (d.held && rest.length && !this.raw) {
+        const want = this.wanted(d, d.held, client);
+        const take = Math.min(rest.length, Math.max(1, want - d.held.length));
+        const b = Buffer.concat([d.held, rest.subarray(0, take)]);
+        rest = rest.subarray(take);
+        d.held = null;
+        this.scan(d, b, client, out);
+      }
+      if (this.raw && d.remain === 0 && !d.inMsg) {
+        const data = d.held ? (rest.length ? Buffer.concat([d.held, rest]) : d.held) : rest;
+        d.held = null;
+        if (data.length) out.push({ data, start: true, end: true, passthrough: true });
+        return out;
+      }
+      if (rest.length) this.scan(d, rest, client, out);
+      return out;
+    } catch (e) {
+      // Give every byte of this call back through drain().
+      this.broken = true;
+      d.held = before ? Buffer.concat([before, chunk]) : chunk;
+      throw e instanceof FramingError ? e : new FramingError(`mysql: ${(e as Error).message}`);
+    }
+  }
+
+  /** Bytes needed from the start of `held` (a packet boundary) before it can be classified. */
+  private wanted(d: Dir, held: Buffer, client: boolean): number {
+    if (held.length < 4) return 4;
+    const len = held.readUIntLE(0, 3);
+    if (d.cont) return 4;
+    return 4 + Math.min(len, this.peekLen(client));
+  }
+
+  private peekLen(client: boolean): number {
+    if (client) return this.phase === Phase.Command ? MAX_HEAD_BYTES : HANDSHAKE_RESPONSE_PEEK;
+    return this.phase === Phase.Greeting ? GREETING_PEEK : REPLY_PEEK;
+  }
+
+  private scan(d: Dir, buf: Buffer, client: boolean, out: Segment[]): void {
+    let pos = 0;
+    let segStart = 0;
+    const emit = (to: number, end: boolean): void => {
+      if (to > segStart) {
+        const seg: Segment = { data: buf.subarray(segStart, to), start: d.startMeta !== null, end };
+        if (d.startMeta) Object.assign(seg, d.startMeta);
+        else if (d.pass) seg.passthrough = true;
+        out.push(seg);
+        d.startMeta = null;
+      }
+      segStart = to;
+    };
+    const packetDone = (): void => {
+      if (d.cont || !d.endAfter) return;
+      emit(pos, true);
+      d.inMsg = false;
+      d.endAfter = false;
+      d.pass = false;
+      if (this.rawAfterMessage) this.raw = true;
+    };
+
+    for (;;) {
+      if (d.remain > 0) {
+        if (pos >= buf.length) break;
+        const n = Math.min(d.remain, buf.length - pos);
+        pos += n;
+        d.remain -= n;
+        if (d.remain > 0) break;
+        packetDone();
+        continue;
+      }
+      if (pos >= buf.length) break;
+      if (this.raw && !d.inMsg) {
+        segStart = pos;
+        d.startMeta = { passthrough: true };
+        emit(buf.length, true);
+        return;
+      }
+      const avail = buf.length - pos;
+      if (avail < 4) break;
+      const len = buf.readUIntLE(pos, 3);
+      const seq = buf[pos + 3];
+      if (d.cont) {
+        this.continuation(client, seq);
+      } else {
+        if (avail < 4 + Math.min(len, this.peekLen(client))) break;
+        if (client) this.clientPacket(d, buf, pos, len, seq);
+        else this.serverPacket(d, buf, pos, len, seq);
+      }
+      d.cont = len === MAX_PAYLOAD;
+      d.remain = len;
+      pos += 4;
+      if (len === 0) packetDone();
+    }
+    // Bytes of a message in progress go on; an incomplete header or peek is held.
+    if (d.inMsg) emit(pos, false);
+    if (pos < buf.length) d.held = Buffer.from(buf.subarray(pos));
+  }
+
+  /** A continuation packet of a >16 MiB logical packet. */
+  private continuation(client: boolean, seq: number): void {
+    if (client) {
+      if (this.current) this.current.nextSeq = (seq + 1) & 0xff;
+      else if (this.phase === Phase.Command && this.fifo.length) this.fifo[0].nextSeq = (seq + 1) & 0xff;
+    } else if (this.phase === Phase.Command && this.s.inMsg && !this.s.pass) {
+      this.checkSeq(seq);
+    }
+  }
+
+  private startMessage(d: Dir, meta: Omit<Segment, 'data' | 'start' | 'end'>, endAfter: boolean): void {
+    d.inMsg = true;
+    d.startMeta = meta;
+    d.pass = meta.passthrough === true;
+    d.endAfter = endAfter;
+  }
+
+  private clientPacket(d: Dir, b: Buffer, pos: number, len: number, seq: number): void {
+    const p = pos + 4;
+    if (this.phase !== Phase.Command) {
+      // Handshake response, SSL request, auth data: passthrough.
+      if (!this.clientCapsSeen && this.phase === Phase.Auth) {
+        this.clientCapsSeen = true;
+        const caps = len >= 4 ? b.readUInt32LE(p) : len >= 2 ? b.readUInt16LE(p) : 0;
+        if (!(caps & CLIENT_PROTOCOL_41)) throw new FramingError('mysql: pre-4.1 client protocol is not supported');
+        this.clientCaps = caps;
+        if (len === 32 && caps & CLIENT_SSL) this.rawAfterMessage = true;
+      }
+      this.startMessage(d, { passthrough: true }, true);
+      return;
+    }
+    if (seq !== 0) {
+      // LOCAL INFILE contents, COM_CHANGE_USER auth data: part of the exchange in progress.
+      if (this.fifo.length) this.fifo[0].nextSeq = (seq + 1) & 0xff;
+      this.current = null;
+      this.startMessage(d, { passthrough: true }, true);
+      return;
+    }
+    if (len === 0) throw new FramingError('mysql: empty command packet');
+    const cmd = b[p];
+    if (UNSUPPORTED.has(cmd)) {
+      throw new FramingError(`mysql: ${MYSQL_COMMANDS[cmd]} (replication / clone stream) is not framed`);
+    }
+    const label = MYSQL_COMMANDS[cmd] ?? `COM_0x${cmd.toString(16).padStart(2, '0')}`;
+    const noReply = NO_REPLY.has(cmd);
+    const ordinal = this.ordinal++;
+    this.current = null;
+    if (!noReply) {
+      const cursor = (cmd === COM_STMT_EXECUTE) && len > 5 && (b[p + 5] & 0x07) !== 0;
+      const req: Pending = { ordinal, cmd, nextSeq: 1, cursor };
+      this.fifo.push(req);
+      this.current = req;
+    }
+    this.startMessage(d, noReply ? { label, noReply: true } : { label }, true);
+  }
+
+  private serverPacket(d: Dir, b: Buffer, pos: number, len: number, seq: number): void {
+    const p = pos + 4;
+    const n = Math.min(len, REPLY_PEEK);
+    if (this.phase === Phase.Greeting) {
+      this.parseGreeting(b, p, Math.min(len, GREETING_PEEK));
+      this.phase = Phase.Auth;
+      this.startMessage(d, { passthrough: true }, true);
+      return;
+    }
+    if (this.phase === Phase.Auth) {
+      if (len > 0 && b[p] === 0x00) {
+        // The server's OK: the command phase starts after it.
+        this.phase = Phase.Command;
+        this.deprecateEof = (this.clientCaps & this.serverCaps & CLIENT_DEPRECATE_EOF) !== 0;
+        if (this.clientCaps & this.serverCaps & (CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION)) this.rawAfterMessage = true;
+      }
+      this.startMessage(d, { passthrough: true }, true);
+      return;
+    }
+    if (!d.inMsg) {
+      const head = this.fifo[0];
+      if (!head) {
+        // Nothing is waiting for a reply: an unsolicited packet (e.g. an ERR before a close).
+        this.startMessage(d, { passthrough: true }, true);
+        return;
+      }
+      this.initReply(head);
+      this.startMessage(d, {}, false);
+    }
+    this.checkSeq(seq);
+    if (this.replyPacket(b, p, len, n)) {
+      d.endAfter = true;
+      this.fifo.shift();
+    }
+  }
+
+  private checkSeq(seq: number): void {
+    const head = this.fifo[0];
+    if (!head) return;
+    if (seq !== head.nextSeq) {
+      throw new FramingError(`mysql: reply packet sequence id ${seq}, expected ${head.nextSeq} (${MYSQL_COMMANDS[head.cmd] ?? head.cmd})`);
+    }
+    head.nextSeq = (seq + 1) & 0xff;
+  }
+
+  private parseGreeting(b: Buffer, p: number, n: number): void {
+    if (n < 1 || b[p] !== 10) return; // an ERR greeting, or an old protocol: keep defaults
+    const nul = b.indexOf(0, p + 1);
+    if (nul < 0 || nul >= p + n) return;
+    let off = nul + 1 + 4 + 8 + 1;
+    if (off + 2 > p + n) return;
+    let caps = b.readUInt16LE(off);
+    off += 2 + 1 + 2;
+    if (off + 2 <= p + n) caps |= b.readUInt16LE(off) << 16;
+    this.serverCaps = caps >>> 0;
+  }
+
+  private initReply(head: Pending): void {
+    this.expect = [];
+    switch (head.cmd) {
+      case COM_QUERY:
+      case COM_PROCESS_INFO:
+      case COM_STMT_EXECUTE:
+      case COM_STMT_BULK_EXECUTE:
+        this.rs = RS.First;
+        break;
+      case COM_STMT_PREPARE:
+        this.rs = RS.Prepare;
+        break;
+      case COM_STMT_FETCH:
+        this.rs = RS.Rows;
+        break;
+      case COM_FIELD_LIST:
+        this.rs = RS.Fields;
+        break;
+      case COM_CHANGE_USER:
+        this.rs = RS.Auth;
+        break;
+      default:
+        this.rs = RS.Single;
+    }
+  }
+
+  /** Feeds one logical packet of a reply; returns true when it is the reply's last. */
+  private replyPacket(b: Buffer, p: number, len: number, n: number): boolean {
+    const first = len > 0 ? b[p] : -1;
+    const terminator = first === 0xfe && len < MAX_PAYLOAD;
+    // MariaDB progress report (an ERR-shaped packet with code 0xFFFF): the reply goes on.
+    if (first === 0xff && n >= 3 && b.readUInt16LE(p + 1) === 0xffff) return false;
+    switch (this.rs) {
+      case RS.Single:
+        return true;
+      case RS.Auth:
+        return first === 0x00 || first === 0xff;
+      case RS.Fields:
+        return terminator || first === 0xff;
+      case RS.Prepare: {
+        if (first === 0xff) return true;
+        if (first !== 0x00 || n < 9) throw new FramingError('mysql: unexpected COM_STMT_PREPARE reply');
+        const cols = b.readUInt16LE(p + 5);
+        const params = b.readUInt16LE(p + 7);
+        const metadata = n > 12 ? b[p + 12] !== 0 : true;
+        if (metadata) {
+          if (params) this.expect.push(params, ...(this.deprecateEof ? [] : [EOF_MARK]));
+          if (cols) this.expect.push(cols, ...(this.deprecateEof ? [] : [EOF_MARK]));
+        }
+        if (!this.expect.length) return true;
+        this.rs = RS.Counted;
+        this.after = After.End;
+        return false;
+      }
+      case RS.First: {
+        if (first === 0xff) return true;
+        if (first === 0x00 || first === 0xfe) {
+          const status = first === 0xfe && !this.deprecateEof ? (n >= 5 ? b.readUInt16LE(p + 3) : 0) : okStatus(b, p, n);
+          return !(status & SERVER_MORE_RESULTS_EXISTS);
+        }
+        if (first === 0xfb) return false; // LOCAL INFILE: the client sends the file, then an OK/ERR follows
+        if (first < 0) throw new FramingError('mysql: empty reply packet');
+        // A result set: column count, optionally followed by a "metadata follows" byte.
+        const size = lenencSize(first);
+        const cols = readLenenc(b, p);
+        if (cols === 0 || size > n) throw new FramingError('mysql: bad column count');
+        const metadata = len > size ? b[p + size] !== 0 : true;
+        if (metadata) this.expect.push(cols);
+        if (!this.deprecateEof) this.expect.push(EOF_MARK);
+        const head = this.fifo[0];
+        this.after = head?.cursor ? After.CursorCheck : After.Rows;
+        this.rs = this.expect.length ? RS.Counted : RS.Rows;
+        return false;
+      }
+      case RS.Counted: {
+        const top = this.expect[0];
+        if (top === EOF_MARK) {
+          if (!terminator) throw new FramingError('mysql: expected an EOF packet after definitions');
+          this.expect.shift();
+          if (!this.expect.length && this.after === After.CursorCheck) {
+            const status = n >= 5 ? b.readUInt16LE(p + 3) : 0;
+            if (status & SERVER_STATUS_CURSOR_EXISTS) return true;
+          }
+        } else {
+          if (first === 0xff && this.after === After.End) return true;
+          if (top > 1) this.expect[0] = top - 1;
+          else this.expect.shift();
+        }
+        if (this.expect.length) return false;
+        if (this.after === After.End) return true;
+        this.rs = RS.Rows;
+        return false;
+      }
+      case RS.Rows: {
+        if (first === 0xff) return true;
+        if (!terminator) return false;
+        const status = this.deprecateEof ? okStatus(b, p, n) : (n >= 5 ? b.readUInt16LE(p + 3) : 0);
+        if (status & SERVER_MORE_RESULTS_EXISTS) {
+          this.rs = RS.First;
+          return false;
+        }
+        return true;
+      }
+    }
+  }
+}
+
+export const mysql: Protocol = {
+  name: 'mysql',
+  framesReplies: true,
+  errorKinds: Object.fromEntries(
+    Object.entries(MYSQL_ERRORS).map(([k, v]) => [k, { description: v.description, fatal: v.fatal }]),
+  ),
+  defaultError: '1205',
+  createSession: () => new MysqlSession(),
+  encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
+    const e = MYSQL_ERRORS[kind] ?? MYSQL_ERRORS['1205'];
+    // The reply follows the request's numbering: request sequence id + 1.
+    const seq = ctx.request.length >= 4 ? ctx.request[3] + 1 : 1;
+    return { bytes: mysqlErrPacket(seq, e.code, e.state, e.message), close: e.fatal };
+  },
+};

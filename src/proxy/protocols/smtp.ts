@@ -47,14 +47,15 @@ interface Pending {
 }
 
 /** Where the client stream is. */
-const enum ClientState {
+const ClientState = {
   /** Between commands: waiting for a whole line. */
-  Command,
+  Command: 0,
   /** After DATA: the message content until CRLF.CRLF. */
-  Content,
+  Content: 1,
   /** After `BDAT n`: the n bytes of the chunk. */
-  Chunk,
-}
+  Chunk: 2,
+} as const;
+type ClientState = (typeof ClientState)[keyof typeof ClientState];
 
 /** One step of the automaton that finds CRLF.CRLF (state = length of the matched prefix). */
 function step(s: number, c: number): number {
@@ -141,7 +142,7 @@ class SmtpSession implements FramerSession {
   /** Requests forwarded (or about to be) whose reply has not been seen yet, oldest first. */
   private readonly fifo: Pending[] = [];
   private nextOrdinal = 0;
-  private state = ClientState.Command;
+  private state: ClientState = ClientState.Command;
   /** Content: state of the CRLF.CRLF automaton. Chunk: bytes left. */
   private matched = 0;
   private chunkLeft = 0;
@@ -390,7 +391,7 @@ class SmtpSession implements FramerSession {
       }
       if (segStart < 0) segStart = pos;
       // Final line: "ddd text", "ddd" alone; a dash after the code continues the reply.
-      const final = nl - pos < 4 || b[pos + 3] !== DASH;
+      const final = b[pos + 3] !== DASH;
       pos = nl + 1;
       if (final) {
         out.push(this.replySegment(b.subarray(segStart, pos), true));

@@ -1,0 +1,90 @@
+import { describe, expect, it } from 'vitest';
+import { http } from '../../src/proxy/protocols/http.js';
+import { expectSplitInvariant, feed, fuzzFramer, messages } from '../helpers/framing.js';
+
+const b = (s: string) => Buffer.from(s, 'latin1');
+
+describe('http framer', () => {
+  it('frames pipelined requests with and without bodies', () => {
+    const reqs = b(
+      'GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n' +
+        'POST /b HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello' +
+        'PUT /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;ext=1\r\nde\r\n0\r\nX-T: 1\r\n\r\n' +
+        'DELETE /d HTTP/1.1\r\n\r\n',
+    );
+    const m = expectSplitInvariant(http, 'client', reqs);
+    expect(m.map((x) => x.label)).toEqual(['GET /a', 'POST /b', 'PUT /c', 'DELETE /d']);
+    expect(m[1].data.toString()).toMatch(/hello$/);
+    expect(m[2].data.toString()).toMatch(/0\r\nX-T: 1\r\n\r\n$/);
+  });
+
+  it('frames responses: length, chunked, HEAD, 204, 304, interim 100', () => {
+    const s = http.createSession();
+    feed(s, 'client', [b('GET / HTTP/1.1\r\n\r\nHEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\nPOST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n')]);
+    const replies = b(
+      'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc' +
+        'HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n' +
+        'HTTP/1.1 204 No Content\r\n\r\n' +
+        'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nx\r\n0\r\n\r\n' +
+        'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n',
+    );
+    const m = messages(feed(s, 'server', [replies]));
+    expect(m.length).toBe(5);
+    expect(m[1].data.toString()).toBe('HTTP/1.1 200 OK\r\nContent-Length: 999\r\n\r\n');
+    expect(m[4].data.toString()).toMatch(/^HTTP\/1.1 100 Continue.*304 Not Modified/s);
+  });
+
+  it('streams a large body in pieces without holding it', () => {
+    const s = http.createSession();
+    const head = b('POST /up HTTP/1.1\r\nContent-Length: 100000\r\n\r\n');
+    const segs = feed(s, 'client', [head, Buffer.alloc(40000), Buffer.alloc(60000)]);
+    expect(segs.length).toBe(3);
+    expect(segs[0].start && !segs[0].end && segs[0].label === 'POST /up').toBe(true);
+    expect(segs[2].end).toBe(true);
+    expect(s.buffered()).toBe(0);
+  });
+
+  it('turns into a tunnel after 101 Switching Protocols', () => {
+    const s = http.createSession();
+    feed(s, 'client', [b('GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')]);
+    const segs = feed(s, 'server', [b('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x02hi')]);
+    expect(segs[0].end).toBe(true);
+    expect(segs[1]).toMatchObject({ passthrough: true });
+    expect(segs[1].data.toString('latin1')).toBe('\x81\x02hi');
+    expect(feed(s, 'client', [b('\x81\x82garbage')])[0].passthrough).toBe(true);
+  });
+
+  it('a body read until close never ends the reply', () => {
+    const s = http.createSession();
+    feed(s, 'client', [b('GET / HTTP/1.0\r\n\r\n')]);
+    const segs = feed(s, 'server', [b('HTTP/1.0 200 OK\r\n\r\nsome'), b('more')]);
+    expect(segs.map((x) => [x.start, x.end])).toEqual([[true, false], [false, false]]);
+  });
+
+  it('rejects garbage with a FramingError and keeps the bytes', () => {
+    const s = http.createSession();
+    expect(() => s.fromClient(b('\x16\x03\x01 TLS hello\r\n\r\n'))).toThrow(/HTTP request line/);
+    expect(s.drain().client.toString('latin1')).toBe('\x16\x03\x01 TLS hello\r\n\r\n');
+  });
+
+  it('encodes errors as real responses, keep-alive unless the request said close', () => {
+    const e = http.encodeError('503', { request: b('GET / HTTP/1.1\r\nHost: x\r\n\r\n'), random: Math.random });
+    expect(e.close).toBe(false);
+    expect(e.bytes.toString()).toMatch(/^HTTP\/1.1 503 Service Unavailable\r\n/);
+    expect(e.bytes.toString()).toMatch(/Retry-After: 1/);
+    const head = http.encodeError('500', { request: b('HEAD / HTTP/1.0\r\n\r\n'), random: Math.random });
+    expect(head.close).toBe(true);
+    expect(head.bytes.toString().endsWith('\r\n\r\n')).toBe(true);
+    // The encoded reply is itself a well-framed response.
+    const s = http.createSession();
+    feed(s, 'client', [b('GET / HTTP/1.1\r\n\r\n')]);
+    expect(messages(feed(s, 'server', [e.bytes])).length).toBe(1);
+  });
+
+  it('survives fuzzing', () => {
+    fuzzFramer(http, [
+      b('GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc'),
+      b('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n'),
+    ]);
+  });
+});
