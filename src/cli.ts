@@ -1,0 +1,78 @@
+/**
+ * Command line entry: `marteau-tui [--ci]`, `marteau-tui proxy`, `marteau-tui behaviors`, `marteau-tui demo`.
+ * Every command returns an exit code; user mistakes print one clear message, no stack trace.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { builtinBehaviors } from '../behaviors/index.js';
+import { runDemo } from './cli/demo.js';
+import { EXIT, UsageError } from './cli/errors.js';
+import { runProxyCommand, type ProxyCommandOptions } from './cli/proxy-command.js';
+import { describeBehaviors } from './cli/behaviors-command.js';
+import { PROTOCOL_NAMES } from './proxy/protocol.js';
+
+export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
+  let result: Promise<number> = Promise.resolve(EXIT.ok);
+  const program = new Command('marteau-tui')
+    .description('Load and chaos testing of web services from one terminal: a chaos proxy between your app and its backends, and a load-test queue.')
+    .version(await version())
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out.write(s), writeErr: (s) => io.err.write(s) })
+    .showHelpAfterError('(run with --help for usage)');
+
+  program
+    .command('proxy')
+    .description('run chaos proxies: one from flags, or many from a config file')
+    .option('-c, --config <file>', 'proxies YAML (a `proxies:` map, as in .marteau.yml)')
+    .option('-l, --listen <host:port>', 'address to accept connections on (port 0: any free port)')
+    .option('-u, --upstream <host:port>', 'the real server')
+    .addOption(new Option('-p, --protocol <name>', 'protocol framing').choices([...PROTOCOL_NAMES]).default('tcp'))
+    .option('-b, --behaviors <mix>', 'behavior mix, e.g. 20:delay,10:error (the rest passes through)')
+    .option('-n, --name <name>', 'proxy name (defaults to the protocol)')
+    .option('--seed <seed>', 'make the fault sequence replayable')
+    .addOption(new Option('--pin <unit>', 'draw a behavior per exchange or per connection').choices(['exchange', 'connection']).default('exchange'))
+    .option('--statsd <host:port>', 'send a statsd counter per fault and a timing per exchange')
+    .option('--statsd-prefix <prefix>', 'statsd metric prefix', 'marteau')
+    .option('--interval <ms>', 'how often to print counts (default 1000 on a terminal, 5000 otherwise)')
+    .option('--grace <ms>', 'on SIGINT/SIGTERM, how long in-flight exchanges may finish', '2000')
+    .action((o: ProxyCommandOptions) => { result = runProxyCommand(o, io); });
+
+  program
+    .command('behaviors')
+    .description('list the behaviors with their options and defaults, and the error kinds per protocol')
+    .action(() => { io.out.write(describeBehaviors(builtinBehaviors)); });
+
+  program
+    .command('demo')
+    .description('run a demo web app behind the chaos proxy with a short bounded load, printing live counts')
+    .option('--duration <seconds>', 'how long the demo load runs', '20')
+    .option('--behaviors <mix>', 'the proxy mix during the demo', '10:delay,5:error')
+    .action((o: { duration: string; behaviors: string }) => { result = runDemo(o, io); });
+
+  try {
+    await program.parseAsync(argv);
+    return await result;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (e instanceof UsageError) {
+      io.err.write(`marteau-tui: ${e.message}\n`);
+      return e.code;
+    }
+    io.err.write(`marteau-tui: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
+    return EXIT.infrastructure;
+  }
+}
+
+async function version(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  // src/cli.ts runs from dist/src/ when built and from src/ under the test runner.
+  for (const rel of ['../../package.json', '../package.json']) {
+    try {
+      return (JSON.parse(await readFile(new URL(rel, import.meta.url), 'utf8')) as { version: string }).version;
+    } catch {
+      // try the next location
+    }
+  }
+  return 'unknown';
+}

@@ -1,0 +1,42 @@
+/**
+ * The live line of counts per proxy printed by `marteau-tui proxy` (pure formatting).
+ */
+import type { ProxyStats } from '../proxy/proxy.js';
+
+export function formatProxyLine(now: ProxyStats, before: ProxyStats | undefined, seconds: number): string {
+  const rate = before && seconds > 0 ? (now.exchanges - before.exchanges) / seconds : 0;
+  const faults = Object.entries(now.behaviors)
+    .filter(([name, n]) => name !== 'dummy' && n > 0)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, n]) => `${name}=${n}`)
+    .join(' ');
+  return [
+    `${now.name} ${now.protocol} ${now.listen} -> ${now.upstream}`,
+    `mix ${now.mix}`,
+    `conn ${now.connections.open}/${now.connections.total}`,
+    `exch ${now.exchanges} (${rate.toFixed(0)}/s)`,
+    `faults ${faults || '-'}`,
+    `p95 ${now.latency.p95.toFixed(1)}ms`,
+    ...(now.connections.upstreamErrors ? [`upstream-errors ${now.connections.upstreamErrors}`] : []),
+    ...(now.fallbacks ? [`raw ${now.fallbacks}`] : []),
+  ].join('  ');
+}
+
+/** Redraws a block of lines in place on a TTY; prints plain lines otherwise. */
+export class LiveLines {
+  private drawn = 0;
+
+  constructor(private readonly out: NodeJS.WriteStream, private readonly tty: boolean) {}
+
+  show(lines: string[]): void {
+    if (!this.tty) {
+      for (const l of lines) this.out.write(`${l}\n`);
+      return;
+    }
+    const width = this.out.columns || 120;
+    let s = this.drawn ? `\x1b[${this.drawn}A` : '';
+    for (const l of lines) s += `\r\x1b[2K${l.length > width ? `${l.slice(0, width - 1)}…` : l}\n`;
+    this.out.write(s);
+    this.drawn = lines.length;
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * Config errors that point at the spot: file:line:col, what is wrong, how to fix it.
+ */
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number | undefined,
+    readonly col: number | undefined,
+    readonly problem: string,
+    readonly hint?: string,
+  ) {
+    super(`${file}${line ? `:${line}:${col ?? 1}` : ''}: ${problem}${hint ? `\n  hint: ${hint}` : ''}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface SourceDoc {
+  file: string;
+  doc: Document;
+  lines: LineCounter;
+}
+
+/** Parse YAML text; syntax errors become ConfigErrors with their position. */
+export function parseYaml(file: string, text: string): SourceDoc {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const err = doc.errors[0];
+  if (err) {
+    const pos = lines.linePos(err.pos[0]);
+    throw new ConfigError(file, pos.line, pos.col, `YAML syntax: ${err.message.split('\n')[0]}`, 'check indentation and quoting on that line');
+  }
+  return { file, doc, lines };
+}
+
+/** The deepest node along `path` that exists, and its position. */
+export function locate(src: SourceDoc, path: readonly (string | number)[], atKey = false): { line?: number; col?: number } {
+  let node: unknown = src.doc.contents;
+  let found: Node | undefined = node as Node;
+  for (const [i, key] of path.entries()) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => (isScalar(p.key) ? p.key.value : p.key) === key);
+      if (!pair) break;
+      // Point at the value when there is one (or at the key itself when the key is the problem).
+      const target = (atKey && i === path.length - 1) || !pair.value ? pair.key : pair.value;
+      node = target;
+      found = target as Node;
+    } else if (isSeq(node) && typeof key === 'number') {
+      node = node.items[key];
+      if (!node) break;
+      found = node as Node;
+    } else if (isScalar(node) && typeof node.value === 'string' && typeof key === 'number') {
+      // A position inside a string (e.g. the 2nd entry of "20:delay,10:oops"): the string itself.
+      break;
+    } else {
+      break;
+    }
+  }
+  const range = found?.range;
+  if (!range) return {};
+  const pos = src.lines.linePos(range[0]);
+  return { line: pos.line, col: pos.col };
+}
+
+export function errorAt(src: SourceDoc, path: readonly (string | number)[], problem: string, hint?: string, atKey = false): ConfigError {
+  const { line, col } = locate(src, path, atKey);
+  const where = path.length ? `${path.join('.')}: ` : '';
+  return new ConfigError(src.file, line, col, `${where}${problem}`, hint);
+}

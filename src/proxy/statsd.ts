@@ -1,0 +1,38 @@
+/**
+ * statsd pings for every bad thing (Vaurien's promise, with low-cardinality names):
+ * a counter `<prefix>.<proxy>.<behavior>` per fault and a timing `<prefix>.<proxy>.exchange`
+ * per exchange. Off unless configured.
+ */
+import StatsDClient, { type StatsD } from 'hot-shots';
+import type { StatsdConfig } from '../config/proxies.js';
+import type { Proxy, ProxyEvent } from './proxy.js';
+
+export class StatsdReporter {
+  private readonly client: StatsD;
+  private readonly detach: (() => void)[] = [];
+
+  constructor(config: StatsdConfig, onError: (message: string) => void) {
+    this.client = new StatsDClient({
+      host: config.host,
+      port: config.port,
+      prefix: config.prefix ? `${config.prefix}.` : '',
+      sampleRate: config.sample_rate,
+      protocol: 'udp',
+      errorHandler: (err) => onError(`statsd: ${err.message}`),
+    });
+  }
+
+  watch(proxy: Proxy): void {
+    const listener = (e: ProxyEvent) => {
+      if (e.type === 'proxy.fault') this.client.increment(`${e.proxy}.${e.behavior}`);
+      else if (e.type === 'proxy.exchange') this.client.timing(`${e.proxy}.exchange`, e.latencyMs);
+    };
+    proxy.on('event', listener);
+    this.detach.push(() => proxy.off('event', listener));
+  }
+
+  async close(): Promise<void> {
+    for (const d of this.detach) d();
+    await new Promise<void>((resolve) => this.client.close(() => resolve()));
+  }
+}

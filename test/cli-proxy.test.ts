@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { exchange, startEchoServer } from './helpers/echo.js';
+import { freePort } from './helpers/net.js';
+
+const BIN = path.resolve('bin/marteau-tui.js');
+
+function run(args: string[], opts: { until?: RegExp; timeoutMs?: number } = {}) {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d) => { out += d; });
+  child.stderr.on('data', (d) => { err += d; });
+  const exited = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : -1))));
+  const ready = new Promise<void>((resolve, reject) => {
+    if (!opts.until) return resolve();
+    const t = setTimeout(() => reject(new Error(`no ${opts.until} in time; out=${out} err=${err}`)), opts.timeoutMs ?? 10_000);
+    const check = () => { if (opts.until!.test(out)) { clearTimeout(t); resolve(); } };
+    child.stdout.on('data', check);
+    exited.then(() => { clearTimeout(t); reject(new Error(`exited early; out=${out} err=${err}`)); });
+  });
+  return { child, exited, ready, out: () => out, err: () => err };
+}
+
+let dir: string;
+let echo: Awaited<ReturnType<typeof startEchoServer>>;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'marteau-cli-'));
+  echo = await startEchoServer();
+});
+afterAll(async () => { await echo.close(); });
+
+describe('marteau-tui proxy', () => {
+  it('runs a proxy from flags, prints counts, and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const p = run(['proxy', '--listen', `127.0.0.1:${port}`, '--upstream', `127.0.0.1:${echo.port}`, '--behaviors', '50:delay', '--interval', '100'], { until: /listening/ });
+    await p.ready;
+    expect(p.out()).toContain(`listening tcp tcp 127.0.0.1:${port} -> 127.0.0.1:${echo.port} mix 50:delay`);
+    const r = await exchange(port, 'hello', { want: 5 });
+    expect(r.reply.toString()).toBe('hello');
+    await new Promise((res) => setTimeout(res, 300));
+    expect(p.out()).toMatch(/exch 1 /);
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    expect(p.err()).toContain('SIGTERM: closing listeners');
+    // The listener is gone.
+    expect((await exchange(port, 'x')).error).toBe('ECONNREFUSED');
+  });
+
+  it('lets an in-flight exchange finish on SIGINT', async () => {
+    const port = await freePort();
+    const p = run(['proxy', '-l', `127.0.0.1:${port}`, '-u', `127.0.0.1:${echo.port}`, '-b', '100:delay'], { until: /listening/ });
+    await p.ready;
+    const inFlight = exchange(port, 'slow', { want: 4, timeoutMs: 3000 });
+    await new Promise((res) => setTimeout(res, 200));
+    p.child.kill('SIGINT');
+    const r = await inFlight;
+    expect(r.reply.toString()).toBe('slow');
+    expect(await p.exited).toBe(0);
+  });
+
+  it('points at the line of a config error and exits 2 without a stack trace', async () => {
+    const file = path.join(dir, 'bad.yml');
+    await writeFile(file, 'proxies:\n  redis:\n    listen: 127.0.0.1:0\n    upstream: 127.0.0.1:6379\n    behaviors: "20:delya"\n');
+    const p = run(['proxy', '--config', file]);
+    expect(await p.exited).toBe(2);
+    expect(p.err()).toContain(`${file}:5:16: proxies.redis.behaviors.0: unknown behavior "delya"; known behaviors: abort,`);
+    expect(p.err()).toContain('hint:');
+    expect(p.err()).not.toMatch(/\n\s+at /);
+  });
+
+  it.each([
+    ['over 100 %', '    behaviors: "60:delay,50:error"\n', /:5:16: .*add up to 110 %/],
+    ['a bad option type', '    behaviors: {delay: {percent: 10, sleep: "slow"}}\n', /:5:\d+: proxies\.redis\.behaviors\.delay\.sleep: behavior "delay": option "sleep": .*number/],
+    ['an unknown key', '    upsteam: 127.0.0.1:1\n', /:5:5: proxies\.redis\.upsteam: unknown key "upsteam"/],
+    ['a YAML syntax error', '    behaviors: [oops\n', /:\d+:\d+: YAML syntax/],
+  ])('reports %s with file:line', async (_name, line, expected) => {
+    const file = path.join(dir, `bad-${Math.random().toString(36).slice(2)}.yml`);
+    await writeFile(file, `proxies:\n  redis:\n    listen: 127.0.0.1:0\n    upstream: 127.0.0.1:6379\n${line}`);
+    const p = run(['proxy', '--config', file]);
+    expect(await p.exited).toBe(2);
+    expect(p.err()).toMatch(expected);
+  });
+
+  it('says a port is in use, exit 2', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const p = run(['proxy', '-l', `127.0.0.1:${port}`, '-u', '127.0.0.1:1']);
+    expect(await p.exited).toBe(2);
+    expect(p.err()).toContain(`127.0.0.1:${port} is already in use`);
+    blocker.close();
+  });
+
+  it('runs many proxies from a file', async () => {
+    const [a, b] = [await freePort(), await freePort()];
+    const file = path.join(dir, 'two.yml');
+    await writeFile(file, `proxies:\n  one:\n    listen: 127.0.0.1:${a}\n    upstream: 127.0.0.1:${echo.port}\n  two:\n    listen: 127.0.0.1:${b}\n    upstream: 127.0.0.1:${echo.port}\n    behaviors: {error: 100}\n`);
+    const p = run(['proxy', '--config', file, '--interval', '100'], { until: /listening two/ });
+    await p.ready;
+    expect((await exchange(a, 'ok', { want: 2 })).reply.toString()).toBe('ok');
+    expect((await exchange(b, 'ok', { want: 1000 })).reply.length).toBe(1000);
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    expect(p.out()).toMatch(/two tcp .* faults error=1/);
+  });
+});
