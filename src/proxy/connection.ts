@@ -127,7 +127,8 @@ export class Connection {
 
   /** In-flight work: exchanges whose reply the client is still waiting for. */
   busy(): boolean {
-    return this.replies.length > 0 || this.requests.length > 0 || this.current !== undefined;
+    const unanswered = this.attributed !== undefined && !this.attributed.replyStarted;
+    return this.replies.length > 0 || this.requests.length > 0 || this.current !== undefined || unanswered;
   }
 
   destroy(): void {

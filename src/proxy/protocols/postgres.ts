@@ -1,5 +1,396 @@
-import type { Protocol } from '../protocol.js';
-import { tcp } from './tcp.js';
+/**
+ * PostgreSQL frontend/backend protocol (v3).
+ *
+ * After the startup phase every message is a type byte, a 4-byte big-endian length that counts
+ * itself, and a body.
+ *
+ * - Startup is passthrough: SSLRequest / GSSENCRequest (the server answers one byte; after 'S' or
+ *   'G' the connection is TLS / GSS encrypted and stays opaque passthrough), StartupMessage,
+ *   authentication, ParameterStatus, BackendKeyData ... up to the first ReadyForQuery. A
+ *   CancelRequest connection, or a client opening with TLS directly, is opaque passthrough.
+ * - Command phase: a simple Query ('Q') is one request ("Query"); extended-protocol messages
+ *   (Parse, Bind, Describe, Execute, Close, Flush) up to and including Sync are one request
+ *   ("Extended"; a lone Sync is "Sync"); FunctionCall is "FunctionCall"; Terminate gets no
+ *   reply. Every reply ends with ReadyForQuery ('Z'), so replies are framed.
+ * - NoticeResponse, ParameterStatus and NotificationResponse that arrive while no reply is in
+ *   progress are asynchronous: passthrough. Client COPY messages (CopyData, CopyDone, CopyFail)
+ *   are passthrough, as are the Flush/Sync a client sends during a COPY FROM STDIN (the server
+ *   ignores them) and the Sync libpq adds after a COPY started by an extended query.
+ *
+ * Bodies are streamed: the framer holds at most one message header plus a short peek (the whole
+ * head of a request, up to MAX_HEAD_BYTES).
+ */
+import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
+import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 
-// Placeholder until the real framer lands: behaves as raw TCP.
-export const postgres: Protocol = { ...tcp, name: 'postgres' };
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+const CANCEL_REQUEST = 80877102;
+/** The server's limit on a startup packet. */
+const MAX_STARTUP_LENGTH = 10000;
+
+/** Backend message types this framer knows. */
+const SERVER_TYPES = new Set([...'RKSZCDEINA123sntTGHWdcVv'].map((c) => c.charCodeAt(0)));
+const ASYNC_TYPES = new Set([...'NSA'].map((c) => c.charCodeAt(0)));
+const EXTENDED_TYPES = new Set([...'PBDECH'].map((c) => c.charCodeAt(0)));
+const COPY_TYPES = new Set([...'dcf'].map((c) => c.charCodeAt(0)));
+
+const T = (c: string): number => c.charCodeAt(0);
+const Q = T('Q'), F = T('F'), S = T('S'), X = T('X'), Z = T('Z'), G = T('G'), H = T('H'), E = T('E');
+const C_DONE = T('c'), C_FAIL = T('f');
+
+const EMPTY = Buffer.alloc(0);
+
+export const POSTGRES_ERRORS: Record<string, { severity: 'ERROR' | 'FATAL'; message: string; description: string }> = {
+  '57P01': { severity: 'FATAL', message: 'terminating connection due to administrator command',
+    description: 'admin_shutdown (FATAL): the server is shutting down, then the connection is closed' },
+  '53300': { severity: 'FATAL', message: 'sorry, too many clients already',
+    description: 'too_many_connections (FATAL), then the connection is closed' },
+  '08006': { severity: 'FATAL', message: 'connection failure',
+    description: 'connection_failure (FATAL), then the connection is closed' },
+  '57014': { severity: 'ERROR', message: 'canceling statement due to statement timeout',
+    description: 'query_canceled (ERROR): statement timeout or cancel, the session goes on' },
+  '40001': { severity: 'ERROR', message: 'could not serialize access due to concurrent update',
+    description: 'serialization_failure (ERROR): retry the transaction' },
+  '40P01': { severity: 'ERROR', message: 'deadlock detected',
+    description: 'deadlock_detected (ERROR): retry the transaction' },
+  '53100': { severity: 'ERROR', message: 'could not extend file: No space left on device',
+    description: 'disk_full (ERROR)' },
+  '25006': { severity: 'ERROR', message: 'cannot execute statement in a read-only transaction',
+    description: 'read_only_sql_transaction (ERROR): a standby after a failover' },
+};
+
+/** An ErrorResponse ('E') with severity, SQLSTATE and message fields. */
+export function pgErrorResponse(severity: string, code: string, message: string, detail?: string): Buffer {
+  const fields: [string, string][] = [['S', severity], ['V', severity], ['C', code], ['M', message]];
+  if (detail) fields.push(['D', detail]);
+  const parts = fields.map(([k, v]) => Buffer.from(`${k}${v}\0`, 'utf8'));
+  const bodyLen = parts.reduce((n, p) => n + p.length, 0) + 1;
+  const head = Buffer.allocUnsafe(5);
+  head[0] = E;
+  head.writeInt32BE(4 + bodyLen, 1);
+  return Buffer.concat([head, ...parts, Buffer.from([0])]);
+}
+
+export function pgReadyForQuery(status: number): Buffer {
+  return Buffer.from([Z, 0, 0, 0, 5, status]);
+}
+
+const enum Phase { Startup, Auth, Command }
+
+interface Pending {
+  ordinal: number;
+  extended: boolean;
+}
+
+interface Dir {
+  held: Buffer | null;
+  /** Body bytes of the current protocol message still to stream. */
+  remain: number;
+  inMsg: boolean;
+  endAfter: boolean;
+  startMeta: Omit<Segment, 'data' | 'start' | 'end'> | null;
+  pass: boolean;
+}
+
+function newDir(): Dir {
+  return { held: null, remain: 0, inMsg: false, endAfter: false, startMeta: null, pass: false };
+}
+
+/** Sessions by the first segment of their requests, so encodeError can read the transaction status. */
+const owners = new WeakMap<Buffer, PgSession>();
+
+class PgSession implements FramerSession {
+  private phase = Phase.Startup;
+  private raw = false;
+  private rawAfterMessage = false;
+  private broken = false;
+  /** The server owes one byte: the answer to an SSLRequest or GSSENCRequest. */
+  private expectByte = false;
+  /** Transaction status of the last ReadyForQuery: 'I', 'T' or 'E'. */
+  txStatus = T('I');
+
+  private readonly c: Dir = newDir();
+  private readonly s: Dir = newDir();
+
+  private ordinal = 0;
+  private readonly fifo: Pending[] = [];
+  /** An extended-protocol request is open on the client side (no Sync yet). */
+  private batchOpen = false;
+  /** The server is in COPY IN mode (it sent CopyInResponse). */
+  private copyIn = false;
+  private copyExtended = false;
+  /** libpq sends one more Sync after a COPY run by an extended query; it is part of that exchange. */
+  private absorbSync = false;
+
+  fromClient(chunk: Buffer): Segment[] {
+    return this.feed(this.c, chunk, true);
+  }
+
+  fromServer(chunk: Buffer): Segment[] {
+    return this.feed(this.s, chunk, false);
+  }
+
+  skipped(ordinal: number): void {
+    const i = this.fifo.findIndex((p) => p.ordinal === ordinal);
+    if (i >= 0) this.fifo.splice(i, 1);
+  }
+
+  buffered(): number {
+    return (this.c.held?.length ?? 0) + (this.s.held?.length ?? 0);
+  }
+
+  drain(): { client: Buffer; server: Buffer } {
+    const client = this.c.held ?? EMPTY;
+    const server = this.s.held ?? EMPTY;
+    this.c.held = null;
+    this.s.held = null;
+    return { client, server };
+  }
+
+  private feed(d: Dir, chunk: Buffer, client: boolean): Segment[] {
+    const before = d.held;
+    if (this.broken) {
+      d.held = before ? Buffer.concat([before, chunk]) : chunk;
+      throw new FramingError('postgres framer already failed');
+    }
+    const out: Segment[] = [];
+    try {
+      let rest = chunk;
+      while (d.held && rest.length && !this.raw) {
+        const want = this.need(d, d.held, 0, client);
+        const take = Math.min(rest.length, Math.max(1, want - d.held.length));
+        const b = Buffer.concat([d.held, rest.subarray(0, take)]);
+        rest = rest.subarray(take);
+        d.held = null;
+        this.scan(d, b, client, out);
+      }
+      if (this.raw && d.remain === 0 && !d.inMsg) {
+        const data = d.held ? (rest.length ? Buffer.concat([d.held, rest]) : d.held) : rest;
+        d.held = null;
+        if (data.length) out.push({ data, start: true, end: true, passthrough: true });
+        return out;
+      }
+      if (rest.length) this.scan(d, rest, client, out);
+      return out;
+    } catch (e) {
+      this.broken = true;
+      d.held = before ? Buffer.concat([before, chunk]) : chunk;
+      throw e instanceof FramingError ? e : new FramingError(`postgres: ${(e as Error).message}`);
+    }
+  }
+
+  /** Bytes needed from `pos` (a message boundary) before the message can be classified. */
+  private need(d: Dir, b: Buffer, pos: number, client: boolean): number {
+    const avail = b.length - pos;
+    if (!client && this.expectByte && (avail < 1 || b[pos] !== E)) return 1;
+    if (client && this.phase === Phase.Startup) {
+      if (avail >= 1 && b[pos] === 0x16) return 1; // a TLS ClientHello (direct SSL)
+      return 8;
+    }
+    if (avail < 5) return 5;
+    const type = b[pos];
+    const body = b.readInt32BE(pos + 1) - 4;
+    if (body < 0) return 5;
+    let peek = 0;
+    if (client) {
+      if (this.phase === Phase.Command && !d.inMsg && (type === Q || type === F || EXTENDED_TYPES.has(type))) peek = MAX_HEAD_BYTES;
+    } else if (type === Z) {
+      peek = 1;
+    }
+    return 5 + Math.min(body, peek);
+  }
+
+  private scan(d: Dir, buf: Buffer, client: boolean, out: Segment[]): void {
+    let pos = 0;
+    let segStart = 0;
+    const emit = (to: number, end: boolean): void => {
+      if (to > segStart) {
+        const seg: Segment = { data: buf.subarray(segStart, to), start: d.startMeta !== null, end };
+        if (d.startMeta) {
+          Object.assign(seg, d.startMeta);
+          if (client && !seg.passthrough) owners.set(seg.data, this);
+        } else if (d.pass) {
+          seg.passthrough = true;
+        }
+        out.push(seg);
+        d.startMeta = null;
+      }
+      segStart = to;
+    };
+    const msgDone = (): void => {
+      if (!d.endAfter) return;
+      emit(pos, true);
+      d.inMsg = false;
+      d.endAfter = false;
+      d.pass = false;
+      if (this.rawAfterMessage) this.raw = true;
+    };
+
+    for (;;) {
+      if (d.remain > 0) {
+        if (pos >= buf.length) break;
+        const n = Math.min(d.remain, buf.length - pos);
+        pos += n;
+        d.remain -= n;
+        if (d.remain > 0) break;
+        msgDone();
+        continue;
+      }
+      if (pos >= buf.length) break;
+      if (this.raw && !d.inMsg) {
+        segStart = pos;
+        d.startMeta = { passthrough: true };
+        emit(buf.length, true);
+        return;
+      }
+      if (buf.length - pos < this.need(d, buf, pos, client)) break;
+
+      if (!client && this.expectByte && buf[pos] !== E) {
+        // The one-byte answer to SSLRequest / GSSENCRequest.
+        const answer = String.fromCharCode(buf[pos]);
+        this.expectByte = false;
+        if (answer === 'S' || answer === 'G') this.rawAfterMessage = true;
+        else if (answer !== 'N') throw new FramingError(`postgres: unexpected answer ${JSON.stringify(answer)} to an encryption request`);
+        this.startMessage(d, { passthrough: true }, true);
+        pos += 1;
+        msgDone();
+        continue;
+      }
+      if (client && this.phase === Phase.Startup) {
+        if (buf[pos] === 0x16) {
+          // TLS straight away (PostgreSQL 17's sslnegotiation=direct): opaque from here on.
+          this.raw = true;
+          continue;
+        }
+        const len = buf.readInt32BE(pos);
+        const code = buf.readInt32BE(pos + 4);
+        if (len < 8 || len > MAX_STARTUP_LENGTH) throw new FramingError(`postgres: bad startup packet length ${len}`);
+        if (code === SSL_REQUEST || code === GSSENC_REQUEST) this.expectByte = true;
+        else if (code === CANCEL_REQUEST) this.rawAfterMessage = true;
+        else if (code >>> 16 === 3) this.phase = Phase.Auth;
+        else throw new FramingError(`postgres: unsupported protocol version ${code >>> 16}.${code & 0xffff}`);
+        this.startMessage(d, { passthrough: true }, true);
+        d.remain = len - 4;
+        pos += 4;
+        continue;
+      }
+      this.expectByte = false;
+      const type = buf[pos];
+      const body = buf.readInt32BE(pos + 1) - 4;
+      if (body < 0) throw new FramingError(`postgres: bad message length ${body + 4}`);
+      if (client) this.clientMessage(d, type);
+      else this.serverMessage(d, type, body > 0 ? buf[pos + 5] : -1);
+      d.remain = body;
+      pos += 5;
+      if (body === 0) msgDone();
+    }
+    if (d.inMsg) emit(pos, false);
+    if (pos < buf.length) d.held = Buffer.from(buf.subarray(pos));
+  }
+
+  private startMessage(d: Dir, meta: Omit<Segment, 'data' | 'start' | 'end'>, endAfter: boolean): void {
+    d.inMsg = true;
+    d.startMeta = meta;
+    d.pass = meta.passthrough === true;
+    d.endAfter = endAfter;
+  }
+
+  private request(d: Dir, label: string, extended: boolean, endAfter: boolean, noReply = false): void {
+    const ordinal = this.ordinal++;
+    if (!noReply) this.fifo.push({ ordinal, extended });
+    this.startMessage(d, noReply ? { label, noReply: true } : { label }, endAfter);
+  }
+
+  private clientMessage(d: Dir, type: number): void {
+    if (this.phase !== Phase.Command) {
+      // Password / SASL / GSS responses during startup.
+      this.startMessage(d, { passthrough: true }, true);
+      return;
+    }
+    if (this.batchOpen) {
+      // Inside an extended-protocol request: everything up to Sync belongs to it.
+      if (type === Q || type === F) throw new FramingError('postgres: simple query inside an unfinished extended query');
+      if (!EXTENDED_TYPES.has(type) && !COPY_TYPES.has(type) && type !== S && type !== X) {
+        throw new FramingError(`postgres: unknown frontend message type 0x${type.toString(16)}`);
+      }
+      if (type === S || type === X) {
+        d.endAfter = true;
+        this.batchOpen = false;
+      }
+      return;
+    }
+    if (COPY_TYPES.has(type)) {
+      if (type === C_DONE || type === C_FAIL) {
+        if (this.copyIn && this.copyExtended) this.absorbSync = true;
+        this.copyIn = false;
+      }
+      this.startMessage(d, { passthrough: true }, true);
+      return;
+    }
+    if ((type === S || type === H) && (this.copyIn || (type === S && this.absorbSync))) {
+      if (type === S) this.absorbSync = this.copyIn ? this.absorbSync : false;
+      this.startMessage(d, { passthrough: true }, true);
+      return;
+    }
+    this.absorbSync = false;
+    if (type === Q) this.request(d, 'Query', false, true);
+    else if (type === F) this.request(d, 'FunctionCall', false, true);
+    else if (type === X) this.request(d, 'Terminate', false, true, true);
+    else if (type === S) this.request(d, 'Sync', true, true);
+    else if (EXTENDED_TYPES.has(type)) {
+      this.batchOpen = true;
+      this.request(d, 'Extended', true, false);
+    } else {
+      throw new FramingError(`postgres: unknown frontend message type 0x${type.toString(16)}`);
+    }
+  }
+
+  private serverMessage(d: Dir, type: number, firstBodyByte: number): void {
+    if (type === Z && firstBodyByte >= 0) this.txStatus = firstBodyByte;
+    if (this.phase !== Phase.Command) {
+      if (type === Z) this.phase = Phase.Command;
+      this.startMessage(d, { passthrough: true }, true);
+      return;
+    }
+    if (!SERVER_TYPES.has(type)) throw new FramingError(`postgres: unknown backend message type 0x${type.toString(16)}`);
+    if (!d.inMsg) {
+      if (!this.fifo.length || ASYNC_TYPES.has(type)) {
+        // Asynchronous (notice, parameter change, notification) or unsolicited (FATAL before a close).
+        this.startMessage(d, { passthrough: true }, true);
+        return;
+      }
+      this.startMessage(d, {}, false);
+    }
+    if (type === G) {
+      this.copyIn = true;
+      this.copyExtended = this.fifo[0]?.extended ?? false;
+    } else if (type === Z) {
+      this.copyIn = false;
+      d.endAfter = true;
+      this.fifo.shift();
+    }
+  }
+}
+
+export const postgres: Protocol = {
+  name: 'postgres',
+  framesReplies: true,
+  errorKinds: Object.fromEntries(
+    Object.entries(POSTGRES_ERRORS).map(([k, v]) => [k, { description: v.description, fatal: v.severity === 'FATAL' }]),
+  ),
+  defaultError: '57P01',
+  createSession: () => new PgSession(),
+  encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
+    const code = kind in POSTGRES_ERRORS ? kind : '57P01';
+    const e = POSTGRES_ERRORS[code];
+    const err = pgErrorResponse(e.severity, code, e.message, 'injected by the marteau-tui chaos proxy');
+    if (e.severity === 'FATAL') return { bytes: err, close: true };
+    // A failed statement inside a transaction block leaves it failed ('E'); outside one, idle ('I').
+    const session = owners.get(ctx.request);
+    const last = session?.txStatus ?? T('I');
+    const status = last === T('I') ? T('I') : T('E');
+    if (session) session.txStatus = status;
+    return { bytes: Buffer.concat([err, pgReadyForQuery(status)]), close: false };
+  },
+};

@@ -281,7 +281,12 @@ class SmtpSession implements FramerSession {
     const p: Pending = { ordinal, kind, speculative: false };
     this.nextOrdinal++;
     this.fifo.push(p);
-    out.push({ data: line, start: true, end: chunkSize === 0, label });
+    const seg: Segment = { data: line, start: true, end: chunkSize === 0, label };
+    // A withheld BDAT chunk would not desynchronise the dialogue, but the chunks pipelined after
+    // it would still reach the server and make a message with a hole: an error replaces the
+    // reply instead, as for a DATA message.
+    if (label === 'BDAT') seg.mustForward = true;
+    out.push(seg);
     if (kind === 'data') {
       this.state = ClientState.Content;
       this.matched = 2; // the DATA line's CRLF counts as the terminator's first CRLF
