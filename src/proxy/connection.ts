@@ -432,7 +432,7 @@ export class Connection {
       const waitMs = ex.releaseAt - performance.now();
       if (ex.releaseAt && waitMs > 0) {
         this.repliesBusy = true;
-        this.later(waitMs, () => { this.repliesBusy = false; this.pumpReplies(); });
+        this.at(ex.releaseAt, () => { this.repliesBusy = false; this.pumpReplies(); });
         return;
       }
       if (ex.injected && (!ex.replace || ex.replyEnded)) {
@@ -591,7 +591,23 @@ export class Connection {
   }
 
   private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => this.later(ms, resolve));
+    return new Promise((resolve) => this.at(performance.now() + ms, resolve));
+  }
+
+  /**
+   * Run `fn` at `deadline` (performance.now() time) within ~0.1 ms: a timer gets close (they fire
+   * up to a millisecond late), then the event loop's check phase finishes the wait without
+   * blocking I/O. Delay accuracy is a promise of the proxy, so it is worth the few wake-ups.
+   */
+  private at(deadline: number, fn: () => void): void {
+    const check = () => {
+      if (this.closed) return;
+      const left = deadline - performance.now();
+      if (left <= 0.05) fn();
+      else if (left > 2) this.later(left - 1.5, check);
+      else setImmediate(check);
+    };
+    check();
   }
 
   private async runHook(entry: MixEntry, call: () => HookResult | Promise<HookResult>): Promise<Action[]> {

@@ -1,0 +1,186 @@
+/**
+ * npm run bench:proxy — the chaos proxy against a bare Node pipe (the floor) and a direct
+ * connection, all measured in this one run on the same loopback servers. Prints each figure and
+ * its ratio to the baseline; targets from the proxy issue are checked and shown, not asserted.
+ *
+ * Needs `wrk` (Debian package wrk) for the HTTP keep-alive load.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { Histogram } from '../src/proxy/histogram.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const run = promisify(execFile);
+const WRK_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const BULK_MB = 256;
+const children: ChildProcess[] = [];
+
+function startNode(script: string, args: string[]): Promise<{ child: ChildProcess; line: string }> {
+  const child = spawn(process.execPath, [path.join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  children.push(child);
+  return new Promise((resolve, reject) => {
+    child.stdout!.once('data', (d) => resolve({ child, line: String(d).trim() }));
+    child.once('exit', (c) => reject(new Error(`${script} exited with ${c}`)));
+  });
+}
+
+async function wrk(port: number): Promise<{ rps: number; p99: number }> {
+  const { stdout } = await run('wrk', ['-t1', '-c32', `-d${WRK_SECONDS}s`, '--latency', `http://127.0.0.1:${port}/`]);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
+  const p99 = /99%\s+([\d.]+)(us|ms|s)/.exec(stdout);
+  const unit = { us: 0.001, ms: 1, s: 1000 }[p99?.[2] as 'us' | 'ms' | 's'] ?? NaN;
+  const errors = /Non-2xx or 3xx responses: (\d+)/.exec(stdout)?.[1];
+  if (errors && !process.env.BENCH_ALLOW_ERRORS) process.stderr.write(`  (wrk saw ${errors} non-2xx responses on ${port})\n`);
+  return { rps, p99: Number(p99?.[1]) * unit };
+}
+
+async function bulk(port: number): Promise<number> {
+  const total = BULK_MB * 1024 * 1024;
+  const chunk = Buffer.alloc(64 * 1024, 7);
+  chunk.writeUInt32BE(total, 0);
+  const start = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let sent = 0;
+    const pump = () => {
+      while (sent < total) {
+        sent += chunk.length;
+        if (!s.write(sent === chunk.length ? chunk : chunk.subarray(0, Math.min(chunk.length, total - sent + chunk.length)))) return;
+      }
+    };
+    s.on('drain', pump);
+    s.on('connect', pump);
+    s.on('data', () => { s.destroy(); resolve(); });
+    s.on('error', reject);
+  });
+  return BULK_MB / ((performance.now() - start) / 1000);
+}
+
+/** One request at a time over one keep-alive connection: the latency each hop adds. */
+async function sequential(port: number, n: number): Promise<{ hist: Histogram; statuses: Map<number, number> }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const hist = new Histogram();
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    const status = await new Promise<number>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      }).on('error', reject);
+    });
+    hist.record((performance.now() - t) * 1000);
+    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+  }
+  agent.destroy();
+  return { hist, statuses };
+}
+
+async function concurrentShare(port: number, n: number, status: number): Promise<number> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
+  let hits = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      next++;
+      const s = await new Promise<number>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.statusCode ?? 0));
+        }).on('error', reject);
+      });
+      if (s === status) hits++;
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  agent.destroy();
+  return hits / n;
+}
+
+const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function main() {
+  try {
+    await run('wrk', ['--version']).catch((e: { stdout?: string }) => { if (!String(e.stdout ?? '').includes('wrk')) throw e; });
+  } catch {
+    console.error('bench:proxy needs wrk (apt-get install wrk)');
+    process.exit(2);
+  }
+  const up = await startNode('upstream.js', []);
+  const [webPort, sinkPort] = up.line.split(' ').map(Number);
+  const web = {
+    direct: webPort,
+    pipe: Number((await startNode('target.js', ['pipe', String(webPort)])).line),
+    dummy: Number((await startNode('target.js', ['proxy', String(webPort), 'http', '""'])).line),
+    delay10: Number((await startNode('target.js', ['proxy', String(webPort), 'http', JSON.stringify({ delay: { percent: 10, sleep: 0.01 } })])).line),
+  };
+  const sink = {
+    direct: sinkPort,
+    pipe: Number((await startNode('target.js', ['pipe', String(sinkPort)])).line),
+    dummy: Number((await startNode('target.js', ['proxy', String(sinkPort), 'tcp', '""'])).line),
+  };
+  console.log(`bench:proxy — ${WRK_SECONDS}s wrk runs (1 thread, 32 keep-alive connections), ${ROUNDS} rounds interleaved, ${BULK_MB} MiB bulk streams\n`);
+
+  // Warm up every path (JIT, connection pools) before measuring.
+  for (const p of Object.values(web)) await sequential(p, 300);
+
+  const rps: Record<string, number[]> = { direct: [], pipe: [], dummy: [], delay10: [] };
+  const p99: Record<string, number[]> = { direct: [], pipe: [], dummy: [], delay10: [] };
+  const mbs: Record<string, number[]> = { direct: [], pipe: [], dummy: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const [k, port] of Object.entries(web)) {
+      const w = await wrk(port);
+      rps[k].push(w.rps);
+      p99[k].push(w.p99);
+    }
+    for (const [k, port] of Object.entries(sink)) mbs[k].push(await bulk(port));
+  }
+
+  // Latency one request at a time: what the proxy adds to a round trip.
+  const lat: Record<string, Histogram> = {};
+  for (const [k, port] of Object.entries({ direct: web.direct, pipe: web.pipe, dummy: web.dummy })) lat[k] = (await sequential(port, 5000)).hist;
+
+  // Delay accuracy: 100 % delay of 10 ms, measured against the dummy proxy's own round trip.
+  const delayed = await startNode('target.js', ['proxy', String(webPort), 'http', JSON.stringify({ delay: { percent: 100, sleep: 0.01 } })]);
+  const d = (await sequential(Number(delayed.line), 1000)).hist;
+  // The delayed distribution should be the dummy one shifted by 10 ms: compare quantile to quantile.
+  const shift = (q: number) => (d.percentile(q) - lat.dummy.percentile(q) - 10_000) / 1000;
+  const delayErrP50 = shift(50);
+  const delayErrP99 = shift(99);
+
+  // Mix accuracy: 10 % error over 20k exchanges, counted by the client.
+  const mixed = await startNode('target.js', ['proxy', String(webPort), 'http', JSON.stringify({ error: 10 })]);
+  const share = await concurrentShare(Number(mixed.line), 20_000, 503);
+
+  const row = (name: string, value: string, ratio: string, target: string, ok?: boolean) =>
+    console.log(`| ${name} | ${value} | ${ratio} | ${target} | ${ok === undefined ? '' : ok ? 'yes' : '**no**'} |`);
+  console.log('| measure | value | ratio to baseline | target | met |');
+  console.log('|---|---|---|---|---|');
+  const pipeRps = mean(rps.pipe);
+  row('HTTP req/s, direct', fmt(mean(rps.direct)), `${fmt(mean(rps.direct) / pipeRps, 2)}× pipe`, '', undefined);
+  row('HTTP req/s, bare Node pipe (baseline)', fmt(pipeRps), '1.00×', '', undefined);
+  row('HTTP req/s, proxy `dummy`', fmt(mean(rps.dummy)), `${fmt(mean(rps.dummy) / pipeRps, 2)}× pipe`, '≥ 0.90×', mean(rps.dummy) / pipeRps >= 0.9);
+  row('HTTP req/s, proxy 10 % delay 10 ms', fmt(mean(rps.delay10)), `${fmt(mean(rps.delay10) / pipeRps, 2)}× pipe`, '', undefined);
+  const pipeMbs = mean(mbs.pipe);
+  row('bulk TCP MB/s, direct', fmt(mean(mbs.direct)), `${fmt(mean(mbs.direct) / pipeMbs, 2)}× pipe`, '', undefined);
+  row('bulk TCP MB/s, bare Node pipe (baseline)', fmt(pipeMbs), '1.00×', '', undefined);
+  row('bulk TCP MB/s, proxy `dummy`', fmt(mean(mbs.dummy)), `${fmt(mean(mbs.dummy) / pipeMbs, 2)}× pipe`, '≥ 0.90×', mean(mbs.dummy) / pipeMbs >= 0.9);
+  const added = (lat.dummy.percentile(99) - lat.direct.percentile(99)) / 1000;
+  const addedPipe = (lat.pipe.percentile(99) - lat.direct.percentile(99)) / 1000;
+  row('p99 round trip, direct (one at a time)', `${fmt(lat.direct.percentile(99) / 1000, 3)} ms`, '', '', undefined);
+  row('added p99, bare pipe', `${fmt(addedPipe, 3)} ms`, '', '', undefined);
+  row('added p99, proxy `dummy`', `${fmt(added, 3)} ms`, `${fmt(added - addedPipe, 3)} ms over pipe`, '≤ 1 ms', added <= 1);
+  row('under wrk load: p99, pipe / proxy', `${fmt(mean(p99.pipe), 2)} / ${fmt(mean(p99.dummy), 2)} ms`, `${fmt(mean(p99.dummy) / mean(p99.pipe), 2)}×`, '', undefined);
+  row('delay 10 ms accuracy: error at p50 / p99', `${fmt(delayErrP50, 2)} / ${fmt(delayErrP99, 2)} ms`, '', '±2 ms at p99', Math.abs(delayErrP99) <= 2);
+  row('mix 10 % error over 20k exchanges', `${fmt(share * 100, 2)} %`, `${fmt(Math.abs(share * 100 - 10), 2)} points off`, '±1.5 points', Math.abs(share * 100 - 10) <= 1.5);
+}
+
+main()
+  .catch((e) => { console.error(e); process.exitCode = 1; })
+  .finally(() => { for (const c of children) c.kill('SIGKILL'); });
