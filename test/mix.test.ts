@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { draw, MixError, parseMix } from '../src/proxy/mix.js';
+import { defaultRegistry } from '../src/proxy/proxy.js';
+import { seededRandom } from '../src/proxy/random.js';
+
+describe('mix', () => {
+  it('reads the Vaurien form and the map form the same way', () => {
+    const a = parseMix('20:delay,10:blackout', defaultRegistry);
+    const b = parseMix({ delay: 20, blackout: 10 }, defaultRegistry);
+    expect(a.text).toBe('20:delay,10:blackout');
+    expect(b.text).toBe(a.text);
+    expect(a.entries.map((e) => [e.behavior.name, e.percent])).toEqual([['delay', 20], ['blackout', 10], ['dummy', 70]]);
+  });
+
+  it('applies option defaults and validates options', () => {
+    const m = parseMix({ delay: { percent: 5, sleep: 0.3 } }, defaultRegistry);
+    expect(m.entries[0].options).toEqual({ sleep: 0.3, before: true });
+    expect(() => parseMix({ delay: { percent: 5, sleep: -1 } }, defaultRegistry)).toThrow(/option "sleep"/);
+    expect(() => parseMix({ delay: { percent: 5, slep: 1 } }, defaultRegistry)).toThrow(/has no option "slep"; its options: sleep, before/);
+  });
+
+  it('refuses unknown names, bad syntax and totals over 100 % with the spot', () => {
+    expect(() => parseMix('20:delya', defaultRegistry)).toThrow(/unknown behavior "delya"; known behaviors: abort, bandwidth/);
+    expect(() => parseMix('delay:20', defaultRegistry)).toThrow(/"delay:20" is not PERCENT:NAME/);
+    expect(() => parseMix('60:delay,50:error', defaultRegistry)).toThrow(/add up to 110 %/);
+    try {
+      parseMix('10:delay,5:oops', defaultRegistry);
+    } catch (e) {
+      expect((e as MixError).path).toEqual([1]);
+    }
+  });
+
+  it('an explicit dummy is allowed (Vaurien crashed on it)', () => {
+    expect(parseMix('10:dummy,20:error', defaultRegistry).text).toBe('20:error');
+  });
+
+  it('draws each behavior at its share, replayably with a seed', () => {
+    const m = parseMix('25:delay,10:error', defaultRegistry);
+    const counts = (seed: number) => {
+      const r = seededRandom(seed);
+      const c: Record<string, number> = {};
+      for (let i = 0; i < 100_000; i++) {
+        const n = draw(m, r).behavior.name;
+        c[n] = (c[n] ?? 0) + 1;
+      }
+      return c;
+    };
+    const c = counts(1);
+    expect(c.delay / 1000).toBeCloseTo(25, 0);
+    expect(c.error / 1000).toBeCloseTo(10, 0);
+    expect(counts(1)).toEqual(c);
+    expect(counts(2)).not.toEqual(c);
+  });
+
+  it('keeps a behavior\'s per-proxy state across a mix change with the same options only', () => {
+    const a = parseMix({ error: { percent: 10, warmup: 5 } }, defaultRegistry);
+    a.entries[0].state.set('seen', 3);
+    expect(parseMix({ error: { percent: 50, warmup: 5 } }, defaultRegistry, a).entries[0].state.get('seen')).toBe(3);
+    expect(parseMix({ error: { percent: 50, warmup: 6 } }, defaultRegistry, a).entries[0].state.get('seen')).toBeUndefined();
+  });
+});
