@@ -134,3 +134,41 @@ describe('tcp proxy', () => {
     }
   });
 });
+
+describe('toxics (stacked, Toxiproxy-style)', () => {
+  it('stack on the mix, update in place, and come off', async () => {
+    await withProxy('', async (p) => {
+      p.addToxic({ type: 'latency', attributes: { latency: 120 } });
+      p.addToxic({ type: 'latency', name: 'up', stream: 'upstream', attributes: { latency: 60 } });
+      let r = await exchange(p.port, 'ping', { want: 4 });
+      expect(r.ms).toBeGreaterThanOrEqual(175);
+      expect(() => p.addToxic({ type: 'latency' })).toThrow('toxic already exists');
+      p.updateToxic('latency_downstream', { attributes: { latency: 10 } });
+      expect(p.listToxics().find((t) => t.name === 'latency_downstream')!.attributes).toEqual({ latency: 10, jitter: 0 });
+      p.removeToxic('up');
+      r = await exchange(p.port, 'ping', { want: 4 });
+      expect(r.ms).toBeLessThan(60);
+      expect(r.ms).toBeGreaterThanOrEqual(9);
+      p.removeToxic('latency_downstream');
+      expect(p.describe()).toBe('100:dummy');
+    });
+  });
+
+  it('toxicity 0 never acts, and an unknown type or stream is refused like Toxiproxy', async () => {
+    await withProxy('', async (p) => {
+      p.addToxic({ type: 'timeout', toxicity: 0, attributes: { timeout: 10 } });
+      expect((await exchange(p.port, 'ping', { want: 4 })).reply.toString()).toBe('ping');
+      expect(() => p.addToxic({ type: 'nope' })).toThrow('invalid toxic type');
+      expect(() => p.addToxic({ type: 'latency', stream: 'sideways' })).toThrow('stream was invalid, can be either upstream or downstream');
+    });
+  });
+
+  it('disabling closes the listener and open connections; enabling listens again', async () => {
+    await withProxy('', async (p) => {
+      await p.setEnabled(false);
+      expect((await exchange(p.port, 'x')).error).toBe('ECONNREFUSED');
+      await p.setEnabled(true);
+      expect((await exchange(p.port, 'ok', { want: 2 })).reply.toString()).toBe('ok');
+    });
+  });
+});

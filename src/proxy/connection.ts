@@ -11,6 +11,8 @@ import { FramingError, type ErrorReply, type FramerSession, type Protocol, type 
 import { randomBytes } from './protocols/tcp.js';
 import type { ProxyCore } from './proxy.js';
 
+type Outcome = Action[] | 'failed';
+
 interface ReplyPlan {
   delayMs: number;
   throttle?: number;
@@ -51,6 +53,8 @@ export class Connection {
   private ordinal = 0;
   private exchangeCount = 0;
   private pinned?: MixEntry;
+  /** Whether each toxic acts on this connection (its toxicity, drawn once per toxic version). */
+  private toxicDraws = new WeakMap<MixEntry, boolean>();
   /** Segments from the client not handled yet (held while an exchange waits). */
   private requests: Segment[] = [];
   private requestsBusy = false;
@@ -101,12 +105,13 @@ export class Connection {
   async accept(mix: Mix): Promise<void> {
     const entry = draw(mix, this.core.random);
     if (this.core.pin === 'connection') this.pinned = entry;
-    const hook = entry.behavior.onConnection;
-    if (hook) {
-      const actions = await this.runHook(entry, () => hook(this.connectionContext(entry), entry.options));
-      for (const a of actions) {
+    for (const source of [entry, ...this.activeToxics()]) {
+      const hook = source.behavior.onConnection;
+      if (!hook) continue;
+      const outcome = await this.callHook(source, () => hook(this.connectionContext(source), source.options));
+      for (const a of outcome === 'failed' ? [] : outcome) {
         if (a.type === 'reset' || a.type === 'close') {
-          this.core.count(entry.behavior.name);
+          this.core.count(source.behavior.name);
           this.core.counters.connections.refused++;
           this.client.resetAndDestroy();
           this.destroy();
@@ -241,7 +246,10 @@ export class Connection {
     }
   }
 
-  /** Draw the exchange's behavior and turn its actions into a plan. */
+  /**
+   * Draw the exchange's behavior from the mix, add the proxy's active toxics (which all apply,
+   * like Toxiproxy's chain), run their hooks and turn the actions into a plan.
+   */
   private startExchange(seg: Segment): Promise<void> | undefined {
     const entry = this.pinned ?? draw(this.core.mix, this.core.random);
     const ex: Exchange = {
@@ -263,37 +271,56 @@ export class Connection {
     };
     this.current = ex;
     this.core.counters.exchanges++;
-    const hook = entry.behavior.onExchange;
-    if (!hook) {
-      // A behavior with only a connection hook (e.g. `down`) lets exchanges pass.
-      this.plan(ex, seg, [], 'dummy');
-      return undefined;
+    const sources = [entry, ...this.activeToxics()].filter((e) => e.behavior.onExchange);
+    const results = sources.map((e) => this.callHook(e, () => e.behavior.onExchange!(this.exchangeContext(e, ex, seg), e.options)));
+    if (results.some((r) => r instanceof Promise)) {
+      return Promise.all(results).then((rs) => this.plan(ex, seg, sources, rs));
     }
-    const ctx = this.exchangeContext(entry, ex, seg);
-    let result: HookResult | Promise<HookResult>;
-    try {
-      result = hook(ctx, entry.options);
-    } catch (err) {
-      this.pluginFailed(entry.behavior, err);
-      this.plan(ex, seg, [{ type: 'error' }], 'plugin_error');
-      return undefined;
-    }
-    if (result instanceof Promise) {
-      return result.then(
-        (r) => this.plan(ex, seg, toActions(r), entry.behavior.name),
-        (err) => {
-          this.pluginFailed(entry.behavior, err);
-          this.plan(ex, seg, [{ type: 'error' }], 'plugin_error');
-        },
-      );
-    }
-    this.plan(ex, seg, toActions(result), entry.behavior.name);
+    this.plan(ex, seg, sources, results as Outcome[]);
     return undefined;
   }
 
-  private plan(ex: Exchange, seg: Segment, actions: Action[], name: string): void {
-    ex.behavior = actions.some((a) => a.type !== 'forward') ? name : 'dummy';
-    this.core.count(ex.behavior);
+  /** A hook's actions, or 'failed' when it threw: isolated to this exchange, which gets an error. */
+  private callHook(e: MixEntry, call: () => HookResult | Promise<HookResult>): Outcome | Promise<Outcome> {
+    const failed = (err: unknown): Outcome => {
+      this.pluginFailed(e.behavior, err);
+      return 'failed';
+    };
+    try {
+      const r = call();
+      return r instanceof Promise ? r.then(toActions, failed) : toActions(r);
+    } catch (err) {
+      return failed(err);
+    }
+  }
+
+  /** Toxics in force on this connection: toxicity is drawn per connection (as Toxiproxy does) and again when a toxic changes. */
+  private activeToxics(): readonly MixEntry[] {
+    const toxics = this.core.toxics;
+    if (toxics.length === 0) return toxics;
+    return toxics.filter((t) => {
+      let d = this.toxicDraws.get(t);
+      if (d === undefined) {
+        d = this.core.random() * 100 < t.percent;
+        this.toxicDraws.set(t, d);
+      }
+      return d;
+    });
+  }
+
+  private plan(ex: Exchange, seg: Segment, sources: MixEntry[], outcomes: Outcome[]): void {
+    const actions: Action[] = [];
+    ex.behavior = 'dummy';
+    outcomes.forEach((o, i) => {
+      const name = o === 'failed' ? 'plugin_error' : sources[i].behavior.name;
+      const list: Action[] = o === 'failed' ? [{ type: 'error' }] : o;
+      if (list.some((a) => a.type !== 'forward')) {
+        if (ex.behavior === 'dummy') ex.behavior = name;
+        this.core.count(name);
+        actions.push(...list);
+      }
+    });
+    if (ex.behavior === 'dummy') this.core.count('dummy');
     const request: ReplyPlan = { delayMs: 0 };
     const reply: ReplyPlan = { delayMs: 0 };
     for (const a of actions) {
@@ -608,15 +635,6 @@ export class Connection {
       else setImmediate(check);
     };
     check();
-  }
-
-  private async runHook(entry: MixEntry, call: () => HookResult | Promise<HookResult>): Promise<Action[]> {
-    try {
-      return toActions(await call());
-    } catch (err) {
-      this.pluginFailed(entry.behavior, err);
-      return [];
-    }
   }
 
   private pluginFailed(b: Behavior, err: unknown): void {

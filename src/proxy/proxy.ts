@@ -7,11 +7,12 @@ import net from 'node:net';
 import { builtinBehaviors } from '../../behaviors/index.js';
 import { Connection } from './connection.js';
 import { Histogram, type HistogramSummary } from './histogram.js';
-import { parseMix, type BehaviorRegistry, type Mix, type MixSpec } from './mix.js';
+import { parseMix, type BehaviorRegistry, type Mix, type MixEntry, type MixSpec } from './mix.js';
 import type { Behavior, ProxyInfo } from './plugin.js';
 import type { Protocol, ProtocolName } from './protocol.js';
 import { protocols } from './protocols/index.js';
 import { seededRandom, unseededRandom, type Random } from './random.js';
+import { compileToxic, ToxicError, type Toxic, type ToxicSpec } from './toxics.js';
 
 export interface ProxyOptions {
   name: string;
@@ -62,6 +63,8 @@ export interface ProxyCore {
   readonly protocol: Protocol;
   readonly info: ProxyInfo;
   readonly mix: Mix;
+  /** Toxics in force, each a behavior entry with toxicity as its percent. */
+  readonly toxics: readonly MixEntry[];
   readonly random: Random;
   readonly pin: 'exchange' | 'connection';
   readonly maxBuffer: number;
@@ -92,6 +95,9 @@ export class Proxy extends EventEmitter implements ProxyCore {
     fallbacks: 0,
   };
   mix: Mix;
+  toxics: readonly MixEntry[] = [];
+  private toxicList: readonly Toxic[] = [];
+  private enabled = true;
   private readonly registry: BehaviorRegistry;
   private readonly latency = new Histogram();
   private readonly connections = new Set<Connection>();
@@ -170,16 +176,79 @@ export class Proxy extends EventEmitter implements ProxyCore {
   async setMix(spec: MixSpec): Promise<Mix> {
     const mix = parseMix(spec, this.registry, this.mix);
     this.mix = mix;
-    this.emitEvent({ type: 'proxy.mix', proxy: this.name, mix: mix.text, at: Date.now() });
+    this.emitEvent({ type: 'proxy.mix', proxy: this.name, mix: this.describe(), at: Date.now() });
     const down = mix.entries.length === 1 && mix.entries[0].behavior.name === 'down';
     if (down && this.server) {
       const server = this.server;
       this.server = undefined;
       await new Promise<void>((resolve) => server.close(() => resolve()));
-    } else if (!down && !this.server && !this.closing) {
+    } else if (!down && !this.server && !this.closing && this.enabled) {
       await this.listen();
     }
     return mix;
+  }
+
+  // ---- toxics (Toxiproxy's chain; every change swaps the list atomically) ----
+
+  listToxics(): readonly Toxic[] {
+    return this.toxicList;
+  }
+
+  addToxic(spec: ToxicSpec): Toxic {
+    const toxic = compileToxic(spec, this.registry);
+    if (this.toxicList.some((t) => t.name === toxic.name)) throw new ToxicError('toxic already exists', 409);
+    this.setToxicList([...this.toxicList, toxic]);
+    return toxic;
+  }
+
+  /** Merge `attributes` into the toxic's and replace `toxicity` when given (Toxiproxy's update). */
+  updateToxic(name: string, patch: { attributes?: Record<string, unknown>; toxicity?: number }): Toxic {
+    const old = this.toxicList.find((t) => t.name === name);
+    if (!old) throw new ToxicError('toxic not found', 404);
+    const toxic = compileToxic({
+      name,
+      type: old.type,
+      stream: old.stream,
+      toxicity: patch.toxicity ?? old.toxicity,
+      attributes: { ...old.attributes, ...(patch.attributes ?? {}) },
+    }, this.registry);
+    this.setToxicList(this.toxicList.map((t) => (t.name === name ? toxic : t)));
+    return toxic;
+  }
+
+  removeToxic(name: string): void {
+    if (!this.toxicList.some((t) => t.name === name)) throw new ToxicError('toxic not found', 404);
+    this.setToxicList(this.toxicList.filter((t) => t.name !== name));
+  }
+
+  private setToxicList(list: readonly Toxic[]): void {
+    this.toxicList = list;
+    this.toxics = list.map((t) => t.entry);
+    this.emitEvent({ type: 'proxy.mix', proxy: this.name, mix: this.describe(), at: Date.now() });
+  }
+
+  /** The mix and the toxics in one line, for events and timelines. */
+  describe(): string {
+    const toxics = this.toxicList.map((t) => `${t.type}${t.toxicity < 1 ? `@${t.toxicity}` : ''}`);
+    return toxics.length ? `${this.mix.text} +${toxics.join('+')}` : this.mix.text;
+  }
+
+  get isEnabled(): boolean {
+    return this.enabled;
+  }
+
+  /** Toxiproxy's enabled flag: disabling closes the listener and every open connection. */
+  async setEnabled(enabled: boolean): Promise<void> {
+    if (enabled === this.enabled) return;
+    this.enabled = enabled;
+    if (enabled) {
+      await this.listen();
+      return;
+    }
+    const server = this.server;
+    this.server = undefined;
+    for (const c of this.connections) c.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
   /** Point the proxy at another server; open connections keep theirs. */

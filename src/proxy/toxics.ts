@@ -1,0 +1,72 @@
+/**
+ * Toxics: Toxiproxy's model of faults that all apply at once (a chain), each with a stream and a
+ * toxicity. They stack on top of the proxy's mix. Every behavior can be a toxic; Toxiproxy's
+ * attribute names are the behaviors' option names.
+ */
+import type { BehaviorRegistry, MixEntry } from './mix.js';
+import type { Stream } from './plugin.js';
+
+export interface ToxicSpec {
+  name?: string;
+  type: string;
+  stream?: string;
+  toxicity?: number;
+  attributes?: Record<string, unknown>;
+}
+
+export interface Toxic {
+  name: string;
+  type: string;
+  stream: Stream;
+  toxicity: number;
+  attributes: Record<string, unknown>;
+  /** What the connection runs: the behavior with the attributes as options, toxicity as percent. */
+  entry: MixEntry;
+}
+
+/** A bad toxic, with the HTTP status Toxiproxy would answer. */
+export class ToxicError extends Error {
+  constructor(message: string, readonly status = 400) {
+    super(message);
+    this.name = 'ToxicError';
+  }
+}
+
+export function compileToxic(spec: ToxicSpec, registry: BehaviorRegistry): Toxic {
+  const behavior = registry.get(spec.type);
+  if (!behavior) throw new ToxicError('invalid toxic type');
+  const stream = (spec.stream ?? 'downstream').toLowerCase();
+  if (stream !== 'upstream' && stream !== 'downstream') {
+    throw new ToxicError('stream was invalid, can be either upstream or downstream');
+  }
+  const toxicity = spec.toxicity ?? 1;
+  if (typeof toxicity !== 'number' || !Number.isFinite(toxicity) || toxicity < 0 || toxicity > 1) {
+    throw new ToxicError('toxicity must be a number from 0 to 1');
+  }
+  const shape = behavior.options.shape as Record<string, unknown>;
+  const attributes = spec.attributes ?? {};
+  // Toxiproxy ignores attributes it does not know; so do we, for its clients' sake.
+  const options: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(attributes)) if (k in shape) options[k] = v;
+  if ('stream' in shape) options.stream = stream;
+  if ('toxicity' in shape) options.toxicity = 1;
+  const parsed = behavior.options.safeParse(options);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new ToxicError(`bad request body: attribute ${issue.path.join('.') || '?'}: ${issue.message}`);
+  }
+  const known = Object.fromEntries(Object.entries(parsed.data as Record<string, unknown>).filter(([k]) => k !== 'stream' && k !== 'toxicity'));
+  return {
+    name: spec.name || `${spec.type}_${stream}`,
+    type: spec.type,
+    stream,
+    toxicity,
+    attributes: known,
+    entry: { behavior, percent: toxicity * 100, options: parsed.data as Record<string, unknown>, state: new Map() },
+  };
+}
+
+/** Toxiproxy's JSON shape of a toxic. */
+export function toxicJson(t: Toxic): { name: string; type: string; stream: Stream; toxicity: number; attributes: Record<string, unknown> } {
+  return { attributes: t.attributes, name: t.name, type: t.type, stream: t.stream, toxicity: t.toxicity };
+}
