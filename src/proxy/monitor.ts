@@ -1,0 +1,80 @@
+/**
+ * Samples a set of proxies at a steady pace into an immutable snapshot with per-second rates and
+ * short histories (sparklines), so views redraw from one object however fast events arrive.
+ */
+import type { Proxy, ProxyStats } from './proxy.js';
+
+export interface ProxyView {
+  stats: ProxyStats;
+  /** Exchanges per second over the last sample period. */
+  rate: number;
+  /** Faults per second per behavior over the last sample period. */
+  faultRates: Record<string, number>;
+  /** Exchanges/s of the last samples, oldest first. */
+  history: readonly number[];
+  /** Faults/s (all behaviors but dummy) of the last samples, oldest first. */
+  faultHistory: readonly number[];
+}
+
+export interface MonitorSnapshot {
+  at: number;
+  proxies: readonly ProxyView[];
+}
+
+const HISTORY = 60;
+
+export class ProxyMonitor {
+  private snapshot: MonitorSnapshot = { at: 0, proxies: [] };
+  private readonly listeners = new Set<() => void>();
+  private timer?: NodeJS.Timeout;
+  private lastAt = 0;
+
+  constructor(private readonly source: () => Iterable<Proxy>, private readonly intervalMs = 500) {}
+
+  start(): void {
+    this.sample();
+    this.timer = setInterval(() => this.sample(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  getSnapshot = (): MonitorSnapshot => this.snapshot;
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  };
+
+  /** Take a sample now (also used by tests and after a user action, for an instant redraw). */
+  sample(): void {
+    const now = performance.now();
+    const seconds = this.lastAt ? (now - this.lastAt) / 1000 : 0;
+    this.lastAt = now;
+    const before = new Map(this.snapshot.proxies.map((p) => [p.stats.name, p]));
+    const proxies = [...this.source()].map((proxy): ProxyView => {
+      const stats = proxy.stats();
+      const prev = before.get(stats.name);
+      const per = (a: number, b: number) => (seconds > 0 ? Math.max(0, a - b) / seconds : 0);
+      const rate = prev ? per(stats.exchanges, prev.stats.exchanges) : 0;
+      const faultRates: Record<string, number> = {};
+      let faults = 0;
+      for (const [name, n] of Object.entries(stats.behaviors)) {
+        if (name === 'dummy') continue;
+        faultRates[name] = prev ? per(n, prev.stats.behaviors[name] ?? 0) : 0;
+        faults += faultRates[name];
+      }
+      return {
+        stats,
+        rate,
+        faultRates,
+        history: [...(prev?.history ?? []), rate].slice(-HISTORY),
+        faultHistory: [...(prev?.faultHistory ?? []), faults].slice(-HISTORY),
+      };
+    });
+    this.snapshot = { at: Date.now(), proxies };
+    for (const l of this.listeners) l();
+  }
+}
