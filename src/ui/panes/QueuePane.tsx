@@ -1,0 +1,57 @@
+import { Box, Text } from 'ink';
+import { memo } from 'react';
+import type { JobRow } from '../backend.js';
+import { Pane } from '../components/Pane.js';
+import { color, jobStateColor } from '../theme.js';
+
+export function elapsed(job: JobRow, now: number): string {
+  if (!job.startedAt) return '';
+  const s = Math.max(0, Math.round(((job.endedAt ?? now) - job.startedAt) / 1000));
+  return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
+}
+
+/** Jobs with state, progress, nodes and elapsed time; `enter` shows the selected job's details. */
+export const QueuePane = memo(function QueuePane(props: {
+  jobs: readonly JobRow[];
+  selected: number;
+  focused: boolean;
+  height: number;
+  width: number;
+  filter: string;
+  details: boolean;
+  now: number;
+}) {
+  const { jobs, selected, focused, height, width, filter, details, now } = props;
+  const job = jobs[selected];
+  const visible = Math.max(1, height - 3);
+  if (details && job) {
+    return (
+      <Pane title={`Queue · ${job.name}`} index={1} focused={focused} height={height} width={width} extra="enter: back">
+        {job.details.slice(0, visible).map((l, i) => (
+          <Text key={i} wrap="truncate-end">{l}</Text>
+        ))}
+      </Pane>
+    );
+  }
+  const first = Math.max(0, Math.min(selected - visible + 1, jobs.length - visible));
+  const counts = jobs.reduce<Record<string, number>>((a, j) => ({ ...a, [j.state]: (a[j.state] ?? 0) + 1 }), {});
+  const extra = filter ? `filter: ${filter}` : Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(' · ');
+  return (
+    <Pane title="Queue" index={1} focused={focused} height={height} width={width} extra={extra}>
+      {jobs.length === 0 ? <Text color={color('dim')}>{filter ? 'no job matches' : 'no job yet: press e to enqueue a .marteau.yml'}</Text> : null}
+      {jobs.slice(first, first + visible).map((j, i) => {
+        const isSel = first + i === selected;
+        return (
+          <Box key={j.id}>
+            <Text inverse={isSel && focused} bold={isSel}>
+              {isSel ? '›' : ' '} {j.id.slice(0, 8).padEnd(8)} {j.name.padEnd(14).slice(0, 14)}{' '}
+            </Text>
+            <Text color={color(jobStateColor[j.state])}>{j.state.padEnd(11)}</Text>
+            <Text color={color('dim')}>{elapsed(j, now).padStart(6)} {j.nodes.join(',').padEnd(10).slice(0, 10)} </Text>
+            <Text wrap="truncate-end">{j.progress ?? ''}</Text>
+          </Box>
+        );
+      })}
+    </Pane>
+  );
+});
