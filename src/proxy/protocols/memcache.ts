@@ -112,9 +112,17 @@ function safeLabel(word: string | undefined): string {
 
 /** How memcached 1.6 reads this command line (label, reply shape, data block, noreply). */
 export function parseCommand(buf: Buffer, start: number, end: number): Command {
-  const w = words(buf, start, end);
-  const cmd = w[0] ?? '';
+  const [fs, fe] = token(buf, start, end, 0);
+  const cmd = buf.toString('latin1', fs, fe);
   const c: Command = { label: safeLabel(cmd), noReply: false, reply: Reply.Line, data: -1, quiet: false, quit: false, kind: 'other' };
+  if (GET.has(cmd)) {
+    // The hot path: no need to split a line of many keys.
+    c.kind = 'get';
+    c.reply = Reply.Multi;
+    return c;
+  }
+  const w = words(buf, fe, end);
+  w.unshift(cmd);
   const n = w.length;
   const lastNoreply = w[n - 1] === 'noreply';
   if (STORE.has(cmd) || cmd === 'cas') {
@@ -131,9 +139,6 @@ export function parseCommand(buf: Buffer, start: number, end: number): Command {
         (cmd !== 'cas' || UINT.test(w[5]));
       if (ok) c.data = size;
     }
-  } else if (GET.has(cmd)) {
-    c.kind = 'get';
-    c.reply = Reply.Multi;
   } else if (cmd === 'stats') {
     c.reply = Reply.Multi;
   } else if (cmd === 'lru_crawler' && (w[1] === 'metadump' || w[1] === 'mgdump')) {
@@ -197,12 +202,27 @@ function isTerminator(buf: Buffer, s: number, e: number): boolean {
   }
 }
 
-/** Parse the n-th space-separated word of a reply line as a size; throws when it is not one. */
+/** Offsets of the index-th space-separated word of buf[start, end) (empty at `end` if none). */
+function token(buf: Buffer, start: number, end: number, index: number): [number, number] {
+  let i = start;
+  for (let k = 0; ; k++) {
+    while (i < end && buf[i] === SPACE) i++;
+    const s = i;
+    while (i < end && buf[i] !== SPACE) i++;
+    if (k === index || s === end) return [s, i];
+  }
+}
+
+/** Parse the index-th word of a reply line as a size; throws when it is not one. */
 function sizeWord(buf: Buffer, s: number, e: number, index: number): number {
-  const w = words(buf, s, e);
-  const size = sizeOf(w[index]);
-  if (size < 0) throw new FramingError(`memcache: bad data size in reply line "${safeLabel(w.join(' ').slice(0, 40))}"`);
-  return size;
+  const [ts, te] = token(buf, s, e, index);
+  let n = te > ts && te - ts <= 15 ? 0 : -1;
+  for (let i = ts; i < te && n >= 0; i++) {
+    const d = buf[i] - 48;
+    n = d >= 0 && d <= 9 ? n * 10 + d : -1;
+  }
+  if (n < 0) throw new FramingError(`memcache: bad data size in reply line "${safeLabel(buf.toString('latin1', s, Math.min(e, s + 40)))}"`);
+  return n;
 }
 
 class MemcacheSession implements FramerSession {

@@ -1,0 +1,374 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Segment } from '../../src/proxy/protocol.js';
+import { redis } from '../../src/proxy/protocols/redis.js';
+
+type Dir = 'c' | 's';
+
+interface Msg {
+  dir: Dir;
+  data: string;
+  label?: string;
+  noReply?: boolean;
+  pass?: boolean;
+}
+
+/** Group segments into messages, checking start/end pairing; consecutive passthrough merges. */
+function group(dir: Dir, segs: Segment[], acc: Msg[] = [], open: { cur?: Msg } = {}): Msg[] {
+  for (const s of segs) {
+    expect(s.data.length, 'empty segment').toBeGreaterThan(0);
+    if (s.passthrough) {
+      expect(open.cur, 'passthrough inside an open message').toBeUndefined();
+      const last = acc[acc.length - 1];
+      if (last && last.pass && last.dir === dir) last.data += s.data.toString('latin1');
+      else acc.push({ dir, data: s.data.toString('latin1'), pass: true });
+      continue;
+    }
+    if (s.start) {
+      expect(open.cur, 'start inside an open message').toBeUndefined();
+      open.cur = { dir, data: '' };
+      if (s.label !== undefined) open.cur.label = s.label;
+      if (s.noReply) open.cur.noReply = true;
+    } else {
+      expect(open.cur, 'continuation without start').toBeDefined();
+      expect(s.label).toBeUndefined();
+    }
+    open.cur!.data += s.data.toString('latin1');
+    if (s.end) {
+      acc.push(open.cur!);
+      open.cur = undefined;
+    }
+  }
+  return acc;
+}
+
+const B = (s: string) => Buffer.from(s, 'latin1');
+
+/** Feed `input` to one direction in the given pieces; returns the messages and checks bytes. */
+function feed(session: FramerSession, dir: Dir, pieces: Buffer[]): { msgs: Msg[]; open: boolean } {
+  const acc: Msg[] = [];
+  const open: { cur?: Msg } = {};
+  let emitted = '';
+  for (const p of pieces) {
+    const segs = dir === 'c' ? session.fromClient(p) : session.fromServer(p);
+    for (const s of segs) emitted += s.data.toString('latin1');
+    group(dir, segs, acc, open);
+  }
+  const held = session.drain();
+  emitted += (dir === 'c' ? held.client : held.server).toString('latin1');
+  expect(emitted).toBe(Buffer.concat(pieces).toString('latin1'));
+  if (open.cur) acc.push({ ...open.cur, data: open.cur.data + '<open>' });
+  return { msgs: acc, open: open.cur !== undefined };
+}
+
+function splitAt(b: Buffer, points: number[]): Buffer[] {
+  const out: Buffer[] = [];
+  let prev = 0;
+  for (const p of [...points].sort((x, y) => x - y)) {
+    out.push(b.subarray(prev, p));
+    prev = p;
+  }
+  out.push(b.subarray(prev));
+  return out;
+}
+
+/** Run requests then replies, both whole; then at every split point of each; all must agree. */
+function checkEverySplit(requests: string, replies: string, skip: number[] = []) {
+  const run = (reqPieces: Buffer[], repPieces: Buffer[]) => {
+    const s = redis.createSession();
+    const acc: Msg[] = [];
+    const openC: { cur?: Msg } = {};
+    for (const p of reqPieces) group('c', s.fromClient(p), acc, openC);
+    for (const o of skip) s.skipped!(o);
+    const openS: { cur?: Msg } = {};
+    for (const p of repPieces) group('s', s.fromServer(p), acc, openS);
+    expect(openC.cur).toBeUndefined();
+    expect(openS.cur).toBeUndefined();
+    expect(s.buffered()).toBe(0);
+    return acc;
+  };
+  const rq = B(requests);
+  const rp = B(replies);
+  const whole = run([rq], [rp]);
+  for (let i = 0; i <= rq.length; i++) expect(run(splitAt(rq, [i]), [rp])).toEqual(whole);
+  for (let i = 0; i <= rp.length; i++) expect(run([rq], splitAt(rp, [i]))).toEqual(whole);
+  // Byte by byte.
+  expect(run([...rq].map((x) => Buffer.from([x])), [...rp].map((x) => Buffer.from([x])))).toEqual(whole);
+  return whole;
+}
+
+function cmd(...args: string[]): string {
+  return `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a, 'latin1')}\r\n${a}\r\n`).join('');
+}
+
+describe('redis framer: requests', () => {
+  it('frames pipelined multi-bulk commands with upper-case labels', () => {
+    const input = cmd('set', 'k', 'v') + cmd('GET', 'k') + cmd('incr', 'n') + cmd('ping');
+    const { msgs } = feed(redis.createSession(), 'c', [B(input)]);
+    expect(msgs).toEqual([
+      { dir: 'c', data: cmd('set', 'k', 'v'), label: 'SET' },
+      { dir: 'c', data: cmd('GET', 'k'), label: 'GET' },
+      { dir: 'c', data: cmd('incr', 'n'), label: 'INCR' },
+      { dir: 'c', data: cmd('ping'), label: 'PING' },
+    ]);
+  });
+
+  it('frames inline commands; blank lines and empty multi-bulks are passthrough (redis does not answer them)', () => {
+    const input = 'PING\r\n\r\n  \n"get" k\nset a b\r\n*0\r\n*-1\r\n';
+    const { msgs } = feed(redis.createSession(), 'c', [B(input)]);
+    expect(msgs).toEqual([
+      { dir: 'c', data: 'PING\r\n', label: 'PING' },
+      { dir: 'c', data: '\r\n  \n', pass: true },
+      { dir: 'c', data: '"get" k\n', label: 'GET' },
+      { dir: 'c', data: 'set a b\r\n', label: 'SET' },
+      { dir: 'c', data: '*0\r\n*-1\r\n', pass: true },
+    ]);
+  });
+
+  it('streams a big value: the start segment holds the head, the rest flows without being held', () => {
+    const value = 'x'.repeat(200_000);
+    const input = B(cmd('SET', 'key', value) + cmd('GET', 'key'));
+    const s = redis.createSession();
+    const segs: Segment[] = [];
+    for (let i = 0; i < input.length; i += 1000) {
+      segs.push(...s.fromClient(input.subarray(i, i + 1000)));
+      expect(s.buffered()).toBeLessThan(100);
+    }
+    expect(segs[0].start).toBe(true);
+    expect(segs[0].label).toBe('SET');
+    expect(segs[0].data.toString('latin1').startsWith('*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$200000\r\n')).toBe(true);
+    expect(segs.filter((x) => x.start).map((x) => x.label)).toEqual(['SET', 'GET']);
+    expect(Buffer.concat(segs.map((x) => x.data)).equals(input)).toBe(true);
+  });
+
+  it('holds a split head until the command name is complete', () => {
+    const s = redis.createSession();
+    expect(s.fromClient(B('*2\r\n$3\r\nGE'))).toEqual([]);
+    expect(s.buffered()).toBe(10);
+    const segs = s.fromClient(B('T\r\n$1\r\nk\r\n'));
+    expect(segs).toHaveLength(1);
+    expect(segs[0]).toMatchObject({ start: true, end: true, label: 'GET' });
+  });
+
+  it('skips two bytes after a bulk without checking them, as redis-server does', () => {
+    const { msgs } = feed(redis.createSession(), 'c', [B('*1\r\n$4\r\nPINGxx\r\nPING\r\n')]);
+    expect(msgs.map((m) => m.label ?? 'pass')).toEqual(['PING', 'pass', 'PING']);
+  });
+
+  it('throws FramingError on garbage and gives every byte back', () => {
+    for (const bad of ['*1\r\n:4\r\n', '*x\r\n', '*1\r\n$-3\r\n', '*1\r\n$' + '9'.repeat(40) + '\r\n', '*99999999999\r\n']) {
+      const s = redis.createSession();
+      const good = B(cmd('PING'));
+      expect(s.fromClient(good)).toHaveLength(1);
+      expect(() => s.fromClient(B(bad + 'PING\r\n'))).toThrow(FramingError);
+      expect(s.drain().client.toString('latin1')).toBe(bad + 'PING\r\n');
+    }
+  });
+
+  it('gives up on an endless inline line and on a huge command name', () => {
+    const s = redis.createSession();
+    s.fromClient(Buffer.alloc(MAX_HEAD_BYTES, 0x61));
+    expect(() => s.fromClient(B('aaaa'))).toThrow(FramingError);
+    expect(s.drain().client.length).toBe(MAX_HEAD_BYTES + 4);
+    const t = redis.createSession();
+    expect(() => t.fromClient(B('*1\r\n$5000\r\n'))).toThrow(FramingError);
+  });
+
+  it('CLIENT REPLY OFF|SKIP stops framing (replies would no longer match)', () => {
+    const s = redis.createSession();
+    expect(() => s.fromClient(B(cmd('CLIENT', 'REPLY', 'SKIP') + cmd('PING')))).toThrow(FramingError);
+    const t = redis.createSession();
+    expect(() => t.fromClient(B('client reply off\r\n'))).toThrow(FramingError);
+    const u = redis.createSession();
+    expect(u.fromClient(B(cmd('CLIENT', 'REPLY', 'ON')))[0].label).toBe('CLIENT');
+  });
+});
+
+describe('redis framer: replies', () => {
+  it('frames RESP2 replies, nested and null, one per request', () => {
+    const reqs = cmd('SET', 'a', '1') + cmd('GET', 'a') + cmd('GET', 'none') + cmd('LRANGE', 'l', '0', '-1') +
+      cmd('EXEC') + cmd('BLPOP', 'q', '1') + cmd('INCR', 'a') + cmd('XREAD', 'x') + cmd('FOO');
+    const reps = '+OK\r\n' + '$1\r\n1\r\n' + '$-1\r\n' + '*3\r\n$1\r\na\r\n$0\r\n\r\n:7\r\n' +
+      '*2\r\n*2\r\n+OK\r\n:1\r\n*0\r\n' + '*-1\r\n' + ':2\r\n' +
+      '*1\r\n*2\r\n$1\r\nx\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n' +
+      "-ERR unknown command 'FOO', with args beginning with: \r\n";
+    const msgs = checkEverySplit(reqs, reps);
+    const replies = msgs.filter((m) => m.dir === 's');
+    expect(replies.map((m) => m.data)).toEqual([
+      '+OK\r\n', '$1\r\n1\r\n', '$-1\r\n', '*3\r\n$1\r\na\r\n$0\r\n\r\n:7\r\n', '*2\r\n*2\r\n+OK\r\n:1\r\n*0\r\n', '*-1\r\n', ':2\r\n',
+      '*1\r\n*2\r\n$1\r\nx\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n',
+      "-ERR unknown command 'FOO', with args beginning with: \r\n",
+    ]);
+    expect(replies.every((m) => !m.pass)).toBe(true);
+  });
+
+  it('frames RESP3 types as redis 7 sends them; push messages pass through, attributes stay with their value', () => {
+    // Captured from redis-server 7.0 (HELLO 3, DEBUG PROTOCOL ...).
+    const hello = '%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$6\r\n7.0.15\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:3\r\n' +
+      '$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n$7\r\nmodules\r\n*0\r\n';
+    const attrib = '|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n$39\r\nSome real reply following the attribute\r\n';
+    const push = '>2\r\n$16\r\nserver-cpu-usage\r\n:42\r\n';
+    const afterPush = '$40\r\nSome real reply following the push reply\r\n';
+    const others = [',3.141\r\n', '(1234567999999999999999999999999999999\r\n', '=29\r\ntxt:This is a verbatim\nstring\r\n', '_\r\n',
+      '#t\r\n', '~3\r\n:0\r\n:1\r\n:2\r\n'];
+    const map = '%3\r\n:0\r\n#f\r\n:1\r\n#t\r\n:2\r\n#f\r\n';
+    const reqs = cmd('HELLO', '3') + cmd('DEBUG', 'PROTOCOL', 'attrib') +
+      ['double', 'bignum', 'verbatim', 'null', 'true', 'set'].map((t) => cmd('DEBUG', 'PROTOCOL', t)).join('') +
+      cmd('DEBUG', 'PROTOCOL', 'push') + cmd('DEBUG', 'PROTOCOL', 'map');
+    const reps = hello + attrib + others.join('') + push + afterPush + map;
+    const msgs = checkEverySplit(reqs, reps).filter((m) => m.dir === 's');
+    expect(msgs.map((m) => [m.data, !!m.pass])).toEqual([
+      [hello, false], [attrib, false], ...others.map((o) => [o, false]), [push, true], [afterPush, false], [map, false],
+    ]);
+  });
+
+  it('passes through a reply nobody asked for', () => {
+    const s = redis.createSession();
+    const segs = s.fromServer(B('-ERR max number of clients reached\r\n'));
+    expect(segs).toEqual([{ data: B('-ERR max number of clients reached\r\n'), start: true, end: true, passthrough: true }]);
+  });
+
+  it('streams a big bulk reply without holding it', () => {
+    const s = redis.createSession();
+    s.fromClient(B(cmd('GET', 'big')));
+    const value = 'v'.repeat(100_000);
+    const reply = B(`$${value.length}\r\n${value}\r\n+PONG\r\n`);
+    const segs: Segment[] = [];
+    for (let i = 0; i < reply.length; i += 4096) {
+      segs.push(...s.fromServer(reply.subarray(i, i + 4096)));
+      expect(s.buffered()).toBe(0);
+    }
+    expect(segs.filter((x) => x.end && !x.passthrough)).toHaveLength(1);
+    expect(segs[segs.length - 1]).toMatchObject({ passthrough: true, data: B('+PONG\r\n') });
+  });
+
+  it('forgets a skipped request: the next reply goes to the next one', () => {
+    const s = redis.createSession();
+    const segs = s.fromClient(B(cmd('GET', 'a') + cmd('GET', 'b') + cmd('GET', 'c')));
+    expect(segs).toHaveLength(3);
+    s.skipped!(1);
+    const replies = s.fromServer(B('$1\r\nA\r\n$1\r\nC\r\n+late\r\n'));
+    expect(replies.map((r) => [r.data.toString(), !!r.passthrough])).toEqual([
+      ['$1\r\nA\r\n', false], ['$1\r\nC\r\n', false], ['+late\r\n', true],
+    ]);
+  });
+
+  it('SUBSCRIBE: its first confirmation is its reply, then the connection passes through both ways', () => {
+    const reqs = cmd('GET', 'a') + cmd('SUBSCRIBE', 'a', 'b') + cmd('PING') + cmd('UNSUBSCRIBE');
+    const reps = '$1\r\n1\r\n' + '*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n' + '*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n' +
+      '*2\r\n$4\r\npong\r\n$0\r\n\r\n' + '*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nhi\r\n';
+    const msgs = checkEverySplit(reqs, reps);
+    expect(msgs.map((m) => [m.dir, m.label ?? '', !!m.pass])).toEqual([
+      ['c', 'GET', false], ['c', 'SUBSCRIBE', false], ['c', '', true],
+      ['s', '', false], ['s', '', false], ['s', '', true],
+    ]);
+    expect(msgs[4].data).toBe('*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n');
+  });
+
+  it('SUBSCRIBE in RESP3: the first push is its reply', () => {
+    const reqs = cmd('SUBSCRIBE', 'a');
+    const reps = '>3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n' + '>3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nhi\r\n';
+    const msgs = checkEverySplit(reqs, reps).filter((m) => m.dir === 's');
+    expect(msgs.map((m) => !!m.pass)).toEqual([false, true]);
+  });
+
+  it('a skipped SUBSCRIBE switches the server side to passthrough after earlier replies', () => {
+    const reqs = cmd('GET', 'a') + cmd('SUBSCRIBE', 'x') + cmd('GET', 'b');
+    const msgs = checkEverySplit(reqs, '$1\r\n1\r\n$1\r\n2\r\n', [1]);
+    expect(msgs.filter((m) => m.dir === 's').map((m) => [m.data, !!m.pass])).toEqual([['$1\r\n1\r\n', false], ['$1\r\n2\r\n', true]]);
+  });
+
+  it('MONITOR: +OK is its reply, the feed passes through', () => {
+    const msgs = checkEverySplit(cmd('MONITOR') + 'PING\r\n', '+OK\r\n+PONG\r\n+1795638180.568213 [0 127.0.0.1:37212] "PING"\r\n');
+    expect(msgs.map((m) => [m.dir, !!m.pass])).toEqual([['c', false], ['c', true], ['s', false], ['s', true]]);
+  });
+
+  it('PSYNC is noReply and everything after passes through', () => {
+    const s = redis.createSession();
+    const segs = s.fromClient(B(cmd('PING') + cmd('PSYNC', '?', '-1') + cmd('REPLCONF', 'ACK', '0')));
+    expect(segs.map((x) => [x.label, !!x.noReply, !!x.passthrough])).toEqual([
+      ['PING', false, false], ['PSYNC', true, false], [undefined, false, true],
+    ]);
+    const r = s.fromServer(B('+PONG\r\n+FULLRESYNC abc 0\r\n\n\n$3\r\nRDB'));
+    expect(r.map((x) => !!x.passthrough)).toEqual([false, true]);
+  });
+
+  it('throws FramingError on an unknown reply type and keeps the bytes', () => {
+    const s = redis.createSession();
+    s.fromClient(B(cmd('GET', 'a')));
+    expect(s.fromServer(B('$3\r\nab'))).toHaveLength(1);
+    expect(() => s.fromServer(B('c\r\n?what\r\n'))).toThrow(FramingError);
+    expect(s.drain().server.toString()).toBe('c\r\n?what\r\n');
+  });
+});
+
+describe('redis framer: fuzz', () => {
+  const piece = fc.oneof(
+    fc.constantFrom(
+      cmd('SET', 'k', 'v'), cmd('GET', 'k'), 'PING\r\n', '\r\n', '*0\r\n', cmd('MGET', 'a', 'b', 'c'),
+      cmd('SET', 'big', 'x'.repeat(3000)), cmd('SUBSCRIBE', 'c'), cmd('CLIENT', 'REPLY', 'OFF'),
+      '+OK\r\n', '$3\r\nabc\r\n', '*2\r\n:1\r\n$-1\r\n', '%1\r\n+a\r\n#t\r\n', '>1\r\n+p\r\n', '|1\r\n+a\r\n+b\r\n:1\r\n',
+    ),
+    fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a).toString('latin1')),
+    fc.string({ maxLength: 20 }),
+  );
+  const stream = fc.array(piece, { maxLength: 25 }).map((a) => B(a.join('')));
+  const cuts = fc.array(fc.nat(), { maxLength: 8 });
+
+  function drive(dir: Dir, data: Buffer, points: number[], prime?: Buffer) {
+    const s = redis.createSession();
+    if (prime) {
+      try { s.fromClient(prime); } catch { return; }
+    }
+    const pieces = splitAt(data, points.map((p) => (data.length ? p % (data.length + 1) : 0)));
+    let emitted = 0;
+    const out: Buffer[] = [];
+    const msgs: Msg[] = [];
+    const open: { cur?: Msg } = {};
+    let threw = false;
+    for (const p of pieces) {
+      try {
+        const segs = dir === 'c' ? s.fromClient(p) : s.fromServer(p);
+        for (const x of segs) { out.push(x.data); emitted += x.data.length; }
+        group(dir, segs, msgs, open);
+        expect(s.buffered()).toBeLessThanOrEqual(MAX_HEAD_BYTES + 64);
+      } catch (err) {
+        expect(err).toBeInstanceOf(FramingError);
+        threw = true;
+        break;
+      }
+    }
+    const held = s.drain();
+    out.push(dir === 'c' ? held.client : held.server);
+    const seen = threw ? data.subarray(0, emitted + (dir === 'c' ? held.client : held.server).length) : data;
+    expect(Buffer.concat(out).equals(seen)).toBe(true);
+    if (threw) expect(data.subarray(0, seen.length).equals(seen)).toBe(true);
+  }
+
+  it('requests: no crash but FramingError, bounded buffer, emitted + drained == input', () => {
+    fc.assert(fc.property(stream, cuts, (data, points) => drive('c', data, points)), { numRuns: 400 });
+  });
+
+  it('replies: same, after a pipeline of requests', () => {
+    const prime = B(Array.from({ length: 30 }, (_, i) => cmd('GET', `k${i}`)).join(''));
+    fc.assert(fc.property(stream, cuts, (data, points) => drive('s', data, points, prime)), { numRuns: 400 });
+  });
+});
+
+describe('redis errors', () => {
+  it('encodes every kind as a RESP error line, none fatal, LOADING by default', () => {
+    expect(redis.defaultError).toBe('LOADING');
+    expect(redis.framesReplies).toBe(true);
+    for (const kind of Object.keys(redis.errorKinds)) {
+      const r = redis.encodeError(kind, { label: 'GET', request: B(cmd('GET', 'a')), random: Math.random });
+      const text = r.bytes.toString('latin1');
+      expect(text).toMatch(/^-[A-Z]+ [^\r\n]+\r\n$/);
+      expect(text.startsWith(`-${kind} `)).toBe(true);
+      expect(r.close).toBe(false);
+      expect(redis.errorKinds[kind].fatal).toBe(false);
+    }
+    expect(redis.encodeError('LOADING', { label: 'GET', request: B(''), random: Math.random }).bytes.toString())
+      .toBe('-LOADING Redis is loading the dataset in memory\r\n');
+    expect(redis.encodeError('ERR', { label: 'HGET', request: B(''), random: Math.random }).bytes.toString()).toContain("'HGET'");
+  });
+});

@@ -1,0 +1,276 @@
+/**
+ * Redis against the real redis-server: the framer on real replies, then the chaos proxy between
+ * ioredis and the server.
+ */
+import net from 'node:net';
+import { Redis, ReplyError } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Segment } from '../src/proxy/protocol.js';
+import { redis as redisProtocol } from '../src/proxy/protocols/redis.js';
+import { startProxy, type Proxy } from '../src/proxy/proxy.js';
+import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
+
+const run = haveServer('redis-server');
+
+function cmd(...args: Array<string | Buffer>): Buffer {
+  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
+  for (const a of args) {
+    const b = Buffer.isBuffer(a) ? a : Buffer.from(a);
+    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
+  }
+  return Buffer.concat(parts);
+}
+
+/** Send `data` on a fresh socket, collect chunks until the buffer ends with `marker`. */
+async function rawExchange(port: number, data: Buffer, marker: string, timeoutMs = 10_000): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let tail = '';
+    const s = net.connect({ port, host: '127.0.0.1' });
+    const timer = setTimeout(() => { s.destroy(); reject(new Error(`no "${marker}" after ${timeoutMs} ms: ${tail}`)); }, timeoutMs);
+    s.on('data', (c: Buffer) => {
+      chunks.push(c);
+      tail = (tail + c.toString('latin1')).slice(-marker.length - 16);
+      if (tail.endsWith(marker)) {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(chunks);
+      }
+    });
+    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+    s.write(data);
+  });
+}
+
+/** Messages a framer session finds in a request stream and the server's reply chunks. */
+function frame(requests: Buffer, replyChunks: Buffer[]) {
+  const s = redisProtocol.createSession();
+  const reqs = s.fromClient(requests);
+  const reps: Segment[] = [];
+  for (const c of replyChunks) reps.push(...s.fromServer(c));
+  expect(s.buffered()).toBe(0);
+  expect(Buffer.concat(reps.map((x) => x.data)).equals(Buffer.concat(replyChunks))).toBe(true);
+  return {
+    requests: reqs.filter((x) => x.start && !x.passthrough),
+    replies: reps.filter((x) => x.end && !x.passthrough),
+    passthrough: reps.filter((x) => x.passthrough),
+  };
+}
+
+const client = (port: number, opts: Record<string, unknown> = {}) =>
+  new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...opts });
+
+describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
+  let server: RunningServer;
+  beforeAll(async () => { server = await startRedis(); });
+  afterAll(async () => { await server?.stop(); });
+
+  async function withProxy(behaviors: Parameters<typeof startProxy>[0]['behaviors'], fn: (p: Proxy) => Promise<void>) {
+    const p = await startProxy({ name: 'r', listen: '127.0.0.1:0', upstream: `127.0.0.1:${server.port}`, protocol: 'redis', behaviors, seed: 1 });
+    try { await fn(p); } finally { await p.close(100); }
+  }
+
+  // A pipeline exercising most reply shapes, deterministic so that two runs give the same bytes.
+  const big = Buffer.alloc(600_000, 'b');
+  const binary = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
+  const pipeline = Buffer.concat([
+    cmd('FLUSHALL'), cmd('SET', 'k', 'v'), cmd('GET', 'k'), cmd('GET', 'missing'), cmd('SET', 'bin', binary), cmd('GET', 'bin'),
+    cmd('SET', 'big', big), cmd('STRLEN', 'big'), cmd('GET', 'big'), Buffer.from('PING\r\n'), Buffer.from('\r\n'),
+    cmd('RPUSH', 'l', 'a', 'b', ''), cmd('LRANGE', 'l', '0', '-1'), cmd('HSET', 'h', 'f1', 'x', 'f2', 'y'), cmd('HGETALL', 'h'),
+    cmd('MULTI'), cmd('INCR', 'n'), cmd('LPUSH', 'n', 'x'), cmd('EXEC'), cmd('BLPOP', 'nolist', '0.01'),
+    cmd('XADD', 's', '1-1', 'f', 'v'), cmd('XRANGE', 's', '-', '+'), cmd('EVAL', 'return {1,{2,3},"x",nil}', '0'),
+    cmd('NOSUCHCOMMAND'), cmd('SET', 'k'), Buffer.from('get k\r\n'), cmd('ZADD', 'z', '1.5', 'm'), cmd('ZSCORE', 'z', 'm'),
+    cmd('ECHO', '__end__'),
+  ]);
+  const pipelineRequests = 28; // every request above but the blank line
+
+  it('the framer finds one reply per request in real RESP2 traffic', async () => {
+    const chunks = await rawExchange(server.port, pipeline, '__end__\r\n');
+    const f = frame(pipeline, chunks);
+    expect(f.requests).toHaveLength(pipelineRequests);
+    expect(f.replies).toHaveLength(pipelineRequests);
+    expect(f.passthrough).toHaveLength(0);
+    // Random re-chunking frames the same.
+    const all = Buffer.concat(chunks);
+    const pieces: Buffer[] = [];
+    for (let i = 0; i < all.length;) {
+      const n = 1 + Math.floor(Math.random() * 3000);
+      pieces.push(all.subarray(i, i + n));
+      i += n;
+    }
+    expect(frame(pipeline, pieces).replies.map((r) => r.data.length).reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
+    expect(frame(pipeline, pieces).replies).toHaveLength(pipelineRequests);
+  });
+
+  it('the framer handles RESP3: maps, sets, doubles, nulls, and invalidation pushes as passthrough', async () => {
+    const reqs = Buffer.concat([
+      cmd('HELLO', '3'), cmd('CLIENT', 'TRACKING', 'ON'), cmd('SET', 't', '1'), cmd('GET', 't'), cmd('SET', 't', '2'),
+      cmd('HSET', 'h3', 'a', '1'), cmd('HGETALL', 'h3'), cmd('SADD', 'set3', 'x'), cmd('SMEMBERS', 'set3'),
+      cmd('ZADD', 'z3', '2.5', 'm'), cmd('ZSCORE', 'z3', 'm'), cmd('GET', 'nope3'), cmd('ECHO', '__end3__'),
+    ]);
+    const chunks = await rawExchange(server.port, reqs, '__end3__\r\n');
+    const text = Buffer.concat(chunks).toString('latin1');
+    expect(text).toContain('>2\r\n$10\r\ninvalidate\r\n');
+    const f = frame(reqs, chunks);
+    expect(f.requests).toHaveLength(13);
+    expect(f.replies).toHaveLength(13);
+    expect(f.passthrough.map((p) => p.data.toString('latin1')).join('')).toContain('invalidate');
+    expect(f.replies[0].data.toString('latin1').startsWith('%')).toBe(true);
+  });
+
+  it('pass-through is byte-exact, pipelined, and the proxy never gives up framing', async () => {
+    const direct = Buffer.concat(await rawExchange(server.port, pipeline, '__end__\r\n'));
+    await withProxy('', async (p) => {
+      const proxied = Buffer.concat(await rawExchange(p.port, pipeline, '__end__\r\n'));
+      expect(proxied.equals(direct)).toBe(true);
+      const st = p.stats();
+      expect(st.exchanges).toBe(pipelineRequests);
+      expect(st.fallbacks).toBe(0);
+      expect(st.bytes.upstream).toBe(pipeline.length);
+      expect(st.bytes.downstream).toBe(direct.length);
+    });
+  });
+
+  it('ioredis gets the same results through the proxy as directly, pipelines included', async () => {
+    const scenario = async (r: Redis) => {
+      await r.connect();
+      const out: unknown[] = [];
+      await r.del('j1', 'j2', 'jl', 'jh', 'jbig');
+      out.push(await r.set('j1', 'hello'), await r.get('j1'), await r.get('j-missing'));
+      out.push(await r.set('jbig', big), (await r.getBuffer('jbig'))?.equals(big));
+      out.push(await r.rpush('jl', 'a', 'b', 'c'), await r.lrange('jl', 0, -1));
+      out.push(await r.hset('jh', { a: '1', b: '2' }), await r.hgetall('jh'));
+      out.push(await r.eval('return {1, "two", {3}}', 0));
+      out.push(await r.multi().incr('j2').incr('j2').get('j2').exec());
+      const pipe = r.pipeline();
+      for (let i = 0; i < 300; i++) pipe.set(`jp${i}`, String(i)).get(`jp${i}`);
+      pipe.lpush('j1', 'x'); // WRONGTYPE
+      out.push((await pipe.exec())!.map(([e, v]) => (e ? `E:${(e as Error).message}` : v)));
+      out.push(await r.get('j1').catch(() => 'no'), await r.lpush('j1', 'x').catch((e: Error) => `E:${e.message}`));
+      r.disconnect();
+      return out;
+    };
+    const direct = await scenario(client(server.port));
+    await withProxy('', async (p) => {
+      expect(await scenario(client(p.port))).toEqual(direct);
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
+
+  it('100:error gives ioredis a ReplyError of each kind, and the connection keeps working', async () => {
+    await withProxy('', async (p) => {
+      const r = client(p.port);
+      await r.connect();
+      await r.set('ek', 'ok');
+      for (const kind of Object.keys(redisProtocol.errorKinds)) {
+        await p.setMix({ error: { percent: 100, kind } });
+        const err = await r.get('ek').then(() => undefined, (e: unknown) => e);
+        expect(err, kind).toBeInstanceOf(ReplyError);
+        expect((err as Error).message.startsWith(`${kind} `), (err as Error).message).toBe(true);
+        // Pipelined: every command gets its own error, in order.
+        const res = await r.pipeline().get('ek').set('ek', 'no').incr('ek').exec();
+        expect(res!.map(([e]) => (e as Error | null)?.message.split(' ')[0])).toEqual([kind, kind, kind]);
+        await p.setMix('');
+        expect(await r.get('ek')).toBe('ok'); // the SET above never reached the server
+      }
+      expect(p.stats().connections.total).toBe(1);
+      expect(p.stats().fallbacks).toBe(0);
+      r.disconnect();
+    });
+  });
+
+  it('50:error with a seed gives about half errors, replayably', async () => {
+    const runOnce = async () => {
+      let seen = '';
+      await withProxy('50:error', async (p) => {
+        const r = client(p.port, { enableReadyCheck: false, disableClientInfo: true });
+        await r.connect();
+        for (let i = 0; i < 400; i++) {
+          seen += await r.ping().then(() => '.', (e: unknown) => (e instanceof ReplyError ? 'E' : '?'));
+        }
+        expect(p.stats().behaviors.error).toBe([...seen].filter((c) => c === 'E').length);
+        r.disconnect();
+      });
+      return seen;
+    };
+    const a = await runOnce();
+    expect(a).not.toContain('?');
+    const errors = [...a].filter((c) => c === 'E').length;
+    // Binomial(400, 0.5): sd = 10; +-40 is four sd.
+    expect(errors).toBeGreaterThanOrEqual(160);
+    expect(errors).toBeLessThanOrEqual(240);
+    expect(await runOnce()).toBe(a);
+  });
+
+  it('100:delay (sleep 0.2) adds about 200 ms per command', async () => {
+    await withProxy('', async (p) => {
+      const r = client(p.port);
+      await r.connect();
+      let t = performance.now();
+      await r.get('dk');
+      const base = performance.now() - t;
+      await p.setMix({ delay: { percent: 100, sleep: 0.2 } });
+      t = performance.now();
+      expect(await r.set('dk', '1')).toBe('OK');
+      const ms = performance.now() - t;
+      expect(ms).toBeGreaterThanOrEqual(195);
+      expect(ms).toBeLessThan(base + 1000);
+      r.disconnect();
+    });
+  });
+
+  it('100:blackout closes the connection under ioredis', async () => {
+    await withProxy('', async (p) => {
+      const r = client(p.port);
+      await r.connect();
+      await p.setMix('100:blackout');
+      const err = await r.get('bk').then(() => undefined, (e: unknown) => e as Error);
+      expect(err).toBeInstanceOf(Error);
+      expect(err).not.toBeInstanceOf(ReplyError);
+      expect(err!.message).toMatch(/Connection is closed|ECONNRESET|closed/i);
+      await new Promise((res) => setTimeout(res, 50));
+      expect(['end', 'close']).toContain(r.status);
+      r.disconnect();
+    });
+  });
+
+  it('100:hang makes the command time out', async () => {
+    await withProxy('', async (p) => {
+      const r = client(p.port, { commandTimeout: 300 });
+      await r.connect();
+      await p.setMix('100:hang');
+      const t = performance.now();
+      const err = await r.get('hk').then(() => undefined, (e: unknown) => e as Error);
+      expect(err?.message).toMatch(/timed out/i);
+      expect(performance.now() - t).toBeGreaterThanOrEqual(290);
+      r.disconnect();
+    });
+  });
+
+  it('pub/sub: SUBSCRIBE can be faulted; once subscribed, messages flow whatever the mix', async () => {
+    await withProxy('', async (p) => {
+      const pub = client(server.port);
+      await pub.connect();
+      // An error on SUBSCRIBE reaches the subscriber as a ReplyError.
+      const failing = client(p.port);
+      await failing.connect();
+      await p.setMix({ error: { percent: 100, kind: 'NOAUTH' } });
+      await expect(failing.subscribe('ch')).rejects.toBeInstanceOf(ReplyError);
+      failing.disconnect();
+      await p.setMix('');
+      const sub = client(p.port);
+      await sub.connect();
+      const got: string[] = [];
+      sub.on('message', (_ch: string, m: string) => got.push(m));
+      await sub.subscribe('ch', 'ch2');
+      await p.setMix('100:error');
+      for (let i = 0; i < 5; i++) await pub.publish('ch', `m${i}`);
+      for (let i = 0; i < 50 && got.length < 5; i++) await new Promise((res) => setTimeout(res, 20));
+      expect(got).toEqual(['m0', 'm1', 'm2', 'm3', 'm4']);
+      await sub.unsubscribe('ch', 'ch2');
+      expect(p.stats().fallbacks).toBe(0);
+      sub.disconnect();
+      pub.disconnect();
+    });
+  });
+});
