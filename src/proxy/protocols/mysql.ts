@@ -79,7 +79,7 @@ export const MYSQL_ERRORS: Record<string, { code: number; state: string; message
     description: 'ER_LOCK_DEADLOCK (40001): deadlock, the transaction was rolled back' },
   '1317': { code: 1317, state: '70100', message: 'Query execution was interrupted', fatal: false,
     description: 'ER_QUERY_INTERRUPTED (70100): the query was killed' },
-  '1290': { code: 1290, state: 'HY000', message: 'The MariaDB server is running with the --read-only option so it cannot execute this statement', fatal: false,
+  '1290': { code: 1290, state: 'HY000', message: 'The server is running with the --read-only option so it cannot execute this statement', fatal: false,
     description: 'ER_OPTION_PREVENTS_STATEMENT (HY000): read-only server, as during a failover' },
   '1040': { code: 1040, state: '08004', message: 'Too many connections', fatal: true,
     description: 'ER_CON_COUNT_ERROR (08004): too many connections, then the connection is closed' },
@@ -267,7 +267,7 @@ class MysqlSession implements FramerSession {
       // Give every byte of this call back through drain().
       this.broken = true;
       d.held = before ? Buffer.concat([before, chunk]) : chunk;
-      throw e instanceof FramingError ? e : new FramingError(`mysql: ${(e as Error).message}`);
+      throw e;
     }
   }
 
@@ -322,6 +322,27 @@ class MysqlSession implements FramerSession {
         d.startMeta = { passthrough: true };
         emit(buf.length, true);
         return;
+      }
+      if (!client && d.inMsg && !d.cont && this.rs === RS.Rows) {
+        // Fast path through the rows of a result set: only a packet starting with 0xFE or 0xFF
+        // (end of rows, error, progress), an empty or a 16 MiB packet needs a closer look.
+        const head = this.fifo[0];
+        let seq = head.nextSeq;
+        while (pos + 5 <= buf.length) {
+          const len = buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16);
+          const first = buf[pos + 4];
+          if (len === 0 || len === MAX_PAYLOAD || first >= 0xfe || buf[pos + 3] !== seq) break;
+          seq = (seq + 1) & 0xff;
+          const end = pos + 4 + len;
+          if (end > buf.length) {
+            d.remain = end - buf.length;
+            pos = buf.length;
+            break;
+          }
+          pos = end;
+        }
+        head.nextSeq = seq;
+        if (d.remain > 0 || pos >= buf.length) continue;
       }
       const avail = buf.length - pos;
       if (avail < 4) break;
@@ -521,8 +542,9 @@ class MysqlSession implements FramerSession {
         if (first < 0) throw new FramingError('mysql: empty reply packet');
         // A result set: column count, optionally followed by a "metadata follows" byte.
         const size = lenencSize(first);
+        if (size > n) throw new FramingError('mysql: bad column count');
         const cols = readLenenc(b, p);
-        if (cols === 0 || size > n) throw new FramingError('mysql: bad column count');
+        if (cols === 0) throw new FramingError('mysql: bad column count');
         const metadata = len > size ? b[p + size] !== 0 : true;
         if (metadata) this.expect.push(cols);
         if (!this.deprecateEof) this.expect.push(EOF_MARK);

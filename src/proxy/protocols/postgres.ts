@@ -19,6 +19,12 @@
  *
  * Bodies are streamed: the framer holds at most one message header plus a short peek (the whole
  * head of a request, up to MAX_HEAD_BYTES).
+ *
+ * Errors: ErrorResponse with S/V (ERROR or FATAL), C (SQLSTATE), M and a D(etail) saying it was
+ * injected; FATAL ones close the connection, the others are followed by ReadyForQuery with the
+ * transaction status the session last saw ('T' or 'E' become 'E': the statement failed inside a
+ * transaction block). ErrorReplyContext carries no session, so the session is found through the
+ * request's first segment (the Buffer the engine passes as `ctx.request`); without it, 'I'.
  */
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
@@ -37,7 +43,7 @@ const COPY_TYPES = new Set([...'dcf'].map((c) => c.charCodeAt(0)));
 
 const T = (c: string): number => c.charCodeAt(0);
 const Q = T('Q'), F = T('F'), S = T('S'), X = T('X'), Z = T('Z'), G = T('G'), H = T('H'), E = T('E');
-const C_DONE = T('c'), C_FAIL = T('f');
+const C_DONE = T('c'), C_FAIL = T('f'), DATA_ROW = T('D');
 
 const EMPTY = Buffer.alloc(0);
 
@@ -176,7 +182,7 @@ class PgSession implements FramerSession {
     } catch (e) {
       this.broken = true;
       d.held = before ? Buffer.concat([before, chunk]) : chunk;
-      throw e instanceof FramingError ? e : new FramingError(`postgres: ${(e as Error).message}`);
+      throw e;
     }
   }
 
@@ -243,6 +249,21 @@ class PgSession implements FramerSession {
         d.startMeta = { passthrough: true };
         emit(buf.length, true);
         return;
+      }
+      if (!client && d.inMsg && buf[pos] === DATA_ROW) {
+        // Fast path through the DataRows of a reply.
+        while (pos + 5 <= buf.length && buf[pos] === DATA_ROW) {
+          const len = buf.readInt32BE(pos + 1);
+          if (len < 4) break;
+          const end = pos + 1 + len;
+          if (end > buf.length) {
+            d.remain = end - buf.length;
+            pos = buf.length;
+            break;
+          }
+          pos = end;
+        }
+        if (d.remain > 0 || pos >= buf.length) continue;
       }
       if (buf.length - pos < this.need(d, buf, pos, client)) break;
 

@@ -1,0 +1,679 @@
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { promisify } from 'node:util';
+import fc from 'fast-check';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol, type Segment } from '../../src/proxy/protocol.js';
+import { postgres, POSTGRES_ERRORS } from '../../src/proxy/protocols/postgres.js';
+import { fuzzFramer } from '../helpers/framing.js';
+import { havePostgres, startPostgres } from '../helpers/postgres.js';
+import type { RunningServer } from '../helpers/servers.js';
+
+// ---------------------------------------------------------------------------------------------
+// Message builders
+
+const i32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
+const i16 = (n: number) => { const b = Buffer.alloc(2); b.writeInt16BE(n); return b; };
+const cstr = (s: string) => Buffer.from(`${s}\0`);
+function msg(type: string, ...body: (Buffer | string)[]): Buffer {
+  const b = Buffer.concat(body.map((x) => (typeof x === 'string' ? cstr(x) : x)));
+  return Buffer.concat([Buffer.from(type), i32(b.length + 4), b]);
+}
+const untyped = (code: number, body: Buffer = Buffer.alloc(0)) => Buffer.concat([i32(8 + body.length), i32(code), body]);
+const startup = () => untyped(196608, Buffer.concat([cstr('user'), cstr('postgres'), cstr('database'), cstr('postgres'), Buffer.from([0])]));
+const SSL_REQUEST = 80877103, GSSENC_REQUEST = 80877104, CANCEL = 80877102;
+const Z = (s: 'I' | 'T' | 'E') => msg('Z', Buffer.from(s));
+const cc = (tag: string) => msg('C', tag);
+const rowDesc = (...names: string[]) => msg('T', i16(names.length), ...names.map((n) => Buffer.concat([cstr(n), i32(0), i16(0), i32(25), i16(-1), i32(-1), i16(0)])));
+const dataRow = (...vals: (string | null)[]) => msg('D', i16(vals.length), ...vals.map((v) => (v === null ? i32(-1) : Buffer.concat([i32(Buffer.byteLength(v)), Buffer.from(v)]))));
+const errResp = (sev: string, code: string, m: string) => msg('E', Buffer.concat([cstr(`S${sev}`), cstr(`V${sev}`), cstr(`C${code}`), cstr(`M${m}`), Buffer.from([0])]));
+const notice = (m: string) => msg('N', Buffer.concat([cstr('SNOTICE'), cstr(`M${m}`), Buffer.from([0])]));
+const paramStatus = (k: string, v: string) => msg('S', k, v);
+const parse = (sql: string, name = '') => msg('P', name, sql, i16(0));
+const bind = (portal = '', stmt = '') => msg('B', portal, stmt, i16(0), i16(0), i16(0));
+const describeP = (portal = '') => msg('D', Buffer.from('P'), portal);
+const describeS = (stmt = '') => msg('D', Buffer.from('S'), stmt);
+const execute = (rows = 0) => msg('E', '', i32(rows));
+const sync = () => msg('S');
+const flush = () => msg('H');
+const query = (sql: string) => msg('Q', sql);
+const copyData = (s: string) => msg('d', Buffer.from(s));
+
+type Kind = 'pass' | 'req' | 'req-start' | 'req-mid' | 'req-end' | 'noreply' | 'reply' | 'reply-start' | 'reply-mid' | 'reply-end';
+interface Step { from: 'c' | 's'; bytes: Buffer; kind: Kind; label?: string }
+const C = (bytes: Buffer, kind: Kind = 'req', label?: string): Step => ({ from: 'c', bytes, kind, label });
+const S = (bytes: Buffer, kind: Kind = 'reply'): Step => ({ from: 's', bytes, kind });
+const cat = (...b: Buffer[]) => Buffer.concat(b);
+
+function handshake(): Step[] {
+  return [
+    C(startup(), 'pass'),
+    S(msg('R', i32(10), 'SCRAM-SHA-256', Buffer.from([0])), 'pass'),
+    C(msg('p', 'SCRAM-SHA-256', i32(3), Buffer.from('n,,')), 'pass'),
+    S(msg('R', i32(11), Buffer.from('r=abc')), 'pass'),
+    C(msg('p', Buffer.from('c=biws,r=abc,p=xyz')), 'pass'),
+    S(msg('R', i32(12), Buffer.from('v=xyz')), 'pass'),
+    S(msg('R', i32(0)), 'pass'),
+    S(paramStatus('server_version', '15.18'), 'pass'),
+    S(paramStatus('client_encoding', 'UTF8'), 'pass'),
+    S(msg('K', i32(1234), i32(5678)), 'pass'),
+    S(Z('I'), 'pass'),
+  ];
+}
+
+function conversation(): Step[] {
+  return [
+    ...handshake(),
+    C(query('SELECT a FROM t'), 'req', 'Query'),
+    S(cat(rowDesc('a'), dataRow('1'), dataRow(null), cc('SELECT 2'), Z('I'))),
+    // Asynchronous messages while idle.
+    S(notice('hello'), 'pass'),
+    S(msg('A', i32(99), 'chan', 'payload'), 'pass'),
+    S(paramStatus('TimeZone', 'UTC'), 'pass'),
+    C(query('BEGIN'), 'req', 'Query'),
+    S(cat(cc('BEGIN'), Z('T'))),
+    C(cat(parse('SELECT $1::int'), bind(), describeP(), execute(), sync()), 'req', 'Extended'),
+    S(cat(msg('1'), msg('2'), rowDesc('int4'), dataRow('7'), cc('SELECT 1'), Z('T'))),
+    C(cat(parse('SELECT 1', 's1'), describeS('s1'), sync()), 'req', 'Extended'),
+    S(cat(msg('1'), msg('t', i16(0)), rowDesc('?column?'), Z('T'))),
+    C(sync(), 'req', 'Sync'),
+    S(Z('T')),
+    C(query('SELEC'), 'req', 'Query'),
+    S(cat(errResp('ERROR', '42601', 'syntax error'), Z('E'))),
+    C(query('ROLLBACK'), 'req', 'Query'),
+    S(cat(cc('ROLLBACK'), Z('I'))),
+    // COPY FROM STDIN, simple query: client copy messages are passthrough.
+    C(query('COPY t FROM STDIN'), 'req', 'Query'),
+    S(msg('G', Buffer.from([0]), i16(1), i16(0)), 'reply-start'),
+    C(copyData('1\n'), 'pass'),
+    C(copyData('2\n'), 'pass'),
+    C(msg('c'), 'pass'),
+    S(cat(cc('COPY 2'), Z('I')), 'reply-end'),
+    // COPY FROM STDIN from an extended query: libpq's Sync after CopyDone belongs to it.
+    C(cat(parse('COPY t FROM STDIN'), bind(), execute(), sync()), 'req', 'Extended'),
+    S(cat(msg('1'), msg('2'), msg('G', Buffer.from([0]), i16(1), i16(0))), 'reply-start'),
+    C(copyData('3\n'), 'pass'),
+    C(flush(), 'pass'),
+    C(msg('c'), 'pass'),
+    C(sync(), 'pass'),
+    S(cat(cc('COPY 1'), Z('I')), 'reply-end'),
+    // COPY TO STDOUT.
+    C(query('COPY t TO STDOUT'), 'req', 'Query'),
+    S(cat(msg('H', Buffer.from([0]), i16(1), i16(0)), copyData('1\n'), copyData('2\n'), msg('c'), cc('COPY 2'), Z('I'))),
+    // A failed COPY: CopyFail.
+    C(query('COPY t FROM STDIN'), 'req', 'Query'),
+    S(msg('G', Buffer.from([0]), i16(1), i16(0)), 'reply-start'),
+    C(msg('f', 'client gave up'), 'pass'),
+    S(cat(errResp('ERROR', '57014', 'COPY from stdin failed'), Z('I')), 'reply-end'),
+    // FunctionCall.
+    C(msg('F', i32(2026), i16(0), i16(0), i16(0)), 'req', 'FunctionCall'),
+    S(cat(msg('V', i32(4), i32(42)), Z('I'))),
+    // A reply that opens with a notice: the notice passes through, the reply follows.
+    C(query('DROP TABLE IF EXISTS nope'), 'req', 'Query'),
+    S(notice('table "nope" does not exist, skipping'), 'pass'),
+    S(cat(cc('DROP TABLE'), Z('I'))),
+    C(query(''), 'req', 'Query'),
+    S(cat(msg('I'), Z('I'))),
+    // Portal paging with Flush: the reply starts before the request's Sync.
+    C(cat(parse('SELECT generate_series(1, 3)'), bind(), describeP(), execute(2), flush()), 'req-start', 'Extended'),
+    S(cat(msg('1'), msg('2'), rowDesc('g'), dataRow('1'), dataRow('2'), msg('s')), 'reply-start'),
+    C(cat(execute(2), flush()), 'req-mid'),
+    S(cat(dataRow('3'), cc('SELECT 1')), 'reply-mid'),
+    C(sync(), 'req-end'),
+    S(Z('I'), 'reply-end'),
+    // An error in an extended query: the server skips to Sync.
+    C(cat(parse('SELEC'), bind(), execute(), sync()), 'req', 'Extended'),
+    S(cat(errResp('ERROR', '42601', 'syntax error'), Z('I'))),
+    C(msg('X'), 'noreply', 'Terminate'),
+  ];
+}
+
+interface Msg { kind: 'pass' | 'req' | 'reply'; label?: string; noReply?: boolean; data: Buffer }
+interface Open { cur?: Msg; parts?: Buffer[] }
+
+function assemble(segs: Segment[], open: { cur?: Msg; parts?: Buffer[] }, out: Msg[], fromClient: boolean): void {
+  // Plain checks (this runs for every segment of thousands of replays).
+  const fail = (why: string) => { throw new Error(`bad segments: ${why}`); };
+  for (const s of segs) {
+    if (!s.data.length) fail('empty segment');
+    if (s.start) {
+      if (open.cur) fail('a message starts inside another');
+      const kind = s.passthrough ? 'pass' : fromClient ? 'req' : 'reply';
+      open.cur = { kind, label: s.label, noReply: s.noReply, data: Buffer.alloc(0) };
+      open.parts = [];
+      if ((kind === 'req') !== !!s.label) fail(`label ${s.label} on a ${kind} message`);
+    } else {
+      if (!open.cur) fail('a continuation outside any message');
+      if (!!s.passthrough !== (open.cur!.kind === 'pass')) fail('passthrough flag changes inside a message');
+      if (s.label !== undefined || s.noReply !== undefined) fail('label on a continuation');
+    }
+    open.parts!.push(s.data);
+    if (s.end) {
+      open.cur!.data = open.parts!.length === 1 ? open.parts![0] : Buffer.concat(open.parts!);
+      out.push(open.cur!);
+      open.cur = undefined;
+    }
+  }
+}
+
+interface Run { c: Msg[]; s: Msg[]; session: FramerSession; openC?: Msg; openS?: Msg }
+
+function runSteps(steps: { from: 'c' | 's'; bytes: Buffer }[], cut: (b: Buffer, i: number) => Buffer[] = (b) => [b], proto: Protocol = postgres): Run {
+  const session = proto.createSession();
+  const c: Msg[] = [], s: Msg[] = [];
+  const oc: Open = {}, os: Open = {};
+  steps.forEach((st, i) => {
+    for (const piece of cut(st.bytes, i)) {
+      if (!piece.length) continue;
+      if (st.from === 'c') assemble(session.fromClient(piece), oc, c, true);
+      else assemble(session.fromServer(piece), os, s, false);
+    }
+  });
+  return { c, s, session, openC: oc.cur, openS: os.cur };
+}
+
+function expected(steps: Step[]): { c: Msg[]; s: Msg[] } {
+  const c: Msg[] = [], s: Msg[] = [];
+  let req: Buffer[] = [], reply: Buffer[] = [];
+  let label: string | undefined;
+  for (const st of steps) {
+    if (st.from === 'c') {
+      if (st.kind === 'pass') c.push({ kind: 'pass', data: st.bytes });
+      else if (st.kind === 'req' || st.kind === 'noreply') c.push({ kind: 'req', label: st.label, noReply: st.kind === 'noreply' ? true : undefined, data: st.bytes });
+      else {
+        if (st.kind === 'req-start') label = st.label;
+        req.push(st.bytes);
+        if (st.kind === 'req-end') { c.push({ kind: 'req', label, data: Buffer.concat(req) }); req = []; }
+      }
+    } else if (st.kind === 'pass') s.push({ kind: 'pass', data: st.bytes });
+    else if (st.kind === 'reply') s.push({ kind: 'reply', data: st.bytes });
+    else {
+      reply.push(st.bytes);
+      if (st.kind === 'reply-end') { s.push({ kind: 'reply', data: Buffer.concat(reply) }); reply = []; }
+    }
+  }
+  return { c, s };
+}
+
+const summary = (ms: Msg[]) => ms.map((m) => `${m.kind}${m.label ? `:${m.label}` : ''}${m.noReply ? ':noreply' : ''}:${
+  m.data.length <= 256 ? m.data.toString('hex') : `${m.data.length}:${createHash('sha1').update(m.data).digest('hex')}`}`);
+
+/** Passthrough messages may be cut anywhere, so compare them as one byte run between exchanges. */
+const wanted = new WeakMap<Step[], { c: string[]; s: string[] }>();
+function expectConversation(steps: Step[], cut?: (b: Buffer, i: number) => Buffer[], why = ''): void {
+  let want = wanted.get(steps);
+  if (!want) {
+    const e = expected(steps);
+    want = { c: summary(e.c), s: summary(e.s) };
+    wanted.set(steps, want);
+  }
+  const got = runSteps(steps, cut);
+  const c = summary(got.c), s = summary(got.s);
+  // Cheap comparison first; the detailed diff only on a mismatch.
+  if (c.join() !== want.c.join()) expect(c, `client messages ${why}`).toEqual(want.c);
+  if (s.join() !== want.s.join()) expect(s, `server messages ${why}`).toEqual(want.s);
+  expect(got.openC, why).toBeUndefined();
+  expect(got.openS, why).toBeUndefined();
+  expect(got.session.buffered(), why).toBe(0);
+}
+
+function prng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x / 0x1_0000_0000; };
+}
+function randomCuts(b: Buffer, rnd: () => number, max = 40): Buffer[] {
+  const out: Buffer[] = [];
+  let i = 0;
+  while (i < b.length) { const n = 1 + Math.floor(rnd() * Math.min(b.length - i, max)); out.push(b.subarray(i, i + n)); i += n; }
+  return out;
+}
+function chunks(b: Buffer, n: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < b.length; i += n) out.push(b.subarray(i, i + n));
+  return out;
+}
+function primed(steps: { from: 'c' | 's'; bytes: Buffer }[]): FramerSession {
+  const s = postgres.createSession();
+  for (const st of steps) st.from === 'c' ? s.fromClient(st.bytes) : s.fromServer(st.bytes);
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('postgres framer (synthetic conversations)', () => {
+  const steps = conversation();
+
+  it('frames startup, simple and extended queries, COPY, notices, function calls, paging', () => {
+    expectConversation(steps);
+  });
+
+  it('same messages whatever the chunking (every split point, 1-byte, random)', () => {
+    expectConversation(steps, (b) => [...b].map((x) => Buffer.from([x])), '1-byte chunks');
+    const rnd = prng(5);
+    for (let r = 0; r < 30; r++) expectConversation(steps, (b) => randomCuts(b, rnd), `random run ${r}`);
+    steps.forEach((st, k) => {
+      for (let at = 1; at < st.bytes.length; at++) {
+        expectConversation(steps, (b, i) => (i === k ? [b.subarray(0, at), b.subarray(at)] : [b]), `step ${k} split at ${at}`);
+      }
+    });
+  });
+
+  it('pipelined queries in one chunk, replies in one chunk', () => {
+    const reqs = [query('SELECT 1'), cat(parse('SELECT 2'), bind(), execute(), sync()), cat(parse('SELECT 3'), bind(), execute(), sync()), query('SELECT 4')];
+    const reply = (v: string) => cat(rowDesc('x'), dataRow(v), cc('SELECT 1'), Z('I'));
+    const ext = (v: string) => cat(msg('1'), msg('2'), dataRow(v), cc('SELECT 1'), Z('I'));
+    const got = runSteps([...handshake(), { from: 'c', bytes: cat(...reqs) }, { from: 's', bytes: cat(reply('1'), ext('2'), ext('3'), reply('4')) }]);
+    const n = handshake().filter((s) => s.from === 'c').length;
+    expect(got.c.slice(n).map((m) => m.label)).toEqual(['Query', 'Extended', 'Extended', 'Query']);
+    expect(got.c.slice(n).map((m) => m.data)).toEqual(reqs);
+    expect(got.s.filter((m) => m.kind === 'reply').map((m) => m.data)).toEqual([reply('1'), ext('2'), ext('3'), reply('4')]);
+  });
+
+  it('SSLRequest answered N goes on in clear; S or G, CancelRequest and direct TLS are opaque passthrough', () => {
+    const clear = runSteps([
+      { from: 'c', bytes: untyped(SSL_REQUEST) }, { from: 's', bytes: Buffer.from('N') },
+      { from: 'c', bytes: untyped(GSSENC_REQUEST) }, { from: 's', bytes: Buffer.from('N') },
+      ...handshake(), { from: 'c', bytes: query('SELECT 1') }, { from: 's', bytes: cat(cc('SELECT 0'), Z('I')) },
+    ]);
+    expect(clear.c.at(-1)!.label).toBe('Query');
+    expect(clear.s.at(-1)!.kind).toBe('reply');
+    for (const answer of ['S', 'G']) {
+      const s = postgres.createSession();
+      expect(s.fromClient(untyped(answer === 'S' ? SSL_REQUEST : GSSENC_REQUEST))).toMatchObject([{ passthrough: true, start: true, end: true }]);
+      expect(s.fromServer(Buffer.from(answer))).toMatchObject([{ passthrough: true }]);
+      expect(s.fromClient(cat(Buffer.from([0x16, 3, 1, 0, 2, 1, 2]), query('SELECT 1')))).toMatchObject([{ passthrough: true }]);
+      expect(s.fromServer(cat(cc('SELECT'), Z('I')))).toMatchObject([{ passthrough: true }]);
+      expect(s.fromClient(query('SELECT 1'))).toMatchObject([{ passthrough: true }]);
+    }
+    const cancel = postgres.createSession();
+    expect(cancel.fromClient(untyped(CANCEL, cat(i32(1234), i32(5678))))).toMatchObject([{ passthrough: true }]);
+    expect(cancel.fromClient(query('x'))).toMatchObject([{ passthrough: true }]);
+    const tls = postgres.createSession();
+    expect(tls.fromClient(Buffer.from([0x16, 3, 1, 0, 200, 1, 0, 0]))).toMatchObject([{ passthrough: true }]);
+  });
+
+  it('skipped() forgets a request the engine answered itself', () => {
+    const s = primed(handshake());
+    const segs = s.fromClient(cat(query('SELECT 1'), query('SELECT 2')));
+    expect(segs.map((x) => x.label)).toEqual(['Query', 'Query']);
+    s.skipped!(0);
+    const r = s.fromServer(cat(cc('SELECT 0'), Z('I'), notice('after')));
+    expect(r.map((x) => [x.start, x.end, !!x.passthrough])).toEqual([[true, true, false], [true, true, true]]);
+  });
+
+  it('unknown message types and bad lengths are FramingErrors, and no byte is lost', () => {
+    const s = primed(handshake());
+    expect(s.fromClient(Buffer.from('Q'))).toEqual([]);
+    expect(() => s.fromClient(Buffer.from([0, 0, 0, 1]))).toThrow(FramingError);
+    expect(s.drain().client).toEqual(Buffer.from([0x51, 0, 0, 0, 1]));
+    const s2 = primed(handshake());
+    expect(() => s2.fromClient(msg('?', 'x'))).toThrow(FramingError);
+    expect(s2.drain().client).toEqual(msg('?', 'x'));
+    const s3 = primed(handshake());
+    s3.fromClient(query('SELECT 1'));
+    expect(() => s3.fromServer(msg('@'))).toThrow(FramingError);
+    const s4 = postgres.createSession();
+    expect(() => s4.fromClient(untyped(2 << 16))).toThrow(FramingError); // protocol 2.0
+    const s5 = primed(handshake());
+    s5.fromClient(cat(parse('SELECT 1'), bind()));
+    expect(() => s5.fromClient(query('SELECT 2'))).toThrow(FramingError);
+  });
+
+  it('streams big rows and big queries without holding them', () => {
+    const s = primed(handshake());
+    const big = 'x'.repeat(3 << 20);
+    const q = query(`SELECT '${big}'`);
+    let emitted = 0;
+    for (const piece of chunks(q, 16384)) {
+      emitted += s.fromClient(piece).reduce((n, x) => n + x.data.length, 0);
+      expect(s.buffered()).toBeLessThanOrEqual(5 + MAX_HEAD_BYTES);
+    }
+    expect(emitted).toBe(q.length);
+    const reply = cat(rowDesc('x'), dataRow(big), dataRow(big), cc('SELECT 2'), Z('I'));
+    const segs: Segment[] = [];
+    for (const piece of chunks(reply, 65536 + 7)) {
+      segs.push(...s.fromServer(piece));
+      expect(s.buffered()).toBeLessThanOrEqual(6);
+    }
+    expect(Buffer.concat(segs.map((x) => x.data)).equals(reply)).toBe(true);
+    expect(segs[0].start && segs.at(-1)!.end && segs.slice(1, -1).every((x) => !x.start && !x.end)).toBe(true);
+  });
+
+  it('fuzz: garbage, truncation and random splits only ever raise FramingError and lose no byte', () => {
+    const seeds = [Buffer.concat(steps.filter((s) => s.from === 's').map((s) => s.bytes)), Buffer.concat(steps.filter((s) => s.from === 'c').map((s) => s.bytes))];
+    fuzzFramer(postgres, seeds, 400);
+    fc.assert(
+      fc.property(fc.nat(steps.length), fc.uint8Array({ maxLength: 200 }), fc.boolean(), fc.integer({ min: 1, max: 2 ** 31 }), (upto, junk, junkFromClient, seed) => {
+        const rnd = prng(seed);
+        const session = postgres.createSession();
+        const sent = { c: [] as Buffer[], s: [] as Buffer[] };
+        const got = { c: [] as Buffer[], s: [] as Buffer[] };
+        const feedSteps = [...steps.slice(0, upto), { from: junkFromClient ? 'c' : 's', bytes: Buffer.from(junk) } as const, ...steps.slice(upto)];
+        try {
+          for (const st of feedSteps) {
+            for (const piece of randomCuts(st.bytes, rnd)) {
+              sent[st.from].push(piece);
+              const segs = st.from === 'c' ? session.fromClient(piece) : session.fromServer(piece);
+              got[st.from].push(...segs.map((x) => x.data));
+              expect(session.buffered()).toBeLessThanOrEqual(2 * (5 + MAX_HEAD_BYTES));
+            }
+          }
+        } catch (e) {
+          if (!(e instanceof FramingError)) throw e;
+        }
+        const rest = session.drain();
+        got.c.push(rest.client);
+        got.s.push(rest.server);
+        expect(Buffer.concat(got.c).equals(Buffer.concat(sent.c))).toBe(true);
+        expect(Buffer.concat(got.s).equals(Buffer.concat(sent.s))).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+    // Well-framed messages of random (mostly known) types after a real startup.
+    const types = fc.constantFrom(...'QPBDECHSFXdcfpZTDCEINAS123sntGHWVv?'.split(''));
+    const message = fc.tuple(fc.boolean(), types, fc.uint8Array({ maxLength: 20 })).map(([fromClient, type, body]) => ({
+      from: fromClient ? 'c' as const : 's' as const, bytes: msg(type, Buffer.from(body)),
+    }));
+    fc.assert(
+      fc.property(fc.array(message, { maxLength: 30 }), fc.integer({ min: 1, max: 2 ** 31 }), (msgs, seed) => {
+        const rnd = prng(seed);
+        const session = postgres.createSession();
+        const sent = { c: [] as Buffer[], s: [] as Buffer[] };
+        const got = { c: [] as Buffer[], s: [] as Buffer[] };
+        try {
+          for (const st of [...handshake(), ...msgs]) {
+            for (const piece of randomCuts(st.bytes, rnd)) {
+              sent[st.from].push(piece);
+              got[st.from].push(...(st.from === 'c' ? session.fromClient(piece) : session.fromServer(piece)).map((x) => x.data));
+            }
+          }
+        } catch (e) {
+          if (!(e instanceof FramingError)) throw e;
+        }
+        const rest = session.drain();
+        expect(Buffer.concat([...got.c, rest.client]).equals(Buffer.concat(sent.c))).toBe(true);
+        expect(Buffer.concat([...got.s, rest.server]).equals(Buffer.concat(sent.s))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+/** Parse an error reply into its messages and ErrorResponse fields. */
+function parseReply(b: Buffer): { types: string[]; fields: Record<string, string>; status?: string } {
+  const types: string[] = [];
+  const fields: Record<string, string> = {};
+  let status: string | undefined;
+  let pos = 0;
+  while (pos < b.length) {
+    const type = String.fromCharCode(b[pos]);
+    const len = b.readInt32BE(pos + 1);
+    const body = b.subarray(pos + 5, pos + 1 + len);
+    types.push(type);
+    if (type === 'E') {
+      let i = 0;
+      while (body[i] !== 0) {
+        const end = body.indexOf(0, i + 1);
+        fields[String.fromCharCode(body[i])] = body.toString('utf8', i + 1, end);
+        i = end + 1;
+      }
+      expect(i).toBe(body.length - 1);
+    }
+    if (type === 'Z') status = String.fromCharCode(body[0]);
+    pos += 1 + len;
+  }
+  expect(pos).toBe(b.length);
+  return { types, fields, status };
+}
+
+describe('postgres error replies', () => {
+  it('ErrorResponse with severity, SQLSTATE and message; ReadyForQuery after non-fatal ones', () => {
+    for (const [kind, e] of Object.entries(POSTGRES_ERRORS)) {
+      const r = postgres.encodeError(kind, { label: 'Query', request: query('SELECT 1'), random: Math.random });
+      const p = parseReply(r.bytes);
+      expect(p.fields).toMatchObject({ S: e.severity, V: e.severity, C: kind, M: e.message });
+      expect(r.close).toBe(e.severity === 'FATAL');
+      expect(postgres.errorKinds[kind].fatal).toBe(r.close);
+      expect(p.types).toEqual(r.close ? ['E'] : ['E', 'Z']);
+      if (!r.close) expect(p.status).toBe('I');
+    }
+    expect(postgres.defaultError).toBe('57P01');
+    for (const k of ['57P01', '53300', '08006']) expect(postgres.errorKinds[k].fatal).toBe(true);
+    for (const k of ['57014', '40001', '40P01', '53100']) expect(postgres.errorKinds[k].fatal).toBe(false);
+  });
+
+  it('ReadyForQuery reports the session transaction status: I stays I, T and E become E', () => {
+    const s = primed(handshake());
+    const ask = (sql: string) => s.fromClient(query(sql))[0].data;
+    const reqIdle = ask('SELECT 1');
+    expect(parseReply(postgres.encodeError('40001', { request: reqIdle, random: Math.random }).bytes).status).toBe('I');
+    s.fromServer(cat(cc('SELECT'), Z('I')));
+    ask('BEGIN');
+    s.fromServer(cat(cc('BEGIN'), Z('T')));
+    const inTx = ask('UPDATE t SET a = 1');
+    expect(parseReply(postgres.encodeError('40P01', { request: inTx, random: Math.random }).bytes).status).toBe('E');
+    // The session now believes the transaction failed, until the server says otherwise.
+    const next = ask('SELECT 2');
+    expect(parseReply(postgres.encodeError('57014', { request: next, random: Math.random }).bytes).status).toBe('E');
+    s.fromServer(cat(cc('ROLLBACK'), Z('I')));
+    const after = ask('SELECT 3');
+    expect(parseReply(postgres.encodeError('57014', { request: after, random: Math.random }).bytes).status).toBe('I');
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Against a real PostgreSQL, through a relay that pushes every byte through the framer.
+
+interface Recorded { events: { from: 'c' | 's'; bytes: Buffer }[]; c: Msg[]; s: Msg[]; errors: Error[]; openS?: Msg; closed: boolean }
+
+async function startRecordingRelay(upstreamPort: number): Promise<{ port: number; conns: Recorded[]; close(): Promise<void> }> {
+  const conns: Recorded[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const rec: Recorded = { events: [], c: [], s: [], errors: [], closed: false };
+    conns.push(rec);
+    const session = postgres.createSession();
+    const oc: Open = {}, os: Open = {};
+    const upstream = net.connect(upstreamPort, '127.0.0.1');
+    sockets.add(client); sockets.add(upstream);
+    let raw = false;
+    const pass = (from: 'c' | 's', chunk: Buffer) => {
+      rec.events.push({ from, bytes: Buffer.from(chunk) });
+      const to = from === 'c' ? upstream : client;
+      if (raw) { to.write(chunk); return; }
+      try {
+        const segs = from === 'c' ? session.fromClient(chunk) : session.fromServer(chunk);
+        assemble(segs, from === 'c' ? oc : os, from === 'c' ? rec.c : rec.s, from === 'c');
+        for (const sg of segs) to.write(sg.data);
+      } catch (e) {
+        rec.errors.push(e as Error);
+        raw = true;
+        const held = session.drain();
+        if (held.client.length) upstream.write(held.client);
+        if (held.server.length) client.write(held.server);
+      }
+      rec.openS = os.cur;
+    };
+    client.on('data', (d) => pass('c', d));
+    upstream.on('data', (d) => pass('s', d));
+    client.on('close', () => { upstream.destroy(); rec.closed = true; });
+    upstream.on('close', () => client.destroy());
+    client.on('error', () => {});
+    upstream.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    conns,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+function expectConsistent(rec: Recorded): void {
+  expect(rec.errors).toEqual([]);
+  const reqs = rec.c.filter((m) => m.kind === 'req');
+  const replies = rec.s.filter((m) => m.kind === 'reply');
+  expect(replies.length).toBe(reqs.filter((m) => !m.noReply).length);
+  expect(rec.openS).toBeUndefined();
+  // Every reply ends with ReadyForQuery.
+  for (const r of replies) expect(r.data[r.data.length - 6]).toBe(0x5a);
+  const rnd = prng(reqs.length + 1);
+  const total = rec.events.reduce((n, e) => n + e.bytes.length, 0);
+  const cuts = total < 1 << 20
+    ? [(b: Buffer) => [b], (b: Buffer) => randomCuts(b, rnd), (b: Buffer) => chunks(b, 3)]
+    : [(b: Buffer) => [b], (b: Buffer) => randomCuts(b, rnd, 20_000)];
+  for (const cut of cuts) {
+    const again = runSteps(rec.events, cut);
+    expect(summary(again.c)).toEqual(summary(rec.c));
+    expect(summary(again.s)).toEqual(summary(rec.s));
+  }
+}
+
+async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const execFileP = promisify(execFile);
+
+describe.skipIf(!havePostgres())('postgres framer with a real PostgreSQL', () => {
+  let db: RunningServer;
+  let relay: Awaited<ReturnType<typeof startRecordingRelay>>;
+  const cfg = (port: number) => ({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+  beforeAll(async () => {
+    db = await startPostgres();
+    relay = await startRecordingRelay(db.port);
+    const setup = new pg.Client(cfg(db.port));
+    await setup.connect();
+    await setup.query('CREATE TABLE t (id int PRIMARY KEY, v text)');
+    await setup.end();
+  });
+  afterAll(async () => {
+    await relay?.close();
+    await db?.stop();
+  });
+
+  it('pg: simple and extended queries, prepared statements, errors in transactions, notices, notifications, paging, big rows', async () => {
+    const before = relay.conns.length;
+    const client = new pg.Client(cfg(relay.port));
+    const notices: string[] = [];
+    const notifications: string[] = [];
+    client.on('notice', (n) => notices.push(n.message ?? ''));
+    client.on('notification', (n) => notifications.push(n.payload ?? ''));
+    await client.connect();
+    await client.query("INSERT INTO t VALUES (1, 'one'), (2, 'two'), (3, NULL)");
+    expect((await client.query('SELECT id, v FROM t ORDER BY id')).rows).toEqual([{ id: 1, v: 'one' }, { id: 2, v: 'two' }, { id: 3, v: null }]);
+    expect((await client.query('SELECT v FROM t WHERE id = $1', [2])).rows).toEqual([{ v: 'two' }]);
+    const named = { name: 'by-id', text: 'SELECT v FROM t WHERE id = $1' };
+    expect((await client.query({ ...named, values: [1] })).rows).toEqual([{ v: 'one' }]);
+    expect((await client.query({ ...named, values: [2] })).rows).toEqual([{ v: 'two' }]);
+    await client.query('BEGIN');
+    await expect(client.query('SELECT nope FROM t')).rejects.toMatchObject({ code: '42703' });
+    await expect(client.query('SELECT 1')).rejects.toMatchObject({ code: '25P02' });
+    await client.query('ROLLBACK');
+    await expect(client.query('SELECT $1::int', ['x'])).rejects.toMatchObject({ code: '22P02' });
+    await client.query("DO $$ BEGIN RAISE NOTICE 'hello %', 42; END $$");
+    expect(notices).toContain('hello 42');
+    const multi = await client.query('SELECT 1 AS a; SELECT 2 AS b; UPDATE t SET v = v');
+    expect((multi as unknown as unknown[]).length).toBe(3);
+    await client.query('LISTEN chan');
+    const other = new pg.Client(cfg(db.port));
+    await other.connect();
+    await other.query("NOTIFY chan, 'ping'");
+    await other.end();
+    await waitFor(() => notifications.length > 0);
+    expect(notifications).toEqual(['ping']);
+    // Portal paging (Execute with a row limit + Flush, Sync only at the end).
+    const paged = await client.query({ text: 'SELECT generate_series(1, 25) AS n', rows: 10 } as pg.QueryConfig & { rows: number });
+    expect(paged.rows.length).toBe(25);
+    const big = 'b'.repeat(5 << 20);
+    expect((await client.query('SELECT length($1::text) AS n, $1::text AS s', [big])).rows[0]).toEqual({ n: big.length, s: big });
+    const series = await client.query('SELECT g, repeat(\'r\', g % 200) AS pad FROM generate_series(1, 20000) g');
+    expect(series.rowCount).toBe(20000);
+    await client.end();
+    await waitFor(() => relay.conns[before]?.closed === true);
+    const rec = relay.conns[before];
+    expect(new Set(rec.c.filter((m) => m.kind === 'req').map((m) => m.label))).toEqual(new Set(['Query', 'Extended', 'Terminate']));
+    // The NOTIFY arrived while idle: passthrough.
+    expect(rec.s.some((m) => m.kind === 'pass' && m.data[0] === 0x41)).toBe(true);
+    expectConsistent(rec);
+  });
+
+  it('psql: COPY FROM STDIN / TO STDOUT, meta-commands', async () => {
+    const before = relay.conns.length;
+    const env = { ...process.env, PGHOST: '127.0.0.1', PGPORT: String(relay.port), PGUSER: 'postgres', PGDATABASE: 'postgres', PGSSLMODE: 'disable' };
+    const input = Array.from({ length: 2000 }, (_, i) => `${100 + i}\tcopied ${i}`).join('\n') + '\n\\.\n';
+    const { stdout } = await new Promise<{ stdout: string }>((resolve, reject) => {
+      const child = execFile('psql', ['-X', '-v', 'ON_ERROR_STOP=1', '-c', 'COPY t FROM STDIN', '-c', 'SELECT count(*) FROM t WHERE v LIKE \'copied%\'', '-c', '\\d t'], { env, timeout: 20_000 }, (e, out) => (e ? reject(e) : resolve({ stdout: out })));
+      child.stdin!.end(input);
+    });
+    expect(stdout).toContain('2000');
+    const out = await execFileP('psql', ['-X', '-c', 'COPY (SELECT * FROM t ORDER BY id) TO STDOUT', '-c', 'SELECT 1'], { env, timeout: 20_000 });
+    expect(String(out.stdout)).toContain('copied 1999');
+    await waitFor(() => relay.conns.length >= before + 2 && relay.conns.slice(before).every((r) => r.closed));
+    for (const rec of relay.conns.slice(before)) expectConsistent(rec);
+  });
+
+  it('pgbench: extended and prepared protocol, pipeline mode', async () => {
+    const before = relay.conns.length;
+    const env = { ...process.env, PGSSLMODE: 'disable' };
+    const script = `${db.dir}/pipeline.sql`;
+    await writeFile(script, '\\set id random(1, 3)\n\\startpipeline\nSELECT v FROM t WHERE id = :id;\nSELECT 1;\nSELECT :id + 1;\n\\endpipeline\nSELECT 2;\n');
+    const base = ['-h', '127.0.0.1', '-p', String(relay.port), '-U', 'postgres', '-n', '-t', '20', '-c', '2'];
+    await execFileP('pgbench', [...base, '-M', 'extended', '-f', script, 'postgres'], { env, timeout: 30_000 });
+    await execFileP('pgbench', [...base, '-M', 'prepared', '-f', script, 'postgres'], { env, timeout: 30_000 });
+    await execFileP('pgbench', [...base, '-M', 'simple', '-S', 'postgres'], { env, timeout: 30_000 }).catch(() => undefined); // -S needs pgbench tables: an error reply is fine too
+    await waitFor(() => relay.conns.length >= before + 6 && relay.conns.slice(before).every((r) => r.closed));
+    for (const rec of relay.conns.slice(before)) expectConsistent(rec);
+  });
+
+  it('raw client: COPY from an extended query (libpq adds a Sync), FunctionCall, lone Sync', async () => {
+    const sock = net.connect(db.port, '127.0.0.1');
+    await new Promise<void>((r, j) => { sock.once('connect', () => r()); sock.once('error', j); });
+    const session = postgres.createSession();
+    const done: Buffer[] = [];
+    let cur: Buffer[] = [];
+    const copyIn: Buffer[] = [];
+    sock.on('data', (d) => {
+      for (const seg of session.fromServer(d)) {
+        cur.push(seg.data);
+        if (seg.data.includes(Buffer.from('G'))) copyIn.push(seg.data);
+        if (seg.end) { done.push(Buffer.concat(cur)); cur = []; }
+      }
+    });
+    const send = (b: Buffer) => { for (const s of session.fromClient(b)) sock.write(s.data); };
+    const waitMsgs = async (pred: () => boolean) => waitFor(pred, 5000);
+    try {
+      send(startup());
+      await waitMsgs(() => done.some((m) => m[0] === 0x5a));
+      done.length = 0;
+      // Extended COPY: the Sync sent with the batch is ignored during COPY; libpq sends another.
+      send(cat(parse('COPY t FROM STDIN'), bind(), execute(), sync()));
+      await waitMsgs(() => cur.some((b) => b.includes(Buffer.from([0x47, 0, 0, 0]))));
+      send(cat(copyData('50000\tx\n'), copyData('50001\ty\n'), msg('c'), sync()));
+      await waitMsgs(() => done.length === 1);
+      expect(done[0].subarray(-6)).toEqual(Z('I'));
+      expect(done[0].includes(Buffer.from('COPY 2'))).toBe(true);
+      // FunctionCall: pg_backend_pid() (OID 2026).
+      send(msg('F', i32(2026), i16(0), i16(0), i16(0)));
+      await waitMsgs(() => done.length === 2);
+      expect(done[1][0]).toBe(0x56); // FunctionCallResponse
+      send(sync());
+      await waitMsgs(() => done.length === 3);
+      expect(done[2]).toEqual(Z('I'));
+      await new Promise((r) => setTimeout(r, 30));
+      expect(cur).toEqual([]);
+    } finally {
+      sock.destroy();
+    }
+  });
+});

@@ -1,0 +1,287 @@
+/**
+ * The chaos proxy between mysql2 (and a raw pipelining client) and a real MariaDB.
+ */
+import net from 'node:net';
+import mysql2 from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startProxy, type Proxy } from '../src/proxy/proxy.js';
+import { mysql, MYSQL_ERRORS } from '../src/proxy/protocols/mysql.js';
+import { haveMariadb, startMariadb } from './helpers/mariadb.js';
+import type { RunningServer } from './helpers/servers.js';
+
+type Behaviors = Parameters<typeof startProxy>[0]['behaviors'];
+
+let db: RunningServer;
+
+async function withProxy(behaviors: Behaviors, fn: (p: Proxy) => Promise<void>): Promise<void> {
+  const p = await startProxy({ name: 'mysql', listen: '127.0.0.1:0', upstream: `127.0.0.1:${db.port}`, protocol: 'mysql', behaviors, seed: 1 });
+  try {
+    await fn(p);
+  } finally {
+    await p.close(100);
+  }
+}
+
+const connect = (port: number, extra: Record<string, unknown> = {}) =>
+  mysql2.createConnection({ host: '127.0.0.1', port, user: 'root', database: 'chaos', multipleStatements: true, ...extra });
+
+// A raw client that pipelines commands and uses the framer (test side) to split the replies.
+function pkt(seq: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(4);
+  h.writeUIntLE(payload.length, 0, 3);
+  h[3] = seq;
+  return Buffer.concat([h, payload]);
+}
+const query = (sql: string) => Buffer.concat([Buffer.from([0x03]), Buffer.from(sql)]);
+
+class Raw {
+  private session = mysql.createSession();
+  private cur: Buffer[] = [];
+  readonly done: Buffer[] = [];
+  closed = false;
+  private constructor(readonly sock: net.Socket) {
+    sock.on('data', (d) => {
+      for (const s of this.session.fromServer(d)) {
+        this.cur.push(s.data);
+        if (s.end) { this.done.push(Buffer.concat(this.cur)); this.cur = []; }
+      }
+    });
+    sock.on('close', () => { this.closed = true; });
+    sock.on('error', () => {});
+  }
+
+  static async connect(port: number): Promise<Raw> {
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise<void>((r, j) => { sock.once('connect', () => r()); sock.once('error', j); });
+    const raw = new Raw(sock);
+    await raw.wait(1);
+    const caps = 0x200 | 0x8000 | 0x80000 | 0x20000 | 0x10000 | 0x8; // 4.1, secure conn, plugin auth, multi results/statements, with db
+    const response = Buffer.concat([
+      Buffer.from([caps & 0xff, (caps >> 8) & 0xff, (caps >> 16) & 0xff, 0]), Buffer.from([0, 0, 0, 1, 0x21]), Buffer.alloc(23),
+      Buffer.from('root\0'), Buffer.from([0]), Buffer.from('chaos\0'), Buffer.from('mysql_native_password\0'),
+    ]);
+    raw.write(pkt(1, response));
+    await raw.wait(2);
+    expect(raw.done[1][4]).toBe(0x00);
+    raw.done.length = 0;
+    return raw;
+  }
+
+  write(b: Buffer): void {
+    this.sock.write(Buffer.concat(this.session.fromClient(b).map((s) => s.data)));
+  }
+
+  async wait(n: number, ms = 5000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (this.done.length < n) {
+      if (Date.now() > deadline) throw new Error(`only ${this.done.length} of ${n} replies`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  /** All commands in one write; the replies, split by the framer. */
+  async pipeline(sqls: string[]): Promise<Buffer[]> {
+    this.done.length = 0;
+    this.write(Buffer.concat(sqls.map((s) => pkt(0, query(s)))));
+    await this.wait(sqls.length);
+    return this.done.splice(0);
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+/** Results as comparable JSON (Buffers as hex). */
+const plain = (v: unknown) => JSON.parse(JSON.stringify(v, (_k, x) => (x && x.type === 'Buffer' ? Buffer.from(x.data).toString('hex') : x)));
+
+describe.skipIf(!haveMariadb())('mysql through the chaos proxy (real MariaDB)', () => {
+  beforeAll(async () => {
+    db = await startMariadb();
+    const c = await mysql2.createConnection({ host: '127.0.0.1', port: db.port, user: 'root', multipleStatements: true });
+    await c.query(`CREATE DATABASE chaos; USE chaos;
+      CREATE TABLE t (id INT PRIMARY KEY, name VARCHAR(50), price DECIMAL(10,2), at DATETIME, data BLOB) ENGINE=InnoDB;
+      INSERT INTO t VALUES (1, 'one', 1.50, '2024-01-02 03:04:05', x'00ff10'), (2, 'two', NULL, NULL, NULL), (3, 'trois', 3.25, '2025-06-07 08:09:10', REPEAT('b', 3000))`);
+    await c.end();
+  });
+  afterAll(async () => {
+    await db?.stop();
+  });
+
+  it('dummy: results are those of a direct connection, pipelined raw replies are byte-exact', async () => {
+    await withProxy('', async (p) => {
+      const scenario = async (port: number) => {
+        const c = await connect(port);
+        const out: unknown[] = [];
+        out.push((await c.query('SELECT * FROM t ORDER BY id'))[0]);
+        out.push((await c.execute('SELECT id, name, price, at, data FROM t WHERE id >= ? ORDER BY id', [2]))[0]);
+        out.push((await c.query('SELECT 1 AS a; SELECT name FROM t WHERE id = 1; DO 1'))[0]);
+        out.push(await c.query('SELEKT').catch((e) => ({ errno: e.errno, code: e.code, sqlState: e.sqlState })));
+        out.push((await c.query('SELECT seq, REPEAT("x", seq % 97) AS pad FROM seq_1_to_3000'))[0]);
+        out.push((await c.query("SELECT REPEAT('big', 2000000) AS big"))[0]);
+        await c.beginTransaction();
+        out.push((await c.execute('UPDATE t SET name = ? WHERE id = ?', ['uno', 1]))[0]);
+        await c.rollback();
+        await c.ping();
+        await c.end();
+        return plain(out);
+      };
+      const direct = await scenario(db.port);
+      const proxied = await scenario(p.port);
+      expect(proxied).toEqual(direct);
+      const stats = p.stats();
+      expect(stats.fallbacks).toBe(0);
+      expect(stats.exchanges).toBeGreaterThanOrEqual(12);
+      expect(stats.behaviors.dummy).toBe(stats.exchanges);
+
+      const sqls = ['SELECT 1', 'SELECT * FROM t ORDER BY id', 'DO 1', 'SELEKT', "SELECT REPEAT('p', 100000)", 'SELECT 1; SELECT 2', 'SELECT id FROM t WHERE id = 2'];
+      const rawDirect = await Raw.connect(db.port);
+      const rawProxied = await Raw.connect(p.port);
+      try {
+        for (let round = 0; round < 5; round++) {
+          const a = await rawDirect.pipeline(sqls);
+          const b = await rawProxied.pipeline(sqls);
+          expect(b.length).toBe(sqls.length);
+          expect(b.map((x) => x.toString('hex'))).toEqual(a.map((x) => x.toString('hex')));
+        }
+      } finally {
+        rawDirect.close();
+        rawProxied.close();
+      }
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
+
+  for (const [kind, e] of Object.entries(MYSQL_ERRORS)) {
+    it(`100:error kind ${kind}: mysql2 gets errno ${e.code} / ${e.state}${e.fatal ? ', then the connection closes' : ', and the connection keeps working'}`, async () => {
+      await withProxy({ error: { percent: 100, kind } }, async (p) => {
+        const c = await connect(p.port);
+        c.on('error', () => {});
+        const err = await c.query('SELECT 1').then(() => undefined, (x) => x);
+        expect(err).toBeInstanceOf(Error);
+        expect(err).toMatchObject({ errno: e.code, sqlState: e.state, sqlMessage: e.message });
+        expect(err.code).toBe(({ 1205: 'ER_LOCK_WAIT_TIMEOUT', 1213: 'ER_LOCK_DEADLOCK', 1040: 'ER_CON_COUNT_ERROR', 1053: 'ER_SERVER_SHUTDOWN', 1317: 'ER_QUERY_INTERRUPTED', 1290: 'ER_OPTION_PREVENTS_STATEMENT' } as Record<string, string>)[kind]);
+        expect(err.fatal).toBeFalsy(); // a server error, not a client-side connection error
+        expect(p.stats().behaviors.error).toBe(1);
+        if (e.fatal) {
+          const next = await c.query('SELECT 1').then(() => undefined, (x) => x);
+          expect(next).toBeInstanceOf(Error);
+          expect(next.code === 'PROTOCOL_CONNECTION_LOST' || /closed state/.test(next.message)).toBe(true);
+        } else {
+          // Prepared statements too: COM_STMT_PREPARE gets the error.
+          await expect(c.execute('SELECT ? AS n', [1])).rejects.toMatchObject({ errno: e.code });
+          await p.setMix('100:dummy');
+          const [rows] = await c.query('SELECT 41 + 1 AS n');
+          expect(rows).toEqual([{ n: 42 }]);
+          const [exec] = await c.execute('SELECT ? + 1 AS n', [1]);
+          expect(exec).toEqual([{ n: 2 }]);
+          await c.end();
+        }
+        c.destroy();
+      });
+    });
+  }
+
+  it(`the default error kind is ${mysql.defaultError}`, async () => {
+    await withProxy('100:error', async (p) => {
+      const c = await connect(p.port);
+      await expect(c.query('SELECT 1')).rejects.toMatchObject({ errno: 1205, code: 'ER_LOCK_WAIT_TIMEOUT', sqlState: 'HY000' });
+      await expect(c.ping()).rejects.toMatchObject({ errno: 1205 });
+      await p.setMix('');
+      await c.ping();
+      await c.end();
+    });
+  });
+
+  it('50:error with a seed: about half the exchanges fail, the same ones on a replay', async () => {
+    const run = async () => {
+      let seen = '';
+      await withProxy('50:error', async (p) => {
+        const c = await connect(p.port);
+        for (let i = 0; i < 300; i++) {
+          seen += await c.query('SELECT ? AS i', [i]).then(([r]) => {
+            expect(r).toEqual([{ i }]);
+            return '.';
+          }, (e) => {
+            expect(e.errno).toBe(1205);
+            return 'E';
+          });
+        }
+        // Counted before the client says goodbye: its Terminate / COM_QUIT is drawn too.
+        expect(p.stats().behaviors.error).toBe([...seen].filter((x) => x === 'E').length);
+        await c.end();
+      });
+      return seen;
+    };
+    const a = await run();
+    const share = [...a].filter((x) => x === 'E').length / a.length;
+    // Binomial(300, 0.5): sd = 8.7 exchanges (2.9 %); ±10 % is more than 3 sd.
+    expect(share).toBeGreaterThan(0.4);
+    expect(share).toBeLessThan(0.6);
+    expect(await run()).toBe(a);
+  });
+
+  it('100:delay with sleep 0.2 adds about 200 ms per exchange', async () => {
+    await withProxy({ delay: { percent: 100, sleep: 0.2 } }, async (p) => {
+      const c = await connect(p.port);
+      for (let i = 0; i < 3; i++) {
+        const t = performance.now();
+        const [rows] = await c.query('SELECT 1 AS one');
+        const ms = performance.now() - t;
+        expect(rows).toEqual([{ one: 1 }]);
+        expect(ms).toBeGreaterThanOrEqual(195);
+        expect(ms).toBeLessThan(1000);
+      }
+      await c.end();
+    });
+  });
+
+  it('100:blackout: the client sees its connection closed', async () => {
+    await withProxy('100:blackout', async (p) => {
+      const c = await connect(p.port);
+      c.on('error', () => {});
+      const err = await c.query('SELECT 1').then(() => undefined, (x) => x);
+      expect(err).toBeInstanceOf(Error);
+      expect(['PROTOCOL_CONNECTION_LOST', 'ECONNRESET']).toContain(err.code);
+      expect(err.fatal).toBe(true);
+      c.destroy();
+    });
+  });
+
+  it('100:hang: the client times out', async () => {
+    await withProxy('100:hang', async (p) => {
+      const c = await connect(p.port);
+      c.on('error', () => {});
+      const t = performance.now();
+      const err = await c.query({ sql: 'SELECT 1', timeout: 300 }).then(() => undefined, (x) => x);
+      expect(err).toMatchObject({ code: 'PROTOCOL_SEQUENCE_TIMEOUT' });
+      expect(performance.now() - t).toBeGreaterThanOrEqual(290);
+      c.destroy();
+    });
+  });
+
+  it('LOCAL INFILE and change user through a faulty proxy: only whole exchanges are faulted', async () => {
+    const { Readable } = await import('node:stream');
+    await withProxy('30:error', async (p) => {
+      const c = await connect(p.port, { infileStreamFactory: () => Readable.from([Buffer.from('10\tten\n11\televen\n')]) });
+      let ok = 0;
+      let failed = 0;
+      for (let i = 0; i < 20; i++) {
+        try {
+          await c.query("LOAD DATA LOCAL INFILE 'x' REPLACE INTO TABLE t (id, name)");
+          await c.changeUser({ user: 'root', database: 'chaos' });
+          const [rows] = await c.query('SELECT name FROM t WHERE id = 11');
+          expect(rows).toEqual([{ name: 'eleven' }]);
+          ok++;
+        } catch (e) {
+          expect((e as { errno?: number }).errno).toBe(1205);
+          failed++;
+        }
+      }
+      expect(ok).toBeGreaterThan(0);
+      expect(failed).toBeGreaterThan(0);
+      await c.end();
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
+});

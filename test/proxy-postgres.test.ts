@@ -1,0 +1,303 @@
+/**
+ * The chaos proxy between pg (and a raw pipelining client) and a real PostgreSQL.
+ */
+import net from 'node:net';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startProxy, type Proxy } from '../src/proxy/proxy.js';
+import { postgres, POSTGRES_ERRORS } from '../src/proxy/protocols/postgres.js';
+import { havePostgres, startPostgres } from './helpers/postgres.js';
+import type { RunningServer } from './helpers/servers.js';
+
+type Behaviors = Parameters<typeof startProxy>[0]['behaviors'];
+
+let db: RunningServer;
+
+async function withProxy(behaviors: Behaviors, fn: (p: Proxy) => Promise<void>): Promise<void> {
+  const p = await startProxy({ name: 'pg', listen: '127.0.0.1:0', upstream: `127.0.0.1:${db.port}`, protocol: 'postgres', behaviors, seed: 1 });
+  try {
+    await fn(p);
+  } finally {
+    await p.close(100);
+  }
+}
+
+async function connect(port: number, extra: pg.ClientConfig = {}): Promise<pg.Client> {
+  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', ...extra });
+  c.on('error', () => {}); // fatal errors are asserted on the query promises
+  await c.connect();
+  return c;
+}
+
+// A raw client that pipelines queries and uses the framer (test side) to split the replies.
+const i32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
+const msg = (type: string, body: Buffer) => Buffer.concat([Buffer.from(type), i32(body.length + 4), body]);
+const simple = (sql: string) => msg('Q', Buffer.from(`${sql}\0`));
+const extended = (sql: string) => Buffer.concat([
+  msg('P', Buffer.from(`\0${sql}\0\0\0`)), msg('B', Buffer.from([0, 0, 0, 0, 0, 0, 0, 0])), msg('D', Buffer.from('P\0')),
+  msg('E', Buffer.concat([Buffer.from([0]), i32(0)])), msg('S', Buffer.alloc(0)),
+]);
+
+class Raw {
+  private session = postgres.createSession();
+  private cur: Buffer[] = [];
+  readonly done: Buffer[] = [];
+  private constructor(readonly sock: net.Socket) {
+    sock.on('data', (d) => {
+      for (const s of this.session.fromServer(d)) {
+        if (s.passthrough) continue; // startup, notices
+        this.cur.push(s.data);
+        if (s.end) { this.done.push(Buffer.concat(this.cur)); this.cur = []; }
+      }
+    });
+    sock.on('error', () => {});
+  }
+
+  static async connect(port: number): Promise<Raw> {
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise<void>((r, j) => { sock.once('connect', () => r()); sock.once('error', j); });
+    const raw = new Raw(sock);
+    let ready = false;
+    sock.on('data', (d) => { if (d.includes(Buffer.from([0x5a, 0, 0, 0, 5]))) ready = true; });
+    const params = Buffer.from('user\0postgres\0database\0postgres\0\0');
+    raw.write(Buffer.concat([i32(8 + params.length), i32(196608), params]));
+    const deadline = Date.now() + 5000;
+    while (!ready) {
+      if (Date.now() > deadline) throw new Error('no ReadyForQuery');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return raw;
+  }
+
+  write(b: Buffer): void {
+    this.sock.write(Buffer.concat(this.session.fromClient(b).map((s) => s.data)));
+  }
+
+  async pipeline(reqs: Buffer[]): Promise<Buffer[]> {
+    this.done.length = 0;
+    this.write(Buffer.concat(reqs));
+    const deadline = Date.now() + 5000;
+    while (this.done.length < reqs.length) {
+      if (Date.now() > deadline) throw new Error(`only ${this.done.length} of ${reqs.length} replies`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return this.done.splice(0);
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+describe.skipIf(!havePostgres())('postgres through the chaos proxy (real PostgreSQL)', () => {
+  beforeAll(async () => {
+    db = await startPostgres();
+    const c = await connect(db.port);
+    await c.query(`CREATE TABLE t (id int PRIMARY KEY, name text, price numeric(10,2), at timestamptz, data bytea);
+      INSERT INTO t VALUES (1, 'one', 1.50, '2024-01-02 03:04:05+00', '\\x00ff10'), (2, 'two', NULL, NULL, NULL), (3, 'trois', 3.25, '2025-06-07 08:09:10+00', decode(repeat('62', 3000), 'hex'))`);
+    await c.end();
+  });
+  afterAll(async () => {
+    await db?.stop();
+  });
+
+  it('dummy: results are those of a direct connection, pipelined raw replies are byte-exact', async () => {
+    await withProxy('', async (p) => {
+      const scenario = async (port: number) => {
+        const c = await connect(port);
+        const out: unknown[] = [];
+        const rows = async (q: Promise<pg.QueryResult>) => (await q).rows;
+        out.push(await rows(c.query('SELECT * FROM t ORDER BY id')));
+        out.push(await rows(c.query('SELECT id, name, price, at, data FROM t WHERE id >= $1 ORDER BY id', [2])));
+        out.push(await rows(c.query({ name: 'one', text: 'SELECT name FROM t WHERE id = $1', values: [1] })));
+        out.push(await rows(c.query({ name: 'one', text: 'SELECT name FROM t WHERE id = $1', values: [3] })));
+        out.push(((await c.query('SELECT 1 AS a; SELECT 2 AS b')) as unknown as pg.QueryResult[]).map((r) => r.rows));
+        out.push(await c.query('SELEKT').catch((e) => ({ code: e.code, severity: e.severity })));
+        out.push(await rows(c.query('SELECT g, repeat(\'x\', g % 97) AS pad FROM generate_series(1, 3000) g')));
+        out.push(await rows(c.query("SELECT repeat('big', 2000000) AS big")));
+        // Portal paging: Execute with a row limit and Flush, the Sync only at the end (the
+        // server's reply starts before the request is over).
+        out.push(await rows(c.query({ text: 'SELECT generate_series(1, 95) AS n', rows: 10 } as pg.QueryConfig)));
+        await c.query('BEGIN');
+        out.push((await c.query('UPDATE t SET name = $1 WHERE id = $2', ['uno', 1])).rowCount);
+        out.push(c.getTransactionStatus());
+        await c.query('ROLLBACK');
+        await c.end();
+        return JSON.parse(JSON.stringify(out));
+      };
+      const direct = await scenario(db.port);
+      const proxied = await scenario(p.port);
+      expect(proxied).toEqual(direct);
+      const stats = p.stats();
+      expect(stats.fallbacks).toBe(0);
+      expect(stats.exchanges).toBeGreaterThanOrEqual(12);
+      expect(stats.behaviors.dummy).toBe(stats.exchanges);
+
+      const reqs = [simple('SELECT 1'), extended('SELECT * FROM t ORDER BY id'), simple('SELEKT'), extended("SELECT repeat('p', 100000)"),
+        simple('SELECT 1; SELECT 2'), extended('SELECT id FROM t WHERE id = 2'), msg('S', Buffer.alloc(0))];
+      const rawDirect = await Raw.connect(db.port);
+      const rawProxied = await Raw.connect(p.port);
+      try {
+        for (let round = 0; round < 5; round++) {
+          const a = await rawDirect.pipeline(reqs);
+          const b = await rawProxied.pipeline(reqs);
+          expect(b.length).toBe(reqs.length);
+          expect(b.map((x) => x.toString('hex'))).toEqual(a.map((x) => x.toString('hex')));
+        }
+      } finally {
+        rawDirect.close();
+        rawProxied.close();
+      }
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
+
+  for (const [kind, e] of Object.entries(POSTGRES_ERRORS)) {
+    const fatal = e.severity === 'FATAL';
+    it(`100:error kind ${kind}: pg gets a ${e.severity} with code ${kind}${fatal ? ', then the connection closes' : ', and the same client keeps working'}`, async () => {
+      await withProxy({ error: { percent: 100, kind } }, async (p) => {
+        const c = await connect(p.port);
+        const err = await c.query('SELECT 1').then(() => undefined, (x) => x);
+        expect(err).toBeInstanceOf(pg.DatabaseError);
+        expect(err).toMatchObject({ code: kind, severity: e.severity, message: e.message });
+        expect(p.stats().behaviors.error).toBe(1);
+        if (fatal) {
+          const next = await c.query('SELECT 1').then(() => undefined, (x) => x);
+          expect(next).toBeInstanceOf(Error);
+          expect(String(next.message)).toMatch(/terminated|not queryable|Connection terminated|closed/i);
+        } else {
+          // The extended protocol gets it too.
+          await expect(c.query('SELECT $1::int AS n', [1])).rejects.toMatchObject({ code: kind });
+          expect(c.getTransactionStatus()).toBe('I');
+          await p.setMix('100:dummy');
+          expect((await c.query('SELECT 41 + 1 AS n')).rows).toEqual([{ n: 42 }]);
+          expect((await c.query('SELECT $1::int + 1 AS n', [1])).rows).toEqual([{ n: 2 }]);
+          await c.end();
+        }
+      });
+    });
+  }
+
+  it('an error injected inside a transaction leaves it failed (ReadyForQuery E) and ROLLBACK recovers', async () => {
+    await withProxy('', async (p) => {
+      const c = await connect(p.port);
+      await c.query('BEGIN');
+      expect(c.getTransactionStatus()).toBe('T');
+      await p.setMix({ error: { percent: 100, kind: '40001' } });
+      await expect(c.query('UPDATE t SET name = name WHERE id = 1')).rejects.toMatchObject({ code: '40001' });
+      expect(c.getTransactionStatus()).toBe('E');
+      await p.setMix('');
+      await c.query('ROLLBACK');
+      expect(c.getTransactionStatus()).toBe('I');
+      expect((await c.query('SELECT count(*)::int AS n FROM t')).rows).toEqual([{ n: 3 }]);
+      await c.end();
+    });
+  });
+
+  it(`the default error kind is ${postgres.defaultError} (FATAL)`, async () => {
+    await withProxy('100:error', async (p) => {
+      const c = await connect(p.port);
+      await expect(c.query('SELECT 1')).rejects.toMatchObject({ code: '57P01', severity: 'FATAL' });
+    });
+  });
+
+  it('50:error with a seed: about half the exchanges fail, the same ones on a replay', async () => {
+    const run = async () => {
+      let seen = '';
+      await withProxy({ error: { percent: 50, kind: '40001' } }, async (p) => {
+        const c = await connect(p.port);
+        for (let i = 0; i < 300; i++) {
+          seen += await c.query(i % 2 ? 'SELECT $1::int AS i' : `SELECT ${i} AS i`, i % 2 ? [i] : undefined).then((r) => {
+            expect(r.rows).toEqual([{ i }]);
+            return '.';
+          }, (e) => {
+            expect(e.code).toBe('40001');
+            return 'E';
+          });
+        }
+        // Counted before the client says goodbye: its Terminate / COM_QUIT is drawn too.
+        expect(p.stats().behaviors.error).toBe([...seen].filter((x) => x === 'E').length);
+        await c.end();
+      });
+      return seen;
+    };
+    const a = await run();
+    const share = [...a].filter((x) => x === 'E').length / a.length;
+    // Binomial(300, 0.5): sd = 8.7 exchanges (2.9 %); ±10 % is more than 3 sd.
+    expect(share).toBeGreaterThan(0.4);
+    expect(share).toBeLessThan(0.6);
+    expect(await run()).toBe(a);
+  });
+
+  it('100:delay with sleep 0.2 adds about 200 ms per exchange', async () => {
+    await withProxy({ delay: { percent: 100, sleep: 0.2 } }, async (p) => {
+      const c = await connect(p.port);
+      for (let i = 0; i < 3; i++) {
+        const t = performance.now();
+        const r = await c.query(i % 2 ? 'SELECT $1::int AS one' : 'SELECT 1 AS one', i % 2 ? [1] : undefined);
+        const ms = performance.now() - t;
+        expect(r.rows).toEqual([{ one: 1 }]);
+        expect(ms).toBeGreaterThanOrEqual(195);
+        expect(ms).toBeLessThan(1000);
+      }
+      // A paged query is one exchange (its Sync comes last): delayed once.
+      const t = performance.now();
+      const paged = await c.query({ text: 'SELECT generate_series(1, 45) AS n', rows: 10 } as pg.QueryConfig);
+      expect(paged.rows.length).toBe(45);
+      expect(performance.now() - t).toBeGreaterThanOrEqual(195);
+      expect(performance.now() - t).toBeLessThan(1000);
+      await c.end();
+    });
+  });
+
+  it('100:blackout: the client sees its connection closed', async () => {
+    await withProxy('100:blackout', async (p) => {
+      const c = await connect(p.port);
+      const err = await c.query('SELECT 1').then(() => undefined, (x) => x);
+      expect(err).toBeInstanceOf(Error);
+      expect(String(err.message)).toMatch(/Connection terminated unexpectedly|ECONNRESET/);
+    });
+  });
+
+  it('100:hang: the client times out', async () => {
+    await withProxy('100:hang', async (p) => {
+      const c = await connect(p.port, { query_timeout: 300 });
+      const t = performance.now();
+      const err = await c.query('SELECT 1').then(() => undefined, (x) => x);
+      expect(String(err?.message)).toMatch(/timeout/i);
+      expect(performance.now() - t).toBeGreaterThanOrEqual(290);
+      await c.end().catch(() => undefined);
+    });
+  });
+
+  it('notifications and notices through a faulty proxy: only whole exchanges are faulted, async messages always pass', async () => {
+    await withProxy({ error: { percent: 30, kind: '57014' } }, async (p) => {
+      const c = await connect(p.port);
+      const notes: string[] = [];
+      c.on('notification', (n) => notes.push(n.payload ?? ''));
+      let listening = false;
+      while (!listening) listening = await c.query('LISTEN ch').then(() => true, () => false);
+      const other = await connect(db.port);
+      let ok = 0;
+      let failed = 0;
+      for (let i = 0; i < 20; i++) {
+        await other.query(`NOTIFY ch, '${i}'`);
+        try {
+          await c.query("DO $$ BEGIN RAISE NOTICE 'n'; END $$");
+          ok++;
+        } catch (e) {
+          expect((e as { code?: string }).code).toBe('57014');
+          failed++;
+        }
+      }
+      await other.end();
+      expect(ok).toBeGreaterThan(0);
+      expect(failed).toBeGreaterThan(0);
+      const deadline = Date.now() + 3000;
+      while (notes.length < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+      expect(notes).toEqual(Array.from({ length: 20 }, (_, i) => String(i)));
+      await c.end();
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
+});
