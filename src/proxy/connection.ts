@@ -234,7 +234,7 @@ export class Connection {
       return;
     }
     if (this.protocol.framesReplies) {
-      this.awaiting.push(ex);
+      if (!ex.replyEnded) this.awaiting.push(ex);
     } else {
       const previous = this.attributed;
       if (previous) {
@@ -271,7 +271,9 @@ export class Connection {
     };
     this.current = ex;
     this.core.counters.exchanges++;
-    const sources = [entry, ...this.activeToxics()].filter((e) => e.behavior.onExchange);
+    // A request the server never answers (memcache noreply, COM_QUIT, Terminate) is never faulted:
+    // withholding it would lose data silently (e.g. MySQL long data) and count errors no client saw.
+    const sources = seg.noReply ? [] : [entry, ...this.activeToxics()].filter((e) => e.behavior.onExchange);
     const results = sources.map((e) => this.callHook(e, () => e.behavior.onExchange!(this.exchangeContext(e, ex, seg), e.options)));
     if (results.some((r) => r instanceof Promise)) {
       return Promise.all(results).then((rs) => this.plan(ex, seg, sources, rs));
@@ -416,7 +418,10 @@ export class Connection {
       else this.writeClient(seg.data);
       return;
     }
-    const ex = this.awaiting[0];
+    // A server may answer before the request has ended (Postgres Flush paging): the reply then
+    // belongs to the request still being sent.
+    const inFlight = this.current && !this.current.skip && !this.current.noReply ? this.current : undefined;
+    const ex = this.awaiting[0] ?? inFlight;
     if (!ex) {
       // A reply with no request: pass it on rather than lose it.
       this.writeClient(seg.data);
@@ -431,7 +436,7 @@ export class Connection {
       }
     }
     if (seg.end) {
-      this.awaiting.shift();
+      if (this.awaiting[0] === ex) this.awaiting.shift();
       ex.replyEnded = true;
       this.core.recordLatency(performance.now() - ex.forwardedAt);
       if (this.replies[0] === ex && ex.chunks.length === 0 && !ex.replace && !this.repliesBusy) this.replies.shift();
