@@ -34,6 +34,10 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     .option('--statsd-prefix <prefix>', 'statsd metric prefix', 'marteau')
     .option('--interval <ms>', 'how often to print counts (default 1000 on a terminal, 5000 otherwise)')
     .option('--grace <ms>', 'on SIGINT/SIGTERM, how long in-flight exchanges may finish', '2000')
+    .option('--api [host:port]', 'serve the control APIs (Toxiproxy, Vaurien, /marteau) on this address (default 127.0.0.1:8474)')
+    .option('--api-token <token>', 'require this token on every API request (needed off loopback; env MARTEAU_API_TOKEN)')
+    .option('--vaurien-proxy <name>', "the proxy that Vaurien's bare /behavior and /backend routes act on")
+    .option('-w, --watch', 'with --config: apply edits of the file (and its plugins) live; a bad edit is reported and ignored')
     .action((o: ProxyCommandOptions) => { result = runProxyCommand(o, io); });
 
   program

@@ -1,12 +1,20 @@
 /**
  * `marteau-tui proxy`: one proxy from flags, or many from a config file; a live line of counts
- * per proxy; a clean stop on SIGINT/SIGTERM that lets in-flight exchanges finish.
+ * per proxy; a clean stop on SIGINT/SIGTERM that lets in-flight exchanges finish. With `--api`
+ * (or an `api:` section) the control APIs run too; with `--watch` edits of the config apply live.
  */
+import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { loadProxiesFile, statsdSchema, type ProxiesConfig } from '../config/proxies.js';
+import { watchFiles, type FileWatcher } from '../config/watch.js';
+import { Control } from '../proxy/api/control.js';
+import { isLoopback } from '../proxy/api/guard.js';
+import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/server.js';
+import { packageVersion } from '../proxy/api/version.js';
 import { MixError, parseMix } from '../proxy/mix.js';
+import { buildRegistry } from '../proxy/plugins.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../proxy/protocol.js';
-import { defaultRegistry, splitHostPort, type ProxyStats } from '../proxy/proxy.js';
+import { joinHostPort, splitHostPort, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { EXIT, UsageError } from './errors.js';
 import { formatProxyLine, LiveLines } from './proxy-status.js';
@@ -24,6 +32,11 @@ export interface ProxyCommandOptions {
   statsdPrefix: string;
   interval?: string;
   grace: string;
+  /** `--api` alone (true) or `--api host:port`. */
+  api?: string | boolean;
+  apiToken?: string;
+  vaurienProxy?: string;
+  watch?: boolean;
 }
 
 export interface Io {
@@ -31,33 +44,66 @@ export interface Io {
   err: NodeJS.WriteStream;
 }
 
+export const DEFAULT_API = '127.0.0.1:8474';
+
 export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<number> {
+  if (o.watch && !o.config) throw new UsageError('--watch needs --config FILE (it watches that file)');
   const config = await buildConfig(o);
-  const set = new ProxySet(defaultRegistry);
+  const api = apiSettings(o, config);
+  const registry = buildRegistry(config.plugins ?? []);
+  const set = new ProxySet(registry);
+  const control = new Control(set, registry, { vaurienProxy: api?.vaurienProxy });
   const log = (m: string) => io.err.write(`${m}\n`);
+
+  let announcing = false;
+  set.on('added', (p) => {
+    p.on('event', (e) => {
+      if (e.type === 'proxy.log' && e.level !== 'info') log(`${e.proxy}: ${e.message}`);
+    });
+    if (announcing) io.out.write(`listening ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text}${p.isEnabled ? '' : ' (disabled)'}\n`);
+  });
+  set.on('removed', (p) => {
+    if (announcing && !set.get(p.name)) io.out.write(`stopped ${p.name}\n`);
+  });
   try {
     await set.start(config.proxies, config.statsd, log);
   } catch (e) {
     if (e instanceof ListenError) throw new UsageError(e.message, e.code === 'EADDRINUSE' ? EXIT.usage : EXIT.infrastructure);
     throw e;
   }
+  control.adopt(config);
   for (const p of set.proxies.values()) {
     io.out.write(`listening ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text}\n`);
-    p.on('event', (e) => {
-      if (e.type === 'proxy.log' && e.level !== 'info') log(`${e.proxy}: ${e.message}`);
-    });
   }
+  announcing = true;
+
+  let server: ApiServer | undefined;
+  if (api) {
+    try {
+      server = await startApiServer({ control, host: api.host, port: api.port, token: api.token, version: await packageVersion(), onError: log });
+    } catch (e) {
+      await set.close(0);
+      if (e instanceof ApiConfigError) throw new UsageError(`--api: ${e.message}`);
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE') throw new UsageError(`--api: ${joinHostPort(api.host, api.port)} is already in use (a Toxiproxy server?); pick another port, e.g. --api 127.0.0.1:8475`);
+      throw new UsageError(`--api: cannot listen on ${joinHostPort(api.host, api.port)} (${code ?? String(e)})`, EXIT.infrastructure);
+    }
+    io.out.write(`api listening on ${server.url} (Toxiproxy routes /proxies, Vaurien /vaurien/<proxy>/behavior, ours /marteau)${api.token ? ', token required' : ''}\n`);
+  }
+
+  const watcher = o.watch && o.config ? startWatching(o.config, config, control, io) : undefined;
+
   const tty = io.out.isTTY === true && !process.env.NO_COLOR;
   const intervalMs = o.interval ? positiveInt(o.interval, '--interval') : tty ? 1000 : 5000;
   const live = new LiveLines(io.out, io.out.isTTY === true);
-  let previous: ProxyStats[] = set.stats();
+  let previous = new Map(set.stats().map((s) => [s.name, s]));
   let last = performance.now();
   const tick = () => {
     const now = set.stats();
     const t = performance.now();
-    const changed = JSON.stringify(now) !== JSON.stringify(previous);
-    if (tty || changed) live.show(now.map((s, i) => formatProxyLine(s, previous[i], (t - last) / 1000)));
-    previous = now;
+    const changed = now.length !== previous.size || now.some((s) => JSON.stringify(s) !== JSON.stringify(previous.get(s.name)));
+    if ((tty || changed) && now.length) live.show(now.map((s) => formatProxyLine(s, previous.get(s.name), (t - last) / 1000)));
+    previous = new Map(now.map((s): [string, ProxyStats] => [s.name, s]));
     last = t;
   };
   const timer = setInterval(tick, intervalMs);
@@ -75,9 +121,107 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
     process.on('SIGTERM', onTerm);
   });
   clearInterval(timer);
+  watcher?.close();
   tick();
+  announcing = false;
+  await server?.close();
   await set.close(graceMs);
   return EXIT.ok;
+}
+
+/**
+ * `--config FILE --watch`: each edit is loaded and checked in full; a valid one is applied at
+ * once (see Control.applyConfig), an invalid one is reported with file:line and changes nothing.
+ */
+function startWatching(file: string, initial: ProxiesConfig, control: Control, io: Io): FileWatcher {
+  const watched = (c: ProxiesConfig) => [path.resolve(file), ...(c.pluginPaths ?? [])];
+  let running = false;
+  let again = false;
+  const reload = async () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = true;
+    try {
+      for (let round = 0; round < 10; round++) {
+        again = false;
+        await reloadOnce();
+        if (!again) break;
+      }
+    } finally {
+      running = false;
+    }
+  };
+  const reloadOnce = async () => {
+    let next: ProxiesConfig;
+    try {
+      next = await loadProxiesFile(file, buildRegistry());
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        io.err.write(`config not applied, the running proxies keep the previous one:\n${e.message}\n`);
+        return;
+      }
+      throw e;
+    }
+    watcher.setFiles(watched(next));
+    try {
+      const r = await control.applyConfig(next);
+      const parts = [
+        r.added.length ? `added ${r.added.join(', ')}` : '',
+        r.replaced.length ? `restarted ${r.replaced.join(', ')}` : '',
+        r.updated.length ? `updated ${r.updated.join(', ')}` : '',
+        r.removed.length ? `removed ${r.removed.join(', ')}` : '',
+      ].filter(Boolean);
+      io.out.write(`config reloaded from ${file}: ${parts.join('; ') || 'no proxy changed'}\n`);
+      for (const w of r.warnings) io.err.write(`config reload: ${w}\n`);
+      if (JSON.stringify(next.statsd) !== JSON.stringify(initial.statsd) || JSON.stringify(next.api) !== JSON.stringify(initial.api)) {
+        io.err.write('config reload: statsd: and api: changes take effect at the next start\n');
+      }
+    } catch (e) {
+      io.err.write(`config not applied, the running proxies keep the previous one:\n${file}: ${(e as Error).message}\n`);
+    }
+  };
+  const watcher = watchFiles(watched(initial), () => {
+    reload().catch((e) => io.err.write(`config reload failed: ${String((e as Error)?.stack ?? e)}\n`));
+  });
+  return watcher;
+}
+
+interface ApiSettings {
+  host: string;
+  port: number;
+  token?: string;
+  vaurienProxy?: string;
+}
+
+/** Where the API listens, from --api or the config's `api:`; off loopback a token is required. */
+function apiSettings(o: ProxyCommandOptions, config: ProxiesConfig): ApiSettings | undefined {
+  const token = o.apiToken || process.env.MARTEAU_API_TOKEN || undefined;
+  const vaurienProxy = o.vaurienProxy ?? config.api?.vaurien_proxy;
+  let address: string | undefined;
+  if (o.api !== undefined && o.api !== false) address = o.api === true ? DEFAULT_API : o.api;
+  else if (config.api) address = config.api.listen;
+  if (address === undefined) {
+    if (o.apiToken) throw new UsageError('--api-token goes with --api (or an api: section in the config)');
+    if (o.vaurienProxy) throw new UsageError('--vaurien-proxy goes with --api (or an api: section in the config)');
+    return undefined;
+  }
+  if (/^\d+$/.test(address)) address = `127.0.0.1:${address}`;
+  let host: string;
+  let port: number;
+  try {
+    [host, port] = splitHostPort(address);
+  } catch (e) {
+    throw new UsageError(`--api: ${(e as Error).message}`);
+  }
+  if (!isLoopback(host) && !token) {
+    throw new UsageError(`--api ${address}: a control API reachable from other machines needs a token: --api-token TOKEN or MARTEAU_API_TOKEN (or use 127.0.0.1)`);
+  }
+  if (vaurienProxy && config.proxies.length && !config.proxies.some((p) => p.name === vaurienProxy)) {
+    throw new UsageError(`--vaurien-proxy: no proxy named "${vaurienProxy}"; running: ${config.proxies.map((p) => p.name).join(', ')}`);
+  }
+  return { host, port, token, vaurienProxy };
 }
 
 async function buildConfig(o: ProxyCommandOptions): Promise<ProxiesConfig> {
@@ -87,15 +231,17 @@ async function buildConfig(o: ProxyCommandOptions): Promise<ProxiesConfig> {
       throw new UsageError('give either --config FILE or --listen/--upstream/--behaviors, not both');
     }
     try {
-      const c = await loadProxiesFile(o.config, defaultRegistry);
-      return { proxies: c.proxies, statsd: statsd ?? c.statsd };
+      const c = await loadProxiesFile(o.config, buildRegistry());
+      return { ...c, statsd: statsd ?? c.statsd };
     } catch (e) {
       if (e instanceof ConfigError) throw new UsageError(e.message);
       throw e;
     }
   }
+  const apiOnly = o.api !== undefined && o.api !== false && !o.listen && !o.upstream && !o.behaviors;
+  if (apiOnly) return { proxies: [], statsd };
   if (!o.listen || !o.upstream) {
-    throw new UsageError('give --listen HOST:PORT and --upstream HOST:PORT (or --config FILE); see marteau-tui proxy --help');
+    throw new UsageError('give --listen HOST:PORT and --upstream HOST:PORT (or --config FILE, or --api to create proxies over HTTP); see marteau-tui proxy --help');
   }
   if (!(PROTOCOL_NAMES as readonly string[]).includes(o.protocol)) {
     throw new UsageError(`--protocol: unknown protocol "${o.protocol}"; use one of ${PROTOCOL_NAMES.join(', ')}`);
@@ -108,7 +254,7 @@ async function buildConfig(o: ProxyCommandOptions): Promise<ProxiesConfig> {
     }
   }
   try {
-    parseMix(o.behaviors, defaultRegistry);
+    parseMix(o.behaviors, buildRegistry());
   } catch (e) {
     if (e instanceof MixError) throw new UsageError(`--behaviors: ${e.message}`);
     throw e;

@@ -2,8 +2,11 @@
  * The `proxies:` section (of `.marteau.yml`, or of a standalone proxies YAML) and `statsd:`.
  */
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { z } from 'zod';
 import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../proxy/mix.js';
+import type { Behavior } from '../proxy/plugin.js';
+import { loadPlugins, PluginError } from '../proxy/plugins.js';
 import { PROTOCOL_NAMES } from '../proxy/protocol.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
@@ -38,16 +41,36 @@ export const statsdSchema = z
   })
   .strict();
 
+/** The control API (`marteau-tui proxy` starts it when this section is present). */
+export const apiSchema = z
+  .object({
+    listen: hostPort.default('127.0.0.1:8474'),
+    /** The proxy that Vaurien's bare routes (/behavior, /backend) act on when several run. */
+    vaurien_proxy: z.string().optional(),
+  })
+  .strict();
+
 export const proxiesFileSchema = z.object({
   proxies: z.record(z.string().regex(/^[\w-]+$/, 'a proxy name is letters, digits, _ and -'), proxySchema),
   statsd: statsdSchema.optional(),
+  /** Behavior plugin files (ES modules), relative to the config file. */
+  plugins: z.array(z.string().min(1, 'a plugin path cannot be empty')).optional(),
+  api: apiSchema.optional(),
 });
 
 export type StatsdConfig = z.infer<typeof statsdSchema>;
+export type ApiConfig = z.infer<typeof apiSchema>;
 
 export interface ProxiesConfig {
   proxies: ProxyOptions[];
   statsd?: StatsdConfig;
+  api?: ApiConfig;
+  /** Behaviors loaded from `plugins:` (already checked and guarded). */
+  plugins?: Behavior[];
+  /** Absolute paths of the plugin files (what `--watch` also watches). */
+  pluginPaths?: string[];
+  /** The registry the config was validated against: the given one plus the plugins. */
+  registry?: BehaviorRegistry;
 }
 
 const HINTS: Record<string, string> = {
@@ -64,7 +87,34 @@ export async function loadProxiesFile(file: string, registry: BehaviorRegistry):
   } catch (e) {
     throw new ConfigError(file, undefined, undefined, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? e})`, 'check the path given to --config');
   }
-  return parseProxiesConfig(parseYaml(file, text), registry);
+  const src = parseYaml(file, text);
+  const plugins = await loadConfigPlugins(src, registry);
+  const full: BehaviorRegistry = plugins.length ? new Map([...registry, ...plugins.map((b) => [b.name, b] as const)]) : registry;
+  const listed = (src.doc.toJS() as { plugins?: unknown } | null)?.plugins;
+  const pluginPaths = Array.isArray(listed) ? listed.filter((p): p is string => typeof p === 'string').map((p) => path.resolve(path.dirname(path.resolve(file)), p)) : [];
+  return { ...parseProxiesConfig(src, full), plugins, pluginPaths, registry: full };
+}
+
+/**
+ * Load `plugins:` before the proxies are checked, since their mixes may name plugin behaviors.
+ * A malformed `plugins:` value is left for the schema check to report.
+ */
+async function loadConfigPlugins(src: SourceDoc, registry: BehaviorRegistry): Promise<Behavior[]> {
+  const list = (src.doc.toJS() as { plugins?: unknown } | null)?.plugins;
+  if (!Array.isArray(list) || !list.every((p) => typeof p === 'string' && p !== '')) return [];
+  let plugins: Behavior[];
+  try {
+    plugins = await loadPlugins(list as string[], path.dirname(path.resolve(src.file)));
+  } catch (e) {
+    if (e instanceof PluginError) throw errorAt(src, ['plugins', e.index], e.message, 'see behaviors/README.md for how to write a plugin');
+    throw e;
+  }
+  for (const [i, b] of plugins.entries()) {
+    if (registry.has(b.name)) {
+      throw errorAt(src, ['plugins', i], `plugin ${path.resolve(path.dirname(src.file), list[i] as string)}: the name "${b.name}" is already taken; pick another name`);
+    }
+  }
+  return plugins;
 }
 
 export function parseProxiesConfig(src: SourceDoc, registry: BehaviorRegistry): ProxiesConfig {
@@ -75,10 +125,12 @@ export function parseProxiesConfig(src: SourceDoc, registry: BehaviorRegistry): 
     const path = issue.path as (string | number)[];
     const field = path.find((p) => typeof p === 'string' && p in HINTS) as string | undefined;
     let message = issue.message;
-    if (issue.code === 'unrecognized_keys') message = `unknown key "${issue.keys[0]}"; known keys: ${Object.keys(proxySchema.shape).join(', ')}`;
+    const section = path[0] === 'api' ? apiSchema : path[0] === 'statsd' ? statsdSchema : proxySchema;
+    if (issue.code === 'unrecognized_keys') message = `unknown key "${issue.keys[0]}"; known keys: ${Object.keys(section.shape).join(', ')}`;
     if (path.length === 0 && issue.code === 'invalid_type') message = 'expected a map with a `proxies:` section';
     const where = issue.code === 'unrecognized_keys' ? [...path, issue.keys[0]] : path;
-    throw errorAt(src, where, message, field ? HINTS[field] : undefined, issue.code === 'unrecognized_keys');
+    const hint = path[0] === 'api' ? 'the control API address, e.g. 127.0.0.1:8474' : path[0] === 'plugins' ? 'a list of plugin file paths, relative to this file' : field ? HINTS[field] : undefined;
+    throw errorAt(src, where, message, hint, issue.code === 'unrecognized_keys');
   }
   const proxies = Object.entries(parsed.data.proxies).map(([name, p]): ProxyOptions => {
     try {
@@ -98,5 +150,9 @@ export function parseProxiesConfig(src: SourceDoc, registry: BehaviorRegistry): 
       maxBuffer: p.max_buffer,
     };
   });
-  return { proxies, statsd: parsed.data.statsd };
+  const target = parsed.data.api?.vaurien_proxy;
+  if (target !== undefined && !proxies.some((p) => p.name === target)) {
+    throw errorAt(src, ['api', 'vaurien_proxy'], `no proxy named "${target}" in this file`, `one of: ${proxies.map((p) => p.name).join(', ') || '(none)'}`);
+  }
+  return { proxies, statsd: parsed.data.statsd, api: parsed.data.api };
 }

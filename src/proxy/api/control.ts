@@ -1,0 +1,376 @@
+/**
+ * The control plane shared by the three HTTP APIs and hot reload: proxies created, changed and
+ * removed while traffic flows. Structural changes (listeners) run one at a time; chaos changes
+ * (mix, toxics) are synchronous swaps that never wait on anything, so neither the API nor the
+ * data path is ever blocked by a slow change.
+ */
+import { EventEmitter } from 'node:events';
+import type { ProxiesConfig } from '../../config/proxies.js';
+import { parseMix, type MixEntrySpec, type Mix, type MixSpec } from '../mix.js';
+import type { Behavior } from '../plugin.js';
+import type { ProtocolName } from '../protocol.js';
+import { PROTOCOL_NAMES } from '../protocol.js';
+import { joinHostPort, splitHostPort, type Proxy, type ProxyEvent, type ProxyOptions } from '../proxy.js';
+import { ListenError, type ProxySet } from '../proxy-set.js';
+import { compileToxic, ToxicError, type ToxicSpec } from '../toxics.js';
+import { applyReload, type ReloadReport } from './reload.js';
+
+export type { ReloadReport } from './reload.js';
+
+/** A refused control request, worded like Toxiproxy, with the HTTP status it would answer. */
+export class ControlError extends Error {
+  constructor(message: string, readonly status = 400, readonly where?: string) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
+
+export interface ProxySpec {
+  name: string;
+  listen?: string;
+  upstream: string;
+  enabled?: boolean;
+  /** Ours, not Toxiproxy's: the framing of a proxy created over the API (default tcp). */
+  protocol?: ProtocolName;
+}
+
+export interface ProxyPatch {
+  listen?: string;
+  upstream?: string;
+  enabled?: boolean;
+}
+
+/** Events for live followers: every proxy's events plus proxies coming and going. */
+export type ControlEvent =
+  | ProxyEvent
+  | { type: 'proxy.added'; proxy: string; at: number }
+  | { type: 'proxy.removed'; proxy: string; at: number };
+
+export class Control {
+  /** The configured mix of each proxy: what `reset` goes back to. */
+  private readonly baseline = new Map<string, MixSpec | undefined>();
+  /** Proxies that came from the config file, as configured (hot reload diffs against these). */
+  private managed = new Map<string, ProxyOptions>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly hub = new EventEmitter<{ event: [ControlEvent] }>();
+  private readonly forwarders = new Map<Proxy, (e: ProxyEvent) => void>();
+
+  constructor(
+    readonly set: ProxySet,
+    /** The live registry the set's proxies resolve behavior names in (hot reload swaps its content). */
+    readonly registry: Map<string, Behavior>,
+    readonly options: { vaurienProxy?: string } = {},
+  ) {
+    this.hub.setMaxListeners(0);
+    set.on('added', (p) => {
+      if (this.hub.listenerCount('event')) this.follow(p);
+      this.publish({ type: 'proxy.added', proxy: p.name, at: Date.now() });
+    });
+    set.on('removed', (p) => {
+      this.unfollow(p);
+      this.publish({ type: 'proxy.removed', proxy: p.name, at: Date.now() });
+    });
+  }
+
+  /** Record the proxies a config file started, so that reset and reload know them. */
+  adopt(config: ProxiesConfig): void {
+    this.managed = new Map(config.proxies.map((o) => [o.name, o]));
+    for (const o of config.proxies) this.baseline.set(o.name, o.behaviors);
+  }
+
+  list(): Proxy[] {
+    return [...this.set.proxies.values()];
+  }
+
+  get(name: string): Proxy | undefined {
+    return this.set.get(name);
+  }
+
+  require(name: string): Proxy {
+    const p = this.set.get(name);
+    if (!p) throw new ControlError('proxy not found', 404);
+    return p;
+  }
+
+  isManaged(name: string): boolean {
+    return this.managed.has(name);
+  }
+
+  // ---- structural changes (serialised) -------------------------------------------------
+
+  create(spec: ProxySpec): Promise<Proxy> {
+    return this.serial(() => this.createNow(spec));
+  }
+
+  update(name: string, patch: ProxyPatch): Promise<Proxy> {
+    return this.serial(async () => {
+      let p = this.require(name);
+      if (patch.upstream !== undefined) {
+        const upstream = checkAddress(patch.upstream, 'upstream');
+        if (upstream !== p.upstream) p.setUpstream(upstream);
+      }
+      const enabled = patch.enabled ?? p.isEnabled;
+      const listen = patch.listen === undefined ? undefined : normaliseListen(patch.listen);
+      if (listen !== undefined && listen !== p.listenAddress) {
+        p = await this.relisten(p, listen, enabled);
+      } else if (enabled !== p.isEnabled) {
+        await setEnabled(p, enabled);
+      }
+      return p;
+    });
+  }
+
+  remove(name: string): Promise<void> {
+    return this.serial(async () => {
+      this.require(name);
+      await this.removeNow(name);
+    });
+  }
+
+  /**
+   * Toxiproxy's populate: every entry is checked first; an existing proxy with the same listen
+   * and upstream is kept as it is (toxics too), a different one is replaced. A failure partway
+   * reports the proxies already done.
+   */
+  populate(specs: ProxySpec[]): Promise<{ proxies: Proxy[]; error?: ControlError }> {
+    return this.serial(async () => {
+      specs.forEach((s, i) => {
+        if (!s.name) throw new ControlError(`missing required field: name at proxy ${i + 1}`);
+        if (!s.upstream) throw new ControlError(`missing required field: upstream at proxy ${i + 1}`);
+        checkAddress(s.upstream, `upstream at proxy ${i + 1}`);
+        normaliseListen(s.listen, `listen at proxy ${i + 1}`);
+      });
+      const done: Proxy[] = [];
+      for (const s of specs) {
+        const existing = this.set.get(s.name);
+        const same = existing
+          && existing.listenAddress === normaliseListen(s.listen)
+          && existing.upstream === checkAddress(s.upstream, 'upstream')
+          && (s.protocol === undefined || s.protocol === existing.options.protocol);
+        if (existing && same) {
+          done.push(existing);
+          continue;
+        }
+        try {
+          if (existing) await this.removeNow(s.name);
+          done.push(await this.createNow({ ...s, enabled: true }));
+        } catch (e) {
+          return { proxies: done, error: e instanceof ControlError ? e : new ControlError(String((e as Error)?.message ?? e), 500) };
+        }
+      }
+      return { proxies: done };
+    });
+  }
+
+  /** Toxiproxy's reset: every proxy enabled, every toxic removed; ours also restores the configured mix. */
+  reset(): Promise<void> {
+    return this.serial(async () => {
+      for (const p of this.list()) {
+        for (const t of p.listToxics()) p.removeToxic(t.name);
+        const mix = this.baseline.get(p.name);
+        const same = JSON.stringify(specOfMix(parseMix(mix, this.registry))) === JSON.stringify(specOfMix(p.mix));
+        if (!same) await p.setMix(mix ?? '');
+        if (!p.isEnabled) await setEnabled(p, true);
+      }
+    });
+  }
+
+  // ---- chaos changes (synchronous swaps) ------------------------------------------------
+
+  /**
+   * Set a proxy's mix and/or its whole toxic list in one go: everything is validated first, then
+   * swapped in the same tick, so no exchange ever sees half of the change.
+   */
+  async setChaos(name: string, change: { mix?: MixSpec; toxics?: ToxicSpec[] }): Promise<Proxy> {
+    const p = this.require(name);
+    if (change.mix !== undefined) parseMix(change.mix, this.registry, p.mix);
+    if (change.toxics) {
+      const names = new Set<string>();
+      change.toxics.forEach((t, i) => {
+        let compiled;
+        try {
+          compiled = compileToxic(t, this.registry);
+        } catch (e) {
+          if (e instanceof ToxicError) throw new ControlError(e.message, e.status, `toxics.${i}`);
+          throw e;
+        }
+        if (names.has(compiled.name)) throw new ControlError(`toxic already exists: two toxics named "${compiled.name}"`, 409, `toxics.${i}.name`);
+        names.add(compiled.name);
+      });
+      for (const t of p.listToxics()) p.removeToxic(t.name);
+      for (const t of change.toxics) p.addToxic(t);
+    }
+    if (change.mix !== undefined) await p.setMix(change.mix);
+    return p;
+  }
+
+  /** What `reset` would restore for this proxy. */
+  configuredMix(name: string): MixSpec | undefined {
+    return this.baseline.get(name);
+  }
+
+  // ---- live events ---------------------------------------------------------------------
+
+  /** Follow every proxy's events (also of proxies added later) until the returned function is called. */
+  subscribe(listener: (e: ControlEvent) => void): () => void {
+    if (this.hub.listenerCount('event') === 0) for (const p of this.list()) this.follow(p);
+    this.hub.on('event', listener);
+    return () => {
+      this.hub.off('event', listener);
+      // Without followers, proxies skip building per-exchange events (see Proxy.count).
+      if (this.hub.listenerCount('event') === 0) for (const p of [...this.forwarders.keys()]) this.unfollow(p);
+    };
+  }
+
+  private publish(e: ControlEvent): void {
+    this.hub.emit('event', e);
+  }
+
+  private follow(p: Proxy): void {
+    if (this.forwarders.has(p)) return;
+    const f = (e: ProxyEvent) => this.publish(e);
+    this.forwarders.set(p, f);
+    p.on('event', f);
+  }
+
+  private unfollow(p: Proxy): void {
+    const f = this.forwarders.get(p);
+    if (!f) return;
+    p.off('event', f);
+    this.forwarders.delete(p);
+  }
+
+  // ---- hot reload ----------------------------------------------------------------------
+
+  /**
+   * Apply an edited config atomically: new listeners are bound first (any failure undoes them
+   * and leaves everything as it was), then every mix, upstream and proxy swap happens in one
+   * synchronous pass, then the proxies that left the file are closed. Proxies created over the
+   * API are left alone unless the file now names them.
+   */
+  applyConfig(next: ProxiesConfig): Promise<ReloadReport> {
+    return this.serial(async () => {
+      const report = await applyReload({ set: this.set, registry: this.registry, managed: this.managed }, next);
+      for (const name of report.removed) this.baseline.delete(name);
+      for (const o of next.proxies) this.baseline.set(o.name, o.behaviors);
+      this.managed = new Map(next.proxies.map((o) => [o.name, o]));
+      return report;
+    });
+  }
+
+  // ---- internals -----------------------------------------------------------------------
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async createNow(spec: ProxySpec): Promise<Proxy> {
+    if (this.set.get(spec.name)) throw new ControlError('proxy already exists', 409);
+    if (spec.name.includes('/')) throw new ControlError('bad request body: name: a proxy name cannot contain "/"');
+    if (spec.protocol !== undefined && !(PROTOCOL_NAMES as readonly string[]).includes(spec.protocol)) {
+      throw new ControlError(`bad request body: protocol: unknown protocol "${spec.protocol}"; use one of ${PROTOCOL_NAMES.join(', ')}`);
+    }
+    const options: ProxyOptions = {
+      name: spec.name,
+      listen: normaliseListen(spec.listen),
+      upstream: checkAddress(spec.upstream, 'upstream'),
+      protocol: spec.protocol ?? 'tcp',
+    };
+    try {
+      const p = await this.set.add(options, { enabled: spec.enabled !== false });
+      this.baseline.set(p.name, undefined);
+      return p;
+    } catch (e) {
+      throw bindError(e);
+    }
+  }
+
+  private async removeNow(name: string): Promise<void> {
+    await this.set.remove(name, 0);
+    this.baseline.delete(name);
+    this.managed.delete(name);
+  }
+
+  /**
+   * Toxiproxy restarts a proxy whose listen address changes (its connections drop); the toxics
+   * and the live mix move to the new listener. If the new address cannot be bound, the old
+   * listener comes back.
+   */
+  private async relisten(old: Proxy, listen: string, enabled: boolean): Promise<Proxy> {
+    const fresh = this.set.create({ ...old.options, listen, upstream: old.upstream });
+    await fresh.setEnabled(false);
+    await fresh.setMix(specOfMix(old.mix));
+    for (const t of old.listToxics()) fresh.addToxic(t);
+    const wasEnabled = old.isEnabled;
+    await old.setEnabled(false);
+    if (enabled) {
+      try {
+        await setEnabled(fresh, true);
+      } catch (e) {
+        if (wasEnabled) await old.setEnabled(true).catch(() => undefined);
+        throw e;
+      }
+      // A 100 % `down` mix keeps the listener closed (setMix closes it again).
+      await fresh.setMix(specOfMix(old.mix));
+    }
+    this.set.insert(fresh);
+    await old.close(0);
+    return fresh;
+  }
+}
+
+/** Toxiproxy's listen: empty means any free port; `localhost` is reported as the address bound. */
+export function normaliseListen(listen: string | undefined, what = 'listen'): string {
+  if (listen === undefined || listen === '') return '127.0.0.1:0';
+  const [host, port] = splitAddress(listen, what);
+  return joinHostPort(host === 'localhost' ? '127.0.0.1' : host, port);
+}
+
+export function checkAddress(addr: string, what: string): string {
+  const [host, port] = splitAddress(addr, what);
+  return joinHostPort(host, port);
+}
+
+function splitAddress(addr: string, what: string): [string, number] {
+  if (typeof addr !== 'string') throw new ControlError(`bad request body: ${what}: expected a "host:port" string`, 400, what);
+  try {
+    return splitHostPort(addr);
+  } catch (e) {
+    throw new ControlError(`bad request body: ${what}: ${(e as Error).message}`, 400, what);
+  }
+}
+
+/** A mix as a spec that parses back to the same mix (options included). */
+export function specOfMix(mix: Mix): Record<string, MixEntrySpec> {
+  const spec: Record<string, MixEntrySpec> = {};
+  for (const e of mix.entries) {
+    if (e.behavior.name === 'dummy') continue;
+    const prev = spec[e.behavior.name];
+    spec[e.behavior.name] = { ...e.options, percent: (prev?.percent ?? 0) + e.percent };
+  }
+  return spec;
+}
+
+async function setEnabled(p: Proxy, enabled: boolean): Promise<void> {
+  try {
+    await p.setEnabled(enabled);
+  } catch (e) {
+    // A failed bind must not leave the proxy claiming to be enabled.
+    await p.setEnabled(false).catch(() => undefined);
+    throw bindError(new ListenError(p.name, p.listenAddress, (e as NodeJS.ErrnoException).code ?? String(e)));
+  }
+}
+
+const BIND_WORDS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'cannot assign requested address',
+  EACCES: 'permission denied',
+};
+
+/** A listen failure as Toxiproxy reports it (Go's net error text, status 500). */
+function bindError(e: unknown): unknown {
+  if (!(e instanceof ListenError)) return e;
+  return new ControlError(`listen tcp ${e.address}: bind: ${BIND_WORDS[e.code] ?? e.code}`, 500);
+}

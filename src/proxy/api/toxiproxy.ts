@@ -1,0 +1,233 @@
+/**
+ * Toxiproxy 2.x's HTTP API over our proxies: the same routes, JSON field names, status codes,
+ * error bodies and server-side defaults, so existing Toxiproxy clients work unchanged. Every
+ * behavior is accepted as a toxic type (Toxiproxy's seven, `noop`, and ours: delay, error, ...).
+ */
+import { z } from 'zod';
+import type { Behavior } from '../plugin.js';
+import { PROTOCOL_NAMES } from '../protocol.js';
+import type { Proxy } from '../proxy.js';
+import { toxicJson, ToxicError, type Toxic, type ToxicSpec } from '../toxics.js';
+import { ControlError, type Control, type ProxySpec } from './control.js';
+import { ApiError, jsonBody, validate, type ApiRequest, type Reply, type Route } from './http.js';
+
+/** The Toxiproxy release whose API this one follows (answered by GET /version). */
+export const TOXIPROXY_VERSION = '2.12.0';
+
+const BAD = 'bad request body: ';
+
+const proxyBody = z.strictObject({
+  name: z.string().optional(),
+  listen: z.string().optional(),
+  upstream: z.string().optional(),
+  enabled: z.boolean().optional(),
+  // Sent back by the Go client on every save; Toxiproxy ignores it, so do we.
+  toxics: z.unknown().optional(),
+  // Ours: the framing of a new proxy (Toxiproxy proxies are raw TCP, our default too).
+  protocol: z.enum(PROTOCOL_NAMES).optional(),
+});
+
+const toxicBody = z.strictObject({
+  name: z.string().optional(),
+  type: z.string().optional(),
+  stream: z.string().optional(),
+  toxicity: z.number().optional(),
+  attributes: z.record(z.string(), z.unknown()).nullable().optional(),
+});
+
+/**
+ * Toxiproxy sets no default in code: an omitted attribute is 0. The same holds here for its
+ * toxic types, except where 0 would stall or crash (then the attribute must be given).
+ */
+const TOXIPROXY_ATTRIBUTES: Record<string, Record<string, string | undefined>> = {
+  latency: { latency: undefined, jitter: undefined },
+  bandwidth: { rate: "Toxiproxy's default 0 never lets a byte through; give a rate in KB/s" },
+  slow_close: { delay: undefined },
+  timeout: { timeout: undefined },
+  reset_peer: { timeout: undefined },
+  slicer: { average_size: "Toxiproxy's default 0 cannot slice anything; give a size in bytes", size_variation: undefined, delay: undefined },
+  limit_data: { bytes: undefined },
+};
+
+export function toxiproxyRoutes(control: Control): Route[] {
+  const proxy = (r: ApiRequest) => wrap(() => control.require(r.params.proxy));
+  return [
+    {
+      methods: ['GET'], pattern: '/proxies',
+      handler: () => ok(Object.fromEntries(control.list().map((p) => [p.name, proxyJson(p)]))),
+    },
+    {
+      methods: ['POST'], pattern: '/proxies',
+      handler: async (r) => {
+        const spec = proxySpec(validate(proxyBody, jsonBody(r, BAD) ?? {}, BAD));
+        return { status: 201, json: proxyJson(await wrap(() => control.create(spec))) };
+      },
+    },
+    {
+      methods: ['POST'], pattern: '/populate',
+      handler: async (r) => {
+        const list = validate(z.array(proxyBody), jsonBody(r, BAD) ?? [], BAD);
+        const specs: ProxySpec[] = list.map((b) => ({ name: b.name ?? '', listen: b.listen, upstream: b.upstream ?? '', enabled: b.enabled, protocol: b.protocol }));
+        const result = await wrap(() => control.populate(specs));
+        const proxies = result.proxies.map(proxyJson);
+        if (result.error) return { status: result.error.status, json: { error: result.error.message, status: result.error.status, proxies } };
+        return { status: 201, json: { proxies } };
+      },
+    },
+    {
+      methods: ['GET'], pattern: '/proxies/:proxy',
+      handler: (r) => ok(proxyJson(proxy(r))),
+    },
+    {
+      methods: ['POST', 'PATCH'], pattern: '/proxies/:proxy',
+      handler: async (r) => {
+        proxy(r);
+        const b = validate(proxyBody, jsonBody(r, BAD) ?? {}, BAD);
+        if (b.protocol !== undefined && b.protocol !== proxy(r).options.protocol) {
+          throw new ApiError(400, `${BAD}protocol: cannot be changed on a running proxy; delete it and create it again`, 'protocol');
+        }
+        return ok(proxyJson(await wrap(() => control.update(r.params.proxy, { listen: b.listen, upstream: b.upstream, enabled: b.enabled }))));
+      },
+    },
+    {
+      methods: ['DELETE'], pattern: '/proxies/:proxy',
+      handler: async (r) => {
+        await wrap(() => control.remove(r.params.proxy));
+        return { status: 204 };
+      },
+    },
+    {
+      methods: ['GET'], pattern: '/proxies/:proxy/toxics',
+      handler: (r) => ok(orderedToxics(proxy(r)).map(toxicJson)),
+    },
+    {
+      methods: ['POST'], pattern: '/proxies/:proxy/toxics',
+      handler: (r) => {
+        const p = proxy(r);
+        const b = validate(toxicBody, jsonBody(r, BAD) ?? {}, BAD);
+        const behavior = b.type ? control.registry.get(b.type) : undefined;
+        if (!behavior) throw new ApiError(400, 'invalid toxic type', 'type');
+        const spec: ToxicSpec = {
+          name: b.name || undefined,
+          type: b.type!,
+          stream: b.stream || undefined,
+          toxicity: b.toxicity,
+          attributes: attributes(behavior, b.attributes ?? {}, true),
+        };
+        return ok(toxicJson(wrap(() => p.addToxic(spec))));
+      },
+    },
+    {
+      methods: ['GET'], pattern: '/proxies/:proxy/toxics/:toxic',
+      handler: (r) => ok(toxicJson(findToxic(proxy(r), r.params.toxic))),
+    },
+    {
+      methods: ['POST', 'PATCH'], pattern: '/proxies/:proxy/toxics/:toxic',
+      handler: (r) => {
+        const p = proxy(r);
+        const t = findToxic(p, r.params.toxic);
+        // name, type and stream cannot change; Toxiproxy ignores them here, and so do we.
+        const b = validate(toxicBody, jsonBody(r, BAD) ?? {}, BAD);
+        const attrs = attributes(t.entry.behavior, b.attributes ?? {}, false);
+        return ok(toxicJson(wrap(() => p.updateToxic(t.name, { attributes: attrs, toxicity: b.toxicity }))));
+      },
+    },
+    {
+      methods: ['DELETE'], pattern: '/proxies/:proxy/toxics/:toxic',
+      handler: (r) => {
+        const p = proxy(r);
+        wrap(() => p.removeToxic(r.params.toxic));
+        return { status: 204 };
+      },
+    },
+    {
+      methods: ['POST'], pattern: '/reset',
+      handler: async () => {
+        await wrap(() => control.reset());
+        return { status: 204 };
+      },
+    },
+    {
+      methods: ['GET'], pattern: '/version',
+      handler: () => ({
+        status: 200,
+        text: `${JSON.stringify({ version: TOXIPROXY_VERSION })}\n`,
+        headers: { 'Content-Type': 'application/json;charset=utf-8' },
+      }),
+    },
+  ];
+}
+
+/** Toxiproxy's error body: JSON, though sent as text/plain by Go's http.Error. */
+export function toxiproxyError(e: ApiError): Reply {
+  return {
+    status: e.status,
+    text: `${JSON.stringify({ error: e.message, status: e.status })}\n`,
+    headers: { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' },
+  };
+}
+
+export function proxyJson(p: Proxy): { name: string; listen: string; upstream: string; enabled: boolean; toxics: ReturnType<typeof toxicJson>[] } {
+  return { name: p.name, listen: p.listenAddress, upstream: p.upstream, enabled: p.isEnabled, toxics: orderedToxics(p).map(toxicJson) };
+}
+
+/** Toxiproxy lists the upstream chain first, then the downstream one, each in creation order. */
+function orderedToxics(p: Proxy): Toxic[] {
+  const all = p.listToxics();
+  return [...all.filter((t) => t.stream === 'upstream'), ...all.filter((t) => t.stream === 'downstream')];
+}
+
+function findToxic(p: Proxy, name: string): Toxic {
+  const t = p.listToxics().find((x) => x.name === name);
+  if (!t) throw new ApiError(404, 'toxic not found');
+  return t;
+}
+
+function proxySpec(b: z.infer<typeof proxyBody>): ProxySpec {
+  if (!b.name) throw new ApiError(400, 'missing required field: name', 'name');
+  if (!b.upstream) throw new ApiError(400, 'missing required field: upstream', 'upstream');
+  return { name: b.name, listen: b.listen, upstream: b.upstream, enabled: b.enabled, protocol: b.protocol };
+}
+
+/**
+ * Check attributes against the behavior's options: unknown names and wrong types are refused
+ * with the attribute named. On create, Toxiproxy's zero defaults fill the omitted ones.
+ */
+function attributes(behavior: Behavior, given: Record<string, unknown>, create: boolean): Record<string, unknown> {
+  const shape = behavior.options.shape as Record<string, z.ZodType>;
+  const known = Object.keys(shape).filter((k) => k !== 'stream' && k !== 'toxicity');
+  const zeroes = create ? TOXIPROXY_ATTRIBUTES[behavior.name] ?? {} : {};
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(given)) {
+    if (!known.includes(k)) {
+      throw new ApiError(400, `${BAD}unknown attribute "${k}" for ${behavior.name} (${known.length ? `known: ${known.join(', ')}` : 'it takes none'})`, `attributes.${k}`);
+    }
+    validate(shape[k], v, BAD, `attributes.${k}`);
+    out[k] = v;
+  }
+  for (const [k, why] of Object.entries(zeroes)) {
+    if (k in out) continue;
+    if (why) throw new ApiError(400, `${BAD}attributes.${k}: missing (${why})`, `attributes.${k}`);
+    out[k] = 0;
+  }
+  return out;
+}
+
+function ok(json: unknown): Reply {
+  return { status: 200, json };
+}
+
+/** Engine and control errors become API errors with their status and wording. */
+function wrap<T>(fn: () => T): T {
+  const convert = (e: unknown): never => {
+    if (e instanceof ToxicError) throw new ApiError(e.status, e.message);
+    if (e instanceof ControlError) throw new ApiError(e.status, e.message, e.where);
+    throw e;
+  };
+  try {
+    const r = fn();
+    return (r instanceof Promise ? r.catch(convert) : r) as T;
+  } catch (e) {
+    return convert(e);
+  }
+}
