@@ -121,3 +121,18 @@ describe('proxy robustness', () => {
     sock.close();
   });
 });
+
+describe('plugin hooks that never settle', () => {
+  it('fail their exchange after the hook deadline instead of stalling it', async () => {
+    const stuck = defineBehavior({ name: 'stuck', description: 'never settles', options: z.object({}), onExchange: () => new Promise<undefined>(() => {}) });
+    const registry = new Map([...builtinBehaviors, stuck].map((b) => [b.name, b]));
+    const srv = await startHttpServer();
+    const p = await startProxy({ name: 'stuck', listen: '127.0.0.1:0', upstream: `127.0.0.1:${srv.port}`, protocol: 'http', behaviors: '100:stuck' }, { behaviors: registry });
+    const r = await exchange(p.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', { want: 12, timeoutMs: 8000 });
+    expect(r.reply.toString()).toMatch(/^HTTP\/1.1 503/);
+    expect(r.ms).toBeGreaterThanOrEqual(4900);
+    expect(p.stats().behaviors.plugin_error).toBe(1);
+    await p.close(0);
+    await srv.close();
+  }, 15_000);
+});

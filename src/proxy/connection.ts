@@ -45,6 +45,7 @@ interface Exchange {
 }
 
 const NO_PLAN: ReplyPlan = { delayMs: 0 };
+const HOOK_TIMEOUT_MS = 5000;
 
 export class Connection {
   private readonly session: FramerSession;
@@ -290,7 +291,13 @@ export class Connection {
     };
     try {
       const r = call();
-      return r instanceof Promise ? r.then(toActions, failed) : toActions(r);
+      if (!(r instanceof Promise)) return toActions(r);
+      // A hook that never settles would stall its exchange (and the pipeline behind it) forever.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`hook did not settle within ${HOOK_TIMEOUT_MS} ms`)), HOOK_TIMEOUT_MS);
+      });
+      return Promise.race([r, deadline]).then(toActions, failed).finally(() => clearTimeout(timer));
     } catch (err) {
       return failed(err);
     }
