@@ -4,10 +4,11 @@
  * action is one backend (engine) call.
  */
 import { Box, Text, useApp, useInput } from 'ink';
-import { useCallback, useEffect, useMemo, useState, useSyncExternalStore } from 'react';
+import { useCallback, useEffect, useReducer, useRef, useState, useSyncExternalStore } from 'react';
 import type { MixSpec } from '../proxy/mix.js';
 import { PRESETS } from '../proxy/presets.js';
-import type { TuiBackend } from './backend.js';
+import type { MonitorSnapshot } from '../proxy/monitor.js';
+import type { TuiBackend, TuiSnapshot } from './backend.js';
 import { ConfirmDialog, PromptDialog } from './components/Dialog.js';
 import { HelpOverlay } from './components/HelpOverlay.js';
 import { useTerminalSize } from './hooks.js';
@@ -23,11 +24,38 @@ import { color } from './theme.js';
 type Modal =
   | { kind: 'help' }
   | { kind: 'confirm'; question: string; onYes: () => void }
-  | { kind: 'prompt'; label: string; value: string; hint?: string; onSubmit: (v: string) => void };
+  | { kind: 'prompt'; label: string; value: string; hint?: string; suggestion?: string; onSubmit: (v: string) => void };
 
 const STEP = 5;
 export const MIN_COLUMNS = 80;
 export const MIN_ROWS = 24;
+
+interface UiState {
+  focus: PaneId;
+  sel: { queue: number; nodes: number; proxies: number; behaviors: number };
+  /** Output lines scrolled up from the tail (0: follow). */
+  scroll: number;
+  details: boolean;
+  filter: string;
+  modal?: Modal;
+  undo: { proxy: string; spec: MixSpec }[];
+  note?: string;
+}
+
+const INITIAL: UiState = { focus: 'queue', sel: { queue: 0, nodes: 0, proxies: 0, behaviors: 0 }, scroll: 0, details: false, filter: '', undo: [] };
+
+/** What the panes show, derived from the UI state and the latest snapshots. */
+function derive(ui: UiState, snap: TuiSnapshot, proxySnap: MonitorSnapshot, backend: TuiBackend) {
+  const jobs = ui.filter ? snap.jobs.filter((j) => `${j.id} ${j.name} ${j.state}`.toLowerCase().includes(ui.filter.toLowerCase())) : snap.jobs;
+  const jobIndex = Math.min(ui.sel.queue, Math.max(0, jobs.length - 1));
+  const proxies = proxySnap.proxies;
+  const proxyIndex = Math.min(ui.sel.proxies, Math.max(0, proxies.length - 1));
+  const proxy = proxies[proxyIndex]?.stats.name;
+  const mix = proxy ? backend.proxies.mixOf(proxy) : undefined;
+  const behaviorRows = mix ? mixRows(mix, backend.proxies.behaviorNames()) : [];
+  const behaviorIndex = Math.min(ui.sel.behaviors, Math.max(0, behaviorRows.length - 1));
+  return { jobs, jobIndex, job: jobs[jobIndex], proxies, proxyIndex, proxy, mix, behaviorRows, behaviorIndex };
+}
 
 export function App(props: { backend: TuiBackend; title?: string; onQuit: (interrupt: boolean) => void }) {
   const { backend, onQuit } = props;
@@ -35,14 +63,14 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
   const snap = useSyncExternalStore(backend.subscribe, backend.getSnapshot);
   const proxySnap = useSyncExternalStore(backend.proxies.subscribe, backend.proxies.getSnapshot);
   const { columns, rows } = useTerminalSize();
-  const [focus, setFocus] = useState<PaneId>('queue');
-  const [sel, setSel] = useState({ queue: 0, nodes: 0, proxies: 0, behaviors: 0 });
-  const [scroll, setScroll] = useState(0);
-  const [details, setDetails] = useState(false);
-  const [filter, setFilter] = useState('');
-  const [modal, setModal] = useState<Modal | undefined>();
-  const [undo, setUndo] = useState<{ proxy: string; spec: MixSpec }[]>([]);
-  const [note, setNote] = useState<string | undefined>();
+  // Keys can arrive faster than React re-renders: the handler reads and writes this ref, never a
+  // stale closure, and each change asks for a render.
+  const ui = useRef<UiState>(INITIAL);
+  const [, rerender] = useReducer((x: number) => x + 1, 0);
+  const set = useCallback((patch: Partial<UiState> | ((s: UiState) => Partial<UiState>)) => {
+    ui.current = { ...ui.current, ...(typeof patch === 'function' ? patch(ui.current) : patch) };
+    rerender();
+  }, []);
   const [now, setNow] = useState(Date.now());
 
   useEffect(() => {
@@ -50,35 +78,12 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
     return () => clearInterval(t);
   }, []);
 
-  const jobs = useMemo(
-    () => (filter ? snap.jobs.filter((j) => `${j.id} ${j.name} ${j.state}`.toLowerCase().includes(filter.toLowerCase())) : snap.jobs),
-    [snap.jobs, filter],
-  );
-  const job = jobs[Math.min(sel.queue, jobs.length - 1)];
-  const proxies = proxySnap.proxies;
-  const proxy = proxies[Math.min(sel.proxies, proxies.length - 1)]?.stats.name;
-  const mix = proxy ? backend.proxies.mixOf(proxy) : undefined;
-  const behaviorRows = useMemo(() => (mix ? mixRows(mix, backend.proxies.behaviorNames()) : []), [mix, backend]);
-  const running = snap.jobs.some((j) => j.state === 'running');
-
   const report = useCallback((p: Promise<unknown>, done?: string) => {
     p.then(
-      () => { if (done) setNote(done); },
-      (e: Error) => setNote(`error: ${e.message}`),
+      () => { if (done) set({ note: done }); },
+      (e: Error) => set({ note: `error: ${e.message}` }),
     );
-  }, []);
-
-  const applyMix = useCallback(
-    (spec: MixSpec, label: string) => {
-      if (!proxy || !mix) return;
-      setUndo((u) => [...u.slice(-49), { proxy, spec: rowsToSpec(mixRows(mix, backend.proxies.behaviorNames())) }]);
-      report(backend.proxies.setMix(proxy, spec), `${proxy}: ${label}`);
-    },
-    [proxy, mix, backend, report],
-  );
-
-  const move = (pane: keyof typeof sel, delta: number, length: number) =>
-    setSel((s) => ({ ...s, [pane]: Math.max(0, Math.min(length - 1, s[pane] + delta)) }));
+  }, [set]);
 
   const quit = (interrupt: boolean) => {
     onQuit(interrupt);
@@ -86,70 +91,80 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
   };
 
   useInput((input, key) => {
+    const s = ui.current;
+    const d = derive(s, backend.getSnapshot(), backend.proxies.getSnapshot(), backend);
+    const modal = s.modal;
     if (key.ctrl && input === 'c') return quit(true);
     if (modal?.kind === 'help') {
-      if (key.escape || input === '?' || input === 'q') setModal(undefined);
+      if (key.escape || input === '?' || input === 'q') set({ modal: undefined });
       return;
     }
     if (modal?.kind === 'confirm') {
       if (input === 'y' || input === 'q') {
-        setModal(undefined);
+        set({ modal: undefined });
         modal.onYes();
-      } else if (input === 'n' || key.escape) setModal(undefined);
+      } else if (input === 'n' || key.escape) set({ modal: undefined });
       return;
     }
     if (modal?.kind === 'prompt') {
-      if (key.escape) setModal(undefined);
+      if (key.escape) set({ modal: undefined });
       else if (key.return) {
-        setModal(undefined);
+        set({ modal: undefined });
         modal.onSubmit(modal.value.trim());
-      } else if (key.backspace || key.delete) setModal({ ...modal, value: modal.value.slice(0, -1) });
-      else if (key.tab && modal.hint) setModal({ ...modal, value: modal.hint.replace(/^suggest: /, '').split(' · ')[0] ?? modal.value });
-      else if (input && !key.ctrl && !key.meta) setModal({ ...modal, value: modal.value + input });
+      } else if (key.backspace || key.delete) set({ modal: { ...modal, value: modal.value.slice(0, -1) } });
+      else if (key.tab && modal.suggestion) set({ modal: { ...modal, value: modal.suggestion } });
+      else if (input && !key.ctrl && !key.meta) set({ modal: { ...modal, value: modal.value + input } });
       return;
     }
-    if (input === '?') return setModal({ kind: 'help' });
+    if (input === '?') return set({ modal: { kind: 'help' } });
     if (input === 'q') {
-      if (!running) return quit(false);
-      return setModal({ kind: 'confirm', question: 'A job is running. Quit and mark it interrupted?', onYes: () => quit(true) });
+      if (!backend.getSnapshot().jobs.some((j) => j.state === 'running')) return quit(false);
+      return set({ modal: { kind: 'confirm', question: 'A job is running. Quit and mark it interrupted?', onYes: () => quit(true) } });
     }
-    if (key.escape) {
-      setFilter('');
-      setDetails(false);
-      return;
-    }
+    if (key.escape) return set({ filter: '', details: false });
     if (key.tab) {
-      const i = PANE_ORDER.indexOf(focus);
-      setFocus(PANE_ORDER[(i + (key.shift ? PANE_ORDER.length - 1 : 1)) % PANE_ORDER.length]);
-      return;
+      const i = PANE_ORDER.indexOf(s.focus);
+      return set({ focus: PANE_ORDER[(i + (key.shift ? PANE_ORDER.length - 1 : 1)) % PANE_ORDER.length] });
     }
     const down = input === 'j' || key.downArrow;
     const up = input === 'k' || key.upArrow;
-    switch (focus) {
+    const move = (pane: keyof UiState['sel'], current: number, length: number) =>
+      set((x) => ({ sel: { ...x.sel, [pane]: Math.max(0, Math.min(length - 1, current + (down ? 1 : -1))) } }));
+    const applyMix = (spec: MixSpec, label: string) => {
+      if (!d.proxy || !d.mix) return;
+      set((x) => ({ undo: [...x.undo.slice(-49), { proxy: d.proxy!, spec: rowsToSpec(d.behaviorRows) }] }));
+      report(backend.proxies.setMix(d.proxy, spec), `${d.proxy}: ${label}`);
+    };
+    const job = d.job;
+    switch (s.focus) {
       case 'queue':
         if (down || up) {
-          move('queue', down ? 1 : -1, jobs.length);
-          setScroll(0);
-        } else if (key.return) setDetails((d) => !d);
+          move('queue', d.jobIndex, d.jobs.length);
+          set({ scroll: 0 });
+        } else if (key.return) set({ details: !s.details });
         else if (input === 'e') {
           const suggestions = backend.enqueueSuggestions();
-          setModal({
-            kind: 'prompt',
-            label: 'enqueue:',
-            value: '',
-            hint: suggestions.length ? `suggest: ${suggestions.slice(0, 4).join(' · ')} (tab takes the first)` : 'a directory, a .marteau.yml or a git URL',
-            onSubmit: (v) => { if (v) report(backend.enqueue(v), `enqueued ${v}`); },
+          set({
+            modal: {
+              kind: 'prompt',
+              label: 'enqueue:',
+              value: '',
+              suggestion: suggestions[0],
+              hint: suggestions.length ? `tab: ${suggestions[0]}${suggestions.length > 1 ? ` (also ${suggestions.slice(1, 4).join(', ')})` : ''}` : 'a directory, a .marteau.yml or a git URL',
+              onSubmit: (v) => { if (v) report(backend.enqueue(v), `enqueued ${v}`); },
+            },
           });
         } else if (input === 'c' && job) {
           if (job.state === 'queued' || job.state === 'running') {
-            setModal({ kind: 'confirm', question: `Cancel job ${job.id.slice(0, 8)} (${job.name}, ${job.state})?`, onYes: () => report(backend.cancel(job.id), `cancelled ${job.id.slice(0, 8)}`) });
-          } else setNote(`job ${job.id.slice(0, 8)} is ${job.state}: nothing to cancel`);
+            set({ modal: { kind: 'confirm', question: `Cancel job ${job.id.slice(0, 8)} (${job.name}, ${job.state})?`, onYes: () => report(backend.cancel(job.id), `cancelled ${job.id.slice(0, 8)}`) } });
+          } else set({ note: `job ${job.id.slice(0, 8)} is ${job.state}: nothing to cancel` });
         } else if (input === 'r' && job) report(backend.retry(job.id), `retrying ${job.name}`);
-        else if (input === '/') setModal({ kind: 'prompt', label: 'filter:', value: filter, onSubmit: (v) => { setFilter(v); setSel((s) => ({ ...s, queue: 0 })); } });
+        else if (input === '/') set({ modal: { kind: 'prompt', label: 'filter:', value: s.filter, onSubmit: (v) => set((x) => ({ filter: v, sel: { ...x.sel, queue: 0 } })) } });
         break;
       case 'nodes': {
-        const node = snap.nodes[sel.nodes];
-        if (down || up) move('nodes', down ? 1 : -1, snap.nodes.length);
+        const nodes = backend.getSnapshot().nodes;
+        const node = nodes[s.sel.nodes];
+        if (down || up) move('nodes', s.sel.nodes, nodes.length);
         else if (input === ' ' && node) {
           const enable = node.state === 'disabled';
           report(backend.setNodeEnabled(node.name, enable), `${node.name} ${enable ? 'enabled' : 'disabled'}`);
@@ -158,12 +173,9 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
       }
       case 'proxies':
       case 'behaviors': {
-        if (focus === 'proxies' && (down || up)) {
-          move('proxies', down ? 1 : -1, proxies.length);
-          break;
-        }
         if (down || up) {
-          move('behaviors', down ? 1 : -1, behaviorRows.length);
+          if (s.focus === 'proxies') move('proxies', d.proxyIndex, d.proxies.length);
+          else move('behaviors', d.behaviorIndex, d.behaviorRows.length);
           break;
         }
         const preset = PRESETS.find((p) => p.key === input);
@@ -172,23 +184,23 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
           break;
         }
         if (input === 'u') {
-          const last = undo[undo.length - 1];
+          const last = s.undo[s.undo.length - 1];
           if (!last) {
-            setNote('nothing to undo');
+            set({ note: 'nothing to undo' });
             break;
           }
-          setUndo((u) => u.slice(0, -1));
+          set((x) => ({ undo: x.undo.slice(0, -1) }));
           report(backend.proxies.setMix(last.proxy, last.spec), `${last.proxy}: undone`);
           break;
         }
-        const row = behaviorRows[sel.behaviors];
-        if (focus === 'behaviors' && row) {
+        const row = d.behaviorRows[d.behaviorIndex];
+        if (s.focus === 'behaviors' && row) {
           let delta = 0;
           if (key.rightArrow || input === '+' || input === '=') delta = STEP;
           else if (key.leftArrow || input === '-') delta = -STEP;
           else if (input === 'x') delta = -row.percent;
           if (delta) {
-            const next = adjust(behaviorRows, row.name, delta);
+            const next = adjust(d.behaviorRows, row.name, delta);
             const pct = next.find((r) => r.name === row.name)!.percent;
             if (pct !== row.percent) applyMix(rowsToSpec(next), `${row.name} ${pct}%`);
           }
@@ -196,15 +208,19 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
         break;
       }
       case 'output': {
-        const lines = job ? snap.output(job.id) : [];
-        if (up) setScroll((s) => Math.min(Math.max(0, lines.length - 1), s + 1));
-        else if (down) setScroll((s) => Math.max(0, s - 1));
-        else if (input === 'G') setScroll(0);
-        else if (input === 'g') setScroll(Math.max(0, lines.length - 1));
+        const lines = job ? backend.getSnapshot().output(job.id) : [];
+        if (up) set((x) => ({ scroll: Math.min(Math.max(0, lines.length - 1), x.scroll + 1) }));
+        else if (down) set((x) => ({ scroll: Math.max(0, x.scroll - 1) }));
+        else if (input === 'G') set({ scroll: 0 });
+        else if (input === 'g') set({ scroll: Math.max(0, lines.length - 1) });
         break;
       }
     }
   });
+
+  const { focus, scroll, details, filter, modal, note } = ui.current;
+  const { jobs, jobIndex, job, proxies, proxyIndex, proxy, behaviorRows, behaviorIndex } = derive(ui.current, snap, proxySnap, backend);
+  const running = snap.jobs.some((j) => j.state === 'running');
 
   if (columns < MIN_COLUMNS || rows < MIN_ROWS) {
     return <Text>Terminal too small ({columns}×{rows}): marteau-tui needs {MIN_COLUMNS}×{MIN_ROWS}. q quits.</Text>;
@@ -234,19 +250,19 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
       ) : (
         <Box flexDirection="column" height={body}>
           <Box height={topH}>
-            <QueuePane jobs={jobs} selected={Math.min(sel.queue, Math.max(0, jobs.length - 1))} focused={focus === 'queue'} height={topH} width={left} filter={filter} details={details} now={now} />
-            <NodesPane nodes={snap.nodes} selected={sel.nodes} focused={focus === 'nodes'} height={topH} width={right} />
+            <QueuePane jobs={jobs} selected={jobIndex} focused={focus === 'queue'} height={topH} width={left} filter={filter} now={now} />
+            <NodesPane nodes={snap.nodes} selected={ui.current.sel.nodes} focused={focus === 'nodes'} height={topH} width={right} />
           </Box>
           <Box height={midH}>
-            <ProxiesPane proxies={proxies} selected={Math.min(sel.proxies, Math.max(0, proxies.length - 1))} focused={focus === 'proxies'} height={midH} width={left} />
-            <BehaviorsPane proxy={proxy} rows={behaviorRows} selected={Math.min(sel.behaviors, Math.max(0, behaviorRows.length - 1))} focused={focus === 'behaviors'} height={midH} width={right} />
+            <ProxiesPane proxies={proxies} selected={proxyIndex} focused={focus === 'proxies'} height={midH} width={left} />
+            <BehaviorsPane proxy={proxy} rows={behaviorRows} selected={behaviorIndex} focused={focus === 'behaviors'} height={midH} width={right} />
           </Box>
           {modal?.kind === 'confirm' ? (
             <ConfirmDialog question={modal.question} width={overlayW} />
           ) : modal?.kind === 'prompt' ? (
             <PromptDialog label={modal.label} value={modal.value} hint={modal.hint} width={overlayW} />
           ) : (
-            <OutputPane job={job?.name} lines={job ? snap.output(job.id) : []} scroll={scroll} focused={focus === 'output'} height={outH} width={columns} />
+            <OutputPane job={job?.name} lines={job ? (details ? job.details : snap.output(job.id)) : []} scroll={details ? 0 : scroll} details={details && !!job} focused={focus === 'output'} height={outH} width={columns} />
           )}
         </Box>
       )}

@@ -1,4 +1,4 @@
-import { Box, Text } from 'ink';
+import { Text } from 'ink';
 import { memo } from 'react';
 import { PRESETS } from '../../proxy/presets.js';
 import { Pane } from '../components/Pane.js';
@@ -27,12 +27,12 @@ export const BehaviorsPane = memo(function BehaviorsPane(props: {
         rows.slice(first, first + visible).map((r, i) => {
           const isSel = first + i === selected;
           return (
-            <Box key={r.name}>
+            <Text key={r.name} wrap="truncate-end">
               <Text inverse={isSel && focused} bold={isSel} color={r.percent > 0 ? undefined : color('dim')}>
                 {isSel ? '›' : ' '} {r.name.padEnd(11)} {String(r.percent).padStart(3)}%{' '}
               </Text>
               <Text color={r.percent > 0 ? color('fault') : color('dim')}>{bar(r.percent, barWidth)}</Text>
-            </Box>
+            </Text>
           );
         })}
       {proxy !== undefined ? (

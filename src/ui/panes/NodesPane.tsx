@@ -1,4 +1,4 @@
-import { Box, Text } from 'ink';
+import { Text } from 'ink';
 import { memo } from 'react';
 import type { NodeRow } from '../backend.js';
 import { Pane } from '../components/Pane.js';
@@ -15,12 +15,12 @@ export const NodesPane = memo(function NodesPane(props: { nodes: readonly NodeRo
       {nodes.slice(first, first + visible).map((n, i) => {
         const isSel = first + i === selected;
         return (
-          <Box key={n.name}>
+          <Text key={n.name} wrap="truncate-end">
             <Text inverse={isSel && focused} bold={isSel}>{isSel ? '›' : ' '} {n.name.padEnd(12).slice(0, 12)} </Text>
             <Text color={color(nodeStateColor[n.state])}>{n.state.padEnd(9)}</Text>
             <Text color={color('dim')}>{n.latencyMs === undefined ? '     -' : `${n.latencyMs.toFixed(0).padStart(4)}ms`} </Text>
-            <Text wrap="truncate-end">{n.job ?? ''}</Text>
-          </Box>
+            {n.job ?? ''}
+          </Text>
         );
       })}
     </Pane>

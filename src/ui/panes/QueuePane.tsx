@@ -1,4 +1,4 @@
-import { Box, Text } from 'ink';
+import { Text } from 'ink';
 import { memo } from 'react';
 import type { JobRow } from '../backend.js';
 import { Pane } from '../components/Pane.js';
@@ -10,7 +10,7 @@ export function elapsed(job: JobRow, now: number): string {
   return s >= 60 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${s}s`;
 }
 
-/** Jobs with state, progress, nodes and elapsed time; `enter` shows the selected job's details. */
+/** Jobs with state, progress, nodes and elapsed time (`enter` shows details in the Output pane). */
 export const QueuePane = memo(function QueuePane(props: {
   jobs: readonly JobRow[];
   selected: number;
@@ -18,21 +18,10 @@ export const QueuePane = memo(function QueuePane(props: {
   height: number;
   width: number;
   filter: string;
-  details: boolean;
   now: number;
 }) {
-  const { jobs, selected, focused, height, width, filter, details, now } = props;
-  const job = jobs[selected];
+  const { jobs, selected, focused, height, width, filter, now } = props;
   const visible = Math.max(1, height - 3);
-  if (details && job) {
-    return (
-      <Pane title={`Queue · ${job.name}`} index={1} focused={focused} height={height} width={width} extra="enter: back">
-        {job.details.slice(0, visible).map((l, i) => (
-          <Text key={i} wrap="truncate-end">{l}</Text>
-        ))}
-      </Pane>
-    );
-  }
   const first = Math.max(0, Math.min(selected - visible + 1, jobs.length - visible));
   const counts = jobs.reduce<Record<string, number>>((a, j) => ({ ...a, [j.state]: (a[j.state] ?? 0) + 1 }), {});
   const extra = filter ? `filter: ${filter}` : Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(' · ');
@@ -42,14 +31,14 @@ export const QueuePane = memo(function QueuePane(props: {
       {jobs.slice(first, first + visible).map((j, i) => {
         const isSel = first + i === selected;
         return (
-          <Box key={j.id}>
+          <Text key={j.id} wrap="truncate-end">
             <Text inverse={isSel && focused} bold={isSel}>
-              {isSel ? '›' : ' '} {j.id.slice(0, 8).padEnd(8)} {j.name.padEnd(14).slice(0, 14)}{' '}
+              {isSel ? '›' : ' '} {j.id.slice(0, 8)} {j.name.padEnd(12).slice(0, 12)}{' '}
             </Text>
             <Text color={color(jobStateColor[j.state])}>{j.state.padEnd(11)}</Text>
-            <Text color={color('dim')}>{elapsed(j, now).padStart(6)} {j.nodes.join(',').padEnd(10).slice(0, 10)} </Text>
-            <Text wrap="truncate-end">{j.progress ?? ''}</Text>
-          </Box>
+            <Text color={color('dim')}>{elapsed(j, now).padStart(6)} {j.nodes.join(',').padEnd(8).slice(0, 8)} </Text>
+            {j.progress ?? ''}
+          </Text>
         );
       })}
     </Pane>

@@ -1,0 +1,42 @@
+/**
+ * Starts the Ink TUI on a real terminal: alternate screen, app-owned ctrl-c, at most 15 frames/s.
+ * Without a terminal it refuses clearly (raw mode needs one) and points to --ci.
+ */
+import { render } from 'ink';
+import { EXIT, UsageError } from '../cli/errors.js';
+import { App } from './App.js';
+import type { TuiBackend } from './backend.js';
+
+export interface TuiIo {
+  stdin: NodeJS.ReadStream;
+  stdout: NodeJS.WriteStream;
+}
+
+/** Resolves when the user quits; `interrupted` when a running job was left behind. */
+export async function runTui(backend: TuiBackend, title: string, io: TuiIo = { stdin: process.stdin, stdout: process.stdout }): Promise<{ interrupted: boolean }> {
+  if (!io.stdout.isTTY || !io.stdin.isTTY) {
+    throw new UsageError(
+      'the control center needs a terminal (stdin and stdout are not both a TTY); run headless with `marteau-tui --ci [dir]`, or try `marteau-tui demo --plain`',
+      EXIT.usage,
+    );
+  }
+  let interrupted = false;
+  const altScreen = process.env.MARTEAU_NO_ALT_SCREEN ? '' : '\x1b[?1049h';
+  io.stdout.write(`${altScreen}\x1b[?25l`);
+  const restore = () => io.stdout.write(`\x1b[?25h${altScreen ? '\x1b[?1049l' : ''}`);
+  process.once('exit', restore);
+  try {
+    const app = render(<App backend={backend} title={title} onQuit={(i) => { interrupted = i; }} />, {
+      stdin: io.stdin,
+      stdout: io.stdout,
+      exitOnCtrlC: false,
+      patchConsole: false,
+      maxFps: 15,
+    });
+    await app.waitUntilExit();
+  } finally {
+    process.off('exit', restore);
+    restore();
+  }
+  return { interrupted };
+}

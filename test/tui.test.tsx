@@ -1,0 +1,148 @@
+/**
+ * The Ink TUI against a real engine (temp state dir, node `local`, command-runner jobs) and a
+ * real proxy on loopback: each pane renders, and each key reaches the engine or the proxy.
+ */
+import { render } from 'ink-testing-library';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { Engine } from '../src/core/engine.js';
+import { startProxy, type Proxy } from '../src/proxy/proxy.js';
+import { App } from '../src/ui/App.js';
+import { engineBackend } from '../src/ui/engine-backend.js';
+import { startEchoServer } from './helpers/echo.js';
+import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
+
+const KEY = { tab: '\t', enter: '\r', esc: '\u001B', right: '\u001B[C', left: '\u001B[D', down: '\u001B[B' };
+const strip = (s = '') => s.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '');
+
+let cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+});
+afterAll(removeTemp);
+
+async function setup() {
+  const echo = await startEchoServer();
+  const proxy: Proxy = await startProxy({ name: 'cache', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}`, protocol: 'tcp' });
+  const engine = new Engine({ stateDir: await stateDir(), nodes: localNodes(1), run: 'all' });
+  await engine.start();
+  const backend = engineBackend(engine, { cwd: process.cwd(), extraProxies: () => [proxy] });
+  let quit: boolean | undefined;
+  const ui = render(<App backend={backend} title="test" onQuit={(i) => { quit = i; }} />);
+  cleanups.push(async () => {
+    ui.unmount();
+    backend.stop();
+    await engine.stop();
+    await proxy.close(0);
+    await echo.close();
+  });
+  const frame = () => strip(ui.lastFrame());
+  const waitFor = async (test: (f: string) => boolean, what: string, ms = 10_000) => {
+    const end = Date.now() + ms;
+    while (!test(frame())) {
+      if (Date.now() > end) throw new Error(`${what} never showed; last frame:\n${frame()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const press = async (...keys: string[]) => {
+    for (const k of keys) {
+      ui.stdin.write(k);
+      await new Promise((r) => setTimeout(r, 30));
+    }
+  };
+  // useInput subscribes in an effect: wait for the first frame before typing.
+  await waitFor((f) => f.includes('[1] Queue'), 'the first frame');
+  await new Promise((r) => setTimeout(r, 50));
+  return { engine, proxy, ui, frame, waitFor, press, quit: () => quit };
+}
+
+describe('TUI', () => {
+  it('shows the five panes, the header and the focused pane\'s keys', async () => {
+    const t = await setup();
+    const f = t.frame();
+    for (const title of ['[1] Queue', '[2] Nodes', '[3] Proxies', '[4] Behaviors · cache', '[5] Output']) expect(f).toContain(title);
+    expect(f).toMatch(/marteau-tui · test · idle/);
+    expect(f).toMatch(/local\s+(up|unknown)/);
+    expect(f).toMatch(/cache\s+tcp/);
+    expect(f).toContain('e enqueue');
+    await t.press(KEY.tab);
+    await t.waitFor((x) => x.includes('space enable'), 'the Nodes footer');
+  });
+
+  it('enqueues with e, streams the job output, and shows its details', async () => {
+    const t = await setup();
+    const dir = await project(`name: greeter\n${commandYaml([process.execPath, '-e', 'console.log("hello from the job")'])}`);
+    await t.press('e', ...dir.split(''), KEY.enter);
+    await t.waitFor((f) => /greeter\s+succeeded/.test(f), 'the finished job');
+    await t.waitFor((f) => f.includes('hello from the job'), 'the job output');
+    expect(t.engine.getSnapshot().jobs.map((j) => j.name)).toEqual(['greeter']);
+    await t.press(KEY.enter);
+    await t.waitFor((f) => f.includes('runner   command on 1 node(s): local'), 'the details');
+  });
+
+  it('cancels a running job only after y, and retries it with r', async () => {
+    const t = await setup();
+    const dir = await project(`name: sleeper\n${commandYaml([process.execPath, '-e', 'setTimeout(() => {}, 30000)'])}`);
+    await t.engine.enqueue(dir);
+    await t.waitFor((f) => /sleeper\s+running/.test(f), 'the running job');
+    await t.press('c');
+    await t.waitFor((f) => f.includes('Cancel job'), 'the confirmation');
+    await t.press('n');
+    await t.waitFor((f) => !f.includes('Cancel job'), 'the dialog closing');
+    expect(t.engine.getSnapshot().jobs[0].status).toBe('running');
+    await t.press('c', 'y');
+    await t.waitFor((f) => /sleeper\s+cancelled/.test(f), 'the cancelled job');
+    await t.press('r');
+    await t.waitFor(() => t.engine.getSnapshot().jobs.length === 2, 'the retried job');
+    await t.engine.cancel(t.engine.getSnapshot().jobs[1].id);
+  });
+
+  it('disables and enables a node with space', async () => {
+    const t = await setup();
+    await t.press(KEY.tab, ' ');
+    await t.waitFor((f) => /local\s+disabled/.test(f), 'the disabled node');
+    expect(t.engine.getSnapshot().nodes[0].enabled).toBe(false);
+    await t.press(' ');
+    await t.waitFor(() => t.engine.getSnapshot().nodes[0].enabled, 'the enabled node');
+  });
+
+  it('tunes the selected proxy live: ←/→ by 5 %, presets 0-9, x and u undo', async () => {
+    const t = await setup();
+    await t.press(KEY.tab, KEY.tab, KEY.tab);
+    await t.waitFor((f) => f.includes('lower / raise'), 'the Behaviors footer');
+    // Rows are every behavior but dummy, by name: move down to `error`.
+    for (let i = 0; i < 12 && !/› error/.test(t.frame()); i++) await t.press(KEY.down);
+    expect(t.frame()).toMatch(/› error/);
+    await t.press(KEY.right, KEY.right);
+    await t.waitFor(() => t.proxy.mix.text === '10:error', 'error at 10 %');
+    await t.waitFor((f) => /error\s+10%/.test(f) && f.includes('pass-through 90%'), 'the 10 % row');
+    await t.press(KEY.left);
+    await t.waitFor(() => t.proxy.mix.text === '5:error', 'error at 5 %');
+    await t.press('3');
+    await t.waitFor(() => t.proxy.mix.text === '10:error,5:blackout', 'the flaky preset');
+    await t.press('u');
+    await t.waitFor(() => t.proxy.mix.text === '5:error', 'undo');
+    await t.press('x');
+    await t.waitFor(() => t.proxy.mix.text === '100:dummy', 'x zeroes the row');
+  });
+
+  it('opens help with ?, closes it with esc, and quits with q when idle', async () => {
+    const t = await setup();
+    await t.press('?');
+    await t.waitFor((f) => f.includes('Keys — esc or ? closes') && f.includes('Everywhere'), 'the help overlay');
+    await t.press(KEY.esc);
+    await t.waitFor((f) => f.includes('[5] Output'), 'the panes again');
+    await t.press('q');
+    await t.waitFor(() => t.quit() === false, 'quit');
+  });
+
+  it('asks before quitting while a job runs', async () => {
+    const t = await setup();
+    await t.engine.enqueue(await project(`name: busy\n${commandYaml([process.execPath, '-e', 'setTimeout(() => {}, 30000)'])}`));
+    await t.waitFor((f) => /busy\s+running/.test(f), 'the running job');
+    await t.press('q');
+    await t.waitFor((f) => f.includes('Quit and mark it interrupted?'), 'the quit question');
+    await t.press('q');
+    await t.waitFor(() => t.quit() === true, 'quit with interrupt');
+  });
+});
