@@ -1,0 +1,101 @@
+/**
+ * The headless view: engine events as plain lines, for CI logs and pipes. It only formats;
+ * every decision is the engine's.
+ */
+import { formatDuration } from '../config/units.js';
+import type { EngineEvent } from '../core/events.js';
+import type { Job } from '../core/jobs.js';
+import { short } from '../core/queue.js';
+import { makeStyle, quoted, safeLine, type Style } from './style.js';
+
+export interface ReporterOptions {
+  /** Only report these jobs (the ones this process enqueued or runs). */
+  mine: (id: string) => boolean;
+  /** Prefix lines with the job id (when several jobs run). */
+  many: () => boolean;
+  now?: () => Date;
+}
+
+export class CiReporter {
+  readonly style: Style;
+  /** Some finished job asked for the bell (notify.bell). */
+  bell = false;
+
+  constructor(private readonly out: NodeJS.WritableStream & { isTTY?: boolean }, private readonly o: ReporterOptions, env: NodeJS.ProcessEnv = process.env) {
+    this.style = makeStyle(out, env);
+  }
+
+  /** Plug into `engine.events.on('*', ...)`. */
+  readonly onEvent = (e: EngineEvent): void => {
+    const line = this.format(e);
+    if (line !== undefined) this.out.write(`${this.style.dim(this.clock(e.at))} ${line}\n`);
+  };
+
+  format(e: EngineEvent): string | undefined {
+    const s = this.style;
+    const mine = (id: string | undefined) => id !== undefined && this.o.mine(id);
+    const tag = (id: string) => (this.o.many() ? `${s.dim(`[${short(id)}]`)} ` : '');
+    switch (e.type) {
+      case 'job.enqueued':
+        if (!mine(e.job.id)) return undefined;
+        return `job ${short(e.job.id)} ${quoted(e.job.name)} queued (runner ${e.job.runner}, ${e.job.nodes} node${e.job.nodes > 1 ? 's' : ''})`;
+      case 'job.started':
+        if (!mine(e.job.id)) return undefined;
+        return e.job.nodesTaken.length ? `job ${short(e.job.id)} started on ${e.job.nodesTaken.join(', ')}` : undefined;
+      case 'job.progress':
+        if (!mine(e.jobId)) return undefined;
+        return `${tag(e.jobId)}${formatProgress(e.progress)}`;
+      case 'job.fixture':
+        return undefined; // the engine also logs it as a line, with its context
+      case 'job.finished': {
+        if (!mine(e.job.id)) return undefined;
+        this.bell ||= e.bell;
+        const paint = e.job.status === 'succeeded' ? s.green : e.job.status === 'failed' ? s.red : s.yellow;
+        return `job ${short(e.job.id)} ${paint(e.summary)}  results: ${e.resultDir}`;
+      }
+      case 'node.status':
+        return `node ${e.node} ${e.status === 'up' ? s.green('up') : s.red('down')}${e.latencyMs !== undefined && e.status === 'up' ? ` (${e.latencyMs} ms)` : ''}${e.error ? `: ${e.error}` : ''}`;
+      case 'node.enabled':
+        return `node ${e.node} ${e.enabled ? 'enabled' : 'disabled'}`;
+      case 'log.line': {
+        if (e.jobId !== undefined && !mine(e.jobId)) return undefined;
+        const text = safeLine(e.line, s.color);
+        const prefix = e.jobId ? tag(e.jobId) : '';
+        if (e.stream === 'engine') {
+          const paint = e.level === 'error' ? s.red : e.level === 'warn' ? s.yellow : (x: string) => x;
+          return `${prefix}${e.node ? `${e.node}: ` : ''}${paint(text)}`;
+        }
+        const mark = e.stream === 'stderr' ? s.yellow('!') : '|';
+        return `${prefix}${e.node ?? '-'} ${mark} ${text}`;
+      }
+      default:
+        return undefined;
+    }
+  }
+
+  /** The closing line: counts per status, the exit code. */
+  summary(jobs: readonly Readonly<Job>[], code: number): string {
+    const counts = new Map<string, number>();
+    for (const j of jobs) counts.set(j.status, (counts.get(j.status) ?? 0) + 1);
+    const parts = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
+    const total = jobs.reduce((t, j) => t + (j.durationMs ?? 0), 0);
+    const paint = code === 0 ? this.style.green : this.style.red;
+    return `marteau-tui --ci: ${jobs.length} job${jobs.length === 1 ? '' : 's'}: ${parts || 'none'} (${formatDuration(total)}) ${paint(`exit ${code}`)}`;
+  }
+
+  private clock(at: number): string {
+    const d = new Date(at);
+    return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+  }
+}
+
+export function formatProgress(p: import('../core/events.js').Progress): string {
+  const parts: string[] = [];
+  if (p.cycle !== undefined) parts.push(`cycle ${p.cycle + 1}${p.cycles ? `/${p.cycles}` : ''}`);
+  if (p.users !== undefined) parts.push(`${p.users} users`);
+  if (p.requestsPerSecond !== undefined) parts.push(`${p.requestsPerSecond.toFixed(0)} req/s`);
+  if (p.requests !== undefined) parts.push(`${p.requests} requests`);
+  if (p.errors !== undefined) parts.push(`${p.errors} errors`);
+  if (p.message) parts.push(p.message);
+  return `progress: ${parts.join(', ')}`;
+}

@@ -1,0 +1,287 @@
+/**
+ * The load-test queue from the command line: `--ci`, `enqueue`, `queue`, `cancel`, `retry`,
+ * `worker`, `nodes`, `schema`, and the global `--state-dir` / `--nodes`. Each command is a thin
+ * shell around one Engine method; they work from any terminal while another marteau-tui process
+ * (TUI, --ci, worker) runs jobs on the same state dir.
+ */
+import type { Command } from 'commander';
+import { ConfigError } from '../config/errors.js';
+import { closest } from '../config/zod-errors.js';
+import { marteauJsonSchema } from '../config/marteau.js';
+import { loadNodesConfig, nodesJsonSchema, resolveNodesFile, type NodesConfig } from '../config/nodes.js';
+import { formatDuration } from '../config/units.js';
+import { Engine } from '../core/engine.js';
+import { isTerminal, type Job } from '../core/jobs.js';
+import { QueueError, short } from '../core/queue.js';
+import { SourceError } from '../core/source.js';
+import { resolveStateDir } from '../core/state-dir.js';
+import { exitCodeFor } from '../ci/exit-code.js';
+import { CiReporter } from '../ci/reporter.js';
+import { runCi } from '../ci/run-ci.js';
+import { makeStyle, quoted } from '../ci/style.js';
+import { EXIT, UsageError } from './errors.js';
+import type { Io } from './proxy-command.js';
+
+interface GlobalOptions {
+  ci?: string | boolean;
+  stateDir?: string;
+  nodes?: string;
+  nodeWait?: string;
+}
+
+export function registerEngineCommands(program: Command, io: Io, setResult: (r: Promise<number>) => void): void {
+  const globals = () => program.opts<GlobalOptions>();
+  const run = (fn: () => Promise<number>) => setResult(fn().catch((e) => { throw translate(e); }));
+
+  program
+    .option('--ci [dir-or-file]', 'run the job(s) of a project (default .) headless to completion; exit 0 ok, 1 test failed, 2 config error, 3 infrastructure error, 130 interrupted')
+    .option('--state-dir <dir>', 'queue and results directory (default $XDG_STATE_HOME/marteau-tui)')
+    .option('--nodes <file>', 'nodes file (default $MARTEAU_NODES, ./marteau.nodes.yml, then the packaged one)')
+    .option('--node-wait <seconds>', 'with --ci: how long a job may wait for free nodes before failing (exit 3)', '30')
+    // Extra words reach the default action, which names an unknown command instead of
+    // commander's "too many arguments".
+    .allowExcessArguments(true)
+    .action(() => {
+      const [word] = program.args;
+      if (word !== undefined) {
+        const names = program.commands.map((c) => c.name());
+        const near = closest(word, names);
+        throw new UsageError(`unknown command "${word}"${near ? `; did you mean "${near}"?` : ''} (commands: ${names.join(', ')})`);
+      }
+      run(() => defaultAction(globals(), io));
+    });
+
+  program
+    .command('enqueue')
+    .description('validate a project (directory, .marteau.yml, or git URL[#ref]) and add it to the queue')
+    .argument('<targets...>', 'directories, config files or git URLs')
+    .option('--json', 'print the queued jobs as JSON')
+    .action((targets: string[], o: { json?: boolean }) =>
+      run(async () =>
+        withEngine(globals(), 'none', async (engine) => {
+          const jobs: Readonly<Job>[] = [];
+          for (const t of targets) jobs.push(await engine.enqueue(t, { origin: 'cli' }));
+          if (o.json) io.out.write(`${JSON.stringify(jobs, null, 2)}\n`);
+          else for (const j of jobs) io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (${j.id})\n`);
+          const runners = engine.getSnapshot().jobs.filter((j) => j.status === 'running').length;
+          if (!o.json && !runners) io.err.write('note: queued jobs are run by a `marteau-tui worker` (or the TUI) on this state dir\n');
+          return EXIT.ok;
+        }),
+      ),
+    );
+
+  program
+    .command('queue')
+    .description('list queued and running jobs, and recent history with durations and result paths')
+    .option('-a, --all', 'the whole history')
+    .option('-n, --limit <count>', 'finished jobs to show', '20')
+    .option('--json', 'print JSON')
+    .action((o: { all?: boolean; limit: string; json?: boolean }) =>
+      run(() =>
+        withEngine(globals(), 'none', async (engine) => {
+          const jobs = engine.getSnapshot().jobs;
+          const limit = positiveInt(o.limit, '--limit');
+          const finished = jobs.filter((j) => isTerminal(j.status));
+          const shown = o.all ? jobs : [...jobs.filter((j) => !isTerminal(j.status)), ...finished.slice(-limit)].sort((a, b) => a.seq - b.seq);
+          if (o.json) {
+            io.out.write(`${JSON.stringify(shown, null, 2)}\n`);
+            return EXIT.ok;
+          }
+          io.out.write(formatQueue(shown, io.out));
+          const hidden = jobs.length - shown.length;
+          if (hidden > 0) io.out.write(`(${hidden} older job${hidden > 1 ? 's' : ''} not shown: --all)\n`);
+          return EXIT.ok;
+        }),
+      ),
+    );
+
+  program
+    .command('cancel')
+    .description('cancel queued or running jobs (by id or unique id prefix)')
+    .argument('<ids...>')
+    .action((ids: string[]) =>
+      run(() =>
+        withEngine(globals(), 'none', async (engine) => {
+          for (const id of ids) {
+            const j = await engine.cancel(id);
+            io.out.write(j.status === 'cancelled' ? `cancelled ${short(j.id)} ${quoted(j.name)}\n` : `asked the engine running ${short(j.id)} ${quoted(j.name)} to stop it\n`);
+          }
+          return EXIT.ok;
+        }),
+      ),
+    );
+
+  program
+    .command('retry')
+    .description('queue a finished job again (same config as it was enqueued)')
+    .argument('<id>')
+    .action((id: string) =>
+      run(() =>
+        withEngine(globals(), 'none', async (engine) => {
+          const j = await engine.retry(id);
+          io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (retry of ${short(j.retryOf!)})\n`);
+          return EXIT.ok;
+        }),
+      ),
+    );
+
+  program
+    .command('worker')
+    .description('run queued jobs from the shared queue until stopped (Ctrl-C), with line output')
+    .option('--drain', 'exit once nothing is queued (exit code of the jobs it ran)')
+    .action((o: { drain?: boolean }) => run(() => runWorker(globals(), io, !!o.drain)));
+
+  program
+    .command('nodes')
+    .description('list nodes with their health (probing SSH nodes), or enable/disable one')
+    .option('--enable <name>', 'let the node take jobs again')
+    .option('--disable <name>', 'take no new job on the node')
+    .option('--no-probe', 'do not probe (show the last known state)')
+    .option('--json', 'print JSON')
+    .action((o: { enable?: string; disable?: string; probe: boolean; json?: boolean }) =>
+      run(() =>
+        withEngine(globals(), 'none', async (engine) => {
+          if (o.enable) await engine.setNodeEnabled(o.enable, true);
+          if (o.disable) await engine.setNodeEnabled(o.disable, false);
+          if (o.probe) await engine.probeNodes();
+          const nodes = engine.getSnapshot().nodes;
+          if (o.json) io.out.write(`${JSON.stringify(nodes, null, 2)}\n`);
+          else io.out.write(formatNodes(nodes, io.out));
+          return o.probe && nodes.some((n) => n.enabled && n.health === 'down') ? EXIT.infrastructure : EXIT.ok;
+        }),
+      ),
+    );
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of .marteau.yml (for editors), or of the nodes file')
+    .option('--nodes', 'the schema of marteau.nodes.yml')
+    .action((o: { nodes?: boolean }) => {
+      io.out.write(`${JSON.stringify(o.nodes ? nodesJsonSchema() : marteauJsonSchema(), null, 2)}\n`);
+    });
+}
+
+async function defaultAction(g: GlobalOptions, io: Io): Promise<number> {
+  if (g.ci === undefined) {
+    io.out.write(
+      'marteau-tui: the interactive view is not here yet.\n' +
+        '  marteau-tui --ci [dir]   run a project\'s .marteau.yml headless (exit code for CI)\n' +
+        '  marteau-tui demo         a demo app behind the chaos proxy, with live counts\n' +
+        '  marteau-tui --help       all commands\n',
+    );
+    return io.out.isTTY ? EXIT.ok : EXIT.usage;
+  }
+  const seconds = Number(g.nodeWait ?? '30');
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) throw new UsageError('--node-wait: seconds from 0 to 86400');
+  return runCi(
+    {
+      target: typeof g.ci === 'string' ? g.ci : '.',
+      stateDir: resolveStateDir(g.stateDir),
+      nodes: await nodes(g),
+      nodeWaitMs: seconds * 1000,
+    },
+    io,
+  );
+}
+
+async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<number> {
+  const engine = new Engine({ stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: 'all' });
+  const reporter = new CiReporter(io.out, { mine: (id) => engine.isOwn(id), many: () => true });
+  engine.events.on('*', reporter.onEvent);
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => { stop = resolve; });
+  const onSignal = () => stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  await engine.start();
+  io.out.write(`marteau-tui worker: running queued jobs from ${engine.state.root} (Ctrl-C stops)\n`);
+  const idle = () => engine.getSnapshot().jobs.every((j) => j.status !== 'queued' && !(j.status === 'running' && engine.isOwn(j.id)));
+  let interrupted = false;
+  // A ref'd timer keeps the worker alive; in --drain mode it also checks for the end.
+  const tick = setInterval(() => { if (drain && idle()) stop(); }, 250);
+  await stopped.then(() => { interrupted = !(drain && idle()); });
+  clearInterval(tick);
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  await engine.stop();
+  const jobs = engine.getSnapshot().jobs.filter((j) => engine.isOwn(j.id));
+  const code = interrupted ? EXIT.interrupted : exitCodeFor(jobs);
+  io.out.write(`${reporter.summary(jobs, code).replace('--ci', 'worker')}\n`);
+  return code;
+}
+
+async function nodes(g: GlobalOptions): Promise<NodesConfig> {
+  return loadNodesConfig(await resolveNodesFile(g.nodes));
+}
+
+async function withEngine(g: GlobalOptions, mode: 'none', fn: (e: Engine) => Promise<number>): Promise<number> {
+  const engine = new Engine({ stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: mode, probe: false });
+  await engine.start();
+  try {
+    return await fn(engine);
+  } finally {
+    await engine.stop();
+  }
+}
+
+/** User mistakes become one message and exit 2 (3 when a machine is at fault). */
+function translate(e: unknown): unknown {
+  if (e instanceof ConfigError || e instanceof QueueError) return new UsageError(e.message, EXIT.usage);
+  if (e instanceof SourceError) return new UsageError(e.message, EXIT.infrastructure);
+  if (e instanceof Error && /^no node "/.test(e.message)) return new UsageError(e.message, EXIT.usage);
+  // The state dir (or a project file) cannot be used: say which path and why, no stack trace.
+  const errno = e as NodeJS.ErrnoException;
+  const fsCodes = ['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTDIR', 'EISDIR', ...(errno?.syscall === 'mkdir' ? ['ENOENT'] : [])];
+  if (errno?.code && errno.path && fsCodes.includes(errno.code)) {
+    return new UsageError(`${errno.path}: ${errno.code} (check --state-dir and its permissions)`, EXIT.infrastructure);
+  }
+  return e;
+}
+
+function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag}: a whole number above 0`);
+  return n;
+}
+
+function formatQueue(jobs: readonly (Readonly<Job> & { resultDir: string })[], out: { isTTY?: boolean }): string {
+  if (!jobs.length) return 'the queue is empty\n';
+  const s = makeStyle(out);
+  const rows = jobs.map((j) => [
+    short(j.id),
+    j.status + (j.cancelRequested && j.status === 'running' ? ' (cancelling)' : ''),
+    JSON.stringify(j.name).slice(1, -1).slice(0, 30),
+    j.runner,
+    j.nodesTaken.join(',') || `${j.nodes}`,
+    new Date(j.enqueuedAt).toISOString().replace('T', ' ').slice(0, 19),
+    j.startedAt !== undefined ? formatDuration(j.startedAt - j.enqueuedAt) : '-',
+    j.durationMs !== undefined ? formatDuration(j.durationMs) : j.status === 'running' && j.startedAt ? `${formatDuration(Date.now() - j.startedAt)}…` : '-',
+    isTerminal(j.status) ? j.resultDir : '',
+  ]);
+  const head = ['ID', 'STATUS', 'NAME', 'RUNNER', 'NODES', 'ENQUEUED (UTC)', 'WAIT', 'DURATION', 'RESULTS'];
+  const lines = table([head, ...rows]).map((l, i) => (i === 0 ? s.bold(l) : l));
+  const reasons = jobs.filter((j) => j.reason && j.status !== 'succeeded').map((j) => `  ${short(j.id)}: ${j.reason!.split('\n')[0]}`);
+  return `${lines.join('\n')}\n${reasons.length ? `${reasons.join('\n')}\n` : ''}`;
+}
+
+function formatNodes(nodes: readonly import('../core/node-pool.js').NodeView[], out: { isTTY?: boolean }): string {
+  const s = makeStyle(out);
+  const rows = nodes.map((n) => [
+    n.name,
+    n.type,
+    n.address ?? '-',
+    n.enabled ? 'yes' : 'no',
+    n.health,
+    n.latencyMs !== undefined ? `${n.latencyMs}ms` : '-',
+    `${n.running}/${n.maxJobs}`,
+    n.tags.join(',') || '-',
+  ]);
+  const lines = table([['NAME', 'TYPE', 'ADDRESS', 'ENABLED', 'HEALTH', 'LATENCY', 'JOBS', 'TAGS'], ...rows]).map((l, i) => (i === 0 ? s.bold(l) : l));
+  const errors = nodes.filter((n) => n.error).map((n) => `  ${n.name}: ${n.error}`);
+  return `${lines.join('\n')}\n${errors.length ? `${errors.join('\n')}\n` : ''}`;
+}
+
+function table(rows: string[][]): string[] {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd());
+}

@@ -1,0 +1,380 @@
+/**
+ * `.marteau.yml`: what a load-test job is. The original Marteau keys keep their meaning (`name`,
+ * `test`, `script`, `xml`, `wdir`, `nodes`, `deps`, `cycles`, `duration`, `fixtures`, `email`,
+ * `lookup`) next to ours (`runner`, `command`, `proxies`, `thresholds`, `notify`, `env`, ...).
+ * Loading validates everything up front so a mistake is reported at enqueue time, at its
+ * file:line:col, never halfway through a run.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../proxy/mix.js';
+import type { ProxyOptions } from '../proxy/proxy.js';
+import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
+import { parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
+import { durationMs, durationSchema } from './units.js';
+import { splitWords, WordsError } from './words.js';
+import { zodToConfigError } from './zod-errors.js';
+
+export const RUNNER_NAMES = ['builtin', 'funkload', 'locust', 'command'] as const;
+export type RunnerName = (typeof RUNNER_NAMES)[number];
+
+export const CONFIG_FILE_NAMES = ['.marteau.yml', '.marteau.yaml'] as const;
+
+/** A path inside the project: relative, never climbing out with `..`. */
+const innerPath = z
+  .string()
+  .min(1)
+  .refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]+/).includes('..') && !p.includes('\0'), {
+    error: 'must be a relative path inside the project (no leading /, no ..)',
+  });
+
+const mixSpec = z.union(
+  [z.string(), z.record(z.string(), z.union([z.number(), z.object({ percent: z.number() }).catchall(z.unknown())]))],
+  { error: 'expected a behavior mix: "20:delay,10:error" or a map {delay: 20, error: {percent: 10}}' },
+);
+
+export const fixtureSchema = z
+  .object({
+    proxy: z.string().describe('name of a proxy declared under `proxies:`'),
+    behaviors: mixSpec.describe('the mix while the fixture is active; the previous mix comes back after'),
+    at: durationSchema.optional().describe('when to apply, counted from the start of the load (default: before the run)'),
+    for: durationSchema.optional().describe('how long it stays (default: until the run ends)'),
+  })
+  .strict();
+
+export const notifySchema = z
+  .object({
+    bell: z.boolean().default(true).describe('ring the terminal bell when a job ends'),
+    summary: z.boolean().default(true).describe('print a one-line summary when a job ends'),
+    webhook: z
+      .string()
+      .regex(/^https?:\/\/[^\s]+$/, 'expected an http:// or https:// URL')
+      .optional()
+      .describe('POST a JSON summary here when a job ends; a failure is logged, never fails the job'),
+    webhook_timeout: durationSchema.optional().describe('default 5s'),
+  })
+  .strict();
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name is letters, digits and _ (not starting with a digit)');
+
+export const marteauSchema = z
+  .object({
+    name: z.string().min(1).max(200).optional().describe('the job label (default: the directory name)'),
+    runner: z.enum(RUNNER_NAMES).optional().describe('default: command when `command` is set, else builtin'),
+    command: z
+      // Scalars in the list are taken as written: `--users, 10` means the string "10".
+      .union([z.string().min(1), z.array(z.union([z.string(), z.number(), z.boolean()])).min(1)], { error: 'expected a command: a string ("node load.js --users 10") or a list of arguments' })
+      .optional()
+      .describe('command runner: the program and its arguments; no shell unless you write [sh, -c, "..."]'),
+    // Marteau's keys.
+    script: z.string().optional().describe('funkload runner: the Python module file holding the test'),
+    test: z.string().optional().describe('funkload runner: ClassName.method_name'),
+    xml: z.string().optional().describe('the result file the tool writes; fetched back from each node'),
+    wdir: innerPath.optional().describe('directory (inside the project) the job runs in'),
+    nodes: z.number().int().min(1).max(64).default(1).describe('how many free nodes the job takes'),
+    node_tags: z.array(z.string()).optional().describe('only nodes having all these tags'),
+    deps: z.array(z.string()).optional().describe('funkload runner: Python packages to install'),
+    email: z.string().optional().describe('Marteau compatibility; not used'),
+    lookup: z.array(z.string()).optional().describe('Marteau compatibility; not used'),
+    cycles: z
+      .union([z.string().regex(/^\d+(:\d+)*$/, 'expected cycles of concurrent users: "10:20:30" (FunkLoad) or a list [10, 20, 30]'), z.number().int().positive(), z.array(z.number().int().positive()).min(1)], {
+        error: 'expected cycles of concurrent users: "10:20:30" (FunkLoad) or a list [10, 20, 30]',
+      })
+      .optional(),
+    duration: durationSchema.optional().describe('seconds per cycle'),
+    startup_delay: durationSchema.optional(),
+    sleep_time: durationSchema.optional(),
+    sleep_time_min: durationSchema.optional(),
+    sleep_time_max: durationSchema.optional(),
+    cycle_time: durationSchema.optional(),
+    // The builtin runner's own keys; it validates them further with its schema.
+    url: z.string().optional(),
+    base_url: z.string().optional(),
+    apdex_t: z.number().positive().optional(),
+    scenario: z.array(z.record(z.string(), z.unknown())).optional().describe('builtin runner: HTTP steps'),
+    thresholds: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+    // Around the run.
+    proxies: z.record(z.string().regex(/^[\w-]+$/, 'a proxy name is letters, digits, _ and -'), proxySchema).optional(),
+    statsd: statsdSchema.optional(),
+    fixtures: z.record(z.string().regex(/^[\w-]+$/, 'a fixture name is letters, digits, _ and -'), fixtureSchema).optional(),
+    notify: notifySchema.optional(),
+    env: z.record(envName, z.union([z.string(), z.number(), z.boolean()])).optional().describe('extra environment for the job'),
+    timeout: durationSchema.optional().describe('the job is stopped and failed after this long (default 1h)'),
+    upload: z.boolean().optional().describe('copy the project to SSH nodes before the run (default true)'),
+    artifacts: z.array(innerPath).optional().describe('files (relative to wdir) fetched back from each node after the run'),
+    keep_remote: z.boolean().optional().describe('keep the copy on SSH nodes after the run (default false)'),
+  })
+  .strict();
+
+export type MarteauInput = z.input<typeof marteauSchema>;
+
+export interface FixtureSpec {
+  name: string;
+  proxy: string;
+  behaviors: MixSpec;
+  /** Offset from the start of the load; undefined: set up before the run. */
+  atMs?: number;
+  /** How long it stays; undefined: until the run ends. */
+  forMs?: number;
+}
+
+export interface NotifyConfig {
+  bell: boolean;
+  summary: boolean;
+  webhook?: string;
+  webhookTimeoutMs: number;
+}
+
+/** A validated, normalised job config. */
+export interface MarteauConfig {
+  /** The config file and the project directory it lives in. */
+  file: string;
+  projectDir: string;
+  name: string;
+  runner: RunnerName;
+  command?: string[];
+  nodes: number;
+  nodeTags: string[];
+  /** Absolute local directory the job runs in (projectDir + wdir). */
+  workDir: string;
+  wdir?: string;
+  script?: string;
+  test?: string;
+  xml?: string;
+  deps: string[];
+  cycles?: number[];
+  durationMs?: number;
+  startupDelayMs?: number;
+  sleepTimeMs?: number;
+  sleepTimeMinMs?: number;
+  sleepTimeMaxMs?: number;
+  cycleTimeMs?: number;
+  thresholds: Record<string, string>;
+  proxies: ProxyOptions[];
+  statsd?: StatsdConfig;
+  fixtures: FixtureSpec[];
+  notify: NotifyConfig;
+  env: Record<string, string>;
+  timeoutMs: number;
+  upload: boolean;
+  artifacts: string[];
+  keepRemote: boolean;
+  /** The whole parsed YAML, for runner-specific sections (scenario, ...). */
+  raw: Record<string, unknown>;
+}
+
+/** What the loader needs to know about runners: which exist here, and their own checks. */
+export interface RunnerCatalogEntry {
+  /** Validates the runner's own keys (the whole config object is passed). */
+  configSchema?: z.ZodType;
+  /** Cross-key checks; return a problem with its path, or nothing. */
+  check?(config: MarteauConfig): { path: (string | number)[]; message: string; hint?: string } | undefined;
+}
+export type RunnerCatalog = ReadonlyMap<string, RunnerCatalogEntry>;
+
+export interface LoadOptions {
+  runners: RunnerCatalog;
+  behaviors: BehaviorRegistry;
+}
+
+const DEFAULT_TIMEOUT_MS = 3_600_000;
+
+const HINTS: Record<string, string> = {
+  runner: `one of ${RUNNER_NAMES.join(', ')}`,
+  nodes: 'a whole number of nodes, e.g. nodes: 2',
+  cycles: 'FunkLoad form "10:20:30" or a list [10, 20, 30]',
+  command: 'e.g. command: [node, load.js, --users, "10"]',
+  fixtures: 'e.g. fixtures: {slow_db: {proxy: db, behaviors: "100:delay", at: 10s, for: 5s}}',
+  env: 'e.g. env: {TARGET: http://127.0.0.1:8080}',
+  notify: 'e.g. notify: {bell: true, webhook: http://127.0.0.1:9000/hook}',
+};
+
+/** `.marteau.yml` of a directory, or the file itself. */
+export async function findConfigFile(target: string): Promise<string> {
+  const st = await stat(target).catch(() => undefined);
+  if (!st) throw new ConfigError(target, undefined, undefined, 'no such file or directory', 'give a project directory holding a .marteau.yml, or the file itself');
+  if (st.isFile()) return target;
+  for (const name of CONFIG_FILE_NAMES) {
+    const f = path.join(target, name);
+    if (await stat(f).then((s) => s.isFile(), () => false)) return f;
+  }
+  throw new ConfigError(target, undefined, undefined, 'no .marteau.yml in this directory', 'create one (see `marteau-tui schema`), or give the path of a config file');
+}
+
+export async function loadMarteauConfig(target: string, options: LoadOptions): Promise<MarteauConfig> {
+  const file = await findConfigFile(target);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(file, undefined, undefined, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  return parseMarteauConfig(parseYaml(file, text), path.dirname(path.resolve(file)), options);
+}
+
+export function parseMarteauConfig(src: SourceDoc, projectDir: string, options: LoadOptions): MarteauConfig {
+  const data = src.doc.toJS() as unknown;
+  if (data === null || data === undefined || typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError(src.file, 1, 1, 'expected a map of settings (name:, runner:, ...)', 'see `marteau-tui schema` for the keys');
+  }
+  rejectMarteauClassFixtures(src, data as Record<string, unknown>);
+  const parsed = marteauSchema.safeParse(data);
+  if (!parsed.success) {
+    throw zodToConfigError(src, data, parsed.error, {
+      knownKeys: (p) => knownKeysAt(p),
+      hint: (p) => HINTS[String(p[0])],
+    });
+  }
+  const c = parsed.data;
+  const runner: RunnerName = c.runner ?? (c.command !== undefined ? 'command' : 'builtin');
+  const entry = options.runners.get(runner);
+  if (!entry) {
+    const available = [...options.runners.keys()].join(', ');
+    throw errorAt(
+      src,
+      c.runner ? ['runner'] : [],
+      `runner "${runner}" is not available in this version${c.runner ? '' : ' (the default when no `command:` is given)'}`,
+      `available runners: ${available}${options.runners.has('command') ? '; e.g. runner: command with command: [node, load.js]' : ''}`,
+    );
+  }
+  if (entry.configSchema) {
+    const r = entry.configSchema.safeParse(data);
+    if (!r.success) throw zodToConfigError(src, data, r.error, { hint: (p) => HINTS[String(p[0])] });
+  }
+
+  let command: string[] | undefined;
+  if (typeof c.command === 'string') {
+    try {
+      command = splitWords(c.command);
+    } catch (e) {
+      if (e instanceof WordsError) throw errorAt(src, ['command'], e.message, 'close the quote, or write the command as a list');
+      throw e;
+    }
+    if (!command.length) throw errorAt(src, ['command'], 'the command is empty', HINTS.command);
+  } else if (c.command) {
+    command = c.command.map(String);
+  }
+  if (command?.some((a) => a.includes('\0'))) throw errorAt(src, ['command'], 'an argument contains a NUL byte');
+
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(c.env ?? {})) {
+    if (k.startsWith('MARTEAU_')) throw errorAt(src, ['env', k], `"${k}": names starting with MARTEAU_ are set by marteau-tui`, 'pick another name', true);
+    if (typeof v === 'string' && v.includes('\0')) throw errorAt(src, ['env', k], 'the value contains a NUL byte');
+    env[k] = String(v);
+  }
+
+  const proxies = c.proxies ? parseProxiesConfig(src, options.behaviors).proxies : [];
+  const fixtures = parseFixtures(src, c.fixtures ?? {}, new Set(proxies.map((p) => p.name)), options.behaviors);
+  const workDir = c.wdir ? path.join(projectDir, c.wdir) : projectDir;
+  const opt = (v: z.infer<typeof durationSchema> | undefined) => (v === undefined ? undefined : durationMs(v));
+
+  const config: MarteauConfig = {
+    file: src.file,
+    projectDir,
+    name: c.name ?? path.basename(projectDir),
+    runner,
+    command,
+    nodes: c.nodes,
+    nodeTags: c.node_tags ?? [],
+    workDir,
+    wdir: c.wdir,
+    script: c.script,
+    test: c.test,
+    xml: c.xml,
+    deps: c.deps ?? [],
+    cycles: c.cycles === undefined ? undefined : typeof c.cycles === 'number' ? [c.cycles] : typeof c.cycles === 'string' ? c.cycles.split(':').map(Number) : c.cycles,
+    durationMs: opt(c.duration),
+    startupDelayMs: opt(c.startup_delay),
+    sleepTimeMs: opt(c.sleep_time),
+    sleepTimeMinMs: opt(c.sleep_time_min),
+    sleepTimeMaxMs: opt(c.sleep_time_max),
+    cycleTimeMs: opt(c.cycle_time),
+    thresholds: Object.fromEntries(Object.entries(c.thresholds ?? {}).map(([k, v]) => [k, String(v)])),
+    proxies,
+    statsd: c.statsd,
+    fixtures,
+    notify: {
+      bell: c.notify?.bell ?? true,
+      summary: c.notify?.summary ?? true,
+      webhook: c.notify?.webhook,
+      webhookTimeoutMs: c.notify?.webhook_timeout === undefined ? 5000 : durationMs(c.notify.webhook_timeout),
+    },
+    env,
+    timeoutMs: c.timeout === undefined ? DEFAULT_TIMEOUT_MS : durationMs(c.timeout),
+    upload: c.upload ?? true,
+    artifacts: [...(c.xml ? [c.xml] : []), ...(c.artifacts ?? [])],
+    keepRemote: c.keep_remote ?? false,
+    raw: data as Record<string, unknown>,
+  };
+  if (config.timeoutMs <= 0) throw errorAt(src, ['timeout'], 'must be more than 0');
+  const problem = entry.check?.(config);
+  if (problem) throw errorAt(src, problem.path, problem.message, problem.hint);
+  return config;
+}
+
+function parseFixtures(
+  src: SourceDoc,
+  fixtures: Record<string, z.infer<typeof fixtureSchema>>,
+  proxyNames: Set<string>,
+  behaviors: BehaviorRegistry,
+): FixtureSpec[] {
+  return Object.entries(fixtures).map(([name, f]) => {
+    if (!proxyNames.has(f.proxy)) {
+      throw errorAt(
+        src,
+        ['fixtures', name, 'proxy'],
+        `unknown proxy "${f.proxy}"`,
+        proxyNames.size ? `proxies declared in this file: ${[...proxyNames].join(', ')}` : 'declare it under `proxies:` in this file (listen, upstream, protocol)',
+      );
+    }
+    try {
+      parseMix(f.behaviors as MixSpec, behaviors);
+    } catch (e) {
+      if (e instanceof MixError) throw errorAt(src, ['fixtures', name, 'behaviors', ...e.path], e.message, 'Vaurien form "20:delay,10:error" or a map {delay: 20}');
+      throw e;
+    }
+    return {
+      name,
+      proxy: f.proxy,
+      behaviors: f.behaviors as MixSpec,
+      atMs: f.at === undefined ? (f.for === undefined ? undefined : 0) : durationMs(f.at),
+      forMs: f.for === undefined ? undefined : durationMs(f.for),
+    };
+  });
+}
+
+/** Marteau's own fixtures were Python classes; say so plainly rather than "unknown key class". */
+function rejectMarteauClassFixtures(src: SourceDoc, data: Record<string, unknown>): void {
+  const fixtures = data.fixtures;
+  if (!fixtures || typeof fixtures !== 'object') return;
+  for (const [name, f] of Object.entries(fixtures)) {
+    if (f && typeof f === 'object' && ('class' in f || 'arguments' in f)) {
+      throw errorAt(
+        src,
+        ['fixtures', name, 'class' in f ? 'class' : 'arguments'],
+        "Marteau's class-based fixtures (class:, arguments:) are not supported",
+        'describe the proxy change instead: {proxy: NAME, behaviors: "100:delay", at: 10s, for: 5s}',
+        true,
+      );
+    }
+  }
+}
+
+function knownKeysAt(p: readonly (string | number)[]): readonly string[] | undefined {
+  if (p.length === 0) return Object.keys(marteauSchema.shape);
+  if (p[0] === 'fixtures' && p.length === 2) return Object.keys(fixtureSchema.shape);
+  if (p[0] === 'notify' && p.length === 1) return Object.keys(notifySchema.shape);
+  if (p[0] === 'proxies' && p.length === 2) return Object.keys(proxySchema.shape);
+  if (p[0] === 'statsd' && p.length === 1) return Object.keys(statsdSchema.shape);
+  return undefined;
+}
+
+/** JSON Schema of `.marteau.yml` for editors (`marteau-tui schema`). */
+export function marteauJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(marteauSchema, { io: 'input', unrepresentable: 'any' }),
+    title: '.marteau.yml',
+    description: 'A marteau-tui load-test job (Marteau keys plus runner, command, proxies, fixtures, thresholds, notify, env).',
+  };
+}

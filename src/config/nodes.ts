@@ -1,0 +1,165 @@
+/**
+ * `marteau.nodes.yml`: the machines jobs run on. `local` is this machine; the others are reached
+ * over SSH with host keys checked against a known_hosts file (strict by default).
+ */
+import { readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
+import { durationMs, durationSchema } from './units.js';
+import { zodToConfigError } from './zod-errors.js';
+
+export const HOST_KEY_POLICIES = ['strict', 'accept-new'] as const;
+export type HostKeyPolicy = (typeof HOST_KEY_POLICIES)[number];
+
+export const nodeSchema = z
+  .object({
+    type: z.enum(['local', 'ssh']).optional().describe('default: ssh when `host` is set, else local'),
+    host: z.string().min(1).optional(),
+    port: z.number().int().min(1).max(65535).default(22),
+    user: z.string().min(1).optional().describe('default: the current user'),
+    identity: z.string().optional().describe('private key file (default: the SSH agent, then ~/.ssh/id_ed25519, id_ecdsa, id_rsa)'),
+    passphrase_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional().describe('name of the environment variable holding the key passphrase'),
+    known_hosts: z.string().optional().describe('default: ~/.ssh/known_hosts'),
+    host_key: z.enum(HOST_KEY_POLICIES).default('strict').describe('strict: unknown keys are refused; accept-new: an unknown key is recorded, a changed one still refused'),
+    work_dir: z.string().optional().describe('where jobs are copied on the node (default /tmp/marteau-tui)'),
+    connect_timeout: durationSchema.optional().describe('default 10s'),
+    max_jobs: z.number().int().min(1).max(1000).default(1),
+    tags: z.array(z.string().regex(/^[\w.-]+$/)).default([]),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+
+export const probeSchema = z
+  .object({
+    interval: durationSchema.optional().describe('default 10s'),
+    timeout: durationSchema.optional().describe('default 5s'),
+  })
+  .strict();
+
+export const nodesFileSchema = z
+  .object({
+    nodes: z.record(z.string().regex(/^[\w.-]+$/, 'a node name is letters, digits, _ . and -'), nodeSchema),
+    probe: probeSchema.optional(),
+  })
+  .strict();
+
+interface NodeBase {
+  name: string;
+  maxJobs: number;
+  tags: string[];
+  enabled: boolean;
+}
+export interface LocalNodeConfig extends NodeBase {
+  type: 'local';
+}
+export interface SshNodeConfig extends NodeBase {
+  type: 'ssh';
+  host: string;
+  port: number;
+  user: string;
+  identity?: string;
+  passphraseEnv?: string;
+  knownHosts: string;
+  hostKey: HostKeyPolicy;
+  workDir: string;
+  connectTimeoutMs: number;
+}
+export type NodeConfig = LocalNodeConfig | SshNodeConfig;
+
+export interface NodesConfig {
+  file: string;
+  nodes: NodeConfig[];
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+}
+
+/** The default node list shipped with the package: this machine only. */
+export function packagedNodesFile(): string {
+  // src/config/ under the test runner, dist/src/config/ when built: the file is at the package root.
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const up = here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..';
+  return path.resolve(here, up, 'marteau.nodes.yml');
+}
+
+/**
+ * Which nodes file applies: `--nodes`, then $MARTEAU_NODES, then ./marteau.nodes.yml, then the
+ * packaged default.
+ */
+export async function resolveNodesFile(flag?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<string> {
+  if (flag) return path.resolve(cwd, flag);
+  if (env.MARTEAU_NODES) return path.resolve(cwd, env.MARTEAU_NODES);
+  const local = path.join(cwd, 'marteau.nodes.yml');
+  if (await stat(local).then((s) => s.isFile(), () => false)) return local;
+  return packagedNodesFile();
+}
+
+export async function loadNodesConfig(file: string): Promise<NodesConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (e) {
+    throw new ConfigError(file, undefined, undefined, `cannot read the nodes file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'check --nodes or $MARTEAU_NODES');
+  }
+  return parseNodesConfig(parseYaml(file, text));
+}
+
+const NODE_HINTS: Record<string, string> = {
+  host_key: 'strict (default): only keys already in known_hosts; accept-new: record an unknown key once',
+  port: 'the SSH port, 1 to 65535',
+  max_jobs: 'how many jobs the node runs at once, e.g. 1',
+  type: 'local (this machine) or ssh',
+};
+
+export function parseNodesConfig(src: SourceDoc): NodesConfig {
+  const data = src.doc.toJS() as unknown;
+  const parsed = nodesFileSchema.safeParse(data);
+  if (!parsed.success) {
+    throw zodToConfigError(src, data, parsed.error, {
+      knownKeys: (p) => (p.length === 0 ? ['nodes', 'probe'] : p[0] === 'nodes' && p.length === 2 ? Object.keys(nodeSchema.shape) : p[0] === 'probe' ? Object.keys(probeSchema.shape) : undefined),
+      hint: (p) => NODE_HINTS[String(p[2])] ?? (p[0] === 'nodes' && p.length <= 2 ? 'e.g. nodes: {box1: {host: 127.0.0.2, user: load, identity: ~/.ssh/id_ed25519}}' : undefined),
+    });
+  }
+  const base = path.dirname(path.resolve(src.file));
+  const nodes = Object.entries(parsed.data.nodes).map(([name, n]): NodeConfig => {
+    const type = n.type ?? (n.host ? 'ssh' : 'local');
+    const common = { name, maxJobs: n.max_jobs, tags: n.tags, enabled: n.enabled };
+    if (type === 'local') {
+      const sshOnly = (['host', 'user', 'identity', 'known_hosts', 'work_dir'] as const).find((k) => n[k] !== undefined);
+      if (sshOnly) throw errorAt(src, ['nodes', name, sshOnly], `a local node takes no "${sshOnly}"`, 'remove it, or set type: ssh', true);
+      return { type, ...common };
+    }
+    if (!n.host) throw errorAt(src, ['nodes', name], 'an ssh node needs a host', 'e.g. host: 127.0.0.2');
+    return {
+      type,
+      ...common,
+      host: n.host,
+      port: n.port,
+      user: n.user ?? os.userInfo().username,
+      identity: n.identity ? expandPath(n.identity, base) : undefined,
+      passphraseEnv: n.passphrase_env,
+      knownHosts: expandPath(n.known_hosts ?? '~/.ssh/known_hosts', base),
+      hostKey: n.host_key,
+      workDir: n.work_dir ?? '/tmp/marteau-tui',
+      connectTimeoutMs: n.connect_timeout === undefined ? 10_000 : durationMs(n.connect_timeout),
+    };
+  });
+  return {
+    file: src.file,
+    nodes,
+    probeIntervalMs: parsed.data.probe?.interval === undefined ? 10_000 : durationMs(parsed.data.probe.interval),
+    probeTimeoutMs: parsed.data.probe?.timeout === undefined ? 5_000 : durationMs(parsed.data.probe.timeout),
+  };
+}
+
+/** `~/x` is the home directory; a relative path is relative to the nodes file. */
+export function expandPath(p: string, base: string): string {
+  if (p === '~' || p.startsWith('~/')) return path.join(os.homedir(), p.slice(1));
+  return path.resolve(base, p);
+}
+
+export function nodesJsonSchema(): Record<string, unknown> {
+  return { ...z.toJSONSchema(nodesFileSchema, { io: 'input', unrepresentable: 'any' }), title: 'marteau.nodes.yml' };
+}

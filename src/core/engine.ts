@@ -1,0 +1,628 @@
+/**
+ * The engine: one object that owns the queue, the node pool, the scheduler and the jobs this
+ * process runs. Every user action is one method (enqueue, cancel, retry, setNodeEnabled,
+ * setMix) used alike by the TUI, `--ci`, the CLI subcommands and the control API. Views read
+ * `getSnapshot()` (immutable; a new object only when something changed) and `subscribe()`,
+ * which is exactly what React's useSyncExternalStore wants, and/or listen to `events`.
+ */
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { cp, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError, parseYaml } from '../config/errors.js';
+import { loadMarteauConfig, parseMarteauConfig, type MarteauConfig } from '../config/marteau.js';
+import type { NodeConfig, NodesConfig } from '../config/nodes.js';
+import { formatDuration } from '../config/units.js';
+import { NodeError, type Executor } from '../exec/executor.js';
+import { defaultExecutorFactory } from '../exec/factory.js';
+import { defaultRunners } from '../runners/index.js';
+import type { RunnerContext, RunnerNode, RunnerRegistry, RunOutcome } from '../runners/runner.js';
+import type { BehaviorRegistry, MixSpec } from '../proxy/mix.js';
+import { defaultRegistry, type Proxy } from '../proxy/proxy.js';
+import { ListenError, ProxySet } from '../proxy/proxy-set.js';
+import { EventBus, type LogStream, type Progress, type TimelineEvent } from './events.js';
+import { FixturePlan } from './fixtures.js';
+import { isTerminal, type Job, type JobOutcome, type JobSource } from './jobs.js';
+import { NodePool, type ExecutorFactory, type NodeView } from './node-pool.js';
+import { postWebhook } from './notify.js';
+import { groupAlive, processStartTime } from './owner.js';
+import { JournalQueue, newJobId, QueueError, short, type JobQueue } from './queue.js';
+import { Scheduler } from './scheduler.js';
+import { cloneGit, parseGitTarget } from './source.js';
+import { mkdirp, StateDir } from './state-dir.js';
+
+export interface EngineOptions {
+  stateDir: string;
+  nodes: NodesConfig;
+  runners?: RunnerRegistry;
+  behaviors?: BehaviorRegistry;
+  executorFactory?: ExecutorFactory;
+  /**
+   * Which queued jobs this process runs: `all` (the TUI, a worker), `own` (only those it
+   * enqueued: `--ci`), `none` (CLI commands that only look or edit).
+   */
+  run?: 'all' | 'own' | 'none';
+  /** How long a job may wait for free nodes before failing; default: forever. */
+  nodeWaitMs?: number;
+  /** Probe SSH nodes periodically (default: when running jobs). */
+  probe?: boolean;
+  /** The queue implementation; default: the journal in the state dir. */
+  queue?: JobQueue;
+  /** Where `source.dir` paths are resolved from for relative targets. */
+  cwd?: string;
+}
+
+export interface LogLine {
+  at: number;
+  node?: string;
+  stream: LogStream;
+  line: string;
+}
+
+export interface JobView extends Readonly<Job> {
+  resultDir: string;
+  /** Live details while this process runs the job. */
+  progress?: Progress;
+  lines?: readonly LogLine[];
+  timeline?: readonly TimelineEvent[];
+  summary?: string;
+}
+
+export interface EngineSnapshot {
+  readonly version: number;
+  readonly stateDir: string;
+  readonly jobs: readonly JobView[];
+  readonly nodes: readonly NodeView[];
+}
+
+interface LiveJob {
+  abort: AbortController;
+  claim: string;
+  progress?: Progress;
+  lines: LogLine[];
+  timeline: TimelineEvent[];
+  fixtures?: FixturePlan;
+  proxies?: ProxySet;
+  done: Promise<void>;
+}
+
+/** Lines kept per running job for views; the full output is in the job's console.log. */
+const TAIL_LINES = 200;
+/** console.log stops growing past this (a runaway tool must not fill the disk). */
+const MAX_CONSOLE_BYTES = 50 * 1024 * 1024;
+type AbortWhy = 'cancel' | 'timeout' | 'shutdown';
+
+export class Engine {
+  readonly events = new EventBus();
+  readonly state: StateDir;
+  readonly queue: JobQueue;
+  readonly pool: NodePool;
+  private readonly runners: RunnerRegistry;
+  private readonly behaviors: BehaviorRegistry;
+  private readonly scheduler: Scheduler;
+  private readonly live = new Map<string, LiveJob>();
+  private readonly own = new Set<string>();
+  private readonly summaries = new Map<string, { summary: string; report?: string; bell: boolean }>();
+  private readonly seen = new Map<string, Job['status']>();
+  private readonly subscribers = new Set<() => void>();
+  private snapshot?: EngineSnapshot;
+  private version = 0;
+  private unwatch?: () => void;
+  private started = false;
+  private stopping = false;
+
+  constructor(private readonly options: EngineOptions) {
+    this.state = new StateDir(options.stateDir);
+    this.queue = options.queue ?? new JournalQueue(this.state.journalFile);
+    this.runners = options.runners ?? defaultRunners;
+    this.behaviors = options.behaviors ?? defaultRegistry;
+    this.pool = new NodePool(options.nodes, this.queue, options.executorFactory ?? defaultExecutorFactory, this.events);
+    this.scheduler = new Scheduler({
+      queue: this.queue,
+      pool: this.pool,
+      // A --ci run's jobs are left to it: it streams their output and owes their exit code.
+      mayRun: (j) => !this.stopping && (this.own.has(j.id) ? options.run !== 'none' : options.run === 'all' && j.origin !== 'ci'),
+      start: (job, claim, nodes) => this.launch(job, claim, nodes),
+      unplaceable: (job, reason) => this.failUnplaceable(job, reason),
+      nodeWaitMs: options.nodeWaitMs,
+    });
+  }
+
+  get runsJobs(): boolean {
+    return (this.options.run ?? 'none') !== 'none';
+  }
+
+  // ---- lifecycle ----
+
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    await this.state.ensure();
+    await this.queue.open();
+    for (const j of this.queue.list()) this.seen.set(j.id, j.status);
+    // Jobs whose engine died (kill -9, crash, reboot) are marked interrupted; what they left
+    // running on this machine is stopped.
+    for (const j of await this.queue.recoverInterrupted()) await this.killLeftovers(j);
+    this.pool.onChange(() => {
+      this.changed();
+      void this.scheduler.kick();
+    });
+    // Deferred and coalesced: a burst of records (or a claim being launched) is seen once,
+    // after the code that appended them has finished its step.
+    let pending = false;
+    this.unwatch = this.queue.watch(() => {
+      if (pending) return;
+      pending = true;
+      setImmediate(() => {
+        pending = false;
+        this.onQueueChange();
+      });
+    });
+    this.onQueueChange();
+    if (this.options.probe ?? this.runsJobs) this.pool.start();
+    if (this.runsJobs) void this.scheduler.kick();
+  }
+
+  /** Stop scheduling; running jobs are stopped and recorded as interrupted. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.scheduler.stop();
+    this.pool.stop();
+    for (const l of this.live.values()) l.abort.abort('shutdown' satisfies AbortWhy);
+    await Promise.all([...this.live.values()].map((l) => l.done));
+    this.unwatch?.();
+    await this.queue.close();
+  }
+
+  // ---- user actions ----
+
+  /** Validate a project's config and queue it. `target`: a directory, a config file or a git URL. */
+  async enqueue(target: string, o: { origin?: string; runHere?: boolean } = {}): Promise<Readonly<Job>> {
+    const id = newJobId();
+    const jobDir = this.state.jobDir(id);
+    let source: JobSource;
+    let config: MarteauConfig;
+    const git = parseGitTarget(target);
+    if (git) {
+      const dir = path.join(jobDir, 'src');
+      const commit = await cloneGit(git, dir);
+      config = await this.loadConfig(dir);
+      source = { kind: 'git', url: git.url, ref: git.ref, commit, dir, configFile: config.file };
+    } else {
+      const abs = path.resolve(this.options.cwd ?? process.cwd(), target);
+      config = await this.loadConfig(abs);
+      source = { kind: 'dir', dir: config.projectDir, configFile: path.resolve(config.file) };
+    }
+    // The config as enqueued is what runs, even if the file is edited while the job waits.
+    await mkdirp(jobDir, 0o700);
+    await writeFile(path.join(jobDir, 'marteau.yml'), await readFile(config.file, 'utf8'), { mode: 0o600 });
+    if (o.runHere ?? this.options.run === 'own') this.own.add(id);
+    const job = await this.queue.enqueue({
+      id,
+      name: config.name,
+      source,
+      runner: config.runner,
+      nodes: config.nodes,
+      nodeTags: config.nodeTags,
+      origin: o.origin,
+    });
+    void this.scheduler.kick();
+    return job;
+  }
+
+  async cancel(idOrPrefix: string): Promise<Readonly<Job>> {
+    // The queue's watcher brings the change back here (and to every other process).
+    return this.queue.cancel(idOrPrefix);
+  }
+
+  async retry(idOrPrefix: string, o: { runHere?: boolean } = {}): Promise<Readonly<Job>> {
+    const old = this.queue.get(this.queue.resolve(idOrPrefix))!;
+    const id = newJobId();
+    if (!isTerminal(old.status)) throw new QueueError(`job ${short(old.id)} is still ${old.status}; cancel it first or wait for it`);
+    await mkdirp(this.state.jobDir(id), 0o700);
+    await cp(path.join(this.state.jobDir(old.id), 'marteau.yml'), path.join(this.state.jobDir(id), 'marteau.yml'));
+    if (o.runHere ?? this.options.run === 'own') this.own.add(id);
+    const job = await this.queue.retry(old.id, id);
+    void this.scheduler.kick();
+    return job;
+  }
+
+  async setNodeEnabled(name: string, enabled: boolean): Promise<void> {
+    await this.pool.setEnabled(name, enabled);
+  }
+
+  /**
+   * Change the mix of a proxy of a job this process runs (the job having a proxy of that name;
+   * say which job when several do). Fixtures restore to this mix when they end.
+   */
+  async setMix(proxy: string, spec: MixSpec, jobId?: string): Promise<string> {
+    const candidates = jobId ? [this.queue.resolve(jobId)] : [...this.live.keys()];
+    const withProxy = candidates.filter((id) => this.live.get(id)?.proxies?.get(proxy) && this.live.get(id)?.fixtures);
+    if (withProxy.length !== 1) {
+      throw new QueueError(withProxy.length ? `several running jobs have a proxy "${proxy}": say which job` : `no job running here has a proxy "${proxy}"`);
+    }
+    return this.live.get(withProxy[0])!.fixtures!.setBase(proxy, spec);
+  }
+
+  /** The proxies of the jobs this process runs now. */
+  liveProxies(): Proxy[] {
+    return [...this.live.values()].flatMap((l) => [...(l.proxies?.proxies.values() ?? [])]);
+  }
+
+  /** Behavior names a mix may use. */
+  behaviorNames(): string[] {
+    return [...this.behaviors.keys()].sort();
+  }
+
+  async probeNodes(): Promise<void> {
+    await this.pool.probeAll();
+  }
+
+  /** Resolves when all the given jobs have ended (terminal), with their final records. */
+  async waitFor(ids: readonly string[]): Promise<Readonly<Job>[]> {
+    // A ref'd timer keeps the process alive while jobs wait for nodes.
+    const keepAlive = setInterval(() => void this.queue.sync().catch(() => {}), 1000);
+    try {
+      await new Promise<void>((resolve) => {
+        const check = () => {
+          if (ids.every((id) => isTerminal(this.queue.get(id)?.status ?? 'queued') && !this.live.has(id))) {
+            off();
+            resolve();
+          }
+        };
+        const off = this.subscribe(check);
+        check();
+      });
+    } finally {
+      clearInterval(keepAlive);
+    }
+    return ids.map((id) => this.queue.get(id)!);
+  }
+
+  // ---- views ----
+
+  getSnapshot = (): EngineSnapshot => {
+    this.snapshot ??= Object.freeze({
+      version: this.version,
+      stateDir: this.state.root,
+      jobs: Object.freeze(this.queue.list().map((j) => this.view(j))),
+      nodes: Object.freeze(this.pool.list().map((n) => Object.freeze(n))),
+    });
+    return this.snapshot;
+  };
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.subscribers.add(listener);
+    return () => this.subscribers.delete(listener);
+  };
+
+  /** Whether this process enqueued the job to run it, or runs it. */
+  isOwn(id: string): boolean {
+    return this.own.has(id);
+  }
+
+  resultDir(id: string): string {
+    return this.state.jobDir(id);
+  }
+
+  private readonly views = new WeakMap<Readonly<Job>, JobView>();
+
+  private view(j: Readonly<Job>): JobView {
+    const l = this.live.get(j.id);
+    const s = this.summaries.get(j.id);
+    // A job not running here only changes when the queue gives a new object for it.
+    const cached = l ? undefined : this.views.get(j);
+    if (cached && cached.summary === s?.summary) return cached;
+    const v: JobView = Object.freeze({
+      ...j,
+      resultDir: this.state.jobDir(j.id),
+      progress: l?.progress,
+      lines: l ? Object.freeze([...l.lines]) : undefined,
+      timeline: l ? Object.freeze([...l.timeline]) : undefined,
+      summary: s?.summary,
+    });
+    if (!l) this.views.set(j, v);
+    return v;
+  }
+
+  private changed(): void {
+    this.version++;
+    this.snapshot = undefined;
+    for (const fn of [...this.subscribers]) {
+      try {
+        fn();
+      } catch {
+        // a view's bug stays in the view
+      }
+    }
+  }
+
+  // ---- queue changes (from this process or others) ----
+
+  private onQueueChange(): void {
+    for (const j of this.queue.list()) {
+      const before = this.seen.get(j.id);
+      if (before === j.status) {
+        if (j.status === 'running' && j.cancelRequested) this.live.get(j.id)?.abort.abort('cancel' satisfies AbortWhy);
+        continue;
+      }
+      this.seen.set(j.id, j.status);
+      const at = Date.now();
+      if (before === undefined) this.events.emit({ type: 'job.enqueued', at, job: j });
+      if (j.status === 'running') this.events.emit({ type: 'job.started', at, job: j });
+      if (isTerminal(j.status) && !this.live.has(j.id)) this.emitFinished(j);
+      if (j.status === 'running' && j.cancelRequested) this.live.get(j.id)?.abort.abort('cancel' satisfies AbortWhy);
+    }
+    this.changed();
+    if (this.runsJobs) void this.scheduler.kick();
+  }
+
+  private emitFinished(j: Readonly<Job>): void {
+    const s = this.summaries.get(j.id);
+    this.events.emit({
+      type: 'job.finished',
+      at: Date.now(),
+      job: j,
+      summary: s?.summary ?? summaryLine(j),
+      resultDir: this.state.jobDir(j.id),
+      bell: s?.bell ?? false,
+      report: s?.report,
+    });
+  }
+
+  private async failUnplaceable(job: Readonly<Job>, reason: string): Promise<void> {
+    const claim = await this.queue.claim(job.id, []);
+    if (!claim) return;
+    await this.queue.finish(job.id, claim, { status: 'failed', failure: 'infrastructure', reason });
+  }
+
+  // ---- running a job ----
+
+  private async loadConfig(target: string): Promise<MarteauConfig> {
+    return loadMarteauConfig(target, { runners: this.runners, behaviors: this.behaviors });
+  }
+
+  /** The config snapshotted at enqueue, resolved against the project directory. */
+  private async snapshotConfig(job: Readonly<Job>): Promise<MarteauConfig> {
+    const text = await readFile(path.join(this.state.jobDir(job.id), 'marteau.yml'), 'utf8');
+    return parseMarteauConfig(parseYaml(job.source.configFile, text), job.source.dir, { runners: this.runners, behaviors: this.behaviors });
+  }
+
+  private launch(job: Readonly<Job>, claim: string, nodes: NodeConfig[]): void {
+    this.own.add(job.id);
+    const live: LiveJob = { abort: new AbortController(), claim, lines: [], timeline: [], done: Promise.resolve() };
+    this.live.set(job.id, live);
+    live.done = this.runJob(job, claim, nodes, live)
+      .catch((e: Error) => this.log(job.id, `internal error: ${e.stack ?? e.message}`, 'error'))
+      .finally(() => {
+        this.live.delete(job.id);
+        const j = this.queue.get(job.id);
+        if (j && isTerminal(j.status)) this.emitFinished(j);
+        this.changed();
+        void this.scheduler.kick();
+      });
+  }
+
+  private async runJob(job: Readonly<Job>, claim: string, nodeConfigs: NodeConfig[], live: LiveJob): Promise<void> {
+    const resultDir = this.state.jobDir(job.id);
+    await mkdirp(resultDir, 0o700);
+    const consoleFile = new ConsoleFile(path.join(resultDir, 'console.log'));
+    // `quiet`: kept in console.log only, because views already show it from a job.* event.
+    const log = (line: string, o: { node?: string; stream?: LogStream; level?: 'info' | 'warn' | 'error'; quiet?: boolean } = {}) => {
+      const entry: LogLine = { at: Date.now(), node: o.node, stream: o.stream ?? 'engine', line };
+      if (o.quiet) return consoleFile.write(entry);
+      live.lines.push(entry);
+      if (live.lines.length > TAIL_LINES) live.lines.splice(0, live.lines.length - TAIL_LINES);
+      consoleFile.write(entry);
+      this.events.emit({ type: 'log.line', at: entry.at, jobId: job.id, node: o.node, stream: entry.stream, level: o.level, line });
+      this.changed();
+    };
+    const started = Date.now();
+    let config: MarteauConfig | undefined;
+    let outcome: RunOutcome | undefined;
+    let error: unknown;
+    const proxies = new ProxySet(this.behaviors);
+    live.proxies = proxies;
+    const executors: Executor[] = [];
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      config = await this.snapshotConfig(job);
+      const runner = this.runners.get(config.runner);
+      if (!runner) throw new ConfigError(config.file, undefined, undefined, `runner "${config.runner}" is not available in this version`);
+      timer = setTimeout(() => live.abort.abort('timeout' satisfies AbortWhy), config.timeoutMs);
+      log(`job ${short(job.id)} ${JSON.stringify(job.name)} on ${nodeConfigs.map((n) => n.name).join(', ')} (runner ${config.runner})`, { quiet: true });
+      await proxies.start(config.proxies, config.statsd, (m) => log(m, { level: 'warn' }));
+      for (const p of proxies.proxies.values()) log(`proxy ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text || '(none)'}`);
+      const fixtures = new FixturePlan(
+        config.fixtures,
+        proxies.proxies,
+        (e) => {
+          live.timeline.push(e);
+          this.events.emit({ type: 'job.fixture', at: e.at, jobId: job.id, event: e });
+          log(`fixture ${e.fixture}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${e.mix || '(none)'}`);
+        },
+        (m, level) => log(m, { level }),
+      );
+      live.fixtures = fixtures;
+      const nodes: RunnerNode[] = nodeConfigs.map((n, index) => {
+        const executor = this.pool.executor(n.name);
+        executors.push(executor);
+        return { name: n.name, index, executor, kind: n.type, remoteBase: n.type === 'ssh' ? n.workDir : undefined };
+      });
+      let loadStarted = false;
+      const ctx: RunnerContext = {
+        job: { id: job.id, name: job.name },
+        config,
+        nodes,
+        resultDir,
+        env: jobEnv(job, config, proxies, resultDir),
+        signal: live.abort.signal,
+        log,
+        progress: (p) => {
+          live.progress = p;
+          this.events.emit({ type: 'job.progress', at: Date.now(), jobId: job.id, progress: p });
+          this.changed();
+        },
+        loadStarted: () => {
+          if (loadStarted) return;
+          loadStarted = true;
+          fixtures.startTimers();
+        },
+        proxies: proxies.proxies,
+        timeline: () => fixtures.timeline,
+        nodeFailed: (node, message) => this.pool.markDown(node, message),
+        recordProcess: (node, pgid) => {
+          const local = nodeConfigs.find((n) => n.name === node)?.type === 'local';
+          void this.queue.recordProcess(job.id, claim, node, pgid).catch(() => {});
+          if (local) void writeFile(path.join(resultDir, `pgid-${node}`), `${pgid} ${processStartTime(pgid) ?? ''}\n`).catch(() => {});
+        },
+      };
+      try {
+        await fixtures.setup();
+        outcome = await runner.run(ctx);
+      } finally {
+        await fixtures.teardown();
+      }
+    } catch (e) {
+      error = e;
+    } finally {
+      clearTimeout(timer);
+      await proxies.close(0).catch(() => {});
+      await Promise.all(executors.map((x) => x.close().catch(() => {})));
+    }
+
+    const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
+    const final = decideOutcome(why, outcome, error, config?.timeoutMs);
+    if (error instanceof NodeError) this.pool.markDown(error.node, error.message);
+    if (error && !(error instanceof ConfigError) && !(error instanceof NodeError) && !(error instanceof ListenError)) {
+      log(`error: ${(error as Error).message}`, { level: 'error' });
+    }
+    const endedAt = Date.now();
+    const summary = `${final.status}${final.reason ? `: ${final.reason}` : ''} in ${formatDuration(endedAt - started)}${outcome?.summary ? ` (${outcome.summary})` : ''}`;
+    log(`job ${short(job.id)} ${summary}`, { quiet: true });
+    this.summaries.set(job.id, { summary, report: outcome?.report, bell: config?.notify.bell ?? false });
+    await writeFile(
+      path.join(resultDir, 'result.json'),
+      JSON.stringify(
+        {
+          id: job.id,
+          name: job.name,
+          ...final,
+          summary,
+          startedAt: new Date(started).toISOString(),
+          endedAt: new Date(endedAt).toISOString(),
+          nodes: nodeConfigs.map((n) => n.name),
+          artifacts: outcome?.artifacts ?? [],
+          report: outcome?.report,
+          timeline: live.timeline,
+        },
+        null,
+        2,
+      ),
+    ).catch(() => {});
+    await writeFile(path.join(resultDir, 'timeline.json'), JSON.stringify(live.timeline, null, 2)).catch(() => {});
+    await consoleFile.close();
+    await this.queue.finish(job.id, claim, final);
+
+    const webhook = config?.notify.webhook;
+    if (webhook && config) {
+      const finished = this.queue.get(job.id)!;
+      const problem = await postWebhook(webhook, { job: finished, summary, resultDir, report: outcome?.report }, config.notify.webhookTimeoutMs);
+      if (problem) this.log(job.id, problem, 'warn');
+    }
+  }
+
+  private log(jobId: string | undefined, line: string, level: 'info' | 'warn' | 'error'): void {
+    this.events.emit({ type: 'log.line', at: Date.now(), jobId, stream: 'engine', level, line });
+  }
+
+  /** After a crash: stop process groups the dead engine left on this machine. */
+  private async killLeftovers(job: Readonly<Job>): Promise<void> {
+    for (const p of job.procs) {
+      const node = this.pool.node(p.node);
+      if (node?.type !== 'local') continue;
+      // The group id is the leader's pid. If the leader still exists, it must be the same
+      // process (same start time); if it is gone but the group lives, the pid cannot have been
+      // reused (Linux keeps a pid while it names a live group).
+      const recorded = await readFile(path.join(this.state.jobDir(job.id), `pgid-${p.node}`), 'utf8').catch(() => '');
+      const [pgidText, startText] = recorded.trim().split(' ');
+      if (Number(pgidText) !== p.pgid) continue;
+      const start = processStartTime(p.pgid);
+      if (start !== undefined && startText && String(start) !== startText) continue;
+      if (!groupAlive(p.pgid)) continue;
+      try {
+        process.kill(-p.pgid, 'SIGKILL');
+        this.log(job.id, `stopped process group ${p.pgid} left by the interrupted job ${short(job.id)}`, 'warn');
+      } catch {
+        // gone meanwhile
+      }
+    }
+  }
+}
+
+export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | undefined, error: unknown, timeoutMs?: number): JobOutcome {
+  if (why === 'cancel') return { status: 'cancelled', reason: 'cancelled by a user' };
+  if (why === 'shutdown') return { status: 'interrupted', reason: 'the engine was stopped during the run', failure: 'infrastructure' };
+  if (why === 'timeout') return { status: 'failed', failure: 'test', reason: `timed out after ${formatDuration(timeoutMs ?? 0)} (timeout:)` };
+  if (error instanceof ConfigError) return { status: 'failed', failure: 'config', reason: error.message };
+  if (error instanceof NodeError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
+  if (error instanceof ListenError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
+  if (error) return { status: 'failed', failure: 'infrastructure', reason: (error as Error).message ?? String(error) };
+  if (!outcome) return { status: 'failed', failure: 'infrastructure', reason: 'the runner returned nothing' };
+  return {
+    status: outcome.status,
+    reason: outcome.reason,
+    failure: outcome.status === 'failed' ? (outcome.failure ?? 'test') : undefined,
+    exitCode: outcome.exitCode,
+  };
+}
+
+function jobEnv(job: Readonly<Job>, config: MarteauConfig, proxies: ProxySet, resultDir: string): Record<string, string> {
+  const env: Record<string, string> = {
+    ...config.env,
+    MARTEAU_JOB_ID: job.id,
+    MARTEAU_JOB_NAME: job.name,
+    MARTEAU_RESULT_DIR: resultDir,
+  };
+  if (config.cycles) env.MARTEAU_CYCLES = config.cycles.join(':');
+  if (config.durationMs !== undefined) env.MARTEAU_DURATION = String(config.durationMs / 1000);
+  for (const p of proxies.proxies.values()) {
+    const key = p.name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+    env[`MARTEAU_PROXY_${key}`] = p.listenAddress;
+    env[`MARTEAU_PROXY_${key}_UPSTREAM`] = p.upstream;
+  }
+  return env;
+}
+
+export function summaryLine(j: Readonly<Job>): string {
+  const took = j.durationMs === undefined ? '' : ` in ${formatDuration(j.durationMs)}`;
+  return `${j.status}${j.reason ? `: ${j.reason}` : ''}${took}`;
+}
+
+/** The job's full output, with node and stream, bounded in size. */
+class ConsoleFile {
+  private readonly out: WriteStream;
+  private bytes = 0;
+  private full = false;
+
+  constructor(file: string) {
+    this.out = createWriteStream(file, { flags: 'a', mode: 0o600 });
+    this.out.on('error', () => {});
+  }
+
+  write(l: LogLine): void {
+    if (this.full) return;
+    const text = `${new Date(l.at).toISOString()} ${l.node ?? '-'} ${l.stream} ${l.line}\n`;
+    this.bytes += Buffer.byteLength(text);
+    if (this.bytes > MAX_CONSOLE_BYTES) {
+      this.full = true;
+      this.out.write(`${new Date().toISOString()} - engine console.log reached ${MAX_CONSOLE_BYTES / 1048576} MB; further output is not kept\n`);
+      return;
+    }
+    this.out.write(text);
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.out.end(resolve));
+  }
+}
+

@@ -1,0 +1,70 @@
+/**
+ * The engine's typed events. Views (TUI, --ci, the control API) listen; nothing in the engine
+ * knows who does. Listener errors are contained so a broken view cannot stop a job.
+ */
+import type { Job } from './jobs.js';
+
+export interface Progress {
+  /** 0-based cycle (FunkLoad numbering) and how many there are. */
+  cycle?: number;
+  cycles?: number;
+  /** Concurrent virtual users right now. */
+  users?: number;
+  requestsPerSecond?: number;
+  requests?: number;
+  errors?: number;
+  /** Free text for runners without numbers ("uploading", "node box1 done"). */
+  message?: string;
+}
+
+/** A proxy behavior change around or during a run, kept with the job's results. */
+export interface TimelineEvent {
+  /** Epoch ms. */
+  at: number;
+  proxy: string;
+  kind: 'mix';
+  mix: string;
+  fixture: string;
+  action: 'apply' | 'restore';
+}
+
+export type LogStream = 'stdout' | 'stderr' | 'engine';
+
+export type EngineEvent =
+  | { type: 'job.enqueued'; at: number; job: Readonly<Job> }
+  | { type: 'job.started'; at: number; job: Readonly<Job> }
+  | { type: 'job.progress'; at: number; jobId: string; progress: Progress }
+  | { type: 'job.fixture'; at: number; jobId: string; event: TimelineEvent }
+  | { type: 'job.finished'; at: number; job: Readonly<Job>; summary: string; resultDir: string; bell: boolean; report?: string }
+  | { type: 'node.status'; at: number; node: string; status: 'up' | 'down'; latencyMs?: number; error?: string }
+  | { type: 'node.enabled'; at: number; node: string; enabled: boolean }
+  | { type: 'log.line'; at: number; jobId?: string; node?: string; stream: LogStream; level?: 'info' | 'warn' | 'error'; line: string };
+
+export type EngineEventType = EngineEvent['type'];
+export type EventOf<T extends EngineEventType> = Extract<EngineEvent, { type: T }>;
+
+export class EventBus {
+  private readonly byType = new Map<string, Set<(e: EngineEvent) => void>>();
+
+  on<T extends EngineEventType>(type: T, fn: (e: EventOf<T>) => void): () => void;
+  on(type: '*', fn: (e: EngineEvent) => void): () => void;
+  on(type: string, fn: (e: never) => void): () => void {
+    let set = this.byType.get(type);
+    if (!set) this.byType.set(type, (set = new Set()));
+    const f = fn as (e: EngineEvent) => void;
+    set.add(f);
+    return () => set.delete(f);
+  }
+
+  emit(e: EngineEvent): void {
+    for (const key of [e.type, '*']) {
+      for (const fn of [...(this.byType.get(key) ?? [])]) {
+        try {
+          fn(e);
+        } catch {
+          // A view's bug must not break the engine or the other views.
+        }
+      }
+    }
+  }
+}

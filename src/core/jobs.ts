@@ -1,0 +1,192 @@
+/**
+ * The job model and the journal records that change it. The queue state is a pure fold of the
+ * records in file order, so every process reading the same journal agrees on every job,
+ * including which of two racing claims won (the first valid one in the file).
+ */
+import type { Owner } from './owner.js';
+
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled', 'interrupted']);
+
+/** Why a job failed: its test, the machines, or its config (maps to exit codes 1, 3, 2). */
+export type FailureKind = 'test' | 'infrastructure' | 'config';
+
+export type JobSource =
+  | { kind: 'dir'; dir: string; configFile: string }
+  | { kind: 'git'; url: string; ref?: string; commit: string; dir: string; configFile: string };
+
+/** What enqueue records about a job (the config itself is snapshotted in the job's directory). */
+export interface JobSpec {
+  id: string;
+  name: string;
+  source: JobSource;
+  runner: string;
+  nodes: number;
+  nodeTags: string[];
+  retryOf?: string;
+  /** Free-form tag of who asked (e.g. "ci", "cli"), for views. */
+  origin?: string;
+}
+
+export interface NodeClaim {
+  name: string;
+  /** The node's max_jobs as the claimer knew it: part of the record so every reader decides alike. */
+  max: number;
+}
+
+export interface JobOutcome {
+  status: 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+  reason?: string;
+  failure?: FailureKind;
+  exitCode?: number;
+}
+
+export type JournalRecord =
+  | { t: 'enqueued'; at: number; by: Owner; job: JobSpec }
+  | { t: 'claimed'; at: number; id: string; claim: string; owner: Owner; nodes: NodeClaim[] }
+  | { t: 'proc'; at: number; id: string; claim: string; node: string; pgid: number }
+  | { t: 'cancel'; at: number; id: string; by: Owner }
+  | ({ t: 'finished'; at: number; id: string; claim: string } & JobOutcome)
+  | { t: 'node'; at: number; name: string; enabled: boolean; by: Owner };
+
+export interface Job extends JobSpec {
+  seq: number;
+  status: JobStatus;
+  enqueuedAt: number;
+  enqueuedBy: Owner;
+  startedAt?: number;
+  endedAt?: number;
+  durationMs?: number;
+  nodesTaken: string[];
+  owner?: Owner;
+  claim?: string;
+  cancelRequested: boolean;
+  reason?: string;
+  failure?: FailureKind;
+  exitCode?: number;
+  procs: { node: string; pgid: number }[];
+}
+
+/** Mutable fold state; views get frozen copies (see JournalQueue.list). */
+export class QueueState {
+  readonly jobs = new Map<string, Job>();
+  /** Running jobs per node, as decided by the journal (all processes together). */
+  readonly nodeUse = new Map<string, number>();
+  /** Enable/disable overrides recorded by `setNodeEnabled`, newest wins. */
+  readonly nodeEnabled = new Map<string, boolean>();
+  /** Claims that lost a race or came too late: the claimer learns it from here. */
+  readonly rejectedClaims = new Set<string>();
+  /** Jobs changed since the last `takeTouched()` (views copy only those). */
+  private touched = new Set<string>();
+  records = 0;
+
+  takeTouched(): Set<string> {
+    const t = this.touched;
+    this.touched = new Set();
+    return t;
+  }
+  private seq = 0;
+
+  apply(r: JournalRecord): boolean {
+    this.records++;
+    const changed = this.fold(r);
+    if (changed && 'id' in r) this.touched.add(r.id);
+    else if (changed && r.t === 'enqueued') this.touched.add(r.job.id);
+    return changed;
+  }
+
+  private fold(r: JournalRecord): boolean {
+    switch (r.t) {
+      case 'enqueued': {
+        const s = r.job;
+        if (!s || typeof s.id !== 'string' || this.jobs.has(s.id)) return false; // doubled: first wins
+        // Every field set here, in one order: all jobs share one object shape, which keeps
+        // folding a long journal fast (see bench/journal.ts).
+        this.jobs.set(s.id, {
+          id: s.id,
+          name: s.name,
+          source: s.source,
+          runner: s.runner,
+          nodes: s.nodes,
+          nodeTags: s.nodeTags ?? [],
+          retryOf: s.retryOf,
+          origin: s.origin,
+          seq: this.seq++,
+          status: 'queued',
+          enqueuedAt: r.at,
+          enqueuedBy: r.by,
+          startedAt: undefined,
+          endedAt: undefined,
+          durationMs: undefined,
+          nodesTaken: [],
+          owner: undefined,
+          claim: undefined,
+          cancelRequested: false,
+          reason: undefined,
+          failure: undefined,
+          exitCode: undefined,
+          procs: [],
+        });
+        return true;
+      }
+      case 'claimed': {
+        const j = this.jobs.get(r.id);
+        const fits = r.nodes.every((n) => (this.nodeUse.get(n.name) ?? 0) < n.max && this.nodeEnabled.get(n.name) !== false);
+        if (!j || j.status !== 'queued' || !fits) {
+          this.rejectedClaims.add(r.claim);
+          return false;
+        }
+        j.status = 'running';
+        j.claim = r.claim;
+        j.owner = r.owner;
+        j.startedAt = r.at;
+        j.nodesTaken = r.nodes.map((n) => n.name);
+        for (const n of r.nodes) this.nodeUse.set(n.name, (this.nodeUse.get(n.name) ?? 0) + 1);
+        return true;
+      }
+      case 'proc': {
+        const j = this.jobs.get(r.id);
+        if (!j || j.claim !== r.claim || j.status !== 'running') return false;
+        j.procs.push({ node: r.node, pgid: r.pgid });
+        return true;
+      }
+      case 'cancel': {
+        const j = this.jobs.get(r.id);
+        if (!j) return false;
+        if (j.status === 'queued') {
+          j.status = 'cancelled';
+          j.endedAt = r.at;
+          j.reason = 'cancelled before it started';
+          return true;
+        }
+        if (j.status === 'running' && !j.cancelRequested) {
+          j.cancelRequested = true;
+          return true;
+        }
+        return false;
+      }
+      case 'finished': {
+        const j = this.jobs.get(r.id);
+        if (!j || j.status !== 'running' || j.claim !== r.claim) return false;
+        j.status = r.status;
+        j.endedAt = r.at;
+        j.durationMs = j.startedAt === undefined ? undefined : r.at - j.startedAt;
+        j.reason = r.reason;
+        j.failure = r.failure;
+        j.exitCode = r.exitCode;
+        for (const n of j.nodesTaken) this.nodeUse.set(n, Math.max(0, (this.nodeUse.get(n) ?? 1) - 1));
+        return true;
+      }
+      case 'node':
+        this.nodeEnabled.set(r.name, r.enabled);
+        return true;
+      default:
+        return false; // a record type from a newer version: ignore it, keep going
+    }
+  }
+}
+
+export function isTerminal(s: JobStatus): boolean {
+  return TERMINAL.has(s);
+}

@@ -1,0 +1,180 @@
+/**
+ * The nodes jobs can take: which are enabled (config, then overrides recorded in the journal so
+ * every process agrees), which answer (probes: SSH connect + a trivial command, with a timeout),
+ * their latency, and how many jobs each runs now (from the journal, across processes).
+ */
+import type { NodeConfig, NodesConfig } from '../config/nodes.js';
+import type { Executor } from '../exec/executor.js';
+import type { EventBus } from './events.js';
+import type { JobQueue } from './queue.js';
+
+export type ExecutorFactory = (node: NodeConfig) => Executor;
+
+export type NodeHealth = 'unknown' | 'up' | 'down';
+
+export interface NodeView {
+  name: string;
+  type: 'local' | 'ssh';
+  address?: string;
+  enabled: boolean;
+  health: NodeHealth;
+  latencyMs?: number;
+  error?: string;
+  checkedAt?: number;
+  running: number;
+  maxJobs: number;
+  tags: readonly string[];
+}
+
+interface Health {
+  health: NodeHealth;
+  latencyMs?: number;
+  error?: string;
+  checkedAt?: number;
+}
+
+export class NodePool {
+  private readonly health = new Map<string, Health>();
+  private timer?: NodeJS.Timeout;
+  private probing?: Promise<void>;
+  private stopped = false;
+  private readonly changeListeners = new Set<() => void>();
+
+  constructor(
+    readonly config: NodesConfig,
+    private readonly queue: JobQueue,
+    private readonly makeExecutor: ExecutorFactory,
+    private readonly bus: EventBus,
+  ) {
+    for (const n of config.nodes) {
+      // This machine needs no probe to be reachable.
+      this.health.set(n.name, n.type === 'local' ? { health: 'up', latencyMs: 0, checkedAt: Date.now() } : { health: 'unknown' });
+    }
+  }
+
+  get names(): string[] {
+    return this.config.nodes.map((n) => n.name);
+  }
+
+  node(name: string): NodeConfig | undefined {
+    return this.config.nodes.find((n) => n.name === name);
+  }
+
+  isEnabled(name: string): boolean {
+    const n = this.node(name);
+    return !!n && (this.queue.nodeEnabled(name) ?? n.enabled);
+  }
+
+  list(): NodeView[] {
+    return this.config.nodes.map((n) => {
+      const h = this.health.get(n.name)!;
+      return {
+        name: n.name,
+        type: n.type,
+        address: n.type === 'ssh' ? `${n.user}@${n.host}:${n.port}` : undefined,
+        enabled: this.isEnabled(n.name),
+        health: h.health,
+        latencyMs: h.latencyMs,
+        error: h.error,
+        checkedAt: h.checkedAt,
+        running: this.queue.nodeUse(n.name),
+        maxJobs: n.maxJobs,
+        tags: n.tags,
+      };
+    });
+  }
+
+  onChange(fn: () => void): () => void {
+    this.changeListeners.add(fn);
+    return () => this.changeListeners.delete(fn);
+  }
+
+  /** Enabled nodes with every tag, however busy or healthy: can a job ever run here? */
+  eligible(tags: readonly string[]): NodeConfig[] {
+    return this.config.nodes.filter((n) => this.isEnabled(n.name) && tags.every((t) => n.tags.includes(t)));
+  }
+
+  /** `count` nodes free now (enabled, up, below max_jobs, with the tags): least busy, then fastest. */
+  pick(count: number, tags: readonly string[]): NodeConfig[] | undefined {
+    const free = this.eligible(tags)
+      .filter((n) => this.health.get(n.name)?.health === 'up' && this.queue.nodeUse(n.name) < n.maxJobs)
+      .sort(
+        (a, b) =>
+          this.queue.nodeUse(a.name) - this.queue.nodeUse(b.name) ||
+          (this.health.get(a.name)?.latencyMs ?? 0) - (this.health.get(b.name)?.latencyMs ?? 0) ||
+          a.name.localeCompare(b.name),
+      );
+    return free.length >= count ? free.slice(0, count) : undefined;
+  }
+
+  executor(name: string): Executor {
+    const n = this.node(name);
+    if (!n) throw new Error(`no node "${name}" in ${this.config.file}`);
+    return this.makeExecutor(n);
+  }
+
+  async setEnabled(name: string, enabled: boolean): Promise<void> {
+    if (!this.node(name)) throw new Error(`no node "${name}" in ${this.config.file} (nodes: ${this.names.join(', ')})`);
+    await this.queue.setNodeEnabled(name, enabled);
+    this.bus.emit({ type: 'node.enabled', at: Date.now(), node: name, enabled });
+    this.changed();
+  }
+
+  /** Probe every SSH node now (in parallel, each bounded by the probe timeout). */
+  probeAll(): Promise<void> {
+    this.probing ??= Promise.all(this.config.nodes.filter((n) => n.type === 'ssh').map((n) => this.probe(n))).then(() => {
+      this.probing = undefined;
+    });
+    return this.probing;
+  }
+
+  /** Probe now and then every `probeIntervalMs` until stop(). */
+  start(): void {
+    this.stopped = false;
+    const loop = () => {
+      if (this.stopped) return;
+      void this.probeAll().finally(() => {
+        if (!this.stopped) this.timer = setTimeout(loop, this.config.probeIntervalMs);
+        this.timer?.unref();
+      });
+    };
+    loop();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  /** A node failed during a job: mark it down now rather than at the next probe. */
+  markDown(name: string, error: string): void {
+    this.set(name, { health: 'down', error, checkedAt: Date.now() });
+  }
+
+  private async probe(n: NodeConfig): Promise<void> {
+    const exec = this.makeExecutor(n);
+    try {
+      const latencyMs = await exec.probe(this.config.probeTimeoutMs);
+      this.set(n.name, { health: 'up', latencyMs, checkedAt: Date.now() });
+    } catch (e) {
+      this.set(n.name, { health: 'down', error: (e as Error).message, checkedAt: Date.now() });
+    } finally {
+      await exec.close().catch(() => {});
+    }
+  }
+
+  private set(name: string, h: Health): void {
+    const before = this.health.get(name);
+    this.health.set(name, h);
+    if (before?.health !== h.health || before?.latencyMs !== h.latencyMs || before?.error !== h.error) {
+      if (before?.health !== h.health) {
+        this.bus.emit({ type: 'node.status', at: Date.now(), node: name, status: h.health === 'up' ? 'up' : 'down', latencyMs: h.latencyMs, error: h.error });
+      }
+      this.changed();
+    }
+  }
+
+  private changed(): void {
+    for (const fn of [...this.changeListeners]) fn();
+  }
+}

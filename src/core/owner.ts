@@ -1,0 +1,72 @@
+/**
+ * Who runs a job, precisely enough to tell later whether that process is still alive: host, pid
+ * and the kernel's start time of the pid (so a recycled pid is not mistaken for the owner).
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+
+export interface Owner {
+  host: string;
+  pid: number;
+  /** Process start time in clock ticks since boot (Linux /proc), when known. */
+  start?: number;
+}
+
+let self: Owner | undefined;
+
+export function currentOwner(): Owner {
+  self ??= { host: os.hostname(), pid: process.pid, start: processStartTime(process.pid) };
+  return self;
+}
+
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const start = Number(rest[19]); // field 22 of stat(5); rest[0] is field 3
+    return Number.isFinite(start) ? start : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** true/false when it can be told from here; undefined for a process on another host. */
+export function isOwnerAlive(o: Owner): boolean | undefined {
+  if (o.host !== os.hostname()) return undefined;
+  if (o.pid === process.pid) return o.start === undefined || o.start === currentOwner().start;
+  try {
+    process.kill(o.pid, 0);
+  } catch (e) {
+    // EPERM: exists but belongs to someone else, so not our engine unless start times match.
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (o.start === undefined) return true;
+  const now = processStartTime(o.pid);
+  return now === undefined ? true : now === o.start;
+}
+
+/**
+ * Is a process group still there with a live (non-zombie) member? kill(-pgid, 0) alone also
+ * counts zombies, which linger until an init that reaps lazily (containers) collects them.
+ */
+export function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  if (!existsSync('/proc/self/stat')) return true;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // rest[0] is the state (field 3), rest[2] the process group (field 5).
+      if (Number(rest[2]) === pgid && rest[0] !== 'Z') return true;
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return false;
+}

@@ -1,0 +1,50 @@
+/**
+ * Where a job's project comes from: a local directory (run in place) or a git URL, cloned into
+ * the job's directory at enqueue time and pinned to the commit it got, as Marteau did.
+ */
+import { execa } from 'execa';
+import path from 'node:path';
+import { ConfigError } from '../config/errors.js';
+import { mkdirp } from './state-dir.js';
+
+export interface GitTarget {
+  url: string;
+  ref?: string;
+}
+
+const CLONE_TIMEOUT_MS = 300_000;
+
+/** `https://…`, `ssh://…`, `git://…`, `file://…`, `user@host:path`, each optionally `#ref`. */
+export function parseGitTarget(target: string): GitTarget | undefined {
+  const m = /^((?:https?|ssh|git|file):\/\/[^\s#]+|[\w.-]+@[\w.-]+:[^\s#]+)(?:#([^\s]+))?$/.exec(target);
+  if (!m) return undefined;
+  return { url: m[1], ref: m[2] };
+}
+
+export class SourceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SourceError';
+  }
+}
+
+/** Clone into `dir` and return the commit checked out. */
+export async function cloneGit(t: GitTarget, dir: string): Promise<string> {
+  if (t.ref !== undefined && !/^[\w./-]+$/.test(t.ref)) throw new ConfigError(t.url, undefined, undefined, `bad git ref "${t.ref}"`, 'a branch, tag or commit: letters, digits, . / _ -');
+  if (t.ref?.startsWith('-')) throw new ConfigError(t.url, undefined, undefined, `bad git ref "${t.ref}"`);
+  await mkdirp(path.dirname(dir));
+  const env = { GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true' };
+  // `ext::` runs arbitrary commands: never allowed, whatever the user's git config says.
+  const base = ['-c', 'protocol.ext.allow=never'];
+  const git = async (args: string[], cwd?: string) => {
+    const r = await execa('git', [...base, ...args], { cwd, env, reject: false, timeout: CLONE_TIMEOUT_MS, stdin: 'ignore' });
+    if (r.exitCode !== 0) {
+      const msg = String(r.stderr || r.message).trim().split('\n').slice(-2).join(' ');
+      throw new SourceError(`git ${args[0]} failed: ${msg || `exit ${r.exitCode}`}`);
+    }
+    return String(r.stdout).trim();
+  };
+  await git(['clone', '--quiet', ...(t.ref ? [] : ['--depth', '1']), '--', t.url, dir]);
+  if (t.ref) await git(['checkout', '--quiet', '--detach', t.ref, '--'], dir);
+  return git(['rev-parse', 'HEAD'], dir);
+}

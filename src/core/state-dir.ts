@@ -1,0 +1,63 @@
+/**
+ * Where the queue lives: `--state-dir`, else `$XDG_STATE_HOME/marteau-tui`, else
+ * `~/.local/state/marteau-tui`. One journal file plus one directory per job (its config snapshot,
+ * console output, fixture timeline and results).
+ */
+import { mkdir, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+
+export function resolveStateDir(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (flag) return path.resolve(flag);
+  const xdg = env.XDG_STATE_HOME;
+  // The XDG spec says a relative value is invalid and must be ignored.
+  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'marteau-tui');
+  return path.join(os.homedir(), '.local', 'state', 'marteau-tui');
+}
+
+export class StateDir {
+  readonly root: string;
+
+  constructor(root: string) {
+    this.root = path.resolve(root);
+  }
+
+  get journalFile(): string {
+    return path.join(this.root, 'journal.jsonl');
+  }
+
+  get jobsDir(): string {
+    return path.join(this.root, 'jobs');
+  }
+
+  /** A job's directory; ids are generated hex, so they never escape `jobs/`. */
+  jobDir(id: string): string {
+    if (!/^[0-9a-f]{6,64}$/.test(id)) throw new Error(`bad job id ${JSON.stringify(id)}`);
+    return path.join(this.jobsDir, id);
+  }
+
+  async ensure(): Promise<void> {
+    // Job configs may hold tokens in env values: private to the user.
+    await mkdirp(this.jobsDir, 0o700);
+  }
+}
+
+/**
+ * `mkdir -p` one component at a time. Node's recursive mkdir spins forever on some special
+ * filesystems (e.g. a path under /proc answers ENOENT for ever); this loop is bounded by the
+ * number of path components and reports the first real error.
+ */
+export async function mkdirp(dir: string, mode = 0o700): Promise<void> {
+  const parts = path.resolve(dir).split(path.sep).filter(Boolean);
+  let current: string = path.sep;
+  for (const part of parts) {
+    current = path.join(current, part);
+    try {
+      await mkdir(current, { mode });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') throw e;
+      if (!(await stat(current)).isDirectory()) throw Object.assign(new Error(`${current} is not a directory`), { code: 'ENOTDIR', path: current });
+    }
+  }
+}

@@ -1,0 +1,76 @@
+/**
+ * How the engine runs programs on a node, local or remote, without caring which. Callers pass an
+ * argv (never a shell string); the executor quotes it where a shell is in the way (SSH) and
+ * streams output as lines. Cancelling kills the whole process group, so a tool's children go too.
+ */
+
+export type OutputStream = 'stdout' | 'stderr';
+
+export interface RunOptions {
+  /** Working directory on the node. */
+  cwd?: string;
+  /** Extra environment for this run (on top of the node's login/process environment). */
+  env?: Readonly<Record<string, string>>;
+  /** Aborting kills the process group: SIGTERM, then SIGKILL after `killGraceMs`. */
+  signal?: AbortSignal;
+  onLine?: (line: string, stream: OutputStream) => void;
+  /** Told the process group id as soon as it is known, so a crashed engine can clean up later. */
+  onStart?: (proc: { pgid: number }) => void;
+  killGraceMs?: number;
+}
+
+export interface RunResult {
+  /** Exit status, or null when the process died from a signal. */
+  exitCode: number | null;
+  signal: string | null;
+  /** True when the run ended because `signal` aborted. */
+  cancelled: boolean;
+  durationMs: number;
+}
+
+export interface Executor {
+  readonly node: string;
+  readonly kind: 'local' | 'ssh';
+  run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /** Copy a local file or directory (recursively) to the node. */
+  put(localPath: string, remotePath: string, options?: TransferOptions): Promise<void>;
+  /** Copy a file from the node to a local path. */
+  get(remotePath: string, localPath: string): Promise<void>;
+  /** Whether a path exists on the node. */
+  exists(remotePath: string): Promise<boolean>;
+  mkdirp(remotePath: string): Promise<void>;
+  remove(remotePath: string): Promise<void>;
+  /** Kill a process group left by an earlier run (crash recovery); no error if it is gone. */
+  killGroup(pgid: number, signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** Round trip of a trivial command, in ms; throws NodeError when the node is unreachable. */
+  probe(timeoutMs: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export interface TransferOptions {
+  /** Directory entries (relative names) to leave out, e.g. `.git`. */
+  exclude?: readonly string[];
+  maxFiles?: number;
+  maxBytes?: number;
+}
+
+export const DEFAULT_TRANSFER = { exclude: ['.git', 'node_modules'], maxFiles: 5000, maxBytes: 200 * 1024 * 1024 } as const;
+
+/**
+ * The node itself failed (unreachable, connection lost, host key refused): an infrastructure
+ * error (exit 3), as opposed to the job's own command failing.
+ */
+export class NodeError extends Error {
+  constructor(readonly node: string, message: string, readonly hint?: string) {
+    super(`node "${node}": ${message}`);
+    this.name = 'NodeError';
+  }
+}
+
+/** A transfer refused before it started (too big, missing source). */
+export class TransferError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransferError';
+  }
+}

@@ -1,0 +1,110 @@
+/**
+ * Host key checking against an OpenSSH known_hosts file, because ssh2 checks nothing by itself.
+ * Understands plain and hashed (`|1|salt|hash`) host fields, `[host]:port` for non-22 ports,
+ * `*`/`?` patterns, negation `!`, and the `@revoked` marker. A known host whose key differs is
+ * refused whatever the policy; an unknown host is refused unless the policy is `accept-new`,
+ * which records the key (like OpenSSH's StrictHostKeyChecking=accept-new).
+ */
+import { createHash, createHmac } from 'node:crypto';
+import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export type HostKeyStatus = 'known' | 'unknown' | 'changed' | 'revoked';
+
+export interface HostKeyCheck {
+  status: HostKeyStatus;
+  /** 1-based lines of the entries for this host (to tell the user what to remove). */
+  lines: number[];
+}
+
+/** The host field OpenSSH writes: `host` on port 22, `[host]:port` otherwise. */
+export function hostToken(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`;
+}
+
+/** Key type from an SSH wire-format public key blob (its first string). */
+export function keyType(key: Buffer): string {
+  if (key.length < 4) return 'unknown';
+  const n = key.readUInt32BE(0);
+  return n > 0 && n < 64 && key.length >= 4 + n ? key.toString('latin1', 4, 4 + n) : 'unknown';
+}
+
+/** OpenSSH-style fingerprint: SHA256:base64-without-padding. */
+export function fingerprint(key: Buffer): string {
+  return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
+}
+
+export function checkHostKey(text: string, host: string, port: number, key: Buffer): HostKeyCheck {
+  const token = hostToken(host, port);
+  const type = keyType(key);
+  const b64 = key.toString('base64');
+  const lines: number[] = [];
+  let known = false;
+  let sameTypeOther = false;
+  let revoked = false;
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
+    const fields = line.split(/\s+/);
+    let marker: string | undefined;
+    if (fields[0].startsWith('@')) marker = fields.shift();
+    if (fields.length < 3) return;
+    const [hosts, ktype, kdata] = fields;
+    if (marker === '@revoked') {
+      if (kdata === b64) revoked = true;
+      return;
+    }
+    if (marker) return; // @cert-authority: certificates are not used here
+    if (!hostsMatch(hosts, token)) return;
+    lines.push(i + 1);
+    if (ktype === type && kdata === b64) known = true;
+    else if (ktype === type) sameTypeOther = true;
+  });
+  if (revoked) return { status: 'revoked', lines };
+  if (known) return { status: 'known', lines };
+  // Like OpenSSH: another key of the same type for this host means it changed. A host known
+  // only by other key types offering a new type is treated as unknown.
+  if (sameTypeOther) return { status: 'changed', lines };
+  return { status: 'unknown', lines };
+}
+
+function hostsMatch(field: string, token: string): boolean {
+  let positive = false;
+  for (const pattern of field.split(',')) {
+    if (pattern.startsWith('|1|')) {
+      const [, , salt, hash] = pattern.split('|');
+      if (!salt || !hash) continue;
+      const h = createHmac('sha1', Buffer.from(salt, 'base64')).update(token).digest('base64');
+      if (h === hash) positive = true;
+      continue;
+    }
+    const negated = pattern.startsWith('!');
+    const glob = negated ? pattern.slice(1) : pattern;
+    if (globMatch(glob, token)) {
+      if (negated) return false;
+      positive = true;
+    }
+  }
+  return positive;
+}
+
+function globMatch(glob: string, s: string): boolean {
+  if (!/[*?]/.test(glob)) return glob.toLowerCase() === s.toLowerCase();
+  const re = new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'i');
+  return re.test(s);
+}
+
+export async function readKnownHosts(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return '';
+    throw e;
+  }
+}
+
+/** Append one entry (accept-new). O_APPEND keeps concurrent writers from mixing lines. */
+export async function recordHostKey(file: string, host: string, port: number, key: Buffer): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await appendFile(file, `${hostToken(host, port)} ${keyType(key)} ${key.toString('base64')}\n`, { mode: 0o600 });
+}

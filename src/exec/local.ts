@@ -1,0 +1,151 @@
+/**
+ * Runs programs on this machine with execa, each in its own process group (detached) so a
+ * cancel can kill the tool and everything it started, and no shell ever parses an argument.
+ */
+import { copyFile, cp, mkdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { type Executor, type RunOptions, type RunResult, type TransferOptions, DEFAULT_TRANSFER } from './executor.js';
+import { LineSplitter } from './lines.js';
+import { scanTree } from './tree.js';
+
+const DEFAULT_GRACE_MS = 3000;
+/** After the leader exits, how long to wait for its pipes to close once the group is killed. */
+const DRAIN_MS = 2000;
+
+export class LocalExecutor implements Executor {
+  readonly kind = 'local' as const;
+
+  constructor(readonly node: string = 'local') {}
+
+  async run(argv: readonly string[], o: RunOptions = {}): Promise<RunResult> {
+    if (!argv.length) throw new Error('run: empty argv');
+    const started = performance.now();
+    if (o.signal?.aborted) return { exitCode: null, signal: null, cancelled: true, durationMs: 0 };
+    const sub = execa(argv[0], argv.slice(1), {
+      cwd: o.cwd,
+      env: o.env ? { ...o.env } : undefined,
+      extendEnv: true,
+      // Its own process group: kill(-pgid) reaches the tool's children too.
+      detached: true,
+      stdin: 'ignore',
+      buffer: false,
+      reject: false,
+      // The whole group is managed here; execa's exit hook would only kill the leader.
+      cleanup: false,
+    });
+    const pgid = sub.pid;
+    const out = new LineSplitter((l) => o.onLine?.(l, 'stdout'));
+    const err = new LineSplitter((l) => o.onLine?.(l, 'stderr'));
+    sub.stdout?.on('data', (d: Buffer) => out.push(d));
+    sub.stderr?.on('data', (d: Buffer) => err.push(d));
+    if (pgid !== undefined) o.onStart?.({ pgid });
+
+    let cancelled = false;
+    let killTimer: NodeJS.Timeout | undefined;
+    const onAbort = () => {
+      cancelled = true;
+      if (pgid === undefined) return;
+      killGroupNow(pgid, 'SIGTERM');
+      killTimer = setTimeout(() => killGroupNow(pgid, 'SIGKILL'), o.killGraceMs ?? DEFAULT_GRACE_MS);
+    };
+    o.signal?.addEventListener('abort', onAbort, { once: true });
+    // When the leader exits, whatever it left running in its group goes too: a background
+    // child holding stdout open would otherwise keep the run (and the node) busy forever.
+    sub.once('exit', () => {
+      if (pgid !== undefined) killGroupNow(pgid, 'SIGKILL');
+    });
+    try {
+      const result = await withDeadlineAfterExit(sub, DRAIN_MS);
+      out.end();
+      err.end();
+      if (result.failed && result.exitCode === undefined && !result.signal) {
+        // Could not start at all (ENOENT, EACCES, bad cwd): report it like a shell would, 127.
+        const why = result.code ?? (result.cause as Error | undefined)?.message ?? 'failed to start';
+        o.onLine?.(`marteau-tui: cannot run ${JSON.stringify(argv[0])}${o.cwd ? ` in ${o.cwd}` : ''}: ${why}`, 'stderr');
+        return { exitCode: 127, signal: null, cancelled, durationMs: performance.now() - started };
+      }
+      return {
+        exitCode: result.exitCode ?? null,
+        signal: result.signal ?? null,
+        cancelled,
+        durationMs: performance.now() - started,
+      };
+    } finally {
+      clearTimeout(killTimer);
+      o.signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  async put(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<void> {
+    const st = await stat(localPath);
+    if (st.isDirectory()) {
+      await scanTree(localPath, options); // enforce the same limits as a remote copy
+      const exclude = new Set(options.exclude ?? DEFAULT_TRANSFER.exclude);
+      await cp(localPath, remotePath, {
+        recursive: true,
+        filter: (src) => !exclude.has(path.basename(src)),
+      });
+    } else {
+      await mkdir(path.dirname(remotePath), { recursive: true });
+      await copyFile(localPath, remotePath);
+    }
+  }
+
+  async get(remotePath: string, localPath: string): Promise<void> {
+    await mkdir(path.dirname(localPath), { recursive: true });
+    await copyFile(remotePath, localPath);
+  }
+
+  async exists(p: string): Promise<boolean> {
+    return stat(p).then(() => true, () => false);
+  }
+
+  async mkdirp(p: string): Promise<void> {
+    await mkdir(p, { recursive: true });
+  }
+
+  async remove(p: string): Promise<void> {
+    await rm(p, { recursive: true, force: true });
+  }
+
+  async killGroup(pgid: number, signal: 'SIGTERM' | 'SIGKILL' = 'SIGKILL'): Promise<void> {
+    killGroupNow(pgid, signal);
+  }
+
+  async probe(): Promise<number> {
+    return 0;
+  }
+
+  async close(): Promise<void> {}
+}
+
+function killGroupNow(pgid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, signal);
+  } catch {
+    // ESRCH: the group is already gone, which is the goal.
+  }
+}
+
+type Sub = ReturnType<typeof execa>;
+
+/** The execa result, but never waiting forever for pipes after the leader has exited. */
+async function withDeadlineAfterExit(sub: Sub, drainMs: number) {
+  let timer: NodeJS.Timeout | undefined;
+  const exitedThenLate = new Promise<void>((resolve) => {
+    sub.once('exit', () => {
+      timer = setTimeout(() => {
+        sub.stdout?.destroy();
+        sub.stderr?.destroy();
+        resolve();
+      }, drainMs);
+    });
+  });
+  try {
+    await Promise.race([sub, exitedThenLate]);
+    return await sub;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * The one command line sent over SSH for a run. The remote login shell parses it, so every
+ * user-supplied piece (cwd, env values, argv) is a single-quoted word; the fixed parts are ours.
+ *
+ * Process group: OpenSSH starts each exec session with setsid(), so the login shell leads its
+ * own process group and `$$` is that group's id. We print it on the first stdout line, then
+ * `exec` the program in the same process; `kill -- -PGID` then reaches it and its children.
+ */
+import { QuoteError, shellQuote, ENV_NAME } from './quote.js';
+
+export const PGID_MARKER = '@@marteau-pgid ';
+
+export function remoteCommand(argv: readonly string[], o: { cwd?: string; env?: Readonly<Record<string, string>> } = {}): string {
+  if (!argv.length) throw new QuoteError('empty command');
+  const env = Object.entries(o.env ?? {});
+  for (const [k] of env) if (!ENV_NAME.test(k)) throw new QuoteError(`bad environment variable name ${JSON.stringify(k)}`);
+  // `env` would take a program name containing "=" for one more assignment.
+  if (env.length && argv[0].includes('=')) throw new QuoteError(`a program name cannot contain "=": ${JSON.stringify(argv[0])}`);
+  const parts: string[] = [];
+  if (o.cwd !== undefined) parts.push(`cd ${shellQuote(o.cwd)}`);
+  parts.push(`printf '${PGID_MARKER}%s\\n' "$$"`);
+  const run = env.length
+    ? `exec env ${env.map(([k, v]) => shellQuote(`${k}=${v}`)).join(' ')} ${argv.map(shellQuote).join(' ')}`
+    : `exec ${argv.map(shellQuote).join(' ')}`;
+  parts.push(run);
+  return parts.join(' && ');
+}
+
+/** `kill` of a whole remote group; quiet when it is already gone. */
+export function killGroupCommand(pgid: number, signal: 'TERM' | 'KILL'): string {
+  if (!Number.isInteger(pgid) || pgid <= 1) throw new QuoteError(`bad process group ${pgid}`);
+  return `kill -${signal} -- -${pgid} 2>/dev/null; true`;
+}

@@ -1,0 +1,395 @@
+/**
+ * Runs programs on a node over SSH (node-ssh on top of ssh2). Host keys are checked against a
+ * known_hosts file before anything is sent; argv, cwd and env are quoted (remote-command.ts);
+ * output streams live as lines; a cancel kills the remote process group; a dropped connection
+ * fails every run in flight with a NodeError (an infrastructure failure, exit 3); files move
+ * over SFTP.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { NodeSSH } from 'node-ssh';
+import type { SshNodeConfig } from '../config/nodes.js';
+import { NodeError, TransferError, type Executor, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
+import { checkHostKey, fingerprint, hostToken, keyType, readKnownHosts, recordHostKey } from './known-hosts.js';
+import { LineSplitter } from './lines.js';
+import { killGroupCommand, PGID_MARKER, remoteCommand } from './remote-command.js';
+import { scanTree } from './tree.js';
+import { shellJoin } from './quote.js';
+
+const DEFAULT_GRACE_MS = 3000;
+/** How long to wait for the pgid line after a cancel before closing the channel instead. */
+const PGID_WAIT_MS = 2000;
+const KEEPALIVE_MS = 2000;
+const KEEPALIVE_MAX = 3;
+const TRANSFER_CONCURRENCY = 4;
+
+// The slice of ssh2's API used here (ssh2 ships no types and @types/ssh2 is not a dependency).
+interface Ssh2Channel {
+  on(event: 'data', fn: (d: Buffer) => void): this;
+  on(event: 'exit', fn: (code: number | null, signal?: string) => void): this;
+  on(event: 'close', fn: () => void): this;
+  stderr: { on(event: 'data', fn: (d: Buffer) => void): void };
+  close(): void;
+}
+interface Ssh2Client {
+  exec(command: string, cb: (err: Error | undefined, channel: Ssh2Channel) => void): boolean;
+  on(event: 'close' | 'end', fn: () => void): this;
+  on(event: 'error', fn: (e: Error) => void): this;
+}
+interface SftpStats {
+  isDirectory(): boolean;
+}
+interface Sftp {
+  mkdir(p: string, cb: (err?: Error & { code?: number }) => void): void;
+  fastPut(local: string, remote: string, cb: (err?: Error) => void): void;
+  fastGet(remote: string, local: string, cb: (err?: Error) => void): void;
+  stat(p: string, cb: (err: (Error & { code?: number }) | undefined, st: SftpStats) => void): void;
+  end(): void;
+}
+
+export class SshExecutor implements Executor {
+  readonly kind = 'ssh' as const;
+  readonly node: string;
+  private ssh?: NodeSSH;
+  private connecting?: Promise<Ssh2Client>;
+  private sftp?: Promise<Sftp>;
+  private lost?: NodeError;
+  private closing = false;
+  private readonly inflight = new Set<(e: NodeError) => void>();
+
+  constructor(private readonly cfg: SshNodeConfig, private readonly env: NodeJS.ProcessEnv = process.env) {
+    this.node = cfg.name;
+  }
+
+  get address(): string {
+    return `${this.cfg.user}@${hostToken(this.cfg.host, this.cfg.port)}`;
+  }
+
+  // ---- connection ----
+
+  private client(timeoutMs = this.cfg.connectTimeoutMs): Promise<Ssh2Client> {
+    if (this.lost) return Promise.reject(this.lost);
+    this.connecting ??= this.connect(timeoutMs).catch((e) => {
+      this.connecting = undefined;
+      throw e;
+    });
+    return this.connecting;
+  }
+
+  private async connect(timeoutMs: number): Promise<Ssh2Client> {
+    const { host, port, knownHosts, hostKey } = this.cfg;
+    const known = await readKnownHosts(knownHosts).catch((e: Error) => {
+      throw new NodeError(this.node, `cannot read known_hosts ${knownHosts}: ${e.message}`);
+    });
+    let refused: NodeError | undefined;
+    const hostVerifier = (key: Buffer, verify: (ok: boolean) => void): void => {
+      const check = checkHostKey(known, host, port, key);
+      const what = `${keyType(key)} ${fingerprint(key)}`;
+      if (check.status === 'known') return verify(true);
+      if (check.status === 'unknown' && hostKey === 'accept-new') {
+        recordHostKey(knownHosts, host, port, key).then(
+          () => verify(true),
+          (e: Error) => {
+            refused = new NodeError(this.node, `cannot record the host key in ${knownHosts}: ${e.message}`);
+            verify(false);
+          },
+        );
+        return;
+      }
+      if (check.status === 'unknown') {
+        refused = new NodeError(
+          this.node,
+          `host key of ${hostToken(host, port)} (${what}) is not in ${knownHosts}; refusing to connect`,
+          `if this is the right machine, add its key: ssh-keyscan -p ${port} ${host} >> ${knownHosts} (check the fingerprint), or set host_key: accept-new for this node`,
+        );
+      } else if (check.status === 'changed') {
+        refused = new NodeError(
+          this.node,
+          `HOST KEY CHANGED for ${hostToken(host, port)}: it now offers ${what}, which does not match ${knownHosts} line ${check.lines.join(', ')}; refusing to connect (possible man-in-the-middle)`,
+          `if the machine was reinstalled, remove the old entry: ssh-keygen -R '${hostToken(host, port)}' -f ${knownHosts}`,
+        );
+      } else {
+        refused = new NodeError(this.node, `host key ${what} of ${hostToken(host, port)} is marked @revoked in ${knownHosts}; refusing to connect`);
+      }
+      verify(false);
+    };
+    const ssh = new NodeSSH();
+    try {
+      await ssh.connect({
+        host,
+        port,
+        username: this.cfg.user,
+        ...(await this.credentials()),
+        hostVerifier,
+        readyTimeout: timeoutMs,
+        keepaliveInterval: KEEPALIVE_MS,
+        keepaliveCountMax: KEEPALIVE_MAX,
+      } as Parameters<NodeSSH['connect']>[0]);
+    } catch (e) {
+      ssh.dispose();
+      if (e instanceof NodeError) throw e;
+      throw refused ?? this.connectError(e as Error & { code?: string; level?: string }, timeoutMs);
+    }
+    this.ssh = ssh;
+    const client = ssh.connection as unknown as Ssh2Client;
+    const onGone = (why: string) => {
+      if (this.closing || this.lost) return;
+      this.lost = new NodeError(this.node, `SSH connection to ${this.address} lost: ${why}`, 'check that the node is up and sshd runs (marteau-tui nodes)');
+      for (const fail of [...this.inflight]) fail(this.lost);
+    };
+    client.on('error', (e) => onGone(e.message));
+    client.on('close', () => onGone('closed by the remote side'));
+    client.on('end', () => onGone('ended by the remote side'));
+    return client;
+  }
+
+  private async credentials(): Promise<Record<string, unknown>> {
+    const passphrase = this.cfg.passphraseEnv ? this.env[this.cfg.passphraseEnv] : undefined;
+    if (this.cfg.passphraseEnv && passphrase === undefined) {
+      throw new NodeError(this.node, `$${this.cfg.passphraseEnv} (passphrase_env) is not set`);
+    }
+    if (this.cfg.identity) {
+      try {
+        return { privateKey: await readFile(this.cfg.identity, 'utf8'), passphrase };
+      } catch (e) {
+        throw new NodeError(this.node, `cannot read the identity file ${this.cfg.identity}: ${(e as NodeJS.ErrnoException).code ?? e}`, 'check `identity:` in the nodes file');
+      }
+    }
+    if (this.env.SSH_AUTH_SOCK) return { agent: this.env.SSH_AUTH_SOCK };
+    for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
+      const f = path.join(os.homedir(), '.ssh', name);
+      if (existsSync(f)) return { privateKey: await readFile(f, 'utf8'), passphrase };
+    }
+    throw new NodeError(this.node, 'no SSH key: no identity file configured, no SSH agent, no ~/.ssh/id_ed25519', 'set `identity:` for this node in the nodes file');
+  }
+
+  private connectError(e: Error & { code?: string; level?: string }, timeoutMs: number): NodeError {
+    const to = this.address;
+    if (e.code === 'ECONNREFUSED') return new NodeError(this.node, `cannot connect to ${to}: connection refused`, 'is sshd running there, on that port?');
+    if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') return new NodeError(this.node, `cannot reach ${to} (${e.code})`);
+    if (e.code === 'ENOTFOUND') return new NodeError(this.node, `unknown host ${this.cfg.host}`, 'check `host:` in the nodes file');
+    if (/timed out/i.test(e.message)) return new NodeError(this.node, `no SSH handshake from ${to} within ${timeoutMs} ms`);
+    if (e.level === 'client-authentication' || /authentication/i.test(e.message)) {
+      return new NodeError(this.node, `authentication refused for ${to}`, `check the user and that the key ${this.cfg.identity ?? '(agent/default)'} is in the node's authorized_keys`);
+    }
+    return new NodeError(this.node, `cannot connect to ${to}: ${e.message}`);
+  }
+
+  private async exec(command: string): Promise<Ssh2Channel> {
+    const client = await this.client();
+    return new Promise((resolve, reject) => {
+      try {
+        client.exec(command, (err, channel) => (err ? reject(new NodeError(this.node, `cannot start a command: ${err.message}`)) : resolve(channel)));
+      } catch (e) {
+        reject(this.lost ?? new NodeError(this.node, `cannot start a command: ${(e as Error).message}`));
+      }
+    });
+  }
+
+  /** Run a fixed internal command to completion (mkdir, rm, kill); output is collected. */
+  private async simple(argv: readonly string[] | string): Promise<{ code: number | null; output: string }> {
+    const channel = await this.exec(typeof argv === 'string' ? argv : shellJoin(argv));
+    return new Promise((resolve, reject) => {
+      let output = '';
+      let code: number | null = null;
+      const fail = (e: NodeError) => reject(e);
+      this.inflight.add(fail);
+      channel.on('data', (d) => { if (output.length < 65536) output += d; });
+      channel.stderr.on('data', (d) => { if (output.length < 65536) output += d; });
+      channel.on('exit', (c) => { code = c; });
+      channel.on('close', () => {
+        this.inflight.delete(fail);
+        resolve({ code, output });
+      });
+    });
+  }
+
+  // ---- Executor ----
+
+  async run(argv: readonly string[], o: RunOptions = {}): Promise<RunResult> {
+    const started = performance.now();
+    if (o.signal?.aborted) return { exitCode: null, signal: null, cancelled: true, durationMs: 0 };
+    const command = remoteCommand(argv, { cwd: o.cwd, env: o.env });
+    const channel = await this.exec(command);
+    return new Promise<RunResult>((resolve, reject) => {
+      let pgid: number | undefined;
+      let sawMarker = false;
+      let exit: { code: number | null; signal: string | null } | undefined;
+      let cancelled = false;
+      let settled = false;
+      const timers: NodeJS.Timeout[] = [];
+      const pgidWaiters: (() => void)[] = [];
+      const out = new LineSplitter((line) => {
+        // The first stdout line is ours (the pgid), printed before the program starts.
+        if (!sawMarker && line.startsWith(PGID_MARKER)) {
+          sawMarker = true;
+          pgid = Number(line.slice(PGID_MARKER.length));
+          if (Number.isInteger(pgid) && pgid > 1) o.onStart?.({ pgid });
+          for (const w of pgidWaiters.splice(0)) w();
+          return;
+        }
+        o.onLine?.(line, 'stdout');
+      });
+      const err = new LineSplitter((line) => o.onLine?.(line, 'stderr'));
+      const finish = (f: () => void) => {
+        if (settled) return;
+        settled = true;
+        for (const t of timers) clearTimeout(t);
+        this.inflight.delete(onLost);
+        o.signal?.removeEventListener('abort', onAbort);
+        f();
+      };
+      const onLost = (e: NodeError) => finish(() => reject(e));
+      this.inflight.add(onLost);
+      const kill = (signal: 'TERM' | 'KILL') => {
+        if (pgid) void this.simple(killGroupCommand(pgid, signal)).catch(() => {});
+      };
+      const onAbort = () => {
+        cancelled = true;
+        const escalate = () => {
+          kill('TERM');
+          timers.push(setTimeout(() => kill('KILL'), o.killGraceMs ?? DEFAULT_GRACE_MS));
+        };
+        if (pgid) return escalate();
+        // Not started far enough to know its group: wait briefly for it, else drop the channel.
+        pgidWaiters.push(escalate);
+        timers.push(setTimeout(() => { if (!pgid) channel.close(); }, PGID_WAIT_MS));
+      };
+      o.signal?.addEventListener('abort', onAbort, { once: true });
+      channel.on('data', (d) => out.push(d));
+      channel.stderr.on('data', (d) => err.push(d));
+      channel.on('exit', (code, signal) => {
+        exit = { code: code ?? null, signal: signal ? `SIG${signal}` : null };
+        // Children left in the group would keep the channel (and the node) busy: stop them.
+        kill('KILL');
+      });
+      channel.on('close', () => {
+        out.end();
+        err.end();
+        if (exit || cancelled) {
+          finish(() => resolve({ exitCode: exit?.code ?? null, signal: exit?.signal ?? null, cancelled, durationMs: performance.now() - started }));
+        } else {
+          finish(() => reject(this.lost ?? new NodeError(this.node, `the command ended without an exit status (SSH connection to ${this.address} lost?)`)));
+        }
+      });
+    });
+  }
+
+  async put(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<void> {
+    const st = await stat(localPath).catch(() => undefined);
+    if (!st) throw new TransferError(`${localPath} does not exist`);
+    const sftp = await this.sftpSession();
+    if (!st.isDirectory()) {
+      await this.mkdirp(path.posix.dirname(remotePath));
+      return sftpCall<void>((cb) => sftp.fastPut(localPath, remotePath, cb)).catch((e: Error) => { throw this.transferError('upload', localPath, e); });
+    }
+    const entries = await scanTree(localPath, options);
+    await this.mkdirp(remotePath);
+    // Directories first, parents before children (scanTree lists them in that order).
+    for (const e of entries.filter((x) => x.kind === 'dir')) {
+      await sftpCall<void>((cb) => sftp.mkdir(path.posix.join(remotePath, e.rel), (err) => cb(err && err.code !== 4 ? err : undefined))).catch((err: Error) => {
+        throw this.transferError('mkdir', e.rel, err);
+      });
+    }
+    const files = entries.filter((x) => x.kind === 'file');
+    let next = 0;
+    const worker = async () => {
+      while (next < files.length) {
+        const f = files[next++];
+        await sftpCall<void>((cb) => sftp.fastPut(path.join(localPath, f.rel), path.posix.join(remotePath, f.rel), cb)).catch((err: Error) => {
+          throw this.transferError('upload', f.rel, err);
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(TRANSFER_CONCURRENCY, files.length) }, worker));
+  }
+
+  async get(remotePath: string, localPath: string): Promise<void> {
+    const sftp = await this.sftpSession();
+    await mkdir(path.dirname(localPath), { recursive: true });
+    await sftpCall<void>((cb) => sftp.fastGet(remotePath, localPath, cb)).catch((e: Error) => { throw this.transferError('download', remotePath, e); });
+  }
+
+  async exists(remotePath: string): Promise<boolean> {
+    const sftp = await this.sftpSession();
+    return new Promise((resolve, reject) => {
+      sftp.stat(remotePath, (err) => {
+        if (!err) return resolve(true);
+        if (err.code === 2) return resolve(false); // SSH_FX_NO_SUCH_FILE
+        reject(this.lost ?? this.transferError('stat', remotePath, err));
+      });
+    });
+  }
+
+  async mkdirp(remotePath: string): Promise<void> {
+    const r = await this.simple(['mkdir', '-p', '--', remotePath]);
+    if (r.code !== 0) throw new TransferError(`cannot create ${remotePath} on node "${this.node}": ${r.output.trim()}`);
+  }
+
+  async remove(remotePath: string): Promise<void> {
+    // A guard against a bug turning this into `rm -rf /` or the home directory.
+    if (!path.posix.isAbsolute(remotePath) || remotePath.split('/').filter(Boolean).length < 2) {
+      throw new Error(`refusing to remove ${JSON.stringify(remotePath)} on node "${this.node}"`);
+    }
+    await this.simple(['rm', '-rf', '--', remotePath]);
+  }
+
+  async killGroup(pgid: number, signal: 'SIGTERM' | 'SIGKILL' = 'SIGKILL'): Promise<void> {
+    await this.simple(killGroupCommand(pgid, signal === 'SIGTERM' ? 'TERM' : 'KILL'));
+  }
+
+  async probe(timeoutMs: number): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new NodeError(this.node, `no answer from ${this.address} within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([
+        (async () => {
+          await this.client(timeoutMs);
+          const t0 = performance.now();
+          const r = await this.simple('true');
+          if (r.code !== 0) throw new NodeError(this.node, `a trivial command failed (exit ${r.code}): ${r.output.trim()}`);
+          return Math.round((performance.now() - t0) * 10) / 10;
+        })(),
+        deadline,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    const sftp = await this.sftp?.catch(() => undefined);
+    sftp?.end();
+    this.ssh?.dispose();
+    this.ssh = undefined;
+    this.connecting = undefined;
+  }
+
+  private sftpSession(): Promise<Sftp> {
+    this.sftp ??= (async () => {
+      await this.client();
+      try {
+        return (await this.ssh!.requestSFTP()) as unknown as Sftp;
+      } catch (e) {
+        this.sftp = undefined;
+        throw this.lost ?? new NodeError(this.node, `SFTP is not available: ${(e as Error).message}`, 'enable the sftp subsystem in sshd_config');
+      }
+    })();
+    return this.sftp;
+  }
+
+  private transferError(what: string, p: string, e: Error): Error {
+    if (this.lost) return this.lost;
+    return new TransferError(`${what} ${p} on node "${this.node}" failed: ${e.message}`);
+  }
+}
+
+function sftpCall<T>(fn: (cb: (err?: Error | null, v?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
+}
+

@@ -1,0 +1,165 @@
+/**
+ * The `command` runner: any program, run on each of the job's nodes at once, output streamed
+ * live; the job succeeds when every node's exit status is 0. On SSH nodes the project directory
+ * is copied first and `xml`/`artifacts` are fetched back after.
+ */
+import path from 'node:path';
+import { NodeError, TransferError } from '../exec/executor.js';
+import type { RunResult } from '../exec/executor.js';
+import type { Runner, RunnerContext, RunnerNode, RunOutcome } from './runner.js';
+
+interface NodeRun {
+  node: RunnerNode;
+  result?: RunResult;
+  error?: Error;
+}
+
+export const commandRunner: Runner = {
+  name: 'command',
+  description: 'runs `command:` on each node; output streamed live; exit status 0 on every node is success',
+  check(config) {
+    if (!config.command) return { path: [], message: 'the command runner needs a `command:`', hint: 'e.g. command: [node, load.js, --users, "10"]' };
+    if (Object.keys(config.thresholds).length) {
+      return {
+        path: ['thresholds'],
+        message: 'the command runner does not evaluate thresholds: its result is the exit status',
+        hint: 'check them in your command and exit non-zero, or use a runner that measures (builtin)',
+      };
+    }
+    return undefined;
+  },
+  run: runCommand,
+};
+
+async function runCommand(ctx: RunnerContext): Promise<RunOutcome> {
+  const argv = ctx.config.command!;
+  // One node failing (connection lost) stops the others: the job is over, leave nothing behind.
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const runs: NodeRun[] = ctx.nodes.map((node) => ({ node }));
+  try {
+    // Stage everywhere first, so the load starts at the same moment on every node.
+    const dirs = await Promise.all(
+      runs.map((r) =>
+        stage(ctx, r).catch((e: Error) => {
+          r.error = e;
+          if (e instanceof NodeError) ctx.nodeFailed(r.node.name, e.message);
+          stop.abort();
+          return '';
+        }),
+      ),
+    );
+    if (runs.some((r) => r.error)) return failure(runs, ctx);
+    if (ctx.signal.aborted) return { status: 'failed', reason: 'cancelled before the command started' };
+    ctx.loadStarted();
+    ctx.progress({ message: `running on ${runs.map((r) => r.node.name).join(', ')}` });
+    await Promise.all(
+      runs.map(async (r, i) => {
+        try {
+          r.result = await r.node.executor.run(argv, {
+            cwd: dirs[i],
+            env: {
+              ...ctx.env,
+              MARTEAU_NODE: r.node.name,
+              MARTEAU_NODE_INDEX: String(r.node.index),
+              MARTEAU_NODE_COUNT: String(runs.length),
+            },
+            signal: stop.signal,
+            onLine: (line, stream) => ctx.log(line, { node: r.node.name, stream }),
+            onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid),
+          });
+          ctx.log(`exit ${describeExit(r.result)}`, { node: r.node.name, stream: 'engine' });
+        } catch (e) {
+          r.error = e as Error;
+          if (e instanceof NodeError) ctx.nodeFailed(r.node.name, e.message);
+          stop.abort();
+        }
+      }),
+    );
+    const artifacts = ctx.signal.aborted ? [] : await fetchArtifacts(ctx, runs, dirs);
+    return { ...failure(runs, ctx), artifacts };
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    await Promise.all(runs.map((r) => cleanup(ctx, r)));
+  }
+}
+
+/** Where the command runs on a node: the project itself locally, a fresh copy over SSH. */
+async function stage(ctx: RunnerContext, r: NodeRun): Promise<string> {
+  if (r.node.kind === 'local') return ctx.config.workDir;
+  const dir = remoteDir(ctx, r.node);
+  await r.node.executor.mkdirp(dir);
+  if (ctx.config.upload) {
+    ctx.log(`copying ${ctx.config.workDir} to ${dir}`, { node: r.node.name, stream: 'engine' });
+    try {
+      await r.node.executor.put(ctx.config.workDir, dir);
+    } catch (e) {
+      if (e instanceof TransferError) throw new TransferError(`cannot copy the project to node "${r.node.name}": ${e.message}`);
+      throw e;
+    }
+  }
+  return dir;
+}
+
+function remoteDir(ctx: RunnerContext, node: RunnerNode): string {
+  return path.posix.join(node.remoteBase ?? '/tmp/marteau-tui', ctx.job.id);
+}
+
+async function fetchArtifacts(ctx: RunnerContext, runs: NodeRun[], dirs: string[]): Promise<string[]> {
+  const fetched: string[] = [];
+  for (const [i, r] of runs.entries()) {
+    if (r.error) continue;
+    for (const rel of ctx.config.artifacts) {
+      const from = r.node.kind === 'local' ? path.join(dirs[i], rel) : path.posix.join(dirs[i], rel);
+      const to = path.join('nodes', r.node.name, rel);
+      try {
+        if (!(await r.node.executor.exists(from))) {
+          ctx.log(`artifact ${rel} was not written`, { node: r.node.name, stream: 'engine', level: 'warn' });
+          continue;
+        }
+        await r.node.executor.get(from, path.join(ctx.resultDir, to));
+        fetched.push(to);
+      } catch (e) {
+        ctx.log(`cannot fetch ${rel}: ${(e as Error).message}`, { node: r.node.name, stream: 'engine', level: 'warn' });
+      }
+    }
+  }
+  return fetched;
+}
+
+async function cleanup(ctx: RunnerContext, r: NodeRun): Promise<void> {
+  if (r.node.kind === 'local' || ctx.config.keepRemote || r.error instanceof NodeError) return;
+  await r.node.executor.remove(remoteDir(ctx, r.node)).catch((e: Error) => {
+    ctx.log(`cannot remove the job copy: ${e.message}`, { node: r.node.name, stream: 'engine', level: 'warn' });
+  });
+}
+
+function failure(runs: NodeRun[], ctx: RunnerContext): RunOutcome {
+  const lost = runs.find((r) => r.error);
+  if (lost) {
+    const infra = lost.error instanceof NodeError;
+    return {
+      status: 'failed',
+      failure: infra ? 'infrastructure' : lost.error instanceof TransferError ? 'config' : 'infrastructure',
+      reason: infra ? lost.error!.message : `node "${lost.node.name}": ${lost.error!.message}`,
+    };
+  }
+  const bad = runs.filter((r) => r.result && r.result.exitCode !== 0);
+  if (ctx.signal.aborted || !bad.length) {
+    return { status: ctx.signal.aborted ? 'failed' : 'succeeded', summary: `${runs.length} node${runs.length > 1 ? 's' : ''}, exit 0`, exitCode: 0 };
+  }
+  return {
+    status: 'failed',
+    failure: 'test',
+    exitCode: bad[0].result!.exitCode ?? 1,
+    reason: bad.map((r) => `node "${r.node.name}": ${r.result!.exitCode === null ? describeExit(r.result!) : `exit ${r.result!.exitCode}`}`).join('; '),
+    summary: `${bad.length} of ${runs.length} node${runs.length > 1 ? 's' : ''} failed`,
+  };
+}
+
+function describeExit(r: RunResult): string {
+  if (r.cancelled) return 'stopped';
+  if (r.exitCode === null) return `killed by ${r.signal ?? 'a signal'}`;
+  return String(r.exitCode);
+}

@@ -1,0 +1,78 @@
+/**
+ * A Runner turns a job's config into commands on the job's nodes (through Executors), reports
+ * progress and log lines as it goes, and returns an outcome. The engine does everything around
+ * it: reserving nodes, starting the job's proxies and fixtures, timeouts, cancel, journal,
+ * notification. So a runner only knows its tool.
+ *
+ * Plugging one in (e.g. the builtin load generator): export a `Runner`, add it to
+ * `defaultRunners` in ./index.ts. Its `configSchema` validates its own keys of .marteau.yml
+ * (errors get file:line:col for free); `check` does cross-key checks with a path.
+ */
+import type { RunnerCatalogEntry, MarteauConfig } from '../config/marteau.js';
+import type { LogStream, Progress, TimelineEvent } from '../core/events.js';
+import type { FailureKind } from '../core/jobs.js';
+import type { Executor } from '../exec/executor.js';
+import type { Proxy } from '../proxy/proxy.js';
+
+export interface RunnerNode {
+  name: string;
+  /** 0-based position among the job's nodes. */
+  index: number;
+  executor: Executor;
+  kind: 'local' | 'ssh';
+  /** SSH nodes: the base directory where jobs are copied (node `work_dir`). */
+  remoteBase?: string;
+}
+
+export interface RunnerContext {
+  job: { id: string; name: string };
+  config: MarteauConfig;
+  nodes: readonly RunnerNode[];
+  /** Local directory for this job's results; a runner writes its files here. */
+  resultDir: string;
+  /** The job's environment: `env:` of the config plus MARTEAU_JOB_ID, MARTEAU_PROXY_<NAME>, ... */
+  env: Readonly<Record<string, string>>;
+  /** Aborted on cancel, timeout or engine shutdown: stop promptly and return. */
+  signal: AbortSignal;
+  log(line: string, options?: { node?: string; stream?: LogStream; level?: 'info' | 'warn' | 'error' }): void;
+  progress(p: Progress): void;
+  /**
+   * Call when the load itself starts (after uploads, installs, warm-up): fixtures with `at:`
+   * count from here. Calling it more than once has no effect.
+   */
+  loadStarted(): void;
+  /** The job's proxies, by name, for runners that record per-exchange faults. */
+  proxies: ReadonlyMap<string, Proxy>;
+  /** Fixture changes so far (a copy). */
+  timeline(): readonly TimelineEvent[];
+  /** Remember a process group a run started, so a crashed engine's leftovers can be killed. */
+  recordProcess(node: string, pgid: number): void;
+  /** A node failed under the run (connection lost...): it is marked down for scheduling. */
+  nodeFailed(node: string, error: string): void;
+}
+
+export interface RunOutcome {
+  status: 'succeeded' | 'failed';
+  reason?: string;
+  /** Why it failed: the test (exit 1), the machines (exit 3), the config (exit 2). */
+  failure?: FailureKind;
+  exitCode?: number;
+  /** Files written under resultDir, relative to it. */
+  artifacts?: string[];
+  /** One line for the job summary, e.g. "1200 requests, 0.3 % errors, p95 120 ms". */
+  summary?: string;
+  /** An HTML report under resultDir, when the runner made one. */
+  report?: string;
+}
+
+export interface Runner extends RunnerCatalogEntry {
+  readonly name: string;
+  readonly description: string;
+  run(ctx: RunnerContext): Promise<RunOutcome>;
+}
+
+export type RunnerRegistry = ReadonlyMap<string, Runner>;
+
+export function runnerRegistry(runners: readonly Runner[]): RunnerRegistry {
+  return new Map(runners.map((r) => [r.name, r]));
+}

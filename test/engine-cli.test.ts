@@ -1,0 +1,210 @@
+/**
+ * The CLI as users and CI systems run it (separate processes, the built code): `--ci` exit
+ * codes 0/1/2/3/130 on the demo project and broken ones; `enqueue`/`queue`/`cancel` from
+ * another terminal while `--ci` runs; kill -9 mid-run then restart; concurrent enqueues.
+ */
+import { execFileSync } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { groupAlive } from '../src/core/owner.js';
+import { dist, ROOT } from './helpers/dist.js';
+import { cli, cliDone } from './helpers/marteau-cli.js';
+import { freePort } from './helpers/net.js';
+import { commandYaml, project, removeTemp, stateDir, temp } from './helpers/projects.js';
+
+afterAll(removeTemp);
+
+const node = process.execPath;
+const LOAD = dist('fixtures/demo/load.js');
+
+/** The demo config with a free upstream port and an absolute path to the built load script. */
+async function demoProject(file: '.marteau.yml' | 'strict.marteau.yml'): Promise<string> {
+  const text = (await readFile(path.join(ROOT, 'fixtures/demo', file), 'utf8'))
+    .replace('../../dist/fixtures/demo/load.js', LOAD)
+    .replace('127.0.0.1:18089', `127.0.0.1:${await freePort()}`);
+  return project(text);
+}
+
+async function waitUntil(cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const queueJson = async (state: string) => {
+  const r = await cliDone(['queue', '--all', '--json', '--state-dir', state]);
+  expect(r.code, r.err).toBe(0);
+  return JSON.parse(r.out) as { id: string; name: string; status: string; reason?: string; procs: { pgid: number }[] }[];
+};
+
+describe('marteau-tui --ci', () => {
+  it('the demo project passes: exit 0, live output, fixture events, summary', async () => {
+    const dir = await demoProject('.marteau.yml');
+    const r = await cliDone(['--ci', dir, '--state-dir', await stateDir()]);
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(r.out).toMatch(/job [0-9a-f]{8} "demo-shop" queued \(runner command, 1 node\)/);
+    expect(r.out).toMatch(/local \| requests \d+ ok \d+ errors \d+/);
+    expect(r.out).toMatch(/fixture shop_errors: applied shop mix 20:error/);
+    expect(r.out).toMatch(/fixture shop_errors: restored shop mix/);
+    expect(r.out).toMatch(/succeeded in .*results: /);
+    expect(r.out).toMatch(/marteau-tui --ci: 1 job: 1 succeeded \(.*\) exit 0\n$/);
+    // No ANSI when stdout is not a terminal; no bell either.
+    expect(r.out).not.toMatch(/\x1b\[|\x07/);
+  });
+
+  it('the strict demo fails its own check: exit 1', async () => {
+    const r = await cliDone(['--ci', path.join(await demoProject('strict.marteau.yml'), '.marteau.yml'), '--state-dir', await stateDir()]);
+    expect(r.code, r.out + r.err).toBe(1);
+    expect(r.out).toMatch(/FAILED/);
+    expect(r.out).toMatch(/failed: node "local": exit 1 in /);
+  });
+
+  it('a config error: exit 2 with file:line:col and a hint, no stack trace, nothing queued', async () => {
+    const dir = await project('name: broken\ncommand: [true]\nnodes: lots\n');
+    const state = await stateDir();
+    const r = await cliDone(['--ci', dir, '--state-dir', state]);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`marteau-tui: ${path.join(dir, '.marteau.yml')}:3:8: nodes: expected a number, got the string "lots"\n  hint: a whole number of nodes, e.g. nodes: 2\n`);
+    expect(await queueJson(state)).toEqual([]);
+  });
+
+  it('a malformed YAML file: exit 2 with its position', async () => {
+    const dir = await project('name: x\ncommand: "unterminated\n');
+    const r = await cliDone(['--ci', dir, '--state-dir', await stateDir()]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(new RegExp(`^marteau-tui: ${path.join(dir, '.marteau.yml').replace(/[.]/g, '\\.')}:3:1: YAML syntax: Missing closing "quote`));
+  });
+
+  it('an unreachable node: exit 3 with the reason', async () => {
+    const tmp = await temp('nodes');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', path.join(tmp, 'id')]);
+    const port = await freePort();
+    await writeFile(path.join(tmp, 'nodes.yml'), `nodes:\n  gone:\n    host: 127.0.0.1\n    port: ${port}\n    user: nobody\n    identity: id\n    known_hosts: kh\n    connect_timeout: 2s\n`);
+    const dir = await project(`${commandYaml(['true'])}\n`);
+    const r = await cliDone(['--ci', dir, '--state-dir', await stateDir(), '--nodes', path.join(tmp, 'nodes.yml'), '--node-wait', '1']);
+    expect(r.code, r.out + r.err).toBe(3);
+    expect(r.out).toContain(`node gone down: node "gone": cannot connect to nobody@[127.0.0.1]:${port}: connection refused`);
+    expect(r.out).toMatch(/failed: waited 1s for 1 free node: gone down/);
+  });
+
+  it('SIGINT: the job is cancelled, its processes killed, exit 130', async () => {
+    const dir = await project(`${commandYaml(['sh', '-c', 'echo started; sleep 30 & sleep 31; wait'])}\n`);
+    const state = await stateDir();
+    const run = cli(['--ci', dir, '--state-dir', state]);
+    await run.waitFor(/local \| started/);
+    const [job] = await queueJson(state);
+    run.child.kill('SIGINT');
+    expect(await run.exited).toBe(130);
+    expect(run.err()).toContain('SIGINT: cancelling the run');
+    const [after] = await queueJson(state);
+    expect(after).toMatchObject({ id: job.id, status: 'cancelled' });
+    for (const p of after.procs) await waitUntil(() => !groupAlive(p.pgid), 4000);
+  });
+
+  it('without --ci and not on a terminal: a pointer to --ci and demo, exit 2', async () => {
+    const r = await cliDone([]);
+    expect(r.code).toBe(2);
+    expect(r.out).toContain('marteau-tui --ci [dir]');
+    expect(r.out).toContain('marteau-tui demo');
+  });
+
+  it('schema prints the JSON Schema of .marteau.yml', async () => {
+    const r = await cliDone(['schema']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out).properties.fixtures).toBeDefined();
+  });
+});
+
+describe('the queue from other terminals', () => {
+  it('enqueue, queue and cancel work while --ci runs on the same state dir', async () => {
+    const state = await stateDir();
+    const long = await project(`name: long\n${commandYaml(['sh', '-c', 'echo started; sleep 30'])}\n`);
+    const other = await project(`name: other\n${commandYaml(['true'])}\n`);
+    const run = cli(['--ci', long, '--state-dir', state]);
+    await run.waitFor(/local \| started/);
+
+    const enq = await cliDone(['enqueue', other, '--state-dir', state]);
+    expect(enq.code, enq.err).toBe(0);
+    expect(enq.out).toMatch(/^queued [0-9a-f]{8} "other" \([0-9a-f]{16}\)\n$/);
+    const list = await cliDone(['queue', '--state-dir', state]);
+    expect(list.code).toBe(0);
+    expect(list.out).toMatch(/^ID\s+STATUS\s+NAME/);
+    expect(list.out).toMatch(/running\s+long/);
+    expect(list.out).toMatch(/queued\s+other/);
+
+    const jobs = await queueJson(state);
+    const longJob = jobs.find((j) => j.name === 'long')!;
+    const cancel = await cliDone(['cancel', longJob.id.slice(0, 6), '--state-dir', state]);
+    expect(cancel.code, cancel.err).toBe(0);
+    expect(cancel.out).toBe(`asked the engine running ${longJob.id.slice(0, 8)} "long" to stop it\n`);
+    expect(await run.exited).toBe(130);
+    const after = await queueJson(state);
+    expect(after.map((j) => [j.name, j.status])).toEqual([['long', 'cancelled'], ['other', 'queued']]);
+
+    const bad = await cliDone(['cancel', 'ffffffff', '--state-dir', state]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toBe('marteau-tui: no job ffffffff in the queue (see `marteau-tui queue --all`)\n');
+
+    // A worker drains what is left.
+    const worker = await cliDone(['worker', '--drain', '--state-dir', state]);
+    expect(worker.code, worker.out + worker.err).toBe(0);
+    expect((await queueJson(state)).map((j) => j.status)).toEqual(['cancelled', 'succeeded']);
+  });
+
+  it('kill -9 of the engine mid-run, then a restart: queue intact, the running job interrupted, its processes stopped', async () => {
+    const state = await stateDir();
+    const done = await project(`name: done\n${commandYaml(['true'])}\n`);
+    expect((await cliDone(['--ci', done, '--state-dir', state])).code).toBe(0);
+    const waiting = await project(`name: waiting\n${commandYaml(['true'])}\n`);
+    expect((await cliDone(['enqueue', waiting, '--state-dir', state])).code).toBe(0);
+    const long = await project(`name: long\n${commandYaml(['sh', '-c', 'echo started; sleep 60'])}\n`);
+    const run = cli(['--ci', long, '--state-dir', state]);
+    await run.waitFor(/local \| started/);
+    const running = (await queueJson(state)).find((j) => j.name === 'long')!;
+    expect(running.status).toBe('running');
+    expect(running.procs).toHaveLength(1);
+    const pgid = running.procs[0].pgid;
+    expect(groupAlive(pgid)).toBe(true);
+
+    run.child.kill('SIGKILL');
+    await run.exited;
+    // The orphaned command survives its engine...
+    expect(groupAlive(pgid)).toBe(true);
+    // ...until any marteau-tui process opens the queue again.
+    const after = await queueJson(state);
+    expect(after.map((j) => [j.name, j.status])).toEqual([['done', 'succeeded'], ['waiting', 'queued'], ['long', 'interrupted']]);
+    expect(after[2].reason).toMatch(/stopped without finishing it/);
+    await waitUntil(() => !groupAlive(pgid), 4000);
+    // Restarting again changes nothing more.
+    expect((await queueJson(state)).map((j) => j.status)).toEqual(['succeeded', 'queued', 'interrupted']);
+  });
+
+  it('two processes enqueueing at once: no lost or doubled job', async () => {
+    const state = await stateDir();
+    const dir = await project(`name: many\n${commandYaml(['true'])}\n`);
+    const targets = Array.from({ length: 15 }, () => dir);
+    const [a, b] = await Promise.all([cliDone(['enqueue', ...targets, '--state-dir', state]), cliDone(['enqueue', ...targets, '--state-dir', state])]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    const printed = [...a.out.matchAll(/\(([0-9a-f]{16})\)/g), ...b.out.matchAll(/\(([0-9a-f]{16})\)/g)].map((m) => m[1]);
+    const jobs = await queueJson(state);
+    expect(jobs).toHaveLength(30);
+    expect(new Set(jobs.map((j) => j.id))).toEqual(new Set(printed));
+  });
+
+  it('nodes lists this machine as up; --disable/--enable are shared through the state dir', async () => {
+    const state = await stateDir();
+    const r = await cliDone(['nodes', '--state-dir', state]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^NAME\s+TYPE\s+ADDRESS\s+ENABLED\s+HEALTH/);
+    expect(r.out).toMatch(/local\s+local\s+-\s+yes\s+up\s+0ms\s+0\/1/);
+    expect((await cliDone(['nodes', '--disable', 'local', '--state-dir', state])).out).toMatch(/local\s+local\s+-\s+no\s+up/);
+    expect((await cliDone(['nodes', '--state-dir', state])).out).toMatch(/local\s+local\s+-\s+no\s+up/);
+    const bad = await cliDone(['nodes', '--enable', 'nope', '--state-dir', state]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/no node "nope"/);
+  });
+});

@@ -1,0 +1,299 @@
+/**
+ * The engine in-process with the command runner on this machine: the job lifecycle and its
+ * events and snapshots, fixtures on a real proxy (restored on success, failure and cancel),
+ * webhook notification, timeouts, cancel from another engine, jobs that cannot be placed.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { Engine } from '../src/core/engine.js';
+import type { EngineEvent, TimelineEvent } from '../src/core/events.js';
+import { groupAlive } from '../src/core/owner.js';
+import { startEchoServer } from './helpers/echo.js';
+import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
+
+afterAll(removeTemp);
+
+const node = process.execPath;
+const engines: Engine[] = [];
+afterEach(async () => {
+  await Promise.all(engines.splice(0).map((e) => e.stop()));
+});
+
+async function engine(o: Partial<ConstructorParameters<typeof Engine>[0]> = {}): Promise<Engine> {
+  const e = new Engine({ stateDir: o.stateDir ?? (await stateDir()), nodes: localNodes(2), run: 'all', ...o });
+  engines.push(e);
+  await e.start();
+  return e;
+}
+
+function record(e: Engine): EngineEvent[] {
+  const events: EngineEvent[] = [];
+  e.events.on('*', (x) => events.push(x));
+  return events;
+}
+
+async function until<T>(fn: () => T | undefined, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('engine: a command job on this machine', () => {
+  it('runs it: events in order, live snapshot, results on disk', async () => {
+    const dir = await project(`name: hello\n${commandYaml([node, '-e', 'console.log("hi from " + process.env.MARTEAU_NODE); console.error("warn"); console.log(process.env.GREETING)'])}\nenv: {GREETING: bonjour}\n`);
+    const e = await engine();
+    const events = record(e);
+    const snapshots = new Set<unknown>();
+    e.subscribe(() => snapshots.add(e.getSnapshot()));
+    const before = e.getSnapshot();
+    expect(e.getSnapshot()).toBe(before); // same identity while nothing changes
+    const job = await e.enqueue(dir);
+    const [done] = await e.waitFor([job.id]);
+    expect(done).toMatchObject({ status: 'succeeded', exitCode: 0, nodesTaken: ['local'] });
+    expect(e.getSnapshot()).not.toBe(before);
+    expect(snapshots.size).toBeGreaterThan(2);
+    expect(Object.isFrozen(e.getSnapshot().jobs)).toBe(true);
+    const types = events.filter((x) => 'job' in x || ('jobId' in x && x.jobId === job.id)).map((x) => x.type);
+    expect(types[0]).toBe('job.enqueued');
+    expect(types.indexOf('job.started')).toBeLessThan(types.indexOf('log.line'));
+    expect(types[types.length - 1]).toBe('job.finished');
+    const lines = events.flatMap((x) => (x.type === 'log.line' && x.stream !== 'engine' ? [`${x.node} ${x.stream} ${x.line}`] : []));
+    // Two pipes: order is kept within a stream, not across them.
+    expect(lines.filter((l) => l.includes('stdout'))).toEqual(['local stdout hi from local', 'local stdout bonjour']);
+    expect(lines.filter((l) => l.includes('stderr'))).toEqual(['local stderr warn']);
+    const finished = events.find((x) => x.type === 'job.finished');
+    expect(finished).toMatchObject({ summary: expect.stringMatching(/^succeeded in .* \(1 node, exit 0\)$/), resultDir: e.resultDir(job.id) });
+    const result = JSON.parse(await readFile(path.join(e.resultDir(job.id), 'result.json'), 'utf8'));
+    expect(result).toMatchObject({ id: job.id, status: 'succeeded', nodes: ['local'] });
+    expect(await readFile(path.join(e.resultDir(job.id), 'console.log'), 'utf8')).toMatch(/local stdout hi from local\n/);
+  });
+
+  it('a non-zero exit fails the job as a test failure', async () => {
+    const e = await engine();
+    const [done] = await e.waitFor([(await e.enqueue(await project(`${commandYaml([node, '-e', 'process.exit(4)'])}\n`))).id]);
+    expect(done).toMatchObject({ status: 'failed', failure: 'test', exitCode: 4, reason: 'node "local": exit 4' });
+  });
+
+  it('times out: failed with the reason, the process group killed', async () => {
+    const e = await engine();
+    const events = record(e);
+    const job = await e.enqueue(await project(`${commandYaml(['sh', '-c', 'sleep 30 & sleep 30'])}\ntimeout: 500ms\n`));
+    const [done] = await e.waitFor([job.id]);
+    expect(done).toMatchObject({ status: 'failed', failure: 'test', reason: 'timed out after 500ms (timeout:)' });
+    expect(events.some((x) => x.type === 'job.finished')).toBe(true);
+    for (const p of done.procs) await until(() => !groupAlive(p.pgid) || undefined, 4000);
+  });
+
+  it('cancel from another engine on the same state dir stops the running job', async () => {
+    const dir = await stateDir();
+    const runner = await engine({ stateDir: dir });
+    const job = await runner.enqueue(await project(`${commandYaml(['sh', '-c', 'echo started; sleep 30'])}\n`));
+    await until(() => runner.getSnapshot().jobs.find((j) => j.id === job.id)?.lines?.some((l) => l.line === 'started'));
+    const other = await engine({ stateDir: dir, run: 'none' });
+    const asked = await other.cancel(job.id.slice(0, 8));
+    // A request to the engine running it (which may already have acted by the time we read back).
+    expect(asked.cancelRequested).toBe(true);
+    expect(['running', 'cancelled']).toContain(asked.status);
+    const [done] = await runner.waitFor([job.id]);
+    expect(done).toMatchObject({ status: 'cancelled' });
+    for (const p of done.procs) await until(() => !groupAlive(p.pgid) || undefined, 4000);
+    await other.queue.sync();
+    expect(other.queue.get(job.id)!.status).toBe('cancelled');
+  });
+
+  it('a job needing more nodes than exist fails at once as an infrastructure error', async () => {
+    const e = await engine();
+    const [done] = await e.waitFor([(await e.enqueue(await project(`${commandYaml(['true'])}\nnodes: 3\n`))).id]);
+    expect(done).toMatchObject({ status: 'failed', failure: 'infrastructure' });
+    expect(done.reason).toBe('needs 3 nodes but only 1 is enabled ((test nodes))');
+  });
+
+  it('a disabled node takes no job; enabling it again lets the job run', async () => {
+    const e = await engine({ nodeWaitMs: undefined });
+    await e.setNodeEnabled('local', false);
+    const job = await e.enqueue(await project(`${commandYaml(['true'])}\n`));
+    await new Promise((r) => setTimeout(r, 300));
+    // Disabled means not eligible at all: the job is failed rather than left waiting forever.
+    expect(e.queue.get(job.id)!.status).toBe('failed');
+    await e.setNodeEnabled('local', true);
+    const retry = await e.retry(job.id);
+    expect((await e.waitFor([retry.id]))[0].status).toBe('succeeded');
+  });
+
+  it('max_jobs: jobs beyond the node capacity wait for it', async () => {
+    const e = await engine({ nodes: localNodes(1) });
+    const dir = await project(`${commandYaml([node, '-e', 'setTimeout(() => {}, 300)'])}\n`);
+    const a = await e.enqueue(dir);
+    const b = await e.enqueue(dir);
+    await until(() => e.queue.get(a.id)?.status === 'running' || undefined);
+    expect(e.queue.get(b.id)!.status).toBe('queued');
+    const [ja, jb] = await e.waitFor([a.id, b.id]);
+    expect(jb.startedAt!).toBeGreaterThanOrEqual(ja.endedAt!);
+  });
+});
+
+describe('engine: fixtures on a real proxy', () => {
+  const fixtureProject = async (script: string, extra = '') => {
+    const echo = await startEchoServer();
+    const dir = await project(`name: chaos
+${commandYaml([node, '-e', script])}
+proxies:
+  db: {listen: "127.0.0.1:0", upstream: "127.0.0.1:${echo.port}", protocol: tcp, behaviors: "5:delay"}
+fixtures:
+  around: {proxy: db, behaviors: "10:error"}
+  during: {proxy: db, behaviors: {blackout: 100}, at: 200ms, for: 300ms}
+  never: {proxy: db, behaviors: "1:hang", at: 60s}
+${extra}`);
+    return { dir, close: () => echo.close() };
+  };
+  const mixes = (t: readonly TimelineEvent[]) => t.map((x) => `${x.fixture} ${x.action} ${x.mix}`);
+
+  it('applies and restores in order, with timestamps, and exports the proxy address', async () => {
+    const p = await fixtureProject('console.log(process.env.MARTEAU_PROXY_DB); setTimeout(() => {}, 900)');
+    const e = await engine();
+    const job = await e.enqueue(p.dir);
+    const [done] = await e.waitFor([job.id]);
+    expect(done.status).toBe('succeeded');
+    const timeline: TimelineEvent[] = JSON.parse(await readFile(path.join(e.resultDir(job.id), 'timeline.json'), 'utf8'));
+    expect(mixes(timeline)).toEqual([
+      'around apply 10:error',
+      'during apply 100:blackout',
+      'during restore 10:error',
+      'around restore 5:delay',
+    ]);
+    const t = timeline.map((x) => x.at);
+    expect(t[2] - t[1]).toBeGreaterThanOrEqual(250);
+    expect(t[2] - t[1]).toBeLessThan(1500);
+    expect(JSON.parse(await readFile(path.join(e.resultDir(job.id), 'result.json'), 'utf8')).timeline).toHaveLength(4);
+    const lines = e.getSnapshot().jobs.find((j) => j.id === job.id);
+    expect(lines).toBeDefined();
+    await p.close();
+  });
+
+  it('restores the previous mix when the command fails during a fixture', async () => {
+    const p = await fixtureProject('setTimeout(() => process.exit(2), 350)');
+    const e = await engine();
+    const job = await e.enqueue(p.dir);
+    const [done] = await e.waitFor([job.id]);
+    expect(done.status).toBe('failed');
+    const timeline: TimelineEvent[] = JSON.parse(await readFile(path.join(e.resultDir(job.id), 'timeline.json'), 'utf8'));
+    expect(mixes(timeline)).toEqual(['around apply 10:error', 'during apply 100:blackout', 'during restore 10:error', 'around restore 5:delay']);
+    await p.close();
+  });
+
+  it('restores on cancel, and a mix set by hand is what fixtures restore to', async () => {
+    const p = await fixtureProject('console.log("up"); setTimeout(() => {}, 30000)');
+    const e = await engine();
+    const job = await e.enqueue(p.dir);
+    await until(() => e.getSnapshot().jobs.find((j) => j.id === job.id)?.timeline?.length === 2 || undefined);
+    expect(await e.setMix('db', '7:delay')).toBe('7:delay');
+    await e.cancel(job.id);
+    const [done] = await e.waitFor([job.id]);
+    expect(done.status).toBe('cancelled');
+    const timeline: TimelineEvent[] = JSON.parse(await readFile(path.join(e.resultDir(job.id), 'timeline.json'), 'utf8'));
+    // The hand-set mix replaces the base under the fixtures: ending `during` uncovers `around`,
+    // and the end of the run (here a cancel) leaves the hand-set mix.
+    expect(mixes(timeline)).toEqual(['around apply 10:error', 'during apply 100:blackout', 'during restore 10:error', 'around restore 7:delay']);
+    await p.close();
+  });
+});
+
+describe('engine: notification', () => {
+  it('POSTs a JSON summary to the webhook', async () => {
+    const got: unknown[] = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => {
+        got.push({ method: req.method, type: req.headers['content-type'], body: JSON.parse(body) });
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const e = await engine();
+    const job = await e.enqueue(await project(`name: hooked\n${commandYaml(['true'])}\nnotify: {webhook: "http://127.0.0.1:${port}/hook/SECRET"}\n`));
+    await e.waitFor([job.id]);
+    await until(() => got.length || undefined);
+    expect(got[0]).toMatchObject({
+      method: 'POST',
+      type: 'application/json',
+      body: { event: 'job.finished', job: { id: job.id, name: 'hooked', status: 'succeeded', nodes: ['local'] }, result_dir: e.resultDir(job.id) },
+    });
+    const body = (got[0] as { body: { job: Record<string, unknown> } }).body.job;
+    expect(typeof body.duration_ms).toBe('number');
+    expect(typeof body.wait_ms).toBe('number');
+    server.close();
+  });
+
+  it('a failing webhook is logged (without its secret path) and does not fail the job', async () => {
+    const server = http.createServer((_, res) => { res.statusCode = 500; res.end(); });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const e = await engine();
+    const events = record(e);
+    const job = await e.enqueue(await project(`${commandYaml(['true'])}\nnotify: {webhook: "http://127.0.0.1:${port}/hook/SECRET"}\n`));
+    const [done] = await e.waitFor([job.id]);
+    expect(done.status).toBe('succeeded');
+    const warn = await until(() => events.find((x) => x.type === 'log.line' && x.level === 'warn' && x.line.includes('webhook')));
+    expect(warn).toMatchObject({ line: `webhook http://127.0.0.1:${port}/… answered HTTP 500` });
+    expect(JSON.stringify(events)).not.toContain('SECRET');
+    server.close();
+  });
+});
+
+describe('engine: sources and hostile names', () => {
+  it('enqueues from a git URL: cloned into the job directory at a recorded commit', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const repo = await project(`name: from-git\n${commandYaml([node, '-e', 'console.log(require("fs").readFileSync("VERSION", "utf8").trim())'])}\n`, { VERSION: 'v1\n' });
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', ...args], { cwd: repo }).toString().trim();
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'v1');
+    const v1 = git('rev-parse', 'HEAD');
+    git('tag', 'first');
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(path.join(repo, 'VERSION'), 'v2\n');
+    git('commit', '-q', '-am', 'v2');
+    const e = await engine();
+    const events = record(e);
+    const head = await e.enqueue(`file://${repo}`);
+    const tagged = await e.enqueue(`file://${repo}#first`);
+    expect(head.source).toMatchObject({ kind: 'git', url: `file://${repo}`, commit: git('rev-parse', 'HEAD') });
+    expect(tagged.source).toMatchObject({ kind: 'git', ref: 'first', commit: v1 });
+    expect(tagged.source.dir).toBe(path.join(e.resultDir(tagged.id), 'src'));
+    const done = await e.waitFor([head.id, tagged.id]);
+    expect(done.map((j) => j.status)).toEqual(['succeeded', 'succeeded']);
+    const out = (id: string) => events.flatMap((x) => (x.type === 'log.line' && x.jobId === id && x.stream === 'stdout' ? [x.line] : []));
+    expect(out(head.id)).toEqual(['v2']);
+    expect(out(tagged.id)).toEqual(['v1']);
+    await expect(e.enqueue(`file://${repo}-missing`)).rejects.toThrow(/git clone failed/);
+  });
+
+  it('a hostile project path, job name and env value reach the command as plain text', async () => {
+    const name = "shop $(touch PWNED6) `id` 'q' \"dq\"\nsecond line";
+    const value = "$(touch PWNED7); rm -rf /nonexistent 'x'";
+    const dir = await project(
+      `name: ${JSON.stringify(name)}\n${commandYaml([node, '-e', 'console.log(JSON.stringify([process.env.MARTEAU_JOB_NAME, process.env.EVIL, process.cwd()]))'])}\nenv: {EVIL: ${JSON.stringify(value)}}\n`,
+      {},
+      "we'ird $(touch PWNED8) dir",
+    );
+    const e = await engine();
+    const events = record(e);
+    const job = await e.enqueue(dir);
+    expect(job.name).toBe(name);
+    const [done] = await e.waitFor([job.id]);
+    expect(done.status).toBe('succeeded');
+    const line = events.find((x) => x.type === 'log.line' && x.stream === 'stdout');
+    expect(JSON.parse((line as { line: string }).line)).toEqual([name, value, dir]);
+    const { readdir } = await import('node:fs/promises');
+    for (const d of [dir, path.dirname(dir), process.cwd()]) expect((await readdir(d)).filter((f) => f.startsWith('PWNED'))).toEqual([]);
+  });
+});

@@ -1,0 +1,249 @@
+/**
+ * The SSH executor and SSH nodes against real OpenSSH servers on 127.0.0.2 and 127.0.0.3:
+ * host key checking (strict, accept-new, changed), live output, exit codes, hostile values,
+ * remote process-group cancel, SFTP, probes, a job spread over both nodes, and a node dying
+ * mid-run.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SshNodeConfig } from '../src/config/nodes.js';
+import { Engine } from '../src/core/engine.js';
+import type { EngineEvent } from '../src/core/events.js';
+import { groupAlive } from '../src/core/owner.js';
+import { NodeError, type OutputStream } from '../src/exec/executor.js';
+import { SshExecutor } from '../src/exec/ssh.js';
+import { HOSTILE } from './helpers/hostile.js';
+import { freePort } from './helpers/net.js';
+import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
+import { haveServer, tempDir } from './helpers/servers.js';
+import { makeUserKey, processesWith, startSshd, type Sshd, type UserKey } from './helpers/sshd.js';
+
+afterAll(removeTemp);
+
+const node = process.execPath;
+
+async function waitUntil(cond: () => boolean, ms = 8000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe.skipIf(!haveServer('sshd'))('SSH nodes (real sshd)', () => {
+  let dir: string;
+  let user: UserKey;
+  let a: Sshd;
+  let b: Sshd;
+  let knownHosts: string;
+
+  const nodeConfig = (s: Sshd, o: Partial<SshNodeConfig> = {}): SshNodeConfig => ({
+    type: 'ssh',
+    name: s.host === '127.0.0.2' ? 'a' : 'b',
+    host: s.host,
+    port: s.port,
+    user: os.userInfo().username,
+    identity: user.privateKey,
+    knownHosts,
+    hostKey: 'strict',
+    workDir: path.join(dir, `remote-${s.host}`),
+    connectTimeoutMs: 5000,
+    maxJobs: 1,
+    tags: [],
+    enabled: true,
+    ...o,
+  });
+
+  beforeAll(async () => {
+    dir = await tempDir('ssh-test');
+    user = await makeUserKey(dir);
+    [a, b] = await Promise.all([startSshd('127.0.0.2', user), startSshd('127.0.0.3', user)]);
+    knownHosts = path.join(dir, 'known_hosts');
+    await writeFile(knownHosts, `# test nodes\n${a.knownHostsLine}\n${b.knownHostsLine}\n`);
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  describe('host keys', () => {
+    it('an unknown host key is refused (strict), with the fingerprint and how to fix it', async () => {
+      const empty = path.join(dir, 'empty_known_hosts');
+      const x = new SshExecutor(nodeConfig(a, { knownHosts: empty }));
+      const err = await x.run(['true']).catch((e: Error) => e);
+      expect(err).toBeInstanceOf(NodeError);
+      expect((err as NodeError).message).toMatch(new RegExp(`^node "a": host key of \\[127\\.0\\.0\\.2\\]:${a.port} \\(ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}\\) is not in ${empty.replace(/[.]/g, '\\.')}; refusing to connect$`));
+      expect((err as NodeError).hint).toContain(`ssh-keyscan -p ${a.port} 127.0.0.2`);
+      expect(existsSync(empty)).toBe(false);
+      await x.close();
+    });
+
+    it('accept-new records an unknown key once; a changed key is refused even then', async () => {
+      const file = path.join(dir, 'accept_new_known_hosts');
+      const x = new SshExecutor(nodeConfig(a, { knownHosts: file, hostKey: 'accept-new' }));
+      expect((await x.run(['true'])).exitCode).toBe(0);
+      await x.close();
+      expect((await readFile(file, 'utf8')).trim()).toBe(a.knownHostsLine);
+      // Same entry, another key: the host "changed" (b's key under a's name).
+      await writeFile(file, `${a.knownHostsLine.split(' ')[0]} ${b.knownHostsLine.split(' ').slice(1).join(' ')}\n`);
+      const y = new SshExecutor(nodeConfig(a, { knownHosts: file, hostKey: 'accept-new' }));
+      const err = await y.run(['true']).catch((e: Error) => e);
+      expect((err as Error).message).toMatch(/HOST KEY CHANGED for \[127\.0\.0\.2\]:\d+: it now offers ssh-ed25519 SHA256:.* line 1; refusing to connect/);
+      await y.close();
+    });
+
+    it('hashed known_hosts entries (ssh-keygen -H) are understood', async () => {
+      const { execFileSync } = await import('node:child_process');
+      const file = path.join(dir, 'hashed_known_hosts');
+      await writeFile(file, `${a.knownHostsLine}\n`);
+      execFileSync('ssh-keygen', ['-H', '-f', file], { stdio: 'ignore' });
+      expect(await readFile(file, 'utf8')).toMatch(/^\|1\|/);
+      const x = new SshExecutor(nodeConfig(a, { knownHosts: file }));
+      expect((await x.run(['true'])).exitCode).toBe(0);
+      await x.close();
+    });
+  });
+
+  describe('executor', () => {
+    it('streams lines and returns the exit status', async () => {
+      const x = new SshExecutor(nodeConfig(a));
+      const lines: [OutputStream, string][] = [];
+      const r = await x.run([node, '-e', 'console.log("one"); console.error("err"); setTimeout(() => { console.log("two"); process.exit(7) }, 100)'], { onLine: (l, s) => lines.push([s, l]) });
+      expect(r.exitCode).toBe(7);
+      expect(lines.filter(([s]) => s === 'stdout').map(([, l]) => l)).toEqual(['one', 'two']);
+      expect(lines.filter(([s]) => s === 'stderr').map(([, l]) => l)).toEqual(['err']);
+      expect((await x.run(['/nonexistent/prog'])).exitCode).toBe(127);
+      await x.close();
+    });
+
+    it('hostile arguments, env values and directory names are never interpreted by the remote shell', async () => {
+      const x = new SshExecutor(nodeConfig(a));
+      const remote = path.join(dir, 'hostile-remote', HOSTILE.dir);
+      await x.mkdirp(remote);
+      const lines: string[] = [];
+      const r = await x.run(
+        [node, '-e', 'console.log(JSON.stringify({ argv: process.argv.slice(1), v: process.env.HOSTILE_VALUE, cwd: process.cwd() }))', ...HOSTILE.args],
+        { cwd: remote, env: HOSTILE.env, onLine: (l) => lines.push(l) },
+      );
+      expect(r.exitCode).toBe(0);
+      expect(JSON.parse(lines[0])).toEqual({ argv: HOSTILE.args, v: HOSTILE.env.HOSTILE_VALUE, cwd: remote });
+      for (const d of [remote, path.dirname(remote), os.homedir(), '/']) {
+        expect((await readdir(d).catch(() => [])).filter((f) => f.startsWith('PWNED'))).toEqual([]);
+      }
+      await x.close();
+    });
+
+    it('cancel kills the remote process group, children included', async () => {
+      const marker = `marteau-cancel-${randomBytes(4).toString('hex')}`;
+      const x = new SshExecutor(nodeConfig(a));
+      const ac = new AbortController();
+      let pgid = 0;
+      const lines: string[] = [];
+      const p = x.run(['sh', '-c', `echo started; sleep 30 & sleep 31; wait`, marker], {
+        signal: ac.signal,
+        killGraceMs: 500,
+        onLine: (l) => lines.push(l),
+        onStart: (s) => { pgid = s.pgid; },
+      });
+      await waitUntil(() => lines.includes('started'));
+      expect(pgid).toBeGreaterThan(1);
+      expect(groupAlive(pgid)).toBe(true); // same machine: we can look
+      ac.abort();
+      const r = await p;
+      expect(r.cancelled).toBe(true);
+      await waitUntil(() => !groupAlive(pgid));
+      expect(processesWith(marker)).toEqual([]);
+      await x.close();
+    });
+
+    it('moves files with SFTP: a directory up (without .git), a file back', async () => {
+      const src = path.join(dir, 'upload-src');
+      await mkdir(path.join(src, 'sub'), { recursive: true });
+      await mkdir(path.join(src, '.git'), { recursive: true });
+      await writeFile(path.join(src, 'sub', 'data.txt'), 'payload');
+      await writeFile(path.join(src, '.git', 'HEAD'), 'no');
+      const x = new SshExecutor(nodeConfig(b));
+      const remote = path.join(dir, 'upload-dst');
+      await x.put(src, remote);
+      expect(await readFile(path.join(remote, 'sub', 'data.txt'), 'utf8')).toBe('payload');
+      expect(await x.exists(path.join(remote, '.git'))).toBe(false);
+      expect(await x.exists(path.join(remote, 'sub'))).toBe(true);
+      await x.get(path.join(remote, 'sub', 'data.txt'), path.join(dir, 'download', 'data.txt'));
+      expect(await readFile(path.join(dir, 'download', 'data.txt'), 'utf8')).toBe('payload');
+      await x.remove(remote);
+      expect(existsSync(remote)).toBe(false);
+      await x.close();
+    });
+
+    it('probes: latency when up, a NodeError within the timeout when not', async () => {
+      const up = new SshExecutor(nodeConfig(b));
+      expect(await up.probe(5000)).toBeGreaterThanOrEqual(0);
+      await up.close();
+      const down = new SshExecutor(nodeConfig(b, { port: await freePort('127.0.0.3') }));
+      const t0 = Date.now();
+      await expect(down.probe(2000)).rejects.toThrow(/connection refused/);
+      expect(Date.now() - t0).toBeLessThan(2500);
+      await down.close();
+    });
+  });
+
+  describe('jobs on SSH nodes', () => {
+    // Generous probe timeout: a login shell with heavy rc files can take a second per command.
+    const sshNodes = () => ({ ...localNodes(1), probeTimeoutMs: 20_000, probeIntervalMs: 2000, nodes: [nodeConfig(a), nodeConfig(b)] });
+
+    it('a job spread over both nodes streams output from each and fetches artifacts', async () => {
+      const dir2 = await project(
+        `name: spread\nnodes: 2\n${commandYaml([node, 'work.mjs'])}\nartifacts: [out.txt]\n`,
+        { 'work.mjs': 'import { writeFileSync } from "node:fs"; for (let i = 0; i < 3; i++) console.log(`tick ${i} on ${process.env.MARTEAU_NODE} (${process.env.MARTEAU_NODE_INDEX}/${process.env.MARTEAU_NODE_COUNT})`); writeFileSync("out.txt", process.env.MARTEAU_NODE);' },
+      );
+      const e = new Engine({ stateDir: await stateDir(), nodes: sshNodes(), run: 'all' });
+      const events: EngineEvent[] = [];
+      e.events.on('*', (x) => events.push(x));
+      await e.start();
+      const job = await e.enqueue(dir2);
+      const [done] = await e.waitFor([job.id]);
+      await e.stop();
+      expect(done.status, JSON.stringify(events.filter((x) => x.type === 'log.line'), null, 1)).toBe('succeeded');
+      // Least busy, then lowest latency first: either order is right.
+      expect([...done.nodesTaken].sort()).toEqual(['a', 'b']);
+      const out = events.flatMap((x) => (x.type === 'log.line' && x.stream === 'stdout' ? [`${x.node}: ${x.line}`] : []));
+      for (const n of ['a', 'b']) {
+        const idx = done.nodesTaken.indexOf(n);
+        expect(out.filter((l) => l.startsWith(`${n}:`))).toEqual([0, 1, 2].map((i) => `${n}: tick ${i} on ${n} (${idx}/2)`));
+        expect(await readFile(path.join(e.resultDir(job.id), 'nodes', n, 'out.txt'), 'utf8')).toBe(n);
+        // The copy on the node is removed after the run.
+        expect(existsSync(path.join(dir, `remote-${n === 'a' ? a.host : b.host}`, job.id))).toBe(false);
+      }
+    });
+
+    it('killing one node\'s sshd mid-run fails the job with a reason and leaves no process on the other', async () => {
+      const marker = `marteau-crash-${randomBytes(4).toString('hex')}`;
+      const dir2 = await project(`name: crash\nnodes: 2\nupload: false\n${commandYaml(['sh', '-c', 'while true; do echo "alive $MARTEAU_NODE"; sleep 0.1; done', marker])}\n`);
+      const e = new Engine({ stateDir: await stateDir(), nodes: sshNodes(), run: 'all' });
+      const lines: string[] = [];
+      e.events.on('log.line', (x) => lines.push(`${x.node}: ${x.line}`));
+      await e.start();
+      const job = await e.enqueue(dir2);
+      await waitUntil(() => lines.includes('a: alive a') && lines.includes('b: alive b'), 30_000);
+      const running = e.queue.get(job.id)!;
+      expect(running.procs.map((p) => p.node).sort()).toEqual(['a', 'b']);
+      a.crash();
+      const [done] = await e.waitFor([job.id]);
+      expect(done.status).toBe('failed');
+      expect(done.failure).toBe('infrastructure');
+      expect(done.reason).toMatch(new RegExp(`^node "a": SSH connection to ${os.userInfo().username}@\\[127\\.0\\.0\\.2\\]:\\d+ lost`));
+      // Nothing left on b (killed through its own SSH connection), and a's command dies as
+      // soon as it writes to its closed pipe.
+      const pgidB = done.procs.find((p) => p.node === 'b')!.pgid;
+      await waitUntil(() => !groupAlive(pgidB));
+      await waitUntil(() => processesWith(marker).length === 0);
+      const nodes = e.getSnapshot().nodes;
+      expect(nodes.find((n) => n.name === 'a')).toMatchObject({ health: 'down' });
+      await e.stop();
+    });
+  });
+});

@@ -1,0 +1,141 @@
+/**
+ * A real OpenSSH server per test: its own host key, an authorized user key, a free port on a
+ * loopback address of its own (127.0.0.2, 127.0.0.3, ... are distinct "hosts" on Linux), all in
+ * a temp dir. `crash()` kills the sshd processes abruptly (listener and sessions), the way a
+ * node dies, leaving the commands they ran to notice on their own.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { freePort } from './net.js';
+import { findBinary, startProcess, tempDir } from './servers.js';
+
+export interface Sshd {
+  host: string;
+  port: number;
+  dir: string;
+  /** `[host]:port ssh-ed25519 AAAA...`: the line a known_hosts file needs. */
+  knownHostsLine: string;
+  pid: number;
+  stop(): Promise<void>;
+  /** SIGKILL every sshd process of this server (listener and per-connection ones). */
+  crash(): void;
+}
+
+export interface UserKey {
+  privateKey: string;
+  publicKey: string;
+}
+
+/** An ed25519 key pair for the test user. */
+export async function makeUserKey(dir: string): Promise<UserKey> {
+  const privateKey = path.join(dir, 'user_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'marteau-test', '-f', privateKey]);
+  return { privateKey, publicKey: `${privateKey}.pub` };
+}
+
+export async function startSshd(host: string, user: UserKey): Promise<Sshd> {
+  const sshd = findBinary('sshd') ?? '/usr/sbin/sshd';
+  // Privilege separation directory: sshd started as root insists on it.
+  if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
+  const dir = await tempDir('sshd');
+  const port = await freePort(host);
+  const hostKey = path.join(dir, 'host_ed25519');
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+  await writeFile(path.join(dir, 'authorized_keys'), await readFile(user.publicKey, 'utf8'));
+  const config = path.join(dir, 'sshd_config');
+  await writeFile(
+    config,
+    [
+      `ListenAddress ${host}`,
+      `Port ${port}`,
+      `HostKey ${hostKey}`,
+      `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
+      'PubkeyAuthentication yes',
+      'PasswordAuthentication no',
+      'KbdInteractiveAuthentication no',
+      'PermitRootLogin prohibit-password',
+      'StrictModes no',
+      'UsePAM no',
+      `PidFile ${path.join(dir, 'sshd.pid')}`,
+      'Subsystem sftp internal-sftp',
+      'MaxStartups 50',
+      'MaxSessions 50',
+      'LogLevel ERROR',
+      '',
+    ].join('\n'),
+  );
+  const { child, stop } = await startProcess(sshd, ['-D', '-e', '-f', config], port, dir, { host });
+  const [type, key] = (await readFile(`${hostKey}.pub`, 'utf8')).trim().split(/\s+/);
+  return {
+    host,
+    port,
+    dir,
+    knownHostsLine: `[${host}]:${port} ${type} ${key}`,
+    pid: child.pid!,
+    stop,
+    crash: () => {
+      for (const pid of [child.pid!, ...descendants(child.pid!)]) {
+        if (comm(pid) === 'sshd' || pid === child.pid) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // already gone
+          }
+        }
+      }
+    },
+  };
+}
+
+function comm(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** All processes below `root` in the parent tree (bounded by the process count). */
+export function descendants(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      parent.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // gone
+    }
+  }
+  const out: number[] = [];
+  const queue = [root];
+  while (queue.length) {
+    const p = queue.shift()!;
+    for (const [pid, pp] of parent) {
+      if (pp === p && !out.includes(pid)) {
+        out.push(pid);
+        queue.push(pid);
+      }
+    }
+  }
+  return out;
+}
+
+/** Pids of live processes whose command line contains `marker` (a unique token per test). */
+export function processesWith(marker: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    try {
+      const state = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (state.slice(state.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').includes(marker)) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
