@@ -1,0 +1,33 @@
+/**
+ * Writes a run's reports into one directory: index.html (self-contained), summary.json and
+ * junit.xml. Used by `marteau-tui report` and by the engine at the end of a job.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { RunSummary } from '../runners/results.js';
+import type { ThresholdResult } from '../runners/thresholds.js';
+import { renderHtmlReport, type HtmlOptions } from './html.js';
+import { buildJsonReport, formatJsonReport } from './json.js';
+import { buildJunitReport } from './junit.js';
+
+export { renderHtmlReport } from './html.js';
+export { buildJsonReport, formatJsonReport } from './json.js';
+export { buildJunitReport } from './junit.js';
+export { diffRuns, formatDiffText, renderDiffHtml } from './diff.js';
+
+export interface ReportFiles {
+  html: string;
+  json: string;
+  junit: string;
+}
+
+export async function writeReports(dir: string, summary: RunSummary, thresholds: ThresholdResult[] = [], opts: HtmlOptions = {}): Promise<ReportFiles> {
+  await mkdir(dir, { recursive: true });
+  const files = { html: join(dir, 'index.html'), json: join(dir, 'summary.json'), junit: join(dir, 'junit.xml') };
+  await Promise.all([
+    writeFile(files.html, renderHtmlReport(summary, thresholds, opts)),
+    writeFile(files.json, formatJsonReport(buildJsonReport(summary, thresholds))),
+    writeFile(files.junit, buildJunitReport(summary, thresholds)),
+  ]);
+  return files;
+}

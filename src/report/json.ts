@@ -1,0 +1,77 @@
+/**
+ * The JSON summary for CI systems and scripts: the run, every cycle's figures, the overall
+ * figures, threshold verdicts, the timeline and the proxy fault events. Times are epoch ms plus
+ * an ISO copy for humans; durations are ms; rates are 0..1 or per second.
+ */
+import type { RunSummary } from '../runners/results.js';
+import type { ThresholdResult } from '../runners/thresholds.js';
+
+export const JSON_FORMAT = 'marteau-tui.report/1';
+
+export interface JsonReport {
+  format: typeof JSON_FORMAT;
+  name: string;
+  runner: string;
+  start: number;
+  start_iso: string;
+  end?: number;
+  end_iso?: string;
+  aborted: boolean;
+  /** False when any threshold failed; true when there are none. */
+  passed: boolean;
+  apdex_t: number;
+  test: string;
+  bench: RunSummary['info']['bench'];
+  meta: Record<string, string>;
+  overall: RunSummary['overall'];
+  cycles: RunSummary['cycles'];
+  thresholds: { name: string; metric: string; scope: string; passed: boolean; actual: number | null; message: string; cycles?: ThresholdResult['cycles'] }[];
+  timeline: RunSummary['timeline'];
+  proxy_events: RunSummary['proxyEvents'];
+  error_samples: RunSummary['errorSamples'];
+}
+
+const iso = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? undefined : new Date(ms).toISOString());
+
+export function buildJsonReport(summary: RunSummary, thresholds: ThresholdResult[] = []): JsonReport {
+  const i = summary.info;
+  return {
+    format: JSON_FORMAT,
+    name: i.name,
+    runner: i.runner,
+    start: i.start,
+    start_iso: iso(i.start) ?? '',
+    end: i.end,
+    end_iso: iso(i.end),
+    aborted: summary.aborted,
+    passed: thresholds.every((t) => t.passed),
+    apdex_t: i.apdexT,
+    test: `${i.suite}.${i.test}`,
+    bench: i.bench,
+    meta: i.meta,
+    overall: summary.overall,
+    cycles: summary.cycles,
+    thresholds: thresholds.map((t) => ({
+      name: t.name,
+      metric: t.threshold.metric,
+      scope: t.threshold.scope,
+      passed: t.passed,
+      actual: t.actual ?? null,
+      message: t.message,
+      ...(t.cycles ? { cycles: t.cycles } : {}),
+    })),
+    timeline: summary.timeline,
+    proxy_events: summary.proxyEvents,
+    error_samples: summary.errorSamples,
+  };
+}
+
+/** Stable, diff-friendly numbers: epoch times to the millisecond, other floats to 6 significant digits. */
+export function roundForJson(v: number): number {
+  if (Number.isInteger(v) || !Number.isFinite(v)) return v;
+  return Math.abs(v) >= 1e9 ? Math.round(v) : Number(v.toPrecision(6));
+}
+
+export function formatJsonReport(report: JsonReport): string {
+  return `${JSON.stringify(report, (_k, v) => (typeof v === 'number' ? roundForJson(v) : v), 2)}\n`;
+}

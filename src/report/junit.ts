@@ -1,0 +1,40 @@
+/**
+ * JUnit XML for CI systems: one test case per threshold (a failing threshold is a failure with
+ * its message), plus one case for the run itself that fails when it was interrupted.
+ */
+import type { RunSummary } from '../runners/results.js';
+import type { ThresholdResult } from '../runners/thresholds.js';
+
+export function escapeXml(s: string): string {
+  // XML 1.0 forbids most control characters even as references: drop them.
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '').replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c]};`);
+}
+
+export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResult[]): string {
+  const suite = summary.info.name || 'bench';
+  const seconds = summary.info.end !== undefined ? Math.max(0, (summary.info.end - summary.info.start) / 1000) : 0;
+  const cases: string[] = [];
+  const runCase = `run ${summary.info.suite}.${summary.info.test}`;
+  cases.push(
+    summary.aborted
+      ? `    <testcase classname="${escapeXml(`marteau.${suite}`)}" name="${escapeXml(runCase)}" time="${seconds.toFixed(3)}">\n      <failure message="the run was interrupted" type="interrupted"/>\n    </testcase>`
+      : `    <testcase classname="${escapeXml(`marteau.${suite}`)}" name="${escapeXml(runCase)}" time="${seconds.toFixed(3)}"/>`,
+  );
+  for (const t of thresholds) {
+    const head = `    <testcase classname="${escapeXml(`marteau.${suite}.thresholds`)}" name="${escapeXml(t.name)}" time="0"`;
+    if (t.passed) cases.push(`${head}>\n      <system-out>${escapeXml(t.message)}</system-out>\n    </testcase>`);
+    else cases.push(`${head}>\n      <failure message="${escapeXml(t.message)}" type="threshold">${escapeXml(t.message)}</failure>\n    </testcase>`);
+  }
+  const failures = thresholds.filter((t) => !t.passed).length + (summary.aborted ? 1 : 0);
+  const tests = thresholds.length + 1;
+  return [
+    '<?xml version="1.0" encoding="UTF-8"?>',
+    `<testsuites name="marteau-tui" tests="${tests}" failures="${failures}" errors="0" time="${seconds.toFixed(3)}">`,
+    `  <testsuite name="${escapeXml(suite)}" tests="${tests}" failures="${failures}" errors="0" skipped="0" time="${seconds.toFixed(3)}" timestamp="${new Date(summary.info.start || 0).toISOString().slice(0, 19)}">`,
+    ...cases,
+    '  </testsuite>',
+    '</testsuites>',
+    '',
+  ].join('\n');
+}

@@ -1,0 +1,51 @@
+/**
+ * Finds and reads the results a report is built from: a FunkLoad/marteau result XML file, or a
+ * directory holding one or several (the per-node files of a distributed bench are merged).
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readFunkloadHeader, readFunkloadXmlFiles, type ReadOptions } from '../runners/funkload-xml.js';
+import type { RunResults } from '../runners/results.js';
+
+export class ResultsNotFound extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ResultsNotFound';
+  }
+}
+
+export interface LoadedResults {
+  results: RunResults;
+  files: string[];
+  warnings: string[];
+}
+
+/** The bench result files of a directory: XML files with a <funkload> root and bench cycles. */
+export async function resultFilesIn(dir: string): Promise<string[]> {
+  const names = (await readdir(dir)).filter((n) => n.endsWith('.xml')).sort();
+  const out: string[] = [];
+  for (const n of names.slice(0, 1000)) {
+    const p = join(dir, n);
+    try {
+      // stats.xml (monitoring) and junit.xml share the extension but are not bench results.
+      const info = await readFunkloadHeader(p);
+      if (info.bench.cycles.length > 0) out.push(p);
+    } catch {
+      // unreadable: not ours
+    }
+  }
+  return out;
+}
+
+export async function loadResults(input: string, options: ReadOptions = {}): Promise<LoadedResults> {
+  let st;
+  try {
+    st = await stat(input);
+  } catch {
+    throw new ResultsNotFound(`${input}: no such file or directory`);
+  }
+  const files = st.isDirectory() ? await resultFilesIn(input) : [input];
+  if (files.length === 0) throw new ResultsNotFound(`${input}: no FunkLoad bench result (*.xml with a <funkload> root) in this directory`);
+  const { results, warnings } = await readFunkloadXmlFiles(files, options);
+  return { results, files, warnings };
+}

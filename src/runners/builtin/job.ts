@@ -1,0 +1,134 @@
+/**
+ * One builtin-runner job from start to reports, for the engine's Runner wrapper: runs the bench,
+ * streams FunkLoad XML to `resultDir/results.xml`, records the proxies' behavior changes and
+ * fault counts on the run's timeline, then writes index.html, summary.json and junit.xml and
+ * evaluates the thresholds. Knows nothing of the engine: proxies are anything that emits
+ * `event` with the proxy's event objects.
+ */
+import { join } from 'node:path';
+import { writeReports, type ReportFiles } from '../../report/index.js';
+import { FunkloadXmlWriter } from '../funkload-xml.js';
+import { FaultAggregator, newRunInfo, RunResults, type ProxyTimelineEvent, type RunSummary } from '../results.js';
+import { evaluateThresholds, formatValue, type Threshold, type ThresholdResult } from '../thresholds.js';
+import { runBench, type BenchProgress } from './bench.js';
+import { serverUrl, type BuiltinConfig } from './config.js';
+
+/** What the proxy emits as `event` (src/proxy/proxy.ts ProxyEvent), as far as the timeline needs. */
+export interface ProxyEventLike {
+  type: string;
+  proxy: string;
+  at: number;
+  behavior?: string;
+  mix?: string;
+}
+
+export interface ProxyEventSource {
+  on(event: 'event', listener: (e: ProxyEventLike) => void): unknown;
+  off(event: 'event', listener: (e: ProxyEventLike) => void): unknown;
+}
+
+export interface BuiltinJobOptions {
+  name: string;
+  config: BuiltinConfig;
+  resultDir: string;
+  signal?: AbortSignal;
+  thresholds?: Threshold[];
+  proxies?: Iterable<ProxyEventSource>;
+  /** Behavior changes known elsewhere (e.g. fixtures applied before the load): added to the timeline. */
+  events?: readonly ProxyTimelineEvent[];
+  log?: (line: string) => void;
+  progress?: (p: BenchProgress) => void;
+  /** Called right before the first user starts. */
+  onLoadStarted?: () => void;
+  generator?: string;
+  meta?: Record<string, string>;
+}
+
+export interface BuiltinJobResult {
+  summary: RunSummary;
+  verdicts: ThresholdResult[];
+  /** No threshold failed and the run was not interrupted. */
+  passed: boolean;
+  aborted: boolean;
+  files: ReportFiles & { xml: string };
+  /** One line for the job summary. */
+  line: string;
+}
+
+export function summaryLine(s: RunSummary): string {
+  const o = s.overall;
+  const errors = o.requests.total ? (100 * (o.requests.total - o.requests.success)) / o.requests.total : 0;
+  return `${o.requests.total} requests, ${errors.toFixed(2)} % errors, ${o.requests.rps.toFixed(1)} req/s, p95 ${formatValue('p95', o.requests.latency.count ? o.requests.latency.p95 : undefined)}, Apdex ${o.requests.apdex.score.toFixed(2)}`;
+}
+
+export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobResult> {
+  const c = o.config;
+  const results = new RunResults(
+    newRunInfo({
+      name: o.name,
+      runner: 'builtin',
+      start: Date.now(),
+      apdexT: c.apdex_t,
+      description: `${c.scenario.length} HTTP step(s)`,
+      module: 'scenario',
+      meta: o.meta ?? {},
+      version: o.generator,
+      bench: {
+        cycles: c.cycles,
+        duration: c.duration,
+        startupDelay: c.startup_delay,
+        sleepTime: c.sleep_time,
+        sleepTimeMin: c.sleep_time_min,
+        sleepTimeMax: c.sleep_time_max,
+        cycleTime: c.cycle_time,
+        serverUrl: serverUrl(c),
+      },
+    }),
+  );
+  const xmlPath = join(o.resultDir, 'results.xml');
+  const writer = new FunkloadXmlWriter(xmlPath, results.info, { generator: o.generator });
+  const record = (e: ProxyTimelineEvent) => {
+    results.addProxyEvent(e);
+    writer.proxyEvent(e);
+  };
+  for (const e of o.events ?? []) record(e);
+  const faults = new FaultAggregator(record);
+  const listener = (e: ProxyEventLike) => faults.onProxyEvent(e);
+  const sources = [...(o.proxies ?? [])];
+  for (const p of sources) p.on('event', listener);
+  try {
+    o.onLoadStarted?.();
+    await runBench(c, {
+      results,
+      signal: o.signal,
+      onLog: o.log,
+      onProgress: (p) => {
+        faults.flush(Date.now()); // seconds that are over have their final fault counts
+        o.progress?.(p);
+      },
+      onRequest: (s) => writer.request(s),
+      onTest: (t) => writer.test(t),
+      onCycle: (e) => {
+        if (e.phase !== 'end') return;
+        const cy = results.cycles.get(e.cycle);
+        if (cy?.start !== undefined && cy.end !== undefined) writer.cycle(e.cycle, e.cvus, cy.start, cy.end);
+      },
+    });
+  } finally {
+    for (const p of sources) p.off('event', listener);
+    faults.flush();
+    writer.close();
+  }
+  const summary = results.summary();
+  const verdicts = evaluateThresholds(o.thresholds ?? [], summary);
+  const files = await writeReports(o.resultDir, summary, verdicts, { generator: o.generator });
+  for (const v of verdicts) o.log?.(`${v.passed ? 'PASS' : 'FAIL'} ${v.message}`);
+  return {
+    summary,
+    verdicts,
+    aborted: summary.aborted,
+    passed: !summary.aborted && verdicts.every((v) => v.passed),
+    files: { ...files, xml: xmlPath },
+    line: summaryLine(summary),
+  };
+}

@@ -1,0 +1,705 @@
+/**
+ * FunkLoad's bench result format (research note §2.4), both ways:
+ * - writing: line by line while the bench runs, exactly as fl-run-bench's logger does, so
+ *   `fl-build-report` opens our files and a killed run leaves a readable prefix;
+ * - reading: a tolerant streaming scanner rather than a strict XML parser, because real FunkLoad
+ *   files are not always well-formed (missing `</funkload>` after a kill, raw CDATA bodies with
+ *   stray bytes, a `"` after xmlrpc `/>`, attributes in single quotes).
+ *
+ * Our additions are elements FunkLoad's parser ignores (it only acts on the names it knows):
+ * `<marteauCycle>` (recording window of a cycle) and `<marteauProxyEvent>` (fault timeline), plus an
+ * `error` attribute (short error kind) on `Error` responses.
+ */
+import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
+import { hostname } from 'node:os';
+import {
+  DEFAULT_APDEX_T,
+  newRunInfo,
+  RunResults,
+  type Outcome,
+  type ProxyTimelineEvent,
+  type RequestSample,
+  type RunInfo,
+  type TestSample,
+} from './results.js';
+
+// ---------------------------------------------------------------------------------------------
+// Formatting helpers (pure), mirroring the Python 2 writer
+
+/** Python's xml.sax.saxutils.quoteattr: escape, then pick the quote the value does not contain. */
+export function quoteattr(value: string): string {
+  let v = value.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  v = v.replace(/\n/g, '&#10;').replace(/\r/g, '&#13;').replace(/\t/g, '&#9;');
+  if (v.includes('"')) {
+    if (v.includes("'")) v = `"${v.replace(/"/g, '&quot;')}"`;
+    else v = `'${v}'`;
+  } else v = `"${v}"`;
+  return v;
+}
+
+/** Python 2 `str(float)`: 12 significant digits, and a trailing `.0` on whole numbers. */
+export function pyFloat(x: number): string {
+  if (!Number.isFinite(x)) return String(x);
+  const s = String(Number(x.toPrecision(12)));
+  return /[.e]/.test(s) ? s : `${s}.0`;
+}
+
+/** `%.3i`: zero-padded to 3 digits, more when needed. */
+export function pad3(n: number): string {
+  return n < 0 ? `-${String(-n).padStart(3, '0')}` : String(n).padStart(3, '0');
+}
+
+/** datetime.isoformat() of local time, with microseconds and no zone. */
+export function isoLocal(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  const micro = Math.round((ms - Math.floor(ms)) * 1000) + d.getMilliseconds() * 1000;
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(Math.min(999_999, micro), 6)}`;
+}
+
+/** Parse FunkLoad's local ISO time (with or without fraction); NaN when unreadable. */
+export function parseIsoLocal(s: string): number {
+  const m = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?/.exec(s.trim());
+  if (!m) return NaN;
+  const frac = m[7] ? Number(`0.${m[7]}`) * 1000 : 0;
+  return new Date(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]).getTime() + frac;
+}
+
+const RESULT_WORD: Record<Outcome, string> = { success: 'Successful', failure: 'Failure', error: 'Error' };
+
+function outcomeOf(word: string | undefined): Outcome {
+  if (word === 'Successful') return 'success';
+  if (word === 'Failure') return 'failure';
+  return 'error';
+}
+
+const seconds = (ms: number) => pyFloat(ms / 1000);
+/** Our own elements are not bound by Python's str(): keep whole milliseconds. */
+const secondsMs = (ms: number) => (Math.round(ms) / 1000).toFixed(3);
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+export interface XmlHeaderOptions {
+  /** Path recorded as `log_xml`. */
+  path?: string;
+  generator?: string;
+}
+
+/** `<funkload>` and the `<config>` lines fl-run-bench writes first. */
+export function headerLines(info: RunInfo, opts: XmlHeaderOptions = {}): string[] {
+  const b = info.bench;
+  const config: [string, string][] = [
+    ['id', info.test],
+    ['description', info.description ?? ''],
+    ['class_title', info.suite],
+    ['class_description', info.classDescription ?? info.name],
+    ['module', info.module ?? 'scenario'],
+    ['class', info.suite],
+    ['method', info.test],
+    ['cycles', `[${b.cycles.join(', ')}]`],
+    // An int in FunkLoad; a fractional duration (short test runs) is written as is.
+    ['duration', String(b.duration)],
+    ['sleep_time', pyFloat(b.sleepTime)],
+    ['startup_delay', pyFloat(b.startupDelay)],
+    ['sleep_time_min', pyFloat(b.sleepTimeMin)],
+    ['sleep_time_max', pyFloat(b.sleepTimeMax)],
+    ['cycle_time', pyFloat(b.cycleTime)],
+    ['configuration_file', info.extra.configuration_file ?? ''],
+    ['server_url', b.serverUrl],
+    ['log_xml', opts.path ?? info.extra.log_xml ?? ''],
+    ['node', info.node ?? hostname()],
+  ];
+  if (info.label) config.push(['label', info.label]);
+  for (const [k, v] of Object.entries(info.extra)) if (!config.some(([key]) => key === k)) config.push([k, v]);
+  const meta: Record<string, string> = { runner: info.runner, name: info.name, apdex_t: String(info.apdexT), ...info.meta };
+  for (const [k, v] of Object.entries(meta)) config.push([`meta:${k}`, v]);
+  const version = opts.generator ?? info.version ?? 'marteau-tui';
+  return [
+    `<funkload version=${quoteattr(version)} time="${isoLocal(info.start)}">`,
+    ...config.map(([k, v]) => `<config key=${quoteattr(k)} value=${quoteattr(v)} />`),
+  ];
+}
+
+export function responseLine(s: RequestSample): string {
+  const head =
+    `<response cycle="${pad3(s.cycle)}" cvus="${pad3(s.cvus)}" thread="${pad3(s.thread)}" suite="${s.suite ?? 'Scenario'}" name="${s.name ?? 'test_scenario'}" ` +
+    `step="${pad3(s.step)}" number="${pad3(s.number)}" type="${s.type}" result="${RESULT_WORD[s.result]}" url=${quoteattr(s.url)} ` +
+    `code="${s.code}" description=${s.description ? quoteattr(s.description) : '""'} time="${seconds(s.start)}" duration="${seconds(s.duration)}"`;
+  if (s.result === 'error') {
+    return `${head} traceback=${quoteattr(s.traceback ?? s.error ?? 'error')}${s.error ? ` error=${quoteattr(s.error)}` : ''} />`;
+  }
+  return `${head} />`;
+}
+
+export function testResultLine(t: TestSample): string {
+  const tb = t.result === 'success' ? '' : `traceback=${quoteattr(t.traceback ?? t.error ?? RESULT_WORD[t.result])} `;
+  // The double space before `time` is in FunkLoad's writer too.
+  return (
+    `<testResult cycle="${pad3(t.cycle)}" cvus="${pad3(t.cvus)}" thread="${pad3(t.thread)}" suite="${t.suite ?? 'Scenario'}" name="${t.name ?? 'test_scenario'}"  ` +
+    `time="${seconds(t.start)}" result="${RESULT_WORD[t.result]}" steps="${t.steps}" duration="${seconds(t.duration)}" ` +
+    `connection_duration="${seconds(t.connectionDuration)}" requests="${t.requests}" pages="${t.pages}" xmlrpc="${t.xmlrpc ?? 0}" ` +
+    `redirects="${t.redirects ?? 0}" images="${t.images ?? 0}" links="${t.links ?? 0}" ${tb}/>`
+  );
+}
+
+export function cycleLine(cycle: number, cvus: number, start: number, end: number): string {
+  return `<marteauCycle cycle="${pad3(cycle)}" cvus="${pad3(cvus)}" start="${secondsMs(start)}" end="${secondsMs(end)}" />`;
+}
+
+export function proxyEventLine(e: ProxyTimelineEvent): string {
+  const common = `time="${secondsMs(e.at)}" proxy=${quoteattr(e.proxy)} kind="${e.kind}"`;
+  return e.kind === 'mix'
+    ? `<marteauProxyEvent ${common} mix=${quoteattr(e.mix)} />`
+    : `<marteauProxyEvent ${common} behavior=${quoteattr(e.behavior)} count="${e.count}" />`;
+}
+
+/**
+ * Streams a result file while the bench runs: lines are batched and written synchronously in
+ * ~64 KiB slices, so memory stays bounded without back-pressure handling in the hot path and
+ * what was written survives a crash (a killed run leaves a file without `</funkload>`, as FunkLoad).
+ */
+export class FunkloadXmlWriter {
+  private fd: number | undefined;
+  private pending: string[] = [];
+  private pendingBytes = 0;
+
+  constructor(readonly path: string, info: RunInfo, opts: XmlHeaderOptions = {}) {
+    this.fd = openSync(path, 'w');
+    for (const l of headerLines(info, { path, ...opts })) this.line(l);
+    this.flush();
+  }
+
+  request(s: RequestSample): void {
+    this.line(responseLine(s));
+  }
+  test(t: TestSample): void {
+    this.line(testResultLine(t));
+  }
+  cycle(cycle: number, cvus: number, start: number, end: number): void {
+    this.line(cycleLine(cycle, cvus, start, end));
+  }
+  proxyEvent(e: ProxyTimelineEvent): void {
+    this.line(proxyEventLine(e));
+  }
+
+  private line(l: string): void {
+    if (this.fd === undefined) return;
+    this.pending.push(l);
+    this.pendingBytes += l.length + 1;
+    if (this.pendingBytes >= 64 * 1024) this.flush();
+  }
+
+  flush(): void {
+    if (this.fd === undefined || this.pending.length === 0) return;
+    const text = this.pending.join('\n') + '\n';
+    this.pending = [];
+    this.pendingBytes = 0;
+    writeSync(this.fd, text);
+  }
+
+  close(): void {
+    if (this.fd === undefined) return;
+    this.line('</funkload>');
+    this.flush();
+    closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+/** Write a whole result file from known samples (tests, small tools). */
+export function formatFunkloadXml(
+  info: RunInfo,
+  items: ({ request: RequestSample } | { test: TestSample } | { proxy: ProxyTimelineEvent } | { cycle: { cycle: number; cvus: number; start: number; end: number } })[],
+): string {
+  const lines = headerLines(info);
+  for (const it of items) {
+    if ('request' in it) lines.push(responseLine(it.request));
+    else if ('test' in it) lines.push(testResultLine(it.test));
+    else if ('proxy' in it) lines.push(proxyEventLine(it.proxy));
+    else lines.push(cycleLine(it.cycle.cycle, it.cycle.cvus, it.cycle.start, it.cycle.end));
+  }
+  lines.push('</funkload>');
+  return lines.join('\n') + '\n';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading: a tolerant scanner
+
+export interface XmlElement {
+  name: string;
+  attrs: Record<string, string>;
+  /** For a non-empty <response>: its <header>s and <body> CDATA. */
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+const ENTITIES: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
+
+export function decodeEntities(s: string): string {
+  if (!s.includes('&')) return s;
+  return s.replace(/&(#x[0-9a-fA-F]+|#\d+|[a-zA-Z]+);/g, (m, e: string) => {
+    if (e[0] === '#') {
+      const code = e[1] === 'x' || e[1] === 'X' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      return Number.isFinite(code) && code >= 0 && code <= 0x10ffff ? String.fromCodePoint(code) : m;
+    }
+    return ENTITIES[e] ?? m; // unknown entity: keep the text (lenient)
+  });
+}
+
+/** Parse the attributes of a start tag's inside (`name a="1" b='2'`). */
+export function parseAttributes(inside: string): Record<string, string> {
+  const attrs: Record<string, string> = {};
+  const re = /([^\s=/"']+)\s*=\s*(?:"([^"]*)"|'([^']*)')/g;
+  for (let m = re.exec(inside), guard = 0; m && guard < 10_000; m = re.exec(inside), guard++) {
+    attrs[m[1]] = decodeEntities(m[2] ?? m[3] ?? '');
+  }
+  return attrs;
+}
+
+/** Where the tag that starts at `lt` ends (index of its `>`), honouring quotes; -1 if not yet. */
+function tagEnd(buf: string, lt: number): number {
+  let quote = '';
+  for (let i = lt + 1; i < buf.length; i++) {
+    const ch = buf[i];
+    if (quote) {
+      if (ch === quote) quote = '';
+    } else if (ch === '"' || ch === "'") quote = ch;
+    else if (ch === '>') return i;
+  }
+  return -1;
+}
+
+const MAX_TAG = 1 << 20; // a start tag longer than this is garbage: skip it
+const MAX_BODY = 4 << 20; // CDATA kept per response body
+
+/**
+ * A push scanner: feed text chunks, get complete elements back. Only the element kinds FunkLoad
+ * files use are built; anything else (text, comments, processing instructions, stray quotes) is
+ * skipped. Memory: the unconsumed tail of the input and one open <response>.
+ */
+export class FunkloadScanner {
+  private buf = '';
+  private open: XmlElement | undefined;
+  private inBody = false;
+  private bodyParts: string[] = [];
+  private bodySize = 0;
+  sawEnd = false;
+  sawRoot = false;
+
+  constructor(private readonly emit: (e: XmlElement) => void) {}
+
+  feed(chunk: string): void {
+    this.buf += chunk;
+    let pos = 0;
+    for (let guard = 0; guard < 10_000_000; guard++) {
+      const lt = this.buf.indexOf('<', pos);
+      if (lt < 0) {
+        pos = this.buf.length;
+        break;
+      }
+      if (this.buf.startsWith('<![CDATA[', lt)) {
+        const end = this.buf.indexOf(']]>', lt + 9);
+        if (end < 0) {
+          if (this.buf.length - lt > MAX_BODY + 16) {
+            // Runaway CDATA: keep what fits, drop the rest up to here.
+            this.addBody(this.buf.slice(lt + 9));
+            this.buf = '<![CDATA[';
+            return;
+          }
+          pos = lt;
+          break;
+        }
+        this.addBody(this.buf.slice(lt + 9, end));
+        pos = end + 3;
+        continue;
+      }
+      if (this.buf.startsWith('<!--', lt)) {
+        const end = this.buf.indexOf('-->', lt + 4);
+        if (end < 0) {
+          pos = lt;
+          break;
+        }
+        pos = end + 3;
+        continue;
+      }
+      const gt = tagEnd(this.buf, lt);
+      if (gt < 0) {
+        if (this.buf.length - lt > MAX_TAG) {
+          pos = lt + 1; // not a tag we can ever close: skip the '<'
+          continue;
+        }
+        pos = lt;
+        break;
+      }
+      this.tag(this.buf.slice(lt + 1, gt));
+      pos = gt + 1;
+    }
+    this.buf = this.buf.slice(pos);
+  }
+
+  /** End of input: a response left open (killed bench) is still delivered. */
+  end(): void {
+    if (this.open) this.closeResponse();
+    this.buf = '';
+  }
+
+  private addBody(text: string): void {
+    if (!this.open || !this.inBody) return;
+    if (this.bodySize < MAX_BODY) {
+      const part = text.slice(0, MAX_BODY - this.bodySize);
+      this.bodyParts.push(part);
+      this.bodySize += part.length;
+    }
+  }
+
+  private tag(inside: string): void {
+    if (inside.startsWith('?') || inside.startsWith('!')) return;
+    if (inside.startsWith('/')) {
+      const name = inside.slice(1).trim();
+      if (name === 'funkload') this.sawEnd = true;
+      else if (name === 'body') this.inBody = false;
+      else if (name === 'response' && this.open) this.closeResponse();
+      return;
+    }
+    const selfClosing = inside.endsWith('/');
+    const m = /^([A-Za-z_][\w.:-]*)/.exec(inside);
+    if (!m) return;
+    const name = m[1];
+    const attrs = parseAttributes(inside.slice(name.length, selfClosing ? -1 : undefined));
+    if (name === 'funkload') this.sawRoot = true;
+    if (name === 'response' && !selfClosing) {
+      if (this.open) this.closeResponse();
+      this.open = { name, attrs, headers: {} };
+      return;
+    }
+    if (name === 'header' && this.open) {
+      if (attrs.name !== undefined) this.open.headers![attrs.name] = attrs.value ?? '';
+      return;
+    }
+    if (name === 'body' && this.open) {
+      this.inBody = !selfClosing;
+      return;
+    }
+    if (name === 'headers') return;
+    this.emit({ name, attrs });
+  }
+
+  private closeResponse(): void {
+    const e = this.open!;
+    // The writer wraps the body as "\n...\n" inside CDATA.
+    let body = this.bodyParts.join('');
+    if (body.startsWith('\n')) body = body.slice(1);
+    if (body.endsWith('\n')) body = body.slice(0, -1);
+    e.body = body;
+    this.open = undefined;
+    this.inBody = false;
+    this.bodyParts = [];
+    this.bodySize = 0;
+    this.emit(e);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// From elements to the results model
+
+export interface ReadOptions {
+  /** Apdex T in seconds (fl-build-report -T); default: the file's meta:apdex_t, else 1.5. */
+  apdexT?: number;
+  /** Added to every thread id (merging files from several nodes). */
+  threadOffset?: number;
+}
+
+export interface ReadReport {
+  results: RunResults;
+  /** No `</funkload>`: the bench was killed (FunkLoad prints "Missing </funkload> tag."). */
+  truncated: boolean;
+  warnings: string[];
+}
+
+const num = (s: string | undefined, fallback = 0) => {
+  const n = s === undefined ? NaN : Number(s);
+  return Number.isFinite(n) ? n : fallback;
+};
+const int = (s: string | undefined, fallback = 0) => {
+  const n = s === undefined ? NaN : parseInt(s, 10);
+  return Number.isFinite(n) ? n : fallback;
+};
+
+/** `[1, 10, 20]` (Python list repr) or `1:10:20`. */
+export function parseCycles(v: string): number[] {
+  return v
+    .replace(/^\s*\[|\]\s*$/g, '')
+    .split(/[,:]/)
+    .map((x) => parseInt(x.trim(), 10))
+    .filter((x) => Number.isFinite(x));
+}
+
+/** The last meaningful line of a Python traceback, as the error kind of a FunkLoad `Error`. */
+export function errorFromTraceback(tb: string | undefined): string | undefined {
+  if (!tb) return undefined;
+  const lines = tb.split('\n').map((l) => l.trim()).filter(Boolean);
+  const last = lines.at(-1);
+  return last ? last.slice(0, 120) : undefined;
+}
+
+/** Folds scanner elements into a RunResults. */
+export class FunkloadReader {
+  private config: Record<string, string> = {};
+  private root: Record<string, string> = {};
+  private results: RunResults | undefined;
+  private windows = new Map<number, { cvus: number; start: number; end: number; explicit: boolean }>();
+  readonly warnings: string[] = [];
+
+  constructor(private readonly options: ReadOptions = {}, private readonly into?: RunResults) {}
+
+  element(e: XmlElement): void {
+    switch (e.name) {
+      case 'funkload':
+        this.root = e.attrs;
+        return;
+      case 'config':
+        if (e.attrs.key !== undefined) this.config[e.attrs.key] = e.attrs.value ?? '';
+        return;
+      case 'response':
+        return this.response(e);
+      case 'testResult':
+        return this.testResult(e);
+      case 'marteauCycle': {
+        const cycle = int(e.attrs.cycle);
+        this.windows.set(cycle, { cvus: int(e.attrs.cvus), start: num(e.attrs.start) * 1000, end: num(e.attrs.end) * 1000, explicit: true });
+        return;
+      }
+      case 'marteauProxyEvent': {
+        const at = num(e.attrs.time) * 1000;
+        const proxy = e.attrs.proxy ?? '';
+        if (e.attrs.kind === 'mix') this.model().addProxyEvent({ at, proxy, kind: 'mix', mix: e.attrs.mix ?? '' });
+        else this.model().addProxyEvent({ at, proxy, kind: 'fault', behavior: e.attrs.behavior ?? '', count: int(e.attrs.count, 1) });
+        return;
+      }
+      default:
+        return; // monitor, monitorconfig and anything unknown
+    }
+  }
+
+  /** The bench info from the root and config lines. */
+  info(): RunInfo {
+    const c = this.config;
+    const known = new Set([
+      'id', 'description', 'class_title', 'class_description', 'module', 'class', 'method', 'cycles', 'duration', 'sleep_time',
+      'startup_delay', 'sleep_time_min', 'sleep_time_max', 'cycle_time', 'server_url', 'node', 'label',
+    ]);
+    const meta: Record<string, string> = {};
+    const extra: Record<string, string> = {};
+    for (const [k, v] of Object.entries(c)) {
+      if (k.startsWith('meta:')) meta[k.slice(5)] = v;
+      else if (!known.has(k)) extra[k] = v;
+    }
+    const apdexT = this.options.apdexT ?? (num(meta.apdex_t) > 0 ? num(meta.apdex_t) : DEFAULT_APDEX_T);
+    const runner = meta.runner ?? 'funkload';
+    const name = meta.name ?? c.class_title ?? c.class ?? 'bench';
+    delete meta.runner;
+    delete meta.name;
+    delete meta.apdex_t;
+    const start = parseIsoLocal(this.root.time ?? '');
+    return newRunInfo({
+      name,
+      runner,
+      start: Number.isFinite(start) ? start : 0,
+      apdexT,
+      suite: c.class ?? 'Scenario',
+      test: c.method ?? c.id ?? 'test',
+      module: c.module,
+      description: c.description,
+      classDescription: c.class_description,
+      node: c.node,
+      label: c.label,
+      version: this.root.version,
+      meta,
+      extra,
+      bench: {
+        cycles: parseCycles(c.cycles ?? ''),
+        duration: num(c.duration),
+        startupDelay: num(c.startup_delay),
+        sleepTime: num(c.sleep_time),
+        sleepTimeMin: num(c.sleep_time_min),
+        sleepTimeMax: num(c.sleep_time_max),
+        cycleTime: num(c.cycle_time),
+        serverUrl: c.server_url ?? '',
+      },
+    });
+  }
+
+  private model(): RunResults {
+    if (!this.results) this.results = this.into ?? new RunResults(this.info());
+    return this.results;
+  }
+
+  private track(cycle: number, cvus: number, start: number, end: number): void {
+    const w = this.windows.get(cycle);
+    if (!w) this.windows.set(cycle, { cvus, start, end, explicit: false });
+    else if (!w.explicit) {
+      w.start = Math.min(w.start, start);
+      w.end = Math.max(w.end, end);
+    }
+  }
+
+  private response(e: XmlElement): void {
+    const a = e.attrs;
+    const result = outcomeOf(a.result);
+    const s: RequestSample = {
+      cycle: int(a.cycle),
+      cvus: int(a.cvus),
+      thread: int(a.thread) + (this.options.threadOffset ?? 0),
+      step: int(a.step),
+      number: int(a.number),
+      type: a.type ?? 'get',
+      url: a.url ?? '',
+      description: a.description ?? '',
+      start: num(a.time) * 1000,
+      duration: num(a.duration) * 1000,
+      code: int(a.code, -1),
+      result,
+      suite: a.suite,
+      name: a.name,
+    };
+    if (result === 'error') {
+      s.traceback = a.traceback;
+      s.error = a.error ?? errorFromTraceback(a.traceback);
+    } else if (result === 'failure' && e.body) {
+      s.traceback = e.body.slice(0, 2000);
+    }
+    this.model().addRequest(s);
+    this.track(s.cycle, s.cvus, s.start, s.start + s.duration);
+  }
+
+  private testResult(e: XmlElement): void {
+    const a = e.attrs;
+    const t: TestSample = {
+      cycle: int(a.cycle),
+      cvus: int(a.cvus),
+      thread: int(a.thread) + (this.options.threadOffset ?? 0),
+      start: num(a.time) * 1000,
+      duration: num(a.duration) * 1000,
+      connectionDuration: num(a.connection_duration) * 1000,
+      result: outcomeOf(a.result),
+      steps: int(a.steps),
+      requests: int(a.requests),
+      pages: int(a.pages),
+      xmlrpc: int(a.xmlrpc),
+      redirects: int(a.redirects),
+      images: int(a.images),
+      links: int(a.links),
+      traceback: a.traceback,
+      error: errorFromTraceback(a.traceback),
+      suite: a.suite,
+      name: a.name,
+    };
+    this.model().addTest(t);
+    this.track(t.cycle, t.cvus, t.start, t.start + t.duration);
+  }
+
+  finish(truncated: boolean): RunResults {
+    const r = this.model();
+    for (const [cycle, w] of this.windows) {
+      const c = r.cycle(cycle, w.cvus);
+      c.start = c.start === undefined ? w.start : Math.min(c.start, w.start);
+      c.end = c.end === undefined ? w.end : Math.max(c.end, w.end);
+    }
+    // Cycles announced in the config but with nothing recorded still show (FunkLoad: "Sorry no tests...").
+    r.info.bench.cycles.forEach((cvus, i) => r.cycle(i, cvus));
+    let last = r.info.start;
+    for (const c of r.cycles.values()) if (c.end !== undefined && c.end > last) last = c.end;
+    r.finish(last, truncated);
+    return r;
+  }
+}
+
+export function parseFunkloadXml(text: string, options: ReadOptions = {}): ReadReport {
+  const reader = new FunkloadReader(options);
+  const scanner = new FunkloadScanner((e) => reader.element(e));
+  scanner.feed(text);
+  scanner.end();
+  if (!scanner.sawRoot) throw new FunkloadFormatError('not a FunkLoad bench result: no <funkload> element');
+  const truncated = !scanner.sawEnd;
+  const warnings = [...reader.warnings];
+  if (truncated) warnings.push('Missing </funkload> tag: the bench was interrupted; the results read so far are used.');
+  return { results: reader.finish(truncated), truncated, warnings };
+}
+
+export class FunkloadFormatError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FunkloadFormatError';
+  }
+}
+
+/** Stream a file of any size (memory: the model plus one chunk). */
+export async function readFunkloadXml(path: string, options: ReadOptions = {}, into?: RunResults): Promise<ReadReport & { info: RunInfo }> {
+  const reader = new FunkloadReader(options, into);
+  const scanner = new FunkloadScanner((e) => reader.element(e));
+  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 256 * 1024 });
+  for await (const chunk of stream) scanner.feed(chunk as string);
+  scanner.end();
+  if (!scanner.sawRoot) throw new FunkloadFormatError(`${path}: not a FunkLoad bench result (no <funkload> element)`);
+  const truncated = !scanner.sawEnd;
+  const warnings = [...reader.warnings];
+  if (truncated) warnings.push(`${path}: missing </funkload> tag: the bench was interrupted; the results read so far are used.`);
+  const info = reader.info();
+  return { results: reader.finish(truncated), truncated, warnings, info };
+}
+
+/** Only the root and `<config>` lines of a file (stops reading at the first sample). */
+export async function readFunkloadHeader(path: string): Promise<RunInfo> {
+  const reader = new FunkloadReader();
+  let done = false;
+  const scanner = new FunkloadScanner((e) => {
+    if (e.name === 'funkload' || e.name === 'config') reader.element(e);
+    else done = true;
+  });
+  const stream = createReadStream(path, { encoding: 'utf8', highWaterMark: 64 * 1024 });
+  try {
+    for await (const chunk of stream) {
+      scanner.feed(chunk as string);
+      if (done) break;
+    }
+  } finally {
+    stream.destroy();
+  }
+  return reader.info();
+}
+
+/**
+ * Several files of one distributed bench (one per node), merged as fl-build-report does: files
+ * whose cycles or duration differ from the first are skipped with a warning, thread ids are kept
+ * apart per file, and each cycle's users are the sum over the nodes.
+ */
+export async function readFunkloadXmlFiles(paths: string[], options: ReadOptions = {}): Promise<ReadReport> {
+  if (paths.length === 0) throw new FunkloadFormatError('no result file given');
+  if (paths.length === 1) return readFunkloadXml(paths[0], options);
+  const first = await readFunkloadHeader(paths[0]);
+  let merged: RunResults | undefined;
+  let truncated = false;
+  const warnings: string[] = [];
+  const nodes: string[] = [];
+  let used = 0;
+  for (const [i, p] of paths.entries()) {
+    const head = i === 0 ? first : await readFunkloadHeader(p);
+    if (head.bench.cycles.join() !== first.bench.cycles.join() || head.bench.duration !== first.bench.duration) {
+      warnings.push(`${p}: skipped, its cycles or duration differ from ${paths[0]} (as fl-build-report does)`);
+      continue;
+    }
+    const r = await readFunkloadXml(p, { ...options, threadOffset: i * 1000 }, merged);
+    merged ??= r.results;
+    used++;
+    if (r.info.node) nodes.push(r.info.node);
+    truncated ||= r.truncated;
+    warnings.push(...r.warnings);
+  }
+  const r = merged!;
+  // Each sample carries its own node's cvus; the merged cycle runs them all.
+  r.info.bench.cycles = first.bench.cycles.map((c) => c * used);
+  for (const c of r.cycles.values()) c.cvus = r.info.bench.cycles[c.cycle] ?? c.cvus * used;
+  if (nodes.length) r.info.node = nodes.join(', ');
+  return { results: r, truncated, warnings };
+}

@@ -1,0 +1,145 @@
+/** `marteau-tui report`: HTML/JSON/JUnit from result files, thresholds with file:line errors, --diff. */
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { Command } from 'commander';
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/cli/errors.js';
+import { registerReportCommand, runReportCommand } from '../../src/cli/report-command.js';
+import { diffRuns, formatDiffText } from '../../src/report/diff.js';
+import { buildJunitReport } from '../../src/report/junit.js';
+import { readFunkloadXml } from '../../src/runners/funkload-xml.js';
+import { evaluateThresholds, parseThresholds } from '../../src/runners/thresholds.js';
+
+const fixture = new URL('../../fixtures/funkload/simple-bench.recorded-format.xml', import.meta.url).pathname;
+const killed = new URL('../../fixtures/funkload/simple-killed.recorded-format.xml', import.meta.url).pathname;
+
+function io() {
+  const out = new PassThrough();
+  const err = new PassThrough();
+  const text = { out: '', err: '' };
+  out.on('data', (d) => (text.out += d));
+  err.on('data', (d) => (text.err += d));
+  return { io: { out, err }, text };
+}
+
+const tmp = () => mkdtempSync(join(tmpdir(), 'marteau-rc-'));
+
+describe('report command', () => {
+  it('writes index.html, summary.json and junit.xml from a FunkLoad result file', async () => {
+    const dir = tmp();
+    const { io: streams, text } = io();
+    const code = await runReportCommand([fixture], { output: dir }, streams);
+    expect(code).toBe(0);
+    for (const f of ['index.html', 'summary.json', 'junit.xml']) expect(existsSync(join(dir, f))).toBe(true);
+    expect(text.out).toMatch(/^Simple FunkLoad tests: 2 cycle\(s\), 20 requests, 90\.00% ok, 1\.0 req\/s/m);
+    const json = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+    expect(json.cycles.map((c: { cvus: number }) => c.cvus)).toEqual([1, 2]);
+    expect(json.passed).toBe(true);
+    expect(readFileSync(join(dir, 'index.html'), 'utf8')).toContain('Simple.test_simple');
+  });
+
+  it('merges the result files of a directory and ignores other XML files', async () => {
+    const input = tmp();
+    copyFileSync(fixture, join(input, 'node1-simple-bench.xml'));
+    copyFileSync(fixture, join(input, 'node2-simple-bench.xml'));
+    writeFileSync(join(input, 'junit.xml'), '<?xml version="1.0"?><testsuites/>');
+    writeFileSync(join(input, 'stats.xml'), '<funkload version="1.17.2" time="2011-01-26T23:22:51.278543">\n<monitor host="a" key="x" time="1" />\n</funkload>\n');
+    const dir = tmp();
+    const { io: streams, text } = io();
+    expect(await runReportCommand([input], { output: dir }, streams)).toBe(0);
+    expect(text.out).toMatch(/40 requests/);
+    const json = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+    expect(json.bench.cycles).toEqual([2, 4]);
+  });
+
+  it('fails with exit 1 when a threshold fails, one JUnit case per threshold', async () => {
+    const dir = tmp();
+    const conf = join(dir, '.marteau.yml');
+    writeFileSync(conf, 'name: simple\nthresholds:\n  success_rate: ">= 99%"\n  p95: "< 1s"\n  per_cycle:\n    rps: ">= 0.5"\n');
+    const { io: streams, text } = io();
+    expect(await runReportCommand([fixture], { output: dir, thresholds: conf }, streams)).toBe(1);
+    expect(text.out).toMatch(/^FAIL success_rate >= 99%: 90\.00% \(failed\)$/m);
+    expect(text.out).toMatch(/^PASS p95 < 1s: /m);
+    expect(text.out).toMatch(/^PASS rps >= 0\.5 per cycle: worst 0\.9\/s$/m);
+    const junit = readFileSync(join(dir, 'junit.xml'), 'utf8');
+    expect(junit.match(/<testcase /g)!.length).toBe(4);
+    expect(junit).toContain('<failure message="success_rate &gt;= 99%: 90.00% (failed)" type="threshold">');
+  });
+
+  it('points at the bad threshold expression with file:line:col', async () => {
+    const dir = tmp();
+    const conf = join(dir, 'bad.yml');
+    writeFileSync(conf, 'name: simple\nthresholds:\n  success_rate: ">= 99%"\n  per_cycle:\n    p95: "< 300 parsecs"\n');
+    const { io: streams } = io();
+    const err = await runReportCommand([fixture], { output: dir, thresholds: conf }, streams).catch((e) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect(err.message).toBe(`${conf}:5:10: thresholds.per_cycle.p95: "parsecs" is not a time unit (ms, s, us) in "< 300 parsecs"\n  hint: e.g. "< 300ms", "<= 1.5s" (no unit means ms)`);
+  });
+
+  it('reads a killed bench and says so', async () => {
+    const dir = tmp();
+    const { io: streams, text } = io();
+    expect(await runReportCommand([killed], { output: dir }, streams)).toBe(0);
+    expect(text.err).toMatch(/warning: .*missing <\/funkload> tag/);
+    expect(readFileSync(join(dir, 'index.html'), 'utf8')).toContain('INTERRUPTED');
+  });
+
+  it('usage mistakes are UsageErrors (exit 2)', async () => {
+    const { io: streams } = io();
+    await expect(runReportCommand([join(tmp(), 'nope.xml')], {}, streams)).rejects.toThrow(/no such file or directory/);
+    await expect(runReportCommand([tmp()], {}, streams)).rejects.toThrow(/no FunkLoad bench result/);
+    await expect(runReportCommand([fixture], { apdexT: 'x' }, streams)).rejects.toBeInstanceOf(UsageError);
+    await expect(runReportCommand([], { diff: [fixture] }, streams)).rejects.toThrow(/exactly two runs/);
+    const notBench = join(tmp(), 'x.xml');
+    writeFileSync(notBench, '<testsuite/>');
+    await expect(runReportCommand([notBench], {}, streams)).rejects.toThrow(/not a FunkLoad bench result/);
+  });
+
+  it('--diff compares two runs cycle by cycle', async () => {
+    const dir = tmp();
+    const slower = join(dir, 'slower.xml');
+    // Same bench with every response twice as long.
+    writeFileSync(slower, readFileSync(fixture, 'utf8').replace(/ duration="([\d.]+)"/g, (_m, d) => ` duration="${Number(d) * 2}"`));
+    const { io: streams, text } = io();
+    expect(await runReportCommand([], { output: dir, diff: [fixture, slower] }, streams)).toBe(0);
+    expect(existsSync(join(dir, 'diff.html'))).toBe(true);
+    const d = JSON.parse(readFileSync(join(dir, 'diff.json'), 'utf8'));
+    expect(d.sameCycles).toBe(true);
+    expect(d.cycles[0].avg.change).toBeCloseTo(1, 1);
+    expect(d.cycles[0].rps.change).toBe(0);
+    expect(text.out).toMatch(/#0 +1 +0\.9 → 0\.9 \+0\.0%/);
+  });
+
+  it('registers on a commander program', async () => {
+    const program = new Command('marteau-tui').exitOverride();
+    const { io: streams } = io();
+    let result: Promise<number> | undefined;
+    registerReportCommand(program, streams, (r) => (result = r));
+    const dir = tmp();
+    await program.parseAsync(['node', 'marteau-tui', 'report', fixture, '-o', dir, '-T', '0.5']);
+    expect(await result).toBe(0);
+    const json = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+    expect(json.apdex_t).toBe(0.5);
+  });
+});
+
+describe('diff and junit (pure)', () => {
+  it('diff pairs cycles by position and flags different cycles', async () => {
+    const a = (await readFunkloadXml(fixture)).results.summary();
+    const b = { ...a, cycles: a.cycles.slice(0, 1) };
+    const d = diffRuns(a, b);
+    expect(d.sameCycles).toBe(false);
+    expect(d.cycles[1].rps.b).toBeUndefined();
+    expect(formatDiffText(d).split('\n')[0]).toBe('B vs A (cycles differ: compared by position)');
+  });
+  it('junit escapes names and counts failures', async () => {
+    const s = (await readFunkloadXml(fixture)).results.summary();
+    s.info.name = 'a<b>&"c"';
+    const xml = buildJunitReport(s, evaluateThresholds(parseThresholds({ errors: '< 1', p95: '< 1s' }), s));
+    expect(xml).toContain('name="a&lt;b&gt;&amp;&quot;c&quot;"');
+    expect(xml).toMatch(/<testsuites name="marteau-tui" tests="3" failures="1"/);
+    mkdirSync(tmp(), { recursive: true });
+  });
+});

@@ -1,0 +1,260 @@
+/** FunkLoad's bench result format: reading recorded-format fixtures, writing, round trips, merging. */
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLoadApp, type LoadApp } from '../../fixtures/load/app.js';
+import { builtinConfigSchema, runBench } from '../../src/runners/builtin/index.js';
+import {
+  formatFunkloadXml,
+  FunkloadScanner,
+  FunkloadXmlWriter,
+  parseFunkloadXml,
+  pyFloat,
+  quoteattr,
+  readFunkloadXml,
+  readFunkloadXmlFiles,
+  responseLine,
+  testResultLine,
+  type XmlElement,
+} from '../../src/runners/funkload-xml.js';
+import { newRunInfo, RunResults, type RequestSample, type TestSample } from '../../src/runners/results.js';
+
+const fixture = (name: string) => new URL(`../../fixtures/funkload/${name}`, import.meta.url).pathname;
+const tmp = mkdtempSync(join(tmpdir(), 'marteau-fl-'));
+
+describe('Python-compatible formatting', () => {
+  it('quoteattr picks quotes like xml.sax.saxutils', () => {
+    expect(quoteattr('a&b<c>')).toBe('"a&amp;b&lt;c&gt;"');
+    expect(quoteattr('say "hi"')).toBe(`'say "hi"'`);
+    expect(quoteattr(`it's "x"`)).toBe('"it\'s &quot;x&quot;"');
+    expect(quoteattr('l1\nl2\t')).toBe('"l1&#10;l2&#9;"');
+  });
+  it('floats print as Python 2 str()', () => {
+    expect(pyFloat(1)).toBe('1.0');
+    expect(pyFloat(0.01)).toBe('0.01');
+    expect(pyFloat(1296080586.2912345)).toBe('1296080586.29');
+    expect(pyFloat(0.00213289260864123)).toBe('0.00213289260864');
+  });
+  it('writes response and testResult lines in FunkLoad attribute order', () => {
+    const r: RequestSample = {
+      cycle: 1, cvus: 10, thread: 3, step: 1, number: 2, type: 'image', url: 'http://localhost/logo.png', description: '',
+      start: 1296080586290, duration: 1.1, code: 200, result: 'success', suite: 'Simple', name: 'test_simple',
+    };
+    expect(responseLine(r)).toBe(
+      '<response cycle="001" cvus="010" thread="003" suite="Simple" name="test_simple" step="001" number="002" type="image" result="Successful" url="http://localhost/logo.png" code="200" description="" time="1296080586.29" duration="0.0011" />',
+    );
+    const t: TestSample = {
+      cycle: 1, cvus: 10, thread: 3, start: 1296080586280, duration: 1130, connectionDuration: 51, result: 'success',
+      steps: 20, requests: 40, pages: 20, images: 20, suite: 'Simple', name: 'test_simple',
+    };
+    expect(testResultLine(t)).toBe(
+      '<testResult cycle="001" cvus="010" thread="003" suite="Simple" name="test_simple"  time="1296080586.28" result="Successful" steps="20" duration="1.13" connection_duration="0.051" requests="40" pages="20" xmlrpc="0" redirects="0" images="20" links="0" />',
+    );
+    expect(testResultLine({ ...t, result: 'failure', traceback: 'boom' })).toMatch(/links="0" traceback="boom" \/>$/);
+  });
+});
+
+describe('reading FunkLoad results (recorded-format fixtures)', () => {
+  it('reads the config and computes FunkLoad report figures per cycle', async () => {
+    const { results, truncated, warnings } = await readFunkloadXml(fixture('simple-bench.recorded-format.xml'));
+    expect(truncated).toBe(false);
+    expect(warnings).toEqual([]);
+    const s = results.summary();
+    expect(s.info.bench.cycles).toEqual([1, 2]);
+    expect(s.info.bench.duration).toBe(10);
+    expect(s.info.bench.sleepTimeMax).toBe(0.5);
+    expect(s.info.bench.serverUrl).toBe('http://localhost/index.html');
+    expect(s.info.suite).toBe('Simple');
+    expect(s.info.test).toBe('test_simple');
+    expect(s.info.node).toBe('bench1');
+    expect(s.info.meta).toEqual({ build: 'r42' });
+    expect(s.info.extra.python_version).toMatch(/^2\.6\.6/);
+    expect(s.info.apdexT).toBe(1.5);
+    expect(s.info.runner).toBe('funkload');
+
+    const [c0, c1] = s.cycles;
+    expect(c0.cvus).toBe(1);
+    expect([c0.requests.total, c0.requests.success, c0.pages.total, c0.tests.total]).toEqual([9, 9, 6, 3]);
+    expect(c0.requests.rps).toBeCloseTo(0.9, 10);
+    expect(c0.pages.spps).toBeCloseTo(0.6, 10);
+    expect(c0.tests.stps).toBeCloseTo(0.3, 10);
+    expect(c0.tests.latency.min).toBeCloseTo(7.2, 1);
+    expect(c0.tests.latency.max).toBeCloseTo(10, 1);
+    expect(c0.requests.maxRps).toBe(3);
+
+    expect(c1.cvus).toBe(2);
+    expect([c1.requests.total, c1.requests.success]).toEqual([11, 9]);
+    expect(c1.requests.errorPercent).toBeCloseTo((2 / 11) * 100, 10);
+    expect([c1.pages.total, c1.pages.success]).toEqual([8, 6]);
+    expect([c1.tests.total, c1.tests.success, c1.tests.failures, c1.tests.errors]).toEqual([4, 2, 1, 1]);
+    expect(c1.tests.errorPercent).toBe(50);
+    expect(c1.requests.maxRps).toBe(6);
+    expect(c1.errors).toEqual({ 'status 503': 1, 'error: [Errno 111] Connection refused': 1 });
+    expect(c1.steps.find((x) => x.key === '003.001')?.type).toBe('xmlrpc');
+    expect(c1.steps.find((x) => x.key === '002.001')?.description).toBe('Get "about" page');
+    // the Failure's CDATA body is kept as the sample detail
+    expect(s.errorSamples.find((e) => e.code === 503)?.traceback).toContain('Back & <soon>');
+    expect(s.overall.requests.total).toBe(20);
+    expect(c1.start).toBeCloseTo(1296080580100, 0);
+  });
+
+  it('reads a killed bench up to the cut, as FunkLoad does', async () => {
+    const { results, truncated, warnings } = await readFunkloadXml(fixture('simple-killed.recorded-format.xml'));
+    expect(truncated).toBe(true);
+    expect(warnings[0]).toMatch(/missing <\/funkload>/i);
+    const s = results.summary();
+    expect(s.aborted).toBe(true);
+    expect(s.cycles[0].requests.total).toBe(4);
+    expect(s.cycles[0].tests.total).toBe(1);
+    expect(s.cycles[1].requests.total).toBe(0); // announced in the config, nothing recorded
+  });
+
+  it('gives the same elements whatever the chunking', () => {
+    const text = readFileSync(fixture('simple-bench.recorded-format.xml'), 'utf8');
+    const collect = (chunks: string[]) => {
+      const out: XmlElement[] = [];
+      const sc = new FunkloadScanner((e) => out.push(e));
+      for (const c of chunks) sc.feed(c);
+      sc.end();
+      return out;
+    };
+    const whole = collect([text]);
+    expect(whole.filter((e) => e.name === 'response').length).toBe(20);
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: text.length - 1 }), { maxLength: 30 }), (cuts) => {
+        const sorted = [...new Set(cuts)].sort((a, b) => a - b);
+        const chunks: string[] = [];
+        let prev = 0;
+        for (const c of sorted) {
+          chunks.push(text.slice(prev, c));
+          prev = c;
+        }
+        chunks.push(text.slice(prev));
+        expect(collect(chunks)).toEqual(whole);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  it('rejects a file that is not a bench result', () => {
+    expect(() => parseFunkloadXml('<testsuite name="x"></testsuite>')).toThrow(/not a FunkLoad bench result/);
+  });
+
+  it('merges the files of a distributed bench and skips mismatching ones', async () => {
+    const a = fixture('simple-bench.recorded-format.xml');
+    const other = join(tmp, 'other.xml');
+    writeFileSync(other, readFileSync(a, 'utf8').replace('value="[1, 2]"', 'value="[1, 5]"'));
+    const { results, warnings } = await readFunkloadXmlFiles([a, a, other]);
+    const s = results.summary();
+    expect(warnings.some((w) => w.includes('other.xml: skipped'))).toBe(true);
+    expect(s.info.bench.cycles).toEqual([2, 4]);
+    expect(s.cycles.map((c) => c.cvus)).toEqual([2, 4]);
+    expect(s.overall.requests.total).toBe(40);
+    expect(s.info.node).toBe('bench1, bench1');
+  });
+});
+
+describe('round trip', () => {
+  const sample = fc.record({
+    cycle: fc.integer({ min: 0, max: 2 }),
+    thread: fc.integer({ min: 0, max: 5 }),
+    step: fc.integer({ min: 1, max: 4 }),
+    page: fc.boolean(),
+    startOffset: fc.integer({ min: 0, max: 30_000 }),
+    duration: fc.double({ min: 0.05, max: 20_000, noNaN: true }),
+    result: fc.constantFrom('success', 'failure', 'error') as fc.Arbitrary<'success' | 'failure' | 'error'>,
+    description: fc.string({ maxLength: 12 }),
+  });
+
+  it('what we write reads back to the same figures', () => {
+    fc.assert(
+      fc.property(fc.array(sample, { minLength: 1, maxLength: 80 }), (samples) => {
+        const start = 1_700_000_000_000;
+        const info = newRunInfo({ start, name: 'rt', bench: { cycles: [1, 2, 3], duration: 10 } as never });
+        const direct = new RunResults(info);
+        const items: Parameters<typeof formatFunkloadXml>[1] = [];
+        for (const s of samples) {
+          const r: RequestSample = {
+            cycle: s.cycle, cvus: s.cycle + 1, thread: s.thread, step: s.step, number: s.page ? 1 : 2, type: s.page ? 'get' : 'image',
+            url: `http://127.0.0.1/p${s.step}?q="x"&y`, description: s.description, start: start + s.startOffset,
+            // what 12 significant digits of seconds keep
+            duration: Number((s.duration / 1000).toPrecision(12)) * 1000,
+            code: s.result === 'error' ? -1 : s.result === 'failure' ? 503 : 200, result: s.result,
+            error: s.result === 'error' ? 'ECONNRESET' : undefined,
+          };
+          r.start = Number((r.start / 1000).toPrecision(12)) * 1000;
+          direct.addRequest(r);
+          items.push({ request: r });
+          const t: TestSample = {
+            cycle: r.cycle, cvus: r.cvus, thread: r.thread, start: r.start, duration: r.duration, connectionDuration: r.duration,
+            result: r.result, steps: 1, requests: 1, pages: 1,
+          };
+          direct.addTest(t);
+          items.push({ test: t });
+        }
+        direct.addProxyEvent({ at: start + 1000, proxy: 'db', kind: 'mix', mix: '100:blackout' });
+        items.push({ proxy: { at: start + 1000, proxy: 'db', kind: 'mix', mix: '100:blackout' } });
+        direct.finish(start + 40_000);
+        const back = parseFunkloadXml(formatFunkloadXml(info, items)).results.summary();
+        const want = direct.summary();
+        expect(back.proxyEvents).toEqual(want.proxyEvents);
+        expect(back.info.bench).toEqual(want.info.bench);
+        expect(back.info.name).toBe('rt');
+        for (const c of want.cycles) {
+          const b = back.cycles.find((x) => x.cycle === c.cycle)!;
+          expect(b.requests.total).toBe(c.requests.total);
+          expect(b.requests.success).toBe(c.requests.success);
+          expect(b.pages.total).toBe(c.pages.total);
+          expect(b.tests).toEqual(c.tests);
+          expect(b.errors).toEqual(c.errors);
+          expect(b.requests.latency.p95).toBeCloseTo(c.requests.latency.p95, 3);
+          expect(b.requests.apdex).toEqual(c.requests.apdex);
+        }
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('the builtin runner writes FunkLoad XML as it runs', () => {
+  let app: LoadApp;
+  beforeAll(async () => {
+    app = await startLoadApp();
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('streams every recorded sample, and the file reads back to the same figures', async () => {
+    const cfg = builtinConfigSchema.parse({
+      base_url: app.url, cycles: [2, 3], duration: 0.8, startup_delay: 0, scenario: [{ get: '/' }, { get: '/status/404', expect: [200, 404] }, { get: '/status/500' }],
+    });
+    const path = join(tmp, 'bench.xml');
+    const results = new RunResults(newRunInfo({ start: Date.now(), name: 'stream', bench: { cycles: cfg.cycles, duration: cfg.duration, serverUrl: app.url } as never }));
+    const writer = new FunkloadXmlWriter(path, results.info);
+    await runBench(cfg, {
+      results,
+      onRequest: (s) => writer.request(s),
+      onTest: (t) => writer.test(t),
+      onCycle: (e) => {
+        if (e.phase === 'end') {
+          const c = results.cycles.get(e.cycle)!;
+          writer.cycle(e.cycle, e.cvus, c.start!, c.end!);
+        }
+      },
+    });
+    writer.close();
+    const text = readFileSync(path, 'utf8');
+    expect(text.startsWith('<funkload version=')).toBe(true);
+    expect(text.trimEnd().endsWith('</funkload>')).toBe(true);
+    const back = (await readFunkloadXml(path)).results.summary();
+    const want = results.summary();
+    expect(back.cycles.map((c) => [c.cvus, c.requests.total, c.tests.failures, c.start])).toEqual(
+      want.cycles.map((c) => [c.cvus, c.requests.total, c.tests.failures, expect.closeTo(c.start!, -1)]),
+    );
+    expect(back.cycles[0].errors).toEqual(want.cycles[0].errors);
+    expect(want.cycles[0].errors['status 500']).toBeGreaterThan(0);
+  });
+});

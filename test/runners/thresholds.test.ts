@@ -1,0 +1,122 @@
+/** Threshold expressions: parsing (incl. bad ones, with their path) and evaluation. */
+import { describe, expect, it } from 'vitest';
+import { newRunInfo, RunResults, type RequestSample } from '../../src/runners/results.js';
+import {
+  evaluateThresholds,
+  parseThreshold,
+  parseThresholds,
+  ThresholdError,
+  thresholdsSchema,
+} from '../../src/runners/thresholds.js';
+
+const T0 = 1_700_000_000_000;
+
+describe('parsing', () => {
+  it('reads operators, units and scopes into canonical units', () => {
+    const p = (k: string, e: unknown) => {
+      const t = parseThreshold(k, e, ['thresholds', k]);
+      return [t.metric, t.op, t.value, t.scope];
+    };
+    expect(p('success_rate', '>= 99%')).toEqual(['success_rate', '>=', 0.99, 'overall']);
+    expect(p('success_rate', '>=0.995')).toEqual(['success_rate', '>=', 0.995, 'overall']);
+    expect(p('error_rate', '< 1')).toEqual(['error_rate', '<', 1, 'overall']);
+    expect(p('error_rate', '< 5')).toEqual(['error_rate', '<', 0.05, 'overall']);
+    expect(p('p95', '< 300ms')).toEqual(['p95', '<', 300, 'overall']);
+    expect(p('p99', '<= 1.5s per cycle')).toEqual(['p99', '<=', 1500, 'cycle']);
+    expect(p('avg', '< 250 us')).toEqual(['avg', '<', 0.25, 'overall']);
+    expect(p('median', '< 20')).toEqual(['p50', '<', 20, 'overall']);
+    expect(p('rps', '>= 100/s each cycle')).toEqual(['rps', '>=', 100, 'cycle']);
+    expect(p('apdex', '= 1')).toEqual(['apdex', '==', 1, 'overall']);
+    expect(p('errors', '== 0')).toEqual(['errors', '==', 0, 'overall']);
+    expect(p('tps', 5)).toEqual(['tps', '>=', 5, 'overall']);
+  });
+
+  it('reads a whole section with lists and per_cycle', () => {
+    const ts = parseThresholds({ success_rate: '>= 99%', rps: ['>= 10', '< 5000'], per_cycle: { p95: '< 300ms' } });
+    expect(ts.map((t) => [t.metric, t.scope, t.path.join('.')])).toEqual([
+      ['success_rate', 'overall', 'thresholds.success_rate'],
+      ['rps', 'overall', 'thresholds.rps.0'],
+      ['rps', 'overall', 'thresholds.rps.1'],
+      ['p95', 'cycle', 'thresholds.per_cycle.p95'],
+    ]);
+    expect(parseThresholds(undefined)).toEqual([]);
+  });
+
+  const bad: [unknown, string, RegExp][] = [
+    [{ p95: '300ms' }, 'thresholds.p95', /cannot read threshold "300ms"/],
+    [{ p95: '< 300 parsecs' }, 'thresholds.p95', /"parsecs" is not a time unit/],
+    [{ p95: '< -3ms' }, 'thresholds.p95', /cannot read|negative/],
+    [{ success_rate: '>= 120%' }, 'thresholds.success_rate', /outside 0\.\.100%/],
+    [{ success_rate: '>= 99ms' }, 'thresholds.success_rate', /"ms" is not a unit for a rate/],
+    [{ apdex: '> 1.2' }, 'thresholds.apdex', /outside 0\.\.1/],
+    [{ errors: '< 1.5' }, 'thresholds.errors', /whole number/],
+    [{ p96: '< 3ms' }, 'thresholds.p96', /unknown threshold metric "p96".*one of success_rate/],
+    [{ rps: ['>= 1', '=> 3'] }, 'thresholds.rps.1', /cannot read threshold "=> 3"/],
+    [{ rps: [] }, 'thresholds.rps', /empty list/],
+    [{ p95: null }, 'thresholds.p95', /expected an expression string, got null/],
+    [{ per_cycle: '< 3' }, 'thresholds.per_cycle', /expected a map/],
+    [{ per_cycle: { p50: '<< 3' } }, 'thresholds.per_cycle.p50', /cannot read/],
+    [['p95 < 3'], 'thresholds', /expected a map/],
+  ];
+  it.each(bad)('rejects %j at %s', (raw, where, message) => {
+    let err: unknown;
+    try {
+      parseThresholds(raw);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ThresholdError);
+    expect((err as ThresholdError).path.join('.')).toBe(where);
+    expect((err as ThresholdError).message).toMatch(message);
+  });
+
+  it('the zod schema reports a bad expression at its own path', () => {
+    const schema = thresholdsSchema;
+    const r = schema.safeParse({ success_rate: '>= 99%', per_cycle: { p95: 'fast' } });
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0].path).toEqual(['per_cycle', 'p95']);
+    expect(r.error!.issues[0].message).toMatch(/cannot read threshold "fast"/);
+    expect(schema.safeParse({ p95: '< 3s' }).success).toBe(true);
+  });
+});
+
+describe('evaluation', () => {
+  const summary = () => {
+    const r = new RunResults(newRunInfo({ start: T0, bench: { cycles: [1, 5], duration: 10 } as never }));
+    const req = (cycle: number, duration: number, ok = true): RequestSample => ({
+      cycle, cvus: cycle ? 5 : 1, thread: 0, step: 1, number: 1, type: 'get', url: '/', start: T0, duration,
+      code: ok ? 200 : 503, result: ok ? 'success' : 'failure',
+    });
+    for (let i = 0; i < 100; i++) r.addRequest(req(0, 10 + (i % 10)));
+    for (let i = 0; i < 100; i++) r.addRequest(req(1, i < 90 ? 50 : 500, i !== 0));
+    return r.summary();
+  };
+
+  it('overall and per-cycle verdicts with the actual values', () => {
+    const res = evaluateThresholds(
+      parseThresholds({ success_rate: '>= 99%', p95: '< 600ms', per_cycle: { p95: '< 100ms', rps: '>= 5' }, errors: '< 1' }),
+      summary(),
+    );
+    const byName = Object.fromEntries(res.map((r) => [r.name, r]));
+    expect(Object.keys(byName)).toEqual(['success_rate >= 99%', 'p95 < 600ms', 'p95 < 100ms per cycle', 'rps >= 5 per cycle', 'errors < 1']);
+    expect(byName['success_rate >= 99%'].passed).toBe(true);
+    expect(byName['success_rate >= 99%'].actual).toBeCloseTo(0.995, 10);
+    expect(byName['p95 < 600ms'].passed).toBe(true);
+    const pc = byName['p95 < 100ms per cycle'];
+    expect(pc.passed).toBe(false);
+    expect(pc.cycles!.map((c) => c.passed)).toEqual([true, false]);
+    expect(pc.actual).toBeGreaterThanOrEqual(500);
+    expect(pc.message).toMatch(/failed in cycle #1 \(5 users: 50\d\.\dms\)/);
+    expect(byName['rps >= 5 per cycle'].passed).toBe(true);
+    expect(byName['errors < 1'].passed).toBe(false);
+    expect(byName['errors < 1'].message).toBe('errors < 1: 1 (failed)');
+  });
+
+  it('nothing measured fails a condition rather than passing it', () => {
+    const empty = new RunResults(newRunInfo({ start: T0 })).summary();
+    const [p95, sr] = evaluateThresholds(parseThresholds({ p95: '< 300ms', success_rate: '>= 99%' }), empty);
+    expect(p95.passed).toBe(false);
+    expect(p95.message).toMatch(/no data/);
+    expect(sr.passed).toBe(true); // no request, none failed
+  });
+});
