@@ -8,6 +8,8 @@ import { runDemo } from './cli/demo.js';
 import { EXIT, UsageError } from './cli/errors.js';
 import { runProxyCommand, type ProxyCommandOptions } from './cli/proxy-command.js';
 import { describeBehaviors } from './cli/behaviors-command.js';
+import { registerEngineCommands } from './cli/engine-commands.js';
+import { registerReportCommand } from './cli/report-command.js';
 import { PROTOCOL_NAMES } from './proxy/protocol.js';
 
 export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
@@ -47,10 +49,14 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
 
   program
     .command('demo')
-    .description('run a demo web app behind the chaos proxy with a short bounded load, printing live counts')
-    .option('--duration <seconds>', 'how long the demo load runs', '20')
-    .option('--behaviors <mix>', 'the proxy mix during the demo', '10:delay,5:error')
-    .action((o: { duration: string; behaviors: string }) => { result = runDemo(o, io); });
+    .description('the control center with a demo job queued: a shop app behind the chaos proxy, a bounded load through it')
+    .option('--duration <seconds>', 'how long the demo load runs', '45')
+    .option('--behaviors <mix>', 'with --plain: the proxy mix during the demo', '10:delay,5:error')
+    .option('--plain', 'print live lines instead of the control center (the default when not on a terminal)')
+    .action((o: { duration: string; behaviors: string; plain?: boolean }) => { result = runDemo(o, io); });
+
+  registerEngineCommands(program, io, (r) => { result = r; });
+  registerReportCommand(program, io, (r) => { result = r; });
 
   try {
     await program.parseAsync(argv);

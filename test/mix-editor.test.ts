@@ -36,3 +36,13 @@ describe('mix editor rules', () => {
     for (const p of PRESETS) expect(() => parseMix(p.mix, defaultRegistry)).not.toThrow();
   });
 });
+
+describe('splitKeys (several keys in one read)', () => {
+  it('splits tabs, letters, arrows and Ink\'s ESC-stripped first arrow', async () => {
+    const { splitKeys } = await import('../src/ui/keys.js');
+    const keys = splitKeys('\t\tjj\u001B[C\u001B[Dx\r');
+    expect(keys.map((k) => k.input || Object.keys(k.key).join('+'))).toEqual(['tab', 'tab', 'j', 'j', 'rightArrow', 'leftArrow', 'x', 'return']);
+    expect(splitKeys('[C\u001B[C').map((k) => k.key.rightArrow)).toEqual([true, true]);
+    expect(splitKeys('\u001B[Z')[0].key).toEqual({ tab: true, shift: true });
+  });
+});

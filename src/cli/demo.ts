@@ -1,6 +1,7 @@
 /**
- * `marteau-tui demo` (for now, `npm start`): the demo shop app behind an http chaos proxy, a
- * short bounded load through it, and live counts of what the proxy did and what users saw.
+ * `marteau-tui demo` (`npm start`): on a terminal, the control center with a demo job queued
+ * (tui-demo.ts); otherwise, or with --plain, the demo shop app behind an http chaos proxy, a
+ * short bounded load through it, and live lines of what the proxy did and what users saw.
  */
 import http from 'node:http';
 import { startDemoApp } from '../../fixtures/demo/app.js';
@@ -9,13 +10,16 @@ import { startProxy } from '../proxy/proxy.js';
 import { EXIT, UsageError } from './errors.js';
 import type { Io } from './proxy-command.js';
 import { formatProxyLine, LiveLines } from './proxy-status.js';
+import { runTuiDemo } from './tui-demo.js';
 
 const WORKERS = 8;
 const MAX_REQUESTS = 200_000;
 
-export async function runDemo(o: { duration: string; behaviors: string }, io: Io): Promise<number> {
+export async function runDemo(o: { duration: string; behaviors: string; plain?: boolean }, io: Io): Promise<number> {
   const seconds = Number(o.duration);
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw new UsageError('--duration: seconds from 1 to 3600');
+  if (!o.plain && io.out.isTTY && process.stdin.isTTY) return runTuiDemo(seconds);
+  if (!o.plain) io.out.write('(not a terminal: plain lines instead of the control center)\n');
   const app = await startDemoApp();
   const proxy = await startProxy({
     name: 'shop',

@@ -12,8 +12,8 @@ import type { TuiBackend, TuiSnapshot } from './backend.js';
 import { ConfirmDialog, PromptDialog } from './components/Dialog.js';
 import { HelpOverlay } from './components/HelpOverlay.js';
 import { useTerminalSize } from './hooks.js';
-import { footerHints, PANE_ORDER, type PaneId } from './keys.js';
-import { adjust, mixRows, rowsToSpec } from './mix-editor.js';
+import { footerHints, PANE_ORDER, splitKeys, type KeyFlags, type PaneId } from './keys.js';
+import { adjust, mixRows, rowsToSpec, type MixRow } from './mix-editor.js';
 import { BehaviorsPane } from './panes/BehaviorsPane.js';
 import { NodesPane } from './panes/NodesPane.js';
 import { OutputPane } from './panes/OutputPane.js';
@@ -40,6 +40,11 @@ interface UiState {
   modal?: Modal;
   undo: { proxy: string; spec: MixSpec }[];
   note?: string;
+  /**
+   * The mix just asked for, shown and edited on until the proxy reports it (a mix change is
+   * applied asynchronously; keys pressed meanwhile must build on it, not on the old mix).
+   */
+  pending?: { proxy: string; rows: MixRow[]; until: number };
 }
 
 const INITIAL: UiState = { focus: 'queue', sel: { queue: 0, nodes: 0, proxies: 0, behaviors: 0 }, scroll: 0, details: false, filter: '', undo: [] };
@@ -52,7 +57,8 @@ function derive(ui: UiState, snap: TuiSnapshot, proxySnap: MonitorSnapshot, back
   const proxyIndex = Math.min(ui.sel.proxies, Math.max(0, proxies.length - 1));
   const proxy = proxies[proxyIndex]?.stats.name;
   const mix = proxy ? backend.proxies.mixOf(proxy) : undefined;
-  const behaviorRows = mix ? mixRows(mix, backend.proxies.behaviorNames()) : [];
+  const pending = ui.pending && ui.pending.proxy === proxy && ui.pending.until > Date.now() ? ui.pending.rows : undefined;
+  const behaviorRows = pending ?? (mix ? mixRows(mix, backend.proxies.behaviorNames()) : []);
   const behaviorIndex = Math.min(ui.sel.behaviors, Math.max(0, behaviorRows.length - 1));
   return { jobs, jobIndex, job: jobs[jobIndex], proxies, proxyIndex, proxy, mix, behaviorRows, behaviorIndex };
 }
@@ -91,6 +97,11 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
   };
 
   useInput((input, key) => {
+    if (input.length > 1) for (const k of splitKeys(input)) handleKey(k.input, k.key);
+    else handleKey(input, key);
+  });
+
+  function handleKey(input: string, key: KeyFlags): void {
     const s = ui.current;
     const d = derive(s, backend.getSnapshot(), backend.proxies.getSnapshot(), backend);
     const modal = s.modal;
@@ -130,10 +141,14 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
     const up = input === 'k' || key.upArrow;
     const move = (pane: keyof UiState['sel'], current: number, length: number) =>
       set((x) => ({ sel: { ...x.sel, [pane]: Math.max(0, Math.min(length - 1, current + (down ? 1 : -1))) } }));
-    const applyMix = (spec: MixSpec, label: string) => {
+    const applyMix = (spec: MixSpec, label: string, rows?: MixRow[]) => {
       if (!d.proxy || !d.mix) return;
-      set((x) => ({ undo: [...x.undo.slice(-49), { proxy: d.proxy!, spec: rowsToSpec(d.behaviorRows) }] }));
-      report(backend.proxies.setMix(d.proxy, spec), `${d.proxy}: ${label}`);
+      const proxy = d.proxy;
+      set((x) => ({
+        undo: [...x.undo.slice(-49), { proxy, spec: rowsToSpec(d.behaviorRows) }],
+        pending: rows ? { proxy, rows, until: Date.now() + 2000 } : undefined,
+      }));
+      report(backend.proxies.setMix(proxy, spec), `${proxy}: ${label}`);
     };
     const job = d.job;
     switch (s.focus) {
@@ -189,7 +204,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
             set({ note: 'nothing to undo' });
             break;
           }
-          set((x) => ({ undo: x.undo.slice(0, -1) }));
+          set((x) => ({ undo: x.undo.slice(0, -1), pending: undefined }));
           report(backend.proxies.setMix(last.proxy, last.spec), `${last.proxy}: undone`);
           break;
         }
@@ -202,7 +217,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
           if (delta) {
             const next = adjust(d.behaviorRows, row.name, delta);
             const pct = next.find((r) => r.name === row.name)!.percent;
-            if (pct !== row.percent) applyMix(rowsToSpec(next), `${row.name} ${pct}%`);
+            if (pct !== row.percent) applyMix(rowsToSpec(next), `${row.name} ${pct}%`, next);
           }
         }
         break;
@@ -216,7 +231,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
         break;
       }
     }
-  });
+  }
 
   const { focus, scroll, details, filter, modal, note } = ui.current;
   const { jobs, jobIndex, job, proxies, proxyIndex, proxy, behaviorRows, behaviorIndex } = derive(ui.current, snap, proxySnap, backend);

@@ -51,3 +51,57 @@ export function footerHints(pane: PaneId): string {
     .map((k) => `${k.keys.split(' ')[0]} ${k.does.split(' (')[0]}`)
     .join(' · ');
 }
+
+/** The parts of Ink's Key that the dispatcher reads. */
+export interface KeyFlags {
+  upArrow?: boolean;
+  downArrow?: boolean;
+  leftArrow?: boolean;
+  rightArrow?: boolean;
+  return?: boolean;
+  escape?: boolean;
+  tab?: boolean;
+  shift?: boolean;
+  backspace?: boolean;
+  delete?: boolean;
+  ctrl?: boolean;
+  meta?: boolean;
+}
+
+const SEQUENCES: [string, KeyFlags][] = [
+  ['\u001B[A', { upArrow: true }],
+  ['\u001B[B', { downArrow: true }],
+  ['\u001B[C', { rightArrow: true }],
+  ['\u001B[D', { leftArrow: true }],
+  ['\u001B[Z', { tab: true, shift: true }],
+  ['\t', { tab: true }],
+  ['\r', { return: true }],
+  ['\n', { return: true }],
+  ['\u007F', { backspace: true }],
+  ['\b', { backspace: true }],
+];
+
+/**
+ * Ink 6 hands several keys that arrive in one read (fast typing, a terminal multiplexer, a
+ * paste) to the handler as one string: split it back into single keys. Ink strips the first
+ * ESC of such a chunk, so a leading "[C" is an arrow too.
+ */
+export function splitKeys(chunk: string): { input: string; key: KeyFlags }[] {
+  let s = /^\[[A-DZ]/.test(chunk) ? `\u001B${chunk}` : chunk;
+  const out: { input: string; key: KeyFlags }[] = [];
+  while (s.length) {
+    const seq = SEQUENCES.find(([k]) => s.startsWith(k));
+    if (seq) {
+      out.push({ input: '', key: { ...seq[1] } });
+      s = s.slice(seq[0].length);
+    } else if (s[0] === '\u001B') {
+      out.push({ input: '', key: { escape: true, meta: true } });
+      s = s.slice(1);
+    } else {
+      const ch = String.fromCodePoint(s.codePointAt(0)!);
+      out.push({ input: ch, key: /[A-Z]/.test(ch) ? { shift: true } : {} });
+      s = s.slice(ch.length);
+    }
+  }
+  return out;
+}
