@@ -1,4 +1,4 @@
-import { Text } from 'ink';
+import { Box, Text } from 'ink';
 import { memo } from 'react';
 import type { ProxyView } from '../../proxy/monitor.js';
 import { Pane } from '../components/Pane.js';
@@ -8,8 +8,9 @@ import { color } from '../theme.js';
 /** One row per proxy: open connections, exchanges/s with a sparkline, faults per behavior. */
 export const ProxiesPane = memo(function ProxiesPane(props: { proxies: readonly ProxyView[]; selected: number; focused: boolean; height: number; width: number }) {
   const { proxies, selected, focused, height, width } = props;
-  const spark = Math.max(6, Math.min(16, width - 48));
-  const visible = Math.max(1, height - 3);
+  const spark = Math.max(6, Math.min(24, width - 42));
+  // Two lines a proxy: counts and sparkline, then faults per behavior.
+  const visible = Math.max(1, Math.floor((height - 3) / 2));
   const first = Math.max(0, Math.min(selected - visible + 1, proxies.length - visible));
   return (
     <Pane title="Proxies" index={3} focused={focused} height={height} width={width} extra={`${proxies.length} running`}>
@@ -22,13 +23,18 @@ export const ProxiesPane = memo(function ProxiesPane(props: { proxies: readonly 
           .map(([n, c]) => `${n} ${c}${p.faultRates[n] ? ` (${p.faultRates[n].toFixed(0)}/s)` : ''}`)
           .join('  ');
         return (
-          <Text key={s.name} wrap="truncate-end">
-            <Text inverse={isSel && focused} bold={isSel}>
-              {isSel ? '›' : ' '} {s.name.padEnd(10).slice(0, 10)} {s.protocol.padEnd(8)} conn {fixed(s.connections.open, 3)} {fixed(p.rate, 6)}/s{' '}
+          <Box key={s.name} flexDirection="column">
+            <Text wrap="truncate-end">
+              <Text inverse={isSel && focused} bold={isSel}>
+                {isSel ? '›' : ' '} {s.name.padEnd(10).slice(0, 10)} {s.protocol.padEnd(8)} conn {fixed(s.connections.open, 3)} {fixed(p.rate, 6)}/s{' '}
+              </Text>
+              <Text color={color('accent')}>{sparkline(p.history, spark)}</Text>
             </Text>
-            <Text color={color('accent')}>{sparkline(p.history, spark)}</Text>
-            <Text color={faults ? color('fault') : color('dim')}> {faults || 'no faults'}</Text>
-          </Text>
+            <Text wrap="truncate-end" color={faults ? color('fault') : color('dim')}>
+              {'   '}
+              {faults || 'no faults'}
+            </Text>
+          </Box>
         );
       })}
     </Pane>
