@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { builtinBehaviors } from '../behaviors/index.js';
 import { runDemo } from './cli/demo.js';
 import { EXIT, UsageError } from './cli/errors.js';
+import { ConfigError } from './config/errors.js';
 import { runProxyCommand, type ProxyCommandOptions } from './cli/proxy-command.js';
 import { describeBehaviors } from './cli/behaviors-command.js';
 import { registerEngineCommands } from './cli/engine-commands.js';
@@ -68,6 +69,10 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     if (e instanceof UsageError) {
       io.err.write(`marteau-tui: ${e.message}\n`);
       return e.code;
+    }
+    if (e instanceof ConfigError) {
+      io.err.write(`marteau-tui: ${e.message}\n`);
+      return EXIT.usage;
     }
     io.err.write(`marteau-tui: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
     return EXIT.infrastructure;
