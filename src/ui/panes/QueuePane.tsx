@@ -22,6 +22,8 @@ export const QueuePane = memo(function QueuePane(props: {
 }) {
   const { jobs, selected, focused, height, width, filter, now } = props;
   const visible = Math.max(1, height - 3);
+  // Nodes are in their own pane: a narrow queue gives their column to the progress.
+  const wide = width >= 90;
   const first = Math.max(0, Math.min(selected - visible + 1, jobs.length - visible));
   const counts = jobs.reduce<Record<string, number>>((a, j) => ({ ...a, [j.state]: (a[j.state] ?? 0) + 1 }), {});
   const extra = filter ? `filter: ${filter}` : Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(' · ');
@@ -36,7 +38,7 @@ export const QueuePane = memo(function QueuePane(props: {
               {isSel ? '›' : ' '} {j.id.slice(0, 8)} {j.name.padEnd(12).slice(0, 12)}{' '}
             </Text>
             <Text color={color(jobStateColor[j.state])}>{j.state.padEnd(11)}</Text>
-            <Text color={color('dim')}>{elapsed(j, now).padStart(6)} {j.nodes.join(',').padEnd(8).slice(0, 8)} </Text>
+            <Text color={color('dim')}>{elapsed(j, now).padStart(6)} {wide ? `${j.nodes.join(',').padEnd(8).slice(0, 8)} ` : ''}</Text>
             {j.progress ?? ''}
           </Text>
         );
