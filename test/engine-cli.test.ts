@@ -105,11 +105,13 @@ describe('marteau-tui --ci', () => {
     for (const p of after.procs) await waitUntil(() => !groupAlive(p.pgid), 4000);
   });
 
-  it('without --ci and not on a terminal: a pointer to --ci and demo, exit 2', async () => {
+  it('without --ci and not on a terminal: says the control center needs one, points to --ci and demo, exit 2', async () => {
     const r = await cliDone([]);
     expect(r.code).toBe(2);
-    expect(r.out).toContain('marteau-tui --ci [dir]');
-    expect(r.out).toContain('marteau-tui demo');
+    expect(r.err).toContain('the control center needs a terminal');
+    expect(r.err).toContain('marteau-tui --ci [dir]');
+    expect(r.err).toContain('marteau-tui demo --plain');
+    expect(r.err).not.toMatch(/\n\s+at /);
   });
 
   it('schema prints the JSON Schema of .marteau.yml', async () => {

@@ -4,7 +4,10 @@
  * shell around one Engine method; they work from any terminal while another marteau-tui process
  * (TUI, --ci, worker) runs jobs on the same state dir.
  */
+import path from 'node:path';
 import type { Command } from 'commander';
+import { engineBackend } from '../ui/engine-backend.js';
+import { assertTerminal, runTui } from '../ui/run.js';
 import { ConfigError } from '../config/errors.js';
 import { closest } from '../config/zod-errors.js';
 import { marteauJsonSchema } from '../config/marteau.js';
@@ -162,15 +165,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
 }
 
 async function defaultAction(g: GlobalOptions, io: Io): Promise<number> {
-  if (g.ci === undefined) {
-    io.out.write(
-      'marteau-tui: the interactive view is not here yet.\n' +
-        '  marteau-tui --ci [dir]   run a project\'s .marteau.yml headless (exit code for CI)\n' +
-        '  marteau-tui demo         a demo app behind the chaos proxy, with live counts\n' +
-        '  marteau-tui --help       all commands\n',
-    );
-    return io.out.isTTY ? EXIT.ok : EXIT.usage;
-  }
+  if (g.ci === undefined) return runControlCenter(g);
   const seconds = Number(g.nodeWait ?? '30');
   if (!Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) throw new UsageError('--node-wait: seconds from 0 to 86400');
   return runCi(
@@ -182,6 +177,21 @@ async function defaultAction(g: GlobalOptions, io: Io): Promise<number> {
     },
     io,
   );
+}
+
+/** The control center on this user's queue and nodes: it runs the queued jobs while open. */
+async function runControlCenter(g: GlobalOptions): Promise<number> {
+  assertTerminal();
+  const engine = new Engine({ stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: 'all' });
+  await engine.start();
+  const backend = engineBackend(engine, { cwd: process.cwd() });
+  try {
+    const { interrupted } = await runTui(backend, path.basename(process.cwd()));
+    return interrupted ? EXIT.interrupted : EXIT.ok;
+  } finally {
+    backend.stop();
+    await engine.stop();
+  }
 }
 
 async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<number> {

@@ -12,14 +12,19 @@ export interface TuiIo {
   stdout: NodeJS.WriteStream;
 }
 
-/** Resolves when the user quits; `interrupted` when a running job was left behind. */
-export async function runTui(backend: TuiBackend, title: string, io: TuiIo = { stdin: process.stdin, stdout: process.stdout }): Promise<{ interrupted: boolean }> {
+/** Raw mode needs a terminal: say so, and what to run instead, before anything starts. */
+export function assertTerminal(io: TuiIo = { stdin: process.stdin, stdout: process.stdout }): void {
   if (!io.stdout.isTTY || !io.stdin.isTTY) {
     throw new UsageError(
       'the control center needs a terminal (stdin and stdout are not both a TTY); run headless with `marteau-tui --ci [dir]`, or try `marteau-tui demo --plain`',
       EXIT.usage,
     );
   }
+}
+
+/** Resolves when the user quits; `interrupted` when a running job was left behind. */
+export async function runTui(backend: TuiBackend, title: string, io: TuiIo = { stdin: process.stdin, stdout: process.stdout }): Promise<{ interrupted: boolean }> {
+  assertTerminal(io);
   let interrupted = false;
   const altScreen = process.env.MARTEAU_NO_ALT_SCREEN ? '' : '\x1b[?1049h';
   io.stdout.write(`${altScreen}\x1b[?25l`);
