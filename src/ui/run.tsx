@@ -1,10 +1,9 @@
 /**
  * Starts the Ink TUI on a real terminal: alternate screen, app-owned ctrl-c, at most 15 frames/s.
+ * Ink is loaded only here (see loadInk), never by the CLI's other commands.
  * Without a terminal it refuses clearly (raw mode needs one) and points to --ci.
  */
-import { render } from 'ink';
 import { EXIT, UsageError } from '../cli/errors.js';
-import { App } from './App.js';
 import type { TuiBackend } from './backend.js';
 
 export interface TuiIo {
@@ -31,6 +30,7 @@ export async function runTui(backend: TuiBackend, title: string, io: TuiIo = { s
   const restore = () => io.stdout.write(`\x1b[?25h${altScreen ? '\x1b[?1049l' : ''}`);
   process.once('exit', restore);
   try {
+    const { render, App } = await loadInk();
     const app = render(<App backend={backend} title={title} onQuit={(i) => { interrupted = i; }} />, {
       stdin: io.stdin,
       stdout: io.stdout,
@@ -44,4 +44,21 @@ export async function runTui(backend: TuiBackend, title: string, io: TuiIo = { s
     restore();
   }
   return { interrupted };
+}
+
+/**
+ * Ink decides once, when first imported, whether it runs in CI (env CI set) and then draws no
+ * live frame. Here a terminal is known to be there, so it is imported with CI hidden (and
+ * restored at once: jobs still see the user's environment).
+ */
+async function loadInk() {
+  const saved = { CI: process.env.CI, CONTINUOUS_INTEGRATION: process.env.CONTINUOUS_INTEGRATION };
+  delete process.env.CI;
+  delete process.env.CONTINUOUS_INTEGRATION;
+  try {
+    const [{ render }, { App }] = await Promise.all([import('ink'), import('./App.js')]);
+    return { render, App };
+  } finally {
+    for (const [k, v] of Object.entries(saved)) if (v !== undefined) process.env[k] = v;
+  }
 }
