@@ -61,24 +61,26 @@ async function bulk(port: number): Promise<number> {
   return BULK_MB / ((performance.now() - start) / 1000);
 }
 
-/** One request at a time over one keep-alive connection: the latency each hop adds. */
-async function sequential(port: number, n: number): Promise<{ hist: Histogram; statuses: Map<number, number> }> {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  const hist = new Histogram();
-  const statuses = new Map<number, number>();
+/**
+ * One request at a time over one keep-alive connection per path, the paths taken in turn, so
+ * that every path meets the same machine noise: the latency each hop adds.
+ */
+async function sequential(ports: Record<string, number>, n: number): Promise<Record<string, Histogram>> {
+  const paths = Object.entries(ports).map(([name, port]) => ({ name, port, agent: new http.Agent({ keepAlive: true, maxSockets: 1 }), hist: new Histogram() }));
   for (let i = 0; i < n; i++) {
-    const t = performance.now();
-    const status = await new Promise<number>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port, path: '/', agent }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-      }).on('error', reject);
-    });
-    hist.record((performance.now() - t) * 1000);
-    statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    for (const p of paths) {
+      const t = performance.now();
+      await new Promise<void>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port: p.port, path: '/', agent: p.agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve());
+        }).on('error', reject);
+      });
+      p.hist.record((performance.now() - t) * 1000);
+    }
   }
-  agent.destroy();
-  return { hist, statuses };
+  for (const p of paths) p.agent.destroy();
+  return Object.fromEntries(paths.map((p) => [p.name, p.hist]));
 }
 
 async function concurrentShare(port: number, n: number, status: number): Promise<number> {
@@ -128,7 +130,7 @@ async function main() {
   console.log(`bench:proxy — ${WRK_SECONDS}s wrk runs (1 thread, 32 keep-alive connections), ${ROUNDS} rounds interleaved, ${BULK_MB} MiB bulk streams\n`);
 
   // Warm up every path (JIT, connection pools) before measuring.
-  for (const p of Object.values(web)) await sequential(p, 300);
+  await sequential(web, 300);
 
   const rps: Record<string, number[]> = { direct: [], pipe: [], dummy: [], delay10: [] };
   const p99: Record<string, number[]> = { direct: [], pipe: [], dummy: [], delay10: [] };
@@ -142,13 +144,13 @@ async function main() {
     for (const [k, port] of Object.entries(sink)) mbs[k].push(await bulk(port));
   }
 
-  // Latency one request at a time: what the proxy adds to a round trip.
-  const lat: Record<string, Histogram> = {};
-  for (const [k, port] of Object.entries({ direct: web.direct, pipe: web.pipe, dummy: web.dummy })) lat[k] = (await sequential(port, 5000)).hist;
-
-  // Delay accuracy: 100 % delay of 10 ms, measured against the dummy proxy's own round trip.
-  const delayed = await startNode('target.js', ['proxy', String(webPort), 'http', JSON.stringify({ delay: { percent: 100, sleep: 0.01 } })]);
-  const d = (await sequential(Number(delayed.line), 1000)).hist;
+  // Latency one request at a time: what the proxy adds to a round trip; and delay accuracy, a
+  // 100 % delay of 10 ms against the dummy proxy's own round trip, measured in the same turns.
+  const delayed = Number((await startNode('target.js', ['proxy', String(webPort), 'http', JSON.stringify({ delay: { percent: 100, sleep: 0.01 } })])).line);
+  const paths = { direct: web.direct, pipe: web.pipe, dummy: web.dummy, delayed };
+  await sequential(paths, 200);
+  const lat = await sequential(paths, 3000);
+  const d = lat.delayed;
   // The delayed distribution should be the dummy one shifted by 10 ms: compare quantile to quantile.
   const shift = (q: number) => (d.percentile(q) - lat.dummy.percentile(q) - 10_000) / 1000;
   const delayErrP50 = shift(50);

@@ -75,6 +75,9 @@ describe('TUI', () => {
     await t.press('e', ...dir.split(''), KEY.enter);
     await t.waitFor((f) => /greeter\s+succeeded/.test(f), 'the finished job');
     await t.waitFor((f) => f.includes('hello from the job'), 'the job output');
+    // The end of a job is news in the header, with where its results are.
+    const job = t.engine.getSnapshot().jobs[0];
+    await t.waitFor((f) => f.split('\n')[0].includes(`results ${job.resultDir}`.slice(-30)), 'the completion line');
     expect(t.engine.getSnapshot().jobs.map((j) => j.name)).toEqual(['greeter']);
     await t.press(KEY.enter);
     await t.waitFor((f) => f.includes('runner   command on 1 node(s): local'), 'the details');

@@ -184,7 +184,7 @@ async function runControlCenter(g: GlobalOptions): Promise<number> {
   assertTerminal();
   const engine = new Engine({ stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: 'all' });
   await engine.start();
-  const backend = engineBackend(engine, { cwd: process.cwd() });
+  const backend = engineBackend(engine, { cwd: process.cwd(), bell: () => process.stdout.write('\x07') });
   try {
     const { interrupted } = await runTui(backend, path.basename(process.cwd()));
     return interrupted ? EXIT.interrupted : EXIT.ok;

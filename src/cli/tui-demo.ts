@@ -49,7 +49,7 @@ export async function runTuiDemo(seconds: number): Promise<number> {
   await writeFile(path.join(dir, '.marteau.yml'), demoConfig(proxyPort, app.port, seconds));
   const engine = new Engine({ stateDir: path.join(dir, 'state'), nodes: await loadNodesConfig(packagedNodesFile()), run: 'all', cwd: dir });
   await engine.start();
-  const backend = engineBackend(engine, { cwd: dir });
+  const backend = engineBackend(engine, { cwd: dir, bell: () => process.stdout.write('\x07') });
   try {
     await engine.enqueue(dir, { origin: 'demo' });
     const { interrupted } = await runTui(backend, 'demo');

@@ -39,7 +39,7 @@ interface UiState {
   filter: string;
   modal?: Modal;
   undo: { proxy: string; spec: MixSpec }[];
-  note?: string;
+  note?: { text: string; at: number };
   /**
    * The mix just asked for, shown and edited on until the proxy reports it (a mix change is
    * applied asynchronously; keys pressed meanwhile must build on it, not on the old mix).
@@ -86,8 +86,8 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
 
   const report = useCallback((p: Promise<unknown>, done?: string) => {
     p.then(
-      () => { if (done) set({ note: done }); },
-      (e: Error) => set({ note: `error: ${e.message}` }),
+      () => { if (done) set({ note: { text: done, at: Date.now() } }); },
+      (e: Error) => set({ note: { text: `error: ${e.message}`, at: Date.now() } }),
     );
   }, [set]);
 
@@ -172,7 +172,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
         } else if (input === 'c' && job) {
           if (job.state === 'queued' || job.state === 'running') {
             set({ modal: { kind: 'confirm', question: `Cancel job ${job.id.slice(0, 8)} (${job.name}, ${job.state})?`, onYes: () => report(backend.cancel(job.id), `cancelled ${job.id.slice(0, 8)}`) } });
-          } else set({ note: `job ${job.id.slice(0, 8)} is ${job.state}: nothing to cancel` });
+          } else set({ note: { text: `job ${job.id.slice(0, 8)} is ${job.state}: nothing to cancel`, at: Date.now() } });
         } else if (input === 'r' && job) report(backend.retry(job.id), `retrying ${job.name}`);
         else if (input === '/') set({ modal: { kind: 'prompt', label: 'filter:', value: s.filter, onSubmit: (v) => set((x) => ({ filter: v, sel: { ...x.sel, queue: 0 } })) } });
         break;
@@ -201,7 +201,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
         if (input === 'u') {
           const last = s.undo[s.undo.length - 1];
           if (!last) {
-            set({ note: 'nothing to undo' });
+            set({ note: { text: 'nothing to undo', at: Date.now() } });
             break;
           }
           set((x) => ({ undo: x.undo.slice(0, -1), pending: undefined }));
@@ -253,12 +253,14 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
   const faults = proxies.reduce((s, p) => s + Object.entries(p.stats.behaviors).reduce((t, [n, c]) => t + (n === 'dummy' ? 0 : c), 0), 0);
   const header = `marteau-tui${props.title ? ` · ${props.title}` : ''} · ${running ? 'running' : 'idle'} · jobs ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(' ') || '0'} · proxies ${proxies.length} · faults ${faults}`;
   const overlayW = Math.min(columns - 4, 90);
+  // The newest of the last action's result and the engine's news (a job's end and its report).
+  const news = note && (!snap.message || note.at >= snap.message.at) ? note : snap.message;
 
   return (
     <Box flexDirection="column" width={columns} height={height}>
       <Box justifyContent="space-between" width={columns - 1}>
         <Text bold color={color('accent')} wrap="truncate-end">{header}</Text>
-        <Text color={note?.startsWith('error') ? color('fault') : color('dim')} wrap="truncate-start">{note ?? snap.message ?? ''}</Text>
+        <Text color={news?.text.startsWith('error') ? color('fault') : color('dim')} wrap="truncate-start">{news?.text ?? ''}</Text>
       </Box>
       {modal?.kind === 'help' ? (
         <HelpOverlay focused={focus} width={columns - 1} height={body} />

@@ -31,8 +31,8 @@ export interface TuiSnapshot {
   nodes: readonly NodeRow[];
   /** Streamed lines of a job (a bounded ring, newest last). */
   output(jobId: string): readonly string[];
-  /** A one-line message for the header (last action's result, errors). */
-  message?: string;
+  /** The latest engine news for the header (a job's end, with its report), and when. */
+  message?: { text: string; at: number };
 }
 
 export interface TuiBackend {

@@ -19,6 +19,8 @@ export interface EngineBackendOptions {
   cwd: string;
   /** Proxies outside any job (the demo's), shown next to the jobs' own. */
   extraProxies?: () => Iterable<Proxy>;
+  /** Rings the terminal bell (when a finished job's config asks for it). */
+  bell?: () => void;
 }
 
 export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBackend & { stop(): void } {
@@ -39,6 +41,14 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
     if (lines.length > KEPT_LINES) lines.splice(0, lines.length - KEPT_LINES);
   });
   const subscribers = new Set<() => void>();
+  let message: TuiSnapshot['message'];
+  const offFinished = engine.events.on('job.finished', (e) => {
+    const report = e.report ? ` — report ${e.report}` : ` — results ${e.resultDir}`;
+    message = { text: `${e.job.id.slice(0, 8)} ${e.job.name} ${e.job.status}: ${e.summary}${report}`, at: e.at };
+    last = { view: last.view };
+    if (e.bell) o.bell?.();
+    for (const s of subscribers) s();
+  });
   const unsubscribe = engine.subscribe(() => {
     for (const s of subscribers) s();
   });
@@ -53,6 +63,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
         jobs: [...snap.jobs].reverse().map(jobRow),
         nodes: snap.nodes.map(nodeRow),
         output: (id) => [...(kept.get(id) ?? [])],
+        message,
       },
     };
     return last.view;
@@ -94,6 +105,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
     stop: () => {
       unsubscribe();
       offLines();
+      offFinished();
       monitor.stop();
     },
   };
