@@ -23,6 +23,7 @@
  * Payload bytes are streamed: a framer holds at most one packet header plus a short peek
  * (the whole head of a request, up to MAX_HEAD_BYTES) and never copies rows.
  */
+import { LengthPrefixedFeeder } from './length-prefixed.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 
@@ -70,7 +71,6 @@ const REPLY_PEEK = 32;
 const GREETING_PEEK = 1024;
 const HANDSHAKE_RESPONSE_PEEK = 36;
 
-const EMPTY = Buffer.alloc(0);
 
 export const MYSQL_ERRORS: Record<string, { code: number; state: string; message: string; fatal: boolean; description: string }> = {
   '1205': { code: 1205, state: 'HY000', message: 'Lock wait timeout exceeded; try restarting transaction', fatal: false,
@@ -191,7 +191,6 @@ class MysqlSession implements FramerSession {
   /** Opaque passthrough (TLS, compression) for the rest of the connection. */
   private raw = false;
   private rawAfterMessage = false;
-  private broken = false;
   private serverCaps = 0xffffffff;
   private clientCaps = 0;
   private clientCapsSeen = false;
@@ -199,6 +198,11 @@ class MysqlSession implements FramerSession {
 
   private readonly c: Dir = newDir();
   private readonly s: Dir = newDir();
+  private readonly feeder = new LengthPrefixedFeeder<Dir>('mysql', {
+    need: (d, held, client) => this.wanted(d, held, client),
+    scan: (d, b, client, out) => this.scan(d, b, client, out),
+    isRaw: () => this.raw,
+  }, this.c, this.s);
 
   private ordinal = 0;
   private readonly fifo: Pending[] = [];
@@ -211,11 +215,11 @@ class MysqlSession implements FramerSession {
   private after = After.Rows;
 
   fromClient(chunk: Buffer): Segment[] {
-    return this.feed(this.c, chunk, true);
+    return this.feeder.feed(this.c, chunk, true);
   }
 
   fromServer(chunk: Buffer): Segment[] {
-    return this.feed(this.s, chunk, false);
+    return this.feeder.feed(this.s, chunk, false);
   }
 
   skipped(ordinal: number): void {
@@ -226,49 +230,11 @@ class MysqlSession implements FramerSession {
   }
 
   buffered(): number {
-    return (this.c.held?.length ?? 0) + (this.s.held?.length ?? 0);
+    return this.feeder.buffered();
   }
 
   drain(): { client: Buffer; server: Buffer } {
-    const client = this.c.held ?? EMPTY;
-    const server = this.s.held ?? EMPTY;
-    this.c.held = null;
-    this.s.held = null;
-    return { client, server };
-  }
-
-  private feed(d: Dir, chunk: Buffer, client: boolean): Segment[] {
-    const before = d.held;
-    if (this.broken) {
-      d.held = before ? Buffer.concat([before, chunk]) : chunk;
-      throw new FramingError('mysql framer already failed');
-    }
-    const out: Segment[] = [];
-    try {
-      let rest = chunk;
-      // Top the held bytes up with just what is needed, so a big chunk is never copied.
-      while (d.held && rest.length && !this.raw) {
-        const want = this.wanted(d, d.held, client);
-        const take = Math.min(rest.length, Math.max(1, want - d.held.length));
-        const b = Buffer.concat([d.held, rest.subarray(0, take)]);
-        rest = rest.subarray(take);
-        d.held = null;
-        this.scan(d, b, client, out);
-      }
-      if (this.raw && d.remain === 0 && !d.inMsg) {
-        const data = d.held ? (rest.length ? Buffer.concat([d.held, rest]) : d.held) : rest;
-        d.held = null;
-        if (data.length) out.push({ data, start: true, end: true, passthrough: true });
-        return out;
-      }
-      if (rest.length) this.scan(d, rest, client, out);
-      return out;
-    } catch (e) {
-      // Give every byte of this call back through drain().
-      this.broken = true;
-      d.held = before ? Buffer.concat([before, chunk]) : chunk;
-      throw e;
-    }
+    return this.feeder.drain();
   }
 
   /** Bytes needed from the start of `held` (a packet boundary) before it can be classified. */

@@ -26,6 +26,7 @@
  * transaction block). ErrorReplyContext carries no session, so the session is found through the
  * request's first segment (the Buffer the engine passes as `ctx.request`); without it, 'I'.
  */
+import { LengthPrefixedFeeder } from './length-prefixed.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 
@@ -45,7 +46,6 @@ const T = (c: string): number => c.charCodeAt(0);
 const Q = T('Q'), F = T('F'), S = T('S'), X = T('X'), Z = T('Z'), G = T('G'), H = T('H'), E = T('E');
 const C_DONE = T('c'), C_FAIL = T('f'), DATA_ROW = T('D');
 
-const EMPTY = Buffer.alloc(0);
 
 export const POSTGRES_ERRORS: Record<string, { severity: 'ERROR' | 'FATAL'; message: string; description: string }> = {
   '57P01': { severity: 'FATAL', message: 'terminating connection due to administrator command',
@@ -110,7 +110,6 @@ class PgSession implements FramerSession {
   private phase = Phase.Startup;
   private raw = false;
   private rawAfterMessage = false;
-  private broken = false;
   /** The server owes one byte: the answer to an SSLRequest or GSSENCRequest. */
   private expectByte = false;
   /** Transaction status of the last ReadyForQuery: 'I', 'T' or 'E'. */
@@ -118,6 +117,11 @@ class PgSession implements FramerSession {
 
   private readonly c: Dir = newDir();
   private readonly s: Dir = newDir();
+  private readonly feeder = new LengthPrefixedFeeder<Dir>('postgres', {
+    need: (d, held, client) => this.need(d, held, 0, client),
+    scan: (d, b, client, out) => this.scan(d, b, client, out),
+    isRaw: () => this.raw,
+  }, this.c, this.s);
 
   private ordinal = 0;
   private readonly fifo: Pending[] = [];
@@ -130,11 +134,11 @@ class PgSession implements FramerSession {
   private absorbSync = false;
 
   fromClient(chunk: Buffer): Segment[] {
-    return this.feed(this.c, chunk, true);
+    return this.feeder.feed(this.c, chunk, true);
   }
 
   fromServer(chunk: Buffer): Segment[] {
-    return this.feed(this.s, chunk, false);
+    return this.feeder.feed(this.s, chunk, false);
   }
 
   skipped(ordinal: number): void {
@@ -143,47 +147,11 @@ class PgSession implements FramerSession {
   }
 
   buffered(): number {
-    return (this.c.held?.length ?? 0) + (this.s.held?.length ?? 0);
+    return this.feeder.buffered();
   }
 
   drain(): { client: Buffer; server: Buffer } {
-    const client = this.c.held ?? EMPTY;
-    const server = this.s.held ?? EMPTY;
-    this.c.held = null;
-    this.s.held = null;
-    return { client, server };
-  }
-
-  private feed(d: Dir, chunk: Buffer, client: boolean): Segment[] {
-    const before = d.held;
-    if (this.broken) {
-      d.held = before ? Buffer.concat([before, chunk]) : chunk;
-      throw new FramingError('postgres framer already failed');
-    }
-    const out: Segment[] = [];
-    try {
-      let rest = chunk;
-      while (d.held && rest.length && !this.raw) {
-        const want = this.need(d, d.held, 0, client);
-        const take = Math.min(rest.length, Math.max(1, want - d.held.length));
-        const b = Buffer.concat([d.held, rest.subarray(0, take)]);
-        rest = rest.subarray(take);
-        d.held = null;
-        this.scan(d, b, client, out);
-      }
-      if (this.raw && d.remain === 0 && !d.inMsg) {
-        const data = d.held ? (rest.length ? Buffer.concat([d.held, rest]) : d.held) : rest;
-        d.held = null;
-        if (data.length) out.push({ data, start: true, end: true, passthrough: true });
-        return out;
-      }
-      if (rest.length) this.scan(d, rest, client, out);
-      return out;
-    } catch (e) {
-      this.broken = true;
-      d.held = before ? Buffer.concat([before, chunk]) : chunk;
-      throw e;
-    }
+    return this.feeder.drain();
   }
 
   /** Bytes needed from `pos` (a message boundary) before the message can be classified. */

@@ -1,0 +1,83 @@
+/**
+ * The part MySQL and Postgres framing share: both protocols are length-prefixed messages, held
+ * from a message boundary only until they can be classified, then streamed. This keeps the held
+ * bytes per direction, tops them up with just what is needed (a big chunk is never copied), and
+ * gives every byte of a failed call back through drain().
+ */
+import { FramingError, type Segment } from '../protocol.js';
+
+const EMPTY = Buffer.alloc(0);
+
+export interface HeldDirection {
+  /** Bytes received but not yet emitted (always from a message boundary). */
+  held: Buffer | null;
+  /** Body bytes of the current message still to stream. */
+  remain: number;
+  /** Inside a message. */
+  inMsg: boolean;
+}
+
+export interface LengthPrefixedSteps<D extends HeldDirection> {
+  /** Bytes needed from the start of `held` before the message there can be classified. */
+  need(d: D, held: Buffer, client: boolean): number;
+  /** Frame `b` (starting at a boundary, or mid-message), pushing segments; may hold a tail in d.held. */
+  scan(d: D, b: Buffer, client: boolean, out: Segment[]): void;
+  /** The rest of the connection is opaque (TLS, compression): pass it through. */
+  isRaw(): boolean;
+}
+
+export class LengthPrefixedFeeder<D extends HeldDirection> {
+  private broken = false;
+
+  constructor(
+    private readonly protocol: string,
+    private readonly steps: LengthPrefixedSteps<D>,
+    readonly c: D,
+    readonly s: D,
+  ) {}
+
+  feed(d: D, chunk: Buffer, client: boolean): Segment[] {
+    const before = d.held;
+    if (this.broken) {
+      d.held = before ? Buffer.concat([before, chunk]) : chunk;
+      throw new FramingError(`${this.protocol} framer already failed`);
+    }
+    const out: Segment[] = [];
+    try {
+      let rest = chunk;
+      while (d.held && rest.length && !this.steps.isRaw()) {
+        const want = this.steps.need(d, d.held, client);
+        const take = Math.min(rest.length, Math.max(1, want - d.held.length));
+        const b = Buffer.concat([d.held, rest.subarray(0, take)]);
+        rest = rest.subarray(take);
+        d.held = null;
+        this.steps.scan(d, b, client, out);
+      }
+      if (this.steps.isRaw() && d.remain === 0 && !d.inMsg) {
+        const data = d.held ? (rest.length ? Buffer.concat([d.held, rest]) : d.held) : rest;
+        d.held = null;
+        if (data.length) out.push({ data, start: true, end: true, passthrough: true });
+        return out;
+      }
+      if (rest.length) this.steps.scan(d, rest, client, out);
+      return out;
+    } catch (e) {
+      // Nothing of this call was returned: hold all of it for drain().
+      this.broken = true;
+      d.held = before ? Buffer.concat([before, chunk]) : chunk;
+      throw e;
+    }
+  }
+
+  buffered(): number {
+    return (this.c.held?.length ?? 0) + (this.s.held?.length ?? 0);
+  }
+
+  drain(): { client: Buffer; server: Buffer } {
+    const client = this.c.held ?? EMPTY;
+    const server = this.s.held ?? EMPTY;
+    this.c.held = null;
+    this.s.held = null;
+    return { client, server };
+  }
+}
