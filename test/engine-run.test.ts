@@ -12,6 +12,7 @@ import { Engine } from '../src/core/engine.js';
 import type { EngineEvent, TimelineEvent } from '../src/core/events.js';
 import { groupAlive } from '../src/core/owner.js';
 import { startEchoServer } from './helpers/echo.js';
+import { freePort } from './helpers/net.js';
 import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
 
 afterAll(removeTemp);
@@ -295,5 +296,29 @@ describe('engine: sources and hostile names', () => {
     expect(JSON.parse((line as { line: string }).line)).toEqual([name, value, dir]);
     const { readdir } = await import('node:fs/promises');
     for (const d of [dir, path.dirname(dir), process.cwd()]) expect((await readdir(d)).filter((f) => f.startsWith('PWNED'))).toEqual([]);
+  });
+});
+
+describe('engine: the control API over a job\'s proxies (`api:` in .marteau.yml)', () => {
+  it('serves the Toxiproxy routes while the job runs, and stops with it', async () => {
+    const echo = await startEchoServer();
+    const port = await freePort();
+    // The job itself asks the API what runs, as a test script driving the proxy would.
+    const script = `fetch("http://127.0.0.1:${port}/proxies").then((r) => r.json()).then((j) => console.log("API " + Object.keys(j).join(",") + " " + j.db.upstream))`;
+    const dir = await project(`name: api
+${commandYaml([node, '-e', script])}
+proxies:
+  db: {listen: "127.0.0.1:0", upstream: "127.0.0.1:${echo.port}", protocol: tcp}
+api: {listen: "127.0.0.1:${port}"}
+`);
+    const e = await engine();
+    const events = record(e);
+    const [done] = await e.waitFor([(await e.enqueue(dir)).id]);
+    expect(done.status).toBe('succeeded');
+    const lines = events.flatMap((x) => (x.type === 'log.line' ? [x.line] : []));
+    expect(lines).toContain(`API db 127.0.0.1:${echo.port}`);
+    expect(lines.some((l) => l.startsWith(`api listening on http://127.0.0.1:${port}`))).toBe(true);
+    await expect(fetch(`http://127.0.0.1:${port}/version`)).rejects.toThrow();
+    await echo.close();
   });
 });

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../proxy/mix.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
-import { parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
+import { apiSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
 import { durationMs, durationSchema } from './units.js';
 import { splitWords, WordsError } from './words.js';
 import { zodToConfigError } from './zod-errors.js';
@@ -97,6 +97,7 @@ export const marteauSchema = z
     // Around the run.
     proxies: z.record(z.string().regex(/^[\w-]+$/, 'a proxy name is letters, digits, _ and -'), proxySchema).optional(),
     statsd: statsdSchema.optional(),
+    api: apiSchema.optional().describe("control API (Toxiproxy, Vaurien, /marteau) over this job's proxies while it runs"),
     fixtures: z.record(z.string().regex(/^[\w-]+$/, 'a fixture name is letters, digits, _ and -'), fixtureSchema).optional(),
     notify: notifySchema.optional(),
     env: z.record(envName, z.union([z.string(), z.number(), z.boolean()])).optional().describe('extra environment for the job'),
@@ -153,6 +154,8 @@ export interface MarteauConfig {
   thresholds: Record<string, string>;
   proxies: ProxyOptions[];
   statsd?: StatsdConfig;
+  /** Serve the control APIs over the job's proxies while it runs. */
+  api?: { listen: string; vaurienProxy?: string };
   fixtures: FixtureSpec[];
   notify: NotifyConfig;
   env: Record<string, string>;
@@ -293,6 +296,7 @@ export function parseMarteauConfig(src: SourceDoc, projectDir: string, options: 
     thresholds: Object.fromEntries(Object.entries(c.thresholds ?? {}).map(([k, v]) => [k, String(v)])),
     proxies,
     statsd: c.statsd,
+    api: c.api ? { listen: c.api.listen, vaurienProxy: c.api.vaurien_proxy } : undefined,
     fixtures,
     notify: {
       bell: c.notify?.bell ?? true,

@@ -17,8 +17,11 @@ import { defaultExecutorFactory } from '../exec/factory.js';
 import { defaultRunners } from '../runners/index.js';
 import type { RunnerContext, RunnerNode, RunnerRegistry, RunOutcome } from '../runners/runner.js';
 import type { BehaviorRegistry, MixSpec } from '../proxy/mix.js';
-import { defaultRegistry, type Proxy } from '../proxy/proxy.js';
+import { defaultRegistry, splitHostPort, type Proxy } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
+import { Control } from '../proxy/api/control.js';
+import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/server.js';
+import { packageVersion } from '../proxy/api/version.js';
 import { EventBus, type LogStream, type Progress, type TimelineEvent } from './events.js';
 import { FixturePlan } from './fixtures.js';
 import { isTerminal, type Job, type JobOutcome, type JobSource } from './jobs.js';
@@ -243,6 +246,19 @@ export class Engine {
     return this.live.get(withProxy[0])!.fixtures!.setBase(proxy, spec);
   }
 
+  /** The control APIs over a job's proxies, when its config has `api:` (loopback only: no token here). */
+  private async startJobApi(config: MarteauConfig, proxies: ProxySet, onError: (m: string) => void): Promise<ApiServer | undefined> {
+    if (!config.api) return undefined;
+    const [host, port] = splitHostPort(config.api.listen);
+    const control = new Control(proxies, new Map(this.behaviors), { vaurienProxy: config.api.vaurienProxy });
+    try {
+      return await startApiServer({ control, host, port, version: await packageVersion(), onError });
+    } catch (e) {
+      const why = e instanceof ApiConfigError ? e.message : `cannot listen on ${config.api.listen} (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+      throw new ConfigError(config.file, undefined, undefined, `api: ${why}`, 'bind the API to 127.0.0.1 on a free port');
+    }
+  }
+
   /** The proxies of the jobs this process runs now. */
   liveProxies(): Proxy[] {
     return [...this.live.values()].flatMap((l) => [...(l.proxies?.proxies.values() ?? [])]);
@@ -421,6 +437,7 @@ export class Engine {
     let outcome: RunOutcome | undefined;
     let error: unknown;
     const proxies = new ProxySet(this.behaviors);
+    let api: ApiServer | undefined;
     live.proxies = proxies;
     const executors: Executor[] = [];
     let timer: NodeJS.Timeout | undefined;
@@ -431,6 +448,8 @@ export class Engine {
       timer = setTimeout(() => live.abort.abort('timeout' satisfies AbortWhy), config.timeoutMs);
       log(`job ${short(job.id)} ${JSON.stringify(job.name)} on ${nodeConfigs.map((n) => n.name).join(', ')} (runner ${config.runner})`, { quiet: true });
       await proxies.start(config.proxies, config.statsd, (m) => log(m, { level: 'warn' }));
+      api = await this.startJobApi(config, proxies, (m) => log(m, { level: 'warn' }));
+      if (api) log(`api listening on ${api.url} (Toxiproxy /proxies, Vaurien /vaurien/<proxy>/behavior, /marteau)`);
       for (const p of proxies.proxies.values()) log(`proxy ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text || '(none)'}`);
       const fixtures = new FixturePlan(
         config.fixtures,
@@ -486,6 +505,7 @@ export class Engine {
       error = e;
     } finally {
       clearTimeout(timer);
+      await api?.close().catch(() => {});
       await proxies.close(0).catch(() => {});
       await Promise.all(executors.map((x) => x.close().catch(() => {})));
     }
