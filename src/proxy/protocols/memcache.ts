@@ -30,6 +30,7 @@
  * - `watch` is a request whose reply is its OK line; after it the connection passes through (a
  *   log stream follows).
  */
+import { ReplyCursor } from './reply-cursor.js';
 import {
   FramingError,
   MAX_HEAD_BYTES,
@@ -238,9 +239,7 @@ class MemcacheSession implements FramerSession {
   // ---- server side
   private sHeld: Buffer | null = null;
   private sRaw = false;
-  private inReply = false;
-  private replyStarted = false;
-  private replyPass = false;
+  private readonly reply = new ReplyCursor();
   private replyKind: Reply = Reply.Line;
   private replyEntry: Pending | null = null;
   private sDataLeft = 0;
@@ -342,13 +341,11 @@ class MemcacheSession implements FramerSession {
     let pos = 0;
     let seg = 0;
     while (pos < n) {
-      if (!this.inReply) {
+      if (!this.reply.active) {
         const head = this.queue[this.qHead];
         this.replyEntry = head ?? null;
-        this.replyPass = !head;
         this.replyKind = head ? head.reply : Reply.Line;
-        this.inReply = true;
-        this.replyStarted = false;
+        this.reply.begin(!head);
         seg = pos;
       }
       let done = false;
@@ -376,11 +373,8 @@ class MemcacheSession implements FramerSession {
         }
       }
       if (done) {
-        const seg0: Segment = { data: buf.subarray(seg, pos), start: !this.replyStarted, end: true };
-        if (this.replyPass) seg0.passthrough = true;
-        out.push(seg0);
+        out.push(this.reply.piece(buf.subarray(seg, pos), true));
         seg = pos;
-        this.inReply = false;
         const entry = this.replyEntry;
         this.replyEntry = null;
         if (entry) {
@@ -393,12 +387,7 @@ class MemcacheSession implements FramerSession {
         }
       }
     }
-    if (this.inReply && pos > seg) {
-      const seg0: Segment = { data: buf.subarray(seg, pos), start: !this.replyStarted, end: false };
-      if (this.replyPass) seg0.passthrough = true;
-      out.push(seg0);
-      this.replyStarted = true;
-    }
+    if (this.reply.active && pos > seg) out.push(this.reply.piece(buf.subarray(seg, pos), false));
     if (pos < n) this.sHeld = buf.subarray(pos);
     return out;
   }

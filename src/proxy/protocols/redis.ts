@@ -27,6 +27,7 @@
  * Garbage (a multi-bulk element that is not a bulk string, a bad length, an unknown reply type,
  * an inline line over 64 KiB, a command name over 1 KiB) throws a FramingError.
  */
+import { ReplyCursor } from './reply-cursor.js';
 import {
   FramingError,
   MAX_HEAD_BYTES,
@@ -165,9 +166,7 @@ class RedisSession implements FramerSession {
   // ---- server side
   private sHeld: Buffer | null = null;
   private sRaw = false;
-  private inReply = false;
-  private replyStarted = false;
-  private replyPass = false;
+  private readonly reply = new ReplyCursor();
   private replyEntry: Pending | null = null;
   /** Elements left in each open aggregate, innermost last. */
   private depth: number[] = [];
@@ -365,7 +364,7 @@ class RedisSession implements FramerSession {
     let pos = 0;
     let seg = 0;
     while (pos < n) {
-      if (!this.inReply) {
+      if (!this.reply.active) {
         const head = this.peek();
         if (head && head.after === After.RawNow) {
           this.shift();
@@ -373,16 +372,10 @@ class RedisSession implements FramerSession {
           out.push(pass(buf.subarray(pos)));
           return out;
         }
-        if (head && (buf[pos] !== PUSH || head.after === After.ReplyThenRaw)) {
-          this.replyEntry = head;
-          this.replyPass = false;
-        } else {
-          // A push message, or a reply nobody asked for.
-          this.replyEntry = null;
-          this.replyPass = true;
-        }
-        this.inReply = true;
-        this.replyStarted = false;
+        // A push message, or a reply nobody asked for, passes through.
+        const owned = !!head && (buf[pos] !== PUSH || head.after === After.ReplyThenRaw);
+        this.replyEntry = owned ? head : null;
+        this.reply.begin(!owned);
         seg = pos;
       }
       let done = false;
@@ -454,11 +447,8 @@ class RedisSession implements FramerSession {
         if (hold) break;
       }
       if (done) {
-        const seg0: Segment = { data: buf.subarray(seg, pos), start: !this.replyStarted, end: true };
-        if (this.replyPass) seg0.passthrough = true;
-        out.push(seg0);
+        out.push(this.reply.piece(buf.subarray(seg, pos), true));
         seg = pos;
-        this.inReply = false;
         const entry = this.replyEntry;
         this.replyEntry = null;
         if (entry) {
@@ -471,12 +461,7 @@ class RedisSession implements FramerSession {
         }
       }
     }
-    if (this.inReply && pos > seg) {
-      const seg0: Segment = { data: buf.subarray(seg, pos), start: !this.replyStarted, end: false };
-      if (this.replyPass) seg0.passthrough = true;
-      out.push(seg0);
-      this.replyStarted = true;
-    }
+    if (this.reply.active && pos > seg) out.push(this.reply.piece(buf.subarray(seg, pos), false));
     if (pos < n) this.sHeld = buf.subarray(pos);
     return out;
   }

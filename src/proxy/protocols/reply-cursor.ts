@@ -1,0 +1,28 @@
+/**
+ * The reply a line-oriented framer (redis, memcache) is cutting out of the server's bytes: cut
+ * into segments as chunks arrive, the first one marked start, the last one end, and all of them
+ * pass-through when no request owns the reply (a push, an unsolicited error).
+ */
+import type { Segment } from '../protocol.js';
+
+export class ReplyCursor {
+  /** A reply is being framed. */
+  active = false;
+  private started = false;
+  private pass = false;
+
+  begin(passthrough: boolean): void {
+    this.active = true;
+    this.started = false;
+    this.pass = passthrough;
+  }
+
+  /** The next piece of the current reply; `end` closes it. */
+  piece(data: Buffer, end: boolean): Segment {
+    const seg: Segment = { data, start: !this.started, end };
+    if (this.pass) seg.passthrough = true;
+    this.started = true;
+    if (end) this.active = false;
+    return seg;
+  }
+}
