@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { execFile } from 'node:child_process';
 import { Readable } from 'node:stream';
@@ -6,8 +5,10 @@ import { promisify } from 'node:util';
 import fc from 'fast-check';
 import mysql2 from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Segment } from '../../src/proxy/protocol.js';
+import { FramingError, MAX_HEAD_BYTES } from '../../src/proxy/protocol.js';
 import { mysql, MYSQL_ERRORS } from '../../src/proxy/protocols/mysql.js';
+import { seededRandom } from '../../src/proxy/random.js';
+import { assemble, C, expectConversation, randomCuts, runSteps, S, summary, type Msg, type Step } from '../helpers/conversation.js';
 import { fuzzFramer } from '../helpers/framing.js';
 import { haveMariadb, startMariadb } from '../helpers/mariadb.js';
 import type { RunningServer } from '../helpers/servers.js';
@@ -71,10 +72,6 @@ const LAST_ROW_SENT = 0x0080;
 // ---------------------------------------------------------------------------------------------
 // Conversations: steps with the message kind each one is expected to be
 
-type Kind = 'pass' | 'req' | 'noreply' | 'reply' | 'reply-start' | 'reply-mid' | 'reply-end';
-interface Step { from: 'c' | 's'; bytes: Buffer; kind: Kind; label?: string }
-const C = (bytes: Buffer, kind: Kind = 'req', label?: string): Step => ({ from: 'c', bytes, kind, label });
-const S = (bytes: Buffer, kind: Kind = 'reply'): Step => ({ from: 's', bytes, kind });
 
 function resultSet(seq: number, deprecate: boolean, cols: string[], rows: Buffer[], status = 2): { bytes: Buffer; next: number } {
   const payloads = [lenenc(cols.length), ...cols.map(colDef), ...(deprecate ? [] : [eof()]), ...rows, deprecate ? ok(status, 0xfe) : eof(status)];
@@ -158,101 +155,6 @@ function conversation(deprecate: boolean): Step[] {
   ];
 }
 
-interface Msg { kind: 'pass' | 'req' | 'reply'; label?: string; noReply?: boolean; data: Buffer }
-
-/** Assemble segments into messages, checking start/end pairing and flags. */
-function assemble(segs: Segment[], open: { cur?: Msg; parts?: Buffer[] }, out: Msg[], fromClient: boolean): void {
-  // Plain checks (this runs for every segment of thousands of replays).
-  const fail = (why: string) => { throw new Error(`bad segments: ${why}`); };
-  for (const s of segs) {
-    if (!s.data.length) fail('empty segment');
-    if (s.start) {
-      if (open.cur) fail('a message starts inside another');
-      const kind = s.passthrough ? 'pass' : fromClient ? 'req' : 'reply';
-      open.cur = { kind, label: s.label, noReply: s.noReply, data: Buffer.alloc(0) };
-      open.parts = [];
-      if ((kind === 'req') !== !!s.label) fail(`label ${s.label} on a ${kind} message`);
-    } else {
-      if (!open.cur) fail('a continuation outside any message');
-      if (!!s.passthrough !== (open.cur!.kind === 'pass')) fail('passthrough flag changes inside a message');
-      if (s.label !== undefined || s.noReply !== undefined) fail('label on a continuation');
-    }
-    open.parts!.push(s.data);
-    if (s.end) {
-      open.cur!.data = open.parts!.length === 1 ? open.parts![0] : Buffer.concat(open.parts!);
-      out.push(open.cur!);
-      open.cur = undefined;
-    }
-  }
-}
-
-interface Run { c: Msg[]; s: Msg[]; session: FramerSession; openC?: Msg; openS?: Msg }
-
-/** Feed steps (each cut into pieces by `cut`) through one session, in order. */
-function runSteps(steps: { from: 'c' | 's'; bytes: Buffer }[], cut: (b: Buffer, i: number) => Buffer[] = (b) => [b]): Run {
-  const session = mysql.createSession();
-  const c: Msg[] = [], s: Msg[] = [];
-  const oc: { cur?: Msg; parts?: Buffer[] } = {}, os: { cur?: Msg; parts?: Buffer[] } = {};
-  steps.forEach((st, i) => {
-    for (const piece of cut(st.bytes, i)) {
-      if (!piece.length) continue;
-      if (st.from === 'c') assemble(session.fromClient(piece), oc, c, true);
-      else assemble(session.fromServer(piece), os, s, false);
-    }
-  });
-  return { c, s, session, openC: oc.cur, openS: os.cur };
-}
-
-/** The messages a conversation's steps should produce, per direction. */
-function expected(steps: Step[]): { c: Msg[]; s: Msg[] } {
-  const c: Msg[] = [], s: Msg[] = [];
-  let reply: Buffer[] = [];
-  for (const st of steps) {
-    if (st.from === 'c') {
-      if (st.kind === 'pass') c.push({ kind: 'pass', data: st.bytes });
-      else c.push({ kind: 'req', label: st.label, noReply: st.kind === 'noreply' ? true : undefined, data: st.bytes });
-    } else if (st.kind === 'pass') s.push({ kind: 'pass', data: st.bytes });
-    else if (st.kind === 'reply') s.push({ kind: 'reply', data: st.bytes });
-    else {
-      reply.push(st.bytes);
-      if (st.kind === 'reply-end') { s.push({ kind: 'reply', data: Buffer.concat(reply) }); reply = []; }
-    }
-  }
-  return { c, s };
-}
-
-const summary = (ms: Msg[]) => ms.map((m) => `${m.kind}${m.label ? `:${m.label}` : ''}${m.noReply ? ':noreply' : ''}:${
-  m.data.length <= 256 ? m.data.toString('hex') : `${m.data.length}:${createHash('sha1').update(m.data).digest('hex')}`}`);
-
-const wanted = new WeakMap<Step[], { c: string[]; s: string[] }>();
-function expectConversation(steps: Step[], cut?: (b: Buffer, i: number) => Buffer[], why = ''): void {
-  let want = wanted.get(steps);
-  if (!want) {
-    const e = expected(steps);
-    want = { c: summary(e.c), s: summary(e.s) };
-    wanted.set(steps, want);
-  }
-  const got = runSteps(steps, cut);
-  const c = summary(got.c), s = summary(got.s);
-  // Cheap comparison first; the detailed diff only on a mismatch.
-  if (c.join() !== want.c.join()) expect(c, `client messages ${why}`).toEqual(want.c);
-  if (s.join() !== want.s.join()) expect(s, `server messages ${why}`).toEqual(want.s);
-  expect(got.openC, why).toBeUndefined();
-  expect(got.openS, why).toBeUndefined();
-  expect(got.session.buffered(), why).toBe(0);
-}
-
-/** A deterministic pseudo-random generator for splits. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x / 0x1_0000_0000; };
-}
-function randomCuts(b: Buffer, rnd: () => number, max = 40): Buffer[] {
-  const out: Buffer[] = [];
-  let i = 0;
-  while (i < b.length) { const n = 1 + Math.floor(rnd() * Math.min(b.length - i, max)); out.push(b.subarray(i, i + n)); i += n; }
-  return out;
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -262,17 +164,17 @@ describe('mysql framer (synthetic conversations)', () => {
     const steps = conversation(deprecate);
 
     it(`${name}: frames every request and reply`, () => {
-      expectConversation(steps);
+      expectConversation(mysql, steps);
     });
 
     it(`${name}: same messages whatever the chunking (every split point, 1-byte, random)`, () => {
-      expectConversation(steps, (b) => [...b].map((x) => Buffer.from([x])), '1-byte chunks');
-      const rnd = prng(deprecate ? 7 : 3);
-      for (let r = 0; r < 30; r++) expectConversation(steps, (b) => randomCuts(b, rnd), `random run ${r}`);
+      expectConversation(mysql, steps, (b) => [...b].map((x) => Buffer.from([x])), '1-byte chunks');
+      const rnd = seededRandom(deprecate ? 7 : 3);
+      for (let r = 0; r < 30; r++) expectConversation(mysql, steps, (b) => randomCuts(b, rnd), `random run ${r}`);
       // Every split point of every step.
       steps.forEach((st, k) => {
         for (let at = 1; at < st.bytes.length; at++) {
-          expectConversation(steps, (b, i) => (i === k ? [b.subarray(0, at), b.subarray(at)] : [b]), `step ${k} split at ${at}`);
+          expectConversation(mysql, steps, (b, i) => (i === k ? [b.subarray(0, at), b.subarray(at)] : [b]), `step ${k} split at ${at}`);
         }
       });
     });
@@ -282,7 +184,7 @@ describe('mysql framer (synthetic conversations)', () => {
       const handshake = steps.slice(0, 5);
       const reqs = [pkt(0, cmd(0x03, 'SELECT a FROM t')), pkt(0, cmd(0x0e)), pkt(0, Buffer.concat([Buffer.from([0x19]), u32(1)])), pkt(0, cmd(0x03, 'SELECT a FROM t'))];
       const rs = resultSet(1, deprecate, ['a'], [textRow('1')]).bytes;
-      const got = runSteps([...handshake, { from: 'c', bytes: Buffer.concat(reqs) }, { from: 's', bytes: Buffer.concat([rs, pkt(1, ok()), rs]) }]);
+      const got = runSteps(mysql, [...handshake, { from: 'c', bytes: Buffer.concat(reqs) }, { from: 's', bytes: Buffer.concat([rs, pkt(1, ok()), rs]) }]);
       expect(got.c.slice(2).map((m) => m.label)).toEqual(['COM_QUERY', 'COM_PING', 'COM_STMT_CLOSE', 'COM_QUERY']);
       expect(got.c.slice(2).map((m) => m.data)).toEqual(reqs);
       expect(got.s.slice(3).map((m) => m.data)).toEqual([rs, pkt(1, ok()), rs]);
@@ -376,7 +278,7 @@ describe('mysql framer (synthetic conversations)', () => {
     const row = Buffer.concat([lenPrefix, big]);
     const reply = Buffer.concat([pkts(2, [lenenc(1), colDef('big'), eof()]), pkt(5, row.subarray(0, 0xffffff)), pkt(6, row.subarray(0xffffff)), pkt(7, eof())]);
     for (const cut of [(b: Buffer) => [b], (b: Buffer) => chunks(b, 65536), (b: Buffer) => chunks(b, 65536 + 3)]) {
-      const got = runSteps([...steps, { from: 'c', bytes: request }, { from: 's', bytes: reply }], cut);
+      const got = runSteps(mysql, [...steps, { from: 'c', bytes: request }, { from: 's', bytes: reply }], cut);
       expect(got.c.at(-1)!.label).toBe('COM_QUERY');
       expect(got.c.at(-1)!.data.equals(request)).toBe(true);
       expect(got.s.at(-1)!.kind).toBe('reply');
@@ -406,7 +308,7 @@ describe('mysql framer (synthetic conversations)', () => {
     // Our own version with a real conversation cut short and garbage spliced in.
     fc.assert(
       fc.property(fc.nat(steps.length), fc.uint8Array({ maxLength: 200 }), fc.boolean(), fc.integer({ min: 1, max: 2 ** 31 }), (upto, junk, junkFromClient, seed) => {
-        const rnd = prng(seed);
+        const rnd = seededRandom(seed);
         const session = mysql.createSession();
         const sent = { c: [] as Buffer[], s: [] as Buffer[] };
         const got = { c: [] as Buffer[], s: [] as Buffer[] };
@@ -439,7 +341,7 @@ describe('mysql framer (synthetic conversations)', () => {
     }));
     fc.assert(
       fc.property(fc.array(packet, { maxLength: 30 }), fc.integer({ min: 1, max: 2 ** 31 }), (packets, seed) => {
-        const rnd = prng(seed);
+        const rnd = seededRandom(seed);
         const session = mysql.createSession();
         const sent = { c: [] as Buffer[], s: [] as Buffer[] };
         const got = { c: [] as Buffer[], s: [] as Buffer[] };
@@ -560,13 +462,13 @@ function expectConsistent(rec: Recorded): void {
   expect(replies.length).toBe(reqs.filter((m) => !m.noReply).length);
   expect(rec.openS).toBeUndefined();
   // Replaying the recorded chunks cut differently gives the same framing.
-  const rnd = prng(reqs.length + 1);
+  const rnd = seededRandom(reqs.length + 1);
   const total = rec.events.reduce((n, e) => n + e.bytes.length, 0);
   const cuts = total < 1 << 20
     ? [(b: Buffer) => [b], (b: Buffer) => randomCuts(b, rnd), (b: Buffer) => chunks(b, 3)]
     : [(b: Buffer) => [b], (b: Buffer) => randomCuts(b, rnd, 20_000)];
   for (const cut of cuts) {
-    const again = runSteps(rec.events, cut);
+    const again = runSteps(mysql, rec.events, cut);
     expect(summary(again.c)).toEqual(summary(rec.c));
     expect(summary(again.s)).toEqual(summary(rec.s));
   }

@@ -1,13 +1,14 @@
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { promisify } from 'node:util';
 import fc from 'fast-check';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol, type Segment } from '../../src/proxy/protocol.js';
+import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Segment } from '../../src/proxy/protocol.js';
 import { postgres, POSTGRES_ERRORS } from '../../src/proxy/protocols/postgres.js';
+import { seededRandom } from '../../src/proxy/random.js';
+import { assemble, C, expectConversation, randomCuts, runSteps, S, summary, type Msg, type Open, type Step } from '../helpers/conversation.js';
 import { fuzzFramer } from '../helpers/framing.js';
 import { havePostgres, startPostgres } from '../helpers/postgres.js';
 import type { RunningServer } from '../helpers/servers.js';
@@ -42,10 +43,6 @@ const flush = () => msg('H');
 const query = (sql: string) => msg('Q', sql);
 const copyData = (s: string) => msg('d', Buffer.from(s));
 
-type Kind = 'pass' | 'req' | 'req-start' | 'req-mid' | 'req-end' | 'noreply' | 'reply' | 'reply-start' | 'reply-mid' | 'reply-end';
-interface Step { from: 'c' | 's'; bytes: Buffer; kind: Kind; label?: string }
-const C = (bytes: Buffer, kind: Kind = 'req', label?: string): Step => ({ from: 'c', bytes, kind, label });
-const S = (bytes: Buffer, kind: Kind = 'reply'): Step => ({ from: 's', bytes, kind });
 const cat = (...b: Buffer[]) => Buffer.concat(b);
 
 function handshake(): Step[] {
@@ -131,105 +128,6 @@ function conversation(): Step[] {
   ];
 }
 
-interface Msg { kind: 'pass' | 'req' | 'reply'; label?: string; noReply?: boolean; data: Buffer }
-interface Open { cur?: Msg; parts?: Buffer[] }
-
-function assemble(segs: Segment[], open: { cur?: Msg; parts?: Buffer[] }, out: Msg[], fromClient: boolean): void {
-  // Plain checks (this runs for every segment of thousands of replays).
-  const fail = (why: string) => { throw new Error(`bad segments: ${why}`); };
-  for (const s of segs) {
-    if (!s.data.length) fail('empty segment');
-    if (s.start) {
-      if (open.cur) fail('a message starts inside another');
-      const kind = s.passthrough ? 'pass' : fromClient ? 'req' : 'reply';
-      open.cur = { kind, label: s.label, noReply: s.noReply, data: Buffer.alloc(0) };
-      open.parts = [];
-      if ((kind === 'req') !== !!s.label) fail(`label ${s.label} on a ${kind} message`);
-    } else {
-      if (!open.cur) fail('a continuation outside any message');
-      if (!!s.passthrough !== (open.cur!.kind === 'pass')) fail('passthrough flag changes inside a message');
-      if (s.label !== undefined || s.noReply !== undefined) fail('label on a continuation');
-    }
-    open.parts!.push(s.data);
-    if (s.end) {
-      open.cur!.data = open.parts!.length === 1 ? open.parts![0] : Buffer.concat(open.parts!);
-      out.push(open.cur!);
-      open.cur = undefined;
-    }
-  }
-}
-
-interface Run { c: Msg[]; s: Msg[]; session: FramerSession; openC?: Msg; openS?: Msg }
-
-function runSteps(steps: { from: 'c' | 's'; bytes: Buffer }[], cut: (b: Buffer, i: number) => Buffer[] = (b) => [b], proto: Protocol = postgres): Run {
-  const session = proto.createSession();
-  const c: Msg[] = [], s: Msg[] = [];
-  const oc: Open = {}, os: Open = {};
-  steps.forEach((st, i) => {
-    for (const piece of cut(st.bytes, i)) {
-      if (!piece.length) continue;
-      if (st.from === 'c') assemble(session.fromClient(piece), oc, c, true);
-      else assemble(session.fromServer(piece), os, s, false);
-    }
-  });
-  return { c, s, session, openC: oc.cur, openS: os.cur };
-}
-
-function expected(steps: Step[]): { c: Msg[]; s: Msg[] } {
-  const c: Msg[] = [], s: Msg[] = [];
-  let req: Buffer[] = [], reply: Buffer[] = [];
-  let label: string | undefined;
-  for (const st of steps) {
-    if (st.from === 'c') {
-      if (st.kind === 'pass') c.push({ kind: 'pass', data: st.bytes });
-      else if (st.kind === 'req' || st.kind === 'noreply') c.push({ kind: 'req', label: st.label, noReply: st.kind === 'noreply' ? true : undefined, data: st.bytes });
-      else {
-        if (st.kind === 'req-start') label = st.label;
-        req.push(st.bytes);
-        if (st.kind === 'req-end') { c.push({ kind: 'req', label, data: Buffer.concat(req) }); req = []; }
-      }
-    } else if (st.kind === 'pass') s.push({ kind: 'pass', data: st.bytes });
-    else if (st.kind === 'reply') s.push({ kind: 'reply', data: st.bytes });
-    else {
-      reply.push(st.bytes);
-      if (st.kind === 'reply-end') { s.push({ kind: 'reply', data: Buffer.concat(reply) }); reply = []; }
-    }
-  }
-  return { c, s };
-}
-
-const summary = (ms: Msg[]) => ms.map((m) => `${m.kind}${m.label ? `:${m.label}` : ''}${m.noReply ? ':noreply' : ''}:${
-  m.data.length <= 256 ? m.data.toString('hex') : `${m.data.length}:${createHash('sha1').update(m.data).digest('hex')}`}`);
-
-/** Passthrough messages may be cut anywhere, so compare them as one byte run between exchanges. */
-const wanted = new WeakMap<Step[], { c: string[]; s: string[] }>();
-function expectConversation(steps: Step[], cut?: (b: Buffer, i: number) => Buffer[], why = ''): void {
-  let want = wanted.get(steps);
-  if (!want) {
-    const e = expected(steps);
-    want = { c: summary(e.c), s: summary(e.s) };
-    wanted.set(steps, want);
-  }
-  const got = runSteps(steps, cut);
-  const c = summary(got.c), s = summary(got.s);
-  // Cheap comparison first; the detailed diff only on a mismatch.
-  if (c.join() !== want.c.join()) expect(c, `client messages ${why}`).toEqual(want.c);
-  if (s.join() !== want.s.join()) expect(s, `server messages ${why}`).toEqual(want.s);
-  expect(got.openC, why).toBeUndefined();
-  expect(got.openS, why).toBeUndefined();
-  expect(got.session.buffered(), why).toBe(0);
-}
-
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x / 0x1_0000_0000; };
-}
-function randomCuts(b: Buffer, rnd: () => number, max = 40): Buffer[] {
-  const out: Buffer[] = [];
-  let i = 0;
-  while (i < b.length) { const n = 1 + Math.floor(rnd() * Math.min(b.length - i, max)); out.push(b.subarray(i, i + n)); i += n; }
-  return out;
-}
 function chunks(b: Buffer, n: number): Buffer[] {
   const out: Buffer[] = [];
   for (let i = 0; i < b.length; i += n) out.push(b.subarray(i, i + n));
@@ -247,16 +145,16 @@ describe('postgres framer (synthetic conversations)', () => {
   const steps = conversation();
 
   it('frames startup, simple and extended queries, COPY, notices, function calls, paging', () => {
-    expectConversation(steps);
+    expectConversation(postgres, steps);
   });
 
   it('same messages whatever the chunking (every split point, 1-byte, random)', () => {
-    expectConversation(steps, (b) => [...b].map((x) => Buffer.from([x])), '1-byte chunks');
-    const rnd = prng(5);
-    for (let r = 0; r < 30; r++) expectConversation(steps, (b) => randomCuts(b, rnd), `random run ${r}`);
+    expectConversation(postgres, steps, (b) => [...b].map((x) => Buffer.from([x])), '1-byte chunks');
+    const rnd = seededRandom(5);
+    for (let r = 0; r < 30; r++) expectConversation(postgres, steps, (b) => randomCuts(b, rnd), `random run ${r}`);
     steps.forEach((st, k) => {
       for (let at = 1; at < st.bytes.length; at++) {
-        expectConversation(steps, (b, i) => (i === k ? [b.subarray(0, at), b.subarray(at)] : [b]), `step ${k} split at ${at}`);
+        expectConversation(postgres, steps, (b, i) => (i === k ? [b.subarray(0, at), b.subarray(at)] : [b]), `step ${k} split at ${at}`);
       }
     });
   });
@@ -265,7 +163,7 @@ describe('postgres framer (synthetic conversations)', () => {
     const reqs = [query('SELECT 1'), cat(parse('SELECT 2'), bind(), execute(), sync()), cat(parse('SELECT 3'), bind(), execute(), sync()), query('SELECT 4')];
     const reply = (v: string) => cat(rowDesc('x'), dataRow(v), cc('SELECT 1'), Z('I'));
     const ext = (v: string) => cat(msg('1'), msg('2'), dataRow(v), cc('SELECT 1'), Z('I'));
-    const got = runSteps([...handshake(), { from: 'c', bytes: cat(...reqs) }, { from: 's', bytes: cat(reply('1'), ext('2'), ext('3'), reply('4')) }]);
+    const got = runSteps(postgres, [...handshake(), { from: 'c', bytes: cat(...reqs) }, { from: 's', bytes: cat(reply('1'), ext('2'), ext('3'), reply('4')) }]);
     const n = handshake().filter((s) => s.from === 'c').length;
     expect(got.c.slice(n).map((m) => m.label)).toEqual(['Query', 'Extended', 'Extended', 'Query']);
     expect(got.c.slice(n).map((m) => m.data)).toEqual(reqs);
@@ -273,7 +171,7 @@ describe('postgres framer (synthetic conversations)', () => {
   });
 
   it('SSLRequest answered N goes on in clear; S or G, CancelRequest and direct TLS are opaque passthrough', () => {
-    const clear = runSteps([
+    const clear = runSteps(postgres, [
       { from: 'c', bytes: untyped(SSL_REQUEST) }, { from: 's', bytes: Buffer.from('N') },
       { from: 'c', bytes: untyped(GSSENC_REQUEST) }, { from: 's', bytes: Buffer.from('N') },
       ...handshake(), { from: 'c', bytes: query('SELECT 1') }, { from: 's', bytes: cat(cc('SELECT 0'), Z('I')) },
@@ -347,7 +245,7 @@ describe('postgres framer (synthetic conversations)', () => {
     fuzzFramer(postgres, seeds, 400);
     fc.assert(
       fc.property(fc.nat(steps.length), fc.uint8Array({ maxLength: 200 }), fc.boolean(), fc.integer({ min: 1, max: 2 ** 31 }), (upto, junk, junkFromClient, seed) => {
-        const rnd = prng(seed);
+        const rnd = seededRandom(seed);
         const session = postgres.createSession();
         const sent = { c: [] as Buffer[], s: [] as Buffer[] };
         const got = { c: [] as Buffer[], s: [] as Buffer[] };
@@ -379,7 +277,7 @@ describe('postgres framer (synthetic conversations)', () => {
     }));
     fc.assert(
       fc.property(fc.array(message, { maxLength: 30 }), fc.integer({ min: 1, max: 2 ** 31 }), (msgs, seed) => {
-        const rnd = prng(seed);
+        const rnd = seededRandom(seed);
         const session = postgres.createSession();
         const sent = { c: [] as Buffer[], s: [] as Buffer[] };
         const got = { c: [] as Buffer[], s: [] as Buffer[] };
@@ -523,13 +421,13 @@ function expectConsistent(rec: Recorded): void {
   expect(rec.openS).toBeUndefined();
   // Every reply ends with ReadyForQuery.
   for (const r of replies) expect(r.data[r.data.length - 6]).toBe(0x5a);
-  const rnd = prng(reqs.length + 1);
+  const rnd = seededRandom(reqs.length + 1);
   const total = rec.events.reduce((n, e) => n + e.bytes.length, 0);
   const cuts = total < 1 << 20
     ? [(b: Buffer) => [b], (b: Buffer) => randomCuts(b, rnd), (b: Buffer) => chunks(b, 3)]
     : [(b: Buffer) => [b], (b: Buffer) => randomCuts(b, rnd, 20_000)];
   for (const cut of cuts) {
-    const again = runSteps(rec.events, cut);
+    const again = runSteps(postgres, rec.events, cut);
     expect(summary(again.c)).toEqual(summary(rec.c));
     expect(summary(again.s)).toEqual(summary(rec.s));
   }
