@@ -8,30 +8,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Segment } from '../src/proxy/protocol.js';
 import { memcache as memcacheProtocol } from '../src/proxy/protocols/memcache.js';
 import { startProxy, type Proxy } from '../src/proxy/proxy.js';
+import { rawExchange } from './helpers/net.js';
 import { haveServer, startMemcached, type RunningServer } from './helpers/servers.js';
 
 const run = haveServer('memcached');
-
-/** Send `data` on a fresh socket, collect chunks until the buffer ends with `marker`. */
-async function rawExchange(port: number, data: Buffer, marker: string, timeoutMs = 10_000): Promise<Buffer[]> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let tail = '';
-    const s = net.connect({ port, host: '127.0.0.1' });
-    const timer = setTimeout(() => { s.destroy(); reject(new Error(`no "${marker}" after ${timeoutMs} ms: ${tail}`)); }, timeoutMs);
-    s.on('data', (c: Buffer) => {
-      chunks.push(c);
-      tail = (tail + c.toString('latin1')).slice(-marker.length - 16);
-      if (tail.endsWith(marker)) {
-        clearTimeout(timer);
-        s.destroy();
-        resolve(chunks);
-      }
-    });
-    s.on('error', (e) => { clearTimeout(timer); reject(e); });
-    s.write(data);
-  });
-}
 
 /** On one socket: write each step's data, then wait until the replies end with its marker. */
 async function steps(port: number, list: Array<[string, string]>, timeoutMs = 5000): Promise<string> {

@@ -2,12 +2,12 @@
  * Redis against the real redis-server: the framer on real replies, then the chaos proxy between
  * ioredis and the server.
  */
-import net from 'node:net';
 import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Segment } from '../src/proxy/protocol.js';
 import { redis as redisProtocol } from '../src/proxy/protocols/redis.js';
 import { startProxy, type Proxy } from '../src/proxy/proxy.js';
+import { rawExchange } from './helpers/net.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
 
 const run = haveServer('redis-server');
@@ -19,27 +19,6 @@ function cmd(...args: Array<string | Buffer>): Buffer {
     parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
   }
   return Buffer.concat(parts);
-}
-
-/** Send `data` on a fresh socket, collect chunks until the buffer ends with `marker`. */
-async function rawExchange(port: number, data: Buffer, marker: string, timeoutMs = 10_000): Promise<Buffer[]> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let tail = '';
-    const s = net.connect({ port, host: '127.0.0.1' });
-    const timer = setTimeout(() => { s.destroy(); reject(new Error(`no "${marker}" after ${timeoutMs} ms: ${tail}`)); }, timeoutMs);
-    s.on('data', (c: Buffer) => {
-      chunks.push(c);
-      tail = (tail + c.toString('latin1')).slice(-marker.length - 16);
-      if (tail.endsWith(marker)) {
-        clearTimeout(timer);
-        s.destroy();
-        resolve(chunks);
-      }
-    });
-    s.on('error', (e) => { clearTimeout(timer); reject(e); });
-    s.write(data);
-  });
 }
 
 /** Messages a framer session finds in a request stream and the server's reply chunks. */

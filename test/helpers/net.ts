@@ -27,3 +27,24 @@ export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** Send `data` on a fresh socket, collect chunks until the buffer ends with `marker`. */
+export async function rawExchange(port: number, data: Buffer, marker: string, timeoutMs = 10_000): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let tail = '';
+    const s = net.connect({ port, host: '127.0.0.1' });
+    const timer = setTimeout(() => { s.destroy(); reject(new Error(`no "${marker}" after ${timeoutMs} ms: ${tail}`)); }, timeoutMs);
+    s.on('data', (c: Buffer) => {
+      chunks.push(c);
+      tail = (tail + c.toString('latin1')).slice(-marker.length - 16);
+      if (tail.endsWith(marker)) {
+        clearTimeout(timer);
+        s.destroy();
+        resolve(chunks);
+      }
+    });
+    s.on('error', (e) => { clearTimeout(timer); reject(e); });
+    s.write(data);
+  });
+}
