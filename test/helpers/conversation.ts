@@ -4,8 +4,10 @@
  * the session frames compared with the ones the steps describe.
  */
 import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { expect } from 'vitest';
-import type { FramerSession, Protocol, Segment } from '../../src/proxy/protocol.js';
+import { FramingError, type FramerSession, type Protocol, type Segment } from '../../src/proxy/protocol.js';
+import { seededRandom } from '../../src/proxy/random.js';
 
 export type Kind = 'pass' | 'req' | 'req-start' | 'req-mid' | 'req-end' | 'noreply' | 'reply' | 'reply-start' | 'reply-mid' | 'reply-end';
 export interface Step { from: 'c' | 's'; bytes: Buffer; kind: Kind; label?: string }
@@ -110,4 +112,44 @@ export function randomCuts(b: Buffer, rnd: () => number, max = 40): Buffer[] {
   let i = 0;
   while (i < b.length) { const n = 1 + Math.floor(rnd() * Math.min(b.length - i, max)); out.push(b.subarray(i, i + n)); i += n; }
   return out;
+}
+
+/** Seeds for fuzzFramer: all the server's bytes of a conversation, and all the client's. */
+export function conversationSeeds(steps: Step[]): Buffer[] {
+  return (['s', 'c'] as const).map((from) => Buffer.concat(steps.filter((s) => s.from === from).map((s) => s.bytes)));
+}
+
+/**
+ * A real conversation cut short anywhere, garbage spliced in, fed in random pieces: only
+ * FramingError is ever thrown, at most `maxHeld` bytes are held, and emitted + drained bytes are
+ * exactly what was fed.
+ */
+export function fuzzConversation(proto: Protocol, steps: Step[], maxHeld: number, numRuns = 300): void {
+  fc.assert(
+    fc.property(fc.nat(steps.length), fc.uint8Array({ maxLength: 200 }), fc.boolean(), fc.integer({ min: 1, max: 2 ** 31 }), (upto, junk, junkFromClient, seed) => {
+      const rnd = seededRandom(seed);
+      const session = proto.createSession();
+      const sent = { c: [] as Buffer[], s: [] as Buffer[] };
+      const got = { c: [] as Buffer[], s: [] as Buffer[] };
+      const feedSteps = [...steps.slice(0, upto), { from: junkFromClient ? 'c' : 's', bytes: Buffer.from(junk) } as const, ...steps.slice(upto)];
+      try {
+        for (const st of feedSteps) {
+          for (const piece of randomCuts(st.bytes, rnd)) {
+            sent[st.from].push(piece);
+            const segs = st.from === 'c' ? session.fromClient(piece) : session.fromServer(piece);
+            got[st.from].push(...segs.map((x) => x.data));
+            expect(session.buffered()).toBeLessThanOrEqual(maxHeld);
+          }
+        }
+      } catch (e) {
+        if (!(e instanceof FramingError)) throw e;
+      }
+      const rest = session.drain();
+      got.c.push(rest.client);
+      got.s.push(rest.server);
+      expect(Buffer.concat(got.c).equals(Buffer.concat(sent.c))).toBe(true);
+      expect(Buffer.concat(got.s).equals(Buffer.concat(sent.s))).toBe(true);
+    }),
+    { numRuns },
+  );
 }

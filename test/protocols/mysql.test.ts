@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FramingError, MAX_HEAD_BYTES } from '../../src/proxy/protocol.js';
 import { mysql, MYSQL_ERRORS } from '../../src/proxy/protocols/mysql.js';
 import { seededRandom } from '../../src/proxy/random.js';
-import { assemble, C, expectConversation, randomCuts, runSteps, S, summary, type Msg, type Step } from '../helpers/conversation.js';
+import { assemble, C, expectConversation, randomCuts, runSteps, S, summary, conversationSeeds, fuzzConversation, type Msg, type Step } from '../helpers/conversation.js';
 import { fuzzFramer } from '../helpers/framing.js';
 import { haveMariadb, startMariadb } from '../helpers/mariadb.js';
 import type { RunningServer } from '../helpers/servers.js';
@@ -303,36 +303,9 @@ describe('mysql framer (synthetic conversations)', () => {
 
   it('fuzz: garbage, truncation and random splits only ever raise FramingError and lose no byte', () => {
     const steps = conversation(false);
-    const seeds = [Buffer.concat(steps.filter((s) => s.from === 's').map((s) => s.bytes)), Buffer.concat(steps.filter((s) => s.from === 'c').map((s) => s.bytes))];
-    fuzzFramer(mysql, seeds, 400);
+    fuzzFramer(mysql, conversationSeeds(steps), 400);
     // Our own version with a real conversation cut short and garbage spliced in.
-    fc.assert(
-      fc.property(fc.nat(steps.length), fc.uint8Array({ maxLength: 200 }), fc.boolean(), fc.integer({ min: 1, max: 2 ** 31 }), (upto, junk, junkFromClient, seed) => {
-        const rnd = seededRandom(seed);
-        const session = mysql.createSession();
-        const sent = { c: [] as Buffer[], s: [] as Buffer[] };
-        const got = { c: [] as Buffer[], s: [] as Buffer[] };
-        const feedSteps = [...steps.slice(0, upto), { from: junkFromClient ? 'c' : 's', bytes: Buffer.from(junk) } as const, ...steps.slice(upto)];
-        try {
-          for (const st of feedSteps) {
-            for (const piece of randomCuts(st.bytes, rnd)) {
-              sent[st.from].push(piece);
-              const segs = st.from === 'c' ? session.fromClient(piece) : session.fromServer(piece);
-              got[st.from].push(...segs.map((x) => x.data));
-              expect(session.buffered()).toBeLessThanOrEqual(2 * (4 + MAX_HEAD_BYTES));
-            }
-          }
-        } catch (e) {
-          if (!(e instanceof FramingError)) throw e;
-        }
-        const rest = session.drain();
-        got.c.push(rest.client);
-        got.s.push(rest.server);
-        expect(Buffer.concat(got.c).equals(Buffer.concat(sent.c))).toBe(true);
-        expect(Buffer.concat(got.s).equals(Buffer.concat(sent.s))).toBe(true);
-      }),
-      { numRuns: 300 },
-    );
+    fuzzConversation(mysql, steps, 2 * (4 + MAX_HEAD_BYTES));
     // Well-framed packets with random contents and numbering, after a real handshake: the deep
     // paths of the reply state machine (odd column counts, stray EOFs, bad numbering).
     const interesting = fc.constantFrom(0x00, 0x01, 0x03, 0x16, 0x17, 0x1c, 0x04, 0x11, 0xfb, 0xfc, 0xfd, 0xfe, 0xff, 0x0e);

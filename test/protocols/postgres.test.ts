@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Segment } from '../../src/proxy/protocol.js';
 import { postgres, POSTGRES_ERRORS } from '../../src/proxy/protocols/postgres.js';
 import { seededRandom } from '../../src/proxy/random.js';
-import { assemble, C, expectConversation, randomCuts, runSteps, S, summary, type Msg, type Open, type Step } from '../helpers/conversation.js';
+import { assemble, C, expectConversation, randomCuts, runSteps, S, summary, conversationSeeds, fuzzConversation, type Msg, type Open, type Step } from '../helpers/conversation.js';
 import { fuzzFramer } from '../helpers/framing.js';
 import { havePostgres, startPostgres } from '../helpers/postgres.js';
 import type { RunningServer } from '../helpers/servers.js';
@@ -241,35 +241,8 @@ describe('postgres framer (synthetic conversations)', () => {
   });
 
   it('fuzz: garbage, truncation and random splits only ever raise FramingError and lose no byte', () => {
-    const seeds = [Buffer.concat(steps.filter((s) => s.from === 's').map((s) => s.bytes)), Buffer.concat(steps.filter((s) => s.from === 'c').map((s) => s.bytes))];
-    fuzzFramer(postgres, seeds, 400);
-    fc.assert(
-      fc.property(fc.nat(steps.length), fc.uint8Array({ maxLength: 200 }), fc.boolean(), fc.integer({ min: 1, max: 2 ** 31 }), (upto, junk, junkFromClient, seed) => {
-        const rnd = seededRandom(seed);
-        const session = postgres.createSession();
-        const sent = { c: [] as Buffer[], s: [] as Buffer[] };
-        const got = { c: [] as Buffer[], s: [] as Buffer[] };
-        const feedSteps = [...steps.slice(0, upto), { from: junkFromClient ? 'c' : 's', bytes: Buffer.from(junk) } as const, ...steps.slice(upto)];
-        try {
-          for (const st of feedSteps) {
-            for (const piece of randomCuts(st.bytes, rnd)) {
-              sent[st.from].push(piece);
-              const segs = st.from === 'c' ? session.fromClient(piece) : session.fromServer(piece);
-              got[st.from].push(...segs.map((x) => x.data));
-              expect(session.buffered()).toBeLessThanOrEqual(2 * (5 + MAX_HEAD_BYTES));
-            }
-          }
-        } catch (e) {
-          if (!(e instanceof FramingError)) throw e;
-        }
-        const rest = session.drain();
-        got.c.push(rest.client);
-        got.s.push(rest.server);
-        expect(Buffer.concat(got.c).equals(Buffer.concat(sent.c))).toBe(true);
-        expect(Buffer.concat(got.s).equals(Buffer.concat(sent.s))).toBe(true);
-      }),
-      { numRuns: 300 },
-    );
+    fuzzFramer(postgres, conversationSeeds(steps), 400);
+    fuzzConversation(postgres, steps, 2 * (5 + MAX_HEAD_BYTES));
     // Well-framed messages of random (mostly known) types after a real startup.
     const types = fc.constantFrom(...'QPBDECHSFXdcfpZTDCEINAS123sntGHWVv?'.split(''));
     const message = fc.tuple(fc.boolean(), types, fc.uint8Array({ maxLength: 20 })).map(([fromClient, type, body]) => ({
