@@ -207,7 +207,7 @@ describe.skipIf(!haveMariadb())('mysql through the chaos proxy (real MariaDB)', 
             return 'E';
           });
         }
-        // Counted before the client says goodbye: its Terminate / COM_QUIT is drawn too.
+        // Every error the proxy counted is one the client saw.
         expect(p.stats().behaviors.error).toBe([...seen].filter((x) => x === 'E').length);
         await c.end();
       });
