@@ -1,82 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Segment } from '../../src/proxy/protocol.js';
+import { FramingError, MAX_HEAD_BYTES, type Segment } from '../../src/proxy/protocol.js';
 import { memcache } from '../../src/proxy/protocols/memcache.js';
+import { B, checkEverySplit, group, splitAt, type Dir, type Msg } from '../helpers/text-framing.js';
 
-type Dir = 'c' | 's';
 
-interface Msg {
-  dir: Dir;
-  data: string;
-  label?: string;
-  noReply?: boolean;
-  pass?: boolean;
-}
-
-const B = (s: string) => Buffer.from(s, 'latin1');
-
-/** Group segments into messages, checking start/end pairing; consecutive passthrough merges. */
-function group(dir: Dir, segs: Segment[], acc: Msg[], open: { cur?: Msg }): void {
-  for (const s of segs) {
-    expect(s.data.length).toBeGreaterThan(0);
-    if (s.passthrough) {
-      expect(open.cur, 'passthrough inside an open message').toBeUndefined();
-      const last = acc[acc.length - 1];
-      if (last && last.pass && last.dir === dir) last.data += s.data.toString('latin1');
-      else acc.push({ dir, data: s.data.toString('latin1'), pass: true });
-      continue;
-    }
-    if (s.start) {
-      expect(open.cur, 'start inside an open message').toBeUndefined();
-      open.cur = { dir, data: '' };
-      if (s.label !== undefined) open.cur.label = s.label;
-      if (s.noReply) open.cur.noReply = true;
-    } else {
-      expect(open.cur, 'continuation without start').toBeDefined();
-    }
-    open.cur!.data += s.data.toString('latin1');
-    if (s.end) {
-      acc.push(open.cur!);
-      open.cur = undefined;
-    }
-  }
-}
-
-function splitAt(b: Buffer, points: number[]): Buffer[] {
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of [...points].sort((x, y) => x - y)) {
-    out.push(b.subarray(prev, p));
-    prev = p;
-  }
-  out.push(b.subarray(prev));
-  return out;
-}
-
-function run(session: FramerSession, reqPieces: Buffer[], repPieces: Buffer[], skip: number[] = []): Msg[] {
-  const acc: Msg[] = [];
-  const openC: { cur?: Msg } = {};
-  for (const p of reqPieces) group('c', session.fromClient(p), acc, openC);
-  for (const o of skip) session.skipped!(o);
-  const openS: { cur?: Msg } = {};
-  for (const p of repPieces) group('s', session.fromServer(p), acc, openS);
-  expect(openC.cur).toBeUndefined();
-  expect(openS.cur).toBeUndefined();
-  expect(session.buffered()).toBe(0);
-  return acc;
-}
-
-/** Whole, at every split point of either side, and byte by byte: all must frame the same. */
-function checkEverySplit(requests: string, replies: string, skip: number[] = []): Msg[] {
-  const rq = B(requests);
-  const rp = B(replies);
-  const whole = run(memcache.createSession(), [rq], [rp], skip);
-  for (let i = 0; i <= rq.length; i++) expect(run(memcache.createSession(), splitAt(rq, [i]), [rp], skip)).toEqual(whole);
-  for (let i = 0; i <= rp.length; i++) expect(run(memcache.createSession(), [rq], splitAt(rp, [i]), skip)).toEqual(whole);
-  const bytes = (b: Buffer) => [...b].map((x) => Buffer.from([x]));
-  expect(run(memcache.createSession(), bytes(rq), bytes(rp), skip)).toEqual(whole);
-  return whole;
-}
 
 const labels = (msgs: Msg[], dir: Dir) => msgs.filter((m) => m.dir === dir).map((m) => (m.pass ? 'pass' : m.label ?? ''));
 
@@ -84,7 +12,7 @@ describe('memcache framer: requests', () => {
   it('frames storage commands with their data block (data may contain CRLF)', () => {
     const reqs = 'set a 0 0 5\r\nhe\r\no\r\nadd b 1 60 0\r\n\r\ncas c 0 0 2 77\r\nhi\r\nappend a 0 0 1 noreply\r\n!\r\nget a b\r\n';
     const reps = 'STORED\r\nNOT_STORED\r\nEXISTS\r\nVALUE a 0 6\r\nhe\r\no!\r\nEND\r\n';
-    const msgs = checkEverySplit(reqs, reps);
+    const msgs = checkEverySplit(memcache, reqs, reps);
     expect(msgs.filter((m) => m.dir === 'c')).toEqual([
       { dir: 'c', data: 'set a 0 0 5\r\nhe\r\no\r\n', label: 'set' },
       { dir: 'c', data: 'add b 1 60 0\r\n\r\n', label: 'add' },
@@ -117,7 +45,7 @@ describe('memcache framer: requests', () => {
   });
 
   it('an empty line and an unknown command are requests (memcached answers ERROR)', () => {
-    const msgs = checkEverySplit('\r\nbogus cmd\r\nversion\r\n', 'ERROR\r\nERROR\r\nVERSION 1.6.18\r\n');
+    const msgs = checkEverySplit(memcache, '\r\nbogus cmd\r\nversion\r\n', 'ERROR\r\nERROR\r\nVERSION 1.6.18\r\n');
     expect(labels(msgs, 'c')).toEqual(['(empty)', 'bogus', 'version']);
     expect(msgs.filter((m) => m.dir === 's').every((m) => !m.pass)).toBe(true);
   });
@@ -162,14 +90,14 @@ describe('memcache framer: replies', () => {
     const reqs = 'get a b c\r\ngets a\r\ngat 10 a\r\nget nothing\r\n';
     // The value of a is the three bytes "END": only the length tells where it ends.
     const reps = 'VALUE a 0 3\r\nEND\r\nVALUE b 5 4\r\nx\r\ny\r\nEND\r\nVALUE a 0 3 42\r\nEND\r\nEND\r\nVALUE a 0 3\r\nEND\r\nEND\r\nEND\r\n';
-    const msgs = checkEverySplit(reqs, reps).filter((m) => m.dir === 's');
+    const msgs = checkEverySplit(memcache, reqs, reps).filter((m) => m.dir === 's');
     expect(msgs.map((m) => m.data)).toEqual([
       'VALUE a 0 3\r\nEND\r\nVALUE b 5 4\r\nx\r\ny\r\nEND\r\n', 'VALUE a 0 3 42\r\nEND\r\nEND\r\n', 'VALUE a 0 3\r\nEND\r\nEND\r\n', 'END\r\n',
     ]);
   });
 
   it('a get reply cut short by SERVER_ERROR ends there', () => {
-    const msgs = checkEverySplit('get a b\r\nversion\r\n', 'VALUE a 0 1\r\nx\r\nSERVER_ERROR out of memory writing get response\r\nVERSION 1.6.18\r\n');
+    const msgs = checkEverySplit(memcache, 'get a b\r\nversion\r\n', 'VALUE a 0 1\r\nx\r\nSERVER_ERROR out of memory writing get response\r\nVERSION 1.6.18\r\n');
     expect(msgs.filter((m) => m.dir === 's').map((m) => m.data)).toEqual([
       'VALUE a 0 1\r\nx\r\nSERVER_ERROR out of memory writing get response\r\n', 'VERSION 1.6.18\r\n',
     ]);
@@ -179,7 +107,7 @@ describe('memcache framer: replies', () => {
     const reqs = 'stats\r\nstats reset\r\nstats detail on\r\nstats foo\r\nstats detail dump\r\nincr n 5\r\ndelete k\r\ntouch k 1\r\nflush_all\r\nverbosity 1\r\nversion\r\nshutdown\r\n';
     const reps = 'STAT pid 1\r\nSTAT uptime 2\r\nEND\r\nRESET\r\nOK\r\nERROR\r\nPREFIX a get 1 hit 0 set 0 del 0\r\nEND\r\n' +
       '15\r\nDELETED\r\nTOUCHED\r\nOK\r\nOK\r\nVERSION 1.6.18\r\nERROR: shutdown not enabled\r\n';
-    const msgs = checkEverySplit(reqs, reps).filter((m) => m.dir === 's');
+    const msgs = checkEverySplit(memcache, reqs, reps).filter((m) => m.dir === 's');
     expect(msgs.map((m) => m.data)).toEqual([
       'STAT pid 1\r\nSTAT uptime 2\r\nEND\r\n', 'RESET\r\n', 'OK\r\n', 'ERROR\r\n', 'PREFIX a get 1 hit 0 set 0 del 0\r\nEND\r\n',
       '15\r\n', 'DELETED\r\n', 'TOUCHED\r\n', 'OK\r\n', 'OK\r\n', 'VERSION 1.6.18\r\n', 'ERROR: shutdown not enabled\r\n',
@@ -190,7 +118,7 @@ describe('memcache framer: replies', () => {
     // Replies as memcached 1.6.18 sends them.
     const reqs = 'ms foo 2 T90\r\nhi\r\nmg foo v t f\r\nmg nope v\r\nmg foo\r\nma cnt N0 J5 v\r\nmd foo\r\nmd foo\r\nme foo\r\nmn\r\n';
     const reps = 'HD\r\nVA 2 t90 f0\r\nhi\r\nEN\r\nHD\r\nVA 1\r\n5\r\nHD\r\nNF\r\nEN\r\nMN\r\n';
-    const msgs = checkEverySplit(reqs, reps);
+    const msgs = checkEverySplit(memcache, reqs, reps);
     expect(labels(msgs, 'c')).toEqual(['ms', 'mg', 'mg', 'mg', 'ma', 'md', 'md', 'me', 'mn']);
     expect(msgs.filter((m) => m.dir === 's').map((m) => m.data)).toEqual([
       'HD\r\n', 'VA 2 t90 f0\r\nhi\r\n', 'EN\r\n', 'HD\r\n', 'VA 1\r\n5\r\n', 'HD\r\n', 'NF\r\n', 'EN\r\n', 'MN\r\n',
@@ -198,12 +126,12 @@ describe('memcache framer: replies', () => {
   });
 
   it('noreply requests expect nothing: the next reply is the next request\'s', () => {
-    const msgs = checkEverySplit('set a 0 0 1 noreply\r\nx\r\ndelete b noreply\r\nget a\r\n', 'VALUE a 0 1\r\nx\r\nEND\r\n');
+    const msgs = checkEverySplit(memcache, 'set a 0 0 1 noreply\r\nx\r\ndelete b noreply\r\nget a\r\n', 'VALUE a 0 1\r\nx\r\nEND\r\n');
     expect(msgs.filter((m) => m.dir === 's')).toEqual([{ dir: 's', data: 'VALUE a 0 1\r\nx\r\nEND\r\n' }]);
   });
 
   it('forgets a skipped request', () => {
-    const msgs = checkEverySplit('get a\r\nincr n 1\r\nversion\r\n', 'END\r\nVERSION 1.6.18\r\nEXTRA\r\n', [1]);
+    const msgs = checkEverySplit(memcache, 'get a\r\nincr n 1\r\nversion\r\n', 'END\r\nVERSION 1.6.18\r\nEXTRA\r\n', [1]);
     expect(msgs.filter((m) => m.dir === 's').map((m) => [m.data, !!m.pass])).toEqual([
       ['END\r\n', false], ['VERSION 1.6.18\r\n', false], ['EXTRA\r\n', true],
     ]);
@@ -217,7 +145,7 @@ describe('memcache framer: replies', () => {
   });
 
   it('watch: OK is its reply, then everything passes through', () => {
-    const msgs = checkEverySplit('version\r\nwatch\r\nversion\r\n', 'VERSION 1.6.18\r\nOK\r\nts=1 gid=2 type=item_get key=a\r\n');
+    const msgs = checkEverySplit(memcache, 'version\r\nwatch\r\nversion\r\n', 'VERSION 1.6.18\r\nOK\r\nts=1 gid=2 type=item_get key=a\r\n');
     expect(msgs.map((m) => [m.dir, m.pass ? 'pass' : m.data])).toEqual([
       ['c', 'version\r\n'], ['c', 'watch\r\n'], ['c', 'pass'], ['s', 'VERSION 1.6.18\r\n'], ['s', 'OK\r\n'], ['s', 'pass'],
     ]);

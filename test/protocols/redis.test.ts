@@ -2,47 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Segment } from '../../src/proxy/protocol.js';
 import { redis } from '../../src/proxy/protocols/redis.js';
-
-type Dir = 'c' | 's';
-
-interface Msg {
-  dir: Dir;
-  data: string;
-  label?: string;
-  noReply?: boolean;
-  pass?: boolean;
-}
-
-/** Group segments into messages, checking start/end pairing; consecutive passthrough merges. */
-function group(dir: Dir, segs: Segment[], acc: Msg[] = [], open: { cur?: Msg } = {}): Msg[] {
-  for (const s of segs) {
-    expect(s.data.length, 'empty segment').toBeGreaterThan(0);
-    if (s.passthrough) {
-      expect(open.cur, 'passthrough inside an open message').toBeUndefined();
-      const last = acc[acc.length - 1];
-      if (last && last.pass && last.dir === dir) last.data += s.data.toString('latin1');
-      else acc.push({ dir, data: s.data.toString('latin1'), pass: true });
-      continue;
-    }
-    if (s.start) {
-      expect(open.cur, 'start inside an open message').toBeUndefined();
-      open.cur = { dir, data: '' };
-      if (s.label !== undefined) open.cur.label = s.label;
-      if (s.noReply) open.cur.noReply = true;
-    } else {
-      expect(open.cur, 'continuation without start').toBeDefined();
-      expect(s.label).toBeUndefined();
-    }
-    open.cur!.data += s.data.toString('latin1');
-    if (s.end) {
-      acc.push(open.cur!);
-      open.cur = undefined;
-    }
-  }
-  return acc;
-}
-
-const B = (s: string) => Buffer.from(s, 'latin1');
+import { B, checkEverySplit, group, splitAt, type Dir, type Msg } from '../helpers/text-framing.js';
 
 /** Feed `input` to one direction in the given pieces; returns the messages and checks bytes. */
 function feed(session: FramerSession, dir: Dir, pieces: Buffer[]): { msgs: Msg[]; open: boolean } {
@@ -61,41 +21,6 @@ function feed(session: FramerSession, dir: Dir, pieces: Buffer[]): { msgs: Msg[]
   return { msgs: acc, open: open.cur !== undefined };
 }
 
-function splitAt(b: Buffer, points: number[]): Buffer[] {
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of [...points].sort((x, y) => x - y)) {
-    out.push(b.subarray(prev, p));
-    prev = p;
-  }
-  out.push(b.subarray(prev));
-  return out;
-}
-
-/** Run requests then replies, both whole; then at every split point of each; all must agree. */
-function checkEverySplit(requests: string, replies: string, skip: number[] = []) {
-  const run = (reqPieces: Buffer[], repPieces: Buffer[]) => {
-    const s = redis.createSession();
-    const acc: Msg[] = [];
-    const openC: { cur?: Msg } = {};
-    for (const p of reqPieces) group('c', s.fromClient(p), acc, openC);
-    for (const o of skip) s.skipped!(o);
-    const openS: { cur?: Msg } = {};
-    for (const p of repPieces) group('s', s.fromServer(p), acc, openS);
-    expect(openC.cur).toBeUndefined();
-    expect(openS.cur).toBeUndefined();
-    expect(s.buffered()).toBe(0);
-    return acc;
-  };
-  const rq = B(requests);
-  const rp = B(replies);
-  const whole = run([rq], [rp]);
-  for (let i = 0; i <= rq.length; i++) expect(run(splitAt(rq, [i]), [rp])).toEqual(whole);
-  for (let i = 0; i <= rp.length; i++) expect(run([rq], splitAt(rp, [i]))).toEqual(whole);
-  // Byte by byte.
-  expect(run([...rq].map((x) => Buffer.from([x])), [...rp].map((x) => Buffer.from([x])))).toEqual(whole);
-  return whole;
-}
 
 function cmd(...args: string[]): string {
   return `*${args.length}\r\n` + args.map((a) => `$${Buffer.byteLength(a, 'latin1')}\r\n${a}\r\n`).join('');
@@ -192,7 +117,7 @@ describe('redis framer: replies', () => {
       '*2\r\n*2\r\n+OK\r\n:1\r\n*0\r\n' + '*-1\r\n' + ':2\r\n' +
       '*1\r\n*2\r\n$1\r\nx\r\n*1\r\n*2\r\n$3\r\n1-0\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n' +
       "-ERR unknown command 'FOO', with args beginning with: \r\n";
-    const msgs = checkEverySplit(reqs, reps);
+    const msgs = checkEverySplit(redis, reqs, reps);
     const replies = msgs.filter((m) => m.dir === 's');
     expect(replies.map((m) => m.data)).toEqual([
       '+OK\r\n', '$1\r\n1\r\n', '$-1\r\n', '*3\r\n$1\r\na\r\n$0\r\n\r\n:7\r\n', '*2\r\n*2\r\n+OK\r\n:1\r\n*0\r\n', '*-1\r\n', ':2\r\n',
@@ -216,7 +141,7 @@ describe('redis framer: replies', () => {
       ['double', 'bignum', 'verbatim', 'null', 'true', 'set'].map((t) => cmd('DEBUG', 'PROTOCOL', t)).join('') +
       cmd('DEBUG', 'PROTOCOL', 'push') + cmd('DEBUG', 'PROTOCOL', 'map');
     const reps = hello + attrib + others.join('') + push + afterPush + map;
-    const msgs = checkEverySplit(reqs, reps).filter((m) => m.dir === 's');
+    const msgs = checkEverySplit(redis, reqs, reps).filter((m) => m.dir === 's');
     expect(msgs.map((m) => [m.data, !!m.pass])).toEqual([
       [hello, false], [attrib, false], ...others.map((o) => [o, false]), [push, true], [afterPush, false], [map, false],
     ]);
@@ -257,7 +182,7 @@ describe('redis framer: replies', () => {
     const reqs = cmd('GET', 'a') + cmd('SUBSCRIBE', 'a', 'b') + cmd('PING') + cmd('UNSUBSCRIBE');
     const reps = '$1\r\n1\r\n' + '*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n' + '*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n' +
       '*2\r\n$4\r\npong\r\n$0\r\n\r\n' + '*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nhi\r\n';
-    const msgs = checkEverySplit(reqs, reps);
+    const msgs = checkEverySplit(redis, reqs, reps);
     expect(msgs.map((m) => [m.dir, m.label ?? '', !!m.pass])).toEqual([
       ['c', 'GET', false], ['c', 'SUBSCRIBE', false], ['c', '', true],
       ['s', '', false], ['s', '', false], ['s', '', true],
@@ -268,18 +193,18 @@ describe('redis framer: replies', () => {
   it('SUBSCRIBE in RESP3: the first push is its reply', () => {
     const reqs = cmd('SUBSCRIBE', 'a');
     const reps = '>3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n' + '>3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nhi\r\n';
-    const msgs = checkEverySplit(reqs, reps).filter((m) => m.dir === 's');
+    const msgs = checkEverySplit(redis, reqs, reps).filter((m) => m.dir === 's');
     expect(msgs.map((m) => !!m.pass)).toEqual([false, true]);
   });
 
   it('a skipped SUBSCRIBE switches the server side to passthrough after earlier replies', () => {
     const reqs = cmd('GET', 'a') + cmd('SUBSCRIBE', 'x') + cmd('GET', 'b');
-    const msgs = checkEverySplit(reqs, '$1\r\n1\r\n$1\r\n2\r\n', [1]);
+    const msgs = checkEverySplit(redis, reqs, '$1\r\n1\r\n$1\r\n2\r\n', [1]);
     expect(msgs.filter((m) => m.dir === 's').map((m) => [m.data, !!m.pass])).toEqual([['$1\r\n1\r\n', false], ['$1\r\n2\r\n', true]]);
   });
 
   it('MONITOR: +OK is its reply, the feed passes through', () => {
-    const msgs = checkEverySplit(cmd('MONITOR') + 'PING\r\n', '+OK\r\n+PONG\r\n+1795638180.568213 [0 127.0.0.1:37212] "PING"\r\n');
+    const msgs = checkEverySplit(redis, cmd('MONITOR') + 'PING\r\n', '+OK\r\n+PONG\r\n+1795638180.568213 [0 127.0.0.1:37212] "PING"\r\n');
     expect(msgs.map((m) => [m.dir, !!m.pass])).toEqual([['c', false], ['c', true], ['s', false], ['s', true]]);
   });
 
