@@ -21,11 +21,18 @@ export interface Progress {
 export interface TimelineEvent {
   /** Epoch ms. */
   at: number;
+  /** From the start of the load, once it has started. */
+  offsetMs?: number;
   proxy: string;
   kind: 'mix';
   mix: string;
+  /** The fixture or chaos entry behind the change; `manual` for a mix set by hand. */
   fixture: string;
-  action: 'apply' | 'restore';
+  /** apply: a fixture or chaos window starts; restore: one ends; manual: set by hand. */
+  action: 'apply' | 'restore' | 'manual';
+  source?: 'fixture' | 'chaos' | 'manual';
+  /** For people: "step", "ramp 40% delay (3/6)", "flap on (2/5)", "set by hand". */
+  label?: string;
 }
 
 export type LogStream = 'stdout' | 'stderr' | 'engine';

@@ -23,6 +23,13 @@ export const builtinRunner: Runner = {
     }
     return undefined;
   },
+  runLength(config) {
+    // Users start one every startup_delay, then the cycle records for `duration`; cycles are
+    // cycle_time apart. Stopping the users comes after: no longer "the run" for chaos times.
+    const c = builtinConfigSchema.parse(config.raw);
+    const ms = 1000 * (c.cycles.reduce((s, users) => s + (users - 1) * c.startup_delay + c.duration, 0) + (c.cycles.length - 1) * c.cycle_time);
+    return { ms, why: `${c.cycles.length} cycle(s) of duration ${c.duration}s${c.cycle_time ? `, cycle_time ${c.cycle_time}s` : ''}` };
+  },
   run: runBuiltin,
 };
 
