@@ -38,11 +38,11 @@ describe.runIf(run)('fixtures/scenario: a 10 s redis blackout under load', () =>
     }
     expect(ok.out).toMatch(/PASS success_rate >= 50%/);
     expect(broken.out).toMatch(/FAIL success_rate >= 50%/);
-    // The report's fault timeline has the blackout: its faults and both mix changes.
+    // The report's fault timeline has the blackout: its faults, and both mix changes with why.
     const report = /report: (\S+index\.html)/.exec(ok.out)![1];
     const html = await readFile(report, 'utf8');
     expect(html).toMatch(/data-proxy="redis" data-behavior="blackout"/);
-    expect(html).toMatch(/redis: 100:blackout at [4-6]\.\ds/);
-    expect(html).toMatch(/redis: 100:dummy at 1[4-6]\.\ds/);
+    expect(html).toMatch(/redis: 100:blackout \(chaos redis_blackout: step\) at [4-6]\.\ds/);
+    expect(html).toMatch(/redis: 100:dummy \(chaos redis_blackout: end of step\) at 1[4-6]\.\ds/);
   });
 });

@@ -169,11 +169,13 @@ describe('ChaosPlayer', () => {
   class FakeProxy implements MixTarget {
     readonly options: { behaviors?: MixSpec };
     mix = '';
+    readonly reasons: (string | undefined)[] = [];
     constructor(readonly name: string, behaviors?: MixSpec) {
       this.options = { behaviors };
       this.mix = parseMix(behaviors, defaultRegistry).text;
     }
-    async setMix(spec: MixSpec): Promise<{ text: string }> {
+    async setMix(spec: MixSpec, reason?: string): Promise<{ text: string }> {
+      this.reasons.push(reason);
       this.mix = parseMix(spec, defaultRegistry).text;
       return { text: this.mix };
     }
@@ -218,6 +220,8 @@ describe('ChaosPlayer', () => {
     await player.teardown();
     expect(redis.mix).toBe('5:delay');
     expect(events.map((e) => `${e.fixture} ${e.action} ${e.mix} ${e.label}`)).toEqual(['out apply 100:blackout step', 'out restore 5:delay end of the run']);
+    // The proxy hears why, for the report's fault timeline.
+    expect(redis.reasons).toEqual(['chaos out: step', 'chaos out: end of the run']);
   });
 });
 

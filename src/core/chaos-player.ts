@@ -10,14 +10,15 @@
  * mix someone just chose.
  */
 import type { MixSpec } from '../proxy/mix.js';
-import type { TimelineEvent } from './events.js';
+import { changeReason, type TimelineEvent } from './events.js';
 import type { MixChange } from './schedule.js';
 
 /** What the player needs from a proxy (Proxy has it; tests can fake it). */
 export interface MixTarget {
   readonly name: string;
   readonly options: { behaviors?: MixSpec };
-  setMix(spec: MixSpec): Promise<{ text: string }>;
+  /** `reason` says why, for the report's fault timeline. */
+  setMix(spec: MixSpec, reason?: string): Promise<{ text: string }>;
 }
 
 /** One proxy's schedule as views show it. Times are epoch ms. */
@@ -110,9 +111,10 @@ export class ChaosPlayer {
     p.manual = false;
     await this.enqueue(async () => {
       const c = p.due;
-      const mix = await p.target.setMix(c?.spec ?? p.base);
+      const label = `resumed: ${c?.label ?? 'own mix'}`;
+      const mix = await p.target.setMix(c?.spec ?? p.base, changeReason({ source: c?.source, fixture: c?.entry ?? 'resume', label }));
       p.scheduled = c?.spec !== undefined;
-      this.record(p, c, mix.text, { label: `resumed: ${c?.label ?? 'own mix'}` });
+      this.record(p, c, mix.text, { label });
     });
     this.log(`chaos ${proxy}: resumed`, 'info');
     this.onChange();
@@ -123,7 +125,7 @@ export class ChaosPlayer {
     const p = this.state(proxy);
     let text = '';
     await this.enqueue(async () => {
-      text = (await p.target.setMix(spec)).text;
+      text = (await p.target.setMix(spec, changeReason({ source: 'manual', fixture: 'manual' }))).text;
       p.paused = true;
       p.manual = true;
       p.scheduled = false;
@@ -165,9 +167,10 @@ export class ChaosPlayer {
     await this.enqueue(async () => {
       for (const p of this.byProxy.values()) {
         if (!p.scheduled || !p.due) continue;
-        const mix = await p.target.setMix(p.base);
+        const end: MixChange = { ...p.due, entry: p.due.inForce ?? p.due.entry, action: 'restore', spec: undefined, label: 'end of the run' };
+        const mix = await p.target.setMix(p.base, changeReason({ source: end.source, fixture: end.entry, label: end.label }));
         p.scheduled = false;
-        this.record(p, { ...p.due, entry: p.due.inForce ?? p.due.entry, action: 'restore', spec: undefined }, mix.text, { label: 'end of the run' });
+        this.record(p, end, mix.text);
       }
     });
     this.onChange();
@@ -190,7 +193,7 @@ export class ChaosPlayer {
     this.done.add(c);
     p.due = c;
     if (!p.paused) {
-      const mix = await p.target.setMix(c.spec ?? p.base);
+      const mix = await p.target.setMix(c.spec ?? p.base, changeReason({ source: c.source, fixture: c.entry, label: c.label }));
       p.scheduled = c.spec !== undefined;
       this.record(p, c, mix.text);
     }

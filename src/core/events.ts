@@ -35,6 +35,13 @@ export interface TimelineEvent {
   label?: string;
 }
 
+/** Why a mix changed, in a few words for the report: "chaos outage: step", "fixture slow_db", "set by hand". */
+export function changeReason(e: Pick<TimelineEvent, 'source' | 'fixture' | 'label'>): string {
+  if (e.source === 'manual') return 'set by hand';
+  const label = e.label && e.label !== 'fixture' ? `: ${e.label}` : '';
+  return `${e.source ?? 'fixture'} ${e.fixture}${label}`;
+}
+
 export type LogStream = 'stdout' | 'stderr' | 'engine';
 
 export type EngineEvent =

@@ -20,6 +20,7 @@ export interface ProxyEventLike {
   at: number;
   behavior?: string;
   mix?: string;
+  reason?: string;
 }
 
 export interface ProxyEventSource {
