@@ -326,4 +326,29 @@ api: {listen: "127.0.0.1:${port}"}
     await expect(fetch(`http://127.0.0.1:${port}/version`)).rejects.toThrow();
     await echo.close();
   });
+
+  it('a mix set through the API is a change by hand: recorded as manual, it pauses the chaos scenario', async () => {
+    const echo = await startEchoServer();
+    const port = await freePort();
+    // The job sets a mix through the native API while a 60 s chaos step is in force.
+    const script = `fetch("http://127.0.0.1:${port}/marteau/proxies/db/mix", {method: "PUT", headers: {"content-type": "application/json"}, body: JSON.stringify({mix: "7:delay"})}).then((r) => console.log("PUT " + r.status))`;
+    const dir = await project(`name: api-manual
+${commandYaml([node, '-e', `setTimeout(() => { ${script} }, 300)`])}
+proxies:
+  db: {listen: "127.0.0.1:0", upstream: "127.0.0.1:${echo.port}", protocol: tcp}
+api: {listen: "127.0.0.1:${port}"}
+timeout: 2m
+chaos:
+  - {name: slow, proxy: db, at: 0s, for: 60s, behaviors: "50:delay"}
+`);
+    const e = await engine();
+    const events = record(e);
+    const job = await e.enqueue(dir);
+    await e.waitFor([job.id]);
+    expect(events.flatMap((x) => (x.type === 'log.line' ? [x.line] : []))).toContain('PUT 200');
+    const timeline: TimelineEvent[] = JSON.parse(await readFile(path.join(e.resultDir(job.id), 'timeline.json'), 'utf8'));
+    // No restore at the end: the scenario was paused by the change by hand.
+    expect(timeline.map((x) => `${x.fixture} ${x.action} ${x.mix}`)).toEqual(['slow apply 50:delay', 'manual manual 7:delay']);
+    await echo.close();
+  });
 });

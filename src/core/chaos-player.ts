@@ -126,15 +126,28 @@ export class ChaosPlayer {
     let text = '';
     await this.enqueue(async () => {
       text = (await p.target.setMix(spec, changeReason({ source: 'manual', fixture: 'manual' }))).text;
-      p.paused = true;
-      p.manual = true;
-      p.scheduled = false;
-      const e: TimelineEvent = { ...this.stamp(), proxy, kind: 'mix', mix: text, fixture: 'manual', action: 'manual', source: 'manual', label: 'set by hand' };
-      this.events.push(e);
-      this.onEvent(e);
+      this.tookOver(p, text);
     });
-    this.onChange();
     return text;
+  }
+
+  /**
+   * A change the player did not make (the control APIs, a tool of the user's) seen on a proxy:
+   * taken as a change by hand, recorded and pausing the proxy's schedule.
+   */
+  observed(proxy: string, mix: string): void {
+    const p = this.byProxy.get(proxy);
+    if (p && !this.ended) this.tookOver(p, mix);
+  }
+
+  private tookOver(p: ProxyState, mix: string): void {
+    p.paused = true;
+    p.manual = true;
+    p.scheduled = false;
+    const e: TimelineEvent = { ...this.stamp(), proxy: p.target.name, kind: 'mix', mix, fixture: 'manual', action: 'manual', source: 'manual', label: 'set by hand' };
+    this.events.push(e);
+    this.onEvent(e);
+    this.onChange();
   }
 
   view(now = Date.now()): ScheduleView[] {

@@ -20,7 +20,7 @@ import { defaultExecutorFactory } from '../exec/factory.js';
 import { defaultRunners } from '../runners/index.js';
 import type { RunnerContext, RunnerNode, RunnerRegistry, RunOutcome } from '../runners/runner.js';
 import type { BehaviorRegistry, MixSpec } from '../proxy/mix.js';
-import { defaultRegistry, splitHostPort, type Proxy } from '../proxy/proxy.js';
+import { defaultRegistry, splitHostPort, type Proxy, type ProxyEvent } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { Control } from '../proxy/api/control.js';
 import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/server.js';
@@ -539,6 +539,13 @@ export class Engine {
         () => this.changed(),
       );
       live.chaos = chaos;
+      // The player gives every change it makes a reason; one without came from outside (the
+      // control API): a change by hand.
+      for (const p of proxies.proxies.values()) {
+        p.on('event', (e: ProxyEvent) => {
+          if (e.type === 'proxy.mix' && e.reason === undefined) chaos.observed(e.proxy, e.mix);
+        });
+      }
       const nodes: RunnerNode[] = nodeConfigs.map((n, index) => {
         const executor = this.pool.executor(n.name);
         executors.push(executor);
