@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
+import type { TimelineEvent } from '../src/core/events.js';
 import { startProxy, type ProxyEvent } from '../src/proxy/proxy.js';
 import { cliDone } from './helpers/marteau-cli.js';
 import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
@@ -111,6 +112,10 @@ describe.runIf(run)('seeded chaos on a real redis', () => {
     await e.waitFor([again.id]);
     expect(await seen(e, again.id)).toEqual(a);
     expect((await result(e, again.id)).seed).toBe(seedA);
+    // And the same recorded schedule of mix changes.
+    const changes = async (id: string) => (JSON.parse(await readFile(path.join(e.resultDir(id), 'timeline.json'), 'utf8')) as TimelineEvent[]).map((x) => [x.fixture, x.action, x.mix, x.label]);
+    expect(await changes(again.id)).toEqual(await changes(first.id));
+    expect(await changes(first.id)).toEqual([['flaky', 'apply', '20:error,10:blackout,15:delay', 'step'], ['flaky', 'restore', '100:dummy', 'end of the run']]);
 
     const retry = await e.retry(first.id);
     await e.waitFor([retry.id]);
