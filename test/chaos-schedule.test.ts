@@ -1,19 +1,20 @@
 /**
  * Chaos scenarios, the pure parts: `chaos:` in .marteau.yml (every mistake at its file:line),
- * the schedule compiler (steps, ramps, flaps, stacked fixtures), and the player's pause, resume
- * and manual take-over on fake proxies (no clock involved: changes are driven by hand).
+ * the schedule compiler (steps, ramps, flaps, stacked fixtures), the player's pause, resume
+ * and manual take-over on fake proxies, and what the TUI and the report say about it.
  */
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseYaml } from '../src/config/errors.js';
 import { parseMarteauConfig } from '../src/config/marteau.js';
-import { ChaosPlayer, type MixTarget } from '../src/core/chaos-player.js';
-import type { TimelineEvent } from '../src/core/events.js';
+import { ChaosPlayer, type MixTarget, type ScheduleView } from '../src/core/chaos-player.js';
+import { changeReason, type TimelineEvent } from '../src/core/events.js';
 import { compileSchedule, type MixChange } from '../src/core/schedule.js';
 import { parseMix, type MixSpec } from '../src/proxy/mix.js';
 import { defaultRegistry } from '../src/proxy/proxy.js';
 import { defaultRunners } from '../src/runners/index.js';
+import { scheduleLine } from '../src/ui/schedule-line.js';
 import { removeTemp, temp } from './helpers/projects.js';
 
 afterAll(removeTemp);
@@ -233,3 +234,26 @@ async function until(cond: () => boolean): Promise<void> {
   }
 }
 
+
+describe('what views say about a schedule', () => {
+  const view = (o: Partial<ScheduleView>): ScheduleView => ({ proxy: 'db', paused: false, manual: false, remaining: 0, ...o });
+
+  it('the Behaviors pane: in force, next change and time left; paused and by hand say how to resume', () => {
+    const now = 1_000_000;
+    expect(scheduleLine(view({}), now)).toBeUndefined();
+    expect(scheduleLine(view({ remaining: 2 }), now)).toEqual({ state: 'running', now: 'own mix', next: 'waits for the load to start' });
+    const running = view({ current: { entry: 'outage', label: 'step', restore: false }, next: { at: now + 4200, entry: 'outage', label: 'end of step' }, remaining: 1 });
+    expect(scheduleLine(running, now)).toEqual({ state: 'running', now: 'outage · step', next: 'next outage · end of step in 5s' });
+    expect(scheduleLine({ ...running, next: { ...running.next!, at: now + 125_000 } }, now)!.next).toBe('next outage · end of step in 2m05s');
+    expect(scheduleLine({ ...running, paused: true }, now)).toMatchObject({ state: 'paused', now: 'paused (p resumes) at outage · step' });
+    expect(scheduleLine({ ...running, paused: true, manual: true }, now)).toMatchObject({ state: 'manual', now: 'set by hand, scenario paused (p resumes)' });
+    expect(scheduleLine(view({ current: { entry: 'outage', label: 'end of step', restore: true } }), now)).toEqual({ state: 'done', now: 'outage · own mix', next: 'no more changes' });
+  });
+
+  it('the report: why a mix changed', () => {
+    expect(changeReason({ source: 'chaos', fixture: 'ramp_db', label: 'ramp 40% delay (3/6)' })).toBe('chaos ramp_db: ramp 40% delay (3/6)');
+    expect(changeReason({ source: 'fixture', fixture: 'slow_db', label: 'fixture' })).toBe('fixture slow_db');
+    expect(changeReason({ source: 'fixture', fixture: 'slow_db', label: 'end of fixture' })).toBe('fixture slow_db: end of fixture');
+    expect(changeReason({ source: 'manual', fixture: 'manual', label: 'set by hand' })).toBe('set by hand');
+  });
+});
