@@ -143,6 +143,7 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
     ctx.log(`running ${argv.join(' ')}`, { node: master.name, stream: 'engine' });
 
     const console_ = new BenchConsole();
+    const stderr: string[] = [];
     for (const p of proxies) p.on('event', listener);
     let bench: RunResult;
     try {
@@ -154,7 +155,11 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
         onStart: ({ pgid }) => ctx.recordProcess(master.name, pgid),
         onLine: (line, stream) => {
           ctx.log(line, { node: master.name, stream });
-          if (stream !== 'stdout') return;
+          if (stream !== 'stdout') {
+            if (line.trim()) stderr.push(line);
+            if (stderr.length > 20) stderr.shift();
+            return;
+          }
           const e = console_.line(line);
           if (!e) return;
           faults.flush(Date.now());
@@ -198,7 +203,7 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
       const usage = bench.exitCode === 2 && !st.test;
       throw new StepFailure(
         usage ? 'config' : 'test',
-        `fl-run-bench ${usage ? 'refused its arguments' : 'wrote no result file'} (exit ${bench.exitCode ?? bench.signal})${st.problems.length ? `: ${st.problems.at(-1)}` : ''}; see the job log`,
+        `node "${master.name}": fl-run-bench ${usage ? 'refused its arguments' : 'wrote no result file'} (exit ${bench.exitCode ?? bench.signal}): ${st.problems.at(-1) ?? stderr.at(-1) ?? 'no output'}`,
       );
     }
 
