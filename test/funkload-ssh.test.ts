@@ -16,6 +16,7 @@ import { ConfigError } from '../src/config/errors.js';
 import type { SshNodeConfig } from '../src/config/nodes.js';
 import { Engine } from '../src/core/engine.js';
 import type { EngineEvent } from '../src/core/events.js';
+import type { Job } from '../src/core/jobs.js';
 import { readFunkloadXml } from '../src/runners/funkload-xml.js';
 import { localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer } from './helpers/servers.js';
@@ -72,8 +73,10 @@ describe.skipIf(!haveServer('sshd') || !haveServer('python3'))('funkload runner 
   let b: Sshd;
   let bare: Sshd;
   let knownHosts: string;
+  const events: EngineEvent[] = [];
+  const jobs: Record<string, { id: string; done: Readonly<Job>; resultDir: string; log: string[] }> = {};
 
-  const nodeConfig = (s: Sshd, name: string): SshNodeConfig => ({
+  const nodeConfig = (s: Sshd, name: string, o: Partial<SshNodeConfig> = {}): SshNodeConfig => ({
     type: 'ssh',
     name,
     host: s.host,
@@ -87,35 +90,19 @@ describe.skipIf(!haveServer('sshd') || !haveServer('python3'))('funkload runner 
     maxJobs: 1,
     tags: [],
     enabled: true,
+    ...o,
   });
-  const nodes = (...list: SshNodeConfig[]) => ({ ...localNodes(1), probeTimeoutMs: 20_000, probeIntervalMs: 2000, nodes: list });
 
-  async function funkloadProject(extra: string, files: Record<string, string> = {}): Promise<string> {
-    const p = await project(
-      `name: simple\nrunner: funkload\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1:2"\nduration: 10\n${extra}`,
-      { 'loadtest.py': LOADTEST, 'Simple.conf': CONF, ...files },
-    );
+  async function funkloadProject(extra: string, files: Record<string, string> = {}, head = 'cycles: "1:2"\nduration: 10\nnode_tags: [single]\n'): Promise<string> {
+    const p = await project(`name: simple\nrunner: funkload\nscript: loadtest.py\ntest: Simple.test_simple\n${head}${extra}`, { 'loadtest.py': LOADTEST, 'Simple.conf': CONF, ...files });
     await mkdir(path.join(p, 'wheels'));
     makeWheel(path.join(p, 'wheels'));
     return p;
   }
-  const DEPS = 'deps: [fl-demo-dep]\npip_options: [--no-index, --find-links, wheels]\n';
+  const argvLog = (name: string) => path.join(dir, `argv-${name}.jsonl`);
+  const argvEnv = (name: string) => `env: {FL_STAND_IN_ARGV_LOG: ${JSON.stringify(argvLog(name))}}\n`;
 
-  async function run(nodesConfig: ReturnType<typeof nodes>, dirOfProject: string) {
-    const e = new Engine({ stateDir: await stateDir(), nodes: nodesConfig, run: 'all' });
-    const events: EngineEvent[] = [];
-    e.events.on('*', (x) => {
-      events.push(x);
-      if (process.env.FL_DEBUG && x.type === 'log.line') process.stderr.write(`${new Date().toISOString()} ${x.line}\n`);
-    });
-    await e.start();
-    const job = await e.enqueue(dirOfProject);
-    const [done] = await e.waitFor([job.id]);
-    await e.stop();
-    const log = events.flatMap((x) => (x.type === 'log.line' ? [`${x.node ?? '-'} ${x.stream}: ${x.line}`] : []));
-    return { done, events, log, resultDir: e.resultDir(job.id), jobId: job.id };
-  }
-
+  // One engine, every job queued at once: SSH sessions are slow on a loaded machine, the jobs are independent.
   beforeAll(async () => {
     dir = await temp('funkload-ssh');
     user = await makeUserKey(dir);
@@ -127,20 +114,63 @@ describe.skipIf(!haveServer('sshd') || !haveServer('python3'))('funkload runner 
     ]);
     knownHosts = path.join(dir, 'known_hosts');
     await writeFile(knownHosts, `${a.knownHostsLine}\n${b.knownHostsLine}\n${bare.knownHostsLine}\n`);
-  });
+    const projects: Record<string, string> = {
+      pass: await funkloadProject(
+        `deps: [fl-demo-dep]\npip_options: [--no-index, --find-links, wheels]\nthresholds: {success_rate: ">= 80%"}\n${argvEnv('pass')}`,
+        { 'loadtest.py': LOADTEST_WITH_DEP },
+      ),
+      threshold: await funkloadProject('thresholds: {p95: "< 1ms"}\n'),
+      status: await funkloadProject(''),
+      // The stand-in's recording was made with cycles 1:2: asked for 1:3 it refuses, as FunkLoad refuses a bad option.
+      usage: await funkloadProject('', {}, 'cycles: "1:3"\nnode_tags: [single]\n'),
+      missing: await funkloadProject('', {}, 'node_tags: [bare]\n'),
+      distributed: await funkloadProject(`thresholds: {success_rate: ">= 80%"}\n${argvEnv('distributed')}`, {}, 'cycles: "1:2"\nduration: 10\nnodes: 2\nnode_tags: [standin]\n'),
+    };
+    const e = new Engine({
+      stateDir: await stateDir(),
+      nodes: {
+        ...localNodes(1),
+        probeTimeoutMs: 30_000,
+        probeIntervalMs: 5000,
+        nodes: [
+          nodeConfig(a, 'a', { maxJobs: 6, tags: ['standin', 'single'] }),
+          nodeConfig(b, 'b', { tags: ['standin'] }),
+          nodeConfig(bare, 'bare', { tags: ['bare'] }),
+        ],
+      },
+      run: 'all',
+    });
+    e.events.on('*', (x) => {
+      events.push(x);
+      if (process.env.FL_DEBUG && x.type === 'log.line') process.stderr.write(`${new Date().toISOString()} ${x.jobId} ${x.line}\n`);
+    });
+    await e.start();
+    const ids: Record<string, string> = {};
+    for (const [name, p] of Object.entries(projects)) ids[name] = (await e.enqueue(p)).id;
+    const done = await e.waitFor(Object.values(ids));
+    await e.stop();
+    for (const [name, id] of Object.entries(ids)) {
+      jobs[name] = {
+        id,
+        done: done.find((j) => j.id === id)!,
+        resultDir: e.resultDir(id),
+        log: events.flatMap((x) => (x.type === 'log.line' && x.jobId === id ? [`${x.node ?? '-'} ${x.stream}: ${x.line}`] : [])),
+      };
+    }
+  }, 600_000);
   afterAll(async () => {
     await Promise.all([a?.stop(), b?.stop(), bare?.stop()]);
     await removeTemp();
   });
 
+  const progressOf = (id: string) => events.flatMap((x) => (x.type === 'job.progress' && x.jobId === id ? [x.progress] : []));
+
   it('installs deps in a virtualenv, parses the console live, fetches the XML and reports; thresholds pass', async () => {
-    const argvLog = path.join(dir, 'argv-pass.jsonl');
-    const p = await funkloadProject(`${DEPS}thresholds: {success_rate: ">= 80%"}\nenv: {FL_STAND_IN_ARGV_LOG: ${JSON.stringify(argvLog)}}\n`, { 'loadtest.py': LOADTEST_WITH_DEP });
-    const { done, events, log, resultDir, jobId } = await run(nodes(nodeConfig(a, 'a')), p);
+    const { id: jobId, done, log, resultDir } = jobs.pass;
     expect(done.status, log.join('\n')).toBe('succeeded');
 
-    // The stand-in ran in the job's virtualenv, in the copy of the project, with our argv.
-    const calls = (await readFile(argvLog, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; cwd: string; virtual_env: string });
+    // The stand-in ran in the job's virtualenv (where the test module's import of the dep works), in the copy of the project, with our argv.
+    const calls = (await readFile(argvLog('pass'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { argv: string[]; cwd: string; virtual_env: string });
     expect(calls).toHaveLength(1);
     expect(calls[0].argv).toEqual(['--cycles=1:2', '--duration=10', '--no-color', 'loadtest.py', 'Simple.test_simple']);
     expect(calls[0].cwd).toBe(path.join(dir, 'remote-a', jobId));
@@ -148,9 +178,9 @@ describe.skipIf(!haveServer('sshd') || !haveServer('python3'))('funkload runner 
     expect(log.some((l) => /Successfully installed fl-demo-dep-1\.0/.test(l))).toBe(true);
 
     // Progress from the console as it came: both cycles with their users, outcomes counted.
-    const progress = events.flatMap((x) => (x.type === 'job.progress' ? [x.progress] : []));
-    expect(progress.filter((x) => x.cycle !== undefined).map((x) => [x.cycle, x.users])).toContainEqual([0, 1]);
-    expect(progress.filter((x) => x.cycle !== undefined).map((x) => [x.cycle, x.users])).toContainEqual([1, 2]);
+    const progress = progressOf(jobId).filter((x) => x.cycle !== undefined);
+    expect(progress.map((x) => [x.cycle, x.users])).toContainEqual([0, 1]);
+    expect(progress.map((x) => [x.cycle, x.users])).toContainEqual([1, 2]);
     expect(progress.at(-1)).toMatchObject({ cycle: 1, users: 2, cycles: 2, requests: 7, errors: 2 });
 
     // Our reports from the fetched XML, matching what the reader makes of the recording itself.
@@ -167,32 +197,30 @@ describe.skipIf(!haveServer('sshd') || !haveServer('python3'))('funkload runner 
     // Nothing left on the node.
     expect(existsSync(path.join(dir, 'remote-a', jobId))).toBe(false);
     expect(existsSync(path.join(dir, 'remote-a', `${jobId}-funkload`))).toBe(false);
-  }, 240_000);
+  });
 
-  it('a failed threshold fails the job as a test failure', async () => {
-    const p = await funkloadProject('thresholds: {p95: "< 1ms"}\n');
-    const { done, log } = await run(nodes(nodeConfig(a, 'a')), p);
+  it('a failed threshold fails the job as a test failure', () => {
+    const { done, log } = jobs.threshold;
     expect(done.status, log.join('\n')).toBe('failed');
     expect(done.failure).toBe('test');
     expect(done.reason).toMatch(/^1 threshold\(s\) failed: p95/);
-  }, 120_000);
+  });
 
-  it("without thresholds FunkLoad's bench status decides", async () => {
-    const p = await funkloadProject('');
-    const { done } = await run(nodes(nodeConfig(a, 'a')), p);
-    expect(done).toMatchObject({ status: 'failed', failure: 'test' });
-    expect(done.reason).toBe('FunkLoad bench status ERROR: 1 failure(s), 1 error(s) (set thresholds: to judge the run by numbers instead)');
-  }, 120_000);
+  it("without thresholds FunkLoad's bench status decides", () => {
+    expect(jobs.status.done).toMatchObject({
+      status: 'failed',
+      failure: 'test',
+      reason: 'FunkLoad bench status ERROR: 1 failure(s), 1 error(s) (set thresholds: to judge the run by numbers instead)',
+    });
+  });
 
   it("nodes: 2 runs FunkLoad's distributed mode from the first node and merges the workers' results", async () => {
-    const argvLog = path.join(dir, 'argv-dist.jsonl');
-    const p = await funkloadProject(`nodes: 2\nthresholds: {success_rate: ">= 80%"}\nenv: {FL_STAND_IN_ARGV_LOG: ${JSON.stringify(argvLog)}}\n`);
-    const { done, events, log, resultDir, jobId } = await run(nodes(nodeConfig(a, 'a'), nodeConfig(b, 'b')), p);
+    const { id: jobId, done, log, resultDir } = jobs.distributed;
     expect(done.status, log.join('\n')).toBe('succeeded');
     const [master, other] = done.nodesTaken;
     const sshd = { a, b } as Record<string, Sshd>;
     const scratch = path.join(dir, `remote-${master}`, `${jobId}-funkload`);
-    const { argv } = JSON.parse((await readFile(argvLog, 'utf8')).trim()) as { argv: string[] };
+    const { argv } = JSON.parse((await readFile(argvLog('distributed'), 'utf8')).trim()) as { argv: string[] };
     const me = os.userInfo().username;
     expect(argv).toEqual([
       '--cycles=1:2',
@@ -204,23 +232,32 @@ describe.skipIf(!haveServer('sshd') || !haveServer('python3'))('funkload runner 
       'loadtest.py',
       'Simple.test_simple',
     ]);
-    const messages = events.flatMap((x) => (x.type === 'job.progress' && x.progress.message ? [x.progress.message] : []));
+    const messages = progressOf(jobId).flatMap((x) => (x.message ? [x.message] : []));
     expect(messages).toContain('preparing 2 FunkLoad workers');
     // FunkLoad names a worker by its host with ':' as '_'.
     const returned = messages.filter((m) => m.startsWith('worker ')).sort();
     expect(returned.map((m) => m.replace(/ \(\d\/2\)$/, ''))).toEqual([`worker ${a.host}_${a.port} done`, `worker ${b.host}_${b.port} done`]);
     expect(returned.map((m) => m.slice(-5)).sort()).toEqual(['(1/2)', '(2/2)']);
     // Both workers' files fetched and merged: twice the users in each cycle.
-    const files = readdirSync(resultDir).filter((f) => f.startsWith('results-'));
-    expect(files).toHaveLength(2);
+    expect(readdirSync(resultDir).filter((f) => f.startsWith('results-'))).toHaveLength(2);
     const summary = JSON.parse(await readFile(path.join(resultDir, 'summary.json'), 'utf8'));
     const single = (await readFunkloadXml(recordedXml)).results.summary();
     expect(summary.cycles.map((c: { cvus: number }) => c.cvus)).toEqual(single.cycles.map((c) => c.cvus * 2));
-  }, 120_000);
+  });
+
+  it('fl-run-bench missing on the node is an infrastructure error naming the node and what to install', () => {
+    expect(jobs.missing.done).toMatchObject({ status: 'failed', failure: 'infrastructure' });
+    expect(jobs.missing.done.reason).toMatch(/^node "bare": fl-run-bench \(FunkLoad\) is not installed: install FunkLoad on the node \(pip install funkload/);
+  });
+
+  it('a usage error from fl-run-bench is a config failure quoting FunkLoad', () => {
+    expect(jobs.usage.done).toMatchObject({ status: 'failed', failure: 'config' });
+    expect(jobs.usage.done.reason).toMatch(/^node "a": fl-run-bench refused its arguments \(exit 2\): fl-run-bench: error: stand-in: the recording simple-bench was made with cycles \[1, 2\]/);
+  });
 
   it('a module missing at load time is a config error at the `script:` line', async () => {
     const p = await project('name: x\nrunner: funkload\nscript: nothere.py\ntest: Simple.test_simple\n');
-    const e = new Engine({ stateDir: await stateDir(), nodes: nodes(nodeConfig(a, 'a')), run: 'all' });
+    const e = new Engine({ stateDir: await stateDir(), nodes: localNodes(1), run: 'all' });
     await e.start();
     const err = await e.enqueue(p).catch((x: Error) => x);
     await e.stop();
@@ -228,23 +265,5 @@ describe.skipIf(!haveServer('sshd') || !haveServer('python3'))('funkload runner 
     expect((err as ConfigError).message).toBe(
       `${path.join(p, '.marteau.yml')}:3:9: script: the test module "nothere.py" is not in ${p}\n  hint: give its path relative to the directory of .marteau.yml (or set wdir)`,
     );
-  }, 120_000);
-
-  it('fl-run-bench missing on the node is an infrastructure error naming the node and what to install', async () => {
-    const p = await funkloadProject('');
-    const { done } = await run(nodes(nodeConfig(bare, 'bare')), p);
-    expect(done).toMatchObject({ status: 'failed', failure: 'infrastructure' });
-    expect(done.reason).toMatch(/^node "bare": fl-run-bench \(FunkLoad\) is not installed: install FunkLoad on the node \(pip install funkload/);
-  }, 120_000);
-
-  it('a usage error from fl-run-bench is a config failure quoting FunkLoad', async () => {
-    // The stand-in's recording was made with cycles 1:2; FunkLoad itself would run 1:3 — here it refuses, like a bad option.
-    const p = await funkloadProject('').then(async (d) => {
-      await writeFile(path.join(d, '.marteau.yml'), 'name: simple\nrunner: funkload\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1:3"\n');
-      return d;
-    });
-    const { done } = await run(nodes(nodeConfig(a, 'a')), p);
-    expect(done).toMatchObject({ status: 'failed', failure: 'config' });
-    expect(done.reason).toMatch(/^node "a": fl-run-bench refused its arguments \(exit 2\): fl-run-bench: error: stand-in: the recording simple-bench was made with cycles \[1, 2\]/);
-  }, 120_000);
+  });
 });

@@ -47,7 +47,7 @@ function scratchDir(ctx: RunnerContext, node: RunnerNode): string {
 }
 
 /** Runs a helper command; its output goes to the job log; returns the exit status and the last lines. */
-async function step(ctx: RunnerContext, node: RunnerNode, argv: string[], cwd: string, quiet = false): Promise<{ result: RunResult; tail: string[] }> {
+async function step(ctx: RunnerContext, node: RunnerNode, argv: string[], cwd: string): Promise<{ result: RunResult; tail: string[] }> {
   const tail: string[] = [];
   const result = await node.executor.run(argv, {
     cwd,
@@ -56,7 +56,7 @@ async function step(ctx: RunnerContext, node: RunnerNode, argv: string[], cwd: s
     onLine: (line, stream) => {
       tail.push(line);
       if (tail.length > 20) tail.shift();
-      if (!quiet) ctx.log(line, { node: node.name, stream });
+      ctx.log(line, { node: node.name, stream });
     },
     onStart: ({ pgid }) => ctx.recordProcess(node.name, pgid),
   });
@@ -85,10 +85,16 @@ async function prepareVenv(ctx: RunnerContext, node: RunnerNode, cwd: string, ve
   }
 }
 
-/** Whether a program is on the node's PATH (the venv's first). */
-async function have(ctx: RunnerContext, node: RunnerNode, venv: string | undefined, program: string, cwd: string): Promise<boolean> {
-  const r = await step(ctx, node, inVenv(venv, ['sh', '-c', 'command -v "$1"', 'sh', program]), cwd, true);
-  return r.result.exitCode === 0;
+/** Which of `programs` are on the node's PATH (the venv's first): one round trip for all. */
+async function available(ctx: RunnerContext, node: RunnerNode, venv: string | undefined, programs: string[], cwd: string): Promise<Set<string>> {
+  const found = new Set<string>();
+  await node.executor.run(inVenv(venv, ['sh', '-c', 'for p; do command -v "$p" >/dev/null && echo "$p"; done; true', 'sh', ...programs]), {
+    cwd,
+    env: ctx.env,
+    signal: ctx.signal,
+    onLine: (l, stream) => stream === 'stdout' && programs.includes(l.trim()) && found.add(l.trim()),
+  });
+  return found;
 }
 
 /** Copy a file from the node into the result dir (a local node's file is copied too: the project may change). */
@@ -110,14 +116,15 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
   let failedWith: Error | undefined;
   try {
     const cwd = await stageProject(ctx, master);
-    await master.executor.mkdirp(scratch);
     let venv: string | undefined;
     if (fc.deps.length) {
       venv = join(master, scratch, 'venv');
       await prepareVenv(ctx, master, cwd, venv, fc);
     }
     if (ctx.signal.aborted) return { status: 'failed', reason: 'cancelled before the bench started' };
-    if (!(await have(ctx, master, venv, 'fl-run-bench', cwd))) {
+    const tools = await available(ctx, master, venv, ['fl-run-bench', 'fl-build-report'], cwd);
+    if (ctx.signal.aborted) return { status: 'failed', reason: 'cancelled before the bench started' };
+    if (!tools.has('fl-run-bench')) {
       throw new StepFailure(
         'infrastructure',
         `node "${master.name}": fl-run-bench (FunkLoad) is not installed: install FunkLoad on the node (pip install funkload, a Python 2 package) so that fl-run-bench is on the PATH of its SSH sessions, or list it in deps:`,
@@ -218,7 +225,7 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
     const report = await reportResults(results, { resultDir: ctx.resultDir, thresholds, generator: results.info.version, log: (l) => ctx.log(l) });
 
     const extra = [...local];
-    if (await have(ctx, master, venv, 'fl-build-report', cwd)) {
+    if (tools.has('fl-build-report')) {
       const built = await funkloadReport(ctx, master, venv, cwd, join(master, scratch, 'report'), remoteFiles, fc.apdex_t);
       extra.push(...built);
     } else {
