@@ -2,9 +2,15 @@
  * The funkload runner's pure parts: fl-run-bench's console lines (against the recorded-format
  * transcripts in fixtures/funkload/) and the argv of fl-run-bench and fl-build-report.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { flBuildReportArgv, flRunBenchArgv, secondsArg, workerSpec } from '../../src/runners/funkload/argv.js';
+import { ConfigError, parseYaml } from '../../src/config/errors.js';
+import { parseMarteauConfig } from '../../src/config/marteau.js';
+import { defaultRegistry } from '../../src/proxy/plugins.js';
+import { defaultRunners } from '../../src/runners/index.js';
+import { flBuildReportArgv, flRunBenchArgv, maskUrlPasswords, secondsArg, workerSpec } from '../../src/runners/funkload/argv.js';
 import { BenchConsole, parseConsoleLine, type ConsoleEvent } from '../../src/runners/funkload/console.js';
 
 const transcript = (name: string) => readFileSync(new URL(`../../fixtures/funkload/${name}.recorded-format.txt`, import.meta.url), 'utf8').split('\n');
@@ -149,5 +155,44 @@ describe('argv', () => {
       '/r/a.xml',
       '/r/b.xml',
     ]);
+  });
+
+  it('hides passwords in URLs before a line is logged', () => {
+    expect(maskUrlPasswords('* Server: http://shop:s3cr:et@127.0.0.1:8080/login?next=/a@b')).toBe('* Server: http://shop:***@127.0.0.1:8080/login?next=/a@b');
+    expect(maskUrlPasswords('--url=https://u:p@h/ and http://h/x')).toBe('--url=https://u:***@h/ and http://h/x');
+    expect(maskUrlPasswords('http://user@host/ stays')).toBe('http://user@host/ stays');
+  });
+});
+
+describe('config', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'marteau-fl-config-'));
+  writeFileSync(path.join(dir, 'loadtest.py'), 'class Simple: pass\n');
+  const file = path.join(dir, '.marteau.yml');
+  const parse = (text: string) => parseMarteauConfig(parseYaml(file, text), dir, { runners: defaultRunners, behaviors: defaultRegistry });
+  const base = 'runner: funkload\nscript: loadtest.py\ntest: Simple.test_simple\n';
+  const error = (text: string): string => {
+    try {
+      parse(text);
+    } catch (e) {
+      if (e instanceof ConfigError) return e.message;
+      throw e;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it("accepts Marteau's keys", () => {
+    const c = parse(`${base}cycles: "10:20"\nduration: 30\ndeps: [gevent]\nnodes: 2\nxml: simple-bench.xml\n`);
+    expect(c).toMatchObject({ runner: 'funkload', script: 'loadtest.py', test: 'Simple.test_simple', cycles: [10, 20], durationMs: 30_000, deps: ['gevent'], nodes: 2 });
+  });
+
+  it('points at the offending line with a way out', () => {
+    expect(error('runner: funkload\nscript: loadtest.py\ntest: test_simple\n')).toBe(`${file}:3:7: test: expected ClassName.method_name, e.g. Simple.test_simple`);
+    expect(error(`${base}deps:\n  - gevent\n  - --pre\n`)).toMatch(new RegExp(`^${file}:6:5: deps\\.1: a dependency cannot start with "-"`));
+    expect(error(`${base}duration: 2.5\n`)).toBe(`${file}:4:11: duration: fl-run-bench takes a whole number of seconds per cycle\n  hint: e.g. duration: 10`);
+    expect(error(`${base}cycle_time: 1\n`)).toBe(
+      `${file}:4:13: cycle_time: fl-run-bench has no command-line option for cycle_time\n  hint: set "cycle_time = N" in the [bench] section of Simple.conf`,
+    );
+    expect(error(`${base}thresholds: {p95: "fast"}\n`)).toMatch(new RegExp(`^${file}:4:19: thresholds\\.p95`));
+    expect(error('runner: funkload\nscript: ../other/loadtest.py\ntest: A.b\n')).toMatch(new RegExp(`^${file}:2:9: script: must be a path inside the project`));
   });
 });

@@ -65,3 +65,8 @@ export function workerSpec(n: { host: string; port?: number; user?: string }): s
   const host = n.host.includes(':') ? `[${n.host}]` : n.host;
   return `${n.user ? `${n.user}@` : ''}${host}${n.port && n.port !== 22 ? `:${n.port}` : ''}`;
 }
+
+/** A password in a URL (`http://user:secret@host`) becomes `***`, for logs and reports. */
+export function maskUrlPasswords(text: string): string {
+  return text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+:)[^\s@/]+@/gi, '$1***@');
+}

@@ -14,7 +14,7 @@ import { FaultAggregator, type ProxyTimelineEvent } from '../results.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
 import { cleanupStage, remoteJobDir, stageProject } from '../staging.js';
 import { parseThresholds } from '../thresholds.js';
-import { flBuildReportArgv, flRunBenchArgv, workerSpec } from './argv.js';
+import { flBuildReportArgv, flRunBenchArgv, maskUrlPasswords, workerSpec } from './argv.js';
 import { checkFunkloadConfig, funkloadConfigSchema, type FunkloadConfig } from './config.js';
 import { BenchConsole } from './console.js';
 
@@ -53,7 +53,8 @@ async function step(ctx: RunnerContext, node: RunnerNode, argv: string[], cwd: s
     cwd,
     env: ctx.env,
     signal: ctx.signal,
-    onLine: (line, stream) => {
+    onLine: (raw, stream) => {
+      const line = maskUrlPasswords(raw); // pip echoes index URLs, credentials included
       tail.push(line);
       if (tail.length > 20) tail.shift();
       ctx.log(line, { node: node.name, stream });
@@ -147,9 +148,9 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
         ? { workers: ctx.nodes.map((n) => (n.ssh ? workerSpec(n.ssh) : 'localhost')), logPath, packages: fc.deps }
         : undefined,
     });
-    ctx.log(`running ${argv.join(' ')}`, { node: master.name, stream: 'engine' });
+    ctx.log(maskUrlPasswords(`running ${argv.join(' ')}`), { node: master.name, stream: 'engine' });
 
-    const console_ = new BenchConsole();
+    const fl = new BenchConsole();
     const stderr: string[] = [];
     for (const p of proxies) p.on('event', listener);
     let bench: RunResult;
@@ -161,16 +162,17 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
         signal: ctx.signal,
         onStart: ({ pgid }) => ctx.recordProcess(master.name, pgid),
         onLine: (line, stream) => {
-          ctx.log(line, { node: master.name, stream });
+          // FunkLoad prints the server URL (`* Server: ...`), password included.
+          ctx.log(maskUrlPasswords(line), { node: master.name, stream });
           if (stream !== 'stdout') {
             if (line.trim()) stderr.push(line);
             if (stderr.length > 20) stderr.shift();
             return;
           }
-          const e = console_.line(line);
+          const e = fl.line(line);
           if (!e) return;
           faults.flush(Date.now());
-          const s = console_.state;
+          const s = fl.state;
           const message =
             e.kind === 'preparing' ? `preparing ${e.workers} FunkLoad workers`
             : e.kind === 'starting-workers' ? `${e.workers} workers running`
@@ -193,7 +195,7 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
       faults.flush();
     }
     if (bench.cancelled) return { status: 'failed', reason: 'the run was stopped before its end' };
-    const st = console_.state;
+    const st = fl.state;
     ctx.log(`fl-run-bench exit ${bench.exitCode ?? bench.signal}${st.status ? `, bench status ${st.status}` : ''}`, { node: master.name, stream: 'engine' });
 
     // Where the results are: what the console announced, else the `xml` key, else FunkLoad's default.
@@ -220,6 +222,7 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
     results.info.runner = 'funkload';
     results.info.name = ctx.job.name;
     results.info.meta.job = ctx.job.id;
+    results.info.bench.serverUrl = maskUrlPasswords(results.info.bench.serverUrl);
     for (const e of events) results.addProxyEvent(e);
     const thresholds = parseThresholds(c.raw.thresholds);
     const report = await reportResults(results, { resultDir: ctx.resultDir, thresholds, generator: results.info.version, log: (l) => ctx.log(l) });
