@@ -11,7 +11,7 @@ import { parseMarteauConfig } from '../../src/config/marteau.js';
 import { defaultRegistry } from '../../src/proxy/plugins.js';
 import { defaultRunners } from '../../src/runners/index.js';
 import { flBuildReportArgv, flRunBenchArgv, maskUrlPasswords, secondsArg, workerSpec } from '../../src/runners/funkload/argv.js';
-import { BenchConsole, parseConsoleLine, type ConsoleEvent } from '../../src/runners/funkload/console.js';
+import { BenchConsole, parseConsoleLine, progressAfter, type ConsoleEvent } from '../../src/runners/funkload/console.js';
 
 const transcript = (name: string) => readFileSync(new URL(`../../fixtures/funkload/${name}.recorded-format.txt`, import.meta.url), 'utf8').split('\n');
 
@@ -78,6 +78,24 @@ describe('console lines', () => {
       distributedDir: '/tmp/funkload-demo/simple/log-distributed',
       xmlFiles: ['/tmp/funkload-demo/simple/log-distributed/node1-simple-bench.xml', '/tmp/funkload-demo/simple/log-distributed/node2-simple-bench.xml'],
     });
+  });
+
+  it('tells a viewer about cycles and outcomes, and words for the distributed phases', () => {
+    const c = new BenchConsole();
+    const seen = transcript('simple-bench').flatMap((l) => {
+      const e = c.line(l);
+      const p = e && progressAfter(e, c.state);
+      return p ? [p] : [];
+    });
+    expect(seen[0]).toEqual({ cycle: 0, cycles: 2, users: 1, requests: 0, errors: 0, message: undefined });
+    expect(seen.at(-1)).toEqual({ cycle: 1, cycles: 2, users: 2, requests: 7, errors: 2, message: '0.20 tests/s' });
+    const d = new BenchConsole();
+    const words = transcript('simple-distributed').flatMap((l) => {
+      const e = d.line(l);
+      const p = e && progressAfter(e, d.state);
+      return p?.message ? [p.message] : [];
+    });
+    expect(words).toEqual(['preparing 2 FunkLoad workers', '2 workers running', 'worker node1 done (1/2)', 'worker node2 done (2/2)']);
   });
 
   it('keeps the problems FunkLoad reports and ignores what it does not know', () => {

@@ -6,6 +6,7 @@
  * FunkLoad prints test outcomes as `.`/`F`/`E` without a newline while a cycle records, so a line
  * reader sees them when the line ends (at the end of the phase); colour codes are stripped.
  */
+import type { Progress } from '../../core/events.js';
 
 export type BenchStatus = 'SUCCESSFUL' | 'FAILURE' | 'ERROR';
 
@@ -180,4 +181,23 @@ export class BenchConsole {
     }
     return e;
   }
+}
+
+/** What a viewer is told after a console event: numbers on cycle changes and outcomes, words for the distributed phases. */
+export function progressAfter(e: ConsoleEvent, s: BenchState): Progress | undefined {
+  const message =
+    e.kind === 'preparing' ? `preparing ${e.workers} FunkLoad workers`
+    : e.kind === 'starting-workers' ? `${e.workers} workers running`
+    : e.kind === 'worker-returned' ? `worker ${e.worker} done (${s.workersReturned.length}/${s.workers.length})`
+    : undefined;
+  if (!message && e.kind !== 'phase' && e.kind !== 'cycle' && e.kind !== 'cycle-result') return undefined;
+  return {
+    cycle: s.cycle,
+    cycles: s.cycles.length || undefined,
+    users: s.users,
+    // FunkLoad's console counts tests, not requests: the request figures come from the XML.
+    requests: s.success + s.failure + s.error,
+    errors: s.failure + s.error,
+    message: message ?? (s.testsPerSecond !== undefined ? `${s.testsPerSecond.toFixed(2)} tests/s` : undefined),
+  };
 }

@@ -16,7 +16,7 @@ import { cleanupStage, remoteJobDir, stageProject } from '../staging.js';
 import { parseThresholds } from '../thresholds.js';
 import { flBuildReportArgv, flRunBenchArgv, maskUrlPasswords, workerSpec } from './argv.js';
 import { checkFunkloadConfig, funkloadConfigSchema, type FunkloadConfig } from './config.js';
-import { BenchConsole } from './console.js';
+import { BenchConsole, progressAfter } from './console.js';
 
 export const funkloadRunner: Runner = {
   name: 'funkload',
@@ -55,8 +55,7 @@ async function step(ctx: RunnerContext, node: RunnerNode, argv: string[], cwd: s
     signal: ctx.signal,
     onLine: (raw, stream) => {
       const line = maskUrlPasswords(raw); // pip echoes index URLs, credentials included
-      tail.push(line);
-      if (tail.length > 20) tail.shift();
+      keepTail(tail, line);
       ctx.log(line, { node: node.name, stream });
     },
     onStart: ({ pgid }) => ctx.recordProcess(node.name, pgid),
@@ -64,7 +63,13 @@ async function step(ctx: RunnerContext, node: RunnerNode, argv: string[], cwd: s
   return { result, tail };
 }
 
-const lastLine = (tail: string[]) => tail.filter((l) => l.trim()).at(-1) ?? '(no output)';
+/** The last non-empty lines of a command, for a failure's reason. */
+function keepTail(tail: string[], line: string): void {
+  if (!line.trim()) return;
+  tail.push(line);
+  if (tail.length > 20) tail.shift();
+}
+const lastLine = (tail: string[]) => tail.at(-1) ?? '(no output)';
 
 async function prepareVenv(ctx: RunnerContext, node: RunnerNode, cwd: string, venv: string, fc: FunkloadConfig): Promise<void> {
   ctx.progress({ message: `installing ${fc.deps.length} dependenc${fc.deps.length > 1 ? 'ies' : 'y'} in a virtualenv` });
@@ -164,30 +169,12 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
         onLine: (line, stream) => {
           // FunkLoad prints the server URL (`* Server: ...`), password included.
           ctx.log(maskUrlPasswords(line), { node: master.name, stream });
-          if (stream !== 'stdout') {
-            if (line.trim()) stderr.push(line);
-            if (stderr.length > 20) stderr.shift();
-            return;
-          }
+          if (stream !== 'stdout') return keepTail(stderr, maskUrlPasswords(line));
           const e = fl.line(line);
           if (!e) return;
-          faults.flush(Date.now());
-          const s = fl.state;
-          const message =
-            e.kind === 'preparing' ? `preparing ${e.workers} FunkLoad workers`
-            : e.kind === 'starting-workers' ? `${e.workers} workers running`
-            : e.kind === 'worker-returned' ? `worker ${e.worker} done (${s.workersReturned.length}/${s.workers.length})`
-            : undefined;
-          if (e.kind === 'phase' || e.kind === 'cycle' || e.kind === 'cycle-result' || message) {
-            ctx.progress({
-              cycle: s.cycle,
-              cycles: s.cycles.length || c.cycles?.length,
-              users: s.users,
-              requests: s.success + s.failure + s.error,
-              errors: s.failure + s.error,
-              message: message ?? (s.testsPerSecond !== undefined ? `${s.testsPerSecond.toFixed(2)} tests/s` : undefined),
-            });
-          }
+          faults.flush(Date.now()); // seconds that are over have their final fault counts
+          const p = progressAfter(e, fl.state);
+          if (p) ctx.progress({ ...p, cycles: p.cycles ?? c.cycles?.length });
         },
       });
     } finally {
@@ -199,14 +186,8 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
     ctx.log(`fl-run-bench exit ${bench.exitCode ?? bench.signal}${st.status ? `, bench status ${st.status}` : ''}`, { node: master.name, stream: 'engine' });
 
     // Where the results are: what the console announced, else the `xml` key, else FunkLoad's default.
-    const announced = st.xmlFiles.length ? st.xmlFiles : [c.xml ?? 'funkload.xml'];
-    const remoteFiles = announced.map((f) => (path.posix.isAbsolute(f) ? f : join(master, cwd, f)));
-    const local: string[] = [];
-    for (const [i, f] of remoteFiles.entries()) {
-      const to = path.join(ctx.resultDir, remoteFiles.length === 1 ? 'results.xml' : `results-${i + 1}-${path.posix.basename(f)}`);
-      if (await fetch(master, f, to)) local.push(to);
-      else ctx.log(`result file ${f} was not written`, { node: master.name, stream: 'engine', level: 'warn' });
-    }
+    const announced = (st.xmlFiles.length ? st.xmlFiles : [c.xml ?? 'funkload.xml']).map((f) => (path.posix.isAbsolute(f) ? f : join(master, cwd, f)));
+    const local = await fetchResults(ctx, master, announced);
     if (!local.length) {
       // No result at all: FunkLoad refused its arguments (exit 2, as optparse), or the test module failed to load.
       const usage = bench.exitCode === 2 && !st.test;
@@ -229,7 +210,7 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
 
     const extra = [...local];
     if (tools.has('fl-build-report')) {
-      const built = await funkloadReport(ctx, master, venv, cwd, join(master, scratch, 'report'), remoteFiles, fc.apdex_t);
+      const built = await funkloadReport(ctx, master, venv, cwd, join(master, scratch, 'report'), announced, fc.apdex_t);
       extra.push(...built);
     } else {
       ctx.log('fl-build-report is not on the node: FunkLoad\'s own HTML report is skipped', { node: master.name, stream: 'engine' });
@@ -261,6 +242,17 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
     }
     await cleanupStage(ctx, master, failedWith);
   }
+}
+
+/** The result files into the result dir: `results.xml`, or `results-<n>-<name>` for each worker's. */
+async function fetchResults(ctx: RunnerContext, node: RunnerNode, files: string[]): Promise<string[]> {
+  const local: string[] = [];
+  for (const [i, f] of files.entries()) {
+    const to = path.join(ctx.resultDir, files.length === 1 ? 'results.xml' : `results-${i + 1}-${path.posix.basename(f)}`);
+    if (await fetch(node, f, to)) local.push(to);
+    else ctx.log(`result file ${f} was not written`, { node: node.name, stream: 'engine', level: 'warn' });
+  }
+  return local;
 }
 
 /** FunkLoad's own report (fl-build-report --html), fetched under funkload-report/. Returns the local files. */
