@@ -4,7 +4,7 @@
  * job's PATH: no copy, the result file where FunkLoad writes it (the project), our reports, and a
  * cancel that stops fl-run-bench mid-bench.
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -23,7 +23,7 @@ const yaml = (extra: string) =>
 
 describe.skipIf(!haveServer('python3'))('funkload runner on the local node (stand-in FunkLoad)', () => {
   it('runs in the project, writes our reports, and cleans its scratch directory', async () => {
-    const dir = await project(yaml('thresholds: {success_rate: ">= 80%"}\n'), { 'loadtest.py': LOADTEST });
+    const dir = await project(yaml('thresholds: {success_rate: ">= 80%"}\nartifacts: [Simple.conf]\n'), { 'loadtest.py': LOADTEST, 'Simple.conf': '[main]\ntitle=Simple\n' });
     const e = new Engine({ stateDir: await stateDir(), nodes: localNodes(1), run: 'all' });
     const events: EngineEvent[] = [];
     e.events.on('*', (x) => events.push(x));
@@ -36,6 +36,8 @@ describe.skipIf(!haveServer('python3'))('funkload runner on the local node (stan
     // FunkLoad's default result file, in the directory it ran in.
     expect(existsSync(path.join(dir, 'funkload.xml'))).toBe(true);
     expect(readdirSync(e.resultDir(job.id))).toEqual(expect.arrayContaining(['results.xml', 'index.html', 'summary.json', 'junit.xml', 'funkload-report']));
+    // artifacts: as for the command runner.
+    expect(readFileSync(path.join(e.resultDir(job.id), 'nodes', 'local', 'Simple.conf'), 'utf8')).toBe('[main]\ntitle=Simple\n');
     expect(existsSync(path.join(os.tmpdir(), `marteau-tui-${job.id}-funkload`))).toBe(false);
   }, 120_000);
 

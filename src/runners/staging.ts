@@ -1,7 +1,8 @@
 /**
  * Where a job runs on a node: the project itself on the local node, a fresh copy under the
  * node's `work_dir` on an SSH node (uploaded unless `upload: false`), removed after the run
- * unless `keep_remote`. Shared by the runners that run the user's files on nodes.
+ * unless `keep_remote`; `artifacts:` fetched back after. Shared by the runners that run the user's
+ * files on nodes.
  */
 import path from 'node:path';
 import { NodeError, TransferError } from '../exec/executor.js';
@@ -35,4 +36,24 @@ export async function cleanupStage(ctx: RunnerContext, node: RunnerNode, error?:
   await node.executor.remove(remoteJobDir(ctx, node)).catch((e: Error) => {
     ctx.log(`cannot remove the job copy: ${e.message}`, { node: node.name, stream: 'engine', level: 'warn' });
   });
+}
+
+/** Files of the job's run directory on a node (`artifacts:`), fetched to `<results>/nodes/<node>/`; returns their paths under the result dir. */
+export async function fetchNodeArtifacts(ctx: RunnerContext, node: RunnerNode, dir: string, rels: readonly string[]): Promise<string[]> {
+  const fetched: string[] = [];
+  for (const rel of rels) {
+    const from = node.kind === 'local' ? path.join(dir, rel) : path.posix.join(dir, rel);
+    const to = path.join('nodes', node.name, rel);
+    try {
+      if (!(await node.executor.exists(from))) {
+        ctx.log(`artifact ${rel} was not written`, { node: node.name, stream: 'engine', level: 'warn' });
+        continue;
+      }
+      await node.executor.get(from, path.join(ctx.resultDir, to));
+      fetched.push(to);
+    } catch (e) {
+      ctx.log(`cannot fetch ${rel}: ${(e as Error).message}`, { node: node.name, stream: 'engine', level: 'warn' });
+    }
+  }
+  return fetched;
 }

@@ -12,7 +12,7 @@ import { FunkloadFormatError, readFunkloadXmlFiles } from '../funkload-xml.js';
 import { reportOutcome, reportResults } from '../job-report.js';
 import { FaultAggregator, type ProxyTimelineEvent } from '../results.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
-import { cleanupStage, remoteJobDir, stageProject } from '../staging.js';
+import { cleanupStage, fetchNodeArtifacts, remoteJobDir, stageProject } from '../staging.js';
 import { parseThresholds } from '../thresholds.js';
 import { flBuildReportArgv, flRunBenchArgv, maskUrlPasswords, workerSpec } from './argv.js';
 import { checkFunkloadConfig, funkloadConfigSchema, type FunkloadConfig } from './config.js';
@@ -208,7 +208,8 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
     const thresholds = parseThresholds(c.raw.thresholds);
     const report = await reportResults(results, { resultDir: ctx.resultDir, thresholds, generator: results.info.version, log: (l) => ctx.log(l) });
 
-    const extra = [...local];
+    // `artifacts:` as for the command runner (the `xml` key is the result file, fetched above).
+    const extra = [...local, ...(await fetchNodeArtifacts(ctx, master, cwd, c.artifacts.filter((f) => f !== c.xml)))];
     if (tools.has('fl-build-report')) {
       const built = await funkloadReport(ctx, master, venv, cwd, join(master, scratch, 'report'), announced, fc.apdex_t);
       extra.push(...built);
