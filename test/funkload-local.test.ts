@@ -12,6 +12,7 @@ import { Engine } from '../src/core/engine.js';
 import { groupAlive } from '../src/core/owner.js';
 import type { EngineEvent } from '../src/core/events.js';
 import { localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
+import { cliDone } from './helpers/marteau-cli.js';
 import { haveServer } from './helpers/servers.js';
 
 afterAll(removeTemp);
@@ -62,4 +63,30 @@ describe.skipIf(!haveServer('python3'))('funkload runner on the local node (stan
     for (const p of done.procs) expect(groupAlive(p.pgid)).toBe(false);
     expect(existsSync(path.join(dir, 'funkload.xml'))).toBe(false);
   }, 120_000);
+
+  describe('marteau-tui --ci exit codes (built CLI)', () => {
+    const noStandIn = (process.env.PATH ?? '').split(':').filter((d) => d !== standIn).join(':');
+    const ci = async (dir: string, env: NodeJS.ProcessEnv = {}) => cliDone(['--ci', dir, '--state-dir', await stateDir()], env);
+
+    it('a failed threshold: exit 1', async () => {
+      const r = await ci(await project(yaml('thresholds: {p95: "< 1ms"}\n'), { 'loadtest.py': LOADTEST }));
+      expect(r.code, r.out + r.err).toBe(1);
+      expect(r.out).toMatch(/FAIL p95/);
+    }, 120_000);
+
+    it('fl-run-bench not installed: exit 3, naming the node and what to install', async () => {
+      const dir = await project('name: no-fl\nrunner: funkload\nscript: loadtest.py\ntest: Simple.test_simple\n', { 'loadtest.py': LOADTEST });
+      const r = await ci(dir, { PATH: noStandIn });
+      expect(r.code, r.out + r.err).toBe(3);
+      expect(r.out + r.err).toContain('node "local": fl-run-bench (FunkLoad) is not installed: install FunkLoad on the node');
+    }, 120_000);
+
+    it('the test module missing: exit 2 at the script line, no stack trace', async () => {
+      const dir = await project('name: no-module\nrunner: funkload\nscript: tests/loadtest.py\ntest: Simple.test_simple\n');
+      const r = await ci(dir);
+      expect(r.code, r.out + r.err).toBe(2);
+      expect(r.err).toContain(`${path.join(dir, '.marteau.yml')}:3:9: script: the test module "tests/loadtest.py" is not in ${dir}`);
+      expect(r.err).not.toMatch(/\n\s+at /);
+    }, 120_000);
+  });
 });
