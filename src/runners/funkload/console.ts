@@ -183,21 +183,17 @@ export class BenchConsole {
   }
 }
 
-/** What a viewer is told after a console event: numbers on cycle changes and outcomes, words for the distributed phases. */
+/** What a viewer is told after a console event: cycle and users, FunkLoad's test counts in words (they are tests, not requests), distributed phases. */
 export function progressAfter(e: ConsoleEvent, s: BenchState): Progress | undefined {
-  const message =
-    e.kind === 'preparing' ? `preparing ${e.workers} FunkLoad workers`
-    : e.kind === 'starting-workers' ? `${e.workers} workers running`
-    : e.kind === 'worker-returned' ? `worker ${e.worker} done (${s.workersReturned.length}/${s.workers.length})`
-    : undefined;
-  if (!message && e.kind !== 'phase' && e.kind !== 'cycle' && e.kind !== 'cycle-result') return undefined;
-  return {
-    cycle: s.cycle,
-    cycles: s.cycles.length || undefined,
-    users: s.users,
-    // FunkLoad's console counts tests, not requests: the request figures come from the XML.
-    requests: s.success + s.failure + s.error,
-    errors: s.failure + s.error,
-    message: message ?? (s.testsPerSecond !== undefined ? `${s.testsPerSecond.toFixed(2)} tests/s` : undefined),
-  };
+  let message: string | undefined;
+  if (e.kind === 'preparing') message = `preparing ${e.workers} FunkLoad workers`;
+  else if (e.kind === 'starting-workers') message = `${e.workers} workers running`;
+  else if (e.kind === 'worker-returned') message = `worker ${e.worker} done (${s.workersReturned.length}/${s.workers.length})`;
+  else if (e.kind === 'phase' || e.kind === 'cycle' || e.kind === 'cycle-result') {
+    const tests = s.success + s.failure + s.error;
+    message = `${tests} test${tests === 1 ? '' : 's'}: ${s.failure} failed, ${s.error} error${s.error === 1 ? '' : 's'}`;
+    if (s.testsPerSecond !== undefined) message += `; last cycle ${s.testsPerSecond.toFixed(2)} successful tests/s`;
+  } else return undefined;
+  // The request figures come from the XML at the end: FunkLoad's console only counts tests.
+  return { cycle: s.cycle, cycles: s.cycles.length || undefined, users: s.users, errors: s.failure + s.error, message };
 }
