@@ -73,6 +73,7 @@ export const marteauSchema = z
     nodes: z.number().int().min(1).max(64).default(1).describe('how many free nodes the job takes'),
     node_tags: z.array(z.string()).optional().describe('only nodes having all these tags'),
     deps: z.array(z.string()).optional().describe('funkload runner: Python packages to install'),
+    pip_options: z.array(z.string()).optional().describe('funkload runner: extra `pip install` options for deps, e.g. [--no-index, --find-links, wheels]'),
     email: z.string().optional().describe('Marteau compatibility; not used'),
     lookup: z.array(z.string()).optional().describe('Marteau compatibility; not used'),
     cycles: z

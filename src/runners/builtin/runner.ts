@@ -3,8 +3,8 @@
  * process (no Python, no install). Reports, thresholds and the proxies' fault timeline come
  * from runBuiltinJob; this file only maps the engine's context onto it.
  */
-import path from 'node:path';
 import { changeReason } from '../../core/events.js';
+import { checkThresholds, reportOutcome } from '../job-report.js';
 import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
 import { parseThresholds } from '../thresholds.js';
 import { builtinConfigSchema } from './config.js';
@@ -14,16 +14,7 @@ export const builtinRunner: Runner = {
   name: 'builtin',
   description: 'the embedded load generator: cycles of virtual users over a YAML scenario of HTTP steps (FunkLoad semantics)',
   configSchema: builtinConfigSchema,
-  check(config) {
-    try {
-      parseThresholds(config.raw.thresholds);
-    } catch (e) {
-      const err = e as { path?: (string | number)[]; problem?: string; hint?: string };
-      if (err.path) return { path: err.path, message: err.problem ?? String(e), hint: err.hint };
-      throw e;
-    }
-    return undefined;
-  },
+  check: checkThresholds,
   runLength(config) {
     // Users start one every startup_delay, then the cycle records for `duration`; cycles are
     // cycle_time apart. Stopping the users comes after: no longer "the run" for chaos times.
@@ -67,13 +58,5 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
     onLoadStarted: () => ctx.loadStarted(),
     meta: { job: ctx.job.id },
   });
-  const failed = result.verdicts.filter((v) => !v.passed);
-  return {
-    status: result.passed ? 'succeeded' : 'failed',
-    failure: result.passed ? undefined : 'test',
-    reason: result.aborted ? 'the run was stopped before its end' : failed.length ? `${failed.length} threshold(s) failed: ${failed.map((v) => v.message).join('; ')}` : undefined,
-    summary: result.line,
-    report: result.files.html,
-    artifacts: Object.values(result.files).filter((f): f is string => typeof f === 'string').map((f) => path.relative(ctx.resultDir, f)),
-  };
+  return reportOutcome(result, ctx.resultDir, [result.files.xml]);
 }
