@@ -16,6 +16,8 @@ import { formatDuration } from '../config/units.js';
 import { Engine } from '../core/engine.js';
 import { isTerminal, type Job } from '../core/jobs.js';
 import { QueueError, short } from '../core/queue.js';
+import { parseQueueUrl, QueueUrlError } from '../core/queue-url.js';
+import { QueueOfflineError } from '../core/redis-queue.js';
 import { SourceError } from '../core/source.js';
 import { resolveStateDir } from '../core/state-dir.js';
 import { exitCodeFor } from '../ci/exit-code.js';
@@ -30,6 +32,7 @@ interface GlobalOptions {
   stateDir?: string;
   nodes?: string;
   nodeWait?: string;
+  queue?: string;
 }
 
 export function registerEngineCommands(program: Command, io: Io, setResult: (r: Promise<number>) => void): void {
@@ -40,6 +43,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .option('--ci [dir-or-file]', 'run the job(s) of a project (default .) headless to completion; exit 0 ok, 1 test failed, 2 config error, 3 infrastructure error, 130 interrupted')
     .option('--state-dir <dir>', 'queue and results directory (default $XDG_STATE_HOME/marteau-tui)')
     .option('--nodes <file>', 'nodes file (default $MARTEAU_NODES, ./marteau.nodes.yml, then the packaged one)')
+    .option('--queue <url>', 'team mode: the queue shared on Redis, redis://[user:pass@]host:port/db (default: `queue:` in the nodes file, else the journal in the state dir)')
     .option('--node-wait <seconds>', 'with --ci: how long a job may wait for free nodes before failing (exit 3)', '30')
     // Extra words reach the default action, which names an unknown command instead of
     // commander's "too many arguments".
@@ -204,7 +208,7 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   await engine.start();
-  io.out.write(`marteau-tui worker: running queued jobs from ${engine.state.root} (Ctrl-C stops)\n`);
+  io.out.write(`marteau-tui worker: running queued jobs from ${engine.queue.label ?? engine.state.root} on ${engine.pool.list().map((n) => n.name).join(', ')} (Ctrl-C stops)\n`);
   const idle = () => engine.getSnapshot().jobs.every((j) => j.status !== 'queued' && !(j.status === 'running' && engine.isOwn(j.id)));
   let interrupted = false;
   // A ref'd timer keeps the worker alive; in --drain mode it also checks for the end.
@@ -220,8 +224,11 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   return code;
 }
 
+/** The nodes file, with `--queue` (team mode) taking the place of its `queue:` url. */
 async function nodes(g: GlobalOptions): Promise<NodesConfig> {
-  return loadNodesConfig(await resolveNodesFile(g.nodes));
+  const config = await loadNodesConfig(await resolveNodesFile(g.nodes));
+  if (g.queue === undefined) return config;
+  return { ...config, queue: { lostJobs: config.queue?.lostJobs ?? 'interrupt', url: parseQueueUrl(g.queue) } };
 }
 
 async function withEngine(g: GlobalOptions, mode: 'none', fn: (e: Engine) => Promise<number>): Promise<number> {
@@ -236,7 +243,9 @@ async function withEngine(g: GlobalOptions, mode: 'none', fn: (e: Engine) => Pro
 
 /** User mistakes become one message and exit 2 (3 when a machine is at fault). */
 function translate(e: unknown): unknown {
+  if (e instanceof QueueOfflineError) return new UsageError(e.message, EXIT.infrastructure);
   if (e instanceof ConfigError || e instanceof QueueError) return new UsageError(e.message, EXIT.usage);
+  if (e instanceof QueueUrlError) return new UsageError(`--queue: ${e.message}`, EXIT.usage);
   if (e instanceof SourceError) return new UsageError(e.message, EXIT.infrastructure);
   if (e instanceof Error && /^no node "/.test(e.message)) return new UsageError(e.message, EXIT.usage);
   // The state dir (or a project file) cannot be used: say which path and why, no stack trace.

@@ -6,7 +6,7 @@
  * which is exactly what React's useSyncExternalStore wants, and/or listen to `events`.
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, parseYaml } from '../config/errors.js';
 import { loadMarteauConfig, parseMarteauConfig, type MarteauConfig } from '../config/marteau.js';
@@ -17,7 +17,7 @@ import { defaultExecutorFactory } from '../exec/factory.js';
 import { defaultRunners } from '../runners/index.js';
 import type { RunnerContext, RunnerNode, RunnerRegistry, RunOutcome } from '../runners/runner.js';
 import type { BehaviorRegistry, MixSpec } from '../proxy/mix.js';
-import { defaultRegistry, splitHostPort, type Proxy } from '../proxy/proxy.js';
+import { defaultRegistry, splitHostPort, type Proxy, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { Control } from '../proxy/api/control.js';
 import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/server.js';
@@ -29,6 +29,7 @@ import { NodePool, type ExecutorFactory, type NodeView } from './node-pool.js';
 import { postWebhook } from './notify.js';
 import { groupAlive, processStartTime } from './owner.js';
 import { JournalQueue, newJobId, QueueError, short, type JobQueue } from './queue.js';
+import { RedisQueue } from './redis-queue.js';
 import { Scheduler } from './scheduler.js';
 import { cloneGit, parseGitTarget } from './source.js';
 import { mkdirp, StateDir } from './state-dir.js';
@@ -48,7 +49,7 @@ export interface EngineOptions {
   nodeWaitMs?: number;
   /** Probe SSH nodes periodically (default: when running jobs). */
   probe?: boolean;
-  /** The queue implementation; default: the journal in the state dir. */
+  /** The queue implementation; default: `nodes.queue` (Redis) or else the journal in the state dir. */
   queue?: JobQueue;
   /** Where `source.dir` paths are resolved from for relative targets. */
   cwd?: string;
@@ -75,6 +76,8 @@ export interface EngineSnapshot {
   readonly stateDir: string;
   readonly jobs: readonly JobView[];
   readonly nodes: readonly NodeView[];
+  /** Where the queue lives (a shared one is named, credentials masked) and whether it is reachable. */
+  readonly queue: { readonly label?: string; readonly online: boolean };
 }
 
 interface LiveJob {
@@ -110,12 +113,17 @@ export class Engine {
   private snapshot?: EngineSnapshot;
   private version = 0;
   private unwatch?: () => void;
+  private offShared?: () => void;
+  private proxyPublisher?: NodeJS.Timeout;
   private started = false;
   private stopping = false;
 
   constructor(private readonly options: EngineOptions) {
     this.state = new StateDir(options.stateDir);
-    this.queue = options.queue ?? new JournalQueue(this.state.journalFile);
+    const q = options.nodes.queue;
+    this.queue =
+      options.queue ??
+      (q?.url ? new RedisQueue({ url: q.url, lostJobs: q.lostJobs }) : new JournalQueue(this.state.journalFile, undefined, q?.lostJobs));
     this.runners = options.runners ?? defaultRunners;
     this.behaviors = options.behaviors ?? defaultRegistry;
     this.pool = new NodePool(options.nodes, this.queue, options.executorFactory ?? defaultExecutorFactory, this.events);
@@ -161,6 +169,7 @@ export class Engine {
       });
     });
     this.onQueueChange();
+    this.shareWithTeam();
     if (this.options.probe ?? this.runsJobs) this.pool.start();
     if (this.runsJobs) void this.scheduler.kick();
   }
@@ -172,6 +181,8 @@ export class Engine {
     this.pool.stop();
     for (const l of this.live.values()) l.abort.abort('shutdown' satisfies AbortWhy);
     await Promise.all([...this.live.values()].map((l) => l.done));
+    clearInterval(this.proxyPublisher);
+    this.offShared?.();
     this.unwatch?.();
     await this.queue.close();
   }
@@ -196,8 +207,7 @@ export class Engine {
       source = { kind: 'dir', dir: config.projectDir, configFile: path.resolve(config.file) };
     }
     // The config as enqueued is what runs, even if the file is edited while the job waits.
-    await mkdirp(jobDir, 0o700);
-    await writeFile(path.join(jobDir, 'marteau.yml'), await readFile(config.file, 'utf8'), { mode: 0o600 });
+    await this.keepConfig(id, await readFile(config.file, 'utf8'));
     if (o.runHere ?? this.options.run === 'own') this.own.add(id);
     const job = await this.queue.enqueue({
       id,
@@ -221,8 +231,7 @@ export class Engine {
     const old = this.queue.get(this.queue.resolve(idOrPrefix))!;
     const id = newJobId();
     if (!isTerminal(old.status)) throw new QueueError(`job ${short(old.id)} is still ${old.status}; cancel it first or wait for it`);
-    await mkdirp(this.state.jobDir(id), 0o700);
-    await cp(path.join(this.state.jobDir(old.id), 'marteau.yml'), path.join(this.state.jobDir(id), 'marteau.yml'));
+    await this.keepConfig(id, await this.configText(old.id));
     if (o.runHere ?? this.options.run === 'own') this.own.add(id);
     const job = await this.queue.retry(old.id, id);
     void this.scheduler.kick();
@@ -302,6 +311,7 @@ export class Engine {
       stateDir: this.state.root,
       jobs: Object.freeze(this.queue.list().map((j) => this.view(j))),
       nodes: Object.freeze(this.pool.list().map((n) => Object.freeze(n))),
+      queue: Object.freeze({ label: this.queue.label, online: this.queue.online?.() ?? true }),
     });
     return this.snapshot;
   };
@@ -399,8 +409,54 @@ export class Engine {
 
   /** The config snapshotted at enqueue, resolved against the project directory. */
   private async snapshotConfig(job: Readonly<Job>): Promise<MarteauConfig> {
-    const text = await readFile(path.join(this.state.jobDir(job.id), 'marteau.yml'), 'utf8');
+    const text = await this.configText(job.id);
     return parseMarteauConfig(parseYaml(job.source.configFile, text), job.source.dir, { runners: this.runners, behaviors: this.behaviors });
+  }
+
+  /** The config as enqueued: in the job's directory, and in a shared queue for other machines. */
+  private async keepConfig(id: string, text: string): Promise<void> {
+    await mkdirp(this.state.jobDir(id), 0o700);
+    await writeFile(path.join(this.state.jobDir(id), 'marteau.yml'), text, { mode: 0o600 });
+    await this.queue.storeConfig?.(id, text);
+  }
+
+  private async configText(id: string): Promise<string> {
+    const file = path.join(this.state.jobDir(id), 'marteau.yml');
+    try {
+      return await readFile(file, 'utf8');
+    } catch (e) {
+      // Enqueued on another machine: the shared queue has the snapshot.
+      const shared = (e as NodeJS.ErrnoException).code === 'ENOENT' ? await this.queue.loadConfig?.(id) : undefined;
+      if (shared === undefined) throw e;
+      await this.keepConfig(id, shared);
+      return shared;
+    }
+  }
+
+  /**
+   * On a shared queue: show the live output of jobs other processes run, and publish the
+   * counters of the proxies of the jobs run here (other terminals' Proxies panes read them).
+   */
+  private shareWithTeam(): void {
+    this.offShared = this.queue.onLine?.((jobId, l) => {
+      if (this.live.has(jobId)) return;
+      this.events.emit({ type: 'log.line', at: l.at, jobId, node: l.node, stream: l.stream, level: l.level, line: l.line });
+    });
+    const publish = this.queue.publishProxies?.bind(this.queue);
+    if (!publish || !this.runsJobs) return;
+    let had = false;
+    this.proxyPublisher = setInterval(() => {
+      const stats = this.liveProxies().map((p) => p.stats());
+      // Once more with none when the last job ends, so the others drop them.
+      if (stats.length || had) publish(stats);
+      had = stats.length > 0;
+    }, 1000);
+    this.proxyPublisher.unref();
+  }
+
+  /** Counters of the proxies of jobs run by other processes on a shared queue. */
+  remoteProxyStats(): ProxyStats[] {
+    return this.queue.remoteProxies?.() ?? [];
   }
 
   private launch(job: Readonly<Job>, claim: string, nodes: NodeConfig[]): void {
@@ -429,6 +485,7 @@ export class Engine {
       live.lines.push(entry);
       if (live.lines.length > TAIL_LINES) live.lines.splice(0, live.lines.length - TAIL_LINES);
       consoleFile.write(entry);
+      this.queue.publishLine?.(job.id, { ...entry, level: o.level });
       this.events.emit({ type: 'log.line', at: entry.at, jobId: job.id, node: o.node, stream: entry.stream, level: o.level, line });
       this.changed();
     };
