@@ -42,15 +42,15 @@ export const probeSchema = z
   })
   .strict();
 
-export const queueSchema = z.union([
-  z.string().describe('redis://[user:password@]host:port/db: team mode, the queue shared on Redis'),
-  z
-    .object({
-      url: z.string().optional().describe('redis://[user:password@]host:port/db (default: the journal in the state dir)'),
-      lost_jobs: z.enum(LOST_JOBS).default('interrupt').describe('the running jobs of an engine found dead: interrupt, or requeue to run them again'),
-    })
-    .strict(),
-]);
+const queueObject = z
+  .object({
+    url: z.string().optional().describe('redis://[user:password@]host:port/db: team mode, the queue shared on Redis (default: the journal in the state dir)'),
+    lost_jobs: z.enum(LOST_JOBS).default('interrupt').describe('the running jobs of an engine found dead: interrupt, or requeue to run them again'),
+  })
+  .strict();
+
+/** `queue: redis://…` is short for `queue: {url: redis://…}` (one schema: precise errors). */
+export const queueSchema = z.preprocess((v) => (typeof v === 'string' ? { url: v } : v), queueObject);
 
 export const nodesFileSchema = z
   .object({
@@ -139,7 +139,7 @@ export function parseNodesConfig(src: SourceDoc): NodesConfig {
   const parsed = nodesFileSchema.safeParse(data);
   if (!parsed.success) {
     throw zodToConfigError(src, data, parsed.error, {
-      knownKeys: (p) => (p.length === 0 ? ['nodes', 'probe', 'queue'] : p[0] === 'queue' ? ['url', 'lost_jobs'] : p[0] === 'nodes' && p.length === 2 ? Object.keys(nodeSchema.shape) : p[0] === 'probe' ? Object.keys(probeSchema.shape) : undefined),
+      knownKeys: (p) => (p.length === 0 ? ['nodes', 'probe', 'queue'] : p[0] === 'queue' ? Object.keys(queueObject.shape) : p[0] === 'nodes' && p.length === 2 ? Object.keys(nodeSchema.shape) : p[0] === 'probe' ? Object.keys(probeSchema.shape) : undefined),
       hint: (p) => NODE_HINTS[String(p[2])] ?? (p[0] === 'nodes' && p.length <= 2 ? 'e.g. nodes: {box1: {host: 127.0.0.2, user: load, identity: ~/.ssh/id_ed25519}}' : undefined),
     });
   }
@@ -170,21 +170,21 @@ export function parseNodesConfig(src: SourceDoc): NodesConfig {
   return {
     file: src.file,
     nodes,
-    queue: queueConfig(src, parsed.data.queue),
+    queue: queueConfig(src, parsed.data.queue, typeof (data as { queue?: unknown })?.queue === 'string'),
     probeIntervalMs: parsed.data.probe?.interval === undefined ? 10_000 : durationMs(parsed.data.probe.interval),
     probeTimeoutMs: parsed.data.probe?.timeout === undefined ? 5_000 : durationMs(parsed.data.probe.timeout),
   };
 }
 
-function queueConfig(src: SourceDoc, q: z.infer<typeof queueSchema> | undefined): QueueConfig | undefined {
+function queueConfig(src: SourceDoc, q: z.infer<typeof queueObject> | undefined, short: boolean): QueueConfig | undefined {
   if (q === undefined) return undefined;
-  const { url, lost_jobs } = typeof q === 'string' ? { url: q, lost_jobs: 'interrupt' as const } : q;
+  const { url, lost_jobs } = q;
   if (url === undefined) return { lostJobs: lost_jobs };
   try {
     return { url: parseQueueUrl(url), lostJobs: lost_jobs };
   } catch (e) {
     if (!(e instanceof QueueUrlError)) throw e;
-    throw errorAt(src, typeof q === 'string' ? ['queue'] : ['queue', 'url'], e.message, 'e.g. queue: redis://127.0.0.1:6379/0');
+    throw errorAt(src, short ? ['queue'] : ['queue', 'url'], e.message, 'e.g. queue: redis://127.0.0.1:6379/0');
   }
 }
 

@@ -55,6 +55,7 @@ export class RedisQueue extends LogQueue {
   private reaping = false;
   private lineListeners = new Set<(jobId: string, line: SharedLine) => void>();
   private remote: ProxyStats[] = [];
+  private lastError?: Error;
 
   constructor(o: RedisQueueOptions) {
     const owner = o.owner ?? currentOwner();
@@ -70,7 +71,9 @@ export class RedisQueue extends LogQueue {
     this.ttl = o.heartbeatTtlMs ?? DEFAULT_HEARTBEAT_TTL_MS;
     this.me = ownerKey(owner);
     // ioredis reconnects by itself; without a listener it would print every failure to stderr.
-    cmd.on('error', () => {});
+    cmd.on('error', (e: Error) => {
+      this.lastError = e;
+    });
     cmd.on('close', () => this.notify());
     cmd.on('ready', () => {
       this.notify();
@@ -83,7 +86,8 @@ export class RedisQueue extends LogQueue {
       await this.cmd.connect();
     } catch (e) {
       this.cmd.disconnect();
-      throw offline(this.label, e);
+      // The rejection only says the connection closed; the error event said why.
+      throw offline(this.label, this.lastError ?? e);
     }
     await super.open();
     await this.heartbeat();
