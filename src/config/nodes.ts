@@ -195,5 +195,8 @@ export function expandPath(p: string, base: string): string {
 }
 
 export function nodesJsonSchema(): Record<string, unknown> {
-  return { ...z.toJSONSchema(nodesFileSchema, { io: 'input', unrepresentable: 'any' }), title: 'marteau.nodes.yml' };
+  const schema = z.toJSONSchema(nodesFileSchema, { io: 'input', unrepresentable: 'any' }) as { properties: Record<string, unknown> };
+  // The preprocess hides the short form from the generated schema: editors must accept it too.
+  schema.properties.queue = { anyOf: [{ type: 'string', description: 'redis://[user:password@]host:port/db' }, schema.properties.queue] };
+  return { ...schema, title: 'marteau.nodes.yml' };
 }
