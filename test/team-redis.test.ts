@@ -6,6 +6,8 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { render } from 'ink-testing-library';
+import { createElement } from 'react';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseYaml } from '../src/config/errors.js';
 import { parseNodesConfig, type NodesConfig } from '../src/config/nodes.js';
@@ -13,9 +15,11 @@ import { Engine } from '../src/core/engine.js';
 import { isTerminal } from '../src/core/jobs.js';
 import { maskUrl, parseQueueUrl } from '../src/core/queue-url.js';
 import { RedisQueue } from '../src/core/redis-queue.js';
+import { App } from '../src/ui/App.js';
+import { engineBackend } from '../src/ui/engine-backend.js';
 import { cli, cliDone, type CliRun } from './helpers/marteau-cli.js';
 import { freePort } from './helpers/net.js';
-import { project, removeTemp, stateDir, temp } from './helpers/projects.js';
+import { commandYaml, localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer, startRedis, type RunningRedis } from './helpers/servers.js';
 
 const HAVE = haveServer('redis-server');
@@ -273,6 +277,39 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
       expect(e.queue.list().map((j) => j.id)).toEqual([before.id, after.id]);
     } finally {
       await e?.stop();
+      await redis.stop();
+    }
+  }, 60_000);
+});
+
+describe.skipIf(!HAVE)('team mode in the TUI', () => {
+  it('a TUI streams the output of a job another engine runs, and says "queue offline" until Redis is back', async () => {
+    let redis = await startRedis({ aof: true });
+    const { port, dir: data } = redis;
+    const url = urlOf(redis);
+    const tui = await viewer(url);
+    const runner = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), queue: { url: parseQueueUrl(url), lostJobs: 'interrupt' } }, run: 'all' });
+    await runner.start();
+    const backend = engineBackend(tui, { cwd: process.cwd() });
+    const ui = render(createElement(App, { backend, title: 'team', onQuit: () => {} }));
+    const frame = () => (ui.lastFrame() ?? '').replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '');
+    const header = () => frame().split('\n')[0];
+    try {
+      const dir = await project(`name: greeter\n${commandYaml([process.execPath, '-e', 'console.log("hello from the worker")'])}`);
+      await tui.enqueue(dir, { origin: 'tui' });
+      await until('the job output in the Output pane', () => frame().includes('hello from the worker'), 20_000);
+      await until('the finished job', () => /greeter\s+succeeded/.test(frame()), 20_000);
+      // (The end of the line is the latest news: the URL may be cut at the width of the test terminal.)
+      expect(header()).toContain('team redis://127.0.0.1');
+      await redis.crash();
+      await until('"queue offline" in the header', () => header().includes('queue offline (reconnecting)'), 10_000);
+      redis = await startRedis({ aof: true, port, dir: data });
+      await until('the header back to normal', () => header().includes('team redis://127.0.0.1'), 15_000);
+    } finally {
+      ui.unmount();
+      backend.stop();
+      await runner.stop();
+      await tui.stop();
       await redis.stop();
     }
   }, 60_000);

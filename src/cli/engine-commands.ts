@@ -71,7 +71,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
           if (o.json) io.out.write(`${JSON.stringify(jobs, null, 2)}\n`);
           else for (const j of jobs) io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (${j.id})\n`);
           const runners = engine.getSnapshot().jobs.filter((j) => j.status === 'running').length;
-          if (!o.json && !runners) io.err.write('note: queued jobs are run by a `marteau-tui worker` (or the TUI) on this state dir\n');
+          if (!o.json && !runners) io.err.write(`note: queued jobs are run by a \`marteau-tui worker\`${engine.queue.label ? ' on this queue' : ' (or the TUI) on this state dir'}\n`);
           return EXIT.ok;
         }),
       ),
@@ -186,7 +186,10 @@ async function defaultAction(g: GlobalOptions, io: Io): Promise<number> {
 /** The control center on this user's queue and nodes: it runs the queued jobs while open. */
 async function runControlCenter(g: GlobalOptions): Promise<number> {
   assertTerminal();
-  const engine = new Engine({ stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: 'all' });
+  const config = await nodes(g);
+  // On a team queue the workers run the jobs; a terminal that runs them too would take the
+  // team's jobs onto whatever machine someone opened a TUI on.
+  const engine = new Engine({ stateDir: resolveStateDir(g.stateDir), nodes: config, run: config.queue?.url ? 'none' : 'all' });
   await engine.start();
   const backend = engineBackend(engine, { cwd: process.cwd(), bell: () => process.stdout.write('\x07') });
   try {
@@ -208,6 +211,7 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   await engine.start();
+  const offOnline = reportQueueState(engine, io);
   io.out.write(`marteau-tui worker: running queued jobs from ${engine.queue.label ?? engine.state.root} on ${engine.pool.list().map((n) => n.name).join(', ')} (Ctrl-C stops)\n`);
   const idle = () => engine.getSnapshot().jobs.every((j) => j.status !== 'queued' && !(j.status === 'running' && engine.isOwn(j.id)));
   let interrupted = false;
@@ -215,6 +219,7 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   const tick = setInterval(() => { if (drain && idle()) stop(); }, 250);
   await stopped.then(() => { interrupted = !(drain && idle()); });
   clearInterval(tick);
+  offOnline();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   await engine.stop();
@@ -225,6 +230,17 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
 }
 
 /** The nodes file, with `--queue` (team mode) taking the place of its `queue:` url. */
+/** A worker on a shared queue says when it loses it and when it is back. */
+function reportQueueState(engine: Engine, io: Io): () => void {
+  let online = true;
+  return engine.subscribe(() => {
+    const now = engine.getSnapshot().queue.online;
+    if (now === online) return;
+    online = now;
+    io.out.write(now ? `queue ${engine.queue.label} is back online\n` : `queue offline: cannot reach ${engine.queue.label}; reconnecting (running jobs go on)\n`);
+  });
+}
+
 async function nodes(g: GlobalOptions): Promise<NodesConfig> {
   const config = await loadNodesConfig(await resolveNodesFile(g.nodes));
   if (g.queue === undefined) return config;

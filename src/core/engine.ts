@@ -29,7 +29,7 @@ import { NodePool, type ExecutorFactory, type NodeView } from './node-pool.js';
 import { postWebhook } from './notify.js';
 import { groupAlive, processStartTime } from './owner.js';
 import { JournalQueue, newJobId, QueueError, short, type JobQueue } from './queue.js';
-import { RedisQueue } from './redis-queue.js';
+import { QueueOfflineError, RedisQueue } from './redis-queue.js';
 import { Scheduler } from './scheduler.js';
 import { cloneGit, parseGitTarget } from './source.js';
 import { mkdirp, StateDir } from './state-dir.js';
@@ -96,6 +96,9 @@ const TAIL_LINES = 200;
 /** console.log stops growing past this (a runaway tool must not fill the disk). */
 const MAX_CONSOLE_BYTES = 50 * 1024 * 1024;
 type AbortWhy = 'cancel' | 'timeout' | 'shutdown';
+/** How long a finished job's record is retried while a shared queue is offline. */
+const FINISH_RETRY_MS = 10 * 60_000;
+const FINISH_RETRY_STOPPING_MS = 5000;
 
 export class Engine {
   readonly events = new EventBus();
@@ -413,6 +416,24 @@ export class Engine {
     return parseMarteauConfig(parseYaml(job.source.configFile, text), job.source.dir, { runners: this.runners, behaviors: this.behaviors });
   }
 
+  /**
+   * A job's end must reach the queue: on a shared queue that is offline for a moment, try again
+   * until it is back (bounded; when stopping, briefly), else the job would stay `running`.
+   */
+  private async recordFinish(id: string, claim: string, outcome: JobOutcome, log: (line: string, o: { level: 'warn' }) => void): Promise<void> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.queue.finish(id, claim, outcome);
+      } catch (e) {
+        const limit = this.stopping ? FINISH_RETRY_STOPPING_MS : FINISH_RETRY_MS;
+        if (!(e instanceof QueueOfflineError) || Date.now() - started > limit) throw e;
+        if (attempt === 0) log(`${e.message}; the job's end is recorded when it is back`, { level: 'warn' });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
   /** The config as enqueued: in the job's directory, and in a shared queue for other machines. */
   private async keepConfig(id: string, text: string): Promise<void> {
     await mkdirp(this.state.jobDir(id), 0o700);
@@ -598,7 +619,7 @@ export class Engine {
     ).catch(() => {});
     await writeFile(path.join(resultDir, 'timeline.json'), JSON.stringify(live.timeline, null, 2)).catch(() => {});
     await consoleFile.close();
-    await this.queue.finish(job.id, claim, final);
+    await this.recordFinish(job.id, claim, final, log);
 
     const webhook = config?.notify.webhook;
     if (webhook && config) {

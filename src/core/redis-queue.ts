@@ -13,6 +13,7 @@
  * picks which queued job fits which free nodes across all workers, and cancel/retry/history are
  * already the fold's; its stall detection is the TTL key below.
  */
+import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { currentOwner, type Owner } from './owner.js';
 import type { JournalRecord } from './jobs.js';
@@ -58,7 +59,9 @@ export class RedisQueue extends LogQueue {
   private lastError?: Error;
 
   constructor(o: RedisQueueOptions) {
-    const owner = o.owner ?? currentOwner();
+    // Each connection is its own owner: two queues in one process (tests, benchmarks, an
+    // embedding app) must not free each other's heartbeat nor swallow each other's output.
+    const owner = o.owner ?? { ...currentOwner(), session: randomBytes(4).toString('hex') };
     const keys = makeKeys(o.prefix ?? 'marteau:');
     const cmd = new Redis(o.url.url, clientOptions());
     const log = new RedisLog(cmd, keys, o.url.masked);
@@ -326,7 +329,7 @@ function clientOptions(): RedisOptions {
 }
 
 function ownerKey(o: Owner): string {
-  return `${o.host}/${o.pid}/${o.start ?? ''}`;
+  return `${o.host}/${o.pid}/${o.start ?? ''}${o.session ? `/${o.session}` : ''}`;
 }
 
 function fieldMap(fields: string[]): Record<string, string> {
