@@ -12,6 +12,7 @@
  * BENCH_LATENCY_ROUNDS and BENCH_BURST change the sizes.
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -106,38 +107,29 @@ async function measure(producer: JobQueue, consumer: JobQueue): Promise<Figures>
   }
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
+/** redis-server on a port the kernel just gave us, ready once a queue can open on it. */
 async function startRedis(dir: string): Promise<{ url: string; stop: () => void }> {
-  const port = await freePort();
+  const probe = net.createServer().listen(0, '127.0.0.1');
+  await once(probe, 'listening');
+  const { port } = probe.address() as net.AddressInfo;
+  await new Promise((r) => probe.close(r));
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], { stdio: 'ignore' });
-  const failed = new Promise<never>((_, reject) => child.once('error', (e) => reject(new Error(`redis-server: ${e.message} (install redis-server)`))));
-  const deadline = Date.now() + 20_000;
-  const up = async (): Promise<void> => {
-    for (;;) {
-      const ok = await new Promise<boolean>((resolve) => {
-        const c = net.connect(port, '127.0.0.1', () => {
-          c.destroy();
-          resolve(true);
-        });
-        c.once('error', () => resolve(false));
-      });
-      if (ok) return;
-      if (Date.now() > deadline) throw new Error('redis-server did not start');
-      await new Promise((r) => setTimeout(r, 50));
+  child.once('error', (e) => {
+    process.stderr.write(`redis-server: ${e.message} (install redis-server)\n`);
+    process.exit(3);
+  });
+  const url = `redis://127.0.0.1:${port}/0`;
+  for (let i = 0; ; i++) {
+    const q = new RedisQueue({ url: parseQueueUrl(url) });
+    try {
+      await q.open();
+      await q.close();
+      return { url, stop: () => child.kill('SIGTERM') };
+    } catch (e) {
+      if (i > 200) throw e;
+      await new Promise((r) => setTimeout(r, 100));
     }
-  };
-  await Promise.race([up(), failed]);
-  return { url: `redis://127.0.0.1:${port}/0`, stop: () => child.kill('SIGTERM') };
+  }
 }
 
 function row(name: string, f: Figures): string {
