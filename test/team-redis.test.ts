@@ -18,6 +18,7 @@ import { RedisQueue } from '../src/core/redis-queue.js';
 import { App } from '../src/ui/App.js';
 import { engineBackend } from '../src/ui/engine-backend.js';
 import { cli, cliDone, type CliRun } from './helpers/marteau-cli.js';
+import { startEchoServer } from './helpers/echo.js';
 import { freePort } from './helpers/net.js';
 import { commandYaml, localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer, startRedis, type RunningRedis } from './helpers/servers.js';
@@ -283,10 +284,11 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
 });
 
 describe.skipIf(!HAVE)('team mode in the TUI', () => {
-  it('a TUI streams the output of a job another engine runs, and says "queue offline" until Redis is back', async () => {
+  it('a TUI shows the live output, node and proxy counters of a job another engine runs, and "queue offline" until Redis is back', async () => {
     let redis = await startRedis({ aof: true });
     const { port, dir: data } = redis;
     const url = urlOf(redis);
+    const echo = await startEchoServer();
     const tui = await viewer(url);
     const runner = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), queue: { url: parseQueueUrl(url), lostJobs: 'interrupt' } }, run: 'all' });
     await runner.start();
@@ -295,9 +297,16 @@ describe.skipIf(!HAVE)('team mode in the TUI', () => {
     const frame = () => (ui.lastFrame() ?? '').replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '');
     const header = () => frame().split('\n')[0];
     try {
-      const dir = await project(`name: greeter\n${commandYaml([process.execPath, '-e', 'console.log("hello from the worker")'])}`);
+      // The job talks through its proxy, then holds it open long enough to be published.
+      const talk = `const s = require("node:net").connect(...process.env.MARTEAU_PROXY_ECHO.split(":").reverse()); s.write("ping"); s.once("data", () => { console.log("hello from the worker"); setTimeout(() => s.end(), 2500); });`;
+      const dir = await project(
+        `name: greeter\n${commandYaml([process.execPath, '-e', talk])}\nproxies:\n  echo: {listen: 127.0.0.1:${await freePort()}, upstream: 127.0.0.1:${echo.port}, protocol: tcp}\n`,
+      );
       await tui.enqueue(dir, { origin: 'tui' });
       await until('the job output in the Output pane', () => frame().includes('hello from the worker'), 20_000);
+      // The worker's node and its job's proxy counters, in a terminal that has neither.
+      await until('the worker\'s node', () => /local\s+busy/.test(frame()), 10_000);
+      await until('the job\'s proxy in the Proxies pane', () => /echo\s+tcp/.test(frame()), 10_000);
       await until('the finished job', () => /greeter\s+succeeded/.test(frame()), 20_000);
       // (The end of the line is the latest news: the URL may be cut at the width of the test terminal.)
       expect(header()).toContain('team redis://127.0.0.1');
@@ -310,6 +319,7 @@ describe.skipIf(!HAVE)('team mode in the TUI', () => {
       backend.stop();
       await runner.stop();
       await tui.stop();
+      await echo.close();
       await redis.stop();
     }
   }, 60_000);

@@ -242,6 +242,8 @@ export class Engine {
   }
 
   async setNodeEnabled(name: string, enabled: boolean): Promise<void> {
+    // A worker's node on a shared queue: the switch is a queue record every worker obeys.
+    if (!this.pool.node(name) && this.queue.remotePresence?.().nodes.some((n) => n.name === name)) return this.queue.setNodeEnabled(name, enabled);
     await this.pool.setEnabled(name, enabled);
   }
 
@@ -313,7 +315,7 @@ export class Engine {
       version: this.version,
       stateDir: this.state.root,
       jobs: Object.freeze(this.queue.list().map((j) => this.view(j))),
-      nodes: Object.freeze(this.pool.list().map((n) => Object.freeze(n))),
+      nodes: Object.freeze(this.nodeViews().map((n) => Object.freeze(n))),
       queue: Object.freeze({ label: this.queue.label, online: this.queue.online?.() ?? true }),
     });
     return this.snapshot;
@@ -463,21 +465,29 @@ export class Engine {
       if (this.live.has(jobId)) return;
       this.events.emit({ type: 'log.line', at: l.at, jobId, node: l.node, stream: l.stream, level: l.level, line: l.line });
     });
-    const publish = this.queue.publishProxies?.bind(this.queue);
+    const publish = this.queue.publishPresence?.bind(this.queue);
     if (!publish || !this.runsJobs) return;
-    let had = false;
-    this.proxyPublisher = setInterval(() => {
-      const stats = this.liveProxies().map((p) => p.stats());
-      // Once more with none when the last job ends, so the others drop them.
-      if (stats.length || had) publish(stats);
-      had = stats.length > 0;
-    }, 1000);
+    const share = () => publish({ nodes: this.pool.list(), proxies: this.liveProxies().map((p) => p.stats()) });
+    share();
+    this.proxyPublisher = setInterval(share, 1000);
     this.proxyPublisher.unref();
   }
 
   /** Counters of the proxies of jobs run by other processes on a shared queue. */
   remoteProxyStats(): ProxyStats[] {
-    return this.queue.remoteProxies?.() ?? [];
+    return this.queue.remotePresence?.().proxies ?? [];
+  }
+
+  /**
+   * This process's nodes, and on a shared queue the workers' too. A terminal that runs no jobs
+   * shows the workers' view of a node of the same name (they probe it, it only has a config).
+   */
+  private nodeViews(): NodeView[] {
+    const own = this.pool.list();
+    const remote = (this.queue.remotePresence?.().nodes ?? []).map((n) => ({ ...n, running: this.queue.nodeUse(n.name), enabled: this.queue.nodeEnabled(n.name) ?? n.enabled }));
+    if (!remote.length) return own;
+    const [first, second] = this.runsJobs ? [own, remote] : [remote, own];
+    return [...first, ...second.filter((n) => !first.some((m) => m.name === n.name))];
   }
 
   private launch(job: Readonly<Job>, claim: string, nodes: NodeConfig[]): void {

@@ -12,6 +12,7 @@ import { isTerminal, QueueState, type Job, type JobOutcome, type JobSpec, type J
 import { currentOwner, isOwnerAlive, type Owner } from './owner.js';
 import type { LogStream } from './events.js';
 import type { ProxyStats } from '../proxy/proxy.js';
+import type { NodeView } from './node-pool.js';
 
 export interface JobQueue {
   open(): Promise<void>;
@@ -54,9 +55,15 @@ export interface JobQueue {
   /** Live output of a job run here, for the other processes; `onLine` gets theirs. */
   publishLine?(jobId: string, line: SharedLine): void;
   onLine?(listener: (jobId: string, line: SharedLine) => void): () => void;
-  /** Counters of the proxies of the jobs run here; `remoteProxies` gives the other processes'. */
-  publishProxies?(stats: ProxyStats[]): void;
-  remoteProxies?(): ProxyStats[];
+  /** What this process runs on (nodes, proxies of its jobs); `remotePresence` merges the others'. */
+  publishPresence?(p: Presence): void;
+  remotePresence?(): Presence;
+}
+
+/** What a process shows the team: its nodes' state and its running jobs' proxy counters. */
+export interface Presence {
+  nodes: NodeView[];
+  proxies: ProxyStats[];
 }
 
 export interface SharedLine {

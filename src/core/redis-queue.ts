@@ -17,9 +17,8 @@ import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { currentOwner, type Owner } from './owner.js';
 import type { JournalRecord } from './jobs.js';
-import { LogQueue, QueueError, type LostJobs, type RecordLog, type SharedLine } from './queue.js';
+import { LogQueue, QueueError, type LostJobs, type Presence, type RecordLog, type SharedLine } from './queue.js';
 import type { QueueUrl } from './queue-url.js';
-import type { ProxyStats } from '../proxy/proxy.js';
 
 export interface RedisQueueOptions {
   url: QueueUrl;
@@ -55,7 +54,7 @@ export class RedisQueue extends LogQueue {
   private beat?: NodeJS.Timeout;
   private reaping = false;
   private lineListeners = new Set<(jobId: string, line: SharedLine) => void>();
-  private remote: ProxyStats[] = [];
+  private remote: Presence = { nodes: [], proxies: [] };
   private lastError?: Error;
 
   constructor(o: RedisQueueOptions) {
@@ -102,7 +101,7 @@ export class RedisQueue extends LogQueue {
     clearInterval(this.beat);
     this.beat = undefined;
     // A clean exit frees its heartbeat at once: nothing of ours is running any more.
-    if (this.online()) await this.cmd.multi().del(this.keys.alive(this.me)).hdel(this.keys.proxies, this.me).exec().catch(() => {});
+    if (this.online()) await this.cmd.multi().del(this.keys.alive(this.me)).hdel(this.keys.presence, this.me).exec().catch(() => {});
     await super.close();
     this.cmd.disconnect();
   }
@@ -134,12 +133,11 @@ export class RedisQueue extends LogQueue {
     return () => this.lineListeners.delete(listener);
   }
 
-  publishProxies(stats: ProxyStats[]): void {
-    const value = JSON.stringify({ at: Date.now(), stats });
-    void (stats.length ? this.cmd.hset(this.keys.proxies, this.me, value) : this.cmd.hdel(this.keys.proxies, this.me)).catch(() => {});
+  publishPresence(p: Presence): void {
+    void this.cmd.hset(this.keys.presence, this.me, JSON.stringify({ at: Date.now(), ...p })).catch(() => {});
   }
 
-  remoteProxies(): ProxyStats[] {
+  remotePresence(): Presence {
     return this.remote;
   }
 
@@ -171,7 +169,7 @@ export class RedisQueue extends LogQueue {
     try {
       await this.heartbeat();
       await this.recoverInterrupted();
-      await this.fetchRemoteProxies();
+      await this.fetchPresence();
     } catch {
       // offline meanwhile: the next tick tries again
     } finally {
@@ -179,17 +177,20 @@ export class RedisQueue extends LogQueue {
     }
   }
 
-  private async fetchRemoteProxies(): Promise<void> {
-    const all = await this.cmd.hgetall(this.keys.proxies);
-    const fresh: ProxyStats[] = [];
-    for (const [who, value] of Object.entries(all)) {
+  /** The other processes' presence; a stale entry (its process died) is dropped. */
+  private async fetchPresence(): Promise<void> {
+    const all = await this.cmd.hgetall(this.keys.presence);
+    const fresh: Presence = { nodes: [], proxies: [] };
+    for (const [who, value] of Object.entries(all).sort(([a], [b]) => a.localeCompare(b))) {
       if (who === this.me) continue;
       try {
-        const { at, stats } = JSON.parse(value) as { at: number; stats: ProxyStats[] };
-        if (Date.now() - at < this.ttl) fresh.push(...stats);
-        else void this.cmd.hdel(this.keys.proxies, who).catch(() => {});
+        const p = JSON.parse(value) as Presence & { at: number };
+        if (Date.now() - p.at >= this.ttl) throw new Error('stale');
+        // A node shared by name between workers is listed once.
+        fresh.nodes.push(...p.nodes.filter((n) => !fresh.nodes.some((m) => m.name === n.name)));
+        fresh.proxies.push(...p.proxies);
       } catch {
-        void this.cmd.hdel(this.keys.proxies, who).catch(() => {});
+        void this.cmd.hdel(this.keys.presence, who).catch(() => {});
       }
     }
     const changed = JSON.stringify(fresh) !== JSON.stringify(this.remote);
@@ -220,7 +221,7 @@ export class RedisQueue extends LogQueue {
 interface Keys {
   log: string;
   output: string;
-  proxies: string;
+  presence: string;
   config(id: string): string;
   alive(owner: string): string;
 }
@@ -229,7 +230,7 @@ function makeKeys(p: string): Keys {
   return {
     log: `${p}log`,
     output: `${p}output`,
-    proxies: `${p}proxies`,
+    presence: `${p}presence`,
     config: (id) => `${p}config:${id}`,
     alive: (owner) => `${p}alive:${owner}`,
   };
