@@ -325,6 +325,26 @@ describe.skipIf(!HAVE)('team mode in the TUI', () => {
   }, 60_000);
 });
 
+describe.skipIf(!HAVE)('a Redis with a password', () => {
+  it('takes the URL from MARTEAU_QUEUE; a wrong password is exit 3 and never printed', async () => {
+    const redis = await startRedis({ password: 'pa55-word' });
+    try {
+      const { dir } = await tracedProject(10);
+      const state = await stateDir();
+      const good = await cliDone(['enqueue', '--json', '--state-dir', state, dir], { MARTEAU_QUEUE: `redis://:pa55-word@127.0.0.1:${redis.port}/0` });
+      expect(good.code, good.err).toBe(0);
+      const listed = await cliDone(['queue', '--json', '--state-dir', state], { MARTEAU_QUEUE: `redis://:pa55-word@127.0.0.1:${redis.port}/0` });
+      expect((JSON.parse(listed.out) as { id: string }[]).map((j) => j.id)).toEqual((JSON.parse(good.out) as { id: string }[]).map((j) => j.id));
+      const bad = await cliDone(['queue', '--state-dir', state], { MARTEAU_QUEUE: `redis://:guess@127.0.0.1:${redis.port}/0` });
+      expect(bad.code).toBe(3);
+      expect(bad.err).toContain(`cannot log in to the queue at redis://***@127.0.0.1:${redis.port}/0 (WRONGPASS`);
+      expect(bad.err + bad.out).not.toContain('guess');
+    } finally {
+      await redis.stop();
+    }
+  }, 60_000);
+});
+
 describe('queue URLs and config', () => {
   it('an unreachable Redis is one line and exit 3, with the password masked', async () => {
     const port = await freePort();

@@ -5,7 +5,7 @@
  * (TUI, --ci, worker) runs jobs on the same state dir.
  */
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { engineBackend } from '../ui/engine-backend.js';
 import { assertTerminal, runTui } from '../ui/run.js';
 import { ConfigError } from '../config/errors.js';
@@ -43,7 +43,8 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .option('--ci [dir-or-file]', 'run the job(s) of a project (default .) headless to completion; exit 0 ok, 1 test failed, 2 config error, 3 infrastructure error, 130 interrupted')
     .option('--state-dir <dir>', 'queue and results directory (default $XDG_STATE_HOME/marteau-tui)')
     .option('--nodes <file>', 'nodes file (default $MARTEAU_NODES, ./marteau.nodes.yml, then the packaged one)')
-    .option('--queue <url>', 'team mode: the queue shared on Redis, redis://[user:pass@]host:port/db (default: `queue:` in the nodes file, else the journal in the state dir)')
+    // From the environment too: a password on the command line is visible in the process list.
+    .addOption(new Option('--queue <url>', 'team mode: the queue shared on Redis, redis://[user:pass@]host:port/db (default: `queue:` in the nodes file, else the journal in the state dir)').env('MARTEAU_QUEUE'))
     .option('--node-wait <seconds>', 'with --ci: how long a job may wait for free nodes before failing (exit 3)', '30')
     // Extra words reach the default action, which names an unknown command instead of
     // commander's "too many arguments".

@@ -341,6 +341,7 @@ function fieldMap(fields: string[]): Record<string, string> {
 
 function offline(label: string, e: unknown): QueueOfflineError {
   const why = (e as NodeJS.ErrnoException)?.code ?? (e as Error)?.message ?? String(e);
+  if (/^(WRONGPASS|NOAUTH|NOPERM)/.test(why)) return new QueueOfflineError(`cannot log in to the queue at ${label} (${why.replace(/\.$/, '')}): check the user and password in the URL`);
   return new QueueOfflineError(`queue offline: cannot reach ${label} (${why})`);
 }
 

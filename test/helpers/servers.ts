@@ -86,6 +86,8 @@ export interface RedisOptions {
   /** Start again on the same port and data dir (after `crash()`). */
   port?: number;
   dir?: string;
+  /** requirepass: clients must AUTH with it. */
+  password?: string;
 }
 
 export interface RunningRedis extends RunningServer {
@@ -99,7 +101,7 @@ export async function startRedis(o: RedisOptions = {}): Promise<RunningRedis> {
   const persistence = o.aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const { child, stop } = await startProcess(
     findBinary('redis-server') ?? 'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, ...(o.password ? ['--requirepass', o.password] : []), '--dir', dir],
     port,
     dir,
   );
