@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseYaml } from '../src/config/errors.js';
 import { parseNodesConfig, type NodesConfig } from '../src/config/nodes.js';
 import { Engine } from '../src/core/engine.js';
-import { isTerminal } from '../src/core/jobs.js';
+import type { JournalRecord } from '../src/core/jobs.js';
+import { LogQueue, type RecordLog } from '../src/core/queue.js';
 import { maskUrl, parseQueueUrl } from '../src/core/queue-url.js';
 import { RedisQueue } from '../src/core/redis-queue.js';
 import { App } from '../src/ui/App.js';
@@ -343,6 +344,36 @@ describe.skipIf(!HAVE)('a Redis with a password', () => {
       await redis.stop();
     }
   }, 60_000);
+});
+
+describe('a claim whose reply was lost', () => {
+  it('is found when the connection is back, and its job interrupted instead of left running for ever', async () => {
+    // A log that stores the claim but then fails, as a connection dropping before the reply.
+    const records: JournalRecord[] = [];
+    let read = 0;
+    let dropNextClaim = true;
+    const log: RecordLog = {
+      open: async () => {},
+      close: async () => {},
+      append: async (r) => {
+        records.push(r);
+        if (r.t === 'claimed' && dropNextClaim) {
+          dropNextClaim = false;
+          throw new Error('connection lost before the reply');
+        }
+      },
+      readNew: async () => records.slice(read, (read = records.length)),
+      watch: () => () => {},
+    };
+    const q = new LogQueue(log);
+    await q.open();
+    const job = await q.enqueue({ name: 'j', source: { kind: 'dir', dir: '/p', configFile: '/p/.marteau.yml' }, runner: 'command', nodes: 1, nodeTags: [] });
+    await expect(q.claim(job.id, [{ name: 'n1', max: 1 }])).rejects.toThrow(/connection lost/);
+    await q.sync(); // back online: the claim is there, nobody runs the job
+    await until('the job interrupted', () => q.get(job.id)?.status === 'interrupted', 2000);
+    expect(q.get(job.id)?.reason).toMatch(/lost connection to the queue/);
+    expect(q.nodeUse('n1')).toBe(0);
+  });
 });
 
 describe('queue URLs and config', () => {

@@ -109,6 +109,8 @@ export class LogQueue implements JobQueue {
   private resync = false;
   private cached?: readonly Readonly<Job>[];
   private readonly frozen = new Map<string, Readonly<Job>>();
+  /** Claims whose append failed without telling whether it landed: claim id -> job id. */
+  private readonly unsureClaims = new Map<string, string>();
 
   constructor(
     private readonly log: RecordLog,
@@ -186,8 +188,28 @@ export class LogQueue implements JobQueue {
 
   async claim(id: string, nodes: NodeClaim[]): Promise<string | undefined> {
     const claim = randomBytes(8).toString('hex');
-    await this.append({ t: 'claimed', at: Date.now(), id, claim, owner: this.owner, nodes });
+    try {
+      await this.append({ t: 'claimed', at: Date.now(), id, claim, owner: this.owner, nodes });
+    } catch (e) {
+      // The record may have landed with only the reply lost (a shared backend dropping):
+      // should it turn up, the job was never started, and must not stay `running` for ever.
+      this.unsureClaims.set(claim, id);
+      throw e;
+    }
     return this.state.jobs.get(id)?.claim === claim ? claim : undefined;
+  }
+
+  private settleUnsureClaims(): void {
+    for (const [claim, id] of this.unsureClaims) {
+      const won = this.state.jobs.get(id)?.claim === claim && this.state.jobs.get(id)?.status === 'running';
+      if (!won && !this.state.rejectedClaims.has(claim)) continue; // not seen yet
+      this.unsureClaims.delete(claim);
+      if (won) {
+        void this.finish(id, claim, { status: 'interrupted', failure: 'infrastructure', reason: 'its start was cut off by a lost connection to the queue' }).catch(() => {
+          this.unsureClaims.set(claim, id);
+        });
+      }
+    }
   }
 
   async recordProcess(id: string, claim: string, node: string, pgid: number): Promise<void> {
@@ -266,6 +288,7 @@ export class LogQueue implements JobQueue {
             this.cached = undefined;
             this.notify();
           }
+          if (this.unsureClaims.size) this.settleUnsureClaims();
         } while (this.resync);
       } finally {
         this.syncing = undefined;
