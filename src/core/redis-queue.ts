@@ -240,6 +240,9 @@ function makeKeys(p: string): Keys {
 class RedisLog implements RecordLog {
   private lastId = '0-0';
   private blocking?: Redis;
+  /** Entries read in the same round trip as an append; `readNew` takes them first. */
+  private prefetched: [string, string[]][] = [];
+  private prefetchedToEnd = false;
 
   constructor(
     private readonly cmd: Redis,
@@ -254,16 +257,25 @@ class RedisLog implements RecordLog {
 
   async close(): Promise<void> {}
 
+  /**
+   * The queue reads right after each append (up to its own record, which decides a claim): the
+   * read goes in the same MULTI, one round trip instead of two.
+   */
   async append(r: JournalRecord): Promise<void> {
-    await guard(this.label, this.cmd.xadd(this.keys.log, '*', 'r', JSON.stringify(r)));
+    const res = await guard(this.label, this.cmd.multi().xadd(this.keys.log, '*', 'r', JSON.stringify(r)).xrange(this.keys.log, `(${this.lastId}`, '+', 'COUNT', READ_BATCH).exec());
+    const failed = res?.find(([e]) => e);
+    if (!res || failed) throw failed?.[0] ?? new Error('the queue append was discarded');
+    const batch = res[1][1] as [string, string[]][];
+    this.prefetched.push(...batch);
+    this.prefetchedToEnd = batch.length < READ_BATCH;
   }
 
   async readNew(): Promise<JournalRecord[]> {
     const out: JournalRecord[] = [];
-    // Bounded: each batch moves lastId forward, and a short batch is the end.
-    for (;;) {
-      const batch = await guard(this.label, this.cmd.xrange(this.keys.log, `(${this.lastId}`, '+', 'COUNT', READ_BATCH));
+    const take = (batch: [string, string[]][]) => {
       for (const [id, fields] of batch) {
+        // A concurrent read may already have taken it (ids only grow).
+        if (!idAfter(id, this.lastId)) continue;
         this.lastId = id;
         const text = fieldMap(fields).r;
         try {
@@ -273,6 +285,18 @@ class RedisLog implements RecordLog {
           // a damaged entry: skipped, like a torn journal line
         }
       }
+    };
+    if (this.prefetched.length) {
+      const [batch, toEnd] = [this.prefetched, this.prefetchedToEnd];
+      this.prefetched = [];
+      take(batch);
+      // Up to our own record is all a reader after an append needs; the watch brings the rest.
+      if (toEnd) return out;
+    }
+    // Bounded: each batch moves lastId forward, and a short batch is the end.
+    for (;;) {
+      const batch = await guard(this.label, this.cmd.xrange(this.keys.log, `(${this.lastId}`, '+', 'COUNT', READ_BATCH));
+      take(batch);
       if (batch.length < READ_BATCH) return out;
     }
   }
@@ -286,12 +310,25 @@ class RedisLog implements RecordLog {
    * alike, so another process's claim or line is seen at once, without polling.
    */
   watch(onChange: () => Promise<void>): () => void {
-    const conn = (this.blocking = this.cmd.duplicate({ ...clientOptions(), lazyConnect: false }));
+    // Its commands may wait for the connection: one at a time, and they wake the loop anyway.
+    const conn = (this.blocking = this.cmd.duplicate({ ...clientOptions(), lazyConnect: false, enableOfflineQueue: true }));
     conn.on('error', () => {});
     let running = true;
-    let outputId = '$';
+    // A concrete id, not `$`: `$` means "after the last entry at each call", and lines added
+    // while a wake-up for new records is handled would be skipped.
+    let outputId: string | undefined;
     void (async () => {
       while (running) {
+        if (outputId === undefined) {
+          try {
+            const [last] = await conn.xrevrange(this.keys.output, '+', '-', 'COUNT', 1);
+            outputId = last?.[0] ?? '0-0';
+          } catch {
+            if (!running) return;
+            await new Promise((r) => setTimeout(r, 500));
+            continue;
+          }
+        }
         try {
           const res = (await conn.xread('BLOCK', BLOCK_MS, 'STREAMS', this.keys.log, this.keys.output, this.lastId, outputId)) as [string, [string, string[]][]][] | null;
           for (const [key, entries] of res ?? []) {
@@ -331,6 +368,13 @@ function clientOptions(): RedisOptions {
 
 function ownerKey(o: Owner): string {
   return `${o.host}/${o.pid}/${o.start ?? ''}${o.session ? `/${o.session}` : ''}`;
+}
+
+/** Stream ids are `<ms>-<seq>`: is `a` after `b`? */
+function idAfter(a: string, b: string): boolean {
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am > bm || (am === bm && as > bs);
 }
 
 function fieldMap(fields: string[]): Record<string, string> {
