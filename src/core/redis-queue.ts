@@ -47,7 +47,6 @@ const BLOCK_MS = 2000;
 export class RedisQueue extends LogQueue {
   readonly label: string;
   private readonly cmd: Redis;
-  private readonly redisLog: RedisLog;
   private readonly ttl: number;
   private readonly keys: Keys;
   private readonly me: string;
@@ -67,7 +66,6 @@ export class RedisQueue extends LogQueue {
     super(log, owner, o.lostJobs);
     log.onOutput = (entries) => this.onOutput(entries);
     this.cmd = cmd;
-    this.redisLog = log;
     this.keys = keys;
     this.label = o.url.masked;
     this.ttl = o.heartbeatTtlMs ?? DEFAULT_HEARTBEAT_TTL_MS;
@@ -211,11 +209,6 @@ export class RedisQueue extends LogQueue {
       for (const l of [...this.lineListeners]) l(f.j, line);
     }
   }
-
-  /** For tests and the benchmark: the records stream's length. */
-  async recordCount(): Promise<number> {
-    return this.redisLog.length();
-  }
 }
 
 interface Keys {
@@ -239,7 +232,6 @@ function makeKeys(p: string): Keys {
 /** The queue's records in one Redis stream. */
 class RedisLog implements RecordLog {
   private lastId = '0-0';
-  private blocking?: Redis;
   /** Entries read in the same round trip as an append; `readNew` takes them first. */
   private prefetched: [string, string[]][] = [];
   private prefetchedToEnd = false;
@@ -301,17 +293,13 @@ class RedisLog implements RecordLog {
     }
   }
 
-  length(): Promise<number> {
-    return this.cmd.xlen(this.keys.log);
-  }
-
   /**
    * One blocking XREAD on its own connection wakes us for new records and new output lines
    * alike, so another process's claim or line is seen at once, without polling.
    */
   watch(onChange: () => Promise<void>): () => void {
     // Its commands may wait for the connection: one at a time, and they wake the loop anyway.
-    const conn = (this.blocking = this.cmd.duplicate({ ...clientOptions(), lazyConnect: false, enableOfflineQueue: true }));
+    const conn = this.cmd.duplicate({ ...clientOptions(), lazyConnect: false, enableOfflineQueue: true });
     conn.on('error', () => {});
     let running = true;
     // A concrete id, not `$`: `$` means "after the last entry at each call", and lines added
@@ -349,7 +337,6 @@ class RedisLog implements RecordLog {
     return () => {
       running = false;
       conn.disconnect();
-      if (this.blocking === conn) this.blocking = undefined;
     };
   }
 }
