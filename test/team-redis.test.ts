@@ -130,7 +130,7 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
       b.events.on('log.line', (e) => {
         if (e.jobId && e.line === `hello from ${e.jobId}`) heard.add(e.jobId);
       });
-      await Promise.all([worker(url, nodes), worker(url, nodes)]);
+      const workers = await Promise.all([worker(url, nodes), worker(url, nodes)]);
       const enqueue = async (e: Engine) => {
         const ids: string[] = [];
         for (let i = 0; i < 25; i++) ids.push((await e.enqueue(dir, { origin: 'cli' })).id);
@@ -153,6 +153,9 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
       expect(peak.get('n2') ?? 0).toBeLessThanOrEqual(1);
       // Every job's live output reached an engine that ran none of them.
       await until('all output lines', () => heard.size === 50, 10_000);
+      // Each job announced once, by the one worker that ran it.
+      const ends = workers.flatMap((w) => [...w.out().matchAll(/^\S+ job ([0-9a-f]{8}) succeeded/gm)].map((m) => m[1]));
+      expect(ends.sort()).toEqual(ids.map((id) => id.slice(0, 8)).sort());
     } finally {
       for (const e of engines) await e.stop();
       await redis.stop();

@@ -499,7 +499,11 @@ export class Engine {
       .finally(() => {
         this.live.delete(job.id);
         const j = this.queue.get(job.id);
-        if (j && isTerminal(j.status)) this.emitFinished(j);
+        if (j && isTerminal(j.status)) {
+          // Seen here, so a queue change handled after this does not announce it again.
+          this.seen.set(j.id, j.status);
+          this.emitFinished(j);
+        }
         this.changed();
         void this.scheduler.kick();
       });
