@@ -465,7 +465,9 @@ export class Engine {
       const nodes: RunnerNode[] = nodeConfigs.map((n, index) => {
         const executor = this.pool.executor(n.name);
         executors.push(executor);
-        return { name: n.name, index, executor, kind: n.type, remoteBase: n.type === 'ssh' ? n.workDir : undefined };
+        return n.type === 'ssh'
+          ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, nodeBin: n.nodeBin, marteauTui: n.marteauTui }
+          : { name: n.name, index, executor, kind: n.type };
       });
       let loadStarted = false;
       const ctx: RunnerContext = {

@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { NodeError, TransferError } from '../exec/executor.js';
 import type { RunResult } from '../exec/executor.js';
-import type { Runner, RunnerContext, RunnerNode, RunOutcome } from './runner.js';
+import { remoteJobDir, type Runner, type RunnerContext, type RunnerNode, type RunOutcome } from './runner.js';
 
 interface NodeRun {
   node: RunnerNode;
@@ -103,7 +103,7 @@ async function stage(ctx: RunnerContext, r: NodeRun): Promise<string> {
 }
 
 function remoteDir(ctx: RunnerContext, node: RunnerNode): string {
-  return path.posix.join(node.remoteBase ?? '/tmp/marteau-tui', ctx.job.id);
+  return remoteJobDir(node, ctx.job.id);
 }
 
 async function fetchArtifacts(ctx: RunnerContext, runs: NodeRun[], dirs: string[]): Promise<string[]> {

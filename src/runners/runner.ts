@@ -8,6 +8,7 @@
  * `defaultRunners` in ./index.ts. Its `configSchema` validates its own keys of .marteau.yml
  * (errors get file:line:col for free); `check` does cross-key checks with a path.
  */
+import path from 'node:path';
 import type { RunnerCatalogEntry, MarteauConfig } from '../config/marteau.js';
 import type { LogStream, Progress, TimelineEvent } from '../core/events.js';
 import type { FailureKind } from '../core/jobs.js';
@@ -22,6 +23,14 @@ export interface RunnerNode {
   kind: 'local' | 'ssh';
   /** SSH nodes: the base directory where jobs are copied (node `work_dir`). */
   remoteBase?: string;
+  /** SSH nodes: Node.js there (`node_bin`) and an installed marteau-tui (`marteau_tui`), for the builtin runner. */
+  nodeBin?: string;
+  marteauTui?: string;
+}
+
+/** A job's own directory on an SSH node, under the node's `work_dir`. */
+export function remoteJobDir(node: RunnerNode, jobId: string): string {
+  return path.posix.join(node.remoteBase ?? '/tmp/marteau-tui', jobId);
 }
 
 export interface RunnerContext {
