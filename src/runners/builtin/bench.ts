@@ -47,6 +47,8 @@ export interface CycleEvent {
 
 export interface BenchOptions {
   signal?: AbortSignal;
+  /** Called once, when the load starts (after any preparation). */
+  onStart?: () => void;
   /** Called every second (and once at the end). */
   onProgress?: (p: BenchProgress) => void;
   onCycle?: (e: CycleEvent) => void;
@@ -197,6 +199,7 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
   }));
   const stopGraceMs = options.stopGraceMs ?? Math.min(timeoutMs, 5000);
 
+  options.onStart?.();
   log(`Benching ${SUITE}.${TEST}`);
   log(`* Server: ${serverUrl(config)}`);
   log(`* Cycles: [${config.cycles.join(', ')}]`);

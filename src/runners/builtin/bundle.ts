@@ -35,6 +35,10 @@ export function packageRoot(from = path.dirname(fileURLToPath(import.meta.url)))
   }
 }
 
+export async function packageVersion(root = packageRoot()): Promise<string> {
+  return (JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+}
+
 /** Specifiers of the static imports/re-exports and literal dynamic imports of a compiled module. */
 export function importSpecifiers(source: string): string[] {
   const out = new Set<string>();
@@ -123,7 +127,7 @@ export function agentBundle(): Promise<AgentBundle> {
 }
 
 async function stageBundle(root = packageRoot()): Promise<AgentBundle> {
-  const version = (JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string }).version;
+  const version = await packageVersion(root);
   const { files } = await agentClosure(root);
   const manifest = `${JSON.stringify({ name: 'marteau-tui-agent', version, private: true, type: 'module' }, null, 2)}\n`;
   const hash = createHash('sha256').update(manifest);

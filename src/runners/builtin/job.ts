@@ -39,7 +39,7 @@ export interface BuiltinJobOptions {
   events?: readonly ProxyTimelineEvent[];
   log?: (line: string) => void;
   progress?: (p: BenchProgress) => void;
-  /** Called right before the first user starts. */
+  /** Called when the load starts: right before the first user, after any node preparation. */
   onLoadStarted?: () => void;
   generator?: string;
   meta?: Record<string, string>;
@@ -82,10 +82,10 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
   const sources = [...(o.proxies ?? [])];
   for (const p of sources) p.on('event', listener);
   try {
-    o.onLoadStarted?.();
     await (o.bench ?? runBench)(c, {
       results,
       signal: o.signal,
+      onStart: o.onLoadStarted,
       onLog: o.log,
       onProgress: (p) => {
         faults.flush(Date.now()); // seconds that are over have their final fault counts

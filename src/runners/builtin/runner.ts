@@ -1,13 +1,16 @@
 /**
- * The `builtin` runner for the engine: FunkLoad-style cycles over a YAML scenario, run by this
- * process (no Python, no install). Reports, thresholds and the proxies' fault timeline come
- * from runBuiltinJob; this file only maps the engine's context onto it.
+ * The `builtin` runner for the engine: FunkLoad-style cycles over a YAML scenario (no Python).
+ * On the local node alone the bench runs in this process; otherwise every node runs an agent on
+ * its share of the users (distributed.ts). Reports, thresholds and the proxies' fault timeline
+ * come from runBuiltinJob either way; this file maps the engine's context onto it.
  */
 import path from 'node:path';
+import { NodeError, TransferError } from '../../exec/executor.js';
 import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
 import { parseThresholds } from '../thresholds.js';
 import { builtinConfigSchema } from './config.js';
-import { runBuiltinJob } from './job.js';
+import { AgentError, distributedBench } from './distributed.js';
+import { runBuiltinJob, type BuiltinJobResult } from './job.js';
 
 export const builtinRunner: Runner = {
   name: 'builtin',
@@ -27,38 +30,41 @@ export const builtinRunner: Runner = {
 };
 
 async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
-  const remote = ctx.nodes.filter((n) => n.kind !== 'local').map((n) => n.name);
-  if (remote.length) {
-    return {
-      status: 'failed',
-      failure: 'config',
-      reason: `the builtin runner runs on this machine only for now; node(s) ${remote.join(', ')} are SSH nodes (use node local, or runner: command)`,
-    };
-  }
   const config = builtinConfigSchema.parse(ctx.config.raw);
-  const result = await runBuiltinJob({
-    name: ctx.job.name,
-    config,
-    resultDir: ctx.resultDir,
-    signal: ctx.signal,
-    thresholds: parseThresholds(ctx.config.raw.thresholds),
-    proxies: ctx.proxies.values(),
-    // Fixtures applied before the load are on the timeline already.
-    events: ctx.timeline().map((t) => ({ at: t.at, proxy: t.proxy, kind: 'mix' as const, mix: t.mix })),
-    log: (line) => ctx.log(line),
-    progress: (p) =>
-      ctx.progress({
-        cycle: p.cycle,
-        cycles: p.cycles,
-        users: p.users,
-        requestsPerSecond: p.requestsPerSecond,
-        requests: p.requests,
-        errors: p.errors,
-        message: p.phase === 'recording' ? undefined : p.phase,
-      }),
-    onLoadStarted: () => ctx.loadStarted(),
-    meta: { job: ctx.job.id },
-  });
+  const inProcess = ctx.nodes.length === 1 && ctx.nodes[0].kind === 'local';
+  const meta = { job: ctx.job.id };
+  let result: BuiltinJobResult;
+  try {
+    result = await runBuiltinJob({
+      name: ctx.job.name,
+      config,
+      resultDir: ctx.resultDir,
+      signal: ctx.signal,
+      thresholds: parseThresholds(ctx.config.raw.thresholds),
+      proxies: ctx.proxies.values(),
+      // Fixtures applied before the load are on the timeline already.
+      events: ctx.timeline().map((t) => ({ at: t.at, proxy: t.proxy, kind: 'mix' as const, mix: t.mix })),
+      log: (line) => ctx.log(line),
+      progress: (p) =>
+        ctx.progress({
+          cycle: p.cycle,
+          cycles: p.cycles,
+          users: p.users,
+          requestsPerSecond: p.requestsPerSecond,
+          requests: p.requests,
+          errors: p.errors,
+          message: p.phase === 'recording' ? undefined : p.phase,
+        }),
+      onLoadStarted: () => ctx.loadStarted(),
+      meta,
+      bench: inProcess ? undefined : distributedBench(ctx, meta),
+    });
+  } catch (e) {
+    if (e instanceof AgentError) return { status: 'failed', failure: e.failure, reason: e.message };
+    if (e instanceof NodeError) return { status: 'failed', failure: 'infrastructure', reason: e.message };
+    if (e instanceof TransferError) return { status: 'failed', failure: 'infrastructure', reason: e.message };
+    throw e;
+  }
   const failed = result.verdicts.filter((v) => !v.passed);
   return {
     status: result.passed ? 'succeeded' : 'failed',
