@@ -20,11 +20,22 @@ export interface AgentJob {
   /** Already validated by the engine (builtinConfigSchema output). */
   config: BuiltinConfig;
   share: { index: number; of: number };
-  /** Epoch ms at which every node starts its bench, so cycles line up across nodes. */
-  startAt?: number;
   /** FunkLoad XML result file, relative to the agent's working directory. */
   output: string;
   meta?: Record<string, string>;
+}
+
+/** The agent's arguments: its job file and the epoch ms at which every node starts its bench. */
+export function agentArgs(jobFile: string, startAt: number): string[] {
+  return [jobFile, '--start-at', String(Math.round(startAt))];
+}
+
+/** Inverse of agentArgs; `--version` alone asks for the version. */
+export function parseAgentArgs(args: readonly string[]): { version: true } | { jobFile: string; startAt?: number } {
+  if (args.length === 1 && args[0] === '--version') return { version: true };
+  const startAt = args[1] === '--start-at' ? Number(args[2]) : undefined;
+  if (!(args.length === 1 || (args.length === 3 && Number.isFinite(startAt)))) throw new Error('usage: agent.js <job.json> [--start-at <epoch ms>] | --version');
+  return { jobFile: args[0], startAt };
 }
 
 export type AgentMessage =

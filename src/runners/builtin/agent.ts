@@ -1,5 +1,5 @@
 /**
- * The builtin runner's process on a node: `node agent.js <job.json>` runs one node's share of a
+ * The builtin runner's process on a node: `node agent.js <job.json> [--start-at <epoch ms>]` runs one node's share of a
  * bench (agent-protocol.ts), streams the samples to a FunkLoad XML file the engine fetches back,
  * and prints console lines plus marked JSON progress lines. `node agent.js --version` prints the
  * version (the engine's check that an installed copy matches its own).
@@ -10,12 +10,12 @@
 import { readFileSync } from 'node:fs';
 import { FunkloadXmlWriter } from '../funkload-xml.js';
 import { RunResults } from '../results.js';
-import { AGENT_BAD_JOB, agentLine, parseAgentJob } from './agent-protocol.js';
+import { AGENT_BAD_JOB, agentLine, parseAgentArgs, parseAgentJob } from './agent-protocol.js';
 import { benchRunInfo, runBench, sleep } from './bench.js';
 import { xmlRecorder } from './record.js';
 
 /** Nodes' clocks may disagree: never wait longer than this for the common start. */
-const MAX_START_WAIT_MS = 10_000;
+const MAX_START_WAIT_MS = 30_000;
 
 function packageVersion(): string {
   // dist/src/runners/builtin/agent.js, in the package and in a shipped bundle alike.
@@ -24,21 +24,23 @@ function packageVersion(): string {
 
 async function main(args: string[]): Promise<number> {
   const version = packageVersion();
-  if (args[0] === '--version') {
-    process.stdout.write(`${version}\n`);
-    return 0;
-  }
   let job;
+  let startAt: number | undefined;
   try {
-    if (args.length !== 1) throw new Error('usage: agent.js <job.json> | --version');
-    job = parseAgentJob(readFileSync(args[0], 'utf8'), version);
+    const parsed = parseAgentArgs(args);
+    if ('version' in parsed) {
+      process.stdout.write(`${version}\n`);
+      return 0;
+    }
+    startAt = parsed.startAt;
+    job = parseAgentJob(readFileSync(parsed.jobFile, 'utf8'), version);
   } catch (e) {
     process.stderr.write(`marteau-tui builtin agent: ${(e as Error).message}\n`);
     return AGENT_BAD_JOB;
   }
   const stop = new AbortController();
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(s, () => stop.abort());
-  const wait = (job.startAt ?? 0) - Date.now();
+  const wait = (startAt ?? 0) - Date.now();
   if (wait > 0) await sleep(Math.min(wait, MAX_START_WAIT_MS), stop.signal);
 
   const results = new RunResults(benchRunInfo(job.config, { name: job.name, start: Date.now(), node: job.node, meta: job.meta ?? {}, version: `marteau-tui ${version}` }));

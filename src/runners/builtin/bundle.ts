@@ -2,26 +2,30 @@
  * The builtin agent as a small self-contained directory to ship to an SSH node that has Node.js
  * but no marteau-tui: the compiled modules agent.js imports (found by following its imports, not
  * by listing them, so a new import cannot be forgotten) and the runtime packages they import
- * (undici), with a package.json that makes the files ES modules. Its id is the version plus a
- * hash of every shipped byte, so a node keeps one copy per build and the next job finds it.
+ * (undici), with a package.json that makes the files ES modules, packed into one file. Its id is
+ * the version plus a hash of every shipped byte, so a node keeps one copy per build and the next
+ * job finds it.
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
 import { AGENT_ENTRY } from './agent-protocol.js';
 
 export interface AgentBundle {
   /** version-hash, the bundle's directory name on nodes. */
   id: string;
   version: string;
-  /** Local directory holding the bundle, ready to upload. */
-  dir: string;
+  /** Local packed bundle (see packBundle), ready to upload. */
+  pack: string;
   /** Shipped files, relative to the bundle root. */
   files: string[];
+  /** Unpacked and packed sizes. */
   bytes: number;
+  packBytes: number;
 }
 
 /** Written last in a complete bundle directory, locally and on nodes: a half copy is never used. */
@@ -117,45 +121,68 @@ export async function agentClosure(root = packageRoot()): Promise<{ modules: str
 
 let cached: Promise<AgentBundle> | undefined;
 
-/** The bundle of this build, staged once per process under the temp dir (reused across runs). */
+/** The bundle of this build, packed once per process under the temp dir (reused across runs). */
 export function agentBundle(): Promise<AgentBundle> {
-  cached ??= stageBundle().catch((e) => {
+  cached ??= packBundle().catch((e) => {
     cached = undefined;
     throw e;
   });
   return cached;
 }
 
-async function stageBundle(root = packageRoot()): Promise<AgentBundle> {
+/**
+ * One gzip file: a JSON line {id, files: [[path, size], ...]} then the files' bytes. One file
+ * because every SFTP round trip and remote command counts on a node whose shell is slow to
+ * start; UNPACK_SCRIPT below opens it with Node.js alone (no tar needed on the node).
+ */
+async function packBundle(root = packageRoot()): Promise<AgentBundle> {
   const version = await packageVersion(root);
   const { files } = await agentClosure(root);
-  const manifest = `${JSON.stringify({ name: 'marteau-tui-agent', version, private: true, type: 'module' }, null, 2)}\n`;
-  const hash = createHash('sha256').update(manifest);
-  let bytes = manifest.length;
-  const contents: Buffer[] = [];
-  for (const f of files) {
-    const data = await readFile(path.join(root, f));
-    contents.push(data);
-    bytes += data.length;
-    hash.update(f).update('\0').update(data).update('\0');
-  }
+  const manifest = Buffer.from(`${JSON.stringify({ name: 'marteau-tui-agent', version, private: true, type: 'module' }, null, 2)}\n`);
+  const entries: [string, Buffer][] = [['package.json', manifest]];
+  for (const f of files) entries.push([f.split(path.sep).join('/'), await readFile(path.join(root, f))]);
+  const hash = createHash('sha256');
+  for (const [f, data] of entries) hash.update(f).update('\0').update(data).update('\0');
   const id = `${version}-${hash.digest('hex').slice(0, 16)}`;
-  const dir = path.join(os.tmpdir(), `marteau-tui-agent-${process.getuid?.() ?? 'u'}`, id);
-  const shipped = [...files, 'package.json'];
-  if (await stat(path.join(dir, BUNDLE_MARKER)).then(() => true, () => false)) return { id, version, dir, files: shipped, bytes };
-  // Staged beside and renamed into place, so a concurrent process never sees half a bundle.
-  const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-  await rm(tmp, { recursive: true, force: true });
-  for (const [i, f] of files.entries()) {
-    await mkdir(path.dirname(path.join(tmp, f)), { recursive: true });
-    await writeFile(path.join(tmp, f), contents[i]);
+  const head = Buffer.from(`${JSON.stringify({ id, files: entries.map(([f, d]) => [f, d.length]) })}\n`);
+  const packed = gzipSync(Buffer.concat([head, ...entries.map(([, d]) => d)]));
+  const pack = path.join(os.tmpdir(), `marteau-tui-agent-${process.getuid?.() ?? 'u'}`, `${id}.pack`);
+  if (!existsSync(pack)) {
+    await mkdir(path.dirname(pack), { recursive: true });
+    // Written beside and renamed, so a concurrent process never reads half a pack.
+    const tmp = `${pack}.tmp-${process.pid}`;
+    await writeFile(tmp, packed);
+    await rename(tmp, pack);
   }
-  await writeFile(path.join(tmp, 'package.json'), manifest);
-  await writeFile(path.join(tmp, BUNDLE_MARKER), `${id}\n`);
-  await rename(tmp, dir).catch(async (e: NodeJS.ErrnoException) => {
-    // Another process won the race with the same content.
-    if (e.code !== 'ENOTEMPTY' && e.code !== 'EEXIST') throw e;
-    await rm(tmp, { recursive: true, force: true });
-  });
-  return { id, version, dir, files: shipped, bytes };
+  const bytes = entries.reduce((n, [, d]) => n + d.length, 0);
+  return { id, version, pack, files: entries.map(([f]) => f), bytes, packBytes: packed.length };
 }
+
+/**
+ * `node -e UNPACK_SCRIPT <pack> <dir>`: prints the Node.js version (the node check, in the same
+ * round trip), unpacks the bundle into <dir> through a temp dir renamed into place, marker last.
+ * With no pack it only prints the version. CommonJS and old-Node-safe: it must run anywhere.
+ */
+export const UNPACK_SCRIPT = [
+  "const fs = require('fs'), path = require('path'), zlib = require('zlib');",
+  'const [pack, dest] = process.argv.slice(1);',
+  "process.stdout.write(process.versions.node + '\\n');",
+  'if (pack) {',
+  '  const buf = zlib.gunzipSync(fs.readFileSync(pack));',
+  '  const nl = buf.indexOf(10);',
+  '  const head = JSON.parse(buf.subarray(0, nl).toString());',
+  "  const tmp = dest + '.tmp-' + process.pid;",
+  '  let off = nl + 1;',
+  '  for (const [rel, size] of head.files) {',
+  '    const to = path.join(tmp, rel);',
+  "    if (!to.startsWith(tmp + path.sep)) throw new Error('bad path in bundle: ' + rel);",
+  '    fs.mkdirSync(path.dirname(to), { recursive: true });',
+  '    fs.writeFileSync(to, buf.subarray(off, off + size));',
+  '    off += size;',
+  '  }',
+  `  fs.writeFileSync(path.join(tmp, '${BUNDLE_MARKER}'), head.id + '\\n');`,
+  '  fs.mkdirSync(path.dirname(dest), { recursive: true });',
+  // Lost a race with another job unpacking the same bundle: theirs is as good.
+  `  try { fs.renameSync(tmp, dest); } catch (e) { fs.rmSync(tmp, { recursive: true, force: true }); if (!fs.existsSync(path.join(dest, '${BUNDLE_MARKER}'))) throw e; }`,
+  '}',
+].join('\n');

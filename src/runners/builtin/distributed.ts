@@ -6,24 +6,31 @@
  * second; at the end each node's FunkLoad XML comes back and every sample is replayed into the
  * job's model and result file, so cycles merge exactly (histograms are rebuilt from samples).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { FailureKind } from '../../core/jobs.js';
 import { NodeError, type RunResult } from '../../exec/executor.js';
 import { readFunkloadXml } from '../funkload-xml.js';
 import type { RunResults } from '../results.js';
 import { remoteJobDir, type RunnerContext, type RunnerNode } from '../runner.js';
-import { AGENT_BAD_JOB, AGENT_ENTRY, parseAgentLine, type AgentJob } from './agent-protocol.js';
+import { AGENT_BAD_JOB, AGENT_ENTRY, agentArgs, parseAgentLine, type AgentJob } from './agent-protocol.js';
 import { shareOf, type BenchOptions, type BenchProgress } from './bench.js';
-import { agentBundle, BUNDLE_MARKER, packageRoot, packageVersion } from './bundle.js';
+import { agentBundle, BUNDLE_MARKER, packageRoot, packageVersion, UNPACK_SCRIPT } from './bundle.js';
 import type { BuiltinConfig } from './config.js';
 import { summaryLine } from './job.js';
 
 /** undici 7 (the agent's HTTP client) needs this Node.js. */
 const MIN_NODE: [number, number] = [20, 18];
-/** Time given to every agent to load before the common start. */
-const START_DELAY_MS = 1500;
+/**
+ * The common start leaves every agent time to be started and loaded: the slowest node's measured
+ * command round trip (login shell + Node.js start) times 1.5, plus a margin, at most 25 s.
+ */
+const START_MARGIN_MS = 500;
+const MAX_START_DELAY_MS = 25_000;
 const RESULT_FILE = 'results.xml';
+const JOB_FILE = 'job.json';
+const PACK_FILE = 'agent.pack';
 
 /** A node could not run the agent: which node, why, and what kind of failure it is. */
 export class AgentError extends Error {
@@ -41,6 +48,8 @@ interface NodeRun {
   dir: string;
   /** This node's files in the job's result directory. */
   localDir: string;
+  /** How long a short command took on the node, start to exit. */
+  roundTripMs?: number;
   progress?: BenchProgress;
   done?: { requests: number; errors: number; tests: number; aborted: boolean };
   result?: RunResult;
@@ -54,59 +63,72 @@ async function capture(node: RunnerNode, argv: string[], signal: AbortSignal): P
   return { code: r.exitCode, out: lines.join('\n').trim() };
 }
 
-/** `node` exists and is recent enough, or an error naming the node and the fix. */
-async function checkNode(node: RunnerNode, nodeBin: string, signal: AbortSignal): Promise<void> {
+/** The version line UNPACK_SCRIPT printed: Node.js is there and recent enough, or an error naming the node and the fix. */
+function checkNode(node: RunnerNode, nodeBin: string, r: { code: number | null; out: string }): void {
   const hint = `install Node.js >= ${MIN_NODE.join('.')} there, or set node_bin: /path/to/node for node "${node.name}" in marteau.nodes.yml`;
-  const r = await capture(node, [nodeBin, '-e', 'process.stdout.write(process.versions.node)'], signal);
-  if (signal.aborted) return;
-  if (r.code !== 0) {
-    const why = r.code === 127 || r.code === 126 ? `"${nodeBin}" is not found there (exit ${r.code})` : `"${nodeBin} -e" failed (exit ${r.code}): ${r.out.slice(0, 200)}`;
-    throw new AgentError(node.name, `the builtin runner needs Node.js on the node: ${why}`, 'infrastructure', hint);
-  }
-  const [major, minor] = r.out.split('.').map(Number);
+  if (r.code === 127 || r.code === 126) throw new AgentError(node.name, `the builtin runner needs Node.js on the node: "${nodeBin}" is not found there (exit ${r.code})`, 'infrastructure', hint);
+  const version = r.out.split('\n')[0] ?? '';
+  const [major, minor] = version.split('.').map(Number);
   if (!(major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1]))) {
-    throw new AgentError(node.name, `Node.js ${r.out} is too old for the builtin runner`, 'infrastructure', hint);
+    throw new AgentError(node.name, /^\d+\.\d+/.test(version) ? `Node.js ${version} is too old for the builtin runner` : `"${nodeBin}" does not run as Node.js: ${r.out.slice(0, 200)}`, 'infrastructure', hint);
   }
+  if (r.code !== 0) throw new AgentError(node.name, `cannot unpack the builtin agent (exit ${r.code}): ${r.out.split('\n').slice(1).join(' ').slice(0, 300)}`, 'infrastructure');
 }
 
-/** The agent command on an SSH node: an installed marteau-tui of our version, else the bundle (uploaded if missing). */
-async function sshAgent(ctx: RunnerContext, node: RunnerNode, version: string, signal: AbortSignal): Promise<string[]> {
-  const nodeBin = node.nodeBin ?? 'node';
-  const log = (line: string, level?: 'warn') => ctx.log(line, { node: node.name, stream: 'engine', level });
-  if (node.marteauTui) {
-    const entry = path.posix.join(node.marteauTui, AGENT_ENTRY);
-    const r = await capture(node, [nodeBin, entry, '--version'], signal);
-    if (r.code === 0 && r.out === version) {
-      log(`builtin agent: marteau-tui ${version} installed in ${node.marteauTui}`);
-      return [nodeBin, entry];
-    }
-    log(`marteau_tui ${node.marteauTui} is not usable (${r.code === 0 ? `version ${r.out}, this is ${version}` : `exit ${r.code}: ${r.out.split('\n')[0] ?? ''}`}); shipping the agent instead`, 'warn');
-  }
-  await checkNode(node, nodeBin, signal);
-  const bundle = await agentBundle();
-  const remote = path.posix.join(node.remoteBase ?? '/tmp/marteau-tui', 'bundles', bundle.id);
-  if (await node.executor.exists(path.posix.join(remote, BUNDLE_MARKER))) {
-    log(`builtin agent: bundle ${bundle.id} already on the node`);
-  } else {
-    log(`builtin agent: uploading bundle ${bundle.id} (${bundle.files.length} files, ${(bundle.bytes / 1048576).toFixed(1)} MB) to ${remote}`);
-    await node.executor.put(bundle.dir, remote, { exclude: [BUNDLE_MARKER], maxFiles: 10_000 });
-    // Last, so a node never runs a half-uploaded bundle.
-    await node.executor.put(path.join(bundle.dir, BUNDLE_MARKER), path.posix.join(remote, BUNDLE_MARKER));
-  }
-  return [nodeBin, path.posix.join(remote, AGENT_ENTRY)];
-}
-
-/** Where and how a node runs its agent; its job file comes later, with the common start time. */
-async function prepare(ctx: RunnerContext, node: RunnerNode, version: string, signal: AbortSignal): Promise<NodeRun> {
+/**
+ * Ready a node: its job directory (job file, and the packed agent when the node lacks this
+ * build's bundle) in one upload, then one command that checks Node.js and unpacks. Remote
+ * commands are few on purpose: each starts a login shell, which can take seconds.
+ */
+async function prepare(ctx: RunnerContext, node: RunnerNode, job: (index: number) => AgentJob, version: string, signal: AbortSignal): Promise<NodeRun> {
   const localDir = path.join(ctx.resultDir, 'nodes', node.name);
   await mkdir(localDir, { recursive: true });
+  await writeFile(path.join(localDir, JOB_FILE), JSON.stringify(job(node.index)));
   if (node.kind === 'local') {
     return { node, agent: [process.execPath, path.join(packageRoot(), AGENT_ENTRY)], dir: localDir, localDir, stderr: [] };
   }
-  const agent = await sshAgent(ctx, node, version, signal);
+  const nodeBin = node.nodeBin ?? 'node';
+  const log = (line: string, level?: 'warn') => ctx.log(line, { node: node.name, stream: 'engine', level });
   const dir = remoteJobDir(node, ctx.job.id);
-  await node.executor.mkdirp(dir);
-  return { node, agent, dir, localDir, stderr: [] };
+  let agent: string[] | undefined;
+  let roundTripMs: number | undefined;
+  if (node.marteauTui) {
+    const entry = path.posix.join(node.marteauTui, AGENT_ENTRY);
+    const t0 = performance.now();
+    const r = await capture(node, [nodeBin, entry, '--version'], signal);
+    roundTripMs = performance.now() - t0;
+    if (r.code === 0 && r.out === version) {
+      log(`builtin agent: marteau-tui ${version} installed in ${node.marteauTui}`);
+      agent = [nodeBin, entry];
+    } else {
+      log(`marteau_tui ${node.marteauTui} is not usable (${r.code === 0 ? `version ${r.out}, this is ${version}` : `exit ${r.code}: ${r.out.split('\n')[0] ?? ''}`}); shipping the agent instead`, 'warn');
+    }
+  }
+  const bundle = agent ? undefined : await agentBundle();
+  const bundleDir = bundle && path.posix.join(node.remoteBase ?? '/tmp/marteau-tui', 'bundles', bundle.id);
+  const ship = bundle && bundleDir && !(await node.executor.exists(path.posix.join(bundleDir, BUNDLE_MARKER)));
+  const stage = await mkdtemp(path.join(os.tmpdir(), 'marteau-stage-'));
+  try {
+    await copyFile(path.join(localDir, JOB_FILE), path.join(stage, JOB_FILE));
+    if (ship) {
+      log(`builtin agent: uploading bundle ${bundle.id} (${bundle.files.length} files, ${(bundle.bytes / 1048576).toFixed(1)} MB, ${(bundle.packBytes / 1024).toFixed(0)} KB packed) to ${bundleDir}`);
+      await copyFile(bundle.pack, path.join(stage, PACK_FILE));
+    } else if (bundle) {
+      log(`builtin agent: bundle ${bundle.id} already on the node`);
+    }
+    await node.executor.put(stage, dir, { exclude: [] });
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+  if (bundle && bundleDir) {
+    const t0 = performance.now();
+    const r = await capture(node, [nodeBin, '-e', UNPACK_SCRIPT, ...(ship ? [path.posix.join(dir, PACK_FILE), bundleDir] : [])], signal);
+    roundTripMs = performance.now() - t0;
+    if (signal.aborted) return { node, agent: [], dir, localDir, stderr: [] };
+    checkNode(node, nodeBin, r);
+    agent = [nodeBin, path.posix.join(bundleDir, AGENT_ENTRY)];
+  }
+  return { node, agent: agent!, dir, localDir, stderr: [], roundTripMs };
 }
 
 /** Sum of the nodes' latest progress: users and rates add up, the slowest node's cycle shows. */
@@ -137,13 +159,12 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
     const version = await packageVersion();
     const stop = new AbortController();
     const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
-    const job = (r: NodeRun, startAt: number): AgentJob => ({
+    const job = (index: number): AgentJob => ({
       version,
       name: options.name ?? ctx.job.name,
-      node: r.node.name,
+      node: ctx.nodes[index].name,
       config,
-      share: { index: r.node.index, of: runs.length },
-      startAt,
+      share: { index, of: ctx.nodes.length },
       output: RESULT_FILE,
       meta,
     });
@@ -151,31 +172,26 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
     let ticker: NodeJS.Timeout | undefined;
     let started: NodeJS.Timeout | undefined;
     try {
-      const prepared = await Promise.allSettled(ctx.nodes.map((n) => prepare(ctx, n, version, signal)));
+      const prepared = await Promise.allSettled(ctx.nodes.map((n) => prepare(ctx, n, job, version, signal)));
       for (const p of prepared) if (p.status === 'fulfilled') runs.push(p.value);
       const failed = prepared.find((p): p is PromiseRejectedResult => p.status === 'rejected');
       if (failed) throw failed.reason;
       if (signal.aborted) return;
 
       // Every node starts its bench at the same instant (their clocks permitting, see agent.ts).
-      const startAt = Date.now() + START_DELAY_MS;
+      const slowest = Math.max(0, ...runs.map((r) => r.roundTripMs ?? 0));
+      const startAt = Date.now() + Math.min(MAX_START_DELAY_MS, slowest * 1.5 + START_MARGIN_MS);
       for (const r of runs) {
         const share = `${config.cycles.map((c) => shareOf(c, { index: r.node.index, of: runs.length })).join('/')}`;
         ctx.log(`builtin agent starting: users per cycle ${share} of ${config.cycles.join('/')}`, { node: r.node.name, stream: 'engine' });
       }
-      await Promise.all(
-        runs.map(async (r) => {
-          await writeFile(path.join(r.localDir, 'job.json'), JSON.stringify(job(r, startAt)));
-          if (r.node.kind !== 'local') await r.node.executor.put(path.join(r.localDir, 'job.json'), path.posix.join(r.dir, 'job.json'));
-        }),
-      );
       started = setTimeout(() => options.onStart?.(), Math.max(0, startAt - Date.now()));
       ticker = setInterval(() => {
         const p = sumProgress(runs.flatMap((r) => (r.progress ? [r.progress] : [])), config.cycles.length);
         if (p) options.onProgress?.(p);
       }, 1000);
       ticker.unref();
-      await Promise.all(runs.map((r) => runAgent(ctx, r, signal, () => stop.abort())));
+      await Promise.all(runs.map((r) => runAgent(ctx, r, startAt, signal, () => stop.abort())));
       const bad = runs.find((r) => !r.result?.cancelled && r.result?.exitCode !== 0);
       if (bad && !signal.aborted) {
         const why = bad.result?.exitCode === AGENT_BAD_JOB ? 'refused its job file' : bad.result?.exitCode === null ? `was killed by ${bad.result.signal}` : `exited with ${bad.result?.exitCode}`;
@@ -198,9 +214,9 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
   };
 }
 
-async function runAgent(ctx: RunnerContext, r: NodeRun, signal: AbortSignal, failAll: () => void): Promise<void> {
+async function runAgent(ctx: RunnerContext, r: NodeRun, startAt: number, signal: AbortSignal, failAll: () => void): Promise<void> {
   try {
-    r.result = await r.node.executor.run([...r.agent, 'job.json'], {
+    r.result = await r.node.executor.run([...r.agent, ...agentArgs(JOB_FILE, startAt)], {
       cwd: r.dir,
       signal,
       onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid),
