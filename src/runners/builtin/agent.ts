@@ -38,14 +38,15 @@ async function main(args: string[]): Promise<number> {
     process.stderr.write(`marteau-tui builtin agent: ${(e as Error).message}\n`);
     return AGENT_BAD_JOB;
   }
+  const say = (line: string) => process.stdout.write(`${line}\n`);
   const stop = new AbortController();
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(s, () => stop.abort());
   const wait = (startAt ?? 0) - Date.now();
   if (wait > 0) await sleep(Math.min(wait, MAX_START_WAIT_MS), stop.signal);
+  else if (startAt !== undefined && wait < -100) say(`warning: started ${(-wait / 1000).toFixed(1)}s after the common start (slow node or clocks apart): this node's cycles begin later than the others'`);
 
   const results = new RunResults(benchRunInfo(job.config, { name: job.name, start: Date.now(), node: job.node, meta: job.meta ?? {}, version: `marteau-tui ${version}` }));
   const writer = new FunkloadXmlWriter(job.output, results.info);
-  const say = (line: string) => process.stdout.write(`${line}\n`);
   try {
     await runBench(job.config, {
       results,
