@@ -6,7 +6,7 @@
 import path from 'node:path';
 import { NodeError, TransferError } from '../exec/executor.js';
 import type { RunResult } from '../exec/executor.js';
-import { remoteJobDir, type Runner, type RunnerContext, type RunnerNode, type RunOutcome } from './runner.js';
+import { remoteJobDir, removeRemoteJobDir, type Runner, type RunnerContext, type RunnerNode, type RunOutcome } from './runner.js';
 
 interface NodeRun {
   node: RunnerNode;
@@ -129,10 +129,8 @@ async function fetchArtifacts(ctx: RunnerContext, runs: NodeRun[], dirs: string[
 }
 
 async function cleanup(ctx: RunnerContext, r: NodeRun): Promise<void> {
-  if (r.node.kind === 'local' || ctx.config.keepRemote || r.error instanceof NodeError) return;
-  await r.node.executor.remove(remoteDir(ctx, r.node)).catch((e: Error) => {
-    ctx.log(`cannot remove the job copy: ${e.message}`, { node: r.node.name, stream: 'engine', level: 'warn' });
-  });
+  if (r.error instanceof NodeError) return;
+  await removeRemoteJobDir(ctx, r.node);
 }
 
 function failure(runs: NodeRun[], ctx: RunnerContext): RunOutcome {

@@ -33,6 +33,15 @@ export function remoteJobDir(node: RunnerNode, jobId: string): string {
   return path.posix.join(node.remoteBase ?? '/tmp/marteau-tui', jobId);
 }
 
+/** Remove the job's directory on an SSH node after the run (unless `keep_remote`); a failure is a warning. */
+export async function removeRemoteJobDir(ctx: RunnerContext, node: RunnerNode): Promise<void> {
+  if (node.kind === 'local' || ctx.config.keepRemote) return;
+  const dir = remoteJobDir(node, ctx.job.id);
+  await node.executor.remove(dir).catch((e: Error) => {
+    ctx.log(`cannot remove the job directory ${dir}: ${e.message}`, { node: node.name, stream: 'engine', level: 'warn' });
+  });
+}
+
 export interface RunnerContext {
   job: { id: string; name: string };
   config: MarteauConfig;

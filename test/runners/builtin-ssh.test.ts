@@ -209,5 +209,7 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
     expect(r.done.reason).toBe(
       'node "b": the builtin runner needs Node.js on the node: "/nonexistent/bin/node" is not found there (exit 127) (install Node.js >= 20.18 there, or set node_bin: /path/to/node for node "b" in marteau.nodes.yml)',
     );
+    // What was uploaded for the job is removed even so.
+    expect(await readdir(path.join(work, 'b'))).toEqual([]);
   }, 240_000);
 });

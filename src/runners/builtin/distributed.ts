@@ -13,7 +13,7 @@ import type { FailureKind } from '../../core/jobs.js';
 import { NodeError, type RunResult } from '../../exec/executor.js';
 import { readFunkloadXml } from '../funkload-xml.js';
 import type { RunResults } from '../results.js';
-import { remoteJobDir, type RunnerContext, type RunnerNode } from '../runner.js';
+import { remoteJobDir, removeRemoteJobDir, type RunnerContext, type RunnerNode } from '../runner.js';
 import { AGENT_BAD_JOB, AGENT_ENTRY, agentArgs, parseAgentLine, type AgentJob } from './agent-protocol.js';
 import { shareOf, type BenchOptions, type BenchProgress } from './bench.js';
 import { agentBundle, BUNDLE_MARKER, packageRoot, packageVersion, UNPACK_SCRIPT } from './bundle.js';
@@ -58,10 +58,10 @@ interface NodeRun {
 }
 
 /** Run a short command on a node and collect its output. */
-async function capture(node: RunnerNode, argv: string[], signal: AbortSignal): Promise<{ code: number | null; out: string }> {
+async function capture(node: RunnerNode, argv: string[], signal: AbortSignal): Promise<{ code: number | null; out: string; ms: number }> {
   const lines: string[] = [];
   const r = await node.executor.run(argv, { signal, onLine: (l) => lines.length < 50 && lines.push(l) });
-  return { code: r.exitCode, out: lines.join('\n').trim() };
+  return { code: r.exitCode, out: lines.join('\n').trim(), ms: r.durationMs };
 }
 
 /** The version line UNPACK_SCRIPT printed: Node.js is there and recent enough, or an error naming the node and the fix. */
@@ -95,9 +95,8 @@ async function prepare(ctx: RunnerContext, node: RunnerNode, job: (index: number
   let roundTripMs: number | undefined;
   if (node.marteauTui) {
     const entry = path.posix.join(node.marteauTui, AGENT_ENTRY);
-    const t0 = performance.now();
     const r = await capture(node, [nodeBin, entry, '--version'], signal);
-    roundTripMs = performance.now() - t0;
+    roundTripMs = r.ms;
     if (r.code === 0 && r.out === version) {
       log(`builtin agent: marteau-tui ${version} installed in ${node.marteauTui}`);
       agent = [nodeBin, entry];
@@ -122,9 +121,8 @@ async function prepare(ctx: RunnerContext, node: RunnerNode, job: (index: number
     await rm(stage, { recursive: true, force: true });
   }
   if (bundle && bundleDir) {
-    const t0 = performance.now();
     const r = await capture(node, [nodeBin, '-e', UNPACK_SCRIPT, ...(ship ? [path.posix.join(dir, PACK_FILE), bundleDir] : [])], signal);
-    roundTripMs = performance.now() - t0;
+    roundTripMs = r.ms;
     if (signal.aborted) return { node, agent: [], dir, localDir, stderr: [] };
     checkNode(node, nodeBin, r);
     agent = [nodeBin, path.posix.join(bundleDir, AGENT_ENTRY)];
@@ -170,11 +168,13 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
       meta,
     });
     const runs: NodeRun[] = [];
+    /** Nodes whose connection failed: nothing more is asked of them, not even cleaning up. */
+    const lost = new Set<string>();
     let ticker: NodeJS.Timeout | undefined;
     let started: NodeJS.Timeout | undefined;
     try {
       const prepared = await Promise.allSettled(ctx.nodes.map((n) => prepare(ctx, n, job, version, signal)));
-      for (const p of prepared) if (p.status === 'fulfilled') runs.push(p.value);
+      prepared.forEach((p, i) => (p.status === 'fulfilled' ? runs.push(p.value) : p.reason instanceof NodeError && lost.add(ctx.nodes[i].name)));
       const failed = prepared.find((p): p is PromiseRejectedResult => p.status === 'rejected');
       if (failed) throw failed.reason;
       if (signal.aborted) return;
@@ -192,7 +192,11 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
         if (p) options.onProgress?.(p);
       }, 1000);
       ticker.unref();
-      await Promise.all(runs.map((r) => runAgent(ctx, r, startAt, signal, () => stop.abort())));
+      // Every agent has ended (or been killed) before anything is judged or cleaned up.
+      const ended = await Promise.allSettled(runs.map((r) => runAgent(ctx, r, startAt, signal, () => stop.abort())));
+      ended.forEach((e, i) => e.status === 'rejected' && e.reason instanceof NodeError && lost.add(runs[i].node.name));
+      const crashed = ended.find((e): e is PromiseRejectedResult => e.status === 'rejected');
+      if (crashed) throw crashed.reason;
       const bad = runs.find((r) => !r.result?.cancelled && r.result?.exitCode !== 0);
       if (bad && !signal.aborted) {
         const why = bad.result?.exitCode === AGENT_BAD_JOB ? 'refused its job file' : bad.result?.exitCode === null ? `was killed by ${bad.result.signal}` : `exited with ${bad.result?.exitCode}`;
@@ -210,7 +214,7 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
       options.results.finish(Date.now(), options.signal?.aborted ?? false);
       const last = sumProgress(runs.flatMap((r) => (r.progress ? [{ ...r.progress, phase: 'done' as const }] : [])), config.cycles.length);
       if (last) options.onProgress?.(last);
-      await Promise.all(runs.map((r) => cleanup(ctx, r)));
+      await Promise.all(ctx.nodes.filter((n) => !lost.has(n.name)).map((n) => removeRemoteJobDir(ctx, n)));
     }
   };
 }
@@ -263,12 +267,16 @@ async function merge(ctx: RunnerContext, runs: NodeRun[], config: BuiltinConfig,
       },
     });
     for (const w of read.warnings) ctx.log(w, { node: r.node.name, stream: 'engine', level: 'warn' });
+    const summary = read.results.summary();
+    if (r.done && r.done.requests !== summary.overall.requests.total) {
+      ctx.log(`the agent reported ${r.done.requests} requests but its result file holds ${summary.overall.requests.total}`, { node: r.node.name, stream: 'engine', level: 'warn' });
+    }
     for (const c of read.results.cycles.values()) {
       if (c.start === undefined || c.end === undefined) continue;
       const w = windows.get(c.cycle);
       windows.set(c.cycle, w ? { start: Math.min(w.start, c.start), end: Math.max(w.end, c.end) } : { start: c.start, end: c.end });
     }
-    ctx.log(`node result: ${summaryLine(read.results.summary())}`, { node: r.node.name, stream: 'engine' });
+    ctx.log(`node result: ${summaryLine(summary)}`, { node: r.node.name, stream: 'engine' });
   }
   for (const [cycle, w] of [...windows].sort((a, b) => a[0] - b[0])) {
     options.results.startCycle(cycle, total(cycle), w.start);
@@ -277,9 +285,4 @@ async function merge(ctx: RunnerContext, runs: NodeRun[], config: BuiltinConfig,
   }
 }
 
-async function cleanup(ctx: RunnerContext, r: NodeRun): Promise<void> {
-  if (r.node.kind === 'local' || ctx.config.keepRemote) return;
-  await r.node.executor.remove(r.dir).catch((e: Error) => {
-    ctx.log(`cannot remove the job directory ${r.dir}: ${e.message}`, { node: r.node.name, stream: 'engine', level: 'warn' });
-  });
-}
+
