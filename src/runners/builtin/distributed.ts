@@ -24,8 +24,8 @@ import { summaryLine } from './job.js';
 const MIN_NODE: [number, number] = [20, 18];
 /**
  * The common start leaves every agent time to be started and loaded: the slowest node's measured
- * command round trip (login shell + Node.js start) twice (the agent loads more than that
- * command), plus a margin, at most 25 s. An agent that still starts late says so in the log.
+ * command round trip (login shell + Node.js start) three times (the agent also loads its
+ * modules, and a loaded node is slower still), plus a margin, at most 25 s. An agent that still starts late says so in the log.
  */
 const START_MARGIN_MS = 1000;
 const MAX_START_DELAY_MS = 25_000;
@@ -181,7 +181,7 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
 
       // Every node starts its bench at the same instant (their clocks permitting, see agent.ts).
       const slowest = Math.max(0, ...runs.map((r) => r.roundTripMs ?? 0));
-      const startAt = Date.now() + Math.min(MAX_START_DELAY_MS, slowest * 2 + START_MARGIN_MS);
+      const startAt = Date.now() + Math.min(MAX_START_DELAY_MS, slowest * 3 + START_MARGIN_MS);
       for (const r of runs) {
         const share = `${config.cycles.map((c) => shareOf(c, { index: r.node.index, of: runs.length })).join('/')}`;
         ctx.log(`builtin agent starting: users per cycle ${share} of ${config.cycles.join('/')}`, { node: r.node.name, stream: 'engine' });
