@@ -10,7 +10,7 @@ import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
 import { parseThresholds } from '../thresholds.js';
 import { builtinConfigSchema } from './config.js';
 import { AgentError, distributedBench } from './distributed.js';
-import { runBuiltinJob, type BuiltinJobResult } from './job.js';
+import { runBuiltinJob } from './job.js';
 
 export const builtinRunner: Runner = {
   name: 'builtin',
@@ -33,38 +33,31 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
   const config = builtinConfigSchema.parse(ctx.config.raw);
   const inProcess = ctx.nodes.length === 1 && ctx.nodes[0].kind === 'local';
   const meta = { job: ctx.job.id };
-  let result: BuiltinJobResult;
-  try {
-    result = await runBuiltinJob({
-      name: ctx.job.name,
-      config,
-      resultDir: ctx.resultDir,
-      signal: ctx.signal,
-      thresholds: parseThresholds(ctx.config.raw.thresholds),
-      proxies: ctx.proxies.values(),
-      // Fixtures applied before the load are on the timeline already.
-      events: ctx.timeline().map((t) => ({ at: t.at, proxy: t.proxy, kind: 'mix' as const, mix: t.mix })),
-      log: (line) => ctx.log(line),
-      progress: (p) =>
-        ctx.progress({
-          cycle: p.cycle,
-          cycles: p.cycles,
-          users: p.users,
-          requestsPerSecond: p.requestsPerSecond,
-          requests: p.requests,
-          errors: p.errors,
-          message: p.phase === 'recording' ? undefined : p.phase,
-        }),
-      onLoadStarted: () => ctx.loadStarted(),
-      meta,
-      bench: inProcess ? undefined : distributedBench(ctx, meta),
-    });
-  } catch (e) {
-    if (e instanceof AgentError) return { status: 'failed', failure: e.failure, reason: e.message };
-    if (e instanceof NodeError) return { status: 'failed', failure: 'infrastructure', reason: e.message };
-    if (e instanceof TransferError) return { status: 'failed', failure: 'infrastructure', reason: e.message };
-    throw e;
-  }
+  const result = await runBuiltinJob({
+    name: ctx.job.name,
+    config,
+    resultDir: ctx.resultDir,
+    signal: ctx.signal,
+    thresholds: parseThresholds(ctx.config.raw.thresholds),
+    proxies: ctx.proxies.values(),
+    // Fixtures applied before the load are on the timeline already.
+    events: ctx.timeline().map((t) => ({ at: t.at, proxy: t.proxy, kind: 'mix' as const, mix: t.mix })),
+    log: (line) => ctx.log(line),
+    progress: (p) =>
+      ctx.progress({
+        cycle: p.cycle,
+        cycles: p.cycles,
+        users: p.users,
+        requestsPerSecond: p.requestsPerSecond,
+        requests: p.requests,
+        errors: p.errors,
+        message: p.phase === 'recording' ? undefined : p.phase,
+      }),
+    onLoadStarted: () => ctx.loadStarted(),
+    meta,
+    bench: inProcess ? undefined : distributedBench(ctx, meta),
+  }).catch(nodeFailure);
+  if (!('verdicts' in result)) return result;
   const failed = result.verdicts.filter((v) => !v.passed);
   return {
     status: result.passed ? 'succeeded' : 'failed',
@@ -74,4 +67,11 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
     report: result.files.html,
     artifacts: Object.values(result.files).filter((f): f is string => typeof f === 'string').map((f) => path.relative(ctx.resultDir, f)),
   };
+}
+
+/** A node that could not take part (no Node.js, unreachable, upload refused): exit 3 with its reason. */
+function nodeFailure(e: unknown): RunOutcome {
+  if (e instanceof AgentError) return { status: 'failed', failure: e.failure, reason: e.message };
+  if (e instanceof NodeError || e instanceof TransferError) return { status: 'failed', failure: 'infrastructure', reason: e.message };
+  throw e;
 }
