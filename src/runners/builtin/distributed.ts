@@ -10,10 +10,10 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { FailureKind } from '../../core/jobs.js';
-import { NodeError, type RunResult } from '../../exec/executor.js';
+import { NodeError, TransferError, type RunResult } from '../../exec/executor.js';
 import { readFunkloadXml } from '../funkload-xml.js';
 import type { RunResults } from '../results.js';
-import { remoteJobDir, removeRemoteJobDir, type RunnerContext, type RunnerNode } from '../runner.js';
+import { remoteJobDir, removeRemoteJobDir, type RunnerContext, type RunnerNode, type RunOutcome } from '../runner.js';
 import { AGENT_BAD_JOB, AGENT_ENTRY, agentArgs, parseAgentLine, type AgentJob } from './agent-protocol.js';
 import { shareOf, type BenchOptions, type BenchProgress } from './bench.js';
 import { agentBundle, BUNDLE_MARKER, packageRoot, packageVersion, UNPACK_SCRIPT } from './bundle.js';
@@ -39,6 +39,13 @@ export class AgentError extends Error {
     super(`node "${node}": ${message}${hint ? ` (${hint})` : ''}`);
     this.name = 'AgentError';
   }
+}
+
+/** A node that could not take part (no Node.js, unreachable, upload refused): the job fails with its reason. */
+export function nodeFailure(e: unknown): RunOutcome {
+  if (e instanceof AgentError) return { status: 'failed', failure: e.failure, reason: e.message };
+  if (e instanceof NodeError || e instanceof TransferError) return { status: 'failed', failure: 'infrastructure', reason: e.message };
+  throw e;
 }
 
 interface NodeRun {

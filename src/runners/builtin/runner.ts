@@ -5,11 +5,10 @@
  * come from runBuiltinJob either way; this file maps the engine's context onto it.
  */
 import path from 'node:path';
-import { NodeError, TransferError } from '../../exec/executor.js';
 import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
 import { parseThresholds } from '../thresholds.js';
 import { builtinConfigSchema } from './config.js';
-import { AgentError, distributedBench } from './distributed.js';
+import { distributedBench, nodeFailure } from './distributed.js';
 import { runBuiltinJob } from './job.js';
 
 export const builtinRunner: Runner = {
@@ -69,9 +68,3 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
   };
 }
 
-/** A node that could not take part (no Node.js, unreachable, upload refused): exit 3 with its reason. */
-function nodeFailure(e: unknown): RunOutcome {
-  if (e instanceof AgentError) return { status: 'failed', failure: e.failure, reason: e.message };
-  if (e instanceof NodeError || e instanceof TransferError) return { status: 'failed', failure: 'infrastructure', reason: e.message };
-  throw e;
-}
