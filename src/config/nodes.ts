@@ -28,6 +28,8 @@ export const nodeSchema = z
     known_hosts: z.string().optional().describe('default: ~/.ssh/known_hosts'),
     host_key: z.enum(HOST_KEY_POLICIES).default('strict').describe('strict: unknown keys are refused; accept-new: an unknown key is recorded, a changed one still refused'),
     work_dir: z.string().optional().describe('where jobs are copied on the node (default /tmp/marteau-tui)'),
+    node_bin: z.string().min(1).optional().describe('Node.js (>= 20.18) on the node, for the builtin runner (default: node on the PATH of the SSH session)'),
+    marteau_tui: z.string().min(1).optional().describe('an installed marteau-tui package directory on the node; the builtin runner uses it when its version matches, else ships its own agent'),
     connect_timeout: durationSchema.optional().describe('default 10s'),
     max_jobs: z.number().int().min(1).max(1000).default(1),
     tags: z.array(z.string().regex(/^[\w.-]+$/)).default([]),
@@ -80,6 +82,10 @@ export interface SshNodeConfig extends NodeBase {
   hostKey: HostKeyPolicy;
   workDir: string;
   connectTimeoutMs: number;
+  /** Node.js on the node (builtin runner); default `node` on the session's PATH. */
+  nodeBin?: string;
+  /** An installed marteau-tui package directory on the node, if any. */
+  marteauTui?: string;
 }
 export type NodeConfig = LocalNodeConfig | SshNodeConfig;
 
@@ -148,7 +154,7 @@ export function parseNodesConfig(src: SourceDoc): NodesConfig {
     const type = n.type ?? (n.host ? 'ssh' : 'local');
     const common = { name, maxJobs: n.max_jobs, tags: n.tags, enabled: n.enabled };
     if (type === 'local') {
-      const sshOnly = (['host', 'user', 'identity', 'known_hosts', 'work_dir'] as const).find((k) => n[k] !== undefined);
+      const sshOnly = (['host', 'user', 'identity', 'known_hosts', 'work_dir', 'node_bin', 'marteau_tui'] as const).find((k) => n[k] !== undefined);
       if (sshOnly) throw errorAt(src, ['nodes', name, sshOnly], `a local node takes no "${sshOnly}"`, 'remove it, or set type: ssh', true);
       return { type, ...common };
     }
@@ -165,6 +171,8 @@ export function parseNodesConfig(src: SourceDoc): NodesConfig {
       hostKey: n.host_key,
       workDir: n.work_dir ?? '/tmp/marteau-tui',
       connectTimeoutMs: n.connect_timeout === undefined ? 10_000 : durationMs(n.connect_timeout),
+      nodeBin: n.node_bin,
+      marteauTui: n.marteau_tui,
     };
   });
   return {
