@@ -202,7 +202,7 @@ describe.skipIf(!haveServer('sshd') || !haveServer('python3'))('funkload runner 
   it('a failed threshold fails the job as a test failure', () => {
     const { done, log } = jobs.threshold;
     expect(done.status, log.join('\n')).toBe('failed');
-    expect(done.failure).toBe('test');
+    expect(done.failure, done.reason).toBe('test');
     expect(done.reason).toMatch(/^1 threshold\(s\) failed: p95/);
   });
 

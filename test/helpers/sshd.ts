@@ -68,7 +68,8 @@ export async function startSshd(host: string, user: UserKey, opts: { setEnv?: Re
       'LogLevel ERROR',
       // A HOME of its own: the login user's real ~/.bashrc (bash reads it for every SSH
       // command) may take seconds, e.g. `pyenv init`, and tests make hundreds of commands.
-      ...Object.entries({ HOME: home, ...opts.setEnv }).map(([k, v]) => `SetEnv ${k}="${v}"`),
+      // One line: sshd keeps only the first SetEnv directive.
+      `SetEnv ${Object.entries({ HOME: home, ...opts.setEnv }).map(([k, v]) => `${k}="${v}"`).join(' ')}`,
       '',
     ].join('\n'),
   );
