@@ -6,10 +6,10 @@
  * `event` with the proxy's event objects.
  */
 import { join } from 'node:path';
-import { writeReports, type ReportFiles } from '../../report/index.js';
+import { finishRun, type FinishedRun } from '../finish.js';
 import { FunkloadXmlWriter } from '../funkload-xml.js';
-import { FaultAggregator, newRunInfo, RunResults, type ProxyTimelineEvent, type RunSummary } from '../results.js';
-import { evaluateThresholds, formatValue, type Threshold, type ThresholdResult } from '../thresholds.js';
+import { FaultAggregator, newRunInfo, RunResults, type ProxyTimelineEvent } from '../results.js';
+import type { Threshold } from '../thresholds.js';
 import { runBench, type BenchProgress } from './bench.js';
 import { serverUrl, type BuiltinConfig } from './config.js';
 
@@ -44,22 +44,11 @@ export interface BuiltinJobOptions {
   meta?: Record<string, string>;
 }
 
-export interface BuiltinJobResult {
-  summary: RunSummary;
-  verdicts: ThresholdResult[];
-  /** No threshold failed and the run was not interrupted. */
-  passed: boolean;
-  aborted: boolean;
-  files: ReportFiles & { xml: string };
-  /** One line for the job summary. */
-  line: string;
+export interface BuiltinJobResult extends FinishedRun {
+  files: FinishedRun['files'] & { xml: string };
 }
 
-export function summaryLine(s: RunSummary): string {
-  const o = s.overall;
-  const errors = o.requests.total ? (100 * (o.requests.total - o.requests.success)) / o.requests.total : 0;
-  return `${o.requests.total} requests, ${errors.toFixed(2)} % errors, ${o.requests.rps.toFixed(1)} req/s, p95 ${formatValue('p95', o.requests.latency.count ? o.requests.latency.p95 : undefined)}, Apdex ${o.requests.apdex.score.toFixed(2)}`;
-}
+export { summaryLine } from '../finish.js';
 
 export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobResult> {
   const c = o.config;
@@ -119,16 +108,6 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
     faults.flush();
     writer.close();
   }
-  const summary = results.summary();
-  const verdicts = evaluateThresholds(o.thresholds ?? [], summary);
-  const files = await writeReports(o.resultDir, summary, verdicts, { generator: o.generator });
-  for (const v of verdicts) o.log?.(`${v.passed ? 'PASS' : 'FAIL'} ${v.message}`);
-  return {
-    summary,
-    verdicts,
-    aborted: summary.aborted,
-    passed: !summary.aborted && verdicts.every((v) => v.passed),
-    files: { ...files, xml: xmlPath },
-    line: summaryLine(summary),
-  };
+  const done = await finishRun(results, { resultDir: o.resultDir, thresholds: o.thresholds, generator: o.generator, log: o.log });
+  return { ...done, files: { ...done.files, xml: xmlPath } };
 }

@@ -3,7 +3,7 @@
  * process (no Python, no install). Reports, thresholds and the proxies' fault timeline come
  * from runBuiltinJob; this file only maps the engine's context onto it.
  */
-import path from 'node:path';
+import { checkThresholds, runOutcome } from '../finish.js';
 import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
 import { parseThresholds } from '../thresholds.js';
 import { builtinConfigSchema } from './config.js';
@@ -13,16 +13,7 @@ export const builtinRunner: Runner = {
   name: 'builtin',
   description: 'the embedded load generator: cycles of virtual users over a YAML scenario of HTTP steps (FunkLoad semantics)',
   configSchema: builtinConfigSchema,
-  check(config) {
-    try {
-      parseThresholds(config.raw.thresholds);
-    } catch (e) {
-      const err = e as { path?: (string | number)[]; problem?: string; hint?: string };
-      if (err.path) return { path: err.path, message: err.problem ?? String(e), hint: err.hint };
-      throw e;
-    }
-    return undefined;
-  },
+  check: checkThresholds,
   run: runBuiltin,
 };
 
@@ -59,13 +50,5 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
     onLoadStarted: () => ctx.loadStarted(),
     meta: { job: ctx.job.id },
   });
-  const failed = result.verdicts.filter((v) => !v.passed);
-  return {
-    status: result.passed ? 'succeeded' : 'failed',
-    failure: result.passed ? undefined : 'test',
-    reason: result.aborted ? 'the run was stopped before its end' : failed.length ? `${failed.length} threshold(s) failed: ${failed.map((v) => v.message).join('; ')}` : undefined,
-    summary: result.line,
-    report: result.files.html,
-    artifacts: Object.values(result.files).filter((f): f is string => typeof f === 'string').map((f) => path.relative(ctx.resultDir, f)),
-  };
+  return runOutcome(result, ctx.resultDir, Object.values(result.files));
 }
