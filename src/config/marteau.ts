@@ -93,6 +93,9 @@ export const marteauSchema = z
     base_url: z.string().optional(),
     apdex_t: z.number().positive().optional(),
     scenario: z.array(z.record(z.string(), z.unknown())).optional().describe('builtin runner: HTTP steps'),
+    // The locust runner's own keys; it validates them further with its schema.
+    locustfile: z.string().optional().describe('locust runner: the Locust test file, relative to the project'),
+    spawn_rate: z.number().optional().describe('locust runner: users started per second'),
     thresholds: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
     // Around the run.
     proxies: z.record(z.string().regex(/^[\w-]+$/, 'a proxy name is letters, digits, _ and -'), proxySchema).optional(),

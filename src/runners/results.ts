@@ -749,6 +749,18 @@ export class RunResults {
     this.timeline.addMany(at, cvus, errors, durations);
   }
 
+  /** Keep an example of a failure already counted (e.g. by addAggregate), for the report. */
+  addErrorSample(e: ErrorSample): void {
+    if (this.errorSamples.length < MAX_ERROR_SAMPLES) this.errorSamples.push(e);
+  }
+
+  /** Errors outside any request (e.g. an exception in a Locust task): counted by kind, one kept. */
+  addError(e: ErrorSample, count: number, cvus: number): void {
+    const c = this.cycle(e.cycle, cvus);
+    countError(c.errors, e.error, count);
+    this.addErrorSample(e);
+  }
+
   addProxyEvent(e: ProxyTimelineEvent): void {
     if (this.proxyEvents.length < MAX_PROXY_EVENTS) this.proxyEvents.push(e);
     else this.droppedProxyEvents++;

@@ -8,24 +8,13 @@
 import { join } from 'node:path';
 import { finishRun, type FinishedRun } from '../finish.js';
 import { FunkloadXmlWriter } from '../funkload-xml.js';
-import { FaultAggregator, newRunInfo, RunResults, type ProxyTimelineEvent } from '../results.js';
+import { recordProxies, type ProxyEventSource } from '../proxy-timeline.js';
+import { newRunInfo, RunResults, type ProxyTimelineEvent } from '../results.js';
 import type { Threshold } from '../thresholds.js';
 import { runBench, type BenchProgress } from './bench.js';
 import { serverUrl, type BuiltinConfig } from './config.js';
 
-/** What the proxy emits as `event` (src/proxy/proxy.ts ProxyEvent), as far as the timeline needs. */
-export interface ProxyEventLike {
-  type: string;
-  proxy: string;
-  at: number;
-  behavior?: string;
-  mix?: string;
-}
-
-export interface ProxyEventSource {
-  on(event: 'event', listener: (e: ProxyEventLike) => void): unknown;
-  off(event: 'event', listener: (e: ProxyEventLike) => void): unknown;
-}
+export type { ProxyEventLike, ProxyEventSource } from '../proxy-timeline.js';
 
 export interface BuiltinJobOptions {
   name: string;
@@ -76,15 +65,7 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
   );
   const xmlPath = join(o.resultDir, 'results.xml');
   const writer = new FunkloadXmlWriter(xmlPath, results.info, { generator: o.generator });
-  const record = (e: ProxyTimelineEvent) => {
-    results.addProxyEvent(e);
-    writer.proxyEvent(e);
-  };
-  for (const e of o.events ?? []) record(e);
-  const faults = new FaultAggregator(record);
-  const listener = (e: ProxyEventLike) => faults.onProxyEvent(e);
-  const sources = [...(o.proxies ?? [])];
-  for (const p of sources) p.on('event', listener);
+  const proxies = recordProxies(results, { proxies: o.proxies, events: o.events, also: (e) => writer.proxyEvent(e) });
   try {
     o.onLoadStarted?.();
     await runBench(c, {
@@ -92,7 +73,7 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
       signal: o.signal,
       onLog: o.log,
       onProgress: (p) => {
-        faults.flush(Date.now()); // seconds that are over have their final fault counts
+        proxies.flush(Date.now()); // seconds that are over have their final fault counts
         o.progress?.(p);
       },
       onRequest: (s) => writer.request(s),
@@ -104,8 +85,7 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
       },
     });
   } finally {
-    for (const p of sources) p.off('event', listener);
-    faults.flush();
+    proxies.stop();
     writer.close();
   }
   const done = await finishRun(results, { resultDir: o.resultDir, thresholds: o.thresholds, generator: o.generator, log: o.log });

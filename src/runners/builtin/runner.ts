@@ -4,6 +4,7 @@
  * from runBuiltinJob; this file only maps the engine's context onto it.
  */
 import { checkThresholds, runOutcome } from '../finish.js';
+import { fixtureEvents } from '../proxy-timeline.js';
 import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
 import { parseThresholds } from '../thresholds.js';
 import { builtinConfigSchema } from './config.js';
@@ -35,7 +36,7 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
     thresholds: parseThresholds(ctx.config.raw.thresholds),
     proxies: ctx.proxies.values(),
     // Fixtures applied before the load are on the timeline already.
-    events: ctx.timeline().map((t) => ({ at: t.at, proxy: t.proxy, kind: 'mix' as const, mix: t.mix })),
+    events: fixtureEvents(ctx.timeline()),
     log: (line) => ctx.log(line),
     progress: (p) =>
       ctx.progress({
