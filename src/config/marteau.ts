@@ -11,7 +11,9 @@ import { z } from 'zod';
 import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../proxy/mix.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
+import { expandDocument, references, type Vars } from './interpolate.js';
 import { apiSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
+import { parseServices, proxyVars, serviceSchema, servicesSchema, serviceVars, type ServiceSpec } from './services.js';
 import { durationMs, durationSchema } from './units.js';
 import { splitWords, WordsError } from './words.js';
 import { zodToConfigError } from './zod-errors.js';
@@ -92,12 +94,14 @@ export const marteauSchema = z
     url: z.string().optional(),
     base_url: z.string().optional(),
     apdex_t: z.number().positive().optional(),
+    request_timeout: z.number().positive().optional().describe('builtin runner: seconds a request may take before it counts as an error (default 30)'),
     scenario: z.array(z.record(z.string(), z.unknown())).optional().describe('builtin runner: HTTP steps'),
     // The locust runner's own keys; it validates them further with its schema.
     locustfile: z.string().optional().describe('locust runner: the Locust test file, relative to the project'),
     spawn_rate: z.number().optional().describe('locust runner: users started per second'),
     thresholds: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
     // Around the run.
+    services: servicesSchema.optional().describe('programs started on this machine before the load (the app under test, its backends), stopped after'),
     proxies: z.record(z.string().regex(/^[\w-]+$/, 'a proxy name is letters, digits, _ and -'), proxySchema).optional(),
     statsd: statsdSchema.optional(),
     api: apiSchema.optional().describe("control API (Toxiproxy, Vaurien, /marteau) over this job's proxies while it runs"),
@@ -156,6 +160,8 @@ export interface MarteauConfig {
   cycleTimeMs?: number;
   thresholds: Record<string, string>;
   proxies: ProxyOptions[];
+  /** Started before the load, stopped after; their `${...}` are expanded at start. */
+  services: ServiceSpec[];
   statsd?: StatsdConfig;
   /** Serve the control APIs over the job's proxies while it runs. */
   api?: { listen: string; vaurienProxy?: string };
@@ -193,6 +199,7 @@ const HINTS: Record<string, string> = {
   command: 'e.g. command: [node, load.js, --users, "10"]',
   fixtures: 'e.g. fixtures: {slow_db: {proxy: db, behaviors: "100:delay", at: 10s, for: 5s}}',
   env: 'e.g. env: {TARGET: http://127.0.0.1:8080}',
+  services: 'e.g. services: {app: {command: [node, app.js, --port, "${port}"], ready: {http: /health}}}',
   notify: 'e.g. notify: {bell: true, webhook: http://127.0.0.1:9000/hook}',
 };
 
@@ -219,11 +226,27 @@ export async function loadMarteauConfig(target: string, options: LoadOptions): P
   return parseMarteauConfig(parseYaml(file, text), path.dirname(path.resolve(file)), options);
 }
 
-export function parseMarteauConfig(src: SourceDoc, projectDir: string, options: LoadOptions): MarteauConfig {
-  const data = src.doc.toJS() as unknown;
-  if (data === null || data === undefined || typeof data !== 'object' || Array.isArray(data)) {
-    throw new ConfigError(src.file, 1, 1, 'expected a map of settings (name:, runner:, ...)', 'see `marteau-tui schema` for the keys');
+/** The variables a job defines once it runs; before that, placeholders that validate like them. */
+export const JOB_VARS = ['MARTEAU_JOB_ID', 'MARTEAU_JOB_NAME', 'MARTEAU_RESULT_DIR'] as const;
+
+/**
+ * `vars`: the real values of `${MARTEAU_...}` references known so far (service ports, proxy
+ * addresses); the others get placeholders, so a config validates the same before and during a run.
+ */
+export function parseMarteauConfig(source: SourceDoc, projectDir: string, options: LoadOptions, vars: Vars = {}): MarteauConfig {
+  const rawData = source.doc.toJS() as unknown;
+  if (rawData === null || rawData === undefined || typeof rawData !== 'object' || Array.isArray(rawData)) {
+    throw new ConfigError(source.file, 1, 1, 'expected a map of settings (name:, runner:, ...)', 'see `marteau-tui schema` for the keys');
   }
+  const names = (key: string) => {
+    const v = (rawData as Record<string, unknown>)[key];
+    return v && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v) : [];
+  };
+  const placeholders: Record<string, string> = Object.fromEntries(JOB_VARS.map((v) => [v, v.toLowerCase()]));
+  for (const s of names('services')) Object.assign(placeholders, serviceVars(s, 1));
+  for (const p of names('proxies')) Object.assign(placeholders, proxyVars(p, '127.0.0.1:1', '127.0.0.1:1'));
+  const src = expandDocument(source, { ...placeholders, ...vars }, ['services']);
+  const data = src.doc.toJS() as Record<string, unknown>;
   rejectMarteauClassFixtures(src, data as Record<string, unknown>);
   const parsed = marteauSchema.safeParse(data);
   if (!parsed.success) {
@@ -271,6 +294,8 @@ export function parseMarteauConfig(src: SourceDoc, projectDir: string, options: 
   }
 
   const proxies = c.proxies ? parseProxiesConfig(src, options.behaviors).proxies : [];
+  const services = parseServices(src, c.services ?? {}, projectDir, { proxies: proxies.map((p) => p.name), jobVars: JOB_VARS });
+  checkProxyUpstreams(source, services);
   const fixtures = parseFixtures(src, c.fixtures ?? {}, new Set(proxies.map((p) => p.name)), options.behaviors);
   const workDir = c.wdir ? path.join(projectDir, c.wdir) : projectDir;
   const opt = (v: z.infer<typeof durationSchema> | undefined) => (v === undefined ? undefined : durationMs(v));
@@ -298,6 +323,7 @@ export function parseMarteauConfig(src: SourceDoc, projectDir: string, options: 
     cycleTimeMs: opt(c.cycle_time),
     thresholds: Object.fromEntries(Object.entries(c.thresholds ?? {}).map(([k, v]) => [k, String(v)])),
     proxies,
+    services,
     statsd: c.statsd,
     api: c.api ? { listen: c.api.listen, vaurienProxy: c.api.vaurien_proxy } : undefined,
     fixtures,
@@ -318,6 +344,28 @@ export function parseMarteauConfig(src: SourceDoc, projectDir: string, options: 
   const problem = entry.check?.(config);
   if (problem) throw errorAt(src, problem.path, problem.message, problem.hint);
   return config;
+}
+
+/**
+ * Proxies start between the two groups of services, so an upstream may name a service that
+ * starts before them, never a proxy or a service that itself waits for the proxies.
+ */
+function checkProxyUpstreams(src: SourceDoc, services: readonly ServiceSpec[]): void {
+  const proxies = (src.doc.toJS() as { proxies?: Record<string, { upstream?: unknown }> }).proxies ?? {};
+  for (const [name, p] of Object.entries(proxies)) {
+    if (typeof p?.upstream !== 'string') continue;
+    for (const ref of references(p.upstream)) {
+      const late = services.find((s) => s.afterProxies && ref in serviceVars(s.name, 0));
+      if (ref.startsWith('MARTEAU_PROXY_') || late) {
+        throw errorAt(
+          src,
+          ['proxies', name, 'upstream'],
+          late ? `\${${ref}}: service "${late.name}" talks through a proxy, so it starts after the proxies and cannot be an upstream` : `\${${ref}}: a proxy's upstream cannot be another proxy's address`,
+          'an upstream names a service that does not depend on a proxy, or a fixed host:port',
+        );
+      }
+    }
+  }
 }
 
 function parseFixtures(
@@ -374,6 +422,7 @@ function knownKeysAt(p: readonly (string | number)[]): readonly string[] | undef
   if (p[0] === 'notify' && p.length === 1) return Object.keys(notifySchema.shape);
   if (p[0] === 'proxies' && p.length === 2) return Object.keys(proxySchema.shape);
   if (p[0] === 'statsd' && p.length === 1) return Object.keys(statsdSchema.shape);
+  if (p[0] === 'services' && p.length === 2) return Object.keys(serviceSchema.shape);
   return undefined;
 }
 
