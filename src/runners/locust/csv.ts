@@ -127,7 +127,8 @@ export function parseStatsCsv(text: string, file = 'stats.csv'): LocustStats {
   const { header, rows, col } = table(text, file, STATS_COLUMNS);
   const pctColumns = header
     .filter((h) => /^\d+(\.\d+)?%$/.test(h))
-    .map((h) => ({ h, q: Number(h.slice(0, -1)) / 100 }))
+    // Rounded so that "99.9%" is 0.999, not 0.9990000000000001.
+    .map((h) => ({ h, q: Math.round(Number(h.slice(0, -1)) * 1e4) / 1e6 }))
     .sort((a, b) => a.q - b.q);
   const out: LocustStats = { entries: [] };
   for (const r of rows) {
