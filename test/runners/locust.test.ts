@@ -14,6 +14,8 @@ import { ConfigError } from '../../src/config/errors.js';
 import type { SshNodeConfig } from '../../src/config/nodes.js';
 import { Engine } from '../../src/core/engine.js';
 import type { EngineEvent } from '../../src/core/events.js';
+import { dist, ROOT } from '../helpers/dist.js';
+import { cliDone } from '../helpers/marteau-cli.js';
 import { localNodes, project, removeTemp, stateDir } from '../helpers/projects.js';
 import { haveServer, tempDir } from '../helpers/servers.js';
 import { makeUserKey, startSshd, type Sshd } from '../helpers/sshd.js';
@@ -191,6 +193,39 @@ describe.skipIf(!haveServer('locust'))('locust runner (real Locust, demo app)', 
       expect(s.cycles[1].requests.total).toBe(perNode[0] + perNode[1]);
     }, SSH_SLOW);
   });
+});
+
+describe.skipIf(!haveServer('locust'))('marteau-tui --ci with the locust runner (built CLI)', () => {
+  it('fixtures/locust passes: the demo app as a service, Locust through the chaos proxy, three reports', async () => {
+    dist('fixtures/demo/serve.js');
+    const state = await stateDir();
+    const r = await cliDone(['--ci', path.join(ROOT, 'fixtures/locust'), '--state-dir', state]);
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(r.out).toMatch(/queued \(runner locust, 1 node\)/);
+    expect(r.out).toMatch(/fixture shop_errors: applied shop mix 20:error/);
+    expect(r.out).toMatch(/PASS success_rate >= 75%/);
+    const done = /succeeded in .*\((\d+) requests, ([\d.]+) % errors.*results: (\S+)  report: (\S+)/.exec(r.out);
+    expect(done, r.out).not.toBeNull();
+    expect(Number(done![1])).toBeGreaterThan(0);
+    // The 404 step and the proxy's injected errors are both failures.
+    expect(Number(done![2])).toBeGreaterThan(0);
+    const s = await summaryOf(done![3]);
+    expect(Object.keys(s.cycles[1].errors)).toContain('status 404');
+    expect(existsSync(done![4])).toBe(true);
+    // Nothing left in the project (no __pycache__, no CSV).
+    expect(readdirSync(path.join(ROOT, 'fixtures/locust')).sort()).toEqual(['.marteau.yml', 'locustfile.py', 'recorded']);
+  }, SLOW);
+
+  it('a locustfile that does not import exits 2 with one line naming file:line, the traceback in a file', async () => {
+    const dir = await project(yaml(), { 'locustfile.py': `from locust import HttpUser, task\nimport shop_client_that_is_not_installed\n` });
+    const r = await cliDone(['--ci', dir, '--state-dir', await stateDir()]);
+    expect(r.code, r.out + r.err).toBe(2);
+    expect(r.out + r.err).toContain(`locustfile.py:2: ModuleNotFoundError: No module named 'shop_client_that_is_not_installed'`);
+    expect(r.out + r.err).not.toMatch(/Traceback|File "/);
+    const log = /its output is in (\S+)/.exec(r.out + r.err)?.[1];
+    expect(log, r.out + r.err).toBeDefined();
+    expect(await readFile(log!, 'utf8')).toMatch(/Traceback[\s\S]*line 2, in <module>/);
+  }, SLOW);
 });
 
 describe('locust runner config', () => {

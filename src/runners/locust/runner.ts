@@ -27,6 +27,7 @@ import { locustStartupError, splitUsers } from './startup.js';
 /** Extra seconds Locust's own -t allows past ramp + duration before it stops a stuck run. */
 const RUN_TIME_MARGIN_S = 30;
 const STDERR_TAIL = 40;
+const HELD_LINES = 1000;
 const CSV_KINDS = ['stats', 'failures', 'exceptions'] as const;
 
 export const locustRunner: Runner = {
@@ -247,6 +248,13 @@ async function runNode(
 ): Promise<RunResult & { stderr: string[] }> {
   const join = r.node.kind === 'local' ? path.join : path.posix.join;
   const stderr: string[] = [];
+  // Locust's output before the load starts is held back: when the locustfile does not start,
+  // the user gets one line (file:line and the error), and the traceback goes to a file.
+  let held: { line: string; stream: 'stdout' | 'stderr' }[] | undefined = [];
+  const release = () => {
+    for (const h of held ?? []) ctx.log(h.line, { node: r.node.name, stream: h.stream });
+    held = undefined;
+  };
   const argv = [
     'locust',
     '-f',
@@ -276,19 +284,30 @@ async function runNode(
         MARTEAU_LOCUST_CSV: join(r.work, `cycle-${ci}`),
         MARTEAU_LOCUST_DURATION: String(s.durationS),
         PYTHONUNBUFFERED: '1',
+        // No __pycache__ left in the user's project.
+        PYTHONDONTWRITEBYTECODE: '1',
       },
       signal,
       onLine: (line, stream) => {
         const p = stream === 'stdout' ? parseProgressLine(line) : undefined;
-        if (p) return onProgress(p);
+        if (p) {
+          if (p.kind === 'recording') release();
+          return onProgress(p);
+        }
         if (stream === 'stderr') {
           stderr.push(line);
           if (stderr.length > STDERR_TAIL) stderr.shift();
         }
-        ctx.log(line, { node: r.node.name, stream });
+        if (held && held.length < HELD_LINES) held.push({ line, stream });
+        else if (!held) ctx.log(line, { node: r.node.name, stream });
       },
       onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid),
     });
+    if (held && !result.cancelled) {
+      const file = path.join(r.local, `cycle-${ci}_locust.log`);
+      await writeFile(file, held.map((h) => `${h.line}\n`).join(''));
+      ctx.log(`Locust stopped before the load started; its output is in ${file}`, { node: r.node.name, stream: 'engine', level: 'error' });
+    } else release();
     return { ...result, stderr };
   } catch (e) {
     r.error = e as Error;
