@@ -18,7 +18,7 @@ import { dist, ROOT } from '../helpers/dist.js';
 import { cliDone } from '../helpers/marteau-cli.js';
 import { localNodes, project, removeTemp, stateDir } from '../helpers/projects.js';
 import { haveServer, tempDir } from '../helpers/servers.js';
-import { makeUserKey, startSshd, type Sshd } from '../helpers/sshd.js';
+import { makeUserKey, processesWith, startSshd, type Sshd } from '../helpers/sshd.js';
 
 // Real Locust starts in ~1 s per cycle on an idle machine; much more on a busy shared one.
 const SLOW = 180_000;
@@ -129,6 +129,37 @@ describe.skipIf(!haveServer('locust'))('locust runner (real Locust, demo app)', 
     expect(done.reason).toBe(
       `node "local": Locust could not start locustfile.py: locustfile.py:2: ModuleNotFoundError: No module named 'shop_client_that_is_not_installed'`,
     );
+  }, SLOW);
+
+  it('cancel mid-cycle stops Locust at once (no process left) and keeps what was measured', async () => {
+    const dir = await project(yaml().replace('cycles: [1, 3]', 'cycles: [2, 2]').replace('duration: 1.5', 'duration: 60'), { 'locustfile.py': locustfile });
+    const e = new Engine({ stateDir: await stateDir(), nodes: localNodes(1), run: 'all' });
+    await e.start();
+    try {
+      const job = await e.enqueue(dir);
+      const recording = new Promise<void>((resolve) =>
+        e.events.on('job.progress', (x) => {
+          if (x.jobId === job.id && x.progress.users === 2 && (x.progress.requests ?? 0) > 0) resolve();
+        }),
+      );
+      await recording;
+      // Locust's command line holds the job's result dir, hence its id.
+      expect(processesWith(job.id).length).toBeGreaterThan(0);
+      const started = Date.now();
+      await e.cancel(job.id);
+      const [done] = await e.waitFor([job.id]);
+      expect(done.status).toBe('cancelled');
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(processesWith(job.id)).toEqual([]);
+      const s = JSON.parse(await readFile(path.join(e.resultDir(job.id), 'summary.json'), 'utf8')) as Summary & { aborted: boolean };
+      expect(s.aborted).toBe(true);
+      expect(s.cycles.map((c) => c.cvus)).toEqual([2]);
+      // Locust's shutdown on SIGTERM wrote the cycle's CSVs: the counts are in the report.
+      expect(s.cycles[0].requests.total).toBeGreaterThan(0);
+      expect(s.timeline.reduce((n, b) => n + b.requests, 0)).toBeGreaterThan(0);
+    } finally {
+      await e.stop();
+    }
   }, SLOW);
 
   it('no locust on the node is an infrastructure failure that says how to install it', async () => {

@@ -210,27 +210,27 @@ async function runCycle(
     stop.abort();
     throw e;
   });
-  if (stop.signal.aborted) return [];
+  // A cancelled Locust still writes its CSVs (SIGTERM runs its shutdown): keep what was measured.
+  const aborted = stop.signal.aborted;
   const cy = results.cycle(ci, users);
   if (Number.isFinite(window.start)) cy.start = window.start;
   if (Number.isFinite(window.end)) cy.end = window.end;
   const written: string[] = [];
   for (const { r, share } of active) {
-    const files = await fetchCsv(r, ci);
-    written.push(...Object.values(files).map((f) => f.path));
-    addLocustCycle(
-      results,
-      ci,
-      users,
-      {
+    try {
+      const files = await fetchCsv(r, ci);
+      const parsed = {
         stats: parseStatsCsv(files.stats.text, files.stats.path),
         failures: parseFailuresCsv(files.failures.text, files.failures.path),
         exceptions: parseExceptionsCsv(files.exceptions.text, files.exceptions.path),
-      },
-      steps,
-      cy.end ?? Date.now(),
-    );
-    ctx.log(`cycle ${ci + 1}: ${share} user(s) done`, { node: r.node.name, stream: 'engine' });
+      };
+      written.push(...Object.values(files).map((f) => f.path));
+      addLocustCycle(results, ci, users, parsed, steps, cy.end ?? Date.now());
+    } catch (e) {
+      if (aborted) continue; // stopped before it wrote them: nothing more to keep from this node
+      throw e;
+    }
+    if (!aborted) ctx.log(`cycle ${ci + 1}: ${share} user(s) done`, { node: r.node.name, stream: 'engine' });
   }
   results.endCycle(ci, cy.end ?? Date.now());
   return written;
