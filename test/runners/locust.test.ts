@@ -110,6 +110,16 @@ describe.skipIf(!haveServer('locust'))('locust runner (real Locust, demo app)', 
     expect(progress.some((p) => p.cycle === 1 && p.users === 3 && (p.requestsPerSecond ?? 0) > 0)).toBe(true);
     // The plugin's lines are progress, not log noise.
     expect(logs.some((l) => l.includes('##marteau'))).toBe(false);
+    // `marteau-tui report` rebuilds the same results from the job's directory (record + CSVs).
+    const out = path.join(resultDir, 'again');
+    const again = await cliDone(['report', resultDir, '-o', out]);
+    expect(again.code, again.out + again.err).toBe(0);
+    const rebuilt = await summaryOf(out);
+    expect(rebuilt.cycles).toEqual(s.cycles);
+    expect(rebuilt.timeline).toEqual(s.timeline);
+    const diff = await cliDone(['report', '--diff', resultDir, resultDir, '-o', path.join(resultDir, 'diff')]);
+    expect(diff.code, diff.out + diff.err).toBe(0);
+    expect(existsSync(path.join(resultDir, 'diff', 'diff.html'))).toBe(true);
   }, SLOW);
 
   it('a threshold that fails gives a failed job (a test failure) with its reason, reports still written', async () => {

@@ -15,13 +15,13 @@ import { sleep } from '../builtin/bench.js';
 import { checkThresholds, finishRun, runOutcome } from '../finish.js';
 import { fixtureEvents, recordProxies } from '../proxy-timeline.js';
 import { newRunInfo, RunResults } from '../results.js';
+import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustRunRecord } from './record.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
 import { removeStagedProject, stageProject } from '../staging.js';
 import { parseThresholds } from '../thresholds.js';
 import { checkLocustConfig, locustConfigSchema, locustSettings, type LocustSettings } from './config.js';
 import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseProgressLine, parseStatsCsv, tickDurations, type LocustProgressLine } from './csv.js';
 import { PLUGIN_FILE, PLUGIN_SOURCE } from './plugin.js';
-import { addLocustCycle, StepNumbers } from './results.js';
 import { locustStartupError, splitUsers } from './startup.js';
 
 /** Extra seconds Locust's own -t allows past ramp + duration before it stops a stuck run. */
@@ -58,7 +58,7 @@ class RunFailure extends Error {
 
 async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
   const s = locustSettings(ctx.config);
-  const results = new RunResults(
+  const record = newLocustRecord(
     newRunInfo({
       name: ctx.job.name,
       runner: 'locust',
@@ -86,16 +86,17 @@ async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   const runs: NodeRun[] = [];
-  const proxies = recordProxies(results, { proxies: ctx.proxies.values(), events: fixtureEvents(ctx.timeline()) });
+  // The proxies' timeline is recorded live; cycles go into the record and are read at the end.
+  const timeline = new RunResults(record.info);
+  const proxies = recordProxies(timeline, { proxies: ctx.proxies.values(), events: fixtureEvents(ctx.timeline()) });
   const written: string[] = [];
   let failure: RunFailure | undefined;
   try {
     for (const node of ctx.nodes) runs.push(await prepare(ctx, node));
-    const steps = new StepNumbers();
     for (let ci = 0; ci < s.cycles.length && !stop.signal.aborted; ci++) {
       if (ci > 0) await sleep(s.cycleTimeS * 1000, stop.signal);
       if (stop.signal.aborted) break;
-      written.push(...(await runCycle(ctx, s, runs, ci, results, steps, stop, proxies.flush)));
+      written.push(...(await runCycle(ctx, s, runs, ci, record, stop, proxies.flush)));
     }
   } catch (e) {
     failure = asFailure(e as Error, runs, ctx);
@@ -108,8 +109,11 @@ async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
   if (failure?.failure === 'config' || (failure && !written.length)) {
     return { status: 'failed', failure: failure.failure, reason: failure.message };
   }
-  results.finish(Date.now(), ctx.signal.aborted || failure !== undefined);
-  const done = await finishRun(results, {
+  record.info.end = Date.now();
+  record.aborted = ctx.signal.aborted || failure !== undefined;
+  record.proxyEvents = timeline.proxyEvents;
+  written.push(await writeLocustRecord(ctx.resultDir, record));
+  const done = await finishRun(await resultsFromRecord(record, ctx.resultDir), {
     resultDir: ctx.resultDir,
     thresholds: parseThresholds(ctx.config.raw.thresholds),
     log: (line) => ctx.log(line),
@@ -163,8 +167,7 @@ async function runCycle(
   s: LocustSettings,
   runs: NodeRun[],
   ci: number,
-  results: RunResults,
-  steps: StepNumbers,
+  record: LocustRunRecord,
   stop: AbortController,
   flushFaults: (now: number) => void,
 ): Promise<string[]> {
@@ -178,6 +181,7 @@ async function runCycle(
   };
   ctx.progress({ cycle: ci, cycles: s.cycles.length, users: 0, message: `cycle ${ci + 1}/${s.cycles.length}: starting ${users} users` });
   const window = { start: Infinity, end: -Infinity };
+  const cycle: LocustCycleRecord = { cycle: ci, cvus: users, files: [], seconds: [] };
   const active = runs.map((r, i) => ({ r, share: shares[i] })).filter((x) => x.share > 0);
   await Promise.all(
     active.map(async ({ r, share }) => {
@@ -194,7 +198,7 @@ async function runCycle(
           lastTick = p.t;
           live.set(r.node.name, { users: p.users, rps: p.new / Math.max(0.2, p.t - since), requests: p.requests, failures: p.failures });
           // Ticks of the ramp-up are progress only: the cycle records from the last user's start.
-          if (recordingSince !== undefined) results.addSecond(ci, users, ((since + p.t) / 2) * 1000, p.new_failures, tickDurations(p.times));
+          if (recordingSince !== undefined) cycle.seconds.push([((since + p.t) / 2) * 1000, p.new_failures, tickDurations(p.times)]);
           flushFaults(Date.now());
           report();
         } else window.end = Math.max(window.end, p.t * 1000);
@@ -212,27 +216,26 @@ async function runCycle(
   });
   // A cancelled Locust still writes its CSVs (SIGTERM runs its shutdown): keep what was measured.
   const aborted = stop.signal.aborted;
-  const cy = results.cycle(ci, users);
-  if (Number.isFinite(window.start)) cy.start = window.start;
-  if (Number.isFinite(window.end)) cy.end = window.end;
+  if (Number.isFinite(window.start)) cycle.start = window.start;
+  if (Number.isFinite(window.end)) cycle.end = window.end;
+  record.cycles.push(cycle);
   const written: string[] = [];
   for (const { r, share } of active) {
     try {
       const files = await fetchCsv(r, ci);
-      const parsed = {
-        stats: parseStatsCsv(files.stats.text, files.stats.path),
-        failures: parseFailuresCsv(files.failures.text, files.failures.path),
-        exceptions: parseExceptionsCsv(files.exceptions.text, files.exceptions.path),
-      };
+      // Read now, so that a file Locust got wrong fails this cycle, not the report.
+      parseStatsCsv(files.stats.text, files.stats.path);
+      parseFailuresCsv(files.failures.text, files.failures.path);
+      parseExceptionsCsv(files.exceptions.text, files.exceptions.path);
       written.push(...Object.values(files).map((f) => f.path));
-      addLocustCycle(results, ci, users, parsed, steps, cy.end ?? Date.now());
+      const rel = (f: { path: string }) => path.relative(ctx.resultDir, f.path);
+      cycle.files.push({ node: r.node.name, stats: rel(files.stats), failures: rel(files.failures), exceptions: rel(files.exceptions) });
     } catch (e) {
       if (aborted) continue; // stopped before it wrote them: nothing more to keep from this node
       throw e;
     }
     if (!aborted) ctx.log(`cycle ${ci + 1}: ${share} user(s) done`, { node: r.node.name, stream: 'engine' });
   }
-  results.endCycle(ci, cy.end ?? Date.now());
   return written;
 }
 
