@@ -24,7 +24,7 @@ export type RunnerName = (typeof RUNNER_NAMES)[number];
 export const CONFIG_FILE_NAMES = ['.marteau.yml', '.marteau.yaml'] as const;
 
 /** A path inside the project: relative, never climbing out with `..`. */
-const innerPath = z
+export const innerPath = z
   .string()
   .min(1)
   .refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]+/).includes('..') && !p.includes('\0'), {

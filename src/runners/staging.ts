@@ -29,6 +29,11 @@ export async function stageProject(ctx: RunnerContext, node: RunnerNode): Promis
   return dir;
 }
 
+/** The job's environment on a node, with which node of how many it is. */
+export function nodeEnv(ctx: RunnerContext, node: RunnerNode, nodes: number): Record<string, string> {
+  return { ...ctx.env, MARTEAU_NODE: node.name, MARTEAU_NODE_INDEX: String(node.index), MARTEAU_NODE_COUNT: String(nodes) };
+}
+
 /** Remove the SSH copy; `error` is what ended the node's run (a lost node is left alone). */
 export async function removeStagedProject(ctx: RunnerContext, node: RunnerNode, error?: Error): Promise<void> {
   if (node.kind === 'local' || ctx.config.keepRemote || error instanceof NodeError) return;

@@ -14,7 +14,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import type { MarteauConfig } from '../../config/marteau.js';
+import { innerPath, type MarteauConfig } from '../../config/marteau.js';
 import { cyclesSchema, LIMITS } from '../builtin/config.js';
 import { DEFAULT_APDEX_T } from '../results.js';
 
@@ -24,12 +24,9 @@ const DEFAULT_STARTUP_DELAY_S = 0.01;
 
 export const locustConfigSchema = z
   .object({
-    locustfile: z
-      .string()
-      .min(1)
-      .refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]+/).includes('..') && !p.includes('\0') && !p.includes(','), {
-        error: 'must be a relative path inside the project (no leading /, no .., no comma)',
-      })
+    locustfile: innerPath
+      // Locust splits -f on commas.
+      .refine((p) => !p.includes(','), { error: 'must not contain a comma (Locust reads -f as a comma list)' })
       .default('locustfile.py')
       .describe('the Locust test file (or package directory), relative to the project'),
     cycles: cyclesSchema.default([1]),

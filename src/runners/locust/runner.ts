@@ -17,7 +17,7 @@ import { fixtureEvents, recordProxies } from '../proxy-timeline.js';
 import { newRunInfo, RunResults } from '../results.js';
 import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustRunRecord } from './record.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
-import { removeStagedProject, stageProject } from '../staging.js';
+import { nodeEnv, removeStagedProject, stageProject } from '../staging.js';
 import { parseThresholds } from '../thresholds.js';
 import { checkLocustConfig, locustConfigSchema, locustSettings, type LocustSettings } from './config.js';
 import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseProgressLine, parseStatsCsv, tickDurations, type LocustProgressLine } from './csv.js';
@@ -280,10 +280,7 @@ async function runNode(
     const result = await r.node.executor.run(argv, {
       cwd: r.dir,
       env: {
-        ...ctx.env,
-        MARTEAU_NODE: r.node.name,
-        MARTEAU_NODE_INDEX: String(r.node.index),
-        MARTEAU_NODE_COUNT: String(ctx.nodes.length),
+        ...nodeEnv(ctx, r.node, ctx.nodes.length),
         MARTEAU_LOCUST_CSV: join(r.work, `cycle-${ci}`),
         MARTEAU_LOCUST_DURATION: String(s.durationS),
         PYTHONUNBUFFERED: '1',
