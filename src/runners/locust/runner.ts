@@ -183,6 +183,8 @@ async function runCycle(
   const window = { start: Infinity, end: -Infinity };
   const cycle: LocustCycleRecord = { cycle: ci, cvus: users, files: [], seconds: [] };
   const active = runs.map((r, i) => ({ r, share: shares[i] })).filter((x) => x.share > 0);
+  const split = active.length > 1 ? ` (${active.map((a) => `${a.share} on ${a.r.node.name}`).join(', ')})` : '';
+  ctx.log(`Cycle #${ci} with ${users} virtual users${split}`);
   await Promise.all(
     active.map(async ({ r, share }) => {
       const rate = s.spawnRate === 'all' ? share : (s.spawnRate * share) / users;
@@ -220,11 +222,14 @@ async function runCycle(
   if (Number.isFinite(window.end)) cycle.end = window.end;
   record.cycles.push(cycle);
   const written: string[] = [];
+  const totals = { requests: 0, failures: 0 };
   for (const { r, share } of active) {
     try {
       const files = await fetchCsv(r, ci);
       // Read now, so that a file Locust got wrong fails this cycle, not the report.
-      parseStatsCsv(files.stats.text, files.stats.path);
+      const total = parseStatsCsv(files.stats.text, files.stats.path).total;
+      totals.requests += total?.requests ?? 0;
+      totals.failures += total?.failures ?? 0;
       parseFailuresCsv(files.failures.text, files.failures.path);
       parseExceptionsCsv(files.exceptions.text, files.exceptions.path);
       written.push(...Object.values(files).map((f) => f.path));
@@ -235,6 +240,11 @@ async function runCycle(
       throw e;
     }
     if (!aborted) ctx.log(`cycle ${ci + 1}: ${share} user(s) done`, { node: r.node.name, stream: 'engine' });
+  }
+  if (!aborted && cycle.start !== undefined && cycle.end !== undefined) {
+    const seconds = (cycle.end - cycle.start) / 1000;
+    const failed = totals.requests ? (100 * totals.failures) / totals.requests : 0;
+    ctx.log(`* Cycle #${ci}: ${totals.requests} requests, ${totals.failures} failed (${failed.toFixed(2)} %), ${(totals.requests / Math.max(seconds, 0.001)).toFixed(1)} req/s over ${seconds.toFixed(2)}s`);
   }
   return written;
 }
