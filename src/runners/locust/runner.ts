@@ -28,6 +28,8 @@ import { locustStartupError, splitUsers } from './startup.js';
 const RUN_TIME_MARGIN_S = 30;
 const STDERR_TAIL = 40;
 const HELD_LINES = 1000;
+/** A progress tick closer than this to the previous one is merged into it (seconds). */
+const SHORT_TICK_S = 0.5;
 const CSV_KINDS = ['stats', 'failures', 'exceptions'] as const;
 
 export const locustRunner: Runner = {
@@ -190,6 +192,7 @@ async function runCycle(
       const rate = s.spawnRate === 'all' ? share : (s.spawnRate * share) / users;
       let recordingSince: number | undefined;
       let lastTick = 0;
+      let lastSecond: LocustCycleRecord['seconds'][number] | undefined;
       const onProgress = (p: LocustProgressLine) => {
         if (p.kind === 'recording') {
           recordingSince = lastTick = p.t;
@@ -198,9 +201,22 @@ async function runCycle(
         } else if (p.kind === 'tick') {
           const since = lastTick || p.t - 1;
           lastTick = p.t;
-          live.set(r.node.name, { users: p.users, rps: p.new / Math.max(0.2, p.t - since), requests: p.requests, failures: p.failures });
+          // The tick at the end of a cycle covers a fraction of a second: it joins the one before,
+          // rather than showing as a dip in req/s.
+          const short = p.t - since < SHORT_TICK_S;
+          const previous = live.get(r.node.name);
+          live.set(r.node.name, { users: p.users, rps: short && previous ? previous.rps : p.new / Math.max(SHORT_TICK_S, p.t - since), requests: p.requests, failures: p.failures });
           // Ticks of the ramp-up are progress only: the cycle records from the last user's start.
-          if (recordingSince !== undefined) cycle.seconds.push([((since + p.t) / 2) * 1000, p.new_failures, tickDurations(p.times)]);
+          if (recordingSince !== undefined) {
+            const durations = tickDurations(p.times);
+            if (short && lastSecond) {
+              lastSecond[1] += p.new_failures;
+              lastSecond[2].push(...durations);
+            } else {
+              lastSecond = [((since + p.t) / 2) * 1000, p.new_failures, durations];
+              cycle.seconds.push(lastSecond);
+            }
+          }
           flushFaults(Date.now());
           report();
         } else window.end = Math.max(window.end, p.t * 1000);
