@@ -53,7 +53,7 @@ interface NodeRun {
 
 /** Why a run failed, as the engine needs it. */
 class RunFailure extends Error {
-  constructor(readonly failure: 'config' | 'infrastructure' | 'test', message: string) {
+  constructor(readonly failure: 'config' | 'infrastructure', message: string) {
     super(message);
   }
 }
@@ -87,21 +87,25 @@ async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
-  const runs: NodeRun[] = [];
+  const runs: NodeRun[] = ctx.nodes.map((node) => {
+    const local = path.join(ctx.resultDir, 'nodes', node.name);
+    return { node, dir: '', work: local, local };
+  });
   // The proxies' timeline is recorded live; cycles go into the record and are read at the end.
   const timeline = new RunResults(record.info);
   const proxies = recordProxies(timeline, { proxies: ctx.proxies.values(), events: fixtureEvents(ctx.timeline()) });
   const written: string[] = [];
   let failure: RunFailure | undefined;
   try {
-    for (const node of ctx.nodes) runs.push(await prepare(ctx, node));
+    // Everywhere first, so that every node's Locust starts at the same moment.
+    await Promise.all(runs.map((r) => prepare(ctx, r)));
     for (let ci = 0; ci < s.cycles.length && !stop.signal.aborted; ci++) {
       if (ci > 0) await sleep(s.cycleTimeS * 1000, stop.signal);
       if (stop.signal.aborted) break;
       written.push(...(await runCycle(ctx, s, runs, ci, record, stop, proxies.flush)));
     }
   } catch (e) {
-    failure = asFailure(e as Error, runs, ctx);
+    failure = asFailure(e as Error, ctx);
     stop.abort();
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
@@ -124,7 +128,7 @@ async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
   return failure ? { ...outcome, status: 'failed', failure: failure.failure, reason: failure.message } : outcome;
 }
 
-function asFailure(e: Error, runs: NodeRun[], ctx: RunnerContext): RunFailure {
+function asFailure(e: Error, ctx: RunnerContext): RunFailure {
   if (e instanceof RunFailure) return e;
   if (e instanceof NodeError) {
     ctx.nodeFailed(e.node, e.message);
@@ -132,28 +136,25 @@ function asFailure(e: Error, runs: NodeRun[], ctx: RunnerContext): RunFailure {
   }
   if (e instanceof TransferError) return new RunFailure('config', e.message);
   if (e instanceof LocustFormatError) return new RunFailure('infrastructure', `cannot read Locust's results: ${e.message}`);
-  return new RunFailure('infrastructure', `${runs.length ? '' : 'cannot prepare the run: '}${e.message}`);
+  return new RunFailure('infrastructure', e.message);
 }
 
 /** Stage the project and put the plugin on a node. */
-async function prepare(ctx: RunnerContext, node: RunnerNode): Promise<NodeRun> {
-  const local = path.join(ctx.resultDir, 'nodes', node.name);
-  await mkdir(local, { recursive: true });
-  const plugin = path.join(local, PLUGIN_FILE);
-  await writeFile(plugin, PLUGIN_SOURCE);
-  const run: NodeRun = { node, dir: '', work: local, local };
+async function prepare(ctx: RunnerContext, run: NodeRun): Promise<void> {
   try {
-    run.dir = await stageProject(ctx, node);
-    if (node.kind !== 'local') {
+    await mkdir(run.local, { recursive: true });
+    const plugin = path.join(run.local, PLUGIN_FILE);
+    await writeFile(plugin, PLUGIN_SOURCE);
+    run.dir = await stageProject(ctx, run.node);
+    if (run.node.kind !== 'local') {
       run.work = path.posix.join(run.dir, '.marteau-locust');
-      await node.executor.mkdirp(run.work);
-      await node.executor.put(plugin, path.posix.join(run.work, PLUGIN_FILE));
+      await run.node.executor.mkdirp(run.work);
+      await run.node.executor.put(plugin, path.posix.join(run.work, PLUGIN_FILE));
     }
   } catch (e) {
     run.error = e as Error;
     throw e;
   }
-  return run;
 }
 
 interface Live {
