@@ -215,7 +215,7 @@ describe.skipIf(!haveServer('locust'))('locust runner (real Locust, demo app)', 
       });
       const proj = await project(yaml('nodes: 2\n').replace('cycles: [1, 3]', 'cycles: [2, 3]'), { 'locustfile.py': locustfile });
       const { done, logs, resultDir } = await runJob(proj, { ...localNodes(1), probeTimeoutMs: 20_000, nodes: [ssh(nodes[0], 'a'), ssh(nodes[1], 'b')] });
-      expect(done.status, logs.join('\n')).toBe('succeeded');
+      expect(done.status, `${done.reason}\n${logs.join('\n')}`).toBe('succeeded');
       const s = await summaryOf(resultDir);
       expect(s.cycles.map((c) => c.cvus)).toEqual([2, 3]);
       for (const n of ['a', 'b']) {

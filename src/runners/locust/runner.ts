@@ -258,10 +258,11 @@ async function runCycle(
     }
     if (!aborted) ctx.log(`cycle ${ci + 1}: ${share} user(s) done`, { node: r.node.name, stream: 'engine' });
   }
-  if (!aborted && cycle.start !== undefined && cycle.end !== undefined) {
-    const seconds = (cycle.end - cycle.start) / 1000;
+  if (!aborted) {
+    // Rates over the configured duration, as in the report: each node records that long, but
+    // nodes need not start at the same second (Locust's start time varies).
     const failed = totals.requests ? (100 * totals.failures) / totals.requests : 0;
-    ctx.log(`* Cycle #${ci}: ${totals.requests} requests, ${totals.failures} failed (${failed.toFixed(2)} %), ${(totals.requests / Math.max(seconds, 0.001)).toFixed(1)} req/s over ${seconds.toFixed(2)}s`);
+    ctx.log(`* Cycle #${ci}: ${totals.requests} requests, ${totals.failures} failed (${failed.toFixed(2)} %), ${(totals.requests / s.durationS).toFixed(1)} req/s`);
   }
   return written;
 }
