@@ -213,7 +213,8 @@ describe.skipIf(!haveServer('locust'))('locust runner (real Locust, demo app)', 
         tags: [],
         enabled: true,
       });
-      const proj = await project(yaml('nodes: 2\n').replace('cycles: [1, 3]', 'cycles: [2, 3]'), { 'locustfile.py': locustfile });
+      // SSH logins can be slow on a busy machine: the job may take most of the test's time.
+      const proj = await project(yaml('nodes: 2\n').replace('cycles: [1, 3]', 'cycles: [2, 3]').replace('timeout: 180s', 'timeout: 280s'), { 'locustfile.py': locustfile });
       const { done, logs, resultDir } = await runJob(proj, { ...localNodes(1), probeTimeoutMs: 20_000, nodes: [ssh(nodes[0], 'a'), ssh(nodes[1], 'b')] });
       expect(done.status, `${done.reason}\n${logs.join('\n')}`).toBe('succeeded');
       const s = await summaryOf(resultDir);
