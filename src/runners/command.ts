@@ -7,7 +7,7 @@ import path from 'node:path';
 import { NodeError, TransferError } from '../exec/executor.js';
 import type { RunResult } from '../exec/executor.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from './runner.js';
-import { nodeEnv, removeStagedProject, stageProject } from './staging.js';
+import { cleanupStage, fetchNodeArtifacts, nodeEnv, stageProject } from './staging.js';
 
 interface NodeRun {
   node: RunnerNode;
@@ -77,29 +77,13 @@ async function runCommand(ctx: RunnerContext): Promise<RunOutcome> {
     return { ...failure(runs, ctx), artifacts };
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
-    await Promise.all(runs.map((r) => removeStagedProject(ctx, r.node, r.error)));
+    await Promise.all(runs.map((r) => cleanupStage(ctx, r.node, r.error)));
   }
 }
 
 async function fetchArtifacts(ctx: RunnerContext, runs: NodeRun[], dirs: string[]): Promise<string[]> {
   const fetched: string[] = [];
-  for (const [i, r] of runs.entries()) {
-    if (r.error) continue;
-    for (const rel of ctx.config.artifacts) {
-      const from = r.node.kind === 'local' ? path.join(dirs[i], rel) : path.posix.join(dirs[i], rel);
-      const to = path.join('nodes', r.node.name, rel);
-      try {
-        if (!(await r.node.executor.exists(from))) {
-          ctx.log(`artifact ${rel} was not written`, { node: r.node.name, stream: 'engine', level: 'warn' });
-          continue;
-        }
-        await r.node.executor.get(from, path.join(ctx.resultDir, to));
-        fetched.push(to);
-      } catch (e) {
-        ctx.log(`cannot fetch ${rel}: ${(e as Error).message}`, { node: r.node.name, stream: 'engine', level: 'warn' });
-      }
-    }
-  }
+  for (const [i, r] of runs.entries()) if (!r.error) fetched.push(...(await fetchNodeArtifacts(ctx, r.node, dirs[i], ctx.config.artifacts)));
   return fetched;
 }
 

@@ -4,7 +4,7 @@
  * axis as throughput and latency. Knows nothing of the engine: a proxy is anything that emits
  * `event` with the proxy's event objects.
  */
-import type { TimelineEvent } from '../core/events.js';
+import { changeReason, type TimelineEvent } from '../core/events.js';
 import { FaultAggregator, type ProxyTimelineEvent, type RunResults } from './results.js';
 
 /** What the proxy emits as `event` (src/proxy/proxy.ts ProxyEvent), as far as the timeline needs. */
@@ -54,7 +54,7 @@ export function recordProxies(
   };
 }
 
-/** The fixtures' behavior changes so far (applied before the load), as timeline events. */
+/** The job's behavior changes so far (fixtures applied before the load...), as timeline events. */
 export function fixtureEvents(timeline: readonly TimelineEvent[]): ProxyTimelineEvent[] {
-  return timeline.map((t) => ({ at: t.at, proxy: t.proxy, kind: 'mix' as const, mix: t.mix }));
+  return timeline.map((t) => ({ at: t.at, proxy: t.proxy, kind: 'mix' as const, mix: t.mix, reason: changeReason(t) }));
 }

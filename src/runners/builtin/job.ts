@@ -6,8 +6,9 @@
  * `event` with the proxy's event objects.
  */
 import { join } from 'node:path';
-import { finishRun, type FinishedRun } from '../finish.js';
+import type { ReportFiles } from '../../report/index.js';
 import { FunkloadXmlWriter } from '../funkload-xml.js';
+import { reportResults, type JobReport } from '../job-report.js';
 import { recordProxies, type ProxyEventSource } from '../proxy-timeline.js';
 import { newRunInfo, RunResults, type ProxyTimelineEvent } from '../results.js';
 import type { Threshold } from '../thresholds.js';
@@ -33,11 +34,11 @@ export interface BuiltinJobOptions {
   meta?: Record<string, string>;
 }
 
-export interface BuiltinJobResult extends FinishedRun {
-  files: FinishedRun['files'] & { xml: string };
+export interface BuiltinJobResult extends JobReport {
+  files: ReportFiles & { xml: string };
 }
 
-export { summaryLine } from '../finish.js';
+export { summaryLine } from '../job-report.js';
 
 export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobResult> {
   const c = o.config;
@@ -88,6 +89,6 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
     proxies.stop();
     writer.close();
   }
-  const done = await finishRun(results, { resultDir: o.resultDir, thresholds: o.thresholds, generator: o.generator, log: o.log });
-  return { ...done, files: { ...done.files, xml: xmlPath } };
+  const report = await reportResults(results, { resultDir: o.resultDir, thresholds: o.thresholds, generator: o.generator, log: o.log });
+  return { ...report, files: { ...report.files, xml: xmlPath } };
 }

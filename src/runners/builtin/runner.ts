@@ -3,7 +3,7 @@
  * process (no Python, no install). Reports, thresholds and the proxies' fault timeline come
  * from runBuiltinJob; this file only maps the engine's context onto it.
  */
-import { checkThresholds, runOutcome } from '../finish.js';
+import { checkThresholds, reportOutcome } from '../job-report.js';
 import { fixtureEvents } from '../proxy-timeline.js';
 import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
 import { parseThresholds } from '../thresholds.js';
@@ -15,6 +15,13 @@ export const builtinRunner: Runner = {
   description: 'the embedded load generator: cycles of virtual users over a YAML scenario of HTTP steps (FunkLoad semantics)',
   configSchema: builtinConfigSchema,
   check: checkThresholds,
+  runLength(config) {
+    // Users start one every startup_delay, then the cycle records for `duration`; cycles are
+    // cycle_time apart. Stopping the users comes after: no longer "the run" for chaos times.
+    const c = builtinConfigSchema.parse(config.raw);
+    const ms = 1000 * (c.cycles.reduce((s, users) => s + (users - 1) * c.startup_delay + c.duration, 0) + (c.cycles.length - 1) * c.cycle_time);
+    return { ms, why: `${c.cycles.length} cycle(s) of duration ${c.duration}s${c.cycle_time ? `, cycle_time ${c.cycle_time}s` : ''}` };
+  },
   run: runBuiltin,
 };
 
@@ -51,5 +58,5 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
     onLoadStarted: () => ctx.loadStarted(),
     meta: { job: ctx.job.id },
   });
-  return runOutcome(result, ctx.resultDir, Object.values(result.files));
+  return reportOutcome(result, ctx.resultDir, [result.files.xml]);
 }

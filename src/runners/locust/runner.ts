@@ -12,12 +12,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NodeError, TransferError, type RunResult } from '../../exec/executor.js';
 import { sleep } from '../builtin/bench.js';
-import { checkThresholds, finishRun, runOutcome } from '../finish.js';
+import { checkThresholds, reportOutcome, reportResults } from '../job-report.js';
 import { fixtureEvents, recordProxies } from '../proxy-timeline.js';
 import { newRunInfo, RunResults } from '../results.js';
 import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustRunRecord } from './record.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
-import { nodeEnv, removeStagedProject, stageProject } from '../staging.js';
+import { cleanupStage, nodeEnv, stageProject } from '../staging.js';
 import { parseThresholds } from '../thresholds.js';
 import { checkLocustConfig, locustConfigSchema, locustSettings, type LocustSettings } from './config.js';
 import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseProgressLine, parseStatsCsv, tickDurations, type LocustProgressLine } from './csv.js';
@@ -110,7 +110,7 @@ async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
     proxies.stop();
-    await Promise.all(runs.map((r) => removeStagedProject(ctx, r.node, r.error)));
+    await Promise.all(runs.map((r) => cleanupStage(ctx, r.node, r.error)));
   }
   if (failure?.failure === 'config' || (failure && !written.length)) {
     return { status: 'failed', failure: failure.failure, reason: failure.message };
@@ -119,12 +119,12 @@ async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
   record.aborted = ctx.signal.aborted || failure !== undefined;
   record.proxyEvents = timeline.proxyEvents;
   written.push(await writeLocustRecord(ctx.resultDir, record));
-  const done = await finishRun(await resultsFromRecord(record, ctx.resultDir), {
+  const done = await reportResults(await resultsFromRecord(record, ctx.resultDir), {
     resultDir: ctx.resultDir,
     thresholds: parseThresholds(ctx.config.raw.thresholds),
     log: (line) => ctx.log(line),
   });
-  const outcome = runOutcome(done, ctx.resultDir, [...Object.values(done.files), ...written]);
+  const outcome = reportOutcome(done, ctx.resultDir, written);
   return failure ? { ...outcome, status: 'failed', failure: failure.failure, reason: failure.message } : outcome;
 }
 

@@ -1,16 +1,16 @@
 /**
- * The end of every measuring runner's job (builtin, locust, ...): results -> the report files
- * (index.html, summary.json, junit.xml), the threshold verdicts, one summary line, and the
- * engine's RunOutcome. One place, so every runner's reports and exit codes mean the same.
+ * The end of every measuring runner (builtin, funkload, ...): results → index.html, summary.json
+ * and junit.xml, thresholds evaluated and logged, and the engine's RunOutcome built from that.
+ * One place, so every runner's reports and exit codes mean the same thing.
  */
 import path from 'node:path';
-import type { MarteauConfig } from '../config/marteau.js';
 import { writeReports, type ReportFiles } from '../report/index.js';
 import type { RunResults, RunSummary } from './results.js';
+import type { RunnerCatalogEntry } from '../config/marteau.js';
 import type { RunOutcome } from './runner.js';
 import { evaluateThresholds, formatValue, parseThresholds, type Threshold, type ThresholdResult } from './thresholds.js';
 
-export interface FinishedRun {
+export interface JobReport {
   summary: RunSummary;
   verdicts: ThresholdResult[];
   /** No threshold failed and the run was not interrupted. */
@@ -27,10 +27,10 @@ export function summaryLine(s: RunSummary): string {
   return `${o.requests.total} requests, ${errors.toFixed(2)} % errors, ${o.requests.rps.toFixed(1)} req/s, p95 ${formatValue('p95', o.requests.latency.count ? o.requests.latency.p95 : undefined)}, Apdex ${o.requests.apdex.score.toFixed(2)}`;
 }
 
-export async function finishRun(
+export async function reportResults(
   results: RunResults,
   o: { resultDir: string; thresholds?: Threshold[]; generator?: string; log?: (line: string) => void },
-): Promise<FinishedRun> {
+): Promise<JobReport> {
   const summary = results.summary();
   const verdicts = evaluateThresholds(o.thresholds ?? [], summary);
   const files = await writeReports(o.resultDir, summary, verdicts, { generator: o.generator });
@@ -45,8 +45,8 @@ export async function finishRun(
   };
 }
 
-/** The engine's outcome of a finished run; `files`: every file written under resultDir. */
-export function runOutcome(r: FinishedRun, resultDir: string, files: readonly string[]): RunOutcome {
+/** The engine's view of a report: failed thresholds are a test failure (exit 1). */
+export function reportOutcome(r: JobReport, resultDir: string, extraArtifacts: readonly string[] = []): RunOutcome {
   const failed = r.verdicts.filter((v) => !v.passed);
   return {
     status: r.passed ? 'succeeded' : 'failed',
@@ -54,12 +54,12 @@ export function runOutcome(r: FinishedRun, resultDir: string, files: readonly st
     reason: r.aborted ? 'the run was stopped before its end' : failed.length ? `${failed.length} threshold(s) failed: ${failed.map((v) => v.message).join('; ')}` : undefined,
     summary: r.line,
     report: r.files.html,
-    artifacts: files.map((f) => path.relative(resultDir, f)),
+    artifacts: [...extraArtifacts.map((f) => (path.isAbsolute(f) ? path.relative(resultDir, f) : f)), ...Object.values(r.files).map((f) => path.relative(resultDir, f))],
   };
 }
 
-/** A runner's `check` for `thresholds:` (a bad expression is a config error with its path). */
-export function checkThresholds(config: MarteauConfig): { path: (string | number)[]; message: string; hint?: string } | undefined {
+/** `check` of a runner that evaluates `thresholds:`: a bad expression is a config error at its path. */
+export const checkThresholds: NonNullable<RunnerCatalogEntry['check']> = (config) => {
   try {
     parseThresholds(config.raw.thresholds);
   } catch (e) {
@@ -68,4 +68,4 @@ export function checkThresholds(config: MarteauConfig): { path: (string | number
     throw e;
   }
   return undefined;
-}
+};
