@@ -19,7 +19,7 @@ import {
 } from '../../src/runners/locust/csv.js';
 import { rebuildDurations } from '../../src/runners/locust/distribution.js';
 import { addLocustCycle, locustErrorKind, StepNumbers } from '../../src/runners/locust/results.js';
-import { locustStartupError, splitUsers } from '../../src/runners/locust/startup.js';
+import { locustStartupError } from '../../src/runners/locust/startup.js';
 import { Histogram } from '../../src/stats/histogram.js';
 
 const REC = path.join(import.meta.dirname, '../../fixtures/locust/recorded');
@@ -167,12 +167,6 @@ describe('Locust errors and starts', () => {
     expect(locustStartupError(lines('no-user-class.stderr'), 'locustfile.py')).toBe('No User class found!');
     expect(locustStartupError(["Could not find 'nope.py'. See --help for available options."], 'nope.py')).toMatch(/^Could not find 'nope\.py'/);
     expect(locustStartupError([], 'x.py')).toMatch(/no message/);
-  });
-
-  it('splits a cycle\'s users between nodes as evenly as can be', () => {
-    expect(splitUsers(10, 3)).toEqual([4, 3, 3]);
-    expect(splitUsers(2, 3)).toEqual([1, 1, 0]);
-    expect(splitUsers(5, 1)).toEqual([5]);
   });
 });
 

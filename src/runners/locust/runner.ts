@@ -11,7 +11,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NodeError, TransferError, type RunResult } from '../../exec/executor.js';
-import { sleep } from '../builtin/bench.js';
+import { shareOf, sleep } from '../builtin/bench.js';
 import { checkThresholds, reportOutcome, reportResults } from '../job-report.js';
 import { fixtureEvents, recordProxies } from '../proxy-timeline.js';
 import { newRunInfo, RunResults } from '../results.js';
@@ -22,7 +22,7 @@ import { parseThresholds } from '../thresholds.js';
 import { checkLocustConfig, locustConfigSchema, locustSettings, type LocustSettings } from './config.js';
 import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseProgressLine, parseStatsCsv, tickDurations, type LocustProgressLine } from './csv.js';
 import { PLUGIN_FILE, PLUGIN_SOURCE } from './plugin.js';
-import { locustStartupError, splitUsers } from './startup.js';
+import { locustStartupError } from './startup.js';
 
 /** Extra seconds Locust's own -t allows past ramp + duration before it stops a stuck run. */
 const RUN_TIME_MARGIN_S = 30;
@@ -175,7 +175,7 @@ async function runCycle(
   flushFaults: (now: number) => void,
 ): Promise<string[]> {
   const users = s.cycles[ci];
-  const shares = splitUsers(users, runs.length);
+  const shares = runs.map((_, i) => shareOf(users, { index: i, of: runs.length }));
   const live = new Map<string, Live>();
   const report = () => {
     let total: Live = { users: 0, rps: 0, requests: 0, failures: 0 };

@@ -1,11 +1,4 @@
-/** Pure helpers of the locust runner: sharing users between nodes, explaining a failed start. */
-
-/** A cycle's users over `nodes` nodes, as even as can be (the first nodes take the remainder). */
-export function splitUsers(users: number, nodes: number): number[] {
-  const base = Math.floor(users / nodes);
-  const extra = users % nodes;
-  return Array.from({ length: nodes }, (_, i) => base + (i < extra ? 1 : 0));
-}
+/** Explaining why Locust did not start, from what it printed (pure). */
 
 // "[2026-11-25 22:39:38,883] host/ERROR/locust.main: No User class found!"
 const LOG_PREFIX = /^\[[^\]]+\] [^/]*\/(?:ERROR|CRITICAL)\/[\w.]+: /;
