@@ -25,7 +25,7 @@ export type RunnerName = (typeof RUNNER_NAMES)[number];
 export const CONFIG_FILE_NAMES = ['.marteau.yml', '.marteau.yaml'] as const;
 
 /** A path inside the project: relative, never climbing out with `..`. */
-const innerPath = z
+export const innerPath = z
   .string()
   .min(1)
   .refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]+/).includes('..') && !p.includes('\0'), {
@@ -93,6 +93,9 @@ export const marteauSchema = z
     apdex_t: z.number().positive().optional(),
     request_timeout: z.number().positive().optional().describe('builtin runner: seconds a request may take before it counts as an error (default 30)'),
     scenario: z.array(z.record(z.string(), z.unknown())).optional().describe('builtin runner: HTTP steps'),
+    // The locust runner's own keys; it validates them further with its schema.
+    locustfile: z.string().optional().describe('locust runner: the Locust test file, relative to the project'),
+    spawn_rate: z.number().optional().describe('locust runner: users started per second'),
     thresholds: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
     // Around the run.
     services: servicesSchema.optional().describe('programs started on this machine before the load (the app under test, its backends), stopped after'),

@@ -1,10 +1,13 @@
 /**
- * Finds and reads the results a report is built from: a FunkLoad/marteau result XML file, or a
- * directory holding one or several (the per-node files of a distributed bench are merged).
+ * Finds and reads the results a report is built from: a FunkLoad/marteau result XML file, a
+ * directory holding one or several (the per-node files of a distributed bench are merged), or a
+ * Locust job's results directory (its locust-run.json and CSV files).
  */
+import { existsSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFunkloadHeader, readFunkloadXmlFiles, type ReadOptions } from '../runners/funkload-xml.js';
+import { LOCUST_RECORD, LocustRecordError, loadLocustRun } from '../runners/locust/record.js';
 import type { RunResults } from '../runners/results.js';
 
 export class ResultsNotFound extends Error {
@@ -43,6 +46,15 @@ export async function loadResults(input: string, options: ReadOptions = {}): Pro
     st = await stat(input);
   } catch {
     throw new ResultsNotFound(`${input}: no such file or directory`);
+  }
+  // A Locust job's results: its record and Locust's CSV files, no XML.
+  if (st.isDirectory() && existsSync(join(input, LOCUST_RECORD))) {
+    try {
+      return { results: await loadLocustRun(input, options), files: [join(input, LOCUST_RECORD)], warnings: [] };
+    } catch (e) {
+      if (e instanceof LocustRecordError) throw new ResultsNotFound(e.message);
+      throw e;
+    }
   }
   const files = st.isDirectory() ? await resultFilesIn(input) : [input];
   if (files.length === 0) throw new ResultsNotFound(`${input}: no FunkLoad bench result (*.xml with a <funkload> root) in this directory`);

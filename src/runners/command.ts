@@ -7,7 +7,7 @@ import path from 'node:path';
 import { NodeError, TransferError } from '../exec/executor.js';
 import type { RunResult } from '../exec/executor.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from './runner.js';
-import { cleanupStage, fetchNodeArtifacts, stageProject } from './staging.js';
+import { cleanupStage, fetchNodeArtifacts, nodeEnv, stageProject } from './staging.js';
 
 interface NodeRun {
   node: RunnerNode;
@@ -60,12 +60,7 @@ async function runCommand(ctx: RunnerContext): Promise<RunOutcome> {
         try {
           r.result = await r.node.executor.run(argv, {
             cwd: dirs[i],
-            env: {
-              ...ctx.env,
-              MARTEAU_NODE: r.node.name,
-              MARTEAU_NODE_INDEX: String(r.node.index),
-              MARTEAU_NODE_COUNT: String(runs.length),
-            },
+            env: nodeEnv(ctx, r.node, runs.length),
             signal: stop.signal,
             onLine: (line, stream) => ctx.log(line, { node: r.node.name, stream }),
             onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid),

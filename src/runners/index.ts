@@ -2,6 +2,7 @@
 import { builtinRunner } from './builtin/runner.js';
 import { commandRunner } from './command.js';
 import { funkloadRunner } from './funkload/runner.js';
+import { locustRunner } from './locust/runner.js';
 import { runnerRegistry, type RunnerRegistry } from './runner.js';
 
-export const defaultRunners: RunnerRegistry = runnerRegistry([builtinRunner, funkloadRunner, commandRunner]);
+export const defaultRunners: RunnerRegistry = runnerRegistry([builtinRunner, funkloadRunner, locustRunner, commandRunner]);

@@ -76,6 +76,24 @@ export interface TestSample {
   name?: string;
 }
 
+/**
+ * Requests known only as a distribution, from a tool that reports aggregates (Locust): one
+ * request type (step) of one cycle. Each request is its own page; there are no tests.
+ */
+export interface AggregateSample {
+  cycle: number;
+  cvus: number;
+  step: number;
+  type: string;
+  url: string;
+  description?: string;
+  /** [duration ms, how many] pairs; their counts sum to the number of requests. */
+  durations: readonly (readonly [number, number])[];
+  /** How many of those requests failed, and why (kind -> count; the rest count as 'failure'). */
+  failures: number;
+  errors: Readonly<Record<string, number>>;
+}
+
 /** Something the chaos proxy did during the run, drawn on the report's fault timeline. */
 export type ProxyTimelineEvent =
   | { at: number; proxy: string; kind: 'mix'; mix: string; reason?: string }
@@ -254,10 +272,10 @@ export class ApdexCounter {
   constructor(readonly t: number) {
     this.tMs = t * 1000;
   }
-  add(durationMs: number): void {
-    if (durationMs < this.tMs) this.satisfied++;
-    else if (durationMs < 4 * this.tMs) this.tolerating++;
-    else this.frustrated++;
+  add(durationMs: number, times = 1): void {
+    if (durationMs < this.tMs) this.satisfied += times;
+    else if (durationMs < 4 * this.tMs) this.tolerating += times;
+    else this.frustrated += times;
   }
   merge(o: ApdexCounter): void {
     this.satisfied += o.satisfied;
@@ -272,11 +290,11 @@ export class ApdexCounter {
 /** Counts per whole second, for FunkLoad's maxRPS / maxSPPS (bounded number of seconds). */
 class PerSecond {
   private counts = new Map<number, number>();
-  add(atMs: number): void {
+  add(atMs: number, times = 1): void {
     const s = Math.floor(atMs / 1000);
     const c = this.counts.get(s);
-    if (c !== undefined) this.counts.set(s, c + 1);
-    else if (this.counts.size < MAX_SECONDS_TRACKED) this.counts.set(s, 1);
+    if (c !== undefined) this.counts.set(s, c + times);
+    else if (this.counts.size < MAX_SECONDS_TRACKED) this.counts.set(s, times);
   }
   max(): number {
     let m = 0;
@@ -375,6 +393,51 @@ export class CycleStats {
       open.duration += s.duration;
       open.ok &&= ok;
     }
+  }
+
+  /**
+   * Fold in requests known as a distribution. Which of them failed is not known, so all
+   * durations go to the page histogram too (FunkLoad keeps successful pages only there).
+   */
+  addAggregate(a: AggregateSample): void {
+    let total = 0;
+    for (const [, c] of a.durations) total += c;
+    const failures = Math.min(total, Math.max(0, a.failures));
+    this.requestsTotal += total;
+    this.requestsSuccess += total - failures;
+    this.pagesTotal += total;
+    this.pagesSuccess += total - failures;
+    let named = 0;
+    for (const [kind, c] of Object.entries(a.errors)) {
+      const n = Math.min(c, failures - named);
+      if (n <= 0) break;
+      countError(this.errors, kind, n);
+      named += n;
+    }
+    if (failures > named) countError(this.errors, 'failure', failures - named);
+    const key = `${pad3(a.step)}.${pad3(1)}`;
+    let st = this.steps.get(key);
+    if (!st && this.steps.size < MAX_STEPS_PER_CYCLE) {
+      st = new StepStats(a.step, 1, a.type, a.url, a.description ?? '', this.apdexT);
+      this.steps.set(key, st);
+    }
+    if (st) {
+      st.total += total;
+      st.success += total - failures;
+    }
+    for (const [ms, c] of a.durations) {
+      this.requestHist.record(toUs(ms), c);
+      this.requestApdex.add(ms, c);
+      this.pageHist.record(toUs(ms), c);
+      st?.hist.record(toUs(ms), c);
+      st?.apdex.add(ms, c);
+    }
+  }
+
+  /** Requests and successful pages counted in one second (for maxRps/maxSpps), from aggregates. */
+  addSecond(atMs: number, requests: number, successes: number): void {
+    if (requests > 0) this.requestPerSecond.add(atMs, requests);
+    if (successes > 0) this.pagePerSecond.add(atMs, successes);
   }
 
   addTest(s: TestSample): void {
@@ -529,6 +592,27 @@ export class Timeline {
   origin?: number;
 
   add(at: number, durationMs: number, ok: boolean, cvus: number): void {
+    const b = this.bucket(at);
+    if (!b) return;
+    b.requests++;
+    if (!ok) b.errors++;
+    if (cvus > b.cvus) b.cvus = cvus;
+    (b.hist ??= new Histogram()).record(toUs(durationMs));
+  }
+
+  /** Many requests of one moment at once: `durations` are [ms, count] pairs. */
+  addMany(at: number, cvus: number, errors: number, durations: readonly (readonly [number, number])[]): void {
+    const b = this.bucket(at);
+    if (!b) return;
+    for (const [ms, c] of durations) {
+      b.requests += c;
+      (b.hist ??= new Histogram()).record(toUs(ms), c);
+    }
+    b.errors += errors;
+    if (cvus > b.cvus) b.cvus = cvus;
+  }
+
+  private bucket(at: number): Bucket | undefined {
     if (this.origin === undefined) this.origin = Math.floor(at / 1000) * 1000;
     let i = Math.max(0, Math.floor((at - this.origin) / this.width));
     // Bounded: each coarsening halves the index; 2^40 ms covers any run.
@@ -536,13 +620,9 @@ export class Timeline {
       this.coarsen();
       i = Math.max(0, Math.floor((at - this.origin) / this.width));
     }
-    if (i >= MAX_TIMELINE_BUCKETS) return;
+    if (i >= MAX_TIMELINE_BUCKETS) return undefined;
     while (this.buckets.length <= i) this.buckets.push({ requests: 0, errors: 0, cvus: 0 });
-    const b = this.buckets[i];
-    b.requests++;
-    if (!ok) b.errors++;
-    if (cvus > b.cvus) b.cvus = cvus;
-    (b.hist ??= new Histogram()).record(toUs(durationMs));
+    return this.buckets[i];
   }
 
   private coarsen(): void {
@@ -652,6 +732,33 @@ export class RunResults {
 
   addTest(s: TestSample): void {
     this.cycle(s.cycle, s.cvus).addTest(s);
+  }
+
+  addAggregate(a: AggregateSample): void {
+    this.cycle(a.cycle, a.cvus).addAggregate(a);
+  }
+
+  /**
+   * One second of a cycle known as counts and durations (a tool's per-second report): feeds the
+   * timeline and the cycle's busiest second. Totals stay with addAggregate.
+   */
+  addSecond(cycle: number, cvus: number, at: number, errors: number, durations: readonly (readonly [number, number])[]): void {
+    let requests = 0;
+    for (const [, c] of durations) requests += c;
+    this.cycle(cycle, cvus).addSecond(at, requests, Math.max(0, requests - errors));
+    this.timeline.addMany(at, cvus, errors, durations);
+  }
+
+  /** Keep an example of a failure already counted (e.g. by addAggregate), for the report. */
+  addErrorSample(e: ErrorSample): void {
+    if (this.errorSamples.length < MAX_ERROR_SAMPLES) this.errorSamples.push(e);
+  }
+
+  /** Errors outside any request (e.g. an exception in a Locust task): counted by kind, one kept. */
+  addError(e: ErrorSample, count: number, cvus: number): void {
+    const c = this.cycle(e.cycle, cvus);
+    countError(c.errors, e.error, count);
+    this.addErrorSample(e);
   }
 
   addProxyEvent(e: ProxyTimelineEvent): void {

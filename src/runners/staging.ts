@@ -30,6 +30,11 @@ export async function stageProject(ctx: RunnerContext, node: RunnerNode): Promis
   return dir;
 }
 
+/** The job's environment on a node, with which node of how many it is. */
+export function nodeEnv(ctx: RunnerContext, node: RunnerNode, nodes: number): Record<string, string> {
+  return { ...ctx.env, MARTEAU_NODE: node.name, MARTEAU_NODE_INDEX: String(node.index), MARTEAU_NODE_COUNT: String(nodes) };
+}
+
 /** Remove the job's copy from an SSH node (not after the node itself failed: it cannot answer). */
 export async function cleanupStage(ctx: RunnerContext, node: RunnerNode, error?: Error): Promise<void> {
   if (node.kind === 'local' || ctx.config.keepRemote || error instanceof NodeError) return;

@@ -39,11 +39,12 @@ export class Histogram {
   max = 0;
   private sum = 0;
 
-  record(value: number): void {
+  /** `times`: how many samples of this value (runners that only know a distribution). */
+  record(value: number, times = 1): void {
     const v = value < 0 ? 0 : value;
-    this.counts[indexOf(v)]++;
-    this.count++;
-    this.sum += v;
+    this.counts[indexOf(v)] += times;
+    this.count += times;
+    this.sum += v * times;
     if (v < this.min) this.min = v;
     if (v > this.max) this.max = v;
   }

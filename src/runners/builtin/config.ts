@@ -36,7 +36,7 @@ export const LIMITS = {
 const seconds = (max: number) => z.number().finite().min(0).max(max);
 const status = z.number().int().min(100).max(599);
 
-const cyclesSchema = z
+export const cyclesSchema = z
   .union([
     z.array(z.number().int().min(1).max(LIMITS.maxUsers)).min(1).max(LIMITS.maxCycles),
     z.number().int().min(1).max(LIMITS.maxUsers).transform((n) => [n]),

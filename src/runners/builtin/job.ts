@@ -9,26 +9,14 @@ import { join } from 'node:path';
 import type { ReportFiles } from '../../report/index.js';
 import { FunkloadXmlWriter } from '../funkload-xml.js';
 import { reportResults, type JobReport } from '../job-report.js';
-import { FaultAggregator, RunResults, type ProxyTimelineEvent } from '../results.js';
+import { recordProxies, type ProxyEventSource } from '../proxy-timeline.js';
+import { RunResults, type ProxyTimelineEvent } from '../results.js';
 import type { Threshold } from '../thresholds.js';
 import { benchRunInfo, runBench, type BenchOptions, type BenchProgress } from './bench.js';
 import type { BuiltinConfig } from './config.js';
 import { xmlRecorder } from './record.js';
 
-/** What the proxy emits as `event` (src/proxy/proxy.ts ProxyEvent), as far as the timeline needs. */
-export interface ProxyEventLike {
-  type: string;
-  proxy: string;
-  at: number;
-  behavior?: string;
-  mix?: string;
-  reason?: string;
-}
-
-export interface ProxyEventSource {
-  on(event: 'event', listener: (e: ProxyEventLike) => void): unknown;
-  off(event: 'event', listener: (e: ProxyEventLike) => void): unknown;
-}
+export type { ProxyEventLike, ProxyEventSource } from '../proxy-timeline.js';
 
 export interface BuiltinJobOptions {
   name: string;
@@ -63,15 +51,7 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
   const results = new RunResults(benchRunInfo(c, { name: o.name, start: Date.now(), meta: o.meta ?? {}, version: o.generator }));
   const xmlPath = join(o.resultDir, 'results.xml');
   const writer = new FunkloadXmlWriter(xmlPath, results.info, { generator: o.generator });
-  const record = (e: ProxyTimelineEvent) => {
-    results.addProxyEvent(e);
-    writer.proxyEvent(e);
-  };
-  for (const e of o.events ?? []) record(e);
-  const faults = new FaultAggregator(record);
-  const listener = (e: ProxyEventLike) => faults.onProxyEvent(e);
-  const sources = [...(o.proxies ?? [])];
-  for (const p of sources) p.on('event', listener);
+  const proxies = recordProxies(results, { proxies: o.proxies, events: o.events, also: (e) => writer.proxyEvent(e) });
   try {
     await (o.bench ?? runBench)(c, {
       results,
@@ -79,14 +59,13 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
       onStart: o.onLoadStarted,
       onLog: o.log,
       onProgress: (p) => {
-        faults.flush(Date.now()); // seconds that are over have their final fault counts
+        proxies.flush(Date.now()); // seconds that are over have their final fault counts
         o.progress?.(p);
       },
       ...xmlRecorder(writer, results),
     });
   } finally {
-    for (const p of sources) p.off('event', listener);
-    faults.flush();
+    proxies.stop();
     writer.close();
   }
   const report = await reportResults(results, { resultDir: o.resultDir, thresholds: o.thresholds, generator: o.generator, log: o.log });

@@ -4,8 +4,8 @@
  * its share of the users (distributed.ts). Reports, thresholds and the proxies' fault timeline
  * come from runBuiltinJob either way; this file maps the engine's context onto it.
  */
-import { changeReason } from '../../core/events.js';
 import { checkThresholds, reportOutcome } from '../job-report.js';
+import { fixtureEvents } from '../proxy-timeline.js';
 import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
 import { parseThresholds } from '../thresholds.js';
 import { builtinConfigSchema } from './config.js';
@@ -39,7 +39,7 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
     thresholds: parseThresholds(ctx.config.raw.thresholds),
     proxies: ctx.proxies.values(),
     // Fixtures applied before the load are on the timeline already.
-    events: ctx.timeline().map((t) => ({ at: t.at, proxy: t.proxy, kind: 'mix' as const, mix: t.mix, reason: changeReason(t) })),
+    events: fixtureEvents(ctx.timeline()),
     log: (line) => ctx.log(line),
     progress: (p) =>
       ctx.progress({

@@ -1,0 +1,91 @@
+/**
+ * The Python side of the locust runner: a Locust plugin loaded next to the user's locustfile
+ * (`-f locustfile.py,marteau_hooks.py`). Locust 2.12 (Debian's python3-locust) rewrites its
+ * `--csv` files once a second but flushes them only every 10 s and not at exit, so a short run
+ * loses its last second and its whole history. This plugin instead
+ *  - prints one `##marteau {json}` line per second on stdout: users, totals, and the response
+ *    times of that second as Locust's own rounded-ms histogram, which the runner turns into live
+ *    progress and the report's time axis;
+ *  - ends the run \`MARTEAU_LOCUST_DURATION\` seconds after the last user started (Locust's \`-t\`
+ *    counts from a clock gevent cached before the locustfile was imported, so it comes up to a
+ *    second short; \`-t\` stays as a safety net);
+ *  - writes `<prefix>_stats.csv`, `_failures.csv` and `_exceptions.csv` with Locust's own CSV
+ *    writer when the run ends, so the files are final and in Locust's documented format.
+ * It uses only public Locust 1.x/2.x API (events, stats entries, StatsCSV).
+ */
+// Not "*locust.py": Locust 2.12 refuses any -f file whose name ends so.
+export const PLUGIN_FILE = 'marteau_hooks.py';
+
+/** The stdout marker of the plugin's lines; anything else is Locust's own output. */
+export const PROGRESS_MARK = '##marteau ';
+
+export const PLUGIN_SOURCE = `# Written by marteau-tui for one locust run; see src/runners/locust/plugin.ts.
+import csv
+import json
+import os
+import sys
+import time
+
+import gevent
+from locust import events
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
+
+PREFIX = os.environ.get("MARTEAU_LOCUST_CSV", "marteau")
+DURATION = float(os.environ.get("MARTEAU_LOCUST_DURATION", "0"))
+
+
+def _emit(kind, **fields):
+    sys.stdout.write("${PROGRESS_MARK}" + json.dumps(dict(kind=kind, t=time.time(), **fields), separators=(",", ":")) + "\\n")
+    sys.stdout.flush()
+
+
+@events.init.add_listener
+def _on_init(environment, **_kwargs):
+    state = {"times": {}, "requests": 0, "failures": 0}
+
+    def tick():
+        total = environment.stats.total
+        times = dict(total.response_times)
+        previous = state["times"]
+        delta = {}
+        for ms, count in times.items():
+            new = count - previous.get(ms, 0)
+            if new > 0:
+                delta[str(ms)] = new
+        _emit(
+            "tick",
+            users=environment.runner.user_count if environment.runner else 0,
+            requests=total.num_requests,
+            failures=total.num_failures,
+            new=max(0, total.num_requests - state["requests"]),
+            new_failures=max(0, total.num_failures - state["failures"]),
+            times=delta,
+        )
+        state.update(times=times, requests=total.num_requests, failures=total.num_failures)
+
+    def ticker():
+        while True:
+            gevent.sleep(1)
+            tick()
+
+    @environment.events.spawning_complete.add_listener
+    def _on_spawned(user_count, **_kw):
+        # Locust's own listener (added before ours) has reset the stats when --reset-stats is
+        # given: the recording window starts now.
+        state.update(times={}, requests=0, failures=0)
+        _emit("recording", users=user_count)
+        if DURATION > 0:
+            gevent.spawn_later(DURATION, environment.runner.quit)
+
+    @environment.events.quitting.add_listener
+    def _on_quitting(environment, **_kw):
+        tick()
+        stats = StatsCSV(environment, PERCENTILES_TO_REPORT)
+        for suffix, write in (("stats", stats.requests_csv), ("failures", stats.failures_csv), ("exceptions", stats.exceptions_csv)):
+            with open(PREFIX + "_" + suffix + ".csv", "w", newline="") as f:
+                write(csv.writer(f))
+        total = environment.stats.total
+        _emit("end", start=total.start_time, last=total.last_request_timestamp, requests=total.num_requests)
+
+    gevent.spawn(ticker)
+`;

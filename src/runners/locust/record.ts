@@ -1,0 +1,102 @@
+/**
+ * What a Locust job leaves in its results directory to be read again: `locust-run.json` (run
+ * info, each cycle's users, recording window, per-second histograms and CSV files per node, the
+ * proxies' timeline) next to Locust's CSV files. The runner builds its results from it at the
+ * end of the job, and `marteau-tui report <job-id>` / `--diff` rebuild them the same way.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { RunResults, type ProxyTimelineEvent, type RunInfo } from '../results.js';
+import { parseExceptionsCsv, parseFailuresCsv, parseStatsCsv } from './csv.js';
+import { addLocustCycle, StepNumbers } from './results.js';
+
+export const LOCUST_RECORD = 'locust-run.json';
+const FORMAT = 'marteau-tui.locust-run/1';
+
+export interface LocustNodeFiles {
+  node: string;
+  /** Relative to the results directory. */
+  stats: string;
+  failures: string;
+  exceptions: string;
+}
+
+export interface LocustCycleRecord {
+  cycle: number;
+  cvus: number;
+  /** Recording window, epoch ms (from the first node's start to the last node's end). */
+  start?: number;
+  end?: number;
+  files: LocustNodeFiles[];
+  /** Per node and second: [at ms, failures, [[ms, count], ...]]. */
+  seconds: [number, number, [number, number][]][];
+}
+
+export interface LocustRunRecord {
+  format: typeof FORMAT;
+  info: RunInfo;
+  aborted: boolean;
+  cycles: LocustCycleRecord[];
+  proxyEvents: ProxyTimelineEvent[];
+}
+
+export function newLocustRecord(info: RunInfo): LocustRunRecord {
+  return { format: FORMAT, info, aborted: false, cycles: [], proxyEvents: [] };
+}
+
+export class LocustRecordError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'LocustRecordError';
+  }
+}
+
+/** The results model of a recorded run; `dir` holds the record's CSV files. */
+export async function resultsFromRecord(record: LocustRunRecord, dir: string, options: { apdexT?: number } = {}): Promise<RunResults> {
+  const info = structuredClone(record.info);
+  if (options.apdexT !== undefined) info.apdexT = options.apdexT;
+  const results = new RunResults(info);
+  const steps = new StepNumbers();
+  const text = (rel: string) => readFile(path.join(dir, rel), 'utf8');
+  for (const c of record.cycles) {
+    const cy = results.cycle(c.cycle, c.cvus);
+    cy.start = c.start;
+    cy.end = c.end;
+    for (const f of c.files) {
+      const files = {
+        stats: parseStatsCsv(await text(f.stats), f.stats),
+        failures: parseFailuresCsv(await text(f.failures), f.failures),
+        exceptions: parseExceptionsCsv(await text(f.exceptions), f.exceptions),
+      };
+      addLocustCycle(results, c.cycle, c.cvus, files, steps, c.end ?? info.start);
+    }
+    for (const [at, failures, durations] of c.seconds) results.addSecond(c.cycle, c.cvus, at, failures, durations);
+    results.endCycle(c.cycle, c.end ?? info.start);
+  }
+  for (const e of record.proxyEvents) results.addProxyEvent(e);
+  results.finish(info.end ?? Date.now(), record.aborted);
+  return results;
+}
+
+export async function writeLocustRecord(dir: string, record: LocustRunRecord): Promise<string> {
+  const file = path.join(dir, LOCUST_RECORD);
+  await writeFile(file, `${JSON.stringify(record)}\n`);
+  return file;
+}
+
+/** Read a job's record and rebuild its results (for `marteau-tui report`). */
+export async function loadLocustRun(dir: string, options: { apdexT?: number } = {}): Promise<RunResults> {
+  const file = path.join(dir, LOCUST_RECORD);
+  let record: LocustRunRecord;
+  try {
+    record = JSON.parse(await readFile(file, 'utf8')) as LocustRunRecord;
+  } catch (e) {
+    throw new LocustRecordError(`${file}: ${(e as Error).message}`);
+  }
+  if (record?.format !== FORMAT || !Array.isArray(record.cycles)) throw new LocustRecordError(`${file}: not a ${FORMAT} record`);
+  try {
+    return await resultsFromRecord(record, dir, options);
+  } catch (e) {
+    throw new LocustRecordError(`${file}: ${(e as Error).message}`);
+  }
+}

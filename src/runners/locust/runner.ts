@@ -1,0 +1,376 @@
+/**
+ * The `locust` runner: Locust headless, one run per cycle on each of the job's nodes (the
+ * cycle's users split between them), our plugin next to the user's locustfile for per-second
+ * progress and final CSVs, then the CSVs folded into the shared results model and reports.
+ *
+ * One run per cycle rather than one run with a LoadTestShape: Locust's CSV stats cover a whole
+ * run, so a run per cycle gives each cycle its own exact counts and percentiles, and with
+ * --reset-stats the ramp-up is left out as FunkLoad leaves it out. The price is Locust's start
+ * (about a second) between cycles, which falls in the pause FunkLoad has there anyway.
+ */
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { NodeError, TransferError, type RunResult } from '../../exec/executor.js';
+import { shareOf, sleep } from '../builtin/bench.js';
+import { checkThresholds, reportOutcome, reportResults } from '../job-report.js';
+import { fixtureEvents, recordProxies } from '../proxy-timeline.js';
+import { newRunInfo, RunResults } from '../results.js';
+import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustRunRecord } from './record.js';
+import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
+import { cleanupStage, nodeEnv, stageProject } from '../staging.js';
+import { parseThresholds } from '../thresholds.js';
+import { checkLocustConfig, locustConfigSchema, locustSettings, type LocustSettings } from './config.js';
+import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseProgressLine, parseStatsCsv, tickDurations, type LocustProgressLine } from './csv.js';
+import { PLUGIN_FILE, PLUGIN_SOURCE } from './plugin.js';
+import { locustStartupError } from './startup.js';
+
+/** Extra seconds Locust's own -t allows past ramp + duration before it stops a stuck run. */
+const RUN_TIME_MARGIN_S = 30;
+const STDERR_TAIL = 40;
+const HELD_LINES = 1000;
+/** A progress tick closer than this to the previous one is merged into it (seconds). */
+const SHORT_TICK_S = 0.5;
+const CSV_KINDS = ['stats', 'failures', 'exceptions'] as const;
+
+export const locustRunner: Runner = {
+  name: 'locust',
+  description: 'Locust headless (python3-locust): your locustfile, one run per cycle of concurrent users, results in the shared reports',
+  configSchema: locustConfigSchema,
+  check: (config) => checkThresholds(config) ?? checkLocustConfig(config),
+  run: runLocust,
+};
+
+interface NodeRun {
+  node: RunnerNode;
+  /** The job's directory on the node (cwd of locust). */
+  dir: string;
+  /** Where the plugin and the CSV files are, on the node. */
+  work: string;
+  /** resultDir/nodes/<node>: where the node's CSV files end up. */
+  local: string;
+  error?: Error;
+}
+
+/** Why a run failed, as the engine needs it. */
+class RunFailure extends Error {
+  constructor(readonly failure: 'config' | 'infrastructure', message: string) {
+    super(message);
+  }
+}
+
+async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
+  const s = locustSettings(ctx.config);
+  const record = newLocustRecord(
+    newRunInfo({
+      name: ctx.job.name,
+      runner: 'locust',
+      start: Date.now(),
+      apdexT: s.apdexT,
+      suite: 'Locust',
+      test: path.basename(s.locustfile),
+      module: s.locustfile,
+      description: `Locust, ${s.locustfile}`,
+      meta: { job: ctx.job.id },
+      bench: {
+        cycles: s.cycles,
+        duration: s.durationS,
+        startupDelay: s.spawnRate === 'all' ? 0 : 1 / s.spawnRate,
+        sleepTime: 0,
+        sleepTimeMin: 0,
+        sleepTimeMax: 0,
+        cycleTime: s.cycleTimeS,
+        serverUrl: s.host ?? '',
+      },
+    }),
+  );
+  // One node failing stops the others: the job is over, leave nothing behind.
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const runs: NodeRun[] = ctx.nodes.map((node) => {
+    const local = path.join(ctx.resultDir, 'nodes', node.name);
+    return { node, dir: '', work: local, local };
+  });
+  // The proxies' timeline is recorded live; cycles go into the record and are read at the end.
+  const timeline = new RunResults(record.info);
+  const proxies = recordProxies(timeline, { proxies: ctx.proxies.values(), events: fixtureEvents(ctx.timeline()) });
+  const written: string[] = [];
+  let failure: RunFailure | undefined;
+  try {
+    // Everywhere first, so that every node's Locust starts at the same moment.
+    await Promise.all(runs.map((r) => prepare(ctx, r)));
+    for (let ci = 0; ci < s.cycles.length && !stop.signal.aborted; ci++) {
+      if (ci > 0) await sleep(s.cycleTimeS * 1000, stop.signal);
+      if (stop.signal.aborted) break;
+      written.push(...(await runCycle(ctx, s, runs, ci, record, stop, proxies.flush)));
+    }
+  } catch (e) {
+    failure = asFailure(e as Error, ctx);
+    stop.abort();
+  } finally {
+    ctx.signal.removeEventListener('abort', onAbort);
+    proxies.stop();
+    await Promise.all(runs.map((r) => cleanupStage(ctx, r.node, r.error)));
+  }
+  if (failure?.failure === 'config' || (failure && !written.length)) {
+    return { status: 'failed', failure: failure.failure, reason: failure.message };
+  }
+  record.info.end = Date.now();
+  record.aborted = ctx.signal.aborted || failure !== undefined;
+  record.proxyEvents = timeline.proxyEvents;
+  written.push(await writeLocustRecord(ctx.resultDir, record));
+  const done = await reportResults(await resultsFromRecord(record, ctx.resultDir), {
+    resultDir: ctx.resultDir,
+    thresholds: parseThresholds(ctx.config.raw.thresholds),
+    log: (line) => ctx.log(line),
+  });
+  const outcome = reportOutcome(done, ctx.resultDir, written);
+  return failure ? { ...outcome, status: 'failed', failure: failure.failure, reason: failure.message } : outcome;
+}
+
+function asFailure(e: Error, ctx: RunnerContext): RunFailure {
+  if (e instanceof RunFailure) return e;
+  if (e instanceof NodeError) {
+    ctx.nodeFailed(e.node, e.message);
+    return new RunFailure('infrastructure', e.message);
+  }
+  if (e instanceof TransferError) return new RunFailure('config', e.message);
+  if (e instanceof LocustFormatError) return new RunFailure('infrastructure', `cannot read Locust's results: ${e.message}`);
+  return new RunFailure('infrastructure', e.message);
+}
+
+/** Stage the project and put the plugin on a node. */
+async function prepare(ctx: RunnerContext, run: NodeRun): Promise<void> {
+  try {
+    await mkdir(run.local, { recursive: true });
+    const plugin = path.join(run.local, PLUGIN_FILE);
+    await writeFile(plugin, PLUGIN_SOURCE);
+    run.dir = await stageProject(ctx, run.node);
+    if (run.node.kind !== 'local') {
+      run.work = path.posix.join(run.dir, '.marteau-locust');
+      await run.node.executor.mkdirp(run.work);
+      await run.node.executor.put(plugin, path.posix.join(run.work, PLUGIN_FILE));
+    }
+  } catch (e) {
+    run.error = e as Error;
+    throw e;
+  }
+}
+
+interface Live {
+  users: number;
+  rps: number;
+  requests: number;
+  failures: number;
+}
+
+/** One cycle on every node at once; returns the CSV files it brought back (under resultDir). */
+async function runCycle(
+  ctx: RunnerContext,
+  s: LocustSettings,
+  runs: NodeRun[],
+  ci: number,
+  record: LocustRunRecord,
+  stop: AbortController,
+  flushFaults: (now: number) => void,
+): Promise<string[]> {
+  const users = s.cycles[ci];
+  const shares = runs.map((_, i) => shareOf(users, { index: i, of: runs.length }));
+  const live = new Map<string, Live>();
+  const report = () => {
+    let total: Live = { users: 0, rps: 0, requests: 0, failures: 0 };
+    for (const l of live.values()) total = { users: total.users + l.users, rps: total.rps + l.rps, requests: total.requests + l.requests, failures: total.failures + l.failures };
+    ctx.progress({ cycle: ci, cycles: s.cycles.length, users: total.users, requestsPerSecond: total.rps, requests: total.requests, errors: total.failures });
+  };
+  ctx.progress({ cycle: ci, cycles: s.cycles.length, users: 0, message: `cycle ${ci + 1}/${s.cycles.length}: starting ${users} users` });
+  const window = { start: Infinity, end: -Infinity };
+  const cycle: LocustCycleRecord = { cycle: ci, cvus: users, files: [], seconds: [] };
+  const active = runs.map((r, i) => ({ r, share: shares[i] })).filter((x) => x.share > 0);
+  const split = active.length > 1 ? ` (${active.map((a) => `${a.share} on ${a.r.node.name}`).join(', ')})` : '';
+  ctx.log(`Cycle #${ci} with ${users} virtual users${split}`);
+  await Promise.all(
+    active.map(async ({ r, share }) => {
+      const rate = s.spawnRate === 'all' ? share : (s.spawnRate * share) / users;
+      let recordingSince: number | undefined;
+      let lastTick = 0;
+      let lastSecond: LocustCycleRecord['seconds'][number] | undefined;
+      const onProgress = (p: LocustProgressLine) => {
+        if (p.kind === 'recording') {
+          recordingSince = lastTick = p.t;
+          window.start = Math.min(window.start, p.t * 1000);
+          ctx.loadStarted();
+        } else if (p.kind === 'tick') {
+          const since = lastTick || p.t - 1;
+          lastTick = p.t;
+          // The tick at the end of a cycle covers a fraction of a second: it joins the one before,
+          // rather than showing as a dip in req/s.
+          const short = p.t - since < SHORT_TICK_S;
+          const previous = live.get(r.node.name);
+          live.set(r.node.name, { users: p.users, rps: short && previous ? previous.rps : p.new / Math.max(SHORT_TICK_S, p.t - since), requests: p.requests, failures: p.failures });
+          // Ticks of the ramp-up are progress only: the cycle records from the last user's start.
+          if (recordingSince !== undefined) {
+            const durations = tickDurations(p.times);
+            if (short && lastSecond) {
+              lastSecond[1] += p.new_failures;
+              lastSecond[2].push(...durations);
+            } else {
+              lastSecond = [((since + p.t) / 2) * 1000, p.new_failures, durations];
+              cycle.seconds.push(lastSecond);
+            }
+          }
+          flushFaults(Date.now());
+          report();
+        } else window.end = Math.max(window.end, p.t * 1000);
+      };
+      const result = await runNode(ctx, s, r, ci, share, rate, stop.signal, onProgress);
+      if (result.cancelled || stop.signal.aborted) return;
+      if (recordingSince === undefined || result.exitCode !== 0) {
+        r.error = startupFailure(result, r, s, recordingSince !== undefined);
+        throw r.error;
+      }
+    }),
+  ).catch((e: Error) => {
+    stop.abort();
+    throw e;
+  });
+  // A cancelled Locust still writes its CSVs (SIGTERM runs its shutdown): keep what was measured.
+  const aborted = stop.signal.aborted;
+  if (Number.isFinite(window.start)) cycle.start = window.start;
+  if (Number.isFinite(window.end)) cycle.end = window.end;
+  record.cycles.push(cycle);
+  const written: string[] = [];
+  const totals = { requests: 0, failures: 0 };
+  for (const { r, share } of active) {
+    try {
+      const files = await fetchCsv(r, ci);
+      // Read now, so that a file Locust got wrong fails this cycle, not the report.
+      const total = parseStatsCsv(files.stats.text, files.stats.path).total;
+      totals.requests += total?.requests ?? 0;
+      totals.failures += total?.failures ?? 0;
+      parseFailuresCsv(files.failures.text, files.failures.path);
+      parseExceptionsCsv(files.exceptions.text, files.exceptions.path);
+      written.push(...Object.values(files).map((f) => f.path));
+      const rel = (f: { path: string }) => path.relative(ctx.resultDir, f.path);
+      cycle.files.push({ node: r.node.name, stats: rel(files.stats), failures: rel(files.failures), exceptions: rel(files.exceptions) });
+    } catch (e) {
+      if (aborted) continue; // stopped before it wrote them: nothing more to keep from this node
+      throw e;
+    }
+    if (!aborted) ctx.log(`cycle ${ci + 1}: ${share} user(s) done`, { node: r.node.name, stream: 'engine' });
+  }
+  if (!aborted) {
+    // Rates over the configured duration, as in the report: each node records that long, but
+    // nodes need not start at the same second (Locust's start time varies).
+    const failed = totals.requests ? (100 * totals.failures) / totals.requests : 0;
+    ctx.log(`* Cycle #${ci}: ${totals.requests} requests, ${totals.failures} failed (${failed.toFixed(2)} %), ${(totals.requests / s.durationS).toFixed(1)} req/s`);
+  }
+  return written;
+}
+
+async function runNode(
+  ctx: RunnerContext,
+  s: LocustSettings,
+  r: NodeRun,
+  ci: number,
+  share: number,
+  rate: number,
+  signal: AbortSignal,
+  onProgress: (p: LocustProgressLine) => void,
+): Promise<RunResult & { stderr: string[] }> {
+  const join = r.node.kind === 'local' ? path.join : path.posix.join;
+  const stderr: string[] = [];
+  // Locust's output before the load starts is held back: when the locustfile does not start,
+  // the user gets one line (file:line and the error), and the traceback goes to a file.
+  let held: { line: string; stream: 'stdout' | 'stderr' }[] | undefined = [];
+  const release = () => {
+    for (const h of held ?? []) ctx.log(h.line, { node: r.node.name, stream: h.stream });
+    held = undefined;
+  };
+  const argv = [
+    'locust',
+    '-f',
+    `${s.locustfile},${join(r.work, PLUGIN_FILE)}`,
+    '--headless',
+    '--users',
+    String(share),
+    '--spawn-rate',
+    String(rate),
+    '--run-time',
+    `${Math.ceil(share / rate + s.durationS) + RUN_TIME_MARGIN_S}s`,
+    '--reset-stats',
+    '--only-summary',
+    // Failed requests are results, not a failed run: a non-zero exit is Locust itself failing.
+    '--exit-code-on-error',
+    '0',
+    ...(s.host ? ['--host', s.host] : []),
+  ];
+  try {
+    const result = await r.node.executor.run(argv, {
+      cwd: r.dir,
+      env: {
+        ...nodeEnv(ctx, r.node, ctx.nodes.length),
+        MARTEAU_LOCUST_CSV: join(r.work, `cycle-${ci}`),
+        MARTEAU_LOCUST_DURATION: String(s.durationS),
+        PYTHONUNBUFFERED: '1',
+        // No __pycache__ left in the user's project.
+        PYTHONDONTWRITEBYTECODE: '1',
+      },
+      signal,
+      onLine: (line, stream) => {
+        const p = stream === 'stdout' ? parseProgressLine(line) : undefined;
+        if (p) {
+          if (p.kind === 'recording') release();
+          return onProgress(p);
+        }
+        if (stream === 'stderr') {
+          stderr.push(line);
+          if (stderr.length > STDERR_TAIL) stderr.shift();
+        }
+        if (held && held.length < HELD_LINES) held.push({ line, stream });
+        else if (!held) ctx.log(line, { node: r.node.name, stream });
+      },
+      onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid),
+    });
+    if (held && !result.cancelled) {
+      const file = path.join(r.local, `cycle-${ci}_locust.log`);
+      await writeFile(file, held.map((h) => `${h.line}\n`).join(''));
+      ctx.log(`Locust stopped before the load started; its output is in ${file}`, { node: r.node.name, stream: 'engine', level: 'error' });
+    } else release();
+    return { ...result, stderr };
+  } catch (e) {
+    r.error = e as Error;
+    throw e;
+  }
+}
+
+function startupFailure(result: RunResult & { stderr: string[] }, r: NodeRun, s: LocustSettings, started: boolean): RunFailure {
+  const where = `node "${r.node.name}"`;
+  if (result.exitCode === 127 && !started) {
+    return new RunFailure('infrastructure', `${where}: locust is not installed (install Debian's python3-locust, or pip install locust)`);
+  }
+  if (!started) return new RunFailure('config', `${where}: Locust could not start ${s.locustfile}: ${locustStartupError(result.stderr, s.locustfile)}`);
+  const how = result.exitCode === null ? `was killed by ${result.signal ?? 'a signal'}` : `exited with ${result.exitCode}`;
+  return new RunFailure('infrastructure', `${where}: locust ${how} during the cycle: ${locustStartupError(result.stderr, s.locustfile)}`);
+}
+
+/** The cycle's CSV files of a node, copied under resultDir when they were written remotely. */
+async function fetchCsv(r: NodeRun, ci: number): Promise<Record<(typeof CSV_KINDS)[number], { path: string; text: string }>> {
+  const out = {} as Record<(typeof CSV_KINDS)[number], { path: string; text: string }>;
+  for (const kind of CSV_KINDS) {
+    const name = `cycle-${ci}_${kind}.csv`;
+    const local = path.join(r.local, name);
+    if (r.node.kind !== 'local') {
+      try {
+        await r.node.executor.get(path.posix.join(r.work, name), local);
+      } catch (e) {
+        if (e instanceof NodeError) throw e;
+        throw new RunFailure('infrastructure', `node "${r.node.name}": Locust wrote no ${name}: ${(e as Error).message}`);
+      }
+    }
+    const text = await readFile(local, 'utf8').catch(() => {
+      throw new RunFailure('infrastructure', `node "${r.node.name}": Locust wrote no ${name}`);
+    });
+    out[kind] = { path: local, text };
+  }
+  return out;
+}
