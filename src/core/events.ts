@@ -25,7 +25,14 @@ export interface TimelineEvent {
   kind: 'mix';
   mix: string;
   fixture: string;
+  /** `restore` brings back what was in force before: it closes a fault window. */
   action: 'apply' | 'restore';
+  /** Who made the change; fixtures when absent. */
+  source?: 'fixture' | 'scenario' | 'manual';
+  /** The fault window's name (a fixture or a scenario step); `fixture` when absent. */
+  name?: string;
+  /** What the load should see while this change is in force, e.g. ["503"] or ["5xx"] (error mapping). */
+  expect?: string[];
 }
 
 export type LogStream = 'stdout' | 'stderr' | 'engine';

@@ -11,6 +11,7 @@
  * Units: times are epoch milliseconds, durations milliseconds (floats). Histograms hold µs.
  */
 import { Histogram, type HistogramJSON } from '../stats/histogram.js';
+import { AttributionTracker, computeMeasures, DEFAULT_RECOVERY, MeasureSeries, outcomeKey, type FaultWindow, type Measures, type RecoveryOptions } from './measures/index.js';
 
 export type Outcome = 'success' | 'failure' | 'error';
 
@@ -204,6 +205,8 @@ export interface RunSummary {
   timeline: TimelinePoint[];
   proxyEvents: ProxyTimelineEvent[];
   errorSamples: ErrorSample[];
+  /** Fault windows with their recovery and error mapping, and fault attribution (chaos runs). */
+  measures?: Measures;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -610,10 +613,18 @@ export class RunResults {
   readonly timeline = new Timeline();
   readonly proxyEvents: ProxyTimelineEvent[] = [];
   readonly errorSamples: ErrorSample[] = [];
+  /** Finer than `timeline`, for recovery times and error mapping. */
+  readonly series = new MeasureSeries();
+  readonly attribution: AttributionTracker;
+  /** Set by the runner once the run's behavior changes are known. */
+  faultWindows: FaultWindow[] = [];
+  recoveryOptions: RecoveryOptions = DEFAULT_RECOVERY;
   droppedProxyEvents = 0;
   aborted = false;
 
   constructor(readonly info: RunInfo) {
+    // "Slow" for attribution is what Apdex does not count as satisfied.
+    this.attribution = new AttributionTracker(info.apdexT * 1000);
     // Anchor the timeline at the bench start, so it lines up with cycles and proxy events.
     if (Number.isFinite(info.start) && info.start > 0) this.timeline.origin = Math.floor(info.start / 1000) * 1000;
   }
@@ -645,6 +656,8 @@ export class RunResults {
     this.cycle(s.cycle, s.cvus).addRequest(s);
     const ok = s.result === 'success';
     this.timeline.add(s.start, s.duration, ok, s.cvus);
+    this.series.addRequest(s.start, s.duration, ok, outcomeKey(s.code, s.error));
+    this.attribution.request(s.start, s.duration, ok);
     if (!ok && this.errorSamples.length < MAX_ERROR_SAMPLES) {
       this.errorSamples.push({ cycle: s.cycle, at: s.start, url: s.url, code: s.code, result: s.result, error: errorKind(s), traceback: s.traceback });
     }
@@ -657,6 +670,12 @@ export class RunResults {
   addProxyEvent(e: ProxyTimelineEvent): void {
     if (this.proxyEvents.length < MAX_PROXY_EVENTS) this.proxyEvents.push(e);
     else this.droppedProxyEvents++;
+  }
+
+  /** One fault a proxy injected (its `proxy.fault` event), for error mapping and attribution. */
+  addFault(proxy: string, behavior: string, at: number): void {
+    this.series.addFault(at, proxy, behavior);
+    this.attribution.fault(proxy, behavior, at);
   }
 
   finish(at: number, aborted = false): void {
@@ -683,6 +702,11 @@ export class RunResults {
       seconds += this.rateSeconds(c);
     }
     const events = [...this.proxyEvents].sort((a, b) => a.at - b.at);
+    const attribution = this.attribution.result();
+    const measures =
+      this.faultWindows.length || attribution.rows.length
+        ? computeMeasures(this.series, this.faultWindows, attribution, this.recoveryOptions, this.info.end ?? Date.now())
+        : undefined;
     return {
       info: structuredClone(this.info),
       aborted: this.aborted,
@@ -691,6 +715,7 @@ export class RunResults {
       timeline: this.timeline.points(),
       proxyEvents: events,
       errorSamples: [...this.errorSamples],
+      ...(measures ? { measures } : {}),
     };
   }
 }

@@ -1,0 +1,56 @@
+/**
+ * Fault windows: the intervals during which a named change (a fixture, a scenario step, a manual
+ * change) had a proxy inject faults, read from the job's behavior-change timeline. Pure.
+ *
+ * Per proxy, each change starts a segment that lasts until the next change of that proxy. A
+ * segment is a fault window when it applies a non-empty mix; consecutive segments of the same
+ * name merge (a ramp raising its percentage is one window); a `restore` or an empty mix ends it.
+ * Changes made before the load started are the environment, not a fault to recover from.
+ */
+import type { TimelineEvent } from '../../core/events.js';
+
+export interface FaultWindow {
+  name: string;
+  proxy: string;
+  /** The mix when the window opened (and the last one, when a ramp changed it). */
+  mix: string;
+  lastMix?: string;
+  source: 'fixture' | 'scenario' | 'manual';
+  /** Epoch ms; `end` undefined: still in force when the run ended. */
+  start: number;
+  end?: number;
+  expect?: string[];
+}
+
+const PASS_THROUGH = new Set(['', 'pass-through', 'none']);
+
+export function faultWindows(events: readonly TimelineEvent[], loadStart: number): FaultWindow[] {
+  const open = new Map<string, FaultWindow>();
+  const out: FaultWindow[] = [];
+  const close = (proxy: string, at: number) => {
+    const w = open.get(proxy);
+    if (!w) return;
+    w.end = at;
+    open.delete(proxy);
+  };
+  for (const e of [...events].sort((a, b) => a.at - b.at)) {
+    const name = e.name ?? e.fixture;
+    const faulty = e.action === 'apply' && !PASS_THROUGH.has(e.mix.trim());
+    const current = open.get(e.proxy);
+    if (current && faulty && current.name === name) {
+      if (e.mix !== current.mix) current.lastMix = e.mix;
+      continue;
+    }
+    close(e.proxy, e.at);
+    if (!faulty || e.at < loadStart) continue;
+    const w: FaultWindow = { name, proxy: e.proxy, mix: e.mix, source: e.source ?? 'fixture', start: e.at, ...(e.expect ? { expect: e.expect } : {}) };
+    open.set(e.proxy, w);
+    out.push(w);
+  }
+  return out;
+}
+
+/** "503", "5xx", "timeout", "connection": does an outcome key meet one of these expectations? */
+export function meetsExpect(key: string, expect: readonly string[]): boolean {
+  return expect.some((x) => x === key || (/^[1-5]xx$/.test(x) && key.length === 3 && key[0] === x[0] && /^\d+$/.test(key)));
+}
