@@ -10,8 +10,11 @@ import path from 'node:path';
 import { z } from 'zod';
 import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../proxy/mix.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
+import type { RecoveryOptions } from '../runners/measures/recovery.js';
+import { thresholdsSchema } from '../runners/thresholds.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { apiSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
+import { expectList, expectSchema, recoveryOptions, recoverySchema } from './recovery.js';
 import { durationMs, durationSchema } from './units.js';
 import { splitWords, WordsError } from './words.js';
 import { zodToConfigError } from './zod-errors.js';
@@ -40,6 +43,7 @@ export const fixtureSchema = z
     behaviors: mixSpec.describe('the mix while the fixture is active; the previous mix comes back after'),
     at: durationSchema.optional().describe('when to apply, counted from the start of the load (default: before the run)'),
     for: durationSchema.optional().describe('how long it stays (default: until the run ends)'),
+    expect: expectSchema.optional(),
   })
   .strict();
 
@@ -93,7 +97,8 @@ export const marteauSchema = z
     base_url: z.string().optional(),
     apdex_t: z.number().positive().optional(),
     scenario: z.array(z.record(z.string(), z.unknown())).optional().describe('builtin runner: HTTP steps'),
-    thresholds: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+    thresholds: thresholdsSchema.optional(),
+    recovery: recoverySchema.optional().describe('how recovery after a fault window is judged (recovery times in reports and thresholds)'),
     // Around the run.
     proxies: z.record(z.string().regex(/^[\w-]+$/, 'a proxy name is letters, digits, _ and -'), proxySchema).optional(),
     statsd: statsdSchema.optional(),
@@ -118,6 +123,8 @@ export interface FixtureSpec {
   atMs?: number;
   /** How long it stays; undefined: until the run ends. */
   forMs?: number;
+  /** What the load should see meanwhile: "503", "5xx", "timeout", "connection" (error mapping). */
+  expect?: string[];
 }
 
 export interface NotifyConfig {
@@ -151,7 +158,9 @@ export interface MarteauConfig {
   sleepTimeMinMs?: number;
   sleepTimeMaxMs?: number;
   cycleTimeMs?: number;
-  thresholds: Record<string, string>;
+  thresholds: Record<string, unknown>;
+  /** How recovery after a fault window is judged (`recovery:`, defaults filled in). */
+  recovery: RecoveryOptions;
   proxies: ProxyOptions[];
   statsd?: StatsdConfig;
   /** Serve the control APIs over the job's proxies while it runs. */
@@ -188,7 +197,8 @@ const HINTS: Record<string, string> = {
   nodes: 'a whole number of nodes, e.g. nodes: 2',
   cycles: 'FunkLoad form "10:20:30" or a list [10, 20, 30]',
   command: 'e.g. command: [node, load.js, --users, "10"]',
-  fixtures: 'e.g. fixtures: {slow_db: {proxy: db, behaviors: "100:delay", at: 10s, for: 5s}}',
+  fixtures: 'e.g. fixtures: {slow_db: {proxy: db, behaviors: "100:delay", at: 10s, for: 5s, expect: 503}}',
+  recovery: 'e.g. recovery: {window: 2s, success_rate_tolerance: 1%, p95_tolerance: 20%}',
   env: 'e.g. env: {TARGET: http://127.0.0.1:8080}',
   notify: 'e.g. notify: {bell: true, webhook: http://127.0.0.1:9000/hook}',
 };
@@ -293,7 +303,8 @@ export function parseMarteauConfig(src: SourceDoc, projectDir: string, options: 
     sleepTimeMinMs: opt(c.sleep_time_min),
     sleepTimeMaxMs: opt(c.sleep_time_max),
     cycleTimeMs: opt(c.cycle_time),
-    thresholds: Object.fromEntries(Object.entries(c.thresholds ?? {}).map(([k, v]) => [k, String(v)])),
+    thresholds: c.thresholds ?? {},
+    recovery: recoveryOptions(c.recovery),
     proxies,
     statsd: c.statsd,
     api: c.api ? { listen: c.api.listen, vaurienProxy: c.api.vaurien_proxy } : undefined,
@@ -344,6 +355,7 @@ function parseFixtures(
       behaviors: f.behaviors as MixSpec,
       atMs: f.at === undefined ? (f.for === undefined ? undefined : 0) : durationMs(f.at),
       forMs: f.for === undefined ? undefined : durationMs(f.for),
+      ...(f.expect !== undefined ? { expect: expectList(f.expect) } : {}),
     };
   });
 }
@@ -371,6 +383,7 @@ function knownKeysAt(p: readonly (string | number)[]): readonly string[] | undef
   if (p[0] === 'notify' && p.length === 1) return Object.keys(notifySchema.shape);
   if (p[0] === 'proxies' && p.length === 2) return Object.keys(proxySchema.shape);
   if (p[0] === 'statsd' && p.length === 1) return Object.keys(statsdSchema.shape);
+  if (p[0] === 'recovery' && p.length === 1) return Object.keys(recoverySchema.shape);
   return undefined;
 }
 

@@ -105,7 +105,7 @@ export class FixturePlan {
     if (!p) throw new Error(`fixture ${f.name}: no proxy "${f.proxy}"`);
     p.layers.push({ fixture: f.name, spec: f.behaviors });
     const mix = await p.proxy.setMix(f.behaviors);
-    this.record({ at: Date.now(), proxy: f.proxy, kind: 'mix', mix: mix.text, fixture: f.name, action: 'apply' });
+    this.record({ at: Date.now(), proxy: f.proxy, kind: 'mix', mix: mix.text, fixture: f.name, action: 'apply', source: 'fixture', ...(f.expect ? { expect: f.expect } : {}) });
   }
 
   private async restore(fixture: string): Promise<void> {
@@ -118,7 +118,7 @@ export class FixturePlan {
     p.layers.splice(i, 1);
     const top = p.layers[p.layers.length - 1];
     const mix = await p.proxy.setMix(top ? top.spec : p.base);
-    this.record({ at: Date.now(), proxy: p.proxy.name, kind: 'mix', mix: mix.text, fixture, action: 'restore' });
+    this.record({ at: Date.now(), proxy: p.proxy.name, kind: 'mix', mix: mix.text, fixture, action: 'restore', source: 'fixture' });
   }
 
   private record(e: TimelineEvent): void {

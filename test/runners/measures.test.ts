@@ -156,7 +156,7 @@ describe('error mapping', () => {
     expect(e).toMatchObject({ requests: 100, success: 0, successRate: 0, classes: { '5xx': 100, '2xx': 0 }, injected: { blackout: 40 }, expectedShare: 0 });
     expect(e.headline).toBe('→ 100 % HTTP 500, expected 503');
     const m = computeMeasures(s, [blackout], new AttributionTracker(1500).result(), DEFAULT_RECOVERY, T0 + 40_000);
-    expect(windowLine(m.windows[0])).toBe('redis_blackout (redis: 100:blackout, 10.0s) → 100 % HTTP 500, expected 503; not recovered (by the end of the run)');
+    expect(windowLine(m.windows[0])).toBe('redis_blackout (redis: 100:blackout, 10.0s) → 100 % HTTP 500, expected 503; not recovered by the end of the run');
   });
 
   it('judges only error answers against the expectation', () => {

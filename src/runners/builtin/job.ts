@@ -6,8 +6,10 @@
  * `event` with the proxy's event objects.
  */
 import { join } from 'node:path';
+import type { TimelineEvent } from '../../core/events.js';
 import { writeReports, type ReportFiles } from '../../report/index.js';
 import { FunkloadXmlWriter } from '../funkload-xml.js';
+import { faultWindows, windowLine, type RecoveryOptions } from '../measures/index.js';
 import { FaultAggregator, newRunInfo, RunResults, type ProxyTimelineEvent, type RunSummary } from '../results.js';
 import { evaluateThresholds, formatValue, type Threshold, type ThresholdResult } from '../thresholds.js';
 import { runBench, type BenchProgress } from './bench.js';
@@ -36,6 +38,10 @@ export interface BuiltinJobOptions {
   proxies?: Iterable<ProxyEventSource>;
   /** Behavior changes known elsewhere (e.g. fixtures applied before the load): added to the timeline. */
   events?: readonly ProxyTimelineEvent[];
+  /** The job's named behavior changes (fixtures, scenario steps, manual), read at the end: its fault windows. */
+  timeline?: () => readonly TimelineEvent[];
+  /** How recovery after each fault window is judged. */
+  recovery?: RecoveryOptions;
   log?: (line: string) => void;
   progress?: (p: BenchProgress) => void;
   /** Called right before the first user starts. */
@@ -92,10 +98,15 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
     writer.proxyEvent(e);
   };
   for (const e of o.events ?? []) record(e);
+  if (o.recovery) results.recoveryOptions = o.recovery;
   const faults = new FaultAggregator(record);
-  const listener = (e: ProxyEventLike) => faults.onProxyEvent(e);
+  const listener = (e: ProxyEventLike) => {
+    faults.onProxyEvent(e);
+    if (e.type === 'proxy.fault' && e.behavior !== undefined) results.addFault(e.proxy, e.behavior, e.at);
+  };
   const sources = [...(o.proxies ?? [])];
   for (const p of sources) p.on('event', listener);
+  const loadStart = Date.now();
   try {
     o.onLoadStarted?.();
     await runBench(c, {
@@ -119,7 +130,9 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
     faults.flush();
     writer.close();
   }
+  results.faultWindows = faultWindows(o.timeline?.() ?? [], loadStart);
   const summary = results.summary();
+  for (const w of summary.measures?.windows ?? []) o.log?.(`fault window ${windowLine(w)}`);
   const verdicts = evaluateThresholds(o.thresholds ?? [], summary);
   const files = await writeReports(o.resultDir, summary, verdicts, { generator: o.generator });
   for (const v of verdicts) o.log?.(`${v.passed ? 'PASS' : 'FAIL'} ${v.message}`);

@@ -4,6 +4,7 @@
  * from runBuiltinJob; this file only maps the engine's context onto it.
  */
 import path from 'node:path';
+import type { MarteauConfig } from '../../config/marteau.js';
 import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
 import { parseThresholds } from '../thresholds.js';
 import { builtinConfigSchema } from './config.js';
@@ -14,17 +15,33 @@ export const builtinRunner: Runner = {
   description: 'the embedded load generator: cycles of virtual users over a YAML scenario of HTTP steps (FunkLoad semantics)',
   configSchema: builtinConfigSchema,
   check(config) {
+    let thresholds;
     try {
-      parseThresholds(config.raw.thresholds);
+      thresholds = parseThresholds(config.raw.thresholds);
     } catch (e) {
       const err = e as { path?: (string | number)[]; problem?: string; hint?: string };
       if (err.path) return { path: err.path, message: err.problem ?? String(e), hint: err.hint };
       throw e;
     }
+    // A misspelt window name would only fail at the end of the run: say it now.
+    const windows = faultWindowNames(config);
+    const unknown = thresholds.find((t) => t.window !== undefined && !windows.includes(t.window));
+    if (unknown) {
+      return {
+        path: unknown.path,
+        message: `no fault window named "${unknown.window}"`,
+        hint: windows.length ? `fault windows of this job: ${windows.join(', ')}` : 'a fault window is a fixture with `at:` (and `for:`), e.g. fixtures: {redis_blackout: {proxy: redis, behaviors: "100:blackout", at: 10s, for: 10s}}',
+      };
+    }
     return undefined;
   },
   run: runBuiltin,
 };
+
+/** Names a `during.<name>` threshold may use: the changes made during the load. */
+export function faultWindowNames(config: MarteauConfig): string[] {
+  return config.fixtures.filter((f) => f.atMs !== undefined).map((f) => f.name);
+}
 
 async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
   const remote = ctx.nodes.filter((n) => n.kind !== 'local').map((n) => n.name);
@@ -45,6 +62,8 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
     proxies: ctx.proxies.values(),
     // Fixtures applied before the load are on the timeline already.
     events: ctx.timeline().map((t) => ({ at: t.at, proxy: t.proxy, kind: 'mix' as const, mix: t.mix })),
+    timeline: () => ctx.timeline(),
+    recovery: ctx.config.recovery,
     log: (line) => ctx.log(line),
     progress: (p) =>
       ctx.progress({

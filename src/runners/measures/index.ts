@@ -48,7 +48,8 @@ export function computeMeasures(series: MeasureSeries, windows: readonly FaultWi
 /** "recovered in 1.25s", "not recovered by the end of the run", ... */
 export function recoveryText(r: Recovery): string {
   if (r.status === 'recovered') return `recovered in ${(r.ms! / 1000).toFixed(2)}s`;
-  return r.note ? `${r.status} (${r.note})` : r.status;
+  if (!r.note) return r.status;
+  return r.status === 'not recovered' ? `not recovered ${r.note}` : `${r.status}: ${r.note}`;
 }
 
 /** "redis_blackout (redis: 100:blackout, 10.0s) → 100 % HTTP 500, expected 503; recovered in 0.75s". */
