@@ -17,13 +17,11 @@ import { commandYaml, project, removeTemp, stateDir, temp } from './helpers/proj
 afterAll(removeTemp);
 
 const node = process.execPath;
-const LOAD = dist('fixtures/demo/load.js');
+const SERVE = dist('fixtures/demo/serve.js');
 
-/** The demo config with a free upstream port and an absolute path to the built load script. */
+/** The demo config, copied elsewhere: with an absolute path to the built demo app. */
 async function demoProject(file: '.marteau.yml' | 'strict.marteau.yml'): Promise<string> {
-  const text = (await readFile(path.join(ROOT, 'fixtures/demo', file), 'utf8'))
-    .replace('../../dist/fixtures/demo/load.js', LOAD)
-    .replace('127.0.0.1:18089', `127.0.0.1:${await freePort()}`);
+  const text = (await readFile(path.join(ROOT, 'fixtures/demo', file), 'utf8')).replaceAll('../../dist/fixtures/demo/serve.js', SERVE);
   return project(text);
 }
 
@@ -42,15 +40,32 @@ const queueJson = async (state: string) => {
 };
 
 describe('marteau-tui --ci', () => {
-  it('the demo project passes: exit 0, live output, fixture events, summary', async () => {
+  it('the demo project passes: its app started as a service, the builtin runner through the proxy, three reports', async () => {
     const dir = await demoProject('.marteau.yml');
-    const r = await cliDone(['--ci', dir, '--state-dir', await stateDir()]);
+    const state = await stateDir();
+    const r = await cliDone(['--ci', dir, '--state-dir', state]);
     expect(r.code, r.out + r.err).toBe(0);
-    expect(r.out).toMatch(/job [0-9a-f]{8} "demo-shop" queued \(runner command, 1 node\)/);
-    expect(r.out).toMatch(/local \| requests \d+ ok \d+ errors \d+/);
+    expect(r.out).toMatch(/job [0-9a-f]{8} "demo-shop" queued \(runner builtin, 1 node\)/);
+    const port = /service:shop_app: ready on 127\.0\.0\.1:(\d+)/.exec(r.out)?.[1];
+    expect(port, r.out).toBeDefined();
+    expect(r.out).toMatch(new RegExp(`proxy shop http 127\\.0\\.0\\.1:\\d+ -> 127\\.0\\.0\\.1:${port} `));
+    expect(r.out).toMatch(/Cycle #1 with 4 virtual users/);
     expect(r.out).toMatch(/fixture shop_errors: applied shop mix 20:error/);
     expect(r.out).toMatch(/fixture shop_errors: restored shop mix/);
-    expect(r.out).toMatch(/succeeded in .*results: /);
+    expect(r.out).toMatch(/PASS success_rate >= 90%/);
+    const done = /succeeded in .*\((\d+) requests, ([\d.]+) % errors.*results: (\S+)  report: (\S+)/.exec(r.out);
+    expect(done, r.out).not.toBeNull();
+    // The injected errors reached the load test, and only during the fixture's second.
+    expect(Number(done![2])).toBeGreaterThan(0);
+    expect(Number(done![2])).toBeLessThan(10);
+    const results = done![3];
+    expect(done![4]).toBe(path.join(results, 'index.html'));
+    const summary = JSON.parse(await readFile(path.join(results, 'summary.json'), 'utf8')) as { passed: boolean };
+    expect(summary.passed).toBe(true);
+    expect(await readFile(path.join(results, 'junit.xml'), 'utf8')).toMatch(/<testcase [^>]*name="success_rate &gt;= 90%"/);
+    expect(await readFile(path.join(results, 'index.html'), 'utf8')).toMatch(/demo-shop/);
+    // The service was stopped with the job.
+    await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
     expect(r.out).toMatch(/marteau-tui --ci: 1 job: 1 succeeded \(.*\) exit 0\n$/);
     // No ANSI when stdout is not a terminal; no bell either.
     expect(r.out).not.toMatch(/\x1b\[|\x07/);
@@ -59,8 +74,8 @@ describe('marteau-tui --ci', () => {
   it('the strict demo fails its own check: exit 1', async () => {
     const r = await cliDone(['--ci', path.join(await demoProject('strict.marteau.yml'), '.marteau.yml'), '--state-dir', await stateDir()]);
     expect(r.code, r.out + r.err).toBe(1);
-    expect(r.out).toMatch(/FAILED/);
-    expect(r.out).toMatch(/failed: node "local": exit 1 in /);
+    expect(r.out).toMatch(/FAIL success_rate >= 99\.9%/);
+    expect(r.out).toMatch(/failed: 1 threshold\(s\) failed: success_rate >= 99\.9%/);
   });
 
   it('a config error: exit 2 with file:line:col and a hint, no stack trace, nothing queued', async () => {

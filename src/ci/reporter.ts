@@ -51,7 +51,7 @@ export class CiReporter {
         if (!mine(e.job.id)) return undefined;
         this.bell ||= e.bell;
         const paint = e.job.status === 'succeeded' ? s.green : e.job.status === 'failed' ? s.red : s.yellow;
-        return `job ${short(e.job.id)} ${paint(e.summary)}  results: ${e.resultDir}`;
+        return `job ${short(e.job.id)} ${paint(e.summary)}  results: ${e.resultDir}${e.report ? `  report: ${e.report}` : ''}`;
       }
       case 'node.status':
         return `node ${e.node} ${e.status === 'up' ? s.green('up') : s.red('down')}${e.latencyMs !== undefined && e.status === 'up' ? ` (${e.latencyMs} ms)` : ''}${e.error ? `: ${e.error}` : ''}`;

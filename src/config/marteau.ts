@@ -13,8 +13,10 @@ import type { ProxyOptions } from '../proxy/proxy.js';
 import type { RecoveryOptions } from '../runners/measures/recovery.js';
 import { thresholdsSchema } from '../runners/thresholds.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
+import { expandDocument, references, type Vars } from './interpolate.js';
 import { apiSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
 import { expectList, expectSchema, recoveryOptions, recoverySchema } from './recovery.js';
+import { parseServices, proxyVars, serviceSchema, servicesSchema, serviceVars, type ServiceSpec } from './services.js';
 import { durationMs, durationSchema } from './units.js';
 import { splitWords, WordsError } from './words.js';
 import { zodToConfigError } from './zod-errors.js';
@@ -96,10 +98,12 @@ export const marteauSchema = z
     url: z.string().optional(),
     base_url: z.string().optional(),
     apdex_t: z.number().positive().optional(),
+    request_timeout: z.number().positive().optional().describe('builtin runner: seconds a request may take before it counts as an error (default 30)'),
     scenario: z.array(z.record(z.string(), z.unknown())).optional().describe('builtin runner: HTTP steps'),
     thresholds: thresholdsSchema.optional(),
     recovery: recoverySchema.optional().describe('how recovery after a fault window is judged (recovery times in reports and thresholds)'),
     // Around the run.
+    services: servicesSchema.optional().describe('programs started on this machine before the load (the app under test, its backends), stopped after'),
     proxies: z.record(z.string().regex(/^[\w-]+$/, 'a proxy name is letters, digits, _ and -'), proxySchema).optional(),
     statsd: statsdSchema.optional(),
     api: apiSchema.optional().describe("control API (Toxiproxy, Vaurien, /marteau) over this job's proxies while it runs"),
@@ -162,6 +166,8 @@ export interface MarteauConfig {
   /** How recovery after a fault window is judged (`recovery:`, defaults filled in). */
   recovery: RecoveryOptions;
   proxies: ProxyOptions[];
+  /** Started before the load, stopped after; their `${...}` are expanded at start. */
+  services: ServiceSpec[];
   statsd?: StatsdConfig;
   /** Serve the control APIs over the job's proxies while it runs. */
   api?: { listen: string; vaurienProxy?: string };
@@ -200,6 +206,7 @@ const HINTS: Record<string, string> = {
   fixtures: 'e.g. fixtures: {slow_db: {proxy: db, behaviors: "100:delay", at: 10s, for: 5s, expect: 503}}',
   recovery: 'e.g. recovery: {window: 2s, success_rate_tolerance: 1%, p95_tolerance: 20%}',
   env: 'e.g. env: {TARGET: http://127.0.0.1:8080}',
+  services: 'e.g. services: {app: {command: [node, app.js, --port, "${port}"], ready: {http: /health}}}',
   notify: 'e.g. notify: {bell: true, webhook: http://127.0.0.1:9000/hook}',
 };
 
@@ -226,11 +233,27 @@ export async function loadMarteauConfig(target: string, options: LoadOptions): P
   return parseMarteauConfig(parseYaml(file, text), path.dirname(path.resolve(file)), options);
 }
 
-export function parseMarteauConfig(src: SourceDoc, projectDir: string, options: LoadOptions): MarteauConfig {
-  const data = src.doc.toJS() as unknown;
-  if (data === null || data === undefined || typeof data !== 'object' || Array.isArray(data)) {
-    throw new ConfigError(src.file, 1, 1, 'expected a map of settings (name:, runner:, ...)', 'see `marteau-tui schema` for the keys');
+/** The variables a job defines once it runs; before that, placeholders that validate like them. */
+export const JOB_VARS = ['MARTEAU_JOB_ID', 'MARTEAU_JOB_NAME', 'MARTEAU_RESULT_DIR'] as const;
+
+/**
+ * `vars`: the real values of `${MARTEAU_...}` references known so far (service ports, proxy
+ * addresses); the others get placeholders, so a config validates the same before and during a run.
+ */
+export function parseMarteauConfig(source: SourceDoc, projectDir: string, options: LoadOptions, vars: Vars = {}): MarteauConfig {
+  const rawData = source.doc.toJS() as unknown;
+  if (rawData === null || rawData === undefined || typeof rawData !== 'object' || Array.isArray(rawData)) {
+    throw new ConfigError(source.file, 1, 1, 'expected a map of settings (name:, runner:, ...)', 'see `marteau-tui schema` for the keys');
   }
+  const names = (key: string) => {
+    const v = (rawData as Record<string, unknown>)[key];
+    return v && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v) : [];
+  };
+  const placeholders: Record<string, string> = Object.fromEntries(JOB_VARS.map((v) => [v, v.toLowerCase()]));
+  for (const s of names('services')) Object.assign(placeholders, serviceVars(s, 1));
+  for (const p of names('proxies')) Object.assign(placeholders, proxyVars(p, '127.0.0.1:1', '127.0.0.1:1'));
+  const src = expandDocument(source, { ...placeholders, ...vars }, ['services']);
+  const data = src.doc.toJS() as Record<string, unknown>;
   rejectMarteauClassFixtures(src, data as Record<string, unknown>);
   const parsed = marteauSchema.safeParse(data);
   if (!parsed.success) {
@@ -278,6 +301,8 @@ export function parseMarteauConfig(src: SourceDoc, projectDir: string, options: 
   }
 
   const proxies = c.proxies ? parseProxiesConfig(src, options.behaviors).proxies : [];
+  const services = parseServices(src, c.services ?? {}, projectDir, { proxies: proxies.map((p) => p.name), jobVars: JOB_VARS });
+  checkProxyUpstreams(source, services);
   const fixtures = parseFixtures(src, c.fixtures ?? {}, new Set(proxies.map((p) => p.name)), options.behaviors);
   const workDir = c.wdir ? path.join(projectDir, c.wdir) : projectDir;
   const opt = (v: z.infer<typeof durationSchema> | undefined) => (v === undefined ? undefined : durationMs(v));
@@ -306,6 +331,7 @@ export function parseMarteauConfig(src: SourceDoc, projectDir: string, options: 
     thresholds: c.thresholds ?? {},
     recovery: recoveryOptions(c.recovery),
     proxies,
+    services,
     statsd: c.statsd,
     api: c.api ? { listen: c.api.listen, vaurienProxy: c.api.vaurien_proxy } : undefined,
     fixtures,
@@ -326,6 +352,28 @@ export function parseMarteauConfig(src: SourceDoc, projectDir: string, options: 
   const problem = entry.check?.(config);
   if (problem) throw errorAt(src, problem.path, problem.message, problem.hint);
   return config;
+}
+
+/**
+ * Proxies start between the two groups of services, so an upstream may name a service that
+ * starts before them, never a proxy or a service that itself waits for the proxies.
+ */
+function checkProxyUpstreams(src: SourceDoc, services: readonly ServiceSpec[]): void {
+  const proxies = (src.doc.toJS() as { proxies?: Record<string, { upstream?: unknown }> }).proxies ?? {};
+  for (const [name, p] of Object.entries(proxies)) {
+    if (typeof p?.upstream !== 'string') continue;
+    for (const ref of references(p.upstream)) {
+      const late = services.find((s) => s.afterProxies && ref in serviceVars(s.name, 0));
+      if (ref.startsWith('MARTEAU_PROXY_') || late) {
+        throw errorAt(
+          src,
+          ['proxies', name, 'upstream'],
+          late ? `\${${ref}}: service "${late.name}" talks through a proxy, so it starts after the proxies and cannot be an upstream` : `\${${ref}}: a proxy's upstream cannot be another proxy's address`,
+          'an upstream names a service that does not depend on a proxy, or a fixed host:port',
+        );
+      }
+    }
+  }
 }
 
 function parseFixtures(
@@ -384,6 +432,7 @@ function knownKeysAt(p: readonly (string | number)[]): readonly string[] | undef
   if (p[0] === 'proxies' && p.length === 2) return Object.keys(proxySchema.shape);
   if (p[0] === 'statsd' && p.length === 1) return Object.keys(statsdSchema.shape);
   if (p[0] === 'recovery' && p.length === 1) return Object.keys(recoverySchema.shape);
+  if (p[0] === 'services' && p.length === 2) return Object.keys(serviceSchema.shape);
   return undefined;
 }
 

@@ -9,7 +9,9 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, parseYaml } from '../config/errors.js';
+import type { Vars } from '../config/interpolate.js';
 import { loadMarteauConfig, parseMarteauConfig, type MarteauConfig } from '../config/marteau.js';
+import { proxyVars } from '../config/services.js';
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
 import { formatDuration } from '../config/units.js';
 import { NodeError, type Executor } from '../exec/executor.js';
@@ -24,6 +26,7 @@ import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/ser
 import { packageVersion } from '../proxy/api/version.js';
 import { EventBus, type LogStream, type Progress, type TimelineEvent } from './events.js';
 import { FixturePlan } from './fixtures.js';
+import { ServiceSet } from './services.js';
 import { isTerminal, type Job, type JobOutcome, type JobSource } from './jobs.js';
 import { NodePool, type ExecutorFactory, type NodeView } from './node-pool.js';
 import { postWebhook } from './notify.js';
@@ -397,10 +400,13 @@ export class Engine {
     return loadMarteauConfig(target, { runners: this.runners, behaviors: this.behaviors });
   }
 
-  /** The config snapshotted at enqueue, resolved against the project directory. */
-  private async snapshotConfig(job: Readonly<Job>): Promise<MarteauConfig> {
+  /**
+   * The config snapshotted at enqueue, resolved against the project directory, with the
+   * `${MARTEAU_...}` values known so far (job, then services, then proxies).
+   */
+  private async snapshotConfig(job: Readonly<Job>, vars: Vars): Promise<MarteauConfig> {
     const text = await readFile(path.join(this.state.jobDir(job.id), 'marteau.yml'), 'utf8');
-    return parseMarteauConfig(parseYaml(job.source.configFile, text), job.source.dir, { runners: this.runners, behaviors: this.behaviors });
+    return parseMarteauConfig(parseYaml(job.source.configFile, text), job.source.dir, { runners: this.runners, behaviors: this.behaviors }, vars);
   }
 
   private launch(job: Readonly<Job>, claim: string, nodes: NodeConfig[]): void {
@@ -441,16 +447,34 @@ export class Engine {
     live.proxies = proxies;
     const executors: Executor[] = [];
     let timer: NodeJS.Timeout | undefined;
+    const recordProcess = (node: string, pgid: number, local: boolean) => {
+      void this.queue.recordProcess(job.id, claim, node, pgid).catch(() => {});
+      if (local) void writeFile(path.join(resultDir, `pgid-${node}`), `${pgid} ${processStartTime(pgid) ?? ''}\n`).catch(() => {});
+    };
+    const services = new ServiceSet({
+      log: (line, o) => log(line, { node: `${SERVICE_NODE}${o.service}`, stream: o.stream, level: o.level }),
+      started: (name, pgid) => recordProcess(`${SERVICE_NODE}${name}`, pgid, true),
+    });
     try {
-      config = await this.snapshotConfig(job);
+      const jobVars = { MARTEAU_JOB_ID: job.id, MARTEAU_JOB_NAME: job.name, MARTEAU_RESULT_DIR: resultDir };
+      config = await this.snapshotConfig(job, jobVars);
       const runner = this.runners.get(config.runner);
       if (!runner) throw new ConfigError(config.file, undefined, undefined, `runner "${config.runner}" is not available in this version`);
       timer = setTimeout(() => live.abort.abort('timeout' satisfies AbortWhy), config.timeoutMs);
       log(`job ${short(job.id)} ${JSON.stringify(job.name)} on ${nodeConfigs.map((n) => n.name).join(', ')} (runner ${config.runner})`, { quiet: true });
+      // Services a proxy points at, the proxies, then services that talk through a proxy; the
+      // config is read again at each step so `${...}` get the addresses known by then.
+      const early = config.services.filter((s) => !s.afterProxies);
+      const late = config.services.filter((s) => s.afterProxies);
+      await services.start(early, jobVars, live.abort.signal);
+      if (early.length) config = await this.snapshotConfig(job, { ...jobVars, ...services.vars() });
       await proxies.start(config.proxies, config.statsd, (m) => log(m, { level: 'warn' }));
+      for (const p of proxies.proxies.values()) log(`proxy ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text || '(none)'}`);
+      const addresses = (): Vars => Object.assign({ ...jobVars, ...services.vars() }, ...[...proxies.proxies.values()].map((p) => proxyVars(p.name, p.listenAddress, p.upstream))) as Vars;
+      await services.start(late, addresses(), live.abort.signal);
+      if (config.services.length || config.proxies.length) config = await this.snapshotConfig(job, addresses());
       api = await this.startJobApi(config, proxies, (m) => log(m, { level: 'warn' }));
       if (api) log(`api listening on ${api.url} (Toxiproxy /proxies, Vaurien /vaurien/<proxy>/behavior, /marteau)`);
-      for (const p of proxies.proxies.values()) log(`proxy ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text || '(none)'}`);
       const fixtures = new FixturePlan(
         config.fixtures,
         proxies.proxies,
@@ -473,7 +497,7 @@ export class Engine {
         config,
         nodes,
         resultDir,
-        env: jobEnv(job, config, proxies, resultDir),
+        env: { ...config.env, ...jobEnv(config), ...addresses() },
         signal: live.abort.signal,
         log,
         progress: (p) => {
@@ -489,11 +513,7 @@ export class Engine {
         proxies: proxies.proxies,
         timeline: () => fixtures.timeline,
         nodeFailed: (node, message) => this.pool.markDown(node, message),
-        recordProcess: (node, pgid) => {
-          const local = nodeConfigs.find((n) => n.name === node)?.type === 'local';
-          void this.queue.recordProcess(job.id, claim, node, pgid).catch(() => {});
-          if (local) void writeFile(path.join(resultDir, `pgid-${node}`), `${pgid} ${processStartTime(pgid) ?? ''}\n`).catch(() => {});
-        },
+        recordProcess: (node, pgid) => recordProcess(node, pgid, nodeConfigs.find((n) => n.name === node)?.type === 'local'),
       };
       try {
         await fixtures.setup();
@@ -505,6 +525,7 @@ export class Engine {
       error = e;
     } finally {
       clearTimeout(timer);
+      await services.stop();
       await api?.close().catch(() => {});
       await proxies.close(0).catch(() => {});
       await Promise.all(executors.map((x) => x.close().catch(() => {})));
@@ -558,8 +579,7 @@ export class Engine {
   /** After a crash: stop process groups the dead engine left on this machine. */
   private async killLeftovers(job: Readonly<Job>): Promise<void> {
     for (const p of job.procs) {
-      const node = this.pool.node(p.node);
-      if (node?.type !== 'local') continue;
+      if (!p.node.startsWith(SERVICE_NODE) && this.pool.node(p.node)?.type !== 'local') continue;
       // The group id is the leader's pid. If the leader still exists, it must be the same
       // process (same start time); if it is gone but the group lives, the pid cannot have been
       // reused (Linux keeps a pid while it names a live group).
@@ -596,20 +616,14 @@ export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | u
   };
 }
 
-function jobEnv(job: Readonly<Job>, config: MarteauConfig, proxies: ProxySet, resultDir: string): Record<string, string> {
-  const env: Record<string, string> = {
-    ...config.env,
-    MARTEAU_JOB_ID: job.id,
-    MARTEAU_JOB_NAME: job.name,
-    MARTEAU_RESULT_DIR: resultDir,
-  };
+/** Log lines of a service carry this prefix where a runner's carry the node name. */
+const SERVICE_NODE = 'service:';
+
+/** The job's settings a test command may want, next to the addresses (MARTEAU_PROXY_*, ...). */
+function jobEnv(config: MarteauConfig): Record<string, string> {
+  const env: Record<string, string> = {};
   if (config.cycles) env.MARTEAU_CYCLES = config.cycles.join(':');
   if (config.durationMs !== undefined) env.MARTEAU_DURATION = String(config.durationMs / 1000);
-  for (const p of proxies.proxies.values()) {
-    const key = p.name.toUpperCase().replace(/[^A-Z0-9]/g, '_');
-    env[`MARTEAU_PROXY_${key}`] = p.listenAddress;
-    env[`MARTEAU_PROXY_${key}_UPSTREAM`] = p.upstream;
-  }
   return env;
 }
 

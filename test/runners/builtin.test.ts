@@ -160,7 +160,7 @@ describe('builtin config', () => {
   it('reads FunkLoad-style keys, with defaults', () => {
     const c = builtinConfigSchema.parse({ url: 'http://127.0.0.1:1/api/', cycles: '1:5:10', scenario: [{ get: '/x?a=1' }, { method: 'put', path: '/y', json: { a: 1 } }] });
     expect(c.cycles).toEqual([1, 5, 10]);
-    expect([c.duration, c.startup_delay, c.sleep_time, c.cycle_time, c.apdex_t, c.timeout]).toEqual([10, 0.01, 0, 0, 1.5, 30]);
+    expect([c.duration, c.startup_delay, c.sleep_time, c.cycle_time, c.apdex_t, c.request_timeout]).toEqual([10, 0.01, 0, 0, 1.5, 30]);
     expect(c.scenario[0]).toEqual({ method: 'GET', path: '/x?a=1', headers: {}, body: undefined, expect: [200, 301, 302, 303, 307], description: 'GET /x?a=1' });
     expect(c.scenario[1]).toMatchObject({ method: 'PUT', body: '{"a":1}', headers: { 'content-type': 'application/json' } });
   });

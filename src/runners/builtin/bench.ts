@@ -168,7 +168,7 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
   const ticker = options.onProgress ? setInterval(() => options.onProgress!(progress()), 1000) : undefined;
   ticker?.unref();
 
-  const timeoutMs = config.timeout * 1000;
+  const timeoutMs = config.request_timeout * 1000;
   const types = config.scenario.map((s) => s.method.toLowerCase());
   // Built once per step and reused by every request (undici only reads them): less garbage.
   const requests: RequestSpec[] = config.scenario.map((s, i) => ({

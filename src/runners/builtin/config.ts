@@ -154,7 +154,8 @@ export const builtinConfigSchema = z
     url: z.url({ protocol: /^https?$/ }).optional().describe('alias of base_url (FunkLoad [main] url)'),
     scenario: z.array(stepSchema).min(1).max(LIMITS.maxSteps).describe('HTTP steps one virtual user runs in order'),
     apdex_t: z.number().finite().positive().max(600).default(DEFAULT_APDEX_T).describe('Apdex T in seconds (FunkLoad default 1.5)'),
-    timeout: z.number().finite().positive().max(3600).default(30).describe('seconds a request may take before it counts as an error'),
+    // Not `timeout`: that key is the whole job's limit.
+    request_timeout: z.number().finite().positive().max(3600).default(30).describe('seconds a request may take before it counts as an error'),
   })
   .superRefine((c, ctx) => {
     if (typeof c.sleep_time_max === 'number' && typeof c.sleep_time_min === 'number' && c.sleep_time_max < c.sleep_time_min) {

@@ -1,0 +1,165 @@
+/**
+ * A job's `services:` while it runs: each started on this machine in its own process group
+ * (LocalExecutor), given a free port, waited for until ready, its output kept in the job's log,
+ * and stopped (SIGTERM, then SIGKILL) after the run, last started first stopped.
+ */
+import net from 'node:net';
+import { request } from 'undici';
+import { expand, isMarteauVar, UnknownVariable, type Vars } from '../config/interpolate.js';
+import { serviceVars, type ServiceSpec } from '../config/services.js';
+import { LocalExecutor } from '../exec/local.js';
+import { shellJoin } from '../exec/quote.js';
+import type { RunResult } from '../exec/executor.js';
+
+const POLL_MS = 50;
+const STOP_GRACE_MS = 3000;
+/** Lines kept per service to explain a failed start. */
+const TAIL = 8;
+
+export class ServiceError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ServiceError';
+  }
+}
+
+export interface ServiceHooks {
+  log(line: string, o: { service: string; stream?: 'stdout' | 'stderr' | 'engine'; level?: 'info' | 'warn' | 'error' }): void;
+  /** A process group was started, for crash clean-up. */
+  started?(service: string, pgid: number): void;
+}
+
+interface Running {
+  spec: ServiceSpec;
+  port: number;
+  abort: AbortController;
+  done: Promise<RunResult>;
+  exited?: RunResult;
+  tail: string[];
+  stopping: boolean;
+  /** `ready: {log}` matched a line. */
+  logReady: boolean;
+}
+
+export class ServiceSet {
+  private readonly running: Running[] = [];
+  private readonly executor = new LocalExecutor('local');
+
+  constructor(private readonly hooks: ServiceHooks) {}
+
+  /** MARTEAU_SERVICE_* of the services started so far. */
+  vars(): Record<string, string> {
+    return Object.assign({}, ...this.running.map((r) => serviceVars(r.spec.name, r.port))) as Record<string, string>;
+  }
+
+  /** Start these, in order, each ready before the next; on failure the caller stops the set. */
+  async start(specs: readonly ServiceSpec[], vars: Vars, signal: AbortSignal): Promise<void> {
+    for (const spec of specs) {
+      if (signal.aborted) throw new ServiceError('cancelled while starting services');
+      const port = spec.port ?? (await freeLoopbackPort());
+      const known = { ...vars, ...this.vars(), port: String(port) };
+      const ours = (n: string) => n === 'port' || isMarteauVar(n);
+      let argv: string[];
+      let env: Record<string, string>;
+      try {
+        argv = spec.command.map((a) => expand(a, known, ours));
+        env = Object.fromEntries(Object.entries(spec.env).map(([k, v]) => [k, expand(v, known, ours)]));
+      } catch (e) {
+        if (e instanceof UnknownVariable) throw new ServiceError(`service "${spec.name}": ${e.message} is not known when it starts`);
+        throw e;
+      }
+      const r: Running = { spec, port, abort: new AbortController(), done: Promise.resolve({} as RunResult), tail: [], stopping: false, logReady: false };
+      this.hooks.log(`starting ${shellJoin(argv)} (port ${port})`, { service: spec.name });
+      r.done = this.executor.run(argv, {
+        cwd: spec.cwd,
+        env: { ...env, ...this.vars(), PORT: String(port) },
+        signal: r.abort.signal,
+        killGraceMs: STOP_GRACE_MS,
+        onStart: ({ pgid }) => this.hooks.started?.(spec.name, pgid),
+        onLine: (line, stream) => {
+          r.tail.push(line);
+          if (r.tail.length > TAIL) r.tail.shift();
+          this.hooks.log(line, { service: spec.name, stream });
+          if (spec.ready.kind === 'log' && !r.logReady && spec.ready.pattern.test(line)) r.logReady = true;
+        },
+      });
+      void r.done.then((res) => {
+        r.exited = res;
+        if (!r.stopping) this.hooks.log(`exited (${describe(res)}) while the job runs`, { service: spec.name, level: 'error' });
+      });
+      this.running.push(r);
+      await this.waitReady(r, signal);
+      this.hooks.log(`ready on 127.0.0.1:${port}`, { service: spec.name });
+    }
+  }
+
+  private async waitReady(r: Running, signal: AbortSignal): Promise<void> {
+    const { spec } = r;
+    const deadline = Date.now() + spec.readyTimeoutMs;
+    const fail = (why: string) =>
+      new ServiceError(`service "${spec.name}" ${why}${r.tail.length ? `; its last output:\n    ${r.tail.join('\n    ')}` : ''}`);
+    for (;;) {
+      if (r.exited) throw fail(`exited (${describe(r.exited)}) before it was ready`);
+      if (signal.aborted) throw new ServiceError('cancelled while starting services');
+      if (spec.ready.kind === 'none') return;
+      if (spec.ready.kind === 'log' ? r.logReady : await probe(spec.ready, r.port)) return;
+      if (Date.now() > deadline) {
+        const what = spec.ready.kind === 'log' ? `printed no line matching /${spec.ready.pattern.source}/` : spec.ready.kind === 'http' ? `did not answer GET ${spec.ready.path} with 2xx/3xx on port ${r.port}` : `did not accept connections on port ${r.port}`;
+        throw fail(`${what} within ${spec.readyTimeoutMs / 1000}s (ready_timeout)`);
+      }
+      await new Promise((res) => setTimeout(res, POLL_MS));
+    }
+  }
+
+  /** Stop everything started, newest first. */
+  async stop(): Promise<void> {
+    for (const r of [...this.running].reverse()) {
+      r.stopping = true;
+      r.abort.abort();
+      await r.done.catch(() => undefined);
+    }
+    this.running.length = 0;
+  }
+}
+
+async function probe(ready: { kind: 'tcp' } | { kind: 'http'; path: string }, port: number): Promise<boolean> {
+  if (ready.kind === 'tcp') return tcpOpen(port);
+  try {
+    const res = await request(`http://127.0.0.1:${port}${ready.path}`, { headersTimeout: 1000, bodyTimeout: 1000 });
+    await res.body.dump();
+    return res.statusCode >= 200 && res.statusCode < 400;
+  } catch {
+    return false;
+  }
+}
+
+function tcpOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port });
+    s.setTimeout(1000);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+    s.once('timeout', () => {
+      s.destroy();
+      resolve(false);
+    });
+  });
+}
+
+function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function describe(r: RunResult): string {
+  return r.exitCode === null ? `killed by ${r.signal ?? 'a signal'}` : `exit ${r.exitCode}`;
+}
