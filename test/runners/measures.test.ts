@@ -77,7 +77,8 @@ describe('fault windows from the timeline', () => {
       [
         ev(10, 'api', '10:delay', 'x', 'apply', { name: 'ramp', source: 'scenario' }),
         ev(12, 'api', '50:delay', 'x', 'apply', { name: 'ramp', source: 'scenario' }),
-        ev(14, 'api', '', 'x', 'apply', { name: 'calm', source: 'scenario' }),
+        ev(14, 'api', '100:dummy', 'x', 'apply', { name: 'calm', source: 'scenario' }),
+        ev(16, 'api', '', 'x', 'apply', { name: 'calm', source: 'scenario' }),
         ev(20, 'api', '100:down', 'x', 'apply', { name: 'outage', source: 'manual' }),
       ],
       T0,

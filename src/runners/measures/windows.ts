@@ -22,7 +22,8 @@ export interface FaultWindow {
   expect?: string[];
 }
 
-const PASS_THROUGH = new Set(['', 'pass-through', 'none']);
+/** Mixes that inject nothing: the proxy's own text for "no behavior" and explicit no-op mixes. */
+const PASS_THROUGH = /^(?:|pass-through|none|(?:100:)?(?:dummy|noop))$/;
 
 export function faultWindows(events: readonly TimelineEvent[], loadStart: number): FaultWindow[] {
   const open = new Map<string, FaultWindow>();
@@ -35,7 +36,7 @@ export function faultWindows(events: readonly TimelineEvent[], loadStart: number
   };
   for (const e of [...events].sort((a, b) => a.at - b.at)) {
     const name = e.name ?? e.fixture;
-    const faulty = e.action === 'apply' && !PASS_THROUGH.has(e.mix.trim());
+    const faulty = e.action === 'apply' && !PASS_THROUGH.test(e.mix.trim());
     const current = open.get(e.proxy);
     if (current && faulty && current.name === name) {
       if (e.mix !== current.mix) current.lastMix = e.mix;
