@@ -4,15 +4,18 @@
  * the raw material of recovery times and error mapping, which need finer steps than the
  * report's 1 s timeline and any time range, not just whole cycles.
  *
- * Memory is bounded: latencies are kept as sparse log-scale counts (2 % wide bins), at most
- * MAX_KEYS outcome and fault kinds per bucket, and past MAX_BUCKETS the bucket width doubles and
- * neighbours merge (as the report timeline does), so a long run costs a fixed amount.
+ * Memory is bounded: latencies are counted in LATENCY_BINS log-scale bins 5 % wide (0.1 ms to
+ * 100 s; recovery tolerances are far wider), at most MAX_KEYS outcome and fault kinds per
+ * bucket, and past MAX_BUCKETS the bucket width doubles and neighbours merge (as the report
+ * timeline does): about 1.2 KB per bucket, under 9 MB however long the run.
  */
 
 export const BUCKET_MS = 250;
-const MAX_BUCKETS = 14_400; // one hour at 250 ms before the first coarsening
+const MAX_BUCKETS = 7200; // half an hour at 250 ms before the first coarsening
 const MAX_KEYS = 32;
-const LOG_STEP = Math.log(1.02);
+const LOG_STEP = Math.log(1.05);
+const FLOOR_MS = 0.1;
+export const LATENCY_BINS = Math.ceil(Math.log(100_000 / FLOOR_MS) / LOG_STEP) + 1;
 
 /** What one request came back as: an HTTP status ("503"), "timeout" or "connection". */
 export type OutcomeKey = string;
@@ -21,8 +24,8 @@ export interface SeriesBucket {
   requests: number;
   ok: number;
   outcomes: Map<OutcomeKey, number>;
-  /** Latency bin (see latencyBin) → count. */
-  latency: Map<number, number>;
+  /** Counts per latency bin (see latencyBin), allocated with the first request. */
+  latency?: Uint32Array;
   /** "proxy\u0000behavior" → faults injected. */
   faults: Map<string, number>;
 }
@@ -56,13 +59,14 @@ export function outcomeLabel(key: OutcomeKey): string {
   return /^\d/.test(key) ? `HTTP ${key}` : key;
 }
 
-/** Log-scale bin of a duration (upper edge never below the value, so p95 never under-reports). */
+/** Log-scale bin of a duration: its upper edge is never below the value (up to 100 s), so p95 never under-reports. */
 export function latencyBin(ms: number): number {
-  return Math.ceil(Math.log1p(Math.max(0, ms) * 1000) / LOG_STEP);
+  if (!(ms > FLOOR_MS)) return 0;
+  return Math.min(LATENCY_BINS - 1, Math.ceil(Math.log(ms / FLOOR_MS) / LOG_STEP));
 }
 
 export function binValueMs(bin: number): number {
-  return Math.expm1(bin * LOG_STEP) / 1000;
+  return FLOOR_MS * Math.exp(bin * LOG_STEP);
 }
 
 function bump<K>(m: Map<K, number>, k: K, by = 1): void {
@@ -71,7 +75,7 @@ function bump<K>(m: Map<K, number>, k: K, by = 1): void {
   else if (m.size < MAX_KEYS) m.set(k, by);
 }
 
-const emptyBucket = (): SeriesBucket => ({ requests: 0, ok: 0, outcomes: new Map(), latency: new Map(), faults: new Map() });
+const emptyBucket = (): SeriesBucket => ({ requests: 0, ok: 0, outcomes: new Map(), faults: new Map() });
 
 export class MeasureSeries {
   private buckets: SeriesBucket[] = [];
@@ -88,8 +92,7 @@ export class MeasureSeries {
     b.requests++;
     if (ok) b.ok++;
     bump(b.outcomes, key);
-    const bin = latencyBin(durationMs);
-    b.latency.set(bin, (b.latency.get(bin) ?? 0) + 1); // bins are few (≈1100 over 2^32 µs)
+    (b.latency ??= new Uint32Array(LATENCY_BINS))[latencyBin(durationMs)]++;
   }
 
   addFault(at: number, proxy: string, behavior: string): void {
@@ -104,7 +107,7 @@ export class MeasureSeries {
   range(from: number, to: number, overlapping = false): RangeStats {
     const out: RangeStats = { requests: 0, ok: 0, outcomes: {}, faults: {}, p95: undefined };
     if (this.origin === undefined || to <= from) return out;
-    const latency = new Map<number, number>();
+    const latency = new Float64Array(LATENCY_BINS);
     const inner = overlapping ? Math.floor : Math.ceil;
     const first = Math.max(0, inner((from - this.origin) / this.widthMs));
     const last = Math.min(this.buckets.length, (overlapping ? Math.ceil : Math.floor)((to - this.origin) / this.widthMs));
@@ -113,7 +116,7 @@ export class MeasureSeries {
       out.requests += b.requests;
       out.ok += b.ok;
       for (const [k, c] of b.outcomes) out.outcomes[k] = (out.outcomes[k] ?? 0) + c;
-      for (const [k, c] of b.latency) latency.set(k, (latency.get(k) ?? 0) + c);
+      if (b.latency) for (let j = 0; j < LATENCY_BINS; j++) latency[j] += b.latency[j];
       for (const [k, c] of b.faults) {
         const [proxy, behavior] = k.split('\u0000');
         const p = (out.faults[proxy] ??= {});
@@ -153,7 +156,10 @@ export class MeasureSeries {
         a.requests += b.requests;
         a.ok += b.ok;
         for (const [k, c] of b.outcomes) bump(a.outcomes, k, c);
-        for (const [k, c] of b.latency) a.latency.set(k, (a.latency.get(k) ?? 0) + c);
+        if (b.latency) {
+          const into = (a.latency ??= new Uint32Array(LATENCY_BINS));
+          for (let j = 0; j < LATENCY_BINS; j++) into[j] += b.latency[j];
+        }
         for (const [k, c] of b.faults) bump(a.faults, k, c);
       }
       merged.push(a);
@@ -163,13 +169,13 @@ export class MeasureSeries {
   }
 }
 
-/** Nearest-rank percentile (FunkLoad's rank floor(p·n)+1) over latency bins, in ms. */
-export function percentileOfBins(bins: ReadonlyMap<number, number>, p: number, n: number): number | undefined {
+/** Nearest-rank percentile (FunkLoad's rank floor(p·n)+1) over latency bin counts, in ms. */
+export function percentileOfBins(bins: ArrayLike<number>, p: number, n: number): number | undefined {
   if (n <= 0) return undefined;
   const rank = Math.min(n, Math.floor((p / 100) * n) + 1);
   let seen = 0;
-  for (const bin of [...bins.keys()].sort((a, b) => a - b)) {
-    seen += bins.get(bin)!;
+  for (let bin = 0; bin < bins.length; bin++) {
+    seen += bins[bin];
     if (seen >= rank) return binValueMs(bin);
   }
   return undefined;
