@@ -10,6 +10,7 @@
  *
  * Units: times are epoch milliseconds, durations milliseconds (floats). Histograms hold µs.
  */
+import { mergePairs } from '../stats/buckets.js';
 import { Histogram, type HistogramJSON } from '../stats/histogram.js';
 import { AttributionTracker, computeMeasures, DEFAULT_RECOVERY, MeasureSeries, outcomeKey, type FaultWindow, type Measures, type RecoveryOptions } from './measures/index.js';
 
@@ -549,19 +550,12 @@ export class Timeline {
   }
 
   private coarsen(): void {
-    const merged: Bucket[] = [];
-    for (let i = 0; i < this.buckets.length; i += 2) {
-      const a = this.buckets[i];
-      const b = this.buckets[i + 1];
-      if (b) {
-        a.requests += b.requests;
-        a.errors += b.errors;
-        a.cvus = Math.max(a.cvus, b.cvus);
-        if (b.hist) a.hist ? a.hist.merge(b.hist) : (a.hist = b.hist);
-      }
-      merged.push(a);
-    }
-    this.buckets = merged;
+    this.buckets = mergePairs(this.buckets, (a, b) => {
+      a.requests += b.requests;
+      a.errors += b.errors;
+      a.cvus = Math.max(a.cvus, b.cvus);
+      if (b.hist) a.hist ? a.hist.merge(b.hist) : (a.hist = b.hist);
+    });
     this.width *= 2;
   }
 

@@ -11,6 +11,19 @@ import {
 
 const T0 = 1_700_000_000_000;
 
+/** A bad section throws a ThresholdError at `where` saying `message`. */
+function rejects(raw: unknown, where: string, message: RegExp): void {
+  let err: unknown;
+  try {
+    parseThresholds(raw);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ThresholdError);
+  expect((err as ThresholdError).path.join('.')).toBe(where);
+  expect((err as ThresholdError).message).toMatch(message);
+}
+
 describe('parsing', () => {
   it('reads operators, units and scopes into canonical units', () => {
     const p = (k: string, e: unknown) => {
@@ -58,17 +71,7 @@ describe('parsing', () => {
     [{ per_cycle: { p50: '<< 3' } }, 'thresholds.per_cycle.p50', /cannot read/],
     [['p95 < 3'], 'thresholds', /expected a map/],
   ];
-  it.each(bad)('rejects %j at %s', (raw, where, message) => {
-    let err: unknown;
-    try {
-      parseThresholds(raw);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ThresholdError);
-    expect((err as ThresholdError).path.join('.')).toBe(where);
-    expect((err as ThresholdError).message).toMatch(message);
-  });
+  it.each(bad)('rejects %j at %s', rejects);
 
   it('the zod schema reports a bad expression at its own path', () => {
     const schema = thresholdsSchema;
@@ -148,17 +151,7 @@ describe('fault window thresholds', () => {
     [{ 'during.status_5xx': '< 1%' }, 'thresholds.during.status_5xx', /write during.<fault window>.<metric>/],
     [{ per_cycle: { recovery: '< 1s' } }, 'thresholds.per_cycle.recovery', /unknown threshold metric "recovery"/],
   ];
-  it.each(bad)('rejects %j at %s', (raw, where, message) => {
-    let err: unknown;
-    try {
-      parseThresholds(raw);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ThresholdError);
-    expect((err as ThresholdError).path.join('.')).toBe(where);
-    expect((err as ThresholdError).message).toMatch(message);
-  });
+  it.each(bad)('rejects %j at %s', rejects);
 
   /** 10 s healthy, a 10 s window answering 500, then `after` (recovers at once, or never). */
   const run = (after: 'ok' | 'failing', windows: { name: string; start: number; end?: number }[]) => {

@@ -9,6 +9,7 @@
  * bucket, and past MAX_BUCKETS the bucket width doubles and neighbours merge (as the report
  * timeline does): about 1.2 KB per bucket, under 9 MB however long the run.
  */
+import { mergePairs } from '../../stats/buckets.js';
 
 export const BUCKET_MS = 250;
 const MAX_BUCKETS = 7200; // half an hour at 250 ms before the first coarsening
@@ -148,23 +149,16 @@ export class MeasureSeries {
   }
 
   private coarsen(): void {
-    const merged: SeriesBucket[] = [];
-    for (let i = 0; i < this.buckets.length; i += 2) {
-      const a = this.buckets[i];
-      const b = this.buckets[i + 1];
-      if (b) {
-        a.requests += b.requests;
-        a.ok += b.ok;
-        for (const [k, c] of b.outcomes) bump(a.outcomes, k, c);
-        if (b.latency) {
-          const into = (a.latency ??= new Uint32Array(LATENCY_BINS));
-          for (let j = 0; j < LATENCY_BINS; j++) into[j] += b.latency[j];
-        }
-        for (const [k, c] of b.faults) bump(a.faults, k, c);
+    this.buckets = mergePairs(this.buckets, (a, b) => {
+      a.requests += b.requests;
+      a.ok += b.ok;
+      for (const [k, c] of b.outcomes) bump(a.outcomes, k, c);
+      if (b.latency) {
+        const into = (a.latency ??= new Uint32Array(LATENCY_BINS));
+        for (let j = 0; j < LATENCY_BINS; j++) into[j] += b.latency[j];
       }
-      merged.push(a);
-    }
-    this.buckets = merged;
+      for (const [k, c] of b.faults) bump(a.faults, k, c);
+    });
     this.widthMs *= 2;
   }
 }
