@@ -66,6 +66,16 @@ describe('marteau-tui --ci', () => {
     expect(await readFile(path.join(results, 'index.html'), 'utf8')).toMatch(/demo-shop/);
     // The service was stopped with the job.
     await expect(fetch(`http://127.0.0.1:${port}/`)).rejects.toThrow();
+    // The report can be rebuilt later from the job id's first characters.
+    const out = await temp('report');
+    const id = /job ([0-9a-f]{8}) "demo-shop" queued/.exec(r.out)![1];
+    const rep = await cliDone(['report', id, '-o', out, '--state-dir', state]);
+    expect(rep.code, rep.err).toBe(0);
+    expect(rep.out).toMatch(new RegExp(`^demo-shop: 2 cycle\\(s\\), ${done![1]} requests`));
+    expect(await readFile(path.join(out, 'index.html'), 'utf8')).toMatch(/demo-shop/);
+    const missing = await cliDone(['report', 'abcdef12', '-o', out, '--state-dir', state]);
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/abcdef12: no such file, and no job with that id in /);
     expect(r.out).toMatch(/marteau-tui --ci: 1 job: 1 succeeded \(.*\) exit 0\n$/);
     // No ANSI when stdout is not a terminal; no bell either.
     expect(r.out).not.toMatch(/\x1b\[|\x07/);

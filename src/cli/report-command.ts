@@ -1,12 +1,13 @@
 /**
- * `marteau-tui report <results.xml|dir> -o <dir> [--diff A B] [--apdex-t T] [--thresholds FILE]`:
+ * `marteau-tui report <results.xml|dir|job-id> -o <dir> [--diff A B] [--apdex-t T] [--thresholds FILE]`:
  * builds the HTML, JSON and JUnit reports from a result file (ours or FunkLoad's), or compares
  * two runs cycle by cycle. Exit code 1 when a threshold fails, 2 for a usage or input mistake.
  */
-import { readFile, mkdir, writeFile } from 'node:fs/promises';
+import { readFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { ConfigError, errorAt, parseYaml } from '../config/errors.js';
+import { AmbiguousJobId, resolveStateDir, StateDir } from '../core/state-dir.js';
 import { FunkloadFormatError } from '../runners/funkload-xml.js';
 import { evaluateThresholds, parseThresholds, ThresholdError, type Threshold } from '../runners/thresholds.js';
 import { diffRuns, formatDiffText, renderDiffHtml } from '../report/diff.js';
@@ -108,12 +109,26 @@ export function registerReportCommand(program: Command, io: ReportIo, setResult:
   return program
     .command('report')
     .description('build the HTML, JSON and JUnit reports of a run (our results or FunkLoad XML), or compare two runs with --diff')
-    .argument('[results...]', 'a result XML file, or a directory of them (per-node files are merged)')
+    .argument('[results...]', 'a result XML file, a directory of them (per-node files are merged), or a job id (or its first characters)')
     .option('-o, --output <dir>', 'where to write index.html, summary.json, junit.xml (or diff.html)', '.')
     .option('--diff <runs...>', 'compare two runs cycle by cycle: --diff A B')
     .option('-T, --apdex-t <seconds>', "Apdex T (FunkLoad's default 1.5)")
     .option('--thresholds <file>', 'YAML with a thresholds: map (e.g. your .marteau.yml); exit 1 when one fails')
-    .action((results: string[], o: ReportCommandOptions) => {
-      setResult(runReportCommand(results, o, io, deps));
+    .action((results: string[], o: ReportCommandOptions, cmd: Command) => {
+      const state = new StateDir(resolveStateDir((cmd.optsWithGlobals() as { stateDir?: string }).stateDir));
+      setResult(runReportCommand(results, o, io, { resolveInput: (arg) => jobResults(state, arg), ...deps }));
     });
+}
+
+/** A job id (prefix) names its results directory in the state dir, when no such file exists. */
+async function jobResults(state: StateDir, arg: string): Promise<string | undefined> {
+  if (await stat(arg).then(() => true, () => false)) return undefined;
+  try {
+    const dir = await state.findJobDir(arg);
+    if (!dir && /^[0-9a-f]{4,64}$/.test(arg)) throw new UsageError(`${arg}: no such file, and no job with that id in ${state.root} (see \`marteau-tui queue --all\`; --state-dir picks another queue)`);
+    return dir;
+  } catch (e) {
+    if (e instanceof AmbiguousJobId) throw new UsageError(e.message);
+    throw e;
+  }
 }

@@ -3,7 +3,7 @@
  * `~/.local/state/marteau-tui`. One journal file plus one directory per job (its config snapshot,
  * console output, fixture timeline and results).
  */
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -36,9 +36,27 @@ export class StateDir {
     return path.join(this.jobsDir, id);
   }
 
+  /**
+   * The directory of the job whose id starts with `prefix` (like git, and like the ids `--ci`
+   * prints); undefined when none does. Throws when several do.
+   */
+  async findJobDir(prefix: string): Promise<string | undefined> {
+    if (!/^[0-9a-f]{4,64}$/.test(prefix)) return undefined;
+    const ids = (await readdir(this.jobsDir).catch(() => [] as string[])).filter((n) => n.startsWith(prefix));
+    if (ids.length > 1) throw new AmbiguousJobId(prefix, ids);
+    return ids.length ? this.jobDir(ids[0]) : undefined;
+  }
+
   async ensure(): Promise<void> {
     // Job configs may hold tokens in env values: private to the user.
     await mkdirp(this.jobsDir, 0o700);
+  }
+}
+
+export class AmbiguousJobId extends Error {
+  constructor(prefix: string, ids: string[]) {
+    super(`job id ${prefix} is ambiguous: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''}; give more characters`);
+    this.name = 'AmbiguousJobId';
   }
 }
 
