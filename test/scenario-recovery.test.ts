@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonReport } from '../src/report/json.js';
 import { dist, ROOT } from './helpers/dist.js';
 import { cliDone } from './helpers/marteau-cli.js';
-import { project, removeTemp, stateDir } from './helpers/projects.js';
+import { project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer } from './helpers/servers.js';
 
 const ready = haveServer('redis-server') && haveServer('chromium', ['/usr/bin']);
@@ -24,15 +24,23 @@ interface Run {
   out: string;
   report: JsonReport;
   html: string;
+  /** The job's results directory and its config. */
+  dir: string;
+  config: string;
 }
 
 /** Run one demo config from a copy whose app path is absolute. */
 async function runDemo(file: string): Promise<Run> {
   const text = (await readFile(path.join(ROOT, 'fixtures/scenario', file), 'utf8')).replaceAll('../../dist/fixtures/scenario/recovery-app.js', dist('fixtures/scenario/recovery-app.js'));
-  const r = await cliDone(['--ci', await project(text), '--state-dir', await stateDir()]);
+  const config = path.join(await project(text), '.marteau.yml');
+  const r = await cliDone(['--ci', config, '--state-dir', await stateDir()]);
   const dir = / results: (\S+)/.exec(r.out)?.[1];
   if (!dir) throw new Error(`no results in the output (exit ${r.code}):\n${r.out}\n${r.err}`);
-  return { code: r.code, out: r.out, report: JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8')) as JsonReport, html: path.join(dir, 'index.html') };
+  return { code: r.code, out: r.out, report: await readReport(dir), html: path.join(dir, 'index.html'), dir, config };
+}
+
+async function readReport(dir: string): Promise<JsonReport> {
+  return JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8')) as JsonReport;
 }
 
 describe.skipIf(!ready)('recovery demo: a 10 s redis blackout under load', () => {
@@ -80,6 +88,17 @@ describe.skipIf(!ready)('recovery demo: a 10 s redis blackout under load', () =>
     expect(stuck.out).toMatch(/PASS during\.redis_blackout\.status_5xx >= 95%/);
     // After the window, the load kept failing: the overall success rate shows it.
     expect(stuck.report.overall.successRate).toBeLessThan(heals.report.overall.successRate);
+  });
+
+  it('a report rebuilt from the job keeps its fault windows, and the thresholds judge them again', async () => {
+    const out = await temp('rebuilt');
+    const [ok, ko] = await Promise.all([heals, stuck].map((run) => cliDone(['report', run.dir, '-o', out + (run === heals ? '/heals' : '/stuck'), '--thresholds', run.config])));
+    expect(ok.code, ok.out + ok.err).toBe(0);
+    expect(ko.code, ko.out + ko.err).toBe(1);
+    expect(ko.out).toMatch(/FAIL recovery < 3s: failed for redis_blackout/);
+    const rebuilt = await readReport(path.join(out, 'heals'));
+    expect(rebuilt.fault_windows).toEqual(heals.report.fault_windows);
+    expect(rebuilt.attribution).toEqual(heals.report.attribution);
   });
 
   it('the report marks the blackout and its recovery on the charts, in a real Chromium', async () => {
