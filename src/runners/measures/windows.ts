@@ -8,6 +8,7 @@
  * Changes made before the load started are the environment, not a fault to recover from.
  */
 import type { TimelineEvent } from '../../core/events.js';
+import { outcomeClass, type OutcomeKey } from './series.js';
 
 export interface FaultWindow {
   name: string;
@@ -52,6 +53,7 @@ export function faultWindows(events: readonly TimelineEvent[], loadStart: number
 }
 
 /** "503", "5xx", "timeout", "connection": does an outcome key meet one of these expectations? */
-export function meetsExpect(key: string, expect: readonly string[]): boolean {
-  return expect.some((x) => x === key || (/^[1-5]xx$/.test(x) && key.length === 3 && key[0] === x[0] && /^\d+$/.test(key)));
+export function meetsExpect(key: OutcomeKey, expect: readonly string[]): boolean {
+  const cls = outcomeClass(key);
+  return expect.some((x) => x === key || x === cls);
 }
