@@ -91,6 +91,11 @@ describe('fault windows from the timeline', () => {
     ]);
   });
 
+  it('reads times from the load start as well as epoch times', () => {
+    const relative = faultWindows([{ ...ev(0, 'db', '100:down', 'x', 'apply', { name: 'db_down', source: 'scenario' }), at: 3000 }, { ...ev(0, 'db', '', 'x', 'apply', { name: 'calm' }), at: 8000 }], T0);
+    expect(relative.map((w) => [w.name, w.start - T0, w.end! - T0])).toEqual([['db_down', 3000, 8000]]);
+  });
+
   it('matches expectations by status, class or failure kind', () => {
     expect(meetsExpect('503', ['503'])).toBe(true);
     expect(meetsExpect('500', ['503'])).toBe(false);

@@ -26,8 +26,15 @@ export interface FaultWindow {
 /** Mixes that inject nothing: the proxy's own text for "no behavior" and explicit no-op mixes. */
 const PASS_THROUGH = /^(?:|pass-through|none|(?:100:)?(?:dummy|noop))$/;
 
+/**
+ * Fixtures record `at` in epoch ms; the scenario schedule (issue 9 part A) was agreed as ms from
+ * the load start. Both are read: no epoch time of a run is below 1e11 (1973), no offset above it.
+ */
+const EPOCH_FLOOR = 1e11;
+
 export function faultWindows(events: readonly TimelineEvent[], loadStart: number): FaultWindow[] {
   const open = new Map<string, FaultWindow>();
+  const epoch = (at: number) => (at < EPOCH_FLOOR ? loadStart + at : at);
   const out: FaultWindow[] = [];
   const close = (proxy: string, at: number) => {
     const w = open.get(proxy);
@@ -35,7 +42,7 @@ export function faultWindows(events: readonly TimelineEvent[], loadStart: number
     w.end = at;
     open.delete(proxy);
   };
-  for (const e of [...events].sort((a, b) => a.at - b.at)) {
+  for (const e of events.map((x) => ({ ...x, at: epoch(x.at) })).sort((a, b) => a.at - b.at)) {
     const name = e.name ?? e.fixture;
     const faulty = e.action === 'apply' && !PASS_THROUGH.test(e.mix.trim());
     const current = open.get(e.proxy);
