@@ -77,6 +77,10 @@ describe.skipIf(!ready)('recovery demo: a 10 s redis blackout under load', () =>
     expect(row.faults).toBe(w.effect.injected.blackout);
     expect(row.failed).toBeGreaterThan(0);
     expect(row.failed).toBeLessThanOrEqual(heals.report.attribution!.failed);
+    // Every successful visit went through redis: it saw an exchange complete while in flight.
+    const through = heals.report.attribution!.proxies.find((p) => p.proxy === 'redis')!;
+    expect(through.exchanges).toBeGreaterThan(100);
+    expect(through.overlapped).toBeGreaterThanOrEqual(heals.report.overall.requests.success);
   });
 
   it('the app that never reconnects: still 503 after redis is back, "not recovered"; exit 1', () => {

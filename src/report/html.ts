@@ -299,7 +299,11 @@ function attributionSection(m: Measures): string {
     r.slow,
     `${share(r.failed + r.slow, bad)}<br><span class="note">${esc(attributionLine(a, r))}</span>`,
   ]);
+  const through = a.proxies.map(
+    (p) => `<li>${esc(p.proxy)}: ${p.overlapped} requests had one of its ${p.exchanges} exchanges complete while in flight (${p.failed} of them failed, ${p.slow} slow)</li>`,
+  );
   return `${table(['proxy', 'fault', 'injected', 'requests in flight', 'failed', 'slow', 'of all failed or slow'], rows, 'num')}
+${through.length ? `<ul class="through">${through.join('')}</ul>` : ''}
 <p class="note">${a.requests} recorded requests, ${a.failed} failed, ${a.slow} slow (≥ ${a.slowMs / 1000}s, the Apdex T); ${a.unexplained} failed or slow requests overlapped no fault.${a.partial ? ' Some faults were dropped to bound memory: counts are lower bounds.' : ''}</p>`;
 }
 

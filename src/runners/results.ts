@@ -672,6 +672,11 @@ export class RunResults {
     this.attribution.fault(proxy, behavior, at);
   }
 
+  /** An exchange through a proxy completed (its `proxy.exchange` event), for attribution. */
+  addExchange(proxy: string, at: number): void {
+    this.attribution.exchange(proxy, at);
+  }
+
   finish(at: number, aborted = false): void {
     this.info.end = at;
     this.aborted ||= aborted;

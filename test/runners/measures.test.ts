@@ -204,6 +204,23 @@ describe('attribution', () => {
     expect(attributionLine(r, r.rows[0])).toBe('1 of 3 failed or slow requests overlapped a blackout on redis (1 failed, 0 slow; 1 requests overlapped one in all)');
   });
 
+  it('counts the requests each proxy served while they were in flight', () => {
+    const a = new AttributionTracker(500);
+    a.fault('redis', 'blackout', T0 + 1000);
+    for (const at of [T0 + 100, T0 + 105, T0 + 2000]) a.exchange('redis', at);
+    a.exchange('db', T0 + 2001);
+    a.request(T0 + 90, 20, true); // two redis exchanges: counted once
+    a.request(T0 + 995, 10, false); // the blackout, no exchange completed
+    a.request(T0 + 1990, 700, true); // slow, both proxies
+    const r = a.result();
+    expect(r.proxies).toEqual([
+      { proxy: 'db', exchanges: 1, overlapped: 1, failed: 0, slow: 1 },
+      { proxy: 'redis', exchanges: 3, overlapped: 2, failed: 0, slow: 1 },
+    ]);
+    // Exchanges explain nothing: the slow request overlapped no fault.
+    expect(r).toMatchObject({ failed: 1, slow: 1, unexplained: 1 });
+  });
+
   it('forgets faults older than the horizon, and places a late event in order', () => {
     const a = new AttributionTracker(500, 1000);
     a.fault('p', 'x', T0 + 100);

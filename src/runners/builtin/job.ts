@@ -12,7 +12,7 @@ import { FunkloadXmlWriter } from '../funkload-xml.js';
 import { faultWindows, windowLine, type RecoveryOptions } from '../measures/index.js';
 import { FaultAggregator, newRunInfo, RunResults, type ProxyTimelineEvent, type RunSummary } from '../results.js';
 import { evaluateThresholds, formatValue, type Threshold, type ThresholdResult } from '../thresholds.js';
-import { runBench, type BenchProgress } from './bench.js';
+import { now, runBench, type BenchProgress } from './bench.js';
 import { serverUrl, type BuiltinConfig } from './config.js';
 
 /** What the proxy emits as `event` (src/proxy/proxy.ts ProxyEvent), as far as the timeline needs. */
@@ -102,7 +102,11 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
   const faults = new FaultAggregator(record);
   const listener = (e: ProxyEventLike) => {
     faults.onProxyEvent(e);
-    if (e.type === 'proxy.fault' && e.behavior !== undefined) results.addFault(e.proxy, e.behavior, e.at);
+    // Proxies emit synchronously, so reading the samples' clock here times the event on the same
+    // clock as the requests (Date.now() may be a millisecond or more off it, which matters when
+    // joining short requests with faults); proxy.exchange carries no time at all.
+    if (e.type === 'proxy.fault' && e.behavior !== undefined) results.addFault(e.proxy, e.behavior, now());
+    else if (e.type === 'proxy.exchange') results.addExchange(e.proxy, now());
   };
   const sources = [...(o.proxies ?? [])];
   for (const p of sources) p.on('event', listener);

@@ -1,23 +1,34 @@
 /**
- * Attribution: which proxy faults happened while each request was in flight, folded at once
- * into counts per (proxy, behavior), so a report can say "38 of 40 failed or slow requests
- * overlapped a blackout on redis". Memory is bounded: only the faults of the last `horizonMs`
- * are kept (a request cannot have started earlier than its timeout), at most MAX_PER_KIND per
- * kind (older ones are dropped and the result says it is partial), and never per-request lists.
+ * Attribution: which proxied exchanges and faults happened while each request was in flight,
+ * folded at once into counts per proxy and per (proxy, behavior), so a report can say "38 of 40
+ * failed or slow requests overlapped a blackout on redis" and how many went through redis at
+ * all. Memory is bounded: only the events of the last `horizonMs` are kept (a request cannot
+ * have started earlier than its timeout), at most MAX_PER_LIST per list (older ones are dropped
+ * and the result says it is partial), and never per-request lists.
  */
 
-const MAX_PER_KIND = 200_000;
+const MAX_PER_LIST = 200_000;
 
-export interface AttributionRow {
-  proxy: string;
-  behavior: string;
-  /** Faults of this kind injected while requests were recorded. */
-  faults: number;
-  /** Recorded requests in flight during at least one such fault. */
+/** Requests that had at least one event of a kind in flight, and how they ended. */
+export interface Overlap {
+  /** Recorded requests in flight during at least one such event. */
   overlapped: number;
   failed: number;
   /** Successful but slow (not satisfied by Apdex T). */
   slow: number;
+}
+
+export interface AttributionRow extends Overlap {
+  proxy: string;
+  behavior: string;
+  /** Faults of this kind injected while requests were recorded. */
+  faults: number;
+}
+
+/** Per proxy: requests during which at least one exchange through it completed. */
+export interface ProxyOverlap extends Overlap {
+  proxy: string;
+  exchanges: number;
 }
 
 export interface Attribution {
@@ -28,20 +39,52 @@ export interface Attribution {
   unexplained: number;
   slowMs: number;
   rows: AttributionRow[];
-  /** Some faults were dropped to bound memory: counts are lower bounds. */
+  proxies: ProxyOverlap[];
+  /** Some events were dropped to bound memory: counts are lower bounds. */
   partial: boolean;
 }
 
-interface Kind {
-  proxy: string;
-  behavior: string;
-  times: number[];
-  head: number;
-  row: AttributionRow;
+/** Event times of one kind, sorted, with the expired prefix skipped. */
+class TimeList {
+  private times: number[] = [];
+  private head = 0;
+  total = 0;
+
+  /** Returns false when the oldest time had to be dropped to stay bounded. */
+  add(at: number): boolean {
+    this.total++;
+    // Events come in time order; a late one is placed where it belongs.
+    let i = this.times.length;
+    while (i > this.head && this.times[i - 1] > at) i--;
+    this.times.splice(i, 0, at);
+    if (this.times.length - this.head <= MAX_PER_LIST) return true;
+    this.head++;
+    return false;
+  }
+
+  prune(before: number): void {
+    while (this.head < this.times.length && this.times[this.head] < before) this.head++;
+    // Compact now and then, so the dropped prefix does not keep its memory.
+    if (this.head > 4096 && this.head * 2 > this.times.length) {
+      this.times = this.times.slice(this.head);
+      this.head = 0;
+    }
+  }
+
+  /** Whether a time falls in [from, to]. */
+  any(from: number, to: number): boolean {
+    return countBetween(this.times, this.head, from, to) > 0;
+  }
+}
+
+interface Tracked<R extends Overlap> {
+  list: TimeList;
+  row: R;
 }
 
 export class AttributionTracker {
-  private kinds = new Map<string, Kind>();
+  private faults = new Map<string, Tracked<AttributionRow>>();
+  private exchanges = new Map<string, Tracked<ProxyOverlap>>();
   private requests = 0;
   private failed = 0;
   private slow = 0;
@@ -52,68 +95,61 @@ export class AttributionTracker {
 
   fault(proxy: string, behavior: string, at: number): void {
     const key = `${proxy}\u0000${behavior}`;
-    let k = this.kinds.get(key);
-    if (!k) {
-      k = { proxy, behavior, times: [], head: 0, row: { proxy, behavior, faults: 0, overlapped: 0, failed: 0, slow: 0 } };
-      this.kinds.set(key, k);
-    }
-    k.row.faults++;
-    // Events of one proxy come in time order; a late one is placed where it belongs.
-    let i = k.times.length;
-    while (i > k.head && k.times[i - 1] > at) i--;
-    k.times.splice(i, 0, at);
-    if (k.times.length - k.head > MAX_PER_KIND) {
-      k.head++;
-      this.partial = true;
-    }
+    let t = this.faults.get(key);
+    if (!t) this.faults.set(key, (t = { list: new TimeList(), row: { proxy, behavior, faults: 0, overlapped: 0, failed: 0, slow: 0 } }));
+    t.row.faults++;
+    if (!t.list.add(at)) this.partial = true;
+  }
+
+  /** An exchange through `proxy` completed at `at`. */
+  exchange(proxy: string, at: number): void {
+    let t = this.exchanges.get(proxy);
+    if (!t) this.exchanges.set(proxy, (t = { list: new TimeList(), row: { proxy, exchanges: 0, overlapped: 0, failed: 0, slow: 0 } }));
+    t.row.exchanges++;
+    if (!t.list.add(at)) this.partial = true;
   }
 
   /** A finished request, [start, start + durationMs] in epoch ms. */
   request(start: number, durationMs: number, ok: boolean): void {
-    const end = start + durationMs;
     const slow = ok && durationMs >= this.slowMs;
     this.requests++;
     if (!ok) this.failed++;
     if (slow) this.slow++;
-    let any = false;
-    for (const k of this.kinds.values()) {
-      this.prune(k, end - this.horizonMs);
-      // Fault times are whole ms (Date.now()): widen the request to whole ms too.
-      if (countBetween(k.times, k.head, Math.floor(start), Math.ceil(end)) === 0) continue;
-      any = true;
-      k.row.overlapped++;
-      if (!ok) k.row.failed++;
-      if (slow) k.row.slow++;
-    }
-    if (!any && (slow || !ok)) this.unexplained++;
+    const from = start;
+    const to = start + durationMs;
+    const hit = (t: Tracked<Overlap>): boolean => {
+      t.list.prune(to - this.horizonMs);
+      if (!t.list.any(from, to)) return false;
+      t.row.overlapped++;
+      if (!ok) t.row.failed++;
+      if (slow) t.row.slow++;
+      return true;
+    };
+    let faulted = false;
+    for (const t of this.faults.values()) faulted = hit(t) || faulted;
+    for (const t of this.exchanges.values()) hit(t);
+    if (!faulted && (slow || !ok)) this.unexplained++;
   }
 
   result(): Attribution {
-    const rows = [...this.kinds.values()].map((k) => ({ ...k.row })).sort((a, b) => b.failed + b.slow - (a.failed + a.slow) || b.overlapped - a.overlapped);
-    return { requests: this.requests, failed: this.failed, slow: this.slow, unexplained: this.unexplained, slowMs: this.slowMs, rows, partial: this.partial };
-  }
-
-  private prune(k: Kind, before: number): void {
-    while (k.head < k.times.length && k.times[k.head] < before) k.head++;
-    // Compact now and then, so the dropped prefix does not keep its memory.
-    if (k.head > 4096 && k.head * 2 > k.times.length) {
-      k.times = k.times.slice(k.head);
-      k.head = 0;
-    }
+    const rows = [...this.faults.values()].map((t) => ({ ...t.row })).sort((a, b) => b.failed + b.slow - (a.failed + a.slow) || b.overlapped - a.overlapped);
+    const proxies = [...this.exchanges.values()].map((t) => ({ ...t.row })).sort((a, b) => a.proxy.localeCompare(b.proxy));
+    return { requests: this.requests, failed: this.failed, slow: this.slow, unexplained: this.unexplained, slowMs: this.slowMs, rows, proxies, partial: this.partial };
   }
 }
 
 /** How many sorted values in times[head..] fall in [from, to]. */
 export function countBetween(times: readonly number[], head: number, from: number, to: number): number {
-  return lowerBound(times, head, to + 1) - lowerBound(times, head, from);
+  return firstIndex(times, head, (t) => t > to) - firstIndex(times, head, (t) => t >= from);
 }
 
-function lowerBound(a: readonly number[], lo: number, v: number): number {
+/** The first index from `lo` where the (monotonic) predicate holds, or the length. */
+function firstIndex(a: readonly number[], lo: number, holds: (t: number) => boolean): number {
   let hi = a.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (a[mid] < v) lo = mid + 1;
-    else hi = mid;
+    if (holds(a[mid])) hi = mid;
+    else lo = mid + 1;
   }
   return lo;
 }
