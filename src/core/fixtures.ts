@@ -55,8 +55,12 @@ export class FixturePlan {
   /** Arm the timed fixtures, counting from now (the start of the load). */
   startTimers(): void {
     for (const f of this.fixtures.filter((x) => x.atMs !== undefined)) {
-      this.after(f.atMs!, () => this.apply(f));
-      if (f.forMs !== undefined) this.after(f.atMs! + f.forMs, () => this.restore(f.name));
+      this.after(f.atMs!, async () => {
+        await this.apply(f);
+        // `for` counts from when the change took effect: a timer that fired late on a busy
+        // machine must not shorten the fault (recovery and error mapping measure its window).
+        if (f.forMs !== undefined) this.after(f.forMs, () => this.restore(f.name));
+      });
     }
   }
 
@@ -87,6 +91,7 @@ export class FixturePlan {
   }
 
   private after(ms: number, fn: () => Promise<void>): void {
+    if (this.ended) return;
     const t = setTimeout(() => {
       this.timers.delete(t);
       if (!this.ended) void this.enqueue(fn);
