@@ -1,4 +1,4 @@
-/** The built-in behaviors: Vaurien's seven and Toxiproxy's toxics. */
+/** The built-in behaviors: Vaurien's seven, Toxiproxy's toxics, and fail_first for chaos scenarios. */
 import type { Behavior } from '../src/proxy/plugin.js';
 import abort from './abort.js';
 import bandwidth from './bandwidth.js';
@@ -7,6 +7,7 @@ import delay from './delay.js';
 import down from './down.js';
 import dummy from './dummy.js';
 import error from './error.js';
+import failFirst from './fail_first.js';
 import hang from './hang.js';
 import latency from './latency.js';
 import limitData from './limit_data.js';
@@ -17,7 +18,7 @@ import timeout from './timeout.js';
 import transient from './transient.js';
 
 export const builtinBehaviors: readonly Behavior[] = [
-  dummy, delay, error, hang, blackout, abort, transient,
+  dummy, delay, error, hang, blackout, abort, transient, failFirst,
   latency, bandwidth, slicer, slowClose, timeout, resetPeer, limitData, down,
 ] as Behavior[];
 

@@ -149,7 +149,7 @@ describe('marteau-tui --ci', () => {
 describe('the queue from other terminals', () => {
   it('enqueue, queue and cancel work while --ci runs on the same state dir', async () => {
     const state = await stateDir();
-    const long = await project(`name: long\n${commandYaml(['sh', '-c', 'echo started; sleep 30'])}\n`);
+    const long = await project(`name: long\n${commandYaml(['sh', '-c', 'echo started; sleep 300'])}\n`);
     const other = await project(`name: other\n${commandYaml(['true'])}\n`);
     const run = cli(['--ci', long, '--state-dir', state]);
     await run.waitFor(/local \| started/);

@@ -12,7 +12,9 @@ import { loadNodesConfig, nodesJsonSchema, packagedNodesFile, parseNodesConfig }
 import { splitWords } from '../src/config/words.js';
 import { removeTemp, temp } from './helpers/projects.js';
 import { defaultRegistry } from '../src/proxy/proxy.js';
+import { commandRunner } from '../src/runners/command.js';
 import { defaultRunners } from '../src/runners/index.js';
+import { runnerRegistry } from '../src/runners/runner.js';
 
 afterAll(removeTemp);
 
@@ -97,7 +99,6 @@ artifacts: [out/report.json]
     ['a fixture on an unknown proxy', 'name: x\ncommand: echo\nfixtures:\n  f: {proxy: nope, behaviors: "10:delay"}\n', `${FILE}:4:14: fixtures.f.proxy: unknown proxy "nope"\n  hint: declare it under \`proxies:\` in this file (listen, upstream, protocol)`],
     ['an unknown behavior in a fixture', 'name: x\ncommand: echo\nproxies:\n  db: {listen: "127.0.0.1:0", upstream: "127.0.0.1:1"}\nfixtures:\n  f: {proxy: db, behaviors: "10:delya"}\n', `${FILE}:6:29: fixtures.f.behaviors.0: unknown behavior "delya"; known behaviors: abort,`],
     ["Marteau's class fixtures", 'name: x\ncommand: echo\nfixtures:\n  f: {class: Foo, arguments: {}}\n', `${FILE}:4:7: fixtures.f.class: Marteau's class-based fixtures (class:, arguments:) are not supported\n  hint: describe the proxy change instead: {proxy: NAME, behaviors: "100:delay", at: 10s, for: 5s}`],
-    ['a runner not in this build', 'name: x\nrunner: funkload\n', `${FILE}:2:9: runner: runner "funkload" is not available in this version\n  hint: available runners: builtin, command;`],
     ["a runner's own schema (builtin without scenario)", 'name: x\n', `${FILE}:1:1: missing required key "scenario"`],
     ['an unclosed quote in command', "name: x\ncommand: \"node 'oops\"\n", `${FILE}:2:10: command: the single quote at character 6 is never closed\n  hint: close the quote, or write the command as a list`],
     ['thresholds with the command runner', 'name: x\ncommand: echo\nthresholds: {p95: "< 3ms"}\n', `${FILE}:3:13: thresholds: the command runner does not evaluate thresholds: its result is the exit status`],
@@ -110,6 +111,14 @@ artifacts: [out/report.json]
   ])('%s', (_, text, expected) => {
     const e = fail(text);
     expect(e.message.startsWith(expected), `got:\n${e.message}`).toBe(true);
+  });
+
+  it('a runner not in this build', () => {
+    // A build with only the command runner: independent of which runners the default build has.
+    const only = { runners: runnerRegistry([commandRunner]), behaviors: defaultRegistry };
+    expect(() => parseMarteauConfig(parseYaml(FILE, 'name: x\nrunner: funkload\n'), '/proj', only)).toThrow(
+      `${FILE}:2:9: runner: runner "funkload" is not available in this version\n  hint: available runners: command; e.g. runner: command with command: [node, load.js]`,
+    );
   });
 
   it('reports the first problem in file order, and how many more there are', () => {

@@ -109,6 +109,41 @@ describe('TUI', () => {
     await t.waitFor(() => t.engine.getSnapshot().nodes[0].enabled, 'the enabled node');
   });
 
+  it('shows a proxy\'s chaos scenario; p pauses and resumes it, a change by hand pauses it', async () => {
+    const t = await setup();
+    const echo = await startEchoServer();
+    cleanups.push(() => echo.close());
+    const dir = await project(`name: scenario
+${commandYaml([process.execPath, '-e', 'setTimeout(() => {}, 60000)'])}
+timeout: 30m
+proxies:
+  db: {listen: "127.0.0.1:0", upstream: "127.0.0.1:${echo.port}", protocol: tcp}
+chaos:
+  - {name: outage, proxy: db, at: 0s, for: 20m, behaviors: "50:error"}
+  - {name: later, proxy: db, at: 20m, behaviors: "100:blackout"}
+`);
+    const job = await t.engine.enqueue(dir);
+    cleanups.push(async () => { await t.engine.cancel(job.id).catch(() => {}); });
+    const db = () => t.engine.liveProxies().find((p) => p.name === 'db');
+    await t.waitFor(() => db()?.mix.text === '50:error', 'the first step');
+    await t.press(KEY.tab, KEY.tab, KEY.down);
+    await t.waitFor((f) => f.includes('[4] Behaviors · db'), 'db selected');
+    await t.waitFor((f) => f.includes('▶ outage · step') && /next later · step in (19m5\ds|20m00s)/.test(f), 'the running scenario');
+    await t.press('p');
+    await t.waitFor((f) => f.includes('⏸ paused (p resumes) at outage · step'), 'the paused scenario');
+    expect(t.engine.getSnapshot().jobs[0].chaos?.find((x) => x.proxy === 'db')?.paused).toBe(true);
+    await t.press('p');
+    await t.waitFor((f) => f.includes('▶ outage · step'), 'the resumed scenario');
+    // A preset is a change by hand: recorded, and the scenario holds off until p.
+    await t.press('0');
+    await t.waitFor(() => db()?.mix.text === '100:dummy', 'the hand-set mix');
+    await t.waitFor((f) => f.includes('⏸ set by hand, scenario paused (p res'), 'the manual pause');
+    await t.press('p');
+    await t.waitFor(() => db()?.mix.text === '50:error', 'the scenario\'s mix again');
+    const timeline = t.engine.getSnapshot().jobs[0].timeline ?? [];
+    expect(timeline.map((e) => `${e.fixture} ${e.action} ${e.mix}`)).toEqual(['outage apply 50:error', 'outage apply 50:error', 'manual manual 100:dummy', 'outage apply 50:error']);
+  });
+
   it('tunes the selected proxy live: ←/→ by 5 %, presets 0-9, x and u undo', async () => {
     const t = await setup();
     await t.press(KEY.tab, KEY.tab, KEY.tab);

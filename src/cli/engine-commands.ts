@@ -1,5 +1,5 @@
 /**
- * The load-test queue from the command line: `--ci`, `enqueue`, `queue`, `cancel`, `retry`,
+ * The load-test queue from the command line: `--ci`, `enqueue`, `queue`, `cancel`, `retry`, `replay`,
  * `worker`, `nodes`, `schema`, and the global `--state-dir` / `--nodes`. Each command is a thin
  * shell around one Engine method; they work from any terminal while another marteau-tui process
  * (TUI, --ci, worker) runs jobs on the same state dir.
@@ -116,13 +116,27 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
 
   program
     .command('retry')
-    .description('queue a finished job again (same config as it was enqueued)')
+    .description('queue a finished job again (same config as it was enqueued, a new seed unless the config sets one)')
     .argument('<id>')
     .action((id: string) =>
       run(() =>
         withEngine(globals(), 'none', async (engine) => {
           const j = await engine.retry(id);
           io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (retry of ${short(j.retryOf!)})\n`);
+          return EXIT.ok;
+        }),
+      ),
+    );
+
+  program
+    .command('replay')
+    .description('queue a finished job again with its config snapshot and its recorded seed: the same faults for the same traffic')
+    .argument('<id>')
+    .action((id: string) =>
+      run(() =>
+        withEngine(globals(), 'none', async (engine) => {
+          const j = await engine.replay(id);
+          io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (replay of ${short(j.retryOf!)}, seed ${j.seed})\n`);
           return EXIT.ok;
         }),
       ),

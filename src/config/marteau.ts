@@ -12,12 +12,13 @@ import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../prox
 import type { ProxyOptions } from '../proxy/proxy.js';
 import type { RecoveryOptions } from '../runners/measures/recovery.js';
 import { thresholdsSchema } from '../runners/thresholds.js';
+import { CHAOS_HINT, chaosSchema, knownChaosKeys, parseChaos, type ChaosEntry, type RunLength } from './chaos.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { expandDocument, references, type Vars } from './interpolate.js';
-import { apiSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
+import { apiSchema, mixSpecSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
 import { expectList, expectSchema, recoveryOptions, recoverySchema } from './recovery.js';
 import { parseServices, proxyVars, serviceSchema, servicesSchema, serviceVars, type ServiceSpec } from './services.js';
-import { durationMs, durationSchema } from './units.js';
+import { durationMs, durationSchema, formatDuration } from './units.js';
 import { splitWords, WordsError } from './words.js';
 import { zodToConfigError } from './zod-errors.js';
 
@@ -34,15 +35,10 @@ const innerPath = z
     error: 'must be a relative path inside the project (no leading /, no ..)',
   });
 
-const mixSpec = z.union(
-  [z.string(), z.record(z.string(), z.union([z.number(), z.object({ percent: z.number() }).catchall(z.unknown())]))],
-  { error: 'expected a behavior mix: "20:delay,10:error" or a map {delay: 20, error: {percent: 10}}' },
-);
-
 export const fixtureSchema = z
   .object({
     proxy: z.string().describe('name of a proxy declared under `proxies:`'),
-    behaviors: mixSpec.describe('the mix while the fixture is active; the previous mix comes back after'),
+    behaviors: mixSpecSchema.describe('the mix while the fixture is active; the previous mix comes back after'),
     at: durationSchema.optional().describe('when to apply, counted from the start of the load (default: before the run)'),
     for: durationSchema.optional().describe('how long it stays (default: until the run ends)'),
     expect: expectSchema.optional(),
@@ -81,6 +77,7 @@ export const marteauSchema = z
     nodes: z.number().int().min(1).max(64).default(1).describe('how many free nodes the job takes'),
     node_tags: z.array(z.string()).optional().describe('only nodes having all these tags'),
     deps: z.array(z.string()).optional().describe('funkload runner: Python packages to install'),
+    pip_options: z.array(z.string()).optional().describe('funkload runner: extra `pip install` options for deps, e.g. [--no-index, --find-links, wheels]'),
     email: z.string().optional().describe('Marteau compatibility; not used'),
     lookup: z.array(z.string()).optional().describe('Marteau compatibility; not used'),
     cycles: z
@@ -108,6 +105,8 @@ export const marteauSchema = z
     statsd: statsdSchema.optional(),
     api: apiSchema.optional().describe("control API (Toxiproxy, Vaurien, /marteau) over this job's proxies while it runs"),
     fixtures: z.record(z.string().regex(/^[\w-]+$/, 'a fixture name is letters, digits, _ and -'), fixtureSchema).optional(),
+    chaos: chaosSchema.optional().describe("how the proxies' mixes change over the run: steps, ramps, flapping (or a YAML file holding the list)"),
+    seed: z.union([z.number().int(), z.string().min(1)]).optional().describe('makes every proxy draw replayable (default: a new one per run, recorded with the job)'),
     notify: notifySchema.optional(),
     env: z.record(envName, z.union([z.string(), z.number(), z.boolean()])).optional().describe('extra environment for the job'),
     timeout: durationSchema.optional().describe('the job is stopped and failed after this long (default 1h)'),
@@ -172,6 +171,12 @@ export interface MarteauConfig {
   /** Serve the control APIs over the job's proxies while it runs. */
   api?: { listen: string; vaurienProxy?: string };
   fixtures: FixtureSpec[];
+  /** `chaos:` entries, validated against the proxies, the behaviors and the run length. */
+  chaos: ChaosEntry[];
+  /** How long the load runs, as far as the config tells (the `timeout` otherwise). */
+  runLength: RunLength;
+  /** The job seed from the config; the engine draws one when there is none. */
+  seed?: number | string;
   notify: NotifyConfig;
   env: Record<string, string>;
   timeoutMs: number;
@@ -188,12 +193,16 @@ export interface RunnerCatalogEntry {
   configSchema?: z.ZodType;
   /** Cross-key checks; return a problem with its path, or nothing. */
   check?(config: MarteauConfig): { path: (string | number)[]; message: string; hint?: string } | undefined;
+  /** How long the load of this config runs, when the runner knows (checks chaos times against it). */
+  runLength?(config: MarteauConfig): RunLength | undefined;
 }
 export type RunnerCatalog = ReadonlyMap<string, RunnerCatalogEntry>;
 
 export interface LoadOptions {
   runners: RunnerCatalog;
   behaviors: BehaviorRegistry;
+  /** Reads a file of the project (`chaos: FILE`); the engine reads the job's snapshot instead. */
+  readProjectFile?: (relPath: string) => string;
 }
 
 const DEFAULT_TIMEOUT_MS = 3_600_000;
@@ -205,6 +214,8 @@ const HINTS: Record<string, string> = {
   command: 'e.g. command: [node, load.js, --users, "10"]',
   fixtures: 'e.g. fixtures: {slow_db: {proxy: db, behaviors: "100:delay", at: 10s, for: 5s, expect: 503}}',
   recovery: 'e.g. recovery: {window: 2s, success_rate_tolerance: 1%, p95_tolerance: 20%}',
+  chaos: CHAOS_HINT,
+  seed: 'a number or a word, e.g. seed: 42',
   env: 'e.g. env: {TARGET: http://127.0.0.1:8080}',
   services: 'e.g. services: {app: {command: [node, app.js, --port, "${port}"], ready: {http: /health}}}',
   notify: 'e.g. notify: {bell: true, webhook: http://127.0.0.1:9000/hook}',
@@ -335,6 +346,9 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
     statsd: c.statsd,
     api: c.api ? { listen: c.api.listen, vaurienProxy: c.api.vaurien_proxy } : undefined,
     fixtures,
+    chaos: [],
+    runLength: { ms: 0, why: '' },
+    seed: c.seed,
     notify: {
       bell: c.notify?.bell ?? true,
       summary: c.notify?.summary ?? true,
@@ -349,6 +363,16 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
     raw: data as Record<string, unknown>,
   };
   if (config.timeoutMs <= 0) throw errorAt(src, ['timeout'], 'must be more than 0');
+  config.runLength = entry.runLength?.(config) ?? { ms: config.timeoutMs, why: `timeout ${formatDuration(config.timeoutMs)}` };
+  if (c.chaos !== undefined) {
+    config.chaos = parseChaos(src, c.chaos, {
+      projectDir,
+      proxyNames: new Set(proxies.map((p) => p.name)),
+      behaviors: options.behaviors,
+      runLength: config.runLength,
+      readProjectFile: options.readProjectFile,
+    });
+  }
   const problem = entry.check?.(config);
   if (problem) throw errorAt(src, problem.path, problem.message, problem.hint);
   return config;
@@ -428,6 +452,7 @@ function rejectMarteauClassFixtures(src: SourceDoc, data: Record<string, unknown
 function knownKeysAt(p: readonly (string | number)[]): readonly string[] | undefined {
   if (p.length === 0) return Object.keys(marteauSchema.shape);
   if (p[0] === 'fixtures' && p.length === 2) return Object.keys(fixtureSchema.shape);
+  if (p[0] === 'chaos') return knownChaosKeys(p);
   if (p[0] === 'notify' && p.length === 1) return Object.keys(notifySchema.shape);
   if (p[0] === 'proxies' && p.length === 2) return Object.keys(proxySchema.shape);
   if (p[0] === 'statsd' && p.length === 1) return Object.keys(statsdSchema.shape);

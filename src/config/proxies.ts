@@ -15,17 +15,18 @@ const hostPort = z
   .string()
   .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:6379');
 
-const mixSpec = z.union([
-  z.string(),
-  z.record(z.string(), z.union([z.number(), z.object({ percent: z.number() }).catchall(z.unknown())])),
-]);
+/** A behavior mix as written in YAML (checked further by parseMix against the known behaviors). */
+export const mixSpecSchema = z.union(
+  [z.string(), z.record(z.string(), z.union([z.number(), z.object({ percent: z.number() }).catchall(z.unknown())]))],
+  { error: 'expected a behavior mix: "20:delay,10:error" or a map {delay: 20, error: {percent: 10}}' },
+);
 
 export const proxySchema = z
   .object({
     listen: hostPort,
     upstream: hostPort,
     protocol: z.enum(PROTOCOL_NAMES).default('tcp'),
-    behaviors: mixSpec.optional(),
+    behaviors: mixSpecSchema.optional(),
     pin: z.enum(['exchange', 'connection']).default('exchange'),
     seed: z.union([z.number(), z.string()]).optional(),
     max_buffer: z.number().int().positive().optional(),

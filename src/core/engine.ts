@@ -5,8 +5,9 @@
  * `getSnapshot()` (immutable; a new object only when something changed) and `subscribe()`,
  * which is exactly what React's useSyncExternalStore wants, and/or listen to `events`.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { cp, readFile, writeFile } from 'node:fs/promises';
+import { randomInt } from 'node:crypto';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, parseYaml } from '../config/errors.js';
 import type { Vars } from '../config/interpolate.js';
@@ -19,19 +20,20 @@ import { defaultExecutorFactory } from '../exec/factory.js';
 import { defaultRunners } from '../runners/index.js';
 import type { RunnerContext, RunnerNode, RunnerRegistry, RunOutcome } from '../runners/runner.js';
 import type { BehaviorRegistry, MixSpec } from '../proxy/mix.js';
-import { defaultRegistry, splitHostPort, type Proxy } from '../proxy/proxy.js';
+import { defaultRegistry, splitHostPort, type Proxy, type ProxyEvent } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { Control } from '../proxy/api/control.js';
 import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/server.js';
 import { packageVersion } from '../proxy/api/version.js';
 import { EventBus, type LogStream, type Progress, type TimelineEvent } from './events.js';
-import { FixturePlan } from './fixtures.js';
+import { ChaosPlayer, type ScheduleView } from './chaos-player.js';
 import { ServiceSet } from './services.js';
 import { isTerminal, type Job, type JobOutcome, type JobSource } from './jobs.js';
 import { NodePool, type ExecutorFactory, type NodeView } from './node-pool.js';
 import { postWebhook } from './notify.js';
 import { groupAlive, processStartTime } from './owner.js';
 import { JournalQueue, newJobId, QueueError, short, type JobQueue } from './queue.js';
+import { compileSchedule } from './schedule.js';
 import { Scheduler } from './scheduler.js';
 import { cloneGit, parseGitTarget } from './source.js';
 import { mkdirp, StateDir } from './state-dir.js';
@@ -70,6 +72,10 @@ export interface JobView extends Readonly<Job> {
   progress?: Progress;
   lines?: readonly LogLine[];
   timeline?: readonly TimelineEvent[];
+  /** Each proxy's chaos schedule while the job runs here. */
+  chaos?: readonly ScheduleView[];
+  /** The seed of the run (once it started here). */
+  seed?: string;
   summary?: string;
 }
 
@@ -86,7 +92,8 @@ interface LiveJob {
   progress?: Progress;
   lines: LogLine[];
   timeline: TimelineEvent[];
-  fixtures?: FixturePlan;
+  chaos?: ChaosPlayer;
+  seed?: string;
   proxies?: ProxySet;
   done: Promise<void>;
 }
@@ -201,6 +208,7 @@ export class Engine {
     // The config as enqueued is what runs, even if the file is edited while the job waits.
     await mkdirp(jobDir, 0o700);
     await writeFile(path.join(jobDir, 'marteau.yml'), await readFile(config.file, 'utf8'), { mode: 0o600 });
+    if (typeof config.raw.chaos === 'string') await copyFile(path.join(config.projectDir, config.raw.chaos), path.join(jobDir, CHAOS_SNAPSHOT));
     if (o.runHere ?? this.options.run === 'own') this.own.add(id);
     const job = await this.queue.enqueue({
       id,
@@ -220,12 +228,29 @@ export class Engine {
     return this.queue.cancel(idOrPrefix);
   }
 
+  /** Run a finished job again from its config snapshot, with a new seed (unless the config sets one). */
   async retry(idOrPrefix: string, o: { runHere?: boolean } = {}): Promise<Readonly<Job>> {
+    return this.requeue(idOrPrefix, SNAPSHOT_FILES, o);
+  }
+
+  /** Run a finished job again with its config snapshot and its recorded seed: the same faults for the same traffic. */
+  async replay(idOrPrefix: string, o: { runHere?: boolean } = {}): Promise<Readonly<Job> & { seed: string }> {
+    const old = this.queue.get(this.queue.resolve(idOrPrefix))!;
+    const seed = await readFile(path.join(this.state.jobDir(old.id), SEED_FILE), 'utf8').catch(() => undefined);
+    if (seed === undefined) throw new QueueError(`job ${short(old.id)} never started, so it has no seed to replay; use retry`);
+    return { ...(await this.requeue(old.id, [...SNAPSHOT_FILES, SEED_FILE], o)), seed: seed.trim() };
+  }
+
+  private async requeue(idOrPrefix: string, files: readonly string[], o: { runHere?: boolean }): Promise<Readonly<Job>> {
     const old = this.queue.get(this.queue.resolve(idOrPrefix))!;
     const id = newJobId();
     if (!isTerminal(old.status)) throw new QueueError(`job ${short(old.id)} is still ${old.status}; cancel it first or wait for it`);
     await mkdirp(this.state.jobDir(id), 0o700);
-    await cp(path.join(this.state.jobDir(old.id), 'marteau.yml'), path.join(this.state.jobDir(id), 'marteau.yml'));
+    for (const f of files) {
+      await copyFile(path.join(this.state.jobDir(old.id), f), path.join(this.state.jobDir(id), f)).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'ENOENT' || f === 'marteau.yml') throw e;
+      });
+    }
     if (o.runHere ?? this.options.run === 'own') this.own.add(id);
     const job = await this.queue.retry(old.id, id);
     void this.scheduler.kick();
@@ -238,15 +263,30 @@ export class Engine {
 
   /**
    * Change the mix of a proxy of a job this process runs (the job having a proxy of that name;
-   * say which job when several do). Fixtures restore to this mix when they end.
+   * say which job when several do). Recorded as a manual change; the proxy's chaos schedule
+   * pauses until `resumeChaos`.
    */
   async setMix(proxy: string, spec: MixSpec, jobId?: string): Promise<string> {
+    return this.playerOf(proxy, jobId).manual(proxy, spec);
+  }
+
+  /** Hold a proxy's chaos schedule: its mix stays as it is while the schedule's clock goes on. */
+  pauseChaos(proxy: string, jobId?: string): void {
+    this.playerOf(proxy, jobId).pause(proxy);
+  }
+
+  /** Let a proxy follow its chaos schedule again, from where the schedule is now. */
+  async resumeChaos(proxy: string, jobId?: string): Promise<void> {
+    await this.playerOf(proxy, jobId).resume(proxy);
+  }
+
+  private playerOf(proxy: string, jobId?: string): ChaosPlayer {
     const candidates = jobId ? [this.queue.resolve(jobId)] : [...this.live.keys()];
-    const withProxy = candidates.filter((id) => this.live.get(id)?.proxies?.get(proxy) && this.live.get(id)?.fixtures);
+    const withProxy = candidates.filter((id) => this.live.get(id)?.proxies?.get(proxy) && this.live.get(id)?.chaos);
     if (withProxy.length !== 1) {
       throw new QueueError(withProxy.length ? `several running jobs have a proxy "${proxy}": say which job` : `no job running here has a proxy "${proxy}"`);
     }
-    return this.live.get(withProxy[0])!.fixtures!.setBase(proxy, spec);
+    return this.live.get(withProxy[0])!.chaos!;
   }
 
   /** The control APIs over a job's proxies, when its config has `api:` (loopback only: no token here). */
@@ -337,6 +377,8 @@ export class Engine {
       progress: l?.progress,
       lines: l ? Object.freeze([...l.lines]) : undefined,
       timeline: l ? Object.freeze([...l.timeline]) : undefined,
+      chaos: l?.chaos ? Object.freeze(l.chaos.view()) : undefined,
+      seed: l?.seed,
       summary: s?.summary,
     });
     if (!l) this.views.set(j, v);
@@ -405,8 +447,14 @@ export class Engine {
    * `${MARTEAU_...}` values known so far (job, then services, then proxies).
    */
   private async snapshotConfig(job: Readonly<Job>, vars: Vars): Promise<MarteauConfig> {
-    const text = await readFile(path.join(this.state.jobDir(job.id), 'marteau.yml'), 'utf8');
-    return parseMarteauConfig(parseYaml(job.source.configFile, text), job.source.dir, { runners: this.runners, behaviors: this.behaviors }, vars);
+    const dir = this.state.jobDir(job.id);
+    const text = await readFile(path.join(dir, 'marteau.yml'), 'utf8');
+    return parseMarteauConfig(
+      parseYaml(job.source.configFile, text),
+      job.source.dir,
+      { runners: this.runners, behaviors: this.behaviors, readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8') },
+      vars,
+    );
   }
 
   private launch(job: Readonly<Job>, claim: string, nodes: NodeConfig[]): void {
@@ -462,34 +510,48 @@ export class Engine {
       if (!runner) throw new ConfigError(config.file, undefined, undefined, `runner "${config.runner}" is not available in this version`);
       timer = setTimeout(() => live.abort.abort('timeout' satisfies AbortWhy), config.timeoutMs);
       log(`job ${short(job.id)} ${JSON.stringify(job.name)} on ${nodeConfigs.map((n) => n.name).join(', ')} (runner ${config.runner})`, { quiet: true });
+      const seed = await this.jobSeed(job, config);
+      live.seed = seed;
+      if (config.proxies.length) log(`seed ${seed} (marteau-tui replay ${short(job.id)} runs the same faults again)`);
       // Services a proxy points at, the proxies, then services that talk through a proxy; the
       // config is read again at each step so `${...}` get the addresses known by then.
       const early = config.services.filter((s) => !s.afterProxies);
       const late = config.services.filter((s) => s.afterProxies);
       await services.start(early, jobVars, live.abort.signal);
       if (early.length) config = await this.snapshotConfig(job, { ...jobVars, ...services.vars() });
-      await proxies.start(config.proxies, config.statsd, (m) => log(m, { level: 'warn' }));
+      // One stream per proxy, from the job seed and its name: adding a proxy shifts no other's draws.
+      await proxies.start(config.proxies.map((p) => ({ ...p, seed: p.seed ?? `${seed}/${p.name}` })), config.statsd, (m) => log(m, { level: 'warn' }));
       for (const p of proxies.proxies.values()) log(`proxy ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text || '(none)'}`);
       const addresses = (): Vars => Object.assign({ ...jobVars, ...services.vars() }, ...[...proxies.proxies.values()].map((p) => proxyVars(p.name, p.listenAddress, p.upstream))) as Vars;
       await services.start(late, addresses(), live.abort.signal);
       if (config.services.length || config.proxies.length) config = await this.snapshotConfig(job, addresses());
       api = await this.startJobApi(config, proxies, (m) => log(m, { level: 'warn' }));
       if (api) log(`api listening on ${api.url} (Toxiproxy /proxies, Vaurien /vaurien/<proxy>/behavior, /marteau)`);
-      const fixtures = new FixturePlan(
-        config.fixtures,
+      const chaos = new ChaosPlayer(
+        compileSchedule(config.chaos, config.fixtures, config.runLength.ms),
         proxies.proxies,
         (e) => {
           live.timeline.push(e);
           this.events.emit({ type: 'job.fixture', at: e.at, jobId: job.id, event: e });
-          log(`fixture ${e.fixture}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${e.mix || '(none)'}`);
+          log(timelineLine(e));
         },
         (m, level) => log(m, { level }),
+        () => this.changed(),
       );
-      live.fixtures = fixtures;
+      live.chaos = chaos;
+      // The player gives every change it makes a reason; one without came from outside (the
+      // control API): a change by hand.
+      for (const p of proxies.proxies.values()) {
+        p.on('event', (e: ProxyEvent) => {
+          if (e.type === 'proxy.mix' && e.reason === undefined) chaos.observed(e.proxy, e.mix);
+        });
+      }
       const nodes: RunnerNode[] = nodeConfigs.map((n, index) => {
         const executor = this.pool.executor(n.name);
         executors.push(executor);
-        return { name: n.name, index, executor, kind: n.type, remoteBase: n.type === 'ssh' ? n.workDir : undefined };
+        return n.type === 'ssh'
+          ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, ssh: { host: n.host, port: n.port, user: n.user } }
+          : { name: n.name, index, executor, kind: n.type };
       });
       let loadStarted = false;
       const ctx: RunnerContext = {
@@ -508,18 +570,18 @@ export class Engine {
         loadStarted: () => {
           if (loadStarted) return;
           loadStarted = true;
-          fixtures.startTimers();
+          chaos.start();
         },
         proxies: proxies.proxies,
-        timeline: () => fixtures.timeline,
+        timeline: () => chaos.timeline,
         nodeFailed: (node, message) => this.pool.markDown(node, message),
         recordProcess: (node, pgid) => recordProcess(node, pgid, nodeConfigs.find((n) => n.name === node)?.type === 'local'),
       };
       try {
-        await fixtures.setup();
+        await chaos.setup();
         outcome = await runner.run(ctx);
       } finally {
-        await fixtures.teardown();
+        await chaos.teardown();
       }
     } catch (e) {
       error = e;
@@ -554,6 +616,7 @@ export class Engine {
           nodes: nodeConfigs.map((n) => n.name),
           artifacts: outcome?.artifacts ?? [],
           report: outcome?.report,
+          seed: live.seed,
           timeline: live.timeline,
         },
         null,
@@ -570,6 +633,15 @@ export class Engine {
       const problem = await postWebhook(webhook, { job: finished, summary, resultDir, report: outcome?.report }, config.notify.webhookTimeoutMs);
       if (problem) this.log(job.id, problem, 'warn');
     }
+  }
+
+  /** A replay's recorded seed, else the config's, else a new one; kept in the job directory at once. */
+  private async jobSeed(job: Readonly<Job>, config: MarteauConfig): Promise<string> {
+    const file = path.join(this.state.jobDir(job.id), SEED_FILE);
+    const recorded = (await readFile(file, 'utf8').catch(() => '')).trim();
+    const seed = recorded || String(config.seed ?? randomInt(2 ** 31));
+    if (!recorded) await writeFile(file, `${seed}\n`, { mode: 0o600 });
+    return seed;
   }
 
   private log(jobId: string | undefined, line: string, level: 'info' | 'warn' | 'error'): void {
@@ -625,6 +697,19 @@ function jobEnv(config: MarteauConfig): Record<string, string> {
   if (config.cycles) env.MARTEAU_CYCLES = config.cycles.join(':');
   if (config.durationMs !== undefined) env.MARTEAU_DURATION = String(config.durationMs / 1000);
   return env;
+}
+
+/** A job directory's seed file: written when the job starts, copied by replay. */
+const SEED_FILE = 'seed';
+/** The job directory's copy of the file `chaos:` names, taken at enqueue. */
+const CHAOS_SNAPSHOT = 'chaos.yml';
+/** What retry and replay copy from the old job (a chaos file only when the config names one). */
+const SNAPSHOT_FILES = ['marteau.yml', CHAOS_SNAPSHOT] as const;
+
+function timelineLine(e: TimelineEvent): string {
+  if (e.source === 'manual') return `manual: ${e.proxy} mix ${e.mix || '(none)'} set by hand; its chaos schedule is paused`;
+  const what = e.source === 'chaos' ? `chaos ${e.fixture} (${e.label})` : `fixture ${e.fixture}`;
+  return `${what}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${e.mix || '(none)'}`;
 }
 
 export function summaryLine(j: Readonly<Job>): string {

@@ -21,18 +21,29 @@ export interface Progress {
 export interface TimelineEvent {
   /** Epoch ms. */
   at: number;
+  /** From the start of the load, once it has started. */
+  offsetMs?: number;
   proxy: string;
   kind: 'mix';
   mix: string;
+  /** The fixture or chaos entry behind the change; `manual` for a mix set by hand. */
   fixture: string;
-  /** `restore` brings back what was in force before: it closes a fault window. */
-  action: 'apply' | 'restore';
-  /** Who made the change; fixtures when absent. */
-  source?: 'fixture' | 'scenario' | 'manual';
-  /** The fault window's name (a fixture or a scenario step); `fixture` when absent. */
+  /** apply: a fixture or chaos window starts; restore: one ends; manual: set by hand. */
+  action: 'apply' | 'restore' | 'manual';
+  source?: 'fixture' | 'chaos' | 'manual';
+  /** For people: "step", "ramp 40% delay (3/6)", "flap on (2/5)", "set by hand". */
+  label?: string;
+  /** The fault window's name when it is not `fixture`. */
   name?: string;
   /** What the load should see while this change is in force, e.g. ["503"] or ["5xx"] (error mapping). */
   expect?: string[];
+}
+
+/** Why a mix changed, in a few words for the report: "chaos outage: step", "fixture slow_db", "set by hand". */
+export function changeReason(e: Pick<TimelineEvent, 'source' | 'fixture' | 'label'>): string {
+  if (e.source === 'manual') return 'set by hand';
+  const label = e.label && e.label !== 'fixture' ? `: ${e.label}` : '';
+  return `${e.source ?? 'fixture'} ${e.fixture}${label}`;
 }
 
 export type LogStream = 'stdout' | 'stderr' | 'engine';

@@ -55,7 +55,7 @@ export interface ProxyStats {
 export type ProxyEvent =
   | { type: 'proxy.fault'; proxy: string; behavior: string; at: number }
   | { type: 'proxy.exchange'; proxy: string; latencyMs: number }
-  | { type: 'proxy.mix'; proxy: string; mix: string; at: number }
+  | { type: 'proxy.mix'; proxy: string; mix: string; at: number; reason?: string }
   | { type: 'proxy.log'; proxy: string; level: 'info' | 'warn' | 'error'; message: string; at: number };
 
 /** What a Connection needs from its proxy. */
@@ -171,12 +171,13 @@ export class Proxy extends EventEmitter implements ProxyCore {
   /**
    * Swap the mix atomically: the next exchange draws from the new one; open connections stay
    * open (pinned ones keep their draw). At 100 % `down` the listener closes, so clients get a
-   * real "connection refused"; any other mix opens it again.
+   * real "connection refused"; any other mix opens it again. `reason` (e.g. "chaos outage:
+   * step") goes with the change to the report's fault timeline.
    */
-  async setMix(spec: MixSpec): Promise<Mix> {
+  async setMix(spec: MixSpec, reason?: string): Promise<Mix> {
     const mix = parseMix(spec, this.registry, this.mix);
     this.mix = mix;
-    this.emitEvent({ type: 'proxy.mix', proxy: this.name, mix: this.describe(), at: Date.now() });
+    this.emitEvent({ type: 'proxy.mix', proxy: this.name, mix: this.describe(), at: Date.now(), ...(reason ? { reason } : {}) });
     const down = mix.entries.length === 1 && mix.entries[0].behavior.name === 'down';
     if (down && this.server) {
       const server = this.server;

@@ -192,6 +192,9 @@ function recoveryMarkers(windows: WindowMeasure[], rel: (ms: number) => number):
 interface MixMark {
   at: number;
   proxy: string;
+  mix: string;
+  /** Why it changed: a chaos step, a fixture, a change by hand. */
+  reason?: string;
   label: string;
   color: string;
 }
@@ -200,7 +203,7 @@ function mixMarkers(events: ProxyTimelineEvent[]): MixMark[] {
   const proxies = [...new Set(events.map((e) => e.proxy))];
   return events
     .filter((e): e is Extract<ProxyTimelineEvent, { kind: 'mix' }> => e.kind === 'mix')
-    .map((e) => ({ at: e.at, proxy: e.proxy, label: `${e.proxy}: ${e.mix || 'pass-through'}`, color: PALETTE[proxies.indexOf(e.proxy) % PALETTE.length] }));
+    .map((e) => ({ at: e.at, proxy: e.proxy, mix: e.mix || 'pass-through', reason: e.reason, label: `${e.proxy}: ${e.mix || 'pass-through'}${e.reason ? ` (${e.reason})` : ''}`, color: PALETTE[proxies.indexOf(e.proxy) % PALETTE.length] }));
 }
 
 /** Fault counts per second, one lane per proxy and behavior, under the same time axis. */
@@ -251,8 +254,8 @@ export function faultTimeline(events: ProxyTimelineEvent[], t0: number, t1: numb
   parts.push('</svg>');
   const list = mixes.length
     ? table(
-        ['at', 'proxy', 'behaviors'],
-        mixes.map((m) => [`${rel(m.at).toFixed(1)}s`, esc(m.proxy), `<code>${esc(m.label.slice(m.proxy.length + 2))}</code>`]),
+        ['at', 'proxy', 'behaviors', 'why'],
+        mixes.map((m) => [`${rel(m.at).toFixed(1)}s`, esc(m.proxy), `<code>${esc(m.mix)}</code>`, esc(m.reason ?? '')]),
       )
     : '';
   return parts.join('\n') + list;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { NodeError, TransferError } from '../exec/executor.js';
 import type { RunResult } from '../exec/executor.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from './runner.js';
+import { cleanupStage, fetchNodeArtifacts, stageProject } from './staging.js';
 
 interface NodeRun {
   node: RunnerNode;
@@ -42,7 +43,7 @@ async function runCommand(ctx: RunnerContext): Promise<RunOutcome> {
     // Stage everywhere first, so the load starts at the same moment on every node.
     const dirs = await Promise.all(
       runs.map((r) =>
-        stage(ctx, r).catch((e: Error) => {
+        stageProject(ctx, r.node).catch((e: Error) => {
           r.error = e;
           if (e instanceof NodeError) ctx.nodeFailed(r.node.name, e.message);
           stop.abort();
@@ -81,58 +82,14 @@ async function runCommand(ctx: RunnerContext): Promise<RunOutcome> {
     return { ...failure(runs, ctx), artifacts };
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
-    await Promise.all(runs.map((r) => cleanup(ctx, r)));
+    await Promise.all(runs.map((r) => cleanupStage(ctx, r.node, r.error)));
   }
-}
-
-/** Where the command runs on a node: the project itself locally, a fresh copy over SSH. */
-async function stage(ctx: RunnerContext, r: NodeRun): Promise<string> {
-  if (r.node.kind === 'local') return ctx.config.workDir;
-  const dir = remoteDir(ctx, r.node);
-  await r.node.executor.mkdirp(dir);
-  if (ctx.config.upload) {
-    ctx.log(`copying ${ctx.config.workDir} to ${dir}`, { node: r.node.name, stream: 'engine' });
-    try {
-      await r.node.executor.put(ctx.config.workDir, dir);
-    } catch (e) {
-      if (e instanceof TransferError) throw new TransferError(`cannot copy the project to node "${r.node.name}": ${e.message}`);
-      throw e;
-    }
-  }
-  return dir;
-}
-
-function remoteDir(ctx: RunnerContext, node: RunnerNode): string {
-  return path.posix.join(node.remoteBase ?? '/tmp/marteau-tui', ctx.job.id);
 }
 
 async function fetchArtifacts(ctx: RunnerContext, runs: NodeRun[], dirs: string[]): Promise<string[]> {
   const fetched: string[] = [];
-  for (const [i, r] of runs.entries()) {
-    if (r.error) continue;
-    for (const rel of ctx.config.artifacts) {
-      const from = r.node.kind === 'local' ? path.join(dirs[i], rel) : path.posix.join(dirs[i], rel);
-      const to = path.join('nodes', r.node.name, rel);
-      try {
-        if (!(await r.node.executor.exists(from))) {
-          ctx.log(`artifact ${rel} was not written`, { node: r.node.name, stream: 'engine', level: 'warn' });
-          continue;
-        }
-        await r.node.executor.get(from, path.join(ctx.resultDir, to));
-        fetched.push(to);
-      } catch (e) {
-        ctx.log(`cannot fetch ${rel}: ${(e as Error).message}`, { node: r.node.name, stream: 'engine', level: 'warn' });
-      }
-    }
-  }
+  for (const [i, r] of runs.entries()) if (!r.error) fetched.push(...(await fetchNodeArtifacts(ctx, r.node, dirs[i], ctx.config.artifacts)));
   return fetched;
-}
-
-async function cleanup(ctx: RunnerContext, r: NodeRun): Promise<void> {
-  if (r.node.kind === 'local' || ctx.config.keepRemote || r.error instanceof NodeError) return;
-  await r.node.executor.remove(remoteDir(ctx, r.node)).catch((e: Error) => {
-    ctx.log(`cannot remove the job copy: ${e.message}`, { node: r.node.name, stream: 'engine', level: 'warn' });
-  });
 }
 
 function failure(runs: NodeRun[], ctx: RunnerContext): RunOutcome {

@@ -150,7 +150,7 @@ export function cycleLine(cycle: number, cvus: number, start: number, end: numbe
 export function proxyEventLine(e: ProxyTimelineEvent): string {
   const common = `time="${secondsMs(e.at)}" proxy=${quoteattr(e.proxy)} kind="${e.kind}"`;
   return e.kind === 'mix'
-    ? `<marteauProxyEvent ${common} mix=${quoteattr(e.mix)} />`
+    ? `<marteauProxyEvent ${common} mix=${quoteattr(e.mix)}${e.reason ? ` reason=${quoteattr(e.reason)}` : ''} />`
     : `<marteauProxyEvent ${common} behavior=${quoteattr(e.behavior)} count="${e.count}" />`;
 }
 
@@ -473,7 +473,7 @@ export class FunkloadReader {
       case 'marteauProxyEvent': {
         const at = num(e.attrs.time) * 1000;
         const proxy = e.attrs.proxy ?? '';
-        if (e.attrs.kind === 'mix') this.model().addProxyEvent({ at, proxy, kind: 'mix', mix: e.attrs.mix ?? '' });
+        if (e.attrs.kind === 'mix') this.model().addProxyEvent({ at, proxy, kind: 'mix', mix: e.attrs.mix ?? '', ...(e.attrs.reason ? { reason: e.attrs.reason } : {}) });
         else this.model().addProxyEvent({ at, proxy, kind: 'fault', behavior: e.attrs.behavior ?? '', count: int(e.attrs.count, 1) });
         return;
       }

@@ -80,7 +80,7 @@ export interface TestSample {
 
 /** Something the chaos proxy did during the run, drawn on the report's fault timeline. */
 export type ProxyTimelineEvent =
-  | { at: number; proxy: string; kind: 'mix'; mix: string }
+  | { at: number; proxy: string; kind: 'mix'; mix: string; reason?: string }
   | { at: number; proxy: string; kind: 'fault'; behavior: string; count: number };
 
 /** Bench parameters, FunkLoad's `[bench]` keys (seconds). */
@@ -732,9 +732,9 @@ export class FaultAggregator {
 
   constructor(private readonly sink: (e: ProxyTimelineEvent) => void) {}
 
-  onProxyEvent(e: { type: string; proxy: string; at: number; behavior?: string; mix?: string }): void {
+  onProxyEvent(e: { type: string; proxy: string; at: number; behavior?: string; mix?: string; reason?: string }): void {
     if (e.type === 'proxy.mix' && e.mix !== undefined) {
-      this.sink({ at: e.at, proxy: e.proxy, kind: 'mix', mix: e.mix });
+      this.sink({ at: e.at, proxy: e.proxy, kind: 'mix', mix: e.mix, ...(e.reason ? { reason: e.reason } : {}) });
     } else if (e.type === 'proxy.fault' && e.behavior !== undefined) {
       const second = Math.floor(e.at / 1000) * 1000;
       const key = `${e.proxy}\u0000${e.behavior}`;

@@ -22,6 +22,8 @@ export interface RunnerNode {
   kind: 'local' | 'ssh';
   /** SSH nodes: the base directory where jobs are copied (node `work_dir`). */
   remoteBase?: string;
+  /** SSH nodes: how to reach it, for tools that log in themselves (FunkLoad's distributed mode). */
+  ssh?: { host: string; port: number; user: string };
 }
 
 export interface RunnerContext {

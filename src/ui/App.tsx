@@ -19,6 +19,7 @@ import { NodesPane } from './panes/NodesPane.js';
 import { OutputPane } from './panes/OutputPane.js';
 import { ProxiesPane } from './panes/ProxiesPane.js';
 import { QueuePane } from './panes/QueuePane.js';
+import { scheduleLine } from './schedule-line.js';
 import { color } from './theme.js';
 
 type Modal =
@@ -198,6 +199,14 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
           applyMix(preset.mix, `preset ${preset.name}`);
           break;
         }
+        if (input === 'p' && d.proxy) {
+          const schedule = backend.getSnapshot().schedules.find((x) => x.proxy === d.proxy);
+          if (!scheduleLine(schedule, Date.now())) set({ note: { text: `${d.proxy}: no chaos scenario runs on it`, at: Date.now() } });
+          else if (!schedule) break;
+          else if (schedule.paused) report(backend.proxies.resumeChaos(d.proxy), `${d.proxy}: scenario resumed`);
+          else report(backend.proxies.pauseChaos(d.proxy), `${d.proxy}: scenario paused`);
+          break;
+        }
         if (input === 'u') {
           const last = s.undo[s.undo.length - 1];
           if (!last) {
@@ -272,7 +281,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
           </Box>
           <Box height={midH}>
             <ProxiesPane proxies={proxies} selected={proxyIndex} focused={focus === 'proxies'} height={midH} width={left} />
-            <BehaviorsPane proxy={proxy} rows={behaviorRows} selected={behaviorIndex} focused={focus === 'behaviors'} height={midH} width={right} />
+            <BehaviorsPane proxy={proxy} rows={behaviorRows} schedule={scheduleLine(snap.schedules.find((x) => x.proxy === proxy), now)} selected={behaviorIndex} focused={focus === 'behaviors'} height={midH} width={right} />
           </Box>
           {modal?.kind === 'confirm' ? (
             <ConfirmDialog question={modal.question} width={overlayW} />

@@ -2,6 +2,7 @@
  * What the TUI needs from the engine: snapshots to read and one method per user action. The TUI
  * holds no logic of its own; `src/ui/engine-backend.ts` adapts the engine to this.
  */
+import type { ScheduleView } from '../core/chaos-player.js';
 import type { Mix, MixSpec } from '../proxy/mix.js';
 import type { MonitorSnapshot } from '../proxy/monitor.js';
 
@@ -31,6 +32,8 @@ export interface TuiSnapshot {
   nodes: readonly NodeRow[];
   /** Streamed lines of a job (a bounded ring, newest last). */
   output(jobId: string): readonly string[];
+  /** The chaos schedule of each proxy of the running jobs. */
+  schedules: readonly ScheduleView[];
   /** The latest engine news for the header (a job's end, with its report), and when. */
   message?: { text: string; at: number };
 }
@@ -43,8 +46,12 @@ export interface TuiBackend {
     subscribe(listener: () => void): () => void;
     mixOf(proxy: string): Mix | undefined;
     behaviorNames(): readonly string[];
-    /** Applied at once; recorded with its time for the report's fault timeline. */
+    /** Applied at once; recorded with its time for the report's fault timeline; pauses the proxy's chaos schedule. */
     setMix(proxy: string, spec: MixSpec): Promise<void>;
+    /** Hold the proxy's chaos schedule (its clock goes on). */
+    pauseChaos(proxy: string): Promise<void>;
+    /** Follow the schedule again, from where it is now. */
+    resumeChaos(proxy: string): Promise<void>;
   };
   enqueue(source: string): Promise<void>;
   cancel(jobId: string): Promise<void>;

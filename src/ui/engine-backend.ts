@@ -26,7 +26,7 @@ export interface EngineBackendOptions {
 export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBackend & { stop(): void } {
   const monitor = new ProxyMonitor(() => [...(o.extraProxies?.() ?? []), ...engine.liveProxies()]);
   monitor.start();
-  let last: { from?: EngineSnapshot; view: TuiSnapshot } = { view: { jobs: [], nodes: [], output: () => [] } };
+  let last: { from?: EngineSnapshot; view: TuiSnapshot } = { view: { jobs: [], nodes: [], schedules: [], output: () => [] } };
   // The engine keeps lines only while it runs a job; the pane keeps showing them afterwards,
   // a bounded tail per job for the most recent jobs.
   const kept = new Map<string, string[]>();
@@ -62,6 +62,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
         // Newest first: what a user just enqueued is at the top.
         jobs: [...snap.jobs].reverse().map(jobRow),
         nodes: snap.nodes.map(nodeRow),
+        schedules: snap.jobs.flatMap((j) => j.chaos ?? []),
         output: (id) => [...(kept.get(id) ?? [])],
         message,
       },
@@ -90,6 +91,8 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
         else await proxy.setMix(spec);
         monitor.sample();
       },
+      pauseChaos: async (name) => engine.pauseChaos(name),
+      resumeChaos: (name) => engine.resumeChaos(name),
     },
     enqueue: async (source) => {
       await engine.enqueue(path.resolve(o.cwd, source), { origin: 'tui' });
@@ -139,7 +142,8 @@ function jobRow(j: JobView): JobRow {
       `runner   ${j.runner} on ${j.nodes} node(s)${j.nodesTaken.length ? `: ${j.nodesTaken.join(', ')}` : ''}`,
       `results  ${j.resultDir}`,
       ...(j.summary ? [`summary  ${j.summary}`] : []),
-      ...(j.timeline?.length ? [`faults   ${j.timeline.length} fixture/mix changes`] : []),
+      ...(j.seed ? [`seed     ${j.seed} (replay: marteau-tui replay ${j.id.slice(0, 8)})`] : []),
+      ...(j.timeline?.length ? [`faults   ${j.timeline.length} fixture/chaos/manual mix changes`] : []),
     ],
   };
 }

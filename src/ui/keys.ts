@@ -31,6 +31,7 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
     { keys: 'j/k ↑/↓', does: 'select proxy (the Behaviors pane edits it)' },
     { keys: '0-9', does: 'apply a preset mix' },
     { keys: 'u', does: 'undo the last mix change' },
+    { keys: 'p', does: "pause / resume the proxy's chaos scenario" },
   ],
   behaviors: [
     { keys: 'j/k ↑/↓', does: 'select behavior' },
@@ -38,6 +39,7 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
     { keys: '0-9', does: 'preset: 0 normal … 8 down, 9 blackout' },
     { keys: 'x', does: 'set the selected behavior to 0 %' },
     { keys: 'u', does: 'undo the last mix change' },
+    { keys: 'p', does: 'pause / resume the chaos scenario (a change by hand pauses it)' },
   ],
   output: [
     { keys: 'j/k ↑/↓', does: 'scroll' },

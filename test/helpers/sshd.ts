@@ -35,7 +35,8 @@ export async function makeUserKey(dir: string): Promise<UserKey> {
   return { privateKey, publicKey: `${privateKey}.pub` };
 }
 
-export async function startSshd(host: string, user: UserKey): Promise<Sshd> {
+/** `setEnv`: variables every session starts with (sshd's SetEnv), e.g. a PATH holding stand-in tools. */
+export async function startSshd(host: string, user: UserKey, opts: { setEnv?: Record<string, string> } = {}): Promise<Sshd> {
   const sshd = findBinary('sshd') ?? '/usr/sbin/sshd';
   // Privilege separation directory: sshd started as root insists on it.
   if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -63,6 +64,7 @@ export async function startSshd(host: string, user: UserKey): Promise<Sshd> {
       'MaxStartups 50',
       'MaxSessions 50',
       'LogLevel ERROR',
+      ...Object.entries(opts.setEnv ?? {}).map(([k, v]) => `SetEnv ${k}="${v}"`),
       '',
     ].join('\n'),
   );

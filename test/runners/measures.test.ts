@@ -77,22 +77,22 @@ describe('fault windows from the timeline', () => {
   it('merges a ramp of one step, ends it on an empty mix, and leaves a last window open', () => {
     const ws = faultWindows(
       [
-        ev(10, 'api', '10:delay', 'x', 'apply', { name: 'ramp', source: 'scenario' }),
-        ev(12, 'api', '50:delay', 'x', 'apply', { name: 'ramp', source: 'scenario' }),
-        ev(14, 'api', '100:dummy', 'x', 'apply', { name: 'calm', source: 'scenario' }),
-        ev(16, 'api', '', 'x', 'apply', { name: 'calm', source: 'scenario' }),
+        ev(10, 'api', '10:delay', 'x', 'apply', { name: 'ramp', source: 'chaos' }),
+        ev(12, 'api', '50:delay', 'x', 'apply', { name: 'ramp', source: 'chaos' }),
+        ev(14, 'api', '100:dummy', 'x', 'apply', { name: 'calm', source: 'chaos' }),
+        ev(16, 'api', '', 'x', 'apply', { name: 'calm', source: 'chaos' }),
         ev(20, 'api', '100:down', 'x', 'apply', { name: 'outage', source: 'manual' }),
       ],
       T0,
     );
     expect(ws.map((w) => [w.name, w.source, w.mix, w.lastMix, (w.start - T0) / 1000, w.end && (w.end - T0) / 1000])).toEqual([
-      ['ramp', 'scenario', '10:delay', '50:delay', 10, 14],
+      ['ramp', 'chaos', '10:delay', '50:delay', 10, 14],
       ['outage', 'manual', '100:down', undefined, 20, undefined],
     ]);
   });
 
   it('reads times from the load start as well as epoch times', () => {
-    const relative = faultWindows([{ ...ev(0, 'db', '100:down', 'x', 'apply', { name: 'db_down', source: 'scenario' }), at: 3000 }, { ...ev(0, 'db', '', 'x', 'apply', { name: 'calm' }), at: 8000 }], T0);
+    const relative = faultWindows([{ ...ev(0, 'db', '100:down', 'x', 'apply', { name: 'db_down', source: 'chaos' }), at: 3000 }, { ...ev(0, 'db', '', 'x', 'apply', { name: 'calm' }), at: 8000 }], T0);
     expect(relative.map((w) => [w.name, w.start - T0, w.end! - T0])).toEqual([['db_down', 3000, 8000]]);
   });
 

@@ -7,11 +7,12 @@
  */
 import { join } from 'node:path';
 import type { TimelineEvent } from '../../core/events.js';
-import { writeReports, type ReportFiles } from '../../report/index.js';
+import type { ReportFiles } from '../../report/index.js';
 import { FunkloadXmlWriter } from '../funkload-xml.js';
-import { faultWindows, windowLine, type RecoveryOptions } from '../measures/index.js';
-import { FaultAggregator, newRunInfo, RunResults, type ProxyTimelineEvent, type RunSummary } from '../results.js';
-import { evaluateThresholds, formatValue, type Threshold, type ThresholdResult } from '../thresholds.js';
+import { reportResults, type JobReport } from '../job-report.js';
+import { faultWindows, type RecoveryOptions } from '../measures/index.js';
+import { FaultAggregator, newRunInfo, RunResults, type ProxyTimelineEvent } from '../results.js';
+import type { Threshold } from '../thresholds.js';
 import { now, runBench, type BenchProgress } from './bench.js';
 import { serverUrl, type BuiltinConfig } from './config.js';
 
@@ -22,6 +23,7 @@ export interface ProxyEventLike {
   at: number;
   behavior?: string;
   mix?: string;
+  reason?: string;
 }
 
 export interface ProxyEventSource {
@@ -50,22 +52,11 @@ export interface BuiltinJobOptions {
   meta?: Record<string, string>;
 }
 
-export interface BuiltinJobResult {
-  summary: RunSummary;
-  verdicts: ThresholdResult[];
-  /** No threshold failed and the run was not interrupted. */
-  passed: boolean;
-  aborted: boolean;
+export interface BuiltinJobResult extends JobReport {
   files: ReportFiles & { xml: string };
-  /** One line for the job summary. */
-  line: string;
 }
 
-export function summaryLine(s: RunSummary): string {
-  const o = s.overall;
-  const errors = o.requests.total ? (100 * (o.requests.total - o.requests.success)) / o.requests.total : 0;
-  return `${o.requests.total} requests, ${errors.toFixed(2)} % errors, ${o.requests.rps.toFixed(1)} req/s, p95 ${formatValue('p95', o.requests.latency.count ? o.requests.latency.p95 : undefined)}, Apdex ${o.requests.apdex.score.toFixed(2)}`;
-}
+export { summaryLine } from '../job-report.js';
 
 export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobResult> {
   const c = o.config;
@@ -135,17 +126,6 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
     writer.close();
   }
   results.faultWindows = faultWindows(o.timeline?.() ?? [], loadStart);
-  const summary = results.summary();
-  for (const w of summary.measures?.windows ?? []) o.log?.(`fault window ${windowLine(w)}`);
-  const verdicts = evaluateThresholds(o.thresholds ?? [], summary);
-  const files = await writeReports(o.resultDir, summary, verdicts, { generator: o.generator });
-  for (const v of verdicts) o.log?.(`${v.passed ? 'PASS' : 'FAIL'} ${v.message}`);
-  return {
-    summary,
-    verdicts,
-    aborted: summary.aborted,
-    passed: !summary.aborted && verdicts.every((v) => v.passed),
-    files: { ...files, xml: xmlPath },
-    line: summaryLine(summary),
-  };
+  const report = await reportResults(results, { resultDir: o.resultDir, thresholds: o.thresholds, generator: o.generator, log: o.log });
+  return { ...report, files: { ...report.files, xml: xmlPath } };
 }

@@ -3,8 +3,9 @@
  * process (no Python, no install). Reports, thresholds and the proxies' fault timeline come
  * from runBuiltinJob; this file only maps the engine's context onto it.
  */
-import path from 'node:path';
 import type { MarteauConfig } from '../../config/marteau.js';
+import { changeReason } from '../../core/events.js';
+import { checkThresholds, reportOutcome } from '../job-report.js';
 import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
 import { parseThresholds } from '../thresholds.js';
 import { builtinConfigSchema } from './config.js';
@@ -15,32 +16,33 @@ export const builtinRunner: Runner = {
   description: 'the embedded load generator: cycles of virtual users over a YAML scenario of HTTP steps (FunkLoad semantics)',
   configSchema: builtinConfigSchema,
   check(config) {
-    let thresholds;
-    try {
-      thresholds = parseThresholds(config.raw.thresholds);
-    } catch (e) {
-      const err = e as { path?: (string | number)[]; problem?: string; hint?: string };
-      if (err.path) return { path: err.path, message: err.problem ?? String(e), hint: err.hint };
-      throw e;
-    }
+    const problem = checkThresholds(config);
+    if (problem) return problem;
     // A misspelt window name would only fail at the end of the run: say it now.
     const windows = faultWindowNames(config);
-    const unknown = thresholds.find((t) => t.window !== undefined && !windows.includes(t.window));
+    const unknown = parseThresholds(config.raw.thresholds).find((t) => t.window !== undefined && !windows.includes(t.window));
     if (unknown) {
       return {
         path: unknown.path,
         message: `no fault window named "${unknown.window}"`,
-        hint: windows.length ? `fault windows of this job: ${windows.join(', ')}` : 'a fault window is a fixture with `at:` (and `for:`), e.g. fixtures: {redis_blackout: {proxy: redis, behaviors: "100:blackout", at: 10s, for: 10s}}',
+        hint: windows.length ? `fault windows of this job: ${windows.join(', ')}` : 'a fault window is a fixture with `at:` or a `chaos:` entry, e.g. fixtures: {redis_blackout: {proxy: redis, behaviors: "100:blackout", at: 10s, for: 10s}}',
       };
     }
     return undefined;
+  },
+  runLength(config) {
+    // Users start one every startup_delay, then the cycle records for `duration`; cycles are
+    // cycle_time apart. Stopping the users comes after: no longer "the run" for chaos times.
+    const c = builtinConfigSchema.parse(config.raw);
+    const ms = 1000 * (c.cycles.reduce((s, users) => s + (users - 1) * c.startup_delay + c.duration, 0) + (c.cycles.length - 1) * c.cycle_time);
+    return { ms, why: `${c.cycles.length} cycle(s) of duration ${c.duration}s${c.cycle_time ? `, cycle_time ${c.cycle_time}s` : ''}` };
   },
   run: runBuiltin,
 };
 
 /** Names a `during.<name>` threshold may use: the changes made during the load. */
 export function faultWindowNames(config: MarteauConfig): string[] {
-  return config.fixtures.filter((f) => f.atMs !== undefined).map((f) => f.name);
+  return [...config.fixtures.filter((f) => f.atMs !== undefined).map((f) => f.name), ...config.chaos.map((c) => c.name)];
 }
 
 async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
@@ -61,7 +63,7 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
     thresholds: parseThresholds(ctx.config.raw.thresholds),
     proxies: ctx.proxies.values(),
     // Fixtures applied before the load are on the timeline already.
-    events: ctx.timeline().map((t) => ({ at: t.at, proxy: t.proxy, kind: 'mix' as const, mix: t.mix })),
+    events: ctx.timeline().map((t) => ({ at: t.at, proxy: t.proxy, kind: 'mix' as const, mix: t.mix, reason: changeReason(t) })),
     timeline: () => ctx.timeline(),
     recovery: ctx.config.recovery,
     log: (line) => ctx.log(line),
@@ -78,13 +80,5 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
     onLoadStarted: () => ctx.loadStarted(),
     meta: { job: ctx.job.id },
   });
-  const failed = result.verdicts.filter((v) => !v.passed);
-  return {
-    status: result.passed ? 'succeeded' : 'failed',
-    failure: result.passed ? undefined : 'test',
-    reason: result.aborted ? 'the run was stopped before its end' : failed.length ? `${failed.length} threshold(s) failed: ${failed.map((v) => v.message).join('; ')}` : undefined,
-    summary: result.line,
-    report: result.files.html,
-    artifacts: Object.values(result.files).filter((f): f is string => typeof f === 'string').map((f) => path.relative(ctx.resultDir, f)),
-  };
+  return reportOutcome(result, ctx.resultDir, [result.files.xml]);
 }

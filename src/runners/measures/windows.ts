@@ -1,5 +1,5 @@
 /**
- * Fault windows: the intervals during which a named change (a fixture, a scenario step, a manual
+ * Fault windows: the intervals during which a named change (a fixture, a chaos entry, a manual
  * change) had a proxy inject faults, read from the job's behavior-change timeline. Pure.
  *
  * Per proxy, each change starts a segment that lasts until the next change of that proxy. A
@@ -16,7 +16,7 @@ export interface FaultWindow {
   /** The mix when the window opened (and the last one, when a ramp changed it). */
   mix: string;
   lastMix?: string;
-  source: 'fixture' | 'scenario' | 'manual';
+  source: NonNullable<TimelineEvent['source']>;
   /** Epoch ms; `end` undefined: still in force when the run ended. */
   start: number;
   end?: number;
@@ -27,8 +27,8 @@ export interface FaultWindow {
 const PASS_THROUGH = /^(?:|pass-through|none|(?:100:)?(?:dummy|noop))$/;
 
 /**
- * Fixtures record `at` in epoch ms; the scenario schedule (issue 9 part A) was agreed as ms from
- * the load start. Both are read: no epoch time of a run is below 1e11 (1973), no offset above it.
+ * Timeline times are epoch ms; offsets from the load start are read too (a timeline written by
+ * hand or by an older schedule): no epoch time of a run is below 1e11 (1973), no offset above it.
  */
 const EPOCH_FLOOR = 1e11;
 
@@ -44,7 +44,8 @@ export function faultWindows(events: readonly TimelineEvent[], loadStart: number
   };
   for (const e of events.map((x) => ({ ...x, at: epoch(x.at) })).sort((a, b) => a.at - b.at)) {
     const name = e.name ?? e.fixture;
-    const faulty = e.action === 'apply' && !PASS_THROUGH.test(e.mix.trim());
+    // A mix set by hand (`manual`) that injects faults is a window like any other.
+    const faulty = e.action !== 'restore' && !PASS_THROUGH.test(e.mix.trim());
     const current = open.get(e.proxy);
     if (current && faulty && current.name === name) {
       if (e.mix !== current.mix) current.lastMix = e.mix;

@@ -3,26 +3,40 @@ import { memo } from 'react';
 import { PRESETS } from '../../proxy/presets.js';
 import { Pane } from '../components/Pane.js';
 import { remainder, type MixRow } from '../mix-editor.js';
+import type { ScheduleLine } from '../schedule-line.js';
 import { bar } from '../sparkline.js';
 import { color } from '../theme.js';
 
-/** The selected proxy's mix as editable percentages; the remainder passes through. */
+const SCHEDULE_COLOR: Record<ScheduleLine['state'], string> = { running: 'accent', paused: 'warn', manual: 'warn', done: 'dim' };
+
+/** The selected proxy's mix as editable percentages (the remainder passes through), and its chaos scenario. */
 export const BehaviorsPane = memo(function BehaviorsPane(props: {
   proxy?: string;
   rows: readonly MixRow[];
+  schedule?: ScheduleLine;
   selected: number;
   focused: boolean;
   height: number;
   width: number;
 }) {
-  const { proxy, rows, selected, focused, height, width } = props;
-  const visible = Math.max(1, height - 4);
+  const { proxy, rows, schedule, selected, focused, height, width } = props;
+  const visible = Math.max(1, height - 4 - (schedule ? 2 : 0));
   const first = Math.max(0, Math.min(selected - Math.floor(visible / 2), rows.length - visible));
   const barWidth = Math.max(5, Math.min(20, width - 30));
   const pass = remainder(rows);
   return (
     <Pane title={`Behaviors${proxy ? ` · ${proxy}` : ''}`} index={4} focused={focused} height={height} width={width} extra={`pass-through ${pass}%`}>
       {proxy === undefined ? <Text color={color('dim')}>select a proxy</Text> : null}
+      {proxy !== undefined && schedule ? (
+        <>
+          <Text color={color(SCHEDULE_COLOR[schedule.state])} wrap="truncate-end">
+            {schedule.state === 'running' ? '▶' : schedule.state === 'done' ? '■' : '⏸'} {schedule.now}
+          </Text>
+          <Text color={color('dim')} wrap="truncate-end">
+            {'  '}{schedule.next}
+          </Text>
+        </>
+      ) : null}
       {proxy !== undefined &&
         rows.slice(first, first + visible).map((r, i) => {
           const isSel = first + i === selected;

@@ -1,0 +1,24 @@
+import { act, defineBehavior, z } from '../src/proxy/plugin.js';
+
+/**
+ * "Fail the first N exchanges of each connection, then recover": a server that refuses clients
+ * until they have retried enough (warming up, LOADING, a pool refilling). Counted per connection
+ * from when the behavior came into force, so connections already open are hit too. Use it at
+ * 100 % (`100:fail_first`): the count covers only the exchanges it is drawn for.
+ */
+export default defineBehavior({
+  name: 'fail_first',
+  description: 'Fails the first `exchanges` exchanges of each connection (like error), then passes on that connection.',
+  options: z.object({
+    exchanges: z.number().int().min(1).default(1),
+    kind: z.string().optional(),
+  }),
+  onExchange: (ctx, o) => {
+    let seen = ctx.state.get('seen') as Map<number, number> | undefined;
+    if (!seen) ctx.state.set('seen', (seen = new Map()));
+    const n = seen.get(ctx.connectionId) ?? 0;
+    if (n >= o.exchanges) return act.forward();
+    seen.set(ctx.connectionId, n + 1);
+    return act.error(o.kind);
+  },
+});

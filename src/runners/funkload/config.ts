@@ -1,0 +1,61 @@
+/**
+ * The funkload runner's keys of .marteau.yml. Marteau's own keys keep their meaning (`script`,
+ * `test`, `deps`, `cycles`, `duration`, `nodes`, `wdir`, `xml`), plus FunkLoad's `[bench]`
+ * overrides that fl-run-bench takes on its command line (`startup_delay`, `sleep_time`,
+ * `sleep_time_min`, `sleep_time_max`, `url`):
+ *
+ *   runner: funkload
+ *   script: loadtest.py          # the test module (relative to wdir)
+ *   test: Simple.test_simple     # Class.method
+ *   deps: [requests, ./vendor/mylib]   # pip requirements, installed in a virtualenv on the node
+ *   pip_options: [--no-index, --find-links, wheels]
+ */
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import type { MarteauConfig, RunnerCatalogEntry } from '../../config/marteau.js';
+import { checkThresholds } from '../job-report.js';
+import { DEFAULT_APDEX_T } from '../results.js';
+
+const notAnOption = (what: string) =>
+  z.string().min(1).refine((s) => !s.startsWith('-'), { error: `${what} cannot start with "-" (it would be read as an option)` });
+
+export const funkloadConfigSchema = z.object({
+  script: notAnOption('script')
+    .refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]+/).includes('..'), { error: 'must be a path inside the project (relative, no ..)' })
+    .describe('the FunkLoad test module, e.g. loadtest.py (relative to wdir)'),
+  test: z
+    .string()
+    .regex(/^[A-Za-z_]\w*\.[A-Za-z_]\w*$/, 'expected ClassName.method_name, e.g. Simple.test_simple')
+    .describe('the test to bench: ClassName.method_name'),
+  deps: z.array(notAnOption('a dependency')).default([]).describe('pip requirements installed in a virtualenv on the node'),
+  pip_options: z.array(z.string().min(1)).default([]).describe('extra pip install options, e.g. [--no-index, --find-links, wheels]'),
+  url: z.url({ protocol: /^https?$/ }).optional().describe('server under test (fl-run-bench --url, FunkLoad [main] url)'),
+  apdex_t: z.number().finite().positive().max(600).default(DEFAULT_APDEX_T).describe('Apdex T in seconds (FunkLoad default 1.5)'),
+});
+
+export type FunkloadConfig = z.output<typeof funkloadConfigSchema>;
+
+/** Cross-key checks at load time, so a mistake is a config error at its line, not a failed run. */
+export const checkFunkloadConfig: NonNullable<RunnerCatalogEntry['check']> = (config: MarteauConfig) => {
+  const script = config.script!;
+  const file = path.resolve(config.workDir, script);
+  if (!existsSync(file) || !statSync(file).isFile()) {
+    return {
+      path: ['script'],
+      message: `the test module "${script}" is not in ${config.workDir}`,
+      hint: config.wdir ? `script is relative to wdir (${config.wdir})` : 'give its path relative to the directory of .marteau.yml (or set wdir)',
+    };
+  }
+  if (config.durationMs !== undefined && (config.durationMs % 1000 !== 0 || config.durationMs === 0)) {
+    return { path: ['duration'], message: 'fl-run-bench takes a whole number of seconds per cycle', hint: 'e.g. duration: 10' };
+  }
+  if (config.cycleTimeMs !== undefined) {
+    return {
+      path: ['cycle_time'],
+      message: 'fl-run-bench has no command-line option for cycle_time',
+      hint: `set "cycle_time = N" in the [bench] section of ${config.test?.split('.')[0] ?? 'the test'}.conf`,
+    };
+  }
+  return checkThresholds(config);
+};

@@ -1,0 +1,199 @@
+/**
+ * fl-run-bench's console output (research note §2.3 and §2.6), one line at a time, into what a
+ * progress view needs. Pure: a line in, an event out; `BenchConsole` folds the events into the
+ * running state (cycle, users, tests so far, where the result files are).
+ *
+ * FunkLoad prints test outcomes as `.`/`F`/`E` without a newline while a cycle records, so a line
+ * reader sees them when the line ends (at the end of the phase); colour codes are stripped.
+ */
+import type { Progress } from '../../core/events.js';
+
+export type BenchStatus = 'SUCCESSFUL' | 'FAILURE' | 'ERROR';
+
+export type ConsoleEvent =
+  | { kind: 'benching'; test: string }
+  | { kind: 'log-xml'; path: string }
+  | { kind: 'distributed-output'; dir: string }
+  | { kind: 'cycles'; cycles: number[] }
+  | { kind: 'duration'; seconds: number }
+  | { kind: 'cycle'; cycle: number; users: number }
+  /** A phase line of a cycle with the test outcomes printed on it. */
+  | { kind: 'phase'; phase: 'starting' | 'recording' | 'stopping'; success: number; failure: number; error: number; seconds?: number }
+  | { kind: 'cycle-result'; status: BenchStatus; success: number; failure: number; error: number }
+  | { kind: 'total'; what: 'success' | 'failure' | 'error'; count: number }
+  | { kind: 'bench-status'; status: BenchStatus }
+  | { kind: 'workers'; workers: string[] }
+  | { kind: 'preparing'; workers: number }
+  | { kind: 'starting-workers'; workers: number }
+  | { kind: 'worker-returned'; worker: string }
+  | { kind: 'received'; worker: string; path: string }
+  | { kind: 'worker-dropped'; worker: string }
+  | { kind: 'problem'; message: string };
+
+// eslint-disable-next-line no-control-regex
+const ANSI = /\x1b\[[0-9;]*m/g;
+
+function outcomes(marks: string): { success: number; failure: number; error: number } {
+  let success = 0;
+  let failure = 0;
+  let error = 0;
+  for (const ch of marks) {
+    if (ch === '.') success++;
+    else if (ch === 'F') failure++;
+    else if (ch === 'E') error++;
+  }
+  return { success, failure, error };
+}
+
+/**
+ * Marks printed on a phase line, without the per-thread dots the phase itself prints: `Starting
+ * threads` and `Waiting end of threads` print one `.` per thread, so their count is unknowable
+ * there; only F/E are counted on them, and every mark on the recording line.
+ */
+function phaseMarks(rest: string, all: boolean): { success: number; failure: number; error: number } {
+  const marks = rest.replace(/\s*done\.\s*$/, '');
+  const o = outcomes(marks);
+  return all ? o : { success: 0, failure: o.failure, error: o.error };
+}
+
+const PATTERNS: [RegExp, (m: RegExpExecArray) => ConsoleEvent][] = [
+  [/^Benching (\S+\.\S+)$/, (m) => ({ kind: 'benching', test: m[1] })],
+  [/^\* Log xml: (.+)$/, (m) => ({ kind: 'log-xml', path: m[1].trim() })],
+  [/^\* Distributed output: (.+)$/, (m) => ({ kind: 'distributed-output', dir: m[1].trim() })],
+  [/^\* Cycles: \[([\d,\s]*)\]$/, (m) => ({ kind: 'cycles', cycles: m[1].split(',').map((x) => parseInt(x, 10)).filter(Number.isFinite) })],
+  [/^\* Cycle duration: (\d+(?:\.\d+)?)s$/, (m) => ({ kind: 'duration', seconds: Number(m[1]) })],
+  [/^Cycle #(\d+) with (\d+) virtual users$/, (m) => ({ kind: 'cycle', cycle: Number(m[1]), users: Number(m[2]) })],
+  [/^\* Starting threads: (.*)$/, (m) => ({ kind: 'phase', phase: 'starting', ...phaseMarks(m[1], false) })],
+  [/^\* Logging for (\d+(?:\.\d+)?)s \(until [^)]*\): (.*)$/, (m) => ({ kind: 'phase', phase: 'recording', seconds: Number(m[1]), ...phaseMarks(m[2], true) })],
+  [/^\* Waiting end of threads: (.*)$/, (m) => ({ kind: 'phase', phase: 'stopping', ...phaseMarks(m[1], false) })],
+  [
+    /^\* Cycle result: \*\*(SUCCESSFUL|FAILURE|ERROR)\*\*, (\d+) success, (\d+) failure, (\d+) errors\.$/,
+    (m) => ({ kind: 'cycle-result', status: m[1] as BenchStatus, success: Number(m[2]), failure: Number(m[3]), error: Number(m[4]) }),
+  ],
+  [/^\* Success: (\d+)$/, (m) => ({ kind: 'total', what: 'success', count: Number(m[1]) })],
+  [/^\* Failures: (\d+)$/, (m) => ({ kind: 'total', what: 'failure', count: Number(m[1]) })],
+  [/^\* Errors: (\d+)$/, (m) => ({ kind: 'total', what: 'error', count: Number(m[1]) })],
+  [/^Bench status: \*\*(SUCCESSFUL|FAILURE|ERROR)\*\*$/, (m) => ({ kind: 'bench-status', status: m[1] as BenchStatus })],
+  [/^\* Workers :(.*)$/, (m) => ({ kind: 'workers', workers: m[1].split(',').map((w) => w.trim()).filter(Boolean) })],
+  [/^\* Preparing sandboxes for (\d+) workers\.$/, (m) => ({ kind: 'preparing', workers: Number(m[1]) })],
+  [/^\* Starting (\d+) workers$/, (m) => ({ kind: 'starting-workers', workers: Number(m[1]) })],
+  [/^\* \[([^\]]+)\] returned$/, (m) => ({ kind: 'worker-returned', worker: m[1] })],
+  [/^\* Received bench log from \[([^\]]+)\] into (.+)$/, (m) => ({ kind: 'received', worker: m[1], path: m[2].trim() })],
+  [/^(\S+) is not connected, removing from pool\.$/, (m) => ({ kind: 'worker-dropped', worker: m[1] })],
+  [/^(ERROR: .*|Aborting run\.\.\.|Aborted|\* \^C received \*)$/, (m) => ({ kind: 'problem', message: m[1] })],
+];
+
+export function parseConsoleLine(raw: string): ConsoleEvent | undefined {
+  const line = raw.replace(ANSI, '').replace(/\r$/, '').trimEnd();
+  for (const [re, make] of PATTERNS) {
+    const m = re.exec(line);
+    if (m) return make(m);
+  }
+  return undefined;
+}
+
+export interface BenchState {
+  test?: string;
+  cycles: number[];
+  durationS?: number;
+  /** 0-based, as FunkLoad numbers them; undefined before the first cycle. */
+  cycle?: number;
+  users?: number;
+  /** Tests counted in finished cycles plus the marks seen in the current one. */
+  success: number;
+  failure: number;
+  error: number;
+  /** Successful tests/s of the last finished cycle (successes / cycle duration, FunkLoad's STPS). */
+  testsPerSecond?: number;
+  status?: BenchStatus;
+  /** Result files the run announced: `Log xml:` locally, one per worker when distributed. */
+  xmlFiles: string[];
+  distributedDir?: string;
+  workers: string[];
+  workersReturned: string[];
+  problems: string[];
+}
+
+/** Folds console events into the run's state; `line()` says whether anything a viewer shows changed. */
+export class BenchConsole {
+  readonly state: BenchState = { cycles: [], success: 0, failure: 0, error: 0, xmlFiles: [], workers: [], workersReturned: [], problems: [] };
+  /** Counts of the cycles already finished (their `Cycle result` replaces the marks seen live). */
+  private done = { success: 0, failure: 0, error: 0 };
+  private receivedAny = false;
+
+  line(raw: string): ConsoleEvent | undefined {
+    const e = parseConsoleLine(raw);
+    if (!e) return undefined;
+    const s = this.state;
+    switch (e.kind) {
+      case 'benching':
+        s.test = e.test;
+        break;
+      case 'log-xml':
+        s.xmlFiles = [e.path];
+        break;
+      case 'distributed-output':
+        s.distributedDir = e.dir;
+        break;
+      case 'cycles':
+        s.cycles = e.cycles;
+        break;
+      case 'duration':
+        s.durationS = e.seconds;
+        break;
+      case 'cycle':
+        s.cycle = e.cycle;
+        s.users = e.users;
+        break;
+      case 'phase':
+        s.success += e.success;
+        s.failure += e.failure;
+        s.error += e.error;
+        break;
+      case 'cycle-result':
+        this.done = { success: this.done.success + e.success, failure: this.done.failure + e.failure, error: this.done.error + e.error };
+        Object.assign(s, this.done);
+        if (s.durationS) s.testsPerSecond = e.success / s.durationS;
+        break;
+      case 'total':
+        s[e.what] = e.count;
+        break;
+      case 'bench-status':
+        s.status = e.status;
+        break;
+      case 'workers':
+        s.workers = e.workers;
+        break;
+      case 'worker-returned':
+        s.workersReturned.push(e.worker);
+        break;
+      case 'received':
+        // The workers' files replace anything announced before.
+        s.xmlFiles = this.receivedAny ? [...s.xmlFiles, e.path] : [e.path];
+        this.receivedAny = true;
+        break;
+      case 'worker-dropped':
+      case 'problem':
+        s.problems.push(e.kind === 'problem' ? e.message : `worker ${e.worker} is not connected, removed from the pool`);
+        break;
+      default:
+        break;
+    }
+    return e;
+  }
+}
+
+/** What a viewer is told after a console event: cycle and users, FunkLoad's test counts in words (they are tests, not requests), distributed phases. */
+export function progressAfter(e: ConsoleEvent, s: BenchState): Progress | undefined {
+  let message: string | undefined;
+  if (e.kind === 'preparing') message = `preparing ${e.workers} FunkLoad workers`;
+  else if (e.kind === 'starting-workers') message = `${e.workers} workers running`;
+  else if (e.kind === 'worker-returned') message = `worker ${e.worker} done (${s.workersReturned.length}/${s.workers.length})`;
+  else if (e.kind === 'phase' || e.kind === 'cycle' || e.kind === 'cycle-result') {
+    const tests = s.success + s.failure + s.error;
+    message = `${tests} test${tests === 1 ? '' : 's'}: ${s.failure} failed, ${s.error} error${s.error === 1 ? '' : 's'}`;
+    if (s.testsPerSecond !== undefined) message += `; last cycle ${s.testsPerSecond.toFixed(2)} successful tests/s`;
+  } else return undefined;
+  // No requests/errors figures: FunkLoad's console counts tests; requests come from the XML at the end.
+  return { cycle: s.cycle, cycles: s.cycles.length || undefined, users: s.users, message };
+}

@@ -1,0 +1,73 @@
+/**
+ * The end of every measuring runner (builtin, funkload, ...): results → index.html, summary.json
+ * and junit.xml, thresholds evaluated and logged, and the engine's RunOutcome built from that.
+ * One place, so every runner's reports and exit codes mean the same thing.
+ */
+import path from 'node:path';
+import { writeReports, type ReportFiles } from '../report/index.js';
+import { windowLine } from './measures/index.js';
+import type { RunResults, RunSummary } from './results.js';
+import type { RunnerCatalogEntry } from '../config/marteau.js';
+import type { RunOutcome } from './runner.js';
+import { evaluateThresholds, formatValue, parseThresholds, type Threshold, type ThresholdResult } from './thresholds.js';
+
+export interface JobReport {
+  summary: RunSummary;
+  verdicts: ThresholdResult[];
+  /** No threshold failed and the run was not interrupted. */
+  passed: boolean;
+  aborted: boolean;
+  files: ReportFiles;
+  /** One line for the job summary. */
+  line: string;
+}
+
+export function summaryLine(s: RunSummary): string {
+  const o = s.overall;
+  const errors = o.requests.total ? (100 * (o.requests.total - o.requests.success)) / o.requests.total : 0;
+  return `${o.requests.total} requests, ${errors.toFixed(2)} % errors, ${o.requests.rps.toFixed(1)} req/s, p95 ${formatValue('p95', o.requests.latency.count ? o.requests.latency.p95 : undefined)}, Apdex ${o.requests.apdex.score.toFixed(2)}`;
+}
+
+export async function reportResults(
+  results: RunResults,
+  o: { resultDir: string; thresholds?: Threshold[]; generator?: string; log?: (line: string) => void },
+): Promise<JobReport> {
+  const summary = results.summary();
+  for (const w of summary.measures?.windows ?? []) o.log?.(`fault window ${windowLine(w)}`);
+  const verdicts = evaluateThresholds(o.thresholds ?? [], summary);
+  const files = await writeReports(o.resultDir, summary, verdicts, { generator: o.generator });
+  for (const v of verdicts) o.log?.(`${v.passed ? 'PASS' : 'FAIL'} ${v.message}`);
+  return {
+    summary,
+    verdicts,
+    aborted: summary.aborted,
+    passed: !summary.aborted && verdicts.every((v) => v.passed),
+    files,
+    line: summaryLine(summary),
+  };
+}
+
+/** The engine's view of a report: failed thresholds are a test failure (exit 1). */
+export function reportOutcome(r: JobReport, resultDir: string, extraArtifacts: readonly string[] = []): RunOutcome {
+  const failed = r.verdicts.filter((v) => !v.passed);
+  return {
+    status: r.passed ? 'succeeded' : 'failed',
+    failure: r.passed ? undefined : 'test',
+    reason: r.aborted ? 'the run was stopped before its end' : failed.length ? `${failed.length} threshold(s) failed: ${failed.map((v) => v.message).join('; ')}` : undefined,
+    summary: r.line,
+    report: r.files.html,
+    artifacts: [...extraArtifacts.map((f) => (path.isAbsolute(f) ? path.relative(resultDir, f) : f)), ...Object.values(r.files).map((f) => path.relative(resultDir, f))],
+  };
+}
+
+/** `check` of a runner that evaluates `thresholds:`: a bad expression is a config error at its path. */
+export const checkThresholds: NonNullable<RunnerCatalogEntry['check']> = (config) => {
+  try {
+    parseThresholds(config.raw.thresholds);
+  } catch (e) {
+    const err = e as { path?: (string | number)[]; problem?: string; hint?: string };
+    if (err.path) return { path: err.path, message: err.problem ?? String(e), hint: err.hint };
+    throw e;
+  }
+  return undefined;
+};

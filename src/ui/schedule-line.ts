@@ -1,0 +1,26 @@
+/**
+ * What the Behaviors pane says about a proxy's chaos scenario, in two short lines: what is in
+ * force (or that it is paused, and how to resume), and what comes next in how long.
+ */
+import type { ScheduleView } from '../core/chaos-player.js';
+import { formatDuration } from '../config/units.js';
+
+export interface ScheduleLine {
+  state: 'running' | 'paused' | 'manual' | 'done';
+  now: string;
+  next: string;
+}
+
+export function scheduleLine(s: ScheduleView | undefined, now: number): ScheduleLine | undefined {
+  if (!s || (!s.current && s.remaining === 0)) return undefined;
+  const current = s.current ? `${s.current.entry} · ${s.current.restore ? 'own mix' : s.current.label}` : 'own mix';
+  const next = s.next ? `next ${s.next.entry} · ${s.next.label} in ${countdown(s.next.at - now)}` : s.remaining ? 'waits for the load to start' : 'no more changes';
+  if (s.manual) return { state: 'manual', now: 'set by hand, scenario paused (p resumes)', next };
+  if (s.paused) return { state: 'paused', now: `paused (p resumes) at ${current}`, next };
+  return { state: s.next || s.remaining ? 'running' : 'done', now: current, next };
+}
+
+/** Whole seconds, rounded up, so "in 0s" only shows when the change is due. */
+function countdown(ms: number): string {
+  return ms <= 0 ? '0s' : ms < 60_000 ? `${Math.ceil(ms / 1000)}s` : formatDuration(ms);
+}
