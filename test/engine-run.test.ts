@@ -141,7 +141,7 @@ describe('engine: a command job on this machine', () => {
 });
 
 describe('engine: fixtures on a real proxy', () => {
-  const fixtureProject = async (script: string, extra = '') => {
+  const fixtureProject = async (script: string, extra = '', duringFor = '300ms') => {
     const echo = await startEchoServer();
     const dir = await project(`name: chaos
 ${commandYaml([node, '-e', script])}
@@ -149,7 +149,7 @@ proxies:
   db: {listen: "127.0.0.1:0", upstream: "127.0.0.1:${echo.port}", protocol: tcp, behaviors: "5:delay"}
 fixtures:
   around: {proxy: db, behaviors: "10:error"}
-  during: {proxy: db, behaviors: {blackout: 100}, at: 200ms, for: 300ms}
+  during: {proxy: db, behaviors: {blackout: 100}, at: 200ms, for: ${duringFor}}
   never: {proxy: db, behaviors: "1:hang", at: 60s}
 ${extra}`);
     return { dir, close: () => echo.close() };
@@ -194,7 +194,8 @@ ${extra}`);
   });
 
   it('a mix set by hand is recorded and pauses the schedule: nothing overwrites it, even at the end', async () => {
-    const p = await fixtureProject('console.log("up"); setTimeout(() => {}, 30000)');
+    // `during` lasts long enough that the hand-set mix surely comes while it is in force.
+    const p = await fixtureProject('console.log("up"); setTimeout(() => {}, 30000)', '', '20s');
     const e = await engine();
     const job = await e.enqueue(p.dir);
     await until(() => e.getSnapshot().jobs.find((j) => j.id === job.id)?.timeline?.length === 2 || undefined);
@@ -203,8 +204,8 @@ ${extra}`);
     const [done] = await e.waitFor([job.id]);
     expect(done.status).toBe('cancelled');
     const timeline: TimelineEvent[] = JSON.parse(await readFile(path.join(e.resultDir(job.id), 'timeline.json'), 'utf8'));
-    // `during` ends at 500ms while the proxy is paused: its restore is not applied, and the end
-    // of the run (here a cancel) leaves the hand-set mix.
+    // The proxy is paused by hand while `during` is in force; the end of the run (here a
+    // cancel) does not restore over the hand-set mix.
     expect(mixes(timeline)).toEqual(['around apply 10:error', 'during apply 100:blackout', 'manual manual 7:delay']);
     expect(timeline[2].source).toBe('manual');
     await p.close();

@@ -5,7 +5,7 @@
  * (TUI, --ci, worker) runs jobs on the same state dir.
  */
 import path from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { engineBackend } from '../ui/engine-backend.js';
 import { assertTerminal, runTui } from '../ui/run.js';
 import { ConfigError } from '../config/errors.js';
@@ -16,6 +16,8 @@ import { formatDuration } from '../config/units.js';
 import { Engine } from '../core/engine.js';
 import { isTerminal, type Job } from '../core/jobs.js';
 import { QueueError, short } from '../core/queue.js';
+import { parseQueueUrl, QueueUrlError } from '../core/queue-url.js';
+import { QueueOfflineError } from '../core/redis-queue.js';
 import { SourceError } from '../core/source.js';
 import { resolveStateDir } from '../core/state-dir.js';
 import { exitCodeFor } from '../ci/exit-code.js';
@@ -30,6 +32,7 @@ interface GlobalOptions {
   stateDir?: string;
   nodes?: string;
   nodeWait?: string;
+  queue?: string;
 }
 
 export function registerEngineCommands(program: Command, io: Io, setResult: (r: Promise<number>) => void): void {
@@ -40,6 +43,8 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .option('--ci [dir-or-file]', 'run the job(s) of a project (default .) headless to completion; exit 0 ok, 1 test failed, 2 config error, 3 infrastructure error, 130 interrupted')
     .option('--state-dir <dir>', 'queue and results directory (default $XDG_STATE_HOME/marteau-tui)')
     .option('--nodes <file>', 'nodes file (default $MARTEAU_NODES, ./marteau.nodes.yml, then the packaged one)')
+    // From the environment too: a password on the command line is visible in the process list.
+    .addOption(new Option('--queue <url>', 'team mode: the queue shared on Redis, redis://[user:pass@]host:port/db (default: `queue:` in the nodes file, else the journal in the state dir)').env('MARTEAU_QUEUE'))
     .option('--node-wait <seconds>', 'with --ci: how long a job may wait for free nodes before failing (exit 3)', '30')
     // Extra words reach the default action, which names an unknown command instead of
     // commander's "too many arguments".
@@ -67,7 +72,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
           if (o.json) io.out.write(`${JSON.stringify(jobs, null, 2)}\n`);
           else for (const j of jobs) io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (${j.id})\n`);
           const runners = engine.getSnapshot().jobs.filter((j) => j.status === 'running').length;
-          if (!o.json && !runners) io.err.write('note: queued jobs are run by a `marteau-tui worker` (or the TUI) on this state dir\n');
+          if (!o.json && !runners) io.err.write(`note: queued jobs are run by a \`marteau-tui worker\`${engine.queue.label ? ' on this queue' : ' (or the TUI) on this state dir'}\n`);
           return EXIT.ok;
         }),
       ),
@@ -196,7 +201,10 @@ async function defaultAction(g: GlobalOptions, io: Io): Promise<number> {
 /** The control center on this user's queue and nodes: it runs the queued jobs while open. */
 async function runControlCenter(g: GlobalOptions): Promise<number> {
   assertTerminal();
-  const engine = new Engine({ stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: 'all' });
+  const config = await nodes(g);
+  // On a team queue the workers run the jobs; a terminal that runs them too would take the
+  // team's jobs onto whatever machine someone opened a TUI on.
+  const engine = new Engine({ stateDir: resolveStateDir(g.stateDir), nodes: config, run: config.queue?.url ? 'none' : 'all' });
   await engine.start();
   const backend = engineBackend(engine, { cwd: process.cwd(), bell: () => process.stdout.write('\x07') });
   try {
@@ -218,13 +226,15 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   await engine.start();
-  io.out.write(`marteau-tui worker: running queued jobs from ${engine.state.root} (Ctrl-C stops)\n`);
+  const offOnline = reportQueueState(engine, io);
+  io.out.write(`marteau-tui worker: running queued jobs from ${engine.queue.label ?? engine.state.root} on ${engine.pool.list().map((n) => n.name).join(', ')} (Ctrl-C stops)\n`);
   const idle = () => engine.getSnapshot().jobs.every((j) => j.status !== 'queued' && !(j.status === 'running' && engine.isOwn(j.id)));
   let interrupted = false;
   // A ref'd timer keeps the worker alive; in --drain mode it also checks for the end.
   const tick = setInterval(() => { if (drain && idle()) stop(); }, 250);
   await stopped.then(() => { interrupted = !(drain && idle()); });
   clearInterval(tick);
+  offOnline();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   await engine.stop();
@@ -234,8 +244,22 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   return code;
 }
 
+/** The nodes file, with `--queue` (team mode) taking the place of its `queue:` url. */
+/** A worker on a shared queue says when it loses it and when it is back. */
+function reportQueueState(engine: Engine, io: Io): () => void {
+  let online = true;
+  return engine.subscribe(() => {
+    const now = engine.getSnapshot().queue.online;
+    if (now === online) return;
+    online = now;
+    io.out.write(now ? `queue ${engine.queue.label} is back online\n` : `queue offline: cannot reach ${engine.queue.label}; reconnecting (running jobs go on)\n`);
+  });
+}
+
 async function nodes(g: GlobalOptions): Promise<NodesConfig> {
-  return loadNodesConfig(await resolveNodesFile(g.nodes));
+  const config = await loadNodesConfig(await resolveNodesFile(g.nodes));
+  if (g.queue === undefined) return config;
+  return { ...config, queue: { lostJobs: config.queue?.lostJobs ?? 'interrupt', url: parseQueueUrl(g.queue) } };
 }
 
 async function withEngine(g: GlobalOptions, mode: 'none', fn: (e: Engine) => Promise<number>): Promise<number> {
@@ -250,7 +274,9 @@ async function withEngine(g: GlobalOptions, mode: 'none', fn: (e: Engine) => Pro
 
 /** User mistakes become one message and exit 2 (3 when a machine is at fault). */
 function translate(e: unknown): unknown {
+  if (e instanceof QueueOfflineError) return new UsageError(e.message, EXIT.infrastructure);
   if (e instanceof ConfigError || e instanceof QueueError) return new UsageError(e.message, EXIT.usage);
+  if (e instanceof QueueUrlError) return new UsageError(`--queue: ${e.message}`, EXIT.usage);
   if (e instanceof SourceError) return new UsageError(e.message, EXIT.infrastructure);
   if (e instanceof Error && /^no node "/.test(e.message)) return new UsageError(e.message, EXIT.usage);
   // The state dir (or a project file) cannot be used: say which path and why, no stack trace.

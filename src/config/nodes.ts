@@ -10,8 +10,11 @@ import { z } from 'zod';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { durationMs, durationSchema } from './units.js';
 import { zodToConfigError } from './zod-errors.js';
+import { parseQueueUrl, QueueUrlError, type QueueUrl } from '../core/queue-url.js';
+import type { LostJobs } from '../core/queue.js';
 
 export const HOST_KEY_POLICIES = ['strict', 'accept-new'] as const;
+export const LOST_JOBS = ['interrupt', 'requeue'] as const satisfies readonly LostJobs[];
 export type HostKeyPolicy = (typeof HOST_KEY_POLICIES)[number];
 
 export const nodeSchema = z
@@ -25,6 +28,8 @@ export const nodeSchema = z
     known_hosts: z.string().optional().describe('default: ~/.ssh/known_hosts'),
     host_key: z.enum(HOST_KEY_POLICIES).default('strict').describe('strict: unknown keys are refused; accept-new: an unknown key is recorded, a changed one still refused'),
     work_dir: z.string().optional().describe('where jobs are copied on the node (default /tmp/marteau-tui)'),
+    node_bin: z.string().min(1).optional().describe('Node.js (>= 20.18) on the node, for the builtin runner (default: node on the PATH of the SSH session)'),
+    marteau_tui: z.string().min(1).optional().describe('an installed marteau-tui package directory on the node; the builtin runner uses it when its version matches, else ships its own agent'),
     connect_timeout: durationSchema.optional().describe('default 10s'),
     max_jobs: z.number().int().min(1).max(1000).default(1),
     tags: z.array(z.string().regex(/^[\w.-]+$/)).default([]),
@@ -39,10 +44,21 @@ export const probeSchema = z
   })
   .strict();
 
+const queueObject = z
+  .object({
+    url: z.string().optional().describe('redis://[user:password@]host:port/db: team mode, the queue shared on Redis (default: the journal in the state dir)'),
+    lost_jobs: z.enum(LOST_JOBS).default('interrupt').describe('the running jobs of an engine found dead: interrupt, or requeue to run them again'),
+  })
+  .strict();
+
+/** `queue: redis://…` is short for `queue: {url: redis://…}` (one schema: precise errors). */
+export const queueSchema = z.preprocess((v) => (typeof v === 'string' ? { url: v } : v), queueObject);
+
 export const nodesFileSchema = z
   .object({
     nodes: z.record(z.string().regex(/^[\w.-]+$/, 'a node name is letters, digits, _ . and -'), nodeSchema),
     probe: probeSchema.optional(),
+    queue: queueSchema.optional(),
   })
   .strict();
 
@@ -66,6 +82,10 @@ export interface SshNodeConfig extends NodeBase {
   hostKey: HostKeyPolicy;
   workDir: string;
   connectTimeoutMs: number;
+  /** Node.js on the node (builtin runner); default `node` on the session's PATH. */
+  nodeBin?: string;
+  /** An installed marteau-tui package directory on the node, if any. */
+  marteauTui?: string;
 }
 export type NodeConfig = LocalNodeConfig | SshNodeConfig;
 
@@ -74,6 +94,13 @@ export interface NodesConfig {
   nodes: NodeConfig[];
   probeIntervalMs: number;
   probeTimeoutMs: number;
+  /** Where the queue lives: no url is the journal in the state dir (the default). */
+  queue?: QueueConfig;
+}
+
+export interface QueueConfig {
+  url?: QueueUrl;
+  lostJobs: LostJobs;
 }
 
 /** The default node list shipped with the package: this machine only. */
@@ -118,7 +145,7 @@ export function parseNodesConfig(src: SourceDoc): NodesConfig {
   const parsed = nodesFileSchema.safeParse(data);
   if (!parsed.success) {
     throw zodToConfigError(src, data, parsed.error, {
-      knownKeys: (p) => (p.length === 0 ? ['nodes', 'probe'] : p[0] === 'nodes' && p.length === 2 ? Object.keys(nodeSchema.shape) : p[0] === 'probe' ? Object.keys(probeSchema.shape) : undefined),
+      knownKeys: (p) => (p.length === 0 ? ['nodes', 'probe', 'queue'] : p[0] === 'queue' ? Object.keys(queueObject.shape) : p[0] === 'nodes' && p.length === 2 ? Object.keys(nodeSchema.shape) : p[0] === 'probe' ? Object.keys(probeSchema.shape) : undefined),
       hint: (p) => NODE_HINTS[String(p[2])] ?? (p[0] === 'nodes' && p.length <= 2 ? 'e.g. nodes: {box1: {host: 127.0.0.2, user: load, identity: ~/.ssh/id_ed25519}}' : undefined),
     });
   }
@@ -127,7 +154,7 @@ export function parseNodesConfig(src: SourceDoc): NodesConfig {
     const type = n.type ?? (n.host ? 'ssh' : 'local');
     const common = { name, maxJobs: n.max_jobs, tags: n.tags, enabled: n.enabled };
     if (type === 'local') {
-      const sshOnly = (['host', 'user', 'identity', 'known_hosts', 'work_dir'] as const).find((k) => n[k] !== undefined);
+      const sshOnly = (['host', 'user', 'identity', 'known_hosts', 'work_dir', 'node_bin', 'marteau_tui'] as const).find((k) => n[k] !== undefined);
       if (sshOnly) throw errorAt(src, ['nodes', name, sshOnly], `a local node takes no "${sshOnly}"`, 'remove it, or set type: ssh', true);
       return { type, ...common };
     }
@@ -144,14 +171,29 @@ export function parseNodesConfig(src: SourceDoc): NodesConfig {
       hostKey: n.host_key,
       workDir: n.work_dir ?? '/tmp/marteau-tui',
       connectTimeoutMs: n.connect_timeout === undefined ? 10_000 : durationMs(n.connect_timeout),
+      nodeBin: n.node_bin,
+      marteauTui: n.marteau_tui,
     };
   });
   return {
     file: src.file,
     nodes,
+    queue: queueConfig(src, parsed.data.queue, typeof (data as { queue?: unknown })?.queue === 'string'),
     probeIntervalMs: parsed.data.probe?.interval === undefined ? 10_000 : durationMs(parsed.data.probe.interval),
     probeTimeoutMs: parsed.data.probe?.timeout === undefined ? 5_000 : durationMs(parsed.data.probe.timeout),
   };
+}
+
+function queueConfig(src: SourceDoc, q: z.infer<typeof queueObject> | undefined, short: boolean): QueueConfig | undefined {
+  if (q === undefined) return undefined;
+  const { url, lost_jobs } = q;
+  if (url === undefined) return { lostJobs: lost_jobs };
+  try {
+    return { url: parseQueueUrl(url), lostJobs: lost_jobs };
+  } catch (e) {
+    if (!(e instanceof QueueUrlError)) throw e;
+    throw errorAt(src, short ? ['queue'] : ['queue', 'url'], e.message, 'e.g. queue: redis://127.0.0.1:6379/0');
+  }
 }
 
 /** `~/x` is the home directory; a relative path is relative to the nodes file. */
@@ -161,5 +203,8 @@ export function expandPath(p: string, base: string): string {
 }
 
 export function nodesJsonSchema(): Record<string, unknown> {
-  return { ...z.toJSONSchema(nodesFileSchema, { io: 'input', unrepresentable: 'any' }), title: 'marteau.nodes.yml' };
+  const schema = z.toJSONSchema(nodesFileSchema, { io: 'input', unrepresentable: 'any' }) as { properties: Record<string, unknown> };
+  // The preprocess hides the short form from the generated schema: editors must accept it too.
+  schema.properties.queue = { anyOf: [{ type: 'string', description: 'redis://[user:password@]host:port/db' }, schema.properties.queue] };
+  return { ...schema, title: 'marteau.nodes.yml' };
 }

@@ -20,7 +20,7 @@ import { defaultExecutorFactory } from '../exec/factory.js';
 import { defaultRunners } from '../runners/index.js';
 import type { RunnerContext, RunnerNode, RunnerRegistry, RunOutcome } from '../runners/runner.js';
 import type { BehaviorRegistry, MixSpec } from '../proxy/mix.js';
-import { defaultRegistry, splitHostPort, type Proxy, type ProxyEvent } from '../proxy/proxy.js';
+import { defaultRegistry, splitHostPort, type Proxy, type ProxyEvent, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { Control } from '../proxy/api/control.js';
 import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/server.js';
@@ -33,6 +33,7 @@ import { NodePool, type ExecutorFactory, type NodeView } from './node-pool.js';
 import { postWebhook } from './notify.js';
 import { groupAlive, processStartTime } from './owner.js';
 import { JournalQueue, newJobId, QueueError, short, type JobQueue } from './queue.js';
+import { QueueOfflineError, RedisQueue } from './redis-queue.js';
 import { compileSchedule } from './schedule.js';
 import { Scheduler } from './scheduler.js';
 import { cloneGit, parseGitTarget } from './source.js';
@@ -53,7 +54,7 @@ export interface EngineOptions {
   nodeWaitMs?: number;
   /** Probe SSH nodes periodically (default: when running jobs). */
   probe?: boolean;
-  /** The queue implementation; default: the journal in the state dir. */
+  /** The queue implementation; default: `nodes.queue` (Redis) or else the journal in the state dir. */
   queue?: JobQueue;
   /** Where `source.dir` paths are resolved from for relative targets. */
   cwd?: string;
@@ -84,6 +85,8 @@ export interface EngineSnapshot {
   readonly stateDir: string;
   readonly jobs: readonly JobView[];
   readonly nodes: readonly NodeView[];
+  /** Where the queue lives (a shared one is named, credentials masked) and whether it is reachable. */
+  readonly queue: { readonly label?: string; readonly online: boolean };
 }
 
 interface LiveJob {
@@ -103,6 +106,9 @@ const TAIL_LINES = 200;
 /** console.log stops growing past this (a runaway tool must not fill the disk). */
 const MAX_CONSOLE_BYTES = 50 * 1024 * 1024;
 type AbortWhy = 'cancel' | 'timeout' | 'shutdown';
+/** How long a finished job's record is retried while a shared queue is offline. */
+const FINISH_RETRY_MS = 10 * 60_000;
+const FINISH_RETRY_STOPPING_MS = 5000;
 
 export class Engine {
   readonly events = new EventBus();
@@ -120,12 +126,17 @@ export class Engine {
   private snapshot?: EngineSnapshot;
   private version = 0;
   private unwatch?: () => void;
+  private offShared?: () => void;
+  private proxyPublisher?: NodeJS.Timeout;
   private started = false;
   private stopping = false;
 
   constructor(private readonly options: EngineOptions) {
     this.state = new StateDir(options.stateDir);
-    this.queue = options.queue ?? new JournalQueue(this.state.journalFile);
+    const q = options.nodes.queue;
+    this.queue =
+      options.queue ??
+      (q?.url ? new RedisQueue({ url: q.url, lostJobs: q.lostJobs }) : new JournalQueue(this.state.journalFile, undefined, q?.lostJobs));
     this.runners = options.runners ?? defaultRunners;
     this.behaviors = options.behaviors ?? defaultRegistry;
     this.pool = new NodePool(options.nodes, this.queue, options.executorFactory ?? defaultExecutorFactory, this.events);
@@ -171,6 +182,7 @@ export class Engine {
       });
     });
     this.onQueueChange();
+    this.shareWithTeam();
     if (this.options.probe ?? this.runsJobs) this.pool.start();
     if (this.runsJobs) void this.scheduler.kick();
   }
@@ -182,6 +194,8 @@ export class Engine {
     this.pool.stop();
     for (const l of this.live.values()) l.abort.abort('shutdown' satisfies AbortWhy);
     await Promise.all([...this.live.values()].map((l) => l.done));
+    clearInterval(this.proxyPublisher);
+    this.offShared?.();
     this.unwatch?.();
     await this.queue.close();
   }
@@ -206,8 +220,7 @@ export class Engine {
       source = { kind: 'dir', dir: config.projectDir, configFile: path.resolve(config.file) };
     }
     // The config as enqueued is what runs, even if the file is edited while the job waits.
-    await mkdirp(jobDir, 0o700);
-    await writeFile(path.join(jobDir, 'marteau.yml'), await readFile(config.file, 'utf8'), { mode: 0o600 });
+    await this.keepConfig(id, await readFile(config.file, 'utf8'));
     if (typeof config.raw.chaos === 'string') await copyFile(path.join(config.projectDir, config.raw.chaos), path.join(jobDir, CHAOS_SNAPSHOT));
     if (o.runHere ?? this.options.run === 'own') this.own.add(id);
     const job = await this.queue.enqueue({
@@ -245,10 +258,10 @@ export class Engine {
     const old = this.queue.get(this.queue.resolve(idOrPrefix))!;
     const id = newJobId();
     if (!isTerminal(old.status)) throw new QueueError(`job ${short(old.id)} is still ${old.status}; cancel it first or wait for it`);
-    await mkdirp(this.state.jobDir(id), 0o700);
-    for (const f of files) {
+    await this.keepConfig(id, await this.configText(old.id));
+    for (const f of files.filter((f) => f !== 'marteau.yml')) {
       await copyFile(path.join(this.state.jobDir(old.id), f), path.join(this.state.jobDir(id), f)).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'ENOENT' || f === 'marteau.yml') throw e;
+        if (e.code !== 'ENOENT') throw e;
       });
     }
     if (o.runHere ?? this.options.run === 'own') this.own.add(id);
@@ -258,6 +271,8 @@ export class Engine {
   }
 
   async setNodeEnabled(name: string, enabled: boolean): Promise<void> {
+    // A worker's node on a shared queue: the switch is a queue record every worker obeys.
+    if (!this.pool.node(name) && this.queue.remotePresence?.().nodes.some((n) => n.name === name)) return this.queue.setNodeEnabled(name, enabled);
     await this.pool.setEnabled(name, enabled);
   }
 
@@ -344,7 +359,8 @@ export class Engine {
       version: this.version,
       stateDir: this.state.root,
       jobs: Object.freeze(this.queue.list().map((j) => this.view(j))),
-      nodes: Object.freeze(this.pool.list().map((n) => Object.freeze(n))),
+      nodes: Object.freeze(this.nodeViews().map((n) => Object.freeze(n))),
+      queue: Object.freeze({ label: this.queue.label, online: this.queue.online?.() ?? true }),
     });
     return this.snapshot;
   };
@@ -448,13 +464,84 @@ export class Engine {
    */
   private async snapshotConfig(job: Readonly<Job>, vars: Vars): Promise<MarteauConfig> {
     const dir = this.state.jobDir(job.id);
-    const text = await readFile(path.join(dir, 'marteau.yml'), 'utf8');
     return parseMarteauConfig(
-      parseYaml(job.source.configFile, text),
+      parseYaml(job.source.configFile, await this.configText(job.id)),
       job.source.dir,
       { runners: this.runners, behaviors: this.behaviors, readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8') },
       vars,
     );
+  }
+
+  /**
+   * A job's end must reach the queue: on a shared queue that is offline for a moment, try again
+   * until it is back (bounded; when stopping, briefly), else the job would stay `running`.
+   */
+  private async recordFinish(id: string, claim: string, outcome: JobOutcome, log: (line: string, o: { level: 'warn' }) => void): Promise<void> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.queue.finish(id, claim, outcome);
+      } catch (e) {
+        const limit = this.stopping ? FINISH_RETRY_STOPPING_MS : FINISH_RETRY_MS;
+        if (!(e instanceof QueueOfflineError) || Date.now() - started > limit) throw e;
+        if (attempt === 0) log(`${e.message}; the job's end is recorded when it is back`, { level: 'warn' });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+  }
+
+  /** The config as enqueued: in the job's directory, and in a shared queue for other machines. */
+  private async keepConfig(id: string, text: string): Promise<void> {
+    await mkdirp(this.state.jobDir(id), 0o700);
+    await writeFile(path.join(this.state.jobDir(id), 'marteau.yml'), text, { mode: 0o600 });
+    await this.queue.storeConfig?.(id, text);
+  }
+
+  private async configText(id: string): Promise<string> {
+    const file = path.join(this.state.jobDir(id), 'marteau.yml');
+    try {
+      return await readFile(file, 'utf8');
+    } catch (e) {
+      // Enqueued on another machine: the shared queue has the snapshot.
+      const shared = (e as NodeJS.ErrnoException).code === 'ENOENT' ? await this.queue.loadConfig?.(id) : undefined;
+      if (shared === undefined) throw e;
+      await this.keepConfig(id, shared);
+      return shared;
+    }
+  }
+
+  /**
+   * On a shared queue: show the live output of jobs other processes run, and publish the
+   * counters of the proxies of the jobs run here (other terminals' Proxies panes read them).
+   */
+  private shareWithTeam(): void {
+    this.offShared = this.queue.onLine?.((jobId, l) => {
+      if (this.live.has(jobId)) return;
+      this.events.emit({ type: 'log.line', at: l.at, jobId, node: l.node, stream: l.stream, level: l.level, line: l.line });
+    });
+    const publish = this.queue.publishPresence?.bind(this.queue);
+    if (!publish || !this.runsJobs) return;
+    const share = () => publish({ nodes: this.pool.list(), proxies: this.liveProxies().map((p) => p.stats()) });
+    share();
+    this.proxyPublisher = setInterval(share, 1000);
+    this.proxyPublisher.unref();
+  }
+
+  /** Counters of the proxies of jobs run by other processes on a shared queue. */
+  remoteProxyStats(): ProxyStats[] {
+    return this.queue.remotePresence?.().proxies ?? [];
+  }
+
+  /**
+   * This process's nodes, and on a shared queue the workers' too. A terminal that runs no jobs
+   * shows the workers' view of a node of the same name (they probe it, it only has a config).
+   */
+  private nodeViews(): NodeView[] {
+    const own = this.pool.list();
+    const remote = (this.queue.remotePresence?.().nodes ?? []).map((n) => ({ ...n, running: this.queue.nodeUse(n.name), enabled: this.queue.nodeEnabled(n.name) ?? n.enabled }));
+    if (!remote.length) return own;
+    const [first, second] = this.runsJobs ? [own, remote] : [remote, own];
+    return [...first, ...second.filter((n) => !first.some((m) => m.name === n.name))];
   }
 
   private launch(job: Readonly<Job>, claim: string, nodes: NodeConfig[]): void {
@@ -466,7 +553,11 @@ export class Engine {
       .finally(() => {
         this.live.delete(job.id);
         const j = this.queue.get(job.id);
-        if (j && isTerminal(j.status)) this.emitFinished(j);
+        if (j && isTerminal(j.status)) {
+          // Seen here, so a queue change handled after this does not announce it again.
+          this.seen.set(j.id, j.status);
+          this.emitFinished(j);
+        }
         this.changed();
         void this.scheduler.kick();
       });
@@ -483,6 +574,7 @@ export class Engine {
       live.lines.push(entry);
       if (live.lines.length > TAIL_LINES) live.lines.splice(0, live.lines.length - TAIL_LINES);
       consoleFile.write(entry);
+      this.queue.publishLine?.(job.id, { ...entry, level: o.level });
       this.events.emit({ type: 'log.line', at: entry.at, jobId: job.id, node: o.node, stream: entry.stream, level: o.level, line });
       this.changed();
     };
@@ -550,7 +642,7 @@ export class Engine {
         const executor = this.pool.executor(n.name);
         executors.push(executor);
         return n.type === 'ssh'
-          ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, ssh: { host: n.host, port: n.port, user: n.user } }
+          ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, ssh: { host: n.host, port: n.port, user: n.user }, nodeBin: n.nodeBin, marteauTui: n.marteauTui }
           : { name: n.name, index, executor, kind: n.type };
       });
       let loadStarted = false;
@@ -625,7 +717,7 @@ export class Engine {
     ).catch(() => {});
     await writeFile(path.join(resultDir, 'timeline.json'), JSON.stringify(live.timeline, null, 2)).catch(() => {});
     await consoleFile.close();
-    await this.queue.finish(job.id, claim, final);
+    await this.recordFinish(job.id, claim, final, log);
 
     const webhook = config?.notify.webhook;
     if (webhook && config) {

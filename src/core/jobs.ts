@@ -48,7 +48,9 @@ export type JournalRecord =
   | { t: 'proc'; at: number; id: string; claim: string; node: string; pgid: number }
   | { t: 'cancel'; at: number; id: string; by: Owner }
   | ({ t: 'finished'; at: number; id: string; claim: string } & JobOutcome)
-  | { t: 'node'; at: number; name: string; enabled: boolean; by: Owner };
+  | { t: 'node'; at: number; name: string; enabled: boolean; by: Owner }
+  /** A lost engine's running job goes back to the queue (config: lost_jobs: requeue). */
+  | { t: 'requeued'; at: number; id: string; claim: string; reason: string };
 
 export interface Job extends JobSpec {
   seq: number;
@@ -175,7 +177,20 @@ export class QueueState {
         j.reason = r.reason;
         j.failure = r.failure;
         j.exitCode = r.exitCode;
-        for (const n of j.nodesTaken) this.nodeUse.set(n, Math.max(0, (this.nodeUse.get(n) ?? 1) - 1));
+        this.release(j);
+        return true;
+      }
+      case 'requeued': {
+        const j = this.jobs.get(r.id);
+        if (!j || j.status !== 'running' || j.claim !== r.claim) return false;
+        this.release(j);
+        j.status = 'queued';
+        j.reason = r.reason;
+        j.claim = undefined;
+        j.owner = undefined;
+        j.startedAt = undefined;
+        j.nodesTaken = [];
+        j.procs = [];
         return true;
       }
       case 'node':
@@ -184,6 +199,10 @@ export class QueueState {
       default:
         return false; // a record type from a newer version: ignore it, keep going
     }
+  }
+
+  private release(j: Job): void {
+    for (const n of j.nodesTaken) this.nodeUse.set(n, Math.max(0, (this.nodeUse.get(n) ?? 1) - 1));
   }
 }
 

@@ -10,6 +10,8 @@ export interface Owner {
   pid: number;
   /** Process start time in clock ticks since boot (Linux /proc), when known. */
   start?: number;
+  /** Which queue connection of the process (team mode: one process may hold several). */
+  session?: string;
 }
 
 let self: Owner | undefined;

@@ -1,14 +1,18 @@
 /**
- * The job queue: a narrow interface (a Redis implementation can come later) and its
- * implementation on the shared journal file. Every process on the same state dir sees the same
- * jobs; a claim is an appended record, and the fold decides which claim won, so two engines
- * never run the same job and never overfill a node.
+ * The job queue: a narrow interface and one implementation, `LogQueue`, over any totally ordered
+ * append-only log of records: the journal file (the embedded default, `JournalQueue`) or a Redis
+ * stream (team mode, see redis-queue.ts). Every process reading the same log sees the same jobs;
+ * a claim is an appended record, and the fold decides which claim won, so two engines never run
+ * the same job and never overfill a node, whatever the backend.
  */
 import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { Journal, MAX_RECORD_BYTES, RecordTooLargeError } from './journal.js';
 import { isTerminal, QueueState, type Job, type JobOutcome, type JobSpec, type JournalRecord, type NodeClaim } from './jobs.js';
 import { currentOwner, isOwnerAlive, type Owner } from './owner.js';
+import type { LogStream } from './events.js';
+import type { ProxyStats } from '../proxy/proxy.js';
+import type { NodeView } from './node-pool.js';
 
 export interface JobQueue {
   open(): Promise<void>;
@@ -39,6 +43,49 @@ export interface JobQueue {
   watch(listener: () => void): () => void;
   /** Pick up records appended by other processes now. */
   sync(): Promise<void>;
+
+  // ---- shared backends only (team mode): what a file in a shared state dir gives for free ----
+  /** Where it lives, for views (credentials masked). */
+  readonly label?: string;
+  /** false while a shared backend cannot be reached (it reconnects by itself). */
+  online?(): boolean;
+  /** Keep a job's config snapshot where engines on other machines can read it. */
+  storeConfig?(id: string, text: string): Promise<void>;
+  loadConfig?(id: string): Promise<string | undefined>;
+  /** Live output of a job run here, for the other processes; `onLine` gets theirs. */
+  publishLine?(jobId: string, line: SharedLine): void;
+  onLine?(listener: (jobId: string, line: SharedLine) => void): () => void;
+  /** What this process runs on (nodes, proxies of its jobs); `remotePresence` merges the others'. */
+  publishPresence?(p: Presence): void;
+  remotePresence?(): Presence;
+}
+
+/** What a process shows the team: its nodes' state and its running jobs' proxy counters. */
+export interface Presence {
+  nodes: NodeView[];
+  proxies: ProxyStats[];
+}
+
+export interface SharedLine {
+  at: number;
+  node?: string;
+  stream: LogStream;
+  level?: 'info' | 'warn' | 'error';
+  line: string;
+}
+
+/** What happens to the running jobs of an engine found dead: `interrupt` (default) or `requeue`. */
+export type LostJobs = 'interrupt' | 'requeue';
+
+/** Where a LogQueue's records live: appended in one order that every reader sees alike. */
+export interface RecordLog {
+  open(): Promise<void>;
+  close(): Promise<void>;
+  append(r: JournalRecord): Promise<void>;
+  /** Records appended (by anyone) since the previous call, in log order. */
+  readNew(): Promise<JournalRecord[]>;
+  /** Call `onChange` when new records may be there (it returns once they are read); returns a stop function. */
+  watch(onChange: () => Promise<void>): () => void;
 }
 
 export class QueueError extends Error {
@@ -52,35 +99,34 @@ export function newJobId(): string {
   return randomBytes(8).toString('hex');
 }
 
-const POLL_MS = 300;
 const MAX_REASON = 1000;
 
-export class JournalQueue implements JobQueue {
-  private readonly journal: Journal<JournalRecord>;
+export class LogQueue implements JobQueue {
   private readonly state = new QueueState();
-  private offset = 0;
   private listeners = new Set<() => void>();
-  private watcher?: FSWatcher;
-  private poller?: NodeJS.Timeout;
+  private unwatchLog?: () => void;
   private syncing?: Promise<void>;
   private resync = false;
   private cached?: readonly Readonly<Job>[];
   private readonly frozen = new Map<string, Readonly<Job>>();
-  corruptLines = 0;
+  /** Claims whose append failed without telling whether it landed: claim id -> job id. */
+  private readonly unsureClaims = new Map<string, string>();
 
-  constructor(readonly file: string, private readonly owner: Owner = currentOwner()) {
-    this.journal = new Journal<JournalRecord>(file);
-  }
+  constructor(
+    private readonly log: RecordLog,
+    protected readonly owner: Owner = currentOwner(),
+    private readonly lostJobs: LostJobs = 'interrupt',
+  ) {}
 
   async open(): Promise<void> {
-    await this.journal.open();
+    await this.log.open();
     await this.sync();
   }
 
   async close(): Promise<void> {
     this.stopWatching();
     this.listeners.clear();
-    await this.journal.close();
+    await this.log.close();
   }
 
   async enqueue(spec: Omit<JobSpec, 'id'> & { id?: string }): Promise<Job> {
@@ -142,8 +188,28 @@ export class JournalQueue implements JobQueue {
 
   async claim(id: string, nodes: NodeClaim[]): Promise<string | undefined> {
     const claim = randomBytes(8).toString('hex');
-    await this.append({ t: 'claimed', at: Date.now(), id, claim, owner: this.owner, nodes });
+    try {
+      await this.append({ t: 'claimed', at: Date.now(), id, claim, owner: this.owner, nodes });
+    } catch (e) {
+      // The record may have landed with only the reply lost (a shared backend dropping):
+      // should it turn up, the job was never started, and must not stay `running` for ever.
+      this.unsureClaims.set(claim, id);
+      throw e;
+    }
     return this.state.jobs.get(id)?.claim === claim ? claim : undefined;
+  }
+
+  private settleUnsureClaims(): void {
+    for (const [claim, id] of this.unsureClaims) {
+      const won = this.state.jobs.get(id)?.claim === claim && this.state.jobs.get(id)?.status === 'running';
+      if (!won && !this.state.rejectedClaims.has(claim)) continue; // not seen yet
+      this.unsureClaims.delete(claim);
+      if (won) {
+        void this.finish(id, claim, { status: 'interrupted', failure: 'infrastructure', reason: 'its start was cut off by a lost connection to the queue' }).catch(() => {
+          this.unsureClaims.set(claim, id);
+        });
+      }
+    }
   }
 
   async recordProcess(id: string, claim: string, node: string, pgid: number): Promise<void> {
@@ -166,18 +232,23 @@ export class JournalQueue implements JobQueue {
     return this.state.nodeUse.get(name) ?? 0;
   }
 
+  /** Whether an owner process is alive: true/false, or undefined when it cannot be told. */
+  protected async liveness(): Promise<(o: Owner) => boolean | undefined> {
+    return isOwnerAlive;
+  }
+
   async recoverInterrupted(): Promise<Readonly<Job>[]> {
     await this.sync();
-    const dead = [...this.state.jobs.values()].filter((j) => j.status === 'running' && j.owner && j.claim && isOwnerAlive(j.owner) === false);
+    const alive = await this.liveness();
+    const dead = [...this.state.jobs.values()].filter((j) => j.status === 'running' && j.owner && j.claim && alive(j.owner) === false);
     for (const j of dead) {
-      await this.finish(j.id, j.claim!, {
-        status: 'interrupted',
-        reason: `the marteau-tui process running it (pid ${j.owner!.pid}) stopped without finishing it`,
-        failure: 'infrastructure',
-      });
+      const why = `the marteau-tui process running it (pid ${j.owner!.pid} on ${j.owner!.host}) stopped without finishing it`;
+      // A job a user asked to stop is not run again.
+      if (this.lostJobs === 'requeue' && !j.cancelRequested) await this.append({ t: 'requeued', at: Date.now(), id: j.id, claim: j.claim!, reason: why });
+      else await this.finish(j.id, j.claim!, { status: 'interrupted', reason: why, failure: 'infrastructure' });
     }
     // A --ci run's jobs are its own; if it died before starting one, nobody else will.
-    const orphans = [...this.state.jobs.values()].filter((j) => j.status === 'queued' && j.origin === 'ci' && isOwnerAlive(j.enqueuedBy) === false);
+    const orphans = [...this.state.jobs.values()].filter((j) => j.status === 'queued' && j.origin === 'ci' && alive(j.enqueuedBy) === false);
     for (const j of orphans) {
       const claim = await this.claim(j.id, []);
       if (claim) {
@@ -193,7 +264,7 @@ export class JournalQueue implements JobQueue {
 
   watch(listener: () => void): () => void {
     this.listeners.add(listener);
-    this.startWatching();
+    this.unwatchLog ??= this.log.watch(() => this.sync());
     return () => {
       this.listeners.delete(listener);
       if (!this.listeners.size) this.stopWatching();
@@ -210,15 +281,14 @@ export class JournalQueue implements JobQueue {
       try {
         do {
           this.resync = false;
-          const { records, offset, corrupt } = await this.journal.read(this.offset);
-          this.offset = offset;
-          this.corruptLines += corrupt;
+          const records = await this.log.readNew();
           let changed = false;
           for (const r of records) changed = this.state.apply(r) || changed;
           if (changed) {
             this.cached = undefined;
-            for (const l of [...this.listeners]) l();
+            this.notify();
           }
+          if (this.unsureClaims.size) this.settleUnsureClaims();
         } while (this.resync);
       } finally {
         this.syncing = undefined;
@@ -227,16 +297,14 @@ export class JournalQueue implements JobQueue {
     return this.syncing;
   }
 
+  /** Tell the listeners something changed (records, or a backend's own state such as `online`). */
+  protected notify(): void {
+    for (const l of [...this.listeners]) l();
+  }
+
   private async append(r: JournalRecord): Promise<void> {
-    try {
-      await this.journal.append(r);
-    } catch (e) {
-      if (e instanceof RecordTooLargeError) {
-        throw new QueueError(`this job's description is too long to record (over ${MAX_RECORD_BYTES} bytes): shorten its name or path`);
-      }
-      throw e;
-    }
-    // Our own record is now in the file; reading up to it also brings in anything another
+    await this.log.append(r);
+    // Our own record is now in the log; reading up to it also brings in anything another
     // process appended before it, which is what decides a claim race.
     await this.sync();
   }
@@ -247,25 +315,83 @@ export class JournalQueue implements JobQueue {
     return this.get(id) as Job;
   }
 
-  private startWatching(): void {
-    if (this.poller) return;
-    // fs.watch is fast but may miss events (network filesystems, some containers); the poll is
-    // the safety net. Both only trigger a cheap read of the new bytes.
-    try {
-      this.watcher = watch(this.file, { persistent: false }, () => void this.sync().catch(() => {}));
-      this.watcher.on('error', () => {});
-    } catch {
-      this.watcher = undefined;
-    }
-    this.poller = setInterval(() => void this.sync().catch(() => {}), POLL_MS);
-    this.poller.unref();
+  private stopWatching(): void {
+    this.unwatchLog?.();
+    this.unwatchLog = undefined;
+  }
+}
+
+const POLL_MS = 300;
+
+/** The journal file under the state dir as a RecordLog. */
+class FileLog implements RecordLog {
+  private readonly journal: Journal<JournalRecord>;
+  private offset = 0;
+  corruptLines = 0;
+
+  constructor(readonly file: string) {
+    this.journal = new Journal<JournalRecord>(file);
   }
 
-  private stopWatching(): void {
-    this.watcher?.close();
-    this.watcher = undefined;
-    clearInterval(this.poller);
-    this.poller = undefined;
+  open(): Promise<void> {
+    return this.journal.open();
+  }
+
+  close(): Promise<void> {
+    return this.journal.close();
+  }
+
+  async append(r: JournalRecord): Promise<void> {
+    try {
+      await this.journal.append(r);
+    } catch (e) {
+      if (e instanceof RecordTooLargeError) {
+        throw new QueueError(`this job's description is too long to record (over ${MAX_RECORD_BYTES} bytes): shorten its name or path`);
+      }
+      throw e;
+    }
+  }
+
+  async readNew(): Promise<JournalRecord[]> {
+    const { records, offset, corrupt } = await this.journal.read(this.offset);
+    this.offset = offset;
+    this.corruptLines += corrupt;
+    return records;
+  }
+
+  watch(onChange: () => Promise<void>): () => void {
+    const changed = () => void onChange().catch(() => {});
+    // fs.watch is fast but may miss events (network filesystems, some containers); the poll is
+    // the safety net. Both only trigger a cheap read of the new bytes.
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(this.file, { persistent: false }, changed);
+      watcher.on('error', () => {});
+    } catch {
+      watcher = undefined;
+    }
+    const poller = setInterval(changed, POLL_MS);
+    poller.unref();
+    return () => {
+      watcher?.close();
+      clearInterval(poller);
+    };
+  }
+}
+
+/** The embedded default: the queue on the journal file in the state dir. */
+export class JournalQueue extends LogQueue {
+  private readonly fileLog: FileLog;
+
+  constructor(readonly file: string, owner: Owner = currentOwner(), lostJobs?: LostJobs) {
+    const log = new FileLog(file);
+    super(log, owner, lostJobs);
+    this.fileLog = log;
+  }
+
+  /** Damaged lines skipped so far. */
+  get corruptLines(): number {
+    return this.fileLog.corruptLines;
   }
 }
 

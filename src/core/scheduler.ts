@@ -21,6 +21,8 @@ export interface SchedulerDeps {
   nodeWaitMs?: number;
 }
 
+/** After a failed pass (queue unreachable), the next try. */
+const RETRY_MS = 1000;
 /** Scheduling passes per tick: bounds the work whatever the queue length. */
 const MAX_STARTS_PER_TICK = 64;
 
@@ -44,6 +46,11 @@ export class Scheduler {
           this.again = false;
           await this.pass();
         } while (this.again);
+      } catch {
+        // The queue could not be written (a shared queue offline): try again shortly.
+        clearTimeout(this.timer);
+        this.timer = setTimeout(() => void this.kick(), RETRY_MS);
+        this.timer.unref();
       } finally {
         this.running = undefined;
       }

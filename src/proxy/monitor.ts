@@ -29,7 +29,7 @@ export class ProxyMonitor {
   private timer?: NodeJS.Timeout;
   private lastAt = 0;
 
-  constructor(private readonly source: () => Iterable<Proxy>, private readonly intervalMs = 500) {}
+  constructor(private readonly source: () => Iterable<Pick<Proxy, 'stats'>>, private readonly intervalMs = 500) {}
 
   start(): void {
     this.sample();

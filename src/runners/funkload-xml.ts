@@ -408,6 +408,8 @@ export interface ReadOptions {
   apdexT?: number;
   /** Added to every thread id (merging files from several nodes). */
   threadOffset?: number;
+  /** Also handed every sample read (e.g. to fold several nodes' files into one model and file). */
+  sink?: { request(s: RequestSample): void; test(t: TestSample): void };
 }
 
 export interface ReadReport {
@@ -570,6 +572,7 @@ export class FunkloadReader {
       s.traceback = e.body.slice(0, 2000);
     }
     this.model().addRequest(s);
+    this.options.sink?.request(s);
     this.track(s.cycle, s.cvus, s.start, s.start + s.duration);
   }
 
@@ -596,6 +599,7 @@ export class FunkloadReader {
       name: a.name,
     };
     this.model().addTest(t);
+    this.options.sink?.test(t);
     this.track(t.cycle, t.cvus, t.start, t.start + t.duration);
   }
 

@@ -8,6 +8,7 @@
  * `defaultRunners` in ./index.ts. Its `configSchema` validates its own keys of .marteau.yml
  * (errors get file:line:col for free); `check` does cross-key checks with a path.
  */
+import path from 'node:path';
 import type { RunnerCatalogEntry, MarteauConfig } from '../config/marteau.js';
 import type { LogStream, Progress, TimelineEvent } from '../core/events.js';
 import type { FailureKind } from '../core/jobs.js';
@@ -24,6 +25,9 @@ export interface RunnerNode {
   remoteBase?: string;
   /** SSH nodes: how to reach it, for tools that log in themselves (FunkLoad's distributed mode). */
   ssh?: { host: string; port: number; user: string };
+  /** SSH nodes: Node.js there (`node_bin`) and an installed marteau-tui (`marteau_tui`), for the builtin runner. */
+  nodeBin?: string;
+  marteauTui?: string;
 }
 
 export interface RunnerContext {

@@ -260,7 +260,9 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
   const right = columns - left;
   const counts = snap.jobs.reduce<Record<string, number>>((a, j) => ({ ...a, [j.state]: (a[j.state] ?? 0) + 1 }), {});
   const faults = proxies.reduce((s, p) => s + Object.entries(p.stats.behaviors).reduce((t, [n, c]) => t + (n === 'dummy' ? 0 : c), 0), 0);
-  const header = `marteau-tui${props.title ? ` · ${props.title}` : ''} · ${running ? 'running' : 'idle'} · jobs ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(' ') || '0'} · proxies ${proxies.length} · faults ${faults}`;
+  // Early in the line: a narrow terminal truncates the end, and an offline queue must show.
+  const team = snap.queue?.online === false ? ' · queue offline (reconnecting)' : snap.queue?.label ? ` · team ${snap.queue.label}` : '';
+  const header = `marteau-tui${props.title ? ` · ${props.title}` : ''}${team} · ${running ? 'running' : 'idle'} · jobs ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(' ') || '0'} · proxies ${proxies.length} · faults ${faults}`;
   const overlayW = Math.min(columns - 4, 90);
   // The newest of the last action's result and the engine's news (a job's end and its report).
   const news = note && (!snap.message || note.at >= snap.message.at) ? note : snap.message;

@@ -36,6 +36,8 @@ export interface TuiSnapshot {
   schedules: readonly ScheduleView[];
   /** The latest engine news for the header (a job's end, with its report), and when. */
   message?: { text: string; at: number };
+  /** A shared queue (team mode): its masked URL, and false while it cannot be reached. */
+  queue?: { label?: string; online: boolean };
 }
 
 export interface TuiBackend {

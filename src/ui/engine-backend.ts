@@ -24,7 +24,9 @@ export interface EngineBackendOptions {
 }
 
 export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBackend & { stop(): void } {
-  const monitor = new ProxyMonitor(() => [...(o.extraProxies?.() ?? []), ...engine.liveProxies()]);
+  // Proxies of jobs that other workers run on a shared queue come as counters only.
+  const remote = () => engine.remoteProxyStats().map((s) => ({ stats: () => s }));
+  const monitor = new ProxyMonitor(() => [...(o.extraProxies?.() ?? []), ...engine.liveProxies(), ...remote()]);
   monitor.start();
   let last: { from?: EngineSnapshot; view: TuiSnapshot } = { view: { jobs: [], nodes: [], schedules: [], output: () => [] } };
   // The engine keeps lines only while it runs a job; the pane keeps showing them afterwards,
@@ -65,6 +67,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
         schedules: snap.jobs.flatMap((j) => j.chaos ?? []),
         output: (id) => [...(kept.get(id) ?? [])],
         message,
+        queue: snap.queue,
       },
     };
     return last.view;
@@ -86,7 +89,10 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
       behaviorNames: () => engine.behaviorNames(),
       setMix: async (name: string, spec: MixSpec) => {
         const proxy = proxyByName(name);
-        if (!proxy) throw new Error(`no proxy "${name}" is running`);
+        if (!proxy) {
+          const elsewhere = engine.remoteProxyStats().some((s) => s.name === name);
+          throw new Error(elsewhere ? `proxy "${name}" runs in a job of another worker: change its mix there (or with its job's api:)` : `no proxy "${name}" is running`);
+        }
         if (engine.liveProxies().includes(proxy)) await engine.setMix(name, spec);
         else await proxy.setMix(spec);
         monitor.sample();

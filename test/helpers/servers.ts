@@ -80,16 +80,38 @@ export async function startProcess(
   };
 }
 
-export async function startRedis(): Promise<RunningServer> {
-  const port = await freePort();
-  const dir = await tempDir('redis');
-  const { stop } = await startProcess(
+export interface RedisOptions {
+  /** Append-only file, fsynced on every write: a kill -9 loses nothing acknowledged. */
+  aof?: boolean;
+  /** Start again on the same port and data dir (after `crash()`). */
+  port?: number;
+  dir?: string;
+  /** requirepass: clients must AUTH with it. */
+  password?: string;
+}
+
+export interface RunningRedis extends RunningServer {
+  /** kill -9, keeping the data dir for a restart with the same options. */
+  crash(): Promise<void>;
+}
+
+export async function startRedis(o: RedisOptions = {}): Promise<RunningRedis> {
+  const port = o.port ?? (await freePort());
+  const dir = o.dir ?? (await tempDir('redis'));
+  const persistence = o.aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const { child, stop } = await startProcess(
     findBinary('redis-server') ?? 'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, ...(o.password ? ['--requirepass', o.password] : []), '--dir', dir],
     port,
     dir,
   );
-  return { host: '127.0.0.1', port, dir, stop };
+  const crash = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  };
+  return { host: '127.0.0.1', port, dir, stop, crash };
 }
 
 export async function startMemcached(): Promise<RunningServer> {

@@ -12,8 +12,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
-import { newRunInfo, RunResults, type Outcome, type RequestSample, type TestSample } from '../results.js';
-import { serverUrl, type BuiltinConfig, type ScenarioStep } from './config.js';
+import { newRunInfo, RunResults, type Outcome, type RequestSample, type RunInfo, type TestSample } from '../results.js';
+import type { BuiltinConfig, ScenarioStep } from './config.js';
 import { UserAgent, type RequestSpec } from './http.js';
 
 export interface BenchProgress {
@@ -47,6 +47,8 @@ export interface CycleEvent {
 
 export interface BenchOptions {
   signal?: AbortSignal;
+  /** Called once, when the load starts (after any preparation). */
+  onStart?: () => void;
   /** Called every second (and once at the end). */
   onProgress?: (p: BenchProgress) => void;
   onCycle?: (e: CycleEvent) => void;
@@ -62,6 +64,17 @@ export interface BenchOptions {
   random?: () => number;
   /** How long stopping users may finish their step before their connections are cut (ms). */
   stopGraceMs?: number;
+  /**
+   * This process runs one share of a bench spread over `of` nodes: of each cycle's users (numbered
+   * 0..N-1, started one every startup_delay), it runs those with `number % of === index`, and
+   * waits out the others' start slots, so every node's recording window opens at the same time.
+   */
+  share?: { index: number; of: number };
+}
+
+/** The users of a cycle of `cvus` that one share runs (FunkLoad thread numbers, global). */
+export function shareOf(cvus: number, share: { index: number; of: number } = { index: 0, of: 1 }): number {
+  return share.index < cvus % share.of ? Math.ceil(cvus / share.of) : Math.floor(cvus / share.of);
 }
 
 const SUITE = 'Scenario';
@@ -82,6 +95,34 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     };
     const timer = setTimeout(done, ms);
     signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/** The server under test, as FunkLoad's `server_url`. */
+export function serverUrl(c: BuiltinConfig): string {
+  return c.base_url ?? c.url ?? new URL(c.scenario[0].path).origin;
+}
+
+/** The run's identity and bench parameters, as the results model and the XML header keep them. */
+export function benchRunInfo(config: BuiltinConfig, o: Partial<RunInfo> & { start: number }): RunInfo {
+  return newRunInfo({
+    runner: 'builtin',
+    apdexT: config.apdex_t,
+    suite: SUITE,
+    test: TEST,
+    module: 'scenario',
+    description: `${config.scenario.length} HTTP step(s)`,
+    ...o,
+    bench: {
+      cycles: config.cycles,
+      duration: config.duration,
+      startupDelay: config.startup_delay,
+      sleepTime: config.sleep_time,
+      sleepTimeMin: config.sleep_time_min,
+      sleepTimeMax: config.sleep_time_max,
+      cycleTime: config.cycle_time,
+      serverUrl: serverUrl(config),
+    },
   });
 }
 
@@ -112,30 +153,8 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
   const signal = options.signal;
   const targets = resolveTargets(config);
   const start = now();
-  const results =
-    options.results ??
-    new RunResults(
-      newRunInfo({
-        name: options.name ?? 'bench',
-        runner: 'builtin',
-        start,
-        apdexT: config.apdex_t,
-        suite: SUITE,
-        test: TEST,
-        module: 'scenario',
-        description: `${config.scenario.length} HTTP step(s)`,
-        bench: {
-          cycles: config.cycles,
-          duration: config.duration,
-          startupDelay: config.startup_delay,
-          sleepTime: config.sleep_time,
-          sleepTimeMin: config.sleep_time_min,
-          sleepTimeMax: config.sleep_time_max,
-          cycleTime: config.cycle_time,
-          serverUrl: serverUrl(config),
-        },
-      }),
-    );
+  const results = options.results ?? new RunResults(benchRunInfo(config, { name: options.name ?? 'bench', start }));
+  const share = options.share ?? { index: 0, of: 1 };
   const log = options.onLog ?? (() => {});
 
   // Counters for the per-second progress line: every request, recorded or not.
@@ -180,6 +199,7 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
   }));
   const stopGraceMs = options.stopGraceMs ?? Math.min(timeoutMs, 5000);
 
+  options.onStart?.();
   log(`Benching ${SUITE}.${TEST}`);
   log(`* Server: ${serverUrl(config)}`);
   log(`* Cycles: [${config.cycles.join(', ')}]`);
@@ -187,9 +207,10 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
 
   try {
     for (let ci = 0; ci < config.cycles.length && !signal?.aborted; ci++) {
-      const cvus = config.cycles[ci];
+      const total = config.cycles[ci];
+      const cvus = shareOf(total, share);
       Object.assign(state, { cycle: ci, cvus, users: 0, phase: 'starting' });
-      const title = `Cycle #${ci} with ${cvus} virtual users`;
+      const title = `Cycle #${ci} with ${cvus} virtual users${share.of > 1 ? ` (of ${total} on ${share.of} nodes)` : ''}`;
       log('');
       log(title);
       log('-'.repeat(title.length));
@@ -201,7 +222,7 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
       const agents: UserAgent[] = [];
       const users: Promise<void>[] = [];
       // Hard end for the users' loops, whatever happens to timers.
-      const hardDeadline = now() + (cvus * config.startup_delay + config.duration) * 1000 + stopGraceMs + timeoutMs + 60_000;
+      const hardDeadline = now() + (total * config.startup_delay + config.duration) * 1000 + stopGraceMs + timeoutMs + 60_000;
 
       const runUser = async (thread: number, agent: UserAgent): Promise<void> => {
         state.users++;
@@ -307,12 +328,14 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
         }
       };
 
-      // Ramp-up: one user every startup_delay, nothing recorded yet.
-      for (let t = 0; t < cvus && !signal?.aborted; t++) {
-        const agent = new UserAgent({ timeoutMs });
-        agents.push(agent);
-        users.push(runUser(t, agent));
-        if (t < cvus - 1) await sleep(config.startup_delay * 1000, signal);
+      // Ramp-up: one user every startup_delay (the other shares' slots included), nothing recorded yet.
+      for (let t = 0; t < total && !signal?.aborted; t++) {
+        if (t % share.of === share.index) {
+          const agent = new UserAgent({ timeoutMs });
+          agents.push(agent);
+          users.push(runUser(t, agent));
+        }
+        if (t < total - 1) await sleep(config.startup_delay * 1000, signal);
       }
       log(`* Starting threads: ${cvus} done.`);
 

@@ -173,8 +173,3 @@ export const builtinConfigSchema = z
 
 export type BuiltinConfigInput = z.input<typeof builtinConfigSchema>;
 export type BuiltinConfig = z.output<typeof builtinConfigSchema>;
-
-/** The server under test, as FunkLoad's `server_url`. */
-export function serverUrl(c: BuiltinConfig): string {
-  return c.base_url ?? c.url ?? new URL(c.scenario[0].path).origin;
-}

@@ -11,10 +11,11 @@ import type { ReportFiles } from '../../report/index.js';
 import { FunkloadXmlWriter } from '../funkload-xml.js';
 import { reportResults, type JobReport } from '../job-report.js';
 import { faultWindows, type RecoveryOptions } from '../measures/index.js';
-import { FaultAggregator, newRunInfo, RunResults, type ProxyTimelineEvent } from '../results.js';
+import { FaultAggregator, RunResults, type ProxyTimelineEvent } from '../results.js';
 import type { Threshold } from '../thresholds.js';
-import { now, runBench, type BenchProgress } from './bench.js';
-import { serverUrl, type BuiltinConfig } from './config.js';
+import { benchRunInfo, now, runBench, type BenchOptions, type BenchProgress } from './bench.js';
+import type { BuiltinConfig } from './config.js';
+import { xmlRecorder } from './record.js';
 
 /** What the proxy emits as `event` (src/proxy/proxy.ts ProxyEvent), as far as the timeline needs. */
 export interface ProxyEventLike {
@@ -46,10 +47,15 @@ export interface BuiltinJobOptions {
   recovery?: RecoveryOptions;
   log?: (line: string) => void;
   progress?: (p: BenchProgress) => void;
-  /** Called right before the first user starts. */
+  /** Called when the load starts: right before the first user, after any node preparation. */
   onLoadStarted?: () => void;
   generator?: string;
   meta?: Record<string, string>;
+  /**
+   * What produces the load: this process (runBench, the default) or a bench spread over nodes
+   * that feeds the same hooks (distributed.ts).
+   */
+  bench?: (config: BuiltinConfig, options: BenchOptions & { results: RunResults }) => Promise<unknown>;
 }
 
 export interface BuiltinJobResult extends JobReport {
@@ -60,28 +66,7 @@ export { summaryLine } from '../job-report.js';
 
 export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobResult> {
   const c = o.config;
-  const results = new RunResults(
-    newRunInfo({
-      name: o.name,
-      runner: 'builtin',
-      start: Date.now(),
-      apdexT: c.apdex_t,
-      description: `${c.scenario.length} HTTP step(s)`,
-      module: 'scenario',
-      meta: o.meta ?? {},
-      version: o.generator,
-      bench: {
-        cycles: c.cycles,
-        duration: c.duration,
-        startupDelay: c.startup_delay,
-        sleepTime: c.sleep_time,
-        sleepTimeMin: c.sleep_time_min,
-        sleepTimeMax: c.sleep_time_max,
-        cycleTime: c.cycle_time,
-        serverUrl: serverUrl(c),
-      },
-    }),
-  );
+  const results = new RunResults(benchRunInfo(c, { name: o.name, start: Date.now(), meta: o.meta ?? {}, version: o.generator }));
   const xmlPath = join(o.resultDir, 'results.xml');
   const writer = new FunkloadXmlWriter(xmlPath, results.info, { generator: o.generator });
   const record = (e: ProxyTimelineEvent) => {
@@ -103,22 +88,16 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
   for (const p of sources) p.on('event', listener);
   const loadStart = Date.now();
   try {
-    o.onLoadStarted?.();
-    await runBench(c, {
+    await (o.bench ?? runBench)(c, {
       results,
       signal: o.signal,
+      onStart: o.onLoadStarted,
       onLog: o.log,
       onProgress: (p) => {
         faults.flush(Date.now()); // seconds that are over have their final fault counts
         o.progress?.(p);
       },
-      onRequest: (s) => writer.request(s),
-      onTest: (t) => writer.test(t),
-      onCycle: (e) => {
-        if (e.phase !== 'end') return;
-        const cy = results.cycles.get(e.cycle);
-        if (cy?.start !== undefined && cy.end !== undefined) writer.cycle(e.cycle, e.cvus, cy.start, cy.end);
-      },
+      ...xmlRecorder(writer, results),
     });
   } finally {
     for (const p of sources) p.off('event', listener);

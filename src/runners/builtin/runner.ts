@@ -1,7 +1,8 @@
 /**
- * The `builtin` runner for the engine: FunkLoad-style cycles over a YAML scenario, run by this
- * process (no Python, no install). Reports, thresholds and the proxies' fault timeline come
- * from runBuiltinJob; this file only maps the engine's context onto it.
+ * The `builtin` runner for the engine: FunkLoad-style cycles over a YAML scenario (no Python).
+ * On the local node alone the bench runs in this process; otherwise every node runs an agent on
+ * its share of the users (distributed.ts). Reports, thresholds and the proxies' fault timeline
+ * come from runBuiltinJob either way; this file maps the engine's context onto it.
  */
 import type { MarteauConfig } from '../../config/marteau.js';
 import { changeReason } from '../../core/events.js';
@@ -9,6 +10,7 @@ import { checkThresholds, reportOutcome } from '../job-report.js';
 import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
 import { parseThresholds } from '../thresholds.js';
 import { builtinConfigSchema } from './config.js';
+import { distributedBench, nodeFailure } from './distributed.js';
 import { runBuiltinJob } from './job.js';
 
 export const builtinRunner: Runner = {
@@ -46,15 +48,9 @@ export function faultWindowNames(config: MarteauConfig): string[] {
 }
 
 async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
-  const remote = ctx.nodes.filter((n) => n.kind !== 'local').map((n) => n.name);
-  if (remote.length) {
-    return {
-      status: 'failed',
-      failure: 'config',
-      reason: `the builtin runner runs on this machine only for now; node(s) ${remote.join(', ')} are SSH nodes (use node local, or runner: command)`,
-    };
-  }
   const config = builtinConfigSchema.parse(ctx.config.raw);
+  const inProcess = ctx.nodes.length === 1 && ctx.nodes[0].kind === 'local';
+  const meta = { job: ctx.job.id };
   const result = await runBuiltinJob({
     name: ctx.job.name,
     config,
@@ -78,7 +74,10 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
         message: p.phase === 'recording' ? undefined : p.phase,
       }),
     onLoadStarted: () => ctx.loadStarted(),
-    meta: { job: ctx.job.id },
-  });
+    meta,
+    bench: inProcess ? undefined : distributedBench(ctx, meta),
+  }).catch(nodeFailure);
+  if (!('verdicts' in result)) return result;
   return reportOutcome(result, ctx.resultDir, [result.files.xml]);
 }
+

@@ -1,0 +1,75 @@
+/**
+ * The builtin runner's process on a node: `node agent.js <job.json> [--start-at <epoch ms>]` runs one node's share of a
+ * bench (agent-protocol.ts), streams the samples to a FunkLoad XML file the engine fetches back,
+ * and prints console lines plus marked JSON progress lines. `node agent.js --version` prints the
+ * version (the engine's check that an installed copy matches its own).
+ *
+ * Its import closure is shipped to SSH nodes as is (bundle.ts): node built-ins, undici, and the
+ * bench modules only, never the CLI, the TUI or zod.
+ */
+import { readFileSync } from 'node:fs';
+import { FunkloadXmlWriter } from '../funkload-xml.js';
+import { RunResults } from '../results.js';
+import { AGENT_BAD_JOB, agentLine, parseAgentArgs, parseAgentJob } from './agent-protocol.js';
+import { benchRunInfo, runBench, sleep } from './bench.js';
+import { xmlRecorder } from './record.js';
+
+/** Nodes' clocks may disagree: never wait longer than this for the common start. */
+const MAX_START_WAIT_MS = 30_000;
+
+function packageVersion(): string {
+  // dist/src/runners/builtin/agent.js, in the package and in a shipped bundle alike.
+  return (JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+async function main(args: string[]): Promise<number> {
+  const version = packageVersion();
+  let job;
+  let startAt: number | undefined;
+  try {
+    const parsed = parseAgentArgs(args);
+    if ('version' in parsed) {
+      process.stdout.write(`${version}\n`);
+      return 0;
+    }
+    startAt = parsed.startAt;
+    job = parseAgentJob(readFileSync(parsed.jobFile, 'utf8'), version);
+  } catch (e) {
+    process.stderr.write(`marteau-tui builtin agent: ${(e as Error).message}\n`);
+    return AGENT_BAD_JOB;
+  }
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const stop = new AbortController();
+  for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(s, () => stop.abort());
+  const wait = (startAt ?? 0) - Date.now();
+  if (wait > 0) await sleep(Math.min(wait, MAX_START_WAIT_MS), stop.signal);
+  else if (startAt !== undefined && wait < -100) say(`warning: started ${(-wait / 1000).toFixed(1)}s after the common start (slow node or clocks apart): this node's cycles begin later than the others'`);
+
+  const results = new RunResults(benchRunInfo(job.config, { name: job.name, start: Date.now(), node: job.node, meta: job.meta ?? {}, version: `marteau-tui ${version}` }));
+  const writer = new FunkloadXmlWriter(job.output, results.info);
+  try {
+    await runBench(job.config, {
+      results,
+      signal: stop.signal,
+      share: job.share,
+      onLog: say,
+      onProgress: (progress) => say(agentLine({ type: 'progress', progress })),
+      ...xmlRecorder(writer, results),
+    });
+  } finally {
+    writer.close();
+  }
+  const o = results.summary().overall;
+  say(agentLine({ type: 'done', requests: o.requests.total, errors: o.requests.total - o.requests.success, tests: o.tests.total, aborted: stop.signal.aborted }));
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: Error) => {
+    process.stderr.write(`marteau-tui builtin agent: ${e.stack ?? e.message}\n`);
+    process.exitCode = 1;
+  },
+);

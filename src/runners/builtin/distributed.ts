@@ -1,0 +1,296 @@
+/**
+ * The builtin bench spread over a job's nodes. Each node runs the agent (agent.ts) on its share
+ * of every cycle's users: the installed marteau-tui when the node names one of our version
+ * (`marteau_tui`), else the agent bundle, uploaded once per build and kept in the node's
+ * work_dir. All agents start at one agreed instant; their progress lines are summed every
+ * second; at the end each node's FunkLoad XML comes back and every sample is replayed into the
+ * job's model and result file, so cycles merge exactly (histograms are rebuilt from samples).
+ */
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { FailureKind } from '../../core/jobs.js';
+import { NodeError, TransferError, type RunResult } from '../../exec/executor.js';
+import { readFunkloadXml } from '../funkload-xml.js';
+import type { RunResults } from '../results.js';
+import type { RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
+import { cleanupStage, remoteJobDir } from '../staging.js';
+import { AGENT_BAD_JOB, AGENT_ENTRY, agentArgs, parseAgentLine, type AgentJob } from './agent-protocol.js';
+import { shareOf, type BenchOptions, type BenchProgress } from './bench.js';
+import { agentBundle, BUNDLE_MARKER, packageRoot, packageVersion, UNPACK_SCRIPT } from './bundle.js';
+import type { BuiltinConfig } from './config.js';
+import { summaryLine } from './job.js';
+
+/** undici 7 (the agent's HTTP client) needs this Node.js. */
+const MIN_NODE: [number, number] = [20, 18];
+/**
+ * The common start leaves every agent time to be started and loaded: the slowest node's measured
+ * command round trip (login shell + Node.js start) three times (the agent also loads its
+ * modules, and a loaded node is slower still), plus a margin, at most 25 s. An agent that still starts late says so in the log.
+ */
+const START_MARGIN_MS = 1000;
+const MAX_START_DELAY_MS = 25_000;
+const RESULT_FILE = 'results.xml';
+const JOB_FILE = 'job.json';
+const PACK_FILE = 'agent.pack';
+
+/** A node could not run the agent: which node, why, and what kind of failure it is. */
+export class AgentError extends Error {
+  constructor(readonly node: string, message: string, readonly failure: FailureKind, readonly hint?: string) {
+    super(`node "${node}": ${message}${hint ? ` (${hint})` : ''}`);
+    this.name = 'AgentError';
+  }
+}
+
+/** A node that could not take part (no Node.js, unreachable, upload refused): the job fails with its reason. */
+export function nodeFailure(e: unknown): RunOutcome {
+  if (e instanceof AgentError) return { status: 'failed', failure: e.failure, reason: e.message };
+  if (e instanceof NodeError || e instanceof TransferError) return { status: 'failed', failure: 'infrastructure', reason: e.message };
+  throw e;
+}
+
+interface NodeRun {
+  node: RunnerNode;
+  /** The agent command, without the job file. */
+  agent: string[];
+  /** Where the agent runs and writes, on the node. */
+  dir: string;
+  /** This node's files in the job's result directory. */
+  localDir: string;
+  /** How long a short command took on the node, start to exit. */
+  roundTripMs?: number;
+  progress?: BenchProgress;
+  done?: { requests: number; errors: number; tests: number; aborted: boolean };
+  result?: RunResult;
+  stderr: string[];
+}
+
+/** Run a short command on a node and collect its output. */
+async function capture(node: RunnerNode, argv: string[], signal: AbortSignal): Promise<{ code: number | null; out: string; ms: number }> {
+  const lines: string[] = [];
+  const r = await node.executor.run(argv, { signal, onLine: (l) => lines.length < 50 && lines.push(l) });
+  return { code: r.exitCode, out: lines.join('\n').trim(), ms: r.durationMs };
+}
+
+/** The version line UNPACK_SCRIPT printed: Node.js is there and recent enough, or an error naming the node and the fix. */
+function checkNode(node: RunnerNode, nodeBin: string, r: { code: number | null; out: string }): void {
+  const hint = `install Node.js >= ${MIN_NODE.join('.')} there, or set node_bin: /path/to/node for node "${node.name}" in marteau.nodes.yml`;
+  if (r.code === 127 || r.code === 126) throw new AgentError(node.name, `the builtin runner needs Node.js on the node: "${nodeBin}" is not found there (exit ${r.code})`, 'infrastructure', hint);
+  const version = r.out.split('\n')[0] ?? '';
+  const [major, minor] = version.split('.').map(Number);
+  if (!(major > MIN_NODE[0] || (major === MIN_NODE[0] && minor >= MIN_NODE[1]))) {
+    throw new AgentError(node.name, /^\d+\.\d+/.test(version) ? `Node.js ${version} is too old for the builtin runner` : `"${nodeBin}" does not run as Node.js: ${r.out.slice(0, 200)}`, 'infrastructure', hint);
+  }
+  if (r.code !== 0) throw new AgentError(node.name, `cannot unpack the builtin agent (exit ${r.code}): ${r.out.split('\n').slice(1).join(' ').slice(0, 300)}`, 'infrastructure');
+}
+
+/**
+ * Ready a node: its job directory (job file, and the packed agent when the node lacks this
+ * build's bundle) in one upload, then one command that checks Node.js and unpacks. Remote
+ * commands are few on purpose: each starts a login shell, which can take seconds.
+ */
+async function prepare(ctx: RunnerContext, node: RunnerNode, job: (index: number) => AgentJob, version: string, signal: AbortSignal): Promise<NodeRun> {
+  const localDir = path.join(ctx.resultDir, 'nodes', node.name);
+  await mkdir(localDir, { recursive: true });
+  await writeFile(path.join(localDir, JOB_FILE), JSON.stringify(job(node.index)));
+  if (node.kind === 'local') {
+    return { node, agent: [process.execPath, path.join(packageRoot(), AGENT_ENTRY)], dir: localDir, localDir, stderr: [] };
+  }
+  const nodeBin = node.nodeBin ?? 'node';
+  const log = (line: string, level?: 'warn') => ctx.log(line, { node: node.name, stream: 'engine', level });
+  const dir = remoteJobDir(ctx, node);
+  let agent: string[] | undefined;
+  let roundTripMs: number | undefined;
+  if (node.marteauTui) {
+    const entry = path.posix.join(node.marteauTui, AGENT_ENTRY);
+    const r = await capture(node, [nodeBin, entry, '--version'], signal);
+    roundTripMs = r.ms;
+    if (r.code === 0 && r.out === version) {
+      log(`builtin agent: marteau-tui ${version} installed in ${node.marteauTui}`);
+      agent = [nodeBin, entry];
+    } else {
+      log(`marteau_tui ${node.marteauTui} is not usable (${r.code === 0 ? `version ${r.out}, this is ${version}` : `exit ${r.code}: ${r.out.split('\n')[0] ?? ''}`}); shipping the agent instead`, 'warn');
+    }
+  }
+  const bundle = agent ? undefined : await agentBundle();
+  const bundleDir = bundle && path.posix.join(node.remoteBase ?? '/tmp/marteau-tui', 'bundles', bundle.id);
+  const ship = bundle && bundleDir && !(await node.executor.exists(path.posix.join(bundleDir, BUNDLE_MARKER)));
+  const stage = await mkdtemp(path.join(os.tmpdir(), 'marteau-stage-'));
+  try {
+    await copyFile(path.join(localDir, JOB_FILE), path.join(stage, JOB_FILE));
+    if (ship) {
+      log(`builtin agent: uploading bundle ${bundle.id} (${bundle.files.length} files, ${(bundle.bytes / 1048576).toFixed(1)} MB, ${(bundle.packBytes / 1024).toFixed(0)} KB packed) to ${bundleDir}`);
+      await copyFile(bundle.pack, path.join(stage, PACK_FILE));
+    } else if (bundle) {
+      log(`builtin agent: bundle ${bundle.id} already on the node`);
+    }
+    await node.executor.put(stage, dir, { exclude: [] });
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+  if (bundle && bundleDir) {
+    const r = await capture(node, [nodeBin, '-e', UNPACK_SCRIPT, ...(ship ? [path.posix.join(dir, PACK_FILE), bundleDir] : [])], signal);
+    roundTripMs = r.ms;
+    if (signal.aborted) return { node, agent: [], dir, localDir, stderr: [] };
+    checkNode(node, nodeBin, r);
+    agent = [nodeBin, path.posix.join(bundleDir, AGENT_ENTRY)];
+  }
+  return { node, agent: agent!, dir, localDir, stderr: [], roundTripMs };
+}
+
+/** Sum of the nodes' latest progress: users and rates add up, the slowest node's cycle shows. */
+export function sumProgress(parts: readonly BenchProgress[], cycles: number): BenchProgress | undefined {
+  if (!parts.length) return undefined;
+  const sum = (k: keyof BenchProgress) => parts.reduce((a, p) => a + (p[k] as number), 0);
+  const slowest = parts.reduce((a, p) => (p.cycle < a.cycle ? p : a));
+  return {
+    cycle: slowest.cycle,
+    cycles,
+    cvus: sum('cvus'),
+    users: sum('users'),
+    phase: slowest.phase,
+    elapsed: Math.max(...parts.map((p) => p.elapsed)),
+    requestsPerSecond: sum('requestsPerSecond'),
+    errorsPerSecond: sum('errorsPerSecond'),
+    requests: sum('requests'),
+    errors: sum('errors'),
+  };
+}
+
+/**
+ * A bench function for runBuiltinJob that runs on `ctx.nodes` through agents. Throws AgentError,
+ * NodeError or TransferError when a node cannot take part (nothing is then merged).
+ */
+export function distributedBench(ctx: RunnerContext, meta: Record<string, string>) {
+  return async (config: BuiltinConfig, options: BenchOptions & { results: RunResults }): Promise<void> => {
+    const version = await packageVersion();
+    const stop = new AbortController();
+    const signal = options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal;
+    const job = (index: number): AgentJob => ({
+      version,
+      name: options.name ?? ctx.job.name,
+      node: ctx.nodes[index].name,
+      config,
+      share: { index, of: ctx.nodes.length },
+      output: RESULT_FILE,
+      meta,
+    });
+    const runs: NodeRun[] = [];
+    /** Nodes whose connection failed: nothing more is asked of them, not even cleaning up. */
+    const lost = new Set<string>();
+    let ticker: NodeJS.Timeout | undefined;
+    let started: NodeJS.Timeout | undefined;
+    try {
+      const prepared = await Promise.allSettled(ctx.nodes.map((n) => prepare(ctx, n, job, version, signal)));
+      prepared.forEach((p, i) => (p.status === 'fulfilled' ? runs.push(p.value) : p.reason instanceof NodeError && lost.add(ctx.nodes[i].name)));
+      const failed = prepared.find((p): p is PromiseRejectedResult => p.status === 'rejected');
+      if (failed) throw failed.reason;
+      if (signal.aborted) return;
+
+      // Every node starts its bench at the same instant (their clocks permitting, see agent.ts).
+      const slowest = Math.max(0, ...runs.map((r) => r.roundTripMs ?? 0));
+      const startAt = Date.now() + Math.min(MAX_START_DELAY_MS, slowest * 3 + START_MARGIN_MS);
+      for (const r of runs) {
+        const share = `${config.cycles.map((c) => shareOf(c, { index: r.node.index, of: runs.length })).join('/')}`;
+        ctx.log(`builtin agent starting: users per cycle ${share} of ${config.cycles.join('/')}`, { node: r.node.name, stream: 'engine' });
+      }
+      started = setTimeout(() => options.onStart?.(), Math.max(0, startAt - Date.now()));
+      ticker = setInterval(() => {
+        const p = sumProgress(runs.flatMap((r) => (r.progress ? [r.progress] : [])), config.cycles.length);
+        if (p) options.onProgress?.(p);
+      }, 1000);
+      ticker.unref();
+      // Every agent has ended (or been killed) before anything is judged or cleaned up.
+      const ended = await Promise.allSettled(runs.map((r) => runAgent(ctx, r, startAt, signal, () => stop.abort())));
+      ended.forEach((e, i) => e.status === 'rejected' && e.reason instanceof NodeError && lost.add(runs[i].node.name));
+      const crashed = ended.find((e): e is PromiseRejectedResult => e.status === 'rejected');
+      if (crashed) throw crashed.reason;
+      const bad = runs.find((r) => !r.result?.cancelled && r.result?.exitCode !== 0);
+      if (bad && !signal.aborted) {
+        const why = bad.result?.exitCode === AGENT_BAD_JOB ? 'refused its job file' : bad.result?.exitCode === null ? `was killed by ${bad.result.signal}` : `exited with ${bad.result?.exitCode}`;
+        throw new AgentError(bad.node.name, `the builtin agent ${why}${bad.stderr.length ? `: ${bad.stderr.slice(-3).join(' / ')}` : ''}`, 'infrastructure');
+      }
+      // A stopped run keeps what its nodes recorded until then, when it can still be fetched.
+      await merge(ctx, runs, config, options).catch((e: Error) => {
+        if (!signal.aborted) throw e;
+        ctx.log(`the results of the stopped run could not be fetched: ${e.message}`, { stream: 'engine', level: 'warn' });
+      });
+    } finally {
+      clearInterval(ticker);
+      clearTimeout(started);
+      stop.abort();
+      options.results.finish(Date.now(), options.signal?.aborted ?? false);
+      const last = sumProgress(runs.flatMap((r) => (r.progress ? [{ ...r.progress, phase: 'done' as const }] : [])), config.cycles.length);
+      if (last) options.onProgress?.(last);
+      await Promise.all(ctx.nodes.filter((n) => !lost.has(n.name)).map((n) => cleanupStage(ctx, n)));
+    }
+  };
+}
+
+async function runAgent(ctx: RunnerContext, r: NodeRun, startAt: number, signal: AbortSignal, failAll: () => void): Promise<void> {
+  try {
+    r.result = await r.node.executor.run([...r.agent, ...agentArgs(JOB_FILE, startAt)], {
+      cwd: r.dir,
+      signal,
+      onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid),
+      onLine: (line, stream) => {
+        if (stream === 'stderr') {
+          if (r.stderr.length < 200) r.stderr.push(line);
+          ctx.log(line, { node: r.node.name, stream });
+          return;
+        }
+        const m = parseAgentLine(line);
+        if (!m) ctx.log(line, { node: r.node.name, stream });
+        else if (m.type === 'progress') r.progress = m.progress;
+        else r.done = m;
+      },
+    });
+    if (r.result.exitCode !== 0 && !r.result.cancelled) failAll();
+  } catch (e) {
+    if (e instanceof NodeError) ctx.nodeFailed(r.node.name, e.message);
+    failAll();
+    throw e;
+  }
+}
+
+/** Fetch each node's XML and replay its samples, as one bench of the configured users, into the job's model and file. */
+async function merge(ctx: RunnerContext, runs: NodeRun[], config: BuiltinConfig, options: BenchOptions & { results: RunResults }): Promise<void> {
+  const windows = new Map<number, { start: number; end: number }>();
+  const total = (cycle: number) => config.cycles[cycle] ?? 0;
+  for (const r of runs) {
+    const file = path.join(r.localDir, RESULT_FILE);
+    if (r.node.kind !== 'local') await r.node.executor.get(path.posix.join(r.dir, RESULT_FILE), file);
+    const read = await readFunkloadXml(file, {
+      sink: {
+        request: (s) => {
+          const merged = { ...s, cvus: total(s.cycle) };
+          options.results.addRequest(merged);
+          options.onRequest?.(merged);
+        },
+        test: (t) => {
+          const merged = { ...t, cvus: total(t.cycle) };
+          options.results.addTest(merged);
+          options.onTest?.(merged);
+        },
+      },
+    });
+    for (const w of read.warnings) ctx.log(w, { node: r.node.name, stream: 'engine', level: 'warn' });
+    const summary = read.results.summary();
+    if (r.done && r.done.requests !== summary.overall.requests.total) {
+      ctx.log(`the agent reported ${r.done.requests} requests but its result file holds ${summary.overall.requests.total}`, { node: r.node.name, stream: 'engine', level: 'warn' });
+    }
+    for (const c of read.results.cycles.values()) {
+      if (c.start === undefined || c.end === undefined) continue;
+      const w = windows.get(c.cycle);
+      windows.set(c.cycle, w ? { start: Math.min(w.start, c.start), end: Math.max(w.end, c.end) } : { start: c.start, end: c.end });
+    }
+    ctx.log(`node result: ${summaryLine(summary)}`, { node: r.node.name, stream: 'engine' });
+  }
+  for (const [cycle, w] of [...windows].sort((a, b) => a[0] - b[0])) {
+    options.results.startCycle(cycle, total(cycle), w.start);
+    options.results.endCycle(cycle, w.end);
+    options.onCycle?.({ cycle, cvus: total(cycle), phase: 'end', at: w.end });
+  }
+}
+
+

@@ -1,0 +1,229 @@
+/**
+ * The builtin runner on SSH nodes, against real OpenSSH servers on 127.0.0.2 and 127.0.0.3 and
+ * the demo app: the agent bundle shipped once and found again, users split over two nodes and
+ * their samples merged, cancel leaving nothing behind, an installed marteau-tui used as is, and
+ * a node without Node.js. The agent runs from dist/, so build first (npm test does).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDemoApp, type DemoApp } from '../../fixtures/demo/app.js';
+import type { SshNodeConfig } from '../../src/config/nodes.js';
+import { Engine } from '../../src/core/engine.js';
+import type { EngineEvent } from '../../src/core/events.js';
+import type { Job } from '../../src/core/jobs.js';
+import { readFunkloadXml } from '../../src/runners/funkload-xml.js';
+import { AGENT_ENTRY } from '../../src/runners/builtin/agent-protocol.js';
+import { dist, ROOT } from '../helpers/dist.js';
+import { localNodes, project, removeTemp, stateDir } from '../helpers/projects.js';
+import { haveServer, tempDir } from '../helpers/servers.js';
+import { makeUserKey, processesWith, startSshd, type Sshd, type UserKey } from '../helpers/sshd.js';
+
+afterAll(removeTemp);
+
+async function waitUntil(cond: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let n = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) n += (await stat(path.join(e.parentPath, e.name))).size;
+  return n;
+}
+
+describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, demo app)', () => {
+  let dir: string;
+  let user: UserKey;
+  let a: Sshd;
+  let b: Sshd;
+  let knownHosts: string;
+  let app: DemoApp;
+
+  const nodeConfig = (s: Sshd, workDir: string, o: Partial<SshNodeConfig> = {}): SshNodeConfig => ({
+    type: 'ssh',
+    name: s === a ? 'a' : 'b',
+    host: s.host,
+    port: s.port,
+    user: os.userInfo().username,
+    identity: user.privateKey,
+    knownHosts,
+    hostKey: 'strict',
+    workDir: path.join(workDir, s === a ? 'a' : 'b'),
+    connectTimeoutMs: 10_000,
+    maxJobs: 1,
+    tags: [],
+    enabled: true,
+    ...o,
+  });
+  const nodes = (list: SshNodeConfig[]) => ({ ...localNodes(1), probeTimeoutMs: 30_000, probeIntervalMs: 60_000, nodes: list });
+  const builtinYaml = (o: { nodes?: number; cycles: number[]; duration: number; extra?: string }) =>
+    [
+      'name: remote-bench',
+      'runner: builtin',
+      `nodes: ${o.nodes ?? 1}`,
+      `base_url: http://127.0.0.1:${app.port}`,
+      `cycles: [${o.cycles.join(', ')}]`,
+      `duration: ${o.duration}`,
+      'startup_delay: 0.01',
+      'sleep_time_min: 0.005',
+      'sleep_time_max: 0.01',
+      'scenario:',
+      '  - {get: /, expect: 200}',
+      '  - {get: /items/3, expect: 200}',
+      o.extra ?? '',
+      '',
+    ].join('\n');
+
+  async function runJob(yaml: string, list: SshNodeConfig[], during?: (e: Engine, job: Job, events: EngineEvent[]) => Promise<void>) {
+    const e = new Engine({ stateDir: await stateDir(), nodes: nodes(list), run: 'all' });
+    const events: EngineEvent[] = [];
+    e.events.on('*', (x) => {
+      events.push(x);
+      if (process.env.DEBUG_BUILTIN_SSH && x.type !== 'job.progress') console.error(x.at % 100_000, x.type, 'line' in x ? x.line : '');
+    });
+    await e.start();
+    try {
+      const job = await e.enqueue(await project(yaml));
+      if (during) await during(e, job, events);
+      const [done] = await e.waitFor([job.id]);
+      const logs = events.flatMap((x) => (x.type === 'log.line' && x.jobId === job.id ? [`${x.node ?? '-'}: ${x.line}`] : []));
+      return { done, logs, events, resultDir: e.resultDir(job.id) };
+    } finally {
+      await e.stop();
+    }
+  }
+
+  beforeAll(async () => {
+    dist(path.relative('dist', AGENT_ENTRY));
+    dir = await tempDir('builtin-ssh');
+    user = await makeUserKey(dir);
+    [a, b] = await Promise.all([startSshd('127.0.0.2', user), startSshd('127.0.0.3', user)]);
+    knownHosts = path.join(dir, 'known_hosts');
+    await writeFile(knownHosts, `${a.knownHostsLine}\n${b.knownHostsLine}\n`);
+    app = await startDemoApp(0);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await Promise.all([a?.stop(), b?.stop()]);
+  });
+
+  it('ships the agent bundle once, runs the bench there, and finds the bundle cached on the next job', async () => {
+    const work = path.join(dir, 'one-node');
+    const node = nodeConfig(a, work);
+    const first = await runJob(builtinYaml({ cycles: [2], duration: 1 }), [node]);
+    expect(first.done.status, first.logs.join('\n')).toBe('succeeded');
+    expect(first.logs.some((l) => /^a: builtin agent: uploading bundle 0\.\d+\.\d+-[0-9a-f]{16} \(\d+ files, [\d.]+ MB, \d+ KB packed\) to /.test(l))).toBe(true);
+    // The bench ran there: its FunkLoad console lines and a result fetched back.
+    expect(first.logs).toContain('a: Cycle #0 with 2 virtual users');
+    const { summary } = JSON.parse(await readFile(path.join(first.resultDir, 'result.json'), 'utf8')) as { summary: string };
+    expect(summary).toMatch(/^succeeded in .* \(\d+ requests, 0\.00 % errors, [\d.]+ req\/s, p95 [\d.]+m?s, Apdex 1\.00\)$/);
+    expect(Number(/\((\d+) requests/.exec(summary)![1])).toBeGreaterThan(0);
+    for (const f of ['results.xml', 'index.html', 'summary.json', 'junit.xml', 'nodes/a/results.xml']) expect(existsSync(path.join(first.resultDir, f)), f).toBe(true);
+
+    // What was shipped: the agent's closure, not the package's 100+ MB of node_modules.
+    const bundles = await readdir(path.join(node.workDir, 'bundles'));
+    expect(bundles).toHaveLength(1);
+    const bundle = path.join(node.workDir, 'bundles', bundles[0]);
+    expect(existsSync(path.join(bundle, '.complete'))).toBe(true);
+    expect((await readdir(path.join(bundle, 'node_modules'))).sort()).toEqual(['undici']);
+    expect(await dirBytes(bundle)).toBeLessThan(3 * 1024 * 1024);
+    // The job's own directory is gone; the bundle stays for the next job.
+    expect((await readdir(node.workDir)).sort()).toEqual(['bundles']);
+
+    const second = await runJob(builtinYaml({ cycles: [1], duration: 0.5 }), [node]);
+    expect(second.done.status, second.logs.join('\n')).toBe('succeeded');
+    expect(second.logs).toContain(`a: builtin agent: bundle ${bundles[0]} already on the node`);
+    expect(second.logs.some((l) => l.includes('uploading bundle'))).toBe(false);
+  }, 420_000);
+
+  it('splits each cycle\'s users over two nodes and merges their samples into one run', async () => {
+    const work = path.join(dir, 'two-nodes');
+    const r = await runJob(builtinYaml({ nodes: 2, cycles: [3, 5], duration: 3 }), [nodeConfig(a, work), nodeConfig(b, work)]);
+    expect(r.done.status, r.logs.join('\n')).toBe('succeeded');
+    const order = r.done.nodesTaken; // index 0 first
+    expect([...order].sort()).toEqual(['a', 'b']);
+    // Node i of 2 runs users t with t % 2 == i: 2+1 of 3, 3+2 of 5.
+    const shares = [[2, 3], [1, 2]];
+    const perNode = await Promise.all(order.map((n) => readFunkloadXml(path.join(r.resultDir, 'nodes', n, 'results.xml'))));
+    const merged = (await readFunkloadXml(path.join(r.resultDir, 'results.xml'))).results.summary();
+    expect(merged.cycles.map((c) => c.cvus)).toEqual([3, 5]);
+    for (const [i, n] of order.entries()) {
+      const s = perNode[i].results.summary();
+      expect(s.cycles.map((c) => c.cvus), n).toEqual(shares[i]);
+      expect(s.overall.requests.total, n).toBeGreaterThan(0);
+      expect(r.logs).toContain(`${n}: builtin agent starting: users per cycle ${shares[i].join('/')} of 3/5`);
+      expect(r.logs.some((l) => l.startsWith(`${n}: node result: ${s.overall.requests.total} requests,`))).toBe(true);
+    }
+    // Counts add up, cycle by cycle; the slowest response is one of the nodes'.
+    for (const c of [0, 1]) {
+      const parts = perNode.map((p) => p.results.summary().cycles[c]);
+      expect(merged.cycles[c].requests.total).toBe(parts[0].requests.total + parts[1].requests.total);
+      expect(merged.cycles[c].tests.total).toBe(parts[0].tests.total + parts[1].tests.total);
+      expect(merged.cycles[c].requests.latency.max).toBe(Math.max(parts[0].requests.latency.max, parts[1].requests.latency.max));
+    }
+    // The nodes started together: their recording windows overlap, cycle by cycle (how close
+    // they are depends on the nodes' load; the agents aim at one common instant).
+    for (const c of [0, 1]) {
+      const [x, y] = perNode.map((p) => p.results.cycles.get(c)!);
+      expect(x.start!).toBeLessThan(y.end!);
+      expect(y.start!).toBeLessThan(x.end!);
+    }
+    expect(merged.overall.requests.total).toBe(perNode.reduce((n, p) => n + p.results.summary().overall.requests.total, 0));
+    // Progress is the sum of both nodes: more users than either node ever runs alone.
+    const users = r.events.flatMap((x) => (x.type === 'job.progress' ? [x.progress.users ?? 0] : []));
+    expect(Math.max(...users)).toBeGreaterThan(3);
+  }, 420_000);
+
+  it('a job on the local node and an SSH node runs an agent on each, users split the same way', async () => {
+    const work = path.join(dir, 'local-and-ssh');
+    const local = localNodes(1).nodes[0];
+    const r = await runJob(builtinYaml({ nodes: 2, cycles: [4], duration: 1 }), [local, nodeConfig(b, work)]);
+    expect(r.done.status, r.logs.join('\n')).toBe('succeeded');
+    expect([...r.done.nodesTaken].sort()).toEqual(['b', 'local']);
+    for (const n of ['local', 'b']) {
+      const s = (await readFunkloadXml(path.join(r.resultDir, 'nodes', n, 'results.xml'))).results.summary();
+      expect(s.cycles[0].cvus, n).toBe(2);
+      expect(s.overall.requests.total, n).toBeGreaterThan(0);
+    }
+    expect((await readFunkloadXml(path.join(r.resultDir, 'results.xml'))).results.summary().cycles[0].cvus).toBe(4);
+  }, 420_000);
+
+  it('cancel mid-run stops the agent and leaves no process on the node', async () => {
+    const marker = `cancel-${randomBytes(4).toString('hex')}`;
+    const work = path.join(dir, marker);
+    const r = await runJob(builtinYaml({ cycles: [2], duration: 120 }), [nodeConfig(b, work)], async (e, job, events) => {
+      await waitUntil(() => events.some((x) => x.type === 'job.progress' && x.jobId === job.id && (x.progress.requests ?? 0) > 0), 180_000);
+      expect(processesWith(marker).length).toBeGreaterThan(0);
+      await e.cancel(job.id);
+    });
+    expect(r.done.status).toBe('cancelled');
+    await waitUntil(() => processesWith(marker).length === 0, 30_000);
+  }, 420_000);
+
+  it('uses an installed marteau-tui of the same version instead of shipping', async () => {
+    const work = path.join(dir, 'installed');
+    const r = await runJob(builtinYaml({ cycles: [1], duration: 0.5 }), [nodeConfig(a, work, { marteauTui: ROOT })]);
+    expect(r.done.status, r.logs.join('\n')).toBe('succeeded');
+    expect(r.logs.some((l) => l.startsWith(`a: builtin agent: marteau-tui `) && l.endsWith(` installed in ${ROOT}`))).toBe(true);
+    expect(existsSync(path.join(work, 'a', 'bundles'))).toBe(false);
+  }, 420_000);
+
+  it('a node without Node.js fails the job with the node\'s name and the fix', async () => {
+    const work = path.join(dir, 'no-node');
+    const r = await runJob(builtinYaml({ cycles: [1], duration: 0.5 }), [nodeConfig(b, work, { nodeBin: '/nonexistent/bin/node' })]);
+    expect(r.done.status).toBe('failed');
+    expect(r.done.failure).toBe('infrastructure');
+    expect(r.done.reason).toBe(
+      'node "b": the builtin runner needs Node.js on the node: "/nonexistent/bin/node" is not found there (exit 127) (install Node.js >= 20.18 there, or set node_bin: /path/to/node for node "b" in marteau.nodes.yml)',
+    );
+    // What was uploaded for the job is removed even so.
+    expect(await readdir(path.join(work, 'b'))).toEqual([]);
+  }, 420_000);
+});

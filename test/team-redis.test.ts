@@ -1,0 +1,413 @@
+/**
+ * Team mode on a real redis-server: workers (real `marteau-tui worker` processes, each with its
+ * own state dir as on another machine) and engines sharing one queue; exactly-once runs, node max
+ * across racing workers, live output between processes, kill -9 of a worker, a Redis crash with
+ * AOF between enqueue and run, an unreachable Redis, and a TUI engine that reconnects by itself.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { render } from 'ink-testing-library';
+import { createElement } from 'react';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseYaml } from '../src/config/errors.js';
+import { parseNodesConfig, type NodesConfig } from '../src/config/nodes.js';
+import { Engine } from '../src/core/engine.js';
+import type { JournalRecord } from '../src/core/jobs.js';
+import { LogQueue, type RecordLog } from '../src/core/queue.js';
+import { maskUrl, parseQueueUrl } from '../src/core/queue-url.js';
+import { RedisQueue } from '../src/core/redis-queue.js';
+import { App } from '../src/ui/App.js';
+import { engineBackend } from '../src/ui/engine-backend.js';
+import { cli, cliDone, type CliRun } from './helpers/marteau-cli.js';
+import { startEchoServer } from './helpers/echo.js';
+import { freePort } from './helpers/net.js';
+import { commandYaml, localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
+import { haveServer, startRedis, type RunningRedis } from './helpers/servers.js';
+
+const HAVE = haveServer('redis-server');
+const started: CliRun[] = [];
+afterAll(async () => {
+  for (const w of started) w.child.kill('SIGKILL');
+  await removeTemp();
+});
+
+const JOB = `
+const fs = require('node:fs');
+const { TRACE, HOLD_MS, MARTEAU_NODE: node, MARTEAU_JOB_ID: id } = process.env;
+fs.appendFileSync(TRACE, \`start \${node} \${id} \${Date.now()}\\n\`);
+console.log(\`hello from \${id}\`);
+setTimeout(() => fs.appendFileSync(TRACE, \`end \${node} \${id} \${Date.now()}\\n\`), Number(HOLD_MS));
+`;
+
+/** A project whose job records its start and end (node, job id, time) in a trace file. */
+async function tracedProject(holdMs: number): Promise<{ dir: string; trace: string }> {
+  const trace = path.join(await temp('trace'), 'trace.log');
+  await writeFile(trace, '');
+  const dir = await project(
+    `name: team-job\nrunner: command\ncommand: [node, job.cjs]\ntimeout: 60s\nenv: {TRACE: ${JSON.stringify(trace)}, HOLD_MS: "${holdMs}"}\n`,
+    { 'job.cjs': JOB },
+  );
+  return { dir, trace };
+}
+
+async function nodesFile(yaml: string): Promise<string> {
+  const file = path.join(await temp('nodes'), 'marteau.nodes.yml');
+  await writeFile(file, yaml);
+  return file;
+}
+
+function urlOf(r: RunningRedis): string {
+  return `redis://${r.host}:${r.port}/0`;
+}
+
+async function worker(url: string, nodes: string): Promise<CliRun> {
+  const w = cli(['worker', '--queue', url, '--nodes', nodes, '--state-dir', await stateDir()]);
+  started.push(w);
+  await w.waitFor(/marteau-tui worker: running queued jobs from redis:\/\//);
+  return w;
+}
+
+/** An engine on the shared queue that runs nothing: it enqueues and watches, as a TUI elsewhere. */
+async function viewer(url: string): Promise<Engine> {
+  const nodes: NodesConfig = { file: '(viewer)', nodes: [], probeIntervalMs: 60_000, probeTimeoutMs: 2000, queue: { url: parseQueueUrl(url), lostJobs: 'interrupt' } };
+  const e = new Engine({ stateDir: await stateDir(), nodes, run: 'none', probe: false });
+  await e.start();
+  return e;
+}
+
+async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs: number): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+interface Trace {
+  kind: 'start' | 'end';
+  node: string;
+  id: string;
+  at: number;
+}
+
+async function readTrace(file: string): Promise<Trace[]> {
+  return (await readFile(file, 'utf8'))
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      const [kind, node, id, at] = l.split(' ');
+      return { kind: kind as Trace['kind'], node, id, at: Number(at) };
+    });
+}
+
+/** Most jobs seen at once on each node, from what the jobs themselves recorded. */
+function peakPerNode(trace: Trace[]): Map<string, number> {
+  const peak = new Map<string, number>();
+  const now = new Map<string, number>();
+  // An end and a start at the same millisecond: the end first (the earlier job had finished).
+  const sorted = [...trace].sort((a, b) => a.at - b.at || (a.kind === 'end' ? -1 : 1));
+  for (const t of sorted) {
+    const n = (now.get(t.node) ?? 0) + (t.kind === 'start' ? 1 : -1);
+    now.set(t.node, n);
+    peak.set(t.node, Math.max(peak.get(t.node) ?? 0, n));
+  }
+  return peak;
+}
+
+describe.skipIf(!HAVE)('team mode on redis', () => {
+  it('two workers and two engines: 50 jobs enqueued from both sides run exactly once, no node over its max, output reaches the other side', async () => {
+    const redis = await startRedis();
+    const url = urlOf(redis);
+    const engines: Engine[] = [];
+    try {
+      const { dir, trace } = await tracedProject(60);
+      const nodes = await nodesFile('nodes:\n  n1: {type: local, max_jobs: 2}\n  n2: {type: local, max_jobs: 1}\n');
+      const [a, b] = [await viewer(url), await viewer(url)];
+      engines.push(a, b);
+      const heard = new Set<string>();
+      b.events.on('log.line', (e) => {
+        if (e.jobId && e.line === `hello from ${e.jobId}`) heard.add(e.jobId);
+      });
+      const workers = await Promise.all([worker(url, nodes), worker(url, nodes)]);
+      const enqueue = async (e: Engine) => {
+        const ids: string[] = [];
+        for (let i = 0; i < 25; i++) ids.push((await e.enqueue(dir, { origin: 'cli' })).id);
+        return ids;
+      };
+      const ids = (await Promise.all([enqueue(a), enqueue(b)])).flat();
+      expect(new Set(ids).size).toBe(50);
+      const done = await a.waitFor(ids);
+      expect(done.map((j) => j.status)).toEqual(ids.map(() => 'succeeded'));
+      // Both sides agree on every job.
+      await b.queue.sync();
+      expect(ids.map((id) => b.queue.get(id)?.status)).toEqual(ids.map(() => 'succeeded'));
+
+      const t = await readTrace(trace);
+      const starts = t.filter((x) => x.kind === 'start');
+      expect(starts).toHaveLength(50);
+      expect(new Set(starts.map((x) => x.id))).toEqual(new Set(ids));
+      const peak = peakPerNode(t);
+      expect(peak.get('n1') ?? 0).toBeLessThanOrEqual(2);
+      expect(peak.get('n2') ?? 0).toBeLessThanOrEqual(1);
+      // Every job's live output reached an engine that ran none of them.
+      await until('all output lines', () => heard.size === 50, 10_000);
+      // Each job announced once, by the one worker that ran it.
+      const ends = workers.flatMap((w) => [...w.out().matchAll(/^\S+ job ([0-9a-f]{8}) succeeded/gm)].map((m) => m[1]));
+      expect(ends.sort()).toEqual(ids.map((id) => id.slice(0, 8)).sort());
+    } finally {
+      for (const e of engines) await e.stop();
+      await redis.stop();
+    }
+  }, 120_000);
+
+  it('kill -9 of a worker mid-job: the job is interrupted and its node free within the heartbeat bound; the other worker goes on', async () => {
+    const redis = await startRedis();
+    const url = urlOf(redis);
+    const engines: Engine[] = [];
+    let leftover: number | undefined;
+    try {
+      const long = await tracedProject(30_000);
+      const short = await tracedProject(10);
+      const nodes = await nodesFile('nodes:\n  n1: {type: local, max_jobs: 1}\n');
+      const a = await viewer(url);
+      engines.push(a);
+      const w1 = await worker(url, nodes);
+      const first = await a.enqueue(long.dir, { origin: 'cli' });
+      await until('the long job to run on w1', () => a.queue.get(first.id)?.status === 'running' && a.queue.get(first.id)?.owner?.pid === w1.child.pid, 20_000);
+      await until('its process group', () => a.queue.get(first.id)?.procs.length, 10_000);
+      leftover = a.queue.get(first.id)!.procs[0].pgid;
+      const w2 = await worker(url, nodes);
+      const second = await a.enqueue(short.dir, { origin: 'cli' });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(a.queue.get(second.id)?.status).toBe('queued'); // n1 is full
+
+      const killedAt = Date.now();
+      w1.child.kill('SIGKILL');
+      await until('the long job to be interrupted', () => a.queue.get(first.id)?.status === 'interrupted', 20_000);
+      const noticedMs = Date.now() - killedAt;
+      const bound = new RedisQueue({ url: parseQueueUrl(url) }).lostAfterMs;
+      expect(noticedMs).toBeLessThanOrEqual(bound + 1500);
+      expect(a.queue.get(first.id)?.reason).toMatch(/stopped without finishing it/);
+
+      const [done] = await a.waitFor([second.id]);
+      expect(done.status).toBe('succeeded');
+      expect(done.owner?.pid).toBe(w2.child.pid);
+      expect(a.queue.nodeUse('n1')).toBe(0);
+    } finally {
+      if (leftover) {
+        try {
+          process.kill(-leftover, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      for (const e of engines) await e.stop();
+      await redis.stop();
+    }
+  }, 90_000);
+
+  it('a lost engine\'s running job goes back to the queue with lost_jobs: requeue', async () => {
+    const redis = await startRedis();
+    const url = parseQueueUrl(urlOf(redis));
+    const spec = { name: 'j', source: { kind: 'dir' as const, dir: '/p', configFile: '/p/.marteau.yml' }, runner: 'command', nodes: 1, nodeTags: [] };
+    const gone = new RedisQueue({ url, owner: { host: 'another-box', pid: 4242, start: 1 }, heartbeatTtlMs: 300 });
+    const here = new RedisQueue({ url, lostJobs: 'requeue', heartbeatTtlMs: 300 });
+    try {
+      await gone.open();
+      const job = await gone.enqueue(spec);
+      expect(await gone.claim(job.id, [{ name: 'n1', max: 1 }])).toBeDefined();
+      await gone.close(); // its heartbeat stops
+      await here.open();
+      expect(here.get(job.id)?.status).toBe('running');
+      expect(here.nodeUse('n1')).toBe(1);
+      // Noticed by the heartbeat round, past the TTL (and Redis's own start-up grace).
+      await until('the job requeued', () => here.get(job.id)?.status === 'queued', 5000);
+      expect(here.get(job.id)?.reason).toMatch(/pid 4242 on another-box/);
+      expect(here.nodeUse('n1')).toBe(0);
+      // ...and a new claim takes it.
+      expect(await here.claim(job.id, [{ name: 'n1', max: 1 }])).toBeDefined();
+    } finally {
+      await here.close();
+      await redis.stop();
+    }
+  }, 30_000);
+
+  it('redis-server killed (AOF on) between enqueue and run: nothing queued or finished is lost', async () => {
+    let redis = await startRedis({ aof: true });
+    const { port, dir: data } = redis;
+    const url = urlOf(redis);
+    try {
+      const { dir, trace } = await tracedProject(10);
+      const nodes = await nodesFile('nodes:\n  box: {type: local, max_jobs: 2}\n');
+      const q = await cliDone(['enqueue', '--queue', url, '--nodes', nodes, '--state-dir', await stateDir(), '--json', dir, dir, dir, dir, dir]);
+      expect(q.code, q.err).toBe(0);
+      const ids = (JSON.parse(q.out) as { id: string }[]).map((j) => j.id);
+      expect(ids).toHaveLength(5);
+
+      await redis.crash();
+      redis = await startRedis({ aof: true, port, dir: data });
+      const w = await cliDone(['worker', '--drain', '--queue', url, '--nodes', nodes, '--state-dir', await stateDir()]);
+      expect(w.code, w.out + w.err).toBe(0);
+      expect(new Set((await readTrace(trace)).filter((t) => t.kind === 'start').map((t) => t.id))).toEqual(new Set(ids));
+
+      await redis.crash();
+      redis = await startRedis({ aof: true, port, dir: data });
+      const list = await cliDone(['queue', '--all', '--json', '--queue', url, '--nodes', nodes, '--state-dir', await stateDir()]);
+      expect(list.code, list.err).toBe(0);
+      const jobs = JSON.parse(list.out) as { id: string; status: string }[];
+      expect(jobs.map((j) => [j.id, j.status])).toEqual(ids.map((id) => [id, 'succeeded']));
+    } finally {
+      await redis.stop();
+    }
+  }, 90_000);
+
+  it('a running engine says "queue offline" when Redis goes away and reconnects by itself', async () => {
+    let redis = await startRedis({ aof: true });
+    const { port, dir: data } = redis;
+    const url = urlOf(redis);
+    let e: Engine | undefined;
+    try {
+      e = await viewer(url);
+      const { dir } = await tracedProject(10);
+      const before = await e.enqueue(dir, { origin: 'tui' });
+      expect(e.getSnapshot().queue).toEqual({ label: url, online: true });
+      await redis.crash();
+      await until('offline', () => e!.getSnapshot().queue.online === false, 10_000);
+      await expect(e.enqueue(dir, { origin: 'tui' })).rejects.toThrow(/queue offline: cannot reach redis:\/\/127\.0\.0\.1/);
+      redis = await startRedis({ aof: true, port, dir: data });
+      await until('online again', () => e!.getSnapshot().queue.online, 10_000);
+      const after = await e.enqueue(dir, { origin: 'tui' });
+      expect(e.queue.list().map((j) => j.id)).toEqual([before.id, after.id]);
+    } finally {
+      await e?.stop();
+      await redis.stop();
+    }
+  }, 60_000);
+});
+
+describe.skipIf(!HAVE)('team mode in the TUI', () => {
+  it('a TUI shows the live output, node and proxy counters of a job another engine runs, and "queue offline" until Redis is back', async () => {
+    let redis = await startRedis({ aof: true });
+    const { port, dir: data } = redis;
+    const url = urlOf(redis);
+    const echo = await startEchoServer();
+    const tui = await viewer(url);
+    const runner = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), queue: { url: parseQueueUrl(url), lostJobs: 'interrupt' } }, run: 'all' });
+    await runner.start();
+    const backend = engineBackend(tui, { cwd: process.cwd() });
+    const ui = render(createElement(App, { backend, title: 'team', onQuit: () => {} }));
+    const frame = () => (ui.lastFrame() ?? '').replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '');
+    const header = () => frame().split('\n')[0];
+    try {
+      // The job talks through its proxy, then holds it open long enough to be published.
+      const talk = `const s = require("node:net").connect(...process.env.MARTEAU_PROXY_ECHO.split(":").reverse()); s.write("ping"); s.once("data", () => { console.log("hello from the worker"); setTimeout(() => s.end(), 2500); });`;
+      const dir = await project(
+        `name: greeter\n${commandYaml([process.execPath, '-e', talk])}\nproxies:\n  echo: {listen: 127.0.0.1:${await freePort()}, upstream: 127.0.0.1:${echo.port}, protocol: tcp}\n`,
+      );
+      await tui.enqueue(dir, { origin: 'tui' });
+      await until('the job output in the Output pane', () => frame().includes('hello from the worker'), 20_000);
+      // The worker's node and its job's proxy counters, in a terminal that has neither.
+      await until('the worker\'s node', () => /local\s+busy/.test(frame()), 10_000);
+      await until('the job\'s proxy in the Proxies pane', () => /echo\s+tcp/.test(frame()), 10_000);
+      await until('the finished job', () => /greeter\s+succeeded/.test(frame()), 20_000);
+      // (The end of the line is the latest news: the URL may be cut at the width of the test terminal.)
+      expect(header()).toContain('team redis://127.0.0.1');
+      await redis.crash();
+      await until('"queue offline" in the header', () => header().includes('queue offline (reconnecting)'), 10_000);
+      redis = await startRedis({ aof: true, port, dir: data });
+      await until('the header back to normal', () => header().includes('team redis://127.0.0.1'), 15_000);
+    } finally {
+      ui.unmount();
+      backend.stop();
+      await runner.stop();
+      await tui.stop();
+      await echo.close();
+      await redis.stop();
+    }
+  }, 60_000);
+});
+
+describe.skipIf(!HAVE)('a Redis with a password', () => {
+  it('takes the URL from MARTEAU_QUEUE; a wrong password is exit 3 and never printed', async () => {
+    const redis = await startRedis({ password: 'pa55-word' });
+    try {
+      const { dir } = await tracedProject(10);
+      const state = await stateDir();
+      const good = await cliDone(['enqueue', '--json', '--state-dir', state, dir], { MARTEAU_QUEUE: `redis://:pa55-word@127.0.0.1:${redis.port}/0` });
+      expect(good.code, good.err).toBe(0);
+      const listed = await cliDone(['queue', '--json', '--state-dir', state], { MARTEAU_QUEUE: `redis://:pa55-word@127.0.0.1:${redis.port}/0` });
+      expect((JSON.parse(listed.out) as { id: string }[]).map((j) => j.id)).toEqual((JSON.parse(good.out) as { id: string }[]).map((j) => j.id));
+      const bad = await cliDone(['queue', '--state-dir', state], { MARTEAU_QUEUE: `redis://:guess@127.0.0.1:${redis.port}/0` });
+      expect(bad.code).toBe(3);
+      expect(bad.err).toContain(`cannot log in to the queue at redis://***@127.0.0.1:${redis.port}/0 (WRONGPASS`);
+      expect(bad.err + bad.out).not.toContain('guess');
+    } finally {
+      await redis.stop();
+    }
+  }, 60_000);
+});
+
+describe('a claim whose reply was lost', () => {
+  it('is found when the connection is back, and its job interrupted instead of left running for ever', async () => {
+    // A log that stores the claim but then fails, as a connection dropping before the reply.
+    const records: JournalRecord[] = [];
+    let read = 0;
+    let dropNextClaim = true;
+    const log: RecordLog = {
+      open: async () => {},
+      close: async () => {},
+      append: async (r) => {
+        records.push(r);
+        if (r.t === 'claimed' && dropNextClaim) {
+          dropNextClaim = false;
+          throw new Error('connection lost before the reply');
+        }
+      },
+      readNew: async () => records.slice(read, (read = records.length)),
+      watch: () => () => {},
+    };
+    const q = new LogQueue(log);
+    await q.open();
+    const job = await q.enqueue({ name: 'j', source: { kind: 'dir', dir: '/p', configFile: '/p/.marteau.yml' }, runner: 'command', nodes: 1, nodeTags: [] });
+    await expect(q.claim(job.id, [{ name: 'n1', max: 1 }])).rejects.toThrow(/connection lost/);
+    await q.sync(); // back online: the claim is there, nobody runs the job
+    await until('the job interrupted', () => q.get(job.id)?.status === 'interrupted', 2000);
+    expect(q.get(job.id)?.reason).toMatch(/lost connection to the queue/);
+    expect(q.nodeUse('n1')).toBe(0);
+  });
+});
+
+describe('queue URLs and config', () => {
+  it('an unreachable Redis is one line and exit 3, with the password masked', async () => {
+    const port = await freePort();
+    const r = await cliDone(['queue', '--queue', `redis://alice:s3cret@127.0.0.1:${port}/0`, '--state-dir', await stateDir()]);
+    expect(r.code).toBe(3);
+    expect(r.err).toContain(`queue offline: cannot reach redis://***@127.0.0.1:${port}/0 (ECONNREFUSED)`);
+    expect(r.err + r.out).not.toMatch(/s3cret|alice/);
+    expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('a bad --queue is a usage error (exit 2) that never echoes a password', async () => {
+    const r = await cliDone(['queue', '--queue', 'http://bob:hunter2@127.0.0.1/0', '--state-dir', await stateDir()]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/--queue: http:\/\/\*\*\*@127\.0\.0\.1\/0: the queue must be a redis:\/\/ or rediss:\/\/ URL/);
+    expect(r.err).not.toContain('hunter2');
+  });
+
+  it('queue: in the nodes file: a URL or {url, lost_jobs}; a bad one points at its line', () => {
+    const ok = parseNodesConfig(parseYaml('n.yml', 'nodes: {a: {}}\nqueue: {url: "redis://:pw@127.0.0.1:6379/3", lost_jobs: requeue}\n'));
+    expect(ok.queue).toEqual({ url: { url: 'redis://:pw@127.0.0.1:6379/3', masked: 'redis://***@127.0.0.1:6379/3' }, lostJobs: 'requeue' });
+    expect(parseNodesConfig(parseYaml('n.yml', 'nodes: {a: {}}\n')).queue).toBeUndefined();
+    expect(() => parseNodesConfig(parseYaml('n.yml', 'nodes: {a: {}}\nqueue: redis://127.0.0.1:6379/zero\n'))).toThrow(/n\.yml:2:\d+.*queue: redis:\/\/127\.0\.0\.1:6379\/zero: the path is the database number/);
+    expect(() => parseNodesConfig(parseYaml('n.yml', 'nodes: {a: {}}\nqueue: {lost_jobs: later}\n'))).toThrow(/lost_jobs/);
+  });
+
+  it('masks credentials, and hides a text that is not a URL whole', () => {
+    expect(maskUrl('redis://u:p@h:1/2')).toBe('redis://***@h:1/2');
+    expect(maskUrl('redis://:p@h:1')).toBe('redis://***@h:1');
+    expect(maskUrl('redis://h:1/0')).toBe('redis://h:1/0');
+    expect(maskUrl('not a url with secret')).toBe('***');
+  });
+});
