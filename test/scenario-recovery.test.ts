@@ -72,7 +72,7 @@ describe.skipIf(!ready)('recovery demo: a 10 s redis blackout under load', () =>
     expect(w.recovery.status).toBe('recovered');
     expect(w.recovery.ms).toBeGreaterThanOrEqual(0);
     expect(w.recovery.ms).toBeLessThan(3000);
-    expect(w.recovery.baseline!.successRate).toBe(1);
+    expect(w.recovery.baseline!.successRate).toBeGreaterThan(0.95);
     expect(heals.out).toMatch(/fault window redis_blackout \(redis: 100:blackout, \d+\.\ds\) → 100 % HTTP 503, expected 503; recovered in \d\.\d\ds/);
     expect(heals.out).toMatch(/PASS recovery < 3s: /);
     // Attribution: the failed requests were in flight while redis exchanges were blacked out.
