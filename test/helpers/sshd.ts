@@ -42,6 +42,8 @@ export async function startSshd(host: string, user: UserKey, opts: { setEnv?: Re
   if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
   const dir = await tempDir('sshd');
   const port = await freePort(host);
+  const home = path.join(dir, 'home');
+  mkdirSync(home, { mode: 0o700 });
   const hostKey = path.join(dir, 'host_ed25519');
   execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
   await writeFile(path.join(dir, 'authorized_keys'), await readFile(user.publicKey, 'utf8'));
@@ -64,7 +66,9 @@ export async function startSshd(host: string, user: UserKey, opts: { setEnv?: Re
       'MaxStartups 50',
       'MaxSessions 50',
       'LogLevel ERROR',
-      ...Object.entries(opts.setEnv ?? {}).map(([k, v]) => `SetEnv ${k}="${v}"`),
+      // A HOME of its own: the login user's real ~/.bashrc (bash reads it for every SSH
+      // command) may take seconds, e.g. `pyenv init`, and tests make hundreds of commands.
+      ...Object.entries({ HOME: home, ...opts.setEnv }).map(([k, v]) => `SetEnv ${k}="${v}"`),
       '',
     ].join('\n'),
   );
