@@ -92,6 +92,7 @@ export async function runReportCommand(inputs: string[], o: ReportCommandOptions
   }
   const loaded = await load(inputs[0]);
   const summary = loaded.results.summary();
+  summary.measures ??= loaded.measures;
   const verdicts = evaluateThresholds(thresholds, summary);
   const files = await writeReports(outDir, summary, verdicts, { generator: deps.generator, warnings: loaded.warnings });
   const o2 = summary.overall;

@@ -10,10 +10,13 @@ import path from 'node:path';
 import { z } from 'zod';
 import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../proxy/mix.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
+import type { RecoveryOptions } from '../runners/measures/recovery.js';
+import { thresholdsSchema } from '../runners/thresholds.js';
 import { CHAOS_HINT, chaosSchema, knownChaosKeys, parseChaos, type ChaosEntry, type RunLength } from './chaos.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { expandDocument, references, type Vars } from './interpolate.js';
 import { apiSchema, mixSpecSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
+import { expectList, expectSchema, recoveryOptions, recoverySchema } from './recovery.js';
 import { parseServices, proxyVars, serviceSchema, servicesSchema, serviceVars, type ServiceSpec } from './services.js';
 import { durationMs, durationSchema, formatDuration } from './units.js';
 import { splitWords, WordsError } from './words.js';
@@ -38,6 +41,7 @@ export const fixtureSchema = z
     behaviors: mixSpecSchema.describe('the mix while the fixture is active; the previous mix comes back after'),
     at: durationSchema.optional().describe('when to apply, counted from the start of the load (default: before the run)'),
     for: durationSchema.optional().describe('how long it stays (default: until the run ends)'),
+    expect: expectSchema.optional(),
   })
   .strict();
 
@@ -96,7 +100,8 @@ export const marteauSchema = z
     // The locust runner's own keys; it validates them further with its schema.
     locustfile: z.string().optional().describe('locust runner: the Locust test file, relative to the project'),
     spawn_rate: z.number().optional().describe('locust runner: users started per second'),
-    thresholds: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+    thresholds: thresholdsSchema.optional(),
+    recovery: recoverySchema.optional().describe('how recovery after a fault window is judged (recovery times in reports and thresholds)'),
     // Around the run.
     services: servicesSchema.optional().describe('programs started on this machine before the load (the app under test, its backends), stopped after'),
     proxies: z.record(z.string().regex(/^[\w-]+$/, 'a proxy name is letters, digits, _ and -'), proxySchema).optional(),
@@ -124,6 +129,8 @@ export interface FixtureSpec {
   atMs?: number;
   /** How long it stays; undefined: until the run ends. */
   forMs?: number;
+  /** What the load should see meanwhile: "503", "5xx", "timeout", "connection" (error mapping). */
+  expect?: string[];
 }
 
 export interface NotifyConfig {
@@ -157,7 +164,9 @@ export interface MarteauConfig {
   sleepTimeMinMs?: number;
   sleepTimeMaxMs?: number;
   cycleTimeMs?: number;
-  thresholds: Record<string, string>;
+  thresholds: Record<string, unknown>;
+  /** How recovery after a fault window is judged (`recovery:`, defaults filled in). */
+  recovery: RecoveryOptions;
   proxies: ProxyOptions[];
   /** Started before the load, stopped after; their `${...}` are expanded at start. */
   services: ServiceSpec[];
@@ -206,7 +215,8 @@ const HINTS: Record<string, string> = {
   nodes: 'a whole number of nodes, e.g. nodes: 2',
   cycles: 'FunkLoad form "10:20:30" or a list [10, 20, 30]',
   command: 'e.g. command: [node, load.js, --users, "10"]',
-  fixtures: 'e.g. fixtures: {slow_db: {proxy: db, behaviors: "100:delay", at: 10s, for: 5s}}',
+  fixtures: 'e.g. fixtures: {slow_db: {proxy: db, behaviors: "100:delay", at: 10s, for: 5s, expect: 503}}',
+  recovery: 'e.g. recovery: {window: 2s, success_rate_tolerance: 1%, p95_tolerance: 20%}',
   chaos: CHAOS_HINT,
   seed: 'a number or a word, e.g. seed: 42',
   env: 'e.g. env: {TARGET: http://127.0.0.1:8080}',
@@ -332,7 +342,8 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
     sleepTimeMinMs: opt(c.sleep_time_min),
     sleepTimeMaxMs: opt(c.sleep_time_max),
     cycleTimeMs: opt(c.cycle_time),
-    thresholds: Object.fromEntries(Object.entries(c.thresholds ?? {}).map(([k, v]) => [k, String(v)])),
+    thresholds: c.thresholds ?? {},
+    recovery: recoveryOptions(c.recovery),
     proxies,
     services,
     statsd: c.statsd,
@@ -419,6 +430,7 @@ function parseFixtures(
       behaviors: f.behaviors as MixSpec,
       atMs: f.at === undefined ? (f.for === undefined ? undefined : 0) : durationMs(f.at),
       forMs: f.for === undefined ? undefined : durationMs(f.for),
+      ...(f.expect !== undefined ? { expect: expectList(f.expect) } : {}),
     };
   });
 }
@@ -447,6 +459,7 @@ function knownKeysAt(p: readonly (string | number)[]): readonly string[] | undef
   if (p[0] === 'notify' && p.length === 1) return Object.keys(notifySchema.shape);
   if (p[0] === 'proxies' && p.length === 2) return Object.keys(proxySchema.shape);
   if (p[0] === 'statsd' && p.length === 1) return Object.keys(statsdSchema.shape);
+  if (p[0] === 'recovery' && p.length === 1) return Object.keys(recoverySchema.shape);
   if (p[0] === 'services' && p.length === 2) return Object.keys(serviceSchema.shape);
   return undefined;
 }

@@ -223,6 +223,7 @@ export class ChaosPlayer {
       action: c?.action ?? 'restore',
       source: c?.source,
       label: o.label ?? c?.label,
+      ...(c?.expect ? { expect: c.expect } : {}),
     };
     this.events.push(e);
     this.onEvent(e);

@@ -33,6 +33,10 @@ export interface TimelineEvent {
   source?: 'fixture' | 'chaos' | 'manual';
   /** For people: "step", "ramp 40% delay (3/6)", "flap on (2/5)", "set by hand". */
   label?: string;
+  /** The fault window's name when it is not `fixture`. */
+  name?: string;
+  /** What the load should see while this change is in force, e.g. ["503"] or ["5xx"] (error mapping). */
+  expect?: string[];
 }
 
 /** Why a mix changed, in a few words for the report: "chaos outage: step", "fixture slow_db", "set by hand". */

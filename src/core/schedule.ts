@@ -27,6 +27,8 @@ export interface MixChange {
   label: string;
   /** The entry whose mix is in force after this change (none: the proxy's own mix). */
   inForce?: string;
+  /** What the load should see while an applied fixture is in force (its `expect:`, for error mapping). */
+  expect?: string[];
 }
 
 interface Window {
@@ -39,6 +41,7 @@ interface Window {
   source: MixChange['source'];
   entry: string;
   label: string;
+  expect?: string[];
   order: number;
 }
 
@@ -48,7 +51,7 @@ export function compileSchedule(chaos: readonly ChaosEntry[], fixtures: readonly
   const add = (w: Omit<Window, 'order'>) => windows.push({ ...w, order: windows.length });
   for (const f of fixtures) {
     const start = f.atMs ?? -Infinity;
-    add({ proxy: f.proxy, start, end: f.forMs === undefined ? Infinity : start + f.forMs, spec: f.behaviors, source: 'fixture', entry: f.name, label: 'fixture' });
+    add({ proxy: f.proxy, start, end: f.forMs === undefined ? Infinity : start + f.forMs, spec: f.behaviors, source: 'fixture', entry: f.name, label: 'fixture', ...(f.expect ? { expect: f.expect } : {}) });
   }
   for (const e of chaos) for (const w of chaosWindows(e, runEndMs)) add({ ...w, proxy: e.proxy, source: 'chaos', entry: e.name });
   const changes: (MixChange & { t: number })[] = [];
@@ -71,6 +74,7 @@ export function compileSchedule(chaos: readonly ChaosEntry[], fixtures: readonly
         action: fresh ? 'apply' : 'restore',
         label: fresh ? after.label : `end of ${by.label}`,
         inForce: after?.entry,
+        ...(fresh && after.expect ? { expect: after.expect } : {}),
       });
       before = after;
     }

@@ -5,6 +5,7 @@
  * tables, page detail, errors) and add what a chaos run needs: charts against time with the
  * proxy fault timeline drawn under the same time axis.
  */
+import { attributionLine, OUTCOME_CLASSES, recoveryText, type Measures, type WindowMeasure } from '../runners/measures/index.js';
 import { apdexRating, type CycleSummary, type ProxyTimelineEvent, type RunSummary } from '../runners/results.js';
 import { formatValue, type ThresholdResult } from '../runners/thresholds.js';
 import { barChart, esc, lineChart, makeScale, niceTicks, PAD, WIDTH, type Band, type Marker } from './svg.js';
@@ -20,6 +21,9 @@ const COLORS = {
   p99: '#dc2626',
   avg: '#64748b',
   users: '#94a3b8',
+  success: '#16a34a',
+  recovered: '#15803d',
+  notRecovered: '#b91c1c',
 };
 const PALETTE = ['#dc2626', '#ea580c', '#ca8a04', '#9333ea', '#db2777', '#0d9488', '#2563eb', '#4d7c0f'];
 const APDEX_COLORS: Record<string, string> = { UNACCEPTABLE: '#9ca3af', POOR: '#ef4444', FAIR: '#facc15', Good: '#22c55e', Excellent: '#3b82f6' };
@@ -122,14 +126,16 @@ function timeCharts(s: RunSummary): { html: string; t0: number; t1: number } {
   // keeps buckets, cycles and proxy events (counted per epoch second) on one axis.
   const t0 = s.timeline[0]?.at ?? (s.info.start ? Math.floor(s.info.start / 1000) * 1000 : 0);
   const lastPoint = s.timeline.at(-1);
-  const endCandidates = [s.info.end ?? 0, lastPoint ? lastPoint.at + lastPoint.width : 0, ...s.proxyEvents.map((e) => e.at + 1000)];
+  const endCandidates = [s.info.end ?? 0, lastPoint ? lastPoint.at + lastPoint.width : 0, ...s.proxyEvents.map((e) => e.at + 1000), ...(s.measures?.windows ?? []).map((w) => w.end ?? 0)];
   const t1 = Math.max(t0 + 1000, ...endCandidates.filter((x) => Number.isFinite(x)));
   const rel = (ms: number) => (ms - t0) / 1000;
   const xMax = rel(t1);
   const bands: Band[] = s.cycles
     .filter((c) => c.start !== undefined && c.end !== undefined)
     .map((c) => ({ from: rel(c.start!), to: rel(c.end!), label: `#${c.cycle} ${c.cvus} CUs` }));
-  const markers: Marker[] = mixMarkers(s.proxyEvents).map((m) => ({ x: rel(m.at), label: m.label, color: m.color }));
+  const windows = s.measures?.windows ?? [];
+  bands.push(...windows.map((w) => ({ from: rel(w.start), to: rel(w.end ?? t1), label: `${w.name} (${w.proxy})`, className: 'fault' })));
+  const markers: Marker[] = [...mixMarkers(s.proxyEvents).map((m) => ({ x: rel(m.at), label: m.label, color: m.color })), ...recoveryMarkers(windows, rel)];
   const mid = (p: RunSummary['timeline'][number]) => rel(p.at + p.width / 2);
   const pts = s.timeline.filter((p) => p.requests > 0);
   const throughput = lineChart({
@@ -143,6 +149,15 @@ function timeCharts(s: RunSummary): { html: string; t0: number; t1: number } {
       { name: 'requests/s', color: COLORS.rps, points: pts.map((p) => [mid(p), p.rps]) },
       { name: 'errors/s', color: COLORS.errors, points: pts.map((p) => [mid(p), p.errors / (p.width / 1000)]) },
     ],
+  });
+  const success = lineChart({
+    id: 'chart-success-time',
+    title: 'Success rate over time',
+    x: { label: 'seconds since start', format: secs, min: 0, max: xMax },
+    y: { label: 'successful requests', format: (v) => `${int(v)}%`, min: 0, max: 100 },
+    bands,
+    markers,
+    series: [{ name: 'success %', color: COLORS.success, points: pts.map((p) => [mid(p), (100 * (p.requests - p.errors)) / p.requests]) }],
   });
   const latency = lineChart({
     id: 'chart-latency-time',
@@ -158,8 +173,20 @@ function timeCharts(s: RunSummary): { html: string; t0: number; t1: number } {
     ],
   });
   const width = s.timeline[0]?.width ?? 1000;
-  const note = `<p class="note">One point per ${width / 1000}s; shaded: the cycles' recording windows; vertical lines: proxy behavior changes.</p>`;
-  return { html: throughput + latency + note, t0, t1 };
+  const faultNote = windows.length ? '; red: fault windows, with a solid line where the service recovered' : '';
+  const note = `<p class="note">One point per ${width / 1000}s; shaded: the cycles' recording windows${faultNote}; dashed lines: proxy behavior changes.</p>`;
+  return { html: throughput + success + latency + note, t0, t1 };
+}
+
+/** Where each window recovered (or a "not recovered" mark at its end), on the time charts. */
+function recoveryMarkers(windows: WindowMeasure[], rel: (ms: number) => number): Marker[] {
+  return windows
+    .filter((w) => w.end !== undefined)
+    .map((w) =>
+      w.recovery.status === 'recovered'
+        ? { x: rel(w.end! + w.recovery.ms!), label: `${w.name}: ${recoveryText(w.recovery)}`, text: `↻ ${(w.recovery.ms! / 1000).toFixed(1)}s`, color: COLORS.recovered, className: 'recovery' }
+        : { x: rel(w.end!), label: `${w.name}: ${recoveryText(w.recovery)}`, text: w.recovery.status, color: COLORS.notRecovered, className: 'recovery not-recovered' },
+    );
 }
 
 interface MixMark {
@@ -180,7 +207,7 @@ function mixMarkers(events: ProxyTimelineEvent[]): MixMark[] {
 }
 
 /** Fault counts per second, one lane per proxy and behavior, under the same time axis. */
-export function faultTimeline(events: ProxyTimelineEvent[], t0: number, t1: number): string {
+export function faultTimeline(events: ProxyTimelineEvent[], t0: number, t1: number, windows: readonly WindowMeasure[] = []): string {
   const faults = events.filter((e): e is Extract<ProxyTimelineEvent, { kind: 'fault' }> => e.kind === 'fault');
   const mixes = mixMarkers(events);
   const lanes = [...new Set(faults.map((f) => `${f.proxy}: ${f.behavior}`))];
@@ -192,6 +219,11 @@ export function faultTimeline(events: ProxyTimelineEvent[], t0: number, t1: numb
   const maxCount = Math.max(1, ...faults.map((f) => f.count));
   const parts = [`<svg class="chart" id="chart-faults" viewBox="0 0 ${WIDTH} ${height}" role="img" aria-label="Proxy fault timeline" xmlns="http://www.w3.org/2000/svg">`];
   parts.push(`<text class="title" x="${PAD.left}" y="16">Proxy fault timeline (faults per second; lines: behavior changes)</text>`);
+  for (const w of windows) {
+    const a = sc.x(Math.max(0, rel(w.start)));
+    const z = sc.x(Math.min(xMax, rel(w.end ?? t1)));
+    if (z > a) parts.push(`<rect class="window" data-window="${esc(w.name)}" x="${a.toFixed(1)}" y="${sc.y1}" width="${(z - a).toFixed(1)}" height="${sc.y0 - sc.y1}"><title>${esc(`${w.name} (${w.proxy}: ${w.mix}) ${recoveryText(w.recovery)}`)}</title></rect>`);
+  }
   lanes.forEach((lane, i) => {
     const top = PAD.top + i * laneH;
     parts.push(`<line class="grid" x1="${sc.x0}" x2="${sc.x1}" y1="${top + laneH - 2}" y2="${top + laneH - 2}"/>`);
@@ -227,6 +259,55 @@ export function faultTimeline(events: ProxyTimelineEvent[], t0: number, t1: numb
       )
     : '';
   return parts.join('\n') + list;
+}
+
+const share = (n: number, d: number) => (d ? `${((100 * n) / d).toFixed(0)}%` : '–');
+
+/** Per fault window: what the load saw against what was injected and expected, and the recovery. */
+function windowsSection(m: Measures, t0: number): string {
+  if (m.windows.length === 0) return '<p>No fault window: no behavior change during the load.</p>';
+  const o = m.recoveryOptions;
+  const rows = m.windows.map((w) => {
+    const e = w.effect;
+    const seen = OUTCOME_CLASSES.filter((c) => e.classes[c]).map((c) => `${esc(c === 'timeout' ? 'timeouts' : c === 'connection' ? 'conn. errors' : c)} ${share(e.classes[c], e.requests)}`);
+    const injected = Object.entries(e.injected).map(([b, n]) => `${esc(b)} ×${n}`);
+    const expected = w.expect ? `${esc(w.expect.join(' or '))}${e.expectedShare !== undefined ? ` <span class="${e.expectedShare >= 0.99 ? 'ok' : 'ko'}">${share(e.expectedShare, 1)} as expected</span>` : ''}` : '–';
+    const rec = w.recovery;
+    const recCell = `<span class="${rec.status === 'recovered' ? 'ok' : rec.status === 'not recovered' ? 'ko' : ''}" data-recovery="${esc(rec.status)}">${esc(recoveryText(rec))}</span>`;
+    return [
+      `<b>${esc(w.name)}</b><br><span class="note">${esc(w.source)}</span>`,
+      `${esc(w.proxy)}: <code>${esc(w.mix)}${w.lastMix ? ` → ${esc(w.lastMix)}` : ''}</code>`,
+      `${((w.start - t0) / 1000).toFixed(1)}s${w.end !== undefined ? ` – ${((w.end - t0) / 1000).toFixed(1)}s` : ' – end'}`,
+      injected.join(', ') || '–',
+      `${e.requests} requests: ${seen.join(', ') || '–'}<br><span class="note">${esc(e.headline)}</span>`,
+      expected,
+      recCell,
+    ];
+  });
+  const note = `<p class="note">Recovered: the first ${o.windowMs / 1000}s span after the fault whose success rate is within ${(o.successRateTolerance * 100).toFixed(1)} points and whose p95 is within ${(o.p95Tolerance * 100).toFixed(0)}% (or ${o.p95SlackMs}ms) of the ${o.baselineMs / 1000}s before the fault (\`recovery:\` in .marteau.yml). Requests are placed by their start time.</p>`;
+  return table(['window', 'proxy and mix', 'when', 'injected', 'the load saw', 'expected', 'recovery'], rows) + note;
+}
+
+/** Slow or failed requests against the faults that happened while they were in flight. */
+function attributionSection(m: Measures): string {
+  const a = m.attribution;
+  if (a.rows.length === 0) return '<p>No fault was injected while requests were recorded.</p>';
+  const bad = a.failed + a.slow;
+  const rows = a.rows.map((r) => [
+    esc(r.proxy),
+    esc(r.behavior),
+    r.faults,
+    r.overlapped,
+    r.failed,
+    r.slow,
+    `${share(r.failed + r.slow, bad)}<br><span class="note">${esc(attributionLine(a, r))}</span>`,
+  ]);
+  const through = a.proxies.map(
+    (p) => `<li>${esc(p.proxy)}: ${p.overlapped} requests had one of its ${p.exchanges} exchanges complete while in flight (${p.failed} of them failed, ${p.slow} slow)</li>`,
+  );
+  return `${table(['proxy', 'fault', 'injected', 'requests in flight', 'failed', 'slow', 'of all failed or slow'], rows, 'num')}
+${through.length ? `<ul class="through">${through.join('')}</ul>` : ''}
+<p class="note">${a.requests} recorded requests, ${a.failed} failed, ${a.slow} slow (≥ ${a.slowMs / 1000}s, the Apdex T); ${a.unexplained} failed or slow requests overlapped no fault.${a.partial ? ' Some faults were dropped to bound memory: counts are lower bounds.' : ''}</p>`;
 }
 
 function errorsSection(s: RunSummary, t0: number): string {
@@ -293,6 +374,8 @@ svg .title{font-size:13px;font-weight:600;fill:#334155}svg .tick,svg .legend{fon
 svg .axis-label{font-size:11px;fill:#64748b}svg .grid{stroke:#eef2f7}svg .axis{stroke:#94a3b8}
 svg .band{fill:#e0f2fe;opacity:.55}svg .band-label{font-size:10px;fill:#0369a1}
 svg .marker,svg .mix{stroke-width:1.5;stroke-dasharray:4 3}svg .lane{font-size:10px;fill:#334155}
+svg .band.fault,svg .window{fill:#fee2e2;opacity:.6}svg .band-label.fault{fill:#b91c1c}
+svg .marker.recovery{stroke-width:2;stroke-dasharray:none}svg .marker-label{font-size:10px;font-weight:600}
 table.num td:has(code){text-align:left}
 .note{color:#64748b;font-size:12px}
 dl.defs dt{font-weight:600}dl.defs dd{margin:0 0 4px 16px;color:#475569}
@@ -360,7 +443,8 @@ ${cycleTables(s)}
 <h2 id="time">Against time</h2>
 ${time.html}
 <h2 id="faults">Proxy fault timeline</h2>
-${faultTimeline(s.proxyEvents, time.t0, time.t1)}
+${faultTimeline(s.proxyEvents, time.t0, time.t1, s.measures?.windows)}
+${s.measures ? `<h2 id="fault-windows">Fault windows: effect and recovery</h2>\n${windowsSection(s.measures, time.t0)}\n<h2 id="attribution">Attribution: which faults hit which requests</h2>\n${attributionSection(s.measures)}` : ''}
 <h2 id="errors">Errors by kind</h2>
 ${errorsSection(s, time.t0)}
 ${stepsSection(s)}

@@ -3,6 +3,7 @@
  * figures, threshold verdicts, the timeline and the proxy fault events. Times are epoch ms plus
  * an ISO copy for humans; durations are ms; rates are 0..1 or per second.
  */
+import { recoveryText, type Measures, type WindowMeasure } from '../runners/measures/index.js';
 import type { RunSummary } from '../runners/results.js';
 import type { ThresholdResult } from '../runners/thresholds.js';
 
@@ -29,6 +30,10 @@ export interface JsonReport {
   timeline: RunSummary['timeline'];
   proxy_events: RunSummary['proxyEvents'];
   error_samples: RunSummary['errorSamples'];
+  /** Chaos runs: each fault window with its error mapping and recovery, and fault attribution. */
+  fault_windows?: (WindowMeasure & { start_s: number; end_s?: number; recovery_text: string })[];
+  attribution?: Measures['attribution'];
+  recovery_options?: Measures['recoveryOptions'];
 }
 
 const iso = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? undefined : new Date(ms).toISOString());
@@ -63,6 +68,19 @@ export function buildJsonReport(summary: RunSummary, thresholds: ThresholdResult
     timeline: summary.timeline,
     proxy_events: summary.proxyEvents,
     error_samples: summary.errorSamples,
+    ...(summary.measures
+      ? {
+          // Seconds since the start next to the epoch times: what a reader compares with the charts.
+          fault_windows: summary.measures.windows.map((w) => ({
+            ...w,
+            start_s: (w.start - i.start) / 1000,
+            ...(w.end !== undefined ? { end_s: (w.end - i.start) / 1000 } : {}),
+            recovery_text: recoveryText(w.recovery),
+          })),
+          attribution: summary.measures.attribution,
+          recovery_options: summary.measures.recoveryOptions,
+        }
+      : {}),
   };
 }
 

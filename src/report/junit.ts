@@ -2,6 +2,7 @@
  * JUnit XML for CI systems: one test case per threshold (a failing threshold is a failure with
  * its message), plus one case for the run itself that fails when it was interrupted.
  */
+import { windowLine } from '../runners/measures/index.js';
 import type { RunSummary } from '../runners/results.js';
 import type { ThresholdResult } from '../runners/thresholds.js';
 
@@ -26,8 +27,15 @@ export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResul
     if (t.passed) cases.push(`${head}>\n      <system-out>${escapeXml(t.message)}</system-out>\n    </testcase>`);
     else cases.push(`${head}>\n      <failure message="${escapeXml(t.message)}" type="threshold">${escapeXml(t.message)}</failure>\n    </testcase>`);
   }
+  // One informative case per fault window: its effect and recovery in the CI's test view. Its
+  // pass/fail is the thresholds' job (a window may be meant to fail every request).
+  const windows = summary.measures?.windows ?? [];
+  windows.forEach((w, i) => {
+    const at = ((w.start - summary.info.start) / 1000).toFixed(1);
+    cases.push(`    <testcase classname="${escapeXml(`marteau.${suite}.faults`)}" name="${escapeXml(`${w.name} at ${at}s #${i + 1}`)}" time="0">\n      <system-out>${escapeXml(windowLine(w))}</system-out>\n    </testcase>`);
+  });
   const failures = thresholds.filter((t) => !t.passed).length + (summary.aborted ? 1 : 0);
-  const tests = thresholds.length + 1;
+  const tests = thresholds.length + 1 + windows.length;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="marteau-tui" tests="${tests}" failures="${failures}" errors="0" time="${seconds.toFixed(3)}">`,

@@ -4,11 +4,13 @@
  * Locust job's results directory (its locust-run.json and CSV files).
  */
 import { existsSync } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readFunkloadHeader, readFunkloadXmlFiles, type ReadOptions } from '../runners/funkload-xml.js';
 import { LOCUST_RECORD, LocustRecordError, loadLocustRun } from '../runners/locust/record.js';
+import type { Measures } from '../runners/measures/index.js';
 import type { RunResults } from '../runners/results.js';
+import type { JsonReport } from './json.js';
 
 export class ResultsNotFound extends Error {
   constructor(message: string) {
@@ -21,6 +23,20 @@ export interface LoadedResults {
   results: RunResults;
   files: string[];
   warnings: string[];
+  /** Fault windows and attribution the run measured (its summary.json): the XML does not carry them. */
+  measures?: Measures;
+}
+
+/** The chaos measures a job wrote next to its results, if any. */
+async function recordedMeasures(dir: string): Promise<Measures | undefined> {
+  try {
+    const j = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as Partial<JsonReport>;
+    if (!j.fault_windows || !j.attribution || !j.recovery_options) return undefined;
+    const windows = j.fault_windows.map(({ start_s: _s, end_s: _e, recovery_text: _t, ...w }) => w);
+    return { windows, attribution: j.attribution, recoveryOptions: j.recovery_options };
+  } catch {
+    return undefined; // none, or not ours: the report simply has no fault windows
+  }
 }
 
 /** The bench result files of a directory: XML files with a <funkload> root and bench cycles. */
@@ -59,5 +75,6 @@ export async function loadResults(input: string, options: ReadOptions = {}): Pro
   const files = st.isDirectory() ? await resultFilesIn(input) : [input];
   if (files.length === 0) throw new ResultsNotFound(`${input}: no FunkLoad bench result (*.xml with a <funkload> root) in this directory`);
   const { results, warnings } = await readFunkloadXmlFiles(files, options);
-  return { results, files, warnings };
+  const measures = st.isDirectory() ? await recordedMeasures(input) : undefined;
+  return { results, files, warnings, ...(measures ? { measures } : {}) };
 }

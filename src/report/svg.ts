@@ -21,18 +21,23 @@ export interface Axis {
   ticks?: number[];
 }
 
-/** A shaded x range with a label (a cycle's recording window). */
+/** A shaded x range with a label (a cycle's recording window, a fault window). */
 export interface Band {
   from: number;
   to: number;
   label: string;
+  /** Extra CSS class, e.g. "fault" (default: a cycle band). */
+  className?: string;
 }
 
-/** A vertical mark at x (a proxy mix change). */
+/** A vertical mark at x (a proxy mix change, a recovery). */
 export interface Marker {
   x: number;
   label: string;
   color: string;
+  /** Extra CSS class, e.g. "recovery"; `text` draws the label at the top of the line. */
+  className?: string;
+  text?: string;
 }
 
 export interface ChartOptions {
@@ -115,8 +120,10 @@ export function lineChart(o: ChartOptions): string {
     const a = sc.x(Math.max(xMin, b.from));
     const z = sc.x(Math.min(xMax, b.to));
     if (z <= a) continue;
-    parts.push(`<rect class="band" x="${r1(a)}" y="${sc.y1}" width="${r1(z - a)}" height="${sc.y0 - sc.y1}"><title>${esc(b.label)}</title></rect>`);
-    parts.push(`<text class="band-label" x="${r1(a + 3)}" y="${sc.y1 + 11}">${esc(b.label)}</text>`);
+    const cls = b.className ? ` ${esc(b.className)}` : '';
+    parts.push(`<rect class="band${cls}" x="${r1(a)}" y="${sc.y1}" width="${r1(z - a)}" height="${sc.y0 - sc.y1}"><title>${esc(b.label)}</title></rect>`);
+    // Fault labels sit lower than the cycles' so both stay readable where they overlap.
+    parts.push(`<text class="band-label${cls}" x="${r1(a + 3)}" y="${sc.y1 + (b.className ? 23 : 11)}">${esc(b.label)}</text>`);
   }
   // y grid and labels
   for (const t of niceTicks(yMin, yMax)) {
@@ -139,7 +146,9 @@ export function lineChart(o: ChartOptions): string {
   for (const m of o.markers ?? []) {
     if (m.x < xMin || m.x > xMax) continue;
     const x = r1(sc.x(m.x));
-    parts.push(`<line class="marker" x1="${x}" x2="${x}" y1="${sc.y1}" y2="${sc.y0}" stroke="${m.color}"><title>${esc(m.label)}</title></line>`);
+    const cls = m.className ? ` ${esc(m.className)}` : '';
+    parts.push(`<line class="marker${cls}" x1="${x}" x2="${x}" y1="${sc.y1}" y2="${sc.y0}" stroke="${m.color}"><title>${esc(m.label)}</title></line>`);
+    if (m.text) parts.push(`<text class="marker-label${cls}" x="${r1(x + 3)}" y="${sc.y1 + 35}" fill="${m.color}">${esc(m.text)}</text>`);
   }
   for (const s of o.series) {
     const pts = s.points.map(([x, y]) => `${r1(px(x))},${r1(sc.y(Math.min(y, yMax)))}`).join(' ');

@@ -5,6 +5,7 @@
  */
 import path from 'node:path';
 import { writeReports, type ReportFiles } from '../report/index.js';
+import { windowLine } from './measures/index.js';
 import type { RunResults, RunSummary } from './results.js';
 import type { RunnerCatalogEntry } from '../config/marteau.js';
 import type { RunOutcome } from './runner.js';
@@ -32,6 +33,7 @@ export async function reportResults(
   o: { resultDir: string; thresholds?: Threshold[]; generator?: string; log?: (line: string) => void },
 ): Promise<JobReport> {
   const summary = results.summary();
+  for (const w of summary.measures?.windows ?? []) o.log?.(`fault window ${windowLine(w)}`);
   const verdicts = evaluateThresholds(o.thresholds ?? [], summary);
   const files = await writeReports(o.resultDir, summary, verdicts, { generator: o.generator });
   for (const v of verdicts) o.log?.(`${v.passed ? 'PASS' : 'FAIL'} ${v.message}`);

@@ -34,7 +34,13 @@ export interface ProxyRecorder {
  */
 export function recordProxies(
   results: RunResults,
-  o: { proxies?: Iterable<ProxyEventSource>; events?: readonly ProxyTimelineEvent[]; also?: (e: ProxyTimelineEvent) => void },
+  o: {
+    proxies?: Iterable<ProxyEventSource>;
+    events?: readonly ProxyTimelineEvent[];
+    also?: (e: ProxyTimelineEvent) => void;
+    /** Every raw proxy event too (e.g. per-fault times for attribution). */
+    onEvent?: (e: ProxyEventLike) => void;
+  },
 ): ProxyRecorder {
   const record = (e: ProxyTimelineEvent) => {
     results.addProxyEvent(e);
@@ -42,7 +48,10 @@ export function recordProxies(
   };
   for (const e of o.events ?? []) record(e);
   const faults = new FaultAggregator(record);
-  const listener = (e: ProxyEventLike) => faults.onProxyEvent(e);
+  const listener = (e: ProxyEventLike) => {
+    faults.onProxyEvent(e);
+    o.onEvent?.(e);
+  };
   const sources = [...(o.proxies ?? [])];
   for (const p of sources) p.on('event', listener);
   return {

@@ -10,7 +10,9 @@
  *
  * Units: times are epoch milliseconds, durations milliseconds (floats). Histograms hold µs.
  */
+import { mergePairs } from '../stats/buckets.js';
 import { Histogram, type HistogramJSON } from '../stats/histogram.js';
+import { AttributionTracker, computeMeasures, DEFAULT_RECOVERY, MeasureSeries, outcomeKey, type FaultWindow, type Measures, type RecoveryOptions } from './measures/index.js';
 
 export type Outcome = 'success' | 'failure' | 'error';
 
@@ -222,6 +224,8 @@ export interface RunSummary {
   timeline: TimelinePoint[];
   proxyEvents: ProxyTimelineEvent[];
   errorSamples: ErrorSample[];
+  /** Fault windows with their recovery and error mapping, and fault attribution (chaos runs). */
+  measures?: Measures;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -626,19 +630,12 @@ export class Timeline {
   }
 
   private coarsen(): void {
-    const merged: Bucket[] = [];
-    for (let i = 0; i < this.buckets.length; i += 2) {
-      const a = this.buckets[i];
-      const b = this.buckets[i + 1];
-      if (b) {
-        a.requests += b.requests;
-        a.errors += b.errors;
-        a.cvus = Math.max(a.cvus, b.cvus);
-        if (b.hist) a.hist ? a.hist.merge(b.hist) : (a.hist = b.hist);
-      }
-      merged.push(a);
-    }
-    this.buckets = merged;
+    this.buckets = mergePairs(this.buckets, (a, b) => {
+      a.requests += b.requests;
+      a.errors += b.errors;
+      a.cvus = Math.max(a.cvus, b.cvus);
+      if (b.hist) a.hist ? a.hist.merge(b.hist) : (a.hist = b.hist);
+    });
     this.width *= 2;
   }
 
@@ -690,10 +687,18 @@ export class RunResults {
   readonly timeline = new Timeline();
   readonly proxyEvents: ProxyTimelineEvent[] = [];
   readonly errorSamples: ErrorSample[] = [];
+  /** Finer than `timeline`, for recovery times and error mapping. */
+  readonly series = new MeasureSeries();
+  readonly attribution: AttributionTracker;
+  /** Set by the runner once the run's behavior changes are known. */
+  faultWindows: FaultWindow[] = [];
+  recoveryOptions: RecoveryOptions = DEFAULT_RECOVERY;
   droppedProxyEvents = 0;
   aborted = false;
 
   constructor(readonly info: RunInfo) {
+    // "Slow" for attribution is what Apdex does not count as satisfied.
+    this.attribution = new AttributionTracker(info.apdexT * 1000);
     // Anchor the timeline at the bench start, so it lines up with cycles and proxy events.
     if (Number.isFinite(info.start) && info.start > 0) this.timeline.origin = Math.floor(info.start / 1000) * 1000;
   }
@@ -725,6 +730,8 @@ export class RunResults {
     this.cycle(s.cycle, s.cvus).addRequest(s);
     const ok = s.result === 'success';
     this.timeline.add(s.start, s.duration, ok, s.cvus);
+    this.series.addRequest(s.start, s.duration, ok, outcomeKey(s.code, s.error));
+    this.attribution.request(s.start, s.duration, ok);
     if (!ok && this.errorSamples.length < MAX_ERROR_SAMPLES) {
       this.errorSamples.push({ cycle: s.cycle, at: s.start, url: s.url, code: s.code, result: s.result, error: errorKind(s), traceback: s.traceback });
     }
@@ -766,6 +773,17 @@ export class RunResults {
     else this.droppedProxyEvents++;
   }
 
+  /** One fault a proxy injected (its `proxy.fault` event), for error mapping and attribution. */
+  addFault(proxy: string, behavior: string, at: number): void {
+    this.series.addFault(at, proxy, behavior);
+    this.attribution.fault(proxy, behavior, at);
+  }
+
+  /** An exchange through a proxy completed (its `proxy.exchange` event), for attribution. */
+  addExchange(proxy: string, at: number): void {
+    this.attribution.exchange(proxy, at);
+  }
+
   finish(at: number, aborted = false): void {
     this.info.end = at;
     this.aborted ||= aborted;
@@ -790,6 +808,11 @@ export class RunResults {
       seconds += this.rateSeconds(c);
     }
     const events = [...this.proxyEvents].sort((a, b) => a.at - b.at);
+    const attribution = this.attribution.result();
+    const measures =
+      this.faultWindows.length || attribution.rows.length
+        ? computeMeasures(this.series, this.faultWindows, attribution, this.recoveryOptions, this.info.end ?? Date.now())
+        : undefined;
     return {
       info: structuredClone(this.info),
       aborted: this.aborted,
@@ -798,6 +821,7 @@ export class RunResults {
       timeline: this.timeline.points(),
       proxyEvents: events,
       errorSamples: [...this.errorSamples],
+      ...(measures ? { measures } : {}),
     };
   }
 }

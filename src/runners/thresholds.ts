@@ -8,15 +8,21 @@
  *     p99: "< 1s per cycle"          # in every cycle
  *     rps: [">= 100", "< 5000"]      # several conditions on one metric
  *     per_cycle: {apdex: ">= 0.85"}  # same as "... per cycle"
+ *     recovery: "< 5s"               # every fault window that ended recovered within 5 s
+ *     during:                        # during each fault window of that name
+ *       redis_blackout: {status_5xx: "< 100%", recovery: "< 10s"}
+ *     during.db_down.timeouts: "== 0%"   # the same, in one key
  *
  * Parsing is pure and strict: a bad expression throws a ThresholdError carrying the path of the
  * offending value, which the config loader turns into file:line.
  */
 import { z } from 'zod';
+import { recoveryText, type WindowMeasure } from './measures/index.js';
 import type { CycleSummary, RunSummary } from './results.js';
 
 export type Op = '<' | '<=' | '>' | '>=' | '==' | '!=';
-export type Scope = 'overall' | 'cycle';
+/** `window`: judged on each fault window (all of them, or those of one name). */
+export type Scope = 'overall' | 'cycle' | 'window';
 
 type Kind = 'latency' | 'ratio' | 'rate' | 'count' | 'score';
 
@@ -52,6 +58,27 @@ const METRICS: Record<string, MetricDef> = {
   errors: { kind: 'count', label: 'failed requests', get: (c) => c.requests.total - c.requests.success },
 };
 
+const share = (w: WindowMeasure, n: number) => (w.effect.requests ? n / w.effect.requests : undefined);
+
+/** Metrics of one fault window (`during.<name>.<metric>`, and `recovery` for every window). */
+const WINDOW_METRICS: Record<string, { kind: Kind; label: string; get(w: WindowMeasure): number | undefined }> = {
+  recovery: { kind: 'latency', label: 'recovery time', get: (w) => w.recovery.ms },
+  success_rate: { kind: 'ratio', label: 'success rate', get: (w) => w.effect.successRate },
+  error_rate: { kind: 'ratio', label: 'error rate', get: (w) => (w.effect.successRate === undefined ? undefined : 1 - w.effect.successRate) },
+  status_2xx: { kind: 'ratio', label: '2xx share', get: (w) => share(w, w.effect.classes['2xx']) },
+  status_3xx: { kind: 'ratio', label: '3xx share', get: (w) => share(w, w.effect.classes['3xx']) },
+  status_4xx: { kind: 'ratio', label: '4xx share', get: (w) => share(w, w.effect.classes['4xx']) },
+  status_5xx: { kind: 'ratio', label: '5xx share', get: (w) => share(w, w.effect.classes['5xx']) },
+  timeouts: { kind: 'ratio', label: 'timeout share', get: (w) => share(w, w.effect.classes.timeout) },
+  connection_errors: { kind: 'ratio', label: 'connection error share', get: (w) => share(w, w.effect.classes.connection) },
+  expected: { kind: 'ratio', label: 'share of error answers as expected', get: (w) => w.effect.expectedShare },
+  p95: { kind: 'latency', label: 'p95 response time', get: (w) => w.effect.p95 },
+  requests: { kind: 'count', label: 'requests', get: (w) => w.effect.requests },
+  faults: { kind: 'count', label: 'faults injected', get: (w) => Object.values(w.effect.injected).reduce((a, b) => a + b, 0) },
+};
+
+export const WINDOW_METRIC_NAMES = Object.keys(WINDOW_METRICS);
+
 const ALIASES: Record<string, string> = {
   requests_per_second: 'rps',
   spps: 'pps',
@@ -73,6 +100,8 @@ export interface Threshold {
   /** In the metric's canonical unit (ms, 0..1, /s, count). */
   value: number;
   scope: Scope;
+  /** Scope `window`: the windows of this name only (all windows when absent). */
+  window?: string;
   /** The expression as written, for messages and test names. */
   expr: string;
   path: (string | number)[];
@@ -96,11 +125,12 @@ const HINTS: Record<Kind, string> = {
 };
 
 /** Parse one expression for one metric. Pure; throws ThresholdError with `path`. */
-export function parseThreshold(metricKey: string, expr: unknown, path: (string | number)[], scope: Scope = 'overall'): Threshold {
-  const metric = ALIASES[metricKey] ?? metricKey;
-  const def = METRICS[metric];
+export function parseThreshold(metricKey: string, expr: unknown, path: (string | number)[], scope: Scope = 'overall', window?: string): Threshold {
+  const metric = scope === 'window' ? metricKey : (ALIASES[metricKey] ?? metricKey);
+  const def = scope === 'window' ? WINDOW_METRICS[metric] : METRICS[metric];
   if (!def) {
-    throw new ThresholdError(path, `unknown threshold metric "${metricKey}"`, `one of ${METRIC_NAMES.join(', ')}`);
+    const names = scope === 'window' ? WINDOW_METRIC_NAMES : [...METRIC_NAMES, 'recovery', 'during'];
+    throw new ThresholdError(path, `unknown threshold metric "${metricKey}"${window ? ` for fault window ${window}` : ''}`, `one of ${names.join(', ')}`);
   }
   const text = typeof expr === 'number' ? `>= ${expr}` : expr;
   if (typeof text !== 'string') {
@@ -111,6 +141,7 @@ export function parseThreshold(metricKey: string, expr: unknown, path: (string |
   const op = (m[1] === '=' ? '==' : m[1]) as Op;
   let value = Number(m[2]);
   const unit = (m[3] ?? '').toLowerCase();
+  if (m[4] && scope === 'window') throw new ThresholdError(path, `"${text}": a fault window's threshold cannot be per cycle`, 'drop "per cycle"');
   const sc: Scope = m[4] ? 'cycle' : scope;
   const bad = (why: string) => new ThresholdError(path, `${why} in "${text}"`, HINTS[def.kind]);
   switch (def.kind) {
@@ -139,7 +170,7 @@ export function parseThreshold(metricKey: string, expr: unknown, path: (string |
       if (value < 0 || value > 1) throw bad('an Apdex score outside 0..1');
       break;
   }
-  return { metric, op, value, scope: sc, expr: text.trim(), path };
+  return { metric, op, value, scope: sc, ...(window !== undefined ? { window } : {}), expr: text.trim(), path };
 }
 
 /**
@@ -152,17 +183,34 @@ export function parseThresholds(raw: unknown, path: (string | number)[] = ['thre
     throw new ThresholdError(path, 'expected a map of metric: expression', 'e.g. {success_rate: ">= 99%", p95: "< 300ms"}');
   }
   const out: Threshold[] = [];
+  const isMap = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+  const add = (key: string, v: unknown, at: (string | number)[], scope: Scope, window?: string) => {
+    if (Array.isArray(v)) {
+      if (v.length === 0) throw new ThresholdError(at, 'an empty list of expressions');
+      v.forEach((e, i) => out.push(parseThreshold(key, e, [...at, i], scope, window)));
+    } else out.push(parseThreshold(key, v, at, scope, window));
+  };
+  const during = (windowName: string, v: unknown, at: (string | number)[]) => {
+    if (!isMap(v)) throw new ThresholdError(at, `expected a map of metric: expression for fault window ${windowName}`, 'e.g. {status_5xx: "< 100%", recovery: "< 5s"}');
+    for (const [key, e] of Object.entries(v)) add(key, e, [...at, key], 'window', windowName);
+  };
   const section = (obj: Record<string, unknown>, base: (string | number)[], scope: Scope) => {
     for (const [key, v] of Object.entries(obj)) {
       if (key === 'per_cycle' && scope === 'overall') {
-        if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ThresholdError([...base, key], 'expected a map of metric: expression');
-        section(v as Record<string, unknown>, [...base, key], 'cycle');
-        continue;
-      }
-      if (Array.isArray(v)) {
-        if (v.length === 0) throw new ThresholdError([...base, key], 'an empty list of expressions');
-        v.forEach((e, i) => out.push(parseThreshold(key, e, [...base, key, i], scope)));
-      } else out.push(parseThreshold(key, v, [...base, key], scope));
+        if (!isMap(v)) throw new ThresholdError([...base, key], 'expected a map of metric: expression');
+        section(v, [...base, key], 'cycle');
+      } else if (key === 'during' && scope === 'overall') {
+        if (!isMap(v)) throw new ThresholdError([...base, key], 'expected a map of fault window: {metric: expression}', 'e.g. during: {redis_blackout: {status_5xx: "< 100%"}}');
+        for (const [name, m] of Object.entries(v)) during(name, m, [...base, key, name]);
+      } else if (key.startsWith('during.') && scope === 'overall') {
+        // during.<window>.<metric>: the window name may not hold a dot, the metric never does.
+        const rest = key.slice('during.'.length);
+        const dot = rest.lastIndexOf('.');
+        if (dot <= 0 || dot === rest.length - 1) throw new ThresholdError([...base, key], `cannot read "${key}"`, 'write during.<fault window>.<metric>, e.g. during.redis_blackout.status_5xx');
+        add(rest.slice(dot + 1), v, [...base, key], 'window', rest.slice(0, dot));
+      } else if (key === 'recovery' && scope === 'overall') {
+        add(key, v, [...base, key], 'window');
+      } else add(key, v, [...base, key], scope);
     }
   };
   section(raw as Record<string, unknown>, path, 'overall');
@@ -228,7 +276,7 @@ export function compare(actual: number, op: Op, value: number): boolean {
 
 export function formatValue(metric: string, v: number | undefined): string {
   if (v === undefined) return 'no data';
-  const kind = METRICS[ALIASES[metric] ?? metric]?.kind;
+  const kind = (METRICS[ALIASES[metric] ?? metric] ?? WINDOW_METRICS[metric])?.kind;
   switch (kind) {
     case 'latency':
       return v >= 1000 ? `${(v / 1000).toFixed(3)}s` : `${v.toFixed(1)}ms`;
@@ -249,6 +297,7 @@ function worse(op: Op, a: number, b: number): number {
 }
 
 export function evaluateThreshold(t: Threshold, summary: RunSummary): ThresholdResult {
+  if (t.scope === 'window') return evaluateWindowThreshold(t, summary);
   const def = METRICS[t.metric];
   const scoped = t.scope === 'cycle' && !/cycle\s*$/i.test(t.expr) ? `${t.expr} per cycle` : t.expr;
   const name = `${t.metric} ${scoped}`.replace(/\s+/g, ' ');
@@ -272,6 +321,36 @@ export function evaluateThreshold(t: Threshold, summary: RunSummary): ThresholdR
       ? 'no cycle ran (failed)'
       : `failed in ${failed.map((c) => `cycle #${c.cycle} (${c.cvus} users: ${formatValue(t.metric, c.actual)})`).join(', ')}`;
   return { threshold: t, passed, actual, cycles, name, message: `${name}: ${detail}` };
+}
+
+/**
+ * A window threshold holds in every window it covers. `recovery` over all windows skips those
+ * still on at the end (nothing to recover from yet); naming a window judges it whatever its state.
+ */
+function evaluateWindowThreshold(t: Threshold, summary: RunSummary): ThresholdResult {
+  const def = WINDOW_METRICS[t.metric];
+  const name = `${t.window ? `during.${t.window}.` : ''}${t.metric} ${t.expr}`.replace(/\s+/g, ' ');
+  const all = summary.measures?.windows ?? [];
+  const windows = t.window ? all.filter((w) => w.name === t.window) : all.filter((w) => w.recovery.status !== 'ongoing');
+  if (windows.length === 0) {
+    const why = t.window ? `no fault window ${t.window} in this run` : 'no fault window ended during the run';
+    return { threshold: t, passed: false, actual: undefined, name, message: `${name}: ${why} (failed)` };
+  }
+  const judged = windows.map((w) => {
+    const actual = def.get(w);
+    return { w, actual, passed: actual !== undefined && compare(actual, t.op, t.value) };
+  });
+  const measured = judged.filter((j) => j.actual !== undefined).map((j) => j.actual!);
+  const actual = measured.length ? measured.reduce((a, b) => worse(t.op, a, b)) : undefined;
+  const failed = judged.filter((j) => !j.passed);
+  const at = (w: WindowMeasure) => `${w.name} at ${((w.start - summary.info.start) / 1000).toFixed(1)}s`;
+  const value = (j: (typeof judged)[number]) => (t.metric === 'recovery' && j.actual === undefined ? recoveryText(j.w.recovery) : formatValue(t.metric, j.actual));
+  const detail = failed.length
+    ? `failed for ${failed.map((j) => `${at(j.w)} (${value(j)})`).join(', ')}`
+    : windows.length === 1
+      ? value(judged[0])
+      : `worst ${formatValue(t.metric, actual)} over ${windows.length} windows`;
+  return { threshold: t, passed: failed.length === 0, actual, name, message: `${name}: ${detail}` };
 }
 
 export function evaluateThresholds(ts: Threshold[], summary: RunSummary): ThresholdResult[] {

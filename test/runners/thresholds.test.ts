@@ -11,6 +11,19 @@ import {
 
 const T0 = 1_700_000_000_000;
 
+/** A bad section throws a ThresholdError at `where` saying `message`. */
+function rejects(raw: unknown, where: string, message: RegExp): void {
+  let err: unknown;
+  try {
+    parseThresholds(raw);
+  } catch (e) {
+    err = e;
+  }
+  expect(err).toBeInstanceOf(ThresholdError);
+  expect((err as ThresholdError).path.join('.')).toBe(where);
+  expect((err as ThresholdError).message).toMatch(message);
+}
+
 describe('parsing', () => {
   it('reads operators, units and scopes into canonical units', () => {
     const p = (k: string, e: unknown) => {
@@ -58,17 +71,7 @@ describe('parsing', () => {
     [{ per_cycle: { p50: '<< 3' } }, 'thresholds.per_cycle.p50', /cannot read/],
     [['p95 < 3'], 'thresholds', /expected a map/],
   ];
-  it.each(bad)('rejects %j at %s', (raw, where, message) => {
-    let err: unknown;
-    try {
-      parseThresholds(raw);
-    } catch (e) {
-      err = e;
-    }
-    expect(err).toBeInstanceOf(ThresholdError);
-    expect((err as ThresholdError).path.join('.')).toBe(where);
-    expect((err as ThresholdError).message).toMatch(message);
-  });
+  it.each(bad)('rejects %j at %s', rejects);
 
   it('the zod schema reports a bad expression at its own path', () => {
     const schema = thresholdsSchema;
@@ -118,5 +121,70 @@ describe('evaluation', () => {
     expect(p95.passed).toBe(false);
     expect(p95.message).toMatch(/no data/);
     expect(sr.passed).toBe(true); // no request, none failed
+  });
+});
+
+describe('fault window thresholds', () => {
+  it('reads recovery, a during map and dotted during keys', () => {
+    const ts = parseThresholds({
+      recovery: '< 5s',
+      during: { redis_blackout: { status_5xx: '< 100%', recovery: ['< 10s', '>= 0s'] } },
+      'during.db.slow.timeouts': '== 0%',
+    });
+    expect(ts.map((t) => [t.metric, t.scope, t.window, t.value, t.path.join('.')])).toEqual([
+      ['recovery', 'window', undefined, 5000, 'thresholds.recovery'],
+      ['status_5xx', 'window', 'redis_blackout', 1, 'thresholds.during.redis_blackout.status_5xx'],
+      ['recovery', 'window', 'redis_blackout', 10_000, 'thresholds.during.redis_blackout.recovery.0'],
+      ['recovery', 'window', 'redis_blackout', 0, 'thresholds.during.redis_blackout.recovery.1'],
+      ['timeouts', 'window', 'db.slow', 0, 'thresholds.during.db.slow.timeouts'],
+    ]);
+  });
+
+  const bad: [unknown, string, RegExp][] = [
+    [{ recovery: 'fast' }, 'thresholds.recovery', /cannot read threshold "fast"/],
+    [{ recovery: '< 5 parsecs' }, 'thresholds.recovery', /"parsecs" is not a time unit/],
+    [{ during: '< 3' }, 'thresholds.during', /expected a map of fault window/],
+    [{ during: { w: '< 3' } }, 'thresholds.during.w', /expected a map of metric: expression for fault window w/],
+    [{ during: { w: { status_6xx: '< 1%' } } }, 'thresholds.during.w.status_6xx', /unknown threshold metric "status_6xx" for fault window w.*one of recovery, success_rate/],
+    [{ during: { w: { status_5xx: '< 120%' } } }, 'thresholds.during.w.status_5xx', /outside 0\.\.100%/],
+    [{ during: { w: { p95: '< 1s per cycle' } } }, 'thresholds.during.w.p95', /cannot be per cycle/],
+    [{ 'during.status_5xx': '< 1%' }, 'thresholds.during.status_5xx', /write during.<fault window>.<metric>/],
+    [{ per_cycle: { recovery: '< 1s' } }, 'thresholds.per_cycle.recovery', /unknown threshold metric "recovery"/],
+  ];
+  it.each(bad)('rejects %j at %s', rejects);
+
+  /** 10 s healthy, a 10 s window answering 500, then `after` (recovers at once, or never). */
+  const run = (after: 'ok' | 'failing', windows: { name: string; start: number; end?: number }[]) => {
+    const r = new RunResults(newRunInfo({ start: T0, bench: { cycles: [5], duration: 40 } as never }));
+    for (let t = 0; t < 40_000; t += 50) {
+      const failing = (t >= 10_000 && t < 20_000) || (after === 'failing' && t >= 20_000);
+      r.addRequest({ cycle: 0, cvus: 5, thread: 0, step: 1, number: 1, type: 'get', url: '/', start: T0 + t, duration: 5, code: failing ? 500 : 200, result: failing ? 'failure' : 'success' });
+    }
+    r.finish(T0 + 40_000);
+    r.faultWindows = windows.map((w) => ({ name: w.name, proxy: 'redis', mix: '100:blackout', source: 'fixture', start: T0 + w.start, end: w.end === undefined ? undefined : T0 + w.end }));
+    return r.summary();
+  };
+
+  it('recovery holds for every ended window; during.<name> judges that window', () => {
+    const ts = parseThresholds({ recovery: '< 5s', during: { redis_blackout: { status_5xx: '>= 99%', success_rate: '> 50%' } } });
+    const ok = evaluateThresholds(ts, run('ok', [{ name: 'redis_blackout', start: 10_000, end: 20_000 }]));
+    expect(ok.map((v) => [v.name, v.passed])).toEqual([
+      ['recovery < 5s', true],
+      ['during.redis_blackout.status_5xx >= 99%', true],
+      ['during.redis_blackout.success_rate > 50%', false],
+    ]);
+    expect(ok[0].actual).toBe(0);
+    expect(ok[2].message).toBe('during.redis_blackout.success_rate > 50%: failed for redis_blackout at 10.0s (0.00%)');
+    const ko = evaluateThresholds(ts, run('failing', [{ name: 'redis_blackout', start: 10_000, end: 20_000 }]));
+    expect(ko[0].passed).toBe(false);
+    expect(ko[0].message).toBe('recovery < 5s: failed for redis_blackout at 10.0s (not recovered by the end of the run)');
+  });
+
+  it('a window still on at the end is skipped by recovery, and a missing window fails', () => {
+    const s = run('failing', [{ name: 'redis_blackout', start: 10_000 }]);
+    const [all, named, missing] = evaluateThresholds(parseThresholds({ recovery: '< 5s', 'during.redis_blackout.recovery': '< 5s', 'during.nope.status_5xx': '< 1%' }), s);
+    expect([all.passed, all.message]).toEqual([false, 'recovery < 5s: no fault window ended during the run (failed)']);
+    expect([named.passed, named.message]).toEqual([false, 'during.redis_blackout.recovery < 5s: failed for redis_blackout at 10.0s (ongoing: the fault was still on when the run ended)']);
+    expect([missing.passed, missing.message]).toEqual([false, 'during.nope.status_5xx < 1%: no fault window nope in this run (failed)']);
   });
 });

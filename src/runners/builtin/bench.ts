@@ -81,8 +81,8 @@ const SUITE = 'Scenario';
 const USER_AGENT = 'marteau-tui';
 const TEST = 'test_scenario';
 
-/** Epoch ms with sub-ms precision, cheaply (no Date allocation). */
-const now = () => performance.timeOrigin + performance.now();
+/** Epoch ms with sub-ms precision, cheaply (no Date allocation): the clock of every sample. */
+export const now = () => performance.timeOrigin + performance.now();
 
 /** A pause that ends early, without throwing, when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

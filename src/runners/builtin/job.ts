@@ -6,13 +6,15 @@
  * `event` with the proxy's event objects.
  */
 import { join } from 'node:path';
+import type { TimelineEvent } from '../../core/events.js';
 import type { ReportFiles } from '../../report/index.js';
 import { FunkloadXmlWriter } from '../funkload-xml.js';
 import { reportResults, type JobReport } from '../job-report.js';
+import { faultWindows, type RecoveryOptions } from '../measures/index.js';
 import { recordProxies, type ProxyEventSource } from '../proxy-timeline.js';
 import { RunResults, type ProxyTimelineEvent } from '../results.js';
 import type { Threshold } from '../thresholds.js';
-import { benchRunInfo, runBench, type BenchOptions, type BenchProgress } from './bench.js';
+import { benchRunInfo, now, runBench, type BenchOptions, type BenchProgress } from './bench.js';
 import type { BuiltinConfig } from './config.js';
 import { xmlRecorder } from './record.js';
 
@@ -27,6 +29,10 @@ export interface BuiltinJobOptions {
   proxies?: Iterable<ProxyEventSource>;
   /** Behavior changes known elsewhere (e.g. fixtures applied before the load): added to the timeline. */
   events?: readonly ProxyTimelineEvent[];
+  /** The job's named behavior changes (fixtures, scenario steps, manual), read at the end: its fault windows. */
+  timeline?: () => readonly TimelineEvent[];
+  /** How recovery after each fault window is judged. */
+  recovery?: RecoveryOptions;
   log?: (line: string) => void;
   progress?: (p: BenchProgress) => void;
   /** Called when the load starts: right before the first user, after any node preparation. */
@@ -51,7 +57,20 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
   const results = new RunResults(benchRunInfo(c, { name: o.name, start: Date.now(), meta: o.meta ?? {}, version: o.generator }));
   const xmlPath = join(o.resultDir, 'results.xml');
   const writer = new FunkloadXmlWriter(xmlPath, results.info, { generator: o.generator });
-  const proxies = recordProxies(results, { proxies: o.proxies, events: o.events, also: (e) => writer.proxyEvent(e) });
+  if (o.recovery) results.recoveryOptions = o.recovery;
+  const proxies = recordProxies(results, {
+    proxies: o.proxies,
+    events: o.events,
+    also: (e) => writer.proxyEvent(e),
+    // Proxies emit synchronously, so reading the samples' clock here times the event on the same
+    // clock as the requests (Date.now() may be a millisecond or more off it, which matters when
+    // joining short requests with faults); proxy.exchange carries no time at all.
+    onEvent: (e) => {
+      if (e.type === 'proxy.fault' && e.behavior !== undefined) results.addFault(e.proxy, e.behavior, now());
+      else if (e.type === 'proxy.exchange') results.addExchange(e.proxy, now());
+    },
+  });
+  const loadStart = Date.now();
   try {
     await (o.bench ?? runBench)(c, {
       results,
@@ -68,6 +87,7 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
     proxies.stop();
     writer.close();
   }
+  results.faultWindows = faultWindows(o.timeline?.() ?? [], loadStart);
   const report = await reportResults(results, { resultDir: o.resultDir, thresholds: o.thresholds, generator: o.generator, log: o.log });
   return { ...report, files: { ...report.files, xml: xmlPath } };
 }

@@ -1,0 +1,60 @@
+/**
+ * The `recovery:` section of .marteau.yml (how recovery after a fault window is judged) and the
+ * `expect:` of a fault (what the load should see while it is on):
+ *
+ *   recovery: {window: 2s, baseline: 10s, success_rate_tolerance: 1%, p95_tolerance: 20%, p95_slack: 10ms}
+ *   fixtures:
+ *     redis_blackout: {proxy: redis, behaviors: "100:blackout", at: 10s, for: 10s, expect: 503}
+ */
+import { z } from 'zod';
+import { DEFAULT_RECOVERY, type RecoveryOptions } from '../runners/measures/recovery.js';
+import { durationMs, durationSchema } from './units.js';
+
+const PERCENT = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/;
+const percentSchema = z.union([z.number().min(0), z.string().regex(PERCENT, 'expected a percentage, e.g. "1%", or a fraction such as 0.01')], {
+  error: 'expected a percentage, e.g. "1%", or a fraction such as 0.01',
+});
+
+/** "20%" → 0.2; a bare number is a fraction (0.2), as in thresholds. */
+function fraction(v: z.infer<typeof percentSchema>): number {
+  return typeof v === 'number' ? v : Number(PERCENT.exec(v)![1]) / 100;
+}
+
+export const recoverySchema = z
+  .object({
+    window: durationSchema.optional().describe('length of the span judged after a fault (default 2s): recovered when one such span is healthy'),
+    baseline: durationSchema.optional().describe('how far before the fault the reference success rate and p95 are measured (default 10s)'),
+    success_rate_tolerance: percentSchema
+      .refine((v) => fraction(v) <= 1, 'a success-rate tolerance is at most 100%')
+      .optional()
+      .describe('allowed drop of the success rate, in percentage points (default 1%)'),
+    p95_tolerance: percentSchema.optional().describe('allowed rise of p95 over the baseline, relative (default 20%)'),
+    p95_slack: durationSchema.optional().describe('allowed rise of p95 in time, when larger than the relative one (default 10ms)'),
+  })
+  .strict()
+  .refine((r) => r.window === undefined || durationMs(r.window) > 0, { path: ['window'], message: 'the recovery window must be longer than 0' });
+
+export type RecoveryInput = z.infer<typeof recoverySchema>;
+
+export function recoveryOptions(r: RecoveryInput | undefined): RecoveryOptions {
+  const d = DEFAULT_RECOVERY;
+  return {
+    windowMs: r?.window === undefined ? d.windowMs : durationMs(r.window),
+    baselineMs: r?.baseline === undefined ? d.baselineMs : durationMs(r.baseline),
+    successRateTolerance: r?.success_rate_tolerance === undefined ? d.successRateTolerance : fraction(r.success_rate_tolerance),
+    p95Tolerance: r?.p95_tolerance === undefined ? d.p95Tolerance : fraction(r.p95_tolerance),
+    p95SlackMs: r?.p95_slack === undefined ? d.p95SlackMs : durationMs(r.p95_slack),
+  };
+}
+
+const EXPECT_WORD = /^(?:[1-5]\d\d|[1-5]xx|timeout|connection)$/;
+const EXPECT_ERROR = 'expected a status (503), a class ("5xx"), "timeout" or "connection", or a list of them';
+const expectItem = z.union([z.number().int().min(100).max(599), z.string().regex(EXPECT_WORD, EXPECT_ERROR)], { error: EXPECT_ERROR });
+
+export const expectSchema = z
+  .union([expectItem, z.array(expectItem).min(1)], { error: EXPECT_ERROR })
+  .describe('what the load should see while the fault is on, e.g. 503, "5xx", [502, 503] or "timeout" (error mapping)');
+
+export function expectList(v: z.infer<typeof expectSchema>): string[] {
+  return (Array.isArray(v) ? v : [v]).map((x) => String(x).toLowerCase());
+}

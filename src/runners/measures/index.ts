@@ -1,0 +1,59 @@
+/**
+ * The chaos measures of a run, computed once at its end from the fine series, the fault windows
+ * and the attribution counts: for each window its recovery time and error mapping, plus the
+ * attribution table. Pure; the results model stores the inputs, reports read the output.
+ */
+import type { Attribution } from './attribution.js';
+import { windowEffect, type WindowEffect } from './effects.js';
+import { recoveryOf, type Recovery, type RecoveryOptions } from './recovery.js';
+import type { MeasureSeries } from './series.js';
+import type { FaultWindow } from './windows.js';
+
+export { AttributionTracker, attributionLine, type Attribution, type AttributionRow } from './attribution.js';
+export { OUTCOME_CLASSES, type WindowEffect } from './effects.js';
+export { DEFAULT_RECOVERY, type Recovery, type RecoveryOptions, type RecoveryStatus } from './recovery.js';
+export { MeasureSeries, outcomeKey, outcomeLabel } from './series.js';
+export { faultWindows, type FaultWindow } from './windows.js';
+
+export interface WindowMeasure extends FaultWindow {
+  recovery: Recovery;
+  effect: WindowEffect;
+}
+
+export interface Measures {
+  windows: WindowMeasure[];
+  attribution: Attribution;
+  recoveryOptions: RecoveryOptions;
+}
+
+export function computeMeasures(series: MeasureSeries, windows: readonly FaultWindow[], attribution: Attribution, options: RecoveryOptions, runEnd: number): Measures {
+  const sorted = [...windows].sort((a, b) => a.start - b.start);
+  const out = sorted.map((w, i): WindowMeasure => {
+    // Any later window (on any proxy) ends the search: its effect is not this one's recovery.
+    const next = sorted.slice(i + 1).find((x) => x.start >= (w.end ?? Infinity));
+    const previousEnd = sorted
+      .slice(0, i)
+      .map((x) => x.end ?? Infinity)
+      .filter((e) => e <= w.start)
+      .reduce<number | undefined>((m, e) => (m === undefined || e > m ? e : m), undefined);
+    return {
+      ...w,
+      recovery: recoveryOf(series, w, { end: runEnd, next: next && { name: next.name, start: next.start }, previousEnd }, options),
+      effect: windowEffect(series, w, runEnd),
+    };
+  });
+  return { windows: out, attribution, recoveryOptions: options };
+}
+
+/** "recovered in 1.25s", "not recovered by the end of the run", ... */
+export function recoveryText(r: Recovery): string {
+  if (r.status === 'recovered') return `recovered in ${(r.ms! / 1000).toFixed(2)}s`;
+  if (!r.note) return r.status;
+  return r.status === 'not recovered' ? `not recovered ${r.note}` : `${r.status}: ${r.note}`;
+}
+
+/** "redis_blackout (redis: 100:blackout, 10.0s) → 100 % HTTP 500, expected 503; recovered in 0.75s". */
+export function windowLine(w: WindowMeasure): string {
+  const len = w.end !== undefined ? `, ${((w.end - w.start) / 1000).toFixed(1)}s` : '';
+  return `${w.name} (${w.proxy}: ${w.mix}${len}) ${w.effect.headline}; ${recoveryText(w.recovery)}`;
+}

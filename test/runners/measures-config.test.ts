@@ -1,0 +1,50 @@
+/** The config side of the chaos measures: `recovery:`, a fixture's `expect:`, window thresholds, with file:line errors. */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseYaml } from '../../src/config/errors.js';
+import { parseMarteauConfig } from '../../src/config/marteau.js';
+import { defaultRegistry } from '../../src/proxy/proxy.js';
+import { defaultRunners } from '../../src/runners/index.js';
+
+const FILE = '/proj/.marteau.yml';
+const parse = (text: string) => parseMarteauConfig(parseYaml(FILE, text), '/proj', { runners: defaultRunners, behaviors: defaultRegistry });
+const HEAD = `name: x
+base_url: http://127.0.0.1:8080
+scenario: [{get: /}]
+proxies:
+  redis: {listen: "127.0.0.1:0", upstream: "127.0.0.1:1", protocol: redis}
+fixtures:
+  redis_blackout: {proxy: redis, behaviors: "100:blackout", at: 5s, for: 10s, expect: 503}
+  noise: {proxy: redis, behaviors: "5:delay"}
+`;
+
+describe('recovery and window thresholds in .marteau.yml', () => {
+  it('normalises recovery options, expectations and nested thresholds', () => {
+    const c = parse(`${HEAD}recovery: {window: 1s, success_rate_tolerance: 2%, p95_tolerance: 0.5, p95_slack: 25ms, baseline: 5}
+thresholds:
+  recovery: "< 5s"
+  per_cycle: {p95: "< 1s"}
+  during: {redis_blackout: {status_5xx: "< 100%"}}
+  during.redis_blackout.expected: ">= 99%"
+`);
+    expect(c.recovery).toEqual({ windowMs: 1000, successRateTolerance: 0.02, p95Tolerance: 0.5, p95SlackMs: 25, baselineMs: 5000 });
+    expect(c.fixtures.find((f) => f.name === 'redis_blackout')!.expect).toEqual(['503']);
+    expect(parse(HEAD).recovery).toEqual({ windowMs: 2000, successRateTolerance: 0.01, p95Tolerance: 0.2, p95SlackMs: 10, baselineMs: 10_000 });
+    expect(parse(HEAD.replace('expect: 503', 'expect: [5xx, timeout, 502]')).fixtures[0].expect).toEqual(['5xx', 'timeout', '502']);
+  });
+
+  it.each([
+    ['a misspelt recovery key', `${HEAD}recovery: {windw: 2s}\n`, `${FILE}:9:12: recovery.windw: unknown key "windw"; did you mean "window"?`],
+    ['a tolerance that is not a percentage', `${HEAD}recovery: {p95_tolerance: lots}\n`, `${FILE}:9:27: recovery.p95_tolerance: expected a percentage, e.g. "1%", or a fraction such as 0.01`],
+    ['a success-rate tolerance over 100 %', `${HEAD}recovery: {success_rate_tolerance: 150%}\n`, `${FILE}:9:36: recovery.success_rate_tolerance: a success-rate tolerance is at most 100%`],
+    ['a zero recovery window', `${HEAD}recovery: {window: 0s}\n`, `${FILE}:9:20: recovery.window: the recovery window must be longer than 0`],
+    ['a bad expectation', HEAD.replace('expect: 503', 'expect: 5XX0'), `${FILE}:7:87: fixtures.redis_blackout.expect: expected a status (503), a class ("5xx"), "timeout" or "connection", or a list of them`],
+    ['a bad window expression', `${HEAD}thresholds:\n  during: {redis_blackout: {status_5xx: "lots"}}\n`, `${FILE}:10:41: thresholds.during.redis_blackout.status_5xx: cannot read threshold "lots"`],
+    ['an unknown window metric', `${HEAD}thresholds:\n  during.redis_blackout.status_6xx: "< 1%"\n`, `${FILE}:10:37: thresholds.during.redis_blackout.status_6xx: unknown threshold metric "status_6xx" for fault window redis_blackout`],
+    ['a misspelt window name', `${HEAD}thresholds:\n  during: {redis_blackuot: {status_5xx: "< 1%"}}\n`, `${FILE}:10:41: thresholds.during.redis_blackuot.status_5xx: no fault window named "redis_blackuot"\n  hint: fault windows of this job: redis_blackout`],
+    ['a setup fixture is no window', `${HEAD}thresholds:\n  during.noise.status_5xx: "< 1%"\n`, `${FILE}:10:28: thresholds.during.noise.status_5xx: no fault window named "noise"`],
+  ])('%s', (_, text, expected) => {
+    expect(() => parse(text)).toThrow(ConfigError);
+    // The message holds file:line:col, the path, what is wrong and the hint.
+    expect(() => parse(text)).toThrow(expected);
+  });
+});

@@ -1,0 +1,156 @@
+/**
+ * The recovery demo end to end, as a user runs it: `marteau-tui --ci` on fixtures/scenario's
+ * configs starts a real redis-server and the demo app (services), puts the chaos proxy between
+ * them, blacks redis out for 10 s mid-load and measures. The app that reconnects recovers within
+ * bounds and passes (exit 0); the one that never reconnects is "not recovered" (exit 1). The
+ * report of the first is then opened in a real headless Chromium.
+ */
+import { readFile } from 'node:fs/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JsonReport } from '../src/report/json.js';
+import { dist, ROOT } from './helpers/dist.js';
+import { cliDone } from './helpers/marteau-cli.js';
+import { project, removeTemp, stateDir, temp } from './helpers/projects.js';
+import { haveServer } from './helpers/servers.js';
+
+const ready = haveServer('redis-server') && haveServer('chromium', ['/usr/bin']);
+
+interface Run {
+  code: number;
+  out: string;
+  report: JsonReport;
+  html: string;
+  /** The job's results directory and its config. */
+  dir: string;
+  config: string;
+}
+
+/** Run one demo config from a copy whose app path is absolute. */
+async function runDemo(file: string): Promise<Run> {
+  const text = (await readFile(path.join(ROOT, 'fixtures/scenario', file), 'utf8')).replaceAll('../../dist/fixtures/scenario/recovery-app.js', dist('fixtures/scenario/recovery-app.js'));
+  const config = path.join(await project(text), '.marteau.yml');
+  const r = await cliDone(['--ci', config, '--state-dir', await stateDir()]);
+  const dir = / results: (\S+)/.exec(r.out)?.[1];
+  if (!dir) throw new Error(`no results in the output (exit ${r.code}):\n${r.out}\n${r.err}`);
+  return { code: r.code, out: r.out, report: await readReport(dir), html: path.join(dir, 'index.html'), dir, config };
+}
+
+async function readReport(dir: string): Promise<JsonReport> {
+  return JSON.parse(await readFile(path.join(dir, 'summary.json'), 'utf8')) as JsonReport;
+}
+
+describe.skipIf(!ready)('recovery demo: a 10 s redis blackout under load', () => {
+  let heals: Run;
+  let stuck: Run;
+
+  beforeAll(async () => {
+    // Both at once: separate services, proxies and ports, and half the wall time.
+    [heals, stuck] = await Promise.all([runDemo('recovery.marteau.yml'), runDemo('recovery-stuck.marteau.yml')]);
+  }, 120_000);
+
+  afterAll(removeTemp);
+
+  it('the app that reconnects: 503 during the blackout, as expected, then recovered within bounds; exit 0', () => {
+    expect(heals.code, heals.out).toBe(0);
+    const [w] = heals.report.fault_windows!;
+    expect(heals.report.fault_windows).toHaveLength(1);
+    expect(w).toMatchObject({ name: 'redis_blackout', proxy: 'redis', mix: '100:blackout', source: 'fixture', expect: ['503'] });
+    // Timers fire late on a busy machine: the window is about, not exactly, 10 s.
+    expect(w.end! - w.start).toBeGreaterThanOrEqual(9_000);
+    expect(w.end! - w.start).toBeLessThan(11_000);
+    // A loaded CI machine may manage few requests; the shares below need some, not many.
+    expect(w.effect.requests).toBeGreaterThan(20);
+    expect(w.effect.classes['5xx'] / w.effect.requests).toBeGreaterThan(0.95);
+    expect(w.effect.expectedShare).toBe(1);
+    expect(w.effect.injected.blackout).toBeGreaterThan(0);
+    // ioredis retries every 100 ms: back well within the demo's own bound (recovery < 3s),
+    // about 0.25 s on an idle machine, judged on 250 ms steps.
+    expect(w.recovery.status).toBe('recovered');
+    expect(w.recovery.ms).toBeGreaterThanOrEqual(0);
+    expect(w.recovery.ms).toBeLessThan(3000);
+    expect(w.recovery.baseline!.successRate).toBeGreaterThan(0.95);
+    expect(heals.out).toMatch(/fault window redis_blackout \(redis: 100:blackout, \d+\.\ds\) → 100 % HTTP 503, expected 503; recovered in \d\.\d\ds/);
+    expect(heals.out).toMatch(/PASS recovery < 3s: /);
+    // Attribution: the failed requests were in flight while redis exchanges were blacked out.
+    const row = heals.report.attribution!.rows.find((r) => r.proxy === 'redis' && r.behavior === 'blackout')!;
+    expect(row.faults).toBe(w.effect.injected.blackout);
+    expect(row.failed).toBeGreaterThan(0);
+    expect(row.failed).toBeLessThanOrEqual(heals.report.attribution!.failed);
+    // Every successful visit went through redis: it saw an exchange complete while in flight.
+    const through = heals.report.attribution!.proxies.find((p) => p.proxy === 'redis')!;
+    expect(through.exchanges).toBeGreaterThan(100);
+    expect(through.overlapped).toBeGreaterThanOrEqual(heals.report.overall.requests.success);
+  });
+
+  it('the app that never reconnects: still 503 after redis is back, "not recovered"; exit 1', () => {
+    expect(stuck.code, stuck.out).toBe(1);
+    const [w] = stuck.report.fault_windows!;
+    expect(w.effect.classes['5xx'] / w.effect.requests).toBeGreaterThan(0.95);
+    expect(w.recovery).toMatchObject({ status: 'not recovered', note: 'by the end of the run' });
+    expect(stuck.out).toMatch(/FAIL recovery < 3s: failed for redis_blackout at \d+\.\ds \(not recovered by the end of the run\)/);
+    expect(stuck.out).toMatch(/PASS during\.redis_blackout\.status_5xx >= 95%/);
+    // After the window, the load kept failing: the overall success rate shows it.
+    expect(stuck.report.overall.successRate).toBeLessThan(heals.report.overall.successRate);
+  });
+
+  it('a report rebuilt from the job keeps its fault windows, and the thresholds judge them again', async () => {
+    const out = await temp('rebuilt');
+    const [ok, ko] = await Promise.all([heals, stuck].map((run) => cliDone(['report', run.dir, '-o', out + (run === heals ? '/heals' : '/stuck'), '--thresholds', run.config])));
+    expect(ok.code, ok.out + ok.err).toBe(0);
+    expect(ko.code, ko.out + ko.err).toBe(1);
+    expect(ko.out).toMatch(/FAIL recovery < 3s: failed for redis_blackout/);
+    const rebuilt = await readReport(path.join(out, 'heals'));
+    expect(rebuilt.fault_windows).toEqual(heals.report.fault_windows);
+    expect(rebuilt.attribution).toEqual(heals.report.attribution);
+  });
+
+  it('the report marks the blackout and its recovery on the charts, in a real Chromium', async () => {
+    const profile = mkdtempSync(path.join(tmpdir(), 'marteau-chromium-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+      viewport: { width: 1000, height: 900 },
+    });
+    try {
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
+      });
+      await page.goto(`file://${heals.html}`, { waitUntil: 'load' });
+      const marks = await page.evaluate(() =>
+        ['chart-throughput-time', 'chart-success-time', 'chart-latency-time'].map((id) => ({
+          bands: [...document.querySelectorAll(`#${id} rect.band.fault`)].map((r) => r.textContent),
+          recovery: [...document.querySelectorAll(`#${id} line.marker.recovery`)].map((l) => l.textContent),
+          // The recovery line sits right of the window's band, as recovery follows the fault.
+          order: (() => {
+            const band = document.querySelector<SVGRectElement>(`#${id} rect.band.fault`)!;
+            const line = document.querySelector<SVGLineElement>(`#${id} line.marker.recovery`)!;
+            return line.x1.baseVal.value - (band.x.baseVal.value + band.width.baseVal.value);
+          })(),
+        })),
+      );
+      for (const m of marks) {
+        expect(m.bands).toEqual(['redis_blackout (redis)']);
+        expect(m.recovery).toHaveLength(1);
+        expect(m.recovery[0]).toMatch(/^redis_blackout: recovered in \d\.\d\ds$/);
+        expect(m.order).toBeGreaterThanOrEqual(0);
+      }
+      const success = await page.evaluate(() => document.querySelector<SVGPolylineElement>('#chart-success-time polyline.series')!.points.numberOfItems);
+      expect(success).toBeGreaterThanOrEqual(18);
+      const windowRow = await page.locator('#fault-windows + table tbody tr').allInnerTexts();
+      expect(windowRow).toHaveLength(1);
+      expect(windowRow[0]).toMatch(/redis_blackout[\s\S]*100:blackout[\s\S]*blackout ×\d+[\s\S]*5xx 100%[\s\S]*100% as expected[\s\S]*recovered in/);
+      expect(await page.locator('#attribution + table tbody tr').first().innerText()).toMatch(/^redis\s+blackout/);
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+      rmSync(profile, { recursive: true, force: true });
+    }
+  });
+});
