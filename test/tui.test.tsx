@@ -126,6 +126,8 @@ chaos:
     cleanups.push(async () => { await t.engine.cancel(job.id).catch(() => {}); });
     const db = () => t.engine.liveProxies().find((p) => p.name === 'db');
     await t.waitFor(() => db()?.mix.text === '50:error', 'the first step');
+    // Move down only once the db row is drawn (frames are throttled; a busy machine draws late).
+    await t.waitFor((f) => /\n.\s+db\s+tcp/.test(f), 'the db row');
     await t.press(KEY.tab, KEY.tab, KEY.down);
     await t.waitFor((f) => f.includes('[4] Behaviors · db'), 'db selected');
     await t.waitFor((f) => f.includes('▶ outage · step') && /next later · step in (19m5\ds|20m00s)/.test(f), 'the running scenario');
