@@ -5,7 +5,6 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { groupAlive } from '../src/core/owner.js';
@@ -16,7 +15,6 @@ import { commandYaml, project, removeTemp, stateDir, temp } from './helpers/proj
 
 afterAll(removeTemp);
 
-const node = process.execPath;
 const SERVE = dist('fixtures/demo/serve.js');
 
 /** The demo config, copied elsewhere: with an absolute path to the built demo app. */

@@ -20,7 +20,7 @@ import { HOSTILE } from './helpers/hostile.js';
 import { freePort } from './helpers/net.js';
 import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
 import { haveServer, tempDir } from './helpers/servers.js';
-import { makeUserKey, processesWith, startSshd, type Sshd, type UserKey } from './helpers/sshd.js';
+import { makeUserKey, processesWith, sshNode, startSshd, type Sshd, type UserKey } from './helpers/sshd.js';
 
 afterAll(removeTemp);
 
@@ -41,22 +41,8 @@ describe.skipIf(!haveServer('sshd'))('SSH nodes (real sshd)', () => {
   let b: Sshd;
   let knownHosts: string;
 
-  const nodeConfig = (s: Sshd, o: Partial<SshNodeConfig> = {}): SshNodeConfig => ({
-    type: 'ssh',
-    name: s.host === '127.0.0.2' ? 'a' : 'b',
-    host: s.host,
-    port: s.port,
-    user: os.userInfo().username,
-    identity: user.privateKey,
-    knownHosts,
-    hostKey: 'strict',
-    workDir: path.join(dir, `remote-${s.host}`),
-    connectTimeoutMs: 5000,
-    maxJobs: 1,
-    tags: [],
-    enabled: true,
-    ...o,
-  });
+  const nodeConfig = (s: Sshd, o: Partial<SshNodeConfig> = {}): SshNodeConfig =>
+    sshNode(s, s.host === '127.0.0.2' ? 'a' : 'b', { identity: user.privateKey, knownHosts, workDir: path.join(dir, `remote-${s.host}`), ...o });
 
   beforeAll(async () => {
     dir = await tempDir('ssh-test');

@@ -20,7 +20,7 @@ import type { Job } from '../src/core/jobs.js';
 import { readFunkloadXml } from '../src/runners/funkload-xml.js';
 import { localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer } from './helpers/servers.js';
-import { makeUserKey, startSshd, type Sshd, type UserKey } from './helpers/sshd.js';
+import { makeUserKey, sshNode, startSshd, type Sshd, type UserKey } from './helpers/sshd.js';
 
 const standIn = new URL('../fixtures/funkload/stand-in', import.meta.url).pathname;
 const recordedXml = new URL('../fixtures/funkload/simple-bench.recorded-format.xml', import.meta.url).pathname;
@@ -76,22 +76,8 @@ describe.skipIf(!haveServer('sshd') || !haveServer('python3'))('funkload runner 
   const events: EngineEvent[] = [];
   const jobs: Record<string, { id: string; done: Readonly<Job>; resultDir: string; log: string[] }> = {};
 
-  const nodeConfig = (s: Sshd, name: string, o: Partial<SshNodeConfig> = {}): SshNodeConfig => ({
-    type: 'ssh',
-    name,
-    host: s.host,
-    port: s.port,
-    user: os.userInfo().username,
-    identity: user.privateKey,
-    knownHosts,
-    hostKey: 'strict',
-    workDir: path.join(dir, `remote-${name}`),
-    connectTimeoutMs: 5000,
-    maxJobs: 1,
-    tags: [],
-    enabled: true,
-    ...o,
-  });
+  const nodeConfig = (s: Sshd, name: string, o: Partial<SshNodeConfig> = {}): SshNodeConfig =>
+    sshNode(s, name, { identity: user.privateKey, knownHosts, workDir: path.join(dir, `remote-${name}`), ...o });
 
   async function funkloadProject(extra: string, files: Record<string, string> = {}, head = 'cycles: "1:2"\nduration: 10\nnode_tags: [single]\n'): Promise<string> {
     const p = await project(`name: simple\nrunner: funkload\nscript: loadtest.py\ntest: Simple.test_simple\n${head}${extra}`, { 'loadtest.py': LOADTEST, 'Simple.conf': CONF, ...files });

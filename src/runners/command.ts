@@ -3,7 +3,6 @@
  * live; the job succeeds when every node's exit status is 0. On SSH nodes the project directory
  * is copied first and `xml`/`artifacts` are fetched back after.
  */
-import path from 'node:path';
 import { NodeError, TransferError } from '../exec/executor.js';
 import type { RunResult } from '../exec/executor.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from './runner.js';

@@ -8,7 +8,6 @@
  * `defaultRunners` in ./index.ts. Its `configSchema` validates its own keys of .marteau.yml
  * (errors get file:line:col for free); `check` does cross-key checks with a path.
  */
-import path from 'node:path';
 import type { RunnerCatalogEntry, MarteauConfig } from '../config/marteau.js';
 import type { LogStream, Progress, TimelineEvent } from '../core/events.js';
 import type { FailureKind } from '../core/jobs.js';

@@ -7,7 +7,9 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import type { SshNodeConfig } from '../../src/config/nodes.js';
 import { freePort } from './net.js';
 import { findBinary, startProcess, tempDir } from './servers.js';
 
@@ -146,3 +148,24 @@ export function processesWith(marker: string): number[] {
   return out;
 }
 
+
+/** A nodes-file entry for a test sshd: this user, strict host keys, one job at a time. */
+export function sshNode(
+  s: Sshd,
+  name: string,
+  o: { identity: string; knownHosts: string; workDir: string } & Partial<SshNodeConfig>,
+): SshNodeConfig {
+  return {
+    type: 'ssh',
+    name,
+    host: s.host,
+    port: s.port,
+    user: os.userInfo().username,
+    hostKey: 'strict',
+    connectTimeoutMs: 5000,
+    maxJobs: 1,
+    tags: [],
+    enabled: true,
+    ...o,
+  };
+}

@@ -7,11 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoApp, type DemoApp } from '../../fixtures/demo/app.js';
-import type { SshNodeConfig } from '../../src/config/nodes.js';
+import type { NodeConfig, SshNodeConfig } from '../../src/config/nodes.js';
 import { Engine } from '../../src/core/engine.js';
 import type { EngineEvent } from '../../src/core/events.js';
 import type { Job } from '../../src/core/jobs.js';
@@ -20,7 +19,7 @@ import { AGENT_ENTRY } from '../../src/runners/builtin/agent-protocol.js';
 import { dist, ROOT } from '../helpers/dist.js';
 import { localNodes, project, removeTemp, stateDir } from '../helpers/projects.js';
 import { haveServer, tempDir } from '../helpers/servers.js';
-import { makeUserKey, processesWith, startSshd, type Sshd, type UserKey } from '../helpers/sshd.js';
+import { makeUserKey, processesWith, sshNode, startSshd, type Sshd, type UserKey } from '../helpers/sshd.js';
 
 afterAll(removeTemp);
 
@@ -46,23 +45,9 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
   let knownHosts: string;
   let app: DemoApp;
 
-  const nodeConfig = (s: Sshd, workDir: string, o: Partial<SshNodeConfig> = {}): SshNodeConfig => ({
-    type: 'ssh',
-    name: s === a ? 'a' : 'b',
-    host: s.host,
-    port: s.port,
-    user: os.userInfo().username,
-    identity: user.privateKey,
-    knownHosts,
-    hostKey: 'strict',
-    workDir: path.join(workDir, s === a ? 'a' : 'b'),
-    connectTimeoutMs: 10_000,
-    maxJobs: 1,
-    tags: [],
-    enabled: true,
-    ...o,
-  });
-  const nodes = (list: SshNodeConfig[]) => ({ ...localNodes(1), probeTimeoutMs: 30_000, probeIntervalMs: 60_000, nodes: list });
+  const nodeConfig = (s: Sshd, workDir: string, o: Partial<SshNodeConfig> = {}): SshNodeConfig =>
+    sshNode(s, s === a ? 'a' : 'b', { identity: user.privateKey, knownHosts, workDir: path.join(workDir, s === a ? 'a' : 'b'), connectTimeoutMs: 10_000, ...o });
+  const nodes = (list: NodeConfig[]) => ({ ...localNodes(1), probeTimeoutMs: 30_000, probeIntervalMs: 60_000, nodes: list });
   const builtinYaml = (o: { nodes?: number; cycles: number[]; duration: number; extra?: string }) =>
     [
       'name: remote-bench',
@@ -81,7 +66,7 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
       '',
     ].join('\n');
 
-  async function runJob(yaml: string, list: SshNodeConfig[], during?: (e: Engine, job: Job, events: EngineEvent[]) => Promise<void>) {
+  async function runJob(yaml: string, list: NodeConfig[], during?: (e: Engine, job: Job, events: EngineEvent[]) => Promise<void>) {
     const e = new Engine({ stateDir: await stateDir(), nodes: nodes(list), run: 'all' });
     const events: EngineEvent[] = [];
     e.events.on('*', (x) => {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseYaml } from '../../src/config/errors.js';
 import { parseMarteauConfig } from '../../src/config/marteau.js';
-import { defaultRegistry } from '../../src/proxy/plugins.js';
+import { defaultRegistry } from '../../src/proxy/proxy.js';
 import { defaultRunners } from '../../src/runners/index.js';
 import { flBuildReportArgv, flRunBenchArgv, maskUrlPasswords, secondsArg, workerSpec } from '../../src/runners/funkload/argv.js';
 import { BenchConsole, parseConsoleLine, progressAfter, type ConsoleEvent } from '../../src/runners/funkload/console.js';

@@ -18,7 +18,7 @@ import { dist, ROOT } from '../helpers/dist.js';
 import { cliDone } from '../helpers/marteau-cli.js';
 import { localNodes, project, removeTemp, stateDir } from '../helpers/projects.js';
 import { haveServer, tempDir } from '../helpers/servers.js';
-import { makeUserKey, processesWith, startSshd, type Sshd } from '../helpers/sshd.js';
+import { makeUserKey, processesWith, sshNode, startSshd, type Sshd } from '../helpers/sshd.js';
 
 // Real Locust starts in ~1 s per cycle on an idle machine; much more on a busy shared one.
 const SLOW = 180_000;
@@ -198,21 +198,7 @@ describe.skipIf(!haveServer('locust'))('locust runner (real Locust, demo app)', 
     });
 
     it('splits each cycle between the nodes, fetches their CSVs and merges them, leaves nothing behind', async () => {
-      const ssh = (n: Sshd, name: string): SshNodeConfig => ({
-        type: 'ssh',
-        name,
-        host: n.host,
-        port: n.port,
-        user: os.userInfo().username,
-        identity,
-        knownHosts,
-        hostKey: 'strict',
-        workDir: path.join(dir, `remote-${name}`),
-        connectTimeoutMs: 5000,
-        maxJobs: 1,
-        tags: [],
-        enabled: true,
-      });
+      const ssh = (n: Sshd, name: string): SshNodeConfig => sshNode(n, name, { identity, knownHosts, workDir: path.join(dir, `remote-${name}`) });
       // SSH logins can be slow on a busy machine: the job may take most of the test's time.
       const proj = await project(yaml('nodes: 2\n').replace('cycles: [1, 3]', 'cycles: [2, 3]').replace('timeout: 180s', 'timeout: 280s'), { 'locustfile.py': locustfile });
       const { done, logs, resultDir } = await runJob(proj, { ...localNodes(1), probeTimeoutMs: 20_000, nodes: [ssh(nodes[0], 'a'), ssh(nodes[1], 'b')] });
