@@ -324,8 +324,14 @@ export class SshExecutor implements Executor {
   }
 
   async mkdirp(remotePath: string): Promise<void> {
-    const r = await this.simple(['mkdir', '-p', '--', remotePath]);
-    if (r.code !== 0) throw new TransferError(`cannot create ${remotePath} on node "${this.node}": ${r.output.trim()}`);
+    let r = await this.simple(['mkdir', '-p', '--', remotePath]);
+    // A session that ended without an exit status and without a word (seen on a loaded sshd)
+    // says nothing about the directory: ask once more before calling it a failure.
+    if (r.code === null && !r.output.trim()) r = await this.simple(['mkdir', '-p', '--', remotePath]);
+    if (r.code !== 0) {
+      const why = r.output.trim() || (r.code === null ? 'the session ended without an exit status' : `exit ${r.code}`);
+      throw new TransferError(`cannot create ${remotePath} on node "${this.node}": ${why}`);
+    }
   }
 
   async remove(remotePath: string): Promise<void> {
