@@ -6,30 +6,22 @@ import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, parseYaml } from '../src/config/errors.js';
+import { parseYaml } from '../src/config/errors.js';
 import { loadMarteauConfig, marteauJsonSchema, parseMarteauConfig } from '../src/config/marteau.js';
 import { loadNodesConfig, nodesJsonSchema, packagedNodesFile, parseNodesConfig } from '../src/config/nodes.js';
 import { splitWords } from '../src/config/words.js';
+import { CONFIG_FILE, configError, configOptions, parseConfig } from './helpers/marteau-config.js';
 import { removeTemp, temp } from './helpers/projects.js';
 import { defaultRegistry } from '../src/proxy/proxy.js';
 import { commandRunner } from '../src/runners/command.js';
-import { defaultRunners } from '../src/runners/index.js';
 import { runnerRegistry } from '../src/runners/runner.js';
 
 afterAll(removeTemp);
 
-const FILE = '/proj/.marteau.yml';
-const opts = { runners: defaultRunners, behaviors: defaultRegistry };
-const parse = (text: string) => parseMarteauConfig(parseYaml(FILE, text), '/proj', opts);
-const fail = (text: string): ConfigError => {
-  try {
-    parse(text);
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
-};
+const FILE = CONFIG_FILE;
+const opts = configOptions;
+const parse = (text: string) => parseConfig(text);
+const fail = configError;
 
 describe('.marteau.yml', () => {
   it('normalises a full config (Marteau keys keep their meaning)', () => {

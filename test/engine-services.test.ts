@@ -7,29 +7,17 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { ConfigError, parseYaml } from '../src/config/errors.js';
 import { expand, references } from '../src/config/interpolate.js';
-import { parseMarteauConfig } from '../src/config/marteau.js';
 import { Engine } from '../src/core/engine.js';
-import { defaultRegistry } from '../src/proxy/proxy.js';
-import { defaultRunners } from '../src/runners/index.js';
+import { configError, parseConfig } from './helpers/marteau-config.js';
 import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
 import { findBinary, haveServer } from './helpers/servers.js';
 
 afterAll(removeTemp);
 
 const node = process.execPath;
-const FILE = '/proj/.marteau.yml';
-const parse = (text: string, vars = {}) => parseMarteauConfig(parseYaml(FILE, text), '/proj', { runners: defaultRunners, behaviors: defaultRegistry }, vars);
-const fail = (text: string): ConfigError => {
-  try {
-    parse(text);
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw e;
-  }
-  throw new Error('expected a ConfigError');
-};
+const parse = parseConfig;
+const fail = configError;
 
 describe('${MARTEAU_...} references', () => {
   it('expands ours, leaves the shell its own, and $${...} stays literal', () => {
