@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FramingError, MAX_HEAD_BYTES } from '../../src/proxy/protocol.js';
 import { mysql, MYSQL_ERRORS } from '../../src/proxy/protocols/mysql.js';
 import { seededRandom } from '../../src/proxy/random.js';
-import { assemble, C, expectConversation, randomCuts, runSteps, S, summary, conversationSeeds, fuzzConversation, type Msg, type Step } from '../helpers/conversation.js';
+import { C, expectConversation, randomCuts, runSteps, S, summary, conversationSeeds, fuzzConversation, type Step } from '../helpers/conversation.js';
 import { fuzzFramer } from '../helpers/framing.js';
+import { startRecordingRelay, waitFor, type Recorded } from '../helpers/recording-relay.js';
 import { haveMariadb, startMariadb } from '../helpers/mariadb.js';
 import type { RunningServer } from '../helpers/servers.js';
 
@@ -379,54 +380,6 @@ describe('mysql error replies', () => {
 // Against a real MariaDB: a relay that pushes every byte through the framer, records what the
 // framer made of it, and checks the framing on the way.
 
-interface Recorded { events: { from: 'c' | 's'; bytes: Buffer }[]; c: Msg[]; s: Msg[]; errors: Error[]; openS?: Msg }
-
-export async function startRecordingRelay(upstreamPort: number, proto = mysql): Promise<{ port: number; conns: Recorded[]; close(): Promise<void> }> {
-  const conns: Recorded[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const rec: Recorded = { events: [], c: [], s: [], errors: [] };
-    conns.push(rec);
-    const session = proto.createSession();
-    const oc: { cur?: Msg; parts?: Buffer[] } = {}, os: { cur?: Msg; parts?: Buffer[] } = {};
-    const upstream = net.connect(upstreamPort, '127.0.0.1');
-    sockets.add(client); sockets.add(upstream);
-    let raw = false;
-    const pass = (from: 'c' | 's', chunk: Buffer) => {
-      rec.events.push({ from, bytes: Buffer.from(chunk) });
-      const to = from === 'c' ? upstream : client;
-      if (raw) { to.write(chunk); return; }
-      try {
-        const segs = from === 'c' ? session.fromClient(chunk) : session.fromServer(chunk);
-        assemble(segs, from === 'c' ? oc : os, from === 'c' ? rec.c : rec.s, from === 'c');
-        for (const sg of segs) to.write(sg.data);
-      } catch (e) {
-        rec.errors.push(e as Error);
-        raw = true;
-        const held = session.drain();
-        if (held.client.length) upstream.write(held.client);
-        if (held.server.length) client.write(held.server);
-      }
-      rec.openS = os.cur;
-    };
-    client.on('data', (d) => pass('c', d));
-    upstream.on('data', (d) => pass('s', d));
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-    client.on('error', () => {});
-    upstream.on('error', () => {});
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    conns,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
-
 /** A connection's framing is consistent: one reply per request that expects one, in order. */
 function expectConsistent(rec: Recorded): void {
   expect(rec.errors).toEqual([]);
@@ -454,7 +407,7 @@ describe.skipIf(!haveMariadb())('mysql framer with a real MariaDB', () => {
   let relay: Awaited<ReturnType<typeof startRecordingRelay>>;
   beforeAll(async () => {
     db = await startMariadb();
-    relay = await startRecordingRelay(db.port);
+    relay = await startRecordingRelay(mysql, db.port);
     const setup = await mysql2.createConnection({ host: '127.0.0.1', port: db.port, user: 'root', multipleStatements: true });
     await setup.query('CREATE DATABASE t; CREATE TABLE t.x (id INT PRIMARY KEY, v VARCHAR(100), b LONGBLOB) ENGINE=InnoDB');
     await setup.end();
@@ -581,14 +534,6 @@ function lastPacket(b: Buffer): Buffer {
     pos += 4 + len;
   }
   return last;
-}
-
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /**

@@ -8,8 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Segment } from '../../src/proxy/protocol.js';
 import { postgres, POSTGRES_ERRORS } from '../../src/proxy/protocols/postgres.js';
 import { seededRandom } from '../../src/proxy/random.js';
-import { assemble, C, expectConversation, randomCuts, runSteps, S, summary, conversationSeeds, fuzzConversation, type Msg, type Open, type Step } from '../helpers/conversation.js';
+import { C, expectConversation, randomCuts, runSteps, S, summary, conversationSeeds, fuzzConversation, type Step } from '../helpers/conversation.js';
 import { fuzzFramer } from '../helpers/framing.js';
+import { startRecordingRelay, waitFor, type Recorded } from '../helpers/recording-relay.js';
 import { havePostgres, startPostgres } from '../helpers/postgres.js';
 import type { RunningServer } from '../helpers/servers.js';
 
@@ -338,54 +339,6 @@ describe('postgres error replies', () => {
 // ---------------------------------------------------------------------------------------------
 // Against a real PostgreSQL, through a relay that pushes every byte through the framer.
 
-interface Recorded { events: { from: 'c' | 's'; bytes: Buffer }[]; c: Msg[]; s: Msg[]; errors: Error[]; openS?: Msg; closed: boolean }
-
-async function startRecordingRelay(upstreamPort: number): Promise<{ port: number; conns: Recorded[]; close(): Promise<void> }> {
-  const conns: Recorded[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const rec: Recorded = { events: [], c: [], s: [], errors: [], closed: false };
-    conns.push(rec);
-    const session = postgres.createSession();
-    const oc: Open = {}, os: Open = {};
-    const upstream = net.connect(upstreamPort, '127.0.0.1');
-    sockets.add(client); sockets.add(upstream);
-    let raw = false;
-    const pass = (from: 'c' | 's', chunk: Buffer) => {
-      rec.events.push({ from, bytes: Buffer.from(chunk) });
-      const to = from === 'c' ? upstream : client;
-      if (raw) { to.write(chunk); return; }
-      try {
-        const segs = from === 'c' ? session.fromClient(chunk) : session.fromServer(chunk);
-        assemble(segs, from === 'c' ? oc : os, from === 'c' ? rec.c : rec.s, from === 'c');
-        for (const sg of segs) to.write(sg.data);
-      } catch (e) {
-        rec.errors.push(e as Error);
-        raw = true;
-        const held = session.drain();
-        if (held.client.length) upstream.write(held.client);
-        if (held.server.length) client.write(held.server);
-      }
-      rec.openS = os.cur;
-    };
-    client.on('data', (d) => pass('c', d));
-    upstream.on('data', (d) => pass('s', d));
-    client.on('close', () => { upstream.destroy(); rec.closed = true; });
-    upstream.on('close', () => client.destroy());
-    client.on('error', () => {});
-    upstream.on('error', () => {});
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    conns,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
-
 function expectConsistent(rec: Recorded): void {
   expect(rec.errors).toEqual([]);
   const reqs = rec.c.filter((m) => m.kind === 'req');
@@ -406,14 +359,6 @@ function expectConsistent(rec: Recorded): void {
   }
 }
 
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 const execFileP = promisify(execFile);
 
 describe.skipIf(!havePostgres())('postgres framer with a real PostgreSQL', () => {
@@ -422,7 +367,7 @@ describe.skipIf(!havePostgres())('postgres framer with a real PostgreSQL', () =>
   const cfg = (port: number) => ({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
   beforeAll(async () => {
     db = await startPostgres();
-    relay = await startRecordingRelay(db.port);
+    relay = await startRecordingRelay(postgres, db.port);
     const setup = new pg.Client(cfg(db.port));
     await setup.connect();
     await setup.query('CREATE TABLE t (id int PRIMARY KEY, v text)');
