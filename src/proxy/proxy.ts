@@ -46,7 +46,10 @@ export interface ProxyStats {
   exchanges: number;
   /** Exchanges (and refused connections) per behavior that acted; `dummy` counts the untouched ones. */
   behaviors: Record<string, number>;
-  /** Milliseconds from forwarding a request to the end of its reply, as the proxy saw it. */
+  /**
+   * Milliseconds from a request reaching the proxy to its reply reaching the client (the last
+   * byte; the first for raw TCP): what the client waited, injected delays and error replies included.
+   */
   latency: HistogramSummary;
   /** Connections whose framing gave up (garbage, over-cap message): passed through untouched. */
   fallbacks: number;
