@@ -221,8 +221,12 @@ export class Proxy extends EventEmitter implements ProxyCore {
   }
 
   removeToxic(name: string): void {
-    if (!this.toxicList.some((t) => t.name === name)) throw new ToxicError('toxic not found', 404);
-    this.setToxicList(this.toxicList.filter((t) => t.name !== name));
+    const gone = this.toxicList.find((t) => t.name === name);
+    if (!gone) throw new ToxicError('toxic not found', 404);
+    this.setToxicList(this.toxicList.filter((t) => t !== gone));
+    // Toxiproxy's timeout toxic closes every connection of its proxy when removed (its Cleanup
+    // hook): the bytes it swallowed would leave the stream corrupt if traffic resumed.
+    if (gone.type === 'timeout') for (const c of this.connections) c.destroy();
   }
 
   private setToxicList(list: readonly Toxic[]): void {
