@@ -225,3 +225,34 @@ describe('open connections where Toxiproxy cuts them (proxy.go Update, link.go R
     await send('DELETE', '/proxies/hole');
   });
 });
+
+describe("Toxiproxy's /metrics (metrics_test.go TestProxyMetricsReceivedSentBytes)", () => {
+  it('serves the proxy byte counters in the Prometheus text format, with Toxiproxy\'s names and labels', async () => {
+    const created = await send('POST', '/proxies', JSON.stringify({ name: 'metered', listen: 'localhost:0', upstream: `localhost:${echo.port}` }));
+    const listen = created.json.listen as string;
+    expect((await exchange(portOf(listen), 'hello', { want: 5 })).reply.toString()).toBe('hello');
+    // An injected error: the proxy reads 3 bytes from the client and sends none to the server.
+    await send('POST', '/proxies/metered/toxics', JSON.stringify({ name: 'cut', type: 'reset_peer', stream: 'upstream', attributes: { timeout: 0 } }));
+    await exchange(portOf(listen), 'abc', { timeoutMs: 2000 });
+    const labels = (direction: string) => `direction="${direction}",listener="${listen}",proxy="metered",upstream="localhost:${echo.port}"`;
+    const deadline = Date.now() + 5000;
+    let text = '';
+    for (;;) {
+      const res = await fetch(`${api.url}/metrics`);
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
+      text = await res.text();
+      if (text.includes(`toxiproxy_proxy_received_bytes_total{${labels('upstream')}} 8`) || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const lines = text.split('\n').filter((l) => l.startsWith('toxiproxy_proxy') && l.includes('proxy="metered"'));
+    expect(lines.sort()).toEqual([
+      `toxiproxy_proxy_received_bytes_total{${labels('downstream')}} 5`,
+      `toxiproxy_proxy_received_bytes_total{${labels('upstream')}} 8`,
+      `toxiproxy_proxy_sent_bytes_total{${labels('downstream')}} 5`,
+      `toxiproxy_proxy_sent_bytes_total{${labels('upstream')}} 5`,
+    ]);
+    expect(text).toContain('# TYPE toxiproxy_proxy_sent_bytes_total counter');
+    await send('DELETE', '/proxies/metered');
+  });
+});

@@ -134,6 +134,11 @@ export class Connection {
     server.on('drain', () => client.resume());
   }
 
+  /** Bytes written to the server (upstream) and to the client (downstream) so far. */
+  sentBytes(): { upstream: number; downstream: number } {
+    return { upstream: this.server.bytesWritten, downstream: this.client.bytesWritten };
+  }
+
   /** In-flight work: exchanges whose reply the client is still waiting for. */
   busy(): boolean {
     const unanswered = this.attributed !== undefined && !this.attributed.replyStarted;

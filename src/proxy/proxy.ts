@@ -106,6 +106,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
   private readonly connections = new Set<Connection>();
   private server?: net.Server;
   private connectionIds = 0;
+  private readonly sentByClosed = { upstream: 0, downstream: 0 };
   private upstreamHost: string;
   private upstreamPort: number;
   private listenHost: string;
@@ -319,7 +320,26 @@ export class Proxy extends EventEmitter implements ProxyCore {
   }
 
   connectionClosed(c: Connection): void {
-    if (this.connections.delete(c)) this.counters.connections.open--;
+    if (!this.connections.delete(c)) return;
+    this.counters.connections.open--;
+    const sent = c.sentBytes();
+    this.sentByClosed.upstream += sent.upstream;
+    this.sentByClosed.downstream += sent.downstream;
+  }
+
+  /**
+   * Bytes written on, per direction (upstream: to the server, downstream: to the client), open
+   * connections included. They differ from the bytes received (`stats().bytes`) by what the
+   * behaviors dropped, cut or injected.
+   */
+  sentBytes(): { upstream: number; downstream: number } {
+    const total = { ...this.sentByClosed };
+    for (const c of this.connections) {
+      const sent = c.sentBytes();
+      total.upstream += sent.upstream;
+      total.downstream += sent.downstream;
+    }
+    return total;
   }
 
   log(level: 'info' | 'warn' | 'error', message: string): void {
