@@ -126,7 +126,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .action((id: string) =>
       run(() =>
         withEngine(globals(), 'none', async (engine) => {
-          const j = await engine.retry(id);
+          const j = await engine.retry(id, { origin: 'cli' });
           io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (retry of ${short(j.retryOf!)})\n`);
           return EXIT.ok;
         }),
@@ -140,7 +140,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .action((id: string) =>
       run(() =>
         withEngine(globals(), 'none', async (engine) => {
-          const j = await engine.replay(id);
+          const j = await engine.replay(id, { origin: 'cli' });
           io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (replay of ${short(j.retryOf!)}, seed ${j.seed})\n`);
           return EXIT.ok;
         }),

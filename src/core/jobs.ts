@@ -44,7 +44,8 @@ export interface JobOutcome {
 
 export type JournalRecord =
   | { t: 'enqueued'; at: number; by: Owner; job: JobSpec }
-  | { t: 'claimed'; at: number; id: string; claim: string; owner: Owner; nodes: NodeClaim[] }
+  /** `results`: the claimer's jobs directory (team mode: on the claimer's host, see `owner`). */
+  | { t: 'claimed'; at: number; id: string; claim: string; owner: Owner; nodes: NodeClaim[]; results?: string }
   | { t: 'proc'; at: number; id: string; claim: string; node: string; pgid: number }
   | { t: 'cancel'; at: number; id: string; by: Owner }
   | ({ t: 'finished'; at: number; id: string; claim: string } & JobOutcome)
@@ -62,6 +63,8 @@ export interface Job extends JobSpec {
   durationMs?: number;
   nodesTaken: string[];
   owner?: Owner;
+  /** The jobs directory of the engine that ran it (team mode), on `owner.host`. */
+  resultsRoot?: string;
   claim?: string;
   cancelRequested: boolean;
   reason?: string;
@@ -123,6 +126,7 @@ export class QueueState {
           durationMs: undefined,
           nodesTaken: [],
           owner: undefined,
+          resultsRoot: undefined,
           claim: undefined,
           cancelRequested: false,
           reason: undefined,
@@ -142,6 +146,7 @@ export class QueueState {
         j.status = 'running';
         j.claim = r.claim;
         j.owner = r.owner;
+        j.resultsRoot = typeof r.results === 'string' ? r.results : undefined;
         j.startedAt = r.at;
         j.nodesTaken = r.nodes.map((n) => n.name);
         for (const n of r.nodes) this.nodeUse.set(n.name, (this.nodeUse.get(n.name) ?? 0) + 1);
@@ -188,6 +193,7 @@ export class QueueState {
         j.reason = r.reason;
         j.claim = undefined;
         j.owner = undefined;
+        j.resultsRoot = undefined;
         j.startedAt = undefined;
         j.nodesTaken = [];
         j.procs = [];

@@ -21,8 +21,11 @@ export interface JobQueue {
   enqueue(spec: Omit<JobSpec, 'id'> & { id?: string }): Promise<Job>;
   /** Cancel a queued job now, or ask the engine running it to stop. */
   cancel(id: string): Promise<Job>;
-  /** A new queued job with the same spec (`retryOf` points at the old one). */
-  retry(id: string, newId?: string): Promise<Job>;
+  /**
+   * A new queued job with the same spec (`retryOf` points at the old one). Its origin is the
+   * caller's: a `--ci` run's job retried from a terminal must not be left to that (gone) run.
+   */
+  retry(id: string, o?: { id?: string; origin?: string }): Promise<Job>;
   /** All jobs, oldest first, history included. Frozen: a new array when anything changed. */
   list(): readonly Readonly<Job>[];
   get(id: string): Readonly<Job> | undefined;
@@ -49,9 +52,12 @@ export interface JobQueue {
   readonly label?: string;
   /** false while a shared backend cannot be reached (it reconnects by itself). */
   online?(): boolean;
-  /** Keep a job's config snapshot where engines on other machines can read it. */
-  storeConfig?(id: string, text: string): Promise<void>;
-  loadConfig?(id: string): Promise<string | undefined>;
+  /**
+   * Keep a file of a job (its config snapshot, `chaos:` file, seed) where engines and terminals
+   * on other machines read it: what they need to run, retry and replay it.
+   */
+  storeJobFile?(id: string, name: string, text: string): Promise<void>;
+  loadJobFile?(id: string, name: string): Promise<string | undefined>;
   /** Live output of a job run here, for the other processes; `onLine` gets theirs. */
   publishLine?(jobId: string, line: SharedLine): void;
   onLine?(listener: (jobId: string, line: SharedLine) => void): () => void;
@@ -116,6 +122,8 @@ export class LogQueue implements JobQueue {
     private readonly log: RecordLog,
     protected readonly owner: Owner = currentOwner(),
     private readonly lostJobs: LostJobs = 'interrupt',
+    /** This engine's jobs directory, named in its claims when other machines read them. */
+    private readonly resultsRoot?: string,
   ) {}
 
   async open(): Promise<void> {
@@ -143,18 +151,18 @@ export class LogQueue implements JobQueue {
     return this.mustGet(id);
   }
 
-  async retry(idOrPrefix: string, newId?: string): Promise<Job> {
+  async retry(idOrPrefix: string, o: { id?: string; origin?: string } = {}): Promise<Job> {
     const id = this.resolve(idOrPrefix);
     const j = this.mustGet(id);
     if (!isTerminal(j.status)) throw new QueueError(`job ${short(id)} is still ${j.status}; cancel it first or wait for it`);
     return this.enqueue({
-      id: newId,
+      id: o.id,
       name: j.name,
       source: j.source,
       runner: j.runner,
       nodes: j.nodes,
       nodeTags: j.nodeTags,
-      origin: j.origin,
+      origin: o.origin,
       retryOf: id,
     });
   }
@@ -189,7 +197,7 @@ export class LogQueue implements JobQueue {
   async claim(id: string, nodes: NodeClaim[]): Promise<string | undefined> {
     const claim = randomBytes(8).toString('hex');
     try {
-      await this.append({ t: 'claimed', at: Date.now(), id, claim, owner: this.owner, nodes });
+      await this.append({ t: 'claimed', at: Date.now(), id, claim, owner: this.owner, nodes, results: this.resultsRoot });
     } catch (e) {
       // The record may have landed with only the reply lost (a shared backend dropping):
       // should it turn up, the job was never started, and must not stay `running` for ever.

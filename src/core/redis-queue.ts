@@ -7,7 +7,7 @@
  * many workers race. What a shared state dir gives the journal for free is added here:
  *   - heartbeats: each process refreshes a key with a TTL; a running job whose owner's key is gone
  *     is interrupted (or requeued) by whichever process notices first (the fold keeps only one);
- *   - config snapshots of jobs, for workers on other machines;
+ *   - each job's files (config snapshot, `chaos:` file, seed), for engines on other machines;
  *   - live output (a capped stream) and proxy counters of the jobs each process runs.
  * BullMQ is not used: its workers pull the next job into a fixed concurrency, while our scheduler
  * picks which queued job fits which free nodes across all workers, and cancel/retry/history are
@@ -18,7 +18,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { currentOwner, type Owner } from './owner.js';
 import type { JournalRecord } from './jobs.js';
 import { LogQueue, QueueError, type LostJobs, type Presence, type RecordLog, type SharedLine } from './queue.js';
-import type { QueueUrl } from './queue-url.js';
+import { QueueUrlError, type QueueUrl } from './queue-url.js';
 
 export interface RedisQueueOptions {
   url: QueueUrl;
@@ -26,6 +26,8 @@ export interface RedisQueueOptions {
   lostJobs?: LostJobs;
   /** How long an engine that stopped beating still counts as alive (default 5 s). */
   heartbeatTtlMs?: number;
+  /** This engine's jobs directory: claims name it, so `queue` elsewhere says where results are. */
+  resultsRoot?: string;
   /** Key prefix (default `marteau:`), for several teams on one Redis. */
   prefix?: string;
 }
@@ -46,6 +48,7 @@ const BLOCK_MS = 2000;
 
 export class RedisQueue extends LogQueue {
   readonly label: string;
+  private readonly url: QueueUrl;
   private readonly cmd: Redis;
   private readonly ttl: number;
   private readonly keys: Keys;
@@ -63,11 +66,12 @@ export class RedisQueue extends LogQueue {
     const keys = makeKeys(o.prefix ?? 'marteau:');
     const cmd = new Redis(o.url.url, clientOptions());
     const log = new RedisLog(cmd, keys, o.url.masked);
-    super(log, owner, o.lostJobs);
+    super(log, owner, o.lostJobs, o.resultsRoot);
     log.onOutput = (entries) => this.onOutput(entries);
     this.cmd = cmd;
     this.keys = keys;
     this.label = o.url.masked;
+    this.url = o.url;
     this.ttl = o.heartbeatTtlMs ?? DEFAULT_HEARTBEAT_TTL_MS;
     this.me = ownerKey(owner);
     // ioredis reconnects by itself; without a listener it would print every failure to stderr.
@@ -89,6 +93,7 @@ export class RedisQueue extends LogQueue {
       // The rejection only says the connection closed; the error event said why.
       throw offline(this.label, this.lastError ?? e);
     }
+    await this.checkDatabase();
     await super.open();
     await this.heartbeat();
     this.beat = setInterval(() => void this.tick(), Math.max(100, Math.floor(this.ttl / 5)));
@@ -104,6 +109,37 @@ export class RedisQueue extends LogQueue {
     this.cmd.disconnect();
   }
 
+  /**
+   * ioredis reports a SELECT that Redis refused only as an `error` event and goes on in db 0:
+   * a team giving /16 would share db 0 with whoever else uses it, unknowingly.
+   */
+  private async checkDatabase(): Promise<void> {
+    const db = Number(new URL(this.url.url).pathname.slice(1) || 0);
+    try {
+      await guard(this.label, this.cmd.select(db));
+    } catch (e) {
+      if (!/out of range/i.test((e as Error).message)) throw e;
+      this.cmd.disconnect();
+      const count = await this.databaseCount();
+      throw new QueueUrlError(
+        `${this.label}: database ${db} does not exist on this Redis${count ? ` (it has ${count}: 0 to ${count - 1})` : ''}; give a database number in range, or raise \`databases\` in redis.conf`,
+      );
+    }
+  }
+
+  private async databaseCount(): Promise<number | undefined> {
+    const probe = this.cmd.duplicate({ ...clientOptions(), lazyConnect: false, db: 0 });
+    probe.on('error', () => {});
+    try {
+      const [, n] = (await probe.config('GET', 'databases')) as string[];
+      return Number(n) || undefined;
+    } catch {
+      return undefined; // CONFIG may be renamed or forbidden: the message goes without the count
+    } finally {
+      probe.disconnect();
+    }
+  }
+
   online(): boolean {
     return this.cmd.status === 'ready';
   }
@@ -113,12 +149,12 @@ export class RedisQueue extends LogQueue {
     return this.ttl + Math.floor(this.ttl / 5);
   }
 
-  async storeConfig(id: string, text: string): Promise<void> {
-    await guard(this.label, this.cmd.set(this.keys.config(id), text));
+  async storeJobFile(id: string, name: string, text: string): Promise<void> {
+    await guard(this.label, this.cmd.hset(this.keys.files(id), name, text));
   }
 
-  async loadConfig(id: string): Promise<string | undefined> {
-    return (await guard(this.label, this.cmd.get(this.keys.config(id)))) ?? undefined;
+  async loadJobFile(id: string, name: string): Promise<string | undefined> {
+    return (await guard(this.label, this.cmd.hget(this.keys.files(id), name))) ?? undefined;
   }
 
   publishLine(jobId: string, line: SharedLine): void {
@@ -215,7 +251,7 @@ interface Keys {
   log: string;
   output: string;
   presence: string;
-  config(id: string): string;
+  files(id: string): string;
   alive(owner: string): string;
 }
 
@@ -224,7 +260,7 @@ function makeKeys(p: string): Keys {
     log: `${p}log`,
     output: `${p}output`,
     presence: `${p}presence`,
-    config: (id) => `${p}config:${id}`,
+    files: (id) => `${p}files:${id}`,
     alive: (owner) => `${p}alive:${owner}`,
   };
 }
