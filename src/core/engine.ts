@@ -37,6 +37,7 @@ import { QueueOfflineError, RedisQueue } from './redis-queue.js';
 import { compileSchedule } from './schedule.js';
 import { Scheduler } from './scheduler.js';
 import { cloneGit, parseGitTarget } from './source.js';
+import { Watchdog } from './watchdog.js';
 import { mkdirp, StateDir } from './state-dir.js';
 
 export interface EngineOptions {
@@ -105,7 +106,7 @@ interface LiveJob {
 const TAIL_LINES = 200;
 /** console.log stops growing past this (a runaway tool must not fill the disk). */
 const MAX_CONSOLE_BYTES = 50 * 1024 * 1024;
-type AbortWhy = 'cancel' | 'timeout' | 'shutdown';
+type AbortWhy = 'cancel' | 'timeout' | 'shutdown' | 'lease';
 /** How long a finished job's record is retried while a shared queue is offline. */
 const FINISH_RETRY_MS = 10 * 60_000;
 const FINISH_RETRY_STOPPING_MS = 5000;
@@ -130,6 +131,9 @@ export class Engine {
   private proxyPublisher?: NodeJS.Timeout;
   private started = false;
   private stopping = false;
+  /** Kills the process groups of the jobs run here should this process die or lose its lease. */
+  private readonly watchdog: Watchdog;
+  private leaseTimer?: NodeJS.Timeout;
 
   constructor(private readonly options: EngineOptions) {
     this.state = new StateDir(options.stateDir);
@@ -137,6 +141,8 @@ export class Engine {
     this.queue =
       options.queue ??
       (q?.url ? new RedisQueue({ url: q.url, lostJobs: q.lostJobs, resultsRoot: this.state.jobsDir }) : new JournalQueue(this.state.journalFile, undefined, q?.lostJobs));
+    // With `requeue`, a job of an engine judged dead runs again elsewhere: its old copy must not.
+    this.watchdog = new Watchdog(q?.lostJobs === 'requeue' && this.queue.lease ? this.queue.lease().ttlMs : 0);
     this.runners = options.runners ?? defaultRunners;
     this.behaviors = options.behaviors ?? defaultRegistry;
     this.pool = new NodePool(options.nodes, this.queue, options.executorFactory ?? defaultExecutorFactory, this.events);
@@ -162,6 +168,12 @@ export class Engine {
     this.started = true;
     await this.state.ensure();
     await this.queue.open();
+    if (this.options.run === 'all' && this.queue.claimNodeNames) {
+      await this.queue.claimNodeNames(this.pool.list().map((n) => n.name)).catch(async (e: unknown) => {
+        await this.queue.close();
+        throw e;
+      });
+    }
     for (const j of this.queue.list()) this.seen.set(j.id, j.status);
     // Jobs whose engine died (kill -9, crash, reboot) are marked interrupted; what they left
     // running on this machine is stopped.
@@ -185,6 +197,20 @@ export class Engine {
     this.shareWithTeam();
     if (this.options.probe ?? this.runsJobs) this.pool.start();
     if (this.runsJobs) void this.scheduler.kick();
+    if (this.runsJobs && this.queue.lease) this.holdLease(this.options.nodes.queue?.lostJobs === 'requeue');
+  }
+
+  /**
+   * Pass each heartbeat on to the watchdog; with `requeue`, stop the jobs once the lease may have
+   * run out (the others may be starting them again), recorded as interrupted by a lost lease.
+   */
+  private holdLease(stopJobs: boolean): void {
+    this.leaseTimer = setInterval(() => {
+      const { lastBeat, ttlMs } = this.queue.lease!();
+      this.watchdog.beat(lastBeat);
+      if (stopJobs && Date.now() >= lastBeat + ttlMs) for (const l of this.live.values()) l.abort.abort('lease' satisfies AbortWhy);
+    }, 250);
+    this.leaseTimer.unref();
   }
 
   /** Stop scheduling; running jobs are stopped and recorded as interrupted. */
@@ -194,6 +220,8 @@ export class Engine {
     this.pool.stop();
     for (const l of this.live.values()) l.abort.abort('shutdown' satisfies AbortWhy);
     await Promise.all([...this.live.values()].map((l) => l.done));
+    clearInterval(this.leaseTimer);
+    this.watchdog.close();
     clearInterval(this.proxyPublisher);
     this.offShared?.();
     this.unwatch?.();
@@ -601,9 +629,13 @@ export class Engine {
     live.proxies = proxies;
     const executors: Executor[] = [];
     let timer: NodeJS.Timeout | undefined;
+    const groups: number[] = [];
     const recordProcess = (node: string, pgid: number, local: boolean) => {
       void this.queue.recordProcess(job.id, claim, node, pgid).catch(() => {});
-      if (local) void writeFile(path.join(resultDir, `pgid-${node}`), `${pgid} ${processStartTime(pgid) ?? ''}\n`).catch(() => {});
+      if (!local) return;
+      this.watchdog.add(pgid);
+      groups.push(pgid);
+      void writeFile(path.join(resultDir, `pgid-${node}`), `${pgid} ${processStartTime(pgid) ?? ''}\n`).catch(() => {});
     };
     const services = new ServiceSet({
       log: (line, o) => log(line, { node: `${SERVICE_NODE}${o.service}`, stream: o.stream, level: o.level }),
@@ -699,6 +731,7 @@ export class Engine {
       await api?.close().catch(() => {});
       await proxies.close(0).catch(() => {});
       await Promise.all(executors.map((x) => x.close().catch(() => {})));
+      for (const g of groups) this.watchdog.remove(g);
     }
 
     const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
@@ -781,6 +814,7 @@ export class Engine {
 export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | undefined, error: unknown, timeoutMs?: number): JobOutcome {
   if (why === 'cancel') return { status: 'cancelled', reason: 'cancelled by a user' };
   if (why === 'shutdown') return { status: 'interrupted', reason: 'the engine was stopped during the run', failure: 'infrastructure' };
+  if (why === 'lease') return { status: 'interrupted', reason: 'this engine could not renew its lease on the queue, so another may run the job again: stopped here', failure: 'infrastructure' };
   if (why === 'timeout') return { status: 'failed', failure: 'test', reason: `timed out after ${formatDuration(timeoutMs ?? 0)} (timeout:)` };
   if (error instanceof ConfigError) return { status: 'failed', failure: 'config', reason: error.message };
   if (error instanceof NodeError) return { status: 'failed', failure: 'infrastructure', reason: error.message };

@@ -51,7 +51,9 @@ export type JournalRecord =
   | ({ t: 'finished'; at: number; id: string; claim: string } & JobOutcome)
   | { t: 'node'; at: number; name: string; enabled: boolean; by: Owner }
   /** A lost engine's running job goes back to the queue (config: lost_jobs: requeue). */
-  | { t: 'requeued'; at: number; id: string; claim: string; reason: string };
+  | { t: 'requeued'; at: number; id: string; claim: string; reason: string }
+  /** Finished jobs removed from the history (team mode: trimmed or `queue --purge`). */
+  | { t: 'purged'; at: number; ids: string[] };
 
 export interface Job extends JobSpec {
   seq: number;
@@ -98,6 +100,7 @@ export class QueueState {
     const changed = this.fold(r);
     if (changed && 'id' in r) this.touched.add(r.id);
     else if (changed && r.t === 'enqueued') this.touched.add(r.job.id);
+    else if (changed && r.t === 'purged') for (const id of r.ids) this.touched.add(id);
     return changed;
   }
 
@@ -202,6 +205,15 @@ export class QueueState {
       case 'node':
         this.nodeEnabled.set(r.name, r.enabled);
         return true;
+      case 'purged': {
+        let changed = false;
+        for (const id of Array.isArray(r.ids) ? r.ids : []) {
+          const j = this.jobs.get(id);
+          // Only history goes: a job still queued or running here is kept.
+          if (j && isTerminal(j.status)) changed = this.jobs.delete(id) || changed;
+        }
+        return changed;
+      }
       default:
         return false; // a record type from a newer version: ignore it, keep going
     }

@@ -61,6 +61,12 @@ export interface JobQueue {
   /** Live output of a job run here, for the other processes; `onLine` gets theirs. */
   publishLine?(jobId: string, line: SharedLine): void;
   onLine?(listener: (jobId: string, line: SharedLine) => void): () => void;
+  /** Reserve this worker's node names for the team; throws when another live worker has one. */
+  claimNodeNames?(names: readonly string[]): Promise<void>;
+  /** Remove finished jobs that ended before this time (ms) from the shared history; returns how many. */
+  purge?(endedBefore: number): Promise<number>;
+  /** This process's lease on the shared queue: its last heartbeat Redis took, and how long it holds. */
+  lease?(): { lastBeat: number; ttlMs: number };
   /** What this process runs on (nodes, proxies of its jobs); `remotePresence` merges the others'. */
   publishPresence?(p: Presence): void;
   remotePresence?(): Presence;
@@ -92,6 +98,10 @@ export interface RecordLog {
   readNew(): Promise<JournalRecord[]>;
   /** Call `onChange` when new records may be there (it returns once they are read); returns a stop function. */
   watch(onChange: () => Promise<void>): () => void;
+  /** Append a claim unless a live engine already claimed the job (false: nothing appended). */
+  appendClaim?(r: Extract<JournalRecord, { t: 'claimed' }>): Promise<boolean>;
+  /** Free what `appendClaim` holds for a claim the fold refused. */
+  releaseClaim?(id: string, claim: string): Promise<void>;
 }
 
 export class QueueError extends Error {
@@ -173,6 +183,7 @@ export class LogQueue implements JobQueue {
       for (const id of this.state.takeTouched()) {
         const j = this.state.jobs.get(id);
         if (j) this.frozen.set(id, Object.freeze({ ...j, nodesTaken: Object.freeze([...j.nodesTaken]) as string[], procs: Object.freeze([...j.procs]) as Job['procs'] }));
+        else this.frozen.delete(id); // purged
       }
       this.cached = Object.freeze([...this.frozen.values()]);
     }
@@ -196,15 +207,23 @@ export class LogQueue implements JobQueue {
 
   async claim(id: string, nodes: NodeClaim[]): Promise<string | undefined> {
     const claim = randomBytes(8).toString('hex');
+    const record = { t: 'claimed' as const, at: Date.now(), id, claim, owner: this.owner, nodes, results: this.resultsRoot };
+    let appended = true;
     try {
-      await this.append({ t: 'claimed', at: Date.now(), id, claim, owner: this.owner, nodes, results: this.resultsRoot });
+      if (this.log.appendClaim) appended = await this.log.appendClaim(record);
+      else await this.log.append(record);
     } catch (e) {
       // The record may have landed with only the reply lost (a shared backend dropping):
       // should it turn up, the job was never started, and must not stay `running` for ever.
       this.unsureClaims.set(claim, id);
       throw e;
     }
-    return this.state.jobs.get(id)?.claim === claim ? claim : undefined;
+    // Reading up to our record also brings in anything appended before it: what decides.
+    await this.sync();
+    if (!appended) return undefined;
+    if (this.state.jobs.get(id)?.claim === claim) return claim;
+    void this.log.releaseClaim?.(id, claim).catch(() => {});
+    return undefined;
   }
 
   private settleUnsureClaims(): void {
@@ -212,6 +231,7 @@ export class LogQueue implements JobQueue {
       const won = this.state.jobs.get(id)?.claim === claim && this.state.jobs.get(id)?.status === 'running';
       if (!won && !this.state.rejectedClaims.has(claim)) continue; // not seen yet
       this.unsureClaims.delete(claim);
+      if (!won) void this.log.releaseClaim?.(id, claim).catch(() => {});
       if (won) {
         void this.finish(id, claim, { status: 'interrupted', failure: 'infrastructure', reason: 'its start was cut off by a lost connection to the queue' }).catch(() => {
           this.unsureClaims.set(claim, id);
