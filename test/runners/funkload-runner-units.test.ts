@@ -2,7 +2,7 @@
  * The funkload runner's pure parts: fl-run-bench's console lines (against real FunkLoad 1.17.2
  * output in fixtures/funkload/real/) and the argv of fl-run-bench and fl-build-report.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +12,9 @@ import { defaultRegistry } from '../../src/proxy/proxy.js';
 import { defaultRunners } from '../../src/runners/index.js';
 import { flBuildReportArgv, flRunBenchArgv, maskUrlPasswords, secondsArg } from '../../src/runners/funkload/argv.js';
 import { BenchConsole, parseConsoleLine, progressAfter, type ConsoleEvent } from '../../src/runners/funkload/console.js';
+import { locateFunkload } from '../../src/runners/funkload/tools.js';
+import type { RunnerNode } from '../../src/runners/runner.js';
+import { LocalExecutor } from '../../src/exec/local.js';
 
 const real = (name: string) => readFileSync(new URL(`../../fixtures/funkload/real/${name}`, import.meta.url), 'utf8').split('\n');
 
@@ -230,5 +233,45 @@ describe('config', () => {
     );
     expect(error(`${base}thresholds: {p95: "fast"}\n`)).toMatch(new RegExp(`^${file}:4:19: thresholds\\.p95`));
     expect(error('runner: funkload\nscript: ../other/loadtest.py\ntest: A.b\n')).toMatch(new RegExp(`^${file}:2:9: script: must be a path inside the project`));
+  });
+});
+
+describe('where FunkLoad is on a node (the locate script, run by sh)', () => {
+  const node = (funkload?: string): RunnerNode => ({ name: 'n', index: 0, kind: 'local', executor: new LocalExecutor('n'), funkload });
+  const locate = (n: RunnerNode, env: Record<string, string> = {}) => locateFunkload(n, { cwd: tmpdir(), env, signal: new AbortController().signal });
+  const install = (files: Record<string, string>) => {
+    const d = mkdtempSync(path.join(tmpdir(), 'marteau-fl-install-'));
+    for (const [f, text] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(d, f)), { recursive: true });
+      writeFileSync(path.join(d, f), text, { mode: 0o755 });
+    }
+    return d;
+  };
+
+  it("a system install on the PATH: FunkLoad's Python from fl-run-bench's #! line", async () => {
+    const d = install({ 'bin/fl-run-bench': '#!/usr/bin/env python2.7\n', 'bin/fl-build-report': '#!/usr/bin/env python2.7\n' });
+    expect(await locate(node(), { PATH: `${d}/bin:/usr/bin:/bin` })).toEqual({
+      bin: `${d}/bin`,
+      runBench: `${d}/bin/fl-run-bench`,
+      buildReport: `${d}/bin/fl-build-report`,
+      python: ['/usr/bin/env', 'python2.7'],
+    });
+  });
+
+  it('a virtualenv given by its directory: its own python; no fl-build-report there', async () => {
+    const d = install({ 'bin/fl-run-bench': '#!/x/venv/bin/python\n', 'bin/python': '' });
+    expect(await locate(node(d))).toEqual({ bin: `${d}/bin`, runBench: `${d}/bin/fl-run-bench`, buildReport: undefined, python: [`${d}/bin/python`] });
+  });
+
+  it('the vendored tree: fl-python beside fl-run-bench', async () => {
+    const d = install({ 'fl-run-bench': '#!/usr/bin/env bash\n', 'fl-python': '' });
+    expect((await locate(node(`${d}/fl-run-bench`))).python).toEqual([`${d}/fl-python`]);
+  });
+
+  it('nothing there: says which setting to fix', async () => {
+    await expect(locate(node('/nonexistent/venv'))).rejects.toThrow(
+      'node "n": no fl-run-bench at /nonexistent/venv (nor in its bin/): set funkload: in marteau.nodes.yml to a FunkLoad virtualenv, its bin directory or the fl-run-bench file',
+    );
+    await expect(locate(node(), { PATH: '/nonexistent' })).rejects.toThrow(/^node "n": fl-run-bench \(FunkLoad\) is not installed/);
   });
 });
