@@ -20,7 +20,7 @@ import { defaultExecutorFactory } from '../exec/factory.js';
 import { defaultRunners } from '../runners/index.js';
 import type { RunnerContext, RunnerNode, RunnerRegistry, RunOutcome } from '../runners/runner.js';
 import type { BehaviorRegistry, MixSpec } from '../proxy/mix.js';
-import { defaultRegistry, splitHostPort, type Proxy, type ProxyEvent, type ProxyStats } from '../proxy/proxy.js';
+import { defaultRegistry, splitHostPort, UpstreamLoopError, type Proxy, type ProxyEvent, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { Control } from '../proxy/api/control.js';
 import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/server.js';
@@ -688,7 +688,7 @@ export class Engine {
     const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
     const final = decideOutcome(why, outcome, error, config?.timeoutMs);
     if (error instanceof NodeError) this.pool.markDown(error.node, error.message);
-    if (error && !(error instanceof ConfigError) && !(error instanceof NodeError) && !(error instanceof ListenError)) {
+    if (error && !(error instanceof ConfigError) && !(error instanceof NodeError) && !(error instanceof ListenError) && !(error instanceof UpstreamLoopError)) {
       log(`error: ${(error as Error).message}`, { level: 'error' });
     }
     const endedAt = Date.now();
@@ -770,6 +770,7 @@ export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | u
   if (error instanceof ConfigError) return { status: 'failed', failure: 'config', reason: error.message };
   if (error instanceof NodeError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
   if (error instanceof ListenError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
+  if (error instanceof UpstreamLoopError) return { status: 'failed', failure: 'config', reason: error.message };
   if (error) return { status: 'failed', failure: 'infrastructure', reason: (error as Error).message ?? String(error) };
   if (!outcome) return { status: 'failed', failure: 'infrastructure', reason: 'the runner returned nothing' };
   return {

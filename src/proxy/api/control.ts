@@ -10,7 +10,7 @@ import { parseMix, type MixEntrySpec, type Mix, type MixSpec } from '../mix.js';
 import type { Behavior } from '../plugin.js';
 import type { ProtocolName } from '../protocol.js';
 import { PROTOCOL_NAMES } from '../protocol.js';
-import { joinHostPort, splitHostPort, type Proxy, type ProxyEvent, type ProxyOptions } from '../proxy.js';
+import { joinHostPort, splitHostPort, UpstreamLoopError, type Proxy, type ProxyEvent, type ProxyOptions } from '../proxy.js';
 import { ListenError, type ProxySet } from '../proxy-set.js';
 import { compileToxic, ToxicError, type ToxicSpec } from '../toxics.js';
 import { applyReload, type ReloadReport } from './reload.js';
@@ -107,6 +107,7 @@ export class Control {
       let p = this.require(name);
       if (patch.upstream !== undefined) {
         const upstream = checkAddress(patch.upstream, 'upstream');
+        if (upstream !== p.upstream && (await p.loopsBack(upstream))) throw loopError(new UpstreamLoopError(p.name, upstream, p.listenAddress));
         if (upstream !== p.upstream) p.setUpstream(upstream);
       }
       const enabled = patch.enabled ?? p.isEnabled;
@@ -283,7 +284,7 @@ export class Control {
       this.baseline.set(p.name, undefined);
       return p;
     } catch (e) {
-      throw bindError(e);
+      throw e instanceof UpstreamLoopError ? loopError(e) : bindError(e);
     }
   }
 
@@ -368,6 +369,10 @@ const BIND_WORDS: Record<string, string> = {
   EADDRNOTAVAIL: 'cannot assign requested address',
   EACCES: 'permission denied',
 };
+
+function loopError(e: UpstreamLoopError): ControlError {
+  return new ControlError(`bad request body: upstream: ${e.message}`, 400, 'upstream');
+}
 
 /** A listen failure as Toxiproxy reports it (Go's net error text, status 500). */
 function bindError(e: unknown): unknown {
