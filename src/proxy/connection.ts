@@ -36,7 +36,10 @@ interface Exchange {
   replace: boolean;
   /** Forward the request, then close both sides (Vaurien's abort). */
   abort: boolean;
-  forwardedAt: number;
+  /** When the request's first bytes reached the proxy: the client's clock starts here. */
+  startedAt: number;
+  /** The exchange's time went to the stats (once, when the client got its reply). */
+  timed: boolean;
   /** Reply bytes waiting for their turn or their delay. */
   chunks: Buffer[];
   replyStarted: boolean;
@@ -131,6 +134,11 @@ export class Connection {
     server.on('drain', () => client.resume());
   }
 
+  /** Bytes written to the server (upstream) and to the client (downstream) so far. */
+  sentBytes(): { upstream: number; downstream: number } {
+    return { upstream: this.server.bytesWritten, downstream: this.client.bytesWritten };
+  }
+
   /** In-flight work: exchanges whose reply the client is still waiting for. */
   busy(): boolean {
     const unanswered = this.attributed !== undefined && !this.attributed.replyStarted;
@@ -223,7 +231,6 @@ export class Connection {
 
   private requestSent(ex: Exchange): void {
     this.current = undefined;
-    ex.forwardedAt = performance.now();
     if (ex.abort) {
       // Let the request reach the server, then cut both sides before any reply.
       this.server.end(() => this.destroy());
@@ -266,7 +273,8 @@ export class Connection {
       reply: NO_PLAN,
       replace: false,
       abort: false,
-      forwardedAt: 0,
+      startedAt: performance.now(),
+      timed: false,
       chunks: [],
       replyStarted: false,
       replyEnded: false,
@@ -424,7 +432,10 @@ export class Connection {
       if (ex && !this.protocol.framesReplies) this.firstReplyByte(ex);
       if (ex && this.replies.includes(ex)) ex.chunks.push(seg.data);
       else if (this.replies.length) this.replies[this.replies.length - 1].chunks.push(seg.data);
-      else this.writeClient(seg.data);
+      else {
+        this.writeClient(seg.data);
+        if (ex && !this.protocol.framesReplies) this.delivered(ex);
+      }
       return;
     }
     // A server may answer before the request has ended (Postgres Flush paging): the reply then
@@ -447,8 +458,10 @@ export class Connection {
     if (seg.end) {
       if (this.awaiting[0] === ex) this.awaiting.shift();
       ex.replyEnded = true;
-      this.core.recordLatency(performance.now() - ex.forwardedAt);
-      if (this.replies[0] === ex && ex.chunks.length === 0 && !ex.replace && !this.repliesBusy) this.replies.shift();
+      if (this.replies[0] === ex && ex.chunks.length === 0 && !ex.replace && !this.repliesBusy) {
+        this.replies.shift();
+        this.delivered(ex);
+      }
     }
   }
 
@@ -456,7 +469,16 @@ export class Connection {
     if (ex.replyStarted) return;
     ex.replyStarted = true;
     if (ex.reply.delayMs > 0) ex.releaseAt = performance.now() + ex.reply.delayMs;
-    if (!this.protocol.framesReplies) this.core.recordLatency(performance.now() - ex.forwardedAt);
+  }
+
+  /**
+   * The client has its reply (its last byte; for protocols without reply framing, its first):
+   * the exchange's time is what the client waited, injected delays and error replies included.
+   */
+  private delivered(ex: Exchange): void {
+    if (ex.timed) return;
+    ex.timed = true;
+    this.core.recordLatency(performance.now() - ex.startedAt);
   }
 
   /** Deliver replies in order: injected ones, delayed ones, shaped ones. */
@@ -480,6 +502,7 @@ export class Connection {
       if (ex.injected && (!ex.replace || ended)) {
         this.replies.shift();
         this.writeClient(ex.injected.bytes);
+        this.delivered(ex);
         if (ex.injected.close) {
           this.client.end();
           this.later(50, () => this.destroy());
@@ -491,6 +514,7 @@ export class Connection {
         const data = ex.chunks.length === 1 ? ex.chunks[0] : Buffer.concat(ex.chunks);
         ex.chunks = [];
         const wait = this.writeShaped(data, ex.reply, (b) => this.writeClient(b));
+        if (!this.protocol.framesReplies) this.delivered(ex);
         if (wait) {
           this.repliesBusy = true;
           wait.then(() => { this.repliesBusy = false; this.pumpReplies(); }, () => this.destroy());
@@ -499,6 +523,7 @@ export class Connection {
       }
       if (!ended) return;
       this.replies.shift();
+      this.delivered(ex);
     }
     this.maybeEndClient();
   }
