@@ -297,7 +297,8 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
   }
   if (entry.configSchema) {
     const r = entry.configSchema.safeParse(data);
-    if (!r.success) throw zodToConfigError(src, data, r.error, { hint: (p) => HINTS[String(p[0])] });
+    // The runner's messages say what a value should be; a key left out gets the hint of what to add.
+    if (!r.success) throw zodToConfigError(src, data, r.error, { hint: (p) => (p.length === 1 && data[String(p[0])] === undefined ? HINTS[String(p[0])] : undefined) });
   }
 
   let command: string[] | undefined;

@@ -30,6 +30,7 @@ import { ChaosPlayer, type ScheduleView } from './chaos-player.js';
 import { ServiceSet } from './services.js';
 import { isTerminal, type Job, type JobOutcome, type JobSource } from './jobs.js';
 import { NodePool, type ExecutorFactory, type NodeView } from './node-pool.js';
+import { mailReport } from './mail.js';
 import { postWebhook } from './notify.js';
 import { currentOwner, groupAlive, processStartTime } from './owner.js';
 import { JournalQueue, newJobId, QueueError, short, type JobQueue } from './queue.js';
@@ -700,8 +701,8 @@ export class Engine {
         const executor = this.pool.executor(n.name);
         executors.push(executor);
         return n.type === 'ssh'
-          ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, ssh: { host: n.host, port: n.port, user: n.user }, nodeBin: n.nodeBin, marteauTui: n.marteauTui }
-          : { name: n.name, index, executor, kind: n.type };
+          ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, nodeBin: n.nodeBin, marteauTui: n.marteauTui, funkload: n.funkload }
+          : { name: n.name, index, executor, kind: n.type, funkload: n.funkload };
       });
       let loadStarted = false;
       const ctx: RunnerContext = {
@@ -783,6 +784,11 @@ export class Engine {
       const finished = this.queue.get(job.id)!;
       const problem = await postWebhook(webhook, { job: finished, summary, resultDir, report: outcome?.report }, config.notify.webhookTimeoutMs);
       if (problem) this.log(job.id, problem, 'warn');
+    }
+    if (config?.email.length) {
+      const mailed = await mailReport(config.email, { job: this.queue.get(job.id)!, summary, resultDir, report: outcome?.report }, this.options.nodes.mail);
+      if (mailed.problem) this.log(job.id, mailed.problem, 'warn');
+      else if (mailed.sent) this.log(job.id, mailed.sent, 'info');
     }
   }
 
