@@ -129,7 +129,7 @@ export class Connection {
     client.on('data', (c: Buffer) => this.onClientData(c));
     server.on('data', (c: Buffer) => this.onServerData(c));
     client.on('end', () => { this.clientEnded = true; this.maybeEndServer(); });
-    server.on('end', () => { this.serverEnded = true; this.maybeEndClient(); });
+    server.on('end', () => this.upstreamEnded());
     client.on('drain', () => server.resume());
     server.on('drain', () => client.resume());
   }
@@ -252,6 +252,8 @@ export class Connection {
       this.attributed = ex;
       if (hasReplyPlan(ex.reply)) this.replies.push(ex);
     }
+    // No reply can come any more: do not let this request hold the client's close.
+    if (this.serverEnded) this.pumpReplies();
   }
 
   /**
@@ -496,7 +498,8 @@ export class Connection {
         this.at(ex.releaseAt, () => { this.repliesBusy = false; this.pumpReplies(); });
         return;
       }
-      if (ex.injected && (!ex.replace || ex.replyEnded)) {
+      const ended = ex.replyEnded || this.serverEnded;
+      if (ex.injected && (!ex.replace || ended)) {
         this.replies.shift();
         this.writeClient(ex.injected.bytes);
         this.delivered(ex);
@@ -518,7 +521,7 @@ export class Connection {
           return;
         }
       }
-      if (!ex.replyEnded) return;
+      if (!ended) return;
       this.replies.shift();
       this.delivered(ex);
     }
@@ -646,6 +649,24 @@ export class Connection {
   private maybeEndServer(): void {
     if (!this.clientEnded || this.requestsBusy || this.requests.length || this.closed) return;
     this.later(this.slowCloseMs, () => this.server.end());
+  }
+
+  /**
+   * The server will send nothing more (a FIN, e.g. from a killed backend): replies still awaited
+   * never come. Deliver what did come, then end the client as Toxiproxy does, rather than turn a
+   * dead backend into a hang.
+   */
+  private upstreamEnded(): void {
+    this.serverEnded = true;
+    if (!this.raw) {
+      // A partial reply the framer holds belongs to the client now: there is no rest to wait for.
+      this.raw = true;
+      const held = this.session.drain();
+      if (held.server.length) this.handleReply({ data: held.server, start: true, end: true, passthrough: true });
+      if (held.client.length) this.writeServer(held.client);
+    }
+    this.awaiting = [];
+    this.pumpReplies();
   }
 
   private maybeEndClient(): void {

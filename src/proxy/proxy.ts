@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { builtinBehaviors } from '../../behaviors/index.js';
 import { Connection } from './connection.js';
-import { Histogram, type HistogramSummary } from './histogram.js';
+import { Histogram, type HistogramJSON, type HistogramSummary } from './histogram.js';
 import { parseMix, type BehaviorRegistry, type Mix, type MixEntry, type MixSpec } from './mix.js';
 import type { Behavior, ProxyInfo } from './plugin.js';
 import type { Protocol, ProtocolName } from './protocol.js';
@@ -278,6 +278,11 @@ export class Proxy extends EventEmitter implements ProxyCore {
       ...structuredClone(this.counters),
       latency: { count: l.count, min: ms(l.min), max: ms(l.max), mean: ms(l.mean), p50: ms(l.p50), p90: ms(l.p90), p95: ms(l.p95), p99: ms(l.p99) },
     };
+  }
+
+  /** Exchange latencies so far, in microseconds (monitors difference two copies for a live p95). */
+  latencyBuckets(): HistogramJSON {
+    return this.latency.toJSON();
   }
 
   /**
