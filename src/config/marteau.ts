@@ -15,7 +15,7 @@ import { thresholdsSchema } from '../runners/thresholds.js';
 import { CHAOS_HINT, chaosSchema, knownChaosKeys, parseChaos, type ChaosEntry, type RunLength } from './chaos.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { expandDocument, references, type Vars } from './interpolate.js';
-import { apiSchema, mixSpecSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
+import { apiSchema, loadConfigPlugins, mixSpecSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
 import { expectList, expectSchema, recoveryOptions, recoverySchema } from './recovery.js';
 import { innerPath } from './paths.js';
 import { parseServices, proxyVars, serviceSchema, servicesSchema, serviceVars, type ServiceSpec } from './services.js';
@@ -106,6 +106,8 @@ export const marteauSchema = z
     // Around the run.
     services: servicesSchema.optional().describe('programs started on this machine before the load (the app under test, its backends), stopped after'),
     proxies: z.record(z.string().regex(/^[\w-]+$/, 'a proxy name is letters, digits, _ and -'), proxySchema).optional(),
+    plugins: z.array(z.string().min(1, 'a plugin path cannot be empty')).optional()
+      .describe('behavior plugin files (ES modules, relative to this file): usable in proxies, fixtures and chaos like the built-ins'),
     statsd: statsdSchema.optional(),
     api: apiSchema.optional().describe("control API (Toxiproxy, Vaurien, /marteau) over this job's proxies while it runs"),
     fixtures: z.record(z.string().regex(/^[\w-]+$/, 'a fixture name is letters, digits, _ and -'), fixtureSchema).optional(),
@@ -169,6 +171,8 @@ export interface MarteauConfig {
   /** How recovery after a fault window is judged (`recovery:`, defaults filled in). */
   recovery: RecoveryOptions;
   proxies: ProxyOptions[];
+  /** The behaviors this config was checked against: the given ones plus its `plugins:`. */
+  behaviors: BehaviorRegistry;
   /** Started before the load, stopped after; their `${...}` are expanded at start. */
   services: ServiceSpec[];
   statsd?: StatsdConfig;
@@ -250,7 +254,17 @@ export async function loadMarteauConfig(target: string, options: LoadOptions): P
   } catch (e) {
     throw new ConfigError(file, undefined, undefined, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  return parseMarteauConfig(parseYaml(file, text), path.dirname(path.resolve(file)), options);
+  const src = parseYaml(file, text);
+  return parseMarteauConfig(src, path.dirname(path.resolve(file)), { ...options, behaviors: await withPlugins(src, options.behaviors) });
+}
+
+/**
+ * The registry a config's proxies, fixtures and chaos resolve behavior names in: the given one
+ * plus the behaviors of its `plugins:` files (loaded now: importing is asynchronous, parsing not).
+ */
+export async function withPlugins(src: SourceDoc, behaviors: BehaviorRegistry): Promise<BehaviorRegistry> {
+  const plugins = await loadConfigPlugins(src, behaviors);
+  return plugins.length ? new Map([...behaviors, ...plugins.map((b) => [b.name, b] as const)]) : behaviors;
 }
 
 /** The variables a job defines once it runs; before that, placeholders that validate like them. */
@@ -353,6 +367,7 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
     thresholds: c.thresholds ?? {},
     recovery: recoveryOptions(c.recovery),
     proxies,
+    behaviors: options.behaviors,
     services,
     statsd: c.statsd,
     api: c.api ? { listen: c.api.listen, vaurienProxy: c.api.vaurien_proxy } : undefined,

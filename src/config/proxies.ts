@@ -101,7 +101,7 @@ export async function loadProxiesFile(file: string, registry: BehaviorRegistry):
  * Load `plugins:` before the proxies are checked, since their mixes may name plugin behaviors.
  * A malformed `plugins:` value is left for the schema check to report.
  */
-async function loadConfigPlugins(src: SourceDoc, registry: BehaviorRegistry): Promise<Behavior[]> {
+export async function loadConfigPlugins(src: SourceDoc, registry: BehaviorRegistry): Promise<Behavior[]> {
   const list = (src.doc.toJS() as { plugins?: unknown } | null)?.plugins;
   if (!Array.isArray(list) || !list.every((p) => typeof p === 'string' && p !== '')) return [];
   let plugins: Behavior[];

@@ -11,7 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, parseYaml } from '../config/errors.js';
 import type { Vars } from '../config/interpolate.js';
-import { loadMarteauConfig, parseMarteauConfig, type MarteauConfig } from '../config/marteau.js';
+import { loadMarteauConfig, parseMarteauConfig, withPlugins, type MarteauConfig } from '../config/marteau.js';
 import { proxyVars } from '../config/services.js';
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
 import { formatDuration } from '../config/units.js';
@@ -341,7 +341,7 @@ export class Engine {
   private async startJobApi(config: MarteauConfig, proxies: ProxySet, onError: (m: string) => void): Promise<ApiServer | undefined> {
     if (!config.api) return undefined;
     const [host, port] = splitHostPort(config.api.listen);
-    const control = new Control(proxies, new Map(this.behaviors), { vaurienProxy: config.api.vaurienProxy });
+    const control = new Control(proxies, new Map(config.behaviors), { vaurienProxy: config.api.vaurienProxy });
     try {
       return await startApiServer({ control, host, port, version: await packageVersion(), onError });
     } catch (e) {
@@ -508,10 +508,11 @@ export class Engine {
    */
   private async snapshotConfig(job: Readonly<Job>, vars: Vars): Promise<MarteauConfig> {
     const dir = this.state.jobDir(job.id);
+    const src = parseYaml(job.source.configFile, await this.configText(job.id));
     return parseMarteauConfig(
-      parseYaml(job.source.configFile, await this.configText(job.id)),
+      src,
       job.source.dir,
-      { runners: this.runners, behaviors: this.behaviors, readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8') },
+      { runners: this.runners, behaviors: await withPlugins(src, this.behaviors), readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8') },
       vars,
     );
   }
@@ -635,7 +636,9 @@ export class Engine {
     let config: MarteauConfig | undefined;
     let outcome: RunOutcome | undefined;
     let error: unknown;
-    const proxies = new ProxySet(this.behaviors);
+    // The job's `plugins:` join this registry once its config is read (the set resolves names in it).
+    const registry = new Map(this.behaviors);
+    const proxies = new ProxySet(registry);
     let api: ApiServer | undefined;
     live.proxies = proxies;
     const executors: Executor[] = [];
@@ -657,6 +660,7 @@ export class Engine {
       // Enqueued elsewhere: the `chaos:` file the config is read with comes from the shared queue.
       await this.jobFile(job.id, CHAOS_SNAPSHOT);
       config = await this.snapshotConfig(job, jobVars);
+      for (const [name, b] of config.behaviors) registry.set(name, b);
       const runner = this.runners.get(config.runner);
       if (!runner) throw new ConfigError(config.file, undefined, undefined, `runner "${config.runner}" is not available in this version`);
       timer = setTimeout(() => live.abort.abort('timeout' satisfies AbortWhy), config.timeoutMs);
