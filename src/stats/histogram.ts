@@ -12,6 +12,9 @@ const HALF = LINEAR / 2;
 const MAX_VALUE = 0xffffffff;
 const BUCKETS = LINEAR + (32 - SUB_BUCKET_BITS) * HALF;
 
+/** A percentile read from the histogram is at most this much above the exact value (relative). */
+export const PERCENTILE_PRECISION = 1 / HALF;
+
 export interface HistogramSummary {
   count: number;
   min: number;
