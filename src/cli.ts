@@ -54,7 +54,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     .option('--duration <seconds>', 'how long the demo load runs', '45')
     .option('--behaviors <mix>', 'with --plain: the proxy mix during the demo', '10:delay,5:error')
     .option('--plain', 'print live lines instead of the control center (the default when not on a terminal)')
-    .action((o: { duration: string; behaviors: string; plain?: boolean }) => { result = runDemo(o, io); });
+    .action((o: { duration: string; behaviors: string; plain?: boolean }) => { result = runDemo({ ...o, stateDir: program.opts<{ stateDir?: string }>().stateDir }, io); });
 
   registerEngineCommands(program, io, (r) => { result = r; });
   registerReportCommand(program, io, (r) => { result = r; });

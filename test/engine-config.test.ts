@@ -39,7 +39,6 @@ startup_delay: 500ms
 sleep_time: 0.2
 deps: [gevent]
 email: a@b.c
-lookup: [x]
 proxies:
   redis: {listen: 127.0.0.1:0, upstream: 127.0.0.1:6379, protocol: redis}
 fixtures:

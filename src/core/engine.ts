@@ -76,9 +76,11 @@ export interface JobView extends Readonly<Job> {
   timeline?: readonly TimelineEvent[];
   /** Each proxy's chaos schedule while the job runs here. */
   chaos?: readonly ScheduleView[];
-  /** The seed of the run (once it started here). */
+  /** The seed of the run (once it started here; kept after it ends). */
   seed?: string;
   summary?: string;
+  /** The HTML report of a job that ended here, when its runner wrote one. */
+  report?: string;
 }
 
 export interface EngineSnapshot {
@@ -121,7 +123,8 @@ export class Engine {
   private readonly scheduler: Scheduler;
   private readonly live = new Map<string, LiveJob>();
   private readonly own = new Set<string>();
-  private readonly summaries = new Map<string, { summary: string; report?: string; bell: boolean }>();
+  /** What a job that ended here leaves for views: its summary, report, seed and fault timeline. */
+  private readonly summaries = new Map<string, { summary: string; report?: string; bell: boolean; seed?: string; timeline?: readonly TimelineEvent[] }>();
   private readonly seen = new Map<string, Job['status']>();
   private readonly subscribers = new Set<() => void>();
   private snapshot?: EngineSnapshot;
@@ -346,6 +349,12 @@ export class Engine {
     }
   }
 
+  /** The id of the job running here whose proxy has this name (the first, when several do). */
+  jobOfProxy(proxy: string): string | undefined {
+    for (const [id, l] of this.live) if (l.proxies?.get(proxy)) return id;
+    return undefined;
+  }
+
   /** The proxies of the jobs this process runs now. */
   liveProxies(): Proxy[] {
     return [...this.live.values()].flatMap((l) => [...(l.proxies?.proxies.values() ?? [])]);
@@ -425,10 +434,11 @@ export class Engine {
       resultDir: this.resultDir(j.id),
       progress: l?.progress,
       lines: l ? Object.freeze([...l.lines]) : undefined,
-      timeline: l ? Object.freeze([...l.timeline]) : undefined,
+      timeline: l ? Object.freeze([...l.timeline]) : s?.timeline,
       chaos: l?.chaos ? Object.freeze(l.chaos.view()) : undefined,
-      seed: l?.seed,
+      seed: l?.seed ?? s?.seed,
       summary: s?.summary,
+      report: s?.report,
     });
     if (!l) this.views.set(j, v);
     return v;
@@ -673,7 +683,7 @@ export class Engine {
         (e) => {
           live.timeline.push(e);
           this.events.emit({ type: 'job.fixture', at: e.at, jobId: job.id, event: e });
-          log(timelineLine(e));
+          log(timelineLine(e, chaos.view().some((v) => v.proxy === e.proxy && (v.current || v.remaining > 0))));
         },
         (m, level) => log(m, { level }),
         () => this.changed(),
@@ -743,7 +753,7 @@ export class Engine {
     const endedAt = Date.now();
     const summary = `${final.status}${final.reason ? `: ${final.reason}` : ''} in ${formatDuration(endedAt - started)}${outcome?.summary ? ` (${outcome.summary})` : ''}`;
     log(`job ${short(job.id)} ${summary}`, { quiet: true });
-    this.summaries.set(job.id, { summary, report: outcome?.report, bell: config?.notify.bell ?? false });
+    this.summaries.set(job.id, { summary, report: outcome?.report, bell: config?.notify.bell ?? false, seed: live.seed, timeline: Object.freeze([...live.timeline]) });
     await writeFile(
       path.join(resultDir, 'result.json'),
       JSON.stringify(
@@ -855,8 +865,9 @@ interface RequeueOptions {
   origin?: string;
 }
 
-function timelineLine(e: TimelineEvent): string {
-  if (e.source === 'manual') return `manual: ${e.proxy} mix ${e.mix || '(none)'} set by hand; its chaos schedule is paused`;
+/** `scheduled`: the proxy has a chaos schedule (a change by hand pauses it; say so only then). */
+function timelineLine(e: TimelineEvent, scheduled: boolean): string {
+  if (e.source === 'manual') return `manual: ${e.proxy} mix ${e.mix || '(none)'} set by hand${scheduled ? '; its chaos schedule is paused' : ''}`;
   const what = e.source === 'chaos' ? `chaos ${e.fixture} (${e.label})` : `fixture ${e.fixture}`;
   return `${what}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${e.mix || '(none)'}`;
 }

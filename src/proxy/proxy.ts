@@ -6,7 +6,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { builtinBehaviors } from '../../behaviors/index.js';
 import { Connection } from './connection.js';
-import { Histogram, type HistogramSummary } from './histogram.js';
+import { Histogram, type HistogramJSON, type HistogramSummary } from './histogram.js';
 import { parseMix, type BehaviorRegistry, type Mix, type MixEntry, type MixSpec } from './mix.js';
 import type { Behavior, ProxyInfo } from './plugin.js';
 import type { Protocol, ProtocolName } from './protocol.js';
@@ -46,7 +46,10 @@ export interface ProxyStats {
   exchanges: number;
   /** Exchanges (and refused connections) per behavior that acted; `dummy` counts the untouched ones. */
   behaviors: Record<string, number>;
-  /** Milliseconds from forwarding a request to the end of its reply, as the proxy saw it. */
+  /**
+   * Milliseconds from a request reaching the proxy to its reply reaching the client (the last
+   * byte; the first for raw TCP): what the client waited, injected delays and error replies included.
+   */
   latency: HistogramSummary;
   /** Connections whose framing gave up (garbage, over-cap message): passed through untouched. */
   fallbacks: number;
@@ -103,6 +106,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
   private readonly connections = new Set<Connection>();
   private server?: net.Server;
   private connectionIds = 0;
+  private readonly sentByClosed = { upstream: 0, downstream: 0 };
   private upstreamHost: string;
   private upstreamPort: number;
   private listenHost: string;
@@ -218,8 +222,12 @@ export class Proxy extends EventEmitter implements ProxyCore {
   }
 
   removeToxic(name: string): void {
-    if (!this.toxicList.some((t) => t.name === name)) throw new ToxicError('toxic not found', 404);
-    this.setToxicList(this.toxicList.filter((t) => t.name !== name));
+    const gone = this.toxicList.find((t) => t.name === name);
+    if (!gone) throw new ToxicError('toxic not found', 404);
+    this.setToxicList(this.toxicList.filter((t) => t !== gone));
+    // Toxiproxy's timeout toxic closes every connection of its proxy when removed (its Cleanup
+    // hook): the bytes it swallowed would leave the stream corrupt if traffic resumed.
+    if (gone.type === 'timeout') for (const c of this.connections) c.destroy();
   }
 
   private setToxicList(list: readonly Toxic[]): void {
@@ -272,6 +280,11 @@ export class Proxy extends EventEmitter implements ProxyCore {
     };
   }
 
+  /** Exchange latencies so far, in microseconds (monitors difference two copies for a live p95). */
+  latencyBuckets(): HistogramJSON {
+    return this.latency.toJSON();
+  }
+
   /**
    * Stop accepting, let in-flight exchanges finish for up to `graceMs`, then cut what is left.
    */
@@ -312,7 +325,26 @@ export class Proxy extends EventEmitter implements ProxyCore {
   }
 
   connectionClosed(c: Connection): void {
-    if (this.connections.delete(c)) this.counters.connections.open--;
+    if (!this.connections.delete(c)) return;
+    this.counters.connections.open--;
+    const sent = c.sentBytes();
+    this.sentByClosed.upstream += sent.upstream;
+    this.sentByClosed.downstream += sent.downstream;
+  }
+
+  /**
+   * Bytes written on, per direction (upstream: to the server, downstream: to the client), open
+   * connections included. They differ from the bytes received (`stats().bytes`) by what the
+   * behaviors dropped, cut or injected.
+   */
+  sentBytes(): { upstream: number; downstream: number } {
+    const total = { ...this.sentByClosed };
+    for (const c of this.connections) {
+      const sent = c.sentBytes();
+      total.upstream += sent.upstream;
+      total.downstream += sent.downstream;
+    }
+    return total;
   }
 
   log(level: 'info' | 'warn' | 'error', message: string): void {

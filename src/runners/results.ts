@@ -19,8 +19,12 @@ export type Outcome = 'success' | 'failure' | 'error';
 /** FunkLoad's default Apdex T (fl-build-report -T), in seconds. */
 export const DEFAULT_APDEX_T = 1.5;
 
-/** Response types that open a new page (FunkLoad's list, plus patch/options our runner can send). */
-const PAGE_TYPES = new Set(['get', 'post', 'put', 'delete', 'head', 'xmlrpc', 'patch', 'options']);
+/**
+ * Response types that open a new page: exactly fl-build-report's list, so both count the same
+ * pages in one file. FunkLoad logs its own `options()` and `method('PATCH')` calls under their
+ * names too, and its report folds them into the page before them; so does ours.
+ */
+const PAGE_TYPES = new Set(['get', 'post', 'put', 'delete', 'head', 'xmlrpc']);
 
 // Caps that keep a hostile or huge input (e.g. a foreign XML file) from growing memory.
 const MAX_STEPS_PER_CYCLE = 100;
@@ -349,6 +353,8 @@ export class CycleStats {
   pagesTotal = 0;
   pagesSuccess = 0;
   readonly pageHist = new Histogram();
+  /** Over the responses that belong to a page (FunkLoad: not those before a thread's first page). */
+  readonly pageApdex: ApdexCounter;
   readonly pagePerSecond = new PerSecond();
   private openPages = new Map<number, OpenPage>();
   // requests
@@ -362,6 +368,7 @@ export class CycleStats {
 
   constructor(readonly cycle: number, public cvus: number, readonly apdexT: number) {
     this.requestApdex = new ApdexCounter(apdexT);
+    this.pageApdex = new ApdexCounter(apdexT);
   }
 
   addRequest(s: RequestSample): void {
@@ -387,16 +394,19 @@ export class CycleStats {
     }
 
     // Pages, rebuilt per thread as FunkLoad does: a page request opens a page, the responses that
-    // follow (redirects, images, css) join it; a page fails if any of its responses failed.
+    // follow (redirects, images, css) join it; a page fails if any of its responses failed. A
+    // response before the thread's first page in this cycle (the tail of a page fetched before
+    // recording began) belongs to no page: fl-build-report leaves it out of pages and their Apdex.
     const open = this.openPages.get(s.thread);
-    if (PAGE_TYPES.has(s.type) || !open) {
+    if (PAGE_TYPES.has(s.type)) {
       if (open) this.closePage(open);
       if (this.openPages.size < MAX_THREADS_TRACKED || open) this.openPages.set(s.thread, { start: s.start, duration: s.duration, ok });
       else this.closePage({ start: s.start, duration: s.duration, ok });
-    } else {
+    } else if (open) {
       open.duration += s.duration;
       open.ok &&= ok;
-    }
+    } else return;
+    this.pageApdex.add(s.duration);
   }
 
   /**
@@ -432,6 +442,7 @@ export class CycleStats {
     for (const [ms, c] of a.durations) {
       this.requestHist.record(toUs(ms), c);
       this.requestApdex.add(ms, c);
+      this.pageApdex.add(ms, c);
       this.pageHist.record(toUs(ms), c);
       st?.hist.record(toUs(ms), c);
       st?.apdex.add(ms, c);
@@ -478,6 +489,7 @@ export class CycleStats {
     this.pagesTotal += o.pagesTotal;
     this.pagesSuccess += o.pagesSuccess;
     this.pageHist.merge(o.pageHist);
+    this.pageApdex.merge(o.pageApdex);
     o.pagePerSecond.mergeInto(this.pagePerSecond);
     this.requestsTotal += o.requestsTotal;
     this.requestsSuccess += o.requestsSuccess;
@@ -505,6 +517,10 @@ export class CycleStats {
   summary(durationS: number): CycleSummary {
     const d = durationS > 0 ? durationS : 1;
     const reqApdex = this.requestApdex.stats();
+    // FunkLoad quirk kept on purpose, so figures match fl-build-report's: min, max and
+    // percentiles are over successful pages, but their total time is divided by all pages.
+    const pageLatency = latencyStats(this.pageHist);
+    pageLatency.avg = this.pagesTotal ? (pageLatency.avg * pageLatency.count) / this.pagesTotal : 0;
     const steps: StepSummary[] = [...this.steps.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([key, st]) => ({
@@ -541,9 +557,9 @@ export class CycleStats {
         errorPercent: pct(this.pagesTotal - this.pagesSuccess, this.pagesTotal),
         spps: this.pagesSuccess / d,
         maxSpps: this.pagePerSecond.max(),
-        latency: latencyStats(this.pageHist),
+        latency: pageLatency,
         // FunkLoad quirk kept on purpose: the page Apdex is computed over response durations.
-        apdex: reqApdex,
+        apdex: this.pageApdex.stats(),
       },
       requests: {
         total: this.requestsTotal,

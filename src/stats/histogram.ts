@@ -12,6 +12,9 @@ const HALF = LINEAR / 2;
 const MAX_VALUE = 0xffffffff;
 const BUCKETS = LINEAR + (32 - SUB_BUCKET_BITS) * HALF;
 
+/** A percentile read from the histogram is at most this much above the exact value (relative). */
+export const PERCENTILE_PRECISION = 1 / HALF;
+
 export interface HistogramSummary {
   count: number;
   min: number;
@@ -99,6 +102,20 @@ export class Histogram {
     const buckets: [number, number][] = [];
     for (let i = 0; i < this.counts.length; i++) if (this.counts[i]) buckets.push([i, this.counts[i]]);
     return { count: this.count, min: this.count ? this.min : 0, max: this.max, sum: this.sum, buckets };
+  }
+
+  /**
+   * The samples recorded between two copies of one histogram (`before` taken first, or none):
+   * a live percentile over the last interval from a histogram that only grows.
+   */
+  static since(before: HistogramJSON | undefined, after: HistogramJSON): Histogram {
+    const h = Histogram.fromJSON(after);
+    for (const [i, c] of before?.buckets ?? []) if (i >= 0 && i < BUCKETS) h.counts[i] = Math.max(0, h.counts[i] - c);
+    h.count = Math.max(0, after.count - (before?.count ?? 0));
+    h.sum = Math.max(0, after.sum - (before?.sum ?? 0));
+    // The interval's extremes are unknown: bound by the whole run's.
+    h.min = h.count ? 0 : Infinity;
+    return h;
   }
 
   static fromJSON(j: HistogramJSON): Histogram {

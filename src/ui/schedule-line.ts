@@ -21,6 +21,14 @@ export function scheduleLine(s: ScheduleView | undefined, now: number): Schedule
 }
 
 /** Whole seconds, rounded up, so "in 0s" only shows when the change is due. */
-function countdown(ms: number): string {
+export function countdown(ms: number): string {
   return ms <= 0 ? '0s' : ms < 60_000 ? `${Math.ceil(ms / 1000)}s` : formatDuration(ms);
+}
+
+/** What a proxy injects now and until when: "fault 50:error · outage · ends in 12s". */
+export function activeFault(mix: string, s: ScheduleView | undefined, now: number): { faulty: boolean; text: string } {
+  const faulty = !/^(?:|pass-through|none|(?:100:)?(?:dummy|noop))$/.test(mix.trim());
+  const why = s?.manual ? 'set by hand' : s?.current && !s.current.restore ? s.current.entry : '';
+  const ends = s?.next && !s.paused ? `${faulty ? 'ends' : 'next'} in ${countdown(s.next.at - now)}${faulty ? '' : ` (${s.next.entry})`}` : faulty ? 'until changed' : '';
+  return { faulty, text: [faulty ? `fault ${mix}` : 'no fault', why, ends].filter(Boolean).join(' · ') };
 }

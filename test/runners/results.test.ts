@@ -122,6 +122,49 @@ describe('cycle aggregates', () => {
     expect(c.steps.map((s) => s.key)).toEqual(['001.001', '001.002', '001.003', '002.001']);
   });
 
+  it("leaves a thread's responses before its first page out of pages, as fl-build-report does", () => {
+    const r = run(1, 0.01);
+    // Recording began while each thread fetched an image of a page it had requested before.
+    r.addRequest(req({ thread: 0, type: 'image', number: 3, duration: 800 }));
+    r.addRequest(req({ thread: 1, type: 'image', number: 3, duration: 700, result: 'failure', code: 404 }));
+    r.addRequest(req({ thread: 0, type: 'post', duration: 4 }));
+    r.addRequest(req({ thread: 0, type: 'image', number: 2, duration: 2 }));
+    r.addRequest(req({ thread: 1, type: 'get', duration: 6 }));
+    r.endCycle(0, T0 + 1000);
+    const c = r.summary().cycles[0];
+    expect(c.requests.total).toBe(5);
+    expect([c.pages.total, c.pages.success]).toEqual([2, 2]);
+    expect(c.pages.latency.max).toBeCloseTo(6, 1);
+    // Apdex T = 10 ms: the two slow images count for requests, not for pages.
+    expect(c.requests.apdex.frustrated).toBe(2);
+    expect([c.pages.apdex.satisfied, c.pages.apdex.frustrated]).toEqual([3, 0]);
+  });
+
+  it('folds a PATCH or OPTIONS response into the page before it, as FunkLoad, whose pages are get/post/put/delete/head/xmlrpc', () => {
+    const r = run(1);
+    r.addRequest(req({ type: 'get', duration: 4 }));
+    r.addRequest(req({ type: 'patch', step: 2, duration: 3 }));
+    r.addRequest(req({ type: 'options', step: 3, duration: 2 }));
+    r.addRequest(req({ type: 'delete', step: 4, duration: 1 }));
+    r.endCycle(0, T0 + 1000);
+    const c = r.summary().cycles[0];
+    expect([c.requests.total, c.pages.total]).toEqual([4, 2]);
+    expect(c.pages.latency.max).toBeCloseTo(9, 1);
+  });
+
+  it("divides the successful pages' time by all pages for the page average, as FunkLoad does", () => {
+    const r = run(1);
+    r.addRequest(req({ thread: 0, duration: 10 }));
+    r.addRequest(req({ thread: 1, duration: 30 }));
+    r.addRequest(req({ thread: 2, duration: 50, result: 'failure', code: 500 }));
+    r.addRequest(req({ thread: 3, duration: 70, result: 'failure', code: 500 }));
+    r.endCycle(0, T0 + 1000);
+    const c = r.summary().cycles[0];
+    expect([c.pages.latency.min, c.pages.latency.max]).toEqual([10, 30]);
+    expect(c.pages.latency.avg).toBeCloseTo(40 / 4, 6);
+    expect(c.requests.latency.avg).toBeCloseTo(160 / 4, 6);
+  });
+
   it('test stats count outcomes and time successful tests by their connection duration', () => {
     const r = run(2);
     const t = { cycle: 0, cvus: 1, thread: 0, start: T0, steps: 1, requests: 1, pages: 1 };
