@@ -13,6 +13,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import type { MarteauConfig, RunnerCatalogEntry } from '../../config/marteau.js';
+import { isInnerPath } from '../../config/paths.js';
 import { checkThresholds } from '../job-report.js';
 import { DEFAULT_APDEX_T } from '../results.js';
 
@@ -21,7 +22,7 @@ const notAnOption = (what: string) =>
 
 export const funkloadConfigSchema = z.object({
   script: notAnOption('script')
-    .refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]+/).includes('..'), { error: 'must be a path inside the project (relative, no ..)' })
+    .refine(isInnerPath, { error: 'must be a path inside the project (relative, no ..)' })
     .describe('the FunkLoad test module, e.g. loadtest.py (relative to wdir)'),
   test: z
     .string()
