@@ -359,7 +359,7 @@ export class Connection {
           (a.stream === 'upstream' ? request : reply).corrupt = a.bytes;
           break;
         case 'error':
-          ex.injected = this.encodeError(a.kind, seg);
+          ex.injected = this.encodeError(a.kind, seg, a.message);
           if (seg.mustForward) ex.replace = true;
           else this.skip(ex);
           break;
@@ -411,9 +411,9 @@ export class Connection {
     else if (a.type === 'slowClose') this.slowCloseMs = Math.max(this.slowCloseMs, a.ms);
   }
 
-  private encodeError(kind: string | undefined, seg: Segment): ErrorReply {
+  private encodeError(kind: string | undefined, seg: Segment, message?: string): ErrorReply {
     const k = kind && kind in this.protocol.errorKinds ? kind : this.protocol.defaultError;
-    return this.protocol.encodeError(k, { label: seg.label, request: seg.data, random: this.core.random });
+    return this.protocol.encodeError(k, { label: seg.label, request: seg.data, random: this.core.random, message });
   }
 
   // ---- server -> client -------------------------------------------------------------------

@@ -287,15 +287,17 @@ export const http: Protocol = {
     const headText = ctx.request.toString('latin1', 0, Math.min(ctx.request.length, MAX_HEAD_BYTES)).toLowerCase();
     const close = http10 || /\r\nconnection:[^\r\n]*close/.test(headText);
     const reason = REASONS[kind] ?? 'Error';
-    const body = method === 'HEAD' ? '' : `${kind} ${reason} (injected by marteau-tui)\n`;
+    // A behavior's own message is the body; HEAD gets the length a GET's body would have.
+    const body = Buffer.from(ctx.message ?? `${kind} ${reason} (injected by marteau-tui)\n`, 'utf8');
     const lines = [
       `${http10 ? 'HTTP/1.0' : 'HTTP/1.1'} ${kind} ${reason}`,
       'Content-Type: text/plain; charset=utf-8',
-      `Content-Length: ${Buffer.byteLength(`${kind} ${reason} (injected by marteau-tui)\n`)}`,
+      `Content-Length: ${body.length}`,
       ...(kind === '503' || kind === '429' ? ['Retry-After: 1'] : []),
       'X-Marteau-Fault: error',
       `Connection: ${close ? 'close' : 'keep-alive'}`,
     ];
-    return { bytes: Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`, 'latin1'), close };
+    const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+    return { bytes: method === 'HEAD' ? head : Buffer.concat([head, body]), close };
   },
 };
