@@ -6,13 +6,12 @@
  */
 import http from 'node:http';
 import { mkdtemp, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { startHttpServer } from './helpers/http-server.js';
-import { freePort } from './helpers/net.js';
+import { connects, freePort } from './helpers/net.js';
 
 let dir: string;
 let web: Awaited<ReturnType<typeof startHttpServer>>;
@@ -30,14 +29,6 @@ function get(port: number): Promise<{ status: number; ms: number }> {
       res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - start }));
     });
     req.on('error', () => resolve({ status: 0, ms: performance.now() - start }));
-  });
-}
-
-function connects(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
   });
 }
 

@@ -9,9 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../config/errors.js';
 import type { ProxiesConfig } from '../config/proxies.js';
 import { readVaurienIni, type Ini, type IniValue } from '../config/vaurien-ini.js';
-import { locateSyntaxError } from '../proxy/api/json.js';
+import { JsonSyntaxError, parseJson } from '../proxy/api/json.js';
 import type { ProxySpec } from '../proxy/api/control.js';
-import { baseType } from '../proxy/api/vaurien.js';
+import { baseType, textAs } from '../proxy/api/vaurien.js';
 import type { MixSpec } from '../proxy/mix.js';
 import { buildRegistry } from '../proxy/plugins.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../proxy/protocol.js';
@@ -111,17 +111,9 @@ function behaviorFlag(flag: string, registry: ReturnType<typeof buildRegistry>):
 }
 
 function fromFlag(flag: string, text: string, type: string | undefined): unknown {
-  if (type === 'number') {
-    const n = Number(text);
-    if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag}: expected a number, got "${text}"`);
-    return n;
-  }
-  if (type === 'boolean') {
-    if (/^(true|yes|on|1)$/i.test(text)) return true;
-    if (/^(false|no|off|0)$/i.test(text)) return false;
-    throw new UsageError(`${flag}: expected true or false, got "${text}"`);
-  }
-  return text;
+  const r = textAs(text, type);
+  if ('expected' in r) throw new UsageError(`${flag}: expected ${r.expected}, got "${text}"`);
+  return r.value;
 }
 
 // ---- config files ---------------------------------------------------------------------------
@@ -151,12 +143,13 @@ export async function readToxiproxyConfig(file: string): Promise<ProxySpec[]> {
   const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
     throw new ConfigError(file, undefined, undefined, `cannot read the file (${e.code ?? e})`, 'check the path given to --config');
   });
-  const problem = locateSyntaxError(text);
-  if (problem) {
-    const before = text.slice(0, problem.offset).split('\n');
-    throw new ConfigError(file, before.length, before[before.length - 1].length + 1, `JSON syntax: ${problem.reason}`);
+  let list: unknown;
+  try {
+    list = parseJson(text);
+  } catch (e) {
+    if (e instanceof JsonSyntaxError) throw new ConfigError(file, e.line, e.column, `JSON syntax: ${e.reason}`);
+    throw e;
   }
-  const list = JSON.parse(text) as unknown;
   if (!Array.isArray(list)) throw new ConfigError(file, 1, 1, "expected a JSON list of proxies, as Toxiproxy's -config takes", 'e.g. [{"name": "redis", "listen": "127.0.0.1:26379", "upstream": "127.0.0.1:6379"}]');
   return list.map((item, i) => {
     const o = (item && typeof item === 'object' ? item : {}) as Record<string, unknown>;
