@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import { mkdtemp, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +67,24 @@ describe("Vaurien's command line", () => {
       expect(statuses).toEqual([200, 200, 503]);
     } finally {
       expect(await cli.stop()).toBe(0);
+    }
+  });
+
+  it('--protocol-http-overwrite-host-header writes the backend address into Host, as Vaurien\'s http protocol does', async () => {
+    const hostEcho = http.createServer((req, res) => res.end(req.headers.host));
+    await new Promise<void>((r) => hostEcho.listen(0, '127.0.0.1', r));
+    const backend = `127.0.0.1:${(hostEcho.address() as net.AddressInfo).port}`;
+    const port = await freePort();
+    const cli = runCli(['proxy', '--proxy', `127.0.0.1:${port}`, '--backend', backend, '--protocol', 'http', '--protocol-http-overwrite-host-header', '--interval', '60000']);
+    try {
+      await cli.waitFor(/listening/, { timeoutMs: 60_000 });
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`http://127.0.0.1:${port}/`, { headers: { host: 'shop.example' } });
+        expect(await res.text()).toBe(backend);
+      }
+    } finally {
+      expect(await cli.stop()).toBe(0);
+      hostEcho.close();
     }
   });
 

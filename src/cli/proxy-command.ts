@@ -28,6 +28,7 @@ export interface ProxyCommandOptions {
   behaviors?: string;
   name?: string;
   seed?: string;
+  rewriteHost?: boolean;
   pin: string;
   statsd?: string;
   statsdPrefix: string;
@@ -304,6 +305,7 @@ async function buildConfig(o: ProxyCommandOptions): Promise<BuiltConfig> {
         behaviors,
         pin: o.pin,
         seed: o.seed,
+        rewriteHost: o.rewriteHost,
       }],
       statsd,
     },

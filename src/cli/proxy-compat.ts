@@ -80,8 +80,14 @@ export function translateArgs(input: readonly string[]): TranslatedArgs {
       const { behavior, option, type } = behaviorFlag(flag, registry);
       const value = type === 'boolean' && inline === undefined ? true : fromFlag(flag, take(), type);
       (behaviorOptions[behavior] ??= {})[option] = value;
+    } else if (flag === '--protocol-http-overwrite-host-header') {
+      args.push('--rewrite-host');
+    } else if (/^--protocol-\w+-(keep-alive|reuse-socket)$/.test(flag)) {
+      // Vaurien's socket reuse: connections here are always kept alive as the client asks.
+    } else if (/^--protocol-\w+-buffer$/.test(flag)) {
+      take();
     } else if (flag.startsWith('--protocol-')) {
-      throw new UsageError(`${flag}: this Vaurien protocol option is not supported; the ${flag.split('-')[3] ?? ''} framing here needs none of it`);
+      throw new UsageError(`${flag}: not a Vaurien protocol option this proxy knows (it takes --protocol-http-overwrite-host-header)`);
     } else {
       args.push(arg);
     }
@@ -165,6 +171,9 @@ export async function readToxiproxyConfig(file: string): Promise<ProxySpec[]> {
   });
 }
 
+/** Vaurien's protocol options: the Host rewrite is honoured, socket reuse and buffer sizes have no use here. */
+const PROTOCOL_OPTIONS = new Set(['overwrite_host_header', 'keep_alive', 'reuse_socket', 'buffer']);
+
 /** What a Vaurien INI file gives: one proxy, maybe statsd, and the keys we read but do not use. */
 export interface VaurienConfig {
   config: ProxiesConfig;
@@ -173,10 +182,11 @@ export interface VaurienConfig {
 
 /**
  * A Vaurien INI file as Vaurien applies it: its [vaurien] and [statsd] values override the
- * command line (Vaurien reads the file after its flags), [protocol:NAME] must be empty of
- * options we cannot honour, and [behavior:NAME] sections (Python callables) are refused.
+ * command line (Vaurien reads the file after its flags), the running protocol's
+ * [protocol:NAME] `overwrite_host_header` is honoured, and [behavior:NAME] sections (Python
+ * callables) are refused.
  */
-export function vaurienConfig(file: string, flags: { listen?: string; upstream?: string; protocol: string; behaviors?: string }, behaviorOptions: BehaviorOptions): VaurienConfig {
+export function vaurienConfig(file: string, flags: { listen?: string; upstream?: string; protocol: string; behaviors?: string; rewriteHost?: boolean }, behaviorOptions: BehaviorOptions): VaurienConfig {
   const ini = readVaurienIni(file);
   const get = (section: string, key: string): IniValue | undefined => ini.get(section)?.get(key)?.value;
   const at = (section: string, key: string) => ini.get(section)?.get(key);
@@ -194,9 +204,8 @@ export function vaurienConfig(file: string, flags: { listen?: string; upstream?:
           'write the behavior as a JavaScript plugin (see behaviors/README.md) and list it under plugins: in a YAML config');
       }
     }
-    if (name.startsWith('protocol:') && entries.size) {
-      const first = [...entries.entries()][0];
-      throw new ConfigError(file, first[1].line, 1, `[${name}] ${first[0]}: this Vaurien protocol option is not supported`);
+    for (const [key, e] of name.startsWith('protocol:') ? entries : []) {
+      if (!PROTOCOL_OPTIONS.has(key)) throw new ConfigError(e.file, e.line, 1, `[${name}] ${key}: not a Vaurien protocol option this proxy knows (overwrite_host_header, keep_alive, reuse_socket, buffer)`);
     }
   }
   const protocol = text('vaurien', 'protocol', flags.protocol);
@@ -209,6 +218,8 @@ export function vaurienConfig(file: string, flags: { listen?: string; upstream?:
       upstream: text('vaurien', 'backend', flags.upstream ?? 'localhost:80'),
       protocol: protocol as ProtocolName,
       behaviors: withOptions(mixText, behaviorOptions),
+      // Vaurien applies only the running protocol's section.
+      rewriteHost: get(`protocol:${protocol}`, 'overwrite_host_header') === true || flags.rewriteHost,
     }],
   };
   if (get('statsd', 'enabled') === true) {

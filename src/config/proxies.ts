@@ -30,6 +30,7 @@ export const proxySchema = z
     pin: z.enum(['exchange', 'connection']).default('exchange'),
     seed: z.union([z.number(), z.string()]).optional(),
     max_buffer: z.number().int().positive().optional(),
+    rewrite_host: z.boolean().optional(),
   })
   .strict();
 
@@ -149,6 +150,7 @@ export function parseProxiesConfig(src: SourceDoc, registry: BehaviorRegistry): 
       pin: p.pin,
       seed: p.seed,
       maxBuffer: p.max_buffer,
+      rewriteHost: p.rewrite_host,
     };
   });
   const target = parsed.data.api?.vaurien_proxy;

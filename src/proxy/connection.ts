@@ -221,7 +221,11 @@ export class Connection {
   private sendRequest(ex: Exchange, seg: Segment): Promise<void> | undefined {
     if (this.closed) return undefined;
     let wait: Promise<void> | undefined;
-    if (!ex.skip) wait = this.writeShaped(seg.data, ex.request, (b) => this.writeServer(b));
+    if (!ex.skip) {
+      const host = seg.start ? this.core.hostHeader : undefined;
+      const data = host && this.protocol.rewriteHost ? this.protocol.rewriteHost(seg.data, host) : seg.data;
+      wait = this.writeShaped(data, ex.request, (b) => this.writeServer(b));
+    }
     if (!seg.end) return wait;
     const finish = () => this.requestSent(ex);
     if (wait) return wait.then(finish);

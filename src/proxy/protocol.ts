@@ -97,6 +97,11 @@ export interface Protocol {
   defaultError: string;
   createSession(): FramerSession;
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply;
+  /**
+   * A request's first segment (its whole head, for protocols that have one) with the address of
+   * the server it goes to written in: HTTP's Host header (Vaurien's overwrite_host_header).
+   */
+  rewriteHost?(head: Buffer, host: string): Buffer;
 }
 
 /**

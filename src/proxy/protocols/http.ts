@@ -280,6 +280,15 @@ export const http: Protocol = {
   },
   defaultError: '503',
   createSession: () => new HttpSession(),
+  rewriteHost(head, host) {
+    const end = head.indexOf(HEAD_END);
+    const text = head.toString('latin1', 0, end < 0 ? head.length : end + 2);
+    // Header names are case-insensitive; Vaurien matched `Host: ` only. A head without one is left as is.
+    const m = /\r\nhost:[^\r\n]*\r\n/i.exec(text);
+    if (!m) return head;
+    const before = Buffer.from(text.slice(0, m.index), 'latin1');
+    return Buffer.concat([before, Buffer.from(`\r\nHost: ${host}\r\n`, 'latin1'), head.subarray(m.index + m[0].length)]);
+  },
   encodeError(kind, ctx) {
     const firstLine = ctx.request.toString('latin1', 0, Math.max(0, ctx.request.indexOf(CRLF)));
     const [method, , version] = firstLine.split(' ');
