@@ -14,7 +14,7 @@ import { packageVersion } from '../proxy/api/version.js';
 import { MixError, parseMix } from '../proxy/mix.js';
 import { buildRegistry } from '../proxy/plugins.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../proxy/protocol.js';
-import { joinHostPort, splitHostPort, type ProxyStats } from '../proxy/proxy.js';
+import { joinHostPort, splitHostPort, UpstreamLoopError, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { EXIT, UsageError } from './errors.js';
 import { configKind, readToxiproxyConfig, vaurienConfig, withOptions, type BehaviorOptions } from './proxy-compat.js';
@@ -75,6 +75,7 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
     await set.start(config.proxies, config.statsd, log);
   } catch (e) {
     if (e instanceof ListenError) throw new UsageError(e.message, e.code === 'EADDRINUSE' ? EXIT.usage : EXIT.infrastructure);
+    if (e instanceof UpstreamLoopError) throw new UsageError(e.message, EXIT.usage);
     throw e;
   }
   control.adopt(config);

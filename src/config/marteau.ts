@@ -17,6 +17,7 @@ import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { expandDocument, references, type Vars } from './interpolate.js';
 import { apiSchema, loadConfigPlugins, mixSpecSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
 import { expectList, expectSchema, recoveryOptions, recoverySchema } from './recovery.js';
+import { innerPath } from './paths.js';
 import { parseServices, proxyVars, serviceSchema, servicesSchema, serviceVars, type ServiceSpec } from './services.js';
 import { durationMs, durationSchema, formatDuration } from './units.js';
 import { splitWords, WordsError } from './words.js';
@@ -26,14 +27,6 @@ export const RUNNER_NAMES = ['builtin', 'funkload', 'locust', 'command'] as cons
 export type RunnerName = (typeof RUNNER_NAMES)[number];
 
 export const CONFIG_FILE_NAMES = ['.marteau.yml', '.marteau.yaml'] as const;
-
-/** A path inside the project: relative, never climbing out with `..`. */
-export const innerPath = z
-  .string()
-  .min(1)
-  .refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]+/).includes('..') && !p.includes('\0'), {
-    error: 'must be a relative path inside the project (no leading /, no ..)',
-  });
 
 export const fixtureSchema = z
   .object({
@@ -73,9 +66,10 @@ export const marteauSchema = z
       .optional()
       .describe('command runner: the program and its arguments; no shell unless you write [sh, -c, "..."]'),
     // Marteau's keys.
+    // The runner's own schema confines it to the project, as locust does `locustfile`.
     script: z.string().optional().describe('funkload runner: the Python module file holding the test'),
     test: z.string().optional().describe('funkload runner: ClassName.method_name'),
-    xml: z.string().optional().describe('the result file the tool writes; fetched back from each node'),
+    xml: innerPath.optional().describe('the result file the tool writes; fetched back from each node'),
     wdir: innerPath.optional().describe('directory (inside the project) the job runs in'),
     nodes: z.number().int().min(1).max(64).default(1).describe('how many free nodes the job takes'),
     node_tags: z.array(z.string()).optional().describe('only nodes having all these tags'),
@@ -317,7 +311,8 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
   }
   if (entry.configSchema) {
     const r = entry.configSchema.safeParse(data);
-    if (!r.success) throw zodToConfigError(src, data, r.error, { hint: (p) => HINTS[String(p[0])] });
+    // The runner's messages say what a value should be; a key left out gets the hint of what to add.
+    if (!r.success) throw zodToConfigError(src, data, r.error, { hint: (p) => (p.length === 1 && data[String(p[0])] === undefined ? HINTS[String(p[0])] : undefined) });
   }
 
   let command: string[] | undefined;
