@@ -101,6 +101,8 @@ export class Connection {
     this.flushQueued = false;
     this.flush();
   };
+  /** performance.now() at the start of the data event being handled, else -1 (see clock()). */
+  private stamp = -1;
   /** "address:port" of the client, read once (each read is a call into the socket). */
   private clientAddress?: string;
   readonly id: number;
@@ -184,6 +186,7 @@ export class Connection {
     this.core.counters.bytes.upstream += chunk.length;
     if (this.dropUpstream) return;
     this.handling = true;
+    this.stamp = performance.now();
     try {
       const segments = this.frame(chunk, 'client');
       if (!this.requestsBusy && this.requests.length === 0) {
@@ -203,6 +206,7 @@ export class Connection {
       if (!this.requestsBusy) this.pumpRequests();
     } finally {
       this.handling = false;
+      this.stamp = -1;
       this.flush();
     }
   }
@@ -264,7 +268,7 @@ export class Connection {
 
   private requestSent(ex: Exchange): void {
     this.current = undefined;
-    ex.forwardedAt = performance.now();
+    ex.forwardedAt = this.clock();
     if (ex.abort) {
       // Let the request reach the server, then cut both sides before any reply.
       this.flush();
@@ -471,12 +475,14 @@ export class Connection {
     this.core.counters.bytes.downstream += chunk.length;
     if (this.dropDownstream) return;
     this.handling = true;
+    this.stamp = performance.now();
     try {
       const segments = this.frame(chunk, 'server');
       for (let i = 0; i < segments.length; i++) this.handleReply(segments[i]);
       this.pumpReplies();
     } finally {
       this.handling = false;
+      this.stamp = -1;
       this.flush();
     }
   }
@@ -510,7 +516,7 @@ export class Connection {
     if (seg.end) {
       if (this.awaiting[0] === ex) this.awaiting.shift();
       ex.replyEnded = true;
-      this.core.recordLatency(performance.now() - ex.forwardedAt);
+      this.core.recordLatency(this.clock() - ex.forwardedAt);
       if (this.replies[0] === ex && ex.chunks.length === 0 && !ex.replace && !this.repliesBusy) this.replies.shift();
     }
   }
@@ -519,7 +525,7 @@ export class Connection {
     if (ex.replyStarted) return;
     ex.replyStarted = true;
     if (ex.reply.delayMs > 0) ex.releaseAt = performance.now() + ex.reply.delayMs;
-    if (!this.protocol.framesReplies) this.core.recordLatency(performance.now() - ex.forwardedAt);
+    if (!this.protocol.framesReplies) this.core.recordLatency(this.clock() - ex.forwardedAt);
   }
 
   /** Deliver replies in order: injected ones, delayed ones, shaped ones. */
@@ -533,8 +539,7 @@ export class Connection {
           ex.releaseAt = performance.now() + ex.reply.delayMs;
         }
       }
-      const waitMs = ex.releaseAt - performance.now();
-      if (ex.releaseAt && waitMs > 0) {
+      if (ex.releaseAt && ex.releaseAt > performance.now()) {
         this.repliesBusy = true;
         this.at(ex.releaseAt, () => { this.repliesBusy = false; this.pumpReplies(); });
         return;
@@ -701,6 +706,14 @@ export class Connection {
   }
 
   // ---- helpers ----------------------------------------------------------------------------
+
+  /**
+   * The time for latency figures: the exchanges of one chunk are forwarded (or answered) by one
+   * write, so they share the clock read at the start of its data event, one read per chunk.
+   */
+  private clock(): number {
+    return this.stamp >= 0 ? this.stamp : performance.now();
+  }
 
   private later(ms: number, fn: () => void): void {
     const t = setTimeout(() => {
