@@ -104,11 +104,19 @@ function lengthLine(buf: Buffer, start: number, lf: number): number | undefined 
   return neg ? -n : n;
 }
 
+/** The last label made, by its bytes: a pipeline mostly repeats one command. */
+let lastLabelBytes = Buffer.alloc(0);
+let lastLabel = '';
+
 /** A label safe to show anywhere: printable ASCII, upper case, at most 32 characters. */
 function labelOf(buf: Buffer, start: number, end: number): string {
-  let s = buf.toString('latin1', start, Math.min(end, start + 32)).toUpperCase();
+  const stop = Math.min(end, start + 32);
+  if (stop - start === lastLabelBytes.length && buf.compare(lastLabelBytes, 0, lastLabelBytes.length, start, stop) === 0) return lastLabel;
+  let s = buf.toString('latin1', start, stop).toUpperCase();
   // eslint-disable-next-line no-control-regex
   if (/[^\x21-\x7e]/.test(s)) s = s.replace(/[^\x21-\x7e]/g, '?');
+  lastLabelBytes = Buffer.from(buf.subarray(start, stop));
+  lastLabel = s;
   return s;
 }
 
