@@ -207,7 +207,7 @@ export class LogQueue implements JobQueue {
 
   async claim(id: string, nodes: NodeClaim[]): Promise<string | undefined> {
     const claim = randomBytes(8).toString('hex');
-    const record = { t: 'claimed' as const, at: Date.now(), id, claim, owner: this.owner, nodes, results: this.resultsRoot };
+    const record = { t: 'claimed' as const, at: Date.now(), id, claim, owner: this.owner, nodes, results: this.resultsRoot, lost: this.lostJobs };
     let appended = true;
     try {
       if (this.log.appendClaim) appended = await this.log.appendClaim(record);
@@ -272,7 +272,7 @@ export class LogQueue implements JobQueue {
     for (const j of dead) {
       const why = `the marteau-tui process running it (pid ${j.owner!.pid} on ${j.owner!.host}) stopped without finishing it`;
       // A job a user asked to stop is not run again.
-      if (this.lostJobs === 'requeue' && !j.cancelRequested) await this.append({ t: 'requeued', at: Date.now(), id: j.id, claim: j.claim!, reason: why });
+      if ((j.onLost ?? this.lostJobs) === 'requeue' && !j.cancelRequested) await this.append({ t: 'requeued', at: Date.now(), id: j.id, claim: j.claim!, reason: why });
       else await this.finish(j.id, j.claim!, { status: 'interrupted', reason: why, failure: 'infrastructure' });
     }
     // A --ci run's jobs are its own; if it died before starting one, nobody else will.

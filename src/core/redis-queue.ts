@@ -171,7 +171,7 @@ export class RedisQueue extends LogQueue {
   }
 
   private async databaseCount(): Promise<number | undefined> {
-    const probe = this.cmd.duplicate({ ...clientOptions(), lazyConnect: false, db: 0 });
+    const probe = this.cmd.duplicate({ ...clientOptions(), lazyConnect: false, enableOfflineQueue: true, db: 0 });
     probe.on('error', () => {});
     try {
       const [, n] = (await probe.config('GET', 'databases')) as string[];
