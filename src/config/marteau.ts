@@ -15,8 +15,9 @@ import { thresholdsSchema } from '../runners/thresholds.js';
 import { CHAOS_HINT, chaosSchema, knownChaosKeys, parseChaos, type ChaosEntry, type RunLength } from './chaos.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { expandDocument, references, type Vars } from './interpolate.js';
-import { apiSchema, mixSpecSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
+import { apiSchema, loadConfigPlugins, mixSpecSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
 import { expectList, expectSchema, recoveryOptions, recoverySchema } from './recovery.js';
+import { innerPath } from './paths.js';
 import { parseServices, proxyVars, serviceSchema, servicesSchema, serviceVars, type ServiceSpec } from './services.js';
 import { durationMs, durationSchema, formatDuration } from './units.js';
 import { splitWords, WordsError } from './words.js';
@@ -26,14 +27,6 @@ export const RUNNER_NAMES = ['builtin', 'funkload', 'locust', 'command'] as cons
 export type RunnerName = (typeof RUNNER_NAMES)[number];
 
 export const CONFIG_FILE_NAMES = ['.marteau.yml', '.marteau.yaml'] as const;
-
-/** A path inside the project: relative, never climbing out with `..`. */
-export const innerPath = z
-  .string()
-  .min(1)
-  .refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]+/).includes('..') && !p.includes('\0'), {
-    error: 'must be a relative path inside the project (no leading /, no ..)',
-  });
 
 export const fixtureSchema = z
   .object({
@@ -73,9 +66,10 @@ export const marteauSchema = z
       .optional()
       .describe('command runner: the program and its arguments; no shell unless you write [sh, -c, "..."]'),
     // Marteau's keys.
+    // The runner's own schema confines it to the project, as locust does `locustfile`.
     script: z.string().optional().describe('funkload runner: the Python module file holding the test'),
     test: z.string().optional().describe('funkload runner: ClassName.method_name'),
-    xml: z.string().optional().describe('the result file the tool writes; fetched back from each node'),
+    xml: innerPath.optional().describe('the result file the tool writes; fetched back from each node'),
     wdir: innerPath.optional().describe('directory (inside the project) the job runs in'),
     nodes: z.number().int().min(1).max(64).default(1).describe('how many free nodes the job takes'),
     node_tags: z.array(z.string()).optional().describe('only nodes having all these tags'),
@@ -112,6 +106,8 @@ export const marteauSchema = z
     // Around the run.
     services: servicesSchema.optional().describe('programs started on this machine before the load (the app under test, its backends), stopped after'),
     proxies: z.record(z.string().regex(/^[\w-]+$/, 'a proxy name is letters, digits, _ and -'), proxySchema).optional(),
+    plugins: z.array(z.string().min(1, 'a plugin path cannot be empty')).optional()
+      .describe('behavior plugin files (ES modules, relative to this file): usable in proxies, fixtures and chaos like the built-ins'),
     statsd: statsdSchema.optional(),
     api: apiSchema.optional().describe("control API (Toxiproxy, Vaurien, /marteau) over this job's proxies while it runs"),
     fixtures: z.record(z.string().regex(/^[\w-]+$/, 'a fixture name is letters, digits, _ and -'), fixtureSchema).optional(),
@@ -175,6 +171,8 @@ export interface MarteauConfig {
   /** How recovery after a fault window is judged (`recovery:`, defaults filled in). */
   recovery: RecoveryOptions;
   proxies: ProxyOptions[];
+  /** The behaviors this config was checked against: the given ones plus its `plugins:`. */
+  behaviors: BehaviorRegistry;
   /** Started before the load, stopped after; their `${...}` are expanded at start. */
   services: ServiceSpec[];
   statsd?: StatsdConfig;
@@ -256,7 +254,17 @@ export async function loadMarteauConfig(target: string, options: LoadOptions): P
   } catch (e) {
     throw new ConfigError(file, undefined, undefined, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  return parseMarteauConfig(parseYaml(file, text), path.dirname(path.resolve(file)), options);
+  const src = parseYaml(file, text);
+  return parseMarteauConfig(src, path.dirname(path.resolve(file)), { ...options, behaviors: await withPlugins(src, options.behaviors) });
+}
+
+/**
+ * The registry a config's proxies, fixtures and chaos resolve behavior names in: the given one
+ * plus the behaviors of its `plugins:` files (loaded now: importing is asynchronous, parsing not).
+ */
+export async function withPlugins(src: SourceDoc, behaviors: BehaviorRegistry): Promise<BehaviorRegistry> {
+  const plugins = await loadConfigPlugins(src, behaviors);
+  return plugins.length ? new Map([...behaviors, ...plugins.map((b) => [b.name, b] as const)]) : behaviors;
 }
 
 /** The variables a job defines once it runs; before that, placeholders that validate like them. */
@@ -303,7 +311,8 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
   }
   if (entry.configSchema) {
     const r = entry.configSchema.safeParse(data);
-    if (!r.success) throw zodToConfigError(src, data, r.error, { hint: (p) => HINTS[String(p[0])] });
+    // The runner's messages say what a value should be; a key left out gets the hint of what to add.
+    if (!r.success) throw zodToConfigError(src, data, r.error, { hint: (p) => (p.length === 1 && data[String(p[0])] === undefined ? HINTS[String(p[0])] : undefined) });
   }
 
   let command: string[] | undefined;
@@ -358,6 +367,7 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
     thresholds: c.thresholds ?? {},
     recovery: recoveryOptions(c.recovery),
     proxies,
+    behaviors: options.behaviors,
     services,
     statsd: c.statsd,
     api: c.api ? { listen: c.api.listen, vaurienProxy: c.api.vaurien_proxy } : undefined,

@@ -11,7 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, parseYaml } from '../config/errors.js';
 import type { Vars } from '../config/interpolate.js';
-import { loadMarteauConfig, parseMarteauConfig, type MarteauConfig } from '../config/marteau.js';
+import { loadMarteauConfig, parseMarteauConfig, withPlugins, type MarteauConfig } from '../config/marteau.js';
 import { proxyVars } from '../config/services.js';
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
 import { formatDuration } from '../config/units.js';
@@ -20,7 +20,7 @@ import { defaultExecutorFactory } from '../exec/factory.js';
 import { defaultRunners } from '../runners/index.js';
 import type { RunnerContext, RunnerNode, RunnerRegistry, RunOutcome } from '../runners/runner.js';
 import type { BehaviorRegistry, MixSpec } from '../proxy/mix.js';
-import { defaultRegistry, splitHostPort, type Proxy, type ProxyEvent, type ProxyStats } from '../proxy/proxy.js';
+import { defaultRegistry, splitHostPort, UpstreamLoopError, type Proxy, type ProxyEvent, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { Control } from '../proxy/api/control.js';
 import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/server.js';
@@ -30,6 +30,7 @@ import { ChaosPlayer, type ScheduleView } from './chaos-player.js';
 import { ServiceSet } from './services.js';
 import { isTerminal, type Job, type JobOutcome, type JobSource } from './jobs.js';
 import { NodePool, type ExecutorFactory, type NodeView } from './node-pool.js';
+import { mailReport } from './mail.js';
 import { postWebhook } from './notify.js';
 import { currentOwner, groupAlive, processStartTime } from './owner.js';
 import { JournalQueue, newJobId, QueueError, short, type JobQueue } from './queue.js';
@@ -340,7 +341,7 @@ export class Engine {
   private async startJobApi(config: MarteauConfig, proxies: ProxySet, onError: (m: string) => void): Promise<ApiServer | undefined> {
     if (!config.api) return undefined;
     const [host, port] = splitHostPort(config.api.listen);
-    const control = new Control(proxies, new Map(this.behaviors), { vaurienProxy: config.api.vaurienProxy });
+    const control = new Control(proxies, new Map(config.behaviors), { vaurienProxy: config.api.vaurienProxy });
     try {
       return await startApiServer({ control, host, port, version: await packageVersion(), onError });
     } catch (e) {
@@ -507,10 +508,11 @@ export class Engine {
    */
   private async snapshotConfig(job: Readonly<Job>, vars: Vars): Promise<MarteauConfig> {
     const dir = this.state.jobDir(job.id);
+    const src = parseYaml(job.source.configFile, await this.configText(job.id));
     return parseMarteauConfig(
-      parseYaml(job.source.configFile, await this.configText(job.id)),
+      src,
       job.source.dir,
-      { runners: this.runners, behaviors: this.behaviors, readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8') },
+      { runners: this.runners, behaviors: await withPlugins(src, this.behaviors), readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8') },
       vars,
     );
   }
@@ -634,7 +636,9 @@ export class Engine {
     let config: MarteauConfig | undefined;
     let outcome: RunOutcome | undefined;
     let error: unknown;
-    const proxies = new ProxySet(this.behaviors);
+    // The job's `plugins:` join this registry once its config is read (the set resolves names in it).
+    const registry = new Map(this.behaviors);
+    const proxies = new ProxySet(registry);
     let api: ApiServer | undefined;
     live.proxies = proxies;
     const executors: Executor[] = [];
@@ -656,6 +660,7 @@ export class Engine {
       // Enqueued elsewhere: the `chaos:` file the config is read with comes from the shared queue.
       await this.jobFile(job.id, CHAOS_SNAPSHOT);
       config = await this.snapshotConfig(job, jobVars);
+      for (const [name, b] of config.behaviors) registry.set(name, b);
       const runner = this.runners.get(config.runner);
       if (!runner) throw new ConfigError(config.file, undefined, undefined, `runner "${config.runner}" is not available in this version`);
       timer = setTimeout(() => live.abort.abort('timeout' satisfies AbortWhy), config.timeoutMs);
@@ -700,8 +705,8 @@ export class Engine {
         const executor = this.pool.executor(n.name);
         executors.push(executor);
         return n.type === 'ssh'
-          ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, ssh: { host: n.host, port: n.port, user: n.user }, nodeBin: n.nodeBin, marteauTui: n.marteauTui }
-          : { name: n.name, index, executor, kind: n.type };
+          ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, nodeBin: n.nodeBin, marteauTui: n.marteauTui, funkload: n.funkload }
+          : { name: n.name, index, executor, kind: n.type, funkload: n.funkload };
       });
       let loadStarted = false;
       const ctx: RunnerContext = {
@@ -747,7 +752,7 @@ export class Engine {
     const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
     const final = decideOutcome(why, outcome, error, config?.timeoutMs);
     if (error instanceof NodeError) this.pool.markDown(error.node, error.message);
-    if (error && !(error instanceof ConfigError) && !(error instanceof NodeError) && !(error instanceof ListenError)) {
+    if (error && !(error instanceof ConfigError) && !(error instanceof NodeError) && !(error instanceof ListenError) && !(error instanceof UpstreamLoopError)) {
       log(`error: ${(error as Error).message}`, { level: 'error' });
     }
     const endedAt = Date.now();
@@ -783,6 +788,11 @@ export class Engine {
       const finished = this.queue.get(job.id)!;
       const problem = await postWebhook(webhook, { job: finished, summary, resultDir, report: outcome?.report }, config.notify.webhookTimeoutMs);
       if (problem) this.log(job.id, problem, 'warn');
+    }
+    if (config?.email.length) {
+      const mailed = await mailReport(config.email, { job: this.queue.get(job.id)!, summary, resultDir, report: outcome?.report }, this.options.nodes.mail);
+      if (mailed.problem) this.log(job.id, mailed.problem, 'warn');
+      else if (mailed.sent) this.log(job.id, mailed.sent, 'info');
     }
   }
 
@@ -829,6 +839,7 @@ export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | u
   if (error instanceof ConfigError) return { status: 'failed', failure: 'config', reason: error.message };
   if (error instanceof NodeError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
   if (error instanceof ListenError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
+  if (error instanceof UpstreamLoopError) return { status: 'failed', failure: 'config', reason: error.message };
   if (error) return { status: 'failed', failure: 'infrastructure', reason: (error as Error).message ?? String(error) };
   if (!outcome) return { status: 'failed', failure: 'infrastructure', reason: 'the runner returned nothing' };
   return {

@@ -182,14 +182,14 @@ function jobRow(j: JobView): JobRow {
 function reportOf(j: JobView | undefined): { path: string } | { none: string } {
   if (!j) return { none: 'no job selected' };
   if (j.report) return { path: j.report };
-  if (j.status === 'queued' || j.status === 'running') return { none: `job ${j.id.slice(0, 8)} is ${j.status}: its report comes when it ends` };
+  if (j.status === 'queued' || j.status === 'running') return { none: `no HTML report yet: job ${j.id.slice(0, 8)} is ${j.status}, its report comes when it ends` };
   try {
     const r = JSON.parse(readFileSync(path.join(j.resultDir, 'result.json'), 'utf8')) as { report?: string };
     if (r.report) return { path: r.report };
   } catch {
     // no result.json: the job never ran here
   }
-  return { none: `job ${j.id.slice(0, 8)} (${j.name}, ${j.status}) has no HTML report (its runner wrote none); its results are in ${j.resultDir}` };
+  return { none: `no HTML report for job ${j.id.slice(0, 8)} (${j.name}, ${j.status}): its runner wrote none; its results are in ${j.resultDir}` };
 }
 
 function nodeRow(n: NodeView): NodeRow {

@@ -74,7 +74,7 @@ async function putBehavior(control: Control, p: Proxy, r: ApiRequest): Promise<R
   } else {
     const behavior = control.registry.get(name);
     if (!behavior) throw new ApiError(400, `the '${name}' behavior does not exist`, 'name');
-    spec = { [name]: { ...vaurienOptions(behavior, options), percent: 100 } };
+    spec = { [name]: { ...control.options.behaviorDefaults?.[name], ...vaurienOptions(behavior, options), percent: 100 } };
   }
   try {
     parseMix(spec, control.registry, p.mix);
@@ -133,7 +133,7 @@ function fromText(option: string, text: string, type: string | undefined): unkno
 }
 
 /** The zod type name under defaults and optionals (`number`, `boolean`, ...); duck-typed, as plugins may bring their own zod. */
-function baseType(schema: unknown): string | undefined {
+export function baseType(schema: unknown): string | undefined {
   let def = (schema as { _zod?: { def?: { type?: string; innerType?: unknown } } })?._zod?.def;
   while (def && ['default', 'optional', 'nullable', 'prefault', 'readonly'].includes(def.type ?? '')) {
     def = (def.innerType as { _zod?: { def?: { type?: string; innerType?: unknown } } })?._zod?.def;
