@@ -12,7 +12,7 @@ import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../prox
 import type { ProxyOptions } from '../proxy/proxy.js';
 import type { RecoveryOptions } from '../runners/measures/recovery.js';
 import { thresholdsSchema } from '../runners/thresholds.js';
-import { CHAOS_HINT, chaosSchema, knownChaosKeys, parseChaos, type ChaosEntry, type RunLength } from './chaos.js';
+import { CHAOS_HINT, chaosSchema, isServiceFault, knownChaosKeys, parseChaos, type ChaosEntry, type RunLength, type ServiceFaultEntry } from './chaos.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { expandDocument, references, type Vars } from './interpolate.js';
 import { apiSchema, mixSpecSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
@@ -176,6 +176,8 @@ export interface MarteauConfig {
   fixtures: FixtureSpec[];
   /** `chaos:` entries, validated against the proxies, the behaviors and the run length. */
   chaos: ChaosEntry[];
+  /** `chaos:` entries that fault a service's processes (`{service, fault}`). */
+  serviceFaults: ServiceFaultEntry[];
   /** How long the load runs, as far as the config tells (the `timeout` otherwise). */
   runLength: RunLength;
   /** The job seed from the config; the engine draws one when there is none. */
@@ -350,6 +352,7 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
     api: c.api ? { listen: c.api.listen, vaurienProxy: c.api.vaurien_proxy } : undefined,
     fixtures,
     chaos: [],
+    serviceFaults: [],
     runLength: { ms: 0, why: '' },
     seed: c.seed,
     notify: {
@@ -368,13 +371,16 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
   if (config.timeoutMs <= 0) throw errorAt(src, ['timeout'], 'must be more than 0');
   config.runLength = entry.runLength?.(config) ?? { ms: config.timeoutMs, why: `timeout ${formatDuration(config.timeoutMs)}` };
   if (c.chaos !== undefined) {
-    config.chaos = parseChaos(src, c.chaos, {
+    const items = parseChaos(src, c.chaos, {
       projectDir,
       proxyNames: new Set(proxies.map((p) => p.name)),
+      serviceNames: new Set(services.map((s) => s.name)),
       behaviors: options.behaviors,
       runLength: config.runLength,
       readProjectFile: options.readProjectFile,
     });
+    config.chaos = items.filter((e): e is ChaosEntry => !isServiceFault(e));
+    config.serviceFaults = items.filter(isServiceFault);
   }
   const problem = entry.check?.(config);
   if (problem) throw errorAt(src, problem.path, problem.message, problem.hint);

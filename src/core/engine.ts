@@ -27,6 +27,7 @@ import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/ser
 import { packageVersion } from '../proxy/api/version.js';
 import { EventBus, type LogStream, type Progress, type TimelineEvent } from './events.js';
 import { ChaosPlayer, type ScheduleView } from './chaos-player.js';
+import { ServiceFaultPlayer } from './service-faults.js';
 import { ServiceSet } from './services.js';
 import { isTerminal, type Job, type JobOutcome, type JobSource } from './jobs.js';
 import { NodePool, type ExecutorFactory, type NodeView } from './node-pool.js';
@@ -631,6 +632,16 @@ export class Engine {
         () => this.changed(),
       );
       live.chaos = chaos;
+      const serviceFaults = new ServiceFaultPlayer(
+        config.serviceFaults,
+        services,
+        (e) => {
+          live.timeline.push(e);
+          this.events.emit({ type: 'job.fixture', at: e.at, jobId: job.id, event: e });
+          log(timelineLine(e));
+        },
+        (m, level) => log(m, { level }),
+      );
       // The player gives every change it makes a reason; one without came from outside (the
       // control API): a change by hand.
       for (const p of proxies.proxies.values()) {
@@ -662,10 +673,13 @@ export class Engine {
         loadStarted: () => {
           if (loadStarted) return;
           loadStarted = true;
-          chaos.start();
+          const now = Date.now();
+          chaos.start(now);
+          serviceFaults.start(now);
         },
         proxies: proxies.proxies,
-        timeline: () => chaos.timeline,
+        // Proxy changes and service faults, in the order they happened.
+        timeline: () => [...live.timeline],
         nodeFailed: (node, message) => this.pool.markDown(node, message),
         recordProcess: (node, pgid) => recordProcess(node, pgid, nodeConfigs.find((n) => n.name === node)?.type === 'local'),
       };
@@ -673,6 +687,7 @@ export class Engine {
         await chaos.setup();
         outcome = await runner.run(ctx);
       } finally {
+        await serviceFaults.teardown();
         await chaos.teardown();
       }
     } catch (e) {
@@ -799,6 +814,7 @@ const CHAOS_SNAPSHOT = 'chaos.yml';
 const SNAPSHOT_FILES = ['marteau.yml', CHAOS_SNAPSHOT] as const;
 
 function timelineLine(e: TimelineEvent): string {
+  if (e.kind === 'service') return `chaos ${e.fixture}: service ${e.proxy} ${e.label ?? e.mix}`;
   if (e.source === 'manual') return `manual: ${e.proxy} mix ${e.mix || '(none)'} set by hand; its chaos schedule is paused`;
   const what = e.source === 'chaos' ? `chaos ${e.fixture} (${e.label})` : `fixture ${e.fixture}`;
   return `${what}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${e.mix || '(none)'}`;

@@ -11,7 +11,7 @@ import type { ReportFiles } from '../../report/index.js';
 import { FunkloadXmlWriter } from '../funkload-xml.js';
 import { reportResults, type JobReport } from '../job-report.js';
 import { faultWindows, type RecoveryOptions } from '../measures/index.js';
-import { recordProxies, type ProxyEventSource } from '../proxy-timeline.js';
+import { recordProxies, serviceEvents, type ProxyEventSource } from '../proxy-timeline.js';
 import { RunResults, type ProxyTimelineEvent } from '../results.js';
 import type { Threshold } from '../thresholds.js';
 import { benchRunInfo, now, runBench, type BenchOptions, type BenchProgress } from './bench.js';
@@ -87,7 +87,9 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
     proxies.stop();
     writer.close();
   }
-  results.faultWindows = faultWindows(o.timeline?.() ?? [], loadStart);
+  const timeline = o.timeline?.() ?? [];
+  results.faultWindows = faultWindows(timeline, loadStart);
+  for (const e of serviceEvents(timeline)) results.addProxyEvent(e);
   const report = await reportResults(results, { resultDir: o.resultDir, thresholds: o.thresholds, generator: o.generator, log: o.log });
   return { ...report, files: { ...report.files, xml: xmlPath } };
 }

@@ -55,5 +55,6 @@ export function recoveryText(r: Recovery): string {
 /** "redis_blackout (redis: 100:blackout, 10.0s) → 100 % HTTP 500, expected 503; recovered in 0.75s". */
 export function windowLine(w: WindowMeasure): string {
   const len = w.end !== undefined ? `, ${((w.end - w.start) / 1000).toFixed(1)}s` : '';
-  return `${w.name} (${w.proxy}: ${w.mix}${len}) ${w.effect.headline}; ${recoveryText(w.recovery)}`;
+  const what = w.kind === 'service' ? `service ${w.proxy}: ${w.mix}` : `${w.proxy}: ${w.mix}`;
+  return `${w.name} (${what}${len}) ${w.effect.headline}; ${recoveryText(w.recovery)}`;
 }
