@@ -204,7 +204,7 @@ export class Engine {
   // ---- user actions ----
 
   /** Validate a project's config and queue it. `target`: a directory, a config file or a git URL. */
-  async enqueue(target: string, o: { origin?: string; runHere?: boolean } = {}): Promise<Readonly<Job>> {
+  async enqueue(target: string, o: { origin?: string; runHere?: boolean; edit?: (text: string) => string } = {}): Promise<Readonly<Job>> {
     const id = newJobId();
     const jobDir = this.state.jobDir(id);
     let source: JobSource;
@@ -221,8 +221,14 @@ export class Engine {
       source = { kind: 'dir', dir: config.projectDir, configFile: path.resolve(config.file) };
     }
     // The config as enqueued is what runs, even if the file is edited while the job waits.
-    await this.keepConfig(id, await readFile(config.file, 'utf8'));
-    if (typeof config.raw.chaos === 'string') await copyFile(path.join(config.projectDir, config.raw.chaos), path.join(jobDir, CHAOS_SNAPSHOT));
+    let text = await readFile(config.file, 'utf8');
+    if (o.edit) {
+      // A command's settings (`sweep --only ...`) go into the snapshot, so a replay has them.
+      text = o.edit(text);
+      config = parseMarteauConfig(parseYaml(config.file, text), config.projectDir, { runners: this.runners, behaviors: this.behaviors });
+    }
+    await this.keepConfig(id, text);
+    if (typeof config.raw.chaos === 'string' && !config.sweep) await copyFile(path.join(config.projectDir, config.raw.chaos), path.join(jobDir, CHAOS_SNAPSHOT));
     if (o.runHere ?? this.options.run === 'own') this.own.add(id);
     const job = await this.queue.enqueue({
       id,
@@ -468,7 +474,7 @@ export class Engine {
     return parseMarteauConfig(
       parseYaml(job.source.configFile, await this.configText(job.id)),
       job.source.dir,
-      { runners: this.runners, behaviors: this.behaviors, readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8') },
+      { runners: this.runners, behaviors: this.behaviors, readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8'), seed: this.live.get(job.id)?.seed },
       vars,
     );
   }

@@ -6,6 +6,7 @@
  * `event` with the proxy's event objects.
  */
 import { join } from 'node:path';
+import type { SweepPlan } from '../../config/sweep.js';
 import type { TimelineEvent } from '../../core/events.js';
 import type { ReportFiles } from '../../report/index.js';
 import { FunkloadXmlWriter } from '../funkload-xml.js';
@@ -33,6 +34,8 @@ export interface BuiltinJobOptions {
   timeline?: () => readonly TimelineEvent[];
   /** How recovery after each fault window is judged. */
   recovery?: RecoveryOptions;
+  /** A sweep's plan: the report opens with its resilience matrix. */
+  sweep?: SweepPlan;
   log?: (line: string) => void;
   progress?: (p: BenchProgress) => void;
   /** Called when the load starts: right before the first user, after any node preparation. */
@@ -90,6 +93,6 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
   const timeline = o.timeline?.() ?? [];
   results.faultWindows = faultWindows(timeline, loadStart);
   for (const e of serviceEvents(timeline)) results.addProxyEvent(e);
-  const report = await reportResults(results, { resultDir: o.resultDir, thresholds: o.thresholds, generator: o.generator, log: o.log });
+  const report = await reportResults(results, { resultDir: o.resultDir, thresholds: o.thresholds, generator: o.generator, log: o.log, sweep: o.sweep });
   return { ...report, files: { ...report.files, xml: xmlPath } };
 }

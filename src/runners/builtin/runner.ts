@@ -62,6 +62,7 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
     events: fixtureEvents(ctx.timeline()),
     timeline: () => ctx.timeline(),
     recovery: ctx.config.recovery,
+    sweep: ctx.config.sweep,
     log: (line) => ctx.log(line),
     progress: (p) =>
       ctx.progress({
