@@ -136,14 +136,20 @@ export function planSweep(src: SourceDoc, opts: SweepOptionsInput, inputs: Sweep
     const j = Math.floor(random() * (i + 1));
     [cells[i], cells[j]] = [cells[j], cells[i]];
   }
-  const timed = cells.map((c, i) => ({ ...c, atMs: leadMs + i * (stepMs + gapMs), forMs: stepMs }));
+  // A service brought back still has to start (PostgreSQL: crash recovery): its gap is doubled.
+  let t = leadMs;
+  const timed = cells.map((c) => {
+    const at = t;
+    t += stepMs + (c.kind === 'process' ? 2 * gapMs : gapMs);
+    return { ...c, atMs: at, forMs: stepMs };
+  });
   return {
     seed,
     stepMs,
     gapMs,
     leadMs,
     slowMs,
-    lengthMs: leadMs + cells.length * (stepMs + gapMs),
+    lengthMs: t,
     cells: timed,
     backends: chosen,
     kinds,
@@ -188,7 +194,7 @@ export interface SweptConfig {
   durationMs?: number;
   chaos: ChaosEntry[];
   serviceFaults: ServiceFaultEntry[];
-  recovery: { windowMs: number; baselineMs: number };
+  recovery: { windowMs: number; baselineMs: number; steadyStateMs?: number };
   raw: Record<string, unknown>;
   sweep?: SweepPlan;
 }
@@ -196,7 +202,7 @@ export interface SweptConfig {
 /**
  * Turn a config with `chaos: sweep` into the run that sweeps: its schedule, and a load of one
  * cycle (the first cycle's users) lasting as long as the schedule. Recovery is judged on 1 s
- * spans with the gap before each fault as baseline, unless `recovery:` says otherwise.
+ * spans against the steady state of the lead (before any fault), unless `recovery:` says otherwise.
  */
 export function applySweep(src: SourceDoc, opts: SweepOptionsInput, rawData: Record<string, unknown>, config: SweptConfig, seed: string, recoverySet: { window: boolean; baseline: boolean }): void {
   const at = typeof rawData.chaos === 'string' ? ['chaos'] : ['chaos', 'sweep'];
@@ -210,6 +216,6 @@ export function applySweep(src: SourceDoc, opts: SweepOptionsInput, rawData: Rec
   config.raw = { ...config.raw, cycles: [users], duration: plan.lengthMs / 1000, cycle_time: 0 };
   Object.assign(config, sweepEntries(plan));
   if (!recoverySet.window) config.recovery.windowMs = Math.min(1000, plan.gapMs);
-  if (!recoverySet.baseline) config.recovery.baselineMs = plan.gapMs;
+  if (!recoverySet.baseline) config.recovery.steadyStateMs = plan.leadMs;
   config.sweep = plan;
 }
