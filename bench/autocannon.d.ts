@@ -11,6 +11,8 @@ declare module 'autocannon' {
     requests: { total: number; average: number };
     errors: number;
     non2xx: number;
+    /** Seconds it actually ran (it stops on a 1 s sample tick). */
+    duration: number;
   }
   function autocannon(options: Options): Promise<Result>;
   export default autocannon;

@@ -8,6 +8,7 @@ import { runDemo } from './cli/demo.js';
 import { EXIT, UsageError } from './cli/errors.js';
 import { ConfigError } from './config/errors.js';
 import { runProxyCommand, type ProxyCommandOptions } from './cli/proxy-command.js';
+import { translateArgs, type BehaviorOptions } from './cli/proxy-compat.js';
 import { describeBehaviors } from './cli/behaviors-command.js';
 import { registerEngineCommands } from './cli/engine-commands.js';
 import { registerReportCommand } from './cli/report-command.js';
@@ -15,6 +16,7 @@ import { PROTOCOL_NAMES } from './proxy/protocol.js';
 
 export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
   let result: Promise<number> = Promise.resolve(EXIT.ok);
+  let behaviorOptions: BehaviorOptions = {};
   const program = new Command('marteau-tui')
     .description('Load and chaos testing of web services from one terminal: a chaos proxy between your app and its backends, and a load-test queue.')
     .version(await version())
@@ -25,7 +27,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
   program
     .command('proxy')
     .description('run chaos proxies: one from flags, or many from a config file')
-    .option('-c, --config <file>', 'proxies YAML (a `proxies:` map, as in .marteau.yml)')
+    .option('-c, --config <file>', 'proxies YAML (a `proxies:` map, as in .marteau.yml), a Vaurien INI or a Toxiproxy JSON file')
     .option('-l, --listen <host:port>', 'address to accept connections on (port 0: any free port)')
     .option('-u, --upstream <host:port>', 'the real server')
     .addOption(new Option('-p, --protocol <name>', 'protocol framing').choices([...PROTOCOL_NAMES]).default('tcp'))
@@ -41,7 +43,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     .option('--api-token <token>', 'require this token on every API request (needed off loopback; env MARTEAU_API_TOKEN)')
     .option('--vaurien-proxy <name>', "the proxy that Vaurien's bare /behavior and /backend routes act on")
     .option('-w, --watch', 'with --config: apply edits of the file (and its plugins) live; a bad edit is reported and ignored')
-    .action((o: ProxyCommandOptions) => { result = runProxyCommand(o, io); });
+    .action((o: ProxyCommandOptions) => { result = runProxyCommand({ ...o, behaviorOptions }, io); });
 
   program
     .command('behaviors')
@@ -56,13 +58,20 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     .option('--plain', 'print live lines instead of the control center (the default when not on a terminal)')
     .option('--sweep', 'the resilience sweep of the demo shop instead: real redis-server and PostgreSQL, the matrix in under a minute')
     .action((o: { duration: string; behaviors: string; plain?: boolean; sweep?: boolean }) => {
-      result = o.sweep ? demoSweep(argv.slice(0, 2), program.opts<{ stateDir?: string; nodes?: string }>(), io) : runDemo(o, io);
+      const g = program.opts<{ stateDir?: string; nodes?: string }>();
+      result = o.sweep ? demoSweep(argv.slice(0, 2), g, io) : runDemo({ ...o, stateDir: g.stateDir }, io);
     });
 
   registerEngineCommands(program, io, (r) => { result = r; });
   registerReportCommand(program, io, (r) => { result = r; });
 
   try {
+    if (argv[2] === 'proxy') {
+      // Vaurien's and toxiproxy-server's flags, spelled as ours (see proxy-compat.ts).
+      const translated = translateArgs(argv.slice(3));
+      behaviorOptions = translated.behaviorOptions;
+      argv = [...argv.slice(0, 3), ...translated.args];
+    }
     await program.parseAsync(argv);
     return await result;
   } catch (e) {

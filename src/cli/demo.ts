@@ -15,10 +15,10 @@ import { runTuiDemo } from './tui-demo.js';
 const WORKERS = 8;
 const MAX_REQUESTS = 200_000;
 
-export async function runDemo(o: { duration: string; behaviors: string; plain?: boolean }, io: Io): Promise<number> {
+export async function runDemo(o: { duration: string; behaviors: string; plain?: boolean; stateDir?: string }, io: Io): Promise<number> {
   const seconds = Number(o.duration);
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw new UsageError('--duration: seconds from 1 to 3600');
-  if (!o.plain && io.out.isTTY && process.stdin.isTTY) return runTuiDemo(seconds);
+  if (!o.plain && io.out.isTTY && process.stdin.isTTY) return runTuiDemo(seconds, { stateDir: o.stateDir, out: io.out });
   if (!o.plain) io.out.write('(not a terminal: plain lines instead of the control center)\n');
   const app = await startDemoApp();
   const proxy = await startProxy({

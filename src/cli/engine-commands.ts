@@ -12,7 +12,7 @@ import { ConfigError } from '../config/errors.js';
 import { closest } from '../config/zod-errors.js';
 import { marteauJsonSchema } from '../config/marteau.js';
 import { loadNodesConfig, nodesJsonSchema, resolveNodesFile, type NodesConfig } from '../config/nodes.js';
-import { formatDuration } from '../config/units.js';
+import { durationMs, durationSchema, formatDuration } from '../config/units.js';
 import { Engine } from '../core/engine.js';
 import { isTerminal, type Job } from '../core/jobs.js';
 import { QueueError, short } from '../core/queue.js';
@@ -99,9 +99,19 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .option('-a, --all', 'the whole history')
     .option('-n, --limit <count>', 'finished jobs to show', '20')
     .option('--json', 'print JSON')
-    .action((o: { all?: boolean; limit: string; json?: boolean }) =>
+    .option('--purge [age]', 'team mode: remove the jobs that finished more than AGE ago (default 24h; 0: all finished jobs) from the shared history')
+    .action((o: { all?: boolean; limit: string; json?: boolean; purge?: string | true }) =>
       run(() =>
         withEngine(globals(), 'none', async (engine) => {
+          if (o.purge !== undefined) {
+            const age = o.purge === true ? '24h' : o.purge;
+            if (!durationSchema.safeParse(age).success) throw new UsageError(`--purge ${age}: a duration such as 0, 90m, 24h`);
+            const before = Date.now() - durationMs(/^\d+(\.\d+)?$/.test(age) ? Number(age) : age);
+            if (!engine.queue.purge) throw new UsageError(`--purge is for the shared queue (team mode); the embedded journal ${engine.state.journalFile} keeps its history`);
+            const n = await engine.queue.purge(before);
+            io.out.write(`purged ${n} finished job${n === 1 ? '' : 's'} from ${engine.queue.label}\n`);
+            return EXIT.ok;
+          }
           const jobs = engine.getSnapshot().jobs;
           const limit = positiveInt(o.limit, '--limit');
           const finished = jobs.filter((j) => isTerminal(j.status));
@@ -141,7 +151,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .action((id: string) =>
       run(() =>
         withEngine(globals(), 'none', async (engine) => {
-          const j = await engine.retry(id);
+          const j = await engine.retry(id, { origin: 'cli' });
           io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (retry of ${short(j.retryOf!)})\n`);
           return EXIT.ok;
         }),
@@ -155,7 +165,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .action((id: string) =>
       run(() =>
         withEngine(globals(), 'none', async (engine) => {
-          const j = await engine.replay(id);
+          const j = await engine.replay(id, { origin: 'cli' });
           io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (replay of ${short(j.retryOf!)}, seed ${j.seed})\n`);
           return EXIT.ok;
         }),

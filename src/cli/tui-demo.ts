@@ -1,15 +1,17 @@
 /**
  * The TUI demo (`npm start` on a terminal): the demo shop app, a job already queued that loads
- * it through the chaos proxy "shop" with the builtin runner, node `local`, all in a temp state
- * dir. Numbers move within seconds; the Behaviors pane breaks and heals the backend live.
+ * it through the chaos proxy "shop" with the builtin runner, node `local`. Each demo keeps its
+ * queue, results and reports in a directory of its own under the state dir
+ * (`$XDG_STATE_HOME/marteau-tui/demo/<time>`), and says where on exit. Numbers move within
+ * seconds; the Behaviors pane breaks and heals the backend live.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { startDemoApp } from '../../fixtures/demo/app.js';
 import { packagedNodesFile, loadNodesConfig } from '../config/nodes.js';
 import { Engine } from '../core/engine.js';
+import { mkdirp, resolveStateDir } from '../core/state-dir.js';
 import { engineBackend } from '../ui/engine-backend.js';
 import { runTui } from '../ui/run.js';
 import { EXIT } from './errors.js';
@@ -42,24 +44,34 @@ thresholds:
 `;
 }
 
-export async function runTuiDemo(seconds: number): Promise<number> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'marteau-demo-'));
+export async function runTuiDemo(seconds: number, o: { stateDir?: string; out: NodeJS.WritableStream }): Promise<number> {
+  const stamp = new Date().toISOString().replace(/\..*/, '').replace(/[:T]/g, '-');
+  const dir = path.join(resolveStateDir(o.stateDir), 'demo', stamp);
+  const project = path.join(dir, 'project');
+  await mkdirp(project);
   const app = await startDemoApp();
   const proxyPort = await freePort();
-  await writeFile(path.join(dir, '.marteau.yml'), demoConfig(proxyPort, app.port, seconds));
-  const engine = new Engine({ stateDir: path.join(dir, 'state'), nodes: await loadNodesConfig(packagedNodesFile()), run: 'all', cwd: dir });
+  const config = path.join(project, '.marteau.yml');
+  await writeFile(config, demoConfig(proxyPort, app.port, seconds));
+  const engine = new Engine({ stateDir: dir, nodes: await loadNodesConfig(packagedNodesFile()), run: 'all', cwd: process.cwd() });
   await engine.start();
-  const backend = engineBackend(engine, { cwd: dir, bell: () => process.stdout.write('\x07') });
+  // Paths typed in the enqueue prompt are the user's: they start from the directory the demo was run in.
+  const backend = engineBackend(engine, { cwd: process.cwd(), suggestions: [config], bell: () => process.stdout.write('\x07') });
+  let code: number = EXIT.ok;
   try {
-    await engine.enqueue(dir, { origin: 'demo' });
+    await engine.enqueue(project, { origin: 'demo' });
     const { interrupted } = await runTui(backend, 'demo');
-    return interrupted ? EXIT.interrupted : EXIT.ok;
+    code = interrupted ? EXIT.interrupted : EXIT.ok;
   } finally {
     backend.stop();
     await engine.stop();
     await app.close();
-    await rm(dir, { recursive: true, force: true });
   }
+  o.out.write(`demo: its queue, results and reports are kept in ${dir}\n`);
+  for (const j of engine.getSnapshot().jobs) {
+    o.out.write(`  ${j.id.slice(0, 8)} ${j.name} ${j.status}: ${j.report ? `report ${j.report}` : `results ${j.resultDir}`}\n`);
+  }
+  return code;
 }
 
 function freePort(): Promise<number> {

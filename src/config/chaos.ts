@@ -22,6 +22,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../proxy/mix.js';
 import { errorAt, parseYaml, type ConfigError, type SourceDoc } from './errors.js';
+import { innerPath } from './paths.js';
 import { mixSpecSchema } from './proxies.js';
 import { durationMs, durationSchema, formatDuration } from './units.js';
 import { zodToConfigError } from './zod-errors.js';
@@ -66,7 +67,7 @@ export const chaosListSchema = z.array(chaosEntrySchema, { error: 'expected a li
 
 export const chaosSchema = z.union([
   chaosListSchema,
-  z.string().min(1).describe('a YAML file in the project holding the list'),
+  innerPath.describe('a YAML file in the project holding the list'),
 ], { error: 'expected a list of chaos entries, or the name of a YAML file in the project holding one' });
 
 export type ChaosShape =

@@ -29,9 +29,16 @@ export function parseYaml(file: string, text: string): SourceDoc {
   const err = doc.errors[0];
   if (err) {
     const pos = lines.linePos(err.pos[0]);
-    throw new ConfigError(file, pos.line, pos.col, `YAML syntax: ${err.message.split('\n')[0]}`, 'check indentation and quoting on that line');
+    throw new ConfigError(file, pos.line, pos.col, `YAML syntax: ${err.message.split('\n')[0]}`, syntaxHint(text.split(/\r?\n/)[pos.line - 1] ?? ''));
   }
   return { file, doc, lines };
+}
+
+/** `duration:120` (Marteau's own docs example) is one plain scalar, not a key: say what to add. */
+function syntaxHint(line: string): string {
+  const glued = /^\s*([A-Za-z_][\w-]*):([^\s:][^:]*)$/.exec(line);
+  if (glued) return `a space is missing after the colon: write "${glued[1]}: ${glued[2].trimEnd()}"`;
+  return 'check indentation and quoting on that line';
 }
 
 /** The deepest node along `path` that exists, and its position. */

@@ -1,7 +1,7 @@
 /**
  * `.marteau.yml`: what a load-test job is. The original Marteau keys keep their meaning (`name`,
- * `test`, `script`, `xml`, `wdir`, `nodes`, `deps`, `cycles`, `duration`, `fixtures`, `email`,
- * `lookup`) next to ours (`runner`, `command`, `proxies`, `thresholds`, `notify`, `env`, ...).
+ * `test`, `script`, `xml`, `wdir`, `nodes`, `deps`, `cycles`, `duration`, `email`; no `runner:` with
+ * `script`/`test` means FunkLoad, as in Marteau) next to ours (`runner`, `command`, `proxies`, `thresholds`, `notify`, `env`, ...).
  * Loading validates everything up front so a mistake is reported at enqueue time, at its
  * file:line:col, never halfway through a run.
  */
@@ -16,8 +16,9 @@ import { applySweep, sweepOptionsOf, sweepOptionsSchema, type SweepPlan } from '
 import { CHAOS_HINT, chaosSchema, isServiceFault, knownChaosKeys, parseChaos, type ChaosEntry, type RunLength, type ServiceFaultEntry } from './chaos.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { expandDocument, references, type Vars } from './interpolate.js';
-import { apiSchema, mixSpecSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
+import { apiSchema, loadConfigPlugins, mixSpecSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
 import { expectList, expectSchema, recoveryOptions, recoverySchema } from './recovery.js';
+import { innerPath } from './paths.js';
 import { parseServices, proxyVars, serviceSchema, servicesSchema, serviceVars, type ServiceSpec } from './services.js';
 import { durationMs, durationSchema, formatDuration } from './units.js';
 import { splitWords, WordsError } from './words.js';
@@ -27,14 +28,6 @@ export const RUNNER_NAMES = ['builtin', 'funkload', 'locust', 'command'] as cons
 export type RunnerName = (typeof RUNNER_NAMES)[number];
 
 export const CONFIG_FILE_NAMES = ['.marteau.yml', '.marteau.yaml'] as const;
-
-/** A path inside the project: relative, never climbing out with `..`. */
-export const innerPath = z
-  .string()
-  .min(1)
-  .refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]+/).includes('..') && !p.includes('\0'), {
-    error: 'must be a relative path inside the project (no leading /, no ..)',
-  });
 
 export const fixtureSchema = z
   .object({
@@ -59,28 +52,36 @@ export const notifySchema = z
   })
   .strict();
 
+// As lenient as an SMTP server: `tarek@localhost` is a real recipient (Marteau's default sender).
+const emailAddress = z.string().regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, 'expected an e-mail address, e.g. email: you@example.com');
+
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name is letters, digits and _ (not starting with a digit)');
 
 export const marteauSchema = z
   .object({
     name: z.string().min(1).max(200).optional().describe('the job label (default: the directory name)'),
-    runner: z.enum(RUNNER_NAMES).optional().describe('default: command when `command` is set, else builtin'),
+    runner: z.enum(RUNNER_NAMES).optional().describe('default: command when `command` is set, funkload when `script` or `test` is (as Marteau), else builtin'),
     command: z
       // Scalars in the list are taken as written: `--users, 10` means the string "10".
       .union([z.string().min(1), z.array(z.union([z.string(), z.number(), z.boolean()])).min(1)], { error: 'expected a command: a string ("node load.js --users 10") or a list of arguments' })
       .optional()
       .describe('command runner: the program and its arguments; no shell unless you write [sh, -c, "..."]'),
     // Marteau's keys.
+    // The runner's own schema confines it to the project, as locust does `locustfile`.
     script: z.string().optional().describe('funkload runner: the Python module file holding the test'),
     test: z.string().optional().describe('funkload runner: ClassName.method_name'),
-    xml: z.string().optional().describe('the result file the tool writes; fetched back from each node'),
+    xml: innerPath.optional().describe('the result file the tool writes; fetched back from each node'),
     wdir: innerPath.optional().describe('directory (inside the project) the job runs in'),
     nodes: z.number().int().min(1).max(64).default(1).describe('how many free nodes the job takes'),
     node_tags: z.array(z.string()).optional().describe('only nodes having all these tags'),
     deps: z.array(z.string()).optional().describe('funkload runner: Python packages to install'),
     pip_options: z.array(z.string()).optional().describe('funkload runner: extra `pip install` options for deps, e.g. [--no-index, --find-links, wheels]'),
-    email: z.string().optional().describe('Marteau compatibility; not used'),
-    lookup: z.array(z.string()).optional().describe('Marteau compatibility; not used'),
+    email: z
+      .union([emailAddress, z.array(emailAddress).min(1)], {
+        error: 'expected an e-mail address (or a list of them), e.g. email: you@example.com',
+      })
+      .optional()
+      .describe('mailed a link to the report when the job ends (Marteau); SMTP settings: `mail:` in marteau.nodes.yml'),
     cycles: z
       .union([z.string().regex(/^\d+(:\d+)*$/, 'expected cycles of concurrent users: "10:20:30" (FunkLoad) or a list [10, 20, 30]'), z.number().int().positive(), z.array(z.number().int().positive()).min(1)], {
         error: 'expected cycles of concurrent users: "10:20:30" (FunkLoad) or a list [10, 20, 30]',
@@ -106,6 +107,8 @@ export const marteauSchema = z
     // Around the run.
     services: servicesSchema.optional().describe('programs started on this machine before the load (the app under test, its backends), stopped after'),
     proxies: z.record(z.string().regex(/^[\w-]+$/, 'a proxy name is letters, digits, _ and -'), proxySchema).optional(),
+    plugins: z.array(z.string().min(1, 'a plugin path cannot be empty')).optional()
+      .describe('behavior plugin files (ES modules, relative to this file): usable in proxies, fixtures and chaos like the built-ins'),
     statsd: statsdSchema.optional(),
     api: apiSchema.optional().describe("control API (Toxiproxy, Vaurien, /marteau) over this job's proxies while it runs"),
     fixtures: z.record(z.string().regex(/^[\w-]+$/, 'a fixture name is letters, digits, _ and -'), fixtureSchema).optional(),
@@ -169,6 +172,8 @@ export interface MarteauConfig {
   /** How recovery after a fault window is judged (`recovery:`, defaults filled in). */
   recovery: RecoveryOptions;
   proxies: ProxyOptions[];
+  /** The behaviors this config was checked against: the given ones plus its `plugins:`. */
+  behaviors: BehaviorRegistry;
   /** Started before the load, stopped after; their `${...}` are expanded at start. */
   services: ServiceSpec[];
   statsd?: StatsdConfig;
@@ -191,6 +196,8 @@ export interface MarteauConfig {
   upload: boolean;
   artifacts: string[];
   keepRemote: boolean;
+  /** Who is mailed the report link when the job ends (`email:`, Marteau's key). */
+  email: string[];
   /** The whole parsed YAML, for runner-specific sections (scenario, ...). */
   raw: Record<string, unknown>;
 }
@@ -229,6 +236,9 @@ const HINTS: Record<string, string> = {
   env: 'e.g. env: {TARGET: http://127.0.0.1:8080}',
   services: 'e.g. services: {app: {command: [node, app.js, --port, "${port}"], ready: {http: /health}}}',
   notify: 'e.g. notify: {bell: true, webhook: http://127.0.0.1:9000/hook}',
+  script: 'the FunkLoad test module, relative to wdir, e.g. script: loadtest.py',
+  test: 'the FunkLoad test to bench, ClassName.method_name, e.g. test: Simple.test_simple',
+  scenario: 'nothing to run yet: add script: and test: (a FunkLoad test, as in Marteau), scenario: (HTTP steps for the builtin runner) or command:',
 };
 
 /** `.marteau.yml` of a directory, or the file itself. */
@@ -251,7 +261,17 @@ export async function loadMarteauConfig(target: string, options: LoadOptions): P
   } catch (e) {
     throw new ConfigError(file, undefined, undefined, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  return parseMarteauConfig(parseYaml(file, text), path.dirname(path.resolve(file)), options);
+  const src = parseYaml(file, text);
+  return parseMarteauConfig(src, path.dirname(path.resolve(file)), { ...options, behaviors: await withPlugins(src, options.behaviors) });
+}
+
+/**
+ * The registry a config's proxies, fixtures and chaos resolve behavior names in: the given one
+ * plus the behaviors of its `plugins:` files (loaded now: importing is asynchronous, parsing not).
+ */
+export async function withPlugins(src: SourceDoc, behaviors: BehaviorRegistry): Promise<BehaviorRegistry> {
+  const plugins = await loadConfigPlugins(src, behaviors);
+  return plugins.length ? new Map([...behaviors, ...plugins.map((b) => [b.name, b] as const)]) : behaviors;
 }
 
 /** The variables a job defines once it runs; before that, placeholders that validate like them. */
@@ -275,7 +295,7 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
   for (const p of names('proxies')) Object.assign(placeholders, proxyVars(p, '127.0.0.1:1', '127.0.0.1:1'));
   const src = expandDocument(source, { ...placeholders, ...vars }, ['services']);
   const data = src.doc.toJS() as Record<string, unknown>;
-  rejectMarteauClassFixtures(src, data as Record<string, unknown>);
+  rejectMarteauPythonPlugins(src, data as Record<string, unknown>);
   const parsed = marteauSchema.safeParse(data);
   if (!parsed.success) {
     throw zodToConfigError(src, data, parsed.error, {
@@ -284,20 +304,22 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
     });
   }
   const c = parsed.data;
-  const runner: RunnerName = c.runner ?? (c.command !== undefined ? 'command' : 'builtin');
+  // Marteau ran every config with FunkLoad: its `script` + `test` keep meaning a FunkLoad test.
+  const runner: RunnerName = c.runner ?? (c.command !== undefined ? 'command' : c.script !== undefined || c.test !== undefined ? 'funkload' : 'builtin');
   const entry = options.runners.get(runner);
   if (!entry) {
     const available = [...options.runners.keys()].join(', ');
     throw errorAt(
       src,
       c.runner ? ['runner'] : [],
-      `runner "${runner}" is not available in this version${c.runner ? '' : ' (the default when no `command:` is given)'}`,
+      `runner "${runner}" is not available in this version${c.runner ? '' : runner === 'funkload' ? ' (the default when script: or test: is given)' : ' (the default when no `command:` is given)'}`,
       `available runners: ${available}${options.runners.has('command') ? '; e.g. runner: command with command: [node, load.js]' : ''}`,
     );
   }
   if (entry.configSchema) {
     const r = entry.configSchema.safeParse(data);
-    if (!r.success) throw zodToConfigError(src, data, r.error, { hint: (p) => HINTS[String(p[0])] });
+    // The runner's messages say what a value should be; a key left out gets the hint of what to add.
+    if (!r.success) throw zodToConfigError(src, data, r.error, { hint: (p) => (p.length === 1 && data[String(p[0])] === undefined ? HINTS[String(p[0])] : undefined) });
   }
 
   let command: string[] | undefined;
@@ -352,6 +374,7 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
     thresholds: c.thresholds ?? {},
     recovery: recoveryOptions(c.recovery),
     proxies,
+    behaviors: options.behaviors,
     services,
     statsd: c.statsd,
     api: c.api ? { listen: c.api.listen, vaurienProxy: c.api.vaurien_proxy } : undefined,
@@ -371,6 +394,7 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
     upload: c.upload ?? true,
     artifacts: [...(c.xml ? [c.xml] : []), ...(c.artifacts ?? [])],
     keepRemote: c.keep_remote ?? false,
+    email: c.email === undefined ? [] : typeof c.email === 'string' ? [c.email] : c.email,
     raw: data as Record<string, unknown>,
   };
   if (config.timeoutMs <= 0) throw errorAt(src, ['timeout'], 'must be more than 0');
@@ -451,8 +475,17 @@ function parseFixtures(
   });
 }
 
-/** Marteau's own fixtures were Python classes; say so plainly rather than "unknown key class". */
-function rejectMarteauClassFixtures(src: SourceDoc, data: Record<string, unknown>): void {
+/** Marteau's own fixtures were Python classes found through `lookup:`; say so plainly rather than "unknown key". */
+function rejectMarteauPythonPlugins(src: SourceDoc, data: Record<string, unknown>): void {
+  if ('lookup' in data) {
+    throw errorAt(
+      src,
+      ['lookup'],
+      "Marteau's lookup: imports Python modules that register fixture classes; marteau-tui has no Python fixtures",
+      'remove lookup:, and describe each fixture as a proxy change: fixtures: {slow_db: {proxy: NAME, behaviors: "100:delay"}}',
+      true,
+    );
+  }
   const fixtures = data.fixtures;
   if (!fixtures || typeof fixtures !== 'object') return;
   for (const [name, f] of Object.entries(fixtures)) {

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { errorAt, type SourceDoc } from './errors.js';
 import { isMarteauVar, references, varKey } from './interpolate.js';
+import { innerPath } from './paths.js';
 import { durationMs, durationSchema } from './units.js';
 import { splitWords, WordsError } from './words.js';
 
@@ -38,7 +39,7 @@ export const serviceSchema = z
     ready: readySchema.default('tcp').describe('when it counts as started: tcp (port open), {http: /path} (2xx/3xx), {log: regex}, none'),
     ready_timeout: durationSchema.default(30).describe('how long to wait for ready (default 30s)'),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.string(), z.number(), z.boolean()])).optional(),
-    wdir: z.string().optional().describe('directory it runs in, relative to the project (default: the project)'),
+    wdir: innerPath.optional().describe('directory it runs in, relative to the project (default: the project)'),
     stop_signal: z
       .enum(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP'])
       .default('SIGTERM')

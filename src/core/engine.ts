@@ -7,11 +7,11 @@
  */
 import { randomInt } from 'node:crypto';
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, parseYaml } from '../config/errors.js';
 import type { Vars } from '../config/interpolate.js';
-import { loadMarteauConfig, parseMarteauConfig, type MarteauConfig } from '../config/marteau.js';
+import { loadMarteauConfig, parseMarteauConfig, withPlugins, type MarteauConfig } from '../config/marteau.js';
 import { proxyVars } from '../config/services.js';
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
 import { formatDuration } from '../config/units.js';
@@ -20,7 +20,7 @@ import { defaultExecutorFactory } from '../exec/factory.js';
 import { defaultRunners } from '../runners/index.js';
 import type { RunnerContext, RunnerNode, RunnerRegistry, RunOutcome } from '../runners/runner.js';
 import type { BehaviorRegistry, MixSpec } from '../proxy/mix.js';
-import { defaultRegistry, splitHostPort, type Proxy, type ProxyEvent, type ProxyStats } from '../proxy/proxy.js';
+import { defaultRegistry, splitHostPort, UpstreamLoopError, type Proxy, type ProxyEvent, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { Control } from '../proxy/api/control.js';
 import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/server.js';
@@ -31,13 +31,15 @@ import { ServiceFaultPlayer } from './service-faults.js';
 import { ServiceSet } from './services.js';
 import { isTerminal, type Job, type JobOutcome, type JobSource } from './jobs.js';
 import { NodePool, type ExecutorFactory, type NodeView } from './node-pool.js';
+import { mailReport } from './mail.js';
 import { postWebhook } from './notify.js';
-import { groupAlive, processStartTime } from './owner.js';
+import { currentOwner, groupAlive, processStartTime } from './owner.js';
 import { JournalQueue, newJobId, QueueError, short, type JobQueue } from './queue.js';
 import { QueueOfflineError, RedisQueue } from './redis-queue.js';
 import { compileSchedule } from './schedule.js';
 import { Scheduler } from './scheduler.js';
 import { cloneGit, parseGitTarget } from './source.js';
+import { Watchdog } from './watchdog.js';
 import { mkdirp, StateDir } from './state-dir.js';
 
 export interface EngineOptions {
@@ -76,9 +78,11 @@ export interface JobView extends Readonly<Job> {
   timeline?: readonly TimelineEvent[];
   /** Each proxy's chaos schedule while the job runs here. */
   chaos?: readonly ScheduleView[];
-  /** The seed of the run (once it started here). */
+  /** The seed of the run (once it started here; kept after it ends). */
   seed?: string;
   summary?: string;
+  /** The HTML report of a job that ended here, when its runner wrote one. */
+  report?: string;
 }
 
 export interface EngineSnapshot {
@@ -106,7 +110,7 @@ interface LiveJob {
 const TAIL_LINES = 200;
 /** console.log stops growing past this (a runaway tool must not fill the disk). */
 const MAX_CONSOLE_BYTES = 50 * 1024 * 1024;
-type AbortWhy = 'cancel' | 'timeout' | 'shutdown';
+type AbortWhy = 'cancel' | 'timeout' | 'shutdown' | 'lease';
 /** How long a finished job's record is retried while a shared queue is offline. */
 const FINISH_RETRY_MS = 10 * 60_000;
 const FINISH_RETRY_STOPPING_MS = 5000;
@@ -121,7 +125,8 @@ export class Engine {
   private readonly scheduler: Scheduler;
   private readonly live = new Map<string, LiveJob>();
   private readonly own = new Set<string>();
-  private readonly summaries = new Map<string, { summary: string; report?: string; bell: boolean }>();
+  /** What a job that ended here leaves for views: its summary, report, seed and fault timeline. */
+  private readonly summaries = new Map<string, { summary: string; report?: string; bell: boolean; seed?: string; timeline?: readonly TimelineEvent[] }>();
   private readonly seen = new Map<string, Job['status']>();
   private readonly subscribers = new Set<() => void>();
   private snapshot?: EngineSnapshot;
@@ -131,13 +136,18 @@ export class Engine {
   private proxyPublisher?: NodeJS.Timeout;
   private started = false;
   private stopping = false;
+  /** Kills the process groups of the jobs run here should this process die or lose its lease. */
+  private readonly watchdog: Watchdog;
+  private leaseTimer?: NodeJS.Timeout;
 
   constructor(private readonly options: EngineOptions) {
     this.state = new StateDir(options.stateDir);
     const q = options.nodes.queue;
     this.queue =
       options.queue ??
-      (q?.url ? new RedisQueue({ url: q.url, lostJobs: q.lostJobs }) : new JournalQueue(this.state.journalFile, undefined, q?.lostJobs));
+      (q?.url ? new RedisQueue({ url: q.url, lostJobs: q.lostJobs, resultsRoot: this.state.jobsDir }) : new JournalQueue(this.state.journalFile, undefined, q?.lostJobs));
+    // With `requeue`, a job of an engine judged dead runs again elsewhere: its old copy must not.
+    this.watchdog = new Watchdog(q?.lostJobs === 'requeue' && this.queue.lease ? this.queue.lease().ttlMs : 0);
     this.runners = options.runners ?? defaultRunners;
     this.behaviors = options.behaviors ?? defaultRegistry;
     this.pool = new NodePool(options.nodes, this.queue, options.executorFactory ?? defaultExecutorFactory, this.events);
@@ -163,6 +173,12 @@ export class Engine {
     this.started = true;
     await this.state.ensure();
     await this.queue.open();
+    if (this.options.run === 'all' && this.queue.claimNodeNames) {
+      await this.queue.claimNodeNames(this.pool.list().map((n) => n.name)).catch(async (e: unknown) => {
+        await this.queue.close();
+        throw e;
+      });
+    }
     for (const j of this.queue.list()) this.seen.set(j.id, j.status);
     // Jobs whose engine died (kill -9, crash, reboot) are marked interrupted; what they left
     // running on this machine is stopped.
@@ -186,6 +202,20 @@ export class Engine {
     this.shareWithTeam();
     if (this.options.probe ?? this.runsJobs) this.pool.start();
     if (this.runsJobs) void this.scheduler.kick();
+    if (this.runsJobs && this.queue.lease) this.holdLease(this.options.nodes.queue?.lostJobs === 'requeue');
+  }
+
+  /**
+   * Pass each heartbeat on to the watchdog; with `requeue`, stop the jobs once the lease may have
+   * run out (the others may be starting them again), recorded as interrupted by a lost lease.
+   */
+  private holdLease(stopJobs: boolean): void {
+    this.leaseTimer = setInterval(() => {
+      const { lastBeat, ttlMs } = this.queue.lease!();
+      this.watchdog.beat(lastBeat);
+      if (stopJobs && Date.now() >= lastBeat + ttlMs) for (const l of this.live.values()) l.abort.abort('lease' satisfies AbortWhy);
+    }, 250);
+    this.leaseTimer.unref();
   }
 
   /** Stop scheduling; running jobs are stopped and recorded as interrupted. */
@@ -195,6 +225,8 @@ export class Engine {
     this.pool.stop();
     for (const l of this.live.values()) l.abort.abort('shutdown' satisfies AbortWhy);
     await Promise.all([...this.live.values()].map((l) => l.done));
+    clearInterval(this.leaseTimer);
+    this.watchdog.close();
     clearInterval(this.proxyPublisher);
     this.offShared?.();
     this.unwatch?.();
@@ -225,10 +257,11 @@ export class Engine {
     if (o.edit) {
       // A command's settings (`sweep --only ...`) go into the snapshot, so a replay has them.
       text = o.edit(text);
-      config = parseMarteauConfig(parseYaml(config.file, text), config.projectDir, { runners: this.runners, behaviors: this.behaviors });
+      const src = parseYaml(config.file, text);
+      config = parseMarteauConfig(src, config.projectDir, { runners: this.runners, behaviors: await withPlugins(src, this.behaviors) });
     }
-    await this.keepConfig(id, text);
-    if (typeof config.raw.chaos === 'string' && !config.sweep) await copyFile(path.join(config.projectDir, config.raw.chaos), path.join(jobDir, CHAOS_SNAPSHOT));
+    await this.keepFile(id, CONFIG_SNAPSHOT, text);
+    if (typeof config.raw.chaos === 'string' && !config.sweep) await this.keepFile(id, CHAOS_SNAPSHOT, await readFile(path.join(config.projectDir, config.raw.chaos), 'utf8'));
     if (o.runHere ?? this.options.run === 'own') this.own.add(id);
     const job = await this.queue.enqueue({
       id,
@@ -249,30 +282,31 @@ export class Engine {
   }
 
   /** Run a finished job again from its config snapshot, with a new seed (unless the config sets one). */
-  async retry(idOrPrefix: string, o: { runHere?: boolean } = {}): Promise<Readonly<Job>> {
+  async retry(idOrPrefix: string, o: RequeueOptions = {}): Promise<Readonly<Job>> {
     return this.requeue(idOrPrefix, SNAPSHOT_FILES, o);
   }
 
   /** Run a finished job again with its config snapshot and its recorded seed: the same faults for the same traffic. */
-  async replay(idOrPrefix: string, o: { runHere?: boolean } = {}): Promise<Readonly<Job> & { seed: string }> {
+  async replay(idOrPrefix: string, o: RequeueOptions = {}): Promise<Readonly<Job> & { seed: string }> {
     const old = this.queue.get(this.queue.resolve(idOrPrefix))!;
-    const seed = await readFile(path.join(this.state.jobDir(old.id), SEED_FILE), 'utf8').catch(() => undefined);
+    const seed = await this.jobFile(old.id, SEED_FILE);
     if (seed === undefined) throw new QueueError(`job ${short(old.id)} never started, so it has no seed to replay; use retry`);
     return { ...(await this.requeue(old.id, [...SNAPSHOT_FILES, SEED_FILE], o)), seed: seed.trim() };
   }
 
-  private async requeue(idOrPrefix: string, files: readonly string[], o: { runHere?: boolean }): Promise<Readonly<Job>> {
+  private async requeue(idOrPrefix: string, files: readonly string[], o: RequeueOptions): Promise<Readonly<Job>> {
     const old = this.queue.get(this.queue.resolve(idOrPrefix))!;
     const id = newJobId();
     if (!isTerminal(old.status)) throw new QueueError(`job ${short(old.id)} is still ${old.status}; cancel it first or wait for it`);
-    await this.keepConfig(id, await this.configText(old.id));
-    for (const f of files.filter((f) => f !== 'marteau.yml')) {
-      await copyFile(path.join(this.state.jobDir(old.id), f), path.join(this.state.jobDir(id), f)).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'ENOENT') throw e;
-      });
+    // From this terminal's state dir, else from the shared queue: the job may have run anywhere.
+    for (const f of files) {
+      const text = await this.jobFile(old.id, f);
+      if (text !== undefined) await this.keepFile(id, f, text);
+      else if (f === CONFIG_SNAPSHOT) throw new QueueError(`job ${short(old.id)} has no config snapshot here${this.queue.label ? ` nor in ${this.queue.label}` : ''} (purged?)`);
     }
     if (o.runHere ?? this.options.run === 'own') this.own.add(id);
-    const job = await this.queue.retry(old.id, id);
+    // A --ci run's job is left to that run; its retry is not (that run may be long gone).
+    const job = await this.queue.retry(old.id, { id, origin: o.origin ?? (old.origin === 'ci' ? undefined : old.origin) });
     void this.scheduler.kick();
     return job;
   }
@@ -315,13 +349,19 @@ export class Engine {
   private async startJobApi(config: MarteauConfig, proxies: ProxySet, onError: (m: string) => void): Promise<ApiServer | undefined> {
     if (!config.api) return undefined;
     const [host, port] = splitHostPort(config.api.listen);
-    const control = new Control(proxies, new Map(this.behaviors), { vaurienProxy: config.api.vaurienProxy });
+    const control = new Control(proxies, new Map(config.behaviors), { vaurienProxy: config.api.vaurienProxy });
     try {
       return await startApiServer({ control, host, port, version: await packageVersion(), onError });
     } catch (e) {
       const why = e instanceof ApiConfigError ? e.message : `cannot listen on ${config.api.listen} (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
       throw new ConfigError(config.file, undefined, undefined, `api: ${why}`, 'bind the API to 127.0.0.1 on a free port');
     }
+  }
+
+  /** The id of the job running here whose proxy has this name (the first, when several do). */
+  jobOfProxy(proxy: string): string | undefined {
+    for (const [id, l] of this.live) if (l.proxies?.get(proxy)) return id;
+    return undefined;
   }
 
   /** The proxies of the jobs this process runs now. */
@@ -382,8 +422,12 @@ export class Engine {
     return this.own.has(id);
   }
 
+  /** Where a job's results are: here, or (team mode) `host:dir` of the engine that ran it. */
   resultDir(id: string): string {
-    return this.state.jobDir(id);
+    const j = this.queue.get(id);
+    if (!j?.resultsRoot || !j.owner) return this.state.jobDir(id);
+    const dir = path.join(j.resultsRoot, j.id);
+    return j.owner.host === currentOwner().host ? dir : `${j.owner.host}:${dir}`;
   }
 
   private readonly views = new WeakMap<Readonly<Job>, JobView>();
@@ -396,13 +440,14 @@ export class Engine {
     if (cached && cached.summary === s?.summary) return cached;
     const v: JobView = Object.freeze({
       ...j,
-      resultDir: this.state.jobDir(j.id),
+      resultDir: this.resultDir(j.id),
       progress: l?.progress,
       lines: l ? Object.freeze([...l.lines]) : undefined,
-      timeline: l ? Object.freeze([...l.timeline]) : undefined,
+      timeline: l ? Object.freeze([...l.timeline]) : s?.timeline,
       chaos: l?.chaos ? Object.freeze(l.chaos.view()) : undefined,
-      seed: l?.seed,
+      seed: l?.seed ?? s?.seed,
       summary: s?.summary,
+      report: s?.report,
     });
     if (!l) this.views.set(j, v);
     return v;
@@ -447,7 +492,7 @@ export class Engine {
       at: Date.now(),
       job: j,
       summary: s?.summary ?? summaryLine(j),
-      resultDir: this.state.jobDir(j.id),
+      resultDir: this.resultDir(j.id),
       bell: s?.bell ?? false,
       report: s?.report,
     });
@@ -471,10 +516,11 @@ export class Engine {
    */
   private async snapshotConfig(job: Readonly<Job>, vars: Vars): Promise<MarteauConfig> {
     const dir = this.state.jobDir(job.id);
+    const src = parseYaml(job.source.configFile, await this.configText(job.id));
     return parseMarteauConfig(
-      parseYaml(job.source.configFile, await this.configText(job.id)),
+      src,
       job.source.dir,
-      { runners: this.runners, behaviors: this.behaviors, readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8'), seed: this.live.get(job.id)?.seed },
+      { runners: this.runners, behaviors: await withPlugins(src, this.behaviors), readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8'), seed: this.live.get(job.id)?.seed },
       vars,
     );
   }
@@ -497,24 +543,33 @@ export class Engine {
     }
   }
 
-  /** The config as enqueued: in the job's directory, and in a shared queue for other machines. */
-  private async keepConfig(id: string, text: string): Promise<void> {
+  /** A job's file (config as enqueued, chaos file, seed): in its directory, and in a shared queue for other machines. */
+  private async keepFile(id: string, name: string, text: string): Promise<void> {
+    await this.keepLocal(id, name, text);
+    await this.queue.storeJobFile?.(id, name, text);
+  }
+
+  private async keepLocal(id: string, name: string, text: string): Promise<void> {
     await mkdirp(this.state.jobDir(id), 0o700);
-    await writeFile(path.join(this.state.jobDir(id), 'marteau.yml'), text, { mode: 0o600 });
-    await this.queue.storeConfig?.(id, text);
+    await writeFile(path.join(this.state.jobDir(id), name), text, { mode: 0o600 });
+  }
+
+  /** A job's file from its directory, else (enqueued or run on another machine) from the shared queue. */
+  private async jobFile(id: string, name: string): Promise<string | undefined> {
+    try {
+      return await readFile(path.join(this.state.jobDir(id), name), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      const shared = await this.queue.loadJobFile?.(id, name);
+      if (shared !== undefined) await this.keepLocal(id, name, shared);
+      return shared;
+    }
   }
 
   private async configText(id: string): Promise<string> {
-    const file = path.join(this.state.jobDir(id), 'marteau.yml');
-    try {
-      return await readFile(file, 'utf8');
-    } catch (e) {
-      // Enqueued on another machine: the shared queue has the snapshot.
-      const shared = (e as NodeJS.ErrnoException).code === 'ENOENT' ? await this.queue.loadConfig?.(id) : undefined;
-      if (shared === undefined) throw e;
-      await this.keepConfig(id, shared);
-      return shared;
-    }
+    const text = await this.jobFile(id, CONFIG_SNAPSHOT);
+    if (text === undefined) throw new QueueError(`job ${short(id)}: its config snapshot is gone from ${this.state.jobDir(id)}${this.queue.label ? ` and ${this.queue.label}` : ''}`);
+    return text;
   }
 
   /**
@@ -589,14 +644,20 @@ export class Engine {
     let config: MarteauConfig | undefined;
     let outcome: RunOutcome | undefined;
     let error: unknown;
-    const proxies = new ProxySet(this.behaviors);
+    // The job's `plugins:` join this registry once its config is read (the set resolves names in it).
+    const registry = new Map(this.behaviors);
+    const proxies = new ProxySet(registry);
     let api: ApiServer | undefined;
     live.proxies = proxies;
     const executors: Executor[] = [];
     let timer: NodeJS.Timeout | undefined;
+    const groups: number[] = [];
     const recordProcess = (node: string, pgid: number, local: boolean) => {
       void this.queue.recordProcess(job.id, claim, node, pgid).catch(() => {});
-      if (local) void writeFile(path.join(resultDir, `pgid-${node}`), `${pgid} ${processStartTime(pgid) ?? ''}\n`).catch(() => {});
+      if (!local) return;
+      this.watchdog.add(pgid);
+      groups.push(pgid);
+      void writeFile(path.join(resultDir, `pgid-${node}`), `${pgid} ${processStartTime(pgid) ?? ''}\n`).catch(() => {});
     };
     const services = new ServiceSet({
       log: (line, o) => log(line, { node: `${SERVICE_NODE}${o.service}`, stream: o.stream, level: o.level }),
@@ -604,7 +665,10 @@ export class Engine {
     });
     try {
       const jobVars = { MARTEAU_JOB_ID: job.id, MARTEAU_JOB_NAME: job.name, MARTEAU_RESULT_DIR: resultDir };
+      // Enqueued elsewhere: the `chaos:` file the config is read with comes from the shared queue.
+      await this.jobFile(job.id, CHAOS_SNAPSHOT);
       config = await this.snapshotConfig(job, jobVars);
+      for (const [name, b] of config.behaviors) registry.set(name, b);
       const runner = this.runners.get(config.runner);
       if (!runner) throw new ConfigError(config.file, undefined, undefined, `runner "${config.runner}" is not available in this version`);
       timer = setTimeout(() => live.abort.abort('timeout' satisfies AbortWhy), config.timeoutMs);
@@ -632,7 +696,7 @@ export class Engine {
         (e) => {
           live.timeline.push(e);
           this.events.emit({ type: 'job.fixture', at: e.at, jobId: job.id, event: e });
-          log(timelineLine(e));
+          log(timelineLine(e, chaos.view().some((v) => v.proxy === e.proxy && (v.current || v.remaining > 0))));
         },
         (m, level) => log(m, { level }),
         () => this.changed(),
@@ -644,7 +708,7 @@ export class Engine {
         (e) => {
           live.timeline.push(e);
           this.events.emit({ type: 'job.fixture', at: e.at, jobId: job.id, event: e });
-          log(timelineLine(e));
+          log(timelineLine(e, false));
         },
         (m, level) => log(m, { level }),
       );
@@ -659,8 +723,8 @@ export class Engine {
         const executor = this.pool.executor(n.name);
         executors.push(executor);
         return n.type === 'ssh'
-          ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, ssh: { host: n.host, port: n.port, user: n.user }, nodeBin: n.nodeBin, marteauTui: n.marteauTui }
-          : { name: n.name, index, executor, kind: n.type };
+          ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, nodeBin: n.nodeBin, marteauTui: n.marteauTui, funkload: n.funkload }
+          : { name: n.name, index, executor, kind: n.type, funkload: n.funkload };
       });
       let loadStarted = false;
       const ctx: RunnerContext = {
@@ -704,18 +768,19 @@ export class Engine {
       await api?.close().catch(() => {});
       await proxies.close(0).catch(() => {});
       await Promise.all(executors.map((x) => x.close().catch(() => {})));
+      for (const g of groups) this.watchdog.remove(g);
     }
 
     const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
     const final = decideOutcome(why, outcome, error, config?.timeoutMs);
     if (error instanceof NodeError) this.pool.markDown(error.node, error.message);
-    if (error && !(error instanceof ConfigError) && !(error instanceof NodeError) && !(error instanceof ListenError)) {
+    if (error && !(error instanceof ConfigError) && !(error instanceof NodeError) && !(error instanceof ListenError) && !(error instanceof UpstreamLoopError)) {
       log(`error: ${(error as Error).message}`, { level: 'error' });
     }
     const endedAt = Date.now();
     const summary = `${final.status}${final.reason ? `: ${final.reason}` : ''} in ${formatDuration(endedAt - started)}${outcome?.summary ? ` (${outcome.summary})` : ''}`;
     log(`job ${short(job.id)} ${summary}`, { quiet: true });
-    this.summaries.set(job.id, { summary, report: outcome?.report, bell: config?.notify.bell ?? false });
+    this.summaries.set(job.id, { summary, report: outcome?.report, bell: config?.notify.bell ?? false, seed: live.seed, timeline: Object.freeze([...live.timeline]) });
     await writeFile(
       path.join(resultDir, 'result.json'),
       JSON.stringify(
@@ -746,14 +811,18 @@ export class Engine {
       const problem = await postWebhook(webhook, { job: finished, summary, resultDir, report: outcome?.report }, config.notify.webhookTimeoutMs);
       if (problem) this.log(job.id, problem, 'warn');
     }
+    if (config?.email.length) {
+      const mailed = await mailReport(config.email, { job: this.queue.get(job.id)!, summary, resultDir, report: outcome?.report }, this.options.nodes.mail);
+      if (mailed.problem) this.log(job.id, mailed.problem, 'warn');
+      else if (mailed.sent) this.log(job.id, mailed.sent, 'info');
+    }
   }
 
   /** A replay's recorded seed, else the config's, else a new one; kept in the job directory at once. */
   private async jobSeed(job: Readonly<Job>, config: MarteauConfig): Promise<string> {
-    const file = path.join(this.state.jobDir(job.id), SEED_FILE);
-    const recorded = (await readFile(file, 'utf8').catch(() => '')).trim();
+    const recorded = ((await this.jobFile(job.id, SEED_FILE)) ?? '').trim();
     const seed = recorded || String(config.seed ?? randomInt(2 ** 31));
-    if (!recorded) await writeFile(file, `${seed}\n`, { mode: 0o600 });
+    if (!recorded) await this.keepFile(job.id, SEED_FILE, `${seed}\n`);
     return seed;
   }
 
@@ -787,10 +856,12 @@ export class Engine {
 export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | undefined, error: unknown, timeoutMs?: number): JobOutcome {
   if (why === 'cancel') return { status: 'cancelled', reason: 'cancelled by a user' };
   if (why === 'shutdown') return { status: 'interrupted', reason: 'the engine was stopped during the run', failure: 'infrastructure' };
+  if (why === 'lease') return { status: 'interrupted', reason: 'this engine could not renew its lease on the queue, so another may run the job again: stopped here', failure: 'infrastructure' };
   if (why === 'timeout') return { status: 'failed', failure: 'test', reason: `timed out after ${formatDuration(timeoutMs ?? 0)} (timeout:)` };
   if (error instanceof ConfigError) return { status: 'failed', failure: 'config', reason: error.message };
   if (error instanceof NodeError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
   if (error instanceof ListenError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
+  if (error instanceof UpstreamLoopError) return { status: 'failed', failure: 'config', reason: error.message };
   if (error) return { status: 'failed', failure: 'infrastructure', reason: (error as Error).message ?? String(error) };
   if (!outcome) return { status: 'failed', failure: 'infrastructure', reason: 'the runner returned nothing' };
   return {
@@ -816,12 +887,21 @@ function jobEnv(config: MarteauConfig): Record<string, string> {
 const SEED_FILE = 'seed';
 /** The job directory's copy of the file `chaos:` names, taken at enqueue. */
 const CHAOS_SNAPSHOT = 'chaos.yml';
+/** The job directory's copy of the config as enqueued. */
+const CONFIG_SNAPSHOT = 'marteau.yml';
 /** What retry and replay copy from the old job (a chaos file only when the config names one). */
-const SNAPSHOT_FILES = ['marteau.yml', CHAOS_SNAPSHOT] as const;
+const SNAPSHOT_FILES = [CONFIG_SNAPSHOT, CHAOS_SNAPSHOT] as const;
 
-function timelineLine(e: TimelineEvent): string {
+interface RequeueOptions {
+  runHere?: boolean;
+  /** Who asks (as for enqueue); a `--ci` run's origin is never inherited. */
+  origin?: string;
+}
+
+/** `scheduled`: the proxy has a chaos schedule (a change by hand pauses it; say so only then). */
+function timelineLine(e: TimelineEvent, scheduled: boolean): string {
   if (e.kind === 'service') return `chaos ${e.fixture}: service ${e.proxy} ${e.label ?? e.mix}`;
-  if (e.source === 'manual') return `manual: ${e.proxy} mix ${e.mix || '(none)'} set by hand; its chaos schedule is paused`;
+  if (e.source === 'manual') return `manual: ${e.proxy} mix ${e.mix || '(none)'} set by hand${scheduled ? '; its chaos schedule is paused' : ''}`;
   const what = e.source === 'chaos' ? `chaos ${e.fixture} (${e.label})` : `fixture ${e.fixture}`;
   return `${what}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${e.mix || '(none)'}`;
 }

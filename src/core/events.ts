@@ -10,7 +10,13 @@ export interface Progress {
   cycles?: number;
   /** Concurrent virtual users right now. */
   users?: number;
+  /** Users the cycle asks for (the live count is below it while they ramp up or stop). */
+  cycleUsers?: number;
   requestsPerSecond?: number;
+  /** Over the last second, like requestsPerSecond. */
+  errorsPerSecond?: number;
+  /** 95th percentile of the last second's request times, ms. */
+  p95Ms?: number;
   requests?: number;
   errors?: number;
   /** Free text for runners without numbers ("uploading", "node box1 done"). */

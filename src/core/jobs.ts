@@ -44,13 +44,19 @@ export interface JobOutcome {
 
 export type JournalRecord =
   | { t: 'enqueued'; at: number; by: Owner; job: JobSpec }
-  | { t: 'claimed'; at: number; id: string; claim: string; owner: Owner; nodes: NodeClaim[] }
+  /**
+   * `results`: the claimer's jobs directory (team mode: on the claimer's host, see `owner`);
+   * `lost`: what the job becomes should the claimer die (its `lost_jobs`, whoever notices).
+   */
+  | { t: 'claimed'; at: number; id: string; claim: string; owner: Owner; nodes: NodeClaim[]; results?: string; lost?: 'interrupt' | 'requeue' }
   | { t: 'proc'; at: number; id: string; claim: string; node: string; pgid: number }
   | { t: 'cancel'; at: number; id: string; by: Owner }
   | ({ t: 'finished'; at: number; id: string; claim: string } & JobOutcome)
   | { t: 'node'; at: number; name: string; enabled: boolean; by: Owner }
   /** A lost engine's running job goes back to the queue (config: lost_jobs: requeue). */
-  | { t: 'requeued'; at: number; id: string; claim: string; reason: string };
+  | { t: 'requeued'; at: number; id: string; claim: string; reason: string }
+  /** Finished jobs removed from the history (team mode: trimmed or `queue --purge`). */
+  | { t: 'purged'; at: number; ids: string[] };
 
 export interface Job extends JobSpec {
   seq: number;
@@ -62,6 +68,10 @@ export interface Job extends JobSpec {
   durationMs?: number;
   nodesTaken: string[];
   owner?: Owner;
+  /** The jobs directory of the engine that ran it (team mode), on `owner.host`. */
+  resultsRoot?: string;
+  /** Its engine's `lost_jobs`: what it becomes should that engine die. */
+  onLost?: 'interrupt' | 'requeue';
   claim?: string;
   cancelRequested: boolean;
   reason?: string;
@@ -95,6 +105,7 @@ export class QueueState {
     const changed = this.fold(r);
     if (changed && 'id' in r) this.touched.add(r.id);
     else if (changed && r.t === 'enqueued') this.touched.add(r.job.id);
+    else if (changed && r.t === 'purged') for (const id of r.ids) this.touched.add(id);
     return changed;
   }
 
@@ -123,6 +134,8 @@ export class QueueState {
           durationMs: undefined,
           nodesTaken: [],
           owner: undefined,
+          resultsRoot: undefined,
+          onLost: undefined,
           claim: undefined,
           cancelRequested: false,
           reason: undefined,
@@ -142,6 +155,8 @@ export class QueueState {
         j.status = 'running';
         j.claim = r.claim;
         j.owner = r.owner;
+        j.resultsRoot = typeof r.results === 'string' ? r.results : undefined;
+        j.onLost = r.lost;
         j.startedAt = r.at;
         j.nodesTaken = r.nodes.map((n) => n.name);
         for (const n of r.nodes) this.nodeUse.set(n.name, (this.nodeUse.get(n.name) ?? 0) + 1);
@@ -188,6 +203,7 @@ export class QueueState {
         j.reason = r.reason;
         j.claim = undefined;
         j.owner = undefined;
+        j.resultsRoot = undefined;
         j.startedAt = undefined;
         j.nodesTaken = [];
         j.procs = [];
@@ -196,6 +212,15 @@ export class QueueState {
       case 'node':
         this.nodeEnabled.set(r.name, r.enabled);
         return true;
+      case 'purged': {
+        let changed = false;
+        for (const id of Array.isArray(r.ids) ? r.ids : []) {
+          const j = this.jobs.get(id);
+          // Only history goes: a job still queued or running here is kept.
+          if (j && isTerminal(j.status)) changed = this.jobs.delete(id) || changed;
+        }
+        return changed;
+      }
       default:
         return false; // a record type from a newer version: ignore it, keep going
     }

@@ -21,8 +21,11 @@ export interface JobQueue {
   enqueue(spec: Omit<JobSpec, 'id'> & { id?: string }): Promise<Job>;
   /** Cancel a queued job now, or ask the engine running it to stop. */
   cancel(id: string): Promise<Job>;
-  /** A new queued job with the same spec (`retryOf` points at the old one). */
-  retry(id: string, newId?: string): Promise<Job>;
+  /**
+   * A new queued job with the same spec (`retryOf` points at the old one). Its origin is the
+   * caller's: a `--ci` run's job retried from a terminal must not be left to that (gone) run.
+   */
+  retry(id: string, o?: { id?: string; origin?: string }): Promise<Job>;
   /** All jobs, oldest first, history included. Frozen: a new array when anything changed. */
   list(): readonly Readonly<Job>[];
   get(id: string): Readonly<Job> | undefined;
@@ -49,12 +52,21 @@ export interface JobQueue {
   readonly label?: string;
   /** false while a shared backend cannot be reached (it reconnects by itself). */
   online?(): boolean;
-  /** Keep a job's config snapshot where engines on other machines can read it. */
-  storeConfig?(id: string, text: string): Promise<void>;
-  loadConfig?(id: string): Promise<string | undefined>;
+  /**
+   * Keep a file of a job (its config snapshot, `chaos:` file, seed) where engines and terminals
+   * on other machines read it: what they need to run, retry and replay it.
+   */
+  storeJobFile?(id: string, name: string, text: string): Promise<void>;
+  loadJobFile?(id: string, name: string): Promise<string | undefined>;
   /** Live output of a job run here, for the other processes; `onLine` gets theirs. */
   publishLine?(jobId: string, line: SharedLine): void;
   onLine?(listener: (jobId: string, line: SharedLine) => void): () => void;
+  /** Reserve this worker's node names for the team; throws when another live worker has one. */
+  claimNodeNames?(names: readonly string[]): Promise<void>;
+  /** Remove finished jobs that ended before this time (ms) from the shared history; returns how many. */
+  purge?(endedBefore: number): Promise<number>;
+  /** This process's lease on the shared queue: its last heartbeat Redis took, and how long it holds. */
+  lease?(): { lastBeat: number; ttlMs: number };
   /** What this process runs on (nodes, proxies of its jobs); `remotePresence` merges the others'. */
   publishPresence?(p: Presence): void;
   remotePresence?(): Presence;
@@ -86,6 +98,10 @@ export interface RecordLog {
   readNew(): Promise<JournalRecord[]>;
   /** Call `onChange` when new records may be there (it returns once they are read); returns a stop function. */
   watch(onChange: () => Promise<void>): () => void;
+  /** Append a claim unless a live engine already claimed the job (false: nothing appended). */
+  appendClaim?(r: Extract<JournalRecord, { t: 'claimed' }>): Promise<boolean>;
+  /** Free what `appendClaim` holds for a claim the fold refused. */
+  releaseClaim?(id: string, claim: string): Promise<void>;
 }
 
 export class QueueError extends Error {
@@ -116,6 +132,8 @@ export class LogQueue implements JobQueue {
     private readonly log: RecordLog,
     protected readonly owner: Owner = currentOwner(),
     private readonly lostJobs: LostJobs = 'interrupt',
+    /** This engine's jobs directory, named in its claims when other machines read them. */
+    private readonly resultsRoot?: string,
   ) {}
 
   async open(): Promise<void> {
@@ -143,18 +161,18 @@ export class LogQueue implements JobQueue {
     return this.mustGet(id);
   }
 
-  async retry(idOrPrefix: string, newId?: string): Promise<Job> {
+  async retry(idOrPrefix: string, o: { id?: string; origin?: string } = {}): Promise<Job> {
     const id = this.resolve(idOrPrefix);
     const j = this.mustGet(id);
     if (!isTerminal(j.status)) throw new QueueError(`job ${short(id)} is still ${j.status}; cancel it first or wait for it`);
     return this.enqueue({
-      id: newId,
+      id: o.id,
       name: j.name,
       source: j.source,
       runner: j.runner,
       nodes: j.nodes,
       nodeTags: j.nodeTags,
-      origin: j.origin,
+      origin: o.origin,
       retryOf: id,
     });
   }
@@ -165,6 +183,7 @@ export class LogQueue implements JobQueue {
       for (const id of this.state.takeTouched()) {
         const j = this.state.jobs.get(id);
         if (j) this.frozen.set(id, Object.freeze({ ...j, nodesTaken: Object.freeze([...j.nodesTaken]) as string[], procs: Object.freeze([...j.procs]) as Job['procs'] }));
+        else this.frozen.delete(id); // purged
       }
       this.cached = Object.freeze([...this.frozen.values()]);
     }
@@ -188,15 +207,23 @@ export class LogQueue implements JobQueue {
 
   async claim(id: string, nodes: NodeClaim[]): Promise<string | undefined> {
     const claim = randomBytes(8).toString('hex');
+    const record = { t: 'claimed' as const, at: Date.now(), id, claim, owner: this.owner, nodes, results: this.resultsRoot, lost: this.lostJobs };
+    let appended = true;
     try {
-      await this.append({ t: 'claimed', at: Date.now(), id, claim, owner: this.owner, nodes });
+      if (this.log.appendClaim) appended = await this.log.appendClaim(record);
+      else await this.log.append(record);
     } catch (e) {
       // The record may have landed with only the reply lost (a shared backend dropping):
       // should it turn up, the job was never started, and must not stay `running` for ever.
       this.unsureClaims.set(claim, id);
       throw e;
     }
-    return this.state.jobs.get(id)?.claim === claim ? claim : undefined;
+    // Reading up to our record also brings in anything appended before it: what decides.
+    await this.sync();
+    if (!appended) return undefined;
+    if (this.state.jobs.get(id)?.claim === claim) return claim;
+    void this.log.releaseClaim?.(id, claim).catch(() => {});
+    return undefined;
   }
 
   private settleUnsureClaims(): void {
@@ -204,6 +231,7 @@ export class LogQueue implements JobQueue {
       const won = this.state.jobs.get(id)?.claim === claim && this.state.jobs.get(id)?.status === 'running';
       if (!won && !this.state.rejectedClaims.has(claim)) continue; // not seen yet
       this.unsureClaims.delete(claim);
+      if (!won) void this.log.releaseClaim?.(id, claim).catch(() => {});
       if (won) {
         void this.finish(id, claim, { status: 'interrupted', failure: 'infrastructure', reason: 'its start was cut off by a lost connection to the queue' }).catch(() => {
           this.unsureClaims.set(claim, id);
@@ -244,7 +272,7 @@ export class LogQueue implements JobQueue {
     for (const j of dead) {
       const why = `the marteau-tui process running it (pid ${j.owner!.pid} on ${j.owner!.host}) stopped without finishing it`;
       // A job a user asked to stop is not run again.
-      if (this.lostJobs === 'requeue' && !j.cancelRequested) await this.append({ t: 'requeued', at: Date.now(), id: j.id, claim: j.claim!, reason: why });
+      if ((j.onLost ?? this.lostJobs) === 'requeue' && !j.cancelRequested) await this.append({ t: 'requeued', at: Date.now(), id: j.id, claim: j.claim!, reason: why });
       else await this.finish(j.id, j.claim!, { status: 'interrupted', reason: why, failure: 'infrastructure' });
     }
     // A --ci run's jobs are its own; if it died before starting one, nobody else will.

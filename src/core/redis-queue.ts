@@ -7,18 +7,21 @@
  * many workers race. What a shared state dir gives the journal for free is added here:
  *   - heartbeats: each process refreshes a key with a TTL; a running job whose owner's key is gone
  *     is interrupted (or requeued) by whichever process notices first (the fold keeps only one);
- *   - config snapshots of jobs, for workers on other machines;
+ *   - each job's files (config snapshot, `chaos:` file, seed), for engines on other machines;
  *   - live output (a capped stream) and proxy counters of the jobs each process runs.
  * BullMQ is not used: its workers pull the next job into a fixed concurrency, while our scheduler
  * picks which queued job fits which free nodes across all workers, and cancel/retry/history are
  * already the fold's; its stall detection is the TTL key below.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis, type RedisOptions } from 'ioredis';
-import { currentOwner, type Owner } from './owner.js';
-import type { JournalRecord } from './jobs.js';
-import { LogQueue, QueueError, type LostJobs, type Presence, type RecordLog, type SharedLine } from './queue.js';
-import type { QueueUrl } from './queue-url.js';
+import { Redis } from 'ioredis';
+import { currentOwner, isOwnerAlive, type Owner } from './owner.js';
+import { isTerminal } from './jobs.js';
+import { LogQueue, QueueError, type LostJobs, type Presence, type SharedLine } from './queue.js';
+import { QueueUrlError, type QueueUrl } from './queue-url.js';
+import { clientOptions, fieldMap, guard, makeKeys, offline, ownerKey, parseOwnerKey, RedisLog, type Keys } from './redis-log.js';
+
+export { QueueOfflineError } from './redis-log.js';
 
 export interface RedisQueueOptions {
   url: QueueUrl;
@@ -26,26 +29,58 @@ export interface RedisQueueOptions {
   lostJobs?: LostJobs;
   /** How long an engine that stopped beating still counts as alive (default 5 s). */
   heartbeatTtlMs?: number;
+  /** This engine's jobs directory: claims name it, so `queue` elsewhere says where results are. */
+  resultsRoot?: string;
+  /** Finished jobs kept in the stream (default 1000); older ones are trimmed away. */
+  keepFinished?: number;
   /** Key prefix (default `marteau:`), for several teams on one Redis. */
   prefix?: string;
 }
 
-/** Redis cannot be reached: CLI calls exit 3 with this (URL masked); views show "queue offline". */
-export class QueueOfflineError extends QueueError {
+/** Two workers gave a node the same name: they would share its `max_jobs` and its reservations. */
+export class NodeNameError extends QueueError {
   constructor(message: string) {
     super(message);
-    this.name = 'QueueOfflineError';
+    this.name = 'NodeNameError';
   }
 }
 
 export const DEFAULT_HEARTBEAT_TTL_MS = 5000;
+export const DEFAULT_KEEP_FINISHED = 1000;
 /** Live output kept in Redis for late readers: about this many lines, all jobs together. */
 const OUTPUT_MAXLEN = 10_000;
-const READ_BATCH = 1000;
-const BLOCK_MS = 2000;
+/** How often some process trims the stream (one at a time, under a lock). */
+const TRIM_EVERY_MS = 60_000;
+/** A purge record outlives the jobs it names this long: any reader that had them has read it. */
+const PURGE_RECORD_TTL_MS = 60 * 60_000;
+
+/** Take the node names unless a live engine other than this one holds one; returns the conflicts. */
+const NODES_LUA = `
+local taken = {}
+for i = 3, #ARGV do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if cur and cur ~= ARGV[1] and redis.call('EXISTS', ARGV[2] .. cur) == 1 then
+    table.insert(taken, ARGV[i])
+    table.insert(taken, cur)
+  end
+end
+if #taken == 0 then
+  for i = 3, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], ARGV[1]) end
+end
+return taken
+`;
+
+/** Free the names this engine holds (not those another took over meanwhile). */
+const NODES_RELEASE_LUA = `
+for i = 2, #ARGV do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+return 0
+`;
 
 export class RedisQueue extends LogQueue {
   readonly label: string;
+  private readonly url: QueueUrl;
   private readonly cmd: Redis;
   private readonly ttl: number;
   private readonly keys: Keys;
@@ -55,6 +90,11 @@ export class RedisQueue extends LogQueue {
   private lineListeners = new Set<(jobId: string, line: SharedLine) => void>();
   private remote: Presence = { nodes: [], proxies: [] };
   private lastError?: Error;
+  private readonly stream: RedisLog;
+  private readonly keepFinished: number;
+  private lastTrim = 0;
+  private lastBeat = 0;
+  private nodeNames: string[] = [];
 
   constructor(o: RedisQueueOptions) {
     // Each connection is its own owner: two queues in one process (tests, benchmarks, an
@@ -62,12 +102,15 @@ export class RedisQueue extends LogQueue {
     const owner = o.owner ?? { ...currentOwner(), session: randomBytes(4).toString('hex') };
     const keys = makeKeys(o.prefix ?? 'marteau:');
     const cmd = new Redis(o.url.url, clientOptions());
-    const log = new RedisLog(cmd, keys, o.url.masked);
-    super(log, owner, o.lostJobs);
+    const log = new RedisLog(cmd, keys, o.url.masked, ownerKey(owner));
+    super(log, owner, o.lostJobs, o.resultsRoot);
+    this.stream = log;
+    this.keepFinished = o.keepFinished ?? DEFAULT_KEEP_FINISHED;
     log.onOutput = (entries) => this.onOutput(entries);
     this.cmd = cmd;
     this.keys = keys;
     this.label = o.url.masked;
+    this.url = o.url;
     this.ttl = o.heartbeatTtlMs ?? DEFAULT_HEARTBEAT_TTL_MS;
     this.me = ownerKey(owner);
     // ioredis reconnects by itself; without a listener it would print every failure to stderr.
@@ -89,6 +132,7 @@ export class RedisQueue extends LogQueue {
       // The rejection only says the connection closed; the error event said why.
       throw offline(this.label, this.lastError ?? e);
     }
+    await this.checkDatabase();
     await super.open();
     await this.heartbeat();
     this.beat = setInterval(() => void this.tick(), Math.max(100, Math.floor(this.ttl / 5)));
@@ -99,9 +143,91 @@ export class RedisQueue extends LogQueue {
     clearInterval(this.beat);
     this.beat = undefined;
     // A clean exit frees its heartbeat at once: nothing of ours is running any more.
-    if (this.online()) await this.cmd.multi().del(this.keys.alive(this.me)).hdel(this.keys.presence, this.me).exec().catch(() => {});
+    if (this.online()) {
+      const m = this.cmd.multi().del(this.keys.alive(this.me)).hdel(this.keys.presence, this.me);
+      if (this.nodeNames.length) m.eval(NODES_RELEASE_LUA, 1, this.keys.nodes, this.me, ...this.nodeNames);
+      await m.exec().catch(() => {});
+    }
     await super.close();
     this.cmd.disconnect();
+  }
+
+  /**
+   * ioredis reports a SELECT that Redis refused only as an `error` event and goes on in db 0:
+   * a team giving /16 would share db 0 with whoever else uses it, unknowingly.
+   */
+  private async checkDatabase(): Promise<void> {
+    const db = Number(new URL(this.url.url).pathname.slice(1) || 0);
+    try {
+      await guard(this.label, this.cmd.select(db));
+    } catch (e) {
+      if (!/out of range/i.test((e as Error).message)) throw e;
+      this.cmd.disconnect();
+      const count = await this.databaseCount();
+      throw new QueueUrlError(
+        `${this.label}: database ${db} does not exist on this Redis${count ? ` (it has ${count}: 0 to ${count - 1})` : ''}; give a database number in range, or raise \`databases\` in redis.conf`,
+      );
+    }
+  }
+
+  private async databaseCount(): Promise<number | undefined> {
+    const probe = this.cmd.duplicate({ ...clientOptions(), lazyConnect: false, enableOfflineQueue: true, db: 0 });
+    probe.on('error', () => {});
+    try {
+      const [, n] = (await probe.config('GET', 'databases')) as string[];
+      return Number(n) || undefined;
+    } catch {
+      return undefined; // CONFIG may be renamed or forbidden: the message goes without the count
+    } finally {
+      probe.disconnect();
+    }
+  }
+
+  /**
+   * Take this worker's node names for the team: a name another live worker runs is refused (two
+   * workers' `local` are two machines, but would share one `max_jobs` and one set of jobs). A
+   * holder on this host whose process is gone is taken over at once, without waiting for its TTL.
+   */
+  async claimNodeNames(names: readonly string[]): Promise<void> {
+    const held = await guard(this.label, this.cmd.hgetall(this.keys.nodes));
+    for (const name of names) {
+      const holder = held[name];
+      if (holder && holder !== this.me && isOwnerAlive(parseOwnerKey(holder)) === false) await guard(this.label, this.cmd.hdel(this.keys.nodes, name));
+    }
+    const taken = (await guard(this.label, this.cmd.eval(NODES_LUA, 1, this.keys.nodes, this.me, this.keys.alive(''), ...names))) as string[];
+    if (taken.length) {
+      const [name, holder] = taken;
+      const o = parseOwnerKey(holder);
+      throw new NodeNameError(
+        `node "${name}" is already run by another worker on ${this.label} (pid ${o.pid} on ${o.host}): on a shared queue every worker's nodes need names of their own. ` +
+          `Give this worker a nodes file naming its nodes after its machine (e.g. ${JSON.stringify(`${currentOwner().host}-${name}`)} instead of ${JSON.stringify(name)}) with --nodes FILE or $MARTEAU_NODES`,
+      );
+    }
+    this.nodeNames = [...names];
+  }
+
+  /** Remove the finished jobs that ended before `endedBefore` (ms) from the shared history; returns how many. */
+  async purge(endedBefore: number): Promise<number> {
+    await this.sync();
+    const ids = this.list().filter((j) => isTerminal(j.status) && (j.endedAt ?? 0) <= endedBefore).map((j) => j.id);
+    const n = await this.stream.trim(ids, Date.now(), PURGE_RECORD_TTL_MS);
+    await this.sync();
+    return n;
+  }
+
+  /** Keep the newest `keepFinished` finished jobs in the stream; one process at a time does it. */
+  private async trim(): Promise<void> {
+    if (Date.now() - this.lastTrim < TRIM_EVERY_MS) return;
+    this.lastTrim = Date.now();
+    const finished = this.list().filter((j) => isTerminal(j.status));
+    if (finished.length <= this.keepFinished) return;
+    if ((await this.cmd.set(this.keys.trimLock, this.me, 'PX', TRIM_EVERY_MS, 'NX')) !== 'OK') return;
+    const old = [...finished].sort((a, b) => (a.endedAt ?? 0) - (b.endedAt ?? 0)).slice(0, finished.length - this.keepFinished);
+    await this.stream.trim(old.map((j) => j.id), Date.now(), PURGE_RECORD_TTL_MS);
+  }
+
+  lease(): { lastBeat: number; ttlMs: number } {
+    return { lastBeat: this.lastBeat, ttlMs: this.ttl };
   }
 
   online(): boolean {
@@ -113,12 +239,12 @@ export class RedisQueue extends LogQueue {
     return this.ttl + Math.floor(this.ttl / 5);
   }
 
-  async storeConfig(id: string, text: string): Promise<void> {
-    await guard(this.label, this.cmd.set(this.keys.config(id), text));
+  async storeJobFile(id: string, name: string, text: string): Promise<void> {
+    await guard(this.label, this.cmd.hset(this.keys.files(id), name, text));
   }
 
-  async loadConfig(id: string): Promise<string | undefined> {
-    return (await guard(this.label, this.cmd.get(this.keys.config(id)))) ?? undefined;
+  async loadJobFile(id: string, name: string): Promise<string | undefined> {
+    return (await guard(this.label, this.cmd.hget(this.keys.files(id), name))) ?? undefined;
   }
 
   publishLine(jobId: string, line: SharedLine): void {
@@ -157,7 +283,9 @@ export class RedisQueue extends LogQueue {
   }
 
   private async heartbeat(): Promise<void> {
-    await this.cmd.set(this.keys.alive(this.me), String(Date.now()), 'PX', this.ttl);
+    const at = Date.now();
+    await this.cmd.set(this.keys.alive(this.me), String(at), 'PX', this.ttl);
+    this.lastBeat = at;
   }
 
   /** Beat, notice dead engines, refresh the other processes' proxy counters; offline: wait. */
@@ -168,6 +296,7 @@ export class RedisQueue extends LogQueue {
       await this.heartbeat();
       await this.recoverInterrupted();
       await this.fetchPresence();
+      await this.trim();
     } catch {
       // offline meanwhile: the next tick tries again
     } finally {
@@ -211,178 +340,3 @@ export class RedisQueue extends LogQueue {
   }
 }
 
-interface Keys {
-  log: string;
-  output: string;
-  presence: string;
-  config(id: string): string;
-  alive(owner: string): string;
-}
-
-function makeKeys(p: string): Keys {
-  return {
-    log: `${p}log`,
-    output: `${p}output`,
-    presence: `${p}presence`,
-    config: (id) => `${p}config:${id}`,
-    alive: (owner) => `${p}alive:${owner}`,
-  };
-}
-
-/** The queue's records in one Redis stream. */
-class RedisLog implements RecordLog {
-  private lastId = '0-0';
-  /** Entries read in the same round trip as an append; `readNew` takes them first. */
-  private prefetched: [string, string[]][] = [];
-  private prefetchedToEnd = false;
-
-  constructor(
-    private readonly cmd: Redis,
-    private readonly keys: Keys,
-    private readonly label: string,
-  ) {}
-
-  /** Gets the output lines the watch loop reads (set by the queue). */
-  onOutput: (entries: [string, string[]][]) => void = () => {};
-
-  async open(): Promise<void> {}
-
-  async close(): Promise<void> {}
-
-  /**
-   * The queue reads right after each append (up to its own record, which decides a claim): the
-   * read goes in the same MULTI, one round trip instead of two.
-   */
-  async append(r: JournalRecord): Promise<void> {
-    const res = await guard(this.label, this.cmd.multi().xadd(this.keys.log, '*', 'r', JSON.stringify(r)).xrange(this.keys.log, `(${this.lastId}`, '+', 'COUNT', READ_BATCH).exec());
-    const failed = res?.find(([e]) => e);
-    if (!res || failed) throw failed?.[0] ?? new Error('the queue append was discarded');
-    const batch = res[1][1] as [string, string[]][];
-    this.prefetched.push(...batch);
-    this.prefetchedToEnd = batch.length < READ_BATCH;
-  }
-
-  async readNew(): Promise<JournalRecord[]> {
-    const out: JournalRecord[] = [];
-    const take = (batch: [string, string[]][]) => {
-      for (const [id, fields] of batch) {
-        // A concurrent read may already have taken it (ids only grow).
-        if (!idAfter(id, this.lastId)) continue;
-        this.lastId = id;
-        const text = fieldMap(fields).r;
-        try {
-          const v = JSON.parse(text ?? '') as unknown;
-          if (v && typeof v === 'object' && !Array.isArray(v)) out.push(v as JournalRecord);
-        } catch {
-          // a damaged entry: skipped, like a torn journal line
-        }
-      }
-    };
-    if (this.prefetched.length) {
-      const [batch, toEnd] = [this.prefetched, this.prefetchedToEnd];
-      this.prefetched = [];
-      take(batch);
-      // Up to our own record is all a reader after an append needs; the watch brings the rest.
-      if (toEnd) return out;
-    }
-    // Bounded: each batch moves lastId forward, and a short batch is the end.
-    for (;;) {
-      const batch = await guard(this.label, this.cmd.xrange(this.keys.log, `(${this.lastId}`, '+', 'COUNT', READ_BATCH));
-      take(batch);
-      if (batch.length < READ_BATCH) return out;
-    }
-  }
-
-  /**
-   * One blocking XREAD on its own connection wakes us for new records and new output lines
-   * alike, so another process's claim or line is seen at once, without polling.
-   */
-  watch(onChange: () => Promise<void>): () => void {
-    // Its commands may wait for the connection: one at a time, and they wake the loop anyway.
-    const conn = this.cmd.duplicate({ ...clientOptions(), lazyConnect: false, enableOfflineQueue: true });
-    conn.on('error', () => {});
-    let running = true;
-    // A concrete id, not `$`: `$` means "after the last entry at each call", and lines added
-    // while a wake-up for new records is handled would be skipped.
-    let outputId: string | undefined;
-    void (async () => {
-      while (running) {
-        if (outputId === undefined) {
-          try {
-            const [last] = await conn.xrevrange(this.keys.output, '+', '-', 'COUNT', 1);
-            outputId = last?.[0] ?? '0-0';
-          } catch {
-            if (!running) return;
-            await new Promise((r) => setTimeout(r, 500));
-            continue;
-          }
-        }
-        try {
-          const res = (await conn.xread('BLOCK', BLOCK_MS, 'STREAMS', this.keys.log, this.keys.output, this.lastId, outputId)) as [string, [string, string[]][]][] | null;
-          for (const [key, entries] of res ?? []) {
-            if (key === this.keys.output) {
-              outputId = entries.at(-1)?.[0] ?? outputId;
-              this.onOutput(entries);
-            }
-          }
-          // Also after a timeout: a cheap safety net should a wake-up ever be missed.
-          await onChange();
-        } catch {
-          if (!running) return;
-          // offline: ioredis reconnects; try again shortly
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
-    })();
-    return () => {
-      running = false;
-      conn.disconnect();
-    };
-  }
-}
-
-function clientOptions(): RedisOptions {
-  return {
-    lazyConnect: true,
-    // A command while Redis is away fails at once (views say "queue offline") instead of
-    // waiting in a hidden buffer; the connection itself keeps retrying.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 3000,
-    retryStrategy: (times) => Math.min(100 * times, 2000),
-  };
-}
-
-function ownerKey(o: Owner): string {
-  return `${o.host}/${o.pid}/${o.start ?? ''}${o.session ? `/${o.session}` : ''}`;
-}
-
-/** Stream ids are `<ms>-<seq>`: is `a` after `b`? */
-function idAfter(a: string, b: string): boolean {
-  const [am, as] = a.split('-').map(Number);
-  const [bm, bs] = b.split('-').map(Number);
-  return am > bm || (am === bm && as > bs);
-}
-
-function fieldMap(fields: string[]): Record<string, string> {
-  const m: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) m[fields[i]] = fields[i + 1];
-  return m;
-}
-
-function offline(label: string, e: unknown): QueueOfflineError {
-  const why = (e as NodeJS.ErrnoException)?.code ?? (e as Error)?.message ?? String(e);
-  if (/^(WRONGPASS|NOAUTH|NOPERM)/.test(why)) return new QueueOfflineError(`cannot log in to the queue at ${label} (${why.replace(/\.$/, '')}): check the user and password in the URL`);
-  return new QueueOfflineError(`queue offline: cannot reach ${label} (${why})`);
-}
-
-/** A Redis call; a connection problem becomes a QueueOfflineError naming the masked URL. */
-async function guard<T>(label: string, p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (e) {
-    const msg = (e as Error)?.message ?? '';
-    if (/writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|max retries|ENOTFOUND|EHOSTUNREACH/i.test(msg + ((e as NodeJS.ErrnoException)?.code ?? ''))) throw offline(label, e);
-    throw e;
-  }
-}

@@ -36,7 +36,10 @@ interface Exchange {
   replace: boolean;
   /** Forward the request, then close both sides (Vaurien's abort). */
   abort: boolean;
-  forwardedAt: number;
+  /** When the request's first bytes reached the proxy: the client's clock starts here. */
+  startedAt: number;
+  /** The exchange's time went to the stats (once, when the client got its reply). */
+  timed: boolean;
   /** Reply bytes waiting for their turn or their delay. */
   chunks: Buffer[];
   replyStarted: boolean;
@@ -126,9 +129,14 @@ export class Connection {
     client.on('data', (c: Buffer) => this.onClientData(c));
     server.on('data', (c: Buffer) => this.onServerData(c));
     client.on('end', () => { this.clientEnded = true; this.maybeEndServer(); });
-    server.on('end', () => { this.serverEnded = true; this.maybeEndClient(); });
+    server.on('end', () => this.upstreamEnded());
     client.on('drain', () => server.resume());
     server.on('drain', () => client.resume());
+  }
+
+  /** Bytes written to the server (upstream) and to the client (downstream) so far. */
+  sentBytes(): { upstream: number; downstream: number } {
+    return { upstream: this.server.bytesWritten, downstream: this.client.bytesWritten };
   }
 
   /** In-flight work: exchanges whose reply the client is still waiting for. */
@@ -223,7 +231,6 @@ export class Connection {
 
   private requestSent(ex: Exchange): void {
     this.current = undefined;
-    ex.forwardedAt = performance.now();
     if (ex.abort) {
       // Let the request reach the server, then cut both sides before any reply.
       this.server.end(() => this.destroy());
@@ -245,6 +252,8 @@ export class Connection {
       this.attributed = ex;
       if (hasReplyPlan(ex.reply)) this.replies.push(ex);
     }
+    // No reply can come any more: do not let this request hold the client's close.
+    if (this.serverEnded) this.pumpReplies();
   }
 
   /**
@@ -264,7 +273,8 @@ export class Connection {
       reply: NO_PLAN,
       replace: false,
       abort: false,
-      forwardedAt: 0,
+      startedAt: performance.now(),
+      timed: false,
       chunks: [],
       replyStarted: false,
       replyEnded: false,
@@ -422,7 +432,10 @@ export class Connection {
       if (ex && !this.protocol.framesReplies) this.firstReplyByte(ex);
       if (ex && this.replies.includes(ex)) ex.chunks.push(seg.data);
       else if (this.replies.length) this.replies[this.replies.length - 1].chunks.push(seg.data);
-      else this.writeClient(seg.data);
+      else {
+        this.writeClient(seg.data);
+        if (ex && !this.protocol.framesReplies) this.delivered(ex);
+      }
       return;
     }
     // A server may answer before the request has ended (Postgres Flush paging): the reply then
@@ -445,8 +458,10 @@ export class Connection {
     if (seg.end) {
       if (this.awaiting[0] === ex) this.awaiting.shift();
       ex.replyEnded = true;
-      this.core.recordLatency(performance.now() - ex.forwardedAt);
-      if (this.replies[0] === ex && ex.chunks.length === 0 && !ex.replace && !this.repliesBusy) this.replies.shift();
+      if (this.replies[0] === ex && ex.chunks.length === 0 && !ex.replace && !this.repliesBusy) {
+        this.replies.shift();
+        this.delivered(ex);
+      }
     }
   }
 
@@ -454,7 +469,16 @@ export class Connection {
     if (ex.replyStarted) return;
     ex.replyStarted = true;
     if (ex.reply.delayMs > 0) ex.releaseAt = performance.now() + ex.reply.delayMs;
-    if (!this.protocol.framesReplies) this.core.recordLatency(performance.now() - ex.forwardedAt);
+  }
+
+  /**
+   * The client has its reply (its last byte; for protocols without reply framing, its first):
+   * the exchange's time is what the client waited, injected delays and error replies included.
+   */
+  private delivered(ex: Exchange): void {
+    if (ex.timed) return;
+    ex.timed = true;
+    this.core.recordLatency(performance.now() - ex.startedAt);
   }
 
   /** Deliver replies in order: injected ones, delayed ones, shaped ones. */
@@ -474,9 +498,11 @@ export class Connection {
         this.at(ex.releaseAt, () => { this.repliesBusy = false; this.pumpReplies(); });
         return;
       }
-      if (ex.injected && (!ex.replace || ex.replyEnded)) {
+      const ended = ex.replyEnded || this.serverEnded;
+      if (ex.injected && (!ex.replace || ended)) {
         this.replies.shift();
         this.writeClient(ex.injected.bytes);
+        this.delivered(ex);
         if (ex.injected.close) {
           this.client.end();
           this.later(50, () => this.destroy());
@@ -488,14 +514,16 @@ export class Connection {
         const data = ex.chunks.length === 1 ? ex.chunks[0] : Buffer.concat(ex.chunks);
         ex.chunks = [];
         const wait = this.writeShaped(data, ex.reply, (b) => this.writeClient(b));
+        if (!this.protocol.framesReplies) this.delivered(ex);
         if (wait) {
           this.repliesBusy = true;
           wait.then(() => { this.repliesBusy = false; this.pumpReplies(); }, () => this.destroy());
           return;
         }
       }
-      if (!ex.replyEnded) return;
+      if (!ended) return;
       this.replies.shift();
+      this.delivered(ex);
     }
     this.maybeEndClient();
   }
@@ -621,6 +649,24 @@ export class Connection {
   private maybeEndServer(): void {
     if (!this.clientEnded || this.requestsBusy || this.requests.length || this.closed) return;
     this.later(this.slowCloseMs, () => this.server.end());
+  }
+
+  /**
+   * The server will send nothing more (a FIN, e.g. from a killed backend): replies still awaited
+   * never come. Deliver what did come, then end the client as Toxiproxy does, rather than turn a
+   * dead backend into a hang.
+   */
+  private upstreamEnded(): void {
+    this.serverEnded = true;
+    if (!this.raw) {
+      // A partial reply the framer holds belongs to the client now: there is no rest to wait for.
+      this.raw = true;
+      const held = this.session.drain();
+      if (held.server.length) this.handleReply({ data: held.server, start: true, end: true, passthrough: true });
+      if (held.client.length) this.writeServer(held.client);
+    }
+    this.awaiting = [];
+    this.pumpReplies();
   }
 
   private maybeEndClient(): void {

@@ -2,7 +2,11 @@
  * Samples a set of proxies at a steady pace into an immutable snapshot with per-second rates and
  * short histories (sparklines), so views redraw from one object however fast events arrive.
  */
+import { Histogram, type HistogramJSON } from './histogram.js';
 import type { Proxy, ProxyStats } from './proxy.js';
+
+/** What a monitor reads from a proxy: its counters, and its latencies when it is in this process. */
+export type Monitored = Pick<Proxy, 'stats'> & Partial<Pick<Proxy, 'latencyBuckets'>>;
 
 export interface ProxyView {
   stats: ProxyStats;
@@ -14,6 +18,15 @@ export interface ProxyView {
   history: readonly number[];
   /** Faults/s (all behaviors but dummy) of the last samples, oldest first. */
   faultHistory: readonly number[];
+  /** Share of the last sample period's exchanges that a behavior acted on, 0-100, oldest first. */
+  faultPercentHistory: readonly number[];
+  /** 95th percentile exchange latency of each sample period (ms; the whole run's for remote proxies), oldest first. */
+  p95History: readonly number[];
+  /** Latest of each of the two histories above. */
+  faultPercent: number;
+  p95: number;
+  /** The latency buckets at this sample, to difference at the next. */
+  buckets?: HistogramJSON;
 }
 
 export interface MonitorSnapshot {
@@ -29,7 +42,7 @@ export class ProxyMonitor {
   private timer?: NodeJS.Timeout;
   private lastAt = 0;
 
-  constructor(private readonly source: () => Iterable<Pick<Proxy, 'stats'>>, private readonly intervalMs = 500) {}
+  constructor(private readonly source: () => Iterable<Monitored>, private readonly intervalMs = 500) {}
 
   start(): void {
     this.sample();
@@ -61,17 +74,31 @@ export class ProxyMonitor {
       const rate = prev ? per(stats.exchanges, prev.stats.exchanges) : 0;
       const faultRates: Record<string, number> = {};
       let faults = 0;
+      // Every exchange draws one behavior (dummy when none acts): their sum is the exchanges drawn,
+      // the fair base for a fault share (an error reply made by the proxy never reaches `exchanges`).
+      let drawn = 0;
       for (const [name, n] of Object.entries(stats.behaviors)) {
+        const r = prev ? per(n, prev.stats.behaviors[name] ?? 0) : 0;
+        drawn += r;
         if (name === 'dummy') continue;
-        faultRates[name] = prev ? per(n, prev.stats.behaviors[name] ?? 0) : 0;
-        faults += faultRates[name];
+        faultRates[name] = r;
+        faults += r;
       }
+      const faultPercent = drawn > 0 ? (faults / drawn) * 100 : 0;
+      const buckets = proxy.latencyBuckets?.();
+      // Only what ended in this period, when the buckets are at hand; a remote proxy's whole run otherwise.
+      const p95 = buckets ? (buckets.count > (prev?.buckets?.count ?? 0) ? Histogram.since(prev?.buckets, buckets).percentile(95) / 1000 : 0) : stats.latency.p95;
       return {
         stats,
         rate,
         faultRates,
         history: [...(prev?.history ?? []), rate].slice(-HISTORY),
         faultHistory: [...(prev?.faultHistory ?? []), faults].slice(-HISTORY),
+        faultPercentHistory: [...(prev?.faultPercentHistory ?? []), faultPercent].slice(-HISTORY),
+        p95History: [...(prev?.p95History ?? []), p95].slice(-HISTORY),
+        faultPercent,
+        p95,
+        buckets,
       };
     });
     this.snapshot = { at: Date.now(), proxies };

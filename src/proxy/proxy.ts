@@ -6,10 +6,11 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { builtinBehaviors } from '../../behaviors/index.js';
 import { Connection } from './connection.js';
-import { Histogram, type HistogramSummary } from './histogram.js';
+import { Histogram, type HistogramJSON, type HistogramSummary } from './histogram.js';
 import { parseMix, type BehaviorRegistry, type Mix, type MixEntry, type MixSpec } from './mix.js';
 import type { Behavior, ProxyInfo } from './plugin.js';
 import type { Protocol, ProtocolName } from './protocol.js';
+import { loopsBack } from './loop.js';
 import { protocols } from './protocols/index.js';
 import { seededRandom, unseededRandom, type Random } from './random.js';
 import { compileToxic, ToxicError, type Toxic, type ToxicSpec } from './toxics.js';
@@ -28,6 +29,22 @@ export interface ProxyOptions {
   seed?: number | string;
   /** Per-connection cap on bytes a framer may hold for one message before falling back to pass-through. */
   maxBuffer?: number;
+  /** Open connections at most; more are refused at accept (default DEFAULT_MAX_CONNECTIONS). */
+  maxConnections?: number;
+}
+
+/**
+ * Enough for any load test a proxy sits in, low enough that a loop or a flood through one proxy
+ * leaves file descriptors for the others and the control API (each connection holds two).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 1000;
+
+/** The upstream is the proxy's own listen address: every connection would open another. */
+export class UpstreamLoopError extends Error {
+  constructor(readonly proxy: string, readonly upstream: string, readonly listen: string) {
+    super(`proxy "${proxy}": upstream ${upstream} is the proxy's own listen address ${listen}; it would connect to itself until file descriptors run out`);
+    this.name = 'UpstreamLoopError';
+  }
 }
 
 export interface ProxyDeps {
@@ -46,7 +63,10 @@ export interface ProxyStats {
   exchanges: number;
   /** Exchanges (and refused connections) per behavior that acted; `dummy` counts the untouched ones. */
   behaviors: Record<string, number>;
-  /** Milliseconds from forwarding a request to the end of its reply, as the proxy saw it. */
+  /**
+   * Milliseconds from a request reaching the proxy to its reply reaching the client (the last
+   * byte; the first for raw TCP): what the client waited, injected delays and error replies included.
+   */
   latency: HistogramSummary;
   /** Connections whose framing gave up (garbage, over-cap message): passed through untouched. */
   fallbacks: number;
@@ -87,6 +107,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
   readonly random: Random;
   readonly pin: 'exchange' | 'connection';
   readonly maxBuffer: number;
+  readonly maxConnections: number;
   readonly counters: Counters = {
     connections: { open: 0, total: 0, refused: 0, upstreamErrors: 0 },
     bytes: { upstream: 0, downstream: 0 },
@@ -103,11 +124,14 @@ export class Proxy extends EventEmitter implements ProxyCore {
   private readonly connections = new Set<Connection>();
   private server?: net.Server;
   private connectionIds = 0;
+  private readonly sentByClosed = { upstream: 0, downstream: 0 };
   private upstreamHost: string;
   private upstreamPort: number;
   private listenHost: string;
   private listenPort: number;
   private closing = false;
+  /** At max_connections: warned once until a connection is accepted again. */
+  private full = false;
 
   constructor(readonly options: ProxyOptions, deps: ProxyDeps = {}) {
     super();
@@ -123,6 +147,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
     this.random = options.seed === undefined ? unseededRandom() : seededRandom(options.seed);
     this.pin = options.pin ?? 'exchange';
     this.maxBuffer = options.maxBuffer ?? 1024 * 1024;
+    this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.mix = parseMix(options.behaviors, this.registry);
     [this.listenHost, this.listenPort] = splitHostPort(options.listen);
     [this.upstreamHost, this.upstreamPort] = splitHostPort(options.upstream);
@@ -165,7 +190,16 @@ export class Proxy extends EventEmitter implements ProxyCore {
     });
     server.on('error', (err) => this.log('error', `listener: ${err.message}`));
     this.listenPort = (server.address() as net.AddressInfo).port;
+    if (await this.loopsBack()) {
+      await new Promise((r) => server.close(r));
+      throw new UpstreamLoopError(this.name, this.upstream, this.listenAddress);
+    }
     this.server = server;
+  }
+
+  /** Whether `upstream` (default: the current one) is this proxy's own listen address. */
+  loopsBack(upstream = this.upstream): Promise<boolean> {
+    return loopsBack([this.listenHost, this.listenPort], splitHostPort(upstream));
   }
 
   /**
@@ -218,8 +252,12 @@ export class Proxy extends EventEmitter implements ProxyCore {
   }
 
   removeToxic(name: string): void {
-    if (!this.toxicList.some((t) => t.name === name)) throw new ToxicError('toxic not found', 404);
-    this.setToxicList(this.toxicList.filter((t) => t.name !== name));
+    const gone = this.toxicList.find((t) => t.name === name);
+    if (!gone) throw new ToxicError('toxic not found', 404);
+    this.setToxicList(this.toxicList.filter((t) => t !== gone));
+    // Toxiproxy's timeout toxic closes every connection of its proxy when removed (its Cleanup
+    // hook): the bytes it swallowed would leave the stream corrupt if traffic resumed.
+    if (gone.type === 'timeout') for (const c of this.connections) c.destroy();
   }
 
   private setToxicList(list: readonly Toxic[]): void {
@@ -272,6 +310,11 @@ export class Proxy extends EventEmitter implements ProxyCore {
     };
   }
 
+  /** Exchange latencies so far, in microseconds (monitors difference two copies for a live p95). */
+  latencyBuckets(): HistogramJSON {
+    return this.latency.toJSON();
+  }
+
   /**
    * Stop accepting, let in-flight exchanges finish for up to `graceMs`, then cut what is left.
    */
@@ -312,7 +355,26 @@ export class Proxy extends EventEmitter implements ProxyCore {
   }
 
   connectionClosed(c: Connection): void {
-    if (this.connections.delete(c)) this.counters.connections.open--;
+    if (!this.connections.delete(c)) return;
+    this.counters.connections.open--;
+    const sent = c.sentBytes();
+    this.sentByClosed.upstream += sent.upstream;
+    this.sentByClosed.downstream += sent.downstream;
+  }
+
+  /**
+   * Bytes written on, per direction (upstream: to the server, downstream: to the client), open
+   * connections included. They differ from the bytes received (`stats().bytes`) by what the
+   * behaviors dropped, cut or injected.
+   */
+  sentBytes(): { upstream: number; downstream: number } {
+    const total = { ...this.sentByClosed };
+    for (const c of this.connections) {
+      const sent = c.sentBytes();
+      total.upstream += sent.upstream;
+      total.downstream += sent.downstream;
+    }
+    return total;
   }
 
   log(level: 'info' | 'warn' | 'error', message: string): void {
@@ -328,6 +390,14 @@ export class Proxy extends EventEmitter implements ProxyCore {
       client.destroy();
       return;
     }
+    if (this.counters.connections.open >= this.maxConnections) {
+      this.counters.connections.refused++;
+      if (!this.full) this.log('warn', `${this.maxConnections} connections open (max_connections): refusing new ones until some close`);
+      this.full = true;
+      client.destroy();
+      return;
+    }
+    this.full = false;
     const server = net.connect({ host: this.upstreamHost, port: this.upstreamPort, allowHalfOpen: true });
     const conn = new Connection(this, client, server);
     this.connections.add(conn);

@@ -225,7 +225,7 @@ export function faultTimeline(events: ProxyTimelineEvent[], t0: number, t1: numb
   for (const w of windows) {
     const a = sc.x(Math.max(0, rel(w.start)));
     const z = sc.x(Math.min(xMax, rel(w.end ?? t1)));
-    if (z > a) parts.push(`<rect class="window" data-window="${esc(w.name)}" x="${a.toFixed(1)}" y="${sc.y1}" width="${(z - a).toFixed(1)}" height="${sc.y0 - sc.y1}"><title>${esc(`${w.name} (${w.proxy}: ${w.mix}) ${recoveryText(w.recovery)}`)}</title></rect>`);
+    if (z > a) parts.push(`<rect class="window" data-window="${esc(w.name)}" x="${a.toFixed(1)}" y="${sc.y1}" width="${(z - a).toFixed(1)}" height="${sc.y0 - sc.y1}"><title>${esc(`${w.name} (${w.proxy}: ${w.mix}${w.lastMix ? ` → ${w.lastMix}` : ''}) ${recoveryText(w.recovery)}`)}</title></rect>`);
   }
   lanes.forEach((lane, i) => {
     const top = PAD.top + i * laneH;

@@ -97,9 +97,9 @@ function failure(runs: NodeRun[], ctx: RunnerContext): RunOutcome {
     };
   }
   const bad = runs.filter((r) => r.result && r.result.exitCode !== 0);
-  if (ctx.signal.aborted || !bad.length) {
-    return { status: ctx.signal.aborted ? 'failed' : 'succeeded', summary: `${runs.length} node${runs.length > 1 ? 's' : ''}, exit 0`, exitCode: 0 };
-  }
+  // Stopped (cancel, timeout, shutdown): the engine says why; its processes' exit says nothing.
+  if (ctx.signal.aborted) return { status: 'failed', summary: `stopped on ${runs.length} node${runs.length > 1 ? 's' : ''}` };
+  if (!bad.length) return { status: 'succeeded', summary: `${runs.length} node${runs.length > 1 ? 's' : ''}, exit 0`, exitCode: 0 };
   return {
     status: 'failed',
     failure: 'test',

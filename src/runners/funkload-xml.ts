@@ -57,12 +57,42 @@ export function isoLocal(ms: number): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(Math.min(999_999, micro), 6)}`;
 }
 
-/** Parse FunkLoad's local ISO time (with or without fraction); NaN when unreadable. */
-export function parseIsoLocal(s: string): number {
-  const m = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?/.exec(s.trim());
-  if (!m) return NaN;
+/**
+ * FunkLoad's start time, `datetime.isoformat()` of the bench machine's local time with no zone:
+ * its wall-clock fields as if they were UTC (`zoned: false`), or the instant when the text does
+ * carry a zone. NaN when unreadable.
+ */
+export function parseIsoTime(s: string): { ms: number; zoned: boolean } {
+  const m = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.(\d+))?\s*(Z|[+-]\d\d:?\d\d)?/i.exec(s.trim());
+  if (!m) return { ms: NaN, zoned: false };
   const frac = m[7] ? Number(`0.${m[7]}`) * 1000 : 0;
-  return new Date(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]).getTime() + frac;
+  const wall = Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) + frac;
+  if (!m[8]) return { ms: wall, zoned: false };
+  if (m[8].toUpperCase() === 'Z') return { ms: wall, zoned: true };
+  const z = /([+-])(\d\d):?(\d\d)/.exec(m[8])!;
+  const offset = (z[1] === '-' ? -1 : 1) * (+z[2] * 60 + +z[3]) * 60_000;
+  return { ms: wall - offset, zoned: true };
+}
+
+const QUARTER_HOUR = 15 * 60_000;
+/** Samples are logged to 10 ms, and may print a little before the start line was taken. */
+const START_SLACK = 60_000;
+
+/**
+ * The instant of a zoneless start time, told by the epoch time of the bench's first sample: the
+ * zone offset (time zones are whole quarter hours) that puts the start at most 15 minutes before
+ * that sample. Reading it in this machine's zone would misplace a file made elsewhere by hours.
+ * Undefined when no zone (UTC-12 to UTC+14) fits.
+ */
+export function zonelessStart(wall: number, firstSampleAt: number): number | undefined {
+  const offset = Math.ceil((wall - firstSampleAt - START_SLACK) / QUARTER_HOUR) * QUARTER_HOUR;
+  return offset >= -12 * 3_600_000 && offset <= 14 * 3_600_000 ? wall - offset : undefined;
+}
+
+/** A zoneless time read in this machine's zone: the best guess when there is no sample to ask. */
+function inLocalZone(wall: number): number {
+  const d = new Date(wall);
+  return new Date(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds()).getTime() + (wall % 1);
 }
 
 const RESULT_WORD: Record<Outcome, string> = { success: 'Successful', failure: 'Failure', error: 'Error' };
@@ -74,6 +104,19 @@ function outcomeOf(word: string | undefined): Outcome {
 }
 
 const seconds = (ms: number) => pyFloat(ms / 1000);
+
+/**
+ * An epoch time to the microsecond, truncated so that it stays in the second it was measured in.
+ * Python's str() would round it to 10 ms (1296080586.29), which moves samples across second
+ * boundaries and so changes maxRPS/maxSPPS between the live summary and any report built from
+ * the file; fl-build-report reads either with float().
+ */
+export function epochSeconds(ms: number): string {
+  if (!Number.isFinite(ms)) return String(ms / 1000);
+  const whole = Math.floor(ms / 1000);
+  const micro = Math.min(999_999, Math.max(0, Math.floor((ms - whole * 1000) * 1000)));
+  return `${whole}.${String(micro).padStart(6, '0')}`;
+}
 /** Our own elements are not bound by Python's str(): keep whole milliseconds. */
 const secondsMs = (ms: number) => (Math.round(ms) / 1000).toFixed(3);
 
@@ -125,7 +168,7 @@ export function responseLine(s: RequestSample): string {
   const head =
     `<response cycle="${pad3(s.cycle)}" cvus="${pad3(s.cvus)}" thread="${pad3(s.thread)}" suite="${s.suite ?? 'Scenario'}" name="${s.name ?? 'test_scenario'}" ` +
     `step="${pad3(s.step)}" number="${pad3(s.number)}" type="${s.type}" result="${RESULT_WORD[s.result]}" url=${quoteattr(s.url)} ` +
-    `code="${s.code}" description=${s.description ? quoteattr(s.description) : '""'} time="${seconds(s.start)}" duration="${seconds(s.duration)}"`;
+    `code="${s.code}" description=${s.description ? quoteattr(s.description) : '""'} time="${epochSeconds(s.start)}" duration="${seconds(s.duration)}"`;
   if (s.result === 'error') {
     return `${head} traceback=${quoteattr(s.traceback ?? s.error ?? 'error')}${s.error ? ` error=${quoteattr(s.error)}` : ''} />`;
   }
@@ -137,7 +180,7 @@ export function testResultLine(t: TestSample): string {
   // The double space before `time` is in FunkLoad's writer too.
   return (
     `<testResult cycle="${pad3(t.cycle)}" cvus="${pad3(t.cvus)}" thread="${pad3(t.thread)}" suite="${t.suite ?? 'Scenario'}" name="${t.name ?? 'test_scenario'}"  ` +
-    `time="${seconds(t.start)}" result="${RESULT_WORD[t.result]}" steps="${t.steps}" duration="${seconds(t.duration)}" ` +
+    `time="${epochSeconds(t.start)}" result="${RESULT_WORD[t.result]}" steps="${t.steps}" duration="${seconds(t.duration)}" ` +
     `connection_duration="${seconds(t.connectionDuration)}" requests="${t.requests}" pages="${t.pages}" xmlrpc="${t.xmlrpc ?? 0}" ` +
     `redirects="${t.redirects ?? 0}" images="${t.images ?? 0}" links="${t.links ?? 0}" ${tb}/>`
   );
@@ -451,6 +494,8 @@ export class FunkloadReader {
   private root: Record<string, string> = {};
   private results: RunResults | undefined;
   private windows = new Map<number, { cvus: number; start: number; end: number; explicit: boolean }>();
+  /** Epoch time of the first sample: tells the zone of the root's zoneless start time. */
+  private firstAt: number | undefined;
   readonly warnings: string[] = [];
 
   constructor(private readonly options: ReadOptions = {}, private readonly into?: RunResults) {}
@@ -474,6 +519,7 @@ export class FunkloadReader {
       }
       case 'marteauProxyEvent': {
         const at = num(e.attrs.time) * 1000;
+        this.sampleAt(at);
         const proxy = e.attrs.proxy ?? '';
         if (e.attrs.kind === 'mix') this.model().addProxyEvent({ at, proxy, kind: 'mix', mix: e.attrs.mix ?? '', ...(e.attrs.reason ? { reason: e.attrs.reason } : {}) });
         else this.model().addProxyEvent({ at, proxy, kind: 'fault', behavior: e.attrs.behavior ?? '', count: int(e.attrs.count, 1) });
@@ -503,11 +549,10 @@ export class FunkloadReader {
     delete meta.runner;
     delete meta.name;
     delete meta.apdex_t;
-    const start = parseIsoLocal(this.root.time ?? '');
     return newRunInfo({
       name,
       runner,
-      start: Number.isFinite(start) ? start : 0,
+      start: this.startTime(),
       apdexT,
       suite: c.class ?? 'Scenario',
       test: c.method ?? c.id ?? 'test',
@@ -530,6 +575,17 @@ export class FunkloadReader {
         serverUrl: c.server_url ?? '',
       },
     });
+  }
+
+  private startTime(): number {
+    const t = parseIsoTime(this.root.time ?? '');
+    if (!Number.isFinite(t.ms)) return this.firstAt ?? 0;
+    if (t.zoned) return t.ms;
+    return (this.firstAt !== undefined ? zonelessStart(t.ms, this.firstAt) : undefined) ?? inLocalZone(t.ms);
+  }
+
+  private sampleAt(at: number): void {
+    if (this.firstAt === undefined && Number.isFinite(at) && at > 0) this.firstAt = at;
   }
 
   private model(): RunResults {
@@ -565,6 +621,7 @@ export class FunkloadReader {
       suite: a.suite,
       name: a.name,
     };
+    this.sampleAt(s.start);
     if (result === 'error') {
       s.traceback = a.traceback;
       s.error = a.error ?? errorFromTraceback(a.traceback);
@@ -598,6 +655,7 @@ export class FunkloadReader {
       suite: a.suite,
       name: a.name,
     };
+    this.sampleAt(t.start);
     this.model().addTest(t);
     this.options.sink?.test(t);
     this.track(t.cycle, t.cvus, t.start, t.start + t.duration);
@@ -612,9 +670,11 @@ export class FunkloadReader {
     }
     // Cycles announced in the config but with nothing recorded still show (FunkLoad: "Sorry no tests...").
     r.info.bench.cycles.forEach((cvus, i) => r.cycle(i, cvus));
-    let last = r.info.start;
-    for (const c of r.cycles.values()) if (c.end !== undefined && c.end > last) last = c.end;
-    r.finish(last, truncated);
+    // The last sample's end, whatever the start says (a start read in the wrong zone once made
+    // the two equal).
+    let last: number | undefined;
+    for (const c of r.cycles.values()) if (c.end !== undefined && (last === undefined || c.end > last)) last = c.end;
+    r.finish(last ?? r.info.start, truncated);
     return r;
   }
 }

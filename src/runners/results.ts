@@ -19,8 +19,12 @@ export type Outcome = 'success' | 'failure' | 'error';
 /** FunkLoad's default Apdex T (fl-build-report -T), in seconds. */
 export const DEFAULT_APDEX_T = 1.5;
 
-/** Response types that open a new page (FunkLoad's list, plus patch/options our runner can send). */
-const PAGE_TYPES = new Set(['get', 'post', 'put', 'delete', 'head', 'xmlrpc', 'patch', 'options']);
+/**
+ * Response types that open a new page: exactly fl-build-report's list, so both count the same
+ * pages in one file. FunkLoad logs its own `options()` and `method('PATCH')` calls under their
+ * names too, and its report folds them into the page before them; so does ours.
+ */
+const PAGE_TYPES = new Set(['get', 'post', 'put', 'delete', 'head', 'xmlrpc']);
 
 // Caps that keep a hostile or huge input (e.g. a foreign XML file) from growing memory.
 const MAX_STEPS_PER_CYCLE = 100;
@@ -236,20 +240,12 @@ export function funkloadRank(p: number, n: number): number {
   return Math.min(n, Math.floor((p / 100) * n) + 1);
 }
 
+const REPORTED_PERCENTILES = [10, 50, 90, 95, 99];
+
 export function latencyStats(h: Histogram): LatencyStats {
   const n = h.count;
-  const at = (p: number) => (n ? h.valueAtRank(funkloadRank(p, n)) / 1000 : 0);
-  return {
-    count: n,
-    min: n ? h.min / 1000 : 0,
-    avg: h.mean / 1000,
-    max: h.max / 1000,
-    p10: at(10),
-    p50: at(50),
-    p90: at(90),
-    p95: at(95),
-    p99: at(99),
-  };
+  const [p10, p50, p90, p95, p99] = n ? h.valuesAtRanks(REPORTED_PERCENTILES.map((p) => funkloadRank(p, n))).map((us) => us / 1000) : [0, 0, 0, 0, 0];
+  return { count: n, min: n ? h.min / 1000 : 0, avg: h.mean / 1000, max: h.max / 1000, p10, p50, p90, p95, p99 };
 }
 
 export function apdexRating(score: number): ApdexRating {
@@ -349,6 +345,8 @@ export class CycleStats {
   pagesTotal = 0;
   pagesSuccess = 0;
   readonly pageHist = new Histogram();
+  /** Over the responses that belong to a page (FunkLoad: not those before a thread's first page). */
+  readonly pageApdex: ApdexCounter;
   readonly pagePerSecond = new PerSecond();
   private openPages = new Map<number, OpenPage>();
   // requests
@@ -362,6 +360,7 @@ export class CycleStats {
 
   constructor(readonly cycle: number, public cvus: number, readonly apdexT: number) {
     this.requestApdex = new ApdexCounter(apdexT);
+    this.pageApdex = new ApdexCounter(apdexT);
   }
 
   addRequest(s: RequestSample): void {
@@ -387,16 +386,19 @@ export class CycleStats {
     }
 
     // Pages, rebuilt per thread as FunkLoad does: a page request opens a page, the responses that
-    // follow (redirects, images, css) join it; a page fails if any of its responses failed.
+    // follow (redirects, images, css) join it; a page fails if any of its responses failed. A
+    // response before the thread's first page in this cycle (the tail of a page fetched before
+    // recording began) belongs to no page: fl-build-report leaves it out of pages and their Apdex.
     const open = this.openPages.get(s.thread);
-    if (PAGE_TYPES.has(s.type) || !open) {
+    if (PAGE_TYPES.has(s.type)) {
       if (open) this.closePage(open);
       if (this.openPages.size < MAX_THREADS_TRACKED || open) this.openPages.set(s.thread, { start: s.start, duration: s.duration, ok });
       else this.closePage({ start: s.start, duration: s.duration, ok });
-    } else {
+    } else if (open) {
       open.duration += s.duration;
       open.ok &&= ok;
-    }
+    } else return;
+    this.pageApdex.add(s.duration);
   }
 
   /**
@@ -432,6 +434,7 @@ export class CycleStats {
     for (const [ms, c] of a.durations) {
       this.requestHist.record(toUs(ms), c);
       this.requestApdex.add(ms, c);
+      this.pageApdex.add(ms, c);
       this.pageHist.record(toUs(ms), c);
       st?.hist.record(toUs(ms), c);
       st?.apdex.add(ms, c);
@@ -478,6 +481,7 @@ export class CycleStats {
     this.pagesTotal += o.pagesTotal;
     this.pagesSuccess += o.pagesSuccess;
     this.pageHist.merge(o.pageHist);
+    this.pageApdex.merge(o.pageApdex);
     o.pagePerSecond.mergeInto(this.pagePerSecond);
     this.requestsTotal += o.requestsTotal;
     this.requestsSuccess += o.requestsSuccess;
@@ -505,6 +509,10 @@ export class CycleStats {
   summary(durationS: number): CycleSummary {
     const d = durationS > 0 ? durationS : 1;
     const reqApdex = this.requestApdex.stats();
+    // FunkLoad quirk kept on purpose, so figures match fl-build-report's: min, max and
+    // percentiles are over successful pages, but their total time is divided by all pages.
+    const pageLatency = latencyStats(this.pageHist);
+    pageLatency.avg = this.pagesTotal ? (pageLatency.avg * pageLatency.count) / this.pagesTotal : 0;
     const steps: StepSummary[] = [...this.steps.entries()]
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([key, st]) => ({
@@ -541,9 +549,9 @@ export class CycleStats {
         errorPercent: pct(this.pagesTotal - this.pagesSuccess, this.pagesTotal),
         spps: this.pagesSuccess / d,
         maxSpps: this.pagePerSecond.max(),
-        latency: latencyStats(this.pageHist),
+        latency: pageLatency,
         // FunkLoad quirk kept on purpose: the page Apdex is computed over response durations.
-        apdex: reqApdex,
+        apdex: this.pageApdex.stats(),
       },
       requests: {
         total: this.requestsTotal,
@@ -583,6 +591,9 @@ export function errorKind(s: Pick<RequestSample, 'error' | 'code' | 'result'>): 
 // Timeline: throughput and latency against time, at most MAX_TIMELINE_BUCKETS buckets. When a run
 // outgrows them, the bucket width doubles and neighbours merge, so memory stays fixed.
 
+/** Chart points need less than the tables' precision; 300 buckets of it would cost ~20 MB. */
+const TIMELINE_DIGITS = 2;
+
 interface Bucket {
   requests: number;
   errors: number;
@@ -601,7 +612,7 @@ export class Timeline {
     b.requests++;
     if (!ok) b.errors++;
     if (cvus > b.cvus) b.cvus = cvus;
-    (b.hist ??= new Histogram()).record(toUs(durationMs));
+    (b.hist ??= new Histogram(TIMELINE_DIGITS)).record(toUs(durationMs));
   }
 
   /** Many requests of one moment at once: `durations` are [ms, count] pairs. */
@@ -610,7 +621,7 @@ export class Timeline {
     if (!b) return;
     for (const [ms, c] of durations) {
       b.requests += c;
-      (b.hist ??= new Histogram()).record(toUs(ms), c);
+      (b.hist ??= new Histogram(TIMELINE_DIGITS)).record(toUs(ms), c);
     }
     b.errors += errors;
     if (cvus > b.cvus) b.cvus = cvus;

@@ -5,13 +5,22 @@
 import type { ScheduleView } from '../core/chaos-player.js';
 import type { Mix, MixSpec } from '../proxy/mix.js';
 import type { MonitorSnapshot } from '../proxy/monitor.js';
+import type { MessageLog } from './message-log.js';
 
 export interface JobRow {
   id: string;
   name: string;
   state: string;
-  /** e.g. "cycle 2/3 · 20 users · 412 req/s · 3 err" */
+  /** e.g. "cycle 2/3 · 20 users", a phase, or why the job ended */
   progress?: string;
+  /** A running load's figures over the last second. */
+  rate?: number;
+  errorPercent?: number;
+  p95Ms?: number;
+  resultDir: string;
+  /** The HTML report, once the job ended here with one. */
+  report?: string;
+  seed?: string;
   nodes: readonly string[];
   enqueuedAt: number;
   startedAt?: number;
@@ -34,8 +43,6 @@ export interface TuiSnapshot {
   output(jobId: string): readonly string[];
   /** The chaos schedule of each proxy of the running jobs. */
   schedules: readonly ScheduleView[];
-  /** The latest engine news for the header (a job's end, with its report), and when. */
-  message?: { text: string; at: number };
   /** A shared queue (team mode): its masked URL, and false while it cannot be reached. */
   queue?: { label?: string; online: boolean };
 }
@@ -43,6 +50,8 @@ export interface TuiSnapshot {
 export interface TuiBackend {
   getSnapshot(): TuiSnapshot;
   subscribe(listener: () => void): () => void;
+  /** Every message shown (actions' outcomes, errors, jobs' ends), kept whole. */
+  messages: MessageLog;
   proxies: {
     getSnapshot(): MonitorSnapshot;
     subscribe(listener: () => void): () => void;
@@ -54,11 +63,21 @@ export interface TuiBackend {
     pauseChaos(proxy: string): Promise<void>;
     /** Follow the schedule again, from where it is now. */
     resumeChaos(proxy: string): Promise<void>;
+    /** The name of the running job whose proxy this is, if any (a destructive preset asks first). */
+    carrier(proxy: string): string | undefined;
   };
   enqueue(source: string): Promise<void>;
   cancel(jobId: string): Promise<void>;
   retry(jobId: string): Promise<void>;
+  /** Run the job again with its recorded seed; resolves to the new job's id and the seed. */
+  replay(jobId: string): Promise<{ id: string; seed: string }>;
+  /** The job's HTML report: its path, or why there is none. */
+  reportOf(jobId: string): { path: string } | { none: string };
+  /** Open a file in the desktop's browser (xdg-open / open); rejects with what went wrong. */
+  openInBrowser(file: string): Promise<void>;
   setNodeEnabled(node: string, enabled: boolean): Promise<void>;
   /** Sources offered by `e`: .marteau.yml files found in the current repo. */
   enqueueSuggestions(): readonly string[];
+  /** The user's directory: relative paths typed in the enqueue prompt start there. */
+  cwd: string;
 }

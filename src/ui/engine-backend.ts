@@ -2,21 +2,26 @@
  * Adapts the engine to what the TUI reads and calls (TuiBackend): rows for the panes, derived
  * once per engine snapshot, and the engine's own methods for every key.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Engine, EngineSnapshot, JobView } from '../core/engine.js';
+import { changeReason } from '../core/events.js';
 import type { NodeView } from '../core/node-pool.js';
 import type { MixSpec } from '../proxy/mix.js';
 import { ProxyMonitor } from '../proxy/monitor.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { JobRow, NodeRow, TuiBackend, TuiSnapshot } from './backend.js';
+import { openInBrowser } from './desktop.js';
+import { MessageLog } from './message-log.js';
 
 const KEPT_JOBS = 50;
 const KEPT_LINES = 1000;
 
 export interface EngineBackendOptions {
-  /** Where `e` looks for .marteau.yml files to suggest. */
+  /** The user's directory: where `e` looks for .marteau.yml files and resolves relative paths. */
   cwd: string;
+  /** Offered first by `e` (the demo's own config). */
+  suggestions?: readonly string[];
   /** Proxies outside any job (the demo's), shown next to the jobs' own. */
   extraProxies?: () => Iterable<Proxy>;
   /** Rings the terminal bell (when a finished job's config asks for it). */
@@ -43,13 +48,15 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
     if (lines.length > KEPT_LINES) lines.splice(0, lines.length - KEPT_LINES);
   });
   const subscribers = new Set<() => void>();
-  let message: TuiSnapshot['message'];
+  const messages = new MessageLog();
   const offFinished = engine.events.on('job.finished', (e) => {
     const report = e.report ? ` — report ${e.report}` : ` — results ${e.resultDir}`;
-    message = { text: `${e.job.id.slice(0, 8)} ${e.job.name} ${e.job.status}: ${e.summary}${report}`, at: e.at };
-    last = { view: last.view };
+    messages.push(e.job.status === 'succeeded' ? 'info' : 'warn', `${e.job.id.slice(0, 8)} ${e.job.name} ${e.summary}${report}`, e.at);
     if (e.bell) o.bell?.();
-    for (const s of subscribers) s();
+  });
+  // The engine's own troubles (a node down, the shared queue offline): a job's are in its output.
+  const offEngineLog = engine.events.on('log.line', (e) => {
+    if (!e.jobId && (e.level === 'warn' || e.level === 'error')) messages.push(e.level, e.line, e.at);
   });
   const unsubscribe = engine.subscribe(() => {
     for (const s of subscribers) s();
@@ -66,7 +73,6 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
         nodes: snap.nodes.map(nodeRow),
         schedules: snap.jobs.flatMap((j) => j.chaos ?? []),
         output: (id) => [...(kept.get(id) ?? [])],
-        message,
         queue: snap.queue,
       },
     };
@@ -82,6 +88,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
       subscribers.add(l);
       return () => subscribers.delete(l);
     },
+    messages,
     proxies: {
       getSnapshot: monitor.getSnapshot,
       subscribe: monitor.subscribe,
@@ -99,6 +106,10 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
       },
       pauseChaos: async (name) => engine.pauseChaos(name),
       resumeChaos: (name) => engine.resumeChaos(name),
+      carrier: (name) => {
+        const id = engine.jobOfProxy(name);
+        return id ? engine.getSnapshot().jobs.find((j) => j.id === id)?.name : undefined;
+      },
     },
     enqueue: async (source) => {
       await engine.enqueue(path.resolve(o.cwd, source), { origin: 'tui' });
@@ -109,12 +120,20 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
     retry: async (id) => {
       await engine.retry(id);
     },
+    replay: async (id) => {
+      const j = await engine.replay(id);
+      return { id: j.id, seed: j.seed };
+    },
+    reportOf: (id) => reportOf(engine.getSnapshot().jobs.find((j) => j.id === id)),
+    openInBrowser,
+    cwd: o.cwd,
     setNodeEnabled: (name, enabled) => engine.setNodeEnabled(name, enabled),
-    enqueueSuggestions: () => findMarteauFiles(o.cwd),
+    enqueueSuggestions: () => [...new Set([...(o.suggestions ?? []), ...findMarteauFiles(o.cwd)])],
     stop: () => {
       unsubscribe();
       offLines();
       offFinished();
+      offEngineLog();
       monitor.stop();
     },
   };
@@ -122,21 +141,25 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
 
 function jobRow(j: JobView): JobRow {
   const p = j.progress;
+  const users = p?.users !== undefined && p.cycleUsers !== undefined && p.users !== p.cycleUsers ? `${p.users}/${p.cycleUsers}` : (p?.cycleUsers ?? p?.users);
   const progress = p
-    ? [
-        p.cycle !== undefined ? `cycle ${p.cycle + 1}/${p.cycles ?? '?'}` : '',
-        p.users !== undefined ? `${p.users} users` : '',
-        p.requestsPerSecond !== undefined ? `${p.requestsPerSecond.toFixed(0)} req/s` : '',
-        p.errors ? `${p.errors} err` : '',
-        p.message ?? '',
-      ].filter(Boolean).join(' · ')
-    : j.reason;
+    ? [p.cycle !== undefined ? `cycle ${p.cycle + 1}/${p.cycles ?? '?'}` : '', users !== undefined ? `${users} users` : '', p.message ?? ''].filter(Boolean).join(' · ')
+    : j.reason ?? j.summary;
+  const running = j.status === 'running' && p?.requestsPerSecond !== undefined;
+  const errorPercent = running && p.requestsPerSecond! > 0 && p.errorsPerSecond !== undefined ? (100 * p.errorsPerSecond) / p.requestsPerSecond! : running ? 0 : undefined;
   const src = j.source.kind === 'git' ? `${j.source.url}${j.source.ref ? `#${j.source.ref}` : ''} @ ${j.source.commit.slice(0, 12)}` : j.source.configFile;
+  const start = j.timeline?.[0]?.at;
   return {
     id: j.id,
     name: j.name,
     state: j.status,
     progress,
+    rate: running ? p.requestsPerSecond : undefined,
+    errorPercent,
+    p95Ms: running ? p.p95Ms : undefined,
+    resultDir: j.resultDir,
+    report: j.report,
+    seed: j.seed,
     nodes: j.nodesTaken,
     enqueuedAt: j.enqueuedAt,
     startedAt: j.startedAt,
@@ -147,11 +170,26 @@ function jobRow(j: JobView): JobRow {
       `source   ${src}`,
       `runner   ${j.runner} on ${j.nodes} node(s)${j.nodesTaken.length ? `: ${j.nodesTaken.join(', ')}` : ''}`,
       `results  ${j.resultDir}`,
+      ...(j.report ? [`report   ${j.report} (o opens, y copies)`] : []),
       ...(j.summary ? [`summary  ${j.summary}`] : []),
-      ...(j.seed ? [`seed     ${j.seed} (replay: marteau-tui replay ${j.id.slice(0, 8)})`] : []),
-      ...(j.timeline?.length ? [`faults   ${j.timeline.length} fixture/chaos/manual mix changes`] : []),
+      ...(j.seed ? [`seed     ${j.seed} (R replays the same faults: marteau-tui replay ${j.id.slice(0, 8)})`] : []),
+      ...(j.timeline?.length ? [`faults   ${j.timeline.length} mix change(s):`, ...j.timeline.map((e) => `  +${((e.at - start!) / 1000).toFixed(1).padStart(6)}s  ${e.proxy}  ${e.mix || 'pass-through'}  (${changeReason(e)})`)] : []),
     ],
   };
+}
+
+/** The job's HTML report: from this run, else the result.json an earlier run left, else why there is none. */
+function reportOf(j: JobView | undefined): { path: string } | { none: string } {
+  if (!j) return { none: 'no job selected' };
+  if (j.report) return { path: j.report };
+  if (j.status === 'queued' || j.status === 'running') return { none: `no HTML report yet: job ${j.id.slice(0, 8)} is ${j.status}, its report comes when it ends` };
+  try {
+    const r = JSON.parse(readFileSync(path.join(j.resultDir, 'result.json'), 'utf8')) as { report?: string };
+    if (r.report) return { path: r.report };
+  } catch {
+    // no result.json: the job never ran here
+  }
+  return { none: `no HTML report for job ${j.id.slice(0, 8)} (${j.name}, ${j.status}): its runner wrote none; its results are in ${j.resultDir}` };
 }
 
 function nodeRow(n: NodeView): NodeRow {

@@ -1,4 +1,6 @@
 /** Key reference, per pane: the footer shows the focused pane's, `?` shows them all. */
+import { fitItems } from './text.js';
+
 export type PaneId = 'queue' | 'nodes' | 'proxies' | 'behaviors' | 'output';
 
 export const PANE_ORDER: readonly PaneId[] = ['queue', 'nodes', 'proxies', 'behaviors', 'output'];
@@ -10,17 +12,23 @@ export interface KeyHelp {
 
 export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
   global: [
+    { keys: '1-5', does: 'focus a pane (its number is in its title)' },
     { keys: 'tab / shift-tab', does: 'next / previous pane' },
-    { keys: '?', does: 'this help' },
+    { keys: '?', does: 'this help (j/k, PgUp/PgDn scroll it)' },
+    { keys: 'm', does: 'messages: every one, whole (errors with file:line)' },
+    { keys: ':', does: 'command: enqueue PATH, cancel ID, replay ID, preset NAME' },
     { keys: 'q', does: 'quit (asks when a job runs; q again or ctrl-c leaves)' },
     { keys: 'esc', does: 'close a dialog, clear the filter' },
   ],
   queue: [
     { keys: 'j/k ↑/↓', does: 'select job' },
-    { keys: 'enter', does: 'details of the job' },
-    { keys: 'e', does: 'enqueue a .marteau.yml (path or git URL)' },
+    { keys: 'enter', does: 'details: seed, fault timeline, report' },
+    { keys: 'e', does: 'enqueue a .marteau.yml (tab completes the path)' },
     { keys: 'c', does: 'cancel the job (asks first)' },
-    { keys: 'r', does: 'retry the job' },
+    { keys: 'r', does: 'retry the job (a new seed)' },
+    { keys: 'R', does: 'replay the job with its recorded seed' },
+    { keys: 'o', does: 'open its HTML report in the browser' },
+    { keys: 'y', does: 'copy the report path (OSC 52)' },
     { keys: '/', does: 'filter jobs' },
   ],
   nodes: [
@@ -29,29 +37,36 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
   ],
   proxies: [
     { keys: 'j/k ↑/↓', does: 'select proxy (the Behaviors pane edits it)' },
-    { keys: '0-9', does: 'apply a preset mix' },
+    { keys: 'p then 0-9', does: 'apply a preset mix (asks while a job runs)' },
     { keys: 'u', does: 'undo the last mix change' },
-    { keys: 'p', does: "pause / resume the proxy's chaos scenario" },
+    { keys: 's', does: "pause / resume the proxy's chaos scenario" },
   ],
   behaviors: [
     { keys: 'j/k ↑/↓', does: 'select behavior' },
     { keys: '←/→  -/+', does: 'lower / raise its % by 5 (live)' },
-    { keys: '0-9', does: 'preset: 0 normal … 8 down, 9 blackout' },
+    { keys: 'p then 0-9', does: 'preset: 0 normal … 8 down, 9 blackout' },
     { keys: 'x', does: 'set the selected behavior to 0 %' },
     { keys: 'u', does: 'undo the last mix change' },
-    { keys: 'p', does: 'pause / resume the chaos scenario (a change by hand pauses it)' },
+    { keys: 's', does: 'pause / resume the chaos scenario (a change by hand pauses it)' },
   ],
   output: [
-    { keys: 'j/k ↑/↓', does: 'scroll' },
-    { keys: 'g / G', does: 'top / follow the tail' },
+    { keys: 'j/k ↑/↓', does: 'scroll a line' },
+    { keys: 'PgUp/PgDn', does: 'scroll a page' },
+    { keys: 'g / G', does: 'top / bottom, following the tail (also Home / End)' },
+    { keys: 'f', does: 'follow the tail on / off' },
+    { keys: '/', does: 'search; n / N next / previous match' },
+    { keys: 'w', does: 'wrap long lines on / off' },
+    { keys: 'o / y / R', does: "the job's report: open / copy path; replay" },
   ],
 };
 
-/** The footer line for a pane: its keys first, then the global ones that fit. */
-export function footerHints(pane: PaneId): string {
-  return [...KEYS[pane], { keys: 'tab', does: 'pane' }, { keys: '?', does: 'help' }, { keys: 'q', does: 'quit' }]
-    .map((k) => `${k.keys.split(' ')[0]} ${k.does.split(' (')[0]}`)
-    .join(' · ');
+/** What the footer keeps whatever the width: help and quit. */
+const ALWAYS = '? help · q quit';
+
+/** The footer line for a pane in `width` cells: its keys (whole ones) first, `? help · q quit` always. */
+export function footerHints(pane: PaneId, width: number): { keys: string; always: string } {
+  const items = [...KEYS[pane], { keys: '1-5', does: 'pane' }, { keys: 'm', does: 'messages' }].map((k) => `${k.keys.split(' ')[0]} ${k.does.split(/ \(|: |;/)[0]}`);
+  return { keys: fitItems(items, Math.max(0, width - ALWAYS.length - 3)), always: ALWAYS };
 }
 
 /** The parts of Ink's Key that the dispatcher reads. */
@@ -68,6 +83,10 @@ export interface KeyFlags {
   delete?: boolean;
   ctrl?: boolean;
   meta?: boolean;
+  pageUp?: boolean;
+  pageDown?: boolean;
+  home?: boolean;
+  end?: boolean;
 }
 
 const SEQUENCES: [string, KeyFlags][] = [
@@ -76,6 +95,12 @@ const SEQUENCES: [string, KeyFlags][] = [
   ['\u001B[C', { rightArrow: true }],
   ['\u001B[D', { leftArrow: true }],
   ['\u001B[Z', { tab: true, shift: true }],
+  ['\u001B[5~', { pageUp: true }],
+  ['\u001B[6~', { pageDown: true }],
+  ['\u001B[H', { home: true }],
+  ['\u001B[F', { end: true }],
+  ['\u001B[1~', { home: true }],
+  ['\u001B[4~', { end: true }],
   ['\t', { tab: true }],
   ['\r', { return: true }],
   ['\n', { return: true }],
@@ -89,7 +114,7 @@ const SEQUENCES: [string, KeyFlags][] = [
  * ESC of such a chunk, so a leading "[C" is an arrow too.
  */
 export function splitKeys(chunk: string): { input: string; key: KeyFlags }[] {
-  let s = /^\[[A-DZ]/.test(chunk) ? `\u001B${chunk}` : chunk;
+  let s = /^\[([A-DZHF]|[1456]~)/.test(chunk) ? `\u001B${chunk}` : chunk;
   const out: { input: string; key: KeyFlags }[] = [];
   while (s.length) {
     const seq = SEQUENCES.find(([k]) => s.startsWith(k));
@@ -106,4 +131,24 @@ export function splitKeys(chunk: string): { input: string; key: KeyFlags }[] {
     }
   }
   return out;
+}
+
+const TITLES: Record<PaneId | 'global', string> = {
+  global: 'Everywhere',
+  queue: '[1] Queue',
+  nodes: '[2] Nodes',
+  proxies: '[3] Proxies',
+  behaviors: '[4] Behaviors',
+  output: '[5] Output',
+};
+
+/** The help as lines: the focused pane's keys first, then those that work everywhere, then the rest. */
+export function helpLines(focused: PaneId): { head?: string; keys?: string; does?: string }[] {
+  const order: (PaneId | 'global')[] = [focused, 'global', ...PANE_ORDER.filter((p) => p !== focused)];
+  const lines: { head?: string; keys?: string; does?: string }[] = [];
+  for (const id of order) {
+    lines.push({ head: TITLES[id] });
+    for (const k of KEYS[id]) lines.push({ keys: k.keys, does: k.does });
+  }
+  return lines;
 }

@@ -10,11 +10,19 @@ export interface MixRow {
   options: Record<string, unknown>;
 }
 
+/** Vaurien's behaviors (bar dummy, the pass-through), listed first: the ones people reach for. */
+const CLASSIC = ['delay', 'error', 'hang', 'blackout', 'abort', 'transient'];
+
+/** Vaurien's classic set first, then the rest by name. */
+export function behaviorOrder(names: readonly string[]): string[] {
+  const rank = (n: string) => (CLASSIC.includes(n) ? CLASSIC.indexOf(n) : CLASSIC.length);
+  return names.filter((n) => n !== 'dummy').sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
 /** Rows for every tunable behavior, in a stable order, 0 % for those not in the mix. */
 export function mixRows(mix: Mix, behaviorNames: readonly string[]): MixRow[] {
   const inMix = new Map(mix.entries.map((e) => [e.behavior.name, e]));
-  return behaviorNames
-    .filter((n) => n !== 'dummy')
+  return behaviorOrder(behaviorNames)
     .map((name) => {
       const e = inMix.get(name);
       return { name, percent: e?.percent ?? 0, options: e ? { ...e.options } : {} };

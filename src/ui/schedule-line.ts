@@ -15,12 +15,20 @@ export function scheduleLine(s: ScheduleView | undefined, now: number): Schedule
   if (!s || (!s.current && s.remaining === 0)) return undefined;
   const current = s.current ? `${s.current.entry} · ${s.current.restore ? 'own mix' : s.current.label}` : 'own mix';
   const next = s.next ? `next ${s.next.entry} · ${s.next.label} in ${countdown(s.next.at - now)}` : s.remaining ? 'waits for the load to start' : 'no more changes';
-  if (s.manual) return { state: 'manual', now: 'set by hand, scenario paused (p resumes)', next };
-  if (s.paused) return { state: 'paused', now: `paused (p resumes) at ${current}`, next };
+  if (s.manual) return { state: 'manual', now: 'set by hand, scenario paused (s resumes)', next };
+  if (s.paused) return { state: 'paused', now: `paused (s resumes) at ${current}`, next };
   return { state: s.next || s.remaining ? 'running' : 'done', now: current, next };
 }
 
 /** Whole seconds, rounded up, so "in 0s" only shows when the change is due. */
-function countdown(ms: number): string {
+export function countdown(ms: number): string {
   return ms <= 0 ? '0s' : ms < 60_000 ? `${Math.ceil(ms / 1000)}s` : formatDuration(ms);
+}
+
+/** What a proxy injects now and until when: "fault 50:error · outage · ends in 12s". */
+export function activeFault(mix: string, s: ScheduleView | undefined, now: number): { faulty: boolean; text: string } {
+  const faulty = !/^(?:|pass-through|none|(?:100:)?(?:dummy|noop))$/.test(mix.trim());
+  const why = s?.manual ? 'set by hand' : s?.current && !s.current.restore ? s.current.entry : '';
+  const ends = s?.next && !s.paused ? `${faulty ? 'ends' : 'next'} in ${countdown(s.next.at - now)}${faulty ? '' : ` (${s.next.entry})`}` : faulty ? 'until changed' : '';
+  return { faulty, text: [faulty ? `fault ${mix}` : 'no fault', why, ends].filter(Boolean).join(' · ') };
 }

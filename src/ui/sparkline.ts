@@ -1,9 +1,9 @@
-/** A sparkline of the last `width` values, scaled to their maximum. */
+/** A sparkline of the last `width` values, scaled to their maximum (or to `scale`, e.g. 100 for percentages). */
 const BARS = '▁▂▃▄▅▆▇█';
 
-export function sparkline(values: readonly number[], width: number): string {
+export function sparkline(values: readonly number[], width: number, scale?: number): string {
   const tail = values.slice(-width);
-  const max = Math.max(...tail, 0);
+  const max = scale ?? Math.max(...tail, 0);
   const line = tail.map((v) => (max <= 0 ? BARS[0] : BARS[Math.min(BARS.length - 1, Math.floor((v / max) * (BARS.length - 1) + 0.5))])).join('');
   return line.padStart(width, ' ');
 }

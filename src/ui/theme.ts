@@ -34,6 +34,9 @@ export const nodeStateColor: Record<string, string> = {
   unknown: 'gray',
 };
 
+/** Messages: errors red, warnings yellow, the rest dim. */
+export const messageLevelColor: Record<'info' | 'warn' | 'error', string> = { info: 'gray', warn: 'yellow', error: 'red' };
+
 /** A colour name, or undefined under NO_COLOR (Ink then prints plain text). */
 export function color(name: keyof typeof palette | string | undefined): string | undefined {
   if (noColor || !name) return undefined;

@@ -7,7 +7,7 @@
  * the normal one), a tiny InnoDB (small log, buffer pool and temp file, no doublewrite, no
  * fsync), no binary log, no performance schema.
  */
-import { findBinary, haveServer, startProcess, tempDir, type RunningServer } from './servers.js';
+import { crashChild, findBinary, haveServer, startProcess, tempDir, type RunningProcessServer } from './servers.js';
 import { freePort } from './net.js';
 
 export const MARIADB_BINARY = 'mariadbd';
@@ -22,7 +22,7 @@ export interface MariadbOptions {
   args?: string[];
 }
 
-export async function startMariadb(opts: MariadbOptions = {}): Promise<RunningServer> {
+export async function startMariadb(opts: MariadbOptions = {}): Promise<RunningProcessServer> {
   const port = await freePort();
   const dir = await tempDir('mariadb');
   const args = [
@@ -50,6 +50,6 @@ export async function startMariadb(opts: MariadbOptions = {}): Promise<RunningSe
     '--max-allowed-packet=64M',
     ...(opts.args ?? []),
   ];
-  const { stop } = await startProcess(findBinary(MARIADB_BINARY) ?? MARIADB_BINARY, args, port, dir, { timeoutMs: 60_000 });
-  return { host: '127.0.0.1', port, dir, stop };
+  const { child, stop } = await startProcess(findBinary(MARIADB_BINARY) ?? MARIADB_BINARY, args, port, dir, { timeoutMs: 60_000 });
+  return { host: '127.0.0.1', port, dir, stop, crash: () => crashChild(child), pid: child.pid! };
 }

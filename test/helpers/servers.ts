@@ -90,10 +90,14 @@ export interface RedisOptions {
   password?: string;
 }
 
-export interface RunningRedis extends RunningServer {
-  /** kill -9, keeping the data dir for a restart with the same options. */
+export interface RunningProcessServer extends RunningServer {
+  /** kill -9, keeping the data dir (for a restart with the same options) until `stop()`. */
   crash(): Promise<void>;
+  /** The server's process, e.g. to SIGSTOP it so requests stay in flight. */
+  pid: number;
 }
+
+export type RunningRedis = RunningProcessServer;
 
 export async function startRedis(o: RedisOptions = {}): Promise<RunningRedis> {
   const port = o.port ?? (await freePort());
@@ -105,23 +109,25 @@ export async function startRedis(o: RedisOptions = {}): Promise<RunningRedis> {
     port,
     dir,
   );
-  const crash = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  };
-  return { host: '127.0.0.1', port, dir, stop, crash };
+  return { host: '127.0.0.1', port, dir, stop, crash: () => crashChild(child), pid: child.pid! };
 }
 
-export async function startMemcached(): Promise<RunningServer> {
+/** kill -9 a server process and wait until it is gone (its sockets closed by the kernel). */
+export async function crashChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+export async function startMemcached(): Promise<RunningProcessServer> {
   const port = await freePort();
   const dir = await tempDir('memcached');
-  const { stop } = await startProcess(
+  const { child, stop } = await startProcess(
     findBinary('memcached') ?? 'memcached',
     ['-u', 'root', '-l', '127.0.0.1', '-p', String(port), '-U', '0'],
     port,
     dir,
   );
-  return { host: '127.0.0.1', port, dir, stop };
+  return { host: '127.0.0.1', port, dir, stop, crash: () => crashChild(child), pid: child.pid! };
 }

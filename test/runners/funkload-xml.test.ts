@@ -15,8 +15,10 @@ import {
   quoteattr,
   readFunkloadXml,
   readFunkloadXmlFiles,
+  epochSeconds,
   responseLine,
   testResultLine,
+  zonelessStart,
   type XmlElement,
 } from '../../src/runners/funkload-xml.js';
 import { newRunInfo, RunResults, type RequestSample, type TestSample } from '../../src/runners/results.js';
@@ -43,16 +45,57 @@ describe('Python-compatible formatting', () => {
       start: 1296080586290, duration: 1.1, code: 200, result: 'success', suite: 'Simple', name: 'test_simple',
     };
     expect(responseLine(r)).toBe(
-      '<response cycle="001" cvus="010" thread="003" suite="Simple" name="test_simple" step="001" number="002" type="image" result="Successful" url="http://localhost/logo.png" code="200" description="" time="1296080586.29" duration="0.0011" />',
+      '<response cycle="001" cvus="010" thread="003" suite="Simple" name="test_simple" step="001" number="002" type="image" result="Successful" url="http://localhost/logo.png" code="200" description="" time="1296080586.290000" duration="0.0011" />',
     );
     const t: TestSample = {
       cycle: 1, cvus: 10, thread: 3, start: 1296080586280, duration: 1130, connectionDuration: 51, result: 'success',
       steps: 20, requests: 40, pages: 20, images: 20, suite: 'Simple', name: 'test_simple',
     };
     expect(testResultLine(t)).toBe(
-      '<testResult cycle="001" cvus="010" thread="003" suite="Simple" name="test_simple"  time="1296080586.28" result="Successful" steps="20" duration="1.13" connection_duration="0.051" requests="40" pages="20" xmlrpc="0" redirects="0" images="20" links="0" />',
+      '<testResult cycle="001" cvus="010" thread="003" suite="Simple" name="test_simple"  time="1296080586.280000" result="Successful" steps="20" duration="1.13" connection_duration="0.051" requests="40" pages="20" xmlrpc="0" redirects="0" images="20" links="0" />',
     );
     expect(testResultLine({ ...t, result: 'failure', traceback: 'boom' })).toMatch(/links="0" traceback="boom" \/>$/);
+  });
+});
+
+describe('times', () => {
+  it('sample times keep the microsecond and never leave the second they were measured in', () => {
+    expect(epochSeconds(1296080586291.2345)).toBe('1296080586.291234');
+    expect(epochSeconds(1296080586999.9996)).toBe('1296080586.999999');
+    expect(epochSeconds(1296080587000)).toBe('1296080587.000000');
+    fc.assert(
+      fc.property(fc.double({ min: 1e12, max: 2e12, noNaN: true }), (ms) => {
+        expect(Math.floor(Number(epochSeconds(ms)))).toBe(Math.floor(ms / 1000));
+        expect(Math.abs(Number(epochSeconds(ms)) * 1000 - ms)).toBeLessThan(0.002);
+      }),
+    );
+  });
+
+  it("reads a zoneless start time in the zone the samples' epoch times tell, not this machine's", () => {
+    // A real file (ajbone/study_python, UTC+8): start 13:13:49 local, first sample 05:13:49.37 UTC.
+    const wall = Date.UTC(2015, 6, 30, 13, 13, 49, 362) + 0.713;
+    expect(zonelessStart(wall, 1438233229370)).toBe(wall - 8 * 3_600_000);
+    // A sample may print a little before the start (10 ms rounding), or come minutes after it.
+    expect(zonelessStart(wall, 1438233229360 - 8)).toBe(wall - 8 * 3_600_000);
+    expect(zonelessStart(wall, 1438233229370 + 10 * 60_000)).toBe(wall - 8 * 3_600_000);
+    expect(zonelessStart(Date.UTC(2020, 0, 1, 4, 0), Date.UTC(2020, 0, 1, 9, 30, 5))).toBe(Date.UTC(2020, 0, 1, 9, 30)); // UTC-5:30
+    expect(zonelessStart(Date.UTC(2020, 0, 1), Date.UTC(2020, 0, 3))).toBeUndefined(); // no zone is 2 days off
+
+    const text = [
+      '<funkload version="1.17.1" time="2015-07-30T13:13:49.362713">',
+      '<config key="cycles" value="[1]" />',
+      '<config key="duration" value="5" />',
+      '<response cycle="000" cvus="001" thread="000" suite="S" name="t" step="001" number="001" type="post" result="Successful" url="/" code="200" description="" time="1438233229.37" duration="0.338536977768" />',
+      '<testResult cycle="000" cvus="001" thread="000" suite="S" name="t"  time="1438233229.37" result="Successful" steps="1" duration="0.40029501915" connection_duration="0.338536977768" requests="1" pages="1" xmlrpc="0" redirects="0" images="0" links="0" />',
+      '<response cycle="000" cvus="001" thread="000" suite="S" name="t" step="001" number="001" type="post" result="Successful" url="/" code="200" description="" time="1438233233.86" duration="0.1" />',
+      '</funkload>',
+    ].join('\n');
+    const s = parseFunkloadXml(text).results.summary();
+    expect(s.info.start).toBe(Date.UTC(2015, 6, 30, 5, 13, 49, 362) + 0.713);
+    expect(s.info.end).toBeCloseTo(1438233233960, 0); // the last sample's end, not the start
+    expect(s.timeline[0].at).toBe(Date.UTC(2015, 6, 30, 5, 13, 49));
+    // A start that carries its zone is taken as it says.
+    expect(parseFunkloadXml(text.replace('13:13:49.362713', '05:13:49.362713Z')).results.info.start).toBe(s.info.start);
   });
 });
 

@@ -10,7 +10,7 @@ import { parseMix, type MixEntrySpec, type Mix, type MixSpec } from '../mix.js';
 import type { Behavior } from '../plugin.js';
 import type { ProtocolName } from '../protocol.js';
 import { PROTOCOL_NAMES } from '../protocol.js';
-import { joinHostPort, splitHostPort, type Proxy, type ProxyEvent, type ProxyOptions } from '../proxy.js';
+import { joinHostPort, splitHostPort, UpstreamLoopError, type Proxy, type ProxyEvent, type ProxyOptions } from '../proxy.js';
 import { ListenError, type ProxySet } from '../proxy-set.js';
 import { compileToxic, ToxicError, type ToxicSpec } from '../toxics.js';
 import { applyReload, type ReloadReport } from './reload.js';
@@ -38,6 +38,11 @@ export interface ProxyPatch {
   listen?: string;
   upstream?: string;
   enabled?: boolean;
+  /**
+   * Toxiproxy's semantics: a new upstream stops and restarts the proxy, so its open connections
+   * drop (Toxiproxy's Proxy.Update). Without it (Vaurien's PUT /backend) they keep their server.
+   */
+  restartOnUpstream?: boolean;
 }
 
 /** Events for live followers: every proxy's events plus proxies coming and going. */
@@ -54,12 +59,18 @@ export class Control {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly hub = new EventEmitter<{ event: [ControlEvent] }>();
   private readonly forwarders = new Map<Proxy, (e: ProxyEvent) => void>();
+  /** Proxies that have not bound since they were created or moved: the listen string they were given. */
+  private readonly givenListen = new Map<string, string>();
 
   constructor(
     readonly set: ProxySet,
     /** The live registry the set's proxies resolve behavior names in (hot reload swaps its content). */
     readonly registry: Map<string, Behavior>,
-    readonly options: { vaurienProxy?: string } = {},
+    readonly options: {
+      vaurienProxy?: string;
+      /** Vaurien's `--behavior-<name>-<option>` values: what PUT /behavior starts from. */
+      behaviorDefaults?: Record<string, Record<string, unknown>>;
+    } = {},
   ) {
     this.hub.setMaxListeners(0);
     set.on('added', (p) => {
@@ -107,15 +118,24 @@ export class Control {
       let p = this.require(name);
       if (patch.upstream !== undefined) {
         const upstream = checkAddress(patch.upstream, 'upstream');
-        if (upstream !== p.upstream) p.setUpstream(upstream);
+        if (upstream !== p.upstream) {
+          if (await p.loopsBack(upstream)) throw loopError(new UpstreamLoopError(p.name, upstream, p.listenAddress));
+          p.setUpstream(upstream);
+          if (patch.restartOnUpstream && p.isEnabled) {
+            await p.setEnabled(false);
+            await setEnabled(p, true);
+          }
+        }
       }
       const enabled = patch.enabled ?? p.isEnabled;
       const listen = patch.listen === undefined ? undefined : normaliseListen(patch.listen);
       if (listen !== undefined && listen !== p.listenAddress) {
         p = await this.relisten(p, listen, enabled);
+        if (!enabled) this.givenListen.set(name, patch.listen!);
       } else if (enabled !== p.isEnabled) {
         await setEnabled(p, enabled);
       }
+      if (p.isEnabled) this.givenListen.delete(name);
       return p;
     });
   }
@@ -128,38 +148,48 @@ export class Control {
   }
 
   /**
-   * Toxiproxy's populate: every entry is checked first; an existing proxy with the same listen
-   * and upstream is kept as it is (toxics too), a different one is replaced. A failure partway
-   * reports the proxies already done.
+   * Toxiproxy's populate: the required fields of every entry are checked first; then each entry
+   * is applied in turn. An existing proxy with the same listen and upstream is kept as it is
+   * (toxics too), a different one is replaced. `enabled: false` creates the proxy disabled. As in
+   * Toxiproxy, a failure partway (a bad or busy listen address) keeps the entries before it and
+   * reports them with the error.
    */
   populate(specs: ProxySpec[]): Promise<{ proxies: Proxy[]; error?: ControlError }> {
     return this.serial(async () => {
       specs.forEach((s, i) => {
         if (!s.name) throw new ControlError(`missing required field: name at proxy ${i + 1}`);
         if (!s.upstream) throw new ControlError(`missing required field: upstream at proxy ${i + 1}`);
-        checkAddress(s.upstream, `upstream at proxy ${i + 1}`);
-        normaliseListen(s.listen, `listen at proxy ${i + 1}`);
       });
       const done: Proxy[] = [];
-      for (const s of specs) {
-        const existing = this.set.get(s.name);
-        const same = existing
-          && existing.listenAddress === normaliseListen(s.listen)
-          && existing.upstream === checkAddress(s.upstream, 'upstream')
-          && (s.protocol === undefined || s.protocol === existing.options.protocol);
-        if (existing && same) {
-          done.push(existing);
-          continue;
-        }
+      for (const [i, s] of specs.entries()) {
         try {
+          const upstream = checkAddress(s.upstream, `upstream at proxy ${i + 1}`);
+          const listen = normaliseListen(s.listen, `listen at proxy ${i + 1}`);
+          const existing = this.set.get(s.name);
+          const same = existing
+            && existing.listenAddress === listen
+            && existing.upstream === upstream
+            && (s.protocol === undefined || s.protocol === existing.options.protocol);
+          if (existing && same) {
+            done.push(existing);
+            continue;
+          }
           if (existing) await this.removeNow(s.name);
-          done.push(await this.createNow({ ...s, enabled: true }));
+          done.push(await this.createNow(s));
         } catch (e) {
           return { proxies: done, error: e instanceof ControlError ? e : new ControlError(String((e as Error)?.message ?? e), 500) };
         }
       }
       return { proxies: done };
     });
+  }
+
+  /**
+   * The listen address as Toxiproxy shows it: a proxy that has never bound shows the string it
+   * was given (`localhost:3310`, even `""`); once started, the address bound (`127.0.0.1:3310`).
+   */
+  shownListen(p: Proxy): string {
+    return this.givenListen.get(p.name) ?? p.listenAddress;
   }
 
   /** Toxiproxy's reset: every proxy enabled, every toxic removed; ours also restores the configured mix. */
@@ -171,6 +201,7 @@ export class Control {
         const same = JSON.stringify(specOfMix(parseMix(mix, this.registry))) === JSON.stringify(specOfMix(p.mix));
         if (!same) await p.setMix(mix ?? '');
         if (!p.isEnabled) await setEnabled(p, true);
+        this.givenListen.delete(p.name);
       }
     });
   }
@@ -281,15 +312,17 @@ export class Control {
     try {
       const p = await this.set.add(options, { enabled: spec.enabled !== false });
       this.baseline.set(p.name, undefined);
+      if (spec.enabled === false) this.givenListen.set(p.name, spec.listen ?? '');
       return p;
     } catch (e) {
-      throw bindError(e);
+      throw e instanceof UpstreamLoopError ? loopError(e) : bindError(e);
     }
   }
 
   private async removeNow(name: string): Promise<void> {
     await this.set.remove(name, 0);
     this.baseline.delete(name);
+    this.givenListen.delete(name);
     this.managed.delete(name);
   }
 
@@ -368,6 +401,10 @@ const BIND_WORDS: Record<string, string> = {
   EADDRNOTAVAIL: 'cannot assign requested address',
   EACCES: 'permission denied',
 };
+
+function loopError(e: UpstreamLoopError): ControlError {
+  return new ControlError(`bad request body: upstream: ${e.message}`, 400, 'upstream');
+}
 
 /** A listen failure as Toxiproxy reports it (Go's net error text, status 500). */
 function bindError(e: unknown): unknown {

@@ -10,6 +10,7 @@ import { joinHostPort } from '../proxy.js';
 import type { Control } from './control.js';
 import { BROWSER_REFUSED, checkToken, crossOrigin, foreignHost, isBrowser, isLoopback } from './guard.js';
 import { ApiError, matchRoute, readBody, STREAMING, type ApiRequest, type Reply, type Route } from './http.js';
+import { metricsRoutes } from './metrics.js';
 import { nativeError, nativeRoutes } from './native.js';
 import { toxiproxyError, toxiproxyRoutes } from './toxiproxy.js';
 import { vaurienError, vaurienRoutes } from './vaurien.js';
@@ -54,7 +55,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       `the control API on ${joinHostPort(o.host, o.port)} would be reachable from other machines: give a token with --api-token or MARTEAU_API_TOKEN (or bind 127.0.0.1)`,
     );
   }
-  const routes: Route[] = [...toxiproxyRoutes(o.control), ...vaurienRoutes(o.control), ...nativeRoutes(o.control, o.version)];
+  const routes: Route[] = [...toxiproxyRoutes(o.control), ...metricsRoutes(o.control), ...vaurienRoutes(o.control), ...nativeRoutes(o.control, o.version)];
   const maxBody = o.maxBody ?? 1024 * 1024;
   const server = http.createServer((req, res) => {
     handle(req, res).catch((e) => {

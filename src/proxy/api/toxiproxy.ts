@@ -16,24 +16,68 @@ export const TOXIPROXY_VERSION = '2.12.0';
 
 const BAD = 'bad request body: ';
 
-const proxyBody = z.strictObject({
+// Bodies are read as Go's encoding/json fills Toxiproxy's structs (see goFields): other fields,
+// such as the `toxics` the Go client sends back on save or a client's own bookkeeping, are ignored.
+const proxyBody = z.object({
   name: z.string().optional(),
   listen: z.string().optional(),
   upstream: z.string().optional(),
   enabled: z.boolean().optional(),
-  // Sent back by the Go client on every save; Toxiproxy ignores it, so do we.
-  toxics: z.unknown().optional(),
   // Ours: the framing of a new proxy (Toxiproxy proxies are raw TCP, our default too).
   protocol: z.enum(PROTOCOL_NAMES).optional(),
 });
 
-const toxicBody = z.strictObject({
+const toxicBody = z.object({
   name: z.string().optional(),
   type: z.string().optional(),
   stream: z.string().optional(),
   toxicity: z.number().optional(),
-  attributes: z.record(z.string(), z.unknown()).nullable().optional(),
+  attributes: z.record(z.string(), z.unknown()).optional(),
 });
+
+/**
+ * A JSON body as Go's encoding/json decodes it onto a struct: a `null` member leaves the field
+ * at its default (Ruby's client always sends `"enabled": null`), and members the struct does not
+ * have are skipped. The names skipped are returned, for the X-Marteau-Ignored header.
+ */
+function goFields(value: unknown, known: readonly string[], at = ''): { value: unknown; ignored: string[] } {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return { value, ignored: [] };
+  const out: Record<string, unknown> = {};
+  const ignored: string[] = [];
+  for (const [k, v] of Object.entries(value)) {
+    if (v === null) continue;
+    if (known.includes(k)) out[k] = v;
+    else ignored.push(`${at}${k}`);
+  }
+  return { value: out, ignored };
+}
+
+const PROXY_FIELDS = Object.keys(proxyBody.shape);
+const TOXIC_FIELDS = Object.keys(toxicBody.shape);
+/** Fields of Toxiproxy's own that we read elsewhere or deliberately ignore (not reported as unknown). */
+const PROXY_ECHOED = ['toxics'];
+
+function readProxy(r: ApiRequest, ignored: string[], body: unknown = jsonBody(r, BAD) ?? {}): z.infer<typeof proxyBody> {
+  const g = goFields(body, [...PROXY_FIELDS, ...PROXY_ECHOED]);
+  ignored.push(...g.ignored);
+  return validate(proxyBody, g.value, BAD);
+}
+
+function readToxic(r: ApiRequest, ignored: string[]): z.infer<typeof toxicBody> {
+  const g = goFields(jsonBody(r, BAD) ?? {}, TOXIC_FIELDS);
+  ignored.push(...g.ignored);
+  const b = g.value as Record<string, unknown>;
+  if (b.attributes !== undefined) {
+    validate(toxicBody.shape.attributes, b.attributes, BAD, 'attributes');
+    b.attributes = goFields(b.attributes, Object.keys(b.attributes as object)).value;
+  }
+  return validate(toxicBody, b, BAD);
+}
+
+/** A reply that names the body members skipped, so a typo is visible to whoever looks. */
+function withIgnored(reply: Reply, ignored: string[]): Reply {
+  return ignored.length ? { ...reply, headers: { ...reply.headers, 'X-Marteau-Ignored': ignored.join(', ') } } : reply;
+}
 
 /**
  * Toxiproxy sets no default in code: an omitted attribute is 0. The same holds here for its
@@ -51,42 +95,54 @@ const TOXIPROXY_ATTRIBUTES: Record<string, Record<string, string | undefined>> =
 
 export function toxiproxyRoutes(control: Control): Route[] {
   const proxy = (r: ApiRequest) => wrap(() => control.require(r.params.proxy));
+  const json = (p: Proxy) => proxyJson(p, control.shownListen(p));
   return [
     {
       methods: ['GET'], pattern: '/proxies',
-      handler: () => ok(Object.fromEntries(control.list().map((p) => [p.name, proxyJson(p)]))),
+      handler: () => ok(Object.fromEntries(control.list().map((p) => [p.name, json(p)]))),
     },
     {
       methods: ['POST'], pattern: '/proxies',
       handler: async (r) => {
-        const spec = proxySpec(validate(proxyBody, jsonBody(r, BAD) ?? {}, BAD));
-        return { status: 201, json: proxyJson(await wrap(() => control.create(spec))) };
+        const ignored: string[] = [];
+        const spec = proxySpec(readProxy(r, ignored));
+        return withIgnored({ status: 201, json: json(await wrap(() => control.create(spec))) }, ignored);
       },
     },
     {
       methods: ['POST'], pattern: '/populate',
       handler: async (r) => {
-        const list = validate(z.array(proxyBody), jsonBody(r, BAD) ?? [], BAD);
+        const ignored: string[] = [];
+        const body = jsonBody(r, BAD) ?? [];
+        if (!Array.isArray(body)) validate(z.array(z.unknown()), body, BAD);
+        const list = (body as unknown[]).map((item, i) => {
+          const before = ignored.length;
+          const b = readProxy(r, ignored, item);
+          for (let k = before; k < ignored.length; k++) ignored[k] = `${i}.${ignored[k]}`;
+          return b;
+        });
         const specs: ProxySpec[] = list.map((b) => ({ name: b.name ?? '', listen: b.listen, upstream: b.upstream ?? '', enabled: b.enabled, protocol: b.protocol }));
         const result = await wrap(() => control.populate(specs));
-        const proxies = result.proxies.map(proxyJson);
-        if (result.error) return { status: result.error.status, json: { error: result.error.message, status: result.error.status, proxies } };
-        return { status: 201, json: { proxies } };
+        const proxies = result.proxies.map(json);
+        if (result.error) return withIgnored({ status: result.error.status, json: { error: result.error.message, status: result.error.status, proxies } }, ignored);
+        return withIgnored({ status: 201, json: { proxies } }, ignored);
       },
     },
     {
       methods: ['GET'], pattern: '/proxies/:proxy',
-      handler: (r) => ok(proxyJson(proxy(r))),
+      handler: (r) => ok(json(proxy(r))),
     },
     {
       methods: ['POST', 'PATCH'], pattern: '/proxies/:proxy',
       handler: async (r) => {
         proxy(r);
-        const b = validate(proxyBody, jsonBody(r, BAD) ?? {}, BAD);
+        const ignored: string[] = [];
+        const b = readProxy(r, ignored);
         if (b.protocol !== undefined && b.protocol !== proxy(r).options.protocol) {
           throw new ApiError(400, `${BAD}protocol: cannot be changed on a running proxy; delete it and create it again`, 'protocol');
         }
-        return ok(proxyJson(await wrap(() => control.update(r.params.proxy, { listen: b.listen, upstream: b.upstream, enabled: b.enabled }))));
+        const patch = { listen: b.listen, upstream: b.upstream, enabled: b.enabled, restartOnUpstream: true };
+        return withIgnored(ok(json(await wrap(() => control.update(r.params.proxy, patch)))), ignored);
       },
     },
     {
@@ -104,7 +160,8 @@ export function toxiproxyRoutes(control: Control): Route[] {
       methods: ['POST'], pattern: '/proxies/:proxy/toxics',
       handler: (r) => {
         const p = proxy(r);
-        const b = validate(toxicBody, jsonBody(r, BAD) ?? {}, BAD);
+        const ignored: string[] = [];
+        const b = readToxic(r, ignored);
         const behavior = b.type ? control.registry.get(b.type) : undefined;
         if (!behavior) throw new ApiError(400, 'invalid toxic type', 'type');
         const spec: ToxicSpec = {
@@ -112,9 +169,9 @@ export function toxiproxyRoutes(control: Control): Route[] {
           type: b.type!,
           stream: b.stream || undefined,
           toxicity: b.toxicity,
-          attributes: attributes(behavior, b.attributes ?? {}, true),
+          attributes: attributes(behavior, b.attributes ?? {}, true, ignored),
         };
-        return ok(toxicJson(wrap(() => p.addToxic(spec))));
+        return withIgnored(ok(toxicJson(wrap(() => p.addToxic(spec)))), ignored);
       },
     },
     {
@@ -127,9 +184,10 @@ export function toxiproxyRoutes(control: Control): Route[] {
         const p = proxy(r);
         const t = findToxic(p, r.params.toxic);
         // name, type and stream cannot change; Toxiproxy ignores them here, and so do we.
-        const b = validate(toxicBody, jsonBody(r, BAD) ?? {}, BAD);
-        const attrs = attributes(t.entry.behavior, b.attributes ?? {}, false);
-        return ok(toxicJson(wrap(() => p.updateToxic(t.name, { attributes: attrs, toxicity: b.toxicity }))));
+        const ignored: string[] = [];
+        const b = readToxic(r, ignored);
+        const attrs = attributes(t.entry.behavior, b.attributes ?? {}, false, ignored);
+        return withIgnored(ok(toxicJson(wrap(() => p.updateToxic(t.name, { attributes: attrs, toxicity: b.toxicity })))), ignored);
       },
     },
     {
@@ -167,8 +225,8 @@ export function toxiproxyError(e: ApiError): Reply {
   };
 }
 
-export function proxyJson(p: Proxy): { name: string; listen: string; upstream: string; enabled: boolean; toxics: ReturnType<typeof toxicJson>[] } {
-  return { name: p.name, listen: p.listenAddress, upstream: p.upstream, enabled: p.isEnabled, toxics: orderedToxics(p).map(toxicJson) };
+function proxyJson(p: Proxy, listen: string): { name: string; listen: string; upstream: string; enabled: boolean; toxics: ReturnType<typeof toxicJson>[] } {
+  return { name: p.name, listen, upstream: p.upstream, enabled: p.isEnabled, toxics: orderedToxics(p).map(toxicJson) };
 }
 
 /** Toxiproxy lists the upstream chain first, then the downstream one, each in creation order. */
@@ -190,17 +248,19 @@ function proxySpec(b: z.infer<typeof proxyBody>): ProxySpec {
 }
 
 /**
- * Check attributes against the behavior's options: unknown names and wrong types are refused
- * with the attribute named. On create, Toxiproxy's zero defaults fill the omitted ones.
+ * Check attributes against the behavior's options: wrong types are refused with the attribute
+ * named; unknown names are skipped (and reported in `ignored`), as Go decodes them into the toxic
+ * struct. On create, Toxiproxy's zero defaults fill the omitted ones.
  */
-function attributes(behavior: Behavior, given: Record<string, unknown>, create: boolean): Record<string, unknown> {
+function attributes(behavior: Behavior, given: Record<string, unknown>, create: boolean, ignored: string[]): Record<string, unknown> {
   const shape = behavior.options.shape as Record<string, z.ZodType>;
   const known = Object.keys(shape).filter((k) => k !== 'stream' && k !== 'toxicity');
   const zeroes = create ? TOXIPROXY_ATTRIBUTES[behavior.name] ?? {} : {};
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(given)) {
     if (!known.includes(k)) {
-      throw new ApiError(400, `${BAD}unknown attribute "${k}" for ${behavior.name} (${known.length ? `known: ${known.join(', ')}` : 'it takes none'})`, `attributes.${k}`);
+      ignored.push(`attributes.${k}`);
+      continue;
     }
     validate(shape[k], v, BAD, `attributes.${k}`);
     out[k] = v;

@@ -7,11 +7,14 @@
  * named by `--vaurien-proxy` (or `api.vaurien_proxy`), else on the only proxy when exactly one
  * runs, else they answer 409 and list the names.
  *
- * Unlike Vaurien, options sent with PUT /behavior are applied (Vaurien re-applied its command
- * line values over them), and the switch reaches open keep-alive connections at their next
- * exchange rather than only new connections.
+ * As in Vaurien, PUT /behavior ignores options the behavior does not have (vaurienclient's own
+ * test sends `foo`, and Marteau's VaurienFixture sends every fixture argument) and converts
+ * string values (`"sleep": "0.3"`, `"before": "false"`) to the option's type. Unlike Vaurien,
+ * the options are applied (Vaurien re-applied its command line values over them), and the switch
+ * reaches open keep-alive connections at their next exchange rather than only new connections.
  */
 import { MixError, parseMix, type MixSpec } from '../mix.js';
+import type { Behavior } from '../plugin.js';
 import type { Proxy } from '../proxy.js';
 import { ControlError, type Control } from './control.js';
 import { ApiError, jsonBody, type ApiRequest, type Reply, type Route } from './http.js';
@@ -69,8 +72,9 @@ async function putBehavior(control: Control, p: Proxy, r: ApiRequest): Promise<R
     if (Object.keys(options).length) throw new ApiError(400, 'options go with a single behavior name, not with a mix', Object.keys(options)[0]);
     spec = name;
   } else {
-    if (!control.registry.has(name)) throw new ApiError(400, `the '${name}' behavior does not exist`, 'name');
-    spec = { [name]: { ...options, percent: 100 } };
+    const behavior = control.registry.get(name);
+    if (!behavior) throw new ApiError(400, `the '${name}' behavior does not exist`, 'name');
+    spec = { [name]: { ...control.options.behaviorDefaults?.[name], ...vaurienOptions(behavior, options), percent: 100 } };
   }
   try {
     parseMix(spec, control.registry, p.mix);
@@ -86,8 +90,6 @@ async function putBackend(control: Control, p: Proxy, r: ApiRequest): Promise<Re
   const body = jsonBody(r, '') as { backend?: unknown } | undefined;
   const backend = body && typeof body === 'object' ? body.backend : undefined;
   if (typeof backend !== 'string') throw new ApiError(400, 'expected {"backend": "host:port"}', 'backend');
-  const extra = Object.keys(body as object).filter((k) => k !== 'backend');
-  if (extra.length) throw new ApiError(400, `unknown field "${extra[0]}" (known fields: backend)`, extra[0]);
   try {
     await control.update(p.name, { upstream: backend });
   } catch (e) {
@@ -95,6 +97,48 @@ async function putBackend(control: Control, p: Proxy, r: ApiRequest): Promise<Re
     throw e;
   }
   return ok({ status: 'ok' });
+}
+
+/**
+ * The options the behavior has, with Vaurien's conversions of strings (its handlers' `_convert`):
+ * a number from its text, a boolean from yes/no words. Other members are dropped, as Vaurien's
+ * settings dict simply never reads them.
+ */
+export function vaurienOptions(behavior: Behavior, given: Record<string, unknown>): Record<string, unknown> {
+  const shape = behavior.options.shape as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(given)) {
+    if (!(k in shape)) continue;
+    out[k] = typeof v === 'string' ? fromText(k, v, baseType(shape[k])) : v;
+  }
+  return out;
+}
+
+const TRUE_WORDS = new Set(['y', 'yes', '1', 'on', 'true']);
+const FALSE_WORDS = new Set(['n', 'no', '0', 'off', 'false']);
+
+function fromText(option: string, text: string, type: string | undefined): unknown {
+  if (type === 'number') {
+    const n = Number(text.trim());
+    if (text.trim() === '' || !Number.isFinite(n)) throw new ApiError(400, `option "${option}": expected a number, got "${text}"`, option);
+    return n;
+  }
+  if (type === 'boolean') {
+    const word = text.trim().toLowerCase();
+    if (TRUE_WORDS.has(word)) return true;
+    if (FALSE_WORDS.has(word)) return false;
+    throw new ApiError(400, `option "${option}": expected true/false (or yes/no, on/off, 1/0), got "${text}"`, option);
+  }
+  return text;
+}
+
+/** The zod type name under defaults and optionals (`number`, `boolean`, ...); duck-typed, as plugins may bring their own zod. */
+export function baseType(schema: unknown): string | undefined {
+  let def = (schema as { _zod?: { def?: { type?: string; innerType?: unknown } } })?._zod?.def;
+  while (def && ['default', 'optional', 'nullable', 'prefault', 'readonly'].includes(def.type ?? '')) {
+    def = (def.innerType as { _zod?: { def?: { type?: string; innerType?: unknown } } })?._zod?.def;
+  }
+  return def?.type;
 }
 
 function ok(json: unknown): Reply {

@@ -12,6 +12,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
+import { Histogram } from '../../stats/histogram.js';
 import { newRunInfo, RunResults, type Outcome, type RequestSample, type RunInfo, type TestSample } from '../results.js';
 import type { BuiltinConfig, ScenarioStep } from './config.js';
 import { UserAgent, type RequestSpec } from './http.js';
@@ -32,6 +33,8 @@ export interface BenchProgress {
   /** Since the start. */
   requests: number;
   errors: number;
+  /** 95th percentile of the request times of the last second, ms (absent when none ended). */
+  p95Ms?: number;
 }
 
 export interface CycleEvent {
@@ -163,6 +166,8 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
   let lastRequests = 0;
   let lastErrors = 0;
   let lastTick = start;
+  // Request times since the last tick, for a live p95 (the results model keeps the whole run).
+  let tickTimes = new Histogram();
   const state = { cycle: 0, cvus: config.cycles[0] ?? 0, users: 0, phase: 'starting' as BenchProgress['phase'] };
   const progress = (): BenchProgress => {
     const t = now();
@@ -178,7 +183,9 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
       errorsPerSecond: (totalErrors - lastErrors) / dt,
       requests: totalRequests,
       errors: totalErrors,
+      p95Ms: tickTimes.count ? tickTimes.percentile(95) / 1000 : undefined,
     };
+    tickTimes = new Histogram();
     lastRequests = totalRequests;
     lastErrors = totalErrors;
     lastTick = t;
@@ -246,6 +253,7 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
               steps++;
               totalRequests++;
               const duration = t1 - t0;
+              tickTimes.record(duration * 1000);
               connection += duration;
               let result: Outcome = 'success';
               let err: string | undefined;

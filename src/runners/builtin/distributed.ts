@@ -154,6 +154,8 @@ export function sumProgress(parts: readonly BenchProgress[], cycles: number): Be
     errorsPerSecond: sum('errorsPerSecond'),
     requests: sum('requests'),
     errors: sum('errors'),
+    // Not a sum: the slowest node's p95 bounds what users see.
+    p95Ms: parts.some((p) => p.p95Ms !== undefined) ? Math.max(...parts.map((p) => p.p95Ms ?? 0)) : undefined,
   };
 }
 

@@ -1,37 +1,29 @@
 import { Box, Text } from 'ink';
-import { KEYS, PANE_ORDER, type PaneId } from '../keys.js';
+import { helpLines, type PaneId } from '../keys.js';
+import { overlayRows } from '../layout.js';
 import { color } from '../theme.js';
+import { ScrollNote } from './ScrollNote.js';
 
-const TITLES: Record<PaneId | 'global', string> = {
-  global: 'Everywhere',
-  queue: '[1] Queue',
-  nodes: '[2] Nodes',
-  proxies: '[3] Proxies',
-  behaviors: '[4] Behaviors',
-  output: '[5] Output',
-};
-
-/** Every key, the focused pane's first. */
-export function HelpOverlay(props: { focused: PaneId; width: number; height: number }) {
-  const order: (PaneId | 'global')[] = [props.focused, 'global', ...PANE_ORDER.filter((p) => p !== props.focused)];
-  const lines: { head?: string; keys?: string; does?: string }[] = [];
-  for (const id of order) {
-    lines.push({ head: TITLES[id] });
-    for (const k of KEYS[id]) lines.push({ keys: k.keys, does: k.does });
-  }
+/** Every key, the focused pane's first; scrolls when the terminal is short. */
+export function HelpOverlay(props: { focused: PaneId; top: number; width: number; height: number }) {
+  const lines = helpLines(props.focused);
+  const rows = overlayRows(props.height);
+  const top = Math.max(0, Math.min(props.top, lines.length - rows));
+  const keysWidth = Math.min(20, Math.max(12, Math.floor(props.width / 5)));
   return (
     <Box flexDirection="column" borderStyle="double" borderColor={color('accent')} width={props.width} height={props.height} paddingX={1} overflow="hidden">
       <Text bold>Keys — esc or ? closes</Text>
-      {lines.slice(0, props.height - 3).map((l, i) =>
+      {lines.slice(top, top + rows).map((l, i) =>
         l.head ? (
           <Text key={i} bold color={color('accent')}>{l.head}</Text>
         ) : (
-          <Text key={i}>
-            <Text color={color('key')}>{`  ${l.keys}`.padEnd(20)}</Text>
+          <Text key={i} wrap="truncate-end">
+            <Text color={color('key')}>{`  ${l.keys}`.padEnd(keysWidth)}</Text>
             {l.does}
           </Text>
         ),
       )}
+      <ScrollNote top={top} shown={rows} total={lines.length} />
     </Box>
   );
 }

@@ -1,10 +1,18 @@
 import { Box, Text } from 'ink';
 import type { ReactNode } from 'react';
+import { ellipsis } from '../text.js';
 import { color, noColor } from '../theme.js';
 
-/** A bordered pane whose border colour shows focus (double border under NO_COLOR). */
-export function Pane(props: { title: string; index: number; focused: boolean; width?: number | string; height: number; extra?: string; children?: ReactNode }) {
+/**
+ * A bordered pane whose border colour shows focus (double border under NO_COLOR). The title
+ * wins over the `extra` note at its right: the note is cut, then dropped, as the pane narrows.
+ */
+export function Pane(props: { title: string; index: number; focused: boolean; width: number; height: number; extra?: string; children?: ReactNode }) {
   const { title, index, focused, width, height, extra, children } = props;
+  const inner = width - 4;
+  const head = ellipsis(`[${index}] ${title}`, inner);
+  const room = inner - head.length - 2;
+  const note = extra && room >= 6 ? ellipsis(extra, room) : '';
   return (
     <Box
       flexDirection="column"
@@ -17,9 +25,9 @@ export function Pane(props: { title: string; index: number; focused: boolean; wi
     >
       <Box justifyContent="space-between">
         <Text bold={focused} color={focused ? color('focus') : undefined}>
-          [{index}] {title}
+          {head}
         </Text>
-        {extra ? <Text color={color('dim')}>{extra}</Text> : null}
+        {note ? <Text color={color('dim')}>{note}</Text> : null}
       </Box>
       {children}
     </Box>

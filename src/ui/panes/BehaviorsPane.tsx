@@ -5,6 +5,7 @@ import { Pane } from '../components/Pane.js';
 import { remainder, type MixRow } from '../mix-editor.js';
 import type { ScheduleLine } from '../schedule-line.js';
 import { bar } from '../sparkline.js';
+import { cell } from '../text.js';
 import { color } from '../theme.js';
 
 const SCHEDULE_COLOR: Record<ScheduleLine['state'], string> = { running: 'accent', paused: 'warn', manual: 'warn', done: 'dim' };
@@ -25,7 +26,7 @@ export const BehaviorsPane = memo(function BehaviorsPane(props: {
   const barWidth = Math.max(5, Math.min(20, width - 30));
   const pass = remainder(rows);
   return (
-    <Pane title={`Behaviors${proxy ? ` · ${proxy}` : ''}`} index={4} focused={focused} height={height} width={width} extra={`pass-through ${pass}%`}>
+    <Pane title={`Behaviors${proxy ? ` · ${proxy}` : ''}`} index={4} focused={focused} height={height} width={width} extra={`pass ${pass}%`}>
       {proxy === undefined ? <Text color={color('dim')}>select a proxy</Text> : null}
       {proxy !== undefined && schedule ? (
         <>
@@ -43,7 +44,7 @@ export const BehaviorsPane = memo(function BehaviorsPane(props: {
           return (
             <Text key={r.name} wrap="truncate-end">
               <Text inverse={isSel && focused} bold={isSel} color={r.percent > 0 ? undefined : color('dim')}>
-                {isSel ? '›' : ' '} {r.name.padEnd(11)} {String(r.percent).padStart(3)}%{' '}
+                {isSel ? '›' : ' '} {cell(r.name, 11)} {String(r.percent).padStart(3)}%{' '}
               </Text>
               <Text color={r.percent > 0 ? color('fault') : color('dim')}>{bar(r.percent, barWidth)}</Text>
             </Text>
@@ -51,7 +52,7 @@ export const BehaviorsPane = memo(function BehaviorsPane(props: {
         })}
       {proxy !== undefined ? (
         <Text color={color('dim')} wrap="truncate-end">
-          presets: {PRESETS.map((p) => `${p.key} ${p.name}`).join(' · ')}
+          p then a digit: {PRESETS.map((p) => `${p.key} ${p.name}`).join(' · ')}
         </Text>
       ) : null}
     </Pane>

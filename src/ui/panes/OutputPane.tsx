@@ -1,20 +1,35 @@
 import { Text } from 'ink';
 import { memo } from 'react';
 import { Pane } from '../components/Pane.js';
+import { matches, outputWindow, type OutputView } from '../output-view.js';
+import { ellipsis } from '../text.js';
 import { color } from '../theme.js';
 
-/** The selected job's streamed lines (or its details); follows the tail unless scrolled up (`scroll` lines from the end). */
-export const OutputPane = memo(function OutputPane(props: { job?: string; lines: readonly string[]; scroll: number; focused: boolean; height: number; width: number; details?: boolean }) {
-  const { job, lines, scroll, focused, height, width, details } = props;
-  const visible = Math.max(1, height - 3);
-  const end = Math.max(0, lines.length - scroll);
-  const shown = lines.slice(Math.max(0, end - visible), end);
-  const extra = details ? 'details · enter: back to output' : scroll > 0 ? `paused ${scroll} lines up · G follows` : job ? 'following' : '';
+/** The selected job's streamed lines (or its details): scrolled or following, wrapped or cut, with search matches. */
+export const OutputPane = memo(function OutputPane(props: {
+  job?: string;
+  lines: readonly string[];
+  view: OutputView;
+  details: boolean;
+  focused: boolean;
+  height: number;
+  width: number;
+  rows: number;
+  inner: number;
+}) {
+  const { job, lines, view, details, focused, height, width, rows, inner } = props;
+  const win = outputWindow(lines, view, rows, inner);
+  const found = view.search ? matches(lines, view.search) : [];
+  const where = win.following ? 'following' : `line ${win.top + 1}/${lines.length}`;
+  const search = view.search ? ` · /${view.search} ${found.length ? `${found.indexOf(view.match ?? -1) + 1}/${found.length}` : 'no match'}` : '';
+  const extra = details ? 'details · enter: back to output' : `${job ? where : ''}${search}${view.wrap ? ' · wrap' : ''}`;
   return (
-    <Pane title={`${details ? 'Details' : 'Output'}${job ? ` · ${job}` : ''}`} index={5} focused={focused} height={height} width={width} extra={extra}>
-      {shown.length === 0 ? <Text color={color('dim')}>{job ? 'no output yet' : 'select a job in the queue'}</Text> : null}
-      {shown.map((l, i) => (
-        <Text key={i} wrap="truncate-end">{l}</Text>
+    <Pane title={`${details ? 'Details' : 'Output'}${job ? ` · ${ellipsis(job, 24)}` : ''}`} index={5} focused={focused} height={height} width={width} extra={extra}>
+      {win.rows.length === 0 ? <Text color={color('dim')}>{job ? 'no output yet' : 'select a job in the queue'}</Text> : null}
+      {win.rows.map((r, i) => (
+        <Text key={i} wrap="truncate-end" inverse={r.match}>
+          {r.text}
+        </Text>
       ))}
     </Pane>
   );

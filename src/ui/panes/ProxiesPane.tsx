@@ -1,38 +1,65 @@
 import { Box, Text } from 'ink';
 import { memo } from 'react';
+import type { ScheduleView } from '../../core/chaos-player.js';
 import type { ProxyView } from '../../proxy/monitor.js';
 import { Pane } from '../components/Pane.js';
+import { activeFault } from '../schedule-line.js';
 import { fixed, sparkline } from '../sparkline.js';
+import { cell } from '../text.js';
 import { color } from '../theme.js';
 
-/** One row per proxy: open connections, exchanges/s with a sparkline, faults per behavior. */
-export const ProxiesPane = memo(function ProxiesPane(props: { proxies: readonly ProxyView[]; selected: number; focused: boolean; height: number; width: number }) {
-  const { proxies, selected, focused, height, width } = props;
-  const spark = Math.max(6, Math.min(24, width - 42));
-  // Two lines a proxy: counts and sparkline, then faults per behavior.
-  const visible = Math.max(1, Math.floor((height - 3) / 2));
+const ROWS = 3;
+
+/**
+ * Three lines a proxy: connections and exchanges/s; fault % and p95 latency, each with its
+ * sparkline; the fault in force and when it ends, with the faults counted per behavior.
+ */
+export const ProxiesPane = memo(function ProxiesPane(props: {
+  proxies: readonly ProxyView[];
+  schedules: readonly ScheduleView[];
+  hadJobs: boolean;
+  selected: number;
+  focused: boolean;
+  height: number;
+  width: number;
+  now: number;
+}) {
+  const { proxies, schedules, selected, focused, height, width, now } = props;
+  const inner = width - 4;
+  const visible = Math.max(1, Math.floor((height - 3) / ROWS));
   const first = Math.max(0, Math.min(selected - visible + 1, proxies.length - visible));
+  const proto = inner < 50 ? 6 : 8;
+  const head = 2 + 10 + 1 + proto + 8 + 1 + 5 + 3;
+  const rateSpark = Math.max(4, Math.min(24, inner - head));
+  const halfSpark = Math.max(4, Math.min(16, Math.floor((inner - 30) / 2)));
+  const empty = props.hadJobs ? 'no proxy running: a job\'s proxies stop when it ends (R replays it)' : 'no proxy: add `proxies:` to .marteau.yml';
   return (
     <Pane title="Proxies" index={3} focused={focused} height={height} width={width} extra={`${proxies.length} running`}>
-      {proxies.length === 0 ? <Text color={color('dim')}>no proxy: add `proxies:` to .marteau.yml</Text> : null}
+      {proxies.length === 0 ? <Text color={color('dim')}>{empty}</Text> : null}
       {proxies.slice(first, first + visible).map((p, i) => {
         const s = p.stats;
         const isSel = first + i === selected;
-        const faults = Object.entries(s.behaviors)
+        const fault = activeFault(s.mix, schedules.find((x) => x.proxy === s.name), now);
+        const counts = Object.entries(s.behaviors)
           .filter(([n, c]) => n !== 'dummy' && c > 0)
-          .map(([n, c]) => `${n} ${c}${p.faultRates[n] ? ` (${p.faultRates[n].toFixed(0)}/s)` : ''}`)
-          .join('  ');
+          .map(([n, c]) => `${n} ${c}`)
+          .join(' ');
         return (
           <Box key={s.name} flexDirection="column">
             <Text wrap="truncate-end">
               <Text inverse={isSel && focused} bold={isSel}>
-                {isSel ? '›' : ' '} {s.name.padEnd(10).slice(0, 10)} {s.protocol.padEnd(8)} conn {fixed(s.connections.open, 3)} {fixed(p.rate, 6)}/s{' '}
+                {isSel ? '›' : ' '} {cell(s.name, 10)} {cell(s.protocol, proto)}
               </Text>
-              <Text color={color('accent')}>{sparkline(p.history, spark)}</Text>
+              conn{fixed(s.connections.open, 4)} {fixed(p.rate, 5)}/s <Text color={color('accent')}>{sparkline(p.history, rateSpark)}</Text>
             </Text>
-            <Text wrap="truncate-end" color={faults ? color('fault') : color('dim')}>
-              {'   '}
-              {faults || 'no faults'}
+            <Text wrap="truncate-end">
+              {'  '}fault{fixed(p.faultPercent, 4)}% <Text color={color('fault')}>{sparkline(p.faultPercentHistory, halfSpark, 100)}</Text> p95{fixed(p.p95, 5)}ms{' '}
+              <Text color={color('warn')}>{sparkline(p.p95History, halfSpark)}</Text>
+            </Text>
+            <Text wrap="truncate-end" color={fault.faulty ? color('fault') : color('dim')}>
+              {'  '}
+              {fault.text}
+              {counts ? <Text color={color('dim')}>{` · ${counts}`}</Text> : null}
             </Text>
           </Box>
         );

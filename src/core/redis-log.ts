@@ -1,0 +1,307 @@
+/**
+ * The team queue's records in one Redis stream, as a RecordLog (see redis-queue.ts for the rest).
+ *
+ * Every append is one Lua script that also reads what is new up to the appended record (one round
+ * trip), and a claim goes through a gate in the same script: a job already claimed by a live
+ * engine gets no second claim record. Without the gate every idle worker appended its own claim
+ * for every new job and the fold threw all but one away: 30 workers meant ~12 claim records per
+ * job, a stream growing with the team, and enqueue and start slowing down with it. The fold still
+ * decides (the gate only keeps losing claims out of the log), so a gate entry left by a claimer
+ * that died is overridden once its heartbeat key is gone.
+ */
+import type { Redis, RedisOptions } from 'ioredis';
+import type { JournalRecord } from './jobs.js';
+import type { Owner } from './owner.js';
+import { QueueError, type RecordLog } from './queue.js';
+
+/** Redis cannot be reached: CLI calls exit 3 with this (URL masked); views show "queue offline". */
+export class QueueOfflineError extends QueueError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueueOfflineError';
+  }
+}
+
+export interface Keys {
+  log: string;
+  output: string;
+  presence: string;
+  /** job id -> "<claim> <owner key>" of its current claim (the gate). */
+  claims: string;
+  /** node name -> owner key of the worker that runs it. */
+  nodes: string;
+  trimLock: string;
+  files(id: string): string;
+  alive(owner: string): string;
+}
+
+export function makeKeys(p: string): Keys {
+  return {
+    log: `${p}log`,
+    output: `${p}output`,
+    presence: `${p}presence`,
+    claims: `${p}claims`,
+    nodes: `${p}nodes`,
+    trimLock: `${p}trim-lock`,
+    files: (id) => `${p}files:${id}`,
+    alive: (owner) => `${p}alive:${owner}`,
+  };
+}
+
+const READ_BATCH = 1000;
+const BLOCK_MS = 2000;
+
+/**
+ * KEYS: log stream, claims hash. ARGV: record (empty: none), read after this id, read count,
+ * mode (plain | claim | release), job id, claim, owner key, alive-key prefix.
+ * Returns {1 if the record was appended, the entries after the read id}.
+ */
+const APPEND_LUA = `
+local added = 1
+local cur = redis.call('HGET', KEYS[2], ARGV[5])
+if ARGV[4] == 'claim' then
+  local holder = cur and string.match(cur, '^%S+ (.+)$')
+  if holder and redis.call('EXISTS', ARGV[8] .. holder) == 1 then
+    added = 0
+  else
+    redis.call('HSET', KEYS[2], ARGV[5], ARGV[6] .. ' ' .. ARGV[7])
+  end
+elseif ARGV[4] == 'release' and cur and string.sub(cur, 1, #ARGV[6] + 1) == ARGV[6] .. ' ' then
+  redis.call('HDEL', KEYS[2], ARGV[5])
+end
+if added == 1 and ARGV[1] ~= '' then
+  redis.call('XADD', KEYS[1], '*', 'r', ARGV[1])
+end
+return {added, redis.call('XRANGE', KEYS[1], '(' .. ARGV[2], '+', 'COUNT', ARGV[3])}
+`;
+
+type Entry = [string, string[]];
+type AppendCommand = (log: string, claims: string, ...args: string[]) => Promise<[number, Entry[]]>;
+
+/** Stream entry ids of what may be trimmed: per job, per node switch, and purge records. */
+interface Index {
+  jobs: Map<string, string[]>;
+  nodes: Map<string, string[]>;
+  purges: string[];
+}
+
+export class RedisLog implements RecordLog {
+  private lastId = '0-0';
+  /** Entries read in the same round trip as an append; `readNew` takes them first. */
+  private prefetched: Entry[] = [];
+  private prefetchedToEnd = false;
+  private readonly index: Index = { jobs: new Map(), nodes: new Map(), purges: [] };
+  private readonly appendScript: AppendCommand;
+
+  constructor(
+    private readonly cmd: Redis,
+    private readonly keys: Keys,
+    private readonly label: string,
+    private readonly me: string,
+  ) {
+    cmd.defineCommand('marteauAppend', { numberOfKeys: 2, lua: APPEND_LUA });
+    this.appendScript = (cmd as unknown as { marteauAppend: AppendCommand }).marteauAppend.bind(cmd);
+  }
+
+  /** Gets the output lines the watch loop reads (set by the queue). */
+  onOutput: (entries: Entry[]) => void = () => {};
+
+  async open(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  /**
+   * The queue reads right after each append (up to its own record, which decides a claim): the
+   * read goes in the same script, one round trip instead of two. A requeue frees the job's gate.
+   */
+  async append(r: JournalRecord): Promise<void> {
+    if (r.t === 'requeued') await this.run(JSON.stringify(r), 'release', r.id, r.claim);
+    else await this.run(JSON.stringify(r), 'plain', '', '');
+  }
+
+  /** A claim record, unless a live engine already holds the job: false then (nothing appended). */
+  async appendClaim(r: Extract<JournalRecord, { t: 'claimed' }>): Promise<boolean> {
+    return this.run(JSON.stringify(r), 'claim', r.id, r.claim);
+  }
+
+  /** Free the gate of a claim the fold refused (the job was gone, the node full or disabled). */
+  async releaseClaim(id: string, claim: string): Promise<void> {
+    await this.run('', 'release', id, claim);
+  }
+
+  private async run(record: string, mode: string, id: string, claim: string): Promise<boolean> {
+    const [added, batch] = await guard(this.label, this.appendScript(this.keys.log, this.keys.claims, record, this.lastId, String(READ_BATCH), mode, id, claim, this.me, this.keys.alive('')));
+    this.prefetched.push(...batch);
+    this.prefetchedToEnd = batch.length < READ_BATCH;
+    return added === 1;
+  }
+
+  async readNew(): Promise<JournalRecord[]> {
+    const out: JournalRecord[] = [];
+    const take = (batch: Entry[]) => {
+      for (const [id, fields] of batch) {
+        // A concurrent read may already have taken it (ids only grow).
+        if (!idAfter(id, this.lastId)) continue;
+        this.lastId = id;
+        const text = fieldMap(fields).r;
+        try {
+          const v = JSON.parse(text ?? '') as unknown;
+          if (v && typeof v === 'object' && !Array.isArray(v)) {
+            out.push(v as JournalRecord);
+            this.remember(id, v as JournalRecord);
+          }
+        } catch {
+          // a damaged entry: skipped, like a torn journal line
+        }
+      }
+    };
+    if (this.prefetched.length) {
+      const [batch, toEnd] = [this.prefetched, this.prefetchedToEnd];
+      this.prefetched = [];
+      take(batch);
+      // Up to our own record is all a reader after an append needs; the watch brings the rest.
+      if (toEnd) return out;
+    }
+    // Bounded: each batch moves lastId forward, and a short batch is the end.
+    for (;;) {
+      const batch = await guard(this.label, this.cmd.xrange(this.keys.log, `(${this.lastId}`, '+', 'COUNT', READ_BATCH));
+      take(batch);
+      if (batch.length < READ_BATCH) return out;
+    }
+  }
+
+  private remember(entry: string, r: JournalRecord): void {
+    if (r.t === 'purged') {
+      this.index.purges.push(entry);
+      for (const id of Array.isArray(r.ids) ? r.ids : []) this.index.jobs.delete(id);
+      return;
+    }
+    const [map, key] = r.t === 'node' ? [this.index.nodes, r.name] : [this.index.jobs, r.t === 'enqueued' ? r.job?.id : r.id];
+    if (typeof key !== 'string') return;
+    const list = map.get(key);
+    if (list) list.push(entry);
+    else map.set(key, [entry]);
+  }
+
+  /**
+   * Remove the records of these (finished) jobs, superseded node switches and purge records older
+   * than `purgeTtlMs`; a `purged` record tells the readers that had the jobs to drop them.
+   * Readers that join later never see them. Returns how many jobs were removed.
+   */
+  async trim(ids: readonly string[], at: number, purgeTtlMs: number): Promise<number> {
+    const entries = ids.flatMap((id) => this.index.jobs.get(id) ?? []);
+    for (const list of this.index.nodes.values()) entries.push(...list.splice(0, list.length - 1));
+    const oldPurges = this.index.purges.filter((e) => Number(e.split('-')[0]) < at - purgeTtlMs);
+    this.index.purges = this.index.purges.filter((e) => !oldPurges.includes(e));
+    entries.push(...oldPurges);
+    // In slices: one command stays small whatever the history's size.
+    for (let i = 0; i < entries.length; i += 1000) await guard(this.label, this.cmd.xdel(this.keys.log, ...entries.slice(i, i + 1000)));
+    for (let i = 0; i < ids.length; i += 500) {
+      const slice = ids.slice(i, i + 500);
+      const m = this.cmd.multi().hdel(this.keys.claims, ...slice);
+      for (const id of slice) m.del(this.keys.files(id));
+      await guard(this.label, m.exec());
+      await this.append({ t: 'purged', at, ids: slice });
+    }
+    return ids.length;
+  }
+
+  /**
+   * One blocking XREAD on its own connection wakes us for new records and new output lines
+   * alike, so another process's claim or line is seen at once, without polling.
+   */
+  watch(onChange: () => Promise<void>): () => void {
+    // Its commands may wait for the connection: one at a time, and they wake the loop anyway.
+    const conn = this.cmd.duplicate({ ...clientOptions(), lazyConnect: false, enableOfflineQueue: true });
+    conn.on('error', () => {});
+    let running = true;
+    // A concrete id, not `$`: `$` means "after the last entry at each call", and lines added
+    // while a wake-up for new records is handled would be skipped.
+    let outputId: string | undefined;
+    void (async () => {
+      while (running) {
+        if (outputId === undefined) {
+          try {
+            const [last] = await conn.xrevrange(this.keys.output, '+', '-', 'COUNT', 1);
+            outputId = last?.[0] ?? '0-0';
+          } catch {
+            if (!running) return;
+            await new Promise((r) => setTimeout(r, 500));
+            continue;
+          }
+        }
+        try {
+          const res = (await conn.xread('BLOCK', BLOCK_MS, 'STREAMS', this.keys.log, this.keys.output, this.lastId, outputId)) as [string, Entry[]][] | null;
+          for (const [key, entries] of res ?? []) {
+            if (key === this.keys.output) {
+              outputId = entries.at(-1)?.[0] ?? outputId;
+              this.onOutput(entries);
+            }
+          }
+          // Also after a timeout: a cheap safety net should a wake-up ever be missed.
+          await onChange();
+        } catch {
+          if (!running) return;
+          // offline: ioredis reconnects; try again shortly
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    })();
+    return () => {
+      running = false;
+      conn.disconnect();
+    };
+  }
+}
+
+export function clientOptions(): RedisOptions {
+  return {
+    lazyConnect: true,
+    // A command while Redis is away fails at once (views say "queue offline") instead of
+    // waiting in a hidden buffer; the connection itself keeps retrying.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 3000,
+    retryStrategy: (times) => Math.min(100 * times, 2000),
+  };
+}
+
+export function ownerKey(o: Owner): string {
+  return `${o.host}/${o.pid}/${o.start ?? ''}${o.session ? `/${o.session}` : ''}`;
+}
+
+/** The owner an `ownerKey` names (host, pid and start are enough to judge it). */
+export function parseOwnerKey(key: string): Owner {
+  const [host, pid, start, session] = key.split('/');
+  return { host, pid: Number(pid), start: start ? Number(start) : undefined, session };
+}
+
+/** Stream ids are `<ms>-<seq>`: is `a` after `b`? */
+function idAfter(a: string, b: string): boolean {
+  const [am, as] = a.split('-').map(Number);
+  const [bm, bs] = b.split('-').map(Number);
+  return am > bm || (am === bm && as > bs);
+}
+
+export function fieldMap(fields: string[]): Record<string, string> {
+  const m: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) m[fields[i]] = fields[i + 1];
+  return m;
+}
+
+export function offline(label: string, e: unknown): QueueOfflineError {
+  const why = (e as NodeJS.ErrnoException)?.code ?? (e as Error)?.message ?? String(e);
+  if (/^(WRONGPASS|NOAUTH|NOPERM)/.test(why)) return new QueueOfflineError(`cannot log in to the queue at ${label} (${why.replace(/\.$/, '')}): check the user and password in the URL`);
+  return new QueueOfflineError(`queue offline: cannot reach ${label} (${why})`);
+}
+
+/** A Redis call; a connection problem becomes a QueueOfflineError naming the masked URL. */
+export async function guard<T>(label: string, p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    const msg = (e as Error)?.message ?? '';
+    if (/writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|max retries|ENOTFOUND|EHOSTUNREACH/i.test(msg + ((e as NodeJS.ErrnoException)?.code ?? ''))) throw offline(label, e);
+    throw e;
+  }
+}

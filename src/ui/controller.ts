@@ -1,0 +1,137 @@
+/**
+ * One key dispatcher for the control center: the open dialog first, then the keys that work
+ * everywhere, then the focused pane's (pane-keys.ts). Every action is one backend call; its
+ * outcome goes to the message log. No React here: App feeds keys in and renders the state.
+ */
+import { PRESETS } from '../proxy/presets.js';
+import { note, outcome, type Ctx } from './ctx.js';
+import { parseCommand, COMMAND_HELP, type Command } from './commands.js';
+import { helpLines, PANE_ORDER, type KeyFlags } from './keys.js';
+import { layout, overlayRows, overlayWidth } from './layout.js';
+import { messageLines } from './message-log.js';
+import { rowsToSpec } from './mix-editor.js';
+import { completePath } from './path-complete.js';
+import { paneKey } from './pane-keys.js';
+import { derive, type Derived, type Modal, type UiState } from './ui-state.js';
+
+export function handleKey(ctx: Ctx, input: string, key: KeyFlags): void {
+  const s = ctx.ui();
+  const d = derive(s, ctx.backend.getSnapshot(), ctx.backend.proxies.getSnapshot(), ctx.backend);
+  if (key.ctrl && input === 'c') return ctx.quit(true);
+  if (s.modal) return modalKey(ctx, s.modal, d, input, key);
+  if (input === '?') return ctx.set({ modal: { kind: 'help', top: 0 } });
+  if (input === 'm') return ctx.set({ modal: { kind: 'messages' } });
+  if (input === ':') return ctx.set({ modal: { kind: 'prompt', purpose: 'command', label: ':', value: '', hint: COMMAND_HELP, onSubmit: (v) => runCommand(ctx, v) } });
+  if (input === 'q') return askQuit(ctx);
+  if (/^[1-5]$/.test(input)) return ctx.set({ focus: PANE_ORDER[Number(input) - 1] });
+  if (key.escape) return ctx.set({ filter: '', details: false });
+  if (key.tab) {
+    const i = PANE_ORDER.indexOf(s.focus);
+    return ctx.set({ focus: PANE_ORDER[(i + (key.shift ? PANE_ORDER.length - 1 : 1)) % PANE_ORDER.length] });
+  }
+  paneKey(ctx, d, input, key);
+}
+
+function askQuit(ctx: Ctx): void {
+  if (!ctx.backend.getSnapshot().jobs.some((j) => j.state === 'running')) return ctx.quit(false);
+  ctx.set({ modal: { kind: 'confirm', question: 'A job is running. Quit and mark it interrupted?', onYes: () => ctx.quit(true) } });
+}
+
+/** Lines a help or message list scrolls by with PgUp/PgDn. */
+const page = (ctx: Ctx) => Math.max(1, layout(ctx.size().columns, ctx.size().rows).body - 5);
+
+function scrollKey(ctx: Ctx, input: string, key: KeyFlags): number | 'top' | 'bottom' | undefined {
+  if (input === 'j' || key.downArrow) return 1;
+  if (input === 'k' || key.upArrow) return -1;
+  if (key.pageDown || input === ' ') return page(ctx);
+  if (key.pageUp) return -page(ctx);
+  if (input === 'g' || key.home) return 'top';
+  if (input === 'G' || key.end) return 'bottom';
+  return undefined;
+}
+
+function modalKey(ctx: Ctx, modal: Modal, d: Derived, input: string, key: KeyFlags): void {
+  const close = () => ctx.set({ modal: undefined });
+  switch (modal.kind) {
+    case 'help':
+    case 'messages': {
+      if (key.escape || input === 'q' || (modal.kind === 'help' && input === '?') || (modal.kind === 'messages' && input === 'm')) return close();
+      const by = scrollKey(ctx, input, key);
+      if (by === undefined) return;
+      const l = layout(ctx.size().columns, ctx.size().rows);
+      const total = modal.kind === 'help' ? helpLines(ctx.ui().focus).length : messageLines(ctx.backend.messages.getSnapshot(), overlayWidth(l.columns)).length;
+      const max = Math.max(0, total - overlayRows(l.body));
+      const from = modal.top ?? max;
+      const top = by === 'top' ? 0 : by === 'bottom' ? max : Math.max(0, Math.min(max, from + by));
+      // The message log follows its newest end while it is there.
+      return ctx.set({ modal: modal.kind === 'help' ? { kind: 'help', top } : { kind: 'messages', top: top >= max ? undefined : top } });
+    }
+    case 'confirm':
+      if (input === 'y' || input === 'q') {
+        close();
+        modal.onYes();
+      } else if (input === 'n' || key.escape) close();
+      return;
+    case 'preset': {
+      close();
+      const preset = PRESETS.find((p) => p.key === input);
+      if (preset) applyPreset(ctx, d, modal.proxy, preset.name);
+      else if (!key.escape) note(ctx, `no preset on "${input}": p then a digit 0-9`, 'warn');
+      return;
+    }
+    case 'prompt': {
+      if (key.escape) return close();
+      if (key.return) {
+        close();
+        return modal.onSubmit(modal.value.trim());
+      }
+      if (key.backspace || key.delete) return ctx.set({ modal: { ...modal, value: modal.value.slice(0, -1) } });
+      if (key.tab && modal.purpose === 'enqueue') {
+        const c = completePath(modal.value, ctx.backend.cwd, ctx.backend.enqueueSuggestions());
+        const hint = c.candidates.length ? c.candidates.slice(0, 8).join('  ') + (c.candidates.length > 8 ? `  … ${c.candidates.length - 8} more` : '') : modal.hint;
+        return ctx.set({ modal: { ...modal, value: c.value, hint } });
+      }
+      if (input && !key.ctrl && !key.meta && !key.tab) ctx.set({ modal: { ...modal, value: modal.value + input } });
+      return;
+    }
+  }
+}
+
+/** A preset on a proxy; one that breaks things asks first when the proxy carries a running job. */
+export function applyPreset(ctx: Ctx, d: Derived, proxy: string, name: string): void {
+  const preset = PRESETS.find((p) => p.name === name)!;
+  const apply = () => {
+    const mix = proxy === d.proxy ? d.behaviorRows : undefined;
+    ctx.set((x) => ({ undo: mix ? [...x.undo.slice(-49), { proxy, spec: rowsToSpec(mix) }] : x.undo, pending: undefined }));
+    outcome(ctx, ctx.backend.proxies.setMix(proxy, preset.mix), `${proxy}: preset ${preset.name} (${preset.description})`);
+  };
+  const job = ctx.backend.proxies.carrier(proxy);
+  if (preset.name === 'normal' || !job) return apply();
+  ctx.set({ modal: { kind: 'confirm', question: `Apply preset ${preset.name} (${preset.description}) to ${proxy}, under running job ${job}?`, onYes: apply } });
+}
+
+function runCommand(ctx: Ctx, line: string): void {
+  if (!line) return;
+  const c: Command | { error: string } = parseCommand(line);
+  if ('error' in c) return note(ctx, c.error, 'error');
+  const d = derive(ctx.ui(), ctx.backend.getSnapshot(), ctx.backend.proxies.getSnapshot(), ctx.backend);
+  switch (c.kind) {
+    case 'enqueue':
+      return outcome(ctx, ctx.backend.enqueue(c.target), `enqueued ${c.target}`);
+    case 'cancel':
+      return outcome(ctx, ctx.backend.cancel(c.job), `cancelled ${c.job}`);
+    case 'retry':
+      return outcome(ctx, ctx.backend.retry(c.job), `retrying ${c.job}`);
+    case 'replay':
+      return outcome(ctx, ctx.backend.replay(c.job), (r: { id: string; seed: string }) => `replaying ${c.job} with seed ${r.seed} as job ${r.id.slice(0, 8)}`);
+    case 'preset':
+      if (!d.proxy) return note(ctx, 'no proxy running: a preset needs one', 'error');
+      return applyPreset(ctx, d, d.proxy, c.name);
+    case 'messages':
+      return ctx.set({ modal: { kind: 'messages' } });
+    case 'help':
+      return ctx.set({ modal: { kind: 'help', top: 0 } });
+    case 'quit':
+      return askQuit(ctx);
+  }
+}

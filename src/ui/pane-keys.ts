@@ -1,0 +1,188 @@
+/**
+ * The focused pane's keys: Queue (jobs), Nodes, Proxies and Behaviors (live tuning), Output
+ * (scroll, search, wrap, follow). Each action is one backend call; outcomes go to the messages.
+ */
+import type { MixSpec } from '../proxy/mix.js';
+import { scheduleLine } from './schedule-line.js';
+import type { KeyFlags } from './keys.js';
+import { layout } from './layout.js';
+import { adjust, rowsToSpec, type MixRow } from './mix-editor.js';
+import { findNext, OUTPUT_START, scroll, tailTop } from './output-view.js';
+import { note, outcome, type Ctx } from './ctx.js';
+import type { Derived } from './ui-state.js';
+
+const STEP = 5;
+
+export function paneKey(ctx: Ctx, d: Derived, input: string, key: KeyFlags): void {
+  const down = input === 'j' || !!key.downArrow;
+  const up = input === 'k' || !!key.upArrow;
+  switch (ctx.ui().focus) {
+    case 'queue':
+      if (down || up) return selectJob(ctx, d, down ? 1 : -1);
+      if (key.return) return toggleDetails(ctx);
+      if (input === 'e') return askEnqueue(ctx);
+      if (input === 'c') return askCancel(ctx, d);
+      if (input === 'r' && d.job) return outcome(ctx, ctx.backend.retry(d.job.id), `retrying ${d.job.name} (${d.job.id.slice(0, 8)}) with a new seed`);
+      if (input === '/') {
+        return ctx.set({ modal: { kind: 'prompt', purpose: 'filter', label: 'filter:', value: ctx.ui().filter, onSubmit: (v) => ctx.set({ filter: v }) } });
+      }
+      return jobKey(ctx, d, input);
+    case 'nodes':
+      return nodeKey(ctx, down, up, input);
+    case 'proxies':
+    case 'behaviors':
+      return proxyKey(ctx, d, down, up, input, key);
+    case 'output':
+      return outputKey(ctx, d, down, up, input, key);
+  }
+}
+
+function selectJob(ctx: Ctx, d: Derived, by: number): void {
+  const next = d.jobs[Math.max(0, Math.min(d.jobs.length - 1, d.jobIndex + by))];
+  if (next) ctx.set({ jobId: next.id, output: { ...OUTPUT_START, wrap: ctx.ui().output.wrap }, details: false });
+}
+
+function toggleDetails(ctx: Ctx): void {
+  const details = !ctx.ui().details;
+  // Details read from the top, wrapped; the output follows its tail again.
+  ctx.set({ details, output: details ? { ...OUTPUT_START, top: 0, wrap: true } : OUTPUT_START });
+}
+
+function askEnqueue(ctx: Ctx): void {
+  const suggestions = ctx.backend.enqueueSuggestions();
+  ctx.set({
+    modal: {
+      kind: 'prompt',
+      purpose: 'enqueue',
+      label: 'enqueue:',
+      value: '',
+      hint: `tab completes a path from ${ctx.backend.cwd}${suggestions.length ? `; tab now: ${suggestions[0]}` : ''} · or a git URL`,
+      onSubmit: (v) => {
+        if (v) outcome(ctx, ctx.backend.enqueue(v), `enqueued ${v}`);
+      },
+    },
+  });
+}
+
+function askCancel(ctx: Ctx, d: Derived): void {
+  const job = d.job;
+  if (!job) return;
+  if (job.state !== 'queued' && job.state !== 'running') return note(ctx, `job ${job.id.slice(0, 8)} is ${job.state}: nothing to cancel`);
+  ctx.set({ modal: { kind: 'confirm', question: `Cancel job ${job.id.slice(0, 8)} (${job.name}, ${job.state})?`, onYes: () => outcome(ctx, ctx.backend.cancel(job.id), `cancelled ${job.id.slice(0, 8)} ${job.name}`) } });
+}
+
+/** Keys on the selected job that work from the Queue and the Output pane: report, copy, replay. */
+function jobKey(ctx: Ctx, d: Derived, input: string): void {
+  const job = d.job;
+  if (!job || !['o', 'y', 'R'].includes(input)) return;
+  if (input === 'R') {
+    return outcome(ctx, ctx.backend.replay(job.id), (r) => `replaying ${job.name} (${job.id.slice(0, 8)}) with seed ${r.seed} as job ${r.id.slice(0, 8)}`);
+  }
+  const report = ctx.backend.reportOf(job.id);
+  if ('none' in report) {
+    if (input === 'y') {
+      ctx.copy(job.resultDir);
+      return note(ctx, `${report.none}; copied the results directory ${job.resultDir}`, 'warn');
+    }
+    return note(ctx, report.none, 'warn');
+  }
+  if (input === 'y') {
+    ctx.copy(report.path);
+    return note(ctx, `copied ${report.path} (OSC 52: your terminal puts it on the clipboard)`);
+  }
+  outcome(ctx, ctx.backend.openInBrowser(report.path), `opened ${report.path}`);
+}
+
+function nodeKey(ctx: Ctx, down: boolean, up: boolean, input: string): void {
+  const nodes = ctx.backend.getSnapshot().nodes;
+  const i = ctx.ui().sel.nodes;
+  const node = nodes[i];
+  if (down || up) ctx.set((x) => ({ sel: { ...x.sel, nodes: Math.max(0, Math.min(nodes.length - 1, i + (down ? 1 : -1))) } }));
+  else if (input === ' ' && node) {
+    const enable = node.state === 'disabled';
+    outcome(ctx, ctx.backend.setNodeEnabled(node.name, enable), `${node.name} ${enable ? 'enabled' : 'disabled'}`);
+  }
+}
+
+function proxyKey(ctx: Ctx, d: Derived, down: boolean, up: boolean, input: string, key: KeyFlags): void {
+  const focus = ctx.ui().focus;
+  if (down || up) {
+    const [pane, at, length] = focus === 'proxies' ? (['proxies', d.proxyIndex, d.proxies.length] as const) : (['behaviors', d.behaviorIndex, d.behaviorRows.length] as const);
+    return ctx.set((x) => ({ sel: { ...x.sel, [pane]: Math.max(0, Math.min(length - 1, at + (down ? 1 : -1))) } }));
+  }
+  if (!d.proxy) {
+    if (['p', 's', 'u', 'x', '+', '-', '='].includes(input) || key.leftArrow || key.rightArrow) note(ctx, 'no proxy running: proxies start with a job whose .marteau.yml has `proxies:`', 'warn');
+    return;
+  }
+  const proxy = d.proxy;
+  if (input === 'p') return ctx.set({ modal: { kind: 'preset', proxy } });
+  if (input === 's') return toggleSchedule(ctx, proxy);
+  if (input === 'u') return undo(ctx);
+  const row = d.behaviorRows[d.behaviorIndex];
+  if (focus !== 'behaviors' || !row || !d.mix) return;
+  let delta = 0;
+  if (key.rightArrow || input === '+' || input === '=') delta = STEP;
+  else if (key.leftArrow || input === '-') delta = -STEP;
+  else if (input === 'x') delta = -row.percent;
+  if (!delta) return;
+  const next = adjust(d.behaviorRows, row.name, delta);
+  const pct = next.find((r) => r.name === row.name)!.percent;
+  if (pct !== row.percent) applyRows(ctx, d, proxy, rowsToSpec(next), `${row.name} ${pct}%`, next);
+}
+
+function applyRows(ctx: Ctx, d: Derived, proxy: string, spec: MixSpec, label: string, rows: MixRow[]): void {
+  ctx.set((x) => ({ undo: [...x.undo.slice(-49), { proxy, spec: rowsToSpec(d.behaviorRows) }], pending: { proxy, rows, until: Date.now() + 2000 } }));
+  outcome(ctx, ctx.backend.proxies.setMix(proxy, spec), `${proxy}: ${label}`);
+}
+
+function toggleSchedule(ctx: Ctx, proxy: string): void {
+  const schedule = ctx.backend.getSnapshot().schedules.find((x) => x.proxy === proxy);
+  if (!schedule || !scheduleLine(schedule, Date.now())) return note(ctx, `${proxy}: no chaos scenario runs on it`);
+  if (schedule.paused) outcome(ctx, ctx.backend.proxies.resumeChaos(proxy), `${proxy}: scenario resumed`);
+  else outcome(ctx, ctx.backend.proxies.pauseChaos(proxy), `${proxy}: scenario paused`);
+}
+
+function undo(ctx: Ctx): void {
+  const last = ctx.ui().undo.at(-1);
+  if (!last) return note(ctx, 'nothing to undo');
+  ctx.set((x) => ({ undo: x.undo.slice(0, -1), pending: undefined }));
+  outcome(ctx, ctx.backend.proxies.setMix(last.proxy, last.spec), `${last.proxy}: undone`);
+}
+
+function outputKey(ctx: Ctx, d: Derived, down: boolean, up: boolean, input: string, key: KeyFlags): void {
+  const { outRows, outWidth } = layout(ctx.size().columns, ctx.size().rows);
+  const view = ctx.ui().output;
+  const move = (by: number) => ctx.set({ output: scroll(d.lines, view, by, outRows, outWidth) });
+  if (down || up) return move(down ? 1 : -1);
+  if (key.pageDown || input === ' ') return move(outRows - 1);
+  if (key.pageUp) return move(-(outRows - 1));
+  if (input === 'g' || key.home) return ctx.set({ output: { ...view, top: 0 } });
+  if (input === 'G' || key.end) return ctx.set({ output: { ...view, top: undefined } });
+  if (input === 'f') return ctx.set({ output: { ...view, top: view.top === undefined ? tailTop(d.lines, outRows, outWidth, view.wrap) : undefined } });
+  if (input === 'w') return ctx.set({ output: { ...view, wrap: !view.wrap } });
+  if (input === 'n' || input === 'N') {
+    if (!view.search) return note(ctx, 'no search yet: / then the text');
+    const next = findNext(d.lines, view, input === 'n' ? 1 : -1, outRows, outWidth);
+    if (next.match === undefined) note(ctx, `"${view.search}" is not in the output`, 'warn');
+    return ctx.set({ output: next });
+  }
+  if (input === '/') {
+    return ctx.set({
+      modal: {
+        kind: 'prompt',
+        purpose: 'search',
+        label: 'search:',
+        value: '',
+        hint: 'enter finds the next match; n / N then move between matches',
+        onSubmit: (v) => {
+          const cur = ctx.ui().output;
+          const next = findNext(d.lines, { ...cur, search: v, match: undefined }, 1, outRows, outWidth);
+          if (v && next.match === undefined) note(ctx, `"${v}" is not in the output`, 'warn');
+          ctx.set({ output: next });
+        },
+      },
+    });
+  }
+  if (key.return) return toggleDetails(ctx);
+  jobKey(ctx, d, input);
+}
