@@ -207,9 +207,27 @@ export class FunkloadXmlWriter {
   private pending: string[] = [];
   private pendingBytes = 0;
 
-  constructor(readonly path: string, info: RunInfo, opts: XmlHeaderOptions = {}) {
+  private header: (() => string[]) | undefined;
+
+  /**
+   * `deferHeader`: the header (with the run's start time) is written by begin(), when the load
+   * starts; lines before it wait. Else it is written at once.
+   */
+  constructor(readonly path: string, private readonly info: RunInfo, opts: XmlHeaderOptions & { deferHeader?: boolean } = {}) {
     this.fd = openSync(path, 'w');
-    for (const l of headerLines(info, { path, ...opts })) this.line(l);
+    this.header = () => headerLines(this.info, { path, ...opts });
+    if (!opts.deferHeader) this.begin();
+  }
+
+  /** Write the header from the run's info as it is now, then whatever waited for it. */
+  begin(): void {
+    if (!this.header || this.fd === undefined) return;
+    const waiting = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    for (const l of this.header()) this.line(l);
+    this.header = undefined;
+    for (const l of waiting) this.line(l);
     this.flush();
   }
 
@@ -234,6 +252,7 @@ export class FunkloadXmlWriter {
   }
 
   flush(): void {
+    if (this.header) return this.begin();
     if (this.fd === undefined || this.pending.length === 0) return;
     const text = this.pending.join('\n') + '\n';
     this.pending = [];

@@ -655,6 +655,11 @@ export class Timeline {
     if (cvus > b.cvus) b.cvus = cvus;
   }
 
+  /** Start the axis at `at`'s whole second, unless samples already placed it. */
+  anchor(at: number): void {
+    if (this.buckets.length === 0) this.origin = Math.floor(at / 1000) * 1000;
+  }
+
   private bucket(at: number): Bucket | undefined {
     if (this.origin === undefined) this.origin = Math.floor(at / 1000) * 1000;
     let i = Math.max(0, Math.floor((at - this.origin) / this.width));
@@ -741,6 +746,15 @@ export class RunResults {
     this.attribution = new AttributionTracker(info.apdexT * 1000);
     // Anchor the timeline at the bench start, so it lines up with cycles and proxy events.
     if (Number.isFinite(info.start) && info.start > 0) this.timeline.origin = Math.floor(info.start / 1000) * 1000;
+  }
+
+  /**
+   * The load starts now, after any node preparation: the run's start and time axis move here,
+   * so the charts do not open on empty seconds and fault times read from the load's start.
+   */
+  loadStarted(at: number): void {
+    this.info.start = at;
+    this.timeline.anchor(at);
   }
 
   cycle(index: number, cvus: number): CycleStats {

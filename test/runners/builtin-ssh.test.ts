@@ -165,7 +165,13 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
     const nodeRows = order.map((n, i) => ({ node: n, requests: perNode[i].results.summary().overall.requests.total }));
     expect(merged.info.node).toBe(order.join(', '));
     expect(merged.nodes?.map((x) => ({ node: x.node, requests: x.requests }))).toEqual([...nodeRows].sort((x, y) => (x.node < y.node ? -1 : 1)));
-    const json = JSON.parse(await readFile(path.join(r.resultDir, 'summary.json'), 'utf8')) as { nodes: { node: string; requests: number }[] };
+    const json = JSON.parse(await readFile(path.join(r.resultDir, 'summary.json'), 'utf8')) as { start: number; nodes: { node: string; requests: number }[]; timeline: { at: number }[] };
+    // The time axis starts when the load does, not when the job did (before the upload and the
+    // agents' start): after the agents were told to start, close to the first cycle's start.
+    const told = Math.max(...r.events.flatMap((x) => (x.type === 'log.line' && x.line.startsWith('builtin agent starting') ? [x.at] : [])));
+    expect(json.start).toBeGreaterThanOrEqual(told);
+    expect(Math.abs(merged.cycles[0].start! - json.start)).toBeLessThan(3000);
+    expect(json.timeline[0].at).toBe(Math.floor(json.start / 1000) * 1000);
     expect(json.nodes.map((x) => [x.node, x.requests])).toEqual(merged.nodes!.map((x) => [x.node, x.requests]));
     const html = await readFile(path.join(r.resultDir, 'index.html'), 'utf8');
     expect(html).toContain('<h2 id="nodes">Nodes</h2>');

@@ -61,7 +61,7 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
   const c = o.config;
   const results = new RunResults(benchRunInfo(c, { name: o.name, start: Date.now(), meta: o.meta ?? {}, version: o.generator, ...(o.node ? { node: o.node } : {}) }));
   const xmlPath = join(o.resultDir, 'results.xml');
-  const writer = new FunkloadXmlWriter(xmlPath, results.info, { generator: o.generator });
+  const writer = new FunkloadXmlWriter(xmlPath, results.info, { generator: o.generator, deferHeader: true });
   if (o.recovery) results.recoveryOptions = o.recovery;
   const proxies = recordProxies(results, {
     proxies: o.proxies,
@@ -75,12 +75,17 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
       else if (e.type === 'proxy.exchange') results.addExchange(e.proxy, now());
     },
   });
-  const loadStart = Date.now();
+  let loadStart = Date.now();
   try {
     await (o.bench ?? runBench)(c, {
       results,
       signal: o.signal,
-      onStart: o.onLoadStarted,
+      onStart: () => {
+        loadStart = Date.now();
+        results.loadStarted(loadStart);
+        writer.begin();
+        o.onLoadStarted?.();
+      },
       onLog: o.log,
       onProgress: (p) => {
         proxies.flush(Date.now()); // seconds that are over have their final fault counts
