@@ -104,9 +104,11 @@ export function formatDiffText(d: RunDiff): string {
 }
 
 export function renderDiffHtml(d: RunDiff): string {
-  const users = d.cycles.map((c) => c.cvusB ?? c.cvusA ?? c.cycle);
+  // Each run at its own user counts: when the cycles differ, the axis holds both runs' counts.
+  const usersOf = (c: CycleDiff, side: 'a' | 'b') => (side === 'a' ? c.cvusA : c.cvusB) ?? c.cycle;
+  const users = [...new Set(d.cycles.flatMap((c) => [c.cvusA, c.cvusB].filter((u): u is number => u !== undefined)))].sort((x, y) => x - y);
   const points = (k: keyof Omit<CycleDiff, 'cycle' | 'cvusA' | 'cvusB'>, side: 'a' | 'b') =>
-    d.cycles.filter((c) => c[k][side] !== undefined).map((c) => [c.cvusB ?? c.cvusA ?? c.cycle, c[k][side]!] as [number, number]);
+    d.cycles.filter((c) => c[k][side] !== undefined).map((c) => [usersOf(c, side), c[k][side]!] as [number, number]);
   const rpsChart = lineChart({
     id: 'diff-rps',
     title: 'Requests per second',

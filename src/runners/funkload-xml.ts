@@ -754,9 +754,17 @@ export async function readFunkloadHeader(path: string): Promise<RunInfo> {
 }
 
 /**
+ * The config key our builtin agents write ("1/2": share 1 of 2): the file holds that share of
+ * each cycle's users, and its header's cycles are already the totals.
+ */
+export const SHARE_META = 'marteau_share';
+
+/**
  * Several files of one distributed bench (one per node), merged as fl-build-report does: files
  * whose cycles or duration differ from the first are skipped with a warning, thread ids are kept
- * apart per file, and each cycle's users are the sum over the nodes.
+ * apart per file, and each cycle's users are the sum over the nodes. FunkLoad's distributed
+ * mode runs every cycle in full on each node, so the users multiply; our builtin agents split
+ * them (SHARE_META), so their header's cycles are the users that ran.
  */
 export async function readFunkloadXmlFiles(paths: string[], options: ReadOptions = {}): Promise<ReadReport> {
   if (paths.length === 0) throw new FunkloadFormatError('no result file given');
@@ -781,8 +789,10 @@ export async function readFunkloadXmlFiles(paths: string[], options: ReadOptions
     warnings.push(...r.warnings);
   }
   const r = merged!;
+  const split = SHARE_META in first.meta;
+  delete r.info.meta[SHARE_META];
   // Each sample carries its own node's cvus; the merged cycle runs them all.
-  r.info.bench.cycles = first.bench.cycles.map((c) => c * used);
+  r.info.bench.cycles = first.bench.cycles.map((c) => (split ? c : c * used));
   for (const c of r.cycles.values()) c.cvus = r.info.bench.cycles[c.cycle] ?? c.cvus * used;
   if (nodes.length) r.info.node = nodes.join(', ');
   return { results: r, truncated, warnings };

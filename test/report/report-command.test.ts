@@ -115,6 +115,21 @@ describe('report command', () => {
     expect(text.out).toMatch(/#0 +1 +5\.8 → 5\.8 \+0\.0%/);
   });
 
+  it('--diff of runs with other cycles draws each run at its own user counts', async () => {
+    const dir = tmp();
+    const more = join(dir, 'more-users.xml');
+    // The same samples recorded as cycles of 3, 6 and 12 users.
+    writeFileSync(more, readFileSync(fixture, 'utf8').replace('value="[1, 2, 4]"', 'value="[3, 6, 12]"').replace(/ cvus="(\d+)"/g, (_m, c) => ` cvus="${String(Number(c) * 3).padStart(3, '0')}"`));
+    const { io: streams } = io();
+    expect(await runReportCommand([], { output: dir, diff: [fixture, more] }, streams)).toBe(0);
+    const html = readFileSync(join(dir, 'diff.html'), 'utf8');
+    // Series are labelled with the runs' paths (A = fixture, B = more).
+    const at = (series: string, file: string) => [...html.matchAll(new RegExp(`<title>${series} ${file.replace(/[.]/g, '\\.')}: [^<]* at (\\d+)</title>`, 'g'))].map((m) => Number(m[1]));
+    expect(at('RPS', fixture)).toEqual([1, 2, 4]);
+    expect(at('RPS', more)).toEqual([3, 6, 12]);
+    expect(at('p95', fixture)).toEqual([1, 2, 4]);
+  });
+
   it('registers on a commander program', async () => {
     const program = new Command('marteau-tui').exitOverride();
     const { io: streams } = io();

@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoApp, type DemoApp } from '../../fixtures/demo/app.js';
@@ -17,6 +17,7 @@ import type { Job } from '../../src/core/jobs.js';
 import { readFunkloadXml } from '../../src/runners/funkload-xml.js';
 import { AGENT_ENTRY } from '../../src/runners/builtin/agent-protocol.js';
 import { dist, ROOT } from '../helpers/dist.js';
+import { cliDone } from '../helpers/marteau-cli.js';
 import { localNodes, project, removeTemp, stateDir } from '../helpers/projects.js';
 import { haveServer, tempDir } from '../helpers/servers.js';
 import { makeUserKey, processesWith, sshNode, startSshd, type Sshd, type UserKey } from '../helpers/sshd.js';
@@ -179,6 +180,16 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
     const junit = await readFile(path.join(r.resultDir, 'junit.xml'), 'utf8');
     expect(junit).toContain(`<property name="nodes" value="a, b"/>`);
     for (const x of nodeRows) expect(junit).toMatch(new RegExp(`<property name="node\\.${x.node}" value="${x.node}: ${x.requests} requests, `));
+    // `report DIR` on the per-node files: the users were split, not run on each node, so they add
+    // up to the configured ones (FunkLoad's distributed files would multiply them).
+    const copies = path.join(dir, 'per-node-copies');
+    await mkdir(copies, { recursive: true });
+    for (const n of order) await copyFile(path.join(r.resultDir, 'nodes', n, 'results.xml'), path.join(copies, `${n}.xml`));
+    const rep = await cliDone(['report', copies, '-o', path.join(copies, 'out')]);
+    expect(rep.code, rep.out + rep.err).toBe(0);
+    const fromNodes = JSON.parse(await readFile(path.join(copies, 'out', 'summary.json'), 'utf8')) as { cycles: { cvus: number; requests: { total: number } }[]; bench: { cycles: number[] } };
+    expect(fromNodes.bench.cycles).toEqual([3, 5]);
+    expect(fromNodes.cycles.map((c) => [c.cvus, c.requests.total])).toEqual(merged.cycles.map((c) => [c.cvus, c.requests.total]));
     // Progress is the sum of both nodes: more users than either node ever runs alone.
     const users = r.events.flatMap((x) => (x.type === 'job.progress' ? [x.progress.users ?? 0] : []));
     expect(Math.max(...users)).toBeGreaterThan(3);

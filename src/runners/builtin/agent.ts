@@ -8,7 +8,7 @@
  * bench modules only, never the CLI, the TUI or zod.
  */
 import { readFileSync } from 'node:fs';
-import { FunkloadXmlWriter } from '../funkload-xml.js';
+import { FunkloadXmlWriter, SHARE_META } from '../funkload-xml.js';
 import { RunResults } from '../results.js';
 import { AGENT_BAD_JOB, agentLine, parseAgentArgs, parseAgentJob } from './agent-protocol.js';
 import { benchRunInfo, runBench, sleep } from './bench.js';
@@ -45,7 +45,7 @@ async function main(args: string[]): Promise<number> {
   if (wait > 0) await sleep(Math.min(wait, MAX_START_WAIT_MS), stop.signal);
   else if (startAt !== undefined && wait < -100) say(`warning: started ${(-wait / 1000).toFixed(1)}s after the common start (slow node or clocks apart): this node's cycles begin later than the others'`);
 
-  const results = new RunResults(benchRunInfo(job.config, { name: job.name, start: Date.now(), node: job.node, meta: job.meta ?? {}, version: `marteau-tui ${version}` }));
+  const results = new RunResults(benchRunInfo(job.config, { name: job.name, start: Date.now(), node: job.node, meta: { ...job.meta, [SHARE_META]: `${job.share.index}/${job.share.of}` }, version: `marteau-tui ${version}` }));
   const writer = new FunkloadXmlWriter(job.output, results.info);
   try {
     await runBench(job.config, {
