@@ -221,14 +221,14 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
   });
 
   it('a node whose funkload: path holds no FunkLoad: infrastructure error naming the node and the setting', () => {
-    expect(jobs.missing.done).toMatchObject({ status: 'failed', failure: 'infrastructure' });
+    expect(jobs.missing.done, jobs.missing.done.reason).toMatchObject({ status: 'failed', failure: 'infrastructure' });
     expect(jobs.missing.done.reason).toBe(
       `node "bare": no fl-run-bench at ${path.join(dir, 'no-funkload-here')} (nor in its bin/): set funkload: in marteau.nodes.yml to a FunkLoad virtualenv, its bin directory or the fl-run-bench file`,
     );
   });
 
   it('a test class that is not in the module: a config failure quoting FunkLoad', () => {
-    expect(jobs.noclass.done).toMatchObject({ status: 'failed', failure: 'config' });
+    expect(jobs.noclass.done, jobs.noclass.done.reason).toMatchObject({ status: 'failed', failure: 'config' });
     expect(jobs.noclass.done.reason).toBe(`node "a": fl-run-bench stopped before benching (exit 1): AttributeError: 'module' object has no attribute 'Nope'`);
   });
 
