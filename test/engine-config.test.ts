@@ -96,6 +96,12 @@ artifacts: [out/report.json]
     ['a reserved env name', 'name: x\ncommand: echo\nenv: {MARTEAU_X: 1}\n', `${FILE}:3:7: env.MARTEAU_X: "MARTEAU_X": names starting with MARTEAU_ are set by marteau-tui\n  hint: pick another name`],
     ['a bad env name', 'name: x\ncommand: echo\nenv: {"A B": 1}\n', `${FILE}:3:7: env.A B: an environment variable name is letters, digits and _ (not starting with a digit)`],
     ['wdir escaping the project', 'name: x\ncommand: echo\nwdir: ../up\n', `${FILE}:3:7: wdir: must be a relative path inside the project (no leading /, no ..)`],
+    // Every path key is confined: each names a file read on a node or copied into the results.
+    ['xml climbing out to a secret', 'name: x\ncommand: echo\nxml: ../../../../home/u/.ssh/id_ed25519\n', `${FILE}:3:6: xml: must be a relative path inside the project (no leading /, no ..)`],
+    ['an absolute xml', 'name: x\ncommand: echo\nxml: /etc/shadow\n', `${FILE}:3:6: xml: must be a relative path inside the project (no leading /, no ..)`],
+    ['an artifact climbing out', 'name: x\ncommand: echo\nartifacts: [out/../../k]\n', `${FILE}:3:13: artifacts.0: must be a relative path inside the project (no leading /, no ..)`],
+    ['a chaos file outside the project', 'name: x\ncommand: echo\nchaos: /tmp/chaos.yml\n', `${FILE}:3:8: chaos: must be a relative path inside the project (no leading /, no ..)`],
+    ['a service wdir outside the project', 'name: x\ncommand: echo\nservices:\n  app: {command: app, wdir: ../../srv}\n', `${FILE}:4:29: services.app.wdir: must be a relative path inside the project (no leading /, no ..)`],
     ['a webhook that is not http', 'name: x\ncommand: echo\nnotify: {webhook: ftp://x}\n', `${FILE}:3:19: notify.webhook: expected an http:// or https:// URL`],
     ['a list instead of a map', '- a\n- b\n', `${FILE}:1:1: expected a map of settings (name:, runner:, ...)`],
     ['a wrong type in a proxy', 'name: x\ncommand: echo\nproxies:\n  db: {listen: 5, upstream: "127.0.0.1:1"}\n', `${FILE}:4:16: proxies.db.listen: expected a string, got the integer 5`],
@@ -139,6 +145,11 @@ describe('marteau.nodes.yml', () => {
     const c = await loadNodesConfig(packagedNodesFile());
     expect(c.nodes).toEqual([{ type: 'local', name: 'local', maxJobs: 1, tags: [], enabled: true }]);
     expect(await readFile(packagedNodesFile(), 'utf8')).toContain('local:');
+  });
+
+  it('funkload: a local path is relative to the file; an SSH node\'s is the node\'s own', () => {
+    const c = nodes('nodes:\n  local: {funkload: venvs/fl}\n  a: {host: 127.0.0.2, funkload: /opt/fl/bin}\n  b: {host: 127.0.0.3}\n');
+    expect(c.nodes.map((n) => n.funkload)).toEqual(['/cfg/venvs/fl', '/opt/fl/bin', undefined]);
   });
 
   it('ssh nodes get defaults; relative paths are relative to the file; ~ is home', () => {

@@ -11,7 +11,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, parseYaml } from '../config/errors.js';
 import type { Vars } from '../config/interpolate.js';
-import { loadMarteauConfig, parseMarteauConfig, type MarteauConfig } from '../config/marteau.js';
+import { loadMarteauConfig, parseMarteauConfig, withPlugins, type MarteauConfig } from '../config/marteau.js';
 import { proxyVars } from '../config/services.js';
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
 import { formatDuration } from '../config/units.js';
@@ -20,16 +20,18 @@ import { defaultExecutorFactory } from '../exec/factory.js';
 import { defaultRunners } from '../runners/index.js';
 import type { RunnerContext, RunnerNode, RunnerRegistry, RunOutcome } from '../runners/runner.js';
 import type { BehaviorRegistry, MixSpec } from '../proxy/mix.js';
-import { defaultRegistry, splitHostPort, type Proxy, type ProxyEvent, type ProxyStats } from '../proxy/proxy.js';
+import { defaultRegistry, splitHostPort, UpstreamLoopError, type Proxy, type ProxyEvent, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { Control } from '../proxy/api/control.js';
 import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/server.js';
 import { packageVersion } from '../proxy/api/version.js';
 import { EventBus, type LogStream, type Progress, type TimelineEvent } from './events.js';
 import { ChaosPlayer, type ScheduleView } from './chaos-player.js';
+import { ServiceFaultPlayer } from './service-faults.js';
 import { ServiceSet } from './services.js';
 import { isTerminal, type Job, type JobOutcome, type JobSource } from './jobs.js';
 import { NodePool, type ExecutorFactory, type NodeView } from './node-pool.js';
+import { mailReport } from './mail.js';
 import { postWebhook } from './notify.js';
 import { currentOwner, groupAlive, processStartTime } from './owner.js';
 import { JournalQueue, newJobId, QueueError, short, type JobQueue } from './queue.js';
@@ -234,7 +236,7 @@ export class Engine {
   // ---- user actions ----
 
   /** Validate a project's config and queue it. `target`: a directory, a config file or a git URL. */
-  async enqueue(target: string, o: { origin?: string; runHere?: boolean } = {}): Promise<Readonly<Job>> {
+  async enqueue(target: string, o: { origin?: string; runHere?: boolean; edit?: (text: string) => string } = {}): Promise<Readonly<Job>> {
     const id = newJobId();
     const jobDir = this.state.jobDir(id);
     let source: JobSource;
@@ -251,8 +253,15 @@ export class Engine {
       source = { kind: 'dir', dir: config.projectDir, configFile: path.resolve(config.file) };
     }
     // The config as enqueued is what runs, even if the file is edited while the job waits.
-    await this.keepFile(id, CONFIG_SNAPSHOT, await readFile(config.file, 'utf8'));
-    if (typeof config.raw.chaos === 'string') await this.keepFile(id, CHAOS_SNAPSHOT, await readFile(path.join(config.projectDir, config.raw.chaos), 'utf8'));
+    let text = await readFile(config.file, 'utf8');
+    if (o.edit) {
+      // A command's settings (`sweep --only ...`) go into the snapshot, so a replay has them.
+      text = o.edit(text);
+      const src = parseYaml(config.file, text);
+      config = parseMarteauConfig(src, config.projectDir, { runners: this.runners, behaviors: await withPlugins(src, this.behaviors) });
+    }
+    await this.keepFile(id, CONFIG_SNAPSHOT, text);
+    if (typeof config.raw.chaos === 'string' && !config.sweep) await this.keepFile(id, CHAOS_SNAPSHOT, await readFile(path.join(config.projectDir, config.raw.chaos), 'utf8'));
     if (o.runHere ?? this.options.run === 'own') this.own.add(id);
     const job = await this.queue.enqueue({
       id,
@@ -340,7 +349,7 @@ export class Engine {
   private async startJobApi(config: MarteauConfig, proxies: ProxySet, onError: (m: string) => void): Promise<ApiServer | undefined> {
     if (!config.api) return undefined;
     const [host, port] = splitHostPort(config.api.listen);
-    const control = new Control(proxies, new Map(this.behaviors), { vaurienProxy: config.api.vaurienProxy });
+    const control = new Control(proxies, new Map(config.behaviors), { vaurienProxy: config.api.vaurienProxy });
     try {
       return await startApiServer({ control, host, port, version: await packageVersion(), onError });
     } catch (e) {
@@ -507,10 +516,11 @@ export class Engine {
    */
   private async snapshotConfig(job: Readonly<Job>, vars: Vars): Promise<MarteauConfig> {
     const dir = this.state.jobDir(job.id);
+    const src = parseYaml(job.source.configFile, await this.configText(job.id));
     return parseMarteauConfig(
-      parseYaml(job.source.configFile, await this.configText(job.id)),
+      src,
       job.source.dir,
-      { runners: this.runners, behaviors: this.behaviors, readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8') },
+      { runners: this.runners, behaviors: await withPlugins(src, this.behaviors), readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8'), seed: this.live.get(job.id)?.seed },
       vars,
     );
   }
@@ -634,7 +644,9 @@ export class Engine {
     let config: MarteauConfig | undefined;
     let outcome: RunOutcome | undefined;
     let error: unknown;
-    const proxies = new ProxySet(this.behaviors);
+    // The job's `plugins:` join this registry once its config is read (the set resolves names in it).
+    const registry = new Map(this.behaviors);
+    const proxies = new ProxySet(registry);
     let api: ApiServer | undefined;
     live.proxies = proxies;
     const executors: Executor[] = [];
@@ -656,6 +668,7 @@ export class Engine {
       // Enqueued elsewhere: the `chaos:` file the config is read with comes from the shared queue.
       await this.jobFile(job.id, CHAOS_SNAPSHOT);
       config = await this.snapshotConfig(job, jobVars);
+      for (const [name, b] of config.behaviors) registry.set(name, b);
       const runner = this.runners.get(config.runner);
       if (!runner) throw new ConfigError(config.file, undefined, undefined, `runner "${config.runner}" is not available in this version`);
       timer = setTimeout(() => live.abort.abort('timeout' satisfies AbortWhy), config.timeoutMs);
@@ -689,6 +702,16 @@ export class Engine {
         () => this.changed(),
       );
       live.chaos = chaos;
+      const serviceFaults = new ServiceFaultPlayer(
+        config.serviceFaults,
+        services,
+        (e) => {
+          live.timeline.push(e);
+          this.events.emit({ type: 'job.fixture', at: e.at, jobId: job.id, event: e });
+          log(timelineLine(e, false));
+        },
+        (m, level) => log(m, { level }),
+      );
       // The player gives every change it makes a reason; one without came from outside (the
       // control API): a change by hand.
       for (const p of proxies.proxies.values()) {
@@ -700,8 +723,8 @@ export class Engine {
         const executor = this.pool.executor(n.name);
         executors.push(executor);
         return n.type === 'ssh'
-          ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, ssh: { host: n.host, port: n.port, user: n.user }, nodeBin: n.nodeBin, marteauTui: n.marteauTui }
-          : { name: n.name, index, executor, kind: n.type };
+          ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, nodeBin: n.nodeBin, marteauTui: n.marteauTui, funkload: n.funkload }
+          : { name: n.name, index, executor, kind: n.type, funkload: n.funkload };
       });
       let loadStarted = false;
       const ctx: RunnerContext = {
@@ -720,10 +743,13 @@ export class Engine {
         loadStarted: () => {
           if (loadStarted) return;
           loadStarted = true;
-          chaos.start();
+          const now = Date.now();
+          chaos.start(now);
+          serviceFaults.start(now);
         },
         proxies: proxies.proxies,
-        timeline: () => chaos.timeline,
+        // Proxy changes and service faults, in the order they happened.
+        timeline: () => [...live.timeline],
         nodeFailed: (node, message) => this.pool.markDown(node, message),
         recordProcess: (node, pgid) => recordProcess(node, pgid, nodeConfigs.find((n) => n.name === node)?.type === 'local'),
       };
@@ -731,6 +757,7 @@ export class Engine {
         await chaos.setup();
         outcome = await runner.run(ctx);
       } finally {
+        await serviceFaults.teardown();
         await chaos.teardown();
       }
     } catch (e) {
@@ -747,7 +774,7 @@ export class Engine {
     const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
     const final = decideOutcome(why, outcome, error, config?.timeoutMs);
     if (error instanceof NodeError) this.pool.markDown(error.node, error.message);
-    if (error && !(error instanceof ConfigError) && !(error instanceof NodeError) && !(error instanceof ListenError)) {
+    if (error && !(error instanceof ConfigError) && !(error instanceof NodeError) && !(error instanceof ListenError) && !(error instanceof UpstreamLoopError)) {
       log(`error: ${(error as Error).message}`, { level: 'error' });
     }
     const endedAt = Date.now();
@@ -783,6 +810,11 @@ export class Engine {
       const finished = this.queue.get(job.id)!;
       const problem = await postWebhook(webhook, { job: finished, summary, resultDir, report: outcome?.report }, config.notify.webhookTimeoutMs);
       if (problem) this.log(job.id, problem, 'warn');
+    }
+    if (config?.email.length) {
+      const mailed = await mailReport(config.email, { job: this.queue.get(job.id)!, summary, resultDir, report: outcome?.report }, this.options.nodes.mail);
+      if (mailed.problem) this.log(job.id, mailed.problem, 'warn');
+      else if (mailed.sent) this.log(job.id, mailed.sent, 'info');
     }
   }
 
@@ -829,6 +861,7 @@ export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | u
   if (error instanceof ConfigError) return { status: 'failed', failure: 'config', reason: error.message };
   if (error instanceof NodeError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
   if (error instanceof ListenError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
+  if (error instanceof UpstreamLoopError) return { status: 'failed', failure: 'config', reason: error.message };
   if (error) return { status: 'failed', failure: 'infrastructure', reason: (error as Error).message ?? String(error) };
   if (!outcome) return { status: 'failed', failure: 'infrastructure', reason: 'the runner returned nothing' };
   return {
@@ -867,6 +900,7 @@ interface RequeueOptions {
 
 /** `scheduled`: the proxy has a chaos schedule (a change by hand pauses it; say so only then). */
 function timelineLine(e: TimelineEvent, scheduled: boolean): string {
+  if (e.kind === 'service') return `chaos ${e.fixture}: service ${e.proxy} ${e.label ?? e.mix}`;
   if (e.source === 'manual') return `manual: ${e.proxy} mix ${e.mix || '(none)'} set by hand${scheduled ? '; its chaos schedule is paused' : ''}`;
   const what = e.source === 'chaos' ? `chaos ${e.fixture} (${e.label})` : `fixture ${e.fixture}`;
   return `${what}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${e.mix || '(none)'}`;

@@ -6,7 +6,7 @@
 import { EventEmitter } from 'node:events';
 import type { StatsdConfig } from '../config/proxies.js';
 import type { BehaviorRegistry } from './mix.js';
-import { Proxy, type ProxyOptions, type ProxyStats } from './proxy.js';
+import { Proxy, UpstreamLoopError, type ProxyOptions, type ProxyStats } from './proxy.js';
 import { StatsdReporter } from './statsd.js';
 
 export class ListenError extends Error {
@@ -102,6 +102,7 @@ export async function listenOrThrow(p: Proxy): Promise<void> {
   try {
     await p.listen();
   } catch (e) {
+    if (e instanceof UpstreamLoopError) throw e;
     throw new ListenError(p.name, p.options.listen, (e as NodeJS.ErrnoException).code ?? String(e));
   }
 }

@@ -10,6 +10,7 @@ import { Histogram, type HistogramJSON, type HistogramSummary } from './histogra
 import { parseMix, type BehaviorRegistry, type Mix, type MixEntry, type MixSpec } from './mix.js';
 import type { Behavior, ProxyInfo } from './plugin.js';
 import type { Protocol, ProtocolName } from './protocol.js';
+import { loopsBack } from './loop.js';
 import { protocols } from './protocols/index.js';
 import { seededRandom, unseededRandom, type Random } from './random.js';
 import { compileToxic, ToxicError, type Toxic, type ToxicSpec } from './toxics.js';
@@ -28,6 +29,24 @@ export interface ProxyOptions {
   seed?: number | string;
   /** Per-connection cap on bytes a framer may hold for one message before falling back to pass-through. */
   maxBuffer?: number;
+  /** Write the upstream address into each request's Host header (HTTP; Vaurien's overwrite_host_header). */
+  rewriteHost?: boolean;
+  /** Open connections at most; more are refused at accept (default DEFAULT_MAX_CONNECTIONS). */
+  maxConnections?: number;
+}
+
+/**
+ * Enough for any load test a proxy sits in, low enough that a loop or a flood through one proxy
+ * leaves file descriptors for the others and the control API (each connection holds two).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 1000;
+
+/** The upstream is the proxy's own listen address: every connection would open another. */
+export class UpstreamLoopError extends Error {
+  constructor(readonly proxy: string, readonly upstream: string, readonly listen: string) {
+    super(`proxy "${proxy}": upstream ${upstream} is the proxy's own listen address ${listen}; it would connect to itself until file descriptors run out`);
+    this.name = 'UpstreamLoopError';
+  }
 }
 
 export interface ProxyDeps {
@@ -72,6 +91,8 @@ export interface ProxyCore {
   readonly pin: 'exchange' | 'connection';
   readonly maxBuffer: number;
   readonly counters: Counters;
+  /** The Host a request's head gets (the upstream address), when the proxy rewrites it. */
+  readonly hostHeader: string | undefined;
   nextConnectionId(): number;
   count(behavior: string): void;
   recordLatency(ms: number): void;
@@ -90,6 +111,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
   readonly random: Random;
   readonly pin: 'exchange' | 'connection';
   readonly maxBuffer: number;
+  readonly maxConnections: number;
   readonly counters: Counters = {
     connections: { open: 0, total: 0, refused: 0, upstreamErrors: 0 },
     bytes: { upstream: 0, downstream: 0 },
@@ -112,6 +134,8 @@ export class Proxy extends EventEmitter implements ProxyCore {
   private listenHost: string;
   private listenPort: number;
   private closing = false;
+  /** At max_connections: warned once until a connection is accepted again. */
+  private full = false;
 
   constructor(readonly options: ProxyOptions, deps: ProxyDeps = {}) {
     super();
@@ -127,6 +151,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
     this.random = options.seed === undefined ? unseededRandom() : seededRandom(options.seed);
     this.pin = options.pin ?? 'exchange';
     this.maxBuffer = options.maxBuffer ?? 1024 * 1024;
+    this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
     this.mix = parseMix(options.behaviors, this.registry);
     [this.listenHost, this.listenPort] = splitHostPort(options.listen);
     [this.upstreamHost, this.upstreamPort] = splitHostPort(options.upstream);
@@ -149,6 +174,10 @@ export class Proxy extends EventEmitter implements ProxyCore {
     return joinHostPort(this.upstreamHost, this.upstreamPort);
   }
 
+  get hostHeader(): string | undefined {
+    return this.options.rewriteHost ? this.upstream : undefined;
+  }
+
   get behaviorNames(): string[] {
     return [...this.registry.keys()];
   }
@@ -169,7 +198,16 @@ export class Proxy extends EventEmitter implements ProxyCore {
     });
     server.on('error', (err) => this.log('error', `listener: ${err.message}`));
     this.listenPort = (server.address() as net.AddressInfo).port;
+    if (await this.loopsBack()) {
+      await new Promise((r) => server.close(r));
+      throw new UpstreamLoopError(this.name, this.upstream, this.listenAddress);
+    }
     this.server = server;
+  }
+
+  /** Whether `upstream` (default: the current one) is this proxy's own listen address. */
+  loopsBack(upstream = this.upstream): Promise<boolean> {
+    return loopsBack([this.listenHost, this.listenPort], splitHostPort(upstream));
   }
 
   /**
@@ -360,6 +398,14 @@ export class Proxy extends EventEmitter implements ProxyCore {
       client.destroy();
       return;
     }
+    if (this.counters.connections.open >= this.maxConnections) {
+      this.counters.connections.refused++;
+      if (!this.full) this.log('warn', `${this.maxConnections} connections open (max_connections): refusing new ones until some close`);
+      this.full = true;
+      client.destroy();
+      return;
+    }
+    this.full = false;
     const server = net.connect({ host: this.upstreamHost, port: this.upstreamPort, allowHalfOpen: true });
     const conn = new Connection(this, client, server);
     this.connections.add(conn);

@@ -5,6 +5,7 @@
  * files on nodes.
  */
 import path from 'node:path';
+import { isInnerPath } from '../config/paths.js';
 import { NodeError, TransferError } from '../exec/executor.js';
 import type { RunnerContext, RunnerNode } from './runner.js';
 
@@ -47,6 +48,11 @@ export async function cleanupStage(ctx: RunnerContext, node: RunnerNode, error?:
 export async function fetchNodeArtifacts(ctx: RunnerContext, node: RunnerNode, dir: string, rels: readonly string[]): Promise<string[]> {
   const fetched: string[] = [];
   for (const rel of rels) {
+    // The config checks this too; a job snapshot from an older version must not escape either.
+    if (!isInnerPath(rel)) {
+      ctx.log(`artifact ${rel} is not a path inside the project: not fetched`, { node: node.name, stream: 'engine', level: 'warn' });
+      continue;
+    }
     const from = node.kind === 'local' ? path.join(dir, rel) : path.posix.join(dir, rel);
     const to = path.join('nodes', node.name, rel);
     try {

@@ -10,7 +10,7 @@ import { parseMix, type MixEntrySpec, type Mix, type MixSpec } from '../mix.js';
 import type { Behavior } from '../plugin.js';
 import type { ProtocolName } from '../protocol.js';
 import { PROTOCOL_NAMES } from '../protocol.js';
-import { joinHostPort, splitHostPort, type Proxy, type ProxyEvent, type ProxyOptions } from '../proxy.js';
+import { joinHostPort, splitHostPort, UpstreamLoopError, type Proxy, type ProxyEvent, type ProxyOptions } from '../proxy.js';
 import { ListenError, type ProxySet } from '../proxy-set.js';
 import { compileToxic, ToxicError, type ToxicSpec } from '../toxics.js';
 import { applyReload, type ReloadReport } from './reload.js';
@@ -66,7 +66,11 @@ export class Control {
     readonly set: ProxySet,
     /** The live registry the set's proxies resolve behavior names in (hot reload swaps its content). */
     readonly registry: Map<string, Behavior>,
-    readonly options: { vaurienProxy?: string } = {},
+    readonly options: {
+      vaurienProxy?: string;
+      /** Vaurien's `--behavior-<name>-<option>` values: what PUT /behavior starts from. */
+      behaviorDefaults?: Record<string, Record<string, unknown>>;
+    } = {},
   ) {
     this.hub.setMaxListeners(0);
     set.on('added', (p) => {
@@ -115,6 +119,7 @@ export class Control {
       if (patch.upstream !== undefined) {
         const upstream = checkAddress(patch.upstream, 'upstream');
         if (upstream !== p.upstream) {
+          if (await p.loopsBack(upstream)) throw loopError(new UpstreamLoopError(p.name, upstream, p.listenAddress));
           p.setUpstream(upstream);
           if (patch.restartOnUpstream && p.isEnabled) {
             await p.setEnabled(false);
@@ -310,7 +315,7 @@ export class Control {
       if (spec.enabled === false) this.givenListen.set(p.name, spec.listen ?? '');
       return p;
     } catch (e) {
-      throw bindError(e);
+      throw e instanceof UpstreamLoopError ? loopError(e) : bindError(e);
     }
   }
 
@@ -396,6 +401,10 @@ const BIND_WORDS: Record<string, string> = {
   EADDRNOTAVAIL: 'cannot assign requested address',
   EACCES: 'permission denied',
 };
+
+function loopError(e: UpstreamLoopError): ControlError {
+  return new ControlError(`bad request body: upstream: ${e.message}`, 400, 'upstream');
+}
 
 /** A listen failure as Toxiproxy reports it (Go's net error text, status 500). */
 function bindError(e: unknown): unknown {

@@ -13,7 +13,7 @@ import { ControlError, specOfMix } from './control.js';
 
 export interface ReloadReport {
   added: string[];
-  /** Restarted: listen, protocol, pin, seed or max_buffer changed. */
+  /** Restarted: listen, protocol, pin, seed, max_buffer or max_connections changed. */
   replaced: string[];
   /** Mix or upstream changed in place. */
   updated: string[];
@@ -119,7 +119,8 @@ export async function applyReload(state: ReloadState, next: ProxiesConfig): Prom
 
 function structural(a: ProxyOptions, b: ProxyOptions): boolean {
   return a.listen !== b.listen || a.protocol !== b.protocol || a.pin !== b.pin
-    || String(a.seed) !== String(b.seed) || a.maxBuffer !== b.maxBuffer;
+    || String(a.seed) !== String(b.seed) || a.maxBuffer !== b.maxBuffer || a.maxConnections !== b.maxConnections
+    || a.rewriteHost !== b.rewriteHost;
 }
 
 function swapContent<K, V>(target: Map<K, V>, source: ReadonlyMap<K, V>): void {

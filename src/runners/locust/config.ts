@@ -14,7 +14,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { innerPath, type MarteauConfig } from '../../config/marteau.js';
+import type { MarteauConfig } from '../../config/marteau.js';
+import { innerPath } from '../../config/paths.js';
 import { cyclesSchema, LIMITS } from '../builtin/config.js';
 import { DEFAULT_APDEX_T } from '../results.js';
 

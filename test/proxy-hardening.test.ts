@@ -1,0 +1,109 @@
+/**
+ * Input that would turn the proxy against itself: an upstream that is its own listen address
+ * (directly or through a name), a connection flood, over-long durations, odd names, a listener
+ * on every interface through the API.
+ */
+import { readdirSync } from 'node:fs';
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startProxy, UpstreamLoopError, type Proxy } from '../src/proxy/proxy.js';
+import { startApi, type RunningCli } from './helpers/cli.js';
+import { startEchoServer } from './helpers/echo.js';
+import { freePort } from './helpers/net.js';
+import { waitFor } from './helpers/recording-relay.js';
+
+let echo: Awaited<ReturnType<typeof startEchoServer>>;
+beforeAll(async () => { echo = await startEchoServer(); });
+afterAll(async () => { await echo.close(); });
+
+const openFds = () => readdirSync('/proc/self/fd').length;
+
+async function json(url: string, method: string, body?: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : {} };
+}
+
+describe('an upstream that is the proxy itself', () => {
+  it('is refused when the proxy starts: same address, a name resolving to it, or a wildcard listener', async () => {
+    const port = await freePort();
+    for (const [listen, upstream] of [
+      [`127.0.0.1:${port}`, `127.0.0.1:${port}`],
+      [`127.0.0.1:${port}`, `localhost:${port}`],
+      [`0.0.0.0:${port}`, `127.0.0.1:${port}`],
+      [`0.0.0.0:${port}`, `127.0.0.9:${port}`],
+    ]) {
+      const started = startProxy({ name: 'self', listen, upstream, protocol: 'tcp' });
+      await expect(started, `${listen} -> ${upstream}`).rejects.toBeInstanceOf(UpstreamLoopError);
+      await expect(startProxy({ name: 'self', listen, upstream, protocol: 'tcp' })).rejects.toThrow(
+        `proxy "self": upstream ${upstream} is the proxy's own listen address`,
+      );
+    }
+    // The port is free again: the refused listener was closed.
+    const p = await startProxy({ name: 'other', listen: `127.0.0.1:${port}`, upstream: `127.0.0.2:${port}`, protocol: 'tcp' });
+    expect(p.port).toBe(port);
+    await p.close(0);
+  });
+
+  describe('through the API', () => {
+    let api: RunningCli & { url: string };
+    beforeAll(async () => { api = await startApi(); });
+    afterAll(async () => { expect(await api.stop()).toBe(0); });
+
+    it('answers 400 at create and at an upstream update, and the API keeps answering', async () => {
+      const port = await freePort();
+      const made = await json(`${api.url}/proxies`, 'POST', { name: 'loop', listen: `127.0.0.1:${port}`, upstream: `localhost:${port}` });
+      expect(made.status).toBe(400);
+      expect(made.body.error).toMatch(/upstream: proxy "loop": upstream localhost:\d+ is the proxy's own listen address/);
+      const ok = await json(`${api.url}/proxies`, 'POST', { name: 'fine', listen: `127.0.0.1:${port}`, upstream: `127.0.0.1:${echo.port}` });
+      expect(ok.status).toBe(201);
+      const moved = await json(`${api.url}/proxies/fine`, 'POST', { upstream: `127.0.0.1:${port}` });
+      expect(moved.status).toBe(400);
+      expect((await json(`${api.url}/proxies/fine`, 'GET')).body.upstream).toBe(`127.0.0.1:${echo.port}`);
+    });
+  });
+});
+
+describe('max_connections', () => {
+  it('refuses connections over the cap, warns once, and accepts again when one closes', async () => {
+    const p = await startProxy({ name: 'cap', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}`, protocol: 'tcp', maxConnections: 3 });
+    const logs: string[] = [];
+    p.on('event', (e) => { if (e.type === 'proxy.log') logs.push(e.message); });
+    const connect = () => new Promise<net.Socket>((resolve) => { const s = net.connect(p.port, '127.0.0.1', () => resolve(s)); s.on('error', () => {}); });
+    const roundTrip = (s: net.Socket) => new Promise<string>((resolve) => {
+      s.once('data', (d) => resolve(String(d)));
+      s.once('close', () => resolve('closed'));
+      s.write('x');
+    });
+    const held = [await connect(), await connect(), await connect()];
+    await waitFor(() => p.stats().connections.open === 3);
+    expect(await Promise.all(held.map(roundTrip))).toEqual(['x', 'x', 'x']);
+    expect(await roundTrip(await connect())).toBe('closed');
+    expect(await roundTrip(await connect())).toBe('closed');
+    expect(p.stats().connections.refused).toBe(2);
+    expect(logs.filter((l) => l.includes('max_connections'))).toHaveLength(1);
+    held[0].destroy();
+    await waitFor(() => p.stats().connections.open === 2);
+    expect(await roundTrip(await connect())).toBe('x');
+    for (const s of held) s.destroy();
+    await p.close(0);
+  });
+
+  it('ends a loop between two proxies (which no address check can see) without exhausting file descriptors', async () => {
+    const [pa, pb] = [await freePort(), await freePort()];
+    const a: Proxy = await startProxy({ name: 'a', listen: `127.0.0.1:${pa}`, upstream: `127.0.0.1:${pb}`, protocol: 'tcp', maxConnections: 50 });
+    const b: Proxy = await startProxy({ name: 'b', listen: `127.0.0.1:${pb}`, upstream: `127.0.0.1:${pa}`, protocol: 'tcp', maxConnections: 50 });
+    const before = openFds();
+    const client = net.connect(pa, '127.0.0.1');
+    client.on('error', () => {});
+    const closed = new Promise((r) => client.once('close', r));
+    client.write('ping');
+    await closed;
+    await waitFor(() => a.stats().connections.open === 0 && b.stats().connections.open === 0, 10_000);
+    expect(a.stats().connections.refused + b.stats().connections.refused).toBeGreaterThan(0);
+    expect(a.stats().connections.total).toBeLessThanOrEqual(60);
+    await waitFor(() => openFds() <= before + 5, 10_000);
+    await a.close(0);
+    await b.close(0);
+  });
+});
