@@ -59,7 +59,7 @@ describe.skipIf(!haveServer('tmux'))('TUI end to end in tmux', () => {
       await s.tmux('set-option', '-g', 'set-clipboard', 'on');
 
       // 4. The running row keeps req/s, error % and p95; 1. the header is figures only.
-      const first = await s.waitFor(/demo-shop\s+running\s+(\d+s\s+)?\d+\/s\s+[\d.]+%\s+p95\s+[\d.]+m?s/, 40_000);
+      const first = await s.waitFor(/demo-shop\s+running\s+(\d+s\s+)?(local\s+)?\d+\/s\s+[\d.]+%\s+p95\s+[\d.]+m?s/, 40_000);
       expect(lines(first)[0]).toMatch(/^marteau-tui · demo · running · jobs 1 running · proxies 1 · faults \d+\s*$/);
       // Live sparklines of fault % and p95 per proxy, and the fault in force with its end.
       await s.waitFor(/fault\s+\d+%\s+[▁▂▃▄▅▆▇█ ]*\s*p95\s+\d+ms/);
