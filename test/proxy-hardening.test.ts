@@ -7,10 +7,11 @@ import { readdirSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { act, defineBehavior, z } from '../src/proxy/plugin.js';
 import { FramingError } from '../src/proxy/protocol.js';
 import { http as httpProtocol } from '../src/proxy/protocols/http.js';
-import { startProxy, UpstreamLoopError, type Proxy } from '../src/proxy/proxy.js';
-import { startApi, type RunningCli } from './helpers/cli.js';
+import { defaultRegistry, startProxy, UpstreamLoopError, type Proxy } from '../src/proxy/proxy.js';
+import { runCli, startApi, type RunningCli } from './helpers/cli.js';
 import { exchange, startEchoServer } from './helpers/echo.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { freePort } from './helpers/net.js';
@@ -156,6 +157,54 @@ describe('the HTTP framer on bytes that are not HTTP', () => {
     } finally {
       await p.close(0);
       await srv.close();
+    }
+  });
+});
+
+describe('durations past what a timer can wait', () => {
+  let api: RunningCli & { url: string };
+  beforeAll(async () => { api = await startApi(); });
+  afterAll(async () => { expect(await api.stop()).toBe(0); });
+
+  it('are a 400 from the API, in every unit a behavior takes', async () => {
+    const port = await freePort();
+    expect((await json(`${api.url}/proxies`, 'POST', { name: 'slow', listen: `127.0.0.1:${port}`, upstream: `127.0.0.1:${echo.port}` })).status).toBe(201);
+    for (const [type, attributes] of [
+      ['latency', { latency: 3e9 }],
+      ['latency', { latency: 10, jitter: 2 ** 31 }],
+      ['timeout', { timeout: 3e9 }],
+      ['slow_close', { delay: 3e9 }],
+      ['reset_peer', { timeout: 3e9 }],
+      ['slicer', { delay: 3e12 }],
+    ] as const) {
+      const r = await json(`${api.url}/proxies/slow/toxics`, 'POST', { type, attributes });
+      expect(r.status, `${type} ${JSON.stringify(attributes)}`).toBe(400);
+      expect(String(r.body.error)).toContain('the longest a timer can wait');
+    }
+    const ok = await json(`${api.url}/proxies/slow/toxics`, 'POST', { type: 'latency', attributes: { latency: 2 ** 31 - 1 } });
+    expect(ok.status).toBe(200);
+  });
+
+  it('exit 2 from the CLI', async () => {
+    const cli = runCli(['proxy', '--api', '127.0.0.1:0', '--interval', '3000000000']);
+    expect(await cli.exited).toBe(2);
+    expect(cli.err()).toContain('--interval: at most 2147483647 ms');
+  });
+
+  it('from a plugin, wait the longest a timer can instead of spinning', async () => {
+    const forever = defineBehavior({ name: 'forever', description: 'a delay no timer holds', options: z.object({}), onExchange: () => act.delay(3e9) });
+    const behaviors = new Map(defaultRegistry).set('forever', forever);
+    const p = await startProxy({ name: 'f', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}`, protocol: 'tcp', behaviors: '100:forever' }, { behaviors });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const r = await exchange(p.port, 'x', { want: 1, timeoutMs: 300 });
+      expect(r.error).toBe('timeout');
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+      await p.close(0);
     }
   });
 });

@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { draw, type Mix, type MixEntry } from './mix.js';
-import type { Action, Behavior, ConnectionContext, ExchangeContext, HookResult, Stream } from './plugin.js';
+import { MAX_TIMER_MS, type Action, type Behavior, type ConnectionContext, type ExchangeContext, type HookResult, type Stream } from './plugin.js';
 import { FramingError, type ErrorReply, type FramerSession, type Protocol, type Segment } from './protocol.js';
 import { randomBytes } from './protocols/tcp.js';
 import type { ProxyCore } from './proxy.js';
@@ -680,10 +680,11 @@ export class Connection {
   // ---- helpers ----------------------------------------------------------------------------
 
   private later(ms: number, fn: () => void): void {
+    // A plugin may still ask for more than a timer holds: wait the most it can, then check again.
     const t = setTimeout(() => {
       this.timers.delete(t);
       if (!this.closed) fn();
-    }, ms);
+    }, Math.min(ms, MAX_TIMER_MS));
     this.timers.add(t);
   }
 
