@@ -267,20 +267,32 @@ describe('engine: sources and hostile names', () => {
     const v1 = git('rev-parse', 'HEAD');
     git('tag', 'first');
     const { writeFile } = await import('node:fs/promises');
+    // A branch that is not the default: in a clone it exists only as origin/feature.
+    git('checkout', '-q', '-b', 'feature');
+    await writeFile(path.join(repo, 'VERSION'), 'feature\n');
+    git('commit', '-q', '-am', 'feature');
+    git('checkout', '-q', 'main');
     await writeFile(path.join(repo, 'VERSION'), 'v2\n');
     git('commit', '-q', '-am', 'v2');
     const e = await engine();
     const events = record(e);
     const head = await e.enqueue(`file://${repo}`);
     const tagged = await e.enqueue(`file://${repo}#first`);
+    const branch = await e.enqueue(`file://${repo}#feature`);
+    const bySha = await e.enqueue(`file://${repo}#${v1}`);
+    expect(branch.source).toMatchObject({ ref: 'feature', commit: git('rev-parse', 'feature') });
+    expect(bySha.source).toMatchObject({ commit: v1 });
+    await expect(e.enqueue(`file://${repo}#nope`)).rejects.toThrow('git ref "nope" is not a branch, tag or commit of the repository');
     expect(head.source).toMatchObject({ kind: 'git', url: `file://${repo}`, commit: git('rev-parse', 'HEAD') });
     expect(tagged.source).toMatchObject({ kind: 'git', ref: 'first', commit: v1 });
     expect(tagged.source.dir).toBe(path.join(e.resultDir(tagged.id), 'src'));
-    const done = await e.waitFor([head.id, tagged.id]);
-    expect(done.map((j) => j.status)).toEqual(['succeeded', 'succeeded']);
+    const done = await e.waitFor([head.id, tagged.id, branch.id, bySha.id]);
+    expect(done.map((j) => j.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
     const out = (id: string) => events.flatMap((x) => (x.type === 'log.line' && x.jobId === id && x.stream === 'stdout' ? [x.line] : []));
     expect(out(head.id)).toEqual(['v2']);
     expect(out(tagged.id)).toEqual(['v1']);
+    expect(out(branch.id)).toEqual(['feature']);
+    expect(out(bySha.id)).toEqual(['v1']);
     await expect(e.enqueue(`file://${repo}-missing`)).rejects.toThrow(/git clone failed/);
   });
 
