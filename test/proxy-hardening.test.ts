@@ -66,6 +66,17 @@ describe('an upstream that is the proxy itself', () => {
       expect(moved.status).toBe(400);
       expect((await json(`${api.url}/proxies/fine`, 'GET')).body.upstream).toBe(`127.0.0.1:${echo.port}`);
     });
+
+    it('refuses a name with NUL or a newline, and warns of a listener on every interface', async () => {
+      for (const name of ['a\u0000b', 'two\nlines']) {
+        const r = await json(`${api.url}/proxies`, 'POST', { name, listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}` });
+        expect(r.status).toBe(400);
+        expect(r.body.error).toContain('a proxy name cannot contain control characters');
+      }
+      const open = await json(`${api.url}/proxies`, 'POST', { name: 'wide', listen: '0.0.0.0:0', upstream: `127.0.0.1:${echo.port}` });
+      expect(open.status).toBe(201);
+      await api.waitFor(/wide: listens on 0\.0\.0\.0:0, reachable from other machines/, { stream: 'err', timeoutMs: 10_000 });
+    });
   });
 });
 
