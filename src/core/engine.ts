@@ -178,6 +178,11 @@ export class Engine {
       });
     }
     for (const j of this.queue.list()) this.seen.set(j.id, j.status);
+    if (this.queue instanceof JournalQueue && this.queue.damagedLines.length) {
+      const lines = this.queue.damagedLines;
+      const shown = `${lines.slice(0, 10).join(', ')}${lines.length > 10 ? `, ... (${lines.length} in all)` : ''}`;
+      this.log(undefined, `journal ${this.state.journalFile}: skipped damaged line${lines.length > 1 ? 's' : ''} ${shown} (torn by a crash or edited by hand); the jobs they recorded are not listed`, 'warn');
+    }
     // Jobs whose engine died (kill -9, crash, reboot) are marked interrupted; what they left
     // running on this machine is stopped.
     for (const j of await this.queue.recoverInterrupted()) await this.killLeftovers(j);
