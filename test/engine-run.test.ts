@@ -296,6 +296,27 @@ describe('engine: sources and hostile names', () => {
     await expect(e.enqueue(`file://${repo}-missing`)).rejects.toThrow(/git clone failed/);
   });
 
+  it('leaves no job directory without a journal record: a failed enqueue removes its own, start removes old orphans', async () => {
+    const { mkdir, readdir, utimes, writeFile } = await import('node:fs/promises');
+    const dir = await stateDir();
+    const jobs = path.join(dir, 'jobs');
+    const make = async (id: string, files: string[], ageMs: number) => {
+      await mkdir(path.join(jobs, id), { recursive: true });
+      for (const f of files) await writeFile(path.join(jobs, id, f), 'x');
+      const t = (Date.now() - ageMs) / 1000;
+      await utimes(path.join(jobs, id), t, t);
+    };
+    await make('0aaaaaaaaaaa', ['marteau.yml'], 3_600_000); // killed between config and record: removed
+    await make('0bbbbbbbbbbb', ['marteau.yml'], 0); // maybe another process enqueueing right now: kept
+    await make('0ccccccccccc', ['marteau.yml', 'console.log'], 3_600_000); // output of a run: kept
+    const e = await engine({ stateDir: dir });
+    expect((await readdir(jobs)).sort()).toEqual(['0bbbbbbbbbbb', '0ccccccccccc']);
+    const bad = await project('name: x\ncommand: echo\nnodes: zero\n');
+    await expect(e.enqueue(bad)).rejects.toThrow(/nodes/);
+    await expect(e.enqueue(`file://${bad}-missing`)).rejects.toThrow(/git clone failed/);
+    expect((await readdir(jobs)).sort()).toEqual(['0bbbbbbbbbbb', '0ccccccccccc']);
+  });
+
   it('a hostile project path, job name and env value reach the command as plain text', async () => {
     const name = "shop $(touch PWNED6) `id` 'q' \"dq\"\nsecond line";
     const value = "$(touch PWNED7); rm -rf /nonexistent 'x'";

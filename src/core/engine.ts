@@ -7,7 +7,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, parseYaml } from '../config/errors.js';
 import type { Vars } from '../config/interpolate.js';
@@ -182,6 +182,12 @@ export class Engine {
       const lines = this.queue.damagedLines;
       const shown = `${lines.slice(0, 10).join(', ')}${lines.length > 10 ? `, ... (${lines.length} in all)` : ''}`;
       this.log(undefined, `journal ${this.state.journalFile}: skipped damaged line${lines.length > 1 ? 's' : ''} ${shown} (torn by a crash or edited by hand); the jobs they recorded are not listed`, 'warn');
+    } else if (this.queue instanceof JournalQueue) {
+      // With damaged lines, a directory without a record may be a job they recorded: kept.
+      const known = new Set(this.queue.list().map((j) => j.id));
+      for (const dir of await this.state.removeOrphans(known, ENQUEUE_FILES, ORPHAN_AGE_MS)) {
+        this.log(undefined, `removed ${dir}: its enqueue was cut off before the journal recorded it`, 'info');
+      }
     }
     // Jobs whose engine died (kill -9, crash, reboot) are marked interrupted; what they left
     // running on this machine is stopped.
@@ -241,6 +247,16 @@ export class Engine {
   /** Validate a project's config and queue it. `target`: a directory, a config file or a git URL. */
   async enqueue(target: string, o: { origin?: string; runHere?: boolean } = {}): Promise<Readonly<Job>> {
     const id = newJobId();
+    try {
+      return await this.enqueueAs(id, target, o);
+    } catch (e) {
+      // Not queued (a bad config, a failed clone): leave no directory behind.
+      if (!this.queue.get(id)) await rm(this.state.jobDir(id), { recursive: true, force: true }).catch(() => {});
+      throw e;
+    }
+  }
+
+  private async enqueueAs(id: string, target: string, o: { origin?: string; runHere?: boolean }): Promise<Readonly<Job>> {
     const jobDir = this.state.jobDir(id);
     let source: JobSource;
     let config: MarteauConfig;
@@ -864,6 +880,10 @@ const CHAOS_SNAPSHOT = 'chaos.yml';
 const CONFIG_SNAPSHOT = 'marteau.yml';
 /** What retry and replay copy from the old job (a chaos file only when the config names one). */
 const SNAPSHOT_FILES = [CONFIG_SNAPSHOT, CHAOS_SNAPSHOT] as const;
+/** What enqueue writes in a job directory before the journal record: the snapshots and a clone. */
+const ENQUEUE_FILES: ReadonlySet<string> = new Set([...SNAPSHOT_FILES, 'src']);
+/** Longer than an enqueue can take (a git clone is given 5 minutes). */
+const ORPHAN_AGE_MS = 15 * 60_000;
 
 interface RequeueOptions {
   runHere?: boolean;
