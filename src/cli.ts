@@ -8,6 +8,7 @@ import { runDemo } from './cli/demo.js';
 import { EXIT, UsageError } from './cli/errors.js';
 import { ConfigError } from './config/errors.js';
 import { runProxyCommand, type ProxyCommandOptions } from './cli/proxy-command.js';
+import { translateArgs, type BehaviorOptions } from './cli/proxy-compat.js';
 import { describeBehaviors } from './cli/behaviors-command.js';
 import { registerEngineCommands } from './cli/engine-commands.js';
 import { registerReportCommand } from './cli/report-command.js';
@@ -15,6 +16,7 @@ import { PROTOCOL_NAMES } from './proxy/protocol.js';
 
 export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
   let result: Promise<number> = Promise.resolve(EXIT.ok);
+  let behaviorOptions: BehaviorOptions = {};
   const program = new Command('marteau-tui')
     .description('Load and chaos testing of web services from one terminal: a chaos proxy between your app and its backends, and a load-test queue.')
     .version(await version())
@@ -25,13 +27,14 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
   program
     .command('proxy')
     .description('run chaos proxies: one from flags, or many from a config file')
-    .option('-c, --config <file>', 'proxies YAML (a `proxies:` map, as in .marteau.yml)')
+    .option('-c, --config <file>', 'proxies YAML (a `proxies:` map, as in .marteau.yml), a Vaurien INI or a Toxiproxy JSON file')
     .option('-l, --listen <host:port>', 'address to accept connections on (port 0: any free port)')
     .option('-u, --upstream <host:port>', 'the real server')
     .addOption(new Option('-p, --protocol <name>', 'protocol framing').choices([...PROTOCOL_NAMES]).default('tcp'))
     .option('-b, --behaviors <mix>', 'behavior mix, e.g. 20:delay,10:error (the rest passes through)')
     .option('-n, --name <name>', 'proxy name (defaults to the protocol)')
     .option('--seed <seed>', 'make the fault sequence replayable')
+    .option('--rewrite-host', "http: write the upstream address into each request's Host header (Vaurien's overwrite_host_header)")
     .addOption(new Option('--pin <unit>', 'draw a behavior per exchange or per connection').choices(['exchange', 'connection']).default('exchange'))
     .option('--statsd <host:port>', 'send a statsd counter per fault and a timing per exchange')
     .option('--statsd-prefix <prefix>', 'statsd metric prefix', 'marteau')
@@ -41,7 +44,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     .option('--api-token <token>', 'require this token on every API request (needed off loopback; env MARTEAU_API_TOKEN)')
     .option('--vaurien-proxy <name>', "the proxy that Vaurien's bare /behavior and /backend routes act on")
     .option('-w, --watch', 'with --config: apply edits of the file (and its plugins) live; a bad edit is reported and ignored')
-    .action((o: ProxyCommandOptions) => { result = runProxyCommand(o, io); });
+    .action((o: ProxyCommandOptions) => { result = runProxyCommand({ ...o, behaviorOptions }, io); });
 
   program
     .command('behaviors')
@@ -54,12 +57,22 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     .option('--duration <seconds>', 'how long the demo load runs', '45')
     .option('--behaviors <mix>', 'with --plain: the proxy mix during the demo', '10:delay,5:error')
     .option('--plain', 'print live lines instead of the control center (the default when not on a terminal)')
-    .action((o: { duration: string; behaviors: string; plain?: boolean }) => { result = runDemo({ ...o, stateDir: program.opts<{ stateDir?: string }>().stateDir }, io); });
+    .option('--sweep', 'the resilience sweep of the demo shop instead: real redis-server and PostgreSQL, the matrix in under a minute')
+    .action((o: { duration: string; behaviors: string; plain?: boolean; sweep?: boolean }) => {
+      const g = program.opts<{ stateDir?: string; nodes?: string }>();
+      result = o.sweep ? demoSweep(argv.slice(0, 2), g, io) : runDemo({ ...o, stateDir: g.stateDir }, io);
+    });
 
   registerEngineCommands(program, io, (r) => { result = r; });
   registerReportCommand(program, io, (r) => { result = r; });
 
   try {
+    if (argv[2] === 'proxy') {
+      // Vaurien's and toxiproxy-server's flags, spelled as ours (see proxy-compat.ts).
+      const translated = translateArgs(argv.slice(3));
+      behaviorOptions = translated.behaviorOptions;
+      argv = [...argv.slice(0, 3), ...translated.args];
+    }
     await program.parseAsync(argv);
     return await result;
   } catch (e) {
@@ -77,6 +90,18 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     io.err.write(`marteau-tui: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
     return EXIT.infrastructure;
   }
+}
+
+/** `demo --sweep`: `sweep` on the packaged demo shop (fixtures/sweep), with the same state dir and nodes. */
+async function demoSweep(head: string[], g: { stateDir?: string; nodes?: string }, io: NonNullable<Parameters<typeof main>[1]>): Promise<number> {
+  const { existsSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  // src/cli.ts runs from dist/src/ when built and from src/ under the test runner.
+  const dir = ['../../fixtures/sweep', '../fixtures/sweep'].map((rel) => fileURLToPath(new URL(rel, import.meta.url))).find((d) => existsSync(d));
+  if (!dir) throw new UsageError('the demo shop (fixtures/sweep) is not in this installation');
+  io.out.write(`the resilience sweep of the demo shop (${dir}): redis behind a chaos proxy, PostgreSQL killed for real\n`);
+  const globals = [...(g.stateDir ? ['--state-dir', g.stateDir] : []), ...(g.nodes ? ['--nodes', g.nodes] : [])];
+  return main([...head, 'sweep', dir, ...globals], io);
 }
 
 async function version(): Promise<string> {

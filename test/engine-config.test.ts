@@ -149,6 +149,11 @@ describe('marteau.nodes.yml', () => {
     expect(await readFile(packagedNodesFile(), 'utf8')).toContain('local:');
   });
 
+  it('funkload: a local path is relative to the file; an SSH node\'s is the node\'s own', () => {
+    const c = nodes('nodes:\n  local: {funkload: venvs/fl}\n  a: {host: 127.0.0.2, funkload: /opt/fl/bin}\n  b: {host: 127.0.0.3}\n');
+    expect(c.nodes.map((n) => n.funkload)).toEqual(['/cfg/venvs/fl', '/opt/fl/bin', undefined]);
+  });
+
   it('ssh nodes get defaults; relative paths are relative to the file; ~ is home', () => {
     const c = nodes('nodes:\n  a: {host: 127.0.0.2, identity: keys/id, known_hosts: ~/kh}\nprobe: {interval: 2s, timeout: 500ms}\n');
     expect(c.nodes[0]).toMatchObject({ type: 'ssh', host: '127.0.0.2', port: 22, identity: '/cfg/keys/id', knownHosts: path.join(os.homedir(), 'kh'), hostKey: 'strict', maxJobs: 1, connectTimeoutMs: 10_000 });

@@ -134,8 +134,9 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
     const redis = await startRedis();
     const url = parseQueueUrl(urlOf(redis));
     const spec = { name: 'j', source: { kind: 'dir' as const, dir: '/p', configFile: '/p/.marteau.yml' }, runner: 'command', nodes: 1, nodeTags: [] };
-    const gone = new RedisQueue({ url, owner: { host: 'another-box', pid: 4242, start: 1 }, heartbeatTtlMs: 300 });
-    const here = new RedisQueue({ url, lostJobs: 'requeue', heartbeatTtlMs: 300 });
+    // The dead engine's lost_jobs decides, whoever notices (here: an engine that would interrupt).
+    const gone = new RedisQueue({ url, owner: { host: 'another-box', pid: 4242, start: 1 }, lostJobs: 'requeue', heartbeatTtlMs: 300 });
+    const here = new RedisQueue({ url, heartbeatTtlMs: 300 });
     try {
       await gone.open();
       const job = await gone.enqueue(spec);

@@ -75,11 +75,19 @@ describe('TUI', () => {
     await t.press('e', ...dir.split(''), KEY.enter);
     await t.waitFor((f) => /greeter\s+succeeded/.test(f), 'the finished job');
     await t.waitFor((f) => f.includes('hello from the job'), 'the job output');
-    // The end of a job is news in the header, with where its results are.
+    // The end of a job is news on the message line, and whole (with where its results are) in the log.
     const job = t.engine.getSnapshot().jobs[0];
-    await t.waitFor((f) => f.split('\n')[0].includes(`results ${job.resultDir}`.slice(-30)), 'the completion line');
+    await t.waitFor((f) => f.includes(`${job.id.slice(0, 8)} greeter succeeded`), 'the completion line');
+    expect(t.frame().split('\n')[0]).not.toContain('greeter');
+    await t.press('m');
+    await t.waitFor((f) => f.includes('Messages (') && f.includes(job.resultDir), 'the whole message in the log');
+    await t.press(KEY.esc);
+    await t.waitFor((f) => f.includes('[1] Queue'), 'the panes again');
     expect(t.engine.getSnapshot().jobs.map((j) => j.name)).toEqual(['greeter']);
     await t.press(KEY.enter);
+    await t.waitFor((f) => f.includes('[5] Details · greeter') && f.includes('id       '), 'the details, from the top');
+    // A short pane: the details scroll like the output.
+    await t.press('5', 'j');
     await t.waitFor((f) => f.includes('runner   command on 1 node(s): local'), 'the details');
   });
 
@@ -109,7 +117,7 @@ describe('TUI', () => {
     await t.waitFor(() => t.engine.getSnapshot().nodes[0].enabled, 'the enabled node');
   });
 
-  it('shows a proxy\'s chaos scenario; p pauses and resumes it, a change by hand pauses it', async () => {
+  it('shows a proxy\'s chaos scenario; s pauses and resumes it, a change by hand pauses it', async () => {
     const t = await setup();
     const echo = await startEchoServer();
     cleanups.push(() => echo.close());
@@ -126,27 +134,29 @@ chaos:
     cleanups.push(async () => { await t.engine.cancel(job.id).catch(() => {}); });
     const db = () => t.engine.liveProxies().find((p) => p.name === 'db');
     await t.waitFor(() => db()?.mix.text === '50:error', 'the first step');
-    // Move down only once the db row is drawn (frames are throttled; a busy machine draws late).
-    await t.waitFor((f) => /\n.\s+db\s+tcp/.test(f), 'the db row');
+    // Move down only once the db proxy is counted (frames are throttled; a busy machine draws late).
+    await t.waitFor((f) => /proxies 2/.test(f), 'the db proxy');
     await t.press(KEY.tab, KEY.tab, KEY.down);
     await t.waitFor((f) => f.includes('[4] Behaviors · db'), 'db selected');
     await t.waitFor((f) => f.includes('▶ outage · step') && /next later · step in (19m5\ds|20m00s)/.test(f), 'the running scenario');
-    await t.press('p');
-    await t.waitFor((f) => f.includes('⏸ paused (p resumes) at outage · step'), 'the paused scenario');
+    // The fault in force and when it ends, in the Proxies pane.
+    await t.waitFor((f) => /fault 50:error · outage · ends in (19m5\ds|20m00s)/.test(f), 'the fault and its end');
+    await t.press('s');
+    await t.waitFor((f) => f.includes('⏸ paused (s resumes) at outage'), 'the paused scenario');
     expect(t.engine.getSnapshot().jobs[0].chaos?.find((x) => x.proxy === 'db')?.paused).toBe(true);
-    await t.press('p');
+    await t.press('s');
     await t.waitFor((f) => f.includes('▶ outage · step'), 'the resumed scenario');
-    // A preset is a change by hand: recorded, and the scenario holds off until p.
-    await t.press('0');
+    // A preset is a change by hand: recorded, and the scenario holds off until s.
+    await t.press('p', '0');
     await t.waitFor(() => db()?.mix.text === '100:dummy', 'the hand-set mix');
-    await t.waitFor((f) => f.includes('⏸ set by hand, scenario paused (p res'), 'the manual pause');
-    await t.press('p');
+    await t.waitFor((f) => f.includes('⏸ set by hand, scenario paused'), 'the manual pause');
+    await t.press('s');
     await t.waitFor(() => db()?.mix.text === '50:error', 'the scenario\'s mix again');
     const timeline = t.engine.getSnapshot().jobs[0].timeline ?? [];
     expect(timeline.map((e) => `${e.fixture} ${e.action} ${e.mix}`)).toEqual(['outage apply 50:error', 'outage apply 50:error', 'manual manual 100:dummy', 'outage apply 50:error']);
   });
 
-  it('tunes the selected proxy live: ←/→ by 5 %, presets 0-9, x and u undo', async () => {
+  it('tunes the selected proxy live: ←/→ by 5 %, presets p then 0-9, x and u undo', async () => {
     const t = await setup();
     await t.press(KEY.tab, KEY.tab, KEY.tab);
     await t.waitFor((f) => f.includes('lower / raise'), 'the Behaviors footer');
@@ -155,11 +165,16 @@ chaos:
     expect(t.frame()).toMatch(/› error/);
     await t.press(KEY.right, KEY.right);
     await t.waitFor(() => t.proxy.mix.text === '10:error', 'error at 10 %');
-    await t.waitFor((f) => /error\s+10%/.test(f) && f.includes('pass-through 90%'), 'the 10 % row');
+    await t.waitFor((f) => /error\s+10%/.test(f) && f.includes('pass 90%'), 'the 10 % row');
     await t.press(KEY.left);
     await t.waitFor(() => t.proxy.mix.text === '5:error', 'error at 5 %');
+    // A digit alone focuses a pane; a preset is p then the digit.
     await t.press('3');
+    await t.waitFor((f) => f.includes('select proxy'), 'the Proxies pane focused');
+    expect(t.proxy.mix.text).toBe('5:error');
+    await t.press('p', '3');
     await t.waitFor(() => t.proxy.mix.text === '10:error,5:blackout', 'the flaky preset');
+    await t.press('4');
     await t.press('u');
     await t.waitFor(() => t.proxy.mix.text === '5:error', 'undo');
     await t.press('x');

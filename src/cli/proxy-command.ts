@@ -7,7 +7,7 @@ import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { loadProxiesFile, statsdSchema, type ProxiesConfig } from '../config/proxies.js';
 import { watchFiles, type FileWatcher } from '../config/watch.js';
-import { Control } from '../proxy/api/control.js';
+import { Control, type ProxySpec } from '../proxy/api/control.js';
 import { isLoopback } from '../proxy/api/guard.js';
 import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/server.js';
 import { packageVersion } from '../proxy/api/version.js';
@@ -18,6 +18,7 @@ import { MAX_TIMER_MS } from '../proxy/plugin.js';
 import { joinHostPort, splitHostPort, UpstreamLoopError, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { EXIT, UsageError } from './errors.js';
+import { configKind, readToxiproxyConfig, vaurienConfig, withOptions, type BehaviorOptions } from './proxy-compat.js';
 import { formatProxyLine, LiveLines } from './proxy-status.js';
 
 export interface ProxyCommandOptions {
@@ -28,6 +29,7 @@ export interface ProxyCommandOptions {
   behaviors?: string;
   name?: string;
   seed?: string;
+  rewriteHost?: boolean;
   pin: string;
   statsd?: string;
   statsdPrefix: string;
@@ -38,6 +40,8 @@ export interface ProxyCommandOptions {
   apiToken?: string;
   vaurienProxy?: string;
   watch?: boolean;
+  /** Vaurien's `--behavior-<name>-<option>` values (see proxy-compat.ts). */
+  behaviorOptions?: BehaviorOptions;
 }
 
 export interface Io {
@@ -53,11 +57,13 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
   const tty = io.out.isTTY === true && !process.env.NO_COLOR;
   const intervalMs = o.interval ? positiveInt(o.interval, '--interval') : tty ? 1000 : 5000;
   const graceMs = positiveInt(o.grace, '--grace', true);
-  const config = await buildConfig(o);
-  const api = apiSettings(o, config);
+  const { config, populate, notes } = await buildConfig(o);
+  for (const n of notes) io.err.write(`${n}\n`);
+  // toxiproxy-server always serves its API: a Toxiproxy config file brings it along.
+  const api = apiSettings(populate && o.api === undefined ? { ...o, api: true } : o, config);
   const registry = buildRegistry(config.plugins ?? []);
   const set = new ProxySet(registry);
-  const control = new Control(set, registry, { vaurienProxy: api?.vaurienProxy });
+  const control = new Control(set, registry, { vaurienProxy: api?.vaurienProxy, behaviorDefaults: o.behaviorOptions });
   const log = (m: string) => io.err.write(`${m}\n`);
 
   let announcing = false;
@@ -78,6 +84,13 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
     throw e;
   }
   control.adopt(config);
+  if (populate) {
+    const r = await control.populate(populate);
+    if (r.error) {
+      await set.close(0);
+      throw new UsageError(`${o.config}: ${r.error.message}`, r.error.status === 500 ? EXIT.infrastructure : EXIT.usage);
+    }
+  }
   for (const p of set.proxies.values()) {
     io.out.write(`listening ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text}\n`);
   }
@@ -227,22 +240,43 @@ function apiSettings(o: ProxyCommandOptions, config: ProxiesConfig): ApiSettings
   return { host, port, token, vaurienProxy };
 }
 
-async function buildConfig(o: ProxyCommandOptions): Promise<ProxiesConfig> {
+interface BuiltConfig {
+  config: ProxiesConfig;
+  /** Proxies of a Toxiproxy config file, created through the API's populate once it runs. */
+  populate?: ProxySpec[];
+  /** Things to tell the user (keys of a Vaurien file that have no meaning here). */
+  notes: string[];
+}
+
+async function buildConfig(o: ProxyCommandOptions): Promise<BuiltConfig> {
   const statsd = o.statsd ? statsdFromFlag(o.statsd, o.statsdPrefix) : undefined;
+  const behaviorOptions = o.behaviorOptions ?? {};
   if (o.config) {
-    if (o.listen || o.upstream || o.behaviors) {
-      throw new UsageError('give either --config FILE or --listen/--upstream/--behaviors, not both');
-    }
     try {
+      const kind = await configKind(o.config);
+      if (kind !== 'yaml' && o.watch) throw new UsageError(`--watch reloads YAML configs; a ${kind === 'vaurien' ? 'Vaurien INI' : 'Toxiproxy JSON'} file is read once at start`);
+      if (kind === 'vaurien') {
+        const v = vaurienConfig(o.config, o, behaviorOptions);
+        return { config: { ...v.config, statsd: v.config.statsd ?? statsd }, notes: v.ignored.map((k) => `${o.config}: ${k} is read but has no use here (marteau-tui sets it itself)`) };
+      }
+      if (o.listen || o.upstream || o.behaviors) {
+        throw new UsageError('give either --config FILE or --listen/--upstream/--behaviors, not both');
+      }
+      if (kind === 'toxiproxy') {
+        return { config: { proxies: [], statsd }, populate: await readToxiproxyConfig(o.config), notes: [] };
+      }
+      if (Object.keys(behaviorOptions).length) {
+        throw new UsageError('--behavior-<name>-<option> goes with --behavior (or a Vaurien INI file); in a YAML config, give the options in the mix');
+      }
       const c = await loadProxiesFile(o.config, buildRegistry());
-      return { ...c, statsd: statsd ?? c.statsd };
+      return { config: { ...c, statsd: statsd ?? c.statsd }, notes: [] };
     } catch (e) {
       if (e instanceof ConfigError) throw new UsageError(e.message);
       throw e;
     }
   }
   const apiOnly = o.api !== undefined && o.api !== false && !o.listen && !o.upstream && !o.behaviors;
-  if (apiOnly) return { proxies: [], statsd };
+  if (apiOnly) return { config: { proxies: [], statsd }, notes: [] };
   if (!o.listen || !o.upstream) {
     throw new UsageError('give --listen HOST:PORT and --upstream HOST:PORT (or --config FILE, or --api to create proxies over HTTP); see marteau-tui proxy --help');
   }
@@ -256,24 +290,29 @@ async function buildConfig(o: ProxyCommandOptions): Promise<ProxiesConfig> {
       throw new UsageError(`${flag}: ${(e as Error).message}`);
     }
   }
+  const behaviors = o.behaviors === undefined ? undefined : withOptions(o.behaviors, behaviorOptions);
   try {
-    parseMix(o.behaviors, buildRegistry());
+    parseMix(behaviors, buildRegistry());
   } catch (e) {
     if (e instanceof MixError) throw new UsageError(`--behaviors: ${e.message}`);
     throw e;
   }
   if (o.pin !== 'exchange' && o.pin !== 'connection') throw new UsageError('--pin: use exchange or connection');
   return {
-    proxies: [{
-      name: o.name ?? o.protocol,
-      listen: o.listen,
-      upstream: o.upstream,
-      protocol: o.protocol as ProtocolName,
-      behaviors: o.behaviors,
-      pin: o.pin,
-      seed: o.seed,
-    }],
-    statsd,
+    config: {
+      proxies: [{
+        name: o.name ?? o.protocol,
+        listen: o.listen,
+        upstream: o.upstream,
+        protocol: o.protocol as ProtocolName,
+        behaviors,
+        pin: o.pin,
+        seed: o.seed,
+        rewriteHost: o.rewriteHost,
+      }],
+      statsd,
+    },
+    notes: [],
   };
 }
 

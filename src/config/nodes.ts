@@ -29,6 +29,7 @@ export const nodeSchema = z
     host_key: z.enum(HOST_KEY_POLICIES).default('strict').describe('strict: unknown keys are refused; accept-new: an unknown key is recorded, a changed one still refused'),
     work_dir: z.string().optional().describe('where jobs are copied on the node (default /tmp/marteau-tui)'),
     node_bin: z.string().min(1).optional().describe('Node.js (>= 20.18) on the node, for the builtin runner (default: node on the PATH of the SSH session)'),
+    funkload: z.string().min(1).optional().describe("FunkLoad on the node, for the funkload runner: a virtualenv, its bin directory, or the fl-run-bench file (default: fl-run-bench on the PATH of the node's sessions)"),
     marteau_tui: z.string().min(1).optional().describe('an installed marteau-tui package directory on the node; the builtin runner uses it when its version matches, else ships its own agent'),
     connect_timeout: durationSchema.optional().describe('default 10s'),
     max_jobs: z.number().int().min(1).max(1000).default(1),
@@ -54,16 +55,32 @@ const queueObject = z
 /** `queue: redis://…` is short for `queue: {url: redis://…}` (one schema: precise errors). */
 export const queueSchema = z.preprocess((v) => (typeof v === 'string' ? { url: v } : v), queueObject);
 
+/** Marteau's smtp.* and report.* settings: where `email:` recipients of a job are mailed from. */
+export const mailSchema = z
+  .object({
+    host: z.string().min(1).default('localhost').describe('SMTP server (default localhost, as Marteau)'),
+    port: z.number().int().min(1).max(65535).default(25).describe('default 25; 465 is implicit TLS'),
+    user: z.string().min(1).optional().describe('SMTP AUTH user'),
+    password_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional().describe('name of the environment variable holding the SMTP password (never the password itself)'),
+    from: z.string().regex(/^[^\s@<>,;]+@[^\s@<>,;]+$/, 'expected an e-mail address').optional().describe('sender (default marteau-tui@<this host name>)'),
+    report_url: z.string().regex(/^https?:\/\/[^\s]+$/, 'expected an http:// or https:// URL').optional().describe("where the result directories are served: the link is <report_url>/<job id>/index.html (default: the report's file:// URL)"),
+    timeout: durationSchema.optional().describe('connect and send timeout (default 5s, as Marteau)'),
+  })
+  .strict();
+
 export const nodesFileSchema = z
   .object({
     nodes: z.record(z.string().regex(/^[\w.-]+$/, 'a node name is letters, digits, _ . and -'), nodeSchema),
     probe: probeSchema.optional(),
     queue: queueSchema.optional(),
+    mail: mailSchema.optional().describe('SMTP settings for the report link mailed to a job\'s `email:` recipients'),
   })
   .strict();
 
 interface NodeBase {
   name: string;
+  /** FunkLoad on the node (`funkload:`): a virtualenv, its bin directory or fl-run-bench itself. */
+  funkload?: string;
   maxJobs: number;
   tags: string[];
   enabled: boolean;
@@ -96,6 +113,18 @@ export interface NodesConfig {
   probeTimeoutMs: number;
   /** Where the queue lives: no url is the journal in the state dir (the default). */
   queue?: QueueConfig;
+  /** How `email:` recipients are mailed; defaults apply when the file has no `mail:`. */
+  mail?: MailConfig;
+}
+
+export interface MailConfig {
+  host: string;
+  port: number;
+  user?: string;
+  passwordEnv?: string;
+  from?: string;
+  reportUrl?: string;
+  timeoutMs: number;
 }
 
 export interface QueueConfig {
@@ -145,18 +174,30 @@ export function parseNodesConfig(src: SourceDoc): NodesConfig {
   const parsed = nodesFileSchema.safeParse(data);
   if (!parsed.success) {
     throw zodToConfigError(src, data, parsed.error, {
-      knownKeys: (p) => (p.length === 0 ? ['nodes', 'probe', 'queue'] : p[0] === 'queue' ? Object.keys(queueObject.shape) : p[0] === 'nodes' && p.length === 2 ? Object.keys(nodeSchema.shape) : p[0] === 'probe' ? Object.keys(probeSchema.shape) : undefined),
+      knownKeys: (p) =>
+        p.length === 0
+          ? Object.keys(nodesFileSchema.shape)
+          : p[0] === 'queue'
+            ? Object.keys(queueObject.shape)
+            : p[0] === 'nodes' && p.length === 2
+              ? Object.keys(nodeSchema.shape)
+              : p[0] === 'probe'
+                ? Object.keys(probeSchema.shape)
+                : p[0] === 'mail'
+                  ? Object.keys(mailSchema.shape)
+                  : undefined,
       hint: (p) => NODE_HINTS[String(p[2])] ?? (p[0] === 'nodes' && p.length <= 2 ? 'e.g. nodes: {box1: {host: 127.0.0.2, user: load, identity: ~/.ssh/id_ed25519}}' : undefined),
     });
   }
   const base = path.dirname(path.resolve(src.file));
   const nodes = Object.entries(parsed.data.nodes).map(([name, n]): NodeConfig => {
     const type = n.type ?? (n.host ? 'ssh' : 'local');
-    const common = { name, maxJobs: n.max_jobs, tags: n.tags, enabled: n.enabled };
+    const common = { name, maxJobs: n.max_jobs, tags: n.tags, enabled: n.enabled, ...(n.funkload ? { funkload: n.funkload } : {}) };
     if (type === 'local') {
       const sshOnly = (['host', 'user', 'identity', 'known_hosts', 'work_dir', 'node_bin', 'marteau_tui'] as const).find((k) => n[k] !== undefined);
       if (sshOnly) throw errorAt(src, ['nodes', name, sshOnly], `a local node takes no "${sshOnly}"`, 'remove it, or set type: ssh', true);
-      return { type, ...common };
+      // On this machine a relative path is relative to the nodes file, as identity: is.
+      return { type, ...common, ...(n.funkload ? { funkload: expandPath(n.funkload, base) } : {}) };
     }
     if (!n.host) throw errorAt(src, ['nodes', name], 'an ssh node needs a host', 'e.g. host: 127.0.0.2');
     return {
@@ -179,8 +220,22 @@ export function parseNodesConfig(src: SourceDoc): NodesConfig {
     file: src.file,
     nodes,
     queue: queueConfig(src, parsed.data.queue, typeof (data as { queue?: unknown })?.queue === 'string'),
+    mail: mailConfig(parsed.data.mail),
     probeIntervalMs: parsed.data.probe?.interval === undefined ? 10_000 : durationMs(parsed.data.probe.interval),
     probeTimeoutMs: parsed.data.probe?.timeout === undefined ? 5_000 : durationMs(parsed.data.probe.timeout),
+  };
+}
+
+function mailConfig(m: z.infer<typeof mailSchema> | undefined): MailConfig | undefined {
+  if (!m) return undefined;
+  return {
+    host: m.host,
+    port: m.port,
+    user: m.user,
+    passwordEnv: m.password_env,
+    from: m.from,
+    reportUrl: m.report_url?.replace(/\/+$/, ''),
+    timeoutMs: m.timeout === undefined ? 5000 : durationMs(m.timeout),
   };
 }
 

@@ -31,6 +31,7 @@ export const proxySchema = z
     seed: z.union([z.number(), z.string()]).optional(),
     max_buffer: z.number().int().positive().optional(),
     max_connections: z.number().int().positive().max(1_000_000).optional().describe('open connections at most; more are refused (default 1000)'),
+    rewrite_host: z.boolean().optional(),
   })
   .strict();
 
@@ -101,7 +102,7 @@ export async function loadProxiesFile(file: string, registry: BehaviorRegistry):
  * Load `plugins:` before the proxies are checked, since their mixes may name plugin behaviors.
  * A malformed `plugins:` value is left for the schema check to report.
  */
-async function loadConfigPlugins(src: SourceDoc, registry: BehaviorRegistry): Promise<Behavior[]> {
+export async function loadConfigPlugins(src: SourceDoc, registry: BehaviorRegistry): Promise<Behavior[]> {
   const list = (src.doc.toJS() as { plugins?: unknown } | null)?.plugins;
   if (!Array.isArray(list) || !list.every((p) => typeof p === 'string' && p !== '')) return [];
   let plugins: Behavior[];
@@ -151,6 +152,7 @@ export function parseProxiesConfig(src: SourceDoc, registry: BehaviorRegistry): 
       seed: p.seed,
       maxBuffer: p.max_buffer,
       maxConnections: p.max_connections,
+      rewriteHost: p.rewrite_host,
     };
   });
   const target = parsed.data.api?.vaurien_proxy;

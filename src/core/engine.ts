@@ -11,7 +11,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, parseYaml } from '../config/errors.js';
 import type { Vars } from '../config/interpolate.js';
-import { loadMarteauConfig, parseMarteauConfig, type MarteauConfig } from '../config/marteau.js';
+import { loadMarteauConfig, parseMarteauConfig, withPlugins, type MarteauConfig } from '../config/marteau.js';
 import { proxyVars } from '../config/services.js';
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
 import { formatDuration } from '../config/units.js';
@@ -27,9 +27,11 @@ import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/ser
 import { packageVersion } from '../proxy/api/version.js';
 import { EventBus, type LogStream, type Progress, type TimelineEvent } from './events.js';
 import { ChaosPlayer, type ScheduleView } from './chaos-player.js';
+import { ServiceFaultPlayer } from './service-faults.js';
 import { ServiceSet } from './services.js';
 import { isTerminal, type Job, type JobOutcome, type JobSource } from './jobs.js';
 import { NodePool, type ExecutorFactory, type NodeView } from './node-pool.js';
+import { mailReport } from './mail.js';
 import { postWebhook } from './notify.js';
 import { currentOwner, groupAlive, processStartTime } from './owner.js';
 import { JournalQueue, newJobId, QueueError, short, type JobQueue } from './queue.js';
@@ -245,7 +247,7 @@ export class Engine {
   // ---- user actions ----
 
   /** Validate a project's config and queue it. `target`: a directory, a config file or a git URL. */
-  async enqueue(target: string, o: { origin?: string; runHere?: boolean } = {}): Promise<Readonly<Job>> {
+  async enqueue(target: string, o: EnqueueOptions = {}): Promise<Readonly<Job>> {
     const id = newJobId();
     try {
       return await this.enqueueAs(id, target, o);
@@ -256,7 +258,7 @@ export class Engine {
     }
   }
 
-  private async enqueueAs(id: string, target: string, o: { origin?: string; runHere?: boolean }): Promise<Readonly<Job>> {
+  private async enqueueAs(id: string, target: string, o: EnqueueOptions): Promise<Readonly<Job>> {
     const jobDir = this.state.jobDir(id);
     let source: JobSource;
     let config: MarteauConfig;
@@ -272,8 +274,15 @@ export class Engine {
       source = { kind: 'dir', dir: config.projectDir, configFile: path.resolve(config.file) };
     }
     // The config as enqueued is what runs, even if the file is edited while the job waits.
-    await this.keepFile(id, CONFIG_SNAPSHOT, await readFile(config.file, 'utf8'));
-    if (typeof config.raw.chaos === 'string') await this.keepFile(id, CHAOS_SNAPSHOT, await readFile(path.join(config.projectDir, config.raw.chaos), 'utf8'));
+    let text = await readFile(config.file, 'utf8');
+    if (o.edit) {
+      // A command's settings (`sweep --only ...`) go into the snapshot, so a replay has them.
+      text = o.edit(text);
+      const src = parseYaml(config.file, text);
+      config = parseMarteauConfig(src, config.projectDir, { runners: this.runners, behaviors: await withPlugins(src, this.behaviors) });
+    }
+    await this.keepFile(id, CONFIG_SNAPSHOT, text);
+    if (typeof config.raw.chaos === 'string' && !config.sweep) await this.keepFile(id, CHAOS_SNAPSHOT, await readFile(path.join(config.projectDir, config.raw.chaos), 'utf8'));
     if (o.runHere ?? this.options.run === 'own') this.own.add(id);
     const job = await this.queue.enqueue({
       id,
@@ -361,7 +370,7 @@ export class Engine {
   private async startJobApi(config: MarteauConfig, proxies: ProxySet, onError: (m: string) => void): Promise<ApiServer | undefined> {
     if (!config.api) return undefined;
     const [host, port] = splitHostPort(config.api.listen);
-    const control = new Control(proxies, new Map(this.behaviors), { vaurienProxy: config.api.vaurienProxy });
+    const control = new Control(proxies, new Map(config.behaviors), { vaurienProxy: config.api.vaurienProxy });
     try {
       return await startApiServer({ control, host, port, version: await packageVersion(), onError });
     } catch (e) {
@@ -528,10 +537,11 @@ export class Engine {
    */
   private async snapshotConfig(job: Readonly<Job>, vars: Vars): Promise<MarteauConfig> {
     const dir = this.state.jobDir(job.id);
+    const src = parseYaml(job.source.configFile, await this.configText(job.id));
     return parseMarteauConfig(
-      parseYaml(job.source.configFile, await this.configText(job.id)),
+      src,
       job.source.dir,
-      { runners: this.runners, behaviors: this.behaviors, readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8') },
+      { runners: this.runners, behaviors: await withPlugins(src, this.behaviors), readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8'), seed: this.live.get(job.id)?.seed },
       vars,
     );
   }
@@ -655,7 +665,9 @@ export class Engine {
     let config: MarteauConfig | undefined;
     let outcome: RunOutcome | undefined;
     let error: unknown;
-    const proxies = new ProxySet(this.behaviors);
+    // The job's `plugins:` join this registry once its config is read (the set resolves names in it).
+    const registry = new Map(this.behaviors);
+    const proxies = new ProxySet(registry);
     let api: ApiServer | undefined;
     live.proxies = proxies;
     const executors: Executor[] = [];
@@ -677,6 +689,7 @@ export class Engine {
       // Enqueued elsewhere: the `chaos:` file the config is read with comes from the shared queue.
       await this.jobFile(job.id, CHAOS_SNAPSHOT);
       config = await this.snapshotConfig(job, jobVars);
+      for (const [name, b] of config.behaviors) registry.set(name, b);
       const runner = this.runners.get(config.runner);
       if (!runner) throw new ConfigError(config.file, undefined, undefined, `runner "${config.runner}" is not available in this version`);
       timer = setTimeout(() => live.abort.abort('timeout' satisfies AbortWhy), config.timeoutMs);
@@ -710,6 +723,16 @@ export class Engine {
         () => this.changed(),
       );
       live.chaos = chaos;
+      const serviceFaults = new ServiceFaultPlayer(
+        config.serviceFaults,
+        services,
+        (e) => {
+          live.timeline.push(e);
+          this.events.emit({ type: 'job.fixture', at: e.at, jobId: job.id, event: e });
+          log(timelineLine(e, false));
+        },
+        (m, level) => log(m, { level }),
+      );
       // The player gives every change it makes a reason; one without came from outside (the
       // control API): a change by hand.
       for (const p of proxies.proxies.values()) {
@@ -721,8 +744,8 @@ export class Engine {
         const executor = this.pool.executor(n.name);
         executors.push(executor);
         return n.type === 'ssh'
-          ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, ssh: { host: n.host, port: n.port, user: n.user }, nodeBin: n.nodeBin, marteauTui: n.marteauTui }
-          : { name: n.name, index, executor, kind: n.type };
+          ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, nodeBin: n.nodeBin, marteauTui: n.marteauTui, funkload: n.funkload }
+          : { name: n.name, index, executor, kind: n.type, funkload: n.funkload };
       });
       let loadStarted = false;
       const ctx: RunnerContext = {
@@ -741,10 +764,13 @@ export class Engine {
         loadStarted: () => {
           if (loadStarted) return;
           loadStarted = true;
-          chaos.start();
+          const now = Date.now();
+          chaos.start(now);
+          serviceFaults.start(now);
         },
         proxies: proxies.proxies,
-        timeline: () => chaos.timeline,
+        // Proxy changes and service faults, in the order they happened.
+        timeline: () => [...live.timeline],
         nodeFailed: (node, message) => this.pool.markDown(node, message),
         recordProcess: (node, pgid) => recordProcess(node, pgid, nodeConfigs.find((n) => n.name === node)?.type === 'local'),
       };
@@ -752,6 +778,7 @@ export class Engine {
         await chaos.setup();
         outcome = await runner.run(ctx);
       } finally {
+        await serviceFaults.teardown();
         await chaos.teardown();
       }
     } catch (e) {
@@ -804,6 +831,11 @@ export class Engine {
       const finished = this.queue.get(job.id)!;
       const problem = await postWebhook(webhook, { job: finished, summary, resultDir, report: outcome?.report }, config.notify.webhookTimeoutMs);
       if (problem) this.log(job.id, problem, 'warn');
+    }
+    if (config?.email.length) {
+      const mailed = await mailReport(config.email, { job: this.queue.get(job.id)!, summary, resultDir, report: outcome?.report }, this.options.nodes.mail);
+      if (mailed.problem) this.log(job.id, mailed.problem, 'warn');
+      else if (mailed.sent) this.log(job.id, mailed.sent, 'info');
     }
   }
 
@@ -880,6 +912,13 @@ const CHAOS_SNAPSHOT = 'chaos.yml';
 const CONFIG_SNAPSHOT = 'marteau.yml';
 /** What retry and replay copy from the old job (a chaos file only when the config names one). */
 const SNAPSHOT_FILES = [CONFIG_SNAPSHOT, CHAOS_SNAPSHOT] as const;
+interface EnqueueOptions {
+  origin?: string;
+  runHere?: boolean;
+  /** Rewrites the config text before it is checked and kept (a command's own settings). */
+  edit?: (text: string) => string;
+}
+
 /** What enqueue writes in a job directory before the journal record: the snapshots and a clone. */
 const ENQUEUE_FILES: ReadonlySet<string> = new Set([...SNAPSHOT_FILES, 'src']);
 /** Longer than an enqueue can take (a git clone is given 5 minutes). */
@@ -893,6 +932,7 @@ interface RequeueOptions {
 
 /** `scheduled`: the proxy has a chaos schedule (a change by hand pauses it; say so only then). */
 function timelineLine(e: TimelineEvent, scheduled: boolean): string {
+  if (e.kind === 'service') return `chaos ${e.fixture}: service ${e.proxy} ${e.label ?? e.mix}`;
   if (e.source === 'manual') return `manual: ${e.proxy} mix ${e.mix || '(none)'} set by hand${scheduled ? '; its chaos schedule is paused' : ''}`;
   const what = e.source === 'chaos' ? `chaos ${e.fixture} (${e.label})` : `fixture ${e.fixture}`;
   return `${what}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${e.mix || '(none)'}`;

@@ -44,8 +44,11 @@ export interface JobOutcome {
 
 export type JournalRecord =
   | { t: 'enqueued'; at: number; by: Owner; job: JobSpec }
-  /** `results`: the claimer's jobs directory (team mode: on the claimer's host, see `owner`). */
-  | { t: 'claimed'; at: number; id: string; claim: string; owner: Owner; nodes: NodeClaim[]; results?: string }
+  /**
+   * `results`: the claimer's jobs directory (team mode: on the claimer's host, see `owner`);
+   * `lost`: what the job becomes should the claimer die (its `lost_jobs`, whoever notices).
+   */
+  | { t: 'claimed'; at: number; id: string; claim: string; owner: Owner; nodes: NodeClaim[]; results?: string; lost?: 'interrupt' | 'requeue' }
   | { t: 'proc'; at: number; id: string; claim: string; node: string; pgid: number }
   | { t: 'cancel'; at: number; id: string; by: Owner }
   | ({ t: 'finished'; at: number; id: string; claim: string } & JobOutcome)
@@ -67,6 +70,8 @@ export interface Job extends JobSpec {
   owner?: Owner;
   /** The jobs directory of the engine that ran it (team mode), on `owner.host`. */
   resultsRoot?: string;
+  /** Its engine's `lost_jobs`: what it becomes should that engine die. */
+  onLost?: 'interrupt' | 'requeue';
   claim?: string;
   cancelRequested: boolean;
   reason?: string;
@@ -130,6 +135,7 @@ export class QueueState {
           nodesTaken: [],
           owner: undefined,
           resultsRoot: undefined,
+          onLost: undefined,
           claim: undefined,
           cancelRequested: false,
           reason: undefined,
@@ -150,6 +156,7 @@ export class QueueState {
         j.claim = r.claim;
         j.owner = r.owner;
         j.resultsRoot = typeof r.results === 'string' ? r.results : undefined;
+        j.onLost = r.lost;
         j.startedAt = r.at;
         j.nodesTaken = r.nodes.map((n) => n.name);
         for (const n of r.nodes) this.nodeUse.set(n.name, (this.nodeUse.get(n.name) ?? 0) + 1);

@@ -74,12 +74,17 @@ export class ProxyMonitor {
       const rate = prev ? per(stats.exchanges, prev.stats.exchanges) : 0;
       const faultRates: Record<string, number> = {};
       let faults = 0;
+      // Every exchange draws one behavior (dummy when none acts): their sum is the exchanges drawn,
+      // the fair base for a fault share (an error reply made by the proxy never reaches `exchanges`).
+      let drawn = 0;
       for (const [name, n] of Object.entries(stats.behaviors)) {
+        const r = prev ? per(n, prev.stats.behaviors[name] ?? 0) : 0;
+        drawn += r;
         if (name === 'dummy') continue;
-        faultRates[name] = prev ? per(n, prev.stats.behaviors[name] ?? 0) : 0;
-        faults += faultRates[name];
+        faultRates[name] = r;
+        faults += r;
       }
-      const faultPercent = rate > 0 ? Math.min(100, (faults / rate) * 100) : 0;
+      const faultPercent = drawn > 0 ? (faults / drawn) * 100 : 0;
       const buckets = proxy.latencyBuckets?.();
       // Only what ended in this period, when the buckets are at hand; a remote proxy's whole run otherwise.
       const p95 = buckets ? (buckets.count > (prev?.buckets?.count ?? 0) ? Histogram.since(prev?.buckets, buckets).percentile(95) / 1000 : 0) : stats.latency.p95;

@@ -3,7 +3,8 @@
  * dynamic import. Everything that can be checked before traffic flows is checked at load time,
  * so a broken plugin is a config error naming its file, never a crashed proxy later.
  */
-import { stat } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { builtinBehaviors } from '../../behaviors/index.js';
@@ -50,7 +51,7 @@ export async function loadPlugins(files: readonly string[], baseDir: string): Pr
     try {
       mod = (await import(`${pathToFileURL(file).href}?mtime=${mtime}`)) as Record<string, unknown>;
     } catch (e) {
-      return fail(`it threw while being imported: ${(e as Error)?.message ?? String(e)}`);
+      return fail(await importProblem(file, e));
     }
     const exported = mod.default ?? mod.behavior;
     if (exported === undefined) fail('it has no default export; use `export default defineBehavior({...})`');
@@ -64,6 +65,47 @@ export async function loadPlugins(files: readonly string[], baseDir: string): Pr
     }
   }
   return out;
+}
+
+/**
+ * Why importing a plugin failed, with its place: a syntax error of the file itself is located
+ * by Node's own parser (`node --check`, run only on failure: an import's SyntaxError carries no
+ * position); an error thrown while the module ran, by the first stack frame inside the file.
+ */
+async function importProblem(file: string, e: unknown): Promise<string> {
+  const message = (e as Error)?.message ?? String(e);
+  // Asked whatever the error's class: a loader in between (a test runner's) may wrap it.
+  const syntax = await syntaxErrorAt(file);
+  if (syntax) return `syntax error at ${file}:${syntax.line}:${syntax.column}: ${syntax.message}`;
+  const url = pathToFileURL(file).href;
+  const frame = String((e as Error)?.stack ?? '').split('\n').map((l) => new RegExp(`${escapeRegExp(url)}(?:\\?[^:]*)?:(\\d+):(\\d+)`).exec(l)).find(Boolean);
+  return `it threw while being imported${frame ? ` (at ${file}:${frame[1]}:${frame[2]})` : ''}: ${message}`;
+}
+
+/** Line and column of the first syntax error of an ES module file, from Node's own parser. */
+async function syntaxErrorAt(file: string): Promise<{ line: number; column: number; message: string } | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => undefined);
+  if (text === undefined) return undefined;
+  const out = await new Promise<string>((resolve) => {
+    const child = spawn(process.execPath, ['--check', '--input-type=module'], { stdio: ['pipe', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', () => resolve(''));
+    child.on('close', () => resolve(err));
+    child.stdin.on('error', () => {});
+    child.stdin.end(text);
+  });
+  // "[stdin]:LINE", the source line, then a caret under the offending token.
+  const lines = out.split('\n');
+  const m = /^\[stdin\]:(\d+)/.exec(lines[0] ?? '');
+  if (!m) return undefined;
+  const caret = (lines[2] ?? '').indexOf('^');
+  const message = lines.find((l) => l.startsWith('SyntaxError: '))?.slice('SyntaxError: '.length) ?? 'invalid JavaScript';
+  return { line: Number(m[1]), column: caret >= 0 ? caret + 1 : 1, message };
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 function checkBehavior(b: unknown, fail: (problem: string) => never): Behavior {
@@ -127,7 +169,8 @@ function actionProblem(a: Action): string | undefined {
     case 'delay':
       return num(a.ms, 'ms') ?? stream(a.stream);
     case 'error':
-      return a.kind === undefined || typeof a.kind === 'string' ? undefined : 'kind must be a string';
+      if (a.kind !== undefined && typeof a.kind !== 'string') return 'kind must be a string';
+      return a.message === undefined || typeof a.message === 'string' ? undefined : 'message must be a string';
     case 'reset':
       return a.afterMs === undefined ? undefined : num(a.afterMs, 'afterMs');
     case 'drop':

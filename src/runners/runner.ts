@@ -22,11 +22,11 @@ export interface RunnerNode {
   kind: 'local' | 'ssh';
   /** SSH nodes: the base directory where jobs are copied (node `work_dir`). */
   remoteBase?: string;
-  /** SSH nodes: how to reach it, for tools that log in themselves (FunkLoad's distributed mode). */
-  ssh?: { host: string; port: number; user: string };
   /** SSH nodes: Node.js there (`node_bin`) and an installed marteau-tui (`marteau_tui`), for the builtin runner. */
   nodeBin?: string;
   marteauTui?: string;
+  /** FunkLoad on the node (`funkload:` in marteau.nodes.yml), for the funkload runner. */
+  funkload?: string;
 }
 
 export interface RunnerContext {

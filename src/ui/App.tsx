@@ -81,6 +81,8 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
   const s = ui.current;
   const { focus, modal } = s;
   const d = derive(s, snap, proxySnap, backend);
+  // The job first shown selected is pinned by its id, as if picked: a job enqueued above it must not take its place.
+  if (s.jobId === undefined && d.job) ui.current = { ...s, jobId: d.job.id };
   const l = layout(columns, rows);
   const overlayW = Math.min(columns - 4, 100);
 

@@ -144,7 +144,8 @@ function jobRow(j: JobView): JobRow {
   const users = p?.users !== undefined && p.cycleUsers !== undefined && p.users !== p.cycleUsers ? `${p.users}/${p.cycleUsers}` : (p?.cycleUsers ?? p?.users);
   const progress = p
     ? [p.cycle !== undefined ? `cycle ${p.cycle + 1}/${p.cycles ?? '?'}` : '', users !== undefined ? `${users} users` : '', p.message ?? ''].filter(Boolean).join(' · ')
-    : j.reason ?? j.summary;
+    : // The state has its own column: "in 44.0s (907 requests, ...)" rather than "succeeded in 44.0s".
+      (j.reason ?? j.summary?.replace(new RegExp(`^${j.status}(: )?`), ''));
   const running = j.status === 'running' && p?.requestsPerSecond !== undefined;
   const errorPercent = running && p.requestsPerSecond! > 0 && p.errorsPerSecond !== undefined ? (100 * p.errorsPerSecond) / p.requestsPerSecond! : running ? 0 : undefined;
   const src = j.source.kind === 'git' ? `${j.source.url}${j.source.ref ? `#${j.source.ref}` : ''} @ ${j.source.commit.slice(0, 12)}` : j.source.configFile;
@@ -182,14 +183,14 @@ function jobRow(j: JobView): JobRow {
 function reportOf(j: JobView | undefined): { path: string } | { none: string } {
   if (!j) return { none: 'no job selected' };
   if (j.report) return { path: j.report };
-  if (j.status === 'queued' || j.status === 'running') return { none: `job ${j.id.slice(0, 8)} is ${j.status}: its report comes when it ends` };
+  if (j.status === 'queued' || j.status === 'running') return { none: `no HTML report yet: job ${j.id.slice(0, 8)} is ${j.status}, its report comes when it ends` };
   try {
     const r = JSON.parse(readFileSync(path.join(j.resultDir, 'result.json'), 'utf8')) as { report?: string };
     if (r.report) return { path: r.report };
   } catch {
     // no result.json: the job never ran here
   }
-  return { none: `job ${j.id.slice(0, 8)} (${j.name}, ${j.status}) has no HTML report (its runner wrote none); its results are in ${j.resultDir}` };
+  return { none: `no HTML report for job ${j.id.slice(0, 8)} (${j.name}, ${j.status}): its runner wrote none; its results are in ${j.resultDir}` };
 }
 
 function nodeRow(n: NodeView): NodeRow {

@@ -27,8 +27,10 @@ export function layout(columns: number, rows: number): Layout {
   const topH = Math.max(6, Math.floor(body * 0.3));
   const midH = Math.max(8, Math.floor(body * 0.36));
   const outH = body - topH - midH;
-  const left = Math.floor(columns * 0.58);
-  return { columns, height, body, topH, midH, outH, left, right: columns - left, outRows: Math.max(1, outH - 3), outWidth: Math.max(10, columns - 4) };
+  // The right column (Nodes, Behaviors) reads well at 32 cells; the queue gets the rest.
+  const right = Math.max(32, Math.floor(columns * 0.4));
+  const left = columns - right;
+  return { columns, height, body, topH, midH, outH, left, right, outRows: Math.max(1, outH - 3), outWidth: Math.max(10, columns - 4) };
 }
 
 /** Cells across an overlay (help, messages) and rows of text inside it (border, title, "more" line). */

@@ -52,6 +52,14 @@ export function tailTop(lines: readonly string[], height: number, width: number,
 export function outputWindow(lines: readonly string[], view: OutputView, height: number, width: number): { rows: OutputRow[]; top: number; following: boolean } {
   const maxTop = tailTop(lines, height, width, view.wrap);
   const top = view.top === undefined ? maxTop : Math.max(0, Math.min(view.top, maxTop));
+  if (view.wrap && top >= maxTop && lines.length) {
+    // The tail, wrapped: its last rows, even when that starts inside a long line.
+    const rows: OutputRow[] = [];
+    for (let i = lines.length - 1; i >= 0 && rows.length < height; i--) {
+      rows.unshift(...wrapText(lines[i], width).map((text) => ({ text, line: i, match: view.match === i })));
+    }
+    return { rows: rows.slice(-height), top, following: true };
+  }
   const n = fits(lines, top, height, width, view.wrap);
   const rows: OutputRow[] = [];
   for (let i = top; i < top + n; i++) {
@@ -89,6 +97,7 @@ export function findNext(lines: readonly string[], view: OutputView, dir: 1 | -1
   if (!found.length) return { ...view, match: undefined };
   const from = view.match ?? (view.top ?? tailTop(lines, height, width, view.wrap)) - (dir > 0 ? 1 : -1);
   const next = dir > 0 ? (found.find((i) => i > from) ?? found[0]) : ([...found].reverse().find((i) => i < from) ?? found[found.length - 1]);
-  const top = Math.max(0, Math.min(tailTop(lines, height, width, view.wrap), next - 2));
+  // The match a little below the top, so what leads to it shows too.
+  const top = Math.max(0, Math.min(tailTop(lines, height, width, view.wrap), next - Math.min(2, Math.floor((height - 1) / 2))));
   return { ...view, match: next, top };
 }

@@ -172,7 +172,7 @@ function outputKey(ctx: Ctx, d: Derived, down: boolean, up: boolean, input: stri
         kind: 'prompt',
         purpose: 'search',
         label: 'search:',
-        value: view.search,
+        value: '',
         hint: 'enter finds the next match; n / N then move between matches',
         onSubmit: (v) => {
           const cur = ctx.ui().output;

@@ -15,8 +15,8 @@ export function scheduleLine(s: ScheduleView | undefined, now: number): Schedule
   if (!s || (!s.current && s.remaining === 0)) return undefined;
   const current = s.current ? `${s.current.entry} · ${s.current.restore ? 'own mix' : s.current.label}` : 'own mix';
   const next = s.next ? `next ${s.next.entry} · ${s.next.label} in ${countdown(s.next.at - now)}` : s.remaining ? 'waits for the load to start' : 'no more changes';
-  if (s.manual) return { state: 'manual', now: 'set by hand, scenario paused (p resumes)', next };
-  if (s.paused) return { state: 'paused', now: `paused (p resumes) at ${current}`, next };
+  if (s.manual) return { state: 'manual', now: 'set by hand, scenario paused (s resumes)', next };
+  if (s.paused) return { state: 'paused', now: `paused (s resumes) at ${current}`, next };
   return { state: s.next || s.remaining ? 'running' : 'done', now: current, next };
 }
 
@@ -28,7 +28,7 @@ export function countdown(ms: number): string {
 /** What a proxy injects now and until when: "fault 50:error · outage · ends in 12s". */
 export function activeFault(mix: string, s: ScheduleView | undefined, now: number): { faulty: boolean; text: string } {
   const faulty = !/^(?:|pass-through|none|(?:100:)?(?:dummy|noop))$/.test(mix.trim());
-  const why = s?.manual ? 'set by hand' : s?.current && !s.current.restore ? s.current.entry : '';
+  const why = !faulty ? '' : s?.manual ? 'set by hand' : s?.current && !s.current.restore ? s.current.entry : '';
   const ends = s?.next && !s.paused ? `${faulty ? 'ends' : 'next'} in ${countdown(s.next.at - now)}${faulty ? '' : ` (${s.next.entry})`}` : faulty ? 'until changed' : '';
   return { faulty, text: [faulty ? `fault ${mix}` : 'no fault', why, ends].filter(Boolean).join(' · ') };
 }

@@ -20,7 +20,8 @@ export function wrapText(s: string, width: number): string[] {
     let rest = line;
     while (rest.length > w) {
       const space = rest.lastIndexOf(' ', w);
-      const at = space > w / 2 ? space : w;
+      // Words stay whole (a path in an error must read as one); only a word wider than the line is cut.
+      const at = space > 0 ? space : w;
       out.push(rest.slice(0, at));
       rest = rest.slice(at).replace(/^ /, '');
     }

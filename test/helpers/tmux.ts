@@ -23,6 +23,12 @@ export class TmuxSession {
     await run('tmux', ['-L', this.socket, 'send-keys', '-t', this.name, ...keys]);
   }
 
+  /** Any other tmux command on this session's server (e.g. `set-option`, `show-buffer`). */
+  async tmux(...args: string[]): Promise<string> {
+    const { stdout } = await run('tmux', ['-L', this.socket, ...args]);
+    return stdout;
+  }
+
   async screen(): Promise<string> {
     const { stdout } = await run('tmux', ['-L', this.socket, 'capture-pane', '-p', '-t', this.name]);
     return stdout;

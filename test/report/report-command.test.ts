@@ -12,8 +12,11 @@ import { buildJunitReport } from '../../src/report/junit.js';
 import { readFunkloadXml } from '../../src/runners/funkload-xml.js';
 import { evaluateThresholds, parseThresholds } from '../../src/runners/thresholds.js';
 
-const fixture = new URL('../../fixtures/funkload/simple-bench.recorded-format.xml', import.meta.url).pathname;
-const killed = new URL('../../fixtures/funkload/simple-killed.recorded-format.xml', import.meta.url).pathname;
+// Real FunkLoad 1.17.2 output (fixtures/funkload/real/CAPTURED.md); its own report is simple-bench.report.rst:
+// 3 cycles of 1, 2, 4 users, 71 tests, 214 requests of which 11 errors.
+const fixture = new URL('../../fixtures/funkload/real/simple-bench.xml', import.meta.url).pathname;
+/** A real bench killed with SIGKILL during its second cycle. */
+const killed = new URL('../../fixtures/funkload/real/killed-bench.xml', import.meta.url).pathname;
 
 function io() {
   const out = new PassThrough();
@@ -33,9 +36,9 @@ describe('report command', () => {
     const code = await runReportCommand([fixture], { output: dir }, streams);
     expect(code).toBe(0);
     for (const f of ['index.html', 'summary.json', 'junit.xml']) expect(existsSync(join(dir, f))).toBe(true);
-    expect(text.out).toMatch(/^Simple FunkLoad tests: 2 cycle\(s\), 20 requests, 90\.00% ok, 1\.0 req\/s/m);
+    expect(text.out).toMatch(/^Simple FunkLoad tests: 3 cycle\(s\), 214 requests, 94\.86% ok, 14\.3 req\/s/m);
     const json = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
-    expect(json.cycles.map((c: { cvus: number }) => c.cvus)).toEqual([1, 2]);
+    expect(json.cycles.map((c: { cvus: number }) => c.cvus)).toEqual([1, 2, 4]);
     expect(json.passed).toBe(true);
     expect(readFileSync(join(dir, 'index.html'), 'utf8')).toContain('Simple.test_simple');
   });
@@ -49,9 +52,9 @@ describe('report command', () => {
     const dir = tmp();
     const { io: streams, text } = io();
     expect(await runReportCommand([input], { output: dir }, streams)).toBe(0);
-    expect(text.out).toMatch(/40 requests/);
+    expect(text.out).toMatch(/428 requests/);
     const json = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
-    expect(json.bench.cycles).toEqual([2, 4]);
+    expect(json.bench.cycles).toEqual([2, 4, 8]);
   });
 
   it('fails with exit 1 when a threshold fails, one JUnit case per threshold', async () => {
@@ -60,12 +63,12 @@ describe('report command', () => {
     writeFileSync(conf, 'name: simple\nthresholds:\n  success_rate: ">= 99%"\n  p95: "< 1s"\n  per_cycle:\n    rps: ">= 0.5"\n');
     const { io: streams, text } = io();
     expect(await runReportCommand([fixture], { output: dir, thresholds: conf }, streams)).toBe(1);
-    expect(text.out).toMatch(/^FAIL success_rate >= 99%: 90\.00% \(failed\)$/m);
+    expect(text.out).toMatch(/^FAIL success_rate >= 99%: 94\.86% \(failed\)$/m);
     expect(text.out).toMatch(/^PASS p95 < 1s: /m);
-    expect(text.out).toMatch(/^PASS rps >= 0\.5 per cycle: worst 0\.9\/s$/m);
+    expect(text.out).toMatch(/^PASS rps >= 0\.5 per cycle: worst 5\.8\/s$/m);
     const junit = readFileSync(join(dir, 'junit.xml'), 'utf8');
     expect(junit.match(/<testcase /g)!.length).toBe(4);
-    expect(junit).toContain('<failure message="success_rate &gt;= 99%: 90.00% (failed)" type="threshold">');
+    expect(junit).toContain('<failure message="success_rate &gt;= 99%: 94.86% (failed)" type="threshold">');
   });
 
   it('points at the bad threshold expression with file:line:col', async () => {
@@ -109,7 +112,7 @@ describe('report command', () => {
     expect(d.sameCycles).toBe(true);
     expect(d.cycles[0].avg.change).toBeCloseTo(1, 1);
     expect(d.cycles[0].rps.change).toBe(0);
-    expect(text.out).toMatch(/#0 +1 +0\.9 → 0\.9 \+0\.0%/);
+    expect(text.out).toMatch(/#0 +1 +5\.8 → 5\.8 \+0\.0%/);
   });
 
   it('registers on a commander program', async () => {

@@ -1,8 +1,8 @@
 /**
- * The funkload runner's pure parts: fl-run-bench's console lines (against the recorded-format
- * transcripts in fixtures/funkload/) and the argv of fl-run-bench and fl-build-report.
+ * The funkload runner's pure parts: fl-run-bench's console lines (against real FunkLoad 1.17.2
+ * output in fixtures/funkload/real/) and the argv of fl-run-bench and fl-build-report.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,58 +10,101 @@ import { ConfigError, parseYaml } from '../../src/config/errors.js';
 import { parseMarteauConfig } from '../../src/config/marteau.js';
 import { defaultRegistry } from '../../src/proxy/proxy.js';
 import { defaultRunners } from '../../src/runners/index.js';
-import { flBuildReportArgv, flRunBenchArgv, maskUrlPasswords, secondsArg, workerSpec } from '../../src/runners/funkload/argv.js';
+import { flBuildReportArgv, flRunBenchArgv, maskUrlPasswords, secondsArg } from '../../src/runners/funkload/argv.js';
 import { BenchConsole, parseConsoleLine, progressAfter, type ConsoleEvent } from '../../src/runners/funkload/console.js';
+import { locateFunkload } from '../../src/runners/funkload/tools.js';
+import type { RunnerNode } from '../../src/runners/runner.js';
+import { LocalExecutor } from '../../src/exec/local.js';
 
-const transcript = (name: string) => readFileSync(new URL(`../../fixtures/funkload/${name}.recorded-format.txt`, import.meta.url), 'utf8').split('\n');
+const real = (name: string) => readFileSync(new URL(`../../fixtures/funkload/real/${name}`, import.meta.url), 'utf8').split('\n');
 
-describe('console lines', () => {
-  it('reads a whole local bench transcript into cycles, outcomes and the result path', () => {
-    const c = new BenchConsole();
-    const events: ConsoleEvent[] = [];
-    for (const l of transcript('simple-bench')) {
-      const e = c.line(l);
-      if (e) events.push(e);
-    }
+/** Feeds a real console to a BenchConsole; returns it and the events it made. */
+function feed(lines: string[]): { c: BenchConsole; events: ConsoleEvent[] } {
+  const c = new BenchConsole();
+  const events: ConsoleEvent[] = [];
+  for (const l of lines) {
+    const e = c.line(l);
+    if (e) events.push(e);
+  }
+  return { c, events };
+}
+
+/** FunkLoad's own count of each cycle (`* Cycle result: ..., N success, N failure, N errors.`), colours stripped. */
+const cycleResults = (lines: string[]) =>
+  lines.flatMap((l) => {
+    const m = /Cycle result: .*?, (\d+) success, (\d+) failure, (\d+) errors\./.exec(l);
+    return m ? [{ success: Number(m[1]), failure: Number(m[2]), error: Number(m[3]) }] : [];
+  });
+
+describe('console lines of the real fl-run-bench (fixtures/funkload/real)', () => {
+  it.each(['simple-bench.console.txt', 'dropped-connection-bench.console.txt', 'errors-bench.console.txt', 'errors-bench.no-color.console.txt'])(
+    '%s: the marks of each recording line are what FunkLoad counted in that cycle',
+    (name) => {
+      const lines = real(name);
+      const { events } = feed(lines);
+      const recorded = events.flatMap((e) => (e.kind === 'recording' ? [{ success: e.success, failure: e.failure, error: e.error }] : []));
+      expect(recorded).toEqual(cycleResults(lines));
+      expect(recorded.length).toBeGreaterThan(1);
+    },
+  );
+
+  it('reads a whole coloured console into cycles, outcomes and the result path', () => {
+    const { c, events } = feed(real('simple-bench.console.txt'));
     expect(c.state).toMatchObject({
       test: 'Simple.test_simple',
-      cycles: [1, 2],
-      durationS: 10,
-      cycle: 1,
-      users: 2,
-      success: 5,
-      failure: 1,
-      error: 1,
-      status: 'ERROR',
-      xmlFiles: ['/tmp/funkload-demo/simple/simple-bench.xml'],
+      cycles: [1, 2, 4],
+      durationS: 5,
+      cycle: 2,
+      users: 4,
+      // FunkLoad's totals: `* Success: 60`, `* Failures: 11`, `* Errors: 0`.
+      success: 60,
+      failure: 11,
+      error: 0,
+      status: 'FAILURE',
+      xmlFiles: ['/tmp/flreal/simple-bench.xml'],
       problems: [],
     });
-    // The second cycle: 2 successes over 10 s.
-    expect(c.state.testsPerSecond).toBeCloseTo(0.2);
+    // The last cycle: 36 successes over 5 s.
+    expect(c.state.testsPerSecond).toBeCloseTo(7.2);
     expect(events.filter((e) => e.kind === 'cycle')).toEqual([
       { kind: 'cycle', cycle: 0, users: 1 },
       { kind: 'cycle', cycle: 1, users: 2 },
+      { kind: 'cycle', cycle: 2, users: 4 },
     ]);
-    expect(events.filter((e) => e.kind === 'cycle-result').map((e) => e.kind === 'cycle-result' && e.status)).toEqual(['SUCCESSFUL', 'ERROR']);
+    expect(events.filter((e) => e.kind === 'cycle-result').map((e) => e.kind === 'cycle-result' && e.status)).toEqual(['FAILURE', 'FAILURE', 'FAILURE']);
   });
 
-  it('counts outcome marks on the recording line live, before the cycle result corrects them', () => {
+  it('an ERROR bench (setUp raising): E marks counted, status ERROR', () => {
+    const { c } = feed(real('errors-bench.console.txt'));
+    expect(c.state).toMatchObject({ success: 23, failure: 5, error: 14, status: 'ERROR' });
+  });
+
+  it('marks on the Starting threads / Waiting end of threads lines are not counted, coloured or not', () => {
+    const lines = real('errors-bench.no-color.console.txt');
+    // Real: `* Starting threads: ..EF done.` with 2 users: two thread dots, then an error and a failure FunkLoad does not count.
+    expect(lines).toContain('* Starting threads: ..EF done.');
     const c = new BenchConsole();
-    c.line('* Cycle duration: 10s');
+    c.line('Cycle #1 with 2 virtual users');
+    c.line('* Starting threads: ..EF done.');
+    c.line('* Starting threads: .\x1b[32;01m.\x1b[0m. done.');
+    c.line('* Waiting end of threads: \x1b[31;01mF\x1b[0m\x1b[32;01m.\x1b[0m\x1b[32;01m.\x1b[0m.\x1b[32;01m.\x1b[0m... done.');
+    expect(c.state).toMatchObject({ success: 0, failure: 0, error: 0 });
+    expect(parseConsoleLine('* Waiting end of threads: .... done.')).toEqual({ kind: 'phase', phase: 'stopping' });
+  });
+
+  it('counts the marks of the recording line live, then takes the cycle result', () => {
+    const c = new BenchConsole();
+    c.line('* Cycle duration: 2s');
     c.line('Cycle #0 with 3 virtual users');
-    // Thread-start dots are not test outcomes; an F printed during ramp-up is.
-    c.line('* Starting threads: ...F done.');
-    expect(c.state).toMatchObject({ cycle: 0, users: 3, success: 0, failure: 1, error: 0 });
-    c.line('* Logging for 10s (until 2011-01-26T23:23:01.301664): ..E..F. done.');
-    expect(c.state).toMatchObject({ success: 5, failure: 2, error: 1 });
-    c.line('* Cycle result: **ERROR**, 5 success, 1 failure, 1 errors.');
-    expect(c.state).toMatchObject({ success: 5, failure: 1, error: 1, testsPerSecond: 0.5 });
+    c.line('* Logging for 2s (until 2026-12-02T00:04:14.631230): ..E.E...E..E..E..EFFE..E..E done.');
+    expect(c.state).toMatchObject({ cycle: 0, users: 3, success: 16, failure: 2, error: 9 });
+    c.line('* Cycle result: **\x1b[31;01mERROR\x1b[0m**, 16 success, 2 failure, 9 errors.');
+    expect(c.state).toMatchObject({ success: 16, failure: 2, error: 9, testsPerSecond: 8 });
   });
 
   it('strips ANSI colours and carriage returns', () => {
-    expect(parseConsoleLine('* Logging for 5s (until 2011-01-26T23:23:01): \x1b[32;01m.\x1b[0m\x1b[31;01mF\x1b[0m done.\r')).toEqual({
-      kind: 'phase',
-      phase: 'recording',
+    expect(parseConsoleLine('* Logging for 5s (until 2026-12-01T21:57:02.378932): \x1b[32;01m.\x1b[0m\x1b[31;01mF\x1b[0m done.\r')).toEqual({
+      kind: 'recording',
       seconds: 5,
       success: 1,
       failure: 1,
@@ -69,44 +112,45 @@ describe('console lines', () => {
     });
   });
 
-  it('reads a distributed transcript: workers and the result file each sent back', () => {
+  // FunkLoad's --distribute needs paramiko, so these lines cannot be captured here: they are what
+  // Distributed.py's trace() calls print (a dot per worker, no newline before a dropped worker).
+  it("reads --distribute's lines as Distributed.py prints them", () => {
+    expect(parseConsoleLine('* Preparing sandboxes for 2 workers..')).toEqual({ kind: 'preparing', workers: 2 });
+    expect(parseConsoleLine('* Preparing sandboxes for 2 workers.node2 is not connected, removing from pool.')).toEqual({ kind: 'preparing', workers: 2, dropped: 'node2' });
+    expect(parseConsoleLine('* Starting 2 workers..')).toEqual({ kind: 'starting-workers', workers: 2 });
+    expect(parseConsoleLine('* [127.0.0.2_2222] returned')).toEqual({ kind: 'worker-returned', worker: '127.0.0.2_2222' });
+    expect(parseConsoleLine('* Received bench log from [node1] into /tmp/log/node1-simple-bench.xml')).toEqual({ kind: 'received', worker: 'node1', path: '/tmp/log/node1-simple-bench.xml' });
     const c = new BenchConsole();
-    for (const l of transcript('simple-distributed')) c.line(l);
+    for (const l of ['* Workers :node1,node2,node3', '* Preparing sandboxes for 3 workers.node2 is not connected, removing from pool.', 'node3 is not connected, removing from pool.', '* Starting 1 workers.', '* [node1] returned', '* Received bench log from [node1] into /l/node1-b.xml']) c.line(l);
     expect(c.state).toMatchObject({
-      workers: ['node1', 'node2'],
-      workersReturned: ['node1', 'node2'],
-      distributedDir: '/tmp/funkload-demo/simple/log-distributed',
-      xmlFiles: ['/tmp/funkload-demo/simple/log-distributed/node1-simple-bench.xml', '/tmp/funkload-demo/simple/log-distributed/node2-simple-bench.xml'],
+      workers: ['node1', 'node2', 'node3'],
+      workersReturned: ['node1'],
+      xmlFiles: ['/l/node1-b.xml'],
+      problems: ['worker node2 is not connected, removed from the pool', 'worker node3 is not connected, removed from the pool'],
     });
   });
 
-  it('tells a viewer about cycles and outcomes, and words for the distributed phases', () => {
-    const c = new BenchConsole();
-    const seen = transcript('simple-bench').flatMap((l) => {
-      const e = c.line(l);
-      const p = e && progressAfter(e, c.state);
+  it('tells a viewer about cycles and the tests FunkLoad counted, summed over nodes', () => {
+    const one = new BenchConsole();
+    const seen = real('simple-bench.console.txt').flatMap((l) => {
+      const e = one.line(l);
+      const p = e && progressAfter(e, [one.state]);
       return p ? [p] : [];
     });
-    expect(seen[0]).toEqual({ cycle: 0, cycles: 2, users: 1, message: '0 tests: 0 failed, 0 errors' });
-    expect(seen.at(-1)).toEqual({ cycle: 1, cycles: 2, users: 2, message: '7 tests: 1 failed, 1 error; last cycle 0.20 successful tests/s' });
-    const d = new BenchConsole();
-    const words = transcript('simple-distributed').flatMap((l) => {
-      const e = d.line(l);
-      const p = e && progressAfter(e, d.state);
-      return p?.message ? [p.message] : [];
-    });
-    expect(words).toEqual(['preparing 2 FunkLoad workers', '2 workers running', 'worker node1 done (1/2)', 'worker node2 done (2/2)']);
+    expect(seen[0]).toEqual({ cycle: 0, cycles: 3, users: 1, message: '0 tests: 0 failed, 0 errors' });
+    expect(seen.at(-1)).toEqual({ cycle: 2, cycles: 3, users: 4, message: '71 tests: 11 failed, 0 errors; last cycle 7.20 successful tests/s' });
+    // Two nodes: the least advanced cycle, the users and tests of both.
+    const other = feed(real('errors-bench.console.txt').slice(0, 40)).c;
+    expect(other.state.cycle).toBe(1);
+    expect(progressAfter({ kind: 'cycle', cycle: 1, users: 2 }, [one.state, other.state])).toMatchObject({ cycle: 1, users: 6 });
+    expect(progressAfter({ kind: 'preparing', workers: 2 }, [one.state])?.message).toBe('preparing 2 FunkLoad workers');
   });
 
   it('keeps the problems FunkLoad reports and ignores what it does not know', () => {
     const c = new BenchConsole();
     c.line("ERROR: Can not create more than 300 threads, try a smaller stack size using: 'ulimit -s 2048' for example");
-    c.line('node3 is not connected, removing from pool.');
     c.line('* Aborting run...');
-    expect(c.state.problems).toEqual([
-      "ERROR: Can not create more than 300 threads, try a smaller stack size using: 'ulimit -s 2048' for example",
-      'worker node3 is not connected, removed from the pool',
-    ]);
+    expect(c.state.problems).toEqual(["ERROR: Can not create more than 300 threads, try a smaller stack size using: 'ulimit -s 2048' for example"]);
     for (const l of ['', '=====', '* setUpBench hook: ... done.', 'Cycle #x with 2 virtual users', '* Cycles: 1, 2']) expect(parseConsoleLine(l)).toBeUndefined();
   });
 });
@@ -132,29 +176,6 @@ describe('argv', () => {
 
   it('leaves unset keys to the .conf file', () => {
     expect(flRunBenchArgv({ script: 'loadtest.py', test: 'A.b' })).toEqual(['fl-run-bench', '--no-color', 'loadtest.py', 'A.b']);
-  });
-
-  it('distributes over workers with the packages as one space-separated word', () => {
-    expect(
-      flRunBenchArgv({ script: 't.py', test: 'A.b', cycles: [5], distribute: { workers: ['load@127.0.0.2:2222', 'box'], logPath: '/tmp/j-funkload/distributed', packages: ['gevent', './vendor/x'] } }),
-    ).toEqual([
-      'fl-run-bench',
-      '--cycles=5',
-      '--no-color',
-      '--distribute',
-      '--distribute-workers=load@127.0.0.2:2222,box',
-      '--distributed-log-path=/tmp/j-funkload/distributed',
-      '--distributed-packages=gevent ./vendor/x',
-      't.py',
-      'A.b',
-    ]);
-    expect(flRunBenchArgv({ script: 't.py', test: 'A.b', distribute: { workers: ['a'], logPath: '/l', packages: [] } })).not.toContainEqual(expect.stringMatching(/packages/));
-  });
-
-  it('names workers as FunkLoad reads them', () => {
-    expect(workerSpec({ host: '127.0.0.2', port: 2222, user: 'load' })).toBe('load@127.0.0.2:2222');
-    expect(workerSpec({ host: 'box', port: 22, user: 'load' })).toBe('load@box');
-    expect(workerSpec({ host: 'box' })).toBe('box');
   });
 
   it('seconds print without float noise', () => {
@@ -212,5 +233,45 @@ describe('config', () => {
     );
     expect(error(`${base}thresholds: {p95: "fast"}\n`)).toMatch(new RegExp(`^${file}:4:19: thresholds\\.p95`));
     expect(error('runner: funkload\nscript: ../other/loadtest.py\ntest: A.b\n')).toMatch(new RegExp(`^${file}:2:9: script: must be a path inside the project`));
+  });
+});
+
+describe('where FunkLoad is on a node (the locate script, run by sh)', () => {
+  const node = (funkload?: string): RunnerNode => ({ name: 'n', index: 0, kind: 'local', executor: new LocalExecutor('n'), funkload });
+  const locate = (n: RunnerNode, env: Record<string, string> = {}) => locateFunkload(n, { cwd: tmpdir(), env, signal: new AbortController().signal });
+  const install = (files: Record<string, string>) => {
+    const d = mkdtempSync(path.join(tmpdir(), 'marteau-fl-install-'));
+    for (const [f, text] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(d, f)), { recursive: true });
+      writeFileSync(path.join(d, f), text, { mode: 0o755 });
+    }
+    return d;
+  };
+
+  it("a system install on the PATH: FunkLoad's Python from fl-run-bench's #! line", async () => {
+    const d = install({ 'bin/fl-run-bench': '#!/usr/bin/env python2.7\n', 'bin/fl-build-report': '#!/usr/bin/env python2.7\n' });
+    expect(await locate(node(), { PATH: `${d}/bin:/usr/bin:/bin` })).toEqual({
+      bin: `${d}/bin`,
+      runBench: `${d}/bin/fl-run-bench`,
+      buildReport: `${d}/bin/fl-build-report`,
+      python: ['/usr/bin/env', 'python2.7'],
+    });
+  });
+
+  it('a virtualenv given by its directory: its own python; no fl-build-report there', async () => {
+    const d = install({ 'bin/fl-run-bench': '#!/x/venv/bin/python\n', 'bin/python': '' });
+    expect(await locate(node(d))).toEqual({ bin: `${d}/bin`, runBench: `${d}/bin/fl-run-bench`, buildReport: undefined, python: [`${d}/bin/python`] });
+  });
+
+  it('the vendored tree: fl-python beside fl-run-bench', async () => {
+    const d = install({ 'fl-run-bench': '#!/usr/bin/env bash\n', 'fl-python': '' });
+    expect((await locate(node(`${d}/fl-run-bench`))).python).toEqual([`${d}/fl-python`]);
+  });
+
+  it('nothing there: says which setting to fix', async () => {
+    await expect(locate(node('/nonexistent/venv'))).rejects.toThrow(
+      'node "n": no fl-run-bench at /nonexistent/venv (nor in its bin/): set funkload: in marteau.nodes.yml to a FunkLoad virtualenv, its bin directory or the fl-run-bench file',
+    );
+    await expect(locate(node(), { PATH: '/nonexistent' })).rejects.toThrow(/^node "n": fl-run-bench \(FunkLoad\) is not installed/);
   });
 });

@@ -66,7 +66,11 @@ export class Control {
     readonly set: ProxySet,
     /** The live registry the set's proxies resolve behavior names in (hot reload swaps its content). */
     readonly registry: Map<string, Behavior>,
-    readonly options: { vaurienProxy?: string } = {},
+    readonly options: {
+      vaurienProxy?: string;
+      /** Vaurien's `--behavior-<name>-<option>` values: what PUT /behavior starts from. */
+      behaviorDefaults?: Record<string, Record<string, unknown>>;
+    } = {},
   ) {
     this.hub.setMaxListeners(0);
     set.on('added', (p) => {

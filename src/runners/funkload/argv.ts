@@ -1,5 +1,5 @@
 /**
- * The command lines of FunkLoad's tools, as argv (pure; research note §2.2, §2.5, §2.6).
+ * The command lines of FunkLoad's tools, as argv (pure; research note §2.2, §2.5).
  * Values go as `--option=value` words: the executor quotes each word, and a value can never be
  * read as another option.
  */
@@ -16,15 +16,6 @@ export interface BenchArgs {
   sleepTimeMin?: number;
   sleepTimeMax?: number;
   url?: string;
-  /** FunkLoad's own distributed mode: this run is the master, the workers run every cycle. */
-  distribute?: {
-    /** FunkLoad worker specs: `host`, `user@host`, `user@host:port`. */
-    workers: readonly string[];
-    /** Where the master collects the workers' result files. */
-    logPath: string;
-    /** pip requirements the workers install too. */
-    packages: readonly string[];
-  };
 }
 
 /** Seconds as FunkLoad reads them (Python float()/int() of the string). */
@@ -46,11 +37,6 @@ export function flRunBenchArgv(a: BenchArgs, program = 'fl-run-bench'): string[]
   opt('url', a.url);
   // Plain `.`/`F`/`E`: the console is parsed, not looked at.
   argv.push('--no-color');
-  if (a.distribute) {
-    argv.push('--distribute', `--distribute-workers=${a.distribute.workers.join(',')}`, `--distributed-log-path=${a.distribute.logPath}`);
-    // One word holding a space-separated list: FunkLoad splits it itself.
-    if (a.distribute.packages.length) argv.push(`--distributed-packages=${a.distribute.packages.join(' ')}`);
-  }
   argv.push(a.script, a.test);
   return argv;
 }
@@ -58,12 +44,6 @@ export function flRunBenchArgv(a: BenchArgs, program = 'fl-run-bench'): string[]
 /** `fl-build-report --html` into an exact directory; several files are merged by FunkLoad first. */
 export function flBuildReportArgv(o: { files: readonly string[]; reportDir: string; apdexT: number }, program = 'fl-build-report'): string[] {
   return [program, '--html', '--skip-definitions', `--apdex-T=${secondsArg(o.apdexT)}`, `--report-directory=${o.reportDir}`, ...o.files];
-}
-
-/** A node as FunkLoad names a worker: `user@host[:port]` (port 22 left out). */
-export function workerSpec(n: { host: string; port?: number; user?: string }): string {
-  const host = n.host.includes(':') ? `[${n.host}]` : n.host;
-  return `${n.user ? `${n.user}@` : ''}${host}${n.port && n.port !== 22 ? `:${n.port}` : ''}`;
 }
 
 /** A password in a URL (`http://user:secret@host`) becomes `***`, for logs and reports. */

@@ -4,10 +4,9 @@
  * overrides that fl-run-bench takes on its command line (`startup_delay`, `sleep_time`,
  * `sleep_time_min`, `sleep_time_max`, `url`):
  *
- *   runner: funkload
- *   script: loadtest.py          # the test module (relative to wdir)
+ *   script: loadtest.py          # the test module (relative to wdir); with test: and no runner:, funkload
  *   test: Simple.test_simple     # Class.method
- *   deps: [requests, ./vendor/mylib]   # pip requirements, installed in a virtualenv on the node
+ *   deps: [requests, ./vendor/mylib]   # pip requirements, installed for FunkLoad's Python on each node
  *   pip_options: [--no-index, --find-links, wheels]
  */
 import { existsSync, statSync } from 'node:fs';
@@ -29,7 +28,7 @@ export const funkloadConfigSchema = z.object({
     .string()
     .regex(/^[A-Za-z_]\w*\.[A-Za-z_]\w*$/, 'expected ClassName.method_name, e.g. Simple.test_simple')
     .describe('the test to bench: ClassName.method_name'),
-  deps: z.array(notAnOption('a dependency')).default([]).describe('pip requirements installed in a virtualenv on the node'),
+  deps: z.array(notAnOption('a dependency')).default([]).describe("pip requirements, installed for FunkLoad's Python on each node (pip install --target, first on PYTHONPATH)"),
   pip_options: z.array(z.string().min(1)).default([]).describe('extra pip install options, e.g. [--no-index, --find-links, wheels]'),
   url: z.url({ protocol: /^https?$/ }).optional().describe('server under test (fl-run-bench --url, FunkLoad [main] url)'),
   apdex_t: z.number().finite().positive().max(600).default(DEFAULT_APDEX_T).describe('Apdex T in seconds (FunkLoad default 1.5)'),

@@ -3,8 +3,12 @@
  * progress view needs. Pure: a line in, an event out; `BenchConsole` folds the events into the
  * running state (cycle, users, tests so far, where the result files are).
  *
- * FunkLoad prints test outcomes as `.`/`F`/`E` without a newline while a cycle records, so a line
- * reader sees them when the line ends (at the end of the phase); colour codes are stripped.
+ * Read against real FunkLoad 1.17.2 output (fixtures/funkload/real/): test marks come without a
+ * newline while a cycle runs, coloured (`\e[32;01m.\e[0m`) unless --no-color, so a line reader
+ * sees them when the phase line ends. FunkLoad counts (`Cycle result`) only the tests that end
+ * while it records: the marks of the `* Logging for` line. Marks on `* Starting threads` and
+ * `* Waiting end of threads` (tests ending during ramp-up and wind-down, mixed with one plain
+ * `.` per thread started or stopped) are not counted, here either.
  */
 import type { Progress } from '../../core/events.js';
 
@@ -17,13 +21,16 @@ export type ConsoleEvent =
   | { kind: 'cycles'; cycles: number[] }
   | { kind: 'duration'; seconds: number }
   | { kind: 'cycle'; cycle: number; users: number }
-  /** A phase line of a cycle with the test outcomes printed on it. */
-  | { kind: 'phase'; phase: 'starting' | 'recording' | 'stopping'; success: number; failure: number; error: number; seconds?: number }
+  /** Threads of a cycle starting or stopping: the marks on these lines are not counted. */
+  | { kind: 'phase'; phase: 'starting' | 'stopping' }
+  /** The recording window of a cycle, with the outcomes of the tests FunkLoad counted. */
+  | { kind: 'recording'; seconds: number; success: number; failure: number; error: number }
   | { kind: 'cycle-result'; status: BenchStatus; success: number; failure: number; error: number }
   | { kind: 'total'; what: 'success' | 'failure' | 'error'; count: number }
   | { kind: 'bench-status'; status: BenchStatus }
   | { kind: 'workers'; workers: string[] }
-  | { kind: 'preparing'; workers: number }
+  /** `--distribute`: FunkLoad prints a worker it drops on this same line (no newline before it). */
+  | { kind: 'preparing'; workers: number; dropped?: string }
   | { kind: 'starting-workers'; workers: number }
   | { kind: 'worker-returned'; worker: string }
   | { kind: 'received'; worker: string; path: string }
@@ -45,17 +52,6 @@ function outcomes(marks: string): { success: number; failure: number; error: num
   return { success, failure, error };
 }
 
-/**
- * Marks printed on a phase line, without the per-thread dots the phase itself prints: `Starting
- * threads` and `Waiting end of threads` print one `.` per thread, so their count is unknowable
- * there; only F/E are counted on them, and every mark on the recording line.
- */
-function phaseMarks(rest: string, all: boolean): { success: number; failure: number; error: number } {
-  const marks = rest.replace(/\s*done\.\s*$/, '');
-  const o = outcomes(marks);
-  return all ? o : { success: 0, failure: o.failure, error: o.error };
-}
-
 const PATTERNS: [RegExp, (m: RegExpExecArray) => ConsoleEvent][] = [
   [/^Benching (\S+\.\S+)$/, (m) => ({ kind: 'benching', test: m[1] })],
   [/^\* Log xml: (.+)$/, (m) => ({ kind: 'log-xml', path: m[1].trim() })],
@@ -63,9 +59,9 @@ const PATTERNS: [RegExp, (m: RegExpExecArray) => ConsoleEvent][] = [
   [/^\* Cycles: \[([\d,\s]*)\]$/, (m) => ({ kind: 'cycles', cycles: m[1].split(',').map((x) => parseInt(x, 10)).filter(Number.isFinite) })],
   [/^\* Cycle duration: (\d+(?:\.\d+)?)s$/, (m) => ({ kind: 'duration', seconds: Number(m[1]) })],
   [/^Cycle #(\d+) with (\d+) virtual users$/, (m) => ({ kind: 'cycle', cycle: Number(m[1]), users: Number(m[2]) })],
-  [/^\* Starting threads: (.*)$/, (m) => ({ kind: 'phase', phase: 'starting', ...phaseMarks(m[1], false) })],
-  [/^\* Logging for (\d+(?:\.\d+)?)s \(until [^)]*\): (.*)$/, (m) => ({ kind: 'phase', phase: 'recording', seconds: Number(m[1]), ...phaseMarks(m[2], true) })],
-  [/^\* Waiting end of threads: (.*)$/, (m) => ({ kind: 'phase', phase: 'stopping', ...phaseMarks(m[1], false) })],
+  [/^\* Starting threads: /, () => ({ kind: 'phase', phase: 'starting' })],
+  [/^\* Logging for (\d+(?:\.\d+)?)s \(until [^)]*\): (.*)$/, (m) => ({ kind: 'recording', seconds: Number(m[1]), ...outcomes(m[2].replace(/\s*done\.\s*$/, '')) })],
+  [/^\* Waiting end of threads: /, () => ({ kind: 'phase', phase: 'stopping' })],
   [
     /^\* Cycle result: \*\*(SUCCESSFUL|FAILURE|ERROR)\*\*, (\d+) success, (\d+) failure, (\d+) errors\.$/,
     (m) => ({ kind: 'cycle-result', status: m[1] as BenchStatus, success: Number(m[2]), failure: Number(m[3]), error: Number(m[4]) }),
@@ -75,8 +71,13 @@ const PATTERNS: [RegExp, (m: RegExpExecArray) => ConsoleEvent][] = [
   [/^\* Errors: (\d+)$/, (m) => ({ kind: 'total', what: 'error', count: Number(m[1]) })],
   [/^Bench status: \*\*(SUCCESSFUL|FAILURE|ERROR)\*\*$/, (m) => ({ kind: 'bench-status', status: m[1] as BenchStatus })],
   [/^\* Workers :(.*)$/, (m) => ({ kind: 'workers', workers: m[1].split(',').map((w) => w.trim()).filter(Boolean) })],
-  [/^\* Preparing sandboxes for (\d+) workers\.$/, (m) => ({ kind: 'preparing', workers: Number(m[1]) })],
-  [/^\* Starting (\d+) workers$/, (m) => ({ kind: 'starting-workers', workers: Number(m[1]) })],
+  // `trace("* Preparing sandboxes for %d workers.")`, a dot per worker prepared, and maybe `<w> is not connected, ...` glued on.
+  [
+    /^\* Preparing sandboxes for (\d+) workers\.+(?:(\S+) is not connected, removing from pool\.)?$/,
+    (m) => ({ kind: 'preparing', workers: Number(m[1]), ...(m[2] ? { dropped: m[2] } : {}) }),
+  ],
+  // `trace("* Starting %d workers")` then one `.` per worker started.
+  [/^\* Starting (\d+) workers\.*$/, (m) => ({ kind: 'starting-workers', workers: Number(m[1]) })],
   [/^\* \[([^\]]+)\] returned$/, (m) => ({ kind: 'worker-returned', worker: m[1] })],
   [/^\* Received bench log from \[([^\]]+)\] into (.+)$/, (m) => ({ kind: 'received', worker: m[1], path: m[2].trim() })],
   [/^(\S+) is not connected, removing from pool\.$/, (m) => ({ kind: 'worker-dropped', worker: m[1] })],
@@ -114,6 +115,8 @@ export interface BenchState {
   problems: string[];
 }
 
+const dropped = (worker: string) => `worker ${worker} is not connected, removed from the pool`;
+
 /** Folds console events into the run's state; `line()` says whether anything a viewer shows changed. */
 export class BenchConsole {
   readonly state: BenchState = { cycles: [], success: 0, failure: 0, error: 0, xmlFiles: [], workers: [], workersReturned: [], problems: [] };
@@ -145,7 +148,7 @@ export class BenchConsole {
         s.cycle = e.cycle;
         s.users = e.users;
         break;
-      case 'phase':
+      case 'recording':
         s.success += e.success;
         s.failure += e.failure;
         s.error += e.error;
@@ -172,9 +175,14 @@ export class BenchConsole {
         s.xmlFiles = this.receivedAny ? [...s.xmlFiles, e.path] : [e.path];
         this.receivedAny = true;
         break;
+      case 'preparing':
+        if (e.dropped) s.problems.push(dropped(e.dropped));
+        break;
       case 'worker-dropped':
+        s.problems.push(dropped(e.worker));
+        break;
       case 'problem':
-        s.problems.push(e.kind === 'problem' ? e.message : `worker ${e.worker} is not connected, removed from the pool`);
+        s.problems.push(e.message);
         break;
       default:
         break;
@@ -183,17 +191,28 @@ export class BenchConsole {
   }
 }
 
-/** What a viewer is told after a console event: cycle and users, FunkLoad's test counts in words (they are tests, not requests), distributed phases. */
-export function progressAfter(e: ConsoleEvent, s: BenchState): Progress | undefined {
+/**
+ * What a viewer is told after a console event of one of the job's benches (one per node, each
+ * running every cycle): the least advanced node's cycle, the users of all nodes, FunkLoad's test
+ * counts summed, in words (they are tests, not requests), and distributed phases.
+ */
+export function progressAfter(e: ConsoleEvent, states: readonly BenchState[]): Progress | undefined {
+  const s = states[0];
   let message: string | undefined;
   if (e.kind === 'preparing') message = `preparing ${e.workers} FunkLoad workers`;
   else if (e.kind === 'starting-workers') message = `${e.workers} workers running`;
   else if (e.kind === 'worker-returned') message = `worker ${e.worker} done (${s.workersReturned.length}/${s.workers.length})`;
-  else if (e.kind === 'phase' || e.kind === 'cycle' || e.kind === 'cycle-result') {
-    const tests = s.success + s.failure + s.error;
-    message = `${tests} test${tests === 1 ? '' : 's'}: ${s.failure} failed, ${s.error} error${s.error === 1 ? '' : 's'}`;
-    if (s.testsPerSecond !== undefined) message += `; last cycle ${s.testsPerSecond.toFixed(2)} successful tests/s`;
+  else if (e.kind === 'recording' || e.kind === 'cycle' || e.kind === 'cycle-result') {
+    const sum = (f: (x: BenchState) => number | undefined) => states.reduce((a, x) => a + (f(x) ?? 0), 0);
+    const failure = sum((x) => x.failure);
+    const error = sum((x) => x.error);
+    const tests = sum((x) => x.success) + failure + error;
+    message = `${tests} test${tests === 1 ? '' : 's'}: ${failure} failed, ${error} error${error === 1 ? '' : 's'}`;
+    if (states.some((x) => x.testsPerSecond !== undefined)) message += `; last cycle ${sum((x) => x.testsPerSecond).toFixed(2)} successful tests/s`;
   } else return undefined;
   // No requests/errors figures: FunkLoad's console counts tests; requests come from the XML at the end.
-  return { cycle: s.cycle, cycles: s.cycles.length || undefined, users: s.users, message };
+  const started = states.filter((x) => x.cycle !== undefined);
+  const cycle = started.length ? Math.min(...started.map((x) => x.cycle!)) : undefined;
+  const users = started.length ? started.reduce((a, x) => a + (x.users ?? 0), 0) : undefined;
+  return { cycle, cycles: s.cycles.length || undefined, users, message };
 }

@@ -2,6 +2,7 @@ import { Text } from 'ink';
 import { memo } from 'react';
 import { Pane } from '../components/Pane.js';
 import { matches, outputWindow, type OutputView } from '../output-view.js';
+import { ellipsis } from '../text.js';
 import { color } from '../theme.js';
 
 /** The selected job's streamed lines (or its details): scrolled or following, wrapped or cut, with search matches. */
@@ -19,11 +20,11 @@ export const OutputPane = memo(function OutputPane(props: {
   const { job, lines, view, details, focused, height, width, rows, inner } = props;
   const win = outputWindow(lines, view, rows, inner);
   const found = view.search ? matches(lines, view.search) : [];
-  const where = win.following ? 'following' : `line ${win.top + 1}/${lines.length} · G follows`;
+  const where = win.following ? 'following' : `line ${win.top + 1}/${lines.length}`;
   const search = view.search ? ` · /${view.search} ${found.length ? `${found.indexOf(view.match ?? -1) + 1}/${found.length}` : 'no match'}` : '';
   const extra = details ? 'details · enter: back to output' : `${job ? where : ''}${search}${view.wrap ? ' · wrap' : ''}`;
   return (
-    <Pane title={`${details ? 'Details' : 'Output'}${job ? ` · ${job}` : ''}`} index={5} focused={focused} height={height} width={width} extra={extra}>
+    <Pane title={`${details ? 'Details' : 'Output'}${job ? ` · ${ellipsis(job, 24)}` : ''}`} index={5} focused={focused} height={height} width={width} extra={extra}>
       {win.rows.length === 0 ? <Text color={color('dim')}>{job ? 'no output yet' : 'select a job in the queue'}</Text> : null}
       {win.rows.map((r, i) => (
         <Text key={i} wrap="truncate-end" inverse={r.match}>

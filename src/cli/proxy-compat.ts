@@ -1,0 +1,259 @@
+/**
+ * What Vaurien and Toxiproxy users already type and keep, read by `marteau-tui proxy`:
+ * - Vaurien's command line (`--proxy`, `--backend`, `--behavior 20:delay`, `--behavior-delay-sleep
+ *   2`, `--http --http-port 8080`, `--statsd.enabled`, ...), turned into our flags;
+ * - a Vaurien INI file and a Toxiproxy JSON file given to `--config` (our YAML stays the default);
+ * - toxiproxy-server's single-dash flags (`-config`, `-host`, `-port`).
+ */
+import { readFile } from 'node:fs/promises';
+import { ConfigError } from '../config/errors.js';
+import type { ProxiesConfig } from '../config/proxies.js';
+import { readVaurienIni, type Ini, type IniValue } from '../config/vaurien-ini.js';
+import { JsonSyntaxError, parseJson } from '../proxy/api/json.js';
+import type { ProxySpec } from '../proxy/api/control.js';
+import { baseType, textAs } from '../proxy/api/vaurien.js';
+import type { MixSpec } from '../proxy/mix.js';
+import { buildRegistry } from '../proxy/plugins.js';
+import { PROTOCOL_NAMES, type ProtocolName } from '../proxy/protocol.js';
+import { UsageError } from './errors.js';
+
+/** Options of built-in behaviors given on the command line, by behavior: `{delay: {sleep: 2}}`. */
+export type BehaviorOptions = Record<string, Record<string, unknown>>;
+
+export interface TranslatedArgs {
+  args: string[];
+  behaviorOptions: BehaviorOptions;
+}
+
+const RENAMED: Record<string, string> = {
+  '--proxy': '--listen',
+  '--backend': '--upstream',
+  '--behavior': '--behaviors',
+  '--statsd.prefix': '--statsd-prefix',
+  '-config': '--config',
+};
+/** Vaurien flags that only feed another one (see the end of translateArgs). */
+const VALUED = new Set(['--http-host', '--http-port', '--statsd-host', '--statsd.host', '--statsd-port', '--statsd.port', '-host', '-port']);
+const SWITCHES = new Set(['--http', '--statsd-enabled', '--statsd.enabled']);
+/**
+ * Vaurien flags with no use here, accepted so that its command lines run unchanged
+ * (vaurien.util.start_proxy always passes --log-level and --log-output): logs go to stderr,
+ * sockets and pools are managed by Node.
+ */
+const IGNORED_VALUED = new Set(['--log-level', '--log-output', '--timeout', '--pool-max-size', '--pool-timeout', '--backlog', '--bufsize', '--statsd.sample-rate']);
+const IGNORED_SWITCHES = new Set(['--stay-connected', '--sync']);
+
+/** Rewrite `marteau-tui proxy` arguments given in Vaurien's or toxiproxy-server's spelling into ours. */
+export function translateArgs(input: readonly string[]): TranslatedArgs {
+  const args: string[] = [];
+  const values = new Map<string, string>();
+  const switches = new Set<string>();
+  const behaviorOptions: BehaviorOptions = {};
+  const registry = buildRegistry();
+  for (let i = 0; i < input.length; i++) {
+    const arg = input[i];
+    const eq = arg.startsWith('-') ? arg.indexOf('=') : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const inline = eq > 0 ? arg.slice(eq + 1) : undefined;
+    const take = (): string => {
+      if (inline !== undefined) return inline;
+      const v = input[i + 1];
+      if (v === undefined) throw new UsageError(`${flag}: missing its value`);
+      i++;
+      return v;
+    };
+    if (flag === '--') {
+      args.push(...input.slice(i));
+      break;
+    }
+    if (flag in RENAMED) {
+      args.push(RENAMED[flag], take());
+    } else if (VALUED.has(flag)) {
+      values.set(flag.replace('.', '-').replace(/^-(?=[a-z])/, '--'), take());
+    } else if (IGNORED_VALUED.has(flag)) {
+      take();
+    } else if (IGNORED_SWITCHES.has(flag)) {
+      // nothing to do
+    } else if (SWITCHES.has(flag)) {
+      switches.add(flag.replace('.', '-'));
+    } else if (flag.startsWith('--behavior-')) {
+      const { behavior, option, type } = behaviorFlag(flag, registry);
+      const value = type === 'boolean' && inline === undefined ? true : fromFlag(flag, take(), type);
+      (behaviorOptions[behavior] ??= {})[option] = value;
+    } else if (flag === '--protocol-http-overwrite-host-header') {
+      args.push('--rewrite-host');
+    } else if (/^--protocol-\w+-(keep-alive|reuse-socket)$/.test(flag)) {
+      // Vaurien's socket reuse: connections here are always kept alive as the client asks.
+    } else if (/^--protocol-\w+-buffer$/.test(flag)) {
+      take();
+    } else if (flag.startsWith('--protocol-')) {
+      throw new UsageError(`${flag}: not a Vaurien protocol option this proxy knows (it takes --protocol-http-overwrite-host-header)`);
+    } else {
+      args.push(arg);
+    }
+  }
+  if (switches.has('--http')) {
+    args.push('--api', `${values.get('--http-host') ?? 'localhost'}:${values.get('--http-port') ?? '8080'}`);
+  } else if (values.has('--host') || values.has('--port')) {
+    args.push('--api', `${values.get('--host') ?? 'localhost'}:${values.get('--port') ?? '8474'}`);
+  }
+  if (switches.has('--statsd-enabled')) {
+    args.push('--statsd', `${values.get('--statsd-host') ?? 'localhost'}:${values.get('--statsd-port') ?? '8125'}`);
+    if (!args.includes('--statsd-prefix')) args.push('--statsd-prefix', 'vaurien');
+  }
+  return { args, behaviorOptions };
+}
+
+/** `--behavior-delay-sleep`: behavior `delay`, option `sleep` (Vaurien writes `_` as `-` in option names). */
+function behaviorFlag(flag: string, registry: ReturnType<typeof buildRegistry>): { behavior: string; option: string; type?: string } {
+  const rest = flag.slice('--behavior-'.length);
+  const names = [...registry.keys()].sort((a, b) => b.length - a.length);
+  const behavior = names.find((n) => rest.startsWith(`${n}-`));
+  if (!behavior) throw new UsageError(`${flag}: no behavior named in it; use --behavior-<name>-<option>, e.g. --behavior-delay-sleep 2 (behaviors: ${[...registry.keys()].sort().join(', ')})`);
+  const shape = registry.get(behavior)!.options.shape as Record<string, unknown>;
+  const option = Object.keys(shape).find((k) => k.replace(/_/g, '-') === rest.slice(behavior.length + 1));
+  if (!option) throw new UsageError(`${flag}: ${behavior} has no such option; its options: ${Object.keys(shape).join(', ') || '(none)'}`);
+  return { behavior, option, type: baseType(shape[option]) };
+}
+
+function fromFlag(flag: string, text: string, type: string | undefined): unknown {
+  const r = textAs(text, type);
+  if ('expected' in r) throw new UsageError(`${flag}: expected ${r.expected}, got "${text}"`);
+  return r.value;
+}
+
+// ---- config files ---------------------------------------------------------------------------
+
+export type ConfigKind = 'yaml' | 'vaurien' | 'toxiproxy';
+
+/** A JSON array is Toxiproxy's populate format; `.ini`, or a file that opens with a [section], is Vaurien's. */
+export async function configKind(file: string): Promise<ConfigKind> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch {
+    return 'yaml';
+  }
+  const start = text.replace(/^\uFEFF/, '').trimStart();
+  if (file.endsWith('.json') || (start.startsWith('[') && /^\[\s*($|[{\]])/.test(start))) return 'toxiproxy';
+  if (/\.(ini|cfg|conf)$/i.test(file) || /^\[[^\]\n]+\]\s*$/m.test(start.split('\n')[0] ?? '')) return 'vaurien';
+  return 'yaml';
+}
+
+/**
+ * A toxiproxy-server `-config` file: the `/populate` body (a list of {name, listen, upstream,
+ * enabled}), read as Go reads it (nulls and other fields are skipped; toxics in it are ignored,
+ * as Toxiproxy ignores them).
+ */
+export async function readToxiproxyConfig(file: string): Promise<ProxySpec[]> {
+  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new ConfigError(file, undefined, undefined, `cannot read the file (${e.code ?? e})`, 'check the path given to --config');
+  });
+  let list: unknown;
+  try {
+    list = parseJson(text);
+  } catch (e) {
+    if (e instanceof JsonSyntaxError) throw new ConfigError(file, e.line, e.column, `JSON syntax: ${e.reason}`);
+    throw e;
+  }
+  if (!Array.isArray(list)) throw new ConfigError(file, 1, 1, "expected a JSON list of proxies, as Toxiproxy's -config takes", 'e.g. [{"name": "redis", "listen": "127.0.0.1:26379", "upstream": "127.0.0.1:6379"}]');
+  return list.map((item, i) => {
+    const o = (item && typeof item === 'object' ? item : {}) as Record<string, unknown>;
+    const str = (k: string): string | undefined => {
+      const v = o[k];
+      if (v === null || v === undefined) return undefined;
+      if (typeof v !== 'string') throw new ConfigError(file, undefined, undefined, `proxy ${i + 1}: "${k}" must be a string`);
+      return v;
+    };
+    const enabled = o.enabled === null || o.enabled === undefined ? undefined : o.enabled;
+    if (enabled !== undefined && typeof enabled !== 'boolean') throw new ConfigError(file, undefined, undefined, `proxy ${i + 1}: "enabled" must be true or false`);
+    return { name: str('name') ?? '', listen: str('listen'), upstream: str('upstream') ?? '', enabled: enabled as boolean | undefined };
+  });
+}
+
+/** Vaurien's protocol options: the Host rewrite is honoured, socket reuse and buffer sizes have no use here. */
+const PROTOCOL_OPTIONS = new Set(['overwrite_host_header', 'keep_alive', 'reuse_socket', 'buffer']);
+
+/** What a Vaurien INI file gives: one proxy, maybe statsd, and the keys we read but do not use. */
+export interface VaurienConfig {
+  config: ProxiesConfig;
+  ignored: string[];
+}
+
+/**
+ * A Vaurien INI file as Vaurien applies it: its [vaurien] and [statsd] values override the
+ * command line (Vaurien reads the file after its flags), the running protocol's
+ * [protocol:NAME] `overwrite_host_header` is honoured, and [behavior:NAME] sections (Python
+ * callables) are refused.
+ */
+export function vaurienConfig(file: string, flags: { listen?: string; upstream?: string; protocol: string; behaviors?: string; rewriteHost?: boolean }, behaviorOptions: BehaviorOptions): VaurienConfig {
+  const ini = readVaurienIni(file);
+  const get = (section: string, key: string): IniValue | undefined => ini.get(section)?.get(key)?.value;
+  const at = (section: string, key: string) => ini.get(section)?.get(key);
+  const text = (section: string, key: string, fallback: string): string => {
+    const v = get(section, key);
+    if (v === undefined) return fallback;
+    if (typeof v !== 'string' && typeof v !== 'number') throw fail(ini, file, section, key, 'expected one value');
+    return String(v);
+  };
+  for (const [name, entries] of ini) {
+    if (name.startsWith('behavior:')) {
+      const callable = entries.get('callable');
+      if (callable) {
+        throw new ConfigError(file, callable.line, 1, `[${name}] callable = ${String(callable.value)}: Vaurien's Python behaviors cannot run here`,
+          'write the behavior as a JavaScript plugin (see behaviors/README.md) and list it under plugins: in a YAML config');
+      }
+    }
+    for (const [key, e] of name.startsWith('protocol:') ? entries : []) {
+      if (!PROTOCOL_OPTIONS.has(key)) throw new ConfigError(e.file, e.line, 1, `[${name}] ${key}: not a Vaurien protocol option this proxy knows (overwrite_host_header, keep_alive, reuse_socket, buffer)`);
+    }
+  }
+  const protocol = text('vaurien', 'protocol', flags.protocol);
+  if (!(PROTOCOL_NAMES as readonly string[]).includes(protocol)) throw fail(ini, file, 'vaurien', 'protocol', `unknown protocol "${protocol}"; use one of ${PROTOCOL_NAMES.join(', ')}`);
+  const mixText = text('vaurien', 'behavior', flags.behaviors ?? '100:dummy');
+  const config: ProxiesConfig = {
+    proxies: [{
+      name: 'vaurien',
+      listen: text('vaurien', 'proxy', flags.listen ?? 'localhost:8000'),
+      upstream: text('vaurien', 'backend', flags.upstream ?? 'localhost:80'),
+      protocol: protocol as ProtocolName,
+      behaviors: withOptions(mixText, behaviorOptions),
+      // Vaurien applies only the running protocol's section.
+      rewriteHost: get(`protocol:${protocol}`, 'overwrite_host_header') === true || flags.rewriteHost,
+    }],
+  };
+  if (get('statsd', 'enabled') === true) {
+    const rate = get('statsd', 'sample_rate');
+    config.statsd = {
+      host: text('statsd', 'host', 'localhost'),
+      port: Number(text('statsd', 'port', '8125')),
+      prefix: text('statsd', 'prefix', 'vaurien'),
+      sample_rate: rate === undefined ? 1 : Number(rate),
+    };
+    if (!Number.isInteger(config.statsd.port)) throw fail(ini, file, 'statsd', 'port', 'expected a port number');
+  }
+  const used = new Set(['proxy', 'backend', 'protocol', 'behavior']);
+  const ignored = [...(ini.get('vaurien')?.keys() ?? [])].filter((k) => !used.has(k) && at('vaurien', k)?.file === file).map((k) => `[vaurien] ${k}`);
+  return { config, ignored };
+}
+
+function fail(ini: Ini, file: string, section: string, key: string, problem: string): ConfigError {
+  const e = ini.get(section)?.get(key);
+  return new ConfigError(e?.file ?? file, e?.line, 1, `[${section}] ${key}: ${problem}`);
+}
+
+/**
+ * A Vaurien mix (`20:delay,10:error`) with the command line's behavior options attached, as a
+ * map spec: Vaurien applies `--behavior-<name>-<option>` to that behavior wherever it is drawn.
+ */
+export function withOptions(mix: string, options: BehaviorOptions): MixSpec {
+  if (Object.keys(options).length === 0) return mix;
+  const spec: Record<string, { percent: number; [k: string]: unknown }> = {};
+  for (const part of mix.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [percent, name] = part.split(':').map((s) => s.trim());
+    // Anything unusual is left for parseMix to report in its own words.
+    if (name === undefined || !/^\d+(\.\d+)?$/.test(percent)) return mix;
+    spec[name] = { ...options[name], percent: (spec[name]?.percent ?? 0) + Number(percent) };
+  }
+  return spec;
+}

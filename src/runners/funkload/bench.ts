@@ -1,0 +1,149 @@
+/**
+ * One node's FunkLoad bench: the project staged there, FunkLoad found, `deps` installed for its
+ * Python, `fl-run-bench` run with its console parsed live, and the result XML fetched into the
+ * job's result directory. FunkLoad's own `--distribute` needs paramiko; instead the runner calls
+ * this once per node over our executors (every node runs every cycle, as FunkLoad's workers do).
+ */
+import os from 'node:os';
+import path from 'node:path';
+import type { RunResult } from '../../exec/executor.js';
+import type { RunnerContext, RunnerNode } from '../runner.js';
+import { remoteJobDir, stageProject } from '../staging.js';
+import { flRunBenchArgv, maskUrlPasswords, type BenchArgs } from './argv.js';
+import type { FunkloadConfig } from './config.js';
+import { BenchConsole, type ConsoleEvent } from './console.js';
+import { FunkloadMissing, locateFunkload, pipInstallArgv, withPythonPath, type FunkloadTools } from './tools.js';
+
+/** A failure with its kind, carried out of the steps to the one place that builds the outcome. */
+export class StepFailure extends Error {
+  constructor(readonly kind: 'config' | 'infrastructure' | 'test', message: string) {
+    super(message);
+  }
+}
+
+export const nodePath = (node: RunnerNode, ...parts: string[]) => (node.kind === 'local' ? path.join(...parts) : path.posix.join(...parts));
+
+/** Per-job scratch space on the node (installed deps, collected files, FunkLoad's report), never inside the project. */
+export function scratchDir(ctx: RunnerContext, node: RunnerNode): string {
+  return node.kind === 'local' ? path.join(os.tmpdir(), `marteau-tui-${ctx.job.id}-funkload`) : `${remoteJobDir(ctx, node)}-funkload`;
+}
+
+/** The last non-empty lines of a command, for a failure's reason. */
+export function keepTail(tail: string[], line: string): void {
+  if (!line.trim()) return;
+  tail.push(line);
+  if (tail.length > 20) tail.shift();
+}
+export const lastLine = (tail: string[]) => tail.at(-1) ?? '(no output)';
+
+/** Runs a helper command; its output goes to the job log; returns the exit status and the last lines. */
+export async function step(ctx: RunnerContext, node: RunnerNode, argv: string[], cwd: string, signal: AbortSignal): Promise<{ result: RunResult; tail: string[] }> {
+  const tail: string[] = [];
+  const result = await node.executor.run(argv, {
+    cwd,
+    env: ctx.env,
+    signal,
+    onLine: (raw, stream) => {
+      const line = maskUrlPasswords(raw); // pip echoes index URLs, credentials included
+      keepTail(tail, line);
+      ctx.log(line, { node: node.name, stream });
+    },
+    onStart: ({ pgid }) => ctx.recordProcess(node.name, pgid),
+  });
+  return { result, tail };
+}
+
+export interface NodeBench {
+  node: RunnerNode;
+  cwd: string;
+  tools: FunkloadTools;
+  /** Installed deps, first on FunkLoad's PYTHONPATH. */
+  pythonPath?: string;
+  console: BenchConsole;
+  result: RunResult;
+  /** Where the node wrote its result file(s). */
+  remoteFiles: string[];
+  /** The same, fetched into the result dir. */
+  localFiles: string[];
+  stderr: string[];
+}
+
+async function installDeps(ctx: RunnerContext, node: RunnerNode, cwd: string, tools: FunkloadTools, fc: FunkloadConfig, signal: AbortSignal): Promise<string> {
+  if (!tools.python) {
+    throw new StepFailure('infrastructure', `node "${node.name}": cannot tell which Python runs ${tools.runBench}, so deps cannot be installed for it: set funkload: to the virtualenv FunkLoad is installed in`);
+  }
+  const target = nodePath(node, scratchDir(ctx, node), 'pydeps');
+  ctx.log(`installing ${fc.deps.join(' ')} for FunkLoad's Python into ${target}`, { node: node.name, stream: 'engine' });
+  const installed = await step(ctx, node, pipInstallArgv(tools.python, target, fc.pip_options, fc.deps), cwd, signal);
+  if (installed.result.cancelled) return target;
+  if (installed.result.exitCode !== 0) {
+    throw new StepFailure('config', `node "${node.name}": pip could not install deps ${fc.deps.join(' ')} (exit ${installed.result.exitCode}): ${lastLine(installed.tail)}`);
+  }
+  return target;
+}
+
+/** Stage, locate, install, bench and fetch on one node. `onEvent` sees each console event. */
+export async function benchOnNode(
+  ctx: RunnerContext,
+  node: RunnerNode,
+  fc: FunkloadConfig,
+  args: Omit<BenchArgs, 'script' | 'test'>,
+  o: { signal: AbortSignal; resultFile: string; onEvent: (e: ConsoleEvent, fl: BenchConsole) => void; beforeBench: () => void },
+): Promise<NodeBench | undefined> {
+  const cwd = await stageProject(ctx, node);
+  let tools: FunkloadTools;
+  try {
+    tools = await locateFunkload(node, { cwd, env: ctx.env, signal: o.signal });
+  } catch (e) {
+    if (e instanceof FunkloadMissing) throw new StepFailure('infrastructure', e.message);
+    throw e;
+  }
+  if (o.signal.aborted) return undefined;
+  const pythonPath = fc.deps.length ? await installDeps(ctx, node, cwd, tools, fc, o.signal) : undefined;
+  if (o.signal.aborted) return undefined;
+
+  const bench = flRunBenchArgv({ ...args, script: fc.script, test: fc.test }, tools.runBench);
+  ctx.log(maskUrlPasswords(`running ${bench.join(' ')}`), { node: node.name, stream: 'engine' });
+  const fl = new BenchConsole();
+  const stderr: string[] = [];
+  o.beforeBench();
+  const result = await node.executor.run(withPythonPath(pythonPath, bench), {
+    cwd,
+    env: ctx.env,
+    signal: o.signal,
+    onStart: ({ pgid }) => ctx.recordProcess(node.name, pgid),
+    onLine: (line, stream) => {
+      // FunkLoad prints the server URL (`* Server: ...`), password included.
+      ctx.log(maskUrlPasswords(line), { node: node.name, stream });
+      if (stream !== 'stdout') return keepTail(stderr, maskUrlPasswords(line));
+      const e = fl.line(line);
+      if (e) o.onEvent(e, fl);
+    },
+  });
+  const done: NodeBench = { node, cwd, tools, pythonPath, console: fl, result, remoteFiles: [], localFiles: [], stderr };
+  if (result.cancelled) return done;
+  const st = fl.state;
+  ctx.log(`fl-run-bench exit ${result.exitCode ?? result.signal}${st.status ? `, bench status ${st.status}` : ''}`, { node: node.name, stream: 'engine' });
+
+  // Where the result is: what the console announced, else the `xml` key, else FunkLoad's default.
+  const announced = st.xmlFiles.length ? st.xmlFiles : [ctx.config.xml ?? 'funkload.xml'];
+  done.remoteFiles = announced.map((f) => (path.posix.isAbsolute(f) ? f : nodePath(node, cwd, f)));
+  for (const f of done.remoteFiles) {
+    if (!(await node.executor.exists(f))) {
+      ctx.log(`result file ${f} was not written`, { node: node.name, stream: 'engine', level: 'warn' });
+      continue;
+    }
+    await node.executor.get(f, o.resultFile);
+    done.localFiles.push(o.resultFile);
+  }
+  if (!done.localFiles.length) {
+    // Stopped before `Benching ...`: its arguments refused (exit 2, optparse), or the module, class or
+    // method not loadable (a Python traceback, exit 1): the config names something that is not there.
+    const early = !st.test;
+    throw new StepFailure(
+      early ? 'config' : 'test',
+      `node "${node.name}": fl-run-bench ${early ? 'stopped before benching' : 'wrote no result file'} (exit ${result.exitCode ?? result.signal}): ${st.problems.at(-1) ?? stderr.at(-1) ?? 'no output'}`,
+    );
+  }
+  return done;
+}

@@ -1,0 +1,168 @@
+/**
+ * `marteau-tui proxy` run with what Vaurien and Toxiproxy users already have: Vaurien's command
+ * line as vaurien.util.start_proxy builds it, a Vaurien INI file, toxiproxy-server's `-config
+ * proxies.json -host -port`. Each is driven as its users drive it (vaurienclient's requests,
+ * Toxiproxy's API) with real HTTP traffic behind the proxy.
+ */
+import http from 'node:http';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
+import { startHttpServer } from './helpers/http-server.js';
+import { connects, freePort } from './helpers/net.js';
+
+let dir: string;
+let web: Awaited<ReturnType<typeof startHttpServer>>;
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'marteau-compat-'));
+  web = await startHttpServer();
+});
+afterAll(async () => { await web.close(); });
+
+function get(port: number): Promise<{ status: number; ms: number }> {
+  const start = performance.now();
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 10_000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - start }));
+    });
+    req.on('error', () => resolve({ status: 0, ms: performance.now() - start }));
+  });
+}
+
+describe("Vaurien's command line", () => {
+  // vaurien/util.py start_proxy builds: python -m vaurien.run --backend B --proxy P --log-level
+  // info --log-output - --protocol http --http --http-host H --http-port N, plus options; its
+  // test_http_proxy.py passes ['--behavior-delay-sleep', '1'] and then switches to delay with
+  // vaurienclient, asserting the request takes over a second more than the fastest plain one.
+  it('runs as start_proxy starts it; --behavior-delay-sleep is what PUT /behavior delay uses', async () => {
+    const [proxyPort, httpPort] = [await freePort(), await freePort()];
+    const cli = runCli(['proxy', '--backend', `127.0.0.1:${web.port}`, '--proxy', `127.0.0.1:${proxyPort}`, '--log-level', 'info', '--log-output', '-',
+      '--protocol', 'http', '--http', '--http-host', '127.0.0.1', '--http-port', String(httpPort), '--behavior-delay-sleep', '1', '--interval', '60000']);
+    try {
+      await cli.waitFor(/api listening on http:\/\/127\.0\.0\.1:(\d+)/, { timeoutMs: 60_000 });
+      let fastest = Infinity;
+      for (let i = 0; i < 5; i++) fastest = Math.min(fastest, (await get(proxyPort)).ms);
+      const put = await fetch(`http://127.0.0.1:${httpPort}/behavior`, { method: 'PUT', body: JSON.stringify({ name: 'delay' }) });
+      expect(put.status).toBe(200);
+      const slow = await get(proxyPort);
+      expect(slow.status).toBe(200);
+      expect(slow.ms).toBeGreaterThan(fastest + 1000);
+    } finally {
+      expect(await cli.stop()).toBe(0);
+    }
+  });
+
+  it('reads --behavior PERCENT:NAME with per-behavior options and Vaurien\'s statsd flags', async () => {
+    const port = await freePort();
+    const cli = runCli(['proxy', '--proxy', `127.0.0.1:${port}`, '--backend', `127.0.0.1:${web.port}`, '--protocol', 'http',
+      '--behavior', '100:error', '--behavior-error-warmup', '2', '--statsd.enabled', '--statsd.host', '127.0.0.1', '--statsd.port', '9', '--interval', '60000']);
+    try {
+      await cli.waitFor(/listening http http 127\.0\.0\.1:\d+ -> .* mix (.*)/, { timeoutMs: 60_000 });
+      const statuses = [];
+      for (let i = 0; i < 3; i++) statuses.push((await get(port)).status);
+      expect(statuses).toEqual([200, 200, 503]);
+    } finally {
+      expect(await cli.stop()).toBe(0);
+    }
+  });
+
+  it('--protocol-http-overwrite-host-header writes the backend address into Host, as Vaurien\'s http protocol does', async () => {
+    const hostEcho = http.createServer((req, res) => res.end(req.headers.host));
+    await new Promise<void>((r) => hostEcho.listen(0, '127.0.0.1', r));
+    const backend = `127.0.0.1:${(hostEcho.address() as net.AddressInfo).port}`;
+    const port = await freePort();
+    const cli = runCli(['proxy', '--proxy', `127.0.0.1:${port}`, '--backend', backend, '--protocol', 'http', '--protocol-http-overwrite-host-header', '--interval', '60000']);
+    try {
+      await cli.waitFor(/listening/, { timeoutMs: 60_000 });
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`http://127.0.0.1:${port}/`, { headers: { host: 'shop.example' } });
+        expect(await res.text()).toBe(backend);
+      }
+    } finally {
+      expect(await cli.stop()).toBe(0);
+      hostEcho.close();
+    }
+  });
+
+  it('refuses an unknown behavior option with the options it has (exit 2)', async () => {
+    const cli = runCli(['proxy', '--proxy', '127.0.0.1:0', '--backend', '127.0.0.1:1', '--behavior-delay-slep', '2']);
+    expect(await cli.exited).toBe(2);
+    expect(cli.err()).toContain('--behavior-delay-slep: delay has no such option; its options: sleep, before');
+  });
+});
+
+describe('a Vaurien INI file given to --config', () => {
+  it('reads [vaurien] and [statsd] as Vaurien does, its values over the flags', async () => {
+    const port = await freePort();
+    const file = path.join(dir, 'vaurien.ini');
+    await writeFile(file, [
+      '[DEFAULT]',
+      'extends = base.ini',
+      '',
+      '[vaurien]',
+      `backend = 127.0.0.1:${web.port}`,
+      `proxy = 127.0.0.1:${port}`,
+      'behavior = 100:error',
+      'protocol = http',
+      '; Vaurien-only tuning, read and reported',
+      'pool_max_size = 100',
+      '',
+      '[statsd]',
+      'enabled = true',
+      'host = "127.0.0.1"',
+      'port = 9',
+      '',
+    ].join('\n'));
+    await writeFile(path.join(dir, 'base.ini'), '[vaurien]\nbehavior = 100:dummy\ntimeout = 30\n');
+    const cli = runCli(['proxy', '--config', file, '--backend', '127.0.0.1:1', '--interval', '60000']);
+    try {
+      await cli.waitFor(/listening vaurien http 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ mix 100:error/, { timeoutMs: 60_000 });
+      expect((await get(port)).status).toBeGreaterThanOrEqual(500);
+      expect(cli.err()).toContain('[vaurien] pool_max_size is read but has no use here');
+    } finally {
+      expect(await cli.stop()).toBe(0);
+    }
+  });
+
+  it('refuses a Python [behavior:NAME] callable with the file and line, exit 2', async () => {
+    const file = path.join(dir, 'custom.ini');
+    await writeFile(file, '[vaurien]\nbackend = 127.0.0.1:1\n\n[behavior:slow]\ncallable = mypkg.behaviors:Slow\n');
+    const cli = runCli(['proxy', '--config', file]);
+    expect(await cli.exited).toBe(2);
+    expect(cli.err()).toContain(`${file}:5:1: [behavior:slow] callable = mypkg.behaviors:Slow: Vaurien's Python behaviors cannot run here`);
+  });
+});
+
+describe("toxiproxy-server's -config proxies.json", () => {
+  it('creates the listed proxies at start, serves the API on -host/-port, honours enabled: false', async () => {
+    const [a, b, apiPort] = [await freePort(), await freePort(), await freePort()];
+    const file = path.join(dir, 'proxies.json');
+    await writeFile(file, JSON.stringify([
+      { name: 'web', listen: `127.0.0.1:${a}`, upstream: `127.0.0.1:${web.port}`, enabled: true },
+      { name: 'spare', listen: `localhost:${b}`, upstream: `127.0.0.1:${web.port}`, enabled: false },
+    ]));
+    const cli = runCli(['proxy', '-config', file, '-host', '127.0.0.1', '-port', String(apiPort), '--interval', '60000']);
+    try {
+      await cli.waitFor(/api listening on/, { timeoutMs: 60_000 });
+      expect((await get(a)).status).toBe(200);
+      expect(await connects(b)).toBe(false);
+      const proxies = await (await fetch(`http://127.0.0.1:${apiPort}/proxies`)).json() as Record<string, { listen: string; enabled: boolean }>;
+      expect(proxies.spare).toMatchObject({ listen: `localhost:${b}`, enabled: false });
+      expect(proxies.web).toMatchObject({ listen: `127.0.0.1:${a}`, enabled: true });
+    } finally {
+      expect(await cli.stop()).toBe(0);
+    }
+  });
+
+  it('says where a JSON syntax error is, exit 2', async () => {
+    const file = path.join(dir, 'broken.json');
+    await writeFile(file, '[\n  {"name": "x",}\n]\n');
+    const cli = runCli(['proxy', '-config', file]);
+    expect(await cli.exited).toBe(2);
+    expect(cli.err()).toContain(`${file}:2:16: JSON syntax: unexpected "}", expected a "quoted" key`);
+  });
+});

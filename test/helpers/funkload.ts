@@ -1,0 +1,36 @@
+/**
+ * The real FunkLoad 1.17.2 vendored beside the clone (../shared/vendor, see its README), run by
+ * pyenv's Python 2.7. Under CI=true a missing tree or interpreter is a failure, elsewhere a skip.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+
+export const VENDOR = new URL('../../../shared/vendor/', import.meta.url).pathname;
+export const VENDOR_BIN = `${VENDOR}bin`;
+/** Real console output and XML captured with it. */
+export const VENDOR_SAMPLES = `${VENDOR}samples`;
+
+export interface RealFunkload {
+  /** The directory holding fl-run-bench, fl-build-report, fl-python. */
+  bin: string;
+  /** The Python 2.7 interpreter fl-python found (for sessions whose HOME has no pyenv: FL_PYTHON). */
+  python: string;
+}
+
+let found: RealFunkload | undefined | null = null;
+
+export function realFunkload(): RealFunkload | undefined {
+  if (found !== null) return found;
+  let why = `no ${VENDOR_BIN}/fl-run-bench`;
+  found = undefined;
+  if (existsSync(`${VENDOR_BIN}/fl-run-bench`)) {
+    try {
+      const python = execFileSync(`${VENDOR_BIN}/fl-python`, ['-c', 'import sys, funkload, webunit; print(sys.executable)'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+      found = { bin: VENDOR_BIN, python };
+    } catch (e) {
+      why = `fl-python fails: ${(e as { stderr?: string }).stderr?.trim() || (e as Error).message}`;
+    }
+  }
+  if (!found && process.env.CI === 'true') throw new Error(`the real FunkLoad is not runnable but CI=true (${why}): lay shared/vendor beside the clone and install Python 2.7 (pyenv install 2.7.18)`);
+  return found;
+}
