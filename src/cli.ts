@@ -33,6 +33,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     .option('-b, --behaviors <mix>', 'behavior mix, e.g. 20:delay,10:error (the rest passes through)')
     .option('-n, --name <name>', 'proxy name (defaults to the protocol)')
     .option('--seed <seed>', 'make the fault sequence replayable')
+    .option('--rewrite-host', "http: write the upstream address into each request's Host header (Vaurien's overwrite_host_header)")
     .addOption(new Option('--pin <unit>', 'draw a behavior per exchange or per connection').choices(['exchange', 'connection']).default('exchange'))
     .option('--statsd <host:port>', 'send a statsd counter per fault and a timing per exchange')
     .option('--statsd-prefix <prefix>', 'statsd metric prefix', 'marteau')
@@ -58,7 +59,11 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     .option('--duration <seconds>', 'how long the demo load runs', '45')
     .option('--behaviors <mix>', 'with --plain: the proxy mix during the demo', '10:delay,5:error')
     .option('--plain', 'print live lines instead of the control center (the default when not on a terminal)')
-    .action((o: { duration: string; behaviors: string; plain?: boolean }) => { result = import('./cli/demo.js').then((m) => m.runDemo({ ...o, stateDir: program.opts<{ stateDir?: string }>().stateDir }, io)); });
+    .option('--sweep', 'the resilience sweep of the demo shop instead: real redis-server and PostgreSQL, the matrix in under a minute')
+    .action((o: { duration: string; behaviors: string; plain?: boolean; sweep?: boolean }) => {
+      const g = program.opts<{ stateDir?: string; nodes?: string }>();
+      result = o.sweep ? demoSweep(argv.slice(0, 2), g, io) : import('./cli/demo.js').then((m) => m.runDemo({ ...o, stateDir: g.stateDir }, io));
+    });
 
   registerEngineCommands(program, io, (r) => { result = r; });
   registerReportCommand(program, io, (r) => { result = r; });
@@ -87,6 +92,18 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     io.err.write(`marteau-tui: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
     return EXIT.infrastructure;
   }
+}
+
+/** `demo --sweep`: `sweep` on the packaged demo shop (fixtures/sweep), with the same state dir and nodes. */
+async function demoSweep(head: string[], g: { stateDir?: string; nodes?: string }, io: NonNullable<Parameters<typeof main>[1]>): Promise<number> {
+  const { existsSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  // src/cli.ts runs from dist/src/ when built and from src/ under the test runner.
+  const dir = ['../../fixtures/sweep', '../fixtures/sweep'].map((rel) => fileURLToPath(new URL(rel, import.meta.url))).find((d) => existsSync(d));
+  if (!dir) throw new UsageError('the demo shop (fixtures/sweep) is not in this installation');
+  io.out.write(`the resilience sweep of the demo shop (${dir}): redis behind a chaos proxy, PostgreSQL killed for real\n`);
+  const globals = [...(g.stateDir ? ['--state-dir', g.stateDir] : []), ...(g.nodes ? ['--nodes', g.nodes] : [])];
+  return main([...head, 'sweep', dir, ...globals], io);
 }
 
 async function version(): Promise<string> {

@@ -23,6 +23,8 @@ export interface CiOptions {
   /** Seconds a job may wait for free nodes before failing (exit 3). */
   nodeWaitMs: number;
   engine?: Partial<EngineOptions>;
+  /** Changes each config's text before it is validated and queued (`sweep` sets its chaos there). */
+  edit?: (text: string) => string;
 }
 
 export interface CiIo {
@@ -48,6 +50,7 @@ export async function ciTargets(target: string): Promise<string[]> {
 
 export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
   const files = await ciTargets(o.target);
+  if (o.edit && files.length > 1) throw new UsageError(`${o.target} holds ${files.length} configs: name one of them (${files.map((f) => path.basename(f)).join(', ')})`);
   // Validate everything before queueing anything: a typo in the 3rd file must not leave two jobs behind.
   for (const f of files) await loadMarteauConfig(f, { runners: o.engine?.runners ?? defaultRunners, behaviors: o.engine?.behaviors ?? defaultRegistry });
 
@@ -76,7 +79,7 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
     io.out.write(`marteau-tui --ci: ${files.length} job${files.length > 1 ? 's' : ''}, state dir ${engine.state.root}\n`);
     for (const f of files) {
       if (interrupted) break;
-      const job = await engine.enqueue(f, { origin: 'ci', runHere: true });
+      const job = await engine.enqueue(f, { origin: 'ci', runHere: true, edit: o.edit });
       ids.add(job.id);
     }
     jobs = await engine.waitFor([...ids]);

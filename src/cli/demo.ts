@@ -70,6 +70,7 @@ export async function runDemo(o: { duration: string; behaviors: string; plain?: 
   await proxy.close(500);
   await app.close();
   io.out.write(`done: ${seen.requests} requests, ${seen.server} answered 5xx by the chaos proxy, ${seen.failed} failed at the connection\n`);
+  io.out.write('next: `npm run sweep` (marteau-tui demo --sweep) sweeps the demo shop through every backend fault and prints the resilience matrix\n');
   return stopped ? EXIT.interrupted : EXIT.ok;
 }
 

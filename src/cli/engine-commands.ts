@@ -15,6 +15,8 @@ import { resolveStateDir } from '../core/state-dir.js';
 import { makeStyle, quoted } from '../ci/style.js';
 import { EXIT, UsageError } from './errors.js';
 import type { Io } from './proxy-command.js';
+import { SWEEP_KINDS } from '../config/sweep-kinds.js';
+import type { SweepCommandOptions } from './sweep-command.js';
 
 // The engine, the runners, SSH, the TUI (Ink, React) and the config schemas load when a command
 // needs them (dynamic imports below): `--version`, `--help` and `schema` start without them.
@@ -51,6 +53,19 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
       }
       run(() => defaultAction(globals(), io));
     });
+
+  program
+    .command('sweep [project]')
+    .description('the resilience matrix in one run: under steady load, each backend (proxies, and services the app uses) down, slow, answering errors and killed for real, with a recovery gap after each')
+    .option('--ci', 'exit 1 when a cell of the matrix fails its expectation (default: exit 0, the matrix tells)')
+    .option('--seed <seed>', 'the order of the steps and every draw of the proxies (replay with the seed a sweep printed)')
+    .option('--only <backends>', 'comma-separated backends to sweep, e.g. redis')
+    .option('--faults <kinds>', `comma-separated fault kinds (${SWEEP_KINDS.join(', ')})`)
+    .option('--step <duration>', 'how long each fault lasts (default 3s)')
+    .option('--gap <duration>', 'steady load after each fault, to recover (default 4s)')
+    .option('--lead <duration>', 'steady load before the first fault (default 3s)')
+    .option('--slow <duration>', 'the delay of the slow fault (default 2s)')
+    .action((project: string | undefined, o: SweepCommandOptions) => run(() => sweepAction(project, o, globals(), io)));
 
   program
     .command('enqueue')
@@ -186,6 +201,24 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
       const schema = o.nodes ? (await import('../config/nodes.js')).nodesJsonSchema() : (await import('../config/marteau.js')).marteauJsonSchema();
       io.out.write(`${JSON.stringify(schema, null, 2)}\n`);
     });
+}
+
+async function sweepAction(project: string | undefined, o: SweepCommandOptions, g: GlobalOptions, io: Io): Promise<number> {
+  const { sweepConfigText, sweepExitCode, sweepFlags } = await import('./sweep-command.js');
+  const flags = sweepFlags(o);
+  // The program's own --ci takes the flag (and a word after it) when it comes first.
+  const ci = o.ci === true || g.ci !== undefined;
+  const target = project ?? (typeof g.ci === 'string' ? g.ci : '.');
+  const [{ runCi }, { ConfigError }] = await Promise.all([import('../ci/run-ci.js'), import('../config/errors.js')]);
+  try {
+    const code = await runCi({ target, stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), nodeWaitMs: 30_000, edit: (text) => sweepConfigText(text, flags) }, io);
+    return sweepExitCode(code, ci);
+  } catch (e) {
+    // A flag's mistake found by the config check: name the flag, not a line of the edited config.
+    const flag = e instanceof ConfigError ? /^chaos\.sweep\.(\w+)(?:\.\d+)?: (.*)$/s.exec(e.problem) : null;
+    if (flag && o[flag[1] as keyof SweepCommandOptions] !== undefined) throw new UsageError(`--${flag[1]}: ${flag[2]}${(e as InstanceType<typeof ConfigError>).hint ? ` (${(e as InstanceType<typeof ConfigError>).hint})` : ''}`);
+    throw e;
+  }
 }
 
 async function defaultAction(g: GlobalOptions, io: Io): Promise<number> {

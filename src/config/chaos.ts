@@ -7,6 +7,13 @@
  *   - {proxy: redis, at: 40s, for: 20s, ramp: {behavior: delay, from: 0, to: 80}} a ramp
  *   - {proxy: api, at: 0s, for: 30s, behaviors: "100:error", flap: {on: 2s, off: 3s}}
  *
+ * or a real fault of a process the engine started (`services:`), on the same timeline:
+ *
+ *   - {service: db, at: 10s, fault: restart}                stop it (stop_signal, then wait) and start it again
+ *   - {service: db, at: 10s, for: 5s, fault: kill}          SIGKILL, started again after `for`
+ *   - {service: db, at: 10s, for: 5s, fault: stop}          stop_signal and wait, started again after `for`
+ *   - {service: db, at: 10s, for: 3s, fault: freeze}        SIGSTOP, SIGCONT after `for`
+ *
  * Everything a run would trip over later is checked here, at its file:line: unknown proxies and
  * behaviors, mixes over 100 %, steps of one proxy that overlap, times past the end of the run.
  */
@@ -19,6 +26,10 @@ import { innerPath } from './paths.js';
 import { mixSpecSchema } from './proxies.js';
 import { durationMs, durationSchema, formatDuration } from './units.js';
 import { zodToConfigError } from './zod-errors.js';
+
+/** Real faults of a service's processes (the whole process group gets the signal). */
+export const SERVICE_FAULTS = ['kill', 'stop', 'freeze', 'restart'] as const;
+export type ServiceFaultKind = (typeof SERVICE_FAULTS)[number];
 
 const rampSchema = z
   .object({
@@ -40,7 +51,10 @@ const flapSchema = z
 export const chaosEntrySchema = z
   .object({
     name: z.string().regex(/^[\w-]+$/, 'a chaos entry name is letters, digits, _ and -').optional().describe('label on the timeline and in the TUI (default: PROXY-N)'),
-    proxy: z.string().describe('name of a proxy declared under `proxies:`'),
+    proxy: z.string().optional().describe('name of a proxy declared under `proxies:`'),
+    service: z.string().optional().describe('name of a service declared under `services:` (with `fault:`)'),
+    // A string checked later: a union's error for a bad enum value would not say which entry.
+    fault: z.string().optional().describe('what happens to the service: kill (SIGKILL), stop (its stop_signal, then wait), freeze (SIGSTOP until SIGCONT), restart (stop, then start again)'),
     at: durationSchema.optional().describe('when it starts, counted from the start of the load (default 0)'),
     for: durationSchema.optional().describe('how long it lasts (default: until the run ends)'),
     behaviors: mixSpecSchema.optional().describe('the mix in force (steps and flaps)'),
@@ -70,6 +84,22 @@ export interface ChaosEntry {
   shape: ChaosShape;
 }
 
+/** A real fault of a service the engine started (`{service, fault}`). */
+export interface ServiceFaultEntry {
+  name: string;
+  service: string;
+  fault: ServiceFaultKind;
+  atMs: number;
+  /** kill/stop: how long it stays down; freeze: how long it stays frozen; undefined: until the run ends (restart: never set). */
+  forMs?: number;
+}
+
+export type ChaosItem = ChaosEntry | ServiceFaultEntry;
+
+export function isServiceFault(e: ChaosItem): e is ServiceFaultEntry {
+  return 'service' in e;
+}
+
 /** How long the load runs, and how that was worked out (for error messages). */
 export interface RunLength {
   ms: number;
@@ -79,6 +109,8 @@ export interface RunLength {
 export interface ChaosContext {
   projectDir: string;
   proxyNames: ReadonlySet<string>;
+  /** `services:` names, which `{service, fault}` entries may name. */
+  serviceNames?: ReadonlySet<string>;
   behaviors: BehaviorRegistry;
   runLength: RunLength;
   /** Reads a project file (the engine reads its snapshot of it instead). */
@@ -92,7 +124,7 @@ const DEFAULT_RAMP_EVERY_MS = 1000;
  * The validated entries of `chaos:` (`value` is what the schema accepted), or a ConfigError
  * pointing into .marteau.yml or into the file it names.
  */
-export function parseChaos(src: SourceDoc, value: z.infer<typeof chaosSchema>, ctx: ChaosContext): ChaosEntry[] {
+export function parseChaos(src: SourceDoc, value: z.infer<typeof chaosSchema>, ctx: ChaosContext): ChaosItem[] {
   if (typeof value !== 'string') return checkEntries(src, ['chaos'], value, ctx);
   const file = value;
   if (path.isAbsolute(file) || file.split(/[\\/]+/).includes('..')) {
@@ -119,10 +151,12 @@ export function knownChaosKeys(p: readonly (string | number)[]): readonly string
   return undefined;
 }
 
-function checkEntries(src: SourceDoc, prefix: (string | number)[], list: z.infer<typeof chaosListSchema>, ctx: ChaosContext): ChaosEntry[] {
+function checkEntries(src: SourceDoc, prefix: (string | number)[], list: z.infer<typeof chaosListSchema>, ctx: ChaosContext): ChaosItem[] {
   const fail = (i: number, p: (string | number)[], problem: string, hint?: string): ConfigError => errorAt(src, [...prefix, i, ...p], problem, hint);
   const perProxy = new Map<string, number>();
-  const entries = list.map((e, i): ChaosEntry => {
+  const entries = list.map((e, i): ChaosItem => {
+    if (e.service !== undefined || e.fault !== undefined) return serviceFault(e, i, fail, ctx, perProxy);
+    if (e.proxy === undefined) throw fail(i, [], 'say which proxy (`proxy: NAME`) or which service (`service: NAME` with `fault:`) this entry changes', CHAOS_HINT);
     if (!ctx.proxyNames.has(e.proxy)) {
       throw fail(i, ['proxy'], `unknown proxy "${e.proxy}"`, ctx.proxyNames.size ? `proxies declared in this config: ${[...ctx.proxyNames].join(', ')}` : 'declare it under `proxies:` (listen, upstream, protocol)');
     }
@@ -163,11 +197,7 @@ function checkEntries(src: SourceDoc, prefix: (string | number)[], list: z.infer
         shape = { kind: 'step', behaviors: e.behaviors as MixSpec };
       }
     }
-    const end = ctx.runLength;
-    if (atMs >= end.ms) throw fail(i, ['at'], `starts at ${formatDuration(atMs)}, at or past the end of the run (${formatDuration(end.ms)}: ${end.why})`, 'start it earlier, or lengthen the run');
-    if (forMs !== undefined && atMs + forMs > end.ms) {
-      throw fail(i, ['for'], `ends at ${formatDuration(atMs + forMs)}, past the end of the run (${formatDuration(end.ms)}: ${end.why})`, `shorten it to ${formatDuration(end.ms - atMs)} or less, or leave \`for\` out to last until the end`);
-    }
+    checkEnd(atMs, forMs, ctx.runLength, (p, m, h) => fail(i, p, m, h));
     return { name: e.name ?? `${e.proxy}-${n}`, proxy: e.proxy, atMs, forMs, shape };
   });
   const names = new Map<string, number>();
@@ -176,14 +206,14 @@ function checkEntries(src: SourceDoc, prefix: (string | number)[], list: z.infer
     if (first !== undefined) throw fail(i, ['name'], `the name "${e.name}" is already used by entry ${first + 1}`, 'give each entry its own name');
     names.set(e.name, i);
   });
-  // One proxy follows one entry at a time: two at once would leave which mix wins to chance.
+  // One proxy (or service) follows one entry at a time: two at once would leave which wins to chance.
   entries.forEach((a, i) => {
-    const aEnd = a.atMs + (a.forMs ?? Infinity);
+    const aEnd = spanEnd(a);
     entries.slice(0, i).forEach((b) => {
-      if (b.proxy !== a.proxy) return;
-      const bEnd = b.atMs + (b.forMs ?? Infinity);
+      if (targetOf(b) !== targetOf(a)) return;
+      const bEnd = spanEnd(b);
       if (a.atMs < bEnd && b.atMs < aEnd) {
-        throw fail(i, ['at'], `overlaps "${b.name}" on proxy ${a.proxy} (${window(b)} and ${window(a)})`, Number.isFinite(bEnd) && bEnd > a.atMs
+        throw fail(i, ['at'], `overlaps "${b.name}" on ${targetOf(a)} (${window(b)} and ${window(a)})`, Number.isFinite(bEnd) && bEnd > a.atMs
           ? `start this one at ${formatDuration(bEnd)} or later, or shorten "${b.name}"`
           : `give "${b.name}" a \`for\` that ends by ${formatDuration(a.atMs)}`);
       }
@@ -192,6 +222,49 @@ function checkEntries(src: SourceDoc, prefix: (string | number)[], list: z.infer
   return entries;
 }
 
-function window(e: ChaosEntry): string {
+/** A restart takes as long as the service needs to be ready: for overlaps, a moment. */
+function spanEnd(e: ChaosItem): number {
+  return isServiceFault(e) && e.fault === 'restart' ? e.atMs + 1 : e.atMs + (e.forMs ?? Infinity);
+}
+
+function targetOf(e: ChaosItem): string {
+  return isServiceFault(e) ? `service ${e.service}` : `proxy ${e.proxy}`;
+}
+
+type Fail = (i: number, p: (string | number)[], problem: string, hint?: string) => ConfigError;
+
+function serviceFault(e: z.infer<typeof chaosEntrySchema>, i: number, fail: Fail, ctx: ChaosContext, counts: Map<string, number>): ServiceFaultEntry {
+  const services = ctx.serviceNames ?? new Set<string>();
+  if (e.service === undefined) throw fail(i, ['fault'], '`fault:` is for a service: add `service: NAME`', 'a proxy entry says what happens with `behaviors:` or `ramp:` instead');
+  if (e.proxy !== undefined) throw fail(i, ['proxy'], 'an entry changes one proxy or one service: remove `proxy:` or `service:`, or split it in two entries');
+  if (!services.has(e.service)) {
+    throw fail(i, ['service'], `unknown service "${e.service}"`, services.size ? `services declared in this config: ${[...services].join(', ')}` : 'declare it under `services:` (the engine can only fault a process it started)');
+  }
+  if (e.fault === undefined) throw fail(i, [], `say what happens to service ${e.service}: \`fault: ${SERVICE_FAULTS.join(' | ')}\``);
+  const fault = e.fault as ServiceFaultKind;
+  if (!SERVICE_FAULTS.includes(fault)) throw fail(i, ['fault'], `unknown fault "${e.fault}"`, `one of ${SERVICE_FAULTS.join(', ')}`);
+  for (const k of ['behaviors', 'ramp', 'flap'] as const) {
+    if (e[k] !== undefined) throw fail(i, [k], `\`${k}\` is for a proxy; a service entry says what happens with \`fault:\``);
+  }
+  const atMs = e.at === undefined ? 0 : durationMs(e.at);
+  const forMs = e.for === undefined ? undefined : durationMs(e.for);
+  if (forMs === 0) throw fail(i, ['for'], 'must be more than 0', 'leave `for` out to last until the run ends');
+  if (fault === 'restart' && forMs !== undefined) throw fail(i, ['for'], 'a restart starts the service again at once: it has no `for`', 'use `fault: stop` with `for:` to keep it down for a while');
+  checkEnd(atMs, forMs, ctx.runLength, (p, m, h) => fail(i, p, m, h));
+  const key = `service ${e.service}`;
+  const n = (counts.get(key) ?? 0) + 1;
+  counts.set(key, n);
+  return { name: e.name ?? `${e.service}-${fault}-${n}`, service: e.service, fault, atMs, ...(forMs === undefined ? {} : { forMs }) };
+}
+
+function checkEnd(atMs: number, forMs: number | undefined, end: RunLength, fail: (p: string[], problem: string, hint?: string) => ConfigError): void {
+  if (atMs >= end.ms) throw fail(['at'], `starts at ${formatDuration(atMs)}, at or past the end of the run (${formatDuration(end.ms)}: ${end.why})`, 'start it earlier, or lengthen the run');
+  if (forMs !== undefined && atMs + forMs > end.ms) {
+    throw fail(['for'], `ends at ${formatDuration(atMs + forMs)}, past the end of the run (${formatDuration(end.ms)}: ${end.why})`, `shorten it to ${formatDuration(end.ms - atMs)} or less, or leave \`for\` out to last until the end`);
+  }
+}
+
+function window(e: ChaosItem): string {
+  if (isServiceFault(e) && e.fault === 'restart') return `restart at ${formatDuration(e.atMs)}`;
   return `${formatDuration(e.atMs)}–${e.forMs === undefined ? 'end' : formatDuration(e.atMs + e.forMs)}`;
 }

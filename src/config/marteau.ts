@@ -12,7 +12,8 @@ import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../prox
 import type { ProxyOptions } from '../proxy/proxy.js';
 import type { RecoveryOptions } from '../runners/measures/recovery.js';
 import { thresholdsSchema } from '../runners/thresholds.js';
-import { CHAOS_HINT, chaosSchema, knownChaosKeys, parseChaos, type ChaosEntry, type RunLength } from './chaos.js';
+import { applySweep, sweepOptionsOf, sweepOptionsSchema, type SweepPlan } from './sweep.js';
+import { CHAOS_HINT, chaosSchema, isServiceFault, knownChaosKeys, parseChaos, type ChaosEntry, type RunLength, type ServiceFaultEntry } from './chaos.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { expandDocument, references, type Vars } from './interpolate.js';
 import { apiSchema, loadConfigPlugins, mixSpecSchema, parseProxiesConfig, proxySchema, statsdSchema, type StatsdConfig } from './proxies.js';
@@ -111,7 +112,7 @@ export const marteauSchema = z
     statsd: statsdSchema.optional(),
     api: apiSchema.optional().describe("control API (Toxiproxy, Vaurien, /marteau) over this job's proxies while it runs"),
     fixtures: z.record(z.string().regex(/^[\w-]+$/, 'a fixture name is letters, digits, _ and -'), fixtureSchema).optional(),
-    chaos: chaosSchema.optional().describe("how the proxies' mixes change over the run: steps, ramps, flapping (or a YAML file holding the list)"),
+    chaos: z.union([chaosSchema, z.strictObject({ sweep: sweepOptionsSchema.nullable() })]).optional().describe("how the proxies' mixes change over the run: steps, ramps, flapping (or a YAML file holding the list)"),
     seed: z.union([z.number().int(), z.string().min(1)]).optional().describe('makes every proxy draw replayable (default: a new one per run, recorded with the job)'),
     notify: notifySchema.optional(),
     env: z.record(envName, z.union([z.string(), z.number(), z.boolean()])).optional().describe('extra environment for the job'),
@@ -181,6 +182,10 @@ export interface MarteauConfig {
   fixtures: FixtureSpec[];
   /** `chaos:` entries, validated against the proxies, the behaviors and the run length. */
   chaos: ChaosEntry[];
+  /** `chaos:` entries that fault a service's processes (`{service, fault}`). */
+  serviceFaults: ServiceFaultEntry[];
+  /** The schedule of `chaos: sweep`, and what each of its cells expects. */
+  sweep?: SweepPlan;
   /** How long the load runs, as far as the config tells (the `timeout` otherwise). */
   runLength: RunLength;
   /** The job seed from the config; the engine draws one when there is none. */
@@ -213,6 +218,8 @@ export interface LoadOptions {
   behaviors: BehaviorRegistry;
   /** Reads a file of the project (`chaos: FILE`); the engine reads the job's snapshot instead. */
   readProjectFile?: (relPath: string) => string;
+  /** The job's seed, once the engine has drawn it: it orders the steps of `chaos: sweep`. */
+  seed?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 3_600_000;
@@ -373,6 +380,7 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
     api: c.api ? { listen: c.api.listen, vaurienProxy: c.api.vaurien_proxy } : undefined,
     fixtures,
     chaos: [],
+    serviceFaults: [],
     runLength: { ms: 0, why: '' },
     seed: c.seed,
     notify: {
@@ -391,14 +399,22 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
   };
   if (config.timeoutMs <= 0) throw errorAt(src, ['timeout'], 'must be more than 0');
   config.runLength = entry.runLength?.(config) ?? { ms: config.timeoutMs, why: `timeout ${formatDuration(config.timeoutMs)}` };
-  if (c.chaos !== undefined) {
-    config.chaos = parseChaos(src, c.chaos, {
+  const sweep = sweepOptionsOf(c.chaos);
+  if (sweep) {
+    // Before enqueue there is no job seed yet: the order checked then is the config seed's (or 0's).
+    applySweep(src, sweep, rawData as Record<string, unknown>, config, options.seed ?? String(c.seed ?? 0), { window: c.recovery?.window !== undefined, baseline: c.recovery?.baseline !== undefined });
+    config.runLength = entry.runLength?.(config) ?? config.runLength;
+  } else if (typeof c.chaos === 'string' || Array.isArray(c.chaos)) {
+    const items = parseChaos(src, c.chaos, {
       projectDir,
       proxyNames: new Set(proxies.map((p) => p.name)),
+      serviceNames: new Set(services.map((s) => s.name)),
       behaviors: options.behaviors,
       runLength: config.runLength,
       readProjectFile: options.readProjectFile,
     });
+    config.chaos = items.filter((e): e is ChaosEntry => !isServiceFault(e));
+    config.serviceFaults = items.filter(isServiceFault);
   }
   const problem = entry.check?.(config);
   if (problem) throw errorAt(src, problem.path, problem.message, problem.hint);
@@ -488,6 +504,7 @@ function rejectMarteauPythonPlugins(src: SourceDoc, data: Record<string, unknown
 function knownKeysAt(p: readonly (string | number)[]): readonly string[] | undefined {
   if (p.length === 0) return Object.keys(marteauSchema.shape);
   if (p[0] === 'fixtures' && p.length === 2) return Object.keys(fixtureSchema.shape);
+  if (p[0] === 'chaos' && p[1] === 'sweep') return p.length === 2 ? Object.keys(sweepOptionsSchema.shape) : undefined;
   if (p[0] === 'chaos') return knownChaosKeys(p);
   if (p[0] === 'notify' && p.length === 1) return Object.keys(notifySchema.shape);
   if (p[0] === 'proxies' && p.length === 2) return Object.keys(proxySchema.shape);

@@ -40,6 +40,10 @@ export const serviceSchema = z
     ready_timeout: durationSchema.default(30).describe('how long to wait for ready (default 30s)'),
     env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.union([z.string(), z.number(), z.boolean()])).optional(),
     wdir: innerPath.optional().describe('directory it runs in, relative to the project (default: the project)'),
+    stop_signal: z
+      .enum(['SIGTERM', 'SIGINT', 'SIGQUIT', 'SIGHUP'])
+      .default('SIGTERM')
+      .describe('the signal of a `stop`/`restart` chaos fault (default SIGTERM; PostgreSQL shuts down fast on SIGINT)'),
   })
   .strict();
 
@@ -59,6 +63,8 @@ export interface ServiceSpec {
   cwd: string;
   /** It names a proxy's address, so it starts once the proxies listen. */
   afterProxies: boolean;
+  /** Sent by a `stop` or `restart` chaos fault. */
+  stopSignal: NodeJS.Signals;
 }
 
 /** Which MARTEAU_ variables a running service adds. */
@@ -141,6 +147,7 @@ export function parseServices(
       readyTimeoutMs: durationMs(s.ready_timeout),
       cwd: s.wdir ? path.join(projectDir, s.wdir) : projectDir,
       afterProxies,
+      stopSignal: s.stop_signal,
     });
     for (const v of Object.keys(serviceVars(name, 0))) available.add(v);
   }

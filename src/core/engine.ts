@@ -27,6 +27,7 @@ import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/ser
 import { packageVersion } from '../proxy/api/version.js';
 import { EventBus, type LogStream, type Progress, type TimelineEvent } from './events.js';
 import { ChaosPlayer, type ScheduleView } from './chaos-player.js';
+import { ServiceFaultPlayer } from './service-faults.js';
 import { ServiceSet } from './services.js';
 import { isTerminal, type Job, type JobOutcome, type JobSource } from './jobs.js';
 import { NodePool, type ExecutorFactory, type NodeView } from './node-pool.js';
@@ -235,7 +236,7 @@ export class Engine {
   // ---- user actions ----
 
   /** Validate a project's config and queue it. `target`: a directory, a config file or a git URL. */
-  async enqueue(target: string, o: { origin?: string; runHere?: boolean } = {}): Promise<Readonly<Job>> {
+  async enqueue(target: string, o: { origin?: string; runHere?: boolean; edit?: (text: string) => string } = {}): Promise<Readonly<Job>> {
     const id = newJobId();
     const jobDir = this.state.jobDir(id);
     let source: JobSource;
@@ -252,8 +253,15 @@ export class Engine {
       source = { kind: 'dir', dir: config.projectDir, configFile: path.resolve(config.file) };
     }
     // The config as enqueued is what runs, even if the file is edited while the job waits.
-    await this.keepFile(id, CONFIG_SNAPSHOT, await readFile(config.file, 'utf8'));
-    if (typeof config.raw.chaos === 'string') await this.keepFile(id, CHAOS_SNAPSHOT, await readFile(path.join(config.projectDir, config.raw.chaos), 'utf8'));
+    let text = await readFile(config.file, 'utf8');
+    if (o.edit) {
+      // A command's settings (`sweep --only ...`) go into the snapshot, so a replay has them.
+      text = o.edit(text);
+      const src = parseYaml(config.file, text);
+      config = parseMarteauConfig(src, config.projectDir, { runners: this.runners, behaviors: await withPlugins(src, this.behaviors) });
+    }
+    await this.keepFile(id, CONFIG_SNAPSHOT, text);
+    if (typeof config.raw.chaos === 'string' && !config.sweep) await this.keepFile(id, CHAOS_SNAPSHOT, await readFile(path.join(config.projectDir, config.raw.chaos), 'utf8'));
     if (o.runHere ?? this.options.run === 'own') this.own.add(id);
     const job = await this.queue.enqueue({
       id,
@@ -512,7 +520,7 @@ export class Engine {
     return parseMarteauConfig(
       src,
       job.source.dir,
-      { runners: this.runners, behaviors: await withPlugins(src, this.behaviors), readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8') },
+      { runners: this.runners, behaviors: await withPlugins(src, this.behaviors), readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8'), seed: this.live.get(job.id)?.seed },
       vars,
     );
   }
@@ -694,6 +702,16 @@ export class Engine {
         () => this.changed(),
       );
       live.chaos = chaos;
+      const serviceFaults = new ServiceFaultPlayer(
+        config.serviceFaults,
+        services,
+        (e) => {
+          live.timeline.push(e);
+          this.events.emit({ type: 'job.fixture', at: e.at, jobId: job.id, event: e });
+          log(timelineLine(e, false));
+        },
+        (m, level) => log(m, { level }),
+      );
       // The player gives every change it makes a reason; one without came from outside (the
       // control API): a change by hand.
       for (const p of proxies.proxies.values()) {
@@ -725,10 +743,13 @@ export class Engine {
         loadStarted: () => {
           if (loadStarted) return;
           loadStarted = true;
-          chaos.start();
+          const now = Date.now();
+          chaos.start(now);
+          serviceFaults.start(now);
         },
         proxies: proxies.proxies,
-        timeline: () => chaos.timeline,
+        // Proxy changes and service faults, in the order they happened.
+        timeline: () => [...live.timeline],
         nodeFailed: (node, message) => this.pool.markDown(node, message),
         recordProcess: (node, pgid) => recordProcess(node, pgid, nodeConfigs.find((n) => n.name === node)?.type === 'local'),
       };
@@ -736,6 +757,7 @@ export class Engine {
         await chaos.setup();
         outcome = await runner.run(ctx);
       } finally {
+        await serviceFaults.teardown();
         await chaos.teardown();
       }
     } catch (e) {
@@ -878,6 +900,7 @@ interface RequeueOptions {
 
 /** `scheduled`: the proxy has a chaos schedule (a change by hand pauses it; say so only then). */
 function timelineLine(e: TimelineEvent, scheduled: boolean): string {
+  if (e.kind === 'service') return `chaos ${e.fixture}: service ${e.proxy} ${e.label ?? e.mix}`;
   if (e.source === 'manual') return `manual: ${e.proxy} mix ${e.mix || '(none)'} set by hand${scheduled ? '; its chaos schedule is paused' : ''}`;
   const what = e.source === 'chaos' ? `chaos ${e.fixture} (${e.label})` : `fixture ${e.fixture}`;
   return `${what}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${e.mix || '(none)'}`;

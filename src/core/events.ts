@@ -29,8 +29,11 @@ export interface TimelineEvent {
   at: number;
   /** From the start of the load, once it has started. */
   offsetMs?: number;
+  /** The proxy; for a `service` event, the service. */
   proxy: string;
-  kind: 'mix';
+  /** mix: a proxy's behavior mix changed; service: a real fault of a service's processes. */
+  kind: 'mix' | 'service';
+  /** The mix in force; for a `service` event the fault (kill, stop, freeze, restart), empty once it is back. */
   mix: string;
   /** The fixture or chaos entry behind the change; `manual` for a mix set by hand. */
   fixture: string;

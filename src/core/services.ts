@@ -2,6 +2,10 @@
  * A job's `services:` while it runs: each started on this machine in its own process group
  * (LocalExecutor), given a free port, waited for until ready, its output kept in the job's log,
  * and stopped (SIGTERM, then SIGKILL) after the run, last started first stopped.
+ *
+ * Chaos can hit them for real (`fault()`): the signal goes to the whole process group, so a
+ * server's workers (PostgreSQL's backends) share the fate of their parent; a service brought
+ * back runs the same command on the same port, and counts as back once it is ready again.
  */
 import net from 'node:net';
 import { request } from 'undici';
@@ -32,6 +36,12 @@ export interface ServiceHooks {
 interface Running {
   spec: ServiceSpec;
   port: number;
+  argv: string[];
+  env: Record<string, string>;
+  pgid?: number;
+  /** A chaos fault stopped it on purpose: its exit is expected. */
+  faulted: boolean;
+  frozen: boolean;
   abort: AbortController;
   done: Promise<RunResult>;
   exited?: RunResult;
@@ -68,29 +78,87 @@ export class ServiceSet {
         if (e instanceof UnknownVariable) throw new ServiceError(`service "${spec.name}": ${e.message} is not known when it starts`);
         throw e;
       }
-      const r: Running = { spec, port, abort: new AbortController(), done: Promise.resolve({} as RunResult), tail: [], stopping: false, logReady: false };
-      this.hooks.log(`starting ${shellJoin(argv)} (port ${port})`, { service: spec.name });
-      r.done = this.executor.run(argv, {
-        cwd: spec.cwd,
+      const r: Running = {
+        spec,
+        port,
+        argv,
         env: { ...env, ...this.vars(), PORT: String(port) },
-        signal: r.abort.signal,
-        killGraceMs: STOP_GRACE_MS,
-        onStart: ({ pgid }) => this.hooks.started?.(spec.name, pgid),
-        onLine: (line, stream) => {
-          r.tail.push(line);
-          if (r.tail.length > TAIL) r.tail.shift();
-          this.hooks.log(line, { service: spec.name, stream });
-          if (spec.ready.kind === 'log' && !r.logReady && spec.ready.pattern.test(line)) r.logReady = true;
-        },
-      });
-      void r.done.then((res) => {
-        r.exited = res;
-        if (!r.stopping) this.hooks.log(`exited (${describe(res)}) while the job runs`, { service: spec.name, level: 'error' });
-      });
+        faulted: false,
+        frozen: false,
+        abort: new AbortController(),
+        done: Promise.resolve({} as RunResult),
+        tail: [],
+        stopping: false,
+        logReady: false,
+      };
+      this.launch(r);
       this.running.push(r);
       await this.waitReady(r, signal);
       this.hooks.log(`ready on 127.0.0.1:${port}`, { service: spec.name });
     }
+  }
+
+  private launch(r: Running): void {
+    const { spec } = r;
+    Object.assign(r, { abort: new AbortController(), exited: undefined, pgid: undefined, logReady: false, faulted: false, frozen: false });
+    this.hooks.log(`starting ${shellJoin(r.argv)} (port ${r.port})`, { service: spec.name });
+    const done = this.executor.run(r.argv, {
+      cwd: spec.cwd,
+      env: r.env,
+      signal: r.abort.signal,
+      killGraceMs: STOP_GRACE_MS,
+      onStart: ({ pgid }) => {
+        r.pgid = pgid;
+        this.hooks.started?.(spec.name, pgid);
+      },
+      onLine: (line, stream) => {
+        r.tail.push(line);
+        if (r.tail.length > TAIL) r.tail.shift();
+        this.hooks.log(line, { service: spec.name, stream });
+        if (spec.ready.kind === 'log' && !r.logReady && spec.ready.pattern.test(line)) r.logReady = true;
+      },
+    });
+    r.done = done;
+    void done.then((res) => {
+      if (r.done !== done) return;
+      r.exited = res;
+      if (r.faulted) this.hooks.log(`exited (${describe(res)}): a chaos fault`, { service: spec.name });
+      else if (!r.stopping) this.hooks.log(`exited (${describe(res)}) while the job runs`, { service: spec.name, level: 'error' });
+    });
+  }
+
+  /**
+   * A real fault of a running service. kill: SIGKILL to its group; stop: its stop_signal, then
+   * SIGKILL if still there after `graceMs`; freeze/thaw: SIGSTOP/SIGCONT; start: the same
+   * command on the same port again, resolved once ready (a service that exited by itself too).
+   */
+  async fault(name: string, what: 'kill' | 'stop' | 'freeze' | 'thaw' | 'start', signal: AbortSignal, graceMs = STOP_GRACE_MS * 3): Promise<void> {
+    const r = this.running.find((x) => x.spec.name === name);
+    if (!r) throw new ServiceError(`no service "${name}" is running in this job`);
+    if (what === 'start') {
+      if (!r.exited) throw new ServiceError(`service "${name}" is still running`);
+      this.launch(r);
+      await this.waitReady(r, signal);
+      this.hooks.log(`ready again on 127.0.0.1:${r.port}`, { service: name });
+      return;
+    }
+    if (r.exited || r.pgid === undefined) throw new ServiceError(`service "${name}" is not running (${r.exited ? describe(r.exited) : 'not started'})`);
+    const pgid = r.pgid;
+    if (what === 'freeze' || what === 'thaw') {
+      r.frozen = what === 'freeze';
+      signalGroup(pgid, r.frozen ? 'SIGSTOP' : 'SIGCONT');
+      return;
+    }
+    r.faulted = true;
+    if (r.frozen) signalGroup(pgid, 'SIGCONT');
+    r.frozen = false;
+    signalGroup(pgid, what === 'kill' ? 'SIGKILL' : r.spec.stopSignal);
+    const killer = setTimeout(() => {
+      this.hooks.log(`still running ${graceMs / 1000}s after ${r.spec.stopSignal}: SIGKILL`, { service: name, level: 'warn' });
+      signalGroup(pgid, 'SIGKILL');
+    }, graceMs);
+    await r.done.catch(() => undefined);
+    clearTimeout(killer);
   }
 
   private async waitReady(r: Running, signal: AbortSignal): Promise<void> {
@@ -115,6 +183,8 @@ export class ServiceSet {
   async stop(): Promise<void> {
     for (const r of [...this.running].reverse()) {
       r.stopping = true;
+      // A stopped group would sit on the SIGTERM until the grace ran out.
+      if (r.frozen && r.pgid !== undefined) signalGroup(r.pgid, 'SIGCONT');
       r.abort.abort();
       await r.done.catch(() => undefined);
     }
@@ -158,6 +228,14 @@ function freeLoopbackPort(): Promise<number> {
       srv.close(() => resolve(port));
     });
   });
+}
+
+function signalGroup(pgid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-pgid, sig);
+  } catch {
+    // The group is gone already: the fault found nothing left to hit.
+  }
 }
 
 function describe(r: RunResult): string {

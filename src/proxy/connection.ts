@@ -268,7 +268,11 @@ export class Connection {
   private sendRequest(ex: Exchange, seg: Segment): Promise<void> | undefined {
     if (this.closed) return undefined;
     let wait: Promise<void> | undefined;
-    if (!ex.skip) wait = this.writeShaped(seg.data, ex.request, (b) => this.writeServer(b));
+    if (!ex.skip) {
+      const host = seg.start ? this.core.hostHeader : undefined;
+      const data = host && this.protocol.rewriteHost ? this.protocol.rewriteHost(seg.data, host) : seg.data;
+      wait = this.writeShaped(data, ex.request, (b) => this.writeServer(b));
+    }
     if (!seg.end) return wait;
     const finish = () => this.requestSent(ex);
     if (wait) return wait.then(finish);
@@ -427,7 +431,7 @@ export class Connection {
           (a.stream === 'upstream' ? request : reply).corrupt = a.bytes;
           break;
         case 'error':
-          ex.injected = this.encodeError(a.kind, seg);
+          ex.injected = this.encodeError(a.kind, seg, a.message);
           if (seg.mustForward) ex.replace = true;
           else this.skip(ex);
           break;
@@ -475,9 +479,9 @@ export class Connection {
     else if (a.type === 'slowClose') this.slowCloseMs = Math.max(this.slowCloseMs, a.ms);
   }
 
-  private encodeError(kind: string | undefined, seg: Segment): ErrorReply {
+  private encodeError(kind: string | undefined, seg: Segment, message?: string): ErrorReply {
     const k = kind && kind in this.protocol.errorKinds ? kind : this.protocol.defaultError;
-    return this.protocol.encodeError(k, { label: seg.label, request: seg.data, random: this.core.random });
+    return this.protocol.encodeError(k, { label: seg.label, request: seg.data, random: this.core.random, message });
   }
 
   // ---- server -> client -------------------------------------------------------------------

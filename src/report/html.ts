@@ -8,6 +8,7 @@
 import { attributionLine, OUTCOME_CLASSES, recoveryText, type Measures, type WindowMeasure } from '../runners/measures/index.js';
 import { apdexRating, type CycleSummary, type ProxyTimelineEvent, type RunSummary } from '../runners/results.js';
 import { formatValue, type ThresholdResult } from '../runners/thresholds.js';
+import { MATRIX_CSS, matrixSection, type Matrix } from './matrix.js';
 import { barChart, esc, lineChart, makeScale, niceTicks, PAD, WIDTH, type Band, type Marker } from './svg.js';
 
 const COLORS = {
@@ -40,6 +41,8 @@ export interface HtmlOptions {
   generator?: string;
   /** Notes shown at the top (e.g. "Missing </funkload> tag"). */
   warnings?: string[];
+  /** A sweep's resilience matrix: the report's first section, and a failing cell fails the run. */
+  matrix?: Matrix;
 }
 
 function dateText(ms: number | undefined): string {
@@ -385,7 +388,7 @@ footer{color:#94a3b8;font-size:12px;margin-top:32px}
 export function renderHtmlReport(s: RunSummary, thresholds: ThresholdResult[] = [], opts: HtmlOptions = {}): string {
   const i = s.info;
   const b = i.bench;
-  const failed = thresholds.some((t) => !t.passed);
+  const failed = thresholds.some((t) => !t.passed) || opts.matrix?.passed === false;
   const status = s.aborted ? '<span class="status aborted">INTERRUPTED</span>' : failed ? '<span class="status fail">FAILED</span>' : '<span class="status pass">PASSED</span>';
   const o = s.overall;
   const cards = [
@@ -428,13 +431,14 @@ export function renderHtmlReport(s: RunSummary, thresholds: ThresholdResult[] = 
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:">
 <title>${esc(title)}</title>
-<style>${CSS}</style>
+<style>${CSS}${opts.matrix ? MATRIX_CSS : ''}</style>
 </head>
 <body>
 <main>
 <h1>${esc(title)} ${status}</h1>
 <p class="sub">${esc(dateText(i.start))} · ${esc(`${i.suite}.${i.test}`)} · ${esc(b.serverUrl)}${i.description ? ` · ${esc(i.description)}` : ''}</p>
 ${warnings.map((w) => `<p class="warn">${esc(w)}</p>`).join('\n')}
+${opts.matrix ? matrixSection(opts.matrix) : ''}
 <div class="cards">${cards}</div>
 ${thresholdsSection(thresholds)}
 <h2 id="users">Against concurrent users</h2>

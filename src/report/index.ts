@@ -9,6 +9,7 @@ import type { ThresholdResult } from '../runners/thresholds.js';
 import { renderHtmlReport, type HtmlOptions } from './html.js';
 import { buildJsonReport, formatJsonReport } from './json.js';
 import { buildJunitReport } from './junit.js';
+import { matrixJunitCases } from './matrix.js';
 
 export { renderHtmlReport } from './html.js';
 export { buildJsonReport, formatJsonReport } from './json.js';
@@ -26,8 +27,9 @@ export async function writeReports(dir: string, summary: RunSummary, thresholds:
   const files = { html: join(dir, 'index.html'), json: join(dir, 'summary.json'), junit: join(dir, 'junit.xml') };
   await Promise.all([
     writeFile(files.html, renderHtmlReport(summary, thresholds, opts)),
-    writeFile(files.json, formatJsonReport(buildJsonReport(summary, thresholds))),
-    writeFile(files.junit, buildJunitReport(summary, thresholds)),
+    // A sweep's matrix comes first, as in the HTML.
+    writeFile(files.json, formatJsonReport({ ...(opts.matrix ? { matrix: opts.matrix } : {}), ...buildJsonReport(summary, thresholds) })),
+    writeFile(files.junit, buildJunitReport(summary, thresholds, opts.matrix ? matrixJunitCases(opts.matrix, summary.info.name || 'bench') : undefined)),
   ]);
   return files;
 }

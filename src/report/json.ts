@@ -3,6 +3,7 @@
  * figures, threshold verdicts, the timeline and the proxy fault events. Times are epoch ms plus
  * an ISO copy for humans; durations are ms; rates are 0..1 or per second.
  */
+import type { Matrix } from './matrix.js';
 import { recoveryText, type Measures, type WindowMeasure } from '../runners/measures/index.js';
 import type { RunSummary } from '../runners/results.js';
 import type { ThresholdResult } from '../runners/thresholds.js';
@@ -10,6 +11,8 @@ import type { ThresholdResult } from '../runners/thresholds.js';
 export const JSON_FORMAT = 'marteau-tui.report/1';
 
 export interface JsonReport {
+  /** A sweep's resilience matrix (first, as in the HTML report). */
+  matrix?: Matrix;
   format: typeof JSON_FORMAT;
   name: string;
   runner: string;

@@ -12,10 +12,11 @@ export function escapeXml(s: string): string {
   return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '').replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c]};`);
 }
 
-export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResult[]): string {
+/** `extra`: more test cases and their failures (a sweep's matrix cells, matrix.ts). */
+export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResult[], extra: { cases: string[]; failures: number } = { cases: [], failures: 0 }): string {
   const suite = summary.info.name || 'bench';
   const seconds = summary.info.end !== undefined ? Math.max(0, (summary.info.end - summary.info.start) / 1000) : 0;
-  const cases: string[] = [];
+  const cases: string[] = [...extra.cases];
   const runCase = `run ${summary.info.suite}.${summary.info.test}`;
   cases.push(
     summary.aborted
@@ -34,8 +35,8 @@ export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResul
     const at = ((w.start - summary.info.start) / 1000).toFixed(1);
     cases.push(`    <testcase classname="${escapeXml(`marteau.${suite}.faults`)}" name="${escapeXml(`${w.name} at ${at}s #${i + 1}`)}" time="0">\n      <system-out>${escapeXml(windowLine(w))}</system-out>\n    </testcase>`);
   });
-  const failures = thresholds.filter((t) => !t.passed).length + (summary.aborted ? 1 : 0);
-  const tests = thresholds.length + 1 + windows.length;
+  const failures = thresholds.filter((t) => !t.passed).length + (summary.aborted ? 1 : 0) + extra.failures;
+  const tests = thresholds.length + 1 + windows.length + extra.cases.length;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="marteau-tui" tests="${tests}" failures="${failures}" errors="0" time="${seconds.toFixed(3)}">`,

@@ -6,6 +6,8 @@
 import path from 'node:path';
 import { writeReports, type ReportFiles } from '../report/index.js';
 import { windowLine } from './measures/index.js';
+import { buildMatrix, matrixLines, type Matrix } from '../report/matrix.js';
+import type { SweepPlan } from '../config/sweep.js';
 import type { RunResults, RunSummary } from './results.js';
 import type { RunnerCatalogEntry } from '../config/marteau.js';
 import type { RunOutcome } from './runner.js';
@@ -18,6 +20,8 @@ export interface JobReport {
   passed: boolean;
   aborted: boolean;
   files: ReportFiles;
+  /** A sweep's resilience matrix; a failing cell fails the job like a threshold. */
+  matrix?: Matrix;
   /** One line for the job summary. */
   line: string;
 }
@@ -30,19 +34,22 @@ export function summaryLine(s: RunSummary): string {
 
 export async function reportResults(
   results: RunResults,
-  o: { resultDir: string; thresholds?: Threshold[]; generator?: string; log?: (line: string) => void },
+  o: { resultDir: string; thresholds?: Threshold[]; generator?: string; log?: (line: string) => void; sweep?: SweepPlan },
 ): Promise<JobReport> {
   const summary = results.summary();
   for (const w of summary.measures?.windows ?? []) o.log?.(`fault window ${windowLine(w)}`);
   const verdicts = evaluateThresholds(o.thresholds ?? [], summary);
-  const files = await writeReports(o.resultDir, summary, verdicts, { generator: o.generator });
+  const matrix = o.sweep ? buildMatrix(o.sweep, summary.measures?.windows ?? []) : undefined;
+  const files = await writeReports(o.resultDir, summary, verdicts, { generator: o.generator, matrix });
+  for (const line of matrix ? matrixLines(matrix) : []) o.log?.(line);
   for (const v of verdicts) o.log?.(`${v.passed ? 'PASS' : 'FAIL'} ${v.message}`);
   return {
     summary,
     verdicts,
     aborted: summary.aborted,
-    passed: !summary.aborted && verdicts.every((v) => v.passed),
+    passed: !summary.aborted && verdicts.every((v) => v.passed) && matrix?.passed !== false,
     files,
+    ...(matrix ? { matrix } : {}),
     line: summaryLine(summary),
   };
 }
@@ -50,10 +57,15 @@ export async function reportResults(
 /** The engine's view of a report: failed thresholds are a test failure (exit 1). */
 export function reportOutcome(r: JobReport, resultDir: string, extraArtifacts: readonly string[] = []): RunOutcome {
   const failed = r.verdicts.filter((v) => !v.passed);
+  const cells = r.matrix?.cells.filter((c) => c.verdict === 'fail') ?? [];
+  const why = [
+    ...(failed.length ? [`${failed.length} threshold(s) failed: ${failed.map((v) => v.message).join('; ')}`] : []),
+    ...(cells.length ? [`${cells.length} matrix cell(s) failed: ${cells.map((c) => `${c.backend} ${c.kind}`).join(', ')}`] : []),
+  ];
   return {
     status: r.passed ? 'succeeded' : 'failed',
     failure: r.passed ? undefined : 'test',
-    reason: r.aborted ? 'the run was stopped before its end' : failed.length ? `${failed.length} threshold(s) failed: ${failed.map((v) => v.message).join('; ')}` : undefined,
+    reason: r.aborted ? 'the run was stopped before its end' : why.length ? why.join('; ') : undefined,
     summary: r.line,
     report: r.files.html,
     artifacts: [...extraArtifacts.map((f) => (path.isAbsolute(f) ? path.relative(resultDir, f) : f)), ...Object.values(r.files).map((f) => path.relative(resultDir, f))],

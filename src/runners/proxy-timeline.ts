@@ -65,5 +65,12 @@ export function recordProxies(
 
 /** The job's behavior changes so far (fixtures applied before the load...), as timeline events. */
 export function fixtureEvents(timeline: readonly TimelineEvent[]): ProxyTimelineEvent[] {
-  return timeline.map((t) => ({ at: t.at, proxy: t.proxy, kind: 'mix' as const, mix: t.mix, reason: changeReason(t) }));
+  return timeline.filter((t) => t.kind === 'mix').map((t) => ({ at: t.at, proxy: t.proxy, kind: 'mix' as const, mix: t.mix, reason: changeReason(t) }));
+}
+
+/** The real faults of services (no proxy emits them), for the report's fault timeline. */
+export function serviceEvents(timeline: readonly TimelineEvent[]): ProxyTimelineEvent[] {
+  return timeline
+    .filter((t) => t.kind === 'service')
+    .map((t) => ({ at: t.at, proxy: `service ${t.proxy}`, kind: 'mix' as const, mix: t.mix || 'up', reason: `${changeReason(t)}` }));
 }

@@ -13,6 +13,8 @@ export interface Segment {
 }
 
 const NAME_MIN = 8;
+/** A name grows to this before the columns of less value get room. */
+const NAME_FIRST = 16;
 const NAME_MAX = 24;
 
 export function elapsed(job: JobRow, now: number): string {
@@ -45,29 +47,35 @@ export function queueRow(job: JobRow, width: number, now: number): Segment[] {
     { key: 'id', text: job.id.slice(0, 8), width: 8, tone: 'dim' },
     { key: 'name', text: job.name, width: NAME_MIN },
     { key: 'state', text: job.state, width: Math.max(9, job.state.length), tone: 'state' },
-    { key: 'elapsed', text: elapsed(job, now), width: 6, tone: 'dim' },
+    ...(job.startedAt ? [{ key: 'elapsed', text: elapsed(job, now), width: 6, tone: 'dim' } as Column] : []),
     ...(figures ? [{ key: 'figures', text: figures, width: figures.length, tone: 'accent' } as Column] : []),
     { key: 'nodes', text: job.nodes.join(','), width: 8, tone: 'dim' },
     ...(progress ? [{ key: 'progress', text: progress, width: 10 } as Column] : []),
   ];
-  // Most valuable first; a column is shown only if it fits whole (progress and name then grow).
-  const priority: Column['key'][] = ['name', 'state', 'figures', 'elapsed', 'progress', 'id', 'nodes'];
+  // Most valuable first; a column is shown only if it fits whole. The name gets more room once
+  // the figures are in, the rest (progress last) takes what is left.
+  const priority: (Column['key'] | 'grow-name')[] = ['name', 'state', 'figures', 'grow-name', 'elapsed', 'progress', 'id', 'nodes'];
   const kept = new Set<Column['key']>();
+  const name = all.find((x) => x.key === 'name')!;
   let used = -1;
+  const growName = (max: number) => {
+    const grow = Math.min(Math.max(0, width - used), Math.max(0, Math.min(max, job.name.length) - name.width));
+    name.width += grow;
+    used += grow;
+  };
   for (const key of priority) {
+    if (key === 'grow-name') {
+      growName(NAME_FIRST);
+      continue;
+    }
     const c = all.find((x) => x.key === key);
     if (!c || used + 1 + c.width > width) continue;
     kept.add(key);
     used += 1 + c.width;
   }
   const shown = all.filter((c) => kept.has(c.key));
-  let spare = Math.max(0, width - used);
-  const name = shown.find((c) => c.key === 'name');
-  if (name) {
-    const grow = Math.min(spare, Math.max(0, Math.min(NAME_MAX, job.name.length) - name.width));
-    name.width += grow;
-    spare -= grow;
-  }
+  growName(NAME_MAX);
+  const spare = Math.max(0, width - used);
   const last = shown.find((c) => c.key === 'progress');
   if (last) last.width += spare;
   return shown.map((c, i) => ({

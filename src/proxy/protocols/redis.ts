@@ -31,6 +31,7 @@ import { ReplyCursor } from './reply-cursor.js';
 import {
   FramingError,
   MAX_HEAD_BYTES,
+  oneLine,
   type ErrorKind,
   type ErrorReply,
   type ErrorReplyContext,
@@ -616,7 +617,8 @@ export const redis: Protocol = {
     // SYNC/PSYNC get no framed reply (noReply): the client expects nothing from us.
     if (SWITCH_NOW.has(label)) return { bytes: EMPTY, close: false };
     const e = ERRORS[kind] ?? ERRORS.LOADING;
-    const line = kind === 'ERR' ? `ERR injected error on '${label || '?'}' (marteau-tui)` : e.line;
-    return { bytes: Buffer.from(`-${line}\r\n`, 'latin1'), close: false };
+    const word = kind === 'ERR' ? 'ERR' : e.line.split(' ')[0];
+    const line = ctx.message !== undefined ? `${word} ${oneLine(ctx.message)}` : kind === 'ERR' ? `ERR injected error on '${label || '?'}' (marteau-tui)` : e.line;
+    return { bytes: Buffer.from(`-${line}\r\n`, 'utf8'), close: false };
   },
 };

@@ -6,12 +6,13 @@
  * `event` with the proxy's event objects.
  */
 import { join } from 'node:path';
+import type { SweepPlan } from '../../config/sweep.js';
 import type { TimelineEvent } from '../../core/events.js';
 import type { ReportFiles } from '../../report/index.js';
 import { FunkloadXmlWriter } from '../funkload-xml.js';
 import { reportResults, type JobReport } from '../job-report.js';
 import { faultWindows, type RecoveryOptions } from '../measures/index.js';
-import { recordProxies, type ProxyEventSource } from '../proxy-timeline.js';
+import { recordProxies, serviceEvents, type ProxyEventSource } from '../proxy-timeline.js';
 import { RunResults, type ProxyTimelineEvent } from '../results.js';
 import type { Threshold } from '../thresholds.js';
 import { benchRunInfo, now, runBench, type BenchOptions, type BenchProgress } from './bench.js';
@@ -33,6 +34,8 @@ export interface BuiltinJobOptions {
   timeline?: () => readonly TimelineEvent[];
   /** How recovery after each fault window is judged. */
   recovery?: RecoveryOptions;
+  /** A sweep's plan: the report opens with its resilience matrix. */
+  sweep?: SweepPlan;
   log?: (line: string) => void;
   progress?: (p: BenchProgress) => void;
   /** Called when the load starts: right before the first user, after any node preparation. */
@@ -87,7 +90,9 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
     proxies.stop();
     writer.close();
   }
-  results.faultWindows = faultWindows(o.timeline?.() ?? [], loadStart);
-  const report = await reportResults(results, { resultDir: o.resultDir, thresholds: o.thresholds, generator: o.generator, log: o.log });
+  const timeline = o.timeline?.() ?? [];
+  results.faultWindows = faultWindows(timeline, loadStart);
+  for (const e of serviceEvents(timeline)) results.addProxyEvent(e);
+  const report = await reportResults(results, { resultDir: o.resultDir, thresholds: o.thresholds, generator: o.generator, log: o.log, sweep: o.sweep });
   return { ...report, files: { ...report.files, xml: xmlPath } };
 }

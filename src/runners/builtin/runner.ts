@@ -44,7 +44,7 @@ export const builtinRunner: Runner = {
 
 /** Names a `during.<name>` threshold may use: the changes made during the load. */
 export function faultWindowNames(config: MarteauConfig): string[] {
-  return [...config.fixtures.filter((f) => f.atMs !== undefined).map((f) => f.name), ...config.chaos.map((c) => c.name)];
+  return [...config.fixtures.filter((f) => f.atMs !== undefined).map((f) => f.name), ...config.chaos.map((c) => c.name), ...config.serviceFaults.map((c) => c.name)];
 }
 
 async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
@@ -62,6 +62,7 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
     events: fixtureEvents(ctx.timeline()),
     timeline: () => ctx.timeline(),
     recovery: ctx.config.recovery,
+    sweep: ctx.config.sweep,
     log: (line) => ctx.log(line),
     progress: (p) =>
       ctx.progress({

@@ -30,7 +30,8 @@ const pct = (n: number, d: number) => `${d ? Math.round((100 * n) / d) : 0} %`;
 export function windowEffect(series: MeasureSeries, w: FaultWindow, runEnd: number): WindowEffect {
   const end = w.end ?? runEnd;
   const seen = series.range(w.start, end);
-  const injected = series.range(w.start, end, true).faults[w.proxy] ?? {};
+  // A service's fault is the real thing: no proxy counted it (a proxy may share the name).
+  const injected = w.kind === 'service' ? {} : (series.range(w.start, end, true).faults[w.proxy] ?? {});
   const classes = Object.fromEntries(OUTCOME_CLASSES.map((c) => [c, 0])) as Record<OutcomeClass, number>;
   for (const [k, n] of Object.entries(seen.outcomes)) {
     const c = outcomeClass(k);

@@ -55,6 +55,7 @@ export function recoveryText(r: Recovery): string {
 /** "redis_blackout (redis: 100:blackout, 10.0s) → 100 % HTTP 500, expected 503; recovered in 0.75s". */
 export function windowLine(w: WindowMeasure): string {
   const len = w.end !== undefined ? `, ${((w.end - w.start) / 1000).toFixed(1)}s` : '';
+  const what = w.kind === 'service' ? `service ${w.proxy}` : w.proxy;
   // A window tuned by hand went through several mixes: the last is the one that ended it.
-  return `${w.name} (${w.proxy}: ${w.mix}${w.lastMix ? ` → ${w.lastMix}` : ''}${len}) ${w.effect.headline}; ${recoveryText(w.recovery)}`;
+  return `${w.name} (${what}: ${w.mix}${w.lastMix ? ` → ${w.lastMix}` : ''}${len}) ${w.effect.headline}; ${recoveryText(w.recovery)}`;
 }

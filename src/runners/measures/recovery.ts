@@ -24,6 +24,11 @@ export interface RecoveryOptions {
   p95SlackMs: number;
   /** How far back the baseline reaches before the fault (ms). */
   baselineMs: number;
+  /**
+   * A sweep's steady state: every window is compared with the first this-many ms of the load
+   * (before any fault), not with the span before it, which a previous fault may have shortened.
+   */
+  steadyStateMs?: number;
 }
 
 export const DEFAULT_RECOVERY: RecoveryOptions = {
@@ -60,8 +65,9 @@ export interface RecoveryBounds {
 
 export function recoveryOf(series: MeasureSeries, w: FaultWindow, bounds: RecoveryBounds, o: RecoveryOptions = DEFAULT_RECOVERY): Recovery {
   if (w.end === undefined) return { status: 'ongoing', note: 'the fault was still on when the run ended' };
-  const from = Math.max(w.start - o.baselineMs, bounds.previousEnd ?? -Infinity);
-  const base = series.range(from, w.start);
+  const origin = series.span()?.from ?? w.start;
+  const [from, to] = o.steadyStateMs !== undefined ? [origin, Math.min(origin + o.steadyStateMs, w.start)] : [Math.max(w.start - o.baselineMs, bounds.previousEnd ?? -Infinity), w.start];
+  const base = series.range(from, to);
   if (base.requests === 0 || base.p95 === undefined) {
     return { status: 'no baseline', note: 'no request finished before the fault to compare with' };
   }
@@ -72,7 +78,6 @@ export function recoveryOf(series: MeasureSeries, w: FaultWindow, bounds: Recove
   };
   const step = series.width;
   // Spans start on bucket edges, so the first one is the first whole bucket after the fault.
-  const origin = series.span()?.from ?? w.end;
   const first = origin + Math.ceil((w.end - origin) / step) * step;
   const stop = Math.min(bounds.end, bounds.next?.start ?? Infinity);
   for (let t = first; t + o.windowMs <= stop + step / 2; t += step) {

@@ -12,7 +12,9 @@ import { outcomeClass, type OutcomeKey } from './series.js';
 
 export interface FaultWindow {
   name: string;
+  /** The proxy, or for `kind: service` the service whose processes were hit. */
   proxy: string;
+  kind?: 'service';
   /** The mix when the window opened (and the last one, when a ramp changed it). */
   mix: string;
   lastMix?: string;
@@ -36,25 +38,27 @@ export function faultWindows(events: readonly TimelineEvent[], loadStart: number
   const open = new Map<string, FaultWindow>();
   const epoch = (at: number) => (at < EPOCH_FLOOR ? loadStart + at : at);
   const out: FaultWindow[] = [];
-  const close = (proxy: string, at: number) => {
-    const w = open.get(proxy);
+  const close = (key: string, at: number) => {
+    const w = open.get(key);
     if (!w) return;
     w.end = at;
-    open.delete(proxy);
+    open.delete(key);
   };
   for (const e of events.map((x) => ({ ...x, at: epoch(x.at) })).sort((a, b) => a.at - b.at)) {
     const name = e.name ?? e.fixture;
+    // A service and a proxy may share a name ("redis"): their windows are apart.
+    const key = `${e.kind}:${e.proxy}`;
     // A mix set by hand (`manual`) that injects faults is a window like any other.
     const faulty = e.action !== 'restore' && !PASS_THROUGH.test(e.mix.trim());
-    const current = open.get(e.proxy);
+    const current = open.get(key);
     if (current && faulty && current.name === name) {
       if (e.mix !== current.mix) current.lastMix = e.mix;
       continue;
     }
-    close(e.proxy, e.at);
+    close(key, e.at);
     if (!faulty || e.at < loadStart) continue;
-    const w: FaultWindow = { name, proxy: e.proxy, mix: e.mix, source: e.source ?? 'fixture', start: e.at, ...(e.expect ? { expect: e.expect } : {}) };
-    open.set(e.proxy, w);
+    const w: FaultWindow = { name, proxy: e.proxy, ...(e.kind === 'service' ? { kind: 'service' as const } : {}), mix: e.mix, source: e.source ?? 'fixture', start: e.at, ...(e.expect ? { expect: e.expect } : {}) };
+    open.set(key, w);
     out.push(w);
   }
   return out;

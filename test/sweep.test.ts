@@ -1,0 +1,229 @@
+/**
+ * The resilience sweep. Pure: the plan (backends found from proxies and services, the seed's
+ * order, --only, per-backend expectations, mistakes at file:line). End to end, as a user runs it:
+ * `marteau-tui sweep` on the demo shop (a real redis-server behind the chaos proxy, a real
+ * PostgreSQL killed for real, the shop on pg and ioredis) gives the matrix in HTML (read in a
+ * real headless Chromium), JSON and JUnit; the same seed runs the same schedule again; and a cell
+ * that misses its expectation fails `sweep --ci` with exit 1.
+ */
+import { mkdtempSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { JsonReport } from '../src/report/json.js';
+import { dist, ROOT } from './helpers/dist.js';
+import { cliDone } from './helpers/marteau-cli.js';
+import { configError, parseConfig } from './helpers/marteau-config.js';
+import { havePostgres } from './helpers/postgres.js';
+import { project, removeTemp, stateDir } from './helpers/projects.js';
+import { haveServer } from './helpers/servers.js';
+
+afterAll(removeTemp);
+
+const SHOP = `name: shop
+cycles: [3, 6]
+scenario: [{get: /product/1}]
+base_url: http://\${MARTEAU_SERVICE_SHOP}
+services:
+  redis: {command: [redis-server, --port, "\${port}"]}
+  db: {command: [postgres, -p, "\${port}"]}
+  mq: {command: [mq, "\${port}"]}
+  shop: {command: [shop, --redis, "\${MARTEAU_PROXY_CACHE}", --pg, "\${MARTEAU_SERVICE_DB}"], ready: {http: /health}}
+proxies:
+  cache: {listen: 127.0.0.1:0, upstream: "\${MARTEAU_SERVICE_REDIS}", protocol: redis}
+  api: {listen: 127.0.0.1:0, upstream: 127.0.0.1:9, protocol: http}
+`;
+
+describe('the sweep plan', () => {
+  it('finds the backends: each proxy (with the service behind it) and each service the app uses, not the app', () => {
+    const c = parseConfig(`${SHOP}chaos: sweep\nseed: 1\n`);
+    const plan = c.sweep!;
+    expect(plan.backends).toEqual([
+      { name: 'cache', proxy: 'cache', service: 'redis' },
+      { name: 'api', proxy: 'api' },
+      { name: 'db', service: 'db' },
+      { name: 'mq', service: 'mq' },
+    ]);
+    expect(plan.cells.map((x) => x.name).sort()).toEqual(['api-down', 'api-errors', 'api-slow', 'cache-down', 'cache-errors', 'cache-kill', 'cache-slow', 'db-kill', 'mq-kill']);
+    // Each step 3s then 4s of gap (8s after a process fault), after a 3s lead; the load is one
+    // cycle (the first's users) that long.
+    const starts: number[] = [];
+    let t = 3000;
+    for (const x of plan.cells) {
+      starts.push(t);
+      t += 3000 + (x.kind === 'process' ? 8000 : 4000);
+    }
+    expect(plan.cells.map((x) => x.atMs)).toEqual(starts);
+    expect(plan.lengthMs).toBe(3000 + 6 * (3000 + 4000) + 3 * (3000 + 8000));
+    expect(c.cycles).toEqual([3]);
+    expect(c.runLength.ms).toBeGreaterThanOrEqual(plan.lengthMs);
+    // The schedule the players run: proxy steps and real service faults.
+    expect(c.chaos.find((e) => e.name === 'cache-slow')).toMatchObject({ proxy: 'cache', forMs: 3000, shape: { kind: 'step', behaviors: { delay: { percent: 100, sleep: 2 } } } });
+    expect(c.serviceFaults.find((e) => e.name === 'cache-kill')).toMatchObject({ service: 'redis', fault: 'kill', forMs: 3000 });
+    expect(c.recovery).toMatchObject({ windowMs: 1000, steadyStateMs: 3000 });
+  });
+
+  it('orders the steps by the seed: the same seed, the same schedule; another seed, another order', () => {
+    const order = (seed: string) => parseConfig(`${SHOP}chaos: sweep\nseed: ${seed}\n`).sweep!.cells.map((c) => c.name);
+    const a = order('42');
+    expect(order('42')).toEqual(a);
+    const others = ['1', '2', '3', '4'].map((s) => order(s));
+    expect(others.some((o) => JSON.stringify(o) !== JSON.stringify(a))).toBe(true);
+    expect([...a].sort()).toEqual([...others[0]].sort());
+  });
+
+  it('narrows with only, takes the durations, the process fault and per-backend expectations', () => {
+    const c = parseConfig(`${SHOP}seed: 3
+chaos:
+  sweep: {only: [db, redis], step: 2s, gap: 1s, lead: 1s, process: restart, faults: [down, process], backends: {redis: {expect: [2xx, 503], within: 300ms}}}
+`);
+    const plan = c.sweep!;
+    expect(plan.backends.map((b) => b.name)).toEqual(['cache', 'db']);
+    expect(plan.cells.map((x) => [x.name, x.expect, x.withinMs]).sort()).toEqual([
+      ['cache-down', ['2xx', '503'], 300],
+      ['cache-restart', ['2xx', '503'], 300],
+      ['db-restart', ['5xx'], 1000],
+    ]);
+    expect(c.serviceFaults.map((e) => e.fault)).toEqual(['restart', 'restart']);
+    expect(c.serviceFaults.every((e) => e.forMs === undefined)).toBe(true);
+    expect(plan.lengthMs).toBe(1000 + (2000 + 1000) + 2 * (2000 + 2000));
+  });
+
+  it('says what cannot be swept, at its line', () => {
+    const text = `${SHOP}chaos:\n  sweep: {only: [redsi]}\n`;
+    const e = configError(text);
+    expect(e.message).toMatch(/"redsi" is not a backend of this project.*backends: cache, api, db, mq/s);
+    expect(e.line).toBe(text.split('\n').length - 1);
+    expect(configError(`${SHOP}chaos:\n  sweep: {stepp: 2s}\n`).message).toMatch(/stepp/);
+    expect(configError(`name: x\nrunner: command\ncommand: [true]\nchaos: sweep\n`).message).toMatch(/nothing to sweep|builtin runner/);
+  });
+});
+
+const ready = haveServer('redis-server') && havePostgres() && haveServer('chromium', ['/usr/bin']);
+
+interface Run {
+  code: number;
+  out: string;
+  dir: string;
+  report: JsonReport;
+  junit: string;
+}
+
+async function sweep(args: string[], edit: (t: string) => string = (t) => t): Promise<Run> {
+  const text = edit((await readFile(path.join(ROOT, 'fixtures/sweep/.marteau.yml'), 'utf8')).replaceAll('../../dist/fixtures/sweep/', `${dist('fixtures/sweep')}/`));
+  const dir = await project(text);
+  const r = await cliDone(['sweep', dir, '--state-dir', await stateDir(), ...args]);
+  const results = / results: (\S+)/.exec(r.out)?.[1];
+  if (!results) throw new Error(`no results in the output (exit ${r.code}):\n${r.out}\n${r.err}`);
+  return {
+    code: r.code,
+    out: r.out,
+    dir: results,
+    report: JSON.parse(await readFile(path.join(results, 'summary.json'), 'utf8')) as JsonReport,
+    junit: await readFile(path.join(results, 'junit.xml'), 'utf8'),
+  };
+}
+
+describe.skipIf(!ready)('marteau-tui sweep on the demo shop (real redis-server and PostgreSQL)', () => {
+  let first: Run;
+  let again: Run;
+  let strict: Run;
+
+  beforeAll(async () => {
+    const quick = ['--step', '2s', '--lead', '2s'];
+    // In parallel: separate services, proxies, ports and state dirs.
+    [first, again, strict] = await Promise.all([
+      sweep(['--seed', '7', ...quick]),
+      sweep(['--seed', '7', ...quick]),
+      // db answers its 503s in tens of ms: 1 ms is an expectation no app meets.
+      sweep(['--ci', '--only', 'db', ...quick], (t) => t.replace('chaos: sweep', 'chaos:\n  sweep: {backends: {db: {within: 1ms}}}')),
+    ]);
+  }, 240_000);
+
+  it('takes each backend through each fault it can have, and the shop passes every cell', () => {
+    expect(first.code, first.out).toBe(0);
+    const m = first.report.matrix!;
+    expect(Object.keys(first.report)[0]).toBe('matrix');
+    expect(m.seed).toBe('7');
+    expect(m.backends).toEqual(['redis', 'db']);
+    expect(m.cells.map((c) => `${c.backend} ${c.kind}`).sort()).toEqual(['db process', 'redis down', 'redis errors', 'redis process', 'redis slow']);
+    for (const c of m.cells) {
+      expect(c.verdict, `${c.name}: ${c.why}`).toBe('pass');
+      expect(c.requests, c.name).toBeGreaterThan(0);
+      expect(c.status['5xx'], c.name).toBeGreaterThan(0);
+      expect(c.p95_ms!, c.name).toBeLessThanOrEqual(1000);
+      expect(c.recovery.status, c.name).toBe('recovered');
+    }
+    // The slow step: redis answers 2 s late, the shop gives up after 0.5 s with a 503.
+    const slow = m.cells.find((c) => c.kind === 'slow')!;
+    expect(slow.p95_ms!).toBeGreaterThan(400);
+    expect(first.out).toMatch(/resilience matrix \(seed 7\): 5\/5 cells pass/);
+    expect(first.out).toMatch(/PASS db process \(SIGKILL, started again after 2s\): \d+ requests: \d+ % 5xx/);
+  });
+
+  it('runs the same schedule again with the same seed', () => {
+    expect(again.code, again.out).toBe(0);
+    const plan = (r: Run) => r.report.matrix!.cells.map((c) => [c.name, c.at_s, c.for_s, c.fault]);
+    expect(plan(again)).toEqual(plan(first));
+    // And the windows really ran in that order on the load clock.
+    const started = (r: Run) => [...r.report.fault_windows!].sort((a, b) => a.start - b.start).map((w) => w.name);
+    expect(started(first)).toEqual(plan(first).map((p) => p[0]));
+    expect(started(again)).toEqual(started(first));
+  });
+
+  it('writes one JUnit test case per cell', () => {
+    const cases = [...first.junit.matchAll(/<testcase classname="marteau\.shop-sweep\.matrix\.(\w+)" name="(\w+): /g)].map((x) => `${x[1]} ${x[2]}`);
+    expect(cases.sort()).toEqual(['db process', 'redis down', 'redis errors', 'redis process', 'redis slow']);
+    expect(first.junit).toMatch(/<testsuites name="marteau-tui" tests="\d+" failures="0"/);
+  });
+
+  it('fails sweep --ci (exit 1) when a cell misses its expectation, and says why', () => {
+    expect(strict.code, strict.out).toBe(1);
+    const [cell] = strict.report.matrix!.cells;
+    expect(strict.report.matrix!.cells).toHaveLength(1);
+    expect(cell).toMatchObject({ backend: 'db', kind: 'process', verdict: 'fail', met: false, within_ms: 1 });
+    expect(cell.why).toMatch(/^p95 \d+ms > 1ms/);
+    expect(strict.junit).toMatch(/failures="1"/);
+    expect(strict.junit).toMatch(/<failure message="p95 \d+ms &gt; 1ms/);
+    expect(strict.out).toMatch(/FAIL db process .* — p95 \d+ms > 1ms/);
+  });
+
+  it('opens the HTML report with the matrix, in a real Chromium', async () => {
+    const profile = mkdtempSync(path.join(tmpdir(), 'marteau-chromium-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
+      viewport: { width: 1200, height: 900 },
+    });
+    try {
+      const page = await context.newPage();
+      const problems: string[] = [];
+      page.on('console', (m) => {
+        if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
+      });
+      await page.goto(`file://${path.join(first.dir, 'index.html')}`, { waitUntil: 'load' });
+      const seen = await page.evaluate(() => ({
+        firstSection: document.querySelector('h2')?.textContent,
+        headers: [...document.querySelectorAll('table.matrix tr:first-child th')].map((t) => t.textContent),
+        rows: [...document.querySelectorAll('table.matrix tr')].slice(1).map((tr) => [...tr.children].map((td) => (td.tagName === 'TH' ? td.textContent : ((td as HTMLElement).dataset.verdict ?? td.textContent)))),
+        passColor: getComputedStyle(document.querySelector('table.matrix td.pass')!).backgroundColor,
+        visible: (document.querySelector('table.matrix') as HTMLElement).getBoundingClientRect().height > 50,
+      }));
+      expect(seen.firstSection).toBe('Resilience matrix');
+      expect(seen.headers).toEqual(['backend', 'down (blackout)', 'slow (delay)', 'protocol errors', 'process fault (real)']);
+      expect(seen.rows).toEqual([
+        ['redis', 'pass', 'pass', 'pass', 'pass'],
+        ['db', 'n/a', 'n/a', 'n/a', 'pass'],
+      ]);
+      expect(seen.passColor).toBe('rgb(220, 252, 231)');
+      expect(seen.visible).toBe(true);
+      await page.screenshot({ path: path.join(first.dir, 'matrix.png') });
+      expect(problems).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+});
