@@ -22,8 +22,9 @@ import { expectList, expectSchema } from './recovery.js';
 import { serviceVars, type ServiceSpec } from './services.js';
 import { durationMs, durationSchema } from './units.js';
 
-export const SWEEP_KINDS = ['down', 'slow', 'errors', 'process'] as const;
-export type SweepKind = (typeof SWEEP_KINDS)[number];
+import { SWEEP_KINDS, type SweepKind } from './sweep-kinds.js';
+
+export { SWEEP_KINDS, type SweepKind };
 
 const backendSchema = z
   .object({

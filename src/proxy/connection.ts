@@ -814,16 +814,7 @@ export class Connection {
   }
 
   private exchangeContext(entry: MixEntry, ex: Exchange, seg: Segment): ExchangeContext {
-    return {
-      proxy: this.core.info,
-      connectionId: this.id,
-      client: this.clientName(),
-      random: this.core.random,
-      state: entry.state,
-      exchangeId: ex.id,
-      label: seg.label,
-      request: seg.data,
-    };
+    return Object.assign(this.connectionContext(entry), { exchangeId: ex.id, label: seg.label, request: seg.data });
   }
 }
 
