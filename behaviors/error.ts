@@ -10,6 +10,8 @@ export default defineBehavior({
   description: "Answers with the protocol's own error (kind: e.g. 503, LOADING, 1205, 57P01, 421).",
   options: z.object({
     kind: z.string().optional(),
+    /** Our own text in place of the kind's canned one (e.g. Redis `-ERR <message>`, an HTTP body). */
+    message: z.string().optional(),
     warmup: z.number().int().min(0).default(0),
     inject: z.boolean().default(false),
   }),
@@ -17,6 +19,6 @@ export default defineBehavior({
     const seen = (ctx.state.get('seen') as number | undefined) ?? 0;
     ctx.state.set('seen', seen + 1);
     if (seen < o.warmup) return act.forward();
-    return o.inject ? act.corrupt(100) : act.error(o.kind);
+    return o.inject ? act.corrupt(100) : act.error(o.kind, o.message);
   },
 });

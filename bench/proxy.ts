@@ -5,30 +5,18 @@
  *
  * Needs `wrk` (Debian package wrk) for the HTTP keep-alive load.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { Histogram } from '../src/proxy/histogram.js';
+import { killChildren, startNode } from './children.js';
+import { protocolTable } from './proxy-protocols.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const run = promisify(execFile);
 const WRK_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const BULK_MB = 256;
-const children: ChildProcess[] = [];
-
-function startNode(script: string, args: string[]): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, [path.join(here, script), ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  children.push(child);
-  return new Promise((resolve, reject) => {
-    child.stdout!.once('data', (d) => resolve({ child, line: String(d).trim() }));
-    child.once('exit', (c) => reject(new Error(`${script} exited with ${c}`)));
-  });
-}
-
 async function wrk(port: number): Promise<{ rps: number; p99: number }> {
   const { stdout } = await run('wrk', ['-t1', '-c32', `-d${WRK_SECONDS}s`, '--latency', `http://127.0.0.1:${port}/`]);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(stdout)?.[1]);
@@ -116,6 +104,7 @@ async function main() {
   }
   const up = await startNode('upstream.js', []);
   const [webPort, sinkPort] = up.line.split(' ').map(Number);
+  if (process.env.BENCH_PART === 'protocols') return protocolTable(webPort);
   const web = {
     direct: webPort,
     pipe: Number((await startNode('target.js', ['pipe', String(webPort)])).line),
@@ -181,8 +170,10 @@ async function main() {
   row('under wrk load: p99, pipe / proxy', `${fmt(mean(p99.pipe), 2)} / ${fmt(mean(p99.dummy), 2)} ms`, `${fmt(mean(p99.dummy) / mean(p99.pipe), 2)}×`, '', undefined);
   row('delay 10 ms accuracy: error at p50 / p99', `${fmt(delayErrP50, 2)} / ${fmt(delayErrP99, 2)} ms`, '', '±2 ms at p99', Math.abs(delayErrP99) <= 2);
   row('mix 10 % error over 20k exchanges', `${fmt(share * 100, 2)} %`, `${fmt(Math.abs(share * 100 - 10), 2)} points off`, '±1.5 points', Math.abs(share * 100 - 10) <= 1.5);
+
+  await protocolTable(webPort);
 }
 
 main()
   .catch((e) => { console.error(e); process.exitCode = 1; })
-  .finally(() => { for (const c of children) c.kill('SIGKILL'); });
+  .finally(killChildren);

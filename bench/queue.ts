@@ -21,6 +21,7 @@ import type { JobQueue } from '../src/core/queue.js';
 import { JournalQueue } from '../src/core/queue.js';
 import { parseQueueUrl } from '../src/core/queue-url.js';
 import { RedisQueue } from '../src/core/redis-queue.js';
+import { measureWorkers } from './queue-workers.js';
 
 const ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 60);
 const BURST = Number(process.env.BENCH_BURST ?? 400);
@@ -136,6 +137,24 @@ function row(name: string, f: Figures): string {
   return `${name.padEnd(22)} ${f.p50.toFixed(2).padStart(9)} ms ${f.p95.toFixed(2).padStart(9)} ms ${f.jobsPerSecond.toFixed(0).padStart(9)} jobs/s`;
 }
 
+/** Workers added to one Redis: 1 (the baseline), then 10 and 30 (BENCH_WORKERS), each on its own database. */
+async function workersTable(url: string): Promise<void> {
+  const counts = (process.env.BENCH_WORKERS ?? '10,30').split(',').map(Number);
+  const base = await measureWorkers(url, 1, 1);
+  const rows = [base];
+  for (const [i, n] of counts.entries()) rows.push(await measureWorkers(url, 2 + i, n));
+  process.stdout.write(`\nworkers on one Redis (real engines in threads, one node each, jobs holding it ${process.env.BENCH_HOLD_MS ?? 500} ms)\n`);
+  process.stdout.write(`${'workers'.padStart(7)} ${'jobs'.padStart(5)} ${'enqueue/s'.padStart(10)} ${'gap p50'.padStart(9)} ${'gap p95'.padStart(9)} ${'claims/job'.padStart(10)} ${'wall/ideal'.padStart(10)}   vs 1 worker: enqueue, gap p95\n`);
+  for (const r of rows) {
+    const ratios = r === base ? '(baseline)' : `${(r.enqueuePerSecond / base.enqueuePerSecond).toFixed(2)}x, ${(r.gapP95 / base.gapP95).toFixed(2)}x`;
+    process.stdout.write(
+      `${String(r.workers).padStart(7)} ${String(r.jobs).padStart(5)} ${r.enqueuePerSecond.toFixed(0).padStart(10)} ${`${r.gapP50.toFixed(1)} ms`.padStart(9)} ${`${r.gapP95.toFixed(1)} ms`.padStart(9)} ${r.claimsPerJob.toFixed(2).padStart(10)} ${(r.wallMs / r.idealMs).toFixed(2).padStart(9)}x   ${ratios}\n`,
+    );
+  }
+  const worst = rows.at(-1)!;
+  process.stdout.write(`target: node gap p95 <= 50 ms at ${worst.workers} workers: ${worst.gapP95 <= 50 ? 'met' : 'NOT met'} (${worst.gapP95.toFixed(1)} ms)\n`);
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'marteau-bench-queue-'));
   const redis = await startRedis(dir);
@@ -150,6 +169,7 @@ async function main(): Promise<void> {
     process.stdout.write(
       `ratio redis/journal:   p50 ${(team.p50 / journal.p50).toFixed(2)}x, p95 ${(team.p95 / journal.p95).toFixed(2)}x, jobs/s ${(team.jobsPerSecond / journal.jobsPerSecond).toFixed(2)}x\n`,
     );
+    await workersTable(redis.url);
   } finally {
     redis.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -34,6 +34,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     .option('-b, --behaviors <mix>', 'behavior mix, e.g. 20:delay,10:error (the rest passes through)')
     .option('-n, --name <name>', 'proxy name (defaults to the protocol)')
     .option('--seed <seed>', 'make the fault sequence replayable')
+    .option('--rewrite-host', "http: write the upstream address into each request's Host header (Vaurien's overwrite_host_header)")
     .addOption(new Option('--pin <unit>', 'draw a behavior per exchange or per connection').choices(['exchange', 'connection']).default('exchange'))
     .option('--statsd <host:port>', 'send a statsd counter per fault and a timing per exchange')
     .option('--statsd-prefix <prefix>', 'statsd metric prefix', 'marteau')

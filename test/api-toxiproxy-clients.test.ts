@@ -8,7 +8,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningCli } from './helpers/cli.js';
 import { exchange, startEchoServer } from './helpers/echo.js';
-import { freePort } from './helpers/net.js';
+import { connects, freePort } from './helpers/net.js';
 
 let api: RunningCli & { url: string };
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
@@ -41,15 +41,6 @@ async function send(method: string, path: string, body?: string, json = true) {
 }
 
 const portOf = (listen: string) => Number(listen.split(':').pop());
-
-/** Whether a TCP connect to the port succeeds (Ruby's assert_proxy_available / _unavailable). */
-function connects(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
-  });
-}
 
 /** An open connection through a proxy that has exchanged `hello`; resolves `closed` when the proxy closes it. */
 async function openConnection(port: number, expectReply = true): Promise<{ closed: Promise<void>; socket: net.Socket }> {

@@ -14,7 +14,7 @@ import { compileSchedule, type MixChange } from '../src/core/schedule.js';
 import { parseMix, type MixSpec } from '../src/proxy/mix.js';
 import { defaultRegistry } from '../src/proxy/proxy.js';
 import { defaultRunners } from '../src/runners/index.js';
-import { scheduleLine } from '../src/ui/schedule-line.js';
+import { activeFault, scheduleLine } from '../src/ui/schedule-line.js';
 import { removeTemp, temp } from './helpers/projects.js';
 
 afterAll(removeTemp);
@@ -245,8 +245,13 @@ describe('what views say about a schedule', () => {
     const running = view({ current: { entry: 'outage', label: 'step', restore: false }, next: { at: now + 4200, entry: 'outage', label: 'end of step' }, remaining: 1 });
     expect(scheduleLine(running, now)).toEqual({ state: 'running', now: 'outage · step', next: 'next outage · end of step in 5s' });
     expect(scheduleLine({ ...running, next: { ...running.next!, at: now + 125_000 } }, now)!.next).toBe('next outage · end of step in 2m05s');
-    expect(scheduleLine({ ...running, paused: true }, now)).toMatchObject({ state: 'paused', now: 'paused (p resumes) at outage · step' });
-    expect(scheduleLine({ ...running, paused: true, manual: true }, now)).toMatchObject({ state: 'manual', now: 'set by hand, scenario paused (p resumes)' });
+    expect(scheduleLine({ ...running, paused: true }, now)).toMatchObject({ state: 'paused', now: 'paused (s resumes) at outage · step' });
+    expect(scheduleLine({ ...running, paused: true, manual: true }, now)).toMatchObject({ state: 'manual', now: 'set by hand, scenario paused (s resumes)' });
+    // The Proxies pane: the fault in force and when it ends.
+    expect(activeFault('50:error', running, now)).toEqual({ faulty: true, text: 'fault 50:error · outage · ends in 5s' });
+    expect(activeFault('50:error', { ...running, manual: true, paused: true }, now).text).toBe('fault 50:error · set by hand · until changed');
+    expect(activeFault('', running, now)).toEqual({ faulty: false, text: 'no fault · next in 5s (outage)' });
+    expect(activeFault('100:dummy', undefined, now)).toEqual({ faulty: false, text: 'no fault' });
     expect(scheduleLine(view({ current: { entry: 'outage', label: 'end of step', restore: true } }), now)).toEqual({ state: 'done', now: 'outage · own mix', next: 'no more changes' });
   });
 

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { startHttpServer } from './helpers/http-server.js';
-import { freePort } from './helpers/net.js';
+import { connects, freePort } from './helpers/net.js';
 
 let dir: string;
 let web: Awaited<ReturnType<typeof startHttpServer>>;
@@ -30,14 +30,6 @@ function get(port: number): Promise<{ status: number; ms: number }> {
       res.on('end', () => resolve({ status: res.statusCode ?? 0, ms: performance.now() - start }));
     });
     req.on('error', () => resolve({ status: 0, ms: performance.now() - start }));
-  });
-}
-
-function connects(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port, host: '127.0.0.1' });
-    s.once('connect', () => { s.destroy(); resolve(true); });
-    s.once('error', () => resolve(false));
   });
 }
 
@@ -75,6 +67,24 @@ describe("Vaurien's command line", () => {
       expect(statuses).toEqual([200, 200, 503]);
     } finally {
       expect(await cli.stop()).toBe(0);
+    }
+  });
+
+  it('--protocol-http-overwrite-host-header writes the backend address into Host, as Vaurien\'s http protocol does', async () => {
+    const hostEcho = http.createServer((req, res) => res.end(req.headers.host));
+    await new Promise<void>((r) => hostEcho.listen(0, '127.0.0.1', r));
+    const backend = `127.0.0.1:${(hostEcho.address() as net.AddressInfo).port}`;
+    const port = await freePort();
+    const cli = runCli(['proxy', '--proxy', `127.0.0.1:${port}`, '--backend', backend, '--protocol', 'http', '--protocol-http-overwrite-host-header', '--interval', '60000']);
+    try {
+      await cli.waitFor(/listening/, { timeoutMs: 60_000 });
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`http://127.0.0.1:${port}/`, { headers: { host: 'shop.example' } });
+        expect(await res.text()).toBe(backend);
+      }
+    } finally {
+      expect(await cli.stop()).toBe(0);
+      hostEcho.close();
     }
   });
 

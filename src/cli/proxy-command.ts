@@ -28,6 +28,7 @@ export interface ProxyCommandOptions {
   behaviors?: string;
   name?: string;
   seed?: string;
+  rewriteHost?: boolean;
   pin: string;
   statsd?: string;
   statsdPrefix: string;
@@ -305,6 +306,7 @@ async function buildConfig(o: ProxyCommandOptions): Promise<BuiltConfig> {
         behaviors,
         pin: o.pin,
         seed: o.seed,
+        rewriteHost: o.rewriteHost,
       }],
       statsd,
     },

@@ -9,9 +9,9 @@ import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../config/errors.js';
 import type { ProxiesConfig } from '../config/proxies.js';
 import { readVaurienIni, type Ini, type IniValue } from '../config/vaurien-ini.js';
-import { locateSyntaxError } from '../proxy/api/json.js';
+import { JsonSyntaxError, parseJson } from '../proxy/api/json.js';
 import type { ProxySpec } from '../proxy/api/control.js';
-import { baseType } from '../proxy/api/vaurien.js';
+import { baseType, textAs } from '../proxy/api/vaurien.js';
 import type { MixSpec } from '../proxy/mix.js';
 import { buildRegistry } from '../proxy/plugins.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../proxy/protocol.js';
@@ -80,8 +80,14 @@ export function translateArgs(input: readonly string[]): TranslatedArgs {
       const { behavior, option, type } = behaviorFlag(flag, registry);
       const value = type === 'boolean' && inline === undefined ? true : fromFlag(flag, take(), type);
       (behaviorOptions[behavior] ??= {})[option] = value;
+    } else if (flag === '--protocol-http-overwrite-host-header') {
+      args.push('--rewrite-host');
+    } else if (/^--protocol-\w+-(keep-alive|reuse-socket)$/.test(flag)) {
+      // Vaurien's socket reuse: connections here are always kept alive as the client asks.
+    } else if (/^--protocol-\w+-buffer$/.test(flag)) {
+      take();
     } else if (flag.startsWith('--protocol-')) {
-      throw new UsageError(`${flag}: this Vaurien protocol option is not supported; the ${flag.split('-')[3] ?? ''} framing here needs none of it`);
+      throw new UsageError(`${flag}: not a Vaurien protocol option this proxy knows (it takes --protocol-http-overwrite-host-header)`);
     } else {
       args.push(arg);
     }
@@ -111,17 +117,9 @@ function behaviorFlag(flag: string, registry: ReturnType<typeof buildRegistry>):
 }
 
 function fromFlag(flag: string, text: string, type: string | undefined): unknown {
-  if (type === 'number') {
-    const n = Number(text);
-    if (text.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${flag}: expected a number, got "${text}"`);
-    return n;
-  }
-  if (type === 'boolean') {
-    if (/^(true|yes|on|1)$/i.test(text)) return true;
-    if (/^(false|no|off|0)$/i.test(text)) return false;
-    throw new UsageError(`${flag}: expected true or false, got "${text}"`);
-  }
-  return text;
+  const r = textAs(text, type);
+  if ('expected' in r) throw new UsageError(`${flag}: expected ${r.expected}, got "${text}"`);
+  return r.value;
 }
 
 // ---- config files ---------------------------------------------------------------------------
@@ -151,12 +149,13 @@ export async function readToxiproxyConfig(file: string): Promise<ProxySpec[]> {
   const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
     throw new ConfigError(file, undefined, undefined, `cannot read the file (${e.code ?? e})`, 'check the path given to --config');
   });
-  const problem = locateSyntaxError(text);
-  if (problem) {
-    const before = text.slice(0, problem.offset).split('\n');
-    throw new ConfigError(file, before.length, before[before.length - 1].length + 1, `JSON syntax: ${problem.reason}`);
+  let list: unknown;
+  try {
+    list = parseJson(text);
+  } catch (e) {
+    if (e instanceof JsonSyntaxError) throw new ConfigError(file, e.line, e.column, `JSON syntax: ${e.reason}`);
+    throw e;
   }
-  const list = JSON.parse(text) as unknown;
   if (!Array.isArray(list)) throw new ConfigError(file, 1, 1, "expected a JSON list of proxies, as Toxiproxy's -config takes", 'e.g. [{"name": "redis", "listen": "127.0.0.1:26379", "upstream": "127.0.0.1:6379"}]');
   return list.map((item, i) => {
     const o = (item && typeof item === 'object' ? item : {}) as Record<string, unknown>;
@@ -172,6 +171,9 @@ export async function readToxiproxyConfig(file: string): Promise<ProxySpec[]> {
   });
 }
 
+/** Vaurien's protocol options: the Host rewrite is honoured, socket reuse and buffer sizes have no use here. */
+const PROTOCOL_OPTIONS = new Set(['overwrite_host_header', 'keep_alive', 'reuse_socket', 'buffer']);
+
 /** What a Vaurien INI file gives: one proxy, maybe statsd, and the keys we read but do not use. */
 export interface VaurienConfig {
   config: ProxiesConfig;
@@ -180,10 +182,11 @@ export interface VaurienConfig {
 
 /**
  * A Vaurien INI file as Vaurien applies it: its [vaurien] and [statsd] values override the
- * command line (Vaurien reads the file after its flags), [protocol:NAME] must be empty of
- * options we cannot honour, and [behavior:NAME] sections (Python callables) are refused.
+ * command line (Vaurien reads the file after its flags), the running protocol's
+ * [protocol:NAME] `overwrite_host_header` is honoured, and [behavior:NAME] sections (Python
+ * callables) are refused.
  */
-export function vaurienConfig(file: string, flags: { listen?: string; upstream?: string; protocol: string; behaviors?: string }, behaviorOptions: BehaviorOptions): VaurienConfig {
+export function vaurienConfig(file: string, flags: { listen?: string; upstream?: string; protocol: string; behaviors?: string; rewriteHost?: boolean }, behaviorOptions: BehaviorOptions): VaurienConfig {
   const ini = readVaurienIni(file);
   const get = (section: string, key: string): IniValue | undefined => ini.get(section)?.get(key)?.value;
   const at = (section: string, key: string) => ini.get(section)?.get(key);
@@ -201,9 +204,8 @@ export function vaurienConfig(file: string, flags: { listen?: string; upstream?:
           'write the behavior as a JavaScript plugin (see behaviors/README.md) and list it under plugins: in a YAML config');
       }
     }
-    if (name.startsWith('protocol:') && entries.size) {
-      const first = [...entries.entries()][0];
-      throw new ConfigError(file, first[1].line, 1, `[${name}] ${first[0]}: this Vaurien protocol option is not supported`);
+    for (const [key, e] of name.startsWith('protocol:') ? entries : []) {
+      if (!PROTOCOL_OPTIONS.has(key)) throw new ConfigError(e.file, e.line, 1, `[${name}] ${key}: not a Vaurien protocol option this proxy knows (overwrite_host_header, keep_alive, reuse_socket, buffer)`);
     }
   }
   const protocol = text('vaurien', 'protocol', flags.protocol);
@@ -216,6 +218,8 @@ export function vaurienConfig(file: string, flags: { listen?: string; upstream?:
       upstream: text('vaurien', 'backend', flags.upstream ?? 'localhost:80'),
       protocol: protocol as ProtocolName,
       behaviors: withOptions(mixText, behaviorOptions),
+      // Vaurien applies only the running protocol's section.
+      rewriteHost: get(`protocol:${protocol}`, 'overwrite_host_header') === true || flags.rewriteHost,
     }],
   };
   if (get('statsd', 'enabled') === true) {

@@ -31,6 +31,7 @@ export const proxySchema = z
     seed: z.union([z.number(), z.string()]).optional(),
     max_buffer: z.number().int().positive().optional(),
     max_connections: z.number().int().positive().max(1_000_000).optional().describe('open connections at most; more are refused (default 1000)'),
+    rewrite_host: z.boolean().optional(),
   })
   .strict();
 
@@ -151,6 +152,7 @@ export function parseProxiesConfig(src: SourceDoc, registry: BehaviorRegistry): 
       seed: p.seed,
       maxBuffer: p.max_buffer,
       maxConnections: p.max_connections,
+      rewriteHost: p.rewrite_host,
     };
   });
   const target = parsed.data.api?.vaurien_proxy;

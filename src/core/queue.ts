@@ -1,5 +1,5 @@
 /**
- * The job queue: a narrow interface and one implementation, `LogQueue`, over any totally ordered
+ * The job queue: a narrow interface (queue-types.ts) and one implementation, `LogQueue`, over any totally ordered
  * append-only log of records: the journal file (the embedded default, `JournalQueue`) or a Redis
  * stream (team mode, see redis-queue.ts). Every process reading the same log sees the same jobs;
  * a claim is an appended record, and the fold decides which claim won, so two engines never run
@@ -10,99 +10,9 @@ import { watch, type FSWatcher } from 'node:fs';
 import { Journal, MAX_RECORD_BYTES, RecordTooLargeError } from './journal.js';
 import { isTerminal, QueueState, type Job, type JobOutcome, type JobSpec, type JournalRecord, type NodeClaim } from './jobs.js';
 import { currentOwner, isOwnerAlive, type Owner } from './owner.js';
-import type { LogStream } from './events.js';
-import type { ProxyStats } from '../proxy/proxy.js';
-import type { NodeView } from './node-pool.js';
+import type { JobQueue, LostJobs, RecordLog } from './queue-types.js';
 
-export interface JobQueue {
-  open(): Promise<void>;
-  close(): Promise<void>;
-  /** Add a job; its id may be given (the engine writes the config snapshot under it first). */
-  enqueue(spec: Omit<JobSpec, 'id'> & { id?: string }): Promise<Job>;
-  /** Cancel a queued job now, or ask the engine running it to stop. */
-  cancel(id: string): Promise<Job>;
-  /**
-   * A new queued job with the same spec (`retryOf` points at the old one). Its origin is the
-   * caller's: a `--ci` run's job retried from a terminal must not be left to that (gone) run.
-   */
-  retry(id: string, o?: { id?: string; origin?: string }): Promise<Job>;
-  /** All jobs, oldest first, history included. Frozen: a new array when anything changed. */
-  list(): readonly Readonly<Job>[];
-  get(id: string): Readonly<Job> | undefined;
-  /** A full id from a unique prefix (like git). Throws QueueError otherwise. */
-  resolve(idOrPrefix: string): string;
-  /** Take a queued job onto nodes; undefined when another process got it (or the nodes) first. */
-  claim(id: string, nodes: NodeClaim[]): Promise<string | undefined>;
-  /** Remember a process group started for a running job (crash clean-up). */
-  recordProcess(id: string, claim: string, node: string, pgid: number): Promise<void>;
-  finish(id: string, claim: string, outcome: JobOutcome): Promise<void>;
-  setNodeEnabled(name: string, enabled: boolean): Promise<void>;
-  nodeEnabled(name: string): boolean | undefined;
-  /** Running jobs per node across all processes. */
-  nodeUse(name: string): number;
-  /** Mark running jobs whose owner process is dead as interrupted; returns them. */
-  recoverInterrupted(): Promise<Readonly<Job>[]>;
-  /** Called after changes, whoever made them (this process or another). */
-  watch(listener: () => void): () => void;
-  /** Pick up records appended by other processes now. */
-  sync(): Promise<void>;
-
-  // ---- shared backends only (team mode): what a file in a shared state dir gives for free ----
-  /** Where it lives, for views (credentials masked). */
-  readonly label?: string;
-  /** false while a shared backend cannot be reached (it reconnects by itself). */
-  online?(): boolean;
-  /**
-   * Keep a file of a job (its config snapshot, `chaos:` file, seed) where engines and terminals
-   * on other machines read it: what they need to run, retry and replay it.
-   */
-  storeJobFile?(id: string, name: string, text: string): Promise<void>;
-  loadJobFile?(id: string, name: string): Promise<string | undefined>;
-  /** Live output of a job run here, for the other processes; `onLine` gets theirs. */
-  publishLine?(jobId: string, line: SharedLine): void;
-  onLine?(listener: (jobId: string, line: SharedLine) => void): () => void;
-  /** Reserve this worker's node names for the team; throws when another live worker has one. */
-  claimNodeNames?(names: readonly string[]): Promise<void>;
-  /** Remove finished jobs that ended before this time (ms) from the shared history; returns how many. */
-  purge?(endedBefore: number): Promise<number>;
-  /** This process's lease on the shared queue: its last heartbeat Redis took, and how long it holds. */
-  lease?(): { lastBeat: number; ttlMs: number };
-  /** What this process runs on (nodes, proxies of its jobs); `remotePresence` merges the others'. */
-  publishPresence?(p: Presence): void;
-  remotePresence?(): Presence;
-}
-
-/** What a process shows the team: its nodes' state and its running jobs' proxy counters. */
-export interface Presence {
-  nodes: NodeView[];
-  proxies: ProxyStats[];
-}
-
-export interface SharedLine {
-  at: number;
-  node?: string;
-  stream: LogStream;
-  level?: 'info' | 'warn' | 'error';
-  line: string;
-}
-
-/** What happens to the running jobs of an engine found dead: `interrupt` (default) or `requeue`. */
-export type LostJobs = 'interrupt' | 'requeue';
-
-/** Where a LogQueue's records live: appended in one order that every reader sees alike. */
-export interface RecordLog {
-  open(): Promise<void>;
-  close(): Promise<void>;
-  append(r: JournalRecord): Promise<void>;
-  /** Records appended (by anyone) since the previous call, in log order. */
-  readNew(): Promise<JournalRecord[]>;
-  /** Call `onChange` when new records may be there (it returns once they are read); returns a stop function. */
-  watch(onChange: () => Promise<void>): () => void;
-  /** Append a claim unless a live engine already claimed the job (false: nothing appended). */
-  appendClaim?(r: Extract<JournalRecord, { t: 'claimed' }>): Promise<boolean>;
-  /** Free what `appendClaim` holds for a claim the fold refused. */
-  releaseClaim?(id: string, claim: string): Promise<void>;
-}
+export type { JobQueue, LostJobs, Presence, RecordLog, SharedLine } from './queue-types.js';
 
 export class QueueError extends Error {
   constructor(message: string) {

@@ -3,8 +3,9 @@
  *
  * The records that make the queue are the journal's, appended to one Redis stream (XADD gives a
  * single order every reader sees), and folded by the same LogQueue code: a claim race is decided
- * by the first valid claim in the stream, so no node ever takes more than its `max` jobs however
- * many workers race. What a shared state dir gives the journal for free is added here:
+ * by the first valid claim in the stream, and a gate (redis-log.ts) keeps a claimed job from
+ * getting more claims, so the stream grows with the jobs, not with the workers. Each node name
+ * belongs to one live worker. What a shared state dir gives the journal for free is added here:
  *   - heartbeats: each process refreshes a key with a TTL; a running job whose owner's key is gone
  *     is interrupted (or requeued) by whichever process notices first (the fold keeps only one);
  *   - each job's files (config snapshot, `chaos:` file, seed), for engines on other machines;

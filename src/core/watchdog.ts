@@ -9,7 +9,8 @@
  * In team mode with `lost_jobs: requeue` it also holds the engine's lease: the engine passes on
  * the time of each heartbeat Redis took, and once the lease would have run out (the engine hung,
  * was stopped, or lost Redis while the others may judge it dead) the groups are killed, before
- * anyone can have started the job again. SIGKILL at once: a grace period would overlap. Node has no PR_SET_PDEATHSIG; a pipe's end is the portable signal of a parent's death.
+ * anyone can have started the job again. SIGKILL at once: a grace period would overlap.
+ * Node has no PR_SET_PDEATHSIG; a pipe's end is the portable signal of a parent's death.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { processStartTime } from './owner.js';

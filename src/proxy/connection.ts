@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { draw, type Mix, type MixEntry } from './mix.js';
 import type { Action, Behavior, ConnectionContext, ExchangeContext, HookResult, Stream } from './plugin.js';
 import { FramingError, type ErrorReply, type FramerSession, type Protocol, type Segment } from './protocol.js';
+import { Outbox } from './outbox.js';
 import { randomBytes } from './protocols/tcp.js';
 import type { ProxyCore } from './proxy.js';
 
@@ -20,34 +21,51 @@ interface ReplyPlan {
   corrupt?: number;
 }
 
-interface Exchange {
-  id: number;
-  ordinal: number;
+const NO_PLAN: ReplyPlan = { delayMs: 0 };
+/** Shared by every exchange that holds no reply bytes (most): replaced, never pushed to. */
+const NO_CHUNKS: Buffer[] = [];
+const NO_ENTRIES: MixEntry[] = [];
+const NO_OUTCOMES: Outcome[] = [];
+
+/** A class, so that each exchange is one small object of one shape. */
+class Exchange {
   behavior: string;
-  label?: string;
   /** Request bytes are not forwarded. */
-  skip: boolean;
-  noReply: boolean;
-  request: ReplyPlan;
-  reply: ReplyPlan;
+  skip = false;
+  request = NO_PLAN;
+  reply = NO_PLAN;
   /** Bytes the proxy sends instead of the server's reply. */
-  injected?: ErrorReply;
+  injected?: ErrorReply = undefined;
   /** The request must reach the server, but its reply is swallowed and `injected` sent instead. */
-  replace: boolean;
+  replace = false;
   /** Forward the request, then close both sides (Vaurien's abort). */
-  abort: boolean;
+  abort = false;
   /** When the request's first bytes reached the proxy: the client's clock starts here. */
   startedAt: number;
   /** The exchange's time went to the stats (once, when the client got its reply). */
-  timed: boolean;
+  timed = false;
   /** Reply bytes waiting for their turn or their delay. */
-  chunks: Buffer[];
-  replyStarted: boolean;
-  replyEnded: boolean;
-  releaseAt: number;
-}
+  chunks = NO_CHUNKS;
+  replyStarted = false;
+  replyEnded = false;
+  releaseAt = 0;
 
-const NO_PLAN: ReplyPlan = { delayMs: 0 };
+  constructor(
+    readonly id: number,
+    readonly ordinal: number,
+    entry: MixEntry,
+    readonly noReply: boolean,
+    startedAt: number,
+  ) {
+    this.behavior = entry.behavior.name;
+    this.startedAt = startedAt;
+  }
+
+  hold(data: Buffer): void {
+    if (this.chunks === NO_CHUNKS) this.chunks = [data];
+    else this.chunks.push(data);
+  }
+}
 const HOOK_TIMEOUT_MS = 5000;
 
 export class Connection {
@@ -78,6 +96,20 @@ export class Connection {
   private serverEnded = false;
   private closed = false;
   private timers = new Set<NodeJS.Timeout>();
+  /** Bytes of this tick for each side, written once per data event (or per tick for timers). */
+  private readonly toServer = new Outbox();
+  private readonly toClient = new Outbox();
+  /** Inside a socket's data handler, which flushes the outboxes when it is done. */
+  private handling = false;
+  private flushQueued = false;
+  private readonly flushSoon = () => {
+    this.flushQueued = false;
+    this.flush();
+  };
+  /** performance.now() at the start of the data event being handled, else -1 (see clock()). */
+  private stamp = -1;
+  /** "address:port" of the client, read once (each read is a call into the socket). */
+  private clientAddress?: string;
   readonly id: number;
   readonly openedAt = performance.now();
 
@@ -163,15 +195,30 @@ export class Connection {
   private onClientData(chunk: Buffer): void {
     this.core.counters.bytes.upstream += chunk.length;
     if (this.dropUpstream) return;
-    const segments = this.frame(chunk, 'client');
-    if (segments.length === 1 && !this.requestsBusy && this.requests.length === 0) {
-      // Fast path: nothing queued, handle inline.
-      const wait = this.handleRequest(segments[0]);
-      if (wait) this.waitThen(wait, () => this.pumpRequests());
-      return;
+    this.handling = true;
+    this.stamp = performance.now();
+    try {
+      const segments = this.frame(chunk, 'client');
+      if (!this.requestsBusy && this.requests.length === 0) {
+        // Fast path: nothing queued, handle the chunk's segments in one pass until one must wait.
+        for (let i = 0; i < segments.length; i++) {
+          const wait = this.handleRequest(segments[i]);
+          if (wait) {
+            for (let j = i + 1; j < segments.length; j++) this.requests.push(segments[j]);
+            this.waitThen(wait, () => this.pumpRequests());
+            return;
+          }
+        }
+        if (this.clientEnded) this.maybeEndServer();
+        return;
+      }
+      for (const s of segments) this.requests.push(s);
+      if (!this.requestsBusy) this.pumpRequests();
+    } finally {
+      this.handling = false;
+      this.stamp = -1;
+      this.flush();
     }
-    for (const s of segments) this.requests.push(s);
-    if (!this.requestsBusy) this.pumpRequests();
   }
 
   private pumpRequests(): void {
@@ -221,7 +268,11 @@ export class Connection {
   private sendRequest(ex: Exchange, seg: Segment): Promise<void> | undefined {
     if (this.closed) return undefined;
     let wait: Promise<void> | undefined;
-    if (!ex.skip) wait = this.writeShaped(seg.data, ex.request, (b) => this.writeServer(b));
+    if (!ex.skip) {
+      const host = seg.start ? this.core.hostHeader : undefined;
+      const data = host && this.protocol.rewriteHost ? this.protocol.rewriteHost(seg.data, host) : seg.data;
+      wait = this.writeShaped(data, ex.request, (b) => this.writeServer(b));
+    }
     if (!seg.end) return wait;
     const finish = () => this.requestSent(ex);
     if (wait) return wait.then(finish);
@@ -233,6 +284,7 @@ export class Connection {
     this.current = undefined;
     if (ex.abort) {
       // Let the request reach the server, then cut both sides before any reply.
+      this.flush();
       this.server.end(() => this.destroy());
       this.client.destroy();
       return;
@@ -262,30 +314,29 @@ export class Connection {
    */
   private startExchange(seg: Segment): Promise<void> | undefined {
     const entry = this.pinned ?? draw(this.core.mix, this.core.random);
-    const ex: Exchange = {
-      id: ++this.exchangeCount,
-      ordinal: this.ordinal++,
-      behavior: entry.behavior.name,
-      label: seg.label,
-      skip: false,
-      noReply: seg.noReply === true,
-      request: NO_PLAN,
-      reply: NO_PLAN,
-      replace: false,
-      abort: false,
-      startedAt: performance.now(),
-      timed: false,
-      chunks: [],
-      replyStarted: false,
-      replyEnded: false,
-      releaseAt: 0,
-    };
+    const ex = new Exchange(++this.exchangeCount, this.ordinal++, entry, seg.noReply === true, this.clock());
     this.current = ex;
     this.core.counters.exchanges++;
     // A request the server never answers (memcache noreply, COM_QUIT, Terminate) is never faulted:
     // withholding it would lose data silently (e.g. MySQL long data) and count errors no client saw.
-    const sources = seg.noReply ? [] : [entry, ...this.activeToxics()].filter((e) => e.behavior.onExchange);
-    const results = sources.map((e) => this.callHook(e, () => e.behavior.onExchange!(this.exchangeContext(e, ex, seg), e.options)));
+    if (ex.noReply) {
+      this.plan(ex, seg, NO_ENTRIES, NO_OUTCOMES);
+      return undefined;
+    }
+    const toxics = this.activeToxics();
+    if (toxics.length === 0) {
+      // The common case, without a list: one drawn behavior, a hook or none.
+      if (!entry.behavior.onExchange) {
+        this.plan(ex, seg, NO_ENTRIES, NO_OUTCOMES);
+        return undefined;
+      }
+      const r = this.exchangeHook(entry, ex, seg);
+      if (r instanceof Promise) return r.then((o) => this.plan(ex, seg, [entry], [o]));
+      this.plan(ex, seg, [entry], [r]);
+      return undefined;
+    }
+    const sources = [entry, ...toxics].filter((e) => e.behavior.onExchange);
+    const results = sources.map((e) => this.exchangeHook(e, ex, seg));
     if (results.some((r) => r instanceof Promise)) {
       return Promise.all(results).then((rs) => this.plan(ex, seg, sources, rs));
     }
@@ -293,24 +344,36 @@ export class Connection {
     return undefined;
   }
 
+  private exchangeHook(e: MixEntry, ex: Exchange, seg: Segment): Outcome | Promise<Outcome> {
+    try {
+      return this.settle(e, e.behavior.onExchange!(this.exchangeContext(e, ex, seg), e.options));
+    } catch (err) {
+      return this.hookFailed(e, err);
+    }
+  }
+
   /** A hook's actions, or 'failed' when it threw: isolated to this exchange, which gets an error. */
   private callHook(e: MixEntry, call: () => HookResult | Promise<HookResult>): Outcome | Promise<Outcome> {
-    const failed = (err: unknown): Outcome => {
-      this.pluginFailed(e.behavior, err);
-      return 'failed';
-    };
     try {
-      const r = call();
-      if (!(r instanceof Promise)) return toActions(r);
-      // A hook that never settles would stall its exchange (and the pipeline behind it) forever.
-      let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`hook did not settle within ${HOOK_TIMEOUT_MS} ms`)), HOOK_TIMEOUT_MS);
-      });
-      return Promise.race([r, deadline]).then(toActions, failed).finally(() => clearTimeout(timer));
+      return this.settle(e, call());
     } catch (err) {
-      return failed(err);
+      return this.hookFailed(e, err);
     }
+  }
+
+  private settle(e: MixEntry, r: HookResult | Promise<HookResult>): Outcome | Promise<Outcome> {
+    if (!(r instanceof Promise)) return toActions(r);
+    // A hook that never settles would stall its exchange (and the pipeline behind it) forever.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`hook did not settle within ${HOOK_TIMEOUT_MS} ms`)), HOOK_TIMEOUT_MS);
+    });
+    return Promise.race([r, deadline]).then(toActions, (err) => this.hookFailed(e, err)).finally(() => clearTimeout(timer));
+  }
+
+  private hookFailed(e: MixEntry, err: unknown): Outcome {
+    this.pluginFailed(e.behavior, err);
+    return 'failed';
   }
 
   /** Toxics in force on this connection: toxicity is drawn per connection (as Toxiproxy does) and again when a toxic changes. */
@@ -327,19 +390,28 @@ export class Connection {
     });
   }
 
-  private plan(ex: Exchange, seg: Segment, sources: MixEntry[], outcomes: Outcome[]): void {
-    const actions: Action[] = [];
+  private plan(ex: Exchange, seg: Segment, sources: readonly MixEntry[], outcomes: readonly Outcome[]): void {
     ex.behavior = 'dummy';
-    outcomes.forEach((o, i) => {
+    let actions: Action[] | undefined;
+    for (let i = 0; i < outcomes.length; i++) {
+      const o = outcomes[i];
       const name = o === 'failed' ? 'plugin_error' : sources[i].behavior.name;
       const list: Action[] = o === 'failed' ? [{ type: 'error' }] : o;
       if (list.some((a) => a.type !== 'forward')) {
         if (ex.behavior === 'dummy') ex.behavior = name;
         this.core.count(name);
-        actions.push(...list);
+        (actions ??= []).push(...list);
       }
-    });
+    }
     if (ex.behavior === 'dummy') this.core.count('dummy');
+    if (actions) this.applyActions(ex, seg, actions);
+    // A reply slot keeps the client's replies in request order. Without reply framing, forwarded
+    // exchanges take one later (requestSent), and only when their reply is shaped.
+    const expectsServerReply = this.protocol.framesReplies && !ex.skip && !ex.noReply;
+    if (ex.injected || expectsServerReply) this.replies.push(ex);
+  }
+
+  private applyActions(ex: Exchange, seg: Segment, actions: Action[]): void {
     const request: ReplyPlan = { delayMs: 0 };
     const reply: ReplyPlan = { delayMs: 0 };
     for (const a of actions) {
@@ -359,7 +431,7 @@ export class Connection {
           (a.stream === 'upstream' ? request : reply).corrupt = a.bytes;
           break;
         case 'error':
-          ex.injected = this.encodeError(a.kind, seg);
+          ex.injected = this.encodeError(a.kind, seg, a.message);
           if (seg.mustForward) ex.replace = true;
           else this.skip(ex);
           break;
@@ -394,10 +466,6 @@ export class Connection {
     ex.reply = hasReplyPlan(reply) ? reply : NO_PLAN;
     // The client expects nothing back for a noReply request, not even an error.
     if (ex.noReply) ex.injected = undefined;
-    // A reply slot keeps the client's replies in request order. Without reply framing, forwarded
-    // exchanges take one later (requestSent), and only when their reply is shaped.
-    const expectsServerReply = this.protocol.framesReplies && !ex.skip && !ex.noReply;
-    if (ex.injected || expectsServerReply) this.replies.push(ex);
   }
 
   private skip(ex: Exchange): void {
@@ -411,9 +479,9 @@ export class Connection {
     else if (a.type === 'slowClose') this.slowCloseMs = Math.max(this.slowCloseMs, a.ms);
   }
 
-  private encodeError(kind: string | undefined, seg: Segment): ErrorReply {
+  private encodeError(kind: string | undefined, seg: Segment, message?: string): ErrorReply {
     const k = kind && kind in this.protocol.errorKinds ? kind : this.protocol.defaultError;
-    return this.protocol.encodeError(k, { label: seg.label, request: seg.data, random: this.core.random });
+    return this.protocol.encodeError(k, { label: seg.label, request: seg.data, random: this.core.random, message });
   }
 
   // ---- server -> client -------------------------------------------------------------------
@@ -421,17 +489,25 @@ export class Connection {
   private onServerData(chunk: Buffer): void {
     this.core.counters.bytes.downstream += chunk.length;
     if (this.dropDownstream) return;
-    const segments = this.frame(chunk, 'server');
-    for (const seg of segments) this.handleReply(seg);
-    this.pumpReplies();
+    this.handling = true;
+    this.stamp = performance.now();
+    try {
+      const segments = this.frame(chunk, 'server');
+      for (let i = 0; i < segments.length; i++) this.handleReply(segments[i]);
+      this.pumpReplies();
+    } finally {
+      this.handling = false;
+      this.stamp = -1;
+      this.flush();
+    }
   }
 
   private handleReply(seg: Segment): void {
     if (seg.passthrough) {
       const ex = this.protocol.framesReplies ? this.awaiting[0] : this.attributed;
       if (ex && !this.protocol.framesReplies) this.firstReplyByte(ex);
-      if (ex && this.replies.includes(ex)) ex.chunks.push(seg.data);
-      else if (this.replies.length) this.replies[this.replies.length - 1].chunks.push(seg.data);
+      if (ex && this.replies.includes(ex)) ex.hold(seg.data);
+      else if (this.replies.length) this.replies[this.replies.length - 1].hold(seg.data);
       else {
         this.writeClient(seg.data);
         if (ex && !this.protocol.framesReplies) this.delivered(ex);
@@ -452,7 +528,7 @@ export class Connection {
       if (this.replies[0] === ex && ex.chunks.length === 0 && ex.reply === NO_PLAN && !this.repliesBusy) {
         this.writeClient(seg.data);
       } else {
-        ex.chunks.push(seg.data);
+        ex.hold(seg.data);
       }
     }
     if (seg.end) {
@@ -478,7 +554,7 @@ export class Connection {
   private delivered(ex: Exchange): void {
     if (ex.timed) return;
     ex.timed = true;
-    this.core.recordLatency(performance.now() - ex.startedAt);
+    this.core.recordLatency(this.clock() - ex.startedAt);
   }
 
   /** Deliver replies in order: injected ones, delayed ones, shaped ones. */
@@ -492,8 +568,7 @@ export class Connection {
           ex.releaseAt = performance.now() + ex.reply.delayMs;
         }
       }
-      const waitMs = ex.releaseAt - performance.now();
-      if (ex.releaseAt && waitMs > 0) {
+      if (ex.releaseAt && ex.releaseAt > performance.now()) {
         this.repliesBusy = true;
         this.at(ex.releaseAt, () => { this.repliesBusy = false; this.pumpReplies(); });
         return;
@@ -504,6 +579,7 @@ export class Connection {
         this.writeClient(ex.injected.bytes);
         this.delivered(ex);
         if (ex.injected.close) {
+          this.flush();
           this.client.end();
           this.later(50, () => this.destroy());
           return;
@@ -512,7 +588,7 @@ export class Connection {
       }
       if (ex.chunks.length) {
         const data = ex.chunks.length === 1 ? ex.chunks[0] : Buffer.concat(ex.chunks);
-        ex.chunks = [];
+        ex.chunks = NO_CHUNKS;
         const wait = this.writeShaped(data, ex.reply, (b) => this.writeClient(b));
         if (!this.protocol.framesReplies) this.delivered(ex);
         if (wait) {
@@ -572,39 +648,38 @@ export class Connection {
   }
 
   private writeServer(data: Buffer): void {
-    this.batch(this.server);
-    const ok = this.limited(data, 'upstream', (b) => this.server.write(b));
-    if (!ok) this.client.pause();
+    this.toServer.add(data);
+    this.flushLater();
   }
 
   private writeClient(data: Buffer): void {
-    if (!data.length) return;
-    this.batch(this.client);
-    const ok = this.limited(data, 'downstream', (b) => this.client.write(b));
-    if (!ok) this.server.pause();
+    this.toClient.add(data);
+    this.flushLater();
   }
 
-  /**
-   * Gather the writes of one tick into one syscall: a pipelined chunk framed into many small
-   * segments would otherwise cost a write each (4x slower on redis pipelines).
-   */
-  private batch(socket: net.Socket): void {
-    if (socket.writableCorked) return;
-    socket.cork();
-    process.nextTick(() => socket.uncork());
+  /** Outside a data handler (timers, hooks that waited), the writes of one tick go out together. */
+  private flushLater(): void {
+    if (this.handling || this.flushQueued) return;
+    this.flushQueued = true;
+    process.nextTick(this.flushSoon);
   }
 
-  private limited(data: Buffer, stream: Stream, write: (b: Buffer) => boolean): boolean {
+  /** Write what the outboxes hold: one write per side. Also before any end(), so no byte is left behind. */
+  private flush(): void {
+    if (!this.toServer.empty && !this.limited(this.toServer.take()!, 'upstream', this.server)) this.client.pause();
+    if (!this.toClient.empty && !this.limited(this.toClient.take()!, 'downstream', this.client)) this.server.pause();
+  }
+
+  private limited(data: Buffer, stream: Stream, target: net.Socket): boolean {
     if (this.closed) return true;
     const budget = this.limits[stream];
-    if (budget === Infinity) return write(data);
+    if (budget === Infinity) return target.write(data);
     if (data.length < budget) {
       this.limits[stream] = budget - data.length;
-      return write(data);
+      return target.write(data);
     }
-    if (budget > 0) write(data.subarray(0, budget));
+    if (budget > 0) target.write(data.subarray(0, budget));
     this.limits[stream] = 0;
-    const target = stream === 'upstream' ? this.server : this.client;
     target.end(() => this.destroy());
     return true;
   }
@@ -648,7 +723,10 @@ export class Connection {
 
   private maybeEndServer(): void {
     if (!this.clientEnded || this.requestsBusy || this.requests.length || this.closed) return;
-    this.later(this.slowCloseMs, () => this.server.end());
+    this.later(this.slowCloseMs, () => {
+      this.flush();
+      this.server.end();
+    });
   }
 
   /**
@@ -672,12 +750,21 @@ export class Connection {
   private maybeEndClient(): void {
     if (!this.serverEnded || this.replies.length || this.repliesBusy || this.closed) return;
     this.later(this.slowCloseMs, () => {
+      this.flush();
       this.client.end();
       if (this.clientEnded) this.destroy();
     });
   }
 
   // ---- helpers ----------------------------------------------------------------------------
+
+  /**
+   * The time for latency figures: the exchanges of one chunk are forwarded (or answered) by one
+   * write, so they share the clock read at the start of its data event, one read per chunk.
+   */
+  private clock(): number {
+    return this.stamp >= 0 ? this.stamp : performance.now();
+  }
 
   private later(ms: number, fn: () => void): void {
     const t = setTimeout(() => {
@@ -715,14 +802,27 @@ export class Connection {
     return {
       proxy: this.core.info,
       connectionId: this.id,
-      client: `${this.client.remoteAddress}:${this.client.remotePort}`,
+      client: this.clientName(),
       random: this.core.random,
       state: entry.state,
     };
   }
 
+  private clientName(): string {
+    return (this.clientAddress ??= `${this.client.remoteAddress}:${this.client.remotePort}`);
+  }
+
   private exchangeContext(entry: MixEntry, ex: Exchange, seg: Segment): ExchangeContext {
-    return { ...this.connectionContext(entry), exchangeId: ex.id, label: seg.label, request: seg.data };
+    return {
+      proxy: this.core.info,
+      connectionId: this.id,
+      client: this.clientName(),
+      random: this.core.random,
+      state: entry.state,
+      exchangeId: ex.id,
+      label: seg.label,
+      request: seg.data,
+    };
   }
 }
 

@@ -19,8 +19,12 @@ export type Action =
   | { type: 'forward' }
   /** Hold the request (upstream) or the reply (downstream) for `ms` before it goes on. */
   | { type: 'delay'; ms: number; stream: Stream }
-  /** Answer with the protocol's own error instead of the server's reply. */
-  | { type: 'error'; kind?: string }
+  /**
+   * Answer with the protocol's own error instead of the server's reply. `message` replaces the
+   * kind's canned text (HTTP body, Redis/memcache/SMTP error text, MySQL/Postgres message, raw
+   * TCP bytes); the framing stays the protocol's, so clients parse it as a real error.
+   */
+  | { type: 'error'; kind?: string; message?: string }
   /** Close the client connection at once (FIN); the request never reaches the server. */
   | { type: 'close' }
   /** Reset the client connection (RST), after `afterMs`; the request never reaches the server. */
@@ -47,7 +51,7 @@ export type Action =
 export const act = {
   forward: (): Action => ({ type: 'forward' }),
   delay: (ms: number, stream: Stream = 'upstream'): Action => ({ type: 'delay', ms, stream }),
-  error: (kind?: string): Action => ({ type: 'error', kind }),
+  error: (kind?: string, message?: string): Action => (message === undefined ? { type: 'error', kind } : { type: 'error', kind, message }),
   close: (): Action => ({ type: 'close' }),
   reset: (afterMs = 0): Action => ({ type: 'reset', afterMs }),
   drop: (stream: Stream, closeAfterMs = 0): Action => ({ type: 'drop', stream, closeAfterMs }),

@@ -169,7 +169,8 @@ function actionProblem(a: Action): string | undefined {
     case 'delay':
       return num(a.ms, 'ms') ?? stream(a.stream);
     case 'error':
-      return a.kind === undefined || typeof a.kind === 'string' ? undefined : 'kind must be a string';
+      if (a.kind !== undefined && typeof a.kind !== 'string') return 'kind must be a string';
+      return a.message === undefined || typeof a.message === 'string' ? undefined : 'message must be a string';
     case 'reset':
       return a.afterMs === undefined ? undefined : num(a.afterMs, 'afterMs');
     case 'drop':

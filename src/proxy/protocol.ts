@@ -69,6 +69,17 @@ export interface ErrorReplyContext {
   request: Buffer;
   /** A uniform random number source for protocols whose errors are random (tcp). */
   random: () => number;
+  /**
+   * The behavior's own text for the error (`act.error(kind, message)`), in place of the kind's
+   * canned one: HTTP's body, Redis' and memcache's error line after its first word, MySQL's and
+   * Postgres' message, SMTP's text after the code, raw TCP's bytes.
+   */
+  message?: string;
+}
+
+/** A message for a line-based protocol: one line, so it cannot forge the replies after it. */
+export function oneLine(message: string): string {
+  return message.replace(/[\r\n]+/g, ' ');
 }
 
 export interface ErrorReply {
@@ -86,6 +97,11 @@ export interface Protocol {
   defaultError: string;
   createSession(): FramerSession;
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply;
+  /**
+   * A request's first segment (its whole head, for protocols that have one) with the address of
+   * the server it goes to written in: HTTP's Host header (Vaurien's overwrite_host_header).
+   */
+  rewriteHost?(head: Buffer, host: string): Buffer;
 }
 
 /**

@@ -29,6 +29,8 @@ export interface ProxyOptions {
   seed?: number | string;
   /** Per-connection cap on bytes a framer may hold for one message before falling back to pass-through. */
   maxBuffer?: number;
+  /** Write the upstream address into each request's Host header (HTTP; Vaurien's overwrite_host_header). */
+  rewriteHost?: boolean;
   /** Open connections at most; more are refused at accept (default DEFAULT_MAX_CONNECTIONS). */
   maxConnections?: number;
 }
@@ -89,6 +91,8 @@ export interface ProxyCore {
   readonly pin: 'exchange' | 'connection';
   readonly maxBuffer: number;
   readonly counters: Counters;
+  /** The Host a request's head gets (the upstream address), when the proxy rewrites it. */
+  readonly hostHeader: string | undefined;
   nextConnectionId(): number;
   count(behavior: string): void;
   recordLatency(ms: number): void;
@@ -168,6 +172,10 @@ export class Proxy extends EventEmitter implements ProxyCore {
 
   get upstream(): string {
     return joinHostPort(this.upstreamHost, this.upstreamPort);
+  }
+
+  get hostHeader(): string | undefined {
+    return this.options.rewriteHost ? this.upstream : undefined;
   }
 
   get behaviorNames(): string[] {

@@ -169,7 +169,7 @@ export class Histogram {
    */
   static since(before: HistogramJSON | undefined, after: HistogramJSON): Histogram {
     const h = Histogram.fromJSON(after);
-    for (const [i, c] of before?.buckets ?? []) if (i >= 0 && i < BUCKETS) h.counts[i] = Math.max(0, h.counts[i] - c);
+    for (const [i, c] of before?.buckets ?? []) if (i >= 0 && i < h.counts.length) h.counts[i] = Math.max(0, h.counts[i] - c);
     h.count = Math.max(0, after.count - (before?.count ?? 0));
     h.sum = Math.max(0, after.sum - (before?.sum ?? 0));
     // The interval's extremes are unknown: bound by the whole run's.

@@ -144,7 +144,8 @@ function jobRow(j: JobView): JobRow {
   const users = p?.users !== undefined && p.cycleUsers !== undefined && p.users !== p.cycleUsers ? `${p.users}/${p.cycleUsers}` : (p?.cycleUsers ?? p?.users);
   const progress = p
     ? [p.cycle !== undefined ? `cycle ${p.cycle + 1}/${p.cycles ?? '?'}` : '', users !== undefined ? `${users} users` : '', p.message ?? ''].filter(Boolean).join(' · ')
-    : j.reason ?? j.summary;
+    : // The state has its own column: "in 44.0s (907 requests, ...)" rather than "succeeded in 44.0s".
+      (j.reason ?? j.summary?.replace(new RegExp(`^${j.status}(: )?`), ''));
   const running = j.status === 'running' && p?.requestsPerSecond !== undefined;
   const errorPercent = running && p.requestsPerSecond! > 0 && p.errorsPerSecond !== undefined ? (100 * p.errorsPerSecond) / p.requestsPerSecond! : running ? 0 : undefined;
   const src = j.source.kind === 'git' ? `${j.source.url}${j.source.ref ? `#${j.source.ref}` : ''} @ ${j.source.commit.slice(0, 12)}` : j.source.configFile;

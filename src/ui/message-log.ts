@@ -32,8 +32,9 @@ export class MessageLog {
 
 /** The log as screen lines of `width` cells, oldest first: each message whole, wrapped. */
 export function messageLines(messages: readonly Message[], width: number): { text: string; level: Message['level']; first: boolean }[] {
+  const indent = ' '.repeat(9);
   return messages.flatMap((m) =>
-    wrapText(`${clock(m.at)} ${m.text}`, width).map((text, i) => ({ text: i ? `         ${text}` : text, level: m.level, first: i === 0 })),
+    wrapText(m.text, width - indent.length).map((text, i) => ({ text: `${i ? indent : `${clock(m.at)} `}${text}`, level: m.level, first: i === 0 })),
   );
 }
 

@@ -28,7 +28,7 @@ export function countdown(ms: number): string {
 /** What a proxy injects now and until when: "fault 50:error · outage · ends in 12s". */
 export function activeFault(mix: string, s: ScheduleView | undefined, now: number): { faulty: boolean; text: string } {
   const faulty = !/^(?:|pass-through|none|(?:100:)?(?:dummy|noop))$/.test(mix.trim());
-  const why = s?.manual ? 'set by hand' : s?.current && !s.current.restore ? s.current.entry : '';
+  const why = !faulty ? '' : s?.manual ? 'set by hand' : s?.current && !s.current.restore ? s.current.entry : '';
   const ends = s?.next && !s.paused ? `${faulty ? 'ends' : 'next'} in ${countdown(s.next.at - now)}${faulty ? '' : ` (${s.next.entry})`}` : faulty ? 'until changed' : '';
   return { faulty, text: [faulty ? `fault ${mix}` : 'no fault', why, ends].filter(Boolean).join(' · ') };
 }

@@ -13,6 +13,15 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   });
 }
 
+/** Whether a TCP connect to 127.0.0.1:port succeeds now (a proxy listening, or refused). */
+export function connects(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port, host: '127.0.0.1' });
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
+
 /** Wait until something accepts TCP connections on host:port, or fail after `timeoutMs`. */
 export async function waitForPort(port: number, host = '127.0.0.1', timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

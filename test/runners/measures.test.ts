@@ -165,6 +165,8 @@ describe('error mapping', () => {
     expect(e.headline).toBe('→ 100 % HTTP 500, expected 503');
     const m = computeMeasures(s, [blackout], new AttributionTracker(1500).result(), DEFAULT_RECOVERY, T0 + 40_000);
     expect(windowLine(m.windows[0])).toBe('redis_blackout (redis: 100:blackout, 10.0s) → 100 % HTTP 500, expected 503; not recovered by the end of the run');
+    // A window tuned by hand is named with the mix it ended on too, not only the first.
+    expect(windowLine({ ...m.windows[0], name: 'manual', mix: '5:error', lastMix: '50:error' })).toMatch(/^manual \(redis: 5:error → 50:error, 10\.0s\)/);
   });
 
   it('judges only error answers against the expectation', () => {

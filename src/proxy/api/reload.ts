@@ -119,7 +119,8 @@ export async function applyReload(state: ReloadState, next: ProxiesConfig): Prom
 
 function structural(a: ProxyOptions, b: ProxyOptions): boolean {
   return a.listen !== b.listen || a.protocol !== b.protocol || a.pin !== b.pin
-    || String(a.seed) !== String(b.seed) || a.maxBuffer !== b.maxBuffer || a.maxConnections !== b.maxConnections;
+    || String(a.seed) !== String(b.seed) || a.maxBuffer !== b.maxBuffer || a.maxConnections !== b.maxConnections
+    || a.rewriteHost !== b.rewriteHost;
 }
 
 function swapContent<K, V>(target: Map<K, V>, source: ReadonlyMap<K, V>): void {

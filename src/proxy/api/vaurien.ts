@@ -117,19 +117,28 @@ export function vaurienOptions(behavior: Behavior, given: Record<string, unknown
 const TRUE_WORDS = new Set(['y', 'yes', '1', 'on', 'true']);
 const FALSE_WORDS = new Set(['n', 'no', '0', 'off', 'false']);
 
-function fromText(option: string, text: string, type: string | undefined): unknown {
+/**
+ * A text as a value of an option's type, as Vaurien's `_convert` does (`"0.3"` for a number,
+ * yes/no words for a boolean); `expected` says what the text should have been.
+ */
+export function textAs(text: string, type: string | undefined): { value: unknown } | { expected: string } {
   if (type === 'number') {
     const n = Number(text.trim());
-    if (text.trim() === '' || !Number.isFinite(n)) throw new ApiError(400, `option "${option}": expected a number, got "${text}"`, option);
-    return n;
+    return text.trim() === '' || !Number.isFinite(n) ? { expected: 'a number' } : { value: n };
   }
   if (type === 'boolean') {
     const word = text.trim().toLowerCase();
-    if (TRUE_WORDS.has(word)) return true;
-    if (FALSE_WORDS.has(word)) return false;
-    throw new ApiError(400, `option "${option}": expected true/false (or yes/no, on/off, 1/0), got "${text}"`, option);
+    if (TRUE_WORDS.has(word)) return { value: true };
+    if (FALSE_WORDS.has(word)) return { value: false };
+    return { expected: 'true/false (or yes/no, on/off, 1/0)' };
   }
-  return text;
+  return { value: text };
+}
+
+function fromText(option: string, text: string, type: string | undefined): unknown {
+  const r = textAs(text, type);
+  if ('expected' in r) throw new ApiError(400, `option "${option}": expected ${r.expected}, got "${text}"`, option);
+  return r.value;
 }
 
 /** The zod type name under defaults and optionals (`number`, `boolean`, ...); duck-typed, as plugins may bring their own zod. */

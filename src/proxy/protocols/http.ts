@@ -280,6 +280,15 @@ export const http: Protocol = {
   },
   defaultError: '503',
   createSession: () => new HttpSession(),
+  rewriteHost(head, host) {
+    const end = head.indexOf(HEAD_END);
+    const text = head.toString('latin1', 0, end < 0 ? head.length : end + 2);
+    // Header names are case-insensitive; Vaurien matched `Host: ` only. A head without one is left as is.
+    const m = /\r\nhost:[^\r\n]*\r\n/i.exec(text);
+    if (!m) return head;
+    const before = Buffer.from(text.slice(0, m.index), 'latin1');
+    return Buffer.concat([before, Buffer.from(`\r\nHost: ${host}\r\n`, 'latin1'), head.subarray(m.index + m[0].length)]);
+  },
   encodeError(kind, ctx) {
     const firstLine = ctx.request.toString('latin1', 0, Math.max(0, ctx.request.indexOf(CRLF)));
     const [method, , version] = firstLine.split(' ');
@@ -287,15 +296,17 @@ export const http: Protocol = {
     const headText = ctx.request.toString('latin1', 0, Math.min(ctx.request.length, MAX_HEAD_BYTES)).toLowerCase();
     const close = http10 || /\r\nconnection:[^\r\n]*close/.test(headText);
     const reason = REASONS[kind] ?? 'Error';
-    const body = method === 'HEAD' ? '' : `${kind} ${reason} (injected by marteau-tui)\n`;
+    // A behavior's own message is the body; HEAD gets the length a GET's body would have.
+    const body = Buffer.from(ctx.message ?? `${kind} ${reason} (injected by marteau-tui)\n`, 'utf8');
     const lines = [
       `${http10 ? 'HTTP/1.0' : 'HTTP/1.1'} ${kind} ${reason}`,
       'Content-Type: text/plain; charset=utf-8',
-      `Content-Length: ${Buffer.byteLength(`${kind} ${reason} (injected by marteau-tui)\n`)}`,
+      `Content-Length: ${body.length}`,
       ...(kind === '503' || kind === '429' ? ['Retry-After: 1'] : []),
       'X-Marteau-Fault: error',
       `Connection: ${close ? 'close' : 'keep-alive'}`,
     ];
-    return { bytes: Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body}`, 'latin1'), close };
+    const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
+    return { bytes: method === 'HEAD' ? head : Buffer.concat([head, body]), close };
   },
 };

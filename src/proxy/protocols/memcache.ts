@@ -34,6 +34,7 @@ import { ReplyCursor } from './reply-cursor.js';
 import {
   FramingError,
   MAX_HEAD_BYTES,
+  oneLine,
   type ErrorKind,
   type ErrorReply,
   type ErrorReplyContext,
@@ -494,6 +495,12 @@ export const memcache: Protocol = {
     // A noreply request gets nothing back, not even an error; quit gets the close it asked for.
     if (cmd.noReply) return { bytes: EMPTY, close: cmd.quit };
     const e = ERRORS[kind] ?? ERRORS.SERVER_ERROR;
-    return { bytes: Buffer.from(`${e.reply(cmd)}\r\n`, 'latin1'), close: false };
+    let line = e.reply(cmd);
+    if (ctx.message !== undefined) {
+      // A bare ERROR carries no text in memcache's protocol; SERVER_ERROR does.
+      const word = line.split(' ')[0];
+      line = `${word === 'ERROR' ? 'SERVER_ERROR' : word} ${oneLine(ctx.message)}`;
+    }
+    return { bytes: Buffer.from(`${line}\r\n`, 'utf8'), close: false };
   },
 };

@@ -564,6 +564,6 @@ export const mysql: Protocol = {
     const e = MYSQL_ERRORS[kind] ?? MYSQL_ERRORS['1205'];
     // The reply follows the request's numbering: request sequence id + 1.
     const seq = ctx.request.length >= 4 ? ctx.request[3] + 1 : 1;
-    return { bytes: mysqlErrPacket(seq, e.code, e.state, e.message), close: e.fatal };
+    return { bytes: mysqlErrPacket(seq, e.code, e.state, ctx.message ?? e.message), close: e.fatal };
   },
 };

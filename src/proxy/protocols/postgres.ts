@@ -373,7 +373,7 @@ export const postgres: Protocol = {
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     const code = kind in POSTGRES_ERRORS ? kind : '57P01';
     const e = POSTGRES_ERRORS[code];
-    const err = pgErrorResponse(e.severity, code, e.message, 'injected by the marteau-tui chaos proxy');
+    const err = pgErrorResponse(e.severity, code, ctx.message ?? e.message, 'injected by the marteau-tui chaos proxy');
     if (e.severity === 'FATAL') return { bytes: err, close: true };
     // A failed statement inside a transaction block leaves it failed ('E'); outside one, idle ('I').
     const session = owners.get(ctx.request);

@@ -31,6 +31,7 @@ import { ReplyCursor } from './reply-cursor.js';
 import {
   FramingError,
   MAX_HEAD_BYTES,
+  oneLine,
   type ErrorKind,
   type ErrorReply,
   type ErrorReplyContext,
@@ -103,11 +104,19 @@ function lengthLine(buf: Buffer, start: number, lf: number): number | undefined 
   return neg ? -n : n;
 }
 
+/** The last label made, by its bytes: a pipeline mostly repeats one command. */
+let lastLabelBytes = Buffer.alloc(0);
+let lastLabel = '';
+
 /** A label safe to show anywhere: printable ASCII, upper case, at most 32 characters. */
 function labelOf(buf: Buffer, start: number, end: number): string {
-  let s = buf.toString('latin1', start, Math.min(end, start + 32)).toUpperCase();
+  const stop = Math.min(end, start + 32);
+  if (stop - start === lastLabelBytes.length && buf.compare(lastLabelBytes, 0, lastLabelBytes.length, start, stop) === 0) return lastLabel;
+  let s = buf.toString('latin1', start, stop).toUpperCase();
   // eslint-disable-next-line no-control-regex
   if (/[^\x21-\x7e]/.test(s)) s = s.replace(/[^\x21-\x7e]/g, '?');
+  lastLabelBytes = Buffer.from(buf.subarray(start, stop));
+  lastLabel = s;
   return s;
 }
 
@@ -608,7 +617,8 @@ export const redis: Protocol = {
     // SYNC/PSYNC get no framed reply (noReply): the client expects nothing from us.
     if (SWITCH_NOW.has(label)) return { bytes: EMPTY, close: false };
     const e = ERRORS[kind] ?? ERRORS.LOADING;
-    const line = kind === 'ERR' ? `ERR injected error on '${label || '?'}' (marteau-tui)` : e.line;
-    return { bytes: Buffer.from(`-${line}\r\n`, 'latin1'), close: false };
+    const word = kind === 'ERR' ? 'ERR' : e.line.split(' ')[0];
+    const line = ctx.message !== undefined ? `${word} ${oneLine(ctx.message)}` : kind === 'ERR' ? `ERR injected error on '${label || '?'}' (marteau-tui)` : e.line;
+    return { bytes: Buffer.from(`-${line}\r\n`, 'utf8'), close: false };
   },
 };

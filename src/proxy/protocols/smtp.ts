@@ -15,7 +15,7 @@
  * Bytes are never changed: segments are views on the chunks, except for a line that was split
  * across chunks (held until its end, at most MAX_HEAD_BYTES).
  */
-import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol, type Segment } from '../protocol.js';
+import { FramingError, MAX_HEAD_BYTES, oneLine, type FramerSession, type Protocol, type Segment } from '../protocol.js';
 
 const CR = 0x0d;
 const LF = 0x0a;
@@ -502,8 +502,9 @@ export const smtp: Protocol = {
   ),
   defaultError: '451',
   createSession: () => new SmtpSession(),
-  encodeError: (kind) => {
+  encodeError: (kind, ctx) => {
     const e = SMTP_ERRORS[kind as keyof typeof SMTP_ERRORS] ?? SMTP_ERRORS['451'];
-    return { bytes: Buffer.from(`${e.text}\r\n`, 'latin1'), close: e.fatal };
+    const text = ctx.message === undefined ? e.text : `${e.text.slice(0, 3)} ${oneLine(ctx.message)}`;
+    return { bytes: Buffer.from(`${text}\r\n`, 'utf8'), close: e.fatal };
   },
 };

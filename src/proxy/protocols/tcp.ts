@@ -16,7 +16,7 @@ export const tcp: Protocol = {
     buffered: () => 0,
     drain: () => ({ client: Buffer.alloc(0), server: Buffer.alloc(0) }),
   }),
-  encodeError: (_kind, ctx) => ({ bytes: randomBytes(1000, ctx.random), close: false }),
+  encodeError: (_kind, ctx) => ({ bytes: ctx.message === undefined ? randomBytes(1000, ctx.random) : Buffer.from(ctx.message, 'utf8'), close: false }),
 };
 
 export function randomBytes(n: number, random: () => number): Buffer {

@@ -102,12 +102,12 @@ export async function benchOnNode(
   const pythonPath = fc.deps.length ? await installDeps(ctx, node, cwd, tools, fc, o.signal) : undefined;
   if (o.signal.aborted) return undefined;
 
-  const argv = withPythonPath(pythonPath, flRunBenchArgv({ ...args, script: fc.script, test: fc.test }, tools.runBench));
-  ctx.log(maskUrlPasswords(`running ${flRunBenchArgv({ ...args, script: fc.script, test: fc.test }, tools.runBench).join(' ')}`), { node: node.name, stream: 'engine' });
+  const bench = flRunBenchArgv({ ...args, script: fc.script, test: fc.test }, tools.runBench);
+  ctx.log(maskUrlPasswords(`running ${bench.join(' ')}`), { node: node.name, stream: 'engine' });
   const fl = new BenchConsole();
   const stderr: string[] = [];
   o.beforeBench();
-  const result = await node.executor.run(argv, {
+  const result = await node.executor.run(withPythonPath(pythonPath, bench), {
     cwd,
     env: ctx.env,
     signal: o.signal,
@@ -120,23 +120,23 @@ export async function benchOnNode(
       if (e) o.onEvent(e, fl);
     },
   });
-  const bench: NodeBench = { node, cwd, tools, pythonPath, console: fl, result, remoteFiles: [], localFiles: [], stderr };
-  if (result.cancelled) return bench;
+  const done: NodeBench = { node, cwd, tools, pythonPath, console: fl, result, remoteFiles: [], localFiles: [], stderr };
+  if (result.cancelled) return done;
   const st = fl.state;
   ctx.log(`fl-run-bench exit ${result.exitCode ?? result.signal}${st.status ? `, bench status ${st.status}` : ''}`, { node: node.name, stream: 'engine' });
 
   // Where the result is: what the console announced, else the `xml` key, else FunkLoad's default.
   const announced = st.xmlFiles.length ? st.xmlFiles : [ctx.config.xml ?? 'funkload.xml'];
-  bench.remoteFiles = announced.map((f) => (path.posix.isAbsolute(f) ? f : nodePath(node, cwd, f)));
-  for (const f of bench.remoteFiles) {
+  done.remoteFiles = announced.map((f) => (path.posix.isAbsolute(f) ? f : nodePath(node, cwd, f)));
+  for (const f of done.remoteFiles) {
     if (!(await node.executor.exists(f))) {
       ctx.log(`result file ${f} was not written`, { node: node.name, stream: 'engine', level: 'warn' });
       continue;
     }
     await node.executor.get(f, o.resultFile);
-    bench.localFiles.push(o.resultFile);
+    done.localFiles.push(o.resultFile);
   }
-  if (!bench.localFiles.length) {
+  if (!done.localFiles.length) {
     // Stopped before `Benching ...`: its arguments refused (exit 2, optparse), or the module, class or
     // method not loadable (a Python traceback, exit 1): the config names something that is not there.
     const early = !st.test;
@@ -145,5 +145,5 @@ export async function benchOnNode(
       `node "${node.name}": fl-run-bench ${early ? 'stopped before benching' : 'wrote no result file'} (exit ${result.exitCode ?? result.signal}): ${st.problems.at(-1) ?? stderr.at(-1) ?? 'no output'}`,
     );
   }
-  return bench;
+  return done;
 }

@@ -42,8 +42,7 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
   const proxies = [...ctx.proxies.values()];
   // One node failing stops the others: a merged result needs them all.
   const stop = new AbortController();
-  const onAbort = () => stop.abort();
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  const signal = AbortSignal.any([ctx.signal, stop.signal]);
   const consoles: (BenchConsole | undefined)[] = ctx.nodes.map(() => undefined);
   const failures = new Map<string, Error>();
   const sec = (ms: number | undefined) => (ms === undefined ? undefined : ms / 1000);
@@ -63,7 +62,7 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
     benches = await Promise.all(
       ctx.nodes.map((node, i) =>
         benchOnNode(ctx, node, fc, args, {
-          signal: stop.signal,
+          signal,
           resultFile: resultFile(ctx, node),
           beforeBench: () => {
             // The load starts when the last node starts its bench.
@@ -85,7 +84,6 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
   } finally {
     for (const p of proxies) p.off('event', listener);
     faults.flush();
-    ctx.signal.removeEventListener('abort', onAbort);
   }
   const done = benches.filter((b): b is NodeBench => b !== undefined);
   try {

@@ -1,0 +1,160 @@
+/**
+ * The protocol part of bench:proxy: each framed protocol under a pipelined (or, for HTTP,
+ * many-connection keep-alive) load against its real server, through four paths measured in turn
+ * in the same rounds: direct, a bare Node pipe (the floor), the proxy passing through, and the
+ * proxy at 10 % error (a behavior drawn per exchange). One table of ratios to the pipe, with the
+ * proxy issue's goals as pass marks. Every run checks its counts: each request got exactly one
+ * reply, no path but the error one saw an error reply, and the proxy's own counters (exchanges,
+ * errors injected) equal what the loader sent and received.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { Histogram } from '../src/proxy/histogram.js';
+import type { ProxyStats } from '../src/proxy/proxy.js';
+import { startMariadb } from '../test/helpers/mariadb.js';
+import { startPostgres } from '../test/helpers/postgres.js';
+import { findBinary, startMemcached, startRedis } from '../test/helpers/servers.js';
+import { askStats, startNode } from './children.js';
+import { load, type Wire } from './loader.js';
+import { httpWire, memcacheWire, mysqlWire, postgresWire, redisWire, smtpWire } from './wires.js';
+
+const SECONDS = Number(process.env.BENCH_PROTOCOL_SECONDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const LATENCY_REQUESTS = Number(process.env.BENCH_LATENCY_REQUESTS ?? 2000);
+/** Goals of the proxy issue, as ratios to the bare pipe, and the added p99 in ms. */
+const GOAL_PASS = 1.0;
+const GOAL_ERROR = 0.9;
+const GOAL_P99_MS = 1;
+
+interface Case {
+  wire: Wire;
+  /** The server's binary, to skip the row when it is not installed. */
+  binary?: string;
+  start(): Promise<{ port: number; stop(): Promise<void> }>;
+  connections: number;
+  depth: number;
+  /** A non-fatal error kind (a fatal one closes the connection, which a pipelined load cannot count). */
+  errorKind?: string;
+}
+
+const PATHS = ['direct', 'pipe', 'pass', 'error10'] as const;
+type PathName = (typeof PATHS)[number];
+
+function cases(webPort: number): Case[] {
+  return [
+    { wire: redisWire, binary: 'redis-server', start: startRedis, connections: 16, depth: 16 },
+    { wire: memcacheWire, binary: 'memcached', start: startMemcached, connections: 16, depth: 16 },
+    { wire: mysqlWire, binary: 'mariadbd', start: startMariadb, connections: 16, depth: 16 },
+    { wire: postgresWire, binary: 'postgres', start: startPostgres, connections: 16, depth: 16, errorKind: '57014' },
+    { wire: httpWire, start: async () => ({ port: webPort, stop: async () => {} }), connections: 32, depth: 1 },
+    {
+      wire: smtpWire,
+      start: async () => ({ port: Number((await startNode('smtp-target.js', [])).line), stop: async () => {} }),
+      connections: 16,
+      depth: 16,
+    },
+  ];
+}
+
+interface Row {
+  name: string;
+  load: string;
+  rps: Record<PathName, number[]>;
+  p99: Record<'pipe' | 'pass', number>;
+  errorShare: number;
+  skipped?: string;
+}
+
+async function measure(c: Case): Promise<Row> {
+  const name = c.wire.name;
+  const loadText = c.depth > 1 ? `${c.connections} conn x ${c.depth} in flight` : `${c.connections} keep-alive conn`;
+  const rps: Row['rps'] = { direct: [], pipe: [], pass: [], error10: [] };
+  const row: Row = { name, load: loadText, rps, p99: { pipe: NaN, pass: NaN }, errorShare: NaN };
+  if (c.binary && !findBinary(c.binary)) return { ...row, skipped: `no ${c.binary}` };
+  const server = await c.start();
+  try {
+    const error = c.errorKind ? { error: { percent: 10, kind: c.errorKind } } : '10:error';
+    const pass = await startNode('target.js', ['proxy', String(server.port), name, '""']);
+    const error10 = await startNode('target.js', ['proxy', String(server.port), name, JSON.stringify(error)]);
+    const proxies: Record<'pass' | 'error10', ChildProcess> = { pass: pass.child, error10: error10.child };
+    const ports: Record<PathName, number> = {
+      direct: server.port,
+      pipe: Number((await startNode('target.js', ['pipe', String(server.port)])).line),
+      pass: Number(pass.line),
+      error10: Number(error10.line),
+    };
+    // What each proxy was sent and answered with, to check against its own counters.
+    const sent = { pass: 0, error10: 0 };
+    const injected = { pass: 0, error10: 0 };
+    const run = async (path: PathName, requests: number, opts: { connections: number; depth: number; latency?: Histogram }) => {
+      const r = await load(ports[path], c.wire, { ...opts, requests, deadlineMs: 120_000 });
+      if (path === 'pass' || path === 'error10') {
+        sent[path] += r.replies + r.setup.exchanges;
+        injected[path] += r.errors + r.setup.errors;
+      } else if (r.errors) {
+        throw new Error(`${name} ${path}: ${r.errors} error replies where none was injected`);
+      }
+      return r;
+    };
+    const full = { connections: c.connections, depth: c.depth };
+    // Warm every path (JIT, server caches), and size the runs from the pipe's rate.
+    let pipeRate = 0;
+    for (const p of PATHS) {
+      const r = await run(p, 20 * c.connections * c.depth, full);
+      if (p === 'pipe') pipeRate = r.rps;
+    }
+    const requests = Math.max(c.connections * 100, Math.round((pipeRate * SECONDS) / c.connections) * c.connections);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const p of PATHS) rps[p].push((await run(p, requests, full)).rps);
+    }
+    // One request at a time, the two paths in turns, so both meet the same machine noise.
+    const hist = { pipe: new Histogram(), pass: new Histogram() };
+    for (let i = 0; i < 4; i++) {
+      for (const p of ['pipe', 'pass'] as const) await run(p, LATENCY_REQUESTS / 4, { connections: 1, depth: 1, latency: hist[p] });
+    }
+    row.p99 = { pipe: hist.pipe.percentile(99) / 1000, pass: hist.pass.percentile(99) / 1000 };
+    for (const p of ['pass', 'error10'] as const) {
+      const stats = await askStats<ProxyStats>(proxies[p]);
+      if (stats.exchanges !== sent[p]) throw new Error(`${name} ${p}: the proxy counted ${stats.exchanges} exchanges for ${sent[p]} requests`);
+      const errors = stats.behaviors.error ?? 0;
+      if (errors !== injected[p]) throw new Error(`${name} ${p}: the proxy injected ${errors} errors, the clients got ${injected[p]}`);
+    }
+    row.errorShare = injected.error10 / sent.error10;
+    // Four standard deviations of a 10 % draw over this many exchanges.
+    const tolerance = 4 * Math.sqrt((0.1 * 0.9) / sent.error10);
+    if (Math.abs(row.errorShare - 0.1) > tolerance) throw new Error(`${name}: ${(row.errorShare * 100).toFixed(2)} % errors at 10:error`);
+    return row;
+  } finally {
+    await server.stop();
+  }
+}
+
+const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '-');
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+/** Per round, a path's rate over the pipe's in the same round; the median of those. */
+function ratio(row: Row, p: PathName): number {
+  return median(row.rps[p].map((x, i) => x / row.rps.pipe[i]));
+}
+
+export async function protocolTable(webPort: number): Promise<void> {
+  console.log(`\nProtocols: pipelined loads against the real servers, ${ROUNDS} rounds of ~${SECONDS}s per path, paths in turn; replies/s (median of rounds), ratios to the bare pipe of the same round\n`);
+  const rows: Row[] = [];
+  for (const c of cases(webPort)) rows.push(await measure(c));
+  const mark = (ok: boolean) => (ok ? 'yes' : '**no**');
+  console.log('| protocol | load | direct | bare pipe | proxy passing | proxy 10:error | passing / pipe | 10:error / pipe | added p99 over pipe | errors at 10:error |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    if (r.skipped) {
+      console.log(`| ${r.name} | ${r.load} | skipped: ${r.skipped} | | | | | | | |`);
+      continue;
+    }
+    const pass = ratio(r, 'pass');
+    const err = ratio(r, 'error10');
+    const added = r.p99.pass - r.p99.pipe;
+    console.log(
+      `| ${r.name} | ${r.load} | ${fmt(median(r.rps.direct))} | ${fmt(median(r.rps.pipe))} | ${fmt(median(r.rps.pass))} | ${fmt(median(r.rps.error10))} ` +
+        `| ${fmt(pass, 2)}x (>= ${fmt(GOAL_PASS, 1)}: ${mark(pass >= GOAL_PASS)}) | ${fmt(err, 2)}x (>= ${fmt(GOAL_ERROR, 1)}: ${mark(err >= GOAL_ERROR)}) ` +
+        `| ${fmt(added, 3)} ms (<= ${GOAL_P99_MS}: ${mark(added <= GOAL_P99_MS)}) | ${fmt(r.errorShare * 100, 2)} % |`,
+    );
+  }
+}

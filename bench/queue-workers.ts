@@ -1,0 +1,157 @@
+/**
+ * Part of `npm run bench:queue`: the team queue as workers are added. Each worker is a real
+ * Engine on the Redis queue in a process of its own, with one local node and a runner that holds
+ * the node for HOLD_MS; one producer Engine enqueues the jobs (a real project, its config
+ * snapshot stored in Redis). Two phases:
+ *   1. the producer enqueues while the workers claim and run: enqueue jobs/s;
+ *   2. a backlog (all enqueued at once, as 150 jobs of 0.5 s for 30 workers): node gap, from a
+ *      job's end on a node to the next job's start on it when one was waiting, and the wall time
+ *      against the ideal (rounds x HOLD_MS).
+ * claims/job counts claim records in the stream per job (1 is the floor: no losing claims).
+ * The baseline is the same run with one worker, measured first.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fork, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import type { NodesConfig } from '../src/config/nodes.js';
+import { Engine } from '../src/core/engine.js';
+import { parseQueueUrl } from '../src/core/queue-url.js';
+import type { Runner } from '../src/runners/runner.js';
+import { runnerRegistry } from '../src/runners/runner.js';
+
+const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 500);
+const JOBS_PER_WORKER = Number(process.env.BENCH_JOBS_PER_WORKER ?? 5);
+
+/** Stands in for the command runner (config names are fixed): holds the node, starts nothing. */
+const hold: Runner = {
+  name: 'command',
+  description: 'holds its node for a while (benchmark)',
+  run: async (ctx) => {
+    ctx.loadStarted();
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(resolve, HOLD_MS);
+      ctx.signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+    return { status: 'succeeded' };
+  },
+};
+const runners = runnerRegistry([hold]);
+
+function nodes(url: string, names: string[]): NodesConfig {
+  return {
+    file: '(bench)',
+    nodes: names.map((name) => ({ type: 'local' as const, name, maxJobs: 1, tags: [], enabled: true })),
+    probeIntervalMs: 60_000,
+    probeTimeoutMs: 2000,
+    queue: { url: parseQueueUrl(url), lostJobs: 'interrupt' },
+  };
+}
+
+export interface WorkerFigures {
+  workers: number;
+  jobs: number;
+  enqueuePerSecond: number;
+  gapP50: number;
+  gapP95: number;
+  claimsPerJob: number;
+  wallMs: number;
+  idealMs: number;
+}
+
+/** One run: `n` worker processes, then `n * JOBS_PER_WORKER` jobs (at least 20), on database `db`. */
+export async function measureWorkers(redisUrl: string, db: number, n: number): Promise<WorkerFigures> {
+  const url = redisUrl.replace(/\/\d+$/, `/${db}`);
+  const base = mkdtempSync(path.join(os.tmpdir(), 'marteau-bench-workers-'));
+  const children: ChildProcess[] = [];
+  const names = Array.from({ length: n }, (_, i) => `w${i}`);
+  const producer = new Engine({ stateDir: path.join(base, 'producer'), nodes: nodes(url, []), run: 'none', probe: false, runners });
+  try {
+    for (const name of names) {
+      const c = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, BENCH_WORKER: JSON.stringify({ url, name, state: path.join(base, name) }) } });
+      children.push(c);
+    }
+    await Promise.all(children.map((c) => once(c, 'message')));
+    await producer.start();
+    const dir = path.join(base, 'project');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, '.marteau.yml'), 'name: bench\ncommand: [hold]\n');
+    const enqueueAll = async (count: number) => {
+      const ids: string[] = [];
+      for (let i = 0; i < count; i++) ids.push((await producer.enqueue(dir, { origin: 'cli' })).id);
+      return ids;
+    };
+    const succeeded = async (ids: string[]) => {
+      const done = await producer.waitFor(ids);
+      const bad = done.find((j) => j.status !== 'succeeded');
+      if (bad) throw new Error(`a job did not succeed: ${bad.reason}`);
+      return done;
+    };
+
+    const jobs = Math.max(20, n * JOBS_PER_WORKER);
+    const t0 = performance.now();
+    const first = await enqueueAll(Math.max(20, 2 * n));
+    const enqueuePerSecond = first.length / ((performance.now() - t0) / 1000);
+    await succeeded(first);
+
+    // All at once (the appends pipeline on one connection): a backlog builds faster than the
+    // nodes take it, so each node finds a job waiting when its job ends.
+    const t1 = performance.now();
+    const backlog = (await Promise.all(Array.from({ length: jobs }, () => producer.enqueue(dir, { origin: 'cli' })))).map((j) => j.id);
+    const done = await succeeded(backlog);
+    const wallMs = performance.now() - t1;
+
+    const gaps: number[] = [];
+    const byNode = new Map<string, typeof done>();
+    for (const j of done) byNode.set(j.nodesTaken[0], [...(byNode.get(j.nodesTaken[0]) ?? []), j]);
+    for (const list of byNode.values()) {
+      list.sort((a, b) => a.startedAt! - b.startedAt!);
+      for (let i = 1; i < list.length; i++) if (list[i].enqueuedAt <= list[i - 1].endedAt!) gaps.push(list[i].startedAt! - list[i - 1].endedAt!);
+    }
+    gaps.sort((a, b) => a - b);
+    const raw = new Redis(url);
+    const records = await raw.xrange('marteau:log', '-', '+');
+    raw.disconnect();
+    const claims = records.filter(([, f]) => f[1].startsWith('{"t":"claimed"')).length;
+    return {
+      workers: n,
+      jobs,
+      enqueuePerSecond,
+      gapP50: gaps[Math.floor(gaps.length * 0.5)] ?? NaN,
+      gapP95: gaps[Math.min(gaps.length - 1, Math.floor(gaps.length * 0.95))] ?? NaN,
+      claimsPerJob: claims / (first.length + jobs),
+      wallMs,
+      idealMs: Math.ceil(jobs / n) * HOLD_MS,
+    };
+  } finally {
+    await producer.stop().catch(() => {});
+    await Promise.all(
+      children.map(async (c) => {
+        if (c.exitCode !== null) return;
+        const exited = once(c, 'exit');
+        c.send('stop');
+        await exited;
+      }),
+    );
+    rmSync(base, { recursive: true, force: true });
+  }
+}
+
+/** A worker process: a real Engine running jobs from the queue on its one node until told to stop. */
+async function workerProcess(spec: string): Promise<void> {
+  const { url, name, state } = JSON.parse(spec) as { url: string; name: string; state: string };
+  const engine = new Engine({ stateDir: state, nodes: nodes(url, [name]), run: 'all', probe: false, runners });
+  await engine.start();
+  process.on('message', () => {
+    void engine.stop().then(() => process.exit(0));
+  });
+  process.send!('ready');
+}
+
+if (process.env.BENCH_WORKER) await workerProcess(process.env.BENCH_WORKER);

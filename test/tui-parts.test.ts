@@ -1,0 +1,146 @@
+/**
+ * The control center's pure parts: queue rows fitted to a width, the Output window (scroll,
+ * follow, wrap, search), Tab completion of paths, `:` commands, message wrapping, and the
+ * interval histogram behind the live p95 sparklines.
+ */
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Histogram } from '../src/stats/histogram.js';
+import type { JobRow } from '../src/ui/backend.js';
+import { parseCommand } from '../src/ui/commands.js';
+import { messageLines } from '../src/ui/message-log.js';
+import { behaviorOrder } from '../src/ui/mix-editor.js';
+import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-view.js';
+import { completePath } from '../src/ui/path-complete.js';
+import { queueLayout, queueRow } from '../src/ui/queue-row.js';
+
+const job = (o: Partial<JobRow> = {}): JobRow => ({
+  id: '1eb11b95aaaa',
+  name: 'demo-shop',
+  state: 'running',
+  nodes: ['local'],
+  enqueuedAt: 0,
+  startedAt: 1000,
+  resultDir: '/r',
+  details: [],
+  progress: 'cycle 2/3 · 8 users',
+  rate: 58.4,
+  errorPercent: 2.14,
+  p95Ms: 143.2,
+  ...o,
+});
+const text = (w: number, j = job()) => queueRow(j, queueLayout(w, j.name.length, j.state.length, j.rate !== undefined), 20_000).map((s) => s.text).join('');
+
+describe('queue rows', () => {
+  it('keep name, state and the live req/s, error % and p95 down to 80 columns, dropping low-value columns first', () => {
+    expect(text(100)).toBe('1eb11b95 demo-shop running      19s local      58/s 2.1% p95 143ms cycle 2/3 · 8 users');
+    const narrow = text(42);
+    expect(narrow).toMatch(/^demo-shop running\s+58\/s 2\.1% p95 143ms$/);
+    expect(narrow.length).toBeLessThanOrEqual(42);
+    for (const w of [40, 52, 66, 90]) expect(text(w).length).toBeLessThanOrEqual(w);
+  });
+
+  it('line up across rows: a finished row gives the figures\' cells to how it went', () => {
+    const layout = queueLayout(60, 9, 9, true);
+    const running = queueRow(job(), layout, 20_000).map((x) => x.text).join('');
+    const done = queueRow(job({ state: 'succeeded', endedAt: 48_000, rate: undefined, progress: 'in 47.0s (907 requests, 0.00 % errors)' }), layout, 20_000).map((x) => x.text).join('');
+    expect(running).toMatch(/^demo-shop running      19s   58\/s 2\.1% p95 143ms/);
+    expect(done).toMatch(/^demo-shop succeeded    47s in 47\.0s \(907 requests, 0\.00 % e…$/);
+    expect(running.indexOf('19s')).toBe(done.indexOf('47s'));
+  });
+
+  it('cut long names with an ellipsis, never silently', () => {
+    const row = text(40, job({ name: 'a-job-with-a-rather-long-name', state: 'queued', startedAt: undefined, rate: undefined, progress: undefined }));
+    expect(row).toMatch(/^a-job-with-a-rather-lo… queued\s*$/);
+    expect(text(30, job({ name: 'a-job-with-a-rather-long-name', state: 'queued', startedAt: undefined, rate: undefined, progress: undefined }))).toMatch(/^a-job-with-a-rather… queued\s*$/);
+  });
+});
+
+describe('the Output window', () => {
+  const lines = Array.from({ length: 50 }, (_, i) => `line ${i + 1}`);
+
+  it('follows the tail, scrolls without losing a page, and follows again at the bottom', () => {
+    expect(outputWindow(lines, OUTPUT_START, 5, 40).rows.map((r) => r.text)).toEqual(['line 46', 'line 47', 'line 48', 'line 49', 'line 50']);
+    const top = { ...OUTPUT_START, top: 0 };
+    expect(outputWindow(lines, top, 5, 40).rows.map((r) => r.text)).toEqual(['line 1', 'line 2', 'line 3', 'line 4', 'line 5']);
+    // k from the top of a long output never leaves fewer rows than the pane holds.
+    const up = scroll(lines, { ...OUTPUT_START, top: 44 }, 10, 5, 40);
+    expect(up.top).toBeUndefined();
+    expect(scroll(lines, top, -3, 5, 40).top).toBe(0);
+    expect(scroll(lines, OUTPUT_START, -4, 5, 40).top).toBe(41);
+  });
+
+  it('wraps long lines, the tail showing the end of the last one', () => {
+    const long = ['short', `${'x'.repeat(30)} END`];
+    const win = outputWindow(long, { ...OUTPUT_START, wrap: true }, 2, 20);
+    expect(win.rows.map((r) => r.text)).toEqual(['xxxxxxxxxxxxxxxxxxxx', 'xxxxxxxxxx END']);
+    expect(outputWindow(long, OUTPUT_START, 2, 20).rows[1].text).toBe(long[1]);
+  });
+
+  it('finds matches forward and back, wrapping around', () => {
+    const v = { ...OUTPUT_START, top: 0, search: 'line 1' };
+    const first = findNext(lines, v, 1, 5, 40);
+    expect(first.match).toBe(0);
+    expect(findNext(lines, first, 1, 5, 40).match).toBe(9);
+    expect(findNext(lines, first, -1, 5, 40).match).toBe(18);
+    expect(findNext(lines, { ...v, search: 'nope' }, 1, 5, 40).match).toBeUndefined();
+  });
+});
+
+describe('Tab in the enqueue prompt', () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'mtui-complete-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(path.join(root, 'broken'));
+  mkdirSync(path.join(root, 'bench'));
+  writeFileSync(path.join(root, 'broken', '.marteau.yml'), '');
+  writeFileSync(path.join(root, 'broken', 'notes.txt'), '');
+
+  it('extends what was typed: to what candidates share, then a unique one whole', () => {
+    expect(completePath('b', root)).toEqual({ value: 'b', candidates: ['bench/', 'broken/'] });
+    expect(completePath('br', root)).toEqual({ value: 'broken/', candidates: [] });
+    // .marteau.yml is offered though hidden; other hidden files are not.
+    expect(completePath('broken/', root).candidates).toEqual(['.marteau.yml', 'notes.txt']);
+    expect(completePath('broken/.', root).value).toBe('broken/.marteau.yml');
+    expect(completePath('', root, ['fixtures/demo'])).toEqual({ value: 'fixtures/demo', candidates: [] });
+    expect(completePath('https://example.com/r.git', root).value).toBe('https://example.com/r.git');
+  });
+});
+
+describe(': commands', () => {
+  it('parse to actions, and say what is wrong otherwise', () => {
+    expect(parseCommand('enqueue fixtures/demo')).toEqual({ kind: 'enqueue', target: 'fixtures/demo' });
+    expect(parseCommand('replay 1eb11b95')).toEqual({ kind: 'replay', job: '1eb11b95' });
+    expect(parseCommand('preset flaky')).toEqual({ kind: 'preset', name: 'flaky' });
+    expect(parseCommand('preset nope')).toMatchObject({ error: expect.stringContaining('presets: normal') });
+    expect(parseCommand('cancel')).toMatchObject({ error: ':cancel needs a job id (e.g. :cancel 1eb11b95)' });
+    expect(parseCommand('frobnicate')).toMatchObject({ error: expect.stringContaining('unknown command ":frobnicate"') });
+  });
+});
+
+describe('messages and behaviors', () => {
+  it('wrap a message whole, words kept, continuation indented', () => {
+    const at = new Date(2026, 0, 1, 9, 5, 7).getTime();
+    const out = messageLines([{ at, level: 'error', text: 'error: p/.marteau.yml:4:11: duration: expected a duration' }], 30);
+    expect(out.map((l) => l.text)).toEqual(['09:05:07 error:', '         p/.marteau.yml:4:11:', '         duration: expected a', '         duration']);
+    for (const l of out) expect(l.text.length).toBeLessThanOrEqual(30);
+  });
+
+  it("list Vaurien's classic behaviors first", () => {
+    expect(behaviorOrder(['abort', 'bandwidth', 'blackout', 'delay', 'down', 'dummy', 'error', 'hang', 'transient'])).toEqual(['delay', 'error', 'hang', 'blackout', 'abort', 'transient', 'bandwidth', 'down']);
+  });
+});
+
+describe('interval histograms', () => {
+  it('give the percentile of what was recorded between two copies only', () => {
+    const h = new Histogram();
+    for (let i = 0; i < 1000; i++) h.record(1000);
+    const before = h.toJSON();
+    for (let i = 0; i < 10; i++) h.record(50_000);
+    const since = Histogram.since(before, h.toJSON());
+    expect(since.count).toBe(10);
+    expect(since.percentile(95)).toBeGreaterThan(49_000);
+    expect(h.percentile(95)).toBeLessThan(2000);
+  });
+});
