@@ -665,6 +665,8 @@ export class Engine {
     let config: MarteauConfig | undefined;
     let outcome: RunOutcome | undefined;
     let error: unknown;
+    /** Why a sweep's load was not steady before its first fault. */
+    let unsteady: string | undefined;
     // The job's `plugins:` join this registry once its config is read (the set resolves names in it).
     const registry = new Map(this.behaviors);
     const proxies = new ProxySet(registry);
@@ -748,6 +750,7 @@ export class Engine {
           : { name: n.name, index, executor, kind: n.type, funkload: n.funkload };
       });
       let loadStarted = false;
+      let loadStart = 0;
       const ctx: RunnerContext = {
         job: { id: job.id, name: job.name },
         config,
@@ -764,9 +767,21 @@ export class Engine {
         loadStarted: () => {
           if (loadStarted) return;
           loadStarted = true;
-          const now = Date.now();
-          chaos.start(now);
-          serviceFaults.start(now);
+          loadStart = Date.now();
+          // A sweep waits for the steady-state check of its lead before it arms anything.
+          if (config?.sweep) return;
+          chaos.start(loadStart);
+          serviceFaults.start(loadStart);
+        },
+        steadyState: (v) => {
+          if (!config?.sweep || unsteady !== undefined) return;
+          if (v.ok) {
+            chaos.start(loadStart);
+            serviceFaults.start(loadStart);
+            return;
+          }
+          unsteady = v.why ?? 'the steady-state check failed';
+          log(`unsteady before the first fault: ${unsteady}; no fault is injected`, { level: 'error' });
         },
         proxies: proxies.proxies,
         // Proxy changes and service faults, in the order they happened.
@@ -793,7 +808,7 @@ export class Engine {
     }
 
     const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
-    const final = decideOutcome(why, outcome, error, config?.timeoutMs);
+    const final = unsteadyOutcome(why, unsteady) ?? decideOutcome(why, outcome, error, config?.timeoutMs);
     if (error instanceof NodeError) this.pool.markDown(error.node, error.message);
     if (error && !(error instanceof ConfigError) && !(error instanceof NodeError) && !(error instanceof ListenError) && !(error instanceof UpstreamLoopError)) {
       log(`error: ${(error as Error).message}`, { level: 'error' });
@@ -872,6 +887,12 @@ export class Engine {
       }
     }
   }
+}
+
+/** A sweep whose load was not steady before the first fault answers nothing: exit 3, and why. */
+function unsteadyOutcome(why: AbortWhy | undefined, unsteady: string | undefined): JobOutcome | undefined {
+  if (why !== undefined || unsteady === undefined) return undefined;
+  return { status: 'failed', failure: 'infrastructure', reason: `the load was not steady before the first fault (${unsteady}); no fault was injected` };
 }
 
 export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | undefined, error: unknown, timeoutMs?: number): JobOutcome {
