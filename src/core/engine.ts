@@ -40,7 +40,7 @@ import { compileSchedule } from './schedule.js';
 import { Scheduler } from './scheduler.js';
 import { cloneGit, parseGitTarget } from './source.js';
 import { Watchdog } from './watchdog.js';
-import { mkdirp, StateDir } from './state-dir.js';
+import { mkdirp, StateDir, JOB_CONFIG_SNAPSHOT as CONFIG_SNAPSHOT } from './state-dir.js';
 
 export interface EngineOptions {
   stateDir: string;
@@ -929,8 +929,6 @@ function jobEnv(config: MarteauConfig): Record<string, string> {
 const SEED_FILE = 'seed';
 /** The job directory's copy of the file `chaos:` names, taken at enqueue. */
 const CHAOS_SNAPSHOT = 'chaos.yml';
-/** The job directory's copy of the config as enqueued. */
-const CONFIG_SNAPSHOT = 'marteau.yml';
 /** What retry and replay copy from the old job (a chaos file only when the config names one). */
 const SNAPSHOT_FILES = [CONFIG_SNAPSHOT, CHAOS_SNAPSHOT] as const;
 interface EnqueueOptions {

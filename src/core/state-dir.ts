@@ -74,6 +74,9 @@ export class StateDir {
   }
 }
 
+/** The job directory's copy of the config as enqueued (what retry, replay and `report <id>` read). */
+export const JOB_CONFIG_SNAPSHOT = 'marteau.yml';
+
 export class AmbiguousJobId extends Error {
   constructor(prefix: string, ids: string[]) {
     super(`job id ${prefix} is ambiguous: ${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ', ...' : ''}; give more characters`);

@@ -29,7 +29,7 @@ export interface JobReport {
 export function summaryLine(s: RunSummary): string {
   const o = s.overall;
   const errors = o.requests.total ? (100 * (o.requests.total - o.requests.success)) / o.requests.total : 0;
-  return `${o.requests.total} requests, ${errors.toFixed(2)} % errors, ${o.requests.rps.toFixed(1)} req/s, p95 ${formatValue('p95', o.requests.latency.count ? o.requests.latency.p95 : undefined)}, Apdex ${o.requests.apdex.score.toFixed(2)}`;
+  return `${o.requests.total} requests, ${errors.toFixed(2)} % errors, ${o.requests.rps.toFixed(1)} req/s, p95 ${formatValue('p95', o.requests.latency.count ? o.requests.latency.p95 : undefined)}, Apdex ${o.apdex.score.toFixed(2)}`;
 }
 
 export async function reportResults(
