@@ -79,11 +79,31 @@ describe('marteau-tui --ci', () => {
     expect(r.out).not.toMatch(/\x1b\[|\x07/);
   });
 
-  it('the strict demo fails its own check: exit 1', async () => {
-    const r = await cliDone(['--ci', path.join(await demoProject('strict.marteau.yml'), '.marteau.yml'), '--state-dir', await stateDir()]);
+  it('the strict demo fails its own check: exit 1; `report <id>` judges it again by its config snapshot', async () => {
+    const state = await stateDir();
+    const r = await cliDone(['--ci', path.join(await demoProject('strict.marteau.yml'), '.marteau.yml'), '--state-dir', state]);
     expect(r.code, r.out + r.err).toBe(1);
     expect(r.out).toMatch(/FAIL success_rate >= 99\.9%/);
     expect(r.out).toMatch(/failed: 1 threshold\(s\) failed: success_rate >= 99\.9%/);
+    // The three reports' paths, as a CI step needs them to upload.
+    const done = /failed: .*results: (\S+)  report: (\S+)  json: (\S+)  junit: (\S+)\n/.exec(r.out);
+    expect(done, r.out).not.toBeNull();
+    expect(done!.slice(2)).toEqual(['index.html', 'summary.json', 'junit.xml'].map((f) => path.join(done![1], f)));
+    expect(JSON.parse(await readFile(done![3], 'utf8')).passed).toBe(false);
+    expect(await readFile(done![4], 'utf8')).toMatch(/<failure /);
+
+    const id = /job ([0-9a-f]{8}) "demo-shop-strict" queued/.exec(r.out)![1];
+    const out = await temp('report');
+    const rep = await cliDone(['report', id, '-o', out, '--state-dir', state]);
+    expect(rep.code, rep.out + rep.err).toBe(1);
+    expect(rep.out).toMatch(/thresholds of the job's config snapshot \S+marteau\.yml\nFAIL success_rate >= 99\.9%/);
+    expect(JSON.parse(await readFile(path.join(out, 'summary.json'), 'utf8')).thresholds.map((t: { passed: boolean }) => t.passed)).toEqual([false]);
+    // --thresholds names others: those judge instead.
+    const loose = path.join(out, 'loose.yml');
+    await writeFile(loose, 'success_rate: ">= 1%"\n');
+    const rep2 = await cliDone(['report', id, '-o', out, '--state-dir', state, '--thresholds', loose]);
+    expect(rep2.code, rep2.out + rep2.err).toBe(0);
+    expect(rep2.out).toMatch(/PASS success_rate >= 1%/);
   });
 
   it('a config error: exit 2 with file:line:col and a hint, no stack trace, nothing queued', async () => {

@@ -118,7 +118,7 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
       status: await flProject('node_tags: [a]\n'),
       distributed: await flProject('nodes: 2\nnode_tags: [pair]\n', 'thresholds: {success_rate: ">= 50%"}\n'),
       missing: await flProject('node_tags: [bare]\n'),
-      noclass: await flProject('node_tags: [a]\n', '', { '.marteau.yml': 'name: noclass\nscript: loadtest.py\ntest: Nope.test_simple\n' }),
+      noclass: await flProject('', '', { '.marteau.yml': 'name: noclass\nscript: loadtest.py\ntest: Nope.test_simple\nnode_tags: [a]\n' }),
     };
     const nodes: NodeConfig[] = [
       { type: 'local', name: 'local', maxJobs: 1, tags: ['here'], enabled: true, funkload: fl!.bin },
@@ -233,7 +233,7 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
   });
 
   it('cancel stops fl-run-bench during the bench', async () => {
-    const p = await flProject('node_tags: [here]\n', '', { '.marteau.yml': 'name: long\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1"\nduration: 60\n' });
+    const p = await flProject('', '', { '.marteau.yml': 'name: long\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1"\nduration: 60\n' });
     const e = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), nodes: [{ type: 'local', name: 'local', maxJobs: 1, tags: [], enabled: true, funkload: fl!.bin }] }, run: 'all' });
     let cycle = false;
     e.events.on('job.progress', (x) => {

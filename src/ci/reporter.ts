@@ -2,10 +2,12 @@
  * The headless view: engine events as plain lines, for CI logs and pipes. It only formats;
  * every decision is the engine's.
  */
+import path from 'node:path';
 import { formatDuration } from '../config/units.js';
 import type { EngineEvent } from '../core/events.js';
 import type { Job } from '../core/jobs.js';
 import { short } from '../core/queue.js';
+import { reportFiles } from '../report/index.js';
 import { makeStyle, quoted, safeLine, type Style } from './style.js';
 
 export interface ReporterOptions {
@@ -51,7 +53,7 @@ export class CiReporter {
         if (!mine(e.job.id)) return undefined;
         this.bell ||= e.bell;
         const paint = e.job.status === 'succeeded' ? s.green : e.job.status === 'failed' ? s.red : s.yellow;
-        return `job ${short(e.job.id)} ${paint(e.summary)}  results: ${e.resultDir}${e.report ? `  report: ${e.report}` : ''}`;
+        return `job ${short(e.job.id)} ${paint(e.summary)}  results: ${e.resultDir}${e.report ? reportPaths(e.report) : ''}`;
       }
       case 'node.status':
         return `node ${e.node} ${e.status === 'up' ? s.green('up') : s.red('down')}${e.latencyMs !== undefined && e.status === 'up' ? ` (${e.latencyMs} ms)` : ''}${e.error ? `: ${e.error}` : ''}`;
@@ -98,4 +100,12 @@ export function formatProgress(p: import('../core/events.js').Progress): string 
   if (p.errors !== undefined) parts.push(`${p.errors} errors`);
   if (p.message) parts.push(p.message);
   return `progress: ${parts.join(', ')}`;
+}
+
+/** The HTML report's path, and the JSON and JUnit ones written beside it (what a CI step uploads). */
+function reportPaths(html: string): string {
+  const dir = path.dirname(html);
+  const files = reportFiles(dir);
+  if (files.html !== html) return `  report: ${html}`;
+  return `  report: ${html}  json: ${files.json}  junit: ${files.junit}`;
 }

@@ -3,7 +3,7 @@
  * `~/.local/state/marteau-tui`. One journal file plus one directory per job (its config snapshot,
  * console output, fixture timeline and results).
  */
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -47,11 +47,35 @@ export class StateDir {
     return ids.length ? this.jobDir(ids[0]) : undefined;
   }
 
+  /**
+   * Remove job directories that no journal record knows and that hold only what enqueue writes
+   * before the record (`enqueueFiles`): left by a kill between the two. Only ones older than
+   * `minAgeMs`, so an enqueue still in progress in another process keeps its directory; any
+   * other file (a run's output) keeps a directory too. Returns the removed paths.
+   */
+  async removeOrphans(known: ReadonlySet<string>, enqueueFiles: ReadonlySet<string>, minAgeMs: number): Promise<string[]> {
+    const removed: string[] = [];
+    for (const id of await readdir(this.jobsDir).catch(() => [] as string[])) {
+      if (known.has(id) || !/^[0-9a-f]{6,64}$/.test(id)) continue;
+      const dir = this.jobDir(id);
+      const st = await stat(dir).catch(() => undefined);
+      if (!st?.isDirectory() || Date.now() - st.mtimeMs < minAgeMs) continue;
+      const entries = await readdir(dir).catch(() => undefined);
+      if (!entries || entries.some((e) => !enqueueFiles.has(e))) continue;
+      await rm(dir, { recursive: true, force: true });
+      removed.push(dir);
+    }
+    return removed;
+  }
+
   async ensure(): Promise<void> {
     // Job configs may hold tokens in env values: private to the user.
     await mkdirp(this.jobsDir, 0o700);
   }
 }
+
+/** The job directory's copy of the config as enqueued (what retry, replay and `report <id>` read). */
+export const JOB_CONFIG_SNAPSHOT = 'marteau.yml';
 
 export class AmbiguousJobId extends Error {
   constructor(prefix: string, ids: string[]) {

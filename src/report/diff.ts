@@ -47,7 +47,7 @@ function figures(a: CycleSummary | undefined, b: CycleSummary | undefined) {
     rps: pair(a?.requests.rps, b?.requests.rps),
     spps: pair(a?.pages.spps, b?.pages.spps),
     successRate: pair(a?.successRate, b?.successRate),
-    apdex: pair(a?.requests.total ? a.requests.apdex.score : undefined, b?.requests.total ? b.requests.apdex.score : undefined),
+    apdex: pair(a?.requests.total ? a.apdex.score : undefined, b?.requests.total ? b.apdex.score : undefined),
     avg: pair(lat(a, 'avg'), lat(b, 'avg')),
     p50: pair(lat(a, 'p50'), lat(b, 'p50')),
     p95: pair(lat(a, 'p95'), lat(b, 'p95')),

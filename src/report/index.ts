@@ -22,9 +22,14 @@ export interface ReportFiles {
   junit: string;
 }
 
+/** Where writeReports puts a run's three reports in `dir`. */
+export function reportFiles(dir: string): ReportFiles {
+  return { html: join(dir, 'index.html'), json: join(dir, 'summary.json'), junit: join(dir, 'junit.xml') };
+}
+
 export async function writeReports(dir: string, summary: RunSummary, thresholds: ThresholdResult[] = [], opts: HtmlOptions = {}): Promise<ReportFiles> {
   await mkdir(dir, { recursive: true });
-  const files = { html: join(dir, 'index.html'), json: join(dir, 'summary.json'), junit: join(dir, 'junit.xml') };
+  const files = reportFiles(dir);
   await Promise.all([
     writeFile(files.html, renderHtmlReport(summary, thresholds, opts)),
     // A sweep's matrix comes first, as in the HTML.

@@ -6,7 +6,9 @@
  * Vocabulary and formulas follow FunkLoad's bench report (research note §2.5): a *request* is one
  * HTTP response, a *page* is a page request plus its redirects/images/links, a *test* is one run
  * of the scenario; rates divide by the configured cycle duration; percentiles are nearest-rank
- * (`values[int(p·n)]`); Apdex counts d < T as satisfied and d < 4T as tolerating.
+ * (`values[int(p·n)]`); FunkLoad's Apdex counts d < T as satisfied and d < 4T as tolerating,
+ * whatever the outcome. The headline `apdex` of a cycle is the standard one (apdex.org): a failed
+ * request is frustrated however fast it failed, so a run of fast 503s cannot read "Excellent".
  *
  * Units: times are epoch milliseconds, durations milliseconds (floats). Histograms hold µs.
  */
@@ -190,6 +192,8 @@ export interface CycleSummary {
   requests: { total: number; success: number; errorPercent: number; rps: number; maxRps: number; latency: LatencyStats; apdex: ApdexStats };
   /** Successful requests / requests, 0..1 (1 when nothing ran). */
   successRate: number;
+  /** Standard Apdex over requests: failed requests are frustrated (the headline and thresholds). */
+  apdex: ApdexStats;
   errors: Record<string, number>;
   steps: StepSummary[];
 }
@@ -277,6 +281,14 @@ export class ApdexCounter {
     else if (durationMs < 4 * this.tMs) this.tolerating += times;
     else this.frustrated += times;
   }
+  /** Count `n` already-added samples as failed: frustrated, taken from the best zones first. */
+  frustrate(n: number): void {
+    const fromSatisfied = Math.min(n, this.satisfied);
+    const fromTolerating = Math.min(n - fromSatisfied, this.tolerating);
+    this.satisfied -= fromSatisfied;
+    this.tolerating -= fromTolerating;
+    this.frustrated += fromSatisfied + fromTolerating;
+  }
   merge(o: ApdexCounter): void {
     this.satisfied += o.satisfied;
     this.tolerating += o.tolerating;
@@ -353,7 +365,9 @@ export class CycleStats {
   requestsTotal = 0;
   requestsSuccess = 0;
   readonly requestHist = new Histogram();
+  /** FunkLoad's, over durations only (its tables); `apdex` is the standard one. */
   readonly requestApdex: ApdexCounter;
+  readonly apdex: ApdexCounter;
   readonly requestPerSecond = new PerSecond();
   readonly steps = new Map<string, StepStats>();
   readonly errors = new Map<string, number>();
@@ -361,6 +375,7 @@ export class CycleStats {
   constructor(readonly cycle: number, public cvus: number, readonly apdexT: number) {
     this.requestApdex = new ApdexCounter(apdexT);
     this.pageApdex = new ApdexCounter(apdexT);
+    this.apdex = new ApdexCounter(apdexT);
   }
 
   addRequest(s: RequestSample): void {
@@ -369,6 +384,7 @@ export class CycleStats {
     if (ok) this.requestsSuccess++;
     this.requestHist.record(toUs(s.duration));
     this.requestApdex.add(s.duration);
+    this.apdex.add(ok ? s.duration : Infinity);
     this.requestPerSecond.add(s.start);
     if (!ok) countError(this.errors, errorKind(s));
 
@@ -431,14 +447,19 @@ export class CycleStats {
       st.total += total;
       st.success += total - failures;
     }
+    const apdex = new ApdexCounter(this.apdexT);
     for (const [ms, c] of a.durations) {
       this.requestHist.record(toUs(ms), c);
       this.requestApdex.add(ms, c);
+      apdex.add(ms, c);
       this.pageApdex.add(ms, c);
       this.pageHist.record(toUs(ms), c);
       st?.hist.record(toUs(ms), c);
       st?.apdex.add(ms, c);
     }
+    // Which durations failed is not known: the failures leave the best zones (they often fail fast).
+    apdex.frustrate(failures);
+    this.apdex.merge(apdex);
   }
 
   /** Requests and successful pages counted in one second (for maxRps/maxSpps), from aggregates. */
@@ -487,6 +508,7 @@ export class CycleStats {
     this.requestsSuccess += o.requestsSuccess;
     this.requestHist.merge(o.requestHist);
     this.requestApdex.merge(o.requestApdex);
+    this.apdex.merge(o.apdex);
     o.requestPerSecond.mergeInto(this.requestPerSecond);
     for (const [k, c] of o.errors) countError(this.errors, k, c);
     for (const [k, st] of o.steps) {
@@ -563,6 +585,7 @@ export class CycleStats {
         apdex: reqApdex,
       },
       successRate: this.requestsTotal ? this.requestsSuccess / this.requestsTotal : this.testsTotal ? this.testsSuccess / this.testsTotal : 1,
+      apdex: this.apdex.stats(),
       errors: Object.fromEntries([...this.errors.entries()].sort((a, b) => b[1] - a[1])),
       steps,
     };

@@ -53,7 +53,7 @@ const METRICS: Record<string, MetricDef> = {
   p90: lat('p90', 'p90 response time'),
   p95: lat('p95', 'p95 response time'),
   p99: lat('p99', 'p99 response time'),
-  apdex: { kind: 'score', label: 'Apdex', get: (c) => (c.requests.total ? c.requests.apdex.score : undefined) },
+  apdex: { kind: 'score', label: 'Apdex', get: (c) => (c.requests.total ? c.apdex.score : undefined) },
   requests: { kind: 'count', label: 'requests', get: (c) => c.requests.total },
   errors: { kind: 'count', label: 'failed requests', get: (c) => c.requests.total - c.requests.success },
 };

@@ -113,6 +113,19 @@ describe('Apdex', () => {
     ]);
     expect(apdexFrom(1.5, 0, 0, 0).score).toBe(0);
   });
+  it('the headline Apdex counts a failed request as frustrated however fast; FunkLoad\'s does not', () => {
+    const r = run(10, 0.1);
+    for (const d of [50, 200]) r.addRequest(req({ duration: d }));
+    for (const d of [5, 5]) r.addRequest(req({ duration: d, code: 503, result: 'failure' }));
+    const c = r.summary().cycles[0];
+    expect([c.apdex.satisfied, c.apdex.tolerating, c.apdex.frustrated]).toEqual([1, 1, 2]);
+    expect(c.apdex.score).toBeCloseTo(1.5 / 4, 10);
+    expect([c.requests.apdex.satisfied, c.requests.apdex.tolerating, c.requests.apdex.frustrated]).toEqual([3, 1, 0]);
+    // Aggregates (Locust) do not say which durations failed: failures leave the best zones first.
+    r.addAggregate({ cycle: 0, cvus: 1, step: 1, type: 'get', url: '/', durations: [[50, 3], [200, 2]], failures: 4, errors: {} });
+    const a = r.summary().cycles[0].apdex;
+    expect([a.satisfied, a.tolerating, a.frustrated]).toEqual([1, 2, 6]);
+  });
   it("defaults to FunkLoad's T = 1.5 s", () => {
     expect(newRunInfo({ start: 0 }).apdexT).toBe(1.5);
   });
