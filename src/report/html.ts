@@ -336,6 +336,16 @@ function errorsSection(s: RunSummary, t0: number): string {
   return chart + perCycle + samples;
 }
 
+function nodesSection(s: RunSummary): string {
+  const nodes = s.nodes ?? [];
+  if (nodes.length === 0) return '';
+  return `<h2 id="nodes">Nodes</h2><p>Where the load came from: each node's share of the requests.</p>${table(
+    ['node', 'TOTAL', 'SUCCESS', 'ERROR', 'AVG', 'P95'],
+    nodes.map((n) => [esc(n.node), n.requests, n.success, pctS(n.errorRate * 100), ms(n.avg), ms(n.p95)]),
+    'num',
+  )}`;
+}
+
 function stepsSection(s: RunSummary): string {
   const steps = s.overall.steps;
   if (steps.length === 0) return '';
@@ -441,6 +451,7 @@ ${warnings.map((w) => `<p class="warn">${esc(w)}</p>`).join('\n')}
 ${opts.matrix ? matrixSection(opts.matrix) : ''}
 <div class="cards">${cards}</div>
 ${thresholdsSection(thresholds)}
+${nodesSection(s)}
 <h2 id="users">Against concurrent users</h2>
 ${perCycleCharts(s)}
 ${cycleTables(s)}

@@ -36,6 +36,8 @@ export interface JsonReport {
   /** Chaos runs: each fault window with its error mapping and recovery, and fault attribution. */
   fault_windows?: (WindowMeasure & { start_s: number; end_s?: number; recovery_text: string })[];
   attribution?: Measures['attribution'];
+  /** A run on several nodes: each node's requests, errors and latency. */
+  nodes?: RunSummary['nodes'];
   recovery_options?: Measures['recoveryOptions'];
 }
 
@@ -71,6 +73,7 @@ export function buildJsonReport(summary: RunSummary, thresholds: ThresholdResult
     timeline: summary.timeline,
     proxy_events: summary.proxyEvents,
     error_samples: summary.errorSamples,
+    ...(summary.nodes ? { nodes: summary.nodes } : {}),
     ...(summary.measures
       ? {
           // Seconds since the start next to the epoch times: what a reader compares with the charts.

@@ -3,6 +3,7 @@
  * its message), plus one case for the run itself that fails when it was interrupted.
  */
 import { windowLine } from '../runners/measures/index.js';
+import { nodeLine } from '../runners/nodes.js';
 import type { RunSummary } from '../runners/results.js';
 import type { ThresholdResult } from '../runners/thresholds.js';
 
@@ -37,10 +38,16 @@ export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResul
   });
   const failures = thresholds.filter((t) => !t.passed).length + (summary.aborted ? 1 : 0) + extra.failures;
   const tests = thresholds.length + 1 + windows.length + extra.cases.length;
+  // Which nodes the load came from, and each one's share: a CI's test view shows the suite's properties.
+  const nodes = summary.nodes ?? [];
+  const properties = nodes.length
+    ? ['    <properties>', `      <property name="nodes" value="${escapeXml(nodes.map((n) => n.node).join(', '))}"/>`, ...nodes.map((n) => `      <property name="${escapeXml(`node.${n.node}`)}" value="${escapeXml(nodeLine(n))}"/>`), '    </properties>']
+    : [];
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="marteau-tui" tests="${tests}" failures="${failures}" errors="0" time="${seconds.toFixed(3)}">`,
     `  <testsuite name="${escapeXml(suite)}" tests="${tests}" failures="${failures}" errors="0" skipped="0" time="${seconds.toFixed(3)}" timestamp="${new Date(summary.info.start || 0).toISOString().slice(0, 19)}">`,
+    ...properties,
     ...cases,
     '  </testsuite>',
     '</testsuites>',

@@ -168,7 +168,7 @@ export function responseLine(s: RequestSample): string {
   const head =
     `<response cycle="${pad3(s.cycle)}" cvus="${pad3(s.cvus)}" thread="${pad3(s.thread)}" suite="${s.suite ?? 'Scenario'}" name="${s.name ?? 'test_scenario'}" ` +
     `step="${pad3(s.step)}" number="${pad3(s.number)}" type="${s.type}" result="${RESULT_WORD[s.result]}" url=${quoteattr(s.url)} ` +
-    `code="${s.code}" description=${s.description ? quoteattr(s.description) : '""'} time="${epochSeconds(s.start)}" duration="${seconds(s.duration)}"`;
+    `code="${s.code}" description=${s.description ? quoteattr(s.description) : '""'} time="${epochSeconds(s.start)}" duration="${seconds(s.duration)}"${s.node !== undefined ? ` node=${quoteattr(s.node)}` : ''}`;
   if (s.result === 'error') {
     return `${head} traceback=${quoteattr(s.traceback ?? s.error ?? 'error')}${s.error ? ` error=${quoteattr(s.error)}` : ''} />`;
   }
@@ -620,6 +620,7 @@ export class FunkloadReader {
       result,
       suite: a.suite,
       name: a.name,
+      ...(a.node !== undefined ? { node: a.node } : {}),
     };
     this.sampleAt(s.start);
     if (result === 'error') {

@@ -14,6 +14,7 @@
  */
 import { mergePairs } from '../stats/buckets.js';
 import { Histogram, type HistogramJSON } from '../stats/histogram.js';
+import { NodeTally, type NodeSummary } from './nodes.js';
 import { AttributionTracker, computeMeasures, DEFAULT_RECOVERY, MeasureSeries, outcomeKey, type FaultWindow, type Measures, type RecoveryOptions } from './measures/index.js';
 
 export type Outcome = 'success' | 'failure' | 'error';
@@ -59,6 +60,8 @@ export interface RequestSample {
   traceback?: string;
   suite?: string;
   name?: string;
+  /** The node that sent it, in a run spread over several nodes. */
+  node?: string;
 }
 
 export interface TestSample {
@@ -234,6 +237,8 @@ export interface RunSummary {
   errorSamples: ErrorSample[];
   /** Fault windows with their recovery and error mapping, and fault attribution (chaos runs). */
   measures?: Measures;
+  /** Per node, when the samples name their nodes (a run spread over several nodes). */
+  nodes?: NodeSummary[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -724,6 +729,7 @@ export class RunResults {
   /** Finer than `timeline`, for recovery times and error mapping. */
   readonly series = new MeasureSeries();
   readonly attribution: AttributionTracker;
+  readonly nodes = new NodeTally();
   /** Set by the runner once the run's behavior changes are known. */
   faultWindows: FaultWindow[] = [];
   recoveryOptions: RecoveryOptions = DEFAULT_RECOVERY;
@@ -766,6 +772,7 @@ export class RunResults {
     this.timeline.add(s.start, s.duration, ok, s.cvus);
     this.series.addRequest(s.start, s.duration, ok, outcomeKey(s.code, s.error));
     this.attribution.request(s.start, s.duration, ok);
+    if (s.node !== undefined) this.nodes.add(s.node, s.duration, ok);
     if (!ok && this.errorSamples.length < MAX_ERROR_SAMPLES) {
       this.errorSamples.push({ cycle: s.cycle, at: s.start, url: s.url, code: s.code, result: s.result, error: errorKind(s), traceback: s.traceback });
     }
@@ -847,6 +854,7 @@ export class RunResults {
       this.faultWindows.length || attribution.rows.length
         ? computeMeasures(this.series, this.faultWindows, attribution, this.recoveryOptions, this.info.end ?? Date.now())
         : undefined;
+    const nodes = this.nodes.summary(latencyStats);
     return {
       info: structuredClone(this.info),
       aborted: this.aborted,
@@ -856,6 +864,7 @@ export class RunResults {
       proxyEvents: events,
       errorSamples: [...this.errorSamples],
       ...(measures ? { measures } : {}),
+      ...(nodes.length ? { nodes } : {}),
     };
   }
 }

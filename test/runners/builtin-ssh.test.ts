@@ -161,6 +161,18 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
       expect(y.start!).toBeLessThan(x.end!);
     }
     expect(merged.overall.requests.total).toBe(perNode.reduce((n, p) => n + p.results.summary().overall.requests.total, 0));
+    // The reports name the nodes, each with its own share, from the merged file's samples.
+    const nodeRows = order.map((n, i) => ({ node: n, requests: perNode[i].results.summary().overall.requests.total }));
+    expect(merged.info.node).toBe(order.join(', '));
+    expect(merged.nodes?.map((x) => ({ node: x.node, requests: x.requests }))).toEqual([...nodeRows].sort((x, y) => (x.node < y.node ? -1 : 1)));
+    const json = JSON.parse(await readFile(path.join(r.resultDir, 'summary.json'), 'utf8')) as { nodes: { node: string; requests: number }[] };
+    expect(json.nodes.map((x) => [x.node, x.requests])).toEqual(merged.nodes!.map((x) => [x.node, x.requests]));
+    const html = await readFile(path.join(r.resultDir, 'index.html'), 'utf8');
+    expect(html).toContain('<h2 id="nodes">Nodes</h2>');
+    for (const x of nodeRows) expect(html).toMatch(new RegExp(`<tr><td>${x.node}</td><td>${x.requests}</td>`));
+    const junit = await readFile(path.join(r.resultDir, 'junit.xml'), 'utf8');
+    expect(junit).toContain(`<property name="nodes" value="a, b"/>`);
+    for (const x of nodeRows) expect(junit).toMatch(new RegExp(`<property name="node\\.${x.node}" value="${x.node}: ${x.requests} requests, `));
     // Progress is the sum of both nodes: more users than either node ever runs alone.
     const users = r.events.flatMap((x) => (x.type === 'job.progress' ? [x.progress.users ?? 0] : []));
     expect(Math.max(...users)).toBeGreaterThan(3);

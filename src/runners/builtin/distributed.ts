@@ -265,7 +265,7 @@ async function merge(ctx: RunnerContext, runs: NodeRun[], config: BuiltinConfig,
     const read = await readFunkloadXml(file, {
       sink: {
         request: (s) => {
-          const merged = { ...s, cvus: total(s.cycle) };
+          const merged = { ...s, cvus: total(s.cycle), node: r.node.name };
           options.results.addRequest(merged);
           options.onRequest?.(merged);
         },

@@ -44,6 +44,8 @@ export interface BuiltinJobOptions {
   onLoadStarted?: () => void;
   generator?: string;
   meta?: Record<string, string>;
+  /** The node(s) the load ran on, for the report (default: this host). */
+  node?: string;
   /**
    * What produces the load: this process (runBench, the default) or a bench spread over nodes
    * that feeds the same hooks (distributed.ts).
@@ -59,7 +61,7 @@ export { summaryLine } from '../job-report.js';
 
 export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobResult> {
   const c = o.config;
-  const results = new RunResults(benchRunInfo(c, { name: o.name, start: Date.now(), meta: o.meta ?? {}, version: o.generator }));
+  const results = new RunResults(benchRunInfo(c, { name: o.name, start: Date.now(), meta: o.meta ?? {}, version: o.generator, ...(o.node ? { node: o.node } : {}) }));
   const xmlPath = join(o.resultDir, 'results.xml');
   const writer = new FunkloadXmlWriter(xmlPath, results.info, { generator: o.generator });
   if (o.recovery) results.recoveryOptions = o.recovery;

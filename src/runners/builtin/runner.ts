@@ -80,6 +80,7 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
       }),
     onLoadStarted: () => ctx.loadStarted(),
     meta,
+    ...(inProcess ? {} : { node: ctx.nodes.map((n) => n.name).join(', ') }),
     bench: inProcess ? undefined : distributedBench(ctx, meta),
   }).catch(nodeFailure);
   if (!('verdicts' in result)) return result;
