@@ -1,11 +1,11 @@
-import { act, defineBehavior, z } from '../src/proxy/plugin.js';
+import { act, defineBehavior, durationOption, z } from '../src/proxy/plugin.js';
 
 /** Vaurien's `delay`: sleep before the request goes on (or before the reply comes back). */
 export default defineBehavior({
   name: 'delay',
   description: 'Waits `sleep` seconds before forwarding the request (or, with before: false, the reply).',
   options: z.object({
-    sleep: z.number().min(0).default(1),
+    sleep: durationOption(1000).default(1),
     before: z.boolean().default(true),
   }),
   onExchange: (_ctx, o) => act.delay(o.sleep * 1000, o.before ? 'upstream' : 'downstream'),

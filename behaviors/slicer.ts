@@ -1,4 +1,4 @@
-import { act, defineBehavior, toxic, z } from '../src/proxy/plugin.js';
+import { act, defineBehavior, durationOption, toxic, z } from '../src/proxy/plugin.js';
 
 /** Toxiproxy's `slicer`: cuts data into small pieces with a pause (µs, as Toxiproxy) between them. */
 export default defineBehavior({
@@ -7,7 +7,7 @@ export default defineBehavior({
   options: z.object({
     average_size: z.number().int().positive().default(64),
     size_variation: z.number().int().min(0).default(0),
-    delay: z.number().min(0).default(0),
+    delay: durationOption(0.001).default(0),
     stream: z.enum(['upstream', 'downstream']).default('downstream'),
     toxicity: z.number().min(0).max(1).default(1),
   }),

@@ -164,54 +164,59 @@ export function lineCounter(isError: (first: number, second: number) => boolean)
   };
 }
 
-/** Length-prefixed messages: `header` bytes, of which `length(buf, at)` gives the message's full size. */
-export function messageCounter(header: number, length: (b: Buffer) => number, isReply: (b: Buffer) => boolean, isError: (b: Buffer) => boolean): () => ReplyCounter {
-  return () => {
-    let held = Buffer.alloc(0);
-    const c: ReplyCounter = {
-      errors: 0,
-      feed(chunk) {
-        let buf = held.length ? Buffer.concat([held, chunk]) : chunk;
-        let n = 0;
-        while (buf.length >= header) {
-          const size = length(buf);
-          if (buf.length < size) break;
-          const msg = buf.subarray(0, size);
-          if (isError(msg)) c.errors++;
-          if (isReply(msg)) n++;
-          buf = buf.subarray(size);
-        }
-        held = buf.length ? Buffer.from(buf) : Buffer.alloc(0);
-        return n;
-      },
-    };
-    return c;
-  };
-}
-
-/** HTTP/1.1 responses with a Content-Length; an error is a status of 500 or more. */
-export function httpCounter(): ReplyCounter {
+/**
+ * A counter over whole replies: `take(buf, c)` counts the complete replies at the start of `buf`
+ * (errors into c.errors) and returns [replies, bytes they used]; the rest waits for more bytes.
+ */
+function holding(take: (buf: Buffer, c: ReplyCounter) => [number, number]): ReplyCounter {
   let held = Buffer.alloc(0);
   const c: ReplyCounter = {
     errors: 0,
     feed(chunk) {
-      let buf = held.length ? Buffer.concat([held, chunk]) : chunk;
-      let n = 0;
-      for (;;) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) break;
-        const head = buf.toString('latin1', 0, end);
-        const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
-        if (!m) throw new Error(`http: a response without Content-Length: ${head.slice(0, 80)}`);
-        const size = end + 4 + Number(m[1]);
-        if (buf.length < size) break;
-        if (Number(head.slice(9, 12)) >= 500) c.errors++;
-        n++;
-        buf = buf.subarray(size);
-      }
-      held = buf.length ? Buffer.from(buf) : Buffer.alloc(0);
+      const buf = held.length ? Buffer.concat([held, chunk]) : chunk;
+      const [n, used] = take(buf, c);
+      held = Buffer.from(buf.subarray(used));
       return n;
     },
   };
   return c;
+}
+
+/** Length-prefixed messages: `header` bytes, from which `length(msg)` gives the message's full size. */
+export function messageCounter(header: number, length: (b: Buffer) => number, isReply: (b: Buffer) => boolean, isError: (b: Buffer) => boolean): () => ReplyCounter {
+  return () =>
+    holding((buf, c) => {
+      let n = 0;
+      let at = 0;
+      while (buf.length - at >= header) {
+        const size = length(buf.subarray(at));
+        if (buf.length - at < size) break;
+        const msg = buf.subarray(at, at + size);
+        if (isError(msg)) c.errors++;
+        if (isReply(msg)) n++;
+        at += size;
+      }
+      return [n, at];
+    });
+}
+
+/** HTTP/1.1 responses with a Content-Length; an error is a status of 500 or more. */
+export function httpCounter(): ReplyCounter {
+  return holding((buf, c) => {
+    let n = 0;
+    let at = 0;
+    for (;;) {
+      const end = buf.indexOf('\r\n\r\n', at);
+      if (end < 0) break;
+      const head = buf.toString('latin1', at, end);
+      const m = /\r\ncontent-length:\s*(\d+)/i.exec(head);
+      if (!m) throw new Error(`http: a response without Content-Length: ${head.slice(0, 80)}`);
+      const size = end + 4 + Number(m[1]);
+      if (buf.length < size) break;
+      if (Number(head.slice(9, 12)) >= 500) c.errors++;
+      n++;
+      at = size;
+    }
+    return [n, at];
+  });
 }

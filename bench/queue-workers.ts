@@ -61,6 +61,8 @@ export interface WorkerFigures {
   gapP50: number;
   gapP95: number;
   claimsPerJob: number;
+  /** Jobs that did not succeed (their worker judged dead). */
+  lost: number;
   wallMs: number;
   idealMs: number;
 }
@@ -87,11 +89,13 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
       for (let i = 0; i < count; i++) ids.push((await producer.enqueue(dir, { origin: 'cli' })).id);
       return ids;
     };
+    // A job not succeeded is counted, not fatal: on an overloaded machine a worker starved of
+    // CPU past its heartbeat TTL is judged dead, and that is a figure too.
+    let lost = 0;
     const succeeded = async (ids: string[]) => {
       const done = await producer.waitFor(ids);
-      const bad = done.find((j) => j.status !== 'succeeded');
-      if (bad) throw new Error(`a job did not succeed: ${bad.reason}`);
-      return done;
+      lost += done.filter((j) => j.status !== 'succeeded').length;
+      return done.filter((j) => j.status === 'succeeded');
     };
 
     const jobs = Math.max(20, n * JOBS_PER_WORKER);
@@ -126,6 +130,7 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
       gapP50: gaps[Math.floor(gaps.length * 0.5)] ?? NaN,
       gapP95: gaps[Math.min(gaps.length - 1, Math.floor(gaps.length * 0.95))] ?? NaN,
       claimsPerJob: claims / (first.length + jobs),
+      lost,
       wallMs,
       idealMs: Math.ceil(jobs / n) * HOLD_MS,
     };

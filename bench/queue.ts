@@ -21,7 +21,7 @@ import type { JobQueue } from '../src/core/queue.js';
 import { JournalQueue } from '../src/core/queue.js';
 import { parseQueueUrl } from '../src/core/queue-url.js';
 import { RedisQueue } from '../src/core/redis-queue.js';
-import { measureWorkers } from './queue-workers.js';
+import { measureWorkers, type WorkerFigures } from './queue-workers.js';
 
 const ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 60);
 const BURST = Number(process.env.BENCH_BURST ?? 400);
@@ -140,15 +140,16 @@ function row(name: string, f: Figures): string {
 /** Workers added to one Redis: 1 (the baseline), then 10 and 30 (BENCH_WORKERS), each on its own database. */
 async function workersTable(url: string): Promise<void> {
   const counts = (process.env.BENCH_WORKERS ?? '10,30').split(',').map(Number);
-  const base = await measureWorkers(url, 1, 1);
-  const rows = [base];
-  for (const [i, n] of counts.entries()) rows.push(await measureWorkers(url, 2 + i, n));
-  process.stdout.write(`\nworkers on one Redis (real engines in threads, one node each, jobs holding it ${process.env.BENCH_HOLD_MS ?? 500} ms)\n`);
-  process.stdout.write(`${'workers'.padStart(7)} ${'jobs'.padStart(5)} ${'enqueue/s'.padStart(10)} ${'gap p50'.padStart(9)} ${'gap p95'.padStart(9)} ${'claims/job'.padStart(10)} ${'wall/ideal'.padStart(10)}   vs 1 worker: enqueue, gap p95\n`);
-  for (const r of rows) {
+  process.stdout.write(`\nworkers on one Redis (real engines, one process and one node each, jobs holding it ${process.env.BENCH_HOLD_MS ?? 500} ms)\n`);
+  process.stdout.write(`${'workers'.padStart(7)} ${'jobs'.padStart(5)} ${'enqueue/s'.padStart(10)} ${'gap p50'.padStart(9)} ${'gap p95'.padStart(9)} ${'claims/job'.padStart(10)} ${'wall/ideal'.padStart(10)} ${'lost'.padStart(5)}   vs 1 worker: enqueue, gap p95\n`);
+  const rows: WorkerFigures[] = [];
+  for (const [i, n] of [1, ...counts].entries()) {
+    const r = await measureWorkers(url, 1 + i, n);
+    rows.push(r);
+    const base = rows[0];
     const ratios = r === base ? '(baseline)' : `${(r.enqueuePerSecond / base.enqueuePerSecond).toFixed(2)}x, ${(r.gapP95 / base.gapP95).toFixed(2)}x`;
     process.stdout.write(
-      `${String(r.workers).padStart(7)} ${String(r.jobs).padStart(5)} ${r.enqueuePerSecond.toFixed(0).padStart(10)} ${`${r.gapP50.toFixed(1)} ms`.padStart(9)} ${`${r.gapP95.toFixed(1)} ms`.padStart(9)} ${r.claimsPerJob.toFixed(2).padStart(10)} ${(r.wallMs / r.idealMs).toFixed(2).padStart(9)}x   ${ratios}\n`,
+      `${String(r.workers).padStart(7)} ${String(r.jobs).padStart(5)} ${r.enqueuePerSecond.toFixed(0).padStart(10)} ${`${r.gapP50.toFixed(1)} ms`.padStart(9)} ${`${r.gapP95.toFixed(1)} ms`.padStart(9)} ${r.claimsPerJob.toFixed(2).padStart(10)} ${(r.wallMs / r.idealMs).toFixed(2).padStart(9)}x ${String(r.lost).padStart(5)}   ${ratios}\n`,
     );
   }
   const worst = rows.at(-1)!;

@@ -3,16 +3,15 @@
  * Every command returns an exit code; user mistakes print one clear message, no stack trace.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { builtinBehaviors } from '../behaviors/index.js';
-import { runDemo } from './cli/demo.js';
 import { EXIT, UsageError } from './cli/errors.js';
-import { ConfigError } from './config/errors.js';
-import { runProxyCommand, type ProxyCommandOptions } from './cli/proxy-command.js';
-import { translateArgs, type BehaviorOptions } from './cli/proxy-compat.js';
-import { describeBehaviors } from './cli/behaviors-command.js';
+import type { ProxyCommandOptions } from './cli/proxy-command.js';
+import type { BehaviorOptions } from './cli/proxy-compat.js';
 import { registerEngineCommands } from './cli/engine-commands.js';
-import { registerReportCommand } from './cli/report-command.js';
+import { registerReportCommand } from './cli/report-register.js';
 import { PROTOCOL_NAMES } from './proxy/protocol.js';
+
+// Each command loads what it runs when it runs (dynamic imports): the CLI starts at once for
+// `--version`, `--help` and the queue commands, whatever the proxy, the TUI or the runners weigh.
 
 export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
   let result: Promise<number> = Promise.resolve(EXIT.ok);
@@ -44,12 +43,15 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     .option('--api-token <token>', 'require this token on every API request (needed off loopback; env MARTEAU_API_TOKEN)')
     .option('--vaurien-proxy <name>', "the proxy that Vaurien's bare /behavior and /backend routes act on")
     .option('-w, --watch', 'with --config: apply edits of the file (and its plugins) live; a bad edit is reported and ignored')
-    .action((o: ProxyCommandOptions) => { result = runProxyCommand({ ...o, behaviorOptions }, io); });
+    .action((o: ProxyCommandOptions) => { result = import('./cli/proxy-command.js').then((m) => m.runProxyCommand({ ...o, behaviorOptions }, io)); });
 
   program
     .command('behaviors')
     .description('list the behaviors with their options and defaults, and the error kinds per protocol')
-    .action(() => { io.out.write(describeBehaviors(builtinBehaviors)); });
+    .action(async () => {
+      const [{ describeBehaviors }, { builtinBehaviors }] = await Promise.all([import('./cli/behaviors-command.js'), import('../behaviors/index.js')]);
+      io.out.write(describeBehaviors(builtinBehaviors));
+    });
 
   program
     .command('demo')
@@ -60,7 +62,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     .option('--sweep', 'the resilience sweep of the demo shop instead: real redis-server and PostgreSQL, the matrix in under a minute')
     .action((o: { duration: string; behaviors: string; plain?: boolean; sweep?: boolean }) => {
       const g = program.opts<{ stateDir?: string; nodes?: string }>();
-      result = o.sweep ? demoSweep(argv.slice(0, 2), g, io) : runDemo({ ...o, stateDir: g.stateDir }, io);
+      result = o.sweep ? demoSweep(argv.slice(0, 2), g, io) : import('./cli/demo.js').then((m) => m.runDemo({ ...o, stateDir: g.stateDir }, io));
     });
 
   registerEngineCommands(program, io, (r) => { result = r; });
@@ -69,7 +71,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
   try {
     if (argv[2] === 'proxy') {
       // Vaurien's and toxiproxy-server's flags, spelled as ours (see proxy-compat.ts).
-      const translated = translateArgs(argv.slice(3));
+      const translated = (await import('./cli/proxy-compat.js')).translateArgs(argv.slice(3));
       behaviorOptions = translated.behaviorOptions;
       argv = [...argv.slice(0, 3), ...translated.args];
     }
@@ -83,7 +85,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
       io.err.write(`marteau-tui: ${e.message}\n`);
       return e.code;
     }
-    if (e instanceof ConfigError) {
+    if (e instanceof (await import('./config/errors.js')).ConfigError) {
       io.err.write(`marteau-tui: ${e.message}\n`);
       return EXIT.usage;
     }

@@ -102,6 +102,8 @@ artifacts: [out/report.json]
     ['an artifact climbing out', 'name: x\ncommand: echo\nartifacts: [out/../../k]\n', `${FILE}:3:13: artifacts.0: must be a relative path inside the project (no leading /, no ..)`],
     ['a chaos file outside the project', 'name: x\ncommand: echo\nchaos: /tmp/chaos.yml\n', `${FILE}:3:8: chaos: must be a relative path inside the project (no leading /, no ..)`],
     ['a service wdir outside the project', 'name: x\ncommand: echo\nservices:\n  app: {command: app, wdir: ../../srv}\n', `${FILE}:4:29: services.app.wdir: must be a relative path inside the project (no leading /, no ..)`],
+    ['a duration past what a timer can wait', 'name: x\ncommand: echo\ntimeout: 1000h\n', `${FILE}:3:10: timeout: at most 596h (about 24.8 days: the longest a timer can wait)`],
+    ['a behavior delay past what a timer can wait', 'name: x\ncommand: echo\nproxies:\n  db: {listen: "127.0.0.1:0", upstream: "127.0.0.1:1", behaviors: {latency: {percent: 10, latency: 3e9}}}\n', `${FILE}:4:`],
     ['a webhook that is not http', 'name: x\ncommand: echo\nnotify: {webhook: ftp://x}\n', `${FILE}:3:19: notify.webhook: expected an http:// or https:// URL`],
     ['a list instead of a map', '- a\n- b\n', `${FILE}:1:1: expected a map of settings (name:, runner:, ...)`],
     ['a wrong type in a proxy', 'name: x\ncommand: echo\nproxies:\n  db: {listen: 5, upstream: "127.0.0.1:1"}\n', `${FILE}:4:16: proxies.db.listen: expected a string, got the integer 5`],

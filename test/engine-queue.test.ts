@@ -56,7 +56,14 @@ describe('journal', () => {
     const r = await j.read();
     expect(r.records).toEqual([{ a: 1 }, { b: 2 }, { c: 3 }]);
     expect(r.corrupt).toBe(2);
+    expect(r.damaged).toEqual([2, 4]);
     await j.close();
+    // The queue keeps their line numbers in the file (the engine warns with them at start).
+    await writeFile(file, '{"x":\n', { flag: 'a' });
+    const q = new JournalQueue(file);
+    await q.open();
+    expect(q.damagedLines).toEqual([2, 4, 6]);
+    await q.close();
   });
 
   it('leaves a line still being written for the next read', () => {

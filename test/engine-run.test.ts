@@ -267,21 +267,54 @@ describe('engine: sources and hostile names', () => {
     const v1 = git('rev-parse', 'HEAD');
     git('tag', 'first');
     const { writeFile } = await import('node:fs/promises');
+    // A branch that is not the default: in a clone it exists only as origin/feature.
+    git('checkout', '-q', '-b', 'feature');
+    await writeFile(path.join(repo, 'VERSION'), 'feature\n');
+    git('commit', '-q', '-am', 'feature');
+    git('checkout', '-q', 'main');
     await writeFile(path.join(repo, 'VERSION'), 'v2\n');
     git('commit', '-q', '-am', 'v2');
     const e = await engine();
     const events = record(e);
     const head = await e.enqueue(`file://${repo}`);
     const tagged = await e.enqueue(`file://${repo}#first`);
+    const branch = await e.enqueue(`file://${repo}#feature`);
+    const bySha = await e.enqueue(`file://${repo}#${v1}`);
+    expect(branch.source).toMatchObject({ ref: 'feature', commit: git('rev-parse', 'feature') });
+    expect(bySha.source).toMatchObject({ commit: v1 });
+    await expect(e.enqueue(`file://${repo}#nope`)).rejects.toThrow('git ref "nope" is not a branch, tag or commit of the repository');
     expect(head.source).toMatchObject({ kind: 'git', url: `file://${repo}`, commit: git('rev-parse', 'HEAD') });
     expect(tagged.source).toMatchObject({ kind: 'git', ref: 'first', commit: v1 });
     expect(tagged.source.dir).toBe(path.join(e.resultDir(tagged.id), 'src'));
-    const done = await e.waitFor([head.id, tagged.id]);
-    expect(done.map((j) => j.status)).toEqual(['succeeded', 'succeeded']);
+    const done = await e.waitFor([head.id, tagged.id, branch.id, bySha.id]);
+    expect(done.map((j) => j.status)).toEqual(['succeeded', 'succeeded', 'succeeded', 'succeeded']);
     const out = (id: string) => events.flatMap((x) => (x.type === 'log.line' && x.jobId === id && x.stream === 'stdout' ? [x.line] : []));
     expect(out(head.id)).toEqual(['v2']);
     expect(out(tagged.id)).toEqual(['v1']);
+    expect(out(branch.id)).toEqual(['feature']);
+    expect(out(bySha.id)).toEqual(['v1']);
     await expect(e.enqueue(`file://${repo}-missing`)).rejects.toThrow(/git clone failed/);
+  });
+
+  it('leaves no job directory without a journal record: a failed enqueue removes its own, start removes old orphans', async () => {
+    const { mkdir, readdir, utimes, writeFile } = await import('node:fs/promises');
+    const dir = await stateDir();
+    const jobs = path.join(dir, 'jobs');
+    const make = async (id: string, files: string[], ageMs: number) => {
+      await mkdir(path.join(jobs, id), { recursive: true });
+      for (const f of files) await writeFile(path.join(jobs, id, f), 'x');
+      const t = (Date.now() - ageMs) / 1000;
+      await utimes(path.join(jobs, id), t, t);
+    };
+    await make('0aaaaaaaaaaa', ['marteau.yml'], 3_600_000); // killed between config and record: removed
+    await make('0bbbbbbbbbbb', ['marteau.yml'], 0); // maybe another process enqueueing right now: kept
+    await make('0ccccccccccc', ['marteau.yml', 'console.log'], 3_600_000); // output of a run: kept
+    const e = await engine({ stateDir: dir });
+    expect((await readdir(jobs)).sort()).toEqual(['0bbbbbbbbbbb', '0ccccccccccc']);
+    const bad = await project('name: x\ncommand: echo\nnodes: zero\n');
+    await expect(e.enqueue(bad)).rejects.toThrow(/nodes/);
+    await expect(e.enqueue(`file://${bad}-missing`)).rejects.toThrow(/git clone failed/);
+    expect((await readdir(jobs)).sort()).toEqual(['0bbbbbbbbbbb', '0ccccccccccc']);
   });
 
   it('a hostile project path, job name and env value reach the command as plain text', async () => {

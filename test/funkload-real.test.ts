@@ -118,7 +118,7 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
       status: await flProject('node_tags: [a]\n'),
       distributed: await flProject('nodes: 2\nnode_tags: [pair]\n', 'thresholds: {success_rate: ">= 50%"}\n'),
       missing: await flProject('node_tags: [bare]\n'),
-      noclass: await flProject('node_tags: [a]\n', '', { '.marteau.yml': 'name: noclass\nscript: loadtest.py\ntest: Nope.test_simple\n' }),
+      noclass: await flProject('', '', { '.marteau.yml': 'name: noclass\nscript: loadtest.py\ntest: Nope.test_simple\nnode_tags: [a]\n' }),
     };
     const nodes: NodeConfig[] = [
       { type: 'local', name: 'local', maxJobs: 1, tags: ['here'], enabled: true, funkload: fl!.bin },
@@ -221,19 +221,19 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
   });
 
   it('a node whose funkload: path holds no FunkLoad: infrastructure error naming the node and the setting', () => {
-    expect(jobs.missing.done).toMatchObject({ status: 'failed', failure: 'infrastructure' });
+    expect(jobs.missing.done, jobs.missing.done.reason).toMatchObject({ status: 'failed', failure: 'infrastructure' });
     expect(jobs.missing.done.reason).toBe(
       `node "bare": no fl-run-bench at ${path.join(dir, 'no-funkload-here')} (nor in its bin/): set funkload: in marteau.nodes.yml to a FunkLoad virtualenv, its bin directory or the fl-run-bench file`,
     );
   });
 
   it('a test class that is not in the module: a config failure quoting FunkLoad', () => {
-    expect(jobs.noclass.done).toMatchObject({ status: 'failed', failure: 'config' });
+    expect(jobs.noclass.done, jobs.noclass.done.reason).toMatchObject({ status: 'failed', failure: 'config' });
     expect(jobs.noclass.done.reason).toBe(`node "a": fl-run-bench stopped before benching (exit 1): AttributeError: 'module' object has no attribute 'Nope'`);
   });
 
   it('cancel stops fl-run-bench during the bench', async () => {
-    const p = await flProject('node_tags: [here]\n', '', { '.marteau.yml': 'name: long\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1"\nduration: 60\n' });
+    const p = await flProject('', '', { '.marteau.yml': 'name: long\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1"\nduration: 60\n' });
     const e = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), nodes: [{ type: 'local', name: 'local', maxJobs: 1, tags: [], enabled: true, funkload: fl!.bin }] }, run: 'all' });
     let cycle = false;
     e.events.on('job.progress', (x) => {

@@ -136,3 +136,36 @@ describe('plugin hooks that never settle', () => {
     await srv.close();
   }, 15_000);
 });
+
+describe('upstreams that die mid-reply (soak)', () => {
+  it('never leave a client hanging: 300 connections, each answered with a random cut of a reply then FIN', async () => {
+    const reply = Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n${'x'.repeat(2000)}`);
+    let seed = 7;
+    const rand = () => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed / 2 ** 31; };
+    // A scripted upstream: on each request, a random prefix of a real reply, then a clean FIN.
+    const server = net.createServer({ allowHalfOpen: true }, (s) => {
+      s.on('error', () => {});
+      s.once('data', () => s.end(reply.subarray(0, Math.floor(rand() * reply.length))));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const p = await startProxy({ name: 'cut', listen: '127.0.0.1:0', upstream: `127.0.0.1:${port}`, protocol: 'http' });
+    const before = openFds();
+    let closed = 0;
+    for (let i = 0; i < 300; i += 30) {
+      const rounds = await Promise.all(Array.from({ length: 30 }, () => exchange(p.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 5000 })));
+      for (const r of rounds) {
+        expect(r.error, 'the client was left hanging').not.toBe('timeout');
+        if (r.closed) closed++;
+        expect(reply.subarray(0, r.reply.length).equals(r.reply)).toBe(true);
+      }
+    }
+    expect(closed).toBe(300);
+    const deadline = Date.now() + 5000;
+    while (p.stats().connections.open > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(p.stats().connections.open).toBe(0);
+    expect(openFds()).toBeLessThanOrEqual(before + 5);
+    await p.close(0);
+    await new Promise((r) => server.close(r));
+  }, 60_000);
+});

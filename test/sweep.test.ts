@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonReport } from '../src/report/json.js';
 import { dist, ROOT } from './helpers/dist.js';
 import { cliDone } from './helpers/marteau-cli.js';
+import { steadyVerdict } from '../src/config/sweep.js';
 import { configError, parseConfig } from './helpers/marteau-config.js';
 import { havePostgres } from './helpers/postgres.js';
 import { project, removeTemp, stateDir } from './helpers/projects.js';
@@ -91,6 +92,15 @@ chaos:
     expect(plan.lengthMs).toBe(1000 + (2000 + 1000) + 2 * (2000 + 2000));
   });
 
+  it('judges the steady state: success rate (default 99 %) and an optional p95 bound', () => {
+    const plan = parseConfig(`${SHOP}chaos:\n  sweep: {steady_state: {success_rate: 90%, p95: 200ms}}\n`).sweep!;
+    expect(plan.steady).toEqual({ successRate: 0.9, p95Ms: 200 });
+    expect(parseConfig(`${SHOP}chaos: sweep\n`).sweep!.steady).toEqual({ successRate: 0.99 });
+    expect(steadyVerdict({ requests: 100, ok: 95, p95: 150 }, plan.steady)).toMatchObject({ ok: true, successRate: 0.95 });
+    expect(steadyVerdict({ requests: 100, ok: 80, p95: 350 }, plan.steady)).toMatchObject({ ok: false, why: 'success rate 80.0 % < 90.0 %, p95 350ms > 200ms' });
+    expect(steadyVerdict({ requests: 0, ok: 0 }, plan.steady)).toMatchObject({ ok: false, why: 'no request finished' });
+  });
+
   it('says what cannot be swept, at its line', () => {
     const text = `${SHOP}chaos:\n  sweep: {only: [redsi]}\n`;
     const e = configError(text);
@@ -132,15 +142,13 @@ describe.skipIf(!ready)('marteau-tui sweep on the demo shop (real redis-server a
   let strict: Run;
 
   beforeAll(async () => {
-    const quick = ['--step', '2s', '--lead', '2s'];
-    // In parallel: separate services, proxies, ports and state dirs.
-    [first, again, strict] = await Promise.all([
-      sweep(['--seed', '7', ...quick]),
-      sweep(['--seed', '7', ...quick]),
-      // db answers its 503s in tens of ms: 1 ms is an expectation no app meets.
-      sweep(['--ci', '--only', 'db', ...quick], (t) => t.replace('chaos: sweep', 'chaos:\n  sweep: {backends: {db: {within: 1ms}}}')),
-    ]);
-  }, 240_000);
+    const quick = ['--step', '2s'];
+    // Two at once (separate services, proxies, ports and state dirs), not more: a shop on a
+    // starved machine is not steady, and the sweep rightly refuses to fault it.
+    [first, again] = await Promise.all([sweep(['--seed', '7', ...quick]), sweep(['--seed', '7', ...quick])]);
+    // db answers its 503s in tens of ms: 1 ms is an expectation no app meets.
+    strict = await sweep(['--ci', '--only', 'db', ...quick], (t) => t.replace('chaos: sweep', 'chaos:\n  sweep: {backends: {db: {within: 1ms}}}'));
+  }, 300_000);
 
   it('takes each backend through each fault it can have, and the shop passes every cell', () => {
     expect(first.code, first.out).toBe(0);
@@ -159,7 +167,9 @@ describe.skipIf(!ready)('marteau-tui sweep on the demo shop (real redis-server a
     // The slow step: redis answers 2 s late, the shop gives up after 0.5 s with a 503.
     const slow = m.cells.find((c) => c.kind === 'slow')!;
     expect(slow.p95_ms!).toBeGreaterThan(400);
-    expect(first.out).toMatch(/resilience matrix \(seed 7\): 5\/5 cells pass/);
+    expect(first.out).toMatch(/resilience matrix \(seed 7\): 5\/5 cells pass; steady before and after/);
+    expect(m.steady!.before).toMatchObject({ ok: true });
+    expect(m.steady!.after).toMatchObject({ ok: true });
     expect(first.out).toMatch(/PASS db process \(SIGKILL, started again after 2s\): \d+ requests: \d+ % 5xx/);
   });
 
@@ -176,6 +186,8 @@ describe.skipIf(!ready)('marteau-tui sweep on the demo shop (real redis-server a
   it('writes one JUnit test case per cell', () => {
     const cases = [...first.junit.matchAll(/<testcase classname="marteau\.shop-sweep\.matrix\.(\w+)" name="(\w+): /g)].map((x) => `${x[1]} ${x[2]}`);
     expect(cases.sort()).toEqual(['db process', 'redis down', 'redis errors', 'redis process', 'redis slow']);
+    expect(first.junit).toMatch(/<testcase classname="marteau\.shop-sweep\.matrix" name="steady state before" time="0"\/>/);
+    expect(first.junit).toMatch(/<testcase classname="marteau\.shop-sweep\.matrix" name="steady state after" time="0"\/>/);
     expect(first.junit).toMatch(/<testsuites name="marteau-tui" tests="\d+" failures="0"/);
   });
 
@@ -226,4 +238,18 @@ describe.skipIf(!ready)('marteau-tui sweep on the demo shop (real redis-server a
       await context.close();
     }
   });
+});
+
+describe.skipIf(!ready)('a sweep of a shop that fails before any fault', () => {
+  it('injects nothing and exits 3, saying the load was not steady', async () => {
+    // Every request asks for a product that does not exist: 404s from the start.
+    const r = await sweep(['--ci', '--lead', '2s', '--only', 'redis', '--faults', 'down'], (t) => t.replace('/product/7', '/product/9999'));
+    expect(r.code, r.out).toBe(3);
+    expect(r.out).toMatch(/unsteady before the first fault: success rate 0\.0 % < 99\.0 %; no fault is injected/);
+    expect(r.out).toMatch(/failed: the load was not steady before the first fault \(success rate 0\.0 % < 99\.0 %\); no fault was injected/);
+    expect(r.out).not.toMatch(/chaos redis-down \(step\): applied/);
+    expect(r.out).toMatch(/chaos redis-down was not applied/);
+    expect(r.report.fault_windows ?? []).toEqual([]);
+    expect(r.report.matrix!.steady!.before).toMatchObject({ ok: false });
+  }, 120_000);
 });

@@ -105,11 +105,11 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
       await until('the job process gone', () => !groupAlive(pgid), 5000);
       const bound = new RedisQueue({ url: parseQueueUrl(url) }).lostAfterMs;
       expect(Date.now() - killedAt).toBeLessThan(bound);
-      // A worker restarted with the same nodes file takes n1 over (its holder's pid is dead).
-      const w2 = await worker(url, nodes);
       await until('the long job to be interrupted', () => a.queue.get(first.id)?.status === 'interrupted', 20_000);
       expect(Date.now() - killedAt).toBeLessThanOrEqual(bound + 1500);
       expect(a.queue.get(first.id)?.reason).toMatch(/stopped without finishing it/);
+      // A worker restarted with the same nodes file takes n1 over (its holder's pid is dead).
+      const w2 = await worker(url, nodes);
 
       const [done] = await a.waitFor([second.id]);
       expect(done.status).toBe('succeeded');

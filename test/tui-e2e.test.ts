@@ -59,7 +59,7 @@ describe.skipIf(!haveServer('tmux'))('TUI end to end in tmux', () => {
       await s.tmux('set-option', '-g', 'set-clipboard', 'on');
 
       // 4. The running row keeps req/s, error % and p95; 1. the header is figures only.
-      const first = await s.waitFor(/demo-shop\s+running\s+(\d+s\s+)?\d+\/s\s+[\d.]+%\s+p95\s+[\d.]+m?s/, 40_000);
+      const first = await s.waitFor(/demo-shop\s+running\s+(\d+s\s+)?(local\s+)?\d+\/s\s+[\d.]+%\s+p95\s+[\d.]+m?s/, 40_000);
       expect(lines(first)[0]).toMatch(/^marteau-tui · demo · running · jobs 1 running · proxies 1 · faults \d+\s*$/);
       // Live sparklines of fault % and p95 per proxy, and the fault in force with its end.
       await s.waitFor(/fault\s+\d+%\s+[▁▂▃▄▅▆▇█ ]*\s*p95\s+\d+ms/);
@@ -116,7 +116,7 @@ describe.skipIf(!haveServer('tmux'))('TUI end to end in tmux', () => {
       await s.waitFor(/enqueue PATH · cancel ID/);
       await s.keys('-l', 'enqueue lines');
       await s.keys('Enter');
-      const queued = await s.waitFor(/a-job-with-a\S*…\s+queued/);
+      const queued = await s.waitFor(/a-job-w\S*…\s+queued/);
       expect(queued).toMatch(/› (\w{8} )?demo-shop\s+running/);
 
       // 5. Help scrolls to its end at any size.
@@ -130,7 +130,7 @@ describe.skipIf(!haveServer('tmux'))('TUI end to end in tmux', () => {
       // The demo job ends (its thresholds may fail it after 50 % errors); its proxy goes with it.
       await s.waitFor(/demo-shop\s+(succeeded|failed)/, 90_000);
       await s.waitFor(/no proxy running: a job's proxies stop/);
-      await s.waitFor(/a-job-with\S*\s+succeeded/, 30_000);
+      await s.waitFor(/a-job-w\S*\s+succeeded/, 30_000);
 
       // 6. Output: top, page, follow, search, wrap.
       await s.keys('k', '5', 'g');

@@ -14,7 +14,7 @@ import { messageLines } from '../src/ui/message-log.js';
 import { behaviorOrder } from '../src/ui/mix-editor.js';
 import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-view.js';
 import { completePath } from '../src/ui/path-complete.js';
-import { queueRow } from '../src/ui/queue-row.js';
+import { queueLayout, queueRow } from '../src/ui/queue-row.js';
 
 const job = (o: Partial<JobRow> = {}): JobRow => ({
   id: '1eb11b95aaaa',
@@ -31,20 +31,29 @@ const job = (o: Partial<JobRow> = {}): JobRow => ({
   p95Ms: 143.2,
   ...o,
 });
-const text = (w: number, j = job()) => queueRow(j, w, 20_000).map((s) => s.text).join('');
+const text = (w: number, j = job()) => queueRow(j, queueLayout(w, j.name.length, j.state.length, j.rate !== undefined), 20_000).map((s) => s.text).join('');
 
 describe('queue rows', () => {
   it('keep name, state and the live req/s, error % and p95 down to 80 columns, dropping low-value columns first', () => {
-    expect(text(100)).toBe('1eb11b95 demo-shop running      19s   58/s 2.1% p95 143ms local    cycle 2/3 · 8 users'.slice(0, 100));
+    expect(text(100)).toBe('1eb11b95 demo-shop running      19s local      58/s 2.1% p95 143ms cycle 2/3 · 8 users');
     const narrow = text(42);
     expect(narrow).toMatch(/^demo-shop running\s+58\/s 2\.1% p95 143ms$/);
     expect(narrow.length).toBeLessThanOrEqual(42);
     for (const w of [40, 52, 66, 90]) expect(text(w).length).toBeLessThanOrEqual(w);
   });
 
+  it('line up across rows: a finished row gives the figures\' cells to how it went', () => {
+    const layout = queueLayout(60, 9, 9, true);
+    const running = queueRow(job(), layout, 20_000).map((x) => x.text).join('');
+    const done = queueRow(job({ state: 'succeeded', endedAt: 48_000, rate: undefined, progress: 'in 47.0s (907 requests, 0.00 % errors)' }), layout, 20_000).map((x) => x.text).join('');
+    expect(running).toMatch(/^demo-shop running      19s   58\/s 2\.1% p95 143ms/);
+    expect(done).toMatch(/^demo-shop succeeded    47s in 47\.0s \(907 requests, 0\.00 % e…$/);
+    expect(running.indexOf('19s')).toBe(done.indexOf('47s'));
+  });
+
   it('cut long names with an ellipsis, never silently', () => {
     const row = text(40, job({ name: 'a-job-with-a-rather-long-name', state: 'queued', startedAt: undefined, rate: undefined, progress: undefined }));
-    expect(row).toMatch(/^1eb11b95 a-job-with-a-rather-… queued\s*$/);
+    expect(row).toMatch(/^a-job-with-a-rather-lo… queued\s*$/);
     expect(text(30, job({ name: 'a-job-with-a-rather-long-name', state: 'queued', startedAt: undefined, rate: undefined, progress: undefined }))).toMatch(/^a-job-with-a-rather… queued\s*$/);
   });
 });

@@ -117,7 +117,7 @@ describe('TUI', () => {
     await t.waitFor(() => t.engine.getSnapshot().nodes[0].enabled, 'the enabled node');
   });
 
-  it('shows a proxy\'s chaos scenario; p pauses and resumes it, a change by hand pauses it', async () => {
+  it('shows a proxy\'s chaos scenario; s pauses and resumes it, a change by hand pauses it', async () => {
     const t = await setup();
     const echo = await startEchoServer();
     cleanups.push(() => echo.close());

@@ -6,28 +6,20 @@
  */
 import path from 'node:path';
 import { Option, type Command } from 'commander';
-import { engineBackend } from '../ui/engine-backend.js';
-import { assertTerminal, runTui } from '../ui/run.js';
-import { ConfigError } from '../config/errors.js';
-import { closest } from '../config/zod-errors.js';
-import { marteauJsonSchema } from '../config/marteau.js';
-import { loadNodesConfig, nodesJsonSchema, resolveNodesFile, type NodesConfig } from '../config/nodes.js';
-import { durationMs, durationSchema, formatDuration } from '../config/units.js';
-import { Engine } from '../core/engine.js';
+import type { NodesConfig } from '../config/nodes.js';
+import type { Engine } from '../core/engine.js';
 import { isTerminal, type Job } from '../core/jobs.js';
 import { QueueError, short } from '../core/queue.js';
 import { parseQueueUrl, QueueUrlError } from '../core/queue-url.js';
-import { QueueOfflineError } from '../core/redis-queue.js';
-import { SourceError } from '../core/source.js';
 import { resolveStateDir } from '../core/state-dir.js';
-import { exitCodeFor } from '../ci/exit-code.js';
-import { CiReporter } from '../ci/reporter.js';
-import { runCi } from '../ci/run-ci.js';
 import { makeStyle, quoted } from '../ci/style.js';
 import { EXIT, UsageError } from './errors.js';
 import type { Io } from './proxy-command.js';
-import { SWEEP_KINDS } from '../config/sweep.js';
-import { sweepConfigText, sweepExitCode, sweepFlags, type SweepCommandOptions } from './sweep-command.js';
+import { SWEEP_KINDS } from '../config/sweep-kinds.js';
+import type { SweepCommandOptions } from './sweep-command.js';
+
+// The engine, the runners, SSH, the TUI (Ink, React) and the config schemas load when a command
+// needs them (dynamic imports below): `--version`, `--help` and `schema` start without them.
 
 interface GlobalOptions {
   ci?: string | boolean;
@@ -39,7 +31,7 @@ interface GlobalOptions {
 
 export function registerEngineCommands(program: Command, io: Io, setResult: (r: Promise<number>) => void): void {
   const globals = () => program.opts<GlobalOptions>();
-  const run = (fn: () => Promise<number>) => setResult(fn().catch((e) => { throw translate(e); }));
+  const run = (fn: () => Promise<number>) => setResult(fn().catch(async (e) => { throw await translate(e); }));
 
   program
     .option('--ci [dir-or-file]', 'run the job(s) of a project (default .) headless to completion; exit 0 ok, 1 test failed, 2 config error, 3 infrastructure error, 130 interrupted')
@@ -51,10 +43,11 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     // Extra words reach the default action, which names an unknown command instead of
     // commander's "too many arguments".
     .allowExcessArguments(true)
-    .action(() => {
+    .action(async () => {
       const [word] = program.args;
       if (word !== undefined) {
         const names = program.commands.map((c) => c.name());
+        const { closest } = await import('../config/zod-errors.js');
         const near = closest(word, names);
         throw new UsageError(`unknown command "${word}"${near ? `; did you mean "${near}"?` : ''} (commands: ${names.join(', ')})`);
       }
@@ -103,6 +96,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .action((o: { all?: boolean; limit: string; json?: boolean; purge?: string | true }) =>
       run(() =>
         withEngine(globals(), 'none', async (engine) => {
+          const { durationMs, durationSchema, formatDuration } = await import('../config/units.js');
           if (o.purge !== undefined) {
             const age = o.purge === true ? '24h' : o.purge;
             if (!durationSchema.safeParse(age).success) throw new UsageError(`--purge ${age}: a duration such as 0, 90m, 24h`);
@@ -120,7 +114,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
             io.out.write(`${JSON.stringify(shown, null, 2)}\n`);
             return EXIT.ok;
           }
-          io.out.write(formatQueue(shown, io.out));
+          io.out.write(formatQueue(shown, io.out, formatDuration));
           const hidden = jobs.length - shown.length;
           if (hidden > 0) io.out.write(`(${hidden} older job${hidden > 1 ? 's' : ''} not shown: --all)\n`);
           return EXIT.ok;
@@ -203,23 +197,26 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .command('schema')
     .description('print the JSON Schema of .marteau.yml (for editors), or of the nodes file')
     .option('--nodes', 'the schema of marteau.nodes.yml')
-    .action((o: { nodes?: boolean }) => {
-      io.out.write(`${JSON.stringify(o.nodes ? nodesJsonSchema() : marteauJsonSchema(), null, 2)}\n`);
+    .action(async (o: { nodes?: boolean }) => {
+      const schema = o.nodes ? (await import('../config/nodes.js')).nodesJsonSchema() : (await import('../config/marteau.js')).marteauJsonSchema();
+      io.out.write(`${JSON.stringify(schema, null, 2)}\n`);
     });
 }
 
 async function sweepAction(project: string | undefined, o: SweepCommandOptions, g: GlobalOptions, io: Io): Promise<number> {
+  const { sweepConfigText, sweepExitCode, sweepFlags } = await import('./sweep-command.js');
   const flags = sweepFlags(o);
   // The program's own --ci takes the flag (and a word after it) when it comes first.
   const ci = o.ci === true || g.ci !== undefined;
   const target = project ?? (typeof g.ci === 'string' ? g.ci : '.');
+  const [{ runCi }, { ConfigError }] = await Promise.all([import('../ci/run-ci.js'), import('../config/errors.js')]);
   try {
     const code = await runCi({ target, stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), nodeWaitMs: 30_000, edit: (text) => sweepConfigText(text, flags) }, io);
     return sweepExitCode(code, ci);
   } catch (e) {
     // A flag's mistake found by the config check: name the flag, not a line of the edited config.
     const flag = e instanceof ConfigError ? /^chaos\.sweep\.(\w+)(?:\.\d+)?: (.*)$/s.exec(e.problem) : null;
-    if (flag && o[flag[1] as keyof SweepCommandOptions] !== undefined) throw new UsageError(`--${flag[1]}: ${flag[2]}${(e as ConfigError).hint ? ` (${(e as ConfigError).hint})` : ''}`);
+    if (flag && o[flag[1] as keyof SweepCommandOptions] !== undefined) throw new UsageError(`--${flag[1]}: ${flag[2]}${(e as InstanceType<typeof ConfigError>).hint ? ` (${(e as InstanceType<typeof ConfigError>).hint})` : ''}`);
     throw e;
   }
 }
@@ -228,6 +225,7 @@ async function defaultAction(g: GlobalOptions, io: Io): Promise<number> {
   if (g.ci === undefined) return runControlCenter(g);
   const seconds = Number(g.nodeWait ?? '30');
   if (!Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) throw new UsageError('--node-wait: seconds from 0 to 86400');
+  const { runCi } = await import('../ci/run-ci.js');
   return runCi(
     {
       target: typeof g.ci === 'string' ? g.ci : '.',
@@ -241,7 +239,9 @@ async function defaultAction(g: GlobalOptions, io: Io): Promise<number> {
 
 /** The control center on this user's queue and nodes: it runs the queued jobs while open. */
 async function runControlCenter(g: GlobalOptions): Promise<number> {
+  const { assertTerminal, runTui } = await import('../ui/run.js');
   assertTerminal();
+  const [{ Engine }, { engineBackend }] = await Promise.all([import('../core/engine.js'), import('../ui/engine-backend.js')]);
   const config = await nodes(g);
   // On a team queue the workers run the jobs; a terminal that runs them too would take the
   // team's jobs onto whatever machine someone opened a TUI on.
@@ -258,6 +258,7 @@ async function runControlCenter(g: GlobalOptions): Promise<number> {
 }
 
 async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<number> {
+  const [{ Engine }, { CiReporter }, { exitCodeFor }] = await Promise.all([import('../core/engine.js'), import('../ci/reporter.js'), import('../ci/exit-code.js')]);
   const engine = new Engine({ stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: 'all' });
   const reporter = new CiReporter(io.out, { mine: (id) => engine.isOwn(id), many: () => true });
   engine.events.on('*', reporter.onEvent);
@@ -298,12 +299,14 @@ function reportQueueState(engine: Engine, io: Io): () => void {
 }
 
 async function nodes(g: GlobalOptions): Promise<NodesConfig> {
+  const { loadNodesConfig, resolveNodesFile } = await import('../config/nodes.js');
   const config = await loadNodesConfig(await resolveNodesFile(g.nodes));
   if (g.queue === undefined) return config;
   return { ...config, queue: { lostJobs: config.queue?.lostJobs ?? 'interrupt', url: parseQueueUrl(g.queue) } };
 }
 
 async function withEngine(g: GlobalOptions, mode: 'none', fn: (e: Engine) => Promise<number>): Promise<number> {
+  const { Engine } = await import('../core/engine.js');
   const engine = new Engine({ stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: mode, probe: false });
   await engine.start();
   try {
@@ -314,7 +317,13 @@ async function withEngine(g: GlobalOptions, mode: 'none', fn: (e: Engine) => Pro
 }
 
 /** User mistakes become one message and exit 2 (3 when a machine is at fault). */
-function translate(e: unknown): unknown {
+async function translate(e: unknown): Promise<unknown> {
+  // Loaded already when the command got this far; importing them here keeps them off the start.
+  const [{ QueueOfflineError }, { ConfigError }, { SourceError }] = await Promise.all([
+    import('../core/redis-queue.js'),
+    import('../config/errors.js'),
+    import('../core/source.js'),
+  ]);
   if (e instanceof QueueOfflineError) return new UsageError(e.message, EXIT.infrastructure);
   if (e instanceof ConfigError || e instanceof QueueError) return new UsageError(e.message, EXIT.usage);
   if (e instanceof QueueUrlError) return new UsageError(`--queue: ${e.message}`, EXIT.usage);
@@ -335,7 +344,7 @@ function positiveInt(v: string, flag: string): number {
   return n;
 }
 
-function formatQueue(jobs: readonly (Readonly<Job> & { resultDir: string })[], out: { isTTY?: boolean }): string {
+function formatQueue(jobs: readonly (Readonly<Job> & { resultDir: string })[], out: { isTTY?: boolean }, formatDuration: (ms: number) => string): string {
   if (!jobs.length) return 'the queue is empty\n';
   const s = makeStyle(out);
   const rows = jobs.map((j) => [

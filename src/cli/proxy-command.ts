@@ -14,6 +14,7 @@ import { packageVersion } from '../proxy/api/version.js';
 import { MixError, parseMix } from '../proxy/mix.js';
 import { buildRegistry } from '../proxy/plugins.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../proxy/protocol.js';
+import { MAX_TIMER_MS } from '../proxy/plugin.js';
 import { joinHostPort, splitHostPort, UpstreamLoopError, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { EXIT, UsageError } from './errors.js';
@@ -52,6 +53,10 @@ export const DEFAULT_API = '127.0.0.1:8474';
 
 export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<number> {
   if (o.watch && !o.config) throw new UsageError('--watch needs --config FILE (it watches that file)');
+  // Flags first: a mistake must stop the command before anything listens.
+  const tty = io.out.isTTY === true && !process.env.NO_COLOR;
+  const intervalMs = o.interval ? positiveInt(o.interval, '--interval') : tty ? 1000 : 5000;
+  const graceMs = positiveInt(o.grace, '--grace', true);
   const { config, populate, notes } = await buildConfig(o);
   for (const n of notes) io.err.write(`${n}\n`);
   // toxiproxy-server always serves its API: a Toxiproxy config file brings it along.
@@ -107,8 +112,6 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
 
   const watcher = o.watch && o.config ? startWatching(o.config, config, control, io) : undefined;
 
-  const tty = io.out.isTTY === true && !process.env.NO_COLOR;
-  const intervalMs = o.interval ? positiveInt(o.interval, '--interval') : tty ? 1000 : 5000;
   const live = new LiveLines(io.out, io.out.isTTY === true);
   let previous = new Map(set.stats().map((s) => [s.name, s]));
   let last = performance.now();
@@ -121,7 +124,6 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
     last = t;
   };
   const timer = setInterval(tick, intervalMs);
-  const graceMs = positiveInt(o.grace, '--grace', true);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       process.off('SIGINT', onInt);
@@ -330,5 +332,6 @@ function statsdFromFlag(flag: string, prefix: string) {
 function positiveInt(v: string, flag: string, zeroOk = false): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < (zeroOk ? 0 : 1)) throw new UsageError(`${flag}: expected a whole number of milliseconds, got "${v}"`);
+  if (n > MAX_TIMER_MS) throw new UsageError(`${flag}: at most ${MAX_TIMER_MS} ms (about 24.8 days: the longest a timer can wait), got "${v}"`);
   return n;
 }

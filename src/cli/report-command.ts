@@ -7,7 +7,6 @@
  */
 import { readFile, mkdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Command } from 'commander';
 import { ConfigError, errorAt, parseYaml } from '../config/errors.js';
 import { AmbiguousJobId, JOB_CONFIG_SNAPSHOT, resolveStateDir, StateDir } from '../core/state-dir.js';
 import { FunkloadFormatError } from '../runners/funkload-xml.js';
@@ -120,21 +119,13 @@ export async function runReportCommand(inputs: string[], o: ReportCommandOptions
   return verdicts.every((v) => v.passed) ? EXIT.ok : EXIT.failed;
 }
 
-/** Registers `report` on the program; `setResult` receives the command's exit code promise. */
-export function registerReportCommand(program: Command, io: ReportIo, setResult: (p: Promise<number>) => void, deps: ReportCommandDeps = {}): Command {
-  return program
-    .command('report')
-    .description('build the HTML, JSON and JUnit reports of a run (our results or FunkLoad XML), or compare two runs with --diff')
-    .argument('[results...]', 'a result XML file, a directory of them (per-node files are merged), or a job id (or its first characters)')
-    .option('-o, --output <dir>', 'where to write index.html, summary.json, junit.xml (or diff.html)', '.')
-    .option('--diff <runs...>', 'compare two runs cycle by cycle: --diff A B')
-    .option('-T, --apdex-t <seconds>', "Apdex T (FunkLoad's default 1.5)")
-    .option('--thresholds <file>', 'YAML with a thresholds: map (e.g. your .marteau.yml); exit 1 when one fails')
-    .action((results: string[], o: ReportCommandOptions, cmd: Command) => {
-      const state = new StateDir(resolveStateDir((cmd.optsWithGlobals() as { stateDir?: string }).stateDir));
-      setResult(runReportCommand(results, o, io, { resolveInput: (arg) => jobResults(state, arg), ...deps }));
-    });
+/** `report` as the CLI runs it: job ids resolve against the state dir. */
+export function runReportFromCli(results: string[], o: ReportCommandOptions, io: ReportIo, stateDir: string | undefined, deps: ReportCommandDeps): Promise<number> {
+  const state = new StateDir(resolveStateDir(stateDir));
+  return runReportCommand(results, o, io, { resolveInput: (arg) => jobResults(state, arg), ...deps });
 }
+
+export { registerReportCommand } from './report-register.js';
 
 /** A job id (prefix) names its results directory in the state dir, when no such file exists. */
 async function jobResults(state: StateDir, arg: string): Promise<ResolvedInput | undefined> {

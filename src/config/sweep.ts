@@ -22,8 +22,9 @@ import { expectList, expectSchema } from './recovery.js';
 import { serviceVars, type ServiceSpec } from './services.js';
 import { durationMs, durationSchema } from './units.js';
 
-export const SWEEP_KINDS = ['down', 'slow', 'errors', 'process'] as const;
-export type SweepKind = (typeof SWEEP_KINDS)[number];
+import { SWEEP_KINDS, type SweepKind } from './sweep-kinds.js';
+
+export { SWEEP_KINDS, type SweepKind };
 
 const backendSchema = z
   .object({
@@ -42,6 +43,14 @@ export const sweepOptionsSchema = z
     process: z.enum(SERVICE_FAULTS).optional().describe('the real fault of a service backend (default kill, started again after `step`)'),
     only: z.array(z.string()).min(1).optional().describe('sweep only these backends (proxy or service names)'),
     backends: z.record(z.string(), backendSchema).optional().describe('per backend: what users should get while it fails'),
+    steady_state: z
+      .object({
+        success_rate: z.union([z.number().min(0).max(1), z.string().regex(/^\s*\d+(?:\.\d+)?\s*%\s*$/, 'a percentage, e.g. "99%"')]).optional().describe('at least this share of requests succeed (default 99%)'),
+        p95: durationSchema.optional().describe('and p95 is at most this (default: no bound)'),
+      })
+      .strict()
+      .optional()
+      .describe('the hypothesis checked on the lead before any fault (unmet: no fault, exit 3) and on the end of the last gap'),
   })
   .strict();
 
@@ -71,6 +80,8 @@ export interface SweepPlan {
   leadMs: number;
   /** The delay of a `slow` cell. */
   slowMs: number;
+  /** The steady state the load must show before the first fault and after the last. */
+  steady: SteadyRules;
   /** From the start of the load to the end of the last gap. */
   lengthMs: number;
   cells: SweepCell[];
@@ -149,11 +160,32 @@ export function planSweep(src: SourceDoc, opts: SweepOptionsInput, inputs: Sweep
     gapMs,
     leadMs,
     slowMs,
+    steady: steadyRules(opts.steady_state),
     lengthMs: t,
     cells: timed,
     backends: chosen,
     kinds,
   };
+}
+
+export interface SteadyRules {
+  successRate: number;
+  p95Ms?: number;
+}
+
+function steadyRules(s: SweepOptionsInput['steady_state']): SteadyRules {
+  const rate = s?.success_rate === undefined ? 0.99 : typeof s.success_rate === 'number' ? s.success_rate : Number.parseFloat(s.success_rate) / 100;
+  return { successRate: rate, ...(s?.p95 === undefined ? {} : { p95Ms: durationMs(s.p95) }) };
+}
+
+/** Whether a span of the load meets the steady state, and if not why ("success rate 80.0 % < 99 %"). */
+export function steadyVerdict(r: { requests: number; ok: number; p95?: number }, rules: SteadyRules): { ok: boolean; successRate?: number; p95Ms?: number; why?: string } {
+  if (!r.requests) return { ok: false, why: 'no request finished' };
+  const successRate = r.ok / r.requests;
+  const why: string[] = [];
+  if (successRate < rules.successRate - 1e-9) why.push(`success rate ${(100 * successRate).toFixed(1)} % < ${(100 * rules.successRate).toFixed(1)} %`);
+  if (rules.p95Ms !== undefined && r.p95 !== undefined && r.p95 > rules.p95Ms) why.push(`p95 ${Math.round(r.p95)}ms > ${rules.p95Ms}ms`);
+  return { ok: why.length === 0, successRate, ...(r.p95 === undefined ? {} : { p95Ms: r.p95 }), ...(why.length ? { why: why.join(', ') } : {}) };
 }
 
 function processText(f: ServiceFaultKind, stepMs: number): string {

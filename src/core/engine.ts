@@ -7,7 +7,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError, parseYaml } from '../config/errors.js';
 import type { Vars } from '../config/interpolate.js';
@@ -180,6 +180,17 @@ export class Engine {
       });
     }
     for (const j of this.queue.list()) this.seen.set(j.id, j.status);
+    if (this.queue instanceof JournalQueue && this.queue.damagedLines.length) {
+      const lines = this.queue.damagedLines;
+      const shown = `${lines.slice(0, 10).join(', ')}${lines.length > 10 ? `, ... (${lines.length} in all)` : ''}`;
+      this.log(undefined, `journal ${this.state.journalFile}: skipped damaged line${lines.length > 1 ? 's' : ''} ${shown} (torn by a crash or edited by hand); the jobs they recorded are not listed`, 'warn');
+    } else if (this.queue instanceof JournalQueue) {
+      // With damaged lines, a directory without a record may be a job they recorded: kept.
+      const known = new Set(this.queue.list().map((j) => j.id));
+      for (const dir of await this.state.removeOrphans(known, ENQUEUE_FILES, ORPHAN_AGE_MS)) {
+        this.log(undefined, `removed ${dir}: its enqueue was cut off before the journal recorded it`, 'info');
+      }
+    }
     // Jobs whose engine died (kill -9, crash, reboot) are marked interrupted; what they left
     // running on this machine is stopped.
     for (const j of await this.queue.recoverInterrupted()) await this.killLeftovers(j);
@@ -236,8 +247,18 @@ export class Engine {
   // ---- user actions ----
 
   /** Validate a project's config and queue it. `target`: a directory, a config file or a git URL. */
-  async enqueue(target: string, o: { origin?: string; runHere?: boolean; edit?: (text: string) => string } = {}): Promise<Readonly<Job>> {
+  async enqueue(target: string, o: EnqueueOptions = {}): Promise<Readonly<Job>> {
     const id = newJobId();
+    try {
+      return await this.enqueueAs(id, target, o);
+    } catch (e) {
+      // Not queued (a bad config, a failed clone): leave no directory behind.
+      if (!this.queue.get(id)) await rm(this.state.jobDir(id), { recursive: true, force: true }).catch(() => {});
+      throw e;
+    }
+  }
+
+  private async enqueueAs(id: string, target: string, o: EnqueueOptions): Promise<Readonly<Job>> {
     const jobDir = this.state.jobDir(id);
     let source: JobSource;
     let config: MarteauConfig;
@@ -644,6 +665,8 @@ export class Engine {
     let config: MarteauConfig | undefined;
     let outcome: RunOutcome | undefined;
     let error: unknown;
+    /** Why a sweep's load was not steady before its first fault. */
+    let unsteady: string | undefined;
     // The job's `plugins:` join this registry once its config is read (the set resolves names in it).
     const registry = new Map(this.behaviors);
     const proxies = new ProxySet(registry);
@@ -727,6 +750,7 @@ export class Engine {
           : { name: n.name, index, executor, kind: n.type, funkload: n.funkload };
       });
       let loadStarted = false;
+      let loadStart = 0;
       const ctx: RunnerContext = {
         job: { id: job.id, name: job.name },
         config,
@@ -743,9 +767,21 @@ export class Engine {
         loadStarted: () => {
           if (loadStarted) return;
           loadStarted = true;
-          const now = Date.now();
-          chaos.start(now);
-          serviceFaults.start(now);
+          loadStart = Date.now();
+          // A sweep waits for the steady-state check of its lead before it arms anything.
+          if (config?.sweep) return;
+          chaos.start(loadStart);
+          serviceFaults.start(loadStart);
+        },
+        steadyState: (v) => {
+          if (!config?.sweep || unsteady !== undefined) return;
+          if (v.ok) {
+            chaos.start(loadStart);
+            serviceFaults.start(loadStart);
+            return;
+          }
+          unsteady = v.why ?? 'the steady-state check failed';
+          log(`unsteady before the first fault: ${unsteady}; no fault is injected`, { level: 'error' });
         },
         proxies: proxies.proxies,
         // Proxy changes and service faults, in the order they happened.
@@ -772,7 +808,7 @@ export class Engine {
     }
 
     const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
-    const final = decideOutcome(why, outcome, error, config?.timeoutMs);
+    const final = unsteadyOutcome(why, unsteady) ?? decideOutcome(why, outcome, error, config?.timeoutMs);
     if (error instanceof NodeError) this.pool.markDown(error.node, error.message);
     if (error && !(error instanceof ConfigError) && !(error instanceof NodeError) && !(error instanceof ListenError) && !(error instanceof UpstreamLoopError)) {
       log(`error: ${(error as Error).message}`, { level: 'error' });
@@ -853,6 +889,12 @@ export class Engine {
   }
 }
 
+/** A sweep whose load was not steady before the first fault answers nothing: exit 3, and why. */
+function unsteadyOutcome(why: AbortWhy | undefined, unsteady: string | undefined): JobOutcome | undefined {
+  if (why !== undefined || unsteady === undefined) return undefined;
+  return { status: 'failed', failure: 'infrastructure', reason: `the load was not steady before the first fault (${unsteady}); no fault was injected` };
+}
+
 export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | undefined, error: unknown, timeoutMs?: number): JobOutcome {
   if (why === 'cancel') return { status: 'cancelled', reason: 'cancelled by a user' };
   if (why === 'shutdown') return { status: 'interrupted', reason: 'the engine was stopped during the run', failure: 'infrastructure' };
@@ -889,6 +931,17 @@ const SEED_FILE = 'seed';
 const CHAOS_SNAPSHOT = 'chaos.yml';
 /** What retry and replay copy from the old job (a chaos file only when the config names one). */
 const SNAPSHOT_FILES = [CONFIG_SNAPSHOT, CHAOS_SNAPSHOT] as const;
+interface EnqueueOptions {
+  origin?: string;
+  runHere?: boolean;
+  /** Rewrites the config text before it is checked and kept (a command's own settings). */
+  edit?: (text: string) => string;
+}
+
+/** What enqueue writes in a job directory before the journal record: the snapshots and a clone. */
+const ENQUEUE_FILES: ReadonlySet<string> = new Set([...SNAPSHOT_FILES, 'src']);
+/** Longer than an enqueue can take (a git clone is given 5 minutes). */
+const ORPHAN_AGE_MS = 15 * 60_000;
 
 interface RequeueOptions {
   runHere?: boolean;

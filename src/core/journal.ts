@@ -29,6 +29,10 @@ export interface ReadResult<R> {
   offset: number;
   /** Lines that were not valid JSON objects (torn or damaged) and were skipped. */
   corrupt: number;
+  /** Their line numbers, counted from 1 at `offset`. */
+  damaged: number[];
+  /** Complete lines read (to number the lines of the next read). */
+  lines: number;
 }
 
 export class Journal<R extends object = Record<string, unknown>> {
@@ -60,12 +64,12 @@ export class Journal<R extends object = Record<string, unknown>> {
     try {
       fh = await open(this.file, 'r');
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], offset, corrupt: 0 };
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { records: [], offset, corrupt: 0, damaged: [], lines: 0 };
       throw e;
     }
     try {
       const { size } = await fh.stat();
-      if (size <= offset) return { records: [], offset: Math.min(offset, size), corrupt: 0 };
+      if (size <= offset) return { records: [], offset: Math.min(offset, size), corrupt: 0, damaged: [], lines: 0 };
       const buf = Buffer.allocUnsafe(size - offset);
       let got = 0;
       // Bounded: each read makes progress or hits EOF.
@@ -101,7 +105,7 @@ export class Journal<R extends object = Record<string, unknown>> {
 
 export function parseLines<R>(buf: Buffer, baseOffset: number): ReadResult<R> {
   const end = buf.lastIndexOf(NEWLINE) + 1;
-  if (end === 0) return { records: [], offset: baseOffset, corrupt: 0 };
+  if (end === 0) return { records: [], offset: baseOffset, corrupt: 0, damaged: [], lines: 0 };
   return parseWhole<R>(buf, end, baseOffset) ?? parseEachLine<R>(buf, end, baseOffset);
 }
 
@@ -116,7 +120,7 @@ function parseWhole<R>(buf: Buffer, end: number, baseOffset: number): ReadResult
   try {
     const all = JSON.parse(`[${text.replaceAll('\n', ',')}]`) as unknown[];
     if (!all.every((v) => v !== null && typeof v === 'object' && !Array.isArray(v))) return undefined;
-    return { records: all as R[], offset: baseOffset + end, corrupt: 0 };
+    return { records: all as R[], offset: baseOffset + end, corrupt: 0, damaged: [], lines: all.length };
   } catch {
     return undefined;
   }
@@ -124,20 +128,22 @@ function parseWhole<R>(buf: Buffer, end: number, baseOffset: number): ReadResult
 
 function parseEachLine<R>(buf: Buffer, end: number, baseOffset: number): ReadResult<R> {
   const records: R[] = [];
-  let corrupt = 0;
+  const damaged: number[] = [];
   let start = 0;
+  let line = 0;
   while (start < end) {
     const nl = buf.indexOf(NEWLINE, start);
+    line++;
     if (nl > start) {
       try {
         const v = JSON.parse(buf.toString('utf8', start, nl)) as unknown;
         if (v && typeof v === 'object' && !Array.isArray(v)) records.push(v as R);
-        else corrupt++;
+        else damaged.push(line);
       } catch {
-        corrupt++;
+        damaged.push(line);
       }
     }
     start = nl + 1;
   }
-  return { records, offset: baseOffset + end, corrupt };
+  return { records, offset: baseOffset + end, corrupt: damaged.length, damaged, lines: line };
 }

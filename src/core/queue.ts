@@ -265,7 +265,9 @@ const POLL_MS = 300;
 class FileLog implements RecordLog {
   private readonly journal: Journal<JournalRecord>;
   private offset = 0;
-  corruptLines = 0;
+  private linesRead = 0;
+  /** Line numbers (from 1) of the damaged lines skipped so far. */
+  readonly damagedLines: number[] = [];
 
   constructor(readonly file: string) {
     this.journal = new Journal<JournalRecord>(file);
@@ -291,9 +293,10 @@ class FileLog implements RecordLog {
   }
 
   async readNew(): Promise<JournalRecord[]> {
-    const { records, offset, corrupt } = await this.journal.read(this.offset);
+    const { records, offset, damaged, lines } = await this.journal.read(this.offset);
     this.offset = offset;
-    this.corruptLines += corrupt;
+    for (const n of damaged) this.damagedLines.push(this.linesRead + n);
+    this.linesRead += lines;
     return records;
   }
 
@@ -329,7 +332,12 @@ export class JournalQueue extends LogQueue {
 
   /** Damaged lines skipped so far. */
   get corruptLines(): number {
-    return this.fileLog.corruptLines;
+    return this.fileLog.damagedLines.length;
+  }
+
+  /** Their line numbers in the journal file, from 1. */
+  get damagedLines(): readonly number[] {
+    return this.fileLog.damagedLines;
   }
 }
 

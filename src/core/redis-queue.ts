@@ -88,6 +88,7 @@ export class RedisQueue extends LogQueue {
   private readonly me: string;
   private beat?: NodeJS.Timeout;
   private reaping = false;
+  private beating = false;
   private lineListeners = new Set<(jobId: string, line: SharedLine) => void>();
   private remote: Presence = { nodes: [], proxies: [] };
   private lastError?: Error;
@@ -289,12 +290,24 @@ export class RedisQueue extends LogQueue {
     this.lastBeat = at;
   }
 
-  /** Beat, notice dead engines, refresh the other processes' proxy counters; offline: wait. */
+  /**
+   * Beat, notice dead engines, refresh the other processes' proxy counters; offline: wait. The
+   * beat goes first and alone: a slow round of the rest (a busy Redis) must never delay it, or a
+   * live engine would be judged dead.
+   */
   private async tick(): Promise<void> {
-    if (!this.online() || this.reaping) return;
+    if (!this.online()) return;
+    if (!this.beating) {
+      this.beating = true;
+      void this.heartbeat()
+        .catch(() => {})
+        .finally(() => {
+          this.beating = false;
+        });
+    }
+    if (this.reaping) return;
     this.reaping = true;
     try {
-      await this.heartbeat();
       await this.recoverInterrupted();
       await this.fetchPresence();
       await this.trim();

@@ -45,6 +45,19 @@ export async function cloneGit(t: GitTarget, dir: string): Promise<string> {
     return String(r.stdout).trim();
   };
   await git(['clone', '--quiet', ...(t.ref ? [] : ['--depth', '1']), '--', t.url, dir]);
-  if (t.ref) await git(['checkout', '--quiet', '--detach', t.ref, '--'], dir);
+  if (t.ref) await git(['checkout', '--quiet', '--detach', await resolveRef(t.ref, git, dir), '--'], dir);
   return git(['rev-parse', 'HEAD'], dir);
+}
+
+/**
+ * The commit a `#ref` names in a fresh clone. A branch other than the default exists there only
+ * as `origin/<ref>` (`checkout --detach <ref>` does not look there), so remote branches come
+ * first, then tags, then anything git resolves (a commit id).
+ */
+async function resolveRef(ref: string, git: (args: string[], cwd?: string) => Promise<string>, dir: string): Promise<string> {
+  for (const candidate of [`refs/remotes/origin/${ref}`, `refs/tags/${ref}`, ref]) {
+    const sha = await git(['rev-parse', '--verify', '--quiet', `${candidate}^{commit}`], dir).catch(() => undefined);
+    if (sha) return sha;
+  }
+  throw new SourceError(`git ref "${ref}" is not a branch, tag or commit of the repository`);
 }

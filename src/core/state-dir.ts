@@ -3,7 +3,7 @@
  * `~/.local/state/marteau-tui`. One journal file plus one directory per job (its config snapshot,
  * console output, fixture timeline and results).
  */
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -45,6 +45,27 @@ export class StateDir {
     const ids = (await readdir(this.jobsDir).catch(() => [] as string[])).filter((n) => n.startsWith(prefix));
     if (ids.length > 1) throw new AmbiguousJobId(prefix, ids);
     return ids.length ? this.jobDir(ids[0]) : undefined;
+  }
+
+  /**
+   * Remove job directories that no journal record knows and that hold only what enqueue writes
+   * before the record (`enqueueFiles`): left by a kill between the two. Only ones older than
+   * `minAgeMs`, so an enqueue still in progress in another process keeps its directory; any
+   * other file (a run's output) keeps a directory too. Returns the removed paths.
+   */
+  async removeOrphans(known: ReadonlySet<string>, enqueueFiles: ReadonlySet<string>, minAgeMs: number): Promise<string[]> {
+    const removed: string[] = [];
+    for (const id of await readdir(this.jobsDir).catch(() => [] as string[])) {
+      if (known.has(id) || !/^[0-9a-f]{6,64}$/.test(id)) continue;
+      const dir = this.jobDir(id);
+      const st = await stat(dir).catch(() => undefined);
+      if (!st?.isDirectory() || Date.now() - st.mtimeMs < minAgeMs) continue;
+      const entries = await readdir(dir).catch(() => undefined);
+      if (!entries || entries.some((e) => !enqueueFiles.has(e))) continue;
+      await rm(dir, { recursive: true, force: true });
+      removed.push(dir);
+    }
+    return removed;
   }
 
   async ensure(): Promise<void> {

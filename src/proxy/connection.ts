@@ -6,7 +6,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { draw, type Mix, type MixEntry } from './mix.js';
-import type { Action, Behavior, ConnectionContext, ExchangeContext, HookResult, Stream } from './plugin.js';
+import { MAX_TIMER_MS, type Action, type Behavior, type ConnectionContext, type ExchangeContext, type HookResult, type Stream } from './plugin.js';
 import { FramingError, type ErrorReply, type FramerSession, type Protocol, type Segment } from './protocol.js';
 import { Outbox } from './outbox.js';
 import { randomBytes } from './protocols/tcp.js';
@@ -767,10 +767,11 @@ export class Connection {
   }
 
   private later(ms: number, fn: () => void): void {
+    // A plugin may still ask for more than a timer holds: wait the most it can, then check again.
     const t = setTimeout(() => {
       this.timers.delete(t);
       if (!this.closed) fn();
-    }, ms);
+    }, Math.min(ms, MAX_TIMER_MS));
     this.timers.add(t);
   }
 
@@ -813,16 +814,7 @@ export class Connection {
   }
 
   private exchangeContext(entry: MixEntry, ex: Exchange, seg: Segment): ExchangeContext {
-    return {
-      proxy: this.core.info,
-      connectionId: this.id,
-      client: this.clientName(),
-      random: this.core.random,
-      state: entry.state,
-      exchangeId: ex.id,
-      label: seg.label,
-      request: seg.data,
-    };
+    return Object.assign(this.connectionContext(entry), { exchangeId: ex.id, label: seg.label, request: seg.data });
   }
 }
 

@@ -11,6 +11,18 @@ import type { Random } from './random.js';
 
 export { z };
 
+/** Node's timers wait at most 2^31-1 ms (24.8 days); a longer wait fires at once, again and again. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A duration option, `unitMs` milliseconds per unit (1: ms, 1000: seconds, 0.001: µs), bounded
+ * by what a timer can wait so that an over-long value is a clear error, not a busy loop.
+ */
+export function durationOption(unitMs = 1) {
+  const max = Math.floor(MAX_TIMER_MS / unitMs);
+  return z.number().min(0).max(max, { error: `at most ${max} (${MAX_TIMER_MS} ms, about 24.8 days: the longest a timer can wait)` });
+}
+
 /** Which way the bytes flow: `upstream` client -> server, `downstream` server -> client. */
 export type Stream = 'upstream' | 'downstream';
 

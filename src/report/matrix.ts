@@ -5,7 +5,7 @@
  * built from the sweep's plan and the run's measured fault windows; rendered here as text lines,
  * an HTML section (the report's first) and JUnit test cases (one per cell).
  */
-import type { SweepKind, SweepPlan } from '../config/sweep.js';
+import type { steadyVerdict, SweepKind, SweepPlan } from '../config/sweep.js';
 import { OUTCOME_CLASSES, recoveryText, type WindowMeasure } from '../runners/measures/index.js';
 import { outcomeClass } from '../runners/measures/series.js';
 import { meetsExpect } from '../runners/measures/windows.js';
@@ -35,8 +35,16 @@ export interface MatrixCell {
   why: string;
 }
 
+/** Chaos Toolkit's hypothesis: the load was steady before the first fault and after the last. */
+export interface SteadyState {
+  before: SteadyCheck;
+  after: SteadyCheck;
+}
+export type SteadyCheck = ReturnType<typeof steadyVerdict>;
+
 export interface Matrix {
   seed: string;
+  steady?: SteadyState;
   step_ms: number;
   gap_ms: number;
   lead_ms: number;
@@ -46,7 +54,7 @@ export interface Matrix {
   passed: boolean;
 }
 
-export function buildMatrix(plan: SweepPlan, windows: readonly WindowMeasure[]): Matrix {
+export function buildMatrix(plan: SweepPlan, windows: readonly WindowMeasure[], steady?: SteadyState): Matrix {
   const cells = plan.cells.map((c): MatrixCell => {
     const w = windows.find((x) => x.name === c.name);
     const base = { name: c.name, backend: c.backend, kind: c.kind, fault: c.fault, at_s: c.atMs / 1000, for_s: c.forMs / 1000, expect: c.expect, within_ms: c.withinMs };
@@ -84,14 +92,15 @@ export function buildMatrix(plan: SweepPlan, windows: readonly WindowMeasure[]):
     kinds: plan.kinds,
     backends: plan.backends.map((b) => b.name),
     cells,
-    passed: cells.every((c) => c.verdict === 'pass'),
+    ...(steady ? { steady } : {}),
+    passed: cells.every((c) => c.verdict === 'pass') && steady?.before.ok !== false && steady?.after.ok !== false,
   };
 }
 
 /** One line per cell, for the job's log and the --ci output. */
 export function matrixLines(m: Matrix): string[] {
   return [
-    `resilience matrix (seed ${m.seed}): ${m.cells.filter((c) => c.verdict === 'pass').length}/${m.cells.length} cells pass`,
+    `resilience matrix (seed ${m.seed}): ${m.cells.filter((c) => c.verdict === 'pass').length}/${m.cells.length} cells pass${steadyText(m)}`,
     ...m.cells.map((c) => `${c.verdict === 'pass' ? 'PASS' : 'FAIL'} ${c.backend} ${c.kind} (${c.fault}): ${mix(c)}, p95 ${c.p95_ms === undefined ? '-' : seconds(c.p95_ms)}; ${c.recovery.text}${c.why ? ` — ${c.why}` : ''}`),
   ];
 }
@@ -109,7 +118,7 @@ export function matrixSection(m: Matrix): string {
   });
   const passed = m.cells.filter((c) => c.verdict === 'pass').length;
   return `<h2 id="matrix">Resilience matrix</h2>
-<p class="sub">${passed}/${m.cells.length} cells pass · seed ${esc(m.seed)} (<code>marteau-tui sweep --seed ${esc(m.seed)}</code> runs the same schedule) · each fault ${seconds(m.step_ms)}, then ${seconds(m.gap_ms)} to recover</p>
+<p class="sub">${passed}/${m.cells.length} cells pass${esc(steadyText(m))} · seed ${esc(m.seed)} (<code>marteau-tui sweep --seed ${esc(m.seed)}</code> runs the same schedule) · each fault ${seconds(m.step_ms)}, then ${seconds(m.gap_ms)} to recover</p>
 <table class="matrix" data-passed="${m.passed}">${head}${rows.join('')}</table>
 <p class="note">A cell passes when every request during the fault either succeeded or got what the backend's expectation says (default a 5xx), p95 within its bound, and the app was back to its pre-fault success rate and p95 before the next fault.</p>`;
 }
@@ -125,7 +134,13 @@ export function matrixJunitCases(m: Matrix, suite: string): { cases: string[]; f
     if (c.verdict === 'pass') return `${head}>\n      <system-out>${escapeXml(line)}</system-out>\n    </testcase>`;
     return `${head}>\n      <failure message="${escapeXml(c.why)}" type="resilience">${escapeXml(line)}</failure>\n    </testcase>`;
   });
-  return { cases, failures: m.cells.filter((c) => c.verdict === 'fail').length };
+  const steady = m.steady ? (['before', 'after'] as const).map((when) => {
+    const v = m.steady![when];
+    const head = `    <testcase classname="${escapeXml(`marteau.${suite}.matrix`)}" name="steady state ${when}" time="0"`;
+    return v.ok ? `${head}/>` : `${head}>\n      <failure message="${escapeXml(v.why ?? 'not steady')}" type="steady-state"/>\n    </testcase>`;
+  }) : [];
+  const unsteady = m.steady ? [m.steady.before, m.steady.after].filter((v) => !v.ok).length : 0;
+  return { cases: [...steady, ...cases], failures: m.cells.filter((c) => c.verdict === 'fail').length + unsteady };
 }
 
 const KIND_TITLES: Record<SweepKind, string> = { down: 'down (blackout)', slow: 'slow (delay)', errors: 'protocol errors', process: 'process fault (real)' };
@@ -137,6 +152,14 @@ function mix(c: MatrixCell): string {
     .sort((a, b) => b[1] - a[1])
     .map(([k, n]) => `${pct(n, c.requests)} ${k}`);
   return `${c.requests} requests: ${parts.join(', ')}`;
+}
+
+/** "; steady before and after", or names what was not. */
+function steadyText(m: Matrix): string {
+  if (!m.steady) return '';
+  const { before, after } = m.steady;
+  if (before.ok && after.ok) return '; steady before and after';
+  return [before.ok ? '' : `; NOT steady before the first fault (${before.why})`, after.ok ? '' : `; NOT steady after the last fault (${after.why})`].join('');
 }
 
 function topClass(entries: [string, number][]): string {

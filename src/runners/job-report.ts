@@ -6,8 +6,8 @@
 import path from 'node:path';
 import { writeReports, type ReportFiles } from '../report/index.js';
 import { windowLine } from './measures/index.js';
-import { buildMatrix, matrixLines, type Matrix } from '../report/matrix.js';
-import type { SweepPlan } from '../config/sweep.js';
+import { buildMatrix, matrixLines, type Matrix, type SteadyState } from '../report/matrix.js';
+import { steadyVerdict, type SweepPlan } from '../config/sweep.js';
 import type { RunResults, RunSummary } from './results.js';
 import type { RunnerCatalogEntry } from '../config/marteau.js';
 import type { RunOutcome } from './runner.js';
@@ -39,7 +39,7 @@ export async function reportResults(
   const summary = results.summary();
   for (const w of summary.measures?.windows ?? []) o.log?.(`fault window ${windowLine(w)}`);
   const verdicts = evaluateThresholds(o.thresholds ?? [], summary);
-  const matrix = o.sweep ? buildMatrix(o.sweep, summary.measures?.windows ?? []) : undefined;
+  const matrix = o.sweep ? buildMatrix(o.sweep, summary.measures?.windows ?? [], steadySpans(results, o.sweep)) : undefined;
   const files = await writeReports(o.resultDir, summary, verdicts, { generator: o.generator, matrix });
   for (const line of matrix ? matrixLines(matrix) : []) o.log?.(line);
   for (const v of verdicts) o.log?.(`${v.passed ? 'PASS' : 'FAIL'} ${v.message}`);
@@ -51,6 +51,16 @@ export async function reportResults(
     files,
     ...(matrix ? { matrix } : {}),
     line: summaryLine(summary),
+  };
+}
+
+/** The steady state of the second half of a sweep's lead (before any fault) and of its last gap. */
+function steadySpans(results: RunResults, plan: SweepPlan): SteadyState {
+  const start = results.info.start;
+  const end = results.info.end ?? Date.now();
+  return {
+    before: steadyVerdict(results.series.range(start + plan.leadMs / 2, start + plan.leadMs), plan.steady),
+    after: steadyVerdict(results.series.range(end - plan.gapMs / 2, end), plan.steady),
   };
 }
 

@@ -46,6 +46,12 @@ export interface RunnerContext {
    * count from here. Calling it more than once has no effect.
    */
   loadStarted(): void;
+  /**
+   * A sweep's steady-state check before the first fault: `ok` arms the faults (on the clock
+   * `loadStarted` began); not ok, none is injected and the job ends as an infrastructure failure
+   * (exit 3) saying why. Until it is called, a sweep injects nothing.
+   */
+  steadyState?(verdict: { ok: boolean; why?: string }): void;
   /** The job's proxies, by name, for runners that record per-exchange faults. */
   proxies: ReadonlyMap<string, Proxy>;
   /** Fixture changes so far (a copy). */

@@ -32,54 +32,61 @@ export function liveFigures(job: JobRow): string | undefined {
   return `${rate.padStart(4)}/s ${err.padStart(4)} p95 ${p95.padStart(5)}`;
 }
 
-interface Column {
-  key: 'id' | 'name' | 'state' | 'elapsed' | 'figures' | 'nodes' | 'progress';
-  text: string;
-  width: number;
-  tone?: Segment['tone'];
+type Key = 'id' | 'name' | 'state' | 'elapsed' | 'nodes' | 'figures' | 'progress';
+
+/** The pane's columns: chosen once for all rows, so they line up. */
+export interface QueueLayout {
+  cols: { key: Key; width: number }[];
 }
 
-/** The row's columns in display order, fitted to `width` cells. */
-export function queueRow(job: JobRow, width: number, now: number): Segment[] {
-  const figures = liveFigures(job);
-  const progress = job.progress ?? '';
-  const all: Column[] = [
-    { key: 'id', text: job.id.slice(0, 8), width: 8, tone: 'dim' },
-    { key: 'name', text: job.name, width: NAME_MIN },
-    { key: 'state', text: job.state, width: Math.max(9, job.state.length), tone: 'state' },
-    ...(job.startedAt ? [{ key: 'elapsed', text: elapsed(job, now), width: 6, tone: 'dim' } as Column] : []),
-    ...(figures ? [{ key: 'figures', text: figures, width: figures.length, tone: 'accent' } as Column] : []),
-    { key: 'nodes', text: job.nodes.join(','), width: 8, tone: 'dim' },
-    ...(progress ? [{ key: 'progress', text: progress, width: 10 } as Column] : []),
-  ];
-  // Most valuable first; a column is shown only if it fits whole. The name gets more room once
-  // the figures are in, the rest (progress last) takes what is left.
-  const priority: (Column['key'] | 'grow-name')[] = ['name', 'state', 'figures', 'grow-name', 'elapsed', 'progress', 'id', 'nodes'];
-  const kept = new Set<Column['key']>();
-  const name = all.find((x) => x.key === 'name')!;
+const FIGURES = 21;
+
+/**
+ * Columns for a pane `width` cells wide whose longest name and state are given (and whether
+ * any row has live figures to show): the most
+ * valuable first, each only if it fits whole. The name gets more room once the live figures are
+ * in; the progress (last) takes what is left.
+ */
+export function queueLayout(width: number, longestName: number, longestState: number, anyFigures = true): QueueLayout {
+  const widths: Record<Key, number> = { id: 8, name: Math.min(NAME_MIN, Math.max(4, longestName)), state: Math.max(9, longestState), elapsed: 6, nodes: 8, figures: FIGURES, progress: 10 };
+  const priority: (Key | 'grow-name')[] = ['name', 'state', 'figures', 'grow-name', 'elapsed', 'progress', 'id', 'nodes'];
+  const kept = new Set<Key>();
   let used = -1;
   const growName = (max: number) => {
-    const grow = Math.min(Math.max(0, width - used), Math.max(0, Math.min(max, job.name.length) - name.width));
-    name.width += grow;
+    const grow = Math.min(Math.max(0, width - used), Math.max(0, Math.min(max, longestName) - widths.name));
+    widths.name += grow;
     used += grow;
   };
   for (const key of priority) {
-    if (key === 'grow-name') {
-      growName(NAME_FIRST);
+    if (key === 'grow-name') growName(NAME_FIRST);
+    else if (used + 1 + widths[key] <= width && (key !== 'figures' || anyFigures)) {
+      kept.add(key);
+      used += 1 + widths[key];
+    }
+  }
+  growName(NAME_MAX);
+  if (kept.has('progress')) widths.progress += Math.max(0, width - used);
+  const order: Key[] = ['id', 'name', 'state', 'elapsed', 'nodes', 'figures', 'progress'];
+  return { cols: order.filter((k) => kept.has(k)).map((key) => ({ key, width: widths[key] })) };
+}
+
+/** One job's row in the pane's columns; a row without live figures gives their cells to its progress. */
+export function queueRow(job: JobRow, layout: QueueLayout, now: number): Segment[] {
+  const figures = liveFigures(job);
+  const text: Record<Key, string> = { id: job.id.slice(0, 8), name: job.name, state: job.state, elapsed: elapsed(job, now), nodes: job.nodes.join(','), figures: figures ?? '', progress: job.progress ?? '' };
+  const tone: Partial<Record<Key, Segment['tone']>> = { id: 'dim', state: 'state', elapsed: 'dim', nodes: 'dim', figures: 'accent' };
+  const out: Segment[] = [];
+  const cols = layout.cols;
+  for (let i = 0; i < cols.length; i++) {
+    const c = cols[i];
+    const sep = i ? ' ' : '';
+    if (c.key === 'figures' && !figures) {
+      const next = cols[i + 1]?.key === 'progress' ? cols[++i].width + 1 : 0;
+      out.push({ text: sep + ellipsis(text.progress, c.width + next) });
       continue;
     }
-    const c = all.find((x) => x.key === key);
-    if (!c || used + 1 + c.width > width) continue;
-    kept.add(key);
-    used += 1 + c.width;
+    const t = c.key === 'progress' ? ellipsis(text.progress, c.width) : cell(text[c.key], c.width, c.key === 'elapsed' ? 'right' : 'left');
+    out.push({ text: sep + t, tone: tone[c.key] });
   }
-  const shown = all.filter((c) => kept.has(c.key));
-  growName(NAME_MAX);
-  const spare = Math.max(0, width - used);
-  const last = shown.find((c) => c.key === 'progress');
-  if (last) last.width += spare;
-  return shown.map((c, i) => ({
-    text: (i ? ' ' : '') + (c.key === 'progress' ? ellipsis(c.text, c.width) : cell(c.text, c.width, c.key === 'elapsed' ? 'right' : 'left')),
-    tone: c.tone,
-  }));
+  return out;
 }

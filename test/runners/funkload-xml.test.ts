@@ -1,4 +1,4 @@
-/** FunkLoad's bench result format: reading recorded-format fixtures, writing, round trips, merging. */
+/** FunkLoad's bench result format: reading real FunkLoad output, writing, round trips, merging. */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ import {
 } from '../../src/runners/funkload-xml.js';
 import { newRunInfo, RunResults, type RequestSample, type TestSample } from '../../src/runners/results.js';
 
-const fixture = (name: string) => new URL(`../../fixtures/funkload/${name}`, import.meta.url).pathname;
+const real = (name: string) => new URL(`../../fixtures/funkload/real/${name}`, import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'marteau-fl-'));
 
 describe('Python-compatible formatting', () => {
@@ -99,63 +99,99 @@ describe('times', () => {
   });
 });
 
-describe('reading FunkLoad results (recorded-format fixtures)', () => {
+describe('reading FunkLoad results (real FunkLoad 1.17.2 output, fixtures/funkload/real/CAPTURED.md)', () => {
+  // Every figure below is the one the real `fl-build-report` prints for the same file
+  // (fixtures/funkload/real/mixed-bench.report.rst, mixed-killed-bench.report.rst).
   it('reads the config and computes FunkLoad report figures per cycle', async () => {
-    const { results, truncated, warnings } = await readFunkloadXml(fixture('simple-bench.recorded-format.xml'));
+    const { results, truncated, warnings } = await readFunkloadXml(real('mixed-bench.xml'));
     expect(truncated).toBe(false);
     expect(warnings).toEqual([]);
     const s = results.summary();
+    expect(s.aborted).toBe(false);
     expect(s.info.bench.cycles).toEqual([1, 2]);
-    expect(s.info.bench.duration).toBe(10);
-    expect(s.info.bench.sleepTimeMax).toBe(0.5);
-    expect(s.info.bench.serverUrl).toBe('http://localhost/index.html');
-    expect(s.info.suite).toBe('Simple');
-    expect(s.info.test).toBe('test_simple');
-    expect(s.info.node).toBe('bench1');
-    expect(s.info.meta).toEqual({ build: 'r42' });
-    expect(s.info.extra.python_version).toMatch(/^2\.6\.6/);
+    expect(s.info.bench.duration).toBe(3);
+    expect(s.info.bench.sleepTimeMax).toBe(0.1);
+    expect(s.info.bench.serverUrl).toBe('http://127.0.0.1:41581');
+    expect(s.info.suite).toBe('Mixed');
+    expect(s.info.test).toBe('test_mixed');
+    expect(s.info.node).toBe('vm');
+    expect(s.info.meta).toEqual({});
+    expect(s.info.extra.python_version).toBe('2.7.18');
     expect(s.info.apdexT).toBe(1.5);
     expect(s.info.runner).toBe('funkload');
 
     const [c0, c1] = s.cycles;
     expect(c0.cvus).toBe(1);
-    expect([c0.requests.total, c0.requests.success, c0.pages.total, c0.tests.total]).toEqual([9, 9, 6, 3]);
-    expect(c0.requests.rps).toBeCloseTo(0.9, 10);
-    expect(c0.pages.spps).toBeCloseTo(0.6, 10);
-    expect(c0.tests.stps).toBeCloseTo(0.3, 10);
-    expect(c0.tests.latency.min).toBeCloseTo(7.2, 1);
-    expect(c0.tests.latency.max).toBeCloseTo(10, 1);
-    expect(c0.requests.maxRps).toBe(3);
+    // report: Request stats 48 total / 43 ok, RPS 16.000, maxRPS 18; Page stats 33 / 28 (an XML-RPC
+    // call counts as a page), SPPS 9.333, maxSPPS 11; Test stats 14 / 9, STPS 3.000
+    expect([c0.requests.total, c0.requests.success, c0.pages.total, c0.pages.success, c0.tests.total, c0.tests.success]).toEqual([48, 43, 33, 28, 14, 9]);
+    expect(c0.requests.rps).toBeCloseTo(16, 3);
+    expect(c0.requests.maxRps).toBe(18);
+    expect(c0.pages.spps).toBeCloseTo(9.333, 3);
+    expect(c0.pages.maxSpps).toBe(11);
+    expect(c0.tests.stps).toBeCloseTo(3, 3);
+    expect(c0.tests.errorPercent).toBeCloseTo(35.71, 2);
+    // report: request MIN 0.000 AVG 0.009 MAX 0.043 (seconds, 3 decimals); ours are in ms
+    expect(Math.abs(c0.requests.latency.max - 43)).toBeLessThanOrEqual(0.5);
+    expect(Math.abs(c0.requests.latency.avg - 9)).toBeLessThanOrEqual(0.5);
 
     expect(c1.cvus).toBe(2);
-    expect([c1.requests.total, c1.requests.success]).toEqual([11, 9]);
-    expect(c1.requests.errorPercent).toBeCloseTo((2 / 11) * 100, 10);
-    expect([c1.pages.total, c1.pages.success]).toEqual([8, 6]);
-    expect([c1.tests.total, c1.tests.success, c1.tests.failures, c1.tests.errors]).toEqual([4, 2, 1, 1]);
-    expect(c1.tests.errorPercent).toBe(50);
-    expect(c1.requests.maxRps).toBe(6);
-    expect(c1.errors).toEqual({ 'status 503': 1, 'error: [Errno 111] Connection refused': 1 });
-    expect(c1.steps.find((x) => x.key === '003.001')?.type).toBe('xmlrpc');
-    expect(c1.steps.find((x) => x.key === '002.001')?.description).toBe('Get "about" page');
-    // the Failure's CDATA body is kept as the sample detail
+    expect([c1.requests.total, c1.requests.success, c1.pages.total, c1.pages.success, c1.tests.total, c1.tests.success]).toEqual([81, 70, 58, 47, 23, 12]);
+    expect(c1.requests.errorPercent).toBeCloseTo(13.58, 2);
+    expect(c1.pages.errorPercent).toBeCloseTo(18.97, 2);
+    expect(c1.tests.errorPercent).toBeCloseTo(47.83, 2);
+    expect([c1.requests.rps, c1.requests.maxRps, c1.pages.maxSpps, c1.tests.stps]).toEqual([27, 27, 16, 4]);
+    // report: Failures "12 times, code: 503", Errors "4 times, code: -1" (socket error: refused)
+    expect([c0.tests.failures + c1.tests.failures, c0.tests.errors + c1.tests.errors]).toEqual([12, 4]);
+    expect(c1.errors).toEqual({ 'status 503': 9, 'error: [Errno 111] Connection refused': 2 });
+    expect(c0.errors).toEqual({ 'status 503': 3, 'error: [Errno 111] Connection refused': 2 });
+    // the page's image sub-request, the xmlrpc call (its line ends with the writer's stray `"`),
+    // and the single-quoted description FunkLoad writes for a value holding `"`
+    expect(c1.steps.find((x) => x.key === '001.002')?.type).toBe('image');
+    expect(c1.steps.find((x) => x.key === '002.001')).toMatchObject({ type: 'xmlrpc', description: 'Get status' });
+    expect(c1.steps.find((x) => x.key === '003.001')?.description).toBe('Get "unavailable" page');
+    // the Failure's CDATA body is kept as the sample detail; the Error keeps its traceback
     expect(s.errorSamples.find((e) => e.code === 503)?.traceback).toContain('Back & <soon>');
-    expect(s.overall.requests.total).toBe(20);
-    expect(c1.start).toBeCloseTo(1296080580100, 0);
+    expect(s.errorSamples.find((e) => e.code === -1)?.traceback).toMatch(/^Traceback[\s\S]*error: \[Errno 111\] Connection refused/);
+    expect(s.overall.requests.total).toBe(129);
+    expect(c1.start).toBeCloseTo(1796175169520, 0); // its earliest sample, not its first line
   });
 
-  it('reads a killed bench up to the cut, as FunkLoad does', async () => {
-    const { results, truncated, warnings } = await readFunkloadXml(fixture('simple-killed.recorded-format.xml'));
+  it('reads a bench killed with SIGKILL, as FunkLoad does', async () => {
+    const { results, truncated, warnings } = await readFunkloadXml(real('mixed-killed-bench.xml'));
     expect(truncated).toBe(true);
     expect(warnings[0]).toMatch(/missing <\/funkload>/i);
     const s = results.summary();
     expect(s.aborted).toBe(true);
-    expect(s.cycles[0].requests.total).toBe(4);
-    expect(s.cycles[0].tests.total).toBe(1);
-    expect(s.cycles[1].requests.total).toBe(0); // announced in the config, nothing recorded
+    // killed during cycle #1: the report of the same file shows both cycles as far as they got
+    expect(s.cycles.map((c) => [c.requests.total, c.requests.success, c.pages.total, c.tests.total, c.tests.success])).toEqual([
+      [53, 46, 38, 16, 9],
+      [84, 73, 60, 25, 14],
+    ]);
+    expect([s.cycles[1].tests.stps, s.cycles[1].requests.maxRps]).toEqual([3.5, 29]);
+  });
+
+  it('reads a killed bench whose last line is cut inside a tag up to the cut', async () => {
+    // The real kill above left a whole last line; this copy of it is cut by hand inside the
+    // first line of cycle #1 (a <testResult>), as a kill during a write would leave it.
+    const text = readFileSync(real('mixed-killed-bench.xml'), 'utf8');
+    const firstOfCycle1 = text.indexOf('<testResult cycle="001"');
+    const cutAt = text.indexOf('result="Success', firstOfCycle1) + 'result="Success'.length;
+    const path = join(tmp, 'mixed-killed-cut.xml');
+    writeFileSync(path, text.slice(0, cutAt));
+    const { results, truncated, warnings } = await readFunkloadXml(path);
+    expect(truncated).toBe(true);
+    expect(warnings[0]).toMatch(/missing <\/funkload>/i);
+    const s = results.summary();
+    expect(s.aborted).toBe(true);
+    expect(s.cycles.map((c) => [c.cvus, c.requests.total, c.tests.total])).toEqual([
+      [1, 53, 16], // cycle #0 whole, as in the report
+      [2, 0, 0], // announced in the config, nothing recorded before the cut
+    ]);
   });
 
   it('gives the same elements whatever the chunking', () => {
-    const text = readFileSync(fixture('simple-bench.recorded-format.xml'), 'utf8');
+    const text = readFileSync(real('mixed-bench.xml'), 'utf8');
     const collect = (chunks: string[]) => {
       const out: XmlElement[] = [];
       const sc = new FunkloadScanner((e) => out.push(e));
@@ -164,7 +200,7 @@ describe('reading FunkLoad results (recorded-format fixtures)', () => {
       return out;
     };
     const whole = collect([text]);
-    expect(whole.filter((e) => e.name === 'response').length).toBe(20);
+    expect(whole.filter((e) => e.name === 'response').length).toBe(129);
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 1, max: text.length - 1 }), { maxLength: 30 }), (cuts) => {
         const sorted = [...new Set(cuts)].sort((a, b) => a - b);
@@ -186,7 +222,7 @@ describe('reading FunkLoad results (recorded-format fixtures)', () => {
   });
 
   it('merges the files of a distributed bench and skips mismatching ones', async () => {
-    const a = fixture('simple-bench.recorded-format.xml');
+    const a = real('mixed-bench.xml');
     const other = join(tmp, 'other.xml');
     writeFileSync(other, readFileSync(a, 'utf8').replace('value="[1, 2]"', 'value="[1, 5]"'));
     const { results, warnings } = await readFunkloadXmlFiles([a, a, other]);
@@ -194,8 +230,8 @@ describe('reading FunkLoad results (recorded-format fixtures)', () => {
     expect(warnings.some((w) => w.includes('other.xml: skipped'))).toBe(true);
     expect(s.info.bench.cycles).toEqual([2, 4]);
     expect(s.cycles.map((c) => c.cvus)).toEqual([2, 4]);
-    expect(s.overall.requests.total).toBe(40);
-    expect(s.info.node).toBe('bench1, bench1');
+    expect(s.overall.requests.total).toBe(2 * 129);
+    expect(s.info.node).toBe('vm, vm');
   });
 });
 

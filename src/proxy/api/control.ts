@@ -300,6 +300,8 @@ export class Control {
   private async createNow(spec: ProxySpec): Promise<Proxy> {
     if (this.set.get(spec.name)) throw new ControlError('proxy already exists', 409);
     if (spec.name.includes('/')) throw new ControlError('bad request body: name: a proxy name cannot contain "/"');
+    // NUL or a newline would cut or forge lines in logs, stats and the TUI.
+    if (/[\x00-\x1f\x7f]/.test(spec.name)) throw new ControlError('bad request body: name: a proxy name cannot contain control characters (NUL, newline, ...)', 400, 'name');
     if (spec.protocol !== undefined && !(PROTOCOL_NAMES as readonly string[]).includes(spec.protocol)) {
       throw new ControlError(`bad request body: protocol: unknown protocol "${spec.protocol}"; use one of ${PROTOCOL_NAMES.join(', ')}`);
     }
@@ -312,6 +314,9 @@ export class Control {
     try {
       const p = await this.set.add(options, { enabled: spec.enabled !== false });
       this.baseline.set(p.name, undefined);
+      if (!onLoopback(options.listen)) {
+        p.log('warn', `listens on ${options.listen}, reachable from other machines: anyone who can reach it can use ${options.upstream} through it`);
+      }
       if (spec.enabled === false) this.givenListen.set(p.name, spec.listen ?? '');
       return p;
     } catch (e) {
@@ -401,6 +406,11 @@ const BIND_WORDS: Record<string, string> = {
   EADDRNOTAVAIL: 'cannot assign requested address',
   EACCES: 'permission denied',
 };
+
+function onLoopback(listen: string): boolean {
+  const [host] = splitHostPort(listen);
+  return host.startsWith('127.') || host === '::1' || host === 'localhost';
+}
 
 function loopError(e: UpstreamLoopError): ControlError {
   return new ControlError(`bad request body: upstream: ${e.message}`, 400, 'upstream');

@@ -36,6 +36,8 @@ class Reader {
   constructor(
     /** Decide the body and the state after a head, and label the message. */
     private readonly onHead: (head: Head, segment: Segment) => State | 'interim',
+    /** Whether a first line (all of it, or its beginning when `complete` is false) can start a message. */
+    private readonly startsLike: (line: string, complete: boolean) => boolean,
   ) {}
 
   push(chunk: Buffer): Segment[] {
@@ -111,6 +113,7 @@ class Reader {
       const end = buf.indexOf(HEAD_END, pos);
       if (end < 0) {
         if (buf.length - pos > MAX_HEAD_BYTES) throw new FramingError(`message head over ${MAX_HEAD_BYTES} bytes`);
+        this.checkStart(buf, pos);
         break;
       }
       flush(false, pos);
@@ -134,6 +137,19 @@ class Reader {
     if (pos > from) flush(false, pos);
     if (pos < buf.length) this.pending = Buffer.from(buf.subarray(pos));
     return out;
+  }
+
+  /**
+   * Decide from the first line, not the blank line: bytes that cannot start an HTTP message (a
+   * TLS ClientHello, random bytes) would otherwise be held, up to 64 KiB, for a head that never
+   * ends, and the client would hang where the server would answer 400.
+   */
+  private checkStart(buf: Buffer, pos: number): void {
+    const eol = buf.indexOf(CRLF, pos);
+    const complete = eol >= 0;
+    let line = buf.toString('latin1', pos, complete ? eol : Math.min(buf.length, pos + 256));
+    if (!complete && line.endsWith('\r')) line = line.slice(0, -1);
+    if (!this.startsLike(line, complete)) throw new FramingError(`not the start of an HTTP message: ${JSON.stringify(line.slice(0, 40))}`);
   }
 
   private finish(flush: (end: boolean, at: number) => void, at: number): void {
@@ -168,6 +184,21 @@ function parseHead(text: string): Head {
   return head;
 }
 
+const REQUEST_LINE = /^[A-Z][A-Z0-9_-]{0,31} [\x21-\x7e]+ HTTP\/\d\.\d$/;
+/** The beginning of a request line: a method, a target, a version, each possibly cut short. */
+const REQUEST_LINE_START = /^[A-Z][A-Z0-9_-]{0,31}(?: [\x21-\x7e]*(?: [\x21-\x7e]*)?)?$/;
+
+function requestLineLike(line: string, complete: boolean): boolean {
+  return complete ? REQUEST_LINE.test(line) : line === '' || REQUEST_LINE_START.test(line);
+}
+
+const STATUS_LINE = /^HTTP\/\d\.\d \d{3}(?: |$)/;
+const STATUS_LINE_START = /^(?:H|HT|HTT|HTTP|HTTP\/|HTTP\/\d|HTTP\/\d\.|HTTP\/\d\.\d|HTTP\/\d\.\d |HTTP\/\d\.\d \d{1,2})$/;
+
+function statusLineLike(line: string, complete: boolean): boolean {
+  return STATUS_LINE.test(line) || (!complete && (line === '' || STATUS_LINE_START.test(line)));
+}
+
 interface PendingRequest {
   ordinal: number;
   method: string;
@@ -179,8 +210,8 @@ class HttpSession implements FramerSession {
   /** Requests sent on, waiting for their response (HEAD and CONNECT change a response's shape). */
   private pending: PendingRequest[] = [];
   private tunnel = false;
-  private client = new Reader((head, seg) => this.onRequest(head, seg));
-  private server = new Reader((head, seg) => this.onResponse(head, seg));
+  private client = new Reader((head, seg) => this.onRequest(head, seg), requestLineLike);
+  private server = new Reader((head, seg) => this.onResponse(head, seg), statusLineLike);
 
   fromClient(chunk: Buffer): Segment[] {
     if (this.tunnel) {

@@ -6,7 +6,7 @@
  * `event` with the proxy's event objects.
  */
 import { join } from 'node:path';
-import type { SweepPlan } from '../../config/sweep.js';
+import { steadyVerdict, type SweepPlan } from '../../config/sweep.js';
 import type { TimelineEvent } from '../../core/events.js';
 import type { ReportFiles } from '../../report/index.js';
 import { FunkloadXmlWriter } from '../funkload-xml.js';
@@ -36,6 +36,8 @@ export interface BuiltinJobOptions {
   recovery?: RecoveryOptions;
   /** A sweep's plan: the report opens with its resilience matrix. */
   sweep?: SweepPlan;
+  /** Told whether the lead of a sweep met its steady state (the faults wait for it). */
+  onSteadyState?: (v: { ok: boolean; why?: string }) => void;
   log?: (line: string) => void;
   progress?: (p: BenchProgress) => void;
   /** Called when the load starts: right before the first user, after any node preparation. */
@@ -76,16 +78,29 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
     },
   });
   let loadStart = Date.now();
+  // An unsteady lead ends the load: a sweep answers nothing about an app that was already failing.
+  const unsteady = new AbortController();
+  let steadyTimer: NodeJS.Timeout | undefined;
+  const onStart = () => {
+    loadStart = Date.now();
+    results.loadStarted(loadStart);
+    writer.begin();
+    o.onLoadStarted?.();
+    const plan = o.sweep;
+    if (!plan) return;
+    // Judged a little before the first fault is due, so that a steady load loses no time.
+    steadyTimer = setTimeout(() => {
+      // The second half of the lead: the first requests open connections (a warm-up, not a state).
+      const v = steadyVerdict(results.series.range(loadStart + plan.leadMs / 2, Date.now()), plan.steady);
+      o.onSteadyState?.(v);
+      if (!v.ok) unsteady.abort();
+    }, Math.max(plan.leadMs / 2, plan.leadMs - 250));
+  };
   try {
     await (o.bench ?? runBench)(c, {
       results,
-      signal: o.signal,
-      onStart: () => {
-        loadStart = Date.now();
-        results.loadStarted(loadStart);
-        writer.begin();
-        o.onLoadStarted?.();
-      },
+      signal: o.signal ? AbortSignal.any([o.signal, unsteady.signal]) : unsteady.signal,
+      onStart,
       onLog: o.log,
       onProgress: (p) => {
         proxies.flush(Date.now()); // seconds that are over have their final fault counts
@@ -94,6 +109,7 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
       ...xmlRecorder(writer, results),
     });
   } finally {
+    clearTimeout(steadyTimer);
     proxies.stop();
     writer.close();
   }

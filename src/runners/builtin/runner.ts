@@ -63,6 +63,7 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
     timeline: () => ctx.timeline(),
     recovery: ctx.config.recovery,
     sweep: ctx.config.sweep,
+    onSteadyState: (v) => ctx.steadyState?.(v),
     log: (line) => ctx.log(line),
     progress: (p) =>
       ctx.progress({

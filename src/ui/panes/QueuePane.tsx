@@ -2,7 +2,7 @@ import { Text } from 'ink';
 import { memo } from 'react';
 import type { JobRow } from '../backend.js';
 import { Pane } from '../components/Pane.js';
-import { queueRow } from '../queue-row.js';
+import { queueLayout, queueRow } from '../queue-row.js';
 import { color, jobStateColor } from '../theme.js';
 
 /** Jobs, newest first, fitted to the width (queue-row.ts); `enter` shows details in the Output pane. */
@@ -10,17 +10,19 @@ export const QueuePane = memo(function QueuePane(props: { jobs: readonly JobRow[
   const { jobs, selected, focused, height, width, filter, now } = props;
   const visible = Math.max(1, height - 3);
   const first = Math.max(0, Math.min(selected - visible + 1, jobs.length - visible));
+  const shown = jobs.slice(first, first + visible);
+  const layout = queueLayout(width - 6, Math.max(0, ...shown.map((j) => j.name.length)), Math.max(0, ...shown.map((j) => j.state.length)), shown.some((j) => j.rate !== undefined));
   const counts = jobs.reduce<Record<string, number>>((a, j) => ({ ...a, [j.state]: (a[j.state] ?? 0) + 1 }), {});
   const extra = filter ? `filter: ${filter}` : Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(' · ');
   return (
     <Pane title="Queue" index={1} focused={focused} height={height} width={width} extra={extra}>
       {jobs.length === 0 ? <Text color={color('dim')}>{filter ? 'no job matches' : 'no job yet: press e to enqueue a .marteau.yml'}</Text> : null}
-      {jobs.slice(first, first + visible).map((j, i) => {
+      {shown.map((j, i) => {
         const isSel = first + i === selected;
         return (
           <Text key={j.id} wrap="truncate-end">
             <Text inverse={isSel && focused} bold={isSel}>{isSel ? '› ' : '  '}</Text>
-            {queueRow(j, width - 6, now).map((seg, k) => (
+            {queueRow(j, layout, now).map((seg, k) => (
               <Text key={k} inverse={isSel && focused && k < 2} bold={isSel && k < 2} color={seg.tone === 'state' ? color(jobStateColor[j.state]) : seg.tone ? color(seg.tone) : undefined}>
                 {seg.text}
               </Text>
