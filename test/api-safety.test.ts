@@ -119,12 +119,11 @@ describe('guards and input checks', () => {
     expect((await request(api.url)).status).toBe(200);
   });
 
-  it('answers malformed JSON, unknown fields and bad values with 400 saying what and where', async () => {
+  it('answers malformed JSON and bad values with 400 saying what and where', async () => {
     const post = (path: string, body: string) => request(api.url, { method: 'POST', path, body });
     const cases: [string, string, string][] = [
       ['/proxies', '{"name": "a",\n  "upstream": 127.0.0.1:6379}', 'bad request body: malformed JSON at line 2, column 20: unexpected ".", expected "," or "}"'],
       ['/proxies', '{"name": "a"', 'bad request body: malformed JSON at line 1, column 13: unexpected end of body'],
-      ['/proxies', '{"name": "a", "upstream": "127.0.0.1:1", "listn": "x"}', 'bad request body: unknown field "listn" (known fields: name, listen, upstream, enabled, toxics, protocol)'],
       ['/proxies', '{"name": 5, "upstream": "127.0.0.1:1"}', 'bad request body: name: expected string, got number 5'],
       ['/proxies', '{"name": "a", "upstream": "nowhere"}', 'bad request body: upstream: "nowhere" is not host:port'],
       ['/proxies', '[]', 'bad request body: body: expected object, got an array'],

@@ -133,6 +133,6 @@ describe('plugins', () => {
   it("exports the plugin API as 'marteau-tui/plugin' and the CLI as 'marteau-tui'", async () => {
     const script = "const p = await import('marteau-tui/plugin'); const c = await import('marteau-tui'); console.log(Object.keys(p).sort().join(','), typeof c.main);";
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: path.resolve('.') });
-    expect(stdout.trim()).toBe('act,defineBehavior,toxic,z function');
+    expect(stdout.trim()).toBe('MAX_TIMER_MS,act,defineBehavior,durationOption,toxic,z function');
   });
 });

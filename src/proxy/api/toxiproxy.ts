@@ -57,10 +57,11 @@ const TOXIC_FIELDS = Object.keys(toxicBody.shape);
 /** Fields of Toxiproxy's own that we read elsewhere or deliberately ignore (not reported as unknown). */
 const PROXY_ECHOED = ['toxics'];
 
-function readProxy(r: ApiRequest, ignored: string[], body: unknown = jsonBody(r, BAD) ?? {}): z.infer<typeof proxyBody> {
+/** `root` names the entry in an error ("0.enabled: ...") when the body is one of a /populate list. */
+function readProxy(r: ApiRequest, ignored: string[], body: unknown = jsonBody(r, BAD) ?? {}, root = ''): z.infer<typeof proxyBody> {
   const g = goFields(body, [...PROXY_FIELDS, ...PROXY_ECHOED]);
   ignored.push(...g.ignored);
-  return validate(proxyBody, g.value, BAD);
+  return validate(proxyBody, g.value, BAD, root);
 }
 
 function readToxic(r: ApiRequest, ignored: string[]): z.infer<typeof toxicBody> {
@@ -117,7 +118,7 @@ export function toxiproxyRoutes(control: Control): Route[] {
         if (!Array.isArray(body)) validate(z.array(z.unknown()), body, BAD);
         const list = (body as unknown[]).map((item, i) => {
           const before = ignored.length;
-          const b = readProxy(r, ignored, item);
+          const b = readProxy(r, ignored, item, String(i));
           for (let k = before; k < ignored.length; k++) ignored[k] = `${i}.${ignored[k]}`;
           return b;
         });
