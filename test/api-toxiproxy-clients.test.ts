@@ -7,19 +7,18 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningCli } from './helpers/cli.js';
-import { exchange, startEchoServer } from './helpers/echo.js';
+import { exchange, startEchoServer, startTaggingServer } from './helpers/echo.js';
 import { connects, freePort } from './helpers/net.js';
 
 let api: RunningCli & { url: string };
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
-let other: net.Server;
+let other: Awaited<ReturnType<typeof startTaggingServer>>;
 let otherPort: number;
 
 beforeAll(async () => {
   echo = await startEchoServer();
-  other = net.createServer((s) => { s.on('data', (d) => s.write(`B:${d}`)); s.on('error', () => {}); });
-  await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
-  otherPort = (other.address() as net.AddressInfo).port;
+  other = await startTaggingServer();
+  otherPort = other.port;
   api = await startApi();
 });
 

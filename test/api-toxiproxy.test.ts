@@ -2,24 +2,21 @@
  * A real Toxiproxy client from npm (toxiproxy-node-client) drives a running `marteau-tui proxy
  * --api` through its public API, every route it offers, with real traffic through the proxies.
  */
-import net from 'node:net';
 import { Toxiproxy, ToxiproxyError } from 'toxiproxy-node-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningCli } from './helpers/cli.js';
-import { exchange, startEchoServer } from './helpers/echo.js';
+import { exchange, startEchoServer, startTaggingServer } from './helpers/echo.js';
 
 let api: RunningCli & { url: string };
 let client: Toxiproxy;
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
-/** A second upstream that answers "B:" + what it got, to see where traffic goes. */
-let other: net.Server;
+let other: Awaited<ReturnType<typeof startTaggingServer>>;
 let otherPort: number;
 
 beforeAll(async () => {
   echo = await startEchoServer();
-  other = net.createServer((s) => { s.on('data', (d) => s.write(`B:${d}`)); s.on('error', () => {}); });
-  await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
-  otherPort = (other.address() as net.AddressInfo).port;
+  other = await startTaggingServer();
+  otherPort = other.port;
   api = await startApi();
   client = new Toxiproxy(api.url);
 });

@@ -23,6 +23,13 @@ export async function startEchoServer(): Promise<{ port: number; connections: ()
 }
 
 /** Connect, send `data`, collect what comes back until `want` bytes, close or `timeoutMs`. */
+/** A second upstream that answers `B:` + what it got, to see where a proxy sends traffic. */
+export async function startTaggingServer(): Promise<{ port: number; close: () => void }> {
+  const server = net.createServer((s) => { s.on('data', (d) => s.write(`B:${d}`)); s.on('error', () => {}); });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
+}
+
 export async function exchange(
   port: number,
   data: Buffer | string,
