@@ -10,6 +10,7 @@
  * and then lose their connections, and an AbortSignal ends the run within one request timeout at
  * worst (connections are destroyed at once, so in practice within milliseconds).
  */
+import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { Histogram } from '../../stats/histogram.js';
@@ -224,6 +225,8 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
 
       const stopCtl = new AbortController();
       const stopSignal = signal ? AbortSignal.any([signal, stopCtl.signal]) : stopCtl.signal;
+      // Every user's think time listens to it: more than 10 users is no leak, so no warning on stderr.
+      setMaxListeners(0, stopSignal);
       let recording = false;
       const counts = { success: 0, failures: 0, errors: 0 };
       const agents: UserAgent[] = [];
