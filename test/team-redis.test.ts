@@ -69,7 +69,10 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
       // Every job's live output reached an engine that ran none of them.
       await until('all output lines', () => heard.size === 50, 10_000);
       // Each job announced once, by the one worker that ran it.
-      const ends = workers.flatMap((w) => [...w.out().matchAll(/^\S+ job ([0-9a-f]{8}) succeeded/gm)].map((m) => m[1]));
+      // The queue (through Redis) can show a job succeeded before its worker's line reaches our pipe.
+      const announced = () => workers.flatMap((w) => [...w.out().matchAll(/^\S+ job ([0-9a-f]{8}) succeeded/gm)].map((m) => m[1]));
+      await until('every end announced', () => announced().length >= 50, 10_000).catch(() => undefined);
+      const ends = announced();
       expect(ends.sort()).toEqual(ids.map((id) => id.slice(0, 8)).sort());
     } finally {
       for (const e of engines) await e.stop();
@@ -106,7 +109,8 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
       const bound = new RedisQueue({ url: parseQueueUrl(url) }).lostAfterMs;
       expect(Date.now() - killedAt).toBeLessThan(bound);
       await until('the long job to be interrupted', () => a.queue.get(first.id)?.status === 'interrupted', 20_000);
-      expect(Date.now() - killedAt).toBeLessThanOrEqual(bound + 1500);
+      // The lease bound plus the other engine's next look at the queue, with room for a loaded machine.
+      expect(Date.now() - killedAt).toBeLessThanOrEqual(bound + 4000);
       expect(a.queue.get(first.id)?.reason).toMatch(/stopped without finishing it/);
       // A worker restarted with the same nodes file takes n1 over (its holder's pid is dead).
       const w2 = await worker(url, nodes);
