@@ -4,10 +4,9 @@
  * 'added' and 'removed' hear about every one.
  */
 import { EventEmitter } from 'node:events';
-import type { StatsdConfig } from '../config/proxies.js';
 import type { BehaviorRegistry } from './mix.js';
 import { Proxy, UpstreamLoopError, type ProxyOptions, type ProxyStats } from './proxy.js';
-import { StatsdReporter } from './statsd.js';
+import { StatsdReporter, type StatsdOptions } from './statsd.js';
 
 export class ListenError extends Error {
   constructor(readonly proxy: string, readonly address: string, readonly code: string) {
@@ -34,7 +33,7 @@ export class ProxySet extends EventEmitter<ProxySetEvents> {
   }
 
   /** Start every proxy, or none: on a failure the ones already listening are closed again. */
-  async start(options: ProxyOptions[], statsd?: StatsdConfig, onLog?: (m: string) => void): Promise<void> {
+  async start(options: ProxyOptions[], statsd?: StatsdOptions, onLog?: (m: string) => void): Promise<void> {
     if (statsd) this.statsd = new StatsdReporter(statsd, (m) => onLog?.(m));
     try {
       for (const o of options) await this.add(o);
