@@ -1,2 +1,2 @@
 /** Moved down to config/ (the config loader parses `queue:`); kept until its last importers move. */
-export { maskUrl, parseQueueUrl, QueueUrlError, type QueueUrl } from '../config/queue-url.js';
+export { parseQueueUrl, QueueUrlError, type QueueUrl } from '../config/queue-url.js';
