@@ -5,7 +5,7 @@
  */
 
 /** z of the one-sided normal quantile for the alphas used here. */
-const Z: Record<number, number> = { 0.05: 1.6449, 0.01: 2.3263, 0.001: 3.0902 };
+const Z: Record<number, number> = { 0.2: 0.8416, 0.05: 1.6449, 0.01: 2.3263 };
 
 /**
  * The smallest k with P(X > k) <= alpha for X ~ Binomial(n, p): more than k bad draws out of n

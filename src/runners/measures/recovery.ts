@@ -11,11 +11,12 @@
  * (p95 − median). A noisy service (a loaded machine) gets a wider margin than a steady one.
  *
  * Recovered at the first request after the fault's end that succeeded, was not slow, and opens a
- * `window` of requests that looks like the baseline: no more failures than the baseline's rate
- * (plus `success_rate_tolerance`) would give, and no more slow requests than 5 % would give (the
- * share above a p95), both by a one-sided binomial test at 5 %. A few unlucky requests in a
- * short window therefore do not read as "not recovered"; a service still failing one request in
- * five, or still twice as slow, does. The recovery time is from the fault's end to that request.
+ * `window` of requests that looks like the baseline: a failure share no higher than the
+ * baseline's plus `success_rate_tolerance`, and no more slow requests than a 5 % share (what a
+ * p95 leaves above it) would give by chance, by a one-sided binomial test. A few slow requests
+ * in a short window therefore do not read as "not recovered"; a service still failing one
+ * request in five, or several times slower, does. The recovery time runs from the fault's end
+ * to that request.
  *
  * The search stops at the next window's start or the end of the run. When less than `window` is
  * left after the fault, or only the last, shorter span looks healthy, the verdict is "too soon":
@@ -55,11 +56,12 @@ export const DEFAULT_RECOVERY: RecoveryOptions = {
 /** The share of a baseline's requests allowed above its p95, by definition of a p95. */
 const SLOW_SHARE = 0.05;
 /**
- * One-sided test level: a healthy window reads as unhealthy by chance at most this often. That
- * only moves the verdict to a later window, while a test too lenient would call a service still
- * failing one request in ten "recovered": the stricter side is the safer one.
+ * Level of the slow-request test: a healthy window reads as slow by chance at most this often.
+ * That only moves the verdict a few requests later (the next window is tried), whereas a lenient
+ * test, tried on every request after the fault, would sooner or later take one lucky window of
+ * a still-slow service for healthy: the strict side is the safe one.
  */
-const ALPHA = 0.05;
+const ALPHA = 0.2;
 
 export type RecoveryStatus = 'recovered' | 'not recovered' | 'too soon' | 'ongoing' | 'no baseline';
 
@@ -137,7 +139,7 @@ function baselineOf(r: RequestSlice, faultStart: number, o: RecoveryOptions): Re
 }
 
 interface Limits {
-  /** The baseline's failure rate, and how much more a healthy window may have. */
+  /** The baseline's failure rate, and how much more a healthy window may have (absolute). */
   failureRate: number;
   tolerance: number;
   /** A successful request slower than this is slow. */
@@ -163,7 +165,7 @@ function firstHealthy(r: RequestSlice, stop: number, windowMs: number, l: Limits
     const n = j - i;
     if (!failed(r.ms[i]) && !isSlow(i)) {
       if (end <= stop) {
-        if (bad <= binomialUpper(n, failureLimit, ALPHA) && slow <= binomialUpper(n, SLOW_SHARE, ALPHA)) return { at: r.start[i], whole: true };
+        if (bad <= failureLimit * n + 1e-9 && slow <= binomialUpper(n, SLOW_SHARE, ALPHA)) return { at: r.start[i], whole: true };
       } else if (stop - r.start[i] >= windowMs / 2 && bad <= Math.floor(l.failureRate * n) && slow <= Math.floor(SLOW_SHARE * n)) {
         // The last span is too short for the test to tell a partial recovery from noise: it
         // says "too soon" only when it is at least half a window and no worse than the baseline.
