@@ -4,7 +4,7 @@
  */
 import { copyFile, cp, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
+import type { execa } from 'execa';
 import { type Executor, type RunOptions, type RunResult, type TransferOptions, DEFAULT_TRANSFER } from './executor.js';
 import { LineSplitter } from './lines.js';
 import { scanTree } from './tree.js';
@@ -22,7 +22,8 @@ export class LocalExecutor implements Executor {
     if (!argv.length) throw new Error('run: empty argv');
     const started = performance.now();
     if (o.signal?.aborted) return { exitCode: null, signal: null, cancelled: true, durationMs: 0 };
-    const sub = execa(argv[0], argv.slice(1), {
+    // Loaded on the first run: what only lists nodes starts without execa.
+    const sub = (await import('execa')).execa(argv[0], argv.slice(1), {
       cwd: o.cwd,
       env: o.env ? { ...o.env } : undefined,
       extendEnv: true,

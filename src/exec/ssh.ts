@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { NodeSSH } from 'node-ssh';
+import type { NodeSSH } from 'node-ssh';
 import type { SshNodeConfig } from '../config/nodes.js';
 import { NodeError, TransferError, type Executor, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
 import { checkHostKey, fingerprint, hostToken, keyType, readKnownHosts, recordHostKey } from './known-hosts.js';
@@ -116,7 +116,8 @@ export class SshExecutor implements Executor {
       }
       verify(false);
     };
-    const ssh = new NodeSSH();
+    // Loaded on the first connection: what only lists nodes starts without ssh2.
+    const ssh = new (await import('node-ssh')).NodeSSH();
     try {
       await ssh.connect({
         host,
