@@ -312,13 +312,12 @@ async function runAgent(ctx: RunnerContext, r: NodeRun, signal: AbortSignal, fai
 async function merge(ctx: RunnerContext, runs: NodeRun[], config: BuiltinConfig, options: BenchOptions & { results: RunResults }): Promise<void> {
   const windows = new Map<number, { start: number; end: number }>();
   const total = (cycle: number) => config.cycles[cycle] ?? 0;
-  for (const r of runs) {
-    if (r.lost?.unreachable) {
-      ctx.log('node lost: its samples stayed on the node', { node: r.node.name, stream: 'engine', level: 'warn' });
-      continue;
-    }
+  const reachable = runs.filter((r) => !r.lost?.unreachable);
+  for (const r of runs) if (r.lost?.unreachable) ctx.log('node lost: its samples stayed on the node', { node: r.node.name, stream: 'engine', level: 'warn' });
+  // All files at once: one node's transfer need not wait for another's.
+  await Promise.all(reachable.map((r) => (r.node.kind === 'local' ? undefined : r.node.executor.get(path.posix.join(r.dir, RESULT_FILE), path.join(r.localDir, RESULT_FILE)))));
+  for (const r of reachable) {
     const file = path.join(r.localDir, RESULT_FILE);
-    if (r.node.kind !== 'local') await r.node.executor.get(path.posix.join(r.dir, RESULT_FILE), file);
     const read = await readFunkloadXml(file, {
       sink: {
         request: (s) => {
