@@ -5,7 +5,7 @@
  * (TUI, --ci, worker) runs jobs on the same state dir.
  */
 import path from 'node:path';
-import { Option, type Command } from 'commander';
+import { Argument, Option, type Command } from 'commander';
 import type { NodesConfig } from '../config/nodes.js';
 import type { Engine } from '../core/engine.js';
 import { isTerminal, type Job } from '../core/jobs.js';
@@ -197,9 +197,10 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
   program
     .command('schema')
     .description('print the JSON Schema of .marteau.yml (for editors), or of the nodes file')
-    .option('--nodes', 'the schema of marteau.nodes.yml')
-    .action(async (o: { nodes?: boolean }) => {
-      const schema = o.nodes ? (await import('../config/nodes.js')).nodesJsonSchema() : (await import('../config/marteau.js')).marteauJsonSchema();
+    // A word, not a flag: the global `--nodes <file>` would take `--nodes`.
+    .addArgument(new Argument('[file]', 'marteau for .marteau.yml, nodes for marteau.nodes.yml').choices(['marteau', 'nodes']).default('marteau'))
+    .action(async (file: 'marteau' | 'nodes') => {
+      const schema = file === 'nodes' ? (await import('../config/nodes.js')).nodesJsonSchema() : (await import('../config/marteau.js')).marteauJsonSchema();
       io.out.write(`${JSON.stringify(schema, null, 2)}\n`);
     });
 }

@@ -9,11 +9,12 @@ import { z } from 'zod';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { durationMs, durationSchema } from './units.js';
 import { zodToConfigError } from './zod-errors.js';
-import { parseQueueUrl, QueueUrlError, type QueueUrl } from '../core/queue-url.js';
-import type { LostJobs } from '../core/queue.js';
+import { parseQueueUrl, QueueUrlError, type QueueUrl } from './queue-url.js';
 
 export const HOST_KEY_POLICIES = ['strict', 'accept-new'] as const;
-export const LOST_JOBS = ['interrupt', 'requeue'] as const satisfies readonly LostJobs[];
+export const LOST_JOBS = ['interrupt', 'requeue'] as const;
+/** What happens to the running jobs of an engine found dead: interrupted, or queued again. */
+export type LostJobs = (typeof LOST_JOBS)[number];
 export type HostKeyPolicy = (typeof HOST_KEY_POLICIES)[number];
 
 export const nodeSchema = z

@@ -29,7 +29,7 @@ export class LocalExecutor implements Executor {
       extendEnv: true,
       // Its own process group: kill(-pgid) reaches the tool's children too.
       detached: true,
-      stdin: 'ignore',
+      stdin: o.input ? 'pipe' : 'ignore',
       buffer: false,
       reject: false,
       // The whole group is managed here; execa's exit hook would only kill the leader.
@@ -41,6 +41,12 @@ export class LocalExecutor implements Executor {
     sub.stdout?.on('data', (d: Buffer) => out.push(d));
     sub.stderr?.on('data', (d: Buffer) => err.push(d));
     if (pgid !== undefined) o.onStart?.({ pgid });
+    // A program that exits without reading all of it must not crash us with EPIPE.
+    sub.stdin?.on('error', () => {});
+    if (sub.stdin) {
+      const stdin = sub.stdin;
+      o.input?.((text) => { if (stdin.writable) stdin.write(text); });
+    }
 
     let cancelled = false;
     let killTimer: NodeJS.Timeout | undefined;

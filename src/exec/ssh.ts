@@ -31,6 +31,7 @@ interface Ssh2Channel {
   on(event: 'exit', fn: (code: number | null, signal?: string) => void): this;
   on(event: 'close', fn: () => void): this;
   stderr: { on(event: 'data', fn: (d: Buffer) => void): void };
+  write(data: string): boolean;
   close(): void;
 }
 interface Ssh2Client {
@@ -259,6 +260,8 @@ export class SshExecutor implements Executor {
         timers.push(setTimeout(() => { if (!pgid) channel.close(); }, PGID_WAIT_MS));
       };
       o.signal?.addEventListener('abort', onAbort, { once: true });
+      // What is written before the program starts waits in the channel for its stdin.
+      o.input?.((text) => { if (!settled) channel.write(text); });
       channel.on('data', (d) => out.push(d));
       channel.stderr.on('data', (d) => err.push(d));
       channel.on('exit', (code, signal) => {

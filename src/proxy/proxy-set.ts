@@ -4,13 +4,12 @@
  * 'added' and 'removed' hear about every one.
  */
 import { EventEmitter } from 'node:events';
-import type { StatsdConfig } from '../config/proxies.js';
 import type { BehaviorRegistry } from './mix.js';
 import { Proxy, type ProxyOptions, type ProxyStats } from './proxy.js';
 import { ListenError, UpstreamLoopError } from './proxy-errors.js';
+import { StatsdReporter, type StatsdOptions } from './statsd.js';
 
 export { ListenError };
-import { StatsdReporter } from './statsd.js';
 
 export interface ProxySetEvents {
   added: [Proxy];
@@ -26,7 +25,7 @@ export class ProxySet extends EventEmitter<ProxySetEvents> {
   }
 
   /** Start every proxy, or none: on a failure the ones already listening are closed again. */
-  async start(options: ProxyOptions[], statsd?: StatsdConfig, onLog?: (m: string) => void): Promise<void> {
+  async start(options: ProxyOptions[], statsd?: StatsdOptions, onLog?: (m: string) => void): Promise<void> {
     if (statsd) this.statsd = new StatsdReporter(statsd, (m) => onLog?.(m));
     try {
       for (const o of options) await this.add(o);
