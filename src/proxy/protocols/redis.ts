@@ -606,6 +606,9 @@ const errorKinds: Record<string, ErrorKind> = Object.fromEntries(
   Object.entries(ERRORS).map(([k, v]) => [k, { description: v.description, fatal: v.fatal }]),
 );
 
+/** Each kind's reply when no message is given, made once: a 10 % error mix draws one per ten exchanges. */
+const DEFAULT_REPLIES = new Map(Object.entries(ERRORS).filter(([k]) => k !== 'ERR').map(([k, e]) => [k, Buffer.from(`-${e.line}\r\n`, 'utf8')]));
+
 export const redis: Protocol = {
   name: 'redis',
   framesReplies: true,
@@ -617,6 +620,7 @@ export const redis: Protocol = {
     // SYNC/PSYNC get no framed reply (noReply): the client expects nothing from us.
     if (SWITCH_NOW.has(label)) return { bytes: EMPTY, close: false };
     const e = ERRORS[kind] ?? ERRORS.LOADING;
+    if (ctx.message === undefined && kind !== 'ERR') return { bytes: DEFAULT_REPLIES.get(kind) ?? DEFAULT_REPLIES.get('LOADING')!, close: false };
     const word = kind === 'ERR' ? 'ERR' : e.line.split(' ')[0];
     const line = ctx.message !== undefined ? `${word} ${oneLine(ctx.message)}` : kind === 'ERR' ? `ERR injected error on '${label || '?'}' (marteau-tui)` : e.line;
     return { bytes: Buffer.from(`-${line}\r\n`, 'utf8'), close: false };
