@@ -5,19 +5,11 @@
  */
 import { EventEmitter } from 'node:events';
 import type { BehaviorRegistry } from './mix.js';
-import { Proxy, UpstreamLoopError, type ProxyOptions, type ProxyStats } from './proxy.js';
+import { Proxy, type ProxyOptions, type ProxyStats } from './proxy.js';
+import { ListenError, UpstreamLoopError } from './proxy-errors.js';
 import { StatsdReporter, type StatsdOptions } from './statsd.js';
 
-export class ListenError extends Error {
-  constructor(readonly proxy: string, readonly address: string, readonly code: string) {
-    super(
-      code === 'EADDRINUSE'
-        ? `proxy "${proxy}": ${address} is already in use; pick another port or stop what listens there`
-        : `proxy "${proxy}": cannot listen on ${address} (${code})`,
-    );
-    this.name = 'ListenError';
-  }
-}
+export { ListenError };
 
 export interface ProxySetEvents {
   added: [Proxy];

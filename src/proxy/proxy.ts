@@ -11,12 +11,15 @@ import { parseMix, type BehaviorRegistry, type Mix, type MixEntry, type MixSpec 
 import type { Behavior, ProxyInfo } from './plugin.js';
 import type { Protocol, ProtocolName } from './protocol.js';
 import { loopsBack } from './loop.js';
+import { UpstreamLoopError } from './proxy-errors.js';
 import { protocols } from './protocols/index.js';
 import { seededRandom, unseededRandom, type Random } from './random.js';
 import { compileToxic, ToxicError, type Toxic, type ToxicSpec } from './toxics.js';
 import type { Counters, ProxyCore, ProxyStats } from './proxy-core.js';
 
 export type { ProxyStats } from './proxy-core.js';
+
+export { UpstreamLoopError };
 
 export interface ProxyOptions {
   name: string;
@@ -45,13 +48,6 @@ export interface ProxyOptions {
 export const DEFAULT_MAX_CONNECTIONS = 1000;
 
 /** The upstream is the proxy's own listen address: every connection would open another. */
-export class UpstreamLoopError extends Error {
-  constructor(readonly proxy: string, readonly upstream: string, readonly listen: string) {
-    super(`proxy "${proxy}": upstream ${upstream} is the proxy's own listen address ${listen}; it would connect to itself until file descriptors run out`);
-    this.name = 'UpstreamLoopError';
-  }
-}
-
 export interface ProxyDeps {
   behaviors?: BehaviorRegistry;
 }
