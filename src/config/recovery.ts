@@ -8,7 +8,8 @@
  */
 import { z } from 'zod';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../runners/measures/recovery.js';
-import { durationMs, durationSchema } from './units.js';
+import { isServiceFault, type ChaosItem, type RunLength } from './chaos.js';
+import { durationMs, durationSchema, formatDuration } from './units.js';
 
 const PERCENT = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/;
 const percentSchema = z.union([z.number().min(0), z.string().regex(PERCENT, 'expected a percentage, e.g. "1%", or a fraction such as 0.01')], {
@@ -57,4 +58,39 @@ export const expectSchema = z
 
 export function expectList(v: z.infer<typeof expectSchema>): string[] {
   return (Array.isArray(v) ? v : [v]).map((x) => String(x).toLowerCase());
+}
+
+/** What the enqueue-time check reads of a config (a MarteauConfig fits). */
+export interface ScheduleOfConfig {
+  fixtures: readonly { name: string; atMs?: number; forMs?: number }[];
+  chaos: readonly ChaosItem[];
+  serviceFaults: readonly ChaosItem[];
+  runLength: RunLength;
+  recovery: Pick<RecoveryOptions, 'windowMs'>;
+}
+
+/**
+ * Faults scheduled to end less than `recovery.window` before the load does: their recovery can
+ * only read "too soon to judge". Said at enqueue, when the schedule can still be changed. A run
+ * bounded only by its timeout has no known end: nothing to say.
+ */
+export function recoveryScheduleWarnings(c: ScheduleOfConfig): string[] {
+  if (c.runLength.byTimeout) return [];
+  const ends = [
+    ...c.fixtures.filter((f) => f.atMs !== undefined && f.forMs !== undefined).map((f) => ({ name: f.name, end: f.atMs! + f.forMs! })),
+    ...[...c.chaos, ...c.serviceFaults].flatMap((e) => {
+      // A restart is over at once; a fault without `for` lasts to the end (nothing to recover from).
+      const forMs = isServiceFault(e) && e.fault === 'restart' ? 0 : e.forMs;
+      return forMs === undefined ? [] : [{ name: e.name, end: e.atMs + forMs }];
+    }),
+  ];
+  const window = c.recovery.windowMs;
+  return ends
+    .filter((f) => c.runLength.ms - f.end < window)
+    .sort((a, b) => a.end - b.end)
+    .map((f) => {
+      const left = c.runLength.ms - f.end;
+      const when = left > 0 ? `${formatDuration(left)} before the end of the load` : 'at or after the end of the load';
+      return `fault "${f.name}" ends at ${formatDuration(f.end)}, ${when} (${formatDuration(c.runLength.ms)}: ${c.runLength.why}); judging recovery needs recovery.window (${formatDuration(window)}) after it, so it will read "too soon to judge". End it earlier, lengthen the run, or shorten recovery.window.`;
+    });
 }

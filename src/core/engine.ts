@@ -12,6 +12,7 @@ import path from 'node:path';
 import { ConfigError, parseYaml } from '../config/errors.js';
 import type { Vars } from '../config/interpolate.js';
 import { loadMarteauConfig, parseMarteauConfig, withPlugins, type MarteauConfig } from '../config/marteau.js';
+import { recoveryScheduleWarnings } from '../config/recovery.js';
 import { proxyVars } from '../config/services.js';
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
 import { formatDuration } from '../config/units.js';
@@ -281,6 +282,7 @@ export class Engine {
       const src = parseYaml(config.file, text);
       config = parseMarteauConfig(src, config.projectDir, { runners: this.runners, behaviors: await withPlugins(src, this.behaviors) });
     }
+    for (const w of recoveryScheduleWarnings(config)) o.warn?.(`${config.name}: ${w}`);
     await this.keepFile(id, CONFIG_SNAPSHOT, text);
     if (typeof config.raw.chaos === 'string' && !config.sweep) await this.keepFile(id, CHAOS_SNAPSHOT, await readFile(path.join(config.projectDir, config.raw.chaos), 'utf8'));
     if (o.runHere ?? this.options.run === 'own') this.own.add(id);
@@ -936,6 +938,8 @@ interface EnqueueOptions {
   runHere?: boolean;
   /** Rewrites the config text before it is checked and kept (a command's own settings). */
   edit?: (text: string) => string;
+  /** Told what in the config is valid but will likely mislead (a fault too close to the load's end). */
+  warn?: (message: string) => void;
 }
 
 /** What enqueue writes in a job directory before the journal record: the snapshots and a clone. */
