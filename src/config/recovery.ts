@@ -23,14 +23,14 @@ function fraction(v: z.infer<typeof percentSchema>): number {
 
 export const recoverySchema = z
   .object({
-    window: durationSchema.optional().describe('length of the span judged after a fault (default 2s): recovered when one such span is healthy'),
+    window: durationSchema.optional().describe('span of requests judged after a fault (default 2s): recovered at the first request opening such a span that looks like the baseline'),
     baseline: durationSchema.optional().describe('how far before the fault the reference success rate and p95 are measured (default 10s)'),
     success_rate_tolerance: percentSchema
       .refine((v) => fraction(v) <= 1, 'a success-rate tolerance is at most 100%')
       .optional()
-      .describe('allowed drop of the success rate, in percentage points (default 1%)'),
-    p95_tolerance: percentSchema.optional().describe('allowed rise of p95 over the baseline, relative (default 20%)'),
-    p95_slack: durationSchema.optional().describe('allowed rise of p95 in time, when larger than the relative one (default 10ms)'),
+      .describe("extra failure rate allowed over the baseline's, in percentage points (default 1%)"),
+    p95_tolerance: percentSchema.optional().describe("a request is slow above the baseline's p95 plus this share of it, or p95_slack, or the baseline's own spread, whichever is largest (default 20%)"),
+    p95_slack: durationSchema.optional().describe("the same margin in time (default 10ms)"),
   })
   .strict()
   .refine((r) => r.window === undefined || durationMs(r.window) > 0, { path: ['window'], message: 'the recovery window must be longer than 0' });
