@@ -16,6 +16,8 @@ import type { JsonReport } from '../src/report/json.js';
 import { dist, ROOT } from './helpers/dist.js';
 import { cliDone } from './helpers/marteau-cli.js';
 import { steadyVerdict } from '../src/config/sweep.js';
+import { steadyFromThresholds } from '../src/runners/steady.js';
+import { parseThresholds } from '../src/runners/thresholds.js';
 import { configError, parseConfig } from './helpers/marteau-config.js';
 import { havePostgres } from './helpers/postgres.js';
 import { project, removeTemp, stateDir } from './helpers/projects.js';
@@ -94,11 +96,26 @@ chaos:
 
   it('judges the steady state: success rate (default 99 %) and an optional p95 bound', () => {
     const plan = parseConfig(`${SHOP}chaos:\n  sweep: {steady_state: {success_rate: 90%, p95: 200ms}}\n`).sweep!;
-    expect(plan.steady).toEqual({ successRate: 0.9, p95Ms: 200 });
-    expect(parseConfig(`${SHOP}chaos: sweep\n`).sweep!.steady).toEqual({ successRate: 0.99 });
+    expect(plan.steady).toEqual({ successRate: 0.9, p95Ms: 200, source: 'steady_state' });
+    expect(parseConfig(`${SHOP}chaos: sweep\n`).sweep!.steady).toEqual({ successRate: 0.99, source: 'default' });
     expect(steadyVerdict({ requests: 100, ok: 95, p95: 150 }, plan.steady)).toMatchObject({ ok: true, successRate: 0.95 });
     expect(steadyVerdict({ requests: 100, ok: 80, p95: 350 }, plan.steady)).toMatchObject({ ok: false, why: 'success rate 80.0 % < 90.0 %, p95 350ms > 200ms' });
     expect(steadyVerdict({ requests: 0, ok: 0 }, plan.steady)).toMatchObject({ ok: false, why: 'no request finished' });
+  });
+
+  it('without steady_state, takes the steady state from the whole-run thresholds (the strictest bound), else the default', () => {
+    const steadyOf = (extra: string) => {
+      const c = parseConfig(`${SHOP}${extra}`);
+      return steadyFromThresholds(c.sweep!.steady, parseThresholds(c.raw.thresholds));
+    };
+    expect(steadyOf('chaos: sweep\nthresholds: {success_rate: ">= 95%", error_rate: "< 2%", p95: "< 400ms", "during.cache-down.p95": "< 1s"}\n')).toEqual({ successRate: 0.98, p95Ms: 400, source: 'thresholds' });
+    // A p95 bound alone: the default success rate stays.
+    expect(steadyOf('chaos: sweep\nthresholds: {p95: "<= 250ms", rps: "> 1"}\n')).toEqual({ successRate: 0.99, p95Ms: 250, source: 'thresholds' });
+    // Nothing about the steady load (a per-cycle bound, a window's): the default.
+    expect(steadyOf('chaos: sweep\nthresholds: {p95: "< 1s per cycle", "during.cache-down.success_rate": "> 0%"}\n')).toEqual({ successRate: 0.99, source: 'default' });
+    // steady_state: wins over thresholds.
+    expect(steadyOf('chaos:\n  sweep: {steady_state: {success_rate: 50%}}\nthresholds: {success_rate: ">= 95%"}\n')).toEqual({ successRate: 0.5, source: 'steady_state' });
+    expect(steadyVerdict({ requests: 10, ok: 9, p95: 500 }, { successRate: 0.98, p95Ms: 400, source: 'thresholds' }).why).toBe('success rate 90.0 % < 98.0 %, p95 500ms > 400ms (steady state from thresholds:)');
   });
 
   it('says what cannot be swept, at its line', () => {
@@ -238,6 +255,17 @@ describe.skipIf(!ready)('marteau-tui sweep on the demo shop (real redis-server a
       await context.close();
     }
   });
+});
+
+describe.skipIf(!ready)('a sweep whose thresholds: the load cannot meet, without steady_state:', () => {
+  it('takes them as the steady state: injects nothing and exits 3, saying where the rule came from', async () => {
+    // No real request answers within a tenth of a millisecond.
+    const r = await sweep(['--ci', '--lead', '2s', '--only', 'redis', '--faults', 'down'], (t) => `${t}thresholds: {p95: "< 0.1ms"}\n`);
+    expect(r.code, r.out).toBe(3);
+    expect(r.out).toMatch(/unsteady before the first fault: p95 \d+ms > 0\.1ms \(steady state from thresholds:\); no fault is injected/);
+    expect(r.report.fault_windows ?? []).toEqual([]);
+    expect(r.report.matrix!.steady!.before).toMatchObject({ ok: false });
+  }, 120_000);
 });
 
 describe.skipIf(!ready)('a sweep of a shop that fails before any fault', () => {

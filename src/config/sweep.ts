@@ -171,11 +171,15 @@ export function planSweep(src: SourceDoc, opts: SweepOptionsInput, inputs: Sweep
 export interface SteadyRules {
   successRate: number;
   p95Ms?: number;
+  /** Where the rules come from: `steady_state:`, the job's `thresholds:` (when no steady_state), or the default. */
+  source: 'steady_state' | 'thresholds' | 'default';
 }
 
+export const DEFAULT_STEADY_SUCCESS_RATE = 0.99;
+
 function steadyRules(s: SweepOptionsInput['steady_state']): SteadyRules {
-  const rate = s?.success_rate === undefined ? 0.99 : typeof s.success_rate === 'number' ? s.success_rate : Number.parseFloat(s.success_rate) / 100;
-  return { successRate: rate, ...(s?.p95 === undefined ? {} : { p95Ms: durationMs(s.p95) }) };
+  const rate = s?.success_rate === undefined ? DEFAULT_STEADY_SUCCESS_RATE : typeof s.success_rate === 'number' ? s.success_rate : Number.parseFloat(s.success_rate) / 100;
+  return { successRate: rate, ...(s?.p95 === undefined ? {} : { p95Ms: durationMs(s.p95) }), source: s ? 'steady_state' : 'default' };
 }
 
 /** Whether a span of the load meets the steady state, and if not why ("success rate 80.0 % < 99 %"). */
@@ -185,7 +189,9 @@ export function steadyVerdict(r: { requests: number; ok: number; p95?: number },
   const why: string[] = [];
   if (successRate < rules.successRate - 1e-9) why.push(`success rate ${(100 * successRate).toFixed(1)} % < ${(100 * rules.successRate).toFixed(1)} %`);
   if (rules.p95Ms !== undefined && r.p95 !== undefined && r.p95 > rules.p95Ms) why.push(`p95 ${Math.round(r.p95)}ms > ${rules.p95Ms}ms`);
-  return { ok: why.length === 0, successRate, ...(r.p95 === undefined ? {} : { p95Ms: r.p95 }), ...(why.length ? { why: why.join(', ') } : {}) };
+  // Rules taken from `thresholds:` would puzzle a reader who wrote no steady_state: say so.
+  const from = rules.source === 'thresholds' ? ' (steady state from thresholds:)' : '';
+  return { ok: why.length === 0, successRate, ...(r.p95 === undefined ? {} : { p95Ms: r.p95 }), ...(why.length ? { why: `${why.join(', ')}${from}` } : {}) };
 }
 
 function processText(f: ServiceFaultKind, stepMs: number): string {

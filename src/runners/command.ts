@@ -3,8 +3,11 @@
  * live; the job succeeds when every node's exit status is 0. On SSH nodes the project directory
  * is copied first and `xml`/`artifacts` are fetched back after.
  */
+import path from 'node:path';
 import { NodeError, TransferError } from '../exec/executor.js';
 import type { RunResult } from '../exec/executor.js';
+import { ChaosCapture } from './chaos-capture.js';
+import { commandChaosReport } from './command-chaos.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from './runner.js';
 import { cleanupStage, fetchNodeArtifacts, nodeEnv, stageProject } from './staging.js';
 
@@ -38,6 +41,7 @@ async function runCommand(ctx: RunnerContext): Promise<RunOutcome> {
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   const runs: NodeRun[] = ctx.nodes.map((node) => ({ node }));
+  let chaos: ChaosCapture | undefined;
   try {
     // Stage everywhere first, so the load starts at the same moment on every node.
     const dirs = await Promise.all(
@@ -52,6 +56,9 @@ async function runCommand(ctx: RunnerContext): Promise<RunOutcome> {
     );
     if (runs.some((r) => r.error)) return failure(runs, ctx);
     if (ctx.signal.aborted) return { status: 'failed', reason: 'cancelled before the command started' };
+    // With proxies or service faults the job also gets a chaos report (command-chaos.ts).
+    chaos = ctx.proxies.size || ctx.config.serviceFaults.length ? new ChaosCapture(ctx.proxies.values(), ctx.timeline()) : undefined;
+    chaos?.started();
     ctx.loadStarted();
     ctx.progress({ message: `running on ${runs.map((r) => r.node.name).join(', ')}` });
     await Promise.all(
@@ -73,8 +80,12 @@ async function runCommand(ctx: RunnerContext): Promise<RunOutcome> {
       }),
     );
     const artifacts = ctx.signal.aborted ? [] : await fetchArtifacts(ctx, runs, dirs);
-    return { ...failure(runs, ctx), artifacts };
+    const outcome = { ...failure(runs, ctx), artifacts };
+    if (!chaos || ctx.signal.aborted) return outcome;
+    const report = await commandChaosReport(ctx, chaos.record(ctx.timeline(), ctx.config.recovery), artifacts);
+    return { ...outcome, report: report.files.html, artifacts: [...artifacts, ...Object.values(report.files).map((f) => path.relative(ctx.resultDir, f))] };
   } finally {
+    chaos?.stop();
     ctx.signal.removeEventListener('abort', onAbort);
     await Promise.all(runs.map((r) => cleanupStage(ctx, r.node, r.error)));
   }

@@ -472,6 +472,8 @@ export interface ReadOptions {
   threadOffset?: number;
   /** Also handed every sample read (e.g. to fold several nodes' files into one model and file). */
   sink?: { request(s: RequestSample): void; test(t: TestSample): void };
+  /** Handed the results model when it is made, before any sample (e.g. to feed it the proxies' faults first). */
+  onModel?: (results: RunResults) => void;
 }
 
 export interface ReadReport {
@@ -608,7 +610,10 @@ export class FunkloadReader {
   }
 
   private model(): RunResults {
-    if (!this.results) this.results = this.into ?? new RunResults(this.info());
+    if (!this.results) {
+      this.results = this.into ?? new RunResults(this.info());
+      if (!this.into) this.options.onModel?.(this.results);
+    }
     return this.results;
   }
 

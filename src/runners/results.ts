@@ -16,6 +16,7 @@ import { mergePairs } from '../stats/buckets.js';
 import { Histogram, type HistogramJSON } from '../stats/histogram.js';
 import { NodeTally, type NodeSummary } from './nodes.js';
 import { AttributionTracker, computeMeasures, DEFAULT_RECOVERY, MeasureSeries, outcomeKey, type FaultWindow, type Measures, type RecoveryOptions } from './measures/index.js';
+import type { OutcomeKey } from './measures/series.js';
 
 export type Outcome = 'success' | 'failure' | 'error';
 
@@ -809,6 +810,17 @@ export class RunResults {
     for (const [, c] of durations) requests += c;
     this.cycle(cycle, cvus).addSecond(at, requests, Math.max(0, requests - errors));
     this.timeline.addMany(at, cvus, errors, durations);
+  }
+
+  /**
+   * Requests known as counts by start, outcome and time (a tool's own per-request tally), for
+   * the fine series and attribution only: the totals come from addAggregate and addSecond.
+   */
+  addCounted(start: number, durationMs: number, ok: boolean, outcome: OutcomeKey, count: number): void {
+    for (let i = 0; i < count; i++) {
+      this.series.addRequest(start, durationMs, ok, outcome);
+      this.attribution.request(start, durationMs, ok);
+    }
   }
 
   /** Keep an example of a failure already counted (e.g. by addAggregate), for the report. */

@@ -8,6 +8,7 @@ import type { MarteauConfig } from '../../config/marteau.js';
 import { checkThresholds, reportOutcome } from '../job-report.js';
 import { fixtureEvents } from '../proxy-timeline.js';
 import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
+import { sweepWithThresholds } from '../steady.js';
 import { parseThresholds } from '../thresholds.js';
 import { builtinConfigSchema } from './config.js';
 import { distributedBench, nodeFailure } from './distributed.js';
@@ -51,18 +52,19 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
   const config = builtinConfigSchema.parse(ctx.config.raw);
   const inProcess = ctx.nodes.length === 1 && ctx.nodes[0].kind === 'local';
   const meta = { job: ctx.job.id };
+  const thresholds = parseThresholds(ctx.config.raw.thresholds);
   const result = await runBuiltinJob({
     name: ctx.job.name,
     config,
     resultDir: ctx.resultDir,
     signal: ctx.signal,
-    thresholds: parseThresholds(ctx.config.raw.thresholds),
+    thresholds,
     proxies: ctx.proxies.values(),
     // Fixtures applied before the load are on the timeline already.
     events: fixtureEvents(ctx.timeline()),
     timeline: () => ctx.timeline(),
     recovery: ctx.config.recovery,
-    sweep: ctx.config.sweep,
+    sweep: sweepWithThresholds(ctx.config.sweep, thresholds),
     onSteadyState: (v) => ctx.steadyState?.(v),
     log: (line) => ctx.log(line),
     progress: (p) =>

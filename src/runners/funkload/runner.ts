@@ -10,7 +10,7 @@ import path from 'node:path';
 import { NodeError, TransferError } from '../../exec/executor.js';
 import { FunkloadFormatError, readFunkloadXmlFiles } from '../funkload-xml.js';
 import { reportOutcome, reportResults } from '../job-report.js';
-import { FaultAggregator, type ProxyTimelineEvent } from '../results.js';
+import { applyChaos, ChaosCapture } from '../chaos-capture.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
 import { cleanupStage, fetchNodeArtifacts } from '../staging.js';
 import { parseThresholds } from '../thresholds.js';
@@ -36,10 +36,7 @@ const resultFile = (ctx: RunnerContext, node: RunnerNode) => path.join(ctx.resul
 async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
   const fc = funkloadConfigSchema.parse(ctx.config.raw);
   const c = ctx.config;
-  const events: ProxyTimelineEvent[] = ctx.timeline().map((t) => ({ at: t.at, proxy: t.proxy, kind: 'mix' as const, mix: t.mix }));
-  const faults = new FaultAggregator((e) => events.push(e));
-  const listener = (e: { type: string; proxy: string; at: number; behavior?: string; mix?: string }) => faults.onProxyEvent(e);
-  const proxies = [...ctx.proxies.values()];
+  const chaos = new ChaosCapture(ctx.proxies.values(), ctx.timeline());
   // One node failing stops the others: a merged result needs them all.
   const stop = new AbortController();
   const signal = AbortSignal.any([ctx.signal, stop.signal]);
@@ -56,7 +53,6 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
     url: fc.url,
   };
   let started = 0;
-  for (const p of proxies) p.on('event', listener);
   let benches: (NodeBench | undefined)[];
   try {
     benches = await Promise.all(
@@ -66,11 +62,14 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
           resultFile: resultFile(ctx, node),
           beforeBench: () => {
             // The load starts when the last node starts its bench.
-            if (++started === ctx.nodes.length) ctx.loadStarted();
+            if (++started === ctx.nodes.length) {
+              chaos.started();
+              ctx.loadStarted();
+            }
           },
           onEvent: (e, fl) => {
             consoles[i] = fl;
-            faults.flush(Date.now()); // seconds that are over have their final fault counts
+            chaos.flush(); // seconds that are over have their final fault counts
             const p = progressAfter(e, consoles.flatMap((x) => (x ? [x.state] : [])));
             if (p) ctx.progress({ ...p, cycles: p.cycles ?? c.cycles?.length });
           },
@@ -82,8 +81,7 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
       ),
     );
   } finally {
-    for (const p of proxies) p.off('event', listener);
-    faults.flush();
+    chaos.stop();
   }
   const done = benches.filter((b): b is NodeBench => b !== undefined);
   try {
@@ -92,7 +90,7 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
     if (ctx.signal.aborted || done.length < ctx.nodes.length || done.some((b) => b.result.cancelled)) {
       return { status: 'failed', reason: started ? 'the run was stopped before its end' : 'cancelled before the bench started' };
     }
-    return await report(ctx, done, events, fc.apdex_t);
+    return await report(ctx, done, chaos, fc.apdex_t);
   } catch (e) {
     failures.set('', e as Error);
     return failedOutcome(ctx, [e as Error]);
@@ -102,17 +100,19 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
 }
 
 /** Our results and reports from the fetched files, plus FunkLoad's own report and the artifacts. */
-async function report(ctx: RunnerContext, benches: NodeBench[], events: ProxyTimelineEvent[], apdexT: number): Promise<RunOutcome> {
+async function report(ctx: RunnerContext, benches: NodeBench[], chaos: ChaosCapture, apdexT: number): Promise<RunOutcome> {
   const c = ctx.config;
   const local = benches.flatMap((b) => b.localFiles);
-  const read = await readFunkloadXmlFiles(local, { apdexT });
-  for (const w of read.warnings) ctx.log(w, { stream: 'engine', level: 'warn' });
+  // FunkLoad's per-request times join the proxies' faults as builtin's live samples do.
+  const record = chaos.record(ctx.timeline(), c.recovery);
+  const warnings: string[] = [];
+  const read = await readFunkloadXmlFiles(local, { apdexT, onModel: (r) => warnings.push(...applyChaos(r, record)) });
+  for (const w of [...read.warnings, ...warnings]) ctx.log(w, { stream: 'engine', level: 'warn' });
   const results = read.results;
   results.info.runner = 'funkload';
   results.info.name = ctx.job.name;
   results.info.meta.job = ctx.job.id;
   results.info.bench.serverUrl = maskUrlPasswords(results.info.bench.serverUrl);
-  for (const e of events) results.addProxyEvent(e);
   const thresholds = parseThresholds(c.raw.thresholds);
   const ours = await reportResults(results, { resultDir: ctx.resultDir, thresholds, generator: results.info.version, log: (l) => ctx.log(l) });
 

@@ -194,8 +194,20 @@ export type LocustProgressLine =
       new_failures: number;
       /** Response times of those requests: Locust's rounded ms -> count. */
       times: Record<string, number>;
+      /** Requests finished since the previous tick, counted by start (see LocustSample). */
+      samples?: LocustSample[];
     }
   | { kind: 'end'; t: number; start: number; last: number | null; requests: number };
+
+/** [start of its quarter second (epoch ms), outcome key ("200", "503", "timeout", "connection"), rounded ms, ok 1/0, count]. */
+export type LocustSample = [at: number, outcome: string, ms: number, ok: number, count: number];
+
+/** The well-formed samples of a tick (a plugin of another version may send none). */
+export function tickSamples(v: unknown): LocustSample[] {
+  if (!Array.isArray(v)) return [];
+  const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+  return v.filter((x): x is LocustSample => Array.isArray(x) && x.length === 5 && finite(x[0]) && typeof x[1] === 'string' && finite(x[2]) && (x[3] === 0 || x[3] === 1) && Number.isInteger(x[4]) && x[4] > 0);
+}
 
 /** The plugin's progress record on a stdout line, or undefined for any other line. */
 export function parseProgressLine(line: string): LocustProgressLine | undefined {

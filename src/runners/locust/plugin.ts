@@ -9,6 +9,11 @@
  *  - ends the run \`MARTEAU_LOCUST_DURATION\` seconds after the last user started (Locust's \`-t\`
  *    counts from a clock gevent cached before the locustfile was imported, so it comes up to a
  *    second short; \`-t\` stays as a safety net);
+ *  - counts every request by the quarter second it started in, how it ended (its HTTP status,
+ *    or "timeout" / "connection" when no response came) and its time (Locust's rounding), and
+ *    prints those counts with each tick: the fine series that fault windows, recovery times and
+ *    attribution are computed from, as for builtin's own samples (the `--csv-full-history` file
+ *    has no per-status split and Locust 2.12 loses its tail, see above);
  *  - writes `<prefix>_stats.csv`, `_failures.csv` and `_exceptions.csv` with Locust's own CSV
  *    writer when the run ends, so the files are final and in Locust's documented format.
  * It uses only public Locust 1.x/2.x API (events, stats entries, StatsCSV).
@@ -39,9 +44,36 @@ def _emit(kind, **fields):
     sys.stdout.flush()
 
 
+def _rounded(ms):
+    # Locust's own rounding of response times (locust.stats), so counts stay few per second.
+    if ms < 100:
+        return int(round(ms))
+    if ms < 1000:
+        return int(round(ms, -1))
+    if ms < 10000:
+        return int(round(ms, -2))
+    return int(round(ms, -3))
+
+
+def _outcome(response, exception):
+    code = getattr(response, "status_code", 0) or 0
+    if code:
+        return str(code)
+    name = type(exception).__name__ if exception is not None else ""
+    return "timeout" if "Timeout" in name else "connection"
+
+
 @events.init.add_listener
 def _on_init(environment, **_kwargs):
     state = {"times": {}, "requests": 0, "failures": 0}
+    samples = {}
+
+    @environment.events.request.add_listener
+    def _on_request(response_time=0, response=None, exception=None, start_time=None, **_kw):
+        ms = response_time or 0
+        start = start_time if start_time else time.time() - ms / 1000.0
+        key = (int(start * 4) * 250, _outcome(response, exception), _rounded(ms), 0 if exception is not None else 1)
+        samples[key] = samples.get(key, 0) + 1
 
     def tick():
         total = environment.stats.total
@@ -60,7 +92,9 @@ def _on_init(environment, **_kwargs):
             new=max(0, total.num_requests - state["requests"]),
             new_failures=max(0, total.num_failures - state["failures"]),
             times=delta,
+            samples=[[at, outcome, ms, ok, count] for (at, outcome, ms, ok), count in samples.items()],
         )
+        samples.clear()
         state.update(times=times, requests=total.num_requests, failures=total.num_failures)
 
     def ticker():

@@ -6,8 +6,9 @@
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { applyChaos, type ChaosRecord } from '../chaos-capture.js';
 import { RunResults, type ProxyTimelineEvent, type RunInfo } from '../results.js';
-import { parseExceptionsCsv, parseFailuresCsv, parseStatsCsv } from './csv.js';
+import { parseExceptionsCsv, parseFailuresCsv, parseStatsCsv, type LocustSample } from './csv.js';
 import { addLocustCycle, StepNumbers } from './results.js';
 
 export const LOCUST_RECORD = 'locust-run.json';
@@ -30,6 +31,8 @@ export interface LocustCycleRecord {
   files: LocustNodeFiles[];
   /** Per node and second: [at ms, failures, [[ms, count], ...]]. */
   seconds: [number, number, [number, number][]][];
+  /** Every request counted by start, outcome and time: the fine series of fault windows. */
+  samples?: LocustSample[];
 }
 
 export interface LocustRunRecord {
@@ -38,6 +41,8 @@ export interface LocustRunRecord {
   aborted: boolean;
   cycles: LocustCycleRecord[];
   proxyEvents: ProxyTimelineEvent[];
+  /** The proxies' faults and the fault windows, when the job had any proxy or service fault. */
+  chaos?: ChaosRecord;
 }
 
 export function newLocustRecord(info: RunInfo): LocustRunRecord {
@@ -58,6 +63,8 @@ export async function resultsFromRecord(record: LocustRunRecord, dir: string, op
   const results = new RunResults(info);
   const steps = new StepNumbers();
   const text = (rel: string) => readFile(path.join(dir, rel), 'utf8');
+  // The faults go in before the requests: attribution joins each request with those known.
+  if (record.chaos) applyChaos(results, record.chaos);
   for (const c of record.cycles) {
     const cy = results.cycle(c.cycle, c.cvus);
     cy.start = c.start;
@@ -71,9 +78,10 @@ export async function resultsFromRecord(record: LocustRunRecord, dir: string, op
       addLocustCycle(results, c.cycle, c.cvus, files, steps, c.end ?? info.start);
     }
     for (const [at, failures, durations] of c.seconds) results.addSecond(c.cycle, c.cvus, at, failures, durations);
+    for (const [at, outcome, ms, ok, count] of [...(c.samples ?? [])].sort((a, b) => a[0] - b[0])) results.addCounted(at, ms, ok === 1, outcome, count);
     results.endCycle(c.cycle, c.end ?? info.start);
   }
-  for (const e of record.proxyEvents) results.addProxyEvent(e);
+  if (!record.chaos) for (const e of record.proxyEvents) results.addProxyEvent(e);
   results.finish(info.end ?? Date.now(), record.aborted);
   return results;
 }

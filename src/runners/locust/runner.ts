@@ -13,14 +13,14 @@ import path from 'node:path';
 import { NodeError, TransferError, type RunResult } from '../../exec/executor.js';
 import { shareOf, sleep } from '../builtin/bench.js';
 import { checkThresholds, reportOutcome, reportResults } from '../job-report.js';
-import { fixtureEvents, recordProxies } from '../proxy-timeline.js';
-import { newRunInfo, RunResults } from '../results.js';
+import { ChaosCapture } from '../chaos-capture.js';
+import { newRunInfo } from '../results.js';
 import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustRunRecord } from './record.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
 import { cleanupStage, nodeEnv, stageProject } from '../staging.js';
 import { parseThresholds } from '../thresholds.js';
 import { checkLocustConfig, locustConfigSchema, locustSettings, type LocustSettings } from './config.js';
-import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseProgressLine, parseStatsCsv, tickDurations, type LocustProgressLine } from './csv.js';
+import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseProgressLine, parseStatsCsv, tickDurations, tickSamples, type LocustProgressLine } from './csv.js';
 import { PLUGIN_FILE, PLUGIN_SOURCE } from './plugin.js';
 import { locustStartupError } from './startup.js';
 
@@ -91,9 +91,8 @@ async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
     const local = path.join(ctx.resultDir, 'nodes', node.name);
     return { node, dir: '', work: local, local };
   });
-  // The proxies' timeline is recorded live; cycles go into the record and are read at the end.
-  const timeline = new RunResults(record.info);
-  const proxies = recordProxies(timeline, { proxies: ctx.proxies.values(), events: fixtureEvents(ctx.timeline()) });
+  // The proxies' timeline and faults are recorded live; cycles go into the record and are read at the end.
+  const chaos = new ChaosCapture(ctx.proxies.values(), ctx.timeline());
   const written: string[] = [];
   let failure: RunFailure | undefined;
   try {
@@ -102,14 +101,14 @@ async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
     for (let ci = 0; ci < s.cycles.length && !stop.signal.aborted; ci++) {
       if (ci > 0) await sleep(s.cycleTimeS * 1000, stop.signal);
       if (stop.signal.aborted) break;
-      written.push(...(await runCycle(ctx, s, runs, ci, record, stop, proxies.flush)));
+      written.push(...(await runCycle(ctx, s, runs, ci, record, stop, chaos)));
     }
   } catch (e) {
     failure = asFailure(e as Error, ctx);
     stop.abort();
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
-    proxies.stop();
+    chaos.stop();
     await Promise.all(runs.map((r) => cleanupStage(ctx, r.node, r.error)));
   }
   if (failure?.failure === 'config' || (failure && !written.length)) {
@@ -117,7 +116,9 @@ async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
   }
   record.info.end = Date.now();
   record.aborted = ctx.signal.aborted || failure !== undefined;
-  record.proxyEvents = timeline.proxyEvents;
+  record.chaos = chaos.record(ctx.timeline(), ctx.config.recovery);
+  record.proxyEvents = record.chaos.events;
+  if (record.chaos.dropped) ctx.log(`${record.chaos.dropped} proxy events were not kept: attribution counts are lower bounds`, { stream: 'engine', level: 'warn' });
   written.push(await writeLocustRecord(ctx.resultDir, record));
   const done = await reportResults(await resultsFromRecord(record, ctx.resultDir), {
     resultDir: ctx.resultDir,
@@ -172,7 +173,7 @@ async function runCycle(
   ci: number,
   record: LocustRunRecord,
   stop: AbortController,
-  flushFaults: (now: number) => void,
+  chaos: ChaosCapture,
 ): Promise<string[]> {
   const users = s.cycles[ci];
   const shares = runs.map((_, i) => shareOf(users, { index: i, of: runs.length }));
@@ -184,7 +185,7 @@ async function runCycle(
   };
   ctx.progress({ cycle: ci, cycles: s.cycles.length, users: 0, message: `cycle ${ci + 1}/${s.cycles.length}: starting ${users} users` });
   const window = { start: Infinity, end: -Infinity };
-  const cycle: LocustCycleRecord = { cycle: ci, cvus: users, files: [], seconds: [] };
+  const cycle: LocustCycleRecord = { cycle: ci, cvus: users, files: [], seconds: [], samples: [] };
   const active = runs.map((r, i) => ({ r, share: shares[i] })).filter((x) => x.share > 0);
   const split = active.length > 1 ? ` (${active.map((a) => `${a.share} on ${a.r.node.name}`).join(', ')})` : '';
   ctx.log(`Cycle #${ci} with ${users} virtual users${split}`);
@@ -198,6 +199,8 @@ async function runCycle(
         if (p.kind === 'recording') {
           recordingSince = lastTick = p.t;
           window.start = Math.min(window.start, p.t * 1000);
+          // The first cycle's recording starts the chaos clock (the engine's too).
+          chaos.started();
           ctx.loadStarted();
         } else if (p.kind === 'tick') {
           const since = lastTick || p.t - 1;
@@ -218,7 +221,9 @@ async function runCycle(
               cycle.seconds.push(lastSecond);
             }
           }
-          flushFaults(Date.now());
+          // Ramp-up requests too: a fault may hit them, and the series begins at the load start anyway.
+          cycle.samples!.push(...tickSamples(p.samples));
+          chaos.flush();
           report();
         } else window.end = Math.max(window.end, p.t * 1000);
       };
