@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import type { NodesConfig } from '../src/config/nodes.js';
 import { Engine } from '../src/core/engine.js';
-import { parseQueueUrl } from '../src/core/queue-url.js';
+import { parseQueueUrl } from '../src/config/queue-url.js';
 import type { Runner } from '../src/runners/runner.js';
 import { runnerRegistry } from '../src/runners/runner.js';
 

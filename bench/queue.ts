@@ -19,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { JobQueue } from '../src/core/queue.js';
 import { JournalQueue } from '../src/core/queue.js';
-import { parseQueueUrl } from '../src/core/queue-url.js';
+import { parseQueueUrl } from '../src/config/queue-url.js';
 import { RedisQueue } from '../src/core/redis-queue.js';
 import { measureWorkers, type WorkerFigures } from './queue-workers.js';
 

@@ -3,7 +3,8 @@
  * guard, and Control's Toxiproxy semantics on a ProxySet without HTTP.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Control, ControlError } from '../src/proxy/api/control.js';
+import { Control } from '../src/proxy/api/control.js';
+import { ControlError } from '../src/proxy/api/control-errors.js';
 import { checkToken, crossOrigin, foreignHost, isLoopback, sameSecret } from '../src/proxy/api/guard.js';
 import { JsonSyntaxError, parseJson } from '../src/proxy/api/json.js';
 import { act, defineBehavior, z } from '../src/proxy/plugin.js';

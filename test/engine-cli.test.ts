@@ -162,6 +162,16 @@ describe('marteau-tui --ci', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.out).properties.fixtures).toBeDefined();
   });
+
+  it('schema nodes prints the JSON Schema of the nodes file; an unknown kind is a usage error', async () => {
+    const r = await cliDone(['schema', 'nodes']);
+    expect(r.code).toBe(0);
+    expect(Object.keys(JSON.parse(r.out).properties)).toEqual(expect.arrayContaining(['nodes', 'queue']));
+    expect(JSON.parse(r.out).properties.fixtures).toBeUndefined();
+    const bad = await cliDone(['schema', 'node']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('marteau, nodes');
+  });
 });
 
 describe('the queue from other terminals', () => {

@@ -12,7 +12,7 @@ import { parseNodesConfig } from '../src/config/nodes.js';
 import { Engine } from '../src/core/engine.js';
 import type { JournalRecord } from '../src/core/jobs.js';
 import { LogQueue, type RecordLog } from '../src/core/queue.js';
-import { maskUrl, parseQueueUrl } from '../src/core/queue-url.js';
+import { maskUrl, parseQueueUrl } from '../src/config/queue-url.js';
 import { RedisQueue } from '../src/core/redis-queue.js';
 import { groupAlive } from '../src/core/owner.js';
 import { App } from '../src/ui/App.js';

@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
 import type { TimelineEvent } from '../src/core/events.js';
 import type { JournalRecord } from '../src/core/jobs.js';
-import { parseQueueUrl } from '../src/core/queue-url.js';
+import { parseQueueUrl } from '../src/config/queue-url.js';
 import { RedisQueue } from '../src/core/redis-queue.js';
 import { ROOT } from './helpers/dist.js';
 import { startEchoServer } from './helpers/echo.js';

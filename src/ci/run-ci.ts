@@ -95,9 +95,3 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
   if (io.out.isTTY && reporter.bell) io.out.write('\x07');
   return code;
 }
-
-/** Config errors are user mistakes: one message, exit 2. */
-export function asUsageError(e: unknown): unknown {
-  if (e instanceof ConfigError) return new UsageError(e.message, EXIT.usage);
-  return e;
-}

@@ -5,7 +5,7 @@
  * (TUI, --ci, worker) runs jobs on the same state dir.
  */
 import path from 'node:path';
-import { Option, type Command } from 'commander';
+import { Argument, Option, type Command } from 'commander';
 import type { NodesConfig } from '../config/nodes.js';
 import type { Engine } from '../core/engine.js';
 import { isTerminal, type Job } from '../core/jobs.js';
@@ -96,8 +96,9 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .action((o: { all?: boolean; limit: string; json?: boolean; purge?: string | true }) =>
       run(() =>
         withEngine(globals(), 'none', async (engine) => {
-          const { durationMs, durationSchema, formatDuration } = await import('../config/units.js');
+          const { formatDuration } = await import('../config/duration.js');
           if (o.purge !== undefined) {
+            const { durationMs, durationSchema } = await import('../config/units.js');
             const age = o.purge === true ? '24h' : o.purge;
             if (!durationSchema.safeParse(age).success) throw new UsageError(`--purge ${age}: a duration such as 0, 90m, 24h`);
             const before = Date.now() - durationMs(/^\d+(\.\d+)?$/.test(age) ? Number(age) : age);
@@ -196,9 +197,10 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
   program
     .command('schema')
     .description('print the JSON Schema of .marteau.yml (for editors), or of the nodes file')
-    .option('--nodes', 'the schema of marteau.nodes.yml')
-    .action(async (o: { nodes?: boolean }) => {
-      const schema = o.nodes ? (await import('../config/nodes.js')).nodesJsonSchema() : (await import('../config/marteau.js')).marteauJsonSchema();
+    // A word, not a flag: the global `--nodes <file>` would take `--nodes`.
+    .addArgument(new Argument('[file]', 'marteau for .marteau.yml, nodes for marteau.nodes.yml').choices(['marteau', 'nodes']).default('marteau'))
+    .action(async (file: 'marteau' | 'nodes') => {
+      const schema = file === 'nodes' ? (await import('../config/nodes.js')).nodesJsonSchema() : (await import('../config/marteau.js')).marteauJsonSchema();
       io.out.write(`${JSON.stringify(schema, null, 2)}\n`);
     });
 }
@@ -286,7 +288,6 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   return code;
 }
 
-/** The nodes file, with `--queue` (team mode) taking the place of its `queue:` url. */
 /** A worker on a shared queue says when it loses it and when it is back. */
 function reportQueueState(engine: Engine, io: Io): () => void {
   let online = true;
@@ -298,16 +299,21 @@ function reportQueueState(engine: Engine, io: Io): () => void {
   });
 }
 
+/** The nodes file's last validated config, in the state dir (see config/nodes-file.ts). */
+const NODES_CACHE = 'nodes-cache.json';
+
+/** The nodes file, with `--queue` (team mode) taking the place of its `queue:` url. */
 async function nodes(g: GlobalOptions): Promise<NodesConfig> {
-  const { loadNodesConfig, resolveNodesFile } = await import('../config/nodes.js');
-  const config = await loadNodesConfig(await resolveNodesFile(g.nodes));
+  const { loadNodesConfigCached, resolveNodesFile } = await import('../config/nodes-file.js');
+  const config = await loadNodesConfigCached(await resolveNodesFile(g.nodes), path.join(resolveStateDir(g.stateDir), NODES_CACHE));
   if (g.queue === undefined) return config;
   return { ...config, queue: { lostJobs: config.queue?.lostJobs ?? 'interrupt', url: parseQueueUrl(g.queue) } };
 }
 
 async function withEngine(g: GlobalOptions, mode: 'none', fn: (e: Engine) => Promise<number>): Promise<number> {
   const { Engine } = await import('../core/engine.js');
-  const engine = new Engine({ stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: mode, probe: false });
+  // No preload: `queue` and `nodes` start without the runners and schemas; enqueue loads them.
+  const engine = new Engine({ stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: mode, probe: false, preload: false });
   await engine.start();
   try {
     return await fn(engine);

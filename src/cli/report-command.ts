@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ConfigError, errorAt, parseYaml } from '../config/errors.js';
 import { AmbiguousJobId, JOB_CONFIG_SNAPSHOT, resolveStateDir, StateDir } from '../core/state-dir.js';
 import { FunkloadFormatError } from '../runners/funkload-xml.js';
-import { evaluateThresholds, parseThresholds, ThresholdError, type Threshold } from '../runners/thresholds.js';
+import { evaluateThresholds, parseThresholds, ThresholdError, verdictWord, type Threshold } from '../runners/thresholds.js';
 import { diffRuns, formatDiffText, renderDiffHtml } from '../report/diff.js';
 import { writeReports } from '../report/index.js';
 import { loadResults, ResultsNotFound } from '../report/load.js';
@@ -114,7 +114,7 @@ export async function runReportCommand(inputs: string[], o: ReportCommandOptions
       `${o2.requests.rps.toFixed(1)} req/s, p95 ${o2.requests.latency.p95.toFixed(1)}ms\n`,
   );
   if (!o.thresholds && thresholds.length) io.out.write(`thresholds of the job's config snapshot ${input.configSnapshot}\n`);
-  for (const v of verdicts) io.out.write(`${v.passed ? 'PASS' : 'FAIL'} ${v.message}\n`);
+  for (const v of verdicts) io.out.write(`${verdictWord(v)} ${v.message}\n`);
   io.out.write(`report: ${files.html}\njson: ${files.json}\njunit: ${files.junit}\n`);
   return verdicts.every((v) => v.passed) ? EXIT.ok : EXIT.failed;
 }

@@ -2,19 +2,9 @@
  * Config errors that point at the spot: file:line:col, what is wrong, how to fix it.
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { ConfigError } from './config-error.js';
 
-export class ConfigError extends Error {
-  constructor(
-    readonly file: string,
-    readonly line: number | undefined,
-    readonly col: number | undefined,
-    readonly problem: string,
-    readonly hint?: string,
-  ) {
-    super(`${file}${line ? `:${line}:${col ?? 1}` : ''}: ${problem}${hint ? `\n  hint: ${hint}` : ''}`);
-    this.name = 'ConfigError';
-  }
-}
+export { ConfigError };
 
 export interface SourceDoc {
   file: string;

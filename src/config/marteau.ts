@@ -123,8 +123,6 @@ export const marteauSchema = z
   })
   .strict();
 
-export type MarteauInput = z.input<typeof marteauSchema>;
-
 export interface FixtureSpec {
   name: string;
   proxy: string;

@@ -2,19 +2,19 @@
  * `marteau.nodes.yml`: the machines jobs run on. `local` is this machine; the others are reached
  * over SSH with host keys checked against a known_hosts file (strict by default).
  */
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { durationMs, durationSchema } from './units.js';
 import { zodToConfigError } from './zod-errors.js';
-import { parseQueueUrl, QueueUrlError, type QueueUrl } from '../core/queue-url.js';
-import type { LostJobs } from '../core/queue.js';
+import { parseQueueUrl, QueueUrlError, type QueueUrl } from './queue-url.js';
 
 export const HOST_KEY_POLICIES = ['strict', 'accept-new'] as const;
-export const LOST_JOBS = ['interrupt', 'requeue'] as const satisfies readonly LostJobs[];
+export const LOST_JOBS = ['interrupt', 'requeue'] as const;
+/** What happens to the running jobs of an engine found dead: interrupted, or queued again. */
+export type LostJobs = (typeof LOST_JOBS)[number];
 export type HostKeyPolicy = (typeof HOST_KEY_POLICIES)[number];
 
 export const nodeSchema = z
@@ -132,25 +132,7 @@ export interface QueueConfig {
   lostJobs: LostJobs;
 }
 
-/** The default node list shipped with the package: this machine only. */
-export function packagedNodesFile(): string {
-  // src/config/ under the test runner, dist/src/config/ when built: the file is at the package root.
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const up = here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..';
-  return path.resolve(here, up, 'marteau.nodes.yml');
-}
-
-/**
- * Which nodes file applies: `--nodes`, then $MARTEAU_NODES, then ./marteau.nodes.yml, then the
- * packaged default.
- */
-export async function resolveNodesFile(flag?: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Promise<string> {
-  if (flag) return path.resolve(cwd, flag);
-  if (env.MARTEAU_NODES) return path.resolve(cwd, env.MARTEAU_NODES);
-  const local = path.join(cwd, 'marteau.nodes.yml');
-  if (await stat(local).then((s) => s.isFile(), () => false)) return local;
-  return packagedNodesFile();
-}
+export { packagedNodesFile, resolveNodesFile } from './nodes-file.js';
 
 export async function loadNodesConfig(file: string): Promise<NodesConfig> {
   let text: string;

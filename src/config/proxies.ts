@@ -9,6 +9,7 @@ import type { Behavior } from '../proxy/plugin.js';
 import { loadPlugins, PluginError } from '../proxy/plugins.js';
 import { PROTOCOL_NAMES } from '../proxy/protocol.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
+import type { StatsdOptions } from '../proxy/statsd.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 
 const hostPort = z
@@ -61,7 +62,8 @@ export const proxiesFileSchema = z.object({
   api: apiSchema.optional(),
 });
 
-export type StatsdConfig = z.infer<typeof statsdSchema>;
+/** The proxy layer's own type: the schema's output is checked against it where it is built. */
+export type StatsdConfig = StatsdOptions;
 export type ApiConfig = z.infer<typeof apiSchema>;
 
 export interface ProxiesConfig {

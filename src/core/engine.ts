@@ -9,36 +9,27 @@ import { randomInt } from 'node:crypto';
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError, parseYaml } from '../config/errors.js';
+import { ConfigError } from '../config/config-error.js';
 import type { Vars } from '../config/interpolate.js';
-import { loadMarteauConfig, parseMarteauConfig, withPlugins, type MarteauConfig } from '../config/marteau.js';
-import { proxyVars } from '../config/services.js';
+import type { MarteauConfig } from '../config/marteau.js';
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
-import { formatDuration } from '../config/units.js';
+import { formatDuration } from '../config/duration.js';
 import { NodeError, type Executor } from '../exec/executor.js';
 import { defaultExecutorFactory } from '../exec/factory.js';
-import { defaultRunners } from '../runners/index.js';
 import type { RunnerContext, RunnerNode, RunnerRegistry, RunOutcome } from '../runners/runner.js';
 import type { BehaviorRegistry, MixSpec } from '../proxy/mix.js';
-import { defaultRegistry, splitHostPort, UpstreamLoopError, type Proxy, type ProxyEvent, type ProxyStats } from '../proxy/proxy.js';
-import { ListenError, ProxySet } from '../proxy/proxy-set.js';
-import { Control } from '../proxy/api/control.js';
-import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/server.js';
-import { packageVersion } from '../proxy/api/version.js';
+import type { Proxy, ProxyEvent, ProxyStats } from '../proxy/proxy.js';
+import { ListenError, UpstreamLoopError } from '../proxy/proxy-errors.js';
+import type { ProxySet } from '../proxy/proxy-set.js';
+import type { ApiServer } from '../proxy/api/server.js';
 import { EventBus, type LogStream, type Progress, type TimelineEvent } from './events.js';
-import { ChaosPlayer, type ScheduleView } from './chaos-player.js';
-import { ServiceFaultPlayer } from './service-faults.js';
-import { ServiceSet } from './services.js';
+import type { ChaosPlayer, ScheduleView } from './chaos-player.js';
 import { isTerminal, type Job, type JobOutcome, type JobSource } from './jobs.js';
 import { NodePool, type ExecutorFactory, type NodeView } from './node-pool.js';
-import { mailReport } from './mail.js';
-import { postWebhook } from './notify.js';
 import { currentOwner, groupAlive, processStartTime } from './owner.js';
 import { JournalQueue, newJobId, QueueError, short, type JobQueue } from './queue.js';
 import { QueueOfflineError, RedisQueue } from './redis-queue.js';
-import { compileSchedule } from './schedule.js';
 import { Scheduler } from './scheduler.js';
-import { cloneGit, parseGitTarget } from './source.js';
 import { Watchdog } from './watchdog.js';
 import { mkdirp, StateDir, JOB_CONFIG_SNAPSHOT as CONFIG_SNAPSHOT } from './state-dir.js';
 
@@ -61,6 +52,20 @@ export interface EngineOptions {
   queue?: JobQueue;
   /** Where `source.dir` paths are resolved from for relative targets. */
   cwd?: string;
+  /**
+   * Load the runners, behaviors and config schemas in `start()` (default true). A command that
+   * only looks at the queue or the nodes passes false and starts without them; whatever needs
+   * them loads them then, except `behaviorNames()`, which needs them loaded.
+   */
+  preload?: boolean;
+}
+
+type KitModule = typeof import('./engine-kit.js');
+/** The engine's heavy half (see engine-kit.ts) with the registries this engine uses. */
+interface Kit {
+  m: KitModule;
+  runners: RunnerRegistry;
+  behaviors: BehaviorRegistry;
 }
 
 export interface LogLine {
@@ -120,8 +125,8 @@ export class Engine {
   readonly state: StateDir;
   readonly queue: JobQueue;
   readonly pool: NodePool;
-  private readonly runners: RunnerRegistry;
-  private readonly behaviors: BehaviorRegistry;
+  private loadedKit?: Kit;
+  private kitLoading?: Promise<Kit>;
   private readonly scheduler: Scheduler;
   private readonly live = new Map<string, LiveJob>();
   private readonly own = new Set<string>();
@@ -148,8 +153,6 @@ export class Engine {
       (q?.url ? new RedisQueue({ url: q.url, lostJobs: q.lostJobs, resultsRoot: this.state.jobsDir }) : new JournalQueue(this.state.journalFile, undefined, q?.lostJobs));
     // With `requeue`, a job of an engine judged dead runs again elsewhere: its old copy must not.
     this.watchdog = new Watchdog(q?.lostJobs === 'requeue' && this.queue.lease ? this.queue.lease().ttlMs : 0);
-    this.runners = options.runners ?? defaultRunners;
-    this.behaviors = options.behaviors ?? defaultRegistry;
     this.pool = new NodePool(options.nodes, this.queue, options.executorFactory ?? defaultExecutorFactory, this.events);
     this.scheduler = new Scheduler({
       queue: this.queue,
@@ -162,6 +165,15 @@ export class Engine {
     });
   }
 
+  /** The heavy half, loaded once. */
+  private kit(): Promise<Kit> {
+    this.kitLoading ??= import('./engine-kit.js').then((m) => {
+      this.loadedKit = { m, runners: this.options.runners ?? m.defaults.runners, behaviors: this.options.behaviors ?? m.defaults.behaviors };
+      return this.loadedKit;
+    });
+    return this.kitLoading;
+  }
+
   get runsJobs(): boolean {
     return (this.options.run ?? 'none') !== 'none';
   }
@@ -171,6 +183,7 @@ export class Engine {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    if (this.options.preload ?? true) await this.kit();
     await this.state.ensure();
     await this.queue.open();
     if (this.options.run === 'all' && this.queue.claimNodeNames) {
@@ -262,10 +275,11 @@ export class Engine {
     const jobDir = this.state.jobDir(id);
     let source: JobSource;
     let config: MarteauConfig;
-    const git = parseGitTarget(target);
+    const kit = await this.kit();
+    const git = kit.m.parseGitTarget(target);
     if (git) {
       const dir = path.join(jobDir, 'src');
-      const commit = await cloneGit(git, dir);
+      const commit = await kit.m.cloneGit(git, dir);
       config = await this.loadConfig(dir);
       source = { kind: 'git', url: git.url, ref: git.ref, commit, dir, configFile: config.file };
     } else {
@@ -278,8 +292,8 @@ export class Engine {
     if (o.edit) {
       // A command's settings (`sweep --only ...`) go into the snapshot, so a replay has them.
       text = o.edit(text);
-      const src = parseYaml(config.file, text);
-      config = parseMarteauConfig(src, config.projectDir, { runners: this.runners, behaviors: await withPlugins(src, this.behaviors) });
+      const src = kit.m.parseYaml(config.file, text);
+      config = kit.m.parseMarteauConfig(src, config.projectDir, { runners: kit.runners, behaviors: await kit.m.withPlugins(src, kit.behaviors) });
     }
     await this.keepFile(id, CONFIG_SNAPSHOT, text);
     if (typeof config.raw.chaos === 'string' && !config.sweep) await this.keepFile(id, CHAOS_SNAPSHOT, await readFile(path.join(config.projectDir, config.raw.chaos), 'utf8'));
@@ -369,12 +383,13 @@ export class Engine {
   /** The control APIs over a job's proxies, when its config has `api:` (loopback only: no token here). */
   private async startJobApi(config: MarteauConfig, proxies: ProxySet, onError: (m: string) => void): Promise<ApiServer | undefined> {
     if (!config.api) return undefined;
-    const [host, port] = splitHostPort(config.api.listen);
-    const control = new Control(proxies, new Map(config.behaviors), { vaurienProxy: config.api.vaurienProxy });
+    const { m } = await this.kit();
+    const [host, port] = m.splitHostPort(config.api.listen);
+    const control = new m.Control(proxies, new Map(config.behaviors), { vaurienProxy: config.api.vaurienProxy });
     try {
-      return await startApiServer({ control, host, port, version: await packageVersion(), onError });
+      return await m.startApiServer({ control, host, port, version: await m.packageVersion(), onError });
     } catch (e) {
-      const why = e instanceof ApiConfigError ? e.message : `cannot listen on ${config.api.listen} (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+      const why = e instanceof m.ApiConfigError ? e.message : `cannot listen on ${config.api.listen} (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
       throw new ConfigError(config.file, undefined, undefined, `api: ${why}`, 'bind the API to 127.0.0.1 on a free port');
     }
   }
@@ -392,7 +407,8 @@ export class Engine {
 
   /** Behavior names a mix may use. */
   behaviorNames(): string[] {
-    return [...this.behaviors.keys()].sort();
+    if (!this.loadedKit) throw new Error('behaviorNames(): the engine was made with preload: false and has not loaded its behaviors');
+    return [...this.loadedKit.behaviors.keys()].sort();
   }
 
   async probeNodes(): Promise<void> {
@@ -528,7 +544,8 @@ export class Engine {
   // ---- running a job ----
 
   private async loadConfig(target: string): Promise<MarteauConfig> {
-    return loadMarteauConfig(target, { runners: this.runners, behaviors: this.behaviors });
+    const kit = await this.kit();
+    return kit.m.loadMarteauConfig(target, { runners: kit.runners, behaviors: kit.behaviors });
   }
 
   /**
@@ -537,11 +554,12 @@ export class Engine {
    */
   private async snapshotConfig(job: Readonly<Job>, vars: Vars): Promise<MarteauConfig> {
     const dir = this.state.jobDir(job.id);
-    const src = parseYaml(job.source.configFile, await this.configText(job.id));
-    return parseMarteauConfig(
+    const kit = await this.kit();
+    const src = kit.m.parseYaml(job.source.configFile, await this.configText(job.id));
+    return kit.m.parseMarteauConfig(
       src,
       job.source.dir,
-      { runners: this.runners, behaviors: await withPlugins(src, this.behaviors), readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8'), seed: this.live.get(job.id)?.seed },
+      { runners: kit.runners, behaviors: await kit.m.withPlugins(src, kit.behaviors), readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8'), seed: this.live.get(job.id)?.seed },
       vars,
     );
   }
@@ -668,8 +686,10 @@ export class Engine {
     /** Why a sweep's load was not steady before its first fault. */
     let unsteady: string | undefined;
     // The job's `plugins:` join this registry once its config is read (the set resolves names in it).
-    const registry = new Map(this.behaviors);
-    const proxies = new ProxySet(registry);
+    const kit = await this.kit();
+    const { m } = kit;
+    const registry = new Map(kit.behaviors);
+    const proxies = new m.ProxySet(registry);
     let api: ApiServer | undefined;
     live.proxies = proxies;
     const executors: Executor[] = [];
@@ -682,7 +702,7 @@ export class Engine {
       groups.push(pgid);
       void writeFile(path.join(resultDir, `pgid-${node}`), `${pgid} ${processStartTime(pgid) ?? ''}\n`).catch(() => {});
     };
-    const services = new ServiceSet({
+    const services = new m.ServiceSet({
       log: (line, o) => log(line, { node: `${SERVICE_NODE}${o.service}`, stream: o.stream, level: o.level }),
       started: (name, pgid) => recordProcess(`${SERVICE_NODE}${name}`, pgid, true),
     });
@@ -692,7 +712,7 @@ export class Engine {
       await this.jobFile(job.id, CHAOS_SNAPSHOT);
       config = await this.snapshotConfig(job, jobVars);
       for (const [name, b] of config.behaviors) registry.set(name, b);
-      const runner = this.runners.get(config.runner);
+      const runner = kit.runners.get(config.runner);
       if (!runner) throw new ConfigError(config.file, undefined, undefined, `runner "${config.runner}" is not available in this version`);
       timer = setTimeout(() => live.abort.abort('timeout' satisfies AbortWhy), config.timeoutMs);
       log(`job ${short(job.id)} ${JSON.stringify(job.name)} on ${nodeConfigs.map((n) => n.name).join(', ')} (runner ${config.runner})`, { quiet: true });
@@ -708,13 +728,13 @@ export class Engine {
       // One stream per proxy, from the job seed and its name: adding a proxy shifts no other's draws.
       await proxies.start(config.proxies.map((p) => ({ ...p, seed: p.seed ?? `${seed}/${p.name}` })), config.statsd, (m) => log(m, { level: 'warn' }));
       for (const p of proxies.proxies.values()) log(`proxy ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text || '(none)'}`);
-      const addresses = (): Vars => Object.assign({ ...jobVars, ...services.vars() }, ...[...proxies.proxies.values()].map((p) => proxyVars(p.name, p.listenAddress, p.upstream))) as Vars;
+      const addresses = (): Vars => Object.assign({ ...jobVars, ...services.vars() }, ...[...proxies.proxies.values()].map((p) => m.proxyVars(p.name, p.listenAddress, p.upstream))) as Vars;
       await services.start(late, addresses(), live.abort.signal);
       if (config.services.length || config.proxies.length) config = await this.snapshotConfig(job, addresses());
       api = await this.startJobApi(config, proxies, (m) => log(m, { level: 'warn' }));
       if (api) log(`api listening on ${api.url} (Toxiproxy /proxies, Vaurien /vaurien/<proxy>/behavior, /marteau)`);
-      const chaos = new ChaosPlayer(
-        compileSchedule(config.chaos, config.fixtures, config.runLength.ms),
+      const chaos = new m.ChaosPlayer(
+        m.compileSchedule(config.chaos, config.fixtures, config.runLength.ms),
         proxies.proxies,
         (e) => {
           live.timeline.push(e);
@@ -725,7 +745,7 @@ export class Engine {
         () => this.changed(),
       );
       live.chaos = chaos;
-      const serviceFaults = new ServiceFaultPlayer(
+      const serviceFaults = new m.ServiceFaultPlayer(
         config.serviceFaults,
         services,
         (e) => {
@@ -844,10 +864,12 @@ export class Engine {
     const webhook = config?.notify.webhook;
     if (webhook && config) {
       const finished = this.queue.get(job.id)!;
+      const { postWebhook } = await import('./notify.js');
       const problem = await postWebhook(webhook, { job: finished, summary, resultDir, report: outcome?.report }, config.notify.webhookTimeoutMs);
       if (problem) this.log(job.id, problem, 'warn');
     }
     if (config?.email.length) {
+      const { mailReport } = await import('./mail.js');
       const mailed = await mailReport(config.email, { job: this.queue.get(job.id)!, summary, resultDir, report: outcome?.report }, this.options.nodes.mail);
       if (mailed.problem) this.log(job.id, mailed.problem, 'warn');
       else if (mailed.sent) this.log(job.id, mailed.sent, 'info');

@@ -6,25 +6,12 @@
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
 import type { Executor } from '../exec/executor.js';
 import type { EventBus } from './events.js';
+import type { NodeHealth, NodeView } from './node-view.js';
 import type { JobQueue } from './queue.js';
 
+export type { NodeHealth, NodeView } from './node-view.js';
+
 export type ExecutorFactory = (node: NodeConfig) => Executor;
-
-export type NodeHealth = 'unknown' | 'up' | 'down';
-
-export interface NodeView {
-  name: string;
-  type: 'local' | 'ssh';
-  address?: string;
-  enabled: boolean;
-  health: NodeHealth;
-  latencyMs?: number;
-  error?: string;
-  checkedAt?: number;
-  running: number;
-  maxJobs: number;
-  tags: readonly string[];
-}
 
 interface Health {
   health: NodeHealth;

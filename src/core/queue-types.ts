@@ -5,7 +5,7 @@
 import type { Job, JobOutcome, JobSpec, JournalRecord, NodeClaim } from './jobs.js';
 import type { LogStream } from './events.js';
 import type { ProxyStats } from '../proxy/proxy.js';
-import type { NodeView } from './node-pool.js';
+import type { NodeView } from './node-view.js';
 
 export interface JobQueue {
   open(): Promise<void>;
@@ -79,8 +79,8 @@ export interface SharedLine {
   line: string;
 }
 
-/** What happens to the running jobs of an engine found dead: `interrupt` (default) or `requeue`. */
-export type LostJobs = 'interrupt' | 'requeue';
+/** Declared with the `queue: lost_jobs` key it comes from (config/ must not import core/). */
+export type { LostJobs } from '../config/nodes.js';
 
 /** Where a LogQueue's records live: appended in one order that every reader sees alike. */
 export interface RecordLog {

@@ -15,7 +15,8 @@
  * already the fold's; its stall detection is the TTL key below.
  */
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
 import { currentOwner, isOwnerAlive, type Owner } from './owner.js';
 import { isTerminal } from './jobs.js';
 import { LogQueue, QueueError, type LostJobs, type Presence, type SharedLine } from './queue.js';
@@ -103,7 +104,7 @@ export class RedisQueue extends LogQueue {
     // embedding app) must not free each other's heartbeat nor swallow each other's output.
     const owner = o.owner ?? { ...currentOwner(), session: randomBytes(4).toString('hex') };
     const keys = makeKeys(o.prefix ?? 'marteau:');
-    const cmd = new Redis(o.url.url, clientOptions());
+    const cmd: Redis = new (ioredis().Redis)(o.url.url, clientOptions());
     const log = new RedisLog(cmd, keys, o.url.masked, ownerKey(owner));
     super(log, owner, o.lostJobs, o.resultsRoot);
     this.stream = log;
@@ -354,3 +355,10 @@ export class RedisQueue extends LogQueue {
   }
 }
 
+/**
+ * ioredis (CommonJS) when a team queue is made, not when this module loads: the engine imports
+ * this module, and commands on the journal queue should not pay for a Redis client.
+ */
+function ioredis(): typeof import('ioredis') {
+  return createRequire(import.meta.url)('ioredis') as typeof import('ioredis');
+}

@@ -17,6 +17,11 @@ export interface RunOptions {
   /** Told the process group id as soon as it is known, so a crashed engine can clean up later. */
   onStart?: (proc: { pgid: number }) => void;
   killGraceMs?: number;
+  /**
+   * Given a writer to the process's stdin once it runs (without this option stdin is closed
+   * locally and left idle over SSH). Lines written reach the program in order.
+   */
+  input?: (write: (text: string) => void) => void;
 }
 
 export interface RunResult {

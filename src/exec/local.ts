@@ -4,7 +4,7 @@
  */
 import { copyFile, cp, mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
+import type { execa } from 'execa';
 import { type Executor, type RunOptions, type RunResult, type TransferOptions, DEFAULT_TRANSFER } from './executor.js';
 import { LineSplitter } from './lines.js';
 import { scanTree } from './tree.js';
@@ -22,13 +22,14 @@ export class LocalExecutor implements Executor {
     if (!argv.length) throw new Error('run: empty argv');
     const started = performance.now();
     if (o.signal?.aborted) return { exitCode: null, signal: null, cancelled: true, durationMs: 0 };
-    const sub = execa(argv[0], argv.slice(1), {
+    // Loaded on the first run: what only lists nodes starts without execa.
+    const sub = (await import('execa')).execa(argv[0], argv.slice(1), {
       cwd: o.cwd,
       env: o.env ? { ...o.env } : undefined,
       extendEnv: true,
       // Its own process group: kill(-pgid) reaches the tool's children too.
       detached: true,
-      stdin: 'ignore',
+      stdin: o.input ? 'pipe' : 'ignore',
       buffer: false,
       reject: false,
       // The whole group is managed here; execa's exit hook would only kill the leader.
@@ -40,6 +41,12 @@ export class LocalExecutor implements Executor {
     sub.stdout?.on('data', (d: Buffer) => out.push(d));
     sub.stderr?.on('data', (d: Buffer) => err.push(d));
     if (pgid !== undefined) o.onStart?.({ pgid });
+    // A program that exits without reading all of it must not crash us with EPIPE.
+    sub.stdin?.on('error', () => {});
+    if (sub.stdin) {
+      const stdin = sub.stdin;
+      o.input?.((text) => { if (stdin.writable) stdin.write(text); });
+    }
 
     let cancelled = false;
     let killTimer: NodeJS.Timeout | undefined;

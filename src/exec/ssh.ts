@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { NodeSSH } from 'node-ssh';
+import type { NodeSSH } from 'node-ssh';
 import type { SshNodeConfig } from '../config/nodes.js';
 import { NodeError, TransferError, type Executor, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
 import { checkHostKey, fingerprint, hostToken, keyType, readKnownHosts, recordHostKey } from './known-hosts.js';
@@ -31,6 +31,7 @@ interface Ssh2Channel {
   on(event: 'exit', fn: (code: number | null, signal?: string) => void): this;
   on(event: 'close', fn: () => void): this;
   stderr: { on(event: 'data', fn: (d: Buffer) => void): void };
+  write(data: string): boolean;
   close(): void;
 }
 interface Ssh2Client {
@@ -115,7 +116,8 @@ export class SshExecutor implements Executor {
       }
       verify(false);
     };
-    const ssh = new NodeSSH();
+    // Loaded on the first connection: what only lists nodes starts without ssh2.
+    const ssh = new (await import('node-ssh')).NodeSSH();
     try {
       await ssh.connect({
         host,
@@ -258,6 +260,8 @@ export class SshExecutor implements Executor {
         timers.push(setTimeout(() => { if (!pgid) channel.close(); }, PGID_WAIT_MS));
       };
       o.signal?.addEventListener('abort', onAbort, { once: true });
+      // What is written before the program starts waits in the channel for its stdin.
+      o.input?.((text) => { if (!settled) channel.write(text); });
       channel.on('data', (d) => out.push(d));
       channel.stderr.on('data', (d) => err.push(d));
       channel.on('exit', (code, signal) => {

@@ -10,7 +10,7 @@ import { MAX_TIMER_MS, type Action, type Behavior, type ConnectionContext, type 
 import { FramingError, type ErrorReply, type FramerSession, type Protocol, type Segment } from './protocol.js';
 import { Outbox } from './outbox.js';
 import { randomBytes } from './protocols/tcp.js';
-import type { ProxyCore } from './proxy.js';
+import type { ProxyCore } from './proxy-core.js';
 
 type Outcome = Action[] | 'failed';
 

@@ -134,3 +134,14 @@ function carriedState(previous: Mix | undefined, name: string, options: Record<s
 function round(n: number): number {
   return Math.round(n * 100) / 100;
 }
+
+/** A mix as a spec that parses back to the same mix (options included). */
+export function specOfMix(mix: Mix): Record<string, MixEntrySpec> {
+  const spec: Record<string, MixEntrySpec> = {};
+  for (const e of mix.entries) {
+    if (e.behavior.name === 'dummy') continue;
+    const prev = spec[e.behavior.name];
+    spec[e.behavior.name] = { ...e.options, percent: (prev?.percent ?? 0) + e.percent };
+  }
+  return spec;
+}

@@ -4,21 +4,12 @@
  * 'added' and 'removed' hear about every one.
  */
 import { EventEmitter } from 'node:events';
-import type { StatsdConfig } from '../config/proxies.js';
 import type { BehaviorRegistry } from './mix.js';
-import { Proxy, UpstreamLoopError, type ProxyOptions, type ProxyStats } from './proxy.js';
-import { StatsdReporter } from './statsd.js';
+import { Proxy, type ProxyOptions, type ProxyStats } from './proxy.js';
+import { ListenError, UpstreamLoopError } from './proxy-errors.js';
+import { StatsdReporter, type StatsdOptions } from './statsd.js';
 
-export class ListenError extends Error {
-  constructor(readonly proxy: string, readonly address: string, readonly code: string) {
-    super(
-      code === 'EADDRINUSE'
-        ? `proxy "${proxy}": ${address} is already in use; pick another port or stop what listens there`
-        : `proxy "${proxy}": cannot listen on ${address} (${code})`,
-    );
-    this.name = 'ListenError';
-  }
-}
+export { ListenError };
 
 export interface ProxySetEvents {
   added: [Proxy];
@@ -34,7 +25,7 @@ export class ProxySet extends EventEmitter<ProxySetEvents> {
   }
 
   /** Start every proxy, or none: on a failure the ones already listening are closed again. */
-  async start(options: ProxyOptions[], statsd?: StatsdConfig, onLog?: (m: string) => void): Promise<void> {
+  async start(options: ProxyOptions[], statsd?: StatsdOptions, onLog?: (m: string) => void): Promise<void> {
     if (statsd) this.statsd = new StatsdReporter(statsd, (m) => onLog?.(m));
     try {
       for (const o of options) await this.add(o);

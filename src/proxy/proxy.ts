@@ -6,14 +6,20 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { builtinBehaviors } from '../../behaviors/index.js';
 import { Connection } from './connection.js';
-import { Histogram, type HistogramJSON, type HistogramSummary } from './histogram.js';
+import { Histogram, type HistogramJSON } from './histogram.js';
 import { parseMix, type BehaviorRegistry, type Mix, type MixEntry, type MixSpec } from './mix.js';
 import type { Behavior, ProxyInfo } from './plugin.js';
 import type { Protocol, ProtocolName } from './protocol.js';
 import { loopsBack } from './loop.js';
+import { UpstreamLoopError } from './proxy-errors.js';
 import { protocols } from './protocols/index.js';
 import { seededRandom, unseededRandom, type Random } from './random.js';
 import { compileToxic, ToxicError, type Toxic, type ToxicSpec } from './toxics.js';
+import type { Counters, ProxyCore, ProxyStats } from './proxy-core.js';
+
+export type { ProxyStats } from './proxy-core.js';
+
+export { UpstreamLoopError };
 
 export interface ProxyOptions {
   name: string;
@@ -42,36 +48,8 @@ export interface ProxyOptions {
 export const DEFAULT_MAX_CONNECTIONS = 1000;
 
 /** The upstream is the proxy's own listen address: every connection would open another. */
-export class UpstreamLoopError extends Error {
-  constructor(readonly proxy: string, readonly upstream: string, readonly listen: string) {
-    super(`proxy "${proxy}": upstream ${upstream} is the proxy's own listen address ${listen}; it would connect to itself until file descriptors run out`);
-    this.name = 'UpstreamLoopError';
-  }
-}
-
 export interface ProxyDeps {
   behaviors?: BehaviorRegistry;
-}
-
-export interface ProxyStats {
-  name: string;
-  protocol: ProtocolName;
-  listen: string;
-  upstream: string;
-  mix: string;
-  connections: { open: number; total: number; refused: number; upstreamErrors: number };
-  /** upstream: client -> server bytes; downstream: server -> client bytes. */
-  bytes: { upstream: number; downstream: number };
-  exchanges: number;
-  /** Exchanges (and refused connections) per behavior that acted; `dummy` counts the untouched ones. */
-  behaviors: Record<string, number>;
-  /**
-   * Milliseconds from a request reaching the proxy to its reply reaching the client (the last
-   * byte; the first for raw TCP): what the client waited, injected delays and error replies included.
-   */
-  latency: HistogramSummary;
-  /** Connections whose framing gave up (garbage, over-cap message): passed through untouched. */
-  fallbacks: number;
 }
 
 export type ProxyEvent =
@@ -79,29 +57,6 @@ export type ProxyEvent =
   | { type: 'proxy.exchange'; proxy: string; latencyMs: number }
   | { type: 'proxy.mix'; proxy: string; mix: string; at: number; reason?: string }
   | { type: 'proxy.log'; proxy: string; level: 'info' | 'warn' | 'error'; message: string; at: number };
-
-/** What a Connection needs from its proxy. */
-export interface ProxyCore {
-  readonly protocol: Protocol;
-  readonly info: ProxyInfo;
-  readonly mix: Mix;
-  /** Toxics in force, each a behavior entry with toxicity as its percent. */
-  readonly toxics: readonly MixEntry[];
-  readonly random: Random;
-  readonly pin: 'exchange' | 'connection';
-  readonly maxBuffer: number;
-  readonly counters: Counters;
-  /** The Host a request's head gets (the upstream address), when the proxy rewrites it. */
-  readonly hostHeader: string | undefined;
-  nextConnectionId(): number;
-  count(behavior: string): void;
-  recordLatency(ms: number): void;
-  upstreamFailed(err: Error): void;
-  connectionClosed(c: Connection): void;
-  log(level: 'info' | 'warn' | 'error', message: string): void;
-}
-
-type Counters = Omit<ProxyStats, 'latency' | 'mix' | 'name' | 'protocol' | 'listen' | 'upstream'>;
 
 export const defaultRegistry: BehaviorRegistry = new Map(builtinBehaviors.map((b) => [b.name, b]));
 

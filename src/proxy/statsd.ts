@@ -4,14 +4,22 @@
  * per exchange. Off unless configured.
  */
 import StatsDClient, { type StatsD } from 'hot-shots';
-import type { StatsdConfig } from '../config/proxies.js';
 import type { Proxy, ProxyEvent } from './proxy.js';
+
+/** The `statsd:` section of a proxies file, defaults filled in. */
+export interface StatsdOptions {
+  host: string;
+  port: number;
+  /** Prepended to every metric name with a dot; empty for none. */
+  prefix: string;
+  sample_rate: number;
+}
 
 export class StatsdReporter {
   private readonly client: StatsD;
   private readonly detach: (() => void)[] = [];
 
-  constructor(config: StatsdConfig, onError: (message: string) => void) {
+  constructor(config: StatsdOptions, onError: (message: string) => void) {
     this.client = new StatsDClient({
       host: config.host,
       port: config.port,

@@ -7,7 +7,7 @@
  */
 import { attributionLine, OUTCOME_CLASSES, recoveryText, type Measures, type WindowMeasure } from '../runners/measures/index.js';
 import { apdexRating, type CycleSummary, type ProxyTimelineEvent, type RunSummary } from '../runners/results.js';
-import { formatValue, type ThresholdResult } from '../runners/thresholds.js';
+import { formatValue, verdictWord, type ThresholdResult } from '../runners/thresholds.js';
 import { MATRIX_CSS, matrixSection, type Matrix } from './matrix.js';
 import { barChart, esc, lineChart, makeScale, niceTicks, PAD, WIDTH, type Band, type Marker } from './svg.js';
 
@@ -25,6 +25,7 @@ const COLORS = {
   success: '#16a34a',
   recovered: '#15803d',
   notRecovered: '#b91c1c',
+  tooSoon: '#b45309',
 };
 const PALETTE = ['#dc2626', '#ea580c', '#ca8a04', '#9333ea', '#db2777', '#0d9488', '#2563eb', '#4d7c0f'];
 const APDEX_COLORS: Record<string, string> = { UNACCEPTABLE: '#9ca3af', POOR: '#ef4444', FAIR: '#facc15', Good: '#22c55e', Excellent: '#3b82f6' };
@@ -181,15 +182,17 @@ function timeCharts(s: RunSummary): { html: string; t0: number; t1: number } {
   return { html: throughput + success + latency + note, t0, t1 };
 }
 
-/** Where each window recovered (or a "not recovered" mark at its end), on the time charts. */
+/** Where each window recovered (or a "not recovered" / "too soon" mark at its end), on the time charts. */
 function recoveryMarkers(windows: WindowMeasure[], rel: (ms: number) => number): Marker[] {
   return windows
     .filter((w) => w.end !== undefined)
-    .map((w) =>
-      w.recovery.status === 'recovered'
-        ? { x: rel(w.end! + w.recovery.ms!), label: `${w.name}: ${recoveryText(w.recovery)}`, text: `↻ ${(w.recovery.ms! / 1000).toFixed(1)}s`, color: COLORS.recovered, className: 'recovery' }
-        : { x: rel(w.end!), label: `${w.name}: ${recoveryText(w.recovery)}`, text: w.recovery.status, color: COLORS.notRecovered, className: 'recovery not-recovered' },
-    );
+    .map((w) => {
+      const label = `${w.name}: ${recoveryText(w.recovery)}`;
+      if (w.recovery.status === 'recovered') return { x: rel(w.end! + w.recovery.ms!), label, text: `↻ ${(w.recovery.ms! / 1000).toFixed(1)}s`, color: COLORS.recovered, className: 'recovery' };
+      // Not judged is not failed: its own colour, not the red of "not recovered".
+      if (w.recovery.status === 'too soon') return { x: rel(w.end!), label, text: 'too soon to judge', color: COLORS.tooSoon, className: 'recovery too-soon' };
+      return { x: rel(w.end!), label, text: w.recovery.status, color: COLORS.notRecovered, className: 'recovery not-recovered' };
+    });
 }
 
 interface MixMark {
@@ -276,7 +279,8 @@ function windowsSection(m: Measures, t0: number): string {
     const injected = Object.entries(e.injected).map(([b, n]) => `${esc(b)} ×${n}`);
     const expected = w.expect ? `${esc(w.expect.join(' or '))}${e.expectedShare !== undefined ? ` <span class="${e.expectedShare >= 0.99 ? 'ok' : 'ko'}">${share(e.expectedShare, 1)} as expected</span>` : ''}` : '–';
     const rec = w.recovery;
-    const recCell = `<span class="${rec.status === 'recovered' ? 'ok' : rec.status === 'not recovered' ? 'ko' : ''}" data-recovery="${esc(rec.status)}">${esc(recoveryText(rec))}</span>`;
+    const cls = { recovered: 'ok', 'not recovered': 'ko', 'too soon': 'soon' }[rec.status as string] ?? '';
+    const recCell = `<span class="${cls}" data-recovery="${esc(rec.status)}">${esc(recoveryText(rec))}</span>`;
     return [
       `<b>${esc(w.name)}</b><br><span class="note">${esc(w.source)}</span>`,
       `${esc(w.proxy)}: <code>${esc(w.mix)}${w.lastMix ? ` → ${esc(w.lastMix)}` : ''}</code>`,
@@ -287,7 +291,8 @@ function windowsSection(m: Measures, t0: number): string {
       recCell,
     ];
   });
-  const note = `<p class="note">Recovered: the first ${o.windowMs / 1000}s span after the fault whose success rate is within ${(o.successRateTolerance * 100).toFixed(1)} points and whose p95 is within ${(o.p95Tolerance * 100).toFixed(0)}% (or ${o.p95SlackMs}ms) of the ${o.baselineMs / 1000}s before the fault (\`recovery:\` in .marteau.yml). Requests are placed by their start time.</p>`;
+  const before = o.steadyStateMs !== undefined ? `the first ${o.steadyStateMs / 1000}s of the load (the steady state)` : `the ${o.baselineMs / 1000}s before the fault`;
+  const note = `<p class="note">Recovered: at the first request after the fault from which ${o.windowMs / 1000}s of requests look like the baseline, the requests of ${before}: a failure rate no higher than its own plus ${(o.successRateTolerance * 100).toFixed(1)} points, and no more slow requests than a 5 % share (what its p95 leaves above it) would give by chance (binomial test); slow means slower than its p95 plus the largest of ${(o.p95Tolerance * 100).toFixed(0)}%, ${o.p95SlackMs}ms and its own spread (p95 − median). "Too soon to judge": the run ended (or the next fault began) before such a span could be seen; not a failure (\`recovery:\` in .marteau.yml). Requests are placed by their start time.</p>`;
   return table(['window', 'proxy and mix', 'when', 'injected', 'the load saw', 'expected', 'recovery'], rows) + note;
 }
 
@@ -360,7 +365,7 @@ function thresholdsSection(ts: ThresholdResult[]): string {
   if (ts.length === 0) return '';
   return `<h2 id="thresholds">Thresholds</h2>${table(
     ['', 'threshold', 'value', 'detail'],
-    ts.map((t) => [t.passed ? '<span class="ok">PASS</span>' : '<span class="ko">FAIL</span>', `<code>${esc(t.name)}</code>`, esc(formatValue(t.threshold.metric, t.actual)), esc(t.message)]),
+    ts.map((t) => [`<span class="${t.skipped ? 'soon' : t.passed ? 'ok' : 'ko'}">${verdictWord(t)}</span>`, `<code>${esc(t.name)}</code>`, esc(formatValue(t.threshold.metric, t.actual)), esc(t.message)]),
   )}`;
 }
 
@@ -378,7 +383,7 @@ table.num td{text-align:right}table.num td:first-child{text-align:left}
 th{background:#f1f5f9}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
 .apdex{display:inline-block;padding:0 4px;border-radius:3px;color:#111}
-.ok{color:#15803d;font-weight:600}.ko{color:#b91c1c;font-weight:600}
+.ok{color:#15803d;font-weight:600}.ko{color:#b91c1c;font-weight:600}.soon{color:#b45309;font-weight:600}
 .status{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:600}
 .status.pass{background:#16a34a}.status.fail{background:#dc2626}.status.aborted{background:#d97706}
 .warn{background:#fef3c7;border:1px solid #f59e0b;padding:6px 10px;border-radius:6px}

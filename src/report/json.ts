@@ -29,7 +29,7 @@ export interface JsonReport {
   meta: Record<string, string>;
   overall: RunSummary['overall'];
   cycles: RunSummary['cycles'];
-  thresholds: { name: string; metric: string; scope: string; passed: boolean; actual: number | null; message: string; cycles?: ThresholdResult['cycles'] }[];
+  thresholds: { name: string; metric: string; scope: string; passed: boolean; skipped?: boolean; actual: number | null; message: string; cycles?: ThresholdResult['cycles'] }[];
   timeline: RunSummary['timeline'];
   proxy_events: RunSummary['proxyEvents'];
   error_samples: RunSummary['errorSamples'];
@@ -66,6 +66,7 @@ export function buildJsonReport(summary: RunSummary, thresholds: ThresholdResult
       metric: t.threshold.metric,
       scope: t.threshold.scope,
       passed: t.passed,
+      ...(t.skipped ? { skipped: true } : {}),
       actual: t.actual ?? null,
       message: t.message,
       ...(t.cycles ? { cycles: t.cycles } : {}),

@@ -26,7 +26,9 @@ export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResul
   );
   for (const t of thresholds) {
     const head = `    <testcase classname="${escapeXml(`marteau.${suite}.thresholds`)}" name="${escapeXml(t.name)}" time="0"`;
-    if (t.passed) cases.push(`${head}>\n      <system-out>${escapeXml(t.message)}</system-out>\n    </testcase>`);
+    // Not judged (a recovery the run ended too soon to see) is a skipped case, not a pass.
+    if (t.skipped) cases.push(`${head}>\n      <skipped message="${escapeXml(t.message)}"/>\n    </testcase>`);
+    else if (t.passed) cases.push(`${head}>\n      <system-out>${escapeXml(t.message)}</system-out>\n    </testcase>`);
     else cases.push(`${head}>\n      <failure message="${escapeXml(t.message)}" type="threshold">${escapeXml(t.message)}</failure>\n    </testcase>`);
   }
   // One informative case per fault window: its effect and recovery in the CI's test view. Its
@@ -38,6 +40,7 @@ export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResul
   });
   const failures = thresholds.filter((t) => !t.passed).length + (summary.aborted ? 1 : 0) + extra.failures;
   const tests = thresholds.length + 1 + windows.length + extra.cases.length;
+  const skipped = thresholds.filter((t) => t.skipped).length;
   // Which nodes the load came from, and each one's share: a CI's test view shows the suite's properties.
   const nodes = summary.nodes ?? [];
   const properties = nodes.length
@@ -46,7 +49,7 @@ export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResul
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     `<testsuites name="marteau-tui" tests="${tests}" failures="${failures}" errors="0" time="${seconds.toFixed(3)}">`,
-    `  <testsuite name="${escapeXml(suite)}" tests="${tests}" failures="${failures}" errors="0" skipped="0" time="${seconds.toFixed(3)}" timestamp="${new Date(summary.info.start || 0).toISOString().slice(0, 19)}">`,
+    `  <testsuite name="${escapeXml(suite)}" tests="${tests}" failures="${failures}" errors="0" skipped="${skipped}" time="${seconds.toFixed(3)}" timestamp="${new Date(summary.info.start || 0).toISOString().slice(0, 19)}">`,
     ...properties,
     ...cases,
     '  </testsuite>',

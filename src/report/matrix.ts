@@ -71,7 +71,8 @@ export function buildMatrix(plan: SweepPlan, windows: readonly WindowMeasure[], 
     if (wrongCount) why.push(`${pct(wrongCount, e.requests)} ${topClass(wrong)} (expected ${c.expect.join(' or ')})`);
     if (slow) why.push(`p95 ${seconds(e.p95!)} > ${seconds(c.withinMs)}`);
     const met = why.length === 0;
-    if (w.recovery.status !== 'recovered') why.push(recoveryText(w.recovery));
+    // Too soon to judge is not a failure to recover: the cell shows it, its verdict ignores it.
+    if (w.recovery.status !== 'recovered' && w.recovery.status !== 'too soon') why.push(recoveryText(w.recovery));
     return {
       ...base,
       requests: e.requests,

@@ -11,7 +11,7 @@ import { steadyVerdict, type SweepPlan } from '../config/sweep.js';
 import type { RunResults, RunSummary } from './results.js';
 import type { RunnerCatalogEntry } from '../config/marteau.js';
 import type { RunOutcome } from './runner.js';
-import { evaluateThresholds, formatValue, parseThresholds, type Threshold, type ThresholdResult } from './thresholds.js';
+import { evaluateThresholds, formatValue, parseThresholds, verdictWord, type Threshold, type ThresholdResult } from './thresholds.js';
 
 export interface JobReport {
   summary: RunSummary;
@@ -42,7 +42,7 @@ export async function reportResults(
   const matrix = o.sweep ? buildMatrix(o.sweep, summary.measures?.windows ?? [], steadySpans(results, o.sweep)) : undefined;
   const files = await writeReports(o.resultDir, summary, verdicts, { generator: o.generator, matrix });
   for (const line of matrix ? matrixLines(matrix) : []) o.log?.(line);
-  for (const v of verdicts) o.log?.(`${v.passed ? 'PASS' : 'FAIL'} ${v.message}`);
+  for (const v of verdicts) o.log?.(`${verdictWord(v)} ${v.message}`);
   return {
     summary,
     verdicts,

@@ -253,6 +253,16 @@ export interface ThresholdResult {
   message: string;
   /** Short name for a test case: "p95 < 300ms". */
   name: string;
+  /**
+   * Nothing could be judged, for a reason that is no failure (every fault window it covers ended
+   * too soon before the run did to judge recovery): `passed` stays true, reports say SKIP.
+   */
+  skipped?: boolean;
+}
+
+/** The word reports print for a result: PASS, FAIL or SKIP. */
+export function verdictWord(v: Pick<ThresholdResult, 'passed' | 'skipped'>): 'PASS' | 'FAIL' | 'SKIP' {
+  return v.skipped ? 'SKIP' : v.passed ? 'PASS' : 'FAIL';
 }
 
 export function compare(actual: number, op: Op, value: number): boolean {
@@ -326,12 +336,18 @@ export function evaluateThreshold(t: Threshold, summary: RunSummary): ThresholdR
 /**
  * A window threshold holds in every window it covers. `recovery` over all windows skips those
  * still on at the end (nothing to recover from yet); naming a window judges it whatever its state.
+ * A recovery the run ended too soon to judge is no failure: it is named, and skipped.
  */
 function evaluateWindowThreshold(t: Threshold, summary: RunSummary): ThresholdResult {
   const def = WINDOW_METRICS[t.metric];
   const name = `${t.window ? `during.${t.window}.` : ''}${t.metric} ${t.expr}`.replace(/\s+/g, ' ');
   const all = summary.measures?.windows ?? [];
-  const windows = t.window ? all.filter((w) => w.name === t.window) : all.filter((w) => w.recovery.status !== 'ongoing');
+  const covered = t.window ? all.filter((w) => w.name === t.window) : all.filter((w) => w.recovery.status !== 'ongoing');
+  const at = (w: WindowMeasure) => `${w.name} at ${((w.start - summary.info.start) / 1000).toFixed(1)}s`;
+  const tooSoon = t.metric === 'recovery' ? covered.filter((w) => w.recovery.status === 'too soon') : [];
+  const windows = covered.filter((w) => !tooSoon.includes(w));
+  const notJudged = tooSoon.length ? `not judged: ${tooSoon.map((w) => `${at(w)} (${recoveryText(w.recovery)})`).join(', ')}` : '';
+  if (windows.length === 0 && tooSoon.length) return { threshold: t, passed: true, skipped: true, actual: undefined, name, message: `${name}: ${notJudged}` };
   if (windows.length === 0) {
     const why = t.window ? `no fault window ${t.window} in this run` : 'no fault window ended during the run';
     return { threshold: t, passed: false, actual: undefined, name, message: `${name}: ${why} (failed)` };
@@ -343,14 +359,13 @@ function evaluateWindowThreshold(t: Threshold, summary: RunSummary): ThresholdRe
   const measured = judged.filter((j) => j.actual !== undefined).map((j) => j.actual!);
   const actual = measured.length ? measured.reduce((a, b) => worse(t.op, a, b)) : undefined;
   const failed = judged.filter((j) => !j.passed);
-  const at = (w: WindowMeasure) => `${w.name} at ${((w.start - summary.info.start) / 1000).toFixed(1)}s`;
   const value = (j: (typeof judged)[number]) => (t.metric === 'recovery' && j.actual === undefined ? recoveryText(j.w.recovery) : formatValue(t.metric, j.actual));
   const detail = failed.length
     ? `failed for ${failed.map((j) => `${at(j.w)} (${value(j)})`).join(', ')}`
     : windows.length === 1
       ? value(judged[0])
       : `worst ${formatValue(t.metric, actual)} over ${windows.length} windows`;
-  return { threshold: t, passed: failed.length === 0, actual, name, message: `${name}: ${detail}` };
+  return { threshold: t, passed: failed.length === 0, actual, name, message: `${name}: ${detail}${notJudged ? `; ${notJudged}` : ''}` };
 }
 
 export function evaluateThresholds(ts: Threshold[], summary: RunSummary): ThresholdResult[] {

@@ -7,8 +7,6 @@ import { existsSync } from 'node:fs';
 
 export const VENDOR = new URL('../../../shared/vendor/', import.meta.url).pathname;
 export const VENDOR_BIN = `${VENDOR}bin`;
-/** Real console output and XML captured with it. */
-export const VENDOR_SAMPLES = `${VENDOR}samples`;
 
 export interface RealFunkload {
   /** The directory holding fl-run-bench, fl-build-report, fl-python. */

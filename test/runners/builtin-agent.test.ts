@@ -3,7 +3,9 @@
  * (followed from the compiled imports), the agent's arguments and job file, progress sums, and
  * the agent itself run as a process against the demo app.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoApp, type DemoApp } from '../../fixtures/demo/app.js';
 import { readFunkloadXml } from '../../src/runners/funkload-xml.js';
-import { AGENT_BAD_JOB, AGENT_ENTRY, agentArgs, parseAgentArgs, parseAgentJob, parseAgentLine, type AgentJob } from '../../src/runners/builtin/agent-protocol.js';
+import { AGENT_BAD_JOB, AGENT_ENTRY, agentArgs, clockOffset, commandLine, parseAgentArgs, parseCommand, parseAgentJob, parseAgentLine, type AgentJob } from '../../src/runners/builtin/agent-protocol.js';
 import { shareOf, type BenchProgress } from '../../src/runners/builtin/bench.js';
 import { agentBundle, agentClosure, importSpecifiers, packageName } from '../../src/runners/builtin/bundle.js';
 import { builtinConfigSchema } from '../../src/runners/builtin/config.js';
@@ -77,11 +79,29 @@ describe('the agent bundle', () => {
 
 describe('agent protocol', () => {
   it('arguments round-trip; bad ones are refused', () => {
-    expect(parseAgentArgs(agentArgs('job.json', 1234.4))).toEqual({ jobFile: 'job.json', startAt: 1234 });
-    expect(parseAgentArgs(['job.json'])).toEqual({ jobFile: 'job.json', startAt: undefined });
+    expect(parseAgentArgs(agentArgs('job.json'))).toEqual({ jobFile: 'job.json' });
     expect(parseAgentArgs(['--version'])).toEqual({ version: true });
-    expect(() => parseAgentArgs(['job.json', '--start-at', 'soon'])).toThrow(/usage: agent\.js/);
+    expect(() => parseAgentArgs(['job.json', '--start-at', '12'])).toThrow(/usage: agent\.js/);
+    expect(() => parseAgentArgs(['--verbose'])).toThrow(/usage/);
     expect(() => parseAgentArgs([])).toThrow(/usage/);
+  });
+
+  it('commands on the agent\'s stdin round-trip; others are ignored', () => {
+    expect(commandLine({ type: 'ping', id: 3 })).toBe('ping 3\n');
+    expect(parseCommand(commandLine({ type: 'ping', id: 3 }))).toEqual({ type: 'ping', id: 3 });
+    expect(parseCommand(commandLine({ type: 'start', at: 1700000000123.6 }))).toEqual({ type: 'start', at: 1700000000124 });
+    for (const bad of ['', 'ping', 'ping x', 'start 1 2', 'stop 1']) expect(parseCommand(bad), bad).toBeUndefined();
+  });
+
+  it('the clock offset comes from the ping with the shortest round trip, read halfway through it', () => {
+    // The agent's clock is 500 ms ahead; the second ping queued 40 ms on its way back.
+    const samples = [
+      { sent: 1000, at: 1503, received: 1006 },
+      { sent: 2000, at: 2504, received: 2048 },
+      { sent: 3000, at: 3501, received: 3002 },
+    ];
+    expect(clockOffset(samples)).toEqual({ offsetMs: 500, roundTripMs: 2 });
+    expect(clockOffset([])).toBeUndefined();
   });
 
   it('a job file from another version or without a share is refused with the reason', () => {
@@ -120,8 +140,20 @@ describe('the agent process', () => {
     const job: AgentJob = { version, name: 'agent-test', node: 'n1', config, share: { index: 1, of: 2 }, output: 'out.xml' };
     await writeFile(path.join(dir, 'job.json'), JSON.stringify(job));
     const entry = dist(path.relative('dist', AGENT_ENTRY));
-    const { stdout } = await run(process.execPath, [entry, ...agentArgs('job.json', Date.now() + 200)], { cwd: dir });
-    const lines = stdout.trim().split('\n');
+    // The engine's side: wait for ready, ping, then start 200 ms ahead on the agent's clock.
+    const child = spawn(process.execPath, [entry, ...agentArgs('job.json')], { cwd: dir, stdio: ['pipe', 'pipe', 'inherit'] });
+    const lines: string[] = [];
+    createInterface({ input: child.stdout }).on('line', (l) => {
+      lines.push(l);
+      const m = parseAgentLine(l);
+      if (m?.type === 'ready') child.stdin.write(commandLine({ type: 'ping', id: 7 }));
+      if (m?.type === 'pong') child.stdin.write(commandLine({ type: 'start', at: m.at + 200 }));
+    });
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).toBe(0);
+    const pong = lines.map(parseAgentLine).find((m) => m?.type === 'pong');
+    expect(pong).toMatchObject({ type: 'pong', id: 7 });
+    expect(Math.abs((pong as { at: number }).at - Date.now())).toBeLessThan(60_000);
     expect(lines).toContain('Cycle #0 with 2 virtual users (of 5 on 2 nodes)');
     const done = lines.map(parseAgentLine).find((m) => m?.type === 'done');
     const read = await readFunkloadXml(path.join(dir, 'out.xml'));
@@ -136,5 +168,15 @@ describe('the agent process', () => {
     const bad = await run(process.execPath, [entry, 'bad.json'], { cwd: dir }).catch((e: { code: number; stderr: string }) => e);
     expect(bad).toMatchObject({ code: AGENT_BAD_JOB });
     expect((bad as { stderr: string }).stderr).toBe(`marteau-tui builtin agent: the job file was written by marteau-tui 9.9.9, this agent is ${version}\n`);
+
+    // The engine gone before the start (stdin closed): no load, exit 1, said on stderr.
+    const orphan = spawn(process.execPath, [entry, 'job.json'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    orphan.stdout.on('data', (d: Buffer) => (out += d));
+    orphan.stderr.on('data', (d: Buffer) => (err += d));
+    expect(((await once(orphan, 'close')) as [number])[0]).toBe(1);
+    expect(err).toBe('marteau-tui builtin agent: stopped before the start (the engine went away or cancelled)\n');
+    expect(out).not.toContain('Cycle #0');
   });
 });

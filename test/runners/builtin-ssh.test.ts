@@ -14,6 +14,7 @@ import type { NodeConfig, SshNodeConfig } from '../../src/config/nodes.js';
 import { Engine } from '../../src/core/engine.js';
 import type { EngineEvent } from '../../src/core/events.js';
 import type { Job } from '../../src/core/jobs.js';
+import type { JsonReport } from '../../src/report/json.js';
 import { readFunkloadXml } from '../../src/runners/funkload-xml.js';
 import { AGENT_ENTRY } from '../../src/runners/builtin/agent-protocol.js';
 import { dist, ROOT } from '../helpers/dist.js';
@@ -72,7 +73,7 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
     const events: EngineEvent[] = [];
     e.events.on('*', (x) => {
       events.push(x);
-      if (process.env.DEBUG_BUILTIN_SSH && x.type !== 'job.progress') console.error(x.at % 100_000, x.type, 'line' in x ? x.line : '');
+      if (process.env.DEBUG_BUILTIN_SSH && x.type !== 'job.progress') console.error(x.at % 100_000, x.type, 'line' in x ? x.line : '', 'status' in x ? x.status : '', 'error' in x ? x.error : '');
     });
     await e.start();
     try {
@@ -193,6 +194,34 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
     // Progress is the sum of both nodes: more users than either node ever runs alone.
     const users = r.events.flatMap((x) => (x.type === 'job.progress' ? [x.progress.users ?? 0] : []));
     expect(Math.max(...users)).toBeGreaterThan(3);
+  }, 420_000);
+
+  it('every injected 503 on two nodes is attributed to its fault: sample times keep their precision and land on the engine\'s clock', async () => {
+    const work = path.join(dir, 'faults');
+    const yaml = builtinYaml({ nodes: 2, cycles: [4], duration: 4 })
+      .replace(`base_url: http://127.0.0.1:${app.port}`, `base_url: http://\${MARTEAU_PROXY_APP}`)
+      .replace(
+        'name: remote-bench',
+        ['name: remote-faults', `proxies:`, `  app: {listen: 127.0.0.1:0, upstream: "127.0.0.1:${app.port}", protocol: http}`, 'fixtures:', '  errors: {proxy: app, behaviors: "25:error", at: 1s, for: 2s, expect: 503}'].join('\n'),
+      );
+    const r = await runJob(yaml, [nodeConfig(a, work), nodeConfig(b, work)]);
+    expect(r.done.status, r.logs.join('\n')).toBe('succeeded');
+    const json = JSON.parse(await readFile(path.join(r.resultDir, 'summary.json'), 'utf8')) as JsonReport;
+    const att = json.attribution!;
+    const row = att.rows.find((x) => x.proxy === 'app' && x.behavior === 'error')!;
+    expect(row.faults, JSON.stringify(att)).toBeGreaterThan(3);
+    // Each 503 the proxy sent overlapped its fault: none is "unexplained" (the faults were timed
+    // by the engine, the requests by the agents).
+    expect(att.failed).toBeGreaterThan(3);
+    expect(row.failed, JSON.stringify(att)).toBe(att.failed);
+    expect(att.unexplained, JSON.stringify(att)).toBe(0);
+    // Both nodes met the faults, and their clocks were measured against the engine's.
+    const merged = (await readFunkloadXml(path.join(r.resultDir, 'results.xml'))).results;
+    expect(merged.summary().nodes!.every((n) => n.success < n.requests), JSON.stringify(merged.summary().nodes)).toBe(true);
+    for (const n of ['a', 'b']) expect(r.logs.some((l) => new RegExp(`^${n}: clock [+-]\\d+\\.\\d ms from the engine's \\(round trip \\d+\\.\\d ms\\)$`).test(l)), r.logs.join('\n')).toBe(true);
+    // Sample times travel to the microsecond, not FunkLoad's 10 ms.
+    const xml = await readFile(path.join(r.resultDir, 'nodes', 'a', 'results.xml'), 'utf8');
+    expect(/<response [^>]* time="\d+\.\d{6}"/.test(xml)).toBe(true);
   }, 420_000);
 
   it('a job on the local node and an SSH node runs an agent on each, users split the same way', async () => {

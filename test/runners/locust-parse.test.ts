@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { latencyStats, newRunInfo, RunResults } from '../../src/runners/results.js';
+import { defaultBench, latencyStats, newRunInfo, RunResults } from '../../src/runners/results.js';
 import {
   LocustFormatError,
   parseCsv,
@@ -172,7 +172,7 @@ describe('Locust errors and starts', () => {
 
 describe('a recorded Locust run in the results model', () => {
   it('counts requests, failures by kind and per-step latency as Locust did, cycle by cycle', () => {
-    const results = new RunResults(newRunInfo({ name: 'rec', runner: 'locust', start: 1_795_646_570_000, apdexT: 0.05, bench: { cycles: [2, 4], duration: 2 } }));
+    const results = new RunResults(newRunInfo({ name: 'rec', runner: 'locust', start: 1_795_646_570_000, apdexT: 0.05, bench: { ...defaultBench(), cycles: [2, 4], duration: 2 } }));
     const steps = new StepNumbers();
     const cycles = [1, 2].map((n) => ({
       stats: parseStatsCsv(rec(`cycle-${n}_stats.csv`)),
@@ -214,7 +214,7 @@ describe('a recorded Locust run in the results model', () => {
   });
 
   it('draws the per-second progress on the time axis and finds the busiest second', () => {
-    const results = new RunResults(newRunInfo({ name: 'rec', runner: 'locust', start: 1_795_646_574_000, bench: { cycles: [4], duration: 2 } }));
+    const results = new RunResults(newRunInfo({ name: 'rec', runner: 'locust', start: 1_795_646_574_000, bench: { ...defaultBench(), cycles: [4], duration: 2 } }));
     const lines = rec('cycle-2.stdout').split('\n').filter(Boolean).map((l) => parseProgressLine(l)!);
     let last = lines[0].t;
     for (const p of lines) {

@@ -5,25 +5,17 @@
  * data path is ever blocked by a slow change.
  */
 import { EventEmitter } from 'node:events';
-import type { ProxiesConfig } from '../../config/proxies.js';
-import { parseMix, type MixEntrySpec, type Mix, type MixSpec } from '../mix.js';
+import { parseMix, specOfMix, type MixSpec } from '../mix.js';
 import type { Behavior } from '../plugin.js';
 import type { ProtocolName } from '../protocol.js';
 import { PROTOCOL_NAMES } from '../protocol.js';
-import { joinHostPort, splitHostPort, UpstreamLoopError, type Proxy, type ProxyEvent, type ProxyOptions } from '../proxy.js';
-import { ListenError, type ProxySet } from '../proxy-set.js';
+import { splitHostPort, UpstreamLoopError, type Proxy, type ProxyEvent, type ProxyOptions } from '../proxy.js';
+import type { ProxySet } from '../proxy-set.js';
 import { compileToxic, ToxicError, type ToxicSpec } from '../toxics.js';
-import { applyReload, type ReloadReport } from './reload.js';
+import { bindError, checkAddress, ControlError, loopError, normaliseListen, setEnabled } from './control-errors.js';
+import { applyReload, type ReloadConfig, type ReloadReport } from './reload.js';
 
 export type { ReloadReport } from './reload.js';
-
-/** A refused control request, worded like Toxiproxy, with the HTTP status it would answer. */
-export class ControlError extends Error {
-  constructor(message: string, readonly status = 400, readonly where?: string) {
-    super(message);
-    this.name = 'ControlError';
-  }
-}
 
 export interface ProxySpec {
   name: string;
@@ -84,7 +76,7 @@ export class Control {
   }
 
   /** Record the proxies a config file started, so that reset and reload know them. */
-  adopt(config: ProxiesConfig): void {
+  adopt(config: ReloadConfig): void {
     this.managed = new Map(config.proxies.map((o) => [o.name, o]));
     for (const o of config.proxies) this.baseline.set(o.name, o.behaviors);
   }
@@ -279,7 +271,7 @@ export class Control {
    * synchronous pass, then the proxies that left the file are closed. Proxies created over the
    * API are left alone unless the file now names them.
    */
-  applyConfig(next: ProxiesConfig): Promise<ReloadReport> {
+  applyConfig(next: ReloadConfig): Promise<ReloadReport> {
     return this.serial(async () => {
       const report = await applyReload({ set: this.set, registry: this.registry, managed: this.managed }, next);
       for (const name of report.removed) this.baseline.delete(name);
@@ -359,65 +351,7 @@ export class Control {
   }
 }
 
-/** Toxiproxy's listen: empty means any free port; `localhost` is reported as the address bound. */
-export function normaliseListen(listen: string | undefined, what = 'listen'): string {
-  if (listen === undefined || listen === '') return '127.0.0.1:0';
-  const [host, port] = splitAddress(listen, what);
-  return joinHostPort(host === 'localhost' ? '127.0.0.1' : host, port);
-}
-
-export function checkAddress(addr: string, what: string): string {
-  const [host, port] = splitAddress(addr, what);
-  return joinHostPort(host, port);
-}
-
-function splitAddress(addr: string, what: string): [string, number] {
-  if (typeof addr !== 'string') throw new ControlError(`bad request body: ${what}: expected a "host:port" string`, 400, what);
-  try {
-    return splitHostPort(addr);
-  } catch (e) {
-    throw new ControlError(`bad request body: ${what}: ${(e as Error).message}`, 400, what);
-  }
-}
-
-/** A mix as a spec that parses back to the same mix (options included). */
-export function specOfMix(mix: Mix): Record<string, MixEntrySpec> {
-  const spec: Record<string, MixEntrySpec> = {};
-  for (const e of mix.entries) {
-    if (e.behavior.name === 'dummy') continue;
-    const prev = spec[e.behavior.name];
-    spec[e.behavior.name] = { ...e.options, percent: (prev?.percent ?? 0) + e.percent };
-  }
-  return spec;
-}
-
-async function setEnabled(p: Proxy, enabled: boolean): Promise<void> {
-  try {
-    await p.setEnabled(enabled);
-  } catch (e) {
-    // A failed bind must not leave the proxy claiming to be enabled.
-    await p.setEnabled(false).catch(() => undefined);
-    throw bindError(new ListenError(p.name, p.listenAddress, (e as NodeJS.ErrnoException).code ?? String(e)));
-  }
-}
-
-const BIND_WORDS: Record<string, string> = {
-  EADDRINUSE: 'address already in use',
-  EADDRNOTAVAIL: 'cannot assign requested address',
-  EACCES: 'permission denied',
-};
-
 function onLoopback(listen: string): boolean {
   const [host] = splitHostPort(listen);
   return host.startsWith('127.') || host === '::1' || host === 'localhost';
-}
-
-function loopError(e: UpstreamLoopError): ControlError {
-  return new ControlError(`bad request body: upstream: ${e.message}`, 400, 'upstream');
-}
-
-/** A listen failure as Toxiproxy reports it (Go's net error text, status 500). */
-function bindError(e: unknown): unknown {
-  if (!(e instanceof ListenError)) return e;
-  return new ControlError(`listen tcp ${e.address}: bind: ${BIND_WORDS[e.code] ?? e.code}`, 500);
 }

@@ -4,10 +4,11 @@
  * Events, so a TUI or a script on another terminal can watch a running proxy.
  */
 import { z } from 'zod';
-import { MixError } from '../mix.js';
+import { MixError, specOfMix } from '../mix.js';
 import type { Proxy } from '../proxy.js';
 import { toxicJson } from '../toxics.js';
-import { ControlError, specOfMix, type Control, type ControlEvent } from './control.js';
+import type { Control, ControlEvent } from './control.js';
+import { ControlError } from './control-errors.js';
 import { ApiError, jsonBody, STREAMING, validate, type ApiRequest, type Reply, type Route } from './http.js';
 import { TOXIPROXY_VERSION } from './toxiproxy.js';
 

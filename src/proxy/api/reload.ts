@@ -4,12 +4,11 @@
  * upstream and proxy swap happens in one synchronous pass, then the proxies that left the file
  * are closed. Proxies created over the API are left alone unless the file now names them.
  */
-import type { ProxiesConfig } from '../../config/proxies.js';
-import type { MixSpec } from '../mix.js';
+import { specOfMix, type BehaviorRegistry, type MixSpec } from '../mix.js';
 import type { Behavior } from '../plugin.js';
 import type { Proxy, ProxyOptions } from '../proxy.js';
 import { listenOrThrow, type ProxySet } from '../proxy-set.js';
-import { ControlError, specOfMix } from './control.js';
+import { ControlError } from './control-errors.js';
 
 export interface ReloadReport {
   added: string[];
@@ -21,6 +20,13 @@ export interface ReloadReport {
   warnings: string[];
 }
 
+/** What a reload reads of a proxies file (the config loader's ProxiesConfig is one). */
+export interface ReloadConfig {
+  proxies: ProxyOptions[];
+  /** The registry the config was validated against, when its plugins changed it. */
+  registry?: BehaviorRegistry;
+}
+
 export interface ReloadState {
   set: ProxySet;
   /** The live registry; its content is swapped for the new config's (and back on failure). */
@@ -29,7 +35,7 @@ export interface ReloadState {
   managed: ReadonlyMap<string, ProxyOptions>;
 }
 
-export async function applyReload(state: ReloadState, next: ProxiesConfig): Promise<ReloadReport> {
+export async function applyReload(state: ReloadState, next: ReloadConfig): Promise<ReloadReport> {
   const { set, registry, managed } = state;
   const report: ReloadReport = { added: [], replaced: [], updated: [], removed: [], warnings: [] };
   const nextRegistry = next.registry ?? registry;

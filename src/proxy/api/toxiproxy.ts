@@ -8,7 +8,8 @@ import type { Behavior } from '../plugin.js';
 import { PROTOCOL_NAMES } from '../protocol.js';
 import type { Proxy } from '../proxy.js';
 import { toxicJson, ToxicError, type Toxic, type ToxicSpec } from '../toxics.js';
-import { ControlError, type Control, type ProxySpec } from './control.js';
+import type { Control, ProxySpec } from './control.js';
+import { ControlError } from './control-errors.js';
 import { ApiError, jsonBody, validate, type ApiRequest, type Reply, type Route } from './http.js';
 
 /** The Toxiproxy release whose API this one follows (answered by GET /version). */

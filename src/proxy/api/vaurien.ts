@@ -16,7 +16,8 @@
 import { MixError, parseMix, type MixSpec } from '../mix.js';
 import type { Behavior } from '../plugin.js';
 import type { Proxy } from '../proxy.js';
-import { ControlError, type Control } from './control.js';
+import type { Control } from './control.js';
+import { ControlError } from './control-errors.js';
 import { ApiError, jsonBody, type ApiRequest, type Reply, type Route } from './http.js';
 
 export function vaurienRoutes(control: Control): Route[] {

@@ -25,20 +25,40 @@ export interface AgentJob {
   meta?: Record<string, string>;
 }
 
-/** The agent's arguments: its job file and the epoch ms at which every node starts its bench. */
-export function agentArgs(jobFile: string, startAt: number): string[] {
-  return [jobFile, '--start-at', String(Math.round(startAt))];
+/** The agent's arguments: its job file; when to start comes later, on its stdin (AgentCommand). */
+export function agentArgs(jobFile: string): string[] {
+  return [jobFile];
 }
 
 /** Inverse of agentArgs; `--version` alone asks for the version. */
-export function parseAgentArgs(args: readonly string[]): { version: true } | { jobFile: string; startAt?: number } {
+export function parseAgentArgs(args: readonly string[]): { version: true } | { jobFile: string } {
   if (args.length === 1 && args[0] === '--version') return { version: true };
-  const startAt = args[1] === '--start-at' ? Number(args[2]) : undefined;
-  if (!(args.length === 1 || (args.length === 3 && Number.isFinite(startAt)))) throw new Error('usage: agent.js <job.json> [--start-at <epoch ms>] | --version');
-  return { jobFile: args[0], startAt };
+  if (args.length !== 1 || args[0].startsWith('-')) throw new Error('usage: agent.js <job.json> | --version');
+  return { jobFile: args[0] };
+}
+
+/**
+ * The engine's lines on the agent's stdin: `ping` (answered at once by a `pong` with the agent's
+ * clock, to measure the round trip and the clocks' offset) and `start` (the epoch ms, on the
+ * agent's own clock, at which its bench starts).
+ */
+export type AgentCommand = { type: 'ping'; id: number } | { type: 'start'; at: number };
+
+export function commandLine(c: AgentCommand): string {
+  return `${c.type} ${c.type === 'ping' ? c.id : Math.round(c.at)}\n`;
+}
+
+export function parseCommand(line: string): AgentCommand | undefined {
+  const [word, arg, ...rest] = line.trim().split(' ');
+  const n = Number(arg);
+  if (rest.length || arg === undefined || !Number.isFinite(n)) return undefined;
+  return word === 'ping' ? { type: 'ping', id: n } : word === 'start' ? { type: 'start', at: n } : undefined;
 }
 
 export type AgentMessage =
+  /** Loaded and listening for commands. */
+  | { type: 'ready' }
+  | { type: 'pong'; id: number; at: number }
   | { type: 'progress'; progress: BenchProgress }
   | { type: 'done'; requests: number; errors: number; tests: number; aborted: boolean };
 
@@ -51,10 +71,33 @@ export function parseAgentLine(line: string): AgentMessage | undefined {
   if (!line.startsWith(AGENT_MARKER)) return undefined;
   try {
     const m = JSON.parse(line.slice(AGENT_MARKER.length)) as AgentMessage;
-    return m && (m.type === 'progress' || m.type === 'done') ? m : undefined;
+    return m && ['ready', 'pong', 'progress', 'done'].includes(m.type) ? m : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** One ping's times: sent and received on the engine's clock, `at` on the agent's. */
+export interface PingSample {
+  sent: number;
+  at: number;
+  received: number;
+}
+
+/** The agent's clock minus the engine's, in ms, and the round trip it was measured over. */
+export interface ClockOffset {
+  offsetMs: number;
+  roundTripMs: number;
+}
+
+/**
+ * Cristian's estimate from the ping with the shortest round trip (the least queueing): the agent
+ * read its clock halfway through it, give or take half the round trip.
+ */
+export function clockOffset(samples: readonly PingSample[]): ClockOffset | undefined {
+  let best: PingSample | undefined;
+  for (const s of samples) if (!best || s.received - s.sent < best.received - best.sent) best = s;
+  return best && { offsetMs: best.at - (best.sent + best.received) / 2, roundTripMs: best.received - best.sent };
 }
 
 /** Check a job file's shape (the engine wrote it, but maybe another version did). */

@@ -1,21 +1,41 @@
 /**
- * The builtin runner's process on a node: `node agent.js <job.json> [--start-at <epoch ms>]` runs one node's share of a
+ * The builtin runner's process on a node: `node agent.js <job.json>` runs one node's share of a
  * bench (agent-protocol.ts), streams the samples to a FunkLoad XML file the engine fetches back,
- * and prints console lines plus marked JSON progress lines. `node agent.js --version` prints the
+ * and prints console lines plus marked JSON lines. Once loaded it says `ready` and obeys its
+ * stdin: `ping` (answered at once, so the engine measures the round trip and the clocks'
+ * offset) and `start` (when, on this node's clock). Its stdin closing means the engine is gone:
+ * the bench stops and the agent exits. `node agent.js --version` prints the
  * version (the engine's check that an installed copy matches its own).
  *
  * Its import closure is shipped to SSH nodes as is (bundle.ts): node built-ins, undici, and the
  * bench modules only, never the CLI, the TUI or zod.
  */
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { FunkloadXmlWriter, SHARE_META } from '../funkload-xml.js';
 import { RunResults } from '../results.js';
-import { AGENT_BAD_JOB, agentLine, parseAgentArgs, parseAgentJob } from './agent-protocol.js';
-import { benchRunInfo, runBench, sleep } from './bench.js';
+import { AGENT_BAD_JOB, agentLine, parseAgentArgs, parseAgentJob, parseCommand } from './agent-protocol.js';
+import { benchRunInfo, now, runBench, sleep } from './bench.js';
 import { xmlRecorder } from './record.js';
 
-/** Nodes' clocks may disagree: never wait longer than this for the common start. */
+/** The engine's start instant is a few seconds ahead at most: never wait longer than this. */
 const MAX_START_WAIT_MS = 30_000;
+
+/** Answer pings until the engine says when to start; undefined when stdin closed first. */
+function awaitStart(say: (line: string) => void, stop: AbortController): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    let startAt: number | undefined;
+    const lines = createInterface({ input: process.stdin });
+    lines.on('line', (line) => {
+      const c = parseCommand(line);
+      if (c?.type === 'ping') say(agentLine({ type: 'pong', id: c.id, at: now() }));
+      else if (c?.type === 'start' && startAt === undefined) resolve((startAt = c.at));
+    });
+    lines.on('close', () => stop.abort());
+    stop.signal.addEventListener('abort', () => resolve(startAt), { once: true });
+    say(agentLine({ type: 'ready' }));
+  });
+}
 
 function packageVersion(): string {
   // dist/src/runners/builtin/agent.js, in the package and in a shipped bundle alike.
@@ -25,14 +45,12 @@ function packageVersion(): string {
 async function main(args: string[]): Promise<number> {
   const version = packageVersion();
   let job;
-  let startAt: number | undefined;
   try {
     const parsed = parseAgentArgs(args);
     if ('version' in parsed) {
       process.stdout.write(`${version}\n`);
       return 0;
     }
-    startAt = parsed.startAt;
     job = parseAgentJob(readFileSync(parsed.jobFile, 'utf8'), version);
   } catch (e) {
     process.stderr.write(`marteau-tui builtin agent: ${(e as Error).message}\n`);
@@ -41,9 +59,14 @@ async function main(args: string[]): Promise<number> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const stop = new AbortController();
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(s, () => stop.abort());
-  const wait = (startAt ?? 0) - Date.now();
+  const startAt = await awaitStart(say, stop);
+  if (startAt === undefined) {
+    process.stderr.write('marteau-tui builtin agent: stopped before the start (the engine went away or cancelled)\n');
+    return 1;
+  }
+  const wait = startAt - now();
   if (wait > 0) await sleep(Math.min(wait, MAX_START_WAIT_MS), stop.signal);
-  else if (startAt !== undefined && wait < -100) say(`warning: started ${(-wait / 1000).toFixed(1)}s after the common start (slow node or clocks apart): this node's cycles begin later than the others'`);
+  else if (wait < -100) say(`warning: started ${(-wait / 1000).toFixed(1)}s after the common start (slow node or clocks apart): this node's cycles begin later than the others'`);
 
   const results = new RunResults(benchRunInfo(job.config, { name: job.name, start: Date.now(), node: job.node, meta: { ...job.meta, [SHARE_META]: `${job.share.index}/${job.share.of}` }, version: `marteau-tui ${version}` }));
   const writer = new FunkloadXmlWriter(job.output, results.info);
@@ -67,9 +90,12 @@ async function main(args: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    // The engine keeps our stdin open; nothing more is read from it.
+    process.stdin.destroy();
   },
   (e: Error) => {
     process.stderr.write(`marteau-tui builtin agent: ${e.stack ?? e.message}\n`);
     process.exitCode = 1;
+    process.stdin.destroy();
   },
 );

@@ -2,9 +2,12 @@
  * The builtin bench spread over a job's nodes. Each node runs the agent (agent.ts) on its share
  * of every cycle's users: the installed marteau-tui when the node names one of our version
  * (`marteau_tui`), else the agent bundle, uploaded once per build and kept in the node's
- * work_dir. All agents start at one agreed instant; their progress lines are summed every
- * second; at the end each node's FunkLoad XML comes back and every sample is replayed into the
- * job's model and result file, so cycles merge exactly (histograms are rebuilt from samples).
+ * work_dir. Once every agent is loaded, the engine pings each (agent-link.ts) for its round trip
+ * and clock offset, and all start at one instant a little ahead; their progress lines are summed
+ * every second; at the end each node's FunkLoad XML (sample times to the microsecond) comes back
+ * and every sample is replayed, moved onto the engine's clock, into the job's model and result
+ * file, so cycles merge exactly (histograms are rebuilt from samples) and the samples line up
+ * with the faults the engine's proxies timed.
  */
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,8 +18,9 @@ import { readFunkloadXml } from '../funkload-xml.js';
 import type { RunResults } from '../results.js';
 import type { RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
 import { cleanupStage, remoteJobDir } from '../staging.js';
+import { AgentLink } from './agent-link.js';
 import { AGENT_BAD_JOB, AGENT_ENTRY, agentArgs, parseAgentLine, type AgentJob } from './agent-protocol.js';
-import { shareOf, type BenchOptions, type BenchProgress } from './bench.js';
+import { now, shareOf, type BenchOptions, type BenchProgress } from './bench.js';
 import { agentBundle, BUNDLE_MARKER, packageRoot, packageVersion, UNPACK_SCRIPT } from './bundle.js';
 import type { BuiltinConfig } from './config.js';
 import { summaryLine } from './job.js';
@@ -24,12 +28,15 @@ import { summaryLine } from './job.js';
 /** undici 7 (the agent's HTTP client) needs this Node.js. */
 const MIN_NODE: [number, number] = [20, 18];
 /**
- * The common start leaves every agent time to be started and loaded: the slowest node's measured
- * command round trip (login shell + Node.js start) three times (the agent also loads its
- * modules, and a loaded node is slower still), plus a margin, at most 25 s. An agent that still starts late says so in the log.
+ * The common start is measured from the moment every agent is loaded: the slowest node's ping
+ * round trip twice (the start command takes half of one) plus a margin, at most 5 s. An agent
+ * that still starts late says so in the log.
  */
-const START_MARGIN_MS = 1000;
-const MAX_START_DELAY_MS = 25_000;
+const START_MARGIN_MS = 250;
+const MAX_START_DELAY_MS = 5000;
+/** An agent loads its modules (a login shell and Node.js start first): a loaded node is slow. */
+const READY_TIMEOUT_MS = 120_000;
+const PING_TIMEOUT_MS = 10_000;
 const RESULT_FILE = 'results.xml';
 const JOB_FILE = 'job.json';
 const PACK_FILE = 'agent.pack';
@@ -57,8 +64,7 @@ interface NodeRun {
   dir: string;
   /** This node's files in the job's result directory. */
   localDir: string;
-  /** How long a short command took on the node, start to exit. */
-  roundTripMs?: number;
+  link: AgentLink;
   progress?: BenchProgress;
   done?: { requests: number; errors: number; tests: number; aborted: boolean };
   result?: RunResult;
@@ -66,10 +72,10 @@ interface NodeRun {
 }
 
 /** Run a short command on a node and collect its output. */
-async function capture(node: RunnerNode, argv: string[], signal: AbortSignal): Promise<{ code: number | null; out: string; ms: number }> {
+async function capture(node: RunnerNode, argv: string[], signal: AbortSignal): Promise<{ code: number | null; out: string }> {
   const lines: string[] = [];
   const r = await node.executor.run(argv, { signal, onLine: (l) => lines.length < 50 && lines.push(l) });
-  return { code: r.exitCode, out: lines.join('\n').trim(), ms: r.durationMs };
+  return { code: r.exitCode, out: lines.join('\n').trim() };
 }
 
 /** The version line UNPACK_SCRIPT printed: Node.js is there and recent enough, or an error naming the node and the fix. */
@@ -94,17 +100,15 @@ async function prepare(ctx: RunnerContext, node: RunnerNode, job: (index: number
   await mkdir(localDir, { recursive: true });
   await writeFile(path.join(localDir, JOB_FILE), JSON.stringify(job(node.index)));
   if (node.kind === 'local') {
-    return { node, agent: [process.execPath, path.join(packageRoot(), AGENT_ENTRY)], dir: localDir, localDir, stderr: [] };
+    return { node, agent: [process.execPath, path.join(packageRoot(), AGENT_ENTRY)], dir: localDir, localDir, stderr: [], link: new AgentLink() };
   }
   const nodeBin = node.nodeBin ?? 'node';
   const log = (line: string, level?: 'warn') => ctx.log(line, { node: node.name, stream: 'engine', level });
   const dir = remoteJobDir(ctx, node);
   let agent: string[] | undefined;
-  let roundTripMs: number | undefined;
   if (node.marteauTui) {
     const entry = path.posix.join(node.marteauTui, AGENT_ENTRY);
     const r = await capture(node, [nodeBin, entry, '--version'], signal);
-    roundTripMs = r.ms;
     if (r.code === 0 && r.out === version) {
       log(`builtin agent: marteau-tui ${version} installed in ${node.marteauTui}`);
       agent = [nodeBin, entry];
@@ -130,12 +134,11 @@ async function prepare(ctx: RunnerContext, node: RunnerNode, job: (index: number
   }
   if (bundle && bundleDir) {
     const r = await capture(node, [nodeBin, '-e', UNPACK_SCRIPT, ...(ship ? [path.posix.join(dir, PACK_FILE), bundleDir] : [])], signal);
-    roundTripMs = r.ms;
-    if (signal.aborted) return { node, agent: [], dir, localDir, stderr: [] };
+    if (signal.aborted) return { node, agent: [], dir, localDir, stderr: [], link: new AgentLink() };
     checkNode(node, nodeBin, r);
     agent = [nodeBin, path.posix.join(bundleDir, AGENT_ENTRY)];
   }
-  return { node, agent: agent!, dir, localDir, stderr: [], roundTripMs };
+  return { node, agent: agent!, dir, localDir, stderr: [], link: new AgentLink() };
 }
 
 /** Sum of the nodes' latest progress: users and rates add up, the slowest node's cycle shows. */
@@ -183,35 +186,58 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
     let ticker: NodeJS.Timeout | undefined;
     let started: NodeJS.Timeout | undefined;
     try {
-      const prepared = await Promise.allSettled(ctx.nodes.map((n) => prepare(ctx, n, job, version, signal)));
-      prepared.forEach((p, i) => (p.status === 'fulfilled' ? runs.push(p.value) : p.reason instanceof NodeError && lost.add(ctx.nodes[i].name)));
+      // A node none of whose cycles gives it a user would run an agent for nothing.
+      const idle = ctx.nodes.filter((n) => config.cycles.every((c) => shareOf(c, { index: n.index, of: ctx.nodes.length }) === 0));
+      for (const n of idle) ctx.log(`no users in any cycle (${config.cycles.join('/')} over ${ctx.nodes.length} nodes): no agent started here`, { node: n.name, stream: 'engine', level: 'warn' });
+      const busy = ctx.nodes.filter((n) => !idle.includes(n));
+      const prepared = await Promise.allSettled(busy.map((n) => prepare(ctx, n, job, version, signal)));
+      prepared.forEach((p, i) => (p.status === 'fulfilled' ? runs.push(p.value) : p.reason instanceof NodeError && lost.add(busy[i].name)));
       const failed = prepared.find((p): p is PromiseRejectedResult => p.status === 'rejected');
       if (failed) throw failed.reason;
       if (signal.aborted) return;
 
-      // Every node starts its bench at the same instant (their clocks permitting, see agent.ts).
-      const slowest = Math.max(0, ...runs.map((r) => r.roundTripMs ?? 0));
-      const startAt = Date.now() + Math.min(MAX_START_DELAY_MS, slowest * 3 + START_MARGIN_MS);
       for (const r of runs) {
-        const share = `${config.cycles.map((c) => shareOf(c, { index: r.node.index, of: runs.length })).join('/')}`;
+        const share = `${config.cycles.map((c) => shareOf(c, { index: r.node.index, of: ctx.nodes.length })).join('/')}`;
         ctx.log(`builtin agent starting: users per cycle ${share} of ${config.cycles.join('/')}`, { node: r.node.name, stream: 'engine' });
       }
-      started = setTimeout(() => options.onStart?.(), Math.max(0, startAt - Date.now()));
+      // Settled as they end, so that a node lost while others are awaited is no unhandled rejection.
+      const running = Promise.allSettled(runs.map((r) => runAgent(ctx, r, signal, () => stop.abort())));
+      let notStarted: unknown;
+      try {
+        // Every node starts its bench at the same instant, measured once all agents are loaded.
+        await Promise.all(runs.map((r) => r.link.ready(READY_TIMEOUT_MS).catch(agentFailure(r))));
+        const clocks = await Promise.all(runs.map((r) => r.link.sync(PING_TIMEOUT_MS).catch(agentFailure(r))));
+        const slowest = Math.max(...clocks.map((c) => c.roundTripMs));
+        const delay = Math.min(MAX_START_DELAY_MS, Math.ceil(slowest * 2) + START_MARGIN_MS);
+        const startAt = now() + delay;
+        for (const r of runs) {
+          const c = r.link.clock!;
+          ctx.log(`clock ${c.offsetMs < 0 ? '-' : '+'}${Math.abs(c.offsetMs).toFixed(1)} ms from the engine's (round trip ${c.roundTripMs.toFixed(1)} ms)`, { node: r.node.name, stream: 'engine' });
+          r.link.start(startAt);
+        }
+        ctx.log(`all ${runs.length} agents ready: the load starts in ${delay} ms (slowest round trip ${slowest.toFixed(1)} ms)`, { stream: 'engine' });
+        started = setTimeout(() => options.onStart?.(), Math.max(0, startAt - now()));
+      } catch (e) {
+        notStarted = e;
+        stop.abort();
+      }
       ticker = setInterval(() => {
         const p = sumProgress(runs.flatMap((r) => (r.progress ? [r.progress] : [])), config.cycles.length);
         if (p) options.onProgress?.(p);
       }, 1000);
       ticker.unref();
       // Every agent has ended (or been killed) before anything is judged or cleaned up.
-      const ended = await Promise.allSettled(runs.map((r) => runAgent(ctx, r, startAt, signal, () => stop.abort())));
+      const ended = await running;
       ended.forEach((e, i) => e.status === 'rejected' && e.reason instanceof NodeError && lost.add(runs[i].node.name));
       const crashed = ended.find((e): e is PromiseRejectedResult => e.status === 'rejected');
       if (crashed) throw crashed.reason;
       const bad = runs.find((r) => !r.result?.cancelled && r.result?.exitCode !== 0);
-      if (bad && !signal.aborted) {
+      if (bad && !options.signal?.aborted) {
         const why = bad.result?.exitCode === AGENT_BAD_JOB ? 'refused its job file' : bad.result?.exitCode === null ? `was killed by ${bad.result.signal}` : `exited with ${bad.result?.exitCode}`;
         throw new AgentError(bad.node.name, `the builtin agent ${why}${bad.stderr.length ? `: ${bad.stderr.slice(-3).join(' / ')}` : ''}`, 'infrastructure');
       }
+      if (notStarted && !options.signal?.aborted) throw notStarted;
+      if (notStarted) return;
       // A stopped run keeps what its nodes recorded until then, when it can still be fetched.
       await merge(ctx, runs, config, options).catch((e: Error) => {
         if (!signal.aborted) throw e;
@@ -229,11 +255,17 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
   };
 }
 
-async function runAgent(ctx: RunnerContext, r: NodeRun, startAt: number, signal: AbortSignal, failAll: () => void): Promise<void> {
+/** A node's agent that could not be readied or synchronized: the job fails naming it. */
+const agentFailure = (r: NodeRun) => (e: Error): never => {
+  throw e instanceof NodeError || e instanceof AgentError ? e : new AgentError(r.node.name, e.message, 'infrastructure');
+};
+
+async function runAgent(ctx: RunnerContext, r: NodeRun, signal: AbortSignal, failAll: () => void): Promise<void> {
   try {
-    r.result = await r.node.executor.run([...r.agent, ...agentArgs(JOB_FILE, startAt)], {
+    r.result = await r.node.executor.run([...r.agent, ...agentArgs(JOB_FILE)], {
       cwd: r.dir,
       signal,
+      input: (write) => r.link.attach(write),
       onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid),
       onLine: (line, stream) => {
         if (stream === 'stderr') {
@@ -243,8 +275,9 @@ async function runAgent(ctx: RunnerContext, r: NodeRun, startAt: number, signal:
         }
         const m = parseAgentLine(line);
         if (!m) ctx.log(line, { node: r.node.name, stream });
+        else if (r.link.message(m)) return;
         else if (m.type === 'progress') r.progress = m.progress;
-        else r.done = m;
+        else if (m.type === 'done') r.done = m;
       },
     });
     if (r.result.exitCode !== 0 && !r.result.cancelled) failAll();
@@ -252,6 +285,8 @@ async function runAgent(ctx: RunnerContext, r: NodeRun, startAt: number, signal:
     if (e instanceof NodeError) ctx.nodeFailed(r.node.name, e.message);
     failAll();
     throw e;
+  } finally {
+    r.link.ended(new AgentError(r.node.name, 'the builtin agent ended before its start', 'infrastructure'));
   }
 }
 
@@ -265,12 +300,12 @@ async function merge(ctx: RunnerContext, runs: NodeRun[], config: BuiltinConfig,
     const read = await readFunkloadXml(file, {
       sink: {
         request: (s) => {
-          const merged = { ...s, cvus: total(s.cycle), node: r.node.name };
+          const merged = { ...s, start: r.link.toEngine(s.start), cvus: total(s.cycle), node: r.node.name };
           options.results.addRequest(merged);
           options.onRequest?.(merged);
         },
         test: (t) => {
-          const merged = { ...t, cvus: total(t.cycle) };
+          const merged = { ...t, start: r.link.toEngine(t.start), cvus: total(t.cycle) };
           options.results.addTest(merged);
           options.onTest?.(merged);
         },
@@ -283,8 +318,9 @@ async function merge(ctx: RunnerContext, runs: NodeRun[], config: BuiltinConfig,
     }
     for (const c of read.results.cycles.values()) {
       if (c.start === undefined || c.end === undefined) continue;
+      const [start, end] = [r.link.toEngine(c.start), r.link.toEngine(c.end)];
       const w = windows.get(c.cycle);
-      windows.set(c.cycle, w ? { start: Math.min(w.start, c.start), end: Math.max(w.end, c.end) } : { start: c.start, end: c.end });
+      windows.set(c.cycle, w ? { start: Math.min(w.start, start), end: Math.max(w.end, end) } : { start, end });
     }
     ctx.log(`node result: ${summaryLine(summary)}`, { node: r.node.name, stream: 'engine' });
   }

@@ -45,10 +45,11 @@ export function computeMeasures(series: MeasureSeries, windows: readonly FaultWi
   return { windows: out, attribution, recoveryOptions: options };
 }
 
-/** "recovered in 1.25s", "not recovered by the end of the run", ... */
+/** "recovered in 1.25s", "not recovered by the end of the run", "too soon to judge: the run ended ...". */
 export function recoveryText(r: Recovery): string {
   if (r.status === 'recovered') return `recovered in ${(r.ms! / 1000).toFixed(2)}s`;
   if (!r.note) return r.status;
+  if (r.status === 'too soon') return `too soon to judge: ${r.note}`;
   return r.status === 'not recovered' ? `not recovered ${r.note}` : `${r.status}: ${r.note}`;
 }
 

@@ -10,6 +10,7 @@
  * timeline does): about 1.2 KB per bucket, under 9 MB however long the run.
  */
 import { mergePairs } from '../../stats/buckets.js';
+import { RequestLog } from './requests.js';
 
 export const BUCKET_MS = 250;
 const MAX_BUCKETS = 7200; // half an hour at 250 ms before the first coarsening
@@ -82,12 +83,15 @@ export class MeasureSeries {
   private buckets: SeriesBucket[] = [];
   private widthMs = BUCKET_MS;
   origin?: number;
+  /** Each request on its own, for recovery (judged request by request). */
+  readonly requests = new RequestLog();
 
   get width(): number {
     return this.widthMs;
   }
 
   addRequest(start: number, durationMs: number, ok: boolean, key: OutcomeKey): void {
+    this.requests.add(start, durationMs, ok);
     const b = this.bucketAt(start);
     if (!b) return;
     b.requests++;

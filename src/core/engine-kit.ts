@@ -1,0 +1,23 @@
+/**
+ * What the engine needs to read configs and run jobs: the config schemas (zod, yaml), the
+ * runners, the proxy and its API, services and chaos players. Loaded on first use
+ * (`Engine.kit()`), so commands that only look at the queue or the nodes start without them.
+ */
+import { defaultRunners } from '../runners/index.js';
+import { defaultRegistry } from '../proxy/proxy.js';
+
+export { parseYaml } from '../config/errors.js';
+export { loadMarteauConfig, parseMarteauConfig, withPlugins } from '../config/marteau.js';
+export { proxyVars } from '../config/services.js';
+export { splitHostPort } from '../proxy/proxy.js';
+export { ProxySet } from '../proxy/proxy-set.js';
+export { Control } from '../proxy/api/control.js';
+export { ApiConfigError, startApiServer } from '../proxy/api/server.js';
+export { packageVersion } from '../proxy/api/version.js';
+export { ChaosPlayer } from './chaos-player.js';
+export { ServiceFaultPlayer } from './service-faults.js';
+export { ServiceSet } from './services.js';
+export { compileSchedule } from './schedule.js';
+export { cloneGit, parseGitTarget } from './source.js';
+
+export const defaults = { runners: defaultRunners, behaviors: defaultRegistry };

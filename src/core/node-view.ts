@@ -1,0 +1,16 @@
+/** A node as views and the shared queue show it: its config, health and load (NodePool keeps it). */
+export type NodeHealth = 'unknown' | 'up' | 'down';
+
+export interface NodeView {
+  name: string;
+  type: 'local' | 'ssh';
+  address?: string;
+  enabled: boolean;
+  health: NodeHealth;
+  latencyMs?: number;
+  error?: string;
+  checkedAt?: number;
+  running: number;
+  maxJobs: number;
+  tags: readonly string[];
+}

@@ -1,0 +1,62 @@
+/**
+ * How the control plane refuses a request: ControlError (Toxiproxy's wording and HTTP status),
+ * and the address, upstream-loop and bind failures turned into one.
+ */
+import { joinHostPort, splitHostPort, type Proxy, type UpstreamLoopError } from '../proxy.js';
+import { ListenError } from '../proxy-set.js';
+
+/** A refused control request, worded like Toxiproxy, with the HTTP status it would answer. */
+export class ControlError extends Error {
+  constructor(message: string, readonly status = 400, readonly where?: string) {
+    super(message);
+    this.name = 'ControlError';
+  }
+}
+
+/** Toxiproxy's listen: empty means any free port; `localhost` is reported as the address bound. */
+export function normaliseListen(listen: string | undefined, what = 'listen'): string {
+  if (listen === undefined || listen === '') return '127.0.0.1:0';
+  const [host, port] = splitAddress(listen, what);
+  return joinHostPort(host === 'localhost' ? '127.0.0.1' : host, port);
+}
+
+export function checkAddress(addr: string, what: string): string {
+  const [host, port] = splitAddress(addr, what);
+  return joinHostPort(host, port);
+}
+
+function splitAddress(addr: string, what: string): [string, number] {
+  if (typeof addr !== 'string') throw new ControlError(`bad request body: ${what}: expected a "host:port" string`, 400, what);
+  try {
+    return splitHostPort(addr);
+  } catch (e) {
+    throw new ControlError(`bad request body: ${what}: ${(e as Error).message}`, 400, what);
+  }
+}
+
+/** Enable or disable a proxy; a failed bind leaves it disabled and reads as Toxiproxy's error. */
+export async function setEnabled(p: Proxy, enabled: boolean): Promise<void> {
+  try {
+    await p.setEnabled(enabled);
+  } catch (e) {
+    // A failed bind must not leave the proxy claiming to be enabled.
+    await p.setEnabled(false).catch(() => undefined);
+    throw bindError(new ListenError(p.name, p.listenAddress, (e as NodeJS.ErrnoException).code ?? String(e)));
+  }
+}
+
+const BIND_WORDS: Record<string, string> = {
+  EADDRINUSE: 'address already in use',
+  EADDRNOTAVAIL: 'cannot assign requested address',
+  EACCES: 'permission denied',
+};
+
+export function loopError(e: UpstreamLoopError): ControlError {
+  return new ControlError(`bad request body: upstream: ${e.message}`, 400, 'upstream');
+}
+
+/** A listen failure as Toxiproxy reports it (Go's net error text, status 500). */
+export function bindError(e: unknown): unknown {
+  if (!(e instanceof ListenError)) return e;
+  return new ControlError(`listen tcp ${e.address}: bind: ${BIND_WORDS[e.code] ?? e.code}`, 500);
+}
