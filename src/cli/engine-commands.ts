@@ -201,7 +201,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     // A word, not a flag: the global `--nodes <file>` would take `--nodes`.
     .addArgument(new Argument('[file]', 'marteau for .marteau.yml, nodes for marteau.nodes.yml').choices(['marteau', 'nodes']).default('marteau'))
     .action(async (file: 'marteau' | 'nodes') => {
-      const schema = file === 'nodes' ? (await import('../config/nodes.js')).nodesJsonSchema() : (await import('../config/marteau.js')).marteauJsonSchema();
+      const schema = file === 'nodes' ? (await import('../config/nodes.js')).nodesJsonSchema() : (await import('../config/marteau-schema.js')).marteauJsonSchema();
       io.out.write(`${JSON.stringify(schema, null, 2)}\n`);
     });
 }
