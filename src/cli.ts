@@ -96,10 +96,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
 
 /** `demo --sweep`: `sweep` on the packaged demo shop (fixtures/sweep), with the same state dir and nodes. */
 async function demoSweep(head: string[], g: { stateDir?: string; nodes?: string }, io: NonNullable<Parameters<typeof main>[1]>): Promise<number> {
-  const { existsSync } = await import('node:fs');
-  const { fileURLToPath } = await import('node:url');
-  // src/cli.ts runs from dist/src/ when built and from src/ under the test runner.
-  const dir = ['../../fixtures/sweep', '../fixtures/sweep'].map((rel) => fileURLToPath(new URL(rel, import.meta.url))).find((d) => existsSync(d));
+  const dir = (await import('./cli/demo-sweep-dir.js')).demoSweepDir();
   if (!dir) throw new UsageError('the demo shop (fixtures/sweep) is not in this installation');
   io.out.write(`the resilience sweep of the demo shop (${dir}): redis behind a chaos proxy, PostgreSQL killed for real\n`);
   const globals = [...(g.stateDir ? ['--state-dir', g.stateDir] : []), ...(g.nodes ? ['--nodes', g.nodes] : [])];

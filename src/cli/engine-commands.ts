@@ -76,7 +76,8 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
       run(async () =>
         withEngine(globals(), 'none', async (engine) => {
           const jobs: Readonly<Job>[] = [];
-          for (const t of targets) jobs.push(await engine.enqueue(t, { origin: 'cli' }));
+          const warn = (m: string) => io.err.write(`marteau-tui: warning: ${m}\n`);
+          for (const t of targets) jobs.push(await engine.enqueue(t, { origin: 'cli', warn }));
           if (o.json) io.out.write(`${JSON.stringify(jobs, null, 2)}\n`);
           else for (const j of jobs) io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (${j.id})\n`);
           const runners = engine.getSnapshot().jobs.filter((j) => j.status === 'running').length;

@@ -1,6 +1,7 @@
 /**
  * The TUI demo (`npm start` on a terminal): the demo shop app, a job already queued that loads
- * it through the chaos proxy "shop" with the builtin runner, node `local`. Each demo keeps its
+ * it through the chaos proxy "shop" with the builtin runner, node `local`, and the resilience
+ * sweep of the sweep demo shop one prompt away. Each demo keeps its
  * queue, results and reports in a directory of its own under the state dir
  * (`$XDG_STATE_HOME/marteau-tui/demo/<time>`), and says where on exit. Numbers move within
  * seconds; the Behaviors pane breaks and heals the backend live.
@@ -13,7 +14,9 @@ import { loadNodesConfig } from '../config/nodes.js';
 import { packagedNodesFile } from '../config/nodes-file.js';
 import { Engine } from '../core/engine.js';
 import { mkdirp, resolveStateDir } from '../core/state-dir.js';
+import type { TuiBackend } from '../ui/backend.js';
 import { engineBackend } from '../ui/engine-backend.js';
+import { demoSweepDir } from './demo-sweep-dir.js';
 import { runTui } from '../ui/run.js';
 import { EXIT } from './errors.js';
 
@@ -45,7 +48,23 @@ thresholds:
 `;
 }
 
-export async function runTuiDemo(seconds: number, o: { stateDir?: string; out: NodeJS.WritableStream }): Promise<number> {
+export interface TuiDemo {
+  engine: Engine;
+  backend: TuiBackend;
+  /** Where the demo keeps its queue, results and reports. */
+  dir: string;
+  /** The demo shop's sweep project offered in the enqueue prompt, when installed. */
+  sweep?: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The demo's engine and backend, the load job queued. The sweep of the demo shop is offered
+ * first in the enqueue prompt (e, Tab, Enter) and said so on the first screen; the node runs two
+ * jobs at once here, so the sweep starts at once beside the load and its matrix is there in
+ * under a minute.
+ */
+export async function startTuiDemo(seconds: number, o: { stateDir?: string }): Promise<TuiDemo> {
   const stamp = new Date().toISOString().replace(/\..*/, '').replace(/[:T]/g, '-');
   const dir = path.join(resolveStateDir(o.stateDir), 'demo', stamp);
   const project = path.join(dir, 'project');
@@ -54,22 +73,46 @@ export async function runTuiDemo(seconds: number, o: { stateDir?: string; out: N
   const proxyPort = await freePort();
   const config = path.join(project, '.marteau.yml');
   await writeFile(config, demoConfig(proxyPort, app.port, seconds));
-  const engine = new Engine({ stateDir: dir, nodes: await loadNodesConfig(packagedNodesFile()), run: 'all', cwd: process.cwd() });
+  const nodes = await loadNodesConfig(packagedNodesFile());
+  nodes.nodes = nodes.nodes.map((n) => (n.type === 'local' ? { ...n, maxJobs: Math.max(n.maxJobs, 2) } : n));
+  const engine = new Engine({ stateDir: dir, nodes, run: 'all', cwd: process.cwd() });
   await engine.start();
+  const sweep = demoSweepDir();
   // Paths typed in the enqueue prompt are the user's: they start from the directory the demo was run in.
-  const backend = engineBackend(engine, { cwd: process.cwd(), suggestions: [config], bell: () => process.stdout.write('\x07') });
-  let code: number = EXIT.ok;
+  const backend = engineBackend(engine, { cwd: process.cwd(), suggestions: [...(sweep ? [sweep] : []), config], bell: () => process.stdout.write('\x07') });
   try {
     await engine.enqueue(project, { origin: 'demo' });
-    const { interrupted } = await runTui(backend, 'demo');
-    code = interrupted ? EXIT.interrupted : EXIT.ok;
-  } finally {
+  } catch (e) {
     backend.stop();
     await engine.stop();
     await app.close();
+    throw e;
   }
-  o.out.write(`demo: its queue, results and reports are kept in ${dir}\n`);
-  for (const j of engine.getSnapshot().jobs) {
+  if (sweep) backend.messages.push('info', `press e, Tab, Enter: the resilience sweep of a demo shop (redis behind a chaos proxy, PostgreSQL killed for real), its matrix in under a minute (o opens the report)`);
+  return {
+    engine,
+    backend,
+    dir,
+    ...(sweep ? { sweep } : {}),
+    async close() {
+      backend.stop();
+      await engine.stop();
+      await app.close();
+    },
+  };
+}
+
+export async function runTuiDemo(seconds: number, o: { stateDir?: string; out: NodeJS.WritableStream }): Promise<number> {
+  const demo = await startTuiDemo(seconds, o);
+  let code: number = EXIT.ok;
+  try {
+    const { interrupted } = await runTui(demo.backend, 'demo');
+    code = interrupted ? EXIT.interrupted : EXIT.ok;
+  } finally {
+    await demo.close();
+  }
+  o.out.write(`demo: its queue, results and reports are kept in ${demo.dir}\n`);
+  for (const j of demo.engine.getSnapshot().jobs) {
     o.out.write(`  ${j.id.slice(0, 8)} ${j.name} ${j.status}: ${j.report ? `report ${j.report}` : `results ${j.resultDir}`}\n`);
   }
   return code;

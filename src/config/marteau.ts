@@ -281,7 +281,7 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
     raw: data as Record<string, unknown>,
   };
   if (config.timeoutMs <= 0) throw errorAt(src, ['timeout'], 'must be more than 0');
-  config.runLength = entry.runLength?.(config) ?? { ms: config.timeoutMs, why: `timeout ${formatDuration(config.timeoutMs)}` };
+  config.runLength = entry.runLength?.(config) ?? { ms: config.timeoutMs, why: `timeout ${formatDuration(config.timeoutMs)}`, byTimeout: true };
   const sweep = sweepOptionsOf(c.chaos);
   if (sweep) {
     // Before enqueue there is no job seed yet: the order checked then is the config seed's (or 0's).

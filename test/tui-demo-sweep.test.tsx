@@ -1,0 +1,71 @@
+/**
+ * The TUI demo offers the resilience sweep: its first screen says how (e, Tab, Enter), the
+ * enqueue prompt's first suggestion is the sweep demo shop, and the sweep runs beside the demo
+ * load (real redis-server behind the chaos proxy, real PostgreSQL killed) to a matrix that the
+ * job's output shows and its report holds, reachable from the finished message.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { render } from 'ink-testing-library';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startTuiDemo } from '../src/cli/tui-demo.js';
+import type { JsonReport } from '../src/report/json.js';
+import { App } from '../src/ui/App.js';
+import { havePostgres } from './helpers/postgres.js';
+import { removeTemp, stateDir } from './helpers/projects.js';
+import { haveServer } from './helpers/servers.js';
+
+const KEY = { tab: '\t', enter: '\r', down: '\u001B[B' };
+const strip = (s = '') => s.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '');
+
+afterAll(removeTemp);
+
+describe.skipIf(!haveServer('redis-server') || !havePostgres())('the TUI demo offers the sweep', () => {
+  it('e, Tab, Enter queues the sweep of the demo shop; its matrix is in the output and the report', async () => {
+    const demo = await startTuiDemo(10, { stateDir: await stateDir() });
+    const ui = render(<App backend={demo.backend} title="demo" onQuit={() => {}} />);
+    try {
+      const frame = () => strip(ui.lastFrame());
+      const waitFor = async (test: (f: string) => boolean, what: string, ms = 10_000) => {
+        const end = Date.now() + ms;
+        while (!test(frame())) {
+          if (Date.now() > end) throw new Error(`${what} never showed; last frame:\n${frame()}`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      const press = async (...keys: string[]) => {
+        for (const k of keys) {
+          ui.stdin.write(k);
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      expect(demo.sweep).toBe(path.resolve(import.meta.dirname, '../fixtures/sweep'));
+      // The first screen says how.
+      await waitFor((f) => /press e, Tab, Enter: the resilience sweep/.test(f), 'the offer');
+      await new Promise((r) => setTimeout(r, 100));
+      await press('e');
+      await waitFor((f) => f.includes(`tab now: ${demo.sweep}`), 'the prompt offering the sweep first');
+      await press(KEY.tab, KEY.enter);
+      await waitFor((f) => f.includes(`enqueued ${demo.sweep}`), 'the sweep queued');
+      // Beside the demo load (two jobs at once on the demo's node), not after it.
+      await waitFor((f) => /shop-sweep\s+running/.test(f) && /demo-shop\s+running/.test(f), 'both jobs running', 60_000);
+      await waitFor((f) => /shop-sweep\s+(succeeded|failed)/.test(f), 'the sweep finished', 150_000);
+      const sweep = demo.engine.getSnapshot().jobs.find((j) => j.name === 'shop-sweep')!;
+      expect(sweep.status, sweep.reason).toBe('succeeded');
+      // The finished message (the message line, whole in the log `m` shows) names the report `o` opens.
+      const reportPath = path.join(demo.engine.resultDir(sweep.id), 'index.html');
+      expect(demo.backend.messages.getSnapshot().some((m) => m.text.startsWith(`${sweep.id.slice(0, 8)} shop-sweep succeeded`) && m.text.endsWith(`report ${reportPath}`))).toBe(true);
+      expect(await readFile(reportPath, 'utf8')).toMatch(/Resilience matrix/);
+      const report = JSON.parse(await readFile(path.join(demo.engine.resultDir(sweep.id), 'summary.json'), 'utf8')) as JsonReport;
+      expect(report.matrix!.cells.length).toBe(5);
+      expect(report.matrix!.cells.every((c) => c.verdict === 'pass')).toBe(true);
+      // Its output (the selected job's, in the Output pane) prints the matrix.
+      const jobs = demo.engine.getSnapshot().jobs;
+      await press(...Array(jobs.findIndex((j) => j.name === 'shop-sweep')).fill(KEY.down));
+      await waitFor((f) => /resilience matrix \(seed \d+\): 5\/5 cells pass/.test(f), 'the matrix in the output', 10_000);
+    } finally {
+      ui.unmount();
+      await demo.close();
+    }
+  }, 240_000);
+});
