@@ -139,7 +139,9 @@ function ratio(row: Row, p: PathName): number {
 export async function protocolTable(webPort: number): Promise<void> {
   console.log(`\nProtocols: pipelined loads against the real servers, ${ROUNDS} rounds of ~${SECONDS}s per path, paths in turn; replies/s (median of rounds), ratios to the bare pipe of the same round\n`);
   const rows: Row[] = [];
-  for (const c of cases(webPort)) rows.push(await measure(c));
+  // BENCH_ONLY=redis,postgres: those rows only (while working on one protocol).
+  const only = process.env.BENCH_ONLY?.split(',');
+  for (const c of cases(webPort)) if (!only || only.includes(c.wire.name)) rows.push(await measure(c));
   const mark = (ok: boolean) => (ok ? 'yes' : '**no**');
   console.log('| protocol | load | direct | bare pipe | proxy passing | proxy 10:error | passing / pipe | 10:error / pipe | added p99 over pipe | errors at 10:error |');
   console.log('|---|---|---|---|---|---|---|---|---|---|');

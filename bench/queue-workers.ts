@@ -8,7 +8,8 @@
  *      job's end on a node to the next job's start on it when one was waiting, and the wall time
  *      against the ideal (rounds x HOLD_MS).
  * claims/job counts claim records in the stream per job (1 is the floor: no losing claims).
- * The baseline is the same run with one worker, measured first.
+ * The baseline is the same run with one worker, measured first. BENCH_PROF=DIR writes a CPU
+ * profile of the first worker of each multi-worker run there (where does a worker's time go).
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -76,7 +77,7 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
   const producer = new Engine({ stateDir: path.join(base, 'producer'), nodes: nodes(url, []), run: 'none', probe: false, runners });
   try {
     for (const name of names) {
-      const c = fork(fileURLToPath(import.meta.url), [], { env: { ...process.env, BENCH_WORKER: JSON.stringify({ url, name, state: path.join(base, name) }) } });
+      const c = fork(fileURLToPath(import.meta.url), [], { execArgv: process.env.BENCH_PROF && name === 'w0' && n > 1 ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_PROF] : [], env: { ...process.env, BENCH_WORKER: JSON.stringify({ url, name, state: path.join(base, name) }) } });
       children.push(c);
     }
     await Promise.all(children.map((c) => once(c, 'message')));

@@ -79,7 +79,7 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
     io.out.write(`marteau-tui --ci: ${files.length} job${files.length > 1 ? 's' : ''}, state dir ${engine.state.root}\n`);
     for (const f of files) {
       if (interrupted) break;
-      const job = await engine.enqueue(f, { origin: 'ci', runHere: true, edit: o.edit });
+      const job = await engine.enqueue(f, { origin: 'ci', runHere: true, edit: o.edit, warn: (m) => io.err.write(`marteau-tui: warning: ${m}\n`) });
       ids.add(job.id);
     }
     jobs = await engine.waitFor([...ids]);

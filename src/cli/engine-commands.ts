@@ -76,7 +76,8 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
       run(async () =>
         withEngine(globals(), 'none', async (engine) => {
           const jobs: Readonly<Job>[] = [];
-          for (const t of targets) jobs.push(await engine.enqueue(t, { origin: 'cli' }));
+          const warn = (m: string) => io.err.write(`marteau-tui: warning: ${m}\n`);
+          for (const t of targets) jobs.push(await engine.enqueue(t, { origin: 'cli', warn }));
           if (o.json) io.out.write(`${JSON.stringify(jobs, null, 2)}\n`);
           else for (const j of jobs) io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (${j.id})\n`);
           const runners = engine.getSnapshot().jobs.filter((j) => j.status === 'running').length;
@@ -200,7 +201,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     // A word, not a flag: the global `--nodes <file>` would take `--nodes`.
     .addArgument(new Argument('[file]', 'marteau for .marteau.yml, nodes for marteau.nodes.yml').choices(['marteau', 'nodes']).default('marteau'))
     .action(async (file: 'marteau' | 'nodes') => {
-      const schema = file === 'nodes' ? (await import('../config/nodes.js')).nodesJsonSchema() : (await import('../config/marteau.js')).marteauJsonSchema();
+      const schema = file === 'nodes' ? (await import('../config/nodes.js')).nodesJsonSchema() : (await import('../config/marteau-schema.js')).marteauJsonSchema();
       io.out.write(`${JSON.stringify(schema, null, 2)}\n`);
     });
 }

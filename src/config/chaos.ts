@@ -104,6 +104,8 @@ export function isServiceFault(e: ChaosItem): e is ServiceFaultEntry {
 export interface RunLength {
   ms: number;
   why: string;
+  /** Only the `timeout` bounds the run (the runner cannot tell its length): the load may end sooner. */
+  byTimeout?: boolean;
 }
 
 export interface ChaosContext {

@@ -132,8 +132,6 @@ export interface QueueConfig {
   lostJobs: LostJobs;
 }
 
-export { packagedNodesFile, resolveNodesFile } from './nodes-file.js';
-
 export async function loadNodesConfig(file: string): Promise<NodesConfig> {
   let text: string;
   try {

@@ -8,7 +8,8 @@
  */
 import { z } from 'zod';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../runners/measures/recovery.js';
-import { durationMs, durationSchema } from './units.js';
+import { isServiceFault, type ChaosItem, type RunLength } from './chaos.js';
+import { durationMs, durationSchema, formatDuration } from './units.js';
 
 const PERCENT = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/;
 const percentSchema = z.union([z.number().min(0), z.string().regex(PERCENT, 'expected a percentage, e.g. "1%", or a fraction such as 0.01')], {
@@ -22,14 +23,14 @@ function fraction(v: z.infer<typeof percentSchema>): number {
 
 export const recoverySchema = z
   .object({
-    window: durationSchema.optional().describe('length of the span judged after a fault (default 2s): recovered when one such span is healthy'),
+    window: durationSchema.optional().describe('span of requests judged after a fault (default 2s): recovered at the first request opening such a span that looks like the baseline'),
     baseline: durationSchema.optional().describe('how far before the fault the reference success rate and p95 are measured (default 10s)'),
     success_rate_tolerance: percentSchema
       .refine((v) => fraction(v) <= 1, 'a success-rate tolerance is at most 100%')
       .optional()
-      .describe('allowed drop of the success rate, in percentage points (default 1%)'),
-    p95_tolerance: percentSchema.optional().describe('allowed rise of p95 over the baseline, relative (default 20%)'),
-    p95_slack: durationSchema.optional().describe('allowed rise of p95 in time, when larger than the relative one (default 10ms)'),
+      .describe("extra failure rate allowed over the baseline's, in percentage points (default 1%)"),
+    p95_tolerance: percentSchema.optional().describe("a request is slow above the baseline's p95 plus this share of it, or p95_slack, or the baseline's own spread, whichever is largest (default 20%)"),
+    p95_slack: durationSchema.optional().describe("the same margin in time (default 10ms)"),
   })
   .strict()
   .refine((r) => r.window === undefined || durationMs(r.window) > 0, { path: ['window'], message: 'the recovery window must be longer than 0' });
@@ -57,4 +58,39 @@ export const expectSchema = z
 
 export function expectList(v: z.infer<typeof expectSchema>): string[] {
   return (Array.isArray(v) ? v : [v]).map((x) => String(x).toLowerCase());
+}
+
+/** What the enqueue-time check reads of a config (a MarteauConfig fits). */
+export interface ScheduleOfConfig {
+  fixtures: readonly { name: string; atMs?: number; forMs?: number }[];
+  chaos: readonly ChaosItem[];
+  serviceFaults: readonly ChaosItem[];
+  runLength: RunLength;
+  recovery: Pick<RecoveryOptions, 'windowMs'>;
+}
+
+/**
+ * Faults scheduled to end less than `recovery.window` before the load does: their recovery can
+ * only read "too soon to judge". Said at enqueue, when the schedule can still be changed. A run
+ * bounded only by its timeout has no known end: nothing to say.
+ */
+export function recoveryScheduleWarnings(c: ScheduleOfConfig): string[] {
+  if (c.runLength.byTimeout) return [];
+  const ends = [
+    ...c.fixtures.filter((f) => f.atMs !== undefined && f.forMs !== undefined).map((f) => ({ name: f.name, end: f.atMs! + f.forMs! })),
+    ...[...c.chaos, ...c.serviceFaults].flatMap((e) => {
+      // A restart is over at once; a fault without `for` lasts to the end (nothing to recover from).
+      const forMs = isServiceFault(e) && e.fault === 'restart' ? 0 : e.forMs;
+      return forMs === undefined ? [] : [{ name: e.name, end: e.atMs + forMs }];
+    }),
+  ];
+  const window = c.recovery.windowMs;
+  return ends
+    .filter((f) => c.runLength.ms - f.end < window)
+    .sort((a, b) => a.end - b.end)
+    .map((f) => {
+      const left = c.runLength.ms - f.end;
+      const when = left > 0 ? `${formatDuration(left)} before the end of the load` : 'at or after the end of the load';
+      return `fault "${f.name}" ends at ${formatDuration(f.end)}, ${when} (${formatDuration(c.runLength.ms)}: ${c.runLength.why}); judging recovery needs recovery.window (${formatDuration(window)}) after it, so it will read "too soon to judge". End it earlier, lengthen the run, or shorten recovery.window.`;
+    });
 }

@@ -8,6 +8,7 @@ import { defaultRegistry } from '../proxy/proxy.js';
 
 export { parseYaml } from '../config/errors.js';
 export { loadMarteauConfig, parseMarteauConfig, withPlugins } from '../config/marteau.js';
+export { recoveryScheduleWarnings } from '../config/recovery.js';
 export { proxyVars } from '../config/services.js';
 export { splitHostPort } from '../proxy/proxy.js';
 export { ProxySet } from '../proxy/proxy-set.js';

@@ -295,6 +295,7 @@ export class Engine {
       const src = kit.m.parseYaml(config.file, text);
       config = kit.m.parseMarteauConfig(src, config.projectDir, { runners: kit.runners, behaviors: await kit.m.withPlugins(src, kit.behaviors) });
     }
+    for (const w of kit.m.recoveryScheduleWarnings(config)) o.warn?.(`${config.name}: ${w}`);
     await this.keepFile(id, CONFIG_SNAPSHOT, text);
     if (typeof config.raw.chaos === 'string' && !config.sweep) await this.keepFile(id, CHAOS_SNAPSHOT, await readFile(path.join(config.projectDir, config.raw.chaos), 'utf8'));
     if (o.runHere ?? this.options.run === 'own') this.own.add(id);
@@ -958,6 +959,8 @@ interface EnqueueOptions {
   runHere?: boolean;
   /** Rewrites the config text before it is checked and kept (a command's own settings). */
   edit?: (text: string) => string;
+  /** Told what in the config is valid but will likely mislead (a fault too close to the load's end). */
+  warn?: (message: string) => void;
 }
 
 /** What enqueue writes in a job directory before the journal record: the snapshots and a clone. */

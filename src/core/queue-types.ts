@@ -26,6 +26,11 @@ export interface JobQueue {
   resolve(idOrPrefix: string): string;
   /** Take a queued job onto nodes; undefined when another process got it (or the nodes) first. */
   claim(id: string, nodes: NodeClaim[]): Promise<string | undefined>;
+  /**
+   * Take the first of these queued jobs that nobody took yet onto the nodes (each must fit
+   * them): workers racing for the head of the queue each get one job in one try.
+   */
+  claimFirst(ids: readonly string[], nodes: NodeClaim[]): Promise<{ id: string; claim: string } | undefined>;
   /** Remember a process group started for a running job (crash clean-up). */
   recordProcess(id: string, claim: string, node: string, pgid: number): Promise<void>;
   finish(id: string, claim: string, outcome: JobOutcome): Promise<void>;
@@ -91,8 +96,11 @@ export interface RecordLog {
   readNew(): Promise<JournalRecord[]>;
   /** Call `onChange` when new records may be there (it returns once they are read); returns a stop function. */
   watch(onChange: () => Promise<void>): () => void;
-  /** Append a claim unless a live engine already claimed the job (false: nothing appended). */
-  appendClaim?(r: Extract<JournalRecord, { t: 'claimed' }>): Promise<boolean>;
+  /**
+   * Append the first of these claims whose job no live engine has claimed yet, atomically;
+   * returns its index (-1: all taken, nothing appended).
+   */
+  appendClaim?(records: readonly Extract<JournalRecord, { t: 'claimed' }>[]): Promise<number>;
   /** Free what `appendClaim` holds for a claim the fold refused. */
   releaseClaim?(id: string, claim: string): Promise<void>;
 }

@@ -35,8 +35,8 @@ export class LogQueue implements JobQueue {
   private resync = false;
   private cached?: readonly Readonly<Job>[];
   private readonly frozen = new Map<string, Readonly<Job>>();
-  /** Claims whose append failed without telling whether it landed: claim id -> job id. */
-  private readonly unsureClaims = new Map<string, string>();
+  /** Claims whose append failed without telling whether it landed: claim id -> the jobs it tried. */
+  private readonly unsureClaims = new Map<string, string[]>();
 
   constructor(
     private readonly log: RecordLog,
@@ -116,35 +116,43 @@ export class LogQueue implements JobQueue {
   }
 
   async claim(id: string, nodes: NodeClaim[]): Promise<string | undefined> {
+    return (await this.claimFirst([id], nodes))?.claim;
+  }
+
+  async claimFirst(ids: readonly string[], nodes: NodeClaim[]): Promise<{ id: string; claim: string } | undefined> {
     const claim = randomBytes(8).toString('hex');
-    const record = { t: 'claimed' as const, at: Date.now(), id, claim, owner: this.owner, nodes, results: this.resultsRoot, lost: this.lostJobs };
-    let appended = true;
+    const records = ids.map((id) => ({ t: 'claimed' as const, at: Date.now(), id, claim, owner: this.owner, nodes, results: this.resultsRoot, lost: this.lostJobs }));
+    let taken: string | undefined;
     try {
-      if (this.log.appendClaim) appended = await this.log.appendClaim(record);
-      else await this.log.append(record);
+      if (this.log.appendClaim) taken = ids[await this.log.appendClaim(records)];
+      else {
+        // No gate: the fold decides once the record is read back, so only the first is tried.
+        await this.log.append(records[0]);
+        taken = ids[0];
+      }
     } catch (e) {
       // The record may have landed with only the reply lost (a shared backend dropping):
       // should it turn up, the job was never started, and must not stay `running` for ever.
-      this.unsureClaims.set(claim, id);
+      this.unsureClaims.set(claim, [...ids]);
       throw e;
     }
     // Reading up to our record also brings in anything appended before it: what decides.
     await this.sync();
-    if (!appended) return undefined;
-    if (this.state.jobs.get(id)?.claim === claim) return claim;
-    void this.log.releaseClaim?.(id, claim).catch(() => {});
+    if (taken === undefined) return undefined;
+    if (this.state.jobs.get(taken)?.claim === claim) return { id: taken, claim };
+    void this.log.releaseClaim?.(taken, claim).catch(() => {});
     return undefined;
   }
 
   private settleUnsureClaims(): void {
-    for (const [claim, id] of this.unsureClaims) {
-      const won = this.state.jobs.get(id)?.claim === claim && this.state.jobs.get(id)?.status === 'running';
-      if (!won && !this.state.rejectedClaims.has(claim)) continue; // not seen yet
+    for (const [claim, ids] of this.unsureClaims) {
+      const won = ids.find((id) => this.state.jobs.get(id)?.claim === claim && this.state.jobs.get(id)?.status === 'running');
+      if (won === undefined && !this.state.rejectedClaims.has(claim)) continue; // not seen yet
       this.unsureClaims.delete(claim);
-      if (!won) void this.log.releaseClaim?.(id, claim).catch(() => {});
-      if (won) {
-        void this.finish(id, claim, { status: 'interrupted', failure: 'infrastructure', reason: 'its start was cut off by a lost connection to the queue' }).catch(() => {
-          this.unsureClaims.set(claim, id);
+      if (won === undefined) for (const id of ids) void this.log.releaseClaim?.(id, claim).catch(() => {});
+      else {
+        void this.finish(won, claim, { status: 'interrupted', failure: 'infrastructure', reason: 'its start was cut off by a lost connection to the queue' }).catch(() => {
+          this.unsureClaims.set(claim, [won]);
         });
       }
     }

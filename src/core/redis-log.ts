@@ -52,31 +52,49 @@ const READ_BATCH = 1000;
 const BLOCK_MS = 2000;
 
 /**
- * KEYS: log stream, claims hash. ARGV: record (empty: none), read after this id, read count,
- * mode (plain | claim | release), job id, claim, owner key, alive-key prefix.
- * Returns {1 if the record was appended, the entries after the read id}.
+ * KEYS: log stream, claims hash. ARGV: read after this id, read count, mode, owner key,
+ * alive-key prefix, then by mode:
+ *   plain:   record;
+ *   release: record (empty: none), job id, claim;
+ *   claim:   claim, then job id and record pairs: the first job whose gate is free (no claim,
+ *            or its holder's heartbeat is gone) is taken and its record appended.
+ * Returns {which record was appended (1-based, 0: none), the entries after the read id}.
  */
 const APPEND_LUA = `
-local added = 1
-local cur = redis.call('HGET', KEYS[2], ARGV[5])
-if ARGV[4] == 'claim' then
-  local holder = cur and string.match(cur, '^%S+ (.+)$')
-  if holder and redis.call('EXISTS', ARGV[8] .. holder) == 1 then
-    added = 0
-  else
-    redis.call('HSET', KEYS[2], ARGV[5], ARGV[6] .. ' ' .. ARGV[7])
+local added = 0
+if ARGV[3] == 'claim' then
+  for i = 7, #ARGV, 2 do
+    local cur = redis.call('HGET', KEYS[2], ARGV[i])
+    local holder = cur and string.match(cur, '^%S+ (.+)$')
+    if not (holder and redis.call('EXISTS', ARGV[5] .. holder) == 1) then
+      redis.call('HSET', KEYS[2], ARGV[i], ARGV[6] .. ' ' .. ARGV[4])
+      redis.call('XADD', KEYS[1], '*', 'r', ARGV[i + 1])
+      added = (i - 5) / 2
+      break
+    end
   end
-elseif ARGV[4] == 'release' and cur and string.sub(cur, 1, #ARGV[6] + 1) == ARGV[6] .. ' ' then
-  redis.call('HDEL', KEYS[2], ARGV[5])
+else
+  if ARGV[3] == 'release' then
+    local cur = redis.call('HGET', KEYS[2], ARGV[7])
+    if cur and string.sub(cur, 1, #ARGV[8] + 1) == ARGV[8] .. ' ' then redis.call('HDEL', KEYS[2], ARGV[7]) end
+  end
+  if ARGV[6] ~= '' then
+    redis.call('XADD', KEYS[1], '*', 'r', ARGV[6])
+    added = 1
+  end
 end
-if added == 1 and ARGV[1] ~= '' then
-  redis.call('XADD', KEYS[1], '*', 'r', ARGV[1])
-end
-return {added, redis.call('XRANGE', KEYS[1], '(' .. ARGV[2], '+', 'COUNT', ARGV[3])}
+return {added, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}
 `;
 
 type Entry = [string, string[]];
 type AppendCommand = (log: string, claims: string, ...args: string[]) => Promise<[number, Entry[]]>;
+type ClaimRecord = Extract<JournalRecord, { t: 'claimed' }>;
+/** Entries read after `base` (the last id when the read was sent), up to the end if `toEnd`. */
+interface Batch {
+  base: string;
+  entries: Entry[];
+  toEnd: boolean;
+}
 
 /** Stream entry ids of what may be trimmed: per job, per node switch, and purge records. */
 interface Index {
@@ -87,9 +105,11 @@ interface Index {
 
 export class RedisLog implements RecordLog {
   private lastId = '0-0';
-  /** Entries read in the same round trip as an append; `readNew` takes them first. */
-  private prefetched: Entry[] = [];
-  private prefetchedToEnd = false;
+  /**
+   * Entries that came with an append's reply or a watch wake-up; `readNew` takes them first
+   * instead of asking again (with 30 workers, one XRANGE less per worker per record).
+   */
+  private prefetched: Batch[] = [];
   private readonly index: Index = { jobs: new Map(), nodes: new Map(), purges: [] };
   private readonly appendScript: AppendCommand;
 
@@ -115,25 +135,30 @@ export class RedisLog implements RecordLog {
    * read goes in the same script, one round trip instead of two. A requeue frees the job's gate.
    */
   async append(r: JournalRecord): Promise<void> {
-    if (r.t === 'requeued') await this.run(JSON.stringify(r), 'release', r.id, r.claim);
-    else await this.run(JSON.stringify(r), 'plain', '', '');
+    if (r.t === 'requeued') await this.run('release', [JSON.stringify(r), r.id, r.claim]);
+    else await this.run('plain', [JSON.stringify(r)]);
   }
 
-  /** A claim record, unless a live engine already holds the job: false then (nothing appended). */
-  async appendClaim(r: Extract<JournalRecord, { t: 'claimed' }>): Promise<boolean> {
-    return this.run(JSON.stringify(r), 'claim', r.id, r.claim);
+  /**
+   * The first of these claims (one claim id, one job each) whose job no live engine holds is
+   * appended; returns its index, or -1 when all were taken. One round trip whatever the race:
+   * workers freed at the same moment each get a different job instead of losing in turn.
+   */
+  async appendClaim(records: readonly ClaimRecord[]): Promise<number> {
+    if (!records.length) return -1;
+    return (await this.run('claim', [records[0].claim, ...records.flatMap((r) => [r.id, JSON.stringify(r)])])) - 1;
   }
 
   /** Free the gate of a claim the fold refused (the job was gone, the node full or disabled). */
   async releaseClaim(id: string, claim: string): Promise<void> {
-    await this.run('', 'release', id, claim);
+    await this.run('release', ['', id, claim]);
   }
 
-  private async run(record: string, mode: string, id: string, claim: string): Promise<boolean> {
-    const [added, batch] = await guard(this.label, this.appendScript(this.keys.log, this.keys.claims, record, this.lastId, String(READ_BATCH), mode, id, claim, this.me, this.keys.alive('')));
-    this.prefetched.push(...batch);
-    this.prefetchedToEnd = batch.length < READ_BATCH;
-    return added === 1;
+  private async run(mode: string, args: string[]): Promise<number> {
+    const base = this.lastId;
+    const [added, entries] = await guard(this.label, this.appendScript(this.keys.log, this.keys.claims, base, String(READ_BATCH), mode, this.me, this.keys.alive(''), ...args));
+    this.prefetched.push({ base, entries, toEnd: entries.length < READ_BATCH });
+    return added;
   }
 
   async readNew(): Promise<JournalRecord[]> {
@@ -155,13 +180,20 @@ export class RedisLog implements RecordLog {
         }
       }
     };
-    if (this.prefetched.length) {
-      const [batch, toEnd] = [this.prefetched, this.prefetchedToEnd];
-      this.prefetched = [];
-      take(batch);
-      // Up to our own record is all a reader after an append needs; the watch brings the rest.
-      if (toEnd) return out;
+    // Oldest read first; a batch read after an id we have not reached yet would leave a hole.
+    const batches = this.prefetched.sort((a, b) => (idAfter(a.base, b.base) ? 1 : idAfter(b.base, a.base) ? -1 : 0));
+    this.prefetched = [];
+    let toEnd = false;
+    for (const b of batches) {
+      if (idAfter(b.base, this.lastId)) {
+        toEnd = false;
+        break;
+      }
+      take(b.entries);
+      toEnd = b.toEnd;
     }
+    // Up to the end of the last batch is all a reader after an append needs; the watch brings the rest.
+    if (toEnd) return out;
     // Bounded: each batch moves lastId forward, and a short batch is the end.
     for (;;) {
       const batch = await guard(this.label, this.cmd.xrange(this.keys.log, `(${this.lastId}`, '+', 'COUNT', READ_BATCH));
@@ -231,7 +263,12 @@ export class RedisLog implements RecordLog {
           }
         }
         try {
-          const res = (await conn.xread('BLOCK', BLOCK_MS, 'STREAMS', this.keys.log, this.keys.output, this.lastId, outputId)) as [string, Entry[]][] | null;
+          const base = this.lastId;
+          const res = (await conn.xread('COUNT', READ_BATCH, 'BLOCK', BLOCK_MS, 'STREAMS', this.keys.log, this.keys.output, base, outputId)) as [string, Entry[]][] | null;
+          // No log entries in the reply (a timeout, or only output lines) says nothing is new
+          // after `base`: the read that follows costs no round trip.
+          const log = res?.find(([key]) => key === this.keys.log)?.[1] ?? [];
+          this.prefetched.push({ base, entries: log, toEnd: log.length < READ_BATCH });
           for (const [key, entries] of res ?? []) {
             if (key === this.keys.output) {
               outputId = entries.at(-1)?.[0] ?? outputId;

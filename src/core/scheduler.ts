@@ -25,6 +25,8 @@ export interface SchedulerDeps {
 const RETRY_MS = 1000;
 /** Scheduling passes per tick: bounds the work whatever the queue length. */
 const MAX_STARTS_PER_TICK = 64;
+/** Later jobs a claim may fall through to: more than the workers that can free at once is waste. */
+const MAX_ALTERNATIVES = 32;
 
 export class Scheduler {
   private running?: Promise<void>;
@@ -66,26 +68,38 @@ export class Scheduler {
     const { queue, pool } = this.deps;
     let started = 0;
     let earliestDeadline = Infinity;
-    for (const job of queue.list()) {
+    const jobs = queue.list();
+    // Within a pass nodes only get busier: a shape (node count, tags) that found no free nodes
+    // finds none for the next job either. A backlog costs one pick per shape, not one per job,
+    // and every worker runs a pass on every record another appends.
+    const full = new Set<string>();
+    const eligibleCount = new Map<string, number>();
+    for (const [i, job] of jobs.entries()) {
       if (started >= MAX_STARTS_PER_TICK) break;
-      if (job.status !== 'queued' || !this.deps.mayRun(job)) {
+      // Fresh: a claim earlier in this pass may have taken it.
+      if (queue.get(job.id)?.status !== 'queued' || !this.deps.mayRun(job)) {
         this.waitingSince.delete(job.id);
         continue;
       }
-      const eligible = pool.eligible(job.nodeTags);
-      if (eligible.length < job.nodes) {
+      const tagsKey = job.nodeTags.join(',');
+      if (!eligibleCount.has(tagsKey)) eligibleCount.set(tagsKey, pool.eligible(job.nodeTags).length);
+      if (eligibleCount.get(tagsKey)! < job.nodes) {
+        const eligible = pool.eligible(job.nodeTags);
         const tags = job.nodeTags.length ? ` with tags ${job.nodeTags.join(', ')}` : '';
         await this.deps.unplaceable(job, `needs ${job.nodes} node${job.nodes > 1 ? 's' : ''}${tags} but only ${eligible.length} ${eligible.length === 1 ? 'is' : 'are'} enabled (${pool.config.file})`);
         continue;
       }
-      const nodes = pool.pick(job.nodes, job.nodeTags);
+      const shape = `${job.nodes} ${tagsKey}`;
+      const nodes = full.has(shape) ? undefined : pool.pick(job.nodes, job.nodeTags);
       if (!nodes) {
+        full.add(shape);
         const since = this.waitingSince.get(job.id) ?? Date.now();
         this.waitingSince.set(job.id, since);
         if (this.deps.nodeWaitMs !== undefined) {
           const deadline = since + this.deps.nodeWaitMs;
           if (Date.now() >= deadline) {
             this.waitingSince.delete(job.id);
+            const eligible = pool.eligible(job.nodeTags);
             const state = pool.list().filter((n) => eligible.some((e) => e.name === n.name)).map((n) => `${n.name} ${n.health === 'up' ? `busy ${n.running}/${n.maxJobs}` : n.health}${n.error ? ` (${n.error})` : ''}`);
             await this.deps.unplaceable(job, `waited ${Math.round(this.deps.nodeWaitMs / 1000)}s for ${job.nodes} free node${job.nodes > 1 ? 's' : ''}: ${state.join('; ')}`);
           } else {
@@ -94,11 +108,18 @@ export class Scheduler {
         }
         continue;
       }
-      const claim = await queue.claim(job.id, nodes.map((n) => ({ name: n.name, max: n.maxJobs })));
+      // Should another worker take this job first, the claim falls through to the next one these
+      // nodes serve, in the same round trip: workers freed together never lose to each other in turn.
+      const serves = (j: Readonly<Job>) => queue.get(j.id)?.status === 'queued' && this.deps.mayRun(j) && j.nodes === job.nodes && nodes.every((n) => j.nodeTags.every((t) => n.tags.includes(t)));
+      const candidates = [job, ...jobs.slice(i + 1).filter(serves).slice(0, MAX_ALTERNATIVES)];
+      const got = await queue.claimFirst(
+        candidates.map((j) => j.id),
+        nodes.map((n) => ({ name: n.name, max: n.maxJobs })),
+      );
       this.waitingSince.delete(job.id);
-      if (!claim) continue; // another process took the job or the nodes first
+      if (!got) continue; // others took these jobs, or the nodes, first
       started++;
-      this.deps.start(job, claim, nodes);
+      this.deps.start(candidates.find((j) => j.id === got.id)!, got.claim, nodes);
     }
     // Wake up for the next wait deadline even if nothing else happens.
     clearTimeout(this.timer);

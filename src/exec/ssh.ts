@@ -265,7 +265,8 @@ export class SshExecutor implements Executor {
       channel.on('data', (d) => out.push(d));
       channel.stderr.on('data', (d) => err.push(d));
       channel.on('exit', (code, signal) => {
-        exit = { code: code ?? null, signal: signal ? `SIG${signal}` : null };
+        // ssh2 names the signal as Node does (SIGKILL), from the protocol's bare name.
+        exit = { code: code ?? null, signal: signal ? (signal.startsWith('SIG') ? signal : `SIG${signal}`) : null };
         // Children left in the group would keep the channel (and the node) busy: stop them.
         kill('KILL');
       });

@@ -106,6 +106,9 @@ export class Connection {
     this.flushQueued = false;
     this.flush();
   };
+  /** writeServer and writeClient as values, made once: writeShaped takes one per exchange. */
+  private readonly toServerWriter = (b: Buffer) => this.writeServer(b);
+  private readonly toClientWriter = (b: Buffer) => this.writeClient(b);
   /** performance.now() at the start of the data event being handled, else -1 (see clock()). */
   private stamp = -1;
   /** "address:port" of the client, read once (each read is a call into the socket). */
@@ -271,12 +274,11 @@ export class Connection {
     if (!ex.skip) {
       const host = seg.start ? this.core.hostHeader : undefined;
       const data = host && this.protocol.rewriteHost ? this.protocol.rewriteHost(seg.data, host) : seg.data;
-      wait = this.writeShaped(data, ex.request, (b) => this.writeServer(b));
+      wait = this.writeShaped(data, ex.request, this.toServerWriter);
     }
     if (!seg.end) return wait;
-    const finish = () => this.requestSent(ex);
-    if (wait) return wait.then(finish);
-    finish();
+    if (wait) return wait.then(() => this.requestSent(ex));
+    this.requestSent(ex);
     return undefined;
   }
 
@@ -524,6 +526,8 @@ export class Connection {
       return;
     }
     if (seg.start) this.firstReplyByte(ex);
+    // Injected replies ahead of this one go out first, so this one need not be held behind them.
+    if (this.replies[0] !== ex && this.replies[0]?.injected && !this.repliesBusy) this.pumpReplies();
     if (!ex.replace) {
       if (this.replies[0] === ex && ex.chunks.length === 0 && ex.reply === NO_PLAN && !this.repliesBusy) {
         this.writeClient(seg.data);
@@ -589,7 +593,7 @@ export class Connection {
       if (ex.chunks.length) {
         const data = ex.chunks.length === 1 ? ex.chunks[0] : Buffer.concat(ex.chunks);
         ex.chunks = NO_CHUNKS;
-        const wait = this.writeShaped(data, ex.reply, (b) => this.writeClient(b));
+        const wait = this.writeShaped(data, ex.reply, this.toClientWriter);
         if (!this.protocol.framesReplies) this.delivered(ex);
         if (wait) {
           this.repliesBusy = true;

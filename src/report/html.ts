@@ -10,6 +10,7 @@ import { apdexRating, type CycleSummary, type ProxyTimelineEvent, type RunSummar
 import { formatValue, verdictWord, type ThresholdResult } from '../runners/thresholds.js';
 import { MATRIX_CSS, matrixSection, type Matrix } from './matrix.js';
 import { barChart, esc, lineChart, makeScale, niceTicks, PAD, WIDTH, type Band, type Marker } from './svg.js';
+import { lostLine } from '../runners/nodes.js';
 
 const COLORS = {
   rps: '#2563eb',
@@ -344,9 +345,10 @@ function errorsSection(s: RunSummary, t0: number): string {
 function nodesSection(s: RunSummary): string {
   const nodes = s.nodes ?? [];
   if (nodes.length === 0) return '';
+  const anyLost = nodes.some((n) => n.lost);
   return `<h2 id="nodes">Nodes</h2><p>Where the load came from: each node's share of the requests.</p>${table(
-    ['node', 'TOTAL', 'SUCCESS', 'ERROR', 'AVG', 'P95'],
-    nodes.map((n) => [esc(n.node), n.requests, n.success, pctS(n.errorRate * 100), ms(n.avg), ms(n.p95)]),
+    ['node', 'TOTAL', 'SUCCESS', 'ERROR', 'AVG', 'P95', ...(anyLost ? ['LOST'] : [])],
+    nodes.map((n) => [esc(n.node), n.requests, n.success, pctS(n.errorRate * 100), ms(n.avg), ms(n.p95), ...(anyLost ? [n.lost ? esc(lostLine(n.lost)) : ''] : [])]),
     'num',
   )}`;
 }
@@ -437,7 +439,11 @@ export function renderHtmlReport(s: RunSummary, thresholds: ThresholdResult[] = 
     ],
   );
   const time = timeCharts(s);
-  const warnings = [...(opts.warnings ?? []), ...(s.aborted ? ['The run was interrupted: the last cycle is partial.'] : [])];
+  const warnings = [
+    ...(opts.warnings ?? []),
+    ...(s.aborted ? ['The run was interrupted: the last cycle is partial.'] : []),
+    ...(s.nodes ?? []).flatMap((n) => (n.lost ? [`Node ${n.node}: ${lostLine(n.lost)}. The report holds what was recorded until then.`] : [])),
+  ];
   const title = `${i.name} — load test report`;
   return `<!DOCTYPE html>
 <html lang="en">

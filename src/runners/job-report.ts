@@ -9,6 +9,7 @@ import { windowLine } from './measures/index.js';
 import { buildMatrix, matrixLines, type Matrix, type SteadyState } from '../report/matrix.js';
 import { steadyVerdict, type SweepPlan } from '../config/sweep.js';
 import type { RunResults, RunSummary } from './results.js';
+import { lostLine } from './nodes.js';
 import type { RunnerCatalogEntry } from '../config/marteau.js';
 import type { RunOutcome } from './runner.js';
 import { evaluateThresholds, formatValue, parseThresholds, verdictWord, type Threshold, type ThresholdResult } from './thresholds.js';
@@ -47,7 +48,7 @@ export async function reportResults(
     summary,
     verdicts,
     aborted: summary.aborted,
-    passed: !summary.aborted && verdicts.every((v) => v.passed) && matrix?.passed !== false,
+    passed: !summary.aborted && verdicts.every((v) => v.passed) && matrix?.passed !== false && !summary.nodes?.some((n) => n.lost),
     files,
     ...(matrix ? { matrix } : {}),
     line: summaryLine(summary),
@@ -68,13 +69,15 @@ function steadySpans(results: RunResults, plan: SweepPlan): SteadyState {
 export function reportOutcome(r: JobReport, resultDir: string, extraArtifacts: readonly string[] = []): RunOutcome {
   const failed = r.verdicts.filter((v) => !v.passed);
   const cells = r.matrix?.cells.filter((c) => c.verdict === 'fail') ?? [];
+  const lost = r.summary.nodes?.filter((n) => n.lost) ?? [];
   const why = [
+    ...lost.map((n) => `node "${n.node}": ${lostLine(n.lost!)}`),
     ...(failed.length ? [`${failed.length} threshold(s) failed: ${failed.map((v) => v.message).join('; ')}`] : []),
     ...(cells.length ? [`${cells.length} matrix cell(s) failed: ${cells.map((c) => `${c.backend} ${c.kind}`).join(', ')}`] : []),
   ];
   return {
     status: r.passed ? 'succeeded' : 'failed',
-    failure: r.passed ? undefined : 'test',
+    failure: r.passed ? undefined : lost.length ? 'infrastructure' : 'test',
     reason: r.aborted ? 'the run was stopped before its end' : why.length ? why.join('; ') : undefined,
     summary: r.line,
     report: r.files.html,

@@ -16,21 +16,33 @@ export interface NodeSummary {
   /** Milliseconds, of all its requests. */
   avg: number;
   p95: number;
+  /** The node was lost mid-run (connection gone, agent killed): when, and why. Its counts stop there. */
+  lost?: { at: number; reason: string };
 }
 
 export class NodeTally {
-  private readonly nodes = new Map<string, { requests: number; success: number; hist: Histogram }>();
+  private readonly nodes = new Map<string, { requests: number; success: number; hist: Histogram; lost?: { at: number; reason: string } }>();
 
-  add(node: string, durationMs: number, ok: boolean): void {
+  private entry(node: string) {
     const name = this.nodes.has(node) || this.nodes.size < MAX_NODES ? node : 'other';
     let n = this.nodes.get(name);
     if (!n) {
       n = { requests: 0, success: 0, hist: new Histogram() };
       this.nodes.set(name, n);
     }
+    return n;
+  }
+
+  add(node: string, durationMs: number, ok: boolean): void {
+    const n = this.entry(node);
     n.requests++;
     if (ok) n.success++;
     n.hist.record(Math.round(durationMs * 1000));
+  }
+
+  /** A node lost mid-run: listed even when none of its samples could be fetched. */
+  lost(node: string, at: number, reason: string): void {
+    this.entry(node).lost ??= { at, reason };
   }
 
   /** `latency`: the run's own percentile definition, so node and run figures agree. */
@@ -39,12 +51,17 @@ export class NodeTally {
       .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([node, n]) => {
         const l = latency(n.hist);
-        return { node, requests: n.requests, success: n.success, errorRate: n.requests ? (n.requests - n.success) / n.requests : 0, avg: l.avg, p95: l.p95 };
+        return { node, requests: n.requests, success: n.success, errorRate: n.requests ? (n.requests - n.success) / n.requests : 0, avg: l.avg, p95: l.p95, ...(n.lost ? { lost: { ...n.lost } } : {}) };
       });
   }
 }
 
 /** One line per node, for logs, JUnit and the report: "a1: 239 requests, 0.00 % errors, p95 12.0ms". */
 export function nodeLine(n: NodeSummary): string {
-  return `${n.node}: ${n.requests} requests, ${(n.errorRate * 100).toFixed(2)} % errors, avg ${n.avg.toFixed(1)}ms, p95 ${n.p95.toFixed(1)}ms`;
+  return `${n.node}: ${n.requests} requests, ${(n.errorRate * 100).toFixed(2)} % errors, avg ${n.avg.toFixed(1)}ms, p95 ${n.p95.toFixed(1)}ms${n.lost ? `; ${lostLine(n.lost)}` : ''}`;
+}
+
+/** "node lost at 2026-12-02T03:10:04.512Z: <reason>", the same words in every report. */
+export function lostLine(lost: { at: number; reason: string }): string {
+  return `node lost at ${new Date(lost.at).toISOString()}: ${lost.reason}`;
 }

@@ -840,6 +840,11 @@ export class RunResults {
     else this.droppedProxyEvents++;
   }
 
+  /** A node lost mid-run: the reports say so next to its (partial) figures. */
+  nodeLost(node: string, at: number, reason: string): void {
+    this.nodes.lost(node, at, reason);
+  }
+
   /** One fault a proxy injected (its `proxy.fault` event), for error mapping and attribution. */
   addFault(proxy: string, behavior: string, at: number): void {
     this.series.addFault(at, proxy, behavior);

@@ -6,18 +6,18 @@ import { evaluateThresholds, parseThresholds } from '../../src/runners/threshold
 
 const T0 = 1_700_000_000_000;
 
-/** 40 s at 20 req/s: a redis blackout from 10 s to 20 s answered with 500; `recovers` at 22 s or never. */
-function chaosRun(recovers: boolean) {
+/** 40 s at 20 req/s: a redis blackout from 10 s to `end` s answered with 500; `recovers` 2 s after it or never. */
+function chaosRun(recovers: boolean, end = 20) {
   const r = new RunResults(newRunInfo({ start: T0, name: 'recovery-demo', apdexT: 0.5, bench: { cycles: [5], duration: 40 } as never }));
   r.startCycle(0, 5, T0);
   for (let t = 0; t < 40_000; t += 50) {
-    const failing = t >= 10_000 && (recovers ? t < 22_000 : true);
-    if (t >= 10_000 && t < 20_000 && t % 200 === 0) r.addFault('redis', 'blackout', T0 + t + 3);
+    const failing = t >= 10_000 && (recovers ? t < end * 1000 + 2000 : true);
+    if (t >= 10_000 && t < end * 1000 && t % 200 === 0) r.addFault('redis', 'blackout', T0 + t + 3);
     r.addRequest({ cycle: 0, cvus: 5, thread: 0, step: 1, number: 1, type: 'get', url: '/', start: T0 + t, duration: 5, code: failing ? 500 : 200, result: failing ? 'failure' : 'success' });
   }
   r.endCycle(0, T0 + 40_000);
   r.finish(T0 + 40_000);
-  r.faultWindows = [{ name: 'redis_blackout', proxy: 'redis', mix: '100:blackout', source: 'fixture', start: T0 + 10_000, end: T0 + 20_000, expect: ['503'] }];
+  r.faultWindows = [{ name: 'redis_blackout', proxy: 'redis', mix: '100:blackout', source: 'fixture', start: T0 + 10_000, end: T0 + end * 1000, expect: ['503'] }];
   return r.summary();
 }
 
@@ -57,6 +57,23 @@ describe('reports of a chaos run', () => {
     expect(x).toContain('<testcase classname="marteau.recovery-demo.faults" name="redis_blackout at 10.0s #1" time="0">');
     expect(x).toContain('redis_blackout (redis: 100:blackout, 10.0s) → 100 % HTTP 500, expected 503; recovered in 2.00s');
     expect(x).toMatch(/tests="2" failures="0"/);
+  });
+
+  it('a fault ending too soon before the run to judge its recovery: its own verdict everywhere, a skipped threshold', () => {
+    const s = chaosRun(true, 39.5);
+    const verdicts = evaluateThresholds(parseThresholds({ recovery: '< 5s' }), s);
+    const html = renderHtmlReport(s, verdicts);
+    expect(html).toMatch(/<line class="marker recovery too-soon"[^>]*><title>redis_blackout: too soon to judge: the run ended 0\.5s after the fault, less than the 2s recovery window<\/title>/);
+    expect(html).toContain('data-recovery="too soon"');
+    expect(html).not.toContain('not-recovered');
+    expect(html).toMatch(/<span class="soon">SKIP<\/span><\/td><td><code>recovery &lt; 5s<\/code>/);
+    const j = buildJsonReport(s, verdicts);
+    expect(j.passed).toBe(true);
+    expect(j.thresholds[0]).toMatchObject({ name: 'recovery < 5s', passed: true, skipped: true });
+    expect(j.fault_windows![0]).toMatchObject({ recovery: { status: 'too soon' }, recovery_text: expect.stringMatching(/^too soon to judge: /) });
+    const x = buildJunitReport(s, verdicts);
+    expect(x).toMatch(/<testcase classname="marteau\.recovery-demo\.thresholds" name="recovery &lt; 5s" time="0">\n {6}<skipped message="recovery &lt; 5s: not judged: redis_blackout at 10\.0s \(too soon to judge: /);
+    expect(x).toMatch(/tests="3" failures="0" errors="0" skipped="1"/);
   });
 
   it('a run without fault windows has no such sections', () => {

@@ -93,14 +93,20 @@ describe('agent protocol', () => {
     for (const bad of ['', 'ping', 'ping x', 'start 1 2', 'stop 1']) expect(parseCommand(bad), bad).toBeUndefined();
   });
 
-  it('the clock offset comes from the ping with the shortest round trip, read halfway through it', () => {
-    // The agent's clock is 500 ms ahead; the second ping queued 40 ms on its way back.
+  it('the clock offset comes from the ping with the shortest round trip: the smallest shift that round trip allows', () => {
+    // The agent's clock is about 500 ms ahead; the second ping queued 40 ms on its way back. The
+    // fastest (2 ms) puts the offset in [499, 501]: 499 is kept.
     const samples = [
       { sent: 1000, at: 1503, received: 1006 },
       { sent: 2000, at: 2504, received: 2048 },
       { sent: 3000, at: 3501, received: 3002 },
     ];
-    expect(clockOffset(samples)).toEqual({ offsetMs: 500, roundTripMs: 2 });
+    expect(clockOffset(samples)).toEqual({ offsetMs: 499, roundTripMs: 2 });
+    // Behind as well as ahead.
+    expect(clockOffset([{ sent: 1000, at: 700, received: 1010 }])).toEqual({ offsetMs: -300, roundTripMs: 10 }); // midpoint -305, give or take 5
+    // Within the measurement's own error (one machine): left alone, not moved by the midpoint's error.
+    expect(clockOffset([{ sent: 1000, at: 1008, received: 1010 }])?.offsetMs).toBe(0);
+    expect(clockOffset([{ sent: 1000, at: 1000.2, received: 1010 }])?.offsetMs).toBe(0);
     expect(clockOffset([])).toBeUndefined();
   });
 

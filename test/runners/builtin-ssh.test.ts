@@ -219,9 +219,47 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
     const merged = (await readFunkloadXml(path.join(r.resultDir, 'results.xml'))).results;
     expect(merged.summary().nodes!.every((n) => n.success < n.requests), JSON.stringify(merged.summary().nodes)).toBe(true);
     for (const n of ['a', 'b']) expect(r.logs.some((l) => new RegExp(`^${n}: clock [+-]\\d+\\.\\d ms from the engine's \\(round trip \\d+\\.\\d ms\\)$`).test(l)), r.logs.join('\n')).toBe(true);
+    // The common start is measured once the agents are loaded: a couple of round trips, not the upload's time.
+    const start = r.logs.map((l) => /^-: agents ready on 2 node\(s\): the load starts in (\d+) ms \(slowest round trip ([\d.]+) ms\)$/.exec(l)).find(Boolean);
+    expect(start, r.logs.join('\n')).toBeTruthy();
+    expect(Number(start![1])).toBeLessThan(5000);
+    const [delay, rtt] = [Number(start![1]), Number(start![2])];
+    // Twice the slowest round trip (printed to 0.1 ms) plus 250 ms.
+    expect(delay).toBeGreaterThanOrEqual(Math.min(5000, Math.ceil((rtt - 0.05) * 2) + 250));
+    expect(delay).toBeLessThanOrEqual(Math.min(5000, Math.ceil((rtt + 0.05) * 2) + 250));
     // Sample times travel to the microsecond, not FunkLoad's 10 ms.
     const xml = await readFile(path.join(r.resultDir, 'nodes', 'a', 'results.xml'), 'utf8');
     expect(/<response [^>]* time="\d+\.\d{6}"/.test(xml)).toBe(true);
+  }, 420_000);
+
+  it('a node whose agent is killed mid-run: both nodes\' samples stay in the report, the node is marked lost, the job fails', async () => {
+    const marker = `lost-${randomBytes(4).toString('hex')}`;
+    const work = path.join(dir, marker);
+    let killedAt = 0;
+    const r = await runJob(builtinYaml({ nodes: 2, cycles: [4], duration: 60 }), [nodeConfig(a, work), nodeConfig(b, work)], async (_e, job, events) => {
+      await waitUntil(() => events.some((x) => x.type === 'job.progress' && x.jobId === job.id && (x.progress.requests ?? 0) > 40), 180_000);
+      const agents = processesWith(path.join(work, 'a', 'bundles'));
+      expect(agents.length).toBeGreaterThan(0);
+      killedAt = Date.now();
+      for (const pid of agents) process.kill(pid, 'SIGKILL');
+    });
+    expect(r.done.status, r.logs.join('\n')).toBe('failed');
+    expect(r.done.failure).toBe('infrastructure');
+    expect(r.done.reason).toMatch(/^node "a": node lost at \d{4}-\d\d-\d\dT[\d:.]+Z: the builtin agent was killed by SIGKILL$/);
+    const json = JSON.parse(await readFile(path.join(r.resultDir, 'summary.json'), 'utf8')) as JsonReport;
+    const [na, nb] = ['a', 'b'].map((n) => json.nodes!.find((x) => x.node === n)!);
+    // Both nodes' samples are there: a's until it was killed (its file flushed every second).
+    expect(na.requests).toBeGreaterThan(0);
+    expect(nb.requests).toBeGreaterThan(0);
+    expect(na.lost!.reason).toBe('the builtin agent was killed by SIGKILL');
+    expect(na.lost!.at).toBeGreaterThanOrEqual(killedAt);
+    expect(nb.lost).toBeUndefined();
+    expect(json.cycles.reduce((n, c) => n + c.requests.total, 0)).toBe(na.requests + nb.requests);
+    const lostText = `node lost at ${new Date(na.lost!.at).toISOString()}`;
+    expect(await readFile(path.join(r.resultDir, 'index.html'), 'utf8')).toContain(`Node a: ${lostText}`);
+    expect(await readFile(path.join(r.resultDir, 'junit.xml'), 'utf8')).toContain(lostText);
+    // The other node was stopped: nothing of the job runs on either.
+    await waitUntil(() => processesWith(marker).length === 0, 30_000);
   }, 420_000);
 
   it('a job on the local node and an SSH node runs an agent on each, users split the same way', async () => {
@@ -236,6 +274,20 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
       expect(s.overall.requests.total, n).toBeGreaterThan(0);
     }
     expect((await readFunkloadXml(path.join(r.resultDir, 'results.xml'))).results.summary().cycles[0].cvus).toBe(4);
+  }, 420_000);
+
+  it('a node no cycle gives a user runs no agent, and the log says so', async () => {
+    const work = path.join(dir, 'idle-node');
+    const r = await runJob(builtinYaml({ nodes: 2, cycles: [1], duration: 0.5 }), [nodeConfig(a, work), nodeConfig(b, work)]);
+    expect(r.done.status, r.logs.join('\n')).toBe('succeeded');
+    const [busy, idle] = r.done.nodesTaken;
+    expect(r.logs).toContain(`${idle}: no users in any cycle (1 over 2 nodes): no agent started here`);
+    expect(r.logs.some((l) => l.startsWith(`${idle}: builtin agent`))).toBe(false);
+    expect(r.logs).toContain(`-: agents ready on 1 node(s): the load starts in ${/the load starts in (\d+) ms/.exec(r.logs.join('\n'))?.[1]} ms (slowest round trip ${/slowest round trip ([\d.]+) ms/.exec(r.logs.join('\n'))?.[1]} ms)`);
+    // Nothing was uploaded to the idle node; the busy one ran the load alone.
+    expect(existsSync(path.join(work, idle, 'bundles'))).toBe(false);
+    const s = (await readFunkloadXml(path.join(r.resultDir, 'results.xml'))).results.summary();
+    expect(s.nodes?.map((n) => n.node)).toEqual([busy]);
   }, 420_000);
 
   it('cancel mid-run stops the agent and leaves no process on the node', async () => {

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseYaml } from '../../src/config/errors.js';
 import { parseMarteauConfig } from '../../src/config/marteau.js';
+import { recoveryScheduleWarnings } from '../../src/config/recovery.js';
 import { defaultRegistry } from '../../src/proxy/proxy.js';
 import { defaultRunners } from '../../src/runners/index.js';
 
@@ -46,5 +47,32 @@ thresholds:
     expect(() => parse(text)).toThrow(ConfigError);
     // The message holds file:line:col, the path, what is wrong and the hint.
     expect(() => parse(text)).toThrow(expected);
+  });
+});
+
+describe('faults too close to the end of the load, warned about at enqueue', () => {
+  // HEAD is a builtin run of one 10 s cycle; here 60 s. redis_blackout ends at 15 s.
+  const warnings = (text: string) => recoveryScheduleWarnings(parse(text));
+  const long = `${HEAD}duration: 60\n`;
+
+  it('warns for a fault ending less than recovery.window before the load does, and only then', () => {
+    expect(warnings(long)).toEqual([]);
+    const late = long.replace('at: 5s, for: 10s', 'at: 50s, for: 9s');
+    expect(warnings(late)).toEqual([
+      'fault "redis_blackout" ends at 59.0s, 1.0s before the end of the load (1m00s: 1 cycle(s) of duration 60s); judging recovery needs recovery.window (2.0s) after it, so it will read "too soon to judge". End it earlier, lengthen the run, or shorten recovery.window.',
+    ]);
+    expect(warnings(`${late}recovery: {window: 1s}\n`)).toEqual([]);
+    // Past the end of the load (a fixture's times are not bounded by it).
+    expect(warnings(HEAD)).toEqual([expect.stringMatching(/^fault "redis_blackout" ends at 15\.0s, at or after the end of the load \(10\.0s: /)]);
+    // A fault that lasts to the end has nothing to recover from: no warning.
+    expect(warnings(long.replace('at: 5s, for: 10s', 'at: 50s'))).toEqual([]);
+  });
+
+  it('reads chaos entries and service faults too, and says nothing when only the timeout bounds the run', () => {
+    const chaos = `${long}chaos: [{proxy: redis, at: 50s, for: 9.5s, behaviors: "100:blackout", name: late_step}, {service: db, at: 59s, fault: restart}]\nservices:\n  db: {command: [sleep, "100"]}\n`;
+    // In the order they end; a restart ends as it happens.
+    expect(warnings(chaos)).toEqual([expect.stringMatching(/^fault "db-restart-1" ends at 59\.0s, 1\.0s before/), expect.stringMatching(/^fault "late_step" ends at 59\.5s, 500ms before the end of the load \(1m00s: /)]);
+    const command = `name: x\nrunner: command\ncommand: [sleep, "1"]\nproxies:\n  redis: {listen: "127.0.0.1:0", upstream: "127.0.0.1:1", protocol: redis}\ntimeout: 20s\nchaos: [{proxy: redis, at: 10s, for: 9.5s, behaviors: "100:blackout"}]\n`;
+    expect(warnings(command)).toEqual([]);
   });
 });

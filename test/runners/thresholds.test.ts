@@ -7,6 +7,7 @@ import {
   parseThresholds,
   ThresholdError,
   thresholdsSchema,
+  verdictWord,
 } from '../../src/runners/thresholds.js';
 
 const T0 = 1_700_000_000_000;
@@ -186,5 +187,28 @@ describe('fault window thresholds', () => {
     expect([all.passed, all.message]).toEqual([false, 'recovery < 5s: no fault window ended during the run (failed)']);
     expect([named.passed, named.message]).toEqual([false, 'during.redis_blackout.recovery < 5s: failed for redis_blackout at 10.0s (ongoing: the fault was still on when the run ended)']);
     expect([missing.passed, missing.message]).toEqual([false, 'during.nope.status_5xx < 1%: no fault window nope in this run (failed)']);
+  });
+
+  it('a recovery the run ended too soon to judge is skipped, not failed, and named', () => {
+    // The fault ends 39 s in, the run at 40 s: less than the 2 s recovery window.
+    const s = run('ok', [{ name: 'late', start: 30_000, end: 39_000 }]);
+    const [all, named, effect] = evaluateThresholds(parseThresholds({ recovery: '< 5s', 'during.late.recovery': '< 5s', 'during.late.status_5xx': '< 1%' }), s);
+    expect([all.passed, all.skipped, verdictWord(all), all.message]).toEqual([
+      true,
+      true,
+      'SKIP',
+      'recovery < 5s: not judged: late at 30.0s (too soon to judge: the run ended 1s after the fault, less than the 2s recovery window)',
+    ]);
+    expect([named.skipped, verdictWord(named)]).toEqual([true, 'SKIP']);
+    // The window's other metrics are judged as usual.
+    expect([effect.skipped, verdictWord(effect)]).toEqual([undefined, 'PASS']);
+    // Next to a judged window, the judged one decides and the other is named.
+    const both = run('ok', [
+      { name: 'redis_blackout', start: 10_000, end: 20_000 },
+      { name: 'late', start: 30_000, end: 39_000 },
+    ]);
+    const [mixed] = evaluateThresholds(parseThresholds({ recovery: '< 5s' }), both);
+    expect([mixed.passed, mixed.skipped]).toEqual([true, undefined]);
+    expect(mixed.message).toMatch(/^recovery < 5s: 0\.0ms; not judged: late at 30\.0s \(too soon to judge: /);
   });
 });

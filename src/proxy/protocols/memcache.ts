@@ -30,6 +30,7 @@
  * - `watch` is a request whose reply is its OK line; after it the connection passes through (a
  *   log stream follows).
  */
+import { isTerminator, parseCommand, Reply, sizeWord, startsWith, type Command } from './memcache-lines.js';
 import { ReplyCursor } from './reply-cursor.js';
 import {
   FramingError,
@@ -46,185 +47,15 @@ import {
 const EMPTY = Buffer.alloc(0);
 const LF = 0x0a;
 const CR = 0x0d;
-const SPACE = 0x20;
 const BINARY_MAGIC = 0x80;
-const KEY_MAX = 250;
-
-const enum Reply {
-  /** One line; a `VA <size>` line is followed by a data block. */
-  Line,
-  /** Lines until a terminator; `VALUE ... <bytes>` lines are followed by a data block. */
-  Multi,
-  /** One line, then the connection passes through (watch). */
-  LineThenRaw,
-}
 
 interface Pending {
   ordinal: number;
   reply: Reply;
 }
 
-interface Command {
-  label: string;
-  noReply: boolean;
-  reply: Reply;
-  /** Size of the data block after the line (without its CRLF), or -1. */
-  data: number;
-  quiet: boolean;
-  quit: boolean;
-  kind: 'store' | 'get' | 'other';
-}
-
-const STORE = new Set(['set', 'add', 'replace', 'append', 'prepend']);
-const GET = new Set(['get', 'gets', 'gat', 'gats']);
-const META = new Set(['mg', 'ms', 'md', 'ma', 'mn', 'me']);
-
 function pass(data: Buffer): Segment {
   return { data, start: true, end: true, passthrough: true };
-}
-
-/** Space-separated words of buf[start, end), as memcached's tokenizer splits them. */
-function words(buf: Buffer, start: number, end: number): string[] {
-  const out: string[] = [];
-  let i = start;
-  while (i < end) {
-    while (i < end && buf[i] === SPACE) i++;
-    if (i >= end) break;
-    const s = i;
-    while (i < end && buf[i] !== SPACE) i++;
-    out.push(buf.toString('latin1', s, i));
-  }
-  return out;
-}
-
-const UINT = /^\d+$/;
-const INT = /^-?\d+$/;
-
-function sizeOf(word: string | undefined): number {
-  if (word === undefined || !UINT.test(word) || word.length > 15) return -1;
-  return Number(word);
-}
-
-function safeLabel(word: string | undefined): string {
-  if (!word) return '(empty)';
-  const s = word.length > 32 ? word.slice(0, 32) : word;
-  // eslint-disable-next-line no-control-regex
-  return /[^\x21-\x7e]/.test(s) ? s.replace(/[^\x21-\x7e]/g, '?') : s;
-}
-
-/** How memcached 1.6 reads this command line (label, reply shape, data block, noreply). */
-export function parseCommand(buf: Buffer, start: number, end: number): Command {
-  const [fs, fe] = token(buf, start, end, 0);
-  const cmd = buf.toString('latin1', fs, fe);
-  const c: Command = { label: safeLabel(cmd), noReply: false, reply: Reply.Line, data: -1, quiet: false, quit: false, kind: 'other' };
-  if (GET.has(cmd)) {
-    // The hot path: no need to split a line of many keys.
-    c.kind = 'get';
-    c.reply = Reply.Multi;
-    return c;
-  }
-  const w = words(buf, fe, end);
-  w.unshift(cmd);
-  const n = w.length;
-  const lastNoreply = w[n - 1] === 'noreply';
-  if (STORE.has(cmd) || cmd === 'cas') {
-    c.kind = 'store';
-    const base = cmd === 'cas' ? 6 : 5;
-    if (n === base || n === base + 1) {
-      c.noReply = lastNoreply;
-      const size = sizeOf(w[4]);
-      const ok =
-        w[1].length <= KEY_MAX &&
-        UINT.test(w[2]) &&
-        INT.test(w[3]) &&
-        size >= 0 &&
-        (cmd !== 'cas' || UINT.test(w[5]));
-      if (ok) c.data = size;
-    }
-  } else if (cmd === 'stats') {
-    c.reply = Reply.Multi;
-  } else if (cmd === 'lru_crawler' && (w[1] === 'metadump' || w[1] === 'mgdump')) {
-    c.reply = Reply.Multi;
-  } else if (cmd === 'delete') {
-    c.noReply = n >= 3 && n <= 4 && lastNoreply;
-  } else if (cmd === 'incr' || cmd === 'decr' || cmd === 'touch') {
-    c.noReply = n === 4 && lastNoreply;
-  } else if (cmd === 'flush_all') {
-    c.noReply = n >= 2 && n <= 3 && lastNoreply;
-  } else if (cmd === 'verbosity' || cmd === 'cache_memlimit') {
-    c.noReply = n >= 2 && lastNoreply;
-  } else if (cmd === 'quit') {
-    c.noReply = true;
-    c.quit = true;
-  } else if (cmd === 'watch') {
-    c.reply = Reply.LineThenRaw;
-  } else if (META.has(cmd)) {
-    // Flags come after the key (and after the data length for ms); `q` takes no token.
-    const flagsFrom = cmd === 'ms' ? 3 : 2;
-    for (let i = flagsFrom; i < n; i++) if (w[i] === 'q') c.quiet = true;
-    if (cmd === 'ms') {
-      c.kind = 'store';
-      const size = sizeOf(w[2]);
-      if (n >= 3 && w[1].length <= KEY_MAX && size >= 0) c.data = size;
-    } else if (cmd === 'mg') {
-      c.kind = 'get';
-    }
-  }
-  return c;
-}
-
-/** Whether buf[start, end) begins with the ASCII text `lit`. */
-function startsWith(buf: Buffer, start: number, end: number, lit: string): boolean {
-  if (end - start < lit.length) return false;
-  for (let i = 0; i < lit.length; i++) if (buf[start + i] !== lit.charCodeAt(i)) return false;
-  return true;
-}
-
-function isExactly(buf: Buffer, start: number, end: number, lit: string): boolean {
-  return end - start === lit.length && startsWith(buf, start, end, lit);
-}
-
-/** The line that ends a multi-line reply. */
-function isTerminator(buf: Buffer, s: number, e: number): boolean {
-  switch (buf[s]) {
-    case 0x45: // E
-      return isExactly(buf, s, e, 'END') || isExactly(buf, s, e, 'EN') || startsWith(buf, s, e, 'ERROR');
-    case 0x4f: // O
-      return isExactly(buf, s, e, 'OK');
-    case 0x52: // R
-      return isExactly(buf, s, e, 'RESET');
-    case 0x43: // C
-      return startsWith(buf, s, e, 'CLIENT_ERROR');
-    case 0x53: // S
-      return startsWith(buf, s, e, 'SERVER_ERROR');
-    case 0x42: // B
-      return startsWith(buf, s, e, 'BUSY');
-    default:
-      return false;
-  }
-}
-
-/** Offsets of the index-th space-separated word of buf[start, end) (empty at `end` if none). */
-function token(buf: Buffer, start: number, end: number, index: number): [number, number] {
-  let i = start;
-  for (let k = 0; ; k++) {
-    while (i < end && buf[i] === SPACE) i++;
-    const s = i;
-    while (i < end && buf[i] !== SPACE) i++;
-    if (k === index || s === end) return [s, i];
-  }
-}
-
-/** Parse the index-th word of a reply line as a size; throws when it is not one. */
-function sizeWord(buf: Buffer, s: number, e: number, index: number): number {
-  const [ts, te] = token(buf, s, e, index);
-  let n = te > ts && te - ts <= 15 ? 0 : -1;
-  for (let i = ts; i < te && n >= 0; i++) {
-    const d = buf[i] - 48;
-    n = d >= 0 && d <= 9 ? n * 10 + d : -1;
-  }
-  if (n < 0) throw new FramingError(`memcache: bad data size in reply line "${safeLabel(buf.toString('latin1', s, Math.min(e, s + 40)))}"`);
-  return n;
 }
 
 class MemcacheSession implements FramerSession {

@@ -17,7 +17,8 @@
  *   definitions, COM_FIELD_LIST, the change-user auth exchange, and one-packet replies for the
  *   rest. Sequence ids are checked along the way: a reply that does not follow its request's
  *   numbering is a FramingError (the engine then passes the connection through raw), so a
- *   desynchronised framer never attributes replies to the wrong request silently.
+ *   desynchronised framer never attributes replies to the wrong request silently. The reply
+ *   state machine is in mysql-reply.ts, the wire constants and readers in mysql-packets.ts.
  *   Replication (COM_BINLOG_DUMP*), COM_CLONE and COM_MULTI are FramingErrors for the same reason.
  *
  * Payload bytes are streamed: a framer holds at most one packet header plus a short peek
@@ -26,51 +27,16 @@
 import { LengthPrefixedFeeder } from './length-prefixed.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
+import {
+  CLIENT_COMPRESS, CLIENT_DEPRECATE_EOF, CLIENT_PROTOCOL_41, CLIENT_SSL, CLIENT_ZSTD_COMPRESSION, COM_STMT_EXECUTE, MAX_PAYLOAD,
+  MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED,
+} from './mysql-packets.js';
+import { MysqlReply } from './mysql-reply.js';
 
-/** Commands by first payload byte. */
-export const MYSQL_COMMANDS: Readonly<Record<number, string>> = {
-  0x00: 'COM_SLEEP', 0x01: 'COM_QUIT', 0x02: 'COM_INIT_DB', 0x03: 'COM_QUERY', 0x04: 'COM_FIELD_LIST',
-  0x05: 'COM_CREATE_DB', 0x06: 'COM_DROP_DB', 0x07: 'COM_REFRESH', 0x08: 'COM_SHUTDOWN',
-  0x09: 'COM_STATISTICS', 0x0a: 'COM_PROCESS_INFO', 0x0b: 'COM_CONNECT', 0x0c: 'COM_PROCESS_KILL',
-  0x0d: 'COM_DEBUG', 0x0e: 'COM_PING', 0x0f: 'COM_TIME', 0x10: 'COM_DELAYED_INSERT',
-  0x11: 'COM_CHANGE_USER', 0x12: 'COM_BINLOG_DUMP', 0x13: 'COM_TABLE_DUMP', 0x14: 'COM_CONNECT_OUT',
-  0x15: 'COM_REGISTER_SLAVE', 0x16: 'COM_STMT_PREPARE', 0x17: 'COM_STMT_EXECUTE',
-  0x18: 'COM_STMT_SEND_LONG_DATA', 0x19: 'COM_STMT_CLOSE', 0x1a: 'COM_STMT_RESET',
-  0x1b: 'COM_SET_OPTION', 0x1c: 'COM_STMT_FETCH', 0x1d: 'COM_DAEMON', 0x1e: 'COM_BINLOG_DUMP_GTID',
-  0x1f: 'COM_RESET_CONNECTION', 0x20: 'COM_CLONE', 0xfa: 'COM_STMT_BULK_EXECUTE', 0xfe: 'COM_MULTI',
-};
-
-const COM_QUIT = 0x01;
-const COM_QUERY = 0x03;
-const COM_FIELD_LIST = 0x04;
-const COM_PROCESS_INFO = 0x0a;
-const COM_CHANGE_USER = 0x11;
-const COM_STMT_PREPARE = 0x16;
-const COM_STMT_EXECUTE = 0x17;
-const COM_STMT_SEND_LONG_DATA = 0x18;
-const COM_STMT_CLOSE = 0x19;
-const COM_STMT_FETCH = 0x1c;
-const COM_STMT_BULK_EXECUTE = 0xfa;
-/** Commands after which the server streams something this framer does not delimit. */
-const UNSUPPORTED = new Set([0x12, 0x1e, 0x20, 0x21, 0xfe]);
-const NO_REPLY = new Set([COM_QUIT, COM_STMT_CLOSE, COM_STMT_SEND_LONG_DATA]);
-
-// Capability flags.
-const CLIENT_COMPRESS = 0x20;
-const CLIENT_PROTOCOL_41 = 0x200;
-const CLIENT_SSL = 0x800;
-const CLIENT_DEPRECATE_EOF = 0x01000000;
-const CLIENT_ZSTD_COMPRESSION = 0x04000000;
-// Server status flags.
-const SERVER_MORE_RESULTS_EXISTS = 0x0008;
-const SERVER_STATUS_CURSOR_EXISTS = 0x0040;
-
-const MAX_PAYLOAD = 0xffffff;
 /** How much of a reply packet's payload the framer looks at (an OK packet's status fits). */
 const REPLY_PEEK = 32;
 const GREETING_PEEK = 1024;
 const HANDSHAKE_RESPONSE_PEEK = 36;
-
 
 export const MYSQL_ERRORS: Record<string, { code: number; state: string; message: string; fatal: boolean; description: string }> = {
   '1205': { code: 1205, state: 'HY000', message: 'Lock wait timeout exceeded; try restarting transaction', fatal: false,
@@ -104,28 +70,6 @@ export function mysqlErrPacket(seq: number, code: number, state: string, message
 
 const enum Phase { Greeting, Auth, Command }
 
-/** What the current reply expects next. */
-const enum RS {
-  /** A result's first packet: OK, ERR, LOCAL INFILE request, or a column count. */
-  First,
-  /** Counted definition / EOF packets (see `expect`). */
-  Counted,
-  /** Rows until an EOF/OK (0xFE) or ERR packet. */
-  Rows,
-  /** COM_STMT_PREPARE's first packet. */
-  Prepare,
-  /** COM_FIELD_LIST: column definitions until EOF or ERR. */
-  Fields,
-  /** COM_CHANGE_USER: auth switch / more data until OK or ERR. */
-  Auth,
-  /** Any single packet. */
-  Single,
-}
-
-/** Counted packets: a positive number = that many definitions, EOF_MARK = one EOF packet. */
-const EOF_MARK = -1;
-const enum After { Rows, End, CursorCheck }
-
 interface Pending {
   ordinal: number;
   cmd: number;
@@ -157,35 +101,6 @@ function newDir(): Dir {
   return { held: null, remain: 0, cont: false, inMsg: false, endAfter: false, startMeta: null, pass: false };
 }
 
-/** Bytes used by a length-encoded integer starting with `first`. */
-function lenencSize(first: number): number {
-  if (first < 0xfb) return 1;
-  if (first === 0xfc) return 3;
-  if (first === 0xfd) return 4;
-  if (first === 0xfe) return 9;
-  return 1;
-}
-
-function readLenenc(b: Buffer, off: number): number {
-  const f = b[off];
-  if (f < 0xfb) return f;
-  if (f === 0xfc) return b.readUInt16LE(off + 1);
-  if (f === 0xfd) return b.readUIntLE(off + 1, 3);
-  if (f === 0xfe) return Number(b.readBigUInt64LE(off + 1));
-  return 0;
-}
-
-/** Status flags of an OK packet (header 0x00 or 0xFE) whose payload starts at `p`, `n` bytes seen. */
-function okStatus(b: Buffer, p: number, n: number): number {
-  let off = 1;
-  if (off >= n) return 0;
-  off += lenencSize(b[p + off]);
-  if (off >= n) return 0;
-  off += lenencSize(b[p + off]);
-  if (off + 2 > n) return 0;
-  return b.readUInt16LE(p + off);
-}
-
 class MysqlSession implements FramerSession {
   private phase = Phase.Greeting;
   /** Opaque passthrough (TLS, compression) for the rest of the connection. */
@@ -194,7 +109,6 @@ class MysqlSession implements FramerSession {
   private serverCaps = 0xffffffff;
   private clientCaps = 0;
   private clientCapsSeen = false;
-  private deprecateEof = false;
 
   private readonly c: Dir = newDir();
   private readonly s: Dir = newDir();
@@ -209,10 +123,8 @@ class MysqlSession implements FramerSession {
   /** The request whose packets the client is sending (for >16 MiB requests). */
   private current: Pending | null = null;
 
-  // Reply state of fifo[0].
-  private rs = RS.First;
-  private expect: number[] = [];
-  private after = After.Rows;
+  /** Where the reply to fifo[0] ends. */
+  private readonly reply = new MysqlReply();
 
   fromClient(chunk: Buffer): Segment[] {
     return this.feeder.feed(this.c, chunk, true);
@@ -289,7 +201,7 @@ class MysqlSession implements FramerSession {
         emit(buf.length, true);
         return;
       }
-      if (!client && d.inMsg && !d.cont && this.rs === RS.Rows) {
+      if (!client && d.inMsg && !d.cont && this.reply.inRows) {
         // Fast path through the rows of a result set: only a packet starting with 0xFE or 0xFF
         // (end of rows, error, progress), an empty or a 16 MiB packet needs a closer look.
         const head = this.fifo[0];
@@ -400,7 +312,7 @@ class MysqlSession implements FramerSession {
       if (len > 0 && b[p] === 0x00) {
         // The server's OK: the command phase starts after it.
         this.phase = Phase.Command;
-        this.deprecateEof = (this.clientCaps & this.serverCaps & CLIENT_DEPRECATE_EOF) !== 0;
+        this.reply.deprecateEof = (this.clientCaps & this.serverCaps & CLIENT_DEPRECATE_EOF) !== 0;
         if (this.clientCaps & this.serverCaps & (CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION)) this.rawAfterMessage = true;
       }
       this.startMessage(d, { passthrough: true }, true);
@@ -413,11 +325,11 @@ class MysqlSession implements FramerSession {
         this.startMessage(d, { passthrough: true }, true);
         return;
       }
-      this.initReply(head);
+      this.reply.start(head.cmd, head.cursor);
       this.startMessage(d, {}, false);
     }
     this.checkSeq(seq);
-    if (this.replyPacket(b, p, len, n)) {
+    if (this.reply.packet(b, p, len, n)) {
       d.endAfter = true;
       this.fifo.shift();
     }
@@ -443,114 +355,8 @@ class MysqlSession implements FramerSession {
     if (off + 2 <= p + n) caps |= b.readUInt16LE(off) << 16;
     this.serverCaps = caps >>> 0;
   }
-
-  private initReply(head: Pending): void {
-    this.expect = [];
-    switch (head.cmd) {
-      case COM_QUERY:
-      case COM_PROCESS_INFO:
-      case COM_STMT_EXECUTE:
-      case COM_STMT_BULK_EXECUTE:
-        this.rs = RS.First;
-        break;
-      case COM_STMT_PREPARE:
-        this.rs = RS.Prepare;
-        break;
-      case COM_STMT_FETCH:
-        this.rs = RS.Rows;
-        break;
-      case COM_FIELD_LIST:
-        this.rs = RS.Fields;
-        break;
-      case COM_CHANGE_USER:
-        this.rs = RS.Auth;
-        break;
-      default:
-        this.rs = RS.Single;
-    }
-  }
-
-  /** Feeds one logical packet of a reply; returns true when it is the reply's last. */
-  private replyPacket(b: Buffer, p: number, len: number, n: number): boolean {
-    const first = len > 0 ? b[p] : -1;
-    const terminator = first === 0xfe && len < MAX_PAYLOAD;
-    // MariaDB progress report (an ERR-shaped packet with code 0xFFFF): the reply goes on.
-    if (first === 0xff && n >= 3 && b.readUInt16LE(p + 1) === 0xffff) return false;
-    switch (this.rs) {
-      case RS.Single:
-        return true;
-      case RS.Auth:
-        return first === 0x00 || first === 0xff;
-      case RS.Fields:
-        return terminator || first === 0xff;
-      case RS.Prepare: {
-        if (first === 0xff) return true;
-        if (first !== 0x00 || n < 9) throw new FramingError('mysql: unexpected COM_STMT_PREPARE reply');
-        const cols = b.readUInt16LE(p + 5);
-        const params = b.readUInt16LE(p + 7);
-        const metadata = n > 12 ? b[p + 12] !== 0 : true;
-        if (metadata) {
-          if (params) this.expect.push(params, ...(this.deprecateEof ? [] : [EOF_MARK]));
-          if (cols) this.expect.push(cols, ...(this.deprecateEof ? [] : [EOF_MARK]));
-        }
-        if (!this.expect.length) return true;
-        this.rs = RS.Counted;
-        this.after = After.End;
-        return false;
-      }
-      case RS.First: {
-        if (first === 0xff) return true;
-        if (first === 0x00 || first === 0xfe) {
-          const status = first === 0xfe && !this.deprecateEof ? (n >= 5 ? b.readUInt16LE(p + 3) : 0) : okStatus(b, p, n);
-          return !(status & SERVER_MORE_RESULTS_EXISTS);
-        }
-        if (first === 0xfb) return false; // LOCAL INFILE: the client sends the file, then an OK/ERR follows
-        if (first < 0) throw new FramingError('mysql: empty reply packet');
-        // A result set: column count, optionally followed by a "metadata follows" byte.
-        const size = lenencSize(first);
-        if (size > n) throw new FramingError('mysql: bad column count');
-        const cols = readLenenc(b, p);
-        if (cols === 0) throw new FramingError('mysql: bad column count');
-        const metadata = len > size ? b[p + size] !== 0 : true;
-        if (metadata) this.expect.push(cols);
-        if (!this.deprecateEof) this.expect.push(EOF_MARK);
-        const head = this.fifo[0];
-        this.after = head?.cursor ? After.CursorCheck : After.Rows;
-        this.rs = this.expect.length ? RS.Counted : RS.Rows;
-        return false;
-      }
-      case RS.Counted: {
-        const top = this.expect[0];
-        if (top === EOF_MARK) {
-          if (!terminator) throw new FramingError('mysql: expected an EOF packet after definitions');
-          this.expect.shift();
-          if (!this.expect.length && this.after === After.CursorCheck) {
-            const status = n >= 5 ? b.readUInt16LE(p + 3) : 0;
-            if (status & SERVER_STATUS_CURSOR_EXISTS) return true;
-          }
-        } else {
-          if (first === 0xff && this.after === After.End) return true;
-          if (top > 1) this.expect[0] = top - 1;
-          else this.expect.shift();
-        }
-        if (this.expect.length) return false;
-        if (this.after === After.End) return true;
-        this.rs = RS.Rows;
-        return false;
-      }
-      case RS.Rows: {
-        if (first === 0xff) return true;
-        if (!terminator) return false;
-        const status = this.deprecateEof ? okStatus(b, p, n) : (n >= 5 ? b.readUInt16LE(p + 3) : 0);
-        if (status & SERVER_MORE_RESULTS_EXISTS) {
-          this.rs = RS.First;
-          return false;
-        }
-        return true;
-      }
-    }
-  }
 }
+
 
 export const mysql: Protocol = {
   name: 'mysql',

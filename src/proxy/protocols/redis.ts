@@ -124,23 +124,26 @@ function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0b || c === 0x0c || c === CR || c === LF;
 }
 
-/** The first `max` words of an inline command line, quotes stripped (as sdssplitargs reads it). */
-function inlineWords(buf: Buffer, start: number, end: number, max: number): Array<[number, number]> {
-  const words: Array<[number, number]> = [];
+/**
+ * The first `max` words of an inline command line, quotes stripped (as sdssplitargs reads it),
+ * as start, end offsets in pairs.
+ */
+function inlineWords(buf: Buffer, start: number, end: number, max: number, words: number[]): number[] {
+  words.length = 0;
   let i = start;
-  while (words.length < max) {
+  while (words.length < max * 2) {
     while (i < end && isSpace(buf[i])) i++;
     if (i >= end) break;
     const q = buf[i];
     if (q === 0x22 || q === 0x27) {
       const close = buf.indexOf(q, i + 1);
       const stop = close < 0 || close > end ? end : close;
-      words.push([i + 1, stop]);
+      words.push(i + 1, stop);
       i = stop + 1;
     } else {
       const s = i;
       while (i < end && !isSpace(buf[i])) i++;
-      words.push([s, i]);
+      words.push(s, i);
     }
   }
   return words;
@@ -151,8 +154,8 @@ interface Head {
   end: number;
   /** Element count; 0 or less for an empty multi-bulk. */
   count: number;
-  /** Offsets of the arguments read in full. */
-  args: Array<[number, number]>;
+  /** Start and end offsets of the arguments read in full, in pairs. */
+  args: number[];
   /** Bulk strings not read yet (the one in progress included). */
   argsLeft: number;
   /** Bytes left of the bulk in progress (its CRLF included), 0 when a `$` line comes next. */
@@ -171,6 +174,8 @@ class RedisSession implements FramerSession {
   private curNoReply = false;
   private curAfter: After = After.Normal;
   private nextOrdinal = 0;
+  /** parseHead's answer, reused: nothing keeps it past the request it describes. */
+  private readonly head: Head = { end: 0, count: 0, args: [], argsLeft: 0, bulkLeft: 0 };
 
   // ---- server side
   private sHeld: Buffer | null = null;
@@ -237,7 +242,7 @@ class RedisSession implements FramerSession {
             if (n - pos > MAX_HEAD_BYTES) throw new FramingError(`redis inline command longer than ${MAX_HEAD_BYTES} bytes`);
             break;
           }
-          const words = inlineWords(buf, pos, lf, HEAD_ARGS);
+          const words = inlineWords(buf, pos, lf, HEAD_ARGS, this.head.args);
           const end = lf + 1;
           if (words.length === 0) {
             out.push(pass(buf.subarray(pos, end)));
@@ -293,9 +298,12 @@ class RedisSession implements FramerSession {
     const count = lengthLine(buf, start + 1, lf);
     if (count === undefined || count > MAX_MULTIBULK) throw new FramingError('redis: invalid multi-bulk length');
     let p = lf + 1;
-    const args: Array<[number, number]> = [];
-    if (count <= 0) return { end: p, count, args, argsLeft: 0, bulkLeft: 0 };
-    const want = Math.min(count, HEAD_ARGS);
+    const head = this.head;
+    const args = head.args;
+    args.length = 0;
+    head.count = count;
+    if (count <= 0) return this.headEnds(p, 0, 0);
+    const want = Math.min(count, HEAD_ARGS) * 2;
     while (args.length < want) {
       if (p >= n) return null;
       if (buf[p] !== DOLLAR) throw new FramingError(`redis: expected '$' in a multi-bulk request, got byte ${buf[p]}`);
@@ -310,25 +318,32 @@ class RedisSession implements FramerSession {
       if (len > HEAD_ARG_MAX) {
         if (args.length === 0) throw new FramingError(`redis: command name longer than ${HEAD_ARG_MAX} bytes`);
         // A big value: the head ends before it and the value streams.
-        return { end: data, count, args, argsLeft: count - args.length, bulkLeft: len + 2 };
+        return this.headEnds(data, count - args.length / 2, len + 2);
       }
       if (data + len + 2 > n) return null;
-      args.push([data, data + len]);
+      args.push(data, data + len);
       p = data + len + 2;
     }
-    return { end: p, count, args, argsLeft: count - args.length, bulkLeft: 0 };
+    return this.headEnds(p, count - args.length / 2, 0);
+  }
+
+  private headEnds(end: number, argsLeft: number, bulkLeft: number): Head {
+    const head = this.head;
+    head.end = end;
+    head.argsLeft = argsLeft;
+    head.bulkLeft = bulkLeft;
+    return head;
   }
 
   /** Name the request from its first words, decide what its reply looks like, queue it. */
-  private beginRequest(buf: Buffer, words: Array<[number, number]>): void {
-    const [s, e] = words[0];
-    const label = labelOf(buf, s, e);
+  private beginRequest(buf: Buffer, words: readonly number[]): void {
+    const label = labelOf(buf, words[0], words[1]);
     let after = After.Normal;
     if (SWITCH_AFTER_REPLY.has(label)) after = After.ReplyThenRaw;
     else if (SWITCH_NOW.has(label)) after = After.RawNow;
-    else if (label === 'CLIENT' && words.length >= 3) {
-      const sub = labelOf(buf, words[1][0], words[1][1]);
-      const mode = labelOf(buf, words[2][0], words[2][1]);
+    else if (label === 'CLIENT' && words.length >= 6) {
+      const sub = labelOf(buf, words[2], words[3]);
+      const mode = labelOf(buf, words[4], words[5]);
       if (sub === 'REPLY' && (mode === 'OFF' || mode === 'SKIP')) {
         throw new FramingError(`redis: CLIENT REPLY ${mode} makes replies stop matching requests`);
       }
@@ -606,6 +621,9 @@ const errorKinds: Record<string, ErrorKind> = Object.fromEntries(
   Object.entries(ERRORS).map(([k, v]) => [k, { description: v.description, fatal: v.fatal }]),
 );
 
+/** Each kind's reply when no message is given, made once: a 10 % error mix draws one per ten exchanges. */
+const DEFAULT_REPLIES = new Map(Object.entries(ERRORS).filter(([k]) => k !== 'ERR').map(([k, e]) => [k, Buffer.from(`-${e.line}\r\n`, 'utf8')]));
+
 export const redis: Protocol = {
   name: 'redis',
   framesReplies: true,
@@ -617,6 +635,7 @@ export const redis: Protocol = {
     // SYNC/PSYNC get no framed reply (noReply): the client expects nothing from us.
     if (SWITCH_NOW.has(label)) return { bytes: EMPTY, close: false };
     const e = ERRORS[kind] ?? ERRORS.LOADING;
+    if (ctx.message === undefined && kind !== 'ERR') return { bytes: DEFAULT_REPLIES.get(kind) ?? DEFAULT_REPLIES.get('LOADING')!, close: false };
     const word = kind === 'ERR' ? 'ERR' : e.line.split(' ')[0];
     const line = ctx.message !== undefined ? `${word} ${oneLine(ctx.message)}` : kind === 'ERR' ? `ERR injected error on '${label || '?'}' (marteau-tui)` : e.line;
     return { bytes: Buffer.from(`-${line}\r\n`, 'utf8'), close: false };

@@ -91,13 +91,21 @@ export interface ClockOffset {
 }
 
 /**
- * Cristian's estimate from the ping with the shortest round trip (the least queueing): the agent
- * read its clock halfway through it, give or take half the round trip.
+ * From the ping with the shortest round trip (the least queueing): the agent read its clock
+ * somewhere between sending and receiving, so its offset lies within half that round trip of
+ * Cristian's midpoint estimate. The offset kept is the smallest one in that interval: clocks that
+ * agree within the measurement (one machine, NTP-synced nodes) are left alone, since a shift by
+ * the midpoint's error would move short requests off the faults they met; a clock that is
+ * really off is brought to within half a round trip.
  */
 export function clockOffset(samples: readonly PingSample[]): ClockOffset | undefined {
   let best: PingSample | undefined;
   for (const s of samples) if (!best || s.received - s.sent < best.received - best.sent) best = s;
-  return best && { offsetMs: best.at - (best.sent + best.received) / 2, roundTripMs: best.received - best.sent };
+  if (!best) return undefined;
+  const roundTripMs = best.received - best.sent;
+  const mid = best.at - (best.sent + best.received) / 2;
+  const shift = Math.max(0, Math.abs(mid) - roundTripMs / 2);
+  return { offsetMs: shift === 0 ? 0 : Math.sign(mid) * shift, roundTripMs };
 }
 
 /** Check a job file's shape (the engine wrote it, but maybe another version did). */

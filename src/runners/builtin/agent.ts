@@ -66,7 +66,7 @@ async function main(args: string[]): Promise<number> {
   }
   const wait = startAt - now();
   if (wait > 0) await sleep(Math.min(wait, MAX_START_WAIT_MS), stop.signal);
-  else if (wait < -100) say(`warning: started ${(-wait / 1000).toFixed(1)}s after the common start (slow node or clocks apart): this node's cycles begin later than the others'`);
+  else if (wait < -100) say(`warning: started ${(-wait / 1000).toFixed(1)}s after the common start (slow node): this node's cycles begin later than the others'`);
 
   const results = new RunResults(benchRunInfo(job.config, { name: job.name, start: Date.now(), node: job.node, meta: { ...job.meta, [SHARE_META]: `${job.share.index}/${job.share.of}` }, version: `marteau-tui ${version}` }));
   const writer = new FunkloadXmlWriter(job.output, results.info);
@@ -76,7 +76,11 @@ async function main(args: string[]): Promise<number> {
       signal: stop.signal,
       share: job.share,
       onLog: say,
-      onProgress: (progress) => say(agentLine({ type: 'progress', progress })),
+      onProgress: (progress) => {
+        // Every second the file is whole up to now: a killed agent loses at most its last second.
+        writer.flush();
+        say(agentLine({ type: 'progress', progress }));
+      },
       ...xmlRecorder(writer, results),
     });
   } finally {

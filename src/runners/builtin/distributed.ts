@@ -65,6 +65,8 @@ interface NodeRun {
   /** This node's files in the job's result directory. */
   localDir: string;
   link: AgentLink;
+  /** Lost mid-run: when, why, and whether the node can still be reached (to fetch its file). */
+  lost?: { at: number; reason: string; unreachable?: boolean };
   progress?: BenchProgress;
   done?: { requests: number; errors: number; tests: number; aborted: boolean };
   result?: RunResult;
@@ -203,6 +205,7 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
       // Settled as they end, so that a node lost while others are awaited is no unhandled rejection.
       const running = Promise.allSettled(runs.map((r) => runAgent(ctx, r, signal, () => stop.abort())));
       let notStarted: unknown;
+      let loadStarted = false;
       try {
         // Every node starts its bench at the same instant, measured once all agents are loaded.
         await Promise.all(runs.map((r) => r.link.ready(READY_TIMEOUT_MS).catch(agentFailure(r))));
@@ -215,8 +218,9 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
           ctx.log(`clock ${c.offsetMs < 0 ? '-' : '+'}${Math.abs(c.offsetMs).toFixed(1)} ms from the engine's (round trip ${c.roundTripMs.toFixed(1)} ms)`, { node: r.node.name, stream: 'engine' });
           r.link.start(startAt);
         }
-        ctx.log(`all ${runs.length} agents ready: the load starts in ${delay} ms (slowest round trip ${slowest.toFixed(1)} ms)`, { stream: 'engine' });
+        ctx.log(`agents ready on ${runs.length} node(s): the load starts in ${delay} ms (slowest round trip ${slowest.toFixed(1)} ms)`, { stream: 'engine' });
         started = setTimeout(() => options.onStart?.(), Math.max(0, startAt - now()));
+        loadStarted = true;
       } catch (e) {
         notStarted = e;
         stop.abort();
@@ -230,11 +234,15 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
       const ended = await running;
       ended.forEach((e, i) => e.status === 'rejected' && e.reason instanceof NodeError && lost.add(runs[i].node.name));
       const crashed = ended.find((e): e is PromiseRejectedResult => e.status === 'rejected');
-      if (crashed) throw crashed.reason;
       const bad = runs.find((r) => !r.result?.cancelled && r.result?.exitCode !== 0);
-      if (bad && !options.signal?.aborted) {
-        const why = bad.result?.exitCode === AGENT_BAD_JOB ? 'refused its job file' : bad.result?.exitCode === null ? `was killed by ${bad.result.signal}` : `exited with ${bad.result?.exitCode}`;
-        throw new AgentError(bad.node.name, `the builtin agent ${why}${bad.stderr.length ? `: ${bad.stderr.slice(-3).join(' / ')}` : ''}`, 'infrastructure');
+      if (loadStarted) {
+        // Lost mid-run: what every node recorded is kept (a lost node's until it was lost, when
+        // its file can still be fetched), and the reports say which node was lost and when.
+        for (const r of runs) if (r.lost) options.results.nodeLost(r.node.name, r.lost.at, r.lost.reason);
+      } else if (crashed) {
+        throw crashed.reason;
+      } else if (bad && !options.signal?.aborted) {
+        throw new AgentError(bad.node.name, agentEnd(bad), 'infrastructure');
       }
       if (notStarted && !options.signal?.aborted) throw notStarted;
       if (notStarted) return;
@@ -253,6 +261,12 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
       await Promise.all(ctx.nodes.filter((n) => !lost.has(n.name)).map((n) => cleanupStage(ctx, n)));
     }
   };
+}
+
+/** How an agent that failed ended, from its exit and its last stderr lines. */
+function agentEnd(r: NodeRun): string {
+  const why = r.result?.exitCode === AGENT_BAD_JOB ? 'refused its job file' : r.result?.exitCode === null ? `was killed by ${r.result.signal}` : `exited with ${r.result?.exitCode}`;
+  return `the builtin agent ${why}${r.stderr.length ? `: ${r.stderr.slice(-3).join(' / ')}` : ''}`;
 }
 
 /** A node's agent that could not be readied or synchronized: the job fails naming it. */
@@ -280,9 +294,13 @@ async function runAgent(ctx: RunnerContext, r: NodeRun, signal: AbortSignal, fai
         else if (m.type === 'done') r.done = m;
       },
     });
-    if (r.result.exitCode !== 0 && !r.result.cancelled) failAll();
+    if (r.result.exitCode !== 0 && !r.result.cancelled) {
+      r.lost = { at: Date.now(), reason: agentEnd(r) };
+      failAll();
+    }
   } catch (e) {
     if (e instanceof NodeError) ctx.nodeFailed(r.node.name, e.message);
+    r.lost = { at: Date.now(), reason: (e as Error).message, unreachable: e instanceof NodeError };
     failAll();
     throw e;
   } finally {
@@ -294,9 +312,12 @@ async function runAgent(ctx: RunnerContext, r: NodeRun, signal: AbortSignal, fai
 async function merge(ctx: RunnerContext, runs: NodeRun[], config: BuiltinConfig, options: BenchOptions & { results: RunResults }): Promise<void> {
   const windows = new Map<number, { start: number; end: number }>();
   const total = (cycle: number) => config.cycles[cycle] ?? 0;
-  for (const r of runs) {
+  const reachable = runs.filter((r) => !r.lost?.unreachable);
+  for (const r of runs) if (r.lost?.unreachable) ctx.log('node lost: its samples stayed on the node', { node: r.node.name, stream: 'engine', level: 'warn' });
+  // All files at once: one node's transfer need not wait for another's.
+  await Promise.all(reachable.map((r) => (r.node.kind === 'local' ? undefined : r.node.executor.get(path.posix.join(r.dir, RESULT_FILE), path.join(r.localDir, RESULT_FILE)))));
+  for (const r of reachable) {
     const file = path.join(r.localDir, RESULT_FILE);
-    if (r.node.kind !== 'local') await r.node.executor.get(path.posix.join(r.dir, RESULT_FILE), file);
     const read = await readFunkloadXml(file, {
       sink: {
         request: (s) => {
