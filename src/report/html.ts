@@ -6,7 +6,9 @@
  * proxy fault timeline drawn under the same time axis.
  */
 import { attributionLine, OUTCOME_CLASSES, recoveryText, type Measures, type WindowMeasure } from '../runners/measures/index.js';
-import { apdexRating, type CycleSummary, type ProxyTimelineEvent, type RunSummary } from '../runners/results.js';
+import { apdexRating } from '../runners/formulas.js';
+import type { ProxyTimelineEvent, RunSummary } from '../runners/results.js';
+import type { CycleSummary } from '../runners/summary.js';
 import { formatValue, verdictWord, type ThresholdResult } from '../runners/thresholds.js';
 import { MATRIX_CSS, matrixSection, type Matrix } from './matrix.js';
 import { barChart, esc, lineChart, makeScale, niceTicks, PAD, WIDTH, type Band, type Marker } from './svg.js';

@@ -12,16 +12,8 @@
  */
 import { closeSync, createReadStream, openSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
-import {
-  DEFAULT_APDEX_T,
-  newRunInfo,
-  RunResults,
-  type Outcome,
-  type ProxyTimelineEvent,
-  type RequestSample,
-  type RunInfo,
-  type TestSample,
-} from './results.js';
+import { DEFAULT_APDEX_T, newRunInfo, RunResults, type ProxyTimelineEvent, type RunInfo } from './results.js';
+import type { Outcome, RequestSample, TestSample } from './samples.js';
 
 // ---------------------------------------------------------------------------------------------
 // Formatting helpers (pure), mirroring the Python 2 writer

@@ -18,7 +18,8 @@
  */
 import { z } from 'zod';
 import { recoveryText, type WindowMeasure } from './measures/index.js';
-import type { CycleSummary, RunSummary } from './results.js';
+import type { RunSummary } from './results.js';
+import type { CycleSummary } from './summary.js';
 
 export type Op = '<' | '<=' | '>' | '>=' | '==' | '!=';
 /** `window`: judged on each fault window (all of them, or those of one name). */

@@ -13,7 +13,8 @@ import { startLoadApp, type LoadApp } from '../../fixtures/load/app.js';
 import { startProxy, type Proxy } from '../../src/proxy/proxy.js';
 import { writeReports } from '../../src/report/index.js';
 import { builtinConfigSchema, runBench } from '../../src/runners/builtin/index.js';
-import { FaultAggregator, newRunInfo, RunResults, type RunSummary } from '../../src/runners/results.js';
+import { FaultAggregator } from '../../src/runners/fault-aggregator.js';
+import { newRunInfo, RunResults, type RunSummary } from '../../src/runners/results.js';
 import { evaluateThresholds, parseThresholds } from '../../src/runners/thresholds.js';
 import { haveServer } from '../helpers/servers.js';
 

@@ -21,7 +21,8 @@ import {
   zonelessStart,
   type XmlElement,
 } from '../../src/runners/funkload-xml.js';
-import { newRunInfo, RunResults, type RequestSample, type TestSample } from '../../src/runners/results.js';
+import { newRunInfo, RunResults } from '../../src/runners/results.js';
+import type { RequestSample, TestSample } from '../../src/runners/samples.js';
 
 const real = (name: string) => new URL(`../../fixtures/funkload/real/${name}`, import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'marteau-fl-'));

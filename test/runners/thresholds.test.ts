@@ -1,6 +1,7 @@
 /** Threshold expressions: parsing (incl. bad ones, with their path) and evaluation. */
 import { describe, expect, it } from 'vitest';
-import { newRunInfo, RunResults, type RequestSample } from '../../src/runners/results.js';
+import { newRunInfo, RunResults } from '../../src/runners/results.js';
+import type { RequestSample } from '../../src/runners/samples.js';
 import {
   evaluateThresholds,
   parseThreshold,
