@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { steadyVerdict, type SweepPlan } from '../../config/sweep.js';
 import type { TimelineEvent } from '../../core/events.js';
 import type { ReportFiles } from '../../report/index.js';
-import { FunkloadXmlWriter } from '../funkload-xml.js';
+import { FunkloadXmlWriter } from '../funkload-writer.js';
 import { reportResults, type JobReport } from '../job-report.js';
 import { faultWindows, type RecoveryOptions } from '../measures/index.js';
 import { recordProxies, serviceEvents, type ProxyEventSource } from '../proxy-timeline.js';
