@@ -13,7 +13,8 @@
  * Units: times are epoch milliseconds, durations milliseconds (floats). Histograms hold µs.
  */
 import { NodeTally, type NodeSummary } from './nodes.js';
-import { AttributionTracker, computeMeasures, DEFAULT_RECOVERY, MeasureSeries, outcomeKey, type FaultWindow, type Measures, type RecoveryOptions } from './measures/index.js';
+import { DEFAULT_RECOVERY, type RecoveryOptions } from '../config/recovery.js';
+import { AttributionTracker, computeMeasures, MeasureSeries, outcomeKey, type FaultWindow, type Measures } from './measures/index.js';
 import type { OutcomeKey } from './measures/series.js';
 import { CycleStats, errorKind, countError, MAX_ERROR_SAMPLES } from './cycle-stats.js';
 import { latencyStats } from './formulas.js';

@@ -15,7 +15,8 @@ import { writeReports } from '../../src/report/index.js';
 import { builtinConfigSchema, runBench } from '../../src/runners/builtin/index.js';
 import { FaultAggregator } from '../../src/runners/fault-aggregator.js';
 import { newRunInfo, RunResults, type RunSummary } from '../../src/runners/results.js';
-import { evaluateThresholds, parseThresholds } from '../../src/runners/thresholds.js';
+import { parseThresholds } from '../../src/config/thresholds.js';
+import { evaluateThresholds } from '../../src/runners/thresholds.js';
 import { haveServer } from '../helpers/servers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
