@@ -11,6 +11,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NodeError, TransferError, type RunResult } from '../../exec/executor.js';
+import { LocalExecutor } from '../../exec/local.js';
 import { shareOf, sleep } from '../builtin/bench.js';
 import { checkThresholds, reportOutcome, reportResults } from '../job-report.js';
 import { ChaosCapture } from '../chaos-capture.js';
@@ -20,7 +21,8 @@ import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../runner.js
 import { cleanupStage, nodeEnv, stageProject } from '../staging.js';
 import { parseThresholds } from '../thresholds.js';
 import { checkLocustConfig, locustConfigSchema, locustSettings, type LocustSettings } from './config.js';
-import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseProgressLine, parseStatsCsv, tickDurations, tickSamples, type LocustProgressLine } from './csv.js';
+import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseProgressLine, parseStatsCsv, tickDurations, tickNodes, tickSamples, type LocustProgressLine } from './csv.js';
+import { freePort, masterArgs, workerArgs } from './distributed.js';
 import { PLUGIN_FILE, PLUGIN_SOURCE } from './plugin.js';
 import { locustStartupError } from './startup.js';
 
@@ -31,6 +33,8 @@ const HELD_LINES = 1000;
 /** A progress tick closer than this to the previous one is merged into it (seconds). */
 const SHORT_TICK_S = 0.5;
 const CSV_KINDS = ['stats', 'failures', 'exceptions'] as const;
+/** How long a worker may take to quit after its master ended before it is stopped. */
+const WORKER_GRACE_MS = 10_000;
 
 export const locustRunner: Runner = {
   name: 'locust',
@@ -176,7 +180,6 @@ async function runCycle(
   chaos: ChaosCapture,
 ): Promise<string[]> {
   const users = s.cycles[ci];
-  const shares = runs.map((_, i) => shareOf(users, { index: i, of: runs.length }));
   const live = new Map<string, Live>();
   const report = () => {
     let total: Live = { users: 0, rps: 0, requests: 0, failures: 0 };
@@ -186,58 +189,75 @@ async function runCycle(
   ctx.progress({ cycle: ci, cycles: s.cycles.length, users: 0, message: `cycle ${ci + 1}/${s.cycles.length}: starting ${users} users` });
   const window = { start: Infinity, end: -Infinity };
   const cycle: LocustCycleRecord = { cycle: ci, cvus: users, files: [], seconds: [], samples: [] };
-  const active = runs.map((r, i) => ({ r, share: shares[i] })).filter((x) => x.share > 0);
-  const split = active.length > 1 ? ` (${active.map((a) => `${a.share} on ${a.r.node.name}`).join(', ')})` : '';
-  ctx.log(`Cycle #${ci} with ${users} virtual users${split}`);
-  await Promise.all(
-    active.map(async ({ r, share }) => {
-      const rate = s.spawnRate === 'all' ? share : (s.spawnRate * share) / users;
-      let recordingSince: number | undefined;
-      let lastTick = 0;
-      let lastSecond: LocustCycleRecord['seconds'][number] | undefined;
-      const onProgress = (p: LocustProgressLine) => {
-        if (p.kind === 'recording') {
-          recordingSince = lastTick = p.t;
-          window.start = Math.min(window.start, p.t * 1000);
-          // The first cycle's recording starts the chaos clock (the engine's too).
-          chaos.started();
-          ctx.loadStarted();
-        } else if (p.kind === 'tick') {
-          const since = lastTick || p.t - 1;
-          lastTick = p.t;
-          // The tick at the end of a cycle covers a fraction of a second: it joins the one before,
-          // rather than showing as a dip in req/s.
-          const short = p.t - since < SHORT_TICK_S;
-          const previous = live.get(r.node.name);
-          live.set(r.node.name, { users: p.users, rps: short && previous ? previous.rps : p.new / Math.max(SHORT_TICK_S, p.t - since), requests: p.requests, failures: p.failures });
-          // Ticks of the ramp-up are progress only: the cycle records from the last user's start.
-          if (recordingSince !== undefined) {
-            const durations = tickDurations(p.times);
-            if (short && lastSecond) {
-              lastSecond[1] += p.new_failures;
-              lastSecond[2].push(...durations);
-            } else {
-              lastSecond = [((since + p.t) / 2) * 1000, p.new_failures, durations];
-              cycle.seconds.push(lastSecond);
-            }
+  /** Each worker node's users in a distributed run, as Locust split them. */
+  const split = new Map<string, number>();
+  /** The progress of one Locust process that prints the plugin's lines. */
+  const progressOf = (key: string) => {
+    let recordingSince: number | undefined;
+    let lastTick = 0;
+    let lastSecond: LocustCycleRecord['seconds'][number] | undefined;
+    const onProgress = (p: LocustProgressLine) => {
+      if (p.kind === 'recording') {
+        recordingSince = lastTick = p.t;
+        window.start = Math.min(window.start, p.t * 1000);
+        // The first cycle's recording starts the chaos clock (the engine's too).
+        chaos.started();
+        ctx.loadStarted();
+      } else if (p.kind === 'tick') {
+        const since = lastTick || p.t - 1;
+        lastTick = p.t;
+        // The tick at the end of a cycle covers a fraction of a second: it joins the one before,
+        // rather than showing as a dip in req/s.
+        const short = p.t - since < SHORT_TICK_S;
+        const previous = live.get(key);
+        live.set(key, { users: p.users, rps: short && previous ? previous.rps : p.new / Math.max(SHORT_TICK_S, p.t - since), requests: p.requests, failures: p.failures });
+        // Ticks of the ramp-up are progress only: the cycle records from the last user's start.
+        if (recordingSince !== undefined) {
+          const durations = tickDurations(p.times);
+          if (short && lastSecond) {
+            lastSecond[1] += p.new_failures;
+            lastSecond[2].push(...durations);
+          } else {
+            lastSecond = [((since + p.t) / 2) * 1000, p.new_failures, durations];
+            cycle.seconds.push(lastSecond);
           }
-          // Ramp-up requests too: a fault may hit them, and the series begins at the load start anyway.
-          cycle.samples!.push(...tickSamples(p.samples));
-          chaos.flush();
-          report();
-        } else window.end = Math.max(window.end, p.t * 1000);
-      };
-      const result = await runNode(ctx, s, r, ci, share, rate, stop.signal, onProgress);
-      if (result.cancelled || stop.signal.aborted) return;
-      if (recordingSince === undefined || result.exitCode !== 0) {
-        r.error = startupFailure(result, r, s, recordingSince !== undefined);
-        throw r.error;
-      }
-    }),
-  ).catch((e: Error) => {
-    stop.abort();
-    throw e;
-  });
+        }
+        // Ramp-up requests too: a fault may hit them, and the series begins at the load start anyway.
+        cycle.samples!.push(...tickSamples(p.samples));
+        // A worker reports 0 users once stopped: the split is what it ran with.
+        for (const [node, n] of tickNodes(p.nodes)) if (n > 0) split.set(node, n);
+        chaos.flush();
+        report();
+      } else window.end = Math.max(window.end, p.t * 1000);
+    };
+    return { onProgress, started: () => recordingSince !== undefined };
+  };
+  const sources: { r: NodeRun; share: number }[] = [];
+  if (runs.length > 1) {
+    ctx.log(`Cycle #${ci} with ${users} virtual users (Locust distributed: a master and ${runs.length} workers, ${runs.map((r) => r.node.name).join(', ')})`);
+    const master = await runDistributed(ctx, s, runs, ci, stop, progressOf('master'));
+    sources.push({ r: master, share: users });
+  } else {
+    const shares = runs.map((_, i) => shareOf(users, { index: i, of: runs.length }));
+    const active = runs.map((r, i) => ({ r, share: shares[i] })).filter((x) => x.share > 0);
+    ctx.log(`Cycle #${ci} with ${users} virtual users`);
+    await Promise.all(
+      active.map(async ({ r, share }) => {
+        const rate = s.spawnRate === 'all' ? share : (s.spawnRate * share) / users;
+        const progress = progressOf(r.node.name);
+        const result = await runNode(ctx, r, ci, [...headlessArgs(s, share, rate), ...hostArgs(s)], stop.signal, progress.onProgress);
+        if (result.cancelled || stop.signal.aborted) return;
+        if (!progress.started() || result.exitCode !== 0) {
+          r.error = startupFailure(result, r, s, progress.started());
+          throw r.error;
+        }
+      }),
+    ).catch((e: Error) => {
+      stop.abort();
+      throw e;
+    });
+    sources.push(...active);
+  }
   // A cancelled Locust still writes its CSVs (SIGTERM runs its shutdown): keep what was measured.
   const aborted = stop.signal.aborted;
   if (Number.isFinite(window.start)) cycle.start = window.start;
@@ -245,7 +265,7 @@ async function runCycle(
   record.cycles.push(cycle);
   const written: string[] = [];
   const totals = { requests: 0, failures: 0 };
-  for (const { r, share } of active) {
+  for (const { r, share } of sources) {
     try {
       const files = await fetchCsv(r, ci);
       // Read now, so that a file Locust got wrong fails this cycle, not the report.
@@ -261,9 +281,11 @@ async function runCycle(
       if (aborted) continue; // stopped before it wrote them: nothing more to keep from this node
       throw e;
     }
-    if (!aborted) ctx.log(`cycle ${ci + 1}: ${share} user(s) done`, { node: r.node.name, stream: 'engine' });
+    if (!aborted && !split.size) ctx.log(`cycle ${ci + 1}: ${share} user(s) done`, { node: r.node.name, stream: 'engine' });
   }
   if (!aborted) {
+    // Locust's own split: each worker's users as it last reported them to the master.
+    for (const [node, n] of [...split].sort()) ctx.log(`cycle ${ci + 1}: ${n} user(s) done`, { node, stream: 'engine' });
     // Rates over the configured duration, as in the report: each node records that long, but
     // nodes need not start at the same second (Locust's start time varies).
     const failed = totals.requests ? (100 * totals.failures) / totals.requests : 0;
@@ -272,43 +294,101 @@ async function runCycle(
   return written;
 }
 
-async function runNode(
-  ctx: RunnerContext,
-  s: LocustSettings,
-  r: NodeRun,
-  ci: number,
-  share: number,
-  rate: number,
-  signal: AbortSignal,
-  onProgress: (p: LocustProgressLine) => void,
-): Promise<RunResult & { stderr: string[] }> {
-  const join = r.node.kind === 'local' ? path.join : path.posix.join;
-  const stderr: string[] = [];
-  // Locust's output before the load starts is held back: when the locustfile does not start,
-  // the user gets one line (file:line and the error), and the traceback goes to a file.
-  let held: { line: string; stream: 'stdout' | 'stderr' }[] | undefined = [];
-  const release = () => {
-    for (const h of held ?? []) ctx.log(h.line, { node: r.node.name, stream: h.stream });
-    held = undefined;
-  };
-  const argv = [
-    'locust',
-    '-f',
-    `${s.locustfile},${join(r.work, PLUGIN_FILE)}`,
+/** A headless run of `users` users started at `rate` per second, stopped by the plugin (or -t). */
+function headlessArgs(s: LocustSettings, users: number, rate: number): string[] {
+  return [
     '--headless',
     '--users',
-    String(share),
+    String(users),
     '--spawn-rate',
     String(rate),
     '--run-time',
-    `${Math.ceil(share / rate + s.durationS) + RUN_TIME_MARGIN_S}s`,
+    `${Math.ceil(users / rate + s.durationS) + RUN_TIME_MARGIN_S}s`,
     '--reset-stats',
     '--only-summary',
     // Failed requests are results, not a failed run: a non-zero exit is Locust itself failing.
     '--exit-code-on-error',
     '0',
-    ...(s.host ? ['--host', s.host] : []),
   ];
+}
+
+const hostArgs = (s: LocustSettings) => (s.host ? ['--host', s.host] : []);
+
+/**
+ * One cycle in Locust's distributed mode: the master here, a worker on each node. Locust splits
+ * the users, merges the stats and stops the workers; a worker that ends before the master did
+ * (lost node, crash) stops the master and fails the cycle. Returns the master's run, whose
+ * CSV files are the cycle's.
+ */
+async function runDistributed(
+  ctx: RunnerContext,
+  s: LocustSettings,
+  runs: NodeRun[],
+  ci: number,
+  stop: AbortController,
+  progress: { onProgress: (p: LocustProgressLine) => void; started: () => boolean },
+): Promise<NodeRun> {
+  const local = path.join(ctx.resultDir, 'master');
+  const master: NodeRun = { node: { name: 'locust-master', index: -1, executor: new LocalExecutor('locust-master'), kind: 'local' }, dir: ctx.config.workDir, work: local, local };
+  await mkdir(local, { recursive: true });
+  await writeFile(path.join(local, PLUGIN_FILE), PLUGIN_SOURCE);
+  const at = { host: s.masterHost, port: await freePort(s.masterHost) };
+  const rate = s.spawnRate === 'all' ? s.cycles[ci] : s.spawnRate;
+  // Workers outlive the master by Locust's quit message; past this grace they are stopped.
+  const workersStop = new AbortController();
+  const onStop = () => workersStop.abort();
+  stop.signal.addEventListener('abort', onStop, { once: true });
+  let failure: Error | undefined;
+  const fail = (e: Error) => {
+    failure ??= e;
+    stop.abort();
+  };
+  const masterRun = runNode(ctx, master, ci, [...headlessArgs(s, s.cycles[ci], rate), ...hostArgs(s), ...masterArgs(at, runs.length)], stop.signal, progress.onProgress)
+    .then((result) => {
+      if (result.cancelled || stop.signal.aborted) return;
+      if (!progress.started() || result.exitCode !== 0) fail((master.error = startupFailure(result, master, s, progress.started())));
+    }, fail)
+    .finally(() => {
+      setTimeout(() => workersStop.abort(), WORKER_GRACE_MS).unref();
+    });
+  const workerRuns = runs.map((r) =>
+    runNode(ctx, r, ci, [...hostArgs(s), ...workerArgs(at)], workersStop.signal).then((result) => {
+      if (result.cancelled || stop.signal.aborted) return;
+      // A worker told to quit by the master ends with 0, a moment before the master does.
+      if (result.exitCode === 0) return;
+      // Before the load started, it is the locustfile (or no locust) as on a single node.
+      if (!progress.started()) return fail((r.error = startupFailure(result, r, s, false)));
+      const how = result.exitCode === null ? `was killed by ${result.signal ?? 'a signal'}` : `exited with ${result.exitCode}`;
+      fail((r.error = new RunFailure('infrastructure', `node "${r.node.name}": the Locust worker ${how} during the cycle: ${locustStartupError(result.stderr, s.locustfile)}`)));
+    }, fail),
+  );
+  // Every process gone before the cycle is over: nothing is left running whatever happened.
+  await Promise.all([masterRun, ...workerRuns]);
+  stop.signal.removeEventListener('abort', onStop);
+  if (failure) throw failure;
+  return master;
+}
+
+/** Locust on a node; `onProgress` for the one that prints the plugin's lines (not a worker). */
+async function runNode(
+  ctx: RunnerContext,
+  r: NodeRun,
+  ci: number,
+  args: string[],
+  signal: AbortSignal,
+  onProgress?: (p: LocustProgressLine) => void,
+): Promise<RunResult & { stderr: string[] }> {
+  const s = locustSettings(ctx.config);
+  const join = r.node.kind === 'local' ? path.join : path.posix.join;
+  const stderr: string[] = [];
+  // Locust's output before the load starts is held back: when the locustfile does not start,
+  // the user gets one line (file:line and the error), and the traceback goes to a file.
+  let held: { line: string; stream: 'stdout' | 'stderr' }[] | undefined = onProgress ? [] : undefined;
+  const release = () => {
+    for (const h of held ?? []) ctx.log(h.line, { node: r.node.name, stream: h.stream });
+    held = undefined;
+  };
+  const argv = ['locust', '-f', `${s.locustfile},${join(r.work, PLUGIN_FILE)}`, ...args];
   try {
     const result = await r.node.executor.run(argv, {
       cwd: r.dir,
@@ -322,10 +402,10 @@ async function runNode(
       },
       signal,
       onLine: (line, stream) => {
-        const p = stream === 'stdout' ? parseProgressLine(line) : undefined;
+        const p = stream === 'stdout' && onProgress ? parseProgressLine(line) : undefined;
         if (p) {
           if (p.kind === 'recording') release();
-          return onProgress(p);
+          return onProgress!(p);
         }
         if (stream === 'stderr') {
           stderr.push(line);
