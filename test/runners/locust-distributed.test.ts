@@ -138,4 +138,27 @@ timeout: 280s
       await e.stop();
     }
   }, SSH_SLOW);
+
+  it("cancel mid-cycle: the master quits (its CSVs kept), the workers go, nothing left running", async () => {
+    const { e, job } = await start(120);
+    try {
+      await new Promise<void>((resolve) =>
+        e.events.on('job.progress', (x) => {
+          if (x.jobId === job.id && x.progress.users === 3 && (x.progress.requests ?? 0) > 0) resolve();
+        }),
+      );
+      expect(processesWith(path.join(dir, 'remote-a', job.id)).length).toBeGreaterThan(0);
+      await e.cancel(job.id);
+      const [done] = await e.waitFor([job.id]);
+      expect(done.status).toBe('cancelled');
+      const deadline = Date.now() + 20_000;
+      while (processesWith(job.id).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect(processesWith(job.id)).toEqual([]);
+      const s = JSON.parse(await readFile(path.join(e.resultDir(job.id), 'summary.json'), 'utf8')) as { aborted: boolean; cycles: { requests: { total: number } }[] };
+      expect(s.aborted).toBe(true);
+      expect(s.cycles[0].requests.total).toBeGreaterThan(0);
+    } finally {
+      await e.stop();
+    }
+  }, SSH_SLOW);
 });

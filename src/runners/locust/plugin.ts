@@ -138,9 +138,11 @@ def _on_init(environment, **_kwargs):
         state.update(times=times, requests=total.num_requests, failures=total.num_failures)
 
     def ticker():
-        while True:
+        # Not past quitting: a master's shutdown takes a while, and an empty tick would show as a dip.
+        while not state.get("quit"):
             gevent.sleep(1)
-            tick()
+            if not state.get("quit"):
+                tick()
 
     @environment.events.spawning_complete.add_listener
     def _on_spawned(user_count, **_kw):
@@ -153,6 +155,7 @@ def _on_init(environment, **_kwargs):
 
     @environment.events.quitting.add_listener
     def _on_quitting(environment, **_kw):
+        state["quit"] = True
         tick()
         stats = StatsCSV(environment, PERCENTILES_TO_REPORT)
         for suffix, write in (("stats", stats.requests_csv), ("failures", stats.failures_csv), ("exceptions", stats.exceptions_csv)):

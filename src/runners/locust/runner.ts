@@ -1,7 +1,8 @@
 /**
- * The `locust` runner: Locust headless, one run per cycle on each of the job's nodes (the
- * cycle's users split between them), our plugin next to the user's locustfile for per-second
- * progress and final CSVs, then the CSVs folded into the shared results model and reports.
+ * The `locust` runner: Locust headless, one run per cycle (on several nodes Locust's own
+ * distributed mode: a master here, a worker per node, see distributed.ts), our plugin next to
+ * the user's locustfile for per-second progress and final CSVs, then the CSVs folded into the
+ * shared results model and reports.
  *
  * One run per cycle rather than one run with a LoadTestShape: Locust's CSV stats cover a whole
  * run, so a run per cycle gives each cycle its own exact counts and percentiles, and with
@@ -10,31 +11,24 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { NodeError, TransferError, type RunResult } from '../../exec/executor.js';
-import { LocalExecutor } from '../../exec/local.js';
+import { NodeError, TransferError } from '../../exec/executor.js';
 import { shareOf, sleep } from '../builtin/bench.js';
 import { checkThresholds, reportOutcome, reportResults } from '../job-report.js';
 import { ChaosCapture } from '../chaos-capture.js';
 import { newRunInfo } from '../results.js';
 import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustRunRecord } from './record.js';
-import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
-import { cleanupStage, nodeEnv, stageProject } from '../staging.js';
+import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
+import { cleanupStage, stageProject } from '../staging.js';
 import { parseThresholds } from '../thresholds.js';
 import { checkLocustConfig, locustConfigSchema, locustSettings, type LocustSettings } from './config.js';
-import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseProgressLine, parseStatsCsv, tickDurations, tickNodes, tickSamples, type LocustProgressLine } from './csv.js';
-import { freePort, masterArgs, workerArgs } from './distributed.js';
+import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseStatsCsv, tickDurations, tickNodes, tickSamples, type LocustProgressLine } from './csv.js';
+import { runDistributed } from './distributed.js';
+import { headlessArgs, hostArgs, RunFailure, runNode, startupFailure, type NodeRun } from './process.js';
 import { PLUGIN_FILE, PLUGIN_SOURCE } from './plugin.js';
-import { locustStartupError } from './startup.js';
 
-/** Extra seconds Locust's own -t allows past ramp + duration before it stops a stuck run. */
-const RUN_TIME_MARGIN_S = 30;
-const STDERR_TAIL = 40;
-const HELD_LINES = 1000;
 /** A progress tick closer than this to the previous one is merged into it (seconds). */
 const SHORT_TICK_S = 0.5;
 const CSV_KINDS = ['stats', 'failures', 'exceptions'] as const;
-/** How long a worker may take to quit after its master ended before it is stopped. */
-const WORKER_GRACE_MS = 10_000;
 
 export const locustRunner: Runner = {
   name: 'locust',
@@ -43,24 +37,6 @@ export const locustRunner: Runner = {
   check: (config) => checkThresholds(config) ?? checkLocustConfig(config),
   run: runLocust,
 };
-
-interface NodeRun {
-  node: RunnerNode;
-  /** The job's directory on the node (cwd of locust). */
-  dir: string;
-  /** Where the plugin and the CSV files are, on the node. */
-  work: string;
-  /** resultDir/nodes/<node>: where the node's CSV files end up. */
-  local: string;
-  error?: Error;
-}
-
-/** Why a run failed, as the engine needs it. */
-class RunFailure extends Error {
-  constructor(readonly failure: 'config' | 'infrastructure', message: string) {
-    super(message);
-  }
-}
 
 async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
   const s = locustSettings(ctx.config);
@@ -293,151 +269,6 @@ async function runCycle(
   }
   return written;
 }
-
-/** A headless run of `users` users started at `rate` per second, stopped by the plugin (or -t). */
-function headlessArgs(s: LocustSettings, users: number, rate: number): string[] {
-  return [
-    '--headless',
-    '--users',
-    String(users),
-    '--spawn-rate',
-    String(rate),
-    '--run-time',
-    `${Math.ceil(users / rate + s.durationS) + RUN_TIME_MARGIN_S}s`,
-    '--reset-stats',
-    '--only-summary',
-    // Failed requests are results, not a failed run: a non-zero exit is Locust itself failing.
-    '--exit-code-on-error',
-    '0',
-  ];
-}
-
-const hostArgs = (s: LocustSettings) => (s.host ? ['--host', s.host] : []);
-
-/**
- * One cycle in Locust's distributed mode: the master here, a worker on each node. Locust splits
- * the users, merges the stats and stops the workers; a worker that ends before the master did
- * (lost node, crash) stops the master and fails the cycle. Returns the master's run, whose
- * CSV files are the cycle's.
- */
-async function runDistributed(
-  ctx: RunnerContext,
-  s: LocustSettings,
-  runs: NodeRun[],
-  ci: number,
-  stop: AbortController,
-  progress: { onProgress: (p: LocustProgressLine) => void; started: () => boolean },
-): Promise<NodeRun> {
-  const local = path.join(ctx.resultDir, 'master');
-  const master: NodeRun = { node: { name: 'locust-master', index: -1, executor: new LocalExecutor('locust-master'), kind: 'local' }, dir: ctx.config.workDir, work: local, local };
-  await mkdir(local, { recursive: true });
-  await writeFile(path.join(local, PLUGIN_FILE), PLUGIN_SOURCE);
-  const at = { host: s.masterHost, port: await freePort(s.masterHost) };
-  const rate = s.spawnRate === 'all' ? s.cycles[ci] : s.spawnRate;
-  // Workers outlive the master by Locust's quit message; past this grace they are stopped.
-  const workersStop = new AbortController();
-  const onStop = () => workersStop.abort();
-  stop.signal.addEventListener('abort', onStop, { once: true });
-  let failure: Error | undefined;
-  const fail = (e: Error) => {
-    failure ??= e;
-    stop.abort();
-  };
-  const masterRun = runNode(ctx, master, ci, [...headlessArgs(s, s.cycles[ci], rate), ...hostArgs(s), ...masterArgs(at, runs.length)], stop.signal, progress.onProgress)
-    .then((result) => {
-      if (result.cancelled || stop.signal.aborted) return;
-      if (!progress.started() || result.exitCode !== 0) fail((master.error = startupFailure(result, master, s, progress.started())));
-    }, fail)
-    .finally(() => {
-      setTimeout(() => workersStop.abort(), WORKER_GRACE_MS).unref();
-    });
-  const workerRuns = runs.map((r) =>
-    runNode(ctx, r, ci, [...hostArgs(s), ...workerArgs(at)], workersStop.signal).then((result) => {
-      if (result.cancelled || stop.signal.aborted) return;
-      // A worker told to quit by the master ends with 0, a moment before the master does.
-      if (result.exitCode === 0) return;
-      // Before the load started, it is the locustfile (or no locust) as on a single node.
-      if (!progress.started()) return fail((r.error = startupFailure(result, r, s, false)));
-      const how = result.exitCode === null ? `was killed by ${result.signal ?? 'a signal'}` : `exited with ${result.exitCode}`;
-      fail((r.error = new RunFailure('infrastructure', `node "${r.node.name}": the Locust worker ${how} during the cycle: ${locustStartupError(result.stderr, s.locustfile)}`)));
-    }, fail),
-  );
-  // Every process gone before the cycle is over: nothing is left running whatever happened.
-  await Promise.all([masterRun, ...workerRuns]);
-  stop.signal.removeEventListener('abort', onStop);
-  if (failure) throw failure;
-  return master;
-}
-
-/** Locust on a node; `onProgress` for the one that prints the plugin's lines (not a worker). */
-async function runNode(
-  ctx: RunnerContext,
-  r: NodeRun,
-  ci: number,
-  args: string[],
-  signal: AbortSignal,
-  onProgress?: (p: LocustProgressLine) => void,
-): Promise<RunResult & { stderr: string[] }> {
-  const s = locustSettings(ctx.config);
-  const join = r.node.kind === 'local' ? path.join : path.posix.join;
-  const stderr: string[] = [];
-  // Locust's output before the load starts is held back: when the locustfile does not start,
-  // the user gets one line (file:line and the error), and the traceback goes to a file.
-  let held: { line: string; stream: 'stdout' | 'stderr' }[] | undefined = onProgress ? [] : undefined;
-  const release = () => {
-    for (const h of held ?? []) ctx.log(h.line, { node: r.node.name, stream: h.stream });
-    held = undefined;
-  };
-  const argv = ['locust', '-f', `${s.locustfile},${join(r.work, PLUGIN_FILE)}`, ...args];
-  try {
-    const result = await r.node.executor.run(argv, {
-      cwd: r.dir,
-      env: {
-        ...nodeEnv(ctx, r.node, ctx.nodes.length),
-        MARTEAU_LOCUST_CSV: join(r.work, `cycle-${ci}`),
-        MARTEAU_LOCUST_DURATION: String(s.durationS),
-        PYTHONUNBUFFERED: '1',
-        // No __pycache__ left in the user's project.
-        PYTHONDONTWRITEBYTECODE: '1',
-      },
-      signal,
-      onLine: (line, stream) => {
-        const p = stream === 'stdout' && onProgress ? parseProgressLine(line) : undefined;
-        if (p) {
-          if (p.kind === 'recording') release();
-          return onProgress!(p);
-        }
-        if (stream === 'stderr') {
-          stderr.push(line);
-          if (stderr.length > STDERR_TAIL) stderr.shift();
-        }
-        if (held && held.length < HELD_LINES) held.push({ line, stream });
-        else if (!held) ctx.log(line, { node: r.node.name, stream });
-      },
-      onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid),
-    });
-    if (held && !result.cancelled) {
-      const file = path.join(r.local, `cycle-${ci}_locust.log`);
-      await writeFile(file, held.map((h) => `${h.line}\n`).join(''));
-      ctx.log(`Locust stopped before the load started; its output is in ${file}`, { node: r.node.name, stream: 'engine', level: 'error' });
-    } else release();
-    return { ...result, stderr };
-  } catch (e) {
-    r.error = e as Error;
-    throw e;
-  }
-}
-
-function startupFailure(result: RunResult & { stderr: string[] }, r: NodeRun, s: LocustSettings, started: boolean): RunFailure {
-  const where = `node "${r.node.name}"`;
-  if (result.exitCode === 127 && !started) {
-    return new RunFailure('infrastructure', `${where}: locust is not installed (install Debian's python3-locust, or pip install locust)`);
-  }
-  if (!started) return new RunFailure('config', `${where}: Locust could not start ${s.locustfile}: ${locustStartupError(result.stderr, s.locustfile)}`);
-  const how = result.exitCode === null ? `was killed by ${result.signal ?? 'a signal'}` : `exited with ${result.exitCode}`;
-  return new RunFailure('infrastructure', `${where}: locust ${how} during the cycle: ${locustStartupError(result.stderr, s.locustfile)}`);
-}
-
 /** The cycle's CSV files of a node, copied under resultDir when they were written remotely. */
 async function fetchCsv(r: NodeRun, ci: number): Promise<Record<(typeof CSV_KINDS)[number], { path: string; text: string }>> {
   const out = {} as Record<(typeof CSV_KINDS)[number], { path: string; text: string }>;
