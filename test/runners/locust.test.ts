@@ -225,4 +225,17 @@ describe('locust runner config', () => {
       await e.stop();
     }
   });
+
+  it('master_host must be one address: all interfaces is refused at its line', async () => {
+    const dir = await project('name: x\nrunner: locust\ncycles: [1]\nmaster_host: 0.0.0.0\n', { 'locustfile.py': 'from locust import User\n' });
+    const e = new Engine({ stateDir: await stateDir(), nodes: localNodes(1), run: 'none' });
+    await e.start();
+    try {
+      const err = await e.enqueue(dir).catch((x: unknown) => x);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).message).toMatch(/\.marteau\.yml:4:\d+: .*master_host.*one address of this machine, not all of them/);
+    } finally {
+      await e.stop();
+    }
+  });
 });
