@@ -50,11 +50,12 @@ describe.skipIf(!haveServer('locust') || !haveServer('sshd'))('locust runner, di
     await removeTemp();
   });
 
-  const yaml = (duration: number) => `name: dist
+  const yaml = (duration: number, cycles = '[3]') => `name: dist
 runner: locust
 locustfile: locustfile.py
 base_url: http://127.0.0.1:${app.port}
-cycles: [3]
+cycles: ${cycles}
+cycle_time: 0.2
 duration: ${duration}
 spawn_rate: 100
 nodes: 2
@@ -62,53 +63,59 @@ timeout: 280s
 `;
   const ssh = (n: Sshd, name: string): SshNodeConfig => sshNode(n, name, { identity, knownHosts, workDir: path.join(dir, `remote-${name}`) });
 
-  async function start(duration: number) {
+  async function start(duration: number, cycles?: string) {
     const e = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 20_000, nodes: [ssh(nodes[0], 'a'), ssh(nodes[1], 'b')] }, run: 'all' });
     const events: EngineEvent[] = [];
     e.events.on('*', (x) => events.push(x));
     if (process.env.LOCUST_DEBUG) e.events.on('log.line', (x) => console.log('LOG', x.node, x.stream, x.line));
     await e.start();
-    const job = await e.enqueue(await project(yaml(duration), { 'locustfile.py': LOCUSTFILE }));
+    const job = await e.enqueue(await project(yaml(duration, cycles), { 'locustfile.py': LOCUSTFILE }));
     const logs = () => events.flatMap((x) => (x.type === 'log.line' ? [`${x.node ?? ''} ${x.stream} ${x.line}`] : []));
     return { e, job, events, logs };
   }
 
   it("one master, a worker per node: Locust's split, the master's stats, every request counted once and by node", async () => {
     const before = app.requests();
-    const { e, job, logs } = await start(2);
+    const { e, job, logs } = await start(2, '[1, 3]');
     try {
       const [done] = await e.waitFor([job.id]);
       expect(done.status, `${done.reason}\n${logs().join('\n')}`).toBe('succeeded');
       const resultDir = e.resultDir(job.id);
       // The master's command line holds the result dir, the workers' the job's remote copy.
       expect(processesWith(job.id)).toEqual([]);
-      // Locust split the 3 users over both workers.
+      // Locust split the second cycle's 3 users over both workers.
       const split = Object.fromEntries(logs().flatMap((l) => {
-        const m = /^(\w+) engine cycle 1: (\d+) user\(s\) done$/.exec(l);
+        const m = /^(\w+) engine cycle 2: (\d+) user\(s\) done$/.exec(l);
         return m ? [[m[1], Number(m[2])]] : [];
       }));
       expect(Object.keys(split).sort()).toEqual(['a', 'b']);
       expect(split.a + split.b).toBe(3);
       expect(Math.min(split.a, split.b)).toBeGreaterThan(0);
-      // The cycle's figures are the master's CSV.
-      const csv = await readFile(path.join(resultDir, 'master', 'cycle-0_stats.csv'), 'utf8');
-      const aggregated = Number(csv.trim().split('\n').pop()!.split(',')[2]);
-      const s = JSON.parse(await readFile(path.join(resultDir, 'summary.json'), 'utf8')) as { cycles: { requests: { total: number } }[]; nodes?: { node: string; requests: number }[] };
-      expect(aggregated).toBeGreaterThan(0);
-      expect(s.cycles[0].requests.total).toBe(aggregated);
+      // Each cycle's figures are its master's CSV.
+      const s = JSON.parse(await readFile(path.join(resultDir, 'summary.json'), 'utf8')) as { cycles: { cvus: number; requests: { total: number } }[]; nodes?: { node: string; requests: number }[] };
+      expect(s.cycles.map((c) => c.cvus)).toEqual([1, 3]);
+      for (const ci of [0, 1]) {
+        const csv = await readFile(path.join(resultDir, 'master', `cycle-${ci}_stats.csv`), 'utf8');
+        const aggregated = Number(csv.trim().split('\n').pop()!.split(',')[2]);
+        expect(aggregated).toBeGreaterThan(0);
+        expect(s.cycles[ci].requests.total).toBe(aggregated);
+      }
       // Every request the workers saw came back through the master, named by node: the app
       // served them all, plus at most one in flight per user when Locust stopped its users.
       const record = JSON.parse(await readFile(path.join(resultDir, 'locust-run.json'), 'utf8')) as { cycles: { samples: [number, string, number, number, number, string?][] }[] };
-      const samples = record.cycles[0].samples;
+      const samples = record.cycles.flatMap((c) => c.samples);
       expect(samples.every((x) => x[5] === 'a' || x[5] === 'b')).toBe(true);
       const counted = samples.reduce((n, x) => n + x[4], 0);
       const served = app.requests() - before;
       expect(counted).toBeLessThanOrEqual(served);
-      expect(counted).toBeGreaterThanOrEqual(served - 3);
-      // Recorded requests (after the ramp-up, Locust's --reset-stats) are among those counted.
-      expect(aggregated).toBeLessThanOrEqual(counted);
+      expect(counted).toBeGreaterThanOrEqual(served - (1 + 3));
+      // Recorded requests (after each ramp-up, Locust's --reset-stats) are among those counted.
+      expect(s.cycles[0].requests.total + s.cycles[1].requests.total).toBeLessThanOrEqual(counted);
+      // The report names both nodes, with every request counted.
       expect(s.nodes?.map((n) => n.node)).toEqual(['a', 'b']);
       expect(s.nodes!.reduce((n, x) => n + x.requests, 0)).toBe(counted);
+      const html = await readFile(path.join(resultDir, 'index.html'), 'utf8');
+      expect(html).toMatch(/<h2 id="nodes">Nodes<\/h2>[\s\S]*>a<[\s\S]*>b</);
       for (const n of ['a', 'b']) expect(existsSync(path.join(dir, `remote-${n}`, job.id))).toBe(false);
     } finally {
       await e.stop();
