@@ -63,9 +63,9 @@ export function workerArgs(at: MasterAddress): string[] {
 
 /**
  * One cycle in Locust's distributed mode: the master here, a worker on each node. Locust splits
- * the users, merges the stats and stops the workers; a worker that ends before the master did
- * (lost node, crash) stops the master and fails the cycle. Returns the master's run, whose
- * CSV files are the cycle's.
+ * the users, merges the stats and stops the workers (which then exit 0); a worker that fails
+ * (killed, non-zero exit, its node lost) stops the master and fails the cycle. Returns the
+ * master's run, whose CSV files are the cycle's.
  */
 export async function runDistributed(
   ctx: RunnerContext,
