@@ -22,6 +22,7 @@ const ready = haveServer('redis-server') && haveServer('chromium', ['/usr/bin'])
 interface Run {
   code: number;
   out: string;
+  err: string;
   report: JsonReport;
   html: string;
   /** The job's results directory and its config. */
@@ -29,14 +30,14 @@ interface Run {
   config: string;
 }
 
-/** Run one demo config from a copy whose app path is absolute. */
-async function runDemo(file: string): Promise<Run> {
-  const text = (await readFile(path.join(ROOT, 'fixtures/scenario', file), 'utf8')).replaceAll('../../dist/fixtures/scenario/recovery-app.js', dist('fixtures/scenario/recovery-app.js'));
+/** Run one demo config from a copy whose app path is absolute (and `edit`ed). */
+async function runDemo(file: string, edit: (t: string) => string = (t) => t): Promise<Run> {
+  const text = edit((await readFile(path.join(ROOT, 'fixtures/scenario', file), 'utf8')).replaceAll('../../dist/fixtures/scenario/recovery-app.js', dist('fixtures/scenario/recovery-app.js')));
   const config = path.join(await project(text), '.marteau.yml');
   const r = await cliDone(['--ci', config, '--state-dir', await stateDir()]);
   const dir = / results: (\S+)/.exec(r.out)?.[1];
   if (!dir) throw new Error(`no results in the output (exit ${r.code}):\n${r.out}\n${r.err}`);
-  return { code: r.code, out: r.out, report: await readReport(dir), html: path.join(dir, 'index.html'), dir, config };
+  return { code: r.code, out: r.out, err: r.err, report: await readReport(dir), html: path.join(dir, 'index.html'), dir, config };
 }
 
 async function readReport(dir: string): Promise<JsonReport> {
@@ -46,11 +47,18 @@ async function readReport(dir: string): Promise<JsonReport> {
 describe.skipIf(!ready)('recovery demo: a 10 s redis blackout under load', () => {
   let heals: Run;
   let stuck: Run;
+  let late: Run;
 
   beforeAll(async () => {
-    // Both at once: separate services, proxies and ports, and half the wall time.
-    [heals, stuck] = await Promise.all([runDemo('recovery.marteau.yml'), runDemo('recovery-stuck.marteau.yml')]);
-  }, 120_000);
+    // All at once: separate services, proxies and ports, and a third of the wall time. `late`
+    // is the healing app with the blackout ending 0.1 s before the 20 s load does (late timers
+    // on a loaded machine only bring its end closer to the load's).
+    [heals, stuck, late] = await Promise.all([
+      runDemo('recovery.marteau.yml'),
+      runDemo('recovery-stuck.marteau.yml'),
+      runDemo('recovery.marteau.yml', (t) => t.replace('at: 5s, for: 10s', 'at: 5s, for: 14.9s')),
+    ]);
+  }, 180_000);
 
   afterAll(removeTemp);
 
@@ -68,8 +76,9 @@ describe.skipIf(!ready)('recovery demo: a 10 s redis blackout under load', () =>
     expect(w.effect.expectedShare).toBe(1);
     expect(w.effect.injected.blackout).toBeGreaterThan(0);
     // ioredis retries every 100 ms: back well within the demo's own bound (recovery < 3s),
-    // about 0.25 s on an idle machine, judged on 250 ms steps.
-    expect(w.recovery.status).toBe('recovered');
+    // about 0.1 s on an idle machine, judged request by request. The verdict must not depend on
+    // the machine's load: the baseline's own spread sets how slow a request may be.
+    expect(w.recovery.status, JSON.stringify(w.recovery)).toBe('recovered');
     expect(w.recovery.ms).toBeGreaterThanOrEqual(0);
     expect(w.recovery.ms).toBeLessThan(3000);
     expect(w.recovery.baseline!.successRate).toBeGreaterThan(0.95);
@@ -95,6 +104,18 @@ describe.skipIf(!ready)('recovery demo: a 10 s redis blackout under load', () =>
     expect(stuck.out).toMatch(/PASS during\.redis_blackout\.status_5xx >= 95%/);
     // After the window, the load kept failing: the overall success rate shows it.
     expect(stuck.report.overall.successRate).toBeLessThan(heals.report.overall.successRate);
+  });
+
+  it('a blackout ending 0.1 s before the load: warned at --ci start, "too soon to judge", recovery SKIP, exit 0', () => {
+    expect(late.err).toMatch(/warning: recovery-reconnect: fault "redis_blackout" ends at 19\.9s, 1\d\dms before the end of the load \(20\.0s: .*\); judging recovery needs recovery\.window \(1\.0s\)/);
+    expect(heals.err).not.toMatch(/warning: .*too soon/);
+    expect(late.code, late.out).toBe(0);
+    const [w] = late.report.fault_windows!;
+    expect(w.recovery.status).toBe('too soon');
+    expect(w.recovery_text).toMatch(/^too soon to judge: the run ended 0\.\d\ds after the fault, less than the 1s recovery window$/);
+    expect(late.out).toMatch(/SKIP recovery < 3s: not judged: redis_blackout at \d+\.\ds \(too soon to judge: /);
+    expect(late.out).toMatch(/PASS during\.redis_blackout\.status_5xx >= 95%/);
+    expect(late.report.thresholds.find((t) => t.metric === 'recovery')).toMatchObject({ passed: true, skipped: true });
   });
 
   it('a report rebuilt from the job keeps its fault windows, and the thresholds judge them again', async () => {

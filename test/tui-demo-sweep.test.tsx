@@ -53,16 +53,26 @@ describe.skipIf(!haveServer('redis-server') || !havePostgres())('the TUI demo of
       const sweep = demo.engine.getSnapshot().jobs.find((j) => j.name === 'shop-sweep')!;
       expect(sweep.status, sweep.reason).toBe('succeeded');
       // The finished message (the message line, whole in the log `m` shows) names the report `o` opens.
-      const reportPath = path.join(demo.engine.resultDir(sweep.id), 'index.html');
-      expect(demo.backend.messages.getSnapshot().some((m) => m.text.startsWith(`${sweep.id.slice(0, 8)} shop-sweep succeeded`) && m.text.endsWith(`report ${reportPath}`))).toBe(true);
-      expect(await readFile(reportPath, 'utf8')).toMatch(/Resilience matrix/);
+      const messages = () => demo.backend.messages.getSnapshot().map((m) => m.text);
+      const finishedOf = () => messages().find((m) => m.startsWith(`${sweep.id.slice(0, 8)} shop-sweep succeeded`));
+      // The queue shows the status a moment before the engine's finished event carries the report.
+      await waitFor(() => finishedOf() !== undefined, 'the finished message');
+      const finished = finishedOf();
+      const reportPath = / — report (\S+index\.html)$/.exec(finished ?? '')?.[1];
+      expect(reportPath, messages().join('\n')).toBeDefined();
+      expect(await readFile(reportPath!, 'utf8')).toMatch(/Resilience matrix/);
       const report = JSON.parse(await readFile(path.join(demo.engine.resultDir(sweep.id), 'summary.json'), 'utf8')) as JsonReport;
       expect(report.matrix!.cells.length).toBe(5);
       expect(report.matrix!.cells.every((c) => c.verdict === 'pass')).toBe(true);
-      // Its output (the selected job's, in the Output pane) prints the matrix.
-      const jobs = demo.engine.getSnapshot().jobs;
-      await press(...Array(jobs.findIndex((j) => j.name === 'shop-sweep')).fill(KEY.down));
-      await waitFor((f) => /resilience matrix \(seed \d+\): 5\/5 cells pass/.test(f), 'the matrix in the output', 10_000);
+      // `o` opens that report; the job's output (the Output pane's lines) prints the matrix.
+      expect(demo.backend.reportOf(sweep.id)).toEqual({ path: reportPath });
+      const out = demo.backend.getSnapshot().output(sweep.id);
+      expect(out.some((l) => /^resilience matrix \(seed \d+\): 5\/5 cells pass/.test(l)), out.slice(-40).join('\n')).toBe(true);
+      expect(out.filter((l) => /^PASS (redis|db) (down|slow|errors|process) /.test(l)).length).toBe(5);
+      // Selecting it shows its output.
+      for (let i = 0; i < 4 && !/Output · shop-sweep/.test(frame()); i++) await press('k');
+      for (let i = 0; i < 4 && !/Output · shop-sweep/.test(frame()); i++) await press('j');
+      await waitFor((f) => /Output · shop-sweep/.test(f), 'the sweep selected');
     } finally {
       ui.unmount();
       await demo.close();

@@ -7,7 +7,8 @@
  * for every new job and the fold threw all but one away: 30 workers meant ~12 claim records per
  * job, a stream growing with the team, and enqueue and start slowing down with it. The fold still
  * decides (the gate only keeps losing claims out of the log), so a gate entry left by a claimer
- * that died is overridden once its heartbeat key is gone.
+ * that died is overridden once its heartbeat key is gone. A claim offers several jobs and the
+ * script takes the first whose gate is free, so racing workers never lose to each other in turn.
  */
 import type { Redis, RedisOptions } from 'ioredis';
 import type { JournalRecord } from './jobs.js';
@@ -275,7 +276,7 @@ export class RedisLog implements RecordLog {
               this.onOutput(entries);
             }
           }
-          // Also after a timeout: a cheap safety net should a wake-up ever be missed.
+          // Also after a timeout (nothing new: no round trip), so the loop stays one shape.
           await onChange();
         } catch {
           if (!running) return;

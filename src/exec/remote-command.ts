@@ -5,6 +5,13 @@
  * Process group: OpenSSH starts each exec session with setsid(), so the login shell leads its
  * own process group and `$$` is that group's id. We print it on the first stdout line, then
  * `exec` the program in the same process; `kill -- -PGID` then reaches it and its children.
+ *
+ * Connection watch: when the engine dies (kill -9, a crash) its SSH connection drops, but the
+ * program goes on (sshd sends no SIGHUP without a terminal) and a silent load generator would
+ * load the app until it next writes to its closed output. So a sentinel in the same group
+ * watches the sshd process that serves the session (the shell's parent), which exits with the
+ * connection, and then kills the group. Started in a subshell that exits at once, it is not a
+ * child of the program; the group kill at the end of a run stops it too.
  */
 import { QuoteError, shellQuote, ENV_NAME } from './quote.js';
 
@@ -16,7 +23,7 @@ export function remoteCommand(argv: readonly string[], o: { cwd?: string; env?: 
   for (const [k] of env) if (!ENV_NAME.test(k)) throw new QuoteError(`bad environment variable name ${JSON.stringify(k)}`);
   // `env` would take a program name containing "=" for one more assignment.
   if (env.length && argv[0].includes('=')) throw new QuoteError(`a program name cannot contain "=": ${JSON.stringify(argv[0])}`);
-  const parts: string[] = [];
+  const parts = [WATCH_CONNECTION];
   if (o.cwd !== undefined) parts.push(`cd ${shellQuote(o.cwd)}`);
   parts.push(`printf '${PGID_MARKER}%s\\n' "$$"`);
   const run = env.length
@@ -25,6 +32,9 @@ export function remoteCommand(argv: readonly string[], o: { cwd?: string; env?: 
   parts.push(run);
   return parts.join(' && ');
 }
+
+/** Checks once a second: a dropped connection stops the program within about a second. */
+const WATCH_CONNECTION = `(sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -KILL "-$2"' marteau-watch "$PPID" "$$" </dev/null >/dev/null 2>&1 &)`;
 
 /** `kill` of a whole remote group; quiet when it is already gone. */
 export function killGroupCommand(pgid: number, signal: 'TERM' | 'KILL'): string {

@@ -862,6 +862,16 @@ export class RunResults {
     for (const c of this.cycles.values()) c.flushPages();
   }
 
+  /**
+   * Where the recorded load ends, for recovery: the last cycle's recording end when known (the
+   * ramp-down after it records nothing, so it cannot show a recovery), else the run's end.
+   */
+  private loadEnd(): number {
+    const end = this.info.end ?? Date.now();
+    const ends = [...this.cycles.values()].map((c) => c.end).filter((e): e is number => e !== undefined);
+    return ends.length ? Math.min(end, Math.max(...ends)) : end;
+  }
+
   /** Seconds that rates divide by for a cycle: the configured duration, else the measured window. */
   private rateSeconds(c: CycleStats): number {
     if (this.info.bench.duration > 0) return this.info.bench.duration;
@@ -883,7 +893,7 @@ export class RunResults {
     const attribution = this.attribution.result();
     const measures =
       this.faultWindows.length || attribution.rows.length
-        ? computeMeasures(this.series, this.faultWindows, attribution, this.recoveryOptions, this.info.end ?? Date.now())
+        ? computeMeasures(this.series, this.faultWindows, attribution, this.recoveryOptions, this.loadEnd())
         : undefined;
     const nodes = this.nodes.summary(latencyStats);
     return {

@@ -63,7 +63,7 @@ describe('reports of a chaos run', () => {
     const s = chaosRun(true, 39.5);
     const verdicts = evaluateThresholds(parseThresholds({ recovery: '< 5s' }), s);
     const html = renderHtmlReport(s, verdicts);
-    expect(html).toMatch(/<line class="marker recovery too-soon"[^>]*><title>redis_blackout: too soon to judge: the run ended 0\.5s after the fault, less than the 2s recovery window<\/title>/);
+    expect(html).toMatch(/<line class="marker recovery too-soon"[^>]*><title>redis_blackout: too soon to judge: the run ended 0\.50s after the fault, less than the 2s recovery window<\/title>/);
     expect(html).toContain('data-recovery="too soon"');
     expect(html).not.toContain('not-recovered');
     expect(html).toMatch(/<span class="soon">SKIP<\/span><\/td><td><code>recovery &lt; 5s<\/code>/);

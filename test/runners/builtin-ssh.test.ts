@@ -262,6 +262,33 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
     await waitUntil(() => processesWith(marker).length === 0, 30_000);
   }, 420_000);
 
+  it('a node whose SSH connection dies mid-run: the other node\'s samples are reported, the lost node is named, its agent stops', async () => {
+    const c = await startSshd('127.0.0.4', user);
+    try {
+      const marker = `crash-${randomBytes(4).toString('hex')}`;
+      const work = path.join(dir, marker);
+      const hosts = path.join(dir, `${marker}-known_hosts`);
+      await writeFile(hosts, `${b.knownHostsLine}\n${c.knownHostsLine}\n`);
+      const cNode = sshNode(c, 'c', { identity: user.privateKey, knownHosts: hosts, workDir: path.join(work, 'c'), connectTimeoutMs: 10_000 });
+      const r = await runJob(builtinYaml({ nodes: 2, cycles: [4], duration: 60 }), [nodeConfig(b, work, { knownHosts: hosts }), cNode], async (_e, job, events) => {
+        await waitUntil(() => events.some((x) => x.type === 'job.progress' && x.jobId === job.id && (x.progress.requests ?? 0) > 40), 180_000);
+        c.crash();
+      });
+      expect(r.done.status, r.logs.join('\n')).toBe('failed');
+      expect(r.done.failure).toBe('infrastructure');
+      expect(r.done.reason).toMatch(/^node "c": node lost at \S+Z: .*SSH connection .* lost/);
+      expect(r.logs).toContain('c: node lost: its samples stayed on the node');
+      const json = JSON.parse(await readFile(path.join(r.resultDir, 'summary.json'), 'utf8')) as JsonReport;
+      expect(json.nodes!.find((x) => x.node === 'b')!.requests).toBeGreaterThan(0);
+      expect(json.nodes!.find((x) => x.node === 'c')!.lost?.reason).toMatch(/SSH connection .* lost/);
+      expect(await readFile(path.join(r.resultDir, 'index.html'), 'utf8')).toContain('Node c: node lost at ');
+      // The orphaned agent on c sees its stdin close and stops; b's was stopped by the engine.
+      await waitUntil(() => processesWith(marker).length === 0, 60_000);
+    } finally {
+      await c.stop();
+    }
+  }, 420_000);
+
   it('a job on the local node and an SSH node runs an agent on each, users split the same way', async () => {
     const work = path.join(dir, 'local-and-ssh');
     const local = localNodes(1).nodes[0];

@@ -134,7 +134,7 @@ describe('too soon to judge', () => {
     const s = healthy('b', 30);
     expect(recoveryOf(s, fault, { end: T0 + 30_000, next: { name: 'db_down', start: T0 + 15_500 } })).toMatchObject({
       status: 'too soon',
-      note: 'db_down started 0.5s after the fault, less than the 2s recovery window',
+      note: 'db_down started 0.50s after the fault, less than the 2s recovery window',
     });
   });
 
@@ -143,7 +143,7 @@ describe('too soon to judge', () => {
     const s = series('c', [{ from: 0, to: 10, fail: 0, median: 5 }, { from: 10, to: 18.8, fail: 1, median: 1 }, { from: 18.8, to: 20, fail: 0, median: 5 }]);
     const r = recoveryOf(s, fault, { end: T0 + 20_000 });
     expect(r.status).toBe('too soon');
-    expect(r.note).toMatch(/^back like the baseline 3\.8s after the fault, but the run ended before the 2s recovery window confirmed it$/);
+    expect(r.note).toMatch(/^back like the baseline 3\.8\ds after the fault, but the run ended before the 2s recovery window confirmed it$/);
     // A service still failing all along is not "too soon": it had the time and did not recover.
     const stuck = series('c', [{ from: 0, to: 10, fail: 0, median: 5 }, { from: 10, to: 20, fail: 1, median: 1 }]);
     expect(recoveryOf(stuck, fault, { end: T0 + 20_000 }).status).toBe('not recovered');

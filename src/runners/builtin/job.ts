@@ -89,12 +89,20 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
     const plan = o.sweep;
     if (!plan) return;
     // Judged a little before the first fault is due, so that a steady load loses no time.
-    steadyTimer = setTimeout(() => {
+    const judge = () => {
       // The second half of the lead: the first requests open connections (a warm-up, not a state).
-      const v = steadyVerdict(results.series.range(loadStart + plan.leadMs / 2, Date.now()), plan.steady);
+      const span = results.series.range(loadStart + plan.leadMs / 2, Date.now());
+      // None finished yet says nothing on a busy machine: ask again a little later (the faults
+      // wait; the ones due meanwhile start when armed), for at most another lead.
+      if (span.requests === 0 && Date.now() < loadStart + 2 * plan.leadMs) {
+        steadyTimer = setTimeout(judge, 250);
+        return;
+      }
+      const v = steadyVerdict(span, plan.steady);
       o.onSteadyState?.(v);
       if (!v.ok) unsteady.abort();
-    }, Math.max(plan.leadMs / 2, plan.leadMs - 250));
+    };
+    steadyTimer = setTimeout(judge, Math.max(plan.leadMs / 2, plan.leadMs - 250));
   };
   try {
     await (o.bench ?? runBench)(c, {
