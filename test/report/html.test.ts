@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoadApp, type LoadApp } from '../../fixtures/load/app.js';
-import { startProxy, type Proxy } from '../../src/proxy/proxy.js';
+import type { Proxy } from '../../src/proxy/proxy.js';
 import { writeReports } from '../../src/report/index.js';
 import { builtinConfigSchema, runBench } from '../../src/runners/builtin/index.js';
 import { FaultAggregator } from '../../src/runners/fault-aggregator.js';
@@ -18,6 +18,7 @@ import { newRunInfo, RunResults, type RunSummary } from '../../src/runners/resul
 import { parseThresholds } from '../../src/config/thresholds.js';
 import { evaluateThresholds } from '../../src/runners/thresholds.js';
 import { haveServer } from '../helpers/servers.js';
+import { startProxy } from '../helpers/builtin-proxy.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = haveServer('chromium', ['/usr/bin']);
