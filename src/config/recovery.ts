@@ -7,7 +7,7 @@
  *     redis_blackout: {proxy: redis, behaviors: "100:blackout", at: 10s, for: 10s, expect: 503}
  */
 import { z } from 'zod';
-import { DEFAULT_RECOVERY, type RecoveryOptions } from './recovery-options.js';
+import { DEFAULT_RECOVERY, type RecoveryOptions } from '../stats/recovery-options.js';
 import { isServiceFault, type ChaosItem, type RunLength } from './chaos.js';
 import { durationMs, durationSchema, formatDuration } from './units.js';
 

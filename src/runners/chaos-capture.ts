@@ -9,7 +9,7 @@
  * load may make millions); past that the attribution is partial, as the live tracker's is.
  */
 import type { TimelineEvent } from '../core/events.js';
-import type { RecoveryOptions } from '../config/recovery-options.js';
+import type { RecoveryOptions } from '../stats/recovery-options.js';
 import { faultWindows, type FaultWindow } from './measures/index.js';
 import { BUCKET_MS } from './measures/series.js';
 import { fixtureEvents, serviceEvents, type ProxyEventLike, type ProxyEventSource } from './proxy-timeline.js';

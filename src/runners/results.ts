@@ -13,7 +13,7 @@
  * Units: times are epoch milliseconds, durations milliseconds (floats). Histograms hold µs.
  */
 import { NodeTally, type NodeSummary } from './nodes.js';
-import { DEFAULT_RECOVERY, type RecoveryOptions } from '../config/recovery-options.js';
+import { DEFAULT_RECOVERY, type RecoveryOptions } from '../stats/recovery-options.js';
 import { AttributionTracker, computeMeasures, MeasureSeries, outcomeKey, type FaultWindow, type Measures } from './measures/index.js';
 import type { OutcomeKey } from './measures/series.js';
 import { CycleStats, errorKind, countError, MAX_ERROR_SAMPLES } from './cycle-stats.js';

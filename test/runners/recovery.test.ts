@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { computeMeasures, recoveryText } from '../../src/runners/measures/index.js';
 import { AttributionTracker } from '../../src/runners/measures/attribution.js';
-import { DEFAULT_RECOVERY } from '../../src/config/recovery-options.js';
+import { DEFAULT_RECOVERY } from '../../src/stats/recovery-options.js';
 import { recoveryOf } from '../../src/runners/measures/recovery.js';
 import { RequestLog } from '../../src/runners/measures/requests.js';
 import { MeasureSeries } from '../../src/runners/measures/series.js';

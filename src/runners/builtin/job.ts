@@ -11,7 +11,7 @@ import type { TimelineEvent } from '../../core/events.js';
 import type { ReportFiles } from '../../report/index.js';
 import { FunkloadXmlWriter } from '../funkload-writer.js';
 import { reportResults, type JobReport } from '../job-report.js';
-import type { RecoveryOptions } from '../../config/recovery-options.js';
+import type { RecoveryOptions } from '../../stats/recovery-options.js';
 import { faultWindows } from '../measures/index.js';
 import { recordProxies, serviceEvents, type ProxyEventSource } from '../proxy-timeline.js';
 import { RunResults, type ProxyTimelineEvent } from '../results.js';

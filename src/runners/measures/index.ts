@@ -5,7 +5,7 @@
  */
 import type { Attribution } from './attribution.js';
 import { windowEffect, type WindowEffect } from './effects.js';
-import type { RecoveryOptions } from '../../config/recovery-options.js';
+import type { RecoveryOptions } from '../../stats/recovery-options.js';
 import { recoveryOf, type Recovery } from './recovery.js';
 import type { MeasureSeries } from './series.js';
 import type { FaultWindow } from './windows.js';

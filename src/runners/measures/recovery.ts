@@ -22,7 +22,7 @@
  * left after the fault, or only the last, shorter span looks healthy, the verdict is "too soon":
  * the run ended before recovery could be judged, which is not a failure to recover.
  */
-import { DEFAULT_RECOVERY, type RecoveryOptions } from '../../config/recovery-options.js';
+import { DEFAULT_RECOVERY, type RecoveryOptions } from '../../stats/recovery-options.js';
 import { binomialUpper } from '../../stats/binomial.js';
 import { duration, failed, type RequestSlice } from './requests.js';
 import type { MeasureSeries } from './series.js';

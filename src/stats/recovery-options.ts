@@ -1,6 +1,6 @@
 /**
  * How recovery after a fault window is judged, as options (runners/measures/recovery.ts applies
- * them; recovery.ts reads them from .marteau.yml). Free of imports, so that the builtin agent's
+ * them; config/recovery.ts reads them from .marteau.yml). Free of imports, so that the builtin agent's
  * module closure, shipped to SSH nodes, stays small.
  */
 export interface RecoveryOptions {
