@@ -11,7 +11,7 @@ import { parseQueueUrl } from '../src/core/queue-url.js';
 import { RedisQueue } from '../src/core/redis-queue.js';
 import { removeTemp } from './helpers/projects.js';
 import { haveServer, startRedis } from './helpers/servers.js';
-import { nodesFile, readTrace, tracedProject, urlOf, viewer, worker } from './helpers/team.js';
+import { nodesFile, readTrace, tracedProject, until, urlOf, viewer, worker } from './helpers/team.js';
 
 const HAVE = haveServer('redis-server');
 afterAll(async () => {
@@ -40,6 +40,31 @@ describe.skipIf(!HAVE)('the team queue with many workers', () => {
       const claims = (await raw.xrange('marteau:log', '-', '+')).map(([, f]) => JSON.parse(f[1]) as JournalRecord).filter((r) => r.t === 'claimed');
       raw.disconnect();
       expect(claims.map((r) => (r as { id: string }).id)).toEqual([ids[0], ids[1]]);
+    } finally {
+      await a.close();
+      await b.close();
+      await redis.stop();
+    }
+  });
+
+  it('a worker with all its nodes taken reads the records in batches, and misses none', async () => {
+    const redis = await startRedis();
+    const url = parseQueueUrl(urlOf(redis));
+    const [a, b] = [new RedisQueue({ url }), new RedisQueue({ url })];
+    try {
+      await a.open();
+      await b.open();
+      let wakeUps = 0;
+      const stop = b.watch(() => wakeUps++);
+      b.setBusy(true);
+      const t0 = performance.now();
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++) ids.push((await a.enqueue(spec)).id);
+      const elapsed = performance.now() - t0;
+      await until('the busy reader has every job', () => ids.every((id) => b.get(id)?.status === 'queued'), 10_000);
+      // One read per pause (250 ms) at most, where an idle reader would wake on each record.
+      expect(wakeUps).toBeLessThanOrEqual(Math.ceil(elapsed / 250) + 3);
+      stop();
     } finally {
       await a.close();
       await b.close();
