@@ -162,6 +162,7 @@ export class Engine {
       start: (job, claim, nodes) => this.launch(job, claim, nodes),
       unplaceable: (job, reason) => this.failUnplaceable(job, reason),
       nodeWaitMs: options.nodeWaitMs,
+      reportBusy: options.run === 'all',
     });
   }
 
@@ -617,7 +618,8 @@ export class Engine {
    * counters of the proxies of the jobs run here (other terminals' Proxies panes read them).
    */
   private shareWithTeam(): void {
-    this.offShared = this.queue.onLine?.((jobId, l) => {
+    // A worker shows only the jobs it runs: other processes' lines would only wake it.
+    if (this.options.run !== 'all') this.offShared = this.queue.onLine?.((jobId, l) => {
       if (this.live.has(jobId)) return;
       this.events.emit({ type: 'log.line', at: l.at, jobId, node: l.node, stream: l.stream, level: l.level, line: l.line });
     });
