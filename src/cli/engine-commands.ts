@@ -13,7 +13,7 @@ import { QueueError, short } from '../core/queue.js';
 import { parseQueueUrl, QueueUrlError } from '../core/queue-url.js';
 import { resolveStateDir } from '../core/state-dir.js';
 import { makeStyle, quoted } from '../ci/style.js';
-import { EXIT, UsageError } from './errors.js';
+import { EXIT, UsageError } from '../core/exit.js';
 import type { Io } from './proxy-command.js';
 import { SWEEP_KINDS } from '../config/sweep-kinds.js';
 import type { SweepCommandOptions } from './sweep-command.js';
