@@ -91,6 +91,28 @@ describe('TUI', () => {
     await t.waitFor((f) => f.includes('runner   command on 1 node(s): local'), 'the details');
   });
 
+  it('warns on the message line when a fault is scheduled too close to the end of the load to judge its recovery', async () => {
+    const t = await setup();
+    const echo = await startEchoServer();
+    cleanups.push(() => echo.close());
+    const dir = await project(`name: late
+runner: builtin
+base_url: http://127.0.0.1:${echo.port}
+cycles: [1]
+duration: 2
+scenario:
+  - {get: /}
+proxies:
+  db: {listen: "127.0.0.1:0", upstream: "127.0.0.1:${echo.port}", protocol: tcp}
+fixtures:
+  outage: {proxy: db, behaviors: "100:blackout", at: 0s, for: 1.5s}
+recovery: {window: 1s}
+`);
+    await t.press('e', ...dir.split(''), KEY.enter);
+    await t.waitFor((f) => f.includes('late: fault "outage" ends at 1.5s'), 'the too-soon warning');
+    await t.waitFor(() => t.engine.getSnapshot().jobs.length === 1, 'the job, enqueued all the same');
+  });
+
   it('cancels a running job only after y, and retries it with r', async () => {
     const t = await setup();
     const dir = await project(`name: sleeper\n${commandYaml([process.execPath, '-e', 'setTimeout(() => {}, 30000)'])}`);

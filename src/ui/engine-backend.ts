@@ -112,7 +112,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
       },
     },
     enqueue: async (source) => {
-      await engine.enqueue(path.resolve(o.cwd, source), { origin: 'tui' });
+      await engine.enqueue(path.resolve(o.cwd, source), { origin: 'tui', warn: (m) => messages.push('warn', m) });
     },
     cancel: async (id) => {
       await engine.cancel(id);
