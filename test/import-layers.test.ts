@@ -20,7 +20,7 @@ const RANK: Record<string, number> = { cli: 5, report: 4, ci: 4, runners: 3, ui:
 const KNOWN_LAYER_BREAKS = new Set([
   'config -> runners', // thresholdsSchema and RecoveryOptions live in runners/
   'runners -> report', // job-report.ts and builtin/job.ts write the reports
-  'core -> runners', // engine.ts picks and starts the runners
+  'core -> runners', // the runner contract (runners/runner.ts, imported by job-run.ts, job-outcome.ts, engine-types.ts) and the default registry (engine-kit.ts)
   'proxy -> behaviors', // the default registry (proxy.ts) and the reserved names (plugins.ts) list the built-ins
 ]);
 const KNOWN_CIRCLES = new Set<string>([]);
