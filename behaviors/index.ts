@@ -11,6 +11,7 @@ import failFirst from './fail_first.js';
 import hang from './hang.js';
 import latency from './latency.js';
 import limitData from './limit_data.js';
+import noop from './noop.js';
 import resetPeer from './reset_peer.js';
 import slicer from './slicer.js';
 import slowClose from './slow_close.js';
@@ -22,3 +23,16 @@ export const builtinBehaviors: readonly Behavior[] = [
   latency, bandwidth, slicer, slowClose, timeout, resetPeer, limitData, down,
 ] as Behavior[];
 
+/**
+ * The built-ins by name: the registry proxies, configs and the CLI resolve behavior names in.
+ * It lives here, above proxy/, which is handed its registry and knows no behavior by name.
+ */
+export const defaultRegistry: ReadonlyMap<string, Behavior> = new Map(builtinBehaviors.map((b) => [b.name, b]));
+
+/** Names no plugin may take: the built-ins and Toxiproxy's `noop`. */
+export const reservedBehaviors: readonly Behavior[] = [...builtinBehaviors, noop as unknown as Behavior];
+
+/** Built-ins, `noop` and the given plugins, in one mutable map (hot reload swaps its content). */
+export function buildRegistry(plugins: readonly Behavior[] = []): Map<string, Behavior> {
+  return new Map([...reservedBehaviors, ...plugins].map((b) => [b.name, b]));
+}

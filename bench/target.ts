@@ -5,6 +5,7 @@
  *   node dist/bench/target.js proxy <upstreamPort> <protocol> <mixJSON>
  */
 import net from 'node:net';
+import { defaultRegistry } from '../behaviors/index.js';
 import { startProxy } from '../src/proxy/proxy.js';
 import type { ProtocolName } from '../src/proxy/protocol.js';
 
@@ -28,7 +29,7 @@ if (mode === 'pipe') {
     protocol: protocol as ProtocolName,
     behaviors: JSON.parse(mix),
     seed: 1,
-  });
+  }, { behaviors: defaultRegistry });
   console.log(proxy.port);
   process.on('message', () => process.send?.(proxy.stats()));
 }

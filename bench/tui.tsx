@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { render } from 'ink';
 import { Engine } from '../src/core/engine.js';
+import { defaultRegistry } from '../behaviors/index.js';
 import { startProxy } from '../src/proxy/proxy.js';
 import { App } from '../src/ui/App.js';
 import { engineBackend } from '../src/ui/engine-backend.js';
@@ -58,7 +59,7 @@ async function main() {
   // The upstream runs in its own process so this one holds only the proxy and the TUI.
   const upstream = spawn(process.execPath, [path.join(here, 'upstream.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
   const webPort = Number(String(await new Promise((r) => upstream.stdout!.once('data', r))).split(' ')[0]);
-  const proxy = await startProxy({ name: 'bench', listen: '127.0.0.1:0', upstream: `127.0.0.1:${webPort}`, protocol: 'http', behaviors: { delay: { percent: 5, sleep: 0.002 }, error: 5 } });
+  const proxy = await startProxy({ name: 'bench', listen: '127.0.0.1:0', upstream: `127.0.0.1:${webPort}`, protocol: 'http', behaviors: { delay: { percent: 5, sleep: 0.002 }, error: 5 } }, { behaviors: defaultRegistry });
   // wrk keeps ~10k exchanges/s flowing for both phases (bounded by -d).
   const load = spawn('wrk', ['-t1', '-c16', `-d${2 * SECONDS + 6}s`, `http://127.0.0.1:${proxy.port}/`], { stdio: 'ignore' });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'marteau-bench-tui-'));

@@ -8,9 +8,10 @@ import { ControlError } from '../src/proxy/api/control-errors.js';
 import { checkToken, crossOrigin, foreignHost, isLoopback, sameSecret } from '../src/proxy/api/guard.js';
 import { JsonSyntaxError, parseJson } from '../src/proxy/api/json.js';
 import { act, defineBehavior, z } from '../src/proxy/plugin.js';
-import { buildRegistry, guardBehavior } from '../src/proxy/plugins.js';
+import { guardBehavior } from '../src/proxy/plugins.js';
 import { ProxySet } from '../src/proxy/proxy-set.js';
 import { exchange, startEchoServer } from './helpers/echo.js';
+import { buildRegistry } from '../behaviors/index.js';
 
 describe('JSON bodies', () => {
   it.each([

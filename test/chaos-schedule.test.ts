@@ -12,10 +12,10 @@ import { ChaosPlayer, type MixTarget, type ScheduleView } from '../src/core/chao
 import { changeReason, type TimelineEvent } from '../src/core/events.js';
 import { compileSchedule, type MixChange } from '../src/core/schedule.js';
 import { parseMix, type MixSpec } from '../src/proxy/mix.js';
-import { defaultRegistry } from '../src/proxy/proxy.js';
 import { defaultRunners } from '../src/runners/index.js';
 import { activeFault, scheduleLine } from '../src/ui/schedule-line.js';
 import { removeTemp, temp } from './helpers/projects.js';
+import { defaultRegistry } from '../behaviors/index.js';
 
 afterAll(removeTemp);
 

@@ -14,9 +14,9 @@ import { packagedNodesFile } from '../src/config/nodes-file.js';
 import { splitWords } from '../src/config/words.js';
 import { CONFIG_FILE, configError, configOptions, parseConfig } from './helpers/marteau-config.js';
 import { removeTemp, temp } from './helpers/projects.js';
-import { defaultRegistry } from '../src/proxy/proxy.js';
 import { commandRunner } from '../src/runners/command.js';
 import { runnerRegistry } from '../src/runners/runner.js';
+import { defaultRegistry } from '../behaviors/index.js';
 
 afterAll(removeTemp);
 

@@ -6,9 +6,9 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadMarteauConfig } from '../src/config/marteau.js';
-import { defaultRegistry } from '../src/proxy/proxy.js';
 import { defaultRunners } from '../src/runners/index.js';
 import { removeTemp, temp } from './helpers/projects.js';
+import { defaultRegistry } from '../behaviors/index.js';
 
 afterAll(removeTemp);
 

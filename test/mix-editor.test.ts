@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseMix } from '../src/proxy/mix.js';
 import { PRESETS } from '../src/proxy/presets.js';
-import { defaultRegistry } from '../src/proxy/proxy.js';
 import { adjust, mixRows, remainder, rowsToSpec } from '../src/ui/mix-editor.js';
+import { defaultRegistry } from '../behaviors/index.js';
 
 const names = [...defaultRegistry.keys()];
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { draw, MixError, parseMix } from '../src/proxy/mix.js';
-import { defaultRegistry } from '../src/proxy/proxy.js';
 import { seededRandom } from '../src/proxy/random.js';
+import { defaultRegistry } from '../behaviors/index.js';
 
 describe('mix', () => {
   it('reads the Vaurien form and the map form the same way', () => {

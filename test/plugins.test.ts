@@ -12,10 +12,10 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadProxiesFile } from '../src/config/proxies.js';
-import { buildRegistry } from '../src/proxy/plugins.js';
 import { runCli, startApi } from './helpers/cli.js';
 import { exchange, startEchoServer } from './helpers/echo.js';
 import { startHttpServer } from './helpers/http-server.js';
+import { buildRegistry } from '../behaviors/index.js';
 
 const FIXTURES = path.resolve('fixtures/plugins');
 let web: Awaited<ReturnType<typeof startHttpServer>>;

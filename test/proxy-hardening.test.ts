@@ -10,12 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { act, defineBehavior, z } from '../src/proxy/plugin.js';
 import { FramingError } from '../src/proxy/protocol.js';
 import { http as httpProtocol } from '../src/proxy/protocols/http.js';
-import { defaultRegistry, startProxy, UpstreamLoopError, type Proxy } from '../src/proxy/proxy.js';
+import { UpstreamLoopError, type Proxy } from '../src/proxy/proxy.js';
 import { runCli, startApi, type RunningCli } from './helpers/cli.js';
 import { exchange, startEchoServer } from './helpers/echo.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { freePort } from './helpers/net.js';
 import { waitFor } from './helpers/recording-relay.js';
+import { defaultRegistry } from '../behaviors/index.js';
+import { startProxy } from './helpers/builtin-proxy.js';
 
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
 beforeAll(async () => { echo = await startEchoServer(); });

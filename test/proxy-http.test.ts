@@ -1,8 +1,9 @@
 import { Agent, Pool, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProxy, type Proxy } from '../src/proxy/proxy.js';
+import type { Proxy } from '../src/proxy/proxy.js';
 import { exchange } from './helpers/echo.js';
 import { startHttpServer } from './helpers/http-server.js';
+import { startProxy } from './helpers/builtin-proxy.js';
 
 let srv: Awaited<ReturnType<typeof startHttpServer>>;
 let proxy: Proxy;

@@ -7,9 +7,10 @@ import { MemcacheClient, type MultiRetrievalResponse } from 'memcache-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Segment } from '../src/proxy/protocol.js';
 import { memcache as memcacheProtocol } from '../src/proxy/protocols/memcache.js';
-import { startProxy, type Proxy } from '../src/proxy/proxy.js';
+import type { Proxy } from '../src/proxy/proxy.js';
 import { rawExchange } from './helpers/net.js';
 import { haveServer, startMemcached, type RunningServer } from './helpers/servers.js';
+import { startProxy } from './helpers/builtin-proxy.js';
 
 const run = haveServer('memcached');
 

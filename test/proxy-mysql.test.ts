@@ -4,10 +4,11 @@
 import net from 'node:net';
 import mysql2 from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProxy, type Proxy } from '../src/proxy/proxy.js';
+import type { Proxy } from '../src/proxy/proxy.js';
 import { mysql, MYSQL_ERRORS } from '../src/proxy/protocols/mysql.js';
 import { haveMariadb, startMariadb } from './helpers/mariadb.js';
 import type { RunningServer } from './helpers/servers.js';
+import { startProxy } from './helpers/builtin-proxy.js';
 
 type Behaviors = Parameters<typeof startProxy>[0]['behaviors'];
 

@@ -4,10 +4,11 @@
 import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProxy, type Proxy } from '../src/proxy/proxy.js';
+import type { Proxy } from '../src/proxy/proxy.js';
 import { postgres, POSTGRES_ERRORS } from '../src/proxy/protocols/postgres.js';
 import { havePostgres, startPostgres } from './helpers/postgres.js';
 import type { RunningServer } from './helpers/servers.js';
+import { startProxy } from './helpers/builtin-proxy.js';
 
 type Behaviors = Parameters<typeof startProxy>[0]['behaviors'];
 

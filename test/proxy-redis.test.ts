@@ -6,9 +6,10 @@ import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Segment } from '../src/proxy/protocol.js';
 import { redis as redisProtocol } from '../src/proxy/protocols/redis.js';
-import { startProxy, type Proxy } from '../src/proxy/proxy.js';
+import type { Proxy } from '../src/proxy/proxy.js';
 import { rawExchange } from './helpers/net.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
+import { startProxy } from './helpers/builtin-proxy.js';
 
 const run = haveServer('redis-server');
 

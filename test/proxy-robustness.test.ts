@@ -4,10 +4,11 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinBehaviors } from '../behaviors/index.js';
 import { act, defineBehavior, z } from '../src/proxy/plugin.js';
-import { startProxy } from '../src/proxy/proxy.js';
 import { ProxySet } from '../src/proxy/proxy-set.js';
 import { exchange, startEchoServer } from './helpers/echo.js';
 import { startHttpServer } from './helpers/http-server.js';
+import { defaultRegistry } from '../behaviors/index.js';
+import { startProxy } from './helpers/builtin-proxy.js';
 
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
 beforeAll(async () => { echo = await startEchoServer(); });
@@ -101,7 +102,7 @@ describe('proxy robustness', () => {
     const packets: string[] = [];
     sock.on('message', (m) => packets.push(...String(m).split('\n')));
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', r));
-    const set = new ProxySet();
+    const set = new ProxySet(defaultRegistry);
     await set.start(
       [{ name: 'cache', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}`, protocol: 'tcp', behaviors: '50:error', seed: 5 }],
       { host: '127.0.0.1', port: sock.address().port, prefix: 'chaos', sample_rate: 1 },

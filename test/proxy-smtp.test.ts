@@ -7,8 +7,10 @@ import nodemailer from 'nodemailer';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { act, defineBehavior, z, type Behavior } from '../src/proxy/plugin.js';
-import { defaultRegistry, startProxy, type Proxy, type ProxyOptions } from '../src/proxy/proxy.js';
+import type { Proxy, ProxyOptions } from '../src/proxy/proxy.js';
 import { SMTP_USERS, startSmtpServer, type RunningSmtp } from './helpers/smtp.js';
+import { defaultRegistry } from '../behaviors/index.js';
+import { startProxy } from './helpers/builtin-proxy.js';
 
 /** Errors on exchanges whose label is in `labels` only (to aim at DATA, the message, AUTH...). */
 const errorOn = defineBehavior({

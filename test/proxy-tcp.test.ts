@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startProxy, type Proxy } from '../src/proxy/proxy.js';
+import type { Proxy } from '../src/proxy/proxy.js';
 import { exchange, startEchoServer } from './helpers/echo.js';
+import { startProxy } from './helpers/builtin-proxy.js';
 
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
 beforeAll(async () => { echo = await startEchoServer(); });

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProxySet } from '../src/proxy/proxy-set.js';
 import { exchange, startEchoServer } from './helpers/echo.js';
 import { startHttpServer } from './helpers/http-server.js';
+import { defaultRegistry } from '../behaviors/index.js';
 
 let web: Awaited<ReturnType<typeof startHttpServer>>;
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
@@ -49,7 +50,7 @@ function get(port: number): Promise<{ status: number; ms: number }> {
 
 describe('exchange timing is what the client saw', () => {
   it('includes a 200 ms delay, before or after the request, and times error-answered exchanges (HTTP)', async () => {
-    const set = new ProxySet();
+    const set = new ProxySet(defaultRegistry);
     await set.start(
       [{ name: 'web', listen: '127.0.0.1:0', upstream: `127.0.0.1:${web.port}`, protocol: 'http', behaviors: { delay: { percent: 100, sleep: 0.2 } } }],
       { host: '127.0.0.1', port: sock.address().port, prefix: 't', sample_rate: 1 },
@@ -76,7 +77,7 @@ describe('exchange timing is what the client saw', () => {
   });
 
   it('includes a delay on raw TCP, where the first reply byte ends the exchange', async () => {
-    const set = new ProxySet();
+    const set = new ProxySet(defaultRegistry);
     await set.start(
       [{ name: 'raw', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}`, protocol: 'tcp', behaviors: { delay: { percent: 100, sleep: 0.2, before: false } } }],
       { host: '127.0.0.1', port: sock.address().port, prefix: 't', sample_rate: 1 },

@@ -7,8 +7,8 @@
 import fc from 'fast-check';
 import net from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startProxy } from '../src/proxy/proxy.js';
 import { exchange } from './helpers/echo.js';
+import { startProxy } from './helpers/builtin-proxy.js';
 
 const crlf = (...lines: string[]) => Buffer.from(lines.map((l) => `${l}\r\n`).join(''));
 const packet = (seq: number, payload: Buffer) => {

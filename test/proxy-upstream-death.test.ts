@@ -10,13 +10,14 @@ import mysql2 from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ProtocolName } from '../src/proxy/protocol.js';
-import { startProxy, type Proxy } from '../src/proxy/proxy.js';
+import type { Proxy } from '../src/proxy/proxy.js';
 import { startChildServer } from './helpers/child-server.js';
 import { startCuttingRelay, type CuttingRelay } from './helpers/cutting-relay.js';
 import { haveMariadb, startMariadb } from './helpers/mariadb.js';
 import { havePostgres, startPostgres } from './helpers/postgres.js';
 import { waitFor } from './helpers/recording-relay.js';
 import { haveServer, startMemcached, startRedis, type RunningServer } from './helpers/servers.js';
+import { startProxy } from './helpers/builtin-proxy.js';
 
 /** The promise: the client knows within this long after the server went away. */
 const NOTICE_MS = 1000;

@@ -5,11 +5,12 @@
 import { render } from 'ink-testing-library';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
-import { startProxy, type Proxy } from '../src/proxy/proxy.js';
+import type { Proxy } from '../src/proxy/proxy.js';
 import { App } from '../src/ui/App.js';
 import { engineBackend } from '../src/ui/engine-backend.js';
 import { startEchoServer } from './helpers/echo.js';
 import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
+import { startProxy } from './helpers/builtin-proxy.js';
 
 const KEY = { tab: '\t', enter: '\r', esc: '\u001B', right: '\u001B[C', left: '\u001B[D', down: '\u001B[B' };
 const strip = (s = '') => s.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '');

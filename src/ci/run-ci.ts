@@ -12,7 +12,7 @@ import { EXIT, UsageError } from '../core/exit.js';
 import { Engine, type EngineOptions } from '../core/engine.js';
 import type { Job } from '../core/jobs.js';
 import { defaultRunners } from '../runners/index.js';
-import { defaultRegistry } from '../proxy/proxy.js';
+import { defaultRegistry } from '../../behaviors/index.js';
 import { exitCodeFor } from './exit-code.js';
 import { CiReporter } from './reporter.js';
 

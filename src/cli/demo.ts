@@ -6,6 +6,7 @@
 import http from 'node:http';
 import { startDemoApp } from '../../fixtures/demo/app.js';
 import type { MixEntrySpec, MixSpec } from '../proxy/mix.js';
+import { defaultRegistry } from '../../behaviors/index.js';
 import { startProxy } from '../proxy/proxy.js';
 import { EXIT, UsageError } from '../core/exit.js';
 import type { Io } from './proxy-command.js';
@@ -27,7 +28,7 @@ export async function runDemo(o: { duration: string; behaviors: string; plain?: 
     upstream: `127.0.0.1:${app.port}`,
     protocol: 'http',
     behaviors: withDemoOptions(o.behaviors),
-  }).catch((e: Error) => { throw new UsageError(`--behaviors: ${e.message}`); });
+  }, { behaviors: defaultRegistry }).catch((e: Error) => { throw new UsageError(`--behaviors: ${e.message}`); });
   io.out.write(`demo shop app on 127.0.0.1:${app.port}, chaos proxy "shop" on ${proxy.listenAddress} (mix ${proxy.mix.text})\n`);
   io.out.write(`sending load through the proxy for ${seconds}s with ${WORKERS} users; Ctrl-C stops\n`);
 

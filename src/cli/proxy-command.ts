@@ -12,7 +12,7 @@ import { isLoopback } from '../proxy/api/guard.js';
 import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/server.js';
 import { packageVersion } from '../proxy/api/version.js';
 import { MixError, parseMix } from '../proxy/mix.js';
-import { buildRegistry } from '../proxy/plugins.js';
+import { buildRegistry } from '../../behaviors/index.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../proxy/protocol.js';
 import { MAX_TIMER_MS } from '../proxy/plugin.js';
 import { joinHostPort, splitHostPort, UpstreamLoopError, type ProxyStats } from '../proxy/proxy.js';

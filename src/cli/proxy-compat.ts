@@ -13,7 +13,7 @@ import { JsonSyntaxError, parseJson } from '../proxy/api/json.js';
 import type { ProxySpec } from '../proxy/api/control.js';
 import { baseType, textAs } from '../proxy/api/vaurien.js';
 import type { MixSpec } from '../proxy/mix.js';
-import { buildRegistry } from '../proxy/plugins.js';
+import { buildRegistry } from '../../behaviors/index.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../proxy/protocol.js';
 import { UsageError } from '../core/exit.js';
 

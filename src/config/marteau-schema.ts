@@ -88,6 +88,7 @@ export const marteauSchema = z
     // The locust runner's own keys; it validates them further with its schema.
     locustfile: z.string().optional().describe('locust runner: the Locust test file, relative to the project'),
     spawn_rate: z.number().optional().describe('locust runner: users started per second'),
+    master_host: z.string().optional().describe('locust runner on several nodes: the address of this machine the nodes reach (Locust master)'),
     thresholds: thresholdsSchema.optional(),
     recovery: recoverySchema.optional().describe('how recovery after a fault window is judged (recovery times in reports and thresholds)'),
     // Around the run.

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../proxy/mix.js';
 import type { Behavior } from '../proxy/plugin.js';
 import { loadPlugins, PluginError } from '../proxy/plugins.js';
+import { reservedBehaviors } from '../../behaviors/index.js';
 import { PROTOCOL_NAMES } from '../proxy/protocol.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
 import type { StatsdOptions } from '../proxy/statsd.js';
@@ -109,7 +110,7 @@ export async function loadConfigPlugins(src: SourceDoc, registry: BehaviorRegist
   if (!Array.isArray(list) || !list.every((p) => typeof p === 'string' && p !== '')) return [];
   let plugins: Behavior[];
   try {
-    plugins = await loadPlugins(list as string[], path.dirname(path.resolve(src.file)));
+    plugins = await loadPlugins(list as string[], path.dirname(path.resolve(src.file)), reservedBehaviors);
   } catch (e) {
     if (e instanceof PluginError) throw errorAt(src, ['plugins', e.index], e.message, 'see behaviors/README.md for how to write a plugin');
     throw e;

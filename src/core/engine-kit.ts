@@ -4,7 +4,7 @@
  * (`Engine.kit()`), so commands that only look at the queue or the nodes start without them.
  */
 import { defaultRunners } from '../runners/index.js';
-import { defaultRegistry } from '../proxy/proxy.js';
+import { defaultRegistry } from '../../behaviors/index.js';
 
 export { parseYaml } from '../config/errors.js';
 export { loadMarteauConfig, parseMarteauConfig, withPlugins } from '../config/marteau.js';

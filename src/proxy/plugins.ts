@@ -7,8 +7,6 @@ import { spawn } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { builtinBehaviors } from '../../behaviors/index.js';
-import noop from '../../behaviors/noop.js';
 import type { Action, Behavior, HookResult } from './plugin.js';
 
 /** A plugin that cannot be used, with the file it came from and its position in `plugins:`. */
@@ -19,24 +17,17 @@ export class PluginError extends Error {
   }
 }
 
-/** Names no plugin may take: the built-ins and Toxiproxy's `noop`. */
-export const reservedBehaviors: readonly Behavior[] = [...builtinBehaviors, noop as unknown as Behavior];
-
-/** Built-ins, `noop` and the given plugins, in one mutable map (hot reload swaps its content). */
-export function buildRegistry(plugins: readonly Behavior[] = []): Map<string, Behavior> {
-  return new Map([...reservedBehaviors, ...plugins].map((b) => [b.name, b]));
-}
-
 const NAME = /^[A-Za-z_][\w-]*$/;
 
 /**
  * Import every plugin file (paths relative to `baseDir`). A file may export one behavior as its
  * default export, or an array of them. An edited file is imported afresh (its mtime is part of
  * the module URL), an unchanged one comes from the module cache, so its per-proxy state is kept.
+ * `reserved`: the built-in names, which no plugin may take (behaviors/index.ts lists them).
  */
-export async function loadPlugins(files: readonly string[], baseDir: string): Promise<Behavior[]> {
+export async function loadPlugins(files: readonly string[], baseDir: string, reserved: readonly { name: string }[]): Promise<Behavior[]> {
   const taken = new Map<string, string>();
-  for (const b of reservedBehaviors) taken.set(b.name, 'a built-in behavior');
+  for (const b of reserved) taken.set(b.name, 'a built-in behavior');
   const out: Behavior[] = [];
   for (const [index, rel] of files.entries()) {
     const file = path.resolve(baseDir, rel);

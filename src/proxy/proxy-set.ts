@@ -20,7 +20,7 @@ export class ProxySet extends EventEmitter<ProxySetEvents> {
   readonly proxies = new Map<string, Proxy>();
   private statsd?: StatsdReporter;
 
-  constructor(private readonly registry?: BehaviorRegistry) {
+  constructor(private readonly registry: BehaviorRegistry) {
     super();
   }
 

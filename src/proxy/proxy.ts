@@ -4,7 +4,6 @@
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
-import { builtinBehaviors } from '../../behaviors/index.js';
 import { Connection } from './connection.js';
 import { Histogram, type HistogramJSON } from './histogram.js';
 import { parseMix, type BehaviorRegistry, type Mix, type MixEntry, type MixSpec } from './mix.js';
@@ -47,9 +46,10 @@ export interface ProxyOptions {
  */
 export const DEFAULT_MAX_CONNECTIONS = 1000;
 
-/** The upstream is the proxy's own listen address: every connection would open another. */
+/** What a proxy is handed by its caller. */
 export interface ProxyDeps {
-  behaviors?: BehaviorRegistry;
+  /** The behaviors its mix and toxics may name: the built-ins (behaviors/index.ts) and any plugins. */
+  behaviors: BehaviorRegistry;
 }
 
 export type ProxyEvent =
@@ -57,8 +57,6 @@ export type ProxyEvent =
   | { type: 'proxy.exchange'; proxy: string; latencyMs: number }
   | { type: 'proxy.mix'; proxy: string; mix: string; at: number; reason?: string }
   | { type: 'proxy.log'; proxy: string; level: 'info' | 'warn' | 'error'; message: string; at: number };
-
-export const defaultRegistry: BehaviorRegistry = new Map(builtinBehaviors.map((b) => [b.name, b]));
 
 export class Proxy extends EventEmitter implements ProxyCore {
   readonly protocol: Protocol;
@@ -92,11 +90,11 @@ export class Proxy extends EventEmitter implements ProxyCore {
   /** At max_connections: warned once until a connection is accepted again. */
   private full = false;
 
-  constructor(readonly options: ProxyOptions, deps: ProxyDeps = {}) {
+  constructor(readonly options: ProxyOptions, deps: ProxyDeps) {
     super();
     this.protocol = protocols[options.protocol];
     if (!this.protocol) throw new Error(`unknown protocol "${options.protocol}"`);
-    this.registry = deps.behaviors ?? defaultRegistry;
+    this.registry = deps.behaviors;
     this.info = {
       name: options.name,
       protocol: options.protocol,
@@ -376,7 +374,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
   }
 }
 
-export async function startProxy(options: ProxyOptions, deps?: ProxyDeps): Promise<Proxy> {
+export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promise<Proxy> {
   const proxy = new Proxy(options, deps);
   await proxy.listen();
   return proxy;

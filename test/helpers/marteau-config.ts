@@ -2,8 +2,8 @@
 import { ConfigError, parseYaml } from '../../src/config/errors.js';
 import type { Vars } from '../../src/config/interpolate.js';
 import { parseMarteauConfig, type MarteauConfig } from '../../src/config/marteau.js';
-import { defaultRegistry } from '../../src/proxy/proxy.js';
 import { defaultRunners } from '../../src/runners/index.js';
+import { defaultRegistry } from '../../behaviors/index.js';
 
 export const CONFIG_FILE = '/proj/.marteau.yml';
 export const configOptions = { runners: defaultRunners, behaviors: defaultRegistry };

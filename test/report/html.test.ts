@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoadApp, type LoadApp } from '../../fixtures/load/app.js';
-import { startProxy, type Proxy } from '../../src/proxy/proxy.js';
+import type { Proxy } from '../../src/proxy/proxy.js';
 import { writeReports } from '../../src/report/index.js';
 import { builtinConfigSchema, runBench } from '../../src/runners/builtin/index.js';
 import { FaultAggregator, newRunInfo, RunResults, type RunSummary } from '../../src/runners/results.js';
 import { evaluateThresholds, parseThresholds } from '../../src/runners/thresholds.js';
 import { haveServer } from '../helpers/servers.js';
+import { startProxy } from '../helpers/builtin-proxy.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = haveServer('chromium', ['/usr/bin']);

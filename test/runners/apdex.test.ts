@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoadApp, type LoadApp } from '../../fixtures/load/app.js';
-import { startProxy, type Proxy } from '../../src/proxy/proxy.js';
+import type { Proxy } from '../../src/proxy/proxy.js';
 import { loadResults } from '../../src/report/load.js';
 import { builtinConfigSchema, runBuiltinJob } from '../../src/runners/builtin/index.js';
 import { parseThresholds } from '../../src/runners/thresholds.js';
+import { startProxy } from '../helpers/builtin-proxy.js';
 
 let app: LoadApp;
 let proxy: Proxy;

@@ -8,13 +8,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseYaml } from '../../src/config/errors.js';
 import { parseMarteauConfig } from '../../src/config/marteau.js';
-import { defaultRegistry } from '../../src/proxy/proxy.js';
 import { defaultRunners } from '../../src/runners/index.js';
 import { flBuildReportArgv, flRunBenchArgv, maskUrlPasswords, secondsArg } from '../../src/runners/funkload/argv.js';
 import { BenchConsole, parseConsoleLine, progressAfter, type ConsoleEvent } from '../../src/runners/funkload/console.js';
 import { locateFunkload } from '../../src/runners/funkload/tools.js';
 import type { RunnerNode } from '../../src/runners/runner.js';
 import { LocalExecutor } from '../../src/exec/local.js';
+import { defaultRegistry } from '../../behaviors/index.js';
 
 const real = (name: string) => readFileSync(new URL(`../../fixtures/funkload/real/${name}`, import.meta.url), 'utf8').split('\n');
 

@@ -15,6 +15,8 @@ import {
   parseProgressLine,
   parseStatsCsv,
   tickDurations,
+  tickNodes,
+  tickSamples,
   type LocustStatsRow,
 } from '../../src/runners/locust/csv.js';
 import { rebuildDurations } from '../../src/runners/locust/distribution.js';
@@ -96,6 +98,20 @@ describe('Locust CSV files', () => {
     expect(parseProgressLine('##marteau {not json')).toBeUndefined();
     expect(parseProgressLine('##marteau {"kind":"tick","t":1}')).toBeUndefined();
     expect(tickDurations({ '5': 2, x: 1, '7': -1, '3': 1.5 })).toEqual([[5, 2]]);
+  });
+
+  it("reads a distributed master's lines: the workers' counts name their node, the split is Locust's", () => {
+    // Captured from Debian's Locust: a master and two workers (MARTEAU_NODE a and b), 3 users.
+    const parsed = rec('distributed-master.stdout').split('\n').filter(Boolean).map(parseProgressLine);
+    const ticks = parsed.filter((p) => p?.kind === 'tick') as Extract<NonNullable<(typeof parsed)[0]>, { kind: 'tick' }>[];
+    const samples = ticks.flatMap((t) => tickSamples(t.samples));
+    expect(new Set(samples.map((x) => x[5]))).toEqual(new Set(['a', 'b']));
+    // Every request a worker saw reached the master's stats once.
+    expect(samples.reduce((n, x) => n + x[4], 0)).toBe(parseStatsCsv(rec('distributed-master_stats.csv')).total!.requests);
+    const split = ticks.map((t) => Object.fromEntries(tickNodes(t.nodes))).find((n) => (n.a ?? 0) + (n.b ?? 0) === 3);
+    expect(split && Math.min(split.a, split.b)).toBeGreaterThan(0);
+    expect(tickNodes({ a: 2, b: -1, c: 'x', d: 1.5 })).toEqual([['a', 2]]);
+    expect(tickSamples([[1, '200', 5, 1, 2, 'a'], [1, '200', 5, 1, 2, 7], [1, '200', 5, 1, 2]])).toEqual([[1, '200', 5, 1, 2, 'a'], [1, '200', 5, 1, 2]]);
   });
 });
 

@@ -1,28 +1,25 @@
 /**
  * The locust runner for real: Debian's Locust against the demo shop app, run through the engine
- * on this machine and on two SSH nodes (real sshd on 127.0.0.2/3): results per cycle, the 404
- * step counted as failures, reports, thresholds deciding the job, and the clear errors of a
+ * on this machine: results per cycle, the 404 step counted as failures, reports, thresholds deciding the job, and the clear errors of a
  * missing locustfile, a broken one, and a missing locust binary.
  */
 import { existsSync, readdirSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoApp, type DemoApp } from '../../fixtures/demo/app.js';
 import { ConfigError } from '../../src/config/errors.js';
-import type { SshNodeConfig } from '../../src/config/nodes.js';
 import { Engine } from '../../src/core/engine.js';
 import type { EngineEvent } from '../../src/core/events.js';
 import { dist, ROOT } from '../helpers/dist.js';
 import { cliDone } from '../helpers/marteau-cli.js';
 import { localNodes, project, removeTemp, stateDir } from '../helpers/projects.js';
-import { haveServer, tempDir } from '../helpers/servers.js';
-import { makeUserKey, processesWith, sshNode, startSshd, type Sshd } from '../helpers/sshd.js';
+import { haveServer } from '../helpers/servers.js';
+import { processesWith } from '../helpers/sshd.js';
 
 // Real Locust starts in ~1 s per cycle on an idle machine; much more on a busy shared one.
 const SLOW = 180_000;
-const SSH_SLOW = 300_000;
 const LOCUSTFILE = path.join(import.meta.dirname, '../../fixtures/locust/locustfile.py');
 
 let app: DemoApp;
@@ -178,51 +175,7 @@ describe.skipIf(!haveServer('locust'))('locust runner (real Locust, demo app)', 
     expect(done).toMatchObject({ status: 'failed', failure: 'infrastructure' });
     expect(done.reason).toMatch(/node "local": locust is not installed \(install Debian's python3-locust, or pip install locust\)/);
   });
-
-  describe.skipIf(!haveServer('sshd'))('on two SSH nodes', () => {
-    let dir: string;
-    let nodes: [Sshd, Sshd];
-    let knownHosts: string;
-    let identity: string;
-    beforeAll(async () => {
-      dir = await tempDir('locust-ssh');
-      const user = await makeUserKey(dir);
-      identity = user.privateKey;
-      nodes = await Promise.all([startSshd('127.0.0.2', user), startSshd('127.0.0.3', user)]);
-      knownHosts = path.join(dir, 'known_hosts');
-      await writeFile(knownHosts, `${nodes.map((n) => n.knownHostsLine).join('\n')}\n`);
-    });
-    afterAll(async () => {
-      await Promise.all(nodes?.map((n) => n.stop()) ?? []);
-      await rm(dir, { recursive: true, force: true });
-    });
-
-    it('splits each cycle between the nodes, fetches their CSVs and merges them, leaves nothing behind', async () => {
-      const ssh = (n: Sshd, name: string): SshNodeConfig => sshNode(n, name, { identity, knownHosts, workDir: path.join(dir, `remote-${name}`) });
-      // SSH logins can be slow on a busy machine: the job may take most of the test's time.
-      const proj = await project(yaml('nodes: 2\n').replace('cycles: [1, 3]', 'cycles: [2, 3]').replace('timeout: 180s', 'timeout: 280s'), { 'locustfile.py': locustfile });
-      const { done, logs, resultDir } = await runJob(proj, { ...localNodes(1), probeTimeoutMs: 20_000, nodes: [ssh(nodes[0], 'a'), ssh(nodes[1], 'b')] });
-      expect(done.status, `${done.reason}\n${logs.join('\n')}`).toBe('succeeded');
-      const s = await summaryOf(resultDir);
-      expect(s.cycles.map((c) => c.cvus)).toEqual([2, 3]);
-      for (const n of ['a', 'b']) {
-        expect(readdirSync(path.join(resultDir, 'nodes', n)).filter((f) => f.endsWith('_stats.csv')).sort()).toEqual(['cycle-0_stats.csv', 'cycle-1_stats.csv']);
-        expect(existsSync(path.join(dir, `remote-${n}`, done.id))).toBe(false);
-      }
-      // 3 users over 2 nodes: 2 on the first the engine gave the job, 1 on the other.
-      const shares = logs.filter((l) => / engine cycle 2: \d user\(s\) done/.test(l)).map((l) => [l.split(' ')[0], l.match(/(\d) user/)![1]]);
-      expect(shares.map(([n]) => n).sort()).toEqual(['a', 'b']);
-      expect(Object.fromEntries(shares)).toEqual({ [done.nodesTaken[0]]: '2', [done.nodesTaken[1]]: '1' });
-      // The merged cycle holds both nodes' requests.
-      const perNode = await Promise.all(
-        ['a', 'b'].map(async (n) => {
-          const csv = await readFile(path.join(resultDir, 'nodes', n, 'cycle-1_stats.csv'), 'utf8');
-          return Number(csv.trim().split('\n').pop()!.split(',')[2]);
-        }),
-      );
-      expect(s.cycles[1].requests.total).toBe(perNode[0] + perNode[1]);
-    }, SSH_SLOW);
-  });
+  // On several nodes Locust runs distributed: see locust-distributed.test.ts.
 });
 
 describe.skipIf(!haveServer('locust'))('marteau-tui --ci with the locust runner (built CLI)', () => {
@@ -268,6 +221,19 @@ describe('locust runner config', () => {
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).message).toMatch(/\.marteau\.yml:4:\d+: locustfile: tests\/nope\.py does not exist in /);
       expect((err as ConfigError).message).toMatch(/relative to the project directory/);
+    } finally {
+      await e.stop();
+    }
+  });
+
+  it('master_host must be one address: all interfaces is refused at its line', async () => {
+    const dir = await project('name: x\nrunner: locust\ncycles: [1]\nmaster_host: 0.0.0.0\n', { 'locustfile.py': 'from locust import User\n' });
+    const e = new Engine({ stateDir: await stateDir(), nodes: localNodes(1), run: 'none' });
+    await e.start();
+    try {
+      const err = await e.enqueue(dir).catch((x: unknown) => x);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).message).toMatch(/\.marteau\.yml:4:\d+: .*master_host.*one address of this machine, not all of them/);
     } finally {
       await e.stop();
     }

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, parseYaml } from '../../src/config/errors.js';
 import { parseMarteauConfig } from '../../src/config/marteau.js';
 import { recoveryScheduleWarnings } from '../../src/config/recovery.js';
-import { defaultRegistry } from '../../src/proxy/proxy.js';
 import { defaultRunners } from '../../src/runners/index.js';
+import { defaultRegistry } from '../../behaviors/index.js';
 
 const FILE = '/proj/.marteau.yml';
 const parse = (text: string) => parseMarteauConfig(parseYaml(FILE, text), '/proj', { runners: defaultRunners, behaviors: defaultRegistry });

@@ -10,6 +10,7 @@
  *   startup_delay: 0.01         # FunkLoad's pause between two user starts
  *   cycle_time: 1               # pause between cycles
  *   base_url: http://127.0.0.1:8000   # Locust's --host
+ *   master_host: 127.0.0.1      # on several nodes: the address of this machine the nodes reach
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -35,6 +36,12 @@ export const locustConfigSchema = z
     base_url: z.url({ protocol: /^https?$/ }).optional().describe("the server under test: Locust's --host"),
     url: z.url({ protocol: /^https?$/ }).optional().describe('alias of base_url'),
     apdex_t: z.number().finite().positive().max(600).default(DEFAULT_APDEX_T),
+    master_host: z
+      .union([z.ipv4(), z.ipv6()])
+      // The master's port takes commands from anyone who reaches it: one interface, never all.
+      .refine((h) => h !== '0.0.0.0' && h !== '::', { error: 'must be one address of this machine, not all of them' })
+      .default('127.0.0.1')
+      .describe('on several nodes, the address of this machine the nodes reach (the Locust master binds it)'),
   })
   .superRefine((c, ctx) => {
     if (c.base_url && c.url && c.base_url !== c.url) ctx.addIssue({ code: 'custom', path: ['url'], message: 'base_url and url are the same setting; keep one' });
@@ -50,6 +57,8 @@ export interface LocustSettings {
   cycleTimeS: number;
   host?: string;
   apdexT: number;
+  /** Where the Locust master of a job on several nodes listens. */
+  masterHost: string;
 }
 
 export function locustSettings(config: MarteauConfig): LocustSettings {
@@ -63,6 +72,7 @@ export function locustSettings(config: MarteauConfig): LocustSettings {
     cycleTimeS: (config.cycleTimeMs ?? 0) / 1000,
     host: c.base_url ?? c.url,
     apdexT: c.apdex_t,
+    masterHost: c.master_host,
   };
 }
 

@@ -196,17 +196,22 @@ export type LocustProgressLine =
       times: Record<string, number>;
       /** Requests finished since the previous tick, counted by start (see LocustSample). */
       samples?: LocustSample[];
+      /** Distributed runs: each worker node's users, as its last report to the master said. */
+      nodes?: Record<string, number>;
     }
   | { kind: 'end'; t: number; start: number; last: number | null; requests: number };
 
-/** [start of its quarter second (epoch ms), outcome key ("200", "503", "timeout", "connection"), rounded ms, ok 1/0, count]. */
-export type LocustSample = [at: number, outcome: string, ms: number, ok: number, count: number];
+/**
+ * [start of its quarter second (epoch ms), outcome key ("200", "503", "timeout", "connection"),
+ * rounded ms, ok 1/0, count, and in a distributed run the worker node that sent them].
+ */
+export type LocustSample = [at: number, outcome: string, ms: number, ok: number, count: number, node?: string];
 
 /** The well-formed samples of a tick (a plugin of another version may send none). */
 export function tickSamples(v: unknown): LocustSample[] {
   if (!Array.isArray(v)) return [];
   const finite = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
-  return v.filter((x): x is LocustSample => Array.isArray(x) && x.length === 5 && finite(x[0]) && typeof x[1] === 'string' && finite(x[2]) && (x[3] === 0 || x[3] === 1) && Number.isInteger(x[4]) && x[4] > 0);
+  return v.filter((x): x is LocustSample => Array.isArray(x) && (x.length === 5 || (x.length === 6 && typeof x[5] === 'string')) && finite(x[0]) && typeof x[1] === 'string' && finite(x[2]) && (x[3] === 0 || x[3] === 1) && Number.isInteger(x[4]) && x[4] > 0);
 }
 
 /** The plugin's progress record on a stdout line, or undefined for any other line. */
@@ -228,6 +233,12 @@ export function parseProgressLine(line: string): LocustProgressLine | undefined 
     return o as LocustProgressLine;
   }
   return undefined;
+}
+
+/** The worker nodes' user counts of a tick (none in a single-process run). */
+export function tickNodes(v: unknown): [string, number][] {
+  if (typeof v !== 'object' || v === null) return [];
+  return Object.entries(v).filter((e): e is [string, number] => Number.isInteger(e[1]) && e[1] >= 0);
 }
 
 /** [ms, count] pairs of a tick's histogram, skipping anything that is not a count. */

@@ -16,7 +16,13 @@
  *    has no per-status split and Locust 2.12 loses its tail, see above);
  *  - writes `<prefix>_stats.csv`, `_failures.csv` and `_exceptions.csv` with Locust's own CSV
  *    writer when the run ends, so the files are final and in Locust's documented format.
- * It uses only public Locust 1.x/2.x API (events, stats entries, StatsCSV).
+ * On several nodes Locust runs distributed (one `--master`, one `--worker` per node), and the
+ * plugin plays both parts: on a worker it only counts requests and hands the counts, with its
+ * node's name and user count, to Locust's own stats report (`report_to_master`); on the master
+ * it merges them (`worker_report`) and does all of the above, from the master's merged stats.
+ * It uses only public Locust 1.x/2.x API (events, stats entries, StatsCSV, runner classes), and
+ * sets the workers' report interval to a second so the master's per-second ticks stay even (and
+ * works around Debian's empty Locust version, which breaks its workers' handshake).
  */
 // Not "*locust.py": Locust 2.12 refuses any -f file whose name ends so.
 export const PLUGIN_FILE = 'marteau_hooks.py';
@@ -32,8 +38,18 @@ import sys
 import time
 
 import gevent
+import locust.runners
 from locust import events
+from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
+
+# Workers report every 3 s by default: the master's ticks would come in lumps of three seconds.
+locust.runners.WORKER_REPORT_INTERVAL = 1.0
+# Debian's python3-locust has an empty version string, and a master takes a worker announcing an
+# empty version for a pre-2.0 one and ignores it: give both sides the same non-empty one.
+if not locust.runners.__version__:
+    locust.runners.__version__ = "0.0.0-marteau"
+NODE = os.environ.get("MARTEAU_NODE", "")
 
 PREFIX = os.environ.get("MARTEAU_LOCUST_CSV", "marteau")
 DURATION = float(os.environ.get("MARTEAU_LOCUST_DURATION", "0"))
@@ -67,13 +83,36 @@ def _outcome(response, exception):
 def _on_init(environment, **_kwargs):
     state = {"times": {}, "requests": 0, "failures": 0}
     samples = {}
+    node_users = {}
+    worker = isinstance(environment.runner, WorkerRunner)
 
-    @environment.events.request.add_listener
     def _on_request(response_time=0, response=None, exception=None, start_time=None, **_kw):
         ms = response_time or 0
         start = start_time if start_time else time.time() - ms / 1000.0
-        key = (int(start * 4) * 250, _outcome(response, exception), _rounded(ms), 0 if exception is not None else 1)
+        key = (int(start * 4) * 250, _outcome(response, exception), _rounded(ms), 0 if exception is not None else 1, NODE if worker else "")
         samples[key] = samples.get(key, 0) + 1
+
+    environment.events.request.add_listener(_on_request)
+
+    if worker:
+        @environment.events.report_to_master.add_listener
+        def _on_report(client_id, data, **_kw):
+            data["marteau_node"] = NODE
+            data["marteau_users"] = environment.runner.user_count
+            data["marteau_samples"] = [list(k) + [count] for k, count in samples.items()]
+            samples.clear()
+
+        return
+
+    if isinstance(environment.runner, MasterRunner):
+        @environment.events.worker_report.add_listener
+        def _on_worker_report(client_id, data, **_kw):
+            node = data.get("marteau_node")
+            if node:
+                node_users[node] = data.get("marteau_users", 0)
+            for at, outcome, ms, ok, node, count in data.get("marteau_samples", []):
+                key = (at, outcome, ms, ok, node)
+                samples[key] = samples.get(key, 0) + count
 
     def tick():
         total = environment.stats.total
@@ -92,15 +131,18 @@ def _on_init(environment, **_kwargs):
             new=max(0, total.num_requests - state["requests"]),
             new_failures=max(0, total.num_failures - state["failures"]),
             times=delta,
-            samples=[[at, outcome, ms, ok, count] for (at, outcome, ms, ok), count in samples.items()],
+            samples=[[at, outcome, ms, ok, count] + ([node] if node else []) for (at, outcome, ms, ok, node), count in samples.items()],
+            nodes=dict(node_users),
         )
         samples.clear()
         state.update(times=times, requests=total.num_requests, failures=total.num_failures)
 
     def ticker():
-        while True:
+        # Not past quitting: a master's shutdown takes a while, and an empty tick would show as a dip.
+        while not state.get("quit"):
             gevent.sleep(1)
-            tick()
+            if not state.get("quit"):
+                tick()
 
     @environment.events.spawning_complete.add_listener
     def _on_spawned(user_count, **_kw):
@@ -113,6 +155,7 @@ def _on_init(environment, **_kwargs):
 
     @environment.events.quitting.add_listener
     def _on_quitting(environment, **_kw):
+        state["quit"] = True
         tick()
         stats = StatsCSV(environment, PERCENTILES_TO_REPORT)
         for suffix, write in (("stats", stats.requests_csv), ("failures", stats.failures_csv), ("exceptions", stats.exceptions_csv)):

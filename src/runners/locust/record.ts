@@ -78,7 +78,11 @@ export async function resultsFromRecord(record: LocustRunRecord, dir: string, op
       addLocustCycle(results, c.cycle, c.cvus, files, steps, c.end ?? info.start);
     }
     for (const [at, failures, durations] of c.seconds) results.addSecond(c.cycle, c.cvus, at, failures, durations);
-    for (const [at, outcome, ms, ok, count] of [...(c.samples ?? [])].sort((a, b) => a[0] - b[0])) results.addCounted(at, ms, ok === 1, outcome, count);
+    for (const [at, outcome, ms, ok, count, node] of [...(c.samples ?? [])].sort((a, b) => a[0] - b[0])) {
+      results.addCounted(at, ms, ok === 1, outcome, count);
+      // A distributed run's samples name their worker: the report's per-node figures.
+      if (node !== undefined) for (let i = 0; i < count; i++) results.nodes.add(node, ms, ok === 1);
+    }
     results.endCycle(c.cycle, c.end ?? info.start);
   }
   if (!record.chaos) for (const e of record.proxyEvents) results.addProxyEvent(e);

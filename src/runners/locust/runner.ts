@@ -1,7 +1,8 @@
 /**
- * The `locust` runner: Locust headless, one run per cycle on each of the job's nodes (the
- * cycle's users split between them), our plugin next to the user's locustfile for per-second
- * progress and final CSVs, then the CSVs folded into the shared results model and reports.
+ * The `locust` runner: Locust headless, one run per cycle (on several nodes Locust's own
+ * distributed mode: a master here, a worker per node, see distributed.ts), our plugin next to
+ * the user's locustfile for per-second progress and final CSVs, then the CSVs folded into the
+ * shared results model and reports.
  *
  * One run per cycle rather than one run with a LoadTestShape: Locust's CSV stats cover a whole
  * run, so a run per cycle gives each cycle its own exact counts and percentiles, and with
@@ -10,24 +11,21 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { NodeError, TransferError, type RunResult } from '../../exec/executor.js';
+import { NodeError, TransferError } from '../../exec/executor.js';
 import { shareOf, sleep } from '../builtin/bench.js';
 import { checkThresholds, reportOutcome, reportResults } from '../job-report.js';
 import { ChaosCapture } from '../chaos-capture.js';
 import { newRunInfo } from '../results.js';
 import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustRunRecord } from './record.js';
-import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
-import { cleanupStage, nodeEnv, stageProject } from '../staging.js';
+import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
+import { cleanupStage, stageProject } from '../staging.js';
 import { parseThresholds } from '../thresholds.js';
 import { checkLocustConfig, locustConfigSchema, locustSettings, type LocustSettings } from './config.js';
-import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseProgressLine, parseStatsCsv, tickDurations, tickSamples, type LocustProgressLine } from './csv.js';
+import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseStatsCsv, tickDurations, tickNodes, tickSamples, type LocustProgressLine } from './csv.js';
+import { runDistributed } from './distributed.js';
+import { headlessArgs, hostArgs, RunFailure, runNode, startupFailure, type NodeRun } from './process.js';
 import { PLUGIN_FILE, PLUGIN_SOURCE } from './plugin.js';
-import { locustStartupError } from './startup.js';
 
-/** Extra seconds Locust's own -t allows past ramp + duration before it stops a stuck run. */
-const RUN_TIME_MARGIN_S = 30;
-const STDERR_TAIL = 40;
-const HELD_LINES = 1000;
 /** A progress tick closer than this to the previous one is merged into it (seconds). */
 const SHORT_TICK_S = 0.5;
 const CSV_KINDS = ['stats', 'failures', 'exceptions'] as const;
@@ -39,24 +37,6 @@ export const locustRunner: Runner = {
   check: (config) => checkThresholds(config) ?? checkLocustConfig(config),
   run: runLocust,
 };
-
-interface NodeRun {
-  node: RunnerNode;
-  /** The job's directory on the node (cwd of locust). */
-  dir: string;
-  /** Where the plugin and the CSV files are, on the node. */
-  work: string;
-  /** resultDir/nodes/<node>: where the node's CSV files end up. */
-  local: string;
-  error?: Error;
-}
-
-/** Why a run failed, as the engine needs it. */
-class RunFailure extends Error {
-  constructor(readonly failure: 'config' | 'infrastructure', message: string) {
-    super(message);
-  }
-}
 
 async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
   const s = locustSettings(ctx.config);
@@ -176,7 +156,6 @@ async function runCycle(
   chaos: ChaosCapture,
 ): Promise<string[]> {
   const users = s.cycles[ci];
-  const shares = runs.map((_, i) => shareOf(users, { index: i, of: runs.length }));
   const live = new Map<string, Live>();
   const report = () => {
     let total: Live = { users: 0, rps: 0, requests: 0, failures: 0 };
@@ -186,58 +165,75 @@ async function runCycle(
   ctx.progress({ cycle: ci, cycles: s.cycles.length, users: 0, message: `cycle ${ci + 1}/${s.cycles.length}: starting ${users} users` });
   const window = { start: Infinity, end: -Infinity };
   const cycle: LocustCycleRecord = { cycle: ci, cvus: users, files: [], seconds: [], samples: [] };
-  const active = runs.map((r, i) => ({ r, share: shares[i] })).filter((x) => x.share > 0);
-  const split = active.length > 1 ? ` (${active.map((a) => `${a.share} on ${a.r.node.name}`).join(', ')})` : '';
-  ctx.log(`Cycle #${ci} with ${users} virtual users${split}`);
-  await Promise.all(
-    active.map(async ({ r, share }) => {
-      const rate = s.spawnRate === 'all' ? share : (s.spawnRate * share) / users;
-      let recordingSince: number | undefined;
-      let lastTick = 0;
-      let lastSecond: LocustCycleRecord['seconds'][number] | undefined;
-      const onProgress = (p: LocustProgressLine) => {
-        if (p.kind === 'recording') {
-          recordingSince = lastTick = p.t;
-          window.start = Math.min(window.start, p.t * 1000);
-          // The first cycle's recording starts the chaos clock (the engine's too).
-          chaos.started();
-          ctx.loadStarted();
-        } else if (p.kind === 'tick') {
-          const since = lastTick || p.t - 1;
-          lastTick = p.t;
-          // The tick at the end of a cycle covers a fraction of a second: it joins the one before,
-          // rather than showing as a dip in req/s.
-          const short = p.t - since < SHORT_TICK_S;
-          const previous = live.get(r.node.name);
-          live.set(r.node.name, { users: p.users, rps: short && previous ? previous.rps : p.new / Math.max(SHORT_TICK_S, p.t - since), requests: p.requests, failures: p.failures });
-          // Ticks of the ramp-up are progress only: the cycle records from the last user's start.
-          if (recordingSince !== undefined) {
-            const durations = tickDurations(p.times);
-            if (short && lastSecond) {
-              lastSecond[1] += p.new_failures;
-              lastSecond[2].push(...durations);
-            } else {
-              lastSecond = [((since + p.t) / 2) * 1000, p.new_failures, durations];
-              cycle.seconds.push(lastSecond);
-            }
+  /** Each worker node's users in a distributed run, as Locust split them. */
+  const split = new Map<string, number>();
+  /** The progress of one Locust process that prints the plugin's lines. */
+  const progressOf = (key: string) => {
+    let recordingSince: number | undefined;
+    let lastTick = 0;
+    let lastSecond: LocustCycleRecord['seconds'][number] | undefined;
+    const onProgress = (p: LocustProgressLine) => {
+      if (p.kind === 'recording') {
+        recordingSince = lastTick = p.t;
+        window.start = Math.min(window.start, p.t * 1000);
+        // The first cycle's recording starts the chaos clock (the engine's too).
+        chaos.started();
+        ctx.loadStarted();
+      } else if (p.kind === 'tick') {
+        const since = lastTick || p.t - 1;
+        lastTick = p.t;
+        // The tick at the end of a cycle covers a fraction of a second: it joins the one before,
+        // rather than showing as a dip in req/s.
+        const short = p.t - since < SHORT_TICK_S;
+        const previous = live.get(key);
+        live.set(key, { users: p.users, rps: short && previous ? previous.rps : p.new / Math.max(SHORT_TICK_S, p.t - since), requests: p.requests, failures: p.failures });
+        // Ticks of the ramp-up are progress only: the cycle records from the last user's start.
+        if (recordingSince !== undefined) {
+          const durations = tickDurations(p.times);
+          if (short && lastSecond) {
+            lastSecond[1] += p.new_failures;
+            lastSecond[2].push(...durations);
+          } else {
+            lastSecond = [((since + p.t) / 2) * 1000, p.new_failures, durations];
+            cycle.seconds.push(lastSecond);
           }
-          // Ramp-up requests too: a fault may hit them, and the series begins at the load start anyway.
-          cycle.samples!.push(...tickSamples(p.samples));
-          chaos.flush();
-          report();
-        } else window.end = Math.max(window.end, p.t * 1000);
-      };
-      const result = await runNode(ctx, s, r, ci, share, rate, stop.signal, onProgress);
-      if (result.cancelled || stop.signal.aborted) return;
-      if (recordingSince === undefined || result.exitCode !== 0) {
-        r.error = startupFailure(result, r, s, recordingSince !== undefined);
-        throw r.error;
-      }
-    }),
-  ).catch((e: Error) => {
-    stop.abort();
-    throw e;
-  });
+        }
+        // Ramp-up requests too: a fault may hit them, and the series begins at the load start anyway.
+        cycle.samples!.push(...tickSamples(p.samples));
+        // A worker reports 0 users once stopped: the split is what it ran with.
+        for (const [node, n] of tickNodes(p.nodes)) if (n > 0) split.set(node, n);
+        chaos.flush();
+        report();
+      } else window.end = Math.max(window.end, p.t * 1000);
+    };
+    return { onProgress, started: () => recordingSince !== undefined };
+  };
+  const sources: { r: NodeRun; share: number }[] = [];
+  if (runs.length > 1) {
+    ctx.log(`Cycle #${ci} with ${users} virtual users (Locust distributed: a master and ${runs.length} workers, ${runs.map((r) => r.node.name).join(', ')})`);
+    const master = await runDistributed(ctx, s, runs, ci, stop, progressOf('master'));
+    sources.push({ r: master, share: users });
+  } else {
+    const shares = runs.map((_, i) => shareOf(users, { index: i, of: runs.length }));
+    const active = runs.map((r, i) => ({ r, share: shares[i] })).filter((x) => x.share > 0);
+    ctx.log(`Cycle #${ci} with ${users} virtual users`);
+    await Promise.all(
+      active.map(async ({ r, share }) => {
+        const rate = s.spawnRate === 'all' ? share : (s.spawnRate * share) / users;
+        const progress = progressOf(r.node.name);
+        const result = await runNode(ctx, r, ci, [...headlessArgs(s, share, rate), ...hostArgs(s)], stop.signal, progress.onProgress);
+        if (result.cancelled || stop.signal.aborted) return;
+        if (!progress.started() || result.exitCode !== 0) {
+          r.error = startupFailure(result, r, s, progress.started());
+          throw r.error;
+        }
+      }),
+    ).catch((e: Error) => {
+      stop.abort();
+      throw e;
+    });
+    sources.push(...active);
+  }
   // A cancelled Locust still writes its CSVs (SIGTERM runs its shutdown): keep what was measured.
   const aborted = stop.signal.aborted;
   if (Number.isFinite(window.start)) cycle.start = window.start;
@@ -245,7 +241,7 @@ async function runCycle(
   record.cycles.push(cycle);
   const written: string[] = [];
   const totals = { requests: 0, failures: 0 };
-  for (const { r, share } of active) {
+  for (const { r, share } of sources) {
     try {
       const files = await fetchCsv(r, ci);
       // Read now, so that a file Locust got wrong fails this cycle, not the report.
@@ -261,9 +257,11 @@ async function runCycle(
       if (aborted) continue; // stopped before it wrote them: nothing more to keep from this node
       throw e;
     }
-    if (!aborted) ctx.log(`cycle ${ci + 1}: ${share} user(s) done`, { node: r.node.name, stream: 'engine' });
+    if (!aborted && !split.size) ctx.log(`cycle ${ci + 1}: ${share} user(s) done`, { node: r.node.name, stream: 'engine' });
   }
   if (!aborted) {
+    // Locust's own split: each worker's users as it last reported them to the master.
+    for (const [node, n] of [...split].sort()) ctx.log(`cycle ${ci + 1}: ${n} user(s) done`, { node, stream: 'engine' });
     // Rates over the configured duration, as in the report: each node records that long, but
     // nodes need not start at the same second (Locust's start time varies).
     const failed = totals.requests ? (100 * totals.failures) / totals.requests : 0;
@@ -271,93 +269,6 @@ async function runCycle(
   }
   return written;
 }
-
-async function runNode(
-  ctx: RunnerContext,
-  s: LocustSettings,
-  r: NodeRun,
-  ci: number,
-  share: number,
-  rate: number,
-  signal: AbortSignal,
-  onProgress: (p: LocustProgressLine) => void,
-): Promise<RunResult & { stderr: string[] }> {
-  const join = r.node.kind === 'local' ? path.join : path.posix.join;
-  const stderr: string[] = [];
-  // Locust's output before the load starts is held back: when the locustfile does not start,
-  // the user gets one line (file:line and the error), and the traceback goes to a file.
-  let held: { line: string; stream: 'stdout' | 'stderr' }[] | undefined = [];
-  const release = () => {
-    for (const h of held ?? []) ctx.log(h.line, { node: r.node.name, stream: h.stream });
-    held = undefined;
-  };
-  const argv = [
-    'locust',
-    '-f',
-    `${s.locustfile},${join(r.work, PLUGIN_FILE)}`,
-    '--headless',
-    '--users',
-    String(share),
-    '--spawn-rate',
-    String(rate),
-    '--run-time',
-    `${Math.ceil(share / rate + s.durationS) + RUN_TIME_MARGIN_S}s`,
-    '--reset-stats',
-    '--only-summary',
-    // Failed requests are results, not a failed run: a non-zero exit is Locust itself failing.
-    '--exit-code-on-error',
-    '0',
-    ...(s.host ? ['--host', s.host] : []),
-  ];
-  try {
-    const result = await r.node.executor.run(argv, {
-      cwd: r.dir,
-      env: {
-        ...nodeEnv(ctx, r.node, ctx.nodes.length),
-        MARTEAU_LOCUST_CSV: join(r.work, `cycle-${ci}`),
-        MARTEAU_LOCUST_DURATION: String(s.durationS),
-        PYTHONUNBUFFERED: '1',
-        // No __pycache__ left in the user's project.
-        PYTHONDONTWRITEBYTECODE: '1',
-      },
-      signal,
-      onLine: (line, stream) => {
-        const p = stream === 'stdout' ? parseProgressLine(line) : undefined;
-        if (p) {
-          if (p.kind === 'recording') release();
-          return onProgress(p);
-        }
-        if (stream === 'stderr') {
-          stderr.push(line);
-          if (stderr.length > STDERR_TAIL) stderr.shift();
-        }
-        if (held && held.length < HELD_LINES) held.push({ line, stream });
-        else if (!held) ctx.log(line, { node: r.node.name, stream });
-      },
-      onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid),
-    });
-    if (held && !result.cancelled) {
-      const file = path.join(r.local, `cycle-${ci}_locust.log`);
-      await writeFile(file, held.map((h) => `${h.line}\n`).join(''));
-      ctx.log(`Locust stopped before the load started; its output is in ${file}`, { node: r.node.name, stream: 'engine', level: 'error' });
-    } else release();
-    return { ...result, stderr };
-  } catch (e) {
-    r.error = e as Error;
-    throw e;
-  }
-}
-
-function startupFailure(result: RunResult & { stderr: string[] }, r: NodeRun, s: LocustSettings, started: boolean): RunFailure {
-  const where = `node "${r.node.name}"`;
-  if (result.exitCode === 127 && !started) {
-    return new RunFailure('infrastructure', `${where}: locust is not installed (install Debian's python3-locust, or pip install locust)`);
-  }
-  if (!started) return new RunFailure('config', `${where}: Locust could not start ${s.locustfile}: ${locustStartupError(result.stderr, s.locustfile)}`);
-  const how = result.exitCode === null ? `was killed by ${result.signal ?? 'a signal'}` : `exited with ${result.exitCode}`;
-  return new RunFailure('infrastructure', `${where}: locust ${how} during the cycle: ${locustStartupError(result.stderr, s.locustfile)}`);
-}
-
 /** The cycle's CSV files of a node, copied under resultDir when they were written remotely. */
 async function fetchCsv(r: NodeRun, ci: number): Promise<Record<(typeof CSV_KINDS)[number], { path: string; text: string }>> {
   const out = {} as Record<(typeof CSV_KINDS)[number], { path: string; text: string }>;

@@ -1,0 +1,227 @@
+/**
+ * A connection's fault actions: the behavior drawn for each exchange (and the active toxics),
+ * their hooks run under a deadline and isolated, and the actions they return turned into the
+ * exchange's plan (delays, shaping, an injected error, a close, a reset, a drop).
+ */
+import { draw, type MixEntry } from './mix.js';
+import type { Action, Behavior, ConnectionContext, ExchangeContext, HookResult } from './plugin.js';
+import type { ErrorReply, Segment } from './protocol.js';
+import { ConnectionReplies } from './connection-replies.js';
+import { Exchange, hasReplyPlan, NO_PLAN, type Outcome, type ReplyPlan } from './exchange.js';
+
+const NO_ENTRIES: MixEntry[] = [];
+const NO_OUTCOMES: Outcome[] = [];
+const HOOK_TIMEOUT_MS = 5000;
+
+export abstract class ConnectionFaults extends ConnectionReplies {
+  private ordinal = 0;
+  private exchangeCount = 0;
+  protected pinned?: MixEntry;
+  /** Whether each toxic acts on this connection (its toxicity, drawn once per toxic version). */
+  private toxicDraws = new WeakMap<MixEntry, boolean>();
+  /** "address:port" of the client, read once (each read is a call into the socket). */
+  private clientAddress?: string;
+
+  /**
+   * Draw the exchange's behavior from the mix, add the proxy's active toxics (which all apply,
+   * like Toxiproxy's chain), run their hooks and turn the actions into a plan.
+   */
+  protected startExchange(seg: Segment): Promise<void> | undefined {
+    const entry = this.pinned ?? draw(this.core.mix, this.core.random);
+    const ex = new Exchange(++this.exchangeCount, this.ordinal++, entry, seg.noReply === true, this.clock());
+    this.current = ex;
+    this.core.counters.exchanges++;
+    // A request the server never answers (memcache noreply, COM_QUIT, Terminate) is never faulted:
+    // withholding it would lose data silently (e.g. MySQL long data) and count errors no client saw.
+    if (ex.noReply) {
+      this.plan(ex, seg, NO_ENTRIES, NO_OUTCOMES);
+      return undefined;
+    }
+    const toxics = this.activeToxics();
+    if (toxics.length === 0) {
+      // The common case, without a list: one drawn behavior, a hook or none.
+      if (!entry.behavior.onExchange) {
+        this.plan(ex, seg, NO_ENTRIES, NO_OUTCOMES);
+        return undefined;
+      }
+      const r = this.exchangeHook(entry, ex, seg);
+      if (r instanceof Promise) return r.then((o) => this.plan(ex, seg, [entry], [o]));
+      this.plan(ex, seg, [entry], [r]);
+      return undefined;
+    }
+    const sources = [entry, ...toxics].filter((e) => e.behavior.onExchange);
+    const results = sources.map((e) => this.exchangeHook(e, ex, seg));
+    if (results.some((r) => r instanceof Promise)) {
+      return Promise.all(results).then((rs) => this.plan(ex, seg, sources, rs));
+    }
+    this.plan(ex, seg, sources, results as Outcome[]);
+    return undefined;
+  }
+
+  private exchangeHook(e: MixEntry, ex: Exchange, seg: Segment): Outcome | Promise<Outcome> {
+    try {
+      return this.settle(e, e.behavior.onExchange!(this.exchangeContext(e, ex, seg), e.options));
+    } catch (err) {
+      return this.hookFailed(e, err);
+    }
+  }
+
+  /** A hook's actions, or 'failed' when it threw: isolated to this exchange, which gets an error. */
+  protected callHook(e: MixEntry, call: () => HookResult | Promise<HookResult>): Outcome | Promise<Outcome> {
+    try {
+      return this.settle(e, call());
+    } catch (err) {
+      return this.hookFailed(e, err);
+    }
+  }
+
+  private settle(e: MixEntry, r: HookResult | Promise<HookResult>): Outcome | Promise<Outcome> {
+    if (!(r instanceof Promise)) return toActions(r);
+    // A hook that never settles would stall its exchange (and the pipeline behind it) forever.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`hook did not settle within ${HOOK_TIMEOUT_MS} ms`)), HOOK_TIMEOUT_MS);
+    });
+    return Promise.race([r, deadline]).then(toActions, (err) => this.hookFailed(e, err)).finally(() => clearTimeout(timer));
+  }
+
+  private hookFailed(e: MixEntry, err: unknown): Outcome {
+    this.pluginFailed(e.behavior, err);
+    return 'failed';
+  }
+
+  /** Toxics in force on this connection: toxicity is drawn per connection (as Toxiproxy does) and again when a toxic changes. */
+  protected activeToxics(): readonly MixEntry[] {
+    const toxics = this.core.toxics;
+    if (toxics.length === 0) return toxics;
+    return toxics.filter((t) => {
+      let d = this.toxicDraws.get(t);
+      if (d === undefined) {
+        d = this.core.random() * 100 < t.percent;
+        this.toxicDraws.set(t, d);
+      }
+      return d;
+    });
+  }
+
+  private plan(ex: Exchange, seg: Segment, sources: readonly MixEntry[], outcomes: readonly Outcome[]): void {
+    ex.behavior = 'dummy';
+    let actions: Action[] | undefined;
+    for (let i = 0; i < outcomes.length; i++) {
+      const o = outcomes[i];
+      const name = o === 'failed' ? 'plugin_error' : sources[i].behavior.name;
+      const list: Action[] = o === 'failed' ? [{ type: 'error' }] : o;
+      if (list.some((a) => a.type !== 'forward')) {
+        if (ex.behavior === 'dummy') ex.behavior = name;
+        this.core.count(name);
+        (actions ??= []).push(...list);
+      }
+    }
+    if (ex.behavior === 'dummy') this.core.count('dummy');
+    if (actions) this.applyActions(ex, seg, actions);
+    // A reply slot keeps the client's replies in request order. Without reply framing, forwarded
+    // exchanges take one later (requestSent), and only when their reply is shaped.
+    const expectsServerReply = this.protocol.framesReplies && !ex.skip && !ex.noReply;
+    if (ex.injected || expectsServerReply) this.replies.push(ex);
+  }
+
+  private applyActions(ex: Exchange, seg: Segment, actions: Action[]): void {
+    const request: ReplyPlan = { delayMs: 0 };
+    const reply: ReplyPlan = { delayMs: 0 };
+    for (const a of actions) {
+      switch (a.type) {
+        case 'forward':
+          break;
+        case 'delay':
+          (a.stream === 'upstream' ? request : reply).delayMs += a.ms;
+          break;
+        case 'throttle':
+          (a.stream === 'upstream' ? request : reply).throttle = a.bytesPerSecond;
+          break;
+        case 'slice':
+          (a.stream === 'upstream' ? request : reply).slice = a;
+          break;
+        case 'corrupt':
+          (a.stream === 'upstream' ? request : reply).corrupt = a.bytes;
+          break;
+        case 'error':
+          ex.injected = this.encodeError(a.kind, seg, a.message);
+          if (seg.mustForward) ex.replace = true;
+          else this.skip(ex);
+          break;
+        case 'close':
+          this.skip(ex);
+          this.later(0, () => this.destroy());
+          break;
+        case 'reset':
+          this.skip(ex);
+          this.later(a.afterMs ?? 0, () => {
+            this.client.resetAndDestroy();
+            this.destroy();
+          });
+          break;
+        case 'drop':
+          if (a.stream === 'upstream') {
+            this.skip(ex);
+            this.dropUpstream = true;
+          } else {
+            this.dropDownstream = true;
+          }
+          if (a.closeAfterMs) this.later(a.closeAfterMs, () => this.destroy());
+          break;
+        case 'abort':
+          ex.abort = true;
+          break;
+        default:
+          this.applyConnectionAction(a);
+      }
+    }
+    ex.request = hasReplyPlan(request) ? request : NO_PLAN;
+    ex.reply = hasReplyPlan(reply) ? reply : NO_PLAN;
+    // The client expects nothing back for a noReply request, not even an error.
+    if (ex.noReply) ex.injected = undefined;
+  }
+
+  private skip(ex: Exchange): void {
+    if (ex.skip) return;
+    ex.skip = true;
+    this.session.skipped?.(ex.ordinal);
+  }
+
+  protected applyConnectionAction(a: Action): void {
+    if (a.type === 'limit') this.limits[a.stream] = Math.min(this.limits[a.stream], a.bytes);
+    else if (a.type === 'slowClose') this.slowCloseMs = Math.max(this.slowCloseMs, a.ms);
+  }
+
+  private encodeError(kind: string | undefined, seg: Segment, message?: string): ErrorReply {
+    const k = kind && kind in this.protocol.errorKinds ? kind : this.protocol.defaultError;
+    return this.protocol.encodeError(k, { label: seg.label, request: seg.data, random: this.core.random, message });
+  }
+
+  private pluginFailed(b: Behavior, err: unknown): void {
+    this.core.log('error', `behavior "${b.name}" failed on connection ${this.id}: ${String((err as Error)?.message ?? err)}`);
+  }
+
+  protected connectionContext(entry: MixEntry): ConnectionContext {
+    return {
+      proxy: this.core.info,
+      connectionId: this.id,
+      client: this.clientName(),
+      random: this.core.random,
+      state: entry.state,
+    };
+  }
+
+  private clientName(): string {
+    return (this.clientAddress ??= `${this.client.remoteAddress}:${this.client.remotePort}`);
+  }
+
+  private exchangeContext(entry: MixEntry, ex: Exchange, seg: Segment): ExchangeContext {
+    return Object.assign(this.connectionContext(entry), { exchangeId: ex.id, label: seg.label, request: seg.data });
+  }
+}
+
+function toActions(r: HookResult): Action[] {
+  if (!r) return [];
+  return Array.isArray(r) ? r : [r];
+}

@@ -1,0 +1,193 @@
+/**
+ * A connection's reply side: the server's bytes framed into replies and delivered to the client
+ * in request order, with injected (error) replies and held (delayed, shaped) ones among them;
+ * the framing guard that falls back to pass-through; the end of the server's stream.
+ */
+import { performance } from 'node:perf_hooks';
+import { FramingError, type Segment } from './protocol.js';
+import { ConnectionIO } from './connection-io.js';
+import { NO_CHUNKS, NO_PLAN, type Exchange } from './exchange.js';
+
+export abstract class ConnectionReplies extends ConnectionIO {
+  protected onServerData(chunk: Buffer): void {
+    this.core.counters.bytes.downstream += chunk.length;
+    if (this.dropDownstream) return;
+    this.handling = true;
+    this.stamp = performance.now();
+    try {
+      const segments = this.frame(chunk, 'server');
+      for (let i = 0; i < segments.length; i++) this.handleReply(segments[i]);
+      this.pumpReplies();
+    } finally {
+      this.handling = false;
+      this.stamp = -1;
+      this.flush();
+    }
+  }
+
+  private handleReply(seg: Segment): void {
+    if (seg.passthrough) {
+      const ex = this.protocol.framesReplies ? this.awaiting[0] : this.attributed;
+      if (ex && !this.protocol.framesReplies) this.firstReplyByte(ex);
+      if (ex && this.replies.includes(ex)) ex.hold(seg.data);
+      else if (this.replies.length) this.replies[this.replies.length - 1].hold(seg.data);
+      else {
+        this.writeClient(seg.data);
+        if (ex && !this.protocol.framesReplies) this.delivered(ex);
+      }
+      return;
+    }
+    // A server may answer before the request has ended (Postgres Flush paging): the reply then
+    // belongs to the request still being sent.
+    const inFlight = this.current && !this.current.skip && !this.current.noReply ? this.current : undefined;
+    const ex = this.awaiting[0] ?? inFlight;
+    if (!ex) {
+      // A reply with no request: pass it on rather than lose it.
+      this.writeClient(seg.data);
+      return;
+    }
+    if (seg.start) this.firstReplyByte(ex);
+    // Injected replies ahead of this one go out first, so this one need not be held behind them.
+    if (this.replies[0] !== ex && this.replies[0]?.injected && !this.repliesBusy) this.pumpReplies();
+    if (!ex.replace) {
+      if (this.replies[0] === ex && ex.chunks.length === 0 && ex.reply === NO_PLAN && !this.repliesBusy) {
+        this.writeClient(seg.data);
+      } else {
+        ex.hold(seg.data);
+      }
+    }
+    if (seg.end) {
+      if (this.awaiting[0] === ex) this.awaiting.shift();
+      ex.replyEnded = true;
+      if (this.replies[0] === ex && ex.chunks.length === 0 && !ex.replace && !this.repliesBusy) {
+        this.replies.shift();
+        this.delivered(ex);
+      }
+    }
+  }
+
+  private firstReplyByte(ex: Exchange): void {
+    if (ex.replyStarted) return;
+    ex.replyStarted = true;
+    if (ex.reply.delayMs > 0) ex.releaseAt = performance.now() + ex.reply.delayMs;
+  }
+
+  /**
+   * The client has its reply (its last byte; for protocols without reply framing, its first):
+   * the exchange's time is what the client waited, injected delays and error replies included.
+   */
+  private delivered(ex: Exchange): void {
+    if (ex.timed) return;
+    ex.timed = true;
+    this.core.recordLatency(this.clock() - ex.startedAt);
+  }
+
+  /** Deliver replies in order: injected ones, delayed ones, shaped ones. */
+  protected pumpReplies(): void {
+    if (this.repliesBusy) return;
+    while (this.replies.length && !this.closed) {
+      const ex = this.replies[0];
+      if (ex.injected && !ex.replace) {
+        if (!ex.replyStarted) {
+          ex.replyStarted = true;
+          ex.releaseAt = performance.now() + ex.reply.delayMs;
+        }
+      }
+      if (ex.releaseAt && ex.releaseAt > performance.now()) {
+        this.repliesBusy = true;
+        this.at(ex.releaseAt, () => { this.repliesBusy = false; this.pumpReplies(); });
+        return;
+      }
+      const ended = ex.replyEnded || this.serverEnded;
+      if (ex.injected && (!ex.replace || ended)) {
+        this.replies.shift();
+        this.writeClient(ex.injected.bytes);
+        this.delivered(ex);
+        if (ex.injected.close) {
+          this.flush();
+          this.client.end();
+          this.later(50, () => this.destroy());
+          return;
+        }
+        continue;
+      }
+      if (ex.chunks.length) {
+        const data = ex.chunks.length === 1 ? ex.chunks[0] : Buffer.concat(ex.chunks);
+        ex.chunks = NO_CHUNKS;
+        const wait = this.writeShaped(data, ex.reply, this.toClientWriter);
+        if (!this.protocol.framesReplies) this.delivered(ex);
+        if (wait) {
+          this.repliesBusy = true;
+          wait.then(() => { this.repliesBusy = false; this.pumpReplies(); }, () => this.destroy());
+          return;
+        }
+      }
+      if (!ended) return;
+      this.replies.shift();
+      this.delivered(ex);
+    }
+    this.maybeEndClient();
+  }
+
+  // ---- framing guard ----------------------------------------------------------------------
+
+  protected frame(chunk: Buffer, side: 'client' | 'server'): Segment[] {
+    if (this.raw) return [{ data: chunk, start: true, end: true, passthrough: true }];
+    try {
+      const segs = side === 'client' ? this.session.fromClient(chunk) : this.session.fromServer(chunk);
+      if (this.session.buffered() > this.core.maxBuffer) {
+        return this.fallback(side, `more than ${this.core.maxBuffer} bytes held for one message`, segs);
+      }
+      return segs;
+    } catch (err) {
+      if (!(err instanceof FramingError)) {
+        this.core.log('error', `${this.protocol.name} framer bug on connection ${this.id}: ${String((err as Error)?.stack ?? err)}`);
+      }
+      return this.fallback(side, (err as Error).message, []);
+    }
+  }
+
+  /** Give up framing this connection: pass everything through untouched from now on. */
+  private fallback(side: 'client' | 'server', reason: string, emitted: Segment[]): Segment[] {
+    this.raw = true;
+    this.core.counters.fallbacks++;
+    this.core.log('warn', `${this.protocol.name} connection ${this.id}: framing stopped (${reason}); passing bytes through untouched`);
+    const held = this.session.drain();
+    const mine = side === 'client' ? held.client : held.server;
+    const other = side === 'client' ? held.server : held.client;
+    if (other.length) {
+      if (side === 'client') this.handleReply({ data: other, start: true, end: true, passthrough: true });
+      else this.requests.push({ data: other, start: true, end: true, passthrough: true });
+    }
+    const out = [...emitted];
+    if (mine.length) out.push({ data: mine, start: true, end: true, passthrough: true });
+    return out;
+  }
+
+  /**
+   * The server will send nothing more (a FIN, e.g. from a killed backend): replies still awaited
+   * never come. Deliver what did come, then end the client as Toxiproxy does, rather than turn a
+   * dead backend into a hang.
+   */
+  protected upstreamEnded(): void {
+    this.serverEnded = true;
+    if (!this.raw) {
+      // A partial reply the framer holds belongs to the client now: there is no rest to wait for.
+      this.raw = true;
+      const held = this.session.drain();
+      if (held.server.length) this.handleReply({ data: held.server, start: true, end: true, passthrough: true });
+      if (held.client.length) this.writeServer(held.client);
+    }
+    this.awaiting = [];
+    this.pumpReplies();
+  }
+
+  private maybeEndClient(): void {
+    if (!this.serverEnded || this.replies.length || this.repliesBusy || this.closed) return;
+    this.later(this.slowCloseMs, () => {
+      this.flush();
+      this.client.end();
+      if (this.clientEnded) this.destroy();
+    });
+  }
+}

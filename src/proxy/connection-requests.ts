@@ -1,0 +1,134 @@
+/**
+ * A connection's request side: the client's bytes framed into requests, handled strictly in
+ * order (each starts an exchange, may wait for its hooks or its delay), forwarded to the server,
+ * and the server's end once the client has ended and every request has gone.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Segment } from './protocol.js';
+import { ConnectionFaults } from './connection-faults.js';
+import { hasReplyPlan, type Exchange } from './exchange.js';
+
+export abstract class ConnectionRequests extends ConnectionFaults {
+  protected onClientData(chunk: Buffer): void {
+    this.core.counters.bytes.upstream += chunk.length;
+    if (this.dropUpstream) return;
+    this.handling = true;
+    this.stamp = performance.now();
+    try {
+      const segments = this.frame(chunk, 'client');
+      if (!this.requestsBusy && this.requests.length === 0) {
+        // Fast path: nothing queued, handle the chunk's segments in one pass until one must wait.
+        for (let i = 0; i < segments.length; i++) {
+          const wait = this.handleRequest(segments[i]);
+          if (wait) {
+            for (let j = i + 1; j < segments.length; j++) this.requests.push(segments[j]);
+            this.waitThen(wait, () => this.pumpRequests());
+            return;
+          }
+        }
+        if (this.clientEnded) this.maybeEndServer();
+        return;
+      }
+      for (const s of segments) this.requests.push(s);
+      if (!this.requestsBusy) this.pumpRequests();
+    } finally {
+      this.handling = false;
+      this.stamp = -1;
+      this.flush();
+    }
+  }
+
+  private pumpRequests(): void {
+    this.requestsBusy = true;
+    while (this.requests.length && !this.closed) {
+      const wait = this.handleRequest(this.requests.shift()!);
+      if (wait) {
+        this.waitThen(wait, () => this.pumpRequests());
+        return;
+      }
+    }
+    this.requestsBusy = false;
+    this.maybeEndServer();
+  }
+
+  private waitThen(wait: Promise<void>, next: () => void): void {
+    this.requestsBusy = true;
+    wait.then(
+      () => { if (!this.closed) next(); },
+      (err) => { this.core.log('error', `connection ${this.id}: ${String(err?.message ?? err)}`); this.destroy(); },
+    );
+  }
+
+  private handleRequest(seg: Segment): Promise<void> | undefined {
+    if (this.dropUpstream || this.closed) return undefined;
+    if (seg.passthrough) {
+      this.writeServer(seg.data);
+      return undefined;
+    }
+    if (seg.start) {
+      const started = this.startExchange(seg);
+      if (started) return started.then(() => this.continueRequest(seg, true));
+      return this.continueRequest(seg, true);
+    }
+    return this.continueRequest(seg, false);
+  }
+
+  private continueRequest(seg: Segment, first: boolean): Promise<void> | undefined {
+    const ex = this.current;
+    if (!ex || this.closed || this.dropUpstream) return undefined;
+    if (first && ex.request.delayMs > 0) {
+      return this.sleep(ex.request.delayMs).then(() => this.sendRequest(ex, seg));
+    }
+    return this.sendRequest(ex, seg);
+  }
+
+  private sendRequest(ex: Exchange, seg: Segment): Promise<void> | undefined {
+    if (this.closed) return undefined;
+    let wait: Promise<void> | undefined;
+    if (!ex.skip) {
+      const host = seg.start ? this.core.hostHeader : undefined;
+      const data = host && this.protocol.rewriteHost ? this.protocol.rewriteHost(seg.data, host) : seg.data;
+      wait = this.writeShaped(data, ex.request, this.toServerWriter);
+    }
+    if (!seg.end) return wait;
+    if (wait) return wait.then(() => this.requestSent(ex));
+    this.requestSent(ex);
+    return undefined;
+  }
+
+  private requestSent(ex: Exchange): void {
+    this.current = undefined;
+    if (ex.abort) {
+      // Let the request reach the server, then cut both sides before any reply.
+      this.flush();
+      this.server.end(() => this.destroy());
+      this.client.destroy();
+      return;
+    }
+    if (ex.skip || ex.noReply) {
+      if (ex.injected) this.pumpReplies();
+      return;
+    }
+    if (this.protocol.framesReplies) {
+      if (!ex.replyEnded) this.awaiting.push(ex);
+    } else {
+      const previous = this.attributed;
+      if (previous) {
+        previous.replyEnded = true;
+        this.pumpReplies();
+      }
+      this.attributed = ex;
+      if (hasReplyPlan(ex.reply)) this.replies.push(ex);
+    }
+    // No reply can come any more: do not let this request hold the client's close.
+    if (this.serverEnded) this.pumpReplies();
+  }
+
+  protected maybeEndServer(): void {
+    if (!this.clientEnded || this.requestsBusy || this.requests.length || this.closed) return;
+    this.later(this.slowCloseMs, () => {
+      this.flush();
+      this.server.end();
+    });
+  }
+}

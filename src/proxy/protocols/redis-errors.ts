@@ -1,0 +1,86 @@
+/**
+ * The errors the redis proxy can inject: redis-server's own error lines, each kind a reason a
+ * real client meets (a restart, a failover, maxmemory), encoded as a RESP error reply.
+ */
+import { oneLine, type ErrorKind, type ErrorReply, type ErrorReplyContext } from '../protocol.js';
+import { EMPTY, SWITCH_NOW } from './redis-resp.js';
+
+const ERRORS: Record<string, ErrorKind & { line: string }> = {
+  LOADING: {
+    description: 'LOADING: the server is loading its dataset (after a restart); clients retry',
+    fatal: false,
+    line: 'LOADING Redis is loading the dataset in memory',
+  },
+  ERR: {
+    description: 'ERR: a generic command error, naming the command',
+    fatal: false,
+    line: '',
+  },
+  READONLY: {
+    description: 'READONLY: a write reached a read-only replica (after a failover)',
+    fatal: false,
+    line: "READONLY You can't write against a read only replica.",
+  },
+  OOM: {
+    description: 'OOM: used memory is over maxmemory and the command would add more',
+    fatal: false,
+    line: "OOM command not allowed when used memory > 'maxmemory'.",
+  },
+  BUSY: {
+    description: 'BUSY: a long-running Lua script blocks the server',
+    fatal: false,
+    line: 'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.',
+  },
+  MASTERDOWN: {
+    description: 'MASTERDOWN: a replica lost its master and serves no stale data',
+    fatal: false,
+    line: "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+  },
+  MISCONF: {
+    description: 'MISCONF: RDB snapshots fail, so writes are refused',
+    fatal: false,
+    line:
+      "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. " +
+      'Commands that may modify the data set are disabled, because this instance is configured to report ' +
+      'errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). ' +
+      'Please check the Redis logs for details about the RDB error.',
+  },
+  NOAUTH: {
+    description: 'NOAUTH: the server asks for AUTH (e.g. after a password change)',
+    fatal: false,
+    line: 'NOAUTH Authentication required.',
+  },
+  NOSCRIPT: {
+    description: 'NOSCRIPT: EVALSHA of a script the server does not know (after a restart); clients fall back to EVAL',
+    fatal: false,
+    line: 'NOSCRIPT No matching script. Please use EVAL.',
+  },
+  TRYAGAIN: {
+    description: 'TRYAGAIN: cluster slot being resharded, multi-key command must be retried',
+    fatal: false,
+    line: 'TRYAGAIN Multiple keys request during rehashing of slot',
+  },
+  CLUSTERDOWN: {
+    description: 'CLUSTERDOWN: the cluster is down',
+    fatal: false,
+    line: 'CLUSTERDOWN The cluster is down',
+  },
+};
+
+export const errorKinds: Record<string, ErrorKind> = Object.fromEntries(
+  Object.entries(ERRORS).map(([k, v]) => [k, { description: v.description, fatal: v.fatal }]),
+);
+
+/** Each kind's reply when no message is given, made once: a 10 % error mix draws one per ten exchanges. */
+const DEFAULT_REPLIES = new Map(Object.entries(ERRORS).filter(([k]) => k !== 'ERR').map(([k, e]) => [k, Buffer.from(`-${e.line}\r\n`, 'utf8')]));
+
+export function encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
+  const label = ctx.label ?? '';
+  // SYNC/PSYNC get no framed reply (noReply): the client expects nothing from us.
+  if (SWITCH_NOW.has(label)) return { bytes: EMPTY, close: false };
+  const e = ERRORS[kind] ?? ERRORS.LOADING;
+  if (ctx.message === undefined && kind !== 'ERR') return { bytes: DEFAULT_REPLIES.get(kind) ?? DEFAULT_REPLIES.get('LOADING')!, close: false };
+  const word = kind === 'ERR' ? 'ERR' : e.line.split(' ')[0];
+  const line = ctx.message !== undefined ? `${word} ${oneLine(ctx.message)}` : kind === 'ERR' ? `ERR injected error on '${label || '?'}' (marteau-tui)` : e.line;
+  return { bytes: Buffer.from(`-${line}\r\n`, 'utf8'), close: false };
+}

@@ -1,0 +1,200 @@
+/**
+ * The reply side of a redis session: one complete RESP value per request waiting in the queue,
+ * nested aggregates and RESP3 types included, push messages and unasked replies passed through.
+ * The request side (redis.ts) builds on it and fills the queue.
+ */
+import { ReplyCursor } from './reply-cursor.js';
+import { FramingError, type Segment } from '../protocol.js';
+import { After, DOLLAR, lengthLine, LF, MAX_LENGTH_LINE, pass, PUSH, STAR, type Pending } from './redis-resp.js';
+
+export abstract class RedisReplies {
+  // ---- server side
+  protected sHeld: Buffer | null = null;
+  private sRaw = false;
+  private readonly reply = new ReplyCursor();
+  private replyEntry: Pending | null = null;
+  /** Elements left in each open aggregate, innermost last. */
+  private depth: number[] = [];
+  /** Whether each open aggregate is an attribute (`|`), which does not count as an element. */
+  private attr: boolean[] = [];
+  /** Bytes left of a bulk payload, CRLF included. */
+  private bulk = 0;
+  /** Inside a simple line (`+ - : _ , # (`), waiting for its LF. */
+  private inLine = false;
+
+  // ---- requests waiting for a reply (and switch markers), oldest first
+  private queue: Pending[] = [];
+  private qHead = 0;
+
+  fromServer(chunk: Buffer): Segment[] {
+    if (chunk.length === 0) return [];
+    if (this.sRaw) return [pass(chunk)];
+    const buf = this.sHeld ? Buffer.concat([this.sHeld, chunk]) : chunk;
+    this.sHeld = null;
+    try {
+      return this.frameReplies(buf);
+    } catch (err) {
+      this.sHeld = buf;
+      throw err;
+    }
+  }
+
+  private frameReplies(buf: Buffer): Segment[] {
+    const out: Segment[] = [];
+    const n = buf.length;
+    let pos = 0;
+    let seg = 0;
+    while (pos < n) {
+      if (!this.reply.active) {
+        const head = this.peek();
+        if (head && head.after === After.RawNow) {
+          this.shift();
+          this.sRaw = true;
+          out.push(pass(buf.subarray(pos)));
+          return out;
+        }
+        // A push message, or a reply nobody asked for, passes through.
+        const owned = !!head && (buf[pos] !== PUSH || head.after === After.ReplyThenRaw);
+        this.replyEntry = owned ? head : null;
+        this.reply.begin(!owned);
+        seg = pos;
+      }
+      let done = false;
+      if (this.bulk > 0) {
+        const take = Math.min(this.bulk, n - pos);
+        pos += take;
+        this.bulk -= take;
+        if (this.bulk === 0) done = this.completeElement();
+      } else if (this.inLine) {
+        const lf = buf.indexOf(LF, pos);
+        if (lf < 0) {
+          pos = n;
+        } else {
+          pos = lf + 1;
+          this.inLine = false;
+          done = this.completeElement();
+        }
+      } else {
+        const t = buf[pos];
+        let hold = false;
+        switch (t) {
+          case 0x2b: // + simple string
+          case 0x2d: // - error
+          case 0x3a: // : integer
+          case 0x5f: // _ null
+          case 0x2c: // , double
+          case 0x23: // # boolean
+          case 0x28: // ( big number
+            this.inLine = true;
+            pos++;
+            continue;
+          case DOLLAR: // $ bulk string
+          case 0x21: // ! bulk error
+          case 0x3d: // = verbatim string
+          case STAR: // * array
+          case 0x7e: // ~ set
+          case PUSH: // > push
+          case 0x25: // % map
+          case 0x7c: { // | attribute
+            const lf = buf.indexOf(LF, pos);
+            if (lf < 0 || lf - pos > MAX_LENGTH_LINE) {
+              if (lf >= 0 || n - pos > MAX_LENGTH_LINE) throw new FramingError('redis: reply length line too long');
+              hold = true;
+              break;
+            }
+            const len = lengthLine(buf, pos + 1, lf);
+            if (len === undefined || len < -1) throw new FramingError(`redis: invalid length in a '${String.fromCharCode(t)}' reply`);
+            pos = lf + 1;
+            if (t === DOLLAR || t === 0x21 || t === 0x3d) {
+              if (len === -1) done = this.completeElement();
+              else this.bulk = len + 2;
+            } else if (len === -1) {
+              done = this.completeElement();
+            } else {
+              const count = t === 0x25 || t === 0x7c ? len * 2 : len;
+              if (count > 0) {
+                this.depth.push(count);
+                this.attr.push(t === 0x7c);
+              } else if (t !== 0x7c) {
+                done = this.completeElement();
+              }
+            }
+            break;
+          }
+          default:
+            throw new FramingError(`redis: unknown reply type byte ${t}`);
+        }
+        // An incomplete length line: hold it until more bytes come.
+        if (hold) break;
+      }
+      if (done) {
+        out.push(this.reply.piece(buf.subarray(seg, pos), true));
+        seg = pos;
+        const entry = this.replyEntry;
+        this.replyEntry = null;
+        if (entry) {
+          this.shift();
+          if (entry.after === After.ReplyThenRaw) {
+            this.sRaw = true;
+            if (pos < n) out.push(pass(buf.subarray(pos)));
+            return out;
+          }
+        }
+      }
+    }
+    if (this.reply.active && pos > seg) out.push(this.reply.piece(buf.subarray(seg, pos), false));
+    if (pos < n) this.sHeld = buf.subarray(pos);
+    return out;
+  }
+
+  /** One element is complete: close the aggregates it completes. True when the whole value is. */
+  private completeElement(): boolean {
+    const depth = this.depth;
+    while (depth.length) {
+      const i = depth.length - 1;
+      if (--depth[i] > 0) return false;
+      depth.pop();
+      // An attribute is a prefix: the value it describes is still to come at the same level.
+      if (this.attr.pop()) return false;
+    }
+    return true;
+  }
+
+  // ================================================================ bookkeeping
+
+  protected push(p: Pending): void {
+    this.queue.push(p);
+  }
+
+  private peek(): Pending | undefined {
+    return this.queue[this.qHead];
+  }
+
+  private shift(): void {
+    this.qHead++;
+    if (this.qHead === this.queue.length) {
+      this.queue = [];
+      this.qHead = 0;
+    } else if (this.qHead > 1024 && this.qHead * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.qHead);
+      this.qHead = 0;
+    }
+  }
+
+  skipped(ordinal: number): void {
+    // The skipped request is almost always one of the latest: search from the end.
+    for (let i = this.queue.length - 1; i >= this.qHead; i--) {
+      const p = this.queue[i];
+      if (p.ordinal !== ordinal) continue;
+      if (p.after === After.Normal) this.queue.splice(i, 1);
+      // The server never saw the SUBSCRIBE: no reply will come, but the client side already
+      // passes through, so the server side must too once earlier replies are done.
+      else p.after = After.RawNow;
+      if (this.qHead === this.queue.length) {
+        this.queue = [];
+        this.qHead = 0;
+      }
+      return;
+    }
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * RESP, byte by byte, for the redis framer (redis.ts, redis-replies.ts): the limits redis-server
+ * reads with, length lines, inline command words, the labels behaviors see, and what a request
+ * does to the rest of the connection (SUBSCRIBE, MONITOR, SYNC).
+ */
+import type { Segment } from '../protocol.js';
+
+export const EMPTY = Buffer.alloc(0);
+export const LF = 0x0a;
+const CR = 0x0d;
+export const STAR = 0x2a;
+export const DOLLAR = 0x24;
+export const PUSH = 0x3e; // '>'
+
+/** A `*N` or `$N` line longer than this is garbage (20 digits, sign, type byte and CRLF fit). */
+export const MAX_LENGTH_LINE = 32;
+/** Arguments after the command name are part of the head only when this small. */
+export const HEAD_ARG_MAX = 1024;
+/** How many arguments (command name included) the start segment holds when they are small. */
+export const HEAD_ARGS = 3;
+/** redis-server refuses more elements in one multi-bulk request. */
+export const MAX_MULTIBULK = 1024 * 1024;
+/** Lengths above this are garbage, not data (redis' proto-max-bulk-len is 512 MiB by default). */
+const MAX_LENGTH = 2 ** 40;
+
+/** What happens to the session after a request's reply. */
+export const enum After {
+  /** One reply, then the next request's. */
+  Normal,
+  /** The first value the server sends is the reply; then everything passes through. */
+  ReplyThenRaw,
+  /** No framed reply: everything from the server passes through from here on. */
+  RawNow,
+}
+
+export interface Pending {
+  ordinal: number;
+  after: After;
+}
+
+export const SWITCH_AFTER_REPLY = new Set(['SUBSCRIBE', 'PSUBSCRIBE', 'SSUBSCRIBE', 'MONITOR']);
+export const SWITCH_NOW = new Set(['SYNC', 'PSYNC']);
+
+export function pass(data: Buffer): Segment {
+  return { data, start: true, end: true, passthrough: true };
+}
+
+/**
+ * Parse a decimal integer in buf[start, end) where end is the index of the LF; the byte before
+ * it must be CR (redis-server looks for CR in length lines). Undefined when it is not a number.
+ */
+export function lengthLine(buf: Buffer, start: number, lf: number): number | undefined {
+  const end = lf - 1;
+  if (end < start || buf[end] !== CR) return undefined;
+  let i = start;
+  let neg = false;
+  if (buf[i] === 0x2d) {
+    neg = true;
+    i++;
+  }
+  if (i >= end) return undefined;
+  let n = 0;
+  for (; i < end; i++) {
+    const d = buf[i] - 48;
+    if (d < 0 || d > 9) return undefined;
+    n = n * 10 + d;
+    if (n > MAX_LENGTH) return undefined;
+  }
+  return neg ? -n : n;
+}
+
+/** The last label made, by its bytes: a pipeline mostly repeats one command. */
+let lastLabelBytes = Buffer.alloc(0);
+let lastLabel = '';
+
+/** A label safe to show anywhere: printable ASCII, upper case, at most 32 characters. */
+export function labelOf(buf: Buffer, start: number, end: number): string {
+  const stop = Math.min(end, start + 32);
+  if (stop - start === lastLabelBytes.length && buf.compare(lastLabelBytes, 0, lastLabelBytes.length, start, stop) === 0) return lastLabel;
+  let s = buf.toString('latin1', start, stop).toUpperCase();
+  // eslint-disable-next-line no-control-regex
+  if (/[^\x21-\x7e]/.test(s)) s = s.replace(/[^\x21-\x7e]/g, '?');
+  lastLabelBytes = Buffer.from(buf.subarray(start, stop));
+  lastLabel = s;
+  return s;
+}
+
+function isSpace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0b || c === 0x0c || c === CR || c === LF;
+}
+
+/**
+ * The first `max` words of an inline command line, quotes stripped (as sdssplitargs reads it),
+ * as start, end offsets in pairs.
+ */
+export function inlineWords(buf: Buffer, start: number, end: number, max: number, words: number[]): number[] {
+  words.length = 0;
+  let i = start;
+  while (words.length < max * 2) {
+    while (i < end && isSpace(buf[i])) i++;
+    if (i >= end) break;
+    const q = buf[i];
+    if (q === 0x22 || q === 0x27) {
+      const close = buf.indexOf(q, i + 1);
+      const stop = close < 0 || close > end ? end : close;
+      words.push(i + 1, stop);
+      i = stop + 1;
+    } else {
+      const s = i;
+      while (i < end && !isSpace(buf[i])) i++;
+      words.push(s, i);
+    }
+  }
+  return words;
+}
+
+export interface Head {
+  /** Offset after the head. */
+  end: number;
+  /** Element count; 0 or less for an empty multi-bulk. */
+  count: number;
+  /** Start and end offsets of the arguments read in full, in pairs. */
+  args: number[];
+  /** Bulk strings not read yet (the one in progress included). */
+  argsLeft: number;
+  /** Bytes left of the bulk in progress (its CRLF included), 0 when a `$` line comes next. */
+  bulkLeft: number;
+}

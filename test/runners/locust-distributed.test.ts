@@ -1,0 +1,171 @@
+/**
+ * The locust runner on two real SSH nodes (sshd on 127.0.0.2/3) in Locust's own distributed
+ * mode: one master on this machine, a worker per node. Locust splits the users, the master's
+ * stats are the job's, the per-request counts come back through the master and name their
+ * node, and a worker lost mid-cycle stops the master with nothing left running.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SshNodeConfig } from '../../src/config/nodes.js';
+import { Engine } from '../../src/core/engine.js';
+import type { EngineEvent } from '../../src/core/events.js';
+import { startHttpServer } from '../helpers/http-server.js';
+import { localNodes, project, removeTemp, stateDir } from '../helpers/projects.js';
+import { haveServer, tempDir } from '../helpers/servers.js';
+import { makeUserKey, processesWith, sshNode, startSshd, type Sshd } from '../helpers/sshd.js';
+
+const SSH_SLOW = 300_000;
+const LOCUSTFILE = `from locust import HttpUser, task, constant
+
+class Visitor(HttpUser):
+    wait_time = constant(0.05)
+
+    @task
+    def home(self):
+        self.client.get("/", name="home")
+`;
+
+let app: Awaited<ReturnType<typeof startHttpServer>>;
+let dir: string;
+let nodes: [Sshd, Sshd];
+let knownHosts: string;
+let identity: string;
+
+describe.skipIf(!haveServer('locust') || !haveServer('sshd'))('locust runner, distributed over two SSH nodes', () => {
+  beforeAll(async () => {
+    app = await startHttpServer();
+    dir = await tempDir('locust-dist');
+    const user = await makeUserKey(dir);
+    identity = user.privateKey;
+    nodes = await Promise.all([startSshd('127.0.0.2', user), startSshd('127.0.0.3', user)]);
+    knownHosts = path.join(dir, 'known_hosts');
+    await writeFile(knownHosts, `${nodes.map((n) => n.knownHostsLine).join('\n')}\n`);
+  });
+  afterAll(async () => {
+    await Promise.all(nodes?.map((n) => n.stop()) ?? []);
+    await app?.close();
+    await rm(dir, { recursive: true, force: true });
+    await removeTemp();
+  });
+
+  const yaml = (duration: number, cycles = '[3]') => `name: dist
+runner: locust
+locustfile: locustfile.py
+base_url: http://127.0.0.1:${app.port}
+cycles: ${cycles}
+cycle_time: 0.2
+duration: ${duration}
+spawn_rate: 100
+nodes: 2
+timeout: 280s
+`;
+  const ssh = (n: Sshd, name: string): SshNodeConfig => sshNode(n, name, { identity, knownHosts, workDir: path.join(dir, `remote-${name}`) });
+
+  async function start(duration: number, cycles?: string) {
+    const e = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 20_000, nodes: [ssh(nodes[0], 'a'), ssh(nodes[1], 'b')] }, run: 'all' });
+    const events: EngineEvent[] = [];
+    e.events.on('*', (x) => events.push(x));
+    if (process.env.LOCUST_DEBUG) e.events.on('log.line', (x) => console.log('LOG', x.node, x.stream, x.line));
+    await e.start();
+    const job = await e.enqueue(await project(yaml(duration, cycles), { 'locustfile.py': LOCUSTFILE }));
+    const logs = () => events.flatMap((x) => (x.type === 'log.line' ? [`${x.node ?? ''} ${x.stream} ${x.line}`] : []));
+    return { e, job, events, logs };
+  }
+
+  it("one master, a worker per node: Locust's split, the master's stats, every request counted once and by node", async () => {
+    const before = app.requests();
+    const { e, job, logs } = await start(2, '[1, 3]');
+    try {
+      const [done] = await e.waitFor([job.id]);
+      expect(done.status, `${done.reason}\n${logs().join('\n')}`).toBe('succeeded');
+      const resultDir = e.resultDir(job.id);
+      // The master's command line holds the result dir, the workers' the job's remote copy.
+      expect(processesWith(job.id)).toEqual([]);
+      // Locust split the second cycle's 3 users over both workers.
+      const split = Object.fromEntries(logs().flatMap((l) => {
+        const m = /^(\w+) engine cycle 2: (\d+) user\(s\) done$/.exec(l);
+        return m ? [[m[1], Number(m[2])]] : [];
+      }));
+      expect(Object.keys(split).sort()).toEqual(['a', 'b']);
+      expect(split.a + split.b).toBe(3);
+      expect(Math.min(split.a, split.b)).toBeGreaterThan(0);
+      // Each cycle's figures are its master's CSV.
+      const s = JSON.parse(await readFile(path.join(resultDir, 'summary.json'), 'utf8')) as { cycles: { cvus: number; requests: { total: number } }[]; nodes?: { node: string; requests: number }[] };
+      expect(s.cycles.map((c) => c.cvus)).toEqual([1, 3]);
+      for (const ci of [0, 1]) {
+        const csv = await readFile(path.join(resultDir, 'master', `cycle-${ci}_stats.csv`), 'utf8');
+        const aggregated = Number(csv.trim().split('\n').pop()!.split(',')[2]);
+        expect(aggregated).toBeGreaterThan(0);
+        expect(s.cycles[ci].requests.total).toBe(aggregated);
+      }
+      // Every request the workers saw came back through the master, named by node: the app
+      // served them all, plus at most one in flight per user when Locust stopped its users.
+      const record = JSON.parse(await readFile(path.join(resultDir, 'locust-run.json'), 'utf8')) as { cycles: { samples: [number, string, number, number, number, string?][] }[] };
+      const samples = record.cycles.flatMap((c) => c.samples);
+      expect(samples.every((x) => x[5] === 'a' || x[5] === 'b')).toBe(true);
+      const counted = samples.reduce((n, x) => n + x[4], 0);
+      const served = app.requests() - before;
+      expect(counted).toBeLessThanOrEqual(served);
+      expect(counted).toBeGreaterThanOrEqual(served - (1 + 3));
+      // Recorded requests (after each ramp-up, Locust's --reset-stats) are among those counted.
+      expect(s.cycles[0].requests.total + s.cycles[1].requests.total).toBeLessThanOrEqual(counted);
+      // The report names both nodes, with every request counted.
+      expect(s.nodes?.map((n) => n.node)).toEqual(['a', 'b']);
+      expect(s.nodes!.reduce((n, x) => n + x.requests, 0)).toBe(counted);
+      const html = await readFile(path.join(resultDir, 'index.html'), 'utf8');
+      expect(html).toMatch(/<h2 id="nodes">Nodes<\/h2>[\s\S]*>a<[\s\S]*>b</);
+      for (const n of ['a', 'b']) expect(existsSync(path.join(dir, `remote-${n}`, job.id))).toBe(false);
+    } finally {
+      await e.stop();
+    }
+  }, SSH_SLOW);
+
+  it('a worker killed mid-cycle stops the master: the job fails naming the node, nothing left running', async () => {
+    const { e, job, logs } = await start(120);
+    try {
+      const recording = new Promise<void>((resolve) =>
+        e.events.on('job.progress', (x) => {
+          if (x.jobId === job.id && x.progress.users === 3 && (x.progress.requests ?? 0) > 0) resolve();
+        }),
+      );
+      await recording;
+      const workers = processesWith(path.join(dir, 'remote-b', job.id));
+      expect(workers.length).toBeGreaterThan(0);
+      for (const pid of workers) process.kill(pid, 'SIGKILL');
+      const [done] = await e.waitFor([job.id]);
+      expect(done, logs().join('\n')).toMatchObject({ status: 'failed', failure: 'infrastructure' });
+      expect(done.reason).toMatch(/node "b": the Locust worker (was killed|exited)/);
+      // The master and the other worker are gone with the job.
+      const deadline = Date.now() + 20_000;
+      while (processesWith(job.id).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect(processesWith(job.id)).toEqual([]);
+    } finally {
+      await e.stop();
+    }
+  }, SSH_SLOW);
+
+  it("cancel mid-cycle: the master quits (its CSVs kept), the workers go, nothing left running", async () => {
+    const { e, job } = await start(120);
+    try {
+      await new Promise<void>((resolve) =>
+        e.events.on('job.progress', (x) => {
+          if (x.jobId === job.id && x.progress.users === 3 && (x.progress.requests ?? 0) > 0) resolve();
+        }),
+      );
+      expect(processesWith(path.join(dir, 'remote-a', job.id)).length).toBeGreaterThan(0);
+      await e.cancel(job.id);
+      const [done] = await e.waitFor([job.id]);
+      expect(done.status).toBe('cancelled');
+      const deadline = Date.now() + 20_000;
+      while (processesWith(job.id).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      expect(processesWith(job.id)).toEqual([]);
+      const s = JSON.parse(await readFile(path.join(e.resultDir(job.id), 'summary.json'), 'utf8')) as { aborted: boolean; cycles: { requests: { total: number } }[] };
+      expect(s.aborted).toBe(true);
+      expect(s.cycles[0].requests.total).toBeGreaterThan(0);
+    } finally {
+      await e.stop();
+    }
+  }, SSH_SLOW);
+});
