@@ -17,7 +17,7 @@ import { dist, ROOT } from './helpers/dist.js';
 import { cliDone } from './helpers/marteau-cli.js';
 import { steadyVerdict } from '../src/config/sweep.js';
 import { steadyFromThresholds } from '../src/runners/steady.js';
-import { parseThresholds } from '../src/runners/thresholds.js';
+import { parseThresholds } from '../src/config/thresholds.js';
 import { configError, parseConfig } from './helpers/marteau-config.js';
 import { havePostgres } from './helpers/postgres.js';
 import { project, removeTemp, stateDir } from './helpers/projects.js';

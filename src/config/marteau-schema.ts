@@ -3,7 +3,7 @@
  * JSON Schema for editors), and the keys allowed at each path for the loader's hints.
  */
 import { z } from 'zod';
-import { thresholdsSchema } from '../runners/thresholds.js';
+import { thresholdsSchema } from './thresholds.js';
 import { sweepOptionsSchema } from './sweep.js';
 import { CHAOS_HINT, chaosSchema, knownChaosKeys } from './chaos.js';
 import { apiSchema, mixSpecSchema, proxySchema, statsdSchema } from './proxies.js';

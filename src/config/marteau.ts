@@ -10,7 +10,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../proxy/mix.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
-import type { RecoveryOptions } from '../runners/measures/recovery.js';
+import type { RecoveryOptions } from './recovery.js';
 import { isServiceFault, parseChaos, type ChaosEntry, type RunLength, type ServiceFaultEntry } from './chaos.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { expandDocument, references, type Vars } from './interpolate.js';

@@ -7,9 +7,35 @@
  *     redis_blackout: {proxy: redis, behaviors: "100:blackout", at: 10s, for: 10s, expect: 503}
  */
 import { z } from 'zod';
-import { DEFAULT_RECOVERY, type RecoveryOptions } from '../runners/measures/recovery.js';
 import { isServiceFault, type ChaosItem, type RunLength } from './chaos.js';
 import { durationMs, durationSchema, formatDuration } from './units.js';
+
+/** How recovery after a fault window is judged (runners/measures/recovery.ts says how). */
+export interface RecoveryOptions {
+  /** Length of the span of requests that must look like the baseline after the fault (ms). */
+  windowMs: number;
+  /** Allowed rise of the failure rate over the baseline's, absolute (0.01 = one percentage point). */
+  successRateTolerance: number;
+  /** Margin over the baseline's p95 before a request counts as slow, relative (0.2 = +20 %). */
+  p95Tolerance: number;
+  /** The same margin in ms, when larger. */
+  p95SlackMs: number;
+  /** How far back the baseline reaches before the fault (ms). */
+  baselineMs: number;
+  /**
+   * A sweep's steady state: every window is compared with the first this-many ms of the load
+   * (before any fault), not with the span before it, which a previous fault may have shortened.
+   */
+  steadyStateMs?: number;
+}
+
+export const DEFAULT_RECOVERY: RecoveryOptions = {
+  windowMs: 2000,
+  successRateTolerance: 0.01,
+  p95Tolerance: 0.2,
+  p95SlackMs: 10,
+  baselineMs: 10_000,
+};
 
 const PERCENT = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/;
 const percentSchema = z.union([z.number().min(0), z.string().regex(PERCENT, 'expected a percentage, e.g. "1%", or a fraction such as 0.01')], {

@@ -17,6 +17,7 @@ import { LineSplitter } from './lines.js';
 import { killGroupCommand, PGID_MARKER, remoteCommand } from './remote-command.js';
 import { scanTree } from './tree.js';
 import { shellJoin } from './quote.js';
+import type { Sftp, Ssh2Channel, Ssh2Client } from './ssh2-api.js';
 
 const DEFAULT_GRACE_MS = 3000;
 /** How long to wait for the pgid line after a cancel before closing the channel instead. */
@@ -24,31 +25,6 @@ const PGID_WAIT_MS = 2000;
 const KEEPALIVE_MS = 2000;
 const KEEPALIVE_MAX = 3;
 const TRANSFER_CONCURRENCY = 4;
-
-// The slice of ssh2's API used here (ssh2 ships no types and @types/ssh2 is not a dependency).
-interface Ssh2Channel {
-  on(event: 'data', fn: (d: Buffer) => void): this;
-  on(event: 'exit', fn: (code: number | null, signal?: string) => void): this;
-  on(event: 'close', fn: () => void): this;
-  stderr: { on(event: 'data', fn: (d: Buffer) => void): void };
-  write(data: string): boolean;
-  close(): void;
-}
-interface Ssh2Client {
-  exec(command: string, cb: (err: Error | undefined, channel: Ssh2Channel) => void): boolean;
-  on(event: 'close' | 'end', fn: () => void): this;
-  on(event: 'error', fn: (e: Error) => void): this;
-}
-interface SftpStats {
-  isDirectory(): boolean;
-}
-interface Sftp {
-  mkdir(p: string, cb: (err?: Error & { code?: number }) => void): void;
-  fastPut(local: string, remote: string, cb: (err?: Error) => void): void;
-  fastGet(remote: string, local: string, cb: (err?: Error) => void): void;
-  stat(p: string, cb: (err: (Error & { code?: number }) | undefined, st: SftpStats) => void): void;
-  end(): void;
-}
 
 export class SshExecutor implements Executor {
   readonly kind = 'ssh' as const;

@@ -3,7 +3,8 @@
  * and page throughput and response times per cycle, with B/A ratios), as a self-contained HTML
  * page, JSON, and a plain text table for the terminal.
  */
-import type { CycleSummary, RunSummary } from '../runners/results.js';
+import type { RunSummary } from '../runners/results.js';
+import type { CycleSummary } from '../runners/summary.js';
 import { esc, lineChart } from './svg.js';
 
 export interface CycleDiff {

@@ -9,10 +9,12 @@
  * load may make millions); past that the attribution is partial, as the live tracker's is.
  */
 import type { TimelineEvent } from '../core/events.js';
-import { faultWindows, type FaultWindow, type RecoveryOptions } from './measures/index.js';
+import type { RecoveryOptions } from '../config/recovery.js';
+import { faultWindows, type FaultWindow } from './measures/index.js';
 import { BUCKET_MS } from './measures/series.js';
 import { fixtureEvents, serviceEvents, type ProxyEventLike, type ProxyEventSource } from './proxy-timeline.js';
-import { FaultAggregator, type ProxyTimelineEvent, type RunResults } from './results.js';
+import { FaultAggregator } from './fault-aggregator.js';
+import type { ProxyTimelineEvent, RunResults } from './results.js';
 
 const MAX_RAW = 1_000_000;
 

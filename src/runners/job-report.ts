@@ -12,7 +12,8 @@ import type { RunResults, RunSummary } from './results.js';
 import { lostLine } from './nodes.js';
 import type { RunnerCatalogEntry } from '../config/marteau.js';
 import type { RunOutcome } from './runner.js';
-import { evaluateThresholds, formatValue, parseThresholds, verdictWord, type Threshold, type ThresholdResult } from './thresholds.js';
+import { parseThresholds, type Threshold } from '../config/thresholds.js';
+import { evaluateThresholds, formatValue, verdictWord, type ThresholdResult } from './thresholds.js';
 
 export interface JobReport {
   summary: RunSummary;

@@ -5,7 +5,8 @@
  * `event` with the proxy's event objects.
  */
 import { changeReason, type TimelineEvent } from '../core/events.js';
-import { FaultAggregator, type ProxyTimelineEvent, type RunResults } from './results.js';
+import { FaultAggregator } from './fault-aggregator.js';
+import type { ProxyTimelineEvent, RunResults } from './results.js';
 
 /** What the proxy emits as `event` (src/proxy/proxy.ts ProxyEvent), as far as the timeline needs. */
 export interface ProxyEventLike {

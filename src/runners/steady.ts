@@ -6,7 +6,7 @@
  * per-cycle and per-window thresholds say nothing of the steady load and are left out. Pure.
  */
 import type { SteadyRules, SweepPlan } from '../config/sweep.js';
-import type { Threshold } from './thresholds.js';
+import type { Threshold } from '../config/thresholds.js';
 
 export function steadyFromThresholds(rules: SteadyRules, thresholds: readonly Threshold[]): SteadyRules {
   if (rules.source === 'steady_state') return rules;

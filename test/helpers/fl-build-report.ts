@@ -6,7 +6,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import type { CycleSummary, LatencyStats, RunSummary } from '../../src/runners/results.js';
+import type { RunSummary } from '../../src/runners/results.js';
+import type { CycleSummary, LatencyStats } from '../../src/runners/summary.js';
 import { ROOT } from './dist.js';
 
 export const VENDOR = path.resolve(ROOT, '..', 'shared', 'vendor');

@@ -13,8 +13,10 @@ import { startLoadApp, type LoadApp } from '../../fixtures/load/app.js';
 import type { Proxy } from '../../src/proxy/proxy.js';
 import { writeReports } from '../../src/report/index.js';
 import { builtinConfigSchema, runBench } from '../../src/runners/builtin/index.js';
-import { FaultAggregator, newRunInfo, RunResults, type RunSummary } from '../../src/runners/results.js';
-import { evaluateThresholds, parseThresholds } from '../../src/runners/thresholds.js';
+import { FaultAggregator } from '../../src/runners/fault-aggregator.js';
+import { newRunInfo, RunResults, type RunSummary } from '../../src/runners/results.js';
+import { parseThresholds } from '../../src/config/thresholds.js';
+import { evaluateThresholds } from '../../src/runners/thresholds.js';
 import { haveServer } from '../helpers/servers.js';
 import { startProxy } from '../helpers/builtin-proxy.js';
 

@@ -2,7 +2,8 @@
 import { describe, expect, it } from 'vitest';
 import { buildJsonReport, buildJunitReport, renderHtmlReport } from '../../src/report/index.js';
 import { newRunInfo, RunResults } from '../../src/runners/results.js';
-import { evaluateThresholds, parseThresholds } from '../../src/runners/thresholds.js';
+import { parseThresholds } from '../../src/config/thresholds.js';
+import { evaluateThresholds } from '../../src/runners/thresholds.js';
 
 const T0 = 1_700_000_000_000;
 

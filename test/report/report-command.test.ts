@@ -11,7 +11,8 @@ import { registerReportCommand } from '../../src/cli/report-register.js';
 import { diffRuns, formatDiffText } from '../../src/report/diff.js';
 import { buildJunitReport } from '../../src/report/junit.js';
 import { readFunkloadXml } from '../../src/runners/funkload-xml.js';
-import { evaluateThresholds, parseThresholds } from '../../src/runners/thresholds.js';
+import { parseThresholds } from '../../src/config/thresholds.js';
+import { evaluateThresholds } from '../../src/runners/thresholds.js';
 
 // Real FunkLoad 1.17.2 output (fixtures/funkload/real/CAPTURED.md); its own report is simple-bench.report.rst:
 // 3 cycles of 1, 2, 4 users, 71 tests, 214 requests of which 11 errors.

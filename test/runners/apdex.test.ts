@@ -7,7 +7,7 @@ import { startLoadApp, type LoadApp } from '../../fixtures/load/app.js';
 import type { Proxy } from '../../src/proxy/proxy.js';
 import { loadResults } from '../../src/report/load.js';
 import { builtinConfigSchema, runBuiltinJob } from '../../src/runners/builtin/index.js';
-import { parseThresholds } from '../../src/runners/thresholds.js';
+import { parseThresholds } from '../../src/config/thresholds.js';
 import { startProxy } from '../helpers/builtin-proxy.js';
 
 let app: LoadApp;

@@ -10,7 +10,7 @@ import { startLoadApp, type LoadApp } from '../../fixtures/load/app.js';
 import { parse as parseYaml } from 'yaml';
 import { startDemoApp } from '../../fixtures/demo/app.js';
 import { builtinConfigSchema, runBench, type BenchProgress } from '../../src/runners/builtin/index.js';
-import { parseThresholds } from '../../src/runners/thresholds.js';
+import { parseThresholds } from '../../src/config/thresholds.js';
 
 let app: LoadApp;
 beforeAll(async () => {

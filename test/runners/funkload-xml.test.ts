@@ -6,22 +6,12 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoadApp, type LoadApp } from '../../fixtures/load/app.js';
 import { builtinConfigSchema, runBench } from '../../src/runners/builtin/index.js';
-import {
-  formatFunkloadXml,
-  FunkloadScanner,
-  FunkloadXmlWriter,
-  parseFunkloadXml,
-  pyFloat,
-  quoteattr,
-  readFunkloadXml,
-  readFunkloadXmlFiles,
-  epochSeconds,
-  responseLine,
-  testResultLine,
-  zonelessStart,
-  type XmlElement,
-} from '../../src/runners/funkload-xml.js';
-import { newRunInfo, RunResults, type RequestSample, type TestSample } from '../../src/runners/results.js';
+import { FunkloadScanner, type XmlElement } from '../../src/runners/funkload-scanner.js';
+import { epochSeconds, pyFloat, quoteattr, zonelessStart } from '../../src/runners/funkload-text.js';
+import { formatFunkloadXml, FunkloadXmlWriter, responseLine, testResultLine } from '../../src/runners/funkload-writer.js';
+import { parseFunkloadXml, readFunkloadXml, readFunkloadXmlFiles } from '../../src/runners/funkload-xml.js';
+import { newRunInfo, RunResults } from '../../src/runners/results.js';
+import type { RequestSample, TestSample } from '../../src/runners/samples.js';
 
 const real = (name: string) => new URL(`../../fixtures/funkload/real/${name}`, import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'marteau-fl-'));

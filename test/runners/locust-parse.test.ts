@@ -6,7 +6,8 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultBench, latencyStats, newRunInfo, RunResults } from '../../src/runners/results.js';
+import { latencyStats } from '../../src/runners/formulas.js';
+import { defaultBench, newRunInfo, RunResults } from '../../src/runners/results.js';
 import {
   LocustFormatError,
   parseCsv,

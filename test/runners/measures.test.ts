@@ -3,7 +3,8 @@ import type { TimelineEvent } from '../../src/core/events.js';
 import { AttributionTracker, attributionLine, countBetween } from '../../src/runners/measures/attribution.js';
 import { windowEffect } from '../../src/runners/measures/effects.js';
 import { computeMeasures, windowLine } from '../../src/runners/measures/index.js';
-import { DEFAULT_RECOVERY, recoveryOf } from '../../src/runners/measures/recovery.js';
+import { DEFAULT_RECOVERY } from '../../src/config/recovery.js';
+import { recoveryOf } from '../../src/runners/measures/recovery.js';
 import { binValueMs, latencyBin, MeasureSeries, outcomeClass, outcomeKey } from '../../src/runners/measures/series.js';
 import { faultWindows, meetsExpect, type FaultWindow } from '../../src/runners/measures/windows.js';
 

@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { computeMeasures, recoveryText } from '../../src/runners/measures/index.js';
 import { AttributionTracker } from '../../src/runners/measures/attribution.js';
-import { DEFAULT_RECOVERY, recoveryOf } from '../../src/runners/measures/recovery.js';
+import { DEFAULT_RECOVERY } from '../../src/config/recovery.js';
+import { recoveryOf } from '../../src/runners/measures/recovery.js';
 import { RequestLog } from '../../src/runners/measures/requests.js';
 import { MeasureSeries } from '../../src/runners/measures/series.js';
 import type { FaultWindow } from '../../src/runners/measures/windows.js';

@@ -3,17 +3,10 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  apdexFrom,
-  apdexRating,
-  FaultAggregator,
-  funkloadRank,
-  latencyStats,
-  newRunInfo,
-  RunResults,
-  type ProxyTimelineEvent,
-  type RequestSample,
-} from '../../src/runners/results.js';
+import { FaultAggregator } from '../../src/runners/fault-aggregator.js';
+import { apdexFrom, apdexRating, funkloadRank, latencyStats } from '../../src/runners/formulas.js';
+import { newRunInfo, RunResults, type ProxyTimelineEvent } from '../../src/runners/results.js';
+import type { RequestSample } from '../../src/runners/samples.js';
 import { Histogram, PERCENTILE_PRECISION, percentilePrecision } from '../../src/stats/histogram.js';
 
 const T0 = 1_700_000_000_000;

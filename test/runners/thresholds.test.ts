@@ -1,14 +1,9 @@
 /** Threshold expressions: parsing (incl. bad ones, with their path) and evaluation. */
 import { describe, expect, it } from 'vitest';
-import { newRunInfo, RunResults, type RequestSample } from '../../src/runners/results.js';
-import {
-  evaluateThresholds,
-  parseThreshold,
-  parseThresholds,
-  ThresholdError,
-  thresholdsSchema,
-  verdictWord,
-} from '../../src/runners/thresholds.js';
+import { newRunInfo, RunResults } from '../../src/runners/results.js';
+import type { RequestSample } from '../../src/runners/samples.js';
+import { parseThreshold, parseThresholds, ThresholdError, thresholdsSchema } from '../../src/config/thresholds.js';
+import { evaluateThresholds, verdictWord } from '../../src/runners/thresholds.js';
 
 const T0 = 1_700_000_000_000;
 

@@ -12,7 +12,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { FunkloadXmlWriter, SHARE_META } from '../funkload-xml.js';
+import { FunkloadXmlWriter } from '../funkload-writer.js';
+import { SHARE_META } from '../funkload-xml.js';
 import { RunResults } from '../results.js';
 import { AGENT_BAD_JOB, agentLine, parseAgentArgs, parseAgentJob, parseCommand } from './agent-protocol.js';
 import { benchRunInfo, now, runBench, sleep } from './bench.js';

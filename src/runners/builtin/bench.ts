@@ -14,7 +14,8 @@ import { setMaxListeners } from 'node:events';
 import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { Histogram } from '../../stats/histogram.js';
-import { newRunInfo, RunResults, type Outcome, type RequestSample, type RunInfo, type TestSample } from '../results.js';
+import { newRunInfo, RunResults, type RunInfo } from '../results.js';
+import type { Outcome, RequestSample, TestSample } from '../samples.js';
 import type { BuiltinConfig, ScenarioStep } from './config.js';
 import { UserAgent, type RequestSpec } from './http.js';
 

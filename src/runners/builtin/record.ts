@@ -3,7 +3,7 @@
  * so a crash keeps everything recorded so far. Used by the in-process job and by the agent that
  * runs on a node; both must write the same file.
  */
-import type { FunkloadXmlWriter } from '../funkload-xml.js';
+import type { FunkloadXmlWriter } from '../funkload-writer.js';
 import type { RunResults } from '../results.js';
 import type { BenchOptions } from './bench.js';
 

@@ -9,7 +9,7 @@ import { checkThresholds, reportOutcome } from '../job-report.js';
 import { fixtureEvents } from '../proxy-timeline.js';
 import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
 import { sweepWithThresholds } from '../steady.js';
-import { parseThresholds } from '../thresholds.js';
+import { parseThresholds } from '../../config/thresholds.js';
 import { builtinConfigSchema } from './config.js';
 import { distributedBench, nodeFailure } from './distributed.js';
 import { runBuiltinJob } from './job.js';

@@ -13,7 +13,7 @@ import { reportOutcome, reportResults } from '../job-report.js';
 import { applyChaos, ChaosCapture } from '../chaos-capture.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
 import { cleanupStage, fetchNodeArtifacts } from '../staging.js';
-import { parseThresholds } from '../thresholds.js';
+import { parseThresholds } from '../../config/thresholds.js';
 import { flBuildReportArgv, maskUrlPasswords } from './argv.js';
 import { benchOnNode, lastLine, nodePath, scratchDir, step, StepFailure, type NodeBench } from './bench.js';
 import { checkFunkloadConfig, funkloadConfigSchema } from './config.js';

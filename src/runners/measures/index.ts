@@ -5,13 +5,14 @@
  */
 import type { Attribution } from './attribution.js';
 import { windowEffect, type WindowEffect } from './effects.js';
-import { recoveryOf, type Recovery, type RecoveryOptions } from './recovery.js';
+import type { RecoveryOptions } from '../../config/recovery.js';
+import { recoveryOf, type Recovery } from './recovery.js';
 import type { MeasureSeries } from './series.js';
 import type { FaultWindow } from './windows.js';
 
 export { AttributionTracker, attributionLine, type Attribution, type AttributionRow } from './attribution.js';
 export { OUTCOME_CLASSES, type WindowEffect } from './effects.js';
-export { DEFAULT_RECOVERY, type Recovery, type RecoveryOptions, type RecoveryStatus } from './recovery.js';
+export type { Recovery, RecoveryStatus } from './recovery.js';
 export { MeasureSeries, outcomeKey, outcomeLabel } from './series.js';
 export { faultWindows, type FaultWindow } from './windows.js';
 

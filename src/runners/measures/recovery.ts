@@ -22,36 +22,11 @@
  * left after the fault, or only the last, shorter span looks healthy, the verdict is "too soon":
  * the run ended before recovery could be judged, which is not a failure to recover.
  */
+import { DEFAULT_RECOVERY, type RecoveryOptions } from '../../config/recovery.js';
 import { binomialUpper } from '../../stats/binomial.js';
 import { duration, failed, type RequestSlice } from './requests.js';
 import type { MeasureSeries } from './series.js';
 import type { FaultWindow } from './windows.js';
-
-export interface RecoveryOptions {
-  /** Length of the span of requests that must look like the baseline after the fault (ms). */
-  windowMs: number;
-  /** Allowed rise of the failure rate over the baseline's, absolute (0.01 = one percentage point). */
-  successRateTolerance: number;
-  /** Margin over the baseline's p95 before a request counts as slow, relative (0.2 = +20 %). */
-  p95Tolerance: number;
-  /** The same margin in ms, when larger. */
-  p95SlackMs: number;
-  /** How far back the baseline reaches before the fault (ms). */
-  baselineMs: number;
-  /**
-   * A sweep's steady state: every window is compared with the first this-many ms of the load
-   * (before any fault), not with the span before it, which a previous fault may have shortened.
-   */
-  steadyStateMs?: number;
-}
-
-export const DEFAULT_RECOVERY: RecoveryOptions = {
-  windowMs: 2000,
-  successRateTolerance: 0.01,
-  p95Tolerance: 0.2,
-  p95SlackMs: 10,
-  baselineMs: 10_000,
-};
 
 /** The share of a baseline's requests allowed above its p95, by definition of a p95. */
 const SLOW_SHARE = 0.05;

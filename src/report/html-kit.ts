@@ -1,0 +1,40 @@
+/** The HTML report's shared pieces: its colours, number formats and plain tables. */
+import { apdexRating } from '../runners/formulas.js';
+import { esc } from './svg.js';
+
+export const COLORS = {
+  rps: '#2563eb',
+  spps: '#16a34a',
+  stps: '#9333ea',
+  errors: '#dc2626',
+  p50: '#0891b2',
+  p90: '#ca8a04',
+  p95: '#ea580c',
+  p99: '#dc2626',
+  avg: '#64748b',
+  users: '#94a3b8',
+  success: '#16a34a',
+  recovered: '#15803d',
+  notRecovered: '#b91c1c',
+  tooSoon: '#b45309',
+};
+export const PALETTE = ['#dc2626', '#ea580c', '#ca8a04', '#9333ea', '#db2777', '#0d9488', '#2563eb', '#4d7c0f'];
+const APDEX_COLORS: Record<string, string> = { UNACCEPTABLE: '#9ca3af', POOR: '#ef4444', FAIR: '#facc15', Good: '#22c55e', Excellent: '#3b82f6' };
+
+export const ms = (v: number) => (v >= 1000 ? `${(v / 1000).toFixed(2)}s` : v >= 10 ? `${v.toFixed(0)}ms` : `${v.toFixed(1)}ms`);
+export const f3 = (v: number) => v.toFixed(3);
+export const f1 = (v: number) => v.toFixed(1);
+export const pctS = (v: number) => `${v.toFixed(2)}%`;
+export const secs = (v: number) => `${Math.round(v)}s`;
+export const int = (v: number) => String(Math.round(v));
+
+export function table(headers: string[], rows: (string | number)[][], cls = ''): string {
+  const th = headers.map((h) => `<th>${esc(h)}</th>`).join('');
+  const tr = rows.map((r) => `<tr>${r.map((c) => `<td>${typeof c === 'number' ? esc(String(c)) : c}</td>`).join('')}</tr>`).join('\n');
+  return `<table class="${cls}"><thead><tr>${th}</tr></thead><tbody>\n${tr}\n</tbody></table>`;
+}
+
+export function apdexCell(score: number): string {
+  const r = apdexRating(score);
+  return `<span class="apdex" style="background:${APDEX_COLORS[r]}" title="${esc(r)}">${f3(score)} ${esc(r[0])}</span>`;
+}

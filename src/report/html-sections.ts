@@ -1,0 +1,142 @@
+/**
+ * The HTML report's tables: per cycle, per fault window, attribution, errors, nodes, steps and
+ * thresholds, each a self-contained section of escaped HTML.
+ */
+import { attributionLine, OUTCOME_CLASSES, recoveryText, type Measures } from '../runners/measures/index.js';
+import { lostLine } from '../runners/nodes.js';
+import type { RunSummary } from '../runners/results.js';
+import { formatValue, verdictWord, type ThresholdResult } from '../runners/thresholds.js';
+import { apdexCell, f3, int, ms, PALETTE, pctS, table } from './html-kit.js';
+import { barChart, esc } from './svg.js';
+
+export function cycleTables(s: RunSummary): string {
+  const cycles = s.cycles;
+  const test = table(
+    ['CUs', 'STPS', 'TOTAL', 'SUCCESS', 'ERROR'],
+    cycles.map((c) => [c.cvus, f3(c.tests.stps), c.tests.total, c.tests.success, pctS(c.tests.errorPercent)]),
+    'num',
+  );
+  const page = table(
+    ['CUs', 'FL Apdex*', 'SPPS', 'maxSPPS', 'TOTAL', 'SUCCESS', 'ERROR', 'MIN', 'AVG', 'MAX', 'P10', 'MED', 'P90', 'P95'],
+    cycles.map((c) => {
+      const l = c.pages.latency;
+      return [c.cvus, apdexCell(c.pages.apdex.score), f3(c.pages.spps), c.pages.maxSpps, c.pages.total, c.pages.success, pctS(c.pages.errorPercent), ms(l.min), ms(l.avg), ms(l.max), ms(l.p10), ms(l.p50), ms(l.p90), ms(l.p95)];
+    }),
+    'num',
+  );
+  const request = table(
+    ['CUs', 'Apdex', 'FL Apdex*', 'RPS', 'maxRPS', 'TOTAL', 'SUCCESS', 'ERROR', 'MIN', 'AVG', 'MAX', 'P10', 'MED', 'P90', 'P95', 'P99'],
+    cycles.map((c) => {
+      const l = c.requests.latency;
+      return [c.cvus, apdexCell(c.apdex.score), apdexCell(c.requests.apdex.score), f3(c.requests.rps), c.requests.maxRps, c.requests.total, c.requests.success, pctS(c.requests.errorPercent), ms(l.min), ms(l.avg), ms(l.max), ms(l.p10), ms(l.p50), ms(l.p90), ms(l.p95), ms(l.p99)];
+    }),
+    'num',
+  );
+  return `<h3>Test stats</h3><p>Successful <b>tests</b> per second (STPS) over concurrent users (CUs).</p>${test}
+<h3>Page stats</h3><p>Successful <b>pages</b> per second (SPPS) over CUs; times over successful pages.</p>${page}
+<h3>Request stats</h3><p><b>Requests</b> per second (RPS), successful or not, over CUs.</p>${request}
+<p class="note">Apdex T = ${s.info.apdexT}s. Apdex is the standard one: a failed request is frustrated. * FL Apdex is FunkLoad's: by duration alone, a failed request counts as satisfied if it was fast, and the page Apdex is computed over response times, as FunkLoad does. Percentiles are nearest-rank (FunkLoad's definition) within 1.6 %.</p>`;
+}
+
+const share = (n: number, d: number) => (d ? `${((100 * n) / d).toFixed(0)}%` : '–');
+
+/** Per fault window: what the load saw against what was injected and expected, and the recovery. */
+export function windowsSection(m: Measures, t0: number): string {
+  if (m.windows.length === 0) return '<p>No fault window: no behavior change during the load.</p>';
+  const o = m.recoveryOptions;
+  const rows = m.windows.map((w) => {
+    const e = w.effect;
+    const seen = OUTCOME_CLASSES.filter((c) => e.classes[c]).map((c) => `${esc(c === 'timeout' ? 'timeouts' : c === 'connection' ? 'conn. errors' : c)} ${share(e.classes[c], e.requests)}`);
+    const injected = Object.entries(e.injected).map(([b, n]) => `${esc(b)} ×${n}`);
+    const expected = w.expect ? `${esc(w.expect.join(' or '))}${e.expectedShare !== undefined ? ` <span class="${e.expectedShare >= 0.99 ? 'ok' : 'ko'}">${share(e.expectedShare, 1)} as expected</span>` : ''}` : '–';
+    const rec = w.recovery;
+    const cls = { recovered: 'ok', 'not recovered': 'ko', 'too soon': 'soon' }[rec.status as string] ?? '';
+    const recCell = `<span class="${cls}" data-recovery="${esc(rec.status)}">${esc(recoveryText(rec))}</span>`;
+    return [
+      `<b>${esc(w.name)}</b><br><span class="note">${esc(w.source)}</span>`,
+      `${esc(w.proxy)}: <code>${esc(w.mix)}${w.lastMix ? ` → ${esc(w.lastMix)}` : ''}</code>`,
+      `${((w.start - t0) / 1000).toFixed(1)}s${w.end !== undefined ? ` – ${((w.end - t0) / 1000).toFixed(1)}s` : ' – end'}`,
+      injected.join(', ') || '–',
+      `${e.requests} requests: ${seen.join(', ') || '–'}<br><span class="note">${esc(e.headline)}</span>`,
+      expected,
+      recCell,
+    ];
+  });
+  const before = o.steadyStateMs !== undefined ? `the first ${o.steadyStateMs / 1000}s of the load (the steady state)` : `the ${o.baselineMs / 1000}s before the fault`;
+  const note = `<p class="note">Recovered: at the first request after the fault from which ${o.windowMs / 1000}s of requests look like the baseline, the requests of ${before}: a failure rate no higher than its own plus ${(o.successRateTolerance * 100).toFixed(1)} points, and no more slow requests than a 5 % share (what its p95 leaves above it) would give by chance (binomial test); slow means slower than its p95 plus the largest of ${(o.p95Tolerance * 100).toFixed(0)}%, ${o.p95SlackMs}ms and its own spread (p95 − median). "Too soon to judge": the run ended (or the next fault began) before such a span could be seen; not a failure (\`recovery:\` in .marteau.yml). Requests are placed by their start time.</p>`;
+  return table(['window', 'proxy and mix', 'when', 'injected', 'the load saw', 'expected', 'recovery'], rows) + note;
+}
+
+/** Slow or failed requests against the faults that happened while they were in flight. */
+export function attributionSection(m: Measures): string {
+  const a = m.attribution;
+  if (a.rows.length === 0) return '<p>No fault was injected while requests were recorded.</p>';
+  const bad = a.failed + a.slow;
+  const rows = a.rows.map((r) => [
+    esc(r.proxy),
+    esc(r.behavior),
+    r.faults,
+    r.overlapped,
+    r.failed,
+    r.slow,
+    `${share(r.failed + r.slow, bad)}<br><span class="note">${esc(attributionLine(a, r))}</span>`,
+  ]);
+  const through = a.proxies.map(
+    (p) => `<li>${esc(p.proxy)}: ${p.overlapped} requests had one of its ${p.exchanges} exchanges complete while in flight (${p.failed} of them failed, ${p.slow} slow)</li>`,
+  );
+  return `${table(['proxy', 'fault', 'injected', 'requests in flight', 'failed', 'slow', 'of all failed or slow'], rows, 'num')}
+${through.length ? `<ul class="through">${through.join('')}</ul>` : ''}
+<p class="note">${a.requests} recorded requests, ${a.failed} failed, ${a.slow} slow (≥ ${a.slowMs / 1000}s, the Apdex T); ${a.unexplained} failed or slow requests overlapped no fault.${a.partial ? ' Some faults were dropped to bound memory: counts are lower bounds.' : ''}</p>`;
+}
+
+export function errorsSection(s: RunSummary, t0: number): string {
+  const kinds = Object.entries(s.overall.errors);
+  if (kinds.length === 0) return '<p>No failed request.</p>';
+  const chart = barChart(
+    'chart-errors',
+    'Failed requests by kind',
+    kinds.map(([label, value], i) => ({ label, value, color: PALETTE[i % PALETTE.length] })),
+    int,
+  );
+  const perCycle = table(
+    ['kind', ...s.cycles.map((c) => `${c.cvus} CUs`), 'total'],
+    kinds.map(([k, total]) => [esc(k), ...s.cycles.map((c) => c.errors[k] ?? 0), total]),
+    'num',
+  );
+  const samples = s.errorSamples.length
+    ? `<h3>First failures</h3>${table(
+        ['cycle', 'at', 'url', 'code', 'kind', 'detail'],
+        s.errorSamples.map((e) => [e.cycle, `${((e.at - t0) / 1000).toFixed(2)}s`, `<code>${esc(e.url)}</code>`, e.code, esc(e.error), `<code>${esc((e.traceback ?? '').slice(0, 300))}</code>`]),
+      )}`
+    : '';
+  return chart + perCycle + samples;
+}
+
+export function nodesSection(s: RunSummary): string {
+  const nodes = s.nodes ?? [];
+  if (nodes.length === 0) return '';
+  const anyLost = nodes.some((n) => n.lost);
+  return `<h2 id="nodes">Nodes</h2><p>Where the load came from: each node's share of the requests.</p>${table(
+    ['node', 'TOTAL', 'SUCCESS', 'ERROR', 'AVG', 'P95', ...(anyLost ? ['LOST'] : [])],
+    nodes.map((n) => [esc(n.node), n.requests, n.success, pctS(n.errorRate * 100), ms(n.avg), ms(n.p95), ...(anyLost ? [n.lost ? esc(lostLine(n.lost)) : ''] : [])]),
+    'num',
+  )}`;
+}
+
+export function stepsSection(s: RunSummary): string {
+  const steps = s.overall.steps;
+  if (steps.length === 0) return '';
+  return `<h2 id="pages">Page detail</h2>${table(
+    ['step', 'type', 'url', 'description', 'TOTAL', 'SUCCESS', 'ERROR', 'FL Apdex*', 'AVG', 'P95', 'MAX'],
+    steps.map((st) => [st.key, esc(st.type), `<code>${esc(st.url)}</code>`, esc(st.description), st.total, st.success, pctS(st.errorPercent), apdexCell(st.apdex.score), ms(st.latency.avg), ms(st.latency.p95), ms(st.latency.max)]),
+    'num',
+  )}`;
+}
+
+export function thresholdsSection(ts: ThresholdResult[]): string {
+  if (ts.length === 0) return '';
+  return `<h2 id="thresholds">Thresholds</h2>${table(
+    ['', 'threshold', 'value', 'detail'],
+    ts.map((t) => [`<span class="${t.skipped ? 'soon' : t.passed ? 'ok' : 'ko'}">${verdictWord(t)}</span>`, `<code>${esc(t.name)}</code>`, esc(formatValue(t.threshold.metric, t.actual)), esc(t.message)]),
+  )}`;
+}
