@@ -3,7 +3,7 @@
  * Every command returns an exit code; user mistakes print one clear message, no stack trace.
  */
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT, UsageError } from './cli/errors.js';
+import { EXIT, UsageError } from './core/exit.js';
 import type { ProxyCommandOptions } from './cli/proxy-command.js';
 import type { BehaviorOptions } from './cli/proxy-compat.js';
 import { registerEngineCommands } from './cli/engine-commands.js';

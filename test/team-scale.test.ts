@@ -11,7 +11,7 @@ import { parseQueueUrl } from '../src/core/queue-url.js';
 import { RedisQueue } from '../src/core/redis-queue.js';
 import { removeTemp } from './helpers/projects.js';
 import { haveServer, startRedis } from './helpers/servers.js';
-import { nodesFile, readTrace, tracedProject, urlOf, viewer, worker } from './helpers/team.js';
+import { nodesFile, readTrace, tracedProject, until, urlOf, viewer, worker } from './helpers/team.js';
 
 const HAVE = haveServer('redis-server');
 afterAll(async () => {
@@ -20,14 +20,25 @@ afterAll(async () => {
 
 const spec = { name: 'j', source: { kind: 'dir' as const, dir: '/p', configFile: '/p/.marteau.yml' }, runner: 'command', nodes: 1, nodeTags: [] };
 
+/** Two queue connections (two processes' views) on a fresh redis-server. */
+async function withTwoQueues(fn: (a: RedisQueue, b: RedisQueue, port: number) => Promise<void>): Promise<void> {
+  const redis = await startRedis();
+  const url = parseQueueUrl(urlOf(redis));
+  const [a, b] = [new RedisQueue({ url }), new RedisQueue({ url })];
+  try {
+    await a.open();
+    await b.open();
+    await fn(a, b, redis.port);
+  } finally {
+    await a.close();
+    await b.close();
+    await redis.stop();
+  }
+}
+
 describe.skipIf(!HAVE)('the team queue with many workers', () => {
-  it('a claim falls through to the next job when another worker holds the first, in one call', async () => {
-    const redis = await startRedis();
-    const url = parseQueueUrl(urlOf(redis));
-    const [a, b] = [new RedisQueue({ url }), new RedisQueue({ url })];
-    try {
-      await a.open();
-      await b.open();
+  it('a claim falls through to the next job when another worker holds the first, in one call', () =>
+    withTwoQueues(async (a, b, port) => {
       const ids = [(await a.enqueue(spec)).id, (await a.enqueue(spec)).id, (await a.enqueue(spec)).id];
       await b.sync();
       expect(await a.claimFirst(ids, [{ name: 'na', max: 5 }])).toMatchObject({ id: ids[0] });
@@ -36,16 +47,26 @@ describe.skipIf(!HAVE)('the team queue with many workers', () => {
       expect(got?.id).toBe(ids[1]);
       expect(b.get(ids[1])?.claim).toBe(got?.claim);
       expect(await b.claimFirst(ids.slice(0, 2), [{ name: 'nb', max: 5 }])).toBeUndefined();
-      const raw = new Redis(redis.port, '127.0.0.1');
+      const raw = new Redis(port, '127.0.0.1');
       const claims = (await raw.xrange('marteau:log', '-', '+')).map(([, f]) => JSON.parse(f[1]) as JournalRecord).filter((r) => r.t === 'claimed');
       raw.disconnect();
       expect(claims.map((r) => (r as { id: string }).id)).toEqual([ids[0], ids[1]]);
-    } finally {
-      await a.close();
-      await b.close();
-      await redis.stop();
-    }
-  });
+    }));
+
+  it('a worker with all its nodes taken reads the records in batches, and misses none', () =>
+    withTwoQueues(async (a, b) => {
+      let wakeUps = 0;
+      const stop = b.watch(() => wakeUps++);
+      b.setBusy(true);
+      const t0 = performance.now();
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++) ids.push((await a.enqueue(spec)).id);
+      const elapsed = performance.now() - t0;
+      await until('the busy reader has every job', () => ids.every((id) => b.get(id)?.status === 'queued'), 10_000);
+      // One read per pause (250 ms) at most, where an idle reader would wake on each record.
+      expect(wakeUps).toBeLessThanOrEqual(Math.ceil(elapsed / 250) + 3);
+      stop();
+    }));
 
   it('eight worker processes and a backlog: exactly one claim record per job, each job run once, none lost', async () => {
     const redis = await startRedis();

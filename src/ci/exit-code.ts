@@ -3,7 +3,7 @@
  * 2 config error, 3 infrastructure error, 1 test failed, 0 all succeeded. The most "outside the
  * test" cause wins: a CI system should learn that the machines broke before it blames the code.
  */
-import { EXIT } from '../cli/errors.js';
+import { EXIT } from '../core/exit.js';
 import type { Job } from '../core/jobs.js';
 
 export function exitCodeFor(jobs: readonly Pick<Job, 'status' | 'failure'>[]): number {

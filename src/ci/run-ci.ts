@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { CONFIG_FILE_NAMES, loadMarteauConfig } from '../config/marteau.js';
 import type { NodesConfig } from '../config/nodes.js';
-import { EXIT, UsageError } from '../cli/errors.js';
+import { EXIT, UsageError } from '../core/exit.js';
 import { Engine, type EngineOptions } from '../core/engine.js';
 import type { Job } from '../core/jobs.js';
 import { defaultRunners } from '../runners/index.js';

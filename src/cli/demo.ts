@@ -8,7 +8,7 @@ import { startDemoApp } from '../../fixtures/demo/app.js';
 import type { MixEntrySpec, MixSpec } from '../proxy/mix.js';
 import { defaultRegistry } from '../../behaviors/index.js';
 import { startProxy } from '../proxy/proxy.js';
-import { EXIT, UsageError } from './errors.js';
+import { EXIT, UsageError } from '../core/exit.js';
 import type { Io } from './proxy-command.js';
 import { formatProxyLine, LiveLines } from './proxy-status.js';
 import { runTuiDemo } from './tui-demo.js';

@@ -12,11 +12,12 @@ import { isTerminal, type Job } from '../core/jobs.js';
 import { QueueError, short } from '../core/queue.js';
 import { parseQueueUrl, QueueUrlError } from '../core/queue-url.js';
 import { resolveStateDir } from '../core/state-dir.js';
-import { makeStyle, quoted } from '../ci/style.js';
-import { EXIT, UsageError } from './errors.js';
+import { quoted } from '../ci/style.js';
+import { EXIT, UsageError } from '../core/exit.js';
 import type { Io } from './proxy-command.js';
 import { SWEEP_KINDS } from '../config/sweep-kinds.js';
 import type { SweepCommandOptions } from './sweep-command.js';
+import { formatNodes, formatQueue } from './queue-tables.js';
 
 // The engine, the runners, SSH, the TUI (Ink, React) and the config schemas load when a command
 // needs them (dynamic imports below): `--version`, `--help` and `schema` start without them.
@@ -349,46 +350,4 @@ function positiveInt(v: string, flag: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag}: a whole number above 0`);
   return n;
-}
-
-function formatQueue(jobs: readonly (Readonly<Job> & { resultDir: string })[], out: { isTTY?: boolean }, formatDuration: (ms: number) => string): string {
-  if (!jobs.length) return 'the queue is empty\n';
-  const s = makeStyle(out);
-  const rows = jobs.map((j) => [
-    short(j.id),
-    j.status + (j.cancelRequested && j.status === 'running' ? ' (cancelling)' : ''),
-    JSON.stringify(j.name).slice(1, -1).slice(0, 30),
-    j.runner,
-    j.nodesTaken.join(',') || `${j.nodes}`,
-    new Date(j.enqueuedAt).toISOString().replace('T', ' ').slice(0, 19),
-    j.startedAt !== undefined ? formatDuration(j.startedAt - j.enqueuedAt) : '-',
-    j.durationMs !== undefined ? formatDuration(j.durationMs) : j.status === 'running' && j.startedAt ? `${formatDuration(Date.now() - j.startedAt)}…` : '-',
-    isTerminal(j.status) ? j.resultDir : '',
-  ]);
-  const head = ['ID', 'STATUS', 'NAME', 'RUNNER', 'NODES', 'ENQUEUED (UTC)', 'WAIT', 'DURATION', 'RESULTS'];
-  const lines = table([head, ...rows]).map((l, i) => (i === 0 ? s.bold(l) : l));
-  const reasons = jobs.filter((j) => j.reason && j.status !== 'succeeded').map((j) => `  ${short(j.id)}: ${j.reason!.split('\n')[0]}`);
-  return `${lines.join('\n')}\n${reasons.length ? `${reasons.join('\n')}\n` : ''}`;
-}
-
-function formatNodes(nodes: readonly import('../core/node-pool.js').NodeView[], out: { isTTY?: boolean }): string {
-  const s = makeStyle(out);
-  const rows = nodes.map((n) => [
-    n.name,
-    n.type,
-    n.address ?? '-',
-    n.enabled ? 'yes' : 'no',
-    n.health,
-    n.latencyMs !== undefined ? `${n.latencyMs}ms` : '-',
-    `${n.running}/${n.maxJobs}`,
-    n.tags.join(',') || '-',
-  ]);
-  const lines = table([['NAME', 'TYPE', 'ADDRESS', 'ENABLED', 'HEALTH', 'LATENCY', 'JOBS', 'TAGS'], ...rows]).map((l, i) => (i === 0 ? s.bold(l) : l));
-  const errors = nodes.filter((n) => n.error).map((n) => `  ${n.name}: ${n.error}`);
-  return `${lines.join('\n')}\n${errors.length ? `${errors.join('\n')}\n` : ''}`;
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ').trimEnd());
 }

@@ -17,7 +17,7 @@ import { PROTOCOL_NAMES, type ProtocolName } from '../proxy/protocol.js';
 import { MAX_TIMER_MS } from '../proxy/plugin.js';
 import { joinHostPort, splitHostPort, UpstreamLoopError, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
-import { EXIT, UsageError } from './errors.js';
+import { EXIT, UsageError } from '../core/exit.js';
 import { configKind, readToxiproxyConfig, vaurienConfig, withOptions, type BehaviorOptions } from './proxy-compat.js';
 import { formatProxyLine, LiveLines } from './proxy-status.js';
 

@@ -15,7 +15,7 @@ import { baseType, textAs } from '../proxy/api/vaurien.js';
 import type { MixSpec } from '../proxy/mix.js';
 import { buildRegistry } from '../../behaviors/index.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../proxy/protocol.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../core/exit.js';
 
 /** Options of built-in behaviors given on the command line, by behavior: `{delay: {sleep: 2}}`. */
 export type BehaviorOptions = Record<string, Record<string, unknown>>;

@@ -15,7 +15,7 @@ import { evaluateThresholds, verdictWord } from '../runners/thresholds.js';
 import { diffRuns, formatDiffText, renderDiffHtml } from '../report/diff.js';
 import { writeReports } from '../report/index.js';
 import { loadResults, ResultsNotFound } from '../report/load.js';
-import { EXIT, UsageError } from './errors.js';
+import { EXIT, UsageError } from '../core/exit.js';
 
 export interface ReportIo {
   out: NodeJS.WritableStream;
@@ -125,8 +125,6 @@ export function runReportFromCli(results: string[], o: ReportCommandOptions, io:
   const state = new StateDir(resolveStateDir(stateDir));
   return runReportCommand(results, o, io, { resolveInput: (arg) => jobResults(state, arg), ...deps });
 }
-
-export { registerReportCommand } from './report-register.js';
 
 /** A job id (prefix) names its results directory in the state dir, when no such file exists. */
 async function jobResults(state: StateDir, arg: string): Promise<ResolvedInput | undefined> {

@@ -7,7 +7,7 @@
 import { parseDocument } from 'yaml';
 import { SWEEP_KINDS, type SweepOptionsInput } from '../config/sweep.js';
 import { durationSchema } from '../config/units.js';
-import { EXIT, UsageError } from './errors.js';
+import { EXIT, UsageError } from '../core/exit.js';
 
 export interface SweepCommandOptions {
   ci?: boolean;

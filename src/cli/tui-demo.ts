@@ -18,7 +18,7 @@ import type { TuiBackend } from '../ui/backend.js';
 import { engineBackend } from '../ui/engine-backend.js';
 import { demoSweepDir } from './demo-sweep-dir.js';
 import { runTui } from '../ui/run.js';
-import { EXIT } from './errors.js';
+import { EXIT } from '../core/exit.js';
 
 /** Cycles of the demo load: long enough to play with the mix, bounded in time. */
 export function demoConfig(proxyPort: number, appPort: number, seconds: number): string {

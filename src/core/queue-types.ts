@@ -44,6 +44,11 @@ export interface JobQueue {
   watch(listener: () => void): () => void;
   /** Pick up records appended by other processes now. */
   sync(): Promise<void>;
+  /**
+   * Whether this process can start nothing now (all its nodes busy): a shared backend then reads
+   * others' records in batches instead of waking on each one (its own next claim reads them all).
+   */
+  setBusy?(busy: boolean): void;
 
   // ---- shared backends only (team mode): what a file in a shared state dir gives for free ----
   /** Where it lives, for views (credentials masked). */
@@ -96,6 +101,8 @@ export interface RecordLog {
   readNew(): Promise<JournalRecord[]>;
   /** Call `onChange` when new records may be there (it returns once they are read); returns a stop function. */
   watch(onChange: () => Promise<void>): () => void;
+  /** See JobQueue.setBusy. */
+  setBusy?(busy: boolean): void;
   /**
    * Append the first of these claims whose job no live engine has claimed yet, atomically;
    * returns its index (-1: all taken, nothing appended).

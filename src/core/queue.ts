@@ -217,6 +217,10 @@ export class LogQueue implements JobQueue {
     };
   }
 
+  setBusy(busy: boolean): void {
+    this.log.setBusy?.(busy);
+  }
+
   /** Read what was appended since last time. Calls coalesce: one read at a time, one more if asked meanwhile. */
   async sync(): Promise<void> {
     if (this.syncing) {

@@ -51,6 +51,11 @@ export function makeKeys(p: string): Keys {
 
 const READ_BATCH = 1000;
 const BLOCK_MS = 2000;
+/**
+ * A worker with all its nodes taken reads others' records at most this often: with 30 workers,
+ * waking each on every record cost more CPU than the jobs, and slowed enqueue and claims.
+ */
+const BUSY_READ_MS = 250;
 
 /**
  * KEYS: log stream, claims hash. ARGV: read after this id, read count, mode, owner key,
@@ -113,6 +118,9 @@ export class RedisLog implements RecordLog {
   private prefetched: Batch[] = [];
   private readonly index: Index = { jobs: new Map(), nodes: new Map(), purges: [] };
   private readonly appendScript: AppendCommand;
+  private busy = false;
+  /** Ends the watch's pause between batched reads (a node of ours just freed). */
+  private endPause?: () => void;
 
   constructor(
     private readonly cmd: Redis,
@@ -126,8 +134,18 @@ export class RedisLog implements RecordLog {
 
   /** Gets the output lines the watch loop reads (set by the queue). */
   onOutput: (entries: Entry[]) => void = () => {};
+  /**
+   * Whether anyone here shows other processes' output: a worker does not, and reading the lines
+   * would wake it for every line of every job in the team (30 workers: 30 wake-ups per line).
+   */
+  wantsOutput: () => boolean = () => true;
 
   async open(): Promise<void> {}
+
+  setBusy(busy: boolean): void {
+    this.busy = busy;
+    if (!busy) this.endPause?.();
+  }
 
   async close(): Promise<void> {}
 
@@ -252,8 +270,13 @@ export class RedisLog implements RecordLog {
     // while a wake-up for new records is handled would be skipped.
     let outputId: string | undefined;
     void (async () => {
+      // Its owner subscribes to lines right after starting the watch.
+      await new Promise((r) => setImmediate(r));
       while (running) {
-        if (outputId === undefined) {
+        const wants = this.wantsOutput();
+        // Not listening, the position is dropped: lines are never replayed once someone listens.
+        if (!wants) outputId = undefined;
+        else if (outputId === undefined) {
           try {
             const [last] = await conn.xrevrange(this.keys.output, '+', '-', 'COUNT', 1);
             outputId = last?.[0] ?? '0-0';
@@ -265,7 +288,8 @@ export class RedisLog implements RecordLog {
         }
         try {
           const base = this.lastId;
-          const res = (await conn.xread('COUNT', READ_BATCH, 'BLOCK', BLOCK_MS, 'STREAMS', this.keys.log, this.keys.output, base, outputId)) as [string, Entry[]][] | null;
+          const streams = outputId === undefined ? [this.keys.log, base] : [this.keys.log, this.keys.output, base, outputId];
+          const res = (await conn.xread('COUNT', READ_BATCH, 'BLOCK', BLOCK_MS, 'STREAMS', ...streams)) as [string, Entry[]][] | null;
           // No log entries in the reply (a timeout, or only output lines) says nothing is new
           // after `base`: the read that follows costs no round trip.
           const log = res?.find(([key]) => key === this.keys.log)?.[1] ?? [];
@@ -278,6 +302,16 @@ export class RedisLog implements RecordLog {
           }
           // Also after a timeout (nothing new: no round trip), so the loop stays one shape.
           await onChange();
+          if (this.busy && running) {
+            await new Promise<void>((resolve) => {
+              const t = setTimeout(resolve, BUSY_READ_MS);
+              this.endPause = () => {
+                clearTimeout(t);
+                resolve();
+              };
+            });
+            this.endPause = undefined;
+          }
         } catch {
           if (!running) return;
           // offline: ioredis reconnects; try again shortly
@@ -287,6 +321,7 @@ export class RedisLog implements RecordLog {
     })();
     return () => {
       running = false;
+      this.endPause?.();
       conn.disconnect();
     };
   }

@@ -51,6 +51,8 @@ export const DEFAULT_HEARTBEAT_TTL_MS = 5000;
 export const DEFAULT_KEEP_FINISHED = 1000;
 /** Live output kept in Redis for late readers: about this many lines, all jobs together. */
 const OUTPUT_MAXLEN = 10_000;
+/** An unchanged presence is written again this often (see publishPresence). */
+const PRESENCE_REFRESH_MS = 15_000;
 /** How often some process trims the stream (one at a time, under a lock). */
 const TRIM_EVERY_MS = 60_000;
 /** A purge record outlives the jobs it names this long: any reader that had them has read it. */
@@ -98,6 +100,10 @@ export class RedisQueue extends LogQueue {
   private lastTrim = 0;
   private lastBeat = 0;
   private nodeNames: string[] = [];
+  /** The presence last written (see publishPresence). */
+  private published?: string;
+  private publishedAt = 0;
+  private pendingLines: [string, string][] = [];
 
   constructor(o: RedisQueueOptions) {
     // Each connection is its own owner: two queues in one process (tests, benchmarks, an
@@ -110,6 +116,7 @@ export class RedisQueue extends LogQueue {
     this.stream = log;
     this.keepFinished = o.keepFinished ?? DEFAULT_KEEP_FINISHED;
     log.onOutput = (entries) => this.onOutput(entries);
+    log.wantsOutput = () => this.lineListeners.size > 0;
     this.cmd = cmd;
     this.keys = keys;
     this.label = o.url.masked;
@@ -122,6 +129,8 @@ export class RedisQueue extends LogQueue {
     });
     cmd.on('close', () => this.notify());
     cmd.on('ready', () => {
+      // Redis may have restarted without our presence: write it again.
+      this.published = undefined;
       this.notify();
       void this.sync().catch(() => {});
     });
@@ -250,9 +259,19 @@ export class RedisQueue extends LogQueue {
     return (await guard(this.label, this.cmd.hget(this.keys.files(id), name))) ?? undefined;
   }
 
+  /**
+   * Fire and forget, in order (one connection): output must never slow or fail the job. The
+   * lines of one tick go in one pipeline, so Redis writes (and with `appendfsync always`, syncs)
+   * them once rather than once per line.
+   */
   publishLine(jobId: string, line: SharedLine): void {
-    // Fire and forget, in order (one connection): output must never slow or fail the job.
-    void this.cmd.xadd(this.keys.output, 'MAXLEN', '~', OUTPUT_MAXLEN, '*', 'j', jobId, 'o', this.me, 'l', JSON.stringify(line)).catch(() => {});
+    this.pendingLines.push([jobId, JSON.stringify(line)]);
+    if (this.pendingLines.length > 1) return;
+    setImmediate(() => {
+      const p = this.cmd.pipeline();
+      for (const [id, text] of this.pendingLines.splice(0)) p.xadd(this.keys.output, 'MAXLEN', '~', OUTPUT_MAXLEN, '*', 'j', id, 'o', this.me, 'l', text);
+      void p.exec().catch(() => {});
+    });
   }
 
   onLine(listener: (jobId: string, line: SharedLine) => void): () => void {
@@ -260,8 +279,20 @@ export class RedisQueue extends LogQueue {
     return () => this.lineListeners.delete(listener);
   }
 
+  /**
+   * Written only when it changed: with `appendfsync always` every write is an fsync that
+   * everyone's enqueue and claims wait behind, and 30 workers rewriting the same presence every
+   * second cost more than the jobs. Whether it is still current is its writer's heartbeat key.
+   */
   publishPresence(p: Presence): void {
-    void this.cmd.hset(this.keys.presence, this.me, JSON.stringify({ at: Date.now(), ...p })).catch(() => {});
+    const text = JSON.stringify(p);
+    // Now and then anyway: a reader that judged us gone (we were starved past the TTL) dropped it.
+    if (text === this.published && Date.now() - this.publishedAt < PRESENCE_REFRESH_MS) return;
+    this.published = text;
+    this.publishedAt = Date.now();
+    void this.cmd.hset(this.keys.presence, this.me, text).catch(() => {
+      this.published = undefined;
+    });
   }
 
   remotePresence(): Presence {
@@ -319,15 +350,17 @@ export class RedisQueue extends LogQueue {
     }
   }
 
-  /** The other processes' presence; a stale entry (its process died) is dropped. */
+  /** The other processes' presence; a stale entry (its process died: no heartbeat) is dropped. */
   private async fetchPresence(): Promise<void> {
-    const all = await this.cmd.hgetall(this.keys.presence);
+    const all = Object.entries(await this.cmd.hgetall(this.keys.presence))
+      .filter(([who]) => who !== this.me)
+      .sort(([a], [b]) => a.localeCompare(b));
+    const beats = all.length ? await this.cmd.mget(all.map(([who]) => this.keys.alive(who))) : [];
     const fresh: Presence = { nodes: [], proxies: [] };
-    for (const [who, value] of Object.entries(all).sort(([a], [b]) => a.localeCompare(b))) {
-      if (who === this.me) continue;
+    for (const [i, [who, value]] of all.entries()) {
       try {
-        const p = JSON.parse(value) as Presence & { at: number };
-        if (Date.now() - p.at >= this.ttl) throw new Error('stale');
+        const p = JSON.parse(value) as Presence;
+        if (beats[i] === null) throw new Error('stale');
         // A node shared by name between workers is listed once.
         fresh.nodes.push(...p.nodes.filter((n) => !fresh.nodes.some((m) => m.name === n.name)));
         fresh.proxies.push(...p.proxies);

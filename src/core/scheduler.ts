@@ -19,6 +19,8 @@ export interface SchedulerDeps {
   unplaceable(job: Readonly<Job>, reason: string): Promise<void>;
   /** How long a job may wait for busy/down nodes before failing; undefined: forever. */
   nodeWaitMs?: number;
+  /** Tell the queue when all nodes are taken (a worker: it then reads records in batches). */
+  reportBusy?: boolean;
 }
 
 /** After a failed pass (queue unreachable), the next try. */
@@ -121,6 +123,8 @@ export class Scheduler {
       started++;
       this.deps.start(candidates.find((j) => j.id === got.id)!, got.claim, nodes);
     }
+    // All nodes taken: nothing here can start until one frees, which runs a pass again.
+    if (this.deps.reportBusy) queue.setBusy?.(!pool.pick(1, []));
     // Wake up for the next wait deadline even if nothing else happens.
     clearTimeout(this.timer);
     if (earliestDeadline !== Infinity) {

@@ -3,7 +3,7 @@
  * Ink is loaded only here (see loadInk), never by the CLI's other commands.
  * Without a terminal it refuses clearly (raw mode needs one) and points to --ci.
  */
-import { EXIT, UsageError } from '../cli/errors.js';
+import { EXIT, UsageError } from '../core/exit.js';
 import type { TuiBackend } from './backend.js';
 
 export interface TuiIo {

@@ -1,0 +1,122 @@
+/**
+ * The engine's types: its options, what views read, and the state its parts (enqueue, running a
+ * job, its end) share with the Engine facade.
+ */
+import type { NodesConfig } from '../config/nodes.js';
+import type { RunnerRegistry } from '../runners/runner.js';
+import type { BehaviorRegistry } from '../proxy/mix.js';
+import type { ProxySet } from '../proxy/proxy-set.js';
+import type { ChaosPlayer, ScheduleView } from './chaos-player.js';
+import type { LogLine } from './console-file.js';
+import type { EventBus, Progress, TimelineEvent } from './events.js';
+import type { JobFiles } from './job-files.js';
+import type { Job } from './jobs.js';
+import type { ExecutorFactory, NodePool, NodeView } from './node-pool.js';
+import type { JobQueue } from './queue.js';
+import type { StateDir } from './state-dir.js';
+import type { Watchdog } from './watchdog.js';
+
+export interface EngineOptions {
+  stateDir: string;
+  nodes: NodesConfig;
+  runners?: RunnerRegistry;
+  behaviors?: BehaviorRegistry;
+  executorFactory?: ExecutorFactory;
+  /**
+   * Which queued jobs this process runs: `all` (the TUI, a worker), `own` (only those it
+   * enqueued: `--ci`), `none` (CLI commands that only look or edit).
+   */
+  run?: 'all' | 'own' | 'none';
+  /** How long a job may wait for free nodes before failing; default: forever. */
+  nodeWaitMs?: number;
+  /** Probe SSH nodes periodically (default: when running jobs). */
+  probe?: boolean;
+  /** The queue implementation; default: `nodes.queue` (Redis) or else the journal in the state dir. */
+  queue?: JobQueue;
+  /** Where `source.dir` paths are resolved from for relative targets. */
+  cwd?: string;
+  /**
+   * Load the runners, behaviors and config schemas in `start()` (default true). A command that
+   * only looks at the queue or the nodes passes false and starts without them; whatever needs
+   * them loads them then, except `behaviorNames()`, which needs them loaded.
+   */
+  preload?: boolean;
+}
+
+export type KitModule = typeof import('./engine-kit.js');
+/** The engine's heavy half (see engine-kit.ts) with the registries this engine uses. */
+export interface Kit {
+  m: KitModule;
+  runners: RunnerRegistry;
+  behaviors: BehaviorRegistry;
+}
+
+export interface JobView extends Readonly<Job> {
+  resultDir: string;
+  /** Live details while this process runs the job. */
+  progress?: Progress;
+  lines?: readonly LogLine[];
+  timeline?: readonly TimelineEvent[];
+  /** Each proxy's chaos schedule while the job runs here. */
+  chaos?: readonly ScheduleView[];
+  /** The seed of the run (once it started here; kept after it ends). */
+  seed?: string;
+  summary?: string;
+  /** The HTML report of a job that ended here, when its runner wrote one. */
+  report?: string;
+}
+
+export interface EngineSnapshot {
+  readonly version: number;
+  readonly stateDir: string;
+  readonly jobs: readonly JobView[];
+  readonly nodes: readonly NodeView[];
+  /** Where the queue lives (a shared one is named, credentials masked) and whether it is reachable. */
+  readonly queue: { readonly label?: string; readonly online: boolean };
+}
+
+export interface LiveJob {
+  abort: AbortController;
+  claim: string;
+  progress?: Progress;
+  lines: LogLine[];
+  timeline: TimelineEvent[];
+  chaos?: ChaosPlayer;
+  seed?: string;
+  proxies?: ProxySet;
+  done: Promise<void>;
+}
+
+
+/** What a job that ended here leaves for views: its summary, report, seed and fault timeline. */
+export interface JobSummary {
+  summary: string;
+  report?: string;
+  bell: boolean;
+  seed?: string;
+  timeline?: readonly TimelineEvent[];
+}
+
+/** The engine's state and services its parts share (the Engine owns them). */
+export interface EngineCore {
+  readonly options: EngineOptions;
+  readonly events: EventBus;
+  readonly state: StateDir;
+  readonly queue: JobQueue;
+  readonly pool: NodePool;
+  readonly files: JobFiles;
+  readonly watchdog: Watchdog;
+  /** The jobs this process runs now. */
+  readonly live: Map<string, LiveJob>;
+  /** Jobs this process enqueued to run, or runs. */
+  readonly own: Set<string>;
+  readonly summaries: Map<string, JobSummary>;
+  /** The heavy half, loaded once. */
+  kit(): Promise<Kit>;
+  /** Let the scheduler look at the queue again. */
+  kick(): void;
+  /** Something views show changed. */
+  changed(): void;
+  stopping(): boolean;
+  log(jobId: string | undefined, line: string, level: 'info' | 'warn' | 'error'): void;
+}

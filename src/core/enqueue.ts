@@ -1,0 +1,114 @@
+/**
+ * Putting a job in the queue: a project's config checked and snapshotted (so the config as
+ * enqueued is what runs), or a finished job's snapshot copied to run again (retry, replay).
+ */
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import type { MarteauConfig } from '../config/marteau.js';
+import type { EngineCore } from './engine-types.js';
+import { CHAOS_SNAPSHOT, CONFIG_SNAPSHOT, SEED_FILE, SNAPSHOT_FILES } from './job-files.js';
+import { isTerminal, type Job, type JobSource } from './jobs.js';
+import { newJobId, QueueError, short } from './queue.js';
+
+export interface EnqueueOptions {
+  origin?: string;
+  runHere?: boolean;
+  /** Rewrites the config text before it is checked and kept (a command's own settings). */
+  edit?: (text: string) => string;
+  /** Told what in the config is valid but will likely mislead (a fault too close to the load's end). */
+  warn?: (message: string) => void;
+}
+
+export interface RequeueOptions {
+  runHere?: boolean;
+  /** Who asks (as for enqueue); a `--ci` run's origin is never inherited. */
+  origin?: string;
+}
+
+/** Validate a project's config and queue it. `target`: a directory, a config file or a git URL. */
+export async function enqueue(core: EngineCore, target: string, o: EnqueueOptions = {}): Promise<Readonly<Job>> {
+  const id = newJobId();
+  try {
+    return await enqueueAs(core, id, target, o);
+  } catch (e) {
+    // Not queued (a bad config, a failed clone): leave no directory behind.
+    if (!core.queue.get(id)) await rm(core.state.jobDir(id), { recursive: true, force: true }).catch(() => {});
+    throw e;
+  }
+}
+
+async function enqueueAs(core: EngineCore, id: string, target: string, o: EnqueueOptions): Promise<Readonly<Job>> {
+  const jobDir = core.state.jobDir(id);
+  let source: JobSource;
+  let config: MarteauConfig;
+  const kit = await core.kit();
+  const git = kit.m.parseGitTarget(target);
+  if (git) {
+    const dir = path.join(jobDir, 'src');
+    const commit = await kit.m.cloneGit(git, dir);
+    config = await loadConfig(core, dir);
+    source = { kind: 'git', url: git.url, ref: git.ref, commit, dir, configFile: config.file };
+  } else {
+    const abs = path.resolve(core.options.cwd ?? process.cwd(), target);
+    config = await loadConfig(core, abs);
+    source = { kind: 'dir', dir: config.projectDir, configFile: path.resolve(config.file) };
+  }
+  // The config as enqueued is what runs, even if the file is edited while the job waits.
+  let text = await readFile(config.file, 'utf8');
+  if (o.edit) {
+    // A command's settings (`sweep --only ...`) go into the snapshot, so a replay has them.
+    text = o.edit(text);
+    const src = kit.m.parseYaml(config.file, text);
+    config = kit.m.parseMarteauConfig(src, config.projectDir, { runners: kit.runners, behaviors: await kit.m.withPlugins(src, kit.behaviors) });
+  }
+  for (const w of kit.m.recoveryScheduleWarnings(config)) o.warn?.(`${config.name}: ${w}`);
+  await core.files.keep(id, CONFIG_SNAPSHOT, text);
+  if (typeof config.raw.chaos === 'string' && !config.sweep) await core.files.keep(id, CHAOS_SNAPSHOT, await readFile(path.join(config.projectDir, config.raw.chaos), 'utf8'));
+  if (o.runHere ?? core.options.run === 'own') core.own.add(id);
+  const job = await core.queue.enqueue({
+    id,
+    name: config.name,
+    source,
+    runner: config.runner,
+    nodes: config.nodes,
+    nodeTags: config.nodeTags,
+    origin: o.origin,
+  });
+  core.kick();
+  return job;
+}
+
+/** Run a finished job again from its config snapshot, with a new seed (unless the config sets one). */
+export async function retry(core: EngineCore, idOrPrefix: string, o: RequeueOptions = {}): Promise<Readonly<Job>> {
+  return requeue(core, idOrPrefix, SNAPSHOT_FILES, o);
+}
+
+/** Run a finished job again with its config snapshot and its recorded seed: the same faults for the same traffic. */
+export async function replay(core: EngineCore, idOrPrefix: string, o: RequeueOptions = {}): Promise<Readonly<Job> & { seed: string }> {
+  const old = core.queue.get(core.queue.resolve(idOrPrefix))!;
+  const seed = await core.files.read(old.id, SEED_FILE);
+  if (seed === undefined) throw new QueueError(`job ${short(old.id)} never started, so it has no seed to replay; use retry`);
+  return { ...(await requeue(core, old.id, [...SNAPSHOT_FILES, SEED_FILE], o)), seed: seed.trim() };
+}
+
+async function requeue(core: EngineCore, idOrPrefix: string, files: readonly string[], o: RequeueOptions): Promise<Readonly<Job>> {
+  const old = core.queue.get(core.queue.resolve(idOrPrefix))!;
+  const id = newJobId();
+  if (!isTerminal(old.status)) throw new QueueError(`job ${short(old.id)} is still ${old.status}; cancel it first or wait for it`);
+  // From this terminal's state dir, else from the shared queue: the job may have run anywhere.
+  for (const f of files) {
+    const text = await core.files.read(old.id, f);
+    if (text !== undefined) await core.files.keep(id, f, text);
+    else if (f === CONFIG_SNAPSHOT) throw new QueueError(`job ${short(old.id)} has no config snapshot here${core.queue.label ? ` nor in ${core.queue.label}` : ''} (purged?)`);
+  }
+  if (o.runHere ?? core.options.run === 'own') core.own.add(id);
+  // A --ci run's job is left to that run; its retry is not (that run may be long gone).
+  const job = await core.queue.retry(old.id, { id, origin: o.origin ?? (old.origin === 'ci' ? undefined : old.origin) });
+  core.kick();
+  return job;
+}
+
+async function loadConfig(core: EngineCore, target: string): Promise<MarteauConfig> {
+  const kit = await core.kit();
+  return kit.m.loadMarteauConfig(target, { runners: kit.runners, behaviors: kit.behaviors });
+}

@@ -1,0 +1,68 @@
+/**
+ * What a job leaves when it ends: result.json and timeline.json in its directory, its end in the
+ * queue (retried while a shared queue is offline), and the webhook and mail its config asks for.
+ */
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { MarteauConfig } from '../config/marteau.js';
+import type { EngineCore } from './engine-types.js';
+import type { TimelineEvent } from './events.js';
+import type { JobOutcome } from './jobs.js';
+import { QueueOfflineError } from './redis-queue.js';
+
+/** How long a finished job's record is retried while a shared queue is offline. */
+const FINISH_RETRY_MS = 10 * 60_000;
+const FINISH_RETRY_STOPPING_MS = 5000;
+
+export interface JobResult extends JobOutcome {
+  id: string;
+  name: string;
+  summary: string;
+  startedAt: string;
+  endedAt: string;
+  nodes: string[];
+  artifacts: readonly string[];
+  report?: string;
+  seed?: string;
+  timeline: readonly TimelineEvent[];
+}
+
+/** result.json and timeline.json; a failed write loses only these files, not the job's end. */
+export async function writeJobResult(resultDir: string, result: JobResult): Promise<void> {
+  await writeFile(path.join(resultDir, 'result.json'), JSON.stringify(result, null, 2)).catch(() => {});
+  await writeFile(path.join(resultDir, 'timeline.json'), JSON.stringify(result.timeline, null, 2)).catch(() => {});
+}
+
+/**
+ * A job's end must reach the queue: on a shared queue that is offline for a moment, try again
+ * until it is back (bounded; when stopping, briefly), else the job would stay `running`.
+ */
+export async function recordFinish(core: EngineCore, id: string, claim: string, outcome: JobOutcome, log: (line: string, o: { level: 'warn' }) => void): Promise<void> {
+  const started = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await core.queue.finish(id, claim, outcome);
+    } catch (e) {
+      const limit = core.stopping() ? FINISH_RETRY_STOPPING_MS : FINISH_RETRY_MS;
+      if (!(e instanceof QueueOfflineError) || Date.now() - started > limit) throw e;
+      if (attempt === 0) log(`${e.message}; the job's end is recorded when it is back`, { level: 'warn' });
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
+
+/** The webhook and the mail of a job that ended (each loaded only when a config asks for it). */
+export async function notifyJobEnd(core: EngineCore, jobId: string, config: MarteauConfig, end: { summary: string; resultDir: string; report?: string }): Promise<void> {
+  const webhook = config.notify.webhook;
+  if (webhook) {
+    const { postWebhook } = await import('./notify.js');
+    const problem = await postWebhook(webhook, { job: core.queue.get(jobId)!, ...end }, config.notify.webhookTimeoutMs);
+    if (problem) core.log(jobId, problem, 'warn');
+  }
+  if (config.email.length) {
+    const { mailReport } = await import('./mail.js');
+    const mailed = await mailReport(config.email, { job: core.queue.get(jobId)!, ...end }, core.options.nodes.mail);
+    if (mailed.problem) core.log(jobId, mailed.problem, 'warn');
+    else if (mailed.sent) core.log(jobId, mailed.sent, 'info');
+  }
+}

@@ -1,0 +1,55 @@
+/** How a job's run ends up recorded: its outcome from why it stopped and what the runner said, and its one-line summary. */
+import { ConfigError } from '../config/config-error.js';
+import { formatDuration } from '../config/duration.js';
+import { NodeError } from '../exec/executor.js';
+import { ListenError, UpstreamLoopError } from '../proxy/proxy-errors.js';
+import type { RunOutcome } from '../runners/runner.js';
+import type { TimelineEvent } from './events.js';
+import type { Job, JobOutcome } from './jobs.js';
+
+/** Why a running job's abort signal fired. */
+export type AbortWhy = 'cancel' | 'timeout' | 'shutdown' | 'lease';
+
+/** A sweep whose load was not steady before the first fault answers nothing: exit 3, and why. */
+export function unsteadyOutcome(why: AbortWhy | undefined, unsteady: string | undefined): JobOutcome | undefined {
+  if (why !== undefined || unsteady === undefined) return undefined;
+  return { status: 'failed', failure: 'infrastructure', reason: `the load was not steady before the first fault (${unsteady}); no fault was injected` };
+}
+
+export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | undefined, error: unknown, timeoutMs?: number): JobOutcome {
+  if (why === 'cancel') return { status: 'cancelled', reason: 'cancelled by a user' };
+  if (why === 'shutdown') return { status: 'interrupted', reason: 'the engine was stopped during the run', failure: 'infrastructure' };
+  if (why === 'lease') return { status: 'interrupted', reason: 'this engine could not renew its lease on the queue, so another may run the job again: stopped here', failure: 'infrastructure' };
+  if (why === 'timeout') return { status: 'failed', failure: 'test', reason: `timed out after ${formatDuration(timeoutMs ?? 0)} (timeout:)` };
+  if (error instanceof ConfigError) return { status: 'failed', failure: 'config', reason: error.message };
+  if (error instanceof NodeError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
+  if (error instanceof ListenError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
+  if (error instanceof UpstreamLoopError) return { status: 'failed', failure: 'config', reason: error.message };
+  if (error) return { status: 'failed', failure: 'infrastructure', reason: (error as Error).message ?? String(error) };
+  if (!outcome) return { status: 'failed', failure: 'infrastructure', reason: 'the runner returned nothing' };
+  return {
+    status: outcome.status,
+    reason: outcome.reason,
+    failure: outcome.status === 'failed' ? (outcome.failure ?? 'test') : undefined,
+    exitCode: outcome.exitCode,
+  };
+}
+
+/** Errors whose message is the whole story (the outcome says it): not logged again as `error:`. */
+export function isExpectedError(error: unknown): boolean {
+  return error instanceof ConfigError || error instanceof NodeError || error instanceof ListenError || error instanceof UpstreamLoopError;
+}
+
+/** `scheduled`: the proxy has a chaos schedule (a change by hand pauses it; say so only then). */
+export function timelineLine(e: TimelineEvent, scheduled: boolean): string {
+  if (e.kind === 'service') return `chaos ${e.fixture}: service ${e.proxy} ${e.label ?? e.mix}`;
+  if (e.source === 'manual') return `manual: ${e.proxy} mix ${e.mix || '(none)'} set by hand${scheduled ? '; its chaos schedule is paused' : ''}`;
+  const what = e.source === 'chaos' ? `chaos ${e.fixture} (${e.label})` : `fixture ${e.fixture}`;
+  return `${what}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${e.mix || '(none)'}`;
+}
+
+export function summaryLine(j: Readonly<Job>): string {
+  const took = j.durationMs === undefined ? '' : ` in ${formatDuration(j.durationMs)}`;
+  return `${j.status}${j.reason ? `: ${j.reason}` : ''}${took}`;
+}
+

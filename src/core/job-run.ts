@@ -1,0 +1,261 @@
+/**
+ * Running one job this process claimed: its services, proxies, control API and chaos players
+ * set up in order, the runner given its context, everything torn down, then its end recorded.
+ */
+import { readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { ConfigError } from '../config/config-error.js';
+import type { Vars } from '../config/interpolate.js';
+import type { MarteauConfig } from '../config/marteau.js';
+import type { NodeConfig } from '../config/nodes.js';
+import { formatDuration } from '../config/duration.js';
+import { NodeError, type Executor } from '../exec/executor.js';
+import type { RunnerContext, RunnerNode, RunOutcome } from '../runners/runner.js';
+import type { ProxyEvent } from '../proxy/proxy.js';
+import type { ProxySet } from '../proxy/proxy-set.js';
+import type { ApiServer } from '../proxy/api/server.js';
+import { ConsoleFile, TAIL_LINES, type LogLine } from './console-file.js';
+import type { EngineCore, LiveJob } from './engine-types.js';
+import type { LogStream } from './events.js';
+import { CHAOS_SNAPSHOT } from './job-files.js';
+import { notifyJobEnd, recordFinish, writeJobResult } from './job-end.js';
+import { decideOutcome, isExpectedError, timelineLine, unsteadyOutcome, type AbortWhy } from './job-outcome.js';
+import type { Job } from './jobs.js';
+import { processStartTime } from './owner.js';
+import { short } from './queue.js';
+import { mkdirp } from './state-dir.js';
+
+/** Log lines of a service carry this prefix where a runner's carry the node name. */
+export const SERVICE_NODE = 'service:';
+
+export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string, nodeConfigs: NodeConfig[], live: LiveJob): Promise<void> {
+  const resultDir = core.state.jobDir(job.id);
+  await mkdirp(resultDir, 0o700);
+  const consoleFile = new ConsoleFile(path.join(resultDir, 'console.log'));
+  // `quiet`: kept in console.log only, because views already show it from a job.* event.
+  const log = (line: string, o: { node?: string; stream?: LogStream; level?: 'info' | 'warn' | 'error'; quiet?: boolean } = {}) => {
+    const entry: LogLine = { at: Date.now(), node: o.node, stream: o.stream ?? 'engine', line };
+    if (o.quiet) return consoleFile.write(entry);
+    live.lines.push(entry);
+    if (live.lines.length > TAIL_LINES) live.lines.splice(0, live.lines.length - TAIL_LINES);
+    consoleFile.write(entry);
+    core.queue.publishLine?.(job.id, { ...entry, level: o.level });
+    core.events.emit({ type: 'log.line', at: entry.at, jobId: job.id, node: o.node, stream: entry.stream, level: o.level, line });
+    core.changed();
+  };
+  const started = Date.now();
+  let config: MarteauConfig | undefined;
+  let outcome: RunOutcome | undefined;
+  let error: unknown;
+  /** Why a sweep's load was not steady before its first fault. */
+  let unsteady: string | undefined;
+  // The job's `plugins:` join this registry once its config is read (the set resolves names in it).
+  const kit = await core.kit();
+  const { m } = kit;
+  const registry = new Map(kit.behaviors);
+  const proxies = new m.ProxySet(registry);
+  let api: ApiServer | undefined;
+  live.proxies = proxies;
+  const executors: Executor[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const groups: number[] = [];
+  const recordProcess = (node: string, pgid: number, local: boolean) => {
+    void core.queue.recordProcess(job.id, claim, node, pgid).catch(() => {});
+    if (!local) return;
+    core.watchdog.add(pgid);
+    groups.push(pgid);
+    void writeFile(path.join(resultDir, `pgid-${node}`), `${pgid} ${processStartTime(pgid) ?? ''}\n`).catch(() => {});
+  };
+  const services = new m.ServiceSet({
+    log: (line, o) => log(line, { node: `${SERVICE_NODE}${o.service}`, stream: o.stream, level: o.level }),
+    started: (name, pgid) => recordProcess(`${SERVICE_NODE}${name}`, pgid, true),
+  });
+  try {
+    const jobVars = { MARTEAU_JOB_ID: job.id, MARTEAU_JOB_NAME: job.name, MARTEAU_RESULT_DIR: resultDir };
+    // Enqueued elsewhere: the `chaos:` file the config is read with comes from the shared queue.
+    await core.files.read(job.id, CHAOS_SNAPSHOT);
+    config = await snapshotConfig(core, job, jobVars);
+    for (const [name, b] of config.behaviors) registry.set(name, b);
+    const runner = kit.runners.get(config.runner);
+    if (!runner) throw new ConfigError(config.file, undefined, undefined, `runner "${config.runner}" is not available in this version`);
+    timer = setTimeout(() => live.abort.abort('timeout' satisfies AbortWhy), config.timeoutMs);
+    log(`job ${short(job.id)} ${JSON.stringify(job.name)} on ${nodeConfigs.map((n) => n.name).join(', ')} (runner ${config.runner})`, { quiet: true });
+    const seed = await core.files.seed(job, config);
+    live.seed = seed;
+    if (config.proxies.length) log(`seed ${seed} (marteau-tui replay ${short(job.id)} runs the same faults again)`);
+    // Services a proxy points at, the proxies, then services that talk through a proxy; the
+    // config is read again at each step so `${...}` get the addresses known by then.
+    const early = config.services.filter((s) => !s.afterProxies);
+    const late = config.services.filter((s) => s.afterProxies);
+    await services.start(early, jobVars, live.abort.signal);
+    if (early.length) config = await snapshotConfig(core, job, { ...jobVars, ...services.vars() });
+    // One stream per proxy, from the job seed and its name: adding a proxy shifts no other's draws.
+    await proxies.start(config.proxies.map((p) => ({ ...p, seed: p.seed ?? `${seed}/${p.name}` })), config.statsd, (m) => log(m, { level: 'warn' }));
+    for (const p of proxies.proxies.values()) log(`proxy ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text || '(none)'}`);
+    const addresses = (): Vars => Object.assign({ ...jobVars, ...services.vars() }, ...[...proxies.proxies.values()].map((p) => m.proxyVars(p.name, p.listenAddress, p.upstream))) as Vars;
+    await services.start(late, addresses(), live.abort.signal);
+    if (config.services.length || config.proxies.length) config = await snapshotConfig(core, job, addresses());
+    api = await startJobApi(core, config, proxies, (m) => log(m, { level: 'warn' }));
+    if (api) log(`api listening on ${api.url} (Toxiproxy /proxies, Vaurien /vaurien/<proxy>/behavior, /marteau)`);
+    const chaos = new m.ChaosPlayer(
+      m.compileSchedule(config.chaos, config.fixtures, config.runLength.ms),
+      proxies.proxies,
+      (e) => {
+        live.timeline.push(e);
+        core.events.emit({ type: 'job.fixture', at: e.at, jobId: job.id, event: e });
+        log(timelineLine(e, chaos.view().some((v) => v.proxy === e.proxy && (v.current || v.remaining > 0))));
+      },
+      (m, level) => log(m, { level }),
+      () => core.changed(),
+    );
+    live.chaos = chaos;
+    const serviceFaults = new m.ServiceFaultPlayer(
+      config.serviceFaults,
+      services,
+      (e) => {
+        live.timeline.push(e);
+        core.events.emit({ type: 'job.fixture', at: e.at, jobId: job.id, event: e });
+        log(timelineLine(e, false));
+      },
+      (m, level) => log(m, { level }),
+    );
+    // The player gives every change it makes a reason; one without came from outside (the
+    // control API): a change by hand.
+    for (const p of proxies.proxies.values()) {
+      p.on('event', (e: ProxyEvent) => {
+        if (e.type === 'proxy.mix' && e.reason === undefined) chaos.observed(e.proxy, e.mix);
+      });
+    }
+    const nodes: RunnerNode[] = nodeConfigs.map((n, index) => {
+      const executor = core.pool.executor(n.name);
+      executors.push(executor);
+      return n.type === 'ssh'
+        ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, nodeBin: n.nodeBin, marteauTui: n.marteauTui, funkload: n.funkload }
+        : { name: n.name, index, executor, kind: n.type, funkload: n.funkload };
+    });
+    let loadStarted = false;
+    let loadStart = 0;
+    const ctx: RunnerContext = {
+      job: { id: job.id, name: job.name },
+      config,
+      nodes,
+      resultDir,
+      env: { ...config.env, ...jobEnv(config), ...addresses() },
+      signal: live.abort.signal,
+      log,
+      progress: (p) => {
+        live.progress = p;
+        core.events.emit({ type: 'job.progress', at: Date.now(), jobId: job.id, progress: p });
+        core.changed();
+      },
+      loadStarted: () => {
+        if (loadStarted) return;
+        loadStarted = true;
+        loadStart = Date.now();
+        // A sweep waits for the steady-state check of its lead before it arms anything.
+        if (config?.sweep) return;
+        chaos.start(loadStart);
+        serviceFaults.start(loadStart);
+      },
+      steadyState: (v) => {
+        if (!config?.sweep || unsteady !== undefined) return;
+        if (v.ok) {
+          chaos.start(loadStart);
+          serviceFaults.start(loadStart);
+          return;
+        }
+        unsteady = v.why ?? 'the steady-state check failed';
+        log(`unsteady before the first fault: ${unsteady}; no fault is injected`, { level: 'error' });
+      },
+      proxies: proxies.proxies,
+      // Proxy changes and service faults, in the order they happened.
+      timeline: () => [...live.timeline],
+      nodeFailed: (node, message) => core.pool.markDown(node, message),
+      recordProcess: (node, pgid) => recordProcess(node, pgid, nodeConfigs.find((n) => n.name === node)?.type === 'local'),
+    };
+    try {
+      await chaos.setup();
+      outcome = await runner.run(ctx);
+    } finally {
+      await serviceFaults.teardown();
+      await chaos.teardown();
+    }
+  } catch (e) {
+    error = e;
+  } finally {
+    clearTimeout(timer);
+    await services.stop();
+    await api?.close().catch(() => {});
+    await proxies.close(0).catch(() => {});
+    await Promise.all(executors.map((x) => x.close().catch(() => {})));
+    for (const g of groups) core.watchdog.remove(g);
+  }
+
+  const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
+  const final = unsteadyOutcome(why, unsteady) ?? decideOutcome(why, outcome, error, config?.timeoutMs);
+  if (error instanceof NodeError) core.pool.markDown(error.node, error.message);
+  if (error && !isExpectedError(error)) {
+    log(`error: ${(error as Error).message}`, { level: 'error' });
+  }
+  const endedAt = Date.now();
+  const summary = `${final.status}${final.reason ? `: ${final.reason}` : ''} in ${formatDuration(endedAt - started)}${outcome?.summary ? ` (${outcome.summary})` : ''}`;
+  log(`job ${short(job.id)} ${summary}`, { quiet: true });
+  core.summaries.set(job.id, { summary, report: outcome?.report, bell: config?.notify.bell ?? false, seed: live.seed, timeline: Object.freeze([...live.timeline]) });
+  await writeJobResult(resultDir, {
+    id: job.id,
+    name: job.name,
+    ...final,
+    summary,
+    startedAt: new Date(started).toISOString(),
+    endedAt: new Date(endedAt).toISOString(),
+    nodes: nodeConfigs.map((n) => n.name),
+    artifacts: outcome?.artifacts ?? [],
+    report: outcome?.report,
+    seed: live.seed,
+    timeline: live.timeline,
+  });
+  await consoleFile.close();
+  await recordFinish(core, job.id, claim, final, log);
+  if (config) await notifyJobEnd(core, job.id, config, { summary, resultDir, report: outcome?.report });
+}
+
+/**
+ * The config snapshotted at enqueue, resolved against the project directory, with the
+ * `${MARTEAU_...}` values known so far (job, then services, then proxies).
+ */
+async function snapshotConfig(core: EngineCore, job: Readonly<Job>, vars: Vars): Promise<MarteauConfig> {
+  const dir = core.state.jobDir(job.id);
+  const kit = await core.kit();
+  const src = kit.m.parseYaml(job.source.configFile, await core.files.configText(job.id));
+  return kit.m.parseMarteauConfig(
+    src,
+    job.source.dir,
+    { runners: kit.runners, behaviors: await kit.m.withPlugins(src, kit.behaviors), readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8'), seed: core.live.get(job.id)?.seed },
+    vars,
+  );
+}
+
+/** The control APIs over a job's proxies, when its config has `api:` (loopback only: no token here). */
+async function startJobApi(core: EngineCore, config: MarteauConfig, proxies: ProxySet, onError: (m: string) => void): Promise<ApiServer | undefined> {
+  if (!config.api) return undefined;
+  const { m } = await core.kit();
+  const [host, port] = m.splitHostPort(config.api.listen);
+  const control = new m.Control(proxies, new Map(config.behaviors), { vaurienProxy: config.api.vaurienProxy });
+  try {
+    return await m.startApiServer({ control, host, port, version: await m.packageVersion(), onError });
+  } catch (e) {
+    const why = e instanceof m.ApiConfigError ? e.message : `cannot listen on ${config.api.listen} (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+    throw new ConfigError(config.file, undefined, undefined, `api: ${why}`, 'bind the API to 127.0.0.1 on a free port');
+  }
+}
+
+
+/** The job's settings a test command may want, next to the addresses (MARTEAU_PROXY_*, ...). */
+function jobEnv(config: MarteauConfig): Record<string, string> {
+const env: Record<string, string> = {};
+if (config.cycles) env.MARTEAU_CYCLES = config.cycles.join(':');
+if (config.durationMs !== undefined) env.MARTEAU_DURATION = String(config.durationMs / 1000);
+return env;
+}
+
