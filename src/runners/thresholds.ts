@@ -8,7 +8,6 @@ import type { RunSummary } from './results.js';
 import type { CycleSummary } from './summary.js';
 
 // Only for locust/runner.ts, which another branch is rewriting: import it from config/ once merged.
-export { parseThresholds } from '../config/thresholds.js';
 
 const lat =
   (k: 'min' | 'avg' | 'max' | 'p10' | 'p50' | 'p90' | 'p95' | 'p99') =>

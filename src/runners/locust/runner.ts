@@ -19,7 +19,7 @@ import { newRunInfo } from '../results.js';
 import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustRunRecord } from './record.js';
 import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
 import { cleanupStage, stageProject } from '../staging.js';
-import { parseThresholds } from '../thresholds.js';
+import { parseThresholds } from '../../config/thresholds.js';
 import { checkLocustConfig, locustConfigSchema, locustSettings, type LocustSettings } from './config.js';
 import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseStatsCsv, tickDurations, tickNodes, tickSamples, type LocustProgressLine } from './csv.js';
 import { runDistributed } from './distributed.js';
