@@ -14,7 +14,6 @@ import { matrixJunitCases } from './matrix.js';
 export { renderHtmlReport } from './html.js';
 export { buildJsonReport, formatJsonReport } from './json.js';
 export { buildJunitReport } from './junit.js';
-export { diffRuns, formatDiffText, renderDiffHtml } from './diff.js';
 
 export interface ReportFiles {
   html: string;

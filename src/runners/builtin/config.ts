@@ -171,5 +171,4 @@ export const builtinConfigSchema = z
     }
   });
 
-export type BuiltinConfigInput = z.input<typeof builtinConfigSchema>;
 export type BuiltinConfig = z.output<typeof builtinConfigSchema>;

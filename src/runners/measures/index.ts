@@ -10,10 +10,10 @@ import { recoveryOf, type Recovery } from './recovery.js';
 import type { MeasureSeries } from './series.js';
 import type { FaultWindow } from './windows.js';
 
-export { AttributionTracker, attributionLine, type Attribution, type AttributionRow } from './attribution.js';
+export { AttributionTracker, attributionLine, type Attribution } from './attribution.js';
 export { OUTCOME_CLASSES, type WindowEffect } from './effects.js';
-export type { Recovery, RecoveryStatus } from './recovery.js';
-export { MeasureSeries, outcomeKey, outcomeLabel } from './series.js';
+export type { Recovery } from './recovery.js';
+export { MeasureSeries, outcomeKey } from './series.js';
 export { faultWindows, type FaultWindow } from './windows.js';
 
 export interface WindowMeasure extends FaultWindow {
