@@ -51,7 +51,8 @@ describe.skipIf(!haveServer('redis-server') || !havePostgres())('the TUI demo of
       await waitFor((f) => /shop-sweep\s+running/.test(f) && /demo-shop\s+running/.test(f), 'both jobs running', 60_000);
       await waitFor((f) => /shop-sweep\s+(succeeded|failed)/.test(f), 'the sweep finished', 150_000);
       const sweep = demo.engine.getSnapshot().jobs.find((j) => j.name === 'shop-sweep')!;
-      expect(sweep.status, sweep.reason).toBe('succeeded');
+      const matrixLines = () => demo.backend.getSnapshot().output(sweep.id).filter((l) => /^(PASS|FAIL|SKIP) |resilience matrix/.test(l));
+      expect(sweep.status, `${sweep.reason}\n${matrixLines().join('\n')}`).toBe('succeeded');
       // The finished message (the message line, whole in the log `m` shows) names the report `o` opens.
       const messages = () => demo.backend.messages.getSnapshot().map((m) => m.text);
       const finishedOf = () => messages().find((m) => m.startsWith(`${sweep.id.slice(0, 8)} shop-sweep succeeded`));
