@@ -50,7 +50,9 @@ describe("Vaurien's command line", () => {
       expect(put.status).toBe(200);
       const slow = await get(proxyPort);
       expect(slow.status).toBe(200);
-      expect(slow.ms).toBeGreaterThan(fastest + 1000);
+      // The sleep is 1 s; a plain request is far quicker (the fastest of five may itself be slow on a busy machine).
+      expect(fastest).toBeLessThan(500);
+      expect(slow.ms).toBeGreaterThanOrEqual(1000);
     } finally {
       expect(await cli.stop()).toBe(0);
     }
