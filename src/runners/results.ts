@@ -191,11 +191,13 @@ export class RunResults {
   /**
    * Requests known as counts by start, outcome and time (a tool's own per-request tally), for
    * the fine series and attribution only: the totals come from addAggregate and addSecond.
+   * `bucketMs`: the starts are the beginnings of buckets that wide, so a request may have
+   * overlapped a fault anywhere up to that much later.
    */
-  addCounted(start: number, durationMs: number, ok: boolean, outcome: OutcomeKey, count: number): void {
+  addCounted(start: number, durationMs: number, ok: boolean, outcome: OutcomeKey, count: number, bucketMs = 0): void {
     for (let i = 0; i < count; i++) {
       this.series.addRequest(start, durationMs, ok, outcome);
-      this.attribution.request(start, durationMs, ok);
+      this.attribution.request(start, durationMs, ok, bucketMs);
     }
   }
 

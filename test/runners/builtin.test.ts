@@ -42,9 +42,10 @@ describe('builtin runner', () => {
     // One keep-alive connection per user.
     expect(app.stats().connections - before.connections).toBe(6);
     for (const c of s.cycles) {
-      // Each user does one 50 ms request after the other: ~20/s each over 1.5 s.
+      // Each user does one 50 ms request after the other: at most ~20/s each over 1.5 s, and at
+      // least half of what the latencies it saw allow (a loaded machine stretches them).
       const expected = (c.cvus * 1.5) / 0.05;
-      expect(c.requests.total).toBeGreaterThan(expected * 0.5);
+      expect(c.requests.total).toBeGreaterThan(((c.cvus * 1500) / c.requests.latency.avg) * 0.5);
       expect(c.requests.total).toBeLessThanOrEqual(expected * 1.05);
       expect(c.requests.success).toBe(c.requests.total);
       expect(c.tests.total).toBe(c.requests.total); // one step per test

@@ -208,6 +208,16 @@ describe('attribution', () => {
     expect(attributionLine(r, r.rows[0])).toBe('1 of 3 failed or slow requests overlapped a blackout on redis (1 failed, 0 slow; 1 requests overlapped one in all)');
   });
 
+  it('widens a request counted by start bucket by the bucket, so a fast failure still finds its fault', () => {
+    const a = new AttributionTracker(500);
+    a.fault('redis', 'blackout', T0 + 1007);
+    // A 2 ms 503 that started somewhere in [T0 + 1000, T0 + 1010): only the bucket says where.
+    a.request(T0 + 1000, 2, false);
+    a.request(T0 + 1000, 2, false, 10);
+    a.request(T0 + 1010, 2, false, 10); // the next bucket: after the fault
+    expect(a.result().rows).toEqual([{ proxy: 'redis', behavior: 'blackout', faults: 1, overlapped: 1, failed: 1, slow: 0 }]);
+  });
+
   it('counts the requests each proxy served while they were in flight', () => {
     const a = new AttributionTracker(500);
     a.fault('redis', 'blackout', T0 + 1000);

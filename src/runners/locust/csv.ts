@@ -202,7 +202,7 @@ export type LocustProgressLine =
   | { kind: 'end'; t: number; start: number; last: number | null; requests: number };
 
 /**
- * [start of its quarter second (epoch ms), outcome key ("200", "503", "timeout", "connection"),
+ * [start of its SAMPLE_MS bucket (epoch ms), outcome key ("200", "503", "timeout", "connection"),
  * rounded ms, ok 1/0, count, and in a distributed run the worker node that sent them].
  */
 export type LocustSample = [at: number, outcome: string, ms: number, ok: number, count: number, node?: string];

@@ -9,7 +9,7 @@
  *  - ends the run \`MARTEAU_LOCUST_DURATION\` seconds after the last user started (Locust's \`-t\`
  *    counts from a clock gevent cached before the locustfile was imported, so it comes up to a
  *    second short; \`-t\` stays as a safety net);
- *  - counts every request by the quarter second it started in, how it ended (its HTTP status,
+ *  - counts every request by the 10 ms (SAMPLE_MS) it started in, how it ended (its HTTP status,
  *    or "timeout" / "connection" when no response came) and its time (Locust's rounding), and
  *    prints those counts with each tick: the fine series that fault windows, recovery times and
  *    attribution are computed from, as for builtin's own samples (the `--csv-full-history` file
@@ -26,6 +26,13 @@
  */
 // Not "*locust.py": Locust 2.12 refuses any -f file whose name ends so.
 export const PLUGIN_FILE = 'marteau_hooks.py';
+
+/**
+ * The width of the start buckets requests are counted in. Fine enough that a request's span is
+ * known to within 10 ms (a fast 503 lasts a few ms, and attribution asks which fault it
+ * overlapped), coarse enough that a busy second stays far fewer entries than requests.
+ */
+export const SAMPLE_MS = 10;
 
 /** The stdout marker of the plugin's lines; anything else is Locust's own output. */
 export const PROGRESS_MARK = '##marteau ';
@@ -89,7 +96,7 @@ def _on_init(environment, **_kwargs):
     def _on_request(response_time=0, response=None, exception=None, start_time=None, **_kw):
         ms = response_time or 0
         start = start_time if start_time else time.time() - ms / 1000.0
-        key = (int(start * 4) * 250, _outcome(response, exception), _rounded(ms), 0 if exception is not None else 1, NODE if worker else "")
+        key = (int(start * 1000 / ${SAMPLE_MS}) * ${SAMPLE_MS}, _outcome(response, exception), _rounded(ms), 0 if exception is not None else 1, NODE if worker else "")
         samples[key] = samples.get(key, 0) + 1
 
     environment.events.request.add_listener(_on_request)

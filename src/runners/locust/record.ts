@@ -33,6 +33,8 @@ export interface LocustCycleRecord {
   seconds: [number, number, [number, number][]][];
   /** Every request counted by start, outcome and time: the fine series of fault windows. */
   samples?: LocustSample[];
+  /** The width of the samples' start buckets (SAMPLE_MS); records written before it said: 250. */
+  sampleMs?: number;
 }
 
 export interface LocustRunRecord {
@@ -79,7 +81,7 @@ export async function resultsFromRecord(record: LocustRunRecord, dir: string, op
     }
     for (const [at, failures, durations] of c.seconds) results.addSecond(c.cycle, c.cvus, at, failures, durations);
     for (const [at, outcome, ms, ok, count, node] of [...(c.samples ?? [])].sort((a, b) => a[0] - b[0])) {
-      results.addCounted(at, ms, ok === 1, outcome, count);
+      results.addCounted(at, ms, ok === 1, outcome, count, c.sampleMs ?? 250);
       // A distributed run's samples name their worker: the report's per-node figures.
       if (node !== undefined) for (let i = 0; i < count; i++) results.nodes.add(node, ms, ok === 1);
     }

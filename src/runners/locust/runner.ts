@@ -24,7 +24,7 @@ import { checkLocustConfig, locustConfigSchema, locustSettings, type LocustSetti
 import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseStatsCsv, tickDurations, tickNodes, tickSamples, type LocustProgressLine } from './csv.js';
 import { runDistributed } from './distributed.js';
 import { headlessArgs, hostArgs, RunFailure, runNode, startupFailure, type NodeRun } from './process.js';
-import { PLUGIN_FILE, PLUGIN_SOURCE } from './plugin.js';
+import { PLUGIN_FILE, PLUGIN_SOURCE, SAMPLE_MS } from './plugin.js';
 
 /** A progress tick closer than this to the previous one is merged into it (seconds). */
 const SHORT_TICK_S = 0.5;
@@ -164,7 +164,7 @@ async function runCycle(
   };
   ctx.progress({ cycle: ci, cycles: s.cycles.length, users: 0, message: `cycle ${ci + 1}/${s.cycles.length}: starting ${users} users` });
   const window = { start: Infinity, end: -Infinity };
-  const cycle: LocustCycleRecord = { cycle: ci, cvus: users, files: [], seconds: [], samples: [] };
+  const cycle: LocustCycleRecord = { cycle: ci, cvus: users, files: [], seconds: [], samples: [], sampleMs: SAMPLE_MS };
   /** Each worker node's users in a distributed run, as Locust split them. */
   const split = new Map<string, number>();
   /** The progress of one Locust process that prints the plugin's lines. */

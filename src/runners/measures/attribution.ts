@@ -109,14 +109,17 @@ export class AttributionTracker {
     if (!t.list.add(at)) this.partial = true;
   }
 
-  /** A finished request, [start, start + durationMs] in epoch ms. */
-  request(start: number, durationMs: number, ok: boolean): void {
+  /**
+   * A finished request, [start, start + durationMs] in epoch ms; `startSpanMs` when its start is
+   * only known to within that many ms after `start` (a tool's counts by start bucket).
+   */
+  request(start: number, durationMs: number, ok: boolean, startSpanMs = 0): void {
     const slow = ok && durationMs >= this.slowMs;
     this.requests++;
     if (!ok) this.failed++;
     if (slow) this.slow++;
     const from = start;
-    const to = start + durationMs;
+    const to = start + startSpanMs + durationMs;
     const hit = (t: Tracked<Overlap>): boolean => {
       t.list.prune(to - this.horizonMs);
       if (!t.list.any(from, to)) return false;
