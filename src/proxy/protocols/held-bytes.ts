@@ -1,7 +1,9 @@
-/** Bytes a framer holds between chunks (a line split across them): a list with its total length. */
+/** Bytes a framer holds between chunks (a line split across them). */
+import type { Segment } from '../protocol.js';
 
 const EMPTY = Buffer.alloc(0);
 
+/** A list with its total length, for framers that add to it piece by piece (smtp). */
 export class Held {
   parts: Buffer[] = [];
   length = 0;
@@ -38,5 +40,44 @@ export class Held {
     this.length = 0;
     for (const p of this.parts) this.length += p.length;
     this.push(extra);
+  }
+}
+
+/**
+ * The unframed end of one direction for framers that read it again whole with the next chunk
+ * (redis, memcache): a line or a length header cut between two chunks.
+ */
+export class Tail {
+  private bytes: Buffer | null = null;
+
+  get length(): number {
+    return this.bytes === null ? 0 : this.bytes.length;
+  }
+
+  /**
+   * `frame` the held bytes followed by `chunk`, as one buffer; `frame` holds what it leaves with
+   * `hold`. If it throws, nothing of the buffer was returned: all of it stays held for `take`.
+   */
+  feed<S>(self: S, frame: (this: S, buf: Buffer) => Segment[], chunk: Buffer): Segment[] {
+    const buf = this.bytes === null ? chunk : Buffer.concat([this.bytes, chunk]);
+    this.bytes = null;
+    try {
+      return frame.call(self, buf);
+    } catch (err) {
+      this.bytes = buf;
+      throw err;
+    }
+  }
+
+  /** Keep `buf` from `from` on (nothing when it was all framed) until the next chunk. */
+  hold(buf: Buffer, from: number): void {
+    if (from < buf.length) this.bytes = buf.subarray(from);
+  }
+
+  /** What is held, and nothing afterwards. */
+  take(): Buffer {
+    const b = this.bytes ?? EMPTY;
+    this.bytes = null;
+    return b;
   }
 }

@@ -31,6 +31,7 @@
  *   log stream follows).
  */
 import { isTerminator, parseCommand, Reply, sizeWord, startsWith, type Command } from './memcache-lines.js';
+import { Tail } from './held-bytes.js';
 import { ReplyCursor } from './reply-cursor.js';
 import {
   FramingError,
@@ -60,7 +61,7 @@ function pass(data: Buffer): Segment {
 
 class MemcacheSession implements FramerSession {
   // ---- client side
-  private cHeld: Buffer | null = null;
+  private readonly cTail = new Tail();
   private cRaw = false;
   /** Bytes left of the current request's data block, CRLF included. */
   private dataLeft = 0;
@@ -69,7 +70,7 @@ class MemcacheSession implements FramerSession {
   private nextOrdinal = 0;
 
   // ---- server side
-  private sHeld: Buffer | null = null;
+  private readonly sTail = new Tail();
   private sRaw = false;
   private readonly reply = new ReplyCursor();
   private replyKind: Reply = Reply.Line;
@@ -84,14 +85,7 @@ class MemcacheSession implements FramerSession {
   fromClient(chunk: Buffer): Segment[] {
     if (chunk.length === 0) return [];
     if (this.cRaw) return [pass(chunk)];
-    const buf = this.cHeld ? Buffer.concat([this.cHeld, chunk]) : chunk;
-    this.cHeld = null;
-    try {
-      return this.frameRequests(buf);
-    } catch (err) {
-      this.cHeld = buf;
-      throw err;
-    }
+    return this.cTail.feed(this, this.frameRequests, chunk);
   }
 
   private frameRequests(buf: Buffer): Segment[] {
@@ -138,7 +132,7 @@ class MemcacheSession implements FramerSession {
       }
     }
     if (this.dataLeft > 0 && pos > seg) this.emit(out, buf.subarray(seg, pos), false);
-    if (pos < n) this.cHeld = buf.subarray(pos);
+    this.cTail.hold(buf, pos);
     return out;
   }
 
@@ -157,14 +151,7 @@ class MemcacheSession implements FramerSession {
   fromServer(chunk: Buffer): Segment[] {
     if (chunk.length === 0) return [];
     if (this.sRaw) return [pass(chunk)];
-    const buf = this.sHeld ? Buffer.concat([this.sHeld, chunk]) : chunk;
-    this.sHeld = null;
-    try {
-      return this.frameReplies(buf);
-    } catch (err) {
-      this.sHeld = buf;
-      throw err;
-    }
+    return this.sTail.feed(this, this.frameReplies, chunk);
   }
 
   private frameReplies(buf: Buffer): Segment[] {
@@ -220,7 +207,7 @@ class MemcacheSession implements FramerSession {
       }
     }
     if (this.reply.active && pos > seg) out.push(this.reply.piece(buf.subarray(seg, pos), false));
-    if (pos < n) this.sHeld = buf.subarray(pos);
+    this.sTail.hold(buf, pos);
     return out;
   }
 
@@ -253,14 +240,11 @@ class MemcacheSession implements FramerSession {
   }
 
   buffered(): number {
-    return (this.cHeld?.length ?? 0) + (this.sHeld?.length ?? 0);
+    return this.cTail.length + this.sTail.length;
   }
 
   drain(): { client: Buffer; server: Buffer } {
-    const out = { client: this.cHeld ?? EMPTY, server: this.sHeld ?? EMPTY };
-    this.cHeld = null;
-    this.sHeld = null;
-    return out;
+    return { client: this.cTail.take(), server: this.sTail.take() };
   }
 }
 

@@ -3,13 +3,14 @@
  * nested aggregates and RESP3 types included, push messages and unasked replies passed through.
  * The request side (redis.ts) builds on it and fills the queue.
  */
+import { Tail } from './held-bytes.js';
 import { ReplyCursor } from './reply-cursor.js';
 import { FramingError, type Segment } from '../protocol.js';
-import { After, DOLLAR, lengthLine, LF, MAX_LENGTH_LINE, pass, PUSH, STAR, type Pending } from './redis-resp.js';
+import { After, DOLLAR, findLF, lengthLine, lengthLineEnd, pass, PUSH, STAR, type Pending } from './redis-resp.js';
 
 export abstract class RedisReplies {
   // ---- server side
-  protected sHeld: Buffer | null = null;
+  protected readonly sTail = new Tail();
   private sRaw = false;
   private readonly reply = new ReplyCursor();
   private replyEntry: Pending | null = null;
@@ -29,14 +30,7 @@ export abstract class RedisReplies {
   fromServer(chunk: Buffer): Segment[] {
     if (chunk.length === 0) return [];
     if (this.sRaw) return [pass(chunk)];
-    const buf = this.sHeld ? Buffer.concat([this.sHeld, chunk]) : chunk;
-    this.sHeld = null;
-    try {
-      return this.frameReplies(buf);
-    } catch (err) {
-      this.sHeld = buf;
-      throw err;
-    }
+    return this.sTail.feed(this, this.frameReplies, chunk);
   }
 
   private frameReplies(buf: Buffer): Segment[] {
@@ -66,7 +60,7 @@ export abstract class RedisReplies {
         this.bulk -= take;
         if (this.bulk === 0) done = this.completeElement();
       } else if (this.inLine) {
-        const lf = buf.indexOf(LF, pos);
+        const lf = findLF(buf, pos);
         if (lf < 0) {
           pos = n;
         } else {
@@ -96,9 +90,8 @@ export abstract class RedisReplies {
           case PUSH: // > push
           case 0x25: // % map
           case 0x7c: { // | attribute
-            const lf = buf.indexOf(LF, pos);
-            if (lf < 0 || lf - pos > MAX_LENGTH_LINE) {
-              if (lf >= 0 || n - pos > MAX_LENGTH_LINE) throw new FramingError('redis: reply length line too long');
+            const lf = lengthLineEnd(buf, pos, 'reply');
+            if (lf < 0) {
               hold = true;
               break;
             }
@@ -143,7 +136,7 @@ export abstract class RedisReplies {
       }
     }
     if (this.reply.active && pos > seg) out.push(this.reply.piece(buf.subarray(seg, pos), false));
-    if (pos < n) this.sHeld = buf.subarray(pos);
+    this.sTail.hold(buf, pos);
     return out;
   }
 

@@ -3,7 +3,7 @@
  * reads with, length lines, inline command words, the labels behaviors see, and what a request
  * does to the rest of the connection (SUBSCRIBE, MONITOR, SYNC).
  */
-import type { Segment } from '../protocol.js';
+import { FramingError, type Segment } from '../protocol.js';
 
 export const EMPTY = Buffer.alloc(0);
 export const LF = 0x0a;
@@ -76,7 +76,13 @@ let lastLabel = '';
 /** A label safe to show anywhere: printable ASCII, upper case, at most 32 characters. */
 export function labelOf(buf: Buffer, start: number, end: number): string {
   const stop = Math.min(end, start + 32);
-  if (stop - start === lastLabelBytes.length && buf.compare(lastLabelBytes, 0, lastLabelBytes.length, start, stop) === 0) return lastLabel;
+  const len = stop - start;
+  if (len === lastLabelBytes.length) {
+    // Byte by byte: a call into Buffer.compare costs more than these few bytes.
+    let i = 0;
+    while (i < len && buf[start + i] === lastLabelBytes[i]) i++;
+    if (i === len) return lastLabel;
+  }
   let s = buf.toString('latin1', start, stop).toUpperCase();
   // eslint-disable-next-line no-control-regex
   if (/[^\x21-\x7e]/.test(s)) s = s.replace(/[^\x21-\x7e]/g, '?');
@@ -91,27 +97,52 @@ function isSpace(c: number): boolean {
 
 /**
  * The first `max` words of an inline command line, quotes stripped (as sdssplitargs reads it),
- * as start, end offsets in pairs.
+ * as start, end offsets in pairs written into `words`; returns how many offsets it wrote.
  */
-export function inlineWords(buf: Buffer, start: number, end: number, max: number, words: number[]): number[] {
-  words.length = 0;
+export function inlineWords(buf: Buffer, start: number, end: number, max: number, words: number[]): number {
+  let w = 0;
   let i = start;
-  while (words.length < max * 2) {
+  while (w < max * 2) {
     while (i < end && isSpace(buf[i])) i++;
     if (i >= end) break;
     const q = buf[i];
     if (q === 0x22 || q === 0x27) {
       const close = buf.indexOf(q, i + 1);
       const stop = close < 0 || close > end ? end : close;
-      words.push(i + 1, stop);
+      words[w++] = i + 1;
+      words[w++] = stop;
       i = stop + 1;
     } else {
       const s = i;
       while (i < end && !isSpace(buf[i])) i++;
-      words.push(s, i);
+      words[w++] = s;
+      words[w++] = i;
     }
   }
-  return words;
+  return w;
+}
+
+/** Lines shorter than this are searched for their LF in JS: a call into indexOf costs more. */
+const SHORT_LINE = 64;
+
+/** The next LF from `from`, or -1. */
+export function findLF(buf: Buffer, from: number): number {
+  const n = buf.length;
+  const stop = Math.min(n, from + SHORT_LINE);
+  for (let i = from; i < stop; i++) if (buf[i] === LF) return i;
+  return stop < n ? buf.indexOf(LF, stop) : -1;
+}
+
+/**
+ * The LF ending the length line (`*N`, `$N`, ...) that starts at `start`; -1 while it is not
+ * complete. A line longer than MAX_LENGTH_LINE is garbage: FramingError naming `what`.
+ */
+export function lengthLineEnd(buf: Buffer, start: number, what: string): number {
+  const n = buf.length;
+  const stop = Math.min(n, start + MAX_LENGTH_LINE + 1);
+  for (let i = start; i < stop; i++) if (buf[i] === LF) return i;
+  if (n - start > MAX_LENGTH_LINE) throw new FramingError(`redis: ${what} length line too long`);
+  return -1;
 }
 
 export interface Head {
@@ -119,8 +150,9 @@ export interface Head {
   end: number;
   /** Element count; 0 or less for an empty multi-bulk. */
   count: number;
-  /** Start and end offsets of the arguments read in full, in pairs. */
+  /** Start and end offsets of the arguments read in full, in pairs: the first `argc` entries. */
   args: number[];
+  argc: number;
   /** Bulk strings not read yet (the one in progress included). */
   argsLeft: number;
   /** Bytes left of the bulk in progress (its CRLF included), 0 when a `$` line comes next. */

@@ -29,19 +29,19 @@
  * an inline line over 64 KiB, a command name over 1 KiB) throws a FramingError.
  */
 import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol, type Segment } from '../protocol.js';
+import { Tail } from './held-bytes.js';
 import { encodeError, errorKinds } from './redis-errors.js';
 import { RedisReplies } from './redis-replies.js';
 import {
   After,
   DOLLAR,
-  EMPTY,
   HEAD_ARG_MAX,
   HEAD_ARGS,
+  findLF,
   inlineWords,
   labelOf,
-  LF,
   lengthLine,
-  MAX_LENGTH_LINE,
+  lengthLineEnd,
   MAX_MULTIBULK,
   pass,
   STAR,
@@ -53,7 +53,7 @@ import {
 /** A session's request side, on top of its reply side (redis-replies.ts). */
 class RedisSession extends RedisReplies implements FramerSession {
   // ---- client side
-  private cHeld: Buffer | null = null;
+  private readonly cTail = new Tail();
   /** After SUBSCRIBE/MONITOR/SYNC: requests are no longer framed. */
   private cRaw = false;
   private argsLeft = 0;
@@ -63,23 +63,17 @@ class RedisSession extends RedisReplies implements FramerSession {
   private curNoReply = false;
   private curAfter: After = After.Normal;
   private nextOrdinal = 0;
+  /** The last command seen with one reply and no effect on the session (not CLIENT, SUBSCRIBE, ...). */
+  private ordinaryLabel = '';
   /** parseHead's answer, reused: nothing keeps it past the request it describes. */
-  private readonly head: Head = { end: 0, count: 0, args: [], argsLeft: 0, bulkLeft: 0 };
+  private readonly head: Head = { end: 0, count: 0, args: [0, 0, 0, 0, 0, 0], argc: 0, argsLeft: 0, bulkLeft: 0 };
 
   // ================================================================ client -> server
 
   fromClient(chunk: Buffer): Segment[] {
     if (chunk.length === 0) return [];
     if (this.cRaw) return [pass(chunk)];
-    const buf = this.cHeld ? Buffer.concat([this.cHeld, chunk]) : chunk;
-    this.cHeld = null;
-    try {
-      return this.frameRequests(buf);
-    } catch (err) {
-      // Nothing of this call was returned: keep it all for drain().
-      this.cHeld = buf;
-      throw err;
-    }
+    return this.cTail.feed(this, this.frameRequests, chunk);
   }
 
   private frameRequests(buf: Buffer): Segment[] {
@@ -98,7 +92,7 @@ class RedisSession extends RedisReplies implements FramerSession {
             pos = head.end;
             continue;
           }
-          this.beginRequest(buf, head.args);
+          this.beginRequest(buf, head.args, head.argc);
           pos = head.end;
           this.argsLeft = head.argsLeft;
           this.bulkLeft = head.bulkLeft;
@@ -108,17 +102,18 @@ class RedisSession extends RedisReplies implements FramerSession {
             if (this.cRaw) break;
           }
         } else {
-          const lf = buf.indexOf(LF, pos);
+          const lf = findLF(buf, pos);
           if (lf < 0) {
             if (n - pos > MAX_HEAD_BYTES) throw new FramingError(`redis inline command longer than ${MAX_HEAD_BYTES} bytes`);
             break;
           }
-          const words = inlineWords(buf, pos, lf, HEAD_ARGS, this.head.args);
+          const words = this.head.args;
+          const argc = inlineWords(buf, pos, lf, HEAD_ARGS, words);
           const end = lf + 1;
-          if (words.length === 0) {
+          if (argc === 0) {
             out.push(pass(buf.subarray(pos, end)));
           } else {
-            this.beginRequest(buf, words);
+            this.beginRequest(buf, words, argc);
             this.emitRequest(out, buf.subarray(pos, end), true);
           }
           pos = end;
@@ -136,11 +131,8 @@ class RedisSession extends RedisReplies implements FramerSession {
         }
       } else {
         if (buf[pos] !== DOLLAR) throw new FramingError(`redis: expected '$' in a multi-bulk request, got byte ${buf[pos]}`);
-        const lf = buf.indexOf(LF, pos);
-        if (lf < 0 || lf - pos > MAX_LENGTH_LINE) {
-          if (lf >= 0 || n - pos > MAX_LENGTH_LINE) throw new FramingError('redis: bulk length line too long');
-          break;
-        }
+        const lf = lengthLineEnd(buf, pos, 'bulk');
+        if (lf < 0) break;
         const len = lengthLine(buf, pos + 1, lf);
         if (len === undefined || len < 0) throw new FramingError('redis: invalid bulk length in request');
         this.bulkLeft = len + 2;
@@ -152,7 +144,7 @@ class RedisSession extends RedisReplies implements FramerSession {
       return out;
     }
     if (this.argsLeft > 0 && pos > seg) this.emitRequest(out, buf.subarray(seg, pos), false);
-    if (pos < n) this.cHeld = buf.subarray(pos);
+    this.cTail.hold(buf, pos);
     return out;
   }
 
@@ -161,41 +153,39 @@ class RedisSession extends RedisReplies implements FramerSession {
    */
   private parseHead(buf: Buffer, start: number): Head | null {
     const n = buf.length;
-    const lf = buf.indexOf(LF, start);
-    if (lf < 0 || lf - start > MAX_LENGTH_LINE) {
-      if (lf >= 0 || n - start > MAX_LENGTH_LINE) throw new FramingError('redis: multi-bulk length line too long');
-      return null;
-    }
+    const lf = lengthLineEnd(buf, start, 'multi-bulk');
+    if (lf < 0) return null;
     const count = lengthLine(buf, start + 1, lf);
     if (count === undefined || count > MAX_MULTIBULK) throw new FramingError('redis: invalid multi-bulk length');
     let p = lf + 1;
     const head = this.head;
     const args = head.args;
-    args.length = 0;
+    let argc = 0;
     head.count = count;
+    head.argc = 0;
     if (count <= 0) return this.headEnds(p, 0, 0);
     const want = Math.min(count, HEAD_ARGS) * 2;
-    while (args.length < want) {
+    while (argc < want) {
       if (p >= n) return null;
       if (buf[p] !== DOLLAR) throw new FramingError(`redis: expected '$' in a multi-bulk request, got byte ${buf[p]}`);
-      const lf2 = buf.indexOf(LF, p);
-      if (lf2 < 0 || lf2 - p > MAX_LENGTH_LINE) {
-        if (lf2 >= 0 || n - p > MAX_LENGTH_LINE) throw new FramingError('redis: bulk length line too long');
-        return null;
-      }
+      const lf2 = lengthLineEnd(buf, p, 'bulk');
+      if (lf2 < 0) return null;
       const len = lengthLine(buf, p + 1, lf2);
       if (len === undefined || len < 0) throw new FramingError('redis: invalid bulk length in request');
       const data = lf2 + 1;
       if (len > HEAD_ARG_MAX) {
-        if (args.length === 0) throw new FramingError(`redis: command name longer than ${HEAD_ARG_MAX} bytes`);
+        if (argc === 0) throw new FramingError(`redis: command name longer than ${HEAD_ARG_MAX} bytes`);
         // A big value: the head ends before it and the value streams.
-        return this.headEnds(data, count - args.length / 2, len + 2);
+        head.argc = argc;
+        return this.headEnds(data, count - argc / 2, len + 2);
       }
       if (data + len + 2 > n) return null;
-      args.push(data, data + len);
+      args[argc++] = data;
+      args[argc++] = data + len;
       p = data + len + 2;
     }
-    return this.headEnds(p, count - args.length / 2, 0);
+    head.argc = argc;
+    return this.headEnds(p, count - argc / 2, 0);
   }
 
   private headEnds(end: number, argsLeft: number, bulkLeft: number): Head {
@@ -206,17 +196,21 @@ class RedisSession extends RedisReplies implements FramerSession {
     return head;
   }
 
-  /** Name the request from its first words, decide what its reply looks like, queue it. */
-  private beginRequest(buf: Buffer, words: readonly number[]): void {
+  /** Name the request from its first `argc / 2` words, decide what its reply looks like, queue it. */
+  private beginRequest(buf: Buffer, words: readonly number[], argc: number): void {
     const label = labelOf(buf, words[0], words[1]);
     let after = After.Normal;
-    if (SWITCH_AFTER_REPLY.has(label)) after = After.ReplyThenRaw;
-    else if (SWITCH_NOW.has(label)) after = After.RawNow;
-    else if (label === 'CLIENT' && words.length >= 6) {
-      const sub = labelOf(buf, words[2], words[3]);
-      const mode = labelOf(buf, words[4], words[5]);
-      if (sub === 'REPLY' && (mode === 'OFF' || mode === 'SKIP')) {
-        throw new FramingError(`redis: CLIENT REPLY ${mode} makes replies stop matching requests`);
+    // A pipeline mostly repeats one command: the last ordinary one needs no more looking at.
+    if (label !== this.ordinaryLabel) {
+      if (SWITCH_AFTER_REPLY.has(label)) after = After.ReplyThenRaw;
+      else if (SWITCH_NOW.has(label)) after = After.RawNow;
+      else if (label !== 'CLIENT') this.ordinaryLabel = label;
+      else if (argc >= 6) {
+        const sub = labelOf(buf, words[2], words[3]);
+        const mode = labelOf(buf, words[4], words[5]);
+        if (sub === 'REPLY' && (mode === 'OFF' || mode === 'SKIP')) {
+          throw new FramingError(`redis: CLIENT REPLY ${mode} makes replies stop matching requests`);
+        }
       }
     }
     const ordinal = this.nextOrdinal++;
@@ -228,25 +222,19 @@ class RedisSession extends RedisReplies implements FramerSession {
   }
 
   private emitRequest(out: Segment[], data: Buffer, end: boolean): void {
-    const seg: Segment = { data, start: !this.reqStarted, end };
-    if (seg.start) {
-      seg.label = this.curLabel;
-      if (this.curNoReply) seg.noReply = true;
-      this.reqStarted = true;
-    }
-    out.push(seg);
+    const start = !this.reqStarted;
+    // Every field in the literal: one object shape for all requests.
+    out.push({ data, start, end, label: start ? this.curLabel : undefined, noReply: start && this.curNoReply });
+    this.reqStarted = true;
     if (end && this.curAfter !== After.Normal) this.cRaw = true;
   }
 
   buffered(): number {
-    return (this.cHeld?.length ?? 0) + (this.sHeld?.length ?? 0);
+    return this.cTail.length + this.sTail.length;
   }
 
   drain(): { client: Buffer; server: Buffer } {
-    const out = { client: this.cHeld ?? EMPTY, server: this.sHeld ?? EMPTY };
-    this.cHeld = null;
-    this.sHeld = null;
-    return out;
+    return { client: this.cTail.take(), server: this.sTail.take() };
   }
 }
 

@@ -19,10 +19,10 @@ export class ReplyCursor {
 
   /** The next piece of the current reply; `end` closes it. */
   piece(data: Buffer, end: boolean): Segment {
-    const seg: Segment = { data, start: !this.started, end };
-    if (this.pass) seg.passthrough = true;
+    const start = !this.started;
     this.started = true;
     if (end) this.active = false;
-    return seg;
+    // Every field in the literal: one object shape for all replies.
+    return { data, start, end, passthrough: this.pass };
   }
 }
