@@ -28,7 +28,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
    */
   protected startExchange(seg: Segment): Promise<void> | undefined {
     const entry = this.pinned ?? draw(this.core.mix, this.core.random);
-    const ex = new Exchange(++this.exchangeCount, this.ordinal++, entry, seg.noReply === true, this.clock());
+    const ex = new Exchange(++this.exchangeCount, this.ordinal++, seg.noReply === true, this.clock());
     this.current = ex;
     this.core.counters.exchanges++;
     // A request the server never answers (memcache noreply, COM_QUIT, Terminate) is never faulted:
@@ -41,7 +41,9 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     if (toxics.length === 0) {
       // The common case, without a list: one drawn behavior, a hook or none.
       if (!entry.behavior.onExchange) {
-        this.plan(ex, seg, NO_ENTRIES, NO_OUTCOMES);
+        // Nothing acts: what plan() would do with no outcomes, without its loops.
+        this.core.count('dummy');
+        if (this.protocol.framesReplies) this.replies.push(ex);
         return undefined;
       }
       const r = this.exchangeHook(entry, ex, seg);
@@ -105,20 +107,18 @@ export abstract class ConnectionFaults extends ConnectionReplies {
   }
 
   private plan(ex: Exchange, seg: Segment, sources: readonly MixEntry[], outcomes: readonly Outcome[]): void {
-    ex.behavior = 'dummy';
     let actions: Action[] | undefined;
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i];
       const name = o === 'failed' ? 'plugin_error' : sources[i].behavior.name;
       const list: Action[] = o === 'failed' ? [{ type: 'error' }] : o;
-      if (list.some((a) => a.type !== 'forward')) {
-        if (ex.behavior === 'dummy') ex.behavior = name;
+      if (acts(list)) {
         this.core.count(name);
         (actions ??= []).push(...list);
       }
     }
-    if (ex.behavior === 'dummy') this.core.count('dummy');
     if (actions) this.applyActions(ex, seg, actions);
+    else this.core.count('dummy');
     // A reply slot keeps the client's replies in request order. Without reply framing, forwarded
     // exchanges take one later (requestSent), and only when their reply is shaped.
     const expectsServerReply = this.protocol.framesReplies && !ex.skip && !ex.noReply;
@@ -217,8 +217,24 @@ export abstract class ConnectionFaults extends ConnectionReplies {
   }
 
   private exchangeContext(entry: MixEntry, ex: Exchange, seg: Segment): ExchangeContext {
-    return Object.assign(this.connectionContext(entry), { exchangeId: ex.id, label: seg.label, request: seg.data });
+    // One literal (connectionContext's fields and the exchange's), not an Object.assign per exchange.
+    return {
+      proxy: this.core.info,
+      connectionId: this.id,
+      client: this.clientName(),
+      random: this.core.random,
+      state: entry.state,
+      exchangeId: ex.id,
+      label: seg.label,
+      request: seg.data,
+    };
   }
+}
+
+/** Whether any action does more than forward. */
+function acts(list: readonly Action[]): boolean {
+  for (let i = 0; i < list.length; i++) if (list[i].type !== 'forward') return true;
+  return false;
 }
 
 function toActions(r: HookResult): Action[] {

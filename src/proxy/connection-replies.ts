@@ -26,6 +26,19 @@ export abstract class ConnectionReplies extends ConnectionIO {
   }
 
   private handleReply(seg: Segment): void {
+    const ex0 = this.awaiting[0];
+    if (ex0 !== undefined && ex0 === this.replies[0] && !seg.passthrough && ex0.reply === NO_PLAN && ex0.chunks.length === 0 && !ex0.replace && !this.repliesBusy) {
+      // The common case: the reply of the oldest exchange, next in line for the client, untouched.
+      if (seg.start) ex0.replyStarted = true;
+      this.writeClient(seg.data);
+      if (seg.end) {
+        this.awaiting.shift();
+        this.replies.shift();
+        ex0.replyEnded = true;
+        this.delivered(ex0);
+      }
+      return;
+    }
     if (seg.passthrough) {
       const ex = this.protocol.framesReplies ? this.awaiting[0] : this.attributed;
       if (ex && !this.protocol.framesReplies) this.firstReplyByte(ex);
@@ -87,11 +100,9 @@ export abstract class ConnectionReplies extends ConnectionIO {
     if (this.repliesBusy) return;
     while (this.replies.length && !this.closed) {
       const ex = this.replies[0];
-      if (ex.injected && !ex.replace) {
-        if (!ex.replyStarted) {
-          ex.replyStarted = true;
-          ex.releaseAt = performance.now() + ex.reply.delayMs;
-        }
+      if (ex.injected && !ex.replace && !ex.replyStarted) {
+        ex.replyStarted = true;
+        if (ex.reply.delayMs > 0) ex.releaseAt = performance.now() + ex.reply.delayMs;
       }
       if (ex.releaseAt && ex.releaseAt > performance.now()) {
         this.repliesBusy = true;

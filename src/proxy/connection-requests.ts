@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Segment } from './protocol.js';
 import { ConnectionFaults } from './connection-faults.js';
-import { hasReplyPlan, type Exchange } from './exchange.js';
+import { hasReplyPlan, NO_PLAN, type Exchange } from './exchange.js';
 
 export abstract class ConnectionRequests extends ConnectionFaults {
   protected onClientData(chunk: Buffer): void {
@@ -88,7 +88,8 @@ export abstract class ConnectionRequests extends ConnectionFaults {
     if (!ex.skip) {
       const host = seg.start ? this.core.hostHeader : undefined;
       const data = host && this.protocol.rewriteHost ? this.protocol.rewriteHost(seg.data, host) : seg.data;
-      wait = this.writeShaped(data, ex.request, this.toServerWriter);
+      if (ex.request === NO_PLAN) this.writeServer(data);
+      else wait = this.writeShaped(data, ex.request, this.toServerWriter);
     }
     if (!seg.end) return wait;
     if (wait) return wait.then(() => this.requestSent(ex));

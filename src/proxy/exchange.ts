@@ -3,7 +3,6 @@
  * actions make for each of its two streams.
  */
 import type { Action } from './plugin.js';
-import type { MixEntry } from './mix.js';
 import type { ErrorReply } from './protocol.js';
 
 /** A hook's actions, or 'failed' when it threw. */
@@ -22,7 +21,6 @@ export const NO_CHUNKS: Buffer[] = [];
 
 /** A class, so that each exchange is one small object of one shape. */
 export class Exchange {
-  behavior: string;
   /** Request bytes are not forwarded. */
   skip = false;
   request = NO_PLAN;
@@ -46,11 +44,9 @@ export class Exchange {
   constructor(
     readonly id: number,
     readonly ordinal: number,
-    entry: MixEntry,
     readonly noReply: boolean,
     startedAt: number,
   ) {
-    this.behavior = entry.behavior.name;
     this.startedAt = startedAt;
   }
 
