@@ -195,7 +195,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
 
   private encodeError(kind: string | undefined, seg: Segment, message?: string): ErrorReply {
     const k = kind && kind in this.protocol.errorKinds ? kind : this.protocol.defaultError;
-    return this.protocol.encodeError(k, { label: seg.label, request: seg.data, random: this.core.random, message });
+    return this.protocol.encodeError(k, { label: seg.label, request: seg.data, random: this.core.random, message, session: this.session });
   }
 
   private pluginFailed(b: Behavior, err: unknown): void {

@@ -75,6 +75,11 @@ export interface ErrorReplyContext {
    * Postgres' message, SMTP's text after the code, raw TCP's bytes.
    */
   message?: string;
+  /**
+   * The session of the connection the request came on, for errors that must show its state
+   * (Postgres' ReadyForQuery carries the transaction status).
+   */
+  session?: FramerSession;
 }
 
 /** A message for a line-based protocol: one line, so it cannot forge the replies after it. */

@@ -321,18 +321,18 @@ describe('postgres error replies', () => {
     const s = primed(handshake());
     const ask = (sql: string) => s.fromClient(query(sql))[0].data;
     const reqIdle = ask('SELECT 1');
-    expect(parseReply(postgres.encodeError('40001', { request: reqIdle, random: Math.random }).bytes).status).toBe('I');
+    expect(parseReply(postgres.encodeError('40001', { request: reqIdle, random: Math.random, session: s }).bytes).status).toBe('I');
     s.fromServer(cat(cc('SELECT'), Z('I')));
     ask('BEGIN');
     s.fromServer(cat(cc('BEGIN'), Z('T')));
     const inTx = ask('UPDATE t SET a = 1');
-    expect(parseReply(postgres.encodeError('40P01', { request: inTx, random: Math.random }).bytes).status).toBe('E');
+    expect(parseReply(postgres.encodeError('40P01', { request: inTx, random: Math.random, session: s }).bytes).status).toBe('E');
     // The session now believes the transaction failed, until the server says otherwise.
     const next = ask('SELECT 2');
-    expect(parseReply(postgres.encodeError('57014', { request: next, random: Math.random }).bytes).status).toBe('E');
+    expect(parseReply(postgres.encodeError('57014', { request: next, random: Math.random, session: s }).bytes).status).toBe('E');
     s.fromServer(cat(cc('ROLLBACK'), Z('I')));
     const after = ask('SELECT 3');
-    expect(parseReply(postgres.encodeError('57014', { request: after, random: Math.random }).bytes).status).toBe('I');
+    expect(parseReply(postgres.encodeError('57014', { request: after, random: Math.random, session: s }).bytes).status).toBe('I');
   });
 });
 

@@ -8,6 +8,22 @@ import { FramingError, type Segment } from '../protocol.js';
 
 const EMPTY = Buffer.alloc(0);
 
+/** What a message's first segment says about it (passthrough, label, noReply). */
+export type StartMeta = Omit<Segment, 'data' | 'start' | 'end'>;
+/** The meta of a passthrough message (greeting, handshake, notices), one object for all. */
+export const PASS_META: StartMeta = Object.freeze({ passthrough: true });
+
+/**
+ * A segment of `data`: the first of a message when `meta` is given, else a later one (`pass`: of
+ * a passthrough message). Every field in the literal: one object shape for all segments, no
+ * Object.assign per message.
+ */
+export function segment(data: Buffer, meta: StartMeta | null, pass: boolean, end: boolean): Segment {
+  return meta !== null
+    ? { data, start: true, end, passthrough: meta.passthrough === true, label: meta.label, noReply: meta.noReply }
+    : { data, start: false, end, passthrough: pass, label: undefined, noReply: undefined };
+}
+
 export interface HeldDirection {
   /** Bytes received but not yet emitted (always from a message boundary). */
   held: Buffer | null;

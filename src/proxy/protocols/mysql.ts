@@ -24,7 +24,7 @@
  * Payload bytes are streamed: a framer holds at most one packet header plus a short peek
  * (the whole head of a request, up to MAX_HEAD_BYTES) and never copies rows.
  */
-import { LengthPrefixedFeeder } from './length-prefixed.js';
+import { LengthPrefixedFeeder, PASS_META, segment, type StartMeta } from './length-prefixed.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 import {
@@ -92,7 +92,7 @@ interface Dir {
   /** The current message ends with the current logical packet. */
   endAfter: boolean;
   /** Meta for the next segment if it starts a message. */
-  startMeta: Omit<Segment, 'data' | 'start' | 'end'> | null;
+  startMeta: StartMeta | null;
   /** Passthrough message (for segments after the first). */
   pass: boolean;
 }
@@ -167,10 +167,7 @@ class MysqlSession implements FramerSession {
     let segStart = 0;
     const emit = (to: number, end: boolean): void => {
       if (to > segStart) {
-        const seg: Segment = { data: buf.subarray(segStart, to), start: d.startMeta !== null, end };
-        if (d.startMeta) Object.assign(seg, d.startMeta);
-        else if (d.pass) seg.passthrough = true;
-        out.push(seg);
+        out.push(segment(buf.subarray(segStart, to), d.startMeta, d.pass, end));
         d.startMeta = null;
       }
       segStart = to;
@@ -197,7 +194,7 @@ class MysqlSession implements FramerSession {
       if (pos >= buf.length) break;
       if (this.raw && !d.inMsg) {
         segStart = pos;
-        d.startMeta = { passthrough: true };
+        d.startMeta = PASS_META;
         emit(buf.length, true);
         return;
       }
@@ -253,7 +250,7 @@ class MysqlSession implements FramerSession {
     }
   }
 
-  private startMessage(d: Dir, meta: Omit<Segment, 'data' | 'start' | 'end'>, endAfter: boolean): void {
+  private startMessage(d: Dir, meta: StartMeta, endAfter: boolean): void {
     d.inMsg = true;
     d.startMeta = meta;
     d.pass = meta.passthrough === true;
@@ -271,14 +268,14 @@ class MysqlSession implements FramerSession {
         this.clientCaps = caps;
         if (len === 32 && caps & CLIENT_SSL) this.rawAfterMessage = true;
       }
-      this.startMessage(d, { passthrough: true }, true);
+      this.startMessage(d, PASS_META, true);
       return;
     }
     if (seq !== 0) {
       // LOCAL INFILE contents, COM_CHANGE_USER auth data: part of the exchange in progress.
       if (this.fifo.length) this.fifo[0].nextSeq = (seq + 1) & 0xff;
       this.current = null;
-      this.startMessage(d, { passthrough: true }, true);
+      this.startMessage(d, PASS_META, true);
       return;
     }
     if (len === 0) throw new FramingError('mysql: empty command packet');
@@ -305,7 +302,7 @@ class MysqlSession implements FramerSession {
     if (this.phase === Phase.Greeting) {
       this.parseGreeting(b, p, Math.min(len, GREETING_PEEK));
       this.phase = Phase.Auth;
-      this.startMessage(d, { passthrough: true }, true);
+      this.startMessage(d, PASS_META, true);
       return;
     }
     if (this.phase === Phase.Auth) {
@@ -315,14 +312,14 @@ class MysqlSession implements FramerSession {
         this.reply.deprecateEof = (this.clientCaps & this.serverCaps & CLIENT_DEPRECATE_EOF) !== 0;
         if (this.clientCaps & this.serverCaps & (CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION)) this.rawAfterMessage = true;
       }
-      this.startMessage(d, { passthrough: true }, true);
+      this.startMessage(d, PASS_META, true);
       return;
     }
     if (!d.inMsg) {
       const head = this.fifo[0];
       if (!head) {
         // Nothing is waiting for a reply: an unsolicited packet (e.g. an ERR before a close).
-        this.startMessage(d, { passthrough: true }, true);
+        this.startMessage(d, PASS_META, true);
         return;
       }
       this.reply.start(head.cmd, head.cursor);

@@ -23,10 +23,9 @@
  * Errors: ErrorResponse with S/V (ERROR or FATAL), C (SQLSTATE), M and a D(etail) saying it was
  * injected; FATAL ones close the connection, the others are followed by ReadyForQuery with the
  * transaction status the session last saw ('T' or 'E' become 'E': the statement failed inside a
- * transaction block). ErrorReplyContext carries no session, so the session is found through the
- * request's first segment (the Buffer the engine passes as `ctx.request`); without it, 'I'.
+ * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I'.
  */
-import { LengthPrefixedFeeder } from './length-prefixed.js';
+import { LengthPrefixedFeeder, PASS_META, segment, type StartMeta } from './length-prefixed.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 
@@ -95,16 +94,13 @@ interface Dir {
   remain: number;
   inMsg: boolean;
   endAfter: boolean;
-  startMeta: Omit<Segment, 'data' | 'start' | 'end'> | null;
+  startMeta: StartMeta | null;
   pass: boolean;
 }
 
 function newDir(): Dir {
   return { held: null, remain: 0, inMsg: false, endAfter: false, startMeta: null, pass: false };
 }
-
-/** Sessions by the first segment of their requests, so encodeError can read the transaction status. */
-const owners = new WeakMap<Buffer, PgSession>();
 
 class PgSession implements FramerSession {
   private phase = Phase.Startup;
@@ -180,14 +176,7 @@ class PgSession implements FramerSession {
     let segStart = 0;
     const emit = (to: number, end: boolean): void => {
       if (to > segStart) {
-        const seg: Segment = { data: buf.subarray(segStart, to), start: d.startMeta !== null, end };
-        if (d.startMeta) {
-          Object.assign(seg, d.startMeta);
-          if (client && !seg.passthrough) owners.set(seg.data, this);
-        } else if (d.pass) {
-          seg.passthrough = true;
-        }
-        out.push(seg);
+        out.push(segment(buf.subarray(segStart, to), d.startMeta, d.pass, end));
         d.startMeta = null;
       }
       segStart = to;
@@ -214,7 +203,7 @@ class PgSession implements FramerSession {
       if (pos >= buf.length) break;
       if (this.raw && !d.inMsg) {
         segStart = pos;
-        d.startMeta = { passthrough: true };
+        d.startMeta = PASS_META;
         emit(buf.length, true);
         return;
       }
@@ -241,7 +230,7 @@ class PgSession implements FramerSession {
         this.expectByte = false;
         if (answer === 'S' || answer === 'G') this.rawAfterMessage = true;
         else if (answer !== 'N') throw new FramingError(`postgres: unexpected answer ${JSON.stringify(answer)} to an encryption request`);
-        this.startMessage(d, { passthrough: true }, true);
+        this.startMessage(d, PASS_META, true);
         pos += 1;
         msgDone();
         continue;
@@ -259,7 +248,7 @@ class PgSession implements FramerSession {
         else if (code === CANCEL_REQUEST) this.rawAfterMessage = true;
         else if (code >>> 16 === 3) this.phase = Phase.Auth;
         else throw new FramingError(`postgres: unsupported protocol version ${code >>> 16}.${code & 0xffff}`);
-        this.startMessage(d, { passthrough: true }, true);
+        this.startMessage(d, PASS_META, true);
         d.remain = len - 4;
         pos += 4;
         continue;
@@ -278,7 +267,7 @@ class PgSession implements FramerSession {
     if (pos < buf.length) d.held = Buffer.from(buf.subarray(pos));
   }
 
-  private startMessage(d: Dir, meta: Omit<Segment, 'data' | 'start' | 'end'>, endAfter: boolean): void {
+  private startMessage(d: Dir, meta: StartMeta, endAfter: boolean): void {
     d.inMsg = true;
     d.startMeta = meta;
     d.pass = meta.passthrough === true;
@@ -294,7 +283,7 @@ class PgSession implements FramerSession {
   private clientMessage(d: Dir, type: number): void {
     if (this.phase !== Phase.Command) {
       // Password / SASL / GSS responses during startup.
-      this.startMessage(d, { passthrough: true }, true);
+      this.startMessage(d, PASS_META, true);
       return;
     }
     if (this.batchOpen) {
@@ -314,12 +303,12 @@ class PgSession implements FramerSession {
         if (this.copyIn && this.copyExtended) this.absorbSync = true;
         this.copyIn = false;
       }
-      this.startMessage(d, { passthrough: true }, true);
+      this.startMessage(d, PASS_META, true);
       return;
     }
     if ((type === S || type === H) && (this.copyIn || (type === S && this.absorbSync))) {
       if (type === S) this.absorbSync = this.copyIn ? this.absorbSync : false;
-      this.startMessage(d, { passthrough: true }, true);
+      this.startMessage(d, PASS_META, true);
       return;
     }
     this.absorbSync = false;
@@ -339,14 +328,14 @@ class PgSession implements FramerSession {
     if (type === Z && firstBodyByte >= 0) this.txStatus = firstBodyByte;
     if (this.phase !== Phase.Command) {
       if (type === Z) this.phase = Phase.Command;
-      this.startMessage(d, { passthrough: true }, true);
+      this.startMessage(d, PASS_META, true);
       return;
     }
     if (!SERVER_TYPES.has(type)) throw new FramingError(`postgres: unknown backend message type 0x${type.toString(16)}`);
     if (!d.inMsg) {
       if (!this.fifo.length || ASYNC_TYPES.has(type)) {
         // Asynchronous (notice, parameter change, notification) or unsolicited (FATAL before a close).
-        this.startMessage(d, { passthrough: true }, true);
+        this.startMessage(d, PASS_META, true);
         return;
       }
       this.startMessage(d, {}, false);
@@ -376,7 +365,7 @@ export const postgres: Protocol = {
     const err = pgErrorResponse(e.severity, code, ctx.message ?? e.message, 'injected by the marteau-tui chaos proxy');
     if (e.severity === 'FATAL') return { bytes: err, close: true };
     // A failed statement inside a transaction block leaves it failed ('E'); outside one, idle ('I').
-    const session = owners.get(ctx.request);
+    const session = ctx.session instanceof PgSession ? ctx.session : undefined;
     const last = session?.txStatus ?? T('I');
     const status = last === T('I') ? T('I') : T('E');
     if (session) session.txStatus = status;

@@ -224,7 +224,7 @@ class RedisSession extends RedisReplies implements FramerSession {
   private emitRequest(out: Segment[], data: Buffer, end: boolean): void {
     const start = !this.reqStarted;
     // Every field in the literal: one object shape for all requests.
-    out.push({ data, start, end, label: start ? this.curLabel : undefined, noReply: start && this.curNoReply });
+    out.push({ data, start, end, label: start ? this.curLabel : undefined, noReply: start && this.curNoReply ? true : undefined });
     this.reqStarted = true;
     if (end && this.curAfter !== After.Normal) this.cRaw = true;
   }
