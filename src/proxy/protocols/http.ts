@@ -158,15 +158,27 @@ class Reader {
   }
 }
 
+/** Whether a header line starting at `at` may name one of the headers parseHead reads (c..., t..., or odd spacing). */
+function mayMatter(text: string, at: number): boolean {
+  const c = text.charCodeAt(at) | 0x20;
+  return c === 0x63 /* c */ || c === 0x74 /* t */ || c <= 0x20;
+}
+
 function parseHead(text: string): Head {
-  const lines = text.split('\r\n');
-  const head: Head = { firstLine: lines[0], chunked: false, close: false, upgrade: false };
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    const colon = line.indexOf(':');
-    if (colon <= 0) throw new FramingError(`bad header line "${line.slice(0, 40)}"`);
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
+  // Line by line with indexOf rather than split: no array, and no string for the headers that
+  // do not matter here (most of them).
+  let eol = text.indexOf('\r\n');
+  if (eol < 0) eol = text.length;
+  const head: Head = { firstLine: text.slice(0, eol), chunked: false, close: false, upgrade: false };
+  while (eol < text.length) {
+    const start = eol + 2;
+    eol = text.indexOf('\r\n', start);
+    if (eol < 0) eol = text.length;
+    const colon = text.indexOf(':', start);
+    if (colon <= start || colon >= eol) throw new FramingError(`bad header line "${text.slice(start, Math.min(eol, start + 40))}"`);
+    if (!mayMatter(text, start)) continue;
+    const name = text.slice(start, colon).trim().toLowerCase();
+    const value = text.slice(colon + 1, eol).trim();
     if (name === 'content-length') {
       const n = Number(value);
       if (!/^\d+$/.test(value) || (head.contentLength !== undefined && head.contentLength !== n)) {
@@ -256,11 +268,22 @@ class HttpSession implements FramerSession {
     return out;
   }
 
+  /** The last request line and what it gave: a keep-alive client mostly repeats one. */
+  private lastRequestLine = '';
+  private lastMethod = '';
+  private lastLabel = '';
+
   private onRequest(head: Head, seg: Segment): State {
-    const [method = '', target = ''] = head.firstLine.split(' ');
-    if (!/^[A-Z][A-Z0-9_-]*$/.test(method)) throw new FramingError(`not an HTTP request line: "${head.firstLine.slice(0, 40)}"`);
-    const path = target.split('?')[0];
-    seg.label = `${method} ${path.length > 60 ? `${path.slice(0, 57)}...` : path}`;
+    if (head.firstLine !== this.lastRequestLine) {
+      const [method = '', target = ''] = head.firstLine.split(' ');
+      if (!/^[A-Z][A-Z0-9_-]*$/.test(method)) throw new FramingError(`not an HTTP request line: "${head.firstLine.slice(0, 40)}"`);
+      const path = target.split('?')[0];
+      this.lastRequestLine = head.firstLine;
+      this.lastMethod = method;
+      this.lastLabel = `${method} ${path.length > 60 ? `${path.slice(0, 57)}...` : path}`;
+    }
+    const method = this.lastMethod;
+    seg.label = this.lastLabel;
     const upgrade = head.upgrade || method === 'CONNECT';
     this.pending.push({ ordinal: this.ordinal++, method, upgrade });
     if (upgrade) return { kind: 'tunnel' };
@@ -269,10 +292,18 @@ class HttpSession implements FramerSession {
     return { kind: 'head' };
   }
 
+  /** The last status line and its status, as for requests. */
+  private lastStatusLine = '';
+  private lastStatus = 0;
+
   private onResponse(head: Head, _seg: Segment): State | 'interim' {
-    const m = /^HTTP\/\d\.\d (\d{3})/.exec(head.firstLine);
-    if (!m) throw new FramingError(`not an HTTP status line: "${head.firstLine.slice(0, 40)}"`);
-    const status = Number(m[1]);
+    if (head.firstLine !== this.lastStatusLine) {
+      const m = /^HTTP\/\d\.\d (\d{3})/.exec(head.firstLine);
+      if (!m) throw new FramingError(`not an HTTP status line: "${head.firstLine.slice(0, 40)}"`);
+      this.lastStatusLine = head.firstLine;
+      this.lastStatus = Number(m[1]);
+    }
+    const status = this.lastStatus;
     const req = this.pending[0];
     if (status >= 100 && status < 200 && status !== 101) return 'interim';
     this.pending.shift();
