@@ -2,7 +2,8 @@
  * The locust runner on two real SSH nodes (sshd on 127.0.0.2/3) in Locust's own distributed
  * mode: one master on this machine, a worker per node. Locust splits the users, the master's
  * stats are the job's, the per-request counts come back through the master and name their
- * node, and a worker lost mid-cycle stops the master with nothing left running.
+ * node, and a worker lost mid-cycle stops the master with nothing left running, its cycle
+ * reported as far as the master had it and the node marked lost.
  */
 import { existsSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SshNodeConfig } from '../../src/config/nodes.js';
 import { Engine } from '../../src/core/engine.js';
 import type { EngineEvent } from '../../src/core/events.js';
+import type { JsonReport } from '../../src/report/json.js';
 import { startHttpServer } from '../helpers/http-server.js';
 import { localNodes, project, removeTemp, stateDir } from '../helpers/projects.js';
 import { haveServer, tempDir } from '../helpers/servers.js';
@@ -122,25 +124,50 @@ timeout: 280s
     }
   }, SSH_SLOW);
 
-  it('a worker killed mid-cycle stops the master: the job fails naming the node, nothing left running', async () => {
+  it('a worker killed mid-cycle stops the master: the cycle gathered so far is reported, the node marked lost, the job fails, nothing left running', async () => {
     const { e, job, logs } = await start(120);
     try {
+      // Each worker reports to the master every 3 s (Locust's WORKER_REPORT_INTERVAL): 7 s of
+      // recorded requests means the master holds samples of both.
+      let since = 0;
       const recording = new Promise<void>((resolve) =>
         e.events.on('job.progress', (x) => {
-          if (x.jobId === job.id && x.progress.users === 3 && (x.progress.requests ?? 0) > 0) resolve();
+          if (x.jobId !== job.id || x.progress.users !== 3 || !(x.progress.requests ?? 0)) return;
+          since ||= x.at;
+          if (x.at - since >= 7000) resolve();
         }),
       );
       await recording;
       const workers = processesWith(path.join(dir, 'remote-b', job.id));
       expect(workers.length).toBeGreaterThan(0);
+      const killedAt = Date.now();
       for (const pid of workers) process.kill(pid, 'SIGKILL');
       const [done] = await e.waitFor([job.id]);
       expect(done, logs().join('\n')).toMatchObject({ status: 'failed', failure: 'infrastructure' });
-      expect(done.reason).toMatch(/node "b": the Locust worker (was killed|exited)/);
+      expect(done.reason).toMatch(/^node "b": node lost at \d{4}-\d\d-\d\dT[\d:.]+Z: the Locust worker (was killed|exited)[^;]* during the cycle/);
       // The master and the other worker are gone with the job.
       const deadline = Date.now() + 20_000;
       while (processesWith(job.id).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
       expect(processesWith(job.id)).toEqual([]);
+
+      // The cycle is in the report as the master had it, with both workers' requests.
+      const resultDir = e.resultDir(job.id);
+      const s = JSON.parse(await readFile(path.join(resultDir, 'summary.json'), 'utf8')) as JsonReport;
+      expect(s.aborted).toBe(false);
+      expect(s.cycles).toHaveLength(1);
+      expect(s.cycles[0].requests.total).toBeGreaterThan(0);
+      const [na, nb] = ['a', 'b'].map((n) => s.nodes!.find((x) => x.node === n)!);
+      expect(na.requests).toBeGreaterThan(0);
+      expect(nb.requests).toBeGreaterThan(0);
+      expect(na.lost).toBeUndefined();
+      expect(nb.lost!.at).toBeGreaterThanOrEqual(killedAt);
+      expect(done.reason).toContain(`node lost at ${new Date(nb.lost!.at).toISOString()}: ${nb.lost!.reason}`);
+      const record = JSON.parse(await readFile(path.join(resultDir, 'locust-run.json'), 'utf8')) as { lost: { node: string }[]; cycles: { samples: [number, string, number, number, number, string?][] }[] };
+      expect(record.lost.map((l) => l.node)).toEqual(['b']);
+      expect(record.cycles[0].samples.filter((x) => x[5] === 'b').reduce((n, x) => n + x[4], 0)).toBe(nb.requests);
+      const lostText = `node lost at ${new Date(nb.lost!.at).toISOString()}`;
+      expect(await readFile(path.join(resultDir, 'index.html'), 'utf8')).toContain(`Node b: ${lostText}`);
+      expect(await readFile(path.join(resultDir, 'junit.xml'), 'utf8')).toContain(lostText);
     } finally {
       await e.stop();
     }
