@@ -2,7 +2,8 @@
  * The locust runner on two real SSH nodes (sshd on 127.0.0.2/3) in Locust's own distributed
  * mode: one master on this machine, a worker per node. Locust splits the users, the master's
  * stats are the job's, the per-request counts come back through the master and name their
- * node, and a worker lost mid-cycle stops the master with nothing left running, its cycle
+ * node, a `chaos:` window on a proxy in front of the app is measured and attributed across both
+ * workers, and a worker lost mid-cycle stops the master with nothing left running, its cycle
  * reported as far as the master had it and the node marked lost.
  */
 import { existsSync } from 'node:fs';
@@ -168,6 +169,61 @@ timeout: 280s
       const lostText = `node lost at ${new Date(nb.lost!.at).toISOString()}`;
       expect(await readFile(path.join(resultDir, 'index.html'), 'utf8')).toContain(`Node b: ${lostText}`);
       expect(await readFile(path.join(resultDir, 'junit.xml'), 'utf8')).toContain(lostText);
+    } finally {
+      await e.stop();
+    }
+  }, SSH_SLOW);
+
+  it('a chaos window through the proxy on both workers: its 503s measured in the window, attributed to the fault, on both nodes', async () => {
+    const chaosYaml = `name: dist-chaos
+runner: locust
+locustfile: locustfile.py
+base_url: http://\${MARTEAU_PROXY_WEB}
+cycles: [4]
+duration: 12
+spawn_rate: 100
+nodes: 2
+timeout: 280s
+proxies:
+  web: {listen: 127.0.0.1:0, upstream: "127.0.0.1:${app.port}", protocol: http}
+chaos:
+  - {name: web_errors, proxy: web, at: 4s, for: 3s, behaviors: "50:error"}
+`;
+    const e = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 20_000, nodes: [ssh(nodes[0], 'a'), ssh(nodes[1], 'b')] }, run: 'all' });
+    const events: EngineEvent[] = [];
+    e.events.on('*', (x) => events.push(x));
+    await e.start();
+    try {
+      const job = await e.enqueue(await project(chaosYaml, { 'locustfile.py': LOCUSTFILE }));
+      const [done] = await e.waitFor([job.id]);
+      const log = events.flatMap((x) => (x.type === 'log.line' && x.jobId === job.id ? [`${x.node ?? '-'} ${x.stream}: ${x.line}`] : []));
+      expect(done.status, `${done.reason}\n${log.join('\n')}`).toBe('succeeded');
+      const report = JSON.parse(await readFile(path.join(e.resultDir(job.id), 'summary.json'), 'utf8')) as JsonReport;
+      const [w] = report.fault_windows!;
+      expect(report.fault_windows!.map((x) => [x.name, x.proxy, x.mix, x.source])).toEqual([['web_errors', 'web', '50:error', 'chaos']]);
+      // The window's requests met the proxy's 503s while it lasted.
+      expect(w.effect.injected.error).toBeGreaterThan(0);
+      expect(w.effect.requests).toBeGreaterThan(10);
+      expect(w.effect.classes['5xx'], JSON.stringify(w.effect)).toBeGreaterThan(0);
+      // The failed requests are joined with the faults that caused them.
+      const a = report.attribution!;
+      const row = a.rows.find((r) => r.proxy === 'web' && r.behavior === 'error')!;
+      expect(row.faults).toBeGreaterThan(0);
+      expect(row.overlapped).toBeGreaterThan(0);
+      expect(row.failed).toBeGreaterThan(0);
+      // The app never fails: every failed request is a 503 the proxy injected, whichever worker
+      // sent it, and each is joined with its fault (the master's sample times hold across nodes).
+      expect(row.faults, JSON.stringify(a)).toBe(a.failed);
+      expect(row.failed, JSON.stringify(a)).toBe(a.failed);
+      expect(a.unexplained, JSON.stringify(a)).toBe(0);
+      // Both workers sent requests through the proxy and met its errors.
+      const byNode = Object.fromEntries(report.nodes!.map((n) => [n.node, n]));
+      expect(Object.keys(byNode).sort()).toEqual(['a', 'b']);
+      for (const n of ['a', 'b']) {
+        expect(byNode[n].requests, n).toBeGreaterThan(0);
+        expect(byNode[n].success, JSON.stringify(byNode[n])).toBeLessThan(byNode[n].requests);
+      }
+      expect(report.nodes!.reduce((f, n) => f + n.requests - n.success, 0)).toBe(a.failed);
     } finally {
       await e.stop();
     }
