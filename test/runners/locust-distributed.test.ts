@@ -66,13 +66,14 @@ timeout: 280s
 `;
   const ssh = (n: Sshd, name: string): SshNodeConfig => sshNode(n, name, { identity, knownHosts, workDir: path.join(dir, `remote-${name}`) });
 
-  async function start(duration: number, cycles?: string) {
-    const e = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 20_000, nodes: [ssh(nodes[0], 'a'), ssh(nodes[1], 'b')] }, run: 'all' });
+  /** A job on nodes a and b (or `o.nodes`), of `yaml(duration, cycles)` or `o.yaml`. */
+  async function start(duration: number, cycles?: string, o: { yaml?: string; nodes?: SshNodeConfig[] } = {}) {
+    const e = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 20_000, nodes: o.nodes ?? [ssh(nodes[0], 'a'), ssh(nodes[1], 'b')] }, run: 'all' });
     const events: EngineEvent[] = [];
     e.events.on('*', (x) => events.push(x));
     if (process.env.LOCUST_DEBUG) e.events.on('log.line', (x) => console.log('LOG', x.node, x.stream, x.line));
     await e.start();
-    const job = await e.enqueue(await project(yaml(duration, cycles), { 'locustfile.py': LOCUSTFILE }));
+    const job = await e.enqueue(await project(o.yaml ?? yaml(duration, cycles), { 'locustfile.py': LOCUSTFILE }));
     const logs = () => events.flatMap((x) => (x.type === 'log.line' ? [`${x.node ?? ''} ${x.stream} ${x.line}`] : []));
     return { e, job, events, logs };
   }
@@ -125,8 +126,14 @@ timeout: 280s
     }
   }, SSH_SLOW);
 
-  it('a worker killed mid-cycle stops the master: the cycle gathered so far is reported, the node marked lost, the job fails, nothing left running', async () => {
-    const { e, job, logs } = await start(120);
+  /**
+   * A job on `[kept, lost]` (node names) whose `lose` kills the lost worker once the master holds
+   * samples of both: the job fails naming it, nothing is left running, and the cycle is in the
+   * report as the master had it, the node marked lost. Returns the lost node's `reason`.
+   */
+  async function loseWorker(list: SshNodeConfig[], lose: (jobId: string) => void): Promise<string> {
+    const [kept, lost] = list.map((n) => n.name);
+    const { e, job, logs } = await start(120, undefined, { nodes: list });
     try {
       // Each worker reports to the master every 3 s (Locust's WORKER_REPORT_INTERVAL): 7 s of
       // recorded requests means the master holds samples of both.
@@ -139,13 +146,11 @@ timeout: 280s
         }),
       );
       await recording;
-      const workers = processesWith(path.join(dir, 'remote-b', job.id));
-      expect(workers.length).toBeGreaterThan(0);
-      const killedAt = Date.now();
-      for (const pid of workers) process.kill(pid, 'SIGKILL');
+      const lostAt = Date.now();
+      lose(job.id);
       const [done] = await e.waitFor([job.id]);
       expect(done, logs().join('\n')).toMatchObject({ status: 'failed', failure: 'infrastructure' });
-      expect(done.reason).toMatch(/^node "b": node lost at \d{4}-\d\d-\d\dT[\d:.]+Z: the Locust worker (was killed|exited)[^;]* during the cycle/);
+      expect(done.reason).toMatch(new RegExp(`^node "${lost}": node lost at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z: `));
       // The master and the other worker are gone with the job.
       const deadline = Date.now() + 20_000;
       while (processesWith(job.id).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
@@ -157,20 +162,48 @@ timeout: 280s
       expect(s.aborted).toBe(false);
       expect(s.cycles).toHaveLength(1);
       expect(s.cycles[0].requests.total).toBeGreaterThan(0);
-      const [na, nb] = ['a', 'b'].map((n) => s.nodes!.find((x) => x.node === n)!);
-      expect(na.requests).toBeGreaterThan(0);
-      expect(nb.requests).toBeGreaterThan(0);
-      expect(na.lost).toBeUndefined();
-      expect(nb.lost!.at).toBeGreaterThanOrEqual(killedAt);
-      expect(done.reason).toContain(`node lost at ${new Date(nb.lost!.at).toISOString()}: ${nb.lost!.reason}`);
+      const [nk, nl] = [kept, lost].map((n) => s.nodes!.find((x) => x.node === n)!);
+      expect(nk.requests).toBeGreaterThan(0);
+      expect(nl.requests).toBeGreaterThan(0);
+      expect(nk.lost).toBeUndefined();
+      expect(nl.lost!.at).toBeGreaterThanOrEqual(lostAt);
+      expect(done.reason).toBe(`node "${lost}": node lost at ${new Date(nl.lost!.at).toISOString()}: ${nl.lost!.reason}`);
       const record = JSON.parse(await readFile(path.join(resultDir, 'locust-run.json'), 'utf8')) as { lost: { node: string }[]; cycles: { samples: [number, string, number, number, number, string?][] }[] };
-      expect(record.lost.map((l) => l.node)).toEqual(['b']);
-      expect(record.cycles[0].samples.filter((x) => x[5] === 'b').reduce((n, x) => n + x[4], 0)).toBe(nb.requests);
-      const lostText = `node lost at ${new Date(nb.lost!.at).toISOString()}`;
-      expect(await readFile(path.join(resultDir, 'index.html'), 'utf8')).toContain(`Node b: ${lostText}`);
+      expect(record.lost.map((l) => l.node)).toEqual([lost]);
+      expect(record.cycles[0].samples.filter((x) => x[5] === lost).reduce((n, x) => n + x[4], 0)).toBe(nl.requests);
+      const lostText = `node lost at ${new Date(nl.lost!.at).toISOString()}`;
+      expect(await readFile(path.join(resultDir, 'index.html'), 'utf8')).toContain(`Node ${lost}: ${lostText}`);
       expect(await readFile(path.join(resultDir, 'junit.xml'), 'utf8')).toContain(lostText);
+      return nl.lost!.reason;
     } finally {
       await e.stop();
+    }
+  }
+
+  it('a worker killed mid-cycle stops the master: the cycle gathered so far is reported, the node marked lost, the job fails, nothing left running', async () => {
+    const reason = await loseWorker([ssh(nodes[0], 'a'), ssh(nodes[1], 'b')], (jobId) => {
+      const workers = processesWith(path.join(dir, 'remote-b', jobId));
+      expect(workers.length).toBeGreaterThan(0);
+      for (const pid of workers) process.kill(pid, 'SIGKILL');
+    });
+    expect(reason).toMatch(/^the Locust worker (was killed|exited)[^;]* during the cycle/);
+  }, SSH_SLOW);
+
+  it('a worker node whose sshd dies mid-cycle: the same, the reason being the lost connection', async () => {
+    const user = { privateKey: identity, publicKey: `${identity}.pub` };
+    const c = await startSshd('127.0.0.4', user);
+    try {
+      const hosts = path.join(dir, 'known_hosts_c');
+      await writeFile(hosts, `${nodes[0].knownHostsLine}\n${c.knownHostsLine}\n`);
+      const list = [sshNode(nodes[0], 'a', { identity, knownHosts: hosts, workDir: path.join(dir, 'remote-a') }), sshNode(c, 'c', { identity, knownHosts: hosts, workDir: path.join(dir, 'remote-c') })];
+      const reason = await loseWorker(list, (jobId) => {
+        // The node dies: its sshd and everything its sessions ran.
+        c.crash();
+        for (const pid of processesWith(path.join(dir, 'remote-c', jobId))) process.kill(pid, 'SIGKILL');
+      });
+      expect(reason).toMatch(/SSH connection .* lost/);
+    } finally {
+      await c.stop();
     }
   }, SSH_SLOW);
 
@@ -189,15 +222,10 @@ proxies:
 chaos:
   - {name: web_errors, proxy: web, at: 4s, for: 3s, behaviors: "50:error"}
 `;
-    const e = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 20_000, nodes: [ssh(nodes[0], 'a'), ssh(nodes[1], 'b')] }, run: 'all' });
-    const events: EngineEvent[] = [];
-    e.events.on('*', (x) => events.push(x));
-    await e.start();
+    const { e, job, logs } = await start(0, undefined, { yaml: chaosYaml });
     try {
-      const job = await e.enqueue(await project(chaosYaml, { 'locustfile.py': LOCUSTFILE }));
       const [done] = await e.waitFor([job.id]);
-      const log = events.flatMap((x) => (x.type === 'log.line' && x.jobId === job.id ? [`${x.node ?? '-'} ${x.stream}: ${x.line}`] : []));
-      expect(done.status, `${done.reason}\n${log.join('\n')}`).toBe('succeeded');
+      expect(done.status, `${done.reason}\n${logs().join('\n')}`).toBe('succeeded');
       const report = JSON.parse(await readFile(path.join(e.resultDir(job.id), 'summary.json'), 'utf8')) as JsonReport;
       const [w] = report.fault_windows!;
       expect(report.fault_windows!.map((x) => [x.name, x.proxy, x.mix, x.source])).toEqual([['web_errors', 'web', '50:error', 'chaos']]);
