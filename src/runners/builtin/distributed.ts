@@ -335,12 +335,12 @@ async function merge(ctx: RunnerContext, runs: NodeRun[], config: BuiltinConfig,
         },
       },
     }).catch((e: Error) => {
-      // Lost before its header came (between the start command and its start): nothing to replay.
-      if (r.lost && e instanceof FunkloadFormatError) return undefined;
+      // Lost or stopped before its header came (between the start command and its start): nothing to replay.
+      if (!r.done && e instanceof FunkloadFormatError) return undefined;
       throw e;
     });
     if (!read) {
-      ctx.log('node lost before it sent any sample', { node: r.node.name, stream: 'engine', level: 'warn' });
+      ctx.log(`${r.lost ? 'node lost' : 'agent stopped'} before it sent any sample`, { node: r.node.name, stream: 'engine', level: 'warn' });
       continue;
     }
     for (const w of read.warnings) ctx.log(w, { node: r.node.name, stream: 'engine', level: 'warn' });
