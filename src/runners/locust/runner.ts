@@ -73,8 +73,8 @@ async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
   });
   // The proxies' timeline and faults are recorded live; cycles go into the record and are read at the end.
   const chaos = new ChaosCapture(ctx.proxies.values(), ctx.timeline());
-  let failure: RunFailure | undefined;
   const written: string[] = [];
+  let failure: RunFailure | undefined;
   try {
     // Everywhere first, so that every node's Locust starts at the same moment.
     await Promise.all(runs.map((r) => prepare(ctx, r)));
@@ -96,7 +96,8 @@ async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
     return { status: 'failed', failure: failure.failure, reason: failure.message };
   }
   record.info.end = Date.now();
-  // A lost node is not a stopped run: the report says which node was lost (reportOutcome fails the job for it).
+  // A worker lost mid-cycle is no `failure` here: the run was not stopped, the report names the
+  // lost node, and reportOutcome fails the job for it.
   record.aborted = ctx.signal.aborted || failure !== undefined;
   record.chaos = chaos.record(ctx.timeline(), ctx.config.recovery);
   record.proxyEvents = record.chaos.events;
