@@ -4,7 +4,8 @@
  * exchange's plan (delays, shaping, an injected error, a close, a reset, a drop).
  */
 import { draw, type MixEntry } from './mix.js';
-import type { Action, Behavior, ConnectionContext, ExchangeContext, HookResult } from './plugin.js';
+import type { Action, Behavior, ConnectionContext, ExchangeContext, HookResult, ProxyInfo } from './plugin.js';
+import type { Random } from './random.js';
 import type { ErrorReply, Segment } from './protocol.js';
 import { ConnectionReplies } from './connection-replies.js';
 import { Exchange, hasReplyPlan, NO_PLAN, type Outcome, type ReplyPlan } from './exchange.js';
@@ -203,13 +204,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
   }
 
   protected connectionContext(entry: MixEntry): ConnectionContext {
-    return {
-      proxy: this.core.info,
-      connectionId: this.id,
-      client: this.clientName(),
-      random: this.core.random,
-      state: entry.state,
-    };
+    return new ConnectionHookContext(this.core.info, this.id, this.clientName(), this.core.random, entry.state);
   }
 
   private clientName(): string {
@@ -217,19 +212,35 @@ export abstract class ConnectionFaults extends ConnectionReplies {
   }
 
   private exchangeContext(entry: MixEntry, ex: Exchange, seg: Segment): ExchangeContext {
-    // One literal (connectionContext's fields and the exchange's), not an Object.assign per exchange.
-    return {
-      proxy: this.core.info,
-      connectionId: this.id,
-      client: this.clientName(),
-      random: this.core.random,
-      state: entry.state,
-      exchangeId: ex.id,
-      label: seg.label,
-      request: seg.data,
-    };
+    const c = new ExchangeHookContext(this.core.info, this.id, this.clientName(), this.core.random, entry.state);
+    c.exchangeId = ex.id;
+    c.label = seg.label;
+    c.request = seg.data;
+    return c;
   }
 }
+
+/**
+ * What a hook sees, as classes rather than an Object.assign of two literals per exchange (a
+ * third of the cost of a hooked exchange): one object of one shape, the same own fields.
+ */
+class ConnectionHookContext implements ConnectionContext {
+  constructor(
+    public proxy: ProxyInfo,
+    public connectionId: number,
+    public client: string,
+    public random: Random,
+    public state: Map<string, unknown>,
+  ) {}
+}
+
+class ExchangeHookContext extends ConnectionHookContext implements ExchangeContext {
+  exchangeId = 0;
+  label: string | undefined = undefined;
+  request: Buffer = EMPTY;
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /** Whether any action does more than forward. */
 function acts(list: readonly Action[]): boolean {
