@@ -6,14 +6,15 @@
 import { Tail } from './held-bytes.js';
 import { ReplyCursor } from './reply-cursor.js';
 import { FramingError, type Segment } from '../protocol.js';
-import { After, DOLLAR, findLF, lengthLine, lengthLineEnd, pass, PUSH, STAR, type Pending } from './redis-resp.js';
+import { After, DOLLAR, findLF, lengthLine, lengthLineEnd, pass, PUSH, STAR } from './redis-resp.js';
 
 export abstract class RedisReplies {
   // ---- server side
   protected readonly sTail = new Tail();
   private sRaw = false;
   private readonly reply = new ReplyCursor();
-  private replyEntry: Pending | null = null;
+  /** The reply being framed answers the request at the head of the queue (else it passes through). */
+  private owned = false;
   /** Elements left in each open aggregate, innermost last. */
   private depth: number[] = [];
   /** Whether each open aggregate is an attribute (`|`), which does not count as an element. */
@@ -24,8 +25,11 @@ export abstract class RedisReplies {
   private inLine = false;
 
   // ---- requests waiting for a reply (and switch markers), oldest first
-  private queue: Pending[] = [];
+  // Two arrays of numbers, used from qHead to qEnd and reused once empty: no object per request.
+  private ordinals: number[] = [];
+  private afters: After[] = [];
   private qHead = 0;
+  private qEnd = 0;
 
   fromServer(chunk: Buffer): Segment[] {
     if (chunk.length === 0) return [];
@@ -40,16 +44,17 @@ export abstract class RedisReplies {
     let seg = 0;
     while (pos < n) {
       if (!this.reply.active) {
-        const head = this.peek();
-        if (head && head.after === After.RawNow) {
+        const waiting = this.qHead < this.qEnd;
+        const after = waiting ? this.afters[this.qHead] : After.Normal;
+        if (waiting && after === After.RawNow) {
           this.shift();
           this.sRaw = true;
           out.push(pass(buf.subarray(pos)));
           return out;
         }
         // A push message, or a reply nobody asked for, passes through.
-        const owned = !!head && (buf[pos] !== PUSH || head.after === After.ReplyThenRaw);
-        this.replyEntry = owned ? head : null;
+        const owned = waiting && (buf[pos] !== PUSH || after === After.ReplyThenRaw);
+        this.owned = owned;
         this.reply.begin(!owned);
         seg = pos;
       }
@@ -123,11 +128,11 @@ export abstract class RedisReplies {
       if (done) {
         out.push(this.reply.piece(buf.subarray(seg, pos), true));
         seg = pos;
-        const entry = this.replyEntry;
-        this.replyEntry = null;
-        if (entry) {
+        if (this.owned) {
+          this.owned = false;
+          const after = this.afters[this.qHead];
           this.shift();
-          if (entry.after === After.ReplyThenRaw) {
+          if (after === After.ReplyThenRaw) {
             this.sRaw = true;
             if (pos < n) out.push(pass(buf.subarray(pos)));
             return out;
@@ -155,38 +160,38 @@ export abstract class RedisReplies {
 
   // ================================================================ bookkeeping
 
-  protected push(p: Pending): void {
-    this.queue.push(p);
-  }
-
-  private peek(): Pending | undefined {
-    return this.queue[this.qHead];
+  protected push(ordinal: number, after: After): void {
+    this.ordinals[this.qEnd] = ordinal;
+    this.afters[this.qEnd] = after;
+    this.qEnd++;
   }
 
   private shift(): void {
     this.qHead++;
-    if (this.qHead === this.queue.length) {
-      this.queue = [];
-      this.qHead = 0;
-    } else if (this.qHead > 1024 && this.qHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.qHead);
+    if (this.qHead === this.qEnd) {
+      this.qHead = this.qEnd = 0;
+    } else if (this.qHead > 1024 && this.qHead * 2 > this.qEnd) {
+      this.ordinals.copyWithin(0, this.qHead, this.qEnd);
+      this.afters.copyWithin(0, this.qHead, this.qEnd);
+      this.qEnd -= this.qHead;
       this.qHead = 0;
     }
   }
 
   skipped(ordinal: number): void {
     // The skipped request is almost always one of the latest: search from the end.
-    for (let i = this.queue.length - 1; i >= this.qHead; i--) {
-      const p = this.queue[i];
-      if (p.ordinal !== ordinal) continue;
-      if (p.after === After.Normal) this.queue.splice(i, 1);
-      // The server never saw the SUBSCRIBE: no reply will come, but the client side already
-      // passes through, so the server side must too once earlier replies are done.
-      else p.after = After.RawNow;
-      if (this.qHead === this.queue.length) {
-        this.queue = [];
-        this.qHead = 0;
+    for (let i = this.qEnd - 1; i >= this.qHead; i--) {
+      if (this.ordinals[i] !== ordinal) continue;
+      if (this.afters[i] === After.Normal) {
+        this.ordinals.copyWithin(i, i + 1, this.qEnd);
+        this.afters.copyWithin(i, i + 1, this.qEnd);
+        this.qEnd--;
+      } else {
+        // The server never saw the SUBSCRIBE: no reply will come, but the client side already
+        // passes through, so the server side must too once earlier replies are done.
+        this.afters[i] = After.RawNow;
       }
+      if (this.qHead === this.qEnd) this.qHead = this.qEnd = 0;
       return;
     }
   }

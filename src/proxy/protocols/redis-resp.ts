@@ -33,11 +33,6 @@ export const enum After {
   RawNow,
 }
 
-export interface Pending {
-  ordinal: number;
-  after: After;
-}
-
 export const SWITCH_AFTER_REPLY = new Set(['SUBSCRIBE', 'PSUBSCRIBE', 'SSUBSCRIBE', 'MONITOR']);
 export const SWITCH_NOW = new Set(['SYNC', 'PSYNC']);
 
