@@ -17,7 +17,7 @@ import { Histogram } from '../../stats/histogram.js';
 import { newRunInfo, RunResults, type RunInfo } from '../results.js';
 import type { Outcome, RequestSample, TestSample } from '../samples.js';
 import type { BuiltinConfig, ScenarioStep } from './config.js';
-import { UserAgent, type RequestSpec } from './http.js';
+import { plainRequests, UserAgent, type RequestSpec } from './http.js';
 
 export interface BenchProgress {
   /** 0-based cycle index and how many cycles there are. */
@@ -198,14 +198,14 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
 
   const timeoutMs = config.request_timeout * 1000;
   const types = config.scenario.map((s) => s.method.toLowerCase());
-  // Built once per step and reused by every request (undici only reads them): less garbage.
-  const requests: RequestSpec[] = config.scenario.map((s, i) => ({
+  // Built once per step and reused by every request (read only): less garbage.
+  const requests = plainRequests(config.scenario.map((s, i): RequestSpec => ({
     origin: targets[i].origin,
     path: targets[i].path,
     method: s.method as Dispatcher.HttpMethod,
     headers: Object.entries({ 'user-agent': USER_AGENT, ...s.headers }).flat(),
     body: s.body ?? null,
-  }));
+  })));
   const stopGraceMs = options.stopGraceMs ?? Math.min(timeoutMs, 5000);
 
   options.onStart?.();
