@@ -87,7 +87,9 @@ const USER_AGENT = 'marteau-tui';
 const TEST = 'test_scenario';
 
 /** Epoch ms with sub-ms precision, cheaply (no Date allocation): the clock of every sample. */
-export const now = () => performance.timeOrigin + performance.now();
+// performance.timeOrigin is a call into the runtime that allocates a number each time: read once.
+const timeOrigin = performance.timeOrigin;
+export const now = () => timeOrigin + performance.now();
 
 /** A pause that ends early, without throwing, when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

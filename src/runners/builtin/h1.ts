@@ -13,6 +13,7 @@
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { BodyParser, FRAMING_ERROR } from './h1-body.js';
+import { ReplyHead } from './h1-head.js';
 import type { HttpResult } from './http.js';
 
 /** A request this connection can send: where to, and its bytes on the wire. */
@@ -59,6 +60,7 @@ export class PlainConnection {
   private idleUntil = 0;
   private idleMs = KEEP_ALIVE_MS;
   private readonly body = new BodyParser();
+  private readonly reply = new ReplyHead();
   private readonly onRead = (n: number, buf: Buffer): boolean => {
     this.received(buf, 0, n);
     return true;
@@ -172,7 +174,7 @@ export class PlainConnection {
       this.fail('UND_ERR_HEADERS_OVERFLOW', 'HeadersOverflowError: Headers Overflow Error (UND_ERR_HEADERS_OVERFLOW)');
       return -1;
     }
-    const problem = this.parseHead(buf.toString('latin1', at, stop));
+    const problem = this.parseHead(buf, at, stop);
     if (problem) {
       if (problem.startsWith('HPE_')) this.parserError(problem);
       else this.fail(problem, `ResponseContentLengthMismatchError: Response body length does not match content-length header (${problem})`);
@@ -204,60 +206,27 @@ export class PlainConnection {
   }
 
   /** Read the status line and the headers that frame the body; returns an error code or ''. */
-  private parseHead(head: string): string {
-    if (!head.startsWith('HTTP/1.') || head.charCodeAt(8) !== 32) return 'HPE_INVALID_CONSTANT';
-    const code = digit(head, 9) * 100 + digit(head, 10) * 10 + digit(head, 11);
-    if (!(code >= 100) || (head.length > 12 && head.charCodeAt(12) !== 32 && head.charCodeAt(12) !== 13)) return 'HPE_INVALID_STATUS';
+  private parseHead(buf: Buffer, at: number, end: number): string {
+    const h = this.reply;
+    const problem = h.parse(buf, at, end);
+    if (problem) return problem;
     // 100 is only ever an answer to Expect, which we never send; 101 would switch protocols.
-    if (code === 100 || code === 101) return 'HPE_UNEXPECTED_RESPONSE';
-    this.code = code;
-    const http10 = head.charCodeAt(7) === 48;
-    let keepAlive = !http10;
-    let length = -1;
-    let chunked = false;
-    let encoded = false;
-    let hint = -1;
-    let at = head.indexOf('\r\n');
-    while (at >= 0) {
-      const from = at + 2;
-      let eol = head.indexOf('\r\n', from);
-      if (eol < 0) eol = head.length;
-      const colon = head.indexOf(':', from);
-      at = eol < head.length ? eol : -1;
-      if (colon < 0 || colon > eol) continue;
-      const n = colon - from;
-      if (n !== 10 && n !== 14 && n !== 17) continue;
-      const name = head.slice(from, colon).toLowerCase();
-      const value = head.slice(colon + 1, eol).trim().toLowerCase();
-      if (name === 'content-length') {
-        if (!/^\d{1,15}$/.test(value) || (length >= 0 && Number(value) !== length)) return 'HPE_INVALID_CONTENT_LENGTH';
-        length = Number(value);
-      } else if (name === 'transfer-encoding') {
-        encoded = true;
-        chunked = /(?:^|,)\s*chunked$/.test(value);
-      } else if (name === 'connection') {
-        if (/(?:^|,)\s*close\s*(?:,|$)/.test(value)) keepAlive = false;
-        else if (http10 && /(?:^|,)\s*keep-alive\s*(?:,|$)/.test(value)) keepAlive = true;
-      } else if (name === 'keep-alive') {
-        const m = /(?:^|[,\s])timeout\s*=\s*(\d+)/.exec(value);
-        if (m) hint = Number(m[1]) * 1000;
-      }
-    }
-    if (code < 200) return '';
-    if (encoded && length >= 0) return 'HPE_UNEXPECTED_CONTENT_LENGTH';
-    if (code === 204 || code === 304) {
+    if (h.code === 100 || h.code === 101) return 'HPE_UNEXPECTED_RESPONSE';
+    this.code = h.code;
+    if (h.code < 200) return '';
+    if (h.encoded && h.length >= 0) return 'HPE_UNEXPECTED_CONTENT_LENGTH';
+    let keepAlive = h.http10 ? h.keepAlive && !h.close : !h.close;
+    if (h.code === 204 || h.code === 304) {
       // No body, whatever the header says; undici calls a non-zero length here a mismatch.
-      if (length > 0) return 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH';
+      if (h.length > 0) return 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH';
       this.body.expect(0);
-    }
-    else if (chunked) this.body.expectChunked();
-    else if (encoded || length < 0) {
+    } else if (h.chunked) this.body.expectChunked();
+    else if (h.encoded || h.length < 0) {
       this.body.expectUntilClose();
       keepAlive = false;
-    } else this.body.expect(length);
-    this.keepAlive = keepAlive;
-    this.idleMs = hint < 0 ? KEEP_ALIVE_MS : Math.min(hint - KEEP_ALIVE_MARGIN_MS, KEEP_ALIVE_MAX_MS);
-    if (this.idleMs <= 0) this.keepAlive = false;
+    } else this.body.expect(h.length);
+    this.idleMs = h.hintMs < 0 ? KEEP_ALIVE_MS : Math.min(h.hintMs - KEEP_ALIVE_MARGIN_MS, KEEP_ALIVE_MAX_MS);
+    this.keepAlive = keepAlive && this.idleMs > 0;
     return '';
   }
 
@@ -289,8 +258,3 @@ export class PlainConnection {
   }
 }
 
-/** The decimal digit at s[i], or NaN. */
-function digit(s: string, i: number): number {
-  const c = s.charCodeAt(i) - 48;
-  return c >= 0 && c <= 9 ? c : NaN;
-}
