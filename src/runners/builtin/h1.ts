@@ -14,7 +14,16 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { BodyParser, FRAMING_ERROR } from './h1-body.js';
 import { ReplyHead } from './h1-head.js';
-import type { HttpResult } from './http.js';
+
+/** What one request came to; it never rejects: failures come back as data. */
+export interface HttpResult {
+  /** HTTP status, -1 when no complete response came. */
+  code: number;
+  bytes: number;
+  /** Short error kind for grouping, when the exchange failed below HTTP. */
+  error?: string;
+  detail?: string;
+}
 
 /** A request this connection can send: where to, and its bytes on the wire. */
 export interface PlainTarget {

@@ -8,16 +8,9 @@
  */
 import { Client } from 'undici';
 import type { Dispatcher } from 'undici';
-import { PlainConnection, type PlainTarget } from './h1.js';
+import { PlainConnection, type HttpResult, type PlainTarget } from './h1.js';
 
-export interface HttpResult {
-  /** HTTP status, -1 when no complete response came. */
-  code: number;
-  bytes: number;
-  /** Short error kind for grouping, when the exchange failed below HTTP. */
-  error?: string;
-  detail?: string;
-}
+export type { HttpResult } from './h1.js';
 
 /** A request as undici's dispatch takes it; built once per scenario step and reused. */
 export interface RequestSpec {
