@@ -20,7 +20,7 @@ export interface RequestSpec {
   /** A flat [name, value, ...] list, user-agent included. */
   headers: string[];
   body: string | null;
-  /** Set by plainRequest() when the minimal connection can send it. */
+  /** Set by plainRequests() when the minimal connection can send it. */
   plain?: PlainTarget;
 }
 
