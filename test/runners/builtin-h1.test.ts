@@ -52,10 +52,15 @@ const REPLIES: Record<string, Reply> = {
   '/not-http': (s) => void s.write('HTTX/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'),
 };
 
+/** The scripted server's sockets, so that the stalled ones can be closed at the end. */
+const open = new Set<Socket>();
+
 async function startScripted(): Promise<Scripted> {
   const self: Scripted = { server: undefined!, origin: '', connections: 0, requests: [] };
   self.server = createServer((socket) => {
     self.connections++;
+    open.add(socket);
+    socket.on('close', () => open.delete(socket));
     let pending = Buffer.alloc(0);
     socket.on('error', () => {});
     socket.on('data', (d) => {
@@ -84,7 +89,7 @@ beforeAll(async () => {
   srv = await startScripted();
 });
 afterAll(async () => {
-  srv.server.closeAllConnections?.();
+  for (const s of open) s.destroy();
   await new Promise((r) => srv.server.close(r));
 });
 
