@@ -167,19 +167,23 @@ export class SshExecutor implements Executor {
   }
 
   /** Run a fixed internal command to completion (mkdir, rm, kill); output is collected. */
-  private async simple(argv: readonly string[] | string): Promise<{ code: number | null; output: string }> {
+  private async simple(argv: readonly string[] | string): Promise<{ code: number | null; signal?: string; output: string }> {
     const channel = await this.exec(typeof argv === 'string' ? argv : shellJoin(argv));
     return new Promise((resolve, reject) => {
       let output = '';
       let code: number | null = null;
+      let signal: string | undefined;
       const fail = (e: NodeError) => reject(e);
       this.inflight.add(fail);
       channel.on('data', (d) => { if (output.length < 65536) output += d; });
       channel.stderr.on('data', (d) => { if (output.length < 65536) output += d; });
-      channel.on('exit', (c) => { code = c; });
+      channel.on('exit', (c: number | null, s?: string) => {
+        code = c;
+        signal = s ?? undefined;
+      });
       channel.on('close', () => {
         this.inflight.delete(fail);
-        resolve({ code, output });
+        resolve({ code, output, ...(signal ? { signal } : {}) });
       });
     });
   }
@@ -305,12 +309,15 @@ export class SshExecutor implements Executor {
   }
 
   async mkdirp(remotePath: string): Promise<void> {
+    // A session that ended without an exit status and without a word (seen twice in a row on a
+    // loaded sshd) says nothing about the directory; `mkdir -p` may be asked again.
     let r = await this.simple(['mkdir', '-p', '--', remotePath]);
-    // A session that ended without an exit status and without a word (seen on a loaded sshd)
-    // says nothing about the directory: ask once more before calling it a failure.
-    if (r.code === null && !r.output.trim()) r = await this.simple(['mkdir', '-p', '--', remotePath]);
+    for (let retry = 1; retry <= 3 && r.code === null && !r.output.trim(); retry++) {
+      await new Promise((done) => setTimeout(done, 100 * retry));
+      r = await this.simple(['mkdir', '-p', '--', remotePath]);
+    }
     if (r.code !== 0) {
-      const why = r.output.trim() || (r.code === null ? 'the session ended without an exit status' : `exit ${r.code}`);
+      const why = r.output.trim() || (r.signal ? `mkdir was killed by SIG${r.signal}` : r.code === null ? 'the session ended without an exit status (4 times)' : `exit ${r.code}`);
       throw new TransferError(`cannot create ${remotePath} on node "${this.node}": ${why}`);
     }
   }

@@ -64,6 +64,8 @@ export class CycleStats {
   readonly apdex: ApdexCounter;
   readonly requestPerSecond = new PerSecond();
   readonly steps = new Map<string, StepStats>();
+  /** The same StepStats by step * 1e6 + number. */
+  private readonly stepIds = new Map<number, StepStats>();
   readonly errors = new Map<string, number>();
 
   constructor(readonly cycle: number, public cvus: number, readonly apdexT: number) {
@@ -82,12 +84,7 @@ export class CycleStats {
     this.requestPerSecond.add(s.start);
     if (!ok) countError(this.errors, errorKind(s));
 
-    const key = `${pad3(s.step)}.${pad3(s.number)}`;
-    let st = this.steps.get(key);
-    if (!st && this.steps.size < MAX_STEPS_PER_CYCLE) {
-      st = new StepStats(s.step, s.number, s.type, s.url, s.description ?? '', this.apdexT);
-      this.steps.set(key, st);
-    }
+    const st = this.stepOf(s);
     if (st) {
       st.total++;
       if (ok) st.success++;
@@ -101,14 +98,35 @@ export class CycleStats {
     // recording began) belongs to no page: fl-build-report leaves it out of pages and their Apdex.
     const open = this.openPages.get(s.thread);
     if (PAGE_TYPES.has(s.type)) {
-      if (open) this.closePage(open);
-      if (this.openPages.size < MAX_THREADS_TRACKED || open) this.openPages.set(s.thread, { start: s.start, duration: s.duration, ok });
+      if (open) {
+        // The thread's next page takes the place of the one it closes (no object per request).
+        this.closePage(open);
+        open.start = s.start;
+        open.duration = s.duration;
+        open.ok = ok;
+      } else if (this.openPages.size < MAX_THREADS_TRACKED) this.openPages.set(s.thread, { start: s.start, duration: s.duration, ok });
       else this.closePage({ start: s.start, duration: s.duration, ok });
     } else if (open) {
       open.duration += s.duration;
       open.ok &&= ok;
     } else return;
     this.pageApdex.add(s.duration);
+  }
+
+  /** The step's figures, found by number (its text key is built once per step, not per request). */
+  private stepOf(s: RequestSample): StepStats | undefined {
+    const byNumber = Number.isInteger(s.step) && Number.isInteger(s.number) && s.step >= 0 && s.number >= 0 && s.number < 1e6;
+    const id = s.step * 1e6 + s.number;
+    let st = byNumber ? this.stepIds.get(id) : undefined;
+    if (st) return st;
+    const key = `${pad3(s.step)}.${pad3(s.number)}`;
+    st = this.steps.get(key);
+    if (!st && this.steps.size < MAX_STEPS_PER_CYCLE) {
+      st = new StepStats(s.step, s.number, s.type, s.url, s.description ?? '', this.apdexT);
+      this.steps.set(key, st);
+    }
+    if (st && byNumber) this.stepIds.set(id, st);
+    return st;
   }
 
   /**

@@ -85,38 +85,77 @@ export function proxyEventLine(e: ProxyTimelineEvent): string {
     : `<marteauProxyEvent ${common} behavior=${quoteattr(e.behavior)} count="${e.count}" />`;
 }
 
+/** Bytes of lines held before they are handed on: memory stays bounded without back-pressure handling. */
+const BATCH_BYTES = 64 * 1024;
+
 /**
- * Streams a result file while the bench runs: lines are batched and written synchronously in
- * ~64 KiB slices, so memory stays bounded without back-pressure handling in the hot path and
- * what was written survives a crash (a killed run leaves a file without `</funkload>`, as FunkLoad).
+ * Lines handed on in ~64 KiB slices, synchronously: to a file (what was written survives a
+ * crash) or to any sink (the builtin agent's stdout). The result file's writer and the engine's
+ * copy of an agent's stream both batch this way.
  */
-export class FunkloadXmlWriter {
-  private fd: number | undefined;
+export class LineBatch {
   private pending: string[] = [];
   private pendingBytes = 0;
+  private closed = false;
 
+  constructor(private readonly out: (text: string) => void, private readonly end?: () => void) {}
+
+  static file(path: string): LineBatch {
+    const fd = openSync(path, 'w');
+    return new LineBatch((text) => writeSync(fd, text), () => closeSync(fd));
+  }
+
+  line(l: string): void {
+    if (this.closed) return;
+    this.pending.push(l);
+    this.pendingBytes += l.length + 1;
+    if (this.pendingBytes >= BATCH_BYTES) this.flush();
+  }
+
+  flush(): void {
+    if (this.closed || this.pending.length === 0) return;
+    const text = this.pending.join('\n') + '\n';
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.out(text);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.end?.();
+  }
+}
+
+/**
+ * Streams a result file while the bench runs, to a path or to a sink (`out`), in LineBatch's
+ * slices: a killed run leaves a file without `</funkload>`, as FunkLoad.
+ */
+export class FunkloadXmlWriter {
+  private out: LineBatch | undefined;
+  /** Lines that came before the deferred header. */
+  private waiting: string[] = [];
+  private waitingBytes = 0;
   private header: (() => string[]) | undefined;
 
   /**
    * `deferHeader`: the header (with the run's start time) is written by begin(), when the load
    * starts; lines before it wait. Else it is written at once.
    */
-  constructor(readonly path: string, private readonly info: RunInfo, opts: XmlHeaderOptions & { deferHeader?: boolean } = {}) {
-    this.fd = openSync(path, 'w');
-    this.header = () => headerLines(this.info, { path, ...opts });
+  constructor(out: string | ((text: string) => void), private readonly info: RunInfo, opts: XmlHeaderOptions & { deferHeader?: boolean } = {}) {
+    this.out = typeof out === 'string' ? LineBatch.file(out) : new LineBatch(out);
+    this.header = () => headerLines(this.info, { path: typeof out === 'string' ? out : undefined, ...opts });
     if (!opts.deferHeader) this.begin();
   }
 
   /** Write the header from the run's info as it is now, then whatever waited for it. */
   begin(): void {
-    if (!this.header || this.fd === undefined) return;
-    const waiting = this.pending;
-    this.pending = [];
-    this.pendingBytes = 0;
-    for (const l of this.header()) this.line(l);
+    if (!this.header || !this.out) return;
+    for (const l of this.header()) this.out.line(l);
     this.header = undefined;
-    for (const l of waiting) this.line(l);
-    this.flush();
+    for (const l of this.waiting.splice(0)) this.out.line(l);
+    this.out.flush();
   }
 
   request(s: RequestSample): void {
@@ -133,27 +172,24 @@ export class FunkloadXmlWriter {
   }
 
   private line(l: string): void {
-    if (this.fd === undefined) return;
-    this.pending.push(l);
-    this.pendingBytes += l.length + 1;
-    if (this.pendingBytes >= 64 * 1024) this.flush();
+    if (!this.out) return;
+    if (!this.header) return this.out.line(l);
+    this.waiting.push(l);
+    this.waitingBytes += l.length + 1;
+    if (this.waitingBytes >= BATCH_BYTES) this.begin();
   }
 
   flush(): void {
     if (this.header) return this.begin();
-    if (this.fd === undefined || this.pending.length === 0) return;
-    const text = this.pending.join('\n') + '\n';
-    this.pending = [];
-    this.pendingBytes = 0;
-    writeSync(this.fd, text);
+    this.out?.flush();
   }
 
   close(): void {
-    if (this.fd === undefined) return;
+    if (!this.out) return;
     this.line('</funkload>');
     this.flush();
-    closeSync(this.fd);
-    this.fd = undefined;
+    this.out.close();
+    this.out = undefined;
   }
 }
 

@@ -6,7 +6,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -14,8 +14,8 @@ import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoApp, type DemoApp } from '../../fixtures/demo/app.js';
-import { readFunkloadXml } from '../../src/runners/funkload-xml.js';
-import { AGENT_BAD_JOB, AGENT_ENTRY, agentArgs, clockOffset, commandLine, parseAgentArgs, parseCommand, parseAgentJob, parseAgentLine, type AgentJob } from '../../src/runners/builtin/agent-protocol.js';
+import { parseFunkloadXml } from '../../src/runners/funkload-xml.js';
+import { AGENT_BAD_JOB, AGENT_ENTRY, agentArgs, clockOffset, commandLine, parseAgentArgs, parseCommand, parseAgentJob, parseAgentLine, parseResultLine, resultText, type AgentJob } from '../../src/runners/builtin/agent-protocol.js';
 import { shareOf, type BenchProgress } from '../../src/runners/builtin/bench.js';
 import { agentBundle, agentClosure, importSpecifiers, packageName } from '../../src/runners/builtin/bundle.js';
 import { builtinConfigSchema } from '../../src/runners/builtin/config.js';
@@ -111,7 +111,7 @@ describe('agent protocol', () => {
   });
 
   it('a job file from another version or without a share is refused with the reason', () => {
-    const ok = { version, name: 'x', node: 'a', output: 'r.xml', share: { index: 0, of: 1 }, config: { cycles: [1], scenario: [] } };
+    const ok = { version, name: 'x', node: 'a', share: { index: 0, of: 1 }, config: { cycles: [1], scenario: [] } };
     expect(parseAgentJob(JSON.stringify(ok), version).node).toBe('a');
     expect(() => parseAgentJob('{', version)).toThrow(/not JSON/);
     expect(() => parseAgentJob(JSON.stringify({ ...ok, version: '0.0.1' }), version)).toThrow(`written by marteau-tui 0.0.1, this agent is ${version}`);
@@ -122,6 +122,13 @@ describe('agent protocol', () => {
     expect(parseAgentLine('@@marteau-agent {"type":"done","requests":3,"errors":0,"tests":3,"aborted":false}')).toEqual({ type: 'done', requests: 3, errors: 0, tests: 3, aborted: false });
     expect(parseAgentLine('Cycle #0 with 2 virtual users')).toBeUndefined();
     expect(parseAgentLine('@@marteau-agent {broken')).toBeUndefined();
+    // Result lines: each line of a slice marked, and only those read back as result lines.
+    const text = '<funkload version="x">\n<response cycle="000" />\n';
+    const marked = resultText(text).split('\n');
+    expect(marked).toEqual(['@@marteau-xml <funkload version="x">', '@@marteau-xml <response cycle="000" />', '']);
+    expect(marked.slice(0, 2).map(parseResultLine)).toEqual(['<funkload version="x">', '<response cycle="000" />']);
+    expect(parseResultLine('Cycle #0 with 2 virtual users')).toBeUndefined();
+    expect(parseAgentLine(marked[0])).toBeUndefined();
   });
 
   it('sums the nodes\' progress; the slowest node\'s cycle shows', () => {
@@ -140,10 +147,10 @@ describe('the agent process', () => {
   });
   afterAll(async () => app?.close());
 
-  it('runs its share, writes FunkLoad XML and reports done; a bad job file exits 2 with the reason', async () => {
+  it('runs its share, streams its FunkLoad XML on stdout and reports done; a bad job file exits 2 with the reason', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'marteau-agent-'));
     const config = builtinConfigSchema.parse({ base_url: `http://127.0.0.1:${app.port}`, cycles: [5], duration: 0.5, startup_delay: 0, scenario: [{ get: '/' }] });
-    const job: AgentJob = { version, name: 'agent-test', node: 'n1', config, share: { index: 1, of: 2 }, output: 'out.xml' };
+    const job: AgentJob = { version, name: 'agent-test', node: 'n1', config, share: { index: 1, of: 2 } };
     await writeFile(path.join(dir, 'job.json'), JSON.stringify(job));
     const entry = dist(path.relative('dist', AGENT_ENTRY));
     // The engine's side: wait for ready, ping, then start 200 ms ahead on the agent's clock.
@@ -162,7 +169,9 @@ describe('the agent process', () => {
     expect(Math.abs((pong as { at: number }).at - Date.now())).toBeLessThan(60_000);
     expect(lines).toContain('Cycle #0 with 2 virtual users (of 5 on 2 nodes)');
     const done = lines.map(parseAgentLine).find((m) => m?.type === 'done');
-    const read = await readFunkloadXml(path.join(dir, 'out.xml'));
+    // Its result came on stdout as marked lines; the node keeps no file of it.
+    const read = parseFunkloadXml(lines.flatMap((l) => parseResultLine(l) ?? []).join('\n'));
+    expect((await readdir(dir)).sort()).toEqual(['job.json']);
     const s = read.results.summary();
     expect(read.truncated).toBe(false);
     expect(s.cycles[0].cvus).toBe(2);

@@ -5,7 +5,7 @@
  * a node without Node.js. The agent runs from dist/, so build first (npm test does).
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -262,7 +262,7 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
     await waitUntil(() => processesWith(marker).length === 0, 30_000);
   }, 420_000);
 
-  it('a node whose SSH connection dies mid-run: the other node\'s samples are reported, the lost node is named, its agent stops', async () => {
+  it('a node whose SSH connection dies mid-run: its samples until then and the other node\'s are reported, the lost node is named, the job fails', async () => {
     const c = await startSshd('127.0.0.4', user);
     try {
       const marker = `crash-${randomBytes(4).toString('hex')}`;
@@ -270,19 +270,38 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
       const hosts = path.join(dir, `${marker}-known_hosts`);
       await writeFile(hosts, `${b.knownHostsLine}\n${c.knownHostsLine}\n`);
       const cNode = sshNode(c, 'c', { identity: user.privateKey, knownHosts: hosts, workDir: path.join(work, 'c'), connectTimeoutMs: 10_000 });
-      const r = await runJob(builtinYaml({ nodes: 2, cycles: [4], duration: 60 }), [nodeConfig(b, work, { knownHosts: hosts }), cNode], async (_e, job, events) => {
-        await waitUntil(() => events.some((x) => x.type === 'job.progress' && x.jobId === job.id && (x.progress.requests ?? 0) > 40), 180_000);
+      let crashedAt = 0;
+      const r = await runJob(builtinYaml({ nodes: 2, cycles: [4], duration: 60 }), [nodeConfig(b, work, { knownHosts: hosts }), cNode], async (e, job) => {
+        // c has streamed samples: nothing of them is on c's disk for a final fetch to find.
+        const copy = path.join(e.resultDir(job.id), 'nodes', 'c', 'results.xml');
+        await waitUntil(() => existsSync(copy) && (readFileSync(copy, 'utf8').match(/<response /g)?.length ?? 0) > 20, 180_000);
+        crashedAt = Date.now();
+        // The node dies: its sshd and everything its sessions ran.
         c.crash();
+        for (const pid of processesWith(path.join(work, 'c'))) process.kill(pid, 'SIGKILL');
       });
       expect(r.done.status, r.logs.join('\n')).toBe('failed');
       expect(r.done.failure).toBe('infrastructure');
       expect(r.done.reason).toMatch(/^node "c": node lost at \S+Z: .*SSH connection .* lost/);
-      expect(r.logs).toContain('c: node lost: its samples stayed on the node');
       const json = JSON.parse(await readFile(path.join(r.resultDir, 'summary.json'), 'utf8')) as JsonReport;
-      expect(json.nodes!.find((x) => x.node === 'b')!.requests).toBeGreaterThan(0);
-      expect(json.nodes!.find((x) => x.node === 'c')!.lost?.reason).toMatch(/SSH connection .* lost/);
-      expect(await readFile(path.join(r.resultDir, 'index.html'), 'utf8')).toContain('Node c: node lost at ');
-      // The orphaned agent on c sees its stdin close and stops; b's was stopped by the engine.
+      const [nb, nc] = ['b', 'c'].map((n) => json.nodes!.find((x) => x.node === n)!);
+      expect(nb.requests).toBeGreaterThan(0);
+      expect(nb.lost).toBeUndefined();
+      expect(nc.lost?.reason).toMatch(/SSH connection .* lost/);
+      expect(nc.lost!.at).toBeGreaterThanOrEqual(crashedAt);
+      // c's samples are in the report: every one the engine received, all from before the loss.
+      let lastStart = 0;
+      const copy = await readFunkloadXml(path.join(r.resultDir, 'nodes', 'c', 'results.xml'), { sink: { request: (x) => (lastStart = Math.max(lastStart, x.start)), test: () => {} } });
+      expect(copy.truncated).toBe(true);
+      expect(nc.requests).toBe(copy.results.summary().overall.requests.total);
+      expect(nc.requests).toBeGreaterThan(20);
+      expect(lastStart).toBeLessThanOrEqual(nc.lost!.at);
+      expect(json.cycles.reduce((n, cy) => n + cy.requests.total, 0)).toBe(nb.requests + nc.requests);
+      expect(r.logs.some((l) => /^c: node result until it was lost: \d+ requests/.test(l)), r.logs.join('\n')).toBe(true);
+      const lostText = `Node c: node lost at ${new Date(nc.lost!.at).toISOString()}`;
+      expect(await readFile(path.join(r.resultDir, 'index.html'), 'utf8')).toContain(lostText);
+      expect(await readFile(path.join(r.resultDir, 'junit.xml'), 'utf8')).toContain(`node lost at ${new Date(nc.lost!.at).toISOString()}`);
+      // b's agent was stopped by the engine; nothing of the job runs on either node.
       await waitUntil(() => processesWith(marker).length === 0, 60_000);
     } finally {
       await c.stop();

@@ -126,7 +126,10 @@ describe.skipIf(!ready)('a chaos schedule on every runner (real shop, redis behi
       // On the load clock: about 6 s apart, whatever the runner's start-up took.
       expect(windows[1].start - windows[0].start).toBeGreaterThan(5000);
       expect(windows[1].start - windows[0].start).toBeLessThan(7500);
-      expect(windows[0].end! - windows[0].start).toBeGreaterThanOrEqual(1900);
+      // 2 s on the schedule's clock: a loaded machine may apply the start late (1.74 s seen at
+      // load 35), never the end early.
+      expect(windows[0].end! - windows[0].start).toBeGreaterThanOrEqual(1500);
+      expect(windows[0].end! - windows[0].start).toBeLessThan(2600);
       // The proxy's blackout is counted as it injected it; the restart is the real thing.
       expect(windows[0].effect.injected.blackout).toBeGreaterThan(0);
       expect(windows[1].effect.injected).toEqual({});
@@ -162,6 +165,8 @@ describe.skipIf(!ready)('a chaos schedule on every runner (real shop, redis behi
   it('command without its own measure: the windows and proxy counts, and no recovery claimed', () => {
     const { report } = jobs.command;
     expect(report.overall.requests.total).toBe(0);
-    for (const w of report.fault_windows!) expect(w.recovery.status, w.name).toBe('no baseline');
+    // Nothing measured, nothing claimed: "no baseline", or "ongoing" when a loaded machine's
+    // PostgreSQL restart outlasted the command.
+    for (const w of report.fault_windows!) expect(w.recovery.status, w.name).toBe(w.end === undefined ? 'ongoing' : 'no baseline');
   });
 });

@@ -1,4 +1,5 @@
 /** FunkLoad's bench result format: reading real FunkLoad output, writing, round trips, merging. */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { formatFunkloadXml, FunkloadXmlWriter, responseLine, testResultLine } fr
 import { parseFunkloadXml, readFunkloadXml, readFunkloadXmlFiles } from '../../src/runners/funkload-xml.js';
 import { newRunInfo, RunResults } from '../../src/runners/results.js';
 import type { RequestSample, TestSample } from '../../src/runners/samples.js';
+import { realFunkload } from '../helpers/funkload.js';
 
 const real = (name: string) => new URL(`../../fixtures/funkload/real/${name}`, import.meta.url).pathname;
 const tmp = mkdtempSync(join(tmpdir(), 'marteau-fl-'));
@@ -28,6 +30,20 @@ describe('Python-compatible formatting', () => {
     expect(pyFloat(0.01)).toBe('0.01');
     expect(pyFloat(1296080586.2912345)).toBe('1296080586.29');
     expect(pyFloat(0.00213289260864123)).toBe('0.00213289260864');
+  });
+  it("prints floats and quotes attributes as the real Python 2.7 does, over the ranges samples take", () => {
+    const fl = realFunkload();
+    if (!fl) return;
+    // Durations and times in seconds from a microsecond to years, whole ones, and their neighbours.
+    const floats = [0, 1, 0.1, 0.5, 1e-6, 1.5e-6, 5e-5, 9.99999999999999e-5, 99999999999, 1e11 - 0.5, 99999999999.9999, 1e11, 1.2e12, 1e10, 123.456, 0.001, 1296080586.2912345];
+    const rand = fc.sample(fc.tuple(fc.double({ min: 1, max: 10, noNaN: true }), fc.integer({ min: -8, max: 12 })), { numRuns: 3000, seed: 42 });
+    for (const [m, e] of rand) floats.push(m * 10 ** e, (m * 10 ** e) / 1000, Math.round(m * 10 ** e) / 1e6);
+    const texts = ['http://127.0.0.1:8080/items?a=1&b=2', 'GET /', 'say "hi"', `it's "x"`, 'l1\nl2\t\r', '<b>', ...fc.sample(fc.string({ unit: fc.constantFrom('a', '&', '<', '>', '"', "'", '\n', '\r', '\t', ' ') }), { numRuns: 300, seed: 7 })];
+    const script = 'import sys, json\nfrom xml.sax.saxutils import quoteattr\nd = json.load(sys.stdin)\nprint(json.dumps([[str(float(x)) for x in d[0]], [quoteattr(t) for t in d[1]]]))';
+    const out = execFileSync(fl.python, ['-c', script], { input: JSON.stringify([floats.map(String), texts]), encoding: 'utf8' });
+    const [pyFloats, pyQuoted] = JSON.parse(out) as [string[], string[]];
+    expect(floats.map(pyFloat)).toEqual(pyFloats);
+    expect(texts.map(quoteattr)).toEqual(pyQuoted);
   });
   it('writes response and testResult lines in FunkLoad attribute order', () => {
     const r: RequestSample = {

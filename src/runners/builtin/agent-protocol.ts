@@ -1,7 +1,8 @@
 /**
  * What the engine and the builtin agent (agent.ts, one process per node) tell each other: a job
- * file in, marked JSON lines out on stdout (other stdout lines are FunkLoad-style console text
- * for the job log). Pure and dependency-free: the agent's import closure ships to SSH nodes.
+ * file in; out on stdout, marked JSON lines (messages), marked FunkLoad XML lines (its result
+ * file, streamed as it is written) and other lines (FunkLoad-style console text for the job
+ * log). Pure and dependency-free: the agent's import closure ships to SSH nodes.
  */
 import type { BenchProgress } from './bench.js';
 import type { BuiltinConfig } from './config.js';
@@ -9,6 +10,8 @@ import type { BuiltinConfig } from './config.js';
 /** The agent entry point, relative to the package (or bundle) root. */
 export const AGENT_ENTRY = 'dist/src/runners/builtin/agent.js';
 export const AGENT_MARKER = '@@marteau-agent ';
+/** Before each line of the agent's FunkLoad XML result, which it sends on stdout rather than keeping on the node. */
+export const RESULT_MARKER = '@@marteau-xml ';
 /** The agent's exit status when its job file is not one it understands. */
 export const AGENT_BAD_JOB = 2;
 
@@ -20,8 +23,6 @@ export interface AgentJob {
   /** Already validated by the engine (builtinConfigSchema output). */
   config: BuiltinConfig;
   share: { index: number; of: number };
-  /** FunkLoad XML result file, relative to the agent's working directory. */
-  output: string;
   meta?: Record<string, string>;
 }
 
@@ -77,6 +78,16 @@ export function parseAgentLine(line: string): AgentMessage | undefined {
   }
 }
 
+/** A slice of whole result lines (LineBatch's), marked for stdout. */
+export function resultText(text: string): string {
+  return RESULT_MARKER + text.slice(0, -1).split('\n').join(`\n${RESULT_MARKER}`) + '\n';
+}
+
+/** The result line a stdout line carries, or undefined when it is something else. */
+export function parseResultLine(line: string): string | undefined {
+  return line.startsWith(RESULT_MARKER) ? line.slice(RESULT_MARKER.length) : undefined;
+}
+
 /** One ping's times: sent and received on the engine's clock, `at` on the agent's. */
 export interface PingSample {
   sent: number;
@@ -122,6 +133,6 @@ export function parseAgentJob(text: string, version: string): AgentJob {
     throw new Error('the job file has no valid share {index, of}');
   }
   if (!job.config || !Array.isArray(job.config.cycles) || !Array.isArray(job.config.scenario)) throw new Error('the job file has no bench config');
-  if (typeof job.output !== 'string' || typeof job.name !== 'string' || typeof job.node !== 'string') throw new Error('the job file lacks name, node or output');
+  if (typeof job.name !== 'string' || typeof job.node !== 'string') throw new Error('the job file lacks name or node');
   return job as AgentJob;
 }

@@ -1,7 +1,8 @@
 /**
  * The builtin runner's process on a node: `node agent.js <job.json>` runs one node's share of a
- * bench (agent-protocol.ts), streams the samples to a FunkLoad XML file the engine fetches back,
- * and prints console lines plus marked JSON lines. Once loaded it says `ready` and obeys its
+ * bench (agent-protocol.ts), streams its FunkLoad XML result on stdout as it is written (marked
+ * lines, every second: the engine keeps a copy, so a node whose connection dies has given
+ * everything up to its last second), and prints console lines plus marked JSON lines. Once loaded it says `ready` and obeys its
  * stdin: `ping` (answered at once, so the engine measures the round trip and the clocks'
  * offset) and `start` (when, on this node's clock). Its stdin closing means the engine is gone:
  * the bench stops and the agent exits. `node agent.js --version` prints the
@@ -15,7 +16,7 @@ import { createInterface } from 'node:readline';
 import { FunkloadXmlWriter } from '../funkload-writer.js';
 import { SHARE_META } from '../funkload-xml.js';
 import { RunResults } from '../results.js';
-import { AGENT_BAD_JOB, agentLine, parseAgentArgs, parseAgentJob, parseCommand } from './agent-protocol.js';
+import { AGENT_BAD_JOB, agentLine, parseAgentArgs, parseAgentJob, parseCommand, resultText } from './agent-protocol.js';
 import { benchRunInfo, now, runBench, sleep } from './bench.js';
 import { xmlRecorder } from './record.js';
 
@@ -60,6 +61,8 @@ async function main(args: string[]): Promise<number> {
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const stop = new AbortController();
   for (const s of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.once(s, () => stop.abort());
+  // Nobody reads our stdout any more (the connection died): the engine is gone, stop.
+  process.stdout.on('error', () => stop.abort());
   const startAt = await awaitStart(say, stop);
   if (startAt === undefined) {
     process.stderr.write('marteau-tui builtin agent: stopped before the start (the engine went away or cancelled)\n');
@@ -70,7 +73,7 @@ async function main(args: string[]): Promise<number> {
   else if (wait < -100) say(`warning: started ${(-wait / 1000).toFixed(1)}s after the common start (slow node): this node's cycles begin later than the others'`);
 
   const results = new RunResults(benchRunInfo(job.config, { name: job.name, start: Date.now(), node: job.node, meta: { ...job.meta, [SHARE_META]: `${job.share.index}/${job.share.of}` }, version: `marteau-tui ${version}` }));
-  const writer = new FunkloadXmlWriter(job.output, results.info);
+  const writer = new FunkloadXmlWriter((text) => process.stdout.write(resultText(text)), results.info);
   try {
     await runBench(job.config, {
       results,
@@ -78,7 +81,7 @@ async function main(args: string[]): Promise<number> {
       share: job.share,
       onLog: say,
       onProgress: (progress) => {
-        // Every second the file is whole up to now: a killed agent loses at most its last second.
+        // Every second the engine's copy is whole up to now: a lost node loses at most its last second.
         writer.flush();
         say(agentLine({ type: 'progress', progress }));
       },

@@ -4,22 +4,25 @@
  * (`marteau_tui`), else the agent bundle, uploaded once per build and kept in the node's
  * work_dir. Once every agent is loaded, the engine pings each (agent-link.ts) for its round trip
  * and clock offset, and all start at one instant a little ahead; their progress lines are summed
- * every second; at the end each node's FunkLoad XML (sample times to the microsecond) comes back
- * and every sample is replayed, moved onto the engine's clock, into the job's model and result
- * file, so cycles merge exactly (histograms are rebuilt from samples) and the samples line up
- * with the faults the engine's proxies timed.
+ * every second. Each agent streams its FunkLoad XML (sample times to the microsecond) on its
+ * stdout, which the engine copies to the node's file in the job's result directory as it comes,
+ * so a node whose connection dies leaves its samples until then. At the end every sample is
+ * replayed, moved onto the engine's clock, into the job's model and result file, so cycles merge
+ * exactly (histograms are rebuilt from samples) and the samples line up with the faults the
+ * engine's proxies timed.
  */
 import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { FailureKind } from '../../core/jobs.js';
 import { NodeError, TransferError, type RunResult } from '../../exec/executor.js';
-import { readFunkloadXml } from '../funkload-xml.js';
+import { LineBatch } from '../funkload-writer.js';
+import { FunkloadFormatError, readFunkloadXml } from '../funkload-xml.js';
 import type { RunResults } from '../results.js';
 import type { RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
 import { cleanupStage, remoteJobDir } from '../staging.js';
 import { AgentLink } from './agent-link.js';
-import { AGENT_BAD_JOB, AGENT_ENTRY, agentArgs, parseAgentLine, type AgentJob } from './agent-protocol.js';
+import { AGENT_BAD_JOB, AGENT_ENTRY, agentArgs, parseAgentLine, parseResultLine, type AgentJob } from './agent-protocol.js';
 import { now, shareOf, type BenchOptions, type BenchProgress } from './bench.js';
 import { agentBundle, BUNDLE_MARKER, packageRoot, packageVersion, UNPACK_SCRIPT } from './bundle.js';
 import type { BuiltinConfig } from './config.js';
@@ -65,8 +68,8 @@ interface NodeRun {
   /** This node's files in the job's result directory. */
   localDir: string;
   link: AgentLink;
-  /** Lost mid-run: when, why, and whether the node can still be reached (to fetch its file). */
-  lost?: { at: number; reason: string; unreachable?: boolean };
+  /** Lost mid-run: when and why. */
+  lost?: { at: number; reason: string };
   progress?: BenchProgress;
   done?: { requests: number; errors: number; tests: number; aborted: boolean };
   result?: RunResult;
@@ -179,7 +182,6 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
       node: ctx.nodes[index].name,
       config,
       share: { index, of: ctx.nodes.length },
-      output: RESULT_FILE,
       meta,
     });
     const runs: NodeRun[] = [];
@@ -236,8 +238,8 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
       const crashed = ended.find((e): e is PromiseRejectedResult => e.status === 'rejected');
       const bad = runs.find((r) => !r.result?.cancelled && r.result?.exitCode !== 0);
       if (loadStarted) {
-        // Lost mid-run: what every node recorded is kept (a lost node's until it was lost, when
-        // its file can still be fetched), and the reports say which node was lost and when.
+        // Lost mid-run: what every node recorded is kept (a lost node's until it was lost), and
+        // the reports say which node was lost and when.
         for (const r of runs) if (r.lost) options.results.nodeLost(r.node.name, r.lost.at, r.lost.reason);
       } else if (crashed) {
         throw crashed.reason;
@@ -246,11 +248,8 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
       }
       if (notStarted && !options.signal?.aborted) throw notStarted;
       if (notStarted) return;
-      // A stopped run keeps what its nodes recorded until then, when it can still be fetched.
-      await merge(ctx, runs, config, options).catch((e: Error) => {
-        if (!signal.aborted) throw e;
-        ctx.log(`the results of the stopped run could not be fetched: ${e.message}`, { stream: 'engine', level: 'warn' });
-      });
+      // A stopped run keeps what its nodes recorded until then.
+      await merge(ctx, runs, config, options);
     } finally {
       clearInterval(ticker);
       clearTimeout(started);
@@ -275,6 +274,9 @@ const agentFailure = (r: NodeRun) => (e: Error): never => {
 };
 
 async function runAgent(ctx: RunnerContext, r: NodeRun, signal: AbortSignal, failAll: () => void): Promise<void> {
+  // The agent's result, copied as it streams in: flushed with each progress line (every second)
+  // and when the agent ends, however it ends.
+  const copy = LineBatch.file(path.join(r.localDir, RESULT_FILE));
   try {
     r.result = await r.node.executor.run([...r.agent, ...agentArgs(JOB_FILE)], {
       cwd: r.dir,
@@ -287,11 +289,15 @@ async function runAgent(ctx: RunnerContext, r: NodeRun, signal: AbortSignal, fai
           ctx.log(line, { node: r.node.name, stream });
           return;
         }
+        const xml = parseResultLine(line);
+        if (xml !== undefined) return copy.line(xml);
         const m = parseAgentLine(line);
         if (!m) ctx.log(line, { node: r.node.name, stream });
         else if (r.link.message(m)) return;
-        else if (m.type === 'progress') r.progress = m.progress;
-        else if (m.type === 'done') r.done = m;
+        else if (m.type === 'progress') {
+          r.progress = m.progress;
+          copy.flush();
+        } else if (m.type === 'done') r.done = m;
       },
     });
     if (r.result.exitCode !== 0 && !r.result.cancelled) {
@@ -300,23 +306,20 @@ async function runAgent(ctx: RunnerContext, r: NodeRun, signal: AbortSignal, fai
     }
   } catch (e) {
     if (e instanceof NodeError) ctx.nodeFailed(r.node.name, e.message);
-    r.lost = { at: Date.now(), reason: (e as Error).message, unreachable: e instanceof NodeError };
+    r.lost = { at: Date.now(), reason: (e as Error).message };
     failAll();
     throw e;
   } finally {
+    copy.close();
     r.link.ended(new AgentError(r.node.name, 'the builtin agent ended before its start', 'infrastructure'));
   }
 }
 
-/** Fetch each node's XML and replay its samples, as one bench of the configured users, into the job's model and file. */
+/** Replay each node's copied XML, as one bench of the configured users, into the job's model and file. */
 async function merge(ctx: RunnerContext, runs: NodeRun[], config: BuiltinConfig, options: BenchOptions & { results: RunResults }): Promise<void> {
   const windows = new Map<number, { start: number; end: number }>();
   const total = (cycle: number) => config.cycles[cycle] ?? 0;
-  const reachable = runs.filter((r) => !r.lost?.unreachable);
-  for (const r of runs) if (r.lost?.unreachable) ctx.log('node lost: its samples stayed on the node', { node: r.node.name, stream: 'engine', level: 'warn' });
-  // All files at once: one node's transfer need not wait for another's.
-  await Promise.all(reachable.map((r) => (r.node.kind === 'local' ? undefined : r.node.executor.get(path.posix.join(r.dir, RESULT_FILE), path.join(r.localDir, RESULT_FILE)))));
-  for (const r of reachable) {
+  for (const r of runs) {
     const file = path.join(r.localDir, RESULT_FILE);
     const read = await readFunkloadXml(file, {
       sink: {
@@ -331,7 +334,15 @@ async function merge(ctx: RunnerContext, runs: NodeRun[], config: BuiltinConfig,
           options.onTest?.(merged);
         },
       },
+    }).catch((e: Error) => {
+      // Lost or stopped before its header came (between the start command and its start): nothing to replay.
+      if (!r.done && e instanceof FunkloadFormatError) return undefined;
+      throw e;
     });
+    if (!read) {
+      ctx.log(`${r.lost ? 'node lost' : 'agent stopped'} before it sent any sample`, { node: r.node.name, stream: 'engine', level: 'warn' });
+      continue;
+    }
     for (const w of read.warnings) ctx.log(w, { node: r.node.name, stream: 'engine', level: 'warn' });
     const summary = read.results.summary();
     if (r.done && r.done.requests !== summary.overall.requests.total) {
@@ -343,7 +354,7 @@ async function merge(ctx: RunnerContext, runs: NodeRun[], config: BuiltinConfig,
       const w = windows.get(c.cycle);
       windows.set(c.cycle, w ? { start: Math.min(w.start, start), end: Math.max(w.end, end) } : { start, end });
     }
-    ctx.log(`node result: ${summaryLine(summary)}`, { node: r.node.name, stream: 'engine' });
+    ctx.log(`node result${r.lost ? ' until it was lost' : ''}: ${summaryLine(summary)}`, { node: r.node.name, stream: 'engine', ...(r.lost ? { level: 'warn' as const } : {}) });
   }
   for (const [cycle, w] of [...windows].sort((a, b) => a[0] - b[0])) {
     options.results.startCycle(cycle, total(cycle), w.start);

@@ -10,12 +10,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
+import { NodeError } from '../../exec/executor.js';
 import { LocalExecutor } from '../../exec/local.js';
+import { lostLine } from '../nodes.js';
 import type { RunnerContext } from '../runner.js';
 import type { LocustSettings } from './config.js';
 import type { LocustProgressLine } from './csv.js';
 import { PLUGIN_FILE, PLUGIN_SOURCE } from './plugin.js';
-import { headlessArgs, hostArgs, RunFailure, runNode, startupFailure, type NodeRun } from './process.js';
+import { headlessArgs, hostArgs, runNode, startupFailure, type NodeRun } from './process.js';
+import type { LocustNodeLoss } from './record.js';
 import { locustStartupError } from './startup.js';
 
 /** How long a worker may take to quit after its master ended before it is stopped. */
@@ -63,8 +66,9 @@ export function workerArgs(at: MasterAddress): string[] {
 
 /**
  * One cycle in Locust's distributed mode: the master here, a worker on each node. Locust splits
- * the users, merges the stats and stops the workers (which then exit 0); a worker that fails
- * (killed, non-zero exit, its node lost) stops the master and fails the cycle. Returns the
+ * the users, merges the stats and stops the workers (which then exit 0). A worker lost once the
+ * load runs (killed, non-zero exit, its SSH connection gone) stops the master, which writes what
+ * it gathered until then: the cycle is kept and the worker returned as lost. Returns the
  * master's run, whose CSV files are the cycle's.
  */
 export async function runDistributed(
@@ -74,7 +78,7 @@ export async function runDistributed(
   ci: number,
   stop: AbortController,
   progress: { onProgress: (p: LocustProgressLine) => void; started: () => boolean },
-): Promise<NodeRun> {
+): Promise<{ master: NodeRun; lost: LocustNodeLoss[] }> {
   const local = path.join(ctx.resultDir, 'master');
   const master: NodeRun = { node: { name: 'locust-master', index: -1, executor: new LocalExecutor('locust-master'), kind: 'local' }, dir: ctx.config.workDir, work: local, local };
   await mkdir(local, { recursive: true });
@@ -90,6 +94,13 @@ export async function runDistributed(
     failure ??= e;
     stop.abort();
   };
+  const lost: LocustNodeLoss[] = [];
+  const lose = (r: NodeRun, reason: string) => {
+    const loss = { node: r.node.name, at: Date.now(), reason };
+    lost.push(loss);
+    ctx.log(lostLine(loss), { node: r.node.name, stream: 'engine', level: 'error' });
+    stop.abort();
+  };
   const masterRun = runNode(ctx, master, ci, [...headlessArgs(s, s.cycles[ci], rate), ...hostArgs(s), ...masterArgs(at, runs.length)], stop.signal, progress.onProgress)
     .then((result) => {
       if (result.cancelled || stop.signal.aborted) return;
@@ -99,19 +110,26 @@ export async function runDistributed(
       setTimeout(() => workersStop.abort(), WORKER_GRACE_MS).unref();
     });
   const workerRuns = runs.map((r) =>
-    runNode(ctx, r, ci, [...hostArgs(s), ...workerArgs(at)], workersStop.signal).then((result) => {
-      if (result.cancelled || stop.signal.aborted) return;
-      // A worker told to quit by the master ends with 0, a moment before the master does.
-      if (result.exitCode === 0) return;
-      // Before the load started, it is the locustfile (or no locust) as on a single node.
-      if (!progress.started()) return fail((r.error = startupFailure(result, r, s, false)));
-      const how = result.exitCode === null ? `was killed by ${result.signal ?? 'a signal'}` : `exited with ${result.exitCode}`;
-      fail((r.error = new RunFailure('infrastructure', `node "${r.node.name}": the Locust worker ${how} during the cycle: ${locustStartupError(result.stderr, s.locustfile)}`)));
-    }, fail),
+    runNode(ctx, r, ci, [...hostArgs(s), ...workerArgs(at)], workersStop.signal).then(
+      (result) => {
+        if (result.cancelled || stop.signal.aborted) return;
+        // A worker told to quit by the master ends with 0, a moment before the master does.
+        if (result.exitCode === 0) return;
+        // Before the load started, it is the locustfile (or no locust) as on a single node.
+        if (!progress.started()) return fail((r.error = startupFailure(result, r, s, false)));
+        const how = result.exitCode === null ? `was killed by ${result.signal ?? 'a signal'}` : `exited with ${result.exitCode}`;
+        lose(r, `the Locust worker ${how} during the cycle: ${locustStartupError(result.stderr, s.locustfile)}`);
+      },
+      (e: Error) => {
+        if (!(e instanceof NodeError) || !progress.started() || stop.signal.aborted) return fail(e);
+        ctx.nodeFailed(e.node, e.message);
+        lose(r, e.message);
+      },
+    ),
   );
   // Every process gone before the cycle is over: nothing is left running whatever happened.
   await Promise.all([masterRun, ...workerRuns]);
   stop.signal.removeEventListener('abort', onStop);
   if (failure) throw failure;
-  return master;
+  return { master, lost };
 }

@@ -22,6 +22,13 @@ export interface LocustNodeFiles {
   exceptions: string;
 }
 
+/** A worker node lost mid-cycle: the report keeps what the master had from it and says so. */
+export interface LocustNodeLoss {
+  node: string;
+  at: number;
+  reason: string;
+}
+
 export interface LocustCycleRecord {
   cycle: number;
   cvus: number;
@@ -45,6 +52,7 @@ export interface LocustRunRecord {
   proxyEvents: ProxyTimelineEvent[];
   /** The proxies' faults and the fault windows, when the job had any proxy or service fault. */
   chaos?: ChaosRecord;
+  lost?: LocustNodeLoss[];
 }
 
 export function newLocustRecord(info: RunInfo): LocustRunRecord {
@@ -88,6 +96,7 @@ export async function resultsFromRecord(record: LocustRunRecord, dir: string, op
     results.endCycle(c.cycle, c.end ?? info.start);
   }
   if (!record.chaos) for (const e of record.proxyEvents) results.addProxyEvent(e);
+  for (const l of record.lost ?? []) results.nodeLost(l.node, l.at, l.reason);
   results.finish(info.end ?? Date.now(), record.aborted);
   return results;
 }

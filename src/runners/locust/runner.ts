@@ -78,6 +78,7 @@ async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
   try {
     // Everywhere first, so that every node's Locust starts at the same moment.
     await Promise.all(runs.map((r) => prepare(ctx, r)));
+    // A worker lost mid-cycle stops the run (stop is aborted): its cycle is kept and reported.
     for (let ci = 0; ci < s.cycles.length && !stop.signal.aborted; ci++) {
       if (ci > 0) await sleep(s.cycleTimeS * 1000, stop.signal);
       if (stop.signal.aborted) break;
@@ -95,6 +96,8 @@ async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
     return { status: 'failed', failure: failure.failure, reason: failure.message };
   }
   record.info.end = Date.now();
+  // A worker lost mid-cycle is no `failure` here: the run was not stopped, the report names the
+  // lost node, and reportOutcome fails the job for it.
   record.aborted = ctx.signal.aborted || failure !== undefined;
   record.chaos = chaos.record(ctx.timeline(), ctx.config.recovery);
   record.proxyEvents = record.chaos.events;
@@ -211,8 +214,9 @@ async function runCycle(
   const sources: { r: NodeRun; share: number }[] = [];
   if (runs.length > 1) {
     ctx.log(`Cycle #${ci} with ${users} virtual users (Locust distributed: a master and ${runs.length} workers, ${runs.map((r) => r.node.name).join(', ')})`);
-    const master = await runDistributed(ctx, s, runs, ci, stop, progressOf('master'));
+    const { master, lost } = await runDistributed(ctx, s, runs, ci, stop, progressOf('master'));
     sources.push({ r: master, share: users });
+    if (lost.length) record.lost = [...(record.lost ?? []), ...lost];
   } else {
     const shares = runs.map((_, i) => shareOf(users, { index: i, of: runs.length }));
     const active = runs.map((r, i) => ({ r, share: shares[i] })).filter((x) => x.share > 0);
