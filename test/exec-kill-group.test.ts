@@ -7,39 +7,32 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { groupAlive } from '../src/core/owner.js';
 import { killGroupCommand } from '../src/exec/remote-command.js';
 
 const shells = ['/bin/sh', '/bin/dash', '/bin/bash'].filter((s) => existsSync(s));
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** A group of its own: a shell leading it and a child that ignores nothing. */
-async function group(): Promise<{ leader: number; child: number; exited: Promise<unknown> }> {
-  const p = spawn('/bin/sh', ['-c', 'sleep 120 & echo $!; wait'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
-  const [line] = (await once(p.stdout!, 'data')) as [Buffer];
-  return { leader: p.pid!, child: Number(line.toString().trim()), exited: once(p, 'exit') };
+async function group(): Promise<{ leader: number; exited: Promise<unknown> }> {
+  const p = spawn('/bin/sh', ['-c', 'sleep 120 & echo started; wait'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  await once(p.stdout!, 'data');
+  return { leader: p.pid!, exited: once(p, 'exit') };
 }
 
 describe.each(shells)('killGroupCommand run by %s', (shell) => {
   it.each(['TERM', 'KILL'] as const)('SIG%s reaches the leader and its child', async (signal) => {
     const g = await group();
     try {
-      expect(alive(g.child)).toBe(true);
+      expect(groupAlive(g.leader)).toBe(true);
       const r = spawnSync(shell, ['-c', killGroupCommand(g.leader, signal)], { encoding: 'utf8' });
       expect(r.status).toBe(0);
       await g.exited;
       const end = Date.now() + 10_000;
-      while (alive(g.child) && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
-      expect(alive(g.child)).toBe(false);
+      // The group is gone once its last member is: the child too, not only the leader.
+      while (groupAlive(g.leader) && Date.now() < end) await new Promise((res) => setTimeout(res, 50));
+      expect(groupAlive(g.leader)).toBe(false);
     } finally {
-      for (const pid of [g.child, g.leader]) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      if (groupAlive(g.leader)) process.kill(-g.leader, 'SIGKILL');
     }
   });
 

@@ -13,22 +13,13 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { dist } from '../helpers/dist.js';
 import { startHttpServer } from '../helpers/http-server.js';
+import { LOCUSTFILE } from '../helpers/locust.js';
 import { Engine } from '../../src/core/engine.js';
 import { localNodes, project, removeTemp, stateDir } from '../helpers/projects.js';
 import { haveServer } from '../helpers/servers.js';
 import { processesWith } from '../helpers/sshd.js';
 
 afterAll(removeTemp);
-
-const LOCUSTFILE = `from locust import HttpUser, task, constant
-
-class Visitor(HttpUser):
-    wait_time = constant(0.05)
-
-    @task
-    def home(self):
-        self.client.get("/", name="home")
-`;
 
 /** The engine's side: an engine with two local nodes runs the project, then waits to be killed. */
 const ENGINE_SIDE = `
