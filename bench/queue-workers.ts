@@ -3,7 +3,10 @@
  * Engine on the Redis queue in a process of its own, with one local node and a runner that holds
  * the node for HOLD_MS; one producer Engine enqueues the jobs (a real project, its config
  * snapshot stored in Redis). Two phases:
- *   1. the producer enqueues while the workers claim and run: enqueue jobs/s;
+ *   1. once each worker has run a job, the producer enqueues jobs that end at once while the workers are woken, claim and run
+ *      them: enqueue jobs/s, and the Redis commands (all clients) per enqueued job. Whatever the
+ *      number of workers, each job then costs the machine the same (its enqueue, claim, start
+ *      and end, all on these cores): what changes with the workers is only what the queue costs;
  *   2. a backlog (all enqueued at once, as 150 jobs of 0.5 s for 30 workers): node gap, from a
  *      job's end on a node to the next job's start on it when one was waiting, and the wall time
  *      against the ideal (rounds x HOLD_MS).
@@ -26,6 +29,8 @@ import { runnerRegistry } from '../src/runners/runner.js';
 
 const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 500);
 const JOBS_PER_WORKER = Number(process.env.BENCH_JOBS_PER_WORKER ?? 5);
+/** The project whose jobs end at once (phase 1). */
+const QUICK = 'quick';
 
 /** Stands in for the command runner (config names are fixed): holds the node, starts nothing. */
 const hold: Runner = {
@@ -34,7 +39,7 @@ const hold: Runner = {
   run: async (ctx) => {
     ctx.loadStarted();
     await new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, HOLD_MS);
+      const t = setTimeout(resolve, ctx.config.name === QUICK ? 0 : HOLD_MS);
       ctx.signal.addEventListener('abort', () => {
         clearTimeout(t);
         resolve();
@@ -59,6 +64,8 @@ export interface WorkerFigures {
   workers: number;
   jobs: number;
   enqueuePerSecond: number;
+  /** Redis commands (all clients) per job enqueued while the enqueue rate was measured. */
+  commandsPerJob: number;
   gapP50: number;
   gapP95: number;
   claimsPerJob: number;
@@ -82,12 +89,16 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
     }
     await Promise.all(children.map((c) => once(c, 'message')));
     await producer.start();
-    const dir = path.join(base, 'project');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(path.join(dir, '.marteau.yml'), 'name: bench\ncommand: [hold]\n');
+    const project = (name: string) => {
+      const dir = path.join(base, name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(path.join(dir, '.marteau.yml'), `name: ${name}\ncommand: [hold]\n`);
+      return dir;
+    };
+    const [quick, dir] = [project(QUICK), project('bench')];
     const enqueueAll = async (count: number) => {
       const ids: string[] = [];
-      for (let i = 0; i < count; i++) ids.push((await producer.enqueue(dir, { origin: 'cli' })).id);
+      for (let i = 0; i < count; i++) ids.push((await producer.enqueue(quick, { origin: 'cli' })).id);
       return ids;
     };
     // A job not succeeded is counted, not fatal: on an overloaded machine a worker starved of
@@ -100,9 +111,15 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
     };
 
     const jobs = Math.max(20, n * JOBS_PER_WORKER);
+    // One job on each worker first (held, so that no worker takes two): a worker's first job
+    // compiles the code it runs, once per process, and 30 of them while timing would measure
+    // start-ups rather than the queue.
+    await succeeded((await Promise.all(names.map(() => producer.enqueue(dir, { origin: 'cli' })))).map((j) => j.id));
+    const calls0 = await redisCalls(url);
     const t0 = performance.now();
     const first = await enqueueAll(Math.max(20, 2 * n));
     const enqueuePerSecond = first.length / ((performance.now() - t0) / 1000);
+    const commandsPerJob = ((await redisCalls(url)) - calls0) / first.length;
     await succeeded(first);
 
     // All at once (the appends pipeline on one connection): a backlog builds faster than the
@@ -128,9 +145,10 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
       workers: n,
       jobs,
       enqueuePerSecond,
+      commandsPerJob,
       gapP50: gaps[Math.floor(gaps.length * 0.5)] ?? NaN,
       gapP95: gaps[Math.min(gaps.length - 1, Math.floor(gaps.length * 0.95))] ?? NaN,
-      claimsPerJob: claims / (first.length + jobs),
+      claimsPerJob: claims / (n + first.length + jobs),
       lost,
       wallMs,
       idealMs: Math.ceil(jobs / n) * HOLD_MS,
@@ -146,6 +164,16 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
       }),
     );
     rmSync(base, { recursive: true, force: true });
+  }
+}
+
+/** Commands Redis has run so far (all clients). */
+async function redisCalls(url: string): Promise<number> {
+  const c = new Redis(url);
+  try {
+    return [...(await c.info('commandstats')).matchAll(/calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+  } finally {
+    c.disconnect();
   }
 }
 

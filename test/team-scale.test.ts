@@ -68,6 +68,90 @@ describe.skipIf(!HAVE)('the team queue with many workers', () => {
       stop();
     }));
 
+  it('free workers are woken one per job, not all on every record: each job claimed once', async () => {
+    const redis = await startRedis();
+    // A heartbeat tick reads the log too: kept out of the way, wake-ups are the only path here.
+    const url = parseQueueUrl(urlOf(redis));
+    const open = async () => {
+      const q = new RedisQueue({ url, heartbeatTtlMs: 120_000 });
+      await q.open();
+      return q;
+    };
+    const producer = await open();
+    const workers = await Promise.all(Array.from({ length: 6 }, open));
+    const wakes = workers.map(() => 0);
+    const stops: (() => void)[] = [];
+    try {
+      for (const [i, w] of workers.entries()) {
+        // A worker's scheduling pass in small: claim what is queued, end it at once, report free.
+        let busy = false;
+        const pass = async () => {
+          wakes[i]++;
+          if (busy) return;
+          busy = true;
+          for (const j of w.list()) {
+            if (j.status !== 'queued') continue;
+            const claim = await w.claim(j.id, [{ name: `n${i}`, max: 1 }]);
+            if (claim) await w.finish(j.id, claim, { status: 'succeeded' });
+          }
+          busy = false;
+          w.setBusy(false);
+        };
+        stops.push(w.watch(() => void pass()));
+        w.setBusy(false);
+      }
+      const ids: string[] = [];
+      for (let i = 0; i < 20; i++) {
+        const { id } = await producer.enqueue(spec);
+        ids.push(id);
+        await until(`job ${i} run`, () => { void producer.sync(); return producer.get(id)?.status === 'succeeded'; }, 20_000);
+      }
+      const raw = new Redis(redis.port, '127.0.0.1');
+      const claims = (await raw.xrange('marteau:log', '-', '+')).map(([, f]) => JSON.parse(f[1]) as JournalRecord).filter((r) => r.t === 'claimed');
+      raw.disconnect();
+      expect(claims.map((r) => (r as { id: string }).id).sort()).toEqual([...ids].sort());
+      // Each job: the woken worker reads it, then its own claim and end; the five others sleep.
+      // Woken on every record (3 per job), the six would add up to 18 per job.
+      expect(wakes.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(ids.length * 4);
+      // The wake-ups went round: Redis hands each to the worker that waited longest.
+      expect(wakes.filter((n) => n > 0).length).toBeGreaterThan(1);
+    } finally {
+      for (const stop of stops) stop();
+      for (const q of [producer, ...workers]) await q.close();
+      await redis.stop();
+    }
+  });
+
+  it('a wake-up a free worker cannot use goes on to one that can, without waiting for a heartbeat tick', async () => {
+    const redis = await startRedis();
+    const url = parseQueueUrl(urlOf(redis));
+    const queues = [0, 1, 2].map(() => new RedisQueue({ url, heartbeatTtlMs: 120_000 }));
+    const [producer, picky, able] = queues;
+    const stops: (() => void)[] = [];
+    try {
+      for (const q of queues) await q.open();
+      // `picky` runs nothing (its nodes' tags fit no job): its pass ends with the job still queued.
+      stops.push(picky.watch(() => picky.setBusy(false)));
+      picky.setBusy(false);
+      stops.push(
+        able.watch(() => {
+          for (const j of able.list()) if (j.status === 'queued') void able.claim(j.id, [{ name: 'able', max: 5 }]).finally(() => able.setBusy(false));
+        }),
+      );
+      able.setBusy(false);
+      for (let i = 0; i < 4; i++) {
+        const { id } = await producer.enqueue(spec);
+        // Well within the 24 s heartbeat tick: only a wake-up passed on gets it there.
+        await until(`job ${i} claimed by the worker that can run it`, () => { void producer.sync(); return producer.get(id)?.status === 'running'; }, 10_000);
+        expect(producer.get(id)?.nodesTaken).toEqual(['able']);
+      }
+    } finally {
+      for (const stop of stops) stop();
+      for (const q of queues) await q.close();
+      await redis.stop();
+    }
+  });
+
   it('eight worker processes and a backlog: exactly one claim record per job, each job run once, none lost', async () => {
     const redis = await startRedis();
     const url = urlOf(redis);

@@ -62,7 +62,7 @@ export class Engine {
     const q = options.nodes.queue;
     this.queue =
       options.queue ??
-      (q?.url ? new RedisQueue({ url: q.url, lostJobs: q.lostJobs, resultsRoot: this.state.jobsDir }) : new JournalQueue(this.state.journalFile, undefined, q?.lostJobs));
+      (q?.url ? new RedisQueue({ url: q.url, lostJobs: q.lostJobs, resultsRoot: this.state.jobsDir, readPresence: options.run !== 'all' }) : new JournalQueue(this.state.journalFile, undefined, q?.lostJobs));
     // With `requeue`, a job of an engine judged dead runs again elsewhere: its old copy must not.
     this.watchdog = new Watchdog(q?.lostJobs === 'requeue' && this.queue.lease ? this.queue.lease().ttlMs : 0);
     this.pool = new NodePool(options.nodes, this.queue, options.executorFactory ?? defaultExecutorFactory, this.events);

@@ -172,7 +172,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
       // Proxy changes and service faults, in the order they happened.
       timeline: () => [...live.timeline],
       nodeFailed: (node, message) => core.pool.markDown(node, message),
-      recordProcess: (node, pgid) => recordProcess(node, pgid, nodeConfigs.find((n) => n.name === node)?.type === 'local'),
+      recordProcess: (node, pgid, local) => recordProcess(node, pgid, local ?? nodeConfigs.find((n) => n.name === node)?.type === 'local'),
     };
     try {
       await chaos.setup();

@@ -2,7 +2,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { EngineCore } from './engine-types.js';
-import { SERVICE_NODE } from './job-run.js';
 import type { Job } from './jobs.js';
 import { groupAlive, processStartTime } from './owner.js';
 import { short } from './queue.js';
@@ -10,7 +9,8 @@ import { short } from './queue.js';
 /** After a crash: stop process groups the dead engine left on this machine. */
 export async function killLeftovers(core: EngineCore, job: Readonly<Job>): Promise<void> {
   for (const p of job.procs) {
-    if (!p.node.startsWith(SERVICE_NODE) && core.pool.node(p.node)?.type !== 'local') continue;
+    // Only a group on this machine has a pgid file (a local node's, a service's, Locust's
+    // master's): a remote node's group is left to its connection watch.
     // The group id is the leader's pid. If the leader still exists, it must be the same
     // process (same start time); if it is gone but the group lives, the pid cannot have been
     // reused (Linux keeps a pid while it names a live group).

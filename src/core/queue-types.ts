@@ -99,8 +99,11 @@ export interface RecordLog {
   append(r: JournalRecord): Promise<void>;
   /** Records appended (by anyone) since the previous call, in log order. */
   readNew(): Promise<JournalRecord[]>;
-  /** Call `onChange` when new records may be there (it returns once they are read); returns a stop function. */
-  watch(onChange: () => Promise<void>): () => void;
+  /**
+   * Call `onChange` when new records may be there (it returns once they are read); returns a
+   * stop function. `queued` tells whether a job is still waiting (as far as the reader has read).
+   */
+  watch(onChange: () => Promise<void>, queued?: (id: string) => boolean): () => void;
   /** See JobQueue.setBusy. */
   setBusy?(busy: boolean): void;
   /**

@@ -210,7 +210,10 @@ export class LogQueue implements JobQueue {
 
   watch(listener: () => void): () => void {
     this.listeners.add(listener);
-    this.unwatchLog ??= this.log.watch(() => this.sync());
+    this.unwatchLog ??= this.log.watch(
+      () => this.sync(),
+      (id) => this.state.jobs.get(id)?.status === 'queued',
+    );
     return () => {
       this.listeners.delete(listener);
       if (!this.listeners.size) this.stopWatching();

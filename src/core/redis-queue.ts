@@ -37,6 +37,11 @@ export interface RedisQueueOptions {
   keepFinished?: number;
   /** Key prefix (default `marteau:`), for several teams on one Redis. */
   prefix?: string;
+  /**
+   * Read the other processes' presence (default true). A worker shows nobody's nodes or proxies:
+   * 30 workers each fetching and parsing 30 presences every second is CPU their jobs need.
+   */
+  readPresence?: boolean;
 }
 
 /** Two workers gave a node the same name: they would share its `max_jobs` and its reservations. */
@@ -97,6 +102,7 @@ export class RedisQueue extends LogQueue {
   private lastError?: Error;
   private readonly stream: RedisLog;
   private readonly keepFinished: number;
+  private readonly readPresence: boolean;
   private lastTrim = 0;
   private lastBeat = 0;
   private nodeNames: string[] = [];
@@ -115,6 +121,7 @@ export class RedisQueue extends LogQueue {
     super(log, owner, o.lostJobs, o.resultsRoot);
     this.stream = log;
     this.keepFinished = o.keepFinished ?? DEFAULT_KEEP_FINISHED;
+    this.readPresence = o.readPresence ?? true;
     log.onOutput = (entries) => this.onOutput(entries);
     log.wantsOutput = () => this.lineListeners.size > 0;
     this.cmd = cmd;
@@ -341,7 +348,7 @@ export class RedisQueue extends LogQueue {
     this.reaping = true;
     try {
       await this.recoverInterrupted();
-      await this.fetchPresence();
+      if (this.readPresence) await this.fetchPresence();
       await this.trim();
     } catch {
       // offline meanwhile: the next tick tries again

@@ -4,7 +4,7 @@
  *
  * Process group: OpenSSH starts each exec session with setsid(), so the login shell leads its
  * own process group and `$$` is that group's id. We print it on the first stdout line, then
- * `exec` the program in the same process; `kill -- -PGID` then reaches it and its children.
+ * `exec` the program in the same process; `kill -TERM -PGID` then reaches it and its children.
  *
  * Connection watch: when the engine dies (kill -9, a crash) its SSH connection drops, but the
  * program goes on (sshd sends no SIGHUP without a terminal) and a silent load generator would
@@ -36,8 +36,12 @@ export function remoteCommand(argv: readonly string[], o: { cwd?: string; env?: 
 /** Checks once a second: a dropped connection stops the program within about a second. */
 const WATCH_CONNECTION = `(sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -KILL "-$2"' marteau-watch "$PPID" "$$" </dev/null >/dev/null 2>&1 &)`;
 
-/** `kill` of a whole remote group; quiet when it is already gone. */
+/**
+ * `kill` of a whole remote group; quiet when it is already gone. The node's login shell runs it:
+ * dash (Debian's /bin/sh) takes no `--` ("Illegal number: -") and would kill nothing, while the
+ * signal first and the negative id as the next word is read alike by dash, bash, zsh and busybox.
+ */
 export function killGroupCommand(pgid: number, signal: 'TERM' | 'KILL'): string {
   if (!Number.isInteger(pgid) || pgid <= 1) throw new QuoteError(`bad process group ${pgid}`);
-  return `kill -${signal} -- -${pgid} 2>/dev/null; true`;
+  return `kill -${signal} -${pgid} 2>/dev/null; true`;
 }

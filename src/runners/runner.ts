@@ -56,8 +56,12 @@ export interface RunnerContext {
   proxies: ReadonlyMap<string, Proxy>;
   /** Fixture changes so far (a copy). */
   timeline(): readonly TimelineEvent[];
-  /** Remember a process group a run started, so a crashed engine's leftovers can be killed. */
-  recordProcess(node: string, pgid: number): void;
+  /**
+   * Remember a process group a run started, so a crashed engine's leftovers can be killed.
+   * `local`: it runs on this machine (default: when the node is a local one); say so for a
+   * process of the run's own outside the job's nodes, such as Locust's master.
+   */
+  recordProcess(node: string, pgid: number, local?: boolean): void;
   /** A node failed under the run (connection lost...): it is marked down for scheduling. */
   nodeFailed(node: string, error: string): void;
 }

@@ -15,20 +15,12 @@ import { Engine } from '../../src/core/engine.js';
 import type { EngineEvent } from '../../src/core/events.js';
 import type { JsonReport } from '../../src/report/json.js';
 import { startHttpServer } from '../helpers/http-server.js';
+import { LOCUSTFILE } from '../helpers/locust.js';
 import { localNodes, project, removeTemp, stateDir } from '../helpers/projects.js';
 import { haveServer, tempDir } from '../helpers/servers.js';
 import { makeUserKey, processesWith, sshNode, startSshd, type Sshd } from '../helpers/sshd.js';
 
 const SSH_SLOW = 300_000;
-const LOCUSTFILE = `from locust import HttpUser, task, constant
-
-class Visitor(HttpUser):
-    wait_time = constant(0.05)
-
-    @task
-    def home(self):
-        self.client.get("/", name="home")
-`;
 
 let app: Awaited<ReturnType<typeof startHttpServer>>;
 let dir: string;

@@ -101,7 +101,8 @@ export async function runNode(
         if (held && held.length < HELD_LINES) held.push({ line, stream });
         else if (!held) ctx.log(line, { node: r.node.name, stream });
       },
-      onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid),
+      // The master is no node of the job: its group is on this machine all the same.
+      onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid, r.node.kind === 'local'),
     });
     if (held && !result.cancelled) {
       const file = path.join(r.local, `cycle-${ci}_locust.log`);
