@@ -39,6 +39,13 @@ const MAX_REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1_000_000);
 const FIRST_MARK = Math.min(100_000, Math.floor(MAX_REQUESTS / 10));
 // Whatever happens, the memory phase stops after this long.
 const MEMORY_PHASE_LIMIT_S = Number(process.env.BENCH_MEMORY_LIMIT_S ?? 90);
+/**
+ * BENCH_APP=raw serves from a bare node:net responder instead of the node:http app: cheaper per
+ * request than either client, so each tool is its own bottleneck and the ratio compares the
+ * clients. With the http app, the app is the bottleneck (its CPU share says so): both tools
+ * measure it, and the faster client pays for its speed, see the note printed below the ratios.
+ */
+const RAW_APP = process.env.BENCH_APP === 'raw';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -52,8 +59,8 @@ interface Target {
   url: string;
   /** Open a measurement on the server. */
   start(): void;
-  /** Close it: [ms, requests served] samples since start(). */
-  stop(): Promise<[number, number][]>;
+  /** Close it: [ms, requests served] samples since start(), and the server's CPU seconds. */
+  stop(): Promise<{ samples: [number, number][]; cpuSeconds: number }>;
   close(): Promise<void>;
 }
 
@@ -61,7 +68,7 @@ const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(what)), ms).unref())]);
 
 async function startTarget(): Promise<Target> {
-  const child: ChildProcess = spawn(process.execPath, [new URL('./runner-target.js', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const child: ChildProcess = spawn(process.execPath, [new URL('./runner-target.js', import.meta.url).pathname, ...(RAW_APP ? ['raw'] : [])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const [chunk] = (await within(once(child.stdout!, 'data'), 10_000, 'target did not start')) as [Buffer];
   const port = Number(chunk.toString().trim());
   return {
@@ -69,8 +76,8 @@ async function startTarget(): Promise<Target> {
     start: () => child.send('start'),
     stop: async () => {
       child.send('stop');
-      const [samples] = (await within(once(child, 'message'), 10_000, 'target did not answer')) as [[number, number][]];
-      return samples;
+      const [answer] = (await within(once(child, 'message'), 10_000, 'target did not answer')) as [{ samples: [number, number][]; cpuSeconds: number }];
+      return answer;
     },
     close: async () => {
       child.kill('SIGTERM');
@@ -88,6 +95,8 @@ interface Run {
   cpuPerRequest: number;
   /** Client CPU time over wall time: near 1.0 when the client is the bottleneck. */
   cpuShare: number;
+  /** The server's CPU time over the same wall time: near 1.0 when the server is the bottleneck. */
+  serverShare: number;
 }
 
 /** Trimmed from each end of the server's active span: connection set-up and tear-down. */
@@ -122,13 +131,13 @@ async function measure(target: Target, name: string, call: () => Promise<() => {
   const used = process.cpuUsage(c0);
   // Summing up the results is outside the CPU window: autocannon has done its own by now.
   const { counted, seconds } = done();
-  const samples = await target.stop();
+  const { samples, cpuSeconds } = await target.stop();
   const served = samples[samples.length - 1][1];
   if (counted <= 0 || served < counted || served > counted + 2 * CONNECTIONS) {
     throw new Error(`${name} counted ${counted} requests but the server served ${served}: the bench would print a wrong rate`);
   }
   const cpu = (used.user + used.system) / 1e6;
-  return { rps: steadyRate(samples), ownRps: counted / seconds, cpuPerRequest: (cpu * 1e6) / served, cpuShare: cpu / wall };
+  return { rps: steadyRate(samples), ownRps: counted / seconds, cpuPerRequest: (cpu * 1e6) / served, cpuShare: cpu / wall, serverShare: cpuSeconds / wall };
 }
 
 function withAutocannon(target: Target, seconds: number): Promise<Run> {
@@ -158,7 +167,7 @@ function withBuiltin(target: Target, seconds: number): Promise<Run> {
 async function main(): Promise<void> {
   const target = await startTarget();
   try {
-    console.log(`bench:runner: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_SECONDS}s per tool, loopback app in its own process (${target.url})`);
+    console.log(`bench:runner: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_SECONDS}s per tool, loopback app in its own process (${target.url})${RAW_APP ? ', a bare node:net responder' : ''}`);
     // Warm both up (JIT, connection setup), then alternate so drift hits both alike.
     await withAutocannon(target, 2);
     await withBuiltin(target, 2);
@@ -175,7 +184,7 @@ async function main(): Promise<void> {
     }
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const line = (name: string, runs: Run[]) =>
-      console.log(`${name.padEnd(10)}  ${med(runs.map((r) => r.rps)).toFixed(0)} req/s median  (runs: ${runs.map((r) => r.rps.toFixed(0)).join(', ')}; its own figure ${runs.map((r) => r.ownRps.toFixed(0)).join(', ')}; client CPU share ${runs.map((r) => r.cpuShare.toFixed(2)).join(', ')})`);
+      console.log(`${name.padEnd(10)}  ${med(runs.map((r) => r.rps)).toFixed(0)} req/s median  (runs: ${runs.map((r) => r.rps.toFixed(0)).join(', ')}; its own figure ${runs.map((r) => r.ownRps.toFixed(0)).join(', ')}; client CPU share ${runs.map((r) => r.cpuShare.toFixed(2)).join(', ')}; server ${runs.map((r) => r.serverShare.toFixed(2)).join(', ')})`);
     line('autocannon', ac);
     line('builtin', bi);
     const acRps = Math.max(...ac.map((r) => r.rps));
@@ -186,6 +195,12 @@ async function main(): Promise<void> {
     const biCpu = med(bi.map((r) => r.cpuPerRequest));
     console.log(`ratio builtin/autocannon: median of paired rounds ${paired.toFixed(2)}x, best rounds ${(biRps / acRps).toFixed(2)}x  (goal >= 1.00x)`);
     console.log(`client CPU per request (median): autocannon ${acCpu.toFixed(1)} µs, builtin ${biCpu.toFixed(1)} µs: ${(acCpu / biCpu).toFixed(2)}x autocannon's efficiency`);
+    const appShare = med(bi.map((r) => r.serverShare));
+    if (!RAW_APP && appShare >= 0.95 && med(bi.map((r) => r.cpuShare)) < 0.95) {
+      console.log(
+        `note: the app used ${(appShare * 100).toFixed(0)} % of a core during the builtin runs: it was their bottleneck. A client faster than the app drains every reply and sleeps in epoll, and each of the app's writes then pays for waking it (the app's system time per request grows), so the faster client can measure a few % lower here; BENCH_APP=raw compares the clients themselves`,
+      );
+    }
     const saturated = Math.min(med(ac.map((r) => r.cpuShare)), med(bi.map((r) => r.cpuShare)));
     if (saturated < 0.85) {
       console.log(`note: a client used only ${(saturated * 100).toFixed(0)} % of a core: the server or the machine's other load was the bottleneck, so the req/s ratio tells about the machine more than the clients; the CPU per request ratio still compares the clients`);
