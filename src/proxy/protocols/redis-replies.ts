@@ -183,8 +183,14 @@ export abstract class RedisReplies {
     for (let i = this.qEnd - 1; i >= this.qHead; i--) {
       if (this.ordinals[i] !== ordinal) continue;
       if (this.afters[i] === After.Normal) {
-        this.ordinals.copyWithin(i, i + 1, this.qEnd);
-        this.afters.copyWithin(i, i + 1, this.qEnd);
+        // A few places to close up, rarely more than the chunk's requests: a loop, not two
+        // copyWithin calls (a third of an injected error's cost on a pipeline).
+        const ordinals = this.ordinals;
+        const afters = this.afters;
+        for (let j = i + 1; j < this.qEnd; j++) {
+          ordinals[j - 1] = ordinals[j];
+          afters[j - 1] = afters[j];
+        }
         this.qEnd--;
       } else {
         // The server never saw the SUBSCRIBE: no reply will come, but the client side already
