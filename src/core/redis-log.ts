@@ -18,47 +18,10 @@
  * process reads the whole log at each heartbeat tick (recoverInterrupted), so a lost one (Redis
  * restarted without it, a worker killed while holding it) delays a start by a tick at most.
  */
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { JournalRecord } from './jobs.js';
-import type { Owner } from './owner.js';
-import { QueueError, type RecordLog } from './queue.js';
-
-/** Redis cannot be reached: CLI calls exit 3 with this (URL masked); views show "queue offline". */
-export class QueueOfflineError extends QueueError {
-  constructor(message: string) {
-    super(message);
-    this.name = 'QueueOfflineError';
-  }
-}
-
-export interface Keys {
-  log: string;
-  output: string;
-  presence: string;
-  /** job id -> "<claim> <owner key>" of its current claim (the gate). */
-  claims: string;
-  /** node name -> owner key of the worker that runs it. */
-  nodes: string;
-  /** Wake-ups for free workers: "<job id> <hops>", one per job that became startable. */
-  wake: string;
-  trimLock: string;
-  files(id: string): string;
-  alive(owner: string): string;
-}
-
-export function makeKeys(p: string): Keys {
-  return {
-    log: `${p}log`,
-    output: `${p}output`,
-    presence: `${p}presence`,
-    claims: `${p}claims`,
-    nodes: `${p}nodes`,
-    wake: `${p}wake`,
-    trimLock: `${p}trim-lock`,
-    files: (id) => `${p}files:${id}`,
-    alive: (owner) => `${p}alive:${owner}`,
-  };
-}
+import type { RecordLog } from './queue.js';
+import { clientOptions, fieldMap, guard, type Keys } from './redis-client.js';
 
 const READ_BATCH = 1000;
 const BLOCK_MS = 2000;
@@ -389,54 +352,9 @@ function pause(ms: number, early: (end: () => void) => void): Promise<void> {
   });
 }
 
-export function clientOptions(): RedisOptions {
-  return {
-    lazyConnect: true,
-    // A command while Redis is away fails at once (views say "queue offline") instead of
-    // waiting in a hidden buffer; the connection itself keeps retrying.
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 3000,
-    retryStrategy: (times) => Math.min(100 * times, 2000),
-  };
-}
-
-export function ownerKey(o: Owner): string {
-  return `${o.host}/${o.pid}/${o.start ?? ''}${o.session ? `/${o.session}` : ''}`;
-}
-
-/** The owner an `ownerKey` names (host, pid and start are enough to judge it). */
-export function parseOwnerKey(key: string): Owner {
-  const [host, pid, start, session] = key.split('/');
-  return { host, pid: Number(pid), start: start ? Number(start) : undefined, session };
-}
-
 /** Stream ids are `<ms>-<seq>`: is `a` after `b`? */
 function idAfter(a: string, b: string): boolean {
   const [am, as] = a.split('-').map(Number);
   const [bm, bs] = b.split('-').map(Number);
   return am > bm || (am === bm && as > bs);
-}
-
-export function fieldMap(fields: string[]): Record<string, string> {
-  const m: Record<string, string> = {};
-  for (let i = 0; i + 1 < fields.length; i += 2) m[fields[i]] = fields[i + 1];
-  return m;
-}
-
-export function offline(label: string, e: unknown): QueueOfflineError {
-  const why = (e as NodeJS.ErrnoException)?.code ?? (e as Error)?.message ?? String(e);
-  if (/^(WRONGPASS|NOAUTH|NOPERM)/.test(why)) return new QueueOfflineError(`cannot log in to the queue at ${label} (${why.replace(/\.$/, '')}): check the user and password in the URL`);
-  return new QueueOfflineError(`queue offline: cannot reach ${label} (${why})`);
-}
-
-/** A Redis call; a connection problem becomes a QueueOfflineError naming the masked URL. */
-export async function guard<T>(label: string, p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (e) {
-    const msg = (e as Error)?.message ?? '';
-    if (/writeable|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|Connection is closed|max retries|ENOTFOUND|EHOSTUNREACH/i.test(msg + ((e as NodeJS.ErrnoException)?.code ?? ''))) throw offline(label, e);
-    throw e;
-  }
 }

@@ -20,10 +20,11 @@ import type { Redis } from 'ioredis';
 import { currentOwner, isOwnerAlive, type Owner } from './owner.js';
 import { isTerminal } from './jobs.js';
 import { LogQueue, QueueError, type LostJobs, type Presence, type SharedLine } from './queue.js';
-import { QueueUrlError, type QueueUrl } from './queue-url.js';
-import { clientOptions, fieldMap, guard, makeKeys, offline, ownerKey, parseOwnerKey, RedisLog, type Keys } from './redis-log.js';
+import type { QueueUrl } from './queue-url.js';
+import { clientOptions, fieldMap, guard, makeKeys, offline, ownerKey, parseOwnerKey, selectDatabase, type Keys } from './redis-client.js';
+import { RedisLog } from './redis-log.js';
 
-export { QueueOfflineError } from './redis-log.js';
+export { QueueOfflineError } from './redis-client.js';
 
 export interface RedisQueueOptions {
   url: QueueUrl;
@@ -151,7 +152,7 @@ export class RedisQueue extends LogQueue {
       // The rejection only says the connection closed; the error event said why.
       throw offline(this.label, this.lastError ?? e);
     }
-    await this.checkDatabase();
+    await selectDatabase(this.cmd, this.url, this.label);
     await super.open();
     await this.heartbeat();
     this.beat = setInterval(() => void this.tick(), Math.max(100, Math.floor(this.ttl / 5)));
@@ -169,37 +170,6 @@ export class RedisQueue extends LogQueue {
     }
     await super.close();
     this.cmd.disconnect();
-  }
-
-  /**
-   * ioredis reports a SELECT that Redis refused only as an `error` event and goes on in db 0:
-   * a team giving /16 would share db 0 with whoever else uses it, unknowingly.
-   */
-  private async checkDatabase(): Promise<void> {
-    const db = Number(new URL(this.url.url).pathname.slice(1) || 0);
-    try {
-      await guard(this.label, this.cmd.select(db));
-    } catch (e) {
-      if (!/out of range/i.test((e as Error).message)) throw e;
-      this.cmd.disconnect();
-      const count = await this.databaseCount();
-      throw new QueueUrlError(
-        `${this.label}: database ${db} does not exist on this Redis${count ? ` (it has ${count}: 0 to ${count - 1})` : ''}; give a database number in range, or raise \`databases\` in redis.conf`,
-      );
-    }
-  }
-
-  private async databaseCount(): Promise<number | undefined> {
-    const probe = this.cmd.duplicate({ ...clientOptions(), lazyConnect: false, enableOfflineQueue: true, db: 0 });
-    probe.on('error', () => {});
-    try {
-      const [, n] = (await probe.config('GET', 'databases')) as string[];
-      return Number(n) || undefined;
-    } catch {
-      return undefined; // CONFIG may be renamed or forbidden: the message goes without the count
-    } finally {
-      probe.disconnect();
-    }
   }
 
   /**
