@@ -44,16 +44,20 @@ describe.skipIf(!haveServer('redis-server') || !havePostgres())('the TUI demo of
       await waitFor((f) => /press e, Tab, Enter: the resilience sweep/.test(f), 'the offer');
       await new Promise((r) => setTimeout(r, 100));
       await press('e');
-      await waitFor((f) => f.includes(`tab now: ${demo.sweep}`), 'the prompt offering the sweep first');
+      // The prompt wraps a long path (a clone under /tmp/tmp.XXXXXXXXXX/) onto its next line:
+      // read the box's text without its borders and line breaks.
+      const unwrapped = (f: string) => f.replace(/[│\s]/g, '');
+      await waitFor((f) => unwrapped(f).includes(unwrapped(`tab now: ${demo.sweep}`)), 'the prompt offering the sweep first');
       await press(KEY.tab, KEY.enter);
-      await waitFor((f) => f.includes(`enqueued ${demo.sweep}`), 'the sweep queued');
+      // The message line cuts a long one short: the message log holds it whole.
+      const messages = () => demo.backend.messages.getSnapshot().map((m) => m.text);
+      await waitFor(() => messages().some((m) => m.includes(`enqueued ${demo.sweep}`)), 'the sweep queued');
       // Beside the demo load (two jobs at once on the demo's node), not after it.
       await waitFor((f) => /shop-sweep\s+running/.test(f) && /demo-shop\s+running/.test(f), 'both jobs running', 60_000);
       await waitFor((f) => /shop-sweep\s+(succeeded|failed)/.test(f), 'the sweep finished', 150_000);
       const sweep = demo.engine.getSnapshot().jobs.find((j) => j.name === 'shop-sweep')!;
       const matrixLines = () => demo.backend.getSnapshot().output(sweep.id).filter((l) => /^(PASS|FAIL|SKIP) |resilience matrix/.test(l));
       // The finished message (the message line, whole in the log `m` shows) names the report `o` opens.
-      const messages = () => demo.backend.messages.getSnapshot().map((m) => m.text);
       const finishedOf = () => messages().find((m) => m.startsWith(`${sweep.id.slice(0, 8)} shop-sweep ${sweep.status}`));
       // The queue shows the status a moment before the engine's finished event carries the report.
       await waitFor(() => finishedOf() !== undefined, 'the finished message');
