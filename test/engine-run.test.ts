@@ -128,6 +128,29 @@ describe('engine: a command job on this machine', () => {
     expect((await e.waitFor([retry.id]))[0].status).toBe('succeeded');
   });
 
+  it('stopped while a job is being claimed: the job starts, is stopped with the engine, and its end is recorded', async () => {
+    const state = await stateDir();
+    const e = new Engine({ stateDir: state, nodes: localNodes(1), run: 'all' });
+    await e.start();
+    const events = record(e);
+    // A claim whose answer is slow to come back (a shared queue over a loaded link).
+    const claimFirst = e.queue.claimFirst.bind(e.queue);
+    e.queue.claimFirst = async (...a) => {
+      const got = await claimFirst(...a);
+      await new Promise((r) => setTimeout(r, 300));
+      return got;
+    };
+    const job = await e.enqueue(await project(`${commandYaml(['sleep', '30'])}\n`));
+    await until(() => e.queue.get(job.id)?.status === 'running' || undefined);
+    // Claimed in the queue, not yet started here: a worker --drain must not take this for idle.
+    expect(e.busy()).toBe(true);
+    await e.stop();
+    expect(e.busy()).toBe(false);
+    expect(events.filter((x) => x.type === 'log.line' && x.level === 'error').map((x) => x.type === 'log.line' && x.line)).toEqual([]);
+    const after = await engine({ stateDir: state, run: 'none' });
+    expect(after.queue.get(job.id)).toMatchObject({ status: 'interrupted', reason: 'the engine was stopped during the run' });
+  });
+
   it('max_jobs: jobs beyond the node capacity wait for it', async () => {
     const e = await engine({ nodes: localNodes(1) });
     const dir = await project(`${commandYaml([node, '-e', 'setTimeout(() => {}, 300)'])}\n`);

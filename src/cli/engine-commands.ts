@@ -274,7 +274,8 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   await engine.start();
   const offOnline = reportQueueState(engine, io);
   io.out.write(`marteau-tui worker: running queued jobs from ${engine.queue.label ?? engine.state.root} on ${engine.pool.list().map((n) => n.name).join(', ')} (Ctrl-C stops)\n`);
-  const idle = () => engine.getSnapshot().jobs.every((j) => j.status !== 'queued' && !(j.status === 'running' && engine.isOwn(j.id)));
+  // busy(): between a claim and its start the job is `running` in the queue and not yet own here.
+  const idle = () => !engine.busy() && engine.getSnapshot().jobs.every((j) => j.status !== 'queued');
   let interrupted = false;
   // A ref'd timer keeps the worker alive; in --drain mode it also checks for the end.
   const tick = setInterval(() => { if (drain && idle()) stop(); }, 250);

@@ -177,7 +177,7 @@ export class Engine {
   /** Stop scheduling; running jobs are stopped and recorded as interrupted. */
   async stop(): Promise<void> {
     this.stopping = true;
-    this.scheduler.stop();
+    await this.scheduler.stop();
     this.pool.stop();
     for (const l of this.live.values()) l.abort.abort('shutdown' satisfies AbortWhy);
     await Promise.all([...this.live.values()].map((l) => l.done));
@@ -305,6 +305,11 @@ export class Engine {
   };
 
   /** Whether this process enqueued the job to run it, or runs it. */
+  /** Running a job, or in a scheduling pass that may be starting one (its claim is in the queue first). */
+  busy(): boolean {
+    return this.live.size > 0 || this.scheduler.passing;
+  }
+
   isOwn(id: string): boolean {
     return this.own.has(id);
   }

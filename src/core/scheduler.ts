@@ -35,11 +35,13 @@ export class Scheduler {
   private again = false;
   private readonly waitingSince = new Map<string, number>();
   private timer?: NodeJS.Timeout;
+  private stopped = false;
 
   constructor(private readonly deps: SchedulerDeps) {}
 
   /** Run a scheduling pass soon; passes never overlap, and a request during one runs one more. */
   kick(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
     if (this.running) {
       this.again = true;
       return this.running;
@@ -62,8 +64,19 @@ export class Scheduler {
     return this.running;
   }
 
-  stop(): void {
+  /** True from the start of a pass to its end: a job may be claimed and not yet started. */
+  get passing(): boolean {
+    return this.running !== undefined;
+  }
+
+  /**
+   * No more passes; resolves when the one in flight ends, so a job it claims is started (and
+   * can be stopped) before the caller goes on.
+   */
+  stop(): Promise<void> {
+    this.stopped = true;
     clearTimeout(this.timer);
+    return this.running ?? Promise.resolve();
   }
 
   private async pass(): Promise<void> {
@@ -77,7 +90,7 @@ export class Scheduler {
     const full = new Set<string>();
     const eligibleCount = new Map<string, number>();
     for (const [i, job] of jobs.entries()) {
-      if (started >= MAX_STARTS_PER_TICK) break;
+      if (started >= MAX_STARTS_PER_TICK || this.stopped) break;
       // Fresh: a claim earlier in this pass may have taken it.
       if (queue.get(job.id)?.status !== 'queued' || !this.deps.mayRun(job)) {
         this.waitingSince.delete(job.id);
