@@ -27,8 +27,8 @@ export abstract class ConnectionFaults extends ConnectionReplies {
    * Draw the exchange's behavior from the mix, add the proxy's active toxics (which all apply,
    * like Toxiproxy's chain), run their hooks and turn the actions into a plan.
    */
-  protected startExchange(seg: Segment): Promise<void> | undefined {
-    const entry = this.pinned ?? draw(this.core.mix, this.core.random);
+  protected startExchange(seg: Segment, drawn?: MixEntry): Promise<void> | undefined {
+    const entry = drawn ?? this.drawEntry();
     const ex = new Exchange(++this.exchangeCount, this.ordinal++, seg.noReply === true, this.clock());
     this.current = ex;
     this.core.counters.exchanges++;
@@ -59,6 +59,27 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     }
     this.plan(ex, seg, sources, results as Outcome[]);
     return undefined;
+  }
+
+  /** The behavior of the next exchange: the connection's pinned one, or a draw from the mix. */
+  protected drawEntry(): MixEntry {
+    return this.pinned ?? draw(this.core.mix, this.core.random);
+  }
+
+  /**
+   * A whole request, bytes [from, to) of `buf`, whose drawn behavior has no hook (no toxic
+   * active, replies framed): what startExchange, sendRequest and requestSent do for it, with no
+   * Segment and no plan.
+   */
+  protected forwardUntouched(buf: Buffer, from: number, to: number): void {
+    const ex = new Exchange(++this.exchangeCount, this.ordinal++, false, this.clock());
+    this.core.counters.exchanges++;
+    this.core.count('dummy');
+    this.replies.push(ex);
+    this.forwardRange(buf, from, to);
+    this.awaiting.push(ex);
+    // No reply can come any more: do not let this request hold the client's close.
+    if (this.serverEnded) this.pumpReplies();
   }
 
   private exchangeHook(e: MixEntry, ex: Exchange, seg: Segment): Outcome | Promise<Outcome> {

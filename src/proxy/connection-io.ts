@@ -11,11 +11,14 @@ import { MAX_TIMER_MS, type Stream } from './plugin.js';
 import type { FramerSession, Protocol, Segment } from './protocol.js';
 import { NO_PLAN, type Exchange, type ReplyPlan } from './exchange.js';
 import { Outbox } from './outbox.js';
+import { framesOffsets, type OffsetFramer } from './frames.js';
 import { randomBytes } from './protocols/tcp.js';
 import type { ProxyCore } from './proxy-core.js';
 
 export abstract class ConnectionIO {
   protected readonly session: FramerSession;
+  /** The session frames into offsets (frames.ts): the data handlers take its Frames. */
+  protected readonly offsets: OffsetFramer | undefined;
   protected readonly protocol: Protocol;
   protected raw = false;
   /** Segments from the client not handled yet (held while an exchange waits). */
@@ -62,6 +65,7 @@ export abstract class ConnectionIO {
   ) {
     this.protocol = core.protocol;
     this.session = this.protocol.createSession();
+    this.offsets = framesOffsets(this.session) ? this.session : undefined;
     this.id = core.nextConnectionId();
     client.setNoDelay(true);
     server.setNoDelay(true);
@@ -128,6 +132,17 @@ export abstract class ConnectionIO {
 
   protected writeClient(data: Buffer): void {
     this.toClient.add(data);
+    this.flushLater();
+  }
+
+  /** writeServer and writeClient of bytes [from, to) of `buf`, with no view made of them. */
+  protected forwardRange(buf: Buffer, from: number, to: number): void {
+    this.toServer.addRange(buf, from, to);
+    this.flushLater();
+  }
+
+  protected deliverRange(buf: Buffer, from: number, to: number): void {
+    this.toClient.addRange(buf, from, to);
     this.flushLater();
   }
 

@@ -6,6 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { FramingError, type Segment } from './protocol.js';
 import { ConnectionIO } from './connection-io.js';
+import { Frames, PASS, START, END } from './frames.js';
 import { NO_CHUNKS, NO_PLAN, type Exchange } from './exchange.js';
 
 export abstract class ConnectionReplies extends ConnectionIO {
@@ -15,8 +16,9 @@ export abstract class ConnectionReplies extends ConnectionIO {
     this.handling = true;
     this.stamp = performance.now();
     try {
-      const segments = this.frame(chunk, 'server');
-      for (let i = 0; i < segments.length; i++) this.handleReply(segments[i]);
+      const framed = this.frame(chunk, 'server');
+      if (framed instanceof Frames) this.framedReplies(framed);
+      else for (let i = 0; i < framed.length; i++) this.handleReply(framed[i]);
       this.pumpReplies();
     } finally {
       this.handling = false;
@@ -25,18 +27,46 @@ export abstract class ConnectionReplies extends ConnectionIO {
     }
   }
 
-  private handleReply(seg: Segment): void {
-    const ex0 = this.awaiting[0];
-    if (ex0 !== undefined && ex0 === this.replies[0] && !seg.passthrough && ex0.reply === NO_PLAN && ex0.chunks.length === 0 && !ex0.replace && !this.repliesBusy) {
-      // The common case: the reply of the oldest exchange, next in line for the client, untouched.
-      if (seg.start) ex0.replyStarted = true;
-      this.writeClient(seg.data);
-      if (seg.end) {
-        this.awaiting.shift();
-        this.replies.shift();
-        ex0.replyEnded = true;
-        this.delivered(ex0);
+  /** The replies of one chunk, framed into offsets: an untouched one costs no Segment. */
+  private framedReplies(f: Frames): void {
+    const { buf, starts, ends, flags } = f;
+    for (let i = 0; i < f.count; i++) {
+      const fl = flags[i];
+      const ex0 = (fl & PASS) === 0 ? this.nextUntouched() : undefined;
+      if (ex0 === undefined) {
+        this.handleReply(f.segment(i));
+      } else {
+        this.deliverRange(buf, starts[i], ends[i]);
+        this.untouchedPiece(ex0, (fl & START) !== 0, (fl & END) !== 0);
       }
+    }
+  }
+
+  /**
+   * The common case: the oldest exchange, when the reply bytes coming are its own, next in line
+   * for the client and untouched (they go straight out).
+   */
+  private nextUntouched(): Exchange | undefined {
+    const ex0 = this.awaiting[0];
+    if (ex0 === undefined || ex0 !== this.replies[0] || this.repliesBusy) return undefined;
+    return ex0.reply === NO_PLAN && ex0.chunks.length === 0 && !ex0.replace ? ex0 : undefined;
+  }
+
+  private untouchedPiece(ex: Exchange, start: boolean, end: boolean): void {
+    if (start) ex.replyStarted = true;
+    if (end) {
+      this.awaiting.shift();
+      this.replies.shift();
+      ex.replyEnded = true;
+      this.delivered(ex);
+    }
+  }
+
+  private handleReply(seg: Segment): void {
+    const ex0 = seg.passthrough ? undefined : this.nextUntouched();
+    if (ex0 !== undefined) {
+      this.writeClient(seg.data);
+      this.untouchedPiece(ex0, seg.start, seg.end);
       return;
     }
     if (seg.passthrough) {
@@ -142,14 +172,18 @@ export abstract class ConnectionReplies extends ConnectionIO {
 
   // ---- framing guard ----------------------------------------------------------------------
 
-  protected frame(chunk: Buffer, side: 'client' | 'server'): Segment[] {
+  /** The chunk's messages: as offsets when the session frames into them (frames.ts). */
+  protected frame(chunk: Buffer, side: 'client' | 'server'): Segment[] | Frames {
     if (this.raw) return [{ data: chunk, start: true, end: true, passthrough: true }];
     try {
-      const segs = side === 'client' ? this.session.fromClient(chunk) : this.session.fromServer(chunk);
-      if (this.session.buffered() > this.core.maxBuffer) {
+      const s = this.session;
+      const o = this.offsets;
+      const framed = o ? (side === 'client' ? o.framesFromClient(chunk) : o.framesFromServer(chunk)) : side === 'client' ? s.fromClient(chunk) : s.fromServer(chunk);
+      if (s.buffered() > this.core.maxBuffer) {
+        const segs = framed instanceof Frames ? framed.segments() : framed;
         return this.fallback(side, `more than ${this.core.maxBuffer} bytes held for one message`, segs);
       }
-      return segs;
+      return framed;
     } catch (err) {
       if (!(err instanceof FramingError)) {
         this.core.log('error', `${this.protocol.name} framer bug on connection ${this.id}: ${String((err as Error)?.stack ?? err)}`);

@@ -5,6 +5,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Segment } from './protocol.js';
+import { Frames, WHOLE } from './frames.js';
+import type { MixEntry } from './mix.js';
 import { ConnectionFaults } from './connection-faults.js';
 import { hasReplyPlan, NO_PLAN, type Exchange } from './exchange.js';
 
@@ -15,27 +17,61 @@ export abstract class ConnectionRequests extends ConnectionFaults {
     this.handling = true;
     this.stamp = performance.now();
     try {
-      const segments = this.frame(chunk, 'client');
+      const framed = this.frame(chunk, 'client');
       if (!this.requestsBusy && this.requests.length === 0) {
-        // Fast path: nothing queued, handle the chunk's segments in one pass until one must wait.
-        for (let i = 0; i < segments.length; i++) {
-          const wait = this.handleRequest(segments[i]);
-          if (wait) {
-            for (let j = i + 1; j < segments.length; j++) this.requests.push(segments[j]);
-            this.waitThen(wait, () => this.pumpRequests());
-            return;
-          }
-        }
-        if (this.clientEnded) this.maybeEndServer();
+        // Fast path: nothing queued, handle the chunk's messages in one pass until one must wait.
+        const waits = framed instanceof Frames ? this.framedRequests(framed) : this.eachRequest(framed);
+        if (!waits && this.clientEnded) this.maybeEndServer();
         return;
       }
-      for (const s of segments) this.requests.push(s);
+      for (const s of framed instanceof Frames ? framed.segments() : framed) this.requests.push(s);
       if (!this.requestsBusy) this.pumpRequests();
     } finally {
       this.handling = false;
       this.stamp = -1;
       this.flush();
     }
+  }
+
+  /** Handle the segments in turn until one must wait, the rest queued behind it: true then. */
+  private eachRequest(segments: Segment[]): boolean {
+    for (let i = 0; i < segments.length; i++) {
+      const wait = this.handleRequest(segments[i]);
+      if (wait) {
+        for (let j = i + 1; j < segments.length; j++) this.requests.push(segments[j]);
+        this.waitThen(wait, () => this.pumpRequests());
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * The same for messages framed into offsets: a whole request whose drawn behavior has no hook
+   * (no toxic active) is forwarded as a range of the chunk, with no Segment made for it.
+   */
+  private framedRequests(f: Frames): boolean {
+    const { buf, starts, ends, flags } = f;
+    const plain = this.core.toxics.length === 0 && this.protocol.framesReplies && !(this.core.hostHeader && this.protocol.rewriteHost);
+    for (let i = 0; i < f.count; i++) {
+      let wait: Promise<void> | undefined;
+      if (plain && flags[i] === WHOLE && !this.dropUpstream && !this.closed) {
+        const entry = this.drawEntry();
+        if (!entry.behavior.onExchange) {
+          this.forwardUntouched(buf, starts[i], ends[i]);
+          continue;
+        }
+        wait = this.handleRequest(f.segment(i), entry);
+      } else {
+        wait = this.handleRequest(f.segment(i));
+      }
+      if (wait) {
+        for (const s of f.segments(i + 1)) this.requests.push(s);
+        this.waitThen(wait, () => this.pumpRequests());
+        return true;
+      }
+    }
+    return false;
   }
 
   private pumpRequests(): void {
@@ -59,14 +95,15 @@ export abstract class ConnectionRequests extends ConnectionFaults {
     );
   }
 
-  private handleRequest(seg: Segment): Promise<void> | undefined {
+  /** `drawn`: the behavior already drawn for this request. */
+  private handleRequest(seg: Segment, drawn?: MixEntry): Promise<void> | undefined {
     if (this.dropUpstream || this.closed) return undefined;
     if (seg.passthrough) {
       this.writeServer(seg.data);
       return undefined;
     }
     if (seg.start) {
-      const started = this.startExchange(seg);
+      const started = this.startExchange(seg, drawn);
       if (started) return started.then(() => this.continueRequest(seg, true));
       return this.continueRequest(seg, true);
     }

@@ -18,15 +18,21 @@ export class Outbox {
   }
 
   add(data: Buffer): void {
-    if (data.length === 0) return;
-    if (data.buffer === this.memory && data.byteOffset === this.end) {
-      this.end += data.length;
+    this.addRange(data, 0, data.length);
+  }
+
+  /** Bytes [from, to) of `buf`, without making a view of them (framed offsets, frames.ts). */
+  addRange(buf: Buffer, from: number, to: number): void {
+    if (to <= from) return;
+    const start = buf.byteOffset + from;
+    if (buf.buffer === this.memory && start === this.end) {
+      this.end += to - from;
       return;
     }
     if (this.memory !== undefined) this.runs.push(Buffer.from(this.memory, this.start, this.end - this.start));
-    this.memory = data.buffer;
-    this.start = data.byteOffset;
-    this.end = data.byteOffset + data.length;
+    this.memory = buf.buffer;
+    this.start = start;
+    this.end = start + to - from;
   }
 
   /** Everything gathered, as one buffer (copied only when it came in separate runs); empties the box. */

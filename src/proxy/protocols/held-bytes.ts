@@ -1,5 +1,4 @@
 /** Bytes a framer holds between chunks (a line split across them). */
-import type { Segment } from '../protocol.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -58,7 +57,7 @@ export class Tail {
    * `frame` the held bytes followed by `chunk`, as one buffer; `frame` holds what it leaves with
    * `hold`. If it throws, nothing of the buffer was returned: all of it stays held for `take`.
    */
-  feed<S>(self: S, frame: (this: S, buf: Buffer) => Segment[], chunk: Buffer): Segment[] {
+  feed<S, R>(self: S, frame: (this: S, buf: Buffer) => R, chunk: Buffer): R {
     const buf = this.bytes === null ? chunk : Buffer.concat([this.bytes, chunk]);
     this.bytes = null;
     try {

@@ -6,7 +6,8 @@
 import { Tail } from './held-bytes.js';
 import { ReplyCursor } from './reply-cursor.js';
 import { FramingError, type Segment } from '../protocol.js';
-import { After, DOLLAR, findLF, lengthLine, lengthLineEnd, pass, PUSH, STAR } from './redis-resp.js';
+import { Frames, PASS, WHOLE } from '../frames.js';
+import { After, DOLLAR, findLF, lengthLine, lengthLineEnd, PUSH, STAR } from './redis-resp.js';
 
 export abstract class RedisReplies {
   // ---- server side
@@ -31,14 +32,26 @@ export abstract class RedisReplies {
   private qHead = 0;
   private qEnd = 0;
 
+  private readonly sFrames = new Frames();
+
   fromServer(chunk: Buffer): Segment[] {
-    if (chunk.length === 0) return [];
-    if (this.sRaw) return [pass(chunk)];
+    return this.framesFromServer(chunk).segments();
+  }
+
+  framesFromServer(chunk: Buffer): Frames {
+    const out = this.sFrames;
+    out.reset(chunk);
+    if (chunk.length === 0) return out;
+    if (this.sRaw) {
+      out.push(0, chunk.length, WHOLE | PASS);
+      return out;
+    }
     return this.sTail.feed(this, this.frameReplies, chunk);
   }
 
-  private frameReplies(buf: Buffer): Segment[] {
-    const out: Segment[] = [];
+  private frameReplies(buf: Buffer): Frames {
+    const out = this.sFrames;
+    out.reset(buf);
     const n = buf.length;
     let pos = 0;
     let seg = 0;
@@ -49,7 +62,7 @@ export abstract class RedisReplies {
         if (waiting && after === After.RawNow) {
           this.shift();
           this.sRaw = true;
-          out.push(pass(buf.subarray(pos)));
+          out.push(pos, n, WHOLE | PASS);
           return out;
         }
         // A push message, or a reply nobody asked for, passes through.
@@ -126,7 +139,7 @@ export abstract class RedisReplies {
         if (hold) break;
       }
       if (done) {
-        out.push(this.reply.piece(buf.subarray(seg, pos), true));
+        out.push(seg, pos, this.reply.flags(true));
         seg = pos;
         if (this.owned) {
           this.owned = false;
@@ -134,13 +147,13 @@ export abstract class RedisReplies {
           this.shift();
           if (after === After.ReplyThenRaw) {
             this.sRaw = true;
-            if (pos < n) out.push(pass(buf.subarray(pos)));
+            if (pos < n) out.push(pos, n, WHOLE | PASS);
             return out;
           }
         }
       }
     }
-    if (this.reply.active && pos > seg) out.push(this.reply.piece(buf.subarray(seg, pos), false));
+    if (this.reply.active && pos > seg) out.push(seg, pos, this.reply.flags(false));
     this.sTail.hold(buf, pos);
     return out;
   }

@@ -3,7 +3,7 @@
  * reads with, length lines, inline command words, the labels behaviors see, and what a request
  * does to the rest of the connection (SUBSCRIBE, MONITOR, SYNC).
  */
-import { FramingError, type Segment } from '../protocol.js';
+import { FramingError } from '../protocol.js';
 
 export const EMPTY = Buffer.alloc(0);
 export const LF = 0x0a;
@@ -35,10 +35,6 @@ export const enum After {
 
 export const SWITCH_AFTER_REPLY = new Set(['SUBSCRIBE', 'PSUBSCRIBE', 'SSUBSCRIBE', 'MONITOR']);
 export const SWITCH_NOW = new Set(['SYNC', 'PSYNC']);
-
-export function pass(data: Buffer): Segment {
-  return { data, start: true, end: true, passthrough: true };
-}
 
 /**
  * Parse a decimal integer in buf[start, end) where end is the index of the LF; the byte before

@@ -29,6 +29,7 @@
  * an inline line over 64 KiB, a command name over 1 KiB) throws a FramingError.
  */
 import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol, type Segment } from '../protocol.js';
+import { END, Frames, NO_REPLY, PASS, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
 import { encodeError, errorKinds } from './redis-errors.js';
 import { RedisReplies } from './redis-replies.js';
@@ -43,7 +44,6 @@ import {
   lengthLine,
   lengthLineEnd,
   MAX_MULTIBULK,
-  pass,
   STAR,
   SWITCH_AFTER_REPLY,
   SWITCH_NOW,
@@ -54,6 +54,7 @@ import {
 class RedisSession extends RedisReplies implements FramerSession {
   // ---- client side
   private readonly cTail = new Tail();
+  private readonly cFrames = new Frames();
   /** After SUBSCRIBE/MONITOR/SYNC: requests are no longer framed. */
   private cRaw = false;
   private argsLeft = 0;
@@ -71,13 +72,23 @@ class RedisSession extends RedisReplies implements FramerSession {
   // ================================================================ client -> server
 
   fromClient(chunk: Buffer): Segment[] {
-    if (chunk.length === 0) return [];
-    if (this.cRaw) return [pass(chunk)];
+    return this.framesFromClient(chunk).segments();
+  }
+
+  framesFromClient(chunk: Buffer): Frames {
+    const out = this.cFrames;
+    out.reset(chunk);
+    if (chunk.length === 0) return out;
+    if (this.cRaw) {
+      out.push(0, chunk.length, WHOLE | PASS);
+      return out;
+    }
     return this.cTail.feed(this, this.frameRequests, chunk);
   }
 
-  private frameRequests(buf: Buffer): Segment[] {
-    const out: Segment[] = [];
+  private frameRequests(buf: Buffer): Frames {
+    const out = this.cFrames;
+    out.reset(buf);
     const n = buf.length;
     let pos = 0;
     let seg = 0; // first byte of the current request not yet emitted
@@ -88,7 +99,7 @@ class RedisSession extends RedisReplies implements FramerSession {
           const head = this.parseHead(buf, pos);
           if (!head) break;
           if (head.count <= 0) {
-            out.push(pass(buf.subarray(pos, head.end)));
+            out.push(pos, head.end, WHOLE | PASS);
             pos = head.end;
             continue;
           }
@@ -97,7 +108,7 @@ class RedisSession extends RedisReplies implements FramerSession {
           this.argsLeft = head.argsLeft;
           this.bulkLeft = head.bulkLeft;
           if (this.argsLeft === 0) {
-            this.emitRequest(out, buf.subarray(seg, pos), true);
+            this.emitRequest(out, seg, pos, true);
             seg = pos;
             if (this.cRaw) break;
           }
@@ -111,10 +122,10 @@ class RedisSession extends RedisReplies implements FramerSession {
           const argc = inlineWords(buf, pos, lf, HEAD_ARGS, words);
           const end = lf + 1;
           if (argc === 0) {
-            out.push(pass(buf.subarray(pos, end)));
+            out.push(pos, end, WHOLE | PASS);
           } else {
             this.beginRequest(buf, words, argc);
-            this.emitRequest(out, buf.subarray(pos, end), true);
+            this.emitRequest(out, pos, end, true);
           }
           pos = end;
           seg = pos;
@@ -125,7 +136,7 @@ class RedisSession extends RedisReplies implements FramerSession {
         pos += take;
         this.bulkLeft -= take;
         if (this.bulkLeft === 0 && --this.argsLeft === 0) {
-          this.emitRequest(out, buf.subarray(seg, pos), true);
+          this.emitRequest(out, seg, pos, true);
           seg = pos;
           if (this.cRaw) break;
         }
@@ -140,10 +151,10 @@ class RedisSession extends RedisReplies implements FramerSession {
       }
     }
     if (this.cRaw) {
-      if (pos < n) out.push(pass(buf.subarray(pos)));
+      if (pos < n) out.push(pos, n, WHOLE | PASS);
       return out;
     }
-    if (this.argsLeft > 0 && pos > seg) this.emitRequest(out, buf.subarray(seg, pos), false);
+    if (this.argsLeft > 0 && pos > seg) this.emitRequest(out, seg, pos, false);
     this.cTail.hold(buf, pos);
     return out;
   }
@@ -221,10 +232,9 @@ class RedisSession extends RedisReplies implements FramerSession {
     this.push(ordinal, after);
   }
 
-  private emitRequest(out: Segment[], data: Buffer, end: boolean): void {
-    const start = !this.reqStarted;
-    // Every field in the literal: one object shape for all requests.
-    out.push({ data, start, end, label: start ? this.curLabel : undefined, noReply: start && this.curNoReply ? true : undefined });
+  private emitRequest(out: Frames, from: number, to: number, end: boolean): void {
+    if (this.reqStarted) out.push(from, to, end ? END : 0);
+    else out.push(from, to, START | (end ? END : 0) | (this.curNoReply ? NO_REPLY : 0), this.curLabel);
     this.reqStarted = true;
     if (end && this.curAfter !== After.Normal) this.cRaw = true;
   }

@@ -3,6 +3,7 @@
  * into segments as chunks arrive, the first one marked start, the last one end, and all of them
  * pass-through when no request owns the reply (a push, an unsolicited error).
  */
+import { END, PASS, START } from '../frames.js';
 import type { Segment } from '../protocol.js';
 
 export class ReplyCursor {
@@ -24,5 +25,13 @@ export class ReplyCursor {
     if (end) this.active = false;
     // Every field in the literal: one object shape for all replies.
     return { data, start, end, passthrough: this.pass };
+  }
+
+  /** The next piece of the current reply, as a frame's flags (frames.ts); `end` closes it. */
+  flags(end: boolean): number {
+    const f = (this.started ? 0 : START) | (end ? END : 0) | (this.pass ? PASS : 0);
+    this.started = true;
+    if (end) this.active = false;
+    return f;
   }
 }

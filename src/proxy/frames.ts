@@ -1,0 +1,74 @@
+/**
+ * The messages a framer found in one chunk, as offsets into it: no Buffer and no object per
+ * message. A pipelined chunk of small messages then costs the framer a few numbers each (a
+ * subarray per message was most of a redis framer's time), and the connection forwards a run of
+ * untouched messages as one range of the chunk. A Segment is made only for a message that needs
+ * one (a behavior looks at it, or it waits).
+ */
+import type { FramerSession, Segment } from './protocol.js';
+
+/** Bits of a frame's flags: the Segment fields of the same names. */
+export const START = 1;
+export const END = 2;
+export const PASS = 4;
+export const NO_REPLY = 8;
+/** A whole message that belongs to an exchange (no passthrough, a reply expected). */
+export const WHOLE = START | END;
+
+const EMPTY = Buffer.alloc(0);
+
+/** Reused by its framer for every chunk: valid until the framer's next call on the same side. */
+export class Frames {
+  /** The bytes framed (the chunk, or the held bytes and the chunk): every frame lies in it. */
+  buf: Buffer = EMPTY;
+  count = 0;
+  readonly starts: number[] = [];
+  readonly ends: number[] = [];
+  readonly flags: number[] = [];
+  /** Requests only, on the start frame: the command's label. */
+  readonly labels: (string | undefined)[] = [];
+
+  reset(buf: Buffer): void {
+    this.buf = buf;
+    this.count = 0;
+  }
+
+  push(from: number, to: number, flags: number, label?: string): void {
+    const i = this.count++;
+    this.starts[i] = from;
+    this.ends[i] = to;
+    this.flags[i] = flags;
+    this.labels[i] = label;
+  }
+
+  /** Frame i as a Segment (its bytes a view of `buf`, not a copy). */
+  segment(i: number): Segment {
+    const f = this.flags[i];
+    // Every field in the literal: one object shape for all segments.
+    return {
+      data: this.buf.subarray(this.starts[i], this.ends[i]),
+      start: (f & START) !== 0,
+      end: (f & END) !== 0,
+      passthrough: (f & PASS) !== 0,
+      label: this.labels[i],
+      noReply: (f & NO_REPLY) !== 0 ? true : undefined,
+    };
+  }
+
+  /** Frames from `from` on, as Segments. */
+  segments(from = 0): Segment[] {
+    const out: Segment[] = [];
+    for (let i = from; i < this.count; i++) out.push(this.segment(i));
+    return out;
+  }
+}
+
+/** A framer session that also frames into offsets: the same messages its fromClient / fromServer return. */
+export interface OffsetFramer extends FramerSession {
+  framesFromClient(chunk: Buffer): Frames;
+  framesFromServer(chunk: Buffer): Frames;
+}
+
+export function framesOffsets(s: FramerSession): s is OffsetFramer {
+  return typeof (s as Partial<OffsetFramer>).framesFromClient === 'function';
+}
