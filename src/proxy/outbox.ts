@@ -6,15 +6,15 @@
  * third of the proxy's CPU on redis pipelines).
  */
 export class Outbox {
-  /** The run being gathered: bytes [start, end) of `memory`. */
-  private memory?: ArrayBufferLike;
+  /** The run being gathered: bytes [start, end) of `src` (end may pass src's own length when a later view of the same memory was adjacent). */
+  private src?: Buffer;
   private start = 0;
   private end = 0;
   /** Earlier runs, when a later piece was not adjacent. */
   private runs: Buffer[] = [];
 
   get empty(): boolean {
-    return this.memory === undefined;
+    return this.src === undefined;
   }
 
   add(data: Buffer): void {
@@ -24,22 +24,36 @@ export class Outbox {
   /** Bytes [from, to) of `buf`, without making a view of them (framed offsets, frames.ts). */
   addRange(buf: Buffer, from: number, to: number): void {
     if (to <= from) return;
-    const start = buf.byteOffset + from;
-    if (buf.buffer === this.memory && start === this.end) {
-      this.end += to - from;
-      return;
+    const src = this.src;
+    if (src !== undefined) {
+      // The next range of the same chunk (no call into the buffer), or a view next to the run.
+      if (buf === src && from === this.end) {
+        this.end = to;
+        return;
+      }
+      if (buf.buffer === src.buffer && buf.byteOffset + from === src.byteOffset + this.end) {
+        this.end += to - from;
+        return;
+      }
+      this.runs.push(this.run());
     }
-    if (this.memory !== undefined) this.runs.push(Buffer.from(this.memory, this.start, this.end - this.start));
-    this.memory = buf.buffer;
-    this.start = start;
-    this.end = start + to - from;
+    this.src = buf;
+    this.start = from;
+    this.end = to;
+  }
+
+  /** The run being gathered, as one buffer: the chunk itself when it is all of it. */
+  private run(): Buffer {
+    const src = this.src!;
+    if (this.start === 0 && this.end === src.length) return src;
+    return Buffer.from(src.buffer, src.byteOffset + this.start, this.end - this.start);
   }
 
   /** Everything gathered, as one buffer (copied only when it came in separate runs); empties the box. */
   take(): Buffer | undefined {
-    if (this.memory === undefined) return undefined;
-    const last = Buffer.from(this.memory, this.start, this.end - this.start);
-    this.memory = undefined;
+    if (this.src === undefined) return undefined;
+    const last = this.run();
+    this.src = undefined;
     if (this.runs.length === 0) return last;
     this.runs.push(last);
     const all = Buffer.concat(this.runs);
