@@ -27,6 +27,7 @@ export abstract class ConnectionRequests extends ConnectionFaults {
       for (const s of framed instanceof Frames ? framed.segments() : framed) this.requests.push(s);
       if (!this.requestsBusy) this.pumpRequests();
     } finally {
+      this.repliesAfterChunk();
       this.handling = false;
       this.stamp = -1;
       this.flush();
@@ -144,7 +145,8 @@ export abstract class ConnectionRequests extends ConnectionFaults {
       return;
     }
     if (ex.skip || ex.noReply) {
-      if (ex.injected) this.pumpReplies();
+      // Inside a client chunk, the chunk's end decides when it goes (repliesAfterChunk).
+      if (ex.injected && !this.handling) this.pumpReplies();
       return;
     }
     if (this.protocol.framesReplies) {
