@@ -34,7 +34,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
 
   /** The replies of one chunk, framed into offsets: an untouched one costs no Segment. */
   private framedReplies(f: Frames): void {
-    const { buf, starts, ends, flags } = f;
+    const { bufs, starts, ends, flags } = f;
     for (let i = 0; i < f.count; i++) {
       const fl = flags[i];
       let ex0: Exchange | undefined;
@@ -50,7 +50,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
       if (ex0 === undefined) {
         this.handleReply(f.segment(i));
       } else {
-        this.deliverRange(buf, starts[i], ends[i]);
+        this.deliverRange(bufs[i], starts[i], ends[i]);
         this.untouchedPiece(ex0, (fl & START) !== 0, (fl & END) !== 0);
       }
     }

@@ -19,9 +19,11 @@ const EMPTY = Buffer.alloc(0);
 
 /** Reused by its framer for every chunk: valid until the framer's next call on the same side. */
 export class Frames {
-  /** The bytes framed (the chunk, or the held bytes and the chunk): every frame lies in it. */
+  /** The bytes being framed (the chunk, or held bytes and the chunk): the next frames lie in it. */
   buf: Buffer = EMPTY;
   count = 0;
+  /** The buffer each frame lies in (`buf` when it was pushed). */
+  readonly bufs: Buffer[] = [];
   readonly starts: number[] = [];
   readonly ends: number[] = [];
   readonly flags: number[] = [];
@@ -35,6 +37,7 @@ export class Frames {
 
   push(from: number, to: number, flags: number, label?: string): void {
     const i = this.count++;
+    this.bufs[i] = this.buf;
     this.starts[i] = from;
     this.ends[i] = to;
     this.flags[i] = flags;
@@ -46,7 +49,7 @@ export class Frames {
     const f = this.flags[i];
     // Every field in the literal: one object shape for all segments.
     return {
-      data: this.buf.subarray(this.starts[i], this.ends[i]),
+      data: this.bufs[i].subarray(this.starts[i], this.ends[i]),
       start: (f & START) !== 0,
       end: (f & END) !== 0,
       passthrough: (f & PASS) !== 0,

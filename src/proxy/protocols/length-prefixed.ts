@@ -5,6 +5,7 @@
  * gives every byte of a failed call back through drain().
  */
 import { FramingError, type Segment } from '../protocol.js';
+import { END, Frames, NO_REPLY, PASS, START, WHOLE } from '../frames.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -14,14 +15,13 @@ export type StartMeta = Omit<Segment, 'data' | 'start' | 'end'>;
 export const PASS_META: StartMeta = Object.freeze({ passthrough: true });
 
 /**
- * A segment of `data`: the first of a message when `meta` is given, else a later one (`pass`: of
- * a passthrough message). Every field in the literal: one object shape for all segments, no
- * Object.assign per message.
+ * Bytes [from, to) of the buffer being framed as a frame of `out`: the first of a message when
+ * `meta` is given, else a later one (`pass`: of a passthrough message).
  */
-export function segment(data: Buffer, meta: StartMeta | null, pass: boolean, end: boolean): Segment {
-  return meta !== null
-    ? { data, start: true, end, passthrough: meta.passthrough === true, label: meta.label, noReply: meta.noReply }
-    : { data, start: false, end, passthrough: pass, label: undefined, noReply: undefined };
+export function pushFrame(out: Frames, from: number, to: number, meta: StartMeta | null, pass: boolean, end: boolean): void {
+  const last = end ? END : 0;
+  if (meta === null) out.push(from, to, last | (pass ? PASS : 0));
+  else out.push(from, to, START | last | (meta.passthrough ? PASS : 0) | (meta.noReply ? NO_REPLY : 0), meta.label);
 }
 
 export interface HeldDirection {
@@ -36,14 +36,16 @@ export interface HeldDirection {
 export interface LengthPrefixedSteps<D extends HeldDirection> {
   /** Bytes needed from the start of `held` before the message there can be classified. */
   need(d: D, held: Buffer, client: boolean): number;
-  /** Frame `b` (starting at a boundary, or mid-message), pushing segments; may hold a tail in d.held. */
-  scan(d: D, b: Buffer, client: boolean, out: Segment[]): void;
+  /** Frame `b` (starting at a boundary, or mid-message) into `out` (whose `buf` is `b`); may hold a tail in d.held. */
+  scan(d: D, b: Buffer, client: boolean, out: Frames): void;
   /** The rest of the connection is opaque (TLS, compression): pass it through. */
   isRaw(): boolean;
 }
 
 export class LengthPrefixedFeeder<D extends HeldDirection> {
   private broken = false;
+  private readonly cFrames = new Frames();
+  private readonly sFrames = new Frames();
 
   constructor(
     private readonly protocol: string,
@@ -52,13 +54,20 @@ export class LengthPrefixedFeeder<D extends HeldDirection> {
     readonly s: D,
   ) {}
 
+  /** The messages of `chunk` as Segments (see frames). */
   feed(d: D, chunk: Buffer, client: boolean): Segment[] {
+    return this.frames(d, chunk, client).segments();
+  }
+
+  /** The messages of `chunk`, as offsets (frames.ts): valid until the next call for the same side. */
+  frames(d: D, chunk: Buffer, client: boolean): Frames {
     const before = d.held;
     if (this.broken) {
       d.held = before ? Buffer.concat([before, chunk]) : chunk;
       throw new FramingError(`${this.protocol} framer already failed`);
     }
-    const out: Segment[] = [];
+    const out = client ? this.cFrames : this.sFrames;
+    out.reset(chunk);
     try {
       let rest = chunk;
       while (d.held && rest.length && !this.steps.isRaw()) {
@@ -67,14 +76,17 @@ export class LengthPrefixedFeeder<D extends HeldDirection> {
         const b = Buffer.concat([d.held, rest.subarray(0, take)]);
         rest = rest.subarray(take);
         d.held = null;
+        out.buf = b;
         this.steps.scan(d, b, client, out);
       }
       if (this.steps.isRaw() && d.remain === 0 && !d.inMsg) {
         const data = d.held ? (rest.length ? Buffer.concat([d.held, rest]) : d.held) : rest;
         d.held = null;
-        if (data.length) out.push({ data, start: true, end: true, passthrough: true });
+        out.buf = data;
+        if (data.length) out.push(0, data.length, WHOLE | PASS);
         return out;
       }
+      out.buf = rest;
       if (rest.length) this.steps.scan(d, rest, client, out);
       return out;
     } catch (e) {

@@ -24,7 +24,8 @@
  * Payload bytes are streamed: a framer holds at most one packet header plus a short peek
  * (the whole head of a request, up to MAX_HEAD_BYTES) and never copies rows.
  */
-import { LengthPrefixedFeeder, PASS_META, segment, type StartMeta } from './length-prefixed.js';
+import { LengthPrefixedFeeder, PASS_META, pushFrame, type StartMeta } from './length-prefixed.js';
+import type { Frames } from '../frames.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 import {
@@ -134,6 +135,14 @@ class MysqlSession implements FramerSession {
     return this.feeder.feed(this.s, chunk, false);
   }
 
+  framesFromClient(chunk: Buffer): Frames {
+    return this.feeder.frames(this.c, chunk, true);
+  }
+
+  framesFromServer(chunk: Buffer): Frames {
+    return this.feeder.frames(this.s, chunk, false);
+  }
+
   skipped(ordinal: number): void {
     const i = this.fifo.findIndex((p) => p.ordinal === ordinal);
     if (i < 0) return;
@@ -162,12 +171,12 @@ class MysqlSession implements FramerSession {
     return this.phase === Phase.Greeting ? GREETING_PEEK : REPLY_PEEK;
   }
 
-  private scan(d: Dir, buf: Buffer, client: boolean, out: Segment[]): void {
+  private scan(d: Dir, buf: Buffer, client: boolean, out: Frames): void {
     let pos = 0;
     let segStart = 0;
     const emit = (to: number, end: boolean): void => {
       if (to > segStart) {
-        out.push(segment(buf.subarray(segStart, to), d.startMeta, d.pass, end));
+        pushFrame(out, segStart, to, d.startMeta, d.pass, end);
         d.startMeta = null;
       }
       segStart = to;

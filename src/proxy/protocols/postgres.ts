@@ -25,7 +25,8 @@
  * transaction status the session last saw ('T' or 'E' become 'E': the statement failed inside a
  * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I'.
  */
-import { LengthPrefixedFeeder, PASS_META, segment, type StartMeta } from './length-prefixed.js';
+import { LengthPrefixedFeeder, PASS_META, pushFrame, type StartMeta } from './length-prefixed.js';
+import type { Frames } from '../frames.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 
@@ -137,6 +138,14 @@ class PgSession implements FramerSession {
     return this.feeder.feed(this.s, chunk, false);
   }
 
+  framesFromClient(chunk: Buffer): Frames {
+    return this.feeder.frames(this.c, chunk, true);
+  }
+
+  framesFromServer(chunk: Buffer): Frames {
+    return this.feeder.frames(this.s, chunk, false);
+  }
+
   skipped(ordinal: number): void {
     const i = this.fifo.findIndex((p) => p.ordinal === ordinal);
     if (i >= 0) this.fifo.splice(i, 1);
@@ -171,12 +180,12 @@ class PgSession implements FramerSession {
     return 5 + Math.min(body, peek);
   }
 
-  private scan(d: Dir, buf: Buffer, client: boolean, out: Segment[]): void {
+  private scan(d: Dir, buf: Buffer, client: boolean, out: Frames): void {
     let pos = 0;
     let segStart = 0;
     const emit = (to: number, end: boolean): void => {
       if (to > segStart) {
-        out.push(segment(buf.subarray(segStart, to), d.startMeta, d.pass, end));
+        pushFrame(out, segStart, to, d.startMeta, d.pass, end);
         d.startMeta = null;
       }
       segStart = to;
