@@ -26,6 +26,26 @@ const KEEPALIVE_MS = 2000;
 const KEEPALIVE_MAX = 3;
 const TRANSFER_CONCURRENCY = 4;
 
+/** How many times a command that may be asked again is, when its sessions end without a word. */
+const SILENT_END_TRIES = 4;
+
+type SimpleResult = { code: number | null; signal?: string; output: string };
+
+/** A session that ended with no exit status and no output: it says nothing of the command. */
+class SilentEnd extends NodeError {}
+
+/**
+ * A loaded sshd may end a session without an exit status or a word (seen twice in a row), which
+ * says nothing of the command: one that may be asked again is, with a back-off.
+ */
+async function askAgain<T>(once: () => Promise<T>, silent: (r: T) => boolean): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await once();
+    if (!silent(r) || attempt === SILENT_END_TRIES) return r;
+    await new Promise((done) => setTimeout(done, 100 * attempt));
+  }
+}
+
 export class SshExecutor implements Executor {
   readonly kind = 'ssh' as const;
   readonly node: string;
@@ -166,8 +186,12 @@ export class SshExecutor implements Executor {
     });
   }
 
-  /** Run a fixed internal command to completion (mkdir, rm, kill); output is collected. */
-  private async simple(argv: readonly string[] | string): Promise<{ code: number | null; signal?: string; output: string }> {
+  /** Run a fixed internal command to completion (mkdir, rm, kill: each may be asked again); output is collected. */
+  private simple(argv: readonly string[] | string): Promise<SimpleResult> {
+    return askAgain(() => this.simpleOnce(argv), (r) => r.code === null && !r.signal && !r.output.trim());
+  }
+
+  private async simpleOnce(argv: readonly string[] | string): Promise<SimpleResult> {
     const channel = await this.exec(typeof argv === 'string' ? argv : shellJoin(argv));
     return new Promise((resolve, reject) => {
       let output = '';
@@ -191,6 +215,16 @@ export class SshExecutor implements Executor {
   // ---- Executor ----
 
   async run(argv: readonly string[], o: RunOptions = {}): Promise<RunResult> {
+    if (!o.idempotent) return this.runOnce(argv, o);
+    const r = await askAgain(
+      () => this.runOnce(argv, o).catch((e: Error) => { if (e instanceof SilentEnd && !o.signal?.aborted) return e; throw e; }),
+      (x) => x instanceof SilentEnd,
+    );
+    if (r instanceof SilentEnd) throw r;
+    return r;
+  }
+
+  private async runOnce(argv: readonly string[], o: RunOptions): Promise<RunResult> {
     const started = performance.now();
     if (o.signal?.aborted) return { exitCode: null, signal: null, cancelled: true, durationMs: 0 };
     const command = remoteCommand(argv, { cwd: o.cwd, env: o.env });
@@ -198,6 +232,7 @@ export class SshExecutor implements Executor {
     return new Promise<RunResult>((resolve, reject) => {
       let pgid: number | undefined;
       let sawMarker = false;
+      let spoke = false;
       let exit: { code: number | null; signal: string | null } | undefined;
       let cancelled = false;
       let settled = false;
@@ -212,9 +247,13 @@ export class SshExecutor implements Executor {
           for (const w of pgidWaiters.splice(0)) w();
           return;
         }
+        spoke = true;
         o.onLine?.(line, 'stdout');
       });
-      const err = new LineSplitter((line) => o.onLine?.(line, 'stderr'));
+      const err = new LineSplitter((line) => {
+        spoke = true;
+        o.onLine?.(line, 'stderr');
+      });
       const finish = (f: () => void) => {
         if (settled) return;
         settled = true;
@@ -256,7 +295,8 @@ export class SshExecutor implements Executor {
         if (exit || cancelled) {
           finish(() => resolve({ exitCode: exit?.code ?? null, signal: exit?.signal ?? null, cancelled, durationMs: performance.now() - started }));
         } else {
-          finish(() => reject(this.lost ?? new NodeError(this.node, `the command ended without an exit status (SSH connection to ${this.address} lost?)`)));
+          const why = `the command ended without an exit status (SSH connection to ${this.address} lost?)`;
+          finish(() => reject(this.lost ?? (spoke ? new NodeError(this.node, why) : new SilentEnd(this.node, why))));
         }
       });
     });
@@ -309,15 +349,9 @@ export class SshExecutor implements Executor {
   }
 
   async mkdirp(remotePath: string): Promise<void> {
-    // A session that ended without an exit status and without a word (seen twice in a row on a
-    // loaded sshd) says nothing about the directory; `mkdir -p` may be asked again.
-    let r = await this.simple(['mkdir', '-p', '--', remotePath]);
-    for (let retry = 1; retry <= 3 && r.code === null && !r.output.trim(); retry++) {
-      await new Promise((done) => setTimeout(done, 100 * retry));
-      r = await this.simple(['mkdir', '-p', '--', remotePath]);
-    }
+    const r = await this.simple(['mkdir', '-p', '--', remotePath]);
     if (r.code !== 0) {
-      const why = r.output.trim() || (r.signal ? `mkdir was killed by SIG${r.signal}` : r.code === null ? 'the session ended without an exit status (4 times)' : `exit ${r.code}`);
+      const why = r.output.trim() || (r.signal ? `mkdir was killed by SIG${r.signal}` : r.code === null ? `the session ended without an exit status (${SILENT_END_TRIES} times)` : `exit ${r.code}`);
       throw new TransferError(`cannot create ${remotePath} on node "${this.node}": ${why}`);
     }
   }
@@ -344,7 +378,8 @@ export class SshExecutor implements Executor {
         (async () => {
           await this.client(timeoutMs);
           const t0 = performance.now();
-          const r = await this.simple('true');
+          // Once: a health reading tells what the node answered, and the pool probes again.
+          const r = await this.simpleOnce('true');
           if (r.code !== 0) throw new NodeError(this.node, `a trivial command failed (exit ${r.code}): ${r.output.trim()}`);
           return Math.round((performance.now() - t0) * 10) / 10;
         })(),
