@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
+import { loadRunners } from '../src/runners/load.js';
 import type { EngineEvent, TimelineEvent } from '../src/core/events.js';
 import { groupAlive } from '../src/core/owner.js';
 import { startEchoServer } from './helpers/echo.js';
@@ -24,7 +25,7 @@ afterEach(async () => {
 });
 
 async function engine(o: Partial<ConstructorParameters<typeof Engine>[0]> = {}): Promise<Engine> {
-  const e = new Engine({ stateDir: o.stateDir ?? (await stateDir()), nodes: localNodes(2), run: 'all', ...o });
+  const e = new Engine({ runners: loadRunners, stateDir: o.stateDir ?? (await stateDir()), nodes: localNodes(2), run: 'all', ...o });
   engines.push(e);
   await e.start();
   return e;
@@ -130,7 +131,7 @@ describe('engine: a command job on this machine', () => {
 
   it('stopped while a job is being claimed: the job starts, is stopped with the engine, and its end is recorded', async () => {
     const state = await stateDir();
-    const e = new Engine({ stateDir: state, nodes: localNodes(1), run: 'all' });
+    const e = new Engine({ runners: loadRunners, stateDir: state, nodes: localNodes(1), run: 'all' });
     await e.start();
     const events = record(e);
     // A claim whose answer is slow to come back (a shared queue over a loaded link).

@@ -5,15 +5,14 @@
  * fails every run in flight with a NodeError (an infrastructure failure, exit 3); files move
  * over SFTP.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { NodeSSH } from 'node-ssh';
 import type { SshNodeConfig } from '../config/nodes.js';
 import { NodeError, TransferError, type Executor, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
-import { checkHostKey, fingerprint, hostToken, keyType, readKnownHosts, recordHostKey } from './known-hosts.js';
+import { hostToken, readKnownHosts } from './known-hosts.js';
 import { LineSplitter } from './lines.js';
+import { connectError, hostKeyVerifier, sshCredentials } from './ssh-login.js';
 import { killGroupCommand, PGID_MARKER, remoteCommand } from './remote-command.js';
 import { scanTree } from './tree.js';
 import { shellJoin } from './quote.js';
@@ -76,42 +75,12 @@ export class SshExecutor implements Executor {
   }
 
   private async connect(timeoutMs: number): Promise<Ssh2Client> {
-    const { host, port, knownHosts, hostKey } = this.cfg;
+    const { host, port, knownHosts } = this.cfg;
     const known = await readKnownHosts(knownHosts).catch((e: Error) => {
       throw new NodeError(this.node, `cannot read known_hosts ${knownHosts}: ${e.message}`);
     });
     let refused: NodeError | undefined;
-    const hostVerifier = (key: Buffer, verify: (ok: boolean) => void): void => {
-      const check = checkHostKey(known, host, port, key);
-      const what = `${keyType(key)} ${fingerprint(key)}`;
-      if (check.status === 'known') return verify(true);
-      if (check.status === 'unknown' && hostKey === 'accept-new') {
-        recordHostKey(knownHosts, host, port, key).then(
-          () => verify(true),
-          (e: Error) => {
-            refused = new NodeError(this.node, `cannot record the host key in ${knownHosts}: ${e.message}`);
-            verify(false);
-          },
-        );
-        return;
-      }
-      if (check.status === 'unknown') {
-        refused = new NodeError(
-          this.node,
-          `host key of ${hostToken(host, port)} (${what}) is not in ${knownHosts}; refusing to connect`,
-          `if this is the right machine, add its key: ssh-keyscan -p ${port} ${host} >> ${knownHosts} (check the fingerprint), or set host_key: accept-new for this node`,
-        );
-      } else if (check.status === 'changed') {
-        refused = new NodeError(
-          this.node,
-          `HOST KEY CHANGED for ${hostToken(host, port)}: it now offers ${what}, which does not match ${knownHosts} line ${check.lines.join(', ')}; refusing to connect (possible man-in-the-middle)`,
-          `if the machine was reinstalled, remove the old entry: ssh-keygen -R '${hostToken(host, port)}' -f ${knownHosts}`,
-        );
-      } else {
-        refused = new NodeError(this.node, `host key ${what} of ${hostToken(host, port)} is marked @revoked in ${knownHosts}; refusing to connect`);
-      }
-      verify(false);
-    };
+    const hostVerifier = hostKeyVerifier(this.cfg, known, (e) => { refused = e; });
     // Loaded on the first connection: what only lists nodes starts without ssh2.
     const ssh = new (await import('node-ssh')).NodeSSH();
     try {
@@ -119,7 +88,7 @@ export class SshExecutor implements Executor {
         host,
         port,
         username: this.cfg.user,
-        ...(await this.credentials()),
+        ...(await sshCredentials(this.cfg, this.env)),
         hostVerifier,
         readyTimeout: timeoutMs,
         keepaliveInterval: KEEPALIVE_MS,
@@ -128,7 +97,7 @@ export class SshExecutor implements Executor {
     } catch (e) {
       ssh.dispose();
       if (e instanceof NodeError) throw e;
-      throw refused ?? this.connectError(e as Error & { code?: string; level?: string }, timeoutMs);
+      throw refused ?? connectError(this.cfg, this.address, e as Error & { code?: string; level?: string }, timeoutMs);
     }
     this.ssh = ssh;
     const client = ssh.connection as unknown as Ssh2Client;
@@ -141,38 +110,6 @@ export class SshExecutor implements Executor {
     client.on('close', () => onGone('closed by the remote side'));
     client.on('end', () => onGone('ended by the remote side'));
     return client;
-  }
-
-  private async credentials(): Promise<Record<string, unknown>> {
-    const passphrase = this.cfg.passphraseEnv ? this.env[this.cfg.passphraseEnv] : undefined;
-    if (this.cfg.passphraseEnv && passphrase === undefined) {
-      throw new NodeError(this.node, `$${this.cfg.passphraseEnv} (passphrase_env) is not set`);
-    }
-    if (this.cfg.identity) {
-      try {
-        return { privateKey: await readFile(this.cfg.identity, 'utf8'), passphrase };
-      } catch (e) {
-        throw new NodeError(this.node, `cannot read the identity file ${this.cfg.identity}: ${(e as NodeJS.ErrnoException).code ?? e}`, 'check `identity:` in the nodes file');
-      }
-    }
-    if (this.env.SSH_AUTH_SOCK) return { agent: this.env.SSH_AUTH_SOCK };
-    for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
-      const f = path.join(os.homedir(), '.ssh', name);
-      if (existsSync(f)) return { privateKey: await readFile(f, 'utf8'), passphrase };
-    }
-    throw new NodeError(this.node, 'no SSH key: no identity file configured, no SSH agent, no ~/.ssh/id_ed25519', 'set `identity:` for this node in the nodes file');
-  }
-
-  private connectError(e: Error & { code?: string; level?: string }, timeoutMs: number): NodeError {
-    const to = this.address;
-    if (e.code === 'ECONNREFUSED') return new NodeError(this.node, `cannot connect to ${to}: connection refused`, 'is sshd running there, on that port?');
-    if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') return new NodeError(this.node, `cannot reach ${to} (${e.code})`);
-    if (e.code === 'ENOTFOUND') return new NodeError(this.node, `unknown host ${this.cfg.host}`, 'check `host:` in the nodes file');
-    if (/timed out/i.test(e.message)) return new NodeError(this.node, `no SSH handshake from ${to} within ${timeoutMs} ms`);
-    if (e.level === 'client-authentication' || /authentication/i.test(e.message)) {
-      return new NodeError(this.node, `authentication refused for ${to}`, `check the user and that the key ${this.cfg.identity ?? '(agent/default)'} is in the node's authorized_keys`);
-    }
-    return new NodeError(this.node, `cannot connect to ${to}: ${e.message}`);
   }
 
   private async exec(command: string): Promise<Ssh2Channel> {

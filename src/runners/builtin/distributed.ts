@@ -19,7 +19,7 @@ import { NodeError, TransferError, type RunResult } from '../../exec/executor.js
 import { LineBatch } from '../funkload-writer.js';
 import { FunkloadFormatError, readFunkloadXml } from '../funkload-xml.js';
 import type { RunResults } from '../results.js';
-import type { RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
+import type { RunnerContext, RunnerNode, RunOutcome } from '../../core/runner-contract.js';
 import { cleanupStage, remoteJobDir } from '../staging.js';
 import { AgentLink } from './agent-link.js';
 import { AGENT_BAD_JOB, AGENT_ENTRY, agentArgs, parseAgentLine, parseResultLine, type AgentJob } from './agent-protocol.js';

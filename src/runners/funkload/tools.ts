@@ -6,7 +6,7 @@
  * `pip install --target` into the job's scratch space, and put first on PYTHONPATH, so neither
  * the user's virtualenv nor the system is changed by a job.
  */
-import type { RunnerNode } from '../runner.js';
+import type { RunnerNode } from '../../core/runner-contract.js';
 
 export interface FunkloadTools {
   /** The directory holding fl-run-bench. */
