@@ -104,6 +104,14 @@ describe.skipIf(!haveServer('sshd'))('SSH nodes (real sshd)', () => {
       expect(lines.filter(([s]) => s === 'stdout').map(([, l]) => l)).toEqual(['one', 'two']);
       expect(lines.filter(([s]) => s === 'stderr').map(([, l]) => l)).toEqual(['err']);
       expect((await x.run(['/nonexistent/prog'])).exitCode).toBe(127);
+      // A data line (the builtin agent's samples) is given room; a console line is cut at 64 KiB.
+      const long = [node, '-e', 'console.log("x".repeat(100 * 1024))'];
+      const cut: string[] = [];
+      await x.run(long, { onLine: (l) => cut.push(l) });
+      expect(cut[0]).toMatch(/…\[line cut at 65536 chars\]$/);
+      const whole: string[] = [];
+      await x.run(long, { maxLineChars: 1 << 20, onLine: (l) => whole.push(l) });
+      expect(whole).toEqual(['x'.repeat(100 * 1024)]);
       await x.close();
     });
 

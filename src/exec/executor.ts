@@ -27,6 +27,8 @@ export interface RunOptions {
    * a session that ends without an exit status or any output is retried a few times.
    */
   idempotent?: boolean;
+  /** A stdout line longer than this is cut (default MAX_LINE_CHARS): more room for lines that carry data. */
+  maxLineChars?: number;
 }
 
 export interface RunResult {

@@ -186,7 +186,7 @@ export class SshExecutor implements Executor {
         }
         spoke = true;
         o.onLine?.(line, 'stdout');
-      });
+      }, o.maxLineChars);
       const err = new LineSplitter((line) => {
         spoke = true;
         o.onLine?.(line, 'stderr');
