@@ -66,6 +66,13 @@ export class Frames {
   }
 }
 
+/** All of `chunk` as one passthrough frame (a session that stopped framing); no frame for an empty chunk. */
+export function passAll(out: Frames, chunk: Buffer): Frames {
+  out.reset(chunk);
+  if (chunk.length) out.push(0, chunk.length, WHOLE | PASS);
+  return out;
+}
+
 /** A framer session that also frames into offsets: the same messages its fromClient / fromServer return. */
 export interface OffsetFramer extends FramerSession {
   framesFromClient(chunk: Buffer): Frames;

@@ -31,6 +31,7 @@
  *   log stream follows).
  */
 import { isTerminator, parseCommand, Reply, sizeWord, startsWith, type Command } from './memcache-lines.js';
+import { END, Frames, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
 import { ReplyCursor } from './reply-cursor.js';
 import {
@@ -53,10 +54,6 @@ const BINARY_MAGIC = 0x80;
 interface Pending {
   ordinal: number;
   reply: Reply;
-}
-
-function pass(data: Buffer): Segment {
-  return { data, start: true, end: true, passthrough: true };
 }
 
 class MemcacheSession implements FramerSession {
@@ -82,14 +79,20 @@ class MemcacheSession implements FramerSession {
 
   // ================================================================ client -> server
 
+  private readonly cFrames = new Frames();
+  private readonly sFrames = new Frames();
+
   fromClient(chunk: Buffer): Segment[] {
-    if (chunk.length === 0) return [];
-    if (this.cRaw) return [pass(chunk)];
-    return this.cTail.feed(this, this.frameRequests, chunk);
+    return this.framesFromClient(chunk).segments();
   }
 
-  private frameRequests(buf: Buffer): Segment[] {
-    const out: Segment[] = [];
+  framesFromClient(chunk: Buffer): Frames {
+    return this.cRaw || chunk.length === 0 ? passAll(this.cFrames, chunk) : this.cTail.feed(this, this.frameRequests, chunk);
+  }
+
+  private frameRequests(buf: Buffer): Frames {
+    const out = this.cFrames;
+    out.reset(buf);
     const n = buf.length;
     let pos = 0;
     let seg = 0;
@@ -99,7 +102,7 @@ class MemcacheSession implements FramerSession {
         pos += take;
         this.dataLeft -= take;
         if (this.dataLeft === 0) {
-          this.emit(out, buf.subarray(seg, pos), true);
+          this.emit(out, seg, pos, true);
           seg = pos;
         }
         continue;
@@ -123,39 +126,42 @@ class MemcacheSession implements FramerSession {
         this.dataLeft = cmd.data + 2;
         continue;
       }
-      this.emit(out, buf.subarray(seg, pos), true);
+      this.emit(out, seg, pos, true);
       seg = pos;
       if (cmd.reply === Reply.LineThenRaw) {
         this.cRaw = true;
-        if (pos < n) out.push(pass(buf.subarray(pos)));
+        if (pos < n) out.push(pos, n, WHOLE | PASS);
         return out;
       }
     }
-    if (this.dataLeft > 0 && pos > seg) this.emit(out, buf.subarray(seg, pos), false);
+    if (this.dataLeft > 0 && pos > seg) this.emit(out, seg, pos, false);
     this.cTail.hold(buf, pos);
     return out;
   }
 
-  private emit(out: Segment[], data: Buffer, end: boolean): void {
-    const seg: Segment = { data, start: !this.reqStarted, end };
-    if (seg.start && this.cur) {
-      seg.label = this.cur.label;
-      if (this.cur.noReply) seg.noReply = true;
-      this.reqStarted = true;
+  private emit(out: Frames, from: number, to: number, end: boolean): void {
+    const last = end ? END : 0;
+    if (this.reqStarted || !this.cur) {
+      out.push(from, to, (this.reqStarted ? 0 : START) | last);
+      return;
     }
-    out.push(seg);
+    out.push(from, to, START | last | (this.cur.noReply ? NO_REPLY : 0), this.cur.label);
+    this.reqStarted = true;
   }
 
   // ================================================================ server -> client
 
   fromServer(chunk: Buffer): Segment[] {
-    if (chunk.length === 0) return [];
-    if (this.sRaw) return [pass(chunk)];
-    return this.sTail.feed(this, this.frameReplies, chunk);
+    return this.framesFromServer(chunk).segments();
   }
 
-  private frameReplies(buf: Buffer): Segment[] {
-    const out: Segment[] = [];
+  framesFromServer(chunk: Buffer): Frames {
+    return this.sRaw || chunk.length === 0 ? passAll(this.sFrames, chunk) : this.sTail.feed(this, this.frameReplies, chunk);
+  }
+
+  private frameReplies(buf: Buffer): Frames {
+    const out = this.sFrames;
+    out.reset(buf);
     const n = buf.length;
     let pos = 0;
     let seg = 0;
@@ -192,7 +198,7 @@ class MemcacheSession implements FramerSession {
         }
       }
       if (done) {
-        out.push(this.reply.piece(buf.subarray(seg, pos), true));
+        out.push(seg, pos, this.reply.flags(true));
         seg = pos;
         const entry = this.replyEntry;
         this.replyEntry = null;
@@ -200,13 +206,13 @@ class MemcacheSession implements FramerSession {
           this.shift();
           if (entry.reply === Reply.LineThenRaw) {
             this.sRaw = true;
-            if (pos < n) out.push(pass(buf.subarray(pos)));
+            if (pos < n) out.push(pos, n, WHOLE | PASS);
             return out;
           }
         }
       }
     }
-    if (this.reply.active && pos > seg) out.push(this.reply.piece(buf.subarray(seg, pos), false));
+    if (this.reply.active && pos > seg) out.push(seg, pos, this.reply.flags(false));
     this.sTail.hold(buf, pos);
     return out;
   }

@@ -6,7 +6,7 @@
 import { Tail } from './held-bytes.js';
 import { ReplyCursor } from './reply-cursor.js';
 import { FramingError, type Segment } from '../protocol.js';
-import { Frames, PASS, WHOLE } from '../frames.js';
+import { Frames, PASS, passAll, WHOLE } from '../frames.js';
 import { After, DOLLAR, findLF, lengthLine, lengthLineEnd, PUSH, STAR } from './redis-resp.js';
 
 export abstract class RedisReplies {
@@ -39,14 +39,7 @@ export abstract class RedisReplies {
   }
 
   framesFromServer(chunk: Buffer): Frames {
-    const out = this.sFrames;
-    out.reset(chunk);
-    if (chunk.length === 0) return out;
-    if (this.sRaw) {
-      out.push(0, chunk.length, WHOLE | PASS);
-      return out;
-    }
-    return this.sTail.feed(this, this.frameReplies, chunk);
+    return this.sRaw || chunk.length === 0 ? passAll(this.sFrames, chunk) : this.sTail.feed(this, this.frameReplies, chunk);
   }
 
   private frameReplies(buf: Buffer): Frames {

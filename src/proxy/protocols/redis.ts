@@ -29,7 +29,7 @@
  * an inline line over 64 KiB, a command name over 1 KiB) throws a FramingError.
  */
 import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol, type Segment } from '../protocol.js';
-import { END, Frames, NO_REPLY, PASS, START, WHOLE } from '../frames.js';
+import { END, Frames, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
 import { encodeError, errorKinds } from './redis-errors.js';
 import { RedisReplies } from './redis-replies.js';
@@ -76,14 +76,7 @@ class RedisSession extends RedisReplies implements FramerSession {
   }
 
   framesFromClient(chunk: Buffer): Frames {
-    const out = this.cFrames;
-    out.reset(chunk);
-    if (chunk.length === 0) return out;
-    if (this.cRaw) {
-      out.push(0, chunk.length, WHOLE | PASS);
-      return out;
-    }
-    return this.cTail.feed(this, this.frameRequests, chunk);
+    return this.cRaw || chunk.length === 0 ? passAll(this.cFrames, chunk) : this.cTail.feed(this, this.frameRequests, chunk);
   }
 
   private frameRequests(buf: Buffer): Frames {

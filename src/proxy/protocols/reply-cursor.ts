@@ -1,10 +1,9 @@
 /**
  * The reply a line-oriented framer (redis, memcache) is cutting out of the server's bytes: cut
- * into segments as chunks arrive, the first one marked start, the last one end, and all of them
+ * into frames as chunks arrive, the first one marked start, the last one end, and all of them
  * pass-through when no request owns the reply (a push, an unsolicited error).
  */
 import { END, PASS, START } from '../frames.js';
-import type { Segment } from '../protocol.js';
 
 export class ReplyCursor {
   /** A reply is being framed. */
@@ -16,15 +15,6 @@ export class ReplyCursor {
     this.active = true;
     this.started = false;
     this.pass = passthrough;
-  }
-
-  /** The next piece of the current reply; `end` closes it. */
-  piece(data: Buffer, end: boolean): Segment {
-    const start = !this.started;
-    this.started = true;
-    if (end) this.active = false;
-    // Every field in the literal: one object shape for all replies.
-    return { data, start, end, passthrough: this.pass };
   }
 
   /** The next piece of the current reply, as a frame's flags (frames.ts); `end` closes it. */
