@@ -218,7 +218,10 @@ export abstract class ConnectionReplies extends ConnectionIO {
     try {
       const s = this.session;
       const o = this.offsets;
-      const framed = o ? (side === 'client' ? o.framesFromClient(chunk) : o.framesFromServer(chunk)) : side === 'client' ? s.fromClient(chunk) : s.fromServer(chunk);
+      const client = side === 'client';
+      let framed: Segment[] | Frames;
+      if (o) framed = client ? o.framesFromClient(chunk) : o.framesFromServer(chunk);
+      else framed = client ? s.fromClient(chunk) : s.fromServer(chunk);
       if (s.buffered() > this.core.maxBuffer) {
         const segs = framed instanceof Frames ? framed.segments() : framed;
         return this.fallback(side, `more than ${this.core.maxBuffer} bytes held for one message`, segs);
