@@ -155,7 +155,7 @@ export class RedisQueue extends LogQueue {
     await selectDatabase(this.cmd, this.url, this.label);
     await super.open();
     await this.heartbeat();
-    this.beat = setInterval(() => void this.tick(), Math.max(100, Math.floor(this.ttl / 5)));
+    this.beat = setInterval(() => void this.tick(), this.tickMs);
     this.beat.unref();
   }
 
@@ -300,9 +300,12 @@ export class RedisQueue extends LogQueue {
   }
 
   /**
-   * Beat, notice dead engines, refresh the other processes' proxy counters; offline: wait. The
-   * beat goes first and alone: a slow round of the rest (a busy Redis) must never delay it, or a
-   * live engine would be judged dead.
+   * Beat; then, for the whole team, one process per tick (whoever takes the lock) notices dead
+   * engines and wakes a worker for a job left waiting; refresh the other processes' proxy
+   * counters; offline: wait. Every process doing the check read and folded every record, asked
+   * Redis's uptime and the owners' keys each second: with 30 workers, 30 times the same work,
+   * CPU the enqueuer and the jobs shared. The beat goes first and alone: a slow round of the rest
+   * (a busy Redis) must never delay it, or a live engine would be judged dead.
    */
   private async tick(): Promise<void> {
     if (!this.online()) return;
@@ -317,7 +320,11 @@ export class RedisQueue extends LogQueue {
     if (this.reaping) return;
     this.reaping = true;
     try {
-      await this.recoverInterrupted();
+      // Held a little less than a tick: whoever ticks first next time takes it again.
+      if ((await this.cmd.set(this.keys.reapLock, this.me, 'PX', Math.floor(this.tickMs * 0.8), 'NX')) === 'OK') {
+        await this.recoverInterrupted();
+        await this.rewake();
+      } else if (this.unsettled) await this.sync();
       if (this.readPresence) await this.fetchPresence();
       await this.trim();
     } catch {
@@ -325,6 +332,21 @@ export class RedisQueue extends LogQueue {
     } finally {
       this.reaping = false;
     }
+  }
+
+  private get tickMs(): number {
+    return Math.max(100, Math.floor(this.ttl / 5));
+  }
+
+  /**
+   * Free workers read the log only when woken, so a lost wake-up (a worker killed holding it,
+   * Redis restarted without it) would leave a job waiting: once per tick, a job queued for more
+   * than a tick gets one when none is pending. One suffices: the woken worker's pass looks at
+   * every queued job.
+   */
+  private async rewake(): Promise<void> {
+    const waiting = this.list().find((j) => j.status === 'queued' && j.origin !== 'ci' && Date.now() - j.enqueuedAt > this.tickMs);
+    if (waiting) await this.stream.wakeIfNone(waiting.id);
   }
 
   /** The other processes' presence; a stale entry (its process died: no heartbeat) is dropped. */
