@@ -64,6 +64,8 @@ export interface WorkerFigures {
   workers: number;
   jobs: number;
   enqueuePerSecond: number;
+  /** Enqueue rate with the workers up but no job for them to run, against the same with the workers frozen. */
+  enqueueIdleRatio: number;
   /** Redis commands (all clients, a Lua script's own counted too) per job, from its enqueue to its end. */
   commandsPerJob: number;
   /** Those commands by name, per job, most first. */
@@ -104,9 +106,9 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
       return dir;
     };
     const [quick, dir] = [project(QUICK), project('bench')];
-    const enqueueAll = async (count: number) => {
+    const enqueueAll = async (count: number, origin = 'cli') => {
       const ids: string[] = [];
-      for (let i = 0; i < count; i++) ids.push((await producer.enqueue(quick, { origin: 'cli' })).id);
+      for (let i = 0; i < count; i++) ids.push((await producer.enqueue(quick, { origin })).id);
       return ids;
     };
     // A job not succeeded is counted, not fatal: on an overloaded machine a worker starved of
@@ -127,6 +129,26 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
     const idle0 = await costs(url, children);
     await new Promise((r) => setTimeout(r, IDLE_MS));
     const idle1 = await costs(url, children);
+    // The queue's own cost to an enqueuer: the workers up and free but no job for them (a `--ci`
+    // job is left to its run: no wake-up, no claim), against the same with the workers frozen
+    // (SIGSTOP), in alternating rounds so that the machine's other load hits both alike. The rate
+    // below adds running the jobs, whose CPU at 30 workers falls inside the timed window, where one
+    // worker runs most of them after it.
+    const timed = { up: 0, frozen: 0 };
+    const unrun: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      const frozen = round % 2 === 1;
+      if (frozen) for (const c of children) c.kill('SIGSTOP');
+      const t = performance.now();
+      try {
+        unrun.push(...(await enqueueAll(10, 'ci')));
+      } finally {
+        if (frozen) for (const c of children) c.kill('SIGCONT');
+      }
+      timed[frozen ? 'frozen' : 'up'] += performance.now() - t;
+    }
+    const enqueueIdleRatio = timed.frozen / timed.up;
+    for (const id of unrun) await producer.cancel(id);
     const calls0 = await costs(url, children);
     const sent0 = sent.count;
     const t0 = performance.now();
@@ -163,6 +185,7 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
       workers: n,
       jobs,
       enqueuePerSecond,
+      enqueueIdleRatio,
       commandsPerJob: per(total(calls0.calls), total(calls2.calls)),
       commandsByName: byName.sort((a, b) => b[1] - a[1]),
       producerCommandsPerJob: producerCommands / first.length,

@@ -169,6 +169,9 @@ async function workersTable(url: string): Promise<void> {
   const worst = rows.at(-1)!;
   const ratio = worst.enqueuePerSecond / rows[0].enqueuePerSecond;
   process.stdout.write(`target: enqueue rate at ${worst.workers} workers >= ${ENQUEUE_TARGET}x the 1-worker rate: ${ratio >= ENQUEUE_TARGET ? 'met' : 'NOT met'} (${ratio.toFixed(2)}x)\n`);
+  process.stdout.write(
+    `  the queue's own cost: enqueue rate with the workers up and free but no job for them, against the same workers frozen (SIGSTOP), alternating: ${rows.map((r) => `${r.enqueueIdleRatio.toFixed(2)}x`).join(' / ')} at ${rows.map((r) => r.workers).join(' / ')} workers\n`,
+  );
   process.stdout.write(`target: node gap p95 <= 50 ms at ${worst.workers} workers: ${worst.gapP95 <= 50 ? 'met' : 'NOT met'} (${worst.gapP95.toFixed(1)} ms)\n`);
 }
 

@@ -293,10 +293,16 @@ export class RedisQueue extends LogQueue {
     return (o) => alive.get(ownerKey(o));
   }
 
-  private async heartbeat(): Promise<void> {
+  /** Renew our heartbeat key; with `lock`, also try for this tick's check, in the same round trip. Returns whether we got it. */
+  private async heartbeat(lock = false): Promise<boolean> {
     const at = Date.now();
-    await this.cmd.set(this.keys.alive(this.me), String(at), 'PX', this.ttl);
+    const m = this.cmd.pipeline().set(this.keys.alive(this.me), String(at), 'PX', this.ttl);
+    // Held a little less than a tick: whoever ticks first next time takes it again.
+    if (lock) m.set(this.keys.reapLock, this.me, 'PX', Math.floor(this.tickMs * 0.8), 'NX');
+    const [[beatError], got] = (await m.exec()) ?? [[new Error('pipeline discarded')]];
+    if (beatError) throw beatError;
     this.lastBeat = at;
+    return got?.[1] === 'OK';
   }
 
   /**
@@ -304,24 +310,26 @@ export class RedisQueue extends LogQueue {
    * engines and wakes a worker for a job left waiting; refresh the other processes' proxy
    * counters; offline: wait. Every process doing the check read and folded every record, asked
    * Redis's uptime and the owners' keys each second: with 30 workers, 30 times the same work,
-   * CPU the enqueuer and the jobs shared. The beat goes first and alone: a slow round of the rest
-   * (a busy Redis) must never delay it, or a live engine would be judged dead.
+   * CPU the enqueuer and the jobs shared. The beat goes first, never behind the rest of a tick
+   * (a busy Redis), or a live engine would be judged dead; a beat still on its way means Redis is
+   * that slow, and the tick is skipped.
    */
   private async tick(): Promise<void> {
-    if (!this.online()) return;
-    if (!this.beating) {
-      this.beating = true;
-      void this.heartbeat()
-        .catch(() => {})
-        .finally(() => {
-          this.beating = false;
-        });
+    if (!this.online() || this.beating) return;
+    this.beating = true;
+    const round = !this.reaping;
+    let mine = false;
+    try {
+      mine = await this.heartbeat(round);
+    } catch {
+      return; // offline meanwhile: the next tick tries again
+    } finally {
+      this.beating = false;
     }
-    if (this.reaping) return;
+    if (!round) return;
     this.reaping = true;
     try {
-      // Held a little less than a tick: whoever ticks first next time takes it again.
-      if ((await this.cmd.set(this.keys.reapLock, this.me, 'PX', Math.floor(this.tickMs * 0.8), 'NX')) === 'OK') {
+      if (mine) {
         await this.recoverInterrupted();
         await this.rewake();
       } else if (this.unsettled) await this.sync();
