@@ -29,6 +29,8 @@ import { runnerRegistry } from '../src/core/runner-contract.js';
 
 const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 500);
 const JOBS_PER_WORKER = Number(process.env.BENCH_JOBS_PER_WORKER ?? 5);
+/** Held jobs each worker runs before anything is timed (see measureWorkers). */
+const WARM_ROUNDS = Number(process.env.BENCH_WARM ?? 5);
 /** The project whose jobs end at once (phase 1). */
 const QUICK = 'quick';
 
@@ -121,10 +123,12 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
     };
 
     const jobs = Math.max(20, n * JOBS_PER_WORKER);
-    // One job on each worker first (held, so that no worker takes two): a worker's first job
-    // compiles the code it runs, once per process, and 30 of them while timing would measure
-    // start-ups rather than the queue.
-    await succeeded((await Promise.all(names.map(() => producer.enqueue(dir, { origin: 'cli' })))).map((j) => j.id));
+    // Rounds of one job on each worker first (held, so that no worker takes two): a worker's first
+    // job compiles the code it runs, and V8 optimizes it only after several; timed with cold code,
+    // 30 processes that each ran one job cost 3x the CPU per job of one warm process (51-57 ms
+    // against 16.5 at 10 and 30 workers, 16 with 6 rounds): start-up, not the queue. A long-lived
+    // worker is warm.
+    for (let round = 0; round < WARM_ROUNDS; round++) await succeeded((await Promise.all(names.map(() => producer.enqueue(dir, { origin: 'cli' })))).map((j) => j.id));
     // What the team costs with nothing to do: heartbeats, presence, lease and dead-worker checks.
     const idle0 = await costs(url, children);
     await new Promise((r) => setTimeout(r, IDLE_MS));
@@ -193,7 +197,7 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
       idle: { commandsPerSecond: ((total(idle1.calls) - total(idle0.calls)) * 1000) / IDLE_MS, workersCpuPerSecond: ((idle1.workers - idle0.workers) * 1000) / IDLE_MS },
       gapP50: gaps[Math.floor(gaps.length * 0.5)] ?? NaN,
       gapP95: gaps[Math.min(gaps.length - 1, Math.floor(gaps.length * 0.95))] ?? NaN,
-      claimsPerJob: claims / (n + first.length + jobs),
+      claimsPerJob: claims / (n * WARM_ROUNDS + first.length + jobs),
       lost,
       wallMs,
       idealMs: Math.ceil(jobs / n) * HOLD_MS,
