@@ -306,13 +306,10 @@ export class RedisQueue extends LogQueue {
   }
 
   /**
-   * Beat; then, for the whole team, one process per tick (whoever takes the lock) notices dead
-   * engines and wakes a worker for a job left waiting; refresh the other processes' proxy
-   * counters; offline: wait. Every process doing the check read and folded every record, asked
-   * Redis's uptime and the owners' keys each second: with 30 workers, 30 times the same work,
-   * CPU the enqueuer and the jobs shared. The beat goes first, never behind the rest of a tick
-   * (a busy Redis), or a live engine would be judged dead; a beat still on its way means Redis is
-   * that slow, and the tick is skipped.
+   * Beat; then one process per tick for the whole team (the lock's taker) notices dead engines and
+   * wakes a worker for a job left waiting (30 workers each doing it was 30 times the same reads
+   * and folds a second); refresh others' proxy counters. The beat never waits behind the rest (a
+   * live engine would be judged dead); one still on its way means Redis is that slow: skip.
    */
   private async tick(): Promise<void> {
     if (!this.online() || this.beating) return;
@@ -347,10 +344,9 @@ export class RedisQueue extends LogQueue {
   }
 
   /**
-   * Free workers read the log only when woken, so a lost wake-up (a worker killed holding it,
-   * Redis restarted without it) would leave a job waiting: once per tick, a job queued for more
-   * than a tick gets one when none is pending. One suffices: the woken worker's pass looks at
-   * every queued job.
+   * Free workers read the log only when woken: for a lost wake-up (its worker killed, Redis
+   * restarted), a job queued over a tick gets one when none is pending. One suffices: the woken
+   * worker's pass looks at every queued job.
    */
   private async rewake(): Promise<void> {
     const waiting = this.list().find((j) => j.status === 'queued' && j.origin !== 'ci' && Date.now() - j.enqueuedAt > this.tickMs);
