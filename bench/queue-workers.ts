@@ -14,7 +14,7 @@
  * The baseline is the same run with one worker, measured first. BENCH_PROF=DIR writes a CPU
  * profile of the first worker of each multi-worker run there (where does a worker's time go).
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -29,6 +29,8 @@ import { runnerRegistry } from '../src/core/runner-contract.js';
 
 const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 500);
 const JOBS_PER_WORKER = Number(process.env.BENCH_JOBS_PER_WORKER ?? 5);
+/** Held jobs each worker runs before anything is timed (see measureWorkers). */
+const WARM_ROUNDS = Number(process.env.BENCH_WARM ?? 5);
 /** The project whose jobs end at once (phase 1). */
 const QUICK = 'quick';
 
@@ -64,8 +66,18 @@ export interface WorkerFigures {
   workers: number;
   jobs: number;
   enqueuePerSecond: number;
-  /** Redis commands (all clients) per job enqueued while the enqueue rate was measured. */
+  /** Enqueue rate with the workers up but no job for them to run, against the same with the workers frozen. */
+  enqueueIdleRatio: number;
+  /** Redis commands (all clients, a Lua script's own counted too) per job, from its enqueue to its end. */
   commandsPerJob: number;
+  /** Those commands by name, per job, most first. */
+  commandsByName: [string, number][];
+  /** Round trips the producer sent per enqueue. */
+  producerCommandsPerJob: number;
+  /** CPU (ms) per job: the producer while it enqueued, all workers and redis-server from the enqueues to the jobs' end. */
+  cpuPerJob: { producer: number; workers: number; redis: number };
+  /** With no job at all: Redis commands per second and the workers' CPU (ms per second), all together. */
+  idle: { commandsPerSecond: number; workersCpuPerSecond: number };
   gapP50: number;
   gapP95: number;
   claimsPerJob: number;
@@ -96,9 +108,9 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
       return dir;
     };
     const [quick, dir] = [project(QUICK), project('bench')];
-    const enqueueAll = async (count: number) => {
+    const enqueueAll = async (count: number, origin = 'cli') => {
       const ids: string[] = [];
-      for (let i = 0; i < count; i++) ids.push((await producer.enqueue(quick, { origin: 'cli' })).id);
+      for (let i = 0; i < count; i++) ids.push((await producer.enqueue(quick, { origin })).id);
       return ids;
     };
     // A job not succeeded is counted, not fatal: on an overloaded machine a worker starved of
@@ -111,16 +123,48 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
     };
 
     const jobs = Math.max(20, n * JOBS_PER_WORKER);
-    // One job on each worker first (held, so that no worker takes two): a worker's first job
-    // compiles the code it runs, once per process, and 30 of them while timing would measure
-    // start-ups rather than the queue.
-    await succeeded((await Promise.all(names.map(() => producer.enqueue(dir, { origin: 'cli' })))).map((j) => j.id));
-    const calls0 = await redisCalls(url);
+    // Rounds of one job on each worker first (held, so that no worker takes two): a worker's first
+    // job compiles the code it runs, and V8 optimizes it only after several; timed with cold code,
+    // 30 processes that each ran one job cost 3x the CPU per job of one warm process (51-57 ms
+    // against 16.5 at 10 and 30 workers, 16 with 6 rounds): start-up, not the queue. A long-lived
+    // worker is warm.
+    for (let round = 0; round < WARM_ROUNDS; round++) await succeeded((await Promise.all(names.map(() => producer.enqueue(dir, { origin: 'cli' })))).map((j) => j.id));
+    // What the team costs with nothing to do: heartbeats, presence, lease and dead-worker checks.
+    const idle0 = await costs(url, children);
+    await new Promise((r) => setTimeout(r, IDLE_MS));
+    const idle1 = await costs(url, children);
+    // The queue's own cost to an enqueuer: the workers up and free but no job for them (a `--ci`
+    // job is left to its run: no wake-up, no claim), against the same with the workers frozen
+    // (SIGSTOP), in alternating rounds so that the machine's other load hits both alike. The rate
+    // below adds running the jobs, whose CPU at 30 workers falls inside the timed window, where one
+    // worker runs most of them after it.
+    const timed = { up: 0, frozen: 0 };
+    const unrun: string[] = [];
+    for (let round = 0; round < 6; round++) {
+      const frozen = round % 2 === 1;
+      if (frozen) for (const c of children) c.kill('SIGSTOP');
+      const t = performance.now();
+      try {
+        unrun.push(...(await enqueueAll(10, 'ci')));
+      } finally {
+        if (frozen) for (const c of children) c.kill('SIGCONT');
+      }
+      timed[frozen ? 'frozen' : 'up'] += performance.now() - t;
+    }
+    const enqueueIdleRatio = timed.frozen / timed.up;
+    for (const id of unrun) await producer.cancel(id);
+    const calls0 = await costs(url, children);
+    const sent0 = sent.count;
     const t0 = performance.now();
     const first = await enqueueAll(Math.max(20, 2 * n));
     const enqueuePerSecond = first.length / ((performance.now() - t0) / 1000);
-    const commandsPerJob = ((await redisCalls(url)) - calls0) / first.length;
+    const producerCommands = sent.count - sent0;
+    const calls1 = await costs(url, children);
     await succeeded(first);
+    // A job's whole life (enqueue, wake-up, claim, run, end), not only what fell in the enqueue window.
+    const calls2 = await costs(url, children);
+    const per = (a: number, b: number) => (b - a) / first.length;
+    const byName = [...calls2.calls].map(([name, c]) => [name, per(calls0.calls.get(name) ?? 0, c)] as [string, number]).filter(([, c]) => c >= 0.05);
 
     // All at once (the appends pipeline on one connection): a backlog builds faster than the
     // nodes take it, so each node finds a job waiting when its job ends.
@@ -145,10 +189,15 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
       workers: n,
       jobs,
       enqueuePerSecond,
-      commandsPerJob,
+      enqueueIdleRatio,
+      commandsPerJob: per(total(calls0.calls), total(calls2.calls)),
+      commandsByName: byName.sort((a, b) => b[1] - a[1]),
+      producerCommandsPerJob: producerCommands / first.length,
+      cpuPerJob: { producer: per(calls0.producer, calls1.producer), workers: per(calls0.workers, calls2.workers), redis: per(calls0.redis, calls2.redis) },
+      idle: { commandsPerSecond: ((total(idle1.calls) - total(idle0.calls)) * 1000) / IDLE_MS, workersCpuPerSecond: ((idle1.workers - idle0.workers) * 1000) / IDLE_MS },
       gapP50: gaps[Math.floor(gaps.length * 0.5)] ?? NaN,
       gapP95: gaps[Math.min(gaps.length - 1, Math.floor(gaps.length * 0.95))] ?? NaN,
-      claimsPerJob: claims / (n + first.length + jobs),
+      claimsPerJob: claims / (n * WARM_ROUNDS + first.length + jobs),
       lost,
       wallMs,
       idealMs: Math.ceil(jobs / n) * HOLD_MS,
@@ -167,13 +216,56 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
   }
 }
 
-/** Commands Redis has run so far (all clients). */
-async function redisCalls(url: string): Promise<number> {
+/** Commands this process (the producer, and the figures' own INFO calls outside the window) sent to Redis. */
+const sent = { count: 0 };
+const sendCommand = Redis.prototype.sendCommand;
+Redis.prototype.sendCommand = function (this: Redis, ...args: Parameters<typeof sendCommand>) {
+  sent.count++;
+  return sendCommand.apply(this, args);
+};
+
+/** How long the team is watched doing nothing. */
+const IDLE_MS = 3000;
+
+interface Costs {
+  /** Commands Redis has run so far (all clients), by name; the INFO calls of this function included. */
+  calls: Map<string, number>;
+  /** CPU used so far (ms). */
+  producer: number;
+  workers: number;
+  redis: number;
+}
+
+const total = (calls: Map<string, number>) => [...calls.values()].reduce((a, b) => a + b, 0);
+
+/** What the machine has spent so far on the team: Redis commands, and CPU on each side. */
+async function costs(url: string, children: ChildProcess[]): Promise<Costs> {
   const c = new Redis(url);
   try {
-    return [...(await c.info('commandstats')).matchAll(/calls=(\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+    const stats = await c.info('commandstats');
+    const cpu = await c.info('cpu');
+    const calls = new Map([...stats.matchAll(/cmdstat_(\S+?):calls=(\d+)/g)].map((m) => [m[1], Number(m[2])]));
+    const seconds = (k: string) => Number(new RegExp(`${k}:([\\d.]+)`).exec(cpu)?.[1] ?? 0);
+    const self = process.cpuUsage();
+    return {
+      calls,
+      producer: (self.user + self.system) / 1000,
+      workers: children.reduce((sum, ch) => sum + processCpuMs(ch.pid!), 0),
+      redis: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1000,
+    };
   } finally {
     c.disconnect();
+  }
+}
+
+/** User + system CPU of a process (ms), from /proc (Linux; 0 elsewhere). */
+function processCpuMs(pid: number): number {
+  try {
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
+  } catch {
+    return 0;
   }
 }
 

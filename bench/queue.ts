@@ -157,9 +157,21 @@ async function workersTable(url: string): Promise<void> {
       `${String(r.workers).padStart(7)} ${String(r.jobs).padStart(5)} ${r.enqueuePerSecond.toFixed(0).padStart(10)} ${r.commandsPerJob.toFixed(1).padStart(9)} ${`${r.gapP50.toFixed(1)} ms`.padStart(9)} ${`${r.gapP95.toFixed(1)} ms`.padStart(9)} ${r.claimsPerJob.toFixed(2).padStart(10)} ${(r.wallMs / r.idealMs).toFixed(2).padStart(9)}x ${String(r.lost).padStart(5)}   ${ratios}\n`,
     );
   }
+  // Where the enqueue phase goes: on a machine of few cores the workers' CPU competes with the
+  // enqueuer's, whatever Redis does; the idle line is what the team costs doing nothing.
+  process.stdout.write(`\nper job: CPU ms (the producer while enqueuing / all workers and redis-server from enqueue to end), producer round trips per enqueue, Redis commands; idle: the team with nothing queued\n`);
+  for (const r of rows) {
+    const top = r.commandsByName.slice(0, 6).map(([name, c]) => `${name} ${c.toFixed(1)}`).join(', ');
+    process.stdout.write(
+      `${String(r.workers).padStart(7)}  cpu ${r.cpuPerJob.producer.toFixed(1)} / ${r.cpuPerJob.workers.toFixed(1)} / ${r.cpuPerJob.redis.toFixed(1)} ms   ${r.producerCommandsPerJob.toFixed(1)} trips/enqueue   idle ${r.idle.commandsPerSecond.toFixed(0)} cmds/s, workers ${r.idle.workersCpuPerSecond.toFixed(0)} ms CPU/s   cmds: ${top}\n`,
+    );
+  }
   const worst = rows.at(-1)!;
   const ratio = worst.enqueuePerSecond / rows[0].enqueuePerSecond;
   process.stdout.write(`target: enqueue rate at ${worst.workers} workers >= ${ENQUEUE_TARGET}x the 1-worker rate: ${ratio >= ENQUEUE_TARGET ? 'met' : 'NOT met'} (${ratio.toFixed(2)}x)\n`);
+  process.stdout.write(
+    `  the queue's own cost: enqueue rate with the workers up and free but no job for them, against the same workers frozen (SIGSTOP), alternating: ${rows.map((r) => `${r.enqueueIdleRatio.toFixed(2)}x`).join(' / ')} at ${rows.map((r) => r.workers).join(' / ')} workers\n`,
+  );
   process.stdout.write(`target: node gap p95 <= 50 ms at ${worst.workers} workers: ${worst.gapP95 <= 50 ? 'met' : 'NOT met'} (${worst.gapP95.toFixed(1)} ms)\n`);
 }
 

@@ -8,6 +8,7 @@
  *   - a killed worker's job process dies with it: with lost_jobs: requeue, two copies never overlap;
  *   - one claim record per job however many workers; the stream is trimmed, `queue --purge` empties it.
  */
+import { readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
@@ -193,7 +194,8 @@ describe.skipIf(!HAVE)('team mode: a lost worker\'s job', () => {
       await until('the second job running', () => v!.queue.get(job.id)?.status === 'running' && v!.queue.get(job.id)?.procs.length, 20_000);
       const victim = v.queue.get(job.id)!.owner!.pid === w1.child.pid ? w1 : w2;
       const firstCopy = v.queue.get(job.id)!.procs[0].pgid;
-      await new Promise((r) => setTimeout(r, 300));
+      // Killed once it ticks: a loaded machine may take longer than any fixed pause to start it.
+      await until('the first copy ticking', () => readFileSync(trace, 'utf8').includes(`tick ${firstCopy} `), 20_000);
       victim.child.kill('SIGKILL');
       await until('the job requeued', () => v!.queue.get(job.id)?.status !== 'running' || v!.queue.get(job.id)?.owner?.pid !== victim.child.pid, 20_000);
       const [done] = await v.waitFor([job.id]);

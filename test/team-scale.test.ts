@@ -152,6 +152,47 @@ describe.skipIf(!HAVE)('the team queue with many workers', () => {
     }
   });
 
+  it('one process per tick checks the team for dead engines, and a lost wake-up is made good by it', async () => {
+    const redis = await startRedis();
+    const url = parseQueueUrl(urlOf(redis));
+    // A tick every 100 ms.
+    const queues = Array.from({ length: 6 }, () => new RedisQueue({ url, heartbeatTtlMs: 500 }));
+    const raw = new Redis(redis.port, '127.0.0.1');
+    const infoCalls = async () => Number(/cmdstat_info:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+    const stops: (() => void)[] = [];
+    try {
+      for (const q of queues) await q.open();
+      // Each check asks Redis's uptime (INFO) once: six processes each checking would make six a tick.
+      const before = await infoCalls();
+      const t0 = performance.now();
+      await new Promise((r) => setTimeout(r, 2000));
+      const ticks = (performance.now() - t0) / 100;
+      // Two a tick at most: the lock lapses a little before the tick, and ticks are not in step.
+      expect((await infoCalls()) - before - 1).toBeLessThanOrEqual(Math.ceil(ticks * 2));
+
+      const [producer, free] = [queues[0], queues[1]];
+      const { id } = await producer.enqueue(spec);
+      await raw.del('marteau:wake'); // the wake-up lost (its worker killed holding it, say)
+      // Free workers read the log only when woken: the check pushes the wake-up again.
+      let wakes: string[] = [];
+      const poll = setInterval(() => void raw.lrange('marteau:wake', 0, -1).then((w) => (wakes = w)), 50);
+      await until('a new wake-up for the job', () => wakes.includes(`${id} 0`), 5000).finally(() => clearInterval(poll));
+      stops.push(
+        free.watch(() => {
+          for (const j of free.list()) if (j.status === 'queued') void free.claim(j.id, [{ name: 'free', max: 5 }]).finally(() => free.setBusy(false));
+        }),
+      );
+      free.setBusy(false);
+      await until('the job claimed by the free worker, woken by the check', () => { void producer.sync(); return producer.get(id)?.status === 'running'; }, 10_000);
+      expect(producer.get(id)?.nodesTaken).toEqual(['free']);
+    } finally {
+      for (const stop of stops) stop();
+      for (const q of queues) await q.close();
+      raw.disconnect();
+      await redis.stop();
+    }
+  });
+
   it('eight worker processes and a backlog: exactly one claim record per job, each job run once, none lost', async () => {
     const redis = await startRedis();
     const url = urlOf(redis);

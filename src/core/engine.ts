@@ -160,18 +160,20 @@ export class Engine {
     this.stopSharing = shareWithTeam(this.core, this.runsJobs, () => this.liveProxies().map((p) => p.stats()));
     if (this.options.probe ?? this.runsJobs) this.pool.start();
     if (this.runsJobs) void this.scheduler.kick();
-    if (this.runsJobs && this.queue.lease) this.holdLease(this.options.nodes.queue?.lostJobs === 'requeue');
+    // Only `requeue` starts a lost worker's jobs again elsewhere: with `interrupt` nothing needs
+    // the lease held here, and a timer waking every worker 4 times a second is CPU the jobs share.
+    if (this.runsJobs && this.queue.lease && this.options.nodes.queue?.lostJobs === 'requeue') this.holdLease();
   }
 
   /**
-   * Pass each heartbeat on to the watchdog; with `requeue`, stop the jobs once the lease may have
-   * run out (the others may be starting them again), recorded as interrupted by a lost lease.
+   * Pass each heartbeat on to the watchdog, and stop the jobs once the lease may have run out
+   * (the others may be starting them again), recorded as interrupted by a lost lease.
    */
-  private holdLease(stopJobs: boolean): void {
+  private holdLease(): void {
     this.leaseTimer = setInterval(() => {
       const { lastBeat, ttlMs } = this.queue.lease!();
       this.watchdog.beat(lastBeat);
-      if (stopJobs && Date.now() >= lastBeat + ttlMs) for (const l of this.live.values()) l.abort.abort('lease' satisfies AbortWhy);
+      if (Date.now() >= lastBeat + ttlMs) for (const l of this.live.values()) l.abort.abort('lease' satisfies AbortWhy);
     }, 250);
     this.leaseTimer.unref();
   }

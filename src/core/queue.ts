@@ -144,6 +144,11 @@ export class LogQueue implements JobQueue {
     return undefined;
   }
 
+  /** A claim whose reply was lost waits for a read of the log to be settled (see settleUnsureClaims). */
+  protected get unsettled(): boolean {
+    return this.unsureClaims.size > 0;
+  }
+
   private settleUnsureClaims(): void {
     for (const [claim, ids] of this.unsureClaims) {
       const won = ids.find((id) => this.state.jobs.get(id)?.claim === claim && this.state.jobs.get(id)?.status === 'running');

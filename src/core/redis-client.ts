@@ -26,6 +26,8 @@ export interface Keys {
   /** Wake-ups for free workers: "<job id> <hops>", one per job that became startable. */
   wake: string;
   trimLock: string;
+  /** Held for one tick by the process that checks the team for dead engines (see RedisQueue.tick). */
+  reapLock: string;
   files(id: string): string;
   alive(owner: string): string;
 }
@@ -39,6 +41,7 @@ export function makeKeys(p: string): Keys {
     nodes: `${p}nodes`,
     wake: `${p}wake`,
     trimLock: `${p}trim-lock`,
+    reapLock: `${p}reap-lock`,
     files: (id) => `${p}files:${id}`,
     alive: (owner) => `${p}alive:${owner}`,
   };

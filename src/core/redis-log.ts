@@ -14,9 +14,10 @@
  * (in the same script as the record) per job that becomes startable, and Redis hands each to one
  * blocked worker. Woken on every record, 30 idle workers each read, folded and ran a claim script
  * for each new job (25 claim scripts and 75 reads per job measured), and on a loaded machine
- * their CPU, not Redis, is what slowed the enqueuer. Nothing relies on a wake-up arriving: every
- * process reads the whole log at each heartbeat tick (recoverInterrupted), so a lost one (Redis
- * restarted without it, a worker killed while holding it) delays a start by a tick at most.
+ * their CPU, not Redis, is what slowed the enqueuer. Nothing relies on a wake-up arriving: at
+ * each heartbeat tick one process of the team (under a lock) reads the log and pushes a wake-up
+ * for a job queued longer than a tick when none is pending, so a lost one (Redis restarted
+ * without it, a worker killed while holding it) delays a start by a tick or two.
  */
 import type { Redis } from 'ioredis';
 import type { JournalRecord } from './jobs.js';
@@ -156,6 +157,11 @@ export class RedisLog implements RecordLog {
   async appendClaim(records: readonly ClaimRecord[]): Promise<number> {
     if (!records.length) return -1;
     return (await this.run('claim', [records[0].claim, ...records.flatMap((r) => [r.id, JSON.stringify(r)])], '')) - 1;
+  }
+
+  /** Push a wake-up for this job unless one is waiting already (the tick's safety net). */
+  async wakeIfNone(id: string): Promise<void> {
+    if ((await guard(this.label, this.cmd.llen(this.keys.wake))) === 0) await guard(this.label, this.cmd.rpush(this.keys.wake, `${id} 0`));
   }
 
   /** Free the gate of a claim the fold refused (the job was gone, the node full or disabled). */

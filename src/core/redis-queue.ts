@@ -155,7 +155,7 @@ export class RedisQueue extends LogQueue {
     await selectDatabase(this.cmd, this.url, this.label);
     await super.open();
     await this.heartbeat();
-    this.beat = setInterval(() => void this.tick(), Math.max(100, Math.floor(this.ttl / 5)));
+    this.beat = setInterval(() => void this.tick(), this.tickMs);
     this.beat.unref();
   }
 
@@ -293,31 +293,43 @@ export class RedisQueue extends LogQueue {
     return (o) => alive.get(ownerKey(o));
   }
 
-  private async heartbeat(): Promise<void> {
+  /** Renew our heartbeat key; with `lock`, also try for this tick's check, in the same round trip. Returns whether we got it. */
+  private async heartbeat(lock = false): Promise<boolean> {
     const at = Date.now();
-    await this.cmd.set(this.keys.alive(this.me), String(at), 'PX', this.ttl);
+    const m = this.cmd.pipeline().set(this.keys.alive(this.me), String(at), 'PX', this.ttl);
+    // Held a little less than a tick: whoever ticks first next time takes it again.
+    if (lock) m.set(this.keys.reapLock, this.me, 'PX', Math.floor(this.tickMs * 0.8), 'NX');
+    const [[beatError], got] = (await m.exec()) ?? [[new Error('pipeline discarded')]];
+    if (beatError) throw beatError;
     this.lastBeat = at;
+    return got?.[1] === 'OK';
   }
 
   /**
-   * Beat, notice dead engines, refresh the other processes' proxy counters; offline: wait. The
-   * beat goes first and alone: a slow round of the rest (a busy Redis) must never delay it, or a
-   * live engine would be judged dead.
+   * Beat; then one process per tick for the whole team (the lock's taker) notices dead engines and
+   * wakes a worker for a job left waiting (30 workers each doing it was 30 times the same reads
+   * and folds a second); refresh others' proxy counters. The beat never waits behind the rest (a
+   * live engine would be judged dead); one still on its way means Redis is that slow: skip.
    */
   private async tick(): Promise<void> {
-    if (!this.online()) return;
-    if (!this.beating) {
-      this.beating = true;
-      void this.heartbeat()
-        .catch(() => {})
-        .finally(() => {
-          this.beating = false;
-        });
+    if (!this.online() || this.beating) return;
+    this.beating = true;
+    const round = !this.reaping;
+    let mine = false;
+    try {
+      mine = await this.heartbeat(round);
+    } catch {
+      return; // offline meanwhile: the next tick tries again
+    } finally {
+      this.beating = false;
     }
-    if (this.reaping) return;
+    if (!round) return;
     this.reaping = true;
     try {
-      await this.recoverInterrupted();
+      if (mine) {
+        await this.recoverInterrupted();
+        await this.rewake();
+      } else if (this.unsettled) await this.sync();
       if (this.readPresence) await this.fetchPresence();
       await this.trim();
     } catch {
@@ -325,6 +337,20 @@ export class RedisQueue extends LogQueue {
     } finally {
       this.reaping = false;
     }
+  }
+
+  private get tickMs(): number {
+    return Math.max(100, Math.floor(this.ttl / 5));
+  }
+
+  /**
+   * Free workers read the log only when woken: for a lost wake-up (its worker killed, Redis
+   * restarted), a job queued over a tick gets one when none is pending. One suffices: the woken
+   * worker's pass looks at every queued job.
+   */
+  private async rewake(): Promise<void> {
+    const waiting = this.list().find((j) => j.status === 'queued' && j.origin !== 'ci' && Date.now() - j.enqueuedAt > this.tickMs);
+    if (waiting) await this.stream.wakeIfNone(waiting.id);
   }
 
   /** The other processes' presence; a stale entry (its process died: no heartbeat) is dropped. */

@@ -25,6 +25,7 @@ afterAll(removeTemp);
 /** The engine's side: an engine with two local nodes runs the project, then waits to be killed. */
 const ENGINE_SIDE = `
 const { Engine } = await import(process.env.ENGINE_MODULE);
+const { loadRunners } = await import(process.env.RUNNERS_MODULE);
 const node = (name) => ({ type: 'local', name, maxJobs: 1, tags: [], enabled: true });
 const e = new Engine({ runners: loadRunners, stateDir: process.env.STATE_DIR, nodes: { file: '(test)', nodes: [node('a'), node('b')], probeIntervalMs: 60000, probeTimeoutMs: 2000 }, run: 'all' });
 await e.start();
@@ -59,7 +60,7 @@ async function startLoaded(state: string, port: number, requests: () => number) 
   );
   const script = path.join(state, 'engine-side.mjs');
   await writeFile(script, ENGINE_SIDE);
-  const child = fork(script, [], { env: { ...process.env, ENGINE_MODULE: dist('src/core/engine.js'), STATE_DIR: state, PROJECT: dir } });
+  const child = fork(script, [], { env: { ...process.env, ENGINE_MODULE: dist('src/core/engine.js'), RUNNERS_MODULE: dist('src/runners/load.js'), STATE_DIR: state, PROJECT: dir } });
   await once(child, 'message');
   const up = Date.now() + 60_000;
   while ((locusts(state).masters.length < 1 || locusts(state).workers.length < 2) && Date.now() < up) await new Promise((r) => setTimeout(r, 200));
