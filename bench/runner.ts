@@ -24,6 +24,7 @@
  *   1.0x that say nothing about the client: the 0.97x of an earlier closing note).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -140,11 +141,40 @@ async function measure(target: Target, name: string, call: () => Promise<() => {
   return { rps: steadyRate(samples), ownRps: counted / seconds, cpuPerRequest: (cpu * 1e6) / served, cpuShare: cpu / wall, serverShare: cpuSeconds / wall };
 }
 
+// The very request the builtin runner sends (same headers), so the server does the same work:
+// autocannon writes `Connection: keep-alive` itself, and given it again (another case) it sent it
+// twice, one more header for the app to parse in its runs than in the builtin runner's.
+const AUTOCANNON_HEADERS = { 'user-agent': 'marteau-tui' };
+
+/**
+ * The request line and headers (names lower-cased, in order) of each tool's first request, read
+ * by a bare responder: the bench fails unless they match, as the app's work per request would not.
+ */
+async function sameRequest(): Promise<void> {
+  const heads: string[] = [];
+  const server = createServer((socket) => {
+    socket.on('error', () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => {
+      if (heads.length < 2) heads.push(chunk.toString('latin1'));
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await autocannon({ url: `${url}/`, connections: 1, amount: 1, headers: AUTOCANNON_HEADERS });
+    const one = heads.length;
+    await runBench(builtinConfigSchema.parse({ base_url: url, cycles: [1], duration: 1, startup_delay: 0, scenario: [{ get: '/' }] }));
+    const shape = (head?: string) => (head ?? '').split('\r\n').map((l, i) => (i === 0 ? l : l.replace(/^[^:]*/, (n) => n.toLowerCase()))).join(' | ');
+    if (one !== 1 || shape(heads[0]) !== shape(heads[1])) throw new Error(`the two tools send different requests, the app would not do the same work: autocannon ${JSON.stringify(shape(heads[0]))}, builtin ${JSON.stringify(shape(heads[1]))}`);
+  } finally {
+    server.close();
+  }
+}
+
 function withAutocannon(target: Target, seconds: number): Promise<Run> {
-  // The very request the builtin runner sends (same headers), so the server does the same work.
-  const headers = { 'user-agent': 'marteau-tui', connection: 'keep-alive' };
   return measure(target, 'autocannon', async () => {
-    const r = await autocannon({ url: `${target.url}/`, connections: CONNECTIONS, duration: seconds, pipelining: 1, headers });
+    const r = await autocannon({ url: `${target.url}/`, connections: CONNECTIONS, duration: seconds, pipelining: 1, headers: AUTOCANNON_HEADERS });
     if (r.errors || r.non2xx) throw new Error(`autocannon saw ${r.errors} errors and ${r.non2xx} non-2xx answers`);
     // Its own measured duration (it runs to the sample tick after `seconds`), not the nominal one.
     return () => ({ counted: r.requests.total, seconds: r.duration });
@@ -165,6 +195,7 @@ function withBuiltin(target: Target, seconds: number): Promise<Run> {
 }
 
 async function main(): Promise<void> {
+  await sameRequest();
   const target = await startTarget();
   try {
     console.log(`bench:runner: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_SECONDS}s per tool, loopback app in its own process (${target.url})${RAW_APP ? ', a bare node:net responder' : ''}`);
