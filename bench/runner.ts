@@ -98,6 +98,10 @@ interface Run {
   cpuShare: number;
   /** The server's CPU time over the same wall time: near 1.0 when the server is the bottleneck. */
   serverShare: number;
+  /** The app's CPU µs per request served: what the client's way of waiting costs the app. */
+  appPerRequest: number;
+  /** The client process's sleeps (voluntary context switches) per request served. */
+  waitsPerRequest: number;
 }
 
 /** Trimmed from each end of the server's active span: connection set-up and tear-down. */
@@ -125,11 +129,13 @@ function steadyRate(samples: [number, number][]): number {
  */
 async function measure(target: Target, name: string, call: () => Promise<() => { counted: number; seconds: number }>): Promise<Run> {
   target.start();
+  const w0 = process.resourceUsage().voluntaryContextSwitches;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const done = await call();
   const wall = (performance.now() - t0) / 1000;
   const used = process.cpuUsage(c0);
+  const waits = process.resourceUsage().voluntaryContextSwitches - w0;
   // Summing up the results is outside the CPU window: autocannon has done its own by now.
   const { counted, seconds } = done();
   const { samples, cpuSeconds } = await target.stop();
@@ -138,7 +144,7 @@ async function measure(target: Target, name: string, call: () => Promise<() => {
     throw new Error(`${name} counted ${counted} requests but the server served ${served}: the bench would print a wrong rate`);
   }
   const cpu = (used.user + used.system) / 1e6;
-  return { rps: steadyRate(samples), ownRps: counted / seconds, cpuPerRequest: (cpu * 1e6) / served, cpuShare: cpu / wall, serverShare: cpuSeconds / wall };
+  return { rps: steadyRate(samples), ownRps: counted / seconds, cpuPerRequest: (cpu * 1e6) / served, cpuShare: cpu / wall, serverShare: cpuSeconds / wall, appPerRequest: (cpuSeconds * 1e6) / served, waitsPerRequest: waits / served };
 }
 
 // The very request the builtin runner sends (same headers), so the server does the same work:
@@ -226,6 +232,9 @@ async function main(): Promise<void> {
     const biCpu = med(bi.map((r) => r.cpuPerRequest));
     console.log(`ratio builtin/autocannon: median of paired rounds ${paired.toFixed(2)}x, best rounds ${(biRps / acRps).toFixed(2)}x  (goal >= 1.00x)`);
     console.log(`client CPU per request (median): autocannon ${acCpu.toFixed(1)} µs, builtin ${biCpu.toFixed(1)} µs: ${(acCpu / biCpu).toFixed(2)}x autocannon's efficiency`);
+    const acApp = med(ac.map((r) => r.appPerRequest));
+    const biApp = med(bi.map((r) => r.appPerRequest));
+    console.log(`app CPU per request (median): ${acApp.toFixed(1)} µs under autocannon, ${biApp.toFixed(1)} µs under builtin; client sleeps per request: autocannon ${med(ac.map((r) => r.waitsPerRequest)).toFixed(3)}, builtin ${med(bi.map((r) => r.waitsPerRequest)).toFixed(3)}`);
     const appShare = med(bi.map((r) => r.serverShare));
     if (!RAW_APP && appShare >= 0.95 && med(bi.map((r) => r.cpuShare)) < 0.95) {
       console.log(
