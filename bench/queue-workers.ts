@@ -24,8 +24,8 @@ import { Redis } from 'ioredis';
 import type { NodesConfig } from '../src/config/nodes.js';
 import { Engine } from '../src/core/engine.js';
 import { parseQueueUrl } from '../src/config/queue-url.js';
-import type { Runner } from '../src/runners/runner.js';
-import { runnerRegistry } from '../src/runners/runner.js';
+import type { Runner } from '../src/core/runner-contract.js';
+import { runnerRegistry } from '../src/core/runner-contract.js';
 
 const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 500);
 const JOBS_PER_WORKER = Number(process.env.BENCH_JOBS_PER_WORKER ?? 5);

@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { render } from 'ink';
 import { Engine } from '../src/core/engine.js';
+import { loadRunners } from '../src/runners/load.js';
 import { defaultRegistry } from '../behaviors/index.js';
 import { startProxy } from '../src/proxy/proxy.js';
 import { App } from '../src/ui/App.js';
@@ -63,7 +64,7 @@ async function main() {
   // wrk keeps ~10k exchanges/s flowing for both phases (bounded by -d).
   const load = spawn('wrk', ['-t1', '-c16', `-d${2 * SECONDS + 6}s`, `http://127.0.0.1:${proxy.port}/`], { stdio: 'ignore' });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'marteau-bench-tui-'));
-  const engine = new Engine({ stateDir: dir, nodes: { file: '(bench)', nodes: [{ type: 'local', name: 'local', maxJobs: 1, tags: [], enabled: true }], probeIntervalMs: 60_000, probeTimeoutMs: 2000 }, run: 'none' });
+  const engine = new Engine({ runners: loadRunners, stateDir: dir, nodes: { file: '(bench)', nodes: [{ type: 'local', name: 'local', maxJobs: 1, tags: [], enabled: true }], probeIntervalMs: 60_000, probeTimeoutMs: 2000 }, run: 'none' });
   await engine.start();
   const exchanges = () => proxy.stats().exchanges;
   try {

@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
+import { loadRunners } from '../src/runners/load.js';
 import type { TimelineEvent } from '../src/core/events.js';
 import type { ProxyEvent } from '../src/proxy/proxy.js';
 import { startProxy } from './helpers/builtin-proxy.js';
@@ -80,7 +81,7 @@ ${extra}`,
 }
 
 async function engine(state?: string): Promise<Engine> {
-  const e = new Engine({ stateDir: state ?? (await stateDir()), nodes: localNodes(1), run: 'all' });
+  const e = new Engine({ runners: loadRunners, stateDir: state ?? (await stateDir()), nodes: localNodes(1), run: 'all' });
   engines.push(e);
   await e.start();
   return e;
@@ -181,7 +182,7 @@ describe.runIf(run)('seeded chaos on a real redis', () => {
 describe('replay of a job that never ran', () => {
   it('is refused with a hint: there is no seed to replay', async () => {
     const state = await stateDir();
-    const e = new Engine({ stateDir: state, nodes: localNodes(1), run: 'none' });
+    const e = new Engine({ runners: loadRunners, stateDir: state, nodes: localNodes(1), run: 'none' });
     await e.start();
     const job = await e.enqueue(await project(`name: never\n${commandYaml(['true'])}\n`));
     await e.cancel(job.id);

@@ -15,7 +15,7 @@ import { splitWords } from '../src/config/words.js';
 import { CONFIG_FILE, configError, configOptions, parseConfig } from './helpers/marteau-config.js';
 import { removeTemp, temp } from './helpers/projects.js';
 import { commandRunner } from '../src/runners/command.js';
-import { runnerRegistry } from '../src/runners/runner.js';
+import { runnerRegistry } from '../src/core/runner-contract.js';
 import { defaultRegistry } from '../behaviors/index.js';
 
 afterAll(removeTemp);

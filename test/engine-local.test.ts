@@ -133,6 +133,17 @@ describe('line splitting and quoting', () => {
     expect(lines[2]).toBe('abcdef');
   });
 
+  it('cuts a stdout line at 64 KiB, unless the run gives data lines more room', async () => {
+    const script = 'process.stdout.write("x".repeat(200 * 1024) + "\\nend\\n")';
+    const cut = (await collect([node, '-e', script])).lines.map(([, l]) => l);
+    const marker = ' …[line cut at 65536 chars]';
+    expect(cut.some((l) => l.endsWith(marker))).toBe(true);
+    expect(Math.max(...cut.map((l) => l.length))).toBe(65536 + marker.length);
+    expect(cut.at(-1)).toBe('end');
+    const whole = (await collect([node, '-e', script], { maxLineChars: 1024 * 1024 })).lines.map(([, l]) => l);
+    expect(whole).toEqual(['x'.repeat(200 * 1024), 'end']);
+  });
+
   it('POSIX single-quote quoting round-trips through a real shell', async () => {
     const values = [...HOSTILE.args.filter((a) => a !== ''), HOSTILE.env.HOSTILE_VALUE, "''", "'", 'ünï', '$HOME'];
     const script = `for a in ${values.map(shellQuote).join(' ')}; do printf '%s\\0' "$a"; done`;

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseYaml } from '../src/config/errors.js';
 import { parseNodesConfig, type MailConfig } from '../src/config/nodes.js';
 import { Engine } from '../src/core/engine.js';
+import { loadRunners } from '../src/runners/load.js';
 import type { EngineEvent } from '../src/core/events.js';
 import { reportLink } from '../src/core/mail.js';
 import { freePort } from './helpers/net.js';
@@ -24,7 +25,7 @@ afterAll(async () => {
 
 /** Runs one job with `yaml` to its end; returns it and the engine's log lines for it. */
 async function runJob(yaml: string, mail: MailConfig | undefined) {
-  const e = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), mail }, run: 'all' });
+  const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: { ...localNodes(1), mail }, run: 'all' });
   const lines: EngineEvent[] = [];
   e.events.on('log.line', (x) => lines.push(x));
   await e.start();

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { expand, references } from '../src/config/interpolate.js';
 import { Engine } from '../src/core/engine.js';
+import { loadRunners } from '../src/runners/load.js';
 import { configError, parseConfig } from './helpers/marteau-config.js';
 import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
 import { findBinary, haveServer } from './helpers/servers.js';
@@ -70,7 +71,7 @@ describe.skipIf(!haveServer('redis-server'))('services in a real run', () => {
     await Promise.all(engines.splice(0).map((e) => e.stop()));
   });
   const engine = async () => {
-    const e = new Engine({ stateDir: await stateDir(), nodes: localNodes(2), run: 'all' });
+    const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: localNodes(2), run: 'all' });
     engines.push(e);
     await e.start();
     return e;

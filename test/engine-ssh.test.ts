@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SshNodeConfig } from '../src/config/nodes.js';
 import { Engine } from '../src/core/engine.js';
+import { loadRunners } from '../src/runners/load.js';
 import type { EngineEvent } from '../src/core/events.js';
 import { groupAlive } from '../src/core/owner.js';
 import { NodeError, type OutputStream } from '../src/exec/executor.js';
@@ -103,6 +104,14 @@ describe.skipIf(!haveServer('sshd'))('SSH nodes (real sshd)', () => {
       expect(lines.filter(([s]) => s === 'stdout').map(([, l]) => l)).toEqual(['one', 'two']);
       expect(lines.filter(([s]) => s === 'stderr').map(([, l]) => l)).toEqual(['err']);
       expect((await x.run(['/nonexistent/prog'])).exitCode).toBe(127);
+      // A data line (the builtin agent's samples) is given room; a console line is cut at 64 KiB.
+      const long = [node, '-e', 'console.log("x".repeat(100 * 1024))'];
+      const cut: string[] = [];
+      await x.run(long, { onLine: (l) => cut.push(l) });
+      expect(cut[0]).toMatch(/…\[line cut at 65536 chars\]$/);
+      const whole: string[] = [];
+      await x.run(long, { maxLineChars: 1 << 20, onLine: (l) => whole.push(l) });
+      expect(whole).toEqual(['x'.repeat(100 * 1024)]);
       await x.close();
     });
 
@@ -186,7 +195,7 @@ describe.skipIf(!haveServer('sshd'))('SSH nodes (real sshd)', () => {
         `name: spread\nnodes: 2\n${commandYaml([node, 'work.mjs'])}\nartifacts: [out.txt]\n`,
         { 'work.mjs': 'import { writeFileSync } from "node:fs"; for (let i = 0; i < 3; i++) console.log(`tick ${i} on ${process.env.MARTEAU_NODE} (${process.env.MARTEAU_NODE_INDEX}/${process.env.MARTEAU_NODE_COUNT})`); writeFileSync("out.txt", process.env.MARTEAU_NODE);' },
       );
-      const e = new Engine({ stateDir: await stateDir(), nodes: sshNodes(), run: 'all' });
+      const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: sshNodes(), run: 'all' });
       const events: EngineEvent[] = [];
       e.events.on('*', (x) => events.push(x));
       await e.start();
@@ -209,7 +218,7 @@ describe.skipIf(!haveServer('sshd'))('SSH nodes (real sshd)', () => {
     it('killing one node\'s sshd mid-run fails the job with a reason and leaves no process on the other', async () => {
       const marker = `marteau-crash-${randomBytes(4).toString('hex')}`;
       const dir2 = await project(`name: crash\nnodes: 2\nupload: false\n${commandYaml(['sh', '-c', 'while true; do echo "alive $MARTEAU_NODE"; sleep 0.1; done', marker])}\n`);
-      const e = new Engine({ stateDir: await stateDir(), nodes: sshNodes(), run: 'all' });
+      const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: sshNodes(), run: 'all' });
       const lines: string[] = [];
       e.events.on('log.line', (x) => lines.push(`${x.node}: ${x.line}`));
       await e.start();

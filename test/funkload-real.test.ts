@@ -13,6 +13,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeConfig, SshNodeConfig } from '../src/config/nodes.js';
 import { Engine } from '../src/core/engine.js';
+import { loadRunners } from '../src/runners/load.js';
 import type { EngineEvent } from '../src/core/events.js';
 import type { Job } from '../src/core/jobs.js';
 import { groupAlive } from '../src/core/owner.js';
@@ -136,7 +137,7 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
       ssh(b, 'plain', knownHosts, { tags: ['plain'] }),
       ssh(bare, 'bare', knownHosts, { tags: ['bare'], funkload: path.join(dir, 'no-funkload-here') }),
     ];
-    const e = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 30_000, probeIntervalMs: 5000, nodes }, run: 'all' });
+    const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 30_000, probeIntervalMs: 5000, nodes }, run: 'all' });
     e.events.on('*', (x) => {
       events.push(x);
       if (process.env.FL_DEBUG && x.type === 'log.line') process.stderr.write(`${new Date().toISOString()} ${x.jobId} ${x.node ?? ''} ${x.line}\n`);
@@ -243,7 +244,7 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
 
   it('cancel stops fl-run-bench during the bench', async () => {
     const p = await flProject('', '', { '.marteau.yml': 'name: long\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1"\nduration: 60\n' });
-    const e = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), nodes: [{ type: 'local', name: 'local', maxJobs: 1, tags: [], enabled: true, funkload: fl!.bin }] }, run: 'all' });
+    const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: { ...localNodes(1), nodes: [{ type: 'local', name: 'local', maxJobs: 1, tags: [], enabled: true, funkload: fl!.bin }] }, run: 'all' });
     let cycle = false;
     e.events.on('job.progress', (x) => {
       if (x.progress.cycle === 0) cycle = true;

@@ -23,7 +23,6 @@ const RANK: Record<string, number> = { cli: 5, report: 4, ci: 4, runners: 3, ui:
  */
 const KNOWN_LAYER_BREAKS = new Set([
   'runners -> report', // job-report.ts and builtin/job.ts write the reports
-  'core -> runners', // the runner contract (runners/runner.ts, imported by job-run.ts, job-outcome.ts, engine-types.ts) and the default registry (engine-kit.ts)
 ]);
 const KNOWN_CIRCLES = new Set<string>([]);
 

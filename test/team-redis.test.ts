@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseYaml } from '../src/config/errors.js';
 import { parseNodesConfig } from '../src/config/nodes.js';
 import { Engine } from '../src/core/engine.js';
+import { loadRunners } from '../src/runners/load.js';
 import type { JournalRecord } from '../src/core/jobs.js';
 import { LogQueue, type RecordLog } from '../src/core/queue.js';
 import { maskUrl, parseQueueUrl } from '../src/config/queue-url.js';
@@ -221,7 +222,7 @@ describe.skipIf(!HAVE)('team mode in the TUI', () => {
     const url = urlOf(redis);
     const echo = await startEchoServer();
     const tui = await viewer(url);
-    const runner = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), queue: { url: parseQueueUrl(url), lostJobs: 'interrupt' } }, run: 'all' });
+    const runner = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: { ...localNodes(1), queue: { url: parseQueueUrl(url), lostJobs: 'interrupt' } }, run: 'all' });
     await runner.start();
     const backend = engineBackend(tui, { cwd: process.cwd() });
     const ui = render(createElement(App, { backend, title: 'team', onQuit: () => {} }));

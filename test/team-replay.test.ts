@@ -13,6 +13,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
+import { loadRunners } from '../src/runners/load.js';
 import type { TimelineEvent } from '../src/core/events.js';
 import type { JournalRecord } from '../src/core/jobs.js';
 import { parseQueueUrl } from '../src/config/queue-url.js';
@@ -221,7 +222,7 @@ describe.skipIf(!HAVE)('team mode: the stream', () => {
     const raw = new Redis(redis.port, '127.0.0.1');
     try {
       for (let i = 0; i < 8; i++) {
-        const e = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), nodes: [{ ...localNodes(1).nodes[0], name: `n${i}` }], queue: { url: parseQueueUrl(url), lostJobs: 'interrupt' } }, run: 'all' });
+        const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: { ...localNodes(1), nodes: [{ ...localNodes(1).nodes[0], name: `n${i}` }], queue: { url: parseQueueUrl(url), lostJobs: 'interrupt' } }, run: 'all' });
         await e.start();
         engines.push(e);
       }
@@ -268,7 +269,7 @@ describe.skipIf(!HAVE)('team mode: the stream', () => {
 
 describe('a cancelled job', () => {
   it('says it was stopped, never "exit 0"', async () => {
-    const e = new Engine({ stateDir: await stateDir(), nodes: localNodes(1), run: 'all' });
+    const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: localNodes(1), run: 'all' });
     await e.start();
     try {
       const summaries: string[] = [];

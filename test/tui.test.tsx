@@ -5,6 +5,7 @@
 import { render } from 'ink-testing-library';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
+import { loadRunners } from '../src/runners/load.js';
 import type { Proxy } from '../src/proxy/proxy.js';
 import { App } from '../src/ui/App.js';
 import { engineBackend } from '../src/ui/engine-backend.js';
@@ -25,7 +26,7 @@ afterAll(removeTemp);
 async function setup() {
   const echo = await startEchoServer();
   const proxy: Proxy = await startProxy({ name: 'cache', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}`, protocol: 'tcp' });
-  const engine = new Engine({ stateDir: await stateDir(), nodes: localNodes(1), run: 'all' });
+  const engine = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: localNodes(1), run: 'all' });
   await engine.start();
   const backend = engineBackend(engine, { cwd: process.cwd(), extraProxies: () => [proxy] });
   let quit: boolean | undefined;

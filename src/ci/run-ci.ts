@@ -9,9 +9,9 @@ import { ConfigError } from '../config/errors.js';
 import { CONFIG_FILE_NAMES, loadMarteauConfig } from '../config/marteau.js';
 import type { NodesConfig } from '../config/nodes.js';
 import { EXIT, UsageError } from '../core/exit.js';
-import { Engine, type EngineOptions } from '../core/engine.js';
+import { Engine } from '../core/engine.js';
 import type { Job } from '../core/jobs.js';
-import { defaultRunners } from '../runners/index.js';
+import { loadRunners } from '../runners/load.js';
 import { defaultRegistry } from '../../behaviors/index.js';
 import { exitCodeFor } from './exit-code.js';
 import { CiReporter } from './reporter.js';
@@ -22,7 +22,6 @@ export interface CiOptions {
   nodes: NodesConfig;
   /** Seconds a job may wait for free nodes before failing (exit 3). */
   nodeWaitMs: number;
-  engine?: Partial<EngineOptions>;
   /** Changes each config's text before it is validated and queued (`sweep` sets its chaos there). */
   edit?: (text: string) => string;
 }
@@ -52,9 +51,10 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
   const files = await ciTargets(o.target);
   if (o.edit && files.length > 1) throw new UsageError(`${o.target} holds ${files.length} configs: name one of them (${files.map((f) => path.basename(f)).join(', ')})`);
   // Validate everything before queueing anything: a typo in the 3rd file must not leave two jobs behind.
-  for (const f of files) await loadMarteauConfig(f, { runners: o.engine?.runners ?? defaultRunners, behaviors: o.engine?.behaviors ?? defaultRegistry });
+  const runners = await loadRunners();
+  for (const f of files) await loadMarteauConfig(f, { runners, behaviors: defaultRegistry });
 
-  const engine = new Engine({ stateDir: o.stateDir, nodes: o.nodes, run: 'own', nodeWaitMs: o.nodeWaitMs, ...o.engine });
+  const engine = new Engine({ stateDir: o.stateDir, nodes: o.nodes, run: 'own', nodeWaitMs: o.nodeWaitMs, runners });
   const ids = new Set<string>();
   const reporter = new CiReporter(io.out, { mine: (id) => engine.isOwn(id), many: () => files.length > 1 }, io.env);
   const off = engine.events.on('*', reporter.onEvent);

@@ -18,6 +18,7 @@ import type { Io } from './proxy-command.js';
 import { SWEEP_KINDS } from '../config/sweep-kinds.js';
 import type { SweepCommandOptions } from './sweep-command.js';
 import { formatNodes, formatQueue } from './queue-tables.js';
+import { loadRunners } from '../runners/load.js';
 
 // The engine, the runners, SSH, the TUI (Ink, React) and the config schemas load when a command
 // needs them (dynamic imports below): `--version`, `--help` and `schema` start without them.
@@ -249,7 +250,7 @@ async function runControlCenter(g: GlobalOptions): Promise<number> {
   const config = await nodes(g);
   // On a team queue the workers run the jobs; a terminal that runs them too would take the
   // team's jobs onto whatever machine someone opened a TUI on.
-  const engine = new Engine({ stateDir: resolveStateDir(g.stateDir), nodes: config, run: config.queue?.url ? 'none' : 'all' });
+  const engine = new Engine({ runners: loadRunners, stateDir: resolveStateDir(g.stateDir), nodes: config, run: config.queue?.url ? 'none' : 'all' });
   await engine.start();
   const backend = engineBackend(engine, { cwd: process.cwd(), bell: () => process.stdout.write('\x07') });
   try {
@@ -263,7 +264,7 @@ async function runControlCenter(g: GlobalOptions): Promise<number> {
 
 async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<number> {
   const [{ Engine }, { CiReporter }, { exitCodeFor }] = await Promise.all([import('../core/engine.js'), import('../ci/reporter.js'), import('../ci/exit-code.js')]);
-  const engine = new Engine({ stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: 'all' });
+  const engine = new Engine({ runners: loadRunners, stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: 'all' });
   const reporter = new CiReporter(io.out, { mine: (id) => engine.isOwn(id), many: () => true });
   engine.events.on('*', reporter.onEvent);
   let stop!: () => void;
@@ -316,7 +317,7 @@ async function nodes(g: GlobalOptions): Promise<NodesConfig> {
 async function withEngine(g: GlobalOptions, mode: 'none', fn: (e: Engine) => Promise<number>): Promise<number> {
   const { Engine } = await import('../core/engine.js');
   // No preload: `queue` and `nodes` start without the runners and schemas; enqueue loads them.
-  const engine = new Engine({ stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: mode, probe: false, preload: false });
+  const engine = new Engine({ runners: loadRunners, stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: mode, probe: false, preload: false });
   await engine.start();
   try {
     return await fn(engine);

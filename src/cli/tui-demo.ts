@@ -19,6 +19,7 @@ import { engineBackend } from '../ui/engine-backend.js';
 import { demoSweepDir } from './demo-sweep-dir.js';
 import { runTui } from '../ui/run.js';
 import { EXIT } from '../core/exit.js';
+import { loadRunners } from '../runners/load.js';
 
 /** Cycles of the demo load: long enough to play with the mix, bounded in time. */
 export function demoConfig(proxyPort: number, appPort: number, seconds: number): string {
@@ -75,7 +76,7 @@ export async function startTuiDemo(seconds: number, o: { stateDir?: string }): P
   await writeFile(config, demoConfig(proxyPort, app.port, seconds));
   const nodes = await loadNodesConfig(packagedNodesFile());
   nodes.nodes = nodes.nodes.map((n) => (n.type === 'local' ? { ...n, maxJobs: Math.max(n.maxJobs, 2) } : n));
-  const engine = new Engine({ stateDir: dir, nodes, run: 'all', cwd: process.cwd() });
+  const engine = new Engine({ stateDir: dir, nodes, run: 'all', cwd: process.cwd(), runners: loadRunners });
   await engine.start();
   const sweep = demoSweepDir();
   // Paths typed in the enqueue prompt are the user's: they start from the directory the demo was run in.

@@ -1,9 +1,8 @@
 /**
  * What the engine needs to read configs and run jobs: the config schemas (zod, yaml), the
- * runners, the proxy and its API, services and chaos players. Loaded on first use
+ * behaviors, the proxy and its API, services and chaos players. Loaded on first use
  * (`Engine.kit()`), so commands that only look at the queue or the nodes start without them.
  */
-import { defaultRunners } from '../runners/index.js';
 import { defaultRegistry } from '../../behaviors/index.js';
 
 export { parseYaml } from '../config/errors.js';
@@ -21,4 +20,4 @@ export { ServiceSet } from './services.js';
 export { compileSchedule } from './schedule.js';
 export { cloneGit, parseGitTarget } from './source.js';
 
-export const defaults = { runners: defaultRunners, behaviors: defaultRegistry };
+export const defaults = { behaviors: defaultRegistry };

@@ -3,7 +3,7 @@
  * job, its end) share with the Engine facade.
  */
 import type { NodesConfig } from '../config/nodes.js';
-import type { RunnerRegistry } from '../runners/runner.js';
+import type { RunnerRegistry } from './runner-contract.js';
 import type { BehaviorRegistry } from '../proxy/mix.js';
 import type { ProxySet } from '../proxy/proxy-set.js';
 import type { ChaosPlayer, ScheduleView } from './chaos-player.js';
@@ -19,7 +19,11 @@ import type { Watchdog } from './watchdog.js';
 export interface EngineOptions {
   stateDir: string;
   nodes: NodesConfig;
-  runners?: RunnerRegistry;
+  /**
+   * The runners jobs may name, or how to load them on first use (the layer above hands them in:
+   * core knows only their contract). `runners/load.ts` loads those this build ships.
+   */
+  runners: RunnerRegistry | (() => Promise<RunnerRegistry>);
   behaviors?: BehaviorRegistry;
   executorFactory?: ExecutorFactory;
   /**

@@ -20,9 +20,10 @@ import { runJob } from './job-run.js';
 import { isTerminal, type Job } from './jobs.js';
 import { killLeftovers } from './leftovers.js';
 import { NodePool } from './node-pool.js';
-import { JournalQueue, QueueError, type JobQueue } from './queue.js';
+import { JournalQueue, type JobQueue } from './queue.js';
 import { RedisQueue } from './redis-queue.js';
 import { Scheduler } from './scheduler.js';
+import { chaosPlayerOf, jobOfProxy } from './live-proxies.js';
 import { shareWithTeam } from './team-share.js';
 import { Watchdog } from './watchdog.js';
 import { StateDir } from './state-dir.js';
@@ -99,8 +100,9 @@ export class Engine {
 
   /** The heavy half, loaded once. */
   private kit(): Promise<Kit> {
-    this.kitLoading ??= import('./engine-kit.js').then((m) => {
-      this.loadedKit = { m, runners: this.options.runners ?? m.defaults.runners, behaviors: this.options.behaviors ?? m.defaults.behaviors };
+    const { runners } = this.options;
+    this.kitLoading ??= Promise.all([import('./engine-kit.js'), typeof runners === 'function' ? runners() : runners]).then(([m, registry]) => {
+      this.loadedKit = { m, runners: registry, behaviors: this.options.behaviors ?? m.defaults.behaviors };
       return this.loadedKit;
     });
     return this.kitLoading;
@@ -236,18 +238,12 @@ export class Engine {
   }
 
   private playerOf(proxy: string, jobId?: string): ChaosPlayer {
-    const candidates = jobId ? [this.queue.resolve(jobId)] : [...this.live.keys()];
-    const withProxy = candidates.filter((id) => this.live.get(id)?.proxies?.get(proxy) && this.live.get(id)?.chaos);
-    if (withProxy.length !== 1) {
-      throw new QueueError(withProxy.length ? `several running jobs have a proxy "${proxy}": say which job` : `no job running here has a proxy "${proxy}"`);
-    }
-    return this.live.get(withProxy[0])!.chaos!;
+    return chaosPlayerOf(this.live, proxy, jobId && this.queue.resolve(jobId));
   }
 
   /** The id of the job running here whose proxy has this name (the first, when several do). */
   jobOfProxy(proxy: string): string | undefined {
-    for (const [id, l] of this.live) if (l.proxies?.get(proxy)) return id;
-    return undefined;
+    return jobOfProxy(this.live, proxy);
   }
 
   /** The proxies of the jobs this process runs now. */

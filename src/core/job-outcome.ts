@@ -3,7 +3,7 @@ import { ConfigError } from '../config/config-error.js';
 import { formatDuration } from '../config/duration.js';
 import { NodeError } from '../exec/executor.js';
 import { ListenError, UpstreamLoopError } from '../proxy/proxy-errors.js';
-import type { RunOutcome } from '../runners/runner.js';
+import type { RunOutcome } from './runner-contract.js';
 import type { TimelineEvent } from './events.js';
 import type { Job, JobOutcome } from './jobs.js';
 

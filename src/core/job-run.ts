@@ -11,7 +11,7 @@ import type { MarteauConfig } from '../config/marteau.js';
 import type { NodeConfig } from '../config/nodes.js';
 import { formatDuration } from '../config/duration.js';
 import { NodeError, type Executor } from '../exec/executor.js';
-import type { RunnerContext, RunnerNode, RunOutcome } from '../runners/runner.js';
+import type { RunnerContext, RunnerNode, RunOutcome } from './runner-contract.js';
 import type { ProxyEvent } from '../proxy/proxy.js';
 import type { ProxySet } from '../proxy/proxy-set.js';
 import type { ApiServer } from '../proxy/api/server.js';

@@ -22,6 +22,13 @@ export interface RunOptions {
    * locally and left idle over SSH). Lines written reach the program in order.
    */
   input?: (write: (text: string) => void) => void;
+  /**
+   * The command may be asked again (it only reads, or doing it twice is doing it once): over SSH,
+   * a session that ends without an exit status or any output is retried a few times.
+   */
+  idempotent?: boolean;
+  /** A stdout line longer than this is cut (default MAX_LINE_CHARS): more room for lines that carry data. */
+  maxLineChars?: number;
 }
 
 export interface RunResult {

@@ -5,15 +5,14 @@
  * fails every run in flight with a NodeError (an infrastructure failure, exit 3); files move
  * over SFTP.
  */
-import { existsSync } from 'node:fs';
-import { mkdir, readFile, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { NodeSSH } from 'node-ssh';
 import type { SshNodeConfig } from '../config/nodes.js';
 import { NodeError, TransferError, type Executor, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
-import { checkHostKey, fingerprint, hostToken, keyType, readKnownHosts, recordHostKey } from './known-hosts.js';
+import { hostToken, readKnownHosts } from './known-hosts.js';
 import { LineSplitter } from './lines.js';
+import { connectError, hostKeyVerifier, sshCredentials } from './ssh-login.js';
 import { killGroupCommand, PGID_MARKER, remoteCommand } from './remote-command.js';
 import { scanTree } from './tree.js';
 import { shellJoin } from './quote.js';
@@ -25,6 +24,26 @@ const PGID_WAIT_MS = 2000;
 const KEEPALIVE_MS = 2000;
 const KEEPALIVE_MAX = 3;
 const TRANSFER_CONCURRENCY = 4;
+
+/** How many times a command that may be asked again is, when its sessions end without a word. */
+const SILENT_END_TRIES = 4;
+
+type SimpleResult = { code: number | null; signal?: string; output: string };
+
+/** A session that ended with no exit status and no output: it says nothing of the command. */
+class SilentEnd extends NodeError {}
+
+/**
+ * A loaded sshd may end a session without an exit status or a word (seen twice in a row), which
+ * says nothing of the command: one that may be asked again is, with a back-off.
+ */
+async function askAgain<T>(once: () => Promise<T>, silent: (r: T) => boolean): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const r = await once();
+    if (!silent(r) || attempt === SILENT_END_TRIES) return r;
+    await new Promise((done) => setTimeout(done, 100 * attempt));
+  }
+}
 
 export class SshExecutor implements Executor {
   readonly kind = 'ssh' as const;
@@ -56,42 +75,12 @@ export class SshExecutor implements Executor {
   }
 
   private async connect(timeoutMs: number): Promise<Ssh2Client> {
-    const { host, port, knownHosts, hostKey } = this.cfg;
+    const { host, port, knownHosts } = this.cfg;
     const known = await readKnownHosts(knownHosts).catch((e: Error) => {
       throw new NodeError(this.node, `cannot read known_hosts ${knownHosts}: ${e.message}`);
     });
     let refused: NodeError | undefined;
-    const hostVerifier = (key: Buffer, verify: (ok: boolean) => void): void => {
-      const check = checkHostKey(known, host, port, key);
-      const what = `${keyType(key)} ${fingerprint(key)}`;
-      if (check.status === 'known') return verify(true);
-      if (check.status === 'unknown' && hostKey === 'accept-new') {
-        recordHostKey(knownHosts, host, port, key).then(
-          () => verify(true),
-          (e: Error) => {
-            refused = new NodeError(this.node, `cannot record the host key in ${knownHosts}: ${e.message}`);
-            verify(false);
-          },
-        );
-        return;
-      }
-      if (check.status === 'unknown') {
-        refused = new NodeError(
-          this.node,
-          `host key of ${hostToken(host, port)} (${what}) is not in ${knownHosts}; refusing to connect`,
-          `if this is the right machine, add its key: ssh-keyscan -p ${port} ${host} >> ${knownHosts} (check the fingerprint), or set host_key: accept-new for this node`,
-        );
-      } else if (check.status === 'changed') {
-        refused = new NodeError(
-          this.node,
-          `HOST KEY CHANGED for ${hostToken(host, port)}: it now offers ${what}, which does not match ${knownHosts} line ${check.lines.join(', ')}; refusing to connect (possible man-in-the-middle)`,
-          `if the machine was reinstalled, remove the old entry: ssh-keygen -R '${hostToken(host, port)}' -f ${knownHosts}`,
-        );
-      } else {
-        refused = new NodeError(this.node, `host key ${what} of ${hostToken(host, port)} is marked @revoked in ${knownHosts}; refusing to connect`);
-      }
-      verify(false);
-    };
+    const hostVerifier = hostKeyVerifier(this.cfg, known, (e) => { refused = e; });
     // Loaded on the first connection: what only lists nodes starts without ssh2.
     const ssh = new (await import('node-ssh')).NodeSSH();
     try {
@@ -99,7 +88,7 @@ export class SshExecutor implements Executor {
         host,
         port,
         username: this.cfg.user,
-        ...(await this.credentials()),
+        ...(await sshCredentials(this.cfg, this.env)),
         hostVerifier,
         readyTimeout: timeoutMs,
         keepaliveInterval: KEEPALIVE_MS,
@@ -108,7 +97,7 @@ export class SshExecutor implements Executor {
     } catch (e) {
       ssh.dispose();
       if (e instanceof NodeError) throw e;
-      throw refused ?? this.connectError(e as Error & { code?: string; level?: string }, timeoutMs);
+      throw refused ?? connectError(this.cfg, this.address, e as Error & { code?: string; level?: string }, timeoutMs);
     }
     this.ssh = ssh;
     const client = ssh.connection as unknown as Ssh2Client;
@@ -123,38 +112,6 @@ export class SshExecutor implements Executor {
     return client;
   }
 
-  private async credentials(): Promise<Record<string, unknown>> {
-    const passphrase = this.cfg.passphraseEnv ? this.env[this.cfg.passphraseEnv] : undefined;
-    if (this.cfg.passphraseEnv && passphrase === undefined) {
-      throw new NodeError(this.node, `$${this.cfg.passphraseEnv} (passphrase_env) is not set`);
-    }
-    if (this.cfg.identity) {
-      try {
-        return { privateKey: await readFile(this.cfg.identity, 'utf8'), passphrase };
-      } catch (e) {
-        throw new NodeError(this.node, `cannot read the identity file ${this.cfg.identity}: ${(e as NodeJS.ErrnoException).code ?? e}`, 'check `identity:` in the nodes file');
-      }
-    }
-    if (this.env.SSH_AUTH_SOCK) return { agent: this.env.SSH_AUTH_SOCK };
-    for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
-      const f = path.join(os.homedir(), '.ssh', name);
-      if (existsSync(f)) return { privateKey: await readFile(f, 'utf8'), passphrase };
-    }
-    throw new NodeError(this.node, 'no SSH key: no identity file configured, no SSH agent, no ~/.ssh/id_ed25519', 'set `identity:` for this node in the nodes file');
-  }
-
-  private connectError(e: Error & { code?: string; level?: string }, timeoutMs: number): NodeError {
-    const to = this.address;
-    if (e.code === 'ECONNREFUSED') return new NodeError(this.node, `cannot connect to ${to}: connection refused`, 'is sshd running there, on that port?');
-    if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') return new NodeError(this.node, `cannot reach ${to} (${e.code})`);
-    if (e.code === 'ENOTFOUND') return new NodeError(this.node, `unknown host ${this.cfg.host}`, 'check `host:` in the nodes file');
-    if (/timed out/i.test(e.message)) return new NodeError(this.node, `no SSH handshake from ${to} within ${timeoutMs} ms`);
-    if (e.level === 'client-authentication' || /authentication/i.test(e.message)) {
-      return new NodeError(this.node, `authentication refused for ${to}`, `check the user and that the key ${this.cfg.identity ?? '(agent/default)'} is in the node's authorized_keys`);
-    }
-    return new NodeError(this.node, `cannot connect to ${to}: ${e.message}`);
-  }
-
   private async exec(command: string): Promise<Ssh2Channel> {
     const client = await this.client();
     return new Promise((resolve, reject) => {
@@ -166,8 +123,12 @@ export class SshExecutor implements Executor {
     });
   }
 
-  /** Run a fixed internal command to completion (mkdir, rm, kill); output is collected. */
-  private async simple(argv: readonly string[] | string): Promise<{ code: number | null; signal?: string; output: string }> {
+  /** Run a fixed internal command to completion (mkdir, rm, kill: each may be asked again); output is collected. */
+  private simple(argv: readonly string[] | string): Promise<SimpleResult> {
+    return askAgain(() => this.simpleOnce(argv), (r) => r.code === null && !r.signal && !r.output.trim());
+  }
+
+  private async simpleOnce(argv: readonly string[] | string): Promise<SimpleResult> {
     const channel = await this.exec(typeof argv === 'string' ? argv : shellJoin(argv));
     return new Promise((resolve, reject) => {
       let output = '';
@@ -191,6 +152,16 @@ export class SshExecutor implements Executor {
   // ---- Executor ----
 
   async run(argv: readonly string[], o: RunOptions = {}): Promise<RunResult> {
+    if (!o.idempotent) return this.runOnce(argv, o);
+    const r = await askAgain(
+      () => this.runOnce(argv, o).catch((e: Error) => { if (e instanceof SilentEnd && !o.signal?.aborted) return e; throw e; }),
+      (x) => x instanceof SilentEnd,
+    );
+    if (r instanceof SilentEnd) throw r;
+    return r;
+  }
+
+  private async runOnce(argv: readonly string[], o: RunOptions): Promise<RunResult> {
     const started = performance.now();
     if (o.signal?.aborted) return { exitCode: null, signal: null, cancelled: true, durationMs: 0 };
     const command = remoteCommand(argv, { cwd: o.cwd, env: o.env });
@@ -198,6 +169,7 @@ export class SshExecutor implements Executor {
     return new Promise<RunResult>((resolve, reject) => {
       let pgid: number | undefined;
       let sawMarker = false;
+      let spoke = false;
       let exit: { code: number | null; signal: string | null } | undefined;
       let cancelled = false;
       let settled = false;
@@ -212,9 +184,13 @@ export class SshExecutor implements Executor {
           for (const w of pgidWaiters.splice(0)) w();
           return;
         }
+        spoke = true;
         o.onLine?.(line, 'stdout');
+      }, o.maxLineChars);
+      const err = new LineSplitter((line) => {
+        spoke = true;
+        o.onLine?.(line, 'stderr');
       });
-      const err = new LineSplitter((line) => o.onLine?.(line, 'stderr'));
       const finish = (f: () => void) => {
         if (settled) return;
         settled = true;
@@ -256,7 +232,8 @@ export class SshExecutor implements Executor {
         if (exit || cancelled) {
           finish(() => resolve({ exitCode: exit?.code ?? null, signal: exit?.signal ?? null, cancelled, durationMs: performance.now() - started }));
         } else {
-          finish(() => reject(this.lost ?? new NodeError(this.node, `the command ended without an exit status (SSH connection to ${this.address} lost?)`)));
+          const why = `the command ended without an exit status (SSH connection to ${this.address} lost?)`;
+          finish(() => reject(this.lost ?? (spoke ? new NodeError(this.node, why) : new SilentEnd(this.node, why))));
         }
       });
     });
@@ -309,15 +286,9 @@ export class SshExecutor implements Executor {
   }
 
   async mkdirp(remotePath: string): Promise<void> {
-    // A session that ended without an exit status and without a word (seen twice in a row on a
-    // loaded sshd) says nothing about the directory; `mkdir -p` may be asked again.
-    let r = await this.simple(['mkdir', '-p', '--', remotePath]);
-    for (let retry = 1; retry <= 3 && r.code === null && !r.output.trim(); retry++) {
-      await new Promise((done) => setTimeout(done, 100 * retry));
-      r = await this.simple(['mkdir', '-p', '--', remotePath]);
-    }
+    const r = await this.simple(['mkdir', '-p', '--', remotePath]);
     if (r.code !== 0) {
-      const why = r.output.trim() || (r.signal ? `mkdir was killed by SIG${r.signal}` : r.code === null ? 'the session ended without an exit status (4 times)' : `exit ${r.code}`);
+      const why = r.output.trim() || (r.signal ? `mkdir was killed by SIG${r.signal}` : r.code === null ? `the session ended without an exit status (${SILENT_END_TRIES} times)` : `exit ${r.code}`);
       throw new TransferError(`cannot create ${remotePath} on node "${this.node}": ${why}`);
     }
   }
@@ -344,7 +315,8 @@ export class SshExecutor implements Executor {
         (async () => {
           await this.client(timeoutMs);
           const t0 = performance.now();
-          const r = await this.simple('true');
+          // Once: a health reading tells what the node answered, and the pool probes again.
+          const r = await this.simpleOnce('true');
           if (r.code !== 0) throw new NodeError(this.node, `a trivial command failed (exit ${r.code}): ${r.output.trim()}`);
           return Math.round((performance.now() - t0) * 10) / 10;
         })(),

@@ -11,7 +11,7 @@ import { applyChaos, type ChaosRecord } from './chaos-capture.js';
 import { FunkloadFormatError, readFunkloadXmlFiles } from './funkload-xml.js';
 import { reportResults, type JobReport } from './job-report.js';
 import { newRunInfo, RunResults } from './results.js';
-import type { RunnerContext } from './runner.js';
+import type { RunnerContext } from '../core/runner-contract.js';
 
 export async function commandChaosReport(ctx: RunnerContext, record: ChaosRecord, fetched: readonly string[]): Promise<JobReport> {
   const xml = ctx.config.xml;

@@ -8,7 +8,7 @@ import { NodeError, TransferError } from '../exec/executor.js';
 import type { RunResult } from '../exec/executor.js';
 import { ChaosCapture } from './chaos-capture.js';
 import { commandChaosReport } from './command-chaos.js';
-import type { Runner, RunnerContext, RunnerNode, RunOutcome } from './runner.js';
+import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../core/runner-contract.js';
 import { cleanupStage, fetchNodeArtifacts, nodeEnv, stageProject } from './staging.js';
 
 interface NodeRun {

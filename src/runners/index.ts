@@ -3,6 +3,6 @@ import { builtinRunner } from './builtin/runner.js';
 import { commandRunner } from './command.js';
 import { funkloadRunner } from './funkload/runner.js';
 import { locustRunner } from './locust/runner.js';
-import { runnerRegistry, type RunnerRegistry } from './runner.js';
+import { runnerRegistry, type RunnerRegistry } from '../core/runner-contract.js';
 
 export const defaultRunners: RunnerRegistry = runnerRegistry([builtinRunner, funkloadRunner, locustRunner, commandRunner]);

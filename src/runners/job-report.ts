@@ -11,7 +11,7 @@ import { steadyVerdict, type SweepPlan } from '../config/sweep.js';
 import type { RunResults, RunSummary } from './results.js';
 import { lostLine } from './nodes.js';
 import type { RunnerCatalogEntry } from '../config/marteau.js';
-import type { RunOutcome } from './runner.js';
+import type { RunOutcome } from '../core/runner-contract.js';
 import { parseThresholds, type Threshold } from '../config/thresholds.js';
 import { evaluateThresholds, formatValue, verdictWord, type ThresholdResult } from './thresholds.js';
 

@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { isInnerPath } from '../config/paths.js';
 import { NodeError, TransferError } from '../exec/executor.js';
-import type { RunnerContext, RunnerNode } from './runner.js';
+import type { RunnerContext, RunnerNode } from '../core/runner-contract.js';
 
 /** The job's directory on an SSH node. */
 export function remoteJobDir(ctx: Pick<RunnerContext, 'job'>, node: RunnerNode): string {

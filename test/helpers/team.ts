@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll } from 'vitest';
 import type { NodesConfig } from '../../src/config/nodes.js';
 import { Engine } from '../../src/core/engine.js';
+import { loadRunners } from '../../src/runners/load.js';
 import { parseQueueUrl } from '../../src/config/queue-url.js';
 import { cli, type CliRun } from './marteau-cli.js';
 import { project, stateDir, temp } from './projects.js';
@@ -57,7 +58,7 @@ export async function worker(url: string, nodes: string, state?: string): Promis
 /** An engine on the shared queue that runs nothing: it enqueues and watches, as a TUI elsewhere. */
 export async function viewer(url: string): Promise<Engine> {
   const nodes: NodesConfig = { file: '(viewer)', nodes: [], probeIntervalMs: 60_000, probeTimeoutMs: 2000, queue: { url: parseQueueUrl(url), lostJobs: 'interrupt' } };
-  const e = new Engine({ stateDir: await stateDir(), nodes, run: 'none', probe: false });
+  const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes, run: 'none', probe: false });
   await e.start();
   return e;
 }

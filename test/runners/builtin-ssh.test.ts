@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoApp, type DemoApp } from '../../fixtures/demo/app.js';
 import type { NodeConfig, SshNodeConfig } from '../../src/config/nodes.js';
 import { Engine } from '../../src/core/engine.js';
+import { loadRunners } from '../../src/runners/load.js';
 import type { EngineEvent } from '../../src/core/events.js';
 import type { Job } from '../../src/core/jobs.js';
 import type { JsonReport } from '../../src/report/json.js';
@@ -69,7 +70,7 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
     ].join('\n');
 
   async function runJob(yaml: string, list: NodeConfig[], during?: (e: Engine, job: Job, events: EngineEvent[]) => Promise<void>) {
-    const e = new Engine({ stateDir: await stateDir(), nodes: nodes(list), run: 'all' });
+    const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: nodes(list), run: 'all' });
     const events: EngineEvent[] = [];
     e.events.on('*', (x) => {
       events.push(x);

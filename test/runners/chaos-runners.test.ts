@@ -13,6 +13,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/core/engine.js';
+import { loadRunners } from '../../src/runners/load.js';
 import type { EngineEvent } from '../../src/core/events.js';
 import type { Job } from '../../src/core/jobs.js';
 import type { JsonReport } from '../../src/report/json.js';
@@ -92,7 +93,7 @@ describe.skipIf(!ready)('a chaos schedule on every runner (real shop, redis behi
     };
     const nodes = localNodes(2);
     nodes.nodes = [{ type: 'local', name: 'local', maxJobs: 2, tags: [], enabled: true, funkload: fl!.bin }];
-    const e = new Engine({ stateDir: await stateDir(), nodes, run: 'all' });
+    const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes, run: 'all' });
     const events: EngineEvent[] = [];
     e.events.on('*', (x) => events.push(x));
     await e.start();

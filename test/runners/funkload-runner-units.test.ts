@@ -12,7 +12,7 @@ import { defaultRunners } from '../../src/runners/index.js';
 import { flBuildReportArgv, flRunBenchArgv, maskUrlPasswords, secondsArg } from '../../src/runners/funkload/argv.js';
 import { BenchConsole, parseConsoleLine, progressAfter, type ConsoleEvent } from '../../src/runners/funkload/console.js';
 import { locateFunkload } from '../../src/runners/funkload/tools.js';
-import type { RunnerNode } from '../../src/runners/runner.js';
+import type { RunnerNode } from '../../src/core/runner-contract.js';
 import { LocalExecutor } from '../../src/exec/local.js';
 import { defaultRegistry } from '../../behaviors/index.js';
 

@@ -15,6 +15,7 @@ import { dist } from '../helpers/dist.js';
 import { startHttpServer } from '../helpers/http-server.js';
 import { LOCUSTFILE } from '../helpers/locust.js';
 import { Engine } from '../../src/core/engine.js';
+import { loadRunners } from '../../src/runners/load.js';
 import { localNodes, project, removeTemp, stateDir } from '../helpers/projects.js';
 import { haveServer } from '../helpers/servers.js';
 import { processesWith } from '../helpers/sshd.js';
@@ -25,7 +26,7 @@ afterAll(removeTemp);
 const ENGINE_SIDE = `
 const { Engine } = await import(process.env.ENGINE_MODULE);
 const node = (name) => ({ type: 'local', name, maxJobs: 1, tags: [], enabled: true });
-const e = new Engine({ stateDir: process.env.STATE_DIR, nodes: { file: '(test)', nodes: [node('a'), node('b')], probeIntervalMs: 60000, probeTimeoutMs: 2000 }, run: 'all' });
+const e = new Engine({ runners: loadRunners, stateDir: process.env.STATE_DIR, nodes: { file: '(test)', nodes: [node('a'), node('b')], probeIntervalMs: 60000, probeTimeoutMs: 2000 }, run: 'all' });
 await e.start();
 const job = await e.enqueue(process.env.PROJECT);
 e.events.on('log.line', (x) => { if (/Locust distributed/.test(x.line)) process.send({ id: job.id }); });
@@ -115,7 +116,7 @@ describe.skipIf(!haveServer('locust'))('a distributed Locust job when its engine
       await once(child, 'exit');
       await new Promise((r) => setTimeout(r, 500));
       expect(locusts(state).masters).toHaveLength(1);
-      next = new Engine({ stateDir: state, nodes: localNodes(1), run: 'none', probe: false });
+      next = new Engine({ runners: loadRunners, stateDir: state, nodes: localNodes(1), run: 'none', probe: false });
       await next.start();
       await gone(state);
     } finally {

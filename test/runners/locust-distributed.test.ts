@@ -12,6 +12,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SshNodeConfig } from '../../src/config/nodes.js';
 import { Engine } from '../../src/core/engine.js';
+import { loadRunners } from '../../src/runners/load.js';
 import type { EngineEvent } from '../../src/core/events.js';
 import type { JsonReport } from '../../src/report/json.js';
 import { startHttpServer } from '../helpers/http-server.js';
@@ -60,7 +61,7 @@ timeout: 280s
 
   /** A job on nodes a and b (or `o.nodes`), of `yaml(duration, cycles)` or `o.yaml`. */
   async function start(duration: number, cycles?: string, o: { yaml?: string; nodes?: SshNodeConfig[] } = {}) {
-    const e = new Engine({ stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 20_000, nodes: o.nodes ?? [ssh(nodes[0], 'a'), ssh(nodes[1], 'b')] }, run: 'all' });
+    const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 20_000, nodes: o.nodes ?? [ssh(nodes[0], 'a'), ssh(nodes[1], 'b')] }, run: 'all' });
     const events: EngineEvent[] = [];
     e.events.on('*', (x) => events.push(x));
     if (process.env.LOCUST_DEBUG) e.events.on('log.line', (x) => console.log('LOG', x.node, x.stream, x.line));

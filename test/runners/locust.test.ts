@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoApp, type DemoApp } from '../../fixtures/demo/app.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { Engine } from '../../src/core/engine.js';
+import { loadRunners } from '../../src/runners/load.js';
 import type { EngineEvent } from '../../src/core/events.js';
 import { dist, ROOT } from '../helpers/dist.js';
 import { cliDone } from '../helpers/marteau-cli.js';
@@ -53,7 +54,7 @@ interface Summary {
 }
 
 async function runJob(dir: string, nodes = localNodes(1)) {
-  const e = new Engine({ stateDir: await stateDir(), nodes, run: 'all' });
+  const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes, run: 'all' });
   const events: EngineEvent[] = [];
   e.events.on('*', (x) => events.push(x));
   await e.start();
@@ -140,7 +141,7 @@ describe.skipIf(!haveServer('locust'))('locust runner (real Locust, demo app)', 
 
   it('cancel mid-cycle stops Locust at once (no process left) and keeps what was measured', async () => {
     const dir = await project(yaml().replace('cycles: [1, 3]', 'cycles: [2, 2]').replace('duration: 1.5', 'duration: 60'), { 'locustfile.py': locustfile });
-    const e = new Engine({ stateDir: await stateDir(), nodes: localNodes(1), run: 'all' });
+    const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: localNodes(1), run: 'all' });
     await e.start();
     try {
       const job = await e.enqueue(dir);
@@ -214,7 +215,7 @@ describe.skipIf(!haveServer('locust'))('marteau-tui --ci with the locust runner 
 describe('locust runner config', () => {
   it('a locustfile that does not exist is a config error at its line, with a hint', async () => {
     const dir = await project('name: x\nrunner: locust\ncycles: [1]\nlocustfile: tests/nope.py\n');
-    const e = new Engine({ stateDir: await stateDir(), nodes: localNodes(1), run: 'none' });
+    const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: localNodes(1), run: 'none' });
     await e.start();
     try {
       const err = await e.enqueue(dir).catch((x: unknown) => x);
@@ -228,7 +229,7 @@ describe('locust runner config', () => {
 
   it('master_host must be one address: all interfaces is refused at its line', async () => {
     const dir = await project('name: x\nrunner: locust\ncycles: [1]\nmaster_host: 0.0.0.0\n', { 'locustfile.py': 'from locust import User\n' });
-    const e = new Engine({ stateDir: await stateDir(), nodes: localNodes(1), run: 'none' });
+    const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: localNodes(1), run: 'none' });
     await e.start();
     try {
       const err = await e.enqueue(dir).catch((x: unknown) => x);

@@ -19,7 +19,7 @@ import { NodeError, TransferError, type RunResult } from '../../exec/executor.js
 import { LineBatch } from '../funkload-writer.js';
 import { FunkloadFormatError, readFunkloadXml } from '../funkload-xml.js';
 import type { RunResults } from '../results.js';
-import type { RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
+import type { RunnerContext, RunnerNode, RunOutcome } from '../../core/runner-contract.js';
 import { cleanupStage, remoteJobDir } from '../staging.js';
 import { AgentLink } from './agent-link.js';
 import { AGENT_BAD_JOB, AGENT_ENTRY, agentArgs, parseAgentLine, parseResultLine, type AgentJob } from './agent-protocol.js';
@@ -41,6 +41,7 @@ const MAX_START_DELAY_MS = 5000;
 const READY_TIMEOUT_MS = 120_000;
 const PING_TIMEOUT_MS = 10_000;
 const RESULT_FILE = 'results.xml';
+const MAX_RESULT_LINE_CHARS = 4 * 1024 * 1024;
 const JOB_FILE = 'job.json';
 const PACK_FILE = 'agent.pack';
 
@@ -283,6 +284,8 @@ async function runAgent(ctx: RunnerContext, r: NodeRun, signal: AbortSignal, fai
       signal,
       input: (write) => r.link.attach(write),
       onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid),
+      // A result line is a sample: never cut (a long URL or traceback), within a bound.
+      maxLineChars: MAX_RESULT_LINE_CHARS,
       onLine: (line, stream) => {
         if (stream === 'stderr') {
           if (r.stderr.length < 200) r.stderr.push(line);

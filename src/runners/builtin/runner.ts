@@ -7,7 +7,7 @@
 import type { MarteauConfig } from '../../config/marteau.js';
 import { checkThresholds, reportOutcome } from '../job-report.js';
 import { fixtureEvents } from '../proxy-timeline.js';
-import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
+import type { Runner, RunnerContext, RunOutcome } from '../../core/runner-contract.js';
 import { sweepWithThresholds } from '../steady.js';
 import { parseThresholds } from '../../config/thresholds.js';
 import { builtinConfigSchema } from './config.js';

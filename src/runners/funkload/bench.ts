@@ -7,7 +7,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import type { RunResult } from '../../exec/executor.js';
-import type { RunnerContext, RunnerNode } from '../runner.js';
+import type { RunnerContext, RunnerNode } from '../../core/runner-contract.js';
 import { remoteJobDir, stageProject } from '../staging.js';
 import { flRunBenchArgv, maskUrlPasswords, type BenchArgs } from './argv.js';
 import type { FunkloadConfig } from './config.js';

@@ -11,7 +11,7 @@ import { NodeError, TransferError } from '../../exec/executor.js';
 import { FunkloadFormatError, readFunkloadXmlFiles } from '../funkload-xml.js';
 import { reportOutcome, reportResults } from '../job-report.js';
 import { applyChaos, ChaosCapture } from '../chaos-capture.js';
-import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../runner.js';
+import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../../core/runner-contract.js';
 import { cleanupStage, fetchNodeArtifacts } from '../staging.js';
 import { parseThresholds } from '../../config/thresholds.js';
 import { flBuildReportArgv, maskUrlPasswords } from './argv.js';

@@ -6,8 +6,7 @@
  * `pip install --target` into the job's scratch space, and put first on PYTHONPATH, so neither
  * the user's virtualenv nor the system is changed by a job.
  */
-import { NodeError } from '../../exec/executor.js';
-import type { RunnerNode } from '../runner.js';
+import type { RunnerNode } from '../../core/runner-contract.js';
 
 export interface FunkloadTools {
   /** The directory holding fl-run-bench. */
@@ -62,18 +61,10 @@ export function parseLocate(lines: readonly string[], node: Pick<RunnerNode, 'na
 }
 
 export async function locateFunkload(node: RunnerNode, options: { cwd: string; env: Readonly<Record<string, string>>; signal: AbortSignal }): Promise<FunkloadTools> {
-  for (let attempt = 1; ; attempt++) {
-    const lines: string[] = [];
-    try {
-      await node.executor.run(['sh', '-c', LOCATE, 'sh', node.funkload ?? ''], { ...options, onLine: (l, s) => s === 'stdout' && lines.push(l) });
-      return parseLocate(lines, node);
-    } catch (e) {
-      // A loaded sshd may end a session without an exit status or a word: this probe only reads,
-      // so asking once more is safe (a node really gone fails again).
-      if (attempt === 1 && e instanceof NodeError && !lines.length && !options.signal.aborted) continue;
-      throw e;
-    }
-  }
+  const lines: string[] = [];
+  // The probe only reads: it may be asked again when a loaded sshd drops its session.
+  await node.executor.run(['sh', '-c', LOCATE, 'sh', node.funkload ?? ''], { ...options, idempotent: true, onLine: (l, s) => s === 'stdout' && lines.push(l) });
+  return parseLocate(lines, node);
 }
 
 /** `pip install --target DIR` with FunkLoad's own Python (pure). */

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { NodeError } from '../../exec/executor.js';
 import { LocalExecutor } from '../../exec/local.js';
 import { lostLine } from '../nodes.js';
-import type { RunnerContext } from '../runner.js';
+import type { RunnerContext } from '../../core/runner-contract.js';
 import type { LocustSettings } from './config.js';
 import type { LocustProgressLine } from './csv.js';
 import { PLUGIN_FILE, PLUGIN_SOURCE } from './plugin.js';

@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunResult } from '../../exec/executor.js';
-import type { RunnerContext, RunnerNode } from '../runner.js';
+import type { RunnerContext, RunnerNode } from '../../core/runner-contract.js';
 import { nodeEnv } from '../staging.js';
 import { locustSettings, type LocustSettings } from './config.js';
 import { parseProgressLine, type LocustProgressLine } from './csv.js';

@@ -17,7 +17,7 @@ import { checkThresholds, reportOutcome, reportResults } from '../job-report.js'
 import { ChaosCapture } from '../chaos-capture.js';
 import { newRunInfo } from '../results.js';
 import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustRunRecord } from './record.js';
-import type { Runner, RunnerContext, RunOutcome } from '../runner.js';
+import type { Runner, RunnerContext, RunOutcome } from '../../core/runner-contract.js';
 import { cleanupStage, stageProject } from '../staging.js';
 import { parseThresholds } from '../../config/thresholds.js';
 import { checkLocustConfig, locustConfigSchema, locustSettings, type LocustSettings } from './config.js';

@@ -5,12 +5,12 @@
  * notification. So a runner only knows its tool.
  *
  * Plugging one in (e.g. the builtin load generator): export a `Runner`, add it to
- * `defaultRunners` in ./index.ts. Its `configSchema` validates its own keys of .marteau.yml
+ * `defaultRunners` in runners/index.ts. Its `configSchema` validates its own keys of .marteau.yml
  * (errors get file:line:col for free); `check` does cross-key checks with a path.
  */
 import type { RunnerCatalogEntry, MarteauConfig } from '../config/marteau.js';
-import type { LogStream, Progress, TimelineEvent } from '../core/events.js';
-import type { FailureKind } from '../core/jobs.js';
+import type { LogStream, Progress, TimelineEvent } from './events.js';
+import type { FailureKind } from './jobs.js';
 import type { Executor } from '../exec/executor.js';
 import type { Proxy } from '../proxy/proxy.js';
 
