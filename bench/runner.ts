@@ -238,7 +238,7 @@ async function main(): Promise<void> {
     const appShare = med(bi.map((r) => r.serverShare));
     if (!RAW_APP && appShare >= 0.95 && med(bi.map((r) => r.cpuShare)) < 0.95) {
       console.log(
-        `note: the app used ${(appShare * 100).toFixed(0)} % of a core during the builtin runs: it was their bottleneck. A client faster than the app drains every reply and sleeps in epoll, and each of the app's writes then pays for waking it (the app's system time per request grows), so the faster client can measure a few % lower here; BENCH_APP=raw compares the clients themselves`,
+        `note: the app used ${(appShare * 100).toFixed(0)} % of a core during the builtin runs: it was their bottleneck. A client faster than the app drains every reply and sleeps in epoll, and each of the app's writes then pays for waking it (the app's CPU per request above grows; the builtin runner naps off epoll while ahead to spare the app that), so the faster client can measure lower here; BENCH_APP=raw compares the clients themselves`,
       );
     }
     const saturated = Math.min(med(ac.map((r) => r.cpuShare)), med(bi.map((r) => r.cpuShare)));
