@@ -24,6 +24,7 @@
  *   1.0x that say nothing about the client: the 0.97x of an earlier closing note).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import v8 from 'node:v8';
 import vm from 'node:vm';
@@ -97,6 +98,10 @@ interface Run {
   cpuShare: number;
   /** The server's CPU time over the same wall time: near 1.0 when the server is the bottleneck. */
   serverShare: number;
+  /** The app's CPU µs per request served: what the client's way of waiting costs the app. */
+  appPerRequest: number;
+  /** The client process's sleeps (voluntary context switches) per request served. */
+  waitsPerRequest: number;
 }
 
 /** Trimmed from each end of the server's active span: connection set-up and tear-down. */
@@ -124,11 +129,13 @@ function steadyRate(samples: [number, number][]): number {
  */
 async function measure(target: Target, name: string, call: () => Promise<() => { counted: number; seconds: number }>): Promise<Run> {
   target.start();
+  const w0 = process.resourceUsage().voluntaryContextSwitches;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const done = await call();
   const wall = (performance.now() - t0) / 1000;
   const used = process.cpuUsage(c0);
+  const waits = process.resourceUsage().voluntaryContextSwitches - w0;
   // Summing up the results is outside the CPU window: autocannon has done its own by now.
   const { counted, seconds } = done();
   const { samples, cpuSeconds } = await target.stop();
@@ -137,14 +144,43 @@ async function measure(target: Target, name: string, call: () => Promise<() => {
     throw new Error(`${name} counted ${counted} requests but the server served ${served}: the bench would print a wrong rate`);
   }
   const cpu = (used.user + used.system) / 1e6;
-  return { rps: steadyRate(samples), ownRps: counted / seconds, cpuPerRequest: (cpu * 1e6) / served, cpuShare: cpu / wall, serverShare: cpuSeconds / wall };
+  return { rps: steadyRate(samples), ownRps: counted / seconds, cpuPerRequest: (cpu * 1e6) / served, cpuShare: cpu / wall, serverShare: cpuSeconds / wall, appPerRequest: (cpuSeconds * 1e6) / served, waitsPerRequest: waits / served };
+}
+
+// The very request the builtin runner sends (same headers), so the server does the same work:
+// autocannon writes `Connection: keep-alive` itself, and given it again (another case) it sent it
+// twice, one more header for the app to parse in its runs than in the builtin runner's.
+const AUTOCANNON_HEADERS = { 'user-agent': 'marteau-tui' };
+
+/**
+ * The request line and headers (names lower-cased, in order) of each tool's first request, read
+ * by a bare responder: the bench fails unless they match, as the app's work per request would not.
+ */
+async function sameRequest(): Promise<void> {
+  const heads: string[] = [];
+  const server = createServer((socket) => {
+    socket.on('error', () => socket.destroy());
+    socket.on('data', (chunk: Buffer) => {
+      if (heads.length < 2) heads.push(chunk.toString('latin1'));
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    await autocannon({ url: `${url}/`, connections: 1, amount: 1, headers: AUTOCANNON_HEADERS });
+    const one = heads.length;
+    await runBench(builtinConfigSchema.parse({ base_url: url, cycles: [1], duration: 1, startup_delay: 0, scenario: [{ get: '/' }] }));
+    const shape = (head?: string) => (head ?? '').split('\r\n').map((l, i) => (i === 0 ? l : l.replace(/^[^:]*/, (n) => n.toLowerCase()))).join(' | ');
+    if (one !== 1 || shape(heads[0]) !== shape(heads[1])) throw new Error(`the two tools send different requests, the app would not do the same work: autocannon ${JSON.stringify(shape(heads[0]))}, builtin ${JSON.stringify(shape(heads[1]))}`);
+  } finally {
+    server.close();
+  }
 }
 
 function withAutocannon(target: Target, seconds: number): Promise<Run> {
-  // The very request the builtin runner sends (same headers), so the server does the same work.
-  const headers = { 'user-agent': 'marteau-tui', connection: 'keep-alive' };
   return measure(target, 'autocannon', async () => {
-    const r = await autocannon({ url: `${target.url}/`, connections: CONNECTIONS, duration: seconds, pipelining: 1, headers });
+    const r = await autocannon({ url: `${target.url}/`, connections: CONNECTIONS, duration: seconds, pipelining: 1, headers: AUTOCANNON_HEADERS });
     if (r.errors || r.non2xx) throw new Error(`autocannon saw ${r.errors} errors and ${r.non2xx} non-2xx answers`);
     // Its own measured duration (it runs to the sample tick after `seconds`), not the nominal one.
     return () => ({ counted: r.requests.total, seconds: r.duration });
@@ -165,6 +201,7 @@ function withBuiltin(target: Target, seconds: number): Promise<Run> {
 }
 
 async function main(): Promise<void> {
+  await sameRequest();
   const target = await startTarget();
   try {
     console.log(`bench:runner: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_SECONDS}s per tool, loopback app in its own process (${target.url})${RAW_APP ? ', a bare node:net responder' : ''}`);
@@ -195,10 +232,13 @@ async function main(): Promise<void> {
     const biCpu = med(bi.map((r) => r.cpuPerRequest));
     console.log(`ratio builtin/autocannon: median of paired rounds ${paired.toFixed(2)}x, best rounds ${(biRps / acRps).toFixed(2)}x  (goal >= 1.00x)`);
     console.log(`client CPU per request (median): autocannon ${acCpu.toFixed(1)} µs, builtin ${biCpu.toFixed(1)} µs: ${(acCpu / biCpu).toFixed(2)}x autocannon's efficiency`);
+    const acApp = med(ac.map((r) => r.appPerRequest));
+    const biApp = med(bi.map((r) => r.appPerRequest));
+    console.log(`app CPU per request (median): ${acApp.toFixed(1)} µs under autocannon, ${biApp.toFixed(1)} µs under builtin; client sleeps per request: autocannon ${med(ac.map((r) => r.waitsPerRequest)).toFixed(3)}, builtin ${med(bi.map((r) => r.waitsPerRequest)).toFixed(3)}`);
     const appShare = med(bi.map((r) => r.serverShare));
     if (!RAW_APP && appShare >= 0.95 && med(bi.map((r) => r.cpuShare)) < 0.95) {
       console.log(
-        `note: the app used ${(appShare * 100).toFixed(0)} % of a core during the builtin runs: it was their bottleneck. A client faster than the app drains every reply and sleeps in epoll, and each of the app's writes then pays for waking it (the app's system time per request grows), so the faster client can measure a few % lower here; BENCH_APP=raw compares the clients themselves`,
+        `note: the app used ${(appShare * 100).toFixed(0)} % of a core during the builtin runs: it was their bottleneck. A client faster than the app drains every reply and sleeps in epoll, and each of the app's writes then pays for waking it (the app's CPU per request above grows; the builtin runner naps off epoll while ahead to spare the app that), so the faster client can measure lower here; BENCH_APP=raw compares the clients themselves`,
       );
     }
     const saturated = Math.min(med(ac.map((r) => r.cpuShare)), med(bi.map((r) => r.cpuShare)));

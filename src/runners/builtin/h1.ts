@@ -14,6 +14,7 @@ import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { BodyParser, FRAMING_ERROR } from './h1-body.js';
 import { ReplyHead } from './h1-head.js';
+import { moderation } from './h1-moderation.js';
 
 /** What one request came to; it never rejects: failures come back as data. */
 export interface HttpResult {
@@ -72,6 +73,7 @@ export class PlainConnection {
   private readonly reply = new ReplyHead();
   private readonly onRead = (n: number, buf: Buffer): boolean => {
     this.received(buf, 0, n);
+    moderation.read();
     return true;
   };
 
@@ -84,6 +86,7 @@ export class PlainConnection {
       this.drop(socket);
       socket = undefined;
     }
+    if (this.phase === Phase.Idle) moderation.sent();
     this.done = done;
     this.code = -1;
     this.body.reset();
@@ -242,6 +245,7 @@ export class PlainConnection {
   private complete(): void {
     const done = this.done!;
     const result: HttpResult = { code: this.code, bytes: this.body.bytes };
+    moderation.settled();
     this.phase = Phase.Idle;
     this.done = undefined;
     if (!this.keepAlive) {
@@ -259,6 +263,7 @@ export class PlainConnection {
 
   private fail(error: string, detail: string): void {
     const done = this.done;
+    if (this.phase !== Phase.Idle) moderation.settled();
     this.phase = Phase.Idle;
     this.done = undefined;
     this.partial = undefined;
