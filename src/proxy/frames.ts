@@ -79,6 +79,22 @@ export interface OffsetFramer extends FramerSession {
   framesFromServer(chunk: Buffer): Frames;
 }
 
+/** An offset framer whose Segments (for callers that ask for them) are its frames as Segments. */
+export abstract class OffsetSession implements OffsetFramer {
+  abstract framesFromClient(chunk: Buffer): Frames;
+  abstract framesFromServer(chunk: Buffer): Frames;
+  abstract buffered(): number;
+  abstract drain(): { client: Buffer; server: Buffer };
+
+  fromClient(chunk: Buffer): Segment[] {
+    return this.framesFromClient(chunk).segments();
+  }
+
+  fromServer(chunk: Buffer): Segment[] {
+    return this.framesFromServer(chunk).segments();
+  }
+}
+
 export function framesOffsets(s: FramerSession): s is OffsetFramer {
   return typeof (s as Partial<OffsetFramer>).framesFromClient === 'function';
 }

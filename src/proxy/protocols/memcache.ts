@@ -31,7 +31,7 @@
  *   log stream follows).
  */
 import { isTerminator, parseCommand, Reply, sizeWord, startsWith, type Command } from './memcache-lines.js';
-import { END, Frames, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
+import { END, Frames, NO_REPLY, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
 import { ReplyCursor } from './reply-cursor.js';
 import {
@@ -41,9 +41,7 @@ import {
   type ErrorKind,
   type ErrorReply,
   type ErrorReplyContext,
-  type FramerSession,
   type Protocol,
-  type Segment,
 } from '../protocol.js';
 
 const EMPTY = Buffer.alloc(0);
@@ -56,7 +54,7 @@ interface Pending {
   reply: Reply;
 }
 
-class MemcacheSession implements FramerSession {
+class MemcacheSession extends OffsetSession {
   // ---- client side
   private readonly cTail = new Tail();
   private cRaw = false;
@@ -81,10 +79,6 @@ class MemcacheSession implements FramerSession {
 
   private readonly cFrames = new Frames();
   private readonly sFrames = new Frames();
-
-  fromClient(chunk: Buffer): Segment[] {
-    return this.framesFromClient(chunk).segments();
-  }
 
   framesFromClient(chunk: Buffer): Frames {
     return this.cRaw || chunk.length === 0 ? passAll(this.cFrames, chunk) : this.cTail.feed(this, this.frameRequests, chunk);
@@ -150,10 +144,6 @@ class MemcacheSession implements FramerSession {
   }
 
   // ================================================================ server -> client
-
-  fromServer(chunk: Buffer): Segment[] {
-    return this.framesFromServer(chunk).segments();
-  }
 
   framesFromServer(chunk: Buffer): Frames {
     return this.sRaw || chunk.length === 0 ? passAll(this.sFrames, chunk) : this.sTail.feed(this, this.frameReplies, chunk);

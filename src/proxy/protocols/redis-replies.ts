@@ -5,11 +5,11 @@
  */
 import { Tail } from './held-bytes.js';
 import { ReplyCursor } from './reply-cursor.js';
-import { FramingError, type Segment } from '../protocol.js';
-import { Frames, PASS, passAll, WHOLE } from '../frames.js';
+import { FramingError } from '../protocol.js';
+import { Frames, OffsetSession, PASS, passAll, WHOLE } from '../frames.js';
 import { After, DOLLAR, findLF, lengthLine, lengthLineEnd, PUSH, STAR } from './redis-resp.js';
 
-export abstract class RedisReplies {
+export abstract class RedisReplies extends OffsetSession {
   // ---- server side
   protected readonly sTail = new Tail();
   private sRaw = false;
@@ -33,10 +33,6 @@ export abstract class RedisReplies {
   private qEnd = 0;
 
   private readonly sFrames = new Frames();
-
-  fromServer(chunk: Buffer): Segment[] {
-    return this.framesFromServer(chunk).segments();
-  }
 
   framesFromServer(chunk: Buffer): Frames {
     return this.sRaw || chunk.length === 0 ? passAll(this.sFrames, chunk) : this.sTail.feed(this, this.frameReplies, chunk);

@@ -28,7 +28,7 @@
  * Garbage (a multi-bulk element that is not a bulk string, a bad length, an unknown reply type,
  * an inline line over 64 KiB, a command name over 1 KiB) throws a FramingError.
  */
-import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol, type Segment } from '../protocol.js';
+import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol } from '../protocol.js';
 import { END, Frames, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
 import { encodeError, errorKinds } from './redis-errors.js';
@@ -70,10 +70,6 @@ class RedisSession extends RedisReplies implements FramerSession {
   private readonly head: Head = { end: 0, count: 0, args: [0, 0, 0, 0, 0, 0], argc: 0, argsLeft: 0, bulkLeft: 0 };
 
   // ================================================================ client -> server
-
-  fromClient(chunk: Buffer): Segment[] {
-    return this.framesFromClient(chunk).segments();
-  }
 
   framesFromClient(chunk: Buffer): Frames {
     return this.cRaw || chunk.length === 0 ? passAll(this.cFrames, chunk) : this.cTail.feed(this, this.frameRequests, chunk);
