@@ -302,12 +302,12 @@ export class Engine {
     return () => this.subscribers.delete(listener);
   };
 
-  /** Whether this process enqueued the job to run it, or runs it. */
   /** Running a job, or in a scheduling pass that may be starting one (its claim is in the queue first). */
   busy(): boolean {
     return this.live.size > 0 || this.scheduler.passing;
   }
 
+  /** Whether this process enqueued the job to run it, or runs it. */
   isOwn(id: string): boolean {
     return this.own.has(id);
   }
