@@ -14,6 +14,7 @@ import { Outbox } from './outbox.js';
 import { framesOffsets, type OffsetFramer } from './frames.js';
 import { randomBytes } from './protocols/tcp.js';
 import type { ProxyCore } from './proxy-core.js';
+import type { UpstreamReads } from './upstream-reads.js';
 
 export abstract class ConnectionIO {
   protected readonly session: FramerSession;
@@ -62,6 +63,8 @@ export abstract class ConnectionIO {
     protected readonly core: ProxyCore,
     protected readonly client: net.Socket,
     protected readonly server: net.Socket,
+    /** When the upstream socket reads into a reused buffer (upstream-reads.ts). */
+    protected readonly reads?: UpstreamReads,
   ) {
     this.protocol = core.protocol;
     this.session = this.protocol.createSession();

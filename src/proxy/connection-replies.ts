@@ -29,7 +29,14 @@ export abstract class ConnectionReplies extends ConnectionIO {
       this.handling = false;
       this.stamp = -1;
       this.flush();
+      // A write the kernel did not take whole, or bytes the framer holds, still point into the chunk.
+      if (this.reads !== undefined) this.reads.kept = this.client.writableLength > 0 || this.session.buffered() > 0;
     }
+  }
+
+  /** Reply bytes held past their chunk's handler: a copy when the chunk's memory is reused (upstream-reads.ts). */
+  private kept(data: Buffer): Buffer {
+    return this.reads === undefined ? data : Buffer.from(data);
   }
 
   /** The replies of one chunk, framed into offsets: an untouched one costs no Segment. */
@@ -92,8 +99,8 @@ export abstract class ConnectionReplies extends ConnectionIO {
     if (seg.passthrough) {
       const ex = this.protocol.framesReplies ? this.awaiting[0] : this.attributed;
       if (ex && !this.protocol.framesReplies) this.firstReplyByte(ex);
-      if (ex && this.replies.includes(ex)) ex.hold(seg.data);
-      else if (this.replies.length) this.replies[this.replies.length - 1].hold(seg.data);
+      if (ex && this.replies.includes(ex)) ex.hold(this.kept(seg.data));
+      else if (this.replies.length) this.replies[this.replies.length - 1].hold(this.kept(seg.data));
       else {
         this.writeClient(seg.data);
         if (ex && !this.protocol.framesReplies) this.delivered(ex);
@@ -116,7 +123,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
       if (this.replies[0] === ex && ex.chunks.length === 0 && ex.reply === NO_PLAN && !this.repliesBusy) {
         this.writeClient(seg.data);
       } else {
-        ex.hold(seg.data);
+        ex.hold(this.kept(seg.data));
       }
     }
     if (seg.end) {

@@ -34,9 +34,13 @@ export class Connection extends ConnectionRequests {
     if (this.closed) return;
     const { client, server } = this;
     client.on('data', (c: Buffer) => this.onClientData(c));
-    server.on('data', (c: Buffer) => this.onServerData(c));
+    const reads = this.reads;
+    if (reads) reads.start((c) => this.onServerData(c));
+    else server.on('data', (c: Buffer) => this.onServerData(c));
     client.on('end', () => { this.clientEnded = true; this.maybeEndServer(); });
     server.on('end', () => this.upstreamEnded());
+    // Read into a reused buffer, the upstream's bytes (and its end) may have come already.
+    if (reads && server.readableEnded) this.upstreamEnded();
     client.on('drain', () => server.resume());
     server.on('drain', () => client.resume());
   }

@@ -12,6 +12,8 @@ import type { Protocol, ProtocolName } from './protocol.js';
 import { loopsBack } from './loop.js';
 import { UpstreamLoopError } from './proxy-errors.js';
 import { protocols } from './protocols/index.js';
+import { framesOffsets } from './frames.js';
+import { UpstreamReads } from './upstream-reads.js';
 import { seededRandom, unseededRandom, type Random } from './random.js';
 import { compileToxic, ToxicError, type Toxic, type ToxicSpec } from './toxics.js';
 import type { Counters, ProxyCore, ProxyStats } from './proxy-core.js';
@@ -89,11 +91,17 @@ export class Proxy extends EventEmitter implements ProxyCore {
   private closing = false;
   /** At max_connections: warned once until a connection is accepted again. */
   private full = false;
+  /**
+   * The upstream is read into a reused buffer (upstream-reads.ts) for the protocols framed into
+   * offsets, whose framers hold nothing of a chunk but what buffered() counts.
+   */
+  private readonly readsReused: boolean;
 
   constructor(readonly options: ProxyOptions, deps: ProxyDeps) {
     super();
     this.protocol = protocols[options.protocol];
     if (!this.protocol) throw new Error(`unknown protocol "${options.protocol}"`);
+    this.readsReused = framesOffsets(this.protocol.createSession());
     this.registry = deps.behaviors;
     this.info = {
       name: options.name,
@@ -359,8 +367,9 @@ export class Proxy extends EventEmitter implements ProxyCore {
       return;
     }
     this.full = false;
-    const server = net.connect({ host: this.upstreamHost, port: this.upstreamPort, allowHalfOpen: true });
-    const conn = new Connection(this, client, server);
+    const reads = this.readsReused ? new UpstreamReads() : undefined;
+    const server = net.connect({ host: this.upstreamHost, port: this.upstreamPort, allowHalfOpen: true, onread: reads?.onread });
+    const conn = new Connection(this, client, server, reads);
     this.connections.add(conn);
     this.counters.connections.open++;
     this.counters.connections.total++;

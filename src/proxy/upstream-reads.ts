@@ -1,0 +1,54 @@
+/**
+ * The upstream's bytes read into one buffer reused from read to read (`net`'s `onread`), rather
+ * than a new Buffer and a trip through the Readable stream for every read: on a redis pipeline
+ * a read's own cost is much of what a proxy adds to a bare pipe, which cannot read this way.
+ *
+ * The price is a rule: a chunk is valid only until the handler it was given to returns. The
+ * connection says when something outlives it (a write the kernel has not taken whole, bytes its
+ * framer holds for the next chunk), and the next read then gets new memory, the old one left to
+ * whoever still holds it. Bytes held for longer (a delayed reply) are copied by the connection.
+ */
+import type net from 'node:net';
+
+/** As big as what libuv asks for by default, so a bulk transfer takes as few reads as before. */
+const READ_SIZE = 64 * 1024;
+
+export class UpstreamReads {
+  private buf?: Buffer;
+  /** The last chunk outlives its handler: the next read must not overwrite it. */
+  kept = false;
+  private handler?: (chunk: Buffer) => void;
+  /** Read before the connection took its bytes (a server that speaks first), as copies. */
+  private early: Buffer[] = [];
+
+  /** For `net.connect`. */
+  readonly onread: net.OnReadOpts = {
+    buffer: () => this.next(),
+    callback: (n: number, buf: Uint8Array) => {
+      this.read((buf as Buffer).subarray(0, n));
+      // Keep reading: pause() and resume() still govern the flow.
+      return true;
+    },
+  };
+
+  private next(): Buffer {
+    if (this.buf === undefined || this.kept) {
+      this.buf = Buffer.allocUnsafeSlow(READ_SIZE);
+      this.kept = false;
+    }
+    return this.buf;
+  }
+
+  private read(chunk: Buffer): void {
+    if (this.handler) this.handler(chunk);
+    else this.early.push(Buffer.from(chunk));
+  }
+
+  /** From now on, each read goes to `handler`; what came before goes first. */
+  start(handler: (chunk: Buffer) => void): void {
+    this.handler = handler;
+    const early = this.early;
+    this.early = [];
+    for (const c of early) handler(c);
+  }
+}
