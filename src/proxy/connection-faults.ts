@@ -12,6 +12,8 @@ import { Exchange, hasReplyPlan, NO_PLAN, type Outcome, type ReplyPlan } from '.
 
 const NO_ENTRIES: MixEntry[] = [];
 const NO_OUTCOMES: Outcome[] = [];
+/** What a hook that threw amounts to: its exchange gets an error. */
+const FAILED: readonly Action[] = [{ type: 'error' }];
 const HOOK_TIMEOUT_MS = 5000;
 
 export abstract class ConnectionFaults extends ConnectionReplies {
@@ -48,8 +50,8 @@ export abstract class ConnectionFaults extends ConnectionReplies {
         return undefined;
       }
       const r = this.exchangeHook(entry, ex, seg);
-      if (r instanceof Promise) return r.then((o) => this.plan(ex, seg, [entry], [o]));
-      this.plan(ex, seg, [entry], [r]);
+      if (r instanceof Promise) return r.then((o) => this.planOne(ex, seg, entry, o));
+      this.planOne(ex, seg, entry, r);
       return undefined;
     }
     const sources = [entry, ...toxics].filter((e) => e.behavior.onExchange);
@@ -133,12 +135,24 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i];
       const name = o === 'failed' ? 'plugin_error' : sources[i].behavior.name;
-      const list: Action[] = o === 'failed' ? [{ type: 'error' }] : o;
+      const list = o === 'failed' ? FAILED : o;
       if (acts(list)) {
         this.core.count(name);
         (actions ??= []).push(...list);
       }
     }
+    this.planned(ex, seg, actions);
+  }
+
+  /** plan() for the one behavior drawn (no toxic): its actions as they are, with no list made. */
+  private planOne(ex: Exchange, seg: Segment, source: MixEntry, o: Outcome): void {
+    const list = o === 'failed' ? FAILED : o;
+    const acting = acts(list);
+    if (acting) this.core.count(o === 'failed' ? 'plugin_error' : source.behavior.name);
+    this.planned(ex, seg, acting ? list : undefined);
+  }
+
+  private planned(ex: Exchange, seg: Segment, actions: readonly Action[] | undefined): void {
     if (actions) this.applyActions(ex, seg, actions);
     else this.core.count('dummy');
     // A reply slot keeps the client's replies in request order. Without reply framing, forwarded
@@ -147,24 +161,21 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     if (ex.injected || expectsServerReply) this.replies.push(ex);
   }
 
-  private applyActions(ex: Exchange, seg: Segment, actions: Action[]): void {
-    const request: ReplyPlan = { delayMs: 0 };
-    const reply: ReplyPlan = { delayMs: 0 };
-    for (const a of actions) {
+  private applyActions(ex: Exchange, seg: Segment, actions: readonly Action[]): void {
+    // Made on the first action that shapes a stream: an error reply (the common fault) needs neither.
+    let request: ReplyPlan | undefined;
+    let reply: ReplyPlan | undefined;
+    for (let i = 0; i < actions.length; i++) {
+      const a = actions[i];
       switch (a.type) {
         case 'forward':
           break;
         case 'delay':
-          (a.stream === 'upstream' ? request : reply).delayMs += a.ms;
-          break;
         case 'throttle':
-          (a.stream === 'upstream' ? request : reply).throttle = a.bytesPerSecond;
-          break;
         case 'slice':
-          (a.stream === 'upstream' ? request : reply).slice = a;
-          break;
         case 'corrupt':
-          (a.stream === 'upstream' ? request : reply).corrupt = a.bytes;
+          if (a.stream === 'upstream') shape((request ??= { delayMs: 0 }), a);
+          else shape((reply ??= { delayMs: 0 }), a);
           break;
         case 'error':
           ex.injected = this.encodeError(a.kind, seg, a.message);
@@ -198,8 +209,8 @@ export abstract class ConnectionFaults extends ConnectionReplies {
           this.applyConnectionAction(a);
       }
     }
-    ex.request = hasReplyPlan(request) ? request : NO_PLAN;
-    ex.reply = hasReplyPlan(reply) ? reply : NO_PLAN;
+    ex.request = request && hasReplyPlan(request) ? request : NO_PLAN;
+    ex.reply = reply && hasReplyPlan(reply) ? reply : NO_PLAN;
     // The client expects nothing back for a noReply request, not even an error.
     if (ex.noReply) ex.injected = undefined;
   }
@@ -262,6 +273,16 @@ class ExchangeHookContext extends ConnectionHookContext implements ExchangeConte
 }
 
 const EMPTY = Buffer.alloc(0);
+
+type ShapeAction = Extract<Action, { type: 'delay' | 'throttle' | 'slice' | 'corrupt' }>;
+
+/** A shaping action's part of its stream's plan. */
+function shape(p: ReplyPlan, a: ShapeAction): void {
+  if (a.type === 'delay') p.delayMs += a.ms;
+  else if (a.type === 'throttle') p.throttle = a.bytesPerSecond;
+  else if (a.type === 'slice') p.slice = a;
+  else p.corrupt = a.bytes;
+}
 
 /** Whether any action does more than forward. */
 function acts(list: readonly Action[]): boolean {

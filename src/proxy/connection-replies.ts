@@ -14,6 +14,7 @@ const INJECTED_WAIT_MS = 1;
 
 export abstract class ConnectionReplies extends ConnectionIO {
   private injectedWaiting = false;
+  private injectedTimer?: NodeJS.Timeout;
 
   protected onServerData(chunk: Buffer): void {
     this.core.counters.bytes.downstream += chunk.length;
@@ -210,12 +211,20 @@ export abstract class ConnectionReplies extends ConnectionIO {
       this.pumpReplies();
     } else if (!this.injectedWaiting) {
       this.injectedWaiting = true;
-      this.later(INJECTED_WAIT_MS, () => {
-        this.injectedWaiting = false;
-        this.pumpReplies();
-      });
+      // One timer per connection, re-armed: a 10 % error mix waits this way on many chunks.
+      if (this.injectedTimer === undefined) {
+        this.injectedTimer = setTimeout(this.injectedDue, INJECTED_WAIT_MS);
+        this.timers.add(this.injectedTimer);
+      } else {
+        this.injectedTimer.refresh();
+      }
     }
   }
+
+  private readonly injectedDue = () => {
+    this.injectedWaiting = false;
+    if (!this.closed) this.pumpReplies();
+  };
 
   // ---- framing guard ----------------------------------------------------------------------
 

@@ -71,15 +71,22 @@ export const errorKinds: Record<string, ErrorKind> = Object.fromEntries(
   Object.entries(ERRORS).map(([k, v]) => [k, { description: v.description, fatal: v.fatal }]),
 );
 
-/** Each kind's reply when no message is given, made once: a 10 % error mix draws one per ten exchanges. */
-const DEFAULT_REPLIES = new Map(Object.entries(ERRORS).filter(([k]) => k !== 'ERR').map(([k, e]) => [k, Buffer.from(`-${e.line}\r\n`, 'utf8')]));
+/**
+ * Each kind's reply when no message is given, made once (bytes and reply object: the connection
+ * only reads them): a 10 % error mix draws one per ten exchanges.
+ */
+const DEFAULT_REPLIES = new Map<string, ErrorReply>(
+  Object.entries(ERRORS)
+    .filter(([k]) => k !== 'ERR')
+    .map(([k, e]) => [k, Object.freeze({ bytes: Buffer.from(`-${e.line}\r\n`, 'utf8'), close: false })]),
+);
 
 export function encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
   const label = ctx.label ?? '';
   // SYNC/PSYNC get no framed reply (noReply): the client expects nothing from us.
   if (SWITCH_NOW.has(label)) return { bytes: EMPTY, close: false };
   const e = ERRORS[kind] ?? ERRORS.LOADING;
-  if (ctx.message === undefined && kind !== 'ERR') return { bytes: DEFAULT_REPLIES.get(kind) ?? DEFAULT_REPLIES.get('LOADING')!, close: false };
+  if (ctx.message === undefined && kind !== 'ERR') return DEFAULT_REPLIES.get(kind) ?? DEFAULT_REPLIES.get('LOADING')!;
   const word = kind === 'ERR' ? 'ERR' : e.line.split(' ')[0];
   const line = ctx.message !== undefined ? `${word} ${oneLine(ctx.message)}` : kind === 'ERR' ? `ERR injected error on '${label || '?'}' (marteau-tui)` : e.line;
   return { bytes: Buffer.from(`-${line}\r\n`, 'utf8'), close: false };
