@@ -16,9 +16,10 @@ import { findBinary, startMemcached, startRedis } from '../test/helpers/servers.
 import { askStats, startNode } from './children.js';
 import { load, type Wire } from './loader.js';
 import { httpWire, memcacheWire, mysqlWire, postgresWire, redisWire, smtpWire } from './wires.js';
+import { median } from './median.js';
 
 const SECONDS = Number(process.env.BENCH_PROTOCOL_SECONDS ?? 3);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const LATENCY_REQUESTS = Number(process.env.BENCH_LATENCY_REQUESTS ?? 2000);
 /** Goals of the proxy issue, as ratios to the bare pipe, and the added p99 in ms. */
 const GOAL_PASS = 1.0;
@@ -129,7 +130,6 @@ async function measure(c: Case): Promise<Row> {
 }
 
 const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '-');
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Per round, a path's rate over the pipe's in the same round; the median of those. */
 function ratio(row: Row, p: PathName): number {
