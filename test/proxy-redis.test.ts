@@ -2,6 +2,7 @@
  * Redis against the real redis-server: the framer on real replies, then the chaos proxy between
  * ioredis and the server.
  */
+import net from 'node:net';
 import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Segment } from '../src/proxy/protocol.js';
@@ -35,6 +36,25 @@ function frame(requests: Buffer, replyChunks: Buffer[]) {
     replies: reps.filter((x) => x.end && !x.passthrough),
     passthrough: reps.filter((x) => x.passthrough),
   };
+}
+
+/** Whole replies of a stream of simple lines (`+ - :`) and bulk strings; an incomplete last one is left out. */
+function splitReplies(all: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  let i = 0;
+  while (i < all.length) {
+    const lf = all.indexOf(0x0a, i);
+    if (lf < 0) break;
+    let end = lf + 1;
+    if (all[i] === 0x24) {
+      const len = Number(all.toString('latin1', i + 1, lf - 1));
+      if (len >= 0) end += len + 2;
+    }
+    if (end > all.length) break;
+    out.push(all.subarray(i, end));
+    i = end;
+  }
+  return out;
 }
 
 const client = (port: number, opts: Record<string, unknown> = {}) =>
@@ -108,6 +128,49 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
       expect(st.fallbacks).toBe(0);
       expect(st.bytes.upstream).toBe(pipeline.length);
       expect(st.bytes.downstream).toBe(direct.length);
+    });
+  });
+
+  it('a client that reads late still gets every byte: the upstream read buffer is reused only when nothing points into it', async () => {
+    // A value whose bytes differ along its length, so that an overwritten piece cannot pass.
+    const value = Buffer.from(Array.from({ length: 1500 }, (_, i) => (i * 7 + (i >> 8)) % 251));
+    // Small replies, more of them than the sockets' buffers hold: writes pend a few KiB at a time.
+    const n = 20_000;
+    await rawExchange(server.port, cmd('SET', 'reuse', value), '+OK\r\n');
+    const requests = Buffer.concat(Array.from({ length: n }, () => cmd('GET', 'reuse')));
+    // Errors among the replies, and replies held back (delayed downstream) while others pass.
+    await withProxy({ error: 20, delay: { percent: 20, sleep: 0.01, before: false } }, async (p) => {
+      const s = net.connect({ port: p.port, host: '127.0.0.1' });
+      const replies: Buffer[] = [];
+      let rest = Buffer.alloc(0);
+      let done: () => void = () => {};
+      const all = new Promise<void>((resolve) => { done = resolve; });
+      s.on('data', (c: Buffer) => {
+        const buf = Buffer.concat([rest, c]);
+        const got = splitReplies(buf);
+        replies.push(...got);
+        rest = buf.subarray(got.reduce((a, r) => a + r.length, 0));
+        if (replies.length >= n) done();
+      });
+      s.pause();
+      s.write(requests);
+      // The proxy's writes to the client back up while the server keeps sending.
+      await new Promise((r) => setTimeout(r, 500));
+      s.resume();
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([all, new Promise((r) => { timer = setTimeout(r, 30_000); })]);
+      clearTimeout(timer);
+      s.destroy();
+      expect(replies).toHaveLength(n);
+      let values = 0;
+      for (const r of replies) {
+        if (r[0] === 0x2d) continue; // an injected error
+        expect(r.subarray(0, 7).toString('latin1')).toBe('$1500\r\n');
+        expect(r.subarray(7, 7 + value.length).equals(value)).toBe(true);
+        values++;
+      }
+      expect(values).toBeGreaterThan(0);
+      expect(p.stats().fallbacks).toBe(0);
     });
   });
 
