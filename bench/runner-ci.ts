@@ -1,0 +1,148 @@
+/**
+ * bench:runner-ci — the builtin runner as users run it: a real `marteau-tui --ci` job (the CLI,
+ * the engine, the queue, the job's console lines, its results.xml and reports), 32 users, no
+ * think time, one GET, against autocannon -c 32 on the same loopback app, in alternating rounds.
+ * Then one long job, for the job process's memory from 100k to 1M requests.
+ *
+ *   npm run bench:runner-ci                       # 5 rounds of 2 s per tool, then the 1M-request job
+ *   BENCH_SECONDS=4 BENCH_ROUNDS=3 npm run bench:runner-ci
+ *
+ * A bench of its own rather than a line of bench:runner: each round starts the CLI (about a
+ * second of start-up and queueing outside the recorded window), and the long job runs the
+ * whole engine for a minute, which bench:runner's quick client comparison need not wait for.
+ *
+ * The job's rate is its own (summary.json: requests recorded over the cycle's recording window),
+ * as autocannon's is its own (its requests over its duration); the server's steady rate of both
+ * is printed beside them. Each round checks that the job recorded in results.xml exactly as many
+ * samples as its summary reports requests, and that the server served at least that many.
+ * Memory is the job process's resident set (it runs in the CLI's process), read from /proc at
+ * the job's progress lines: a heap that grew with the requests would show here.
+ */
+import { spawn } from 'node:child_process';
+import { createReadStream, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { CONNECTIONS, FIRST_MARK, MAX_REQUESTS, med, MEMORY_PHASE_LIMIT_S, ROUND_SECONDS, ROUNDS, sameRequest, startTarget, steadyRate, withAutocannon, type Target } from './runner-common.js';
+
+const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
+const CLI = path.join(ROOT, 'bin', 'marteau-tui.js');
+const NODES = path.join(ROOT, 'marteau.nodes.yml');
+
+interface JobRun {
+  /** The job's own rate: recorded requests over the recording window. */
+  ownRps: number;
+  /** The server's steady rate during the job. */
+  rps: number;
+  requests: number;
+  samples: number;
+  /** Resident set of the job process at the progress lines: [requests so far, MB]. */
+  rss: [number, number][];
+}
+
+/** `<response ` elements in a result file, counted as a stream (a 1M-request file is ~300 MB). */
+async function countResponses(file: string): Promise<number> {
+  let n = 0;
+  for await (const line of createInterface({ input: createReadStream(file) })) if (line.startsWith('<response ')) n++;
+  return n;
+}
+
+const rssMB = (pid: number): number | undefined => {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+/** Run one `--ci` job of `seconds` against the target; its figures from its own result files. */
+async function ciJob(target: Target, dir: string, seconds: number, onRequests?: (n: number, rss: number) => void): Promise<JobRun> {
+  const project = await mkdtemp(path.join(dir, 'job-'));
+  const state = path.join(project, 'state');
+  await mkdir(path.join(project, 'p'));
+  await writeFile(
+    path.join(project, 'p', '.marteau.yml'),
+    `name: bench-ci\nrunner: builtin\nbase_url: ${target.url}\ncycles: [${CONNECTIONS}]\nduration: ${seconds}\nstartup_delay: 0\nscenario:\n  - {get: /}\n`,
+  );
+  target.start();
+  const child = spawn(process.execPath, [CLI, '--state-dir', state, '--nodes', NODES, '--ci', path.join(project, 'p')], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NO_COLOR: '1' } });
+  const rss: [number, number][] = [];
+  const tail: string[] = [];
+  // The deadline bounds a job that hangs: the cycle, the CLI's start and the reports.
+  const deadline = setTimeout(() => child.kill('SIGKILL'), (seconds + 120) * 1000);
+  for await (const line of createInterface({ input: child.stdout! })) {
+    tail.push(line);
+    if (tail.length > 20) tail.shift();
+    const m = /progress: .* (\d+) requests,/.exec(line);
+    const mb = m ? rssMB(child.pid!) : undefined;
+    if (m && mb !== undefined) {
+      rss.push([Number(m[1]), mb]);
+      onRequests?.(Number(m[1]), mb);
+    }
+  }
+  const code: number = child.exitCode ?? (await new Promise((r) => child.once('exit', (c) => r(c ?? -1))));
+  clearTimeout(deadline);
+  const { samples: served } = await target.stop();
+  if (code !== 0) throw new Error(`the --ci job exited ${code}:\n${tail.join('\n')}`);
+  const [id] = await readdir(path.join(state, 'jobs'));
+  const jobDir = path.join(state, 'jobs', id);
+  const summary = JSON.parse(readFileSync(path.join(jobDir, 'summary.json'), 'utf8')) as { cycles: { start: number; end: number; requests: { total: number; success: number } }[] };
+  const c = summary.cycles[0];
+  if (c.requests.success !== c.requests.total) throw new Error(`the job saw ${c.requests.total - c.requests.success} failed requests`);
+  const samples = await countResponses(path.join(jobDir, 'results.xml'));
+  if (samples !== c.requests.total) throw new Error(`the job reports ${c.requests.total} requests but recorded ${samples} samples in results.xml`);
+  const total = served[served.length - 1][1];
+  if (total < c.requests.total) throw new Error(`the job counted ${c.requests.total} requests but the server served ${total}`);
+  await rm(project, { recursive: true, force: true });
+  return { ownRps: c.requests.total / ((c.end - c.start) / 1000), rps: steadyRate(served), requests: c.requests.total, samples, rss };
+}
+
+async function main(): Promise<void> {
+  await sameRequest();
+  const target = await startTarget();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-runner-ci-'));
+  try {
+    console.log(`bench:runner-ci: a real --ci job (builtin runner, ${CONNECTIONS} users, no think time, one GET) against autocannon -c ${CONNECTIONS}, ${ROUNDS} rounds of ${ROUND_SECONDS}s per tool, loopback app in its own process (${target.url})`);
+    await withAutocannon(target, 2);
+    await ciJob(target, dir, 2);
+    const ac: { rps: number; ownRps: number }[] = [];
+    const job: JobRun[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      if (round % 2 === 0) {
+        ac.push(await withAutocannon(target, ROUND_SECONDS));
+        job.push(await ciJob(target, dir, ROUND_SECONDS));
+      } else {
+        job.push(await ciJob(target, dir, ROUND_SECONDS));
+        ac.push(await withAutocannon(target, ROUND_SECONDS));
+      }
+    }
+    const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+    console.log(`autocannon  ${med(ac.map((r) => r.ownRps)).toFixed(0)} req/s median, its own figure (runs: ${fmt(ac.map((r) => r.ownRps))}; the server's steady rate ${fmt(ac.map((r) => r.rps))})`);
+    console.log(`--ci job    ${med(job.map((r) => r.ownRps)).toFixed(0)} req/s median, from its summary.json (runs: ${fmt(job.map((r) => r.ownRps))}; the server's steady rate ${fmt(job.map((r) => r.rps))})`);
+    const paired = med(job.map((j, i) => j.ownRps / ac[i].ownRps));
+    const pairedServer = med(job.map((j, i) => j.rps / ac[i].rps));
+    console.log(`ratio --ci job/autocannon: median of paired rounds ${paired.toFixed(2)}x (the server's rates: ${pairedServer.toFixed(2)}x)  (goal >= 1.00x)`);
+    console.log(`samples: every round's results.xml holds exactly the requests its summary reports (${fmt(job.map((r) => r.samples))})`);
+
+    // Memory: one job long enough for MAX_REQUESTS at the rate just measured (bounded in time).
+    const rate = med(job.map((r) => r.ownRps));
+    const seconds = Math.min(MEMORY_PHASE_LIMIT_S, Math.ceil((1.15 * MAX_REQUESTS) / rate) + 1);
+    const long = await ciJob(target, dir, seconds);
+    const at = (n: number) => long.rss.find(([r]) => r >= n);
+    const first = at(FIRST_MARK);
+    const last = at(MAX_REQUESTS) ?? long.rss[long.rss.length - 1];
+    console.log(`memory: a ${seconds}s job, ${long.requests} requests recorded (${long.samples} samples in results.xml); job process RSS ${first ? `${first[1].toFixed(0)} MB at ${first[0]}` : '?'} requests, ${last ? `${last[1].toFixed(0)} MB at ${last[0]}` : '?'}, peak ${Math.max(...long.rss.map(([, mb]) => mb)).toFixed(0)} MB`);
+    if (first && last && last[0] > first[0]) {
+      const growth = last[1] - first[1];
+      console.log(`memory growth from ${first[0]} to ${last[0]} requests: ${growth.toFixed(1)} MB RSS (${((growth * 1024 * 1024) / (last[0] - first[0])).toFixed(2)} bytes/request)`);
+      console.log(JSON.stringify({ connections: CONNECTIONS, autocannon_rps: Math.round(med(ac.map((r) => r.ownRps))), job_rps: Math.round(rate), paired_ratio: Number(paired.toFixed(3)), server_paired_ratio: Number(pairedServer.toFixed(3)), rss_mb: [first[1], last[1]].map((x) => Number(x.toFixed(1))), requests: [first[0], last[0]] }));
+    }
+  } finally {
+    await target.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
