@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { readFunkloadHeader, readFunkloadXmlFiles, type ReadOptions } from '../runners/funkload-xml.js';
 import { LOCUST_RECORD, LocustRecordError, loadLocustRun } from '../runners/locust/record.js';
 import type { Measures } from '../runners/measures/index.js';
+import { convertSampleLog, SampleLogError } from '../runners/sample-log-read.js';
 import type { RunResults } from '../runners/results.js';
 import type { JsonReport } from './json.js';
 
@@ -37,6 +38,28 @@ async function recordedMeasures(dir: string): Promise<Measures | undefined> {
   } catch {
     return undefined; // none, or not ours: the report simply has no fault windows
   }
+}
+
+/**
+ * A builtin job's sample logs left unconverted (the job was killed before its end): each becomes
+ * the result file it stands for, up to its last whole record. Says what it did, for the warnings.
+ */
+async function convertLeftLogs(dir: string): Promise<string[]> {
+  const said: string[] = [];
+  const names = await readdir(dir);
+  for (const n of names.filter((n) => n.endsWith('.samples')).sort()) {
+    const xml = `${n.slice(0, -'.samples'.length)}.xml`;
+    // Both there: the job was killed between writing the XML and removing its log.
+    if (names.includes(xml)) continue;
+    try {
+      const r = await convertSampleLog(join(dir, n), join(dir, xml));
+      said.push(`${join(dir, n)}: the job did not finish; its sample log (${r.requests} requests${r.complete ? '' : ', cut short'}) was converted to ${xml}`);
+    } catch (e) {
+      if (!(e instanceof SampleLogError)) throw e;
+      said.push(e.message);
+    }
+  }
+  return said;
 }
 
 /** The bench result files of a directory: XML files with a <funkload> root and bench cycles. */
@@ -72,9 +95,10 @@ export async function loadResults(input: string, options: ReadOptions = {}): Pro
       throw e;
     }
   }
+  const converted = st.isDirectory() ? await convertLeftLogs(input) : [];
   const files = st.isDirectory() ? await resultFilesIn(input) : [input];
   if (files.length === 0) throw new ResultsNotFound(`${input}: no FunkLoad bench result (*.xml with a <funkload> root) in this directory`);
   const { results, warnings } = await readFunkloadXmlFiles(files, options);
   const measures = st.isDirectory() ? await recordedMeasures(input) : undefined;
-  return { results, files, warnings, ...(measures ? { measures } : {}) };
+  return { results, files, warnings: [...converted, ...warnings], ...(measures ? { measures } : {}) };
 }
