@@ -15,8 +15,10 @@
  * as autocannon's is its own (its requests over its duration); the server's steady rate of both
  * is printed beside them. Each round checks that the job recorded in results.xml exactly as many
  * samples as its summary reports requests, and that the server served at least that many.
- * Memory is the job process's resident set (it runs in the CLI's process), read from /proc at
- * the job's progress lines: a heap that grew with the requests would show here.
+ * Memory is the job process's (the job runs in the CLI's process): its heap after a full GC at
+ * 100k and at 1M requests, asked over the inspector protocol (the long job's CLI runs with
+ * --inspect on loopback; nothing else talks to it), and its resident set from /proc at every
+ * progress line.
  */
 import { spawn } from 'node:child_process';
 import { createReadStream, readFileSync } from 'node:fs';
@@ -24,6 +26,7 @@ import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
+import { WebSocket } from 'undici';
 import { CONNECTIONS, FIRST_MARK, MAX_REQUESTS, med, MEMORY_PHASE_LIMIT_S, ROUND_SECONDS, ROUNDS, sameRequest, startTarget, steadyRate, withAutocannon, type Target } from './runner-common.js';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
@@ -39,6 +42,36 @@ interface JobRun {
   samples: number;
   /** Resident set of the job process at the progress lines: [requests so far, MB]. */
   rss: [number, number][];
+  /** Heap after a full GC at the marks asked for: [requests so far, MB]. */
+  heap: [number, number][];
+}
+
+/** A connection to a process's inspector: one full GC, then its used heap. */
+async function inspector(url: string): Promise<{ heapAfterGc(): Promise<number>; close(): void }> {
+  const ws = new WebSocket(url);
+  await new Promise((resolve, reject) => {
+    ws.addEventListener('open', resolve, { once: true });
+    ws.addEventListener('error', reject, { once: true });
+  });
+  let id = 0;
+  const waiting = new Map<number, (r: { result?: { usedSize?: number } }) => void>();
+  ws.addEventListener('message', (e) => {
+    const m = JSON.parse(String(e.data)) as { id?: number; result?: { usedSize?: number } };
+    if (m.id !== undefined) waiting.get(m.id)?.(m);
+  });
+  const call = (method: string) =>
+    new Promise<{ result?: { usedSize?: number } }>((resolve) => {
+      waiting.set(++id, resolve);
+      ws.send(JSON.stringify({ id, method }));
+    });
+  return {
+    heapAfterGc: async () => {
+      await call('HeapProfiler.collectGarbage');
+      await call('HeapProfiler.collectGarbage');
+      return ((await call('Runtime.getHeapUsage')).result?.usedSize ?? NaN) / 1024 / 1024;
+    },
+    close: () => ws.close(),
+  };
 }
 
 /** `<response ` elements in a result file, counted as a stream (a 1M-request file is ~300 MB). */
@@ -57,8 +90,11 @@ const rssMB = (pid: number): number | undefined => {
   }
 };
 
-/** Run one `--ci` job of `seconds` against the target; its figures from its own result files. */
-async function ciJob(target: Target, dir: string, seconds: number, onRequests?: (n: number, rss: number) => void): Promise<JobRun> {
+/**
+ * Run one `--ci` job of `seconds` against the target; its figures from its own result files.
+ * `heapMarks`: its heap after GC is read once past each of these request counts.
+ */
+async function ciJob(target: Target, dir: string, seconds: number, heapMarks: number[] = []): Promise<JobRun> {
   const project = await mkdtemp(path.join(dir, 'job-'));
   const state = path.join(project, 'state');
   await mkdir(path.join(project, 'p'));
@@ -67,8 +103,24 @@ async function ciJob(target: Target, dir: string, seconds: number, onRequests?: 
     `name: bench-ci\nrunner: builtin\nbase_url: ${target.url}\ncycles: [${CONNECTIONS}]\nduration: ${seconds}\nstartup_delay: 0\nscenario:\n  - {get: /}\n`,
   );
   target.start();
-  const child = spawn(process.execPath, [CLI, '--state-dir', state, '--nodes', NODES, '--ci', path.join(project, 'p')], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NO_COLOR: '1' } });
+  const inspect = heapMarks.length ? ['--inspect=127.0.0.1:0'] : [];
+  const child = spawn(process.execPath, [...inspect, CLI, '--state-dir', state, '--nodes', NODES, '--ci', path.join(project, 'p')], { stdio: ['ignore', 'pipe', inspect.length ? 'pipe' : 'inherit'], env: { ...process.env, NO_COLOR: '1' } });
+  const exited = new Promise<number>((r) => child.once('exit', (c, sig) => r(c ?? (sig ? 128 : -1))));
+  let session: Promise<Awaited<ReturnType<typeof inspector>>> | undefined;
+  if (inspect.length) {
+    const lines = createInterface({ input: child.stderr! });
+    session = new Promise((resolve, reject) => {
+      lines.on('line', (l) => {
+        const m = /Debugger listening on (ws:\/\/\S+)/.exec(l);
+        if (m) resolve(inspector(m[1]));
+        else if (!/^For help, see|^Debugger (attached|ending)|^Waiting for the debugger/.test(l)) process.stderr.write(`${l}\n`);
+      });
+      child.once('exit', () => reject(new Error('the job process exited before its inspector listened')));
+    });
+    session.catch(() => {});
+  }
   const rss: [number, number][] = [];
+  const heap: [number, number][] = [];
   const tail: string[] = [];
   // The deadline bounds a job that hangs: the cycle, the CLI's start and the reports.
   const deadline = setTimeout(() => child.kill('SIGKILL'), (seconds + 120) * 1000);
@@ -77,12 +129,17 @@ async function ciJob(target: Target, dir: string, seconds: number, onRequests?: 
     if (tail.length > 20) tail.shift();
     const m = /progress: .* (\d+) requests,/.exec(line);
     const mb = m ? rssMB(child.pid!) : undefined;
-    if (m && mb !== undefined) {
-      rss.push([Number(m[1]), mb]);
-      onRequests?.(Number(m[1]), mb);
+    if (m && mb !== undefined) rss.push([Number(m[1]), mb]);
+    if (m && session && heap.length < heapMarks.length && Number(m[1]) >= heapMarks[heap.length]) {
+      heap.push([Number(m[1]), await (await session).heapAfterGc()]);
+    }
+    // The process would wait for its inspector session to end before exiting.
+    if (session && (heap.length === heapMarks.length || /^marteau-tui --ci: \d+ jobs?: /.test(line))) {
+      void session.then((s) => s.close(), () => {});
+      session = undefined;
     }
   }
-  const code: number = child.exitCode ?? (await new Promise((r) => child.once('exit', (c) => r(c ?? -1))));
+  const code = await exited;
   clearTimeout(deadline);
   const { samples: served } = await target.stop();
   if (code !== 0) throw new Error(`the --ci job exited ${code}:\n${tail.join('\n')}`);
@@ -96,7 +153,7 @@ async function ciJob(target: Target, dir: string, seconds: number, onRequests?: 
   const total = served[served.length - 1][1];
   if (total < c.requests.total) throw new Error(`the job counted ${c.requests.total} requests but the server served ${total}`);
   await rm(project, { recursive: true, force: true });
-  return { ownRps: c.requests.total / ((c.end - c.start) / 1000), rps: steadyRate(served), requests: c.requests.total, samples, rss };
+  return { ownRps: c.requests.total / ((c.end - c.start) / 1000), rps: steadyRate(served), requests: c.requests.total, samples, rss, heap };
 }
 
 async function main(): Promise<void> {
@@ -129,15 +186,16 @@ async function main(): Promise<void> {
     // Memory: one job long enough for MAX_REQUESTS at the rate just measured (bounded in time).
     const rate = med(job.map((r) => r.ownRps));
     const seconds = Math.min(MEMORY_PHASE_LIMIT_S, Math.ceil((1.15 * MAX_REQUESTS) / rate) + 1);
-    const long = await ciJob(target, dir, seconds);
-    const at = (n: number) => long.rss.find(([r]) => r >= n);
-    const first = at(FIRST_MARK);
-    const last = at(MAX_REQUESTS) ?? long.rss[long.rss.length - 1];
-    console.log(`memory: a ${seconds}s job, ${long.requests} requests recorded (${long.samples} samples in results.xml); job process RSS ${first ? `${first[1].toFixed(0)} MB at ${first[0]}` : '?'} requests, ${last ? `${last[1].toFixed(0)} MB at ${last[0]}` : '?'}, peak ${Math.max(...long.rss.map(([, mb]) => mb)).toFixed(0)} MB`);
-    if (first && last && last[0] > first[0]) {
-      const growth = last[1] - first[1];
-      console.log(`memory growth from ${first[0]} to ${last[0]} requests: ${growth.toFixed(1)} MB RSS (${((growth * 1024 * 1024) / (last[0] - first[0])).toFixed(2)} bytes/request)`);
-      console.log(JSON.stringify({ connections: CONNECTIONS, autocannon_rps: Math.round(med(ac.map((r) => r.ownRps))), job_rps: Math.round(rate), paired_ratio: Number(paired.toFixed(3)), server_paired_ratio: Number(pairedServer.toFixed(3)), rss_mb: [first[1], last[1]].map((x) => Number(x.toFixed(1))), requests: [first[0], last[0]] }));
+    const long = await ciJob(target, dir, seconds, [FIRST_MARK, MAX_REQUESTS]);
+    const peak = Math.max(...long.rss.map(([, mb]) => mb));
+    console.log(`memory: a ${seconds}s job, ${long.requests} requests recorded (${long.samples} samples in results.xml); job process heap after GC ${long.heap.map(([n, mb]) => `${mb.toFixed(1)} MB at ${n}`).join(', ')} requests; RSS peak ${peak.toFixed(0)} MB`);
+    if (long.heap.length === 2) {
+      const [[n0, h0], [n1, h1]] = long.heap;
+      const growth = h1 - h0;
+      console.log(`memory growth from ${n0} to ${n1} requests: ${growth.toFixed(2)} MB heap (${((growth * 1024 * 1024) / (n1 - n0)).toFixed(2)} bytes/request)`);
+      console.log(JSON.stringify({ connections: CONNECTIONS, autocannon_rps: Math.round(med(ac.map((r) => r.ownRps))), job_rps: Math.round(rate), paired_ratio: Number(paired.toFixed(3)), server_paired_ratio: Number(pairedServer.toFixed(3)), heap_mb: [h0, h1].map((x) => Number(x.toFixed(2))), requests: [n0, n1], rss_peak_mb: Math.round(peak) }));
+    } else {
+      console.log(`memory: the job ended before ${MAX_REQUESTS} requests (BENCH_MEMORY_LIMIT_S=${MEMORY_PHASE_LIMIT_S}); set BENCH_REQUESTS lower on a slow machine`);
     }
   } finally {
     await target.close();
