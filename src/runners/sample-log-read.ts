@@ -44,17 +44,28 @@ export async function readSampleLog(path: string, visit: SampleLogVisitor): Prom
   const strings: (string | undefined)[] = [undefined];
   const str = (id: number) => strings[id];
   try {
-    let buf = Buffer.alloc(0);
+    // One buffer for the whole read: the start of a record cut by the chunk's end is moved to
+    // its front and the next chunk read after it (no copy of whole chunks).
+    let space = Buffer.allocUnsafe(CHUNK);
+    let carry = 0;
+    let buf = space.subarray(0, 0);
     let first = true;
     let eof = false;
     let stop = false;
     while (!eof && !stop) {
-      const chunk = Buffer.allocUnsafe(CHUNK);
-      const { bytesRead } = await fh.read(chunk, 0, CHUNK, null);
+      if (carry * 2 > space.length) {
+        const bigger = Buffer.allocUnsafe(space.length * 2);
+        space.copy(bigger, 0, 0, carry);
+        space = bigger;
+      }
+      const { bytesRead } = await fh.read(space, carry, space.length - carry, null);
       eof = bytesRead === 0;
-      buf = buf.length ? Buffer.concat([buf, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      buf = space.subarray(0, carry + bytesRead);
       if (first) {
-        if (buf.length < SAMPLE_LOG_MAGIC.length && !eof) continue;
+        if (buf.length < SAMPLE_LOG_MAGIC.length && !eof) {
+          carry = buf.length;
+          continue;
+        }
         if (!buf.subarray(0, SAMPLE_LOG_MAGIC.length).equals(SAMPLE_LOG_MAGIC)) throw new SampleLogError(`${path}: not a marteau-tui sample log`);
         buf = buf.subarray(SAMPLE_LOG_MAGIC.length);
         first = false;
@@ -136,10 +147,11 @@ export async function readSampleLog(path: string, visit: SampleLogVisitor): Prom
         }
         p += size;
       }
-      // The rest is the start of a record the next chunk completes (copied: the chunk is reused no more).
-      buf = Buffer.from(buf.subarray(p));
+      // The rest is the start of a record the next chunk completes.
+      carry = buf.length - p;
+      buf.copy(space, 0, p);
     }
-    out.trailing = buf.length;
+    out.trailing = carry;
   } finally {
     await fh.close();
   }
