@@ -27,7 +27,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { WebSocket } from 'undici';
-import { CONNECTIONS, FIRST_MARK, MAX_REQUESTS, med, MEMORY_PHASE_LIMIT_S, ROUND_SECONDS, ROUNDS, sameRequest, startTarget, steadyRate, withAutocannon, type Target } from './runner-common.js';
+import { median } from './median.js';
+import { CONNECTIONS, FIRST_MARK, MAX_REQUESTS, MEMORY_PHASE_LIMIT_S, ROUND_SECONDS, ROUNDS, sameRequest, startTarget, steadyRate, withAutocannon, type Target } from './runner-common.js';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 const CLI = path.join(ROOT, 'bin', 'marteau-tui.js');
@@ -176,15 +177,15 @@ async function main(): Promise<void> {
       }
     }
     const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
-    console.log(`autocannon  ${med(ac.map((r) => r.ownRps)).toFixed(0)} req/s median, its own figure (runs: ${fmt(ac.map((r) => r.ownRps))}; the server's steady rate ${fmt(ac.map((r) => r.rps))})`);
-    console.log(`--ci job    ${med(job.map((r) => r.ownRps)).toFixed(0)} req/s median, from its summary.json (runs: ${fmt(job.map((r) => r.ownRps))}; the server's steady rate ${fmt(job.map((r) => r.rps))})`);
-    const paired = med(job.map((j, i) => j.ownRps / ac[i].ownRps));
-    const pairedServer = med(job.map((j, i) => j.rps / ac[i].rps));
+    console.log(`autocannon  ${median(ac.map((r) => r.ownRps)).toFixed(0)} req/s median, its own figure (runs: ${fmt(ac.map((r) => r.ownRps))}; the server's steady rate ${fmt(ac.map((r) => r.rps))})`);
+    console.log(`--ci job    ${median(job.map((r) => r.ownRps)).toFixed(0)} req/s median, from its summary.json (runs: ${fmt(job.map((r) => r.ownRps))}; the server's steady rate ${fmt(job.map((r) => r.rps))})`);
+    const paired = median(job.map((j, i) => j.ownRps / ac[i].ownRps));
+    const pairedServer = median(job.map((j, i) => j.rps / ac[i].rps));
     console.log(`ratio --ci job/autocannon: median of paired rounds ${paired.toFixed(2)}x (the server's rates: ${pairedServer.toFixed(2)}x)  (goal >= 1.00x)`);
     console.log(`samples: every round's results.xml holds exactly the requests its summary reports (${fmt(job.map((r) => r.samples))})`);
 
     // Memory: one job long enough for MAX_REQUESTS at the rate just measured (bounded in time).
-    const rate = med(job.map((r) => r.ownRps));
+    const rate = median(job.map((r) => r.ownRps));
     const seconds = Math.min(MEMORY_PHASE_LIMIT_S, Math.ceil((1.15 * MAX_REQUESTS) / rate) + 1);
     const long = await ciJob(target, dir, seconds, [FIRST_MARK, MAX_REQUESTS]);
     const peak = Math.max(...long.rss.map(([, mb]) => mb));
@@ -193,7 +194,7 @@ async function main(): Promise<void> {
       const [[n0, h0], [n1, h1]] = long.heap;
       const growth = h1 - h0;
       console.log(`memory growth from ${n0} to ${n1} requests: ${growth.toFixed(2)} MB heap (${((growth * 1024 * 1024) / (n1 - n0)).toFixed(2)} bytes/request)`);
-      console.log(JSON.stringify({ connections: CONNECTIONS, autocannon_rps: Math.round(med(ac.map((r) => r.ownRps))), job_rps: Math.round(rate), paired_ratio: Number(paired.toFixed(3)), server_paired_ratio: Number(pairedServer.toFixed(3)), heap_mb: [h0, h1].map((x) => Number(x.toFixed(2))), requests: [n0, n1], rss_peak_mb: Math.round(peak) }));
+      console.log(JSON.stringify({ connections: CONNECTIONS, autocannon_rps: Math.round(median(ac.map((r) => r.ownRps))), job_rps: Math.round(rate), paired_ratio: Number(paired.toFixed(3)), server_paired_ratio: Number(pairedServer.toFixed(3)), heap_mb: [h0, h1].map((x) => Number(x.toFixed(2))), requests: [n0, n1], rss_peak_mb: Math.round(peak) }));
     } else {
       console.log(`memory: the job ended before ${MAX_REQUESTS} requests (BENCH_MEMORY_LIMIT_S=${MEMORY_PHASE_LIMIT_S}); set BENCH_REQUESTS lower on a slow machine`);
     }

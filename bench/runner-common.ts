@@ -27,8 +27,6 @@ export const MEMORY_PHASE_LIMIT_S = Number(process.env.BENCH_MEMORY_LIMIT_S ?? 9
  */
 export const RAW_APP = process.env.BENCH_APP === 'raw';
 
-export const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 export interface Target {
   url: string;
   /** Open a measurement on the server. */
