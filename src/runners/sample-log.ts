@@ -14,7 +14,8 @@
  * little-endian. Strings are interned: an `S` record gives a string its id before the first
  * record that uses it; 0 is "absent". Past MAX_STRINGS distinct strings (a flood of unique
  * tracebacks), a new string goes in a scratch slot rewritten before each use, so memory stays
- * bounded on both sides.
+ * bounded on both sides: the slots are taken in turn, and there are as many as a record has
+ * strings, so the strings of one record never share one.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { headerLines, type XmlHeaderOptions } from './funkload-writer.js';
@@ -32,8 +33,8 @@ export const TEST_BYTES = 3 * 8 + 10 * 4 + 1 + 4 * 4;
 export const CYCLE_BYTES = 2 * 4 + 2 * 8;
 export const OUTCOMES: readonly Outcome[] = ['success', 'failure', 'error'];
 const OUTCOME_CODE: Record<Outcome, number> = { success: 0, failure: 1, error: 2 };
-/** Ids 1 and 2 are scratch slots for strings past the cap; interned ids start at 3. */
-export const SCRATCH_IDS = 2;
+/** Ids 1 to 8 (a request's strings) are scratch slots for strings past the cap; interned ids start at 9. */
+export const SCRATCH_IDS = 8;
 const MAX_STRINGS = 10_000;
 const BATCH_BYTES = 64 * 1024;
 
@@ -44,6 +45,7 @@ export class SampleLogWriter {
   private at = 0;
   private readonly strings = new Map<string, number>();
   private nextId = SCRATCH_IDS + 1;
+  private scratch = 0;
   private header: (() => string[]) | undefined;
 
   /**
@@ -169,7 +171,6 @@ export class SampleLogWriter {
     this.text(TAG.string, s, id);
     return id;
   }
-  private scratch = 0;
 
   /** A length-prefixed record: [tag][id, when given][u32 bytes][utf-8]. */
   private text(tag: number, s: string, id?: number): void {

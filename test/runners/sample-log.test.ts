@@ -113,8 +113,12 @@ describe('compact sample log', () => {
       w.request(req(2, { code: -1, result: 'error', error: 'ECONNRESET', traceback: `it's "both" quotes <&>` }));
       w.request(req(3, { result: 'failure', error: 'status 503', traceback: 'expected 200, got 503', suite: 'S', name: 'n' }));
       w.request(req(4, { url: 'x'.repeat(1_500_000), duration: 1e12, start: 0 }));
-      // 12,000 distinct tracebacks: past the log's interning cap.
+      // 12,000 distinct tracebacks: past the log's interning cap; then requests whose every string is new.
       for (let i = 0; i < 12_000; i++) w.request(req(i, { result: 'error', code: -1, error: 'timeout', traceback: `timed out after ${i} ms` }));
+      for (let i = 0; i < 20; i++) {
+        const u = `-${i}`;
+        w.request(req(i, { type: `t${u}`, url: `http://h/${u}`, description: `d${u}`, result: 'error', code: -1, error: `e${u}`, traceback: `tb${u}`, suite: `s${u}`, name: `n${u}`, node: `node${u}` }));
+      }
       const t: TestSample = { cycle: 1, cvus: 5, thread: 2, start: 1_700_000_000_500.25, duration: 12.5, connectionDuration: 3.25, result: 'failure', steps: 2, requests: 2, pages: 2, error: 'status 503', traceback: 'expected 200' };
       w.test(t);
       w.test({ ...t, result: 'success', error: undefined, traceback: undefined, xmlrpc: 1, redirects: 2, images: 3, links: 4 });
