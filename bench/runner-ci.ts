@@ -43,6 +43,8 @@ interface JobRun {
   samples: number;
   /** Resident set of the job process at the progress lines: [requests so far, MB]. */
   rss: [number, number][];
+  /** The job process's CPU µs per request while its users ran (start-up and reports left out). */
+  cpuPerRequest: number;
   /** Heap after a full GC at the marks asked for: [requests so far, MB]. */
   heap: [number, number][];
 }
@@ -81,6 +83,17 @@ async function countResponses(file: string): Promise<number> {
   for await (const line of createInterface({ input: createReadStream(file) })) if (line.startsWith('<response ')) n++;
   return n;
 }
+
+/** CPU seconds (user + system) of a live process, to the kernel's clock tick (10 ms). */
+const cpuSeconds = (pid: number): number | undefined => {
+  try {
+    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return undefined;
+  }
+};
 
 const rssMB = (pid: number): number | undefined => {
   try {
@@ -122,6 +135,8 @@ async function ciJob(target: Target, dir: string, seconds: number, heapMarks: nu
   }
   const rss: [number, number][] = [];
   const heap: [number, number][] = [];
+  // [requests so far, CPU seconds] at the progress lines while the users run.
+  const cpu: [number, number][] = [];
   const tail: string[] = [];
   // The deadline bounds a job that hangs: the cycle, the CLI's start and the reports.
   const deadline = setTimeout(() => child.kill('SIGKILL'), (seconds + 120) * 1000);
@@ -131,6 +146,8 @@ async function ciJob(target: Target, dir: string, seconds: number, heapMarks: nu
     const m = /progress: .* (\d+) requests,/.exec(line);
     const mb = m ? rssMB(child.pid!) : undefined;
     if (m && mb !== undefined) rss.push([Number(m[1]), mb]);
+    const used = m && !/stopping|done/.test(line) ? cpuSeconds(child.pid!) : undefined;
+    if (m && used !== undefined) cpu.push([Number(m[1]), used]);
     if (m && session && heap.length < heapMarks.length && Number(m[1]) >= heapMarks[heap.length]) {
       heap.push([Number(m[1]), await (await session).heapAfterGc()]);
     }
@@ -154,7 +171,8 @@ async function ciJob(target: Target, dir: string, seconds: number, heapMarks: nu
   const total = served[served.length - 1][1];
   if (total < c.requests.total) throw new Error(`the job counted ${c.requests.total} requests but the server served ${total}`);
   await rm(project, { recursive: true, force: true });
-  return { ownRps: c.requests.total / ((c.end - c.start) / 1000), rps: steadyRate(served), requests: c.requests.total, samples, rss, heap };
+  const [[r0, c0], [r1, c1]] = [cpu[0] ?? [0, 0], cpu[cpu.length - 1] ?? [0, 0]];
+  return { ownRps: c.requests.total / ((c.end - c.start) / 1000), rps: steadyRate(served), requests: c.requests.total, samples, rss, heap, cpuPerRequest: r1 > r0 ? ((c1 - c0) * 1e6) / (r1 - r0) : NaN };
 }
 
 async function main(): Promise<void> {
@@ -165,7 +183,7 @@ async function main(): Promise<void> {
     console.log(`bench:runner-ci: a real --ci job (builtin runner, ${CONNECTIONS} users, no think time, one GET) against autocannon -c ${CONNECTIONS}, ${ROUNDS} rounds of ${ROUND_SECONDS}s per tool, loopback app in its own process (${target.url})`);
     await withAutocannon(target, 2);
     await ciJob(target, dir, 2);
-    const ac: { rps: number; ownRps: number }[] = [];
+    const ac: { rps: number; ownRps: number; cpuPerRequest: number }[] = [];
     const job: JobRun[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       if (round % 2 === 0) {
@@ -182,6 +200,7 @@ async function main(): Promise<void> {
     const paired = median(job.map((j, i) => j.ownRps / ac[i].ownRps));
     const pairedServer = median(job.map((j, i) => j.rps / ac[i].rps));
     console.log(`ratio --ci job/autocannon: median of paired rounds ${paired.toFixed(2)}x (the server's rates: ${pairedServer.toFixed(2)}x)  (goal >= 1.00x)`);
+    console.log(`client CPU per request (median): autocannon ${median(ac.map((r) => r.cpuPerRequest)).toFixed(1)} µs, the --ci job's process ${median(job.map((r) => r.cpuPerRequest)).toFixed(1)} µs while its users ran (runs: ${job.map((r) => r.cpuPerRequest.toFixed(1)).join(', ')})`);
     console.log(`samples: every round's results.xml holds exactly the requests its summary reports (${fmt(job.map((r) => r.samples))})`);
 
     // Memory: one job long enough for MAX_REQUESTS at the rate just measured (bounded in time).
