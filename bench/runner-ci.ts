@@ -45,6 +45,8 @@ interface JobRun {
   rss: [number, number][];
   /** The job process's CPU µs per request while its users ran (start-up and reports left out). */
   cpuPerRequest: number;
+  /** Seconds from the end of the recording to the job's end: results.xml from the log, the reports. */
+  afterLoad: number;
   /** Heap after a full GC at the marks asked for: [requests so far, MB]. */
   heap: [number, number][];
 }
@@ -137,6 +139,7 @@ async function ciJob(target: Target, dir: string, seconds: number, heapMarks: nu
   const heap: [number, number][] = [];
   // [requests so far, CPU seconds] at the progress lines while the users run.
   const cpu: [number, number][] = [];
+  let stopping = false;
   const tail: string[] = [];
   // The deadline bounds a job that hangs: the cycle, the CLI's start and the reports.
   const deadline = setTimeout(() => child.kill('SIGKILL'), (seconds + 120) * 1000);
@@ -146,8 +149,10 @@ async function ciJob(target: Target, dir: string, seconds: number, heapMarks: nu
     const m = /progress: .* (\d+) requests,/.exec(line);
     const mb = m ? rssMB(child.pid!) : undefined;
     if (m && mb !== undefined) rss.push([Number(m[1]), mb]);
-    const used = m && !/stopping|done/.test(line) ? cpuSeconds(child.pid!) : undefined;
+    // Up to the first line that says the users are stopping (a 2 s round has only that one after the first).
+    const used = m && !stopping ? cpuSeconds(child.pid!) : undefined;
     if (m && used !== undefined) cpu.push([Number(m[1]), used]);
+    stopping ||= Boolean(m) && /stopping|done/.test(line);
     if (m && session && heap.length < heapMarks.length && Number(m[1]) >= heapMarks[heap.length]) {
       heap.push([Number(m[1]), await (await session).heapAfterGc()]);
     }
@@ -165,6 +170,7 @@ async function ciJob(target: Target, dir: string, seconds: number, heapMarks: nu
   const jobDir = path.join(state, 'jobs', id);
   const summary = JSON.parse(readFileSync(path.join(jobDir, 'summary.json'), 'utf8')) as { cycles: { start: number; end: number; requests: { total: number; success: number } }[] };
   const c = summary.cycles[0];
+  const ended = Date.parse((JSON.parse(readFileSync(path.join(jobDir, 'result.json'), 'utf8')) as { endedAt: string }).endedAt);
   if (c.requests.success !== c.requests.total) throw new Error(`the job saw ${c.requests.total - c.requests.success} failed requests`);
   const samples = await countResponses(path.join(jobDir, 'results.xml'));
   if (samples !== c.requests.total) throw new Error(`the job reports ${c.requests.total} requests but recorded ${samples} samples in results.xml`);
@@ -172,7 +178,7 @@ async function ciJob(target: Target, dir: string, seconds: number, heapMarks: nu
   if (total < c.requests.total) throw new Error(`the job counted ${c.requests.total} requests but the server served ${total}`);
   await rm(project, { recursive: true, force: true });
   const [[r0, c0], [r1, c1]] = [cpu[0] ?? [0, 0], cpu[cpu.length - 1] ?? [0, 0]];
-  return { ownRps: c.requests.total / ((c.end - c.start) / 1000), rps: steadyRate(served), requests: c.requests.total, samples, rss, heap, cpuPerRequest: r1 > r0 ? ((c1 - c0) * 1e6) / (r1 - r0) : NaN };
+  return { ownRps: c.requests.total / ((c.end - c.start) / 1000), rps: steadyRate(served), requests: c.requests.total, samples, rss, heap, cpuPerRequest: r1 > r0 ? ((c1 - c0) * 1e6) / (r1 - r0) : NaN, afterLoad: (ended - c.end) / 1000 };
 }
 
 async function main(): Promise<void> {
@@ -208,7 +214,7 @@ async function main(): Promise<void> {
     const seconds = Math.min(MEMORY_PHASE_LIMIT_S, Math.ceil((1.15 * MAX_REQUESTS) / rate) + 1);
     const long = await ciJob(target, dir, seconds, [FIRST_MARK, MAX_REQUESTS]);
     const peak = Math.max(...long.rss.map(([, mb]) => mb));
-    console.log(`memory: a ${seconds}s job, ${long.requests} requests recorded (${long.samples} samples in results.xml); job process heap after GC ${long.heap.map(([n, mb]) => `${mb.toFixed(1)} MB at ${n}`).join(', ')} requests; RSS peak ${peak.toFixed(0)} MB`);
+    console.log(`memory: a ${seconds}s job, ${long.requests} requests recorded (${long.samples} samples in results.xml); job process heap after GC ${long.heap.map(([n, mb]) => `${mb.toFixed(1)} MB at ${n}`).join(', ')} requests; RSS peak ${peak.toFixed(0)} MB; ${long.afterLoad.toFixed(1)} s from the end of its load to its end (results.xml made from the log, reports)`);
     if (long.heap.length === 2) {
       const [[n0, h0], [n1, h1]] = long.heap;
       const growth = h1 - h0;
