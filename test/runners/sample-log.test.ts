@@ -163,6 +163,17 @@ describe('compact sample log', () => {
       expect(lines.filter((l) => l.startsWith('<response ')).length).toBe(expected);
       expect(wholeLines.slice(0, lines.length - 1)).toEqual(lines.slice(0, -1));
     }
+    // The report step, given the result file the log stands for by name.
+    const cut = ends[24] + 30;
+    copyFileSync(path, join(dir, 'named.samples'));
+    truncateSync(join(dir, 'named.samples'), cut);
+    const loaded = await loadResults(join(dir, 'named.xml'));
+    expect(loaded.warnings).toEqual([
+      `${join(dir, 'named.samples')}: the job did not finish; its sample log (25 requests, cut short) was converted to named.xml`,
+      `${join(dir, 'named.xml')}: missing </funkload> tag: the bench was interrupted; the results read so far are used.`,
+    ]);
+    expect(loaded.results.summary().overall.requests.total).toBe(25);
+    expect(existsSync(join(dir, 'named.samples'))).toBe(false);
   });
 
   it('a --ci job killed mid-run leaves its samples: the report step converts its log', async () => {
