@@ -332,7 +332,7 @@ export class Engine {
   // ---- queue changes (from this process or others) ----
 
   private onQueueChange(): void {
-    for (const j of this.queue.list()) {
+    for (const j of this.queue.takeChanged()) {
       const before = this.seen.get(j.id);
       if (before === j.status) {
         if (j.status === 'running' && j.cancelRequested) this.live.get(j.id)?.abort.abort('cancel' satisfies AbortWhy);

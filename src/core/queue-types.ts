@@ -22,6 +22,16 @@ export interface JobQueue {
   /** All jobs, oldest first, history included. Frozen: a new array when anything changed. */
   list(): readonly Readonly<Job>[];
   get(id: string): Readonly<Job> | undefined;
+  /**
+   * The queued jobs, oldest first: what a scheduling pass looks at, without walking the history
+   * (a team keeps 1000 finished jobs, and every worker passes on each wake-up).
+   */
+  queued(): readonly Readonly<Job>[];
+  /**
+   * The jobs changed (or purged: not returned) since the previous call, oldest first. One reader
+   * (the engine): what it reacts to on each change, instead of the whole history.
+   */
+  takeChanged(): readonly Readonly<Job>[];
   /** A full id from a unique prefix (like git). Throws QueueError otherwise. */
   resolve(idOrPrefix: string): string;
   /** Take a queued job onto nodes; undefined when another process got it (or the nodes) first. */
@@ -45,8 +55,8 @@ export interface JobQueue {
   /** Pick up records appended by other processes now. */
   sync(): Promise<void>;
   /**
-   * Whether this process can start nothing now (all its nodes busy): a shared backend then reads
-   * others' records in batches instead of waking on each one (its own next claim reads them all).
+   * Whether this process can start nothing now (all its nodes busy): a shared backend then wakes
+   * it only for a cancel of its jobs, not for jobs to claim (its own next claim reads the rest).
    */
   setBusy?(busy: boolean): void;
 

@@ -35,6 +35,10 @@ export class LogQueue implements JobQueue {
   private resync = false;
   private cached?: readonly Readonly<Job>[];
   private readonly frozen = new Map<string, Readonly<Job>>();
+  /** Jobs changed since the last `takeChanged`, and the ids of the queued ones (see `queued`). */
+  private readonly changedIds = new Set<string>();
+  private readonly queuedIds = new Set<string>();
+  private queuedCache?: readonly Readonly<Job>[];
   /** Claims whose append failed without telling whether it landed: claim id -> the jobs it tried. */
   private readonly unsureClaims = new Map<string, string[]>();
 
@@ -94,10 +98,28 @@ export class LogQueue implements JobQueue {
         const j = this.state.jobs.get(id);
         if (j) this.frozen.set(id, Object.freeze({ ...j, nodesTaken: Object.freeze([...j.nodesTaken]) as string[], procs: Object.freeze([...j.procs]) as Job['procs'] }));
         else this.frozen.delete(id); // purged
+        this.changedIds.add(id);
+        if (j?.status === 'queued') this.queuedIds.add(id);
+        else if (this.queuedIds.delete(id)) this.queuedCache = undefined;
       }
       this.cached = Object.freeze([...this.frozen.values()]);
+      this.queuedCache = undefined;
     }
     return this.cached;
+  }
+
+  queued(): readonly Readonly<Job>[] {
+    this.list();
+    // Enqueue order, as in list() (a requeued job keeps its place).
+    this.queuedCache ??= Object.freeze([...this.queuedIds].map((id) => this.frozen.get(id)!).sort((a, b) => a.seq - b.seq));
+    return this.queuedCache;
+  }
+
+  takeChanged(): Readonly<Job>[] {
+    this.list();
+    const ids = [...this.changedIds];
+    this.changedIds.clear();
+    return ids.flatMap((id) => this.frozen.get(id) ?? []).sort((a, b) => a.seq - b.seq);
   }
 
   get(id: string): Readonly<Job> | undefined {

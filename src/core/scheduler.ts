@@ -19,7 +19,7 @@ export interface SchedulerDeps {
   unplaceable(job: Readonly<Job>, reason: string): Promise<void>;
   /** How long a job may wait for busy/down nodes before failing; undefined: forever. */
   nodeWaitMs?: number;
-  /** Tell the queue when all nodes are taken (a worker: it then reads records in batches). */
+  /** Tell the queue when all nodes are taken (a worker: it then waits for no job to claim). */
   reportBusy?: boolean;
 }
 
@@ -83,10 +83,11 @@ export class Scheduler {
     const { queue, pool } = this.deps;
     let started = 0;
     let earliestDeadline = Infinity;
-    const jobs = queue.list();
+    const jobs = queue.queued();
+    // Only queued jobs are walked: forget the waits of those taken or ended since.
+    for (const id of this.waitingSince.keys()) if (queue.get(id)?.status !== 'queued') this.waitingSince.delete(id);
     // Within a pass nodes only get busier: a shape (node count, tags) that found no free nodes
-    // finds none for the next job either. A backlog costs one pick per shape, not one per job,
-    // and every worker runs a pass on every record another appends.
+    // finds none for the next job either. A backlog costs one pick per shape, not one per job.
     const full = new Set<string>();
     const eligibleCount = new Map<string, number>();
     for (const [i, job] of jobs.entries()) {
