@@ -53,6 +53,31 @@ describe.skipIf(!HAVE)('the team queue with many workers', () => {
       expect(claims.map((r) => (r as { id: string }).id)).toEqual([ids[0], ids[1]]);
     }));
 
+  it("a job's end hands its node to the next queued job in the same call: the claim follows the end record", () =>
+    withTwoQueues(async (a, b, port) => {
+      const [j1, j2, j3] = [(await a.enqueue(spec)).id, (await a.enqueue(spec)).id, (await a.enqueue(spec)).id];
+      await b.sync();
+      const node = [{ name: 'nb', max: 1 }];
+      const claim = await b.claim(j1, node);
+      // Another worker holds j2's gate: the node falls through to j3.
+      expect(await a.claimFirst([j2], [{ name: 'na', max: 1 }])).toMatchObject({ id: j2 });
+      const next = await b.finishAndClaim(j1, claim!, { status: 'succeeded' }, [j2, j3], node);
+      expect(next?.id).toBe(j3);
+      // The node (max_jobs 1) was free for it only because the end came first, in the same script.
+      expect(b.get(j1)?.status).toBe('succeeded');
+      expect(b.get(j3)).toMatchObject({ status: 'running', claim: next?.claim, nodesTaken: ['nb'] });
+      const raw = new Redis(port, '127.0.0.1');
+      const records = (await raw.xrange('marteau:log', '-', '+')).map(([, f]) => JSON.parse(f[1]) as JournalRecord);
+      raw.disconnect();
+      expect(records.slice(-2).map((r) => [r.t, 'id' in r ? r.id : undefined])).toEqual([
+        ['finished', j1],
+        ['claimed', j3],
+      ]);
+      // Nothing to hand over: only the end is recorded.
+      expect(await b.finishAndClaim(j3, next!.claim, { status: 'succeeded' }, [], node)).toBeUndefined();
+      expect(b.get(j3)?.status).toBe('succeeded');
+    }));
+
   it('a worker with all its nodes taken reads nothing until a cancel of its job, then has every record; freed, it takes the next wake-up at once', () =>
     withTwoQueues(async (a, b, port) => {
       const raw = new Redis(port, '127.0.0.1');

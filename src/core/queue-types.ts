@@ -7,6 +7,13 @@ import type { LogStream } from './events.js';
 import type { ProxyStats } from '../proxy/proxy.js';
 import type { NodeView } from './node-view.js';
 
+export class QueueError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueueError';
+  }
+}
+
 export interface JobQueue {
   open(): Promise<void>;
   close(): Promise<void>;
@@ -41,6 +48,12 @@ export interface JobQueue {
    * them): workers racing for the head of the queue each get one job in one try.
    */
   claimFirst(ids: readonly string[], nodes: NodeClaim[]): Promise<{ id: string; claim: string } | undefined>;
+  /**
+   * Record a job's end and, in the same append where the log can (team mode), take the first of
+   * `next` nobody took yet onto the nodes it frees: the node waits for no second round trip.
+   * Elsewhere, or with no `next`, only the end is recorded (the scheduler's pass follows).
+   */
+  finishAndClaim(id: string, claim: string, outcome: JobOutcome, next: readonly string[], nodes: NodeClaim[]): Promise<{ id: string; claim: string } | undefined>;
   /** Remember a process group started for a running job (crash clean-up). */
   recordProcess(id: string, claim: string, node: string, pgid: number): Promise<void>;
   finish(id: string, claim: string, outcome: JobOutcome): Promise<void>;
@@ -102,6 +115,8 @@ export interface SharedLine {
 /** Declared with the `queue: lost_jobs` key it comes from (config/ must not import core/). */
 export type { LostJobs } from '../config/nodes.js';
 
+export type ClaimRecord = Extract<JournalRecord, { t: 'claimed' }>;
+
 /** Where a LogQueue's records live: appended in one order that every reader sees alike. */
 export interface RecordLog {
   open(): Promise<void>;
@@ -120,7 +135,9 @@ export interface RecordLog {
    * Append the first of these claims whose job no live engine has claimed yet, atomically;
    * returns its index (-1: all taken, nothing appended).
    */
-  appendClaim?(records: readonly Extract<JournalRecord, { t: 'claimed' }>[]): Promise<number>;
+  appendClaim?(records: readonly ClaimRecord[]): Promise<number>;
+  /** A job's end record, then as `appendClaim`, atomically. */
+  appendFinishClaim?(finished: JournalRecord, records: readonly ClaimRecord[]): Promise<number>;
   /** Free what `appendClaim` holds for a claim the fold refused. */
   releaseClaim?(id: string, claim: string): Promise<void>;
 }

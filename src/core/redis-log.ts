@@ -24,71 +24,19 @@
  */
 import type { Redis } from 'ioredis';
 import type { JournalRecord } from './jobs.js';
-import type { RecordLog } from './queue.js';
+import type { ClaimRecord, RecordLog } from './queue-types.js';
 import { clientOptions, fieldMap, guard, type Keys } from './redis-client.js';
+import { APPEND_LUA } from './redis-scripts.js';
 
 const READ_BATCH = 1000;
 const BLOCK_MS = 2000;
-/** Wake-ups kept when no worker takes them (terminals enqueueing with no worker up). */
-const WAKE_MAX = 10_000;
 /** A worker that cannot start a job passes its wake-up on this many times at most (then: the tick). */
 const WAKE_HOPS = 8;
 /** How long a woken worker waits for the scheduling pass its wake-up started. */
 const PASS_WAIT_MS = 1000;
 
-/** A notify list left by an engine that died is dropped after this long (ms). */
-const NOTIFY_TTL_MS = 60 * 60_000;
-
-/**
- * KEYS: log stream, claims hash, wake list. ARGV: read after this id, read count, mode, owner
- * key, alive-key prefix, a wake-up to push after the record ('' none), then by mode:
- *   plain:   record;
- *   cancel:  record, job id, notify-key prefix: the job's id goes to its claimer's notify list;
- *   release: record (empty: none), job id, claim;
- *   claim:   claim, then job id and record pairs: the first job whose gate is free (no claim,
- *            or its holder's heartbeat is gone) is taken and its record appended.
- * Returns {which record was appended (1-based, 0: none), the entries after the read id}.
- */
-const APPEND_LUA = `
-local added = 0
-if ARGV[3] == 'claim' then
-  for i = 8, #ARGV, 2 do
-    local cur = redis.call('HGET', KEYS[2], ARGV[i])
-    local holder = cur and string.match(cur, '^%S+ (.+)$')
-    if not (holder and redis.call('EXISTS', ARGV[5] .. holder) == 1) then
-      redis.call('HSET', KEYS[2], ARGV[i], ARGV[7] .. ' ' .. ARGV[4])
-      redis.call('XADD', KEYS[1], '*', 'r', ARGV[i + 1])
-      added = (i - 6) / 2
-      break
-    end
-  end
-else
-  if ARGV[3] == 'release' then
-    local cur = redis.call('HGET', KEYS[2], ARGV[8])
-    if cur and string.sub(cur, 1, #ARGV[9] + 1) == ARGV[9] .. ' ' then redis.call('HDEL', KEYS[2], ARGV[8]) end
-  elseif ARGV[3] == 'cancel' then
-    local cur = redis.call('HGET', KEYS[2], ARGV[8])
-    local holder = cur and string.match(cur, '^%S+ (.+)$')
-    if holder then
-      redis.call('RPUSH', ARGV[9] .. holder, ARGV[8])
-      redis.call('PEXPIRE', ARGV[9] .. holder, ${NOTIFY_TTL_MS})
-    end
-  end
-  if ARGV[7] ~= '' then
-    redis.call('XADD', KEYS[1], '*', 'r', ARGV[7])
-    added = 1
-  end
-end
-if ARGV[6] ~= '' then
-  redis.call('RPUSH', KEYS[3], ARGV[6])
-  redis.call('LTRIM', KEYS[3], -${WAKE_MAX}, -1)
-end
-return {added, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}
-`;
-
 type Entry = [string, string[]];
 type AppendCommand = (log: string, claims: string, wake: string, ...args: string[]) => Promise<[number, Entry[]]>;
-type ClaimRecord = Extract<JournalRecord, { t: 'claimed' }>;
 /** Entries read after `base` (the last id when the read was sent), up to the end if `toEnd`. */
 interface Batch {
   base: string;
@@ -180,7 +128,12 @@ export class RedisLog implements RecordLog {
    */
   async appendClaim(records: readonly ClaimRecord[]): Promise<number> {
     if (!records.length) return -1;
-    return (await this.run('claim', [records[0].claim, ...records.flatMap((r) => [r.id, JSON.stringify(r)])], '')) - 1;
+    return (await this.run('claim', claimArgs(records), '')) - 1;
+  }
+
+  /** A job's end, then as appendClaim: the nodes it frees are taken again in the same call. */
+  async appendFinishClaim(finished: JournalRecord, records: readonly ClaimRecord[]): Promise<number> {
+    return (await this.run('finish', [JSON.stringify(finished), ...claimArgs(records)], '')) - 1;
   }
 
   /** Push a wake-up for this job unless one is waiting already (the tick's safety net). */
@@ -372,6 +325,11 @@ export class RedisLog implements RecordLog {
     }
     if (queued(id) && Number(hops) < WAKE_HOPS) await conn.rpush(this.keys.wake, `${id} ${Number(hops) + 1}`);
   }
+}
+
+/** The claim script's arguments: the claim id, then each job id with its record. */
+function claimArgs(records: readonly ClaimRecord[]): string[] {
+  return [records[0].claim, ...records.flatMap((r) => [r.id, JSON.stringify(r)])];
 }
 
 /** Resolves after `ms`, or as soon as the function handed to `early` is called. */
