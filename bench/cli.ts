@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { median } from './median.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 15);
 const GOAL = 2;
@@ -49,7 +50,6 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`bench:cli — ${RUNS} runs of each, in turns; CPU = user + system time of the process\n`);
 console.log('| command | CPU ms (median) | ratio to node | wall ms (median) | ratio to node | goal | met |');
 console.log('|---|---|---|---|---|---|---|');

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { JournalRecord } from '../src/core/jobs.js';
 import { JournalQueue } from '../src/core/queue.js';
+import { median } from './median.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const JOBS = Number(process.env.BENCH_JOBS ?? 10_000);
@@ -52,11 +53,6 @@ function writeJournal(file: string, jobs: number): void {
     for (const r of records) lines.push(JSON.stringify(r));
   }
   writeFileSync(file, `${lines.join('\n')}\n`);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 function timeProcess(args: string[]): number {

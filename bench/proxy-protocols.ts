@@ -16,9 +16,10 @@ import { findBinary, startMemcached, startRedis } from '../test/helpers/servers.
 import { askStats, startNode } from './children.js';
 import { load, type Wire } from './loader.js';
 import { httpWire, memcacheWire, mysqlWire, postgresWire, redisWire, smtpWire } from './wires.js';
+import { median } from './median.js';
 
-const SECONDS = Number(process.env.BENCH_PROTOCOL_SECONDS ?? 3);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const SECONDS = Number(process.env.BENCH_PROTOCOL_SECONDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const LATENCY_REQUESTS = Number(process.env.BENCH_LATENCY_REQUESTS ?? 2000);
 /** Goals of the proxy issue, as ratios to the bare pipe, and the added p99 in ms. */
 const GOAL_PASS = 1.0;
@@ -103,8 +104,10 @@ async function measure(c: Case): Promise<Row> {
       if (p === 'pipe') pipeRate = r.rps;
     }
     const requests = Math.max(c.connections * 100, Math.round((pipeRate * SECONDS) / c.connections) * c.connections);
+    // Odd rounds run the paths in reverse, so a drift of the machine's speed over a round weighs
+    // on the pipe and the proxy paths alike rather than always on the last path measured.
     for (let round = 0; round < ROUNDS; round++) {
-      for (const p of PATHS) rps[p].push((await run(p, requests, full)).rps);
+      for (const p of round % 2 ? [...PATHS].reverse() : PATHS) rps[p].push((await run(p, requests, full)).rps);
     }
     // One request at a time, the two paths in turns, so both meet the same machine noise.
     const hist = { pipe: new Histogram(), pass: new Histogram() };
@@ -129,7 +132,6 @@ async function measure(c: Case): Promise<Row> {
 }
 
 const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '-');
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** Per round, a path's rate over the pipe's in the same round; the median of those. */
 function ratio(row: Row, p: PathName): number {
@@ -137,7 +139,7 @@ function ratio(row: Row, p: PathName): number {
 }
 
 export async function protocolTable(webPort: number): Promise<void> {
-  console.log(`\nProtocols: pipelined loads against the real servers, ${ROUNDS} rounds of ~${SECONDS}s per path, paths in turn; replies/s (median of rounds), ratios to the bare pipe of the same round\n`);
+  console.log(`\nProtocols: pipelined loads against the real servers, ${ROUNDS} rounds of ~${SECONDS}s per path, paths in turn (reversed every other round); replies/s (median of rounds), ratios to the bare pipe of the same round\n`);
   const rows: Row[] = [];
   // BENCH_ONLY=redis,postgres: those rows only (while working on one protocol).
   const only = process.env.BENCH_ONLY?.split(',');

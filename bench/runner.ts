@@ -30,6 +30,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import autocannon from 'autocannon';
 import { builtinConfigSchema, runBench } from '../src/runners/builtin/index.js';
+import { median } from './median.js';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -219,29 +220,28 @@ async function main(): Promise<void> {
         ac.push(await withAutocannon(target, ROUND_SECONDS));
       }
     }
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const line = (name: string, runs: Run[]) =>
-      console.log(`${name.padEnd(10)}  ${med(runs.map((r) => r.rps)).toFixed(0)} req/s median  (runs: ${runs.map((r) => r.rps.toFixed(0)).join(', ')}; its own figure ${runs.map((r) => r.ownRps.toFixed(0)).join(', ')}; client CPU share ${runs.map((r) => r.cpuShare.toFixed(2)).join(', ')}; server ${runs.map((r) => r.serverShare.toFixed(2)).join(', ')})`);
+      console.log(`${name.padEnd(10)}  ${median(runs.map((r) => r.rps)).toFixed(0)} req/s median  (runs: ${runs.map((r) => r.rps.toFixed(0)).join(', ')}; its own figure ${runs.map((r) => r.ownRps.toFixed(0)).join(', ')}; client CPU share ${runs.map((r) => r.cpuShare.toFixed(2)).join(', ')}; server ${runs.map((r) => r.serverShare.toFixed(2)).join(', ')})`);
     line('autocannon', ac);
     line('builtin', bi);
     const acRps = Math.max(...ac.map((r) => r.rps));
     const biRps = Math.max(...bi.map((r) => r.rps));
     // Each round's pair ran back to back, so its ratio is the least affected by load drift.
-    const paired = med(bi.map((b, i) => b.rps / ac[i].rps));
-    const acCpu = med(ac.map((r) => r.cpuPerRequest));
-    const biCpu = med(bi.map((r) => r.cpuPerRequest));
+    const paired = median(bi.map((b, i) => b.rps / ac[i].rps));
+    const acCpu = median(ac.map((r) => r.cpuPerRequest));
+    const biCpu = median(bi.map((r) => r.cpuPerRequest));
     console.log(`ratio builtin/autocannon: median of paired rounds ${paired.toFixed(2)}x, best rounds ${(biRps / acRps).toFixed(2)}x  (goal >= 1.00x)`);
     console.log(`client CPU per request (median): autocannon ${acCpu.toFixed(1)} µs, builtin ${biCpu.toFixed(1)} µs: ${(acCpu / biCpu).toFixed(2)}x autocannon's efficiency`);
-    const acApp = med(ac.map((r) => r.appPerRequest));
-    const biApp = med(bi.map((r) => r.appPerRequest));
-    console.log(`app CPU per request (median): ${acApp.toFixed(1)} µs under autocannon, ${biApp.toFixed(1)} µs under builtin; client sleeps per request: autocannon ${med(ac.map((r) => r.waitsPerRequest)).toFixed(3)}, builtin ${med(bi.map((r) => r.waitsPerRequest)).toFixed(3)}`);
-    const appShare = med(bi.map((r) => r.serverShare));
-    if (!RAW_APP && appShare >= 0.95 && med(bi.map((r) => r.cpuShare)) < 0.95) {
+    const acApp = median(ac.map((r) => r.appPerRequest));
+    const biApp = median(bi.map((r) => r.appPerRequest));
+    console.log(`app CPU per request (median): ${acApp.toFixed(1)} µs under autocannon, ${biApp.toFixed(1)} µs under builtin; client sleeps per request: autocannon ${median(ac.map((r) => r.waitsPerRequest)).toFixed(3)}, builtin ${median(bi.map((r) => r.waitsPerRequest)).toFixed(3)}`);
+    const appShare = median(bi.map((r) => r.serverShare));
+    if (!RAW_APP && appShare >= 0.95 && median(bi.map((r) => r.cpuShare)) < 0.95) {
       console.log(
         `note: the app used ${(appShare * 100).toFixed(0)} % of a core during the builtin runs: it was their bottleneck. A client faster than the app drains every reply and sleeps in epoll, and each of the app's writes then pays for waking it (the app's CPU per request above grows; the builtin runner naps off epoll while ahead to spare the app that), so the faster client can measure lower here; BENCH_APP=raw compares the clients themselves`,
       );
     }
-    const saturated = Math.min(med(ac.map((r) => r.cpuShare)), med(bi.map((r) => r.cpuShare)));
+    const saturated = Math.min(median(ac.map((r) => r.cpuShare)), median(bi.map((r) => r.cpuShare)));
     if (saturated < 0.85) {
       console.log(`note: a client used only ${(saturated * 100).toFixed(0)} % of a core: the server or the machine's other load was the bottleneck, so the req/s ratio tells about the machine more than the clients; the CPU per request ratio still compares the clients`);
     }

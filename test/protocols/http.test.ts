@@ -81,6 +81,37 @@ describe('http framer', () => {
     expect(messages(feed(s, 'server', [e.bytes])).length).toBe(1);
   });
 
+  it('reads the headers that shape a body in any case and spacing, and refuses broken ones', () => {
+    const s = http.createSession();
+    const reqs = [
+      'POST /a HTTP/1.1\r\ncOnTeNt-LeNgTh:   2 \r\n\r\nab',
+      'POST /b HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nc',
+      'POST /b HTTP/1.1\r\nTRANSFER-ENCODING: gzip, Chunked\r\n\r\n1\r\nd\r\n0\r\n\r\n',
+    ];
+    const m = messages(feed(s, 'client', [b(reqs.join(''))]));
+    expect(m.map((x) => [x.label, x.data.toString('latin1')])).toEqual([['POST /a', reqs[0]], ['POST /b', reqs[1]], ['POST /b', reqs[2]]]);
+    // A status line repeated byte for byte reuses what the first one gave; a new one is read again.
+    const replies = ['HTTP/1.1 200 OK\r\nConnection: Keep-Alive\r\nContent-Length: 0\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx', 'HTTP/1.1 204 No\r\nContent-Length: 5\r\n\r\n'];
+    expect(messages(feed(s, 'server', [b(replies.join(''))])).map((x) => x.data.toString('latin1'))).toEqual(replies);
+    for (const bad of [
+      'POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+      'POST / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n',
+      'POST / HTTP/1.1\r\nContent-Length:\r\n\r\n',
+      'GET / HTTP/1.1\r\nno colon here\r\n\r\n',
+      'GET / HTTP/1.1\r\n: empty name\r\n\r\n',
+    ]) {
+      expect(() => http.createSession().fromClient(b(bad)), bad).toThrow(/bad (content-length|header line)/);
+    }
+  });
+
+  it('opens a tunnel on Connection: upgrade in any case, among other tokens', () => {
+    const s = http.createSession();
+    feed(s, 'client', [b('GET /ws HTTP/1.1\r\nConnection: keep-alive, UPGRADE\r\nUpgrade: websocket\r\n\r\n')]);
+    const segs = feed(s, 'server', [b('HTTP/1.1 101 Switching Protocols\r\n\r\nframe')]);
+    expect(segs.at(-1)).toMatchObject({ passthrough: true });
+    expect(segs.at(-1)!.data.toString()).toBe('frame');
+  });
+
   it('survives fuzzing', () => {
     fuzzFramer(http, [
       b('GET / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc'),

@@ -4,6 +4,7 @@
  * and Upgrade/CONNECT tunnels (pass-through after the switch). Errors are real responses.
  */
 import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol, type Segment } from '../protocol.js';
+import { changedFirstLine, emptyHead, parseHead, type Head } from './http-head.js';
 
 const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -18,20 +19,13 @@ type State =
   | { kind: 'until-close' }
   | { kind: 'tunnel' };
 
-interface Head {
-  firstLine: string;
-  contentLength?: number;
-  chunked: boolean;
-  close: boolean;
-  upgrade: boolean;
-}
-
 /** One direction of an HTTP connection. */
 class Reader {
   state: State = { kind: 'head' };
   pending: Buffer = EMPTY;
   /** The current message already gave a start segment. */
   started = false;
+  private readonly head = emptyHead();
 
   constructor(
     /** Decide the body and the state after a head, and label the message. */
@@ -117,10 +111,12 @@ class Reader {
         break;
       }
       flush(false, pos);
-      const head = parseHead(buf.toString('latin1', pos, end));
+      const head = parseHead(buf, pos, end, this.head);
       pos = end + 4;
       const seg: Segment = { data: EMPTY, start: !this.started, end: false };
       const next = this.onHead(head, seg);
+      // An idle keep-alive connection must not keep its last chunk alive through the head.
+      head.buf = EMPTY;
       pendingSeg = seg;
       if (next === 'interim') {
         // A 1xx response: part of the reply, which goes on with the final response.
@@ -156,44 +152,6 @@ class Reader {
     flush(true, at);
     if (this.state.kind !== 'tunnel') this.state = { kind: 'head' };
   }
-}
-
-/** Whether a header line starting at `at` may name one of the headers parseHead reads (c..., t..., or odd spacing). */
-function mayMatter(text: string, at: number): boolean {
-  const c = text.charCodeAt(at) | 0x20;
-  return c === 0x63 /* c */ || c === 0x74 /* t */ || c <= 0x20;
-}
-
-function parseHead(text: string): Head {
-  // Line by line with indexOf rather than split: no array, and no string for the headers that
-  // do not matter here (most of them).
-  let eol = text.indexOf('\r\n');
-  if (eol < 0) eol = text.length;
-  const head: Head = { firstLine: text.slice(0, eol), chunked: false, close: false, upgrade: false };
-  while (eol < text.length) {
-    const start = eol + 2;
-    eol = text.indexOf('\r\n', start);
-    if (eol < 0) eol = text.length;
-    const colon = text.indexOf(':', start);
-    if (colon <= start || colon >= eol) throw new FramingError(`bad header line "${text.slice(start, Math.min(eol, start + 40))}"`);
-    if (!mayMatter(text, start)) continue;
-    const name = text.slice(start, colon).trim().toLowerCase();
-    const value = text.slice(colon + 1, eol).trim();
-    if (name === 'content-length') {
-      const n = Number(value);
-      if (!/^\d+$/.test(value) || (head.contentLength !== undefined && head.contentLength !== n)) {
-        throw new FramingError(`bad content-length "${value.slice(0, 20)}"`);
-      }
-      head.contentLength = n;
-    } else if (name === 'transfer-encoding') {
-      head.chunked = /(^|,)\s*chunked\s*$/i.test(value);
-    } else if (name === 'connection') {
-      const v = value.toLowerCase();
-      if (v.includes('close')) head.close = true;
-      if (v.includes('upgrade')) head.upgrade = true;
-    }
-  }
-  return head;
 }
 
 const REQUEST_LINE = /^[A-Z][A-Z0-9_-]{0,31} [\x21-\x7e]+ HTTP\/\d\.\d$/;
@@ -269,16 +227,17 @@ class HttpSession implements FramerSession {
   }
 
   /** The last request line and what it gave: a keep-alive client mostly repeats one. */
-  private lastRequestLine = '';
+  private lastRequestLine = EMPTY;
   private lastMethod = '';
   private lastLabel = '';
 
   private onRequest(head: Head, seg: Segment): State {
-    if (head.firstLine !== this.lastRequestLine) {
-      const [method = '', target = ''] = head.firstLine.split(' ');
-      if (!/^[A-Z][A-Z0-9_-]*$/.test(method)) throw new FramingError(`not an HTTP request line: "${head.firstLine.slice(0, 40)}"`);
+    const line = changedFirstLine(head, this.lastRequestLine);
+    if (line !== undefined) {
+      const [method = '', target = ''] = line.split(' ');
+      if (!/^[A-Z][A-Z0-9_-]*$/.test(method)) throw new FramingError(`not an HTTP request line: "${line.slice(0, 40)}"`);
       const path = target.split('?')[0];
-      this.lastRequestLine = head.firstLine;
+      this.lastRequestLine = Buffer.from(line, 'latin1');
       this.lastMethod = method;
       this.lastLabel = `${method} ${path.length > 60 ? `${path.slice(0, 57)}...` : path}`;
     }
@@ -293,14 +252,15 @@ class HttpSession implements FramerSession {
   }
 
   /** The last status line and its status, as for requests. */
-  private lastStatusLine = '';
+  private lastStatusLine = EMPTY;
   private lastStatus = 0;
 
   private onResponse(head: Head, _seg: Segment): State | 'interim' {
-    if (head.firstLine !== this.lastStatusLine) {
-      const m = /^HTTP\/\d\.\d (\d{3})/.exec(head.firstLine);
-      if (!m) throw new FramingError(`not an HTTP status line: "${head.firstLine.slice(0, 40)}"`);
-      this.lastStatusLine = head.firstLine;
+    const line = changedFirstLine(head, this.lastStatusLine);
+    if (line !== undefined) {
+      const m = /^HTTP\/\d\.\d (\d{3})/.exec(line);
+      if (!m) throw new FramingError(`not an HTTP status line: "${line.slice(0, 40)}"`);
+      this.lastStatusLine = Buffer.from(line, 'latin1');
       this.lastStatus = Number(m[1]);
     }
     const status = this.lastStatus;
