@@ -17,6 +17,7 @@ const NOTIFY_TTL_MS = 60 * 60_000;
  *   claim:   claim, then job id and record pairs: the first job whose gate is free (no claim,
  *            or its holder's heartbeat is gone) is taken and its record appended;
  *   finish:  a job's end record, then as claim: the nodes it frees go to the next job at once.
+ * A claimed job's first wake-up is taken off the list (one a worker passed on stays: the tick's net).
  * Returns {which claim record was appended (1-based; plain, cancel, release: 1), 0: none, the
  * entries after the read id}.
  */
@@ -28,6 +29,8 @@ local function claim_first(first, claim)
     if not (holder and redis.call('EXISTS', ARGV[5] .. holder) == 1) then
       redis.call('HSET', KEYS[2], ARGV[i], claim .. ' ' .. ARGV[4])
       redis.call('XADD', KEYS[1], '*', 'r', ARGV[i + 1])
+      -- Its wake-up, if still waiting, would only wake a free worker for nothing.
+      redis.call('LREM', KEYS[3], 1, ARGV[i] .. ' 0')
       return (i - first) / 2 + 1
     end
   end
