@@ -152,7 +152,9 @@ async function workersTable(url: string): Promise<void> {
     const r = await measureWorkers(url, 1 + i, n);
     rows.push(r);
     const base = rows[0];
-    const ratios = r === base ? '(baseline)' : `${(r.enqueuePerSecond / base.enqueuePerSecond).toFixed(2)}x, ${(r.gapP95 / base.gapP95).toFixed(2)}x`;
+    // A gap of 0 ms (the next claim recorded with the end) has no ratio.
+    const gapRatio = base.gapP95 > 0 ? `${(r.gapP95 / base.gapP95).toFixed(2)}x` : `${r.gapP95.toFixed(1)} vs ${base.gapP95.toFixed(1)} ms`;
+    const ratios = r === base ? '(baseline)' : `${(r.enqueuePerSecond / base.enqueuePerSecond).toFixed(2)}x, ${gapRatio}`;
     process.stdout.write(
       `${String(r.workers).padStart(7)} ${String(r.jobs).padStart(5)} ${r.enqueuePerSecond.toFixed(0).padStart(10)} ${r.commandsPerJob.toFixed(1).padStart(9)} ${`${r.gapP50.toFixed(1)} ms`.padStart(9)} ${`${r.gapP95.toFixed(1)} ms`.padStart(9)} ${r.claimsPerJob.toFixed(2).padStart(10)} ${(r.wallMs / r.idealMs).toFixed(2).padStart(9)}x ${String(r.lost).padStart(5)}   ${ratios}\n`,
     );

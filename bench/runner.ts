@@ -23,31 +23,11 @@
  *   on a loaded machine the server may be, and then both tools measure the server (ratios near
  *   1.0x that say nothing about the client: the 0.97x of an earlier closing note).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
-import { once } from 'node:events';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import autocannon from 'autocannon';
 import { builtinConfigSchema, runBench } from '../src/runners/builtin/index.js';
+import { CONNECTIONS, FIRST_MARK, MAX_REQUESTS, measure, MEMORY_PHASE_LIMIT_S, RAW_APP, ROUND_SECONDS, ROUNDS, sameRequest, startTarget, withAutocannon, type Run, type Target } from './runner-common.js';
 import { median } from './median.js';
-
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-/** Whole seconds (autocannon ends a run on a 1 s sample tick), and long enough for a steady state. */
-const ROUND_SECONDS = Math.max(2, Math.round(SECONDS / ROUNDS));
-const MAX_REQUESTS = Number(process.env.BENCH_REQUESTS ?? 1_000_000);
-const FIRST_MARK = Math.min(100_000, Math.floor(MAX_REQUESTS / 10));
-// Whatever happens, the memory phase stops after this long.
-const MEMORY_PHASE_LIMIT_S = Number(process.env.BENCH_MEMORY_LIMIT_S ?? 90);
-/**
- * BENCH_APP=raw serves from a bare node:net responder instead of the node:http app: cheaper per
- * request than either client, so each tool is its own bottleneck and the ratio compares the
- * clients. With the http app, the app is the bottleneck (its CPU share says so): both tools
- * measure it, and the faster client pays for its speed, see the note printed below the ratios.
- */
-const RAW_APP = process.env.BENCH_APP === 'raw';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
@@ -56,137 +36,6 @@ const heapMB = () => {
   gc();
   return v8.getHeapStatistics().used_heap_size / 1024 / 1024;
 };
-
-interface Target {
-  url: string;
-  /** Open a measurement on the server. */
-  start(): void;
-  /** Close it: [ms, requests served] samples since start(), and the server's CPU seconds. */
-  stop(): Promise<{ samples: [number, number][]; cpuSeconds: number }>;
-  close(): Promise<void>;
-}
-
-const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
-  Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(what)), ms).unref())]);
-
-async function startTarget(): Promise<Target> {
-  const child: ChildProcess = spawn(process.execPath, [new URL('./runner-target.js', import.meta.url).pathname, ...(RAW_APP ? ['raw'] : [])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
-  const [chunk] = (await within(once(child.stdout!, 'data'), 10_000, 'target did not start')) as [Buffer];
-  const port = Number(chunk.toString().trim());
-  return {
-    url: `http://127.0.0.1:${port}`,
-    start: () => child.send('start'),
-    stop: async () => {
-      child.send('stop');
-      const [answer] = (await within(once(child, 'message'), 10_000, 'target did not answer')) as [{ samples: [number, number][]; cpuSeconds: number }];
-      return answer;
-    },
-    close: async () => {
-      child.kill('SIGTERM');
-      await Promise.race([once(child, 'exit'), new Promise((r) => setTimeout(r, 3000))]);
-    },
-  };
-}
-
-interface Run {
-  /** Steady-state rate, as the server saw it. */
-  rps: number;
-  /** The tool's own figure (its count over its own window), for comparison. */
-  ownRps: number;
-  /** Client CPU µs per request the server served during the call. */
-  cpuPerRequest: number;
-  /** Client CPU time over wall time: near 1.0 when the client is the bottleneck. */
-  cpuShare: number;
-  /** The server's CPU time over the same wall time: near 1.0 when the server is the bottleneck. */
-  serverShare: number;
-  /** The app's CPU µs per request served: what the client's way of waiting costs the app. */
-  appPerRequest: number;
-  /** The client process's sleeps (voluntary context switches) per request served. */
-  waitsPerRequest: number;
-}
-
-/** Trimmed from each end of the server's active span: connection set-up and tear-down. */
-const EDGE_MS = 200;
-
-/** Requests per second the server served between its first and last request, edges trimmed. */
-function steadyRate(samples: [number, number][]): number {
-  const total = samples[samples.length - 1][1];
-  const first = samples.find(([, n]) => n > 0)?.[0] ?? 0;
-  const last = samples.find(([, n]) => n === total)?.[0] ?? 0;
-  const inside = samples.filter(([t]) => t >= first + EDGE_MS && t <= last - EDGE_MS);
-  if (inside.length < 2 || inside[inside.length - 1][0] - inside[0][0] < 500) {
-    throw new Error(`the load lasted ${((last - first) / 1000).toFixed(2)}s on the server: too short to measure (raise BENCH_SECONDS)`);
-  }
-  const [ta, na] = inside[0];
-  const [tb, nb] = inside[inside.length - 1];
-  return ((nb - na) * 1000) / (tb - ta);
-}
-
-/**
- * Measure one tool's call. The rate is the server's (the same measure for both tools); the
- * tool's own count is checked against the server's (which also sees the few requests in flight
- * when the tool stopped, and the builtin runner's unrecorded ramp-down: at most one per
- * connection each), so a wrong count fails the bench instead of printing a wrong ratio.
- */
-async function measure(target: Target, name: string, call: () => Promise<() => { counted: number; seconds: number }>): Promise<Run> {
-  target.start();
-  const w0 = process.resourceUsage().voluntaryContextSwitches;
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  const done = await call();
-  const wall = (performance.now() - t0) / 1000;
-  const used = process.cpuUsage(c0);
-  const waits = process.resourceUsage().voluntaryContextSwitches - w0;
-  // Summing up the results is outside the CPU window: autocannon has done its own by now.
-  const { counted, seconds } = done();
-  const { samples, cpuSeconds } = await target.stop();
-  const served = samples[samples.length - 1][1];
-  if (counted <= 0 || served < counted || served > counted + 2 * CONNECTIONS) {
-    throw new Error(`${name} counted ${counted} requests but the server served ${served}: the bench would print a wrong rate`);
-  }
-  const cpu = (used.user + used.system) / 1e6;
-  return { rps: steadyRate(samples), ownRps: counted / seconds, cpuPerRequest: (cpu * 1e6) / served, cpuShare: cpu / wall, serverShare: cpuSeconds / wall, appPerRequest: (cpuSeconds * 1e6) / served, waitsPerRequest: waits / served };
-}
-
-// The very request the builtin runner sends (same headers), so the server does the same work:
-// autocannon writes `Connection: keep-alive` itself, and given it again (another case) it sent it
-// twice, one more header for the app to parse in its runs than in the builtin runner's.
-const AUTOCANNON_HEADERS = { 'user-agent': 'marteau-tui' };
-
-/**
- * The request line and headers (names lower-cased, in order) of each tool's first request, read
- * by a bare responder: the bench fails unless they match, as the app's work per request would not.
- */
-async function sameRequest(): Promise<void> {
-  const heads: string[] = [];
-  const server = createServer((socket) => {
-    socket.on('error', () => socket.destroy());
-    socket.on('data', (chunk: Buffer) => {
-      if (heads.length < 2) heads.push(chunk.toString('latin1'));
-      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  try {
-    await autocannon({ url: `${url}/`, connections: 1, amount: 1, headers: AUTOCANNON_HEADERS });
-    const one = heads.length;
-    await runBench(builtinConfigSchema.parse({ base_url: url, cycles: [1], duration: 1, startup_delay: 0, scenario: [{ get: '/' }] }));
-    const shape = (head?: string) => (head ?? '').split('\r\n').map((l, i) => (i === 0 ? l : l.replace(/^[^:]*/, (n) => n.toLowerCase()))).join(' | ');
-    if (one !== 1 || shape(heads[0]) !== shape(heads[1])) throw new Error(`the two tools send different requests, the app would not do the same work: autocannon ${JSON.stringify(shape(heads[0]))}, builtin ${JSON.stringify(shape(heads[1]))}`);
-  } finally {
-    server.close();
-  }
-}
-
-function withAutocannon(target: Target, seconds: number): Promise<Run> {
-  return measure(target, 'autocannon', async () => {
-    const r = await autocannon({ url: `${target.url}/`, connections: CONNECTIONS, duration: seconds, pipelining: 1, headers: AUTOCANNON_HEADERS });
-    if (r.errors || r.non2xx) throw new Error(`autocannon saw ${r.errors} errors and ${r.non2xx} non-2xx answers`);
-    // Its own measured duration (it runs to the sample tick after `seconds`), not the nominal one.
-    return () => ({ counted: r.requests.total, seconds: r.duration });
-  });
-}
 
 function withBuiltin(target: Target, seconds: number): Promise<Run> {
   const cfg = builtinConfigSchema.parse({ base_url: target.url, cycles: [CONNECTIONS], duration: seconds, startup_delay: 0, scenario: [{ get: '/' }] });

@@ -2,7 +2,7 @@
  * The engine's types: its options, what views read, and the state its parts (enqueue, running a
  * job, its end) share with the Engine facade.
  */
-import type { NodesConfig } from '../config/nodes.js';
+import type { NodeConfig, NodesConfig } from '../config/nodes.js';
 import type { RunnerRegistry } from './runner-contract.js';
 import type { BehaviorRegistry } from '../proxy/mix.js';
 import type { ProxySet } from '../proxy/proxy-set.js';
@@ -10,7 +10,7 @@ import type { ChaosPlayer, ScheduleView } from './chaos-player.js';
 import type { LogLine } from './console-file.js';
 import type { EventBus, Progress, TimelineEvent } from './events.js';
 import type { JobFiles } from './job-files.js';
-import type { Job } from './jobs.js';
+import type { Job, JobOutcome } from './jobs.js';
 import type { ExecutorFactory, NodePool, NodeView } from './node-pool.js';
 import type { JobQueue } from './queue.js';
 import type { StateDir } from './state-dir.js';
@@ -119,6 +119,8 @@ export interface EngineCore {
   kit(): Promise<Kit>;
   /** Let the scheduler look at the queue again. */
   kick(): void;
+  /** Record a job's end, handing the nodes it frees to the next job they serve (Scheduler.finish). */
+  finish(id: string, claim: string, nodes: NodeConfig[], outcome: JobOutcome): Promise<void>;
   /** Something views show changed. */
   changed(): void;
   stopping(): boolean;

@@ -91,6 +91,7 @@ export class Engine {
       summaries: this.summaries,
       kit: () => this.kit(),
       kick: () => void this.scheduler.kick(),
+      finish: (id, claim, nodes, outcome) => this.scheduler.finish(id, claim, nodes, outcome),
       changed: () => this.changed(),
       stopping: () => this.stopping,
       log: (jobId, line, level) => this.log(jobId, line, level),
@@ -138,8 +139,7 @@ export class Engine {
         this.log(undefined, `removed ${dir}: its enqueue was cut off before the journal recorded it`, 'info');
       }
     }
-    // Jobs whose engine died (kill -9, crash, reboot) are marked interrupted; what they left
-    // running on this machine is stopped.
+    // Jobs whose engine died (kill -9, crash, reboot): interrupted, what they left here stopped.
     for (const j of await this.queue.recoverInterrupted()) await killLeftovers(this.core, j);
     this.pool.onChange(() => {
       this.changed();
@@ -332,7 +332,7 @@ export class Engine {
   // ---- queue changes (from this process or others) ----
 
   private onQueueChange(): void {
-    for (const j of this.queue.list()) {
+    for (const j of this.queue.takeChanged()) {
       const before = this.seen.get(j.id);
       if (before === j.status) {
         if (j.status === 'running' && j.cancelRequested) this.live.get(j.id)?.abort.abort('cancel' satisfies AbortWhy);

@@ -5,6 +5,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MarteauConfig } from '../config/marteau.js';
+import type { NodeConfig } from '../config/nodes.js';
 import type { EngineCore } from './engine-types.js';
 import type { TimelineEvent } from './events.js';
 import type { JobOutcome } from './jobs.js';
@@ -37,11 +38,12 @@ export async function writeJobResult(resultDir: string, result: JobResult): Prom
  * A job's end must reach the queue: on a shared queue that is offline for a moment, try again
  * until it is back (bounded; when stopping, briefly), else the job would stay `running`.
  */
-export async function recordFinish(core: EngineCore, id: string, claim: string, outcome: JobOutcome, log: (line: string, o: { level: 'warn' }) => void): Promise<void> {
+export async function recordFinish(core: EngineCore, id: string, claim: string, nodes: NodeConfig[], outcome: JobOutcome, log: (line: string, o: { level: 'warn' }) => void): Promise<void> {
   const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
-      return await core.queue.finish(id, claim, outcome);
+      // A retry only records the end: the first try's claim of the next job may have landed.
+      return await (attempt === 0 ? core.finish(id, claim, nodes, outcome) : core.queue.finish(id, claim, outcome));
     } catch (e) {
       const limit = core.stopping() ? FINISH_RETRY_STOPPING_MS : FINISH_RETRY_MS;
       if (!(e instanceof QueueOfflineError) || Date.now() - started > limit) throw e;

@@ -216,7 +216,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
     timeline: live.timeline,
   });
   await consoleFile.close();
-  await recordFinish(core, job.id, claim, final, log);
+  await recordFinish(core, job.id, claim, nodeConfigs, final, log);
   if (config) await notifyJobEnd(core, job.id, config, { summary, resultDir, report: outcome?.report });
 }
 

@@ -76,6 +76,11 @@ export class NodePool {
     return () => this.changeListeners.delete(fn);
   }
 
+  /** Whether its last probe (or a job's failure on it) says it answers. */
+  isUp(name: string): boolean {
+    return this.health.get(name)?.health === 'up';
+  }
+
   /** Enabled nodes with every tag, however busy or healthy: can a job ever run here? */
   eligible(tags: readonly string[]): NodeConfig[] {
     return this.config.nodes.filter((n) => this.isEnabled(n.name) && tags.every((t) => n.tags.includes(t)));

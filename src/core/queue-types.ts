@@ -7,6 +7,13 @@ import type { LogStream } from './events.js';
 import type { ProxyStats } from '../proxy/proxy.js';
 import type { NodeView } from './node-view.js';
 
+export class QueueError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'QueueError';
+  }
+}
+
 export interface JobQueue {
   open(): Promise<void>;
   close(): Promise<void>;
@@ -22,6 +29,16 @@ export interface JobQueue {
   /** All jobs, oldest first, history included. Frozen: a new array when anything changed. */
   list(): readonly Readonly<Job>[];
   get(id: string): Readonly<Job> | undefined;
+  /**
+   * The queued jobs, oldest first: what a scheduling pass looks at, without walking the history
+   * (a team keeps 1000 finished jobs, and every worker passes on each wake-up).
+   */
+  queued(): readonly Readonly<Job>[];
+  /**
+   * The jobs changed (or purged: not returned) since the previous call, oldest first. One reader
+   * (the engine): what it reacts to on each change, instead of the whole history.
+   */
+  takeChanged(): readonly Readonly<Job>[];
   /** A full id from a unique prefix (like git). Throws QueueError otherwise. */
   resolve(idOrPrefix: string): string;
   /** Take a queued job onto nodes; undefined when another process got it (or the nodes) first. */
@@ -31,6 +48,12 @@ export interface JobQueue {
    * them): workers racing for the head of the queue each get one job in one try.
    */
   claimFirst(ids: readonly string[], nodes: NodeClaim[]): Promise<{ id: string; claim: string } | undefined>;
+  /**
+   * Record a job's end and, in the same append where the log can (team mode), take the first of
+   * `next` nobody took yet onto the nodes it frees: the node waits for no second round trip.
+   * Elsewhere, or with no `next`, only the end is recorded (the scheduler's pass follows).
+   */
+  finishAndClaim(id: string, claim: string, outcome: JobOutcome, next: readonly string[], nodes: NodeClaim[]): Promise<{ id: string; claim: string } | undefined>;
   /** Remember a process group started for a running job (crash clean-up). */
   recordProcess(id: string, claim: string, node: string, pgid: number): Promise<void>;
   finish(id: string, claim: string, outcome: JobOutcome): Promise<void>;
@@ -45,8 +68,8 @@ export interface JobQueue {
   /** Pick up records appended by other processes now. */
   sync(): Promise<void>;
   /**
-   * Whether this process can start nothing now (all its nodes busy): a shared backend then reads
-   * others' records in batches instead of waking on each one (its own next claim reads them all).
+   * Whether this process can start nothing now (all its nodes busy): a shared backend then wakes
+   * it only for a cancel of its jobs, not for jobs to claim (its own next claim reads the rest).
    */
   setBusy?(busy: boolean): void;
 
@@ -92,6 +115,8 @@ export interface SharedLine {
 /** Declared with the `queue: lost_jobs` key it comes from (config/ must not import core/). */
 export type { LostJobs } from '../config/nodes.js';
 
+export type ClaimRecord = Extract<JournalRecord, { t: 'claimed' }>;
+
 /** Where a LogQueue's records live: appended in one order that every reader sees alike. */
 export interface RecordLog {
   open(): Promise<void>;
@@ -110,7 +135,9 @@ export interface RecordLog {
    * Append the first of these claims whose job no live engine has claimed yet, atomically;
    * returns its index (-1: all taken, nothing appended).
    */
-  appendClaim?(records: readonly Extract<JournalRecord, { t: 'claimed' }>[]): Promise<number>;
+  appendClaim?(records: readonly ClaimRecord[]): Promise<number>;
+  /** A job's end record, then as `appendClaim`, atomically. */
+  appendFinishClaim?(finished: JournalRecord, records: readonly ClaimRecord[]): Promise<number>;
   /** Free what `appendClaim` holds for a claim the fold refused. */
   releaseClaim?(id: string, claim: string): Promise<void>;
 }

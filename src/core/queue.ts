@@ -6,20 +6,13 @@
  * the same job and never overfill a node, whatever the backend.
  */
 import { randomBytes } from 'node:crypto';
-import { watch, type FSWatcher } from 'node:fs';
-import { Journal, MAX_RECORD_BYTES, RecordTooLargeError } from './journal.js';
+import { FileLog } from './file-log.js';
 import { isTerminal, QueueState, type Job, type JobOutcome, type JobSpec, type JournalRecord, type NodeClaim } from './jobs.js';
 import { currentOwner, isOwnerAlive, type Owner } from './owner.js';
-import type { JobQueue, LostJobs, RecordLog } from './queue-types.js';
+import { QueueError, type ClaimRecord, type JobQueue, type LostJobs, type RecordLog } from './queue-types.js';
 
+export { QueueError } from './queue-types.js';
 export type { JobQueue, LostJobs, Presence, RecordLog, SharedLine } from './queue-types.js';
-
-export class QueueError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'QueueError';
-  }
-}
 
 export function newJobId(): string {
   return randomBytes(8).toString('hex');
@@ -35,6 +28,10 @@ export class LogQueue implements JobQueue {
   private resync = false;
   private cached?: readonly Readonly<Job>[];
   private readonly frozen = new Map<string, Readonly<Job>>();
+  /** Jobs changed since the last `takeChanged`, and the ids of the queued ones (see `queued`). */
+  private readonly changedIds = new Set<string>();
+  private readonly queuedIds = new Set<string>();
+  private queuedCache?: readonly Readonly<Job>[];
   /** Claims whose append failed without telling whether it landed: claim id -> the jobs it tried. */
   private readonly unsureClaims = new Map<string, string[]>();
 
@@ -94,10 +91,28 @@ export class LogQueue implements JobQueue {
         const j = this.state.jobs.get(id);
         if (j) this.frozen.set(id, Object.freeze({ ...j, nodesTaken: Object.freeze([...j.nodesTaken]) as string[], procs: Object.freeze([...j.procs]) as Job['procs'] }));
         else this.frozen.delete(id); // purged
+        this.changedIds.add(id);
+        if (j?.status === 'queued') this.queuedIds.add(id);
+        else if (this.queuedIds.delete(id)) this.queuedCache = undefined;
       }
       this.cached = Object.freeze([...this.frozen.values()]);
+      this.queuedCache = undefined;
     }
     return this.cached;
+  }
+
+  queued(): readonly Readonly<Job>[] {
+    this.list();
+    // Enqueue order, as in list() (a requeued job keeps its place).
+    this.queuedCache ??= Object.freeze([...this.queuedIds].map((id) => this.frozen.get(id)!).sort((a, b) => a.seq - b.seq));
+    return this.queuedCache;
+  }
+
+  takeChanged(): Readonly<Job>[] {
+    this.list();
+    const ids = [...this.changedIds];
+    this.changedIds.clear();
+    return ids.flatMap((id) => this.frozen.get(id) ?? []).sort((a, b) => a.seq - b.seq);
   }
 
   get(id: string): Readonly<Job> | undefined {
@@ -120,16 +135,26 @@ export class LogQueue implements JobQueue {
   }
 
   async claimFirst(ids: readonly string[], nodes: NodeClaim[]): Promise<{ id: string; claim: string } | undefined> {
+    return this.appendClaims(ids, nodes, async (records) => {
+      if (this.log.appendClaim) return this.log.appendClaim(records);
+      // No gate: the fold decides once the record is read back, so only the first is tried.
+      await this.log.append(records[0]);
+      return 0;
+    });
+  }
+
+  async finishAndClaim(id: string, claim: string, outcome: JobOutcome, next: readonly string[], nodes: NodeClaim[]): Promise<{ id: string; claim: string } | undefined> {
+    if (!next.length || !this.log.appendFinishClaim) return void (await this.finish(id, claim, outcome));
+    return this.appendClaims(next, nodes, (records) => this.log.appendFinishClaim!(this.finishRecord(id, claim, outcome), records));
+  }
+
+  /** Claim records of one claim for these jobs, appended by `append` (the index taken, -1: none); what the fold decided. */
+  private async appendClaims(ids: readonly string[], nodes: NodeClaim[], append: (records: ClaimRecord[]) => Promise<number>): Promise<{ id: string; claim: string } | undefined> {
     const claim = randomBytes(8).toString('hex');
     const records = ids.map((id) => ({ t: 'claimed' as const, at: Date.now(), id, claim, owner: this.owner, nodes, results: this.resultsRoot, lost: this.lostJobs }));
     let taken: string | undefined;
     try {
-      if (this.log.appendClaim) taken = ids[await this.log.appendClaim(records)];
-      else {
-        // No gate: the fold decides once the record is read back, so only the first is tried.
-        await this.log.append(records[0]);
-        taken = ids[0];
-      }
+      taken = ids[await append(records)];
     } catch (e) {
       // The record may have landed with only the reply lost (a shared backend dropping):
       // should it turn up, the job was never started, and must not stay `running` for ever.
@@ -168,7 +193,11 @@ export class LogQueue implements JobQueue {
   }
 
   async finish(id: string, claim: string, outcome: JobOutcome): Promise<void> {
-    await this.append({ t: 'finished', at: Date.now(), id, claim, ...outcome, reason: outcome.reason === undefined ? undefined : clip(outcome.reason, MAX_REASON) });
+    await this.append(this.finishRecord(id, claim, outcome));
+  }
+
+  private finishRecord(id: string, claim: string, outcome: JobOutcome): JournalRecord {
+    return { t: 'finished', at: Date.now(), id, claim, ...outcome, reason: outcome.reason === undefined ? undefined : clip(outcome.reason, MAX_REASON) };
   }
 
   async setNodeEnabled(name: string, enabled: boolean): Promise<void> {
@@ -276,67 +305,6 @@ export class LogQueue implements JobQueue {
   private stopWatching(): void {
     this.unwatchLog?.();
     this.unwatchLog = undefined;
-  }
-}
-
-const POLL_MS = 300;
-
-/** The journal file under the state dir as a RecordLog. */
-class FileLog implements RecordLog {
-  private readonly journal: Journal<JournalRecord>;
-  private offset = 0;
-  private linesRead = 0;
-  /** Line numbers (from 1) of the damaged lines skipped so far. */
-  readonly damagedLines: number[] = [];
-
-  constructor(readonly file: string) {
-    this.journal = new Journal<JournalRecord>(file);
-  }
-
-  open(): Promise<void> {
-    return this.journal.open();
-  }
-
-  close(): Promise<void> {
-    return this.journal.close();
-  }
-
-  async append(r: JournalRecord): Promise<void> {
-    try {
-      await this.journal.append(r);
-    } catch (e) {
-      if (e instanceof RecordTooLargeError) {
-        throw new QueueError(`this job's description is too long to record (over ${MAX_RECORD_BYTES} bytes): shorten its name or path`);
-      }
-      throw e;
-    }
-  }
-
-  async readNew(): Promise<JournalRecord[]> {
-    const { records, offset, damaged, lines } = await this.journal.read(this.offset);
-    this.offset = offset;
-    for (const n of damaged) this.damagedLines.push(this.linesRead + n);
-    this.linesRead += lines;
-    return records;
-  }
-
-  watch(onChange: () => Promise<void>): () => void {
-    const changed = () => void onChange().catch(() => {});
-    // fs.watch is fast but may miss events (network filesystems, some containers); the poll is
-    // the safety net. Both only trigger a cheap read of the new bytes.
-    let watcher: FSWatcher | undefined;
-    try {
-      watcher = watch(this.file, { persistent: false }, changed);
-      watcher.on('error', () => {});
-    } catch {
-      watcher = undefined;
-    }
-    const poller = setInterval(changed, POLL_MS);
-    poller.unref();
-    return () => {
-      watcher?.close();
-      clearInterval(poller);
-    };
   }
 }
 

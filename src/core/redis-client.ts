@@ -25,6 +25,8 @@ export interface Keys {
   nodes: string;
   /** Wake-ups for free workers: "<job id> <hops>", one per job that became startable. */
   wake: string;
+  /** What concerns one engine's running jobs (a cancel): their ids, for it alone to wake on. */
+  notify(owner: string): string;
   trimLock: string;
   /** Held for one tick by the process that checks the team for dead engines (see RedisQueue.tick). */
   reapLock: string;
@@ -40,6 +42,7 @@ export function makeKeys(p: string): Keys {
     claims: `${p}claims`,
     nodes: `${p}nodes`,
     wake: `${p}wake`,
+    notify: (owner) => `${p}notify:${owner}`,
     trimLock: `${p}trim-lock`,
     reapLock: `${p}reap-lock`,
     files: (id) => `${p}files:${id}`,

@@ -10,76 +10,33 @@
  * that died is overridden once its heartbeat key is gone. A claim offers several jobs and the
  * script takes the first whose gate is free, so racing workers never lose to each other in turn.
  *
- * A free worker does not read the log as it grows: it blocks on a list of wake-ups, one pushed
+ * A worker does not read the log as it grows: a free one blocks on a list of wake-ups, one pushed
  * (in the same script as the record) per job that becomes startable, and Redis hands each to one
  * blocked worker. Woken on every record, 30 idle workers each read, folded and ran a claim script
  * for each new job (25 claim scripts and 75 reads per job measured), and on a loaded machine
  * their CPU, not Redis, is what slowed the enqueuer. Nothing relies on a wake-up arriving: at
  * each heartbeat tick one process of the team (under a lock) reads the log and pushes a wake-up
  * for a job queued longer than a tick when none is pending, so a lost one (Redis restarted
- * without it, a worker killed while holding it) delays a start by a tick or two.
+ * without it, a worker killed while holding it) delays a start by a tick or two. Busy or free,
+ * a worker also blocks on a notify list of its own, where a cancel of a job it runs is pushed:
+ * the busy ones that read every record in batches to see those cancels cost 30 workers more CPU
+ * than the jobs they ran.
  */
 import type { Redis } from 'ioredis';
 import type { JournalRecord } from './jobs.js';
-import type { RecordLog } from './queue.js';
+import type { ClaimRecord, RecordLog } from './queue-types.js';
 import { clientOptions, fieldMap, guard, type Keys } from './redis-client.js';
+import { APPEND_LUA } from './redis-scripts.js';
 
 const READ_BATCH = 1000;
 const BLOCK_MS = 2000;
-/**
- * A worker with all its nodes taken reads others' records at most this often: with 30 workers,
- * waking each on every record cost more CPU than the jobs, and slowed enqueue and claims.
- */
-const BUSY_READ_MS = 250;
-/** Wake-ups kept when no worker takes them (terminals enqueueing with no worker up). */
-const WAKE_MAX = 10_000;
 /** A worker that cannot start a job passes its wake-up on this many times at most (then: the tick). */
 const WAKE_HOPS = 8;
 /** How long a woken worker waits for the scheduling pass its wake-up started. */
 const PASS_WAIT_MS = 1000;
 
-/**
- * KEYS: log stream, claims hash, wake list. ARGV: read after this id, read count, mode, owner
- * key, alive-key prefix, a wake-up to push after the record ('' none), then by mode:
- *   plain:   record;
- *   release: record (empty: none), job id, claim;
- *   claim:   claim, then job id and record pairs: the first job whose gate is free (no claim,
- *            or its holder's heartbeat is gone) is taken and its record appended.
- * Returns {which record was appended (1-based, 0: none), the entries after the read id}.
- */
-const APPEND_LUA = `
-local added = 0
-if ARGV[3] == 'claim' then
-  for i = 8, #ARGV, 2 do
-    local cur = redis.call('HGET', KEYS[2], ARGV[i])
-    local holder = cur and string.match(cur, '^%S+ (.+)$')
-    if not (holder and redis.call('EXISTS', ARGV[5] .. holder) == 1) then
-      redis.call('HSET', KEYS[2], ARGV[i], ARGV[7] .. ' ' .. ARGV[4])
-      redis.call('XADD', KEYS[1], '*', 'r', ARGV[i + 1])
-      added = (i - 6) / 2
-      break
-    end
-  end
-else
-  if ARGV[3] == 'release' then
-    local cur = redis.call('HGET', KEYS[2], ARGV[8])
-    if cur and string.sub(cur, 1, #ARGV[9] + 1) == ARGV[9] .. ' ' then redis.call('HDEL', KEYS[2], ARGV[8]) end
-  end
-  if ARGV[7] ~= '' then
-    redis.call('XADD', KEYS[1], '*', 'r', ARGV[7])
-    added = 1
-  end
-end
-if ARGV[6] ~= '' then
-  redis.call('RPUSH', KEYS[3], ARGV[6])
-  redis.call('LTRIM', KEYS[3], -${WAKE_MAX}, -1)
-end
-return {added, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}
-`;
-
 type Entry = [string, string[]];
 type AppendCommand = (log: string, claims: string, wake: string, ...args: string[]) => Promise<[number, Entry[]]>;
-type ClaimRecord = Extract<JournalRecord, { t: 'claimed' }>;
 /** Entries read after `base` (the last id when the read was sent), up to the end if `toEnd`. */
 interface Batch {
   base: string;
@@ -107,8 +64,9 @@ export class RedisLog implements RecordLog {
   private busy?: boolean;
   /** Ends a woken worker's wait for its scheduling pass (see takeWake). */
   private passEnded?: () => void;
-  /** Ends the watch's pause between batched reads (a node of ours just freed). */
-  private endPause?: () => void;
+  /** The watch connection's client id, and whether it is blocked on this engine's notify list alone (busy). */
+  private watchId?: number;
+  private blockedBusy = false;
 
   constructor(
     private readonly cmd: Redis,
@@ -134,7 +92,19 @@ export class RedisLog implements RecordLog {
   setBusy(busy: boolean): void {
     this.busy = busy;
     this.passEnded?.();
-    if (!busy) this.endPause?.();
+    if (!busy) void this.unblock();
+  }
+
+  /**
+   * A worker freed while its watch waits on its notify list alone would miss wake-ups until the
+   * wait times out: end the wait. The UNBLOCK may reach Redis before the wait itself does, and
+   * find nothing to end: then try again, while the wait is still ours to end.
+   */
+  private async unblock(): Promise<void> {
+    for (let i = 0; i < 100 && this.blockedBusy; i++) {
+      if (this.watchId !== undefined && (await this.cmd.client('UNBLOCK', this.watchId).catch(() => 0)) === 1) return;
+      await new Promise((r) => setTimeout(r, 2));
+    }
   }
 
   async close(): Promise<void> {}
@@ -145,6 +115,8 @@ export class RedisLog implements RecordLog {
    */
   async append(r: JournalRecord): Promise<void> {
     if (r.t === 'requeued') await this.run('release', [JSON.stringify(r), r.id, r.claim], `${r.id} 0`);
+    // The engine running the job learns of it at once: it reads no one else's records meanwhile.
+    else if (r.t === 'cancel') await this.run('cancel', [JSON.stringify(r), r.id, this.keys.notify('')], '');
     // A `--ci` run starts its own jobs: no worker is woken for them.
     else await this.run('plain', [JSON.stringify(r)], r.t === 'enqueued' && r.job.origin !== 'ci' ? `${r.job.id} 0` : '');
   }
@@ -156,7 +128,12 @@ export class RedisLog implements RecordLog {
    */
   async appendClaim(records: readonly ClaimRecord[]): Promise<number> {
     if (!records.length) return -1;
-    return (await this.run('claim', [records[0].claim, ...records.flatMap((r) => [r.id, JSON.stringify(r)])], '')) - 1;
+    return (await this.run('claim', claimArgs(records), '')) - 1;
+  }
+
+  /** A job's end, then as appendClaim: the nodes it frees are taken again in the same call. */
+  async appendFinishClaim(finished: JournalRecord, records: readonly ClaimRecord[]): Promise<number> {
+    return (await this.run('finish', [JSON.stringify(finished), ...claimArgs(records)], '')) - 1;
   }
 
   /** Push a wake-up for this job unless one is waiting already (the tick's safety net). */
@@ -255,13 +232,16 @@ export class RedisLog implements RecordLog {
 
   /**
    * One blocking XREAD on its own connection wakes us for new records and new output lines
-   * alike, so another process's claim or line is seen at once, without polling. A free worker
-   * blocks on the wake-ups instead; a busy one reads in batches (cancels of its jobs).
+   * alike, so another process's claim or line is seen at once, without polling. A worker reads
+   * no one else's records as they come: it blocks on its notify list (a cancel of a job it runs)
+   * and, with a node free, on the wake-ups; what else is new it reads when it claims.
    */
   watch(onChange: () => Promise<void>, queued: (id: string) => boolean = () => false): () => void {
     // Its commands may wait for the connection: one at a time, and they wake the loop anyway.
     const conn = this.cmd.duplicate({ ...clientOptions(), lazyConnect: false, enableOfflineQueue: true });
     conn.on('error', () => {});
+    conn.on('ready', () => void conn.client('ID').then((id) => (this.watchId = id), () => {}));
+    const notify = this.keys.notify(this.me);
     let running = true;
     // A concrete id, not `$`: `$` means "after the last entry at each call", and lines added
     // while a wake-up for new records is handled would be skipped.
@@ -273,11 +253,15 @@ export class RedisLog implements RecordLog {
         const wants = this.wantsOutput();
         // Not listening, the position is dropped: lines are never replayed once someone listens.
         if (!wants) outputId = undefined;
-        if (this.busy === false && !wants) {
+        if (this.busy !== undefined && !wants) {
           try {
-            const popped = await conn.blpop(this.keys.wake, BLOCK_MS / 1000);
-            if (popped && running) await this.takeWake(popped[1], onChange, queued, conn);
+            this.blockedBusy = this.busy;
+            const popped = await conn.blpop(...(this.busy ? [notify] : [notify, this.keys.wake]), BLOCK_MS / 1000);
+            this.blockedBusy = false;
+            if (popped?.[0] === this.keys.wake && running) await this.takeWake(popped[1], onChange, queued, conn);
+            else if (popped && running) await onChange();
           } catch {
+            this.blockedBusy = false;
             if (!running) return;
             await new Promise((r) => setTimeout(r, 500));
           }
@@ -309,10 +293,6 @@ export class RedisLog implements RecordLog {
           }
           // Also after a timeout (nothing new: no round trip), so the loop stays one shape.
           await onChange();
-          if (this.busy && running) {
-            await pause(BUSY_READ_MS, (end) => (this.endPause = end));
-            this.endPause = undefined;
-          }
         } catch {
           if (!running) return;
           // offline: ioredis reconnects; try again shortly
@@ -322,7 +302,7 @@ export class RedisLog implements RecordLog {
     })();
     return () => {
       running = false;
-      this.endPause?.();
+      this.blockedBusy = false;
       conn.disconnect();
     };
   }
@@ -345,6 +325,11 @@ export class RedisLog implements RecordLog {
     }
     if (queued(id) && Number(hops) < WAKE_HOPS) await conn.rpush(this.keys.wake, `${id} ${Number(hops) + 1}`);
   }
+}
+
+/** The claim script's arguments: the claim id, then each job id with its record. */
+function claimArgs(records: readonly ClaimRecord[]): string[] {
+  return [records[0].claim, ...records.flatMap((r) => [r.id, JSON.stringify(r)])];
 }
 
 /** Resolves after `ms`, or as soon as the function handed to `early` is called. */

@@ -23,6 +23,7 @@ import { LogQueue, QueueError, type LostJobs, type Presence, type SharedLine } f
 import type { QueueUrl } from './queue-url.js';
 import { clientOptions, fieldMap, guard, makeKeys, offline, ownerKey, parseOwnerKey, selectDatabase, type Keys } from './redis-client.js';
 import { RedisLog } from './redis-log.js';
+import { NODES_LUA, NODES_RELEASE_LUA } from './redis-scripts.js';
 
 export { QueueOfflineError } from './redis-client.js';
 
@@ -63,30 +64,6 @@ const PRESENCE_REFRESH_MS = 15_000;
 const TRIM_EVERY_MS = 60_000;
 /** A purge record outlives the jobs it names this long: any reader that had them has read it. */
 const PURGE_RECORD_TTL_MS = 60 * 60_000;
-
-/** Take the node names unless a live engine other than this one holds one; returns the conflicts. */
-const NODES_LUA = `
-local taken = {}
-for i = 3, #ARGV do
-  local cur = redis.call('HGET', KEYS[1], ARGV[i])
-  if cur and cur ~= ARGV[1] and redis.call('EXISTS', ARGV[2] .. cur) == 1 then
-    table.insert(taken, ARGV[i])
-    table.insert(taken, cur)
-  end
-end
-if #taken == 0 then
-  for i = 3, #ARGV do redis.call('HSET', KEYS[1], ARGV[i], ARGV[1]) end
-end
-return taken
-`;
-
-/** Free the names this engine holds (not those another took over meanwhile). */
-const NODES_RELEASE_LUA = `
-for i = 2, #ARGV do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
-end
-return 0
-`;
 
 export class RedisQueue extends LogQueue {
   readonly label: string;

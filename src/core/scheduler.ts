@@ -5,7 +5,7 @@
  * reason, as an infrastructure error.
  */
 import type { NodeConfig } from '../config/nodes.js';
-import type { Job } from './jobs.js';
+import type { Job, JobOutcome } from './jobs.js';
 import type { NodePool } from './node-pool.js';
 import type { JobQueue } from './queue.js';
 
@@ -19,7 +19,7 @@ export interface SchedulerDeps {
   unplaceable(job: Readonly<Job>, reason: string): Promise<void>;
   /** How long a job may wait for busy/down nodes before failing; undefined: forever. */
   nodeWaitMs?: number;
-  /** Tell the queue when all nodes are taken (a worker: it then reads records in batches). */
+  /** Tell the queue when all nodes are taken (a worker: it then waits for no job to claim). */
   reportBusy?: boolean;
 }
 
@@ -36,6 +36,8 @@ export class Scheduler {
   private readonly waitingSince = new Map<string, number>();
   private timer?: NodeJS.Timeout;
   private stopped = false;
+  /** Job ends handing their nodes on (see finish): stop() waits for them as for a pass. */
+  private readonly handovers = new Set<Promise<void>>();
 
   constructor(private readonly deps: SchedulerDeps) {}
 
@@ -73,20 +75,47 @@ export class Scheduler {
    * No more passes; resolves when the one in flight ends, so a job it claims is started (and
    * can be stopped) before the caller goes on.
    */
-  stop(): Promise<void> {
+  async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
-    return this.running ?? Promise.resolve();
+    await Promise.allSettled([this.running, ...this.handovers]);
+  }
+
+  /**
+   * Record a job's end; the nodes it frees go to the oldest queued job they serve in the same
+   * call (team mode), started at once rather than once the end is read back and a pass claims:
+   * the node waits for no second round trip (with 30 workers on 2 cores, nor for its turn on them).
+   */
+  finish(id: string, claim: string, nodes: NodeConfig[], outcome: JobOutcome): Promise<void> {
+    const p = this.handOver(id, claim, nodes, outcome);
+    this.handovers.add(p);
+    return p.finally(() => this.handovers.delete(p));
+  }
+
+  private async handOver(id: string, claim: string, nodes: NodeConfig[], outcome: JobOutcome): Promise<void> {
+    const { queue, pool } = this.deps;
+    // A busy worker has read nothing since its claim: what was queued meanwhile is offered too.
+    if (!this.stopped) await queue.sync();
+    const usable = !this.stopped && nodes.every((n) => pool.isEnabled(n.name) && pool.isUp(n.name));
+    const next = usable ? queue.queued().filter((j) => j.id !== id && this.serves(j, nodes)).slice(0, MAX_ALTERNATIVES + 1) : [];
+    const got = await queue.finishAndClaim(id, claim, outcome, next.map((j) => j.id), nodes.map((n) => ({ name: n.name, max: n.maxJobs })));
+    if (got) this.deps.start(next.find((j) => j.id === got.id)!, got.claim, nodes);
+  }
+
+  /** Whether a job is still queued, may run here and fits exactly these nodes. */
+  private serves(j: Readonly<Job>, nodes: NodeConfig[]): boolean {
+    return this.deps.queue.get(j.id)?.status === 'queued' && this.deps.mayRun(j) && j.nodes === nodes.length && nodes.every((n) => j.nodeTags.every((t) => n.tags.includes(t)));
   }
 
   private async pass(): Promise<void> {
     const { queue, pool } = this.deps;
     let started = 0;
     let earliestDeadline = Infinity;
-    const jobs = queue.list();
+    const jobs = queue.queued();
+    // Only queued jobs are walked: forget the waits of those taken or ended since.
+    for (const id of this.waitingSince.keys()) if (queue.get(id)?.status !== 'queued') this.waitingSince.delete(id);
     // Within a pass nodes only get busier: a shape (node count, tags) that found no free nodes
-    // finds none for the next job either. A backlog costs one pick per shape, not one per job,
-    // and every worker runs a pass on every record another appends.
+    // finds none for the next job either. A backlog costs one pick per shape, not one per job.
     const full = new Set<string>();
     const eligibleCount = new Map<string, number>();
     for (const [i, job] of jobs.entries()) {
@@ -125,8 +154,7 @@ export class Scheduler {
       }
       // Should another worker take this job first, the claim falls through to the next one these
       // nodes serve, in the same round trip: workers freed together never lose to each other in turn.
-      const serves = (j: Readonly<Job>) => queue.get(j.id)?.status === 'queued' && this.deps.mayRun(j) && j.nodes === job.nodes && nodes.every((n) => j.nodeTags.every((t) => n.tags.includes(t)));
-      const candidates = [job, ...jobs.slice(i + 1).filter(serves).slice(0, MAX_ALTERNATIVES)];
+      const candidates = [job, ...jobs.slice(i + 1).filter((j) => this.serves(j, nodes)).slice(0, MAX_ALTERNATIVES)];
       const got = await queue.claimFirst(
         candidates.map((j) => j.id),
         nodes.map((n) => ({ name: n.name, max: n.maxJobs })),

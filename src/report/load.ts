@@ -5,10 +5,12 @@
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { readFunkloadHeader, readFunkloadXmlFiles, type ReadOptions } from '../runners/funkload-xml.js';
 import { LOCUST_RECORD, LocustRecordError, loadLocustRun } from '../runners/locust/record.js';
 import type { Measures } from '../runners/measures/index.js';
+import { sampleLogPath } from '../runners/sample-log.js';
+import { convertSampleLog, SampleLogError } from '../runners/sample-log-read.js';
 import type { RunResults } from '../runners/results.js';
 import type { JsonReport } from './json.js';
 
@@ -39,6 +41,32 @@ async function recordedMeasures(dir: string): Promise<Measures | undefined> {
   }
 }
 
+/**
+ * A builtin job's sample log left unconverted (the job was killed before its end) becomes the
+ * result file it stands for, up to its last whole record. Says what it did, for the warnings.
+ */
+async function convertLeftLog(log: string, xml: string): Promise<string> {
+  try {
+    const r = await convertSampleLog(log, xml);
+    return `${log}: the job did not finish; its sample log (${r.requests} requests${r.complete ? '' : ', cut short'}) was converted to ${basename(xml)}`;
+  } catch (e) {
+    if (!(e instanceof SampleLogError)) throw e;
+    return e.message;
+  }
+}
+
+/** Every sample log of a directory without its result file beside it. */
+async function convertLeftLogs(dir: string): Promise<string[]> {
+  const names = await readdir(dir);
+  const said: string[] = [];
+  for (const n of names.filter((n) => n.endsWith('.samples')).sort()) {
+    const xml = `${n.slice(0, -'.samples'.length)}.xml`;
+    // Both there: the job was killed between writing the XML and removing its log.
+    if (!names.includes(xml)) said.push(await convertLeftLog(join(dir, n), join(dir, xml)));
+  }
+  return said;
+}
+
 /** The bench result files of a directory: XML files with a <funkload> root and bench cycles. */
 export async function resultFilesIn(dir: string): Promise<string[]> {
   const names = (await readdir(dir)).filter((n) => n.endsWith('.xml')).sort();
@@ -57,6 +85,8 @@ export async function resultFilesIn(dir: string): Promise<string[]> {
 }
 
 export async function loadResults(input: string, options: ReadOptions = {}): Promise<LoadedResults> {
+  // A killed builtin job's results.xml, named directly: its sample log stands for it.
+  const named = input.endsWith('.xml') && !existsSync(input) && existsSync(sampleLogPath(input)) ? [await convertLeftLog(sampleLogPath(input), input)] : [];
   let st;
   try {
     st = await stat(input);
@@ -72,9 +102,10 @@ export async function loadResults(input: string, options: ReadOptions = {}): Pro
       throw e;
     }
   }
+  const converted = st.isDirectory() ? await convertLeftLogs(input) : named;
   const files = st.isDirectory() ? await resultFilesIn(input) : [input];
   if (files.length === 0) throw new ResultsNotFound(`${input}: no FunkLoad bench result (*.xml with a <funkload> root) in this directory`);
   const { results, warnings } = await readFunkloadXmlFiles(files, options);
   const measures = st.isDirectory() ? await recordedMeasures(input) : undefined;
-  return { results, files, warnings, ...(measures ? { measures } : {}) };
+  return { results, files, warnings: [...converted, ...warnings], ...(measures ? { measures } : {}) };
 }

@@ -63,10 +63,10 @@ export async function viewer(url: string): Promise<Engine> {
   return e;
 }
 
-export async function until<T>(what: string, fn: () => T | undefined | false, timeoutMs: number): Promise<T> {
+export async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number): Promise<T> {
   const end = Date.now() + timeoutMs;
   for (;;) {
-    const v = fn();
+    const v = await fn();
     if (v) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 50));

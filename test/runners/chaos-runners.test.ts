@@ -142,7 +142,8 @@ describe.skipIf(!ready)('a chaos schedule on every runner (real shop, redis behi
       const a = report.attribution!;
       expect(a.proxies.find((p) => p.proxy === 'cache')!.exchanges).toBeGreaterThan(10);
       expect(a.rows.find((r) => r.proxy === 'cache' && r.behavior === 'blackout')!.faults).toBeGreaterThan(0);
-      expect(log.some((l) => /fault window cache_down \(cache: 100:blackout, 2\.\ds\)/.test(l)), log.join('\n')).toBe(true);
+      // The log line gives the window as measured above (1.5 to 2.6 s).
+      expect(log.some((l) => /fault window cache_down \(cache: 100:blackout, (1\.[5-9]|2\.[0-6])s\)/.test(l)), log.join('\n')).toBe(true);
     });
   }
 

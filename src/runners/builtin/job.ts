@@ -1,6 +1,7 @@
 /**
  * One builtin-runner job from start to reports, for the engine's Runner wrapper: runs the bench,
- * streams FunkLoad XML to `resultDir/results.xml`, records the proxies' behavior changes and
+ * records every sample in the compact log `resultDir/results.samples` (flushed every second),
+ * turns it into the FunkLoad XML `resultDir/results.xml` at the end, records the proxies' behavior changes and
  * fault counts on the run's timeline, then writes index.html, summary.json and junit.xml and
  * evaluates the thresholds. Knows nothing of the engine: proxies are anything that emits
  * `event` with the proxy's event objects.
@@ -9,12 +10,13 @@ import { join } from 'node:path';
 import { steadyVerdict, type SweepPlan } from '../../config/sweep.js';
 import type { TimelineEvent } from '../../core/events.js';
 import type { ReportFiles } from '../../report/index.js';
-import { FunkloadXmlWriter } from '../funkload-writer.js';
 import { reportResults, type JobReport } from '../job-report.js';
 import type { RecoveryOptions } from '../../stats/recovery-options.js';
 import { faultWindows } from '../measures/index.js';
 import { recordProxies, serviceEvents, type ProxyEventSource } from '../proxy-timeline.js';
 import { RunResults, type ProxyTimelineEvent } from '../results.js';
+import { sampleLogPath, SampleLogWriter } from '../sample-log.js';
+import { convertSampleLog } from '../sample-log-read.js';
 import type { Threshold } from '../../config/thresholds.js';
 import { benchRunInfo, now, runBench, type BenchOptions, type BenchProgress } from './bench.js';
 import type { BuiltinConfig } from './config.js';
@@ -64,7 +66,9 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
   const c = o.config;
   const results = new RunResults(benchRunInfo(c, { name: o.name, start: Date.now(), meta: o.meta ?? {}, version: o.generator, ...(o.node ? { node: o.node } : {}) }));
   const xmlPath = join(o.resultDir, 'results.xml');
-  const writer = new FunkloadXmlWriter(xmlPath, results.info, { generator: o.generator, deferHeader: true });
+  // Each sample is a few stores into a batch here; its XML line is made once the load is over.
+  const logPath = sampleLogPath(xmlPath);
+  const writer = new SampleLogWriter(logPath, results.info, { path: xmlPath, generator: o.generator, deferHeader: true });
   if (o.recovery) results.recoveryOptions = o.recovery;
   const proxies = recordProxies(results, {
     proxies: o.proxies,
@@ -113,6 +117,7 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
       onLog: o.log,
       onProgress: (p) => {
         proxies.flush(Date.now()); // seconds that are over have their final fault counts
+        writer.flush(); // a job killed now keeps its samples up to this second
         o.progress?.(p);
       },
       ...xmlRecorder(writer, results),
@@ -121,6 +126,7 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
     clearTimeout(steadyTimer);
     proxies.stop();
     writer.close();
+    await convertSampleLog(logPath, xmlPath);
   }
   const timeline = o.timeline?.() ?? [];
   results.faultWindows = faultWindows(timeline, loadStart);

@@ -1,13 +1,20 @@
 /**
- * Streams a bench's recorded samples and cycle windows into a FunkLoad XML file as they happen,
- * so a crash keeps everything recorded so far. Used by the in-process job and by the agent that
- * runs on a node; both must write the same file.
+ * Hands a bench's recorded samples and cycle windows to a result writer as they happen, so a
+ * crash keeps everything recorded so far: the job's compact sample log, or the FunkLoad XML the
+ * agent on a node streams. Both become the same result file.
  */
-import type { FunkloadXmlWriter } from '../funkload-writer.js';
 import type { RunResults } from '../results.js';
+import type { RequestSample, TestSample } from '../samples.js';
 import type { BenchOptions } from './bench.js';
 
-export function xmlRecorder(writer: FunkloadXmlWriter, results: RunResults): Pick<BenchOptions, 'onRequest' | 'onTest' | 'onCycle'> {
+/** What both writers take (SampleLogWriter, FunkloadXmlWriter). */
+export interface SampleWriter {
+  request(s: RequestSample): void;
+  test(t: TestSample): void;
+  cycle(cycle: number, cvus: number, start: number, end: number): void;
+}
+
+export function xmlRecorder(writer: SampleWriter, results: RunResults): Pick<BenchOptions, 'onRequest' | 'onTest' | 'onCycle'> {
   return {
     onRequest: (s) => writer.request(s),
     onTest: (t) => writer.test(t),

@@ -1,0 +1,66 @@
+/** The embedded queue's records: the journal file (see queue.ts for the queue over it). */
+import { watch, type FSWatcher } from 'node:fs';
+import { Journal, MAX_RECORD_BYTES, RecordTooLargeError } from './journal.js';
+import type { JournalRecord } from './jobs.js';
+import { QueueError, type RecordLog } from './queue-types.js';
+
+const POLL_MS = 300;
+
+/** The journal file under the state dir as a RecordLog. */
+export class FileLog implements RecordLog {
+  private readonly journal: Journal<JournalRecord>;
+  private offset = 0;
+  private linesRead = 0;
+  /** Line numbers (from 1) of the damaged lines skipped so far. */
+  readonly damagedLines: number[] = [];
+
+  constructor(readonly file: string) {
+    this.journal = new Journal<JournalRecord>(file);
+  }
+
+  open(): Promise<void> {
+    return this.journal.open();
+  }
+
+  close(): Promise<void> {
+    return this.journal.close();
+  }
+
+  async append(r: JournalRecord): Promise<void> {
+    try {
+      await this.journal.append(r);
+    } catch (e) {
+      if (e instanceof RecordTooLargeError) {
+        throw new QueueError(`this job's description is too long to record (over ${MAX_RECORD_BYTES} bytes): shorten its name or path`);
+      }
+      throw e;
+    }
+  }
+
+  async readNew(): Promise<JournalRecord[]> {
+    const { records, offset, damaged, lines } = await this.journal.read(this.offset);
+    this.offset = offset;
+    for (const n of damaged) this.damagedLines.push(this.linesRead + n);
+    this.linesRead += lines;
+    return records;
+  }
+
+  watch(onChange: () => Promise<void>): () => void {
+    const changed = () => void onChange().catch(() => {});
+    // fs.watch is fast but may miss events (network filesystems, some containers); the poll is
+    // the safety net. Both only trigger a cheap read of the new bytes.
+    let watcher: FSWatcher | undefined;
+    try {
+      watcher = watch(this.file, { persistent: false }, changed);
+      watcher.on('error', () => {});
+    } catch {
+      watcher = undefined;
+    }
+    const poller = setInterval(changed, POLL_MS);
+    poller.unref();
+    return () => {
+      watcher?.close();
+      clearInterval(poller);
+    };
+  }
+}
