@@ -91,10 +91,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
   private closing = false;
   /** At max_connections: warned once until a connection is accepted again. */
   private full = false;
-  /**
-   * The upstream is read into a reused buffer (upstream-reads.ts) for the protocols framed into
-   * offsets, whose framers hold nothing of a chunk but what buffered() counts.
-   */
+  /** Offset framers hold nothing of a chunk but what buffered() counts: read into a reused buffer. */
   private readonly readsReused: boolean;
 
   constructor(readonly options: ProxyOptions, deps: ProxyDeps) {
