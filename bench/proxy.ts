@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { Histogram } from '../src/proxy/histogram.js';
 import { killChildren, startNode } from './children.js';
 import { protocolTable } from './proxy-protocols.js';
+import { median } from './median.js';
 
 const run = promisify(execFile);
 const WRK_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -120,6 +121,8 @@ async function main() {
 
   // Warm up every path (JIT, connection pools) before measuring.
   await sequential(web, 300);
+  // A first bulk transfer runs on cold code and read 0.6x or 1.2x the pipe by chance: not counted.
+  for (const port of Object.values(sink)) await bulk(port);
 
   const rps: Record<string, number[]> = { direct: [], pipe: [], dummy: [], delay10: [] };
   const p99: Record<string, number[]> = { direct: [], pipe: [], dummy: [], delay10: [] };
@@ -130,7 +133,9 @@ async function main() {
       rps[k].push(w.rps);
       p99[k].push(w.p99);
     }
-    for (const [k, port] of Object.entries(sink)) mbs[k].push(await bulk(port));
+    // Three transfers per path and round, in turns: one transfer's rate swings 2x with where the
+    // scheduler puts the three processes on two cores.
+    for (let i = 0; i < 3; i++) for (const [k, port] of Object.entries(sink)) mbs[k].push(await bulk(port));
   }
 
   // Latency one request at a time: what the proxy adds to a round trip; and delay accuracy, a
@@ -158,10 +163,10 @@ async function main() {
   row('HTTP req/s, bare Node pipe (baseline)', fmt(pipeRps), '1.00×', '', undefined);
   row('HTTP req/s, proxy `dummy`', fmt(mean(rps.dummy)), `${fmt(mean(rps.dummy) / pipeRps, 2)}× pipe`, '≥ 0.90×', mean(rps.dummy) / pipeRps >= 0.9);
   row('HTTP req/s, proxy 10 % delay 10 ms', fmt(mean(rps.delay10)), `${fmt(mean(rps.delay10) / pipeRps, 2)}× pipe`, '', undefined);
-  const pipeMbs = mean(mbs.pipe);
-  row('bulk TCP MB/s, direct', fmt(mean(mbs.direct)), `${fmt(mean(mbs.direct) / pipeMbs, 2)}× pipe`, '', undefined);
-  row('bulk TCP MB/s, bare Node pipe (baseline)', fmt(pipeMbs), '1.00×', '', undefined);
-  row('bulk TCP MB/s, proxy `dummy`', fmt(mean(mbs.dummy)), `${fmt(mean(mbs.dummy) / pipeMbs, 2)}× pipe`, '≥ 0.90×', mean(mbs.dummy) / pipeMbs >= 0.9);
+  const pipeMbs = median(mbs.pipe);
+  row('bulk TCP MB/s, direct (median)', fmt(median(mbs.direct)), `${fmt(median(mbs.direct) / pipeMbs, 2)}× pipe`, '', undefined);
+  row('bulk TCP MB/s, bare Node pipe (baseline, median)', fmt(pipeMbs), '1.00×', '', undefined);
+  row('bulk TCP MB/s, proxy `dummy` (median)', fmt(median(mbs.dummy)), `${fmt(median(mbs.dummy) / pipeMbs, 2)}× pipe`, '≥ 0.90×', median(mbs.dummy) / pipeMbs >= 0.9);
   const added = (lat.dummy.percentile(99) - lat.direct.percentile(99)) / 1000;
   const addedPipe = (lat.pipe.percentile(99) - lat.direct.percentile(99)) / 1000;
   row('p99 round trip, direct (one at a time)', `${fmt(lat.direct.percentile(99) / 1000, 3)} ms`, '', '', undefined);
