@@ -18,7 +18,7 @@ import { NO_CHUNKS, NO_PLAN, type Exchange } from './exchange.js';
 const INJECTED_WAIT_MS = 5;
 
 export abstract class ConnectionReplies extends ConnectionIO {
-  private injectedWaiting = false;
+  /** Set while an injected reply waits for the server's replies behind it. */
   private injectedTimer?: NodeJS.Timeout;
 
   protected onServerData(chunk: Buffer): void {
@@ -175,7 +175,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
       const ended = ex.replyEnded || this.serverEnded;
       if (ex.injected && (!ex.replace || ended)) {
         this.replies.shift();
-        if (this.injectedWaiting) this.endInjectedWait();
+        if (this.injectedTimer !== undefined) this.endInjectedWait();
         this.writeClient(ex.injected.bytes);
         this.delivered(ex);
         if (ex.injected.close) {
@@ -215,8 +215,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
     if (head === undefined || head.injected === undefined || this.repliesBusy) return;
     if (this.awaiting.length === 0 || head.injected.close) {
       this.pumpReplies();
-    } else if (!this.injectedWaiting) {
-      this.injectedWaiting = true;
+    } else if (this.injectedTimer === undefined) {
       this.injectedTimer = setTimeout(this.injectedDue, INJECTED_WAIT_MS);
       this.timers.add(this.injectedTimer);
     }
@@ -231,13 +230,10 @@ export abstract class ConnectionReplies extends ConnectionIO {
     clearTimeout(t);
     this.timers.delete(t);
     this.injectedTimer = undefined;
-    this.injectedWaiting = false;
   }
 
   private readonly injectedDue = () => {
-    this.timers.delete(this.injectedTimer!);
-    this.injectedTimer = undefined;
-    this.injectedWaiting = false;
+    this.endInjectedWait();
     if (!this.closed) this.pumpReplies();
   };
 
