@@ -93,9 +93,10 @@ export class LogQueue implements JobQueue {
         else this.frozen.delete(id); // purged
         this.changedIds.add(id);
         if (j?.status === 'queued') this.queuedIds.add(id);
-        else if (this.queuedIds.delete(id)) this.queuedCache = undefined;
+        else this.queuedIds.delete(id);
       }
       this.cached = Object.freeze([...this.frozen.values()]);
+      // A queued job that changed is a new frozen object too: the list is made again.
       this.queuedCache = undefined;
     }
     return this.cached;

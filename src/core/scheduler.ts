@@ -5,7 +5,7 @@
  * reason, as an infrastructure error.
  */
 import type { NodeConfig } from '../config/nodes.js';
-import type { Job, JobOutcome } from './jobs.js';
+import type { Job, JobOutcome, NodeClaim } from './jobs.js';
 import type { NodePool } from './node-pool.js';
 import type { JobQueue } from './queue.js';
 
@@ -98,7 +98,7 @@ export class Scheduler {
     if (!this.stopped) await queue.sync();
     const usable = !this.stopped && nodes.every((n) => pool.isEnabled(n.name) && pool.isUp(n.name));
     const next = usable ? queue.queued().filter((j) => j.id !== id && this.serves(j, nodes)).slice(0, MAX_ALTERNATIVES + 1) : [];
-    const got = await queue.finishAndClaim(id, claim, outcome, next.map((j) => j.id), nodes.map((n) => ({ name: n.name, max: n.maxJobs })));
+    const got = await queue.finishAndClaim(id, claim, outcome, next.map((j) => j.id), claimsOf(nodes));
     if (got) this.deps.start(next.find((j) => j.id === got.id)!, got.claim, nodes);
   }
 
@@ -157,7 +157,7 @@ export class Scheduler {
       const candidates = [job, ...jobs.slice(i + 1).filter((j) => this.serves(j, nodes)).slice(0, MAX_ALTERNATIVES)];
       const got = await queue.claimFirst(
         candidates.map((j) => j.id),
-        nodes.map((n) => ({ name: n.name, max: n.maxJobs })),
+        claimsOf(nodes),
       );
       this.waitingSince.delete(job.id);
       if (!got) continue; // others took these jobs, or the nodes, first
@@ -173,4 +173,9 @@ export class Scheduler {
       this.timer.unref();
     }
   }
+}
+
+/** What a claim takes of each node: its name and how many jobs it may run. */
+function claimsOf(nodes: readonly NodeConfig[]): NodeClaim[] {
+  return nodes.map((n) => ({ name: n.name, max: n.maxJobs }));
 }
