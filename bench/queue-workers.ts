@@ -14,7 +14,7 @@
  * The baseline is the same run with one worker, measured first. BENCH_PROF=DIR writes a CPU
  * profile of the first worker of each multi-worker run there (where does a worker's time go).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fork, type ChildProcess } from 'node:child_process';
@@ -26,6 +26,7 @@ import { Engine } from '../src/core/engine.js';
 import { parseQueueUrl } from '../src/config/queue-url.js';
 import type { Runner } from '../src/core/runner-contract.js';
 import { runnerRegistry } from '../src/core/runner-contract.js';
+import { processCpuMs } from './proc-cpu.js';
 
 const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 500);
 const JOBS_PER_WORKER = Number(process.env.BENCH_JOBS_PER_WORKER ?? 5);
@@ -250,22 +251,11 @@ async function costs(url: string, children: ChildProcess[]): Promise<Costs> {
     return {
       calls,
       producer: (self.user + self.system) / 1000,
-      workers: children.reduce((sum, ch) => sum + processCpuMs(ch.pid!), 0),
+      workers: children.reduce((sum, ch) => sum + (processCpuMs(ch.pid!) ?? 0), 0),
       redis: (seconds('used_cpu_user') + seconds('used_cpu_sys')) * 1000,
     };
   } finally {
     c.disconnect();
-  }
-}
-
-/** User + system CPU of a process (ms), from /proc (Linux; 0 elsewhere). */
-function processCpuMs(pid: number): number {
-  try {
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').at(-1)!.split(' ');
-    return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
-  } catch {
-    return 0;
   }
 }
 

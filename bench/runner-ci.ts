@@ -29,6 +29,7 @@ import { createInterface } from 'node:readline';
 import { WebSocket } from 'undici';
 import { median } from './median.js';
 import { CONNECTIONS, FIRST_MARK, MAX_REQUESTS, MEMORY_PHASE_LIMIT_S, ROUND_SECONDS, ROUNDS, sameRequest, startTarget, steadyRate, withAutocannon, type Target } from './runner-common.js';
+import { processCpuMs } from './proc-cpu.js';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
 const CLI = path.join(ROOT, 'bin', 'marteau-tui.js');
@@ -86,17 +87,6 @@ async function countResponses(file: string): Promise<number> {
   return n;
 }
 
-/** CPU seconds (user + system) of a live process, to the kernel's clock tick (10 ms). */
-const cpuSeconds = (pid: number): number | undefined => {
-  try {
-    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return undefined;
-  }
-};
-
 const rssMB = (pid: number): number | undefined => {
   try {
     const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -150,8 +140,8 @@ async function ciJob(target: Target, dir: string, seconds: number, heapMarks: nu
     const mb = m ? rssMB(child.pid!) : undefined;
     if (m && mb !== undefined) rss.push([Number(m[1]), mb]);
     // Up to the first line that says the users are stopping (a 2 s round has only that one after the first).
-    const used = m && !stopping ? cpuSeconds(child.pid!) : undefined;
-    if (m && used !== undefined) cpu.push([Number(m[1]), used]);
+    const used = m && !stopping ? processCpuMs(child.pid!) : undefined;
+    if (m && used !== undefined) cpu.push([Number(m[1]), used / 1000]);
     stopping ||= Boolean(m) && /stopping|done/.test(line);
     if (m && session && heap.length < heapMarks.length && Number(m[1]) >= heapMarks[heap.length]) {
       heap.push([Number(m[1]), await (await session).heapAfterGc()]);
