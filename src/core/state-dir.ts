@@ -85,21 +85,30 @@ export class AmbiguousJobId extends Error {
 }
 
 /**
- * `mkdir -p` one component at a time. Node's recursive mkdir spins forever on some special
- * filesystems (e.g. a path under /proc answers ENOENT for ever); this loop is bounded by the
- * number of path components and reports the first real error.
+ * `mkdir -p`, from the deepest directory up: the usual case (the directory or its parent exists)
+ * costs one or two calls, where walking down from `/` cost two per component and ran several
+ * times per job. Node's recursive mkdir spins forever on some special filesystems (e.g. a path
+ * under /proc answers ENOENT for ever); this recursion is bounded by the number of path
+ * components and reports the first real error.
  */
 export async function mkdirp(dir: string, mode = 0o700): Promise<void> {
-  const parts = path.resolve(dir).split(path.sep).filter(Boolean);
-  let current: string = path.sep;
-  for (const part of parts) {
-    current = path.join(current, part);
-    try {
-      await mkdir(current, { mode });
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code !== 'EEXIST') throw e;
-      if (!(await stat(current)).isDirectory()) throw Object.assign(new Error(`${current} is not a directory`), { code: 'ENOTDIR', path: current });
-    }
+  const current = path.resolve(dir);
+  const parent = path.dirname(current);
+  try {
+    return await mkdir(current, { mode });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || parent === current) return existing(current, e);
   }
+  await mkdirp(parent, mode);
+  try {
+    return await mkdir(current, { mode });
+  } catch (e) {
+    return existing(current, e); // made meanwhile by someone else
+  }
+}
+
+/** After mkdir failed with `e`: fine if the path is a directory that was there already. */
+async function existing(dir: string, e: unknown): Promise<void> {
+  if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR', path: dir });
 }
