@@ -4,6 +4,7 @@
  * across racing workers, live output between processes, kill -9 of a worker, a Redis crash with
  * AOF between enqueue and run, an unreachable Redis, and a TUI engine that reconnects by itself.
  */
+import { Redis } from 'ioredis';
 import { render } from 'ink-testing-library';
 import { createElement } from 'react';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -80,6 +81,45 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
       await redis.stop();
     }
   }, 120_000);
+
+  it('a job\'s files go into Redis with its record in one command, and the worker that runs it fetches them in one', async () => {
+    const redis = await startRedis();
+    const url = urlOf(redis);
+    const client = new Redis(url);
+    const monitor = await client.monitor();
+    const seen: { source: string; args: string[] }[] = [];
+    let e: Engine | undefined;
+    try {
+      const { dir } = await tracedProject(10);
+      const nodes = await nodesFile('nodes:\n  n1: {type: local, max_jobs: 1}\n');
+      e = await viewer(url);
+      await worker(url, nodes);
+      monitor.on('monitor', (_time: string, args: string[], source: string) => seen.push({ source, args }));
+      const job = await e.enqueue(dir, { origin: 'cli' });
+      const [done] = await e.waitFor([job.id]);
+      expect(done.status).toBe('succeeded');
+      const files = `marteau:files:${job.id}`;
+      // Sent by a client (not from inside a script) and naming the job's files.
+      const named = () => seen.filter((c) => c.source !== 'lua' && c.args.includes(files));
+      const isScript = (c: { args: string[] }) => /^eval/i.test(c.args[0]);
+      // The worker writes the seed it drew; no one reads or writes the files one by one.
+      const direct = () => named().filter((c) => !isScript(c)).map((c) => [c.args[0].toLowerCase(), ...c.args.slice(2, 3)].join(' '));
+      await until('the seed stored', () => direct().includes('hset seed'), 5000);
+      expect(direct().sort()).toEqual(['hgetall', 'hset seed']);
+      // The enqueue was one script call, which stored the config snapshot as it appended the record.
+      expect(named().filter(isScript)).toHaveLength(1);
+      const scripted = seen.filter((c) => c.source === 'lua' && c.args[0].toLowerCase() === 'hset' && c.args[1] === files);
+      expect(scripted.map((c) => c.args[2])).toEqual(['marteau.yml']);
+      const stored = await client.hgetall(files);
+      expect(stored['marteau.yml']).toContain('name:');
+      expect(stored.seed).toMatch(/^\d+\n$/);
+    } finally {
+      monitor.disconnect();
+      client.disconnect();
+      await e?.stop();
+      await redis.stop();
+    }
+  }, 60_000);
 
   it('kill -9 of a worker mid-job: its job process dies with it, the job is interrupted within the heartbeat bound, a new worker takes the node over', async () => {
     const redis = await startRedis();

@@ -62,8 +62,9 @@ async function enqueueAs(core: EngineCore, id: string, target: string, o: Enqueu
     config = kit.m.parseMarteauConfig(src, config.projectDir, { runners: kit.runners, behaviors: await kit.m.withPlugins(src, kit.behaviors) });
   }
   for (const w of kit.m.recoveryScheduleWarnings(config)) o.warn?.(`${config.name}: ${w}`);
-  await core.files.keep(id, CONFIG_SNAPSHOT, text);
-  if (typeof config.raw.chaos === 'string' && !config.sweep) await core.files.keep(id, CHAOS_SNAPSHOT, await readFile(path.join(config.projectDir, config.raw.chaos), 'utf8'));
+  const files: Record<string, string> = { [CONFIG_SNAPSHOT]: text };
+  if (typeof config.raw.chaos === 'string' && !config.sweep) files[CHAOS_SNAPSHOT] = await readFile(path.join(config.projectDir, config.raw.chaos), 'utf8');
+  await core.files.keepHere(id, files);
   if (o.runHere ?? core.options.run === 'own') core.own.add(id);
   const job = await core.queue.enqueue({
     id,
@@ -73,7 +74,7 @@ async function enqueueAs(core: EngineCore, id: string, target: string, o: Enqueu
     nodes: config.nodes,
     nodeTags: config.nodeTags,
     origin: o.origin,
-  });
+  }, files);
   core.kick();
   return job;
 }
@@ -96,14 +97,16 @@ async function requeue(core: EngineCore, idOrPrefix: string, files: readonly str
   const id = newJobId();
   if (!isTerminal(old.status)) throw new QueueError(`job ${short(old.id)} is still ${old.status}; cancel it first or wait for it`);
   // From this terminal's state dir, else from the shared queue: the job may have run anywhere.
+  const texts: Record<string, string> = {};
   for (const f of files) {
     const text = await core.files.read(old.id, f);
-    if (text !== undefined) await core.files.keep(id, f, text);
+    if (text !== undefined) texts[f] = text;
     else if (f === CONFIG_SNAPSHOT) throw new QueueError(`job ${short(old.id)} has no config snapshot here${core.queue.label ? ` nor in ${core.queue.label}` : ''} (purged?)`);
   }
   if (o.runHere ?? core.options.run === 'own') core.own.add(id);
   // A --ci run's job is left to that run; its retry is not (that run may be long gone).
-  const job = await core.queue.retry(old.id, { id, origin: o.origin ?? (old.origin === 'ci' ? undefined : old.origin) });
+  await core.files.keepHere(id, texts);
+  const job = await core.queue.retry(old.id, { id, origin: o.origin ?? (old.origin === 'ci' ? undefined : old.origin), files: texts });
   core.kick();
   return job;
 }

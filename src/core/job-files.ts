@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { MarteauConfig } from '../config/marteau.js';
 import type { Job } from './jobs.js';
 import { QueueError, short, type JobQueue } from './queue.js';
+import type { JobFileTexts } from './queue-types.js';
 import { mkdirp, type StateDir, JOB_CONFIG_SNAPSHOT as CONFIG_SNAPSHOT } from './state-dir.js';
 
 export { CONFIG_SNAPSHOT };
@@ -17,12 +18,17 @@ export const SEED_FILE = 'seed';
 export const CHAOS_SNAPSHOT = 'chaos.yml';
 /** What retry and replay copy from the old job (a chaos file only when the config names one). */
 export const SNAPSHOT_FILES = [CONFIG_SNAPSHOT, CHAOS_SNAPSHOT] as const;
+/** The files a shared queue keeps for a job (no other name is written from it into a job directory). */
+const SHARED_FILES: ReadonlySet<string> = new Set([...SNAPSHOT_FILES, SEED_FILE]);
 /** What enqueue writes in a job directory before the journal record: the snapshots and a clone. */
 export const ENQUEUE_FILES: ReadonlySet<string> = new Set([...SNAPSHOT_FILES, 'src']);
 /** Longer than an enqueue can take (a git clone is given 5 minutes). */
 export const ORPHAN_AGE_MS = 15 * 60_000;
 
 export class JobFiles {
+  /** Jobs whose shared files were all fetched: a file missing here is missing there too. */
+  private readonly fetched = new Set<string>();
+
   constructor(
     private readonly state: StateDir,
     private readonly queue: JobQueue,
@@ -30,13 +36,14 @@ export class JobFiles {
 
   /** Keep a job's file in its directory, and in a shared queue for other machines. */
   async keep(id: string, name: string, text: string): Promise<void> {
-    await this.keepLocal(id, name, text);
+    await this.keepHere(id, { [name]: text });
     await this.queue.storeJobFile?.(id, name, text);
   }
 
-  private async keepLocal(id: string, name: string, text: string): Promise<void> {
+  /** Keep a job's files in its directory only (a new job's: the queue stores them with its record). */
+  async keepHere(id: string, files: JobFileTexts): Promise<void> {
     await mkdirp(this.state.jobDir(id), 0o700);
-    await writeFile(path.join(this.state.jobDir(id), name), text, { mode: 0o600 });
+    for (const [name, text] of Object.entries(files)) await writeFile(path.join(this.state.jobDir(id), name), text, { mode: 0o600 });
   }
 
   /** A job's file from its directory, else (enqueued or run on another machine) from the shared queue. */
@@ -45,10 +52,27 @@ export class JobFiles {
       return await readFile(path.join(this.state.jobDir(id), name), 'utf8');
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+      if (this.fetched.has(id)) return undefined;
       const shared = await this.queue.loadJobFile?.(id, name);
-      if (shared !== undefined) await this.keepLocal(id, name, shared);
+      if (shared !== undefined) await this.keepHere(id, { [name]: shared });
       return shared;
     }
+  }
+
+  /**
+   * A job about to run here: its shared files in one round trip, kept in its directory, so that
+   * reading each (and finding none, as for a first run's seed) asks the queue nothing more.
+   */
+  async fetch(id: string): Promise<void> {
+    const shared = await this.queue.loadJobFiles?.(id);
+    if (!shared) return;
+    await this.keepHere(id, Object.fromEntries(Object.entries(shared).filter(([name]) => SHARED_FILES.has(name))));
+    this.fetched.add(id);
+  }
+
+  /** The job ended: its files are read from its directory from now on. */
+  forget(id: string): void {
+    this.fetched.delete(id);
   }
 
   async configText(id: string): Promise<string> {

@@ -73,8 +73,8 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
   });
   try {
     const jobVars = { MARTEAU_JOB_ID: job.id, MARTEAU_JOB_NAME: job.name, MARTEAU_RESULT_DIR: resultDir };
-    // Enqueued elsewhere: the `chaos:` file the config is read with comes from the shared queue.
-    await core.files.read(job.id, CHAOS_SNAPSHOT);
+    // Enqueued elsewhere: the config, its `chaos:` file and a replay's seed come from the shared queue.
+    await core.files.fetch(job.id);
     config = await snapshotConfig(core, job, jobVars);
     for (const [name, b] of config.behaviors) registry.set(name, b);
     const runner = kit.runners.get(config.runner);
@@ -190,6 +190,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
     await proxies.close(0).catch(() => {});
     await Promise.all(executors.map((x) => x.close().catch(() => {})));
     for (const g of groups) core.watchdog.remove(g);
+    core.files.forget(job.id);
   }
 
   const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
@@ -250,12 +251,11 @@ async function startJobApi(core: EngineCore, config: MarteauConfig, proxies: Pro
   }
 }
 
-
 /** The job's settings a test command may want, next to the addresses (MARTEAU_PROXY_*, ...). */
 function jobEnv(config: MarteauConfig): Record<string, string> {
-const env: Record<string, string> = {};
-if (config.cycles) env.MARTEAU_CYCLES = config.cycles.join(':');
-if (config.durationMs !== undefined) env.MARTEAU_DURATION = String(config.durationMs / 1000);
-return env;
+  const env: Record<string, string> = {};
+  if (config.cycles) env.MARTEAU_CYCLES = config.cycles.join(':');
+  if (config.durationMs !== undefined) env.MARTEAU_DURATION = String(config.durationMs / 1000);
+  return env;
 }
 

@@ -17,15 +17,18 @@ export class QueueError extends Error {
 export interface JobQueue {
   open(): Promise<void>;
   close(): Promise<void>;
-  /** Add a job; its id may be given (the engine writes the config snapshot under it first). */
-  enqueue(spec: Omit<JobSpec, 'id'> & { id?: string }): Promise<Job>;
+  /**
+   * Add a job; its id may be given (the engine writes the config snapshot under it first).
+   * `files` are kept with it where a shared queue's other machines read them (storeJobFile).
+   */
+  enqueue(spec: Omit<JobSpec, 'id'> & { id?: string }, files?: JobFileTexts): Promise<Job>;
   /** Cancel a queued job now, or ask the engine running it to stop. */
   cancel(id: string): Promise<Job>;
   /**
    * A new queued job with the same spec (`retryOf` points at the old one). Its origin is the
    * caller's: a `--ci` run's job retried from a terminal must not be left to that (gone) run.
    */
-  retry(id: string, o?: { id?: string; origin?: string }): Promise<Job>;
+  retry(id: string, o?: { id?: string; origin?: string; files?: JobFileTexts }): Promise<Job>;
   /** All jobs, oldest first, history included. Frozen: a new array when anything changed. */
   list(): readonly Readonly<Job>[];
   get(id: string): Readonly<Job> | undefined;
@@ -84,6 +87,8 @@ export interface JobQueue {
    */
   storeJobFile?(id: string, name: string, text: string): Promise<void>;
   loadJobFile?(id: string, name: string): Promise<string | undefined>;
+  /** All of a job's shared files, by name. */
+  loadJobFiles?(id: string): Promise<Record<string, string>>;
   /** Live output of a job run here, for the other processes; `onLine` gets theirs. */
   publishLine?(jobId: string, line: SharedLine): void;
   onLine?(listener: (jobId: string, line: SharedLine) => void): () => void;
@@ -115,13 +120,17 @@ export interface SharedLine {
 /** Declared with the `queue: lost_jobs` key it comes from (config/ must not import core/). */
 export type { LostJobs } from '../config/nodes.js';
 
+/** A job's files (config snapshot, `chaos:` file, seed) by name. */
+export type JobFileTexts = Readonly<Record<string, string>>;
+
 export type ClaimRecord = Extract<JournalRecord, { t: 'claimed' }>;
 
 /** Where a LogQueue's records live: appended in one order that every reader sees alike. */
 export interface RecordLog {
   open(): Promise<void>;
   close(): Promise<void>;
-  append(r: JournalRecord): Promise<void>;
+  /** `files`: a new job's, stored with its record in one step where the log can (a shared queue). */
+  append(r: JournalRecord, files?: JobFileTexts): Promise<void>;
   /** Records appended (by anyone) since the previous call, in log order. */
   readNew(): Promise<JournalRecord[]>;
   /**

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { FileLog } from './file-log.js';
 import { isTerminal, QueueState, type Job, type JobOutcome, type JobSpec, type JournalRecord, type NodeClaim } from './jobs.js';
 import { currentOwner, isOwnerAlive, type Owner } from './owner.js';
-import { QueueError, type ClaimRecord, type JobQueue, type LostJobs, type RecordLog } from './queue-types.js';
+import { QueueError, type ClaimRecord, type JobFileTexts, type JobQueue, type LostJobs, type RecordLog } from './queue-types.js';
 
 export { QueueError } from './queue-types.js';
 export type { JobQueue, LostJobs, Presence, RecordLog, SharedLine } from './queue-types.js';
@@ -54,9 +54,9 @@ export class LogQueue implements JobQueue {
     await this.log.close();
   }
 
-  async enqueue(spec: Omit<JobSpec, 'id'> & { id?: string }): Promise<Job> {
+  async enqueue(spec: Omit<JobSpec, 'id'> & { id?: string }, files?: JobFileTexts): Promise<Job> {
     const job: JobSpec = { ...spec, id: spec.id ?? newJobId(), name: clip(spec.name, 200) };
-    await this.append({ t: 'enqueued', at: Date.now(), by: this.owner, job });
+    await this.append({ t: 'enqueued', at: Date.now(), by: this.owner, job }, files);
     return this.mustGet(job.id);
   }
 
@@ -68,7 +68,7 @@ export class LogQueue implements JobQueue {
     return this.mustGet(id);
   }
 
-  async retry(idOrPrefix: string, o: { id?: string; origin?: string } = {}): Promise<Job> {
+  async retry(idOrPrefix: string, o: { id?: string; origin?: string; files?: JobFileTexts } = {}): Promise<Job> {
     const id = this.resolve(idOrPrefix);
     const j = this.mustGet(id);
     if (!isTerminal(j.status)) throw new QueueError(`job ${short(id)} is still ${j.status}; cancel it first or wait for it`);
@@ -81,7 +81,7 @@ export class LogQueue implements JobQueue {
       nodeTags: j.nodeTags,
       origin: o.origin,
       retryOf: id,
-    });
+    }, o.files);
   }
 
   list(): readonly Readonly<Job>[] {
@@ -290,8 +290,8 @@ export class LogQueue implements JobQueue {
     for (const l of [...this.listeners]) l();
   }
 
-  private async append(r: JournalRecord): Promise<void> {
-    await this.log.append(r);
+  private async append(r: JournalRecord, files?: JobFileTexts): Promise<void> {
+    await this.log.append(r, files);
     // Our own record is now in the log; reading up to it also brings in anything another
     // process appended before it, which is what decides a claim race.
     await this.sync();

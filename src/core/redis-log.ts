@@ -24,7 +24,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { JournalRecord } from './jobs.js';
-import type { ClaimRecord, RecordLog } from './queue-types.js';
+import type { ClaimRecord, JobFileTexts, RecordLog } from './queue-types.js';
 import { clientOptions, fieldMap, guard, type Keys } from './redis-client.js';
 import { APPEND_LUA } from './redis-scripts.js';
 
@@ -113,12 +113,16 @@ export class RedisLog implements RecordLog {
    * The queue reads right after each append (up to its own record, which decides a claim): the
    * read goes in the same script, one round trip instead of two. A requeue frees the job's gate.
    */
-  async append(r: JournalRecord): Promise<void> {
+  async append(r: JournalRecord, files?: JobFileTexts): Promise<void> {
     if (r.t === 'requeued') await this.run('release', [JSON.stringify(r), r.id, r.claim], `${r.id} 0`);
     // The engine running the job learns of it at once: it reads no one else's records meanwhile.
     else if (r.t === 'cancel') await this.run('cancel', [JSON.stringify(r), r.id, this.keys.notify('')], '');
     // A `--ci` run starts its own jobs: no worker is woken for them.
-    else await this.run('plain', [JSON.stringify(r)], r.t === 'enqueued' && r.job.origin !== 'ci' ? `${r.job.id} 0` : '');
+    else {
+      // A job's files go in with its record: one round trip, and no job without them (nor files without a job).
+      const stored = r.t === 'enqueued' && files && Object.keys(files).length ? [this.keys.files(r.job.id), ...Object.entries(files).flat()] : [];
+      await this.run('plain', [JSON.stringify(r), ...stored], r.t === 'enqueued' && r.job.origin !== 'ci' ? `${r.job.id} 0` : '');
+    }
   }
 
   /**

@@ -213,6 +213,10 @@ export class RedisQueue extends LogQueue {
     return (await guard(this.label, this.cmd.hget(this.keys.files(id), name))) ?? undefined;
   }
 
+  async loadJobFiles(id: string): Promise<Record<string, string>> {
+    return guard(this.label, this.cmd.hgetall(this.keys.files(id)));
+  }
+
   /**
    * Fire and forget, in order (one connection): output must never slow or fail the job. The
    * lines of one tick go in one pipeline, so Redis writes (and with `appendfsync always`, syncs)

@@ -11,7 +11,7 @@ const NOTIFY_TTL_MS = 60 * 60_000;
 /**
  * KEYS: log stream, claims hash, wake list. ARGV: read after this id, read count, mode, owner
  * key, alive-key prefix, a wake-up to push after the record ('' none), then by mode:
- *   plain:   record;
+ *   plain:   record, then (a new job's) its files key and name/text pairs, stored with it;
  *   cancel:  record, job id, notify-key prefix: the job's id goes to its claimer's notify list;
  *   release: record (empty: none), job id, claim;
  *   claim:   claim, then job id and record pairs: the first job whose gate is free (no claim,
@@ -54,6 +54,7 @@ else
       redis.call('PEXPIRE', ARGV[9] .. holder, ${NOTIFY_TTL_MS})
     end
   end
+  if ARGV[3] == 'plain' and #ARGV > 8 then redis.call('HSET', ARGV[8], unpack(ARGV, 9)) end
   if ARGV[7] ~= '' then
     redis.call('XADD', KEYS[1], '*', 'r', ARGV[7])
     added = 1
