@@ -2,12 +2,17 @@
  * Part of `npm run bench:queue`: the team queue as workers are added. Each worker is a real
  * Engine on the Redis queue in a process of its own, with one local node and a runner that holds
  * the node for HOLD_MS; one producer Engine enqueues the jobs (a real project, its config
- * snapshot stored in Redis). Two phases:
- *   1. once each worker has run a job, the producer enqueues jobs that end at once while the workers are woken, claim and run
- *      them: enqueue jobs/s, and the Redis commands (all clients) per enqueued job. Whatever the
- *      number of workers, each job then costs the machine the same (its enqueue, claim, start
- *      and end, all on these cores): what changes with the workers is only what the queue costs;
- *   2. a backlog (all enqueued at once, as 150 jobs of 0.5 s for 30 workers): node gap, from a
+ * snapshot stored with its record in Redis). Three phases, once each worker has run jobs:
+ *   1. a burst: the producer enqueues jobs that end at once as fast as it can, while the workers
+ *      are woken, claim and run them: enqueue jobs/s, and the Redis commands (all clients) and
+ *      CPU per job. Every process is on the same cores, so this rate is the machine's: with one
+ *      worker, each job's end claims the next in the same call and its CPU largely falls after
+ *      the burst, while 30 worker processes each take a job through a wake-up, on a cold cache,
+ *      within it (see the per-job CPU);
+ *   2. a steady pace the team keeps up with (PACED_RATE jobs/s): each enqueue's time, what a user
+ *      enqueueing waits for while the team runs the others' jobs. This is the queue's scaling:
+ *      what it costs an enqueuer to have more workers, with the cores not saturated;
+ *   3. a backlog (all enqueued at once, as 150 jobs of 0.5 s for 30 workers): node gap, from a
  *      job's end on a node to the next job's start on it when one was waiting, and the wall time
  *      against the ideal (rounds x HOLD_MS).
  * claims/job counts claim records in the stream per job (1 is the floor: no losing claims).
@@ -32,6 +37,9 @@ const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 500);
 const JOBS_PER_WORKER = Number(process.env.BENCH_JOBS_PER_WORKER ?? 5);
 /** Held jobs each worker runs before anything is timed (see measureWorkers). */
 const WARM_ROUNDS = Number(process.env.BENCH_WARM ?? 5);
+/** The steady pace (jobs/s) and how many jobs, for the enqueue time a user waits. */
+export const PACED_RATE = Number(process.env.BENCH_PACED_RATE ?? 20);
+const PACED_JOBS = Number(process.env.BENCH_PACED_JOBS ?? 60);
 /** The project whose jobs end at once (phase 1). */
 const QUICK = 'quick';
 
@@ -67,6 +75,9 @@ export interface WorkerFigures {
   workers: number;
   jobs: number;
   enqueuePerSecond: number;
+  /** One enqueue's time (ms) at PACED_RATE jobs/s, their jobs run meanwhile. */
+  pacedP50: number;
+  pacedP95: number;
   /** Enqueue rate with the workers up but no job for them to run, against the same with the workers frozen. */
   enqueueIdleRatio: number;
   /** Redis commands (all clients, a Lua script's own counted too) per job, from its enqueue to its end. */
@@ -167,6 +178,19 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
     const per = (a: number, b: number) => (b - a) / first.length;
     const byName = [...calls2.calls].map(([name, c]) => [name, per(calls0.calls.get(name) ?? 0, c)] as [string, number]).filter(([, c]) => c >= 0.05);
 
+    // At a steady pace the team keeps up with on these cores, each enqueue's own time: what a
+    // user enqueueing waits, with the jobs of the others running meanwhile but the cores not saturated.
+    const pacedMs: number[] = [];
+    const paced: string[] = [];
+    for (let i = 0; i < PACED_JOBS; i++) {
+      const t = performance.now();
+      paced.push((await producer.enqueue(quick, { origin: 'cli' })).id);
+      pacedMs.push(performance.now() - t);
+      await new Promise((r) => setTimeout(r, Math.max(0, 1000 / PACED_RATE - (performance.now() - t))));
+    }
+    await succeeded(paced);
+    pacedMs.sort((a, b) => a - b);
+
     // All at once (the appends pipeline on one connection): a backlog builds faster than the
     // nodes take it, so each node finds a job waiting when its job ends.
     const t1 = performance.now();
@@ -191,6 +215,8 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
       jobs,
       enqueuePerSecond,
       enqueueIdleRatio,
+      pacedP50: pacedMs[Math.floor(pacedMs.length * 0.5)],
+      pacedP95: pacedMs[Math.min(pacedMs.length - 1, Math.floor(pacedMs.length * 0.95))],
       commandsPerJob: per(total(calls0.calls), total(calls2.calls)),
       commandsByName: byName.sort((a, b) => b[1] - a[1]),
       producerCommandsPerJob: producerCommands / first.length,
@@ -198,7 +224,7 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
       idle: { commandsPerSecond: ((total(idle1.calls) - total(idle0.calls)) * 1000) / IDLE_MS, workersCpuPerSecond: ((idle1.workers - idle0.workers) * 1000) / IDLE_MS },
       gapP50: gaps[Math.floor(gaps.length * 0.5)] ?? NaN,
       gapP95: gaps[Math.min(gaps.length - 1, Math.floor(gaps.length * 0.95))] ?? NaN,
-      claimsPerJob: claims / (n * WARM_ROUNDS + first.length + jobs),
+      claimsPerJob: claims / (n * WARM_ROUNDS + first.length + paced.length + jobs),
       lost,
       wallMs,
       idealMs: Math.ceil(jobs / n) * HOLD_MS,
