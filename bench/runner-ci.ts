@@ -28,7 +28,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { WebSocket } from 'undici';
 import { median } from './median.js';
-import { CONNECTIONS, FIRST_MARK, MAX_REQUESTS, MEMORY_PHASE_LIMIT_S, ROUND_SECONDS, ROUNDS, sameRequest, startTarget, steadyRate, withAutocannon, type Target } from './runner-common.js';
+import { clientCommand, CONNECTIONS, FIRST_MARK, MAX_REQUESTS, MEMORY_PHASE_LIMIT_S, pinThisProcess, placement, ROUND_SECONDS, ROUNDS, sameRequest, startTarget, steadyRate, withAutocannon, type Target } from './runner-common.js';
 import { processCpuMs } from './proc-cpu.js';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
@@ -110,7 +110,8 @@ async function ciJob(target: Target, dir: string, seconds: number, heapMarks: nu
   );
   target.start();
   const inspect = heapMarks.length ? ['--inspect=127.0.0.1:0'] : [];
-  const child = spawn(process.execPath, [...inspect, CLI, '--state-dir', state, '--nodes', NODES, '--ci', path.join(project, 'p')], { stdio: ['ignore', 'pipe', inspect.length ? 'pipe' : 'inherit'], env: { ...process.env, NO_COLOR: '1' } });
+  const [command, args] = clientCommand([process.execPath, ...inspect, CLI, '--state-dir', state, '--nodes', NODES, '--ci', path.join(project, 'p')]);
+  const child = spawn(command, args, { stdio: ['ignore', 'pipe', inspect.length ? 'pipe' : 'inherit'], env: { ...process.env, NO_COLOR: '1' } });
   const exited = new Promise<number>((r) => child.once('exit', (c, sig) => r(c ?? (sig ? 128 : -1))));
   let session: Promise<Awaited<ReturnType<typeof inspector>>> | undefined;
   if (inspect.length) {
@@ -173,10 +174,11 @@ async function ciJob(target: Target, dir: string, seconds: number, heapMarks: nu
 
 async function main(): Promise<void> {
   await sameRequest();
+  pinThisProcess();
   const target = await startTarget();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bench-runner-ci-'));
   try {
-    console.log(`bench:runner-ci: a real --ci job (builtin runner, ${CONNECTIONS} users, no think time, one GET) against autocannon -c ${CONNECTIONS}, ${ROUNDS} rounds of ${ROUND_SECONDS}s per tool, loopback app in its own process (${target.url})`);
+    console.log(`bench:runner-ci: a real --ci job (builtin runner, ${CONNECTIONS} users, no think time, one GET) against autocannon -c ${CONNECTIONS}, ${ROUNDS} rounds of ${ROUND_SECONDS}s per tool, loopback app in its own process (${target.url}); ${placement}`);
     await withAutocannon(target, 2);
     await ciJob(target, dir, 2);
     const ac: { rps: number; ownRps: number; cpuPerRequest: number }[] = [];

@@ -4,7 +4,8 @@
  * the check that both tools send the very same request. The reasons for each measure are in
  * bench/runner.ts's header.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import autocannon from 'autocannon';
@@ -27,6 +28,38 @@ export const MEMORY_PHASE_LIMIT_S = Number(process.env.BENCH_MEMORY_LIMIT_S ?? 9
  */
 export const RAW_APP = process.env.BENCH_APP === 'raw';
 
+/**
+ * The app on one CPU and the client (autocannon, the builtin runner, the `--ci` job) on the
+ * other, the same for every tool; BENCH_PIN=0 leaves placement to the scheduler. Unpinned on two
+ * cores, where the scheduler put the three processes swung the app between 25k and 46k req/s from
+ * one round to the next, and a paired ratio compared placements rather than clients.
+ */
+export const PINNED = process.env.BENCH_PIN !== '0' && os.availableParallelism() >= 2 && canPin();
+const APP_CPU = '0';
+const CLIENT_CPU = '1';
+
+function canPin(): boolean {
+  try {
+    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The command line for a client process: on the client's CPU when pinned. */
+export function clientCommand(argv: string[]): [string, string[]] {
+  return PINNED ? ['taskset', ['-c', CLIENT_CPU, ...argv]] : [argv[0], argv.slice(1)];
+}
+
+/** Put this process (all its threads) on the client's CPU: autocannon and the in-process runner run here. */
+export function pinThisProcess(): void {
+  if (PINNED) execFileSync('taskset', ['-a', '-p', '-c', CLIENT_CPU, String(process.pid)], { stdio: 'ignore' });
+}
+
+/** How the header says where the processes ran. */
+export const placement = PINNED ? `app on CPU ${APP_CPU}, the client on CPU ${CLIENT_CPU} (taskset; BENCH_PIN=0 to let the scheduler place them)` : 'placed by the scheduler';
+
 export interface Target {
   url: string;
   /** Open a measurement on the server. */
@@ -40,7 +73,9 @@ export const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =
   Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(what)), ms).unref())]);
 
 export async function startTarget(): Promise<Target> {
-  const child: ChildProcess = spawn(process.execPath, [new URL('./runner-target.js', import.meta.url).pathname, ...(RAW_APP ? ['raw'] : [])], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const argv = [process.execPath, new URL('./runner-target.js', import.meta.url).pathname, ...(RAW_APP ? ['raw'] : [])];
+  // taskset runs node in its own place (exec): the pid, the pipes and the IPC channel are the app's.
+  const child: ChildProcess = PINNED ? spawn('taskset', ['-c', APP_CPU, ...argv], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }) : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const [chunk] = (await within(once(child.stdout!, 'data'), 10_000, 'target did not start')) as [Buffer];
   const port = Number(chunk.toString().trim());
   return {

@@ -26,7 +26,7 @@
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { builtinConfigSchema, runBench } from '../src/runners/builtin/index.js';
-import { CONNECTIONS, FIRST_MARK, MAX_REQUESTS, measure, MEMORY_PHASE_LIMIT_S, RAW_APP, ROUND_SECONDS, ROUNDS, sameRequest, startTarget, withAutocannon, type Run, type Target } from './runner-common.js';
+import { CONNECTIONS, FIRST_MARK, MAX_REQUESTS, measure, MEMORY_PHASE_LIMIT_S, pinThisProcess, placement, RAW_APP, ROUND_SECONDS, ROUNDS, sameRequest, startTarget, withAutocannon, type Run, type Target } from './runner-common.js';
 import { median } from './median.js';
 
 v8.setFlagsFromString('--expose-gc');
@@ -52,9 +52,10 @@ function withBuiltin(target: Target, seconds: number): Promise<Run> {
 
 async function main(): Promise<void> {
   await sameRequest();
+  pinThisProcess();
   const target = await startTarget();
   try {
-    console.log(`bench:runner: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_SECONDS}s per tool, loopback app in its own process (${target.url})${RAW_APP ? ', a bare node:net responder' : ''}`);
+    console.log(`bench:runner: ${CONNECTIONS} connections, ${ROUNDS} rounds of ${ROUND_SECONDS}s per tool, loopback app in its own process (${target.url})${RAW_APP ? ', a bare node:net responder' : ''}; ${placement}`);
     // Warm both up (JIT, connection setup), then alternate so drift hits both alike.
     await withAutocannon(target, 2);
     await withBuiltin(target, 2);
