@@ -174,6 +174,62 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     });
   });
 
+  it('requests split anywhere across reads reach the server intact: the client read buffer is reused only when nothing points into it', async () => {
+    // Each value differs from the others and along its length: an overwritten piece cannot pass.
+    const n = 20_000;
+    const valueOf = (i: number) => Buffer.from(Array.from({ length: 200 + (i % 1300) }, (_, j) => (i * 31 + j * 7 + (j >> 8)) % 251));
+    const requests = Buffer.concat(Array.from({ length: n }, (_, i) => cmd('SET', `req:${i}`, valueOf(i))));
+    // Passing through (chunks forwarded as they are), then with requests held back (delayed
+    // upstream) and answered by the proxy (errors) among the forwarded ones.
+    for (const behaviors of ['', { error: 20, delay: { percent: 20, sleep: 0.005 } }] as const) {
+      await rawExchange(server.port, cmd('FLUSHALL'), '+OK\r\n');
+      await withProxy(behaviors, async (p) => {
+        const s = net.connect({ port: p.port, host: '127.0.0.1' });
+        const replies: Buffer[] = [];
+        let rest = Buffer.alloc(0);
+        let done: () => void = () => {};
+        const all = new Promise<void>((resolve) => { done = resolve; });
+        s.on('data', (c: Buffer) => {
+          const buf = Buffer.concat([rest, c]);
+          const got = splitReplies(buf);
+          replies.push(...got);
+          rest = buf.subarray(got.reduce((a, r) => a + r.length, 0));
+          if (replies.length >= n) done();
+        });
+        // Writes of odd sizes, so that the proxy's reads cut requests at every kind of place.
+        for (let at = 0, k = 0; at < requests.length; k++) {
+          const size = [1, 7, 333, 4096, 65_536, 150_000][k % 6];
+          s.write(requests.subarray(at, at + size));
+          at += size;
+        }
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([all, new Promise((r) => { timer = setTimeout(r, 60_000); })]);
+        clearTimeout(timer);
+        s.destroy();
+        expect(replies).toHaveLength(n);
+        const direct = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true });
+        await direct.connect();
+        try {
+          let stored = 0;
+          for (let i = 0; i < n; i += 1000) {
+            const keys = Array.from({ length: Math.min(1000, n - i) }, (_, j) => `req:${i + j}`);
+            const values = await direct.mgetBuffer(...keys);
+            for (const [j, v] of values.entries()) {
+              const ok = replies[i + j].toString('latin1') === '+OK\r\n';
+              // An injected error: the request never reached the server.
+              expect(ok ? v?.equals(valueOf(i + j)) : v === null, `request ${i + j}: ${replies[i + j].toString('latin1').trim()}`).toBe(true);
+              if (ok) stored++;
+            }
+          }
+          expect(stored).toBeGreaterThan(behaviors === '' ? n - 1 : n / 2);
+        } finally {
+          direct.disconnect();
+        }
+        expect(p.stats().fallbacks).toBe(0);
+      });
+    }
+  }, 120_000);
+
   it('ioredis gets the same results through the proxy as directly, pipelines included', async () => {
     const scenario = async (r: Redis) => {
       await r.connect();

@@ -14,7 +14,7 @@ import { Outbox } from './outbox.js';
 import { framesOffsets, type OffsetFramer } from './frames.js';
 import { randomBytes } from './protocols/tcp.js';
 import type { ProxyCore } from './proxy-core.js';
-import type { UpstreamReads } from './upstream-reads.js';
+import type { ReusedReads } from './reused-reads.js';
 
 export abstract class ConnectionIO {
   protected readonly session: FramerSession;
@@ -63,8 +63,10 @@ export abstract class ConnectionIO {
     protected readonly core: ProxyCore,
     protected readonly client: net.Socket,
     protected readonly server: net.Socket,
-    /** When the upstream socket reads into a reused buffer (upstream-reads.ts). */
-    protected readonly reads?: UpstreamReads,
+    /** When the upstream socket reads into a reused buffer (reused-reads.ts). */
+    protected readonly reads?: ReusedReads,
+    /** When the client socket does. */
+    protected readonly clientReads?: ReusedReads,
   ) {
     this.protocol = core.protocol;
     this.session = this.protocol.createSession();

@@ -40,7 +40,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
     }
   }
 
-  /** Reply bytes held past their chunk's handler: a copy when the chunk's memory is reused (upstream-reads.ts). */
+  /** Reply bytes held past their chunk's handler: a copy when the chunk's memory is reused (reused-reads.ts). */
   private kept(data: Buffer): Buffer {
     return this.reads === undefined ? data : Buffer.from(data);
   }

@@ -11,9 +11,24 @@ import { ConnectionFaults } from './connection-faults.js';
 import { hasReplyPlan, NO_PLAN, type Exchange } from './exchange.js';
 
 export abstract class ConnectionRequests extends ConnectionFaults {
-  protected onClientData(chunk: Buffer): void {
-    this.core.counters.bytes.upstream += chunk.length;
+  /**
+   * Some of the chunk being handled went where it may outlive the handler: a Segment (queued, or
+   * handed to a behavior's hook as `ctx.request`). Only a chunk forwarded as untouched ranges may
+   * have its memory read into again (reused-reads.ts).
+   */
+  private chunkHeld = false;
+  /**
+   * The last chunk was held: the next is likely held too (a mix with hooks), and gets its own
+   * memory at once, the size of its bytes, rather than a 64 KiB read buffer being left to its
+   * holders at every read (external memory that makes V8 collect far more often).
+   */
+  private lastHeld = false;
+
+  protected onClientData(read: Buffer): void {
+    this.core.counters.bytes.upstream += read.length;
     if (this.dropUpstream) return;
+    const copied = this.clientReads !== undefined && this.lastHeld;
+    const chunk = copied ? Buffer.from(read) : read;
     this.handling = true;
     this.stamp = performance.now();
     try {
@@ -24,6 +39,7 @@ export abstract class ConnectionRequests extends ConnectionFaults {
         if (!waits && this.clientEnded) this.maybeEndServer();
         return;
       }
+      this.chunkHeld = true;
       for (const s of framed instanceof Frames ? framed.segments() : framed) this.requests.push(s);
       if (!this.requestsBusy) this.pumpRequests();
     } finally {
@@ -31,11 +47,18 @@ export abstract class ConnectionRequests extends ConnectionFaults {
       this.handling = false;
       this.stamp = -1;
       this.flush();
+      // A write the kernel did not take whole, or bytes the framer holds, point into the chunk too.
+      if (this.clientReads !== undefined) {
+        this.lastHeld = this.chunkHeld || this.server.writableLength > 0 || this.session.buffered() > 0;
+        this.clientReads.kept = this.lastHeld && !copied;
+      }
+      this.chunkHeld = false;
     }
   }
 
   /** Handle the segments in turn until one must wait, the rest queued behind it: true then. */
   private eachRequest(segments: Segment[]): boolean {
+    this.chunkHeld = true;
     for (let i = 0; i < segments.length; i++) {
       const wait = this.handleRequest(segments[i]);
       if (wait) {
@@ -62,8 +85,10 @@ export abstract class ConnectionRequests extends ConnectionFaults {
           this.forwardUntouched(bufs[i], starts[i], ends[i]);
           continue;
         }
+        this.chunkHeld = true;
         wait = this.handleRequest(f.segment(i), entry);
       } else {
+        this.chunkHeld = true;
         wait = this.handleRequest(f.segment(i));
       }
       if (wait) {

@@ -33,7 +33,8 @@ export class Connection extends ConnectionRequests {
     }
     if (this.closed) return;
     const { client, server } = this;
-    client.on('data', (c: Buffer) => this.onClientData(c));
+    if (this.clientReads) this.clientReads.start((c) => this.onClientData(c));
+    else client.on('data', (c: Buffer) => this.onClientData(c));
     const reads = this.reads;
     if (reads) reads.start((c) => this.onServerData(c));
     else server.on('data', (c: Buffer) => this.onServerData(c));

@@ -13,7 +13,7 @@ import { loopsBack } from './loop.js';
 import { UpstreamLoopError } from './proxy-errors.js';
 import { protocols } from './protocols/index.js';
 import { framesOffsets } from './frames.js';
-import { UpstreamReads } from './upstream-reads.js';
+import { acceptInto, ReusedReads } from './reused-reads.js';
 import { seededRandom, unseededRandom, type Random } from './random.js';
 import { compileToxic, ToxicError, type Toxic, type ToxicSpec } from './toxics.js';
 import type { Counters, ProxyCore, ProxyStats } from './proxy-core.js';
@@ -364,9 +364,12 @@ export class Proxy extends EventEmitter implements ProxyCore {
       return;
     }
     this.full = false;
-    const reads = this.readsReused ? new UpstreamReads() : undefined;
+    const reads = this.readsReused ? new ReusedReads() : undefined;
     const server = net.connect({ host: this.upstreamHost, port: this.upstreamPort, allowHalfOpen: true, onread: reads?.onread });
-    const conn = new Connection(this, client, server, reads);
+    const clientReads = this.readsReused ? new ReusedReads() : undefined;
+    const rewrapped = clientReads && acceptInto(client, clientReads);
+    if (rewrapped) client = rewrapped;
+    const conn = new Connection(this, client, server, reads, rewrapped && clientReads);
     this.connections.add(conn);
     this.counters.connections.open++;
     this.counters.connections.total++;

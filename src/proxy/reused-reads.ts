@@ -1,19 +1,21 @@
 /**
- * The upstream's bytes read into one buffer reused from read to read (`net`'s `onread`), rather
+ * A socket's bytes read into one buffer reused from read to read (`net`'s `onread`), rather
  * than a new Buffer and a trip through the Readable stream for every read: on a redis pipeline
  * a read's own cost is much of what a proxy adds to a bare pipe, which cannot read this way.
+ * Both sides of a connection read so: the upstream through `net.connect`'s option, the client
+ * through `acceptInto` below.
  *
  * The price is a rule: a chunk is valid only until the handler it was given to returns. The
  * connection says when something outlives it (a write the kernel has not taken whole, bytes its
  * framer holds for the next chunk), and the next read then gets new memory, the old one left to
  * whoever still holds it. Bytes held for longer (a delayed reply) are copied by the connection.
  */
-import type net from 'node:net';
+import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 
 /** As big as what libuv asks for by default, so a bulk transfer takes as few reads as before. */
 const READ_SIZE = 64 * 1024;
 
-export class UpstreamReads {
+export class ReusedReads {
   private buf?: Buffer;
   /** The last chunk outlives its handler: the next read must not overwrite it. */
   kept = false;
@@ -21,8 +23,8 @@ export class UpstreamReads {
   /** Read before the connection took its bytes (a server that speaks first), as copies. */
   private early: Buffer[] = [];
 
-  /** For `net.connect`. */
-  readonly onread: net.OnReadOpts = {
+  /** For `net.connect` (and `acceptInto`). */
+  readonly onread: OnReadOpts = {
     buffer: () => this.next(),
     callback: (n: number, buf: Uint8Array) => {
       this.read((buf as Buffer).subarray(0, n));
@@ -51,4 +53,22 @@ export class UpstreamReads {
     this.early = [];
     for (const c of early) handler(c);
   }
+}
+
+/**
+ * An accepted socket again, reading into `reads`: `net.Server` has no `onread` option, so the
+ * connection's handle (accepted paused, `pauseOnConnect`, nothing read yet) moves to a new
+ * socket made with one, and the accepted socket is closed without it (which also keeps the
+ * server's connection count right). This leans on `net` internals that Node has kept for years
+ * (the `_handle` field, the `handle` option); where they are not there, undefined: the caller
+ * reads the accepted socket as a stream.
+ */
+export function acceptInto(accepted: Socket, reads: ReusedReads): Socket | undefined {
+  const holder = accepted as unknown as { _handle?: { readStart?: unknown } | null };
+  const handle = holder._handle;
+  if (!handle || typeof handle.readStart !== 'function' || accepted.readableFlowing) return undefined;
+  holder._handle = null;
+  accepted.destroy();
+  const options = { handle, onread: reads.onread, allowHalfOpen: accepted.allowHalfOpen, pauseOnCreate: true, readable: true, writable: true };
+  return new Socket(options as SocketConstructorOpts);
 }
