@@ -12,7 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { render } from 'ink';
 import { Engine } from '../src/core/engine.js';
-import { loadRunners } from '../src/runners/load.js';
+import { loadRunners } from '../src/report/runners.js';
 import { defaultRegistry } from '../behaviors/index.js';
 import { startProxy } from '../src/proxy/proxy.js';
 import { App } from '../src/ui/App.js';

@@ -8,7 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
-import { loadRunners } from '../src/runners/load.js';
+import { loadRunners } from '../src/report/runners.js';
 import type { TimelineEvent } from '../src/core/events.js';
 import type { ProxyEvent } from '../src/proxy/proxy.js';
 import { startProxy } from './helpers/builtin-proxy.js';

@@ -13,6 +13,7 @@ import { changeReason, type TimelineEvent } from '../src/core/events.js';
 import { compileSchedule, type MixChange } from '../src/core/schedule.js';
 import { parseMix, type MixSpec } from '../src/proxy/mix.js';
 import { defaultRunners } from '../src/runners/index.js';
+import { writeReports } from '../src/report/index.js';
 import { activeFault, scheduleLine } from '../src/ui/schedule-line.js';
 import { removeTemp, temp } from './helpers/projects.js';
 import { defaultRegistry } from '../behaviors/index.js';
@@ -20,7 +21,7 @@ import { defaultRegistry } from '../behaviors/index.js';
 afterAll(removeTemp);
 
 const FILE = '/proj/.marteau.yml';
-const opts = { runners: defaultRunners, behaviors: defaultRegistry };
+const opts = { runners: defaultRunners(writeReports), behaviors: defaultRegistry };
 // 3 cycles of 10s with 1s between: the load runs 32s (users start 0.01s apart: 1 user each).
 const HEAD = `name: chaos
 cycles: [1, 1, 1]

@@ -15,6 +15,7 @@ import { splitWords } from '../src/config/words.js';
 import { CONFIG_FILE, configError, configOptions, parseConfig } from './helpers/marteau-config.js';
 import { removeTemp, temp } from './helpers/projects.js';
 import { commandRunner } from '../src/runners/command.js';
+import { writeReports } from '../src/report/index.js';
 import { runnerRegistry } from '../src/core/runner-contract.js';
 import { defaultRegistry } from '../behaviors/index.js';
 
@@ -116,7 +117,7 @@ artifacts: [out/report.json]
 
   it('a runner not in this build', () => {
     // A build with only the command runner: independent of which runners the default build has.
-    const only = { runners: runnerRegistry([commandRunner]), behaviors: defaultRegistry };
+    const only = { runners: runnerRegistry([commandRunner(writeReports)]), behaviors: defaultRegistry };
     expect(() => parseMarteauConfig(parseYaml(FILE, 'name: x\nrunner: funkload\n'), '/proj', only)).toThrow(
       `${FILE}:2:9: runner: runner "funkload" is not available in this version\n  hint: available runners: command; e.g. runner: command with command: [node, load.js]`,
     );

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseYaml } from '../src/config/errors.js';
 import { parseNodesConfig, type MailConfig } from '../src/config/nodes.js';
 import { Engine } from '../src/core/engine.js';
-import { loadRunners } from '../src/runners/load.js';
+import { loadRunners } from '../src/report/runners.js';
 import type { EngineEvent } from '../src/core/events.js';
 import { reportLink } from '../src/core/mail.js';
 import { freePort } from './helpers/net.js';

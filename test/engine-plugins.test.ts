@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadMarteauConfig } from '../src/config/marteau.js';
 import { defaultRunners } from '../src/runners/index.js';
+import { writeReports } from '../src/report/index.js';
 import { removeTemp, temp } from './helpers/projects.js';
 import { defaultRegistry } from '../behaviors/index.js';
 
@@ -14,7 +15,7 @@ afterAll(removeTemp);
 
 const PLUGIN = path.resolve('fixtures/plugins/match-error.js');
 const BROKEN = path.resolve('fixtures/plugins/broken/syntax.js');
-const options = { runners: defaultRunners, behaviors: defaultRegistry };
+const options = { runners: defaultRunners(writeReports), behaviors: defaultRegistry };
 
 async function project(text: string): Promise<string> {
   const dir = await temp('plugins');

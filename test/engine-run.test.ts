@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
-import { loadRunners } from '../src/runners/load.js';
+import { loadRunners } from '../src/report/runners.js';
 import type { EngineEvent, TimelineEvent } from '../src/core/events.js';
 import { groupAlive } from '../src/core/owner.js';
 import { startEchoServer } from './helpers/echo.js';

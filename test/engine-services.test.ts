@@ -9,7 +9,7 @@ import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { expand, references } from '../src/config/interpolate.js';
 import { Engine } from '../src/core/engine.js';
-import { loadRunners } from '../src/runners/load.js';
+import { loadRunners } from '../src/report/runners.js';
 import { configError, parseConfig } from './helpers/marteau-config.js';
 import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
 import { findBinary, haveServer } from './helpers/servers.js';

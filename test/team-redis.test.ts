@@ -11,7 +11,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { parseYaml } from '../src/config/errors.js';
 import { parseNodesConfig } from '../src/config/nodes.js';
 import { Engine } from '../src/core/engine.js';
-import { loadRunners } from '../src/runners/load.js';
+import { loadRunners } from '../src/report/runners.js';
 import type { JournalRecord } from '../src/core/jobs.js';
 import { LogQueue, type RecordLog } from '../src/core/queue.js';
 import { maskUrl, parseQueueUrl } from '../src/config/queue-url.js';

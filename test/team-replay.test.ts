@@ -14,7 +14,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
-import { loadRunners } from '../src/runners/load.js';
+import { loadRunners } from '../src/report/runners.js';
 import type { TimelineEvent } from '../src/core/events.js';
 import type { JournalRecord } from '../src/core/jobs.js';
 import { parseQueueUrl } from '../src/config/queue-url.js';

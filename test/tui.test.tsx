@@ -5,7 +5,7 @@
 import { render } from 'ink-testing-library';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
-import { loadRunners } from '../src/runners/load.js';
+import { loadRunners } from '../src/report/runners.js';
 import type { Proxy } from '../src/proxy/proxy.js';
 import { App } from '../src/ui/App.js';
 import { engineBackend } from '../src/ui/engine-backend.js';

@@ -11,7 +11,7 @@ import type { NodesConfig } from '../config/nodes.js';
 import { EXIT, UsageError } from '../core/exit.js';
 import { Engine } from '../core/engine.js';
 import type { Job } from '../core/jobs.js';
-import { loadRunners } from '../runners/load.js';
+import { loadRunners } from '../report/runners.js';
 import { defaultRegistry } from '../../behaviors/index.js';
 import { exitCodeFor } from './exit-code.js';
 import { CiReporter } from './reporter.js';

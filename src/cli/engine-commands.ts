@@ -18,7 +18,7 @@ import type { Io } from './proxy-command.js';
 import { SWEEP_KINDS } from '../config/sweep-kinds.js';
 import type { SweepCommandOptions } from './sweep-command.js';
 import { formatNodes, formatQueue } from './queue-tables.js';
-import { loadRunners } from '../runners/load.js';
+import { loadRunners } from '../report/runners.js';
 
 // The engine, the runners, SSH, the TUI (Ink, React) and the config schemas load when a command
 // needs them (dynamic imports below): `--version`, `--help` and `schema` start without them.

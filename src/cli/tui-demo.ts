@@ -19,7 +19,7 @@ import { engineBackend } from '../ui/engine-backend.js';
 import { demoSweepDir } from './demo-sweep-dir.js';
 import { runTui } from '../ui/run.js';
 import { EXIT } from '../core/exit.js';
-import { loadRunners } from '../runners/load.js';
+import { loadRunners } from '../report/runners.js';
 
 /** Cycles of the demo load: long enough to play with the mix, bounded in time. */
 export function demoConfig(proxyPort: number, appPort: number, seconds: number): string {

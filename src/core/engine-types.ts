@@ -21,7 +21,7 @@ export interface EngineOptions {
   nodes: NodesConfig;
   /**
    * The runners jobs may name, or how to load them on first use (the layer above hands them in:
-   * core knows only their contract). `runners/load.ts` loads those this build ships.
+   * core knows only their contract). `report/runners.ts` loads those this build ships.
    */
   runners: RunnerRegistry | (() => Promise<RunnerRegistry>);
   behaviors?: BehaviorRegistry;

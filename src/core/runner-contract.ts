@@ -4,8 +4,8 @@
  * it: reserving nodes, starting the job's proxies and fixtures, timeouts, cancel, journal,
  * notification. So a runner only knows its tool.
  *
- * Plugging one in (e.g. the builtin load generator): export a `Runner`, add it to
- * `defaultRunners` in runners/index.ts. Its `configSchema` validates its own keys of .marteau.yml
+ * Plugging one in (e.g. the builtin load generator): export a `Runner` (a function of report/'s
+ * writer returning one, if it writes our reports), add it to `defaultRunners` in runners/index.ts. Its `configSchema` validates its own keys of .marteau.yml
  * (errors get file:line:col for free); `check` does cross-key checks with a path.
  */
 import type { RunnerCatalogEntry, MarteauConfig } from '../config/marteau.js';

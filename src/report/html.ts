@@ -11,7 +11,8 @@ import type { ThresholdResult } from '../runners/thresholds.js';
 import { perCycleCharts, faultTimeline, timeCharts } from './html-charts.js';
 import { f1, f3, ms, table } from './html-kit.js';
 import { attributionSection, cycleTables, errorsSection, nodesSection, stepsSection, thresholdsSection, windowsSection } from './html-sections.js';
-import { MATRIX_CSS, matrixSection, type Matrix } from './matrix.js';
+import { MATRIX_CSS, matrixSection } from './matrix.js';
+import type { Matrix } from '../runners/matrix.js';
 import { esc } from './svg.js';
 
 export interface HtmlOptions {

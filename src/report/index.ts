@@ -1,10 +1,12 @@
 /**
  * Writes a run's reports into one directory: index.html (self-contained), summary.json and
- * junit.xml. Used by `marteau-tui report` and by the engine at the end of a job.
+ * junit.xml. Used by `marteau-tui report`, and handed to the runners (report/runners.ts) for the
+ * end of each job.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { RunSummary } from '../runners/results.js';
+import type { ReportFiles } from '../runners/job-report.js';
 import type { ThresholdResult } from '../runners/thresholds.js';
 import { renderHtmlReport, type HtmlOptions } from './html.js';
 import { buildJsonReport, formatJsonReport } from './json.js';
@@ -14,12 +16,6 @@ import { matrixJunitCases } from './matrix.js';
 export { renderHtmlReport } from './html.js';
 export { buildJsonReport, formatJsonReport } from './json.js';
 export { buildJunitReport } from './junit.js';
-
-export interface ReportFiles {
-  html: string;
-  json: string;
-  junit: string;
-}
 
 /** Where writeReports puts a run's three reports in `dir`. */
 export function reportFiles(dir: string): ReportFiles {

@@ -3,7 +3,7 @@
  * figures, threshold verdicts, the timeline and the proxy fault events. Times are epoch ms plus
  * an ISO copy for humans; durations are ms; rates are 0..1 or per second.
  */
-import type { Matrix } from './matrix.js';
+import type { Matrix } from '../runners/matrix.js';
 import { recoveryText, type Measures, type WindowMeasure } from '../runners/measures/index.js';
 import type { RunSummary } from '../runners/results.js';
 import type { ThresholdResult } from '../runners/thresholds.js';

@@ -9,11 +9,11 @@
 import path from 'node:path';
 import { applyChaos, type ChaosRecord } from './chaos-capture.js';
 import { FunkloadFormatError, readFunkloadXmlFiles } from './funkload-xml.js';
-import { reportResults, type JobReport } from './job-report.js';
+import { reportResults, type JobReport, type ReportWriter } from './job-report.js';
 import { newRunInfo, RunResults } from './results.js';
 import type { RunnerContext } from '../core/runner-contract.js';
 
-export async function commandChaosReport(ctx: RunnerContext, record: ChaosRecord, fetched: readonly string[]): Promise<JobReport> {
+export async function commandChaosReport(ctx: RunnerContext, writeReports: ReportWriter, record: ChaosRecord, fetched: readonly string[]): Promise<JobReport> {
   const xml = ctx.config.xml;
   const files = xml ? fetched.filter((f) => f.endsWith(xml)).map((f) => path.resolve(ctx.resultDir, f)) : [];
   const warnings: string[] = [];
@@ -37,5 +37,5 @@ export async function commandChaosReport(ctx: RunnerContext, record: ChaosRecord
   results.info.name = ctx.job.name;
   results.info.meta.job = ctx.job.id;
   for (const w of warnings) ctx.log(w, { stream: 'engine', level: 'warn' });
-  return reportResults(results, { resultDir: ctx.resultDir, log: (line) => ctx.log(line) });
+  return reportResults(results, { resultDir: ctx.resultDir, writeReports, log: (line) => ctx.log(line) });
 }

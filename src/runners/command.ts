@@ -9,6 +9,7 @@ import type { RunResult } from '../exec/executor.js';
 import { ChaosCapture } from './chaos-capture.js';
 import { commandChaosReport } from './command-chaos.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../core/runner-contract.js';
+import type { ReportWriter } from './job-report.js';
 import { cleanupStage, fetchNodeArtifacts, nodeEnv, stageProject } from './staging.js';
 
 interface NodeRun {
@@ -17,7 +18,8 @@ interface NodeRun {
   error?: Error;
 }
 
-export const commandRunner: Runner = {
+/** The runner; `writeReports` (report/'s, handed in from above) writes a chaos job's report. */
+export const commandRunner = (writeReports: ReportWriter): Runner => ({
   name: 'command',
   description: 'runs `command:` on each node; output streamed live; exit status 0 on every node is success',
   check(config) {
@@ -31,10 +33,10 @@ export const commandRunner: Runner = {
     }
     return undefined;
   },
-  run: runCommand,
-};
+  run: (ctx) => runCommand(ctx, writeReports),
+});
 
-async function runCommand(ctx: RunnerContext): Promise<RunOutcome> {
+async function runCommand(ctx: RunnerContext, writeReports: ReportWriter): Promise<RunOutcome> {
   const argv = ctx.config.command!;
   // One node failing (connection lost) stops the others: the job is over, leave nothing behind.
   const stop = new AbortController();
@@ -82,7 +84,7 @@ async function runCommand(ctx: RunnerContext): Promise<RunOutcome> {
     const artifacts = ctx.signal.aborted ? [] : await fetchArtifacts(ctx, runs, dirs);
     const outcome = { ...failure(runs, ctx), artifacts };
     if (!chaos || ctx.signal.aborted) return outcome;
-    const report = await commandChaosReport(ctx, chaos.record(ctx.timeline(), ctx.config.recovery), artifacts);
+    const report = await commandChaosReport(ctx, writeReports, chaos.record(ctx.timeline(), ctx.config.recovery), artifacts);
     return { ...outcome, report: report.files.html, artifacts: [...artifacts, ...Object.values(report.files).map((f) => path.relative(ctx.resultDir, f))] };
   } finally {
     chaos?.stop();

@@ -1,12 +1,12 @@
 /**
  * The end of every measuring runner (builtin, funkload, ...): results → index.html, summary.json
  * and junit.xml, thresholds evaluated and logged, and the engine's RunOutcome built from that.
- * One place, so every runner's reports and exit codes mean the same thing.
+ * One place, so every runner's reports and exit codes mean the same thing. Rendering the files is
+ * report/'s job, a layer above runners: the runners are handed its writer (see ReportWriter).
  */
 import path from 'node:path';
-import { writeReports, type ReportFiles } from '../report/index.js';
 import { windowLine } from './measures/index.js';
-import { buildMatrix, matrixLines, type Matrix, type SteadyState } from '../report/matrix.js';
+import { buildMatrix, matrixLines, type Matrix, type SteadyState } from './matrix.js';
 import { steadyVerdict, type SweepPlan } from '../config/sweep.js';
 import type { RunResults, RunSummary } from './results.js';
 import { lostLine } from './nodes.js';
@@ -14,6 +14,19 @@ import type { RunnerCatalogEntry } from '../config/marteau.js';
 import type { RunOutcome } from '../core/runner-contract.js';
 import { parseThresholds, type Threshold } from '../config/thresholds.js';
 import { evaluateThresholds, formatValue, verdictWord, type ThresholdResult } from './thresholds.js';
+
+/** The reports a job writes into its result directory. */
+export interface ReportFiles {
+  html: string;
+  json: string;
+  junit: string;
+}
+
+/**
+ * Writes a run's reports into `dir` (report/index.ts's writeReports). Runners take it as an
+ * argument because report/ renders runners' results, so runners cannot import it.
+ */
+export type ReportWriter = (dir: string, summary: RunSummary, thresholds: ThresholdResult[], opts: { generator?: string; matrix?: Matrix }) => Promise<ReportFiles>;
 
 export interface JobReport {
   summary: RunSummary;
@@ -36,13 +49,13 @@ export function summaryLine(s: RunSummary): string {
 
 export async function reportResults(
   results: RunResults,
-  o: { resultDir: string; thresholds?: Threshold[]; generator?: string; log?: (line: string) => void; sweep?: SweepPlan },
+  o: { resultDir: string; writeReports: ReportWriter; thresholds?: Threshold[]; generator?: string; log?: (line: string) => void; sweep?: SweepPlan },
 ): Promise<JobReport> {
   const summary = results.summary();
   for (const w of summary.measures?.windows ?? []) o.log?.(`fault window ${windowLine(w)}`);
   const verdicts = evaluateThresholds(o.thresholds ?? [], summary);
   const matrix = o.sweep ? buildMatrix(o.sweep, summary.measures?.windows ?? [], steadySpans(results, o.sweep)) : undefined;
-  const files = await writeReports(o.resultDir, summary, verdicts, { generator: o.generator, matrix });
+  const files = await o.writeReports(o.resultDir, summary, verdicts, { generator: o.generator, matrix });
   for (const line of matrix ? matrixLines(matrix) : []) o.log?.(line);
   for (const v of verdicts) o.log?.(`${verdictWord(v)} ${v.message}`);
   return {

@@ -3,10 +3,11 @@ import { ConfigError, parseYaml } from '../../src/config/errors.js';
 import type { Vars } from '../../src/config/interpolate.js';
 import { parseMarteauConfig, type MarteauConfig } from '../../src/config/marteau.js';
 import { defaultRunners } from '../../src/runners/index.js';
+import { writeReports } from '../../src/report/index.js';
 import { defaultRegistry } from '../../behaviors/index.js';
 
 export const CONFIG_FILE = '/proj/.marteau.yml';
-export const configOptions = { runners: defaultRunners, behaviors: defaultRegistry };
+export const configOptions = { runners: defaultRunners(writeReports), behaviors: defaultRegistry };
 
 export function parseConfig(text: string, vars: Vars = {}): MarteauConfig {
   return parseMarteauConfig(parseYaml(CONFIG_FILE, text), '/proj', configOptions, vars);

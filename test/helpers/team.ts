@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll } from 'vitest';
 import type { NodesConfig } from '../../src/config/nodes.js';
 import { Engine } from '../../src/core/engine.js';
-import { loadRunners } from '../../src/runners/load.js';
+import { loadRunners } from '../../src/report/runners.js';
 import { parseQueueUrl } from '../../src/config/queue-url.js';
 import { cli, type CliRun } from './marteau-cli.js';
 import { project, stateDir, temp } from './projects.js';

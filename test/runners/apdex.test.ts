@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoadApp, type LoadApp } from '../../fixtures/load/app.js';
 import type { Proxy } from '../../src/proxy/proxy.js';
 import { loadResults } from '../../src/report/load.js';
+import { writeReports } from '../../src/report/index.js';
 import { builtinConfigSchema, runBuiltinJob } from '../../src/runners/builtin/index.js';
 import { parseThresholds } from '../../src/config/thresholds.js';
 import { startProxy } from '../helpers/builtin-proxy.js';
@@ -28,7 +29,7 @@ describe('Apdex of a run of fast errors', () => {
       base_url: `http://127.0.0.1:${proxy.port}`, cycles: [2], duration: 1.5, startup_delay: 0, apdex_t: 1.5, scenario: [{ get: '/' }],
     });
     const r = await runBuiltinJob({
-      name: 'errors', config, resultDir: dir, proxies: [proxy],
+      name: 'errors', config, resultDir: dir, writeReports, proxies: [proxy],
       thresholds: parseThresholds({ apdex: '>= 0.85' }), log: () => {}, generator: 'marteau-tui test',
     });
     const o = r.summary.overall;

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoadApp, type LoadApp } from '../../fixtures/load/app.js';
 import type { Proxy } from '../../src/proxy/proxy.js';
 import { loadResults } from '../../src/report/load.js';
+import { writeReports } from '../../src/report/index.js';
 import { builtinConfigSchema, runBuiltinJob } from '../../src/runners/builtin/index.js';
 import { parseThresholds } from '../../src/config/thresholds.js';
 import { startProxy } from '../helpers/builtin-proxy.js';
@@ -34,7 +35,7 @@ describe('runBuiltinJob', () => {
     const r = await runBuiltinJob({
       name: 'blackout',
       config,
-      resultDir: dir,
+      resultDir: dir, writeReports,
       proxies: [proxy],
       thresholds: parseThresholds({ success_rate: '>= 99%', p95: '< 5s' }),
       log: (l) => lines.push(l),

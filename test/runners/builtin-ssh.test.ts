@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoApp, type DemoApp } from '../../fixtures/demo/app.js';
 import type { NodeConfig, SshNodeConfig } from '../../src/config/nodes.js';
 import { Engine } from '../../src/core/engine.js';
-import { loadRunners } from '../../src/runners/load.js';
+import { loadRunners } from '../../src/report/runners.js';
 import type { EngineEvent } from '../../src/core/events.js';
 import type { Job } from '../../src/core/jobs.js';
 import type { JsonReport } from '../../src/report/json.js';

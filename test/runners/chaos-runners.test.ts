@@ -13,7 +13,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/core/engine.js';
-import { loadRunners } from '../../src/runners/load.js';
+import { loadRunners } from '../../src/report/runners.js';
 import type { EngineEvent } from '../../src/core/events.js';
 import type { Job } from '../../src/core/jobs.js';
 import type { JsonReport } from '../../src/report/json.js';

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoadApp, type LoadApp } from '../../fixtures/load/app.js';
+import { writeReports } from '../../src/report/index.js';
 import { builtinConfigSchema, runBuiltinJob } from '../../src/runners/builtin/index.js';
 import { readFunkloadXml } from '../../src/runners/funkload-xml.js';
 import type { RunSummary } from '../../src/runners/results.js';
@@ -77,7 +78,7 @@ describe.skipIf(!haveRealFunkload())('the real fl-build-report on the same files
       sleep_time_max: 0.02,
       scenario: [{ get: '/' }, { get: '/slow?ms=3' }, { get: '/status/404', expect: [200, 404] }, { get: '/status/500' }],
     });
-    const job = await runBuiltinJob({ name: 'parity', config, resultDir: dir });
+    const job = await runBuiltinJob({ name: 'parity', config, resultDir: dir, writeReports });
     const xml = job.files.xml;
     const fl = parseFlReport(flBuildReport([xml]));
     expect(fl.totals.requestErrors).toBeGreaterThan(0);

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, parseYaml } from '../../src/config/errors.js';
 import { parseMarteauConfig } from '../../src/config/marteau.js';
 import { defaultRunners } from '../../src/runners/index.js';
+import { writeReports } from '../../src/report/index.js';
 import { flBuildReportArgv, flRunBenchArgv, maskUrlPasswords, secondsArg } from '../../src/runners/funkload/argv.js';
 import { BenchConsole, parseConsoleLine, progressAfter, type ConsoleEvent } from '../../src/runners/funkload/console.js';
 import { locateFunkload } from '../../src/runners/funkload/tools.js';
@@ -207,7 +208,7 @@ describe('config', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'marteau-fl-config-'));
   writeFileSync(path.join(dir, 'loadtest.py'), 'class Simple: pass\n');
   const file = path.join(dir, '.marteau.yml');
-  const parse = (text: string) => parseMarteauConfig(parseYaml(file, text), dir, { runners: defaultRunners, behaviors: defaultRegistry });
+  const parse = (text: string) => parseMarteauConfig(parseYaml(file, text), dir, { runners: defaultRunners(writeReports), behaviors: defaultRegistry });
   const base = 'runner: funkload\nscript: loadtest.py\ntest: Simple.test_simple\n';
   const error = (text: string): string => {
     try {

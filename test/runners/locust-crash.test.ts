@@ -15,7 +15,7 @@ import { dist } from '../helpers/dist.js';
 import { startHttpServer } from '../helpers/http-server.js';
 import { LOCUSTFILE } from '../helpers/locust.js';
 import { Engine } from '../../src/core/engine.js';
-import { loadRunners } from '../../src/runners/load.js';
+import { loadRunners } from '../../src/report/runners.js';
 import { localNodes, project, removeTemp, stateDir } from '../helpers/projects.js';
 import { haveServer } from '../helpers/servers.js';
 import { processesWith } from '../helpers/sshd.js';
@@ -60,7 +60,7 @@ async function startLoaded(state: string, port: number, requests: () => number) 
   );
   const script = path.join(state, 'engine-side.mjs');
   await writeFile(script, ENGINE_SIDE);
-  const child = fork(script, [], { env: { ...process.env, ENGINE_MODULE: dist('src/core/engine.js'), RUNNERS_MODULE: dist('src/runners/load.js'), STATE_DIR: state, PROJECT: dir } });
+  const child = fork(script, [], { env: { ...process.env, ENGINE_MODULE: dist('src/core/engine.js'), RUNNERS_MODULE: dist('src/report/runners.js'), STATE_DIR: state, PROJECT: dir } });
   await once(child, 'message');
   const up = Date.now() + 60_000;
   while ((locusts(state).masters.length < 1 || locusts(state).workers.length < 2) && Date.now() < up) await new Promise((r) => setTimeout(r, 200));

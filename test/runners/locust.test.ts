@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDemoApp, type DemoApp } from '../../fixtures/demo/app.js';
 import { ConfigError } from '../../src/config/errors.js';
 import { Engine } from '../../src/core/engine.js';
-import { loadRunners } from '../../src/runners/load.js';
+import { loadRunners } from '../../src/report/runners.js';
 import type { EngineEvent } from '../../src/core/events.js';
 import { dist, ROOT } from '../helpers/dist.js';
 import { cliDone } from '../helpers/marteau-cli.js';

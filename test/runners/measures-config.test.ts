@@ -4,10 +4,11 @@ import { ConfigError, parseYaml } from '../../src/config/errors.js';
 import { parseMarteauConfig } from '../../src/config/marteau.js';
 import { recoveryScheduleWarnings } from '../../src/config/recovery.js';
 import { defaultRunners } from '../../src/runners/index.js';
+import { writeReports } from '../../src/report/index.js';
 import { defaultRegistry } from '../../behaviors/index.js';
 
 const FILE = '/proj/.marteau.yml';
-const parse = (text: string) => parseMarteauConfig(parseYaml(FILE, text), '/proj', { runners: defaultRunners, behaviors: defaultRegistry });
+const parse = (text: string) => parseMarteauConfig(parseYaml(FILE, text), '/proj', { runners: defaultRunners(writeReports), behaviors: defaultRegistry });
 const HEAD = `name: x
 base_url: http://127.0.0.1:8080
 scenario: [{get: /}]

@@ -9,8 +9,7 @@
 import { join } from 'node:path';
 import { steadyVerdict, type SweepPlan } from '../../config/sweep.js';
 import type { TimelineEvent } from '../../core/events.js';
-import type { ReportFiles } from '../../report/index.js';
-import { reportResults, type JobReport } from '../job-report.js';
+import { reportResults, type JobReport, type ReportFiles, type ReportWriter } from '../job-report.js';
 import type { RecoveryOptions } from '../../stats/recovery-options.js';
 import { faultWindows } from '../measures/index.js';
 import { recordProxies, serviceEvents, type ProxyEventSource } from '../proxy-timeline.js';
@@ -28,6 +27,8 @@ export interface BuiltinJobOptions {
   name: string;
   config: BuiltinConfig;
   resultDir: string;
+  /** report/'s writer (runners cannot import it). */
+  writeReports: ReportWriter;
   signal?: AbortSignal;
   thresholds?: Threshold[];
   proxies?: Iterable<ProxyEventSource>;
@@ -131,6 +132,6 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
   const timeline = o.timeline?.() ?? [];
   results.faultWindows = faultWindows(timeline, loadStart);
   for (const e of serviceEvents(timeline)) results.addProxyEvent(e);
-  const report = await reportResults(results, { resultDir: o.resultDir, thresholds: o.thresholds, generator: o.generator, log: o.log, sweep: o.sweep });
+  const report = await reportResults(results, { resultDir: o.resultDir, writeReports: o.writeReports, thresholds: o.thresholds, generator: o.generator, log: o.log, sweep: o.sweep });
   return { ...report, files: { ...report.files, xml: xmlPath } };
 }

@@ -5,7 +5,7 @@
  * come from runBuiltinJob either way; this file maps the engine's context onto it.
  */
 import type { MarteauConfig } from '../../config/marteau.js';
-import { checkThresholds, reportOutcome } from '../job-report.js';
+import { checkThresholds, reportOutcome, type ReportWriter } from '../job-report.js';
 import { fixtureEvents } from '../proxy-timeline.js';
 import type { Runner, RunnerContext, RunOutcome } from '../../core/runner-contract.js';
 import { sweepWithThresholds } from '../steady.js';
@@ -14,7 +14,8 @@ import { builtinConfigSchema } from './config.js';
 import { distributedBench, nodeFailure } from './distributed.js';
 import { runBuiltinJob } from './job.js';
 
-export const builtinRunner: Runner = {
+/** The runner, writing its reports with `writeReports` (report/'s, handed in from above). */
+export const builtinRunner = (writeReports: ReportWriter): Runner => ({
   name: 'builtin',
   description: 'the embedded load generator: cycles of virtual users over a YAML scenario of HTTP steps (FunkLoad semantics)',
   configSchema: builtinConfigSchema,
@@ -40,15 +41,15 @@ export const builtinRunner: Runner = {
     const ms = 1000 * (c.cycles.reduce((s, users) => s + (users - 1) * c.startup_delay + c.duration, 0) + (c.cycles.length - 1) * c.cycle_time);
     return { ms, why: `${c.cycles.length} cycle(s) of duration ${c.duration}s${c.cycle_time ? `, cycle_time ${c.cycle_time}s` : ''}` };
   },
-  run: runBuiltin,
-};
+  run: (ctx) => runBuiltin(ctx, writeReports),
+});
 
 /** Names a `during.<name>` threshold may use: the changes made during the load. */
 export function faultWindowNames(config: MarteauConfig): string[] {
   return [...config.fixtures.filter((f) => f.atMs !== undefined).map((f) => f.name), ...config.chaos.map((c) => c.name), ...config.serviceFaults.map((c) => c.name)];
 }
 
-async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
+async function runBuiltin(ctx: RunnerContext, writeReports: ReportWriter): Promise<RunOutcome> {
   const config = builtinConfigSchema.parse(ctx.config.raw);
   const inProcess = ctx.nodes.length === 1 && ctx.nodes[0].kind === 'local';
   const meta = { job: ctx.job.id };
@@ -57,6 +58,7 @@ async function runBuiltin(ctx: RunnerContext): Promise<RunOutcome> {
     name: ctx.job.name,
     config,
     resultDir: ctx.resultDir,
+    writeReports,
     signal: ctx.signal,
     thresholds,
     proxies: ctx.proxies.values(),

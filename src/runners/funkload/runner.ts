@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { NodeError, TransferError } from '../../exec/executor.js';
 import { FunkloadFormatError, readFunkloadXmlFiles } from '../funkload-xml.js';
-import { reportOutcome, reportResults } from '../job-report.js';
+import { reportOutcome, reportResults, type ReportWriter } from '../job-report.js';
 import { applyChaos, ChaosCapture } from '../chaos-capture.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../../core/runner-contract.js';
 import { cleanupStage, fetchNodeArtifacts } from '../staging.js';
@@ -20,20 +20,21 @@ import { checkFunkloadConfig, funkloadConfigSchema } from './config.js';
 import { progressAfter, type BenchConsole, type BenchStatus } from './console.js';
 import { withPythonPath } from './tools.js';
 
-export const funkloadRunner: Runner = {
+/** The runner, writing our reports with `writeReports` (report/'s, handed in from above). */
+export const funkloadRunner = (writeReports: ReportWriter): Runner => ({
   name: 'funkload',
   description: "FunkLoad's fl-run-bench on each of the job's nodes; its XML becomes our report",
   configSchema: funkloadConfigSchema,
   check: checkFunkloadConfig,
-  run: runFunkload,
-};
+  run: (ctx) => runFunkload(ctx, writeReports),
+});
 
 const SEVERITY: Record<BenchStatus, number> = { SUCCESSFUL: 0, FAILURE: 1, ERROR: 2 };
 
 /** The result file of each node in the result dir: `results.xml`, or `results-<node>.xml` for several. */
 const resultFile = (ctx: RunnerContext, node: RunnerNode) => path.join(ctx.resultDir, ctx.nodes.length === 1 ? 'results.xml' : `results-${node.name}.xml`);
 
-async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
+async function runFunkload(ctx: RunnerContext, writeReports: ReportWriter): Promise<RunOutcome> {
   const fc = funkloadConfigSchema.parse(ctx.config.raw);
   const c = ctx.config;
   const chaos = new ChaosCapture(ctx.proxies.values(), ctx.timeline());
@@ -90,7 +91,7 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
     if (ctx.signal.aborted || done.length < ctx.nodes.length || done.some((b) => b.result.cancelled)) {
       return { status: 'failed', reason: started ? 'the run was stopped before its end' : 'cancelled before the bench started' };
     }
-    return await report(ctx, done, chaos, fc.apdex_t);
+    return await report(ctx, writeReports, done, chaos, fc.apdex_t);
   } catch (e) {
     failures.set('', e as Error);
     return failedOutcome(ctx, [e as Error]);
@@ -100,7 +101,7 @@ async function runFunkload(ctx: RunnerContext): Promise<RunOutcome> {
 }
 
 /** Our results and reports from the fetched files, plus FunkLoad's own report and the artifacts. */
-async function report(ctx: RunnerContext, benches: NodeBench[], chaos: ChaosCapture, apdexT: number): Promise<RunOutcome> {
+async function report(ctx: RunnerContext, writeReports: ReportWriter, benches: NodeBench[], chaos: ChaosCapture, apdexT: number): Promise<RunOutcome> {
   const c = ctx.config;
   const local = benches.flatMap((b) => b.localFiles);
   // FunkLoad's per-request times join the proxies' faults as builtin's live samples do.
@@ -114,7 +115,7 @@ async function report(ctx: RunnerContext, benches: NodeBench[], chaos: ChaosCapt
   results.info.meta.job = ctx.job.id;
   results.info.bench.serverUrl = maskUrlPasswords(results.info.bench.serverUrl);
   const thresholds = parseThresholds(c.raw.thresholds);
-  const ours = await reportResults(results, { resultDir: ctx.resultDir, thresholds, generator: results.info.version, log: (l) => ctx.log(l) });
+  const ours = await reportResults(results, { resultDir: ctx.resultDir, writeReports, thresholds, generator: results.info.version, log: (l) => ctx.log(l) });
 
   const extra = [...local];
   for (const b of benches) extra.push(...(await fetchNodeArtifacts(ctx, b.node, b.cwd, c.artifacts.filter((f) => f !== c.xml))));

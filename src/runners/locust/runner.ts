@@ -13,7 +13,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { NodeError, TransferError } from '../../exec/executor.js';
 import { shareOf, sleep } from '../builtin/bench.js';
-import { checkThresholds, reportOutcome, reportResults } from '../job-report.js';
+import { checkThresholds, reportOutcome, reportResults, type ReportWriter } from '../job-report.js';
 import { ChaosCapture } from '../chaos-capture.js';
 import { newRunInfo } from '../results.js';
 import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustRunRecord } from './record.js';
@@ -30,15 +30,16 @@ import { PLUGIN_FILE, PLUGIN_SOURCE, SAMPLE_MS } from './plugin.js';
 const SHORT_TICK_S = 0.5;
 const CSV_KINDS = ['stats', 'failures', 'exceptions'] as const;
 
-export const locustRunner: Runner = {
+/** The runner, writing its reports with `writeReports` (report/'s, handed in from above). */
+export const locustRunner = (writeReports: ReportWriter): Runner => ({
   name: 'locust',
   description: 'Locust headless (python3-locust): your locustfile, one run per cycle of concurrent users, results in the shared reports',
   configSchema: locustConfigSchema,
   check: (config) => checkThresholds(config) ?? checkLocustConfig(config),
-  run: runLocust,
-};
+  run: (ctx) => runLocust(ctx, writeReports),
+});
 
-async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
+async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promise<RunOutcome> {
   const s = locustSettings(ctx.config);
   const record = newLocustRecord(
     newRunInfo({
@@ -105,6 +106,7 @@ async function runLocust(ctx: RunnerContext): Promise<RunOutcome> {
   written.push(await writeLocustRecord(ctx.resultDir, record));
   const done = await reportResults(await resultsFromRecord(record, ctx.resultDir), {
     resultDir: ctx.resultDir,
+    writeReports,
     thresholds: parseThresholds(ctx.config.raw.thresholds),
     log: (line) => ctx.log(line),
   });
