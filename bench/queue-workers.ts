@@ -31,6 +31,7 @@ import { Engine } from '../src/core/engine.js';
 import { parseQueueUrl } from '../src/config/queue-url.js';
 import type { Runner } from '../src/core/runner-contract.js';
 import { runnerRegistry } from '../src/core/runner-contract.js';
+import { quantile } from './median.js';
 import { processCpuMs } from './proc-cpu.js';
 
 const HOLD_MS = Number(process.env.BENCH_HOLD_MS ?? 500);
@@ -215,15 +216,15 @@ export async function measureWorkers(redisUrl: string, db: number, n: number): P
       jobs,
       enqueuePerSecond,
       enqueueIdleRatio,
-      pacedP50: pacedMs[Math.floor(pacedMs.length * 0.5)],
-      pacedP95: pacedMs[Math.min(pacedMs.length - 1, Math.floor(pacedMs.length * 0.95))],
+      pacedP50: quantile(pacedMs, 0.5),
+      pacedP95: quantile(pacedMs, 0.95),
       commandsPerJob: per(total(calls0.calls), total(calls2.calls)),
       commandsByName: byName.sort((a, b) => b[1] - a[1]),
       producerCommandsPerJob: producerCommands / first.length,
       cpuPerJob: { producer: per(calls0.producer, calls1.producer), workers: per(calls0.workers, calls2.workers), redis: per(calls0.redis, calls2.redis) },
       idle: { commandsPerSecond: ((total(idle1.calls) - total(idle0.calls)) * 1000) / IDLE_MS, workersCpuPerSecond: ((idle1.workers - idle0.workers) * 1000) / IDLE_MS },
-      gapP50: gaps[Math.floor(gaps.length * 0.5)] ?? NaN,
-      gapP95: gaps[Math.min(gaps.length - 1, Math.floor(gaps.length * 0.95))] ?? NaN,
+      gapP50: quantile(gaps, 0.5),
+      gapP95: quantile(gaps, 0.95),
       claimsPerJob: claims / (n * WARM_ROUNDS + first.length + paced.length + jobs),
       lost,
       wallMs,

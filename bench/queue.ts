@@ -21,6 +21,7 @@ import type { JobQueue } from '../src/core/queue.js';
 import { JournalQueue } from '../src/core/queue.js';
 import { parseQueueUrl } from '../src/config/queue-url.js';
 import { RedisQueue } from '../src/core/redis-queue.js';
+import { quantile } from './median.js';
 import { measureWorkers, PACED_RATE, type WorkerFigures } from './queue-workers.js';
 
 const ROUNDS = Number(process.env.BENCH_LATENCY_ROUNDS ?? 60);
@@ -97,8 +98,8 @@ async function measure(producer: JobQueue, consumer: JobQueue): Promise<Figures>
     if (ids.some((id) => consumer.get(id)?.status !== 'succeeded')) throw new Error('a burst job did not finish');
     latencies.sort((a, b) => a - b);
     return {
-      p50: latencies[Math.floor(latencies.length * 0.5)],
-      p95: latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.95))],
+      p50: quantile(latencies, 0.5),
+      p95: quantile(latencies, 0.95),
       jobsPerSecond: BURST / ((end - t0) / 1000),
     };
   } finally {
