@@ -47,10 +47,16 @@ function canPin(): boolean {
   }
 }
 
-/** The command line for a client process: on the client's CPU when pinned. */
-export function clientCommand(argv: string[]): [string, string[]] {
-  return PINNED ? ['taskset', ['-c', CLIENT_CPU, ...argv]] : [argv[0], argv.slice(1)];
+/**
+ * A command line run on `cpu` when pinned: taskset runs it in its own place (exec), so the pid,
+ * the pipes and an IPC channel are the command's own.
+ */
+function onCpu(cpu: string, argv: string[]): [string, string[]] {
+  return PINNED ? ['taskset', ['-c', cpu, ...argv]] : [argv[0], argv.slice(1)];
 }
+
+/** The command line for a client process: on the client's CPU when pinned. */
+export const clientCommand = (argv: string[]): [string, string[]] => onCpu(CLIENT_CPU, argv);
 
 /** Put this process (all its threads) on the client's CPU: autocannon and the in-process runner run here. */
 export function pinThisProcess(): void {
@@ -73,9 +79,8 @@ export const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =
   Promise.race([p, new Promise<never>((_, rej) => setTimeout(() => rej(new Error(what)), ms).unref())]);
 
 export async function startTarget(): Promise<Target> {
-  const argv = [process.execPath, new URL('./runner-target.js', import.meta.url).pathname, ...(RAW_APP ? ['raw'] : [])];
-  // taskset runs node in its own place (exec): the pid, the pipes and the IPC channel are the app's.
-  const child: ChildProcess = PINNED ? spawn('taskset', ['-c', APP_CPU, ...argv], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] }) : spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const [command, args] = onCpu(APP_CPU, [process.execPath, new URL('./runner-target.js', import.meta.url).pathname, ...(RAW_APP ? ['raw'] : [])]);
+  const child: ChildProcess = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const [chunk] = (await within(once(child.stdout!, 'data'), 10_000, 'target did not start')) as [Buffer];
   const port = Number(chunk.toString().trim());
   return {
