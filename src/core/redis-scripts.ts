@@ -22,10 +22,14 @@ const NOTIFY_TTL_MS = 60 * 60_000;
  * entries after the read id}.
  */
 export const APPEND_LUA = `
+-- The engine holding a job's gate (its claims entry is "<claim> <owner>"), or nil.
+local function holder_of(id)
+  local cur = redis.call('HGET', KEYS[2], id)
+  return cur and string.match(cur, '^%S+ (.+)$')
+end
 local function claim_first(first, claim)
   for i = first, #ARGV, 2 do
-    local cur = redis.call('HGET', KEYS[2], ARGV[i])
-    local holder = cur and string.match(cur, '^%S+ (.+)$')
+    local holder = holder_of(ARGV[i])
     if not (holder and redis.call('EXISTS', ARGV[5] .. holder) == 1) then
       redis.call('HSET', KEYS[2], ARGV[i], claim .. ' ' .. ARGV[4])
       redis.call('XADD', KEYS[1], '*', 'r', ARGV[i + 1])
@@ -47,8 +51,7 @@ else
     local cur = redis.call('HGET', KEYS[2], ARGV[8])
     if cur and string.sub(cur, 1, #ARGV[9] + 1) == ARGV[9] .. ' ' then redis.call('HDEL', KEYS[2], ARGV[8]) end
   elseif ARGV[3] == 'cancel' then
-    local cur = redis.call('HGET', KEYS[2], ARGV[8])
-    local holder = cur and string.match(cur, '^%S+ (.+)$')
+    local holder = holder_of(ARGV[8])
     if holder then
       redis.call('RPUSH', ARGV[9] .. holder, ARGV[8])
       redis.call('PEXPIRE', ARGV[9] .. holder, ${NOTIFY_TTL_MS})
