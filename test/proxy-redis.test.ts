@@ -57,6 +57,26 @@ function splitReplies(all: Buffer): Buffer[] {
   return out;
 }
 
+/** The whole replies `s` receives, as they come; `settled` once there are `n`, or after `timeoutMs`. */
+function collectReplies(s: net.Socket, n: number, timeoutMs: number): { replies: Buffer[]; settled: Promise<void> } {
+  const replies: Buffer[] = [];
+  let rest = Buffer.alloc(0);
+  const settled = new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    s.on('data', (c: Buffer) => {
+      const buf = Buffer.concat([rest, c]);
+      const got = splitReplies(buf);
+      replies.push(...got);
+      rest = buf.subarray(got.reduce((a, r) => a + r.length, 0));
+      if (replies.length >= n) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  return { replies, settled };
+}
+
 const client = (port: number, opts: Record<string, unknown> = {}) =>
   new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...opts });
 
@@ -141,25 +161,13 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     // Errors among the replies, and replies held back (delayed downstream) while others pass.
     await withProxy({ error: 20, delay: { percent: 20, sleep: 0.01, before: false } }, async (p) => {
       const s = net.connect({ port: p.port, host: '127.0.0.1' });
-      const replies: Buffer[] = [];
-      let rest = Buffer.alloc(0);
-      let done: () => void = () => {};
-      const all = new Promise<void>((resolve) => { done = resolve; });
-      s.on('data', (c: Buffer) => {
-        const buf = Buffer.concat([rest, c]);
-        const got = splitReplies(buf);
-        replies.push(...got);
-        rest = buf.subarray(got.reduce((a, r) => a + r.length, 0));
-        if (replies.length >= n) done();
-      });
+      const { replies, settled } = collectReplies(s, n, 30_000);
       s.pause();
       s.write(requests);
       // The proxy's writes to the client back up while the server keeps sending.
       await new Promise((r) => setTimeout(r, 500));
       s.resume();
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([all, new Promise((r) => { timer = setTimeout(r, 30_000); })]);
-      clearTimeout(timer);
+      await settled;
       s.destroy();
       expect(replies).toHaveLength(n);
       let values = 0;
@@ -185,26 +193,14 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
       await rawExchange(server.port, cmd('FLUSHALL'), '+OK\r\n');
       await withProxy(behaviors, async (p) => {
         const s = net.connect({ port: p.port, host: '127.0.0.1' });
-        const replies: Buffer[] = [];
-        let rest = Buffer.alloc(0);
-        let done: () => void = () => {};
-        const all = new Promise<void>((resolve) => { done = resolve; });
-        s.on('data', (c: Buffer) => {
-          const buf = Buffer.concat([rest, c]);
-          const got = splitReplies(buf);
-          replies.push(...got);
-          rest = buf.subarray(got.reduce((a, r) => a + r.length, 0));
-          if (replies.length >= n) done();
-        });
+        const { replies, settled } = collectReplies(s, n, 60_000);
         // Writes of odd sizes, so that the proxy's reads cut requests at every kind of place.
         for (let at = 0, k = 0; at < requests.length; k++) {
           const size = [1, 7, 333, 4096, 65_536, 150_000][k % 6];
           s.write(requests.subarray(at, at + size));
           at += size;
         }
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([all, new Promise((r) => { timer = setTimeout(r, 60_000); })]);
-        clearTimeout(timer);
+        await settled;
         s.destroy();
         expect(replies).toHaveLength(n);
         const direct = new Redis({ port: server.port, host: '127.0.0.1', lazyConnect: true });
