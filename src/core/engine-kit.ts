@@ -9,7 +9,7 @@ export { parseYaml } from '../config/errors.js';
 export { loadMarteauConfig, parseMarteauConfig, withPlugins } from '../config/marteau.js';
 export { recoveryScheduleWarnings } from '../config/recovery.js';
 export { proxyVars } from '../config/services.js';
-export { splitHostPort } from '../proxy/proxy.js';
+export { splitHostPort } from '../proxy/host-port.js';
 export { ProxySet } from '../proxy/proxy-set.js';
 export { Control } from '../proxy/api/control.js';
 export { ApiConfigError, startApiServer } from '../proxy/api/server.js';

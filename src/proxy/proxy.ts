@@ -14,6 +14,7 @@ import { UpstreamLoopError } from './proxy-errors.js';
 import { protocols } from './protocols/index.js';
 import { framesOffsets } from './frames.js';
 import { acceptInto, ReusedReads } from './reused-reads.js';
+import { joinHostPort, splitHostPort } from './host-port.js';
 import { seededRandom, unseededRandom, type Random } from './random.js';
 import { compileToxic, ToxicError, type Toxic, type ToxicSpec } from './toxics.js';
 import type { Counters, ProxyCore, ProxyStats } from './proxy-core.js';
@@ -366,10 +367,9 @@ export class Proxy extends EventEmitter implements ProxyCore {
     this.full = false;
     const reads = this.readsReused ? new ReusedReads() : undefined;
     const server = net.connect({ host: this.upstreamHost, port: this.upstreamPort, allowHalfOpen: true, onread: reads?.onread });
-    const clientReads = this.readsReused ? new ReusedReads() : undefined;
-    const rewrapped = clientReads && acceptInto(client, clientReads);
-    if (rewrapped) client = rewrapped;
-    const conn = new Connection(this, client, server, reads, rewrapped && clientReads);
+    const accepted = this.readsReused ? acceptInto(client) : undefined;
+    if (accepted) client = accepted.socket;
+    const conn = new Connection(this, client, server, reads, accepted?.reads);
     this.connections.add(conn);
     this.counters.connections.open++;
     this.counters.connections.total++;
@@ -387,16 +387,4 @@ export async function startProxy(options: ProxyOptions, deps: ProxyDeps): Promis
   const proxy = new Proxy(options, deps);
   await proxy.listen();
   return proxy;
-}
-
-export function splitHostPort(addr: string): [string, number] {
-  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(addr.trim());
-  if (!m) throw new Error(`"${addr}" is not host:port (e.g. 127.0.0.1:6379)`);
-  const port = Number(m[2]);
-  if (port > 65535) throw new Error(`"${addr}": port ${port} is over 65535`);
-  return [m[1] || '127.0.0.1', port];
-}
-
-export function joinHostPort(host: string, port: number): string {
-  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }

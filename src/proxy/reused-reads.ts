@@ -56,19 +56,20 @@ export class ReusedReads {
 }
 
 /**
- * An accepted socket again, reading into `reads`: `net.Server` has no `onread` option, so the
+ * An accepted socket again, reading into reused buffers of its own: `net.Server` has no `onread` option, so the
  * connection's handle (accepted paused, `pauseOnConnect`, nothing read yet) moves to a new
  * socket made with one, and the accepted socket is closed without it (which also keeps the
  * server's connection count right). This leans on `net` internals that Node has kept for years
  * (the `_handle` field, the `handle` option); where they are not there, undefined: the caller
  * reads the accepted socket as a stream.
  */
-export function acceptInto(accepted: Socket, reads: ReusedReads): Socket | undefined {
+export function acceptInto(accepted: Socket): { socket: Socket; reads: ReusedReads } | undefined {
   const holder = accepted as unknown as { _handle?: { readStart?: unknown } | null };
   const handle = holder._handle;
   if (!handle || typeof handle.readStart !== 'function' || accepted.readableFlowing) return undefined;
   holder._handle = null;
   accepted.destroy();
+  const reads = new ReusedReads();
   const options = { handle, onread: reads.onread, allowHalfOpen: accepted.allowHalfOpen, pauseOnCreate: true, readable: true, writable: true };
-  return new Socket(options as SocketConstructorOpts);
+  return { socket: new Socket(options as SocketConstructorOpts), reads };
 }

@@ -2,7 +2,8 @@
  * How the control plane refuses a request: ControlError (Toxiproxy's wording and HTTP status),
  * and the address, upstream-loop and bind failures turned into one.
  */
-import { joinHostPort, splitHostPort, type Proxy, type UpstreamLoopError } from '../proxy.js';
+import { joinHostPort, splitHostPort } from '../host-port.js';
+import type { Proxy, UpstreamLoopError } from '../proxy.js';
 import { ListenError } from '../proxy-set.js';
 
 /** A refused control request, worded like Toxiproxy, with the HTTP status it would answer. */

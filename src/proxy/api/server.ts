@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
-import { joinHostPort } from '../proxy.js';
+import { joinHostPort } from '../host-port.js';
 import type { Control } from './control.js';
 import { BROWSER_REFUSED, checkToken, crossOrigin, foreignHost, isBrowser, isLoopback } from './guard.js';
 import { ApiError, matchRoute, readBody, STREAMING, type ApiRequest, type Reply, type Route } from './http.js';
