@@ -5,7 +5,7 @@
  * the engine's timeline, where the proxies' faults are.
  */
 import { clockOffset, commandLine, type AgentMessage, type ClockOffset, type PingSample } from './agent-protocol.js';
-import { now } from './bench.js';
+import { now } from './sample-clock.js';
 
 /** Pings per node: the shortest round trip of these is the estimate. */
 const PINGS = 5;

@@ -17,7 +17,8 @@ import { FunkloadXmlWriter } from '../funkload-writer.js';
 import { SHARE_META } from '../funkload-xml.js';
 import { RunResults } from '../results.js';
 import { AGENT_BAD_JOB, agentLine, parseAgentArgs, parseAgentJob, parseCommand, resultText } from './agent-protocol.js';
-import { benchRunInfo, now, runBench, sleep } from './bench.js';
+import { benchRunInfo, runBench, sleep } from './bench.js';
+import { now } from './sample-clock.js';
 import { xmlRecorder } from './record.js';
 
 /** The engine's start instant is a few seconds ahead at most: never wait longer than this. */

@@ -11,13 +11,13 @@
  * worst (connections are destroyed at once, so in practice within milliseconds).
  */
 import { setMaxListeners } from 'node:events';
-import { performance } from 'node:perf_hooks';
 import type { Dispatcher } from 'undici';
 import { Histogram } from '../../stats/histogram.js';
 import { newRunInfo, RunResults, type RunInfo } from '../results.js';
 import type { Outcome, RequestSample, TestSample } from '../samples.js';
 import type { BuiltinConfig, ScenarioStep } from './config.js';
 import { plainRequests, UserAgent, type RequestSpec } from './http.js';
+import { now } from './sample-clock.js';
 
 export interface BenchProgress {
   /** 0-based cycle index and how many cycles there are. */
@@ -86,10 +86,6 @@ const SUITE = 'Scenario';
 const USER_AGENT = 'marteau-tui';
 const TEST = 'test_scenario';
 
-/** Epoch ms with sub-ms precision, cheaply (no Date allocation): the clock of every sample. */
-// performance.timeOrigin is a call into the runtime that allocates a number each time: read once.
-const timeOrigin = performance.timeOrigin;
-export const now = () => timeOrigin + performance.now();
 
 /** A pause that ends early, without throwing, when `signal` aborts. */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -23,7 +23,8 @@ import type { RunnerContext, RunnerNode, RunOutcome } from '../../core/runner-co
 import { cleanupStage, remoteJobDir } from '../staging.js';
 import { AgentLink } from './agent-link.js';
 import { AGENT_BAD_JOB, AGENT_ENTRY, agentArgs, parseAgentLine, parseResultLine, type AgentJob } from './agent-protocol.js';
-import { now, shareOf, type BenchOptions, type BenchProgress } from './bench.js';
+import { shareOf, type BenchOptions, type BenchProgress } from './bench.js';
+import { now } from './sample-clock.js';
 import { agentBundle, BUNDLE_MARKER, packageRoot, packageVersion, UNPACK_SCRIPT } from './bundle.js';
 import type { BuiltinConfig } from './config.js';
 import { summaryLine } from './job.js';

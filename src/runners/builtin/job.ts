@@ -17,7 +17,8 @@ import { RunResults, type ProxyTimelineEvent } from '../results.js';
 import { sampleLogPath, SampleLogWriter } from '../sample-log.js';
 import { convertSampleLog } from '../sample-log-read.js';
 import type { Threshold } from '../../config/thresholds.js';
-import { benchRunInfo, now, runBench, type BenchOptions, type BenchProgress } from './bench.js';
+import { benchRunInfo, runBench, type BenchOptions, type BenchProgress } from './bench.js';
+import { now } from './sample-clock.js';
 import type { BuiltinConfig } from './config.js';
 import { xmlRecorder } from './record.js';
 
