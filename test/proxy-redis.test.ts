@@ -5,6 +5,8 @@
 import net from 'node:net';
 import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { builtinBehaviors } from '../behaviors/index.js';
+import { act, defineBehavior, z, type Behavior } from '../src/proxy/plugin.js';
 import type { Segment } from '../src/proxy/protocol.js';
 import { redis as redisProtocol } from '../src/proxy/protocols/redis.js';
 import type { Proxy } from '../src/proxy/proxy.js';
@@ -85,8 +87,8 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
   beforeAll(async () => { server = await startRedis(); });
   afterAll(async () => { await server?.stop(); });
 
-  async function withProxy(behaviors: Parameters<typeof startProxy>[0]['behaviors'], fn: (p: Proxy) => Promise<void>) {
-    const p = await startProxy({ name: 'r', listen: '127.0.0.1:0', upstream: `127.0.0.1:${server.port}`, protocol: 'redis', behaviors, seed: 1 });
+  async function withProxy(behaviors: Parameters<typeof startProxy>[0]['behaviors'], fn: (p: Proxy) => Promise<void>, registry?: Map<string, Behavior>) {
+    const p = await startProxy({ name: 'r', listen: '127.0.0.1:0', upstream: `127.0.0.1:${server.port}`, protocol: 'redis', behaviors, seed: 1 }, registry && { behaviors: registry });
     try { await fn(p); } finally { await p.close(100); }
   }
 
@@ -187,10 +189,18 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     const n = 20_000;
     const valueOf = (i: number) => Buffer.from(Array.from({ length: 200 + (i % 1300) }, (_, j) => (i * 31 + j * 7 + (j >> 8)) % 251));
     const requests = Buffer.concat(Array.from({ length: n }, (_, i) => cmd('SET', `req:${i}`, valueOf(i))));
+    // A behavior that answers with an error and keeps each request it was shown, as a hook may:
+    // what it kept must stay the bytes it was shown, whatever the proxy reads afterwards.
+    const kept: Buffer[] = [];
+    const keeper = defineBehavior({ name: 'keeper', description: '', options: z.object({}), onExchange: (ctx) => { kept.push(ctx.request); return act.error(); } });
+    const registry = new Map([...builtinBehaviors, keeper].map((b) => [b.name, b]));
     // Passing through (chunks forwarded as they are), then with requests held back (delayed
-    // upstream) and answered by the proxy (errors) among the forwarded ones.
-    for (const behaviors of ['', { error: 20, delay: { percent: 20, sleep: 0.005 } }] as const) {
+    // upstream) and answered by the proxy (errors) among the forwarded ones, then answered by a
+    // hook that keeps its requests with no request held back.
+    const mixes: Parameters<typeof startProxy>[0]['behaviors'][] = ['', { error: 20, delay: { percent: 20, sleep: 0.005 } }, { keeper: 20 }];
+    for (const behaviors of mixes) {
       await rawExchange(server.port, cmd('FLUSHALL'), '+OK\r\n');
+      kept.length = 0;
       await withProxy(behaviors, async (p) => {
         const s = net.connect({ port: p.port, host: '127.0.0.1' });
         const { replies, settled } = collectReplies(s, n, 60_000);
@@ -222,7 +232,16 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
           direct.disconnect();
         }
         expect(p.stats().fallbacks).toBe(0);
-      });
+        if (behaviors === mixes[2]) {
+          const answered = replies.flatMap((r, i) => (r.toString('latin1') === '+OK\r\n' ? [] : [i]));
+          expect(kept.length).toBe(answered.length);
+          // A hook sees the request's first bytes: all of it unless it came in several reads.
+          for (const [k, i] of answered.entries()) {
+            const sent = cmd('SET', `req:${i}`, valueOf(i));
+            expect(kept[k].length > 0 && kept[k].equals(sent.subarray(0, kept[k].length)), `kept request ${k} (req:${i})`).toBe(true);
+          }
+        }
+      }, registry);
     }
   }, 120_000);
 

@@ -247,7 +247,10 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     const c = new ExchangeHookContext(this.core.info, this.id, this.clientName(), this.core.random, entry.state);
     c.exchangeId = ex.id;
     c.label = seg.label;
-    c.request = seg.data;
+    // A chunk read into reused memory is read into again once its handler is done: the hook may
+    // keep what it is given, so it gets its own copy of the request (a few bytes, mostly), and
+    // the chunk stays reusable (connection-requests.ts).
+    c.request = this.clientReads === undefined ? seg.data : Buffer.from(seg.data);
     return c;
   }
 }

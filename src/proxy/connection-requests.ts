@@ -12,9 +12,10 @@ import { hasReplyPlan, NO_PLAN, type Exchange } from './exchange.js';
 
 export abstract class ConnectionRequests extends ConnectionFaults {
   /**
-   * Some of the chunk being handled went where it may outlive the handler: a Segment (queued, or
-   * handed to a behavior's hook as `ctx.request`). Only a chunk forwarded as untouched ranges may
-   * have its memory read into again (reused-reads.ts).
+   * Some of the chunk being handled went where it may outlive the handler: a Segment queued, or
+   * waiting for its hooks or its delay. A chunk whose requests were all forwarded, or answered
+   * at once (a hook gets a copy of its request), may have its memory read into again
+   * (reused-reads.ts).
    */
   private chunkHeld = false;
   /**
@@ -85,13 +86,12 @@ export abstract class ConnectionRequests extends ConnectionFaults {
           this.forwardUntouched(bufs[i], starts[i], ends[i]);
           continue;
         }
-        this.chunkHeld = true;
         wait = this.handleRequest(f.segment(i), entry);
       } else {
-        this.chunkHeld = true;
         wait = this.handleRequest(f.segment(i));
       }
       if (wait) {
+        this.chunkHeld = true;
         for (const s of f.segments(i + 1)) this.requests.push(s);
         this.waitThen(wait, () => this.pumpRequests());
         return true;
