@@ -106,7 +106,7 @@ export interface ExchangeContext extends ConnectionContext {
   exchangeId: number;
   /** Short name of the request, when the protocol knows it ("GET /", "SET", "Query"). */
   label?: string;
-  /** The first bytes of the request (at least its head, when the protocol has one). */
+  /** The first bytes of the request (at least its head, when the protocol has one); the hook may keep them. */
   request: Buffer;
 }
 
