@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { Agent, Pool, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Proxy } from '../src/proxy/proxy.js';
@@ -108,6 +109,63 @@ describe('http proxy with a real server and undici', () => {
     expect(srv.requests()).toBeGreaterThanOrEqual(before);
   });
 
+  it('pipelined requests split anywhere across reads arrive intact, and so do their responses: read buffers are reused only when nothing points into them', async () => {
+    // Bodies that differ from each other and along their length, some sent chunked; most are
+    // small, so that the proxy's writes to the client back up a few KiB at a time (under the
+    // socket's high-water mark, where nothing pauses the server's reads).
+    const n = 20_000;
+    const bodyOf = (i: number) => Buffer.from(Array.from({ length: i % 10 ? (i * 13) % 300 : (i * 37) % 4000 }, (_, j) => (i * 31 + j * 7 + (j >> 8)) % 251));
+    const requests = Buffer.concat(
+      Array.from({ length: n }, (_, i) => {
+        const body = bodyOf(i);
+        if (i % 3 === 0) {
+          const half = body.length >> 1;
+          const chunk = (b: Buffer) => (b.length ? [Buffer.from(`${b.length.toString(16)}\r\n`), b, Buffer.from('\r\n')] : []);
+          return Buffer.concat([Buffer.from(`POST /r/${i} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n`), ...chunk(body.subarray(0, half)), ...chunk(body.subarray(half)), Buffer.from('0\r\n\r\n')]);
+        }
+        return Buffer.concat([Buffer.from(`POST /r/${i} HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n`), body]);
+      }),
+    );
+    for (const behaviors of ['', { error: 20, delay: { percent: 20, sleep: 0.002 } }] as const) {
+      const p = await startProxy({ name: 'split', listen: '127.0.0.1:0', upstream: `127.0.0.1:${srv.port}`, protocol: 'http', behaviors, seed: 7 });
+      try {
+        const s = net.connect({ port: p.port, host: '127.0.0.1' });
+        const responses = readResponses(s, n, 60_000);
+        // The client reads late: the proxy's writes to it back up while the server keeps sending.
+        s.pause();
+        for (let at = 0, k = 0; at < requests.length; k++) {
+          const size = [1, 7, 333, 4096, 65_536, 150_000][k % 6];
+          s.write(requests.subarray(at, at + size));
+          at += size;
+        }
+        // Until the server stops answering: every buffer on the way back is full by then.
+        for (let last = -1, t = 0; srv.requests() !== last && t < 100; t++) {
+          last = srv.requests();
+          await new Promise((r) => setTimeout(r, 200));
+        }
+        s.resume();
+        const got = await responses;
+        s.destroy();
+        expect(got).toHaveLength(n);
+        let errors = 0;
+        for (const [i, r] of got.entries()) {
+          if (r.status === 503) {
+            errors++;
+            continue;
+          }
+          expect(r.status, `response ${i}`).toBe(200);
+          const j = JSON.parse(r.body.toString()) as { url: string; body: string };
+          expect(j.url).toBe(`/r/${i}`);
+          expect(Buffer.from(j.body, 'base64').equals(bodyOf(i)), `body of request ${i}`).toBe(true);
+        }
+        expect(errors === 0).toBe(behaviors === '');
+        expect(p.stats().fallbacks).toBe(0);
+      } finally {
+        await p.close(100);
+      }
+    }
+  }, 120_000);
+
   it('a dead upstream gives undici a prompt connection error', async () => {
     const dead = await startProxy({ name: 'dead', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', protocol: 'http' });
     const agent = new Agent();
@@ -121,3 +179,58 @@ describe('http proxy with a real server and undici', () => {
     }
   });
 });
+
+/** The first `n` responses on `s` (Content-Length or chunked bodies), each as its status and body. */
+function readResponses(s: net.Socket, n: number, timeoutMs: number): Promise<{ status: number; body: Buffer }[]> {
+  return new Promise((resolve, reject) => {
+    const out: { status: number; body: Buffer }[] = [];
+    let buf = Buffer.alloc(0);
+    const timer = setTimeout(() => reject(new Error(`${out.length} of ${n} responses within ${timeoutMs} ms`)), timeoutMs);
+    s.on('error', reject);
+    s.on('data', (c: Buffer) => {
+      buf = Buffer.concat([buf, c]);
+      try {
+        for (let r = nextResponse(buf); r; r = nextResponse(buf)) {
+          out.push(r.response);
+          buf = buf.subarray(r.end);
+        }
+      } catch (err) {
+        clearTimeout(timer);
+        s.destroy();
+        return reject(new Error(`response ${out.length}: ${(err as Error).message}`));
+      }
+      if (out.length >= n) {
+        clearTimeout(timer);
+        resolve(out);
+      }
+    });
+  });
+}
+
+/** The whole response at the start of `buf`, and where it ends; undefined while incomplete. */
+function nextResponse(buf: Buffer): { response: { status: number; body: Buffer }; end: number } | undefined {
+  const headEnd = buf.indexOf('\r\n\r\n');
+  if (headEnd < 0) return undefined;
+  const head = buf.toString('latin1', 0, headEnd);
+  if (!/^HTTP\/1\.1 \d{3} /.test(head)) throw new Error(`not a response head: ${JSON.stringify(head.slice(0, 60))}`);
+  const status = Number(head.split(' ')[1]);
+  const length = /\r\ncontent-length: *(\d+)/i.exec(head);
+  if (length) {
+    const end = headEnd + 4 + Number(length[1]);
+    return buf.length < end ? undefined : { response: { status, body: buf.subarray(headEnd + 4, end) }, end };
+  }
+  if (!/\r\ntransfer-encoding: *chunked/i.test(head)) throw new Error(`a response with no length: ${head}`);
+  const parts: Buffer[] = [];
+  for (let at = headEnd + 4; ; ) {
+    const eol = buf.indexOf('\r\n', at);
+    if (eol < 0) return undefined;
+    const line = buf.toString('latin1', at, eol);
+    if (!/^[0-9a-f]{1,4}$/i.test(line)) throw new Error(`not a chunk size: ${JSON.stringify(line.slice(0, 60))}`);
+    const size = parseInt(line, 16);
+    const end = eol + 2 + size + 2;
+    if (buf.length < end) return undefined;
+    if (size === 0) return { response: { status, body: Buffer.concat(parts) }, end };
+    parts.push(buf.subarray(eol + 2, eol + 2 + size));
+    at = end;
+  }
+}

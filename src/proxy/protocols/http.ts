@@ -3,7 +3,8 @@
  * and pipelining, HEAD/204/304 without body, 1xx interim responses, read-until-close bodies,
  * and Upgrade/CONNECT tunnels (pass-through after the switch). Errors are real responses.
  */
-import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol, type Segment } from '../protocol.js';
+import { FramingError, MAX_HEAD_BYTES, type Protocol } from '../protocol.js';
+import { END, Frames, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { changedFirstLine, emptyHead, parseHead, type Head } from './http-head.js';
 
 const CRLF = Buffer.from('\r\n');
@@ -19,26 +20,36 @@ type State =
   | { kind: 'until-close' }
   | { kind: 'tunnel' };
 
-/** One direction of an HTTP connection. */
+/** A message's label, set by a reader's onHead (one per reader, read at once). */
+interface Labelled {
+  label: string | undefined;
+}
+
+/** One direction of an HTTP connection, framed into offsets (frames.ts). */
 class Reader {
   state: State = { kind: 'head' };
   pending: Buffer = EMPTY;
-  /** The current message already gave a start segment. */
+  /** The current message already gave a start frame. */
   started = false;
   private readonly head = emptyHead();
+  private readonly out = new Frames();
+  private readonly named: Labelled = { label: undefined };
 
   constructor(
     /** Decide the body and the state after a head, and label the message. */
-    private readonly onHead: (head: Head, segment: Segment) => State | 'interim',
+    private readonly onHead: (head: Head, named: Labelled) => State | 'interim',
     /** Whether a first line (all of it, or its beginning when `complete` is false) can start a message. */
     private readonly startsLike: (line: string, complete: boolean) => boolean,
   ) {}
 
-  push(chunk: Buffer): Segment[] {
+  /** The chunk's frames, in a Frames reused at the next push. */
+  push(chunk: Buffer): Frames {
     const buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
     this.pending = EMPTY;
+    this.out.reset(buf);
     try {
-      return this.split(buf);
+      this.split(buf, this.out);
+      return this.out;
     } catch (err) {
       // Nothing of this call was returned: hold all of it for drain().
       this.pending = buf;
@@ -46,21 +57,18 @@ class Reader {
     }
   }
 
-  private split(buf: Buffer): Segment[] {
-    const out: Segment[] = [];
+  private split(buf: Buffer, out: Frames): void {
     let pos = 0;
     let from = 0;
-    let pendingSeg: Segment | undefined;
+    /** The label of the head that starts the next frame, if one does. */
+    let label: string | undefined;
     const flush = (end: boolean, at: number) => {
       if (at > from || end) {
-        const seg: Segment = pendingSeg ?? { data: EMPTY, start: !this.started, end };
-        seg.data = buf.subarray(from, at);
-        seg.end = end;
-        out.push(seg);
+        out.push(from, at, (this.started ? 0 : START) | (end ? END : 0), label);
         this.started = !end;
       }
       from = at;
-      pendingSeg = undefined;
+      label = undefined;
     };
     while (pos < buf.length) {
       const st = this.state;
@@ -113,11 +121,11 @@ class Reader {
       flush(false, pos);
       const head = parseHead(buf, pos, end, this.head);
       pos = end + 4;
-      const seg: Segment = { data: EMPTY, start: !this.started, end: false };
-      const next = this.onHead(head, seg);
+      this.named.label = undefined;
+      const next = this.onHead(head, this.named);
       // An idle keep-alive connection must not keep its last chunk alive through the head.
       head.buf = EMPTY;
-      pendingSeg = seg;
+      label = this.named.label;
       if (next === 'interim') {
         // A 1xx response: part of the reply, which goes on with the final response.
         flush(false, pos);
@@ -132,7 +140,6 @@ class Reader {
     // Bytes before `pos` belong to the current message; bytes after are held (partial head/line).
     if (pos > from) flush(false, pos);
     if (pos < buf.length) this.pending = Buffer.from(buf.subarray(pos));
-    return out;
   }
 
   /**
@@ -175,35 +182,41 @@ interface PendingRequest {
   upgrade: boolean;
 }
 
-class HttpSession implements FramerSession {
+class HttpSession extends OffsetSession {
   private ordinal = 0;
   /** Requests sent on, waiting for their response (HEAD and CONNECT change a response's shape). */
   private pending: PendingRequest[] = [];
   private tunnel = false;
-  private client = new Reader((head, seg) => this.onRequest(head, seg), requestLineLike);
-  private server = new Reader((head, seg) => this.onResponse(head, seg), statusLineLike);
+  private client = new Reader((head, named) => this.onRequest(head, named), requestLineLike);
+  private server = new Reader((head) => this.onResponse(head), statusLineLike);
+  /** Frames of tunnel bytes, one per side. */
+  private readonly clientPass = new Frames();
+  private readonly serverPass = new Frames();
 
-  fromClient(chunk: Buffer): Segment[] {
+  framesFromClient(chunk: Buffer): Frames {
     if (this.tunnel) {
       const data = this.heldClientBytes.length ? Buffer.concat([this.heldClientBytes, chunk]) : chunk;
       this.heldClientBytes = EMPTY;
-      return [{ data, start: true, end: true, passthrough: true }];
+      return passAll(this.clientPass, data);
     }
     return this.client.push(chunk);
   }
 
-  fromServer(chunk: Buffer): Segment[] {
-    if (this.tunnel) return [{ data: chunk, start: true, end: true, passthrough: true }];
-    const segs = this.server.push(chunk);
+  framesFromServer(chunk: Buffer): Frames {
+    if (this.tunnel) return passAll(this.serverPass, chunk);
+    const frames = this.server.push(chunk);
     if (this.tunnel) {
       // The switch happened inside this chunk: what follows the 101 head is tunnel data.
       const rest = this.server.pending;
       this.server.pending = EMPTY;
-      if (rest.length) segs.push({ data: rest, start: true, end: true, passthrough: true });
+      if (rest.length) {
+        frames.buf = rest;
+        frames.push(0, rest.length, WHOLE | PASS);
+      }
       this.heldClientBytes = this.client.pending;
       this.client.pending = EMPTY;
     }
-    return segs;
+    return frames;
   }
 
   /** Client bytes framed as a request before the tunnel opened; handed back by drain(). */
@@ -231,7 +244,7 @@ class HttpSession implements FramerSession {
   private lastMethod = '';
   private lastLabel = '';
 
-  private onRequest(head: Head, seg: Segment): State {
+  private onRequest(head: Head, named: Labelled): State {
     const line = changedFirstLine(head, this.lastRequestLine);
     if (line !== undefined) {
       const [method = '', target = ''] = line.split(' ');
@@ -242,7 +255,7 @@ class HttpSession implements FramerSession {
       this.lastLabel = `${method} ${path.length > 60 ? `${path.slice(0, 57)}...` : path}`;
     }
     const method = this.lastMethod;
-    seg.label = this.lastLabel;
+    named.label = this.lastLabel;
     const upgrade = head.upgrade || method === 'CONNECT';
     this.pending.push({ ordinal: this.ordinal++, method, upgrade });
     if (upgrade) return { kind: 'tunnel' };
@@ -255,7 +268,7 @@ class HttpSession implements FramerSession {
   private lastStatusLine = EMPTY;
   private lastStatus = 0;
 
-  private onResponse(head: Head, _seg: Segment): State | 'interim' {
+  private onResponse(head: Head): State | 'interim' {
     const line = changedFirstLine(head, this.lastStatusLine);
     if (line !== undefined) {
       const m = /^HTTP\/\d\.\d (\d{3})/.exec(line);
