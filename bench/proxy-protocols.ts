@@ -6,6 +6,11 @@
  * proxy issue's goals as pass marks. Every run checks its counts: each request got exactly one
  * reply, no path but the error one saw an error reply, and the proxy's own counters (exchanges,
  * errors injected) equal what the loader sent and received.
+ *
+ * Beside the rates, the CPU the process in the middle (pipe or proxy) spent per reply, from
+ * /proc: on two cores shared by the loader, the server and the middle, where each process lands
+ * moves the rates by 10 % from round to round, while the middle's own cost per reply says what
+ * the proxy adds over the pipe.
  */
 import type { ChildProcess } from 'node:child_process';
 import { Histogram } from '../src/proxy/histogram.js';
@@ -17,6 +22,7 @@ import { askStats, startNode } from './children.js';
 import { load, type Wire } from './loader.js';
 import { httpWire, memcacheWire, mysqlWire, postgresWire, redisWire, smtpWire } from './wires.js';
 import { median } from './median.js';
+import { processCpuMs } from './proc-cpu.js';
 
 const SECONDS = Number(process.env.BENCH_PROTOCOL_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -39,6 +45,7 @@ interface Case {
 
 const PATHS = ['direct', 'pipe', 'pass', 'error10'] as const;
 type PathName = (typeof PATHS)[number];
+type Middle = Exclude<PathName, 'direct'>;
 
 function cases(webPort: number): Case[] {
   return [
@@ -61,6 +68,8 @@ interface Row {
   load: string;
   rps: Record<PathName, number[]>;
   p99: Record<'pipe' | 'pass', number>;
+  /** CPU of the process in the middle (pipe or proxy) per reply over the timed rounds, in µs. */
+  cpu: Record<Middle, number>;
   errorShare: number;
   skipped?: string;
 }
@@ -69,7 +78,7 @@ async function measure(c: Case): Promise<Row> {
   const name = c.wire.name;
   const loadText = c.depth > 1 ? `${c.connections} conn x ${c.depth} in flight` : `${c.connections} keep-alive conn`;
   const rps: Row['rps'] = { direct: [], pipe: [], pass: [], error10: [] };
-  const row: Row = { name, load: loadText, rps, p99: { pipe: NaN, pass: NaN }, errorShare: NaN };
+  const row: Row = { name, load: loadText, rps, p99: { pipe: NaN, pass: NaN }, cpu: { pipe: NaN, pass: NaN, error10: NaN }, errorShare: NaN };
   if (c.binary && !findBinary(c.binary)) return { ...row, skipped: `no ${c.binary}` };
   const server = await c.start();
   try {
@@ -77,12 +86,9 @@ async function measure(c: Case): Promise<Row> {
     const pass = await startNode('target.js', ['proxy', String(server.port), name, '""']);
     const error10 = await startNode('target.js', ['proxy', String(server.port), name, JSON.stringify(error)]);
     const proxies: Record<'pass' | 'error10', ChildProcess> = { pass: pass.child, error10: error10.child };
-    const ports: Record<PathName, number> = {
-      direct: server.port,
-      pipe: Number((await startNode('target.js', ['pipe', String(server.port)])).line),
-      pass: Number(pass.line),
-      error10: Number(error10.line),
-    };
+    const pipe = await startNode('target.js', ['pipe', String(server.port)]);
+    const middles: Record<Middle, ChildProcess> = { pipe: pipe.child, ...proxies };
+    const ports: Record<PathName, number> = { direct: server.port, pipe: Number(pipe.line), pass: Number(pass.line), error10: Number(error10.line) };
     // What each proxy was sent and answered with, to check against its own counters.
     const sent = { pass: 0, error10: 0 };
     const injected = { pass: 0, error10: 0 };
@@ -106,9 +112,19 @@ async function measure(c: Case): Promise<Row> {
     const requests = Math.max(c.connections * 100, Math.round((pipeRate * SECONDS) / c.connections) * c.connections);
     // Odd rounds run the paths in reverse, so a drift of the machine's speed over a round weighs
     // on the pipe and the proxy paths alike rather than always on the last path measured.
+    const cpuMs = { pipe: 0, pass: 0, error10: 0 };
+    const replies = { pipe: 0, pass: 0, error10: 0 };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const p of round % 2 ? [...PATHS].reverse() : PATHS) rps[p].push((await run(p, requests, full)).rps);
+      for (const p of round % 2 ? [...PATHS].reverse() : PATHS) {
+        const before = p === 'direct' ? 0 : processCpuMs(middles[p].pid!) ?? NaN;
+        const r = await run(p, requests, full);
+        rps[p].push(r.rps);
+        if (p === 'direct') continue;
+        cpuMs[p] += (processCpuMs(middles[p].pid!) ?? NaN) - before;
+        replies[p] += r.replies;
+      }
     }
+    for (const p of ['pipe', 'pass', 'error10'] as const) row.cpu[p] = (cpuMs[p] * 1000) / replies[p];
     // One request at a time, the two paths in turns, so both meet the same machine noise.
     const hist = { pipe: new Histogram(), pass: new Histogram() };
     for (let i = 0; i < 4; i++) {
@@ -145,11 +161,11 @@ export async function protocolTable(webPort: number): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',');
   for (const c of cases(webPort)) if (!only || only.includes(c.wire.name)) rows.push(await measure(c));
   const mark = (ok: boolean) => (ok ? 'yes' : '**no**');
-  console.log('| protocol | load | direct | bare pipe | proxy passing | proxy 10:error | passing / pipe | 10:error / pipe | added p99 over pipe | errors at 10:error |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| protocol | load | direct | bare pipe | proxy passing | proxy 10:error | passing / pipe | 10:error / pipe | added p99 over pipe | errors at 10:error | CPU µs/reply: pipe, passing, 10:error |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     if (r.skipped) {
-      console.log(`| ${r.name} | ${r.load} | skipped: ${r.skipped} | | | | | | | |`);
+      console.log(`| ${r.name} | ${r.load} | skipped: ${r.skipped} | | | | | | | | |`);
       continue;
     }
     const pass = ratio(r, 'pass');
@@ -158,7 +174,8 @@ export async function protocolTable(webPort: number): Promise<void> {
     console.log(
       `| ${r.name} | ${r.load} | ${fmt(median(r.rps.direct))} | ${fmt(median(r.rps.pipe))} | ${fmt(median(r.rps.pass))} | ${fmt(median(r.rps.error10))} ` +
         `| ${fmt(pass, 2)}x (>= ${fmt(GOAL_PASS, 1)}: ${mark(pass >= GOAL_PASS)}) | ${fmt(err, 2)}x (>= ${fmt(GOAL_ERROR, 1)}: ${mark(err >= GOAL_ERROR)}) ` +
-        `| ${fmt(added, 3)} ms (<= ${GOAL_P99_MS}: ${mark(added <= GOAL_P99_MS)}) | ${fmt(r.errorShare * 100, 2)} % |`,
+        `| ${fmt(added, 3)} ms (<= ${GOAL_P99_MS}: ${mark(added <= GOAL_P99_MS)}) | ${fmt(r.errorShare * 100, 2)} % ` +
+        `| ${fmt(r.cpu.pipe, 2)}, ${fmt(r.cpu.pass, 2)}, ${fmt(r.cpu.error10, 2)} |`,
     );
   }
 }
