@@ -11,6 +11,7 @@ import type { Proxy, ProxyOptions } from '../src/proxy/proxy.js';
 import { SMTP_USERS, startSmtpServer, type RunningSmtp } from './helpers/smtp.js';
 import { defaultRegistry } from '../behaviors/index.js';
 import { startProxy } from './helpers/builtin-proxy.js';
+import { seededRandom } from '../src/proxy/random.js';
 
 /** Errors on exchanges whose label is in `labels` only (to aim at DATA, the message, AUTH...). */
 const errorOn = defineBehavior({
@@ -300,6 +301,66 @@ describe('smtp through the proxy: pass-through', () => {
     expect(p.stats().fallbacks).toBe(0);
     expect(p.stats().exchanges).toBe(11);
   });
+
+  it('delivers many concurrent messages written in odd-sized pieces byte for byte, passing and under errors and delays', async () => {
+    // The proxy reads both sides into buffers it reuses (reused-reads.ts): a chunk whose bytes
+    // are still held (a line cut between chunks, a request delayed, a write the server has not
+    // taken) must not be read into again. Distinct bodies make any reuse too early show.
+    const random = seededRandom('smtp-pieces');
+    const bodies = new Map<string, Buffer>();
+    const bodyOf = (id: string) => bodies.get(id) ?? bodies.set(id, makeBody(id)).get(id)!;
+    const makeBody = (id: string) => {
+      const lines = [`Message-ID: <${id}@example.org>`, ''];
+      for (let i = 0, n = Math.floor(random() * 400); i < n; i++) {
+        const text = Buffer.from(Array.from({ length: Math.floor(random() * 60) }, () => Math.floor(random() * 256))).toString('base64');
+        lines.push(i % 7 === 3 ? `.${text}` : text);
+      }
+      return Buffer.from(`${lines.join('\r\n')}\r\n`);
+    };
+    const stuffed = (body: Buffer) => Buffer.from(`${body.toString('latin1').replace(/^\./gm, '..')}.\r\n`, 'latin1');
+    const writeInPieces = async (r: Raw, b: Buffer) => {
+      for (let at = 0, k = 0; at < b.length; k++) {
+        const size = [1, 5, 333, 4096, 150_000][Math.floor(random() * 5)];
+        r.write(b.subarray(at, at + size));
+        at += size;
+        if (k % 3 === 2) await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const mixes: ProxyOptions['behaviors'][] = ['', { error_on: { percent: 30, labels: ['NOOP'] }, delay: { percent: 20, sleep: 0.002 } }];
+    for (const [m, behaviors] of mixes.entries()) {
+      const p = await proxyTo(plain, behaviors, 5);
+      const ids: string[] = [];
+      const noops: string[] = [];
+      await Promise.all(
+        Array.from({ length: 6 }, async (_, c) => {
+          const r = await Raw.open(p.port);
+          expect(code((await r.replies(1))[0])).toBe('220');
+          r.write('EHLO pieces.test\r\n');
+          expect(code((await r.replies(1))[0])).toBe('250');
+          for (let t = 0; t < 8; t++) {
+            const id = `pieces-${m}-${c}-${t}`;
+            ids.push(id);
+            await writeInPieces(r, Buffer.from('NOOP\r\nMAIL FROM:<a@example.org>\r\nRCPT TO:<b@example.org>\r\nDATA\r\n'));
+            const [noop, ...rest] = (await r.replies(4)).map(code);
+            noops.push(noop);
+            expect(rest).toEqual(['250', '250', '354']);
+            await writeInPieces(r, stuffed(bodyOf(id)));
+            expect(code((await r.replies(1))[0])).toBe('250');
+          }
+          r.write('QUIT\r\n');
+          await r.replies(1);
+          r.close();
+        }),
+      );
+      for (const id of ids) {
+        const got = byId(plain, id);
+        expect(got, id).toHaveLength(1);
+        expect(got[0].data.equals(bodyOf(id)), `body of ${id}`).toBe(true);
+      }
+      expect(noops.filter((n) => n === '451').length > 0).toBe(m === 1);
+      expect(p.stats().fallbacks).toBe(0);
+    }
+  }, 60_000);
 
   it('authenticates with PLAIN and LOGIN, and passes a refusal on', async () => {
     const p = await proxyTo(authed);

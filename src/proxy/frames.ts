@@ -12,6 +12,7 @@ export const START = 1;
 export const END = 2;
 export const PASS = 4;
 export const NO_REPLY = 8;
+export const MUST_FORWARD = 16;
 /** A whole message that belongs to an exchange (no passthrough, a reply expected). */
 export const WHOLE = START | END;
 
@@ -36,8 +37,13 @@ export class Frames {
   }
 
   push(from: number, to: number, flags: number, label?: string): void {
+    this.pushIn(this.buf, from, to, flags, label);
+  }
+
+  /** A frame that lies in another buffer than `buf` (e.g. a line joined from bytes held before the chunk). */
+  pushIn(buf: Buffer, from: number, to: number, flags: number, label?: string): void {
     const i = this.count++;
-    this.bufs[i] = this.buf;
+    this.bufs[i] = buf;
     this.starts[i] = from;
     this.ends[i] = to;
     this.flags[i] = flags;
@@ -55,6 +61,7 @@ export class Frames {
       passthrough: (f & PASS) !== 0,
       label: this.labels[i],
       noReply: (f & NO_REPLY) !== 0 ? true : undefined,
+      mustForward: (f & MUST_FORWARD) !== 0 ? true : undefined,
     };
   }
 

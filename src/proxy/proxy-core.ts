@@ -51,4 +51,4 @@ export interface ProxyCore {
   log(level: 'info' | 'warn' | 'error', message: string): void;
 }
 
-export type Counters = Omit<ProxyStats, 'latency' | 'mix' | 'name' | 'protocol' | 'listen' | 'upstream'>;
+export type Counters = Omit<ProxyStats, 'latency' | 'mix' | 'name' | 'protocol' | 'listen' | 'upstream' | 'behaviors'>;

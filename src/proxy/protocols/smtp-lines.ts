@@ -79,17 +79,17 @@ export function checkReplyStart(b: Buffer, start: number, end: number): void {
   if (end - start < 4 && end > start && b[end - 1] === LF) throw new FramingError('not an SMTP reply: line too short');
 }
 
-/** The size of a `BDAT n [LAST]` chunk. */
-export function bdatSize(line: Buffer, verbEnd: number): number {
+/** The size of a `BDAT n [LAST]` chunk, in a line that ends at `end`. */
+export function bdatSize(line: Buffer, verbEnd: number, end: number): number {
   let i = verbEnd;
-  while (i < line.length && (line[i] === SP || line[i] === TAB)) i++;
+  while (i < end && (line[i] === SP || line[i] === TAB)) i++;
   const start = i;
   let size = 0;
-  while (i < line.length && line[i] >= 0x30 && line[i] <= 0x39) {
+  while (i < end && line[i] >= 0x30 && line[i] <= 0x39) {
     size = size * 10 + (line[i] - 0x30);
     i++;
   }
-  const c = line[i];
+  const c = i < end ? line[i] : -1;
   if (i === start || i - start > MAX_BDAT_DIGITS || !(c === SP || c === TAB || c === CR || c === LF)) {
     throw new FramingError('BDAT without a valid chunk size');
   }

@@ -12,10 +12,12 @@
  * matched to requests in order. The greeting, replies nobody asked for (e.g. an idle timeout's
  * 421) and everything after a successful STARTTLS are passthrough.
  *
- * Bytes are never changed: segments are views on the chunks, except for a line that was split
- * across chunks (held until its end, at most MAX_HEAD_BYTES).
+ * Bytes are never changed: messages are framed into offsets of the chunks (frames.ts), except
+ * for a line that was split across chunks (held until its end, at most MAX_HEAD_BYTES, and
+ * framed in the buffer it is joined into).
  */
-import { FramingError, MAX_HEAD_BYTES, oneLine, type FramerSession, type Protocol, type Segment } from '../protocol.js';
+import { FramingError, MAX_HEAD_BYTES, oneLine, type Protocol } from '../protocol.js';
+import { END, Frames, MUST_FORWARD, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Held } from './held-bytes.js';
 import { bdatSize, checkReplyStart, DASH, findEndOfData, LF, MAX_VERB, scanVerb, step } from './smtp-lines.js';
 
@@ -46,7 +48,9 @@ const ClientState = {
 } as const;
 type ClientState = (typeof ClientState)[keyof typeof ClientState];
 
-class SmtpSession implements FramerSession {
+class SmtpSession extends OffsetSession {
+  private readonly cFrames = new Frames();
+  private readonly sFrames = new Frames();
   private readonly clientHeld = new Held();
   private readonly serverHeld = new Held();
   /** Requests forwarded (or about to be) whose reply has not been seen yet, oldest first. */
@@ -73,11 +77,11 @@ class SmtpSession implements FramerSession {
   /** Set when the session cannot go on (e.g. an eager client's content turned out not to be one). */
   private broken: string | undefined;
 
-  fromClient(chunk: Buffer): Segment[] {
+  framesFromClient(chunk: Buffer): Frames {
     const saved = this.clientHeld.mark();
     try {
       if (this.broken !== undefined) throw new FramingError(this.broken);
-      return this.clientBytes(chunk);
+      return this.clientBytes(chunk, this.cFrames);
     } catch (e) {
       this.fail(e);
       this.clientHeld.restore(saved, chunk);
@@ -85,11 +89,11 @@ class SmtpSession implements FramerSession {
     }
   }
 
-  fromServer(chunk: Buffer): Segment[] {
+  framesFromServer(chunk: Buffer): Frames {
     const saved = this.serverHeld.mark();
     try {
       if (this.broken !== undefined) throw new FramingError(this.broken);
-      return this.serverBytes(chunk);
+      return this.serverBytes(chunk, this.sFrames);
     } catch (e) {
       this.fail(e);
       this.serverHeld.restore(saved, chunk);
@@ -126,9 +130,9 @@ class SmtpSession implements FramerSession {
 
   // ---- client -> server ----
 
-  private clientBytes(chunk: Buffer): Segment[] {
-    if (this.tls) return this.passthrough(this.clientHeld, chunk);
-    const out: Segment[] = [];
+  private clientBytes(chunk: Buffer, out: Frames): Frames {
+    if (this.tls) return passAll(out, this.clientHeld.take(chunk));
+    out.reset(chunk);
     const n = chunk.length;
     let pos = 0;
     while (pos < n) {
@@ -137,7 +141,7 @@ class SmtpSession implements FramerSession {
       } else if (this.state === ClientState.Chunk) {
         const end = Math.min(n, pos + this.chunkLeft);
         this.chunkLeft -= end - pos;
-        out.push({ data: chunk.subarray(pos, end), start: false, end: this.chunkLeft === 0 });
+        out.push(pos, end, this.chunkLeft === 0 ? END : 0);
         if (this.chunkLeft === 0) this.state = ClientState.Command;
         pos = end;
       } else {
@@ -146,9 +150,9 @@ class SmtpSession implements FramerSession {
           this.holdCommand(chunk, pos);
           break;
         }
-        const line = this.clientHeld.length ? this.clientHeld.take(chunk.subarray(pos, nl + 1)) : chunk.subarray(pos, nl + 1);
+        if (this.clientHeld.length) this.command(this.clientHeld.take(chunk.subarray(pos, nl + 1)), 0, -1, out);
+        else this.command(chunk, pos, nl + 1, out);
         pos = nl + 1;
-        this.command(line, out);
       }
     }
     return out;
@@ -170,33 +174,36 @@ class SmtpSession implements FramerSession {
     this.clientHeld.push(rest);
   }
 
-  /** One whole command line. */
-  private command(line: Buffer, out: Segment[]): void {
+  /**
+   * One whole command line: bytes [from, to) of `b`, or all of `b` (a line joined from held
+   * bytes) when `to` is -1.
+   */
+  private command(b: Buffer, from: number, to: number, out: Frames): void {
+    const end = to < 0 ? b.length : to;
     const ordinal = this.nextOrdinal;
     if (this.authNext) {
       this.authNext = false;
       this.nextOrdinal++;
       this.fifo.push({ ordinal, kind: 'other', speculative: false });
-      out.push({ data: line, start: true, end: true, label: 'auth-data', mustForward: true });
+      out.pushIn(b, from, end, WHOLE | MUST_FORWARD, 'auth-data');
       return;
     }
-    const verbEnd = scanVerb(line, 0, line.length);
-    // scanVerb stops at the LF at the latest, so verbEnd >= 0 here.
-    const label = verbEnd === 0 ? '(empty)' : line.toString('latin1', 0, verbEnd).toUpperCase();
+    const verbEnd = scanVerb(b, from, end);
+    // scanVerb stops at the LF at the latest, so verbEnd >= from here.
+    const label = verbEnd === from ? '(empty)' : b.toString('latin1', from, verbEnd).toUpperCase();
     let kind: Kind = 'other';
     let chunkSize = 0;
     if (label === 'DATA') kind = 'data';
     else if (label === 'STARTTLS') kind = 'starttls';
-    else if (label === 'BDAT') chunkSize = bdatSize(line, verbEnd);
+    else if (label === 'BDAT') chunkSize = bdatSize(b, verbEnd, end);
     const p: Pending = { ordinal, kind, speculative: false };
     this.nextOrdinal++;
     this.fifo.push(p);
-    const seg: Segment = { data: line, start: true, end: chunkSize === 0, label };
     // A withheld BDAT chunk would not desynchronise the dialogue, but the chunks pipelined after
     // it would still reach the server and make a message with a hole: an error replaces the
     // reply instead, as for a DATA message.
-    if (label === 'BDAT') seg.mustForward = true;
-    out.push(seg);
+    const flags = START | (chunkSize === 0 ? END : 0) | (label === 'BDAT' ? MUST_FORWARD : 0);
+    out.pushIn(b, from, end, flags, label);
     if (kind === 'data') {
       this.state = ClientState.Content;
       this.matched = 2; // the DATA line's CRLF counts as the terminator's first CRLF
@@ -209,7 +216,7 @@ class SmtpSession implements FramerSession {
   }
 
   /** Message content from `pos`; returns where it stopped. */
-  private content(chunk: Buffer, pos: number, out: Segment[]): number {
+  private content(chunk: Buffer, pos: number, out: Frames): number {
     const n = chunk.length;
     let s = this.matched;
     let end = -1;
@@ -229,18 +236,17 @@ class SmtpSession implements FramerSession {
         for (let i = n - 4; i < n; i++) s = step(s, chunk[i]);
       }
     }
-    const data = chunk.subarray(pos, end < 0 ? n : end);
-    const seg: Segment = { data, start: !this.contentStarted, end: end >= 0 };
-    if (!this.contentStarted) {
-      seg.label = 'message';
-      seg.mustForward = true;
+    const last = end >= 0 ? END : 0;
+    if (this.contentStarted) {
+      out.push(pos, end < 0 ? n : end, last);
+    } else {
+      out.push(pos, end < 0 ? n : end, START | last | MUST_FORWARD, 'message');
       this.contentStarted = true;
       const dataCmd = this.currentData;
       // The message is a request of its own: its reply is the one after DATA's 354.
       this.fifo.push({ ordinal: this.nextOrdinal++, kind: 'other', speculative: false });
       if (dataCmd !== undefined && this.fifo.includes(dataCmd)) dataCmd.speculative = true;
     }
-    out.push(seg);
     if (end >= 0) {
       this.state = ClientState.Command;
       this.matched = 0;
@@ -253,9 +259,9 @@ class SmtpSession implements FramerSession {
 
   // ---- server -> client ----
 
-  private serverBytes(chunk: Buffer): Segment[] {
-    if (this.tls) return this.passthrough(this.serverHeld, chunk);
-    const out: Segment[] = [];
+  private serverBytes(chunk: Buffer, out: Frames): Frames {
+    if (this.tls) return passAll(out, this.serverHeld.take(chunk));
+    out.reset(chunk);
     let pos = 0;
     if (this.serverHeld.length) {
       const nl = chunk.indexOf(LF);
@@ -268,7 +274,7 @@ class SmtpSession implements FramerSession {
       pos = nl + 1;
     }
     if (pos < chunk.length) {
-      if (this.tls) out.push({ data: chunk.subarray(pos), start: true, end: true, passthrough: true });
+      if (this.tls) out.push(pos, chunk.length, WHOLE | PASS);
       else this.replyLines(chunk, pos, out);
     }
     return out;
@@ -287,7 +293,7 @@ class SmtpSession implements FramerSession {
   }
 
   /** Every whole reply line of `b` from `pos`; the unfinished last one is held. */
-  private replyLines(b: Buffer, pos: number, out: Segment[]): void {
+  private replyLines(b: Buffer, pos: number, out: Frames): void {
     const n = b.length;
     let segStart = -1;
     while (pos < n) {
@@ -308,23 +314,23 @@ class SmtpSession implements FramerSession {
       const final = b[pos + 3] !== DASH;
       pos = nl + 1;
       if (final) {
-        out.push(this.replySegment(b.subarray(segStart, pos), true));
+        out.pushIn(b, segStart, pos, this.replyFlags(END));
         segStart = -1;
         this.replyDone();
         if (this.tls && pos < n) {
-          out.push({ data: b.subarray(pos), start: true, end: true, passthrough: true });
+          out.pushIn(b, pos, n, WHOLE | PASS);
           return;
         }
       }
     }
-    if (segStart >= 0) out.push(this.replySegment(b.subarray(segStart, pos), false));
+    if (segStart >= 0) out.pushIn(b, segStart, pos, this.replyFlags(0));
   }
 
-  private replySegment(data: Buffer, end: boolean): Segment {
-    const seg: Segment = { data, start: !this.replyStartSent, end };
-    if (this.replyPassthrough) seg.passthrough = true;
+  /** The flags of the reply's next frame (`end`: END or 0). */
+  private replyFlags(end: number): number {
+    const flags = (this.replyStartSent ? 0 : START) | end | (this.replyPassthrough ? PASS : 0);
     this.replyStartSent = true;
-    return seg;
+    return flags;
   }
 
   /** A whole reply was read: match it to its request. */
@@ -352,11 +358,6 @@ class SmtpSession implements FramerSession {
       }
       p.speculative = false;
     }
-  }
-
-  private passthrough(held: Held, chunk: Buffer): Segment[] {
-    const data = held.length ? held.take(chunk) : chunk;
-    return data.length ? [{ data, start: true, end: true, passthrough: true }] : [];
   }
 }
 
