@@ -171,6 +171,26 @@ describe('error mapping', () => {
     expect(windowLine({ ...m.windows[0], name: 'manual', mix: '5:error', lastMix: '50:error' })).toMatch(/^manual \(redis: 5:error → 50:error, 10\.0s\)/);
   });
 
+  it('counts the requests of a window shorter than a series bucket, to the millisecond', () => {
+    // A database restarted in 0.2 s, across a 250 ms bucket boundary: 503s started inside it,
+    // 200s just before and after. Whole buckets alone would have held none of it.
+    const s = new MeasureSeries();
+    for (let t = 0; t < 2000; t += 10) {
+      const inside = t >= 1120 && t < 1320;
+      s.addRequest(T0 + t, inside ? 1 : 5, !inside, inside ? '503' : '200');
+    }
+    const restart = { ...blackout, name: 'db_restart', kind: 'service' as const, start: T0 + 1120, end: T0 + 1320 };
+    const e = windowEffect(s, restart, T0 + 2000);
+    expect(e).toMatchObject({ requests: 20, success: 0, classes: { '5xx': 20, '2xx': 0 }, injected: {} });
+    expect(e.p95).toBeCloseTo(1, 3);
+    expect(e.headline).toBe('→ 100 % HTTP 503, expected 503');
+    // One 200 among 200 503s: neither share reads as all or none.
+    const dense = new MeasureSeries();
+    for (let t = 1120; t < 1320; t++) dense.addRequest(T0 + t, 1, false, '503');
+    dense.addRequest(T0 + 1200, 5, true, '200');
+    expect(windowEffect(dense, restart, T0 + 2000).headline).toBe('→ >99 % HTTP 503, <1 % HTTP 200, expected 503');
+  });
+
   it('judges only error answers against the expectation', () => {
     const s = new MeasureSeries();
     load(s, 10, 15, 200);

@@ -169,17 +169,21 @@ describe('too soon to judge', () => {
 describe('the request log', () => {
   it('answers a time range in start order, whatever order requests were added in', () => {
     const log = new RequestLog();
-    for (const t of [5, 1, 3, 2, 4]) log.add(T0 + t, t, t !== 3);
+    for (const t of [5, 1, 3, 2, 4]) log.add(T0 + t, t, t !== 3, t !== 3 ? '200' : '503');
     const r = log.between(T0 + 2, T0 + 5);
     expect([...r.start].map((t) => t - T0)).toEqual([2, 3, 4]);
     expect([...r.ms].map((ms) => ms < 0)).toEqual([false, true, false]);
+    expect([...r.outcome].map((i) => r.outcomes[i])).toEqual(['200', '503', '200']);
   });
 
   it('stays bounded on a long run: past its size it keeps a uniform half', () => {
     const log = new RequestLog();
     const random = seededRandom('log');
     const n = 1_200_000;
-    for (let i = 0; i < n; i++) log.add(T0 + i, 1, random() >= 0.1);
+    for (let i = 0; i < n; i++) {
+      const ok = random() >= 0.1;
+      log.add(T0 + i, 1, ok, ok ? '200' : '503');
+    }
     expect(log.size).toBeLessThanOrEqual(1 << 19);
     expect(log.size).toBeGreaterThanOrEqual(n / 4);
     const r = log.between(-Infinity, Infinity);
@@ -187,6 +191,11 @@ describe('the request log', () => {
     for (let i = 0; i < r.length; i++) if (r.ms[i] < 0) failures++;
     // Every other request kept, then one in four: the failure share is still one in ten.
     expect(failures / r.length).toBeCloseTo(0.1, 2);
+    let served503 = 0;
+    for (let i = 0; i < r.length; i++) if (r.outcomes[r.outcome[i]] === '503') served503++;
+    expect(served503).toBe(failures);
+    // Each request kept stands for `weight`: the count of the whole run, within one weight.
+    expect(Math.abs(r.length * log.weight - n)).toBeLessThanOrEqual(log.weight);
   });
 });
 

@@ -2,7 +2,12 @@
  * Error mapping: what the load test saw during a fault window (status classes, timeouts,
  * connection errors) against what the proxy injected, in one line a reader can act on:
  * "redis_blackout (redis: 100:blackout) → 100 % HTTP 500, expected 503". Pure.
+ *
+ * The requests are those started inside the window, to the millisecond (the request log): a
+ * window shorter than the series' 250 ms buckets (a database that restarts in 0.2 s) still
+ * shows what its requests got.
  */
+import { duration, failed, nearestRank, type RequestSlice } from './requests.js';
 import { outcomeClass, outcomeLabel, type MeasureSeries } from './series.js';
 import { meetsExpect, type FaultWindow } from './windows.js';
 
@@ -25,11 +30,17 @@ export interface WindowEffect {
   headline: string;
 }
 
-const pct = (n: number, d: number) => `${d ? Math.round((100 * n) / d) : 0} %`;
+/** A share as a whole percentage that never reads as all or none when it is neither ("<1 %", ">99 %"). */
+function pct(n: number, d: number): string {
+  const p = d ? Math.round((100 * n) / d) : 0;
+  if (p === 0 && n > 0) return '<1 %';
+  if (p === 100 && n < d) return '>99 %';
+  return `${p} %`;
+}
 
 export function windowEffect(series: MeasureSeries, w: FaultWindow, runEnd: number): WindowEffect {
   const end = w.end ?? runEnd;
-  const seen = series.range(w.start, end);
+  const seen = requestsIn(series.requests.between(w.start, end), series.requests.weight);
   // A service's fault is the real thing: no proxy counted it (a proxy may share the name).
   const injected = w.kind === 'service' ? {} : (series.range(w.start, end, true).faults[w.proxy] ?? {});
   const classes = Object.fromEntries(OUTCOME_CLASSES.map((c) => [c, 0])) as Record<OutcomeClass, number>;
@@ -52,6 +63,21 @@ export function windowEffect(series: MeasureSeries, w: FaultWindow, runEnd: numb
     ...(expectedShare !== undefined ? { expectedShare } : {}),
     headline: headline(seen.requests, seen.outcomes, w.expect),
   };
+}
+
+/** What the requests of a slice got, each counted `weight` times (a thinned log). */
+function requestsIn(r: RequestSlice, weight: number): { requests: number; ok: number; outcomes: Record<string, number>; p95: number | undefined } {
+  const outcomes: Record<string, number> = {};
+  const ms = new Float64Array(r.length);
+  let ok = 0;
+  for (let i = 0; i < r.length; i++) {
+    const key = r.outcomes[r.outcome[i]];
+    outcomes[key] = (outcomes[key] ?? 0) + weight;
+    if (!failed(r.ms[i])) ok += weight;
+    ms[i] = duration(r.ms[i]);
+  }
+  ms.sort();
+  return { requests: r.length * weight, ok, outcomes, p95: r.length ? nearestRank(ms, 95) : undefined };
 }
 
 function headline(requests: number, outcomes: Record<string, number>, expect?: string[]): string {

@@ -24,7 +24,7 @@
  */
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../../stats/recovery-options.js';
 import { binomialUpper } from '../../stats/binomial.js';
-import { duration, failed, type RequestSlice } from './requests.js';
+import { duration, failed, nearestRank, type RequestSlice } from './requests.js';
 import type { MeasureSeries } from './series.js';
 import type { FaultWindow } from './windows.js';
 
@@ -151,11 +151,6 @@ function firstHealthy(r: RequestSlice, stop: number, windowMs: number, l: Limits
     else if (isSlow(i)) slow--;
   }
   return undefined;
-}
-
-/** Nearest-rank percentile of sorted values (FunkLoad's rank floor(p·n)+1). */
-function nearestRank(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
 /** "2s" for a whole setting, "0.96s" for a measured time (never a rounded "1.0s" next to "1s"). */

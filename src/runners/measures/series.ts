@@ -91,7 +91,7 @@ export class MeasureSeries {
   }
 
   addRequest(start: number, durationMs: number, ok: boolean, key: OutcomeKey): void {
-    this.requests.add(start, durationMs, ok);
+    this.requests.add(start, durationMs, ok, key);
     const b = this.bucketAt(start);
     if (!b) return;
     b.requests++;
