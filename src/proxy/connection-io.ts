@@ -11,6 +11,7 @@ import { MAX_TIMER_MS, type Stream } from './plugin.js';
 import type { FramerSession, Protocol, Segment } from './protocol.js';
 import { NO_PLAN, type Exchange, type ReplyPlan } from './exchange.js';
 import { Outbox } from './outbox.js';
+import { Fifo } from './fifo.js';
 import { framesOffsets, type OffsetFramer } from './frames.js';
 import { randomBytes } from './protocols/tcp.js';
 import type { ProxyCore } from './proxy-core.js';
@@ -27,9 +28,9 @@ export abstract class ConnectionIO {
   protected requestsBusy = false;
   protected current?: Exchange;
   /** Forwarded exchanges waiting for their reply from the server, oldest first. */
-  protected awaiting: Exchange[] = [];
+  protected readonly awaiting = new Fifo<Exchange>();
   /** Exchanges whose reply the client has still to receive, in request order. */
-  protected replies: Exchange[] = [];
+  protected readonly replies = new Fifo<Exchange>();
   protected repliesBusy = false;
   /** For protocols without reply framing: the exchange the server's bytes are attributed to. */
   protected attributed?: Exchange;

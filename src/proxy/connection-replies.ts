@@ -47,14 +47,14 @@ export abstract class ConnectionReplies extends ConnectionIO {
 
   /** The replies of one chunk, framed into offsets: an untouched one costs no Segment. */
   private framedReplies(f: Frames): void {
-    const { bufs, starts, ends, flags } = f;
+    const { inBufs, bufIndex, starts, ends, flags } = f;
     for (let i = 0; i < f.count; i++) {
       const fl = flags[i];
       let ex0: Exchange | undefined;
       if ((fl & PASS) === 0) {
         ex0 = this.nextUntouched();
         // Behind an injected reply: that one goes first, then this one is next in line.
-        const next = this.awaiting[0];
+        const next = this.awaiting.first();
         if (ex0 === undefined && next !== undefined && this.injectedAhead(next)) {
           this.pumpReplies();
           ex0 = this.nextUntouched();
@@ -63,7 +63,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
       if (ex0 === undefined) {
         this.handleReply(f.segment(i));
       } else {
-        this.deliverRange(bufs[i], starts[i], ends[i]);
+        this.deliverRange(inBufs[bufIndex[i]], starts[i], ends[i]);
         this.untouchedPiece(ex0, (fl & START) !== 0, (fl & END) !== 0);
       }
     }
@@ -74,14 +74,14 @@ export abstract class ConnectionReplies extends ConnectionIO {
    * for the client and untouched (they go straight out).
    */
   private nextUntouched(): Exchange | undefined {
-    const ex0 = this.awaiting[0];
-    if (ex0 === undefined || ex0 !== this.replies[0] || this.repliesBusy) return undefined;
+    const ex0 = this.awaiting.first();
+    if (ex0 === undefined || ex0 !== this.replies.first() || this.repliesBusy) return undefined;
     return ex0.reply === NO_PLAN && ex0.chunks.length === 0 && !ex0.replace ? ex0 : undefined;
   }
 
   /** Injected replies wait at the head of the queue, ahead of `ex`'s. */
   private injectedAhead(ex: Exchange | undefined): boolean {
-    const head = this.replies[0];
+    const head = this.replies.first();
     return head !== ex && head !== undefined && head.injected !== undefined && !this.repliesBusy;
   }
 
@@ -103,10 +103,10 @@ export abstract class ConnectionReplies extends ConnectionIO {
       return;
     }
     if (seg.passthrough) {
-      const ex = this.protocol.framesReplies ? this.awaiting[0] : this.attributed;
+      const ex = this.protocol.framesReplies ? this.awaiting.first() : this.attributed;
       if (ex && !this.protocol.framesReplies) this.firstReplyByte(ex);
       if (ex && this.replies.includes(ex)) ex.hold(this.kept(seg.data));
-      else if (this.replies.length) this.replies[this.replies.length - 1].hold(this.kept(seg.data));
+      else if (this.replies.length) this.replies.last()!.hold(this.kept(seg.data));
       else {
         this.writeClient(seg.data);
         if (ex && !this.protocol.framesReplies) this.delivered(ex);
@@ -116,7 +116,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
     // A server may answer before the request has ended (Postgres Flush paging): the reply then
     // belongs to the request still being sent.
     const inFlight = this.current && !this.current.skip && !this.current.noReply ? this.current : undefined;
-    const ex = this.awaiting[0] ?? inFlight;
+    const ex = this.awaiting.first() ?? inFlight;
     if (!ex) {
       // A reply with no request: pass it on rather than lose it.
       this.writeClient(seg.data);
@@ -126,16 +126,16 @@ export abstract class ConnectionReplies extends ConnectionIO {
     // Injected replies ahead of this one go out first, so this one need not be held behind them.
     if (this.injectedAhead(ex)) this.pumpReplies();
     if (!ex.replace) {
-      if (this.replies[0] === ex && ex.chunks.length === 0 && ex.reply === NO_PLAN && !this.repliesBusy) {
+      if (this.replies.first() === ex && ex.chunks.length === 0 && ex.reply === NO_PLAN && !this.repliesBusy) {
         this.writeClient(seg.data);
       } else {
         ex.hold(this.kept(seg.data));
       }
     }
     if (seg.end) {
-      if (this.awaiting[0] === ex) this.awaiting.shift();
+      if (this.awaiting.first() === ex) this.awaiting.shift();
       ex.replyEnded = true;
-      if (this.replies[0] === ex && ex.chunks.length === 0 && !ex.replace && !this.repliesBusy) {
+      if (this.replies.first() === ex && ex.chunks.length === 0 && !ex.replace && !this.repliesBusy) {
         this.replies.shift();
         this.delivered(ex);
       }
@@ -162,7 +162,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
   protected pumpReplies(): void {
     if (this.repliesBusy) return;
     while (this.replies.length && !this.closed) {
-      const ex = this.replies[0];
+      const ex = this.replies.first()!;
       if (ex.injected && !ex.replace && !ex.replyStarted) {
         ex.replyStarted = true;
         if (ex.reply.delayMs > 0) ex.releaseAt = performance.now() + ex.reply.delayMs;
@@ -211,7 +211,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
    * per error (a tenth of the chunks at 10 % error, each one more syscall on every hop).
    */
   protected repliesAfterChunk(): void {
-    const head = this.replies[0];
+    const head = this.replies.first();
     if (head === undefined || head.injected === undefined || this.repliesBusy) return;
     if (this.awaiting.length === 0 || head.injected.close) {
       this.pumpReplies();
@@ -293,7 +293,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
       if (held.server.length) this.handleReply({ data: held.server, start: true, end: true, passthrough: true });
       if (held.client.length) this.writeServer(held.client);
     }
-    this.awaiting = [];
+    this.awaiting.clear();
     this.pumpReplies();
   }
 

@@ -65,8 +65,8 @@ export class Connection extends ConnectionRequests {
     this.client.destroy();
     this.server.destroy();
     this.requests = [];
-    this.replies = [];
-    this.awaiting = [];
+    this.replies.clear();
+    this.awaiting.clear();
     this.core.connectionClosed(this);
   }
 }
