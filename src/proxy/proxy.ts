@@ -13,6 +13,7 @@ import { loopsBack } from './loop.js';
 import { UpstreamLoopError } from './proxy-errors.js';
 import { protocols } from './protocols/index.js';
 import { framesOffsets } from './frames.js';
+import { BehaviorCounts } from './behavior-counts.js';
 import { acceptInto, ReusedReads } from './reused-reads.js';
 import { joinHostPort, splitHostPort } from './host-port.js';
 import { seededRandom, unseededRandom, type Random } from './random.js';
@@ -74,13 +75,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
     exchanges: 0,
     fallbacks: 0,
   };
-  /**
-   * Exchanges per behavior name, for stats().behaviors. count() runs per exchange: a keyed store
-   * on one plain object, by a name that varies under a mix, was 1.2 % of the proxy's CPU at redis
-   * `10:error` in the profile (0.1 % now). Most are `dummy` (nothing acted): a field of their own.
-   */
-  private dummies = 0;
-  private readonly behaviorCounts = new Map<string, number>();
+  private readonly behaviorCounts = new BehaviorCounts();
   mix: Mix;
   toxics: readonly MixEntry[] = [];
   private toxicList: readonly Toxic[] = [];
@@ -279,7 +274,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
       upstream: this.upstream,
       mix: this.mix.text,
       ...structuredClone(this.counters),
-      behaviors: this.dummies ? { dummy: this.dummies, ...Object.fromEntries(this.behaviorCounts) } : Object.fromEntries(this.behaviorCounts),
+      behaviors: this.behaviorCounts.snapshot(),
       latency: { count: l.count, min: ms(l.min), max: ms(l.max), mean: ms(l.mean), p50: ms(l.p50), p90: ms(l.p90), p95: ms(l.p95), p99: ms(l.p99) },
     };
   }
@@ -312,12 +307,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
   }
 
   count(behavior: string): void {
-    if (behavior === 'dummy') {
-      this.dummies++;
-      return;
-    }
-    this.behaviorCounts.set(behavior, (this.behaviorCounts.get(behavior) ?? 0) + 1);
-    if (this.listenerCount('event')) {
+    if (this.behaviorCounts.add(behavior) && this.listenerCount('event')) {
       this.emitEvent({ type: 'proxy.fault', proxy: this.name, behavior, at: Date.now() });
     }
   }
