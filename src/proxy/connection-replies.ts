@@ -47,7 +47,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
 
   /** The replies of one chunk, framed into offsets: an untouched one costs no Segment. */
   private framedReplies(f: Frames): void {
-    const { inBufs, bufIndex, starts, ends, flags } = f;
+    const { starts, ends, flags } = f;
     for (let i = 0; i < f.count; i++) {
       const fl = flags[i];
       let ex0: Exchange | undefined;
@@ -63,7 +63,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
       if (ex0 === undefined) {
         this.handleReply(f.segment(i));
       } else {
-        this.deliverRange(inBufs[bufIndex[i]], starts[i], ends[i]);
+        this.deliverRange(f.bufOf(i), starts[i], ends[i]);
         this.untouchedPiece(ex0, (fl & START) !== 0, (fl & END) !== 0);
       }
     }

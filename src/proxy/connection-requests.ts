@@ -76,14 +76,14 @@ export abstract class ConnectionRequests extends ConnectionFaults {
    * (no toxic active) is forwarded as a range of the chunk, with no Segment made for it.
    */
   private framedRequests(f: Frames): boolean {
-    const { inBufs, bufIndex, starts, ends, flags } = f;
+    const { starts, ends, flags } = f;
     const plain = this.core.toxics.length === 0 && this.protocol.framesReplies && !(this.core.hostHeader && this.protocol.rewriteHost);
     for (let i = 0; i < f.count; i++) {
       let wait: Promise<void> | undefined;
       if (plain && flags[i] === WHOLE && !this.dropUpstream && !this.closed) {
         const entry = this.drawEntry();
         if (!entry.behavior.onExchange) {
-          this.forwardUntouched(inBufs[bufIndex[i]], starts[i], ends[i]);
+          this.forwardUntouched(f.bufOf(i), starts[i], ends[i]);
           continue;
         }
         wait = this.handleRequest(f.segment(i), entry);

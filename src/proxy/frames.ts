@@ -30,9 +30,9 @@ const EMPTY = Buffer.alloc(0);
 export class Frames {
   count = 0;
   /** The buffers this chunk's frames lie in (the first `bufCount`); `bufIndex[i]` is frame i's. */
-  readonly inBufs: Buffer[] = [];
+  private readonly inBufs: Buffer[] = [];
   private bufCount = 0;
-  readonly bufIndex: number[] = [];
+  private readonly bufIndex: number[] = [];
   readonly starts: number[] = [];
   readonly ends: number[] = [];
   readonly flags: number[] = [];

@@ -150,8 +150,12 @@ class SmtpSession extends OffsetSession {
           this.holdCommand(chunk, pos);
           break;
         }
-        if (this.clientHeld.length) this.command(this.clientHeld.take(chunk.subarray(pos, nl + 1)), 0, -1, out);
-        else this.command(chunk, pos, nl + 1, out);
+        if (this.clientHeld.length) {
+          const line = this.clientHeld.take(chunk.subarray(pos, nl + 1));
+          this.command(line, 0, line.length, out);
+        } else {
+          this.command(chunk, pos, nl + 1, out);
+        }
         pos = nl + 1;
       }
     }
@@ -174,12 +178,8 @@ class SmtpSession extends OffsetSession {
     this.clientHeld.push(rest);
   }
 
-  /**
-   * One whole command line: bytes [from, to) of `b`, or all of `b` (a line joined from held
-   * bytes) when `to` is -1.
-   */
-  private command(b: Buffer, from: number, to: number, out: Frames): void {
-    const end = to < 0 ? b.length : to;
+  /** One whole command line: bytes [from, end) of `b` (the chunk, or a line joined from held bytes). */
+  private command(b: Buffer, from: number, end: number, out: Frames): void {
     const ordinal = this.nextOrdinal;
     if (this.authNext) {
       this.authNext = false;
