@@ -16,9 +16,11 @@ export default defineBehavior({
     inject: z.boolean().default(false),
   }),
   onExchange: (ctx, o) => {
-    const seen = (ctx.state.get('seen') as number | undefined) ?? 0;
-    ctx.state.set('seen', seen + 1);
-    if (seen < o.warmup) return act.forward();
+    if (o.warmup > 0) {
+      const seen = (ctx.state.get('seen') as number | undefined) ?? 0;
+      ctx.state.set('seen', seen + 1);
+      if (seen < o.warmup) return act.forward();
+    }
     return o.inject ? act.corrupt(100) : act.error(o.kind, o.message);
   },
 });

@@ -27,11 +27,14 @@ export class Outbox {
     const src = this.src;
     if (src !== undefined) {
       // The next range of the same chunk (no call into the buffer), or a view next to the run.
-      if (buf === src && from === this.end) {
-        this.end = to;
-        return;
-      }
-      if (buf.buffer === src.buffer && buf.byteOffset + from === src.byteOffset + this.end) {
+      if (buf === src) {
+        if (from === this.end) {
+          this.end = to;
+          return;
+        }
+      } else if (buf.byteOffset + from === src.byteOffset + this.end && buf.buffer === src.buffer) {
+        // `.buffer` last: it is a call into V8's runtime, and most pieces that are not the same
+        // chunk (an injected reply, the rest of a chunk past a skipped request) are not adjacent.
         this.end += to - from;
         return;
       }
