@@ -42,6 +42,19 @@ export class Fifo<T> {
     return false;
   }
 
+  /** Take `item` out wherever it is, the others keeping their order; false when it is not there. */
+  delete(item: T): boolean {
+    const mask = this.ring.length - 1;
+    for (let i = 0; i < this.size; i++) {
+      if (this.ring[(this.head + i) & mask] !== item) continue;
+      for (let j = i; j < this.size - 1; j++) this.ring[(this.head + j) & mask] = this.ring[(this.head + j + 1) & mask];
+      this.ring[(this.head + this.size - 1) & mask] = undefined;
+      this.size--;
+      return true;
+    }
+    return false;
+  }
+
   clear(): void {
     this.ring.fill(undefined);
     this.head = 0;

@@ -27,6 +27,7 @@
  */
 import { LengthPrefixedFeeder, PASS_META, pushFrame, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
+import { Fifo } from '../fifo.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 
@@ -37,10 +38,28 @@ const CANCEL_REQUEST = 80877102;
 const MAX_STARTUP_LENGTH = 10000;
 
 /** Backend message types this framer knows. */
-const SERVER_TYPES = new Set([...'RKSZCDEINA123sntTGHWdcVv'].map((c) => c.charCodeAt(0)));
-const ASYNC_TYPES = new Set([...'NSA'].map((c) => c.charCodeAt(0)));
-const EXTENDED_TYPES = new Set([...'PBDECH'].map((c) => c.charCodeAt(0)));
-const COPY_TYPES = new Set([...'dcf'].map((c) => c.charCodeAt(0)));
+/**
+ * Message types as tables indexed by the type byte (1: in the set): a Set lookup per message was
+ * a hash probe in the framer's hottest loop, two of them per reply of a pipelined query load.
+ */
+function typeTable(types: string): Uint8Array {
+  const t = new Uint8Array(256);
+  for (const c of types) t[c.charCodeAt(0)] = 1;
+  return t;
+}
+const SERVER_TYPES = typeTable('RKSZCDEINA123sntTGHWdcVv');
+const ASYNC_TYPES = typeTable('NSA');
+const EXTENDED_TYPES = typeTable('PBDECH');
+const COPY_TYPES = typeTable('dcf');
+
+/** A message's meta, one object per kind rather than one per message (none is ever changed). */
+const REPLY_META: StartMeta = Object.freeze({});
+const requestMeta = (label: string, noReply = false): StartMeta => Object.freeze(noReply ? { label, noReply } : { label });
+const QUERY_META = requestMeta('Query');
+const FUNCTION_CALL_META = requestMeta('FunctionCall');
+const TERMINATE_META = requestMeta('Terminate', true);
+const SYNC_META = requestMeta('Sync');
+const EXTENDED_META = requestMeta('Extended');
 
 const T = (c: string): number => c.charCodeAt(0);
 const Q = T('Q'), F = T('F'), S = T('S'), X = T('X'), Z = T('Z'), G = T('G'), H = T('H'), E = T('E');
@@ -84,10 +103,12 @@ export function pgReadyForQuery(status: number): Buffer {
 
 const enum Phase { Startup, Auth, Command }
 
-interface Pending {
-  ordinal: number;
-  extended: boolean;
-}
+/**
+ * A request awaiting its reply as one number, its ordinal and whether it is an extended query:
+ * an object per request, stored into the long-lived queue, cost a write barrier each.
+ */
+const pending = (ordinal: number, extended: boolean): number => ordinal * 2 + (extended ? 1 : 0);
+const isExtended = (p: number): boolean => p % 2 === 1;
 
 interface Dir {
   held: Buffer | null;
@@ -121,7 +142,7 @@ class PgSession implements FramerSession {
   }, this.c, this.s);
 
   private ordinal = 0;
-  private readonly fifo: Pending[] = [];
+  private readonly fifo = new Fifo<number>();
   /** An extended-protocol request is open on the client side (no Sync yet). */
   private batchOpen = false;
   /** The server is in COPY IN mode (it sent CopyInResponse). */
@@ -147,8 +168,7 @@ class PgSession implements FramerSession {
   }
 
   skipped(ordinal: number): void {
-    const i = this.fifo.findIndex((p) => p.ordinal === ordinal);
-    if (i >= 0) this.fifo.splice(i, 1);
+    if (!this.fifo.delete(pending(ordinal, false))) this.fifo.delete(pending(ordinal, true));
   }
 
   buffered(): number {
@@ -173,7 +193,7 @@ class PgSession implements FramerSession {
     if (body < 0) return 5;
     let peek = 0;
     if (client) {
-      if (this.phase === Phase.Command && !d.inMsg && (type === Q || type === F || EXTENDED_TYPES.has(type))) peek = MAX_HEAD_BYTES;
+      if (this.phase === Phase.Command && !d.inMsg && (type === Q || type === F || EXTENDED_TYPES[type] === 1)) peek = MAX_HEAD_BYTES;
     } else if (type === Z) {
       peek = 1;
     }
@@ -283,10 +303,10 @@ class PgSession implements FramerSession {
     d.endAfter = endAfter;
   }
 
-  private request(d: Dir, label: string, extended: boolean, endAfter: boolean, noReply = false): void {
+  private request(d: Dir, meta: StartMeta, extended: boolean, endAfter: boolean): void {
     const ordinal = this.ordinal++;
-    if (!noReply) this.fifo.push({ ordinal, extended });
-    this.startMessage(d, noReply ? { label, noReply: true } : { label }, endAfter);
+    if (!meta.noReply) this.fifo.push(pending(ordinal, extended));
+    this.startMessage(d, meta, endAfter);
   }
 
   private clientMessage(d: Dir, type: number): void {
@@ -298,7 +318,7 @@ class PgSession implements FramerSession {
     if (this.batchOpen) {
       // Inside an extended-protocol request: everything up to Sync belongs to it.
       if (type === Q || type === F) throw new FramingError('postgres: simple query inside an unfinished extended query');
-      if (!EXTENDED_TYPES.has(type) && !COPY_TYPES.has(type) && type !== S && type !== X) {
+      if (EXTENDED_TYPES[type] === 0 && COPY_TYPES[type] === 0 && type !== S && type !== X) {
         throw new FramingError(`postgres: unknown frontend message type 0x${type.toString(16)}`);
       }
       if (type === S || type === X) {
@@ -307,7 +327,7 @@ class PgSession implements FramerSession {
       }
       return;
     }
-    if (COPY_TYPES.has(type)) {
+    if (COPY_TYPES[type] === 1) {
       if (type === C_DONE || type === C_FAIL) {
         if (this.copyIn && this.copyExtended) this.absorbSync = true;
         this.copyIn = false;
@@ -321,13 +341,13 @@ class PgSession implements FramerSession {
       return;
     }
     this.absorbSync = false;
-    if (type === Q) this.request(d, 'Query', false, true);
-    else if (type === F) this.request(d, 'FunctionCall', false, true);
-    else if (type === X) this.request(d, 'Terminate', false, true, true);
-    else if (type === S) this.request(d, 'Sync', true, true);
-    else if (EXTENDED_TYPES.has(type)) {
+    if (type === Q) this.request(d, QUERY_META, false, true);
+    else if (type === F) this.request(d, FUNCTION_CALL_META, false, true);
+    else if (type === X) this.request(d, TERMINATE_META, false, true);
+    else if (type === S) this.request(d, SYNC_META, true, true);
+    else if (EXTENDED_TYPES[type] === 1) {
       this.batchOpen = true;
-      this.request(d, 'Extended', true, false);
+      this.request(d, EXTENDED_META, true, false);
     } else {
       throw new FramingError(`postgres: unknown frontend message type 0x${type.toString(16)}`);
     }
@@ -340,18 +360,19 @@ class PgSession implements FramerSession {
       this.startMessage(d, PASS_META, true);
       return;
     }
-    if (!SERVER_TYPES.has(type)) throw new FramingError(`postgres: unknown backend message type 0x${type.toString(16)}`);
+    if (SERVER_TYPES[type] === 0) throw new FramingError(`postgres: unknown backend message type 0x${type.toString(16)}`);
     if (!d.inMsg) {
-      if (!this.fifo.length || ASYNC_TYPES.has(type)) {
+      if (!this.fifo.length || ASYNC_TYPES[type] === 1) {
         // Asynchronous (notice, parameter change, notification) or unsolicited (FATAL before a close).
         this.startMessage(d, PASS_META, true);
         return;
       }
-      this.startMessage(d, {}, false);
+      this.startMessage(d, REPLY_META, false);
     }
     if (type === G) {
       this.copyIn = true;
-      this.copyExtended = this.fifo[0]?.extended ?? false;
+      const first = this.fifo.first();
+      this.copyExtended = first !== undefined && isExtended(first);
     } else if (type === Z) {
       this.copyIn = false;
       d.endAfter = true;
