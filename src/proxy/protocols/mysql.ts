@@ -102,6 +102,9 @@ function newDir(): Dir {
   return { held: null, remain: 0, cont: false, inMsg: false, endAfter: false, startMeta: null, pass: false };
 }
 
+
+/** A command's meta, one frozen object per command byte (made on first use), not one per request. */
+const COMMAND_META: (StartMeta | undefined)[] = [];
 class MysqlSession implements FramerSession {
   private phase = Phase.Greeting;
   /** Opaque passthrough (TLS, compression) for the rest of the connection. */
@@ -302,7 +305,7 @@ class MysqlSession implements FramerSession {
       this.fifo.push(req);
       this.current = req;
     }
-    this.startMessage(d, noReply ? { label, noReply: true } : { label }, true);
+    this.startMessage(d, (COMMAND_META[cmd] ??= Object.freeze(noReply ? { label, noReply: true } : { label })), true);
   }
 
   private serverPacket(d: Dir, b: Buffer, pos: number, len: number, seq: number): void {
