@@ -102,9 +102,9 @@ function newDir(): Dir {
   return { held: null, remain: 0, cont: false, inMsg: false, endAfter: false, startMeta: null, pass: false };
 }
 
-
 /** A command's meta, one frozen object per command byte (made on first use), not one per request. */
 const COMMAND_META: (StartMeta | undefined)[] = [];
+
 class MysqlSession implements FramerSession {
   private phase = Phase.Greeting;
   /** Opaque passthrough (TLS, compression) for the rest of the connection. */
