@@ -124,6 +124,13 @@ function newDir(): Dir {
   return { held: null, remain: 0, inMsg: false, endAfter: false, startMeta: null, pass: false };
 }
 
+/** Bytes [from, to) as a frame of the message `d` is in (its first, when its meta is still there). */
+function emit(out: Frames, d: Dir, from: number, to: number, end: boolean): void {
+  if (to <= from) return;
+  pushFrame(out, from, to, d.startMeta, d.pass, end);
+  d.startMeta = null;
+}
+
 class PgSession implements FramerSession {
   private phase = Phase.Startup;
   private raw = false;
@@ -201,24 +208,9 @@ class PgSession implements FramerSession {
   }
 
   private scan(d: Dir, buf: Buffer, client: boolean, out: Frames): void {
+    // pos and segStart stay plain locals (no closure over them): the loop runs once per message.
     let pos = 0;
     let segStart = 0;
-    const emit = (to: number, end: boolean): void => {
-      if (to > segStart) {
-        pushFrame(out, segStart, to, d.startMeta, d.pass, end);
-        d.startMeta = null;
-      }
-      segStart = to;
-    };
-    const msgDone = (): void => {
-      if (!d.endAfter) return;
-      emit(pos, true);
-      d.inMsg = false;
-      d.endAfter = false;
-      d.pass = false;
-      if (this.rawAfterMessage) this.raw = true;
-    };
-
     for (;;) {
       if (d.remain > 0) {
         if (pos >= buf.length) break;
@@ -226,14 +218,13 @@ class PgSession implements FramerSession {
         pos += n;
         d.remain -= n;
         if (d.remain > 0) break;
-        msgDone();
+        segStart = this.msgDone(d, out, segStart, pos);
         continue;
       }
       if (pos >= buf.length) break;
       if (this.raw && !d.inMsg) {
-        segStart = pos;
         d.startMeta = PASS_META;
-        emit(buf.length, true);
+        emit(out, d, pos, buf.length, true);
         return;
       }
       if (!client && d.inMsg && buf[pos] === DATA_ROW) {
@@ -261,7 +252,7 @@ class PgSession implements FramerSession {
         else if (answer !== 'N') throw new FramingError(`postgres: unexpected answer ${JSON.stringify(answer)} to an encryption request`);
         this.startMessage(d, PASS_META, true);
         pos += 1;
-        msgDone();
+        segStart = this.msgDone(d, out, segStart, pos);
         continue;
       }
       if (client && this.phase === Phase.Startup) {
@@ -290,10 +281,21 @@ class PgSession implements FramerSession {
       else this.serverMessage(d, type, body > 0 ? buf[pos + 5] : -1);
       d.remain = body;
       pos += 5;
-      if (body === 0) msgDone();
+      if (body === 0) segStart = this.msgDone(d, out, segStart, pos);
     }
-    if (d.inMsg) emit(pos, false);
+    if (d.inMsg) emit(out, d, segStart, pos, false);
     if (pos < buf.length) d.held = Buffer.from(buf.subarray(pos));
+  }
+
+  /** A message ended at `pos`: its last frame, when it ends the exchange. The next frame's start. */
+  private msgDone(d: Dir, out: Frames, segStart: number, pos: number): number {
+    if (!d.endAfter) return segStart;
+    emit(out, d, segStart, pos, true);
+    d.inMsg = false;
+    d.endAfter = false;
+    d.pass = false;
+    if (this.rawAfterMessage) this.raw = true;
+    return pos;
   }
 
   private startMessage(d: Dir, meta: StartMeta, endAfter: boolean): void {
