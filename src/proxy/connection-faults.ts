@@ -74,7 +74,15 @@ export abstract class ConnectionFaults extends ConnectionReplies {
    * Segment and no plan.
    */
   protected forwardUntouched(buf: Buffer, from: number, to: number): void {
-    const ex = new Exchange(++this.exchangeCount, this.ordinal++, false, this.clock());
+    const spare = this.spares.pop();
+    let ex: Exchange;
+    if (spare === undefined) {
+      ex = new Exchange(++this.exchangeCount, this.ordinal++, false, this.clock());
+      ex.untouched = true;
+    } else {
+      ex = spare;
+      ex.renew(++this.exchangeCount, this.ordinal++, this.clock());
+    }
     this.core.counters.exchanges++;
     this.core.count('dummy');
     this.replies.push(ex);

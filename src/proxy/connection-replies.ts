@@ -17,7 +17,12 @@ import { NO_CHUNKS, NO_PLAN, type Exchange } from './exchange.js';
  */
 const INJECTED_WAIT_MS = 5;
 
+/** Spare exchanges a connection keeps: a pipeline's depth of them, more are left to the GC. */
+const MAX_SPARES = 64;
+
 export abstract class ConnectionReplies extends ConnectionIO {
+  /** Delivered untouched exchanges, for forwardUntouched to renew. */
+  protected readonly spares: Exchange[] = [];
   /** Set while an injected reply waits for the server's replies behind it. */
   private injectedTimer?: NodeJS.Timeout;
 
@@ -92,6 +97,8 @@ export abstract class ConnectionReplies extends ConnectionIO {
       this.replies.shift();
       ex.replyEnded = true;
       this.delivered(ex);
+      // Out of both queues, and held nowhere else: the next untouched request's (Exchange.renew).
+      if (ex.untouched && this.spares.length < MAX_SPARES) this.spares.push(ex);
     }
   }
 

@@ -41,13 +41,39 @@ export class Exchange {
   replyEnded = false;
   releaseAt = 0;
 
+  /** Made by forwardUntouched: nothing but the connection's queues refers to it (see renew). */
+  untouched = false;
+
   constructor(
-    readonly id: number,
-    readonly ordinal: number,
+    public id: number,
+    public ordinal: number,
     readonly noReply: boolean,
     startedAt: number,
   ) {
     this.startedAt = startedAt;
+  }
+
+  /**
+   * An untouched exchange, delivered, made new for the next untouched request: every field as
+   * the constructor leaves it. A connection keeps a few such spares, so that a pipeline of
+   * untouched requests allocates no exchange, and storing one into the queues (a young object
+   * into a long-lived array) costs no write barrier.
+   */
+  renew(id: number, ordinal: number, startedAt: number): void {
+    this.id = id;
+    this.ordinal = ordinal;
+    this.startedAt = startedAt;
+    this.skip = false;
+    this.request = NO_PLAN;
+    this.reply = NO_PLAN;
+    this.injected = undefined;
+    this.replace = false;
+    this.abort = false;
+    this.timed = false;
+    this.chunks = NO_CHUNKS;
+    this.replyStarted = false;
+    this.replyEnded = false;
+    this.releaseAt = 0;
   }
 
   hold(data: Buffer): void {
