@@ -115,7 +115,18 @@ export class Proxy extends EventEmitter implements ProxyCore {
     this.mix = parseMix(options.behaviors, this.registry);
     [this.listenHost, this.listenPort] = splitHostPort(options.listen);
     [this.upstreamHost, this.upstreamPort] = splitHostPort(options.upstream);
+    // Kept up to date here rather than asked per exchange: listenerCount() was a call and a
+    // lookup for every exchange, whether anyone listened or not (nearly always not).
+    this.on('newListener', (name: string | symbol) => {
+      if (name === 'event') this.watched = true;
+    });
+    this.on('removeListener', (name: string | symbol) => {
+      if (name === 'event') this.watched = this.listenerCount('event') > 0;
+    });
   }
+
+  /** Someone listens to 'event': per-exchange events are worth making. */
+  private watched = false;
 
   get name(): string {
     return this.options.name;
@@ -307,14 +318,14 @@ export class Proxy extends EventEmitter implements ProxyCore {
   }
 
   count(behavior: string): void {
-    if (this.behaviorCounts.add(behavior) && this.listenerCount('event')) {
+    if (this.behaviorCounts.add(behavior) && this.watched) {
       this.emitEvent({ type: 'proxy.fault', proxy: this.name, behavior, at: Date.now() });
     }
   }
 
   recordLatency(ms: number): void {
     this.latency.record(ms * 1000);
-    if (this.listenerCount('event')) this.emitEvent({ type: 'proxy.exchange', proxy: this.name, latencyMs: ms });
+    if (this.watched) this.emitEvent({ type: 'proxy.exchange', proxy: this.name, latencyMs: ms });
   }
 
   upstreamFailed(err: Error): void {
