@@ -28,7 +28,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { WebSocket } from 'undici';
 import { median } from './median.js';
-import { clientCommand, CONNECTIONS, FIRST_MARK, MAX_REQUESTS, MEMORY_PHASE_LIMIT_S, pinThisProcess, placement, ROUND_SECONDS, ROUNDS, sameRequest, startTarget, steadyRate, withAutocannon, type Target } from './runner-common.js';
+import { autocannonCli, autocannonCliArgs, clientCommand, CONNECTIONS, FIRST_MARK, MAX_REQUESTS, MEMORY_PHASE_LIMIT_S, pinThisProcess, placement, ROUND_SECONDS, ROUNDS, sameRequest, startTarget, steadyRate, withAutocannon, type Target } from './runner-common.js';
 import { processCpuMs } from './proc-cpu.js';
 
 const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
@@ -50,6 +50,8 @@ interface JobRun {
   afterLoad: number;
   /** Heap after a full GC at the marks asked for: [requests so far, MB]. */
   heap: [number, number][];
+  /** The app's CPU µs per request it served during the job: what the client's way of waiting costs it. */
+  appPerRequest: number;
 }
 
 /** A connection to a process's inspector: one full GC, then its used heap. */
@@ -155,7 +157,7 @@ async function ciJob(target: Target, dir: string, seconds: number, heapMarks: nu
   }
   const code = await exited;
   clearTimeout(deadline);
-  const { samples: served } = await target.stop();
+  const { samples: served, cpuSeconds: appSeconds } = await target.stop();
   if (code !== 0) throw new Error(`the --ci job exited ${code}:\n${tail.join('\n')}`);
   const [id] = await readdir(path.join(state, 'jobs'));
   const jobDir = path.join(state, 'jobs', id);
@@ -169,7 +171,24 @@ async function ciJob(target: Target, dir: string, seconds: number, heapMarks: nu
   if (total < c.requests.total) throw new Error(`the job counted ${c.requests.total} requests but the server served ${total}`);
   await rm(project, { recursive: true, force: true });
   const [[r0, c0], [r1, c1]] = [cpu[0] ?? [0, 0], cpu[cpu.length - 1] ?? [0, 0]];
-  return { ownRps: c.requests.total / ((c.end - c.start) / 1000), rps: steadyRate(served), requests: c.requests.total, samples, rss, heap, cpuPerRequest: r1 > r0 ? ((c1 - c0) * 1e6) / (r1 - r0) : NaN, afterLoad: (ended - c.end) / 1000 };
+  return { ownRps: c.requests.total / ((c.end - c.start) / 1000), rps: steadyRate(served), requests: c.requests.total, samples, rss, heap, cpuPerRequest: r1 > r0 ? ((c1 - c0) * 1e6) / (r1 - r0) : NaN, afterLoad: (ended - c.end) / 1000, appPerRequest: (appSeconds * 1e6) / total };
+}
+
+/**
+ * autocannon as a user runs it beside a job: its CLI, a new process each round (its code cold,
+ * as the job's is). Its CPU per request counts its start-up, so only its rate is compared.
+ */
+async function withAutocannonCli(target: Target, seconds: number): Promise<{ rps: number; ownRps: number; appPerRequest: number }> {
+  target.start();
+  const { result } = await autocannonCli([...autocannonCliArgs(CONNECTIONS, `${target.url}/`), '-d', String(seconds)]);
+  const { samples, cpuSeconds } = await target.stop();
+  const served = samples[samples.length - 1][1];
+  const counted = result.requests.total;
+  if (result.errors || result.non2xx) throw new Error(`autocannon's CLI saw ${result.errors} errors and ${result.non2xx} non-2xx answers`);
+  if (counted <= 0 || served < counted || served > counted + 2 * CONNECTIONS) {
+    throw new Error(`autocannon's CLI counted ${counted} requests but the server served ${served}: the bench would print a wrong rate`);
+  }
+  return { rps: steadyRate(samples), ownRps: counted / result.duration, appPerRequest: (cpuSeconds * 1e6) / served };
 }
 
 async function main(): Promise<void> {
@@ -180,25 +199,30 @@ async function main(): Promise<void> {
   try {
     console.log(`bench:runner-ci: a real --ci job (builtin runner, ${CONNECTIONS} users, no think time, one GET) against autocannon -c ${CONNECTIONS}, ${ROUNDS} rounds of ${ROUND_SECONDS}s per tool, loopback app in its own process (${target.url}); ${placement}`);
     await withAutocannon(target, 2);
+    await withAutocannonCli(target, 2);
     await ciJob(target, dir, 2);
-    const ac: { rps: number; ownRps: number; cpuPerRequest: number }[] = [];
+    const ac: { rps: number; ownRps: number; cpuPerRequest: number; appPerRequest: number }[] = [];
+    const cli: Awaited<ReturnType<typeof withAutocannonCli>>[] = [];
     const job: JobRun[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
-      if (round % 2 === 0) {
-        ac.push(await withAutocannon(target, ROUND_SECONDS));
-        job.push(await ciJob(target, dir, ROUND_SECONDS));
-      } else {
-        job.push(await ciJob(target, dir, ROUND_SECONDS));
-        ac.push(await withAutocannon(target, ROUND_SECONDS));
-      }
-    }
+    // The three in turn, in reverse every other round (a drift of the machine weighs on all alike).
+    const steps = [
+      async () => ac.push(await withAutocannon(target, ROUND_SECONDS)),
+      async () => cli.push(await withAutocannonCli(target, ROUND_SECONDS)),
+      async () => job.push(await ciJob(target, dir, ROUND_SECONDS)),
+    ];
+    for (let round = 0; round < ROUNDS; round++) for (const step of round % 2 ? [...steps].reverse() : steps) await step();
     const fmt = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
-    console.log(`autocannon  ${median(ac.map((r) => r.ownRps)).toFixed(0)} req/s median, its own figure (runs: ${fmt(ac.map((r) => r.ownRps))}; the server's steady rate ${fmt(ac.map((r) => r.rps))})`);
-    console.log(`--ci job    ${median(job.map((r) => r.ownRps)).toFixed(0)} req/s median, from its summary.json (runs: ${fmt(job.map((r) => r.ownRps))}; the server's steady rate ${fmt(job.map((r) => r.rps))})`);
-    const paired = median(job.map((j, i) => j.ownRps / ac[i].ownRps));
-    const pairedServer = median(job.map((j, i) => j.rps / ac[i].rps));
-    console.log(`ratio --ci job/autocannon: median of paired rounds ${paired.toFixed(2)}x (the server's rates: ${pairedServer.toFixed(2)}x)  (goal >= 1.00x)`);
+    console.log(`autocannon      ${median(ac.map((r) => r.ownRps)).toFixed(0)} req/s median, its own figure, run in this (warm) process (runs: ${fmt(ac.map((r) => r.ownRps))}; the server's steady rate ${fmt(ac.map((r) => r.rps))})`);
+    console.log(`autocannon CLI  ${median(cli.map((r) => r.ownRps)).toFixed(0)} req/s median, its own figure, a new process each round as the job is (runs: ${fmt(cli.map((r) => r.ownRps))}; the server's steady rate ${fmt(cli.map((r) => r.rps))})`);
+    console.log(`--ci job        ${median(job.map((r) => r.ownRps)).toFixed(0)} req/s median, from its summary.json (runs: ${fmt(job.map((r) => r.ownRps))}; the server's steady rate ${fmt(job.map((r) => r.rps))})`);
+    const paired = median(job.map((j, i) => j.ownRps / cli[i].ownRps));
+    const pairedServer = median(job.map((j, i) => j.rps / cli[i].rps));
+    console.log(`ratio --ci job/autocannon CLI: median of paired rounds ${paired.toFixed(2)}x (the server's rates: ${pairedServer.toFixed(2)}x)  (goal >= 1.00x)`);
+    const pairedWarm = median(job.map((j, i) => j.ownRps / ac[i].ownRps));
+    const pairedWarmServer = median(job.map((j, i) => j.rps / ac[i].rps));
+    console.log(`ratio --ci job/autocannon in this process: median of paired rounds ${pairedWarm.toFixed(2)}x (the server's rates: ${pairedWarmServer.toFixed(2)}x)`);
     console.log(`client CPU per request (median): autocannon ${median(ac.map((r) => r.cpuPerRequest)).toFixed(1)} µs, the --ci job's process ${median(job.map((r) => r.cpuPerRequest)).toFixed(1)} µs while its users ran (runs: ${job.map((r) => r.cpuPerRequest.toFixed(1)).join(', ')})`);
+    console.log(`app CPU per request (median): ${median(ac.map((r) => r.appPerRequest)).toFixed(1)} µs under autocannon, ${median(cli.map((r) => r.appPerRequest)).toFixed(1)} µs under its CLI, ${median(job.map((r) => r.appPerRequest)).toFixed(1)} µs under the --ci job; the app is on one core, so the tool that costs it less per request can go faster`);
     console.log(`samples: every round's results.xml holds exactly the requests its summary reports (${fmt(job.map((r) => r.samples))})`);
 
     // Memory: one job long enough for MAX_REQUESTS at the rate just measured (bounded in time).
@@ -211,7 +235,7 @@ async function main(): Promise<void> {
       const [[n0, h0], [n1, h1]] = long.heap;
       const growth = h1 - h0;
       console.log(`memory growth from ${n0} to ${n1} requests: ${growth.toFixed(2)} MB heap (${((growth * 1024 * 1024) / (n1 - n0)).toFixed(2)} bytes/request)`);
-      console.log(JSON.stringify({ connections: CONNECTIONS, autocannon_rps: Math.round(median(ac.map((r) => r.ownRps))), job_rps: Math.round(rate), paired_ratio: Number(paired.toFixed(3)), server_paired_ratio: Number(pairedServer.toFixed(3)), heap_mb: [h0, h1].map((x) => Number(x.toFixed(2))), requests: [n0, n1], rss_peak_mb: Math.round(peak) }));
+      console.log(JSON.stringify({ connections: CONNECTIONS, autocannon_rps: Math.round(median(ac.map((r) => r.ownRps))), autocannon_cli_rps: Math.round(median(cli.map((r) => r.ownRps))), job_rps: Math.round(rate), paired_ratio: Number(paired.toFixed(3)), server_paired_ratio: Number(pairedServer.toFixed(3)), paired_ratio_warm: Number(pairedWarm.toFixed(3)), heap_mb: [h0, h1].map((x) => Number(x.toFixed(2))), requests: [n0, n1], rss_peak_mb: Math.round(peak) }));
     } else {
       console.log(`memory: the job ended before ${MAX_REQUESTS} requests (BENCH_MEMORY_LIMIT_S=${MEMORY_PHASE_LIMIT_S}); set BENCH_REQUESTS lower on a slow machine`);
     }

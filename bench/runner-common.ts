@@ -9,7 +9,9 @@ import os from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import autocannon from 'autocannon';
+import { fileURLToPath } from 'node:url';
 import { builtinConfigSchema, runBench } from '../src/runners/builtin/index.js';
+import { childrenCpuMs } from './proc-cpu.js';
 
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 export const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -163,6 +165,29 @@ export async function measure(target: Target, name: string, call: () => Promise<
 // twice, one more header for the app to parse in its runs than in the builtin runner's.
 export const AUTOCANNON_HEADERS = { 'user-agent': 'marteau-tui' };
 
+const AUTOCANNON_CLI = fileURLToPath(new URL('../../node_modules/autocannon/autocannon.js', import.meta.url));
+
+/** The autocannon command line for `connections` against `url`, with the builtin runner's headers. */
+export function autocannonCliArgs(connections: number, url: string): string[] {
+  return [AUTOCANNON_CLI, '-c', String(connections), ...Object.entries(AUTOCANNON_HEADERS).flatMap(([k, v]) => ['-H', `${k}=${v}`]), url];
+}
+
+/**
+ * Run autocannon's CLI (on the client's CPU, as clientCommand places it) to its end: its --json
+ * result, and the CPU it used (the children's times of this process grow by a child's CPU once
+ * it is reaped: the only child that ends meanwhile).
+ */
+export async function autocannonCli(args: string[]): Promise<{ result: { requests: { total: number }; duration: number; errors: number; non2xx: number }; cpuMs: number }> {
+  const before = childrenCpuMs();
+  const [command, argv] = clientCommand([process.execPath, ...args, '--json']);
+  const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (code !== 0) throw new Error(`autocannon's CLI exited with ${code}`);
+  return { result: JSON.parse(out), cpuMs: childrenCpuMs() - before };
+}
+
 /**
  * The request line and headers (names lower-cased, in order) of each tool's first request, read
  * by a bare responder: the bench fails unless they match, as the app's work per request would not.
@@ -172,7 +197,7 @@ export async function sameRequest(): Promise<void> {
   const server = createServer((socket) => {
     socket.on('error', () => socket.destroy());
     socket.on('data', (chunk: Buffer) => {
-      if (heads.length < 2) heads.push(chunk.toString('latin1'));
+      if (heads.length < 3) heads.push(chunk.toString('latin1'));
       socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
     });
   });
@@ -181,9 +206,15 @@ export async function sameRequest(): Promise<void> {
   try {
     await autocannon({ url: `${url}/`, connections: 1, amount: 1, headers: AUTOCANNON_HEADERS });
     const one = heads.length;
+    await autocannonCli([...autocannonCliArgs(1, `${url}/`), '-a', '1']);
+    const two = heads.length;
+    // Last: the builtin runner sends requests for a second (only its first is kept).
     await runBench(builtinConfigSchema.parse({ base_url: url, cycles: [1], duration: 1, startup_delay: 0, scenario: [{ get: '/' }] }));
     const shape = (head?: string) => (head ?? '').split('\r\n').map((l, i) => (i === 0 ? l : l.replace(/^[^:]*/, (n) => n.toLowerCase()))).join(' | ');
-    if (one !== 1 || shape(heads[0]) !== shape(heads[1])) throw new Error(`the two tools send different requests, the app would not do the same work: autocannon ${JSON.stringify(shape(heads[0]))}, builtin ${JSON.stringify(shape(heads[1]))}`);
+    if (one !== 1 || two !== 2 || shape(heads[0]) !== shape(heads[2]) || shape(heads[1]) !== shape(heads[2])) {
+      const [api, cli, builtin] = heads.map((h) => JSON.stringify(shape(h)));
+      throw new Error(`the tools send different requests, the app would not do the same work: autocannon ${api}, its CLI ${cli}, builtin ${builtin}`);
+    }
   } finally {
     server.close();
   }
