@@ -19,45 +19,49 @@ export const NO_PLAN: ReplyPlan = { delayMs: 0 };
 /** Shared by every exchange that holds no reply bytes (most): replaced, never pushed to. */
 export const NO_CHUNKS: Buffer[] = [];
 
-/** A class, so that each exchange is one small object of one shape. */
+/**
+ * A class, so that each exchange is one small object of one shape. Its fields are set by renew
+ * alone (the constructor calls it), so a renewed exchange is one just made.
+ */
 export class Exchange {
-  /** Request bytes are not forwarded. */
-  skip = false;
-  request = NO_PLAN;
-  reply = NO_PLAN;
-  /** Bytes the proxy sends instead of the server's reply. */
-  injected?: ErrorReply = undefined;
-  /** The request must reach the server, but its reply is swallowed and `injected` sent instead. */
-  replace = false;
-  /** Forward the request, then close both sides (Vaurien's abort). */
-  abort = false;
+  declare id: number;
+  declare ordinal: number;
   /** When the request's first bytes reached the proxy: the client's clock starts here. */
-  startedAt: number;
+  declare startedAt: number;
+  /** Request bytes are not forwarded. */
+  declare skip: boolean;
+  declare request: ReplyPlan;
+  declare reply: ReplyPlan;
+  /** Bytes the proxy sends instead of the server's reply. */
+  declare injected: ErrorReply | undefined;
+  /** The request must reach the server, but its reply is swallowed and `injected` sent instead. */
+  declare replace: boolean;
+  /** Forward the request, then close both sides (Vaurien's abort). */
+  declare abort: boolean;
   /** The exchange's time went to the stats (once, when the client got its reply). */
-  timed = false;
+  declare timed: boolean;
   /** Reply bytes waiting for their turn or their delay. */
-  chunks = NO_CHUNKS;
-  replyStarted = false;
-  replyEnded = false;
-  releaseAt = 0;
-
+  declare chunks: Buffer[];
+  declare replyStarted: boolean;
+  declare replyEnded: boolean;
+  declare releaseAt: number;
   /** Made by forwardUntouched: nothing but the connection's queues refers to it (see renew). */
   untouched = false;
 
   constructor(
-    public id: number,
-    public ordinal: number,
+    id: number,
+    ordinal: number,
     readonly noReply: boolean,
     startedAt: number,
   ) {
-    this.startedAt = startedAt;
+    this.renew(id, ordinal, startedAt);
   }
 
   /**
-   * An untouched exchange, delivered, made new for the next untouched request: every field as
-   * the constructor leaves it. A connection keeps a few such spares, so that a pipeline of
-   * untouched requests allocates no exchange, and storing one into the queues (a young object
-   * into a long-lived array) costs no write barrier.
+   * Every field as a new exchange has it. A connection keeps a few delivered untouched exchanges
+   * and renews them for the next untouched requests, so that a pipeline of untouched requests
+   * allocates no exchange, and storing one into the queues (a young object into a long-lived
+   * array) costs no write barrier.
    */
   renew(id: number, ordinal: number, startedAt: number): void {
     this.id = id;
