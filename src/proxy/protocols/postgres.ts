@@ -383,6 +383,18 @@ class PgSession implements FramerSession {
   }
 }
 
+/** An injected ErrorResponse: the kind's canned text, or `message`. */
+function errorResponse(code: string, message?: string): Buffer {
+  const e = POSTGRES_ERRORS[code];
+  return pgErrorResponse(e.severity, code, message ?? e.message, 'injected by the marteau-tui chaos proxy');
+}
+
+/**
+ * Non-fatal errors with their canned text, by code and transaction status, made once (the
+ * connection only reads them): five buffers and two concats per injected error before.
+ */
+const CANNED = new Map<string, ErrorReply>();
+
 export const postgres: Protocol = {
   name: 'postgres',
   framesReplies: true,
@@ -394,13 +406,19 @@ export const postgres: Protocol = {
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     const code = kind in POSTGRES_ERRORS ? kind : '57P01';
     const e = POSTGRES_ERRORS[code];
-    const err = pgErrorResponse(e.severity, code, ctx.message ?? e.message, 'injected by the marteau-tui chaos proxy');
-    if (e.severity === 'FATAL') return { bytes: err, close: true };
+    if (e.severity === 'FATAL') return { bytes: errorResponse(code, ctx.message), close: true };
     // A failed statement inside a transaction block leaves it failed ('E'); outside one, idle ('I').
     const session = ctx.session instanceof PgSession ? ctx.session : undefined;
     const last = session?.txStatus ?? T('I');
     const status = last === T('I') ? T('I') : T('E');
     if (session) session.txStatus = status;
-    return { bytes: Buffer.concat([err, pgReadyForQuery(status)]), close: false };
+    if (ctx.message !== undefined) return { bytes: Buffer.concat([errorResponse(code, ctx.message), pgReadyForQuery(status)]), close: false };
+    const key = `${code}${status}`;
+    let reply = CANNED.get(key);
+    if (reply === undefined) {
+      reply = Object.freeze({ bytes: Buffer.concat([errorResponse(code), pgReadyForQuery(status)]), close: false });
+      CANNED.set(key, reply);
+    }
+    return reply;
   },
 };
