@@ -16,7 +16,7 @@ import { startCuttingRelay, type CuttingRelay } from './helpers/cutting-relay.js
 import { haveMariadb, startMariadb } from './helpers/mariadb.js';
 import { havePostgres, startPostgres } from './helpers/postgres.js';
 import { waitFor } from './helpers/recording-relay.js';
-import { haveServer, startMemcached, startRedis, type RunningServer } from './helpers/servers.js';
+import { freeze, haveServer, startMemcached, startRedis, type RunningServer } from './helpers/servers.js';
 import { startProxy } from './helpers/builtin-proxy.js';
 
 /** The promise: the client knows within this long after the server went away. */
@@ -143,7 +143,7 @@ describe.skipIf(!haveServer('memcached'))('memcache upstream death', () => {
       c.socket.write('set k 0 0 1\r\nv\r\n');
       await waitFor(() => c.received().includes('STORED'), HANG_MS);
       // Stopped, the server leaves the pipeline unanswered: the requests are in flight when it dies.
-      process.kill(server.pid, 'SIGSTOP');
+      await freeze(server.pid);
       c.socket.write('get k\r\nget k\r\nget missing\r\n');
       await waitFor(() => p.stats().exchanges >= 4, HANG_MS);
       const ms = await afterKill(() => server.crash(), c.closed, 'memcache pipeline');

@@ -3,7 +3,7 @@
  * temp dir, and stopped after. Under CI=true a missing server binary is a failure, never a skip.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -110,6 +110,26 @@ export async function startRedis(o: RedisOptions = {}): Promise<RunningRedis> {
     dir,
   );
   return { host: '127.0.0.1', port, dir, stop, crash: () => crashChild(child), pid: child.pid! };
+}
+
+/**
+ * SIGSTOP a process and wait until every thread of it is stopped: the signal takes effect a
+ * moment after kill() returns, and a multi-threaded server (memcached) could still answer a
+ * request sent in that moment.
+ */
+export async function freeze(pid: number, timeoutMs = 5000): Promise<void> {
+  process.kill(pid, 'SIGSTOP');
+  const deadline = Date.now() + timeoutMs;
+  const stopped = () =>
+    readdirSync(`/proc/${pid}/task`).every((t) => {
+      // The state is the field after the command name, which may itself hold ") ".
+      const stat = readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      return /^[Tt]/.test(stat.slice(stat.lastIndexOf(') ') + 2));
+    });
+  while (!stopped()) {
+    if (Date.now() > deadline) throw new Error(`process ${pid} did not stop within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }
 
 /** kill -9 a server process and wait until it is gone (its sockets closed by the kernel). */
