@@ -10,9 +10,3 @@ export function processCpuMs(pid: number): number | undefined {
     return undefined;
   }
 }
-
-/** User + system CPU in ms of this process's children that have ended and been reaped (cutime, cstime). */
-export function childrenCpuMs(): number {
-  const rest = readFileSync('/proc/self/stat', 'utf8').split(') ').at(-1)!.split(' ');
-  return (Number(rest[13]) + Number(rest[14])) * 10;
-}

@@ -5,13 +5,13 @@
  *
  * Needs `wrk` (Debian package wrk) for the HTTP keep-alive load.
  */
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import { promisify } from 'node:util';
 import { Histogram } from '../src/proxy/histogram.js';
 import { killChildren, startNode } from './children.js';
+import { ALL_CPUS, PINNED, setCpus } from './pinning.js';
 import { protocolTable } from './proxy-protocols.js';
 import { median } from './median.js';
 
@@ -97,30 +97,17 @@ async function concurrentShare(port: number, n: number, status: number): Promise
 const fmt = (n: number, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-/**
- * Pin `middles` to CPU 0 and `ends` to CPU 1 while pinned (taskset; BENCH_PIN=0, one CPU, or no
- * taskset: the scheduler places them), and give them back every CPU after.
- */
+/** Pin `middles` to CPU 0 and `ends` to CPU 1 when pinning (pinning.ts), and give them back every CPU after. */
 function pinning(middles: number[], ends: number[]): { pin(): void; unpin(): void; text: string } {
-  const cpus = os.availableParallelism();
-  const able = process.env.BENCH_PIN !== '0' && cpus >= 2 && (() => {
-    try {
-      execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-  const set = (pids: number[], cpu: string) => {
-    for (const pid of pids) execFileSync('taskset', ['-a', '-p', '-c', cpu, String(pid)], { stdio: 'ignore' });
-  };
-  if (!able) return { pin: () => {}, unpin: () => {}, text: 'placed by the scheduler' };
+  if (!PINNED) return { pin: () => {}, unpin: () => {}, text: 'placed by the scheduler' };
   return {
     pin: () => {
-      set(middles, '0');
-      set(ends, '1');
+      for (const pid of middles) setCpus(pid, '0');
+      for (const pid of ends) setCpus(pid, '1');
     },
-    unpin: () => set([...middles, ...ends], `0-${cpus - 1}`),
+    unpin: () => {
+      for (const pid of [...middles, ...ends]) setCpus(pid, ALL_CPUS);
+    },
     text: 'bulk: the pipe or proxy on CPU 0, the sender and the sink on CPU 1 (taskset; BENCH_PIN=0 to let the scheduler place them)',
   };
 }

@@ -180,7 +180,7 @@ async function ciJob(target: Target, dir: string, seconds: number, heapMarks: nu
  */
 async function withAutocannonCli(target: Target, seconds: number): Promise<{ rps: number; ownRps: number; appPerRequest: number }> {
   target.start();
-  const { result } = await autocannonCli([...autocannonCliArgs(CONNECTIONS, `${target.url}/`), '-d', String(seconds)]);
+  const result = await autocannonCli([...autocannonCliArgs(CONNECTIONS, `${target.url}/`), '-d', String(seconds)]);
   const { samples, cpuSeconds } = await target.stop();
   const served = samples[samples.length - 1][1];
   const counted = result.requests.total;

@@ -4,14 +4,13 @@
  * the check that both tools send the very same request. The reasons for each measure are in
  * bench/runner.ts's header.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import os from 'node:os';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import autocannon from 'autocannon';
 import { fileURLToPath } from 'node:url';
 import { builtinConfigSchema, runBench } from '../src/runners/builtin/index.js';
-import { childrenCpuMs } from './proc-cpu.js';
+import { PINNED, setCpus } from './pinning.js';
 
 export const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 export const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
@@ -36,18 +35,8 @@ export const RAW_APP = process.env.BENCH_APP === 'raw';
  * cores, where the scheduler put the three processes swung the app between 25k and 46k req/s from
  * one round to the next, and a paired ratio compared placements rather than clients.
  */
-export const PINNED = process.env.BENCH_PIN !== '0' && os.availableParallelism() >= 2 && canPin();
 const APP_CPU = '0';
 const CLIENT_CPU = '1';
-
-function canPin(): boolean {
-  try {
-    execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * A command line run on `cpu` when pinned: taskset runs it in its own place (exec), so the pid,
@@ -62,7 +51,7 @@ export const clientCommand = (argv: string[]): [string, string[]] => onCpu(CLIEN
 
 /** Put this process (all its threads) on the client's CPU: autocannon and the in-process runner run here. */
 export function pinThisProcess(): void {
-  if (PINNED) execFileSync('taskset', ['-a', '-p', '-c', CLIENT_CPU, String(process.pid)], { stdio: 'ignore' });
+  if (PINNED) setCpus(process.pid, CLIENT_CPU);
 }
 
 /** How the header says where the processes ran. */
@@ -172,20 +161,15 @@ export function autocannonCliArgs(connections: number, url: string): string[] {
   return [AUTOCANNON_CLI, '-c', String(connections), ...Object.entries(AUTOCANNON_HEADERS).flatMap(([k, v]) => ['-H', `${k}=${v}`]), url];
 }
 
-/**
- * Run autocannon's CLI (on the client's CPU, as clientCommand places it) to its end: its --json
- * result, and the CPU it used (the children's times of this process grow by a child's CPU once
- * it is reaped: the only child that ends meanwhile).
- */
-export async function autocannonCli(args: string[]): Promise<{ result: { requests: { total: number }; duration: number; errors: number; non2xx: number }; cpuMs: number }> {
-  const before = childrenCpuMs();
+/** Run autocannon's CLI (on the client's CPU, as clientCommand places it) to its end: its --json result. */
+export async function autocannonCli(args: string[]): Promise<{ requests: { total: number }; duration: number; errors: number; non2xx: number }> {
   const [command, argv] = clientCommand([process.execPath, ...args, '--json']);
   const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   const [code] = (await once(child, 'exit')) as [number | null];
   if (code !== 0) throw new Error(`autocannon's CLI exited with ${code}`);
-  return { result: JSON.parse(out), cpuMs: childrenCpuMs() - before };
+  return JSON.parse(out);
 }
 
 /**
