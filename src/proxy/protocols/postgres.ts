@@ -23,13 +23,17 @@
  * Errors: ErrorResponse with S/V (ERROR or FATAL), C (SQLSTATE), M and a D(etail) saying it was
  * injected; FATAL ones close the connection, the others are followed by ReadyForQuery with the
  * transaction status the session last saw ('T' or 'E' become 'E': the statement failed inside a
- * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I'.
+ * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I'
+ * (postgres-errors.ts).
  */
 import { LengthPrefixedFeeder, PASS_META, pushFrame, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
 import { Fifo } from '../fifo.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
+import { encodeError, errorKinds } from './postgres-errors.js';
+
+export { POSTGRES_ERRORS } from './postgres-errors.js';
 
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
@@ -37,10 +41,10 @@ const CANCEL_REQUEST = 80877102;
 /** The server's limit on a startup packet. */
 const MAX_STARTUP_LENGTH = 10000;
 
-/** Backend message types this framer knows. */
 /**
- * Message types as tables indexed by the type byte (1: in the set): a Set lookup per message was
- * a hash probe in the framer's hottest loop, two of them per reply of a pipelined query load.
+ * Message types as tables indexed by the type byte (1: in the set), SERVER_TYPES being the backend
+ * types this framer knows: a Set lookup per message was a hash probe in the framer's hottest
+ * loop, two of them per reply of a pipelined query load.
  */
 function typeTable(types: string): Uint8Array {
   const t = new Uint8Array(256);
@@ -64,42 +68,6 @@ const EXTENDED_META = requestMeta('Extended');
 const T = (c: string): number => c.charCodeAt(0);
 const Q = T('Q'), F = T('F'), S = T('S'), X = T('X'), Z = T('Z'), G = T('G'), H = T('H'), E = T('E');
 const C_DONE = T('c'), C_FAIL = T('f'), DATA_ROW = T('D');
-
-
-export const POSTGRES_ERRORS: Record<string, { severity: 'ERROR' | 'FATAL'; message: string; description: string }> = {
-  '57P01': { severity: 'FATAL', message: 'terminating connection due to administrator command',
-    description: 'admin_shutdown (FATAL): the server is shutting down, then the connection is closed' },
-  '53300': { severity: 'FATAL', message: 'sorry, too many clients already',
-    description: 'too_many_connections (FATAL), then the connection is closed' },
-  '08006': { severity: 'FATAL', message: 'connection failure',
-    description: 'connection_failure (FATAL), then the connection is closed' },
-  '57014': { severity: 'ERROR', message: 'canceling statement due to statement timeout',
-    description: 'query_canceled (ERROR): statement timeout or cancel, the session goes on' },
-  '40001': { severity: 'ERROR', message: 'could not serialize access due to concurrent update',
-    description: 'serialization_failure (ERROR): retry the transaction' },
-  '40P01': { severity: 'ERROR', message: 'deadlock detected',
-    description: 'deadlock_detected (ERROR): retry the transaction' },
-  '53100': { severity: 'ERROR', message: 'could not extend file: No space left on device',
-    description: 'disk_full (ERROR)' },
-  '25006': { severity: 'ERROR', message: 'cannot execute statement in a read-only transaction',
-    description: 'read_only_sql_transaction (ERROR): a standby after a failover' },
-};
-
-/** An ErrorResponse ('E') with severity, SQLSTATE and message fields. */
-export function pgErrorResponse(severity: string, code: string, message: string, detail?: string): Buffer {
-  const fields: [string, string][] = [['S', severity], ['V', severity], ['C', code], ['M', message]];
-  if (detail) fields.push(['D', detail]);
-  const parts = fields.map(([k, v]) => Buffer.from(`${k}${v}\0`, 'utf8'));
-  const bodyLen = parts.reduce((n, p) => n + p.length, 0) + 1;
-  const head = Buffer.allocUnsafe(5);
-  head[0] = E;
-  head.writeInt32BE(4 + bodyLen, 1);
-  return Buffer.concat([head, ...parts, Buffer.from([0])]);
-}
-
-export function pgReadyForQuery(status: number): Buffer {
-  return Buffer.from([Z, 0, 0, 0, 5, status]);
-}
 
 const enum Phase { Startup, Auth, Command }
 
@@ -383,42 +351,13 @@ class PgSession implements FramerSession {
   }
 }
 
-/** An injected ErrorResponse: the kind's canned text, or `message`. */
-function errorResponse(code: string, message?: string): Buffer {
-  const e = POSTGRES_ERRORS[code];
-  return pgErrorResponse(e.severity, code, message ?? e.message, 'injected by the marteau-tui chaos proxy');
-}
-
-/**
- * Non-fatal errors with their canned text, by code and transaction status, made once (the
- * connection only reads them): five buffers and two concats per injected error before.
- */
-const CANNED = new Map<string, ErrorReply>();
-
 export const postgres: Protocol = {
   name: 'postgres',
   framesReplies: true,
-  errorKinds: Object.fromEntries(
-    Object.entries(POSTGRES_ERRORS).map(([k, v]) => [k, { description: v.description, fatal: v.severity === 'FATAL' }]),
-  ),
+  errorKinds,
   defaultError: '57P01',
   createSession: () => new PgSession(),
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
-    const code = kind in POSTGRES_ERRORS ? kind : '57P01';
-    const e = POSTGRES_ERRORS[code];
-    if (e.severity === 'FATAL') return { bytes: errorResponse(code, ctx.message), close: true };
-    // A failed statement inside a transaction block leaves it failed ('E'); outside one, idle ('I').
-    const session = ctx.session instanceof PgSession ? ctx.session : undefined;
-    const last = session?.txStatus ?? T('I');
-    const status = last === T('I') ? T('I') : T('E');
-    if (session) session.txStatus = status;
-    if (ctx.message !== undefined) return { bytes: Buffer.concat([errorResponse(code, ctx.message), pgReadyForQuery(status)]), close: false };
-    const key = `${code}${status}`;
-    let reply = CANNED.get(key);
-    if (reply === undefined) {
-      reply = Object.freeze({ bytes: Buffer.concat([errorResponse(code), pgReadyForQuery(status)]), close: false });
-      CANNED.set(key, reply);
-    }
-    return reply;
+    return encodeError(kind, ctx.message, ctx.session instanceof PgSession ? ctx.session : undefined);
   },
 };

@@ -1,0 +1,84 @@
+/**
+ * The errors the Postgres proxy can inject: the server's own ErrorResponse for a SQLSTATE that a
+ * real client meets (an admin shutdown, a statement timeout, a serialization failure, ...), FATAL
+ * ones closing the connection, the others followed by ReadyForQuery as the server sends it.
+ */
+import type { ErrorKind, ErrorReply } from '../protocol.js';
+
+const E = 0x45; // 'E', ErrorResponse
+const Z = 0x5a; // 'Z', ReadyForQuery
+const IDLE = 0x49; // 'I'
+const FAILED = 0x45; // 'E': in a failed transaction block
+
+export const POSTGRES_ERRORS: Record<string, { severity: 'ERROR' | 'FATAL'; message: string; description: string }> = {
+  '57P01': { severity: 'FATAL', message: 'terminating connection due to administrator command',
+    description: 'admin_shutdown (FATAL): the server is shutting down, then the connection is closed' },
+  '53300': { severity: 'FATAL', message: 'sorry, too many clients already',
+    description: 'too_many_connections (FATAL), then the connection is closed' },
+  '08006': { severity: 'FATAL', message: 'connection failure',
+    description: 'connection_failure (FATAL), then the connection is closed' },
+  '57014': { severity: 'ERROR', message: 'canceling statement due to statement timeout',
+    description: 'query_canceled (ERROR): statement timeout or cancel, the session goes on' },
+  '40001': { severity: 'ERROR', message: 'could not serialize access due to concurrent update',
+    description: 'serialization_failure (ERROR): retry the transaction' },
+  '40P01': { severity: 'ERROR', message: 'deadlock detected',
+    description: 'deadlock_detected (ERROR): retry the transaction' },
+  '53100': { severity: 'ERROR', message: 'could not extend file: No space left on device',
+    description: 'disk_full (ERROR)' },
+  '25006': { severity: 'ERROR', message: 'cannot execute statement in a read-only transaction',
+    description: 'read_only_sql_transaction (ERROR): a standby after a failover' },
+};
+
+/** An ErrorResponse ('E') with severity, SQLSTATE and message fields. */
+export function pgErrorResponse(severity: string, code: string, message: string, detail?: string): Buffer {
+  const fields: [string, string][] = [['S', severity], ['V', severity], ['C', code], ['M', message]];
+  if (detail) fields.push(['D', detail]);
+  const parts = fields.map(([k, v]) => Buffer.from(`${k}${v}\0`, 'utf8'));
+  const bodyLen = parts.reduce((n, p) => n + p.length, 0) + 1;
+  const head = Buffer.allocUnsafe(5);
+  head[0] = E;
+  head.writeInt32BE(4 + bodyLen, 1);
+  return Buffer.concat([head, ...parts, Buffer.from([0])]);
+}
+
+export function pgReadyForQuery(status: number): Buffer {
+  return Buffer.from([Z, 0, 0, 0, 5, status]);
+}
+
+export const errorKinds: Record<string, ErrorKind> = Object.fromEntries(
+  Object.entries(POSTGRES_ERRORS).map(([k, v]) => [k, { description: v.description, fatal: v.severity === 'FATAL' }]),
+);
+
+/** An injected ErrorResponse: the kind's canned text, or `message`. */
+function errorResponse(code: string, message?: string): Buffer {
+  const e = POSTGRES_ERRORS[code];
+  return pgErrorResponse(e.severity, code, message ?? e.message, 'injected by the marteau-tui chaos proxy');
+}
+
+/**
+ * Non-fatal errors with their canned text, by code and transaction status, made once (the
+ * connection only reads them) rather than from five buffers and two concats per injected error.
+ */
+const CANNED = new Map<string, ErrorReply>();
+
+/**
+ * The ErrorResponse for `kind` (its canned text, or `message`); a non-fatal one is followed by
+ * ReadyForQuery with the transaction status it leaves, which it also sets on `session`.
+ */
+export function encodeError(kind: string, message: string | undefined, session?: { txStatus: number }): ErrorReply {
+  const code = kind in POSTGRES_ERRORS ? kind : '57P01';
+  const e = POSTGRES_ERRORS[code];
+  if (e.severity === 'FATAL') return { bytes: errorResponse(code, message), close: true };
+  // A failed statement inside a transaction block leaves it failed ('E'); outside one, idle ('I').
+  const last = session?.txStatus ?? IDLE;
+  const status = last === IDLE ? IDLE : FAILED;
+  if (session) session.txStatus = status;
+  if (message !== undefined) return { bytes: Buffer.concat([errorResponse(code, message), pgReadyForQuery(status)]), close: false };
+  const key = `${code}${status}`;
+  let reply = CANNED.get(key);
+  if (reply === undefined) {
+    reply = Object.freeze({ bytes: Buffer.concat([errorResponse(code), pgReadyForQuery(status)]), close: false });
+    CANNED.set(key, reply);
+  }
+  return reply;
+}
