@@ -8,6 +8,7 @@ import type { Action, Behavior, ConnectionContext, ExchangeContext, HookResult, 
 import type { Random } from './random.js';
 import type { ErrorReply, Segment } from './protocol.js';
 import { ConnectionReplies } from './connection-replies.js';
+import { copyOf } from './frames.js';
 import { Exchange, hasReplyPlan, NO_PLAN, type Outcome, type ReplyPlan } from './exchange.js';
 
 const NO_ENTRIES: MixEntry[] = [];
@@ -29,7 +30,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
    * Draw the exchange's behavior from the mix, add the proxy's active toxics (which all apply,
    * like Toxiproxy's chain), run their hooks and turn the actions into a plan.
    */
-  protected startExchange(seg: Segment, drawn?: MixEntry): Promise<void> | undefined {
+  protected startExchange(seg: Segment, drawn?: MixEntry, copied = false): Promise<void> | undefined {
     const entry = drawn ?? this.drawEntry();
     const ex = new Exchange(++this.exchangeCount, this.ordinal++, seg.noReply === true, this.clock());
     this.current = ex;
@@ -49,13 +50,14 @@ export abstract class ConnectionFaults extends ConnectionReplies {
         if (this.protocol.framesReplies) this.replies.push(ex);
         return undefined;
       }
-      const r = this.exchangeHook(entry, ex, seg);
+      const r = this.exchangeHook(entry, ex, seg, copied);
       if (r instanceof Promise) return r.then((o) => this.planOne(ex, seg, entry, o));
       this.planOne(ex, seg, entry, r);
       return undefined;
     }
     const sources = [entry, ...toxics].filter((e) => e.behavior.onExchange);
-    const results = sources.map((e) => this.exchangeHook(e, ex, seg));
+    // Each hook its own copy of the request: one may change what it was given.
+    const results = sources.map((e) => this.exchangeHook(e, ex, seg, false));
     if (results.some((r) => r instanceof Promise)) {
       return Promise.all(results).then((rs) => this.plan(ex, seg, sources, rs));
     }
@@ -92,9 +94,9 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     if (this.serverEnded) this.pumpReplies();
   }
 
-  private exchangeHook(e: MixEntry, ex: Exchange, seg: Segment): Outcome | Promise<Outcome> {
+  private exchangeHook(e: MixEntry, ex: Exchange, seg: Segment, copied: boolean): Outcome | Promise<Outcome> {
     try {
-      return this.settle(e, e.behavior.onExchange!(this.exchangeContext(e, ex, seg), e.options));
+      return this.settle(e, e.behavior.onExchange!(this.exchangeContext(e, ex, seg, copied), e.options));
     } catch (err) {
       return this.hookFailed(e, err);
     }
@@ -251,14 +253,15 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     return (this.clientAddress ??= `${this.client.remoteAddress}:${this.client.remotePort}`);
   }
 
-  private exchangeContext(entry: MixEntry, ex: Exchange, seg: Segment): ExchangeContext {
+  /** `copied`: seg.data is already a copy of its own, which the hook may have. */
+  private exchangeContext(entry: MixEntry, ex: Exchange, seg: Segment, copied: boolean): ExchangeContext {
     const c = new ExchangeHookContext(this.core.info, this.id, this.clientName(), this.core.random, entry.state);
     c.exchangeId = ex.id;
     c.label = seg.label;
     // A chunk read into reused memory is read into again once its handler is done: the hook may
     // keep what it is given, so it gets its own copy of the request (a few bytes, mostly), and
     // the chunk stays reusable (connection-requests.ts).
-    c.request = this.clientReads === undefined ? seg.data : Buffer.from(seg.data);
+    c.request = this.clientReads === undefined || copied ? seg.data : copyOf(seg.data, 0, seg.data.length);
     return c;
   }
 }
