@@ -30,7 +30,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
    * Draw the exchange's behavior from the mix, add the proxy's active toxics (which all apply,
    * like Toxiproxy's chain), run their hooks and turn the actions into a plan.
    */
-  protected startExchange(seg: Segment, drawn?: MixEntry, copied = false): Promise<void> | undefined {
+  protected startExchange(seg: Segment, drawn?: MixEntry): Promise<void> | undefined {
     const entry = drawn ?? this.drawEntry();
     const ex = new Exchange(++this.exchangeCount, this.ordinal++, seg.noReply === true, this.clock());
     this.current = ex;
@@ -50,14 +50,13 @@ export abstract class ConnectionFaults extends ConnectionReplies {
         if (this.protocol.framesReplies) this.replies.push(ex);
         return undefined;
       }
-      const r = this.exchangeHook(entry, ex, seg, copied);
+      const r = this.exchangeHook(entry, ex, seg);
       if (r instanceof Promise) return r.then((o) => this.planOne(ex, seg, entry, o));
       this.planOne(ex, seg, entry, r);
       return undefined;
     }
     const sources = [entry, ...toxics].filter((e) => e.behavior.onExchange);
-    // Each hook its own copy of the request: one may change what it was given.
-    const results = sources.map((e) => this.exchangeHook(e, ex, seg, false));
+    const results = sources.map((e) => this.exchangeHook(e, ex, seg));
     if (results.some((r) => r instanceof Promise)) {
       return Promise.all(results).then((rs) => this.plan(ex, seg, sources, rs));
     }
@@ -94,9 +93,9 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     if (this.serverEnded) this.pumpReplies();
   }
 
-  private exchangeHook(e: MixEntry, ex: Exchange, seg: Segment, copied: boolean): Outcome | Promise<Outcome> {
+  private exchangeHook(e: MixEntry, ex: Exchange, seg: Segment): Outcome | Promise<Outcome> {
     try {
-      return this.settle(e, e.behavior.onExchange!(this.exchangeContext(e, ex, seg, copied), e.options));
+      return this.settle(e, e.behavior.onExchange!(this.exchangeContext(e, ex, seg), e.options));
     } catch (err) {
       return this.hookFailed(e, err);
     }
@@ -253,15 +252,14 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     return (this.clientAddress ??= `${this.client.remoteAddress}:${this.client.remotePort}`);
   }
 
-  /** `copied`: seg.data is already a copy of its own, which the hook may have. */
-  private exchangeContext(entry: MixEntry, ex: Exchange, seg: Segment, copied: boolean): ExchangeContext {
+  private exchangeContext(entry: MixEntry, ex: Exchange, seg: Segment): ExchangeContext {
     const c = new ExchangeHookContext(this.core.info, this.id, this.clientName(), this.core.random, entry.state);
     c.exchangeId = ex.id;
     c.label = seg.label;
     // A chunk read into reused memory is read into again once its handler is done: the hook may
     // keep what it is given, so it gets its own copy of the request (a few bytes, mostly), and
     // the chunk stays reusable (connection-requests.ts).
-    c.request = this.clientReads === undefined || copied ? seg.data : copyOf(seg.data, 0, seg.data.length);
+    c.request = this.clientReads === undefined ? seg.data : copyOf(seg.data, 0, seg.data.length);
     return c;
   }
 }

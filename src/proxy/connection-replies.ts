@@ -6,7 +6,7 @@
 import { performance } from 'node:perf_hooks';
 import { FramingError, type Segment } from './protocol.js';
 import { ConnectionIO } from './connection-io.js';
-import { Frames, PASS, START, END } from './frames.js';
+import { copyOf, Frames, PASS, START, END } from './frames.js';
 import { NO_CHUNKS, NO_PLAN, type Exchange } from './exchange.js';
 
 /**
@@ -47,7 +47,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
 
   /** Reply bytes held past their chunk's handler: a copy when the chunk's memory is reused (reused-reads.ts). */
   private kept(data: Buffer): Buffer {
-    return this.reads === undefined ? data : Buffer.from(data);
+    return this.reads === undefined ? data : copyOf(data, 0, data.length);
   }
 
   /** The replies of one chunk, framed into offsets: an untouched one costs no Segment. */

@@ -86,10 +86,7 @@ export abstract class ConnectionRequests extends ConnectionFaults {
           this.forwardUntouched(f.bufOf(i), starts[i], ends[i]);
           continue;
         }
-        // A hook may keep its request: where the chunk's memory is read into again, the segment
-        // gets its own copy of the bytes at once, rather than a view and then a copy of it.
-        const copied = this.clientReads !== undefined;
-        wait = this.handleRequest(f.segment(i, copied), entry, copied);
+        wait = this.handleRequest(f.segment(i), entry);
       } else {
         wait = this.handleRequest(f.segment(i));
       }
@@ -124,15 +121,15 @@ export abstract class ConnectionRequests extends ConnectionFaults {
     );
   }
 
-  /** `drawn`: the behavior already drawn for this request; `copied`: seg.data is a copy of its own. */
-  private handleRequest(seg: Segment, drawn?: MixEntry, copied = false): Promise<void> | undefined {
+  /** `drawn`: the behavior already drawn for this request. */
+  private handleRequest(seg: Segment, drawn?: MixEntry): Promise<void> | undefined {
     if (this.dropUpstream || this.closed) return undefined;
     if (seg.passthrough) {
       this.writeServer(seg.data);
       return undefined;
     }
     if (seg.start) {
-      const started = this.startExchange(seg, drawn, copied);
+      const started = this.startExchange(seg, drawn);
       if (started) return started.then(() => this.continueRequest(seg, true));
       return this.continueRequest(seg, true);
     }

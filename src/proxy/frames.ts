@@ -82,13 +82,12 @@ export class Frames {
     this.current = current;
   }
 
-  /** Frame i as a Segment: its bytes a view of `buf`, or with `copy` a copy of their own. */
-  segment(i: number, copy = false): Segment {
+  /** Frame i as a Segment (its bytes a view of `buf`, not a copy). */
+  segment(i: number): Segment {
     const f = this.flags[i];
-    const buf = this.bufOf(i);
     // Every field in the literal: one object shape for all segments.
     return {
-      data: copy ? copyOf(buf, this.starts[i], this.ends[i]) : buf.subarray(this.starts[i], this.ends[i]),
+      data: this.bufOf(i).subarray(this.starts[i], this.ends[i]),
       start: (f & START) !== 0,
       end: (f & END) !== 0,
       passthrough: (f & PASS) !== 0,
