@@ -17,7 +17,7 @@ import { BehaviorCounts } from './behavior-counts.js';
 import { acceptInto, ReusedReads } from './reused-reads.js';
 import { joinHostPort, splitHostPort } from './host-port.js';
 import { seededRandom, unseededRandom, type Random } from './random.js';
-import { compileToxic, ToxicError, type Toxic, type ToxicSpec } from './toxics.js';
+import { ToxicChain, type Toxic, type ToxicSpec } from './toxics.js';
 import type { Counters, ProxyCore, ProxyStats } from './proxy-core.js';
 
 export type { ProxyStats } from './proxy-core.js';
@@ -77,8 +77,9 @@ export class Proxy extends EventEmitter implements ProxyCore {
   };
   private readonly behaviorCounts = new BehaviorCounts();
   mix: Mix;
+  /** The chain's behavior entries, kept here for connections to read per exchange. */
   toxics: readonly MixEntry[] = [];
-  private toxicList: readonly Toxic[] = [];
+  private readonly chain: ToxicChain;
   private enabled = true;
   private readonly registry: BehaviorRegistry;
   private readonly latency = new Histogram();
@@ -102,6 +103,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
     if (!this.protocol) throw new Error(`unknown protocol "${options.protocol}"`);
     this.readsReused = framesOffsets(this.protocol.createSession());
     this.registry = deps.behaviors;
+    this.chain = new ToxicChain(this.registry);
     this.info = {
       name: options.name,
       protocol: options.protocol,
@@ -202,52 +204,36 @@ export class Proxy extends EventEmitter implements ProxyCore {
     return mix;
   }
 
-  // ---- toxics (Toxiproxy's chain; every change swaps the list atomically) ----
+  // ---- toxics (Toxiproxy's chain, toxics.ts) ----
 
   listToxics(): readonly Toxic[] {
-    return this.toxicList;
+    return this.chain.toxics;
   }
 
   addToxic(spec: ToxicSpec): Toxic {
-    const toxic = compileToxic(spec, this.registry);
-    if (this.toxicList.some((t) => t.name === toxic.name)) throw new ToxicError('toxic already exists', 409);
-    this.setToxicList([...this.toxicList, toxic]);
-    return toxic;
+    return this.toxicsChanged(this.chain.add(spec));
   }
 
-  /** Merge `attributes` into the toxic's and replace `toxicity` when given (Toxiproxy's update). */
   updateToxic(name: string, patch: { attributes?: Record<string, unknown>; toxicity?: number }): Toxic {
-    const old = this.toxicList.find((t) => t.name === name);
-    if (!old) throw new ToxicError('toxic not found', 404);
-    const toxic = compileToxic({
-      name,
-      type: old.type,
-      stream: old.stream,
-      toxicity: patch.toxicity ?? old.toxicity,
-      attributes: { ...old.attributes, ...(patch.attributes ?? {}) },
-    }, this.registry);
-    this.setToxicList(this.toxicList.map((t) => (t.name === name ? toxic : t)));
-    return toxic;
+    return this.toxicsChanged(this.chain.update(name, patch));
   }
 
   removeToxic(name: string): void {
-    const gone = this.toxicList.find((t) => t.name === name);
-    if (!gone) throw new ToxicError('toxic not found', 404);
-    this.setToxicList(this.toxicList.filter((t) => t !== gone));
+    const gone = this.toxicsChanged(this.chain.remove(name));
     // Toxiproxy's timeout toxic closes every connection of its proxy when removed (its Cleanup
     // hook): the bytes it swallowed would leave the stream corrupt if traffic resumed.
     if (gone.type === 'timeout') for (const c of this.connections) c.destroy();
   }
 
-  private setToxicList(list: readonly Toxic[]): void {
-    this.toxicList = list;
-    this.toxics = list.map((t) => t.entry);
+  private toxicsChanged(t: Toxic): Toxic {
+    this.toxics = this.chain.entries();
     this.emitEvent({ type: 'proxy.mix', proxy: this.name, mix: this.describe(), at: Date.now() });
+    return t;
   }
 
   /** The mix and the toxics in one line, for events and timelines. */
   describe(): string {
-    const toxics = this.toxicList.map((t) => `${t.type}${t.toxicity < 1 ? `@${t.toxicity}` : ''}`);
+    const toxics = this.chain.describe();
     return toxics.length ? `${this.mix.text} +${toxics.join('+')}` : this.mix.text;
   }
 

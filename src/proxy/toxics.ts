@@ -70,3 +70,61 @@ export function compileToxic(spec: ToxicSpec, registry: BehaviorRegistry): Toxic
 export function toxicJson(t: Toxic): { name: string; type: string; stream: Stream; toxicity: number; attributes: Record<string, unknown> } {
   return { attributes: t.attributes, name: t.name, type: t.type, stream: t.stream, toxicity: t.toxicity };
 }
+
+/**
+ * A proxy's toxics in chain order. Every change makes a new list rather than changing the old
+ * one, so that a connection applies one whole chain to an exchange, never half of a change.
+ */
+export class ToxicChain {
+  private list: readonly Toxic[] = [];
+
+  constructor(private readonly registry: BehaviorRegistry) {}
+
+  get toxics(): readonly Toxic[] {
+    return this.list;
+  }
+
+  /** What connections apply: each toxic's behavior entry. */
+  entries(): readonly MixEntry[] {
+    return this.list.map((t) => t.entry);
+  }
+
+  add(spec: ToxicSpec): Toxic {
+    const toxic = compileToxic(spec, this.registry);
+    if (this.list.some((t) => t.name === toxic.name)) throw new ToxicError('toxic already exists', 409);
+    this.list = [...this.list, toxic];
+    return toxic;
+  }
+
+  /** Merge `attributes` into the toxic's and replace `toxicity` when given (Toxiproxy's update). */
+  update(name: string, patch: { attributes?: Record<string, unknown>; toxicity?: number }): Toxic {
+    const old = this.find(name);
+    const toxic = compileToxic({
+      name,
+      type: old.type,
+      stream: old.stream,
+      toxicity: patch.toxicity ?? old.toxicity,
+      attributes: { ...old.attributes, ...(patch.attributes ?? {}) },
+    }, this.registry);
+    this.list = this.list.map((t) => (t === old ? toxic : t));
+    return toxic;
+  }
+
+  /** Take the toxic out of the chain; returns it. */
+  remove(name: string): Toxic {
+    const gone = this.find(name);
+    this.list = this.list.filter((t) => t !== gone);
+    return gone;
+  }
+
+  /** `type` (with `@toxicity` below 1) of each toxic, for one-line descriptions. */
+  describe(): string[] {
+    return this.list.map((t) => `${t.type}${t.toxicity < 1 ? `@${t.toxicity}` : ''}`);
+  }
+
+  private find(name: string): Toxic {
+    const t = this.list.find((x) => x.name === name);
+    if (!t) throw new ToxicError('toxic not found', 404);
+    return t;
+  }
+}
