@@ -1,15 +1,43 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
-/** A free TCP port on 127.0.0.1 (bind port 0, read it back, release it). */
+/**
+ * The kernel's ephemeral ports (what `listen(0)` and every outgoing connection are given), from
+ * /proc, or Linux's default range.
+ */
+function ephemeralPorts(): [number, number] {
+  try {
+    const [low, high] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number);
+    if (low > 0 && high >= low) return [low, high];
+  } catch {
+    // Not Linux: its default range.
+  }
+  return [32768, 60999];
+}
+
+/**
+ * A free TCP port on `host` for a process to bind later (a CLI under test, a config's listen
+ * address), released until then. Chosen below the ephemeral range: a port from `listen(0)`
+ * could be handed to another test's connection or listener before the process binds it (a
+ * test failed so, once in a full run); a port outside the range is only taken by whoever asks
+ * for it by number.
+ */
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
+  const [low] = ephemeralPorts();
+  const from = Math.min(10_000, low - 1000);
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    if (await bindable(port, host)) return port;
+  }
+  throw new Error(`no free port on ${host} between ${from} and ${low - 1} after 200 tries`);
+}
+
+function bindable(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = net.createServer();
     srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, host, () => {
-      const port = (srv.address() as net.AddressInfo).port;
-      srv.close(() => resolve(port));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, host, () => srv.close(() => resolve(true)));
   });
 }
 
