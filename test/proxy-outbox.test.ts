@@ -43,6 +43,26 @@ describe('Outbox', () => {
     expect(o.take()!.toString()).toBe('+B\r\n');
   });
 
+  it('closes a gap in a chunk by moving the run before it, so the chunk still goes out as one view', () => {
+    const o = new Outbox();
+    const chunk = Buffer.from('AAA-gap-BBBCC');
+    o.addRange(chunk, 0, 3);
+    o.closeGap(chunk, 3, 8);
+    o.addRange(chunk, 8, 11);
+    o.addRange(chunk, 11, 13);
+    const out = o.take()!;
+    expect(out.toString()).toBe('AAABBBCC');
+    expect(out.buffer).toBe(chunk.buffer);
+
+    // Not at the run's end (bytes were forwarded past it, or it is another buffer): nothing moves.
+    const other = Buffer.from('xxyyzz');
+    o.addRange(other, 0, 4);
+    o.closeGap(other, 2, 4);
+    o.closeGap(chunk, 4, 6);
+    expect(other.toString()).toBe('xxyyzz');
+    expect(o.take()!.toString()).toBe('xxyy');
+  });
+
   it('skips empty ranges', () => {
     const o = new Outbox();
     o.addRange(Buffer.from('abc'), 1, 1);

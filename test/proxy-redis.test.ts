@@ -293,6 +293,28 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     });
   });
 
+  it('withholds exactly the errored commands of a pipelined batch from the server, the others reach it intact', async () => {
+    await withProxy('30:error', async (p) => {
+      const r = client(p.port, { enableReadyCheck: false, disableClientInfo: true });
+      await r.connect();
+      // One write of 300 SETs of different lengths: errors amid a chunk, the rest moved up to close each gap.
+      const keys = Array.from({ length: 300 }, (_, i) => `gap:${i}`);
+      const values = keys.map((_, i) => 'v'.repeat(1 + (i % 17)) + i);
+      const pipe = r.pipeline();
+      keys.forEach((k, i) => pipe.set(k, values[i]));
+      const res = (await pipe.exec())!;
+      const failed = res.map(([e]) => e !== null);
+      expect(failed.filter(Boolean).length).toBeGreaterThan(40);
+      // Every error the injected one (not the server's: it would mean it got garbage), every other reply OK.
+      expect(res.every(([e, v]) => (e ? (e as Error).message.startsWith('LOADING ') : v === 'OK'))).toBe(true);
+      expect(p.stats().behaviors.error).toBe(failed.filter(Boolean).length);
+      await p.setMix('');
+      expect(await r.mget(...keys)).toEqual(values.map((v, i) => (failed[i] ? null : v)));
+      expect(p.stats().fallbacks).toBe(0);
+      r.disconnect();
+    });
+  });
+
   it('50:error with a seed gives about half errors, replayably', async () => {
     const runOnce = async () => {
       let seen = '';

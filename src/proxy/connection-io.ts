@@ -147,6 +147,11 @@ export abstract class ConnectionIO {
     this.flushLater();
   }
 
+  /** Bytes [from, to) of `buf`, a chunk of the connection's own, were not forwarded (Outbox.closeGap). */
+  protected notForwarded(buf: Buffer, from: number, to: number): void {
+    this.toServer.closeGap(buf, from, to);
+  }
+
   protected deliverRange(buf: Buffer, from: number, to: number): void {
     this.toClient.addRange(buf, from, to);
     this.flushLater();

@@ -57,6 +57,20 @@ export class Outbox {
   }
 
   /**
+   * Bytes [from, to) of `buf` are not to be sent, and the run being gathered ends where they
+   * start: move the run up against what follows them (memmove within `buf`, whose bytes the
+   * caller says nothing else reads any more), so that the rest of the chunk joins the run and it
+   * still goes out as one view, with no copy into new memory. A request withheld from amid a
+   * pipelined chunk (an injected error) otherwise costs a gather copy of the whole chunk.
+   */
+  closeGap(buf: Buffer, from: number, to: number): void {
+    if (this.src !== buf || this.end !== from || to <= from) return;
+    buf.copyWithin(this.start + (to - from), this.start, from);
+    this.start += to - from;
+    this.end = to;
+  }
+
+  /**
    * Everything gathered, as one buffer (copied only when it came in separate runs); empties the
    * box. Runs are copied into the new buffer as views made only then: a view per run and then
    * Buffer.concat cost twice as much (an injected reply amid a pipeline's replies: three runs).
