@@ -63,6 +63,27 @@ describe('Outbox', () => {
     expect(o.take()!.toString()).toBe('xxyy');
   });
 
+  it('puts bytes after the run by moving it back into free memory before its chunk, and refuses when it cannot', () => {
+    const memory = Buffer.alloc(16, '.');
+    memory.write('+A\r\n+B\r\n', 6);
+    const chunk = memory.subarray(6, 14);
+    const o = new Outbox();
+    o.addRange(chunk, 0, 4);
+    expect(o.insertAfterRun(Buffer.from('-E\r\n'), chunk, memory)).toBe(true);
+    o.addRange(chunk, 4, 8);
+    const out = o.take()!;
+    expect(out.toString()).toBe('+A\r\n-E\r\n+B\r\n');
+    expect(out.buffer).toBe(memory.buffer);
+
+    // Short of room before the chunk, or a run that is not the chunk's alone: the caller adds the bytes.
+    o.addRange(chunk, 0, 4);
+    expect(o.insertAfterRun(Buffer.from('-LONGER\r\n'), chunk, memory)).toBe(false);
+    o.add(Buffer.from('!'));
+    o.addRange(chunk, 4, 8);
+    expect(o.insertAfterRun(Buffer.from('-E\r\n'), chunk, memory)).toBe(false);
+    o.take();
+  });
+
   it('skips empty ranges', () => {
     const o = new Outbox();
     o.addRange(Buffer.from('abc'), 1, 1);

@@ -47,6 +47,8 @@ export abstract class ConnectionIO {
   private readonly toClient = new Outbox();
   /** Inside a socket's data handler, which flushes the outboxes when it is done. */
   protected handling = false;
+  /** The server chunk being handled, when it was read into reused memory (writeInjected). */
+  protected serverChunk: Buffer | undefined = undefined;
   private flushQueued = false;
   private readonly flushSoon = () => {
     this.flushQueued = false;
@@ -139,6 +141,19 @@ export abstract class ConnectionIO {
   protected writeClient(data: Buffer): void {
     this.toClient.add(data);
     this.flushLater();
+  }
+
+  /**
+   * An injected reply: while a server chunk read into reused memory is handled, put in front of
+   * the chunk's replies still to come, in the chunk's own memory (Outbox.insertAfterRun).
+   */
+  protected writeInjected(bytes: Buffer): void {
+    const chunk = this.serverChunk;
+    if (chunk !== undefined) {
+      const memory = this.reads!.memoryOf(chunk);
+      if (memory !== undefined && this.toClient.insertAfterRun(bytes, chunk, memory)) return;
+    }
+    this.writeClient(bytes);
   }
 
   /** writeServer and writeClient of bytes [from, to) of `buf`, with no view made of them. */

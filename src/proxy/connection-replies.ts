@@ -31,6 +31,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
     if (this.dropDownstream) return;
     this.handling = true;
     this.stamp = performance.now();
+    if (this.reads !== undefined) this.serverChunk = chunk;
     try {
       const framed = this.frame(chunk, 'server');
       if (framed instanceof Frames) this.framedReplies(framed);
@@ -39,6 +40,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
     } finally {
       this.handling = false;
       this.stamp = -1;
+      this.serverChunk = undefined;
       this.flush();
       // A write the kernel did not take whole, or bytes the framer holds, still point into the chunk.
       if (this.reads !== undefined) this.reads.kept = this.client.writableLength > 0 || this.session.buffered() > 0;
@@ -183,7 +185,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
       if (ex.injected && (!ex.replace || ended)) {
         this.replies.shift();
         if (this.injectedTimer !== undefined) this.endInjectedWait();
-        this.writeClient(ex.injected.bytes);
+        this.writeInjected(ex.injected.bytes);
         this.delivered(ex);
         if (ex.injected.close) {
           this.flush();

@@ -71,6 +71,23 @@ export class Outbox {
   }
 
   /**
+   * Put `bytes` after the run being gathered by moving the run back into free memory before it:
+   * `memory` holds the run's chunk (`src`), and its bytes before the chunk's hold nothing else
+   * (reused-reads.ts). An injected reply amid a pipeline's replies then joins the chunk's run
+   * rather than making a gather copy of it all. False when the run is not that chunk's alone or
+   * the room is short: the caller adds the bytes as usual.
+   */
+  insertAfterRun(bytes: Buffer, chunk: Buffer, memory: Buffer): boolean {
+    const n = bytes.length;
+    const at = chunk.byteOffset - memory.byteOffset;
+    if (this.src !== chunk || this.runCount !== 0 || at + this.start - n < 0) return false;
+    memory.copyWithin(at + this.start - n, at + this.start, at + this.end);
+    memory.set(bytes, at + this.end - n);
+    this.start -= n;
+    return true;
+  }
+
+  /**
    * Everything gathered, as one buffer (copied only when it came in separate runs); empties the
    * box. Runs are copied into the new buffer as views made only then: a view per run and then
    * Buffer.concat cost twice as much (an injected reply amid a pipeline's replies: three runs).
@@ -97,12 +114,13 @@ export class Outbox {
 
 const EMPTY = Buffer.alloc(0);
 
-/** Bytes [from, to) of `src` as a Buffer; `to` may pass src's length (adjacent views of one memory). */
+/** Bytes [from, to) of `src` as a Buffer; they may lie outside src in its memory (see copyInto). */
 function viewOf(src: Buffer, from: number, to: number): Buffer {
   return Buffer.from(src.buffer, src.byteOffset + from, to - from);
 }
 
 function copyInto(out: Buffer, at: number, src: Buffer, from: number, to: number): number {
-  out.set(from === 0 && to === src.length ? src : to <= src.length ? src.subarray(from, to) : viewOf(src, from, to), at);
+  // A run may reach before its src's start (insertAfterRun) or past its end (adjacent views).
+  out.set(from === 0 && to === src.length ? src : from >= 0 && to <= src.length ? src.subarray(from, to) : viewOf(src, from, to), at);
   return at + to - from;
 }

@@ -14,9 +14,17 @@ import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 
 /** As big as what libuv asks for by default, so a bulk transfer takes as few reads as before. */
 const READ_SIZE = 64 * 1024;
+/**
+ * Free memory before each chunk: room for the handler to put bytes in front of a part of the
+ * chunk (an injected reply amid a pipeline's replies, Outbox.insertAfterRun) without a copy of
+ * the whole into new memory. Twenty redis error replies.
+ */
+const HEADROOM = 1024;
 
 export class ReusedReads {
+  /** The memory reads go into: HEADROOM bytes, then `into`. */
   private buf?: Buffer;
+  private into?: Buffer;
   /** The last chunk outlives its handler: the next read must not overwrite it. */
   kept = false;
   private handler?: (chunk: Buffer) => void;
@@ -34,11 +42,22 @@ export class ReusedReads {
   };
 
   private next(): Buffer {
-    if (this.buf === undefined || this.kept) {
-      this.buf = Buffer.allocUnsafeSlow(READ_SIZE);
+    if (this.into === undefined || this.kept) {
+      this.buf = Buffer.allocUnsafeSlow(HEADROOM + READ_SIZE);
+      this.into = this.buf.subarray(HEADROOM);
       this.kept = false;
     }
-    return this.buf;
+    return this.into;
+  }
+
+  /**
+   * The memory of `chunk`, when it is the last read (nothing but the handler's own bytes may be
+   * in it, before the chunk): the buffer and where the chunk starts in it. Undefined for bytes
+   * read before the handler came (copies in other memory).
+   */
+  memoryOf(chunk: Buffer): Buffer | undefined {
+    const buf = this.buf;
+    return buf !== undefined && chunk.byteOffset === buf.byteOffset + HEADROOM && chunk.buffer === buf.buffer ? buf : undefined;
   }
 
   private read(chunk: Buffer): void {
