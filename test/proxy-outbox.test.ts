@@ -63,13 +63,13 @@ describe('Outbox', () => {
     expect(o.take()!.toString()).toBe('xxyy');
   });
 
-  it('puts bytes after the run by moving it back into free memory before its chunk, and refuses when it cannot', () => {
+  it('puts bytes before a byte of a chunk, moving the run back into free memory before the chunk, and refuses when it cannot', () => {
     const memory = Buffer.alloc(16, '.');
     memory.write('+A\r\n+B\r\n', 6);
     const chunk = memory.subarray(6, 14);
     const o = new Outbox();
     o.addRange(chunk, 0, 4);
-    expect(o.insertAfterRun(Buffer.from('-E\r\n'), chunk, memory)).toBe(true);
+    expect(o.insertBefore(Buffer.from('-E\r\n'), chunk, memory, 4)).toBe(true);
     o.addRange(chunk, 4, 8);
     const out = o.take()!;
     expect(out.toString()).toBe('+A\r\n-E\r\n+B\r\n');
@@ -77,10 +77,20 @@ describe('Outbox', () => {
 
     // Short of room before the chunk, or a run that is not the chunk's alone: the caller adds the bytes.
     o.addRange(chunk, 0, 4);
-    expect(o.insertAfterRun(Buffer.from('-LONGER\r\n'), chunk, memory)).toBe(false);
+    expect(o.insertBefore(Buffer.from('-LONGER\r\n'), chunk, memory, 4)).toBe(false);
     o.add(Buffer.from('!'));
     o.addRange(chunk, 4, 8);
-    expect(o.insertAfterRun(Buffer.from('-E\r\n'), chunk, memory)).toBe(false);
+    expect(o.insertBefore(Buffer.from('-E\r\n'), chunk, memory, 8)).toBe(false);
+    o.take();
+
+    // No run yet: the bytes go right before `pos`, and the chunk's rest joins them.
+    memory.write('+A\r\n+B\r\n', 6);
+    expect(o.insertBefore(Buffer.from('-E\r\n'), chunk, memory, 0)).toBe(true);
+    o.addRange(chunk, 0, 8);
+    expect(o.take()!.toString()).toBe('-E\r\n+A\r\n+B\r\n');
+    // Nor when the run does not end at `pos`.
+    o.addRange(chunk, 0, 4);
+    expect(o.insertBefore(Buffer.from('-E\r\n'), chunk, memory, 6)).toBe(false);
     o.take();
   });
 

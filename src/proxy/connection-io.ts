@@ -47,8 +47,13 @@ export abstract class ConnectionIO {
   private readonly toClient = new Outbox();
   /** Inside a socket's data handler, which flushes the outboxes when it is done. */
   protected handling = false;
-  /** The server chunk being handled, when it was read into reused memory (writeInjected). */
+  /**
+   * The server chunk being handled, when it was read into reused memory and framed into offsets,
+   * and where in it the replies not yet handled start (writeInjected).
+   */
   protected serverChunk: Buffer | undefined = undefined;
+  /** -1 while the replies to come do not lie in the chunk (bytes joined from an earlier one). */
+  protected serverNext = -1;
   private flushQueued = false;
   private readonly flushSoon = () => {
     this.flushQueued = false;
@@ -145,13 +150,13 @@ export abstract class ConnectionIO {
 
   /**
    * An injected reply: while a server chunk read into reused memory is handled, put in front of
-   * the chunk's replies still to come, in the chunk's own memory (Outbox.insertAfterRun).
+   * the chunk's replies still to come (from `serverNext` on), in its memory (Outbox.insertBefore).
    */
   protected writeInjected(bytes: Buffer): void {
     const chunk = this.serverChunk;
     if (chunk !== undefined) {
       const memory = this.reads!.memoryOf(chunk);
-      if (memory !== undefined && this.toClient.insertAfterRun(bytes, chunk, memory)) return;
+      if (memory !== undefined && this.serverNext >= 0 && this.toClient.insertBefore(bytes, chunk, memory, this.serverNext)) return;
     }
     this.writeClient(bytes);
   }

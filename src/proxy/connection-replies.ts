@@ -31,11 +31,14 @@ export abstract class ConnectionReplies extends ConnectionIO {
     if (this.dropDownstream) return;
     this.handling = true;
     this.stamp = performance.now();
-    if (this.reads !== undefined) this.serverChunk = chunk;
     try {
       const framed = this.frame(chunk, 'server');
-      if (framed instanceof Frames) this.framedReplies(framed);
-      else for (let i = 0; i < framed.length; i++) this.handleReply(framed[i]);
+      if (framed instanceof Frames) {
+        if (this.reads !== undefined && framed.buf === chunk) this.serverChunk = chunk;
+        this.framedReplies(framed);
+      } else {
+        for (let i = 0; i < framed.length; i++) this.handleReply(framed[i]);
+      }
       this.pumpReplies();
     } finally {
       this.handling = false;
@@ -63,6 +66,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
         // Behind an injected reply: that one goes first, then this one is next in line.
         const next = this.awaiting.first();
         if (ex0 === undefined && next !== undefined && this.injectedAhead(next)) {
+          this.serverNext = f.bufOf(i) === this.serverChunk ? starts[i] : -1;
           this.pumpReplies();
           ex0 = this.nextUntouched();
         }
@@ -74,6 +78,9 @@ export abstract class ConnectionReplies extends ConnectionIO {
         this.untouchedPiece(ex0, (fl & START) !== 0, (fl & END) !== 0);
       }
     }
+    // Injected replies due after the chunk's last reply go after it (onServerData's pumpReplies).
+    const last = f.count - 1;
+    this.serverNext = last >= 0 && f.bufOf(last) === this.serverChunk ? ends[last] : -1;
   }
 
   /**

@@ -71,18 +71,26 @@ export class Outbox {
   }
 
   /**
-   * Put `bytes` after the run being gathered by moving the run back into free memory before it:
-   * `memory` holds the run's chunk (`src`), and its bytes before the chunk's hold nothing else
-   * (reused-reads.ts). An injected reply amid a pipeline's replies then joins the chunk's run
-   * rather than making a gather copy of it all. False when the run is not that chunk's alone or
-   * the room is short: the caller adds the bytes as usual.
+   * Put `bytes` right before byte `pos` of `chunk`, in free memory: `memory` holds the chunk, and
+   * its bytes before the chunk's hold nothing else (reused-reads.ts). The run being gathered, when
+   * it is the chunk's bytes up to `pos`, moves back to make the room. An injected reply amid a
+   * pipeline's replies then joins the chunk's run rather than making a gather copy of it all.
+   * False when the run is not that chunk's alone or the room is short: the caller adds the bytes.
    */
-  insertAfterRun(bytes: Buffer, chunk: Buffer, memory: Buffer): boolean {
+  insertBefore(bytes: Buffer, chunk: Buffer, memory: Buffer, pos: number): boolean {
     const n = bytes.length;
     const at = chunk.byteOffset - memory.byteOffset;
-    if (this.src !== chunk || this.runCount !== 0 || at + this.start - n < 0) return false;
-    memory.copyWithin(at + this.start - n, at + this.start, at + this.end);
-    memory.set(bytes, at + this.end - n);
+    if (this.src === undefined) {
+      if (at + pos - n < 0) return false;
+      this.src = chunk;
+      this.start = pos;
+      this.end = pos;
+    } else if (this.src !== chunk || this.end !== pos || this.runCount !== 0 || at + this.start - n < 0) {
+      return false;
+    } else {
+      memory.copyWithin(at + this.start - n, at + this.start, at + pos);
+    }
+    memory.set(bytes, at + pos - n);
     this.start -= n;
     return true;
   }
@@ -120,7 +128,7 @@ function viewOf(src: Buffer, from: number, to: number): Buffer {
 }
 
 function copyInto(out: Buffer, at: number, src: Buffer, from: number, to: number): number {
-  // A run may reach before its src's start (insertAfterRun) or past its end (adjacent views).
+  // A run may reach before its src's start (insertBefore) or past its end (adjacent views).
   out.set(from === 0 && to === src.length ? src : from >= 0 && to <= src.length ? src.subarray(from, to) : viewOf(src, from, to), at);
   return at + to - from;
 }

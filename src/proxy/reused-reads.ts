@@ -16,7 +16,7 @@ import { Socket, type OnReadOpts, type SocketConstructorOpts } from 'node:net';
 const READ_SIZE = 64 * 1024;
 /**
  * Free memory before each chunk: room for the handler to put bytes in front of a part of the
- * chunk (an injected reply amid a pipeline's replies, Outbox.insertAfterRun) without a copy of
+ * chunk (an injected reply amid a pipeline's replies, Outbox.insertBefore) without a copy of
  * the whole into new memory. Twenty redis error replies.
  */
 const HEADROOM = 1024;
