@@ -63,6 +63,25 @@ describe('http proxy with a real server and undici', () => {
     expect(proxy.stats().connections.total).toBeLessThanOrEqual(2);
   });
 
+  it('an injected error follows its request: HTTP version, HEAD, Connection: close, a message of its own', async () => {
+    await proxy.setMix('100:error');
+    const ask = async (raw: string) => (await exchange(proxy.port, raw, { timeoutMs: 300 })).reply.toString('latin1');
+    // Each shape after another, so that one reply made for a shape is never handed to another.
+    for (let round = 0; round < 2; round++) {
+      const keep = await ask('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(keep).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n[^]*Connection: keep-alive\r\n\r\n503 Service Unavailable \(injected by marteau-tui\)\n$/);
+      const head = await ask('HEAD / HTTP/1.1\r\nHost: x\r\n\r\n');
+      expect(head).toMatch(/^HTTP\/1\.1 503 [^]*Content-Length: 50\r\n[^]*\r\n\r\n$/);
+      const old = await ask('GET / HTTP/1.0\r\n\r\n');
+      expect(old).toMatch(/^HTTP\/1\.0 503 [^]*Connection: close\r\n\r\n503 /);
+      const closing = await ask('GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n');
+      expect(closing).toMatch(/^HTTP\/1\.1 503 [^]*Connection: close\r\n/);
+    }
+    await proxy.setMix({ error: { percent: 100, kind: '500', message: 'db down' } });
+    expect(await ask('GET / HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 500 Internal Server Error\r\n[^]*Content-Length: 7\r\n[^]*\r\n\r\ndb down$/);
+    await proxy.setMix('');
+  });
+
   it('each error kind is that status', async () => {
     for (const kind of ['500', '502', '504', '429']) {
       await proxy.setMix({ error: { percent: 100, kind } });

@@ -1,11 +1,13 @@
 /**
  * HTTP/1.x framing: requests and responses with Content-Length or chunked bodies, keep-alive
  * and pipelining, HEAD/204/304 without body, 1xx interim responses, read-until-close bodies,
- * and Upgrade/CONNECT tunnels (pass-through after the switch). Errors are real responses.
+ * and Upgrade/CONNECT tunnels (pass-through after the switch). Errors are real responses
+ * (http-errors.ts).
  */
 import { FramingError, MAX_HEAD_BYTES, type Protocol } from '../protocol.js';
 import { END, Frames, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { changedFirstLine, emptyHead, parseHead, type Head } from './http-head.js';
+import { encodeError, errorKinds } from './http-errors.js';
 
 const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -295,24 +297,10 @@ class HttpSession extends OffsetSession {
   }
 }
 
-const REASONS: Record<string, string> = {
-  '429': 'Too Many Requests',
-  '500': 'Internal Server Error',
-  '502': 'Bad Gateway',
-  '503': 'Service Unavailable',
-  '504': 'Gateway Timeout',
-};
-
 export const http: Protocol = {
   name: 'http',
   framesReplies: true,
-  errorKinds: {
-    '500': { description: '500 Internal Server Error', fatal: false },
-    '502': { description: '502 Bad Gateway', fatal: false },
-    '503': { description: '503 Service Unavailable, with Retry-After', fatal: false },
-    '504': { description: '504 Gateway Timeout', fatal: false },
-    '429': { description: '429 Too Many Requests, with Retry-After', fatal: false },
-  },
+  errorKinds,
   defaultError: '503',
   createSession: () => new HttpSession(),
   rewriteHost(head, host) {
@@ -324,24 +312,5 @@ export const http: Protocol = {
     const before = Buffer.from(text.slice(0, m.index), 'latin1');
     return Buffer.concat([before, Buffer.from(`\r\nHost: ${host}\r\n`, 'latin1'), head.subarray(m.index + m[0].length)]);
   },
-  encodeError(kind, ctx) {
-    const firstLine = ctx.request.toString('latin1', 0, Math.max(0, ctx.request.indexOf(CRLF)));
-    const [method, , version] = firstLine.split(' ');
-    const http10 = version === 'HTTP/1.0';
-    const headText = ctx.request.toString('latin1', 0, Math.min(ctx.request.length, MAX_HEAD_BYTES)).toLowerCase();
-    const close = http10 || /\r\nconnection:[^\r\n]*close/.test(headText);
-    const reason = REASONS[kind] ?? 'Error';
-    // A behavior's own message is the body; HEAD gets the length a GET's body would have.
-    const body = Buffer.from(ctx.message ?? `${kind} ${reason} (injected by marteau-tui)\n`, 'utf8');
-    const lines = [
-      `${http10 ? 'HTTP/1.0' : 'HTTP/1.1'} ${kind} ${reason}`,
-      'Content-Type: text/plain; charset=utf-8',
-      `Content-Length: ${body.length}`,
-      ...(kind === '503' || kind === '429' ? ['Retry-After: 1'] : []),
-      'X-Marteau-Fault: error',
-      `Connection: ${close ? 'close' : 'keep-alive'}`,
-    ];
-    const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');
-    return { bytes: method === 'HEAD' ? head : Buffer.concat([head, body]), close };
-  },
+  encodeError,
 };
