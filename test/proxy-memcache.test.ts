@@ -7,6 +7,7 @@ import { MemcacheClient, type MultiRetrievalResponse } from 'memcache-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Segment } from '../src/proxy/protocol.js';
 import { memcache as memcacheProtocol } from '../src/proxy/protocols/memcache.js';
+import { parseCommand, Reply } from '../src/proxy/protocols/memcache-lines.js';
 import type { Proxy } from '../src/proxy/proxy.js';
 import { rawExchange } from './helpers/net.js';
 import { haveServer, startMemcached, type RunningServer } from './helpers/servers.js';
@@ -263,5 +264,17 @@ describe.skipIf(!run)('memcache: framer and proxy against memcached', () => {
       expect(got.subarray(24).toString()).toMatch(/^1\.6\./);
       expect(p.stats().fallbacks).toBe(2);
     });
+  });
+});
+
+describe('memcache command lines', () => {
+  const parse = (line: string) => parseCommand(Buffer.from(line, 'latin1'), 0, line.length);
+  it('reads the GET family from its bytes, and nothing that only looks like it', () => {
+    for (const w of ['get', 'gets', 'gat', 'gats']) {
+      expect(parse(`${w} a b c`)).toMatchObject({ kind: 'get', label: w, reply: Reply.Multi, noReply: false });
+      expect(parse(`  ${w}`)).toMatchObject({ kind: 'get', label: w });
+    }
+    for (const w of ['GET', 'ge', 'gett', 'gits', 'gatx', 'get\u00e9', 'set']) expect(parse(`${w} k`).kind, w).not.toBe('get');
+    expect(parse('set k 0 0 5 noreply')).toMatchObject({ kind: 'store', data: 5, noReply: true });
   });
 });

@@ -60,17 +60,41 @@ function safeLabel(word: string | undefined): string {
   return /[^\x21-\x7e]/.test(s) ? s.replace(/[^\x21-\x7e]/g, '?') : s;
 }
 
-/** How memcached 1.6 reads this command line (label, reply shape, data block, noreply). */
+/** The GET family (the hot path), one frozen Command each: no string, no object per request. */
+const GET_COMMANDS = new Map(
+  [...GET].map((w) => [w, Object.freeze<Command>({ label: w, noReply: false, reply: Reply.Multi, data: -1, quiet: false, quit: false, kind: 'get' })]),
+);
+const [CMD_GET, CMD_GETS, CMD_GAT, CMD_GATS] = ['get', 'gets', 'gat', 'gats'].map((w) => GET_COMMANDS.get(w)!);
+const G = 0x67;
+const E = 0x65;
+const A = 0x61;
+const T = 0x74;
+const S = 0x73;
+
+/** get, gets, gat or gats, read from the bytes of buf[s, e); else undefined. */
+function getFamily(buf: Buffer, s: number, e: number): Command | undefined {
+  const n = e - s;
+  if ((n !== 3 && n !== 4) || buf[s] !== G || buf[s + 2] !== T) return undefined;
+  const second = buf[s + 1];
+  if ((second !== E && second !== A) || (n === 4 && buf[s + 3] !== S)) return undefined;
+  if (second === E) return n === 3 ? CMD_GET : CMD_GETS;
+  return n === 3 ? CMD_GAT : CMD_GATS;
+}
+
+/**
+ * How memcached 1.6 reads this command line (label, reply shape, data block, noreply). A GET's
+ * Command is shared and frozen; the others are made per call.
+ */
 export function parseCommand(buf: Buffer, start: number, end: number): Command {
-  const [fs, fe] = token(buf, start, end, 0);
+  let fs = start;
+  while (fs < end && buf[fs] === SPACE) fs++;
+  let fe = fs;
+  while (fe < end && buf[fe] !== SPACE) fe++;
+  // No need to split a line of many keys.
+  const get = getFamily(buf, fs, fe);
+  if (get !== undefined) return get;
   const cmd = buf.toString('latin1', fs, fe);
   const c: Command = { label: safeLabel(cmd), noReply: false, reply: Reply.Line, data: -1, quiet: false, quit: false, kind: 'other' };
-  if (GET.has(cmd)) {
-    // The hot path: no need to split a line of many keys.
-    c.kind = 'get';
-    c.reply = Reply.Multi;
-    return c;
-  }
   const w = words(buf, fe, end);
   w.unshift(cmd);
   const n = w.length;

@@ -306,12 +306,20 @@ export const memcache: Protocol = {
     // A noreply request gets nothing back, not even an error; quit gets the close it asked for.
     if (cmd.noReply) return { bytes: EMPTY, close: cmd.quit };
     const e = ERRORS[kind] ?? ERRORS.SERVER_ERROR;
-    let line = e.reply(cmd);
+    const line = e.reply(cmd);
     if (ctx.message !== undefined) {
       // A bare ERROR carries no text in memcache's protocol; SERVER_ERROR does.
       const word = line.split(' ')[0];
-      line = `${word === 'ERROR' ? 'SERVER_ERROR' : word} ${oneLine(ctx.message)}`;
+      return { bytes: Buffer.from(`${word === 'ERROR' ? 'SERVER_ERROR' : word} ${oneLine(ctx.message)}\r\n`, 'utf8'), close: false };
     }
-    return { bytes: Buffer.from(`${line}\r\n`, 'utf8'), close: false };
+    let reply = CANNED.get(line);
+    if (reply === undefined) {
+      reply = Object.freeze({ bytes: Buffer.from(`${line}\r\n`, 'utf8'), close: false });
+      CANNED.set(line, reply);
+    }
+    return reply;
   },
 };
+
+/** Injected replies by their line, made once each (the lines are the kinds' canned texts). */
+const CANNED = new Map<string, ErrorReply>();
