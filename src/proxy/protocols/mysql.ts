@@ -379,6 +379,16 @@ export const mysql: Protocol = {
     const e = MYSQL_ERRORS[kind] ?? MYSQL_ERRORS['1205'];
     // The reply follows the request's numbering: request sequence id + 1.
     const seq = ctx.request.length >= 4 ? ctx.request[3] + 1 : 1;
-    return { bytes: mysqlErrPacket(seq, e.code, e.state, ctx.message ?? e.message), close: e.fatal };
+    if (ctx.message !== undefined) return { bytes: mysqlErrPacket(seq, e.code, e.state, ctx.message), close: e.fatal };
+    // Canned: made once per kind and sequence id (nearly always 1, a command's first reply).
+    const key = `${kind in MYSQL_ERRORS ? kind : '1205'} ${seq & 0xff}`;
+    let reply = CANNED.get(key);
+    if (reply === undefined) {
+      reply = Object.freeze({ bytes: mysqlErrPacket(seq, e.code, e.state, e.message), close: e.fatal });
+      CANNED.set(key, reply);
+    }
+    return reply;
   },
 };
+
+const CANNED = new Map<string, ErrorReply>();
