@@ -147,8 +147,10 @@ class MysqlSession implements FramerSession {
   }
 
   skipped(ordinal: number): void {
-    const i = this.fifo.findIndex((p) => p.ordinal === ordinal);
-    if (i < 0) return;
+    // A loop, not findIndex: no closure made per injected error.
+    let i = 0;
+    while (i < this.fifo.length && this.fifo[i].ordinal !== ordinal) i++;
+    if (i === this.fifo.length) return;
     this.fifo.splice(i, 1);
     if (this.current?.ordinal === ordinal) this.current = null;
   }
