@@ -93,6 +93,25 @@ export interface ErrorReply {
   close: boolean;
 }
 
+/**
+ * Injected replies made once per key (a kind and what of the request shapes its bytes) and
+ * shared, frozen: connections only read them, and an error mix draws one per few exchanges.
+ * `canned.get(key) ?? canned.keep(key, make())` builds a reply only the first time.
+ */
+export class CannedReplies {
+  private readonly byKey = new Map<string, ErrorReply>();
+
+  get(key: string): ErrorReply | undefined {
+    return this.byKey.get(key);
+  }
+
+  keep(key: string, reply: ErrorReply): ErrorReply {
+    const frozen = Object.freeze(reply);
+    this.byKey.set(key, frozen);
+    return frozen;
+  }
+}
+
 export interface Protocol {
   name: ProtocolName;
   /** Whether replies are framed: if false, an exchange ends with the first reply bytes. */

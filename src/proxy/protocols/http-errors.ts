@@ -4,7 +4,7 @@
  * an `X-Marteau-Fault` header. Canned ones are made once per status and request shape: each was
  * three buffers, a join and a concat per injected error.
  */
-import { MAX_HEAD_BYTES, type ErrorKind, type ErrorReply, type ErrorReplyContext } from '../protocol.js';
+import { CannedReplies, MAX_HEAD_BYTES, type ErrorKind, type ErrorReply, type ErrorReplyContext } from '../protocol.js';
 
 const CRLF = Buffer.from('\r\n');
 
@@ -24,7 +24,7 @@ export const errorKinds: Record<string, ErrorKind> = {
   '429': { description: '429 Too Many Requests, with Retry-After', fatal: false },
 };
 
-const CANNED = new Map<string, ErrorReply>();
+const CANNED = new CannedReplies();
 
 export function encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
   const firstLine = ctx.request.toString('latin1', 0, Math.max(0, ctx.request.indexOf(CRLF)));
@@ -35,12 +35,7 @@ export function encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
   const close = http10 || /\r\nconnection:[^\r\n]*close/i.test(headText);
   if (ctx.message !== undefined) return response(kind, http10, close, head, ctx.message);
   const key = `${kind} ${http10} ${close} ${head}`;
-  let reply = CANNED.get(key);
-  if (reply === undefined) {
-    reply = Object.freeze(response(kind, http10, close, head, undefined));
-    CANNED.set(key, reply);
-  }
-  return reply;
+  return CANNED.get(key) ?? CANNED.keep(key, response(kind, http10, close, head, undefined));
 }
 
 function response(kind: string, http10: boolean, close: boolean, head: boolean, message: string | undefined): ErrorReply {

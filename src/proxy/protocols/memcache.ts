@@ -35,6 +35,7 @@ import { END, Frames, NO_REPLY, OffsetSession, PASS, passAll, START, WHOLE } fro
 import { Tail } from './held-bytes.js';
 import { ReplyCursor } from './reply-cursor.js';
 import {
+  CannedReplies,
   FramingError,
   MAX_HEAD_BYTES,
   oneLine,
@@ -312,14 +313,9 @@ export const memcache: Protocol = {
       const word = line.split(' ')[0];
       return { bytes: Buffer.from(`${word === 'ERROR' ? 'SERVER_ERROR' : word} ${oneLine(ctx.message)}\r\n`, 'utf8'), close: false };
     }
-    let reply = CANNED.get(line);
-    if (reply === undefined) {
-      reply = Object.freeze({ bytes: Buffer.from(`${line}\r\n`, 'utf8'), close: false });
-      CANNED.set(line, reply);
-    }
-    return reply;
+    return CANNED.get(line) ?? CANNED.keep(line, { bytes: Buffer.from(`${line}\r\n`, 'utf8'), close: false });
   },
 };
 
 /** Injected replies by their line, made once each (the lines are the kinds' canned texts). */
-const CANNED = new Map<string, ErrorReply>();
+const CANNED = new CannedReplies();

@@ -26,7 +26,7 @@
  */
 import { LengthPrefixedFeeder, PASS_META, pushFrame, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
-import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
+import { CannedReplies, FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 import {
   CLIENT_COMPRESS, CLIENT_DEPRECATE_EOF, CLIENT_PROTOCOL_41, CLIENT_SSL, CLIENT_ZSTD_COMPRESSION, COM_STMT_EXECUTE, MAX_PAYLOAD,
@@ -384,13 +384,8 @@ export const mysql: Protocol = {
     if (ctx.message !== undefined) return { bytes: mysqlErrPacket(seq, e.code, e.state, ctx.message), close: e.fatal };
     // Canned: made once per kind and sequence id (nearly always 1, a command's first reply).
     const key = `${kind in MYSQL_ERRORS ? kind : '1205'} ${seq & 0xff}`;
-    let reply = CANNED.get(key);
-    if (reply === undefined) {
-      reply = Object.freeze({ bytes: mysqlErrPacket(seq, e.code, e.state, e.message), close: e.fatal });
-      CANNED.set(key, reply);
-    }
-    return reply;
+    return CANNED.get(key) ?? CANNED.keep(key, { bytes: mysqlErrPacket(seq, e.code, e.state, e.message), close: e.fatal });
   },
 };
 
-const CANNED = new Map<string, ErrorReply>();
+const CANNED = new CannedReplies();

@@ -3,7 +3,7 @@
  * real client meets (an admin shutdown, a statement timeout, a serialization failure, ...), FATAL
  * ones closing the connection, the others followed by ReadyForQuery as the server sends it.
  */
-import type { ErrorKind, ErrorReply } from '../protocol.js';
+import { CannedReplies, type ErrorKind, type ErrorReply } from '../protocol.js';
 
 const E = 0x45; // 'E', ErrorResponse
 const Z = 0x5a; // 'Z', ReadyForQuery
@@ -59,7 +59,7 @@ function errorResponse(code: string, message?: string): Buffer {
  * Non-fatal errors with their canned text, by code and transaction status, made once (the
  * connection only reads them) rather than from five buffers and two concats per injected error.
  */
-const CANNED = new Map<string, ErrorReply>();
+const CANNED = new CannedReplies();
 
 /**
  * The ErrorResponse for `kind` (its canned text, or `message`); a non-fatal one is followed by
@@ -75,10 +75,5 @@ export function encodeError(kind: string, message: string | undefined, session?:
   if (session) session.txStatus = status;
   if (message !== undefined) return { bytes: Buffer.concat([errorResponse(code, message), pgReadyForQuery(status)]), close: false };
   const key = `${code}${status}`;
-  let reply = CANNED.get(key);
-  if (reply === undefined) {
-    reply = Object.freeze({ bytes: Buffer.concat([errorResponse(code), pgReadyForQuery(status)]), close: false });
-    CANNED.set(key, reply);
-  }
-  return reply;
+  return CANNED.get(key) ?? CANNED.keep(key, { bytes: Buffer.concat([errorResponse(code), pgReadyForQuery(status)]), close: false });
 }
