@@ -18,7 +18,6 @@ export class Outbox {
   private readonly runStarts: number[] = [];
   private readonly runEnds: number[] = [];
   private runCount = 0;
-  private bytes = 0;
 
   get empty(): boolean {
     return this.src === undefined;
@@ -49,7 +48,6 @@ export class Outbox {
       this.runBufs[i] = src;
       this.runStarts[i] = this.start;
       this.runEnds[i] = this.end;
-      this.bytes += this.end - this.start;
     }
     this.src = buf;
     this.start = from;
@@ -106,7 +104,9 @@ export class Outbox {
     this.src = undefined;
     const n = this.runCount;
     if (n === 0) return this.start === 0 && this.end === src.length ? src : viewOf(src, this.start, this.end);
-    const all = Buffer.allocUnsafe(this.bytes + this.end - this.start);
+    let size = this.end - this.start;
+    for (let i = 0; i < n; i++) size += this.runEnds[i] - this.runStarts[i];
+    const all = Buffer.allocUnsafe(size);
     let at = 0;
     for (let i = 0; i < n; i++) {
       at = copyInto(all, at, this.runBufs[i], this.runStarts[i], this.runEnds[i]);
@@ -115,7 +115,6 @@ export class Outbox {
     }
     copyInto(all, at, src, this.start, this.end);
     this.runCount = 0;
-    this.bytes = 0;
     return all;
   }
 }

@@ -51,9 +51,9 @@ export class ReusedReads {
   }
 
   /**
-   * The memory of `chunk`, when it is the last read (nothing but the handler's own bytes may be
-   * in it, before the chunk): the buffer and where the chunk starts in it. Undefined for bytes
-   * read before the handler came (copies in other memory).
+   * The memory `chunk` was read into, when it is the last read (nothing but the handler's own
+   * bytes may be in it before the chunk). Undefined for bytes read before the handler came
+   * (copies in other memory).
    */
   memoryOf(chunk: Buffer): Buffer | undefined {
     const buf = this.buf;

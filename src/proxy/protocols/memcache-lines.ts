@@ -28,7 +28,6 @@ export interface Command {
 }
 
 const STORE = new Set(['set', 'add', 'replace', 'append', 'prepend']);
-const GET = new Set(['get', 'gets', 'gat', 'gats']);
 const META = new Set(['mg', 'ms', 'md', 'ma', 'mn', 'me']);
 
 /** Space-separated words of buf[start, end), as memcached's tokenizer splits them. */
@@ -60,11 +59,14 @@ function safeLabel(word: string | undefined): string {
   return /[^\x21-\x7e]/.test(s) ? s.replace(/[^\x21-\x7e]/g, '?') : s;
 }
 
-/** The GET family (the hot path), one frozen Command each: no string, no object per request. */
-const GET_COMMANDS = new Map(
-  [...GET].map((w) => [w, Object.freeze<Command>({ label: w, noReply: false, reply: Reply.Multi, data: -1, quiet: false, quit: false, kind: 'get' })]),
-);
-const [CMD_GET, CMD_GETS, CMD_GAT, CMD_GATS] = ['get', 'gets', 'gat', 'gats'].map((w) => GET_COMMANDS.get(w)!);
+/** A GET-family command (the hot path), made once and frozen: no string, no object per request. */
+function getCommand(label: string): Command {
+  return Object.freeze<Command>({ label, noReply: false, reply: Reply.Multi, data: -1, quiet: false, quit: false, kind: 'get' });
+}
+const CMD_GET = getCommand('get');
+const CMD_GETS = getCommand('gets');
+const CMD_GAT = getCommand('gat');
+const CMD_GATS = getCommand('gats');
 const G = 0x67;
 const E = 0x65;
 const A = 0x61;
