@@ -24,6 +24,20 @@ export function pushFrame(out: Frames, from: number, to: number, meta: StartMeta
   else out.push(from, to, START | last | (meta.passthrough ? PASS : 0) | (meta.noReply ? NO_REPLY : 0), meta.label);
 }
 
+/**
+ * Big-endian int32 and little-endian uint24 at `pos`, read byte by byte: Buffer's readInt32BE /
+ * readUIntLE validate their arguments through further calls, and their load from a Buffer of
+ * another map (a read, a concat) went through V8's generic LoadIC: most of a Postgres
+ * framer's time per message. The caller has checked that the bytes are there.
+ */
+export function int32BE(b: Buffer, pos: number): number {
+  return (b[pos] << 24) | (b[pos + 1] << 16) | (b[pos + 2] << 8) | b[pos + 3];
+}
+
+export function uint24LE(b: Buffer, pos: number): number {
+  return b[pos] | (b[pos + 1] << 8) | (b[pos + 2] << 16);
+}
+
 export interface HeldDirection {
   /** Bytes received but not yet emitted (always from a message boundary). */
   held: Buffer | null;

@@ -26,7 +26,7 @@
  * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I'
  * (postgres-errors.ts).
  */
-import { LengthPrefixedFeeder, PASS_META, pushFrame, type StartMeta } from './length-prefixed.js';
+import { int32BE, LengthPrefixedFeeder, PASS_META, pushFrame, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
 import { Fifo } from '../fifo.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
@@ -164,7 +164,7 @@ class PgSession implements FramerSession {
     }
     if (avail < 5) return 5;
     const type = b[pos];
-    const body = b.readInt32BE(pos + 1) - 4;
+    const body = int32BE(b, pos + 1) - 4;
     if (body < 0) return 5;
     let peek = 0;
     if (client) {
@@ -198,7 +198,7 @@ class PgSession implements FramerSession {
       if (!client && d.inMsg && buf[pos] === DATA_ROW) {
         // Fast path through the DataRows of a reply.
         while (pos + 5 <= buf.length && buf[pos] === DATA_ROW) {
-          const len = buf.readInt32BE(pos + 1);
+          const len = int32BE(buf, pos + 1);
           if (len < 4) break;
           const end = pos + 1 + len;
           if (end > buf.length) {
@@ -229,8 +229,8 @@ class PgSession implements FramerSession {
           this.raw = true;
           continue;
         }
-        const len = buf.readInt32BE(pos);
-        const code = buf.readInt32BE(pos + 4);
+        const len = int32BE(buf, pos);
+        const code = int32BE(buf, pos + 4);
         if (len < 8 || len > MAX_STARTUP_LENGTH) throw new FramingError(`postgres: bad startup packet length ${len}`);
         if (code === SSL_REQUEST || code === GSSENC_REQUEST) this.expectByte = true;
         else if (code === CANCEL_REQUEST) this.rawAfterMessage = true;
@@ -243,7 +243,7 @@ class PgSession implements FramerSession {
       }
       this.expectByte = false;
       const type = buf[pos];
-      const body = buf.readInt32BE(pos + 1) - 4;
+      const body = int32BE(buf, pos + 1) - 4;
       if (body < 0) throw new FramingError(`postgres: bad message length ${body + 4}`);
       if (client) this.clientMessage(d, type);
       else this.serverMessage(d, type, body > 0 ? buf[pos + 5] : -1);
