@@ -18,10 +18,24 @@ export const PASS_META: StartMeta = Object.freeze({ passthrough: true });
  * Bytes [from, to) of the buffer being framed as a frame of `out`: the first of a message when
  * `meta` is given, else a later one (`pass`: of a passthrough message).
  */
-export function pushFrame(out: Frames, from: number, to: number, meta: StartMeta | null, pass: boolean, end: boolean): void {
+function pushFrame(out: Frames, from: number, to: number, meta: StartMeta | null, pass: boolean, end: boolean): void {
   const last = end ? END : 0;
   if (meta === null) out.push(from, to, last | (pass ? PASS : 0));
   else out.push(from, to, START | last | (meta.passthrough ? PASS : 0) | (meta.noReply ? NO_REPLY : 0), meta.label);
+}
+
+/** Where a direction's message stands: the meta its next frame starts with, if any. */
+export interface MessageFrames {
+  startMeta: StartMeta | null;
+  /** The message is passthrough. */
+  pass: boolean;
+}
+
+/** Bytes [from, to) as a frame of the message `d` is in (its first, when its meta is still there). */
+export function emit(out: Frames, d: MessageFrames, from: number, to: number, end: boolean): void {
+  if (to <= from) return;
+  pushFrame(out, from, to, d.startMeta, d.pass, end);
+  d.startMeta = null;
 }
 
 /**

@@ -43,6 +43,11 @@ export const SERVER_STATUS_CURSOR_EXISTS = 0x0040;
 
 export const MAX_PAYLOAD = 0xffffff;
 
+/** A little-endian uint16 at `p`, byte by byte (Buffer's reader validates through more calls; see length-prefixed.ts). */
+export function uint16LE(b: Buffer, p: number): number {
+  return b[p] | (b[p + 1] << 8);
+}
+
 /** Bytes used by a length-encoded integer starting with `first`. */
 export function lenencSize(first: number): number {
   if (first < 0xfb) return 1;
@@ -69,5 +74,5 @@ export function okStatus(b: Buffer, p: number, n: number): number {
   if (off >= n) return 0;
   off += lenencSize(b[p + off]);
   if (off + 2 > n) return 0;
-  return b.readUInt16LE(p + off);
+  return uint16LE(b, p + off);
 }

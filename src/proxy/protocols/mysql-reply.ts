@@ -6,7 +6,7 @@
 import { FramingError } from '../protocol.js';
 import {
   COM_CHANGE_USER, COM_FIELD_LIST, COM_PROCESS_INFO, COM_QUERY, COM_STMT_BULK_EXECUTE, COM_STMT_EXECUTE, COM_STMT_FETCH,
-  COM_STMT_PREPARE, lenencSize, MAX_PAYLOAD, okStatus, readLenenc, SERVER_MORE_RESULTS_EXISTS, SERVER_STATUS_CURSOR_EXISTS,
+  COM_STMT_PREPARE, lenencSize, MAX_PAYLOAD, okStatus, readLenenc, SERVER_MORE_RESULTS_EXISTS, SERVER_STATUS_CURSOR_EXISTS, uint16LE,
 } from './mysql-packets.js';
 
 /** What the current reply expects next. */
@@ -77,7 +77,7 @@ export class MysqlReply {
     const first = len > 0 ? b[p] : -1;
     const terminator = first === 0xfe && len < MAX_PAYLOAD;
     // MariaDB progress report (an ERR-shaped packet with code 0xFFFF): the reply goes on.
-    if (first === 0xff && n >= 3 && b.readUInt16LE(p + 1) === 0xffff) return false;
+    if (first === 0xff && n >= 3 && uint16LE(b, p + 1) === 0xffff) return false;
     switch (this.rs) {
       case RS.Single:
         return true;
@@ -88,8 +88,8 @@ export class MysqlReply {
       case RS.Prepare: {
         if (first === 0xff) return true;
         if (first !== 0x00 || n < 9) throw new FramingError('mysql: unexpected COM_STMT_PREPARE reply');
-        const cols = b.readUInt16LE(p + 5);
-        const params = b.readUInt16LE(p + 7);
+        const cols = uint16LE(b, p + 5);
+        const params = uint16LE(b, p + 7);
         const metadata = n > 12 ? b[p + 12] !== 0 : true;
         if (metadata) {
           if (params) this.expect.push(params, ...(this.deprecateEof ? [] : [EOF_MARK]));
@@ -103,7 +103,7 @@ export class MysqlReply {
       case RS.First: {
         if (first === 0xff) return true;
         if (first === 0x00 || first === 0xfe) {
-          const status = first === 0xfe && !this.deprecateEof ? (n >= 5 ? b.readUInt16LE(p + 3) : 0) : okStatus(b, p, n);
+          const status = first === 0xfe && !this.deprecateEof ? (n >= 5 ? uint16LE(b, p + 3) : 0) : okStatus(b, p, n);
           return !(status & SERVER_MORE_RESULTS_EXISTS);
         }
         if (first === 0xfb) return false; // LOCAL INFILE: the client sends the file, then an OK/ERR follows
@@ -126,7 +126,7 @@ export class MysqlReply {
           if (!terminator) throw new FramingError('mysql: expected an EOF packet after definitions');
           this.expect.shift();
           if (!this.expect.length && this.after === After.CursorCheck) {
-            const status = n >= 5 ? b.readUInt16LE(p + 3) : 0;
+            const status = n >= 5 ? uint16LE(b, p + 3) : 0;
             if (status & SERVER_STATUS_CURSOR_EXISTS) return true;
           }
         } else {
@@ -142,7 +142,7 @@ export class MysqlReply {
       case RS.Rows: {
         if (first === 0xff) return true;
         if (!terminator) return false;
-        const status = this.deprecateEof ? okStatus(b, p, n) : (n >= 5 ? b.readUInt16LE(p + 3) : 0);
+        const status = this.deprecateEof ? okStatus(b, p, n) : (n >= 5 ? uint16LE(b, p + 3) : 0);
         if (status & SERVER_MORE_RESULTS_EXISTS) {
           this.rs = RS.First;
           return false;

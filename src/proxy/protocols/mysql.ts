@@ -24,7 +24,7 @@
  * Payload bytes are streamed: a framer holds at most one packet header plus a short peek
  * (the whole head of a request, up to MAX_HEAD_BYTES) and never copies rows.
  */
-import { LengthPrefixedFeeder, PASS_META, pushFrame, type StartMeta } from './length-prefixed.js';
+import { emit, LengthPrefixedFeeder, PASS_META, uint24LE, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
 import { CannedReplies, FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
@@ -166,7 +166,7 @@ class MysqlSession implements FramerSession {
   /** Bytes needed from the start of `held` (a packet boundary) before it can be classified. */
   private wanted(d: Dir, held: Buffer, client: boolean): number {
     if (held.length < 4) return 4;
-    const len = held.readUIntLE(0, 3);
+    const len = uint24LE(held, 0);
     if (d.cont) return 4;
     return 4 + Math.min(len, this.peekLen(client));
   }
@@ -177,23 +177,9 @@ class MysqlSession implements FramerSession {
   }
 
   private scan(d: Dir, buf: Buffer, client: boolean, out: Frames): void {
+    // pos and segStart stay plain locals, no closure over them made per chunk (as in postgres.ts).
     let pos = 0;
     let segStart = 0;
-    const emit = (to: number, end: boolean): void => {
-      if (to > segStart) {
-        pushFrame(out, segStart, to, d.startMeta, d.pass, end);
-        d.startMeta = null;
-      }
-      segStart = to;
-    };
-    const packetDone = (): void => {
-      if (d.cont || !d.endAfter) return;
-      emit(pos, true);
-      d.inMsg = false;
-      d.endAfter = false;
-      d.pass = false;
-      if (this.rawAfterMessage) this.raw = true;
-    };
 
     for (;;) {
       if (d.remain > 0) {
@@ -202,14 +188,13 @@ class MysqlSession implements FramerSession {
         pos += n;
         d.remain -= n;
         if (d.remain > 0) break;
-        packetDone();
+        segStart = this.packetDone(d, out, segStart, pos);
         continue;
       }
       if (pos >= buf.length) break;
       if (this.raw && !d.inMsg) {
-        segStart = pos;
         d.startMeta = PASS_META;
-        emit(buf.length, true);
+        emit(out, d, pos, buf.length, true);
         return;
       }
       if (!client && d.inMsg && !d.cont && this.reply.inRows) {
@@ -218,7 +203,7 @@ class MysqlSession implements FramerSession {
         const head = this.fifo[0];
         let seq = head.nextSeq;
         while (pos + 5 <= buf.length) {
-          const len = buf[pos] | (buf[pos + 1] << 8) | (buf[pos + 2] << 16);
+          const len = uint24LE(buf, pos);
           const first = buf[pos + 4];
           if (len === 0 || len === MAX_PAYLOAD || first >= 0xfe || buf[pos + 3] !== seq) break;
           seq = (seq + 1) & 0xff;
@@ -235,7 +220,7 @@ class MysqlSession implements FramerSession {
       }
       const avail = buf.length - pos;
       if (avail < 4) break;
-      const len = buf.readUIntLE(pos, 3);
+      const len = uint24LE(buf, pos);
       const seq = buf[pos + 3];
       if (d.cont) {
         this.continuation(client, seq);
@@ -247,11 +232,22 @@ class MysqlSession implements FramerSession {
       d.cont = len === MAX_PAYLOAD;
       d.remain = len;
       pos += 4;
-      if (len === 0) packetDone();
+      if (len === 0) segStart = this.packetDone(d, out, segStart, pos);
     }
     // Bytes of a message in progress go on; an incomplete header or peek is held.
-    if (d.inMsg) emit(pos, false);
+    if (d.inMsg) emit(out, d, segStart, pos, false);
     if (pos < buf.length) d.held = Buffer.from(buf.subarray(pos));
+  }
+
+  /** A packet ended at `pos`: its message's last frame, when it ends the exchange. The next frame's start. */
+  private packetDone(d: Dir, out: Frames, segStart: number, pos: number): number {
+    if (d.cont || !d.endAfter) return segStart;
+    emit(out, d, segStart, pos, true);
+    d.inMsg = false;
+    d.endAfter = false;
+    d.pass = false;
+    if (this.rawAfterMessage) this.raw = true;
+    return pos;
   }
 
   /** A continuation packet of a >16 MiB logical packet. */

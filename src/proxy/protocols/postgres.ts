@@ -26,7 +26,7 @@
  * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I'
  * (postgres-errors.ts).
  */
-import { int32BE, LengthPrefixedFeeder, PASS_META, pushFrame, type StartMeta } from './length-prefixed.js';
+import { emit, int32BE, LengthPrefixedFeeder, PASS_META, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
 import { Fifo } from '../fifo.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
@@ -90,13 +90,6 @@ interface Dir {
 
 function newDir(): Dir {
   return { held: null, remain: 0, inMsg: false, endAfter: false, startMeta: null, pass: false };
-}
-
-/** Bytes [from, to) as a frame of the message `d` is in (its first, when its meta is still there). */
-function emit(out: Frames, d: Dir, from: number, to: number, end: boolean): void {
-  if (to <= from) return;
-  pushFrame(out, from, to, d.startMeta, d.pass, end);
-  d.startMeta = null;
 }
 
 class PgSession implements FramerSession {
