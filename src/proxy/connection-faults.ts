@@ -231,8 +231,10 @@ export abstract class ConnectionFaults extends ConnectionReplies {
   }
 
   protected applyConnectionAction(a: Action): void {
-    if (a.type === 'limit') this.limits[a.stream] = Math.min(this.limits[a.stream], a.bytes);
-    else if (a.type === 'slowClose') this.slowCloseMs = Math.max(this.slowCloseMs, a.ms);
+    if (a.type === 'limit') {
+      this.limits[a.stream] = Math.min(this.limits[a.stream], a.bytes);
+      this.limitSet = true;
+    } else if (a.type === 'slowClose') this.slowCloseMs = Math.max(this.slowCloseMs, a.ms);
   }
 
   private encodeError(kind: string | undefined, seg: Segment, message?: string): ErrorReply {

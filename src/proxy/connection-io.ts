@@ -37,6 +37,11 @@ export abstract class ConnectionIO {
   protected dropUpstream = false;
   protected dropDownstream = false;
   protected limits: Record<Stream, number> = { upstream: Infinity, downstream: Infinity };
+  /**
+   * Some limit_data acted on this connection: only then do writes look `limits` up (a keyed load
+   * by two names, megamorphic in V8, at every write).
+   */
+  protected limitSet = false;
   protected slowCloseMs = 0;
   protected clientEnded = false;
   protected serverEnded = false;
@@ -192,6 +197,7 @@ export abstract class ConnectionIO {
 
   private limited(data: Buffer, stream: Stream, target: net.Socket): boolean {
     if (this.closed) return true;
+    if (!this.limitSet) return target.write(data);
     const budget = this.limits[stream];
     if (budget === Infinity) return target.write(data);
     if (data.length < budget) {
