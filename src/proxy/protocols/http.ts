@@ -13,32 +13,49 @@ const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
 const EMPTY = Buffer.alloc(0);
 
-type State =
-  | { kind: 'head' }
-  | { kind: 'length'; remaining: number }
-  | { kind: 'chunk-size' }
-  | { kind: 'chunk-data'; remaining: number }
-  | { kind: 'trailers' }
-  | { kind: 'until-close' }
-  | { kind: 'tunnel' };
+/**
+ * Where a reader is: between messages (`head`), in a body of known length or a chunk's data
+ * (with `remaining` bytes to go), on a chunk size or trailer line, in a body read until the close,
+ * or in a tunnel. A name and a number on the reader, not an object made per message.
+ */
+type State = 'head' | 'length' | 'chunk-size' | 'chunk-data' | 'trailers' | 'until-close' | 'tunnel';
 
 /** A message's label, set by a reader's onHead (one per reader, read at once). */
 interface Labelled {
   label: string | undefined;
 }
 
+/** Heads longer than this are not kept for comparison with the next (a keep-alive peer's are short). */
+const MAX_CACHED_HEAD = 1024;
+
 /** One direction of an HTTP connection, framed into offsets (frames.ts). */
 class Reader {
-  state: State = { kind: 'head' };
+  state: State = 'head';
+  /** Body bytes to go, in the `length` and `chunk-data` states. */
+  private remaining = 0;
   pending: Buffer = EMPTY;
   /** The current message already gave a start frame. */
   started = false;
   private readonly head = emptyHead();
   private readonly out = new Frames();
   private readonly named: Labelled = { label: undefined };
+  /** Where the next frame of the chunk being split starts, and the label it starts with, if any. */
+  private from = 0;
+  private label: string | undefined = undefined;
+  /**
+   * The last head's bytes (through its blank line) and what parseHead read from them: a
+   * keep-alive peer mostly repeats one head (a server's changes with its Date, once a second),
+   * and one comparison of the bytes then stands for the search of the blank line and the parse.
+   */
+  private lastHead: Buffer = EMPTY;
+  private lastLineLength = 0;
+  private lastContentLength: number | undefined = undefined;
+  private lastChunked = false;
+  private lastClose = false;
+  private lastUpgrade = false;
 
   constructor(
-    /** Decide the body and the state after a head, and label the message. */
+    /** Decide the body and the state after a head (`length`: the head's content-length), and label the message. */
     private readonly onHead: (head: Head, named: Labelled) => State | 'interim',
     /** Whether a first line (all of it, or its beginning when `complete` is false) can start a message. */
     private readonly startsLike: (line: string, complete: boolean) => boolean,
@@ -59,42 +76,38 @@ class Reader {
     }
   }
 
+  /** Bytes from `from` to `at` as a frame of the current message (its last when `end`). */
+  private flush(out: Frames, end: boolean, at: number): void {
+    if (at > this.from || end) {
+      out.push(this.from, at, (this.started ? 0 : START) | (end ? END : 0), this.label);
+      this.started = !end;
+    }
+    this.from = at;
+    this.label = undefined;
+  }
+
   private split(buf: Buffer, out: Frames): void {
     let pos = 0;
-    let from = 0;
-    /** The label of the head that starts the next frame, if one does. */
-    let label: string | undefined;
-    const flush = (end: boolean, at: number) => {
-      if (at > from || end) {
-        out.push(from, at, (this.started ? 0 : START) | (end ? END : 0), label);
-        this.started = !end;
-      }
-      from = at;
-      label = undefined;
-    };
+    this.from = 0;
+    this.label = undefined;
     while (pos < buf.length) {
       const st = this.state;
       // After an Upgrade/CONNECT request, hold the client's bytes until the server says 101 or no.
-      if (st.kind === 'tunnel') break;
-      if (st.kind === 'until-close') {
+      if (st === 'tunnel') break;
+      if (st === 'until-close') {
         pos = buf.length;
         break;
       }
-      if (st.kind === 'length') {
-        const take = Math.min(st.remaining, buf.length - pos);
+      if (st === 'length' || st === 'chunk-data') {
+        const take = Math.min(this.remaining, buf.length - pos);
         pos += take;
-        st.remaining -= take;
-        if (st.remaining === 0) this.finish(flush, pos);
+        this.remaining -= take;
+        if (this.remaining > 0) continue;
+        if (st === 'length') this.finish(out, pos);
+        else this.state = 'chunk-size';
         continue;
       }
-      if (st.kind === 'chunk-data') {
-        const take = Math.min(st.remaining, buf.length - pos);
-        pos += take;
-        st.remaining -= take;
-        if (st.remaining === 0) this.state = { kind: 'chunk-size' };
-        continue;
-      }
-      if (st.kind === 'chunk-size' || st.kind === 'trailers') {
+      if (st === 'chunk-size' || st === 'trailers') {
         const eol = buf.indexOf(CRLF, pos);
         if (eol < 0) {
           if (buf.length - pos > 4096) throw new FramingError('chunk size or trailer line over 4 KiB');
@@ -103,45 +116,80 @@ class Reader {
         const line = buf.toString('latin1', pos, eol);
         // A chunk's data ends with CRLF before the next size line: an empty line here is that CRLF.
         pos = eol + 2;
-        if (st.kind === 'trailers') {
-          if (line === '') this.finish(flush, pos);
+        if (st === 'trailers') {
+          if (line === '') this.finish(out, pos);
           continue;
         }
         if (line === '') continue;
         const size = parseInt(line, 16);
         if (!/^[0-9a-fA-F]+/.test(line) || !Number.isFinite(size)) throw new FramingError(`bad chunk size line "${line.slice(0, 40)}"`);
-        this.state = size === 0 ? { kind: 'trailers' } : { kind: 'chunk-data', remaining: size };
+        if (size === 0) {
+          this.state = 'trailers';
+        } else {
+          this.state = 'chunk-data';
+          this.remaining = size;
+        }
         continue;
       }
       // Head.
-      const end = buf.indexOf(HEAD_END, pos);
-      if (end < 0) {
+      const head = this.readHead(buf, pos);
+      if (head === undefined) {
         if (buf.length - pos > MAX_HEAD_BYTES) throw new FramingError(`message head over ${MAX_HEAD_BYTES} bytes`);
         this.checkStart(buf, pos);
         break;
       }
-      flush(false, pos);
-      const head = parseHead(buf, pos, end, this.head);
-      pos = end + 4;
+      this.flush(out, false, pos);
+      pos = head;
       this.named.label = undefined;
-      const next = this.onHead(head, this.named);
+      const next = this.onHead(this.head, this.named);
       // An idle keep-alive connection must not keep its last chunk alive through the head.
-      head.buf = EMPTY;
-      label = this.named.label;
+      this.head.buf = EMPTY;
+      this.label = this.named.label;
       if (next === 'interim') {
         // A 1xx response: part of the reply, which goes on with the final response.
-        flush(false, pos);
+        this.flush(out, false, pos);
         this.started = true;
-        this.state = { kind: 'head' };
+        this.state = 'head';
         continue;
       }
       this.state = next;
-      if (next.kind === 'head' || next.kind === 'tunnel') this.finish(flush, pos);
-      else if (next.kind === 'length' && next.remaining === 0) this.finish(flush, pos);
+      if (next === 'length') this.remaining = this.head.contentLength!;
+      if (next === 'head' || next === 'tunnel' || (next === 'length' && this.remaining === 0)) this.finish(out, pos);
     }
     // Bytes before `pos` belong to the current message; bytes after are held (partial head/line).
-    if (pos > from) flush(false, pos);
+    if (pos > this.from) this.flush(out, false, pos);
     if (pos < buf.length) this.pending = Buffer.from(buf.subarray(pos));
+  }
+
+  /** The head starting at `pos` read into `this.head`: where the message after it starts, or undefined while it is incomplete. */
+  private readHead(buf: Buffer, pos: number): number | undefined {
+    const last = this.lastHead;
+    const head = this.head;
+    if (last.length && buf.length - pos >= last.length && buf.compare(last, 0, last.length, pos, pos + last.length) === 0) {
+      head.buf = buf;
+      head.start = pos;
+      head.lineEnd = pos + this.lastLineLength;
+      head.contentLength = this.lastContentLength;
+      head.chunked = this.lastChunked;
+      head.close = this.lastClose;
+      head.upgrade = this.lastUpgrade;
+      return pos + last.length;
+    }
+    const end = buf.indexOf(HEAD_END, pos);
+    if (end < 0) return undefined;
+    parseHead(buf, pos, end, head);
+    const next = end + 4;
+    if (next - pos <= MAX_CACHED_HEAD) {
+      this.lastHead = Buffer.from(buf.subarray(pos, next));
+      this.lastLineLength = head.lineEnd - pos;
+      this.lastContentLength = head.contentLength;
+      this.lastChunked = head.chunked;
+      this.lastClose = head.close;
+      this.lastUpgrade = head.upgrade;
+    } else {
+      this.lastHead = EMPTY;
+    }
+    return next;
   }
 
   /**
@@ -157,9 +205,9 @@ class Reader {
     if (!this.startsLike(line, complete)) throw new FramingError(`not the start of an HTTP message: ${JSON.stringify(line.slice(0, 40))}`);
   }
 
-  private finish(flush: (end: boolean, at: number) => void, at: number): void {
-    flush(true, at);
-    if (this.state.kind !== 'tunnel') this.state = { kind: 'head' };
+  private finish(out: Frames, at: number): void {
+    this.flush(out, true, at);
+    if (this.state !== 'tunnel') this.state = 'head';
   }
 }
 
@@ -260,10 +308,10 @@ class HttpSession extends OffsetSession {
     named.label = this.lastLabel;
     const upgrade = head.upgrade || method === 'CONNECT';
     this.pending.push({ ordinal: this.ordinal++, method, upgrade });
-    if (upgrade) return { kind: 'tunnel' };
-    if (head.chunked) return { kind: 'chunk-size' };
-    if (head.contentLength) return { kind: 'length', remaining: head.contentLength };
-    return { kind: 'head' };
+    if (upgrade) return 'tunnel';
+    if (head.chunked) return 'chunk-size';
+    if (head.contentLength) return 'length';
+    return 'head';
   }
 
   /** The last status line and its status, as for requests. */
@@ -285,15 +333,15 @@ class HttpSession extends OffsetSession {
     if (req?.upgrade) {
       if (status === 101 || (req.method === 'CONNECT' && status < 300)) {
         this.tunnel = true;
-        return { kind: 'tunnel' };
+        return 'tunnel';
       }
       // Upgrade refused: the client's held bytes are HTTP again.
-      this.client.state = { kind: 'head' };
+      this.client.state = 'head';
     }
-    if (req?.method === 'HEAD' || status === 204 || status === 304) return { kind: 'head' };
-    if (head.chunked) return { kind: 'chunk-size' };
-    if (head.contentLength !== undefined) return { kind: 'length', remaining: head.contentLength };
-    return { kind: 'until-close' };
+    if (req?.method === 'HEAD' || status === 204 || status === 304) return 'head';
+    if (head.chunked) return 'chunk-size';
+    if (head.contentLength !== undefined) return 'length';
+    return 'until-close';
   }
 }
 
