@@ -240,9 +240,12 @@ class PgSession implements FramerSession {
       if (body < 0) throw new FramingError(`postgres: bad message length ${body + 4}`);
       if (client) this.clientMessage(d, type);
       else this.serverMessage(d, type, body > 0 ? buf[pos + 5] : -1);
-      d.remain = body;
+      // The body at once, as far as the chunk holds it (most messages are whole in it).
       pos += 5;
-      if (body === 0) segStart = this.msgDone(d, out, segStart, pos);
+      const n = Math.min(body, buf.length - pos);
+      pos += n;
+      d.remain = body - n;
+      if (d.remain === 0) segStart = this.msgDone(d, out, segStart, pos);
     }
     if (d.inMsg) emit(out, d, segStart, pos, false);
     if (pos < buf.length) d.held = Buffer.from(buf.subarray(pos));
