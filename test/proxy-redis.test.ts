@@ -147,6 +147,8 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
       expect(proxied.equals(direct)).toBe(true);
       const st = p.stats();
       expect(st.exchanges).toBe(pipelineRequests);
+      // Each request timed once, also where a run of a chunk's requests shares one exchange.
+      expect(st.latency.count).toBe(pipelineRequests);
       expect(st.fallbacks).toBe(0);
       expect(st.bytes.upstream).toBe(pipeline.length);
       expect(st.bytes.downstream).toBe(direct.length);
@@ -308,9 +310,31 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
       // Every error the injected one (not the server's: it would mean it got garbage), every other reply OK.
       expect(res.every(([e, v]) => (e ? (e as Error).message.startsWith('LOADING ') : v === 'OK'))).toBe(true);
       expect(p.stats().behaviors.error).toBe(failed.filter(Boolean).length);
+      expect(p.stats().latency.count).toBe(p.stats().exchanges);
       await p.setMix('');
       expect(await r.mget(...keys)).toEqual(values.map((v, i) => (failed[i] ? null : v)));
       expect(p.stats().fallbacks).toBe(0);
+      r.disconnect();
+    });
+  });
+
+  it('replies held behind delayed ones go out in order, each request counted and timed once', async () => {
+    // 20 % of the replies wait 10 ms: the untouched requests after them in a pipeline (runs of a
+    // chunk's requests sharing one exchange) hold their replies until it goes.
+    await withProxy({ latency: { percent: 20, latency: 10 } }, async (p) => {
+      const r = client(p.port, { enableReadyCheck: false, disableClientInfo: true });
+      await r.connect();
+      const before = p.stats().exchanges;
+      for (let round = 0; round < 3; round++) {
+        const pipe = r.pipeline();
+        for (let i = 0; i < 200; i++) pipe.echo(`r${round}:${i}`);
+        const res = (await pipe.exec())!;
+        expect(res.map(([e, v]) => (e ? String(e) : v))).toEqual(Array.from({ length: 200 }, (_, i) => `r${round}:${i}`));
+      }
+      const st = p.stats();
+      expect(st.exchanges - before).toBe(600);
+      expect(st.behaviors.latency).toBeGreaterThan(60);
+      expect(st.latency.count).toBe(st.exchanges);
       r.disconnect();
     });
   });

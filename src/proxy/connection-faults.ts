@@ -9,7 +9,7 @@ import type { Random } from './random.js';
 import type { ErrorReply, Segment } from './protocol.js';
 import { ConnectionReplies } from './connection-replies.js';
 import { copyOf } from './frames.js';
-import { Exchange, hasReplyPlan, NO_PLAN, type Outcome, type ReplyPlan } from './exchange.js';
+import { Exchange, hasReplyPlan, NO_CHUNKS, NO_PLAN, type Outcome, type ReplyPlan } from './exchange.js';
 
 const NO_ENTRIES: MixEntry[] = [];
 const NO_OUTCOMES: Outcome[] = [];
@@ -72,23 +72,31 @@ export abstract class ConnectionFaults extends ConnectionReplies {
   /**
    * A whole request, bytes [from, to) of `buf`, whose drawn behavior has no hook (no toxic
    * active, replies framed): what startExchange, sendRequest and requestSent do for it, with no
-   * Segment and no plan.
+   * Segment and no plan. When the chunk's request before it went the same way, and nothing was
+   * queued since, it joins that one's exchange as one more of its members.
    */
   protected forwardUntouched(buf: Buffer, from: number, to: number): void {
-    const spare = this.spares.pop();
-    let ex: Exchange;
-    if (spare === undefined) {
-      ex = new Exchange(++this.exchangeCount, this.ordinal++, false, this.clock());
-      ex.untouched = true;
-    } else {
-      ex = spare;
-      ex.renew(++this.exchangeCount, this.ordinal++, this.clock());
-    }
+    const id = ++this.exchangeCount;
+    const ordinal = this.ordinal++;
     this.core.counters.exchanges++;
     this.core.count('dummy');
-    this.replies.push(ex);
     this.forwardRange(buf, from, to);
-    this.awaiting.push(ex);
+    const last = this.replies.last();
+    if (last !== undefined && last.startedAt === this.stamp && last.untouched && !last.replyStarted && last.chunks === NO_CHUNKS && last === this.awaiting.last()) {
+      last.members++;
+    } else {
+      const spare = this.spares.pop();
+      let ex: Exchange;
+      if (spare === undefined) {
+        ex = new Exchange(id, ordinal, false, this.clock());
+        ex.untouched = true;
+      } else {
+        ex = spare;
+        ex.renew(id, ordinal, this.clock());
+      }
+      this.replies.push(ex);
+      this.awaiting.push(ex);
+    }
     // No reply can come any more: do not let this request hold the client's close.
     if (this.serverEnded) this.pumpReplies();
   }

@@ -101,7 +101,10 @@ export abstract class ConnectionReplies extends ConnectionIO {
 
   private untouchedPiece(ex: Exchange, start: boolean, end: boolean): void {
     if (start) ex.replyStarted = true;
-    if (end) {
+    if (end && ++ex.membersEnded < ex.members) {
+      // One request of a run has its reply: the run stays at the head for the next one's.
+      this.timed(ex, ex.membersEnded);
+    } else if (end) {
       this.awaiting.shift();
       this.replies.shift();
       ex.replyEnded = true;
@@ -141,12 +144,19 @@ export abstract class ConnectionReplies extends ConnectionIO {
     if (seg.start) this.firstReplyByte(ex);
     // Injected replies ahead of this one go out first, so this one need not be held behind them.
     if (this.injectedAhead(ex)) this.pumpReplies();
+    let held = false;
     if (!ex.replace) {
       if (this.replies.first() === ex && ex.chunks.length === 0 && ex.reply === NO_PLAN && !this.repliesBusy) {
         this.writeClient(seg.data);
       } else {
         ex.hold(this.kept(seg.data));
+        held = true;
       }
+    }
+    if (seg.end && ++ex.membersEnded < ex.members) {
+      // One request of a run has its reply, sent or held in turn (then timed when it goes: pumpReplies).
+      if (!held) this.timed(ex, ex.membersEnded);
+      return;
     }
     if (seg.end) {
       if (this.awaiting.first() === ex) this.awaiting.shift();
@@ -169,9 +179,15 @@ export abstract class ConnectionReplies extends ConnectionIO {
    * the exchange's time is what the client waited, injected delays and error replies included.
    */
   private delivered(ex: Exchange): void {
-    if (ex.timed) return;
-    ex.timed = true;
-    this.core.recordLatency(this.clock() - ex.startedAt);
+    this.timed(ex, ex.members);
+  }
+
+  /** The exchange's first `members` requests have their reply: the time of those not yet timed to the stats. */
+  private timed(ex: Exchange, members: number): void {
+    if (ex.membersTimed >= members) return;
+    const ms = this.clock() - ex.startedAt;
+    for (let k = ex.membersTimed; k < members; k++) this.core.recordLatency(ms);
+    ex.membersTimed = members;
   }
 
   /** Deliver replies in order: injected ones, delayed ones, shaped ones. */
@@ -213,7 +229,11 @@ export abstract class ConnectionReplies extends ConnectionIO {
           return;
         }
       }
-      if (!ended) return;
+      if (!ended) {
+        // A run's requests whose replies just went out from where they were held.
+        this.timed(ex, ex.membersEnded);
+        return;
+      }
       this.replies.shift();
       this.delivered(ex);
     }

@@ -38,8 +38,16 @@ export class Exchange {
   declare replace: boolean;
   /** Forward the request, then close both sides (Vaurien's abort). */
   declare abort: boolean;
-  /** The exchange's time went to the stats (once, when the client got its reply). */
-  declare timed: boolean;
+  /**
+   * The requests this exchange stands for: one, or a run of untouched ones (forwardUntouched),
+   * the whole requests of one client chunk forwarded in a row, which share their start time and
+   * take their replies in turn, each counted and timed as its own exchange. A pipeline's chunk
+   * then costs one exchange in the queues, not one per request.
+   */
+  declare members: number;
+  /** Of those, the requests whose reply has ended, and those whose time went to the stats. */
+  declare membersEnded: number;
+  declare membersTimed: number;
   /** Reply bytes waiting for their turn or their delay. */
   declare chunks: Buffer[];
   declare replyStarted: boolean;
@@ -73,7 +81,9 @@ export class Exchange {
     this.injected = undefined;
     this.replace = false;
     this.abort = false;
-    this.timed = false;
+    this.members = 1;
+    this.membersEnded = 0;
+    this.membersTimed = 0;
     this.chunks = NO_CHUNKS;
     this.replyStarted = false;
     this.replyEnded = false;
