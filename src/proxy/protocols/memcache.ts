@@ -33,6 +33,7 @@
 import { isTerminator, parseCommand, Reply, sizeWord, startsWith, type Command } from './memcache-lines.js';
 import { END, Frames, NO_REPLY, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
+import { findLF } from './find-lf.js';
 import { ReplyCursor } from './reply-cursor.js';
 import {
   CannedReplies,
@@ -104,7 +105,7 @@ class MemcacheSession extends OffsetSession {
       }
       seg = pos;
       if (buf[pos] === BINARY_MAGIC) throw new FramingError('memcache binary protocol is not framed');
-      const lf = buf.indexOf(LF, pos);
+      const lf = findLF(buf, pos);
       if (lf < 0) {
         if (n - pos > MAX_HEAD_BYTES) throw new FramingError(`memcache command line longer than ${MAX_HEAD_BYTES} bytes`);
         break;
@@ -171,7 +172,7 @@ class MemcacheSession extends OffsetSession {
         this.sDataLeft -= take;
         if (this.sDataLeft === 0 && this.replyKind !== Reply.Multi) done = true;
       } else {
-        const lf = buf.indexOf(LF, pos);
+        const lf = findLF(buf, pos);
         if (lf < 0) {
           if (n - pos > MAX_HEAD_BYTES) throw new FramingError(`memcache reply line longer than ${MAX_HEAD_BYTES} bytes`);
           break;

@@ -7,7 +7,8 @@ import { Tail } from './held-bytes.js';
 import { ReplyCursor } from './reply-cursor.js';
 import { FramingError } from '../protocol.js';
 import { Frames, OffsetSession, PASS, passAll, WHOLE } from '../frames.js';
-import { After, DOLLAR, findLF, lengthLine, lengthLineEnd, PUSH, STAR } from './redis-resp.js';
+import { After, DOLLAR, lengthLine, lengthLineEnd, PUSH, STAR } from './redis-resp.js';
+import { findLF } from './find-lf.js';
 
 export abstract class RedisReplies extends OffsetSession {
   // ---- server side

@@ -113,17 +113,6 @@ export function inlineWords(buf: Buffer, start: number, end: number, max: number
   return w;
 }
 
-/** Lines shorter than this are searched for their LF in JS: a call into indexOf costs more. */
-const SHORT_LINE = 64;
-
-/** The next LF from `from`, or -1. */
-export function findLF(buf: Buffer, from: number): number {
-  const n = buf.length;
-  const stop = Math.min(n, from + SHORT_LINE);
-  for (let i = from; i < stop; i++) if (buf[i] === LF) return i;
-  return stop < n ? buf.indexOf(LF, stop) : -1;
-}
-
 /**
  * The LF ending the length line (`*N`, `$N`, ...) that starts at `start`; -1 while it is not
  * complete. A line longer than MAX_LENGTH_LINE is garbage: FramingError naming `what`.

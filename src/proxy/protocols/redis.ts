@@ -38,7 +38,6 @@ import {
   DOLLAR,
   HEAD_ARG_MAX,
   HEAD_ARGS,
-  findLF,
   inlineWords,
   labelOf,
   lengthLine,
@@ -49,6 +48,7 @@ import {
   SWITCH_NOW,
   type Head,
 } from './redis-resp.js';
+import { findLF } from './find-lf.js';
 
 /** A session's request side, on top of its reply side (redis-replies.ts). */
 class RedisSession extends RedisReplies implements FramerSession {

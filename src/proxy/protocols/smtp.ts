@@ -19,6 +19,7 @@
 import { FramingError, MAX_HEAD_BYTES, oneLine, type Protocol } from '../protocol.js';
 import { END, Frames, MUST_FORWARD, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Held } from './held-bytes.js';
+import { findLF } from './find-lf.js';
 import { bdatSize, checkReplyStart, DASH, findEndOfData, LF, MAX_VERB, scanVerb, step } from './smtp-lines.js';
 
 export const SMTP_ERRORS = {
@@ -145,7 +146,7 @@ class SmtpSession extends OffsetSession {
         if (this.chunkLeft === 0) this.state = ClientState.Command;
         pos = end;
       } else {
-        const nl = chunk.indexOf(LF, pos);
+        const nl = findLF(chunk, pos);
         if (nl < 0) {
           this.holdCommand(chunk, pos);
           break;
@@ -297,7 +298,7 @@ class SmtpSession extends OffsetSession {
     const n = b.length;
     let segStart = -1;
     while (pos < n) {
-      const nl = b.indexOf(LF, pos);
+      const nl = findLF(b, pos);
       if (nl < 0) {
         this.holdReply(b, pos);
         break;
