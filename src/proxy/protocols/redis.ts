@@ -39,7 +39,6 @@ import {
   HEAD_ARG_MAX,
   HEAD_ARGS,
   inlineWords,
-  labelOf,
   lengthLine,
   lengthLineEnd,
   MAX_MULTIBULK,
@@ -49,6 +48,7 @@ import {
   type Head,
 } from './redis-resp.js';
 import { findLF } from './find-lf.js';
+import { labelOf } from './label-of.js';
 
 /** A session's request side, on top of its reply side (redis-replies.ts). */
 class RedisSession extends RedisReplies implements FramerSession {

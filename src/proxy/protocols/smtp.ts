@@ -20,6 +20,7 @@ import { FramingError, MAX_HEAD_BYTES, oneLine, type Protocol } from '../protoco
 import { END, Frames, MUST_FORWARD, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Held } from './held-bytes.js';
 import { findLF } from './find-lf.js';
+import { labelOf } from './label-of.js';
 import { bdatSize, checkReplyStart, DASH, findEndOfData, LF, MAX_VERB, scanVerb, step } from './smtp-lines.js';
 
 export const SMTP_ERRORS = {
@@ -191,7 +192,8 @@ class SmtpSession extends OffsetSession {
     }
     const verbEnd = scanVerb(b, from, end);
     // scanVerb stops at the LF at the latest, so verbEnd >= from here.
-    const label = verbEnd === from ? '(empty)' : b.toString('latin1', from, verbEnd).toUpperCase();
+    // A verb is letters, digits, '-' and '_', 32 at most (scanVerb): labelOf reads it as it is, upper-cased.
+    const label = verbEnd === from ? '(empty)' : labelOf(b, from, verbEnd);
     let kind: Kind = 'other';
     let chunkSize = 0;
     if (label === 'DATA') kind = 'data';
