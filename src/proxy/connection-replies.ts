@@ -39,6 +39,9 @@ export abstract class ConnectionReplies extends ConnectionIO {
       } else {
         for (let i = 0; i < framed.length; i++) this.handleReply(framed[i]);
       }
+      // The run at the head whose requests got their replies in this chunk: timed together (untouchedPiece).
+      const head = this.awaiting.first();
+      if (head !== undefined && head.membersEnded > head.membersTimed) this.timed(head, head.membersEnded);
       this.pumpReplies();
     } finally {
       this.handling = false;
@@ -101,17 +104,15 @@ export abstract class ConnectionReplies extends ConnectionIO {
 
   private untouchedPiece(ex: Exchange, start: boolean, end: boolean): void {
     if (start) ex.replyStarted = true;
-    if (end && ++ex.membersEnded < ex.members) {
-      // One request of a run has its reply: the run stays at the head for the next one's.
-      this.timed(ex, ex.membersEnded);
-    } else if (end) {
-      this.awaiting.shift();
-      this.replies.shift();
-      ex.replyEnded = true;
-      this.delivered(ex);
-      // Out of both queues, and held nowhere else: the next untouched request's (Exchange.renew).
-      if (ex.untouched && this.spares.length < MAX_SPARES) this.spares.push(ex);
-    }
+    // One request of a run has its reply: the run stays at the head for the next one's, and the
+    // replies its requests got in this chunk are timed together at the chunk's end (onServerData).
+    if (!end || ++ex.membersEnded < ex.members) return;
+    this.awaiting.shift();
+    this.replies.shift();
+    ex.replyEnded = true;
+    this.delivered(ex);
+    // Out of both queues, and held nowhere else: the next untouched request's (Exchange.renew).
+    if (ex.untouched && this.spares.length < MAX_SPARES) this.spares.push(ex);
   }
 
   private handleReply(seg: Segment): void {
@@ -185,8 +186,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
   /** The exchange's first `members` requests have their reply: the time of those not yet timed to the stats. */
   private timed(ex: Exchange, members: number): void {
     if (ex.membersTimed >= members) return;
-    const ms = this.clock() - ex.startedAt;
-    for (let k = ex.membersTimed; k < members; k++) this.core.recordLatency(ms);
+    this.core.recordLatency(this.clock() - ex.startedAt, members - ex.membersTimed);
     ex.membersTimed = members;
   }
 

@@ -44,7 +44,8 @@ export interface ProxyCore {
   readonly hostHeader: string | undefined;
   nextConnectionId(): number;
   count(behavior: string): void;
-  recordLatency(ms: number): void;
+  /** `exchanges` exchanges took `ms` each (a run's requests answered in one chunk). */
+  recordLatency(ms: number, exchanges?: number): void;
   upstreamFailed(err: Error): void;
   /** `c` is the Connection that closed (typed loosely so this module needs no import of it). */
   connectionClosed(c: object): void;

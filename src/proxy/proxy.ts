@@ -309,9 +309,9 @@ export class Proxy extends EventEmitter implements ProxyCore {
     }
   }
 
-  recordLatency(ms: number): void {
-    this.latency.record(ms * 1000);
-    if (this.watched) this.emitEvent({ type: 'proxy.exchange', proxy: this.name, latencyMs: ms });
+  recordLatency(ms: number, exchanges = 1): void {
+    this.latency.record(ms * 1000, exchanges);
+    if (this.watched) for (let k = 0; k < exchanges; k++) this.emitEvent({ type: 'proxy.exchange', proxy: this.name, latencyMs: ms });
   }
 
   upstreamFailed(err: Error): void {
