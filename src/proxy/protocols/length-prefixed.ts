@@ -38,6 +38,15 @@ export function emit(out: Frames, d: MessageFrames, from: number, to: number, en
   d.startMeta = null;
 }
 
+/** The message `d` is in ended at `pos` and ends its exchange: its last frame. The next frame's start. */
+export function endMessage(out: Frames, d: MessageFrames & { inMsg: boolean; endAfter: boolean }, segStart: number, pos: number): number {
+  emit(out, d, segStart, pos, true);
+  d.inMsg = false;
+  d.endAfter = false;
+  d.pass = false;
+  return pos;
+}
+
 /**
  * Big-endian int32 and little-endian uint24 at `pos`, read byte by byte: Buffer's readInt32BE /
  * readUIntLE validate their arguments through further calls, and their load from a Buffer of

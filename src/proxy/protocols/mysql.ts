@@ -24,7 +24,7 @@
  * Payload bytes are streamed: a framer holds at most one packet header plus a short peek
  * (the whole head of a request, up to MAX_HEAD_BYTES) and never copies rows.
  */
-import { emit, LengthPrefixedFeeder, PASS_META, uint24LE, type StartMeta } from './length-prefixed.js';
+import { emit, endMessage, LengthPrefixedFeeder, PASS_META, uint24LE, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
 import { CannedReplies, FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
@@ -242,12 +242,8 @@ class MysqlSession implements FramerSession {
   /** A packet ended at `pos`: its message's last frame, when it ends the exchange. The next frame's start. */
   private packetDone(d: Dir, out: Frames, segStart: number, pos: number): number {
     if (d.cont || !d.endAfter) return segStart;
-    emit(out, d, segStart, pos, true);
-    d.inMsg = false;
-    d.endAfter = false;
-    d.pass = false;
     if (this.rawAfterMessage) this.raw = true;
-    return pos;
+    return endMessage(out, d, segStart, pos);
   }
 
   /** A continuation packet of a >16 MiB logical packet. */

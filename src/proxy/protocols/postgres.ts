@@ -26,7 +26,7 @@
  * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I'
  * (postgres-errors.ts).
  */
-import { emit, int32BE, LengthPrefixedFeeder, PASS_META, type StartMeta } from './length-prefixed.js';
+import { emit, endMessage, int32BE, LengthPrefixedFeeder, PASS_META, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
 import { Fifo } from '../fifo.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
@@ -254,12 +254,8 @@ class PgSession implements FramerSession {
   /** A message ended at `pos`: its last frame, when it ends the exchange. The next frame's start. */
   private msgDone(d: Dir, out: Frames, segStart: number, pos: number): number {
     if (!d.endAfter) return segStart;
-    emit(out, d, segStart, pos, true);
-    d.inMsg = false;
-    d.endAfter = false;
-    d.pass = false;
     if (this.rawAfterMessage) this.raw = true;
-    return pos;
+    return endMessage(out, d, segStart, pos);
   }
 
   private startMessage(d: Dir, meta: StartMeta, endAfter: boolean): void {
