@@ -2,7 +2,6 @@
  * Where a job's project comes from: a local directory (run in place) or a git URL, cloned into
  * the job's directory at enqueue time and pinned to the commit it got, as Marteau did.
  */
-import { execa } from 'execa';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { mkdirp } from './state-dir.js';
@@ -36,6 +35,8 @@ export async function cloneGit(t: GitTarget, dir: string): Promise<string> {
   const env = { GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: 'true', SSH_ASKPASS: 'true' };
   // `ext::` runs arbitrary commands: never allowed, whatever the user's git config says.
   const base = ['-c', 'protocol.ext.allow=never'];
+  // Loaded when a clone is asked for: `queue` and the rest of the CLI start without execa's hundred modules.
+  const { execa } = await import('execa');
   const git = async (args: string[], cwd?: string) => {
     const r = await execa('git', [...base, ...args], { cwd, env, reject: false, timeout: CLONE_TIMEOUT_MS, stdin: 'ignore' });
     if (r.exitCode !== 0) {
