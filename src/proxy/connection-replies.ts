@@ -39,10 +39,11 @@ export abstract class ConnectionReplies extends ConnectionIO {
       } else {
         for (let i = 0; i < framed.length; i++) this.handleReply(framed[i]);
       }
-      // The run at the head whose requests got their replies in this chunk: timed together (untouchedPiece).
-      const head = this.awaiting.first();
-      if (head !== undefined && head.membersEnded > head.membersTimed) this.timed(head, head.membersEnded);
       this.pumpReplies();
+      // The run at the head whose requests got their replies in this chunk, timed together
+      // (untouchedPiece, handleReply) once no byte of them is held any more.
+      const head = this.awaiting.first();
+      if (head !== undefined && head.membersEnded > head.membersTimed && head.chunks.length === 0) this.timed(head, head.membersEnded);
     } finally {
       this.handling = false;
       this.stamp = -1;
@@ -145,20 +146,15 @@ export abstract class ConnectionReplies extends ConnectionIO {
     if (seg.start) this.firstReplyByte(ex);
     // Injected replies ahead of this one go out first, so this one need not be held behind them.
     if (this.injectedAhead(ex)) this.pumpReplies();
-    let held = false;
     if (!ex.replace) {
       if (this.replies.first() === ex && ex.chunks.length === 0 && ex.reply === NO_PLAN && !this.repliesBusy) {
         this.writeClient(seg.data);
       } else {
         ex.hold(this.kept(seg.data));
-        held = true;
       }
     }
-    if (seg.end && ++ex.membersEnded < ex.members) {
-      // One request of a run has its reply, sent or held in turn (then timed when it goes: pumpReplies).
-      if (!held) this.timed(ex, ex.membersEnded);
-      return;
-    }
+    // One request of a run has its reply, sent or held in turn: timed once it went (onServerData, pumpReplies).
+    if (seg.end && ++ex.membersEnded < ex.members) return;
     if (seg.end) {
       if (this.awaiting.first() === ex) this.awaiting.shift();
       ex.replyEnded = true;

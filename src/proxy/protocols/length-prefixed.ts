@@ -48,7 +48,7 @@ export function endMessage(out: Frames, d: MessageFrames & { inMsg: boolean; end
 }
 
 /**
- * Big-endian int32 and little-endian uint24 at `pos`, read byte by byte: Buffer's readInt32BE /
+ * Big-endian int32 and little-endian uint24 and uint16 at `pos`, read byte by byte: Buffer's readInt32BE /
  * readUIntLE validate their arguments through further calls, and their load from a Buffer of
  * another map (a read, a concat) went through V8's generic LoadIC: most of a Postgres
  * framer's time per message. The caller has checked that the bytes are there.
@@ -59,6 +59,10 @@ export function int32BE(b: Buffer, pos: number): number {
 
 export function uint24LE(b: Buffer, pos: number): number {
   return b[pos] | (b[pos + 1] << 8) | (b[pos + 2] << 16);
+}
+
+export function uint16LE(b: Buffer, pos: number): number {
+  return b[pos] | (b[pos + 1] << 8);
 }
 
 export interface HeldDirection {

@@ -2,6 +2,7 @@
  * MySQL wire vocabulary the framer reads: command bytes, capability and status flags, and the
  * length-encoded integers and OK-packet status that delimit replies.
  */
+import { uint16LE } from './length-prefixed.js';
 
 /** Commands by first payload byte. */
 export const MYSQL_COMMANDS: Readonly<Record<number, string>> = {
@@ -42,11 +43,6 @@ export const SERVER_MORE_RESULTS_EXISTS = 0x0008;
 export const SERVER_STATUS_CURSOR_EXISTS = 0x0040;
 
 export const MAX_PAYLOAD = 0xffffff;
-
-/** A little-endian uint16 at `p`, byte by byte (Buffer's reader validates through more calls; see length-prefixed.ts). */
-export function uint16LE(b: Buffer, p: number): number {
-  return b[p] | (b[p + 1] << 8);
-}
 
 /** Bytes used by a length-encoded integer starting with `first`. */
 export function lenencSize(first: number): number {

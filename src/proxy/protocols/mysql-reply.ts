@@ -6,8 +6,9 @@
 import { FramingError } from '../protocol.js';
 import {
   COM_CHANGE_USER, COM_FIELD_LIST, COM_PROCESS_INFO, COM_QUERY, COM_STMT_BULK_EXECUTE, COM_STMT_EXECUTE, COM_STMT_FETCH,
-  COM_STMT_PREPARE, lenencSize, MAX_PAYLOAD, okStatus, readLenenc, SERVER_MORE_RESULTS_EXISTS, SERVER_STATUS_CURSOR_EXISTS, uint16LE,
+  COM_STMT_PREPARE, lenencSize, MAX_PAYLOAD, okStatus, readLenenc, SERVER_MORE_RESULTS_EXISTS, SERVER_STATUS_CURSOR_EXISTS,
 } from './mysql-packets.js';
+import { uint16LE } from './length-prefixed.js';
 
 /** What the current reply expects next. */
 const enum RS {
