@@ -219,7 +219,10 @@ describe('the queue from other terminals', () => {
     const long = await project(`name: long\n${commandYaml(['sh', '-c', 'echo started; sleep 60'])}\n`);
     const run = cli(['--ci', long, '--state-dir', state]);
     await run.waitFor(/local \| started/);
-    const running = (await queueJson(state)).find((j) => j.name === 'long')!;
+    // The process record is appended asynchronously: the first output line can come before it.
+    const longJob = async () => (await queueJson(state)).find((j) => j.name === 'long')!;
+    await waitUntil(async () => (await longJob()).procs.length > 0);
+    const running = await longJob();
     expect(running.status).toBe('running');
     expect(running.procs).toHaveLength(1);
     const pgid = running.procs[0].pgid;
