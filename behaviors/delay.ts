@@ -8,5 +8,10 @@ export default defineBehavior({
     sleep: durationOption(1000).default(1),
     before: z.boolean().default(true),
   }),
-  onExchange: (_ctx, o) => act.delay(o.sleep * 1000, o.before ? 'upstream' : 'downstream'),
+  onExchange: (_ctx, o) => wait(o),
+  fixed: (o) => wait(o),
 });
+
+function wait(o: { sleep: number; before: boolean }) {
+  return act.delay(o.sleep * 1000, o.before ? 'upstream' : 'downstream');
+}

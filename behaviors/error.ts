@@ -21,6 +21,12 @@ export default defineBehavior({
       ctx.state.set('seen', seen + 1);
       if (seen < o.warmup) return act.forward();
     }
-    return o.inject ? act.corrupt(100) : act.error(o.kind, o.message);
+    return answer(o);
   },
+  // Without a warmup to count, every exchange gets the same answer.
+  fixed: (o) => (o.warmup > 0 ? undefined : answer(o)),
 });
+
+function answer(o: { kind?: string; message?: string; inject: boolean }) {
+  return o.inject ? act.corrupt(100) : act.error(o.kind, o.message);
+}

@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { draw, MixError, parseMix } from '../src/proxy/mix.js';
 import { seededRandom } from '../src/proxy/random.js';
 import { defaultRegistry } from '../behaviors/index.js';
+import { act, defineBehavior, z, type ExchangeContext } from '../src/proxy/plugin.js';
+import { guardBehavior } from '../src/proxy/plugins.js';
 
 describe('mix', () => {
   it('reads the Vaurien form and the map form the same way', () => {
@@ -50,6 +52,34 @@ describe('mix', () => {
     expect(c.error / 1000).toBeCloseTo(10, 0);
     expect(counts(1)).toEqual(c);
     expect(counts(2)).not.toEqual(c);
+  });
+
+  it('asks a behavior once per mix for the actions its options fix, and they are what its hook returns', () => {
+    const ctx = { state: new Map() } as unknown as ExchangeContext;
+    const m = parseMix({ error: { percent: 10, kind: 'BUSY' }, delay: { percent: 10, sleep: 0.25, before: false } }, defaultRegistry);
+    for (const e of m.entries.slice(0, 2)) expect(e.fixed).toEqual([e.behavior.onExchange!(ctx, e.options)]);
+    expect(m.entries[0].fixed).toEqual([act.error('BUSY')]);
+    // A warmup is counted per exchange: nothing fixed, the hook runs.
+    expect(parseMix({ error: { percent: 10, warmup: 3 } }, defaultRegistry).entries[0].fixed).toBeUndefined();
+    expect(parseMix('10:latency', defaultRegistry).entries[0].fixed).toBeUndefined();
+  });
+
+  it('refuses a plugin whose fixed actions are malformed, naming the behavior and its place', () => {
+    const bad = guardBehavior(defineBehavior({
+      name: 'nan_delay', description: '', options: z.object({}),
+      onExchange: () => act.delay(1),
+      fixed: () => act.delay(Number.NaN),
+    }));
+    const registry = new Map([...defaultRegistry, [bad.name, bad]]);
+    let err: unknown;
+    try {
+      parseMix('5:delay,10:nan_delay', registry);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(MixError);
+    expect((err as MixError).message).toMatch(/^behavior "nan_delay": fixed\(\): returned an invalid action .*ms must be a number/);
+    expect((err as MixError).path).toEqual([1]);
   });
 
   it('keeps a behavior\'s per-proxy state across a mix change with the same options only', () => {

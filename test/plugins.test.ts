@@ -88,6 +88,7 @@ describe('plugins', () => {
     ['missing-name.js', 'the behavior has no `name`'],
     ['bad-schema.js', 'behavior "bad_schema": `options` must be a zod object schema'],
     ['no-default.js', 'behavior "no_default": option "ms" has no default'],
+    ['fixed-alone.js', 'behavior "fixed_alone": `fixed` stands for what `onExchange` returns, and there is no `onExchange`'],
     ['clash.js', 'the name "delay" is already taken by a built-in behavior; pick another name'],
     ['throws.js', 'it threw while being imported'],
     ['syntax.js', `syntax error at ${path.join(FIXTURES, 'broken', 'syntax.js')}:6:35: Unexpected token ';'`],

@@ -318,6 +318,40 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     });
   });
 
+  it('a behavior whose options fix its actions is not called per exchange; one that does not fix them is', async () => {
+    // `fixed` answers for onExchange when the options alone decide: with `fixed: true` every
+    // command gets fixed()'s error and onExchange never runs; with `fixed: false` it runs for each.
+    let calls = 0;
+    const answers = defineBehavior({
+      name: 'answers',
+      description: '',
+      options: z.object({ fixed: z.boolean().default(true) }),
+      onExchange: () => { calls++; return act.error('ERR', 'from the hook'); },
+      fixed: (o) => (o.fixed ? act.error('ERR', 'fixed answer') : undefined),
+    });
+    const registry = new Map([...builtinBehaviors, answers].map((b) => [b.name, b]));
+    await withProxy({ answers: { percent: 50 } }, async (p) => {
+      const r = client(p.port, { enableReadyCheck: false, disableClientInfo: true });
+      await r.connect();
+      for (const fixed of [true, false]) {
+        await p.setMix({ answers: { percent: 50, fixed } });
+        calls = 0;
+        const before = p.stats().behaviors.answers ?? 0;
+        const pipe = r.pipeline();
+        for (let i = 0; i < 200; i++) pipe.echo(`e${i}`);
+        const res = (await pipe.exec())!;
+        const errors = res.filter(([e]) => e !== null).map(([e]) => (e as Error).message);
+        expect(errors.length).toBeGreaterThan(60);
+        expect(new Set(errors)).toEqual(new Set([fixed ? 'ERR fixed answer' : 'ERR from the hook']));
+        expect(res.every(([e, v], i) => e !== null || v === `e${i}`)).toBe(true);
+        expect(calls).toBe(fixed ? 0 : errors.length);
+        expect(p.stats().behaviors.answers - before).toBe(errors.length);
+      }
+      expect(p.stats().latency.count).toBe(p.stats().exchanges);
+      r.disconnect();
+    }, registry);
+  });
+
   it('replies held behind delayed ones go out in order, each request counted and timed once', async () => {
     // 20 % of the replies wait 10 ms: the untouched requests after them in a pipeline (runs of a
     // chunk's requests sharing one exchange) hold their replies until it goes.

@@ -102,6 +102,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
   }
 
   private exchangeHook(e: MixEntry, ex: Exchange, seg: Segment): Outcome | Promise<Outcome> {
+    if (e.fixed !== undefined) return e.fixed;
     try {
       return this.settle(e, e.behavior.onExchange!(this.exchangeContext(e, ex, seg), e.options));
     } catch (err) {

@@ -3,7 +3,7 @@
  * `{delay: {percent: 20, sleep: 0.5}}`) mean the same: 20 % delay, 10 % blackout, the remaining
  * 70 % pass through (`dummy`). A Mix is immutable: a live change swaps the whole object.
  */
-import type { Behavior } from './plugin.js';
+import type { Action, Behavior } from './plugin.js';
 import type { Random } from './random.js';
 
 export type MixSpec = string | Record<string, number | MixEntrySpec>;
@@ -18,6 +18,18 @@ export interface MixEntry {
   options: Record<string, unknown>;
   /** Per-proxy state of this behavior (see ConnectionContext.state). */
   state: Map<string, unknown>;
+  /** The actions of every exchange, when the options decide them (Behavior.fixed). */
+  fixed: Action[] | undefined;
+}
+
+/**
+ * A mix entry (or a toxic's), its fixed actions asked for once. Throws when the behavior's
+ * `fixed` does (a plugin's bad action), for the caller to report with the entry's place.
+ */
+export function mixEntry(behavior: Behavior, percent: number, options: Record<string, unknown>, state: Map<string, unknown>): MixEntry {
+  const r = behavior.onExchange ? behavior.fixed?.(options) : undefined;
+  const fixed = r === undefined || r === null ? undefined : Array.isArray(r) ? r : [r];
+  return { behavior, percent, options, state, fixed };
 }
 
 export interface Mix {
@@ -66,7 +78,11 @@ export function parseMix(spec: MixSpec | undefined, registry: BehaviorRegistry, 
     total += percent;
     if (percent > 0 || name === 'dummy') {
       const opts = parsed.data as Record<string, unknown>;
-      entries.push({ behavior, percent, options: opts, state: carriedState(previous, name, opts) });
+      try {
+        entries.push(mixEntry(behavior, percent, opts, carriedState(previous, name, opts)));
+      } catch (err) {
+        throw new MixError(`behavior "${name}": ${(err as Error)?.message ?? String(err)}`, path);
+      }
     }
   }
   if (total > 100 + 1e-9) {
@@ -76,7 +92,7 @@ export function parseMix(spec: MixSpec | undefined, registry: BehaviorRegistry, 
   const dummy = registry.get('dummy');
   const rest = 100 - explicit.reduce((s, e) => s + e.percent, 0);
   const all = [...explicit];
-  if (rest > 1e-9 && dummy) all.push({ behavior: dummy, percent: rest, options: {}, state: new Map() });
+  if (rest > 1e-9 && dummy) all.push(mixEntry(dummy, rest, {}, new Map()));
   return { entries: all, text: explicit.map((e) => `${round(e.percent)}:${e.behavior.name}`).join(',') || '100:dummy' };
 }
 

@@ -115,9 +115,10 @@ function checkBehavior(b: unknown, fail: (problem: string) => never): Behavior {
     const issue = empty.error?.issues[0];
     return fail(`behavior "${o.name}": option "${issue?.path.join('.') ?? '?'}" has no default (${issue?.message ?? 'invalid'}); give every option .default(...) or .optional()`);
   }
-  for (const hook of ['onConnection', 'onExchange'] as const) {
+  for (const hook of ['onConnection', 'onExchange', 'fixed'] as const) {
     if (o[hook] !== undefined && typeof o[hook] !== 'function') return fail(`behavior "${o.name}": \`${hook}\` must be a function`);
   }
+  if (o.fixed !== undefined && o.onExchange === undefined) return fail(`behavior "${o.name}": \`fixed\` stands for what \`onExchange\` returns, and there is no \`onExchange\``);
   if (o.description !== undefined && typeof o.description !== 'string') return fail(`behavior "${o.name}": \`description\` must be a string`);
   return { ...(o as unknown as Behavior), description: (o.description as string | undefined) ?? '' };
 }
@@ -134,7 +135,19 @@ export function guardBehavior(b: Behavior): Behavior {
       return r instanceof Promise ? r.then(checkResult) : checkResult(r);
     };
   };
-  return { ...b, onConnection: wrap(b.onConnection?.bind(b)), onExchange: wrap(b.onExchange?.bind(b)) };
+  const fixed = b.fixed?.bind(b);
+  return {
+    ...b,
+    onConnection: wrap(b.onConnection?.bind(b)),
+    onExchange: wrap(b.onExchange?.bind(b)),
+    fixed: fixed && ((options) => {
+      try {
+        return checkResult(fixed(options));
+      } catch (err) {
+        throw new Error(`fixed(): ${String((err as Error)?.message ?? err)}`);
+      }
+    }),
+  };
 }
 
 const MAX_MS = 2 ** 31 - 1;

@@ -3,7 +3,7 @@
  * toxicity. They stack on top of the proxy's mix. Every behavior can be a toxic; Toxiproxy's
  * attribute names are the behaviors' option names.
  */
-import type { BehaviorRegistry, MixEntry } from './mix.js';
+import { mixEntry, type BehaviorRegistry, type MixEntry } from './mix.js';
 import type { Stream } from './plugin.js';
 
 export interface ToxicSpec {
@@ -56,13 +56,19 @@ export function compileToxic(spec: ToxicSpec, registry: BehaviorRegistry): Toxic
     throw new ToxicError(`bad request body: attribute ${issue.path.join('.') || '?'}: ${issue.message}`);
   }
   const known = Object.fromEntries(Object.entries(parsed.data as Record<string, unknown>).filter(([k]) => k !== 'stream' && k !== 'toxicity'));
+  let entry: MixEntry;
+  try {
+    entry = mixEntry(behavior, toxicity * 100, parsed.data as Record<string, unknown>, new Map());
+  } catch (err) {
+    throw new ToxicError(`toxic type ${spec.type}: ${(err as Error)?.message ?? String(err)}`);
+  }
   return {
     name: spec.name || `${spec.type}_${stream}`,
     type: spec.type,
     stream,
     toxicity,
     attributes: known,
-    entry: { behavior, percent: toxicity * 100, options: parsed.data as Record<string, unknown>, state: new Map() },
+    entry,
   };
 }
 
