@@ -352,22 +352,30 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     }, registry);
   });
 
-  it('replies held behind delayed ones go out in order, each request counted and timed once', async () => {
+  it.each([
+    ['delayed ones', { latency: { percent: 20, latency: 10 } }],
+    // Injected errors among them: their exchanges are renewed for later runs once delivered.
+    ['delayed ones and injected errors', { latency: { percent: 20, latency: 10 }, error: 20 }],
+  ])('replies held behind %s go out in order, each request counted and timed once', async (_, mix) => {
     // 20 % of the replies wait 10 ms: the untouched requests after them in a pipeline (runs of a
     // chunk's requests sharing one exchange) hold their replies until it goes.
-    await withProxy({ latency: { percent: 20, latency: 10 } }, async (p) => {
+    await withProxy(mix, async (p) => {
       const r = client(p.port, { enableReadyCheck: false, disableClientInfo: true });
       await r.connect();
       const before = p.stats().exchanges;
+      let errors = 0;
       for (let round = 0; round < 3; round++) {
         const pipe = r.pipeline();
         for (let i = 0; i < 200; i++) pipe.echo(`r${round}:${i}`);
         const res = (await pipe.exec())!;
-        expect(res.map(([e, v]) => (e ? String(e) : v))).toEqual(Array.from({ length: 200 }, (_, i) => `r${round}:${i}`));
+        errors += res.filter(([e]) => e).length;
+        expect(res.map(([e, v], i) => (e ? String(e) : v).replace(/^ReplyError: LOADING .*/, `r${round}:${i}`))).toEqual(Array.from({ length: 200 }, (_, i) => `r${round}:${i}`));
       }
       const st = p.stats();
       expect(st.exchanges - before).toBe(600);
       expect(st.behaviors.latency).toBeGreaterThan(60);
+      expect(st.behaviors.error ?? 0).toBe(errors);
+      if ('error' in mix) expect(errors).toBeGreaterThan(60);
       expect(st.latency.count).toBe(st.exchanges);
       r.disconnect();
     });

@@ -21,7 +21,7 @@ const INJECTED_WAIT_MS = 5;
 const MAX_SPARES = 64;
 
 export abstract class ConnectionReplies extends ConnectionIO {
-  /** Delivered untouched exchanges, for forwardUntouched to renew. */
+  /** Delivered reusable exchanges, for forwardUntouched and answerFixedError to renew. */
   protected readonly spares: Exchange[] = [];
   /** Set while an injected reply waits for the server's replies behind it. */
   private injectedTimer?: NodeJS.Timeout;
@@ -112,8 +112,12 @@ export abstract class ConnectionReplies extends ConnectionIO {
     this.replies.shift();
     ex.replyEnded = true;
     this.delivered(ex);
-    // Out of both queues, and held nowhere else: the next untouched request's (Exchange.renew).
-    if (ex.untouched && this.spares.length < MAX_SPARES) this.spares.push(ex);
+    this.spare(ex);
+  }
+
+  /** Out of the queues: when held nowhere else, the next reused exchange (Exchange.renew). */
+  private spare(ex: Exchange): void {
+    if (ex.reusable && this.spares.length < MAX_SPARES) this.spares.push(ex);
   }
 
   private handleReply(seg: Segment): void {
@@ -212,6 +216,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
           this.later(50, () => this.destroy());
           return;
         }
+        this.spare(ex);
         continue;
       }
       if (ex.chunks.length) {

@@ -87,7 +87,12 @@ export abstract class ConnectionRequests extends ConnectionFaults {
           continue;
         }
         const buf = f.bufOf(i);
-        wait = this.handleRequest(f.segment(i), entry);
+        const fixed = entry.fixed;
+        if (fixed !== undefined && fixed.length === 1 && fixed[0].type === 'error') {
+          this.answerFixedError(entry, fixed[0], buf, starts[i], ends[i], f.labels[i]);
+        } else {
+          wait = this.handleRequest(f.segment(i), entry);
+        }
         // Withheld (an injected error), amid a chunk read into memory of the connection's own:
         // hooks got copies of their requests, so the bytes before it may move up (Outbox.closeGap).
         if (wait === undefined && this.clientReads !== undefined && i < f.count - 1) this.notForwarded(buf, starts[i], ends[i]);

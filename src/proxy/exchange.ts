@@ -53,8 +53,10 @@ export class Exchange {
   declare replyStarted: boolean;
   declare replyEnded: boolean;
   declare releaseAt: number;
-  /** Made by forwardUntouched: nothing but the connection's queues refers to it (see renew). */
+  /** Made by forwardUntouched: a run of untouched requests, which the next such request may join. */
   untouched = false;
+  /** Nothing but the connection's queues refers to it: once delivered, it may be renewed (see renew). */
+  reusable = false;
 
   constructor(
     id: number,
