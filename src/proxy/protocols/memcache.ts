@@ -35,6 +35,7 @@ import { END, Frames, NO_REPLY, OffsetSession, PASS, passAll, START, WHOLE } fro
 import { Tail } from './held-bytes.js';
 import { findLF } from './find-lf.js';
 import { ReplyCursor } from './reply-cursor.js';
+import { PendingReplies } from './pending-replies.js';
 import {
   CannedReplies,
   FramingError,
@@ -51,11 +52,6 @@ const LF = 0x0a;
 const CR = 0x0d;
 const BINARY_MAGIC = 0x80;
 
-interface Pending {
-  ordinal: number;
-  reply: Reply;
-}
-
 class MemcacheSession extends OffsetSession {
   // ---- client side
   private readonly cTail = new Tail();
@@ -71,11 +67,11 @@ class MemcacheSession extends OffsetSession {
   private sRaw = false;
   private readonly reply = new ReplyCursor();
   private replyKind: Reply = Reply.Line;
-  private replyEntry: Pending | null = null;
+  /** The reply being framed is a request's (not one nobody asked for). */
+  private owned = false;
   private sDataLeft = 0;
 
-  private queue: Pending[] = [];
-  private qHead = 0;
+  private readonly pending = new PendingReplies<Reply>();
 
   // ================================================================ client -> server
 
@@ -114,7 +110,7 @@ class MemcacheSession extends OffsetSession {
       const cmd = parseCommand(buf, pos, lineEnd);
       if (cmd.quiet) throw new FramingError(`memcache: quiet mode (${cmd.label} ... q) hides some replies; not framed`);
       const ordinal = this.nextOrdinal++;
-      if (!cmd.noReply) this.queue.push({ ordinal, reply: cmd.reply });
+      if (!cmd.noReply) this.pending.push(ordinal, cmd.reply);
       this.cur = cmd;
       this.reqStarted = false;
       pos = lf + 1;
@@ -159,10 +155,9 @@ class MemcacheSession extends OffsetSession {
     let seg = 0;
     while (pos < n) {
       if (!this.reply.active) {
-        const head = this.queue[this.qHead];
-        this.replyEntry = head ?? null;
-        this.replyKind = head ? head.reply : Reply.Line;
-        this.reply.begin(!head);
+        this.owned = this.pending.waiting;
+        this.replyKind = this.owned ? this.pending.headTag : Reply.Line;
+        this.reply.begin(!this.owned);
         seg = pos;
       }
       let done = false;
@@ -192,11 +187,10 @@ class MemcacheSession extends OffsetSession {
       if (done) {
         out.push(seg, pos, this.reply.flags(true));
         seg = pos;
-        const entry = this.replyEntry;
-        this.replyEntry = null;
-        if (entry) {
-          this.shift();
-          if (entry.reply === Reply.LineThenRaw) {
+        if (this.owned) {
+          this.owned = false;
+          this.pending.shift();
+          if (this.replyKind === Reply.LineThenRaw) {
             this.sRaw = true;
             if (pos < n) out.push(pos, n, WHOLE | PASS);
             return out;
@@ -211,30 +205,12 @@ class MemcacheSession extends OffsetSession {
 
   // ================================================================ bookkeeping
 
-  private shift(): void {
-    this.qHead++;
-    if (this.qHead === this.queue.length) {
-      this.queue = [];
-      this.qHead = 0;
-    } else if (this.qHead > 1024 && this.qHead * 2 > this.queue.length) {
-      this.queue = this.queue.slice(this.qHead);
-      this.qHead = 0;
-    }
-  }
-
   skipped(ordinal: number): void {
-    for (let i = this.queue.length - 1; i >= this.qHead; i--) {
-      if (this.queue[i].ordinal !== ordinal) continue;
-      // A skipped `watch` never reached the server: no OK and no log stream will come. The
-      // client side passes through already, so replies to later commands find no request
-      // waiting and pass through too.
-      this.queue.splice(i, 1);
-      if (this.qHead === this.queue.length) {
-        this.queue = [];
-        this.qHead = 0;
-      }
-      return;
-    }
+    // A skipped `watch` never reached the server: no OK and no log stream will come. The
+    // client side passes through already, so replies to later commands find no request
+    // waiting and pass through too.
+    const i = this.pending.indexOf(ordinal);
+    if (i >= 0) this.pending.remove(i);
   }
 
   buffered(): number {

@@ -9,6 +9,7 @@ import { FramingError } from '../protocol.js';
 import { Frames, OffsetSession, PASS, passAll, WHOLE } from '../frames.js';
 import { After, DOLLAR, lengthLine, lengthLineEnd, PUSH, STAR } from './redis-resp.js';
 import { findLF } from './find-lf.js';
+import { PendingReplies } from './pending-replies.js';
 
 export abstract class RedisReplies extends OffsetSession {
   // ---- server side
@@ -26,12 +27,8 @@ export abstract class RedisReplies extends OffsetSession {
   /** Inside a simple line (`+ - : _ , # (`), waiting for its LF. */
   private inLine = false;
 
-  // ---- requests waiting for a reply (and switch markers), oldest first
-  // Two arrays of numbers, used from qHead to qEnd and reused once empty: no object per request.
-  private ordinals: number[] = [];
-  private afters: After[] = [];
-  private qHead = 0;
-  private qEnd = 0;
+  /** Requests waiting for a reply (and switch markers), oldest first. */
+  protected readonly pending = new PendingReplies<After>();
 
   private readonly sFrames = new Frames();
 
@@ -47,10 +44,10 @@ export abstract class RedisReplies extends OffsetSession {
     let seg = 0;
     while (pos < n) {
       if (!this.reply.active) {
-        const waiting = this.qHead < this.qEnd;
-        const after = waiting ? this.afters[this.qHead] : After.Normal;
+        const waiting = this.pending.waiting;
+        const after = waiting ? this.pending.headTag : After.Normal;
         if (waiting && after === After.RawNow) {
-          this.shift();
+          this.pending.shift();
           this.sRaw = true;
           out.push(pos, n, WHOLE | PASS);
           return out;
@@ -133,8 +130,8 @@ export abstract class RedisReplies extends OffsetSession {
         seg = pos;
         if (this.owned) {
           this.owned = false;
-          const after = this.afters[this.qHead];
-          this.shift();
+          const after = this.pending.headTag;
+          this.pending.shift();
           if (after === After.ReplyThenRaw) {
             this.sRaw = true;
             if (pos < n) out.push(pos, n, WHOLE | PASS);
@@ -163,45 +160,12 @@ export abstract class RedisReplies extends OffsetSession {
 
   // ================================================================ bookkeeping
 
-  protected push(ordinal: number, after: After): void {
-    this.ordinals[this.qEnd] = ordinal;
-    this.afters[this.qEnd] = after;
-    this.qEnd++;
-  }
-
-  private shift(): void {
-    this.qHead++;
-    if (this.qHead === this.qEnd) {
-      this.qHead = this.qEnd = 0;
-    } else if (this.qHead > 1024 && this.qHead * 2 > this.qEnd) {
-      this.ordinals.copyWithin(0, this.qHead, this.qEnd);
-      this.afters.copyWithin(0, this.qHead, this.qEnd);
-      this.qEnd -= this.qHead;
-      this.qHead = 0;
-    }
-  }
-
   skipped(ordinal: number): void {
-    // The skipped request is almost always one of the latest: search from the end.
-    for (let i = this.qEnd - 1; i >= this.qHead; i--) {
-      if (this.ordinals[i] !== ordinal) continue;
-      if (this.afters[i] === After.Normal) {
-        // A few places to close up, rarely more than the chunk's requests: a loop, not two
-        // copyWithin calls (a third of an injected error's cost on a pipeline).
-        const ordinals = this.ordinals;
-        const afters = this.afters;
-        for (let j = i + 1; j < this.qEnd; j++) {
-          ordinals[j - 1] = ordinals[j];
-          afters[j - 1] = afters[j];
-        }
-        this.qEnd--;
-      } else {
-        // The server never saw the SUBSCRIBE: no reply will come, but the client side already
-        // passes through, so the server side must too once earlier replies are done.
-        this.afters[i] = After.RawNow;
-      }
-      if (this.qHead === this.qEnd) this.qHead = this.qEnd = 0;
-      return;
-    }
+    const i = this.pending.indexOf(ordinal);
+    if (i < 0) return;
+    if (this.pending.tagAt(i) === After.Normal) this.pending.remove(i);
+    // The server never saw the SUBSCRIBE: no reply will come, but the client side already
+    // passes through, so the server side must too once earlier replies are done.
+    else this.pending.setTag(i, After.RawNow);
   }
 }

@@ -218,7 +218,7 @@ class RedisSession extends RedisReplies implements FramerSession {
     this.curAfter = after;
     this.curNoReply = after === After.RawNow;
     this.reqStarted = false;
-    this.push(ordinal, after);
+    this.pending.push(ordinal, after);
   }
 
   private emitRequest(out: Frames, from: number, to: number, end: boolean): void {
