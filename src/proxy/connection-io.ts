@@ -160,7 +160,7 @@ export abstract class ConnectionIO {
   protected writeInjected(bytes: Buffer): void {
     const chunk = this.serverChunk;
     if (chunk !== undefined) {
-      const memory = this.reads!.memoryOf(chunk);
+      const memory = this.reads!.handledMemory();
       if (memory !== undefined && this.serverNext >= 0 && this.toClient.insertBefore(bytes, chunk, memory, this.serverNext)) return;
     }
     this.writeClient(bytes);
