@@ -369,7 +369,7 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
         for (let i = 0; i < 200; i++) pipe.echo(`r${round}:${i}`);
         const res = (await pipe.exec())!;
         errors += res.filter(([e]) => e).length;
-        expect(res.map(([e, v], i) => (e ? String(e) : v).replace(/^ReplyError: LOADING .*/, `r${round}:${i}`))).toEqual(Array.from({ length: 200 }, (_, i) => `r${round}:${i}`));
+        expect(res.map(([e, v], i) => (e ? String(e) : String(v)).replace(/^ReplyError: LOADING .*/, `r${round}:${i}`))).toEqual(Array.from({ length: 200 }, (_, i) => `r${round}:${i}`));
       }
       const st = p.stats();
       expect(st.exchanges - before).toBe(600);
