@@ -70,6 +70,25 @@ describe('http framer', () => {
     expect(feed(s, 'client', [b('\x81\x82garbage')])[0].passthrough).toBe(true);
   });
 
+  it('CONNECT answered 200 is a tunnel; an upgrade refused, and a HEAD behind it, stay HTTP', () => {
+    const t = http.createSession();
+    feed(t, 'client', [b('CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\n\r\n')]);
+    const tunnel = feed(t, 'server', [b('HTTP/1.1 200 Connection established\r\n\r\n\x00\x01raw')]);
+    expect(tunnel[0].end).toBe(true);
+    expect(tunnel[1]).toMatchObject({ passthrough: true });
+    expect(tunnel[1].data.toString('latin1')).toBe('\x00\x01raw');
+    // Refused: the response has a body, and what the client sends next is a request again.
+    const s = http.createSession();
+    feed(s, 'client', [b('GET /ws HTTP/1.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n')]);
+    const refused = messages(feed(s, 'server', [b('HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\nno')]));
+    expect(refused.map((m) => [m.data.toString('latin1'), m.passthrough ?? false])).toEqual([['HTTP/1.1 400 Bad Request\r\nContent-Length: 2\r\n\r\nno', false]]);
+    expect(messages(feed(s, 'client', [b('HEAD /h HTTP/1.1\r\n\r\n')])).map((m) => m.label)).toEqual(['HEAD /h']);
+    // The HEAD's response has no body, whatever its Content-Length says: the next one follows it.
+    const heads = messages(feed(s, 'server', [b('HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n')]));
+    expect(heads.map((m) => m.data.toString('latin1'))).toEqual(['HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n']);
+    expect(s.buffered()).toBe(0);
+  });
+
   it('a body read until close never ends the reply', () => {
     const s = http.createSession();
     feed(s, 'client', [b('GET / HTTP/1.0\r\n\r\n')]);

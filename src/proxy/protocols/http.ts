@@ -8,6 +8,7 @@ import { FramingError, MAX_HEAD_BYTES, type Protocol } from '../protocol.js';
 import { END, Frames, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { changedFirstLine, emptyHead, parseHead, type Head } from './http-head.js';
 import { encodeError, errorKinds } from './http-errors.js';
+import { PendingReplies } from './pending-replies.js';
 
 const CRLF = Buffer.from('\r\n');
 const HEAD_END = Buffer.from('\r\n\r\n');
@@ -226,16 +227,15 @@ function statusLineLike(line: string, complete: boolean): boolean {
   return STATUS_LINE.test(line) || (!complete && (line === '' || STATUS_LINE_START.test(line)));
 }
 
-interface PendingRequest {
-  ordinal: number;
-  method: string;
-  upgrade: boolean;
-}
+/** What a waiting request changes in its response's shape (bits of its tag in the queue). */
+const IS_HEAD = 1;
+const IS_CONNECT = 2;
+const UPGRADES = 4;
 
 class HttpSession extends OffsetSession {
   private ordinal = 0;
   /** Requests sent on, waiting for their response (HEAD and CONNECT change a response's shape). */
-  private pending: PendingRequest[] = [];
+  private readonly pending = new PendingReplies<number>();
   private tunnel = false;
   private client = new Reader((head, named) => this.onRequest(head, named), requestLineLike);
   private server = new Reader((head) => this.onResponse(head), statusLineLike);
@@ -273,8 +273,8 @@ class HttpSession extends OffsetSession {
   private heldClientBytes: Buffer = EMPTY;
 
   skipped(ordinal: number): void {
-    const i = this.pending.findIndex((p) => p.ordinal === ordinal);
-    if (i >= 0) this.pending.splice(i, 1);
+    const i = this.pending.indexOf(ordinal);
+    if (i >= 0) this.pending.remove(i);
   }
 
   buffered(): number {
@@ -307,7 +307,7 @@ class HttpSession extends OffsetSession {
     const method = this.lastMethod;
     named.label = this.lastLabel;
     const upgrade = head.upgrade || method === 'CONNECT';
-    this.pending.push({ ordinal: this.ordinal++, method, upgrade });
+    this.pending.push(this.ordinal++, (method === 'HEAD' ? IS_HEAD : 0) | (method === 'CONNECT' ? IS_CONNECT : 0) | (upgrade ? UPGRADES : 0));
     if (upgrade) return 'tunnel';
     if (head.chunked) return 'chunk-size';
     if (head.contentLength) return 'length';
@@ -327,18 +327,19 @@ class HttpSession extends OffsetSession {
       this.lastStatus = Number(m[1]);
     }
     const status = this.lastStatus;
-    const req = this.pending[0];
+    // A response nobody asked for is read as a GET's.
+    const req = this.pending.waiting ? this.pending.headTag : 0;
     if (status >= 100 && status < 200 && status !== 101) return 'interim';
     this.pending.shift();
-    if (req?.upgrade) {
-      if (status === 101 || (req.method === 'CONNECT' && status < 300)) {
+    if (req & UPGRADES) {
+      if (status === 101 || ((req & IS_CONNECT) !== 0 && status < 300)) {
         this.tunnel = true;
         return 'tunnel';
       }
       // Upgrade refused: the client's held bytes are HTTP again.
       this.client.state = 'head';
     }
-    if (req?.method === 'HEAD' || status === 204 || status === 304) return 'head';
+    if ((req & IS_HEAD) !== 0 || status === 204 || status === 304) return 'head';
     if (head.chunked) return 'chunk-size';
     if (head.contentLength !== undefined) return 'length';
     return 'until-close';

@@ -26,8 +26,9 @@ export class PendingReplies<Tag extends number> {
     this.end++;
   }
 
-  /** The oldest request has its reply. */
+  /** The oldest request has its reply (none waits: nothing to do). */
   shift(): void {
+    if (this.head === this.end) return;
     this.head++;
     if (this.head === this.end) {
       this.head = this.end = 0;
