@@ -5,13 +5,13 @@
  */
 import { draw, type MixEntry } from './mix.js';
 import type { Action, Behavior, ConnectionContext, ExchangeContext, HookResult, ProxyInfo } from './plugin.js';
-
-type ErrorAction = Extract<Action, { type: 'error' }>;
 import type { Random } from './random.js';
 import type { ErrorReply, Segment } from './protocol.js';
 import { ConnectionReplies } from './connection-replies.js';
 import { copyOf } from './frames.js';
 import { Exchange, hasReplyPlan, NO_CHUNKS, NO_PLAN, type Outcome, type ReplyPlan } from './exchange.js';
+
+type ErrorAction = Extract<Action, { type: 'error' }>;
 
 const NO_ENTRIES: MixEntry[] = [];
 const NO_OUTCOMES: Outcome[] = [];
