@@ -561,8 +561,16 @@ describe('smtp errors', () => {
     }
   });
 
-  it('falls back to the default kind for an unknown one', () => {
-    expect(smtp.encodeError('nope', ctx).bytes.toString()).toBe('451 4.3.0 Local error in processing\r\n');
+  it('falls back to the default kind for an unknown one, also one named like an Object method', () => {
+    for (const kind of ['nope', 'toString', '__proto__']) {
+      expect(smtp.encodeError(kind, ctx).bytes.toString()).toBe('451 4.3.0 Local error in processing\r\n');
+    }
+  });
+
+  it('puts a message after the code of its kind, on one line', () => {
+    const r = smtp.encodeError('554', { ...ctx, message: 'no\r\nway' });
+    expect(r.bytes.toString()).toBe('554 no way\r\n');
+    expect(smtp.encodeError('554', ctx).bytes.toString()).toBe('554 5.3.0 Transaction failed\r\n');
   });
 });
 

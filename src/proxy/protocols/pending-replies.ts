@@ -20,6 +20,11 @@ export class PendingReplies<Tag extends number> {
     return this.tags[this.head];
   }
 
+  /** The oldest waiting request's ordinal; only while one waits. */
+  get headOrdinal(): number {
+    return this.ordinals[this.head];
+  }
+
   push(ordinal: number, tag: Tag): void {
     this.ordinals[this.end] = ordinal;
     this.tags[this.end] = tag;
@@ -42,7 +47,7 @@ export class PendingReplies<Tag extends number> {
 
   /**
    * Where the request `ordinal` waits, or -1. Searched from the newest: the request skipped by a
-   * fault (the only caller) is almost always one of the latest.
+   * fault (the usual caller) is almost always one of the latest.
    */
   indexOf(ordinal: number): number {
     for (let i = this.end - 1; i >= this.head; i--) if (this.ordinals[i] === ordinal) return i;

@@ -16,11 +16,12 @@
  * for a line that was split across chunks (held until its end, at most MAX_HEAD_BYTES, and
  * framed in the buffer it is joined into).
  */
-import { FramingError, MAX_HEAD_BYTES, oneLine, type Protocol } from '../protocol.js';
+import { FramingError, MAX_HEAD_BYTES, oneLine, type ErrorReply, type Protocol } from '../protocol.js';
 import { END, Frames, MUST_FORWARD, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Held } from './held-bytes.js';
 import { findLF } from './find-lf.js';
 import { labelOf } from './label-of.js';
+import { PendingReplies } from './pending-replies.js';
 import { bdatSize, checkReplyStart, DASH, findEndOfData, LF, MAX_VERB, scanVerb, step } from './smtp-lines.js';
 
 export const SMTP_ERRORS = {
@@ -30,14 +31,11 @@ export const SMTP_ERRORS = {
   '554': { text: '554 5.3.0 Transaction failed', fatal: false },
 } as const;
 
-type Kind = 'data' | 'starttls' | 'other';
-
-interface Pending {
-  ordinal: number;
-  kind: Kind;
-  /** DATA only: message content was framed before its reply was seen (an eager client). */
-  speculative: boolean;
-}
+/** A waiting request's tag (PendingReplies): what its reply decides. Bits. */
+const DATA = 1;
+const STARTTLS = 2;
+/** DATA only: message content was framed before its reply was seen (an eager client). */
+const SPECULATIVE = 4;
 
 /** Where the client stream is. */
 const ClientState = {
@@ -56,7 +54,7 @@ class SmtpSession extends OffsetSession {
   private readonly clientHeld = new Held();
   private readonly serverHeld = new Held();
   /** Requests forwarded (or about to be) whose reply has not been seen yet, oldest first. */
-  private readonly fifo: Pending[] = [];
+  private readonly fifo = new PendingReplies<number>();
   private nextOrdinal = 0;
   private state: ClientState = ClientState.Command;
   /** Content: state of the CRLF.CRLF automaton. Chunk: bytes left. */
@@ -64,8 +62,8 @@ class SmtpSession extends OffsetSession {
   private chunkLeft = 0;
   /** Whether the current message's first segment was emitted. */
   private contentStarted = false;
-  /** The DATA command whose content is being (or about to be) framed. */
-  private currentData: Pending | undefined;
+  /** The ordinal of the DATA command whose content is being (or about to be) framed, or -1. */
+  private currentData = -1;
   /** The last reply was 334: the next client line answers an AUTH challenge. */
   private authNext = false;
   /** After STARTTLS and its 220: everything is passthrough. */
@@ -104,16 +102,17 @@ class SmtpSession extends OffsetSession {
   }
 
   skipped(ordinal: number): void {
-    const i = this.fifo.findIndex((p) => p.ordinal === ordinal);
+    const i = this.fifo.indexOf(ordinal);
     if (i < 0) return;
-    const [p] = this.fifo.splice(i, 1);
-    if (p.kind === 'data' && p === this.currentData) {
-      if (p.speculative) {
+    const tag = this.fifo.tagAt(i);
+    this.fifo.remove(i);
+    if (ordinal === this.currentData) {
+      if (tag & SPECULATIVE) {
         this.broken = 'DATA was answered by the proxy but its content was already sent';
       } else if (this.state === ClientState.Content && !this.contentStarted) {
         // The client got an error for DATA: it sends no content, its next line is a command.
         this.state = ClientState.Command;
-        this.currentData = undefined;
+        this.currentData = -1;
       }
     }
   }
@@ -186,7 +185,7 @@ class SmtpSession extends OffsetSession {
     if (this.authNext) {
       this.authNext = false;
       this.nextOrdinal++;
-      this.fifo.push({ ordinal, kind: 'other', speculative: false });
+      this.fifo.push(ordinal, 0);
       out.pushIn(b, from, end, WHOLE | MUST_FORWARD, 'auth-data');
       return;
     }
@@ -194,24 +193,23 @@ class SmtpSession extends OffsetSession {
     // scanVerb stops at the LF at the latest, so verbEnd >= from here.
     // A verb is letters, digits, '-' and '_', 32 at most (scanVerb): labelOf reads it as it is, upper-cased.
     const label = verbEnd === from ? '(empty)' : labelOf(b, from, verbEnd);
-    let kind: Kind = 'other';
+    let tag = 0;
     let chunkSize = 0;
-    if (label === 'DATA') kind = 'data';
-    else if (label === 'STARTTLS') kind = 'starttls';
+    if (label === 'DATA') tag = DATA;
+    else if (label === 'STARTTLS') tag = STARTTLS;
     else if (label === 'BDAT') chunkSize = bdatSize(b, verbEnd, end);
-    const p: Pending = { ordinal, kind, speculative: false };
     this.nextOrdinal++;
-    this.fifo.push(p);
+    this.fifo.push(ordinal, tag);
     // A withheld BDAT chunk would not desynchronise the dialogue, but the chunks pipelined after
     // it would still reach the server and make a message with a hole: an error replaces the
     // reply instead, as for a DATA message.
     const flags = START | (chunkSize === 0 ? END : 0) | (label === 'BDAT' ? MUST_FORWARD : 0);
     out.pushIn(b, from, end, flags, label);
-    if (kind === 'data') {
+    if (tag === DATA) {
       this.state = ClientState.Content;
       this.matched = 2; // the DATA line's CRLF counts as the terminator's first CRLF
       this.contentStarted = false;
-      this.currentData = p;
+      this.currentData = ordinal;
     } else if (chunkSize > 0) {
       this.state = ClientState.Chunk;
       this.chunkLeft = chunkSize;
@@ -245,15 +243,15 @@ class SmtpSession extends OffsetSession {
     } else {
       out.push(pos, end < 0 ? n : end, START | last | MUST_FORWARD, 'message');
       this.contentStarted = true;
-      const dataCmd = this.currentData;
       // The message is a request of its own: its reply is the one after DATA's 354.
-      this.fifo.push({ ordinal: this.nextOrdinal++, kind: 'other', speculative: false });
-      if (dataCmd !== undefined && this.fifo.includes(dataCmd)) dataCmd.speculative = true;
+      this.fifo.push(this.nextOrdinal++, 0);
+      const i = this.currentData < 0 ? -1 : this.fifo.indexOf(this.currentData);
+      if (i >= 0) this.fifo.setTag(i, this.fifo.tagAt(i) | SPECULATIVE);
     }
     if (end >= 0) {
       this.state = ClientState.Command;
       this.matched = 0;
-      this.currentData = undefined;
+      this.currentData = -1;
       return end;
     }
     this.matched = s;
@@ -310,7 +308,7 @@ class SmtpSession extends OffsetSession {
         this.replyOpen = true;
         this.replyStartSent = false;
         this.replyCode = (b[pos] - 0x30) * 100 + (b[pos + 1] - 0x30) * 10 + (b[pos + 2] - 0x30);
-        this.replyPassthrough = !this.greeted || this.fifo.length === 0;
+        this.replyPassthrough = !this.greeted || !this.fifo.waiting;
       }
       if (segStart < 0) segStart = pos;
       // Final line: "ddd text", "ddd" alone; a dash after the code continues the reply.
@@ -344,22 +342,19 @@ class SmtpSession extends OffsetSession {
       this.greeted = true;
       return;
     }
-    if (this.replyPassthrough) return;
-    const p = this.fifo.shift();
-    if (p === undefined) return;
+    if (this.replyPassthrough || !this.fifo.waiting) return;
+    const tag = this.fifo.headTag;
+    const ordinal = this.fifo.headOrdinal;
+    this.fifo.shift();
     this.authNext = code === 334;
-    if (p.kind === 'starttls' && code >= 200 && code < 300) {
+    if (tag === STARTTLS && code >= 200 && code < 300) {
       this.tls = true;
-    } else if (p.kind === 'data') {
-      const goAhead = code >= 300 && code < 400;
-      if (!goAhead) {
-        if (p.speculative) throw new FramingError(`DATA was refused (${code}) but the client already sent content`);
-        if (p === this.currentData && this.state === ClientState.Content && !this.contentStarted) {
-          this.state = ClientState.Command;
-          this.currentData = undefined;
-        }
+    } else if (tag & DATA && (code < 300 || code >= 400)) {
+      if (tag & SPECULATIVE) throw new FramingError(`DATA was refused (${code}) but the client already sent content`);
+      if (ordinal === this.currentData && this.state === ClientState.Content && !this.contentStarted) {
+        this.state = ClientState.Command;
+        this.currentData = -1;
       }
-      p.speculative = false;
     }
   }
 }
@@ -376,8 +371,14 @@ export const smtp: Protocol = {
   defaultError: '451',
   createSession: () => new SmtpSession(),
   encodeError: (kind, ctx) => {
-    const e = SMTP_ERRORS[kind as keyof typeof SMTP_ERRORS] ?? SMTP_ERRORS['451'];
-    const text = ctx.message === undefined ? e.text : `${e.text.slice(0, 3)} ${oneLine(ctx.message)}`;
-    return { bytes: Buffer.from(`${text}\r\n`, 'utf8'), close: e.fatal };
+    const k = Object.hasOwn(SMTP_ERRORS, kind) ? (kind as keyof typeof SMTP_ERRORS) : '451';
+    if (ctx.message === undefined) return CANNED[k];
+    const e = SMTP_ERRORS[k];
+    return { bytes: Buffer.from(`${e.text.slice(0, 3)} ${oneLine(ctx.message)}\r\n`, 'utf8'), close: e.fatal };
   },
 };
+
+/** Each kind's reply without a message, made once (the connection only reads it): a 10 % mix draws one per ten exchanges. */
+const CANNED = Object.fromEntries(
+  Object.entries(SMTP_ERRORS).map(([k, e]) => [k, Object.freeze({ bytes: Buffer.from(`${e.text}\r\n`, 'utf8'), close: e.fatal })]),
+) as Record<keyof typeof SMTP_ERRORS, ErrorReply>;
