@@ -17,7 +17,7 @@ import { median } from './median.js';
 
 const run = promisify(execFile);
 const WRK_SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BULK_MB = 256;
 async function wrk(port: number): Promise<{ rps: number; p99: number }> {
   const { stdout } = await run('wrk', ['-t1', '-c32', `-d${WRK_SECONDS}s`, '--latency', `http://127.0.0.1:${port}/`]);
@@ -137,7 +137,7 @@ async function main() {
   // the noisiest figure here: on this 2-core VM, three pinned runs of the same build read the
   // proxy at 0.67x, 1.16x and 1.25x the pipe (medians), so each path gets 5 transfers a round.
   const bulkPlacement = pinning([sinkPipe.child.pid!, sinkProxy.child.pid!], [process.pid, up.child.pid!]);
-  console.log(`bench:proxy — ${WRK_SECONDS}s wrk runs (1 thread, 32 keep-alive connections), ${ROUNDS} rounds interleaved, ${BULK_MB} MiB bulk streams (${bulkPlacement.text})\n`);
+  console.log(`bench:proxy — ${WRK_SECONDS}s wrk runs (1 thread, 32 keep-alive connections), ${ROUNDS} rounds interleaved (reversed every other round), ${BULK_MB} MiB bulk streams (${bulkPlacement.text})\n`);
 
   // Warm up every path (JIT, connection pools) before measuring.
   await sequential(web, 300);
@@ -148,7 +148,10 @@ async function main() {
   const p99: Record<string, number[]> = { direct: [], pipe: [], dummy: [], delay10: [] };
   const mbs: Record<string, number[]> = { direct: [], pipe: [], dummy: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    for (const [k, port] of Object.entries(web)) {
+    // Odd rounds run the paths in reverse, so that a drift of the machine's speed weighs on the
+    // pipe and the proxy alike.
+    const paths = Object.entries(web);
+    for (const [k, port] of r % 2 ? paths.reverse() : paths) {
       const w = await wrk(port);
       rps[k].push(w.rps);
       p99[k].push(w.p99);
@@ -182,7 +185,12 @@ async function main() {
   const pipeRps = mean(rps.pipe);
   row('HTTP req/s, direct', fmt(mean(rps.direct)), `${fmt(mean(rps.direct) / pipeRps, 2)}× pipe`, '', undefined);
   row('HTTP req/s, bare Node pipe (baseline)', fmt(pipeRps), '1.00×', '', undefined);
-  row('HTTP req/s, proxy `dummy`', fmt(mean(rps.dummy)), `${fmt(mean(rps.dummy) / pipeRps, 2)}× pipe`, '≥ 0.90×', mean(rps.dummy) / pipeRps >= 0.9);
+  // The goal is the proxy issue's: a pass-through proxy at least as fast as the pipe, as a median
+  // of the rounds' own ratios (each round's paths met the same machine).
+  const dummyRatios = rps.dummy.map((x, i) => x / rps.pipe[i]);
+  const dummyRatio = median(dummyRatios);
+  const spread = `rounds ${fmt(Math.min(...dummyRatios), 2)}-${fmt(Math.max(...dummyRatios), 2)}`;
+  row('HTTP req/s, proxy `dummy`', fmt(mean(rps.dummy)), `${fmt(dummyRatio, 2)}× pipe (median; ${spread})`, '≥ 1.00×', dummyRatio >= 1);
   row('HTTP req/s, proxy 10 % delay 10 ms', fmt(mean(rps.delay10)), `${fmt(mean(rps.delay10) / pipeRps, 2)}× pipe`, '', undefined);
   const pipeMbs = median(mbs.pipe);
   row('bulk TCP MB/s, direct (median)', fmt(median(mbs.direct)), `${fmt(median(mbs.direct) / pipeMbs, 2)}× pipe`, '', undefined);
