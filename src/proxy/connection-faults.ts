@@ -10,6 +10,7 @@ import type { ErrorReply, Segment } from './protocol.js';
 import { ConnectionReplies } from './connection-replies.js';
 import { copyOf } from './frames.js';
 import { Exchange, hasReplyPlan, NO_CHUNKS, NO_PLAN, type Outcome, type ReplyPlan } from './exchange.js';
+import { messageOf } from './proxy-errors.js';
 
 type ErrorAction = Extract<Action, { type: 'error' }>;
 
@@ -270,7 +271,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
   }
 
   private pluginFailed(b: Behavior, err: unknown): void {
-    this.core.log('error', `behavior "${b.name}" failed on connection ${this.id}: ${String((err as Error)?.message ?? err)}`);
+    this.core.log('error', `behavior "${b.name}" failed on connection ${this.id}: ${messageOf(err)}`);
   }
 
   protected connectionContext(entry: MixEntry): ConnectionContext {

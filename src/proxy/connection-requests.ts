@@ -9,6 +9,7 @@ import { Frames, WHOLE } from './frames.js';
 import type { MixEntry } from './mix.js';
 import { ConnectionFaults } from './connection-faults.js';
 import { hasReplyPlan, NO_PLAN, type Exchange } from './exchange.js';
+import { messageOf } from './proxy-errors.js';
 
 export abstract class ConnectionRequests extends ConnectionFaults {
   /**
@@ -126,7 +127,7 @@ export abstract class ConnectionRequests extends ConnectionFaults {
     this.requestsBusy = true;
     wait.then(
       () => { if (!this.closed) next(); },
-      (err) => { this.core.log('error', `connection ${this.id}: ${String(err?.message ?? err)}`); this.destroy(); },
+      (err) => { this.core.log('error', `connection ${this.id}: ${messageOf(err)}`); this.destroy(); },
     );
   }
 

@@ -5,6 +5,7 @@
  */
 import type { Action, Behavior } from './plugin.js';
 import type { Random } from './random.js';
+import { messageOf } from './proxy-errors.js';
 
 export type MixSpec = string | Record<string, number | MixEntrySpec>;
 export interface MixEntrySpec {
@@ -81,7 +82,7 @@ export function parseMix(spec: MixSpec | undefined, registry: BehaviorRegistry, 
       try {
         entries.push(mixEntry(behavior, percent, opts, carriedState(previous, name, opts)));
       } catch (err) {
-        throw new MixError(`behavior "${name}": ${(err as Error)?.message ?? String(err)}`, path);
+        throw new MixError(`behavior "${name}": ${messageOf(err)}`, path);
       }
     }
   }

@@ -8,6 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Action, Behavior, HookResult } from './plugin.js';
+import { messageOf } from './proxy-errors.js';
 
 /** A plugin that cannot be used, with the file it came from and its position in `plugins:`. */
 export class PluginError extends Error {
@@ -64,7 +65,7 @@ export async function loadPlugins(files: readonly string[], baseDir: string, res
  * position); an error thrown while the module ran, by the first stack frame inside the file.
  */
 async function importProblem(file: string, e: unknown): Promise<string> {
-  const message = (e as Error)?.message ?? String(e);
+  const message = messageOf(e);
   // Asked whatever the error's class: a loader in between (a test runner's) may wrap it.
   const syntax = await syntaxErrorAt(file);
   if (syntax) return `syntax error at ${file}:${syntax.line}:${syntax.column}: ${syntax.message}`;
@@ -144,7 +145,7 @@ export function guardBehavior(b: Behavior): Behavior {
       try {
         return checkResult(fixed(options));
       } catch (err) {
-        throw new Error(`fixed(): ${String((err as Error)?.message ?? err)}`);
+        throw new Error(`fixed(): ${messageOf(err)}`);
       }
     }),
   };

@@ -5,6 +5,7 @@
  */
 import { mixEntry, type BehaviorRegistry, type MixEntry } from './mix.js';
 import type { Stream } from './plugin.js';
+import { messageOf } from './proxy-errors.js';
 
 export interface ToxicSpec {
   name?: string;
@@ -60,7 +61,7 @@ export function compileToxic(spec: ToxicSpec, registry: BehaviorRegistry): Toxic
   try {
     entry = mixEntry(behavior, toxicity * 100, parsed.data as Record<string, unknown>, new Map());
   } catch (err) {
-    throw new ToxicError(`toxic type ${spec.type}: ${(err as Error)?.message ?? String(err)}`);
+    throw new ToxicError(`toxic type ${spec.type}: ${messageOf(err)}`);
   }
   return {
     name: spec.name || `${spec.type}_${stream}`,

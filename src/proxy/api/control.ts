@@ -15,6 +15,7 @@ import type { ProxySet } from '../proxy-set.js';
 import { compileToxic, ToxicError, type ToxicSpec } from '../toxics.js';
 import { bindError, checkAddress, ControlError, loopError, normaliseListen, setEnabled } from './control-errors.js';
 import { applyReload, type ReloadConfig, type ReloadReport } from './reload.js';
+import { messageOf } from '../proxy-errors.js';
 
 export type { ReloadReport } from './reload.js';
 
@@ -170,7 +171,7 @@ export class Control {
           if (existing) await this.removeNow(s.name);
           done.push(await this.createNow(s));
         } catch (e) {
-          return { proxies: done, error: e instanceof ControlError ? e : new ControlError(String((e as Error)?.message ?? e), 500) };
+          return { proxies: done, error: e instanceof ControlError ? e : new ControlError(messageOf(e), 500) };
         }
       }
       return { proxies: done };
