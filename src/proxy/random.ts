@@ -16,16 +16,19 @@ export function seededRandom(seed: number | string): Random {
     h = Math.imul(h ^ (h >>> 13), 3266489909);
     return (h ^= h >>> 16) >>> 0;
   };
-  let a = next(), b = next(), c = next(), d = next();
+  // The state a, b, c, d in 32-bit slots: kept in closure variables, each of the four values past
+  // V8's small integers was a new heap number at every draw (one draw per exchange).
+  const st = Int32Array.of(next(), next(), next(), next());
   return () => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
-    let t = (a + b) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    d = (d + 1) | 0;
-    t = (t + d) | 0;
-    c = (c + t) | 0;
+    const a = st[0];
+    const b = st[1];
+    const c = st[2];
+    const d = (st[3] + 1) | 0;
+    const t = (((a + b) | 0) + d) | 0;
+    st[0] = b ^ (b >>> 9);
+    st[1] = (c + (c << 3)) | 0;
+    st[2] = (((c << 21) | (c >>> 11)) + t) | 0;
+    st[3] = d;
     return (t >>> 0) / 4294967296;
   };
 }
