@@ -204,10 +204,16 @@ describe('the queue from other terminals', () => {
     expect(bad.code).toBe(2);
     expect(bad.err).toBe('marteau-tui: no job ffffffff in the queue (see `marteau-tui queue --all`)\n');
 
+    // A job still queued is cancelled at once: no engine to ask.
+    const spare = await cliDone(['enqueue', await project(`name: spare\n${commandYaml(['true'])}\n`), '--state-dir', state]);
+    const spareId = /^queued ([0-9a-f]{8})/.exec(spare.out)![1];
+    const cancelSpare = await cliDone(['cancel', spareId, '--state-dir', state]);
+    expect(cancelSpare.out).toBe(`cancelled ${spareId} "spare"\n`);
+
     // A worker drains what is left.
     const worker = await cliDone(['worker', '--drain', '--state-dir', state]);
     expect(worker.code, worker.out + worker.err).toBe(0);
-    expect((await queueJson(state)).map((j) => j.status)).toEqual(['cancelled', 'succeeded']);
+    expect((await queueJson(state)).map((j) => j.status)).toEqual(['cancelled', 'succeeded', 'cancelled']);
   });
 
   it('kill -9 of the engine mid-run, then a restart: queue intact, the running job interrupted, its processes stopped', async () => {

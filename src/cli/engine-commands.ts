@@ -135,7 +135,9 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
         withEngine(globals(), 'none', async (engine) => {
           for (const id of ids) {
             const j = await engine.cancel(id);
-            io.out.write(j.status === 'cancelled' ? `cancelled ${short(j.id)} ${quoted(j.name)}\n` : `asked the engine running ${short(j.id)} ${quoted(j.name)} to stop it\n`);
+            // From what the cancel did, not from the status now: the engine running the job may
+            // have stopped it and said so in the journal before this line is written.
+            io.out.write(j.cancelRequested ? `asked the engine running ${short(j.id)} ${quoted(j.name)} to stop it\n` : `cancelled ${short(j.id)} ${quoted(j.name)}\n`);
           }
           return EXIT.ok;
         }),
