@@ -4,6 +4,7 @@
  * remote process-group cancel, SFTP, probes, a job spread over both nodes, and a node dying
  * mid-run.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -113,6 +114,31 @@ describe.skipIf(!haveServer('sshd'))('SSH nodes (real sshd)', () => {
       await x.run(long, { maxLineChars: 1 << 20, onLine: (l) => whole.push(l) });
       expect(whole).toEqual(['x'.repeat(100 * 1024)]);
       await x.close();
+    });
+
+    it('a command that ends at once keeps its exit status and its output, also on a busy machine', async () => {
+      // ssh2 handles all the packets of one read at once: a fast command's exit status came
+      // before the executor listened (a third of these runs ended "without an exit status").
+      // Busy processes make sshd's packets arrive together; each stops by itself within 30 s.
+      const busy = [0, 1, 2].map(() => spawn(node, ['-e', 'const end = Date.now() + 30000; while (Date.now() < end);'], { stdio: 'ignore' }));
+      try {
+        const x = new SshExecutor(nodeConfig(a));
+        const results: string[] = [];
+        let next = 0;
+        const worker = async () => {
+          while (next++ < 120) {
+            const lines: string[] = [];
+            const r = await x.run(['sh', '-c', 'echo out; exit 3'], { onLine: (l) => lines.push(l) }).catch((e: Error) => e);
+            results.push(r instanceof Error ? r.message : `${r.exitCode} ${lines.join(',')}`);
+          }
+        };
+        await Promise.all([worker(), worker(), worker(), worker()]);
+        await x.close();
+        expect(results.filter((r) => r !== '3 out')).toEqual([]);
+        expect(results).toHaveLength(120);
+      } finally {
+        for (const p of busy) p.kill('SIGKILL');
+      }
     });
 
     it('hostile arguments, env values and directory names are never interpreted by the remote shell', async () => {

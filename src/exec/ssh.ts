@@ -30,6 +30,12 @@ const SILENT_END_TRIES = 4;
 
 type SimpleResult = { code: number | null; signal?: string; output: string };
 
+/** A command's channel, and its exit status once sshd sent it (exec). */
+interface Session {
+  channel: Ssh2Channel;
+  exit: { code: number | null; signal: string | undefined } | undefined;
+}
+
 /** A session that ended with no exit status and no output: it says nothing of the command. */
 class SilentEnd extends NodeError {}
 
@@ -112,11 +118,20 @@ export class SshExecutor implements Executor {
     return client;
   }
 
-  private async exec(command: string): Promise<Ssh2Channel> {
+  private async exec(command: string): Promise<Session> {
     const client = await this.client();
     return new Promise((resolve, reject) => {
       try {
-        client.exec(command, (err, channel) => (err ? reject(new NodeError(this.node, `cannot start a command: ${err.message}`)) : resolve(channel)));
+        client.exec(command, (err, channel) => {
+          if (err) return reject(new NodeError(this.node, `cannot start a command: ${err.message}`));
+          const session: Session = { channel, exit: undefined };
+          // ssh2 handles every packet of a read at once: a command that ends at once has its
+          // exit status emitted right after this callback, before a caller awaiting the channel
+          // could listen (a third of fast commands on a loaded machine ended "without an exit
+          // status"). Its data and close wait in the channel's stream; the status is kept here.
+          channel.on('exit', (code, signal) => { session.exit = { code: code ?? null, signal: signal ?? undefined }; });
+          resolve(session);
+        });
       } catch (e) {
         reject(this.lost ?? new NodeError(this.node, `cannot start a command: ${(e as Error).message}`));
       }
@@ -129,22 +144,18 @@ export class SshExecutor implements Executor {
   }
 
   private async simpleOnce(argv: readonly string[] | string): Promise<SimpleResult> {
-    const channel = await this.exec(typeof argv === 'string' ? argv : shellJoin(argv));
+    const session = await this.exec(typeof argv === 'string' ? argv : shellJoin(argv));
+    const channel = session.channel;
     return new Promise((resolve, reject) => {
       let output = '';
-      let code: number | null = null;
-      let signal: string | undefined;
       const fail = (e: NodeError) => reject(e);
       this.inflight.add(fail);
       channel.on('data', (d) => { if (output.length < 65536) output += d; });
       channel.stderr.on('data', (d) => { if (output.length < 65536) output += d; });
-      channel.on('exit', (c: number | null, s?: string) => {
-        code = c;
-        signal = s ?? undefined;
-      });
       channel.on('close', () => {
         this.inflight.delete(fail);
-        resolve({ code, output, ...(signal ? { signal } : {}) });
+        const signal = session.exit?.signal;
+        resolve({ code: session.exit?.code ?? null, output, ...(signal ? { signal } : {}) });
       });
     });
   }
@@ -165,7 +176,8 @@ export class SshExecutor implements Executor {
     const started = performance.now();
     if (o.signal?.aborted) return { exitCode: null, signal: null, cancelled: true, durationMs: 0 };
     const command = remoteCommand(argv, { cwd: o.cwd, env: o.env });
-    const channel = await this.exec(command);
+    const session = await this.exec(command);
+    const channel = session.channel;
     return new Promise<RunResult>((resolve, reject) => {
       let pgid: number | undefined;
       let sawMarker = false;
@@ -220,13 +232,18 @@ export class SshExecutor implements Executor {
       o.input?.((text) => { if (!settled) channel.write(text); });
       channel.on('data', (d) => out.push(d));
       channel.stderr.on('data', (d) => err.push(d));
-      channel.on('exit', (code, signal) => {
+      const onExit = () => {
+        if (exit || !session.exit) return;
+        const { code, signal } = session.exit;
         // ssh2 names the signal as Node does (SIGKILL), from the protocol's bare name.
-        exit = { code: code ?? null, signal: signal ? (signal.startsWith('SIG') ? signal : `SIG${signal}`) : null };
+        exit = { code, signal: signal ? (signal.startsWith('SIG') ? signal : `SIG${signal}`) : null };
         // Children left in the group would keep the channel (and the node) busy: stop them.
         kill('KILL');
-      });
+      };
+      channel.on('exit', onExit);
       channel.on('close', () => {
+        // An exit status that came before this listener was (exec): the pgid is known by now.
+        onExit();
         out.end();
         err.end();
         if (exit || cancelled) {
