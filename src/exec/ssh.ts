@@ -40,8 +40,10 @@ interface Session {
 class SilentEnd extends NodeError {}
 
 /**
- * A loaded sshd may end a session without an exit status or a word (seen twice in a row), which
- * says nothing of the command: one that may be asked again is, with a back-off.
+ * A session that ends with neither an exit status nor a word says nothing of the command: one
+ * that may be asked again is, with a back-off. On a loaded machine such ends were the exit
+ * statuses that exec() now keeps from its callback on, not sshd's doing; this stays for a
+ * connection that drops a session all the same.
  */
 async function askAgain<T>(once: () => Promise<T>, silent: (r: T) => boolean): Promise<T> {
   for (let attempt = 1; ; attempt++) {
