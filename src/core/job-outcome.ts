@@ -2,7 +2,7 @@
 import { ConfigError } from '../config/config-error.js';
 import { formatDuration } from '../config/duration.js';
 import { NodeError } from '../exec/executor.js';
-import { ListenError, UpstreamLoopError } from '../proxy/proxy-errors.js';
+import { ListenError, messageOf, UpstreamLoopError } from '../proxy/proxy-errors.js';
 import type { RunOutcome } from './runner-contract.js';
 import type { TimelineEvent } from './events.js';
 import type { Job, JobOutcome } from './jobs.js';
@@ -25,7 +25,7 @@ export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | u
   if (error instanceof NodeError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
   if (error instanceof ListenError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
   if (error instanceof UpstreamLoopError) return { status: 'failed', failure: 'config', reason: error.message };
-  if (error) return { status: 'failed', failure: 'infrastructure', reason: (error as Error).message ?? String(error) };
+  if (error) return { status: 'failed', failure: 'infrastructure', reason: messageOf(error) };
   if (!outcome) return { status: 'failed', failure: 'infrastructure', reason: 'the runner returned nothing' };
   return {
     status: outcome.status,
