@@ -6,7 +6,7 @@
  * deadline, is an error, not a figure.
  */
 import net from 'node:net';
-import { Histogram } from '../src/proxy/histogram.js';
+import { Histogram } from '../src/stats/histogram.js';
 
 /** Counts the replies in a byte stream, however it is cut into chunks. */
 export interface ReplyCounter {

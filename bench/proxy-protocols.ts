@@ -13,7 +13,7 @@
  * the proxy adds over the pipe.
  */
 import type { ChildProcess } from 'node:child_process';
-import { Histogram } from '../src/proxy/histogram.js';
+import { Histogram } from '../src/stats/histogram.js';
 import type { ProxyStats } from '../src/proxy/proxy.js';
 import { startMariadb } from '../test/helpers/mariadb.js';
 import { startPostgres } from '../test/helpers/postgres.js';

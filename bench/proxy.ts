@@ -9,7 +9,7 @@ import { execFile } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { promisify } from 'node:util';
-import { Histogram } from '../src/proxy/histogram.js';
+import { Histogram } from '../src/stats/histogram.js';
 import { killChildren, startNode } from './children.js';
 import { ALL_CPUS, PINNED, setCpus } from './pinning.js';
 import { protocolTable } from './proxy-protocols.js';

@@ -2,7 +2,7 @@
  * Samples a set of proxies at a steady pace into an immutable snapshot with per-second rates and
  * short histories (sparklines), so views redraw from one object however fast events arrive.
  */
-import { Histogram, type HistogramJSON } from './histogram.js';
+import { Histogram, type HistogramJSON } from '../stats/histogram.js';
 import type { Proxy, ProxyStats } from './proxy.js';
 
 /** What a monitor reads from a proxy: its counters, and its latencies when it is in this process. */

@@ -2,7 +2,7 @@
  * What a Connection needs from its proxy (ProxyCore) and the stats a proxy counts: their own
  * module so that connection.ts and proxy.ts do not import each other.
  */
-import type { HistogramSummary } from './histogram.js';
+import type { HistogramSummary } from '../stats/histogram.js';
 import type { Mix, MixEntry } from './mix.js';
 import type { ProxyInfo } from './plugin.js';
 import type { Protocol, ProtocolName } from './protocol.js';

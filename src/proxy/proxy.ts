@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { Connection } from './connection.js';
-import { Histogram, type HistogramJSON } from './histogram.js';
+import { Histogram, type HistogramJSON } from '../stats/histogram.js';
 import { parseMix, type BehaviorRegistry, type Mix, type MixEntry, type MixSpec } from './mix.js';
 import type { Behavior, ProxyInfo } from './plugin.js';
 import type { Protocol, ProtocolName } from './protocol.js';

@@ -13,7 +13,7 @@
  * histograms of one precision merge exactly, across cycles and nodes.
  *
  * Shared by the chaos proxy (exchange latency) and the load runners' results model; it lives
- * here so that neither depends on the other (src/proxy/histogram.ts re-exports it).
+ * here so that neither depends on the other.
  */
 const MAX_VALUE = 0xffffffff;
 
