@@ -64,7 +64,10 @@ describe.skipIf(!haveServer('tmux'))('TUI end to end in tmux', () => {
       // Live sparklines of fault % and p95 per proxy, and the fault in force with its end.
       await s.waitFor(/fault\s+\d+%\s+[▁▂▃▄▅▆▇█ ]*\s*p95\s+\d+ms/);
       await s.waitFor(/fault 5:delay · until changed/);
-      expect(first).toContain('[4] Behaviors · shop');
+      // The Behaviors pane is named after the proxy it edits. Waited for, not read off the first
+      // screen: tmux takes a big frame from the pty in pieces, and one capture (a CI run's) had
+      // the first frame drawn down to the Queue's border only.
+      await s.waitFor((screen) => screen.includes('[4] Behaviors · shop'));
 
       // 2. Number keys focus panes everywhere and never touch a proxy; 5. the footer shows ? and q.
       const footers: Record<string, RegExp> = { 2: /space enable/, 3: /select proxy/, 4: /lower \/ raise/, 5: /scroll a line/, 1: /e enqueue/ };
