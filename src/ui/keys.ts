@@ -16,7 +16,7 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
     { keys: 'tab / shift-tab', does: 'next / previous pane' },
     { keys: '?', does: 'this help (j/k, PgUp/PgDn scroll it)' },
     { keys: 'm', does: 'messages: every one, whole (errors with file:line)' },
-    { keys: ':', does: 'command: enqueue PATH, cancel ID, replay ID, preset NAME' },
+    { keys: ':', does: 'command: enqueue PATH, cancel ID, retry ID, replay ID, preset NAME' },
     { keys: 'q', does: 'quit (asks when a job runs; q again or ctrl-c leaves)' },
     { keys: 'esc', does: 'close a dialog, clear the filter' },
   ],
@@ -51,7 +51,8 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
   ],
   output: [
     { keys: 'j/k ↑/↓', does: 'scroll a line' },
-    { keys: 'PgUp/PgDn', does: 'scroll a page' },
+    { keys: 'PgUp/PgDn space', does: 'scroll a page' },
+    { keys: 'enter', does: "the job's details / back to its output" },
     { keys: 'g / G', does: 'top / bottom, following the tail (also Home / End)' },
     { keys: 'f', does: 'follow the tail on / off' },
     { keys: '/', does: 'search; n / N next / previous match' },
