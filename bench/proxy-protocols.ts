@@ -157,12 +157,16 @@ const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US'
  * one round's ratio swings by 20 % either way, and the spread says how far a verdict near the
  * goal can be trusted.
  */
+/** A ratio in two decimals, or three where two would round a miss up to the goal (0.998, not 1.00). */
+export function shownRatio(r: number, goal: number): string {
+  const two = fmt(r, 2);
+  return r < goal && two === fmt(goal, 2) ? fmt(r, 3) : two;
+}
+
 function versus(ratios: number[], goal: number): string {
   const r = median(ratios);
-  const ok = r >= goal;
-  const two = fmt(r, 2);
   const spread = `${fmt(Math.min(...ratios), 2)}-${fmt(Math.max(...ratios), 2)}`;
-  return `${!ok && two === fmt(goal, 2) ? fmt(r, 3) : two}x (rounds ${spread}; >= ${fmt(goal, 1)}: ${ok ? 'yes' : '**no**'})`;
+  return `${shownRatio(r, goal)}x (rounds ${spread}; >= ${fmt(goal, 1)}: ${r >= goal ? 'yes' : '**no**'})`;
 }
 
 /** Per round, a path's rate over the pipe's in the same round. */
