@@ -68,7 +68,7 @@ artifacts: [out/report.json]
       env: { TARGET: 'http://127.0.0.1:8080', USERS: '10', DEBUG: 'true' },
       timeoutMs: 120_000,
       artifacts: ['simple-bench.xml', 'out/report.json'],
-      notify: { bell: false, summary: true, webhook: 'http://127.0.0.1:9/hook', webhookTimeoutMs: 5000 },
+      notify: { bell: false, webhook: 'http://127.0.0.1:9/hook', webhookTimeoutMs: 5000 },
     });
     expect(c.fixtures).toEqual([
       { name: 'around', proxy: 'redis', behaviors: '10:delay', atMs: undefined, forMs: undefined },

@@ -28,7 +28,6 @@ export const fixtureSchema = z
 export const notifySchema = z
   .object({
     bell: z.boolean().default(true).describe('ring the terminal bell when a job ends'),
-    summary: z.boolean().default(true).describe('print a one-line summary when a job ends'),
     webhook: z
       .string()
       .regex(/^https?:\/\/[^\s]+$/, 'expected an http:// or https:// URL')

@@ -39,7 +39,6 @@ export interface FixtureSpec {
 
 export interface NotifyConfig {
   bell: boolean;
-  summary: boolean;
   webhook?: string;
   webhookTimeoutMs: number;
 }
@@ -268,7 +267,6 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
     seed: c.seed,
     notify: {
       bell: c.notify?.bell ?? true,
-      summary: c.notify?.summary ?? true,
       webhook: c.notify?.webhook,
       webhookTimeoutMs: c.notify?.webhook_timeout === undefined ? 5000 : durationMs(c.notify.webhook_timeout),
     },
