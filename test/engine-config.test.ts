@@ -115,6 +115,13 @@ artifacts: [out/report.json]
     expect(e.message.startsWith(expected), `got:\n${e.message}`).toBe(true);
   });
 
+  it('a threshold with a bad unit: the hint on its own line, as for every other key', () => {
+    // The check used to join its hint to the message with "; ", unlike every other config error.
+    expect(fail('name: x\nrunner: builtin\nbase_url: http://127.0.0.1:8000\nscenario: [{get: /}]\nthresholds:\n  per_cycle: {p95: "< 300 parsecs"}\n').message).toBe(
+      `${FILE}:6:20: thresholds.per_cycle.p95: "parsecs" is not a time unit (ms, s, us) in "< 300 parsecs"\n  hint: e.g. "< 300ms", "<= 1.5s" (no unit means ms)`,
+    );
+  });
+
   it('a runner not in this build', () => {
     // A build with only the command runner: independent of which runners the default build has.
     const only = { runners: runnerRegistry([commandRunner(writeReports)]), behaviors: defaultRegistry };

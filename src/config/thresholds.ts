@@ -224,7 +224,7 @@ export const thresholdsSchema = z
       parseThresholds(v, []);
     } catch (e) {
       if (!(e instanceof ThresholdError)) throw e;
-      ctx.addIssue({ code: 'custom', path: e.path, message: e.hint ? `${e.problem}; ${e.hint}` : e.problem });
+      ctx.addIssue({ code: 'custom', path: e.path, message: e.problem, params: e.hint ? { hint: e.hint } : undefined });
     }
   })
   .describe('pass/fail conditions, e.g. {success_rate: ">= 99%", p95: "< 300ms", p99: "< 1s per cycle"}');

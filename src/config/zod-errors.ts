@@ -38,7 +38,9 @@ export function zodToConfigError(src: SourceDoc, data: unknown, error: z.ZodErro
     return errorAt(src, path, `${inner}${more}`, ctx.hint?.(path), true);
   }
   const actual = valueAt(data, path);
-  const hint = ctx.hint?.(path);
+  // A schema's own check may carry its hint (`params.hint`): it knows the expression it read.
+  const own = issue.code === 'custom' ? (issue.params as { hint?: unknown } | undefined)?.hint : undefined;
+  const hint = typeof own === 'string' ? own : ctx.hint?.(path);
   if (actual === undefined && issue.code === 'invalid_type') {
     const key = path[path.length - 1];
     return errorAt(src, path.slice(0, -1), `missing required key "${String(key)}"${more}`, hint);
