@@ -10,7 +10,7 @@ import { buildMatrix, matrixLines, type Matrix, type SteadyState } from './matri
 import { steadyVerdict, type SweepPlan } from '../config/sweep.js';
 import type { RunResults, RunSummary } from './results.js';
 import { lostLine } from './nodes.js';
-import type { RunnerCatalogEntry } from '../config/marteau.js';
+import type { MarteauConfig, RunnerCatalogEntry } from '../config/marteau.js';
 import type { RunOutcome } from '../core/runner-contract.js';
 import { parseThresholds, type Threshold } from '../config/thresholds.js';
 import { evaluateThresholds, formatValue, verdictWord, type ThresholdResult } from './thresholds.js';
@@ -101,12 +101,28 @@ export function reportOutcome(r: JobReport, resultDir: string, extraArtifacts: r
 
 /** `check` of a runner that evaluates `thresholds:`: a bad expression is a config error at its path. */
 export const checkThresholds: NonNullable<RunnerCatalogEntry['check']> = (config) => {
+  let thresholds: Threshold[];
   try {
-    parseThresholds(config.raw.thresholds);
+    thresholds = parseThresholds(config.raw.thresholds);
   } catch (e) {
     const err = e as { path?: (string | number)[]; problem?: string; hint?: string };
     if (err.path) return { path: err.path, message: err.problem ?? String(e), hint: err.hint };
     throw e;
   }
+  // A misspelt window name would only fail at the end of the run: say it now.
+  const windows = faultWindowNames(config);
+  const unknown = thresholds.find((t) => t.window !== undefined && !windows.includes(t.window));
+  if (unknown) {
+    return {
+      path: unknown.path,
+      message: `no fault window named "${unknown.window}"`,
+      hint: windows.length ? `fault windows of this job: ${windows.join(', ')}` : 'a fault window is a fixture with `at:` or a `chaos:` entry, e.g. fixtures: {redis_blackout: {proxy: redis, behaviors: "100:blackout", at: 10s, for: 10s}}',
+    };
+  }
   return undefined;
 };
+
+/** Names a `during.<name>` threshold may use: the changes made during the load. */
+function faultWindowNames(config: MarteauConfig): string[] {
+  return [...config.fixtures.filter((f) => f.atMs !== undefined).map((f) => f.name), ...config.chaos.map((c) => c.name), ...config.serviceFaults.map((c) => c.name)];
+}

@@ -1,5 +1,8 @@
 /** The config side of the chaos measures: `recovery:`, a fixture's `expect:`, window thresholds, with file:line errors. */
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ConfigError, parseYaml } from '../../src/config/errors.js';
 import { parseMarteauConfig } from '../../src/config/marteau.js';
 import { recoveryScheduleWarnings } from '../../src/config/recovery.js';
@@ -48,6 +51,26 @@ thresholds:
     expect(() => parse(text)).toThrow(ConfigError);
     // The message holds file:line:col, the path, what is wrong and the hint.
     expect(() => parse(text)).toThrow(expected);
+  });
+});
+
+describe('a misspelt window name with every runner that judges thresholds', () => {
+  // The builtin runner checked names at load time; FunkLoad and Locust jobs ran to their end
+  // and only then failed the threshold ("no fault window nope in this run").
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'marteau-windows-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(path.join(dir, 'test_shop.py'), 'from funkload.FunkLoadTestCase import FunkLoadTestCase\n');
+  writeFileSync(path.join(dir, 'locustfile.py'), 'from locust import HttpUser\n');
+  const rest = HEAD.split('\n').slice(3).join('\n');
+  const runners = {
+    funkload: `name: x\nscript: test_shop.py\ntest: Shop.test_home\n${rest}`,
+    locust: `name: x\nrunner: locust\nlocustfile: locustfile.py\nbase_url: http://127.0.0.1:8080\n${rest}`,
+  };
+  it.each(Object.entries(runners))('%s', (_, head) => {
+    const file = path.join(dir, '.marteau.yml');
+    const load = () => parseMarteauConfig(parseYaml(file, `${head}thresholds:\n  during.redis_blackuot.status_5xx: "< 1%"\n`), dir, { runners: defaultRunners(writeReports), behaviors: defaultRegistry });
+    expect(load).toThrow(ConfigError);
+    expect(load).toThrow('thresholds.during.redis_blackuot.status_5xx: no fault window named "redis_blackuot"\n  hint: fault windows of this job: redis_blackout');
   });
 });
 

@@ -4,7 +4,6 @@
  * its share of the users (distributed.ts). Reports, thresholds and the proxies' fault timeline
  * come from runBuiltinJob either way; this file maps the engine's context onto it.
  */
-import type { MarteauConfig } from '../../config/marteau.js';
 import { checkThresholds, reportOutcome, type ReportWriter } from '../job-report.js';
 import { fixtureEvents } from '../proxy-timeline.js';
 import type { Runner, RunnerContext, RunOutcome } from '../../core/runner-contract.js';
@@ -19,21 +18,7 @@ export const builtinRunner = (writeReports: ReportWriter): Runner => ({
   name: 'builtin',
   description: 'the embedded load generator: cycles of virtual users over a YAML scenario of HTTP steps (FunkLoad semantics)',
   configSchema: builtinConfigSchema,
-  check(config) {
-    const problem = checkThresholds(config);
-    if (problem) return problem;
-    // A misspelt window name would only fail at the end of the run: say it now.
-    const windows = faultWindowNames(config);
-    const unknown = parseThresholds(config.raw.thresholds).find((t) => t.window !== undefined && !windows.includes(t.window));
-    if (unknown) {
-      return {
-        path: unknown.path,
-        message: `no fault window named "${unknown.window}"`,
-        hint: windows.length ? `fault windows of this job: ${windows.join(', ')}` : 'a fault window is a fixture with `at:` or a `chaos:` entry, e.g. fixtures: {redis_blackout: {proxy: redis, behaviors: "100:blackout", at: 10s, for: 10s}}',
-      };
-    }
-    return undefined;
-  },
+  check: checkThresholds,
   runLength(config) {
     // Users start one every startup_delay, then the cycle records for `duration`; cycles are
     // cycle_time apart. Stopping the users comes after: no longer "the run" for chaos times.
@@ -43,11 +28,6 @@ export const builtinRunner = (writeReports: ReportWriter): Runner => ({
   },
   run: (ctx) => runBuiltin(ctx, writeReports),
 });
-
-/** Names a `during.<name>` threshold may use: the changes made during the load. */
-export function faultWindowNames(config: MarteauConfig): string[] {
-  return [...config.fixtures.filter((f) => f.atMs !== undefined).map((f) => f.name), ...config.chaos.map((c) => c.name), ...config.serviceFaults.map((c) => c.name)];
-}
 
 async function runBuiltin(ctx: RunnerContext, writeReports: ReportWriter): Promise<RunOutcome> {
   const config = builtinConfigSchema.parse(ctx.config.raw);
