@@ -1,5 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import net from 'node:net';
 import type { Proxy } from '../src/proxy/proxy.js';
+import { builtinBehaviors } from '../behaviors/index.js';
+import { defineBehavior, z, type Behavior } from '../src/proxy/plugin.js';
 import { exchange, startEchoServer } from './helpers/echo.js';
 import { startProxy } from './helpers/builtin-proxy.js';
 
@@ -7,8 +10,8 @@ let echo: Awaited<ReturnType<typeof startEchoServer>>;
 beforeAll(async () => { echo = await startEchoServer(); });
 afterAll(async () => { await echo.close(); });
 
-async function withProxy(behaviors: Parameters<typeof startProxy>[0]['behaviors'], fn: (p: Proxy) => Promise<void>, extra = {}) {
-  const p = await startProxy({ name: 't', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}`, protocol: 'tcp', behaviors, seed: 7, ...extra });
+async function withProxy(behaviors: Parameters<typeof startProxy>[0]['behaviors'], fn: (p: Proxy) => Promise<void>, extra = {}, registry?: Map<string, Behavior>) {
+  const p = await startProxy({ name: 't', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}`, protocol: 'tcp', behaviors, seed: 7, ...extra }, registry && { behaviors: registry });
   try { await fn(p); } finally { await p.close(100); }
 }
 
@@ -21,6 +24,48 @@ describe('tcp proxy', () => {
       expect(r.reply.equals(payload)).toBe(true);
       expect(p.stats().bytes.upstream).toBe(payload.length);
     });
+  });
+
+  it('a stream both ways stays exact while both sides read into reused memory', async () => {
+    // Bytes that differ along the whole stream: a piece overwritten by a later read cannot pass.
+    const payload = Buffer.from(Array.from({ length: 6 * 1024 * 1024 }, (_, i) => (i * 7 + (i >> 8) + (i >> 16)) % 251));
+    // A hook that keeps what it was shown, as a plugin may: it must stay what the client sent.
+    const shown: { request: Buffer; copy: Buffer }[] = [];
+    const keeper = defineBehavior({
+      name: 'keeper',
+      description: '',
+      options: z.object({}),
+      onExchange: (ctx) => { shown.push({ request: ctx.request, copy: Buffer.from(ctx.request) }); },
+    });
+    const registry = new Map([...builtinBehaviors, keeper].map((b) => [b.name, b]));
+    // Chunks forwarded as they come; held back on their way up (delay) or down (latency); shown to a hook.
+    const mixes: Parameters<typeof startProxy>[0]['behaviors'][] = ['', { delay: { percent: 20, sleep: 0.002 }, latency: { percent: 20, latency: 2 } }, { keeper: 30 }];
+    for (const behaviors of mixes) {
+      await withProxy(behaviors, async (p) => {
+        const s = net.connect({ port: p.port, host: '127.0.0.1' });
+        const got: Buffer[] = [];
+        let size = 0;
+        const done = new Promise<void>((resolve, reject) => {
+          s.on('data', (c: Buffer) => { got.push(c); size += c.length; if (size >= payload.length) resolve(); });
+          s.on('error', reject);
+          setTimeout(() => reject(new Error(`${size} of ${payload.length} bytes after 20 s`)), 20_000);
+        });
+        // Not read for a while: the proxy's writes to the client back up while the echo goes on.
+        s.pause();
+        for (let at = 0, k = 0; at < payload.length; k++) {
+          const n = [1, 333, 4096, 65_536, 150_000][k % 5];
+          s.write(payload.subarray(at, at + n));
+          at += n;
+        }
+        await new Promise((r) => setTimeout(r, 300));
+        s.resume();
+        await done;
+        s.destroy();
+        expect(Buffer.concat(got).equals(payload)).toBe(true);
+      }, {}, registry);
+    }
+    expect(shown.length).toBeGreaterThan(0);
+    for (const { request, copy } of shown) expect(request.equals(copy)).toBe(true);
   });
 
   it('delay holds the request for `sleep` seconds', async () => {

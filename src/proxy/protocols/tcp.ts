@@ -1,4 +1,5 @@
 import type { Protocol } from '../protocol.js';
+import { Frames, OffsetSession, passAll, WHOLE } from '../frames.js';
 
 /**
  * Raw TCP: no framing. Each chunk the client sends is an exchange (as in Vaurien); the server's
@@ -10,14 +11,37 @@ export const tcp: Protocol = {
   framesReplies: false,
   errorKinds: { random: { description: '1000 random bytes instead of a reply (Vaurien)', fatal: false } },
   defaultError: 'random',
-  createSession: () => ({
-    fromClient: (chunk) => [{ data: chunk, start: true, end: true }],
-    fromServer: (chunk) => [{ data: chunk, start: true, end: true, passthrough: true }],
-    buffered: () => 0,
-    drain: () => ({ client: Buffer.alloc(0), server: Buffer.alloc(0) }),
-  }),
+  createSession: () => new TcpSession(),
   encodeError: (_kind, ctx) => ({ bytes: ctx.message === undefined ? randomBytes(1000, ctx.random) : Buffer.from(ctx.message, 'utf8'), close: false }),
 };
+
+/**
+ * Frames into offsets though there is nothing to frame: the proxy then reads both sides into
+ * reused memory (reused-reads.ts). A bulk transfer otherwise costs a 64 KiB buffer per read,
+ * external memory that has V8 run a full collection every few megabytes.
+ */
+class TcpSession extends OffsetSession {
+  private readonly client = new Frames();
+  private readonly server = new Frames();
+
+  framesFromClient(chunk: Buffer): Frames {
+    this.client.reset(chunk);
+    if (chunk.length) this.client.push(0, chunk.length, WHOLE);
+    return this.client;
+  }
+
+  framesFromServer(chunk: Buffer): Frames {
+    return passAll(this.server, chunk);
+  }
+
+  buffered(): number {
+    return 0;
+  }
+
+  drain(): { client: Buffer; server: Buffer } {
+    return { client: Buffer.alloc(0), server: Buffer.alloc(0) };
+  }
+}
 
 export function randomBytes(n: number, random: () => number): Buffer {
   const b = Buffer.allocUnsafe(n);
