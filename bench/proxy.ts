@@ -135,10 +135,10 @@ async function main() {
   // Bulk transfers run with the middle (pipe or proxy) on a CPU of its own, the sender (this
   // process) and the sink on the other, as the runner benches place the app and the client: the
   // middle's own throughput, not where the scheduler put three processes on two cores. It is still
-  // the noisiest figure here: on this 2-core VM, runs of the same build read the proxy at 0.74x to
-  // 1.39x the pipe with the same reads and writes per MiB, and the CPU either spent per MiB moved
-  // 2.5x from transfer to transfer. So each path gets 5 transfers a round, and the ratio is the
-  // median of the pipe-proxy pairs of adjacent transfers.
+  // the noisiest figure here: the pipe reads into a new 64 KiB buffer each time, and the full
+  // collections that memory sets off land on one transfer or the next (its CPU per MiB moved 2.5x
+  // from one to the next). So each path gets 5 transfers a round, and the ratio is the median of
+  // the pipe-proxy pairs of adjacent transfers.
   const bulkPlacement = pinning([sinkPipe.child.pid!, sinkProxy.child.pid!], [process.pid, up.child.pid!]);
   console.log(`bench:proxy — ${WRK_SECONDS}s wrk runs (1 thread, 32 keep-alive connections), ${ROUNDS} rounds interleaved (reversed every other round), ${BULK_MB} MiB bulk streams (${bulkPlacement.text})\n`);
 
@@ -211,8 +211,9 @@ async function main() {
   row('bulk TCP MB/s, bare Node pipe (baseline, median)', fmt(pipeMbs), '1.00×', '', undefined);
   const bulkRatios = mbs.dummy.map((x, i) => x / mbs.pipe[i]);
   const bulkRatio = median(bulkRatios);
+  // Raw tcp is held to the framed protocols' goal: passing through at least at the pipe's speed.
   const bulkSpread = `turns ${fmt(Math.min(...bulkRatios), 2)}-${fmt(Math.max(...bulkRatios), 2)}`;
-  row('bulk TCP MB/s, proxy `dummy` (median)', fmt(median(mbs.dummy)), `${shownRatio(bulkRatio, 0.9)}× pipe (median; ${bulkSpread})`, '≥ 0.90×', bulkRatio >= 0.9);
+  row('bulk TCP MB/s, proxy `dummy` (median)', fmt(median(mbs.dummy)), `${shownRatio(bulkRatio, 1)}× pipe (median; ${bulkSpread})`, '≥ 1.00×', bulkRatio >= 1);
   const pipeCpu = median(cpuPerMb.pipe);
   const proxyCpu = median(cpuPerMb.dummy);
   row('bulk TCP CPU ms/MiB, pipe / proxy (median)', `${fmt(pipeCpu, 2)} / ${fmt(proxyCpu, 2)}`, `${fmt(proxyCpu / pipeCpu, 2)}×`, '', undefined);
