@@ -118,6 +118,43 @@ describe('tcp proxy', () => {
     });
   });
 
+  it('a reset from either side reaches the other as a reset, after the bytes that came before it', async () => {
+    // A backend that answers, then resets the connection (as a crashed one's kernel does), and
+    // records how each of the proxy's connections to it ended once it had bytes on it.
+    const ends: Promise<string>[] = [];
+    const backend = net.createServer((s) => {
+      const end = new Promise<string>((resolve) => {
+        s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        s.on('close', () => resolve('close'));
+      });
+      s.on('data', (d) => {
+        ends.push(end);
+        if (String(d) === 'reset me') {
+          s.write('bye');
+          setTimeout(() => s.resetAndDestroy(), 50);
+        }
+      });
+    });
+    await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
+    const upstream = `127.0.0.1:${(backend.address() as net.AddressInfo).port}`;
+    const p = await startProxy({ name: 'rst', listen: '127.0.0.1:0', upstream, protocol: 'tcp', behaviors: '' });
+    try {
+      const r = await exchange(p.port, 'reset me');
+      expect(r.reply.toString()).toBe('bye');
+      expect(r.error).toBe('ECONNRESET');
+      // The other way: the client resets, the backend sees a reset.
+      const s = net.connect({ port: p.port, host: '127.0.0.1' });
+      s.on('error', () => {});
+      s.write('hello');
+      await expect.poll(() => ends.length).toBe(2);
+      s.resetAndDestroy();
+      expect(await ends[1]).toBe('ECONNRESET');
+    } finally {
+      await p.close(100);
+      backend.close();
+    }
+  });
+
   it('down at 100 % refuses connections and comes back', async () => {
     await withProxy('', async (p) => {
       await p.setMix('100:down');

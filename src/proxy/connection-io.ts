@@ -87,11 +87,15 @@ export abstract class ConnectionIO {
     this.id = core.nextConnectionId();
     client.setNoDelay(true);
     server.setNoDelay(true);
-    client.on('error', () => this.destroy());
+    client.on('error', (err) => {
+      this.passReset(err, server);
+      this.destroy();
+    });
     let connected = false;
     server.once('connect', () => { connected = true; });
     server.on('error', (err) => {
       if (!connected) core.upstreamFailed(err);
+      else this.passReset(err, client);
       this.destroy();
     });
     client.on('close', () => this.destroy());
@@ -99,6 +103,17 @@ export abstract class ConnectionIO {
   }
 
   abstract destroy(): void;
+
+  /**
+   * A reset from one side reaches the other as a reset, as with no proxy between them: a client
+   * library tells a peer that crashed (ECONNRESET) from one that closed, and may retry
+   * differently (Toxiproxy closes instead). The bytes that came before it go first.
+   */
+  private passReset(err: Error, other: net.Socket): void {
+    if ((err as NodeJS.ErrnoException).code !== 'ECONNRESET' || this.closed) return;
+    this.flush();
+    other.resetAndDestroy();
+  }
 
   // ---- shaping and writing ----------------------------------------------------------------
 
