@@ -54,7 +54,8 @@ export class ChaosCapture {
     this.faults.onProxyEvent(e);
     if (e.type !== 'proxy.fault' && e.type !== 'proxy.exchange') return;
     if (this.raw.length >= MAX_RAW) this.dropped++;
-    else this.raw.push(e.type === 'proxy.fault' ? [e.at, e.proxy, e.behavior ?? ''] : [e.at, e.proxy]);
+    // The tools time their requests on the wall clock; an exchange is timed as it is emitted.
+    else this.raw.push(e.type === 'proxy.fault' ? [e.at, e.proxy, e.behavior] : [Date.now(), e.proxy]);
   };
 
   /** The load starts now (the first call counts): fault windows and times read from here. */

@@ -1,3 +1,4 @@
+import type { ProxyEventLike } from './proxy-timeline.js';
 import type { ProxyTimelineEvent } from './results.js';
 
 /**
@@ -10,10 +11,10 @@ export class FaultAggregator {
 
   constructor(private readonly sink: (e: ProxyTimelineEvent) => void) {}
 
-  onProxyEvent(e: { type: string; proxy: string; at: number; behavior?: string; mix?: string; reason?: string }): void {
-    if (e.type === 'proxy.mix' && e.mix !== undefined) {
+  onProxyEvent(e: ProxyEventLike): void {
+    if (e.type === 'proxy.mix') {
       this.sink({ at: e.at, proxy: e.proxy, kind: 'mix', mix: e.mix, ...(e.reason ? { reason: e.reason } : {}) });
-    } else if (e.type === 'proxy.fault' && e.behavior !== undefined) {
+    } else if (e.type === 'proxy.fault') {
       const second = Math.floor(e.at / 1000) * 1000;
       const key = `${e.proxy}\u0000${e.behavior}`;
       const p = this.pending.get(key);

@@ -128,5 +128,20 @@ export function epochSeconds(ms: number): string {
   const micro = Math.min(999_999, Math.max(0, Math.floor((ms - whole * 1000) * 1000)));
   return `${whole}.${String(micro).padStart(6, '0')}`;
 }
+/**
+ * How far (ms, either side) the instant may lie from an epoch time as written. FunkLoad writes
+ * Python 2's str(time.time()), 12 significant digits: 10 ms for today's times (1438233229.37, or
+ * 1438233229.3 once str() dropped a trailing zero). A time written with more digits (ours, to the
+ * microsecond) is as fine as its last decimal.
+ */
+export function timeRoundingMs(text: string): number {
+  if (!/^\d+(\.\d*)?$/.test(text)) return 0;
+  const dot = text.indexOf('.');
+  const whole = (dot < 0 ? text.length : dot) - (text.length - text.replace(/^0+/, '').length);
+  const decimals = dot < 0 ? 0 : text.length - dot - 1;
+  const step = whole + decimals <= 12 ? 10 ** (whole - 12) : 10 ** -decimals;
+  return (step * 1000) / 2;
+}
+
 /** Our own elements are not bound by Python's str(): keep whole milliseconds. */
 export const secondsMs = (ms: number) => (Math.round(ms) / 1000).toFixed(3);

@@ -6,7 +6,7 @@
  */
 import { createReadStream } from 'node:fs';
 import { FunkloadScanner, type XmlElement } from './funkload-scanner.js';
-import { inLocalZone, outcomeOf, parseIsoTime, zonelessStart } from './funkload-text.js';
+import { inLocalZone, outcomeOf, parseIsoTime, timeRoundingMs, zonelessStart } from './funkload-text.js';
 import { DEFAULT_APDEX_T, newRunInfo, RunResults, type RunInfo } from './results.js';
 import type { RequestSample, TestSample } from './samples.js';
 
@@ -32,6 +32,11 @@ const num = (s: string | undefined, fallback = 0) => {
   const n = s === undefined ? NaN : Number(s);
   return Number.isFinite(n) ? n : fallback;
 };
+/** `startWithinMs` for a sample whose time was written with less than a millisecond's digits. */
+function roundedStart(time: string | undefined): { startWithinMs?: number } {
+  const within = time === undefined ? 0 : timeRoundingMs(time);
+  return within >= 0.5 ? { startWithinMs: within } : {};
+}
 const int = (s: string | undefined, fallback = 0) => {
   const n = s === undefined ? NaN : parseInt(s, 10);
   return Number.isFinite(n) ? n : fallback;
@@ -186,6 +191,7 @@ export class FunkloadReader {
       start: num(a.time) * 1000,
       duration: num(a.duration) * 1000,
       code: int(a.code, -1),
+      ...roundedStart(a.time),
       result,
       suite: a.suite,
       name: a.name,

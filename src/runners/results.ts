@@ -162,7 +162,8 @@ export class RunResults {
     const ok = s.result === 'success';
     this.timeline.add(s.start, s.duration, ok, s.cvus);
     this.series.addRequest(s.start, s.duration, ok, outcomeKey(s.code, s.error));
-    this.attribution.request(s.start, s.duration, ok);
+    const within = s.startWithinMs ?? 0;
+    this.attribution.request(s.start - within, s.duration, ok, 2 * within);
     if (s.node !== undefined) this.nodes.add(s.node, s.duration, ok);
     if (!ok && this.errorSamples.length < MAX_ERROR_SAMPLES) {
       this.errorSamples.push({ cycle: s.cycle, at: s.start, url: s.url, code: s.code, result: s.result, error: errorKind(s), traceback: s.traceback });

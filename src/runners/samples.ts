@@ -16,6 +16,11 @@ export interface RequestSample {
   url: string;
   description?: string;
   start: number;
+  /**
+   * The true start lies within this many ms either side of `start`: a tool that writes its times
+   * rounded (FunkLoad, to 10 ms). Attribution widens the request's span by it.
+   */
+  startWithinMs?: number;
   duration: number;
   /** HTTP status, -1 when no response came (connection error, timeout). */
   code: number;

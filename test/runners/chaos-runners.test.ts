@@ -158,6 +158,9 @@ describe.skipIf(!ready)('a chaos schedule on every runner (real shop, redis behi
       }
       const a = report.attribution!;
       expect(a.requests).toBe(report.overall.requests.total);
+      // Each page the shop served counted a view in redis through the proxy, while in flight.
+      const cache = a.proxies.find((p) => p.proxy === 'cache')!;
+      expect(cache.overlapped).toBeGreaterThan(a.requests / 2);
       const row = a.rows.find((r) => r.proxy === 'cache' && r.behavior === 'blackout')!;
       expect(row.overlapped).toBeGreaterThan(0);
       expect(row.failed).toBeGreaterThan(0);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoadApp, type LoadApp } from '../../fixtures/load/app.js';
 import { builtinConfigSchema, runBench } from '../../src/runners/builtin/index.js';
 import { FunkloadScanner, type XmlElement } from '../../src/runners/funkload-scanner.js';
-import { epochSeconds, pyFloat, quoteattr, zonelessStart } from '../../src/runners/funkload-text.js';
+import { epochSeconds, pyFloat, quoteattr, timeRoundingMs, zonelessStart } from '../../src/runners/funkload-text.js';
 import { formatFunkloadXml, FunkloadXmlWriter, responseLine, testResultLine } from '../../src/runners/funkload-writer.js';
 import { parseFunkloadXml, readFunkloadXml, readFunkloadXmlFiles } from '../../src/runners/funkload-xml.js';
 import { newRunInfo, RunResults } from '../../src/runners/results.js';
@@ -65,6 +65,24 @@ describe('Python-compatible formatting', () => {
 });
 
 describe('times', () => {
+  it("a real FunkLoad time is known to 10 ms, and a fault that close to a request's written start overlaps it", () => {
+    const text = readFileSync(real('mixed-bench.xml'), 'utf8');
+    const times = [...text.matchAll(/<response [^>]*time="([\d.]+)"/g)].map((m) => m[1]);
+    // Python 2's str(): 12 significant digits, a trailing zero dropped (1796175166.3).
+    expect(times.some((t) => /\.\d$/.test(t))).toBe(true);
+    for (const t of times) expect(timeRoundingMs(t)).toBe(5);
+    expect(timeRoundingMs(epochSeconds(1296080586291.2345))).toBeLessThan(0.001);
+    // The run's first request: a fault 4 ms before its written start may have come while it was
+    // in flight; one 6 ms before it came before any request started.
+    const first = Math.min(...times.map(Number)) * 1000;
+    const overlapped = (at: number) => {
+      const { results } = parseFunkloadXml(text, { onModel: (r) => r.addFault('redis', 'blackout', at) });
+      return results.attribution.result().rows[0].overlapped;
+    };
+    expect(overlapped(first - 4)).toBe(1);
+    expect(overlapped(first - 6)).toBe(0);
+  });
+
   it('sample times keep the microsecond and never leave the second they were measured in', () => {
     expect(epochSeconds(1296080586291.2345)).toBe('1296080586.291234');
     expect(epochSeconds(1296080586999.9996)).toBe('1296080586.999999');

@@ -80,7 +80,7 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
     // clock as the requests (Date.now() may be a millisecond or more off it, which matters when
     // joining short requests with faults); proxy.exchange carries no time at all.
     onEvent: (e) => {
-      if (e.type === 'proxy.fault' && e.behavior !== undefined) results.addFault(e.proxy, e.behavior, now());
+      if (e.type === 'proxy.fault') results.addFault(e.proxy, e.behavior, now());
       else if (e.type === 'proxy.exchange') results.addExchange(e.proxy, now());
     },
   });
