@@ -1,4 +1,4 @@
-import type { ProxyEventLike } from './proxy-timeline.js';
+import type { ProxyEventLike } from './proxy-events.js';
 import type { ProxyTimelineEvent } from './results.js';
 
 /**

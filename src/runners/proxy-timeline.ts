@@ -6,23 +6,10 @@
  */
 import { changeReason, type TimelineEvent } from '../core/events.js';
 import { FaultAggregator } from './fault-aggregator.js';
+import type { ProxyEventLike, ProxyEventSource } from './proxy-events.js';
 import type { ProxyTimelineEvent, RunResults } from './results.js';
 
-/**
- * What the proxy emits as `event` (src/proxy/proxy.ts ProxyEvent), as far as runners read it.
- * An exchange carries no time (one per exchange, made only while someone listens): a listener
- * times it on its own clock, synchronously, as the proxy emits it.
- */
-export type ProxyEventLike =
-  | { type: 'proxy.fault'; proxy: string; behavior: string; at: number }
-  | { type: 'proxy.mix'; proxy: string; mix: string; at: number; reason?: string }
-  | { type: 'proxy.exchange'; proxy: string }
-  | { type: 'proxy.log'; proxy: string; at: number };
-
-export interface ProxyEventSource {
-  on(event: 'event', listener: (e: ProxyEventLike) => void): unknown;
-  off(event: 'event', listener: (e: ProxyEventLike) => void): unknown;
-}
+export type { ProxyEventLike, ProxyEventSource } from './proxy-events.js';
 
 export interface ProxyRecorder {
   /** Emit the fault counts of the seconds that are over (call it every second or so). */
