@@ -38,8 +38,14 @@ describe('tcp proxy', () => {
       onExchange: (ctx) => { shown.push({ request: ctx.request, copy: Buffer.from(ctx.request) }); },
     });
     const registry = new Map([...builtinBehaviors, keeper].map((b) => [b.name, b]));
-    // Chunks forwarded as they come; held back on their way up (delay) or down (latency); shown to a hook.
-    const mixes: Parameters<typeof startProxy>[0]['behaviors'][] = ['', { delay: { percent: 20, sleep: 0.002 }, latency: { percent: 20, latency: 2 } }, { keeper: 30 }];
+    // Chunks forwarded as they come; held back on their way up (delay) or down (latency); written
+    // in pieces over time (slicer up, bandwidth down); shown to a hook.
+    const mixes: Parameters<typeof startProxy>[0]['behaviors'][] = [
+      '',
+      { delay: { percent: 20, sleep: 0.002 }, latency: { percent: 20, latency: 2 } },
+      { slicer: { percent: 20, average_size: 4096, stream: 'upstream' }, bandwidth: { percent: 20, rate: 100_000 } },
+      { keeper: 30 },
+    ];
     for (const behaviors of mixes) {
       await withProxy(behaviors, async (p) => {
         const s = net.connect({ port: p.port, host: '127.0.0.1' });
@@ -62,6 +68,10 @@ describe('tcp proxy', () => {
         await done;
         s.destroy();
         expect(Buffer.concat(got).equals(payload)).toBe(true);
+        // The delays and pieces happened (the keeper acts on nothing: it is checked below).
+        if (typeof behaviors === 'object' && !('keeper' in behaviors)) {
+          expect(Object.entries(p.stats().behaviors).filter(([k, n]) => k !== 'dummy' && n > 0)).toHaveLength(2);
+        }
       }, {}, registry);
     }
     expect(shown.length).toBeGreaterThan(0);
