@@ -211,8 +211,8 @@ async function main() {
   row('bulk TCP MB/s, bare Node pipe (baseline, median)', fmt(pipeMbs), '1.00×', '', undefined);
   const bulkRatios = mbs.dummy.map((x, i) => x / mbs.pipe[i]);
   const bulkRatio = median(bulkRatios);
-  // Raw tcp is held to the framed protocols' goal: passing through at least at the pipe's speed.
   const bulkSpread = `turns ${fmt(Math.min(...bulkRatios), 2)}-${fmt(Math.max(...bulkRatios), 2)}`;
+  // Raw tcp is held to the framed protocols' goal: passing through at least at the pipe's speed.
   row('bulk TCP MB/s, proxy `dummy` (median)', fmt(median(mbs.dummy)), `${shownRatio(bulkRatio, 1)}× pipe (median; ${bulkSpread})`, '≥ 1.00×', bulkRatio >= 1);
   const pipeCpu = median(cpuPerMb.pipe);
   const proxyCpu = median(cpuPerMb.dummy);

@@ -12,7 +12,8 @@ import type { TimelineEvent } from '../core/events.js';
 import type { RecoveryOptions } from '../stats/recovery-options.js';
 import { faultWindows, type FaultWindow } from './measures/index.js';
 import { BUCKET_MS } from './measures/series.js';
-import { fixtureEvents, serviceEvents, type ProxyEventLike, type ProxyEventSource } from './proxy-timeline.js';
+import type { ProxyEventLike, ProxyEventSource } from './proxy-events.js';
+import { fixtureEvents, serviceEvents } from './proxy-timeline.js';
 import { FaultAggregator } from './fault-aggregator.js';
 import type { ProxyTimelineEvent, RunResults } from './results.js';
 

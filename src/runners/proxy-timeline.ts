@@ -9,8 +9,6 @@ import { FaultAggregator } from './fault-aggregator.js';
 import type { ProxyEventLike, ProxyEventSource } from './proxy-events.js';
 import type { ProxyTimelineEvent, RunResults } from './results.js';
 
-export type { ProxyEventLike, ProxyEventSource } from './proxy-events.js';
-
 export interface ProxyRecorder {
   /** Emit the fault counts of the seconds that are over (call it every second or so). */
   flush(now: number): void;

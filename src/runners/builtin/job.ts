@@ -12,7 +12,8 @@ import type { TimelineEvent } from '../../core/events.js';
 import { reportResults, type JobReport, type ReportFiles, type ReportWriter } from '../job-report.js';
 import type { RecoveryOptions } from '../../stats/recovery-options.js';
 import { faultWindows } from '../measures/index.js';
-import { recordProxies, serviceEvents, type ProxyEventSource } from '../proxy-timeline.js';
+import type { ProxyEventSource } from '../proxy-events.js';
+import { recordProxies, serviceEvents } from '../proxy-timeline.js';
 import { RunResults, type ProxyTimelineEvent } from '../results.js';
 import { sampleLogPath, SampleLogWriter } from '../sample-log.js';
 import { convertSampleLog } from '../sample-log-read.js';
@@ -21,8 +22,6 @@ import { benchRunInfo, runBench, type BenchOptions, type BenchProgress } from '.
 import { now } from './sample-clock.js';
 import type { BuiltinConfig } from './config.js';
 import { xmlRecorder } from './record.js';
-
-export type { ProxyEventLike, ProxyEventSource } from '../proxy-timeline.js';
 
 export interface BuiltinJobOptions {
   name: string;
