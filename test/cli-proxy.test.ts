@@ -76,7 +76,8 @@ describe('marteau-tui proxy', () => {
   it.each([
     ['over 100 %', '    behaviors: "60:delay,50:error"\n', /:5:16: .*add up to 110 %/],
     ['a bad option type', '    behaviors: {delay: {percent: 10, sleep: "slow"}}\n', /:5:\d+: proxies\.redis\.behaviors\.delay\.sleep: behavior "delay": option "sleep": .*number/],
-    ['an unknown key', '    upsteam: 127.0.0.1:1\n', /:5:5: proxies\.redis\.upsteam: unknown key "upsteam"/],
+    ['an unknown key', '    behavoirs: 10:error\n', /:5:5: proxies\.redis\.behavoirs: unknown key "behavoirs"; did you mean "behaviors"\?\n  hint: known keys here: listen, upstream,/],
+    ['a bad seed', '    seed: [1]\n', /:5:11: proxies\.redis\.seed: a seed is a number or a word, e.g\. seed: 42/],
     ['a YAML syntax error', '    behaviors: [oops\n', /:\d+:\d+: YAML syntax/],
   ])('reports %s with file:line', async (_name, line, expected) => {
     const file = path.join(dir, `bad-${Math.random().toString(36).slice(2)}.yml`);
@@ -84,6 +85,22 @@ describe('marteau-tui proxy', () => {
     const p = run(['proxy', '--config', file]);
     expect(await p.exited).toBe(2);
     expect(p.err()).toMatch(expected);
+  });
+
+  it('points at a misspelt required key rather than at the key it leaves missing', async () => {
+    const file = path.join(dir, 'typo.yml');
+    await writeFile(file, 'proxies:\n  redis:\n    listen: 127.0.0.1:0\n    upstrem: 127.0.0.1:6379\n');
+    const p = run(['proxy', '--config', file]);
+    expect(await p.exited).toBe(2);
+    expect(p.err()).toContain(`${file}:4:5: proxies.redis.upstrem: unknown key "upstrem"; did you mean "upstream"? (and 1 more problem)`);
+  });
+
+  it('says what a file without `proxies:` needs', async () => {
+    const file = path.join(dir, 'empty.yml');
+    await writeFile(file, 'statsd:\n  port: 8125\n');
+    const p = run(['proxy', '--config', file]);
+    expect(await p.exited).toBe(2);
+    expect(p.err()).toContain(`${file}:1:1: missing required key "proxies"\n  hint: e.g. proxies: {cache: {listen:`);
   });
 
   it('says a port is in use, exit 2', async () => {

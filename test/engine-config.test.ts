@@ -88,6 +88,7 @@ artifacts: [out/report.json]
     ['a wrong type', 'name: x\ncommand: echo\nnodes: two\n', `${FILE}:3:8: nodes: expected a number, got the string "two"\n  hint: a whole number of nodes, e.g. nodes: 2`],
     ['a number out of range', 'name: x\ncommand: echo\nnodes: 0\n', `${FILE}:3:8: nodes: must be >= 1, got the integer 0\n  hint: a whole number of nodes, e.g. nodes: 2`],
     ['a misspelt key', 'name: x\ncommand: echo\nnodse: 2\n', `${FILE}:3:1: nodse: unknown key "nodse"; did you mean "nodes"?`],
+    ['a misspelt required key', 'name: x\ncommand: echo\nproxies:\n  db: {listen: "127.0.0.1:0", upstram: "127.0.0.1:1"}\n', `${FILE}:4:31: proxies.db.upstram: unknown key "upstram"; did you mean "upstream"? (and 1 more problem)`],
     ['bad cycles', 'name: x\ncommand: echo\ncycles: "10:x"\n', `${FILE}:3:9: cycles: expected cycles of concurrent users: "10:20:30" (FunkLoad) or a list [10, 20, 30]\n  hint: FunkLoad form "10:20:30" or a list [10, 20, 30]`],
     ['a bad duration', 'name: x\ncommand: echo\nduration: soon\n', `${FILE}:3:11: duration: expected a duration: seconds as a number (e.g. 10) or a string with a unit (500ms, 20s, 2m, 1h)`],
     ['a fixture on an unknown proxy', 'name: x\ncommand: echo\nfixtures:\n  f: {proxy: nope, behaviors: "10:delay"}\n', `${FILE}:4:14: fixtures.f.proxy: unknown proxy "nope"\n  hint: declare it under \`proxies:\` in this file (listen, upstream, protocol)`],

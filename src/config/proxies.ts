@@ -12,6 +12,7 @@ import { PROTOCOL_NAMES } from '../proxy/protocol.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
 import type { StatsdOptions } from '../proxy/statsd.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
+import { zodToConfigError } from './zod-errors.js';
 
 const hostPort = z
   .string()
@@ -30,7 +31,7 @@ export const proxySchema = z
     protocol: z.enum(PROTOCOL_NAMES).default('tcp'),
     behaviors: mixSpecSchema.optional(),
     pin: z.enum(['exchange', 'connection']).default('exchange'),
-    seed: z.union([z.number(), z.string()]).optional(),
+    seed: z.union([z.number(), z.string()], { error: 'a seed is a number or a word, e.g. seed: 42' }).optional(),
     max_buffer: z.number().int().positive().optional(),
     max_connections: z.number().int().positive().max(1_000_000).optional().describe('open connections at most; more are refused (default 1000)'),
     rewrite_host: z.boolean().optional(),
@@ -80,11 +81,28 @@ export interface ProxiesConfig {
 }
 
 const HINTS: Record<string, string> = {
+  proxies: 'e.g. proxies: {cache: {listen: 127.0.0.1:16379, upstream: 127.0.0.1:6379, protocol: redis}}',
   listen: 'the address the proxy accepts connections on, e.g. 127.0.0.1:16379',
   upstream: 'the real server, e.g. 127.0.0.1:6379',
   protocol: `one of ${PROTOCOL_NAMES.join(', ')}`,
   behaviors: 'Vaurien form "20:delay,10:error" or a map {delay: 20, error: {percent: 10, kind: LOADING}}',
 };
+
+/** The keys allowed at a path of a proxies file, for "did you mean" hints. */
+function proxiesKeysAt(p: readonly (string | number)[]): readonly string[] | undefined {
+  if (p.length === 0) return Object.keys(proxiesFileSchema.shape);
+  if (p[0] === 'proxies' && p.length === 2) return Object.keys(proxySchema.shape);
+  if (p[0] === 'statsd' && p.length === 1) return Object.keys(statsdSchema.shape);
+  if (p[0] === 'api' && p.length === 1) return Object.keys(apiSchema.shape);
+  return undefined;
+}
+
+function proxiesHintAt(p: readonly (string | number)[]): string | undefined {
+  if (p[0] === 'api') return 'the control API address, e.g. 127.0.0.1:8474';
+  if (p[0] === 'plugins') return 'a list of plugin file paths, relative to this file';
+  const field = p.find((k): k is string => typeof k === 'string' && k in HINTS && k !== 'proxies');
+  return field ? HINTS[field] : p.length <= 1 && p[0] === 'proxies' ? HINTS.proxies : undefined;
+}
 
 export async function loadProxiesFile(file: string, registry: BehaviorRegistry): Promise<ProxiesConfig> {
   let text: string;
@@ -127,16 +145,9 @@ export function parseProxiesConfig(src: SourceDoc, registry: BehaviorRegistry): 
   const data = src.doc.toJS() as unknown;
   const parsed = proxiesFileSchema.safeParse(data);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const path = issue.path as (string | number)[];
-    const field = path.find((p) => typeof p === 'string' && p in HINTS) as string | undefined;
-    let message = issue.message;
-    const section = path[0] === 'api' ? apiSchema : path[0] === 'statsd' ? statsdSchema : proxySchema;
-    if (issue.code === 'unrecognized_keys') message = `unknown key "${issue.keys[0]}"; known keys: ${Object.keys(section.shape).join(', ')}`;
-    if (path.length === 0 && issue.code === 'invalid_type') message = 'expected a map with a `proxies:` section';
-    const where = issue.code === 'unrecognized_keys' ? [...path, issue.keys[0]] : path;
-    const hint = path[0] === 'api' ? 'the control API address, e.g. 127.0.0.1:8474' : path[0] === 'plugins' ? 'a list of plugin file paths, relative to this file' : field ? HINTS[field] : undefined;
-    throw errorAt(src, where, message, hint, issue.code === 'unrecognized_keys');
+    const first = parsed.error.issues[0];
+    if (first.path.length === 0 && first.code === 'invalid_type') throw errorAt(src, [], 'expected a map with a `proxies:` section', HINTS.proxies);
+    throw zodToConfigError(src, data, parsed.error, { knownKeys: proxiesKeysAt, hint: proxiesHintAt });
   }
   const proxies = Object.entries(parsed.data.proxies).map(([name, p]): ProxyOptions => {
     try {

@@ -17,7 +17,7 @@ export interface IssueContext {
 export function zodToConfigError(src: SourceDoc, data: unknown, error: z.ZodError, ctx: IssueContext = {}): ConfigError {
   // Report the problem a reader meets first, top to bottom in the file.
   const issues = [...error.issues].sort((a, b) => position(src, a) - position(src, b));
-  const issue = issues[0];
+  const issue = misspeltInstead(issues, data, ctx) ?? issues[0];
   const path = issue.path as (string | number)[];
   const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
   if (issue.code === 'unrecognized_keys') {
@@ -46,6 +46,28 @@ export function zodToConfigError(src: SourceDoc, data: unknown, error: z.ZodErro
     return errorAt(src, path.slice(0, -1), `missing required key "${String(key)}"${more}`, hint);
   }
   return errorAt(src, path, `${describeIssue(issue, actual)}${more}`, hint);
+}
+
+/**
+ * A required key reported missing where the same map has an unknown key spelt like it
+ * (`upstrem:` for `upstream:`): the misspelling is the mistake to point at, on its own line.
+ */
+function misspeltInstead(issues: Issue[], data: unknown, ctx: IssueContext): Issue | undefined {
+  for (const missing of issues) {
+    if (missing.code !== 'invalid_type' || missing.path.length === 0 || valueAt(data, missing.path as (string | number)[]) !== undefined) continue;
+    const parent = missing.path.slice(0, -1);
+    const key = String(missing.path[missing.path.length - 1]);
+    const known = ctx.knownKeys?.(parent as (string | number)[]) ?? [key];
+    const typo = issues.find(
+      (u) => u.code === 'unrecognized_keys' && samePath(u.path, parent) && u.keys.some((k) => closest(k, known) === key),
+    );
+    if (typo?.code === 'unrecognized_keys') return { ...typo, keys: typo.keys.filter((k) => closest(k, known) === key) };
+  }
+  return undefined;
+}
+
+function samePath(a: readonly PropertyKey[], b: readonly PropertyKey[]): boolean {
+  return a.length === b.length && a.every((k, i) => k === b[i]);
 }
 
 function describeIssue(issue: Issue, actual: unknown): string {
