@@ -167,4 +167,13 @@ describe("toxiproxy-server's -config proxies.json", () => {
     expect(await cli.exited).toBe(2);
     expect(cli.err()).toContain(`${file}:2:16: JSON syntax: unexpected "}", expected a "quoted" key`);
   });
+
+  it('names a missing required field and its likely misspelling, exit 2 without a stack trace', async () => {
+    const file = path.join(dir, 'typo.json');
+    await writeFile(file, '[{"name": "redis", "listen": "127.0.0.1:0", "upstrem": "127.0.0.1:6379"}]\n');
+    const cli = runCli(['proxy', '-config', file]);
+    expect(await cli.exited).toBe(2);
+    expect(cli.err()).toContain(`${file}: proxy 1: missing required field "upstream"\n  hint: did you mean "upstream" where the file has "upstrem"?`);
+    expect(cli.err()).not.toMatch(/internal error|\n\s+at /);
+  });
 });

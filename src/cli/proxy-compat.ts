@@ -7,6 +7,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../config/errors.js';
+import { closest } from '../config/zod-errors.js';
 import type { ProxiesConfig } from '../config/proxies.js';
 import { readVaurienIni, type Ini, type IniValue } from '../config/vaurien-ini.js';
 import { JsonSyntaxError, parseJson } from '../proxy/api/json.js';
@@ -167,7 +168,16 @@ export async function readToxiproxyConfig(file: string): Promise<ProxySpec[]> {
     };
     const enabled = o.enabled === null || o.enabled === undefined ? undefined : o.enabled;
     if (enabled !== undefined && typeof enabled !== 'boolean') throw new ConfigError(file, undefined, undefined, `proxy ${i + 1}: "enabled" must be true or false`);
-    return { name: str('name') ?? '', listen: str('listen'), upstream: str('upstream') ?? '', enabled: enabled as boolean | undefined };
+    const name = str('name');
+    const upstream = str('upstream');
+    for (const [key, v] of [['name', name], ['upstream', upstream]] as const) {
+      if (v) continue;
+      // Toxiproxy ignores keys it does not know; a near miss is still the likely cause.
+      const typo = Object.keys(o).find((k) => k !== key && closest(k, [key]) === key);
+      const hint = typo ? `did you mean "${key}" where the file has "${typo}"?` : 'e.g. {"name": "redis", "listen": "127.0.0.1:26379", "upstream": "127.0.0.1:6379"}';
+      throw new ConfigError(file, undefined, undefined, `proxy ${i + 1}: missing required field "${key}"`, hint);
+    }
+    return { name: name!, listen: str('listen'), upstream: upstream!, enabled: enabled as boolean | undefined };
   });
 }
 
