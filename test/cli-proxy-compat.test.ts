@@ -130,6 +130,20 @@ describe('a Vaurien INI file given to --config', () => {
     }
   });
 
+  it('names a key Vaurien does not know and the setting it looks like, given a relative path too', async () => {
+    const file = path.join(dir, 'typo.ini');
+    await writeFile(file, `[vaurien]\nbackend = 127.0.0.1:${web.port}\nproxy = 127.0.0.1:0\nbehaviour = 100:error\npool_max_size = 1\n`);
+    const relative = path.relative(process.cwd(), file);
+    const cli = runCli(['proxy', '--config', relative, '--interval', '60000']);
+    try {
+      await cli.waitFor(/listening vaurien tcp .* mix 100:dummy/, { timeoutMs: 60_000 });
+      expect(cli.err()).toContain(`${relative}:4: [vaurien] behaviour is not a Vaurien setting, ignored; did you mean "behavior"?`);
+      expect(cli.err()).toContain(`${relative}:5: [vaurien] pool_max_size is read but has no use here`);
+    } finally {
+      expect(await cli.stop()).toBe(0);
+    }
+  });
+
   it('refuses a Python [behavior:NAME] callable with the file and line, exit 2', async () => {
     const file = path.join(dir, 'custom.ini');
     await writeFile(file, '[vaurien]\nbackend = 127.0.0.1:1\n\n[behavior:slow]\ncallable = mypkg.behaviors:Slow\n');

@@ -92,6 +92,20 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
       throw new UsageError(`${o.config}: ${r.error.message}`, r.error.status === 500 ? EXIT.infrastructure : EXIT.usage);
     }
   }
+  // Before the first "listening" line: whoever waits for it (a supervisor, a test) may stop the
+  // proxy at once, and a signal without a handler would kill it before it closes in order.
+  const stopped = new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+      io.err.write(`\n${signal}: closing listeners, letting in-flight exchanges finish (up to ${graceMs} ms)\n`);
+      resolve();
+    };
+    const onInt = () => stop('SIGINT');
+    const onTerm = () => stop('SIGTERM');
+    process.on('SIGINT', onInt);
+    process.on('SIGTERM', onTerm);
+  });
   for (const p of set.proxies.values()) {
     io.out.write(`listening ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text}\n`);
   }
@@ -125,18 +139,7 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
     last = t;
   };
   const timer = setInterval(tick, intervalMs);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      io.err.write(`\n${signal}: closing listeners, letting in-flight exchanges finish (up to ${graceMs} ms)\n`);
-      resolve();
-    };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-  });
+  await stopped;
   clearInterval(timer);
   watcher?.close();
   tick();
@@ -258,7 +261,7 @@ async function buildConfig(o: ProxyCommandOptions): Promise<BuiltConfig> {
       if (kind !== 'yaml' && o.watch) throw new UsageError(`--watch reloads YAML configs; a ${kind === 'vaurien' ? 'Vaurien INI' : 'Toxiproxy JSON'} file is read once at start`);
       if (kind === 'vaurien') {
         const v = vaurienConfig(o.config, o, behaviorOptions);
-        return { config: { ...v.config, statsd: v.config.statsd ?? statsd }, notes: v.ignored.map((k) => `${o.config}: ${k} is read but has no use here (marteau-tui sets it itself)`) };
+        return { config: { ...v.config, statsd: v.config.statsd ?? statsd }, notes: v.notes };
       }
       if (o.listen || o.upstream || o.behaviors) {
         throw new UsageError('give either --config FILE or --listen/--upstream/--behaviors, not both');

@@ -6,6 +6,7 @@
  * - toxiproxy-server's single-dash flags (`-config`, `-host`, `-port`).
  */
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { closest } from '../config/zod-errors.js';
 import type { ProxiesConfig } from '../config/proxies.js';
@@ -184,10 +185,15 @@ export async function readToxiproxyConfig(file: string): Promise<ProxySpec[]> {
 /** Vaurien's protocol options: the Host rewrite is honoured, socket reuse and buffer sizes have no use here. */
 const PROTOCOL_OPTIONS = new Set(['overwrite_host_header', 'keep_alive', 'reuse_socket', 'buffer']);
 
-/** What a Vaurien INI file gives: one proxy, maybe statsd, and the keys we read but do not use. */
+/** Vaurien's own [vaurien] settings that this proxy reads but has no use for (it sizes and times its sockets itself). */
+const VAURIEN_TUNING = ['timeout', 'stay_connected', 'pool_max_size', 'pool_timeout', 'sync', 'backlog', 'bufsize'];
+const VAURIEN_USED = ['proxy', 'backend', 'protocol', 'behavior'];
+
+/** What a Vaurien INI file gives: one proxy, maybe statsd, and notes on the keys it does not use. */
 export interface VaurienConfig {
   config: ProxiesConfig;
-  ignored: string[];
+  /** `file:line: ...` for each [vaurien] key of the file itself that does nothing here. */
+  notes: string[];
 }
 
 /**
@@ -199,7 +205,6 @@ export interface VaurienConfig {
 export function vaurienConfig(file: string, flags: { listen?: string; upstream?: string; protocol: string; behaviors?: string; rewriteHost?: boolean }, behaviorOptions: BehaviorOptions): VaurienConfig {
   const ini = readVaurienIni(file);
   const get = (section: string, key: string): IniValue | undefined => ini.get(section)?.get(key)?.value;
-  const at = (section: string, key: string) => ini.get(section)?.get(key);
   const text = (section: string, key: string, fallback: string): string => {
     const v = get(section, key);
     if (v === undefined) return fallback;
@@ -242,9 +247,21 @@ export function vaurienConfig(file: string, flags: { listen?: string; upstream?:
     };
     if (!Number.isInteger(config.statsd.port)) throw fail(ini, file, 'statsd', 'port', 'expected a port number');
   }
-  const used = new Set(['proxy', 'backend', 'protocol', 'behavior']);
-  const ignored = [...(ini.get('vaurien')?.keys() ?? [])].filter((k) => !used.has(k) && at('vaurien', k)?.file === file).map((k) => `[vaurien] ${k}`);
-  return { config, ignored };
+  const notes: string[] = [];
+  for (const [key, e] of ini.get('vaurien') ?? []) {
+    // Keys from the files it extends are theirs to mention.
+    if (VAURIEN_USED.includes(key) || e.file !== path.resolve(file)) continue;
+    const where = `${file}:${e.line}: [vaurien] ${key}`;
+    if (VAURIEN_TUNING.includes(key)) {
+      notes.push(`${where} is read but has no use here (marteau-tui sets it itself)`);
+    } else {
+      // Vaurien ignores a key it does not know, and so does this: a misspelt `proxy` would
+      // otherwise silently listen on Vaurien's default address.
+      const near = closest(key, [...VAURIEN_USED, ...VAURIEN_TUNING]);
+      notes.push(`${where} is not a Vaurien setting, ignored${near ? `; did you mean "${near}"?` : ''}`);
+    }
+  }
+  return { config, notes };
 }
 
 function fail(ini: Ini, file: string, section: string, key: string, problem: string): ConfigError {
