@@ -165,6 +165,32 @@ describe.skipIf(!HAVE)('team mode: queue URL and node names', () => {
       await redis.stop();
     }
   }, 90_000);
+
+  it('a worker stalled past its heartbeat TTL on this host still holds its node names', async () => {
+    const redis = await startRedis();
+    const url = urlOf(redis);
+    const raw = new Redis(redis.port, '127.0.0.1');
+    let first: Awaited<ReturnType<typeof worker>> | undefined;
+    try {
+      const packaged = path.join(ROOT, 'marteau.nodes.yml');
+      first = await worker(url, packaged);
+      // Stalled (as a loaded machine can stall it), its heartbeat gone as if its TTL had lapsed.
+      first.child.kill('SIGSTOP');
+      const alive = await raw.keys('*alive:*');
+      expect(alive.length).toBeGreaterThan(0);
+      await raw.del(...alive);
+      const second = cli(['worker', '--queue', url, '--nodes', packaged, '--state-dir', await stateDir()]);
+      started.push(second);
+      const code = await Promise.race([second.exited, new Promise<string>((r) => setTimeout(() => r('still running after 20 s'), 20_000))]);
+      expect(code, second.out() + second.err()).toBe(2);
+      expect(second.err()).toMatch(/node "local" is already run by another worker/);
+    } finally {
+      first?.child.kill('SIGCONT');
+      for (const w of started.splice(0)) w.child.kill('SIGKILL');
+      raw.disconnect();
+      await redis.stop();
+    }
+  }, 60_000);
 });
 
 /**

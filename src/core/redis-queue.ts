@@ -158,18 +158,24 @@ export class RedisQueue extends LogQueue {
     const held = await guard(this.label, this.cmd.hgetall(this.keys.nodes));
     for (const name of names) {
       const holder = held[name];
-      if (holder && holder !== this.me && isOwnerAlive(parseOwnerKey(holder)) === false) await guard(this.label, this.cmd.hdel(this.keys.nodes, name));
+      if (!holder || holder === this.me) continue;
+      const alive = isOwnerAlive(parseOwnerKey(holder));
+      if (alive === false) await guard(this.label, this.cmd.hdel(this.keys.nodes, name));
+      // A holder on this host that is running keeps its names even when its heartbeat lapsed (a
+      // process stalled past the TTL on a loaded machine): the script below would take them.
+      else if (alive === true) throw this.nameTaken(name, holder);
     }
     const taken = (await guard(this.label, this.cmd.eval(NODES_LUA, 1, this.keys.nodes, this.me, this.keys.alive(''), ...names))) as string[];
-    if (taken.length) {
-      const [name, holder] = taken;
-      const o = parseOwnerKey(holder);
-      throw new NodeNameError(
-        `node "${name}" is already run by another worker on ${this.label} (pid ${o.pid} on ${o.host}): on a shared queue every worker's nodes need names of their own. ` +
-          `Give this worker a nodes file naming its nodes after its machine (e.g. ${JSON.stringify(`${currentOwner().host}-${name}`)} instead of ${JSON.stringify(name)}) with --nodes FILE or $MARTEAU_NODES`,
-      );
-    }
+    if (taken.length) throw this.nameTaken(taken[0], taken[1]);
     this.nodeNames = [...names];
+  }
+
+  private nameTaken(name: string, holder: string): NodeNameError {
+    const o = parseOwnerKey(holder);
+    return new NodeNameError(
+      `node "${name}" is already run by another worker on ${this.label} (pid ${o.pid} on ${o.host}): on a shared queue every worker's nodes need names of their own. ` +
+        `Give this worker a nodes file naming its nodes after its machine (e.g. ${JSON.stringify(`${currentOwner().host}-${name}`)} instead of ${JSON.stringify(name)}) with --nodes FILE or $MARTEAU_NODES`,
+    );
   }
 
   /** Remove the finished jobs that ended before `endedBefore` (ms) from the shared history; returns how many. */
