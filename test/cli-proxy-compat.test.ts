@@ -174,6 +174,20 @@ describe("toxiproxy-server's -config proxies.json", () => {
     }
   });
 
+  it('matches field names without regard to case, as Go does, and names an ignored near miss', async () => {
+    const [a, apiPort] = [await freePort(), await freePort()];
+    const file = path.join(dir, 'cased.json');
+    await writeFile(file, JSON.stringify([{ Name: 'web', Listen: `127.0.0.1:${a}`, UPSTREAM: `127.0.0.1:${web.port}`, enabeld: false }]));
+    const cli = runCli(['proxy', '-config', file, '-host', '127.0.0.1', '-port', String(apiPort), '--interval', '60000']);
+    try {
+      await cli.waitFor(/api listening on/, { timeoutMs: 60_000 });
+      expect((await get(a)).status).toBe(200);
+      expect(cli.err()).toContain(`${file}: proxy 1 (web): "enabeld" is not a Toxiproxy field, ignored; did you mean "enabled"?`);
+    } finally {
+      expect(await cli.stop()).toBe(0);
+    }
+  });
+
   it('says where a JSON syntax error is, exit 2', async () => {
     const file = path.join(dir, 'broken.json');
     await writeFile(file, '[\n  {"name": "x",}\n]\n');

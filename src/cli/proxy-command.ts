@@ -267,7 +267,8 @@ async function buildConfig(o: ProxyCommandOptions): Promise<BuiltConfig> {
         throw new UsageError('give either --config FILE or --listen/--upstream/--behaviors, not both');
       }
       if (kind === 'toxiproxy') {
-        return { config: { proxies: [], statsd }, populate: await readToxiproxyConfig(o.config), notes: [] };
+        const t = await readToxiproxyConfig(o.config);
+        return { config: { proxies: [], statsd }, populate: t.proxies, notes: t.notes };
       }
       if (Object.keys(behaviorOptions).length) {
         throw new UsageError('--behavior-<name>-<option> goes with --behavior (or a Vaurien INI file); in a YAML config, give the options in the mix');
