@@ -80,8 +80,9 @@ export interface ProxiesConfig {
   registry?: BehaviorRegistry;
 }
 
+const PROXIES_HINT = 'e.g. proxies: {cache: {listen: 127.0.0.1:16379, upstream: 127.0.0.1:6379, protocol: redis}}';
+
 const HINTS: Record<string, string> = {
-  proxies: 'e.g. proxies: {cache: {listen: 127.0.0.1:16379, upstream: 127.0.0.1:6379, protocol: redis}}',
   listen: 'the address the proxy accepts connections on, e.g. 127.0.0.1:16379',
   upstream: 'the real server, e.g. 127.0.0.1:6379',
   protocol: `one of ${PROTOCOL_NAMES.join(', ')}`,
@@ -100,8 +101,9 @@ function proxiesKeysAt(p: readonly (string | number)[]): readonly string[] | und
 function proxiesHintAt(p: readonly (string | number)[]): string | undefined {
   if (p[0] === 'api') return 'the control API address, e.g. 127.0.0.1:8474';
   if (p[0] === 'plugins') return 'a list of plugin file paths, relative to this file';
-  const field = p.find((k): k is string => typeof k === 'string' && k in HINTS && k !== 'proxies');
-  return field ? HINTS[field] : p.length <= 1 && p[0] === 'proxies' ? HINTS.proxies : undefined;
+  const field = p.find((k): k is string => typeof k === 'string' && k in HINTS);
+  if (field) return HINTS[field];
+  return p.length <= 1 && p[0] === 'proxies' ? PROXIES_HINT : undefined;
 }
 
 export async function loadProxiesFile(file: string, registry: BehaviorRegistry): Promise<ProxiesConfig> {
@@ -146,7 +148,7 @@ export function parseProxiesConfig(src: SourceDoc, registry: BehaviorRegistry): 
   const parsed = proxiesFileSchema.safeParse(data);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    if (first.path.length === 0 && first.code === 'invalid_type') throw errorAt(src, [], 'expected a map with a `proxies:` section', HINTS.proxies);
+    if (first.path.length === 0 && first.code === 'invalid_type') throw errorAt(src, [], 'expected a map with a `proxies:` section', PROXIES_HINT);
     throw zodToConfigError(src, data, parsed.error, { knownKeys: proxiesKeysAt, hint: proxiesHintAt });
   }
   const proxies = Object.entries(parsed.data.proxies).map(([name, p]): ProxyOptions => {
