@@ -116,8 +116,8 @@ describe('queue', () => {
     expect((await q.cancel(a.id)).cancelRequested).toBe(true);
     await q.finish(a.id, 'not-the-claim', { status: 'succeeded' });
     expect(q.get(a.id)!.status).toBe('running');
-    await q.finish(a.id, claim!, { status: 'cancelled', reason: 'cancelled by a user' });
-    expect(q.get(a.id)).toMatchObject({ status: 'cancelled', reason: 'cancelled by a user' });
+    await q.finish(a.id, claim!, { status: 'cancelled', reason: 'by a user' });
+    expect(q.get(a.id)).toMatchObject({ status: 'cancelled', reason: 'by a user' });
     expect(q.nodeUse('local')).toBe(0);
     const r = await q.retry(a.id);
     expect(r).toMatchObject({ status: 'queued', retryOf: a.id, name: 'a' });

@@ -309,7 +309,7 @@ describe('a cancelled job', () => {
       expect(done.status).toBe('cancelled');
       expect(done.exitCode).toBeUndefined();
       expect(summaries).toHaveLength(1);
-      expect(summaries[0]).toMatch(/^cancelled: cancelled by a user in .* \(stopped on 1 node\)$/);
+      expect(summaries[0]).toMatch(/^cancelled: by a user in .* \(stopped on 1 node\)$/);
       expect(summaries[0]).not.toContain('exit 0');
     } finally {
       await e.stop();

@@ -17,7 +17,7 @@ export function unsteadyOutcome(why: AbortWhy | undefined, unsteady: string | un
 }
 
 export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | undefined, error: unknown, timeoutMs?: number): JobOutcome {
-  if (why === 'cancel') return { status: 'cancelled', reason: 'cancelled by a user' };
+  if (why === 'cancel') return { status: 'cancelled', reason: 'by a user' };
   if (why === 'shutdown') return { status: 'interrupted', reason: 'the engine was stopped during the run', failure: 'infrastructure' };
   if (why === 'lease') return { status: 'interrupted', reason: 'this engine could not renew its lease on the queue, so another may run the job again: stopped here', failure: 'infrastructure' };
   if (why === 'timeout') return { status: 'failed', failure: 'test', reason: `timed out after ${formatDuration(timeoutMs ?? 0)} (timeout:)` };
@@ -40,12 +40,17 @@ export function isExpectedError(error: unknown): boolean {
   return error instanceof ConfigError || error instanceof NodeError || error instanceof ListenError || error instanceof UpstreamLoopError;
 }
 
+/** A mix as a timeline line names it: the one that breaks nothing says so in words too. */
+function mixText(mix: string): string {
+  return !mix || mix === '100:dummy' ? `${mix || '100:dummy'} (pass-through)` : mix;
+}
+
 /** `scheduled`: the proxy has a chaos schedule (a change by hand pauses it; say so only then). */
 export function timelineLine(e: TimelineEvent, scheduled: boolean): string {
   if (e.kind === 'service') return `chaos ${e.fixture}: service ${e.proxy} ${e.label ?? e.mix}`;
-  if (e.source === 'manual') return `manual: ${e.proxy} mix ${e.mix || '(none)'} set by hand${scheduled ? '; its chaos schedule is paused' : ''}`;
+  if (e.source === 'manual') return `manual: ${e.proxy} mix ${mixText(e.mix)} set by hand${scheduled ? '; its chaos schedule is paused' : ''}`;
   const what = e.source === 'chaos' ? `chaos ${e.fixture} (${e.label})` : `fixture ${e.fixture}`;
-  return `${what}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${e.mix || '(none)'}`;
+  return `${what}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${mixText(e.mix)}`;
 }
 
 export function summaryLine(j: Readonly<Job>): string {

@@ -174,7 +174,7 @@ export class QueueState {
         if (j.status === 'queued') {
           j.status = 'cancelled';
           j.endedAt = r.at;
-          j.reason = 'cancelled before it started';
+          j.reason = 'before it started';
           return true;
         }
         if (j.status === 'running' && !j.cancelRequested) {
