@@ -10,11 +10,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Histogram } from '../src/stats/histogram.js';
 import type { JobRow } from '../src/ui/backend.js';
 import { parseCommand } from '../src/ui/commands.js';
-import { messageLines } from '../src/ui/message-log.js';
+import { MessageLog, messageLines } from '../src/ui/message-log.js';
 import { behaviorOrder } from '../src/ui/mix-editor.js';
 import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-view.js';
 import { completePath } from '../src/ui/path-complete.js';
 import { queueLayout, queueRow } from '../src/ui/queue-row.js';
+import { bar } from '../src/ui/sparkline.js';
+import { ellipsisItems } from '../src/ui/text.js';
 
 const job = (o: Partial<JobRow> = {}): JobRow => ({
   id: '1eb11b95aaaa',
@@ -45,9 +47,10 @@ describe('queue rows', () => {
   it('line up across rows: a finished row gives the figures\' cells to how it went', () => {
     const layout = queueLayout(60, 9, 9, true);
     const running = queueRow(job(), layout, 20_000).map((x) => x.text).join('');
-    const done = queueRow(job({ state: 'succeeded', endedAt: 48_000, rate: undefined, progress: 'in 47.0s (907 requests, 0.00 % errors)' }), layout, 20_000).map((x) => x.text).join('');
+    const done = queueRow(job({ state: 'succeeded', endedAt: 48_000, rate: undefined, progress: '907 requests, 0.00 % errors, 19.3 req/s, p95 12.0ms' }), layout, 20_000).map((x) => x.text).join('');
     expect(running).toMatch(/^demo-shop running      19s   58\/s 2\.1% p95 143ms/);
-    expect(done).toMatch(/^demo-shop succeeded    47s in 47\.0s \(907 requests, 0\.00 % e…$/);
+    // Cut after a whole figure, never inside one.
+    expect(done).toMatch(/^demo-shop succeeded    47s 907 requests, 0\.00 % errors …$/);
     expect(running.indexOf('19s')).toBe(done.indexOf('47s'));
   });
 
@@ -122,13 +125,46 @@ describe(': commands', () => {
 describe('messages and behaviors', () => {
   it('wrap a message whole, words kept, continuation indented', () => {
     const at = new Date(2026, 0, 1, 9, 5, 7).getTime();
-    const out = messageLines([{ at, level: 'error', text: 'error: p/.marteau.yml:4:11: duration: expected a duration' }], 30);
+    const out = messageLines([{ at, level: 'error', text: 'error: p/.marteau.yml:4:11: duration: expected a duration', count: 1 }], 30);
     expect(out.map((l) => l.text)).toEqual(['09:05:07 error:', '         p/.marteau.yml:4:11:', '         duration: expected a', '         duration']);
     for (const l of out) expect(l.text.length).toBeLessThanOrEqual(30);
   });
 
   it("list Vaurien's classic behaviors first", () => {
     expect(behaviorOrder(['abort', 'bandwidth', 'blackout', 'delay', 'down', 'dummy', 'error', 'hang', 'transient'])).toEqual(['delay', 'error', 'hang', 'blackout', 'abort', 'transient', 'bandwidth', 'down']);
+  });
+});
+
+describe('figures in few cells', () => {
+  it('bars in eighths of a cell: no percentage above 0 draws as 0, 100 fills the bar', () => {
+    expect(bar(0, 5)).toBe('·····');
+    expect(bar(5, 5)).toBe('▎····');
+    expect(bar(1, 5)).toBe('▏····');
+    expect(bar(50, 5)).toBe('██▌··');
+    expect(bar(100, 5)).toBe('█████');
+    for (const p of [0, 1, 5, 33, 95, 100]) expect(bar(p, 7)).toHaveLength(7);
+  });
+
+  it('cut text after a whole item, never inside a number', () => {
+    const summary = '5267 requests, 0.00 % errors, 117.0 req/s, p95 8.0ms';
+    expect(ellipsisItems(summary, 80)).toBe(summary);
+    expect(ellipsisItems(summary, 32)).toBe('5267 requests, 0.00 % errors …');
+    expect(ellipsisItems(summary, 20)).toBe('5267 requests …');
+    expect(ellipsisItems('cycle 2/3 · 8 users · ramping up', 24)).toBe('cycle 2/3 · 8 users …');
+    expect(ellipsisItems(summary, 8)).toBe('5267 re…');
+  });
+
+  it('count a message that comes again instead of repeating it', () => {
+    const log = new MessageLog();
+    for (let i = 0; i < 3; i++) log.push('warn', 'redis: reconnecting', 1000 + i);
+    log.push('info', 'enqueued x', 2000);
+    log.push('warn', 'redis: reconnecting', 3000);
+    expect(log.getSnapshot().map((m) => [m.text, m.count, m.at])).toEqual([
+      ['redis: reconnecting', 3, 1002],
+      ['enqueued x', 1, 2000],
+      ['redis: reconnecting', 1, 3000],
+    ]);
+    expect(messageLines(log.getSnapshot().slice(0, 1), 60)[0].text).toMatch(/redis: reconnecting \(×3\)$/);
   });
 });
 

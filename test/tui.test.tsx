@@ -183,7 +183,7 @@ chaos:
   it('tunes the selected proxy live: ←/→ by 5 %, presets p then 0-9, x and u undo', async () => {
     const t = await setup();
     await t.press(KEY.tab, KEY.tab, KEY.tab);
-    await t.waitFor((f) => f.includes('lower / raise'), 'the Behaviors footer');
+    await t.waitFor((f) => f.includes('←/→ -/+5%'), 'the Behaviors footer');
     // Rows are every behavior but dummy, by name: move down to `error`.
     for (let i = 0; i < 12 && !/› error/.test(t.frame()); i++) await t.press(KEY.down);
     expect(t.frame()).toMatch(/› error/);
@@ -194,7 +194,7 @@ chaos:
     await t.waitFor(() => t.proxy.mix.text === '5:error', 'error at 5 %');
     // A digit alone focuses a pane; a preset is p then the digit.
     await t.press('3');
-    await t.waitFor((f) => f.includes('select proxy'), 'the Proxies pane focused');
+    await t.waitFor((f) => f.includes('j/k select · p presets'), 'the Proxies pane focused');
     expect(t.proxy.mix.text).toBe('5:error');
     await t.press('p', '3');
     await t.waitFor(() => t.proxy.mix.text === '10:error,5:blackout', 'the flaky preset');
@@ -203,6 +203,49 @@ chaos:
     await t.waitFor(() => t.proxy.mix.text === '5:error', 'undo');
     await t.press('x');
     await t.waitFor(() => t.proxy.mix.text === '100:dummy', 'x zeroes the row');
+  });
+
+  it('f stops following at the tail; esc from details goes back to the output as it was; each prompt says what enter does', async () => {
+    const t = await setup();
+    const dir = await project(`name: lines\n${commandYaml([process.execPath, '-e', 'for (let i = 1; i <= 40; i++) console.log("line " + i)'])}`);
+    await t.engine.enqueue(dir);
+    await t.waitFor((f) => /lines\s+succeeded/.test(f) && f.includes('line 40'), 'the finished job and its last line');
+    await t.press('5');
+    await t.waitFor((f) => /Output · lines\s+following/.test(f), 'the Output pane following');
+    // Off at the tail: the title says where the window stays, not "following".
+    await t.press('f');
+    await t.waitFor((f) => /Output · lines\s+line \d+\/\d+/.test(f), 'follow off');
+    await t.press('w');
+    await t.waitFor((f) => /line \d+\/\d+ · wrap/.test(f), 'wrap on');
+    const before = /line (\d+\/\d+) · wrap/.exec(t.frame())![1];
+    await t.press(KEY.enter);
+    await t.waitFor((f) => f.includes('[5] Details · lines') && f.includes('id '), 'the details');
+    await t.press(KEY.esc);
+    await t.waitFor((f) => f.includes('[5] Output · lines') && f.includes(`line ${before} · wrap`), 'the output as it was');
+    await t.press('f');
+    await t.waitFor((f) => /Output · lines\s+following · wrap/.test(f), 'following again');
+    // The footer names what enter does in each prompt.
+    const prompts: [string[], string][] = [[['/'], 'enter find'], [[':'], 'enter run'], [['1', '/'], 'enter filter'], [['e'], 'tab complete the path']];
+    for (const [keys, footer] of prompts) {
+      await t.press(...keys);
+      await t.waitFor((f) => f.includes(footer), `the footer "${footer}"`);
+      await t.press(KEY.esc);
+      await t.waitFor((f) => !f.includes(footer), `the prompt closed (${footer})`);
+    }
+  });
+
+  it('p opens a menu of every preset with what it does; the Behaviors pane says which rows show', async () => {
+    const t = await setup();
+    await t.press('4');
+    // 100×24: four rows of the behaviors show, and the pane says so.
+    await t.waitFor((f) => /pass 100% · 1-4 of \d+ ↓/.test(f), 'the rows shown');
+    await t.press('p');
+    await t.waitFor((f) => f.includes('Presets for cache') && /9\s+blackout\s+every connection cut at once/.test(f) && /0\s+normal\s+everything passes/.test(f), 'the preset menu');
+    await t.press(KEY.esc);
+    await t.waitFor((f) => f.includes('[5] Output') && !f.includes('Presets for'), 'the panes again');
+    expect(t.proxy.mix.text).toBe('100:dummy');
+    await t.press('p', '2');
+    await t.waitFor(() => t.proxy.mix.text === '50:delay', 'the slow preset');
   });
 
   it('opens help with ?, closes it with esc, and quits with q when idle', async () => {

@@ -10,6 +10,7 @@ import { ConfirmDialog, PromptDialog } from './components/Dialog.js';
 import { Footer, Header, MessageLine } from './components/Chrome.js';
 import { HelpOverlay } from './components/HelpOverlay.js';
 import { MessageLogOverlay } from './components/MessageLogOverlay.js';
+import { PresetOverlay } from './components/PresetOverlay.js';
 import { handleKey } from './controller.js';
 import type { Ctx } from './ctx.js';
 import { osc52 } from './desktop.js';
@@ -22,6 +23,7 @@ import { OutputPane } from './panes/OutputPane.js';
 import { ProxiesPane } from './panes/ProxiesPane.js';
 import { QueuePane } from './panes/QueuePane.js';
 import { scheduleLine } from './schedule-line.js';
+import { color } from './theme.js';
 import { derive, INITIAL, type UiState } from './ui-state.js';
 
 export { MIN_COLUMNS, MIN_ROWS };
@@ -75,11 +77,17 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
   useInput(onKey);
 
   const { columns, rows } = size;
-  if (columns < MIN_COLUMNS || rows < MIN_ROWS) {
-    return <Text>Terminal too small ({columns}×{rows}): marteau-tui needs {MIN_COLUMNS}×{MIN_ROWS}. q quits.</Text>;
-  }
   const s = ui.current;
   const { focus, modal } = s;
+  if (columns < MIN_COLUMNS || rows < MIN_ROWS) {
+    // Keys still work here: the question `q` asks while a job runs must show too.
+    return (
+      <Box flexDirection="column">
+        <Text>Terminal too small ({columns}×{rows}): marteau-tui needs {MIN_COLUMNS}×{MIN_ROWS}. q quits.</Text>
+        {modal?.kind === 'confirm' ? <Text bold color={color('warn')}>{modal.question} y: yes · n / esc: no</Text> : null}
+      </Box>
+    );
+  }
   const d = derive(s, snap, proxySnap, backend);
   // The job first shown selected is pinned by its id, as if picked: a job enqueued above it must not take its place.
   if (s.jobId === undefined && d.job) ui.current = { ...s, jobId: d.job.id };
@@ -91,6 +99,8 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
       <Header title={props.title} snap={snap} proxies={d.proxies} width={columns - 1} />
       {modal?.kind === 'help' ? (
         <HelpOverlay focused={focus} top={modal.top} width={columns - 1} height={l.body} />
+      ) : modal?.kind === 'preset' ? (
+        <PresetOverlay proxy={modal.proxy} mix={backend.proxies.mixOf(modal.proxy)?.text} width={columns - 1} height={l.body} />
       ) : modal?.kind === 'messages' ? (
         <MessageLogOverlay messages={messages} top={modal.top} width={columns - 1} height={l.body} />
       ) : (
@@ -112,8 +122,8 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
           )}
         </Box>
       )}
-      <MessageLine messages={messages} preset={modal?.kind === 'preset' ? modal.proxy : undefined} width={columns - 1} />
-      <Footer pane={focus} modal={modal?.kind} width={columns - 1} />
+      <MessageLine messages={messages} width={columns - 1} />
+      <Footer pane={focus} modal={modal} width={columns - 1} />
     </Box>
   );
 }

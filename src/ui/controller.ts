@@ -12,7 +12,7 @@ import { messageLines } from './message-log.js';
 import { rowsToSpec } from './mix-editor.js';
 import { completePath } from './path-complete.js';
 import { paneKey } from './pane-keys.js';
-import { derive, type Derived, type Modal, type UiState } from './ui-state.js';
+import { closeDetails, derive, type Derived, type Modal, type UiState } from './ui-state.js';
 
 export function handleKey(ctx: Ctx, input: string, key: KeyFlags): void {
   const s = ctx.ui();
@@ -24,7 +24,7 @@ export function handleKey(ctx: Ctx, input: string, key: KeyFlags): void {
   if (input === ':') return ctx.set({ modal: { kind: 'prompt', purpose: 'command', label: ':', value: '', hint: COMMAND_HELP, onSubmit: (v) => runCommand(ctx, v) } });
   if (input === 'q') return askQuit(ctx);
   if (/^[1-5]$/.test(input)) return ctx.set({ focus: PANE_ORDER[Number(input) - 1] });
-  if (key.escape) return ctx.set({ filter: '', details: false });
+  if (key.escape) return ctx.set({ filter: '', ...closeDetails(s) });
   if (key.tab) {
     const i = PANE_ORDER.indexOf(s.focus);
     return ctx.set({ focus: PANE_ORDER[(i + (key.shift ? PANE_ORDER.length - 1 : 1)) % PANE_ORDER.length] });

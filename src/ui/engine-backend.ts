@@ -144,8 +144,8 @@ function jobRow(j: JobView): JobRow {
   const users = p?.users !== undefined && p.cycleUsers !== undefined && p.users !== p.cycleUsers ? `${p.users}/${p.cycleUsers}` : (p?.cycleUsers ?? p?.users);
   const progress = p
     ? [p.cycle !== undefined ? `cycle ${p.cycle + 1}/${p.cycles ?? '?'}` : '', users !== undefined ? `${users} users` : '', p.message ?? ''].filter(Boolean).join(' · ')
-    : // The state has its own column: "in 44.0s (907 requests, ...)" rather than "succeeded in 44.0s".
-      (j.reason ?? j.summary?.replace(new RegExp(`^${j.status}(: )?`), ''));
+    : // The state and the time taken have their own columns: "907 requests, 0.00 % errors, ..." or why it failed.
+      (j.reason ?? j.summary?.replace(new RegExp(`^${j.status}(: )?`), '').replace(/^in \S+ \((.*)\)$/, '$1'));
   const running = j.status === 'running' && p?.requestsPerSecond !== undefined;
   const errorPercent = running && p.requestsPerSecond! > 0 && p.errorsPerSecond !== undefined ? (100 * p.errorsPerSecond) / p.requestsPerSecond! : running ? 0 : undefined;
   const src = j.source.kind === 'git' ? `${j.source.url}${j.source.ref ? `#${j.source.ref}` : ''} @ ${j.source.commit.slice(0, 12)}` : j.source.configFile;
@@ -174,7 +174,7 @@ function jobRow(j: JobView): JobRow {
       ...(j.report ? [`report   ${j.report} (o opens, y copies)`] : []),
       ...(j.summary ? [`summary  ${j.summary}`] : []),
       ...(j.seed ? [`seed     ${j.seed} (R replays the same faults: marteau-tui replay ${j.id.slice(0, 8)})`] : []),
-      ...(j.timeline?.length ? [`faults   ${j.timeline.length} mix change(s):`, ...j.timeline.map((e) => `  +${((e.at - start!) / 1000).toFixed(1).padStart(6)}s  ${e.proxy}  ${e.mix || 'pass-through'}  (${changeReason(e)})`)] : []),
+      ...(j.timeline?.length ? [`faults   ${j.timeline.length} mix change(s):`, ...j.timeline.map((e) => `  +${((e.at - start!) / 1000).toFixed(1).padStart(6)}s  ${e.proxy}  ${!e.mix || e.mix === '100:dummy' ? 'pass-through' : e.mix}  (${changeReason(e)})`)] : []),
     ],
   };
 }

@@ -8,6 +8,8 @@ export const PANE_ORDER: readonly PaneId[] = ['queue', 'nodes', 'proxies', 'beha
 export interface KeyHelp {
   keys: string;
   does: string;
+  /** The footer's words for it, when the pane's footer should name it (most used first). */
+  foot?: string;
 }
 
 export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
@@ -18,55 +20,55 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
     { keys: 'm', does: 'messages: every one, whole (errors with file:line)' },
     { keys: ':', does: 'command: enqueue PATH, cancel ID, retry ID, replay ID, preset NAME' },
     { keys: 'q', does: 'quit (asks when a job runs; q again or ctrl-c leaves)' },
-    { keys: 'esc', does: 'close a dialog, clear the filter' },
+    { keys: 'esc', does: 'close a dialog, the details; clear the filter' },
   ],
   queue: [
-    { keys: 'j/k ↑/↓', does: 'select job' },
-    { keys: 'enter', does: 'details: seed, fault timeline, report' },
-    { keys: 'e', does: 'enqueue a .marteau.yml (tab completes the path)' },
-    { keys: 'c', does: 'cancel the job (asks first)' },
-    { keys: 'r', does: 'retry the job (a new seed)' },
-    { keys: 'R', does: 'replay the job with its recorded seed' },
-    { keys: 'o', does: 'open its HTML report in the browser' },
-    { keys: 'y', does: 'copy the report path (OSC 52)' },
-    { keys: '/', does: 'filter jobs' },
+    { keys: 'j/k ↑/↓', does: 'select job', foot: 'j/k select' },
+    { keys: 'enter', does: 'details: seed, fault timeline, report', foot: 'enter details' },
+    { keys: 'e', does: 'enqueue a .marteau.yml (tab completes the path)', foot: 'e enqueue' },
+    { keys: 'c', does: 'cancel the job (asks first)', foot: 'c cancel' },
+    { keys: 'r', does: 'retry the job (a new seed)', foot: 'r retry' },
+    { keys: 'R', does: 'replay the job with its recorded seed', foot: 'R replay' },
+    { keys: 'o', does: 'open its HTML report in the browser', foot: 'o report' },
+    { keys: '/', does: 'filter jobs', foot: '/ filter' },
+    { keys: 'y', does: 'copy the report path (OSC 52)', foot: 'y copy path' },
   ],
   nodes: [
-    { keys: 'j/k ↑/↓', does: 'select node' },
-    { keys: 'space', does: 'enable / disable the node' },
+    { keys: 'j/k ↑/↓', does: 'select node', foot: 'j/k select' },
+    { keys: 'space', does: 'enable / disable the node', foot: 'space enable/disable' },
   ],
   proxies: [
-    { keys: 'j/k ↑/↓', does: 'select proxy (the Behaviors pane edits it)' },
-    { keys: 'p then 0-9', does: 'apply a preset mix (asks while a job runs)' },
-    { keys: 'u', does: 'undo the last mix change' },
-    { keys: 's', does: "pause / resume the proxy's chaos scenario" },
+    { keys: 'j/k ↑/↓', does: 'select proxy (the Behaviors pane edits it)', foot: 'j/k select' },
+    { keys: 'p', does: 'presets: pick a mix with 0-9 (asks while a job runs)', foot: 'p presets' },
+    { keys: 'u', does: 'undo the last mix change', foot: 'u undo' },
+    { keys: 's', does: "pause / resume the proxy's chaos scenario", foot: 's pause scenario' },
   ],
   behaviors: [
-    { keys: 'j/k ↑/↓', does: 'select behavior' },
-    { keys: '←/→  -/+', does: 'lower / raise its % by 5 (live)' },
-    { keys: 'p then 0-9', does: 'preset: 0 normal … 8 down, 9 blackout' },
-    { keys: 'x', does: 'set the selected behavior to 0 %' },
-    { keys: 'u', does: 'undo the last mix change' },
-    { keys: 's', does: 'pause / resume the chaos scenario (a change by hand pauses it)' },
+    { keys: 'j/k ↑/↓', does: 'select behavior', foot: 'j/k select' },
+    { keys: '←/→  -/+', does: 'lower / raise its % by 5 (live)', foot: '←/→ -/+5%' },
+    { keys: 'p', does: 'presets: 0 normal … 8 down, 9 blackout', foot: 'p presets' },
+    { keys: 'x', does: 'set the selected behavior to 0 %', foot: 'x zero' },
+    { keys: 'u', does: 'undo the last mix change', foot: 'u undo' },
+    { keys: 's', does: 'pause / resume the chaos scenario (a change by hand pauses it)', foot: 's pause scenario' },
   ],
   output: [
-    { keys: 'j/k ↑/↓', does: 'scroll a line' },
-    { keys: 'PgUp/PgDn space', does: 'scroll a page' },
-    { keys: 'enter', does: "the job's details / back to its output" },
-    { keys: 'g / G', does: 'top / bottom, following the tail (also Home / End)' },
-    { keys: 'f', does: 'follow the tail on / off' },
-    { keys: '/', does: 'search; n / N next / previous match' },
-    { keys: 'w', does: 'wrap long lines on / off' },
-    { keys: 'o / y / R', does: "the job's report: open / copy path; replay" },
+    { keys: 'j/k ↑/↓', does: 'scroll a line', foot: 'j/k scroll' },
+    { keys: 'f', does: 'follow the tail on / off', foot: 'f follow' },
+    { keys: '/', does: 'search; n / N next / previous match', foot: '/ search' },
+    { keys: 'w', does: 'wrap long lines on / off', foot: 'w wrap' },
+    { keys: 'enter', does: "the job's details / back to its output", foot: 'enter details' },
+    { keys: 'g / G', does: 'top / bottom, following the tail (also Home / End)', foot: 'g/G top/end' },
+    { keys: 'PgUp/PgDn space', does: 'scroll a page', foot: 'PgUp/PgDn page' },
+    { keys: 'o / y / R', does: "the job's report: open / copy path; replay", foot: 'o/y/R report' },
   ],
 };
 
 /** What the footer keeps whatever the width: help and quit. */
 const ALWAYS = '? help · q quit';
 
-/** The footer line for a pane in `width` cells: its keys (whole ones) first, `? help · q quit` always. */
+/** The footer line for a pane in `width` cells: its keys (whole ones, most used first), `? help · q quit` always. */
 export function footerHints(pane: PaneId, width: number): { keys: string; always: string } {
-  const items = [...KEYS[pane], { keys: '1-5', does: 'pane' }, { keys: 'm', does: 'messages' }].map((k) => `${k.keys.split(' ')[0]} ${k.does.split(/ \(|: |;/)[0]}`);
+  const items = [...KEYS[pane].flatMap((k) => (k.foot ? [k.foot] : [])), '1-5 pane', 'm messages'];
   return { keys: fitItems(items, Math.max(0, width - ALWAYS.length - 3)), always: ALWAYS };
 }
 

@@ -9,6 +9,8 @@ export interface Message {
   at: number;
   level: 'info' | 'warn' | 'error';
   text: string;
+  /** The same message again and again (a retry loop's warning) is one line, counted. */
+  count: number;
 }
 
 const KEPT = 200;
@@ -18,7 +20,11 @@ export class MessageLog {
   private readonly listeners = new Set<() => void>();
 
   push(level: Message['level'], text: string, at = Date.now()): void {
-    this.messages = [...this.messages.slice(-(KEPT - 1)), { at, level, text }];
+    const last = this.messages.at(-1);
+    this.messages =
+      last?.text === text && last.level === level
+        ? [...this.messages.slice(0, -1), { at, level, text, count: last.count + 1 }]
+        : [...this.messages.slice(-(KEPT - 1)), { at, level, text, count: 1 }];
     for (const l of this.listeners) l();
   }
 
@@ -34,7 +40,7 @@ export class MessageLog {
 export function messageLines(messages: readonly Message[], width: number): { text: string; level: Message['level']; first: boolean }[] {
   const indent = ' '.repeat(9);
   return messages.flatMap((m) =>
-    wrapText(m.text, width - indent.length).map((text, i) => ({ text: `${i ? indent : `${clock(m.at)} `}${text}`, level: m.level, first: i === 0 })),
+    wrapText(m.count > 1 ? `${m.text} (×${m.count})` : m.text, width - indent.length).map((text, i) => ({ text: `${i ? indent : `${clock(m.at)} `}${text}`, level: m.level, first: i === 0 })),
   );
 }
 

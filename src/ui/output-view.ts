@@ -58,7 +58,7 @@ export function outputWindow(lines: readonly string[], view: OutputView, height:
     for (let i = lines.length - 1; i >= 0 && rows.length < height; i--) {
       rows.unshift(...wrapText(lines[i], width).map((text) => ({ text, line: i, match: view.match === i })));
     }
-    return { rows: rows.slice(-height), top, following: true };
+    return { rows: rows.slice(-height), top, following: view.top === undefined };
   }
   const n = fits(lines, top, height, width, view.wrap);
   const rows: OutputRow[] = [];
@@ -66,7 +66,8 @@ export function outputWindow(lines: readonly string[], view: OutputView, height:
     const parts = view.wrap ? wrapText(lines[i], width) : [lines[i]];
     for (const text of parts) rows.push({ text, line: i, match: view.match === i });
   }
-  return { rows: rows.slice(0, height), top, following: view.top === undefined || top >= maxTop };
+  // Scrolled to the tail is not following it: `f` stops there, and new lines must not move it.
+  return { rows: rows.slice(0, height), top, following: view.top === undefined };
 }
 
 /** Scroll by `delta` lines (a page is height - 1); reaching the tail follows it again. */

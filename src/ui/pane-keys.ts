@@ -9,7 +9,7 @@ import { layout } from './layout.js';
 import { adjust, rowsToSpec, type MixRow } from './mix-editor.js';
 import { findNext, OUTPUT_START, scroll, tailTop } from './output-view.js';
 import { note, outcome, type Ctx } from './ctx.js';
-import type { Derived } from './ui-state.js';
+import { closeDetails, openDetails, type Derived } from './ui-state.js';
 
 const STEP = 5;
 
@@ -37,15 +37,17 @@ export function paneKey(ctx: Ctx, d: Derived, input: string, key: KeyFlags): voi
   }
 }
 
+/** Another job: its output from the tail, wrapped as the user last chose for output (not as details are). */
 function selectJob(ctx: Ctx, d: Derived, by: number): void {
   const next = d.jobs[Math.max(0, Math.min(d.jobs.length - 1, d.jobIndex + by))];
-  if (next) ctx.set({ jobId: next.id, output: { ...OUTPUT_START, wrap: ctx.ui().output.wrap }, details: false });
+  const ui = ctx.ui();
+  const wrap = (ui.details ? ui.beforeDetails?.wrap : ui.output.wrap) ?? false;
+  if (next && next.id !== d.job?.id) ctx.set({ jobId: next.id, output: { ...OUTPUT_START, wrap }, details: false, beforeDetails: undefined });
 }
 
 function toggleDetails(ctx: Ctx): void {
-  const details = !ctx.ui().details;
-  // Details read from the top, wrapped; the output follows its tail again.
-  ctx.set({ details, output: details ? { ...OUTPUT_START, top: 0, wrap: true } : OUTPUT_START });
+  const ui = ctx.ui();
+  ctx.set(ui.details ? closeDetails(ui) : openDetails(ui));
 }
 
 function askEnqueue(ctx: Ctx): void {

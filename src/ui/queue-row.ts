@@ -4,7 +4,7 @@
  * figures (req/s, error %, p95) stay as long as the name and state fit. Pure.
  */
 import type { JobRow } from './backend.js';
-import { cell, ellipsis } from './text.js';
+import { cell, ellipsisItems } from './text.js';
 
 export interface Segment {
   text: string;
@@ -82,10 +82,10 @@ export function queueRow(job: JobRow, layout: QueueLayout, now: number): Segment
     const sep = i ? ' ' : '';
     if (c.key === 'figures' && !figures) {
       const next = cols[i + 1]?.key === 'progress' ? cols[++i].width + 1 : 0;
-      out.push({ text: sep + ellipsis(text.progress, c.width + next) });
+      out.push({ text: sep + ellipsisItems(text.progress, c.width + next) });
       continue;
     }
-    const t = c.key === 'progress' ? ellipsis(text.progress, c.width) : cell(text[c.key], c.width, c.key === 'elapsed' ? 'right' : 'left');
+    const t = c.key === 'progress' ? ellipsisItems(text.progress, c.width) : cell(text[c.key], c.width, c.key === 'elapsed' ? 'right' : 'left');
     out.push({ text: sep + t, tone: tone[c.key] });
   }
   return out;

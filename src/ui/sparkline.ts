@@ -14,8 +14,16 @@ export function fixed(n: number, width: number, digits = 0): string {
   return s.padStart(width, ' ');
 }
 
-/** A bar of `width` cells for a percentage. */
+const EIGHTHS = ['', '▏', '▎', '▍', '▌', '▋', '▊', '▉'];
+
+/**
+ * A bar of `width` cells for a percentage, in eighths of a cell: on a 5-cell bar 5 % is a sliver,
+ * not nothing, and no percentage above 0 looks like 0.
+ */
 export function bar(percent: number, width: number): string {
-  const full = Math.round((Math.max(0, Math.min(100, percent)) / 100) * width);
-  return '█'.repeat(full) + '·'.repeat(width - full);
+  const eighths = Math.round((Math.max(0, Math.min(100, percent)) / 100) * width * 8);
+  const shown = percent > 0 ? Math.max(1, eighths) : 0;
+  const full = Math.floor(shown / 8);
+  const part = EIGHTHS[shown % 8];
+  return '█'.repeat(full) + part + '·'.repeat(width - full - (part ? 1 : 0));
 }

@@ -6,6 +6,21 @@ export function ellipsis(s: string, width: number): string {
   return s.length <= width ? s : `${s.slice(0, Math.max(0, width - 1))}…`;
 }
 
+/**
+ * `s` in at most `width` cells, cut after its last whole item (", " or " · " between them) that
+ * fits with " …": "5267 requests, 0.00 % errors …" rather than "(526…", which reads as another
+ * figure. A first item too long for the width is cut as `ellipsis` does.
+ */
+export function ellipsisItems(s: string, width: number): string {
+  if (s.length <= width) return s;
+  // Items at even indexes, the separators between them at odd ones.
+  const parts = s.split(/(, | · )/);
+  let out = parts[0];
+  if (out.length + 2 > width) return ellipsis(s, width);
+  for (let i = 2; i < parts.length && out.length + parts[i - 1].length + parts[i].length + 2 <= width; i += 2) out += parts[i - 1] + parts[i];
+  return `${out} …`;
+}
+
 /** `s` cut or padded to exactly `width` cells. */
 export function cell(s: string, width: number, align: 'left' | 'right' = 'left'): string {
   const t = ellipsis(s, width);

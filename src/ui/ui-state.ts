@@ -27,6 +27,8 @@ export interface UiState {
   sel: { nodes: number; proxies: number; behaviors: number };
   output: OutputView;
   details: boolean;
+  /** How the Output pane was when details replaced it: leaving details goes back to it. */
+  beforeDetails?: OutputView;
   filter: string;
   modal?: Modal;
   undo: { proxy: string; spec: MixSpec }[];
@@ -38,6 +40,17 @@ export interface UiState {
 }
 
 export const INITIAL: UiState = { focus: 'queue', sel: { nodes: 0, proxies: 0, behaviors: 0 }, output: OUTPUT_START, details: false, filter: '', undo: [] };
+
+/** Details read from the top, wrapped; the output view is kept for the way back. */
+export function openDetails(ui: UiState): Partial<UiState> {
+  return { details: true, beforeDetails: ui.details ? ui.beforeDetails : ui.output, output: { ...OUTPUT_START, top: 0, wrap: true } };
+}
+
+/** Back to the output as it was (scroll, wrap, search), or following its tail when there was none. */
+export function closeDetails(ui: UiState): Partial<UiState> {
+  if (!ui.details) return {};
+  return { details: false, beforeDetails: undefined, output: ui.beforeDetails ?? OUTPUT_START };
+}
 
 export function derive(ui: UiState, snap: TuiSnapshot, proxySnap: MonitorSnapshot, backend: TuiBackend) {
   const jobs = ui.filter ? snap.jobs.filter((j) => `${j.id} ${j.name} ${j.state}`.toLowerCase().includes(ui.filter.toLowerCase())) : snap.jobs;

@@ -1,14 +1,13 @@
 /** The lines around the panes: the header of figures, the message line, the footer of keys. */
 import { Box, Text } from 'ink';
 import { memo } from 'react';
-import { PRESETS } from '../../proxy/presets.js';
 import type { ProxyView } from '../../proxy/monitor.js';
 import type { TuiSnapshot } from '../backend.js';
 import { footerHints, type PaneId } from '../keys.js';
 import { clock, type Message } from '../message-log.js';
 import { fitItems } from '../text.js';
 import { color, messageLevelColor } from '../theme.js';
-import type { Modal } from '../ui-state.js';
+import type { Modal, PromptPurpose } from '../ui-state.js';
 
 /** Figures only: notes never share its cells (they go to the message line). */
 export const Header = memo(function Header(props: { title?: string; snap: TuiSnapshot; proxies: readonly ProxyView[]; width: number }) {
@@ -18,7 +17,7 @@ export const Header = memo(function Header(props: { title?: string; snap: TuiSna
   const running = counts.running ? 'running' : 'idle';
   // Early in the line: a narrow terminal cuts the end, and an offline queue must show.
   const team = snap.queue?.online === false ? 'queue offline (reconnecting)' : snap.queue?.label ? `team ${snap.queue.label}` : '';
-  const items = ['marteau-tui', props.title ?? '', team, running, `jobs ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(' ') || '0'}`, `proxies ${proxies.length}`, `faults ${faults}`].filter(Boolean);
+  const items = ['marteau-tui', props.title ?? '', team, running, `jobs ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ') || '0'}`, `proxies ${proxies.length}`, `faults ${faults}`].filter(Boolean);
   return (
     <Text bold color={color('accent')}>
       {fitItems(items, props.width)}
@@ -26,33 +25,44 @@ export const Header = memo(function Header(props: { title?: string; snap: TuiSna
   );
 });
 
-/** The newest message, or the preset choice `p` opened; cut at the width with a pointer to the log. */
-export const MessageLine = memo(function MessageLine(props: { messages: readonly Message[]; preset?: string; width: number }) {
-  const { messages, preset, width } = props;
-  if (preset) {
-    const text = `preset for ${preset}: ${PRESETS.map((p) => `${p.key} ${p.name}`).join(' · ')} · esc cancels`;
-    return <Text color={color('key')} wrap="truncate-end">{text}</Text>;
-  }
+/** The newest message, cut at the width with a pointer to the log. */
+export const MessageLine = memo(function MessageLine(props: { messages: readonly Message[]; width: number }) {
+  const { messages, width } = props;
   const m = messages.at(-1);
   if (!m) return <Text color={color('dim')}>no messages yet (m lists them)</Text>;
-  const text = `${clock(m.at)} ${m.text.replace(/\n\s*/g, ' — ')}`;
+  const text = `${clock(m.at)} ${m.text.replace(/\n\s*/g, ' — ')}${m.count > 1 ? ` (×${m.count})` : ''}`;
   const more = ' … m: whole';
   const shown = text.length > width ? text.slice(0, width - more.length) + more : text;
   return <Text color={color(messageLevelColor[m.level])}>{shown}</Text>;
 });
 
-const MODAL_KEYS: Partial<Record<Modal['kind'], string>> = {
-  help: 'j/k PgUp/PgDn scroll · g/G top/bottom · esc close',
-  messages: 'j/k PgUp/PgDn scroll · g/G oldest/newest · esc close',
-  prompt: 'enter ok · esc cancel · tab complete (enqueue)',
-  confirm: 'y yes · n / esc no',
-  preset: '0-9 preset · esc cancel',
+const PROMPT_KEYS: Record<PromptPurpose, string> = {
+  enqueue: 'enter enqueue · tab complete the path · esc cancel',
+  filter: 'enter filter (empty shows all) · esc cancel',
+  search: 'enter find · esc cancel',
+  command: 'enter run · esc cancel',
 };
 
-/** The focused pane's keys, and `? help · q quit` always at the right. */
-export const Footer = memo(function Footer(props: { pane: PaneId; modal?: Modal['kind']; width: number }) {
+/** An open dialog's keys, which stand in for the pane's in the footer. */
+function modalKeys(modal: Modal): string {
+  switch (modal.kind) {
+    case 'help':
+      return 'j/k PgUp/PgDn scroll · g/G top/bottom · esc close';
+    case 'messages':
+      return 'j/k PgUp/PgDn scroll · g/G oldest/newest · esc close';
+    case 'prompt':
+      return PROMPT_KEYS[modal.purpose];
+    case 'confirm':
+      return 'y yes · n / esc no';
+    case 'preset':
+      return '0-9 apply a preset · esc cancel';
+  }
+}
+
+/** The focused pane's keys (or the open dialog's), and `? help · q quit` always at the right. */
+export const Footer = memo(function Footer(props: { pane: PaneId; modal?: Modal; width: number }) {
   const { keys, always } = footerHints(props.pane, props.width);
-  const left = props.modal ? MODAL_KEYS[props.modal] ?? keys : keys;
+  const left = props.modal ? modalKeys(props.modal) : keys;
   return (
     <Box width={props.width} justifyContent="space-between">
       <Text color={color('key')} wrap="truncate-end">{left}</Text>

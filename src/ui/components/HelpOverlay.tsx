@@ -9,7 +9,8 @@ export function HelpOverlay(props: { focused: PaneId; top: number; width: number
   const lines = helpLines(props.focused);
   const rows = overlayRows(props.height);
   const top = Math.max(0, Math.min(props.top, lines.length - rows));
-  const keysWidth = Math.min(20, Math.max(12, Math.floor(props.width / 5)));
+  // Two cells of indent, the longest key, two of gap: a key never runs into what it does.
+  const keysWidth = 4 + Math.max(...lines.map((l) => l.keys?.length ?? 0));
   return (
     <Box flexDirection="column" borderStyle="double" borderColor={color('accent')} width={props.width} height={props.height} paddingX={1} overflow="hidden">
       <Text bold>Keys — esc or ? closes</Text>

@@ -1,11 +1,10 @@
 import { Text } from 'ink';
 import { memo } from 'react';
-import { PRESETS } from '../../proxy/presets.js';
 import { Pane } from '../components/Pane.js';
 import { remainder, type MixRow } from '../mix-editor.js';
 import type { ScheduleLine } from '../schedule-line.js';
 import { bar } from '../sparkline.js';
-import { cell } from '../text.js';
+import { cell, fitItems } from '../text.js';
 import { color } from '../theme.js';
 
 const SCHEDULE_COLOR: Record<ScheduleLine['state'], string> = { running: 'accent', paused: 'warn', manual: 'warn', done: 'dim' };
@@ -25,8 +24,12 @@ export const BehaviorsPane = memo(function BehaviorsPane(props: {
   const first = Math.max(0, Math.min(selected - Math.floor(visible / 2), rows.length - visible));
   const barWidth = Math.max(5, Math.min(20, width - 30));
   const pass = remainder(rows);
+  const last = Math.min(rows.length, first + visible);
+  // The list is longer than the pane at 80×24 (13 behaviors): say which part shows and that j/k reach the rest.
+  const where = rows.length > visible ? `${first + 1}-${last} of ${rows.length} ${first > 0 ? '↑' : ''}${last < rows.length ? '↓' : ''}` : '';
+  const tail = fitItems([where, 'p presets'].filter(Boolean), width - 4 - `pass ${pass}% · `.length);
   return (
-    <Pane title={`Behaviors${proxy ? ` · ${proxy}` : ''}`} index={4} focused={focused} height={height} width={width} extra={`pass ${pass}%`}>
+    <Pane title={`Behaviors${proxy ? ` · ${proxy}` : ''}`} index={4} focused={focused} height={height} width={width}>
       {proxy === undefined ? <Text color={color('dim')}>select a proxy</Text> : null}
       {proxy !== undefined && schedule ? (
         <>
@@ -51,8 +54,9 @@ export const BehaviorsPane = memo(function BehaviorsPane(props: {
           );
         })}
       {proxy !== undefined ? (
-        <Text color={color('dim')} wrap="truncate-end">
-          p then a digit: {PRESETS.map((p) => `${p.key} ${p.name}`).join(' · ')}
+        <Text wrap="truncate-end">
+          <Text bold>pass {pass}%</Text>
+          <Text color={color('dim')}>{tail ? ` · ${tail}` : ''}</Text>
         </Text>
       ) : null}
     </Pane>

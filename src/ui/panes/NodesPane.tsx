@@ -11,6 +11,8 @@ export const NodesPane = memo(function NodesPane(props: { nodes: readonly NodeRo
   const visible = Math.max(1, height - 3);
   const first = Math.max(0, Math.min(selected - visible + 1, nodes.length - visible));
   const nameWidth = Math.max(5, Math.min(12, ...nodes.map((n) => n.name.length)));
+  // The probe's latency is the first to go when the pane is narrow: the running jobs say more.
+  const latency = width - 4 - (2 + nameWidth + 1 + 8 + 8) >= 7;
   const up = nodes.filter((n) => n.state === 'up' || n.state === 'busy').length;
   return (
     <Pane title="Nodes" index={2} focused={focused} height={height} width={width} extra={`${up}/${nodes.length} up`}>
@@ -20,7 +22,7 @@ export const NodesPane = memo(function NodesPane(props: { nodes: readonly NodeRo
           <Text key={n.name} wrap="truncate-end">
             <Text inverse={isSel && focused} bold={isSel}>{isSel ? '›' : ' '} {cell(n.name, nameWidth)} </Text>
             <Text color={color(nodeStateColor[n.state])}>{n.state.padEnd(8)}</Text>
-            <Text color={color('dim')}>{n.latencyMs === undefined ? '     -' : `${n.latencyMs.toFixed(0).padStart(4)}ms`} </Text>
+            {latency ? <Text color={color('dim')}>{n.latencyMs === undefined ? '     -' : `${n.latencyMs.toFixed(0).padStart(4)}ms`} </Text> : null}
             {n.job ?? ''}
           </Text>
         );
