@@ -10,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Histogram } from '../src/stats/histogram.js';
 import type { JobRow } from '../src/ui/backend.js';
 import { parseCommand } from '../src/ui/commands.js';
+import { HELP_KEYS_WIDTH, helpLines } from '../src/ui/keys.js';
 import { MessageLog, messageLines } from '../src/ui/message-log.js';
 import { behaviorOrder } from '../src/ui/mix-editor.js';
 import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-view.js';
@@ -152,6 +153,13 @@ describe('figures in few cells', () => {
     expect(ellipsisItems(summary, 20)).toBe('5267 requests …');
     expect(ellipsisItems('cycle 2/3 · 8 users · ramping up', 24)).toBe('cycle 2/3 · 8 users …');
     expect(ellipsisItems(summary, 8)).toBe('5267 re…');
+  });
+
+  it('help at 80 columns: keys in a column of their own, long descriptions wrapped under themselves', () => {
+    const lines = helpLines('queue', 75);
+    for (const l of lines) if (l.keys !== undefined) expect(HELP_KEYS_WIDTH + l.does!.length).toBeLessThanOrEqual(75);
+    const command = lines.findIndex((l) => l.keys === ':');
+    expect(lines[command + 1]).toEqual({ keys: '', does: expect.stringContaining('preset NAME') });
   });
 
   it('count a message that comes again instead of repeating it', () => {

@@ -59,7 +59,7 @@ function modalKey(ctx: Ctx, modal: Modal, d: Derived, input: string, key: KeyFla
       const by = scrollKey(ctx, input, key);
       if (by === undefined) return;
       const l = layout(ctx.size().columns, ctx.size().rows);
-      const total = modal.kind === 'help' ? helpLines(ctx.ui().focus).length : messageLines(ctx.backend.messages.getSnapshot(), overlayWidth(l.columns)).length;
+      const total = modal.kind === 'help' ? helpLines(ctx.ui().focus, overlayWidth(l.columns)).length : messageLines(ctx.backend.messages.getSnapshot(), overlayWidth(l.columns)).length;
       const max = Math.max(0, total - overlayRows(l.body));
       const from = modal.top ?? max;
       const top = by === 'top' ? 0 : by === 'bottom' ? max : Math.max(0, Math.min(max, from + by));

@@ -1,5 +1,5 @@
 /** Key reference, per pane: the footer shows the focused pane's, `?` shows them all. */
-import { fitItems } from './text.js';
+import { fitItems, wrapText } from './text.js';
 
 export type PaneId = 'queue' | 'nodes' | 'proxies' | 'behaviors' | 'output';
 
@@ -46,7 +46,7 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
   behaviors: [
     { keys: 'j/k ↑/↓', does: 'select behavior', foot: 'j/k select' },
     { keys: '←/→  -/+', does: 'lower / raise its % by 5 (live)', foot: '←/→ -/+5%' },
-    { keys: 'p', does: 'presets: 0 normal … 8 down, 9 blackout', foot: 'p presets' },
+    { keys: 'p', does: 'presets: a menu of named mixes (0 normal … 9 blackout); a digit applies one', foot: 'p presets' },
     { keys: 'x', does: 'set the selected behavior to 0 %', foot: 'x zero' },
     { keys: 'u', does: 'undo the last mix change', foot: 'u undo' },
     { keys: 's', does: 'pause / resume the chaos scenario (a change by hand pauses it)', foot: 's pause scenario' },
@@ -145,13 +145,19 @@ const TITLES: Record<PaneId | 'global', string> = {
   output: '[5] Output',
 };
 
-/** The help as lines: the focused pane's keys first, then those that work everywhere, then the rest. */
-export function helpLines(focused: PaneId): { head?: string; keys?: string; does?: string }[] {
+/** Cells of the help's key column: two of indent, the longest key, two of gap, so a key never runs into what it does. */
+export const HELP_KEYS_WIDTH = 4 + Math.max(...Object.values(KEYS).flatMap((ks) => ks.map((k) => k.keys.length)));
+
+/**
+ * The help as lines of `width` cells: the focused pane's keys first, then those that work
+ * everywhere, then the rest; a long description wraps under itself (keys '' on the lines after).
+ */
+export function helpLines(focused: PaneId, width: number): { head?: string; keys?: string; does?: string }[] {
   const order: (PaneId | 'global')[] = [focused, 'global', ...PANE_ORDER.filter((p) => p !== focused)];
   const lines: { head?: string; keys?: string; does?: string }[] = [];
   for (const id of order) {
     lines.push({ head: TITLES[id] });
-    for (const k of KEYS[id]) lines.push({ keys: k.keys, does: k.does });
+    for (const k of KEYS[id]) wrapText(k.does, width - HELP_KEYS_WIDTH).forEach((does, i) => lines.push({ keys: i ? '' : k.keys, does }));
   }
   return lines;
 }
