@@ -157,6 +157,20 @@ describe('marteau-tui --ci', () => {
     expect(r.err).not.toMatch(/\n\s+at /);
   });
 
+  it('a state dir that cannot be made: exit 3 at once with the path and why, never a spin (Node\'s recursive mkdir loops for ever under /proc)', async () => {
+    const file = path.join(await temp('state-file-'), 'a-file');
+    await writeFile(file, '');
+    for (const [dir, why] of [['/proc/no-such-dir/state', 'cannot create /proc/no-such-dir: ENOENT: no such file or directory'], [path.join(file, 'state'), 'ENOTDIR: not a directory']]) {
+      for (const args of [['queue'], ['nodes', '--no-probe']]) {
+        const r = await cliDone([...args, '--state-dir', dir]);
+        expect(r.code).toBe(3);
+        expect(r.err).toContain(why);
+        expect(r.err).toContain('check --state-dir');
+        expect(r.err).not.toMatch(/\n\s+at /);
+      }
+    }
+  }, 30_000);
+
   it('schema prints the JSON Schema of .marteau.yml', async () => {
     const r = await cliDone(['schema']);
     expect(r.code).toBe(0);

@@ -345,7 +345,9 @@ async function translate(e: unknown): Promise<unknown> {
   const errno = e as NodeJS.ErrnoException;
   const fsCodes = ['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTDIR', 'EISDIR', ...(errno?.syscall === 'mkdir' ? ['ENOENT'] : [])];
   if (errno?.code && errno.path && fsCodes.includes(errno.code)) {
-    return new UsageError(`${errno.path}: ${errno.code} (check --state-dir and its permissions)`, EXIT.infrastructure);
+    // "ENOENT: no such file or directory, mkdir '/x'": the code and the system's words, then what was tried.
+    const why = errno.message.split(', ')[0];
+    return new UsageError(`${errno.syscall === 'mkdir' ? 'cannot create ' : ''}${errno.path}: ${why} (check --state-dir and its permissions)`, EXIT.infrastructure);
   }
   return e;
 }

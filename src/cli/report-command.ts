@@ -5,7 +5,8 @@
  * A job given by its id is judged again by the thresholds of its config snapshot (unless
  * --thresholds names others), so rebuilding its report gives the verdict the job had.
  */
-import { readFile, mkdir, stat, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdirp } from '../fs/mkdirp.js';
 import { join } from 'node:path';
 import { ConfigError, errorAt, parseYaml } from '../config/errors.js';
 import { AmbiguousJobId, JOB_CONFIG_SNAPSHOT, resolveStateDir, StateDir } from '../core/state-dir.js';
@@ -84,7 +85,7 @@ export async function runReportCommand(inputs: string[], o: ReportCommandOptions
     if (o.diff.length !== 2 || inputs.length > 0) throw new UsageError('--diff takes exactly two runs: report --diff A B -o DIR');
     const [a, b] = await Promise.all(o.diff.map(async (arg) => load(await resolve(arg))));
     const d = diffRuns(a.results.summary(), b.results.summary(), [o.diff[0], o.diff[1]]);
-    await mkdir(outDir, { recursive: true });
+    await mkdirp(outDir, 0o777);
     await writeFile(join(outDir, 'diff.html'), renderDiffHtml(d));
     await writeFile(join(outDir, 'diff.json'), `${JSON.stringify(d, null, 2)}\n`);
     io.out.write(formatDiffText(d));

@@ -6,7 +6,8 @@
  * and the build of the validating code), so a hit is what validating again would give.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdirp } from '../fs/mkdirp.js';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,7 +51,7 @@ export async function loadNodesConfigCached(file: string, cacheFile: string): Pr
   if (key) {
     // Written aside and renamed: two commands starting together never read half a cache.
     const tmp = `${cacheFile}.${process.pid}.tmp`;
-    await mkdir(path.dirname(cacheFile), { recursive: true, mode: 0o700 })
+    await mkdirp(path.dirname(cacheFile), 0o700)
       .then(() => writeFile(tmp, JSON.stringify({ key, config }), { mode: 0o600 }))
       .then(() => rename(tmp, cacheFile))
       .catch(() => {}); // a read-only state dir: no cache, same answers

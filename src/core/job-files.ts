@@ -9,7 +9,8 @@ import type { MarteauConfig } from '../config/marteau.js';
 import type { Job } from './jobs.js';
 import { QueueError, short, type JobQueue } from './queue.js';
 import type { JobFileTexts } from './queue-types.js';
-import { mkdirp, type StateDir, JOB_CONFIG_SNAPSHOT as CONFIG_SNAPSHOT } from './state-dir.js';
+import { mkdirp } from '../fs/mkdirp.js';
+import { type StateDir, JOB_CONFIG_SNAPSHOT as CONFIG_SNAPSHOT } from './state-dir.js';
 
 export { CONFIG_SNAPSHOT };
 /** A job directory's seed file: written when the job starts, copied by replay. */

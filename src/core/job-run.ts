@@ -24,7 +24,7 @@ import { decideOutcome, isExpectedError, timelineLine, unsteadyOutcome, type Abo
 import type { Job } from './jobs.js';
 import { processStartTime } from './owner.js';
 import { short } from './queue.js';
-import { mkdirp } from './state-dir.js';
+import { mkdirp } from '../fs/mkdirp.js';
 
 /** Log lines of a service carry this prefix where a runner's carry the node name. */
 export const SERVICE_NODE = 'service:';

@@ -10,7 +10,7 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { mkdirp } from './state-dir.js';
+import { mkdirp } from '../fs/mkdirp.js';
 
 /** PIPE_BUF on Linux: the size we promise ourselves a single append stays under. */
 export const MAX_RECORD_BYTES = 4096;

@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
-import { mkdirp } from './state-dir.js';
+import { mkdirp } from '../fs/mkdirp.js';
 
 export interface GitTarget {
   url: string;

@@ -6,7 +6,8 @@
  * which records the key (like OpenSSH's StrictHostKeyChecking=accept-new).
  */
 import { createHash, createHmac } from 'node:crypto';
-import { appendFile, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, readFile } from 'node:fs/promises';
+import { mkdirp } from '../fs/mkdirp.js';
 import path from 'node:path';
 
 export type HostKeyStatus = 'known' | 'unknown' | 'changed' | 'revoked';
@@ -105,6 +106,6 @@ export async function readKnownHosts(file: string): Promise<string> {
 
 /** Append one entry (accept-new). O_APPEND keeps concurrent writers from mixing lines. */
 export async function recordHostKey(file: string, host: string, port: number, key: Buffer): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await mkdirp(path.dirname(file), 0o700);
   await appendFile(file, `${hostToken(host, port)} ${keyType(key)} ${key.toString('base64')}\n`, { mode: 0o600 });
 }

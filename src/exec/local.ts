@@ -2,7 +2,8 @@
  * Runs programs on this machine with execa, each in its own process group (detached) so a
  * cancel can kill the tool and everything it started, and no shell ever parses an argument.
  */
-import { copyFile, cp, mkdir, rm, stat } from 'node:fs/promises';
+import { copyFile, cp, rm, stat } from 'node:fs/promises';
+import { mkdirp } from '../fs/mkdirp.js';
 import path from 'node:path';
 import type { execa } from 'execa';
 import { type Executor, type RunOptions, type RunResult, type TransferOptions, DEFAULT_TRANSFER } from './executor.js';
@@ -94,13 +95,13 @@ export class LocalExecutor implements Executor {
         filter: (src) => !exclude.has(path.basename(src)),
       });
     } else {
-      await mkdir(path.dirname(remotePath), { recursive: true });
+      await mkdirp(path.dirname(remotePath), 0o777);
       await copyFile(localPath, remotePath);
     }
   }
 
   async get(remotePath: string, localPath: string): Promise<void> {
-    await mkdir(path.dirname(localPath), { recursive: true });
+    await mkdirp(path.dirname(localPath), 0o777);
     await copyFile(remotePath, localPath);
   }
 
@@ -109,7 +110,7 @@ export class LocalExecutor implements Executor {
   }
 
   async mkdirp(p: string): Promise<void> {
-    await mkdir(p, { recursive: true });
+    await mkdirp(p, 0o777);
   }
 
   async remove(p: string): Promise<void> {

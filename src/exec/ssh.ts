@@ -6,6 +6,7 @@
  * over SFTP.
  */
 import { mkdir, stat } from 'node:fs/promises';
+import { mkdirp } from '../fs/mkdirp.js';
 import path from 'node:path';
 import type { NodeSSH } from 'node-ssh';
 import type { SshNodeConfig } from '../config/nodes.js';
@@ -289,7 +290,7 @@ export class SshExecutor implements Executor {
 
   async get(remotePath: string, localPath: string): Promise<void> {
     const sftp = await this.sftpSession();
-    await mkdir(path.dirname(localPath), { recursive: true });
+    await mkdirp(path.dirname(localPath), 0o777);
     await sftpCall<void>((cb) => sftp.fastGet(remotePath, localPath, cb)).catch((e: Error) => { throw this.transferError('download', remotePath, e); });
   }
 

@@ -3,7 +3,8 @@
  * junit.xml. Used by `marteau-tui report`, and handed to the runners (report/runners.ts) for the
  * end of each job.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { mkdirp } from '../fs/mkdirp.js';
 import { join } from 'node:path';
 import type { RunSummary } from '../runners/results.js';
 import type { ReportFiles } from '../runners/job-report.js';
@@ -23,7 +24,7 @@ export function reportFiles(dir: string): ReportFiles {
 }
 
 export async function writeReports(dir: string, summary: RunSummary, thresholds: ThresholdResult[] = [], opts: HtmlOptions = {}): Promise<ReportFiles> {
-  await mkdir(dir, { recursive: true });
+  await mkdirp(dir, 0o777);
   const files = reportFiles(dir);
   await Promise.all([
     writeFile(files.html, renderHtmlReport(summary, thresholds, opts)),

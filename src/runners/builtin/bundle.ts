@@ -8,7 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdirp } from '../../fs/mkdirp.js';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -148,7 +149,7 @@ async function packBundle(root = packageRoot()): Promise<AgentBundle> {
   const packed = gzipSync(Buffer.concat([head, ...entries.map(([, d]) => d)]));
   const pack = path.join(os.tmpdir(), `marteau-tui-agent-${process.getuid?.() ?? 'u'}`, `${id}.pack`);
   if (!existsSync(pack)) {
-    await mkdir(path.dirname(pack), { recursive: true });
+    await mkdirp(path.dirname(pack), 0o777);
     // Written beside and renamed, so a concurrent process never reads half a pack.
     const tmp = `${pack}.tmp-${process.pid}`;
     await writeFile(tmp, packed);

@@ -11,7 +11,8 @@
  * exactly (histograms are rebuilt from samples) and the samples line up with the faults the
  * engine's proxies timed.
  */
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdirp } from '../../fs/mkdirp.js';
 import os from 'node:os';
 import path from 'node:path';
 import type { FailureKind } from '../../core/jobs.js';
@@ -104,7 +105,7 @@ function checkNode(node: RunnerNode, nodeBin: string, r: { code: number | null; 
  */
 async function prepare(ctx: RunnerContext, node: RunnerNode, job: (index: number) => AgentJob, version: string, signal: AbortSignal): Promise<NodeRun> {
   const localDir = path.join(ctx.resultDir, 'nodes', node.name);
-  await mkdir(localDir, { recursive: true });
+  await mkdirp(localDir, 0o777);
   await writeFile(path.join(localDir, JOB_FILE), JSON.stringify(job(node.index)));
   if (node.kind === 'local') {
     return { node, agent: [process.execPath, path.join(packageRoot(), AGENT_ENTRY)], dir: localDir, localDir, stderr: [], link: new AgentLink() };

@@ -7,7 +7,8 @@
  * The master binds one address the nodes reach (`master_host`, loopback by default), never all
  * interfaces: its port takes commands from anyone who reaches it.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
+import { mkdirp } from '../../fs/mkdirp.js';
 import net from 'node:net';
 import path from 'node:path';
 import { NodeError } from '../../exec/executor.js';
@@ -81,7 +82,7 @@ export async function runDistributed(
 ): Promise<{ master: NodeRun; lost: LocustNodeLoss[] }> {
   const local = path.join(ctx.resultDir, 'master');
   const master: NodeRun = { node: { name: 'locust-master', index: -1, executor: new LocalExecutor('locust-master'), kind: 'local' }, dir: ctx.config.workDir, work: local, local };
-  await mkdir(local, { recursive: true });
+  await mkdirp(local, 0o777);
   await writeFile(path.join(local, PLUGIN_FILE), PLUGIN_SOURCE);
   const at = { host: s.masterHost, port: await freePort(s.masterHost) };
   const rate = s.spawnRate === 'all' ? s.cycles[ci] : s.spawnRate;

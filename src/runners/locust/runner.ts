@@ -9,7 +9,8 @@
  * --reset-stats the ramp-up is left out as FunkLoad leaves it out. The price is Locust's start
  * (about a second) between cycles, which falls in the pause FunkLoad has there anyway.
  */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { mkdirp } from '../../fs/mkdirp.js';
 import path from 'node:path';
 import { NodeError, TransferError } from '../../exec/executor.js';
 import { shareOf, sleep } from '../builtin/bench.js';
@@ -128,7 +129,7 @@ function asFailure(e: Error, ctx: RunnerContext): RunFailure {
 /** Stage the project and put the plugin on a node. */
 async function prepare(ctx: RunnerContext, run: NodeRun): Promise<void> {
   try {
-    await mkdir(run.local, { recursive: true });
+    await mkdirp(run.local, 0o777);
     const plugin = path.join(run.local, PLUGIN_FILE);
     await writeFile(plugin, PLUGIN_SOURCE);
     run.dir = await stageProject(ctx, run.node);
