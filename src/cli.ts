@@ -57,10 +57,10 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     .command('demo')
     .description('the control center with a demo job queued: a shop app behind the chaos proxy, a bounded load through it')
     .option('--duration <seconds>', 'how long the demo load runs', '45')
-    .option('--behaviors <mix>', 'with --plain: the proxy mix during the demo', '10:delay,5:error')
-    .option('--plain', 'print live lines instead of the control center (the default when not on a terminal)')
+    .option('--behaviors <mix>', 'the proxy mix of the demo job, 5:delay unless given (a bare delay waits 0.1 s)')
+    .option('--plain', 'run the demo job headless with plain lines, as --ci does (the default when not on a terminal)')
     .option('--sweep', 'the resilience sweep of the demo shop instead: real redis-server and PostgreSQL, the matrix in under a minute')
-    .action((o: { duration: string; behaviors: string; plain?: boolean; sweep?: boolean }) => {
+    .action((o: { duration: string; behaviors?: string; plain?: boolean; sweep?: boolean }) => {
       const g = program.opts<{ stateDir?: string; nodes?: string }>();
       result = o.sweep ? demoSweep(argv.slice(0, 2), g, io) : import('./cli/demo.js').then((m) => m.runDemo({ ...o, stateDir: g.stateDir }, io));
     });

@@ -4,6 +4,7 @@
  * another terminal while `--ci` runs; kill -9 mid-run then restart; concurrent enqueues.
  */
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -170,6 +171,26 @@ describe('marteau-tui --ci', () => {
       }
     }
   }, 30_000);
+
+  it('demo without a terminal runs the demo job headless, as --ci does, and keeps its queue, results and reports in the state dir', async () => {
+    const state = await stateDir();
+    const r = await cliDone(['demo', '--duration', '6', '--state-dir', state]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('(not a terminal: the demo job headless');
+    expect(r.out).toMatch(/proxy shop http 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ mix 5:delay/);
+    const done = /job (\w+) succeeded in .* report: (\S+)  json: (\S+)  junit: (\S+)/.exec(r.out);
+    expect(done).not.toBeNull();
+    for (const file of done!.slice(2)) expect(existsSync(file)).toBe(true);
+    const kept = /demo: its queue, results and reports are kept in (\S+)/.exec(r.out)![1];
+    expect(kept.startsWith(path.join(state, 'demo'))).toBe(true);
+    expect(done![2].startsWith(kept)).toBe(true);
+    // The queue of the demo is a queue like any other: the job is there, succeeded.
+    expect(await queueJson(kept)).toContainEqual(expect.objectContaining({ name: 'demo-shop', status: 'succeeded' }));
+    const bad = await cliDone(['demo', '--plain', '--behaviors', '10:delai', '--state-dir', state]);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--behaviors: unknown behavior "delai"');
+  }, 90_000);
 
   it('schema prints the JSON Schema of .marteau.yml', async () => {
     const r = await cliDone(['schema']);
