@@ -133,6 +133,9 @@ describe.skipIf(!haveServer('tmux'))('TUI end to end in tmux', () => {
 
       // The demo job ends (its thresholds may fail it after 50 % errors); its proxy goes with it.
       await s.waitFor(/demo-shop\s+(succeeded|failed)/, 90_000);
+      // A finished row shows its figures (the elapsed column has the time), cut after a whole one;
+      // a failed one, why (its thresholds).
+      await s.waitFor(/demo-shop\s+(succeeded\s+(\d+s\s+)?\d+ requests(,| …)|failed)/);
       await s.waitFor(/no proxy running: a job's proxies stop/);
       await s.waitFor(/a-job-w\S*\s+succeeded/, 30_000);
 

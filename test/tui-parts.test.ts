@@ -34,7 +34,7 @@ const job = (o: Partial<JobRow> = {}): JobRow => ({
   p95Ms: 143.2,
   ...o,
 });
-const text = (w: number, j = job()) => queueRow(j, queueLayout(w, j.name.length, j.state.length, j.rate !== undefined), 20_000).map((s) => s.text).join('');
+const text = (w: number, j = job()) => queueRow(j, queueLayout(w, j.name.length, j.state.length, j.rate !== undefined, !!j.progress), 20_000).map((s) => s.text).join('');
 
 describe('queue rows', () => {
   it('keep name, state and the live req/s, error % and p95 down to 80 columns, dropping low-value columns first', () => {
@@ -53,6 +53,18 @@ describe('queue rows', () => {
     // Cut after a whole figure, never inside one.
     expect(done).toMatch(/^demo-shop succeeded    47s 907 requests, 0\.00 % errors …$/);
     expect(running.indexOf('19s')).toBe(done.indexOf('47s'));
+  });
+
+  it('with nothing running, a finished row keeps how it went before a longer name, the elapsed time or the id', () => {
+    const done = (name: string, id: string) => job({ id, name, state: 'succeeded', endedAt: 40_000, rate: undefined, progress: '4539 requests, 0.44 % errors, 114.9 req/s' });
+    const rows = [done('a-job-with-a-rather-long-name', '51f7cf33aaaa'), done('demo-shop', 'ba34cb5faaaa')];
+    // The Queue pane at 80x24: 42 cells.
+    const layout = queueLayout(42, 29, 9, false, true);
+    const [a, b] = rows.map((r) => queueRow(r, layout, 50_000).map((x) => x.text).join(''));
+    expect(b).toMatch(/^demo-shop\s+succeeded 4539 requests …$/);
+    expect(a).toMatch(/^a-job-with-a-r… succeeded 4539 requests …$/);
+    expect(a.indexOf('4539')).toBe(b.indexOf('4539'));
+    expect(b.length).toBeLessThanOrEqual(42);
   });
 
   it('cut long names with an ellipsis, never silently', () => {

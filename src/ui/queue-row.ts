@@ -43,13 +43,18 @@ const FIGURES = 21;
 
 /**
  * Columns for a pane `width` cells wide whose longest name and state are given (and whether
- * any row has live figures to show): the most
+ * any row has live figures, or a progress or outcome, to show): the most
  * valuable first, each only if it fits whole. The name gets more room once the live figures are
  * in; the progress (last) takes what is left.
  */
-export function queueLayout(width: number, longestName: number, longestState: number, anyFigures = true): QueueLayout {
-  const widths: Record<Key, number> = { id: 8, name: Math.min(NAME_MIN, Math.max(4, longestName)), state: Math.max(9, longestState), elapsed: 6, nodes: 8, figures: FIGURES, progress: 10 };
-  const priority: (Key | 'grow-name')[] = ['name', 'state', 'figures', 'grow-name', 'elapsed', 'progress', 'id', 'nodes'];
+export function queueLayout(width: number, longestName: number, longestState: number, anyFigures = true, anyProgress = true): QueueLayout {
+  // With no live figures, how a finished job went is the row's news: it comes before a longer
+  // name and the elapsed time, wide enough for a whole figure ("4539 requests …").
+  const outcomeFirst = !anyFigures && anyProgress;
+  const widths: Record<Key, number> = { id: 8, name: Math.min(NAME_MIN, Math.max(4, longestName)), state: Math.max(9, longestState), elapsed: 6, nodes: 8, figures: FIGURES, progress: outcomeFirst ? 16 : 10 };
+  const priority: (Key | 'grow-name')[] = outcomeFirst
+    ? ['name', 'state', 'progress', 'grow-name', 'elapsed', 'id', 'nodes']
+    : ['name', 'state', 'figures', 'grow-name', 'elapsed', 'progress', 'id', 'nodes'];
   const kept = new Set<Key>();
   let used = -1;
   const growName = (max: number) => {

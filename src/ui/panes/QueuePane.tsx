@@ -11,7 +11,7 @@ export const QueuePane = memo(function QueuePane(props: { jobs: readonly JobRow[
   const visible = Math.max(1, height - 3);
   const first = Math.max(0, Math.min(selected - visible + 1, jobs.length - visible));
   const shown = jobs.slice(first, first + visible);
-  const layout = queueLayout(width - 6, Math.max(0, ...shown.map((j) => j.name.length)), Math.max(0, ...shown.map((j) => j.state.length)), shown.some((j) => j.rate !== undefined));
+  const layout = queueLayout(width - 6, Math.max(0, ...shown.map((j) => j.name.length)), Math.max(0, ...shown.map((j) => j.state.length)), shown.some((j) => j.rate !== undefined), shown.some((j) => !!j.progress));
   const counts = jobs.reduce<Record<string, number>>((a, j) => ({ ...a, [j.state]: (a[j.state] ?? 0) + 1 }), {});
   const extra = filter ? `filter: ${filter}` : Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(' · ');
   return (
