@@ -63,7 +63,7 @@ describe("Vaurien's command line", () => {
     const cli = runCli(['proxy', '--proxy', `127.0.0.1:${port}`, '--backend', `127.0.0.1:${web.port}`, '--protocol', 'http',
       '--behavior', '100:error', '--behavior-error-warmup', '2', '--statsd.enabled', '--statsd.host', '127.0.0.1', '--statsd.port', '9', '--interval', '60000']);
     try {
-      await cli.waitFor(/listening http http 127\.0\.0\.1:\d+ -> .* mix (.*)/, { timeoutMs: 60_000 });
+      await cli.waitFor(/listening http 127\.0\.0\.1:\d+ -> .* mix (.*)/, { timeoutMs: 60_000 });
       const statuses = [];
       for (let i = 0; i < 3; i++) statuses.push((await get(port)).status);
       expect(statuses).toEqual([200, 200, 503]);
@@ -122,7 +122,7 @@ describe('a Vaurien INI file given to --config', () => {
     await writeFile(path.join(dir, 'base.ini'), '[vaurien]\nbehavior = 100:dummy\ntimeout = 30\n');
     const cli = runCli(['proxy', '--config', file, '--backend', '127.0.0.1:1', '--interval', '60000']);
     try {
-      await cli.waitFor(/listening vaurien http 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ mix 100:error/, { timeoutMs: 60_000 });
+      await cli.waitFor(/listening vaurien \(http\) 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ mix 100:error/, { timeoutMs: 60_000 });
       expect((await get(port)).status).toBeGreaterThanOrEqual(500);
       expect(cli.err()).toContain('[vaurien] pool_max_size is read but has no use here');
     } finally {
@@ -136,7 +136,7 @@ describe('a Vaurien INI file given to --config', () => {
     const relative = path.relative(process.cwd(), file);
     const cli = runCli(['proxy', '--config', relative, '--interval', '60000']);
     try {
-      await cli.waitFor(/listening vaurien tcp .* mix 100:dummy/, { timeoutMs: 60_000 });
+      await cli.waitFor(/listening vaurien \(tcp\) .* mix 100:dummy/, { timeoutMs: 60_000 });
       expect(cli.err()).toContain(`${relative}:4: [vaurien] behaviour is not a Vaurien setting, ignored; did you mean "behavior"?`);
       expect(cli.err()).toContain(`${relative}:5: [vaurien] pool_max_size is read but has no use here`);
     } finally {

@@ -39,7 +39,7 @@ describe('marteau-tui proxy', () => {
     const port = await freePort();
     const p = run(['proxy', '--listen', `127.0.0.1:${port}`, '--upstream', `127.0.0.1:${echo.port}`, '--behaviors', '50:delay', '--interval', '100'], { until: /listening/ });
     await p.ready;
-    expect(p.out()).toContain(`listening tcp tcp 127.0.0.1:${port} -> 127.0.0.1:${echo.port} mix 50:delay`);
+    expect(p.out()).toContain(`listening tcp 127.0.0.1:${port} -> 127.0.0.1:${echo.port} mix 50:delay`);
     const r = await exchange(port, 'hello', { want: 5 });
     expect(r.reply.toString()).toBe('hello');
     await new Promise((res) => setTimeout(res, 300));
@@ -103,6 +103,12 @@ describe('marteau-tui proxy', () => {
     expect(p.err()).toContain(`${file}:1:1: missing required key "proxies"\n  hint: e.g. proxies: {cache: {listen:`);
   });
 
+  it('says --interval must be above 0, exit 2', async () => {
+    const p = run(['proxy', '-l', '127.0.0.1:0', '-u', '127.0.0.1:1', '--interval', '0']);
+    expect(await p.exited).toBe(2);
+    expect(p.err()).toBe('marteau-tui: --interval: expected a whole number of milliseconds above 0, got "0"\n');
+  });
+
   it('says a port is in use, exit 2', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
@@ -123,6 +129,6 @@ describe('marteau-tui proxy', () => {
     expect((await exchange(b, 'ok', { want: 1000 })).reply.length).toBe(1000);
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);
-    expect(p.out()).toMatch(/two tcp .* faults error=1/);
+    expect(p.out()).toMatch(/two \(tcp\) .* faults error=1/);
   });
 });

@@ -20,7 +20,7 @@ import { UpstreamLoopError, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { EXIT, UsageError } from '../core/exit.js';
 import { configKind, readToxiproxyConfig, vaurienConfig, withOptions, type BehaviorOptions } from './proxy-compat.js';
-import { formatProxyLine, LiveLines } from './proxy-status.js';
+import { formatProxyLine, listeningLine, LiveLines } from './proxy-status.js';
 
 export interface ProxyCommandOptions {
   config?: string;
@@ -72,7 +72,7 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
     p.on('event', (e) => {
       if (e.type === 'proxy.log' && e.level !== 'info') log(`${e.proxy}: ${e.message}`);
     });
-    if (announcing) io.out.write(`listening ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text}${p.isEnabled ? '' : ' (disabled)'}\n`);
+    if (announcing) io.out.write(listeningLine(p));
   });
   set.on('removed', (p) => {
     if (announcing && !set.get(p.name)) io.out.write(`stopped ${p.name}\n`);
@@ -107,7 +107,7 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
     process.on('SIGTERM', onTerm);
   });
   for (const p of set.proxies.values()) {
-    io.out.write(`listening ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text}\n`);
+    io.out.write(listeningLine(p));
   }
   announcing = true;
 
@@ -336,7 +336,7 @@ function statsdFromFlag(flag: string, prefix: string) {
 
 function positiveInt(v: string, flag: string, zeroOk = false): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < (zeroOk ? 0 : 1)) throw new UsageError(`${flag}: expected a whole number of milliseconds, got "${v}"`);
+  if (!Number.isInteger(n) || n < (zeroOk ? 0 : 1)) throw new UsageError(`${flag}: expected a whole number of milliseconds${zeroOk ? '' : ' above 0'}, got "${v}"`);
   if (n > MAX_TIMER_MS) throw new UsageError(`${flag}: at most ${MAX_TIMER_MS} ms (about 24.8 days: the longest a timer can wait), got "${v}"`);
   return n;
 }

@@ -1,7 +1,17 @@
 /**
- * The live line of counts per proxy printed by `marteau-tui proxy` (pure formatting).
+ * The lines `marteau-tui proxy` prints per proxy: once listening, then its live counts (pure formatting).
  */
-import type { ProxyStats } from '../proxy/proxy.js';
+import type { Proxy, ProxyStats } from '../proxy/proxy.js';
+
+/** A proxy's name, and its protocol when the name does not say it (a default name is the protocol). */
+function label(name: string, protocol: string): string {
+  return name === protocol ? name : `${name} (${protocol})`;
+}
+
+/** The line a proxy gets once it listens (scripts and tests wait for it). */
+export function listeningLine(p: Proxy): string {
+  return `listening ${label(p.name, p.options.protocol)} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text}${p.isEnabled ? '' : ' (disabled)'}\n`;
+}
 
 export function formatProxyLine(now: ProxyStats, before: ProxyStats | undefined, seconds: number): string {
   const rate = before && seconds > 0 ? (now.exchanges - before.exchanges) / seconds : 0;
@@ -11,7 +21,7 @@ export function formatProxyLine(now: ProxyStats, before: ProxyStats | undefined,
     .map(([name, n]) => `${name}=${n}`)
     .join(' ');
   return [
-    `${now.name} ${now.protocol} ${now.listen} -> ${now.upstream}`,
+    `${label(now.name, now.protocol)} ${now.listen} -> ${now.upstream}`,
     `mix ${now.mix}`,
     `conn ${now.connections.open}/${now.connections.total}`,
     `exch ${now.exchanges} (${rate.toFixed(0)}/s)`,
