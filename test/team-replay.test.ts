@@ -296,12 +296,14 @@ describe.skipIf(!HAVE)('team mode: the stream', () => {
 });
 
 describe('a cancelled job', () => {
-  it('says it was stopped, never "exit 0"', async () => {
+  it('says it was stopped, never "exit 0" nor "exit stopped"', async () => {
     const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: localNodes(1), run: 'all' });
     await e.start();
     try {
       const summaries: string[] = [];
       e.events.on('job.finished', (ev) => summaries.push(ev.summary));
+      const engineLines: string[] = [];
+      e.events.on('log.line', (ev) => ev.stream === 'engine' && engineLines.push(ev.line));
       const job = await e.enqueue(await project(`name: long\n${commandYaml([process.execPath, '-e', 'setTimeout(() => {}, 30000)'])}\n`));
       await until('running', () => e.queue.get(job.id)?.procs.length, 20_000);
       await e.cancel(job.id);
@@ -311,6 +313,8 @@ describe('a cancelled job', () => {
       expect(summaries).toHaveLength(1);
       expect(summaries[0]).toMatch(/^cancelled: by a user in .* \(stopped on 1 node\)$/);
       expect(summaries[0]).not.toContain('exit 0');
+      expect(engineLines).toContain('stopped: the job was cancelled');
+      expect(engineLines.join('\n')).not.toMatch(/exit stopped/);
     } finally {
       await e.stop();
     }

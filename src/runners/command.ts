@@ -73,7 +73,7 @@ async function runCommand(ctx: RunnerContext, writeReports: ReportWriter): Promi
             onLine: (line, stream) => ctx.log(line, { node: r.node.name, stream }),
             onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid),
           });
-          ctx.log(`exit ${describeExit(r.result)}`, { node: r.node.name, stream: 'engine' });
+          ctx.log(describeExit(r.result), { node: r.node.name, stream: 'engine' });
         } catch (e) {
           r.error = e as Error;
           if (e instanceof NodeError) ctx.nodeFailed(r.node.name, e.message);
@@ -117,13 +117,13 @@ function failure(runs: NodeRun[], ctx: RunnerContext): RunOutcome {
     status: 'failed',
     failure: 'test',
     exitCode: bad[0].result!.exitCode ?? 1,
-    reason: bad.map((r) => `node "${r.node.name}": ${r.result!.exitCode === null ? describeExit(r.result!) : `exit ${r.result!.exitCode}`}`).join('; '),
+    reason: bad.map((r) => `node "${r.node.name}": ${describeExit(r.result!)}`).join('; '),
     summary: `${bad.length} of ${runs.length} node${runs.length > 1 ? 's' : ''} failed`,
   };
 }
 
 function describeExit(r: RunResult): string {
-  if (r.cancelled) return 'stopped';
+  if (r.cancelled) return 'stopped: the job was cancelled';
   if (r.exitCode === null) return `killed by ${r.signal ?? 'a signal'}`;
-  return String(r.exitCode);
+  return `exit ${r.exitCode}`;
 }
