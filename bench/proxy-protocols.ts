@@ -22,7 +22,7 @@ import { askStats, startNode } from './children.js';
 import { load, type Wire } from './loader.js';
 import { httpWire, memcacheWire, mysqlWire, postgresWire, redisWire, smtpWire } from './wires.js';
 import { median } from './median.js';
-import { processCpuMs } from './proc-cpu.js';
+import { processCpuMs, processIoCalls } from './proc-cpu.js';
 
 const SECONDS = Number(process.env.BENCH_PROTOCOL_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -71,6 +71,8 @@ interface Row {
   p99: Record<'pipe' | 'pass', number>;
   /** CPU of the process in the middle (pipe or proxy) per reply over the timed rounds, in µs. */
   cpu: Record<Middle, number>;
+  /** Its read and write system calls per reply: a proxy making the pipe's calls can only tie with it. */
+  calls: Record<Middle, number>;
   errorShare: number;
   skipped?: string;
 }
@@ -79,7 +81,7 @@ async function measure(c: Case): Promise<Row> {
   const name = c.wire.name;
   const loadText = c.depth > 1 ? `${c.connections} conn x ${c.depth} in flight` : `${c.connections} keep-alive conn`;
   const rps: Row['rps'] = { direct: [], pipe: [], pass: [], error10: [] };
-  const row: Row = { name, load: loadText, rps, p99: { pipe: NaN, pass: NaN }, cpu: { pipe: NaN, pass: NaN, error10: NaN }, errorShare: NaN };
+  const row: Row = { name, load: loadText, rps, p99: { pipe: NaN, pass: NaN }, cpu: { pipe: NaN, pass: NaN, error10: NaN }, calls: { pipe: NaN, pass: NaN, error10: NaN }, errorShare: NaN };
   if (c.binary && !findBinary(c.binary)) return { ...row, skipped: `no ${c.binary}` };
   const server = await c.start();
   try {
@@ -114,18 +116,24 @@ async function measure(c: Case): Promise<Row> {
     // Odd rounds run the paths in reverse, so a drift of the machine's speed over a round weighs
     // on the pipe and the proxy paths alike rather than always on the last path measured.
     const cpuMs = { pipe: 0, pass: 0, error10: 0 };
+    const ioCalls = { pipe: 0, pass: 0, error10: 0 };
     const replies = { pipe: 0, pass: 0, error10: 0 };
     for (let round = 0; round < ROUNDS; round++) {
       for (const p of round % 2 ? [...PATHS].reverse() : PATHS) {
         const before = p === 'direct' ? 0 : processCpuMs(middles[p].pid!) ?? NaN;
+        const callsBefore = p === 'direct' ? 0 : processIoCalls(middles[p].pid!) ?? NaN;
         const r = await run(p, requests, full);
         rps[p].push(r.rps);
         if (p === 'direct') continue;
         cpuMs[p] += (processCpuMs(middles[p].pid!) ?? NaN) - before;
+        ioCalls[p] += (processIoCalls(middles[p].pid!) ?? NaN) - callsBefore;
         replies[p] += r.replies;
       }
     }
-    for (const p of ['pipe', 'pass', 'error10'] as const) row.cpu[p] = (cpuMs[p] * 1000) / replies[p];
+    for (const p of ['pipe', 'pass', 'error10'] as const) {
+      row.cpu[p] = (cpuMs[p] * 1000) / replies[p];
+      row.calls[p] = ioCalls[p] / replies[p];
+    }
     // One request at a time, the two paths in short turns, so both meet the same machine noise: in
     // four turns, one stall of the host's fell on one path's turn and moved its p99 by 1.6 ms.
     const hist = { pipe: new Histogram(), pass: new Histogram() };
@@ -151,18 +159,17 @@ async function measure(c: Case): Promise<Row> {
 
 const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '-');
 
-/**
- * The median of the rounds' ratios against its goal, with a third decimal when two would show the
- * goal for a miss (0.996x, not 1.00x: no), and the lowest and highest round: on two shared cores
- * one round's ratio swings by 20 % either way, and the spread says how far a verdict near the
- * goal can be trusted.
- */
 /** A ratio in two decimals, or three where two would round a miss up to the goal (0.998, not 1.00). */
 export function shownRatio(r: number, goal: number): string {
   const two = fmt(r, 2);
   return r < goal && two === fmt(goal, 2) ? fmt(r, 3) : two;
 }
 
+/**
+ * The median of the rounds' ratios against its goal, and the lowest and highest round: on two
+ * shared cores one round's ratio swings by 20 % either way, and the spread says how far a verdict
+ * near the goal can be trusted.
+ */
 function versus(ratios: number[], goal: number): string {
   const r = median(ratios);
   const spread = `${fmt(Math.min(...ratios), 2)}-${fmt(Math.max(...ratios), 2)}`;
@@ -181,11 +188,11 @@ export async function protocolTable(webPort: number): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',');
   for (const c of cases(webPort)) if (!only || only.includes(c.wire.name)) rows.push(await measure(c));
   const mark = (ok: boolean) => (ok ? 'yes' : '**no**');
-  console.log('| protocol | load | direct | bare pipe | proxy passing | proxy 10:error | passing / pipe | 10:error / pipe | added p99 over pipe | errors at 10:error | CPU µs/reply: pipe, passing, 10:error |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| protocol | load | direct | bare pipe | proxy passing | proxy 10:error | passing / pipe | 10:error / pipe | added p99 over pipe | errors at 10:error | CPU µs/reply: pipe, passing, 10:error | read+write calls/reply: pipe, passing, 10:error |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     if (r.skipped) {
-      console.log(`| ${r.name} | ${r.load} | skipped: ${r.skipped} | | | | | | | | |`);
+      console.log(`| ${r.name} | ${r.load} | skipped: ${r.skipped} | | | | | | | | | |`);
       continue;
     }
     const pass = ratios(r, 'pass');
@@ -195,7 +202,8 @@ export async function protocolTable(webPort: number): Promise<void> {
       `| ${r.name} | ${r.load} | ${fmt(median(r.rps.direct))} | ${fmt(median(r.rps.pipe))} | ${fmt(median(r.rps.pass))} | ${fmt(median(r.rps.error10))} ` +
         `| ${versus(pass, GOAL_PASS)} | ${versus(err, GOAL_ERROR)} ` +
         `| ${fmt(added, 3)} ms (<= ${GOAL_P99_MS}: ${mark(added <= GOAL_P99_MS)}) | ${fmt(r.errorShare * 100, 2)} % ` +
-        `| ${fmt(r.cpu.pipe, 2)}, ${fmt(r.cpu.pass, 2)}, ${fmt(r.cpu.error10, 2)} |`,
+        `| ${fmt(r.cpu.pipe, 2)}, ${fmt(r.cpu.pass, 2)}, ${fmt(r.cpu.error10, 2)} ` +
+        `| ${fmt(r.calls.pipe, 3)}, ${fmt(r.calls.pass, 3)}, ${fmt(r.calls.error10, 3)} |`,
     );
   }
 }
