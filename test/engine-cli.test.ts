@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startLoadApp } from '../fixtures/load/app.js';
 import { groupAlive } from '../src/core/owner.js';
 import { dist, ROOT } from './helpers/dist.js';
 import { cli, cliDone } from './helpers/marteau-cli.js';
@@ -105,6 +106,21 @@ describe('marteau-tui --ci', () => {
     const rep2 = await cliDone(['report', id, '-o', out, '--state-dir', state, '--thresholds', loose]);
     expect(rep2.code, rep2.out + rep2.err).toBe(0);
     expect(rep2.out).toMatch(/PASS success_rate >= 1%/);
+  });
+
+  it('a builtin job whose every request failed, with no thresholds: exit 1, the count and the first error', async () => {
+    const app = await startLoadApp();
+    try {
+      const dir = await project(`name: down\nrunner: builtin\nbase_url: ${app.url}\ncycles: [2]\nduration: 0.5\nstartup_delay: 0\nscenario:\n  - {get: /status/500}\n`);
+      const state = await stateDir();
+      const r = await cliDone(['--ci', dir, '--state-dir', state]);
+      expect(r.code, r.out + r.err).toBe(1);
+      expect(r.out).toMatch(/failed: every one of the \d+ requests failed \(first: 500 Internal Server Error; set thresholds: to judge the run by numbers instead\)/);
+      const json = /json: (\S+)/.exec(r.out)![1];
+      expect(JSON.parse(await readFile(json, 'utf8'))).toMatchObject({ passed: false, reasons: [expect.stringMatching(/^every one of the \d+ requests failed/)] });
+    } finally {
+      await app.close();
+    }
   });
 
   it('a config error: exit 2 with file:line:col and a hint, no stack trace, nothing queued', async () => {

@@ -19,6 +19,7 @@ import { SWEEP_KINDS } from '../config/sweep-kinds.js';
 import type { SweepCommandOptions } from './sweep-command.js';
 import { formatNodes, formatQueue } from './queue-tables.js';
 import { loadRunners } from '../report/runners.js';
+import { fsReason } from '../fs/errors.js';
 
 // The engine, the runners, SSH, the TUI (Ink, React) and the config schemas load when a command
 // needs them (dynamic imports below): `--version`, `--help` and `schema` start without them.
@@ -345,9 +346,7 @@ async function translate(e: unknown): Promise<unknown> {
   const errno = e as NodeJS.ErrnoException;
   const fsCodes = ['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTDIR', 'EISDIR', ...(errno?.syscall === 'mkdir' ? ['ENOENT'] : [])];
   if (errno?.code && errno.path && fsCodes.includes(errno.code)) {
-    // "ENOENT: no such file or directory, mkdir '/x'": the code and the system's words, then what was tried.
-    const why = errno.message.split(', ')[0];
-    return new UsageError(`${errno.syscall === 'mkdir' ? 'cannot create ' : ''}${errno.path}: ${why} (check --state-dir and its permissions)`, EXIT.infrastructure);
+    return new UsageError(`${errno.syscall === 'mkdir' ? 'cannot create ' : ''}${errno.path}: ${fsReason(errno)} (check --state-dir and its permissions)`, EXIT.infrastructure);
   }
   return e;
 }

@@ -1,7 +1,9 @@
 /**
  * `marteau-tui report <results.xml|dir|job-id> -o <dir> [--diff A B] [--apdex-t T] [--thresholds FILE]`:
  * builds the HTML, JSON and JUnit reports from a result file (ours or FunkLoad's), or compares
- * two runs cycle by cycle. Exit code 1 when a threshold fails, 2 for a usage or input mistake.
+ * two runs cycle by cycle. The exit code is the run's verdict as `--ci` gave it (1 a threshold
+ * failed, 130 the run was cancelled or interrupted, ...; see verdictExit), 2 for a usage or input
+ * mistake (an -o that cannot be written included).
  * A job given by its id is judged again by the thresholds of its config snapshot (unless
  * --thresholds names others), so rebuilding its report gives the verdict the job had.
  */
@@ -11,12 +13,15 @@ import { join } from 'node:path';
 import { ConfigError, errorAt, parseYaml } from '../config/errors.js';
 import { AmbiguousJobId, JOB_CONFIG_SNAPSHOT, resolveStateDir, StateDir } from '../core/state-dir.js';
 import { FunkloadFormatError } from '../runners/funkload-xml.js';
-import { parseThresholds, ThresholdError, type Threshold } from '../config/thresholds.js';
+import { metricKind, parseThresholds, ThresholdError, type Threshold } from '../config/thresholds.js';
 import { evaluateThresholds, verdictWord } from '../runners/thresholds.js';
 import { diffRuns, formatDiffText, renderDiffHtml } from '../report/diff.js';
 import { writeReports } from '../report/index.js';
 import { loadResults, ResultsNotFound } from '../report/load.js';
 import { EXIT, UsageError } from '../core/exit.js';
+import { fsReason } from '../fs/errors.js';
+import type { RunSummary } from '../runners/results.js';
+import { runVerdict, type RunVerdict } from '../runners/verdict.js';
 
 export interface ReportIo {
   out: NodeJS.WritableStream;
@@ -50,19 +55,32 @@ export async function loadThresholdsFile(file: string, keyOnly = false): Promise
   let text: string;
   try {
     text = await readFile(file, 'utf8');
-  } catch {
-    throw new UsageError(`${file}: cannot read the thresholds file`);
+  } catch (e) {
+    throw new UsageError(`${file}: cannot read the thresholds file: ${fsReason(e) ?? String(e)} (give --thresholds a YAML file with a thresholds: map, or the map itself)`);
   }
   const src = parseYaml(file, text);
   const data = src.doc.toJS() as Record<string, unknown> | null;
   const hasKey = data && typeof data === 'object' && 'thresholds' in data;
   if (keyOnly && !hasKey) return [];
+  // Not one key names a threshold: a config without `thresholds:` (or an empty file), not a map
+  // of thresholds with a typo in it, whose first key would be reported as an unknown metric.
+  const map = data !== null && typeof data === 'object' && !Array.isArray(data);
+  if (!hasKey && (data == null || (map && !Object.keys(data).some(isThresholdKey)))) {
+    throw new UsageError(
+      `${file}: has no thresholds: key, so there is nothing to judge the run by\n  hint: add one, e.g. thresholds: {success_rate: ">= 99%", p95: "< 300ms"}, or give --thresholds a file holding only such a map`,
+    );
+  }
   try {
     return parseThresholds(hasKey ? data.thresholds : data, hasKey ? ['thresholds'] : []);
   } catch (e) {
     if (e instanceof ThresholdError) throw errorAt(src, e.path, e.problem, e.hint);
     throw e;
   }
+}
+
+/** A top-level key of a bare map of thresholds: a metric, or a scope (per_cycle, during, recovery). */
+function isThresholdKey(k: string): boolean {
+  return metricKind(k) !== undefined || ['per_cycle', 'during', 'recovery'].includes(k) || k.startsWith('during.');
 }
 
 export async function runReportCommand(inputs: string[], o: ReportCommandOptions, io: ReportIo, deps: ReportCommandDeps = {}): Promise<number> {
@@ -85,9 +103,11 @@ export async function runReportCommand(inputs: string[], o: ReportCommandOptions
     if (o.diff.length !== 2 || inputs.length > 0) throw new UsageError('--diff takes exactly two runs: report --diff A B -o DIR');
     const [a, b] = await Promise.all(o.diff.map(async (arg) => load(await resolve(arg))));
     const d = diffRuns(a.results.summary(), b.results.summary(), [o.diff[0], o.diff[1]]);
-    await mkdirp(outDir, 0o777);
-    await writeFile(join(outDir, 'diff.html'), renderDiffHtml(d));
-    await writeFile(join(outDir, 'diff.json'), `${JSON.stringify(d, null, 2)}\n`);
+    await writingTo(outDir, async () => {
+      await mkdirp(outDir, 0o777);
+      await writeFile(join(outDir, 'diff.html'), renderDiffHtml(d));
+      await writeFile(join(outDir, 'diff.json'), `${JSON.stringify(d, null, 2)}\n`);
+    });
     io.out.write(formatDiffText(d));
     io.out.write(`diff report: ${join(outDir, 'diff.html')}\n`);
     return EXIT.ok;
@@ -109,7 +129,7 @@ export async function runReportCommand(inputs: string[], o: ReportCommandOptions
   const summary = loaded.results.summary();
   summary.measures ??= loaded.measures;
   const verdicts = evaluateThresholds(thresholds, summary);
-  const files = await writeReports(outDir, summary, verdicts, { generator: deps.generator, warnings: loaded.warnings });
+  const files = await writingTo(outDir, () => writeReports(outDir, summary, verdicts, { generator: deps.generator, warnings: loaded.warnings }));
   const o2 = summary.overall;
   io.out.write(
     `${summary.info.name}: ${summary.cycles.length} cycle(s), ${o2.requests.total} requests, ${(o2.successRate * 100).toFixed(2)}% ok, ` +
@@ -117,8 +137,32 @@ export async function runReportCommand(inputs: string[], o: ReportCommandOptions
   );
   if (!o.thresholds && thresholds.length) io.out.write(`thresholds of the job's config snapshot ${input.configSnapshot}\n`);
   for (const v of verdicts) io.out.write(`${verdictWord(v)} ${v.message}\n`);
+  const verdict = runVerdict(summary, verdicts);
+  if (!verdict.passed) io.out.write(`${summary.aborted ? 'INTERRUPTED' : 'FAILED'}: ${verdict.reasons.join('; ')}\n`);
   io.out.write(`report: ${files.html}\njson: ${files.json}\njunit: ${files.junit}\n`);
-  return verdicts.every((v) => v.passed) ? EXIT.ok : EXIT.failed;
+  return verdictExit(summary, verdict);
+}
+
+/**
+ * The exit code `--ci` gives the job these results came from (ci/exit-code.ts): a run cancelled
+ * or interrupted (or killed) 130, one stopped by its timeout a test failure, an unsteady sweep
+ * or a lost node an infrastructure failure.
+ */
+function verdictExit(summary: RunSummary, verdict: RunVerdict): number {
+  if (verdict.passed) return EXIT.ok;
+  if (summary.aborted) return summary.abort?.why === 'timeout' ? EXIT.failed : summary.abort?.why === 'unsteady' ? EXIT.infrastructure : EXIT.interrupted;
+  return verdict.infrastructure ? EXIT.infrastructure : EXIT.failed;
+}
+
+/** Writing into the -o directory: what the filesystem refuses is the user's to fix, said without a stack trace. */
+async function writingTo<T>(outDir: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (e) {
+    const why = fsReason(e);
+    if (why === undefined) throw e;
+    throw new UsageError(`cannot write reports to ${outDir}: ${why} (give -o a directory you can write)`);
+  }
 }
 
 /** `report` as the CLI runs it: job ids resolve against the state dir. */

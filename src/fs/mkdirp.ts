@@ -28,5 +28,5 @@ export async function mkdirp(dir: string, mode = 0o700): Promise<void> {
 /** After mkdir failed with `e`: fine if the path is a directory that was there already. */
 async function existing(dir: string, e: unknown): Promise<void> {
   if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-  if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error(`${dir} is not a directory`), { code: 'ENOTDIR', path: dir });
+  if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${dir}'`), { code: 'ENOTDIR', path: dir, syscall: 'mkdir' });
 }

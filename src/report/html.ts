@@ -5,8 +5,9 @@
  * tables, page detail, errors) and add what a chaos run needs: charts against time with the
  * proxy fault timeline drawn under the same time axis.
  */
+import { runVerdict } from '../runners/verdict.js';
 import { lostLine } from '../runners/nodes.js';
-import type { RunSummary } from '../runners/results.js';
+import { abortReason, type RunSummary } from '../runners/results.js';
 import type { ThresholdResult } from '../runners/thresholds.js';
 import { perCycleCharts, faultTimeline, timeCharts } from './html-charts.js';
 import { f1, f3, ms, table } from './html-kit.js';
@@ -62,8 +63,8 @@ footer{color:#94a3b8;font-size:12px;margin-top:32px}
 export function renderHtmlReport(s: RunSummary, thresholds: ThresholdResult[] = [], opts: HtmlOptions = {}): string {
   const i = s.info;
   const b = i.bench;
-  const failed = thresholds.some((t) => !t.passed) || opts.matrix?.passed === false;
-  const status = s.aborted ? '<span class="status aborted">INTERRUPTED</span>' : failed ? '<span class="status fail">FAILED</span>' : '<span class="status pass">PASSED</span>';
+  const verdict = runVerdict(s, thresholds, opts.matrix);
+  const status = s.aborted ? '<span class="status aborted">INTERRUPTED</span>' : !verdict.passed ? '<span class="status fail">FAILED</span>' : '<span class="status pass">PASSED</span>';
   const o = s.overall;
   const cards = [
     ['requests', String(o.requests.total)],
@@ -98,8 +99,10 @@ export function renderHtmlReport(s: RunSummary, thresholds: ThresholdResult[] = 
   const time = timeCharts(s);
   const warnings = [
     ...(opts.warnings ?? []),
-    ...(s.aborted ? ['The run was interrupted: the last cycle is partial.'] : []),
+    ...(s.aborted ? [`The run was interrupted (${abortReason(s)}): the last cycle is partial.`] : []),
     ...(s.nodes ?? []).flatMap((n) => (n.lost ? [`Node ${n.node}: ${lostLine(n.lost)}. The report holds what was recorded until then.`] : [])),
+    // The reasons the sections below do not show already (thresholds, matrix, nodes, the interruption).
+    ...(verdict.allFailed ? [`Failed: ${verdict.allFailed}.`] : []),
   ];
   const title = `${i.name} — load test report`;
   return `<!DOCTYPE html>

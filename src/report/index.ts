@@ -29,7 +29,7 @@ export async function writeReports(dir: string, summary: RunSummary, thresholds:
   await Promise.all([
     writeFile(files.html, renderHtmlReport(summary, thresholds, opts)),
     // A sweep's matrix comes first, as in the HTML.
-    writeFile(files.json, formatJsonReport({ ...(opts.matrix ? { matrix: opts.matrix } : {}), ...buildJsonReport(summary, thresholds) })),
+    writeFile(files.json, formatJsonReport({ ...(opts.matrix ? { matrix: opts.matrix } : {}), ...buildJsonReport(summary, thresholds, opts.matrix) })),
     writeFile(files.junit, buildJunitReport(summary, thresholds, opts.matrix ? matrixJunitCases(opts.matrix, summary.info.name || 'bench') : undefined)),
   ]);
   return files;

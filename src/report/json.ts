@@ -7,6 +7,7 @@ import type { Matrix } from '../runners/matrix.js';
 import { recoveryText, type Measures, type WindowMeasure } from '../runners/measures/index.js';
 import type { RunSummary } from '../runners/results.js';
 import type { ThresholdResult } from '../runners/thresholds.js';
+import { runVerdict } from '../runners/verdict.js';
 
 export const JSON_FORMAT = 'marteau-tui.report/1';
 
@@ -21,8 +22,12 @@ export interface JsonReport {
   end?: number;
   end_iso?: string;
   aborted: boolean;
-  /** False when any threshold failed; true when there are none. */
+  /** Why it was aborted (`why`: cancel, timeout, shutdown, lease, unsteady, killed, stopped). */
+  abort?: RunSummary['abort'];
+  /** The run's verdict (runners/verdict.ts): false when aborted, a threshold or node failed, or (no thresholds) every request failed. */
   passed: boolean;
+  /** Why it did not pass; empty when it passed. */
+  reasons: string[];
   apdex_t: number;
   test: string;
   bench: RunSummary['info']['bench'];
@@ -43,8 +48,9 @@ export interface JsonReport {
 
 const iso = (ms: number | undefined) => (ms === undefined || !Number.isFinite(ms) ? undefined : new Date(ms).toISOString());
 
-export function buildJsonReport(summary: RunSummary, thresholds: ThresholdResult[] = []): JsonReport {
+export function buildJsonReport(summary: RunSummary, thresholds: ThresholdResult[] = [], matrix?: Matrix): JsonReport {
   const i = summary.info;
+  const verdict = runVerdict(summary, thresholds, matrix);
   return {
     format: JSON_FORMAT,
     name: i.name,
@@ -54,7 +60,9 @@ export function buildJsonReport(summary: RunSummary, thresholds: ThresholdResult
     end: i.end,
     end_iso: iso(i.end),
     aborted: summary.aborted,
-    passed: thresholds.every((t) => t.passed),
+    ...(summary.abort ? { abort: summary.abort } : {}),
+    passed: verdict.passed,
+    reasons: verdict.reasons,
     apdex_t: i.apdexT,
     test: `${i.suite}.${i.test}`,
     bench: i.bench,

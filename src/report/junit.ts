@@ -1,11 +1,13 @@
 /**
  * JUnit XML for CI systems: one test case per threshold (a failing threshold is a failure with
- * its message), plus one case for the run itself that fails when it was interrupted.
+ * its message), plus one case for the run itself that fails when it was interrupted or, without
+ * thresholds, every request failed.
  */
 import { windowLine } from '../runners/measures/index.js';
 import { nodeLine } from '../runners/nodes.js';
-import type { RunSummary } from '../runners/results.js';
+import { abortReason, type RunSummary } from '../runners/results.js';
 import type { ThresholdResult } from '../runners/thresholds.js';
+import { runVerdict } from '../runners/verdict.js';
 
 export function escapeXml(s: string): string {
   // XML 1.0 forbids most control characters even as references: drop them.
@@ -19,11 +21,15 @@ export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResul
   const seconds = summary.info.end !== undefined ? Math.max(0, (summary.info.end - summary.info.start) / 1000) : 0;
   const cases: string[] = [...extra.cases];
   const runCase = `run ${summary.info.suite}.${summary.info.test}`;
-  cases.push(
-    summary.aborted
-      ? `    <testcase classname="${escapeXml(`marteau.${suite}`)}" name="${escapeXml(runCase)}" time="${seconds.toFixed(3)}">\n      <failure message="the run was interrupted" type="interrupted"/>\n    </testcase>`
-      : `    <testcase classname="${escapeXml(`marteau.${suite}`)}" name="${escapeXml(runCase)}" time="${seconds.toFixed(3)}"/>`,
-  );
+  // The run's own case: failed when it was interrupted, or when (no thresholds to judge it) every request failed.
+  const allFailed = runVerdict(summary, thresholds).allFailed;
+  const runFailure = summary.aborted
+    ? { message: `the run was interrupted: ${abortReason(summary)}`, type: 'interrupted' }
+    : allFailed
+      ? { message: allFailed, type: 'requests' }
+      : undefined;
+  const runHead = `    <testcase classname="${escapeXml(`marteau.${suite}`)}" name="${escapeXml(runCase)}" time="${seconds.toFixed(3)}"`;
+  cases.push(runFailure ? `${runHead}>\n      <failure message="${escapeXml(runFailure.message)}" type="${runFailure.type}"/>\n    </testcase>` : `${runHead}/>`);
   for (const t of thresholds) {
     const head = `    <testcase classname="${escapeXml(`marteau.${suite}.thresholds`)}" name="${escapeXml(t.name)}" time="0"`;
     // Not judged (a recovery the run ended too soon to see) is a skipped case, not a pass.
@@ -38,7 +44,7 @@ export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResul
     const at = ((w.start - summary.info.start) / 1000).toFixed(1);
     cases.push(`    <testcase classname="${escapeXml(`marteau.${suite}.faults`)}" name="${escapeXml(`${w.name} at ${at}s #${i + 1}`)}" time="0">\n      <system-out>${escapeXml(windowLine(w))}</system-out>\n    </testcase>`);
   });
-  const failures = thresholds.filter((t) => !t.passed).length + (summary.aborted ? 1 : 0) + extra.failures;
+  const failures = thresholds.filter((t) => !t.passed).length + (runFailure ? 1 : 0) + extra.failures;
   const tests = thresholds.length + 1 + windows.length + extra.cases.length;
   const skipped = thresholds.filter((t) => t.skipped).length;
   // Which nodes the load came from, and each one's share: a CI's test view shows the suite's properties.

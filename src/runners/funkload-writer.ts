@@ -2,13 +2,14 @@
  * Writing FunkLoad's bench result format line by line while the bench runs, exactly as
  * fl-run-bench's logger does, so `fl-build-report` opens our files and a killed run leaves a
  * readable prefix. Our additions are elements FunkLoad's parser ignores: `<marteauCycle>`
- * (recording window of a cycle), `<marteauProxyEvent>` (fault timeline), and an `error`
- * attribute (short error kind) on `Error` responses.
+ * (recording window of a cycle), `<marteauProxyEvent>` (fault timeline), `<marteauAbort>` (why
+ * the run was stopped before its end, last before `</funkload>`), and an `error` attribute (short
+ * error kind) on `Error` responses.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { epochSeconds, isoLocal, pad3, pyFloat, quoteattr, RESULT_WORD, seconds, secondsMs } from './funkload-text.js';
-import type { ProxyTimelineEvent, RunInfo } from './results.js';
+import type { ProxyTimelineEvent, RunAbort, RunInfo } from './results.js';
 import type { RequestSample, TestSample } from './samples.js';
 
 export interface XmlHeaderOptions {
@@ -83,6 +84,10 @@ export function proxyEventLine(e: ProxyTimelineEvent): string {
   return e.kind === 'mix'
     ? `<marteauProxyEvent ${common} mix=${quoteattr(e.mix)}${e.reason ? ` reason=${quoteattr(e.reason)}` : ''} />`
     : `<marteauProxyEvent ${common} behavior=${quoteattr(e.behavior)} count="${e.count}" />`;
+}
+
+export function abortLine(a: RunAbort): string {
+  return `<marteauAbort why=${quoteattr(a.why)} reason=${quoteattr(a.reason)}${a.at !== undefined ? ` time="${secondsMs(a.at)}"` : ''} />`;
 }
 
 /** Bytes of lines held before they are handed on: memory stays bounded without back-pressure handling. */

@@ -2,12 +2,12 @@
  * Reading FunkLoad's bench result format (research note §2.4) into the results model: one file
  * streamed through the tolerant scanner (funkload-scanner.ts), or the files of one distributed
  * bench merged as fl-build-report does. The writer is funkload-writer.ts; our own elements
- * (`<marteauCycle>`, `<marteauProxyEvent>`) are read back here and ignored by FunkLoad.
+ * (`<marteauCycle>`, `<marteauProxyEvent>`, `<marteauAbort>`) are read back here and ignored by FunkLoad.
  */
 import { createReadStream } from 'node:fs';
 import { FunkloadScanner, type XmlElement } from './funkload-scanner.js';
 import { inLocalZone, outcomeOf, parseIsoTime, timeRoundingMs, zonelessStart } from './funkload-text.js';
-import { DEFAULT_APDEX_T, newRunInfo, RunResults, type RunInfo } from './results.js';
+import { abortReason, DEFAULT_APDEX_T, newRunInfo, RunResults, type RunAbort, type RunInfo } from './results.js';
 import type { RequestSample, TestSample } from './samples.js';
 
 export interface ReadOptions {
@@ -65,6 +65,7 @@ export class FunkloadReader {
   private root: Record<string, string> = {};
   private results: RunResults | undefined;
   private windows = new Map<number, { cvus: number; start: number; end: number; explicit: boolean }>();
+  private abort: RunAbort | undefined;
   /** Epoch time of the first sample: tells the zone of the root's zoneless start time. */
   private firstAt: number | undefined;
   readonly warnings: string[] = [];
@@ -94,6 +95,11 @@ export class FunkloadReader {
         const proxy = e.attrs.proxy ?? '';
         if (e.attrs.kind === 'mix') this.model().addProxyEvent({ at, proxy, kind: 'mix', mix: e.attrs.mix ?? '', ...(e.attrs.reason ? { reason: e.attrs.reason } : {}) });
         else this.model().addProxyEvent({ at, proxy, kind: 'fault', behavior: e.attrs.behavior ?? '', count: int(e.attrs.count, 1) });
+        return;
+      }
+      case 'marteauAbort': {
+        const at = num(e.attrs.time, NaN) * 1000;
+        this.abort = { why: e.attrs.why || 'stopped', reason: e.attrs.reason || abortReason({}), ...(Number.isFinite(at) ? { at } : {}) };
         return;
       }
       default:
@@ -251,6 +257,8 @@ export class FunkloadReader {
     let last: number | undefined;
     for (const c of r.cycles.values()) if (c.end !== undefined && (last === undefined || c.end > last)) last = c.end;
     r.finish(last ?? r.info.start, truncated);
+    if (this.abort) r.stoppedBy(this.abort);
+    else if (truncated) r.stoppedBy({ why: 'killed', reason: 'the results end without </funkload>: the bench was killed' });
     return r;
   }
 }

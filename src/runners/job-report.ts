@@ -8,8 +8,8 @@ import path from 'node:path';
 import { windowLine } from './measures/index.js';
 import { buildMatrix, matrixLines, type Matrix, type SteadyState } from './matrix.js';
 import { steadyVerdict, type SweepPlan } from '../config/sweep.js';
-import type { RunResults, RunSummary } from './results.js';
-import { lostLine } from './nodes.js';
+import { abortReason, type RunAbort, type RunResults, type RunSummary } from './results.js';
+import { runVerdict, type RunVerdict } from './verdict.js';
 import type { MarteauConfig, RunnerCatalogEntry } from '../config/marteau.js';
 import type { RunOutcome } from '../core/runner-contract.js';
 import { parseThresholds, type Threshold } from '../config/thresholds.js';
@@ -28,11 +28,10 @@ export interface ReportFiles {
  */
 export type ReportWriter = (dir: string, summary: RunSummary, thresholds: ThresholdResult[], opts: { generator?: string; matrix?: Matrix }) => Promise<ReportFiles>;
 
-export interface JobReport {
+/** The run's verdict (passed, reasons: runVerdict's) with what it was judged on. */
+export interface JobReport extends RunVerdict {
   summary: RunSummary;
   verdicts: ThresholdResult[];
-  /** No threshold failed and the run was not interrupted. */
-  passed: boolean;
   aborted: boolean;
   files: ReportFiles;
   /** A sweep's resilience matrix; a failing cell fails the job like a threshold. */
@@ -58,11 +57,12 @@ export async function reportResults(
   const files = await o.writeReports(o.resultDir, summary, verdicts, { generator: o.generator, matrix });
   for (const line of matrix ? matrixLines(matrix) : []) o.log?.(line);
   for (const v of verdicts) o.log?.(`${verdictWord(v)} ${v.message}`);
+  const verdict = runVerdict(summary, verdicts, matrix);
   return {
     summary,
     verdicts,
     aborted: summary.aborted,
-    passed: !summary.aborted && verdicts.every((v) => v.passed) && matrix?.passed !== false && !summary.nodes?.some((n) => n.lost),
+    ...verdict,
     files,
     ...(matrix ? { matrix } : {}),
     line: summaryLine(summary),
@@ -79,20 +79,28 @@ function steadySpans(results: RunResults, plan: SweepPlan): SteadyState {
   };
 }
 
-/** The engine's view of a report: failed thresholds are a test failure (exit 1). */
+/**
+ * What an engine's abort reason (or a runner's own stop) means for a run's results. The engine
+ * decides the job's status from the same reason; this is what the result file and reports keep.
+ */
+export function runAbort(why: unknown, at?: number): RunAbort {
+  const reason: Record<string, string> = {
+    cancel: 'cancelled by a user',
+    timeout: "stopped by the job's timeout:",
+    shutdown: 'the engine was stopped during the run',
+    lease: 'the engine lost its lease on the queue',
+    unsteady: 'the load was not steady before the first fault',
+  };
+  const word = typeof why === 'string' && why in reason ? why : 'stopped';
+  return { why: word, reason: reason[word] ?? abortReason({}), ...(at !== undefined ? { at } : {}) };
+}
+
+/** The engine's view of a report: a run that did not pass is a test failure (exit 1), a lost node an infrastructure one. */
 export function reportOutcome(r: JobReport, resultDir: string, extraArtifacts: readonly string[] = []): RunOutcome {
-  const failed = r.verdicts.filter((v) => !v.passed);
-  const cells = r.matrix?.cells.filter((c) => c.verdict === 'fail') ?? [];
-  const lost = r.summary.nodes?.filter((n) => n.lost) ?? [];
-  const why = [
-    ...lost.map((n) => `node "${n.node}": ${lostLine(n.lost!)}`),
-    ...(failed.length ? [`${failed.length} threshold(s) failed: ${failed.map((v) => v.message).join('; ')}`] : []),
-    ...(cells.length ? [`${cells.length} matrix cell(s) failed: ${cells.map((c) => `${c.backend} ${c.kind}`).join(', ')}`] : []),
-  ];
   return {
     status: r.passed ? 'succeeded' : 'failed',
-    failure: r.passed ? undefined : lost.length ? 'infrastructure' : 'test',
-    reason: r.aborted ? 'the run was stopped before its end' : why.length ? why.join('; ') : undefined,
+    failure: r.passed ? undefined : r.infrastructure ? 'infrastructure' : 'test',
+    reason: r.passed ? undefined : r.reasons.join('; '),
     summary: r.line,
     report: r.files.html,
     artifacts: [...extraArtifacts.map((f) => (path.isAbsolute(f) ? path.relative(resultDir, f) : f)), ...Object.values(r.files).map((f) => path.relative(resultDir, f))],

@@ -68,9 +68,29 @@ export interface RunInfo {
   extra: Record<string, string>;
 }
 
+/**
+ * Why a run stopped before its end. `why` is one word a program can act on: the engine's abort
+ * reasons (`cancel`, `timeout`, `shutdown`, `lease`), `unsteady` (a sweep's lead), `killed` (a
+ * result file without its end: the process was killed) or `stopped`; `reason` says it in words.
+ * `at`: when the load stopped, when known; then a cut cycle's rates divide by the time it ran.
+ */
+export interface RunAbort {
+  why: string;
+  reason: string;
+  at?: number;
+}
+
+/** What a run stopped for no known reason says. */
+const STOPPED: RunAbort = { why: 'stopped', reason: 'stopped before its end' };
+
+/** Why an aborted run stopped, in words. */
+export const abortReason = (s: Pick<RunSummary, 'abort'>): string => (s.abort ?? STOPPED).reason;
+
 export interface RunSummary {
   info: RunInfo;
   aborted: boolean;
+  /** Set when aborted. */
+  abort?: RunAbort;
   cycles: CycleSummary[];
   /** All cycles together; cvus is the largest cycle's. */
   overall: CycleSummary;
@@ -117,6 +137,8 @@ export class RunResults {
   recoveryOptions: RecoveryOptions = DEFAULT_RECOVERY;
   droppedProxyEvents = 0;
   aborted = false;
+  /** Why it was aborted, when known (see stoppedBy). */
+  abort: RunAbort | undefined;
 
   constructor(readonly info: RunInfo) {
     // "Slow" for attribution is what Apdex does not count as satisfied.
@@ -241,6 +263,12 @@ export class RunResults {
     for (const c of this.cycles.values()) c.flushPages();
   }
 
+  /** The run was aborted, and why (the first reason given stays). */
+  stoppedBy(abort: RunAbort): void {
+    this.aborted = true;
+    this.abort ??= abort;
+  }
+
   /**
    * Where the recorded load ends, for recovery: the last cycle's recording end when known (the
    * ramp-down after it records nothing, so it cannot show a recovery), else the run's end.
@@ -251,11 +279,16 @@ export class RunResults {
     return ends.length ? Math.min(end, Math.max(...ends)) : end;
   }
 
-  /** Seconds that rates divide by for a cycle: the configured duration, else the measured window. */
+  /**
+   * Seconds that rates divide by for a cycle: the configured duration (FunkLoad's), else the
+   * measured window. A run stopped at a known time divides by the time each cycle recorded (0 for
+   * a cycle cut during its ramp-up or never run): the configured duration would make a run stopped
+   * after a third of it read three times too slow. A killed FunkLoad file keeps FunkLoad's figures.
+   */
   private rateSeconds(c: CycleStats): number {
-    if (this.info.bench.duration > 0) return this.info.bench.duration;
-    if (c.start !== undefined && c.end !== undefined && c.end > c.start) return (c.end - c.start) / 1000;
-    return 1;
+    const measured = c.start !== undefined && c.end !== undefined && c.end > c.start ? (c.end - c.start) / 1000 : undefined;
+    if (this.info.bench.duration > 0) return this.abort?.at !== undefined ? Math.min(this.info.bench.duration, measured ?? 0) : this.info.bench.duration;
+    return measured ?? 1;
   }
 
   summary(): RunSummary {
@@ -278,6 +311,7 @@ export class RunResults {
     return {
       info: structuredClone(this.info),
       aborted: this.aborted,
+      ...(this.aborted ? { abort: { ...(this.abort ?? STOPPED) } } : {}),
       cycles,
       overall: all.summary(seconds),
       timeline: this.timeline.points(),

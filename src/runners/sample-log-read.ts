@@ -5,8 +5,8 @@
  * short (a killed job) is read up to its last whole record.
  */
 import { open, rename, rm } from 'node:fs/promises';
-import { cycleLine, LineBatch, proxyEventLine, responseLine, testResultLine } from './funkload-writer.js';
-import type { ProxyTimelineEvent } from './results.js';
+import { abortLine, cycleLine, LineBatch, proxyEventLine, responseLine, testResultLine } from './funkload-writer.js';
+import type { ProxyTimelineEvent, RunAbort } from './results.js';
 import type { RequestSample, TestSample } from './samples.js';
 import { CYCLE_BYTES, OUTCOMES, REQUEST_BYTES, SAMPLE_LOG_MAGIC, TAG, TEST_BYTES } from './sample-log.js';
 
@@ -16,6 +16,7 @@ export interface SampleLogVisitor {
   test(t: TestSample): void;
   cycle(cycle: number, cvus: number, start: number, end: number): void;
   proxyEvent(e: ProxyTimelineEvent): void;
+  abort?(a: RunAbort): void;
   end(): void;
 }
 
@@ -85,7 +86,7 @@ export async function readSampleLog(path: string, visit: SampleLogVisitor): Prom
         else if (tag === TAG.test) size = 1 + TEST_BYTES;
         else if (tag === TAG.cycle) size = 1 + CYCLE_BYTES;
         else if (tag === TAG.end) size = 1;
-        else if (tag === TAG.header || tag === TAG.proxy) size = left >= 5 ? 5 + v.getUint32(p + 1, true) : Infinity;
+        else if (tag === TAG.header || tag === TAG.proxy || tag === TAG.abort) size = left >= 5 ? 5 + v.getUint32(p + 1, true) : Infinity;
         else if (tag === TAG.string) size = left >= 9 ? 9 + v.getUint32(p + 5, true) : Infinity;
         else {
           stop = true; // damage: what came before is all there is
@@ -145,6 +146,8 @@ export async function readSampleLog(path: string, visit: SampleLogVisitor): Prom
           visit.header(buf.toString('utf8', p + 5, p + size).split('\n'));
         } else if (tag === TAG.proxy) {
           visit.proxyEvent(JSON.parse(buf.toString('utf8', p + 5, p + size)) as ProxyTimelineEvent);
+        } else if (tag === TAG.abort) {
+          visit.abort?.(JSON.parse(buf.toString('utf8', p + 5, p + size)) as RunAbort);
         } else {
           out.complete = true;
           visit.end();
@@ -178,6 +181,7 @@ export async function convertSampleLog(logPath: string, xmlPath: string): Promis
       test: (t) => out.line(testResultLine(t)),
       cycle: (c, cvus, start, end) => out.line(cycleLine(c, cvus, start, end)),
       proxyEvent: (e) => out.line(proxyEventLine(e)),
+      abort: (a) => out.line(abortLine(a)),
       end: () => out.line('</funkload>'),
     });
   } finally {

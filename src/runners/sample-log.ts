@@ -19,14 +19,14 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { headerLines, type XmlHeaderOptions } from './funkload-writer.js';
-import type { ProxyTimelineEvent, RunInfo } from './results.js';
+import type { ProxyTimelineEvent, RunAbort, RunInfo } from './results.js';
 import type { Outcome, RequestSample, TestSample } from './samples.js';
 
 export const SAMPLE_LOG_MAGIC = Buffer.from('MTSAMPLES1\n', 'latin1');
 /** The log of a result file: `results.xml` is made from `results.samples`. */
 export const sampleLogPath = (xmlPath: string) => xmlPath.replace(/\.xml$/, '') + '.samples';
 
-export const TAG = { header: 0x48, string: 0x53, request: 0x52, test: 0x54, cycle: 0x43, proxy: 0x50, end: 0x5a } as const;
+export const TAG = { header: 0x48, string: 0x53, request: 0x52, test: 0x54, cycle: 0x43, proxy: 0x50, abort: 0x41, end: 0x5a } as const;
 /** Payload bytes of the fixed-size records (after the tag). */
 export const REQUEST_BYTES = 2 * 8 + 6 * 4 + 1 + 8 * 4;
 export const TEST_BYTES = 3 * 8 + 10 * 4 + 1 + 4 * 4;
@@ -142,6 +142,11 @@ export class SampleLogWriter {
 
   proxyEvent(e: ProxyTimelineEvent): void {
     this.text(TAG.proxy, JSON.stringify(e));
+  }
+
+  /** Why the run was stopped before its end: the XML keeps it (`<marteauAbort>`). */
+  abort(a: RunAbort): void {
+    this.text(TAG.abort, JSON.stringify(a));
   }
 
   /** Hand the batch to the file (what was written survives the process), unless the header still waits. */

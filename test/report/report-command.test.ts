@@ -13,6 +13,7 @@ import { buildJunitReport } from '../../src/report/junit.js';
 import { readFunkloadXml } from '../../src/runners/funkload-xml.js';
 import { parseThresholds } from '../../src/config/thresholds.js';
 import { evaluateThresholds } from '../../src/runners/thresholds.js';
+import { cliDone } from '../helpers/marteau-cli.js';
 
 // Real FunkLoad 1.17.2 output (fixtures/funkload/real/CAPTURED.md); its own report is simple-bench.report.rst:
 // 3 cycles of 1, 2, 4 users, 71 tests, 214 requests of which 11 errors.
@@ -83,12 +84,45 @@ describe('report command', () => {
     expect(err.message).toBe(`${conf}:5:10: thresholds.per_cycle.p95: "parsecs" is not a time unit (ms, s, us) in "< 300 parsecs"\n  hint: e.g. "< 300ms", "<= 1.5s" (no unit means ms)`);
   });
 
-  it('reads a killed bench and says so', async () => {
+  it('reads a killed bench and says so: not passed, exit 130 as --ci gives an interrupted job', async () => {
     const dir = tmp();
     const { io: streams, text } = io();
-    expect(await runReportCommand([killed], { output: dir }, streams)).toBe(0);
+    expect(await runReportCommand([killed], { output: dir }, streams)).toBe(130);
     expect(text.err).toMatch(/warning: .*missing <\/funkload> tag/);
+    const why = 'the run was aborted (the results end without </funkload>: the bench was killed)';
+    expect(text.out).toContain(`INTERRUPTED: ${why}\n`);
     expect(readFileSync(join(dir, 'index.html'), 'utf8')).toContain('INTERRUPTED');
+    expect(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'))).toMatchObject({ aborted: true, passed: false, reasons: [why], abort: { why: 'killed' } });
+  });
+
+  it('an -o that cannot be written is a usage error naming it and why (the real CLI: exit 2, no stack trace)', async () => {
+    const file = join(tmp(), 'a-file');
+    writeFileSync(file, 'x');
+    for (const [out, why] of [['/dev/null', 'ENOTDIR: not a directory'], [file, 'ENOTDIR: not a directory'], ['/proc/x', 'ENOENT: no such file or directory']]) {
+      const r = await cliDone(['report', fixture, '-o', out]);
+      expect(r.code, r.err).toBe(2);
+      expect(r.err).toBe(`marteau-tui: cannot write reports to ${out}: ${why} (give -o a directory you can write)\n`);
+    }
+    const { io: streams } = io();
+    await expect(runReportCommand([], { diff: [fixture, fixture], output: '/dev/null' }, streams)).rejects.toThrow(/^cannot write reports to \/dev\/null: ENOTDIR/);
+  });
+
+  it('--thresholds: a config without a thresholds: key, or no such file, says so and how to fix it', async () => {
+    const dir = tmp();
+    const conf = join(dir, '.marteau.yml');
+    writeFileSync(conf, 'name: shop\nrunner: builtin\nbase_url: http://127.0.0.1:8000\nscenario: [{get: /}]\n');
+    const { io: streams } = io();
+    const err = await runReportCommand([fixture], { output: dir, thresholds: conf }, streams).catch((e) => e);
+    expect(err).toBeInstanceOf(UsageError);
+    expect(err.message).toBe(
+      `${conf}: has no thresholds: key, so there is nothing to judge the run by\n  hint: add one, e.g. thresholds: {success_rate: ">= 99%", p95: "< 300ms"}, or give --thresholds a file holding only such a map`,
+    );
+    // A bare map with a misspelt metric is still told which names exist.
+    writeFileSync(conf, 'success_rate: ">= 90%"\np59: "< 1s"\n');
+    await expect(runReportCommand([fixture], { output: dir, thresholds: conf }, streams)).rejects.toThrow(/unknown threshold metric "p59"/);
+    const r = await cliDone(['report', fixture, '-o', dir, '--thresholds', join(dir, 'nope.yml')]);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`marteau-tui: ${join(dir, 'nope.yml')}: cannot read the thresholds file: ENOENT: no such file or directory (give --thresholds a YAML file with a thresholds: map, or the map itself)\n`);
   });
 
   it('usage mistakes are UsageErrors (exit 2)', async () => {

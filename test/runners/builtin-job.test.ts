@@ -9,7 +9,9 @@ import { loadResults } from '../../src/report/load.js';
 import { writeReports } from '../../src/report/index.js';
 import { builtinConfigSchema, runBuiltinJob } from '../../src/runners/builtin/index.js';
 import { parseThresholds } from '../../src/config/thresholds.js';
+import { reportOutcome } from '../../src/runners/job-report.js';
 import { startProxy } from '../helpers/builtin-proxy.js';
+import { cliDone } from '../helpers/marteau-cli.js';
 
 let app: LoadApp;
 let proxy: Proxy;
@@ -75,5 +77,68 @@ describe('runBuiltinJob', () => {
     expect(back.overall.requests.total).toBe(s.overall.requests.total);
     expect(back.cycles[0].start).toBeCloseTo(s.cycles[0].start!, -1);
     expect(back.overall.errors).toEqual(s.overall.errors);
+  });
+
+  const job = (dir: string, extra: Record<string, unknown>, o: Partial<Parameters<typeof runBuiltinJob>[0]> = {}) =>
+    runBuiltinJob({ name: 'job', config: builtinConfigSchema.parse({ base_url: app.url, cycles: [2], duration: 0.6, startup_delay: 0, ...extra }), resultDir: dir, writeReports, ...o });
+  const json = (dir: string) => JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
+
+  it('without thresholds, a run whose every request failed fails, saying how many and the first error; some errors still pass', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'marteau-job-'));
+    const r = await job(dir, { scenario: [{ get: '/status/500' }] });
+    const n = r.summary.overall.requests.total;
+    expect(n).toBeGreaterThan(0);
+    const outcome = reportOutcome(r, dir);
+    expect(outcome).toMatchObject({ status: 'failed', failure: 'test' });
+    expect(outcome.reason).toBe(`every one of the ${n} requests failed (first: 500 Internal Server Error; set thresholds: to judge the run by numbers instead)`);
+    // The reports say the same as the job's outcome.
+    expect(json(dir)).toMatchObject({ passed: false, reasons: [outcome.reason] });
+    expect(readFileSync(r.files.junit, 'utf8')).toMatch(/<failure message="every one of the \d+ requests failed/);
+    expect(readFileSync(r.files.html, 'utf8')).toContain('status fail');
+
+    // A connection refused, as a dead app gives.
+    const dead = await startLoadApp();
+    await dead.close();
+    const refused = await job(mkdtempSync(join(tmpdir(), 'marteau-job-')), { base_url: dead.url, scenario: [{ get: '/' }] });
+    expect(reportOutcome(refused, dir).reason).toMatch(/^every one of the \d+ requests failed \(first: ECONNREFUSED;/);
+
+    // A chaos run expects errors: with one success among them, no thresholds means no verdict on them.
+    const mixed = await job(mkdtempSync(join(tmpdir(), 'marteau-job-')), { scenario: [{ get: '/' }, { get: '/status/500', expect: 200 }] });
+    expect(mixed.summary.overall.requests.success).toBeGreaterThan(0);
+    expect(mixed.summary.overall.requests.success).toBeLessThan(mixed.summary.overall.requests.total);
+    expect(reportOutcome(mixed, dir).status).toBe('succeeded');
+    // Thresholds judge instead: a run meant to fail every request can pass.
+    const meant = await job(mkdtempSync(join(tmpdir(), 'marteau-job-')), { scenario: [{ get: '/status/500' }] }, { thresholds: parseThresholds({ error_rate: '>= 99%' }) });
+    expect(reportOutcome(meant, dir).status).toBe('succeeded');
+  });
+
+  it('a cancelled run: rates over the time it ran, not passed with why in summary.json, results.xml and `report` (exit 130, as --ci)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'marteau-job-'));
+    const ctl = new AbortController();
+    // Cancelled a third of the way into a 3 s recording window.
+    const r = await job(dir, { cycles: [2, 4], duration: 3, scenario: [{ get: '/slow?ms=5' }] }, { signal: ctl.signal, onLoadStarted: () => setTimeout(() => ctl.abort('cancel'), 1000) });
+    expect(r.aborted).toBe(true);
+    const [c] = r.summary.cycles;
+    const ran = (c.end! - c.start!) / 1000;
+    expect(ran).toBeGreaterThan(0.5);
+    expect(ran).toBeLessThan(1.8);
+    expect(c.duration).toBeCloseTo(ran, 3);
+    expect(c.requests.rps).toBeCloseTo(c.requests.total / ran, 3);
+    expect(r.summary.overall.requests.rps).toBeCloseTo(c.requests.total / ran, 3);
+    expect(reportOutcome(r, dir)).toMatchObject({ status: 'failed', reason: 'the run was aborted (cancelled by a user)' });
+    expect(json(dir)).toMatchObject({ aborted: true, passed: false, reasons: ['the run was aborted (cancelled by a user)'], abort: { why: 'cancel', reason: 'cancelled by a user' } });
+    expect(readFileSync(r.files.junit, 'utf8')).toContain('<failure message="the run was interrupted: cancelled by a user" type="interrupted"/>');
+
+    // The result file keeps why, last before its end; the report rebuilt from it has the same figures and verdict.
+    const xml = readFileSync(r.files.xml, 'utf8');
+    expect(xml).toMatch(/<marteauAbort why="cancel" reason="cancelled by a user" time="[\d.]+" \/>\n<\/funkload>\n$/);
+    const out = mkdtempSync(join(tmpdir(), 'marteau-job-report-'));
+    const rep = await cliDone(['report', dir, '-o', out]);
+    expect(rep.code, rep.out + rep.err).toBe(130);
+    expect(rep.out).toContain('INTERRUPTED: the run was aborted (cancelled by a user)\n');
+    const back = json(out);
+    expect(back).toMatchObject({ passed: false, abort: { why: 'cancel' }, reasons: ['the run was aborted (cancelled by a user)'] });
+    // The file holds the window to the millisecond: the same rate within 0.1 %, not a third of it.
+    expect(Math.abs(back.overall.requests.rps / r.summary.overall.requests.rps - 1)).toBeLessThan(0.001);
   });
 });

@@ -100,6 +100,18 @@ describe.skipIf(!haveRealFunkload())('the real fl-build-report on the same files
     expect(await readFile(path.join(out, report, 'index.html'), 'utf8')).toContain('FunkLoad');
   });
 
+  it("a cancelled builtin job's results.xml (its <marteauAbort> line): FunkLoad still reads it, counts as ours", { timeout: 60_000 }, async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'marteau-parity-abort-'));
+    const config = builtinConfigSchema.parse({ base_url: app.url, cycles: [2, 3], duration: 3, startup_delay: 0, scenario: [{ get: '/' }, { get: '/status/500' }] });
+    const ctl = new AbortController();
+    const job = await runBuiltinJob({ name: 'cancelled', config, resultDir: dir, writeReports, signal: ctl.signal, onLoadStarted: () => setTimeout(() => ctl.abort('cancel'), 800) });
+    expect(await readFile(job.files.xml, 'utf8')).toContain('<marteauAbort why="cancel"');
+    const fl = parseFlReport(flBuildReport([job.files.xml]));
+    const s = job.summary;
+    // Counts agree; rates do not on purpose: FunkLoad divides the cut cycle by its configured 3 s.
+    expect([fl.totals.requests, fl.totals.requestErrors, fl.totals.tests]).toEqual([s.overall.requests.total, s.overall.requests.total - s.overall.requests.success, s.overall.tests.total]);
+  });
+
   it("a bench whose threads' first recorded response is an image of a page fetched before recording (real fl-run-bench)", { timeout: 240_000 }, async () => {
     // A page whose image takes longer than the ramp-up: each thread requests the page before
     // FunkLoad starts recording and gets the image after, so its first logged response is the

@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { steadyVerdict, type SweepPlan } from '../../config/sweep.js';
 import type { TimelineEvent } from '../../core/events.js';
-import { reportResults, type JobReport, type ReportFiles, type ReportWriter } from '../job-report.js';
+import { reportResults, runAbort, type JobReport, type ReportFiles, type ReportWriter } from '../job-report.js';
 import type { RecoveryOptions } from '../../stats/recovery-options.js';
 import { faultWindows } from '../measures/index.js';
 import type { ProxyEventSource } from '../proxy-events.js';
@@ -126,6 +126,10 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
   } finally {
     clearTimeout(steadyTimer);
     proxies.stop();
+    if (results.aborted) {
+      results.stoppedBy(runAbort(o.signal?.aborted ? o.signal.reason : unsteady.signal.aborted ? 'unsteady' : undefined, results.info.end));
+      writer.abort(results.abort!);
+    }
     writer.close();
     await convertSampleLog(logPath, xmlPath);
   }

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { NodeError, TransferError } from '../../exec/executor.js';
 import { FunkloadFormatError, readFunkloadXmlFiles } from '../funkload-xml.js';
 import { reportOutcome, reportResults, type ReportWriter } from '../job-report.js';
+import { THRESHOLDS_HINT } from '../verdict.js';
 import { applyChaos, ChaosCapture } from '../chaos-capture.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../../core/runner-contract.js';
 import { cleanupStage, fetchNodeArtifacts } from '../staging.js';
@@ -130,7 +131,7 @@ async function report(ctx: RunnerContext, writeReports: ReportWriter, benches: N
       ...outcome,
       status: 'failed',
       failure: 'test',
-      reason: `FunkLoad bench status ${worst.status}: ${failures} failure(s), ${errors} error(s) (set thresholds: to judge the run by numbers instead)`,
+      reason: `FunkLoad bench status ${worst.status}: ${failures} failure(s), ${errors} error(s) (${THRESHOLDS_HINT})`,
     };
   }
   return outcome;

@@ -7,7 +7,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { applyChaos, type ChaosRecord } from '../chaos-capture.js';
-import { RunResults, type ProxyTimelineEvent, type RunInfo } from '../results.js';
+import { RunResults, type ProxyTimelineEvent, type RunAbort, type RunInfo } from '../results.js';
 import { parseExceptionsCsv, parseFailuresCsv, parseStatsCsv, type LocustSample } from './csv.js';
 import { addLocustCycle, StepNumbers } from './results.js';
 
@@ -48,6 +48,8 @@ export interface LocustRunRecord {
   format: typeof FORMAT;
   info: RunInfo;
   aborted: boolean;
+  /** Why it was aborted, when known. */
+  abort?: RunAbort;
   cycles: LocustCycleRecord[];
   proxyEvents: ProxyTimelineEvent[];
   /** The proxies' faults and the fault windows, when the job had any proxy or service fault. */
@@ -98,6 +100,7 @@ export async function resultsFromRecord(record: LocustRunRecord, dir: string, op
   if (!record.chaos) for (const e of record.proxyEvents) results.addProxyEvent(e);
   for (const l of record.lost ?? []) results.nodeLost(l.node, l.at, l.reason);
   results.finish(info.end ?? Date.now(), record.aborted);
+  if (record.abort) results.stoppedBy(record.abort);
   return results;
 }
 

@@ -14,7 +14,7 @@ import { mkdirp } from '../../fs/mkdirp.js';
 import path from 'node:path';
 import { NodeError, TransferError } from '../../exec/executor.js';
 import { shareOf, sleep } from '../builtin/bench.js';
-import { checkThresholds, reportOutcome, reportResults, type ReportWriter } from '../job-report.js';
+import { checkThresholds, reportOutcome, reportResults, runAbort, type ReportWriter } from '../job-report.js';
 import { ChaosCapture } from '../chaos-capture.js';
 import { newRunInfo } from '../results.js';
 import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustRunRecord } from './record.js';
@@ -101,6 +101,8 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
   // A worker lost mid-cycle is no `failure` here: the run was not stopped, the report names the
   // lost node, and reportOutcome fails the job for it.
   record.aborted = ctx.signal.aborted || failure !== undefined;
+  // No stop time: Locust's cycle windows are not known to end when it stopped, so rates keep the configured duration.
+  if (record.aborted) record.abort = ctx.signal.aborted ? runAbort(ctx.signal.reason) : { why: 'stopped', reason: failure!.message };
   record.chaos = chaos.record(ctx.timeline(), ctx.config.recovery);
   record.proxyEvents = record.chaos.events;
   if (record.chaos.dropped) ctx.log(`${record.chaos.dropped} proxy events were not kept: attribution counts are lower bounds`, { stream: 'engine', level: 'warn' });

@@ -1,0 +1,57 @@
+/**
+ * Whether a run passed, and why not: one judgement for the job's outcome, summary.json, the HTML
+ * status, junit.xml and `marteau-tui report`'s exit code, so that none of them can say PASS about
+ * a run another calls failed.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { Matrix } from './matrix.js';
+import { lostLine } from './nodes.js';
+import { abortReason, type RunSummary } from './results.js';
+import type { ErrorSample } from './summary.js';
+import type { ThresholdResult } from './thresholds.js';
+
+/** How a run with no `thresholds:` that a tool's own verdict failed is told it can be judged otherwise. */
+export const THRESHOLDS_HINT = 'set thresholds: to judge the run by numbers instead';
+
+export interface RunVerdict {
+  passed: boolean;
+  /** Why it did not pass, each a short clause; empty when it passed. */
+  reasons: string[];
+  /** Lost nodes are among the reasons: the machines broke, not (only) the code. */
+  infrastructure: boolean;
+  /** The reason of a run without thresholds whose every request failed, when it is one. */
+  allFailed?: string;
+}
+
+/** A failed request as a reader knows it: "500 Internal Server Error", "ECONNREFUSED", "timeout". */
+export function errorText(e: Pick<ErrorSample, 'code' | 'error'>): string {
+  if (e.code > 0 && (!e.error || e.error === `status ${e.code}`)) return `${e.code}${STATUS_CODES[e.code] ? ` ${STATUS_CODES[e.code]}` : ''}`;
+  return e.error || `status ${e.code}`;
+}
+
+/**
+ * With no thresholds, a run whose every request failed cannot pass: the app was down or the
+ * scenario is wrong. Some errors among successes still pass (a chaos run expects errors); a run
+ * meant to fail every request says so with thresholds.
+ */
+function allFailed(s: RunSummary): string | undefined {
+  const r = s.overall.requests;
+  if (r.total === 0 || r.success > 0) return undefined;
+  const first = s.errorSamples[0];
+  return `every one of the ${r.total} requests failed (${first ? `first: ${errorText(first)}; ` : ''}${THRESHOLDS_HINT})`;
+}
+
+export function runVerdict(s: RunSummary, thresholds: readonly ThresholdResult[], matrix?: Matrix): RunVerdict {
+  const failed = thresholds.filter((v) => !v.passed);
+  const cells = matrix?.cells.filter((c) => c.verdict === 'fail') ?? [];
+  const lost = s.nodes?.filter((n) => n.lost) ?? [];
+  const none = thresholds.length === 0 ? allFailed(s) : undefined;
+  const reasons = [
+    ...(s.aborted ? [`the run was aborted (${abortReason(s)})`] : []),
+    ...lost.map((n) => `node "${n.node}": ${lostLine(n.lost!)}`),
+    ...(failed.length ? [`${failed.length} threshold(s) failed: ${failed.map((v) => v.message).join('; ')}`] : []),
+    ...(cells.length ? [`${cells.length} matrix cell(s) failed: ${cells.map((c) => `${c.backend} ${c.kind}`).join(', ')}`] : []),
+    ...(none ? [none] : []),
+  ];
+  return { passed: reasons.length === 0, reasons, infrastructure: lost.length > 0, ...(none ? { allFailed: none } : {}) };
+}
