@@ -5,11 +5,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLoadApp } from '../fixtures/load/app.js';
 import { groupAlive } from '../src/core/owner.js';
+import { JournalQueue } from '../src/core/queue.js';
 import { dist, ROOT } from './helpers/dist.js';
 import { cli, cliDone } from './helpers/marteau-cli.js';
 import { freePort } from './helpers/net.js';
@@ -208,6 +209,58 @@ describe('marteau-tui --ci', () => {
     expect(bad.err).toContain('--behaviors: unknown behavior "delai"');
   }, 90_000);
 
+  it('stdout closed early (`| head -1`): the run goes on to its end, the job succeeds and keeps its results, exit 0', async () => {
+    const dir = await project(`name: chatty\n${commandYaml(['sh', '-c', 'for i in $(seq 1 60); do echo line $i; sleep 0.02; done'])}\n`);
+    const state = await stateDir();
+    const run = cli(['--ci', dir, '--state-dir', state]);
+    await run.waitFor(/queued/);
+    // The reader goes away, as `head -1` does: every later write of the run meets EPIPE.
+    run.child.stdout!.destroy();
+    expect(await run.exited, run.err()).toBe(0);
+    expect(run.err()).not.toMatch(/internal error|EPIPE|\n\s+at /);
+    const [job] = await queueJson(state);
+    expect(job).toMatchObject({ name: 'chatty', status: 'succeeded' });
+    expect(await readFile(path.join(state, 'jobs', job.id, 'console.log'), 'utf8')).toContain('line 60');
+  });
+
+  it('--ci next to a command, or given twice, is a usage error: nothing is dropped silently', async () => {
+    const state = await stateDir();
+    const a = await project(`name: a\n${commandYaml(['true'])}\n`);
+    const b = await project(`name: b\n${commandYaml(['true'])}\n`);
+    const beside = await cliDone(['queue', '--ci', a, '--state-dir', state]);
+    expect(beside.code).toBe(2);
+    expect(beside.err).toBe(`marteau-tui: --ci ${a} runs a project headless and takes no command: run "marteau-tui --ci ${a}" alone, or "marteau-tui queue ..." without --ci\n`);
+    const twice = await cliDone(['--ci', a, '--ci', b, '--state-dir', state]);
+    expect(twice.code).toBe(2);
+    expect(twice.err).toContain(`--ci is given 2 times (--ci ${a}, --ci ${b}): it runs one project`);
+    expect(await queueJson(state)).toEqual([]);
+  });
+
+  it('--ci of something neither a config file nor a directory says so, and does not blame --state-dir', async () => {
+    const r = await cliDone(['--ci', '/dev/null', '--state-dir', await stateDir()]);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('marteau-tui: /dev/null: not a .marteau.yml file nor a directory\n  hint: give a project directory holding a .marteau.yml, or a config file\n');
+  });
+
+  it('SIGTERM: the job is recorded as cancelled by SIGTERM, not by a user', async () => {
+    const dir = await project(`${commandYaml(['sh', '-c', 'echo started; sleep 30'])}\n`);
+    const state = await stateDir();
+    const run = cli(['--ci', dir, '--state-dir', state]);
+    await run.waitFor(/local \| started/);
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toBe(130);
+    expect(run.err()).toContain('SIGTERM: cancelling the run');
+    expect((await queueJson(state))[0]).toMatchObject({ status: 'cancelled', reason: 'by SIGTERM' });
+  });
+
+  it('a --state-dir that is a regular file is a usage error (exit 2) naming it', async () => {
+    const file = path.join(await temp('state-file-'), 'a-file');
+    await writeFile(file, '');
+    const r = await cliDone(['queue', '--state-dir', file]);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(`marteau-tui: --state-dir ${file} is a file, not a directory: give a directory (it is made when missing)\n`);
+  });
+
   it('schema prints the JSON Schema of .marteau.yml', async () => {
     const r = await cliDone(['schema']);
     expect(r.code).toBe(0);
@@ -267,6 +320,64 @@ describe('the queue from other terminals', () => {
     expect((await queueJson(state)).map((j) => j.status)).toEqual(['cancelled', 'succeeded', 'cancelled']);
   });
 
+  it('enqueue with a bad target queues none of them and names each bad one; a directory queues each *.marteau.yml, as --ci does', async () => {
+    const state = await stateDir();
+    const good = await project(`name: good\n${commandYaml(['true'])}\n`);
+    const broken = await project('name: broken\ncommand: [true]\nnodes: lots\n');
+    const missing = path.join(good, 'no-such-dir');
+    const r = await cliDone(['enqueue', good, broken, missing, '--state-dir', state]);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe('');
+    expect(r.err).toContain(`${path.join(broken, '.marteau.yml')}:3:8: nodes: expected a number`);
+    expect(r.err).toContain(`marteau-tui: ${missing}: no such file or directory`);
+    expect(r.err).toContain(`nothing queued: fix these or leave ${broken}, ${missing} out (the other targets are valid)`);
+    expect(await queueJson(state)).toEqual([]);
+    // Nothing left behind in the jobs directory either (the good target was checked and kept).
+    expect(await readdir(path.join(state, 'jobs'))).toEqual([]);
+
+    const multi = await temp('multi');
+    await writeFile(path.join(multi, 'b.marteau.yml'), `name: b\n${commandYaml(['true'])}\n`);
+    await writeFile(path.join(multi, 'a.marteau.yml'), `name: a\n${commandYaml(['true'])}\n`);
+    const both = await cliDone(['enqueue', multi, '--state-dir', state]);
+    expect(both.code, both.err).toBe(0);
+    expect((await queueJson(state)).map((j) => j.name)).toEqual(['a', 'b']);
+  });
+
+  it('cancel goes on past a bad id: every valid one is cancelled, each bad one said, exit 2 at the end', async () => {
+    const state = await stateDir();
+    const dir = await project(`name: q\n${commandYaml(['true'])}\n`);
+    expect((await cliDone(['enqueue', dir, dir, '--state-dir', state])).code).toBe(0);
+    const [a, c] = await queueJson(state);
+    const r = await cliDone(['cancel', a.id, 'ffffffff', c.id, 'zz', '--state-dir', state]);
+    expect(r.code).toBe(2);
+    expect(r.out).toBe(`cancelled ${a.id.slice(0, 8)} "q"\ncancelled ${c.id.slice(0, 8)} "q"\n`);
+    expect(r.err).toBe('marteau-tui: no job ffffffff in the queue (see `marteau-tui queue --all`)\nmarteau-tui: "zz" is not a job id (4 or more hex digits, see `marteau-tui queue`)\n');
+    expect((await queueJson(state)).map((j) => j.status)).toEqual(['cancelled', 'cancelled']);
+    const again = await cliDone(['cancel', a.id, '--state-dir', state]);
+    expect(again.code).toBe(2);
+    expect(again.err).toBe(`marteau-tui: job ${a.id.slice(0, 8)} was already cancelled: nothing to cancel\n`);
+  });
+
+  it('an ambiguous id prefix shows the ids long enough to tell them apart; a finished job "has already succeeded"', async () => {
+    const state = await stateDir();
+    const q = new JournalQueue(path.join(state, 'journal.jsonl'));
+    await q.open();
+    const spec = { name: 'twin', source: { kind: 'dir' as const, dir: '/p', configFile: '/p/.marteau.yml' }, runner: 'command', nodes: 1, nodeTags: [] };
+    await q.enqueue({ ...spec, id: 'abcdef0123450000' });
+    await q.enqueue({ ...spec, id: 'abcdef0123460000' });
+    await q.close();
+    const r = await cliDone(['cancel', 'abcd', '--state-dir', state]);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('marteau-tui: abcd matches 2 jobs (abcdef012345, abcdef012346); give more digits\n');
+
+    const done = await project(`name: done\n${commandYaml(['true'])}\n`);
+    expect((await cliDone(['--ci', done, '--state-dir', state])).code).toBe(0);
+    const finished = (await queueJson(state)).find((j) => j.name === 'done')!;
+    const late = await cliDone(['cancel', finished.id, '--state-dir', state]);
+    expect(late.code).toBe(2);
+    expect(late.err).toBe(`marteau-tui: job ${finished.id.slice(0, 8)} has already succeeded: nothing to cancel\n`);
+  });
+
   it('kill -9 of the engine mid-run, then a restart: queue intact, the running job interrupted, its processes stopped', async () => {
     const state = await stateDir();
     const done = await project(`name: done\n${commandYaml(['true'])}\n`);
@@ -321,5 +432,8 @@ describe('the queue from other terminals', () => {
     const bad = await cliDone(['nodes', '--enable', 'nope', '--state-dir', state]);
     expect(bad.code).toBe(2);
     expect(bad.err).toMatch(/no node "nope"/);
+    const both = await cliDone(['nodes', '--enable', 'local', '--disable', 'local', '--state-dir', state]);
+    expect(both.code).toBe(2);
+    expect(both.err).toBe('marteau-tui: --enable local and --disable local: one node cannot be both; give one of them\n');
   });
 });

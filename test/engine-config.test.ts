@@ -138,7 +138,11 @@ artifacts: [out/report.json]
 
   it('finds .marteau.yml in a directory and says what to do when there is none', async () => {
     const dir = await temp('cfg');
-    await expect(loadMarteauConfig(dir, opts)).rejects.toThrow(`${dir}: no .marteau.yml in this directory\n  hint: create one (see \`marteau-tui schema\`), or give the path of a config file`);
+    await expect(loadMarteauConfig(dir, opts)).rejects.toThrow(`${dir}: no .marteau.yml (nor *.marteau.yml) in this directory\n  hint: create one (see \`marteau-tui schema\`), or give the path of a config file`);
+    // Several *.marteau.yml and no .marteau.yml: one job cannot be several, so it asks which.
+    await writeFile(path.join(dir, 'a.marteau.yml'), 'name: a\ncommand: [true]\n');
+    await writeFile(path.join(dir, 'b.marteau.yml'), 'name: b\ncommand: [true]\n');
+    await expect(loadMarteauConfig(dir, opts)).rejects.toThrow(`${dir}: this directory holds 2 configs (a.marteau.yml, b.marteau.yml) and no .marteau.yml`);
     await writeFile(path.join(dir, '.marteau.yml'), 'name: here\ncommand: [true]\n');
     expect((await loadMarteauConfig(dir, opts)).name).toBe('here');
   });

@@ -63,6 +63,28 @@ env: {TARGET: "http://\${MARTEAU_PROXY_WEB}/"}
   });
 });
 
+describe('a service that fails before it is ready', () => {
+  it('the reason leads with its error line (not the stack after it), says "before it was ready" once, never "while the job runs"', async () => {
+    const script = "console.error('Error: listen EADDRINUSE: address already in use 127.0.0.1:5432'); for (let i = 1; i <= 12; i++) console.error('    at frame ' + i); process.exit(3)";
+    const dir = await project(`name: busy-port\n${commandYaml([node, '-e', '0'])}\nservices:\n  db: {command: [${JSON.stringify(node)}, -e, ${JSON.stringify(script)}], ready_timeout: 10s}\n`);
+    const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: localNodes(), run: 'all' });
+    await e.start();
+    try {
+      const lines: string[] = [];
+      e.events.on('*', (ev) => { if (ev.type === 'log.line') lines.push(ev.line); });
+      const [done] = await e.waitFor([(await e.enqueue(dir)).id]);
+      const [first, ...rest] = done.reason!.split('\n');
+      // `queue` and the TUI show the first line only: it must hold the cause.
+      expect(first).toBe('service "db" exited (exit 3) before it was ready: Error: listen EADDRINUSE: address already in use 127.0.0.1:5432');
+      expect(rest.join('\n')).toMatch(/its last output:\n\s+Error: listen EADDRINUSE.*\n\s+\.\.\.\n(\s+at frame \d+\n){6}\s+at frame 12$/);
+      expect(lines.filter((l) => l.includes('before it was ready'))).toEqual([]);
+      expect(lines.filter((l) => l.includes('while the job runs'))).toEqual([]);
+    } finally {
+      await e.stop();
+    }
+  });
+});
+
 const redis = findBinary('redis-server');
 
 describe.skipIf(!haveServer('redis-server'))('services in a real run', () => {
@@ -120,7 +142,7 @@ services:
     const job = await e.enqueue(dir);
     const [done] = await e.waitFor([job.id]);
     expect(done).toMatchObject({ status: 'failed', failure: 'infrastructure' });
-    expect(done.reason).toMatch(/service "app" exited \(exit 3\) before it was ready; its last output:\n\s+cannot open db\.sqlite/);
+    expect(done.reason).toBe('service "app" exited (exit 3) before it was ready: cannot open db.sqlite');
     const log = await readFile(path.join(e.resultDir(job.id), 'console.log'), 'utf8');
     expect(log).not.toMatch(/runner ran/);
   });

@@ -10,6 +10,22 @@ import { short } from '../core/queue.js';
 import { reportFiles } from '../report/index.js';
 import { makeStyle, quoted, safeLine, type Style } from './style.js';
 
+const guarded = new WeakSet<object>();
+
+/**
+ * Keep a run going when its output stream fails: a reader gone (`| head -1`: EPIPE), a full disk.
+ * Node emits that as an 'error' event, and an unheard one kills the process mid-run, leaving its
+ * jobs interrupted and their results unfinished. The failed stream is destroyed, so later writes
+ * are dropped; the jobs, their results in the state dir and the exit code are what count.
+ */
+export function surviveClosedOutput(...streams: NodeJS.WritableStream[]): void {
+  for (const stream of streams) {
+    if (guarded.has(stream) || typeof stream.on !== 'function') continue;
+    guarded.add(stream);
+    stream.on('error', () => {});
+  }
+}
+
 export interface ReporterOptions {
   /** Only report these jobs (the ones this process enqueued or runs). */
   mine: (id: string) => boolean;

@@ -3,10 +3,8 @@
  * here to completion with line output, and exit with one code (see exit-code.ts). Other
  * terminals see the jobs in `marteau-tui queue` and may cancel them.
  */
-import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError } from '../config/errors.js';
-import { CONFIG_FILE_NAMES, loadMarteauConfig } from '../config/marteau.js';
+import { loadMarteauConfig, projectConfigFiles } from '../config/marteau.js';
 import type { NodesConfig } from '../config/nodes.js';
 import { EXIT, UsageError } from '../core/exit.js';
 import { Engine } from '../core/engine.js';
@@ -14,7 +12,7 @@ import type { Job } from '../core/jobs.js';
 import { loadRunners } from '../report/runners.js';
 import { defaultRegistry } from '../../behaviors/index.js';
 import { exitCodeFor } from './exit-code.js';
-import { CiReporter } from './reporter.js';
+import { CiReporter, surviveClosedOutput } from './reporter.js';
 
 export interface CiOptions {
   target: string;
@@ -34,26 +32,14 @@ export interface CiIo {
   signals?: NodeJS.EventEmitter;
 }
 
-/** The config files a --ci target means: a file, a dir's .marteau.yml, or a dir's *.marteau.yml. */
-export async function ciTargets(target: string): Promise<string[]> {
-  const st = await stat(target).catch(() => undefined);
-  if (!st) throw new ConfigError(target, undefined, undefined, 'no such file or directory', 'give a project directory holding a .marteau.yml, or a config file');
-  if (st.isFile()) return [target];
-  const names = await readdir(target);
-  const main = CONFIG_FILE_NAMES.find((n) => names.includes(n));
-  if (main) return [path.join(target, main)];
-  const many = names.filter((n) => /\.marteau\.ya?ml$/.test(n)).sort();
-  if (!many.length) throw new ConfigError(target, undefined, undefined, 'no .marteau.yml (nor *.marteau.yml) in this directory', 'create one (see `marteau-tui schema`), or give the path of a config file');
-  return many.map((n) => path.join(target, n));
-}
-
 export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
-  const files = await ciTargets(o.target);
+  const files = await projectConfigFiles(o.target);
   if (o.edit && files.length > 1) throw new UsageError(`${o.target} holds ${files.length} configs: name one of them (${files.map((f) => path.basename(f)).join(', ')})`);
   // Validate everything before queueing anything: a typo in the 3rd file must not leave two jobs behind.
   const runners = await loadRunners();
   for (const f of files) await loadMarteauConfig(f, { runners, behaviors: defaultRegistry });
 
+  surviveClosedOutput(io.out, io.err);
   const engine = new Engine({ stateDir: o.stateDir, nodes: o.nodes, run: 'own', nodeWaitMs: o.nodeWaitMs, runners });
   const ids = new Set<string>();
   const reporter = new CiReporter(io.out, { mine: (id) => engine.isOwn(id), many: () => files.length > 1 }, io.env);
@@ -67,7 +53,8 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
     }
     interrupted = true;
     io.err.write(`marteau-tui: ${sig}: cancelling the run (again to exit at once)\n`);
-    for (const id of ids) void engine.cancel(id).catch(() => {});
+    // Ctrl-C is a person's; SIGTERM is a CI system's or a supervisor's, and the record says so.
+    for (const id of ids) void engine.cancel(id, sig === 'SIGTERM' ? 'by SIGTERM' : undefined).catch(() => {});
   };
   const onInt = () => onSignal('SIGINT');
   const onTerm = () => onSignal('SIGTERM');

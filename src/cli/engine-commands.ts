@@ -4,6 +4,7 @@
  * shell around one Engine method; they work from any terminal while another marteau-tui process
  * (TUI, --ci, worker) runs jobs on the same state dir.
  */
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Argument, Option, type Command } from 'commander';
 import type { NodesConfig } from '../config/nodes.js';
@@ -13,7 +14,7 @@ import { QueueError, short } from '../core/queue.js';
 import { parseQueueUrl, QueueUrlError } from '../core/queue-url.js';
 import { resolveStateDir } from '../core/state-dir.js';
 import { quoted } from '../ci/style.js';
-import { EXIT, UsageError } from '../core/exit.js';
+import { EXIT, firstCause, UsageError } from '../core/exit.js';
 import type { Io } from './proxy-command.js';
 import { SWEEP_KINDS } from '../config/sweep-kinds.js';
 import type { SweepCommandOptions } from './sweep-command.js';
@@ -35,6 +36,8 @@ interface GlobalOptions {
 export function registerEngineCommands(program: Command, io: Io, setResult: (r: Promise<number>) => void): void {
   const globals = () => program.opts<GlobalOptions>();
   const run = (fn: () => Promise<number>) => setResult(fn().catch(async (e) => { throw await translate(e); }));
+  /** Each --ci as given (true when bare): commander keeps only the last. */
+  const ciGiven: (string | true)[] = [];
 
   program
     .option('--ci [dir-or-file]', 'run the job(s) of a project (default .) headless to completion; exit 0 ok, 1 test failed, 2 config error, 3 infrastructure error, 130 interrupted')
@@ -43,6 +46,16 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     // From the environment too: a password on the command line is visible in the process list.
     .addOption(new Option('--queue <url>', 'team mode: the queue shared on Redis, redis://[user:pass@]host:port/db (default: `queue:` in the nodes file, else the journal in the state dir)').env('MARTEAU_QUEUE'))
     .option('--node-wait <seconds>', 'with --ci: how long a job may wait for free nodes before failing (exit 3)', '30')
+    .on('option:ci', (v?: string) => ciGiven.push(v ?? true))
+    // Program options are read anywhere on the line: a --ci next to a command would be dropped
+    // silently, and a second --ci would drop the first project without a word.
+    .hook('preAction', (_, action) => {
+      const shown = ciGiven.map((v) => (v === true ? '--ci' : `--ci ${v}`));
+      if (ciGiven.length > 1) throw new UsageError(`--ci is given ${ciGiven.length} times (${shown.join(', ')}): it runs one project; give it once (a directory runs each of its *.marteau.yml), or run marteau-tui --ci once per project`);
+      if (ciGiven.length && action !== program && action.name() !== 'sweep') {
+        throw new UsageError(`${shown[0]} runs a project headless and takes no command: run "marteau-tui ${shown[0]}" alone, or "marteau-tui ${action.name()} ..." without --ci`);
+      }
+    })
     // Extra words reach the default action, which names an unknown command instead of
     // commander's "too many arguments".
     .allowExcessArguments(true)
@@ -78,9 +91,19 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .action((targets: string[], o: { json?: boolean }) =>
       run(async () =>
         withEngine(globals(), 'none', async (engine) => {
-          const jobs: Readonly<Job>[] = [];
           const warn = (m: string) => io.err.write(`marteau-tui: warning: ${m}\n`);
-          for (const t of targets) jobs.push(await engine.enqueue(t, { origin: 'cli', warn }));
+          const { NotQueued } = await import('../core/enqueue.js');
+          let jobs: Readonly<Job>[];
+          try {
+            jobs = await engine.enqueueAll(targets, { origin: 'cli', warn });
+          } catch (e) {
+            if (!(e instanceof NotQueued)) throw e;
+            const codes = [];
+            for (const f of e.failures) codes.push(await reportUserError(f.error, io, f.target));
+            const bad = e.failures.map((f) => f.target);
+            io.err.write(`marteau-tui: nothing queued: fix ${bad.length > 1 ? 'these' : 'it'} or leave ${bad.join(', ')} out${targets.length > bad.length ? ' (the other targets are valid)' : ''}\n`);
+            return firstCause(codes);
+          }
           if (o.json) io.out.write(`${JSON.stringify(jobs, null, 2)}\n`);
           else for (const j of jobs) io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (${j.id})\n`);
           const runners = engine.getSnapshot().jobs.filter((j) => j.status === 'running').length;
@@ -134,13 +157,19 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .action((ids: string[]) =>
       run(() =>
         withEngine(globals(), 'none', async (engine) => {
+          // One bad id must not spare the others: each valid one is cancelled, each bad one said.
+          const codes: number[] = [];
           for (const id of ids) {
-            const j = await engine.cancel(id);
-            // From what the cancel did, not from the status now: the engine running the job may
-            // have stopped it and said so in the journal before this line is written.
-            io.out.write(j.cancelRequested ? `asked the engine running ${short(j.id)} ${quoted(j.name)} to stop it\n` : `cancelled ${short(j.id)} ${quoted(j.name)}\n`);
+            try {
+              const j = await engine.cancel(id);
+              // From what the cancel did, not from the status now: the engine running the job may
+              // have stopped it and said so in the journal before this line is written.
+              io.out.write(j.cancelRequested ? `asked the engine running ${short(j.id)} ${quoted(j.name)} to stop it\n` : `cancelled ${short(j.id)} ${quoted(j.name)}\n`);
+            } catch (e) {
+              codes.push(await reportUserError(e, io));
+            }
           }
-          return EXIT.ok;
+          return firstCause(codes);
         }),
       ),
     );
@@ -189,6 +218,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .action((o: { enable?: string; disable?: string; probe: boolean; json?: boolean }) =>
       run(() =>
         withEngine(globals(), 'none', async (engine) => {
+          if (o.enable !== undefined && o.enable === o.disable) throw new UsageError(`--enable ${o.enable} and --disable ${o.disable}: one node cannot be both; give one of them`);
           if (o.enable) await engine.setNodeEnabled(o.enable, true);
           if (o.disable) await engine.setNodeEnabled(o.disable, false);
           if (o.probe) await engine.probeNodes();
@@ -219,7 +249,7 @@ async function sweepAction(project: string | undefined, o: SweepCommandOptions, 
   const target = project ?? (typeof g.ci === 'string' ? g.ci : '.');
   const [{ runCi }, { ConfigError }] = await Promise.all([import('../ci/run-ci.js'), import('../config/errors.js')]);
   try {
-    const code = await runCi({ target, stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), nodeWaitMs: 30_000, edit: (text) => sweepConfigText(text, flags) }, io);
+    const code = await runCi({ target, stateDir: await stateDirOf(g), nodes: await nodes(g), nodeWaitMs: 30_000, edit: (text) => sweepConfigText(text, flags) }, io);
     return sweepExitCode(code, ci);
   } catch (e) {
     // A flag's mistake found by the config check: name the flag, not a line of the edited config.
@@ -237,7 +267,7 @@ async function defaultAction(g: GlobalOptions, io: Io): Promise<number> {
   return runCi(
     {
       target: typeof g.ci === 'string' ? g.ci : '.',
-      stateDir: resolveStateDir(g.stateDir),
+      stateDir: await stateDirOf(g),
       nodes: await nodes(g),
       nodeWaitMs: seconds * 1000,
     },
@@ -253,7 +283,7 @@ async function runControlCenter(g: GlobalOptions): Promise<number> {
   const config = await nodes(g);
   // On a team queue the workers run the jobs; a terminal that runs them too would take the
   // team's jobs onto whatever machine someone opened a TUI on.
-  const engine = new Engine({ runners: loadRunners, stateDir: resolveStateDir(g.stateDir), nodes: config, run: config.queue?.url ? 'none' : 'all' });
+  const engine = new Engine({ runners: loadRunners, stateDir: await stateDirOf(g), nodes: config, run: config.queue?.url ? 'none' : 'all' });
   await engine.start();
   const backend = engineBackend(engine, { cwd: process.cwd(), bell: () => process.stdout.write('\x07') });
   try {
@@ -266,8 +296,9 @@ async function runControlCenter(g: GlobalOptions): Promise<number> {
 }
 
 async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<number> {
-  const [{ Engine }, { CiReporter }, { exitCodeFor }] = await Promise.all([import('../core/engine.js'), import('../ci/reporter.js'), import('../ci/exit-code.js')]);
-  const engine = new Engine({ runners: loadRunners, stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: 'all' });
+  const [{ Engine }, { CiReporter, surviveClosedOutput }, { exitCodeFor }] = await Promise.all([import('../core/engine.js'), import('../ci/reporter.js'), import('../ci/exit-code.js')]);
+  surviveClosedOutput(io.out, io.err);
+  const engine = new Engine({ runners: loadRunners, stateDir: await stateDirOf(g), nodes: await nodes(g), run: 'all' });
   const reporter = new CiReporter(io.out, { mine: (id) => engine.isOwn(id), many: () => true });
   engine.events.on('*', reporter.onEvent);
   let stop!: () => void;
@@ -306,13 +337,24 @@ function reportQueueState(engine: Engine, io: Io): () => void {
   });
 }
 
+/**
+ * --state-dir (or its default) where the queue can live. A regular file there is a mistake in the
+ * command line (exit 2), not a broken machine: mkdir under it would fail with ENOTDIR.
+ */
+async function stateDirOf(g: GlobalOptions): Promise<string> {
+  const dir = resolveStateDir(g.stateDir);
+  const st = await stat(dir).catch(() => undefined);
+  if (st && !st.isDirectory()) throw new UsageError(`${g.stateDir === undefined ? 'the state dir' : '--state-dir'} ${dir} is a file, not a directory: give a directory (it is made when missing)`);
+  return dir;
+}
+
 /** The nodes file's last validated config, in the state dir (see config/nodes-file.ts). */
 const NODES_CACHE = 'nodes-cache.json';
 
 /** The nodes file, with `--queue` (team mode) taking the place of its `queue:` url. */
 async function nodes(g: GlobalOptions): Promise<NodesConfig> {
   const { loadNodesConfigCached, resolveNodesFile } = await import('../config/nodes-file.js');
-  const config = await loadNodesConfigCached(await resolveNodesFile(g.nodes), path.join(resolveStateDir(g.stateDir), NODES_CACHE));
+  const config = await loadNodesConfigCached(await resolveNodesFile(g.nodes), path.join(await stateDirOf(g), NODES_CACHE));
   if (g.queue === undefined) return config;
   return { ...config, queue: { lostJobs: config.queue?.lostJobs ?? 'interrupt', url: parseQueueUrl(g.queue) } };
 }
@@ -320,13 +362,25 @@ async function nodes(g: GlobalOptions): Promise<NodesConfig> {
 async function withEngine(g: GlobalOptions, mode: 'none', fn: (e: Engine) => Promise<number>): Promise<number> {
   const { Engine } = await import('../core/engine.js');
   // No preload: `queue` and `nodes` start without the runners and schemas; enqueue loads them.
-  const engine = new Engine({ runners: loadRunners, stateDir: resolveStateDir(g.stateDir), nodes: await nodes(g), run: mode, probe: false, preload: false });
+  const engine = new Engine({ runners: loadRunners, stateDir: await stateDirOf(g), nodes: await nodes(g), run: mode, probe: false, preload: false });
   await engine.start();
   try {
     return await fn(engine);
   } finally {
     await engine.stop();
   }
+}
+
+/**
+ * Print a user mistake (or a machine's fault) as one line and return its exit code, for commands
+ * that go on past it; anything else is a bug and is thrown. `target` is named unless the message does.
+ */
+async function reportUserError(e: unknown, io: Io, target?: string): Promise<number> {
+  const t = await translate(e);
+  if (!(t instanceof UsageError)) throw t;
+  const named = target === undefined || t.message.includes(target) || t.message.includes(path.resolve(target));
+  io.err.write(`marteau-tui: ${named ? '' : `${target}: `}${t.message}\n`);
+  return t.code;
 }
 
 /** User mistakes become one message and exit 2 (3 when a machine is at fault). */

@@ -10,7 +10,7 @@ import { defaultExecutorFactory } from '../exec/factory.js';
 import type { MixSpec } from '../proxy/mix.js';
 import type { Proxy, ProxyStats } from '../proxy/proxy.js';
 import type { ChaosPlayer } from './chaos-player.js';
-import { enqueue, replay, retry, type EnqueueOptions, type RequeueOptions } from './enqueue.js';
+import { enqueue, enqueueAll, replay, retry, type EnqueueOptions, type RequeueOptions } from './enqueue.js';
 import type { EngineCore, EngineOptions, EngineSnapshot, JobSummary, Kit, LiveJob } from './engine-types.js';
 import { JobViews, nodeViews, resultDirOf } from './engine-views.js';
 import { EventBus } from './events.js';
@@ -199,9 +199,15 @@ export class Engine {
     return enqueue(this.core, target, o);
   }
 
-  async cancel(idOrPrefix: string): Promise<Readonly<Job>> {
+  /** Queue every target (a directory: each of its configs) or, when one is bad, none (throws NotQueued). */
+  enqueueAll(targets: readonly string[], o: EnqueueOptions = {}): Promise<Readonly<Job>[]> {
+    return enqueueAll(this.core, targets, o);
+  }
+
+  /** `cause`: who asks, in words ("by SIGTERM"); none: a user. */
+  async cancel(idOrPrefix: string, cause?: string): Promise<Readonly<Job>> {
     // The queue's watcher brings the change back here (and to every other process).
-    return this.queue.cancel(idOrPrefix);
+    return this.queue.cancel(idOrPrefix, cause);
   }
 
   /** Run a finished job again from its config snapshot, with a new seed (unless the config sets one). */

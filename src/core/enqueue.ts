@@ -7,7 +7,7 @@ import path from 'node:path';
 import type { MarteauConfig } from '../config/marteau.js';
 import type { EngineCore } from './engine-types.js';
 import { CHAOS_SNAPSHOT, CONFIG_SNAPSHOT, SEED_FILE, SNAPSHOT_FILES } from './job-files.js';
-import { isTerminal, type Job, type JobSource } from './jobs.js';
+import { isTerminal, type Job, type JobSource, type JobSpec } from './jobs.js';
 import { newJobId, QueueError, short } from './queue.js';
 
 export interface EnqueueOptions {
@@ -27,17 +27,78 @@ export interface RequeueOptions {
 
 /** Validate a project's config and queue it. `target`: a directory, a config file or a git URL. */
 export async function enqueue(core: EngineCore, target: string, o: EnqueueOptions = {}): Promise<Readonly<Job>> {
+  return commit(core, await prepare(core, target, o), o);
+}
+
+/** Targets that could not be queued, each with its error; the others were not queued either. */
+export class NotQueued extends Error {
+  constructor(readonly failures: readonly { target: string; error: unknown }[]) {
+    super(`nothing queued: ${failures.map((f) => f.target).join(', ')} cannot be queued`);
+    this.name = 'NotQueued';
+  }
+}
+
+/**
+ * Validate every target, then queue them all: one bad target queues none (a half-queued batch
+ * would run its good part twice once the mistake is fixed and the batch given again). A
+ * directory means each of its configs, as for `--ci` (`projectConfigFiles`).
+ */
+export async function enqueueAll(core: EngineCore, targets: readonly string[], o: EnqueueOptions = {}): Promise<Readonly<Job>[]> {
+  const kit = await core.kit();
+  const ready: Prepared[] = [];
+  const failures: { target: string; error: unknown }[] = [];
+  for (const target of targets) {
+    try {
+      const files = kit.m.parseGitTarget(target) ? [target] : await kit.m.projectConfigFiles(path.resolve(core.options.cwd ?? process.cwd(), target));
+      for (const f of files) ready.push(await prepare(core, f, o));
+    } catch (error) {
+      failures.push({ target, error });
+    }
+  }
+  if (failures.length) {
+    await Promise.all(ready.map((p) => discard(core, p.id)));
+    throw new NotQueued(failures);
+  }
+  const jobs: Readonly<Job>[] = [];
+  for (const p of ready) jobs.push(await commit(core, p, o));
+  return jobs;
+}
+
+/** A job checked and its snapshot kept in its directory, not in the queue yet. */
+interface Prepared {
+  id: string;
+  spec: Omit<JobSpec, 'id' | 'origin' | 'retryOf'>;
+  files: Record<string, string>;
+}
+
+async function prepare(core: EngineCore, target: string, o: EnqueueOptions): Promise<Prepared> {
   const id = newJobId();
   try {
-    return await enqueueAs(core, id, target, o);
+    return await prepareAs(core, id, target, o);
   } catch (e) {
     // Not queued (a bad config, a failed clone): leave no directory behind.
-    if (!core.queue.get(id)) await rm(core.state.jobDir(id), { recursive: true, force: true }).catch(() => {});
+    await discard(core, id);
     throw e;
   }
 }
 
-async function enqueueAs(core: EngineCore, id: string, target: string, o: EnqueueOptions): Promise<Readonly<Job>> {
+async function discard(core: EngineCore, id: string): Promise<void> {
+  if (!core.queue.get(id)) await rm(core.state.jobDir(id), { recursive: true, force: true }).catch(() => {});
+}
+
+async function commit(core: EngineCore, p: Prepared, o: EnqueueOptions): Promise<Readonly<Job>> {
+  if (o.runHere ?? core.options.run === 'own') core.own.add(p.id);
+  try {
+    const job = await core.queue.enqueue({ id: p.id, ...p.spec, origin: o.origin }, p.files);
+    core.kick();
+    return job;
+  } catch (e) {
+    await discard(core, p.id);
+    throw e;
+  }
+}
+
+async function prepareAs(core: EngineCore, id: string, target: string, o: EnqueueOptions): Promise<Prepared> {
   const jobDir = core.state.jobDir(id);
   let source: JobSource;
   let config: MarteauConfig;
@@ -65,18 +126,7 @@ async function enqueueAs(core: EngineCore, id: string, target: string, o: Enqueu
   const files: Record<string, string> = { [CONFIG_SNAPSHOT]: text };
   if (typeof config.raw.chaos === 'string' && !config.sweep) files[CHAOS_SNAPSHOT] = await readFile(path.join(config.projectDir, config.raw.chaos), 'utf8');
   await core.files.keepHere(id, files);
-  if (o.runHere ?? core.options.run === 'own') core.own.add(id);
-  const job = await core.queue.enqueue({
-    id,
-    name: config.name,
-    source,
-    runner: config.runner,
-    nodes: config.nodes,
-    nodeTags: config.nodeTags,
-    origin: o.origin,
-  }, files);
-  core.kick();
-  return job;
+  return { id, spec: { name: config.name, source, runner: config.runner, nodes: config.nodes, nodeTags: config.nodeTags }, files };
 }
 
 /** Run a finished job again from its config snapshot, with a new seed (unless the config sets one). */

@@ -8,3 +8,9 @@ export class UsageError extends Error {
     this.name = 'UsageError';
   }
 }
+
+/** One exit code for several outcomes: the first cause in the order 130, 2, 3, 1 wins (as for jobs). */
+export function firstCause(codes: readonly number[]): number {
+  const order: number[] = [EXIT.interrupted, EXIT.usage, EXIT.infrastructure, EXIT.failed];
+  return order.find((c) => codes.includes(c)) ?? codes.find((c) => c !== EXIT.ok) ?? EXIT.ok;
+}

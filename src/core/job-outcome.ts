@@ -4,6 +4,7 @@ import { formatDuration } from '../config/duration.js';
 import { NodeError } from '../exec/executor.js';
 import { ListenError, messageOf, UpstreamLoopError } from '../proxy/proxy-errors.js';
 import type { RunOutcome } from './runner-contract.js';
+import { ServiceError } from './service-error.js';
 import type { TimelineEvent } from './events.js';
 import type { Job, JobOutcome } from './jobs.js';
 
@@ -16,8 +17,9 @@ export function unsteadyOutcome(why: AbortWhy | undefined, unsteady: string | un
   return { status: 'failed', failure: 'infrastructure', reason: `the load was not steady before the first fault (${unsteady}); no fault was injected` };
 }
 
-export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | undefined, error: unknown, timeoutMs?: number): JobOutcome {
-  if (why === 'cancel') return { status: 'cancelled', reason: 'by a user' };
+/** `cancelCause`: who asked for a cancel, in words, when not a user. */
+export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | undefined, error: unknown, timeoutMs?: number, cancelCause?: string): JobOutcome {
+  if (why === 'cancel') return { status: 'cancelled', reason: cancelCause ?? 'by a user' };
   if (why === 'shutdown') return { status: 'interrupted', reason: 'the engine was stopped during the run', failure: 'infrastructure' };
   if (why === 'lease') return { status: 'interrupted', reason: 'this engine could not renew its lease on the queue, so another may run the job again: stopped here', failure: 'infrastructure' };
   if (why === 'timeout') return { status: 'failed', failure: 'test', reason: `timed out after ${formatDuration(timeoutMs ?? 0)} (timeout:)` };
@@ -37,7 +39,7 @@ export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | u
 
 /** Errors whose message is the whole story (the outcome says it): not logged again as `error:`. */
 export function isExpectedError(error: unknown): boolean {
-  return error instanceof ConfigError || error instanceof NodeError || error instanceof ListenError || error instanceof UpstreamLoopError;
+  return error instanceof ConfigError || error instanceof NodeError || error instanceof ListenError || error instanceof UpstreamLoopError || error instanceof ServiceError;
 }
 
 /** A mix as a timeline line names it: the one that breaks nothing says so in words too. */

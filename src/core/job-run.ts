@@ -194,7 +194,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
   }
 
   const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
-  const final = unsteadyOutcome(why, unsteady) ?? decideOutcome(why, outcome, error, config?.timeoutMs);
+  const final = unsteadyOutcome(why, unsteady) ?? decideOutcome(why, outcome, error, config?.timeoutMs, core.queue.get(job.id)?.cancelCause);
   if (error instanceof NodeError) core.pool.markDown(error.node, error.message);
   if (error && !isExpectedError(error)) {
     log(`error: ${(error as Error).message}`, { level: 'error' });

@@ -50,7 +50,8 @@ export type JournalRecord =
    */
   | { t: 'claimed'; at: number; id: string; claim: string; owner: Owner; nodes: NodeClaim[]; results?: string; lost?: 'interrupt' | 'requeue' }
   | { t: 'proc'; at: number; id: string; claim: string; node: string; pgid: number }
-  | { t: 'cancel'; at: number; id: string; by: Owner }
+  /** `cause`: who asked, in words ("by SIGTERM"); none: a user. */
+  | { t: 'cancel'; at: number; id: string; by: Owner; cause?: string }
   | ({ t: 'finished'; at: number; id: string; claim: string } & JobOutcome)
   | { t: 'node'; at: number; name: string; enabled: boolean; by: Owner }
   /** A lost engine's running job goes back to the queue (config: lost_jobs: requeue). */
@@ -74,6 +75,8 @@ export interface Job extends JobSpec {
   onLost?: 'interrupt' | 'requeue';
   claim?: string;
   cancelRequested: boolean;
+  /** Who asked for the cancel, when not a user (see the cancel record). */
+  cancelCause?: string;
   reason?: string;
   failure?: FailureKind;
   exitCode?: number;
@@ -138,6 +141,7 @@ export class QueueState {
           onLost: undefined,
           claim: undefined,
           cancelRequested: false,
+          cancelCause: undefined,
           reason: undefined,
           failure: undefined,
           exitCode: undefined,
@@ -174,11 +178,12 @@ export class QueueState {
         if (j.status === 'queued') {
           j.status = 'cancelled';
           j.endedAt = r.at;
-          j.reason = 'before it started';
+          j.reason = `before it started${typeof r.cause === 'string' ? `, ${r.cause}` : ''}`;
           return true;
         }
         if (j.status === 'running' && !j.cancelRequested) {
           j.cancelRequested = true;
+          j.cancelCause = typeof r.cause === 'string' ? r.cause : undefined;
           return true;
         }
         return false;

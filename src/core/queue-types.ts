@@ -23,7 +23,8 @@ export interface JobQueue {
    */
   enqueue(spec: Omit<JobSpec, 'id'> & { id?: string }, files?: JobFileTexts): Promise<Job>;
   /** Cancel a queued job now, or ask the engine running it to stop. */
-  cancel(id: string): Promise<Job>;
+  /** `cause`: who asks, in words ("by SIGTERM"), when not a user. */
+  cancel(id: string, cause?: string): Promise<Job>;
   /**
    * A new queued job with the same spec (`retryOf` points at the old one). Its origin is the
    * caller's: a `--ci` run's job retried from a terminal must not be left to that (gone) run.

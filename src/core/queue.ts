@@ -60,11 +60,11 @@ export class LogQueue implements JobQueue {
     return this.mustGet(job.id);
   }
 
-  async cancel(idOrPrefix: string): Promise<Job> {
+  async cancel(idOrPrefix: string, cause?: string): Promise<Job> {
     const id = this.resolve(idOrPrefix);
     const j = this.mustGet(id);
-    if (isTerminal(j.status)) throw new QueueError(`job ${short(id)} is already ${j.status}`);
-    await this.append({ t: 'cancel', at: Date.now(), id, by: this.owner });
+    if (isTerminal(j.status)) throw new QueueError(`job ${short(id)} ${j.status === 'succeeded' || j.status === 'failed' ? 'has' : 'was'} already ${j.status}: nothing to cancel`);
+    await this.append({ t: 'cancel', at: Date.now(), id, by: this.owner, ...(cause === undefined ? {} : { cause }) });
     return this.mustGet(id);
   }
 
@@ -128,7 +128,7 @@ export class LogQueue implements JobQueue {
     const matches = [...this.state.jobs.keys()].filter((k) => k.startsWith(p));
     if (matches.length === 1) return matches[0];
     if (!matches.length) throw new QueueError(`no job ${p} in the queue (see \`marteau-tui queue --all\`)`);
-    throw new QueueError(`${p} matches ${matches.length} jobs (${matches.slice(0, 3).map(short).join(', ')}…); give more digits`);
+    throw new QueueError(`${p} matches ${matches.length} jobs (${distinct(matches.slice(0, 3)).join(', ')}${matches.length > 3 ? ', …' : ''}); give more digits`);
   }
 
   async claim(id: string, nodes: NodeClaim[]): Promise<string | undefined> {
@@ -336,4 +336,11 @@ function clip(s: string, max: number): string {
 
 export function short(id: string): string {
   return id.slice(0, 8);
+}
+
+/** The ids cut where they all differ (8 characters at least): `short` may show two alike. */
+export function distinct(ids: readonly string[]): string[] {
+  let n = 8;
+  while (new Set(ids.map((id) => id.slice(0, n))).size < new Set(ids).size) n++;
+  return ids.map((id) => id.slice(0, n));
 }

@@ -14,18 +14,18 @@ import { serviceVars, type ServiceSpec } from '../config/services.js';
 import { LocalExecutor } from '../exec/local.js';
 import { shellJoin } from '../exec/quote.js';
 import type { RunResult } from '../exec/executor.js';
+import { ServiceError } from './service-error.js';
 
 const POLL_MS = 50;
 const STOP_GRACE_MS = 3000;
-/** Lines kept per service to explain a failed start. */
+/** Lines of a service's output a failure reason shows. */
 const TAIL = 8;
+/** Lines kept per service to pick those from: an error line is often followed by a long stack. */
+const KEPT = 200;
+/** Lines that say what went wrong, kept in a reason over the lines after them. */
+const TELLING = /error|fatal|cannot|can't|denied|not found|no such|refused|EADDRINUSE|panic|exception/i;
 
-export class ServiceError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ServiceError';
-  }
-}
+export { ServiceError };
 
 export interface ServiceHooks {
   log(line: string, o: { service: string; stream?: 'stdout' | 'stderr' | 'engine'; level?: 'info' | 'warn' | 'error' }): void;
@@ -47,6 +47,8 @@ interface Running {
   exited?: RunResult;
   tail: string[];
   stopping: boolean;
+  /** Ready since its last launch: an exit then is a failure of the running job, not of its start. */
+  ready: boolean;
   /** `ready: {log}` matched a line. */
   logReady: boolean;
 }
@@ -89,6 +91,7 @@ export class ServiceSet {
         done: Promise.resolve({} as RunResult),
         tail: [],
         stopping: false,
+        ready: false,
         logReady: false,
       };
       this.launch(r);
@@ -100,7 +103,7 @@ export class ServiceSet {
 
   private launch(r: Running): void {
     const { spec } = r;
-    Object.assign(r, { abort: new AbortController(), exited: undefined, pgid: undefined, logReady: false, faulted: false, frozen: false });
+    Object.assign(r, { abort: new AbortController(), exited: undefined, pgid: undefined, ready: false, logReady: false, faulted: false, frozen: false });
     this.hooks.log(`starting ${shellJoin(r.argv)} (port ${r.port})`, { service: spec.name });
     const done = this.executor.run(r.argv, {
       cwd: spec.cwd,
@@ -113,7 +116,7 @@ export class ServiceSet {
       },
       onLine: (line, stream) => {
         r.tail.push(line);
-        if (r.tail.length > TAIL) r.tail.shift();
+        if (r.tail.length > KEPT) r.tail.shift();
         this.hooks.log(line, { service: spec.name, stream });
         if (spec.ready.kind === 'log' && !r.logReady && spec.ready.pattern.test(line)) r.logReady = true;
       },
@@ -123,7 +126,8 @@ export class ServiceSet {
       if (r.done !== done) return;
       r.exited = res;
       if (r.faulted) this.hooks.log(`exited (${describe(res)}): a chaos fault`, { service: spec.name });
-      else if (!r.stopping) this.hooks.log(`exited (${describe(res)}) while the job runs`, { service: spec.name, level: 'error' });
+      // Before it was ready, waitReady fails the job with this exit and the output that explains it.
+      else if (!r.stopping && r.ready) this.hooks.log(`exited (${describe(res)}) while the job runs`, { service: spec.name, level: 'error' });
     });
   }
 
@@ -164,13 +168,15 @@ export class ServiceSet {
   private async waitReady(r: Running, signal: AbortSignal): Promise<void> {
     const { spec } = r;
     const deadline = Date.now() + spec.readyTimeoutMs;
-    const fail = (why: string) =>
-      new ServiceError(`service "${spec.name}" ${why}${r.tail.length ? `; its last output:\n    ${r.tail.join('\n    ')}` : ''}`);
+    const fail = (why: string) => new ServiceError(`service "${spec.name}" ${why}${outputExcerpt(r.tail)}`);
+    const ready = () => {
+      r.ready = true;
+    };
     for (;;) {
       if (r.exited) throw fail(`exited (${describe(r.exited)}) before it was ready`);
       if (signal.aborted) throw new ServiceError('cancelled while starting services');
-      if (spec.ready.kind === 'none') return;
-      if (spec.ready.kind === 'log' ? r.logReady : await probe(spec.ready, r.port)) return;
+      if (spec.ready.kind === 'none') return ready();
+      if (spec.ready.kind === 'log' ? r.logReady : await probe(spec.ready, r.port)) return ready();
       if (Date.now() > deadline) {
         const what = spec.ready.kind === 'log' ? `printed no line matching /${spec.ready.pattern.source}/` : spec.ready.kind === 'http' ? `did not answer GET ${spec.ready.path} with 2xx/3xx on port ${r.port}` : `did not accept connections on port ${r.port}`;
         throw fail(`${what} within ${spec.readyTimeoutMs / 1000}s (ready_timeout)`);
@@ -236,6 +242,25 @@ function signalGroup(pgid: number, sig: NodeJS.Signals): void {
   } catch {
     // The group is gone already: the fault found nothing left to hit.
   }
+}
+
+/**
+ * What a failure reason adds from the service's output. Its first line carries the line that
+ * explains most (the last one that looks like an error, else the last one), as one-line views
+ * (`queue`, the TUI) show only that; then up to TAIL lines, error lines kept over the ones after
+ * them (a stack trace would push the error out of the last lines), "..." where lines are left out.
+ */
+export function outputExcerpt(lines: readonly string[]): string {
+  if (!lines.length) return '';
+  const errors = lines.flatMap((l, i) => (TELLING.test(l) ? [i] : []));
+  const key = errors.at(-1) ?? lines.length - 1;
+  const head = `: ${lines[key].trim().slice(0, 200)}`;
+  if (lines.length === 1) return head;
+  const shown = new Set(errors.slice(-TAIL / 2));
+  for (let i = lines.length - 1; i >= 0 && shown.size < TAIL; i--) shown.add(i);
+  const picked = [...shown].sort((a, b) => a - b);
+  const body = picked.map((i, n) => `${(n === 0 ? i > 0 : i > picked[n - 1] + 1) ? '...\n    ' : ''}${lines[i]}`);
+  return `${head}\n  its last output:\n    ${body.join('\n    ')}`;
 }
 
 function describe(r: RunResult): string {
