@@ -1,4 +1,4 @@
-import { act, defineBehavior, z } from '../src/proxy/plugin.js';
+import { act, checkErrorKind, defineBehavior, errorKindOption, z } from '../src/proxy/plugin.js';
 
 /**
  * Vaurien's `error`, made protocol-correct: the client gets its protocol's own error (HTTP 503,
@@ -9,7 +9,7 @@ export default defineBehavior({
   name: 'error',
   description: "Answers with the protocol's own error (kind: e.g. 503, LOADING, 1205, 57P01, 421).",
   options: z.object({
-    kind: z.string().optional(),
+    kind: errorKindOption(),
     /** Our own text in place of the kind's canned one (e.g. Redis `-ERR <message>`, an HTTP body). */
     message: z.string().optional(),
     warmup: z.number().int().min(0).default(0),
@@ -25,6 +25,7 @@ export default defineBehavior({
   },
   // Without a warmup to count, every exchange gets the same answer.
   fixed: (o) => (o.warmup > 0 ? undefined : answer(o)),
+  check: (o, protocol) => checkErrorKind(o.kind, protocol),
 });
 
 function answer(o: { kind?: string; message?: string; inject: boolean }) {

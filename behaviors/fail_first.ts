@@ -1,4 +1,4 @@
-import { act, defineBehavior, z } from '../src/proxy/plugin.js';
+import { act, checkErrorKind, defineBehavior, errorKindOption, z } from '../src/proxy/plugin.js';
 
 /**
  * "Fail the first N exchanges of each connection, then recover": a server that refuses clients
@@ -11,7 +11,7 @@ export default defineBehavior({
   description: 'Fails the first `exchanges` exchanges of each connection (like error), then passes on that connection.',
   options: z.object({
     exchanges: z.number().int().min(1).default(1),
-    kind: z.string().optional(),
+    kind: errorKindOption(),
   }),
   onExchange: (ctx, o) => {
     let seen = ctx.state.get('seen') as Map<number, number> | undefined;
@@ -21,4 +21,5 @@ export default defineBehavior({
     seen.set(ctx.connectionId, n + 1);
     return act.error(o.kind);
   },
+  check: (o, protocol) => checkErrorKind(o.kind, protocol),
 });

@@ -1,4 +1,4 @@
-import { act, defineBehavior, z } from '../src/proxy/plugin.js';
+import { act, checkErrorKind, defineBehavior, errorKindOption, z } from '../src/proxy/plugin.js';
 
 /**
  * Vaurien's `transient`: after `warmup` passing exchanges (Vaurien's transient inherits error's
@@ -10,7 +10,7 @@ export default defineBehavior({
   options: z.object({
     agitate: z.number().int().min(0).default(1),
     warmup: z.number().int().min(0).default(0),
-    kind: z.string().optional(),
+    kind: errorKindOption(),
     inject: z.boolean().default(false),
   }),
   onExchange: (ctx, o) => {
@@ -19,4 +19,5 @@ export default defineBehavior({
     if (seen < o.warmup || seen >= o.warmup + o.agitate) return act.forward();
     return o.inject ? act.corrupt(100) : act.error(o.kind);
   },
+  check: (o, protocol) => checkErrorKind(o.kind, protocol),
 });

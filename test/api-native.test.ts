@@ -90,6 +90,11 @@ describe('native API (/marteau)', () => {
       [{ toxics: [{ type: 'latency' }, { type: 'latency' }] }, 409, 'toxics.1.name', 'two toxics named "latency_downstream"'],
       [{ mixx: '' }, 400, 'mixx', 'unknown field "mixx" (known fields: mix, toxics)'],
       [{ toxics: [{ type: 'latency', toxicity: 2 }] }, 400, 'toxics.0.toxicity', 'toxics.0.toxicity'],
+      // The proxy is raw tcp: an error kind is checked against its protocol, in a mix and in a toxic.
+      [{ mix: { error: { percent: 10, kind: 'LOADING' } } }, 400, 'mix.error.kind',
+        `mix: behavior "error": option "kind": tcp has no error kind "LOADING", redis has: is the proxy's protocol right? (raw tcp has no protocol errors`],
+      [{ toxics: [{ type: 'transient', attributes: { kind: 'rando' } }] }, 400, 'toxics.0',
+        'bad request body: attribute kind: tcp has no error kind "rando"; did you mean "random"?'],
     ];
     for (const [body, status, where, text] of cases) {
       const r = await call('PUT', '/marteau/proxies/cache/mix', body);

@@ -74,6 +74,8 @@ describe('Toxiproxy API through toxiproxy-node-client', () => {
       ['GET', '/proxies/dup/toxics/nope', undefined, 404, 'toxic not found'],
       ['POST', '/proxies/dup/toxics', { type: 'latency', stream: 'sideways' }, 400, 'stream was invalid, can be either upstream or downstream'],
       ['POST', '/proxies/dup/toxics', { type: 'no_such' }, 400, 'invalid toxic type'],
+      ['POST', '/proxies/dup/toxics', { type: 'error', attributes: { kind: 503 } }, 400,
+        `bad request body: attribute kind: tcp has no error kind "503", http has: is the proxy's protocol right? (raw tcp has no protocol errors: its one kind, "random", sends 1000 random bytes; leave kind out)`],
       ['POST', '/populate', [{ name: 'a', upstream: upstream() }, { upstream: upstream() }], 400, 'missing required field: name at proxy 2'],
     ];
     for (const [method, path, body, status, error] of cases) {

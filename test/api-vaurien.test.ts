@@ -105,6 +105,9 @@ describe('Vaurien API, one proxy: the bare routes act on it', () => {
     expect(badType.body.errors).toEqual([{ location: 'body', name: 'sleep', description: expect.stringContaining('option "sleep"') }]);
     const badWord = await vaurien(api.url, 'PUT', '/behavior', { name: 'delay', before: 'maybe' });
     expect(badWord.body.errors).toEqual([{ location: 'body', name: 'before', description: 'option "before": expected true/false (or yes/no, on/off, 1/0), got "maybe"' }]);
+    // The proxy speaks http: an error kind it has not is refused, with the ones it has.
+    expect((await vaurien(api.url, 'PUT', '/behavior', { name: 'error', kind: '404' })).body.errors).toEqual([{ location: 'body', name: 'kind',
+      description: 'behavior "error": option "kind": http has no error kind "404" (http kinds: 429, 500, 502, 503, 504)' }]);
     const missing = await vaurien(api.url, 'PUT', '/behavior', { sleep: 1 });
     expect(missing.status).toBe(400);
     expect((missing.body.errors as { name: string }[])[0].name).toBe('');

@@ -61,12 +61,12 @@ describe("Vaurien's command line", () => {
   it('reads --behavior PERCENT:NAME with per-behavior options and Vaurien\'s statsd flags', async () => {
     const port = await freePort();
     const cli = runCli(['proxy', '--proxy', `127.0.0.1:${port}`, '--backend', `127.0.0.1:${web.port}`, '--protocol', 'http',
-      '--behavior', '100:error', '--behavior-error-warmup', '2', '--statsd.enabled', '--statsd.host', '127.0.0.1', '--statsd.port', '9', '--interval', '60000']);
+      '--behavior', '100:error', '--behavior-error-warmup', '2', '--behavior-error-kind', '502', '--statsd.enabled', '--statsd.host', '127.0.0.1', '--statsd.port', '9', '--interval', '60000']);
     try {
       await cli.waitFor(/listening http 127\.0\.0\.1:\d+ -> .* mix (.*)/, { timeoutMs: 60_000 });
       const statuses = [];
       for (let i = 0; i < 3; i++) statuses.push((await get(port)).status);
-      expect(statuses).toEqual([200, 200, 503]);
+      expect(statuses).toEqual([200, 200, 502]);
     } finally {
       expect(await cli.stop()).toBe(0);
     }
@@ -142,6 +142,19 @@ describe('a Vaurien INI file given to --config', () => {
     } finally {
       expect(await cli.stop()).toBe(0);
     }
+  });
+
+  it.each([
+    ['a misspelt behavior, at its line', '', 'behavior = 10:dealy', (file: string) => `${file}:4:1: [vaurien] behavior: unknown behavior "dealy"; did you mean "delay"? Known behaviors: abort,`],
+    ['an error kind the protocol has not, at the flag that gave it', '--behavior-error-kind=LOADNG', 'behavior = 10:error',
+      () => '--behavior-error-kind: behavior "error": option "kind": redis has no error kind "LOADNG"; did you mean "LOADING"? (redis kinds: LOADING,'],
+  ])('refuses %s, exit 2 without a stack trace', async (_name, flag, line, expected) => {
+    const file = path.join(dir, `mix-${Math.random().toString(36).slice(2)}.ini`);
+    await writeFile(file, `[vaurien]\nbackend = 127.0.0.1:1\nprotocol = redis\n${line}\n`);
+    const cli = runCli(['proxy', '--config', file, ...(flag ? [flag] : [])]);
+    expect(await cli.exited).toBe(2);
+    expect(cli.err()).toContain(`marteau-tui: ${expected(file)}`);
+    expect(cli.err()).not.toMatch(/\n\s+at /);
   });
 
   it('refuses a Python [behavior:NAME] callable with the file and line, exit 2', async () => {

@@ -68,7 +68,7 @@ describe('marteau-tui proxy', () => {
     await writeFile(file, 'proxies:\n  redis:\n    listen: 127.0.0.1:0\n    upstream: 127.0.0.1:6379\n    behaviors: "20:delya"\n');
     const p = run(['proxy', '--config', file]);
     expect(await p.exited).toBe(2);
-    expect(p.err()).toContain(`${file}:5:16: proxies.redis.behaviors.0: unknown behavior "delya"; known behaviors: abort,`);
+    expect(p.err()).toContain(`${file}:5:16: proxies.redis.behaviors.0: unknown behavior "delya"; did you mean "delay"? Known behaviors: abort,`);
     expect(p.err()).toContain('hint:');
     expect(p.err()).not.toMatch(/\n\s+at /);
   });
@@ -79,6 +79,8 @@ describe('marteau-tui proxy', () => {
     ['an unknown key', '    behavoirs: 10:error\n', /:5:5: proxies\.redis\.behavoirs: unknown key "behavoirs"; did you mean "behaviors"\?\n  hint: known keys here: listen, upstream,/],
     ['a bad seed', '    seed: [1]\n', /:5:11: proxies\.redis\.seed: a seed is a number or a word, e.g\. seed: 42/],
     ['a YAML syntax error', '    behaviors: [oops\n', /:\d+:\d+: YAML syntax/],
+    ['an error kind the protocol has not', '    protocol: redis\n    behaviors:\n      error: {percent: 10, kind: LOADNG}\n',
+      /:7:34: proxies\.redis\.behaviors\.error\.kind: behavior "error": option "kind": redis has no error kind "LOADNG"; did you mean "LOADING"\? \(redis kinds: LOADING, ERR,/],
   ])('reports %s with file:line', async (_name, line, expected) => {
     const file = path.join(dir, `bad-${Math.random().toString(36).slice(2)}.yml`);
     await writeFile(file, `proxies:\n  redis:\n    listen: 127.0.0.1:0\n    upstream: 127.0.0.1:6379\n${line}`);
@@ -92,7 +94,29 @@ describe('marteau-tui proxy', () => {
     await writeFile(file, 'proxies:\n  redis:\n    listen: 127.0.0.1:0\n    upstrem: 127.0.0.1:6379\n');
     const p = run(['proxy', '--config', file]);
     expect(await p.exited).toBe(2);
-    expect(p.err()).toContain(`${file}:4:5: proxies.redis.upstrem: unknown key "upstrem"; did you mean "upstream"? (and 1 more problem)`);
+    expect(p.err()).toBe(`marteau-tui: ${file}:4:5: proxies.redis.upstrem: unknown key "upstrem"; did you mean "upstream"?\n  hint: known keys here: listen, upstream, protocol, behaviors, pin, seed, max_buffer, max_connections, rewrite_host\n`);
+  });
+
+  it('shows each problem of a file with its line, not just the first', async () => {
+    const file = path.join(dir, 'two.yml');
+    await writeFile(file, 'proxies:\n  redis:\n    listen: 127.0.0.1:0\n    upstream: 127.0.0.1:6379\n    pin: sometimes\n    max_buffer: lots\n');
+    const p = run(['proxy', '--config', file]);
+    expect(await p.exited).toBe(2);
+    expect(p.err()).toMatch(new RegExp(`^marteau-tui: ${file}:5:10: proxies\\.redis\\.pin: .*\n(  hint: .*\n)?${file}:6:17: proxies\\.redis\\.max_buffer: expected a number, got the string "lots"`));
+    expect(p.err()).not.toContain('more problem');
+  });
+
+  it.each([
+    ['a misspelt behavior', ['--behaviors', '10:dealy'], '--behaviors: unknown behavior "dealy"; did you mean "delay"? Known behaviors: abort,'],
+    ["an error kind the protocol has not, given with Vaurien's option flag", ['--protocol', 'postgres', '--behaviors', '10:error', '--behavior-error-kind', '503'],
+      `--behavior-error-kind: behavior "error": option "kind": postgres has no error kind "503", http has: is the proxy's protocol right? (postgres kinds: `],
+    ['a kind on raw tcp', ['--behaviors', '10:fail_first', '--behavior-fail_first-kind', 'LOADING'],
+      `--behavior-fail_first-kind: behavior "fail_first": option "kind": tcp has no error kind "LOADING", redis has: is the proxy's protocol right? (raw tcp has no protocol errors`],
+  ])('refuses %s on the command line, exit 2', async (_name, flags, expected) => {
+    const p = run(['proxy', '-l', '127.0.0.1:0', '-u', '127.0.0.1:1', ...flags]);
+    expect(await p.exited).toBe(2);
+    expect(p.err()).toContain(`marteau-tui: ${expected}`);
+    expect(p.err()).not.toMatch(/\n\s+at /);
   });
 
   it('says what a file without `proxies:` needs', async () => {

@@ -88,11 +88,12 @@ artifacts: [out/report.json]
     ['a wrong type', 'name: x\ncommand: echo\nnodes: two\n', `${FILE}:3:8: nodes: expected a number, got the string "two"\n  hint: a whole number of nodes, e.g. nodes: 2`],
     ['a number out of range', 'name: x\ncommand: echo\nnodes: 0\n', `${FILE}:3:8: nodes: must be >= 1, got the integer 0\n  hint: a whole number of nodes, e.g. nodes: 2`],
     ['a misspelt key', 'name: x\ncommand: echo\nnodse: 2\n', `${FILE}:3:1: nodse: unknown key "nodse"; did you mean "nodes"?`],
-    ['a misspelt required key', 'name: x\ncommand: echo\nproxies:\n  db: {listen: "127.0.0.1:0", upstram: "127.0.0.1:1"}\n', `${FILE}:4:31: proxies.db.upstram: unknown key "upstram"; did you mean "upstream"? (and 1 more problem)`],
+    // The missing `upstream` is the misspelling's doing: one problem, not two.
+    ['a misspelt required key', 'name: x\ncommand: echo\nproxies:\n  db: {listen: "127.0.0.1:0", upstram: "127.0.0.1:1"}\n', `${FILE}:4:31: proxies.db.upstram: unknown key "upstram"; did you mean "upstream"?\n  hint: known keys here:`],
     ['bad cycles', 'name: x\ncommand: echo\ncycles: "10:x"\n', `${FILE}:3:9: cycles: expected cycles of concurrent users: "10:20:30" (FunkLoad) or a list [10, 20, 30]\n  hint: FunkLoad form "10:20:30" or a list [10, 20, 30]`],
     ['a bad duration', 'name: x\ncommand: echo\nduration: soon\n', `${FILE}:3:11: duration: expected a duration: seconds as a number (e.g. 10) or a string with a unit (500ms, 20s, 2m, 1h)`],
     ['a fixture on an unknown proxy', 'name: x\ncommand: echo\nfixtures:\n  f: {proxy: nope, behaviors: "10:delay"}\n', `${FILE}:4:14: fixtures.f.proxy: unknown proxy "nope"\n  hint: declare it under \`proxies:\` in this file (listen, upstream, protocol)`],
-    ['an unknown behavior in a fixture', 'name: x\ncommand: echo\nproxies:\n  db: {listen: "127.0.0.1:0", upstream: "127.0.0.1:1"}\nfixtures:\n  f: {proxy: db, behaviors: "10:delya"}\n', `${FILE}:6:29: fixtures.f.behaviors.0: unknown behavior "delya"; known behaviors: abort,`],
+    ['an unknown behavior in a fixture', 'name: x\ncommand: echo\nproxies:\n  db: {listen: "127.0.0.1:0", upstream: "127.0.0.1:1"}\nfixtures:\n  f: {proxy: db, behaviors: "10:delya"}\n', `${FILE}:6:29: fixtures.f.behaviors.0: unknown behavior "delya"; did you mean "delay"? Known behaviors: abort,`],
     ["Marteau's class fixtures", 'name: x\ncommand: echo\nfixtures:\n  f: {class: Foo, arguments: {}}\n', `${FILE}:4:7: fixtures.f.class: Marteau's class-based fixtures (class:, arguments:) are not supported\n  hint: describe the proxy change instead: {proxy: NAME, behaviors: "100:delay", at: 10s, for: 5s}`],
     ["a runner's own schema (builtin without scenario)", 'name: x\n', `${FILE}:1:1: missing required key "scenario"`],
     ['an unclosed quote in command', "name: x\ncommand: \"node 'oops\"\n", `${FILE}:2:10: command: the single quote at character 6 is never closed\n  hint: close the quote, or write the command as a list`],
@@ -131,9 +132,43 @@ artifacts: [out/report.json]
     );
   });
 
-  it('reports the first problem in file order, and how many more there are', () => {
+  it('reports every problem in file order, each with its line, up to five', () => {
     const e = fail('name: x\ncommand: echo\nnodes: zero\nduration: never\n');
-    expect(e.message).toMatch(/^\/proj\/\.marteau\.yml:3:8: nodes: expected a number, got the string "zero" \(and 1 more problem\)/);
+    expect(e.message).toBe([
+      `${FILE}:3:8: nodes: expected a number, got the string "zero"`,
+      '  hint: a whole number of nodes, e.g. nodes: 2',
+      `${FILE}:4:11: duration: expected a duration: seconds as a number (e.g. 10) or a string with a unit (500ms, 20s, 2m, 1h)`,
+    ].join('\n'));
+    expect(e).toMatchObject({ line: 3, col: 8 });
+    // Seven misspelt keys: five shown in full, the other two counted.
+    const many = fail(`name: x\ncommand: echo\n${['nodse', 'timout', 'duraton', 'cycels', 'wdri', 'emial', 'xmll'].map((k) => `${k}: 1\n`).join('')}`).message;
+    const lines = many.split('\n').filter((l) => l.startsWith(FILE));
+    expect(lines.map((l) => l.split(': ')[0])).toEqual([3, 4, 5, 6, 7].map((n) => `${FILE}:${n}:1`));
+    expect(lines[0]).toBe(`${FILE}:3:1: nodse: unknown key "nodse"; did you mean "nodes"?`);
+    expect(many.endsWith('\n(and 2 more problems)')).toBe(true);
+  });
+
+  it.each([
+    ['redis, misspelt', 'redis', '{error: {percent: 10, kind: LOADNG}}', 'kind', 'redis has no error kind "LOADNG"; did you mean "LOADING"? (redis kinds: LOADING, ERR, READONLY,'],
+    ['redis, a number', 'redis', '{transient: {percent: 10, kind: 999}}', 'kind', 'redis has no error kind "999" (redis kinds: LOADING,'],
+    ["postgres, an HTTP status", 'postgres', '{fail_first: {percent: 100, kind: 503}}', 'kind', `postgres has no error kind "503", http has: is the proxy's protocol right? (postgres kinds: `],
+    ['tcp (the default), a redis kind', 'tcp', '{error: {percent: 10, kind: LOADING}}', 'kind', `tcp has no error kind "LOADING", redis has: is the proxy's protocol right? (raw tcp has no protocol errors: its one kind, "random", sends 1000 random bytes; leave kind out)`],
+  ])("an error kind the proxy's protocol does not have (%s) is refused at its line", (_, protocol, mix, option, problem) => {
+    const text = `name: x\ncommand: echo\nproxies:\n  db:\n    listen: "127.0.0.1:0"\n    upstream: "127.0.0.1:1"\n    protocol: ${protocol}\n    behaviors: ${mix}\n`;
+    const behavior = /\{(\w+):/.exec(mix)![1];
+    const col = mix.indexOf(`${option}: `) + `${option}: `.length + '    behaviors: '.length + 1;
+    expect(fail(text).message).toContain(`${FILE}:8:${col}: proxies.db.behaviors.${behavior}.${option}: behavior "${behavior}": option "${option}": ${problem}`);
+  });
+
+  it("checks fixtures' and chaos steps' error kinds against their proxy's protocol; the kinds it has pass", () => {
+    const proxies = 'proxies:\n  cache: {listen: "127.0.0.1:0", upstream: "127.0.0.1:1", protocol: redis}\n  web: {listen: "127.0.0.1:0", upstream: "127.0.0.1:2", protocol: http}\n';
+    expect(fail(`name: x\ncommand: echo\n${proxies}fixtures:\n  f: {proxy: cache, behaviors: {error: {percent: 5, kind: READONLY}}}\n  g: {proxy: web, behaviors: {error: {percent: 5, kind: READONLY}}}\n`).message)
+      .toContain(`${FILE}:8:57: fixtures.g.behaviors.error.kind: behavior "error": option "kind": http has no error kind "READONLY", redis has: is the proxy's protocol right? (http kinds: 429, 500, 502, 503, 504)\n  hint:`);
+    expect(fail(`name: x\ncommand: echo\nduration: 60\n${proxies}chaos:\n  - {proxy: web, at: 1s, for: 2s, behaviors: {error: {percent: 50, kind: 502}}}\n  - {proxy: cache, at: 1s, for: 2s, behaviors: {error: {percent: 50, kind: 502}}}\n`).message)
+      .toContain(`${FILE}:9:76: chaos.1.behaviors.error.kind: behavior "error": option "kind": redis has no error kind "502", http has`);
+    // YAML reads `kind: 503` as a number: it is the HTTP status all the same.
+    const c = parse(`name: x\ncommand: echo\n${proxies}fixtures:\n  f: {proxy: web, behaviors: {error: {percent: 5, kind: 503}}}\n  g: {proxy: cache, behaviors: {fail_first: {percent: 100, kind: LOADING}}}\n`);
+    expect(c.fixtures.map((f) => f.name)).toEqual(['f', 'g']);
   });
 
   it('finds .marteau.yml in a directory and says what to do when there is none', async () => {

@@ -12,10 +12,10 @@ const ROOT = path.resolve(import.meta.dirname, '..');
 
 /**
  * Higher imports lower or equal, never the other way: cli > report, ci > runners, ui > core > exec,
- * config > behaviors > proxy, stats, fs. The built-in behaviors sit just above proxy/, whose plugin
+ * config > behaviors > proxy, stats, fs > text. The built-in behaviors sit just above proxy/, whose plugin
  * API they are written against: proxy/ is handed its registry, the layers above may list them.
  */
-const RANK: Record<string, number> = { cli: 5, report: 4, ci: 4, runners: 3, ui: 3, core: 2, exec: 1, config: 1, behaviors: 0.5, proxy: 0, stats: 0, fs: 0 };
+const RANK: Record<string, number> = { cli: 5, report: 4, ci: 4, runners: 3, ui: 3, core: 2, exec: 1, config: 1, behaviors: 0.5, proxy: 0, stats: 0, fs: 0, text: -1 };
 
 /**
  * Edges against the rules that are still there, each to go when its files are free to move

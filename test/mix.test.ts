@@ -4,6 +4,9 @@ import { seededRandom } from '../src/proxy/random.js';
 import { defaultRegistry } from '../behaviors/index.js';
 import { act, defineBehavior, z, type ExchangeContext } from '../src/proxy/plugin.js';
 import { guardBehavior } from '../src/proxy/plugins.js';
+import { PROTOCOL_NAMES } from '../src/proxy/protocol.js';
+import { protocolInfo } from '../src/proxy/protocols/index.js';
+import { compileToxic, ToxicError } from '../src/proxy/toxics.js';
 
 describe('mix', () => {
   it('reads the Vaurien form and the map form the same way', () => {
@@ -18,11 +21,11 @@ describe('mix', () => {
     const m = parseMix({ delay: { percent: 5, sleep: 0.3 } }, defaultRegistry);
     expect(m.entries[0].options).toEqual({ sleep: 0.3, before: true });
     expect(() => parseMix({ delay: { percent: 5, sleep: -1 } }, defaultRegistry)).toThrow(/option "sleep"/);
-    expect(() => parseMix({ delay: { percent: 5, slep: 1 } }, defaultRegistry)).toThrow(/has no option "slep"; its options: sleep, before/);
+    expect(() => parseMix({ delay: { percent: 5, slep: 1 } }, defaultRegistry)).toThrow(/has no option "slep"; did you mean "sleep"\? Known options: sleep, before/);
   });
 
   it('refuses unknown names, bad syntax and totals over 100 % with the spot', () => {
-    expect(() => parseMix('20:delya', defaultRegistry)).toThrow(/unknown behavior "delya"; known behaviors: abort, bandwidth/);
+    expect(() => parseMix('20:delya', defaultRegistry)).toThrow(/unknown behavior "delya"; did you mean "delay"\? Known behaviors: abort, bandwidth/);
     expect(() => parseMix('delay:20', defaultRegistry)).toThrow(/"delay:20" is not PERCENT:NAME/);
     expect(() => parseMix('60:delay,50:error', defaultRegistry)).toThrow(/add up to 110 %/);
     try {
@@ -76,6 +79,31 @@ describe('mix', () => {
     expect(parseMix('10:latency', defaultRegistry).entries[0].fixed).toBeUndefined();
   });
 
+  it("checks error kinds against the proxy's protocol, in mixes and toxics alike", () => {
+    const redis = { protocol: protocolInfo('redis') };
+    let caught: unknown;
+    try {
+      parseMix({ delay: 5, transient: { percent: 10, kind: 'loading' } }, defaultRegistry, redis);
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(MixError);
+    expect((caught as MixError).message).toBe('behavior "transient": option "kind": redis has no error kind "loading"; did you mean "LOADING"? (redis kinds: LOADING, ERR, READONLY, OOM, BUSY, MASTERDOWN, MISCONF, NOAUTH, NOSCRIPT, TRYAGAIN, CLUSTERDOWN)');
+    expect((caught as MixError).path).toEqual(['transient', 'kind']);
+    // A kind that is no word at all: no guess, the list.
+    expect(() => parseMix({ fail_first: { percent: 100, kind: '?' } }, defaultRegistry, redis)).toThrow(/has no error kind "\?" \(redis kinds: /);
+    expect(() => compileToxic({ type: 'error', attributes: { kind: '57P01' } }, defaultRegistry, protocolInfo('mysql')))
+      .toThrow(new ToxicError(`bad request body: attribute kind: mysql has no error kind "57P01", postgres has: is the proxy's protocol right? (mysql kinds: ${protocolInfo('mysql').errorKinds.join(', ')})`));
+    // Every kind a protocol lists is accepted by each behavior that takes one.
+    for (const name of PROTOCOL_NAMES) {
+      for (const kind of protocolInfo(name).errorKinds) {
+        for (const b of ['error', 'transient', 'fail_first']) parseMix({ [b]: { percent: 10, kind } }, defaultRegistry, { protocol: protocolInfo(name) });
+      }
+    }
+    // YAML reads `kind: 503` as a number: the status all the same, down to the action.
+    expect(parseMix({ error: { percent: 10, kind: 503 } }, defaultRegistry, { protocol: protocolInfo('http') }).entries[0].fixed).toEqual([act.error('503')]);
+  });
+
   it('refuses a plugin whose fixed actions are malformed, naming the behavior and its place', () => {
     const bad = guardBehavior(defineBehavior({
       name: 'nan_delay', description: '', options: z.object({}),
@@ -97,7 +125,7 @@ describe('mix', () => {
   it('keeps a behavior\'s per-proxy state across a mix change with the same options only', () => {
     const a = parseMix({ error: { percent: 10, warmup: 5 } }, defaultRegistry);
     a.entries[0].state.set('seen', 3);
-    expect(parseMix({ error: { percent: 50, warmup: 5 } }, defaultRegistry, a).entries[0].state.get('seen')).toBe(3);
-    expect(parseMix({ error: { percent: 50, warmup: 6 } }, defaultRegistry, a).entries[0].state.get('seen')).toBeUndefined();
+    expect(parseMix({ error: { percent: 50, warmup: 5 } }, defaultRegistry, { previous: a }).entries[0].state.get('seen')).toBe(3);
+    expect(parseMix({ error: { percent: 50, warmup: 6 } }, defaultRegistry, { previous: a }).entries[0].state.get('seen')).toBeUndefined();
   });
 });

@@ -63,7 +63,18 @@ describe('plugins', () => {
     const t = await fetch(`${api.url}/proxies/web/toxics`, { method: 'POST', body: JSON.stringify({ type: 'match_error', attributes: { match: '/home' } }) });
     expect(await t.json()).toMatchObject({ name: 'match_error_downstream', attributes: { match: '/home', every: 1 } });
     expect(statuses((await exchange(port, REQ('/home') + REQ('/x'), { timeoutMs: 1500 })).reply)).toEqual(['503', '200']);
+    // Its `check` refuses a kind the proxy's protocol has not, as the built-in error does.
+    const bad = await fetch(`${api.url}/proxies/web/toxics`, { method: 'POST', body: JSON.stringify({ type: 'match_error', name: 'k', attributes: { kind: 'LOADING' } }) });
+    expect({ status: bad.status, body: await bad.json() }).toEqual({ status: 400, body: {
+      status: 400, error: 'bad request body: attribute kind: http has no error kind "LOADING", redis has: is the proxy\'s protocol right? (http kinds: 429, 500, 502, 503, 504)' } });
     expect(await api.stop()).toBe(0);
+  });
+
+  it("checks a plugin's options against the proxy's protocol at the config's line", async () => {
+    const file = await config('kind', [path.join(FIXTURES, 'match-error.js')], httpProxy('{match_error: {percent: 100, kind: 502}}')
+      + `  cache:\n    listen: 127.0.0.1:0\n    upstream: 127.0.0.1:1\n    protocol: redis\n    behaviors: {match_error: {percent: 100, kind: 502}}\n`);
+    await expect(loadProxiesFile(file, buildRegistry())).rejects.toThrow(
+      `${file}:13:51: proxies.cache.behaviors.match_error.kind: behavior "match_error": option "kind": redis has no error kind "502", http has: is the proxy's protocol right? (redis kinds: LOADING,`);
   });
 
   it('isolates a throwing hook and a malformed action to the exchange they broke', async () => {
@@ -89,6 +100,7 @@ describe('plugins', () => {
     ['bad-schema.js', 'behavior "bad_schema": `options` must be a zod object schema'],
     ['no-default.js', 'behavior "no_default": option "ms" has no default'],
     ['fixed-alone.js', 'behavior "fixed_alone": `fixed` stands for what `onExchange` returns, and there is no `onExchange`'],
+    ['bad-check.js', 'behavior "bad_check": `check` must be a function'],
     ['clash.js', 'the name "delay" is already taken by a built-in behavior; pick another name'],
     ['throws.js', 'it threw while being imported'],
     ['syntax.js', `syntax error at ${path.join(FIXTURES, 'broken', 'syntax.js')}:6:35: Unexpected token ';'`],
@@ -134,6 +146,6 @@ describe('plugins', () => {
   it("exports the plugin API as 'marteau-tui/plugin' and the CLI as 'marteau-tui'", async () => {
     const script = "const p = await import('marteau-tui/plugin'); const c = await import('marteau-tui'); console.log(Object.keys(p).sort().join(','), typeof c.main);";
     const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: path.resolve('.') });
-    expect(stdout.trim()).toBe('MAX_TIMER_MS,act,defineBehavior,durationOption,toxic,z function');
+    expect(stdout.trim()).toBe('MAX_TIMER_MS,act,checkErrorKind,defineBehavior,durationOption,errorKindOption,toxic,z function');
   });
 });

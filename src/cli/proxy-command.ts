@@ -14,12 +14,13 @@ import { packageVersion } from '../proxy/api/version.js';
 import { MixError, parseMix } from '../proxy/mix.js';
 import { buildRegistry } from '../../behaviors/index.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../proxy/protocol.js';
+import { protocolInfo } from '../proxy/protocols/index.js';
 import { MAX_TIMER_MS } from '../proxy/plugin.js';
 import { joinHostPort, splitHostPort } from '../proxy/host-port.js';
 import { UpstreamLoopError, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { EXIT, UsageError } from '../core/exit.js';
-import { configKind, readToxiproxyConfig, vaurienConfig, withOptions, type BehaviorOptions } from './proxy-compat.js';
+import { configKind, mixFlagError, readToxiproxyConfig, vaurienConfig, withOptions, type BehaviorOptions } from './proxy-compat.js';
 import { formatProxyLine, listeningLine, LiveLines } from './proxy-status.js';
 
 export interface ProxyCommandOptions {
@@ -297,9 +298,9 @@ async function buildConfig(o: ProxyCommandOptions): Promise<BuiltConfig> {
   }
   const behaviors = o.behaviors === undefined ? undefined : withOptions(o.behaviors, behaviorOptions);
   try {
-    parseMix(behaviors, buildRegistry());
+    parseMix(behaviors, buildRegistry(), { protocol: protocolInfo(o.protocol as ProtocolName) });
   } catch (e) {
-    if (e instanceof MixError) throw new UsageError(`--behaviors: ${e.message}`);
+    if (e instanceof MixError) throw mixFlagError(e);
     throw e;
   }
   if (o.pin !== 'exchange' && o.pin !== 'connection') throw new UsageError('--pin: use exchange or connection');

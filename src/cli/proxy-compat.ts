@@ -8,13 +8,14 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
-import { closest } from '../config/zod-errors.js';
+import { closest } from '../text/closest.js';
 import type { ProxiesConfig } from '../config/proxies.js';
 import { readVaurienIni, type Ini, type IniValue } from '../config/vaurien-ini.js';
 import { JsonSyntaxError, parseJson } from '../proxy/api/json.js';
 import type { ProxySpec } from '../proxy/api/control.js';
 import { baseType, textAs } from '../proxy/api/vaurien.js';
-import type { MixSpec } from '../proxy/mix.js';
+import { MixError, parseMix, type MixSpec } from '../proxy/mix.js';
+import { protocolInfo } from '../proxy/protocols/index.js';
 import { buildRegistry } from '../../behaviors/index.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../proxy/protocol.js';
 import { UsageError } from '../core/exit.js';
@@ -240,13 +241,22 @@ export function vaurienConfig(file: string, flags: { listen?: string; upstream?:
   const protocol = text('vaurien', 'protocol', flags.protocol);
   if (!(PROTOCOL_NAMES as readonly string[]).includes(protocol)) throw fail(ini, file, 'vaurien', 'protocol', `unknown protocol "${protocol}"; use one of ${PROTOCOL_NAMES.join(', ')}`);
   const mixText = text('vaurien', 'behavior', flags.behaviors ?? '100:dummy');
+  const behaviors = withOptions(mixText, behaviorOptions);
+  try {
+    parseMix(behaviors, buildRegistry(), { protocol: protocolInfo(protocol as ProtocolName) });
+  } catch (e) {
+    if (!(e instanceof MixError)) throw e;
+    // The file has no behavior options: a wrong one came with a --behavior-<name>-<option> flag.
+    if (get('vaurien', 'behavior') === undefined || e.path.length > 1) throw mixFlagError(e);
+    throw fail(ini, file, 'vaurien', 'behavior', e.message);
+  }
   const config: ProxiesConfig = {
     proxies: [{
       name: 'vaurien',
       listen: text('vaurien', 'proxy', flags.listen ?? 'localhost:8000'),
       upstream: text('vaurien', 'backend', flags.upstream ?? 'localhost:80'),
       protocol: protocol as ProtocolName,
-      behaviors: withOptions(mixText, behaviorOptions),
+      behaviors,
       // Vaurien applies only the running protocol's section.
       rewriteHost: get(`protocol:${protocol}`, 'overwrite_host_header') === true || flags.rewriteHost,
     }],
@@ -281,6 +291,17 @@ export function vaurienConfig(file: string, flags: { listen?: string; upstream?:
 function fail(ini: Ini, file: string, section: string, key: string, problem: string): ConfigError {
   const e = ini.get(section)?.get(key);
   return new ConfigError(e?.file ?? file, e?.line, 1, `[${section}] ${key}: ${problem}`);
+}
+
+/**
+ * A mix from the command line that does not parse, named by the flag that gave the wrong part:
+ * `--behavior-<name>-<option>` for an option (a mix on the command line is text, without
+ * options), else `--behaviors`.
+ */
+export function mixFlagError(e: MixError): UsageError {
+  const [name, option] = e.path;
+  const flag = typeof name === 'string' && typeof option === 'string' ? `--behavior-${name}-${option.replace(/_/g, '-')}` : '--behaviors';
+  return new UsageError(`${flag}: ${e.message}`);
 }
 
 /**

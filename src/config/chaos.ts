@@ -21,6 +21,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../proxy/mix.js';
+import type { ProtocolName } from '../proxy/protocol.js';
+import { protocolInfo } from '../proxy/protocols/index.js';
 import { errorAt, parseYaml, type ConfigError, type SourceDoc } from './errors.js';
 import { innerPath } from './paths.js';
 import { mixSpecSchema } from './proxies.js';
@@ -110,7 +112,8 @@ export interface RunLength {
 
 export interface ChaosContext {
   projectDir: string;
-  proxyNames: ReadonlySet<string>;
+  /** The protocol of each proxy entries may name (their mixes' options are checked against it). */
+  proxies: ReadonlyMap<string, ProtocolName>;
   /** `services:` names, which `{service, fault}` entries may name. */
   serviceNames?: ReadonlySet<string>;
   behaviors: BehaviorRegistry;
@@ -159,14 +162,15 @@ function checkEntries(src: SourceDoc, prefix: (string | number)[], list: z.infer
   const entries = list.map((e, i): ChaosItem => {
     if (e.service !== undefined || e.fault !== undefined) return serviceFault(e, i, fail, ctx, perProxy);
     if (e.proxy === undefined) throw fail(i, [], 'say which proxy (`proxy: NAME`) or which service (`service: NAME` with `fault:`) this entry changes', CHAOS_HINT);
-    if (!ctx.proxyNames.has(e.proxy)) {
-      throw fail(i, ['proxy'], `unknown proxy "${e.proxy}"`, ctx.proxyNames.size ? `proxies declared in this config: ${[...ctx.proxyNames].join(', ')}` : 'declare it under `proxies:` (listen, upstream, protocol)');
+    const protocol = ctx.proxies.get(e.proxy);
+    if (protocol === undefined) {
+      throw fail(i, ['proxy'], `unknown proxy "${e.proxy}"`, ctx.proxies.size ? `proxies declared in this config: ${[...ctx.proxies.keys()].join(', ')}` : 'declare it under `proxies:` (listen, upstream, protocol)');
     }
     const n = (perProxy.get(e.proxy) ?? 0) + 1;
     perProxy.set(e.proxy, n);
     const mixAt = (spec: MixSpec, p: (string | number)[]) => {
       try {
-        parseMix(spec, ctx.behaviors);
+        parseMix(spec, ctx.behaviors, { protocol: protocolInfo(protocol) });
       } catch (err) {
         if (err instanceof MixError) throw fail(i, [...p, ...err.path], err.message, 'Vaurien form "20:delay,10:error" or a map {delay: 20}');
         throw err;

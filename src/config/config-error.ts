@@ -11,3 +11,23 @@ export class ConfigError extends Error {
     this.name = 'ConfigError';
   }
 }
+
+/** How many of a file's problems one error shows in full; the rest are counted. */
+export const SHOWN_PROBLEMS = 5;
+
+/**
+ * Several mistakes found at once (a schema's issues): the first is this error's own file, line
+ * and problem, and the message gives each of the first SHOWN_PROBLEMS in full, so that one run
+ * shows what to fix rather than one mistake per run.
+ */
+export class ConfigErrors extends ConfigError {
+  constructor(readonly all: readonly ConfigError[]) {
+    const [first] = all;
+    super(first.file, first.line, first.col, first.problem, first.hint);
+    const rest = all.length - SHOWN_PROBLEMS;
+    this.message = [
+      ...all.slice(0, SHOWN_PROBLEMS).map((e) => e.message),
+      ...(rest > 0 ? [`(and ${rest} more problem${rest > 1 ? 's' : ''})`] : []),
+    ].join('\n');
+  }
+}

@@ -9,6 +9,8 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../proxy/mix.js';
+import type { ProtocolName } from '../proxy/protocol.js';
+import { protocolInfo } from '../proxy/protocols/index.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
 import type { RecoveryOptions } from '../stats/recovery-options.js';
 import { isServiceFault, parseChaos, type ChaosEntry, type RunLength, type ServiceFaultEntry } from './chaos.js';
@@ -247,7 +249,8 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
   const proxies = c.proxies ? parseProxiesConfig(src, options.behaviors).proxies : [];
   const services = parseServices(src, c.services ?? {}, projectDir, { proxies: proxies.map((p) => p.name), jobVars: JOB_VARS });
   checkProxyUpstreams(source, services);
-  const fixtures = parseFixtures(src, c.fixtures ?? {}, new Set(proxies.map((p) => p.name)), options.behaviors);
+  const protocolOf = new Map(proxies.map((p) => [p.name, p.protocol]));
+  const fixtures = parseFixtures(src, c.fixtures ?? {}, protocolOf, options.behaviors);
   const workDir = c.wdir ? path.join(projectDir, c.wdir) : projectDir;
   const opt = (v: z.infer<typeof durationSchema> | undefined) => (v === undefined ? undefined : durationMs(v));
 
@@ -307,7 +310,7 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
   } else if (typeof c.chaos === 'string' || Array.isArray(c.chaos)) {
     const items = parseChaos(src, c.chaos, {
       projectDir,
-      proxyNames: new Set(proxies.map((p) => p.name)),
+      proxies: protocolOf,
       serviceNames: new Set(services.map((s) => s.name)),
       behaviors: options.behaviors,
       runLength: config.runLength,
@@ -346,20 +349,21 @@ function checkProxyUpstreams(src: SourceDoc, services: readonly ServiceSpec[]): 
 function parseFixtures(
   src: SourceDoc,
   fixtures: Record<string, z.infer<typeof fixtureSchema>>,
-  proxyNames: Set<string>,
+  protocolOf: ReadonlyMap<string, ProtocolName>,
   behaviors: BehaviorRegistry,
 ): FixtureSpec[] {
   return Object.entries(fixtures).map(([name, f]) => {
-    if (!proxyNames.has(f.proxy)) {
+    const protocol = protocolOf.get(f.proxy);
+    if (protocol === undefined) {
       throw errorAt(
         src,
         ['fixtures', name, 'proxy'],
         `unknown proxy "${f.proxy}"`,
-        proxyNames.size ? `proxies declared in this file: ${[...proxyNames].join(', ')}` : 'declare it under `proxies:` in this file (listen, upstream, protocol)',
+        protocolOf.size ? `proxies declared in this file: ${[...protocolOf.keys()].join(', ')}` : 'declare it under `proxies:` in this file (listen, upstream, protocol)',
       );
     }
     try {
-      parseMix(f.behaviors as MixSpec, behaviors);
+      parseMix(f.behaviors as MixSpec, behaviors, { protocol: protocolInfo(protocol) });
     } catch (e) {
       if (e instanceof MixError) throw errorAt(src, ['fixtures', name, 'behaviors', ...e.path], e.message, 'Vaurien form "20:delay,10:error" or a map {delay: 20}');
       throw e;

@@ -9,6 +9,7 @@ import type { Behavior } from '../proxy/plugin.js';
 import { loadPlugins, PluginError } from '../proxy/plugins.js';
 import { reservedBehaviors } from '../../behaviors/index.js';
 import { PROTOCOL_NAMES } from '../proxy/protocol.js';
+import { protocolInfo } from '../proxy/protocols/index.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
 import type { StatsdOptions } from '../proxy/statsd.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
@@ -153,7 +154,7 @@ export function parseProxiesConfig(src: SourceDoc, registry: BehaviorRegistry): 
   }
   const proxies = Object.entries(parsed.data.proxies).map(([name, p]): ProxyOptions => {
     try {
-      parseMix(p.behaviors as MixSpec | undefined, registry);
+      parseMix(p.behaviors as MixSpec | undefined, registry, { protocol: protocolInfo(p.protocol) });
     } catch (e) {
       if (e instanceof MixError) throw errorAt(src, ['proxies', name, 'behaviors', ...e.path], e.message, HINTS.behaviors);
       throw e;

@@ -1,9 +1,15 @@
 /**
- * Turns a zod validation failure into one ConfigError at the right file:line:col, worded for a
- * person editing YAML: what is wrong, what was expected, and a nearby key when one was misspelt.
+ * Turns a zod validation failure into a ConfigError at the right file:line:col (one per problem,
+ * up to a few), worded for a person editing YAML: what is wrong, what was expected, and a nearby
+ * key when one was misspelt.
  */
 import type { z } from 'zod';
+import { closest, didYouMean } from '../text/closest.js';
+import { ConfigErrors } from './config-error.js';
 import { errorAt, locate, type ConfigError, type SourceDoc } from './errors.js';
+
+/** For the CLI's own did-you-mean (unknown commands), which loads this module when it needs one. */
+export { closest };
 
 type Issue = z.core.$ZodIssue;
 
@@ -15,19 +21,25 @@ export interface IssueContext {
 }
 
 export function zodToConfigError(src: SourceDoc, data: unknown, error: z.ZodError, ctx: IssueContext = {}): ConfigError {
-  // Report the problem a reader meets first, top to bottom in the file.
-  const issues = [...error.issues].sort((a, b) => position(src, a) - position(src, b));
-  const issue = misspeltInstead(issues, data, ctx) ?? issues[0];
+  // Each problem in the order a reader meets it, top to bottom in the file.
+  const issues = withoutMisspeltMissing(error.issues.flatMap(perKey), data, ctx).sort((a, b) => position(src, a) - position(src, b));
+  const errors: ConfigError[] = [];
+  for (const issue of issues) {
+    const e = issueError(src, data, issue, ctx);
+    if (!errors.some((o) => o.message === e.message)) errors.push(e);
+  }
+  return errors.length === 1 ? errors[0] : new ConfigErrors(errors);
+}
+
+function issueError(src: SourceDoc, data: unknown, issue: Issue, ctx: IssueContext): ConfigError {
   const path = issue.path as (string | number)[];
-  const more = issues.length > 1 ? ` (and ${issues.length - 1} more problem${issues.length > 2 ? 's' : ''})` : '';
   if (issue.code === 'unrecognized_keys') {
     const key = issue.keys[0];
     const known = ctx.knownKeys?.(path) ?? [];
-    const near = closest(key, known);
     return errorAt(
       src,
       [...path, key],
-      `unknown key "${key}"${near ? `; did you mean "${near}"?` : ''}${more}`,
+      `unknown key "${key}"${didYouMean(key, known)}`,
       known.length ? `known keys here: ${known.join(', ')}` : ctx.hint?.(path),
       true,
     );
@@ -35,7 +47,7 @@ export function zodToConfigError(src: SourceDoc, data: unknown, error: z.ZodErro
   if (issue.code === 'invalid_key') {
     // A map key broke its rule (e.g. an env name with a space): point at the key itself.
     const inner = issue.issues[0]?.message ?? 'invalid key';
-    return errorAt(src, path, `${inner}${more}`, ctx.hint?.(path), true);
+    return errorAt(src, path, inner, ctx.hint?.(path), true);
   }
   const actual = valueAt(data, path);
   // A schema's own check may carry its hint (`params.hint`): it knows the expression it read.
@@ -43,27 +55,28 @@ export function zodToConfigError(src: SourceDoc, data: unknown, error: z.ZodErro
   const hint = typeof own === 'string' ? own : ctx.hint?.(path);
   if (actual === undefined && issue.code === 'invalid_type') {
     const key = path[path.length - 1];
-    return errorAt(src, path.slice(0, -1), `missing required key "${String(key)}"${more}`, hint);
+    return errorAt(src, path.slice(0, -1), `missing required key "${String(key)}"`, hint);
   }
-  return errorAt(src, path, `${describeIssue(issue, actual)}${more}`, hint);
+  return errorAt(src, path, describeIssue(issue, actual), hint);
+}
+
+/** One issue per unknown key: zod gives one for all the unknown keys of a map. */
+function perKey(issue: Issue): Issue[] {
+  return issue.code === 'unrecognized_keys' && issue.keys.length > 1 ? issue.keys.map((k) => ({ ...issue, keys: [k] })) : [issue];
 }
 
 /**
- * A required key reported missing where the same map has an unknown key spelt like it
- * (`upstrem:` for `upstream:`): the misspelling is the mistake to point at, on its own line.
+ * Without the required keys reported missing where the same map has an unknown key spelt like
+ * them (`upstrem:` for `upstream:`): the misspelling is the one mistake, shown with its fix.
  */
-function misspeltInstead(issues: Issue[], data: unknown, ctx: IssueContext): Issue | undefined {
-  for (const missing of issues) {
-    if (missing.code !== 'invalid_type' || missing.path.length === 0 || valueAt(data, missing.path as (string | number)[]) !== undefined) continue;
+function withoutMisspeltMissing(issues: Issue[], data: unknown, ctx: IssueContext): Issue[] {
+  return issues.filter((missing) => {
+    if (missing.code !== 'invalid_type' || missing.path.length === 0 || valueAt(data, missing.path as (string | number)[]) !== undefined) return true;
     const parent = missing.path.slice(0, -1);
     const key = String(missing.path[missing.path.length - 1]);
     const known = ctx.knownKeys?.(parent as (string | number)[]) ?? [key];
-    const typo = issues.find(
-      (u) => u.code === 'unrecognized_keys' && samePath(u.path, parent) && u.keys.some((k) => closest(k, known) === key),
-    );
-    if (typo?.code === 'unrecognized_keys') return { ...typo, keys: typo.keys.filter((k) => closest(k, known) === key) };
-  }
-  return undefined;
+    return !issues.some((u) => u.code === 'unrecognized_keys' && samePath(u.path, parent) && u.keys.some((k) => closest(k, known) === key));
+  });
 }
 
 function samePath(a: readonly PropertyKey[], b: readonly PropertyKey[]): boolean {
@@ -128,33 +141,4 @@ function position(src: SourceDoc, issue: Issue): number {
   const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]] : issue.path;
   const { line, col } = locate(src, path as (string | number)[], issue.code === 'unrecognized_keys');
   return (line ?? 0) * 10_000 + (col ?? 0);
-}
-
-/** The known key closest to a misspelt one (edit distance <= 2), if any. */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestD = 3;
-  for (const c of candidates) {
-    const d = distance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestD) {
-      best = c;
-      bestD = d;
-    }
-  }
-  return best;
-}
-
-function distance(a: string, b: string): number {
-  if (Math.abs(a.length - b.length) > 2) return 3;
-  const prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let diag = prev[0];
-    prev[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = prev[j];
-      prev[j] = Math.min(prev[j] + 1, prev[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = tmp;
-    }
-  }
-  return prev[b.length];
 }

@@ -266,7 +266,8 @@ export abstract class ConnectionFaults extends ConnectionReplies {
   }
 
   private encodeError(kind: string | undefined, label: string | undefined, request: Buffer, message?: string): ErrorReply {
-    const k = kind && kind in this.protocol.errorKinds ? kind : this.protocol.defaultError;
+    // Mixes and toxics have their kinds checked (Behavior.check); a plugin's act.error(kind) is not.
+    const k = kind && Object.hasOwn(this.protocol.errorKinds, kind) ? kind : this.protocol.defaultError;
     return this.protocol.encodeError(k, { label, request, random: this.core.random, message, session: this.session });
   }
 

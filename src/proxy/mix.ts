@@ -3,7 +3,8 @@
  * `{delay: {percent: 20, sleep: 0.5}}`) mean the same: 20 % delay, 10 % blackout, the remaining
  * 70 % pass through (`dummy`). A Mix is immutable: a live change swaps the whole object.
  */
-import type { Action, Behavior } from './plugin.js';
+import { closest } from '../text/closest.js';
+import type { Action, Behavior, ProtocolInfo } from './plugin.js';
 import type { Random } from './random.js';
 import { messageOf } from './proxy-errors.js';
 
@@ -50,14 +51,22 @@ export class MixError extends Error {
 
 export type BehaviorRegistry = ReadonlyMap<string, Behavior>;
 
-export function parseMix(spec: MixSpec | undefined, registry: BehaviorRegistry, previous?: Mix): Mix {
+export interface MixFor {
+  /** The mix this one replaces: a behavior whose options stay the same keeps its state. */
+  previous?: Mix;
+  /** The protocol of the proxy the mix is for, when known: options are checked against it (Behavior.check). */
+  protocol?: ProtocolInfo;
+}
+
+export function parseMix(spec: MixSpec | undefined, registry: BehaviorRegistry, on: MixFor = {}): Mix {
   const raw = normalise(spec ?? '');
   const entries: MixEntry[] = [];
   let total = 0;
   for (const { name, percent, options, path } of raw) {
     const behavior = registry.get(name);
     if (!behavior) {
-      throw new MixError(`unknown behavior "${name}"; known behaviors: ${[...registry.keys()].sort().join(', ')}`, path);
+      const known = [...registry.keys()].sort();
+      throw new MixError(`unknown behavior "${name}"; ${nearOrNot(name, known)} behaviors: ${known.join(', ')}`, path);
     }
     if (!Number.isFinite(percent) || percent < 0 || percent > 100) {
       throw new MixError(`the percentage of "${name}" must be a number from 0 to 100, got ${String(percent)}`, path);
@@ -72,18 +81,16 @@ export function parseMix(spec: MixSpec | undefined, registry: BehaviorRegistry, 
     if (unknown.length) {
       const known = Object.keys(behavior.options.shape);
       throw new MixError(
-        `behavior "${name}" has no option "${unknown[0]}"; ${known.length ? `its options: ${known.join(', ')}` : 'it takes no options'}`,
+        `behavior "${name}" has no option "${unknown[0]}"; ${known.length ? `${nearOrNot(unknown[0], known)} options: ${known.join(', ')}` : 'it takes no options'}`,
         [...path, unknown[0]],
       );
     }
+    const opts = parsed.data as Record<string, unknown>;
+    const wrong = pluginCall(name, path, () => on.protocol && behavior.check?.(opts, on.protocol));
+    if (wrong) throw new MixError(`behavior "${name}": option "${wrong.option}": ${wrong.problem}`, [...path, wrong.option]);
     total += percent;
     if (percent > 0 || name === 'dummy') {
-      const opts = parsed.data as Record<string, unknown>;
-      try {
-        entries.push(mixEntry(behavior, percent, opts, carriedState(previous, name, opts)));
-      } catch (err) {
-        throw new MixError(`behavior "${name}": ${messageOf(err)}`, path);
-      }
+      entries.push(pluginCall(name, path, () => mixEntry(behavior, percent, opts, carriedState(on.previous, name, opts))));
     }
   }
   if (total > 100 + 1e-9) {
@@ -95,6 +102,21 @@ export function parseMix(spec: MixSpec | undefined, registry: BehaviorRegistry, 
   const all = [...explicit];
   if (rest > 1e-9 && dummy) all.push(mixEntry(dummy, rest, {}, new Map()));
   return { entries: all, text: explicit.map((e) => `${round(e.percent)}:${e.behavior.name}`).join(',') || '100:dummy' };
+}
+
+/** What leads a list of the known names: `did you mean "delay"? Known` for a near miss, else `known`. */
+function nearOrNot(word: string, known: readonly string[]): string {
+  const near = closest(word, known);
+  return near ? `did you mean "${near}"? Known` : 'known';
+}
+
+/** A call into a behavior's own code (check, fixed): what it throws is reported at the entry's place. */
+function pluginCall<T>(name: string, path: (string | number)[], call: () => T): T {
+  try {
+    return call();
+  } catch (err) {
+    throw new MixError(`behavior "${name}": ${messageOf(err)}`, path);
+  }
 }
 
 /** Draw one entry: a single random number against cumulative percentages. */

@@ -6,10 +6,13 @@
  * connection when the mix is pinned. Its hooks return actions; the engine carries them out.
  */
 import { z } from 'zod';
-import type { ProtocolName } from './protocol.js';
+import { didYouMean } from '../text/closest.js';
+import { PROTOCOL_NAMES, type ProtocolInfo } from './protocol.js';
+import { protocols } from './protocols/index.js';
 import type { Random } from './random.js';
 
 export { z };
+export type { ProtocolInfo };
 
 /** Node's timers wait at most 2^31-1 ms (24.8 days); a longer wait fires at once, again and again. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -21,6 +24,14 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 export function durationOption(unitMs = 1) {
   const max = Math.floor(MAX_TIMER_MS / unitMs);
   return z.number().min(0).max(max, { error: `at most ${max} (${MAX_TIMER_MS} ms, about 24.8 days: the longest a timer can wait)` });
+}
+
+/**
+ * An error kind option (`error`'s `kind`): text, or a number as YAML reads `kind: 503`, taken as
+ * its text. Whether the proxy's protocol has the kind is for `check` to say (checkErrorKind).
+ */
+export function errorKindOption() {
+  return z.preprocess((v) => (typeof v === 'number' ? String(v) : v), z.string()).optional();
 }
 
 /** Which way the bytes flow: `upstream` client -> server, `downstream` server -> client. */
@@ -78,12 +89,8 @@ export const act = {
 };
 
 /** What a hook sees of the proxy it runs in. */
-export interface ProxyInfo {
+export interface ProxyInfo extends ProtocolInfo {
   name: string;
-  protocol: ProtocolName;
-  /** Error kinds the protocol can encode (for `error`'s `kind` option). */
-  errorKinds: readonly string[];
-  defaultError: string;
 }
 
 export interface ConnectionContext {
@@ -128,6 +135,19 @@ export interface Behavior<O extends z.ZodObject = z.ZodObject> {
    * and calls no hook for each exchange (a third of what an injected error cost).
    */
   fixed?(options: z.infer<O>): HookResult;
+  /**
+   * What is wrong with options the schema accepts but the proxy's protocol cannot honour (an
+   * error kind it has no such error for), or nothing. Asked wherever a mix or toxic is checked
+   * for a proxy (config files, command line, control APIs), so that the mistake is an error
+   * there rather than a silent fallback each time the behavior acts.
+   */
+  check?(options: z.infer<O>, protocol: ProtocolInfo): OptionProblem | undefined;
+}
+
+/** An option that cannot work on the proxy's protocol (Behavior.check): which, and why. */
+export interface OptionProblem {
+  option: string;
+  problem: string;
 }
 
 /** Identity function that gives a plugin its types: `export default defineBehavior({...})`. */
@@ -138,4 +158,20 @@ export function defineBehavior<O extends z.ZodObject>(behavior: Behavior<O>): Be
 /** Toxiproxy's `toxicity`: the chance (0..1) that a drawn behavior acts at all. */
 export function toxic(ctx: ConnectionContext, toxicity: number, action: HookResult): HookResult {
   return ctx.random() < toxicity ? action : undefined;
+}
+
+/**
+ * Behavior.check of an error kind option: the kinds the protocol has, when it has not this one
+ * (with the protocol it belongs to, if another: a proxy left at the default tcp, say).
+ */
+export function checkErrorKind(kind: string | undefined, p: ProtocolInfo, option = 'kind'): OptionProblem | undefined {
+  if (kind === undefined || p.errorKinds.includes(kind)) return undefined;
+  const owners = PROTOCOL_NAMES.filter((n) => n !== p.protocol && Object.hasOwn(protocols[n].errorKinds, kind));
+  const owned = owners.length ? `, ${owners.join(' and ')} ${owners.length > 1 ? 'have' : 'has'}: is the proxy's protocol right?` : '';
+  const known = p.protocol === 'tcp'
+    ? 'raw tcp has no protocol errors: its one kind, "random", sends 1000 random bytes; leave kind out'
+    : `${p.protocol} kinds: ${p.errorKinds.join(', ')}`;
+  // A number one digit off is another status, not a typo of it (404 is no misspelt 504).
+  const near = /^\d+$/.test(kind) ? '' : didYouMean(kind, p.errorKinds);
+  return { option, problem: `${p.protocol} has no error kind "${kind}"${owned}${near} (${known})` };
 }

@@ -116,7 +116,7 @@ function checkBehavior(b: unknown, fail: (problem: string) => never): Behavior {
     const issue = empty.error?.issues[0];
     return fail(`behavior "${o.name}": option "${issue?.path.join('.') ?? '?'}" has no default (${issue?.message ?? 'invalid'}); give every option .default(...) or .optional()`);
   }
-  for (const hook of ['onConnection', 'onExchange', 'fixed'] as const) {
+  for (const hook of ['onConnection', 'onExchange', 'fixed', 'check'] as const) {
     if (o[hook] !== undefined && typeof o[hook] !== 'function') return fail(`behavior "${o.name}": \`${hook}\` must be a function`);
   }
   if (o.fixed !== undefined && o.onExchange === undefined) return fail(`behavior "${o.name}": \`fixed\` stands for what \`onExchange\` returns, and there is no \`onExchange\``);
@@ -137,6 +137,7 @@ export function guardBehavior(b: Behavior): Behavior {
     };
   };
   const fixed = b.fixed?.bind(b);
+  const check = b.check?.bind(b);
   return {
     ...b,
     onConnection: wrap(b.onConnection?.bind(b)),
@@ -147,6 +148,12 @@ export function guardBehavior(b: Behavior): Behavior {
       } catch (err) {
         throw new Error(`fixed(): ${messageOf(err)}`);
       }
+    }),
+    check: check && ((options, protocol) => {
+      const r = check(options, protocol);
+      if (r === undefined || r === null) return undefined;
+      if (typeof r.option !== 'string' || typeof r.problem !== 'string') throw new Error(`check() returned ${safeJson(r)}: return nothing, or {option, problem} (two strings)`);
+      return r;
     }),
   };
 }

@@ -7,6 +7,14 @@
 export const PROTOCOL_NAMES = ['tcp', 'http', 'redis', 'memcache', 'mysql', 'postgres', 'smtp'] as const;
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
+/** A protocol as behaviors see it: its name and the errors it can inject. */
+export interface ProtocolInfo {
+  protocol: ProtocolName;
+  /** Error kinds the protocol can encode (for `error`'s `kind` option). */
+  errorKinds: readonly string[];
+  defaultError: string;
+}
+
 /** A piece of one message, in stream order. */
 export interface Segment {
   data: Buffer;

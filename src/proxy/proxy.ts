@@ -11,7 +11,7 @@ import type { Behavior, ProxyInfo } from './plugin.js';
 import type { Protocol, ProtocolName } from './protocol.js';
 import { loopsBack } from './loop.js';
 import { UpstreamLoopError } from './proxy-errors.js';
-import { protocols } from './protocols/index.js';
+import { protocolInfo, protocols } from './protocols/index.js';
 import { framesOffsets } from './frames.js';
 import { BehaviorCounts } from './behavior-counts.js';
 import { acceptInto, ReusedReads } from './reused-reads.js';
@@ -103,18 +103,13 @@ export class Proxy extends EventEmitter implements ProxyCore {
     if (!this.protocol) throw new Error(`unknown protocol "${options.protocol}"`);
     this.readsReused = framesOffsets(this.protocol.createSession());
     this.registry = deps.behaviors;
-    this.chain = new ToxicChain(this.registry);
-    this.info = {
-      name: options.name,
-      protocol: options.protocol,
-      errorKinds: Object.keys(this.protocol.errorKinds),
-      defaultError: this.protocol.defaultError,
-    };
+    this.info = { name: options.name, ...protocolInfo(options.protocol) };
+    this.chain = new ToxicChain(this.registry, this.info);
     this.random = options.seed === undefined ? unseededRandom() : seededRandom(options.seed);
     this.pin = options.pin ?? 'exchange';
     this.maxBuffer = options.maxBuffer ?? 1024 * 1024;
     this.maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-    this.mix = parseMix(options.behaviors, this.registry);
+    this.mix = parseMix(options.behaviors, this.registry, { protocol: this.info });
     [this.listenHost, this.listenPort] = splitHostPort(options.listen);
     [this.upstreamHost, this.upstreamPort] = splitHostPort(options.upstream);
     // Kept up to date here rather than asked per exchange: listenerCount() was a call and a
@@ -190,7 +185,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
    * step") goes with the change to the report's fault timeline.
    */
   async setMix(spec: MixSpec, reason?: string): Promise<Mix> {
-    const mix = parseMix(spec, this.registry, this.mix);
+    const mix = parseMix(spec, this.registry, { previous: this.mix, protocol: this.info });
     this.mix = mix;
     this.emitEvent({ type: 'proxy.mix', proxy: this.name, mix: this.describe(), at: Date.now(), ...(reason ? { reason } : {}) });
     const down = mix.entries.length === 1 && mix.entries[0].behavior.name === 'down';

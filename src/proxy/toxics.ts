@@ -4,7 +4,7 @@
  * attribute names are the behaviors' option names.
  */
 import { mixEntry, type BehaviorRegistry, type MixEntry } from './mix.js';
-import type { Stream } from './plugin.js';
+import type { ProtocolInfo, Stream } from './plugin.js';
 import { messageOf } from './proxy-errors.js';
 
 export interface ToxicSpec {
@@ -33,7 +33,8 @@ export class ToxicError extends Error {
   }
 }
 
-export function compileToxic(spec: ToxicSpec, registry: BehaviorRegistry): Toxic {
+/** `protocol`: the proxy's, which the attributes are checked against (Behavior.check). */
+export function compileToxic(spec: ToxicSpec, registry: BehaviorRegistry, protocol?: ProtocolInfo): Toxic {
   const behavior = registry.get(spec.type);
   if (!behavior) throw new ToxicError('invalid toxic type');
   const stream = (spec.stream ?? 'downstream').toLowerCase();
@@ -59,8 +60,11 @@ export function compileToxic(spec: ToxicSpec, registry: BehaviorRegistry): Toxic
   const known = Object.fromEntries(Object.entries(parsed.data as Record<string, unknown>).filter(([k]) => k !== 'stream' && k !== 'toxicity'));
   let entry: MixEntry;
   try {
+    const wrong = protocol && behavior.check?.(parsed.data, protocol);
+    if (wrong) throw new ToxicError(`bad request body: attribute ${wrong.option}: ${wrong.problem}`);
     entry = mixEntry(behavior, toxicity * 100, parsed.data as Record<string, unknown>, new Map());
   } catch (err) {
+    if (err instanceof ToxicError) throw err;
     throw new ToxicError(`toxic type ${spec.type}: ${messageOf(err)}`);
   }
   return {
@@ -85,7 +89,7 @@ export function toxicJson(t: Toxic): { name: string; type: string; stream: Strea
 export class ToxicChain {
   private list: readonly Toxic[] = [];
 
-  constructor(private readonly registry: BehaviorRegistry) {}
+  constructor(private readonly registry: BehaviorRegistry, private readonly protocol?: ProtocolInfo) {}
 
   get toxics(): readonly Toxic[] {
     return this.list;
@@ -97,7 +101,7 @@ export class ToxicChain {
   }
 
   add(spec: ToxicSpec): Toxic {
-    const toxic = compileToxic(spec, this.registry);
+    const toxic = compileToxic(spec, this.registry, this.protocol);
     if (this.list.some((t) => t.name === toxic.name)) throw new ToxicError('toxic already exists', 409);
     this.list = [...this.list, toxic];
     return toxic;
@@ -112,7 +116,7 @@ export class ToxicChain {
       stream: old.stream,
       toxicity: patch.toxicity ?? old.toxicity,
       attributes: { ...old.attributes, ...(patch.attributes ?? {}) },
-    }, this.registry);
+    }, this.registry, this.protocol);
     this.list = this.list.map((t) => (t === old ? toxic : t));
     return toxic;
   }

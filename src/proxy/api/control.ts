@@ -192,7 +192,7 @@ export class Control {
       for (const p of this.list()) {
         for (const t of p.listToxics()) p.removeToxic(t.name);
         const mix = this.baseline.get(p.name);
-        const same = JSON.stringify(specOfMix(parseMix(mix, this.registry))) === JSON.stringify(specOfMix(p.mix));
+        const same = JSON.stringify(specOfMix(parseMix(mix, this.registry, { protocol: p.info }))) === JSON.stringify(specOfMix(p.mix));
         if (!same) await p.setMix(mix ?? '');
         if (!p.isEnabled) await setEnabled(p, true);
         this.givenListen.delete(p.name);
@@ -208,13 +208,13 @@ export class Control {
    */
   async setChaos(name: string, change: { mix?: MixSpec; toxics?: ToxicSpec[] }): Promise<Proxy> {
     const p = this.require(name);
-    if (change.mix !== undefined) parseMix(change.mix, this.registry, p.mix);
+    if (change.mix !== undefined) parseMix(change.mix, this.registry, { previous: p.mix, protocol: p.info });
     if (change.toxics) {
       const names = new Set<string>();
       change.toxics.forEach((t, i) => {
         let compiled;
         try {
-          compiled = compileToxic(t, this.registry);
+          compiled = compileToxic(t, this.registry, p.info);
         } catch (e) {
           if (e instanceof ToxicError) throw new ControlError(e.message, e.status, `toxics.${i}`);
           throw e;

@@ -78,7 +78,7 @@ async function putBehavior(control: Control, p: Proxy, r: ApiRequest): Promise<R
     spec = { [name]: { ...control.options.behaviorDefaults?.[name], ...vaurienOptions(behavior, options), percent: 100 } };
   }
   try {
-    parseMix(spec, control.registry, p.mix);
+    parseMix(spec, control.registry, { previous: p.mix, protocol: p.info });
   } catch (e) {
     if (e instanceof MixError) throw new ApiError(400, e.message, typeof spec === 'string' ? 'name' : e.path.slice(1).join('.') || 'name');
     throw e;

@@ -1,4 +1,4 @@
-import type { Protocol, ProtocolName } from '../protocol.js';
+import type { Protocol, ProtocolInfo, ProtocolName } from '../protocol.js';
 import { http } from './http.js';
 import { memcache } from './memcache.js';
 import { mysql } from './mysql.js';
@@ -8,3 +8,9 @@ import { smtp } from './smtp.js';
 import { tcp } from './tcp.js';
 
 export const protocols: Record<ProtocolName, Protocol> = { tcp, http, redis, memcache, mysql, postgres, smtp };
+
+/** What behaviors check their options against (Behavior.check) and what their hooks see of it. */
+export function protocolInfo(name: ProtocolName): ProtocolInfo {
+  const p = protocols[name];
+  return { protocol: name, errorKinds: Object.keys(p.errorKinds), defaultError: p.defaultError };
+}
