@@ -5,7 +5,7 @@
  * paths printed, and the exit code that `--ci` gives (130). The run to success without a
  * terminal is in engine-cli.test.ts, beside the other `--ci` exit codes.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../src/core/exit.js';
@@ -41,5 +41,18 @@ describe('marteau-tui demo --plain', () => {
     const jobs = JSON.parse(q.out) as { id: string; name: string; status: string }[];
     expect(jobs).toEqual([expect.objectContaining({ name: 'demo-shop', status: 'cancelled' })]);
     expect(jobs[0].id.startsWith(done![1])).toBe(true);
+  }, 90_000);
+
+  it('SIGTERM mid-run (a CI runner stopping the step): the job and its reports say who cancelled it', async () => {
+    const state = await stateDir();
+    const run = cli(['demo', '--plain', '--duration', '30', '--state-dir', state]);
+    await run.waitFor(/progress: cycle 1\/3, \d+ users/, 30_000);
+    run.child.kill('SIGTERM');
+    expect(await run.exited, run.out() + run.err()).toBe(EXIT.interrupted);
+    const done = /job \w+ cancelled: by SIGTERM .* json: (\S+)/.exec(run.out());
+    expect(done, run.out()).not.toBeNull();
+    const summary = JSON.parse(readFileSync(done![1], 'utf8')) as { passed: boolean; reasons: string[]; abort: { why: string; reason: string } };
+    expect(summary.passed).toBe(false);
+    expect(summary.abort).toMatchObject({ why: 'cancel', reason: 'cancelled by SIGTERM' });
   }, 90_000);
 });

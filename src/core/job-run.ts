@@ -143,6 +143,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
       resultDir,
       env: { ...config.env, ...jobEnv(config), ...addresses() },
       signal: live.abort.signal,
+      cancelCause: () => core.queue.get(job.id)?.cancelCause,
       log,
       progress: (p) => {
         live.progress = p;

@@ -39,6 +39,8 @@ export interface RunnerContext {
   env: Readonly<Record<string, string>>;
   /** Aborted on cancel, timeout or engine shutdown: stop promptly and return. */
   signal: AbortSignal;
+  /** Who asked for the cancel that aborted `signal`, in words ("by SIGTERM"), when not a user. */
+  cancelCause(): string | undefined;
   log(line: string, options?: { node?: string; stream?: LogStream; level?: 'info' | 'warn' | 'error' }): void;
   progress(p: Progress): void;
   /**

@@ -83,9 +83,9 @@ function steadySpans(results: RunResults, plan: SweepPlan): SteadyState {
  * What an engine's abort reason (or a runner's own stop) means for a run's results. The engine
  * decides the job's status from the same reason; this is what the result file and reports keep.
  */
-export function runAbort(why: unknown, at?: number): RunAbort {
+export function runAbort(why: unknown, at?: number, cancelCause?: string): RunAbort {
   const reason: Record<string, string> = {
-    cancel: 'cancelled by a user',
+    cancel: `cancelled ${cancelCause ?? 'by a user'}`,
     timeout: "stopped by the job's timeout:",
     shutdown: 'the engine was stopped during the run',
     lease: 'the engine lost its lease on the queue',

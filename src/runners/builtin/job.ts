@@ -30,6 +30,8 @@ export interface BuiltinJobOptions {
   /** report/'s writer (runners cannot import it). */
   writeReports: ReportWriter;
   signal?: AbortSignal;
+  /** Who cancelled the run, in words, when not a user (RunnerContext.cancelCause). */
+  cancelCause?: () => string | undefined;
   thresholds?: Threshold[];
   proxies?: Iterable<ProxyEventSource>;
   /** Behavior changes known elsewhere (e.g. fixtures applied before the load): added to the timeline. */
@@ -127,7 +129,7 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
     clearTimeout(steadyTimer);
     proxies.stop();
     if (results.aborted) {
-      results.stoppedBy(runAbort(o.signal?.aborted ? o.signal.reason : unsteady.signal.aborted ? 'unsteady' : undefined, results.info.end));
+      results.stoppedBy(runAbort(o.signal?.aborted ? o.signal.reason : unsteady.signal.aborted ? 'unsteady' : undefined, results.info.end, o.cancelCause?.()));
       writer.abort(results.abort!);
     }
     writer.close();

@@ -40,6 +40,7 @@ async function runBuiltin(ctx: RunnerContext, writeReports: ReportWriter): Promi
     resultDir: ctx.resultDir,
     writeReports,
     signal: ctx.signal,
+    cancelCause: () => ctx.cancelCause(),
     thresholds,
     proxies: ctx.proxies.values(),
     // Fixtures applied before the load are on the timeline already.

@@ -102,7 +102,7 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
   // lost node, and reportOutcome fails the job for it.
   record.aborted = ctx.signal.aborted || failure !== undefined;
   // No stop time: Locust's cycle windows are not known to end when it stopped, so rates keep the configured duration.
-  if (record.aborted) record.abort = ctx.signal.aborted ? runAbort(ctx.signal.reason) : { why: 'stopped', reason: failure!.message };
+  if (record.aborted) record.abort = ctx.signal.aborted ? runAbort(ctx.signal.reason, undefined, ctx.cancelCause()) : { why: 'stopped', reason: failure!.message };
   record.chaos = chaos.record(ctx.timeline(), ctx.config.recovery);
   record.proxyEvents = record.chaos.events;
   if (record.chaos.dropped) ctx.log(`${record.chaos.dropped} proxy events were not kept: attribution counts are lower bounds`, { stream: 'engine', level: 'warn' });
