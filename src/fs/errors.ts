@@ -1,5 +1,3 @@
-/** A filesystem error in the system's words, for a message that names the path itself. */
-
 /**
  * "ENOTDIR: not a directory" from Node's "ENOTDIR: not a directory, open '/dev/null/index.html'":
  * the code and the system's words without the call and path (the message names the path the
