@@ -54,5 +54,9 @@ describe('marteau-tui demo --plain', () => {
     const summary = JSON.parse(readFileSync(done![1], 'utf8')) as { passed: boolean; reasons: string[]; abort: { why: string; reason: string } };
     expect(summary.passed).toBe(false);
     expect(summary.abort).toMatchObject({ why: 'cancel', reason: 'cancelled by SIGTERM' });
+    // The job's record lists each file it left once (results.xml is a report's file and the runner's).
+    const { artifacts } = JSON.parse(readFileSync(path.join(path.dirname(done![1]), 'result.json'), 'utf8')) as { artifacts: string[] };
+    expect(artifacts).toContain('results.xml');
+    expect(artifacts).toEqual([...new Set(artifacts)]);
   }, 90_000);
 });

@@ -103,7 +103,8 @@ export function reportOutcome(r: JobReport, resultDir: string, extraArtifacts: r
     reason: r.passed ? undefined : r.reasons.join('; '),
     summary: r.line,
     report: r.files.html,
-    artifacts: [...extraArtifacts.map((f) => (path.isAbsolute(f) ? path.relative(resultDir, f) : f)), ...Object.values(r.files).map((f) => path.relative(resultDir, f))],
+    // A Set: a runner's extra file may also be one of the reports' own (the builtin runner's results.xml).
+    artifacts: [...new Set([...extraArtifacts, ...Object.values(r.files)].map((f) => (path.isAbsolute(f) ? path.relative(resultDir, f) : f)))],
   };
 }
 
