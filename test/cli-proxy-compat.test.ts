@@ -90,10 +90,22 @@ describe("Vaurien's command line", () => {
     }
   });
 
-  it('refuses an unknown behavior option with the options it has (exit 2)', async () => {
+  it('refuses an unknown behavior option with the options it has, and the one meant (exit 2)', async () => {
     const cli = runCli(['proxy', '--proxy', '127.0.0.1:0', '--backend', '127.0.0.1:1', '--behavior-delay-slep', '2']);
     expect(await cli.exited).toBe(2);
-    expect(cli.err()).toContain('--behavior-delay-slep: delay has no such option; its options: sleep, before');
+    expect(cli.err()).toContain('--behavior-delay-slep: delay has no such option; did you mean "sleep"? Its options: sleep, before');
+    const far = runCli(['proxy', '--proxy', '127.0.0.1:0', '--backend', '127.0.0.1:1', '--behavior-delay-zzzzz', '2']);
+    expect(await far.exited).toBe(2);
+    expect(far.err()).toContain('--behavior-delay-zzzzz: delay has no such option; its options: sleep, before');
+  });
+
+  it('names the behavior a misspelt flag meant (exit 2), and takes fail-first for fail_first', async () => {
+    const cli = runCli(['proxy', '--proxy', '127.0.0.1:0', '--backend', '127.0.0.1:1', '--behavior-dealy-sleep', '2']);
+    expect(await cli.exited).toBe(2);
+    expect(cli.err()).toContain('--behavior-dealy-sleep: no behavior named in it; did you mean "delay"? Use --behavior-<name>-<option>');
+    const dashed = runCli(['proxy', '--proxy', '127.0.0.1:0', '--backend', '127.0.0.1:1', '--behavior-fail-first-exchanges', 'x']);
+    expect(await dashed.exited).toBe(2);
+    expect(dashed.err()).toContain('--behavior-fail-first-exchanges: expected');
   });
 });
 

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
-import { closest } from '../text/closest.js';
+import { closest, didYouMean } from '../text/closest.js';
 import type { ProxiesConfig } from '../config/proxies.js';
 import { readVaurienIni, type Ini, type IniValue } from '../config/vaurien-ini.js';
 import { JsonSyntaxError, parseJson } from '../proxy/api/json.js';
@@ -107,15 +107,24 @@ export function translateArgs(input: readonly string[]): TranslatedArgs {
   return { args, behaviorOptions };
 }
 
-/** `--behavior-delay-sleep`: behavior `delay`, option `sleep` (Vaurien writes `_` as `-` in option names). */
+/** `--behavior-delay-sleep`: behavior `delay`, option `sleep` (Vaurien writes `_` as `-` in option names; we take it in behavior names too). */
 function behaviorFlag(flag: string, registry: ReturnType<typeof buildRegistry>): { behavior: string; option: string; type?: string } {
   const rest = flag.slice('--behavior-'.length);
   const names = [...registry.keys()].sort((a, b) => b.length - a.length);
-  const behavior = names.find((n) => rest.startsWith(`${n}-`));
-  if (!behavior) throw new UsageError(`${flag}: no behavior named in it; use --behavior-<name>-<option>, e.g. --behavior-delay-sleep 2 (behaviors: ${[...registry.keys()].sort().join(', ')})`);
+  // fail-first as well as fail_first: the flag's other words are dashed.
+  const behavior = names.find((n) => rest.startsWith(`${n}-`) || rest.startsWith(`${n.replace(/_/g, '-')}-`));
+  if (!behavior) {
+    // What stands before the option: "dealy" in --behavior-dealy-sleep.
+    const near = didYouMean(rest.slice(0, Math.max(0, rest.lastIndexOf('-'))), names);
+    throw new UsageError(`${flag}: no behavior named in it${near ? `${near} Use` : '; use'} --behavior-<name>-<option>, e.g. --behavior-delay-sleep 2 (behaviors: ${[...registry.keys()].sort().join(', ')})`);
+  }
   const shape = registry.get(behavior)!.options.shape as Record<string, unknown>;
-  const option = Object.keys(shape).find((k) => k.replace(/_/g, '-') === rest.slice(behavior.length + 1));
-  if (!option) throw new UsageError(`${flag}: ${behavior} has no such option; its options: ${Object.keys(shape).join(', ') || '(none)'}`);
+  const given = rest.slice(behavior.length + 1);
+  const option = Object.keys(shape).find((k) => k.replace(/_/g, '-') === given);
+  if (!option) {
+    const near = didYouMean(given, Object.keys(shape).map((k) => k.replace(/_/g, '-')));
+    throw new UsageError(`${flag}: ${behavior} has no such option${near ? `${near} Its` : '; its'} options: ${Object.keys(shape).join(', ') || '(none)'}`);
+  }
   return { behavior, option, type: baseType(shape[option]) };
 }
 
