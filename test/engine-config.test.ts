@@ -163,7 +163,7 @@ artifacts: [out/report.json]
   it("checks fixtures' and chaos steps' error kinds against their proxy's protocol; the kinds it has pass", () => {
     const proxies = 'proxies:\n  cache: {listen: "127.0.0.1:0", upstream: "127.0.0.1:1", protocol: redis}\n  web: {listen: "127.0.0.1:0", upstream: "127.0.0.1:2", protocol: http}\n';
     expect(fail(`name: x\ncommand: echo\n${proxies}fixtures:\n  f: {proxy: cache, behaviors: {error: {percent: 5, kind: READONLY}}}\n  g: {proxy: web, behaviors: {error: {percent: 5, kind: READONLY}}}\n`).message)
-      .toContain(`${FILE}:8:57: fixtures.g.behaviors.error.kind: behavior "error": option "kind": http has no error kind "READONLY", redis has: is the proxy's protocol right? (http kinds: 429, 500, 502, 503, 504)\n  hint:`);
+      .toContain(`${FILE}:8:57: fixtures.g.behaviors.error.kind: behavior "error": option "kind": http has no error kind "READONLY", redis has: is the proxy's protocol right? (http kinds: 429, 500, 502, 503, 504, or any other status from 400 to 599)\n  hint:`);
     expect(fail(`name: x\ncommand: echo\nduration: 60\n${proxies}chaos:\n  - {proxy: web, at: 1s, for: 2s, behaviors: {error: {percent: 50, kind: 502}}}\n  - {proxy: cache, at: 1s, for: 2s, behaviors: {error: {percent: 50, kind: 502}}}\n`).message)
       .toContain(`${FILE}:9:76: chaos.1.behaviors.error.kind: behavior "error": option "kind": redis has no error kind "502", http has`);
     // YAML reads `kind: 503` as a number: it is the HTTP status all the same.

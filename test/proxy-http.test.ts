@@ -82,11 +82,15 @@ describe('http proxy with a real server and undici', () => {
     await proxy.setMix('');
   });
 
-  it('each error kind is that status', async () => {
-    for (const kind of ['500', '502', '504', '429']) {
+  it('each error kind is that status, the named ones and any other 4xx or 5xx', async () => {
+    for (const kind of ['500', '502', '504', '429', '404', '401', '507']) {
       await proxy.setMix({ error: { percent: 100, kind } });
       expect((await get('/k')).status).toBe(Number(kind));
     }
+    await proxy.setMix({ error: { percent: 100, kind: '409' } });
+    const reply = (await exchange(proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 300 })).reply.toString('latin1');
+    expect(reply).toMatch(/^HTTP\/1\.1 409 Conflict\r\n[^]*\r\n\r\n409 Conflict \(injected by marteau-tui\)\n$/);
+    expect(reply).not.toContain('Retry-After');
     await proxy.setMix('');
   });
 

@@ -17,7 +17,7 @@ export function describeBehaviors(behaviors: readonly Behavior[]): string {
   lines.push('', 'Error kinds for `error` (option kind), per protocol:', '');
   for (const p of Object.values(protocols)) {
     const kinds = Object.entries(p.errorKinds).map(([k, v]) => `${k}${k === p.defaultError ? ' (default)' : ''}${v.fatal ? ' [closes]' : ''}`);
-    lines.push(`  ${p.name.padEnd(10)}${kinds.join(', ')}`);
+    lines.push(`  ${p.name.padEnd(10)}${[...kinds, ...(p.moreErrorKinds ? [p.moreErrorKinds.text] : [])].join(', ')}`);
   }
   return `${lines.join('\n')}\n`;
 }

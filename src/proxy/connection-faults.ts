@@ -11,6 +11,7 @@ import { ConnectionReplies } from './connection-replies.js';
 import { copyOf } from './frames.js';
 import { Exchange, hasReplyPlan, NO_CHUNKS, NO_PLAN, type Outcome, type ReplyPlan } from './exchange.js';
 import { messageOf } from './proxy-errors.js';
+import { hasErrorKind } from './protocols/index.js';
 
 type ErrorAction = Extract<Action, { type: 'error' }>;
 
@@ -267,7 +268,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
 
   private encodeError(kind: string | undefined, label: string | undefined, request: Buffer, message?: string): ErrorReply {
     // Mixes and toxics have their kinds checked (Behavior.check); a plugin's act.error(kind) is not.
-    const k = kind && Object.hasOwn(this.protocol.errorKinds, kind) ? kind : this.protocol.defaultError;
+    const k = kind && hasErrorKind(this.protocol, kind) ? kind : this.protocol.defaultError;
     return this.protocol.encodeError(k, { label, request, random: this.core.random, message, session: this.session });
   }
 

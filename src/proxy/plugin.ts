@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { didYouMean } from '../text/closest.js';
 import { PROTOCOL_NAMES, type ProtocolInfo } from './protocol.js';
-import { protocols } from './protocols/index.js';
+import { hasErrorKind, protocols } from './protocols/index.js';
 import type { Random } from './random.js';
 
 export { z };
@@ -165,12 +165,13 @@ export function toxic(ctx: ConnectionContext, toxicity: number, action: HookResu
  * (with the protocol it belongs to, if another: a proxy left at the default tcp, say).
  */
 export function checkErrorKind(kind: string | undefined, p: ProtocolInfo, option = 'kind'): OptionProblem | undefined {
-  if (kind === undefined || p.errorKinds.includes(kind)) return undefined;
-  const owners = PROTOCOL_NAMES.filter((n) => n !== p.protocol && Object.hasOwn(protocols[n].errorKinds, kind));
+  const more = protocols[p.protocol].moreErrorKinds;
+  if (kind === undefined || hasErrorKind(protocols[p.protocol], kind)) return undefined;
+  const owners = PROTOCOL_NAMES.filter((n) => n !== p.protocol && hasErrorKind(protocols[n], kind));
   const owned = owners.length ? `, ${owners.join(' and ')} ${owners.length > 1 ? 'have' : 'has'}: is the proxy's protocol right?` : '';
   const known = p.protocol === 'tcp'
     ? 'raw tcp has no protocol errors: its one kind, "random", sends 1000 random bytes; leave kind out'
-    : `${p.protocol} kinds: ${p.errorKinds.join(', ')}`;
+    : `${p.protocol} kinds: ${p.errorKinds.join(', ')}${more ? `, ${more.text}` : ''}`;
   // A number one digit off is another status, not a typo of it (404 is no misspelt 504).
   const near = /^\d+$/.test(kind) ? '' : didYouMean(kind, p.errorKinds);
   return { option, problem: `${p.protocol} has no error kind "${kind}"${owned}${near} (${known})` };

@@ -126,6 +126,11 @@ export interface Protocol {
   framesReplies: boolean;
   /** Error kinds understood by `encodeError`, by name. */
   errorKinds: Record<string, ErrorKind>;
+  /**
+   * Kinds `encodeError` makes beyond those it names (HTTP: any status from 400 to 599): whether
+   * `kind` is one, and how to say what they are where kinds are listed.
+   */
+  moreErrorKinds?: { admits(kind: string): boolean; text: string };
   defaultError: string;
   createSession(): FramerSession;
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply;

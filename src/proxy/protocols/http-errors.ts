@@ -4,17 +4,10 @@
  * an `X-Marteau-Fault` header. Canned ones are made once per status and request shape: each was
  * three buffers, a join and a concat per injected error.
  */
-import { CannedReplies, MAX_HEAD_BYTES, type ErrorKind, type ErrorReply, type ErrorReplyContext } from '../protocol.js';
+import { STATUS_CODES } from 'node:http';
+import { CannedReplies, MAX_HEAD_BYTES, type ErrorKind, type ErrorReply, type ErrorReplyContext, type Protocol } from '../protocol.js';
 
 const CRLF = Buffer.from('\r\n');
-
-const REASONS: Record<string, string> = {
-  '429': 'Too Many Requests',
-  '500': 'Internal Server Error',
-  '502': 'Bad Gateway',
-  '503': 'Service Unavailable',
-  '504': 'Gateway Timeout',
-};
 
 export const errorKinds: Record<string, ErrorKind> = {
   '500': { description: '500 Internal Server Error', fatal: false },
@@ -22,6 +15,15 @@ export const errorKinds: Record<string, ErrorKind> = {
   '503': { description: '503 Service Unavailable, with Retry-After', fatal: false },
   '504': { description: '504 Gateway Timeout', fatal: false },
   '429': { description: '429 Too Many Requests, with Retry-After', fatal: false },
+};
+
+/**
+ * Any other client or server error status is made too (an upstream API's 401, 404 or 409 is as
+ * real a fault as its 503), with Node's reason phrase.
+ */
+export const moreErrorKinds: NonNullable<Protocol['moreErrorKinds']> = {
+  admits: (kind) => /^[45]\d\d$/.test(kind),
+  text: 'or any other status from 400 to 599',
 };
 
 const CANNED = new CannedReplies();
@@ -39,7 +41,7 @@ export function encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
 }
 
 function response(kind: string, http10: boolean, close: boolean, head: boolean, message: string | undefined): ErrorReply {
-  const reason = REASONS[kind] ?? 'Error';
+  const reason = STATUS_CODES[kind] ?? 'Error';
   // A behavior's own message is the body; HEAD gets the length a GET's body would have.
   const body = Buffer.from(message ?? `${kind} ${reason} (injected by marteau-tui)\n`, 'utf8');
   const lines = [

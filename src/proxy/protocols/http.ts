@@ -7,7 +7,7 @@
 import { FramingError, MAX_HEAD_BYTES, type Protocol } from '../protocol.js';
 import { END, Frames, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { changedFirstLine, emptyHead, parseHead, type Head } from './http-head.js';
-import { encodeError, errorKinds } from './http-errors.js';
+import { encodeError, errorKinds, moreErrorKinds } from './http-errors.js';
 import { PendingReplies } from './pending-replies.js';
 
 const CRLF = Buffer.from('\r\n');
@@ -350,6 +350,7 @@ export const http: Protocol = {
   name: 'http',
   framesReplies: true,
   errorKinds,
+  moreErrorKinds,
   defaultError: '503',
   createSession: () => new HttpSession(),
   rewriteHost(head, host) {

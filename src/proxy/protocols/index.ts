@@ -9,6 +9,11 @@ import { tcp } from './tcp.js';
 
 export const protocols: Record<ProtocolName, Protocol> = { tcp, http, redis, memcache, mysql, postgres, smtp };
 
+/** Whether the protocol's encodeError makes `kind` (one it names, or one of its moreErrorKinds). */
+export function hasErrorKind(p: Protocol, kind: string): boolean {
+  return Object.hasOwn(p.errorKinds, kind) || p.moreErrorKinds?.admits(kind) === true;
+}
+
 /** What behaviors check their options against (Behavior.check) and what their hooks see of it. */
 export function protocolInfo(name: ProtocolName): ProtocolInfo {
   const p = protocols[name];
