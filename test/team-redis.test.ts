@@ -377,5 +377,8 @@ describe('queue URLs and config', () => {
     expect(maskUrl('redis://:p@h:1')).toBe('redis://***@h:1');
     expect(maskUrl('redis://h:1/0')).toBe('redis://h:1/0');
     expect(maskUrl('not a url with secret')).toBe('***');
+    // ioredis logs in with ?password= too.
+    expect(maskUrl('redis://h:1/0?password=s3cret&family=6')).toBe('redis://h:1/0?password=***&family=6');
+    expect(maskUrl('redis://u:p@h:1/0?username=me')).toBe('redis://***@h:1/0?username=***');
   });
 });

@@ -37,7 +37,10 @@ export function parseQueueUrl(text: string): QueueUrl {
   return { url: u.href, masked };
 }
 
-/** A URL with its credentials hidden; a text that is not a URL is hidden whole. */
+/** Query parameters that may hold a credential: ioredis takes `?password=` as well as `:pw@`. */
+const SECRET_PARAM = /pass|user|auth|secret|token|key/i;
+
+/** A URL with its credentials hidden, in its user part and in its query; a text that is not a URL is hidden whole. */
 export function maskUrl(text: string): string {
   let u: URL;
   try {
@@ -45,6 +48,9 @@ export function maskUrl(text: string): string {
   } catch {
     return '***';
   }
-  if (!u.username && !u.password) return u.href;
-  return `${u.protocol}//***@${u.host}${u.pathname}${u.search}`;
+  // Built by hand: URLSearchParams would write "***" as "%2A%2A%2A".
+  const query = [...u.searchParams].map(([k, v]) => `${encodeURIComponent(k)}=${SECRET_PARAM.test(k) ? '***' : encodeURIComponent(v)}`).join('&');
+  const search = query ? `?${query}` : '';
+  const userinfo = u.username || u.password ? '***@' : '';
+  return `${u.protocol}//${userinfo}${u.host}${u.pathname}${search}`;
 }
