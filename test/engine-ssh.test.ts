@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SshNodeConfig } from '../src/config/nodes.js';
+import { formatNodes } from '../src/cli/queue-tables.js';
 import { Engine } from '../src/core/engine.js';
 import { loadRunners } from '../src/report/runners.js';
 import type { EngineEvent } from '../src/core/events.js';
@@ -69,6 +70,19 @@ describe.skipIf(!haveServer('sshd'))('SSH nodes (real sshd)', () => {
       expect(existsSync(empty)).toBe(false);
       await x.close();
     });
+
+    it('`nodes` shows the fix with the refusal: the probe keeps the hint', async () => {
+      const empty = path.join(dir, 'empty_known_hosts_probe');
+      const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 20_000, nodes: [nodeConfig(a, { knownHosts: empty })] } });
+      try {
+        await e.probeNodes();
+        const text = formatNodes(e.pool.list(), {});
+        expect(text).toContain(`a: node "a": host key of [127.0.0.2]:${a.port}`);
+        expect(text).toContain(`\n    hint: if this is the right machine, add its key: ssh-keyscan -p ${a.port} 127.0.0.2 >> ${empty}`);
+      } finally {
+        await e.stop();
+      }
+    }, 30_000);
 
     it('accept-new records an unknown key once; a changed key is refused even then', async () => {
       const file = path.join(dir, 'accept_new_known_hosts');

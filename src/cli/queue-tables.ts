@@ -37,7 +37,7 @@ export function formatNodes(nodes: readonly NodeView[], out: { isTTY?: boolean }
     n.tags.join(',') || '-',
   ]);
   const lines = table([['NAME', 'TYPE', 'ADDRESS', 'ENABLED', 'HEALTH', 'LATENCY', 'JOBS', 'TAGS'], ...rows]).map((l, i) => (i === 0 ? s.bold(l) : l));
-  const errors = nodes.filter((n) => n.error).map((n) => `  ${n.name}: ${n.error}`);
+  const errors = nodes.filter((n) => n.error).map((n) => `  ${n.name}: ${n.error}${n.hint ? `\n    hint: ${n.hint}` : ''}`);
   return `${lines.join('\n')}\n${errors.length ? `${errors.join('\n')}\n` : ''}`;
 }
 

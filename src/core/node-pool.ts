@@ -4,7 +4,7 @@
  * their latency, and how many jobs each runs now (from the journal, across processes).
  */
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
-import type { Executor } from '../exec/executor.js';
+import { NodeError, type Executor } from '../exec/executor.js';
 import type { EventBus } from './events.js';
 import type { NodeHealth, NodeView } from './node-view.js';
 import type { JobQueue } from './queue.js';
@@ -17,6 +17,7 @@ interface Health {
   health: NodeHealth;
   latencyMs?: number;
   error?: string;
+  hint?: string;
   checkedAt?: number;
 }
 
@@ -63,6 +64,7 @@ export class NodePool {
         health: h.health,
         latencyMs: h.latencyMs,
         error: h.error,
+        hint: h.hint,
         checkedAt: h.checkedAt,
         running: this.queue.nodeUse(n.name),
         maxJobs: n.maxJobs,
@@ -149,7 +151,7 @@ export class NodePool {
       const latencyMs = await exec.probe(this.config.probeTimeoutMs);
       this.set(n.name, { health: 'up', latencyMs, checkedAt: Date.now() });
     } catch (e) {
-      this.set(n.name, { health: 'down', error: (e as Error).message, checkedAt: Date.now() });
+      this.set(n.name, { health: 'down', error: (e as Error).message, hint: e instanceof NodeError ? e.hint : undefined, checkedAt: Date.now() });
     } finally {
       await exec.close().catch(() => {});
     }

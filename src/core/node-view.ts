@@ -9,6 +9,8 @@ export interface NodeView {
   health: NodeHealth;
   latencyMs?: number;
   error?: string;
+  /** What to do about `error` (the ssh-keyscan line for an unknown host key...), when known. */
+  hint?: string;
   checkedAt?: number;
   running: number;
   maxJobs: number;
