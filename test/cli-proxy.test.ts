@@ -143,6 +143,17 @@ describe('marteau-tui proxy', () => {
     blocker.close();
   });
 
+  it('an --api port in use: exit 2, and no proxy was ever said to listen', async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const p = run(['proxy', '-l', '127.0.0.1:0', '-u', '127.0.0.1:1', '--api', `127.0.0.1:${port}`]);
+    expect(await p.exited).toBe(2);
+    expect(p.err()).toContain(`--api: 127.0.0.1:${port} is already in use`);
+    expect(p.out()).not.toContain('listening');
+    blocker.close();
+  });
+
   it('runs many proxies from a file', async () => {
     const [a, b] = [await freePort(), await freePort()];
     const file = path.join(dir, 'two.yml');

@@ -107,11 +107,6 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
     process.on('SIGINT', onInt);
     process.on('SIGTERM', onTerm);
   });
-  for (const p of set.proxies.values()) {
-    io.out.write(listeningLine(p));
-  }
-  announcing = true;
-
   let server: ApiServer | undefined;
   if (api) {
     try {
@@ -125,6 +120,11 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
     }
     io.out.write(`api listening on ${server.url} (Toxiproxy routes /proxies, Vaurien /vaurien/<proxy>/behavior, ours /marteau)${api.token ? ', token required' : ''}\n`);
   }
+  // After the API is up: a proxy that never served (its API's port taken) is never said to listen.
+  for (const p of set.proxies.values()) {
+    io.out.write(listeningLine(p));
+  }
+  announcing = true;
 
   const watcher = o.watch && o.config ? startWatching(o.config, config, control, io) : undefined;
 
