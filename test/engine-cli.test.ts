@@ -313,6 +313,9 @@ describe('the queue from other terminals', () => {
     const spareId = /^queued ([0-9a-f]{8})/.exec(spare.out)![1];
     const cancelSpare = await cliDone(['cancel', spareId, '--state-dir', state]);
     expect(cancelSpare.out).toBe(`cancelled ${spareId} "spare"\n`);
+    // It never ran: no results directory to point at.
+    const spareRow = (await cliDone(['queue', '--all', '--state-dir', state])).out.split('\n').find((l) => l.startsWith(spareId))!;
+    expect(spareRow).toMatch(/cancelled\s+spare\b.*\s-$/);
 
     // A worker drains what is left.
     const worker = await cliDone(['worker', '--drain', '--state-dir', state]);

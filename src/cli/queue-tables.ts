@@ -16,7 +16,8 @@ export function formatQueue(jobs: readonly (Readonly<Job> & { resultDir: string 
     new Date(j.enqueuedAt).toISOString().replace('T', ' ').slice(0, 19),
     j.startedAt !== undefined ? formatDuration(j.startedAt - j.enqueuedAt) : '-',
     j.durationMs !== undefined ? formatDuration(j.durationMs) : j.status === 'running' && j.startedAt ? `${formatDuration(Date.now() - j.startedAt)}…` : '-',
-    isTerminal(j.status) ? j.resultDir : '',
+    // A job that never started has no results: its directory was never made.
+    isTerminal(j.status) && j.startedAt !== undefined ? j.resultDir : '-',
   ]);
   const head = ['ID', 'STATUS', 'NAME', 'RUNNER', 'NODES', 'ENQUEUED (UTC)', 'WAIT', 'DURATION', 'RESULTS'];
   const lines = table([head, ...rows]).map((l, i) => (i === 0 ? s.bold(l) : l));
