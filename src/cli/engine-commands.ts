@@ -310,7 +310,8 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   const offOnline = reportQueueState(engine, io);
   io.out.write(`marteau-tui worker: running queued jobs from ${engine.queue.label ?? engine.state.root} on ${engine.pool.list().map((n) => n.name).join(', ')} (Ctrl-C stops)\n`);
   // busy(): between a claim and its start the job is `running` in the queue and not yet own here.
-  const idle = () => !engine.busy() && engine.getSnapshot().jobs.every((j) => j.status !== 'queued');
+  // A job this worker's nodes cannot fit is left to the others: draining does not wait for it.
+  const idle = () => !engine.busy() && engine.getSnapshot().jobs.every((j) => j.status !== 'queued' || engine.leaves(j.id));
   let interrupted = false;
   // A ref'd timer keeps the worker alive; in --drain mode it also checks for the end.
   const tick = setInterval(() => { if (drain && idle()) stop(); }, 250);

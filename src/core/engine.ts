@@ -20,7 +20,7 @@ import { runJob } from './job-run.js';
 import { isTerminal, type Job } from './jobs.js';
 import { killLeftovers } from './leftovers.js';
 import { NodePool } from './node-pool.js';
-import { JournalQueue, type JobQueue } from './queue.js';
+import { JournalQueue, short, type JobQueue } from './queue.js';
 import { RedisQueue } from './redis-queue.js';
 import { Scheduler } from './scheduler.js';
 import { chaosPlayerOf, jobOfProxy } from './live-proxies.js';
@@ -74,6 +74,10 @@ export class Engine {
       mayRun: (j) => !this.stopping && (this.own.has(j.id) ? options.run !== 'none' : options.run === 'all' && j.origin !== 'ci'),
       start: (job, claim, nodes) => this.launch(job, claim, nodes),
       unplaceable: (job, reason) => this.failUnplaceable(job, reason),
+      // A shared queue's job may go to any worker, except a --ci run's (left to that run): a
+      // lone engine, or the --ci run itself, is the only one that could run it, so it fails.
+      othersMayRun: (j) => this.queue.lease !== undefined && j.origin !== 'ci',
+      leave: (job, reason) => this.log(undefined, `leaves job ${short(job.id)} queued: ${reason}`, 'info'),
       nodeWaitMs: options.nodeWaitMs,
       reportBusy: options.run === 'all',
     });
@@ -311,6 +315,11 @@ export class Engine {
   /** Running a job, or in a scheduling pass that may be starting one (its claim is in the queue first). */
   busy(): boolean {
     return this.live.size > 0 || this.scheduler.passing;
+  }
+
+  /** Whether this engine leaves a queued job to the team's other workers: its nodes cannot fit it. */
+  leaves(id: string): boolean {
+    return this.scheduler.leaves(id);
   }
 
   /** Whether this process enqueued the job to run it, or runs it. */

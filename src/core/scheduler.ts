@@ -2,7 +2,8 @@
  * Decides which queued job starts where: oldest first, each taking `nodes: N` free nodes, and a
  * later job may start while an earlier one waits for nodes (backfill). A job that can never
  * fit (fewer eligible nodes than it needs) or that waited past `nodeWaitMs` is failed with the
- * reason, as an infrastructure error.
+ * reason, as an infrastructure error; unless another engine of a shared queue may run it: one
+ * that cannot fit here is then left queued for the workers whose nodes it fits.
  */
 import type { NodeConfig } from '../config/nodes.js';
 import type { Job, JobOutcome, NodeClaim } from './jobs.js';
@@ -17,6 +18,13 @@ export interface SchedulerDeps {
   start(job: Readonly<Job>, claim: string, nodes: NodeConfig[]): void;
   /** The job cannot be placed: fail it with this reason. */
   unplaceable(job: Readonly<Job>, reason: string): Promise<void>;
+  /**
+   * Whether another engine may run the job (a shared queue's workers): one this engine's nodes
+   * can never fit is then left queued for them, not failed.
+   */
+  othersMayRun?(job: Readonly<Job>): boolean;
+  /** Told once per job left queued for others, with why it cannot run here. */
+  leave?(job: Readonly<Job>, reason: string): void;
   /** How long a job may wait for busy/down nodes before failing; undefined: forever. */
   nodeWaitMs?: number;
   /** Tell the queue when all nodes are taken (a worker: it then waits for no job to claim). */
@@ -34,6 +42,8 @@ export class Scheduler {
   private running?: Promise<void>;
   private again = false;
   private readonly waitingSince = new Map<string, number>();
+  /** Jobs left queued for other engines (see othersMayRun): said once, not on every pass. */
+  private readonly left = new Set<string>();
   private timer?: NodeJS.Timeout;
   private stopped = false;
   /** Job ends handing their nodes on (see finish): stop() waits for them as for a pass. */
@@ -64,6 +74,11 @@ export class Scheduler {
       }
     })();
     return this.running;
+  }
+
+  /** Whether this engine leaves the (queued) job to others: its nodes cannot fit it. */
+  leaves(id: string): boolean {
+    return this.left.has(id);
   }
 
   /** True from the start of a pass to its end: a job may be claimed and not yet started. */
@@ -114,6 +129,7 @@ export class Scheduler {
     const jobs = queue.queued();
     // Only queued jobs are walked: forget the waits of those taken or ended since.
     for (const id of this.waitingSince.keys()) if (queue.get(id)?.status !== 'queued') this.waitingSince.delete(id);
+    for (const id of this.left) if (queue.get(id)?.status !== 'queued') this.left.delete(id);
     // Within a pass nodes only get busier: a shape (node count, tags) that found no free nodes
     // finds none for the next job either. A backlog costs one pick per shape, not one per job.
     const full = new Set<string>();
@@ -130,9 +146,21 @@ export class Scheduler {
       if (eligibleCount.get(tagsKey)! < job.nodes) {
         const eligible = pool.eligible(job.nodeTags);
         const tags = job.nodeTags.length ? ` with tags ${job.nodeTags.join(', ')}` : '';
-        await this.deps.unplaceable(job, `needs ${job.nodes} node${job.nodes > 1 ? 's' : ''}${tags} but only ${eligible.length} ${eligible.length === 1 ? 'is' : 'are'} enabled (${pool.config.file})`);
+        const needs = `needs ${job.nodes} node${job.nodes > 1 ? 's' : ''}${tags}`;
+        // A team's other workers may have such nodes: failing it here would take it from them
+        // (and a wake-up is passed on only while the job is still queued).
+        if (this.deps.othersMayRun?.(job)) {
+          if (!this.left.has(job.id)) {
+            this.left.add(job.id);
+            this.deps.leave?.(job, `${needs}; this worker's nodes (${pool.config.file}) have ${eligible.length ? `only ${eligible.length} enabled` : 'none enabled'}`);
+          }
+          continue;
+        }
+        await this.deps.unplaceable(job, `${needs} but only ${eligible.length} ${eligible.length === 1 ? 'is' : 'are'} enabled (${pool.config.file})`);
         continue;
       }
+      // It fits now (a node enabled or tagged since): said again should it stop fitting.
+      this.left.delete(job.id);
       const shape = `${job.nodes} ${tagsKey}`;
       const nodes = full.has(shape) ? undefined : pool.pick(job.nodes, job.nodeTags);
       if (!nodes) {

@@ -1,0 +1,61 @@
+/**
+ * Team mode: a job a worker's nodes cannot fit stays queued for the worker whose nodes fit it,
+ * and a --ci run interrupted while Redis is down exits rather than waiting for it.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import type { NodeConfig, NodesConfig } from '../src/config/nodes.js';
+import { parseQueueUrl } from '../src/config/queue-url.js';
+import { Engine } from '../src/core/engine.js';
+import { loadRunners } from '../src/report/runners.js';
+import { project, removeTemp, stateDir } from './helpers/projects.js';
+import { haveServer, startRedis } from './helpers/servers.js';
+import { until, urlOf, viewer } from './helpers/team.js';
+
+const HAVE = haveServer('redis-server');
+afterAll(async () => {
+  await removeTemp();
+});
+
+/** An in-process worker on the queue with one local node. */
+async function engineWorker(url: string, node: NodeConfig): Promise<Engine> {
+  const nodes: NodesConfig = { file: `(${node.name}'s nodes)`, nodes: [node], probeIntervalMs: 60_000, probeTimeoutMs: 2000, queue: { url: parseQueueUrl(url), lostJobs: 'interrupt' } };
+  const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes, run: 'all', probe: false });
+  await e.start();
+  return e;
+}
+
+describe.skipIf(!HAVE)('placement across a team', () => {
+  it('jobs with node_tags [ssh] all run on the worker that has such a node; the other leaves them queued, once each, and fails none', async () => {
+    const redis = await startRedis();
+    const url = urlOf(redis);
+    const engines: Engine[] = [];
+    try {
+      // The untagged worker first, so it is waiting on the wake-ups as the jobs arrive.
+      const plain = await engineWorker(url, { type: 'local', name: 'plain', maxJobs: 2, tags: [], enabled: true });
+      const tagged = await engineWorker(url, { type: 'local', name: 'tagged', maxJobs: 1, tags: ['ssh'], enabled: true });
+      engines.push(plain, tagged);
+      const left: string[] = [];
+      plain.events.on('log.line', (e) => {
+        if (e.type === 'log.line' && e.jobId === undefined) left.push(e.line);
+      });
+      const v = await viewer(url);
+      engines.push(v);
+      // One at a time on the tagged node: the others wait queued while the plain worker passes.
+      const dir = await project(`name: tagged-job\nrunner: command\nnode_tags: [ssh]\ncommand: [node, -e, "setTimeout(() => {}, 300)"]\ntimeout: 30s\n`);
+      const ids: string[] = [];
+      for (let i = 0; i < 4; i++) ids.push((await v.enqueue(dir, { origin: 'tui' })).id);
+      const jobs = await until('all four ended', () => {
+        const js = ids.map((id) => v.queue.get(id));
+        return js.every((j) => j && ['succeeded', 'failed', 'cancelled', 'interrupted'].includes(j.status)) && js;
+      }, 40_000);
+      expect(jobs.map((j) => [j!.status, j!.nodesTaken])).toEqual(ids.map(() => ['succeeded', ['tagged']]));
+      // The plain worker did look at them (else this test proves nothing), and said so once per job.
+      expect(left.length).toBeGreaterThan(0);
+      for (const l of left) expect(l).toMatch(/^leaves job [0-9a-f]{8} queued: needs 1 node with tags ssh; this worker's nodes \(\(plain's nodes\)\) have none enabled$/);
+      expect(new Set(left).size).toBe(left.length);
+    } finally {
+      for (const e of engines) await e.stop();
+      await redis.stop();
+    }
+  }, 60_000);
+});
