@@ -4,6 +4,7 @@
  * across racing workers, live output between processes, kill -9 of a worker, a Redis crash with
  * AOF between enqueue and run, an unreachable Redis, and a TUI engine that reconnects by itself.
  */
+import net from 'node:net';
 import { Redis } from 'ioredis';
 import { render } from 'ink-testing-library';
 import { createElement } from 'react';
@@ -243,7 +244,9 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
       expect(e.getSnapshot().queue).toEqual({ label: url, online: true });
       await redis.crash();
       await until('offline', () => e!.getSnapshot().queue.online === false, 10_000);
-      await expect(e.enqueue(dir, { origin: 'tui' })).rejects.toThrow(/queue offline: cannot reach redis:\/\/127\.0\.0\.1/);
+      // Refused, or lost as ioredis says it ("Stream isn't writeable and enableOfflineQueue..."), told in our words.
+      const refused = await e.enqueue(dir, { origin: 'tui' }).then(() => undefined, (err: Error) => err.message);
+      expect(refused).toMatch(/^queue offline: (cannot reach redis:\/\/127\.0\.0\.1:\d+\/0 \(ECONNREFUSED\)|the connection to redis:\/\/127\.0\.0\.1:\d+\/0 was lost)$/);
       redis = await startRedis({ aof: true, port, dir: data });
       await until('online again', () => e!.getSnapshot().queue.online, 10_000);
       const after = await e.enqueue(dir, { origin: 'tui' });
@@ -355,6 +358,20 @@ describe('queue URLs and config', () => {
     expect(r.err).toContain(`queue offline: cannot reach redis://***@127.0.0.1:${port}/0 (ECONNREFUSED)`);
     expect(r.err + r.out).not.toMatch(/s3cret|alice/);
     expect(r.err).not.toMatch(/\n\s+at /); // no stack trace
+  });
+
+  it('a --queue pointing at a server that is not Redis says so, in our words', async () => {
+    const notRedis = net.createServer((c) => c.end('SSH-2.0-OpenSSH_9.2\r\n'));
+    await new Promise<void>((r) => notRedis.listen(0, '127.0.0.1', r));
+    const port = (notRedis.address() as net.AddressInfo).port;
+    try {
+      const r = await cliDone(['queue', '--queue', `redis://127.0.0.1:${port}/0`, '--state-dir', await stateDir()]);
+      expect(r.code).toBe(3);
+      expect(r.err).toContain(`queue offline: redis://127.0.0.1:${port}/0 does not answer as a Redis server does (Protocol error, got "S" as reply type byte): check the host and port`);
+      expect(r.err).not.toContain('Please report this');
+    } finally {
+      notRedis.close();
+    }
   });
 
   it('a bad --queue is a usage error (exit 2) that never echoes a password', async () => {
