@@ -2,7 +2,9 @@ import { act, defineBehavior, toxic, z } from '../src/proxy/plugin.js';
 
 /**
  * Toxiproxy's disabled proxy, as a behavior: new connections it is drawn for are refused (reset at
- * once). At 100 % the proxy stops listening, so clients get a real "connection refused".
+ * once, counted under `down`). When it cannot miss (100 % in a mix, a toxic at toxicity 1) the
+ * proxy stops listening, so clients get a real "connection refused" (refusesEveryConnection in
+ * src/proxy/listener.ts decides it).
  */
 export default defineBehavior({
   name: 'down',

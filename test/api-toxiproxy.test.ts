@@ -149,6 +149,54 @@ describe('Toxiproxy API through toxiproxy-node-client', () => {
     await p.remove();
   });
 
+  it('a down toxic at toxicity 1 closes the listener (connection refused) until it is removed', async () => {
+    const p = await client.createProxy({ name: 'dn', listen: '127.0.0.1:0', upstream: upstream() });
+    const port = portOf(p.listen);
+    const stats = async () => JSON.parse((await raw('GET', '/marteau/proxies/dn/stats')).text) as { connections: { refused: number }; behaviors: Record<string, number> };
+    // Toxicity defaults to 1; the stream does not matter (a connection hook runs on either).
+    const added = await raw('POST', '/proxies/dn/toxics', { name: 'dn', type: 'down', attributes: {} });
+    expect(JSON.parse(added.text)).toMatchObject({ name: 'dn', type: 'down', stream: 'downstream', toxicity: 1 });
+    expect((await exchange(port, 'x')).error).toBe('ECONNREFUSED');
+    expect((await exchange(port, 'x')).error).toBe('ECONNREFUSED');
+    // Below toxicity 1 the proxy listens again: connections are let in, some reset at once.
+    const half = await raw('PATCH', '/proxies/dn/toxics/dn', { toxicity: 0.5 });
+    expect(JSON.parse(half.text).toxicity).toBe(0.5);
+    const tries = [];
+    for (let i = 0; i < 20; i++) tries.push(await exchange(port, 'x', { want: 1 }));
+    expect(tries.some((r) => r.error === 'ECONNRESET')).toBe(true);
+    expect(tries.some((r) => r.reply.toString() === 'x')).toBe(true);
+    expect(tries.every((r) => r.error !== 'ECONNREFUSED')).toBe(true);
+    // A down refusal counts under the behavior; `refused` is max_connections' alone.
+    const s = await stats();
+    expect(s.behaviors.down).toBe(tries.filter((r) => r.error === 'ECONNRESET').length);
+    expect(s.connections.refused).toBe(0);
+    await raw('PATCH', '/proxies/dn/toxics/dn', { toxicity: 1 });
+    expect((await exchange(port, 'x')).error).toBe('ECONNREFUSED');
+    // Removed: the listener is open again by the time the DELETE is answered.
+    expect((await raw('DELETE', '/proxies/dn/toxics/dn')).status).toBe(204);
+    expect((await exchange(port, 'back', { want: 4 })).reply.toString()).toBe('back');
+    // On the upstream stream, through the client library, the same.
+    await p.addToxic({ name: 'up', type: 'down', stream: 'upstream', toxicity: 1, attributes: {} });
+    expect((await exchange(port, 'x')).error).toBe('ECONNREFUSED');
+    await (await p.getToxic('up')).remove();
+    expect((await exchange(port, 'ok', { want: 2 })).reply.toString()).toBe('ok');
+    // Our mix route: a blackout mix with a down toxic refuses; without the toxic, blackout closes.
+    const put = (body: unknown) => fetch(`${api.url}/marteau/proxies/dn/mix`, { method: 'PUT', body: JSON.stringify(body) });
+    expect((await put({ mix: '100:blackout', toxics: [{ name: 'dn', type: 'down' }] })).status).toBe(200);
+    expect((await exchange(port, 'x')).error).toBe('ECONNREFUSED');
+    expect((await put({ mix: '100:blackout', toxics: [] })).status).toBe(200);
+    const blackout = await exchange(port, 'x', { want: 1 });
+    expect(blackout.closed).toBe(true);
+    expect(blackout.error).not.toBe('ECONNREFUSED');
+    // Reset removes the toxics and restores the mix: listening, passing.
+    await put({ toxics: [{ name: 'dn', type: 'down' }] });
+    expect((await exchange(port, 'x')).error).toBe('ECONNREFUSED');
+    await client.reset();
+    expect((await exchange(port, 'again', { want: 5 })).reply.toString()).toBe('again');
+    expect((await stats()).connections.refused).toBe(0);
+    await p.remove();
+  });
+
   it('updates a proxy: disable refuses connections, enable, new upstream, new listen', async () => {
     const p = await client.createProxy({ name: 'upd', listen: '127.0.0.1:0', upstream: upstream() });
     const port = portOf(p.listen);

@@ -176,6 +176,49 @@ describe('tcp proxy', () => {
     });
   });
 
+  it('a down toxic at toxicity 1 closes the listener like 100 % down; open connections stay', async () => {
+    await withProxy('', async (p) => {
+      const open = net.connect({ port: p.port, host: '127.0.0.1' });
+      await new Promise((r) => open.once('connect', r));
+      p.addToxic({ name: 'dn', type: 'down' });
+      expect(p.refusesAll).toBe(true);
+      expect((await exchange(p.port, 'ping')).error).toBe('ECONNREFUSED');
+      // The connection opened before still passes.
+      const echoed = new Promise<string>((r) => open.once('data', (c) => r(c.toString())));
+      open.write('still');
+      expect(await echoed).toBe('still');
+      open.destroy();
+      // One that can miss lets connections in: reset, counted under down, not in `refused`.
+      p.updateToxic('dn', { toxicity: 0.999 });
+      await p.listenerReady();
+      expect(p.refusesAll).toBe(false);
+      p.updateToxic('dn', { toxicity: 1 });
+      p.removeToxic('dn');
+      await p.listenerReady();
+      expect((await exchange(p.port, 'ping', { want: 4 })).reply.toString()).toBe('ping');
+      p.addToxic({ name: 'dn', type: 'down', toxicity: 0.5 });
+      await p.listenerReady();
+      const tries = [];
+      for (let i = 0; i < 20; i++) tries.push(await exchange(p.port, 'x', { want: 1 }));
+      const resets = tries.filter((r) => r.error === 'ECONNRESET').length;
+      expect(resets).toBeGreaterThan(0);
+      expect(p.stats().behaviors.down).toBe(resets);
+      expect(p.stats().connections.refused).toBe(0);
+    });
+  });
+
+  it('a proxy started at 100 % down binds, then refuses; its own toxicity below 1 does not close it', async () => {
+    await withProxy('100:down', async (p) => {
+      expect(p.port).toBeGreaterThan(0);
+      expect((await exchange(p.port, 'ping')).error).toBe('ECONNREFUSED');
+      await p.setMix({ down: { percent: 100, toxicity: 0.5 } });
+      const tries = [];
+      for (let i = 0; i < 20; i++) tries.push(await exchange(p.port, 'x', { want: 1 }));
+      expect(tries.some((r) => r.error === 'ECONNRESET')).toBe(true);
+      expect(tries.some((r) => r.reply.toString() === 'x')).toBe(true);
+    });
+  });
+
   it('limit_data cuts the stream after N bytes', async () => {
     await withProxy({ limit_data: { percent: 100, bytes: 10 } }, async (p) => {
       const r = await exchange(p.port, 'x'.repeat(100));

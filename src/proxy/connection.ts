@@ -22,8 +22,9 @@ export class Connection extends ConnectionRequests {
       const outcome = await this.callHook(source, () => hook(this.connectionContext(source), source.options));
       for (const a of outcome === 'failed' ? [] : outcome) {
         if (a.type === 'reset' || a.type === 'close') {
+          // Counted under the behavior (`down`), not in connections.refused: that one counts
+          // the refusals at max_connections, the proxy's own guard, not an injected fault.
           this.core.count(source.behavior.name);
-          this.core.counters.connections.refused++;
           this.client.resetAndDestroy();
           this.destroy();
           return;

@@ -18,6 +18,7 @@ import { acceptInto, ReusedReads } from './reused-reads.js';
 import { joinHostPort, splitHostPort } from './host-port.js';
 import { seededRandom, unseededRandom, type Random } from './random.js';
 import { ToxicChain, type Toxic, type ToxicSpec } from './toxics.js';
+import { Listener, refusesEveryConnection } from './listener.js';
 import type { Counters, ProxyCore, ProxyStats } from './proxy-core.js';
 
 export type { ProxyStats } from './proxy-core.js';
@@ -84,7 +85,16 @@ export class Proxy extends EventEmitter implements ProxyCore {
   private readonly registry: BehaviorRegistry;
   private readonly latency = new Histogram();
   private readonly connections = new Set<Connection>();
-  private server?: net.Server;
+  private readonly listener = new Listener({
+    listenOn: () => ({ host: this.listenHost, port: this.listenPort }),
+    bound: async (port) => {
+      this.listenPort = port;
+      if (await this.loopsBack()) throw new UpstreamLoopError(this.name, this.upstream, this.listenAddress);
+    },
+    accept: (s) => this.onConnection(s),
+    wantsOpen: () => this.enabled && !this.closing && !this.refusesAll,
+    log: (level, message) => this.log(level, message),
+  });
   private connectionIds = 0;
   private readonly sentByClosed = { upstream: 0, downstream: 0 };
   private upstreamHost: string;
@@ -154,23 +164,26 @@ export class Proxy extends EventEmitter implements ProxyCore {
     return this.registry.get(name);
   }
 
-  async listen(): Promise<void> {
-    if (this.server) return;
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (s) => this.onConnection(s));
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: this.listenHost, port: this.listenPort, backlog: 1024 }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    server.on('error', (err) => this.log('error', `listener: ${err.message}`));
-    this.listenPort = (server.address() as net.AddressInfo).port;
-    if (await this.loopsBack()) {
-      await new Promise((r) => server.close(r));
-      throw new UpstreamLoopError(this.name, this.upstream, this.listenAddress);
-    }
-    this.server = server;
+  /**
+   * Bind the listener. While the proxy refuses every new connection it closes again at once (the
+   * address checked, the port known) and opens when the mix or the toxics let connections in.
+   */
+  listen(): Promise<void> {
+    return this.listener.listen();
+  }
+
+  /** Whether every new connection is refused now (refusesEveryConnection): the listener is closed. */
+  get refusesAll(): boolean {
+    return refusesEveryConnection(this.mix, this.toxics);
+  }
+
+  /**
+   * Settles once the listener follows the last mix or toxic change (reopened when a `down`
+   * toxic went, say); rejects if it could not bind again. The toxic methods are synchronous: a
+   * caller that answers a client (the control APIs) awaits this before answering.
+   */
+  listenerReady(): Promise<void> {
+    return this.listener.ready();
   }
 
   /** Whether `upstream` (default: the current one) is this proxy's own listen address. */
@@ -180,22 +193,16 @@ export class Proxy extends EventEmitter implements ProxyCore {
 
   /**
    * Swap the mix atomically: the next exchange draws from the new one; open connections stay
-   * open (pinned ones keep their draw). At 100 % `down` the listener closes, so clients get a
-   * real "connection refused"; any other mix opens it again. `reason` (e.g. "chaos outage:
-   * step") goes with the change to the report's fault timeline.
+   * open (pinned ones keep their draw). At 100 % `down` (or with a `down` toxic at toxicity 1)
+   * the listener closes, so clients get a real "connection refused"; a change that lets
+   * connections in opens it again (Listener.sync). `reason` (e.g. "chaos outage: step") goes with
+   * the change to the report's fault timeline.
    */
   async setMix(spec: MixSpec, reason?: string): Promise<Mix> {
     const mix = parseMix(spec, this.registry, { previous: this.mix, protocol: this.info });
     this.mix = mix;
     this.emitEvent({ type: 'proxy.mix', proxy: this.name, mix: this.describe(), at: Date.now(), ...(reason ? { reason } : {}) });
-    const down = mix.entries.length === 1 && mix.entries[0].behavior.name === 'down';
-    if (down && this.server) {
-      const server = this.server;
-      this.server = undefined;
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    } else if (!down && !this.server && !this.closing && this.enabled) {
-      await this.listen();
-    }
+    await this.listener.sync();
     return mix;
   }
 
@@ -223,6 +230,9 @@ export class Proxy extends EventEmitter implements ProxyCore {
   private toxicsChanged(t: Toxic): Toxic {
     this.toxics = this.chain.entries();
     this.emitEvent({ type: 'proxy.mix', proxy: this.name, mix: this.describe(), at: Date.now() });
+    // A `down` toxic at toxicity 1 closes the listener, as a 100 % `down` mix does; its removal
+    // reopens it. A failed reopen is logged here and reported by listenerReady().
+    this.listener.sync().catch((err: Error) => this.log('error', `listener: ${err.message}`));
     return t;
   }
 
@@ -244,10 +254,9 @@ export class Proxy extends EventEmitter implements ProxyCore {
       await this.listen();
       return;
     }
-    const server = this.server;
-    this.server = undefined;
+    const shut = this.listener.shut();
     for (const c of this.connections) c.destroy();
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await shut;
   }
 
   /** Point the proxy at another server; open connections keep theirs. */
@@ -281,9 +290,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
    */
   async close(graceMs = 2000): Promise<void> {
     this.closing = true;
-    const server = this.server;
-    this.server = undefined;
-    const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
+    const closed = this.listener.shut();
     const deadline = Date.now() + graceMs;
     while ([...this.connections].some((c) => c.busy()) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 10));

@@ -46,6 +46,18 @@ export async function setEnabled(p: Proxy, enabled: boolean): Promise<void> {
   }
 }
 
+/**
+ * Wait until a proxy's listener follows its last toxic or mix change (it reopens when a `down`
+ * toxic goes); a failed bind reads as Toxiproxy's error, as for enabling.
+ */
+export async function listenerReady(p: Proxy): Promise<void> {
+  try {
+    await p.listenerReady();
+  } catch (e) {
+    throw bindError(new ListenError(p.name, p.listenAddress, (e as NodeJS.ErrnoException).code ?? String(e)));
+  }
+}
+
 const BIND_WORDS: Record<string, string> = {
   EADDRINUSE: 'address already in use',
   EADDRNOTAVAIL: 'cannot assign requested address',

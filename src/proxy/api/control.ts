@@ -13,7 +13,7 @@ import { splitHostPort } from '../host-port.js';
 import { UpstreamLoopError, type Proxy, type ProxyEvent, type ProxyOptions } from '../proxy.js';
 import type { ProxySet } from '../proxy-set.js';
 import { compileToxic, ToxicError, type ToxicSpec } from '../toxics.js';
-import { bindError, checkAddress, ControlError, loopError, normaliseListen, setEnabled } from './control-errors.js';
+import { bindError, checkAddress, ControlError, listenerReady, loopError, normaliseListen, setEnabled } from './control-errors.js';
 import { applyReload, type ReloadConfig, type ReloadReport } from './reload.js';
 import { messageOf } from '../proxy-errors.js';
 
@@ -195,6 +195,7 @@ export class Control {
         const same = JSON.stringify(specOfMix(parseMix(mix, this.registry, { protocol: p.info }))) === JSON.stringify(specOfMix(p.mix));
         if (!same) await p.setMix(mix ?? '');
         if (!p.isEnabled) await setEnabled(p, true);
+        else await listenerReady(p);
         this.givenListen.delete(p.name);
       }
     });
@@ -226,6 +227,8 @@ export class Control {
       for (const t of change.toxics) p.addToxic(t);
     }
     if (change.mix !== undefined) await p.setMix(change.mix);
+    // A `down` toxic gone or added: the listener follows before the answer.
+    await listenerReady(p);
     return p;
   }
 
@@ -344,8 +347,7 @@ export class Control {
         if (wasEnabled) await old.setEnabled(true).catch(() => undefined);
         throw e;
       }
-      // A 100 % `down` mix keeps the listener closed (setMix closes it again).
-      await fresh.setMix(specOfMix(old.mix));
+      // A proxy refusing every connection (100 % `down`, a `down` toxic) binds, then closes again.
     }
     this.set.insert(fresh);
     await old.close(0);

@@ -9,7 +9,7 @@ import { PROTOCOL_NAMES } from '../protocol.js';
 import type { Proxy } from '../proxy.js';
 import { toxicJson, ToxicError, type Toxic, type ToxicSpec } from '../toxics.js';
 import type { Control, ProxySpec } from './control.js';
-import { ControlError } from './control-errors.js';
+import { ControlError, listenerReady } from './control-errors.js';
 import { ApiError, jsonBody, validate, type ApiRequest, type Reply, type Route } from './http.js';
 
 /** The Toxiproxy release whose API this one follows (answered by GET /version). */
@@ -160,7 +160,7 @@ export function toxiproxyRoutes(control: Control): Route[] {
     },
     {
       methods: ['POST'], pattern: '/proxies/:proxy/toxics',
-      handler: (r) => {
+      handler: async (r) => {
         const p = proxy(r);
         const ignored: string[] = [];
         const b = readToxic(r, ignored);
@@ -173,7 +173,9 @@ export function toxiproxyRoutes(control: Control): Route[] {
           toxicity: b.toxicity,
           attributes: attributes(behavior, b.attributes ?? {}, true, ignored),
         };
-        return withIgnored(ok(toxicJson(wrap(() => p.addToxic(spec)))), ignored);
+        const added = wrap(() => p.addToxic(spec));
+        await wrap(() => listenerReady(p));
+        return withIgnored(ok(toxicJson(added)), ignored);
       },
     },
     {
@@ -182,21 +184,26 @@ export function toxiproxyRoutes(control: Control): Route[] {
     },
     {
       methods: ['POST', 'PATCH'], pattern: '/proxies/:proxy/toxics/:toxic',
-      handler: (r) => {
+      handler: async (r) => {
         const p = proxy(r);
         const t = findToxic(p, r.params.toxic);
         // name, type and stream cannot change; Toxiproxy ignores them here, and so do we.
         const ignored: string[] = [];
         const b = readToxic(r, ignored);
         const attrs = attributes(t.entry.behavior, b.attributes ?? {}, false, ignored);
-        return withIgnored(ok(toxicJson(wrap(() => p.updateToxic(t.name, { attributes: attrs, toxicity: b.toxicity })))), ignored);
+        const updated = wrap(() => p.updateToxic(t.name, { attributes: attrs, toxicity: b.toxicity }));
+        // A `down` toxic below toxicity 1 lets connections in: the listener is open before the answer.
+        await wrap(() => listenerReady(p));
+        return withIgnored(ok(toxicJson(updated)), ignored);
       },
     },
     {
       methods: ['DELETE'], pattern: '/proxies/:proxy/toxics/:toxic',
-      handler: (r) => {
+      handler: async (r) => {
         const p = proxy(r);
         wrap(() => p.removeToxic(r.params.toxic));
+        // Without its `down` toxic the proxy listens again, before the answer.
+        await wrap(() => listenerReady(p));
         return { status: 204 };
       },
     },
