@@ -312,7 +312,8 @@ export class Control {
       const p = await this.set.add(options, { enabled: spec.enabled !== false });
       this.baseline.set(p.name, undefined);
       if (!onLoopback(options.listen)) {
-        p.log('warn', `listens on ${options.listen}, reachable from other machines: anyone who can reach it can use ${options.upstream} through it`);
+        // The bound address: with port 0 asked, the port others can reach is the one the kernel gave.
+        p.log('warn', `listens on ${p.listenAddress}, reachable from other machines: anyone who can reach it can use ${options.upstream} through it`);
       }
       if (spec.enabled === false) this.givenListen.set(p.name, spec.listen ?? '');
       return p;
