@@ -2,6 +2,8 @@
  * Team mode: a job a worker's nodes cannot fit stays queued for the worker whose nodes fit it,
  * and a --ci run interrupted while Redis is down exits rather than waiting for it.
  */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { NodeConfig, NodesConfig } from '../src/config/nodes.js';
 import { parseQueueUrl } from '../src/config/queue-url.js';
@@ -9,7 +11,8 @@ import { Engine } from '../src/core/engine.js';
 import { loadRunners } from '../src/report/runners.js';
 import { project, removeTemp, stateDir } from './helpers/projects.js';
 import { haveServer, startRedis } from './helpers/servers.js';
-import { until, urlOf, viewer } from './helpers/team.js';
+import { cli } from './helpers/marteau-cli.js';
+import { nodesFile, until, urlOf, viewer } from './helpers/team.js';
 
 const HAVE = haveServer('redis-server');
 afterAll(async () => {
@@ -55,6 +58,70 @@ describe.skipIf(!HAVE)('placement across a team', () => {
       expect(new Set(left).size).toBe(left.length);
     } finally {
       for (const e of engines) await e.stop();
+      await redis.stop();
+    }
+  }, 60_000);
+});
+
+describe.skipIf(!HAVE)('--ci on a queue that goes offline', () => {
+  /** A --ci run on Redis whose job holds `holdMs`, with Redis crashed once the job has started. */
+  async function ciWithRedisGone(holdMs: number) {
+    const redis = await startRedis();
+    const state = await stateDir();
+    const dir = await project(`name: ci-offline\nrunner: command\ncommand: [node, -e, "console.log('started'); setTimeout(() => {}, ${holdMs})"]\ntimeout: 60s\n`);
+    const nodes = await nodesFile('nodes:\n  box: {type: local}\n');
+    const run = cli(['--ci', dir, '--queue', urlOf(redis), '--nodes', nodes, '--state-dir', state]);
+    try {
+      await run.waitFor(/\| started/);
+      await redis.crash();
+    } catch (e) {
+      run.child.kill('SIGKILL');
+      await redis.stop();
+      throw e;
+    }
+    return { run, state, redis };
+  }
+
+  it('SIGTERM after the job ended, while its end waits for Redis: exit 130 within seconds, the end kept in result.json', async () => {
+    const { run, state, redis } = await ciWithRedisGone(500);
+    try {
+      await run.waitFor(/queue offline: .*the job's end is recorded when it is back/, 15_000);
+      const t0 = Date.now();
+      run.child.kill('SIGTERM');
+      const code = await Promise.race([run.exited, new Promise<string>((r) => setTimeout(() => r('still running'), 12_000))]);
+      expect(code, run.out() + run.err()).toBe(130);
+      expect(Date.now() - t0).toBeLessThan(9000);
+      expect(run.out()).toMatch(/gave up recording the job's end \(succeeded\) in the queue; it is kept in .*result\.json/);
+      expect(run.out() + run.err()).not.toMatch(/internal error|\n\s+at /);
+      const id = run.out().match(/gave up .* kept in (.*)result\.json/)![1];
+      const result = JSON.parse(await readFile(path.join(id, 'result.json'), 'utf8')) as { status: string };
+      expect(result.status).toBe('succeeded');
+      // The summary tells how it ended here, not the `running` the queue was left showing.
+      expect(run.out()).toMatch(/--ci: 1 job: 1 succeeded .*exit 130\n/);
+      expect(id.startsWith(state)).toBe(true);
+    } finally {
+      run.child.kill('SIGKILL');
+      await redis.stop();
+    }
+  }, 60_000);
+
+  it('SIGTERM while the job runs and Redis is gone: the job is stopped here, exit 130 within seconds', async () => {
+    const { run, state, redis } = await ciWithRedisGone(60_000);
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      const t0 = Date.now();
+      run.child.kill('SIGTERM');
+      const code = await Promise.race([run.exited, new Promise<string>((r) => setTimeout(() => r('still running'), 15_000))]);
+      expect(code, run.out() + run.err()).toBe(130);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      const dirOf = run.out().match(/kept in (.*)result\.json/);
+      expect(dirOf, run.out()).toBeTruthy();
+      const result = JSON.parse(await readFile(path.join(dirOf![1], 'result.json'), 'utf8')) as { status: string; reason: string };
+      expect([result.status, result.reason]).toEqual(['cancelled', 'by SIGTERM']);
+      expect(run.out()).toMatch(/--ci: 1 job: 1 cancelled .*exit 130\n/);
+      expect(dirOf![1].startsWith(state)).toBe(true);
+    } finally {
+      run.child.kill('SIGKILL');
       await redis.stop();
     }
   }, 60_000);

@@ -45,6 +45,7 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
   const reporter = new CiReporter(io.out, { mine: (id) => engine.isOwn(id), many: () => files.length > 1 }, io.env);
   const off = engine.events.on('*', reporter.onEvent);
   let interrupted = false;
+  let cause: string | undefined;
   const signals = io.signals ?? process;
   const onSignal = (sig: string) => {
     if (interrupted) {
@@ -54,7 +55,9 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
     interrupted = true;
     io.err.write(`marteau-tui: ${sig}: cancelling the run (again to exit at once)\n`);
     // Ctrl-C is a person's; SIGTERM is a CI system's or a supervisor's, and the record says so.
-    for (const id of ids) void engine.cancel(id, sig === 'SIGTERM' ? 'by SIGTERM' : undefined).catch(() => {});
+    // interrupt() also stops them here should the queue be offline, and bounds the wait for it.
+    cause = sig === 'SIGTERM' ? 'by SIGTERM' : undefined;
+    void engine.interrupt([...ids], cause);
   };
   const onInt = () => onSignal('SIGINT');
   const onTerm = () => onSignal('SIGTERM');
@@ -68,6 +71,8 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
       if (interrupted) break;
       const job = await engine.enqueue(f, { origin: 'ci', runHere: true, edit: o.edit, warn: (m) => io.err.write(`marteau-tui: warning: ${m}\n`) });
       ids.add(job.id);
+      // Queued as the signal came: cancelled too, else a job no worker takes would stay queued.
+      if (interrupted) await engine.interrupt([job.id], cause);
     }
     jobs = await engine.waitFor([...ids]);
   } finally {

@@ -81,6 +81,8 @@ export interface EngineSnapshot {
 
 export interface LiveJob {
   abort: AbortController;
+  /** Who cancelled it, when the queue could not be told (offline): the queue's record says otherwise. */
+  cancelCause?: string;
   claim: string;
   progress?: Progress;
   lines: LogLine[];
@@ -115,6 +117,8 @@ export interface EngineCore {
   /** Jobs this process enqueued to run, or runs. */
   readonly own: Set<string>;
   readonly summaries: Map<string, JobSummary>;
+  /** Ends the queue could not be told (offline past the bound): what waitFor reports for them. */
+  readonly unrecorded: Map<string, JobOutcome & { endedAt: number }>;
   /** The heavy half, loaded once. */
   kit(): Promise<Kit>;
   /** Let the scheduler look at the queue again. */

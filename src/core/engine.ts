@@ -17,7 +17,7 @@ import { EventBus } from './events.js';
 import { ENQUEUE_FILES, JobFiles, ORPHAN_AGE_MS } from './job-files.js';
 import { summaryLine, type AbortWhy } from './job-outcome.js';
 import { runJob } from './job-run.js';
-import { isTerminal, type Job } from './jobs.js';
+import { isTerminal, type Job, type JobOutcome } from './jobs.js';
 import { killLeftovers } from './leftovers.js';
 import { NodePool } from './node-pool.js';
 import { JournalQueue, short, type JobQueue } from './queue.js';
@@ -42,6 +42,7 @@ export class Engine {
   private readonly own = new Set<string>();
   /** What a job that ended here leaves for views: its summary, report, seed and fault timeline. */
   private readonly summaries = new Map<string, JobSummary>();
+  private readonly unrecorded = new Map<string, JobOutcome & { endedAt: number }>();
   private readonly seen = new Map<string, Job['status']>();
   private readonly subscribers = new Set<() => void>();
   private snapshot?: EngineSnapshot;
@@ -50,6 +51,8 @@ export class Engine {
   private stopSharing?: () => void;
   private started = false;
   private stopping = false;
+  /** Set once interrupt() has asked for its cancels: waitFor then stops waiting on the queue. */
+  private interrupted = false;
   /** Kills the process groups of the jobs run here should this process die or lose its lease. */
   private readonly watchdog: Watchdog;
   private leaseTimer?: NodeJS.Timeout;
@@ -93,6 +96,7 @@ export class Engine {
       live: this.live,
       own: this.own,
       summaries: this.summaries,
+      unrecorded: this.unrecorded,
       kit: () => this.kit(),
       kick: () => void this.scheduler.kick(),
       finish: (id, claim, nodes, outcome) => this.scheduler.finish(id, claim, nodes, outcome),
@@ -208,6 +212,30 @@ export class Engine {
     return enqueueAll(this.core, targets, o);
   }
 
+  /**
+   * A `--ci` run's signal: no more starts, its jobs cancelled. A job the queue cannot be told
+   * about (a shared queue offline) is stopped here all the same, and the wait for the queue to
+   * record a job's end is cut short (see recordFinish): the run must not outlive a SIGTERM.
+   */
+  async interrupt(ids: readonly string[], cause?: string): Promise<void> {
+    this.stopping = true;
+    await Promise.all(
+      ids.map((id) =>
+        this.queue.cancel(id, cause).then(
+          () => {},
+          () => {
+            const live = this.live.get(id);
+            if (!live || live.abort.signal.aborted) return;
+            live.cancelCause = cause ?? 'by a user';
+            live.abort.abort('cancel' satisfies AbortWhy);
+          },
+        ),
+      ),
+    );
+    this.interrupted = true;
+    this.changed();
+  }
+
   /** `cause`: who asks, in words ("by SIGTERM"); none: a user. */
   async cancel(idOrPrefix: string, cause?: string): Promise<Readonly<Job>> {
     // The queue's watcher brings the change back here (and to every other process).
@@ -276,22 +304,34 @@ export class Engine {
   /** Resolves when all the given jobs have ended (terminal), with their final records. */
   async waitFor(ids: readonly string[]): Promise<Readonly<Job>[]> {
     // A ref'd timer keeps the process alive while jobs wait for nodes.
-    const keepAlive = setInterval(() => void this.queue.sync().catch(() => {}), 1000);
+    let recheck = () => {};
+    const keepAlive = setInterval(() => void this.queue.sync().catch(() => {}).finally(() => recheck()), 1000);
     try {
       await new Promise<void>((resolve) => {
+        // Once interrupted (see interrupt), the jobs run here having ended is enough: a queue
+        // that stays offline would never show them ended, nor the queued ones cancelled.
         const check = () => {
-          if (ids.every((id) => isTerminal(this.queue.get(id)?.status ?? 'queued') && !this.live.has(id))) {
+          const over = (id: string) => !this.live.has(id) && (isTerminal(this.queue.get(id)?.status ?? 'queued') || (this.interrupted && !this.scheduler.passing));
+          if (ids.every(over)) {
             off();
             resolve();
           }
         };
         const off = this.subscribe(check);
+        recheck = check;
         check();
       });
     } finally {
       clearInterval(keepAlive);
     }
-    return ids.map((id) => this.queue.get(id)!);
+    // A job whose end the queue never got (offline) ended all the same: its summary and exit
+    // code say how, not the `running` the queue still shows.
+    return ids.map((id) => {
+      const j = this.queue.get(id)!;
+      const end = this.unrecorded.get(id);
+      if (!end || isTerminal(j.status)) return j;
+      return Object.freeze({ ...j, ...end, durationMs: j.startedAt !== undefined ? end.endedAt - j.startedAt : undefined });
+    });
   }
 
   // ---- views ----

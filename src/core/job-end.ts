@@ -46,7 +46,14 @@ export async function recordFinish(core: EngineCore, id: string, claim: string, 
       return await (attempt === 0 ? core.finish(id, claim, nodes, outcome) : core.queue.finish(id, claim, outcome));
     } catch (e) {
       const limit = core.stopping() ? FINISH_RETRY_STOPPING_MS : FINISH_RETRY_MS;
-      if (!(e instanceof QueueOfflineError) || Date.now() - started > limit) throw e;
+      if (!(e instanceof QueueOfflineError)) throw e;
+      if (Date.now() - started > limit) {
+        // Not an internal error: result.json (written before) keeps the end, and the team takes
+        // the job for lost (its lost_jobs) once this engine's heartbeat is gone.
+        core.unrecorded.set(id, { ...outcome, endedAt: Date.now() });
+        log(`${e.message}: gave up recording the job's end (${outcome.status}) in the queue; it is kept in ${path.join(core.state.jobDir(id), 'result.json')}, and the queue takes the job for lost once this engine is gone`, { level: 'warn' });
+        return;
+      }
       if (attempt === 0) log(`${e.message}; the job's end is recorded when it is back`, { level: 'warn' });
       await new Promise((r) => setTimeout(r, 1000));
     }

@@ -143,7 +143,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
       resultDir,
       env: { ...config.env, ...jobEnv(config), ...addresses() },
       signal: live.abort.signal,
-      cancelCause: () => core.queue.get(job.id)?.cancelCause,
+      cancelCause: () => core.queue.get(job.id)?.cancelCause ?? live.cancelCause,
       log,
       progress: (p) => {
         live.progress = p;
@@ -195,7 +195,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
   }
 
   const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
-  const final = unsteadyOutcome(why, unsteady) ?? decideOutcome(why, outcome, error, config?.timeoutMs, core.queue.get(job.id)?.cancelCause);
+  const final = unsteadyOutcome(why, unsteady) ?? decideOutcome(why, outcome, error, config?.timeoutMs, core.queue.get(job.id)?.cancelCause ?? live.cancelCause);
   if (error instanceof NodeError) core.pool.markDown(error.node, error.message);
   if (error && !isExpectedError(error)) {
     log(`error: ${(error as Error).message}`, { level: 'error' });
