@@ -232,6 +232,34 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
     }
   }, 90_000);
 
+  it('a job that ends while Redis is away for a moment: its duration is the run, not the run and the outage', async () => {
+    let redis = await startRedis({ aof: true });
+    const { port, dir: data } = redis;
+    const url = urlOf(redis);
+    try {
+      const { dir, trace } = await tracedProject(1000);
+      const nodes = await nodesFile('nodes:\n  box: {type: local, max_jobs: 1}\n');
+      const w = await worker(url, nodes);
+      const q = await cliDone(['enqueue', '--queue', url, '--nodes', nodes, '--state-dir', await stateDir(), '--json', dir]);
+      expect(q.code, q.err).toBe(0);
+      const [{ id }] = JSON.parse(q.out) as { id: string }[];
+      await until('the job started', async () => (await readTrace(trace)).some((t) => t.kind === 'start'), 20_000);
+      await redis.crash();
+      // The job ends about a second in; Redis is back 3.5 s after it left, within the lease.
+      await w.waitFor(/the job's end is recorded when it is back/, 10_000);
+      await new Promise((r) => setTimeout(r, 2500));
+      redis = await startRedis({ aof: true, port, dir: data });
+      const job = await until('the end recorded', async () => {
+        const list = await cliDone(['queue', '--all', '--json', '--queue', url, '--nodes', nodes, '--state-dir', await stateDir()]);
+        return (JSON.parse(list.out || '[]') as { id: string; status: string; durationMs?: number }[]).find((j) => j.id === id && j.status === 'succeeded');
+      }, 20_000);
+      expect(job.durationMs).toBeGreaterThanOrEqual(1000);
+      expect(job.durationMs).toBeLessThan(2500);
+    } finally {
+      await redis.stop();
+    }
+  }, 90_000);
+
   it('a running engine says "queue offline" when Redis goes away and reconnects by itself', async () => {
     let redis = await startRedis({ aof: true });
     const { port, dir: data } = redis;

@@ -40,6 +40,8 @@ export async function writeJobResult(resultDir: string, result: JobResult): Prom
  */
 export async function recordFinish(core: EngineCore, id: string, claim: string, nodes: NodeConfig[], outcome: JobOutcome, log: (line: string, o: { level: 'warn' }) => void): Promise<void> {
   const started = Date.now();
+  // Retries keep the time it ended: a queue that comes back after a minute adds nothing to its duration.
+  outcome = { ...outcome, at: outcome.at ?? started };
   for (let attempt = 0; ; attempt++) {
     try {
       // A retry only records the end: the first try's claim of the next job may have landed.
@@ -50,7 +52,7 @@ export async function recordFinish(core: EngineCore, id: string, claim: string, 
       if (Date.now() - started > limit) {
         // Not an internal error: result.json (written before) keeps the end, and the team takes
         // the job for lost (its lost_jobs) once this engine's heartbeat is gone.
-        core.unrecorded.set(id, { ...outcome, endedAt: Date.now() });
+        core.unrecorded.set(id, { ...outcome, endedAt: outcome.at! });
         log(`${e.message}: gave up recording the job's end (${outcome.status}) in the queue; it is kept in ${path.join(core.state.jobDir(id), 'result.json')}, and the queue takes the job for lost once this engine is gone`, { level: 'warn' });
         return;
       }

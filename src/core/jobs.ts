@@ -40,6 +40,11 @@ export interface JobOutcome {
   reason?: string;
   failure?: FailureKind;
   exitCode?: number;
+  /**
+   * When the job ended, for an end recorded later (a shared queue offline for a while): its
+   * duration is the run's, not the run's plus the outage. Unset: the record's own time.
+   */
+  at?: number;
 }
 
 export type JournalRecord =

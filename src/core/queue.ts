@@ -198,7 +198,8 @@ export class LogQueue implements JobQueue {
   }
 
   private finishRecord(id: string, claim: string, outcome: JobOutcome): JournalRecord {
-    return { t: 'finished', at: Date.now(), id, claim, ...outcome, reason: outcome.reason === undefined ? undefined : clip(outcome.reason, MAX_REASON) };
+    const { at, ...rest } = outcome;
+    return { t: 'finished', at: at ?? Date.now(), id, claim, ...rest, reason: rest.reason === undefined ? undefined : clip(rest.reason, MAX_REASON) };
   }
 
   async setNodeEnabled(name: string, enabled: boolean): Promise<void> {
