@@ -84,6 +84,20 @@ describe.skipIf(!haveServer('sshd'))('SSH nodes (real sshd)', () => {
       }
     }, 30_000);
 
+    it('a job that waited in vain for that node says how to fix it too', async () => {
+      const empty = path.join(dir, 'empty_known_hosts_wait');
+      const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodeWaitMs: 1000, run: 'all', nodes: { ...localNodes(1), probeTimeoutMs: 20_000, nodes: [nodeConfig(a, { knownHosts: empty })] } });
+      await e.start();
+      try {
+        const job = await e.enqueue(await project(`name: keyless\n${commandYaml(['true'])}\n`));
+        const [done] = await e.waitFor([job.id]);
+        expect(done.status).toBe('failed');
+        expect(done.reason).toContain(`is not in ${empty}; refusing to connect; if this is the right machine, add its key: ssh-keyscan -p ${a.port} 127.0.0.2`);
+      } finally {
+        await e.stop();
+      }
+    }, 30_000);
+
     it('accept-new records an unknown key once; a changed key is refused even then', async () => {
       const file = path.join(dir, 'accept_new_known_hosts');
       const x = new SshExecutor(nodeConfig(a, { knownHosts: file, hostKey: 'accept-new' }));

@@ -172,7 +172,7 @@ export class Scheduler {
           if (Date.now() >= deadline) {
             this.waitingSince.delete(job.id);
             const eligible = pool.eligible(job.nodeTags);
-            const state = pool.list().filter((n) => eligible.some((e) => e.name === n.name)).map((n) => `${n.name} ${n.health === 'up' ? `busy ${n.running}/${n.maxJobs}` : n.health}${n.error ? ` (${n.error})` : ''}`);
+            const state = pool.list().filter((n) => eligible.some((e) => e.name === n.name)).map((n) => `${n.name} ${n.health === 'up' ? `busy ${n.running}/${n.maxJobs}` : n.health}${n.error ? ` (${n.error}${n.hint ? `; ${n.hint}` : ''})` : ''}`);
             await this.deps.unplaceable(job, `waited ${Math.round(this.deps.nodeWaitMs / 1000)}s for ${job.nodes} free node${job.nodes > 1 ? 's' : ''}: ${state.join('; ')}`);
           } else {
             earliestDeadline = Math.min(earliestDeadline, deadline);
