@@ -11,7 +11,7 @@ import { Engine } from '../src/core/engine.js';
 import { loadRunners } from '../src/report/runners.js';
 import { project, removeTemp, stateDir } from './helpers/projects.js';
 import { haveServer, startRedis } from './helpers/servers.js';
-import { cli } from './helpers/marteau-cli.js';
+import { cli, cliDone } from './helpers/marteau-cli.js';
 import { nodesFile, until, urlOf, viewer } from './helpers/team.js';
 
 const HAVE = haveServer('redis-server');
@@ -122,6 +122,30 @@ describe.skipIf(!HAVE)('--ci on a queue that goes offline', () => {
       expect(dirOf![1].startsWith(state)).toBe(true);
     } finally {
       run.child.kill('SIGKILL');
+      await redis.stop();
+    }
+  }, 60_000);
+
+  it('a worker stopped while Redis is gone: bounded too, and its summary says how its job ended here', async () => {
+    const redis = await startRedis();
+    const nodes = await nodesFile('nodes:\n  box: {type: local}\n');
+    const dir = await project(`name: w-offline\nrunner: command\ncommand: [node, -e, "console.log('started'); setTimeout(() => {}, 60000)"]\ntimeout: 60s\n`);
+    const w = cli(['worker', '--queue', urlOf(redis), '--nodes', nodes, '--state-dir', await stateDir()]);
+    try {
+      await w.waitFor(/running queued jobs from/);
+      const q = await cliDone(['enqueue', '--queue', urlOf(redis), '--nodes', nodes, '--state-dir', await stateDir(), dir]);
+      expect(q.code, q.err).toBe(0);
+      await w.waitFor(/\| started/, 20_000);
+      await redis.crash();
+      const t0 = Date.now();
+      w.child.kill('SIGTERM');
+      const code = await Promise.race([w.exited, new Promise<string>((r) => setTimeout(() => r('still running'), 15_000))]);
+      expect(code, w.out() + w.err()).toBe(130);
+      expect(Date.now() - t0).toBeLessThan(10_000);
+      // Not the `running` the queue was left showing.
+      expect(w.out()).toMatch(/worker: 1 job: 1 interrupted .*exit 130\n/);
+    } finally {
+      w.child.kill('SIGKILL');
       await redis.stop();
     }
   }, 60_000);

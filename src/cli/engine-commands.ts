@@ -321,7 +321,7 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   await engine.stop();
-  const jobs = engine.getSnapshot().jobs.filter((j) => engine.isOwn(j.id));
+  const jobs = engine.getSnapshot().jobs.filter((j) => engine.isOwn(j.id)).map((j) => engine.asEnded(j));
   const code = interrupted ? EXIT.interrupted : exitCodeFor(jobs);
   io.out.write(`${reporter.summary(jobs, code).replace('--ci', 'worker')}\n`);
   return code;
