@@ -221,6 +221,10 @@ describe.skipIf(!HAVE)('the team queue with many workers', () => {
       let wakes: string[] = [];
       const poll = setInterval(() => void raw.lrange('marteau:wake', 0, -1).then((w) => (wakes = w)), 50);
       await until('a new wake-up for the job', () => wakes.includes(`${id} 0`), 5000).finally(() => clearInterval(poll));
+      // The worker may know the job already (the check that pushed the wake-up may have been its
+      // own): the wake-up alone must start its pass, no new record will.
+      await free.sync();
+      expect(free.get(id)?.status).toBe('queued');
       stops.push(
         free.watch(() => {
           for (const j of free.list()) if (j.status === 'queued') void free.claim(j.id, [{ name: 'free', max: 5 }]).finally(() => free.setBusy(false));

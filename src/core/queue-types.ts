@@ -136,9 +136,11 @@ export interface RecordLog {
   readNew(): Promise<JournalRecord[]>;
   /**
    * Call `onChange` when new records may be there (it returns once they are read); returns a
-   * stop function. `queued` tells whether a job is still waiting (as far as the reader has read).
+   * stop function. `queued` tells whether a job is still waiting (as far as the reader has read);
+   * `woken`, that a wake-up came for a job still waiting once read, so a pass must look at it
+   * even though nothing new was read (the job was known before the wake-up).
    */
-  watch(onChange: () => Promise<void>, queued?: (id: string) => boolean): () => void;
+  watch(onChange: () => Promise<void>, queued?: (id: string) => boolean, woken?: () => void): () => void;
   /** See JobQueue.setBusy. */
   setBusy?(busy: boolean): void;
   /**

@@ -249,6 +249,7 @@ export class LogQueue implements JobQueue {
     this.unwatchLog ??= this.log.watch(
       () => this.sync(),
       (id) => this.state.jobs.get(id)?.status === 'queued',
+      () => this.notify(),
     );
     return () => {
       this.listeners.delete(listener);

@@ -240,7 +240,7 @@ export class RedisLog implements RecordLog {
    * no one else's records as they come: it blocks on its notify list (a cancel of a job it runs)
    * and, with a node free, on the wake-ups; what else is new it reads when it claims.
    */
-  watch(onChange: () => Promise<void>, queued: (id: string) => boolean = () => false): () => void {
+  watch(onChange: () => Promise<void>, queued: (id: string) => boolean = () => false, woken: () => void = () => {}): () => void {
     // Its commands may wait for the connection: one at a time, and they wake the loop anyway.
     const conn = this.cmd.duplicate({ ...clientOptions(), lazyConnect: false, enableOfflineQueue: true });
     conn.on('error', () => {});
@@ -262,7 +262,7 @@ export class RedisLog implements RecordLog {
             this.blockedBusy = this.busy;
             const popped = await conn.blpop(...(this.busy ? [notify] : [notify, this.keys.wake]), BLOCK_MS / 1000);
             this.blockedBusy = false;
-            if (popped?.[0] === this.keys.wake && running) await this.takeWake(popped[1], onChange, queued, conn);
+            if (popped?.[0] === this.keys.wake && running) await this.takeWake(popped[1], { onChange, queued, woken }, conn);
             else if (popped && running) await onChange();
           } catch {
             this.blockedBusy = false;
@@ -312,17 +312,23 @@ export class RedisLog implements RecordLog {
   }
 
   /**
-   * A wake-up taken: read what is new, which starts a scheduling pass that claims the job. A job
-   * still queued once that pass ended is one this worker cannot start (its nodes' tags, its node
-   * taken meanwhile): the wake-up goes on to another free worker, a few times at most.
+   * A wake-up taken: read what is new, and have a scheduling pass look at the job (new records
+   * start one anyway; a job this worker had read before, say in the tick that pushed the wake-up,
+   * needs the nudge). A job still queued once that pass ended is one this worker cannot start
+   * (its nodes' tags, its node taken meanwhile): the wake-up goes on to another free worker, a
+   * few times at most.
    */
-  private async takeWake(token: string, onChange: () => Promise<void>, queued: (id: string) => boolean, conn: Redis): Promise<void> {
+  private async takeWake(token: string, on: { onChange: () => Promise<void>; queued: (id: string) => boolean; woken: () => void }, conn: Redis): Promise<void> {
     const [id, hops] = token.split(' ');
+    const { queued } = on;
     // Set before the read: the pass may end before the read returns.
     const passEnded = pause(PASS_WAIT_MS, (end) => (this.passEnded = end));
     try {
-      await onChange();
-      if (queued(id)) await passEnded;
+      await on.onChange();
+      if (queued(id)) {
+        on.woken();
+        await passEnded;
+      }
     } finally {
       this.passEnded?.();
       this.passEnded = undefined;
