@@ -4,201 +4,28 @@
  * setMix) used alike by the TUI, `--ci`, the CLI subcommands and the control API. Views read
  * `getSnapshot()` (immutable; a new object only when something changed) and `subscribe()`,
  * which is exactly what React's useSyncExternalStore wants, and/or listen to `events`.
+ * What runs the jobs (start, stop, the queue's changes, launching) is its base, engine-runtime.ts.
  */
-import type { NodeConfig } from '../config/nodes.js';
-import { defaultExecutorFactory } from '../exec/factory.js';
 import type { MixSpec } from '../proxy/mix.js';
-import type { Proxy, ProxyStats } from '../proxy/proxy.js';
+import type { ProxyStats } from '../proxy/proxy.js';
 import type { ChaosPlayer } from './chaos-player.js';
 import { enqueue, enqueueAll, replay, retry, type EnqueueOptions, type RequeueOptions } from './enqueue.js';
-import type { EngineCore, EngineOptions, EngineSnapshot, JobSummary, Kit, LiveJob } from './engine-types.js';
+import type { EngineSnapshot } from './engine-types.js';
+import { EngineRuntime } from './engine-runtime.js';
 import { JobViews, nodeViews, resultDirOf } from './engine-views.js';
-import { EventBus } from './events.js';
-import { ENQUEUE_FILES, JobFiles, ORPHAN_AGE_MS } from './job-files.js';
-import { summaryLine, type AbortWhy } from './job-outcome.js';
-import { runJob } from './job-run.js';
-import { isTerminal, type Job, type JobOutcome } from './jobs.js';
-import { killLeftovers } from './leftovers.js';
-import { NodePool } from './node-pool.js';
-import { JournalQueue, short, type JobQueue } from './queue.js';
-import { RedisQueue } from './redis-queue.js';
-import { Scheduler } from './scheduler.js';
+import type { AbortWhy } from './job-outcome.js';
+import { isTerminal, type Job } from './jobs.js';
 import { chaosPlayerOf, jobOfProxy } from './live-proxies.js';
-import { shareWithTeam } from './team-share.js';
-import { Watchdog } from './watchdog.js';
-import { StateDir } from './state-dir.js';
 
 export type { EngineOptions, EngineSnapshot, JobView } from './engine-types.js';
 
-export class Engine {
-  readonly events = new EventBus();
-  readonly state: StateDir;
-  readonly queue: JobQueue;
-  readonly pool: NodePool;
-  private loadedKit?: Kit;
-  private kitLoading?: Promise<Kit>;
-  private readonly scheduler: Scheduler;
-  private readonly live = new Map<string, LiveJob>();
-  private readonly own = new Set<string>();
-  /** What a job that ended here leaves for views: its summary, report, seed and fault timeline. */
-  private readonly summaries = new Map<string, JobSummary>();
-  private readonly unrecorded = new Map<string, JobOutcome & { endedAt: number }>();
-  private readonly seen = new Map<string, Job['status']>();
+export class Engine extends EngineRuntime {
   private readonly subscribers = new Set<() => void>();
   private snapshot?: EngineSnapshot;
   private version = 0;
-  private unwatch?: () => void;
-  private stopSharing?: () => void;
-  private started = false;
-  private stopping = false;
   /** Set once interrupt() has asked for its cancels: waitFor then stops waiting on the queue. */
   private interrupted = false;
-  /** Kills the process groups of the jobs run here should this process die or lose its lease. */
-  private readonly watchdog: Watchdog;
-  private leaseTimer?: NodeJS.Timeout;
-  private readonly files: JobFiles;
-  /** What the parts (enqueue, running a job, its end) share with this facade. */
-  private readonly core: EngineCore;
-  private readonly views: JobViews;
-
-  constructor(private readonly options: EngineOptions) {
-    this.state = new StateDir(options.stateDir);
-    const q = options.nodes.queue;
-    this.queue =
-      options.queue ??
-      (q?.url ? new RedisQueue({ url: q.url, lostJobs: q.lostJobs, resultsRoot: this.state.jobsDir, readPresence: options.run !== 'all' }) : new JournalQueue(this.state.journalFile, undefined, q?.lostJobs));
-    // With `requeue`, a job of an engine judged dead runs again elsewhere: its old copy must not.
-    this.watchdog = new Watchdog(q?.lostJobs === 'requeue' && this.queue.lease ? this.queue.lease().ttlMs : 0);
-    this.pool = new NodePool(options.nodes, this.queue, options.executorFactory ?? defaultExecutorFactory, this.events);
-    this.scheduler = new Scheduler({
-      queue: this.queue,
-      pool: this.pool,
-      // A --ci run's jobs are left to it: it streams their output and owes their exit code.
-      mayRun: (j) => !this.stopping && (this.own.has(j.id) ? options.run !== 'none' : options.run === 'all' && j.origin !== 'ci'),
-      start: (job, claim, nodes) => this.launch(job, claim, nodes),
-      unplaceable: (job, reason) => this.failUnplaceable(job, reason),
-      // A shared queue's job may go to any worker, except a --ci run's (left to that run): a
-      // lone engine, or the --ci run itself, is the only one that could run it, so it fails.
-      othersMayRun: (j) => this.queue.lease !== undefined && j.origin !== 'ci',
-      leave: (job, reason) => this.log(undefined, `leaves job ${short(job.id)} queued: ${reason}`, 'info'),
-      nodeWaitMs: options.nodeWaitMs,
-      reportBusy: options.run === 'all',
-    });
-    this.files = new JobFiles(this.state, this.queue);
-    this.core = {
-      options,
-      events: this.events,
-      state: this.state,
-      queue: this.queue,
-      pool: this.pool,
-      files: this.files,
-      watchdog: this.watchdog,
-      live: this.live,
-      own: this.own,
-      summaries: this.summaries,
-      unrecorded: this.unrecorded,
-      kit: () => this.kit(),
-      kick: () => void this.scheduler.kick(),
-      finish: (id, claim, nodes, outcome) => this.scheduler.finish(id, claim, nodes, outcome),
-      changed: () => this.changed(),
-      stopping: () => this.stopping,
-      log: (jobId, line, level) => this.log(jobId, line, level),
-    };
-    this.views = new JobViews(this.core);
-  }
-
-  /** The heavy half, loaded once. */
-  private kit(): Promise<Kit> {
-    const { runners } = this.options;
-    this.kitLoading ??= Promise.all([import('./engine-kit.js'), typeof runners === 'function' ? runners() : runners]).then(([m, registry]) => {
-      this.loadedKit = { m, runners: registry, behaviors: this.options.behaviors ?? m.defaults.behaviors };
-      return this.loadedKit;
-    });
-    return this.kitLoading;
-  }
-
-  get runsJobs(): boolean {
-    return (this.options.run ?? 'none') !== 'none';
-  }
-
-  // ---- lifecycle ----
-
-  async start(): Promise<void> {
-    if (this.started) return;
-    this.started = true;
-    if (this.options.preload ?? true) await this.kit();
-    await this.state.ensure();
-    await this.queue.open();
-    if (this.options.run === 'all' && this.queue.claimNodeNames) {
-      await this.queue.claimNodeNames(this.pool.list().map((n) => n.name)).catch(async (e: unknown) => {
-        await this.queue.close();
-        throw e;
-      });
-    }
-    for (const j of this.queue.list()) this.seen.set(j.id, j.status);
-    if (this.queue instanceof JournalQueue && this.queue.damagedLines.length) {
-      const lines = this.queue.damagedLines;
-      const shown = `${lines.slice(0, 10).join(', ')}${lines.length > 10 ? `, ... (${lines.length} in all)` : ''}`;
-      this.log(undefined, `journal ${this.state.journalFile}: skipped damaged line${lines.length > 1 ? 's' : ''} ${shown} (torn by a crash or edited by hand); the jobs they recorded are not listed`, 'warn');
-    } else if (this.queue instanceof JournalQueue) {
-      // With damaged lines, a directory without a record may be a job they recorded: kept.
-      const known = new Set(this.queue.list().map((j) => j.id));
-      for (const dir of await this.state.removeOrphans(known, ENQUEUE_FILES, ORPHAN_AGE_MS)) {
-        this.log(undefined, `removed ${dir}: its enqueue was cut off before the journal recorded it`, 'info');
-      }
-    }
-    // Jobs whose engine died (kill -9, crash, reboot): interrupted, what they left here stopped.
-    for (const j of await this.queue.recoverInterrupted()) await killLeftovers(this.core, j);
-    this.pool.onChange(() => {
-      this.changed();
-      void this.scheduler.kick();
-    });
-    // Deferred and coalesced: a burst of records (or a claim being launched) is seen once,
-    // after the code that appended them has finished its step.
-    let pending = false;
-    this.unwatch = this.queue.watch(() => {
-      if (pending) return;
-      pending = true;
-      setImmediate(() => {
-        pending = false;
-        this.onQueueChange();
-      });
-    });
-    this.onQueueChange();
-    this.stopSharing = shareWithTeam(this.core, this.runsJobs, () => this.liveProxies().map((p) => p.stats()));
-    if (this.options.probe ?? this.runsJobs) this.pool.start();
-    if (this.runsJobs) void this.scheduler.kick();
-    // Only `requeue` starts a lost worker's jobs again elsewhere: with `interrupt` nothing needs
-    // the lease held here, and a timer waking every worker 4 times a second is CPU the jobs share.
-    if (this.runsJobs && this.queue.lease && this.options.nodes.queue?.lostJobs === 'requeue') this.holdLease();
-  }
-
-  /**
-   * Pass each heartbeat on to the watchdog, and stop the jobs once the lease may have run out
-   * (the others may be starting them again), recorded as interrupted by a lost lease.
-   */
-  private holdLease(): void {
-    this.leaseTimer = setInterval(() => {
-      const { lastBeat, ttlMs } = this.queue.lease!();
-      this.watchdog.beat(lastBeat);
-      if (Date.now() >= lastBeat + ttlMs) for (const l of this.live.values()) l.abort.abort('lease' satisfies AbortWhy);
-    }, 250);
-    this.leaseTimer.unref();
-  }
-
-  /** Stop scheduling; running jobs are stopped and recorded as interrupted. */
-  async stop(): Promise<void> {
-    this.stopping = true;
-    await this.scheduler.stop();
-    this.pool.stop();
-    for (const l of this.live.values()) l.abort.abort('shutdown' satisfies AbortWhy);
-    await Promise.all([...this.live.values()].map((l) => l.done));
-    clearInterval(this.leaseTimer);
-    this.watchdog.close();
-    this.stopSharing?.();
-    this.unwatch?.();
-    await this.queue.close();
-  }
+  private readonly views = new JobViews(this.core);
 
   // ---- user actions ----
 
@@ -286,10 +113,6 @@ export class Engine {
     return jobOfProxy(this.live, proxy);
   }
 
-  /** The proxies of the jobs this process runs now. */
-  liveProxies(): Proxy[] {
-    return [...this.live.values()].flatMap((l) => [...(l.proxies?.proxies.values() ?? [])]);
-  }
 
   /** Behavior names a mix may use. */
   behaviorNames(): string[] {
@@ -375,7 +198,12 @@ export class Engine {
     return resultDirOf(this.state, this.queue, id);
   }
 
-  private changed(): void {
+  /** Counters of the proxies of jobs run by other processes on a shared queue. */
+  remoteProxyStats(): ProxyStats[] {
+    return this.queue.remotePresence?.().proxies ?? [];
+  }
+
+  protected override changed(): void {
     this.version++;
     this.snapshot = undefined;
     for (const fn of [...this.subscribers]) {
@@ -385,74 +213,5 @@ export class Engine {
         // a view's bug stays in the view
       }
     }
-  }
-
-  // ---- queue changes (from this process or others) ----
-
-  private onQueueChange(): void {
-    for (const j of this.queue.takeChanged()) {
-      const before = this.seen.get(j.id);
-      if (before === j.status) {
-        if (j.status === 'running' && j.cancelRequested) this.live.get(j.id)?.abort.abort('cancel' satisfies AbortWhy);
-        continue;
-      }
-      this.seen.set(j.id, j.status);
-      const at = Date.now();
-      if (before === undefined) this.events.emit({ type: 'job.enqueued', at, job: j });
-      if (j.status === 'running') this.events.emit({ type: 'job.started', at, job: j });
-      if (isTerminal(j.status) && !this.live.has(j.id)) this.emitFinished(j);
-      if (j.status === 'running' && j.cancelRequested) this.live.get(j.id)?.abort.abort('cancel' satisfies AbortWhy);
-    }
-    this.changed();
-    if (this.runsJobs) void this.scheduler.kick();
-  }
-
-  private emitFinished(j: Readonly<Job>): void {
-    const s = this.summaries.get(j.id);
-    this.events.emit({
-      type: 'job.finished',
-      at: Date.now(),
-      job: j,
-      summary: s?.summary ?? summaryLine(j),
-      resultDir: this.resultDir(j.id),
-      bell: s?.bell ?? false,
-      report: s?.report,
-    });
-  }
-
-  private async failUnplaceable(job: Readonly<Job>, reason: string): Promise<void> {
-    const claim = await this.queue.claim(job.id, []);
-    if (!claim) return;
-    await this.queue.finish(job.id, claim, { status: 'failed', failure: 'infrastructure', reason });
-  }
-
-  /** Counters of the proxies of jobs run by other processes on a shared queue. */
-  remoteProxyStats(): ProxyStats[] {
-    return this.queue.remotePresence?.().proxies ?? [];
-  }
-
-  // ---- running a job ----
-
-  private launch(job: Readonly<Job>, claim: string, nodes: NodeConfig[]): void {
-    this.own.add(job.id);
-    const live: LiveJob = { abort: new AbortController(), claim, lines: [], timeline: [], done: Promise.resolve() };
-    this.live.set(job.id, live);
-    live.done = runJob(this.core, job, claim, nodes, live)
-      .catch((e: Error) => this.log(job.id, `internal error: ${e.stack ?? e.message}`, 'error'))
-      .finally(() => {
-        this.live.delete(job.id);
-        const j = this.queue.get(job.id);
-        if (j && isTerminal(j.status)) {
-          // Seen here, so a queue change handled after this does not announce it again.
-          this.seen.set(j.id, j.status);
-          this.emitFinished(j);
-        }
-        this.changed();
-        void this.scheduler.kick();
-      });
-  }
-
-  private log(jobId: string | undefined, line: string, level: 'info' | 'warn' | 'error'): void {
-    this.events.emit({ type: 'log.line', at: Date.now(), jobId, stream: 'engine', level, line });
   }
 }
