@@ -47,8 +47,8 @@ ${extra}`;
 
 interface Summary {
   passed: boolean;
-  cycles: { cvus: number; start: number; end: number; requests: { total: number; success: number }; errors: Record<string, number>; steps: { url: string; total: number; success: number }[] }[];
-  overall: { requests: { total: number } };
+  cycles: { cvus: number; start: number; end: number; duration: number; requests: { total: number; success: number; rps: number }; errors: Record<string, number>; steps: { url: string; total: number; success: number }[] }[];
+  overall: { requests: { total: number; rps: number } };
   timeline: { requests: number }[];
   thresholds: { name: string; passed: boolean }[];
 }
@@ -165,6 +165,20 @@ describe.skipIf(!haveServer('locust'))('locust runner (real Locust, demo app)', 
       // Locust's shutdown on SIGTERM wrote the cycle's CSVs: the counts are in the report.
       expect(s.cycles[0].requests.total).toBeGreaterThan(0);
       expect(s.timeline.reduce((n, b) => n + b.requests, 0)).toBeGreaterThan(0);
+      // Rates over the seconds it ran, as builtin's: not the configured 60 s, which would read ~30 times too slow.
+      const [c] = s.cycles;
+      const ran = (c.end - c.start) / 1000;
+      expect(ran).toBeGreaterThan(0);
+      expect(ran).toBeLessThan(30);
+      // summary.json keeps times to the ms and rates to 4 digits: compared within 0.5 %.
+      expect(c.duration).toBeCloseTo(ran, 2);
+      expect((c.requests.rps * ran) / c.requests.total).toBeCloseTo(1, 2);
+      expect((s.overall.requests.rps * ran) / c.requests.total).toBeCloseTo(1, 2);
+      // `marteau-tui report` rebuilds the same rates from the job's record (exit 130: it was interrupted).
+      const out = path.join(e.resultDir(job.id), 'again');
+      const again = await cliDone(['report', e.resultDir(job.id), '-o', out]);
+      expect(again.code, again.out + again.err).toBe(130);
+      expect((await summaryOf(out)).cycles).toEqual(s.cycles);
     } finally {
       await e.stop();
     }

@@ -69,6 +69,9 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
   const stop = new AbortController();
   const onAbort = () => stop.abort();
   ctx.signal.addEventListener('abort', onAbort, { once: true });
+  // When the load was stopped: with it the results divide a cut cycle's rates by the time it ran.
+  let stoppedAt: number | undefined;
+  stop.signal.addEventListener('abort', () => (stoppedAt ??= Date.now()), { once: true });
   const runs: NodeRun[] = ctx.nodes.map((node) => {
     const local = path.join(ctx.resultDir, 'nodes', node.name);
     return { node, dir: '', work: local, local };
@@ -101,8 +104,13 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
   // A worker lost mid-cycle is no `failure` here: the run was not stopped, the report names the
   // lost node, and reportOutcome fails the job for it.
   record.aborted = ctx.signal.aborted || failure !== undefined;
-  // No stop time: Locust's cycle windows are not known to end when it stopped, so rates keep the configured duration.
-  if (record.aborted) record.abort = ctx.signal.aborted ? runAbort(ctx.signal.reason, undefined, ctx.cancelCause()) : { why: 'stopped', reason: failure!.message };
+  // A stopped Locust still ends its cycle's window (its quitting hook prints the end), so a cut
+  // cycle's rates divide by the time it recorded, as builtin's do: the configured duration would
+  // make a run cancelled a third of the way in read three times too slow.
+  if (record.aborted) {
+    const at = stoppedAt ?? record.info.end;
+    record.abort = ctx.signal.aborted ? runAbort(ctx.signal.reason, at, ctx.cancelCause()) : { why: 'stopped', reason: failure!.message, at };
+  }
   record.chaos = chaos.record(ctx.timeline(), ctx.config.recovery);
   record.proxyEvents = record.chaos.events;
   if (record.chaos.dropped) ctx.log(`${record.chaos.dropped} proxy events were not kept: attribution counts are lower bounds`, { stream: 'engine', level: 'warn' });
