@@ -1,0 +1,54 @@
+/**
+ * What a command takes from the program's global options (--state-dir, --nodes, --queue): the
+ * state dir, the nodes config, and an engine on them for the commands that only look or edit.
+ */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { NodesConfig } from '../config/nodes.js';
+import type { Engine } from '../core/engine.js';
+import { parseQueueUrl } from '../core/queue-url.js';
+import { resolveStateDir } from '../core/state-dir.js';
+import { UsageError } from '../core/exit.js';
+import { loadRunners } from '../report/runners.js';
+
+export interface GlobalOptions {
+  ci?: string | boolean;
+  stateDir?: string;
+  nodes?: string;
+  nodeWait?: string;
+  queue?: string;
+}
+
+/**
+ * --state-dir (or its default) where the queue can live. A regular file there is a mistake in the
+ * command line (exit 2), not a broken machine: mkdir under it would fail with ENOTDIR.
+ */
+export async function stateDirOf(g: GlobalOptions): Promise<string> {
+  const dir = resolveStateDir(g.stateDir);
+  const st = await stat(dir).catch(() => undefined);
+  if (st && !st.isDirectory()) throw new UsageError(`${g.stateDir === undefined ? 'the state dir' : '--state-dir'} ${dir} is a file, not a directory: give a directory (it is made when missing)`);
+  return dir;
+}
+
+/** The nodes file's last validated config, in the state dir (see config/nodes-file.ts). */
+const NODES_CACHE = 'nodes-cache.json';
+
+/** The nodes file, with `--queue` (team mode) taking the place of its `queue:` url. */
+export async function nodes(g: GlobalOptions): Promise<NodesConfig> {
+  const { loadNodesConfigCached, resolveNodesFile } = await import('../config/nodes-file.js');
+  const config = await loadNodesConfigCached(await resolveNodesFile(g.nodes), path.join(await stateDirOf(g), NODES_CACHE));
+  if (g.queue === undefined) return config;
+  return { ...config, queue: { lostJobs: config.queue?.lostJobs ?? 'interrupt', url: parseQueueUrl(g.queue) } };
+}
+
+export async function withEngine(g: GlobalOptions, mode: 'none', fn: (e: Engine) => Promise<number>): Promise<number> {
+  const { Engine } = await import('../core/engine.js');
+  // No preload: `queue` and `nodes` start without the runners and schemas; enqueue loads them.
+  const engine = new Engine({ runners: loadRunners, stateDir: await stateDirOf(g), nodes: await nodes(g), run: mode, probe: false, preload: false });
+  await engine.start();
+  try {
+    return await fn(engine);
+  } finally {
+    await engine.stop();
+  }
+}

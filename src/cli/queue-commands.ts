@@ -1,0 +1,218 @@
+/**
+ * The load-test queue from the command line: `enqueue`, `queue`, `cancel`, `retry`, `replay`,
+ * `worker`, `nodes`. Each command is a thin shell around one Engine method; they work from any
+ * terminal while another marteau-tui process (TUI, --ci, worker) runs jobs on the same state dir.
+ * The engine and what it runs load when a command needs them (dynamic imports), as in
+ * engine-commands.ts: `--help` starts without them.
+ */
+import type { Command } from 'commander';
+import type { Engine } from '../core/engine.js';
+import { isTerminal, type Job } from '../core/jobs.js';
+import { short } from '../core/queue.js';
+import { quoted } from '../ci/style.js';
+import { EXIT, firstCause, UsageError } from '../core/exit.js';
+import type { Io } from './proxy-command.js';
+import { nodes, stateDirOf, withEngine, type GlobalOptions } from './global-options.js';
+import { formatNodes, formatQueue } from './queue-tables.js';
+import { reportUserError } from './user-errors.js';
+import { loadRunners } from '../report/runners.js';
+
+export function registerQueueCommands(program: Command, io: Io, run: (fn: () => Promise<number>) => void): void {
+  const globals = () => program.opts<GlobalOptions>();
+
+  program
+    .command('enqueue')
+    .description('validate a project (directory, .marteau.yml, or git URL[#ref]) and add it to the queue')
+    .argument('<targets...>', 'directories, config files or git URLs')
+    .option('--json', 'print the queued jobs as JSON')
+    .action((targets: string[], o: { json?: boolean }) =>
+      run(async () =>
+        withEngine(globals(), 'none', async (engine) => {
+          const warn = (m: string) => io.err.write(`marteau-tui: warning: ${m}\n`);
+          const { NotQueued } = await import('../core/enqueue.js');
+          let jobs: Readonly<Job>[];
+          try {
+            jobs = await engine.enqueueAll(targets, { origin: 'cli', warn });
+          } catch (e) {
+            if (!(e instanceof NotQueued)) throw e;
+            const codes = [];
+            for (const f of e.failures) codes.push(await reportUserError(f.error, io, f.target));
+            const bad = e.failures.map((f) => f.target);
+            io.err.write(`marteau-tui: nothing queued: fix ${bad.length > 1 ? 'these' : 'it'} or leave ${bad.join(', ')} out${targets.length > bad.length ? ' (the other targets are valid)' : ''}\n`);
+            return firstCause(codes);
+          }
+          if (o.json) io.out.write(`${JSON.stringify(jobs, null, 2)}\n`);
+          else for (const j of jobs) io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (${j.id})\n`);
+          const runners = engine.getSnapshot().jobs.filter((j) => j.status === 'running').length;
+          if (!o.json && !runners) io.err.write(`note: queued jobs are run by a \`marteau-tui worker\`${engine.queue.label ? ' on this queue' : ' (or the TUI) on this state dir'}\n`);
+          return EXIT.ok;
+        }),
+      ),
+    );
+
+  program
+    .command('queue')
+    .description('list queued and running jobs, and recent history with durations and result paths')
+    .option('-a, --all', 'the whole history')
+    .option('-n, --limit <count>', 'finished jobs to show', '20')
+    .option('--json', 'print JSON')
+    .option('--purge [age]', 'team mode: remove the jobs that finished more than AGE ago (default 24h; 0: all finished jobs) from the shared history')
+    .action((o: { all?: boolean; limit: string; json?: boolean; purge?: string | true }) =>
+      run(() =>
+        withEngine(globals(), 'none', async (engine) => {
+          const { formatDuration } = await import('../config/duration.js');
+          if (o.purge !== undefined) {
+            const { durationMs, durationSchema } = await import('../config/units.js');
+            const age = o.purge === true ? '24h' : o.purge;
+            if (!durationSchema.safeParse(age).success) throw new UsageError(`--purge ${age}: a duration such as 0, 90m, 24h`);
+            const before = Date.now() - durationMs(/^\d+(\.\d+)?$/.test(age) ? Number(age) : age);
+            if (!engine.queue.purge) throw new UsageError(`--purge is for the shared queue (team mode); the embedded journal ${engine.state.journalFile} keeps its history`);
+            const n = await engine.queue.purge(before);
+            io.out.write(`purged ${n} finished job${n === 1 ? '' : 's'} from ${engine.queue.label}\n`);
+            return EXIT.ok;
+          }
+          const jobs = engine.getSnapshot().jobs;
+          const limit = positiveInt(o.limit, '--limit');
+          const finished = jobs.filter((j) => isTerminal(j.status));
+          const shown = o.all ? jobs : [...jobs.filter((j) => !isTerminal(j.status)), ...finished.slice(-limit)].sort((a, b) => a.seq - b.seq);
+          if (o.json) {
+            io.out.write(`${JSON.stringify(shown, null, 2)}\n`);
+            return EXIT.ok;
+          }
+          io.out.write(formatQueue(shown, io.out, formatDuration));
+          const hidden = jobs.length - shown.length;
+          if (hidden > 0) io.out.write(`(${hidden} older job${hidden > 1 ? 's' : ''} not shown: --all)\n`);
+          return EXIT.ok;
+        }),
+      ),
+    );
+
+  program
+    .command('cancel')
+    .description('cancel queued or running jobs (by id or unique id prefix)')
+    .argument('<ids...>')
+    .action((ids: string[]) =>
+      run(() =>
+        withEngine(globals(), 'none', async (engine) => {
+          // One bad id must not spare the others: each valid one is cancelled, each bad one said.
+          const codes: number[] = [];
+          for (const id of ids) {
+            try {
+              const j = await engine.cancel(id);
+              // From what the cancel did, not from the status now: the engine running the job may
+              // have stopped it and said so in the journal before this line is written.
+              io.out.write(j.cancelRequested ? `asked the engine running ${short(j.id)} ${quoted(j.name)} to stop it\n` : `cancelled ${short(j.id)} ${quoted(j.name)}\n`);
+            } catch (e) {
+              codes.push(await reportUserError(e, io));
+            }
+          }
+          return firstCause(codes);
+        }),
+      ),
+    );
+
+  program
+    .command('retry')
+    .description('queue a finished job again (same config as it was enqueued, a new seed unless the config sets one)')
+    .argument('<id>')
+    .action((id: string) =>
+      run(() =>
+        withEngine(globals(), 'none', async (engine) => {
+          const j = await engine.retry(id, { origin: 'cli' });
+          io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (retry of ${short(j.retryOf!)})\n`);
+          return EXIT.ok;
+        }),
+      ),
+    );
+
+  program
+    .command('replay')
+    .description('queue a finished job again with its config snapshot and its recorded seed: the same faults for the same traffic')
+    .argument('<id>')
+    .action((id: string) =>
+      run(() =>
+        withEngine(globals(), 'none', async (engine) => {
+          const j = await engine.replay(id, { origin: 'cli' });
+          io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (replay of ${short(j.retryOf!)}, seed ${j.seed})\n`);
+          return EXIT.ok;
+        }),
+      ),
+    );
+
+  program
+    .command('worker')
+    .description('run queued jobs from the shared queue until stopped (Ctrl-C), with line output')
+    .option('--drain', 'exit once nothing is queued (exit code of the jobs it ran)')
+    .action((o: { drain?: boolean }) => run(() => runWorker(globals(), io, !!o.drain)));
+
+  program
+    .command('nodes')
+    .description('list nodes with their health (probing SSH nodes), or enable/disable one')
+    .option('--enable <name>', 'let the node take jobs again')
+    .option('--disable <name>', 'take no new job on the node')
+    .option('--no-probe', 'do not probe (show the last known state)')
+    .option('--json', 'print JSON')
+    .action((o: { enable?: string; disable?: string; probe: boolean; json?: boolean }) =>
+      run(() =>
+        withEngine(globals(), 'none', async (engine) => {
+          if (o.enable !== undefined && o.enable === o.disable) throw new UsageError(`--enable ${o.enable} and --disable ${o.disable}: one node cannot be both; give one of them`);
+          if (o.enable) await engine.setNodeEnabled(o.enable, true);
+          if (o.disable) await engine.setNodeEnabled(o.disable, false);
+          if (o.probe) await engine.probeNodes();
+          const nodes = engine.getSnapshot().nodes;
+          if (o.json) io.out.write(`${JSON.stringify(nodes, null, 2)}\n`);
+          else io.out.write(formatNodes(nodes, io.out));
+          return o.probe && nodes.some((n) => n.enabled && n.health === 'down') ? EXIT.infrastructure : EXIT.ok;
+        }),
+      ),
+    );
+}
+
+async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<number> {
+  const [{ Engine }, { CiReporter, surviveClosedOutput }, { exitCodeFor }] = await Promise.all([import('../core/engine.js'), import('../ci/reporter.js'), import('../ci/exit-code.js')]);
+  surviveClosedOutput(io.out, io.err);
+  const engine = new Engine({ runners: loadRunners, stateDir: await stateDirOf(g), nodes: await nodes(g), run: 'all' });
+  const reporter = new CiReporter(io.out, { mine: (id) => engine.isOwn(id), many: () => true });
+  engine.events.on('*', reporter.onEvent);
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => { stop = resolve; });
+  const onSignal = () => stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  await engine.start();
+  const offOnline = reportQueueState(engine, io);
+  io.out.write(`marteau-tui worker: running queued jobs from ${engine.queue.label ?? engine.state.root} on ${engine.pool.list().map((n) => n.name).join(', ')} (Ctrl-C stops)\n`);
+  // busy(): between a claim and its start the job is `running` in the queue and not yet own here.
+  // A job this worker's nodes cannot fit is left to the others: draining does not wait for it.
+  const idle = () => !engine.busy() && engine.getSnapshot().jobs.every((j) => j.status !== 'queued' || engine.leaves(j.id));
+  let interrupted = false;
+  // A ref'd timer keeps the worker alive; in --drain mode it also checks for the end.
+  const tick = setInterval(() => { if (drain && idle()) stop(); }, 250);
+  await stopped.then(() => { interrupted = !(drain && idle()); });
+  clearInterval(tick);
+  offOnline();
+  process.off('SIGINT', onSignal);
+  process.off('SIGTERM', onSignal);
+  await engine.stop();
+  const jobs = engine.getSnapshot().jobs.filter((j) => engine.isOwn(j.id)).map((j) => engine.asEnded(j));
+  const code = interrupted ? EXIT.interrupted : exitCodeFor(jobs);
+  io.out.write(`${reporter.summary(jobs, code).replace('--ci', 'worker')}\n`);
+  return code;
+}
+
+/** A worker on a shared queue says when it loses it and when it is back. */
+function reportQueueState(engine: Engine, io: Io): () => void {
+  let online = true;
+  return engine.subscribe(() => {
+    const now = engine.getSnapshot().queue.online;
+    if (now === online) return;
+    online = now;
+    io.out.write(now ? `queue ${engine.queue.label} is back online\n` : `queue offline: cannot reach ${engine.queue.label}; reconnecting (running jobs go on)\n`);
+  });
+}
+
+function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag}: a whole number above 0`);
+  return n;
+}
