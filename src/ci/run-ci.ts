@@ -4,7 +4,8 @@
  * terminals see the jobs in `marteau-tui queue` and may cancel them.
  */
 import path from 'node:path';
-import { loadMarteauConfig, projectConfigFiles } from '../config/marteau.js';
+import { loadMarteauConfig } from '../config/marteau.js';
+import { projectConfigFiles } from '../config/project-files.js';
 import type { NodesConfig } from '../config/nodes.js';
 import { EXIT, UsageError } from '../core/exit.js';
 import { Engine } from '../core/engine.js';

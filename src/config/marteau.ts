@@ -5,7 +5,7 @@
  * Loading validates everything up front so a mistake is reported at enqueue time, at its
  * file:line:col, never halfway through a run.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../proxy/mix.js';
@@ -17,6 +17,7 @@ import { isServiceFault, parseChaos, type ChaosEntry, type RunLength, type Servi
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { expandDocument, references, type Vars } from './interpolate.js';
 import { fixtureSchema, HINTS, knownKeysAt, marteauSchema, type RunnerName } from './marteau-schema.js';
+import { findConfigFile } from './project-files.js';
 import { loadConfigPlugins, parseProxiesConfig, type StatsdConfig } from './proxies.js';
 import { expectList, recoveryOptions } from './recovery.js';
 import { parseServices, proxyVars, serviceVars, type ServiceSpec } from './services.js';
@@ -24,8 +25,6 @@ import { applySweep, sweepOptionsOf, type SweepPlan } from './sweep.js';
 import { durationMs, durationSchema, formatDuration } from './units.js';
 import { splitWords, WordsError } from './words.js';
 import { zodToConfigError } from './zod-errors.js';
-
-export const CONFIG_FILE_NAMES = ['.marteau.yml', '.marteau.yaml'] as const;
 
 export interface FixtureSpec {
   name: string;
@@ -124,37 +123,6 @@ export interface LoadOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 3_600_000;
-
-/**
- * The config files a project target means, for `enqueue` and `--ci` alike: a file itself; for a
- * directory its `.marteau.yml` (or `.marteau.yaml`), else every `*.marteau.yml` in it, sorted.
- */
-export async function projectConfigFiles(target: string): Promise<string[]> {
-  const st = await stat(target).catch(() => undefined);
-  if (!st) throw new ConfigError(target, undefined, undefined, 'no such file or directory', 'give a project directory holding a .marteau.yml, or a config file');
-  if (st.isFile()) return [target];
-  if (!st.isDirectory()) throw new ConfigError(target, undefined, undefined, 'not a .marteau.yml file nor a directory', 'give a project directory holding a .marteau.yml, or a config file');
-  let names: string[];
-  try {
-    names = await readdir(target);
-  } catch (e) {
-    throw new ConfigError(target, undefined, undefined, `cannot list this directory (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'check its permissions, or give the path of a config file');
-  }
-  const main = CONFIG_FILE_NAMES.find((n) => names.includes(n));
-  if (main) return [path.join(target, main)];
-  const many = names.filter((n) => /\.marteau\.ya?ml$/.test(n)).sort();
-  if (!many.length) throw new ConfigError(target, undefined, undefined, 'no .marteau.yml (nor *.marteau.yml) in this directory', 'create one (see `marteau-tui schema`), or give the path of a config file');
-  return many.map((n) => path.join(target, n));
-}
-
-/** The one config file of a target; a directory of several `*.marteau.yml` must name one. */
-export async function findConfigFile(target: string): Promise<string> {
-  const files = await projectConfigFiles(target);
-  if (files.length > 1) {
-    throw new ConfigError(target, undefined, undefined, `this directory holds ${files.length} configs (${files.map((f) => path.basename(f)).join(', ')}) and no .marteau.yml`, 'give the path of one of them (`marteau-tui enqueue DIR` and `--ci DIR` take them all)');
-  }
-  return files[0];
-}
 
 export async function loadMarteauConfig(target: string, options: LoadOptions): Promise<MarteauConfig> {
   const file = await findConfigFile(target);

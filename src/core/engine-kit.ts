@@ -6,7 +6,8 @@
 import { defaultRegistry } from '../../behaviors/index.js';
 
 export { parseYaml } from '../config/errors.js';
-export { loadMarteauConfig, parseMarteauConfig, projectConfigFiles, withPlugins } from '../config/marteau.js';
+export { loadMarteauConfig, parseMarteauConfig, withPlugins } from '../config/marteau.js';
+export { projectConfigFiles } from '../config/project-files.js';
 export { recoveryScheduleWarnings } from '../config/recovery.js';
 export { proxyVars } from '../config/services.js';
 export { splitHostPort } from '../proxy/host-port.js';
