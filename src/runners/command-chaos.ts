@@ -1,6 +1,7 @@
 /**
- * The chaos report of a `command` job: its exit status stays the verdict, and when the job has
- * proxies or service faults it also gets our report (index.html, summary.json, junit.xml) with
+ * The chaos report of a `command` job: when the job has proxies or service faults, besides its
+ * exit status it gets our report (index.html, summary.json, junit.xml), whose verdict the job
+ * shares (command.ts; runners/verdict.ts: a run whose every request failed fails), with
  * the fault timeline, each fault window, and the proxies' fault and exchange counts. When the
  * command writes FunkLoad's XML (`xml:`, e.g. fl-run-bench or any tool writing that format), its
  * per-request times measure each window's effect and recovery exactly as a funkload job's do;

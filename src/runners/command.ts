@@ -1,7 +1,8 @@
 /**
  * The `command` runner: any program, run on each of the job's nodes at once, output streamed
- * live; the job succeeds when every node's exit status is 0. On SSH nodes the project directory
- * is copied first and `xml`/`artifacts` are fetched back after.
+ * live; the job succeeds when every node's exit status is 0 and, for a job with chaos (whose
+ * report judges the command's `xml:` requests), when that report's verdict passes too. On SSH
+ * nodes the project directory is copied first and `xml`/`artifacts` are fetched back after.
  */
 import path from 'node:path';
 import { NodeError, TransferError } from '../exec/executor.js';
@@ -9,7 +10,7 @@ import type { RunResult } from '../exec/executor.js';
 import { ChaosCapture } from './chaos-capture.js';
 import { commandChaosReport } from './command-chaos.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../core/runner-contract.js';
-import type { ReportWriter } from './job-report.js';
+import { reportOutcome, type JobReport, type ReportWriter } from './job-report.js';
 import { cleanupStage, fetchNodeArtifacts, nodeEnv, stageProject } from './staging.js';
 
 interface NodeRun {
@@ -21,7 +22,7 @@ interface NodeRun {
 /** The runner; `writeReports` (report/'s, handed in from above) writes a chaos job's report. */
 export const commandRunner = (writeReports: ReportWriter): Runner => ({
   name: 'command',
-  description: 'runs `command:` on each node; output streamed live; exit status 0 on every node is success',
+  description: 'runs `command:` on each node; output streamed live; exit status 0 on every node is success (with chaos, its xml: requests are judged too)',
   check(config) {
     if (!config.command) return { path: [], message: 'the command runner needs a `command:`', hint: 'e.g. command: [node, load.js, --users, "10"]' };
     if (Object.keys(config.thresholds).length) {
@@ -85,7 +86,7 @@ async function runCommand(ctx: RunnerContext, writeReports: ReportWriter): Promi
     const outcome = { ...failure(runs, ctx), artifacts };
     if (!chaos || ctx.signal.aborted) return outcome;
     const report = await commandChaosReport(ctx, writeReports, chaos.record(ctx.timeline(), ctx.config.recovery), artifacts);
-    return { ...outcome, report: report.files.html, artifacts: [...artifacts, ...Object.values(report.files).map((f) => path.relative(ctx.resultDir, f))] };
+    return { ...judged(outcome, report, ctx), report: report.files.html, artifacts: [...artifacts, ...Object.values(report.files).map((f) => path.relative(ctx.resultDir, f))] };
   } finally {
     chaos?.stop();
     ctx.signal.removeEventListener('abort', onAbort);
@@ -120,6 +121,18 @@ function failure(runs: NodeRun[], ctx: RunnerContext): RunOutcome {
     reason: bad.map((r) => `node "${r.node.name}": ${describeExit(r.result!)}`).join('; '),
     summary: `${bad.length} of ${runs.length} node${runs.length > 1 ? 's' : ''} failed`,
   };
+}
+
+/**
+ * The exit status and the report's verdict together. A command that exits 0 whatever its bench
+ * said (a wrapper script, a tool that does not judge) would otherwise leave a succeeded job next
+ * to a summary.json, HTML and junit.xml saying FAIL; a failed one also gets the report's reasons.
+ */
+function judged(outcome: RunOutcome, report: JobReport, ctx: RunnerContext): RunOutcome {
+  if (report.passed) return outcome;
+  const verdict = reportOutcome(report, ctx.resultDir);
+  if (outcome.status === 'succeeded') return { ...outcome, status: 'failed', failure: verdict.failure, reason: verdict.reason };
+  return { ...outcome, reason: [outcome.reason, verdict.reason].filter(Boolean).join('; ') };
 }
 
 function describeExit(r: RunResult): string {

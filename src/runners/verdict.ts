@@ -30,6 +30,12 @@ export function errorText(e: Pick<ErrorSample, 'code' | 'error'>): string {
 }
 
 /**
+ * What a `command` job whose every request failed is told instead: it takes no thresholds (its
+ * check refuses them), so the way out is the app or the command's target, or no `xml:`.
+ */
+const COMMAND_ALL_FAILED_HINT = 'check that the app is up and the command targets it; to judge a command job by its exit status alone, leave out xml:';
+
+/**
  * With no thresholds, a run whose every request failed cannot pass: the app was down or the
  * scenario is wrong. Some errors among successes still pass (a chaos run expects errors); a run
  * meant to fail every request says so with thresholds.
@@ -38,7 +44,8 @@ function allFailed(s: RunSummary): string | undefined {
   const r = s.overall.requests;
   if (r.total === 0 || r.success > 0) return undefined;
   const first = s.errorSamples[0];
-  return `every one of the ${r.total} requests failed (${first ? `first: ${errorText(first)}; ` : ''}${THRESHOLDS_HINT})`;
+  const hint = s.info.runner === 'command' ? COMMAND_ALL_FAILED_HINT : THRESHOLDS_HINT;
+  return `every one of the ${r.total} requests failed (${first ? `first: ${errorText(first)}; ` : ''}${hint})`;
 }
 
 export function runVerdict(s: RunSummary, thresholds: readonly ThresholdResult[], matrix?: Matrix): RunVerdict {
