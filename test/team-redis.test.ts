@@ -203,6 +203,35 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
     }
   }, 30_000);
 
+  it('lost_jobs: requeue, and Redis away longer than the lease: the worker stops its job and, once Redis is back, puts it back in the queue (not interrupted), and it runs again', async () => {
+    let redis = await startRedis({ aof: true });
+    const { port, dir: data } = redis;
+    const url = urlOf(redis);
+    try {
+      const { dir, trace } = await tracedProject(6000);
+      const nodes = await nodesFile('nodes:\n  box: {type: local, max_jobs: 1}\nqueue: {lost_jobs: requeue}\n');
+      const w = await worker(url, nodes);
+      const q = await cliDone(['enqueue', '--queue', url, '--nodes', nodes, '--state-dir', await stateDir(), '--json', dir]);
+      expect(q.code, q.err).toBe(0);
+      const [{ id }] = JSON.parse(q.out) as { id: string }[];
+      await until('the job started', async () => (await readTrace(trace)).some((t) => t.kind === 'start'), 20_000);
+      await redis.crash();
+      // Past the lease (5 s): others may be running the job again, so it is stopped here.
+      await w.waitFor(/the job's end is recorded when it is back/, 15_000);
+      redis = await startRedis({ aof: true, port, dir: data });
+      const list = async () => {
+        const r = await cliDone(['queue', '--all', '--json', '--queue', url, '--nodes', nodes, '--state-dir', await stateDir()]);
+        return (JSON.parse(r.out || '[]') as { id: string; status: string; reason?: string }[]).find((j) => j.id === id);
+      };
+      const done = await until('the job run again to its end', async () => ((await list())?.status === 'succeeded' ? list() : undefined), 40_000);
+      expect(done?.status).toBe('succeeded');
+      const starts = (await readTrace(trace)).filter((t) => t.kind === 'start');
+      expect(starts).toHaveLength(2);
+    } finally {
+      await redis.stop();
+    }
+  }, 120_000);
+
   it('redis-server killed (AOF on) between enqueue and run: nothing queued or finished is lost', async () => {
     let redis = await startRedis({ aof: true });
     const { port, dir: data } = redis;

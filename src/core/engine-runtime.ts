@@ -56,7 +56,8 @@ export abstract class EngineRuntime {
       options.queue ??
       (q?.url ? new RedisQueue({ url: q.url, lostJobs: q.lostJobs, resultsRoot: this.state.jobsDir, readPresence: options.run !== 'all' }) : new JournalQueue(this.state.journalFile, undefined, q?.lostJobs));
     // With `requeue`, a job of an engine judged dead runs again elsewhere: its old copy must not.
-    this.watchdog = new Watchdog(q?.lostJobs === 'requeue' && this.queue.lease ? this.queue.lease().ttlMs : 0);
+    const lease = q?.lostJobs === 'requeue' ? this.queue.lease?.bind(this.queue) : undefined;
+    this.watchdog = new Watchdog(lease ? { ttlMs: lease().ttlMs, lastBeat: () => lease().lastBeat } : undefined);
     this.pool = new NodePool(options.nodes, this.queue, options.executorFactory ?? defaultExecutorFactory, this.events);
     this.scheduler = new Scheduler({
       queue: this.queue,
@@ -164,14 +165,16 @@ export abstract class EngineRuntime {
   }
 
   /**
-   * Pass each heartbeat on to the watchdog, and stop the jobs once the lease may have run out
-   * (the others may be starting them again), recorded as interrupted by a lost lease.
+   * Pass each heartbeat on to the watchdog, and stop the jobs before the lease may run out (the
+   * others may then start them again): lost jobs, recorded as `lost_jobs: requeue` says. A tenth
+   * of the lease early (two ticks of 5 s): the watchdog SIGKILLs them when it runs out, and a job
+   * it kills first reads as its command failing ("killed by SIGKILL"), not as lost.
    */
   private holdLease(): void {
     this.leaseTimer = setInterval(() => {
       const { lastBeat, ttlMs } = this.queue.lease!();
       this.watchdog.beat(lastBeat);
-      if (Date.now() >= lastBeat + ttlMs) for (const l of this.live.values()) l.abort.abort('lease' satisfies AbortWhy);
+      if (Date.now() >= lastBeat + ttlMs - ttlMs / 10) for (const l of this.live.values()) l.abort.abort('lease' satisfies AbortWhy);
     }, 250);
     this.leaseTimer.unref();
   }

@@ -21,7 +21,7 @@ export function unsteadyOutcome(why: AbortWhy | undefined, unsteady: string | un
 export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | undefined, error: unknown, timeoutMs?: number, cancelCause?: string): JobOutcome {
   if (why === 'cancel') return { status: 'cancelled', reason: cancelCause ?? 'by a user' };
   if (why === 'shutdown') return { status: 'interrupted', reason: 'the engine was stopped during the run', failure: 'infrastructure' };
-  if (why === 'lease') return { status: 'interrupted', reason: 'this engine could not renew its lease on the queue, so another may run the job again: stopped here', failure: 'infrastructure' };
+  if (why === 'lease') return { status: 'interrupted', reason: 'this engine could not renew its lease on the queue, so another may run the job again: stopped here', failure: 'infrastructure', lost: true };
   if (why === 'timeout') return { status: 'failed', failure: 'test', reason: `timed out after ${formatDuration(timeoutMs ?? 0)} (timeout:)` };
   if (error instanceof ConfigError) return { status: 'failed', failure: 'config', reason: error.message };
   if (error instanceof NodeError) return { status: 'failed', failure: 'infrastructure', reason: error.message };

@@ -41,6 +41,11 @@ export interface JobOutcome {
   failure?: FailureKind;
   exitCode?: number;
   /**
+   * Stopped because this engine lost its lease on a shared queue: the job is a lost one, and its
+   * `lost_jobs` decides what it becomes (requeued, or interrupted), as when its engine dies.
+   */
+  lost?: true;
+  /**
    * When the job ended, for an end recorded later (a shared queue offline for a while): its
    * duration is the run's, not the run's plus the outage. Unset: the record's own time.
    */

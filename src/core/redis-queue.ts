@@ -114,6 +114,9 @@ export class RedisQueue extends LogQueue {
     });
     cmd.on('close', () => this.notify());
     cmd.on('ready', () => {
+      // Our lease first, before any record we append now can start a job here (a job of ours
+      // requeued while Redis was away): started on a lapsed lease, the watchdog would kill it.
+      if (this.beat) void this.heartbeat().catch(() => {});
       // Redis may have restarted without our presence: write it again.
       this.published = undefined;
       this.notify();

@@ -52,11 +52,17 @@ setInterval(() => { if (leaseMs && groups.size && Date.now() >= beatAt + leaseMs
 export class Watchdog {
   private child?: ChildProcess;
 
-  /** Start the watchdog; `leaseMs`: stop the groups when no `beat()` came for that long (0: never). */
-  constructor(private readonly leaseMs = 0) {}
+  /**
+   * Start the watchdog; with a lease, stop the groups when no `beat()` came for `ttlMs`
+   * (without: only when the engine dies).
+   */
+  constructor(private readonly lease?: { ttlMs: number; lastBeat: () => number }) {}
 
   /** A process group the engine started (its leader's pid). */
   add(pgid: number): void {
+    // The beats come every so often: a job started just after a lapse (Redis back a moment ago,
+    // its job requeued here) would otherwise be killed on a beat the watchdog has yet to hear.
+    if (this.lease) this.beat(this.lease.lastBeat());
     this.send(`+ ${pgid} ${processStartTime(pgid) ?? ''}`);
   }
 
@@ -87,7 +93,7 @@ export class Watchdog {
     c.stdin?.on('error', () => {});
     c.unref();
     (c.stdin as unknown as { unref?: () => void } | null)?.unref?.();
-    if (this.leaseMs) c.stdin?.write(`lease ${this.leaseMs}\n`);
+    if (this.lease) c.stdin?.write(`lease ${this.lease.ttlMs}\n`);
     return c;
   }
 }
