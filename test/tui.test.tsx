@@ -125,6 +125,15 @@ recovery: {window: 1s}
     await t.press('n');
     await t.waitFor((f) => !f.includes('Cancel job'), 'the dialog closing');
     expect(t.engine.getSnapshot().jobs[0].status).toBe('running');
+    // q is no answer here (only the quit question takes it): nothing is cancelled.
+    await t.press('c');
+    await t.waitFor((f) => f.includes('Cancel job') && f.includes('y: yes · n / esc: no'), 'the confirmation again');
+    await t.press('q');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(t.engine.getSnapshot().jobs[0].status).toBe('running');
+    expect(t.quit()).toBeUndefined();
+    await t.press(KEY.esc);
+    await t.waitFor((f) => !f.includes('Cancel job'), 'the dialog closing');
     await t.press('c', 'y');
     await t.waitFor((f) => /sleeper\s+cancelled/.test(f), 'the cancelled job');
     await t.press('r');
@@ -263,7 +272,7 @@ chaos:
     await t.engine.enqueue(await project(`name: busy\n${commandYaml([process.execPath, '-e', 'setTimeout(() => {}, 30000)'])}`));
     await t.waitFor((f) => /busy\s+running/.test(f), 'the running job');
     await t.press('q');
-    await t.waitFor((f) => f.includes('Quit and mark it interrupted?'), 'the quit question');
+    await t.waitFor((f) => f.includes('Quit and mark it interrupted?') && f.includes('y / q: yes'), 'the quit question');
     await t.press('q');
     await t.waitFor(() => t.quit() === true, 'quit with interrupt');
   });

@@ -6,7 +6,7 @@
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState, useSyncExternalStore } from 'react';
 import type { TuiBackend } from './backend.js';
-import { ConfirmDialog, PromptDialog } from './components/Dialog.js';
+import { ConfirmDialog, confirmKeys, PromptDialog } from './components/Dialog.js';
 import { Footer, Header, MessageLine } from './components/Chrome.js';
 import { HelpOverlay } from './components/HelpOverlay.js';
 import { MessageLogOverlay } from './components/MessageLogOverlay.js';
@@ -84,7 +84,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
     return (
       <Box flexDirection="column">
         <Text>Terminal too small ({columns}×{rows}): marteau-tui needs {MIN_COLUMNS}×{MIN_ROWS}. q quits.</Text>
-        {modal?.kind === 'confirm' ? <Text bold color={color('warn')}>{modal.question} y: yes · n / esc: no</Text> : null}
+        {modal?.kind === 'confirm' ? <Text bold color={color('warn')}>{modal.question} {confirmKeys(modal.yesKey)}</Text> : null}
       </Box>
     );
   }
@@ -114,7 +114,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
             <BehaviorsPane proxy={d.proxy} rows={d.behaviorRows} schedule={scheduleLine(snap.schedules.find((x) => x.proxy === d.proxy), now)} selected={d.behaviorIndex} focused={focus === 'behaviors'} height={l.midH} width={l.right} />
           </Box>
           {modal?.kind === 'confirm' ? (
-            <ConfirmDialog question={modal.question} width={overlayW} />
+            <ConfirmDialog question={modal.question} yesKey={modal.yesKey} width={overlayW} />
           ) : modal?.kind === 'prompt' ? (
             <PromptDialog label={modal.label} value={modal.value} hint={modal.hint} width={overlayW} />
           ) : (

@@ -34,7 +34,7 @@ export function handleKey(ctx: Ctx, input: string, key: KeyFlags): void {
 
 function askQuit(ctx: Ctx): void {
   if (!ctx.backend.getSnapshot().jobs.some((j) => j.state === 'running')) return ctx.quit(false);
-  ctx.set({ modal: { kind: 'confirm', question: 'A job is running. Quit and mark it interrupted?', onYes: () => ctx.quit(true) } });
+  ctx.set({ modal: { kind: 'confirm', question: 'A job is running. Quit and mark it interrupted?', onYes: () => ctx.quit(true), yesKey: 'q' } });
 }
 
 /** Lines a help or message list scrolls by with PgUp/PgDn. */
@@ -67,7 +67,8 @@ function modalKey(ctx: Ctx, modal: Modal, d: Derived, input: string, key: KeyFla
       return ctx.set({ modal: modal.kind === 'help' ? { kind: 'help', top } : { kind: 'messages', top: top >= max ? undefined : top } });
     }
     case 'confirm':
-      if (input === 'y' || input === 'q') {
+      // Only the question's own keys: a q meant to leave must not cancel a job or break a proxy.
+      if (input === 'y' || (modal.yesKey !== undefined && input === modal.yesKey)) {
         close();
         modal.onYes();
       } else if (input === 'n' || key.escape) close();

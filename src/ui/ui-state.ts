@@ -15,7 +15,8 @@ export type Modal =
   | { kind: 'help'; top: number }
   /** The message log; `top` undefined: the newest at the bottom. */
   | { kind: 'messages'; top?: number }
-  | { kind: 'confirm'; question: string; onYes: () => void }
+  /** `yesKey`: a key that confirms besides y (the quit question's second q), shown in the dialog. */
+  | { kind: 'confirm'; question: string; onYes: () => void; yesKey?: string }
   | { kind: 'prompt'; purpose: PromptPurpose; label: string; value: string; hint?: string; onSubmit: (v: string) => void }
   /** `p` was pressed: the next digit picks a preset for this proxy. */
   | { kind: 'preset'; proxy: string };

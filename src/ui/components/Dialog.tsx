@@ -1,12 +1,17 @@
 import { Box, Text } from 'ink';
 import { color } from '../theme.js';
 
-/** A confirmation that defaults to "no": only y confirms. */
-export function ConfirmDialog(props: { question: string; width: number }) {
+/** The keys of a confirmation: y (or its own `yesKey`) confirms, anything else does nothing. */
+export function confirmKeys(yesKey?: string): string {
+  return `${yesKey ? `y / ${yesKey}` : 'y'}: yes · n / esc: no`;
+}
+
+/** A confirmation that defaults to "no": only y (or its own key) confirms. */
+export function ConfirmDialog(props: { question: string; yesKey?: string; width: number }) {
   return (
     <Box borderStyle="double" borderColor={color('warn')} width={props.width} paddingX={1} flexDirection="column">
       <Text bold>{props.question}</Text>
-      <Text color={color('dim')}>y: yes · n / esc: no</Text>
+      <Text color={color('dim')}>{confirmKeys(props.yesKey)}</Text>
     </Box>
   );
 }
