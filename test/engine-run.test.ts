@@ -90,6 +90,9 @@ describe('engine: a command job on this machine', () => {
     const [done] = await e.waitFor([job.id]);
     expect(done).toMatchObject({ status: 'failed', failure: 'test', reason: 'timed out after 500ms (timeout:)' });
     expect(events.some((x) => x.type === 'job.finished')).toBe(true);
+    // The node's line says why it was stopped: the timeout, not a cancel.
+    const lines = events.flatMap((x) => (x.type === 'log.line' && x.stream === 'engine' ? [x.line] : []));
+    expect(lines).toContain("stopped: by the job's timeout:");
     for (const p of done.procs) await until(() => !groupAlive(p.pgid) || undefined, 4000);
   });
 

@@ -313,7 +313,7 @@ describe('a cancelled job', () => {
       expect(summaries).toHaveLength(1);
       expect(summaries[0]).toMatch(/^cancelled: by a user in .* \(stopped on 1 node\)$/);
       expect(summaries[0]).not.toContain('exit 0');
-      expect(engineLines).toContain('stopped: the job was cancelled');
+      expect(engineLines).toContain('stopped: cancelled by a user');
       expect(engineLines.join('\n')).not.toMatch(/exit stopped/);
     } finally {
       await e.stop();

@@ -10,7 +10,7 @@ import type { RunResult } from '../exec/executor.js';
 import { ChaosCapture } from './chaos-capture.js';
 import { commandChaosReport } from './command-chaos.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../core/runner-contract.js';
-import { reportOutcome, type JobReport, type ReportWriter } from './job-report.js';
+import { reportOutcome, runAbort, type JobReport, type ReportWriter } from './job-report.js';
 import { cleanupStage, fetchNodeArtifacts, nodeEnv, stageProject } from './staging.js';
 
 interface NodeRun {
@@ -74,7 +74,7 @@ async function runCommand(ctx: RunnerContext, writeReports: ReportWriter): Promi
             onLine: (line, stream) => ctx.log(line, { node: r.node.name, stream }),
             onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid),
           });
-          ctx.log(describeExit(r.result), { node: r.node.name, stream: 'engine' });
+          ctx.log(describeExit(r.result, ctx), { node: r.node.name, stream: 'engine' });
         } catch (e) {
           r.error = e as Error;
           if (e instanceof NodeError) ctx.nodeFailed(r.node.name, e.message);
@@ -118,7 +118,7 @@ function failure(runs: NodeRun[], ctx: RunnerContext): RunOutcome {
     status: 'failed',
     failure: 'test',
     exitCode: bad[0].result!.exitCode ?? 1,
-    reason: bad.map((r) => `node "${r.node.name}": ${describeExit(r.result!)}`).join('; '),
+    reason: bad.map((r) => `node "${r.node.name}": ${describeExit(r.result!, ctx)}`).join('; '),
     summary: `${bad.length} of ${runs.length} node${runs.length > 1 ? 's' : ''} failed`,
   };
 }
@@ -135,8 +135,14 @@ function judged(outcome: RunOutcome, report: JobReport, ctx: RunnerContext): Run
   return { ...outcome, reason: [outcome.reason, verdict.reason].filter(Boolean).join('; ') };
 }
 
-function describeExit(r: RunResult): string {
-  if (r.cancelled) return 'stopped: the job was cancelled';
+function describeExit(r: RunResult, ctx: RunnerContext): string {
+  if (r.cancelled) return `stopped: ${stopReason(ctx)}`;
   if (r.exitCode === null) return `killed by ${r.signal ?? 'a signal'}`;
   return `exit ${r.exitCode}`;
+}
+
+/** Why a node's command was stopped: the engine's reason (a cancel, the timeout...), else another node's failure. */
+function stopReason(ctx: RunnerContext): string {
+  if (!ctx.signal.aborted) return 'another node failed';
+  return runAbort(ctx.signal.reason, undefined, ctx.cancelCause()).reason.replace(/^stopped /, '');
 }
