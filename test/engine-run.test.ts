@@ -120,16 +120,25 @@ describe('engine: a command job on this machine', () => {
     expect(done.reason).toBe('needs 3 nodes but only 1 is enabled ((test nodes))');
   });
 
-  it('a disabled node takes no job; enabling it again lets the job run', async () => {
-    const e = await engine({ nodeWaitMs: undefined });
+  it('a disabled node takes no job: the job waits, says why once, and runs when the node is enabled again', async () => {
+    const e = await engine({ nodes: localNodes(1), nodeWaitMs: undefined });
+    const events = record(e);
     await e.setNodeEnabled('local', false);
     const job = await e.enqueue(await project(`${commandYaml(['true'])}\n`));
     await new Promise((r) => setTimeout(r, 300));
-    // Disabled means not eligible at all: the job is failed rather than left waiting forever.
-    expect(e.queue.get(job.id)!.status).toBe('failed');
+    // Disabled is for a while (as a cordoned node): the job is left queued, not failed.
+    expect(e.queue.get(job.id)!.status).toBe('queued');
+    const said = events.flatMap((x) => (x.type === 'log.line' && /leaves job/.test(x.line) ? [x.line] : []));
+    expect(said).toEqual([`leaves job ${job.id.slice(0, 8)} queued: needs 1 node and local is disabled (marteau-tui nodes --enable local)`]);
     await e.setNodeEnabled('local', true);
-    const retry = await e.retry(job.id);
-    expect((await e.waitFor([retry.id]))[0].status).toBe('succeeded');
+    expect((await e.waitFor([job.id]))[0].status).toBe('succeeded');
+  });
+
+  it('--ci: a job whose only node is disabled fails after the node wait, saying the node is disabled', async () => {
+    const e = await engine({ nodes: localNodes(1), nodeWaitMs: 1000 });
+    await e.setNodeEnabled('local', false);
+    const [done] = await e.waitFor([(await e.enqueue(await project(`${commandYaml(['true'])}\n`))).id]);
+    expect(done).toMatchObject({ status: 'failed', failure: 'infrastructure', reason: 'waited 1s for 1 free node: local disabled' });
   });
 
   it('stopped while a job is being claimed: the job starts, is stopped with the engine, and its end is recorded', async () => {

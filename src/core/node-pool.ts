@@ -83,9 +83,14 @@ export class NodePool {
     return this.health.get(name)?.health === 'up';
   }
 
-  /** Enabled nodes with every tag, however busy or healthy: can a job ever run here? */
+  /** Nodes with every tag, enabled or not: could a job ever run here? */
+  tagged(tags: readonly string[]): NodeConfig[] {
+    return this.config.nodes.filter((n) => tags.every((t) => n.tags.includes(t)));
+  }
+
+  /** Enabled nodes with every tag, however busy or healthy: can a job run here until one is enabled? */
   eligible(tags: readonly string[]): NodeConfig[] {
-    return this.config.nodes.filter((n) => this.isEnabled(n.name) && tags.every((t) => n.tags.includes(t)));
+    return this.tagged(tags).filter((n) => this.isEnabled(n.name));
   }
 
   /** `count` nodes free now (enabled, up, below max_jobs, with the tags): least busy, then fastest. */

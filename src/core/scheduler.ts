@@ -1,9 +1,10 @@
 /**
  * Decides which queued job starts where: oldest first, each taking `nodes: N` free nodes, and a
  * later job may start while an earlier one waits for nodes (backfill). A job that can never
- * fit (fewer eligible nodes than it needs) or that waited past `nodeWaitMs` is failed with the
- * reason, as an infrastructure error; unless another engine of a shared queue may run it: one
- * that cannot fit here is then left queued for the workers whose nodes it fits.
+ * fit (fewer nodes with its tags than it needs) or that waited past `nodeWaitMs` is failed with
+ * the reason, as an infrastructure error; unless another engine of a shared queue may run it: one
+ * that cannot fit here is then left queued for the workers whose nodes it fits. A job that fits
+ * only once a disabled node is enabled again waits, as for a busy node: disabling is for a while.
  */
 import type { NodeConfig } from '../config/nodes.js';
 import type { Job, JobOutcome, NodeClaim } from './jobs.js';
@@ -143,7 +144,13 @@ export class Scheduler {
       }
       const tagsKey = job.nodeTags.join(',');
       if (!eligibleCount.has(tagsKey)) eligibleCount.set(tagsKey, pool.eligible(job.nodeTags).length);
-      if (eligibleCount.get(tagsKey)! < job.nodes) {
+      const disabledOnly = eligibleCount.get(tagsKey)! < job.nodes && pool.tagged(job.nodeTags).length >= job.nodes;
+      if (disabledOnly && !this.left.has(job.id)) {
+        this.left.add(job.id);
+        const off = pool.tagged(job.nodeTags).filter((n) => !pool.isEnabled(n.name)).map((n) => n.name);
+        this.deps.leave?.(job, `needs ${job.nodes} node${job.nodes > 1 ? 's' : ''} and ${off.join(', ')} ${off.length > 1 ? 'are' : 'is'} disabled (marteau-tui nodes --enable ${off[0]})`);
+      }
+      if (eligibleCount.get(tagsKey)! < job.nodes && !disabledOnly) {
         const eligible = pool.eligible(job.nodeTags);
         const tags = job.nodeTags.length ? ` with tags ${job.nodeTags.join(', ')}` : '';
         const needs = `needs ${job.nodes} node${job.nodes > 1 ? 's' : ''}${tags}`;
@@ -160,7 +167,7 @@ export class Scheduler {
         continue;
       }
       // It fits now (a node enabled or tagged since): said again should it stop fitting.
-      this.left.delete(job.id);
+      if (!disabledOnly) this.left.delete(job.id);
       const shape = `${job.nodes} ${tagsKey}`;
       const nodes = full.has(shape) ? undefined : pool.pick(job.nodes, job.nodeTags);
       if (!nodes) {
@@ -171,8 +178,8 @@ export class Scheduler {
           const deadline = since + this.deps.nodeWaitMs;
           if (Date.now() >= deadline) {
             this.waitingSince.delete(job.id);
-            const eligible = pool.eligible(job.nodeTags);
-            const state = pool.list().filter((n) => eligible.some((e) => e.name === n.name)).map((n) => `${n.name} ${n.health === 'up' ? `busy ${n.running}/${n.maxJobs}` : n.health}${n.error ? ` (${n.error}${n.hint ? `; ${n.hint}` : ''})` : ''}`);
+            const tagged = pool.tagged(job.nodeTags);
+            const state = pool.list().filter((n) => tagged.some((e) => e.name === n.name)).map((n) => `${n.name} ${!n.enabled ? 'disabled' : n.health === 'up' ? `busy ${n.running}/${n.maxJobs}` : n.health}${n.error ? ` (${n.error}${n.hint ? `; ${n.hint}` : ''})` : ''}`);
             await this.deps.unplaceable(job, `waited ${Math.round(this.deps.nodeWaitMs / 1000)}s for ${job.nodes} free node${job.nodes > 1 ? 's' : ''}: ${state.join('; ')}`);
           } else {
             earliestDeadline = Math.min(earliestDeadline, deadline);
