@@ -132,7 +132,7 @@ export async function runReportCommand(inputs: string[], o: ReportCommandOptions
   const files = await writingTo(outDir, () => writeReports(outDir, summary, verdicts, { generator: deps.generator, warnings: loaded.warnings }));
   const o2 = summary.overall;
   io.out.write(
-    `${summary.info.name}: ${summary.cycles.length} cycle(s), ${o2.requests.total} requests, ${(o2.successRate * 100).toFixed(2)}% ok, ` +
+    `${summary.info.name}: ${summary.cycles.length} cycle(s), ${o2.requests.total} requests, ${o2.requests.total ? `${(o2.successRate * 100).toFixed(2)}% ok` : 'none ok'}, ` +
       `${o2.requests.rps.toFixed(1)} req/s, p95 ${o2.requests.latency.p95.toFixed(1)}ms\n`,
   );
   if (!o.thresholds && thresholds.length) io.out.write(`thresholds of the job's config snapshot ${input.configSnapshot}\n`);

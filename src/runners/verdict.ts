@@ -48,6 +48,16 @@ function allFailed(s: RunSummary): string | undefined {
   return `every one of the ${r.total} requests failed (${first ? `first: ${errorText(first)}; ` : ''}${hint})`;
 }
 
+/**
+ * A load that recorded no request tested nothing, and cannot pass: its cycles were too short for
+ * one to finish, or its results are empty. An aborted run says why already; a command job's
+ * report without `xml:` has no requests by nature (its exit status judges it).
+ */
+function nothingRecorded(s: RunSummary): string | undefined {
+  if (s.aborted || s.info.runner === 'command' || s.overall.requests.total > 0) return undefined;
+  return 'no request was recorded (cycles too short for one to finish, or empty results)';
+}
+
 export function runVerdict(s: RunSummary, thresholds: readonly ThresholdResult[], matrix?: Matrix): RunVerdict {
   const failed = thresholds.filter((v) => !v.passed);
   const cells = matrix?.cells.filter((c) => c.verdict === 'fail') ?? [];
@@ -59,6 +69,7 @@ export function runVerdict(s: RunSummary, thresholds: readonly ThresholdResult[]
     ...(failed.length ? [`${failed.length} threshold(s) failed: ${failed.map((v) => v.message).join('; ')}`] : []),
     ...(cells.length ? [`${cells.length} matrix cell(s) failed: ${cells.map((c) => `${c.backend} ${c.kind}`).join(', ')}`] : []),
     ...(none ? [none] : []),
+    ...[nothingRecorded(s)].filter((r) => r !== undefined),
   ];
   return { passed: reasons.length === 0, reasons, infrastructure: lost.length > 0, ...(none ? { allFailed: none } : {}) };
 }

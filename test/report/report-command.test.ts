@@ -95,6 +95,19 @@ describe('report command', () => {
     expect(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'))).toMatchObject({ aborted: true, passed: false, reasons: [why], abort: { why: 'killed' } });
   });
 
+  it('a complete bench that recorded no request is no pass: FAILED, exit 1, and no "100% ok"', async () => {
+    // The real bench's header (its configuration) and end, without a sample: cycles too short for a request to finish.
+    const head = readFileSync(fixture, 'utf8').split('\n').filter((l) => l.startsWith('<funkload') || l.startsWith('<config'));
+    const empty = join(tmp(), 'empty-bench.xml');
+    writeFileSync(empty, `${head.join('\n')}\n</funkload>\n`);
+    const dir = tmp();
+    const { io: streams, text } = io();
+    expect(await runReportCommand([empty], { output: dir }, streams)).toBe(1);
+    expect(text.out).toMatch(/^Simple FunkLoad tests: 3 cycle\(s\), 0 requests, none ok,/m);
+    expect(text.out).toContain('FAILED: no request was recorded (cycles too short for one to finish, or empty results)\n');
+    expect(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'))).toMatchObject({ passed: false });
+  });
+
   it('an -o that cannot be written is a usage error naming it and why (the real CLI: exit 2, no stack trace)', async () => {
     const file = join(tmp(), 'a-file');
     writeFileSync(file, 'x');
