@@ -157,6 +157,16 @@ async function sweep(args: string[], edit: (t: string) => string = (t) => t): Pr
   };
 }
 
+describe('marteau-tui sweep flags', () => {
+  it('a flag the config check refuses is a usage error naming the flag, before anything is started or printed', async () => {
+    const dir = await project((await readFile(path.join(ROOT, 'fixtures/sweep/.marteau.yml'), 'utf8')).replaceAll('../../dist/fixtures/sweep/', `${dist('fixtures/sweep')}/`));
+    const r = await cliDone(['sweep', dir, '--state-dir', await stateDir(), '--step', '0']);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe('marteau-tui: --step: must be more than 0\n');
+    expect(r.out).toBe('');
+  });
+});
+
 describe.skipIf(!ready)('marteau-tui sweep on the demo shop (real redis-server and PostgreSQL)', () => {
   let first: Run;
   let again: Run;

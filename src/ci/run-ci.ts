@@ -38,7 +38,7 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
   if (o.edit && files.length > 1) throw new UsageError(`${o.target} holds ${files.length} configs: name one of them (${files.map((f) => path.basename(f)).join(', ')})`);
   // Validate everything before queueing anything: a typo in the 3rd file must not leave two jobs behind.
   const runners = await loadRunners();
-  for (const f of files) await loadMarteauConfig(f, { runners, behaviors: defaultRegistry });
+  for (const f of files) await loadMarteauConfig(f, { runners, behaviors: defaultRegistry }, o.edit);
 
   surviveClosedOutput(io.out, io.err);
   const engine = new Engine({ stateDir: o.stateDir, nodes: o.nodes, run: 'own', nodeWaitMs: o.nodeWaitMs, runners });

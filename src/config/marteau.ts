@@ -124,7 +124,8 @@ export interface LoadOptions {
 
 const DEFAULT_TIMEOUT_MS = 3_600_000;
 
-export async function loadMarteauConfig(target: string, options: LoadOptions): Promise<MarteauConfig> {
+/** `edit`: changes the text before it is parsed, as the engine's enqueue does (`sweep` sets its chaos there). */
+export async function loadMarteauConfig(target: string, options: LoadOptions, edit: (text: string) => string = (t) => t): Promise<MarteauConfig> {
   const file = await findConfigFile(target);
   let text: string;
   try {
@@ -132,7 +133,7 @@ export async function loadMarteauConfig(target: string, options: LoadOptions): P
   } catch (e) {
     throw new ConfigError(file, undefined, undefined, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
-  const src = parseYaml(file, text);
+  const src = parseYaml(file, edit(text));
   return parseMarteauConfig(src, path.dirname(path.resolve(file)), { ...options, behaviors: await withPlugins(src, options.behaviors) });
 }
 
