@@ -104,8 +104,23 @@ export async function loadResults(input: string, options: ReadOptions = {}): Pro
   }
   const converted = st.isDirectory() ? await convertLeftLogs(input) : named;
   const files = st.isDirectory() ? await resultFilesIn(input) : [input];
-  if (files.length === 0) throw new ResultsNotFound(`${input}: no FunkLoad bench result (*.xml with a <funkload> root) in this directory`);
+  if (files.length === 0) throw new ResultsNotFound(`${input}: ${(st.isDirectory() && (await jobWithoutResults(input))) || 'no FunkLoad bench result (*.xml with a <funkload> root) in this directory'}`);
   const { results, warnings } = await readFunkloadXmlFiles(files, options);
   const measures = st.isDirectory() ? await recordedMeasures(input) : undefined;
   return { results, files, warnings: [...converted, ...warnings], ...(measures ? { measures } : {}) };
+}
+
+/**
+ * A job's directory with no load results: say how the job ended (a job cancelled before its load,
+ * a command job without `xml:`) rather than that FunkLoad's files are missing.
+ */
+async function jobWithoutResults(dir: string): Promise<string | undefined> {
+  let job: { status?: string; reason?: string; summary?: string };
+  try {
+    job = JSON.parse(await readFile(join(dir, 'result.json'), 'utf8')) as typeof job;
+  } catch {
+    return undefined;
+  }
+  const ended = job.summary ?? `${job.status}${job.reason ? `: ${job.reason}` : ''}`;
+  return `this job left no load results to report on (it ended ${ended}); a command job has them only when its config sets xml:`;
 }

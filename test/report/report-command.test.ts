@@ -14,6 +14,7 @@ import { readFunkloadXml } from '../../src/runners/funkload-xml.js';
 import { parseThresholds } from '../../src/config/thresholds.js';
 import { evaluateThresholds } from '../../src/runners/thresholds.js';
 import { cliDone } from '../helpers/marteau-cli.js';
+import { commandYaml, project, stateDir } from '../helpers/projects.js';
 
 // Real FunkLoad 1.17.2 output (fixtures/funkload/real/CAPTURED.md); its own report is simple-bench.report.rst:
 // 3 cycles of 1, 2, 4 users, 71 tests, 214 requests of which 11 errors.
@@ -106,6 +107,16 @@ describe('report command', () => {
     expect(text.out).toMatch(/^Simple FunkLoad tests: 3 cycle\(s\), 0 requests, none ok,/m);
     expect(text.out).toContain('FAILED: no request was recorded (cycles too short for one to finish, or empty results)\n');
     expect(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'))).toMatchObject({ passed: false });
+  });
+
+  it('a job that left no load results (a command job without xml:) is told as the job ended, not as missing FunkLoad files', async () => {
+    const dir = await project(`name: plain\n${commandYaml([process.execPath, '-e', '0'])}\n`);
+    const run = await cliDone(['--ci', dir, '--state-dir', await stateDir()]);
+    expect(run.code, run.err).toBe(0);
+    const results = / results: (\S+)/.exec(run.out)![1];
+    const r = await cliDone(['report', results, '-o', tmp()]);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/: this job left no load results to report on \(it ended succeeded in [\d.]+m?s \(1 node, exit 0\)\); a command job has them only when its config sets xml:\n$/);
   });
 
   it('an -o that cannot be written is a usage error naming it and why (the real CLI: exit 2, no stack trace)', async () => {
