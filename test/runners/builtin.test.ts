@@ -193,7 +193,8 @@ describe('builtin config', () => {
   });
 
   it('the example job runs against the demo app and meets its thresholds', async () => {
-    const raw = parseYaml(readFileSync(new URL('../../fixtures/load/builtin.marteau.yml', import.meta.url), 'utf8')) as Record<string, unknown>;
+    // Its services: (the demo app, started by the engine) are the engine's part: here the app is started by hand.
+    const { services: _, ...raw } = parseYaml(readFileSync(new URL('../../fixtures/load/builtin.marteau.yml', import.meta.url), 'utf8')) as Record<string, unknown>;
     const demo = await startDemoApp();
     try {
       const c = builtinConfigSchema.parse({ ...raw, base_url: `http://127.0.0.1:${demo.port}`, cycles: [2, 3], duration: 1, cycle_time: 0 });
