@@ -5,13 +5,14 @@
  */
 import { runCi } from '../ci/run-ci.js';
 import { UsageError } from '../core/exit.js';
-import { prepareDemo } from './demo-project.js';
+import { DEMO_MIN_SECONDS, prepareDemo } from './demo-project.js';
 import type { Io } from './proxy-command.js';
 import { runTuiDemo } from './tui-demo.js';
 
 export async function runDemo(o: { duration: string; behaviors?: string; plain?: boolean; stateDir?: string }, io: Io): Promise<number> {
   const seconds = Number(o.duration);
   if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw new UsageError('--duration: seconds from 1 to 3600');
+  if (seconds < DEMO_MIN_SECONDS) io.err.write(`marteau-tui demo: --duration ${o.duration} is raised to ${DEMO_MIN_SECONDS} s (three cycles of 5 s at least)\n`);
   if (!o.plain && io.out.isTTY && process.stdin.isTTY) return runTuiDemo(seconds, { stateDir: o.stateDir, behaviors: o.behaviors, out: io.out });
   if (!o.plain) io.out.write('(not a terminal: the demo job headless, as `marteau-tui --ci` runs one, instead of the control center)\n');
   const demo = await prepareDemo(seconds, o);
