@@ -115,6 +115,12 @@ recovery: {window: 1s}
     await t.waitFor(() => t.engine.getSnapshot().jobs.length === 1, 'the job, enqueued all the same');
   });
 
+  it('a job that ended before any output says how it ended in the Output pane', async () => {
+    const t = await setup();
+    await t.engine.enqueue(await project(`name: wide\n${commandYaml(['true'])}\nnodes: 3\n`));
+    await t.waitFor((f) => f.includes('no output: failed: needs 3 nodes but only 1 is enabled') && f.includes('enter: details'), 'how the job ended');
+  });
+
   it('cancels a running job only after y, and retries it with r', async () => {
     const t = await setup();
     const dir = await project(`name: sleeper\n${commandYaml([process.execPath, '-e', 'setTimeout(() => {}, 30000)'])}`);

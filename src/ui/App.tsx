@@ -5,7 +5,8 @@
  */
 import { Box, Text, useApp, useInput, useStdout } from 'ink';
 import { useCallback, useEffect, useMemo, useReducer, useRef, useState, useSyncExternalStore } from 'react';
-import type { TuiBackend } from './backend.js';
+import { isTerminal, type JobStatus } from '../core/jobs.js';
+import type { JobRow, TuiBackend } from './backend.js';
 import { ConfirmDialog, confirmKeys, PromptDialog } from './components/Dialog.js';
 import { Footer, Header, MessageLine } from './components/Chrome.js';
 import { HelpOverlay } from './components/HelpOverlay.js';
@@ -118,7 +119,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
           ) : modal?.kind === 'prompt' ? (
             <PromptDialog label={modal.label} value={modal.value} hint={modal.hint} width={overlayW} />
           ) : (
-            <OutputPane job={d.job?.name} lines={d.lines} view={s.output} details={s.details && !!d.job} focused={focus === 'output'} height={l.outH} width={columns} rows={l.outRows} inner={l.outWidth} />
+            <OutputPane job={d.job?.name} empty={emptyOutput(d.job)} lines={d.lines} view={s.output} details={s.details && !!d.job} focused={focus === 'output'} height={l.outH} width={columns} rows={l.outRows} inner={l.outWidth} />
           )}
         </Box>
       )}
@@ -126,4 +127,11 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
       <Footer pane={focus} modal={modal} width={columns - 1} />
     </Box>
   );
+}
+
+/** An empty Output pane: a job that ended before any line (failed to start, cancelled while queued) says how. */
+function emptyOutput(job: JobRow | undefined): string {
+  if (!job) return 'select a job in the queue';
+  if (!isTerminal(job.state as JobStatus)) return 'no output yet';
+  return `no output: ${job.state}${job.progress ? `: ${job.progress}` : ''} · enter: details`;
 }

@@ -8,6 +8,8 @@ import { color } from '../theme.js';
 /** The selected job's streamed lines (or its details): scrolled or following, wrapped or cut, with search matches. */
 export const OutputPane = memo(function OutputPane(props: {
   job?: string;
+  /** What an empty pane says of the selected job (a job that ended without a line says how it ended). */
+  empty: string;
   lines: readonly string[];
   view: OutputView;
   details: boolean;
@@ -17,7 +19,7 @@ export const OutputPane = memo(function OutputPane(props: {
   rows: number;
   inner: number;
 }) {
-  const { job, lines, view, details, focused, height, width, rows, inner } = props;
+  const { job, empty, lines, view, details, focused, height, width, rows, inner } = props;
   const win = outputWindow(lines, view, rows, inner);
   const found = view.search ? matches(lines, view.search) : [];
   const where = win.following ? 'following' : `line ${win.top + 1}/${lines.length}`;
@@ -25,7 +27,7 @@ export const OutputPane = memo(function OutputPane(props: {
   const extra = details ? 'details · enter: back to output' : `${job ? where : ''}${search}${view.wrap ? ' · wrap' : ''}`;
   return (
     <Pane title={`${details ? 'Details' : 'Output'}${job ? ` · ${ellipsis(job, 24)}` : ''}`} index={5} focused={focused} height={height} width={width} extra={extra}>
-      {win.rows.length === 0 ? <Text color={color('dim')}>{job ? 'no output yet' : 'select a job in the queue'}</Text> : null}
+      {win.rows.length === 0 ? <Text color={color('dim')}>{empty}</Text> : null}
       {win.rows.map((r, i) => (
         <Text key={i} wrap="truncate-end" inverse={r.match}>
           {r.text}
