@@ -19,6 +19,7 @@ import { protocolInfo } from '../proxy/protocols/index.js';
 import { buildRegistry } from '../../behaviors/index.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../proxy/protocol.js';
 import { UsageError } from '../core/exit.js';
+import { splitHostPort, upstreamProblem } from '../proxy/host-port.js';
 
 /** Options of built-in behaviors given on the command line, by behavior: `{delay: {sleep: 2}}`. */
 export type BehaviorOptions = Record<string, Record<string, unknown>>;
@@ -50,6 +51,8 @@ const IGNORED_SWITCHES = new Set(['--stay-connected', '--sync']);
 export function translateArgs(input: readonly string[]): TranslatedArgs {
   const args: string[] = [];
   const values = new Map<string, string>();
+  /** The spelling the user typed for each of `values` (`-port`, `--statsd.port`), for errors. */
+  const typed = new Map<string, string>();
   const switches = new Set<string>();
   const behaviorOptions: BehaviorOptions = {};
   const registry = buildRegistry();
@@ -72,7 +75,9 @@ export function translateArgs(input: readonly string[]): TranslatedArgs {
     if (flag in RENAMED) {
       args.push(RENAMED[flag], take());
     } else if (VALUED.has(flag)) {
-      values.set(flag.replace('.', '-').replace(/^-(?=[a-z])/, '--'), take());
+      const key = flag.replace('.', '-').replace(/^-(?=[a-z])/, '--');
+      values.set(key, take());
+      typed.set(key, flag);
     } else if (IGNORED_VALUED.has(flag)) {
       take();
     } else if (IGNORED_SWITCHES.has(flag)) {
@@ -95,13 +100,29 @@ export function translateArgs(input: readonly string[]): TranslatedArgs {
       args.push(arg);
     }
   }
+  // Checked here, where the flag the user typed is known: `--api` or `--statsd` would name ours.
+  const port = (key: string, fallback: string, zeroOk: boolean): string => {
+    // zeroOk: an API may listen on any free port; statsd is sent to a server's port.
+    const v = values.get(key);
+    if (v === undefined) return fallback;
+    const flag = typed.get(key) ?? key;
+    if (!/^\d+$/.test(v.trim())) throw new UsageError(`${flag}: expected a port number, got "${v}"; e.g. ${flag} ${fallback}`);
+    const n = Number(v);
+    if (n > 65535) throw new UsageError(`${flag}: port ${n} is over 65535; e.g. ${flag} ${fallback}`);
+    if (n === 0 && !zeroOk) throw new UsageError(`${flag}: port 0 is not a port a statsd server listens on; give its port, e.g. ${flag} ${fallback}`);
+    return String(n);
+  };
+  const host = (key: string, fallback: string): string => {
+    const h = values.get(key) ?? fallback;
+    return h.includes(':') && !h.startsWith('[') ? `[${h}]` : h;
+  };
   if (switches.has('--http')) {
-    args.push('--api', `${values.get('--http-host') ?? 'localhost'}:${values.get('--http-port') ?? '8080'}`);
+    args.push('--api', `${host('--http-host', 'localhost')}:${port('--http-port', '8080', true)}`);
   } else if (values.has('--host') || values.has('--port')) {
-    args.push('--api', `${values.get('--host') ?? 'localhost'}:${values.get('--port') ?? '8474'}`);
+    args.push('--api', `${host('--host', 'localhost')}:${port('--port', '8474', true)}`);
   }
   if (switches.has('--statsd-enabled')) {
-    args.push('--statsd', `${values.get('--statsd-host') ?? 'localhost'}:${values.get('--statsd-port') ?? '8125'}`);
+    args.push('--statsd', `${host('--statsd-host', 'localhost')}:${port('--statsd-port', '8125', false)}`);
     if (!args.includes('--statsd-prefix')) args.push('--statsd-prefix', 'vaurien');
   }
   return { args, behaviorOptions };
@@ -259,11 +280,24 @@ export function vaurienConfig(file: string, flags: { listen?: string; upstream?:
     if (get('vaurien', 'behavior') === undefined || e.path.length > 1) throw mixFlagError(e);
     throw fail(ini, file, 'vaurien', 'behavior', e.message);
   }
+  const listen = text('vaurien', 'proxy', flags.listen ?? 'localhost:8000');
+  const upstream = text('vaurien', 'backend', flags.upstream ?? 'localhost:80');
+  // The file's own values (the flags' are checked as flags): a bad one is its file:line, not a crash.
+  for (const [key, value, example] of [['proxy', listen, 'localhost:8000'], ['backend', upstream, 'localhost:6379']] as const) {
+    if (get('vaurien', key) === undefined) continue;
+    try {
+      splitHostPort(value);
+    } catch (e) {
+      throw fail(ini, file, 'vaurien', key, (e as Error).message);
+    }
+    const problem = key === 'backend' ? upstreamProblem(value) : undefined;
+    if (problem) throw fail(ini, file, 'vaurien', key, `${problem}; e.g. ${key} = ${example}`);
+  }
   const config: ProxiesConfig = {
     proxies: [{
       name: 'vaurien',
-      listen: text('vaurien', 'proxy', flags.listen ?? 'localhost:8000'),
-      upstream: text('vaurien', 'backend', flags.upstream ?? 'localhost:80'),
+      listen,
+      upstream,
       protocol: protocol as ProtocolName,
       behaviors,
       // Vaurien applies only the running protocol's section.
@@ -278,7 +312,8 @@ export function vaurienConfig(file: string, flags: { listen?: string; upstream?:
       prefix: text('statsd', 'prefix', 'vaurien'),
       sample_rate: rate === undefined ? 1 : Number(rate),
     };
-    if (!Number.isInteger(config.statsd.port)) throw fail(ini, file, 'statsd', 'port', 'expected a port number');
+    const port = config.statsd.port;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw fail(ini, file, 'statsd', 'port', `expected the port a statsd server listens on (1 to 65535), got ${text('statsd', 'port', '')}; e.g. port = 8125`);
   }
   const notes: string[] = [];
   for (const [key, e] of ini.get('vaurien') ?? []) {

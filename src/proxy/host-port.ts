@@ -8,6 +8,15 @@ export function splitHostPort(addr: string): [string, number] {
   return [m[1] || '127.0.0.1', port];
 }
 
+/**
+ * Why an address cannot be an upstream, or undefined: port 0 asks the kernel for any free port,
+ * which a listener can do but a connection cannot (no server listens on port 0).
+ */
+export function upstreamProblem(addr: string): string | undefined {
+  const [, port] = splitHostPort(addr);
+  return port === 0 ? `"${addr}": port 0 is not a server's port (0 means "any free port", which only a listen address can ask for)` : undefined;
+}
+
 export function joinHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
