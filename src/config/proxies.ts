@@ -2,6 +2,7 @@
  * The `proxies:` section (of `.marteau.yml`, or of a standalone proxies YAML) and `statsd:`.
  */
 import { readFile } from 'node:fs/promises';
+import { isIPv4 } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../proxy/mix.js';
@@ -12,12 +13,24 @@ import { PROTOCOL_NAMES } from '../proxy/protocol.js';
 import { protocolInfo } from '../proxy/protocols/index.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
 import type { StatsdOptions } from '../proxy/statsd.js';
-import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
+import { splitHostPort } from '../proxy/host-port.js';
+import { closest } from '../text/closest.js';
+import { ConfigErrors } from './config-error.js';
+import { ConfigError, errorAt, locate, parseYaml, type SourceDoc } from './errors.js';
 import { zodToConfigError } from './zod-errors.js';
+
+const HOST_PORT = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
+const portOf = (v: string) => Number(v.slice(v.lastIndexOf(':') + 1));
 
 const hostPort = z
   .string()
-  .regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:6379');
+  .regex(HOST_PORT, 'expected host:port, e.g. 127.0.0.1:6379')
+  .refine((v) => !HOST_PORT.test(v) || portOf(v) <= 65535, { error: (iss) => `port ${portOf(String(iss.input))} is over 65535` });
+
+/** A proxy's name: the same rule for config files and `--name` (it is a key in files, a path segment in the APIs). */
+export const PROXY_NAME = /^[\w-]+$/;
+export const PROXY_NAME_RULE = 'a proxy name is letters, digits, _ and -';
+export const proxyNameSchema = z.string().regex(PROXY_NAME, PROXY_NAME_RULE);
 
 /** A behavior mix as written in YAML (checked further by parseMix against the known behaviors). */
 export const mixSpecSchema = z.union(
@@ -28,7 +41,9 @@ export const mixSpecSchema = z.union(
 export const proxySchema = z
   .object({
     listen: hostPort,
-    upstream: hostPort,
+    upstream: hostPort.refine((v) => !HOST_PORT.test(v) || portOf(v) !== 0, {
+      error: 'port 0 is not a server\'s port (0 means "any free port", which only a listen address can ask for)',
+    }),
     protocol: z.enum(PROTOCOL_NAMES).default('tcp'),
     behaviors: mixSpecSchema.optional(),
     pin: z.enum(['exchange', 'connection']).default('exchange'),
@@ -58,7 +73,7 @@ export const apiSchema = z
   .strict();
 
 export const proxiesFileSchema = z.object({
-  proxies: z.record(z.string().regex(/^[\w-]+$/, 'a proxy name is letters, digits, _ and -'), proxySchema),
+  proxies: z.record(proxyNameSchema, proxySchema),
   statsd: statsdSchema.optional(),
   /** Behavior plugin files (ES modules), relative to the config file. */
   plugins: z.array(z.string().min(1, 'a plugin path cannot be empty')).optional(),
@@ -107,7 +122,16 @@ function proxiesHintAt(p: readonly (string | number)[]): string | undefined {
   return p.length <= 1 && p[0] === 'proxies' ? PROXIES_HINT : undefined;
 }
 
-export async function loadProxiesFile(file: string, registry: BehaviorRegistry): Promise<ProxiesConfig> {
+export interface LoadProxiesOptions {
+  /**
+   * When set, a file that defines no proxy (and no `api:` to create some through) is an error,
+   * with this hint: what the caller offers instead (a process that would wait for nothing).
+   */
+  emptyHint?: string;
+}
+
+/** A standalone proxies file (`marteau-tui proxy --config`): its top-level keys are checked too. */
+export async function loadProxiesFile(file: string, registry: BehaviorRegistry, opts: LoadProxiesOptions = {}): Promise<ProxiesConfig> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -119,7 +143,7 @@ export async function loadProxiesFile(file: string, registry: BehaviorRegistry):
   const full: BehaviorRegistry = plugins.length ? new Map([...registry, ...plugins.map((b) => [b.name, b] as const)]) : registry;
   const listed = (src.doc.toJS() as { plugins?: unknown } | null)?.plugins;
   const pluginPaths = Array.isArray(listed) ? listed.filter((p): p is string => typeof p === 'string').map((p) => path.resolve(path.dirname(path.resolve(file)), p)) : [];
-  return { ...parseProxiesConfig(src, full), plugins, pluginPaths, registry: full };
+  return { ...parseProxiesConfig(src, full, { ...opts, standalone: true }), plugins, pluginPaths, registry: full };
 }
 
 /**
@@ -144,13 +168,33 @@ export async function loadConfigPlugins(src: SourceDoc, registry: BehaviorRegist
   return plugins;
 }
 
-export function parseProxiesConfig(src: SourceDoc, registry: BehaviorRegistry): ProxiesConfig {
+export interface ParseProxiesOptions extends LoadProxiesOptions {
+  /**
+   * The document is a proxies file of its own (not a `.marteau.yml`, whose schema checks its
+   * keys): a top-level key spelt like a known one (`proxy:`) is reported with the key it meant.
+   */
+  standalone?: boolean;
+}
+
+export function parseProxiesConfig(src: SourceDoc, registry: BehaviorRegistry, opts: ParseProxiesOptions = {}): ProxiesConfig {
   const data = src.doc.toJS() as unknown;
   const parsed = proxiesFileSchema.safeParse(data);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    if (first.path.length === 0 && first.code === 'invalid_type') throw errorAt(src, [], 'expected a map with a `proxies:` section', PROXIES_HINT);
-    throw zodToConfigError(src, data, parsed.error, { knownKeys: proxiesKeysAt, hint: proxiesHintAt });
+  const misspelt = opts.standalone ? misspeltTopKeys(data) : [];
+  if (!parsed.success || misspelt.length) {
+    const first = parsed.error?.issues[0];
+    if (first && first.path.length === 0 && first.code === 'invalid_type') throw errorAt(src, [], 'expected a map with a `proxies:` section', PROXIES_HINT);
+    const known = Object.keys(proxiesFileSchema.shape);
+    const errors = misspelt.map(({ key, meant }) =>
+      errorAt(src, [key], `unknown key "${key}"; did you mean "${meant}"?`, `known keys here: ${known.join(', ')}`, true));
+    // The `proxies:` that `proxy:` leaves missing is the same mistake, already shown with its fix.
+    const rest = (parsed.error?.issues ?? []).filter((i) => !(i.code === 'invalid_type' && i.path.length === 1 && misspelt.some((m) => m.meant === i.path[0])
+      && (data as Record<string, unknown>)[String(i.path[0])] === undefined));
+    if (rest.length) {
+      const e = zodToConfigError(src, data, new z.ZodError(rest), { knownKeys: proxiesKeysAt, hint: proxiesHintAt });
+      errors.push(...(e instanceof ConfigErrors ? e.all : [e]));
+    }
+    errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+    throw errors.length === 1 ? errors[0] : new ConfigErrors(errors);
   }
   const proxies = Object.entries(parsed.data.proxies).map(([name, p]): ProxyOptions => {
     try {
@@ -172,9 +216,59 @@ export function parseProxiesConfig(src: SourceDoc, registry: BehaviorRegistry): 
       rewriteHost: p.rewrite_host,
     };
   });
+  checkDistinctListens(src, proxies);
+  if (opts.emptyHint !== undefined && proxies.length === 0 && !parsed.data.api) {
+    throw errorAt(src, ['proxies'], 'no proxy defined', opts.emptyHint);
+  }
   const target = parsed.data.api?.vaurien_proxy;
   if (target !== undefined && !proxies.some((p) => p.name === target)) {
     throw errorAt(src, ['api', 'vaurien_proxy'], `no proxy named "${target}" in this file`, `one of: ${proxies.map((p) => p.name).join(', ') || '(none)'}`);
   }
   return { proxies, statsd: parsed.data.statsd, api: parsed.data.api };
+}
+
+/**
+ * Top-level keys of a standalone proxies file that are near misses of its known keys (`proxy:`
+ * for `proxies:`, `stastd:` for `statsd:`), with the key each meant. Other unknown keys stay
+ * ignored, as before: a `.marteau.yml` given to `proxy --config` keeps working.
+ */
+function misspeltTopKeys(data: unknown): { key: string; meant: string }[] {
+  if (data === null || typeof data !== 'object' || Array.isArray(data)) return [];
+  const known = Object.keys(proxiesFileSchema.shape);
+  return Object.keys(data).flatMap((key) => {
+    if (known.includes(key)) return [];
+    // The singular too: `proxy` is three edits from `proxies`, one word for a reader.
+    const meant = closest(key, known) ?? closest(key.endsWith('y') ? `${key.slice(0, -1)}ies` : `${key}s`, known);
+    return meant ? [{ key, meant }] : [];
+  });
+}
+
+/**
+ * Two proxies of one file cannot take the same listen address: said at load time, at the
+ * second one, naming the first (port 0, any free port, is never shared).
+ */
+function checkDistinctListens(src: SourceDoc, proxies: readonly ProxyOptions[]): void {
+  for (const [i, b] of proxies.entries()) {
+    const a = proxies.slice(0, i).find((o) => sameListener(o.listen, b.listen));
+    if (!a) continue;
+    const line = locate(src, ['proxies', a.name, 'listen']).line;
+    throw errorAt(
+      src,
+      ['proxies', b.name, 'listen'],
+      `${b.listen} is already the listen address of proxy "${a.name}"${line ? ` (line ${line})` : ''}; two proxies cannot listen on one port`,
+      `give one of them another port (port 0: any free port, printed when it listens)`,
+    );
+  }
+}
+
+/** Whether two listen addresses would take the same port: same host, or a wildcard of the other's family. */
+function sameListener(a: string, b: string): boolean {
+  const [ha, pa] = splitHostPort(a);
+  const [hb, pb] = splitHostPort(b);
+  if (pa === 0 || pa !== pb) return false;
+  const [x, y] = [ha.toLowerCase(), hb.toLowerCase()];
+  if (x === y) return true;
+  // Node binds `::` on both families; `0.0.0.0` takes every IPv4 address.
+  if (x === '::' || y === '::') return true;
+  return (x === '0.0.0.0' && isIPv4(y)) || (y === '0.0.0.0' && isIPv4(x));
 }
