@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
-import { loadProxiesFile, statsdSchema, type ProxiesConfig } from '../config/proxies.js';
+import { loadProxiesFile, PROXY_NAME, PROXY_NAME_RULE, statsdSchema, type ProxiesConfig } from '../config/proxies.js';
 import { watchFiles, type FileWatcher } from '../config/watch.js';
 import { Control, type ProxySpec } from '../proxy/api/control.js';
 import { isLoopback } from '../proxy/api/guard.js';
@@ -16,7 +16,7 @@ import { buildRegistry } from '../../behaviors/index.js';
 import { PROTOCOL_NAMES, type ProtocolName } from '../proxy/protocol.js';
 import { protocolInfo } from '../proxy/protocols/index.js';
 import { MAX_TIMER_MS } from '../proxy/plugin.js';
-import { joinHostPort, splitHostPort } from '../proxy/host-port.js';
+import { joinHostPort, splitHostPort, upstreamProblem } from '../proxy/host-port.js';
 import { UpstreamLoopError, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { EXIT, UsageError } from '../core/exit.js';
@@ -81,7 +81,7 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
   try {
     await set.start(config.proxies, config.statsd, log);
   } catch (e) {
-    if (e instanceof ListenError) throw new UsageError(e.message, e.code === 'EADDRINUSE' ? EXIT.usage : EXIT.infrastructure);
+    if (e instanceof ListenError) throw new UsageError(listenErrorText(e, set), e.code === 'EADDRINUSE' ? EXIT.usage : EXIT.infrastructure);
     if (e instanceof UpstreamLoopError) throw new UsageError(e.message, EXIT.usage);
     throw e;
   }
@@ -124,9 +124,17 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
   for (const p of set.proxies.values()) {
     io.out.write(listeningLine(p));
   }
+  if (set.proxies.size === 0) {
+    // Nothing listens yet, by choice (--api, --watch): say what the process waits for.
+    const ways = [
+      ...(server ? [`created over the API (POST ${server.url}/proxies)`] : []),
+      ...(o.watch && o.config ? [`added to ${o.config}`] : []),
+    ];
+    io.out.write(`no proxy yet: waiting for proxies to be ${ways.join(' or ')}\n`);
+  }
   announcing = true;
 
-  const watcher = o.watch && o.config ? startWatching(o.config, config, control, io) : undefined;
+  const watcher = o.watch && o.config ? startWatching(o.config, config, control, set, io) : undefined;
 
   const live = new LiveLines(io.out, io.out.isTTY === true);
   let previous = new Map(set.stats().map((s) => [s.name, s]));
@@ -154,7 +162,7 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
  * `--config FILE --watch`: each edit is loaded and checked in full; a valid one is applied at
  * once (see Control.applyConfig), an invalid one is reported with file:line and changes nothing.
  */
-function startWatching(file: string, initial: ProxiesConfig, control: Control, io: Io): FileWatcher {
+function startWatching(file: string, initial: ProxiesConfig, control: Control, set: ProxySet, io: Io): FileWatcher {
   const watched = (c: ProxiesConfig) => [path.resolve(file), ...(c.pluginPaths ?? [])];
   let running = false;
   let again = false;
@@ -200,7 +208,8 @@ function startWatching(file: string, initial: ProxiesConfig, control: Control, i
         io.err.write('config reload: statsd: and api: changes take effect at the next start\n');
       }
     } catch (e) {
-      io.err.write(`config not applied, the running proxies keep the previous one:\n${file}: ${(e as Error).message}\n`);
+      const text = e instanceof ListenError ? listenErrorText(e, set) : (e as Error).message;
+      io.err.write(`config not applied, the running proxies keep the previous one:\n${file}: ${text}\n`);
     }
   };
   const watcher = watchFiles(watched(initial), () => {
@@ -256,6 +265,8 @@ interface BuiltConfig {
 async function buildConfig(o: ProxyCommandOptions): Promise<BuiltConfig> {
   const statsd = o.statsd ? statsdFromFlag(o.statsd, o.statsdPrefix) : undefined;
   const behaviorOptions = o.behaviorOptions ?? {};
+  // Checked whatever else is given: a Vaurien INI file takes them as its defaults.
+  checkAddressFlags(o);
   if (o.config) {
     try {
       const kind = await configKind(o.config);
@@ -274,7 +285,10 @@ async function buildConfig(o: ProxyCommandOptions): Promise<BuiltConfig> {
       if (Object.keys(behaviorOptions).length) {
         throw new UsageError('--behavior-<name>-<option> goes with --behavior (or a Vaurien INI file); in a YAML config, give the options in the mix');
       }
-      const c = await loadProxiesFile(o.config, buildRegistry());
+      // An empty file is fine when proxies can come later; otherwise the process would wait for nothing.
+      const waits = o.watch === true || (o.api !== undefined && o.api !== false);
+      const emptyHint = waits ? undefined : `add a proxy under proxies:, ${PROXIES_EXAMPLE}; or add --api to create proxies over HTTP (as toxiproxy-server does), or --watch to start them when this file changes`;
+      const c = await loadProxiesFile(o.config, buildRegistry(), { emptyHint });
       return { config: { ...c, statsd: statsd ?? c.statsd }, notes: [] };
     } catch (e) {
       if (e instanceof ConfigError) throw new UsageError(e.message);
@@ -289,12 +303,8 @@ async function buildConfig(o: ProxyCommandOptions): Promise<BuiltConfig> {
   if (!(PROTOCOL_NAMES as readonly string[]).includes(o.protocol)) {
     throw new UsageError(`--protocol: unknown protocol "${o.protocol}"; use one of ${PROTOCOL_NAMES.join(', ')}`);
   }
-  for (const [flag, v] of [['--listen', o.listen], ['--upstream', o.upstream]] as const) {
-    try {
-      splitHostPort(v);
-    } catch (e) {
-      throw new UsageError(`${flag}: ${(e as Error).message}`);
-    }
+  if (o.name !== undefined && !PROXY_NAME.test(o.name)) {
+    throw new UsageError(`--name: "${o.name}" cannot be a proxy name: ${PROXY_NAME_RULE} (as in a config file), e.g. --name ${o.name.replace(/[^\w-]+/g, '-').replace(/^-+|-+$/g, '') || 'cache'}`);
   }
   const behaviors = o.behaviors === undefined ? undefined : withOptions(o.behaviors, behaviorOptions);
   try {
@@ -322,6 +332,23 @@ async function buildConfig(o: ProxyCommandOptions): Promise<BuiltConfig> {
   };
 }
 
+const PROXIES_EXAMPLE = 'e.g. proxies: {cache: {listen: 127.0.0.1:16379, upstream: 127.0.0.1:6379, protocol: redis}}';
+
+/** `--listen` and `--upstream`: host:port, and an upstream is a server's real port (never 0). */
+function checkAddressFlags(o: ProxyCommandOptions): void {
+  for (const [flag, v] of [['--listen', o.listen], ['--upstream', o.upstream]] as const) {
+    if (v === undefined) continue;
+    try {
+      splitHostPort(v);
+    } catch (e) {
+      throw new UsageError(`${flag}: ${(e as Error).message}`);
+    }
+    const problem = flag === '--upstream' ? upstreamProblem(v) : undefined;
+    if (problem) throw new UsageError(`${flag}: ${problem}; give the port the real server listens on, e.g. --upstream 127.0.0.1:6379`);
+  }
+}
+
+/** `--statsd HOST:PORT` and `--statsd-prefix`, each mistake named by its own flag. */
 function statsdFromFlag(flag: string, prefix: string) {
   let host: string;
   let port: number;
@@ -330,9 +357,36 @@ function statsdFromFlag(flag: string, prefix: string) {
   } catch (e) {
     throw new UsageError(`--statsd: ${(e as Error).message}`);
   }
+  // Metrics are sent, not received: port 0 ("any free port") names no statsd server.
+  if (port === 0) throw new UsageError(`--statsd: port 0 is not a port a statsd server listens on; give its port, e.g. --statsd ${joinHostPort(host, 8125)}`);
   const parsed = statsdSchema.safeParse({ host, port, prefix });
-  if (!parsed.success) throw new UsageError(`--statsd-prefix: ${parsed.error.issues[0].message}`);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    if (issue.path[0] === 'prefix') throw new UsageError(`--statsd-prefix: "${prefix}" has other characters than letters, digits, _ . and -; e.g. --statsd-prefix marteau`);
+    throw new UsageError(`--statsd: "${flag}" is not a statsd address (${String(issue.path[0])}); e.g. --statsd 127.0.0.1:8125`);
+  }
   return parsed.data;
+}
+
+/**
+ * A listen address in use, naming the proxy of this process that holds it when there is one
+ * (on a reload, new listeners are bound before the proxies leaving the file are stopped).
+ */
+function listenErrorText(e: ListenError, set: ProxySet): string {
+  if (e.code !== 'EADDRINUSE') return e.message;
+  let wanted: [string, number];
+  try {
+    wanted = splitHostPort(e.address);
+  } catch {
+    return e.message;
+  }
+  const holder = [...set.proxies.values()].find((p) => {
+    if (p.name === e.proxy || !p.isEnabled) return false;
+    const [host, port] = splitHostPort(p.listenAddress);
+    return port === wanted[1] && host === wanted[0];
+  });
+  if (!holder) return e.message;
+  return `proxy "${e.proxy}": ${e.address} is held by the running proxy "${holder.name}"; a reload binds new listeners before it stops or moves old ones: give "${e.proxy}" another port, or free the port in one save and take it in the next`;
 }
 
 function positiveInt(v: string, flag: string, zeroOk = false): number {
