@@ -289,6 +289,34 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
     }
   }, 90_000);
 
+  it('an end given up while Redis stayed away is recorded once it is back: the job ends, its node takes the next job', async () => {
+    let redis = await startRedis({ aof: true });
+    const { port, dir: data } = redis;
+    const url = urlOf(redis);
+    const w = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: { ...localNodes(1), queue: { url: parseQueueUrl(url), lostJobs: 'interrupt' } }, run: 'all', finishRetryMs: 1000 });
+    const lines: string[] = [];
+    w.events.on('log.line', (e) => lines.push(e.line));
+    try {
+      await w.start();
+      const { dir, trace } = await tracedProject(500);
+      const job = await w.enqueue(dir, { origin: 'cli' });
+      await until('the job started', async () => (await readTrace(trace)).some((t) => t.kind === 'start'), 20_000);
+      await redis.crash();
+      await until('the end given up for now', () => lines.find((l) => /the job's end \(succeeded\) is kept in .*result\.json and recorded in the queue once it is back/.test(l)), 20_000);
+      expect(w.queue.get(job.id)?.status).toBe('running');
+      redis = await startRedis({ aof: true, port, dir: data });
+      await until('the end recorded', () => w.queue.get(job.id)?.status === 'succeeded', 20_000);
+      expect(lines).toContain("the job's end (succeeded) is recorded in the queue");
+      // The node is free again: the next job runs on it.
+      const next = await w.enqueue(dir, { origin: 'cli' });
+      const [done] = await w.waitFor([next.id]);
+      expect(done.status).toBe('succeeded');
+    } finally {
+      await w.stop();
+      await redis.stop();
+    }
+  }, 90_000);
+
   it('a running engine says "queue offline" when Redis goes away and reconnects by itself', async () => {
     let redis = await startRedis({ aof: true });
     const { port, dir: data } = redis;

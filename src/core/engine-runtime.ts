@@ -8,13 +8,13 @@
 import type { NodeConfig } from '../config/nodes.js';
 import { defaultExecutorFactory } from '../exec/factory.js';
 import type { Proxy } from '../proxy/proxy.js';
-import type { EngineCore, EngineOptions, JobSummary, Kit, LiveJob } from './engine-types.js';
+import type { EngineCore, EngineOptions, JobSummary, Kit, LiveJob, UnrecordedEnd } from './engine-types.js';
 import { resultDirOf } from './engine-views.js';
 import { EventBus } from './events.js';
 import { ENQUEUE_FILES, JobFiles, ORPHAN_AGE_MS } from './job-files.js';
 import { summaryLine, type AbortWhy } from './job-outcome.js';
 import { runJob } from './job-run.js';
-import { isTerminal, type Job, type JobOutcome } from './jobs.js';
+import { isTerminal, type Job } from './jobs.js';
 import { killLeftovers } from './leftovers.js';
 import { NodePool } from './node-pool.js';
 import { JournalQueue, short, type JobQueue } from './queue.js';
@@ -36,7 +36,8 @@ export abstract class EngineRuntime {
   protected readonly own = new Set<string>();
   /** What a job that ended here leaves for views: its summary, report, seed and fault timeline. */
   private readonly summaries = new Map<string, JobSummary>();
-  protected readonly unrecorded = new Map<string, JobOutcome & { endedAt: number }>();
+  protected readonly unrecorded = new Map<string, UnrecordedEnd>();
+  private recordingLate = false;
   private readonly seen = new Map<string, Job['status']>();
   private unwatch?: () => void;
   private stopSharing?: () => void;
@@ -216,6 +217,27 @@ export abstract class EngineRuntime {
     }
     this.changed();
     if (this.runsJobs) void this.scheduler.kick();
+    if (this.unrecorded.size && this.queue.online?.() !== false) void this.recordLate();
+  }
+
+  /**
+   * The ends given up while the shared queue was offline, recorded now it is back: else the jobs
+   * would show `running`, their nodes taken, for as long as this engine lives.
+   */
+  private async recordLate(): Promise<void> {
+    if (this.recordingLate) return;
+    this.recordingLate = true;
+    try {
+      for (const [id, { claim, endedAt, ...outcome }] of [...this.unrecorded]) {
+        await this.queue.finish(id, claim, { ...outcome, at: endedAt });
+        this.unrecorded.delete(id);
+        this.log(id, `the job's end (${outcome.status}) is recorded in the queue`, 'info');
+      }
+    } catch {
+      // offline again: the next change (the queue back) tries again
+    } finally {
+      this.recordingLate = false;
+    }
   }
 
   private emitFinished(j: Readonly<Job>): void {

@@ -33,6 +33,11 @@ export interface EngineOptions {
   run?: 'all' | 'own' | 'none';
   /** How long a job may wait for free nodes before failing; default: forever. */
   nodeWaitMs?: number;
+  /**
+   * How long a job's end is retried while a shared queue is offline (default 10 min); past it the
+   * end is kept here and recorded once the queue is back, and waitFor reports it meanwhile.
+   */
+  finishRetryMs?: number;
   /** Probe SSH nodes periodically (default: when running jobs). */
   probe?: boolean;
   /** The queue implementation; default: `nodes.queue` (Redis) or else the journal in the state dir. */
@@ -46,6 +51,9 @@ export interface EngineOptions {
    */
   preload?: boolean;
 }
+
+/** A job's end the queue has yet to be told: its outcome, when it ended, and the claim it ended. */
+export type UnrecordedEnd = JobOutcome & { endedAt: number; claim: string };
 
 export type KitModule = typeof import('./engine-kit.js');
 /** The engine's heavy half (see engine-kit.ts) with the registries this engine uses. */
@@ -117,8 +125,11 @@ export interface EngineCore {
   /** Jobs this process enqueued to run, or runs. */
   readonly own: Set<string>;
   readonly summaries: Map<string, JobSummary>;
-  /** Ends the queue could not be told (offline past the bound): what waitFor reports for them. */
-  readonly unrecorded: Map<string, JobOutcome & { endedAt: number }>;
+  /**
+   * Ends the queue could not be told (offline past the bound): what waitFor reports for them, and
+   * what is recorded, with the job's claim, once the queue is back.
+   */
+  readonly unrecorded: Map<string, UnrecordedEnd>;
   /** The heavy half, loaded once. */
   kit(): Promise<Kit>;
   /** Let the scheduler look at the queue again. */

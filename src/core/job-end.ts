@@ -47,13 +47,16 @@ export async function recordFinish(core: EngineCore, id: string, claim: string, 
       // A retry only records the end: the first try's claim of the next job may have landed.
       return await (attempt === 0 ? core.finish(id, claim, nodes, outcome) : core.queue.finish(id, claim, outcome));
     } catch (e) {
-      const limit = core.stopping() ? FINISH_RETRY_STOPPING_MS : FINISH_RETRY_MS;
+      const limit = core.stopping() ? FINISH_RETRY_STOPPING_MS : (core.options.finishRetryMs ?? FINISH_RETRY_MS);
       if (!(e instanceof QueueOfflineError)) throw e;
       if (Date.now() - started > limit) {
-        // Not an internal error: result.json (written before) keeps the end, and the team takes
-        // the job for lost (its lost_jobs) once this engine's heartbeat is gone.
-        core.unrecorded.set(id, { ...outcome, endedAt: outcome.at! });
-        log(`${e.message}: gave up recording the job's end (${outcome.status}) in the queue; it is kept in ${path.join(core.state.jobDir(id), 'result.json')}, and the queue takes the job for lost once this engine is gone`, { level: 'warn' });
+        // Not an internal error: result.json (written before) keeps the end, the engine records it
+        // once the queue is back, and the team takes the job for lost (its lost_jobs) should this
+        // engine go first.
+        core.unrecorded.set(id, { ...outcome, endedAt: outcome.at!, claim });
+        const kept = path.join(core.state.jobDir(id), 'result.json');
+        if (core.stopping()) log(`${e.message}: gave up recording the job's end (${outcome.status}) in the queue; it is kept in ${kept}, and the queue takes the job for lost once this engine is gone`, { level: 'warn' });
+        else log(`${e.message}: the job's end (${outcome.status}) is kept in ${kept} and recorded in the queue once it is back`, { level: 'warn' });
         return;
       }
       if (attempt === 0) log(`${e.message}; the job's end is recorded when it is back`, { level: 'warn' });
