@@ -77,6 +77,9 @@ describe('Toxiproxy API through toxiproxy-node-client', () => {
       ['POST', '/proxies/dup/toxics', { type: 'error', attributes: { kind: 503 } }, 400,
         `bad request body: attribute kind: tcp has no error kind "503", http has: is the proxy's protocol right? (raw tcp has no protocol errors: its one kind, "random", sends 1000 random bytes; leave kind out)`],
       ['POST', '/populate', [{ name: 'a', upstream: upstream() }, { upstream: upstream() }], 400, 'missing required field: name at proxy 2'],
+      // Port 0 is a listen address's "any free port"; no server listens there.
+      ['POST', '/proxies', { name: 'zero', upstream: '127.0.0.1:0' }, 400, 'bad request body: upstream: "127.0.0.1:0": port 0 is not a server\'s port (0 means "any free port", which only a listen address can ask for)'],
+      ['POST', '/proxies/dup', { upstream: '127.0.0.1:0' }, 400, 'bad request body: upstream: "127.0.0.1:0": port 0 is not a server\'s port (0 means "any free port", which only a listen address can ask for)'],
     ];
     for (const [method, path, body, status, error] of cases) {
       const r = await raw(method, path, body);

@@ -2,7 +2,7 @@
  * How the control plane refuses a request: ControlError (Toxiproxy's wording and HTTP status),
  * and the address, upstream-loop and bind failures turned into one.
  */
-import { joinHostPort, splitHostPort } from '../host-port.js';
+import { joinHostPort, splitHostPort, upstreamProblem } from '../host-port.js';
 import type { Proxy, UpstreamLoopError } from '../proxy.js';
 import { ListenError } from '../proxy-set.js';
 
@@ -21,8 +21,11 @@ export function normaliseListen(listen: string | undefined, what = 'listen'): st
   return joinHostPort(host === 'localhost' ? '127.0.0.1' : host, port);
 }
 
-export function checkAddress(addr: string, what: string): string {
+/** An upstream as the API is given it: a server's "host:port", never port 0 (a listen address's "any"). */
+export function checkUpstream(addr: string, what: string): string {
   const [host, port] = splitAddress(addr, what);
+  const problem = upstreamProblem(addr);
+  if (problem) throw new ControlError(`bad request body: ${what}: ${problem}`, 400, what);
   return joinHostPort(host, port);
 }
 

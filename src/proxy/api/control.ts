@@ -13,7 +13,7 @@ import { splitHostPort } from '../host-port.js';
 import { UpstreamLoopError, type Proxy, type ProxyEvent, type ProxyOptions } from '../proxy.js';
 import type { ProxySet } from '../proxy-set.js';
 import { compileToxic, ToxicError, type ToxicSpec } from '../toxics.js';
-import { bindError, checkAddress, ControlError, listenerReady, loopError, normaliseListen, setEnabled } from './control-errors.js';
+import { bindError, checkUpstream, ControlError, listenerReady, loopError, normaliseListen, setEnabled } from './control-errors.js';
 import { applyReload, type ReloadConfig, type ReloadReport } from './reload.js';
 import { messageOf } from '../proxy-errors.js';
 
@@ -111,7 +111,7 @@ export class Control {
     return this.serial(async () => {
       let p = this.require(name);
       if (patch.upstream !== undefined) {
-        const upstream = checkAddress(patch.upstream, 'upstream');
+        const upstream = checkUpstream(patch.upstream, 'upstream');
         if (upstream !== p.upstream) {
           if (await p.loopsBack(upstream)) throw loopError(new UpstreamLoopError(p.name, upstream, p.listenAddress));
           p.setUpstream(upstream);
@@ -157,7 +157,7 @@ export class Control {
       const done: Proxy[] = [];
       for (const [i, s] of specs.entries()) {
         try {
-          const upstream = checkAddress(s.upstream, `upstream at proxy ${i + 1}`);
+          const upstream = checkUpstream(s.upstream, `upstream at proxy ${i + 1}`);
           const listen = normaliseListen(s.listen, `listen at proxy ${i + 1}`);
           const existing = this.set.get(s.name);
           const same = existing
@@ -305,7 +305,7 @@ export class Control {
     const options: ProxyOptions = {
       name: spec.name,
       listen: normaliseListen(spec.listen),
-      upstream: checkAddress(spec.upstream, 'upstream'),
+      upstream: checkUpstream(spec.upstream, 'upstream'),
       protocol: spec.protocol ?? 'tcp',
     };
     try {
