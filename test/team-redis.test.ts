@@ -289,6 +289,24 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
     }
   }, 90_000);
 
+  it('nodes --queue lists the workers\' nodes and switches one off for the whole team', async () => {
+    const redis = await startRedis();
+    const url = urlOf(redis);
+    try {
+      const nodes = await nodesFile('nodes:\n  far-box: {type: local, max_jobs: 2}\n');
+      await worker(url, nodes);
+      // Another machine's view: its own nodes file has none of the worker's.
+      const here = await nodesFile('nodes:\n  near-box: {type: local}\n');
+      const list = async () => JSON.parse((await cliDone(['nodes', '--no-probe', '--json', '--queue', url, '--nodes', here, '--state-dir', await stateDir()])).out) as { name: string; enabled: boolean }[];
+      expect((await list()).map((n) => n.name).sort()).toEqual(['far-box', 'near-box']);
+      const off = await cliDone(['nodes', '--no-probe', '--disable', 'far-box', '--queue', url, '--nodes', here, '--state-dir', await stateDir()]);
+      expect(off.code, off.err).toBe(0);
+      expect((await list()).find((n) => n.name === 'far-box')?.enabled).toBe(false);
+    } finally {
+      await redis.stop();
+    }
+  }, 60_000);
+
   it('an end given up while Redis stayed away is recorded once it is back: the job ends, its node takes the next job', async () => {
     let redis = await startRedis({ aof: true });
     const { port, dir: data } = redis;

@@ -135,6 +135,9 @@ export class RedisQueue extends LogQueue {
     await selectDatabase(this.cmd, this.url, this.label);
     await super.open();
     await this.heartbeat();
+    // The team's nodes at once, not from the first tick on: a one-shot `nodes --queue` shows the
+    // workers' nodes, and can switch them, too.
+    if (this.readPresence) await this.fetchPresence().catch(() => {});
     this.beat = setInterval(() => void this.tick(), this.tickMs);
     this.beat.unref();
   }
