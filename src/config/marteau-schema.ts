@@ -11,6 +11,8 @@ import { expectSchema, recoverySchema } from './recovery.js';
 import { innerPath } from './paths.js';
 import { serviceSchema, servicesSchema } from './services.js';
 import { durationSchema } from './units.js';
+import { isLoopback } from '../proxy/api/guard.js';
+import { splitHostPort } from '../proxy/host-port.js';
 
 export const RUNNER_NAMES = ['builtin', 'funkload', 'locust', 'command'] as const;
 export type RunnerName = (typeof RUNNER_NAMES)[number];
@@ -24,6 +26,30 @@ export const fixtureSchema = z
     expect: expectSchema.optional(),
   })
   .strict();
+
+/**
+ * A job's control API: a job gives its API no token (only `marteau-tui proxy --api-token` does),
+ * so it listens on loopback only, which the API server would refuse to start otherwise. Said
+ * here, at enqueue, not when the job has started.
+ */
+export const jobApiSchema = apiSchema.superRefine((a, ctx) => {
+  // Refinements also run over partly invalid input: a malformed address has its own message.
+  let host: string;
+  try {
+    [host] = splitHostPort(a.listen);
+  } catch {
+    return;
+  }
+  if (isLoopback(host)) return;
+  ctx.addIssue({
+    code: 'custom',
+    path: ['listen'],
+    message: `${a.listen} is not a loopback address, and a job's control API takes no token: any machine reaching it could drive this job's proxies`,
+    params: {
+      hint: "a job's API binds to loopback: listen: 127.0.0.1:PORT or [::1]:PORT (port 0: any free port); to serve the API to other machines, run the proxies with `marteau-tui proxy --api HOST:PORT --api-token TOKEN`",
+    },
+  });
+});
 
 export const notifySchema = z
   .object({
@@ -96,7 +122,7 @@ export const marteauSchema = z
     plugins: z.array(z.string().min(1, 'a plugin path cannot be empty')).optional()
       .describe('behavior plugin files (ES modules, relative to this file): usable in proxies, fixtures and chaos like the built-ins'),
     statsd: statsdSchema.optional(),
-    api: apiSchema.optional().describe("control API (Toxiproxy, Vaurien, /marteau) over this job's proxies while it runs"),
+    api: jobApiSchema.optional().describe("control API (Toxiproxy, Vaurien, /marteau) over this job's proxies while it runs; on loopback only (it takes no token)"),
     fixtures: z.record(z.string().regex(/^[\w-]+$/, 'a fixture name is letters, digits, _ and -'), fixtureSchema).optional(),
     chaos: z.union([chaosSchema, z.strictObject({ sweep: sweepOptionsSchema.nullable() })]).optional().describe("how the proxies' mixes change over the run: steps, ramps, flapping (or a YAML file holding the list)"),
     seed: z.union([z.number().int(), z.string().min(1)]).optional().describe('makes every proxy draw replayable (default: a new one per run, recorded with the job)'),
@@ -134,6 +160,7 @@ export function knownKeysAt(p: readonly (string | number)[]): readonly string[] 
   if (p[0] === 'chaos' && p[1] === 'sweep') return p.length === 2 ? Object.keys(sweepOptionsSchema.shape) : undefined;
   if (p[0] === 'chaos') return knownChaosKeys(p);
   if (p[0] === 'notify' && p.length === 1) return Object.keys(notifySchema.shape);
+  if (p[0] === 'api' && p.length === 1) return Object.keys(apiSchema.shape);
   if (p[0] === 'proxies' && p.length === 2) return Object.keys(proxySchema.shape);
   if (p[0] === 'statsd' && p.length === 1) return Object.keys(statsdSchema.shape);
   if (p[0] === 'recovery' && p.length === 1) return Object.keys(recoverySchema.shape);

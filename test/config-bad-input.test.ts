@@ -1,0 +1,38 @@
+/**
+ * Mistakes an audit found passing enqueue (or refused without a way out): each is now a config
+ * error at its file:line:col when the job is queued, saying what is wrong and how to fix it.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseYaml } from '../src/config/errors.js';
+import { parseNodesConfig } from '../src/config/nodes.js';
+import { parseThresholds, ThresholdError } from '../src/config/thresholds.js';
+import { builtinConfigSchema } from '../src/runners/builtin/config.js';
+import { BIN } from './helpers/dist.js';
+import { CONFIG_FILE as FILE, configError, parseConfig } from './helpers/marteau-config.js';
+import { removeTemp, temp } from './helpers/projects.js';
+
+afterAll(removeTemp);
+
+/** A 2 s builtin run (1 cycle of 1 user) with one proxy `p`. */
+const RUN = 'name: x\nbase_url: http://127.0.0.1:9\nduration: 2\nscenario: [{get: /}]\nproxies:\n  p: {listen: "127.0.0.1:0", upstream: "127.0.0.1:9"}\n';
+
+describe("a job's control API", () => {
+  it('off loopback is refused at load, at its line, saying it binds to loopback', () => {
+    expect(configError(`${RUN}api: {listen: 0.0.0.0:0}\n`).message).toBe(
+      `${FILE}:7:15: api.listen: 0.0.0.0:0 is not a loopback address, and a job's control API takes no token: any machine reaching it could drive this job's proxies\n` +
+        "  hint: a job's API binds to loopback: listen: 127.0.0.1:PORT or [::1]:PORT (port 0: any free port); to serve the API to other machines, run the proxies with `marteau-tui proxy --api HOST:PORT --api-token TOKEN`",
+    );
+    expect(configError(`${RUN}api:\n  listen: 192.168.1.10:8474\n`).message).toMatch(new RegExp(`^${FILE}:8:11: api.listen: 192.168.1.10:8474 is not a loopback address`));
+  });
+
+  it.each(['127.0.0.1:0', '"[::1]:8474"', 'localhost:8474', '127.0.0.2:8474'])('on loopback (%s) passes', (listen) => {
+    expect(parseConfig(`${RUN}api: {listen: ${listen}}\n`).api?.listen).toBe(listen.replace(/"/g, ''));
+  });
+
+  it('a misspelt key under api: gets its fix', () => {
+    expect(configError(`${RUN}api: {lisen: 127.0.0.1:0}\n`).message).toContain('api.lisen: unknown key "lisen"; did you mean "listen"?');
+  });
+});
