@@ -36,3 +36,24 @@ describe("a job's control API", () => {
     expect(configError(`${RUN}api: {lisen: 127.0.0.1:0}\n`).message).toContain('api.lisen: unknown key "lisen"; did you mean "listen"?');
   });
 });
+
+describe('fixtures timed past the end of the run', () => {
+  it('are refused at their `at`, with the same words as a chaos entry', () => {
+    const fixture = configError(`${RUN}fixtures: {x: {proxy: p, behaviors: "10:delay", at: 5m, for: 1s}}\n`);
+    expect(fixture.message).toBe(`${FILE}:7:53: fixtures.x.at: starts at 5m00s, at or past the end of the run (2.0s: 1 cycle(s) of duration 2s)\n  hint: start it earlier, or lengthen the run`);
+    const chaos = configError(`${RUN}chaos: [{proxy: p, behaviors: "10:delay", at: 5m, for: 1s}]\n`);
+    expect(chaos.message.replace(/^.*?: chaos\.0\.at: /, '')).toBe(fixture.message.replace(/^.*?: fixtures\.x\.at: /, ''));
+  });
+
+  it('one starting in time may outlast the run (cut at its end, as before), with the warning that says so', async () => {
+    const { recoveryScheduleWarnings } = await import('../src/config/recovery.js');
+    const c = parseConfig(`${RUN}fixtures:\n  x: {proxy: p, behaviors: "10:delay", at: 1s, for: 5s}\n`);
+    expect(c.fixtures[0]).toMatchObject({ atMs: 1000, forMs: 5000 });
+    expect(recoveryScheduleWarnings(c)).toEqual([expect.stringMatching(/^fault "x" ends at 6\.0s, at or after the end of the load/)]);
+  });
+
+  it('within the run, or before it (no `at`), pass', () => {
+    const c = parseConfig(`${RUN}fixtures:\n  a: {proxy: p, behaviors: "10:delay", at: 500ms, for: 1s}\n  b: {proxy: p, behaviors: "10:delay"}\n  c: {proxy: p, behaviors: "10:delay", for: 2s}\n`);
+    expect(c.fixtures.map((f) => [f.name, f.atMs, f.forMs])).toEqual([['a', 500, 1000], ['b', undefined, undefined], ['c', 0, 2000]]);
+  });
+});

@@ -263,7 +263,11 @@ function serviceFault(e: z.infer<typeof chaosEntrySchema>, i: number, fail: Fail
   return { name: e.name ?? `${e.service}-${fault}-${n}`, service: e.service, fault, atMs, ...(forMs === undefined ? {} : { forMs }) };
 }
 
-function checkEnd(atMs: number, forMs: number | undefined, end: RunLength, fail: (p: string[], problem: string, hint?: string) => ConfigError): void {
+/**
+ * A change timed at or past the end of the run would never happen, or be cut short: an error at
+ * its `at` or `for`, for chaos entries and fixtures alike.
+ */
+export function checkEnd(atMs: number, forMs: number | undefined, end: RunLength, fail: (p: string[], problem: string, hint?: string) => ConfigError): void {
   if (atMs >= end.ms) throw fail(['at'], `starts at ${formatDuration(atMs)}, at or past the end of the run (${formatDuration(end.ms)}: ${end.why})`, 'start it earlier, or lengthen the run');
   if (forMs !== undefined && atMs + forMs > end.ms) {
     throw fail(['for'], `ends at ${formatDuration(atMs + forMs)}, past the end of the run (${formatDuration(end.ms)}: ${end.why})`, `shorten it to ${formatDuration(end.ms - atMs)} or less, or leave \`for\` out to last until the end`);

@@ -13,7 +13,7 @@ import type { ProtocolName } from '../proxy/protocol.js';
 import { protocolInfo } from '../proxy/protocols/index.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
 import type { RecoveryOptions } from '../stats/recovery-options.js';
-import { isServiceFault, parseChaos, type ChaosEntry, type RunLength, type ServiceFaultEntry } from './chaos.js';
+import { checkEnd, isServiceFault, parseChaos, type ChaosEntry, type RunLength, type ServiceFaultEntry } from './chaos.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { expandDocument, references, type Vars } from './interpolate.js';
 import { fixtureSchema, HINTS, knownKeysAt, marteauSchema, type RunnerName } from './marteau-schema.js';
@@ -287,6 +287,12 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
     });
     config.chaos = items.filter((e): e is ChaosEntry => !isServiceFault(e));
     config.serviceFaults = items.filter(isServiceFault);
+  }
+  // A fixture starting at or past the end of the run would never be applied: refused as a chaos
+  // entry is, against the run's final length (a sweep sets it). One that starts in time may
+  // outlast the run (its `for` is cut at the end; recoveryScheduleWarnings says what that costs).
+  for (const f of fixtures) {
+    if (f.atMs !== undefined) checkEnd(f.atMs, undefined, config.runLength, (p, m, h) => errorAt(src, ['fixtures', f.name, ...p], m, h));
   }
   const problem = entry.check?.(config);
   if (problem) throw errorAt(src, problem.path, problem.message, problem.hint);
