@@ -57,3 +57,29 @@ describe('fixtures timed past the end of the run', () => {
     expect(c.fixtures.map((f) => [f.name, f.atMs, f.forMs])).toEqual([['a', 500, 1000], ['b', undefined, undefined], ['c', 0, 2000]]);
   });
 });
+
+describe('a nodes file without nodes', () => {
+  const nodes = (text: string) => parseNodesConfig(parseYaml('/cfg/nodes.yml', text));
+
+  it('is a config error at `nodes:`, saying how to add one', () => {
+    expect(() => nodes('nodes: {}\n')).toThrow(
+      '/cfg/nodes.yml:1:8: nodes: no node defined\n  hint: add at least one, e.g. nodes: {local: {type: local}} (this machine) or nodes: {box1: {host: 127.0.0.2, user: load}}; or use no nodes file: the default runs jobs on this machine',
+    );
+    expect(() => nodes('queue: redis://127.0.0.1:6379/0\nnodes:\n  {}\n')).toThrow('/cfg/nodes.yml:3:3: nodes: no node defined');
+  });
+
+  it('makes `marteau-tui nodes` exit 2 with that message; no nodes file still means this machine', async () => {
+    const dir = await temp('nodes');
+    const file = path.join(dir, 'nodes.yml');
+    await writeFile(file, 'nodes: {}\n');
+    const env = { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: dir, MARTEAU_NODES: '' };
+    const bad = spawnSync(process.execPath, [BIN, 'nodes', '--nodes', file], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
+    expect(bad.stderr).toContain(`${file}:1:8: nodes: no node defined`);
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+    expect(bad.status).toBe(2);
+    // The packaged default (no --nodes, no $MARTEAU_NODES, no ./marteau.nodes.yml) lists `local`.
+    const dflt = spawnSync(process.execPath, [BIN, 'nodes'], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
+    expect(dflt.status, dflt.stderr).toBe(0);
+    expect(dflt.stdout).toMatch(/^local\s+local\b/m);
+  }, 60_000);
+});

@@ -169,6 +169,15 @@ export function parseNodesConfig(src: SourceDoc): NodesConfig {
       hint: (p) => NODE_HINTS[String(p[2])] ?? (p[0] === 'nodes' && p.length <= 2 ? 'e.g. nodes: {box1: {host: 127.0.0.2, user: load, identity: ~/.ssh/id_ed25519}}' : undefined),
     });
   }
+  if (Object.keys(parsed.data.nodes).length === 0) {
+    // Valid YAML, but no job could ever run: said now, not when `--ci` waits for a node.
+    throw errorAt(
+      src,
+      ['nodes'],
+      'no node defined',
+      'add at least one, e.g. nodes: {local: {type: local}} (this machine) or nodes: {box1: {host: 127.0.0.2, user: load}}; or use no nodes file: the default runs jobs on this machine',
+    );
+  }
   const base = path.dirname(path.resolve(src.file));
   const nodes = Object.entries(parsed.data.nodes).map(([name, n]): NodeConfig => {
     const type = n.type ?? (n.host ? 'ssh' : 'local');
