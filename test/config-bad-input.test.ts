@@ -83,3 +83,47 @@ describe('a nodes file without nodes', () => {
     expect(dflt.stdout).toMatch(/^local\s+local\b/m);
   }, 60_000);
 });
+
+describe('did you mean', () => {
+  const thresholdError = (raw: unknown): string => {
+    try {
+      parseThresholds(raw);
+    } catch (e) {
+      if (e instanceof ThresholdError) return e.message;
+      throw e;
+    }
+    throw new Error('expected a ThresholdError');
+  };
+
+  it('a misspelt threshold metric', () => {
+    expect(thresholdError({ sucess_rate: '>= 99%' })).toMatch(/^thresholds\.sucess_rate: unknown threshold metric "sucess_rate"; did you mean "success_rate"\? \(one of success_rate, /);
+    // Aliases are suggested too; per_cycle and fault windows have their own names.
+    expect(thresholdError({ mediam: '< 1s' })).toContain('did you mean "median"?');
+    expect(thresholdError({ per_cylce: { p95: '< 1s' } })).toContain('did you mean "per_cycle"?');
+    expect(thresholdError({ per_cycle: { p59: '< 1s' } })).toMatch(/"p59"; did you mean "p50"\? \(one of success_rate, .*, errors\)$/);
+    expect(thresholdError({ during: { w: { status_5x: '< 1%' } } })).toContain('unknown threshold metric "status_5x" for fault window w; did you mean "status_5xx"?');
+    // Nothing near: no suggestion, the list as before.
+    expect(thresholdError({ banana: '< 1' })).toMatch(/unknown threshold metric "banana" \(one of /);
+  });
+
+  it('through the loader, at its line', () => {
+    expect(configError('name: x\nbase_url: http://127.0.0.1:9\nscenario: [{get: /}]\nthresholds: {sucess_rate: ">= 99%"}\n').message).toMatch(
+      new RegExp(`^${FILE}:4:27: thresholds.sucess_rate: unknown threshold metric "sucess_rate"; did you mean "success_rate"\\?\\n  hint: one of success_rate,`),
+    );
+  });
+
+  it('a misspelt key of a scenario step, with the keys a step has', () => {
+    const known = 'known keys here: get, post, put, patch, delete, head, options, method, path, headers, body, json, expect, description, name';
+    expect(configError('name: x\nbase_url: http://127.0.0.1:9\nscenario: [{get: /, expct: 200}]\n').message).toBe(
+      `${FILE}:3:21: scenario.0.expct: unknown key "expct"; did you mean "expect"?\n  hint: ${known}`,
+    );
+    // A misspelt method is the one mistake: no "a step needs a method" besides.
+    expect(configError('name: x\nbase_url: http://127.0.0.1:9\nscenario:\n  - {get: /}\n  - {gt: /}\n').message).toBe(
+      `${FILE}:5:6: scenario.1.gt: unknown key "gt"; did you mean "get"?\n  hint: ${known}`,
+    );
+    // An unknown key far from every method still leaves the step without one: both are said.
+    const both = configError('name: x\nbase_url: http://127.0.0.1:9\nscenario: [{bogus: 1}]\n').message;
+    expect(both).toContain('scenario.0: a step needs a method and a path');
+    expect(both).toContain(`scenario.0.bogus: unknown key "bogus"\n  hint: ${known}`);
+  });
+});

@@ -106,6 +106,8 @@ export interface MarteauConfig {
 export interface RunnerCatalogEntry {
   /** Validates the runner's own keys (the whole config object is passed). */
   configSchema?: z.ZodType;
+  /** The keys allowed at a path of the runner's own sections (e.g. a scenario step), for "did you mean" and the list of known keys. */
+  knownKeysAt?(path: readonly (string | number)[]): readonly string[] | undefined;
   /** Cross-key checks; return a problem with its path, or nothing. */
   check?(config: MarteauConfig): { path: (string | number)[]; message: string; hint?: string } | undefined;
   /** How long the load of this config runs, when the runner knows (checks chaos times against it). */
@@ -191,7 +193,12 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
   if (entry.configSchema) {
     const r = entry.configSchema.safeParse(data);
     // The runner's messages say what a value should be; a key left out gets the hint of what to add.
-    if (!r.success) throw zodToConfigError(src, data, r.error, { hint: (p) => (p.length === 1 && data[String(p[0])] === undefined ? HINTS[String(p[0])] : undefined) });
+    if (!r.success) {
+      throw zodToConfigError(src, data, r.error, {
+        knownKeys: (p) => entry.knownKeysAt?.(p),
+        hint: (p) => (p.length === 1 && data[String(p[0])] === undefined ? HINTS[String(p[0])] : undefined),
+      });
+    }
   }
 
   let command: string[] | undefined;

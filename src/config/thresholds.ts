@@ -17,6 +17,7 @@
  * offending value, which the config loader turns into file:line.
  */
 import { z } from 'zod';
+import { didYouMean } from '../text/closest.js';
 
 export type Op = '<' | '<=' | '>' | '>=' | '==' | '!=';
 /** `window`: judged on each fault window (all of them, or those of one name). */
@@ -125,8 +126,10 @@ export function parseThreshold(metricKey: string, expr: unknown, path: (string |
   const metric = scope === 'window' ? metricKey : (ALIASES[metricKey] ?? metricKey);
   const def = scope === 'window' ? WINDOW_METRICS[metric] : METRICS[metric];
   if (!def) {
-    const names = scope === 'window' ? WINDOW_METRIC_NAMES : [...METRIC_NAMES, 'recovery', 'during'];
-    throw new ThresholdError(path, `unknown threshold metric "${metricKey}"${window ? ` for fault window ${window}` : ''}`, `one of ${names.join(', ')}`);
+    const names = scope === 'window' ? WINDOW_METRIC_NAMES : scope === 'cycle' ? METRIC_NAMES : [...METRIC_NAMES, 'recovery', 'during', 'per_cycle'];
+    // Aliases count for the suggestion (`mediam` is `median`), not for the list: one name each there.
+    const near = didYouMean(metricKey, scope === 'window' ? names : [...names, ...Object.keys(ALIASES)]);
+    throw new ThresholdError(path, `unknown threshold metric "${metricKey}"${window ? ` for fault window ${window}` : ''}${near}`, `one of ${names.join(', ')}`);
   }
   const text = typeof expr === 'number' ? `>= ${expr}` : expr;
   if (typeof text !== 'string') {

@@ -16,6 +16,7 @@
  *     - {post: /cart, json: {item: 1}, expect: [200, 201]}
  */
 import { z } from 'zod';
+import { closest } from '../../text/closest.js';
 import { DEFAULT_APDEX_T } from '../results.js';
 
 export const HTTP_METHODS = ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'] as const;
@@ -76,6 +77,14 @@ const stepShape = {
   name: z.string().optional(),
 };
 
+/** The keys a scenario step may have, for "did you mean" and the list the error shows. */
+export const STEP_KEYS: readonly string[] = Object.keys(stepShape);
+
+/** The keys allowed at a path of the builtin runner's own sections (a scenario step's), for the loader's hints. */
+export function builtinKnownKeysAt(p: readonly (string | number)[]): readonly string[] | undefined {
+  return p.length === 2 && p[0] === 'scenario' && typeof p[1] === 'number' ? STEP_KEYS : undefined;
+}
+
 export interface ScenarioStep {
   method: Uppercase<HttpMethod>;
   /** Path (joined to base_url) or absolute http(s) URL. */
@@ -108,6 +117,9 @@ export const stepSchema = z
       path = s.path;
     }
     if (!method || !path) {
+      // `{gt: /}`: the misspelt key, reported with its fix, is the one mistake.
+      const misspelt = ctx.issues.some((i) => i.code === 'unrecognized_keys' && i.keys.some((k) => closest(k, [...HTTP_METHODS, 'method', 'path']) !== undefined));
+      if (misspelt) return z.NEVER;
       ctx.addIssue({ code: 'custom', message: 'a step needs a method and a path, e.g. {get: /items} or {method: PUT, path: /items/1}' });
       return z.NEVER;
     }

@@ -9,7 +9,7 @@ import { fixtureEvents } from '../proxy-timeline.js';
 import type { Runner, RunnerContext, RunOutcome } from '../../core/runner-contract.js';
 import { sweepWithThresholds } from '../steady.js';
 import { parseThresholds } from '../../config/thresholds.js';
-import { builtinConfigSchema } from './config.js';
+import { builtinConfigSchema, builtinKnownKeysAt } from './config.js';
 import { distributedBench, nodeFailure } from './distributed.js';
 import { runBuiltinJob } from './job.js';
 
@@ -18,6 +18,7 @@ export const builtinRunner = (writeReports: ReportWriter): Runner => ({
   name: 'builtin',
   description: 'the embedded load generator: cycles of virtual users over a YAML scenario of HTTP steps (FunkLoad semantics)',
   configSchema: builtinConfigSchema,
+  knownKeysAt: builtinKnownKeysAt,
   check: checkThresholds,
   runLength(config) {
     // Users start one every startup_delay, then the cycle records for `duration`; cycles are
