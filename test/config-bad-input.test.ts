@@ -127,3 +127,36 @@ describe('did you mean', () => {
     expect(both).toContain(`scenario.0.bogus: unknown key "bogus"\n  hint: ${known}`);
   });
 });
+
+describe('apdex_t and request_timeout take durations, as every other duration key', () => {
+  it('with a unit, in seconds as before without', () => {
+    const c = parseConfig('name: x\nbase_url: http://127.0.0.1:9\nscenario: [{get: /}]\nrequest_timeout: 5s\napdex_t: 500ms\n');
+    const b = builtinConfigSchema.parse(c.raw);
+    expect([b.request_timeout, b.apdex_t]).toEqual([5, 0.5]);
+    // Plain numbers are seconds, kept exactly as written (no round trip through milliseconds).
+    const n = builtinConfigSchema.parse(parseConfig('name: x\nbase_url: http://127.0.0.1:9\nscenario: [{get: /}]\nrequest_timeout: 1.1\napdex_t: 0.3\nstartup_delay: 0.07\n').raw);
+    expect([n.request_timeout, n.apdex_t, n.startup_delay]).toEqual([1.1, 0.3, 0.07]);
+    // The builtin runner's own duration keys too (its schema used to refuse "2s").
+    const d = builtinConfigSchema.parse(parseConfig('name: x\nbase_url: http://127.0.0.1:9\nscenario: [{get: /}]\nduration: 2m\nsleep_time: 250ms\ncycle_time: 1s\n').raw);
+    expect([d.duration, d.sleep_time, d.cycle_time]).toEqual([120, 0.25, 1]);
+  });
+
+  it.each([
+    ['request_timeout: 0', `${FILE}:4:18: request_timeout: must be more than 0`],
+    ['request_timeout: 2h', `${FILE}:4:18: request_timeout: at most 3600 s (1h00m)`],
+    ['apdex_t: 0s', `${FILE}:4:10: apdex_t: must be more than 0`],
+    ['apdex_t: soon', `${FILE}:4:10: apdex_t: expected a duration: seconds as a number (e.g. 10) or a string with a unit (500ms, 20s, 2m, 1h)`],
+    ['duration: 2d', `${FILE}:4:11: duration: expected a duration`],
+  ])('%s is refused at its line', (line, expected) => {
+    const e = configError(`name: x\nbase_url: http://127.0.0.1:9\nscenario: [{get: /}]\n${line}\n`);
+    expect(e.message.startsWith(expected), `got:\n${e.message}`).toBe(true);
+  });
+
+  it('the schema says so', async () => {
+    const { marteauJsonSchema } = await import('../src/config/marteau-schema.js');
+    const props = (marteauJsonSchema() as { properties: Record<string, { description?: string; anyOf?: unknown[] }> }).properties;
+    expect(props.request_timeout.description).toMatch(/seconds or with a unit/);
+    expect(props.apdex_t.description).toMatch(/seconds or with a unit/);
+    expect(JSON.stringify(props.request_timeout)).toContain('"type":"string"');
+  });
+});

@@ -15,6 +15,14 @@ export function durationMs(v: DurationInput): number {
   return Number(m[1]) * UNIT_MS[m[2] ?? 's'];
 }
 
+/** Seconds of a validated duration: a number as written (no rounding through ms), a string by its unit. */
+export function durationSeconds(v: DurationInput): number {
+  if (typeof v === 'number') return v;
+  const m = DURATION.exec(v)!;
+  const unit = m[2] ?? 's';
+  return unit === 'ms' ? Number(m[1]) / 1000 : Number(m[1]) * (UNIT_MS[unit] / 1000);
+}
+
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;

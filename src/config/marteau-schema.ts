@@ -10,7 +10,7 @@ import { apiSchema, mixSpecSchema, proxySchema, statsdSchema } from './proxies.j
 import { expectSchema, recoverySchema } from './recovery.js';
 import { innerPath } from './paths.js';
 import { serviceSchema, servicesSchema } from './services.js';
-import { durationSchema } from './units.js';
+import { durationSchema, secondsSchema } from './units.js';
 import { isLoopback } from '../proxy/api/guard.js';
 import { splitHostPort } from '../proxy/host-port.js';
 
@@ -107,8 +107,8 @@ export const marteauSchema = z
     // The builtin runner's own keys; it validates them further with its schema.
     url: z.string().optional(),
     base_url: z.string().optional(),
-    apdex_t: z.number().positive().optional(),
-    request_timeout: z.number().positive().optional().describe('builtin runner: seconds a request may take before it counts as an error (default 30)'),
+    apdex_t: secondsSchema({ positive: true }).optional().describe('builtin and funkload runners: Apdex T, seconds or with a unit (1.5, 500ms; default 1.5)'),
+    request_timeout: secondsSchema({ positive: true }).optional().describe('builtin runner: how long a request may take before it counts as an error, seconds or with a unit (30, 5s; default 30)'),
     scenario: z.array(z.record(z.string(), z.unknown())).optional().describe('builtin runner: HTTP steps'),
     // The locust runner's own keys; it validates them further with its schema.
     locustfile: z.string().optional().describe('locust runner: the Locust test file, relative to the project'),

@@ -16,6 +16,7 @@
  *     - {post: /cart, json: {item: 1}, expect: [200, 201]}
  */
 import { z } from 'zod';
+import { secondsSchema } from '../../config/units.js';
 import { closest } from '../../text/closest.js';
 import { DEFAULT_APDEX_T } from '../results.js';
 
@@ -34,7 +35,8 @@ export const LIMITS = {
   maxSleep: 3600,
 };
 
-const seconds = (max: number) => z.number().finite().min(0).max(max);
+/** Seconds as FunkLoad gives them (`0.5`), or with a unit as every other duration key (`500ms`, `2m`). */
+const seconds = (max: number, positive = false) => secondsSchema({ max, positive });
 const status = z.number().int().min(100).max(599);
 
 export const cyclesSchema = z
@@ -156,18 +158,18 @@ export const stepSchema = z
 export const builtinConfigSchema = z
   .object({
     cycles: cyclesSchema.default([1]),
-    duration: seconds(LIMITS.maxDuration).default(10).describe('seconds of recording per cycle'),
-    startup_delay: seconds(LIMITS.maxSleep).default(0.01).describe('seconds between two user starts'),
-    sleep_time: seconds(LIMITS.maxSleep).default(0).describe('seconds between two runs of the scenario by one user'),
-    sleep_time_min: seconds(LIMITS.maxSleep).default(0).describe('minimum random pause after each page'),
-    sleep_time_max: seconds(LIMITS.maxSleep).default(0).describe('maximum random pause after each page'),
-    cycle_time: seconds(LIMITS.maxSleep).default(0).describe('pause after each cycle'),
+    duration: seconds(LIMITS.maxDuration).default(10).describe('recording time per cycle: seconds, or with a unit (30s, 2m); default 10'),
+    startup_delay: seconds(LIMITS.maxSleep).default(0.01).describe('pause between two user starts: seconds, or with a unit (10ms); default 0.01'),
+    sleep_time: seconds(LIMITS.maxSleep).default(0).describe('pause between two runs of the scenario by one user: seconds, or with a unit (500ms); default 0'),
+    sleep_time_min: seconds(LIMITS.maxSleep).default(0).describe('minimum random pause after each page: seconds, or with a unit'),
+    sleep_time_max: seconds(LIMITS.maxSleep).default(0).describe('maximum random pause after each page: seconds, or with a unit'),
+    cycle_time: seconds(LIMITS.maxSleep).default(0).describe('pause after each cycle: seconds, or with a unit'),
     base_url: z.url({ protocol: /^https?$/ }).optional().describe('server under test; scenario paths are joined to it'),
     url: z.url({ protocol: /^https?$/ }).optional().describe('alias of base_url (FunkLoad [main] url)'),
     scenario: z.array(stepSchema).min(1).max(LIMITS.maxSteps).describe('HTTP steps one virtual user runs in order'),
-    apdex_t: z.number().finite().positive().max(600).default(DEFAULT_APDEX_T).describe('Apdex T in seconds (FunkLoad default 1.5)'),
+    apdex_t: seconds(600, true).default(DEFAULT_APDEX_T).describe('Apdex T: seconds (FunkLoad default 1.5), or with a unit (500ms)'),
     // Not `timeout`: that key is the whole job's limit.
-    request_timeout: z.number().finite().positive().max(3600).default(30).describe('seconds a request may take before it counts as an error'),
+    request_timeout: seconds(3600, true).default(30).describe('how long a request may take before it counts as an error: seconds, or with a unit (5s, 500ms); default 30'),
   })
   .superRefine((c, ctx) => {
     if (typeof c.sleep_time_max === 'number' && typeof c.sleep_time_min === 'number' && c.sleep_time_max < c.sleep_time_min) {

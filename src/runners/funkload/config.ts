@@ -14,6 +14,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { MarteauConfig, RunnerCatalogEntry } from '../../config/marteau.js';
 import { isInnerPath } from '../../config/paths.js';
+import { secondsSchema } from '../../config/units.js';
 import { checkThresholds } from '../job-report.js';
 import { DEFAULT_APDEX_T } from '../results.js';
 
@@ -31,7 +32,7 @@ export const funkloadConfigSchema = z.object({
   deps: z.array(notAnOption('a dependency')).default([]).describe("pip requirements, installed for FunkLoad's Python on each node (pip install --target, first on PYTHONPATH)"),
   pip_options: z.array(z.string().min(1)).default([]).describe('extra pip install options, e.g. [--no-index, --find-links, wheels]'),
   url: z.url({ protocol: /^https?$/ }).optional().describe('server under test (fl-run-bench --url, FunkLoad [main] url)'),
-  apdex_t: z.number().finite().positive().max(600).default(DEFAULT_APDEX_T).describe('Apdex T in seconds (FunkLoad default 1.5)'),
+  apdex_t: secondsSchema({ max: 600, positive: true }).default(DEFAULT_APDEX_T).describe('Apdex T: seconds (FunkLoad default 1.5), or with a unit (500ms)'),
 });
 
 export type FunkloadConfig = z.output<typeof funkloadConfigSchema>;

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { MarteauConfig } from '../../config/marteau.js';
 import { innerPath } from '../../config/paths.js';
+import { secondsSchema } from '../../config/units.js';
 import { cyclesSchema, LIMITS } from '../builtin/config.js';
 import { DEFAULT_APDEX_T } from '../results.js';
 
@@ -35,7 +36,7 @@ export const locustConfigSchema = z
     spawn_rate: z.number().finite().positive().max(LIMITS.maxUsers).optional().describe('users started per second (default 1/startup_delay)'),
     base_url: z.url({ protocol: /^https?$/ }).optional().describe("the server under test: Locust's --host"),
     url: z.url({ protocol: /^https?$/ }).optional().describe('alias of base_url'),
-    apdex_t: z.number().finite().positive().max(600).default(DEFAULT_APDEX_T),
+    apdex_t: secondsSchema({ max: 600, positive: true }).default(DEFAULT_APDEX_T).describe('Apdex T: seconds (FunkLoad default 1.5), or with a unit (500ms)'),
     master_host: z
       .union([z.ipv4(), z.ipv6()])
       // The master's port takes commands from anyone who reaches it: one interface, never all.
