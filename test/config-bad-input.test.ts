@@ -160,3 +160,11 @@ describe('apdex_t and request_timeout take durations, as every other duration ke
     expect(JSON.stringify(props.request_timeout)).toContain('"type":"string"');
   });
 });
+
+describe('base_url without its scheme', () => {
+  it('says an http:// or https:// URL is expected, written right', () => {
+    expect(configError('name: x\nbase_url: 127.0.0.1:9\nscenario: [{get: /}]\n').message).toBe(`${FILE}:2:11: base_url: "127.0.0.1:9" is not an http:// or https:// URL; write base_url: http://127.0.0.1:9`);
+    expect(configError('name: x\nurl: localhost:8000/api\nscenario: [{get: /}]\n').message).toBe(`${FILE}:2:6: url: "localhost:8000/api" is not an http:// or https:// URL; write url: http://localhost:8000/api`);
+    expect(configError('name: x\nbase_url: ftp://127.0.0.1/\nscenario: [{get: /}]\n').message).toBe(`${FILE}:2:11: base_url: "ftp://127.0.0.1/" is not an http:// or https:// URL; e.g. base_url: http://127.0.0.1:8000`);
+  });
+});

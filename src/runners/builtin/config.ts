@@ -16,6 +16,7 @@
  *     - {post: /cart, json: {item: 1}, expect: [200, 201]}
  */
 import { z } from 'zod';
+import { httpUrlSchema } from '../../config/http-url.js';
 import { secondsSchema } from '../../config/units.js';
 import { closest } from '../../text/closest.js';
 import { DEFAULT_APDEX_T } from '../results.js';
@@ -164,8 +165,8 @@ export const builtinConfigSchema = z
     sleep_time_min: seconds(LIMITS.maxSleep).default(0).describe('minimum random pause after each page: seconds, or with a unit'),
     sleep_time_max: seconds(LIMITS.maxSleep).default(0).describe('maximum random pause after each page: seconds, or with a unit'),
     cycle_time: seconds(LIMITS.maxSleep).default(0).describe('pause after each cycle: seconds, or with a unit'),
-    base_url: z.url({ protocol: /^https?$/ }).optional().describe('server under test; scenario paths are joined to it'),
-    url: z.url({ protocol: /^https?$/ }).optional().describe('alias of base_url (FunkLoad [main] url)'),
+    base_url: httpUrlSchema('base_url').optional().describe('server under test; scenario paths are joined to it'),
+    url: httpUrlSchema('url').optional().describe('alias of base_url (FunkLoad [main] url)'),
     scenario: z.array(stepSchema).min(1).max(LIMITS.maxSteps).describe('HTTP steps one virtual user runs in order'),
     apdex_t: seconds(600, true).default(DEFAULT_APDEX_T).describe('Apdex T: seconds (FunkLoad default 1.5), or with a unit (500ms)'),
     // Not `timeout`: that key is the whole job's limit.

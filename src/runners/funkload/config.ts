@@ -12,6 +12,7 @@
 import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { httpUrlSchema } from '../../config/http-url.js';
 import type { MarteauConfig, RunnerCatalogEntry } from '../../config/marteau.js';
 import { isInnerPath } from '../../config/paths.js';
 import { secondsSchema } from '../../config/units.js';
@@ -31,7 +32,7 @@ export const funkloadConfigSchema = z.object({
     .describe('the test to bench: ClassName.method_name'),
   deps: z.array(notAnOption('a dependency')).default([]).describe("pip requirements, installed for FunkLoad's Python on each node (pip install --target, first on PYTHONPATH)"),
   pip_options: z.array(z.string().min(1)).default([]).describe('extra pip install options, e.g. [--no-index, --find-links, wheels]'),
-  url: z.url({ protocol: /^https?$/ }).optional().describe('server under test (fl-run-bench --url, FunkLoad [main] url)'),
+  url: httpUrlSchema('url').optional().describe('server under test (fl-run-bench --url, FunkLoad [main] url)'),
   apdex_t: secondsSchema({ max: 600, positive: true }).default(DEFAULT_APDEX_T).describe('Apdex T: seconds (FunkLoad default 1.5), or with a unit (500ms)'),
 });
 

@@ -15,6 +15,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { httpUrlSchema } from '../../config/http-url.js';
 import type { MarteauConfig } from '../../config/marteau.js';
 import { innerPath } from '../../config/paths.js';
 import { secondsSchema } from '../../config/units.js';
@@ -34,8 +35,8 @@ export const locustConfigSchema = z
       .describe('the Locust test file (or package directory), relative to the project'),
     cycles: cyclesSchema.default([1]),
     spawn_rate: z.number().finite().positive().max(LIMITS.maxUsers).optional().describe('users started per second (default 1/startup_delay)'),
-    base_url: z.url({ protocol: /^https?$/ }).optional().describe("the server under test: Locust's --host"),
-    url: z.url({ protocol: /^https?$/ }).optional().describe('alias of base_url'),
+    base_url: httpUrlSchema('base_url').optional().describe("the server under test: Locust's --host"),
+    url: httpUrlSchema('url').optional().describe('alias of base_url'),
     apdex_t: secondsSchema({ max: 600, positive: true }).default(DEFAULT_APDEX_T).describe('Apdex T: seconds (FunkLoad default 1.5), or with a unit (500ms)'),
     master_host: z
       .union([z.ipv4(), z.ipv6()])
