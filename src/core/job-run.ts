@@ -194,6 +194,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
     core.files.forget(job.id);
   }
 
+  for (const line of outcome?.closing ?? []) log(line);
   const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
   const final = unsteadyOutcome(why, unsteady) ?? decideOutcome(why, outcome, error, config?.timeoutMs, core.queue.get(job.id)?.cancelCause ?? live.cancelCause);
   if (error instanceof NodeError) core.pool.markDown(error.node, error.message);

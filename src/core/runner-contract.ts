@@ -80,6 +80,11 @@ export interface RunOutcome {
   summary?: string;
   /** An HTML report under resultDir, when the runner made one. */
   report?: string;
+  /**
+   * Lines to read last (the resilience matrix, each threshold's verdict): logged once the job's
+   * services and proxies have stopped, so that its output ends with them, not with their stops.
+   */
+  closing?: readonly string[];
 }
 
 export interface Runner extends RunnerCatalogEntry {

@@ -86,7 +86,7 @@ async function runCommand(ctx: RunnerContext, writeReports: ReportWriter): Promi
     const outcome = { ...failure(runs, ctx), artifacts };
     if (!chaos || ctx.signal.aborted) return outcome;
     const report = await commandChaosReport(ctx, writeReports, chaos.record(ctx.timeline(), ctx.config.recovery), artifacts);
-    return { ...judged(outcome, report, ctx), report: report.files.html, artifacts: [...artifacts, ...Object.values(report.files).map((f) => path.relative(ctx.resultDir, f))] };
+    return { ...judged(outcome, report, ctx), report: report.files.html, closing: report.closing, artifacts: [...artifacts, ...Object.values(report.files).map((f) => path.relative(ctx.resultDir, f))] };
   } finally {
     chaos?.stop();
     ctx.signal.removeEventListener('abort', onAbort);

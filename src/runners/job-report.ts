@@ -38,6 +38,8 @@ export interface JobReport extends RunVerdict {
   matrix?: Matrix;
   /** One line for the job summary. */
   line: string;
+  /** The matrix and the verdicts, in words: the job's output ends with them (RunOutcome.closing). */
+  closing: string[];
 }
 
 export function summaryLine(s: RunSummary): string {
@@ -55,8 +57,7 @@ export async function reportResults(
   const verdicts = evaluateThresholds(o.thresholds ?? [], summary);
   const matrix = o.sweep ? buildMatrix(o.sweep, summary.measures?.windows ?? [], steadySpans(results, o.sweep)) : undefined;
   const files = await o.writeReports(o.resultDir, summary, verdicts, { generator: o.generator, matrix });
-  for (const line of matrix ? matrixLines(matrix) : []) o.log?.(line);
-  for (const v of verdicts) o.log?.(`${verdictWord(v)} ${v.message}`);
+  const closing = [...(matrix ? matrixLines(matrix) : []), ...verdicts.map((v) => `${verdictWord(v)} ${v.message}`)];
   const verdict = runVerdict(summary, verdicts, matrix);
   return {
     summary,
@@ -66,6 +67,7 @@ export async function reportResults(
     files,
     ...(matrix ? { matrix } : {}),
     line: summaryLine(summary),
+    closing,
   };
 }
 
@@ -103,6 +105,7 @@ export function reportOutcome(r: JobReport, resultDir: string, extraArtifacts: r
     reason: r.passed ? undefined : r.reasons.join('; '),
     summary: r.line,
     report: r.files.html,
+    closing: r.closing,
     // A Set: a runner's extra file may also be one of the reports' own (the builtin runner's results.xml).
     artifacts: [...new Set([...extraArtifacts, ...Object.values(r.files)].map((f) => (path.isAbsolute(f) ? path.relative(resultDir, f) : f)))],
   };
