@@ -32,6 +32,34 @@ afterAll(async () => {
   await removeTemp();
 });
 
+/**
+ * A worker (its nodes file `nodesYaml`) on an AOF Redis, running one enqueued job that holds
+ * `holdMs`, and Redis crashed once the job has started; `back()` restarts Redis on its data.
+ */
+async function jobWithRedisGone(holdMs: number, nodesYaml: string) {
+  const redis = await startRedis({ aof: true });
+  const url = urlOf(redis);
+  const { dir, trace } = await tracedProject(holdMs);
+  const nodes = await nodesFile(nodesYaml);
+  const w = await worker(url, nodes);
+  const q = await cliDone(['enqueue', '--queue', url, '--nodes', nodes, '--state-dir', await stateDir(), '--json', dir]);
+  expect(q.code, q.err).toBe(0);
+  const [{ id }] = JSON.parse(q.out) as { id: string }[];
+  await until('the job started', async () => (await readTrace(trace)).some((t) => t.kind === 'start'), 20_000);
+  await redis.crash();
+  return {
+    redis,
+    worker: w,
+    trace,
+    back: () => startRedis({ aof: true, port: redis.port, dir: redis.dir }),
+    /** The job as `queue --all --json` lists it. */
+    listed: async () => {
+      const r = await cliDone(['queue', '--all', '--json', '--queue', url, '--nodes', nodes, '--state-dir', await stateDir()]);
+      return (JSON.parse(r.out || '[]') as { id: string; status: string; durationMs?: number }[]).find((j) => j.id === id);
+    },
+  };
+}
+
 describe.skipIf(!HAVE)('team mode on redis', () => {
   it('two workers and two engines: 50 jobs enqueued from both sides run exactly once, no node over its max, output reaches the other side', async () => {
     const redis = await startRedis();
@@ -204,28 +232,15 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
   }, 30_000);
 
   it('lost_jobs: requeue, and Redis away longer than the lease: the worker stops its job and, once Redis is back, puts it back in the queue (not interrupted), and it runs again', async () => {
-    let redis = await startRedis({ aof: true });
-    const { port, dir: data } = redis;
-    const url = urlOf(redis);
+    const gone = await jobWithRedisGone(6000, 'nodes:\n  box: {type: local, max_jobs: 1}\nqueue: {lost_jobs: requeue}\n');
+    let redis = gone.redis;
     try {
-      const { dir, trace } = await tracedProject(6000);
-      const nodes = await nodesFile('nodes:\n  box: {type: local, max_jobs: 1}\nqueue: {lost_jobs: requeue}\n');
-      const w = await worker(url, nodes);
-      const q = await cliDone(['enqueue', '--queue', url, '--nodes', nodes, '--state-dir', await stateDir(), '--json', dir]);
-      expect(q.code, q.err).toBe(0);
-      const [{ id }] = JSON.parse(q.out) as { id: string }[];
-      await until('the job started', async () => (await readTrace(trace)).some((t) => t.kind === 'start'), 20_000);
-      await redis.crash();
       // Past the lease (5 s): others may be running the job again, so it is stopped here.
-      await w.waitFor(/the job's end is recorded when it is back/, 15_000);
-      redis = await startRedis({ aof: true, port, dir: data });
-      const list = async () => {
-        const r = await cliDone(['queue', '--all', '--json', '--queue', url, '--nodes', nodes, '--state-dir', await stateDir()]);
-        return (JSON.parse(r.out || '[]') as { id: string; status: string; reason?: string }[]).find((j) => j.id === id);
-      };
-      const done = await until('the job run again to its end', async () => ((await list())?.status === 'succeeded' ? list() : undefined), 40_000);
+      await gone.worker.waitFor(/the job's end is recorded when it is back/, 15_000);
+      redis = await gone.back();
+      const done = await until('the job run again to its end', async () => ((await gone.listed())?.status === 'succeeded' ? gone.listed() : undefined), 40_000);
       expect(done?.status).toBe('succeeded');
-      const starts = (await readTrace(trace)).filter((t) => t.kind === 'start');
+      const starts = (await readTrace(gone.trace)).filter((t) => t.kind === 'start');
       expect(starts).toHaveLength(2);
     } finally {
       await redis.stop();
@@ -262,28 +277,16 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
   }, 90_000);
 
   it('a job that ends while Redis is away for a moment: its duration is the run, not the run and the outage', async () => {
-    let redis = await startRedis({ aof: true });
-    const { port, dir: data } = redis;
-    const url = urlOf(redis);
+    const gone = await jobWithRedisGone(1000, 'nodes:\n  box: {type: local, max_jobs: 1}\n');
+    let redis = gone.redis;
     try {
-      const { dir, trace } = await tracedProject(1000);
-      const nodes = await nodesFile('nodes:\n  box: {type: local, max_jobs: 1}\n');
-      const w = await worker(url, nodes);
-      const q = await cliDone(['enqueue', '--queue', url, '--nodes', nodes, '--state-dir', await stateDir(), '--json', dir]);
-      expect(q.code, q.err).toBe(0);
-      const [{ id }] = JSON.parse(q.out) as { id: string }[];
-      await until('the job started', async () => (await readTrace(trace)).some((t) => t.kind === 'start'), 20_000);
-      await redis.crash();
       // The job ends about a second in; Redis is back 3.5 s after it left, within the lease.
-      await w.waitFor(/the job's end is recorded when it is back/, 10_000);
+      await gone.worker.waitFor(/the job's end is recorded when it is back/, 10_000);
       await new Promise((r) => setTimeout(r, 2500));
-      redis = await startRedis({ aof: true, port, dir: data });
-      const job = await until('the end recorded', async () => {
-        const list = await cliDone(['queue', '--all', '--json', '--queue', url, '--nodes', nodes, '--state-dir', await stateDir()]);
-        return (JSON.parse(list.out || '[]') as { id: string; status: string; durationMs?: number }[]).find((j) => j.id === id && j.status === 'succeeded');
-      }, 20_000);
-      expect(job.durationMs).toBeGreaterThanOrEqual(1000);
-      expect(job.durationMs).toBeLessThan(2500);
+      redis = await gone.back();
+      const job = await until('the end recorded', async () => ((await gone.listed())?.status === 'succeeded' ? gone.listed() : undefined), 20_000);
+      expect(job!.durationMs).toBeGreaterThanOrEqual(1000);
+      expect(job!.durationMs).toBeLessThan(2500);
     } finally {
       await redis.stop();
     }
