@@ -107,7 +107,7 @@ export const marteauSchema = z
     // The builtin runner's own keys; it validates them further with its schema.
     url: z.string().optional(),
     base_url: z.string().optional(),
-    apdex_t: secondsSchema({ positive: true }).optional().describe('builtin and funkload runners: Apdex T, seconds or with a unit (1.5, 500ms; default 1.5)'),
+    apdex_t: secondsSchema({ positive: true }).optional().describe('builtin, funkload and locust runners: Apdex T, seconds or with a unit (1.5, 500ms; default 1.5)'),
     request_timeout: secondsSchema({ positive: true }).optional().describe('builtin runner: how long a request may take before it counts as an error, seconds or with a unit (30, 5s; default 30)'),
     scenario: z.array(z.record(z.string(), z.unknown())).optional().describe('builtin runner: HTTP steps'),
     // The locust runner's own keys; it validates them further with its schema.
