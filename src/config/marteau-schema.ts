@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { thresholdsSchema } from './thresholds.js';
 import { sweepOptionsSchema } from './sweep.js';
 import { CHAOS_HINT, chaosSchema, knownChaosKeys } from './chaos.js';
-import { apiSchema, mixSpecSchema, proxySchema, statsdSchema } from './proxies.js';
+import { apiSchema, mixSpecSchema, proxyNameSchema, proxySchema, statsdSchema } from './proxies.js';
 import { expectSchema, recoverySchema } from './recovery.js';
 import { innerPath } from './paths.js';
 import { serviceSchema, servicesSchema } from './services.js';
@@ -118,7 +118,7 @@ export const marteauSchema = z
     recovery: recoverySchema.optional().describe('how recovery after a fault window is judged (recovery times in reports and thresholds)'),
     // Around the run.
     services: servicesSchema.optional().describe('programs started on this machine before the load (the app under test, its backends), stopped after'),
-    proxies: z.record(z.string().regex(/^[\w-]+$/, 'a proxy name is letters, digits, _ and -'), proxySchema).optional(),
+    proxies: z.record(proxyNameSchema, proxySchema).optional(),
     plugins: z.array(z.string().min(1, 'a plugin path cannot be empty')).optional()
       .describe('behavior plugin files (ES modules, relative to this file): usable in proxies, fixtures and chaos like the built-ins'),
     statsd: statsdSchema.optional(),
