@@ -2,7 +2,7 @@
  * The schema of a duration in YAML (see duration.ts for the format, parsing and printing).
  */
 import { z } from 'zod';
-import { MAX_TIMER_MS } from '../proxy/plugin.js';
+import { MAX_TIMER_MS } from '../proxy/timer-limit.js';
 import { DURATION, durationMs, durationSeconds, formatDuration } from './duration.js';
 
 export { durationMs, durationSeconds, formatDuration, type DurationInput } from './duration.js';

@@ -6,16 +6,14 @@
  * connection when the mix is pinned. Its hooks return actions; the engine carries them out.
  */
 import { z } from 'zod';
+import { MAX_TIMER_MS } from './timer-limit.js';
 import { didYouMean } from '../text/closest.js';
 import { PROTOCOL_NAMES, type ProtocolInfo } from './protocol.js';
 import { hasErrorKind, protocols } from './protocols/index.js';
 import type { Random } from './random.js';
 
-export { z };
+export { z, MAX_TIMER_MS };
 export type { ProtocolInfo };
-
-/** Node's timers wait at most 2^31-1 ms (24.8 days); a longer wait fires at once, again and again. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * A duration option, `unitMs` milliseconds per unit (1: ms, 1000: seconds, 0.001: µs), bounded
