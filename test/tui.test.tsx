@@ -147,13 +147,16 @@ recovery: {window: 1s}
     await t.engine.cancel(t.engine.getSnapshot().jobs[1].id);
   });
 
-  it('disables and enables a node with space', async () => {
+  it('disables and enables a node with space; a job waiting for it says why in the queue', async () => {
     const t = await setup();
     await t.press(KEY.tab, ' ');
     await t.waitFor((f) => /local\s+disabled/.test(f), 'the disabled node');
     expect(t.engine.getSnapshot().nodes[0].enabled).toBe(false);
+    const job = await t.engine.enqueue(await project(`name: patient\n${commandYaml(['true'])}\n`));
+    await t.waitFor((f) => /patient\s+queued\s+needs 1 node and lo/.test(f), 'why the job waits (cut to its column)');
     await t.press(' ');
     await t.waitFor(() => t.engine.getSnapshot().nodes[0].enabled, 'the enabled node');
+    expect((await t.engine.waitFor([job.id]))[0].status).toBe('succeeded');
   });
 
   it('shows a proxy\'s chaos scenario; s pauses and resumes it, a change by hand pauses it', async () => {

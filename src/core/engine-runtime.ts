@@ -70,7 +70,10 @@ export abstract class EngineRuntime {
       // A shared queue's job may go to any worker, except a --ci run's (left to that run): a
       // lone engine, or the --ci run itself, is the only one that could run it, so it fails.
       othersMayRun: (j) => this.queue.lease !== undefined && j.origin !== 'ci',
-      leave: (job, reason) => this.log(undefined, `leaves job ${short(job.id)} queued: ${reason}`, 'info'),
+      leave: (job, reason) => {
+        this.log(undefined, `leaves job ${short(job.id)} queued: ${reason}`, 'info');
+        this.changed();
+      },
       nodeWaitMs: options.nodeWaitMs,
       reportBusy: options.run === 'all',
     });
@@ -86,6 +89,7 @@ export abstract class EngineRuntime {
       live: this.live,
       own: this.own,
       summaries: this.summaries,
+      waitReason: (id) => this.scheduler.waitReason(id),
       unrecorded: this.unrecorded,
       kit: () => this.kit(),
       kick: () => void this.scheduler.kick(),

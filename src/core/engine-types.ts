@@ -73,6 +73,8 @@ export interface JobView extends Readonly<Job> {
   chaos?: readonly ScheduleView[];
   /** The seed of the run (once it started here; kept after it ends). */
   seed?: string;
+  /** Why a queued job waits here (a disabled node; nodes that cannot fit it), once said. */
+  waiting?: string;
   summary?: string;
   /** The HTML report of a job that ended here, when its runner wrote one. */
   report?: string;
@@ -125,6 +127,8 @@ export interface EngineCore {
   /** Jobs this process enqueued to run, or runs. */
   readonly own: Set<string>;
   readonly summaries: Map<string, JobSummary>;
+  /** Why the scheduler leaves a queued job waiting, when it said so. */
+  waitReason(id: string): string | undefined;
   /**
    * Ends the queue could not be told (offline past the bound): what waitFor reports for them, and
    * what is recorded, with the job's claim, once the queue is back.

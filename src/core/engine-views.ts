@@ -27,8 +27,9 @@ export class JobViews {
     const l = this.core.live.get(j.id);
     const s = this.core.summaries.get(j.id);
     // A job not running here only changes when the queue gives a new object for it.
+    const waiting = j.status === 'queued' ? this.core.waitReason(j.id) : undefined;
     const cached = l ? undefined : this.cache.get(j);
-    if (cached && cached.summary === s?.summary) return cached;
+    if (cached && cached.summary === s?.summary && cached.waiting === waiting) return cached;
     const v: JobView = Object.freeze({
       ...j,
       resultDir: resultDirOf(this.core.state, this.core.queue, j.id),
@@ -37,6 +38,7 @@ export class JobViews {
       timeline: l ? Object.freeze([...l.timeline]) : s?.timeline,
       chaos: l?.chaos ? Object.freeze(l.chaos.view()) : undefined,
       seed: l?.seed ?? s?.seed,
+      waiting,
       summary: s?.summary,
       report: s?.report,
     });

@@ -43,8 +43,11 @@ export class Scheduler {
   private running?: Promise<void>;
   private again = false;
   private readonly waitingSince = new Map<string, number>();
-  /** Jobs left queued for other engines (see othersMayRun): said once, not on every pass. */
-  private readonly left = new Set<string>();
+  /**
+   * Jobs left queued, with why: for other engines (see othersMayRun), or until a disabled node is
+   * enabled. Said once, not on every pass; views show why they wait.
+   */
+  private readonly left = new Map<string, string>();
   private timer?: NodeJS.Timeout;
   private stopped = false;
   /** Job ends handing their nodes on (see finish): stop() waits for them as for a pass. */
@@ -80,6 +83,11 @@ export class Scheduler {
   /** Whether this engine leaves the (queued) job to others: its nodes cannot fit it. */
   leaves(id: string): boolean {
     return this.left.has(id);
+  }
+
+  /** Why a job this engine leaves queued waits, as it was told. */
+  waitReason(id: string): string | undefined {
+    return this.left.get(id);
   }
 
   /** True from the start of a pass to its end: a job may be claimed and not yet started. */
@@ -118,6 +126,11 @@ export class Scheduler {
     if (got) this.deps.start(next.find((j) => j.id === got.id)!, got.claim, nodes);
   }
 
+  private leave(job: Readonly<Job>, reason: string): void {
+    this.left.set(job.id, reason);
+    this.deps.leave?.(job, reason);
+  }
+
   /** Whether a job is still queued, may run here and fits exactly these nodes. */
   private serves(j: Readonly<Job>, nodes: NodeConfig[]): boolean {
     return this.deps.queue.get(j.id)?.status === 'queued' && this.deps.mayRun(j) && j.nodes === nodes.length && nodes.every((n) => j.nodeTags.every((t) => n.tags.includes(t)));
@@ -130,7 +143,7 @@ export class Scheduler {
     const jobs = queue.queued();
     // Only queued jobs are walked: forget the waits of those taken or ended since.
     for (const id of this.waitingSince.keys()) if (queue.get(id)?.status !== 'queued') this.waitingSince.delete(id);
-    for (const id of this.left) if (queue.get(id)?.status !== 'queued') this.left.delete(id);
+    for (const id of this.left.keys()) if (queue.get(id)?.status !== 'queued') this.left.delete(id);
     // Within a pass nodes only get busier: a shape (node count, tags) that found no free nodes
     // finds none for the next job either. A backlog costs one pick per shape, not one per job.
     const full = new Set<string>();
@@ -146,9 +159,8 @@ export class Scheduler {
       if (!eligibleCount.has(tagsKey)) eligibleCount.set(tagsKey, pool.eligible(job.nodeTags).length);
       const disabledOnly = eligibleCount.get(tagsKey)! < job.nodes && pool.tagged(job.nodeTags).length >= job.nodes;
       if (disabledOnly && !this.left.has(job.id)) {
-        this.left.add(job.id);
         const off = pool.tagged(job.nodeTags).filter((n) => !pool.isEnabled(n.name)).map((n) => n.name);
-        this.deps.leave?.(job, `needs ${job.nodes} node${job.nodes > 1 ? 's' : ''} and ${off.join(', ')} ${off.length > 1 ? 'are' : 'is'} disabled (marteau-tui nodes --enable ${off[0]})`);
+        this.leave(job, `needs ${job.nodes} node${job.nodes > 1 ? 's' : ''} and ${off.join(', ')} ${off.length > 1 ? 'are' : 'is'} disabled (marteau-tui nodes --enable ${off[0]})`);
       }
       if (eligibleCount.get(tagsKey)! < job.nodes && !disabledOnly) {
         const eligible = pool.eligible(job.nodeTags);
@@ -157,10 +169,7 @@ export class Scheduler {
         // A team's other workers may have such nodes: failing it here would take it from them
         // (and a wake-up is passed on only while the job is still queued).
         if (this.deps.othersMayRun?.(job)) {
-          if (!this.left.has(job.id)) {
-            this.left.add(job.id);
-            this.deps.leave?.(job, `${needs}; this worker's nodes (${pool.config.file}) have ${eligible.length ? `only ${eligible.length} enabled` : 'none enabled'}`);
-          }
+          if (!this.left.has(job.id)) this.leave(job, `${needs}; this worker's nodes (${pool.config.file}) have ${eligible.length ? `only ${eligible.length} enabled` : 'none enabled'}`);
           continue;
         }
         await this.deps.unplaceable(job, `${needs} but only ${eligible.length} ${eligible.length === 1 ? 'is' : 'are'} enabled (${pool.config.file})`);

@@ -145,7 +145,7 @@ function jobRow(j: JobView): JobRow {
   const progress = p
     ? [p.cycle !== undefined ? `cycle ${p.cycle + 1}/${p.cycles ?? '?'}` : '', users !== undefined ? `${users} users` : '', p.message ?? ''].filter(Boolean).join(' · ')
     : // The state and the time taken have their own columns: "907 requests, 0.00 % errors, ..." or why it failed.
-      (j.reason ?? j.summary?.replace(new RegExp(`^${j.status}:? ?`), '').replace(/^in \S+ \((.*)\)$/, '$1'));
+      (j.waiting ?? j.reason ?? j.summary?.replace(new RegExp(`^${j.status}:? ?`), '').replace(/^in \S+ \((.*)\)$/, '$1'));
   const running = j.status === 'running' && p?.requestsPerSecond !== undefined;
   const errorPercent = running && p.requestsPerSecond! > 0 && p.errorsPerSecond !== undefined ? (100 * p.errorsPerSecond) / p.requestsPerSecond! : running ? 0 : undefined;
   const src = j.source.kind === 'git' ? `${j.source.url}${j.source.ref ? `#${j.source.ref}` : ''} @ ${j.source.commit.slice(0, 12)}` : j.source.configFile;
