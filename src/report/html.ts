@@ -66,13 +66,15 @@ export function renderHtmlReport(s: RunSummary, thresholds: ThresholdResult[] = 
   const verdict = runVerdict(s, thresholds, opts.matrix);
   const status = s.aborted ? '<span class="status aborted">INTERRUPTED</span>' : !verdict.passed ? '<span class="status fail">FAILED</span>' : '<span class="status pass">PASSED</span>';
   const o = s.overall;
+  // No request, nothing measured: a dash, not a 100 % success rate or a 0 ms p95.
+  const measured = (text: string) => (o.requests.total ? text : '–');
   const cards = [
     ['requests', String(o.requests.total)],
-    ['success rate', `${(o.successRate * 100).toFixed(2)}%`],
+    ['success rate', measured(`${(o.successRate * 100).toFixed(2)}%`)],
     ['requests/s', f1(o.requests.rps)],
-    ['p95', ms(o.requests.latency.p95)],
-    ['p99', ms(o.requests.latency.p99)],
-    ['Apdex', `${f3(o.apdex.score)} ${o.apdex.rating}`],
+    ['p95', measured(ms(o.requests.latency.p95))],
+    ['p99', measured(ms(o.requests.latency.p99))],
+    ['Apdex', measured(`${f3(o.apdex.score)} ${o.apdex.rating}`)],
     ['max CUs', String(o.cvus)],
   ]
     .map(([k, v]) => `<div class="card"><b>${esc(v)}</b><span>${esc(k)}</span></div>`)
@@ -102,7 +104,7 @@ export function renderHtmlReport(s: RunSummary, thresholds: ThresholdResult[] = 
     ...(s.aborted ? [`The run was interrupted (${abortReason(s)}): the last cycle is partial.`] : []),
     ...(s.nodes ?? []).flatMap((n) => (n.lost ? [`Node ${n.node}: ${lostLine(n.lost)}. The report holds what was recorded until then.`] : [])),
     // The reasons the sections below do not show already (thresholds, matrix, nodes, the interruption).
-    ...(verdict.allFailed ? [`Failed: ${verdict.allFailed}.`] : []),
+    ...(verdict.runFailed ? [`Failed: ${verdict.runFailed}.`] : []),
   ];
   const title = `${i.name} — load test report`;
   return `<!DOCTYPE html>

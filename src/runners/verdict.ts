@@ -19,8 +19,11 @@ export interface RunVerdict {
   reasons: string[];
   /** Lost nodes are among the reasons: the machines broke, not (only) the code. */
   infrastructure: boolean;
-  /** The reason of a run without thresholds whose every request failed, when it is one. */
-  allFailed?: string;
+  /**
+   * The run's own failure, which no section of a report shows (threshold, cell, node, abort):
+   * every request failed (without thresholds), or none was recorded.
+   */
+  runFailed?: string;
 }
 
 /** A failed request as a reader knows it: "500 Internal Server Error", "ECONNREFUSED", "timeout". */
@@ -62,14 +65,13 @@ export function runVerdict(s: RunSummary, thresholds: readonly ThresholdResult[]
   const failed = thresholds.filter((v) => !v.passed);
   const cells = matrix?.cells.filter((c) => c.verdict === 'fail') ?? [];
   const lost = s.nodes?.filter((n) => n.lost) ?? [];
-  const none = thresholds.length === 0 ? allFailed(s) : undefined;
+  const own = (thresholds.length === 0 ? allFailed(s) : undefined) ?? nothingRecorded(s);
   const reasons = [
     ...(s.aborted ? [`the run was aborted (${abortReason(s)})`] : []),
     ...lost.map((n) => `node "${n.node}": ${lostLine(n.lost!)}`),
     ...(failed.length ? [`${failed.length} threshold(s) failed: ${failed.map((v) => v.message).join('; ')}`] : []),
     ...(cells.length ? [`${cells.length} matrix cell(s) failed: ${cells.map((c) => `${c.backend} ${c.kind}`).join(', ')}`] : []),
-    ...(none ? [none] : []),
-    ...[nothingRecorded(s)].filter((r) => r !== undefined),
+    ...(own ? [own] : []),
   ];
-  return { passed: reasons.length === 0, reasons, infrastructure: lost.length > 0, ...(none ? { allFailed: none } : {}) };
+  return { passed: reasons.length === 0, reasons, infrastructure: lost.length > 0, ...(own ? { runFailed: own } : {}) };
 }

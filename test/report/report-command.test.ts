@@ -107,6 +107,12 @@ describe('report command', () => {
     expect(text.out).toMatch(/^Simple FunkLoad tests: 3 cycle\(s\), 0 requests, none ok,/m);
     expect(text.out).toContain('FAILED: no request was recorded (cycles too short for one to finish, or empty results)\n');
     expect(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'))).toMatchObject({ passed: false });
+    // Every view says so: the JUnit run case fails, the HTML shows dashes and why, not "100.00%".
+    expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).toContain('<failure message="no request was recorded (cycles too short for one to finish, or empty results)" type="requests"/>');
+    const html = readFileSync(join(dir, 'index.html'), 'utf8');
+    expect(html).toContain('<b>–</b><span>success rate</span>');
+    expect(html).toContain('Failed: no request was recorded');
+    expect(html).not.toContain('100.00%');
   });
 
   it('a job that left no load results (a command job without xml:) is told as the job ended, not as missing FunkLoad files', async () => {
