@@ -13,7 +13,7 @@ import { PROTOCOL_NAMES } from '../proxy/protocol.js';
 import { protocolInfo } from '../proxy/protocols/index.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
 import type { StatsdOptions } from '../proxy/statsd.js';
-import { splitHostPort } from '../proxy/host-port.js';
+import { splitHostPort, UPSTREAM_PORT_0 } from '../proxy/host-port.js';
 import { closest } from '../text/closest.js';
 import { ConfigErrors } from './config-error.js';
 import { ConfigError, errorAt, locate, parseYaml, type SourceDoc } from './errors.js';
@@ -41,9 +41,7 @@ export const mixSpecSchema = z.union(
 export const proxySchema = z
   .object({
     listen: hostPort,
-    upstream: hostPort.refine((v) => !HOST_PORT.test(v) || portOf(v) !== 0, {
-      error: 'port 0 is not a server\'s port (0 means "any free port", which only a listen address can ask for)',
-    }),
+    upstream: hostPort.refine((v) => !HOST_PORT.test(v) || portOf(v) !== 0, { error: UPSTREAM_PORT_0 }),
     protocol: z.enum(PROTOCOL_NAMES).default('tcp'),
     behaviors: mixSpecSchema.optional(),
     pin: z.enum(['exchange', 'connection']).default('exchange'),

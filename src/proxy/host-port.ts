@@ -14,8 +14,11 @@ export function splitHostPort(addr: string): [string, number] {
  */
 export function upstreamProblem(addr: string): string | undefined {
   const [, port] = splitHostPort(addr);
-  return port === 0 ? `"${addr}": port 0 is not a server's port (0 means "any free port", which only a listen address can ask for)` : undefined;
+  return port === 0 ? `"${addr}": ${UPSTREAM_PORT_0}` : undefined;
 }
+
+/** Why port 0 is no upstream, for the config schema (which names the key, not the value) too. */
+export const UPSTREAM_PORT_0 = 'port 0 is not a server\'s port (0 means "any free port", which only a listen address can ask for)';
 
 export function joinHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;

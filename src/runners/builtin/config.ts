@@ -40,6 +40,9 @@ export const LIMITS = {
 const seconds = (max: number, positive = false) => secondsSchema({ max, positive });
 const status = z.number().int().min(100).max(599);
 
+/** Apdex T, for every runner that reports one (builtin, funkload, locust). */
+export const apdexTSchema = seconds(600, true).default(DEFAULT_APDEX_T).describe('Apdex T: seconds (FunkLoad default 1.5), or with a unit (500ms)');
+
 export const cyclesSchema = z
   .union([
     z.array(z.number().int().min(1).max(LIMITS.maxUsers)).min(1).max(LIMITS.maxCycles),
@@ -168,7 +171,7 @@ export const builtinConfigSchema = z
     base_url: httpUrlSchema('base_url').optional().describe('server under test; scenario paths are joined to it'),
     url: httpUrlSchema('url').optional().describe('alias of base_url (FunkLoad [main] url)'),
     scenario: z.array(stepSchema).min(1).max(LIMITS.maxSteps).describe('HTTP steps one virtual user runs in order'),
-    apdex_t: seconds(600, true).default(DEFAULT_APDEX_T).describe('Apdex T: seconds (FunkLoad default 1.5), or with a unit (500ms)'),
+    apdex_t: apdexTSchema,
     // Not `timeout`: that key is the whole job's limit.
     request_timeout: seconds(3600, true).default(30).describe('how long a request may take before it counts as an error: seconds, or with a unit (5s, 500ms); default 30'),
   })

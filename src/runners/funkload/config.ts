@@ -15,9 +15,8 @@ import { z } from 'zod';
 import { httpUrlSchema } from '../../config/http-url.js';
 import type { MarteauConfig, RunnerCatalogEntry } from '../../config/marteau.js';
 import { isInnerPath } from '../../config/paths.js';
-import { secondsSchema } from '../../config/units.js';
+import { apdexTSchema } from '../builtin/config.js';
 import { checkThresholds } from '../job-report.js';
-import { DEFAULT_APDEX_T } from '../results.js';
 
 const notAnOption = (what: string) =>
   z.string().min(1).refine((s) => !s.startsWith('-'), { error: `${what} cannot start with "-" (it would be read as an option)` });
@@ -33,7 +32,7 @@ export const funkloadConfigSchema = z.object({
   deps: z.array(notAnOption('a dependency')).default([]).describe("pip requirements, installed for FunkLoad's Python on each node (pip install --target, first on PYTHONPATH)"),
   pip_options: z.array(z.string().min(1)).default([]).describe('extra pip install options, e.g. [--no-index, --find-links, wheels]'),
   url: httpUrlSchema('url').optional().describe('server under test (fl-run-bench --url, FunkLoad [main] url)'),
-  apdex_t: secondsSchema({ max: 600, positive: true }).default(DEFAULT_APDEX_T).describe('Apdex T: seconds (FunkLoad default 1.5), or with a unit (500ms)'),
+  apdex_t: apdexTSchema,
 });
 
 export type FunkloadConfig = z.output<typeof funkloadConfigSchema>;

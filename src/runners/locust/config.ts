@@ -18,9 +18,7 @@ import { z } from 'zod';
 import { httpUrlSchema } from '../../config/http-url.js';
 import type { MarteauConfig } from '../../config/marteau.js';
 import { innerPath } from '../../config/paths.js';
-import { secondsSchema } from '../../config/units.js';
-import { cyclesSchema, LIMITS } from '../builtin/config.js';
-import { DEFAULT_APDEX_T } from '../results.js';
+import { apdexTSchema, cyclesSchema, LIMITS } from '../builtin/config.js';
 
 const DEFAULT_DURATION_S = 10;
 /** FunkLoad's default startup_delay: 0.01 s between two user starts. */
@@ -37,7 +35,7 @@ export const locustConfigSchema = z
     spawn_rate: z.number().finite().positive().max(LIMITS.maxUsers).optional().describe('users started per second (default 1/startup_delay)'),
     base_url: httpUrlSchema('base_url').optional().describe("the server under test: Locust's --host"),
     url: httpUrlSchema('url').optional().describe('alias of base_url'),
-    apdex_t: secondsSchema({ max: 600, positive: true }).default(DEFAULT_APDEX_T).describe('Apdex T: seconds (FunkLoad default 1.5), or with a unit (500ms)'),
+    apdex_t: apdexTSchema,
     master_host: z
       .union([z.ipv4(), z.ipv6()])
       // The master's port takes commands from anyone who reaches it: one interface, never all.
