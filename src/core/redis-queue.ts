@@ -110,7 +110,10 @@ export class RedisQueue extends LogQueue {
     this.me = ownerKey(owner);
     // ioredis reconnects by itself; without a listener it would print every failure to stderr.
     cmd.on('error', (e: Error) => {
-      this.lastError = e;
+      // The telling error stays (a protocol error, a refused login): the closed connection that
+      // follows it says nothing more, and open() reports the error of the attempt.
+      const closed = (x: Error) => /writeable|Connection is closed/i.test(x.message);
+      if (!(closed(e) && this.lastError && !closed(this.lastError))) this.lastError = e;
     });
     cmd.on('close', () => this.notify());
     cmd.on('ready', () => {
