@@ -41,6 +41,8 @@ interface OpenPage {
 export class CycleStats {
   start?: number;
   end?: number;
+  /** Stopped before its configured duration without the run being aborted (a lost Locust worker stops its cycle). */
+  cut = false;
   // tests
   testsTotal = 0;
   testsSuccess = 0;

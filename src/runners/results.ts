@@ -283,11 +283,12 @@ export class RunResults {
    * Seconds that rates divide by for a cycle: the configured duration (FunkLoad's), else the
    * measured window. A run stopped at a known time divides by the time each cycle recorded (0 for
    * a cycle cut during its ramp-up or never run): the configured duration would make a run stopped
-   * after a third of it read three times too slow. A killed FunkLoad file keeps FunkLoad's figures.
+   * after a third of it read three times too slow; so does a cycle `cut` short. A killed FunkLoad
+   * file keeps FunkLoad's figures.
    */
   private rateSeconds(c: CycleStats): number {
     const measured = c.start !== undefined && c.end !== undefined && c.end > c.start ? (c.end - c.start) / 1000 : undefined;
-    if (this.info.bench.duration > 0) return this.abort?.at !== undefined ? Math.min(this.info.bench.duration, measured ?? 0) : this.info.bench.duration;
+    if (this.info.bench.duration > 0) return this.abort?.at !== undefined || c.cut ? Math.min(this.info.bench.duration, measured ?? 0) : this.info.bench.duration;
     return measured ?? 1;
   }
 

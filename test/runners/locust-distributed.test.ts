@@ -156,6 +156,9 @@ timeout: 280s
       expect(s.aborted).toBe(false);
       expect(s.cycles).toHaveLength(1);
       expect(s.cycles[0].requests.total).toBeGreaterThan(0);
+      // Its rates divide by the time it recorded (about 10 s of the 120 configured), not by 120 s.
+      expect(s.cycles[0].duration).toBeGreaterThan(5);
+      expect(s.cycles[0].duration).toBeLessThan(100);
       const [nk, nl] = [kept, lost].map((n) => s.nodes!.find((x) => x.node === n)!);
       expect(nk.requests).toBeGreaterThan(0);
       expect(nl.requests).toBeGreaterThan(0);

@@ -21,6 +21,7 @@ import {
   type LocustStatsRow,
 } from '../../src/runners/locust/csv.js';
 import { rebuildDurations } from '../../src/runners/locust/distribution.js';
+import { newLocustRecord, resultsFromRecord, type LocustRunRecord } from '../../src/runners/locust/record.js';
 import { addLocustCycle, locustErrorKind, StepNumbers } from '../../src/runners/locust/results.js';
 import { locustStartupError } from '../../src/runners/locust/startup.js';
 import { Histogram } from '../../src/stats/histogram.js';
@@ -245,5 +246,36 @@ describe('a recorded Locust run in the results model', () => {
     expect(s.timeline.reduce((n, b) => n + b.errors, 0)).toBe(ticks.reduce((n, t) => n + t.new_failures, 0));
     expect(s.cycles[0].requests.maxRps).toBe(Math.max(...ticks.map((t) => t.new)));
     expect(s.timeline.every((b) => b.cvus === 4)).toBe(true);
+  });
+});
+
+describe('a Locust run cut short, read back from its record', () => {
+  const START = 1_795_646_570_000;
+  /** A record of one 30 s cycle of 2 users whose files are the recorded cycle 1's. */
+  function record(o: Partial<LocustRunRecord> & { window?: { start?: number; end: number } }): LocustRunRecord {
+    const r = newLocustRecord(newRunInfo({ name: 'cut', runner: 'locust', start: START, bench: { ...defaultBench(), cycles: [2], duration: 30 } }));
+    const files = { node: 'a', stats: 'cycle-1_stats.csv', failures: 'cycle-1_failures.csv', exceptions: 'cycle-1_exceptions.csv' };
+    r.cycles.push({ cycle: 0, cvus: 2, ...o.window, files: [files], seconds: [] });
+    return { ...r, ...o, info: { ...r.info, end: START + 40_000 } };
+  }
+  const requests = parseStatsCsv(rec('cycle-1_stats.csv')).total!.requests;
+
+  it('a worker lost 4 s into the recording: its rates divide by those 4 s, not the 30 configured', async () => {
+    const r = record({ window: { start: START + 1_000, end: START + 5_000 }, lost: [{ node: 'b', at: START + 4_900, reason: 'killed' }] });
+    const [c] = (await resultsFromRecord(r, REC)).summary().cycles;
+    expect(c.requests.total).toBe(requests);
+    expect(c.duration).toBe(4);
+    expect(c.requests.rps).toBeCloseTo(requests / 4, 6);
+    // The same cycle with no node lost ran its 30 s.
+    const whole = (await resultsFromRecord(record({ window: { start: START + 1_000, end: START + 31_000 } }), REC)).summary().cycles[0];
+    expect(whole.duration).toBe(30);
+  });
+
+  it('cancelled before its last user started: the ramp-up in its files is not taken as the cycle', async () => {
+    const r = record({ window: { end: START + 500 }, aborted: true, abort: { why: 'cancelled', reason: 'cancelled by a user', at: START + 500 } });
+    const s = (await resultsFromRecord(r, REC)).summary();
+    expect(s.aborted).toBe(true);
+    expect(s.cycles[0].requests.total).toBe(0);
+    expect(s.cycles[0].requests.rps).toBe(0);
   });
 });

@@ -81,7 +81,12 @@ export async function resultsFromRecord(record: LocustRunRecord, dir: string, op
     const cy = results.cycle(c.cycle, c.cvus);
     cy.start = c.start;
     cy.end = c.end;
-    for (const f of c.files) {
+    // A lost worker stops the run (runner.ts): its last cycle recorded less than its duration.
+    cy.cut = Boolean(record.lost?.length) && c === record.cycles.at(-1);
+    // A cycle stopped before its last user started never reset Locust's stats: its files hold the
+    // ramp-up, which no runner records, and no window to divide by.
+    const files = c.start === undefined && record.aborted ? [] : c.files;
+    for (const f of files) {
       const files = {
         stats: parseStatsCsv(await text(f.stats), f.stats),
         failures: parseFailuresCsv(await text(f.failures), f.failures),
