@@ -12,6 +12,7 @@ import hang from './hang.js';
 import latency from './latency.js';
 import limitData from './limit_data.js';
 import noop from './noop.js';
+import packetLoss from './packet_loss.js';
 import resetPeer from './reset_peer.js';
 import slicer from './slicer.js';
 import slowClose from './slow_close.js';
@@ -20,7 +21,7 @@ import transient from './transient.js';
 
 export const builtinBehaviors: readonly Behavior[] = [
   dummy, delay, error, hang, blackout, abort, transient, failFirst,
-  latency, bandwidth, slicer, slowClose, timeout, resetPeer, limitData, down,
+  latency, bandwidth, slicer, slowClose, timeout, resetPeer, limitData, packetLoss, down,
 ] as Behavior[];
 
 /**
