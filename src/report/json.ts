@@ -28,6 +28,8 @@ export interface JsonReport {
   passed: boolean;
   /** Why it did not pass; empty when it passed. */
   reasons: string[];
+  /** The load tool's own failing verdict (FunkLoad's bench status), kept so a rebuilt report judges as the job did. */
+  tool_verdict?: string;
   apdex_t: number;
   test: string;
   bench: RunSummary['info']['bench'];
@@ -63,6 +65,7 @@ export function buildJsonReport(summary: RunSummary, thresholds: ThresholdResult
     ...(summary.abort ? { abort: summary.abort } : {}),
     passed: verdict.passed,
     reasons: verdict.reasons,
+    ...(i.toolVerdict ? { tool_verdict: i.toolVerdict } : {}),
     apdex_t: i.apdexT,
     test: `${i.suite}.${i.test}`,
     bench: i.bench,

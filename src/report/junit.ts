@@ -21,13 +21,13 @@ export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResul
   const seconds = summary.info.end !== undefined ? Math.max(0, (summary.info.end - summary.info.start) / 1000) : 0;
   const cases: string[] = [...extra.cases];
   const runCase = `run ${summary.info.suite}.${summary.info.test}`;
-  // The run's own case: failed when it was interrupted, when (no thresholds to judge it) every
-  // request failed, or when none was recorded.
+  // The run's own case: failed when it was interrupted, when (no thresholds to judge it) the
+  // load tool failed it or every request failed, or when none was recorded.
   const runFailed = runVerdict(summary, thresholds).runFailed;
   const runFailure = summary.aborted
     ? { message: `the run was interrupted: ${abortReason(summary)}`, type: 'interrupted' }
     : runFailed
-      ? { message: runFailed, type: 'requests' }
+      ? { message: runFailed, type: runFailed === summary.info.toolVerdict ? 'bench' : 'requests' }
       : undefined;
   const runHead = `    <testcase classname="${escapeXml(`marteau.${suite}`)}" name="${escapeXml(runCase)}" time="${seconds.toFixed(3)}"`;
   cases.push(runFailure ? `${runHead}>\n      <failure message="${escapeXml(runFailure.message)}" type="${runFailure.type}"/>\n    </testcase>` : `${runHead}/>`);

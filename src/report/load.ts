@@ -29,16 +29,21 @@ export interface LoadedResults {
   measures?: Measures;
 }
 
-/** The chaos measures a job wrote next to its results, if any. */
-async function recordedMeasures(dir: string): Promise<Measures | undefined> {
+/**
+ * What a job wrote next to its results that the XML does not carry (its summary.json): the chaos
+ * measures, and the load tool's own failing verdict (FunkLoad's bench status, from its console).
+ */
+async function recorded(dir: string): Promise<{ measures?: Measures; toolVerdict?: string }> {
+  let j: Partial<JsonReport>;
   try {
-    const j = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as Partial<JsonReport>;
-    if (!j.fault_windows || !j.attribution || !j.recovery_options) return undefined;
-    const windows = j.fault_windows.map(({ start_s: _s, end_s: _e, recovery_text: _t, ...w }) => w);
-    return { windows, attribution: j.attribution, recoveryOptions: j.recovery_options };
+    j = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as Partial<JsonReport>;
   } catch {
-    return undefined; // none, or not ours: the report simply has no fault windows
+    return {}; // none, or not ours: the report simply has no fault windows
   }
+  const toolVerdict = typeof j.tool_verdict === 'string' ? { toolVerdict: j.tool_verdict } : {};
+  if (!j.fault_windows || !j.attribution || !j.recovery_options) return toolVerdict;
+  const windows = j.fault_windows.map(({ start_s: _s, end_s: _e, recovery_text: _t, ...w }) => w);
+  return { measures: { windows, attribution: j.attribution, recoveryOptions: j.recovery_options }, ...toolVerdict };
 }
 
 /**
@@ -106,7 +111,8 @@ export async function loadResults(input: string, options: ReadOptions = {}): Pro
   const files = st.isDirectory() ? await resultFilesIn(input) : [input];
   if (files.length === 0) throw new ResultsNotFound(`${input}: ${(st.isDirectory() && (await jobWithoutResults(input))) || 'no FunkLoad bench result (*.xml with a <funkload> root) in this directory'}`);
   const { results, warnings } = await readFunkloadXmlFiles(files, options);
-  const measures = st.isDirectory() ? await recordedMeasures(input) : undefined;
+  const { measures, toolVerdict } = st.isDirectory() ? await recorded(input) : {};
+  if (toolVerdict) results.info.toolVerdict = toolVerdict;
   return { results, files, warnings: [...converted, ...warnings], ...(measures ? { measures } : {}) };
 }
 

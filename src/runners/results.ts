@@ -64,6 +64,11 @@ export interface RunInfo {
   version?: string;
   /** `meta:*` entries (FunkLoad addMetadata). */
   meta: Record<string, string>;
+  /**
+   * The load tool's own verdict when it failed the run (FunkLoad's `Bench status: **FAILURE**`),
+   * in words: with no thresholds it fails the run in every report (runners/verdict.ts).
+   */
+  toolVerdict?: string;
   /** Other `<config>` keys read from a FunkLoad file, kept so a round trip loses nothing. */
   extra: Record<string, string>;
 }

@@ -21,7 +21,7 @@ export interface RunVerdict {
   infrastructure: boolean;
   /**
    * The run's own failure, which no section of a report shows (threshold, cell, node, abort):
-   * every request failed (without thresholds), or none was recorded.
+   * without thresholds, the tool's own failing verdict or every request failed; or none was recorded.
    */
   runFailed?: string;
 }
@@ -65,7 +65,7 @@ export function runVerdict(s: RunSummary, thresholds: readonly ThresholdResult[]
   const failed = thresholds.filter((v) => !v.passed);
   const cells = matrix?.cells.filter((c) => c.verdict === 'fail') ?? [];
   const lost = s.nodes?.filter((n) => n.lost) ?? [];
-  const own = (thresholds.length === 0 ? allFailed(s) : undefined) ?? nothingRecorded(s);
+  const own = (thresholds.length === 0 ? (s.info.toolVerdict ?? allFailed(s)) : undefined) ?? nothingRecorded(s);
   const reasons = [
     ...(s.aborted ? [`the run was aborted (${abortReason(s)})`] : []),
     ...lost.map((n) => `node "${n.node}": ${lostLine(n.lost!)}`),

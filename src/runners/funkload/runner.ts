@@ -116,25 +116,20 @@ async function report(ctx: RunnerContext, writeReports: ReportWriter, benches: N
   results.info.meta.job = ctx.job.id;
   results.info.bench.serverUrl = maskUrlPasswords(results.info.bench.serverUrl);
   const thresholds = parseThresholds(c.raw.thresholds);
+  // No thresholds: FunkLoad's own verdict (its exit status) decides, as fl-run-bench users expect;
+  // it goes into the results so that every report (and a rebuilt one) says what the job says.
+  const worst = benches.map((b) => b.console.state).reduce((a, s) => (SEVERITY[s.status ?? 'SUCCESSFUL'] > SEVERITY[a.status ?? 'SUCCESSFUL'] ? s : a));
+  if (worst.status && worst.status !== 'SUCCESSFUL') {
+    const failures = benches.reduce((a, b) => a + b.console.state.failure, 0);
+    const errors = benches.reduce((a, b) => a + b.console.state.error, 0);
+    results.info.toolVerdict = `FunkLoad bench status ${worst.status}: ${failures} failure(s), ${errors} error(s) (${THRESHOLDS_HINT})`;
+  }
   const ours = await reportResults(results, { resultDir: ctx.resultDir, writeReports, thresholds, generator: results.info.version, log: (l) => ctx.log(l) });
 
   const extra = [...local];
   for (const b of benches) extra.push(...(await fetchNodeArtifacts(ctx, b.node, b.cwd, c.artifacts.filter((f) => f !== c.xml))));
   extra.push(...(await funkloadReport(ctx, benches[0], local, apdexT)));
-  const outcome = reportOutcome(ours, ctx.resultDir, extra);
-  // No thresholds: FunkLoad's own verdict (its exit status) decides, as fl-run-bench users expect.
-  const worst = benches.map((b) => b.console.state).reduce((a, s) => (SEVERITY[s.status ?? 'SUCCESSFUL'] > SEVERITY[a.status ?? 'SUCCESSFUL'] ? s : a));
-  if (outcome.status === 'succeeded' && !thresholds.length && worst.status && worst.status !== 'SUCCESSFUL') {
-    const failures = benches.reduce((a, b) => a + b.console.state.failure, 0);
-    const errors = benches.reduce((a, b) => a + b.console.state.error, 0);
-    return {
-      ...outcome,
-      status: 'failed',
-      failure: 'test',
-      reason: `FunkLoad bench status ${worst.status}: ${failures} failure(s), ${errors} error(s) (${THRESHOLDS_HINT})`,
-    };
-  }
-  return outcome;
+  return reportOutcome(ours, ctx.resultDir, extra);
 }
 
 function failedOutcome(ctx: RunnerContext, errors: Error[]): RunOutcome {
