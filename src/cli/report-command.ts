@@ -133,7 +133,7 @@ export async function runReportCommand(inputs: string[], o: ReportCommandOptions
   const o2 = summary.overall;
   io.out.write(
     `${summary.info.name}: ${summary.cycles.length} cycle(s), ${o2.requests.total} requests, ${o2.requests.total ? `${(o2.successRate * 100).toFixed(2)}% ok` : 'none ok'}, ` +
-      `${o2.requests.rps.toFixed(1)} req/s, p95 ${o2.requests.latency.p95.toFixed(1)}ms\n`,
+      `${o2.requests.rps.toFixed(1)} req/s, p95 ${o2.requests.latency.count ? `${o2.requests.latency.p95.toFixed(1)}ms` : '–'}\n`,
   );
   if (!o.thresholds && thresholds.length) io.out.write(`thresholds of the job's config snapshot ${input.configSnapshot}\n`);
   for (const v of verdicts) io.out.write(`${verdictWord(v)} ${v.message}\n`);

@@ -5,9 +5,15 @@
 import { attributionLine, OUTCOME_CLASSES, recoveryText, type Measures } from '../runners/measures/index.js';
 import { lostLine } from '../runners/nodes.js';
 import type { RunSummary } from '../runners/results.js';
+import type { ApdexStats, LatencyStats } from '../runners/summary.js';
+import { PERCENTILE_PRECISION } from '../stats/histogram.js';
 import { formatValue, verdictWord, type ThresholdResult } from '../runners/thresholds.js';
 import { apdexCell, f3, int, ms, PALETTE, pctS, table } from './html-kit.js';
 import { barChart, esc } from './svg.js';
+
+/** A cycle that measured nothing (no request ended in it) shows dashes, not a 0 ms time or a 0.000 Apdex. */
+const times = (l: LatencyStats, keys: readonly (keyof LatencyStats)[]) => keys.map((k) => (l.count ? ms(l[k]) : '–'));
+const apdexOf = (a: ApdexStats) => (a.satisfied + a.tolerating + a.frustrated ? apdexCell(a.score) : '–');
 
 export function cycleTables(s: RunSummary): string {
   const cycles = s.cycles;
@@ -19,23 +25,21 @@ export function cycleTables(s: RunSummary): string {
   const page = table(
     ['CUs', 'FL Apdex*', 'SPPS', 'maxSPPS', 'TOTAL', 'SUCCESS', 'ERROR', 'MIN', 'AVG', 'MAX', 'P10', 'MED', 'P90', 'P95'],
     cycles.map((c) => {
-      const l = c.pages.latency;
-      return [c.cvus, apdexCell(c.pages.apdex.score), f3(c.pages.spps), c.pages.maxSpps, c.pages.total, c.pages.success, pctS(c.pages.errorPercent), ms(l.min), ms(l.avg), ms(l.max), ms(l.p10), ms(l.p50), ms(l.p90), ms(l.p95)];
+      return [c.cvus, apdexOf(c.pages.apdex), f3(c.pages.spps), c.pages.maxSpps, c.pages.total, c.pages.success, pctS(c.pages.errorPercent), ...times(c.pages.latency, ['min', 'avg', 'max', 'p10', 'p50', 'p90', 'p95'])];
     }),
     'num',
   );
   const request = table(
     ['CUs', 'Apdex', 'FL Apdex*', 'RPS', 'maxRPS', 'TOTAL', 'SUCCESS', 'ERROR', 'MIN', 'AVG', 'MAX', 'P10', 'MED', 'P90', 'P95', 'P99'],
     cycles.map((c) => {
-      const l = c.requests.latency;
-      return [c.cvus, apdexCell(c.apdex.score), apdexCell(c.requests.apdex.score), f3(c.requests.rps), c.requests.maxRps, c.requests.total, c.requests.success, pctS(c.requests.errorPercent), ms(l.min), ms(l.avg), ms(l.max), ms(l.p10), ms(l.p50), ms(l.p90), ms(l.p95), ms(l.p99)];
+      return [c.cvus, apdexOf(c.apdex), apdexOf(c.requests.apdex), f3(c.requests.rps), c.requests.maxRps, c.requests.total, c.requests.success, pctS(c.requests.errorPercent), ...times(c.requests.latency, ['min', 'avg', 'max', 'p10', 'p50', 'p90', 'p95', 'p99'])];
     }),
     'num',
   );
   return `<h3>Test stats</h3><p>Successful <b>tests</b> per second (STPS) over concurrent users (CUs).</p>${test}
 <h3>Page stats</h3><p>Successful <b>pages</b> per second (SPPS) over CUs; times over successful pages.</p>${page}
 <h3>Request stats</h3><p><b>Requests</b> per second (RPS), successful or not, over CUs.</p>${request}
-<p class="note">Apdex T = ${s.info.apdexT}s. Apdex is the standard one: a failed request is frustrated. * FL Apdex is FunkLoad's: by duration alone, a failed request counts as satisfied if it was fast, and the page Apdex is computed over response times, as FunkLoad does. Percentiles are nearest-rank (FunkLoad's definition) within 1.6 %.</p>`;
+<p class="note">Apdex T = ${s.info.apdexT}s. Apdex is the standard one: a failed request is frustrated. * FL Apdex is FunkLoad's: by duration alone, a failed request counts as satisfied if it was fast, and the page Apdex is computed over response times, as FunkLoad does. Percentiles are nearest-rank (FunkLoad's definition), kept to within ${+(PERCENTILE_PRECISION * 100).toPrecision(1)} %.</p>`;
 }
 
 const share = (n: number, d: number) => (d ? `${((100 * n) / d).toFixed(0)}%` : '–');

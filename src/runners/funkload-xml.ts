@@ -250,8 +250,10 @@ export class FunkloadReader {
       c.start = c.start === undefined ? w.start : Math.min(c.start, w.start);
       c.end = c.end === undefined ? w.end : Math.max(c.end, w.end);
     }
-    // Cycles announced in the config but with nothing recorded still show (FunkLoad: "Sorry no tests...").
-    r.info.bench.cycles.forEach((cvus, i) => r.cycle(i, cvus));
+    // A cycle announced in the config that recorded nothing still shows (no request ended in its
+    // window); not in a bench stopped early, whose later cycles never ran (fl-build-report has no
+    // row for them either).
+    if (!truncated && !this.abort) r.info.bench.cycles.forEach((cvus, i) => r.cycle(i, cvus));
     // The last sample's end, whatever the start says (a start read in the wrong zone once made
     // the two equal).
     let last: number | undefined;

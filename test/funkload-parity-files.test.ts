@@ -1,0 +1,129 @@
+/**
+ * What a user reads in our HTML report against what FunkLoad's own `fl-build-report` prints, on
+ * result files the real FunkLoad 1.17.2 wrote (fixtures/funkload/real/, see CAPTURED.md there),
+ * with FunkLoad's report of each stored beside it: a bench against the demo shop with 404s, 500s,
+ * refused connections, a raising test and unicode in urls and descriptions; the same bench stopped
+ * with Ctrl-C during its second cycle (no `</funkload>`); a bench whose cycles recorded nothing.
+ */
+import { readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { runReportCommand } from '../src/cli/report-command.js';
+import { renderHtmlReport } from '../src/report/index.js';
+import { loadResults } from '../src/report/load.js';
+import { PERCENTILE_PRECISION } from '../src/stats/histogram.js';
+import { compareWithFunkload, parseFlReport, type FlRow } from './helpers/fl-build-report.js';
+
+const REAL = path.join(import.meta.dirname, '../fixtures/funkload/real');
+const fl = (name: string) => parseFlReport(readFileSync(path.join(REAL, `${name}.report.rst`), 'utf8'));
+const load = (name: string) => loadResults(path.join(REAL, `${name}.xml`));
+
+/** The text of each row of the table that follows `<h3>title</h3>` in our report. */
+function htmlTable(html: string, title: string): { head: string[]; rows: string[][] } {
+  const at = html.indexOf(`<h3>${title}</h3>`);
+  expect(at, title).toBeGreaterThan(-1);
+  const table = html.slice(html.indexOf('<table', at), html.indexOf('</table>', at));
+  const cells = (tr: string, tag: string) => [...tr.matchAll(new RegExp(`<${tag}>(.*?)</${tag}>`, 'g'))].map((m) => m[1].replace(/<[^>]+>/g, '').trim());
+  const [headRow, ...rows] = [...table.matchAll(/<tr>(.*?)<\/tr>/gs)].map((m) => m[1]);
+  return { head: cells(headRow, 'th'), rows: rows.map((r) => cells(r, 'td')) };
+}
+
+/** Seconds from our time cell, and half its last printed digit. */
+function ourTime(cell: string): [number, number] {
+  const m = /^([\d.]+)(ms|s)$/.exec(cell);
+  if (!m) throw new Error(`not a time: ${cell}`);
+  const decimals = m[1].split('.')[1]?.length ?? 0;
+  const unit = m[2] === 's' ? 1 : 1e-3;
+  return [Number(m[1]) * unit, 0.5 * 10 ** -decimals * unit];
+}
+
+/**
+ * Every cell of our Page and Request tables against FunkLoad's row of the same cycle: the same
+ * cycles, counts and rates as printed, times within both print roundings (and our percentile precision).
+ */
+function sameTables(html: string, report: ReturnType<typeof fl>): string[] {
+  const bad: string[] = [];
+  const check = (title: string, flRows: FlRow[], rate: string, max: string, apdexCol: string) => {
+    const { head, rows } = htmlTable(html, title);
+    const col = (name: string) => head.indexOf(name);
+    if (rows.map((r) => r[0]).join() !== flRows.map((r) => r.CUs).join()) {
+      bad.push(`${title}: our cycles (CUs) ${rows.map((r) => r[0])}, FunkLoad's ${flRows.map((r) => r.CUs)}`);
+      return;
+    }
+    rows.forEach((r, i) => {
+      const f = flRows[i];
+      const where = `${title} ${f.CUs} CUs`;
+      for (const [ours, theirs] of [[rate, rate], ['TOTAL', 'TOTAL'], ['SUCCESS', 'SUCCESS'], ['ERROR', 'ERROR']]) {
+        if (r[col(ours)] !== f[theirs]) bad.push(`${where} ${ours}: ours ${r[col(ours)]}, FunkLoad ${f[theirs]}`);
+      }
+      if (Number(r[col(max)]) !== Number(f[max])) bad.push(`${where} ${max}: ours ${r[col(max)]}, FunkLoad ${f[max]}`);
+      if (r[col(apdexCol)] !== `${f.Apdex} ${f.Rating[0]}`) bad.push(`${where} ${apdexCol}: ours ${r[col(apdexCol)]}, FunkLoad ${f.Apdex} ${f.Rating}`);
+      for (const c of ['MIN', 'AVG', 'MAX', 'P10', 'MED', 'P90', 'P95']) {
+        const [v, half] = ourTime(r[col(c)]);
+        const slack = half + 0.0005 + (c.startsWith('P') || c === 'MED' ? v * PERCENTILE_PRECISION : 0) + 1e-9;
+        if (Math.abs(v - Number(f[c])) > slack) bad.push(`${where} ${c}: ours ${r[col(c)]}, FunkLoad ${f[c]}`);
+      }
+    });
+  };
+  check('Page stats', report.pages, 'SPPS', 'maxSPPS', 'FL Apdex*');
+  check('Request stats', report.requests, 'RPS', 'maxRPS', 'FL Apdex*');
+  const tests = htmlTable(html, 'Test stats').rows.map((r) => r.join(' '));
+  expect(tests).toEqual(report.tests.map((t) => [t.CUs, t.STPS, t.TOTAL, t.SUCCESS, t.ERROR].join(' ')));
+  return bad;
+}
+
+describe("our report of real FunkLoad results, figure by figure against FunkLoad's report", () => {
+  it.each(['shop-bench', 'interrupted-bench'])('%s: the model and the HTML tables', async (name) => {
+    const { results } = await load(name);
+    const s = results.summary();
+    const report = fl(name);
+    expect(report.requests.length).toBeGreaterThan(1);
+    expect(compareWithFunkload(s, report, { percentile: PERCENTILE_PRECISION })).toEqual([]);
+    expect(sameTables(renderHtmlReport(s), report)).toEqual([]);
+  });
+
+  it('a bench stopped with Ctrl-C: the cycles it never reached have no row, as in FunkLoad', async () => {
+    // Cycles 1:2:4, SIGINT during the 2-user cycle: fl-run-bench printed "Aborting run...Aborted".
+    expect(readFileSync(path.join(REAL, 'interrupted-bench.console.txt'), 'utf8')).toContain('Aborting run...Aborted');
+    const { results, warnings } = await load('interrupted-bench');
+    const s = results.summary();
+    expect(s.info.bench.cycles).toEqual([1, 2, 4]);
+    expect(s.cycles.map((c) => c.cvus)).toEqual([1, 2]);
+    expect(s.overall.cvus).toBe(2);
+    expect(s).toMatchObject({ aborted: true, abort: { why: 'killed' } });
+    expect(warnings.join('\n')).toMatch(/missing <\/funkload> tag/);
+    const html = renderHtmlReport(s);
+    expect(htmlTable(html, 'Request stats').rows.map((r) => r[0])).toEqual(['1', '2']);
+    expect(html).toContain('<span class="status aborted">INTERRUPTED</span>');
+  });
+
+  it("cycles that recorded nothing show dashes, not 0 ms times or a 0.000 UNACCEPTABLE Apdex", async () => {
+    // Every request took 1.5 s in 1 s cycles: FunkLoad's report says "No cycle found".
+    expect(readFileSync(path.join(REAL, 'empty-cycles-bench.report.rst'), 'utf8')).toContain('No cycle found');
+    const s = (await load('empty-cycles-bench')).results.summary();
+    expect(s.cycles.map((c) => [c.cvus, c.requests.total])).toEqual([[1, 0], [2, 0]]);
+    const html = renderHtmlReport(s);
+    for (const title of ['Page stats', 'Request stats']) {
+      const { head, rows } = htmlTable(html, title);
+      for (const r of rows) {
+        for (const c of ['MIN', 'AVG', 'MAX', 'P10', 'MED', 'P95', 'FL Apdex*']) expect(r[head.indexOf(c)], `${title} ${c}`).toBe('–');
+      }
+    }
+    expect(html).toContain('Failed: no request was recorded');
+    // The command's own line says no p95 either, not "p95 0.0ms".
+    const out = new PassThrough();
+    let said = '';
+    out.on('data', (d) => (said += d));
+    const code = await runReportCommand([path.join(REAL, 'empty-cycles-bench.xml')], { output: await mkdtemp(path.join(tmpdir(), 'marteau-empty-')) }, { out, err: new PassThrough() });
+    expect(code).toBe(1);
+    expect(said).toMatch(/^Slow: 2 cycle\(s\), 0 requests, none ok, 0\.0 req\/s, p95 –$/m);
+  });
+
+  it('says how close its percentiles are as the README does (0.1 %)', async () => {
+    const html = renderHtmlReport((await load('shop-bench')).results.summary());
+    expect(html).toContain("Percentiles are nearest-rank (FunkLoad's definition), kept to within 0.1 %.");
+  });
+});
