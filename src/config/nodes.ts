@@ -27,7 +27,13 @@ export const nodeSchema = z
     passphrase_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/).optional().describe('name of the environment variable holding the key passphrase'),
     known_hosts: z.string().optional().describe('default: ~/.ssh/known_hosts'),
     host_key: z.enum(HOST_KEY_POLICIES).default('strict').describe('strict: unknown keys are refused; accept-new: an unknown key is recorded, a changed one still refused'),
-    work_dir: z.string().optional().describe('where jobs are copied on the node (default /tmp/marteau-tui)'),
+    work_dir: z
+      .string()
+      // A path on the node: nothing expands ~ there (every path is one quoted word), and a
+      // relative one would land wherever the login starts.
+      .regex(/^\/./, 'work_dir is a path on the node and must be absolute (~ is not expanded there)')
+      .optional()
+      .describe('where jobs are copied on the node, an absolute path (default /tmp/marteau-tui)'),
     node_bin: z.string().min(1).optional().describe('Node.js (>= 20.18) on the node, for the builtin runner (default: node on the PATH of the SSH session)'),
     funkload: z.string().min(1).optional().describe("FunkLoad on the node, for the funkload runner: a virtualenv, its bin directory, or the fl-run-bench file (default: fl-run-bench on the PATH of the node's sessions)"),
     marteau_tui: z.string().min(1).optional().describe('an installed marteau-tui package directory on the node; the builtin runner uses it when its version matches, else ships its own agent'),
@@ -147,6 +153,7 @@ const NODE_HINTS: Record<string, string> = {
   port: 'the SSH port, 1 to 65535',
   max_jobs: 'how many jobs the node runs at once, e.g. 1',
   type: 'local (this machine) or ssh',
+  work_dir: 'e.g. work_dir: /tmp/marteau-tui, or /home/USER/marteau for a directory in the home of the node\'s user',
 };
 
 export function parseNodesConfig(src: SourceDoc): NodesConfig {

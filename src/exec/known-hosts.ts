@@ -35,6 +35,44 @@ export function fingerprint(key: Buffer): string {
   return `SHA256:${createHash('sha256').update(key).digest('base64').replace(/=+$/, '')}`;
 }
 
+interface Entry {
+  line: number;
+  marker?: string;
+  hosts: string;
+  type: string;
+  data: string;
+}
+
+function entries(text: string): Entry[] {
+  const out: Entry[] = [];
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) return;
+    const fields = line.split(/\s+/);
+    const marker = fields[0].startsWith('@') ? fields.shift() : undefined;
+    if (fields.length < 3) return;
+    out.push({ line: i + 1, marker, hosts: fields[0], type: fields[1], data: fields[2] });
+  });
+  return out;
+}
+
+/**
+ * Key types known_hosts holds for this host, in file order. The handshake must ask for these
+ * first, as OpenSSH does: a server with several host keys otherwise shows its preferred one,
+ * which known_hosts may not hold although it holds another key of that very server.
+ */
+export function knownKeyTypes(text: string, host: string, port: number): string[] {
+  const token = hostToken(host, port);
+  const types = entries(text).filter((e) => !e.marker && hostsMatch(e.hosts, token)).map((e) => e.type);
+  return [...new Set(types)];
+}
+
+/** Lines of `@cert-authority` entries for this host: host certificates are not checked here, so the user must be told why such a host is unknown. */
+export function certAuthorityLines(text: string, host: string, port: number): number[] {
+  const token = hostToken(host, port);
+  return entries(text).filter((e) => e.marker === '@cert-authority' && hostsMatch(e.hosts, token)).map((e) => e.line);
+}
+
 export function checkHostKey(text: string, host: string, port: number, key: Buffer): HostKeyCheck {
   const token = hostToken(host, port);
   const type = keyType(key);
@@ -43,24 +81,17 @@ export function checkHostKey(text: string, host: string, port: number, key: Buff
   let known = false;
   let sameTypeOther = false;
   let revoked = false;
-  text.split('\n').forEach((raw, i) => {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) return;
-    const fields = line.split(/\s+/);
-    let marker: string | undefined;
-    if (fields[0].startsWith('@')) marker = fields.shift();
-    if (fields.length < 3) return;
-    const [hosts, ktype, kdata] = fields;
-    if (marker === '@revoked') {
-      if (kdata === b64) revoked = true;
-      return;
+  for (const e of entries(text)) {
+    if (e.marker === '@revoked') {
+      if (e.data === b64) revoked = true;
+      continue;
     }
-    if (marker) return; // @cert-authority: certificates are not used here
-    if (!hostsMatch(hosts, token)) return;
-    lines.push(i + 1);
-    if (ktype === type && kdata === b64) known = true;
-    else if (ktype === type) sameTypeOther = true;
-  });
+    if (e.marker) continue; // @cert-authority: certificates are not used here
+    if (!hostsMatch(e.hosts, token)) continue;
+    lines.push(e.line);
+    if (e.type === type && e.data === b64) known = true;
+    else if (e.type === type) sameTypeOther = true;
+  }
   if (revoked) return { status: 'revoked', lines };
   if (known) return { status: 'known', lines };
   // Like OpenSSH: another key of the same type for this host means it changed. A host known

@@ -13,6 +13,7 @@
  * connection, and then kills the group. Started in a subshell that exits at once, it is not a
  * child of the program; the group kill at the end of a run stops it too.
  */
+import { NodeError } from './executor.js';
 import { QuoteError, shellQuote, ENV_NAME } from './quote.js';
 
 export const PGID_MARKER = '@@marteau-pgid ';
@@ -23,9 +24,10 @@ export function remoteCommand(argv: readonly string[], o: { cwd?: string; env?: 
   for (const [k] of env) if (!ENV_NAME.test(k)) throw new QuoteError(`bad environment variable name ${JSON.stringify(k)}`);
   // `env` would take a program name containing "=" for one more assignment.
   if (env.length && argv[0].includes('=')) throw new QuoteError(`a program name cannot contain "=": ${JSON.stringify(argv[0])}`);
-  const parts = [WATCH_CONNECTION];
+  // The marker comes first: a run that ends without it was never started by a POSIX shell
+  // (a login shell of /bin/false or nologin), while a failed `cd` is the command's own failure.
+  const parts = [WATCH_CONNECTION, `printf '${PGID_MARKER}%s\\n' "$$"`];
   if (o.cwd !== undefined) parts.push(`cd ${shellQuote(o.cwd)}`);
-  parts.push(`printf '${PGID_MARKER}%s\\n' "$$"`);
   const run = env.length
     ? `exec env ${env.map(([k, v]) => shellQuote(`${k}=${v}`)).join(' ')} ${argv.map(shellQuote).join(' ')}`
     : `exec ${argv.map(shellQuote).join(' ')}`;
@@ -44,4 +46,14 @@ const WATCH_CONNECTION = `(sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; do
 export function killGroupCommand(pgid: number, signal: 'TERM' | 'KILL'): string {
   if (!Number.isInteger(pgid) || pgid <= 1) throw new QuoteError(`bad process group ${pgid}`);
   return `kill -${signal} -${pgid} 2>/dev/null; true`;
+}
+
+/** The hint for a node whose login shell runs no command: /bin/false, nologin, or a ForceCommand. */
+const POSIX_SHELL_HINT = "give the node's user a POSIX login shell (sh, bash, dash, zsh), e.g. usermod -s /bin/bash USER on the node, and remove any ForceCommand for it in sshd_config";
+
+/** A run whose session ended before our wrapper printed its marker: the login shell never ran it. */
+export function notRunByShell(node: string, address: string, exit: { code: number | null; signal: string | null }, said: readonly string[]): NodeError {
+  const how = exit.signal ? `was killed by ${exit.signal}` : `exited ${exit.code}`;
+  const what = said.length ? `, saying: ${said.join(' / ').slice(0, 300)}` : ' without a word';
+  return new NodeError(node, `the login shell of ${address} did not run the command (it ${how}${what})`, POSIX_SHELL_HINT);
 }

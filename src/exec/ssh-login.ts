@@ -4,12 +4,12 @@
  * connect said in words with what to check.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { SshNodeConfig } from '../config/nodes.js';
 import { NodeError } from './executor.js';
-import { checkHostKey, fingerprint, hostToken, keyType, recordHostKey } from './known-hosts.js';
+import { certAuthorityLines, checkHostKey, fingerprint, hostToken, keyType, knownKeyTypes, recordHostKey } from './known-hosts.js';
 
 /** ssh2's `hostVerifier`: a key that is not the known one is refused, and `refuse` is told why. */
 export function hostKeyVerifier(cfg: SshNodeConfig, known: string, refuse: (why: NodeError) => void): (key: Buffer, verify: (ok: boolean) => void) => void {
@@ -29,9 +29,10 @@ export function hostKeyVerifier(cfg: SshNodeConfig, known: string, refuse: (why:
       return;
     }
     if (check.status === 'unknown') {
+      const ca = certAuthorityLines(known, host, port);
       refuse(new NodeError(
         name,
-        `host key of ${hostToken(host, port)} (${what}) is not in ${knownHosts}; refusing to connect`,
+        `host key of ${hostToken(host, port)} (${what}) is not in ${knownHosts}${ca.length ? ` (line ${ca.join(', ')} trusts a @cert-authority for it, but host certificates are not supported)` : ''}; refusing to connect`,
         `if this is the right machine, add its key: ssh-keyscan -p ${port} ${host} >> ${knownHosts} (check the fingerprint), or set host_key: accept-new for this node`,
       ));
     } else if (check.status === 'changed') {
@@ -41,40 +42,125 @@ export function hostKeyVerifier(cfg: SshNodeConfig, known: string, refuse: (why:
         `if the machine was reinstalled, remove the old entry: ssh-keygen -R '${hostToken(host, port)}' -f ${knownHosts}`,
       ));
     } else {
-      refuse(new NodeError(name, `host key ${what} of ${hostToken(host, port)} is marked @revoked in ${knownHosts}; refusing to connect`));
+      refuse(new NodeError(
+        name,
+        `host key ${what} of ${hostToken(host, port)} is marked @revoked in ${knownHosts}; refusing to connect`,
+        `a revoked key must never be trusted again: give the node a new host key, then add that one (ssh-keyscan -p ${port} ${host} >> ${knownHosts}, checking the fingerprint)`,
+      ));
     }
     verify(false);
   };
 }
 
-/** The node's identity file, else the SSH agent, else the user's default key. */
+/** What a known_hosts key type asks for in the handshake (an RSA key is signed three ways). */
+const ALGORITHMS_OF_TYPE: Record<string, string[]> = {
+  'ssh-ed25519': ['ssh-ed25519'],
+  'ecdsa-sha2-nistp256': ['ecdsa-sha2-nistp256'],
+  'ecdsa-sha2-nistp384': ['ecdsa-sha2-nistp384'],
+  'ecdsa-sha2-nistp521': ['ecdsa-sha2-nistp521'],
+  'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'],
+  'ssh-dss': ['ssh-dss'],
+};
+
+/**
+ * ssh2's `algorithms.serverHostKey`: the host key algorithms known_hosts holds for this host
+ * first (OpenSSH's order), the others after; undefined when none is known (ssh2's defaults).
+ */
+export function hostKeyAlgorithms(known: string, host: string, port: number): { remove: string[]; prepend: string[] } | undefined {
+  const first = knownKeyTypes(known, host, port).flatMap((t) => ALGORITHMS_OF_TYPE[t] ?? []);
+  return first.length ? { remove: first, prepend: first } : undefined;
+}
+
+/** What a key file cannot be used as: undefined when it looks like a usable private key. */
+export function keyFileProblem(text: string): 'public' | 'encrypted' | 'not-a-key' | undefined {
+  const head = text.trimStart();
+  if (/^(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/=]+/.test(head)) return 'public';
+  if (head.startsWith('PuTTY-User-Key-File-')) return /^Encryption: none\s*$/m.test(head) ? undefined : 'encrypted';
+  const pem = /^-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----\r?\n([\s\S]*?)-----END/.exec(head);
+  if (!pem) return 'not-a-key';
+  if (pem[1] === 'ENCRYPTED ' || /^Proc-Type: 4,ENCRYPTED/m.test(pem[2])) return 'encrypted';
+  if (pem[1] === 'OPENSSH ') {
+    // openssh-key-v1\0, then the cipher name as an SSH string: "none" when not encrypted.
+    const blob = Buffer.from(pem[2].replace(/\s+/g, ''), 'base64');
+    const magic = 'openssh-key-v1\0'.length;
+    if (blob.length < magic + 4) return 'not-a-key';
+    const n = blob.readUInt32BE(magic);
+    if (blob.toString('latin1', magic + 4, magic + 4 + n) !== 'none') return 'encrypted';
+  }
+  return undefined;
+}
+
+/**
+ * The node's identity file; else the SSH agent and the user's first default key that needs no
+ * passphrase it lacks (ssh2 offers the key, then the agent's keys). Each key problem is told
+ * here, before connecting, in words: the handshake would only say it cannot parse the key.
+ */
 export async function sshCredentials(cfg: SshNodeConfig, env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
   const passphrase = cfg.passphraseEnv ? env[cfg.passphraseEnv] : undefined;
   if (cfg.passphraseEnv && passphrase === undefined) {
-    throw new NodeError(cfg.name, `$${cfg.passphraseEnv} (passphrase_env) is not set`);
+    throw new NodeError(cfg.name, `$${cfg.passphraseEnv} (passphrase_env) is not set`, `export ${cfg.passphraseEnv} with the passphrase of the node's key in the environment marteau-tui starts from`);
   }
   if (cfg.identity) {
+    let text: string;
     try {
-      return { privateKey: await readFile(cfg.identity, 'utf8'), passphrase };
+      text = await readFile(cfg.identity, 'utf8');
     } catch (e) {
       throw new NodeError(cfg.name, `cannot read the identity file ${cfg.identity}: ${(e as NodeJS.ErrnoException).code ?? e}`, 'check `identity:` in the nodes file');
     }
+    const problem = keyFileProblem(text);
+    if (problem === 'public') {
+      throw new NodeError(cfg.name, `the identity file ${cfg.identity} is a public key`, `identity: names the private key${cfg.identity.endsWith('.pub') ? `: ${cfg.identity.slice(0, -4)}` : ''}`);
+    }
+    if (problem === 'not-a-key') throw new NodeError(cfg.name, `the identity file ${cfg.identity} holds no private key`, 'identity: names a private key file, e.g. ~/.ssh/id_ed25519');
+    if (problem === 'encrypted' && passphrase === undefined) {
+      throw new NodeError(cfg.name, `the identity file ${cfg.identity} is encrypted and no passphrase is given`, `set passphrase_env: VAR for node "${cfg.name}" in the nodes file and export VAR with the passphrase, or add the key to ssh-agent (ssh-add ${cfg.identity}) and remove identity:`);
+    }
+    return { privateKey: text, passphrase };
   }
-  if (env.SSH_AUTH_SOCK) return { agent: env.SSH_AUTH_SOCK };
+  const sock = env.SSH_AUTH_SOCK;
+  const agent = sock && (await stat(sock).then((s) => s.isSocket(), () => false)) ? sock : undefined;
+  const skipped: string[] = [];
   for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
-    const f = path.join(os.homedir(), '.ssh', name);
-    if (existsSync(f)) return { privateKey: await readFile(f, 'utf8'), passphrase };
+    const f = path.join(env.HOME || os.homedir(), '.ssh', name);
+    if (!existsSync(f)) continue;
+    const text = await readFile(f, 'utf8');
+    const problem = keyFileProblem(text);
+    if (problem === 'encrypted' && passphrase === undefined) skipped.push(f);
+    else if (!problem) return { ...(agent ? { agent } : {}), privateKey: text, passphrase };
   }
-  throw new NodeError(cfg.name, 'no SSH key: no identity file configured, no SSH agent, no ~/.ssh/id_ed25519', 'set `identity:` for this node in the nodes file');
+  if (agent) return { agent };
+  const why = [
+    'no identity file configured',
+    sock ? `$SSH_AUTH_SOCK (${sock}) is not an agent's socket` : 'no SSH agent',
+    skipped.length ? `${skipped.join(', ')} encrypted and no passphrase_env` : 'no ~/.ssh/id_ed25519, id_ecdsa or id_rsa',
+  ];
+  throw new NodeError(cfg.name, `no SSH key: ${why.join(', ')}`, 'set `identity:` (and `passphrase_env:` for an encrypted key) for this node in the nodes file, or start ssh-agent and ssh-add the key');
 }
+
+export const NO_ANSWER_HINT = 'is the node up, and is `port:` the port sshd listens on? (a firewall that drops packets looks like this too)';
 
 export function connectError(cfg: SshNodeConfig, to: string, e: Error & { code?: string; level?: string }, timeoutMs: number): NodeError {
   if (e.code === 'ECONNREFUSED') return new NodeError(cfg.name, `cannot connect to ${to}: connection refused`, 'is sshd running there, on that port?');
   if (e.code === 'EHOSTUNREACH' || e.code === 'ENETUNREACH') return new NodeError(cfg.name, `cannot reach ${to} (${e.code})`);
-  if (e.code === 'ENOTFOUND') return new NodeError(cfg.name, `unknown host ${cfg.host}`, 'check `host:` in the nodes file');
-  if (/timed out/i.test(e.message)) return new NodeError(cfg.name, `no SSH handshake from ${to} within ${timeoutMs} ms`);
+  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') {
+    return new NodeError(cfg.name, `unknown host ${cfg.host}`, 'check `host:` in the nodes file; ~/.ssh/config is not read, so a Host alias there must be written as its HostName (and Port, User, IdentityFile as port:, user:, identity:)');
+  }
+  if (/before handshake|protocol version|Bad identification/i.test(e.message)) {
+    return new NodeError(cfg.name, `${to} does not answer as an SSH server: ${e.message}`, 'check `port:` in the nodes file: it must be the port sshd listens on');
+  }
+  if (/timed out/i.test(e.message)) return new NodeError(cfg.name, `no SSH handshake from ${to} within ${timeoutMs} ms`, NO_ANSWER_HINT);
+  if (/bad passphrase|integrity check failed|decrypt/i.test(e.message)) {
+    return new NodeError(cfg.name, `$${cfg.passphraseEnv} does not unlock the identity file ${cfg.identity ?? '(default key)'}: wrong passphrase`, `export ${cfg.passphraseEnv} with the key's passphrase`);
+  }
+  if (/privateKey/.test(e.message)) return new NodeError(cfg.name, `cannot use the identity file ${cfg.identity ?? '(default key)'}: ${e.message}`, 'identity: names a private key file, e.g. ~/.ssh/id_ed25519');
+  if (e.level === 'agent') return new NodeError(cfg.name, `the SSH agent at $SSH_AUTH_SOCK does not answer: ${e.message}`, 'start ssh-agent and ssh-add the key, or set `identity:` for this node');
   if (e.level === 'client-authentication' || /authentication/i.test(e.message)) {
     return new NodeError(cfg.name, `authentication refused for ${to}`, `check the user and that the key ${cfg.identity ?? '(agent/default)'} is in the node's authorized_keys`);
   }
   return new NodeError(cfg.name, `cannot connect to ${to}: ${e.message}`);
+}
+
+/** A close() (a probe past its deadline, a job's end) came before the handshake ended: nothing may run on it. */
+export function closedWhileConnecting(node: string, address: string): NodeError {
+  return new NodeError(node, `the connection to ${address} was closed while it was being made`);
 }

@@ -13,8 +13,8 @@ import type { SshNodeConfig } from '../config/nodes.js';
 import { NodeError, TransferError, type Executor, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
 import { hostToken, readKnownHosts } from './known-hosts.js';
 import { LineSplitter } from './lines.js';
-import { connectError, hostKeyVerifier, sshCredentials } from './ssh-login.js';
-import { killGroupCommand, PGID_MARKER, remoteCommand } from './remote-command.js';
+import { closedWhileConnecting, connectError, hostKeyAlgorithms, NO_ANSWER_HINT, hostKeyVerifier, sshCredentials } from './ssh-login.js';
+import { killGroupCommand, notRunByShell, PGID_MARKER, remoteCommand } from './remote-command.js';
 import { scanTree } from './tree.js';
 import { shellJoin } from './quote.js';
 import type { Sftp, Ssh2Channel, Ssh2Client } from './ssh2-api.js';
@@ -92,8 +92,12 @@ export class SshExecutor implements Executor {
     const hostVerifier = hostKeyVerifier(this.cfg, known, (e) => { refused = e; });
     // Loaded on the first connection: what only lists nodes starts without ssh2.
     const ssh = new (await import('node-ssh')).NodeSSH();
+    const serverHostKey = hostKeyAlgorithms(known, host, port);
+    // Held from the start: a close() (a probe past its deadline) must end a handshake in flight.
+    this.ssh = ssh;
     try {
       await ssh.connect({
+        ...(serverHostKey ? { algorithms: { serverHostKey } } : {}),
         host,
         port,
         username: this.cfg.user,
@@ -105,10 +109,15 @@ export class SshExecutor implements Executor {
       } as Parameters<NodeSSH['connect']>[0]);
     } catch (e) {
       ssh.dispose();
+      if (this.ssh === ssh) this.ssh = undefined;
       if (e instanceof NodeError) throw e;
+      if (this.closing) throw closedWhileConnecting(this.node, this.address);
       throw refused ?? connectError(this.cfg, this.address, e as Error & { code?: string; level?: string }, timeoutMs);
     }
-    this.ssh = ssh;
+    if (this.closing) {
+      ssh.dispose();
+      throw closedWhileConnecting(this.node, this.address);
+    }
     const client = ssh.connection as unknown as Ssh2Client;
     const onGone = (why: string) => {
       if (this.closing || this.lost) return;
@@ -190,20 +199,30 @@ export class SshExecutor implements Executor {
       let settled = false;
       const timers: NodeJS.Timeout[] = [];
       const pgidWaiters: (() => void)[] = [];
+      // What the login printed before our marker (for the message when the command never ran).
+      const preamble: string[] = [];
       const out = new LineSplitter((line) => {
-        // The first stdout line is ours (the pgid), printed before the program starts.
-        if (!sawMarker && line.startsWith(PGID_MARKER)) {
-          sawMarker = true;
-          pgid = Number(line.slice(PGID_MARKER.length));
-          if (Number.isInteger(pgid) && pgid > 1) o.onStart?.({ pgid });
-          for (const w of pgidWaiters.splice(0)) w();
+        spoke = true;
+        if (!sawMarker) {
+          // Our pgid line, printed before the program starts.
+          if (line.startsWith(PGID_MARKER)) {
+            sawMarker = true;
+            pgid = Number(line.slice(PGID_MARKER.length));
+            if (Number.isInteger(pgid) && pgid > 1) o.onStart?.({ pgid });
+            for (const w of pgidWaiters.splice(0)) w();
+            return;
+          }
+          // Printed by the node's login (a banner in .bashrc), not by the program: kept out of
+          // its stdout, which runners read as data (a version, result lines).
+          if (preamble.length < 5) preamble.push(line);
+          o.onLine?.(line, 'stderr');
           return;
         }
-        spoke = true;
         o.onLine?.(line, 'stdout');
       }, o.maxLineChars);
       const err = new LineSplitter((line) => {
         spoke = true;
+        if (!sawMarker && preamble.length < 5) preamble.push(line);
         o.onLine?.(line, 'stderr');
       });
       const finish = (f: () => void) => {
@@ -249,7 +268,9 @@ export class SshExecutor implements Executor {
         onExit();
         out.end();
         err.end();
-        if (exit || cancelled) {
+        if (exit && !sawMarker && !cancelled) {
+          finish(() => reject(notRunByShell(this.node, this.address, exit!, preamble)));
+        } else if (exit || cancelled) {
           finish(() => resolve({ exitCode: exit?.code ?? null, signal: exit?.signal ?? null, cancelled, durationMs: performance.now() - started }));
         } else {
           const why = `the command ended without an exit status (SSH connection to ${this.address} lost?)`;
@@ -328,7 +349,7 @@ export class SshExecutor implements Executor {
   async probe(timeoutMs: number): Promise<number> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new NodeError(this.node, `no answer from ${this.address} within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(() => reject(new NodeError(this.node, `no answer from ${this.address} within ${timeoutMs} ms`, NO_ANSWER_HINT)), timeoutMs);
     });
     try {
       return await Promise.race([
@@ -337,7 +358,7 @@ export class SshExecutor implements Executor {
           const t0 = performance.now();
           // Once: a health reading tells what the node answered, and the pool probes again.
           const r = await this.simpleOnce('true');
-          if (r.code !== 0) throw new NodeError(this.node, `a trivial command failed (exit ${r.code}): ${r.output.trim()}`);
+          if (r.code !== 0) throw notRunByShell(this.node, this.address, { code: r.code, signal: r.signal ? `SIG${r.signal}` : null }, r.output.trim() ? r.output.trim().split('\n') : []);
           return Math.round((performance.now() - t0) * 10) / 10;
         })(),
         deadline,

@@ -23,6 +23,10 @@ export interface Sshd {
   stop(): Promise<void>;
   /** SIGKILL every sshd process of this server (listener and per-connection ones). */
   crash(): void;
+  /** Start sshd again on the same address, port, keys and config after `crash()`: a node back from a reboot. */
+  restart(): Promise<void>;
+  /** Every host key's known_hosts line (one per `hostKeyTypes`), first the one in `knownHostsLine`. */
+  knownHostsLines: string[];
 }
 
 export interface UserKey {
@@ -37,8 +41,16 @@ export async function makeUserKey(dir: string): Promise<UserKey> {
   return { privateKey, publicKey: `${privateKey}.pub` };
 }
 
-/** `setEnv`: variables every session starts with (sshd's SetEnv), e.g. a PATH holding stand-in tools. */
-export async function startSshd(host: string, user: UserKey, opts: { setEnv?: Record<string, string> } = {}): Promise<Sshd> {
+export interface SshdOptions {
+  /** Variables every session starts with (sshd's SetEnv), e.g. a PATH holding stand-in tools. */
+  setEnv?: Record<string, string>;
+  /** Host key types, in the order sshd_config lists them (default: ed25519 only). */
+  hostKeyTypes?: ('ed25519' | 'ecdsa' | 'rsa')[];
+  /** More sshd_config lines (e.g. ForceCommand), placed before the defaults so they win. */
+  extraConfig?: string[];
+}
+
+export async function startSshd(host: string, user: UserKey, opts: SshdOptions = {}): Promise<Sshd> {
   const sshd = findBinary('sshd') ?? '/usr/sbin/sshd';
   // Privilege separation directory: sshd started as root insists on it.
   if (process.getuid?.() === 0) mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
@@ -46,16 +58,21 @@ export async function startSshd(host: string, user: UserKey, opts: { setEnv?: Re
   const port = await freePort(host);
   const home = path.join(dir, 'home');
   mkdirSync(home, { mode: 0o700 });
-  const hostKey = path.join(dir, 'host_ed25519');
-  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey]);
+  const hostKeys = (opts.hostKeyTypes ?? ['ed25519']).map((t) => {
+    const file = path.join(dir, `host_${t}`);
+    execFileSync('ssh-keygen', ['-q', '-t', t, '-N', '', '-f', file]);
+    return file;
+  });
   await writeFile(path.join(dir, 'authorized_keys'), await readFile(user.publicKey, 'utf8'));
   const config = path.join(dir, 'sshd_config');
   await writeFile(
     config,
     [
+      // sshd keeps the first value of most keywords: these override the defaults below.
+      ...(opts.extraConfig ?? []),
       `ListenAddress ${host}`,
       `Port ${port}`,
-      `HostKey ${hostKey}`,
+      ...hostKeys.map((k) => `HostKey ${k}`),
       `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
       'PubkeyAuthentication yes',
       'PasswordAuthentication no',
@@ -75,15 +92,22 @@ export async function startSshd(host: string, user: UserKey, opts: { setEnv?: Re
       '',
     ].join('\n'),
   );
-  const { child, stop } = await startProcess(sshd, ['-D', '-e', '-f', config], port, dir, { host });
-  const [type, key] = (await readFile(`${hostKey}.pub`, 'utf8')).trim().split(/\s+/);
+  let { child, stop } = await startProcess(sshd, ['-D', '-e', '-f', config], port, dir, { host });
+  const knownHostsLines = await Promise.all(hostKeys.map(async (k) => {
+    const [type, key] = (await readFile(`${k}.pub`, 'utf8')).trim().split(/\s+/);
+    return `[${host}]:${port} ${type} ${key}`;
+  }));
   return {
     host,
     port,
     dir,
-    knownHostsLine: `[${host}]:${port} ${type} ${key}`,
-    pid: child.pid!,
-    stop,
+    knownHostsLine: knownHostsLines[0],
+    knownHostsLines,
+    get pid() { return child.pid!; },
+    stop: () => stop(),
+    restart: async () => {
+      ({ child, stop } = await startProcess(sshd, ['-D', '-e', '-f', config], port, dir, { host }));
+    },
     crash: () => {
       for (const pid of [child.pid!, ...descendants(child.pid!)]) {
         if (comm(pid) === 'sshd' || pid === child.pid) {

@@ -79,11 +79,14 @@ interface NodeRun {
   stderr: string[];
 }
 
-/** Run a short command on a node and collect its output. */
+/**
+ * Run a short command on a node and collect its output: stdout first (its first line is the
+ * answer read), then stderr, which a node's login may fill before the command starts.
+ */
 async function capture(node: RunnerNode, argv: string[], signal: AbortSignal): Promise<{ code: number | null; out: string }> {
-  const lines: string[] = [];
-  const r = await node.executor.run(argv, { signal, onLine: (l) => lines.length < 50 && lines.push(l) });
-  return { code: r.exitCode, out: lines.join('\n').trim() };
+  const lines = { stdout: [] as string[], stderr: [] as string[] };
+  const r = await node.executor.run(argv, { signal, onLine: (l, stream) => lines[stream].length < 50 && lines[stream].push(l) });
+  return { code: r.exitCode, out: [...lines.stdout, ...lines.stderr].join('\n').trim() };
 }
 
 /** The version line UNPACK_SCRIPT printed: Node.js is there and recent enough, or an error naming the node and the fix. */
