@@ -76,4 +76,35 @@ describe.skipIf(!fl)("a funkload job failed by FunkLoad's bench status", () => {
     await writeFile(lenient, 'thresholds: {success_rate: ">= 1%"}\n');
     expect((await cliDone(['report', id, '--state-dir', state, '-o', out, '--thresholds', lenient])).code).toBe(0);
   }, 120_000);
+
+  it('fl-run-bench stopped by SIGINT mid-cycle (it exits 0): the job fails saying so, its progress counts only the tests FunkLoad marked', async () => {
+    // The test module sends the signal itself, as Ctrl-C would: FunkLoad prints
+    // "Aborting run...Aborted" after the marks of its recording line and leaves its XML without an end.
+    const sigtest = `import os, signal
+from funkload.FunkLoadTestCase import FunkLoadTestCase
+N = [0]
+
+
+class Shop(FunkLoadTestCase):
+    def test_shop(self):
+        N[0] += 1
+        self.get(self.conf_get('main', 'url') + '/items')
+        if N[0] == 8:
+            os.kill(os.getpid(), signal.SIGINT)
+`;
+    const dir = await project('name: shop\nscript: test_Shop.py\ntest: Shop.test_shop\n', { 'test_Shop.py': sigtest, 'Shop.conf': conf(url).replace('duration = 2', 'duration = 30') });
+    const nodes = path.join(await temp('nodes'), 'marteau.nodes.yml');
+    await writeFile(nodes, `nodes:\n  local: {type: local, funkload: ${JSON.stringify(fl!.bin)}}\n`);
+    const state = await stateDir();
+    const ci = await cliDone(['--ci', dir, '--nodes', nodes, '--state-dir', state]);
+    expect(ci.code, ci.out + ci.err).toBe(1);
+    expect(ci.out).toContain('failed: the run was aborted (fl-run-bench on node "local" aborted its run (Aborting run...: it got SIGINT (Ctrl-C), SIGTERM or SIGQUIT))');
+    const logging = /\* Logging for 30s \(until [^)]*\): ([.FE]*)Aborting run\.\.\./.exec(ci.out);
+    expect(logging, ci.out).not.toBeNull();
+    const progress = [...ci.out.matchAll(/progress: .*?(\d+) tests?: /g)].at(-1);
+    expect(Number(progress?.[1])).toBe(logging![1].length);
+    const [id] = readdirSync(path.join(state, 'jobs'));
+    const summary = JSON.parse(await readFile(path.join(state, 'jobs', id, 'summary.json'), 'utf8')) as { passed: boolean; abort: { why: string } };
+    expect(summary).toMatchObject({ passed: false, aborted: true, abort: { why: 'stopped' } });
+  }, 120_000);
 });

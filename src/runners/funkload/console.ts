@@ -81,11 +81,21 @@ const PATTERNS: [RegExp, (m: RegExpExecArray) => ConsoleEvent][] = [
   [/^\* \[([^\]]+)\] returned$/, (m) => ({ kind: 'worker-returned', worker: m[1] })],
   [/^\* Received bench log from \[([^\]]+)\] into (.+)$/, (m) => ({ kind: 'received', worker: m[1], path: m[2].trim() })],
   [/^(\S+) is not connected, removing from pool\.$/, (m) => ({ kind: 'worker-dropped', worker: m[1] })],
-  [/^(ERROR: .*|Aborting run\.\.\.|Aborted|\* \^C received \*)$/, (m) => ({ kind: 'problem', message: m[1] })],
+  [/^(ERROR: .*|\* \^C received \*)$/, (m) => ({ kind: 'problem', message: m[1] })],
 ];
 
+/**
+ * What fl-run-bench prints when Ctrl-C (SIGINT) stops it (BenchRunner.shutdown): after the marks
+ * of the line it was on, without a newline, maybe with marks of threads ending in between.
+ */
+const ABORTING = 'Aborting run...';
+const ABORTED = /Aborting run\.\.\.[.FE]*Aborted/;
+
 export function parseConsoleLine(raw: string): ConsoleEvent | undefined {
-  const line = raw.replace(ANSI, '').replace(/\r$/, '').trimEnd();
+  let line = raw.replace(ANSI, '').replace(/\r$/, '').trimEnd();
+  // The marks before it are FunkLoad's; its dots and those of threads ending after it are not tests.
+  const cut = line.search(ABORTED);
+  if (cut > 0) line = line.slice(0, cut);
   for (const [re, make] of PATTERNS) {
     const m = re.exec(line);
     if (m) return make(m);
@@ -107,6 +117,8 @@ export interface BenchState {
   /** Successful tests/s of the last finished cycle (successes / cycle duration, FunkLoad's STPS). */
   testsPerSecond?: number;
   status?: BenchStatus;
+  /** FunkLoad stopped its own run (`Aborting run...`: SIGINT, SIGTERM or SIGQUIT): its result file has no end. */
+  aborted?: boolean;
   /** Result files the run announced: `Log xml:` locally, one per worker when distributed. */
   xmlFiles: string[];
   distributedDir?: string;
@@ -125,9 +137,13 @@ export class BenchConsole {
   private receivedAny = false;
 
   line(raw: string): ConsoleEvent | undefined {
+    const s = this.state;
+    if (!s.aborted && ABORTED.test(raw.replace(ANSI, ''))) {
+      s.aborted = true;
+      s.problems.push(`${ABORTING}Aborted`);
+    }
     const e = parseConsoleLine(raw);
     if (!e) return undefined;
-    const s = this.state;
     switch (e.kind) {
       case 'benching':
         s.test = e.test;

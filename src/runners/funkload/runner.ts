@@ -111,6 +111,12 @@ async function report(ctx: RunnerContext, writeReports: ReportWriter, benches: N
   const read = await readFunkloadXmlFiles(local, { apdexT, onModel: (r) => warnings.push(...applyChaos(r, record)) });
   for (const w of [...read.warnings, ...warnings]) ctx.log(w, { stream: 'engine', level: 'warn' });
   const results = read.results;
+  // Its file looks killed (no end); the console says FunkLoad stopped it, and why.
+  const interrupted = benches.find((b) => b.console.state.aborted);
+  if (interrupted) {
+    results.aborted = true;
+    results.abort = { why: 'stopped', reason: `fl-run-bench on node "${interrupted.node.name}" aborted its run (Aborting run...: it got SIGINT (Ctrl-C), SIGTERM or SIGQUIT)` };
+  }
   results.info.runner = 'funkload';
   results.info.name = ctx.job.name;
   results.info.meta.job = ctx.job.id;
