@@ -1,7 +1,7 @@
 /** The embedded queue's records: the journal file (see queue.ts for the queue over it). */
 import { watch, type FSWatcher } from 'node:fs';
 import { Journal, MAX_RECORD_BYTES, RecordTooLargeError } from './journal.js';
-import type { JournalRecord } from './jobs.js';
+import { isWellFormed, type JournalRecord } from './jobs.js';
 import { QueueError, type RecordLog } from './queue-types.js';
 
 const POLL_MS = 300;
@@ -15,7 +15,7 @@ export class FileLog implements RecordLog {
   readonly damagedLines: number[] = [];
 
   constructor(readonly file: string) {
-    this.journal = new Journal<JournalRecord>(file);
+    this.journal = new Journal<JournalRecord>(file, isWellFormed);
   }
 
   open(): Promise<void> {

@@ -115,6 +115,9 @@ export class QueueState {
 
   apply(r: JournalRecord): boolean {
     this.records++;
+    // A record of the right JSON but the wrong shape (edited by hand, bit rot that still parses)
+    // is skipped like a torn line: folding it would throw, and every command would fail on it.
+    if (!isWellFormed(r)) return false;
     const changed = this.fold(r);
     if (changed && 'id' in r) this.touched.add(r.id);
     else if (changed && r.t === 'enqueued') this.touched.add(r.job.id);
@@ -248,4 +251,42 @@ export class QueueState {
 
 export function isTerminal(s: JobStatus): boolean {
   return TERMINAL.has(s);
+}
+
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+const isOwner = (v: unknown): boolean => !!v && typeof v === 'object' && isStr((v as Owner).host) && isNum((v as Owner).pid);
+const isClaimOf = (r: Record<string, unknown>): boolean => isStr(r.id) && isStr(r.claim);
+
+/**
+ * Whether a parsed record has what the fold reads of it (a record of an unknown type passes: a
+ * newer version's, ignored by the fold). What the views read is not checked: a wrong value there
+ * shows wrong, it throws nothing.
+ */
+export function isWellFormed(v: unknown): v is JournalRecord {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return false;
+  const r = v as Record<string, unknown>;
+  if (!isNum(r.at)) return false;
+  switch (r.t) {
+    case 'enqueued': {
+      const j = r.job as Record<string, unknown> | undefined;
+      return !!j && typeof j === 'object' && isStr(j.id) && isStr(j.name) && isNum(j.nodes) && (j.nodeTags === undefined || Array.isArray(j.nodeTags)) && !!j.source && typeof j.source === 'object' && isOwner(r.by);
+    }
+    case 'claimed':
+      return isClaimOf(r) && isOwner(r.owner) && Array.isArray(r.nodes) && r.nodes.every((n: { name?: unknown; max?: unknown } | null) => !!n && isStr(n.name) && isNum(n.max));
+    case 'proc':
+      return isClaimOf(r) && isStr(r.node) && isNum(r.pgid);
+    case 'cancel':
+      return isStr(r.id);
+    case 'finished':
+      return isClaimOf(r) && TERMINAL.has(r.status as JobStatus);
+    case 'requeued':
+      return isClaimOf(r);
+    case 'node':
+      return isStr(r.name) && typeof r.enabled === 'boolean';
+    case 'purged':
+      return Array.isArray(r.ids);
+    default:
+      return isStr(r.t);
+  }
 }

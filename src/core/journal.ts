@@ -10,6 +10,7 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
+import { systemError, withPath } from '../fs/errors.js';
 import { mkdirp } from '../fs/mkdirp.js';
 
 /** PIPE_BUF on Linux: the size we promise ourselves a single append stays under. */
@@ -38,7 +39,11 @@ export interface ReadResult<R> {
 export class Journal<R extends object = Record<string, unknown>> {
   private fd?: FileHandle;
 
-  constructor(readonly file: string) {}
+  /** `accept`: whether a parsed line is a record; one that is not counts as damaged. */
+  constructor(
+    readonly file: string,
+    private readonly accept: (v: object) => boolean = () => true,
+  ) {}
 
   async open(): Promise<void> {
     if (this.fd) return;
@@ -51,11 +56,36 @@ export class Journal<R extends object = Record<string, unknown>> {
     if (!this.fd) throw new Error('journal is not open');
     const buf = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
     if (buf.length > MAX_RECORD_BYTES) throw new RecordTooLargeError(buf.length);
-    const { bytesWritten } = await this.fd.write(buf, 0, buf.length, null);
-    // A short write to a regular file means the disk is full; never leave half a record behind
-    // without saying so (the next open will close it off as a torn line).
-    if (bytesWritten !== buf.length) throw new Error(`journal: short write (${bytesWritten}/${buf.length} bytes): disk full?`);
-    await this.fd.datasync();
+    let bytesWritten: number;
+    try {
+      ({ bytesWritten } = await this.fd.write(buf, 0, buf.length, null));
+      // A short write to a regular file means the disk (or the user's quota) is full.
+      if (bytesWritten !== buf.length) {
+        await this.takeBack(buf.subarray(0, bytesWritten));
+        throw systemError('ENOSPC', 'short write: the disk (or a quota or a file size limit) is full', 'write', this.file);
+      }
+      await this.fd.datasync();
+    } catch (e) {
+      throw withPath(e, this.file);
+    }
+  }
+
+  /**
+   * Cut off the start of a record a short write left at the end of the file: the next record,
+   * ours or another process's, would be glued to it and lost with it. Only while it is still the
+   * file's tail (nobody appended since); else it stays a torn line, which readers skip.
+   */
+  private async takeBack(part: Buffer): Promise<void> {
+    if (!part.length) return;
+    const { size } = await this.fd!.stat();
+    const tail = Buffer.alloc(part.length);
+    const fh = await open(this.file, 'r');
+    try {
+      await fh.read(tail, 0, part.length, size - part.length);
+    } finally {
+      await fh.close();
+    }
+    if (tail.equals(part)) await this.fd!.truncate(size - part.length);
   }
 
   /** Records from `offset` to the last complete line. Lines still being written are left for later. */
@@ -78,7 +108,7 @@ export class Journal<R extends object = Record<string, unknown>> {
         if (bytesRead === 0) break;
         got += bytesRead;
       }
-      return parseLines<R>(buf.subarray(0, got), offset);
+      return parseLines<R>(buf.subarray(0, got), offset, this.accept);
     } finally {
       await fh.close();
     }
@@ -103,30 +133,32 @@ export class Journal<R extends object = Record<string, unknown>> {
   }
 }
 
-export function parseLines<R>(buf: Buffer, baseOffset: number): ReadResult<R> {
+export function parseLines<R>(buf: Buffer, baseOffset: number, accept: (v: object) => boolean = () => true): ReadResult<R> {
   const end = buf.lastIndexOf(NEWLINE) + 1;
   if (end === 0) return { records: [], offset: baseOffset, corrupt: 0, damaged: [], lines: 0 };
-  return parseWhole<R>(buf, end, baseOffset) ?? parseEachLine<R>(buf, end, baseOffset);
+  return parseWhole<R>(buf, end, baseOffset, accept) ?? parseEachLine<R>(buf, end, baseOffset, accept);
 }
+
+const isRecord = (v: unknown, accept: (v: object) => boolean): v is object => v !== null && typeof v === 'object' && !Array.isArray(v) && accept(v);
 
 /**
  * Fast path for a healthy journal: JSON text cannot hold a raw newline, so every newline is a
  * record boundary, and the whole chunk parses as one JSON array (one call instead of one per
  * record: a 10k-job journal loads several times faster). Any damage falls back to line by line.
  */
-function parseWhole<R>(buf: Buffer, end: number, baseOffset: number): ReadResult<R> | undefined {
+function parseWhole<R>(buf: Buffer, end: number, baseOffset: number, accept: (v: object) => boolean): ReadResult<R> | undefined {
   const text = buf.toString('utf8', 0, end - 1);
   if (text.includes('\n\n') || text.startsWith('\n')) return undefined; // empty lines: take the slow path
   try {
     const all = JSON.parse(`[${text.replaceAll('\n', ',')}]`) as unknown[];
-    if (!all.every((v) => v !== null && typeof v === 'object' && !Array.isArray(v))) return undefined;
+    if (!all.every((v) => isRecord(v, accept))) return undefined;
     return { records: all as R[], offset: baseOffset + end, corrupt: 0, damaged: [], lines: all.length };
   } catch {
     return undefined;
   }
 }
 
-function parseEachLine<R>(buf: Buffer, end: number, baseOffset: number): ReadResult<R> {
+function parseEachLine<R>(buf: Buffer, end: number, baseOffset: number, accept: (v: object) => boolean): ReadResult<R> {
   const records: R[] = [];
   const damaged: number[] = [];
   let start = 0;
@@ -137,7 +169,7 @@ function parseEachLine<R>(buf: Buffer, end: number, baseOffset: number): ReadRes
     if (nl > start) {
       try {
         const v = JSON.parse(buf.toString('utf8', start, nl)) as unknown;
-        if (v && typeof v === 'object' && !Array.isArray(v)) records.push(v as R);
+        if (isRecord(v, accept)) records.push(v as R);
         else damaged.push(line);
       } catch {
         damaged.push(line);
