@@ -18,6 +18,9 @@ export async function reportUserError(e: unknown, io: Io, target?: string): Prom
   return t.code;
 }
 
+/** A disk, a quota or a file size limit full. */
+const FULL = ['ENOSPC', 'EDQUOT', 'EFBIG'];
+
 /** User mistakes become one message and exit 2 (3 when a machine is at fault). */
 export async function translate(e: unknown): Promise<unknown> {
   // Loaded already when the command got this far; importing them here keeps them off the start.
@@ -33,9 +36,10 @@ export async function translate(e: unknown): Promise<unknown> {
   if (e instanceof Error && /^no node "/.test(e.message)) return new UsageError(e.message, EXIT.usage);
   // The state dir (or a project file) cannot be used: say which path and why, no stack trace.
   const errno = e as NodeJS.ErrnoException;
-  const fsCodes = ['EACCES', 'EPERM', 'EROFS', 'ENOSPC', 'ENOTDIR', 'EISDIR', ...(errno?.syscall === 'mkdir' ? ['ENOENT'] : [])];
+  const fsCodes = ['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', ...FULL, ...(errno?.syscall === 'mkdir' ? ['ENOENT'] : [])];
   if (errno?.code && errno.path && fsCodes.includes(errno.code)) {
-    return new UsageError(`${errno.syscall === 'mkdir' ? 'cannot create ' : ''}${errno.path}: ${fsReason(errno)} (check --state-dir and its permissions)`, EXIT.infrastructure);
+    const hint = FULL.includes(errno.code) ? 'free some space there, or give another --state-dir' : 'check --state-dir and its permissions';
+    return new UsageError(`${errno.syscall === 'mkdir' ? 'cannot create ' : ''}${errno.path}: ${fsReason(errno)} (${hint})`, EXIT.infrastructure);
   }
   return e;
 }

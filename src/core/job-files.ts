@@ -9,6 +9,7 @@ import type { MarteauConfig } from '../config/marteau.js';
 import type { Job } from './jobs.js';
 import { QueueError, short, type JobQueue } from './queue.js';
 import type { JobFileTexts } from './queue-types.js';
+import { withPath } from '../fs/errors.js';
 import { mkdirp } from '../fs/mkdirp.js';
 import { type StateDir, JOB_CONFIG_SNAPSHOT as CONFIG_SNAPSHOT } from './state-dir.js';
 
@@ -44,7 +45,12 @@ export class JobFiles {
   /** Keep a job's files in its directory only (a new job's: the queue stores them with its record). */
   async keepHere(id: string, files: JobFileTexts): Promise<void> {
     await mkdirp(this.state.jobDir(id), 0o700);
-    for (const [name, text] of Object.entries(files)) await writeFile(path.join(this.state.jobDir(id), name), text, { mode: 0o600 });
+    for (const [name, text] of Object.entries(files)) {
+      const file = path.join(this.state.jobDir(id), name);
+      await writeFile(file, text, { mode: 0o600 }).catch((e: unknown) => {
+        throw withPath(e, file);
+      });
+    }
   }
 
   /** A job's file from its directory, else (enqueued or run on another machine) from the shared queue. */

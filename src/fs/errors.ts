@@ -8,3 +8,18 @@ export function fsReason(e: unknown): string | undefined {
   if (!errno || typeof errno.code !== 'string' || typeof errno.message !== 'string') return undefined;
   return errno.message.split(', ')[0];
 }
+
+/**
+ * The error with the file it is about: Node names the path when open fails, not when a write on
+ * the opened file does (ENOSPC, EDQUOT, EIO), and a message without it cannot say which disk.
+ */
+export function withPath(e: unknown, file: string): unknown {
+  const errno = e as NodeJS.ErrnoException | undefined;
+  if (errno && typeof errno.code === 'string' && errno.path === undefined) errno.path = file;
+  return e;
+}
+
+/** An error as a failed system call of `syscall` on `file` gives it (code, path, syscall, message). */
+export function systemError(code: string, words: string, syscall: string, file: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`${code}: ${words}, ${syscall} '${file}'`), { code, path: file, syscall });
+}
