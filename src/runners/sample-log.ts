@@ -18,6 +18,7 @@
  * strings, so the strings of one record never share one.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
+import { fsReason, systemError } from '../fs/errors.js';
 import { headerLines, type XmlHeaderOptions } from './funkload-writer.js';
 import type { ProxyTimelineEvent, RunAbort, RunInfo } from './results.js';
 import type { Outcome, RequestSample, TestSample } from './samples.js';
@@ -38,6 +39,14 @@ export const SCRATCH_IDS = 8;
 const MAX_STRINGS = 10_000;
 const BATCH_BYTES = 64 * 1024;
 
+/** The log could not be written (a full disk): the samples written before it stay in the file. */
+export class SampleLogError extends Error {
+  constructor(readonly file: string, cause: unknown) {
+    super(`cannot write the samples to ${file} (${fsReason(cause) ?? String(cause)}): the load was stopped; the samples until then are kept there for \`marteau-tui report\``);
+    this.name = 'SampleLogError';
+  }
+}
+
 export class SampleLogWriter {
   private fd: number | undefined;
   private buf = Buffer.allocUnsafe(BATCH_BYTES);
@@ -47,16 +56,27 @@ export class SampleLogWriter {
   private nextId = SCRATCH_IDS + 1;
   private scratch = 0;
   private header: (() => string[]) | undefined;
+  /** Why the log stopped being written; from then on samples are dropped (memory stays bounded). */
+  failure?: SampleLogError;
+  private readonly onError?: (e: SampleLogError) => void;
 
   /**
    * `deferHeader`: the header (with the run's start time) is written by begin(), when the load
    * starts; records before it wait in the batch (as FunkloadXmlWriter's lines do).
    * `opts.path`: the result file the log becomes, recorded as its `log_xml`.
+   * `onError`: told once when a write fails (the disk full): the caller stops the load. Writes
+   * happen on the bench's timers, where a throw would end the whole process.
    */
-  constructor(readonly path: string, info: RunInfo, opts: XmlHeaderOptions & { deferHeader?: boolean } = {}) {
-    this.fd = openSync(path, 'w');
-    writeSync(this.fd, SAMPLE_LOG_MAGIC);
+  constructor(readonly path: string, info: RunInfo, opts: XmlHeaderOptions & { deferHeader?: boolean; onError?: (e: SampleLogError) => void } = {}) {
+    try {
+      this.fd = openSync(path, 'w');
+    } catch (e) {
+      throw new SampleLogError(path, e);
+    }
+    this.onError = opts.onError;
     this.header = () => headerLines(info, opts);
+    this.write(SAMPLE_LOG_MAGIC);
+    if (this.failure) throw this.failure;
     if (!opts.deferHeader) this.begin();
   }
 
@@ -68,8 +88,8 @@ export class SampleLogWriter {
     const head = Buffer.allocUnsafe(5);
     head[0] = TAG.header;
     head.writeUInt32LE(text.length, 1);
-    writeSync(this.fd, head);
-    writeSync(this.fd, text);
+    this.write(head);
+    this.write(text);
     this.flush();
   }
 
@@ -151,8 +171,9 @@ export class SampleLogWriter {
 
   /** Hand the batch to the file (what was written survives the process), unless the header still waits. */
   flush(): void {
+    if (this.failure) this.at = 0;
     if (this.fd === undefined || this.at === 0 || this.header) return;
-    writeSync(this.fd, this.buf, 0, this.at);
+    this.write(this.buf, this.at);
     this.at = 0;
   }
 
@@ -162,8 +183,33 @@ export class SampleLogWriter {
     this.room(1).setUint8(this.at++, TAG.end);
     this.begin();
     this.flush();
+    if (this.fd === undefined) return;
     closeSync(this.fd);
     this.fd = undefined;
+  }
+
+  /** All of `data[0, length)` to the file; a failure closes the log (see `failure`). */
+  private write(data: Buffer, length = data.length): void {
+    if (this.fd === undefined) return;
+    try {
+      // A regular file takes a short write when its disk fills: the next call says why.
+      for (let done = 0; done < length; ) {
+        const n = writeSync(this.fd, data, done, length - done);
+        if (n === 0) throw systemError('ENOSPC', 'nothing written: the disk (or a quota or a file size limit) is full', 'write', this.path);
+        done += n;
+      }
+    } catch (e) {
+      this.failure = new SampleLogError(this.path, e);
+      this.header = undefined;
+      this.at = 0;
+      try {
+        closeSync(this.fd);
+      } catch {
+        // closing a file we could not write to: nothing more to lose
+      }
+      this.fd = undefined;
+      this.onError?.(this.failure);
+    }
   }
 
   /** The id of a string, written first when new. */

@@ -71,7 +71,9 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
   const xmlPath = join(o.resultDir, 'results.xml');
   // Each sample is a few stores into a batch here; its XML line is made once the load is over.
   const logPath = sampleLogPath(xmlPath);
-  const writer = new SampleLogWriter(logPath, results.info, { path: xmlPath, generator: o.generator, deferHeader: true });
+  // A log that cannot be written (the disk full) stops the load: its samples would be lost.
+  const unwritable = new AbortController();
+  const writer = new SampleLogWriter(logPath, results.info, { path: xmlPath, generator: o.generator, deferHeader: true, onError: () => unwritable.abort() });
   if (o.recovery) results.recoveryOptions = o.recovery;
   const proxies = recordProxies(results, {
     proxies: o.proxies,
@@ -115,7 +117,7 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
   try {
     await (o.bench ?? runBench)(c, {
       results,
-      signal: o.signal ? AbortSignal.any([o.signal, unsteady.signal]) : unsteady.signal,
+      signal: AbortSignal.any([...(o.signal ? [o.signal] : []), unsteady.signal, unwritable.signal]),
       onStart,
       onLog: o.log,
       onProgress: (p) => {
@@ -133,8 +135,9 @@ export async function runBuiltinJob(o: BuiltinJobOptions): Promise<BuiltinJobRes
       writer.abort(results.abort!);
     }
     writer.close();
-    await convertSampleLog(logPath, xmlPath);
+    if (!writer.failure) await convertSampleLog(logPath, xmlPath);
   }
+  if (writer.failure) throw writer.failure;
   const timeline = o.timeline?.() ?? [];
   results.faultWindows = faultWindows(timeline, loadStart);
   for (const e of serviceEvents(timeline)) results.addProxyEvent(e);
