@@ -10,6 +10,7 @@ import { parseQueueUrl } from '../core/queue-url.js';
 import { resolveStateDir } from '../core/state-dir.js';
 import { UsageError } from '../core/exit.js';
 import { loadRunners } from '../report/runners.js';
+import type { Io } from './proxy-command.js';
 
 export interface GlobalOptions {
   ci?: string | boolean;
@@ -41,10 +42,18 @@ export async function nodes(g: GlobalOptions): Promise<NodesConfig> {
   return { ...config, queue: { lostJobs: config.queue?.lostJobs ?? 'interrupt', url: parseQueueUrl(g.queue) } };
 }
 
-export async function withEngine(g: GlobalOptions, mode: 'none', fn: (e: Engine) => Promise<number>): Promise<number> {
+/**
+ * An engine that runs no job, for a command that looks or edits. What it finds wrong on the way
+ * (damaged journal lines, a dead engine's processes it stopped) goes to stderr: these commands
+ * are what a user runs first after a crash.
+ */
+export async function withEngine(g: GlobalOptions, io: Io, fn: (e: Engine) => Promise<number>): Promise<number> {
   const { Engine } = await import('../core/engine.js');
   // No preload: `queue` and `nodes` start without the runners and schemas; enqueue loads them.
-  const engine = new Engine({ runners: loadRunners, stateDir: await stateDirOf(g), nodes: await nodes(g), run: mode, probe: false, preload: false });
+  const engine = new Engine({ runners: loadRunners, stateDir: await stateDirOf(g), nodes: await nodes(g), run: 'none', probe: false, preload: false });
+  engine.events.on('log.line', (e) => {
+    if (e.level === 'warn' || e.level === 'error') io.err.write(`marteau-tui: ${e.level === 'warn' ? 'warning' : 'error'}: ${e.line}\n`);
+  });
   await engine.start();
   try {
     return await fn(engine);

@@ -27,7 +27,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
     .option('--json', 'print the queued jobs as JSON')
     .action((targets: string[], o: { json?: boolean }) =>
       run(async () =>
-        withEngine(globals(), 'none', async (engine) => {
+        withEngine(globals(), io, async (engine) => {
           const warn = (m: string) => io.err.write(`marteau-tui: warning: ${m}\n`);
           const { NotQueued } = await import('../core/enqueue.js');
           let jobs: Readonly<Job>[];
@@ -59,7 +59,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
     .option('--purge [age]', 'team mode: remove the jobs that finished more than AGE ago (default 24h; 0: all finished jobs) from the shared history')
     .action((o: { all?: boolean; limit: string; json?: boolean; purge?: string | true }) =>
       run(() =>
-        withEngine(globals(), 'none', async (engine) => {
+        withEngine(globals(), io, async (engine) => {
           const { formatDuration } = await import('../config/duration.js');
           if (o.purge !== undefined) {
             const { durationMs, durationSchema } = await import('../config/units.js');
@@ -93,7 +93,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
     .argument('<ids...>')
     .action((ids: string[]) =>
       run(() =>
-        withEngine(globals(), 'none', async (engine) => {
+        withEngine(globals(), io, async (engine) => {
           // One bad id must not spare the others: each valid one is cancelled, each bad one said.
           const codes: number[] = [];
           for (const id of ids) {
@@ -117,7 +117,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
     .argument('<id>')
     .action((id: string) =>
       run(() =>
-        withEngine(globals(), 'none', async (engine) => {
+        withEngine(globals(), io, async (engine) => {
           const j = await engine.retry(id, { origin: 'cli' });
           io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (retry of ${short(j.retryOf!)})\n`);
           return EXIT.ok;
@@ -131,7 +131,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
     .argument('<id>')
     .action((id: string) =>
       run(() =>
-        withEngine(globals(), 'none', async (engine) => {
+        withEngine(globals(), io, async (engine) => {
           const j = await engine.replay(id, { origin: 'cli' });
           io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (replay of ${short(j.retryOf!)}, seed ${j.seed})\n`);
           return EXIT.ok;
@@ -154,7 +154,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
     .option('--json', 'print JSON')
     .action((o: { enable?: string; disable?: string; probe: boolean; json?: boolean }) =>
       run(() =>
-        withEngine(globals(), 'none', async (engine) => {
+        withEngine(globals(), io, async (engine) => {
           if (o.enable !== undefined && o.enable === o.disable) throw new UsageError(`--enable ${o.enable} and --disable ${o.disable}: one node cannot be both; give one of them`);
           if (o.enable) await engine.setNodeEnabled(o.enable, true);
           if (o.disable) await engine.setNodeEnabled(o.disable, false);

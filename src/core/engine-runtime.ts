@@ -24,6 +24,9 @@ import { shareWithTeam } from './team-share.js';
 import { Watchdog } from './watchdog.js';
 import { StateDir } from './state-dir.js';
 
+/** How often an engine running jobs on the journal looks for jobs of engines that died. */
+const REAP_MS = 2000;
+
 export abstract class EngineRuntime {
   readonly events = new EventBus();
   readonly state: StateDir;
@@ -46,6 +49,8 @@ export abstract class EngineRuntime {
   /** Kills the process groups of the jobs run here should this process die or lose its lease. */
   private readonly watchdog: Watchdog;
   private leaseTimer?: NodeJS.Timeout;
+  private reapTimer?: NodeJS.Timeout;
+  private reaping = false;
   private readonly files: JobFiles;
   /** What the parts (enqueue, running a job, its end) share with the engine. */
   protected readonly core: EngineCore;
@@ -132,19 +137,29 @@ export abstract class EngineRuntime {
       });
     }
     for (const j of this.queue.list()) this.seen.set(j.id, j.status);
+    const known = new Set(this.queue.list().map((j) => j.id));
     if (this.queue instanceof JournalQueue && this.queue.damagedLines.length) {
       const lines = this.queue.damagedLines;
       const shown = `${lines.slice(0, 10).join(', ')}${lines.length > 10 ? `, ... (${lines.length} in all)` : ''}`;
-      this.log(undefined, `journal ${this.state.journalFile}: skipped damaged line${lines.length > 1 ? 's' : ''} ${shown} (torn by a crash or edited by hand); the jobs they recorded are not listed`, 'warn');
+      // Where such a job's config snapshot and results still are: the journal lost only its line.
+      const dirs = await this.state.unknownJobDirs(known);
+      const where = dirs.length ? `; job directories no record names (a lost job's config snapshot and results): ${dirs.slice(0, 5).join(', ')}${dirs.length > 5 ? `, ... (${dirs.length} in all)` : ''}` : '';
+      this.log(undefined, `journal ${this.state.journalFile}: skipped damaged line${lines.length > 1 ? 's' : ''} ${shown} (torn by a crash or edited by hand); the jobs they recorded are not listed${where}`, 'warn');
     } else if (this.queue instanceof JournalQueue) {
       // With damaged lines, a directory without a record may be a job they recorded: kept.
-      const known = new Set(this.queue.list().map((j) => j.id));
       for (const dir of await this.state.removeOrphans(known, ENQUEUE_FILES, ORPHAN_AGE_MS)) {
         this.log(undefined, `removed ${dir}: its enqueue was cut off before the journal recorded it`, 'info');
       }
     }
     // Jobs whose engine died (kill -9, crash, reboot): interrupted, what they left here stopped.
-    for (const j of await this.queue.recoverInterrupted()) await killLeftovers(this.core, j);
+    await this.reap();
+    // And again while this one runs: another engine on the state dir killed meanwhile would
+    // otherwise keep its job `running` and its nodes taken for as long as this one lives. (A
+    // shared queue does it on its heartbeat.)
+    if (this.runsJobs && this.queue instanceof JournalQueue) {
+      this.reapTimer = setInterval(() => void this.reap().catch(() => {}), REAP_MS);
+      this.reapTimer.unref();
+    }
     this.pool.onChange(() => {
       this.changed();
       void this.scheduler.kick();
@@ -192,10 +207,21 @@ export abstract class EngineRuntime {
     for (const l of this.live.values()) l.abort.abort('shutdown' satisfies AbortWhy);
     await Promise.all([...this.live.values()].map((l) => l.done));
     clearInterval(this.leaseTimer);
+    clearInterval(this.reapTimer);
     this.watchdog.close();
     this.stopSharing?.();
     this.unwatch?.();
     await this.queue.close();
+  }
+
+  private async reap(): Promise<void> {
+    if (this.reaping) return;
+    this.reaping = true;
+    try {
+      for (const j of await this.queue.recoverInterrupted()) await killLeftovers(this.core, j);
+    } finally {
+      this.reaping = false;
+    }
   }
 
   /** The proxies of the jobs this process runs now. */

@@ -22,16 +22,27 @@ export function currentOwner(): Owner {
 }
 
 export function processStartTime(pid: number): number | undefined {
+  return procStat(pid)?.start;
+}
+
+/**
+ * Fields of /proc/PID/stat: its state letter (field 3), process group (5) and start time (22);
+ * undefined when there is no such process (or no /proc).
+ */
+function procStat(pid: number | string): { state: string; pgrp: number; start: number | undefined } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const start = Number(rest[19]); // field 22 of stat(5); rest[0] is field 3
-    return Number.isFinite(start) ? start : undefined;
+    const start = Number(rest[19]); // rest[0] is field 3
+    return { state: rest[0], pgrp: Number(rest[2]), start: Number.isFinite(start) ? start : undefined };
   } catch {
     return undefined;
   }
 }
+
+/** A zombie (Z) or dead (X) process: its pid answers kill(pid, 0) until its parent reaps it. */
+const gone = (state: string | undefined) => state === 'Z' || state === 'X';
 
 /** true/false when it can be told from here; undefined for a process on another host. */
 export function isOwnerAlive(o: Owner): boolean | undefined {
@@ -43,9 +54,12 @@ export function isOwnerAlive(o: Owner): boolean | undefined {
     // EPERM: exists but belongs to someone else, so not our engine unless start times match.
     if ((e as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  if (o.start === undefined) return true;
-  const now = processStartTime(o.pid);
-  return now === undefined ? true : now === o.start;
+  const now = procStat(o.pid);
+  // Killed (kill -9) but not yet reaped: an init that reaps lazily (containers) leaves it a zombie
+  // for a second or more, and a worker restarted meanwhile must not take its jobs for running.
+  if (gone(now?.state)) return false;
+  if (o.start === undefined || now?.start === undefined) return true;
+  return now.start === o.start;
 }
 
 /**
@@ -61,14 +75,9 @@ export function groupAlive(pgid: number): boolean {
   if (!existsSync('/proc/self/stat')) return true;
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // rest[0] is the state (field 3), rest[2] the process group (field 5).
-      if (Number(rest[2]) === pgid && rest[0] !== 'Z') return true;
-    } catch {
-      // the process ended while we looked
-    }
+    // undefined: the process ended while we looked
+    const st = procStat(name);
+    if (st?.pgrp === pgid && !gone(st.state)) return true;
   }
   return false;
 }

@@ -56,9 +56,7 @@ export class StateDir {
    */
   async removeOrphans(known: ReadonlySet<string>, enqueueFiles: ReadonlySet<string>, minAgeMs: number): Promise<string[]> {
     const removed: string[] = [];
-    for (const id of await readdir(this.jobsDir).catch(() => [] as string[])) {
-      if (known.has(id) || !/^[0-9a-f]{6,64}$/.test(id)) continue;
-      const dir = this.jobDir(id);
+    for (const dir of await this.unknownJobDirs(known)) {
       const st = await stat(dir).catch(() => undefined);
       if (!st?.isDirectory() || Date.now() - st.mtimeMs < minAgeMs) continue;
       const entries = await readdir(dir).catch(() => undefined);
@@ -67,6 +65,12 @@ export class StateDir {
       removed.push(dir);
     }
     return removed;
+  }
+
+  /** Job directories whose id is not in `known` (no journal record names them). */
+  async unknownJobDirs(known: ReadonlySet<string>): Promise<string[]> {
+    const ids = await readdir(this.jobsDir).catch(() => [] as string[]);
+    return ids.filter((id) => !known.has(id) && /^[0-9a-f]{6,64}$/.test(id)).map((id) => this.jobDir(id));
   }
 
   async ensure(): Promise<void> {

@@ -1,0 +1,141 @@
+/**
+ * Nothing lost, as a user meets it with the built CLI: an engine killed -9 while another runs, a
+ * disk that fills up during a job or under an enqueue, a journal damaged by a crash. A full disk
+ * is a file size limit here (`ulimit -f`, which needs no privilege): write() then takes what
+ * fits and fails with EFBIG, as it fails with ENOSPC on a full disk.
+ */
+import { spawn } from 'node:child_process';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { groupAlive } from '../src/core/owner.js';
+import { BIN, dist, ROOT } from './helpers/dist.js';
+import { cli, cliDone, type CliRun } from './helpers/marteau-cli.js';
+import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
+
+const running: CliRun[] = [];
+afterAll(async () => {
+  for (const r of running) r.child.kill('SIGKILL');
+  await removeTemp();
+});
+
+type QueueRow = { id: string; name: string; status: string; reason?: string; procs: { pgid: number }[] };
+const queueJson = async (state: string): Promise<QueueRow[]> => {
+  const r = await cliDone(['queue', '--all', '--json', '--state-dir', state]);
+  expect(r.code, r.err).toBe(0);
+  return JSON.parse(r.out) as QueueRow[];
+};
+
+async function waitUntil(cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The CLI run to its end under a file size limit of `blocks` × 512 bytes (sh's `ulimit -f` unit). */
+function limited(blocks: number, args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const c = spawn('sh', ['-c', `ulimit -f ${blocks}; exec "$0" "$@"`, process.execPath, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => { out += d; });
+    c.stderr.on('data', (d) => { err += d; });
+    c.on('exit', (code) => resolve({ code: code ?? -1, out, err }));
+  });
+}
+
+describe('an engine killed -9 while another runs on the same state dir', () => {
+  it('the other notices within seconds: the job interrupted, its node freed, the next queued job run', async () => {
+    const state = await stateDir();
+    const long = await project(`name: long\n${commandYaml(['sh', '-c', 'echo started; sleep 60'])}\n`);
+    const first = cli(['worker', '--state-dir', state]);
+    running.push(first);
+    expect((await cliDone(['enqueue', long, '--state-dir', state])).code).toBe(0);
+    await first.waitFor(/local \| started/);
+    const second = cli(['worker', '--state-dir', state]);
+    running.push(second);
+    await second.waitFor(/running queued jobs/);
+    const next = await project(`name: next\n${commandYaml(['true'])}\n`);
+    expect((await cliDone(['enqueue', next, '--state-dir', state])).code).toBe(0);
+
+    first.child.kill('SIGKILL');
+    await first.exited;
+    // No other process opens the state dir from here: the second worker must see it by itself.
+    await second.waitFor(/job [0-9a-f]{8} succeeded/, 15_000);
+    const jobs = await queueJson(state);
+    expect(jobs.map((j) => [j.name, j.status])).toEqual([['long', 'interrupted'], ['next', 'succeeded']]);
+    expect(jobs[0].reason).toMatch(/^the marteau-tui process running it \(pid \d+ on .*\) stopped without finishing it$/);
+    await waitUntil(() => !groupAlive(jobs[0].procs[0].pgid));
+    second.child.kill('SIGINT');
+    await second.exited;
+  });
+});
+
+describe('a full disk', () => {
+  it('during a builtin job: the job fails saying which file, the worker lives on, the samples so far make a report', async () => {
+    const text = (await readFile(path.join(ROOT, 'fixtures/demo/.marteau.yml'), 'utf8')).replaceAll('../../dist/fixtures/demo/serve.js', dist('fixtures/demo/serve.js'));
+    const dir = await project(text);
+    const state = await stateDir();
+    expect((await cliDone(['enqueue', dir, '--state-dir', state])).code).toBe(0);
+    // 16 KiB a file: the journal and the job's small files fit, its sample log does not.
+    const r = await limited(32, ['worker', '--drain', '--state-dir', state]);
+    expect(r.err).not.toMatch(/node:internal|\n\s+at /);
+    expect(r.code, r.out + r.err).toBe(3);
+    const [job] = await queueJson(state);
+    const samples = path.join(state, 'jobs', job.id, 'results.samples');
+    expect(job.status).toBe('failed');
+    expect(job.reason).toBe(`cannot write the samples to ${samples} (EFBIG: file too large): the load was stopped; the samples until then are kept there for \`marteau-tui report\``);
+    expect(r.out).toContain(`job ${job.id.slice(0, 8)} failed: cannot write the samples to ${samples}`);
+    expect((await stat(samples)).size).toBe(32 * 512);
+    const report = await cliDone(['report', job.id, '-o', path.join(state, 'report'), '--state-dir', state]);
+    expect(report.out).toMatch(/\d+ requests/);
+    expect(report.out).toContain('INTERRUPTED');
+    expect((await stat(path.join(state, 'report', 'index.html'))).size).toBeGreaterThan(0);
+  });
+
+  it('under an enqueue: a clear error naming the journal, no half record left, the queue intact', async () => {
+    const state = await stateDir();
+    const first = await project(`name: first\n${commandYaml(['true'])}\n`);
+    expect((await cliDone(['enqueue', first, '--state-dir', state])).code).toBe(0);
+    const journal = path.join(state, 'journal.jsonl');
+    // Room for 64 more bytes in the journal: the next record is cut in its middle.
+    const size = (await stat(journal)).size;
+    const blocks = Math.ceil((size + 200) / 512);
+    // A record of a type no version writes, which every reader skips, fills the rest.
+    const pad = blocks * 512 - 64 - size - `${JSON.stringify({ t: 'pad', at: 1, x: '' })}\n`.length;
+    await writeFile(journal, `${JSON.stringify({ t: 'pad', at: 1, x: 'x'.repeat(pad) })}\n`, { flag: 'a' });
+    expect((await stat(journal)).size).toBe(blocks * 512 - 64);
+    const second = await project(`name: second\n${commandYaml(['true'])}\n`);
+    const r = await limited(blocks, ['enqueue', second, '--state-dir', state]);
+    expect(r.code).toBe(3);
+    expect(r.err).toBe(`marteau-tui: ${journal}: ENOSPC: short write: the disk (or a quota or a file size limit) is full (free some space there, or give another --state-dir)\n`);
+    expect((await stat(journal)).size).toBe(blocks * 512 - 64);
+    // Room again: the next record is whole, and nothing is damaged.
+    expect((await cliDone(['enqueue', second, '--state-dir', state])).code).toBe(0);
+    const q = await cliDone(['queue', '--state-dir', state]);
+    expect(q.err).toBe('');
+    expect(q.out).toMatch(/first\s+command[\s\S]*second\s+command/);
+  });
+});
+
+describe('a journal damaged by a crash', () => {
+  it("`queue`, the first command after it, says which line it skipped and where the lost job's files are", async () => {
+    const state = await stateDir();
+    const a = await project(`name: a\n${commandYaml(['true'])}\n`);
+    const b = await project(`name: b\n${commandYaml(['true'])}\n`);
+    expect((await cliDone(['enqueue', a, b, '--state-dir', state])).code).toBe(0);
+    const journal = path.join(state, 'journal.jsonl');
+    const text = await readFile(journal, 'utf8');
+    // A power cut in the middle of the second record.
+    await writeFile(journal, text.slice(0, text.length - 40));
+    const lost = JSON.parse(text.trim().split('\n')[1]) as { job: { id: string } };
+    const r = await cliDone(['queue', '--state-dir', state]);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/\ba\s+command/);
+    expect(r.err).toBe(
+      `marteau-tui: warning: journal ${journal}: skipped damaged line 2 (torn by a crash or edited by hand); the jobs they recorded are not listed; job directories no record names (a lost job's config snapshot and results): ${path.join(state, 'jobs', lost.job.id)}\n`,
+    );
+  });
+});
