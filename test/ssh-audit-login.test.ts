@@ -1,7 +1,8 @@
 /**
  * What a node's login does to a job, against real OpenSSH servers: a user whose shell is
  * /bin/false (sshd's ForceCommand stands in for it: the same session, the command never runs),
- * a .bashrc that prints a banner on stdout and stderr (a builtin job must still run there), a
+ * a .bashrc that prints a banner on stdout and stderr (a builtin job must still run there; SFTP
+ * through Debian's external sftp-server cannot, and must say why), a
  * close() while the handshake is in flight (nothing may run after it), and `marteau-tui nodes`
  * over nodes that fail each in its own way, every probe bounded and each reason named.
  */
@@ -84,6 +85,23 @@ describe.skipIf(!haveServer('sshd'))('node logins (real sshd)', () => {
     expect(lines.filter((l) => l.startsWith('stdout: '))).toEqual(['stdout: hi']);
     expect(lines).toContain('stderr: Welcome to box1, authorized use only');
     expect(lines).toContain('stderr: pyenv: no such command');
+  });
+
+  it('SFTP through an external sftp-server (Debian\'s default) behind that banner: the banner is named, not a missing subsystem', async () => {
+    const debian = await startSshd('127.0.0.3', user, { sftpServer: '/usr/lib/openssh/sftp-server' });
+    try {
+      await writeFile(path.join(debian.dir, 'home', '.bashrc'), 'echo "Welcome to box2"\n');
+      const known = path.join(dir, 'known_hosts_debian');
+      await writeFile(known, `${debian.knownHostsLine}\n`);
+      const x = new SshExecutor(cfg(debian, 'box2', { knownHosts: known }));
+      const err = await x.put(__filename, path.join(dir, 'remote-box2', 'f.ts')).catch((e: Error) => e);
+      await x.close();
+      expect(err).toBeInstanceOf(NodeError);
+      expect((err as NodeError).message).toBe(`node "box2": SFTP is not available: the login of ${me} printed "Welc..." where the SFTP server's first packet was expected (a banner in ~/.bashrc?)`);
+      expect((err as NodeError).hint).toContain('[ -z "$PS1" ] && return');
+    } finally {
+      await debian.stop();
+    }
   });
 
   describe('a builtin job', () => {

@@ -13,7 +13,7 @@ import type { SshNodeConfig } from '../config/nodes.js';
 import { NodeError, TransferError, type Executor, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
 import { hostToken, readKnownHosts } from './known-hosts.js';
 import { LineSplitter } from './lines.js';
-import { closedWhileConnecting, connectError, hostKeyAlgorithms, NO_ANSWER_HINT, hostKeyVerifier, sshCredentials } from './ssh-login.js';
+import { closedWhileConnecting, connectError, hostKeyAlgorithms, NO_ANSWER_HINT, sftpError, hostKeyVerifier, sshCredentials } from './ssh-login.js';
 import { killGroupCommand, notRunByShell, PGID_MARKER, remoteCommand } from './remote-command.js';
 import { scanTree } from './tree.js';
 import { shellJoin } from './quote.js';
@@ -384,7 +384,7 @@ export class SshExecutor implements Executor {
         return (await this.ssh!.requestSFTP()) as unknown as Sftp;
       } catch (e) {
         this.sftp = undefined;
-        throw this.lost ?? new NodeError(this.node, `SFTP is not available: ${(e as Error).message}`, 'enable the sftp subsystem in sshd_config');
+        throw this.lost ?? sftpError(this.node, this.cfg.user, e as Error);
       }
     })();
     return this.sftp;
