@@ -3,7 +3,8 @@
  * result files the real FunkLoad 1.17.2 wrote (fixtures/funkload/real/, see CAPTURED.md there),
  * with FunkLoad's report of each stored beside it: a bench against the demo shop with 404s, 500s,
  * refused connections, a raising test and unicode in urls and descriptions; the same bench stopped
- * with Ctrl-C during its second cycle (no `</funkload>`); a bench whose cycles recorded nothing.
+ * with Ctrl-C during its second cycle (no `</funkload>`); a bench whose cycles recorded nothing;
+ * error bodies in Latin-1, on which FunkLoad's own report stops.
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
@@ -120,6 +121,23 @@ describe("our report of real FunkLoad results, figure by figure against FunkLoad
     const code = await runReportCommand([path.join(REAL, 'empty-cycles-bench.xml')], { output: await mkdtemp(path.join(tmpdir(), 'marteau-empty-')) }, { out, err: new PassThrough() });
     expect(code).toBe(1);
     expect(said).toMatch(/^Slow: 2 cycle\(s\), 0 requests, none ok, 0\.0 req\/s, p95 –$/m);
+  });
+
+  it('error bodies FunkLoad wrote raw (Latin-1 bytes, a control character, "]]>"): its report stops there, ours reads every sample', async () => {
+    expect(readFileSync(path.join(REAL, 'latin-bench.report.stderr.txt'), 'utf8')).toMatch(/ExpatError: not well-formed \(invalid token\): line 31/);
+    const text = readFileSync(path.join(REAL, 'latin-bench.xml'), 'latin1');
+    const count = (re: RegExp) => text.match(re)?.length ?? 0;
+    const { results, warnings } = await load('latin-bench');
+    const s = results.summary();
+    expect(warnings).toEqual([]);
+    expect([s.overall.requests.total, s.overall.requests.success, s.overall.tests.total]).toEqual([
+      count(/<response /g),
+      count(/<response [^>]*result="Successful"/g),
+      count(/<testResult /g),
+    ]);
+    expect(s.overall.requests.total - s.overall.requests.success).toBeGreaterThan(10);
+    expect(s.errorSamples[0]).toMatchObject({ code: 500, error: 'status 500' });
+    expect(s.errorSamples[0].traceback).toMatch(/^Erreur: caf\uFFFD cr\uFFFDme/);
   });
 
   it('says how close its percentiles are as the README does (0.1 %)', async () => {
