@@ -5,7 +5,7 @@
  * fits and fails with EFBIG, as it fails with ENOSPC on a full disk.
  */
 import { spawn } from 'node:child_process';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { groupAlive } from '../src/core/owner.js';
@@ -32,6 +32,11 @@ async function waitUntil(cond: () => boolean | Promise<boolean>, ms = 15_000): P
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** The demo project (the shop app as a service, the builtin runner, about 5 s of load) where tests can copy it. */
+async function demoProject(): Promise<string> {
+  return project((await readFile(path.join(ROOT, 'fixtures/demo/.marteau.yml'), 'utf8')).replaceAll('../../dist/fixtures/demo/serve.js', dist('fixtures/demo/serve.js')));
 }
 
 /** The CLI run to its end under a file size limit of `blocks` × 512 bytes (sh's `ulimit -f` unit). */
@@ -75,8 +80,7 @@ describe('an engine killed -9 while another runs on the same state dir', () => {
 
 describe('a full disk', () => {
   it('during a builtin job: the job fails saying which file, the worker lives on, the samples so far make a report', async () => {
-    const text = (await readFile(path.join(ROOT, 'fixtures/demo/.marteau.yml'), 'utf8')).replaceAll('../../dist/fixtures/demo/serve.js', dist('fixtures/demo/serve.js'));
-    const dir = await project(text);
+    const dir = await demoProject();
     const state = await stateDir();
     expect((await cliDone(['enqueue', dir, '--state-dir', state])).code).toBe(0);
     // 16 KiB a file: the journal and the job's small files fit, its sample log does not.
@@ -93,6 +97,30 @@ describe('a full disk', () => {
     expect(report.out).toMatch(/\d+ requests/);
     expect(report.out).toContain('INTERRUPTED');
     expect((await stat(path.join(state, 'report', 'index.html'))).size).toBeGreaterThan(0);
+  });
+
+  it('before a job can start: back in the queue, no job started until there is room, none of the queue failed', async () => {
+    const state = await stateDir();
+    const a = await demoProject();
+    const b = await project(`name: b\n${commandYaml(['true'])}\n`);
+    const queued = await cliDone(['enqueue', a, b, '--state-dir', state]);
+    const [idA] = [...queued.out.matchAll(/\(([0-9a-f]{16})\)/g)].map((m) => m[1]);
+    // Its sample log, opened before the load: /dev/full refuses every write with ENOSPC, as a full disk.
+    const samples = path.join(state, 'jobs', idA, 'results.samples');
+    await symlink('/dev/full', samples);
+    const worker = cli(['worker', '--state-dir', state]);
+    running.push(worker);
+    await worker.waitFor(/no job starts here until there is room/);
+    const why = `the state dir ${state} is full (ENOSPC writing ${samples})`;
+    expect(worker.out()).toContain(`${why}: no job starts here until there is room (checked every 5 s); the queued jobs wait`);
+    const held = await queueJson(state);
+    expect(held.map((j) => [j.name, j.status])).toEqual([['demo-shop', 'queued'], ['b', 'queued']]);
+    expect(held[0].reason).toBe(`${why}: put back in the queue`);
+    // Room again: both run, in their order.
+    await rm(samples);
+    await waitUntil(async () => (await queueJson(state)).every((j) => j.status === 'succeeded'), 60_000);
+    worker.child.kill('SIGINT');
+    await worker.exited;
   });
 
   it('under an enqueue: a clear error naming the journal, no half record left, the queue intact', async () => {

@@ -23,6 +23,7 @@ import { Scheduler } from './scheduler.js';
 import { shareWithTeam } from './team-share.js';
 import { Watchdog } from './watchdog.js';
 import { StateDir } from './state-dir.js';
+import { SpaceWatch } from './state-space.js';
 
 /** How often an engine running jobs on the journal looks for jobs of engines that died. */
 const REAP_MS = 2000;
@@ -52,11 +53,17 @@ export abstract class EngineRuntime {
   private reapTimer?: NodeJS.Timeout;
   private reaping = false;
   private readonly files: JobFiles;
+  /** Holds starts while the state dir's disk is full. */
+  private readonly space: SpaceWatch;
   /** What the parts (enqueue, running a job, its end) share with the engine. */
   protected readonly core: EngineCore;
 
   constructor(private readonly options: EngineOptions) {
     this.state = new StateDir(options.stateDir);
+    this.space = new SpaceWatch(this.state.root, () => {
+      this.log(undefined, `state dir ${this.state.root} has room again: jobs start again`, 'info');
+      void this.scheduler.kick();
+    });
     const q = options.nodes.queue;
     this.queue =
       options.queue ??
@@ -69,7 +76,7 @@ export abstract class EngineRuntime {
       queue: this.queue,
       pool: this.pool,
       // A --ci run's jobs are left to it: it streams their output and owes their exit code.
-      mayRun: (j) => !this.stopping && (this.own.has(j.id) ? options.run !== 'none' : options.run === 'all' && j.origin !== 'ci'),
+      mayRun: (j) => !this.stopping && !this.space.held && (this.own.has(j.id) ? options.run !== 'none' : options.run === 'all' && j.origin !== 'ci'),
       start: (job, claim, nodes) => this.launch(job, claim, nodes),
       unplaceable: (job, reason) => this.failUnplaceable(job, reason),
       // A shared queue's job may go to any worker, except a --ci run's (left to that run): a
@@ -101,6 +108,9 @@ export abstract class EngineRuntime {
       finish: (id, claim, nodes, outcome) => this.scheduler.finish(id, claim, nodes, outcome),
       changed: () => this.changed(),
       stopping: () => this.stopping,
+      stateDirFull: (why) => {
+        if (this.space.hold()) this.log(undefined, `${why}: no job starts here until there is room (checked every 5 s); the queued jobs wait`, 'warn');
+      },
       log: (jobId, line, level) => this.log(jobId, line, level),
     };
   }
@@ -208,6 +218,7 @@ export abstract class EngineRuntime {
     await Promise.all([...this.live.values()].map((l) => l.done));
     clearInterval(this.leaseTimer);
     clearInterval(this.reapTimer);
+    this.space.stop();
     this.watchdog.close();
     this.stopSharing?.();
     this.unwatch?.();

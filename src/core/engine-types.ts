@@ -143,5 +143,7 @@ export interface EngineCore {
   /** Something views show changed. */
   changed(): void;
   stopping(): boolean;
+  /** The state dir's disk is full (`why`): no job starts here until there is room. */
+  stateDirFull(why: string): void;
   log(jobId: string | undefined, line: string, level: 'info' | 'warn' | 'error'): void;
 }

@@ -21,9 +21,10 @@ import type { LogStream } from './events.js';
 import { CHAOS_SNAPSHOT } from './job-files.js';
 import { notifyJobEnd, recordFinish, writeJobResult } from './job-end.js';
 import { decideOutcome, isExpectedError, timelineLine, unsteadyOutcome, type AbortWhy } from './job-outcome.js';
-import type { Job } from './jobs.js';
+import type { Job, JobOutcome } from './jobs.js';
 import { processStartTime } from './owner.js';
 import { short } from './queue.js';
+import { isDiskFull } from './state-space.js';
 import { mkdirp } from '../fs/mkdirp.js';
 
 /** Log lines of a service carry this prefix where a runner's carry the node name. */
@@ -50,6 +51,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
   let error: unknown;
   /** Why a sweep's load was not steady before its first fault. */
   let unsteady: string | undefined;
+  let loadStarted = false;
   // The job's `plugins:` join this registry once its config is read (the set resolves names in it).
   const kit = await core.kit();
   const { m } = kit;
@@ -134,7 +136,6 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
         ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, nodeBin: n.nodeBin, marteauTui: n.marteauTui, funkload: n.funkload }
         : { name: n.name, index, executor, kind: n.type, funkload: n.funkload };
     });
-    let loadStarted = false;
     let loadStart = 0;
     const ctx: RunnerContext = {
       job: { id: job.id, name: job.name },
@@ -196,7 +197,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
 
   for (const line of outcome?.closing ?? []) log(line);
   const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
-  const final = unsteadyOutcome(why, unsteady) ?? decideOutcome(why, outcome, error, config?.timeoutMs, core.queue.get(job.id)?.cancelCause ?? live.cancelCause);
+  const final = roomOutcome(core, error, loadStarted) ?? unsteadyOutcome(why, unsteady) ?? decideOutcome(why, outcome, error, config?.timeoutMs, core.queue.get(job.id)?.cancelCause ?? live.cancelCause);
   if (error instanceof NodeError) core.pool.markDown(error.node, error.message);
   if (error && !isExpectedError(error)) {
     log(`error: ${(error as Error).message}`, { level: 'error' });
@@ -221,6 +222,19 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
   await consoleFile.close();
   await recordFinish(core, job.id, claim, nodeConfigs, final, log);
   if (config) await notifyJobEnd(core, job.id, config, { summary, resultDir, report: outcome?.report });
+}
+
+/**
+ * A job that could not write its files for want of room before its load: a worker (or the control
+ * center) puts it back in the queue and holds its starts, else it would fail every queued job
+ * within a second. A `--ci` run fails it: it owes an exit code, not a wait for a disk.
+ */
+function roomOutcome(core: EngineCore, error: unknown, loadStarted: boolean): JobOutcome | undefined {
+  if (loadStarted || !isDiskFull(error) || core.options.run !== 'all') return undefined;
+  const { code, path: file } = error as NodeJS.ErrnoException;
+  const why = `the state dir ${core.state.root} is full (${code} writing ${file})`;
+  core.stateDirFull(why);
+  return { status: 'interrupted', failure: 'infrastructure', reason: `${why}: put back in the queue`, requeue: true };
 }
 
 /**

@@ -45,6 +45,8 @@ export interface JobOutcome {
    * `lost_jobs` decides what it becomes (requeued, or interrupted), as when its engine dies.
    */
   lost?: true;
+  /** It could not start for want of room in the state dir: back in the queue, not ended. */
+  requeue?: true;
   /**
    * When the job ended, for an end recorded later (a shared queue offline for a while): its
    * duration is the run's, not the run's plus the outage. Unset: the record's own time.

@@ -145,7 +145,7 @@ export class LogQueue implements JobQueue {
   }
 
   async finishAndClaim(id: string, claim: string, outcome: JobOutcome, next: readonly string[], nodes: NodeClaim[]): Promise<{ id: string; claim: string } | undefined> {
-    if (!next.length || !this.log.appendFinishClaim || outcome.lost) return void (await this.finish(id, claim, outcome));
+    if (!next.length || !this.log.appendFinishClaim || outcome.lost || outcome.requeue) return void (await this.finish(id, claim, outcome));
     return this.appendClaims(next, nodes, (records) => this.log.appendFinishClaim!(this.finishRecord(id, claim, outcome), records));
   }
 
@@ -198,7 +198,8 @@ export class LogQueue implements JobQueue {
   }
 
   private finishRecord(id: string, claim: string, outcome: JobOutcome): JournalRecord {
-    const { at, lost, ...rest } = outcome;
+    const { at, lost, requeue, ...rest } = outcome;
+    if (requeue) return { t: 'requeued', at: at ?? Date.now(), id, claim, reason: rest.reason ?? 'put back in the queue' };
     // Stopped by a lost lease: what a dead engine's job becomes (recoverInterrupted), whoever
     // records it first; a requeue frees the job's gate, so the next claim may be anyone's.
     const job = this.state.jobs.get(id);

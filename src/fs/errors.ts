@@ -15,7 +15,10 @@ export function fsReason(e: unknown): string | undefined {
  */
 export function withPath(e: unknown, file: string): unknown {
   const errno = e as NodeJS.ErrnoException | undefined;
-  if (errno && typeof errno.code === 'string' && errno.path === undefined) errno.path = file;
+  if (!errno || typeof errno.code !== 'string' || errno.path !== undefined) return e;
+  errno.path = file;
+  // As Node words an open's error: "ENOSPC: no space left on device, write '/x/seed'".
+  if (typeof errno.message === 'string') errno.message = `${errno.message} '${file}'`;
   return e;
 }
 

@@ -41,9 +41,15 @@ const BATCH_BYTES = 64 * 1024;
 
 /** The log could not be written (a full disk): the samples written before it stay in the file. */
 export class SampleLogError extends Error {
-  constructor(readonly file: string, cause: unknown) {
+  /** The system's error code (ENOSPC, ...) and the file, as on the error it stands for. */
+  readonly code?: string;
+  readonly path: string;
+
+  constructor(file: string, cause: unknown) {
     super(`cannot write the samples to ${file} (${fsReason(cause) ?? String(cause)}): the load was stopped; the samples until then are kept there for \`marteau-tui report\``);
     this.name = 'SampleLogError';
+    this.code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    this.path = file;
   }
 }
 

@@ -1,0 +1,62 @@
+/**
+ * A state dir whose disk (or the user's quota) is full: a job cannot even write its seed there,
+ * so a worker would fail its whole queue within a second. Instead, starts are held until a
+ * probe of PROBE_BYTES can be written again, tried every few seconds while held.
+ */
+import { rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+const FULL = new Set(['ENOSPC', 'EDQUOT']);
+/** Room a job needs at least to start: its seed, the start of its output, a batch of samples. */
+const PROBE_BYTES = 64 * 1024;
+const CHECK_MS = 5000;
+
+/** A write to a file (its `path`) refused because the disk or the quota is full. */
+export function isDiskFull(e: unknown): boolean {
+  const { code, path } = (e ?? {}) as NodeJS.ErrnoException;
+  return typeof code === 'string' && FULL.has(code) && typeof path === 'string';
+}
+
+export class SpaceWatch {
+  private timer?: NodeJS.Timeout;
+  private checking = false;
+
+  constructor(
+    private readonly root: string,
+    /** Called once there is room again. */
+    private readonly onRoom: () => void,
+  ) {}
+
+  get held(): boolean {
+    return this.timer !== undefined;
+  }
+
+  /** Hold starts until there is room; true when they were not held already. */
+  hold(): boolean {
+    if (this.timer) return false;
+    this.timer = setInterval(() => void this.check(), CHECK_MS);
+    this.timer.unref();
+    return true;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async check(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    const probe = path.join(this.root, `.room-${process.pid}`);
+    try {
+      await writeFile(probe, Buffer.alloc(PROBE_BYTES));
+      this.stop();
+      this.onRoom();
+    } catch {
+      // still full
+    } finally {
+      await rm(probe, { force: true }).catch(() => {});
+      this.checking = false;
+    }
+  }
+}
