@@ -5,7 +5,7 @@
  * fits and fails with EFBIG, as it fails with ENOSPC on a full disk.
  */
 import { spawn } from 'node:child_process';
-import { readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { groupAlive } from '../src/core/owner.js';
@@ -75,6 +75,29 @@ describe('an engine killed -9 while another runs on the same state dir', () => {
     await waitUntil(() => !groupAlive(jobs[0].procs[0].pgid));
     second.child.kill('SIGINT');
     await second.exited;
+  });
+});
+
+describe('an engine killed -9 with nobody else on the state dir', () => {
+  it("its job, found later, ended when it was last seen at work: its duration is not the time until someone looked", async () => {
+    const state = await stateDir();
+    const long = await project(`name: long\n${commandYaml(['sh', '-c', 'echo started; sleep 60'])}\n`);
+    expect((await cliDone(['enqueue', long, '--state-dir', state])).code).toBe(0);
+    const worker = cli(['worker', '--state-dir', state]);
+    running.push(worker);
+    await worker.waitFor(/local \| started/);
+    worker.child.kill('SIGKILL');
+    await worker.exited;
+    const journal = await readFile(path.join(state, 'journal.jsonl'), 'utf8');
+    const claimed = journal.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t: string; at: number; id: string }).find((r) => r.t === 'claimed')!;
+    // Its files last written 1 ms after its start: whenever it is found dead, that is its end.
+    const dir = path.join(state, 'jobs', claimed.id);
+    const last = new Date(claimed.at + 1);
+    for (const f of await readdir(dir)) await utimes(path.join(dir, f), last, last);
+    const [job] = (await queueJson(state)) as (QueueRow & { durationMs: number; endedAt: number })[];
+    expect(job.status).toBe('interrupted');
+    expect(job.endedAt).toBe(claimed.at + 1);
+    expect(job.durationMs).toBe(1);
   });
 });
 

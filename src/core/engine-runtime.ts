@@ -229,7 +229,8 @@ export abstract class EngineRuntime {
     if (this.reaping) return;
     this.reaping = true;
     try {
-      for (const j of await this.queue.recoverInterrupted()) await killLeftovers(this.core, j);
+      const local = this.queue instanceof JournalQueue;
+      for (const j of await this.queue.recoverInterrupted(local ? (job) => this.state.lastWrite(job.id) : undefined)) await killLeftovers(this.core, j);
     } finally {
       this.reaping = false;
     }

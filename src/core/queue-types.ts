@@ -65,8 +65,11 @@ export interface JobQueue {
   nodeEnabled(name: string): boolean | undefined;
   /** Running jobs per node across all processes. */
   nodeUse(name: string): number;
-  /** Mark running jobs whose owner process is dead as interrupted; returns them. */
-  recoverInterrupted(): Promise<Readonly<Job>[]>;
+  /**
+   * Mark running jobs whose owner process is dead as interrupted; returns them. `lastSign`: when
+   * the job was last seen doing something (its files written), its end time; else now.
+   */
+  recoverInterrupted(lastSign?: (job: Readonly<Job>) => Promise<number | undefined>): Promise<Readonly<Job>[]>;
   /** Called after changes, whoever made them (this process or another). */
   watch(listener: () => void): () => void;
   /** Pick up records appended by other processes now. */

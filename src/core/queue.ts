@@ -224,7 +224,7 @@ export class LogQueue implements JobQueue {
     return isOwnerAlive;
   }
 
-  async recoverInterrupted(): Promise<Readonly<Job>[]> {
+  async recoverInterrupted(lastSign?: (job: Readonly<Job>) => Promise<number | undefined>): Promise<Readonly<Job>[]> {
     await this.sync();
     const alive = await this.liveness();
     const dead = [...this.state.jobs.values()].filter((j) => j.status === 'running' && j.owner && j.claim && alive(j.owner) === false);
@@ -232,7 +232,12 @@ export class LogQueue implements JobQueue {
       const why = `the marteau-tui process running it (pid ${j.owner!.pid} on ${j.owner!.host}) stopped without finishing it`;
       // A job a user asked to stop is not run again.
       if ((j.onLost ?? this.lostJobs) === 'requeue' && !j.cancelRequested) await this.append({ t: 'requeued', at: Date.now(), id: j.id, claim: j.claim!, reason: why });
-      else await this.finish(j.id, j.claim!, { status: 'interrupted', reason: why, failure: 'infrastructure' });
+      else {
+        // Found dead hours later, it did not run for hours: it ended when it was last seen at work.
+        const seen = await lastSign?.(j);
+        const at = seen !== undefined && seen > (j.startedAt ?? 0) && seen < Date.now() ? Math.floor(seen) : undefined;
+        await this.finish(j.id, j.claim!, { status: 'interrupted', reason: why, failure: 'infrastructure', at });
+      }
     }
     // A --ci run's jobs are its own; if it died before starting one, nobody else will.
     const orphans = [...this.state.jobs.values()].filter((j) => j.status === 'queued' && j.origin === 'ci' && alive(j.enqueuedBy) === false);

@@ -67,6 +67,14 @@ export class StateDir {
     return removed;
   }
 
+  /** When a file of the job's directory was last written (its output, its samples); undefined: none. */
+  async lastWrite(id: string): Promise<number | undefined> {
+    const dir = this.jobDir(id);
+    const names = await readdir(dir).catch(() => [] as string[]);
+    const times = await Promise.all(names.map((n) => stat(path.join(dir, n)).then((s) => s.mtimeMs, () => 0)));
+    return times.length ? Math.max(...times) : undefined;
+  }
+
   /** Job directories whose id is not in `known` (no journal record names them). */
   async unknownJobDirs(known: ReadonlySet<string>): Promise<string[]> {
     const ids = await readdir(this.jobsDir).catch(() => [] as string[]);
