@@ -5,17 +5,15 @@
  * fails every run in flight with a NodeError (an infrastructure failure, exit 3); files move
  * over SFTP.
  */
-import { mkdir, stat } from 'node:fs/promises';
-import { mkdirp } from '../fs/mkdirp.js';
 import path from 'node:path';
 import type { NodeSSH } from 'node-ssh';
 import type { SshNodeConfig } from '../config/nodes.js';
 import { NodeError, TransferError, type Executor, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
 import { hostToken, readKnownHosts } from './known-hosts.js';
 import { LineSplitter } from './lines.js';
-import { closedWhileConnecting, connectError, hostKeyAlgorithms, NO_ANSWER_HINT, sftpError, hostKeyVerifier, sshCredentials } from './ssh-login.js';
+import { closedWhileConnecting, connectError, hostKeyAlgorithms, NO_ANSWER_HINT, hostKeyVerifier, sshCredentials } from './ssh-login.js';
 import { killGroupCommand, notRunByShell, PGID_MARKER, remoteCommand } from './remote-command.js';
-import { scanTree } from './tree.js';
+import { SftpFiles } from './ssh-sftp.js';
 import { shellJoin } from './quote.js';
 import type { Sftp, Ssh2Channel, Ssh2Client } from './ssh2-api.js';
 
@@ -24,7 +22,6 @@ const DEFAULT_GRACE_MS = 3000;
 const PGID_WAIT_MS = 2000;
 const KEEPALIVE_MS = 2000;
 const KEEPALIVE_MAX = 3;
-const TRANSFER_CONCURRENCY = 4;
 
 /** How many times a command that may be asked again is, when its sessions end without a word. */
 const SILENT_END_TRIES = 4;
@@ -39,6 +36,10 @@ interface Session {
 
 /** A session that ended with no exit status and no output: it says nothing of the command. */
 class SilentEnd extends NodeError {}
+
+/** sshd refused a new channel (MaxSessions): the connection itself is fine. */
+class ChannelRefused extends NodeError {}
+const CHANNEL_TRIES = 3;
 
 /**
  * A session that ends with neither an exit status nor a word says nothing of the command: one
@@ -59,13 +60,23 @@ export class SshExecutor implements Executor {
   readonly node: string;
   private ssh?: NodeSSH;
   private connecting?: Promise<Ssh2Client>;
-  private sftp?: Promise<Sftp>;
   private lost?: NodeError;
   private closing = false;
   private readonly inflight = new Set<(e: NodeError) => void>();
+  private readonly files: SftpFiles;
 
   constructor(private readonly cfg: SshNodeConfig, private readonly env: NodeJS.ProcessEnv = process.env) {
     this.node = cfg.name;
+    this.files = new SftpFiles({
+      node: cfg.name,
+      user: cfg.user,
+      open: async () => {
+        await this.client();
+        return (await this.ssh!.requestSFTP()) as unknown as Sftp;
+      },
+      lost: () => this.lost,
+      mkdirp: (p) => this.mkdirp(p),
+    });
   }
 
   get address(): string {
@@ -120,7 +131,8 @@ export class SshExecutor implements Executor {
     }
     const client = ssh.connection as unknown as Ssh2Client;
     const onGone = (why: string) => {
-      if (this.closing || this.lost) return;
+      // A connection dropped on purpose (dropConnection) is not a lost node.
+      if (this.closing || this.lost || this.ssh !== ssh) return;
       this.lost = new NodeError(this.node, `SSH connection to ${this.address} lost: ${why}`, 'check that the node is up and sshd runs (marteau-tui nodes)');
       for (const fail of [...this.inflight]) fail(this.lost);
     };
@@ -130,12 +142,44 @@ export class SshExecutor implements Executor {
     return client;
   }
 
+  /**
+   * A channel for `command`. sshd's MaxSessions caps the channels of a connection (2 on some
+   * hardened nodes): our own idle SFTP session may hold the slot a kill or a cleanup needs, so a
+   * refused channel ends it (it reopens when next needed) and asks again.
+   */
   private async exec(command: string): Promise<Session> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.execOnce(command);
+      } catch (e) {
+        if (!(e instanceof ChannelRefused) || attempt === CHANNEL_TRIES) throw e;
+        if (this.files.idle) await this.files.end();
+        await new Promise((done) => setTimeout(done, 100 * attempt));
+      }
+    }
+  }
+
+  /**
+   * The last resort of a cancel whose kill finds no channel: drop the connection. The sentinel
+   * of the run (remote-command.ts) sees its sshd go and kills the group; later calls reconnect.
+   */
+  private dropConnection(): void {
+    const ssh = this.ssh;
+    this.ssh = undefined;
+    this.connecting = undefined;
+    this.files.forget();
+    ssh?.dispose();
+  }
+
+  private async execOnce(command: string): Promise<Session> {
     const client = await this.client();
     return new Promise((resolve, reject) => {
       try {
         client.exec(command, (err, channel) => {
-          if (err) return reject(new NodeError(this.node, `cannot start a command: ${err.message}`));
+          if (err) {
+            if (!/Channel open failure: (?!server closed)/.test(err.message)) return reject(new NodeError(this.node, `cannot start a command: ${err.message}`));
+            return reject(new ChannelRefused(this.node, `sshd refused another session on the connection (${err.message})`, 'raise MaxSessions in the node\'s sshd_config to 3 or more: a job holds a command, SFTP and a kill at once'));
+          }
           const session: Session = { channel, exit: undefined };
           // ssh2 handles every packet of a read at once: a command that ends at once has its
           // exit status emitted right after this callback, before a caller awaiting the channel
@@ -236,7 +280,7 @@ export class SshExecutor implements Executor {
       const onLost = (e: NodeError) => finish(() => reject(e));
       this.inflight.add(onLost);
       const kill = (signal: 'TERM' | 'KILL') => {
-        if (pgid) void this.simple(killGroupCommand(pgid, signal)).catch(() => {});
+        if (pgid) void this.simple(killGroupCommand(pgid, signal)).catch(() => { if (cancelled && !settled) this.dropConnection(); });
       };
       const onAbort = () => {
         cancelled = true;
@@ -280,50 +324,16 @@ export class SshExecutor implements Executor {
     });
   }
 
-  async put(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<void> {
-    const st = await stat(localPath).catch(() => undefined);
-    if (!st) throw new TransferError(`${localPath} does not exist`);
-    const sftp = await this.sftpSession();
-    if (!st.isDirectory()) {
-      await this.mkdirp(path.posix.dirname(remotePath));
-      return sftpCall<void>((cb) => sftp.fastPut(localPath, remotePath, cb)).catch((e: Error) => { throw this.transferError('upload', localPath, e); });
-    }
-    const entries = await scanTree(localPath, options);
-    await this.mkdirp(remotePath);
-    // Directories first, parents before children (scanTree lists them in that order).
-    for (const e of entries.filter((x) => x.kind === 'dir')) {
-      await sftpCall<void>((cb) => sftp.mkdir(path.posix.join(remotePath, e.rel), (err) => cb(err && err.code !== 4 ? err : undefined))).catch((err: Error) => {
-        throw this.transferError('mkdir', e.rel, err);
-      });
-    }
-    const files = entries.filter((x) => x.kind === 'file');
-    let next = 0;
-    const worker = async () => {
-      while (next < files.length) {
-        const f = files[next++];
-        await sftpCall<void>((cb) => sftp.fastPut(path.join(localPath, f.rel), path.posix.join(remotePath, f.rel), cb)).catch((err: Error) => {
-          throw this.transferError('upload', f.rel, err);
-        });
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(TRANSFER_CONCURRENCY, files.length) }, worker));
+  put(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<void> {
+    return this.files.put(localPath, remotePath, options);
   }
 
-  async get(remotePath: string, localPath: string): Promise<void> {
-    const sftp = await this.sftpSession();
-    await mkdirp(path.dirname(localPath), 0o777);
-    await sftpCall<void>((cb) => sftp.fastGet(remotePath, localPath, cb)).catch((e: Error) => { throw this.transferError('download', remotePath, e); });
+  get(remotePath: string, localPath: string): Promise<void> {
+    return this.files.get(remotePath, localPath);
   }
 
-  async exists(remotePath: string): Promise<boolean> {
-    const sftp = await this.sftpSession();
-    return new Promise((resolve, reject) => {
-      sftp.stat(remotePath, (err) => {
-        if (!err) return resolve(true);
-        if (err.code === 2) return resolve(false); // SSH_FX_NO_SUCH_FILE
-        reject(this.lost ?? this.transferError('stat', remotePath, err));
-      });
-    });
+  exists(remotePath: string): Promise<boolean> {
+    return this.files.exists(remotePath);
   }
 
   async mkdirp(remotePath: string): Promise<void> {
@@ -370,33 +380,9 @@ export class SshExecutor implements Executor {
 
   async close(): Promise<void> {
     this.closing = true;
-    const sftp = await this.sftp?.catch(() => undefined);
-    sftp?.end();
+    await this.files.end();
     this.ssh?.dispose();
     this.ssh = undefined;
     this.connecting = undefined;
   }
-
-  private sftpSession(): Promise<Sftp> {
-    this.sftp ??= (async () => {
-      await this.client();
-      try {
-        return (await this.ssh!.requestSFTP()) as unknown as Sftp;
-      } catch (e) {
-        this.sftp = undefined;
-        throw this.lost ?? sftpError(this.node, this.cfg.user, e as Error);
-      }
-    })();
-    return this.sftp;
-  }
-
-  private transferError(what: string, p: string, e: Error): Error {
-    if (this.lost) return this.lost;
-    return new TransferError(`${what} ${p} on node "${this.node}" failed: ${e.message}`);
-  }
 }
-
-function sftpCall<T>(fn: (cb: (err?: Error | null, v?: T) => void) => void): Promise<T> {
-  return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
-}
-

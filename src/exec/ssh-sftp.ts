@@ -1,0 +1,119 @@
+/**
+ * Files over one SSH connection's SFTP session, opened on first use and kept for the next
+ * transfer. It is counted while in use: sshd's MaxSessions may leave no channel for a kill or a
+ * cleanup, and the executor may then end an idle session (never a busy one) to free one.
+ */
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { mkdirp } from '../fs/mkdirp.js';
+import { NodeError, TransferError, type TransferOptions } from './executor.js';
+import { sftpError } from './ssh-login.js';
+import type { Sftp } from './ssh2-api.js';
+import { scanTree } from './tree.js';
+
+const TRANSFER_CONCURRENCY = 4;
+
+export interface SftpHost {
+  node: string;
+  user: string;
+  /** A new SFTP session on the connection (connecting first if need be). */
+  open(): Promise<Sftp>;
+  /** The connection's loss, which explains any failure better than SFTP's own words. */
+  lost(): NodeError | undefined;
+  mkdirp(remotePath: string): Promise<void>;
+}
+
+export class SftpFiles {
+  private session?: Promise<Sftp>;
+  private users = 0;
+
+  constructor(private readonly host: SftpHost) {}
+
+  /** No transfer is using the session: ending it loses nothing. */
+  get idle(): boolean {
+    return this.users === 0;
+  }
+
+  async end(): Promise<void> {
+    const sftp = await this.session?.catch(() => undefined);
+    this.session = undefined;
+    sftp?.end();
+  }
+
+  /** The connection under it is gone: the next transfer opens a session on the new one. */
+  forget(): void {
+    this.session = undefined;
+  }
+
+  async put(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<void> {
+    const st = await stat(localPath).catch(() => undefined);
+    if (!st) throw new TransferError(`${localPath} does not exist`);
+    if (!st.isDirectory()) {
+      await this.host.mkdirp(path.posix.dirname(remotePath));
+      return this.use((sftp) => call<void>((cb) => sftp.fastPut(localPath, remotePath, cb)).catch((e: Error) => { throw this.failed('upload', localPath, e); }));
+    }
+    const entries = await scanTree(localPath, options);
+    await this.host.mkdirp(remotePath);
+    await this.use(async (sftp) => {
+      // Directories first, parents before children (scanTree lists them in that order).
+      for (const e of entries.filter((x) => x.kind === 'dir')) {
+        await call<void>((cb) => sftp.mkdir(path.posix.join(remotePath, e.rel), (err) => cb(err && err.code !== 4 ? err : undefined))).catch((err: Error) => {
+          throw this.failed('mkdir', e.rel, err);
+        });
+      }
+      const files = entries.filter((x) => x.kind === 'file');
+      let next = 0;
+      const worker = async () => {
+        while (next < files.length) {
+          const f = files[next++];
+          await call<void>((cb) => sftp.fastPut(path.join(localPath, f.rel), path.posix.join(remotePath, f.rel), cb)).catch((err: Error) => {
+            throw this.failed('upload', f.rel, err);
+          });
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(TRANSFER_CONCURRENCY, files.length) }, worker));
+    });
+  }
+
+  get(remotePath: string, localPath: string): Promise<void> {
+    return this.use(async (sftp) => {
+      await mkdirp(path.dirname(localPath), 0o777);
+      await call<void>((cb) => sftp.fastGet(remotePath, localPath, cb)).catch((e: Error) => { throw this.failed('download', remotePath, e); });
+    });
+  }
+
+  exists(remotePath: string): Promise<boolean> {
+    return this.use((sftp) => new Promise((resolve, reject) => {
+      sftp.stat(remotePath, (err) => {
+        if (!err) return resolve(true);
+        if (err.code === 2) return resolve(false); // SSH_FX_NO_SUCH_FILE
+        reject(this.failed('stat', remotePath, err));
+      });
+    }));
+  }
+
+  private async use<T>(fn: (sftp: Sftp) => Promise<T>): Promise<T> {
+    this.users++;
+    try {
+      return await fn(await this.sftp());
+    } finally {
+      this.users--;
+    }
+  }
+
+  private sftp(): Promise<Sftp> {
+    this.session ??= this.host.open().catch((e: Error) => {
+      this.session = undefined;
+      throw this.host.lost() ?? (e instanceof NodeError ? e : sftpError(this.host.node, this.host.user, e));
+    });
+    return this.session;
+  }
+
+  private failed(what: string, p: string, e: Error): Error {
+    return this.host.lost() ?? new TransferError(`${what} ${p} on node "${this.host.node}" failed: ${e.message}`);
+  }
+}
+
+function call<T>(fn: (cb: (err?: Error | null, v?: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v as T))));
+}
