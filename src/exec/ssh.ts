@@ -246,7 +246,6 @@ export class SshExecutor implements Executor {
       // What the login printed before our marker (for the message when the command never ran).
       const preamble: string[] = [];
       const out = new LineSplitter((line) => {
-        spoke = true;
         if (!sawMarker) {
           // Our pgid line, printed before the program starts.
           if (line.startsWith(PGID_MARKER)) {
@@ -258,10 +257,12 @@ export class SshExecutor implements Executor {
           }
           // Printed by the node's login (a banner in .bashrc), not by the program: kept out of
           // its stdout, which runners read as data (a version, result lines).
+          spoke = true;
           if (preamble.length < 5) preamble.push(line);
           o.onLine?.(line, 'stderr');
           return;
         }
+        spoke = true;
         o.onLine?.(line, 'stdout');
       }, o.maxLineChars);
       const err = new LineSplitter((line) => {
