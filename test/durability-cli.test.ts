@@ -5,6 +5,7 @@
  * fits and fails with EFBIG, as it fails with ENOSPC on a full disk.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -144,6 +145,33 @@ describe('a full disk', () => {
     await waitUntil(async () => (await queueJson(state)).every((j) => j.status === 'succeeded'), 60_000);
     worker.child.kill('SIGINT');
     await worker.exited;
+  });
+
+  it("at a job's end: the end is kept and said, not an internal error leaving the job running", async () => {
+    const state = await stateDir();
+    const job = await project(`name: short\n${commandYaml(['sh', '-c', 'echo started; sleep 1'])}\n`);
+    expect((await cliDone(['enqueue', job, '--state-dir', state])).code).toBe(0);
+    const journal = path.join(state, 'journal.jsonl');
+    const blocks = 16;
+    const worker = spawn('sh', ['-c', `ulimit -f ${blocks}; exec "$0" "$@"`, process.execPath, BIN, 'worker', '--state-dir', state], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    let out = '';
+    worker.stdout.on('data', (d) => { out += d; });
+    worker.stderr.on('data', (d) => { out += d; });
+    const exited = new Promise((resolve) => worker.on('exit', resolve));
+    await waitUntil(() => out.includes('local | started') && readFileSync(journal, 'utf8').includes('"t":"proc"'));
+    // The journal at the worker's limit: its next record, the job's end, cannot be written.
+    const pad = blocks * 512 - (await stat(journal)).size - `${JSON.stringify({ t: 'pad', at: 1, x: '' })}\n`.length;
+    await writeFile(journal, `${JSON.stringify({ t: 'pad', at: 1, x: 'x'.repeat(pad) })}\n`, { flag: 'a' });
+    await waitUntil(() => out.includes('is recorded in the queue once there is room'));
+    expect(out).toMatch(/\[[0-9a-f]{8}\] the job's end \(succeeded\) is recorded in the queue once there is room/);
+    expect(out).toContain(`the state dir ${state} is full (EFBIG writing ${journal}): no job starts here until there is room`);
+    expect(out).not.toMatch(/internal error|\n\s+at /);
+    worker.kill('SIGINT');
+    await exited;
+    expect(out).toMatch(/marteau-tui worker: 1 job: 1 succeeded/);
+    // The next process finds its engine gone and records the end it reached, from its result.json.
+    const [ended] = await queueJson(state);
+    expect([ended.status, ended.reason]).toEqual(['succeeded', undefined]);
   });
 
   it('under an enqueue: a clear error naming the journal, no half record left, the queue intact', async () => {

@@ -15,6 +15,7 @@ import { ENQUEUE_FILES, JobFiles, ORPHAN_AGE_MS } from './job-files.js';
 import { summaryLine, type AbortWhy } from './job-outcome.js';
 import { runJob } from './job-run.js';
 import { isTerminal, type Job } from './jobs.js';
+import { recordedEnd } from './job-end.js';
 import { killLeftovers } from './leftovers.js';
 import { NodePool } from './node-pool.js';
 import { JournalQueue, short, type JobQueue } from './queue.js';
@@ -23,7 +24,7 @@ import { Scheduler } from './scheduler.js';
 import { shareWithTeam } from './team-share.js';
 import { Watchdog } from './watchdog.js';
 import { StateDir } from './state-dir.js';
-import { SpaceWatch } from './state-space.js';
+import { isDiskFull, SpaceWatch } from './state-space.js';
 
 /** How often an engine running jobs on the journal looks for jobs of engines that died. */
 const REAP_MS = 2000;
@@ -62,7 +63,7 @@ export abstract class EngineRuntime {
     this.state = new StateDir(options.stateDir);
     this.space = new SpaceWatch(this.state.root, () => {
       this.log(undefined, `state dir ${this.state.root} has room again: jobs start again`, 'info');
-      void this.scheduler.kick();
+      void this.recordLate().then(() => this.scheduler.kick());
     });
     const q = options.nodes.queue;
     this.queue =
@@ -229,8 +230,9 @@ export abstract class EngineRuntime {
     if (this.reaping) return;
     this.reaping = true;
     try {
-      const local = this.queue instanceof JournalQueue;
-      for (const j of await this.queue.recoverInterrupted(local ? (job) => this.state.lastWrite(job.id) : undefined)) await killLeftovers(this.core, j);
+      // Only here are the job directories of the dead engines' jobs (a shared queue's are on their hosts).
+      const seen = async (job: Readonly<Job>) => ({ ended: await recordedEnd(this.state.jobDir(job.id), job.startedAt), at: await this.state.lastWrite(job.id) });
+      for (const j of await this.queue.recoverInterrupted(this.queue instanceof JournalQueue ? seen : undefined)) await killLeftovers(this.core, j);
     } finally {
       this.reaping = false;
     }
@@ -275,8 +277,9 @@ export abstract class EngineRuntime {
         this.unrecorded.delete(id);
         this.log(id, `the job's end (${outcome.status}) is recorded in the queue`, 'info');
       }
-    } catch {
-      // offline again: the next change (the queue back) tries again
+    } catch (e) {
+      // Offline again: the next change (the queue back) tries again. Full again: so does the room.
+      if (isDiskFull(e)) this.space.hold();
     } finally {
       this.recordingLate = false;
     }

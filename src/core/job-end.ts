@@ -2,14 +2,15 @@
  * What a job leaves when it ends: result.json and timeline.json in its directory, its end in the
  * queue (retried while a shared queue is offline), and the webhook and mail its config asks for.
  */
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MarteauConfig } from '../config/marteau.js';
 import type { NodeConfig } from '../config/nodes.js';
 import type { EngineCore } from './engine-types.js';
 import type { TimelineEvent } from './events.js';
-import type { JobOutcome } from './jobs.js';
+import { TERMINAL, type JobOutcome } from './jobs.js';
 import { QueueOfflineError } from './redis-queue.js';
+import { isDiskFull } from './state-space.js';
 
 /** How long a finished job's record is retried while a shared queue is offline. */
 const FINISH_RETRY_MS = 10 * 60_000;
@@ -35,6 +36,24 @@ export async function writeJobResult(resultDir: string, result: JobResult): Prom
 }
 
 /**
+ * The end a job's result.json holds, when it is this run's (not started before `startedAt`, the
+ * claim's time) and a real end (not a start put back in the queue): what recovery records for a
+ * job whose engine died before recording it.
+ */
+export async function recordedEnd(resultDir: string, startedAt: number | undefined): Promise<JobOutcome | undefined> {
+  let r: Partial<JobResult>;
+  try {
+    r = JSON.parse(await readFile(path.join(resultDir, 'result.json'), 'utf8')) as Partial<JobResult>;
+  } catch {
+    return undefined; // none, or torn by the crash
+  }
+  const start = Date.parse(r.startedAt ?? '');
+  const end = Date.parse(r.endedAt ?? '');
+  if (!TERMINAL.has(r.status!) || r.requeue || r.lost || !(start >= (startedAt ?? Infinity)) || !Number.isFinite(end)) return undefined;
+  return { status: r.status!, reason: r.reason, failure: r.failure, exitCode: r.exitCode, at: end };
+}
+
+/**
  * A job's end must reach the queue: on a shared queue that is offline for a moment, try again
  * until it is back (bounded; when stopping, briefly), else the job would stay `running`.
  */
@@ -47,6 +66,15 @@ export async function recordFinish(core: EngineCore, id: string, claim: string, 
       // A retry only records the end: the first try's claim of the next job may have landed.
       return await (attempt === 0 ? core.finish(id, claim, nodes, outcome) : core.queue.finish(id, claim, outcome));
     } catch (e) {
+      if (isDiskFull(e)) {
+        // The journal's disk is full: kept here and recorded once there is room (see stateDirFull),
+        // else the job would show `running`, its node taken, for as long as this engine lives.
+        core.unrecorded.set(id, { ...outcome, endedAt: outcome.at!, claim });
+        const { code, path: file } = e as NodeJS.ErrnoException;
+        core.stateDirFull(`the state dir ${core.state.root} is full (${code} writing ${file})`);
+        log(`the job's end (${outcome.status}) is recorded in the queue once there is room`, { level: 'warn' });
+        return;
+      }
       const limit = core.stopping() ? FINISH_RETRY_STOPPING_MS : (core.options.finishRetryMs ?? FINISH_RETRY_MS);
       if (!(e instanceof QueueOfflineError)) throw e;
       if (Date.now() - started > limit) {

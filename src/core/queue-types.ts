@@ -7,6 +7,14 @@ import type { LogStream } from './events.js';
 import type { ProxyStats } from '../proxy/proxy.js';
 import type { NodeView } from './node-view.js';
 
+/** What a job whose engine died left (see recoverInterrupted). */
+export interface LastSeen {
+  /** The end it reached and recorded in its directory. */
+  ended?: JobOutcome;
+  /** When it last wrote anything (ms). */
+  at?: number;
+}
+
 export class QueueError extends Error {
   constructor(message: string) {
     super(message);
@@ -66,10 +74,11 @@ export interface JobQueue {
   /** Running jobs per node across all processes. */
   nodeUse(name: string): number;
   /**
-   * Mark running jobs whose owner process is dead as interrupted; returns them. `lastSign`: when
-   * the job was last seen doing something (its files written), its end time; else now.
+   * Mark running jobs whose owner process is dead as interrupted; returns them. `seen`: what the
+   * job left where it ran: the end it reached (its end record lost with its engine), else when it
+   * was last at work (its end time; else now).
    */
-  recoverInterrupted(lastSign?: (job: Readonly<Job>) => Promise<number | undefined>): Promise<Readonly<Job>[]>;
+  recoverInterrupted(seen?: (job: Readonly<Job>) => Promise<LastSeen>): Promise<Readonly<Job>[]>;
   /** Called after changes, whoever made them (this process or another). */
   watch(listener: () => void): () => void;
   /** Pick up records appended by other processes now. */

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { FileLog } from './file-log.js';
 import { isTerminal, QueueState, type Job, type JobOutcome, type JobSpec, type JournalRecord, type NodeClaim } from './jobs.js';
 import { currentOwner, isOwnerAlive, type Owner } from './owner.js';
-import { QueueError, type ClaimRecord, type JobFileTexts, type JobQueue, type LostJobs, type RecordLog } from './queue-types.js';
+import { QueueError, type ClaimRecord, type JobFileTexts, type JobQueue, type LastSeen, type LostJobs, type RecordLog } from './queue-types.js';
 
 export { QueueError } from './queue-types.js';
 export type { JobQueue, LostJobs, Presence, RecordLog, SharedLine } from './queue-types.js';
@@ -224,18 +224,21 @@ export class LogQueue implements JobQueue {
     return isOwnerAlive;
   }
 
-  async recoverInterrupted(lastSign?: (job: Readonly<Job>) => Promise<number | undefined>): Promise<Readonly<Job>[]> {
+  async recoverInterrupted(seen?: (job: Readonly<Job>) => Promise<LastSeen>): Promise<Readonly<Job>[]> {
     await this.sync();
     const alive = await this.liveness();
     const dead = [...this.state.jobs.values()].filter((j) => j.status === 'running' && j.owner && j.claim && alive(j.owner) === false);
     for (const j of dead) {
       const why = `the marteau-tui process running it (pid ${j.owner!.pid} on ${j.owner!.host}) stopped without finishing it`;
+      const last = await seen?.(j);
+      // It reached its end, and only the record of it was lost (its engine killed right then, or
+      // its disk full): that end, verdict and all.
+      if (last?.ended) await this.finish(j.id, j.claim!, last.ended);
       // A job a user asked to stop is not run again.
-      if ((j.onLost ?? this.lostJobs) === 'requeue' && !j.cancelRequested) await this.append({ t: 'requeued', at: Date.now(), id: j.id, claim: j.claim!, reason: why });
+      else if ((j.onLost ?? this.lostJobs) === 'requeue' && !j.cancelRequested) await this.append({ t: 'requeued', at: Date.now(), id: j.id, claim: j.claim!, reason: why });
       else {
         // Found dead hours later, it did not run for hours: it ended when it was last seen at work.
-        const seen = await lastSign?.(j);
-        const at = seen !== undefined && seen > (j.startedAt ?? 0) && seen < Date.now() ? Math.floor(seen) : undefined;
+        const at = last?.at !== undefined && last.at > (j.startedAt ?? 0) && last.at < Date.now() ? Math.floor(last.at) : undefined;
         await this.finish(j.id, j.claim!, { status: 'interrupted', reason: why, failure: 'infrastructure', at });
       }
     }

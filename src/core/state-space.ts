@@ -6,12 +6,13 @@
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-const FULL = new Set(['ENOSPC', 'EDQUOT']);
+/** The disk, the user's quota, the process's file size limit (ulimit -f). */
+const FULL = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
 /** Room a job needs at least to start: its seed, the start of its output, a batch of samples. */
 const PROBE_BYTES = 64 * 1024;
 const CHECK_MS = 5000;
 
-/** A write to a file (its `path`) refused because the disk or the quota is full. */
+/** A write to a file (its `path`) refused for want of room. */
 export function isDiskFull(e: unknown): boolean {
   const { code, path } = (e ?? {}) as NodeJS.ErrnoException;
   return typeof code === 'string' && FULL.has(code) && typeof path === 'string';
