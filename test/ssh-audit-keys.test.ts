@@ -2,7 +2,8 @@
  * SSH host keys and user credentials as an ops user meets them, against a real OpenSSH server
  * holding three host keys (ed25519, ecdsa, rsa): a known_hosts written by an older ssh (only
  * the ecdsa or rsa key), @cert-authority and @revoked lines, encrypted keys, a .pub given as the
- * identity, ssh-agent with and without keys, a default key beside an agent, and a work_dir the
+ * identity, ssh-agent with and without keys, a default key beside an agent, accept-new into a
+ * hashed known_hosts, and a work_dir the
  * node cannot expand. Each refusal says what is wrong and how to fix it, and never shows a secret.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -91,6 +92,21 @@ describe.skipIf(!haveServer('sshd'))('SSH host keys and credentials (real sshd, 
       expect((err as NodeError).hint).toBe(`if the machine was reinstalled, remove the old entry: ssh-keygen -R '[127.0.0.2]:${s.port}' -f ${wrong}`);
       // accept-new never records over a changed key.
       expect((await readFile(wrong, 'utf8')).split('\n').filter(Boolean)).toHaveLength(2);
+    });
+
+    it('accept-new into a hashed known_hosts records a hashed entry that OpenSSH finds, naming no host in clear', async () => {
+      const other = path.join(dir, 'other_host_ed25519');
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
+      const hashed = await file('known_hosts_hashed_only', `box9.example.org ${(await readFile(`${other}.pub`, 'utf8')).split(' ').slice(0, 2).join(' ')}\n`);
+      execFileSync('ssh-keygen', ['-q', '-H', '-f', hashed], { stdio: 'ignore' });
+      expect(await echo(new SshExecutor(cfg({ knownHosts: hashed, hostKey: 'accept-new' })))).toEqual(['reached']);
+      const text = await readFile(hashed, 'utf8');
+      expect(text).not.toContain('127.0.0.2');
+      expect(text.split('\n').filter(Boolean).every((l) => l.startsWith('|1|'))).toBe(true);
+      // OpenSSH's own lookup finds the recorded key for the host and port.
+      const found = execFileSync('ssh-keygen', ['-F', `[127.0.0.2]:${s.port}`, '-f', hashed], { encoding: 'utf8' });
+      expect(found).toContain(keyOf(s.knownHostsLines[0]));
+      expect(await echo(new SshExecutor(cfg({ knownHosts: hashed })))).toEqual(['reached']);
     });
 
     it('a host trusted only through @cert-authority is refused, saying certificates are not supported and how to add its key', async () => {

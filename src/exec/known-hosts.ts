@@ -5,7 +5,7 @@
  * refused whatever the policy; an unknown host is refused unless the policy is `accept-new`,
  * which records the key (like OpenSSH's StrictHostKeyChecking=accept-new).
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { appendFile, readFile } from 'node:fs/promises';
 import { mkdirp } from '../fs/mkdirp.js';
 import path from 'node:path';
@@ -135,8 +135,21 @@ export async function readKnownHosts(file: string): Promise<string> {
   }
 }
 
-/** Append one entry (accept-new). O_APPEND keeps concurrent writers from mixing lines. */
-export async function recordHostKey(file: string, host: string, port: number, key: Buffer): Promise<void> {
+/**
+ * Append one entry (accept-new). O_APPEND keeps concurrent writers from mixing lines. A file
+ * whose every entry is hashed (HashKnownHosts, ssh-keygen -H) names no host in clear, so the
+ * new entry is hashed too, as ssh would write it there.
+ */
+export async function recordHostKey(file: string, known: string, host: string, port: number, key: Buffer): Promise<void> {
+  const all = entries(known);
+  const token = hostToken(host, port);
+  const hosts = all.length && all.every((e) => e.marker || e.hosts.startsWith('|1|')) ? hashedHost(token) : token;
   await mkdirp(path.dirname(file), 0o700);
-  await appendFile(file, `${hostToken(host, port)} ${keyType(key)} ${key.toString('base64')}\n`, { mode: 0o600 });
+  await appendFile(file, `${hosts} ${keyType(key)} ${key.toString('base64')}\n`, { mode: 0o600 });
+}
+
+/** OpenSSH's hashed host field: |1|base64(salt)|base64(HMAC-SHA1(salt, host)). */
+function hashedHost(token: string): string {
+  const salt = randomBytes(20);
+  return `|1|${salt.toString('base64')}|${createHmac('sha1', salt).update(token).digest('base64')}`;
 }

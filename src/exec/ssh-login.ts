@@ -19,7 +19,7 @@ export function hostKeyVerifier(cfg: SshNodeConfig, known: string, refuse: (why:
     const what = `${keyType(key)} ${fingerprint(key)}`;
     if (check.status === 'known') return verify(true);
     if (check.status === 'unknown' && hostKey === 'accept-new') {
-      recordHostKey(knownHosts, host, port, key).then(
+      recordHostKey(knownHosts, known, host, port, key).then(
         () => verify(true),
         (e: Error) => {
           refuse(new NodeError(name, `cannot record the host key in ${knownHosts}: ${e.message}`));
