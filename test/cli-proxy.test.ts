@@ -94,7 +94,7 @@ describe('marteau-tui proxy', () => {
     await writeFile(file, 'proxies:\n  redis:\n    listen: 127.0.0.1:0\n    upstrem: 127.0.0.1:6379\n');
     const p = run(['proxy', '--config', file]);
     expect(await p.exited).toBe(2);
-    expect(p.err()).toBe(`marteau-tui: ${file}:4:5: proxies.redis.upstrem: unknown key "upstrem"; did you mean "upstream"?\n  hint: known keys here: listen, upstream, protocol, behaviors, pin, seed, max_buffer, max_connections, rewrite_host\n`);
+    expect(p.err()).toBe(`marteau-tui: ${file}:4:5: proxies.redis.upstrem: unknown key "upstrem"; did you mean "upstream"?\n  hint: known keys here: listen, upstream, protocol, behaviors, pin, seed, max_buffer, max_connections, rewrite_host, tls, upstream_tls\n`);
   });
 
   it('shows each problem of a file with its line, not just the first', async () => {

@@ -22,8 +22,9 @@ import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { EXIT, UsageError } from '../core/exit.js';
 import { configKind, mixFlagError, readToxiproxyConfig, vaurienConfig, withOptions, type BehaviorOptions } from './proxy-compat.js';
 import { formatProxyLine, listeningLine, LiveLines } from './proxy-status.js';
+import { refuseTlsFlagsWith, tlsFromFlags, type TlsFlags } from './proxy-tls-flags.js';
 
-export interface ProxyCommandOptions {
+export interface ProxyCommandOptions extends TlsFlags {
   config?: string;
   listen?: string;
   upstream?: string;
@@ -267,6 +268,7 @@ async function buildConfig(o: ProxyCommandOptions): Promise<BuiltConfig> {
   const behaviorOptions = o.behaviorOptions ?? {};
   // Checked whatever else is given: a Vaurien INI file takes them as its defaults.
   checkAddressFlags(o);
+  refuseTlsFlagsWith(o.config, o);
   if (o.config) {
     try {
       const kind = await configKind(o.config);
@@ -325,6 +327,7 @@ async function buildConfig(o: ProxyCommandOptions): Promise<BuiltConfig> {
         pin: o.pin,
         seed: o.seed,
         rewriteHost: o.rewriteHost,
+        ...tlsFromFlags(o),
       }],
       statsd,
     },

@@ -10,7 +10,8 @@ function label(name: string, protocol: string): string {
 
 /** The line a proxy gets once it listens (scripts and tests wait for it). */
 export function listeningLine(p: Proxy): string {
-  return `listening ${label(p.name, p.options.protocol)} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text}${p.isEnabled ? '' : ' (disabled)'}\n`;
+  const tls = (on: unknown) => (on ? ' (TLS)' : '');
+  return `listening ${label(p.name, p.options.protocol)} ${p.listenAddress}${tls(p.options.tls)} -> ${p.upstream}${tls(p.options.upstreamTls)} mix ${p.mix.text}${p.isEnabled ? '' : ' (disabled)'}\n`;
 }
 
 export function formatProxyLine(now: ProxyStats, before: ProxyStats | undefined, seconds: number): string {

@@ -14,6 +14,7 @@ import { protocolInfo } from '../proxy/protocols/index.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
 import type { StatsdOptions } from '../proxy/statsd.js';
 import { splitHostPort, UPSTREAM_PORT_0 } from '../proxy/host-port.js';
+import { loadTls, TlsConfigError } from '../proxy/tls.js';
 import { closest } from '../text/closest.js';
 import { ConfigErrors } from './config-error.js';
 import { ConfigError, errorAt, locate, parseYaml, type SourceDoc } from './errors.js';
@@ -49,8 +50,32 @@ export const proxySchema = z
     max_buffer: z.number().int().positive().optional(),
     max_connections: z.number().int().positive().max(1_000_000).optional().describe('open connections at most; more are refused (default 1000)'),
     rewrite_host: z.boolean().optional(),
+    tls: z
+      .strictObject({ cert: z.string().min(1), key: z.string().min(1) })
+      .optional()
+      .describe("clients speak TLS to the proxy: the certificate it shows them and its key (PEM files, relative to this file)"),
+    upstream_tls: z
+      .union([z.boolean(), z.strictObject({ ca: z.string().min(1).optional(), servername: z.string().min(1).optional(), insecure: z.boolean().optional() })])
+      .optional()
+      .describe("the proxy speaks TLS to the server: true, or {ca: PEM file, servername: name in its certificate, insecure: true to accept any}"),
   })
   .strict();
+
+/** A proxy's TLS settings with their files resolved against `dir`, checked now: a bad file is an error at its line. */
+function proxyTls(src: SourceDoc, name: string, p: z.infer<typeof proxySchema>): Pick<ProxyOptions, 'tls' | 'upstreamTls'> {
+  const dir = path.dirname(path.resolve(src.file));
+  const tls = p.tls && { cert: path.resolve(dir, p.tls.cert), key: path.resolve(dir, p.tls.key) };
+  const u = p.upstream_tls === true ? {} : p.upstream_tls || undefined;
+  const upstreamTls = u && { ...u, ca: u.ca && path.resolve(dir, u.ca) };
+  try {
+    loadTls(tls, upstreamTls);
+  } catch (e) {
+    if (!(e instanceof TlsConfigError)) throw e;
+    const at = e.option.split('.');
+    throw errorAt(src, ['proxies', name, ...at], e.message, at[0] === 'tls' ? 'tls: {cert: server.crt, key: server.key}, PEM files relative to this file' : 'upstream_tls: {ca: ca.crt}, a PEM file relative to this file');
+  }
+  return { tls, upstreamTls };
+}
 
 export const statsdSchema = z
   .object({
@@ -212,6 +237,7 @@ export function parseProxiesConfig(src: SourceDoc, registry: BehaviorRegistry, o
       maxBuffer: p.max_buffer,
       maxConnections: p.max_connections,
       rewriteHost: p.rewrite_host,
+      ...proxyTls(src, name, p),
     };
   });
   checkDistinctListens(src, proxies);

@@ -92,7 +92,8 @@ export abstract class ConnectionIO {
       this.destroy();
     });
     let connected = false;
-    server.once('connect', () => { connected = true; });
+    // Reached once bytes can flow: after the handshake when the server speaks TLS.
+    server.once((server as { encrypted?: boolean }).encrypted ? 'secureConnect' : 'connect', () => { connected = true; });
     server.on('error', (err) => {
       if (!connected) core.upstreamFailed(err);
       else this.passReset(err, client);

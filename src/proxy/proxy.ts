@@ -14,6 +14,7 @@ import { UpstreamLoopError } from './proxy-errors.js';
 import { protocolInfo, protocols } from './protocols/index.js';
 import { framesOffsets } from './frames.js';
 import { BehaviorCounts } from './behavior-counts.js';
+import { loadTls, type ListenTls, type ProxyTls, type UpstreamTls } from './tls.js';
 import { acceptInto, ReusedReads } from './reused-reads.js';
 import { joinHostPort, splitHostPort } from './host-port.js';
 import { seededRandom, unseededRandom, type Random } from './random.js';
@@ -43,6 +44,10 @@ export interface ProxyOptions {
   rewriteHost?: boolean;
   /** Open connections at most; more are refused at accept (default DEFAULT_MAX_CONNECTIONS). */
   maxConnections?: number;
+  /** Clients speak TLS to the proxy, which shows them this certificate. */
+  tls?: ListenTls;
+  /** The proxy speaks TLS to the server. */
+  upstreamTls?: UpstreamTls;
 }
 
 /**
@@ -106,12 +111,15 @@ export class Proxy extends EventEmitter implements ProxyCore {
   private full = false;
   /** Offset framers hold nothing of a chunk but what buffered() counts: read into a reused buffer. */
   private readonly readsReused: boolean;
+  private readonly tls?: ProxyTls;
 
   constructor(readonly options: ProxyOptions, deps: ProxyDeps) {
     super();
     this.protocol = protocols[options.protocol];
     if (!this.protocol) throw new Error(`unknown protocol "${options.protocol}"`);
-    this.readsReused = framesOffsets(this.protocol.createSession());
+    if (options.tls || options.upstreamTls) this.tls = loadTls(options.tls, options.upstreamTls);
+    // A TLS socket reads through OpenSSL, into buffers of its own.
+    this.readsReused = framesOffsets(this.protocol.createSession()) && !this.tls;
     this.registry = deps.behaviors;
     this.info = { name: options.name, ...protocolInfo(options.protocol) };
     this.chain = new ToxicChain(this.registry, this.info);
@@ -318,7 +326,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
 
   upstreamFailed(err: Error): void {
     this.counters.connections.upstreamErrors++;
-    this.log('warn', `upstream ${this.upstream} unreachable: ${err.message}`);
+    this.log('warn', this.tls?.upstreamFailure(this.upstream, err) ?? `upstream ${this.upstream} unreachable: ${err.message}`);
   }
 
   connectionClosed(c: Connection): void {
@@ -366,9 +374,10 @@ export class Proxy extends EventEmitter implements ProxyCore {
     }
     this.full = false;
     const reads = this.readsReused ? new ReusedReads() : undefined;
-    const server = net.connect({ host: this.upstreamHost, port: this.upstreamPort, allowHalfOpen: true, onread: reads?.onread });
+    let server = net.connect({ host: this.upstreamHost, port: this.upstreamPort, allowHalfOpen: true, onread: reads?.onread });
     const accepted = this.readsReused ? acceptInto(client) : undefined;
     if (accepted) client = accepted.socket;
+    if (this.tls) [server, client] = [this.tls.connectUpstream(this.upstreamHost, server), this.tls.acceptClient(client, (line) => this.log('warn', line))];
     const conn = new Connection(this, client, server, reads, accepted?.reads);
     this.connections.add(conn);
     this.counters.connections.open++;

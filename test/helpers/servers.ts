@@ -88,6 +88,8 @@ export interface RedisOptions {
   dir?: string;
   /** requirepass: clients must AUTH with it. */
   password?: string;
+  /** Speak only TLS on the port, showing this certificate (PEM files); clients show none. */
+  tls?: { cert: string; key: string };
 }
 
 export interface RunningProcessServer extends RunningServer {
@@ -105,7 +107,10 @@ export async function startRedis(o: RedisOptions = {}): Promise<RunningRedis> {
   const persistence = o.aof ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
   const { child, stop } = await startProcess(
     findBinary('redis-server') ?? 'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, ...(o.password ? ['--requirepass', o.password] : []), '--dir', dir],
+    [
+      ...(o.tls ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', o.tls.cert, '--tls-key-file', o.tls.key, '--tls-auth-clients', 'no'] : ['--port', String(port)]),
+      '--bind', '127.0.0.1', '--save', '', ...persistence, ...(o.password ? ['--requirepass', o.password] : []), '--dir', dir,
+    ],
     port,
     dir,
   );

@@ -126,7 +126,7 @@ export async function applyReload(state: ReloadState, next: ReloadConfig): Promi
 function structural(a: ProxyOptions, b: ProxyOptions): boolean {
   return a.listen !== b.listen || a.protocol !== b.protocol || a.pin !== b.pin
     || String(a.seed) !== String(b.seed) || a.maxBuffer !== b.maxBuffer || a.maxConnections !== b.maxConnections
-    || a.rewriteHost !== b.rewriteHost;
+    || a.rewriteHost !== b.rewriteHost || JSON.stringify([a.tls, a.upstreamTls]) !== JSON.stringify([b.tls, b.upstreamTls]);
 }
 
 function swapContent<K, V>(target: Map<K, V>, source: ReadonlyMap<K, V>): void {

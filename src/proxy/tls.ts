@@ -1,0 +1,149 @@
+/**
+ * TLS on either side of a proxy: clients that speak TLS to it (`rediss://`, HTTPS, a memcached
+ * client with TLS on), a server that only speaks TLS, or both. The proxy ends TLS on each side so
+ * that framing and behaviors see the plaintext, as they would between a client and a server on
+ * one host. Both sides are plain `net` sockets underneath: a reset still reaches the peer as a
+ * TCP RST, which a TLS socket cannot send itself.
+ */
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+
+/** TLS towards clients: the certificate the proxy shows them (PEM files). */
+export interface ListenTls {
+  cert: string;
+  key: string;
+}
+
+/** TLS towards the server. */
+export interface UpstreamTls {
+  /** PEM file of the CA(s) the server's certificate must chain to (default: Node's CA store). */
+  ca?: string;
+  /** Name sent as SNI and checked in the certificate (default: the upstream host). */
+  servername?: string;
+  /** Accept any certificate: for a test server's self-signed one, never in front of a real peer. */
+  insecure?: boolean;
+}
+
+/** A TLS setting that cannot work: a file missing, not PEM, a key not matching its certificate. */
+export class TlsConfigError extends Error {
+  constructor(readonly option: string, message: string) {
+    super(message);
+    this.name = 'TlsConfigError';
+  }
+}
+
+function read(option: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new TlsConfigError(option, `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** OpenSSL's words for a bad PEM or a key that does not match, without its "error:0A00..." prefix. */
+function opensslWords(e: unknown): string {
+  return (e as Error).message.replace(/^error:[0-9A-Fa-f]+:[^:]*:[^:]*:/, '').trim();
+}
+
+/** A PEM file whose first block is a certificate. */
+function certificate(option: string, file: string): Buffer {
+  const pem = read(option, file);
+  try {
+    new X509Certificate(pem);
+  } catch {
+    throw new TlsConfigError(option, `${file} holds no PEM certificate (a block starting -----BEGIN CERTIFICATE-----)`);
+  }
+  return pem;
+}
+
+/** Checks and loads both sides' settings; throws TlsConfigError naming the option at fault. */
+export function loadTls(listen: ListenTls | undefined, upstream: UpstreamTls | undefined): ProxyTls {
+  let context: tls.SecureContext | undefined;
+  if (listen) {
+    const cert = certificate('tls.cert', listen.cert);
+    const key = read('tls.key', listen.key);
+    try {
+      context = tls.createSecureContext({ cert, key });
+    } catch (e) {
+      const words = opensslWords(e);
+      throw new TlsConfigError('tls.key', /mismatch/.test(words) ? `${listen.key} is not the private key of ${listen.cert}` : `${listen.key}: ${words} (expected a PEM private key)`);
+    }
+  }
+  const ca = upstream?.ca === undefined ? undefined : certificate('upstream_tls.ca', upstream.ca);
+  return new ProxyTls(context, upstream && { ca, servername: upstream.servername, insecure: upstream.insecure ?? false });
+}
+
+export class ProxyTls {
+  constructor(
+    private readonly context: tls.SecureContext | undefined,
+    private readonly upstream: { ca?: Buffer; servername?: string; insecure: boolean } | undefined,
+  ) {}
+
+  /** Client handshake failures already logged: one line per kind, not one per connection. */
+  private readonly clientFailures = new Set<string>();
+
+  /**
+   * The client's side, paused as the accepted socket was. A handshake that fails (a client
+   * speaking plaintext, or refusing our certificate) is logged, once per kind of failure.
+   */
+  acceptClient(raw: net.Socket, log: (line: string) => void): net.Socket {
+    if (!this.context) return raw;
+    // pauseOnConnect (read by Node, not in its types): paused until the connection is set up, as `raw` was.
+    const s = new tls.TLSSocket(raw, { isServer: true, secureContext: this.context, pauseOnConnect: true } as tls.TLSSocketOptions);
+    let secure = false;
+    s.once('secure', () => { secure = true; });
+    s.once('error', (err) => {
+      const kind = (err as NodeJS.ErrnoException).code ?? err.message;
+      if (secure || this.clientFailures.has(kind)) return;
+      this.clientFailures.add(kind);
+      log(`a client's TLS handshake failed: ${tlsReason(err)} (does it connect with TLS? this proxy's listen side speaks only TLS; logged once per kind)`);
+    });
+    return resettable(s, raw);
+  }
+
+  /**
+   * The server's side, over `raw` (connecting to host). Its failures reach the connection as its
+   * errors before 'secureConnect', where a plain socket's come before 'connect'.
+   */
+  connectUpstream(host: string, raw: net.Socket): net.Socket {
+    if (!this.upstream) return raw;
+    const u = this.upstream;
+    // SNI takes a name, not an address (Node warns); the certificate is checked against
+    // servername, else host (an IP address then has to be in its subjectAltName).
+    const s = tls.connect({ socket: raw, host, servername: u.servername ?? (net.isIP(host) ? undefined : host), ca: u.ca, rejectUnauthorized: !u.insecure });
+    return resettable(s, raw);
+  }
+
+  /** The line to log for a failed connection to the server, when TLS is why (else undefined). */
+  upstreamFailure(upstream: string, err: Error): string | undefined {
+    const hint = this.upstream && upstreamTlsHint(err);
+    return hint ? `upstream ${upstream}: TLS handshake failed: ${tlsReason(err)} (${hint})` : undefined;
+  }
+}
+
+/** A TLS error in words: OpenSSL's reason ("wrong version number") rather than its whole trace line. */
+function tlsReason(err: Error): string {
+  return (err as { reason?: string }).reason ?? err.message;
+}
+
+/** What to do about a failed handshake with the server, by its OpenSSL or Node code. */
+function upstreamTlsHint(err: Error): string | undefined {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (/SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) return "give upstream_tls.ca (the CA that signed the server's certificate), or upstream_tls.insecure: true for a test server";
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'set upstream_tls.servername to a name its certificate holds';
+  if (code === 'CERT_HAS_EXPIRED') return "the server's certificate has expired";
+  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER/.test(code)) return 'does the server speak TLS on this port? leave upstream_tls out for a plaintext server';
+  return undefined;
+}
+
+/** A TLS socket whose resetAndDestroy resets the TCP connection under it. */
+function resettable(s: tls.TLSSocket, raw: net.Socket): net.Socket {
+  s.resetAndDestroy = () => {
+    raw.resetAndDestroy();
+    s.destroy();
+    return s;
+  };
+  return s;
+}
