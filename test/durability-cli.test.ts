@@ -4,19 +4,20 @@
  * is a file size limit here (`ulimit -f`, which needs no privilege): write() then takes what
  * fits and fails with EFBIG, as it fails with ENOSPC on a full disk.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { groupAlive } from '../src/core/owner.js';
 import { BIN, dist, ROOT } from './helpers/dist.js';
-import { cli, cliDone, type CliRun } from './helpers/marteau-cli.js';
+import { cli, cliDone } from './helpers/marteau-cli.js';
 import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
 
-const running: CliRun[] = [];
+/** Workers a test started: stopped even when it fails half-way. */
+const running: ChildProcess[] = [];
 afterAll(async () => {
-  for (const r of running) r.child.kill('SIGKILL');
+  for (const c of running) c.kill('SIGKILL');
   await removeTemp();
 });
 
@@ -57,11 +58,11 @@ describe('an engine killed -9 while another runs on the same state dir', () => {
     const state = await stateDir();
     const long = await project(`name: long\n${commandYaml(['sh', '-c', 'echo started; sleep 60'])}\n`);
     const first = cli(['worker', '--state-dir', state]);
-    running.push(first);
+    running.push(first.child);
     expect((await cliDone(['enqueue', long, '--state-dir', state])).code).toBe(0);
     await first.waitFor(/local \| started/);
     const second = cli(['worker', '--state-dir', state]);
-    running.push(second);
+    running.push(second.child);
     await second.waitFor(/running queued jobs/);
     const next = await project(`name: next\n${commandYaml(['true'])}\n`);
     expect((await cliDone(['enqueue', next, '--state-dir', state])).code).toBe(0);
@@ -85,7 +86,7 @@ describe('an engine killed -9 with nobody else on the state dir', () => {
     const long = await project(`name: long\n${commandYaml(['sh', '-c', 'echo started; sleep 60'])}\n`);
     expect((await cliDone(['enqueue', long, '--state-dir', state])).code).toBe(0);
     const worker = cli(['worker', '--state-dir', state]);
-    running.push(worker);
+    running.push(worker.child);
     await worker.waitFor(/local \| started/);
     worker.child.kill('SIGKILL');
     await worker.exited;
@@ -133,7 +134,7 @@ describe('a full disk', () => {
     const samples = path.join(state, 'jobs', idA, 'results.samples');
     await symlink('/dev/full', samples);
     const worker = cli(['worker', '--state-dir', state]);
-    running.push(worker);
+    running.push(worker.child);
     await worker.waitFor(/no job starts here until there is room/);
     const why = `the state dir ${state} is full (ENOSPC writing ${samples})`;
     expect(worker.out()).toContain(`${why}: no job starts here until there is room (checked every 5 s); the queued jobs wait`);
@@ -157,6 +158,7 @@ describe('a full disk', () => {
     let out = '';
     worker.stdout.on('data', (d) => { out += d; });
     worker.stderr.on('data', (d) => { out += d; });
+    running.push(worker);
     const exited = new Promise((resolve) => worker.on('exit', resolve));
     await waitUntil(() => out.includes('local | started') && readFileSync(journal, 'utf8').includes('"t":"proc"'));
     // The journal at the worker's limit: its next record, the job's end, cannot be written.
