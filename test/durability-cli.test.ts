@@ -138,6 +138,8 @@ describe('a full disk', () => {
     await worker.waitFor(/no job starts here until there is room/);
     const why = `the state dir ${state} is full (ENOSPC writing ${samples})`;
     expect(worker.out()).toContain(`${why}: no job starts here until there is room (checked every 5 s); the queued jobs wait`);
+    // Said once, by that line: no load was stopped, since none had started.
+    expect(worker.out()).not.toContain('the load was stopped');
     const held = await queueJson(state);
     expect(held.map((j) => [j.name, j.status])).toEqual([['demo-shop', 'queued'], ['b', 'queued']]);
     expect(held[0].reason).toBe(`${why}: put back in the queue`);

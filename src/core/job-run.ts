@@ -199,7 +199,8 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
   const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
   const final = roomOutcome(core, error, loadStarted) ?? unsteadyOutcome(why, unsteady) ?? decideOutcome(why, outcome, error, config?.timeoutMs, core.queue.get(job.id)?.cancelCause ?? live.cancelCause);
   if (error instanceof NodeError) core.pool.markDown(error.node, error.message);
-  if (error && !isExpectedError(error)) {
+  // A start put back in the queue for want of room is told by the engine's warning, once.
+  if (error && !isExpectedError(error) && !final.requeue) {
     log(`error: ${(error as Error).message}`, { level: 'error' });
   }
   const endedAt = Date.now();
