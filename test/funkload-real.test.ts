@@ -242,18 +242,20 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
     expect(jobs.noclass.done.reason).toBe(`node "a": fl-run-bench stopped before benching (exit 1): AttributeError: 'module' object has no attribute 'Nope'`);
   });
 
-  it('cancel stops fl-run-bench during the bench', async () => {
+  it('shows the tests live while a cycle records, then cancel stops fl-run-bench during the bench', async () => {
     const p = await flProject('', '', { '.marteau.yml': 'name: long\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1"\nduration: 60\n' });
     const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: { ...localNodes(1), nodes: [{ type: 'local', name: 'local', maxJobs: 1, tags: [], enabled: true, funkload: fl!.bin }] }, run: 'all' });
-    let cycle = false;
+    // FunkLoad prints a mark per test with no newline until the cycle's 60 s are over: the
+    // progress must count them as they come, long before that.
+    let live = false;
     e.events.on('job.progress', (x) => {
-      if (x.progress.cycle === 0) cycle = true;
+      if (x.progress.cycle === 0 && /^[1-9]\d* tests?:/.test(x.progress.message ?? '')) live = true;
     });
     await e.start();
     const job = await e.enqueue(p);
-    const end = Date.now() + 60_000;
-    while (!cycle && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
-    expect(cycle).toBe(true);
+    const end = Date.now() + 40_000;
+    while (!live && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
+    expect(live).toBe(true);
     await e.cancel(job.id);
     const [done] = await e.waitFor([job.id]);
     await e.stop();

@@ -14,6 +14,8 @@ export interface RunOptions {
   /** Aborting kills the process group: SIGTERM, then SIGKILL after `killGraceMs`. */
   signal?: AbortSignal;
   onLine?: (line: string, stream: OutputStream) => void;
+  /** A stdout line not ended yet, as far as it was written (see LineSplitter); onLine still gets it whole. */
+  onPartial?: (text: string) => void;
   /** Told the process group id as soon as it is known, so a crashed engine can clean up later. */
   onStart?: (proc: { pgid: number }) => void;
   killGraceMs?: number;

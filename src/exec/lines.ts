@@ -11,7 +11,15 @@ export class LineSplitter {
   private readonly decoder = new StringDecoder('utf8');
   private pending = '';
 
-  constructor(private readonly onLine: (line: string) => void, private readonly maxChars = MAX_LINE_CHARS) {}
+  /**
+   * `onPartial` hears the line being written so far whenever a chunk ends in the middle of one:
+   * a tool that prints progress marks without a newline (FunkLoad's test marks) shows them live.
+   */
+  constructor(
+    private readonly onLine: (line: string) => void,
+    private readonly maxChars = MAX_LINE_CHARS,
+    private readonly onPartial?: (text: string) => void,
+  ) {}
 
   push(chunk: Buffer | string): void {
     let text = this.pending + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
@@ -26,6 +34,7 @@ export class LineSplitter {
       text = text.slice(this.maxChars);
     }
     this.pending = text;
+    if (text && this.onPartial) this.onPartial(text);
   }
 
   /** Flush what is left when the stream ends (a last line without a newline). */

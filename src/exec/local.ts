@@ -37,7 +37,7 @@ export class LocalExecutor implements Executor {
       cleanup: false,
     });
     const pgid = sub.pid;
-    const out = new LineSplitter((l) => o.onLine?.(l, 'stdout'), o.maxLineChars);
+    const out = new LineSplitter((l) => o.onLine?.(l, 'stdout'), o.maxLineChars, o.onPartial);
     const err = new LineSplitter((l) => o.onLine?.(l, 'stderr'));
     sub.stdout?.on('data', (d: Buffer) => out.push(d));
     sub.stderr?.on('data', (d: Buffer) => err.push(d));

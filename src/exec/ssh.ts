@@ -12,7 +12,7 @@ import { NodeError, TransferError, type Executor, type RunOptions, type RunResul
 import { hostToken, readKnownHosts } from './known-hosts.js';
 import { LineSplitter } from './lines.js';
 import { closedWhileConnecting, connectError, hostKeyAlgorithms, NO_ANSWER_HINT, hostKeyVerifier, sshCredentials } from './ssh-login.js';
-import { killGroupCommand, notRunByShell, PGID_MARKER, remoteCommand } from './remote-command.js';
+import { HEARTBEAT_MS, killGroupCommand, notRunByShell, PGID_MARKER, remoteCommand } from './remote-command.js';
 import { SftpFiles } from './ssh-sftp.js';
 import { shellJoin } from './quote.js';
 import type { Sftp, Ssh2Channel, Ssh2Client } from './ssh2-api.js';
@@ -231,7 +231,7 @@ export class SshExecutor implements Executor {
   private async runOnce(argv: readonly string[], o: RunOptions): Promise<RunResult> {
     const started = performance.now();
     if (o.signal?.aborted) return { exitCode: null, signal: null, cancelled: true, durationMs: 0 };
-    const command = remoteCommand(argv, { cwd: o.cwd, env: o.env });
+    const command = remoteCommand(argv, { cwd: o.cwd, env: o.env, heartbeat: !o.input });
     const session = await this.exec(command);
     const channel = session.channel;
     return new Promise<RunResult>((resolve, reject) => {
@@ -264,7 +264,7 @@ export class SshExecutor implements Executor {
         }
         spoke = true;
         o.onLine?.(line, 'stdout');
-      }, o.maxLineChars);
+      }, o.maxLineChars, (text) => sawMarker && o.onPartial?.(text));
       const err = new LineSplitter((line) => {
         spoke = true;
         if (!sawMarker && preamble.length < 5) preamble.push(line);
@@ -297,6 +297,7 @@ export class SshExecutor implements Executor {
       o.signal?.addEventListener('abort', onAbort, { once: true });
       // What is written before the program starts waits in the channel for its stdin.
       o.input?.((text) => { if (!settled) channel.write(text); });
+      if (!o.input) timers.push(setInterval(() => { if (!settled) channel.write('\n'); }, HEARTBEAT_MS));
       channel.on('data', (d) => out.push(d));
       channel.stderr.on('data', (d) => err.push(d));
       const onExit = () => {

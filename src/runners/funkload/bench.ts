@@ -36,6 +36,9 @@ export function keepTail(tail: string[], line: string): void {
 }
 export const lastLine = (tail: string[]) => tail.at(-1) ?? '(no output)';
 
+/** How often the marks of a recording line still being written are read for the live progress. */
+const PARTIAL_MS = 500;
+
 /** Runs a helper command; its output goes to the job log; returns the exit status and the last lines. */
 export async function step(ctx: RunnerContext, node: RunnerNode, argv: string[], cwd: string, signal: AbortSignal): Promise<{ result: RunResult; tail: string[] }> {
   const tail: string[] = [];
@@ -105,6 +108,7 @@ export async function benchOnNode(
   const bench = flRunBenchArgv({ ...args, script: fc.script, test: fc.test }, tools.runBench);
   ctx.log(maskUrlPasswords(`running ${bench.join(' ')}`), { node: node.name, stream: 'engine' });
   const fl = new BenchConsole();
+  let partialAt = 0;
   const stderr: string[] = [];
   o.beforeBench();
   const result = await node.executor.run(withPythonPath(pythonPath, bench), {
@@ -112,6 +116,14 @@ export async function benchOnNode(
     env: ctx.env,
     signal: o.signal,
     onStart: ({ pgid }) => ctx.recordProcess(node.name, pgid),
+    onPartial: (text) => {
+      // A mark may come in a chunk of its own: a look every PARTIAL_MS is enough for a view.
+      const now = Date.now();
+      if (now - partialAt < PARTIAL_MS) return;
+      partialAt = now;
+      const e = fl.partial(text);
+      if (e) o.onEvent(e, fl);
+    },
     onLine: (line, stream) => {
       // FunkLoad prints the server URL (`* Server: ...`), password included.
       ctx.log(maskUrlPasswords(line), { node: node.name, stream });

@@ -136,6 +136,15 @@ export class BenchConsole {
   private done = { success: 0, failure: 0, error: 0 };
   private receivedAny = false;
 
+  /**
+   * The recording line while FunkLoad still writes its marks (no newline until the cycle's end):
+   * the tests so far, live. Any other line waits until it is whole.
+   */
+  partial(raw: string): ConsoleEvent | undefined {
+    const e = parseConsoleLine(raw);
+    return e?.kind === 'recording' ? this.line(raw) : undefined;
+  }
+
   line(raw: string): ConsoleEvent | undefined {
     const s = this.state;
     if (!s.aborted && ABORTED.test(raw.replace(ANSI, ''))) {
@@ -165,9 +174,10 @@ export class BenchConsole {
         s.users = e.users;
         break;
       case 'recording':
-        s.success += e.success;
-        s.failure += e.failure;
-        s.error += e.error;
+        // The marks seen so far of the current cycle (the line may still be being written).
+        s.success = this.done.success + e.success;
+        s.failure = this.done.failure + e.failure;
+        s.error = this.done.error + e.error;
         break;
       case 'cycle-result':
         this.done = { success: this.done.success + e.success, failure: this.done.failure + e.failure, error: this.done.error + e.error };
