@@ -174,16 +174,22 @@ export async function convertSampleLog(logPath: string, xmlPath: string): Promis
   const aside = `${xmlPath}.part`;
   const out = LineBatch.file(aside);
   let read: SampleLogRead;
+  // Where the samples of a killed job end: its rates divide by the time it ran, as a stopped
+  // run's do, not by the configured duration (a job killed after 12 s of 40 read 3x too slow).
+  let last: number | undefined;
+  let aborted = false;
+  const ended = (at: number) => { if (last === undefined || at > last) last = at; };
   try {
     read = await readSampleLog(logPath, {
       header: (lines) => lines.forEach((l) => out.line(l)),
-      request: (s) => out.line(responseLine(s)),
-      test: (t) => out.line(testResultLine(t)),
+      request: (s) => { ended(s.start + s.duration); out.line(responseLine(s)); },
+      test: (t) => { ended(t.start + t.duration); out.line(testResultLine(t)); },
       cycle: (c, cvus, start, end) => out.line(cycleLine(c, cvus, start, end)),
       proxyEvent: (e) => out.line(proxyEventLine(e)),
-      abort: (a) => out.line(abortLine(a)),
+      abort: (a) => { aborted = true; out.line(abortLine(a)); },
       end: () => out.line('</funkload>'),
     });
+    if (!read.complete && !aborted) out.line(abortLine({ why: 'killed', reason: 'the job was killed: its samples end here', ...(last !== undefined ? { at: last } : {}) }));
   } finally {
     out.close();
   }

@@ -161,7 +161,11 @@ describe('compact sample log', () => {
       await convertSampleLog(cutPath, xml);
       const lines = readFileSync(xml, 'utf8').split('\n');
       expect(lines.filter((l) => l.startsWith('<response ')).length).toBe(expected);
-      expect(wholeLines.slice(0, lines.length - 1)).toEqual(lines.slice(0, -1));
+      // The whole XML's lines, then where the samples of the killed job end.
+      const abort = lines.at(-2)!;
+      expect(abort).toMatch(/^<marteauAbort why="killed" reason="the job was killed: its samples end here"/);
+      if (expected) expect(Number(/ time="([\d.]+)"/.exec(abort)![1]) * 1000).toBeCloseTo(1_700_000_000_000 + expected - 1 + 1.5, -0.5);
+      expect(wholeLines.slice(0, lines.length - 2)).toEqual(lines.slice(0, -2));
     }
     // The report step, given the result file the log stands for by name.
     const cut = ends[24] + 30;
@@ -198,5 +202,10 @@ describe('compact sample log', () => {
     const xml = readFileSync(join(jobDir, 'results.xml'), 'utf8');
     expect(xml.split('\n').filter((l) => l.startsWith('<response ')).length).toBe(total);
     expect(xml).not.toMatch(/<\/funkload>/);
+    // Its rates divide by the time it ran (a few seconds), not by the 60 s it was given.
+    const [cycle] = loaded.results.summary().cycles;
+    expect(cycle.duration).toBeGreaterThan(0);
+    expect(cycle.duration).toBeLessThan(30);
+    expect(cycle.requests.rps).toBeCloseTo(cycle.requests.total / cycle.duration, 6);
   });
 });
