@@ -11,14 +11,15 @@
  * load the app until it next writes to its closed output. So a sentinel in the same group
  * watches the sshd process that serves the session (the shell's parent), which exits with the
  * connection, and then kills the group. Started in a subshell that exits at once, it is not a
- * child of the program; the group kill at the end of a run stops it too.
+ * child of the program; the group kill at the end of a run stops it too. A run whose stdin is
+ * free (no `input`) also gets a heartbeat: see HEARTBEAT_WATCH.
  */
 import { NodeError } from './executor.js';
 import { QuoteError, shellQuote, ENV_NAME } from './quote.js';
 
 export const PGID_MARKER = '@@marteau-pgid ';
 
-export function remoteCommand(argv: readonly string[], o: { cwd?: string; env?: Readonly<Record<string, string>> } = {}): string {
+export function remoteCommand(argv: readonly string[], o: { cwd?: string; env?: Readonly<Record<string, string>>; heartbeat?: boolean } = {}): string {
   if (!argv.length) throw new QuoteError('empty command');
   const env = Object.entries(o.env ?? {});
   for (const [k] of env) if (!ENV_NAME.test(k)) throw new QuoteError(`bad environment variable name ${JSON.stringify(k)}`);
@@ -26,17 +27,46 @@ export function remoteCommand(argv: readonly string[], o: { cwd?: string; env?: 
   if (env.length && argv[0].includes('=')) throw new QuoteError(`a program name cannot contain "=": ${JSON.stringify(argv[0])}`);
   // The marker comes first: a run that ends without it was never started by a POSIX shell
   // (a login shell of /bin/false or nologin), while a failed `cd` is the command's own failure.
-  const parts = [WATCH_CONNECTION, `printf '${PGID_MARKER}%s\\n' "$$"`];
+  // With a heartbeat the session's stdin carries it (fd 3, for the sentinel) and the program
+  // reads /dev/null, as a local run's closed stdin.
+  const parts = o.heartbeat ? ['exec 3<&0', watch(HEARTBEAT_WATCH)] : [watch(CONNECTION_WATCH)];
+  parts.push(`printf '${PGID_MARKER}%s\\n' "$$"`);
   if (o.cwd !== undefined) parts.push(`cd ${shellQuote(o.cwd)}`);
+  const stdin = o.heartbeat ? ' </dev/null 3<&-' : '';
   const run = env.length
-    ? `exec env ${env.map(([k, v]) => shellQuote(`${k}=${v}`)).join(' ')} ${argv.map(shellQuote).join(' ')}`
-    : `exec ${argv.map(shellQuote).join(' ')}`;
+    ? `exec env ${env.map(([k, v]) => shellQuote(`${k}=${v}`)).join(' ')} ${argv.map(shellQuote).join(' ')}${stdin}`
+    : `exec ${argv.map(shellQuote).join(' ')}${stdin}`;
   parts.push(run);
   return parts.join(' && ');
 }
 
+/** How often the engine writes a line to a heartbeat run's stdin. */
+export const HEARTBEAT_MS = 5000;
+/** Seconds without a heartbeat after which the sentinel kills the group (four missed beats). */
+const HEARTBEAT_LIMIT_S = 20;
+
+const watch = (script: string) => `(sh -c '${script}' marteau-watch "$PPID" "$$" </dev/null >/dev/null 2>&1 &)`;
+
 /** Checks once a second: a dropped connection stops the program within about a second. */
-const WATCH_CONNECTION = `(sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -KILL "-$2"' marteau-watch "$PPID" "$$" </dev/null >/dev/null 2>&1 &)`;
+const CONNECTION_WATCH = 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -KILL "-$2"';
+
+/**
+ * The same, and a network cut that sshd cannot see (no FIN, no RST: sshd keeps the session for
+ * hours without ClientAliveInterval) ends the group once the engine's heartbeats stop: a reader
+ * marks each line in a file, checked once a second. The file is named after the group, in /tmp.
+ */
+const HEARTBEAT_WATCH = [
+  `f=${heartbeatFile('$2')}`,
+  '(while read -r _; do : >"$f"; done) <&3 & exec 3<&-',
+  'n=0',
+  `while kill -0 "$1" 2>/dev/null && [ "$n" -lt ${HEARTBEAT_LIMIT_S} ]; do sleep 1; if [ -e "$f" ]; then rm -f "$f"; n=0; else n=$((n+1)); fi; done`,
+  'rm -f "$f"',
+  'kill -KILL "-$2"',
+].join('; ');
+
+function heartbeatFile(pgid: string): string {
+  return `/tmp/.marteau-alive-${pgid}`;
+}
 
 /**
  * `kill` of a whole remote group; quiet when it is already gone. The node's login shell runs it:
@@ -45,7 +75,8 @@ const WATCH_CONNECTION = `(sh -c 'while kill -0 "$1" 2>/dev/null; do sleep 1; do
  */
 export function killGroupCommand(pgid: number, signal: 'TERM' | 'KILL'): string {
   if (!Number.isInteger(pgid) || pgid <= 1) throw new QuoteError(`bad process group ${pgid}`);
-  return `kill -${signal} -${pgid} 2>/dev/null; true`;
+  // The heartbeat file too: the sentinel that would remove it dies with the group.
+  return `kill -${signal} -${pgid} 2>/dev/null; rm -f ${heartbeatFile(String(pgid))}; true`;
 }
 
 /** The hint for a node whose login shell runs no command: /bin/false, nologin, or a ForceCommand. */
