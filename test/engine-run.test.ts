@@ -134,6 +134,18 @@ describe('engine: a command job on this machine', () => {
     expect((await e.waitFor([job.id]))[0].status).toBe('succeeded');
   });
 
+  it('a job waiting for a busy node says so in its log, once, and runs when the node is free', async () => {
+    const e = await engine({ nodes: localNodes(1), nodeWaitMs: undefined });
+    const events = record(e);
+    const first = await e.enqueue(await project(`${commandYaml([node, '-e', 'setTimeout(() => {}, 1500)'])}\n`));
+    const second = await e.enqueue(await project(`${commandYaml(['true'])}\n`));
+    const done = await e.waitFor([first.id, second.id]);
+    expect(done.map((j) => j.status)).toEqual(['succeeded', 'succeeded']);
+    const said = (id: string) => events.flatMap((x) => (x.type === 'log.line' && x.jobId === id && /waits for/.test(x.line) ? [x.line] : []));
+    expect(said(second.id)).toEqual(['waits for 1 free node: local busy 1/1']);
+    expect(said(first.id)).toEqual([]);
+  });
+
   it('--ci: a job whose only node is disabled fails after the node wait, saying the node is disabled', async () => {
     const e = await engine({ nodes: localNodes(1), nodeWaitMs: 1000 });
     await e.setNodeEnabled('local', false);

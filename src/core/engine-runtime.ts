@@ -87,6 +87,7 @@ export abstract class EngineRuntime {
         this.log(undefined, `leaves job ${short(job.id)} queued: ${reason}`, 'info');
         this.changed();
       },
+      waits: (job, reason) => this.log(job.id, reason, 'info'),
       nodeWaitMs: options.nodeWaitMs,
       reportBusy: options.run === 'all',
     });

@@ -26,6 +26,8 @@ export interface SchedulerDeps {
   othersMayRun?(job: Readonly<Job>): boolean;
   /** Told once per job left queued for others, with why it cannot run here. */
   leave?(job: Readonly<Job>, reason: string): void;
+  /** A job that fits this engine's nodes starts to wait for some of them to be free: why, once per wait. */
+  waits?(job: Readonly<Job>, reason: string): void;
   /** How long a job may wait for busy/down nodes before failing; undefined: forever. */
   nodeWaitMs?: number;
   /** Tell the queue when all nodes are taken (a worker: it then waits for no job to claim). */
@@ -131,6 +133,13 @@ export class Scheduler {
     this.deps.leave?.(job, reason);
   }
 
+  /** The nodes a job may run on, each with why it is not free now. */
+  private nodeStates(job: Readonly<Job>): string[] {
+    const { pool } = this.deps;
+    const tagged = pool.tagged(job.nodeTags);
+    return pool.list().filter((n) => tagged.some((e) => e.name === n.name)).map((n) => `${n.name} ${!n.enabled ? 'disabled' : n.health === 'up' ? `busy ${n.running}/${n.maxJobs}` : n.health}${n.error ? ` (${n.error}${n.hint ? `; ${n.hint}` : ''})` : ''}`);
+  }
+
   /** Whether a job is still queued, may run here and fits exactly these nodes. */
   private serves(j: Readonly<Job>, nodes: NodeConfig[]): boolean {
     return this.deps.queue.get(j.id)?.status === 'queued' && this.deps.mayRun(j) && j.nodes === nodes.length && nodes.every((n) => j.nodeTags.every((t) => n.tags.includes(t)));
@@ -182,14 +191,13 @@ export class Scheduler {
       if (!nodes) {
         full.add(shape);
         const since = this.waitingSince.get(job.id) ?? Date.now();
+        if (!this.waitingSince.has(job.id)) this.deps.waits?.(job, `waits for ${job.nodes} free node${job.nodes > 1 ? 's' : ''}: ${this.nodeStates(job).join('; ')}`);
         this.waitingSince.set(job.id, since);
         if (this.deps.nodeWaitMs !== undefined) {
           const deadline = since + this.deps.nodeWaitMs;
           if (Date.now() >= deadline) {
             this.waitingSince.delete(job.id);
-            const tagged = pool.tagged(job.nodeTags);
-            const state = pool.list().filter((n) => tagged.some((e) => e.name === n.name)).map((n) => `${n.name} ${!n.enabled ? 'disabled' : n.health === 'up' ? `busy ${n.running}/${n.maxJobs}` : n.health}${n.error ? ` (${n.error}${n.hint ? `; ${n.hint}` : ''})` : ''}`);
-            await this.deps.unplaceable(job, `waited ${Math.round(this.deps.nodeWaitMs / 1000)}s for ${job.nodes} free node${job.nodes > 1 ? 's' : ''}: ${state.join('; ')}`);
+            await this.deps.unplaceable(job, `waited ${Math.round(this.deps.nodeWaitMs / 1000)}s for ${job.nodes} free node${job.nodes > 1 ? 's' : ''}: ${this.nodeStates(job).join('; ')}`);
           } else {
             earliestDeadline = Math.min(earliestDeadline, deadline);
           }
