@@ -142,16 +142,20 @@ export class BenchConsole {
    */
   partial(raw: string): ConsoleEvent | undefined {
     const e = parseConsoleLine(raw);
-    return e?.kind === 'recording' ? this.line(raw) : undefined;
+    return e?.kind === 'recording' ? this.fold(raw, e) : undefined;
   }
 
   line(raw: string): ConsoleEvent | undefined {
+    return this.fold(raw, parseConsoleLine(raw));
+  }
+
+  /** `e`: the event `raw` was parsed into, if any. */
+  private fold(raw: string, e: ConsoleEvent | undefined): ConsoleEvent | undefined {
     const s = this.state;
     if (!s.aborted && ABORTED.test(raw.replace(ANSI, ''))) {
       s.aborted = true;
       s.problems.push(`${ABORTING}Aborted`);
     }
-    const e = parseConsoleLine(raw);
     if (!e) return undefined;
     switch (e.kind) {
       case 'benching':
