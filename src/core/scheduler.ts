@@ -133,11 +133,12 @@ export class Scheduler {
     this.deps.leave?.(job, reason);
   }
 
-  /** The nodes a job may run on, each with why it is not free now. */
-  private nodeStates(job: Readonly<Job>): string[] {
+  /** What a job waits for: its count of free nodes, and each node it may run on with why it is not free now. */
+  private freeNodesWanted(job: Readonly<Job>): string {
     const { pool } = this.deps;
     const tagged = pool.tagged(job.nodeTags);
-    return pool.list().filter((n) => tagged.some((e) => e.name === n.name)).map((n) => `${n.name} ${!n.enabled ? 'disabled' : n.health === 'up' ? `busy ${n.running}/${n.maxJobs}` : n.health}${n.error ? ` (${n.error}${n.hint ? `; ${n.hint}` : ''})` : ''}`);
+    const states = pool.list().filter((n) => tagged.some((e) => e.name === n.name)).map((n) => `${n.name} ${!n.enabled ? 'disabled' : n.health === 'up' ? `busy ${n.running}/${n.maxJobs}` : n.health}${n.error ? ` (${n.error}${n.hint ? `; ${n.hint}` : ''})` : ''}`);
+    return `${job.nodes} free node${job.nodes > 1 ? 's' : ''}: ${states.join('; ')}`;
   }
 
   /** Whether a job is still queued, may run here and fits exactly these nodes. */
@@ -191,13 +192,13 @@ export class Scheduler {
       if (!nodes) {
         full.add(shape);
         const since = this.waitingSince.get(job.id) ?? Date.now();
-        if (!this.waitingSince.has(job.id)) this.deps.waits?.(job, `waits for ${job.nodes} free node${job.nodes > 1 ? 's' : ''}: ${this.nodeStates(job).join('; ')}`);
+        if (!this.waitingSince.has(job.id)) this.deps.waits?.(job, `waits for ${this.freeNodesWanted(job)}`);
         this.waitingSince.set(job.id, since);
         if (this.deps.nodeWaitMs !== undefined) {
           const deadline = since + this.deps.nodeWaitMs;
           if (Date.now() >= deadline) {
             this.waitingSince.delete(job.id);
-            await this.deps.unplaceable(job, `waited ${Math.round(this.deps.nodeWaitMs / 1000)}s for ${job.nodes} free node${job.nodes > 1 ? 's' : ''}: ${this.nodeStates(job).join('; ')}`);
+            await this.deps.unplaceable(job, `waited ${Math.round(this.deps.nodeWaitMs / 1000)}s for ${this.freeNodesWanted(job)}`);
           } else {
             earliestDeadline = Math.min(earliestDeadline, deadline);
           }
