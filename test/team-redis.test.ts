@@ -115,14 +115,15 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
     const redis = await startRedis();
     const url = urlOf(redis);
     const client = new Redis(url);
-    // Ready first: ioredis marks a connection monitoring a microtask after MONITOR's OK, and a
-    // monitor line in the same read as that OK (this client's own ready check, say) fails the
-    // connection with 'Command queue state error'. Nothing else talks to Redis until it resolves.
-    await client.ping();
-    const monitor = await client.monitor();
     const seen: { source: string; args: string[] }[] = [];
+    let monitor: Redis | undefined;
     let e: Engine | undefined;
     try {
+      // Ready first: ioredis marks a connection monitoring a microtask after MONITOR's OK, and a
+      // monitor line in the same read as that OK (this client's own ready check, say) fails the
+      // connection with 'Command queue state error'. Nothing else talks to Redis until it resolves.
+      await client.ping();
+      monitor = await client.monitor();
       const { dir } = await tracedProject(10);
       const nodes = await nodesFile('nodes:\n  n1: {type: local, max_jobs: 1}\n');
       e = await viewer(url);
@@ -147,7 +148,7 @@ describe.skipIf(!HAVE)('team mode on redis', () => {
       expect(stored['marteau.yml']).toContain('name:');
       expect(stored.seed).toMatch(/^\d+\n$/);
     } finally {
-      monitor.disconnect();
+      monitor?.disconnect();
       client.disconnect();
       await e?.stop();
       await redis.stop();

@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chown, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { findBinary, haveServer, tempDir, type RunningServer } from './servers.js';
+import { findBinary, haveServer, killedWithTests, tempDir, type RunningServer } from './servers.js';
 import { freePort, waitForPort } from './net.js';
 
 const PG_DIRS = ['/usr/lib/postgresql/17/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/15/bin'];
@@ -74,6 +74,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Running
   };
   const args = ['-D', data, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
   const child: ChildProcess = spawn(postgresBin, args, { stdio: ['ignore', 'pipe', 'pipe'], ...account });
+  killedWithTests(child);
   let output = '';
   // The port opens before recovery is over ("the database system is starting up"): wait for
   // the log line that says the server accepts connections, then for the port.

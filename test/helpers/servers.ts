@@ -42,6 +42,26 @@ export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), `marteau-${prefix}-`));
 }
 
+/**
+ * Servers still running. A test that fails before its `finally` would otherwise leave its server
+ * running after the test file's process is gone, holding a port and a temp dir. Vitest ends a
+ * test file's process with SIGTERM, which skips 'exit' handlers unless the signal is handled.
+ */
+const live = new Set<ChildProcess>();
+function killLive(): void {
+  for (const child of live) child.kill('SIGKILL');
+}
+process.once('exit', killLive);
+process.once('SIGTERM', () => {
+  killLive();
+  process.exit(143);
+});
+/** Kill `child` with this test file's process if the test has not stopped it by then. */
+export function killedWithTests(child: ChildProcess): void {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+}
+
 /** Start a foreground server process and wait for its port. */
 export async function startProcess(
   cmd: string,
@@ -52,6 +72,7 @@ export async function startProcess(
 ): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
   const host = opts.host ?? '127.0.0.1';
   const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  killedWithTests(child);
   let output = '';
   child.stdout?.on('data', (d) => { output += d; });
   child.stderr?.on('data', (d) => { output += d; });
