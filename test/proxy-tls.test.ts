@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Proxy, ProxyOptions } from '../src/proxy/proxy.js';
 import { startProxy } from './helpers/builtin-proxy.js';
 import { makeCerts, type TestCerts } from './helpers/certs.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, startApi } from './helpers/cli.js';
 import { freePort } from './helpers/net.js';
 import { haveServer, startRedis, tempDir, type RunningServer } from './helpers/servers.js';
 
@@ -161,6 +161,59 @@ describe.skipIf(!run)('TLS on either side of the proxy', () => {
       await Promise.all([passing.close(100), failing.close(100)]);
       server.close();
     }
+  });
+});
+
+describe.skipIf(!run)('TLS over the control API', () => {
+  let api: Awaited<ReturnType<typeof startApi>>;
+  let redis: RunningServer;
+  beforeAll(async () => {
+    dir ??= await tempDir('tls');
+    certs ??= await makeCerts(dir);
+    [redis, api] = await Promise.all([startRedis({ tls: { cert: certs.cert, key: certs.key } }), startApi()]);
+  });
+  afterAll(async () => {
+    expect(await api?.stop()).toBe(0);
+    await redis?.stop();
+  });
+  const call = async (method: string, route: string, body?: unknown) => {
+    const res = await fetch(`${api.url}${route}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+    return { status: res.status, json: (await res.json().catch(() => undefined)) as Record<string, unknown> };
+  };
+
+  it('a proxy created with tls and upstream_tls carries redis over TLS on both sides, and shows its settings', async () => {
+    const body = { name: 'api-tls', listen: '127.0.0.1:0', upstream: `127.0.0.1:${redis.port}`, protocol: 'redis', tls: { cert: certs.cert, key: certs.key }, upstream_tls: { ca: certs.ca } };
+    const created = await call('POST', '/proxies', body);
+    expect(created.status, JSON.stringify(created.json)).toBe(201);
+    expect(created.json).toMatchObject({ tls: { cert: certs.cert, key: certs.key }, upstream_tls: { ca: certs.ca } });
+    await setGet(redisClient(Number(String(created.json.listen).split(':').pop()), true));
+    // Populate with the same settings keeps the running proxy (its toxic stays); other settings are refused on update.
+    expect((await call('POST', '/proxies/api-tls/toxics', { type: 'latency', attributes: { latency: 1 } })).status).toBe(200);
+    expect((await call('POST', '/populate', [{ ...body, listen: created.json.listen }])).status).toBe(201);
+    expect(((await call('GET', '/proxies/api-tls')).json.toxics as unknown[])).toHaveLength(1);
+    const update = await call('POST', '/proxies/api-tls', { upstream_tls: { insecure: true } });
+    expect(update.status).toBe(400);
+    expect(update.json.error).toBe('bad request body: upstream_tls: cannot be changed on a running proxy; delete it and create it again');
+    const native = await call('GET', '/marteau/proxies/api-tls');
+    expect(native.json).toMatchObject({ tls: { cert: certs.cert }, upstreamTls: { ca: certs.ca } });
+    expect((await call('DELETE', '/proxies/api-tls')).status).toBe(204);
+  });
+
+  it('a relative path, a missing file or a key of another certificate is a 400 naming the field, and nothing is created', async () => {
+    const base = { listen: '127.0.0.1:0', upstream: `127.0.0.1:${redis.port}` };
+    const cases: [Record<string, unknown>, string, string][] = [
+      [{ tls: { cert: 'server.crt', key: certs.key } }, 'tls.cert', 'server.crt is not an absolute path'],
+      [{ tls: { cert: certs.cert, key: path.join(dir, 'ca.key') } }, 'tls.key', `${path.join(dir, 'ca.key')} is not the private key of ${certs.cert}`],
+      [{ upstream_tls: { ca: path.join(dir, 'none.crt') } }, 'upstream_tls.ca', `cannot read ${path.join(dir, 'none.crt')} (ENOENT)`],
+      [{ upstream_tls: { ca: certs.ca, verify: false } }, 'upstream_tls', 'unknown field "verify" in upstream_tls (known fields: ca, servername, insecure)'],
+    ];
+    for (const [i, [extra, field, words]] of cases.entries()) {
+      const r = await call('POST', '/proxies', { name: `bad-${i}`, ...base, ...extra });
+      expect(r.status, JSON.stringify(r.json)).toBe(400);
+      expect(r.json.error).toContain(words);
+      expect(r.json.error, field).toContain(field);
+    }
+    expect(Object.keys((await call('GET', '/proxies')).json)).toEqual([]);
   });
 });
 

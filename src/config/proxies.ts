@@ -14,7 +14,7 @@ import { protocolInfo } from '../proxy/protocols/index.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
 import type { StatsdOptions } from '../proxy/statsd.js';
 import { splitHostPort, UPSTREAM_PORT_0 } from '../proxy/host-port.js';
-import { loadTls, TlsConfigError } from '../proxy/tls.js';
+import { listenTlsSchema, loadTls, tlsOf, TlsConfigError, upstreamTlsSchema } from '../proxy/tls.js';
 import { closest } from '../text/closest.js';
 import { ConfigErrors } from './config-error.js';
 import { ConfigError, errorAt, locate, parseYaml, type SourceDoc } from './errors.js';
@@ -50,12 +50,10 @@ export const proxySchema = z
     max_buffer: z.number().int().positive().optional(),
     max_connections: z.number().int().positive().max(1_000_000).optional().describe('open connections at most; more are refused (default 1000)'),
     rewrite_host: z.boolean().optional(),
-    tls: z
-      .strictObject({ cert: z.string().min(1), key: z.string().min(1) })
+    tls: listenTlsSchema
       .optional()
       .describe("clients speak TLS to the proxy: the certificate it shows them and its key (PEM files, relative to this file)"),
-    upstream_tls: z
-      .union([z.boolean(), z.strictObject({ ca: z.string().min(1).optional(), servername: z.string().min(1).optional(), insecure: z.boolean().optional() })])
+    upstream_tls: upstreamTlsSchema
       .optional()
       .describe("the proxy speaks TLS to the server: true, or {ca: PEM file, servername: name in its certificate, insecure: true to accept any}"),
   })
@@ -64,9 +62,7 @@ export const proxySchema = z
 /** A proxy's TLS settings with their files resolved against `dir`, checked now: a bad file is an error at its line. */
 function proxyTls(src: SourceDoc, name: string, p: z.infer<typeof proxySchema>): Pick<ProxyOptions, 'tls' | 'upstreamTls'> {
   const dir = path.dirname(path.resolve(src.file));
-  const tls = p.tls && { cert: path.resolve(dir, p.tls.cert), key: path.resolve(dir, p.tls.key) };
-  const u = p.upstream_tls === true ? {} : p.upstream_tls || undefined;
-  const upstreamTls = u && { ...u, ca: u.ca && path.resolve(dir, u.ca) };
+  const { tls, upstreamTls } = tlsOf(p.tls, p.upstream_tls, (file) => path.resolve(dir, file));
   try {
     loadTls(tls, upstreamTls);
   } catch (e) {

@@ -8,7 +8,9 @@
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
 import tls from 'node:tls';
+import { z } from 'zod';
 
 /** TLS towards clients: the certificate the proxy shows them (PEM files). */
 export interface ListenTls {
@@ -24,6 +26,42 @@ export interface UpstreamTls {
   servername?: string;
   /** Accept any certificate: for a test server's self-signed one, never in front of a real peer. */
   insecure?: boolean;
+}
+
+/** `tls:` as written in a proxies file or a control API body. */
+export const listenTlsSchema = z.strictObject({ cert: z.string().min(1), key: z.string().min(1) });
+
+/** `upstream_tls:` as written: true, or the settings. */
+export const upstreamTlsSchema = z.union([
+  z.boolean(),
+  z.strictObject({ ca: z.string().min(1).optional(), servername: z.string().min(1).optional(), insecure: z.boolean().optional() }),
+]);
+
+/**
+ * Both sides' settings as written, their files resolved with `file` (against the proxies file's
+ * folder, say): `upstream_tls: true` is TLS with Node's CA store, `false` none.
+ */
+export function tlsOf(
+  listen: z.infer<typeof listenTlsSchema> | undefined,
+  upstream: z.infer<typeof upstreamTlsSchema> | undefined,
+  file: (name: string, option: string) => string,
+): { tls?: ListenTls; upstreamTls?: UpstreamTls } {
+  const u = upstream === true ? {} : upstream || undefined;
+  return {
+    tls: listen && { cert: file(listen.cert, 'tls.cert'), key: file(listen.key, 'tls.key') },
+    upstreamTls: u && { ...u, ca: u.ca && file(u.ca, 'upstream_tls.ca') },
+  };
+}
+
+/** Whether two proxies' TLS settings are the same (a change of them restarts a proxy). */
+export function sameTls(a: { tls?: ListenTls; upstreamTls?: UpstreamTls }, b: { tls?: ListenTls; upstreamTls?: UpstreamTls }): boolean {
+  return JSON.stringify([a.tls, a.upstreamTls]) === JSON.stringify([b.tls, b.upstreamTls]);
+}
+
+/** A file named over a control API: absolute, since the client's working directory is not the proxy's. */
+export function absoluteFile(name: string, option: string): string {
+  if (!path.isAbsolute(name)) throw new TlsConfigError(option, `${name} is not an absolute path: give the whole path, as the proxy reads it from its own working directory`);
+  return name;
 }
 
 /** A TLS setting that cannot work: a file missing, not PEM, a key not matching its certificate. */

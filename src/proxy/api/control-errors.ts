@@ -5,6 +5,7 @@
 import { joinHostPort, splitHostPort, upstreamProblem } from '../host-port.js';
 import type { Proxy, UpstreamLoopError } from '../proxy.js';
 import { ListenError } from '../proxy-set.js';
+import { absoluteFile, loadTls, tlsOf, TlsConfigError, type ListenTls, type UpstreamTls } from '../tls.js';
 
 /** A refused control request, worded like Toxiproxy, with the HTTP status it would answer. */
 export class ControlError extends Error {
@@ -66,6 +67,21 @@ const BIND_WORDS: Record<string, string> = {
   EADDRNOTAVAIL: 'cannot assign requested address',
   EACCES: 'permission denied',
 };
+
+/**
+ * TLS settings as an API body gives them (`upstreamTls: true` for Node's CA store), their files
+ * checked now: a missing or bad one is a 400 naming the field, before anything is created.
+ */
+export function checkTls(tls: ListenTls | undefined, upstreamTls: UpstreamTls | boolean | undefined): { tls?: ListenTls; upstreamTls?: UpstreamTls } {
+  try {
+    const resolved = tlsOf(tls, upstreamTls, absoluteFile);
+    loadTls(resolved.tls, resolved.upstreamTls);
+    return resolved;
+  } catch (e) {
+    if (!(e instanceof TlsConfigError)) throw e;
+    throw new ControlError(`bad request body: ${e.option}: ${e.message}`, 400, e.option);
+  }
+}
 
 export function loopError(e: UpstreamLoopError): ControlError {
   return new ControlError(`bad request body: upstream: ${e.message}`, 400, 'upstream');

@@ -13,7 +13,8 @@ import { splitHostPort } from '../host-port.js';
 import { UpstreamLoopError, type Proxy, type ProxyEvent, type ProxyOptions } from '../proxy.js';
 import type { ProxySet } from '../proxy-set.js';
 import { compileToxic, ToxicError, type ToxicSpec } from '../toxics.js';
-import { bindError, checkUpstream, ControlError, listenerReady, loopError, normaliseListen, setEnabled } from './control-errors.js';
+import { sameTls, type ListenTls, type UpstreamTls } from '../tls.js';
+import { bindError, checkTls, checkUpstream, ControlError, listenerReady, loopError, normaliseListen, setEnabled } from './control-errors.js';
 import { applyReload, type ReloadConfig, type ReloadReport } from './reload.js';
 import { messageOf } from '../proxy-errors.js';
 
@@ -26,6 +27,10 @@ export interface ProxySpec {
   enabled?: boolean;
   /** Ours, not Toxiproxy's: the framing of a proxy created over the API (default tcp). */
   protocol?: ProtocolName;
+  /** Ours: clients speak TLS to the proxy (absolute paths of PEM files on the proxy's machine). */
+  tls?: ListenTls;
+  /** Ours: the proxy speaks TLS to the server; true for Node's CA store. */
+  upstreamTls?: UpstreamTls | boolean;
 }
 
 export interface ProxyPatch {
@@ -159,11 +164,13 @@ export class Control {
         try {
           const upstream = checkUpstream(s.upstream, `upstream at proxy ${i + 1}`);
           const listen = normaliseListen(s.listen, `listen at proxy ${i + 1}`);
+          const secured = checkTls(s.tls, s.upstreamTls);
           const existing = this.set.get(s.name);
           const same = existing
             && existing.listenAddress === listen
             && existing.upstream === upstream
-            && (s.protocol === undefined || s.protocol === existing.options.protocol);
+            && (s.protocol === undefined || s.protocol === existing.options.protocol)
+            && sameTls(existing.options, secured);
           if (existing && same) {
             done.push(existing);
             continue;
@@ -307,6 +314,7 @@ export class Control {
       listen: normaliseListen(spec.listen),
       upstream: checkUpstream(spec.upstream, 'upstream'),
       protocol: spec.protocol ?? 'tcp',
+      ...checkTls(spec.tls, spec.upstreamTls),
     };
     try {
       const p = await this.set.add(options, { enabled: spec.enabled !== false });

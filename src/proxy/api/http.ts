@@ -180,6 +180,8 @@ function knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
 function shapeOf(s: unknown): Record<string, unknown> | undefined {
   let inner = s;
   while (inner instanceof z.ZodOptional || inner instanceof z.ZodNullable || inner instanceof z.ZodDefault) inner = inner.unwrap();
+  // `true or {ca, ...}`: the object is the one whose keys can be unknown.
+  if (inner instanceof z.ZodUnion) return (inner.options as unknown[]).map(shapeOf).find((shape) => shape);
   return inner instanceof z.ZodObject ? (inner.shape as Record<string, unknown>) : undefined;
 }
 

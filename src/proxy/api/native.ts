@@ -101,6 +101,8 @@ export function nativeJson(control: Control, p: Proxy) {
     toxics: p.listToxics().map(toxicJson),
     summary: p.describe(),
     fromConfig: control.isManaged(p.name),
+    ...(p.options.tls && { tls: p.options.tls }),
+    ...(p.options.upstreamTls && { upstreamTls: p.options.upstreamTls }),
   };
 }
 

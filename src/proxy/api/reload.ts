@@ -8,6 +8,7 @@ import { specOfMix, type BehaviorRegistry, type MixSpec } from '../mix.js';
 import type { Behavior } from '../plugin.js';
 import type { Proxy, ProxyOptions } from '../proxy.js';
 import { listenOrThrow, type ProxySet } from '../proxy-set.js';
+import { sameTls } from '../tls.js';
 import { ControlError } from './control-errors.js';
 
 export interface ReloadReport {
@@ -126,7 +127,7 @@ export async function applyReload(state: ReloadState, next: ReloadConfig): Promi
 function structural(a: ProxyOptions, b: ProxyOptions): boolean {
   return a.listen !== b.listen || a.protocol !== b.protocol || a.pin !== b.pin
     || String(a.seed) !== String(b.seed) || a.maxBuffer !== b.maxBuffer || a.maxConnections !== b.maxConnections
-    || a.rewriteHost !== b.rewriteHost || JSON.stringify([a.tls, a.upstreamTls]) !== JSON.stringify([b.tls, b.upstreamTls]);
+    || a.rewriteHost !== b.rewriteHost || !sameTls(a, b);
 }
 
 function swapContent<K, V>(target: Map<K, V>, source: ReadonlyMap<K, V>): void {

@@ -7,9 +7,10 @@ import { z } from 'zod';
 import type { Behavior } from '../plugin.js';
 import { PROTOCOL_NAMES } from '../protocol.js';
 import type { Proxy } from '../proxy.js';
+import { listenTlsSchema, sameTls, upstreamTlsSchema } from '../tls.js';
 import { toxicJson, ToxicError, type Toxic, type ToxicSpec } from '../toxics.js';
 import type { Control, ProxySpec } from './control.js';
-import { ControlError, listenerReady } from './control-errors.js';
+import { checkTls, ControlError, listenerReady } from './control-errors.js';
 import { ApiError, jsonBody, validate, type ApiRequest, type Reply, type Route } from './http.js';
 
 /** The Toxiproxy release whose API this one follows (answered by GET /version). */
@@ -26,6 +27,9 @@ const proxyBody = z.object({
   enabled: z.boolean().optional(),
   // Ours: the framing of a new proxy (Toxiproxy proxies are raw TCP, our default too).
   protocol: z.enum(PROTOCOL_NAMES).optional(),
+  // Ours: TLS towards clients and towards the server, as in a proxies file (absolute paths).
+  tls: listenTlsSchema.optional(),
+  upstream_tls: upstreamTlsSchema.optional(),
 });
 
 const toxicBody = z.object({
@@ -123,7 +127,7 @@ export function toxiproxyRoutes(control: Control): Route[] {
           for (let k = before; k < ignored.length; k++) ignored[k] = `${i}.${ignored[k]}`;
           return b;
         });
-        const specs: ProxySpec[] = list.map((b) => ({ name: b.name ?? '', listen: b.listen, upstream: b.upstream ?? '', enabled: b.enabled, protocol: b.protocol }));
+        const specs: ProxySpec[] = list.map((b) => ({ ...specOf(b), name: b.name ?? '', upstream: b.upstream ?? '' }));
         const result = await wrap(() => control.populate(specs));
         const proxies = result.proxies.map(json);
         if (result.error) return withIgnored({ status: result.error.status, json: { error: result.error.message, status: result.error.status, proxies } }, ignored);
@@ -140,8 +144,12 @@ export function toxiproxyRoutes(control: Control): Route[] {
         proxy(r);
         const ignored: string[] = [];
         const b = readProxy(r, ignored);
-        if (b.protocol !== undefined && b.protocol !== proxy(r).options.protocol) {
-          throw new ApiError(400, `${BAD}protocol: cannot be changed on a running proxy; delete it and create it again`, 'protocol');
+        const running = proxy(r).options;
+        if (b.protocol !== undefined && b.protocol !== running.protocol) throw unchangeable('protocol');
+        for (const field of ['tls', 'upstream_tls'] as const) {
+          if (b[field] === undefined) continue;
+          const asked = wrap(() => checkTls(field === 'tls' ? b.tls : running.tls, field === 'upstream_tls' ? b.upstream_tls : running.upstreamTls));
+          if (!sameTls(asked, running)) throw unchangeable(field);
         }
         const patch = { listen: b.listen, upstream: b.upstream, enabled: b.enabled, restartOnUpstream: true };
         return withIgnored(ok(json(await wrap(() => control.update(r.params.proxy, patch)))), ignored);
@@ -234,8 +242,12 @@ export function toxiproxyError(e: ApiError): Reply {
   };
 }
 
-function proxyJson(p: Proxy, listen: string): { name: string; listen: string; upstream: string; enabled: boolean; toxics: ReturnType<typeof toxicJson>[] } {
-  return { name: p.name, listen, upstream: p.upstream, enabled: p.isEnabled, toxics: orderedToxics(p).map(toxicJson) };
+function proxyJson(p: Proxy, listen: string) {
+  const { tls, upstreamTls } = p.options;
+  return {
+    name: p.name, listen, upstream: p.upstream, enabled: p.isEnabled, toxics: orderedToxics(p).map(toxicJson),
+    ...(tls && { tls }), ...(upstreamTls && { upstream_tls: upstreamTls }),
+  };
 }
 
 /** Toxiproxy lists the upstream chain first, then the downstream one, each in creation order. */
@@ -253,7 +265,16 @@ function findToxic(p: Proxy, name: string): Toxic {
 function proxySpec(b: z.infer<typeof proxyBody>): ProxySpec {
   if (!b.name) throw new ApiError(400, 'missing required field: name', 'name');
   if (!b.upstream) throw new ApiError(400, 'missing required field: upstream', 'upstream');
-  return { name: b.name, listen: b.listen, upstream: b.upstream, enabled: b.enabled, protocol: b.protocol };
+  return { ...specOf(b), name: b.name, upstream: b.upstream };
+}
+
+function specOf(b: z.infer<typeof proxyBody>): Omit<ProxySpec, 'name' | 'upstream'> {
+  return { listen: b.listen, enabled: b.enabled, protocol: b.protocol, tls: b.tls, upstreamTls: b.upstream_tls };
+}
+
+/** A setting a proxy is started with, which the update of a running one cannot change. */
+function unchangeable(field: string): ApiError {
+  return new ApiError(400, `${BAD}${field}: cannot be changed on a running proxy; delete it and create it again`, field);
 }
 
 /**
