@@ -7,14 +7,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
-import net from 'node:net';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeError } from '../src/exec/executor.js';
 import { SshExecutor } from '../src/exec/ssh.js';
 import { haveServer, tempDir } from './helpers/servers.js';
-import { makeUserKey, processesWith, sshNode, startSshd, type Sshd, type UserKey } from './helpers/sshd.js';
+import { makeUserKey, processesWith, relayTo, sshNode, startSshd, type Sshd, type UserKey } from './helpers/sshd.js';
 
 describe.skipIf(!haveServer('sshd'))('a network cut to an SSH node (real sshd behind a relay)', () => {
   let dir: string;
@@ -32,22 +29,9 @@ describe.skipIf(!haveServer('sshd'))('a network cut to an SSH node (real sshd be
 
   /** An executor reaching the node through a relay, and the switch that cuts it silently. */
   async function throughRelay(): Promise<{ x: SshExecutor; cut: () => void; close: () => void }> {
-    let cut = false;
-    const sockets: net.Socket[] = [];
-    const relay = net.createServer((c) => {
-      const up = net.connect(s.port, s.host);
-      sockets.push(c, up);
-      c.on('data', (d) => { if (!cut) up.write(d); });
-      up.on('data', (d) => { if (!cut) c.write(d); });
-      c.on('error', () => {});
-      up.on('error', () => {});
-    });
-    await new Promise<void>((r) => relay.listen(0, s.host, () => r()));
-    const port = (relay.address() as net.AddressInfo).port;
-    const knownHosts = path.join(dir, `known_hosts_${port}`);
-    await writeFile(knownHosts, `${s.knownHostsLine.replace(`:${s.port} `, `:${port} `)}\n`);
-    const x = new SshExecutor({ ...sshNode(s, 'box1', { identity: user.privateKey, knownHosts, workDir: dir }), port });
-    return { x, cut: () => { cut = true; }, close: () => { for (const k of sockets) k.destroy(); relay.close(); } };
+    const relay = await relayTo(s);
+    const x = new SshExecutor({ ...sshNode(s, 'box1', { identity: user.privateKey, knownHosts: relay.knownHosts, workDir: dir }), port: relay.port });
+    return { x, cut: relay.cut, close: relay.close };
   }
 
   it('the silent program on the node is killed once the heartbeats stop, within the sentinel\'s 20 s', async () => {
@@ -68,6 +52,34 @@ describe.skipIf(!haveServer('sshd'))('a network cut to an SSH node (real sshd be
       while (processesWith(marker).length && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
       expect(processesWith(marker)).toEqual([]);
       expect(existsSync(`/tmp/.marteau-alive-${pgid}`)).toBe(false);
+    } finally {
+      for (const pid of processesWith(marker)) process.kill(pid, 'SIGKILL');
+      await x.close();
+      close();
+    }
+  }, 60_000);
+
+  it('a program that reads its stdin (the builtin agent\'s path) gets its input lines, not the heartbeat, and is killed once the heartbeats stop', async () => {
+    const marker = `marteau-cut-in-${randomBytes(4).toString('hex')}`;
+    const { x, cut, close } = await throughRelay();
+    const lines: string[] = [];
+    let pgid = 0;
+    try {
+      const run = x.run(['sh', '-c', 'while IFS= read -r l; do echo "got:$l"; done; echo eof', marker], {
+        onLine: (l) => lines.push(l),
+        onStart: (p) => { pgid = p.pgid; },
+        // An empty line among them: over SSH that is the heartbeat's, never the program's.
+        input: (write) => write('ping 1\n\nstart  $(x) \'q\'\n'),
+      }).catch((e: Error) => e);
+      while (!lines.some((l) => l.startsWith('got:start'))) await new Promise((r) => setTimeout(r, 50));
+      cut();
+      const err = await run;
+      expect(err).toBeInstanceOf(NodeError);
+      const end = Date.now() + 30_000;
+      while (processesWith(marker).length && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
+      expect(processesWith(marker)).toEqual([]);
+      for (const f of [`/tmp/.marteau-alive-${pgid}`, `/tmp/.marteau-in-${pgid}`]) expect(existsSync(f), f).toBe(false);
+      expect(lines).toEqual(['got:ping 1', 'got:start  $(x) \'q\'']);
     } finally {
       for (const pid of processesWith(marker)) process.kill(pid, 'SIGKILL');
       await x.close();

@@ -21,7 +21,8 @@ export interface RunOptions {
   killGraceMs?: number;
   /**
    * Given a writer to the process's stdin once it runs (without this option stdin is closed
-   * locally and left idle over SSH). Lines written reach the program in order.
+   * locally and carries only the heartbeat over SSH). Lines written reach the program in order;
+   * over SSH empty lines do not (they are the heartbeat).
    */
   input?: (write: (text: string) => void) => void;
   /**

@@ -11,28 +11,31 @@
  * load the app until it next writes to its closed output. So a sentinel in the same group
  * watches the sshd process that serves the session (the shell's parent), which exits with the
  * connection, and then kills the group. Started in a subshell that exits at once, it is not a
- * child of the program; the group kill at the end of a run stops it too. A run whose stdin is
- * free (no `input`) also gets a heartbeat: see HEARTBEAT_WATCH.
+ * child of the program; the group kill at the end of a run stops it too. Every run also gets a
+ * heartbeat on the session's stdin: see HEARTBEAT_WATCH.
  */
 import { NodeError } from './executor.js';
 import { QuoteError, shellQuote, ENV_NAME } from './quote.js';
 
 export const PGID_MARKER = '@@marteau-pgid ';
 
-export function remoteCommand(argv: readonly string[], o: { cwd?: string; env?: Readonly<Record<string, string>>; heartbeat?: boolean } = {}): string {
+export function remoteCommand(argv: readonly string[], o: { cwd?: string; env?: Readonly<Record<string, string>>; input?: boolean } = {}): string {
   if (!argv.length) throw new QuoteError('empty command');
   const env = Object.entries(o.env ?? {});
   for (const [k] of env) if (!ENV_NAME.test(k)) throw new QuoteError(`bad environment variable name ${JSON.stringify(k)}`);
   // `env` would take a program name containing "=" for one more assignment.
   if (env.length && argv[0].includes('=')) throw new QuoteError(`a program name cannot contain "=": ${JSON.stringify(argv[0])}`);
   // The marker comes first: a run that ends without it was never started by a POSIX shell
-  // (a login shell of /bin/false or nologin), while a failed `cd` is the command's own failure.
-  // With a heartbeat the session's stdin carries it (fd 3, for the sentinel) and the program
-  // reads /dev/null, as a local run's closed stdin.
-  const parts = o.heartbeat ? ['exec 3<&0', watch(HEARTBEAT_WATCH)] : [watch(CONNECTION_WATCH)];
-  parts.push(`printf '${PGID_MARKER}%s\\n' "$$"`);
+  // (a login shell of /bin/false or nologin), while a failed `cd` (or mkfifo) is the command's
+  // own failure. The session's stdin carries the heartbeat (fd 3, for the sentinel); the program
+  // reads /dev/null, as a local run's closed stdin, or with `input` the lines the sentinel's
+  // reader passes on through a FIFO (the heartbeat's empty lines left out).
+  const parts = ['exec 3<&0', `printf '${PGID_MARKER}%s\\n' "$$"`];
+  // One left by a crashed run of an earlier group of this id would make mkfifo fail.
+  if (o.input) parts.push(`rm -f "${inputFifo('$$')}"`, `mkfifo -m 600 "${inputFifo('$$')}"`);
+  parts.push(watch(o.input ? FORWARDING_WATCH : HEARTBEAT_WATCH));
   if (o.cwd !== undefined) parts.push(`cd ${shellQuote(o.cwd)}`);
-  const stdin = o.heartbeat ? ' </dev/null 3<&-' : '';
+  const stdin = o.input ? ` <"${inputFifo('$$')}" 3<&-` : ' </dev/null 3<&-';
   const run = env.length
     ? `exec env ${env.map(([k, v]) => shellQuote(`${k}=${v}`)).join(' ')} ${argv.map(shellQuote).join(' ')}${stdin}`
     : `exec ${argv.map(shellQuote).join(' ')}${stdin}`;
@@ -47,25 +50,36 @@ const HEARTBEAT_LIMIT_S = 20;
 
 const watch = (script: string) => `(sh -c '${script}' marteau-watch "$PPID" "$$" </dev/null >/dev/null 2>&1 &)`;
 
-/** Checks once a second: a dropped connection stops the program within about a second. */
-const CONNECTION_WATCH = 'while kill -0 "$1" 2>/dev/null; do sleep 1; done; kill -KILL "-$2"';
-
 /**
- * The same, and a network cut that sshd cannot see (no FIN, no RST: sshd keeps the session for
- * hours without ClientAliveInterval) ends the group once the engine's heartbeats stop: a reader
- * marks each line in a file, checked once a second. The file is named after the group, in /tmp.
+ * A network cut that sshd cannot see (no FIN, no RST: sshd keeps the session for hours without
+ * ClientAliveInterval) ends the group once the engine's heartbeats stop, as a dropped connection
+ * (sshd, the shell's parent, gone) does within about a second: a reader marks each line in a
+ * file, checked once a second. The file is named after the group, in /tmp.
  */
-const HEARTBEAT_WATCH = [
+const sentinel = (reader: string) => [
   `f=${heartbeatFile('$2')}`,
-  '(while read -r _; do : >"$f"; done) <&3 & exec 3<&-',
+  `${reader} <&3 & exec 3<&-`,
   'n=0',
   `while kill -0 "$1" 2>/dev/null && [ "$n" -lt ${HEARTBEAT_LIMIT_S} ]; do sleep 1; if [ -e "$f" ]; then rm -f "$f"; n=0; else n=$((n+1)); fi; done`,
   'rm -f "$f"',
   'kill -KILL "-$2"',
 ].join('; ');
 
+const HEARTBEAT_WATCH = sentinel('(while read -r _; do : >"$f"; done)');
+
+/**
+ * The same for a program that reads its stdin (the builtin agent's commands): the reader passes
+ * each line but the heartbeat's empty ones to the FIFO the program reads, and unlinks the FIFO
+ * once both ends are open. The program sees end-of-file when the session's stdin ends.
+ */
+const FORWARDING_WATCH = sentinel(`(p=${inputFifo('$2')}; exec 4>"$p"; rm -f "$p"; while IFS= read -r l; do : >"$f"; [ -z "$l" ] || printf "%s\\n" "$l" >&4; done)`);
+
 function heartbeatFile(pgid: string): string {
   return `/tmp/.marteau-alive-${pgid}`;
+}
+
+function inputFifo(pgid: string): string {
+  return `/tmp/.marteau-in-${pgid}`;
 }
 
 /**
@@ -75,8 +89,8 @@ function heartbeatFile(pgid: string): string {
  */
 export function killGroupCommand(pgid: number, signal: 'TERM' | 'KILL'): string {
   if (!Number.isInteger(pgid) || pgid <= 1) throw new QuoteError(`bad process group ${pgid}`);
-  // The heartbeat file too: the sentinel that would remove it dies with the group.
-  return `kill -${signal} -${pgid} 2>/dev/null; rm -f ${heartbeatFile(String(pgid))}; true`;
+  // The heartbeat file and a FIFO no program opened too: what would remove them dies with the group.
+  return `kill -${signal} -${pgid} 2>/dev/null; rm -f ${heartbeatFile(String(pgid))} ${inputFifo(String(pgid))}; true`;
 }
 
 /** The hint for a node whose login shell runs no command: /bin/false, nologin, or a ForceCommand. */

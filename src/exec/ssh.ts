@@ -231,7 +231,7 @@ export class SshExecutor implements Executor {
   private async runOnce(argv: readonly string[], o: RunOptions): Promise<RunResult> {
     const started = performance.now();
     if (o.signal?.aborted) return { exitCode: null, signal: null, cancelled: true, durationMs: 0 };
-    const command = remoteCommand(argv, { cwd: o.cwd, env: o.env, heartbeat: !o.input });
+    const command = remoteCommand(argv, { cwd: o.cwd, env: o.env, input: o.input !== undefined });
     const session = await this.exec(command);
     const channel = session.channel;
     return new Promise<RunResult>((resolve, reject) => {
@@ -297,7 +297,7 @@ export class SshExecutor implements Executor {
       o.signal?.addEventListener('abort', onAbort, { once: true });
       // What is written before the program starts waits in the channel for its stdin.
       o.input?.((text) => { if (!settled) channel.write(text); });
-      if (!o.input) timers.push(setInterval(() => { if (!settled) channel.write('\n'); }, HEARTBEAT_MS));
+      timers.push(setInterval(() => { if (!settled) channel.write('\n'); }, HEARTBEAT_MS));
       channel.on('data', (d) => out.push(d));
       channel.stderr.on('data', (d) => err.push(d));
       const onExit = () => {

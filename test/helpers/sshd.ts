@@ -7,6 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { SshNodeConfig } from '../../src/config/nodes.js';
@@ -193,5 +194,50 @@ export function sshNode(
     tags: [],
     enabled: true,
     ...o,
+  };
+}
+
+export interface Relay {
+  port: number;
+  /** A known_hosts file naming the relay's port with the server's key. */
+  knownHosts: string;
+  /** Stop forwarding without closing anything (no FIN, no RST): a dead link or a dropped route. */
+  cut(): void;
+  close(): void;
+}
+
+/**
+ * A TCP relay in front of a test sshd, on its address: the network between the engine and a
+ * node. `bytesPerSecond` bounds what it forwards towards the node (a slow link for an upload).
+ */
+export async function relayTo(s: Sshd, o: { bytesPerSecond?: number } = {}): Promise<Relay> {
+  let cut = false;
+  const sockets: net.Socket[] = [];
+  const relay = net.createServer((c) => {
+    const up = net.connect(s.port, s.host);
+    sockets.push(c, up);
+    c.on('data', (d) => {
+      if (cut) return;
+      up.write(d);
+      if (!o.bytesPerSecond) return;
+      c.pause();
+      setTimeout(() => c.resume(), (d.length / o.bytesPerSecond) * 1000);
+    });
+    up.on('data', (d) => { if (!cut) c.write(d); });
+    c.on('error', () => {});
+    up.on('error', () => {});
+  });
+  await new Promise<void>((r) => relay.listen(0, s.host, () => r()));
+  const port = (relay.address() as net.AddressInfo).port;
+  const knownHosts = path.join(s.dir, `known_hosts_relay_${port}`);
+  await writeFile(knownHosts, `${s.knownHostsLine.replace(`:${s.port} `, `:${port} `)}\n`);
+  return {
+    port,
+    knownHosts,
+    cut: () => { cut = true; },
+    close: () => {
+      for (const k of sockets) k.destroy();
+      relay.close();
+    },
   };
 }
