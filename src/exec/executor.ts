@@ -67,6 +67,11 @@ export interface TransferOptions {
   exclude?: readonly string[];
   maxFiles?: number;
   maxBytes?: number;
+  /**
+   * Aborting stops the copy at once (over SSH, the SFTP session carrying it is ended) and it
+   * rejects with TransferCancelled; what was copied stays for the caller to remove.
+   */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_TRANSFER = { exclude: ['.git', 'node_modules'], maxFiles: 5000, maxBytes: 200 * 1024 * 1024 } as const;
@@ -87,5 +92,13 @@ export class TransferError extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'TransferError';
+  }
+}
+
+/** A transfer stopped by its signal (a cancelled job). */
+export class TransferCancelled extends TransferError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransferCancelled';
   }
 }

@@ -6,7 +6,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { mkdirp } from '../fs/mkdirp.js';
-import { NodeError, TransferError, type TransferOptions } from './executor.js';
+import { NodeError, TransferCancelled, TransferError, type TransferOptions } from './executor.js';
 import { sftpError } from './ssh-login.js';
 import type { Sftp } from './ssh2-api.js';
 import { scanTree } from './tree.js';
@@ -46,32 +46,56 @@ export class SftpFiles {
   }
 
   async put(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<void> {
+    const { signal } = options;
+    const cancelled = () => new TransferCancelled(`the copy of ${localPath} to node "${this.host.node}" was cancelled`);
     const st = await stat(localPath).catch(() => undefined);
     if (!st) throw new TransferError(`${localPath} does not exist`);
-    if (!st.isDirectory()) {
-      await this.host.mkdirp(path.posix.dirname(remotePath));
-      return this.use((sftp) => call<void>((cb) => sftp.fastPut(localPath, remotePath, cb)).catch((e: Error) => { throw this.failed('upload', localPath, e); }));
-    }
-    const entries = await scanTree(localPath, options);
-    await this.host.mkdirp(remotePath);
+    const entries = st.isDirectory() ? await scanTree(localPath, options) : undefined;
+    await this.host.mkdirp(entries ? remotePath : path.posix.dirname(remotePath));
+    if (signal?.aborted) throw cancelled();
     await this.use(async (sftp) => {
-      // Directories first, parents before children (scanTree lists them in that order).
-      for (const e of entries.filter((x) => x.kind === 'dir')) {
-        await call<void>((cb) => sftp.mkdir(path.posix.join(remotePath, e.rel), (err) => cb(err && err.code !== 4 ? err : undefined))).catch((err: Error) => {
-          throw this.failed('mkdir', e.rel, err);
-        });
-      }
-      const files = entries.filter((x) => x.kind === 'file');
-      let next = 0;
-      const worker = async () => {
-        while (next < files.length) {
-          const f = files[next++];
-          await call<void>((cb) => sftp.fastPut(path.join(localPath, f.rel), path.posix.join(remotePath, f.rel), cb)).catch((err: Error) => {
-            throw this.failed('upload', f.rel, err);
+      // Ending the session fails the writes in flight once sshd has closed it: whatever follows
+      // (the removal of the partial copy) comes after the last of them.
+      const current = this.session;
+      const stop = () => {
+        if (this.session === current) this.session = undefined;
+        sftp.end();
+      };
+      signal?.addEventListener('abort', stop, { once: true });
+      const upload = (from: string, to: string, what: string) => {
+        if (signal?.aborted) throw cancelled();
+        return call<void>((cb) => sftp.fastPut(from, to, cb)).catch((e: Error) => { throw this.failed('upload', what, e); });
+      };
+      try {
+        if (!entries) return await upload(localPath, remotePath, localPath);
+        // Directories first, parents before children (scanTree lists them in that order).
+        for (const e of entries.filter((x) => x.kind === 'dir')) {
+          if (signal?.aborted) throw cancelled();
+          await call<void>((cb) => sftp.mkdir(path.posix.join(remotePath, e.rel), (err) => cb(err && err.code !== 4 ? err : undefined))).catch((err: Error) => {
+            throw this.failed('mkdir', e.rel, err);
           });
         }
-      };
-      await Promise.all(Array.from({ length: Math.min(TRANSFER_CONCURRENCY, files.length) }, worker));
+        const files = entries.filter((x) => x.kind === 'file');
+        let next = 0;
+        const worker = async () => {
+          while (next < files.length) {
+            const f = files[next++];
+            await upload(path.join(localPath, f.rel), path.posix.join(remotePath, f.rel), f.rel).catch((e: Error) => {
+              next = files.length;
+              throw e;
+            });
+          }
+        };
+        // Every worker's last write has ended before this settles (see stop).
+        await Promise.allSettled(Array.from({ length: Math.min(TRANSFER_CONCURRENCY, files.length) }, worker)).then((ends) => {
+          const failed = ends.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+          if (failed) throw failed.reason;
+        });
+      } catch (e) {
+        throw signal?.aborted && !this.host.lost() ? cancelled() : e;
+      } finally {
+        signal?.removeEventListener('abort', stop);
+      }
     });
   }
 

@@ -6,7 +6,7 @@
  */
 import path from 'node:path';
 import { isInnerPath } from '../config/paths.js';
-import { NodeError, TransferError } from '../exec/executor.js';
+import { NodeError, TransferCancelled, TransferError } from '../exec/executor.js';
 import type { RunnerContext, RunnerNode } from '../core/runner-contract.js';
 
 /** The job's directory on an SSH node. */
@@ -22,9 +22,9 @@ export async function stageProject(ctx: RunnerContext, node: RunnerNode): Promis
   if (ctx.config.upload) {
     ctx.log(`copying ${ctx.config.workDir} to ${dir}`, { node: node.name, stream: 'engine' });
     try {
-      await node.executor.put(ctx.config.workDir, dir);
+      await node.executor.put(ctx.config.workDir, dir, { signal: ctx.signal });
     } catch (e) {
-      if (e instanceof TransferError) throw new TransferError(`cannot copy the project to node "${node.name}": ${e.message}`);
+      if (e instanceof TransferError && !(e instanceof TransferCancelled)) throw new TransferError(`cannot copy the project to node "${node.name}": ${e.message}`);
       throw e;
     }
   }

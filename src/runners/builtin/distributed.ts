@@ -139,7 +139,7 @@ async function prepare(ctx: RunnerContext, node: RunnerNode, job: (index: number
     } else if (bundle) {
       log(`builtin agent: bundle ${bundle.id} already on the node`);
     }
-    await node.executor.put(stage, dir, { exclude: [] });
+    await node.executor.put(stage, dir, { exclude: [], signal });
   } finally {
     await rm(stage, { recursive: true, force: true });
   }
