@@ -235,6 +235,24 @@ describe('tcp proxy', () => {
     });
   });
 
+  it('bandwidth with scope: proxy is one link its connections share; per connection, each gets the rate', async () => {
+    const fourAtOnce = async (scope: string) => {
+      let ms = 0;
+      await withProxy({ bandwidth: { percent: 100, rate: 100, scope } }, async (p) => {
+        const started = performance.now();
+        const replies = await Promise.all([1, 2, 3, 4].map(() => exchange(p.port, Buffer.alloc(25_000, 1), { want: 25_000 })));
+        ms = performance.now() - started;
+        for (const r of replies) expect(r.reply.length).toBe(25_000);
+      });
+      return ms;
+    };
+    // 100 KB at 100 KB/s in all on one link; 25 KB at 100 KB/s on each of four.
+    const shared = await fourAtOnce('proxy');
+    const own = await fourAtOnce('connection');
+    expect(shared).toBeGreaterThanOrEqual(950);
+    expect(own).toBeLessThan(shared / 2);
+  });
+
   it('gives the configured share of faults, replayable with a seed', async () => {
     const run = async () => {
       let seen = '';

@@ -323,7 +323,10 @@ type ShapeAction = Extract<Action, { type: 'delay' | 'throttle' | 'slice' | 'cor
 /** A shaping action's part of its stream's plan. */
 function shape(p: ReplyPlan, a: ShapeAction): void {
   if (a.type === 'delay') p.delayMs += a.ms;
-  else if (a.type === 'throttle') p.throttle = a.bytesPerSecond;
+  else if (a.type === 'throttle') {
+    p.throttle = a.bytesPerSecond;
+    p.link = a.link;
+  }
   else if (a.type === 'slice') p.slice = a;
   else p.corrupt = a.bytes;
 }

@@ -152,8 +152,17 @@ export abstract class ConnectionIO {
       }
       const piece = data.subarray(offset, offset + size);
       offset += piece.length;
+      if (plan.link) {
+        // The piece waits for its turn on the shared link, then takes the link for its time.
+        const now = performance.now();
+        const start = Math.max(now, plan.link.busyUntil);
+        plan.link.busyUntil = start + (piece.length / plan.throttle!) * 1000;
+        if (start > now) await this.sleep(start - now);
+        if (this.closed) return;
+        pause = plan.link.busyUntil - start;
+      }
       write(piece);
-      if (plan.throttle) pause = Math.max(pause, (piece.length / plan.throttle) * 1000);
+      if (plan.throttle && !plan.link) pause = Math.max(pause, (piece.length / plan.throttle) * 1000);
       // Bandwidth also owes the pause after its last piece; slices only pause between pieces.
       if (pause > 0 && (plan.throttle || offset < data.length)) await this.sleep(pause);
     }

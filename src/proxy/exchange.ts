@@ -2,7 +2,7 @@
  * One exchange (a request and its reply) as a connection tracks it, and the plan the behaviors'
  * actions make for each of its two streams.
  */
-import type { Action } from './plugin.js';
+import type { Action, SharedLink } from './plugin.js';
 import type { ErrorReply } from './protocol.js';
 
 /** A hook's actions, or 'failed' when it threw. */
@@ -11,6 +11,8 @@ export type Outcome = Action[] | 'failed';
 export interface ReplyPlan {
   delayMs: number;
   throttle?: number;
+  /** The link the throttle's rate is shared on, if the connections share one. */
+  link?: SharedLink;
   slice?: { averageSize: number; sizeVariation: number; delayMs: number };
   corrupt?: number;
 }

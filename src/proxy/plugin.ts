@@ -57,8 +57,8 @@ export type Action =
   | { type: 'drop'; stream: Stream; closeAfterMs?: number }
   /** Forward the request, then close both sides before the reply arrives. */
   | { type: 'abort' }
-  /** Pace this message's bytes at `bytesPerSecond`. */
-  | { type: 'throttle'; bytesPerSecond: number; stream: Stream }
+  /** Pace this message's bytes at `bytesPerSecond`, on `link` when connections share one. */
+  | { type: 'throttle'; bytesPerSecond: number; stream: Stream; link?: SharedLink }
   /** Cut this message into pieces of about `averageSize` (± `sizeVariation`) bytes, `delayMs` apart. */
   | { type: 'slice'; averageSize: number; sizeVariation: number; delayMs: number; stream: Stream }
   /** Splice `bytes` random bytes into the middle of this message. */
@@ -67,6 +67,15 @@ export type Action =
   | { type: 'limit'; bytes: number; stream: Stream }
   /** From now on, wait `ms` before passing a close from one side on to the other. */
   | { type: 'slowClose'; ms: number };
+
+/**
+ * A link that the connections throttled on it share, as they share a saturated network link:
+ * its rate is their total, handed out in turn. Keep one in a behavior's state.
+ */
+export interface SharedLink {
+  /** When the link has sent what it was given so far (ms, on the proxy's clock). */
+  busyUntil: number;
+}
 
 /** Builders, so plugins read like sentences: `return act.delay(200)`. */
 export const act = {
@@ -78,7 +87,8 @@ export const act = {
   drop: (stream: Stream, closeAfterMs = 0): Action => ({ type: 'drop', stream, closeAfterMs }),
   hang: (): Action => ({ type: 'drop', stream: 'upstream', closeAfterMs: 0 }),
   abort: (): Action => ({ type: 'abort' }),
-  throttle: (bytesPerSecond: number, stream: Stream = 'downstream'): Action => ({ type: 'throttle', bytesPerSecond, stream }),
+  throttle: (bytesPerSecond: number, stream: Stream = 'downstream', link?: SharedLink): Action =>
+    (link ? { type: 'throttle', bytesPerSecond, stream, link } : { type: 'throttle', bytesPerSecond, stream }),
   slice: (averageSize: number, sizeVariation: number, delayMs: number, stream: Stream = 'downstream'): Action =>
     ({ type: 'slice', averageSize, sizeVariation, delayMs, stream }),
   corrupt: (bytes: number, stream: Stream = 'downstream'): Action => ({ type: 'corrupt', bytes, stream }),
