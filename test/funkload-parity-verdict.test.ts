@@ -77,10 +77,29 @@ describe.skipIf(!fl)("a funkload job failed by FunkLoad's bench status", () => {
     expect((await cliDone(['report', id, '--state-dir', state, '-o', out, '--thresholds', lenient])).code).toBe(0);
   }, 120_000);
 
-  it('fl-run-bench stopped by SIGINT mid-cycle (it exits 0): the job fails saying so, its progress counts only the tests FunkLoad marked', async () => {
-    // The test module sends the signal itself, as Ctrl-C would: FunkLoad prints
-    // "Aborting run...Aborted" after the marks of its recording line and leaves its XML without an end.
-    const sigtest = `import os, signal
+  /**
+   * A bench stopped outside the engine fails the job (exit 1): its index.html, junit.xml,
+   * summary.json and the report rebuilt from its directory say the same, not "interrupted" (130).
+   */
+  async function expectFailedEverywhere(state: string, why: string): Promise<void> {
+    const [id] = readdirSync(path.join(state, 'jobs'));
+    const jobDir = path.join(state, 'jobs', id);
+    const summary = JSON.parse(await readFile(path.join(jobDir, 'summary.json'), 'utf8')) as Record<string, unknown>;
+    expect(summary).toMatchObject({ passed: false, aborted: true, interrupted: false, abort: { why: 'stopped', reason: why } });
+    expect(await readFile(path.join(jobDir, 'index.html'), 'utf8')).toContain('<span class="status fail">FAILED</span>');
+    expect(await readFile(path.join(jobDir, 'junit.xml'), 'utf8')).toContain(`<failure message="the run stopped before its end: ${why.replace(/"/g, '&quot;')}" type="aborted"/>`);
+    const out = await temp('rebuilt');
+    const rebuilt = await cliDone(['report', id, '--state-dir', state, '-o', out]);
+    expect(rebuilt.code, rebuilt.out + rebuilt.err).toBe(1);
+    expect(rebuilt.out).toContain(`FAILED: the run was aborted (${why})\n`);
+    expect(JSON.parse(await readFile(path.join(out, 'summary.json'), 'utf8'))).toMatchObject({ passed: false, interrupted: false, abort: { why: 'stopped', reason: why } });
+    expect(await readFile(path.join(out, 'index.html'), 'utf8')).toContain('<span class="status fail">FAILED</span>');
+    const jobs = await cliDone(['queue', '--all', '--json', '--state-dir', state]);
+    expect(JSON.parse(jobs.out)).toMatchObject([{ status: 'failed', failure: 'test' }]);
+  }
+
+  /** A test module that sends its own bench process `signal` at the 8th test, as another terminal would. */
+  const selfSignalling = (signal: string) => `import os, signal
 from funkload.FunkLoadTestCase import FunkLoadTestCase
 N = [0]
 
@@ -90,21 +109,36 @@ class Shop(FunkLoadTestCase):
         N[0] += 1
         self.get(self.conf_get('main', 'url') + '/items')
         if N[0] == 8:
-            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.${signal})
 `;
-    const dir = await project('name: shop\nscript: test_Shop.py\ntest: Shop.test_shop\n', { 'test_Shop.py': sigtest, 'Shop.conf': conf(url).replace('duration = 2', 'duration = 30') });
+
+  it('fl-run-bench stopped by SIGINT mid-cycle (it exits 0): the job fails saying so, its progress counts only the tests FunkLoad marked', async () => {
+    // FunkLoad prints "Aborting run...Aborted" after the marks of its recording line and leaves
+    // its XML without an end.
+    const dir = await project('name: shop\nscript: test_Shop.py\ntest: Shop.test_shop\n', { 'test_Shop.py': selfSignalling('SIGINT'), 'Shop.conf': conf(url).replace('duration = 2', 'duration = 30') });
     const nodes = path.join(await temp('nodes'), 'marteau.nodes.yml');
     await writeFile(nodes, `nodes:\n  local: {type: local, funkload: ${JSON.stringify(fl!.bin)}}\n`);
     const state = await stateDir();
     const ci = await cliDone(['--ci', dir, '--nodes', nodes, '--state-dir', state]);
     expect(ci.code, ci.out + ci.err).toBe(1);
-    expect(ci.out).toContain('failed: the run was aborted (fl-run-bench on node "local" aborted its run (Aborting run...: it got SIGINT (Ctrl-C), SIGTERM or SIGQUIT))');
+    const why = 'fl-run-bench on node "local" aborted its run (Aborting run...: it got SIGINT (Ctrl-C), SIGTERM or SIGQUIT)';
+    expect(ci.out).toContain(`failed: the run was aborted (${why})`);
     const logging = /\* Logging for 30s \(until [^)]*\): ([.FE]*)Aborting run\.\.\./.exec(ci.out);
     expect(logging, ci.out).not.toBeNull();
     const progress = [...ci.out.matchAll(/progress: .*?(\d+) tests?: /g)].at(-1);
     expect(Number(progress?.[1])).toBe(logging![1].length);
-    const [id] = readdirSync(path.join(state, 'jobs'));
-    const summary = JSON.parse(await readFile(path.join(state, 'jobs', id, 'summary.json'), 'utf8')) as { passed: boolean; abort: { why: string } };
-    expect(summary).toMatchObject({ passed: false, aborted: true, abort: { why: 'stopped' } });
+    await expectFailedEverywhere(state, why);
+  }, 120_000);
+
+  it('fl-run-bench killed with SIGKILL on its node: the job fails saying so, and so does every report of it', async () => {
+    const dir = await project('name: shop\nscript: test_Shop.py\ntest: Shop.test_shop\n', { 'test_Shop.py': selfSignalling('SIGKILL'), 'Shop.conf': conf(url).replace('duration = 2', 'duration = 30') });
+    const nodes = path.join(await temp('nodes'), 'marteau.nodes.yml');
+    await writeFile(nodes, `nodes:\n  local: {type: local, funkload: ${JSON.stringify(fl!.bin)}}\n`);
+    const state = await stateDir();
+    const ci = await cliDone(['--ci', dir, '--nodes', nodes, '--state-dir', state]);
+    expect(ci.code, ci.out + ci.err).toBe(1);
+    const why = 'fl-run-bench on node "local" was killed by SIGKILL before the end of its bench';
+    expect(ci.out).toContain(`failed: the run was aborted (${why})`);
+    await expectFailedEverywhere(state, why);
   }, 120_000);
 });

@@ -138,20 +138,21 @@ export async function runReportCommand(inputs: string[], o: ReportCommandOptions
   if (!o.thresholds && thresholds.length) io.out.write(`thresholds of the job's config snapshot ${input.configSnapshot}\n`);
   for (const v of verdicts) io.out.write(`${verdictWord(v)} ${v.message}\n`);
   const verdict = runVerdict(summary, verdicts);
-  if (!verdict.passed) io.out.write(`${summary.aborted ? 'INTERRUPTED' : 'FAILED'}: ${verdict.reasons.join('; ')}\n`);
+  if (!verdict.passed) io.out.write(`${verdict.interrupted ? 'INTERRUPTED' : 'FAILED'}: ${verdict.reasons.join('; ')}\n`);
   io.out.write(`report: ${files.html}\njson: ${files.json}\njunit: ${files.junit}\n`);
   return verdictExit(summary, verdict);
 }
 
 /**
- * The exit code `--ci` gives the job these results came from (ci/exit-code.ts): a run cancelled
- * or interrupted (or killed) 130, one stopped by its timeout a test failure, an unsteady sweep
- * or a lost node an infrastructure failure.
+ * The exit code `--ci` gave the job these results came from (ci/exit-code.ts): a run cancelled,
+ * interrupted or whose engine was killed 130; an unsteady sweep or a lost node an infrastructure
+ * failure; any other failure, a run stopped by its timeout or ended early by its load tool
+ * (FunkLoad's `Aborting run`, a bench killed on its node) included, a test failure.
  */
 function verdictExit(summary: RunSummary, verdict: RunVerdict): number {
   if (verdict.passed) return EXIT.ok;
-  if (summary.aborted) return summary.abort?.why === 'timeout' ? EXIT.failed : summary.abort?.why === 'unsteady' ? EXIT.infrastructure : EXIT.interrupted;
-  return verdict.infrastructure ? EXIT.infrastructure : EXIT.failed;
+  if (verdict.interrupted) return EXIT.interrupted;
+  return verdict.infrastructure || summary.abort?.why === 'unsteady' ? EXIT.infrastructure : EXIT.failed;
 }
 
 /** Writing into the -o directory: what the filesystem refuses is the user's to fix, said without a stack trace. */

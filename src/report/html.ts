@@ -64,7 +64,8 @@ export function renderHtmlReport(s: RunSummary, thresholds: ThresholdResult[] = 
   const i = s.info;
   const b = i.bench;
   const verdict = runVerdict(s, thresholds, opts.matrix);
-  const status = s.aborted ? '<span class="status aborted">INTERRUPTED</span>' : !verdict.passed ? '<span class="status fail">FAILED</span>' : '<span class="status pass">PASSED</span>';
+  // The job's word for it: INTERRUPTED (exit 130) only for a run stopped from outside the test.
+  const status = verdict.interrupted ? '<span class="status aborted">INTERRUPTED</span>' : !verdict.passed ? '<span class="status fail">FAILED</span>' : '<span class="status pass">PASSED</span>';
   const o = s.overall;
   // No request, nothing measured: a dash, not a 100 % success rate or a 0 ms p95.
   const measured = (text: string) => (o.requests.total ? text : '–');
@@ -101,7 +102,7 @@ export function renderHtmlReport(s: RunSummary, thresholds: ThresholdResult[] = 
   const time = timeCharts(s);
   const warnings = [
     ...(opts.warnings ?? []),
-    ...(s.aborted ? [`The run was interrupted (${abortReason(s)}): the last cycle is partial.`] : []),
+    ...(s.aborted ? [`The run ${verdict.interrupted ? 'was interrupted' : 'stopped before its end'} (${abortReason(s)}): the last cycle is partial.`] : []),
     ...(s.nodes ?? []).flatMap((n) => (n.lost ? [`Node ${n.node}: ${lostLine(n.lost)}. The report holds what was recorded until then.`] : [])),
     // The reasons the sections below do not show already (thresholds, matrix, nodes, the interruption).
     ...(verdict.runFailed ? [`Failed: ${verdict.runFailed}.`] : []),

@@ -26,6 +26,11 @@ export interface JsonReport {
   abort?: RunSummary['abort'];
   /** The run's verdict (runners/verdict.ts): false when aborted, a threshold or node failed, or (no thresholds) every request failed. */
   passed: boolean;
+  /**
+   * Stopped from outside the test (cancel, the engine stopped or killed: why cancel, shutdown,
+   * lease, killed): the job's exit code is 130. An aborted run that is not interrupted failed (1, or 3 for a lost node).
+   */
+  interrupted: boolean;
   /** Why it did not pass; empty when it passed. */
   reasons: string[];
   /** The load tool's own failing verdict (FunkLoad's bench status), kept so a rebuilt report judges as the job did. */
@@ -64,6 +69,7 @@ export function buildJsonReport(summary: RunSummary, thresholds: ThresholdResult
     aborted: summary.aborted,
     ...(summary.abort ? { abort: summary.abort } : {}),
     passed: verdict.passed,
+    interrupted: verdict.interrupted,
     reasons: verdict.reasons,
     ...(i.toolVerdict ? { tool_verdict: i.toolVerdict } : {}),
     apdex_t: i.apdexT,

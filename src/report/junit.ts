@@ -1,7 +1,7 @@
 /**
  * JUnit XML for CI systems: one test case per threshold (a failing threshold is a failure with
- * its message), plus one case for the run itself that fails when it was interrupted or, without
- * thresholds, every request failed.
+ * its message), plus one case for the run itself that fails when it was interrupted or stopped
+ * before its end or, without thresholds, every request failed.
  */
 import { windowLine } from '../runners/measures/index.js';
 import { nodeLine } from '../runners/nodes.js';
@@ -21,11 +21,13 @@ export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResul
   const seconds = summary.info.end !== undefined ? Math.max(0, (summary.info.end - summary.info.start) / 1000) : 0;
   const cases: string[] = [...extra.cases];
   const runCase = `run ${summary.info.suite}.${summary.info.test}`;
-  // The run's own case: failed when it was interrupted, when (no thresholds to judge it) the
+  // The run's own case: failed when it was interrupted or ended early, when (no thresholds to judge it) the
   // load tool failed it or every request failed, or when none was recorded.
-  const runFailed = runVerdict(summary, thresholds).runFailed;
+  const { runFailed, interrupted } = runVerdict(summary, thresholds);
   const runFailure = summary.aborted
-    ? { message: `the run was interrupted: ${abortReason(summary)}`, type: 'interrupted' }
+    ? interrupted
+      ? { message: `the run was interrupted: ${abortReason(summary)}`, type: 'interrupted' }
+      : { message: `the run stopped before its end: ${abortReason(summary)}`, type: 'aborted' }
     : runFailed
       ? { message: runFailed, type: runFailed === summary.info.toolVerdict ? 'bench' : 'requests' }
       : undefined;

@@ -11,7 +11,7 @@ import { LOCUST_RECORD, LocustRecordError, loadLocustRun } from '../runners/locu
 import type { Measures } from '../runners/measures/index.js';
 import { sampleLogPath } from '../runners/sample-log.js';
 import { convertSampleLog, SampleLogError } from '../runners/sample-log-read.js';
-import type { RunResults } from '../runners/results.js';
+import type { RunAbort, RunResults } from '../runners/results.js';
 import type { JsonReport } from './json.js';
 
 export class ResultsNotFound extends Error {
@@ -31,19 +31,23 @@ export interface LoadedResults {
 
 /**
  * What a job wrote next to its results that the XML does not carry (its summary.json): the chaos
- * measures, and the load tool's own failing verdict (FunkLoad's bench status, from its console).
+ * measures, the load tool's own failing verdict (FunkLoad's bench status, from its console), and
+ * how its run stopped early (FunkLoad's file only shows it has no end; the console said why).
  */
-async function recorded(dir: string): Promise<{ measures?: Measures; toolVerdict?: string }> {
+async function recorded(dir: string): Promise<{ measures?: Measures; toolVerdict?: string; abort?: RunAbort }> {
   let j: Partial<JsonReport>;
   try {
     j = JSON.parse(await readFile(join(dir, 'summary.json'), 'utf8')) as Partial<JsonReport>;
   } catch {
     return {}; // none, or not ours: the report simply has no fault windows
   }
-  const toolVerdict = typeof j.tool_verdict === 'string' ? { toolVerdict: j.tool_verdict } : {};
-  if (!j.fault_windows || !j.attribution || !j.recovery_options) return toolVerdict;
+  const said = {
+    ...(typeof j.tool_verdict === 'string' ? { toolVerdict: j.tool_verdict } : {}),
+    ...(typeof j.abort?.why === 'string' && typeof j.abort.reason === 'string' ? { abort: j.abort } : {}),
+  };
+  if (!j.fault_windows || !j.attribution || !j.recovery_options) return said;
   const windows = j.fault_windows.map(({ start_s: _s, end_s: _e, recovery_text: _t, ...w }) => w);
-  return { measures: { windows, attribution: j.attribution, recoveryOptions: j.recovery_options }, ...toolVerdict };
+  return { measures: { windows, attribution: j.attribution, recoveryOptions: j.recovery_options }, ...said };
 }
 
 /**
@@ -111,8 +115,9 @@ export async function loadResults(input: string, options: ReadOptions = {}): Pro
   const files = st.isDirectory() ? await resultFilesIn(input) : [input];
   if (files.length === 0) throw new ResultsNotFound(`${input}: ${(st.isDirectory() && (await jobWithoutResults(input))) || 'no FunkLoad bench result (*.xml with a <funkload> root) in this directory'}`);
   const { results, warnings } = await readFunkloadXmlFiles(files, options);
-  const { measures, toolVerdict } = st.isDirectory() ? await recorded(input) : {};
+  const { measures, toolVerdict, abort } = st.isDirectory() ? await recorded(input) : {};
   if (toolVerdict) results.info.toolVerdict = toolVerdict;
+  if (abort && results.aborted) results.abort = abort;
   return { results, files, warnings: [...converted, ...warnings], ...(measures ? { measures } : {}) };
 }
 

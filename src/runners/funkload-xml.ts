@@ -260,7 +260,9 @@ export class FunkloadReader {
     for (const c of r.cycles.values()) if (c.end !== undefined && (last === undefined || c.end > last)) last = c.end;
     r.finish(last ?? r.info.start, truncated);
     if (this.abort) r.stoppedBy(this.abort);
-    else if (truncated) r.stoppedBy({ why: 'killed', reason: 'the results end without </funkload>: the bench was killed' });
+    // FunkLoad's own file cut short: fl-run-bench ended before its bench did, not marteau-tui's
+    // job (whose stops are <marteauAbort> lines): a failed run, as the job that ran it says.
+    else if (truncated) r.stoppedBy({ why: 'stopped', reason: 'the results end without </funkload>: fl-run-bench stopped before the end of its bench (killed, or aborted by Ctrl-C, SIGTERM or SIGQUIT)' });
     return r;
   }
 }

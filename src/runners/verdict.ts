@@ -20,6 +20,12 @@ export interface RunVerdict {
   /** Lost nodes are among the reasons: the machines broke, not (only) the code. */
   infrastructure: boolean;
   /**
+   * Stopped from outside the test (cancelled, the engine stopped or killed): exit 130 and
+   * "INTERRUPTED", as --ci gives the job. A run the load tool itself ended early (FunkLoad's
+   * `Aborting run`, a file without its end, a lost worker) or its timeout stopped is a failure.
+   */
+  interrupted: boolean;
+  /**
    * The run's own failure, which no section of a report shows (threshold, cell, node, abort):
    * without thresholds, the tool's own failing verdict or every request failed; or none was recorded.
    */
@@ -61,6 +67,13 @@ function nothingRecorded(s: RunSummary): string | undefined {
   return 'no request was recorded (cycles too short for one to finish, or empty results)';
 }
 
+/**
+ * The abort reasons (RunAbort.why) under which the engine records the job cancelled or
+ * interrupted: a user's cancel, the engine's stop or lost lease, and `killed`, a builtin job whose
+ * engine died (its sample log ends the results; the next engine marks the job interrupted).
+ */
+const INTERRUPTING = new Set(['cancel', 'shutdown', 'lease', 'killed']);
+
 export function runVerdict(s: RunSummary, thresholds: readonly ThresholdResult[], matrix?: Matrix): RunVerdict {
   const failed = thresholds.filter((v) => !v.passed);
   const cells = matrix?.cells.filter((c) => c.verdict === 'fail') ?? [];
@@ -73,5 +86,6 @@ export function runVerdict(s: RunSummary, thresholds: readonly ThresholdResult[]
     ...(cells.length ? [`${cells.length} matrix cell(s) failed: ${cells.map((c) => `${c.backend} ${c.kind}`).join(', ')}`] : []),
     ...(own ? [own] : []),
   ];
-  return { passed: reasons.length === 0, reasons, infrastructure: lost.length > 0, ...(own ? { runFailed: own } : {}) };
+  const interrupted = s.aborted && INTERRUPTING.has(s.abort?.why ?? '');
+  return { passed: reasons.length === 0, reasons, infrastructure: lost.length > 0, interrupted, ...(own ? { runFailed: own } : {}) };
 }

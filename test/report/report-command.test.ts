@@ -85,15 +85,19 @@ describe('report command', () => {
     expect(err.message).toBe(`${conf}:5:10: thresholds.per_cycle.p95: "parsecs" is not a time unit (ms, s, us) in "< 300 parsecs"\n  hint: e.g. "< 300ms", "<= 1.5s" (no unit means ms)`);
   });
 
-  it('reads a killed bench and says so: not passed, exit 130 as --ci gives an interrupted job', async () => {
+  it('reads a bench killed on its node and says so: not passed, exit 1 as --ci gives the FunkLoad job it ended', async () => {
     const dir = tmp();
     const { io: streams, text } = io();
-    expect(await runReportCommand([killed], { output: dir }, streams)).toBe(130);
+    expect(await runReportCommand([killed], { output: dir }, streams)).toBe(1);
     expect(text.err).toMatch(/warning: .*missing <\/funkload> tag/);
-    const why = 'the run was aborted (the results end without </funkload>: the bench was killed)';
-    expect(text.out).toContain(`INTERRUPTED: ${why}\n`);
-    expect(readFileSync(join(dir, 'index.html'), 'utf8')).toContain('INTERRUPTED');
-    expect(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'))).toMatchObject({ aborted: true, passed: false, reasons: [why], abort: { why: 'killed' } });
+    const why = 'the run was aborted (the results end without </funkload>: fl-run-bench stopped before the end of its bench (killed, or aborted by Ctrl-C, SIGTERM or SIGQUIT))';
+    expect(text.out).toContain(`FAILED: ${why}\n`);
+    const html = readFileSync(join(dir, 'index.html'), 'utf8');
+    expect(html).toContain('<span class="status fail">FAILED</span>');
+    expect(html).not.toContain('INTERRUPTED');
+    expect(html).toContain('The run stopped before its end (the results end without');
+    expect(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'))).toMatchObject({ aborted: true, interrupted: false, passed: false, reasons: [why], abort: { why: 'stopped' } });
+    expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).toContain('type="aborted"/>');
   });
 
   it('a complete bench that recorded no request is no pass: FAILED, exit 1, and no "100% ok"', async () => {

@@ -111,11 +111,15 @@ async function report(ctx: RunnerContext, writeReports: ReportWriter, benches: N
   const read = await readFunkloadXmlFiles(local, { apdexT, onModel: (r) => warnings.push(...applyChaos(r, record)) });
   for (const w of [...read.warnings, ...warnings]) ctx.log(w, { stream: 'engine', level: 'warn' });
   const results = read.results;
-  // Its file looks killed (no end); the console says FunkLoad stopped it, and why.
+  // Its file has no end; the console or the exit says how fl-run-bench stopped. Stopped outside
+  // the engine, the job fails (exit 1), and so says every report, a rebuilt one too (summary.json).
   const interrupted = benches.find((b) => b.console.state.aborted);
+  const killed = benches.find((b) => b.result.signal);
   if (interrupted) {
     results.aborted = true;
     results.abort = { why: 'stopped', reason: `fl-run-bench on node "${interrupted.node.name}" aborted its run (Aborting run...: it got SIGINT (Ctrl-C), SIGTERM or SIGQUIT)` };
+  } else if (killed && results.aborted) {
+    results.abort = { why: 'stopped', reason: `fl-run-bench on node "${killed.node.name}" was killed by ${killed.result.signal} before the end of its bench` };
   }
   results.info.runner = 'funkload';
   results.info.name = ctx.job.name;
