@@ -18,7 +18,7 @@ import { isTerminal, type Job } from './jobs.js';
 import { recordedEnd } from './job-end.js';
 import { killLeftovers } from './leftovers.js';
 import { NodePool } from './node-pool.js';
-import { JournalQueue, short, type JobQueue } from './queue.js';
+import { JournalQueue, QueueError, short, type JobQueue } from './queue.js';
 import { RedisQueue } from './redis-queue.js';
 import { Scheduler } from './scheduler.js';
 import { shareWithTeam } from './team-share.js';
@@ -140,8 +140,13 @@ export abstract class EngineRuntime {
     if (this.started) return;
     this.started = true;
     if (this.options.preload ?? true) await this.kit();
-    await this.state.ensure();
     await this.queue.open();
+    const readOnly = this.queue.readOnly?.();
+    if (readOnly && this.runsJobs) {
+      await this.queue.close();
+      throw new QueueError(readOnly);
+    }
+    if (!readOnly) await this.state.ensure();
     if (this.options.run === 'all' && this.queue.claimNodeNames) {
       await this.queue.claimNodeNames(this.pool.list().map((n) => n.name)).catch(async (e: unknown) => {
         await this.queue.close();
@@ -157,14 +162,15 @@ export abstract class EngineRuntime {
       const dirs = await this.state.unknownJobDirs(known);
       const where = dirs.length ? `; job directories no record names (a lost job's config snapshot and results): ${dirs.slice(0, 5).join(', ')}${dirs.length > 5 ? `, ... (${dirs.length} in all)` : ''}` : '';
       this.log(undefined, `journal ${this.state.journalFile}: skipped damaged line${lines.length > 1 ? 's' : ''} ${shown} (torn by a crash or edited by hand); the jobs they recorded are not listed${where}`, 'warn');
-    } else if (this.queue instanceof JournalQueue) {
+    } else if (this.queue instanceof JournalQueue && !readOnly) {
       // With damaged lines, a directory without a record may be a job they recorded: kept.
       for (const dir of await this.state.removeOrphans(known, ENQUEUE_FILES, ORPHAN_AGE_MS)) {
         this.log(undefined, `removed ${dir}: its enqueue was cut off before the journal recorded it`, 'info');
       }
     }
     // Jobs whose engine died (kill -9, crash, reboot): interrupted, what they left here stopped.
-    await this.reap();
+    // Not on a read-only state dir: they are listed as recorded.
+    if (!readOnly) await this.reap();
     // And again while this one runs: another engine on the state dir killed meanwhile would
     // otherwise keep its job `running` and its nodes taken for as long as this one lives. (A
     // shared queue does it on its heartbeat.)

@@ -27,7 +27,14 @@ export interface RequeueOptions {
 
 /** Validate a project's config and queue it. `target`: a directory, a config file or a git URL. */
 export async function enqueue(core: EngineCore, target: string, o: EnqueueOptions = {}): Promise<Readonly<Job>> {
+  mayWrite(core);
   return commit(core, await prepare(core, target, o), o);
+}
+
+/** Said before a job directory is made: its mkdir would fail with a bare EROFS. */
+function mayWrite(core: EngineCore): void {
+  const readOnly = core.queue.readOnly?.();
+  if (readOnly) throw new QueueError(readOnly);
 }
 
 /** Targets that could not be queued, each with its error; the others were not queued either. */
@@ -44,6 +51,7 @@ export class NotQueued extends Error {
  * directory means each of its configs, as for `--ci` (`projectConfigFiles`).
  */
 export async function enqueueAll(core: EngineCore, targets: readonly string[], o: EnqueueOptions = {}): Promise<Readonly<Job>[]> {
+  mayWrite(core);
   const kit = await core.kit();
   const ready: Prepared[] = [];
   const failures: { target: string; error: unknown }[] = [];
@@ -143,6 +151,7 @@ export async function replay(core: EngineCore, idOrPrefix: string, o: RequeueOpt
 }
 
 async function requeue(core: EngineCore, idOrPrefix: string, files: readonly string[], o: RequeueOptions): Promise<Readonly<Job>> {
+  mayWrite(core);
   const old = core.queue.get(core.queue.resolve(idOrPrefix))!;
   const id = newJobId();
   if (!isTerminal(old.status)) throw new QueueError(`job ${short(old.id)} is still ${old.status}; cancel it first or wait for it`);

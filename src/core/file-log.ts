@@ -1,5 +1,7 @@
 /** The embedded queue's records: the journal file (see queue.ts for the queue over it). */
 import { watch, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import { fsReason } from '../fs/errors.js';
 import { Journal, MAX_RECORD_BYTES, RecordTooLargeError } from './journal.js';
 import { isWellFormed, type JournalRecord } from './jobs.js';
 import { QueueError, type RecordLog } from './queue-types.js';
@@ -26,7 +28,15 @@ export class FileLog implements RecordLog {
     return this.journal.close();
   }
 
+  readOnly(): string | undefined {
+    const e = this.journal.readOnly;
+    if (!e) return undefined;
+    return `the state dir ${path.dirname(this.file)} is read-only (${fsReason(e) ?? e.message}): its jobs can be listed and reported, but nothing can be enqueued, cancelled or run there; give a writable --state-dir (or copy it to one)`;
+  }
+
   async append(r: JournalRecord): Promise<void> {
+    const readOnly = this.readOnly();
+    if (readOnly) throw new QueueError(readOnly);
     try {
       await this.journal.append(r);
     } catch (e) {

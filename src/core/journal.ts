@@ -5,7 +5,8 @@
  * at most MAX_RECORD_BYTES, so concurrent appenders never interleave bytes and every reader sees
  * the same order. Each append is fdatasync'ed before it counts, so a kill -9 (or power cut after
  * the call returned) loses nothing acknowledged. A torn last line (power cut mid-write) is
- * closed off with a newline on open and skipped by readers.
+ * closed off with a newline on open and skipped by readers. A journal that cannot be written (a
+ * read-only mount, someone else's directory) is still read: `readOnly` says why it cannot append.
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -36,8 +37,13 @@ export interface ReadResult<R> {
   lines: number;
 }
 
+/** Why a file cannot be opened for writing while it may still be read. */
+const READ_ONLY_CODES = new Set(['EROFS', 'EACCES', 'EPERM']);
+
 export class Journal<R extends object = Record<string, unknown>> {
   private fd?: FileHandle;
+  /** Set when open() found the file cannot be written: the error, with its path. */
+  readOnly?: NodeJS.ErrnoException;
 
   /** `accept`: whether a parsed line is a record; one that is not counts as damaged. */
   constructor(
@@ -46,13 +52,22 @@ export class Journal<R extends object = Record<string, unknown>> {
   ) {}
 
   async open(): Promise<void> {
-    if (this.fd) return;
-    await mkdirp(path.dirname(this.file), 0o700);
-    this.fd = await open(this.file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+    if (this.fd || this.readOnly) return;
+    try {
+      await mkdirp(path.dirname(this.file), 0o700);
+      this.fd = await open(this.file, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o600);
+    } catch (e) {
+      // Listing a colleague's results on a read-only mount needs no write: the readers skip a
+      // torn tail anyway, and append() says why it cannot.
+      if (!READ_ONLY_CODES.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+      this.readOnly = withPath(e, this.file) as NodeJS.ErrnoException;
+      return;
+    }
     await this.closeTornTail();
   }
 
   async append(record: R): Promise<void> {
+    if (this.readOnly) throw this.readOnly;
     if (!this.fd) throw new Error('journal is not open');
     const buf = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
     if (buf.length > MAX_RECORD_BYTES) throw new RecordTooLargeError(buf.length);
@@ -117,6 +132,7 @@ export class Journal<R extends object = Record<string, unknown>> {
   async close(): Promise<void> {
     await this.fd?.close();
     this.fd = undefined;
+    this.readOnly = undefined;
   }
 
   private async closeTornTail(): Promise<void> {

@@ -88,6 +88,8 @@ export interface JobQueue {
    * it only for a cancel of its jobs, not for jobs to claim (its own next claim reads the rest).
    */
   setBusy?(busy: boolean): void;
+  /** Why nothing can be appended (a read-only state dir), in words for the user; undefined: it can. */
+  readOnly?(): string | undefined;
 
   // ---- shared backends only (team mode): what a file in a shared state dir gives for free ----
   /** Where it lives, for views (credentials masked). */
@@ -155,6 +157,8 @@ export interface RecordLog {
   watch(onChange: () => Promise<void>, queued?: (id: string) => boolean, woken?: () => void): () => void;
   /** See JobQueue.setBusy. */
   setBusy?(busy: boolean): void;
+  /** See JobQueue.readOnly. */
+  readOnly?(): string | undefined;
   /**
    * Append the first of these claims whose job no live engine has claimed yet, atomically;
    * returns its index (-1: all taken, nothing appended).

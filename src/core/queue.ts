@@ -274,6 +274,10 @@ export class LogQueue implements JobQueue {
     this.log.setBusy?.(busy);
   }
 
+  readOnly(): string | undefined {
+    return this.log.readOnly?.();
+  }
+
   /** Read what was appended since last time. Calls coalesce: one read at a time, one more if asked meanwhile. */
   async sync(): Promise<void> {
     if (this.syncing) {
