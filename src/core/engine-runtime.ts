@@ -71,7 +71,7 @@ export abstract class EngineRuntime {
       (q?.url ? new RedisQueue({ url: q.url, lostJobs: q.lostJobs, resultsRoot: this.state.jobsDir, readPresence: options.run !== 'all' }) : new JournalQueue(this.state.journalFile, undefined, q?.lostJobs));
     // With `requeue`, a job of an engine judged dead runs again elsewhere: its old copy must not.
     const lease = q?.lostJobs === 'requeue' ? this.queue.lease?.bind(this.queue) : undefined;
-    this.watchdog = new Watchdog(lease ? { ttlMs: lease().ttlMs, lastBeat: () => lease().lastBeat } : undefined);
+    this.watchdog = new Watchdog(lease ? { ttlMs: lease().ttlMs, lastBeat: () => lease().lastBeat } : undefined, (words) => this.log(undefined, words, 'warn'));
     this.pool = new NodePool(options.nodes, this.queue, options.executorFactory ?? defaultExecutorFactory, this.events);
     this.scheduler = new Scheduler({
       queue: this.queue,

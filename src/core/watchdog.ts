@@ -49,24 +49,37 @@ process.stdin.on('end', () => { stopAll(); process.exit(0); });
 setInterval(() => { if (leaseMs && groups.size && Date.now() >= beatAt + leaseMs) stopAll(); }, 100);
 `;
 
+/** A watchdog that dies this soon after its start is started again only after as long: no spawn loop. */
+const RESPAWN_PAUSE_MS = 1000;
+
 export class Watchdog {
   private child?: ChildProcess;
+  private childStarted = 0;
+  /** The groups it watches (leader pid -> start time): what a new watchdog is told again. */
+  private readonly groups = new Map<number, string>();
 
   /**
    * Start the watchdog; with a lease, stop the groups when no `beat()` came for `ttlMs`
-   * (without: only when the engine dies).
+   * (without: only when the engine dies). `restarted`: told when the watchdog alone died (a
+   * user's kill, the OOM killer) and another took its place.
    */
-  constructor(private readonly lease?: { ttlMs: number; lastBeat: () => number }) {}
+  constructor(
+    private readonly lease?: { ttlMs: number; lastBeat: () => number },
+    private readonly restarted?: (words: string) => void,
+  ) {}
 
   /** A process group the engine started (its leader's pid). */
   add(pgid: number): void {
     // The beats come every so often: a job started just after a lapse (Redis back a moment ago,
     // its job requeued here) would otherwise be killed on a beat the watchdog has yet to hear.
     if (this.lease) this.beat(this.lease.lastBeat());
-    this.send(`+ ${pgid} ${processStartTime(pgid) ?? ''}`);
+    const start = String(processStartTime(pgid) ?? '');
+    this.groups.set(pgid, start);
+    this.send(`+ ${pgid} ${start}`);
   }
 
   remove(pgid: number): void {
+    this.groups.delete(pgid);
     this.send(`- ${pgid}`);
   }
 
@@ -77,8 +90,10 @@ export class Watchdog {
 
   /** A clean stop: the engine has ended its groups itself; the watchdog goes without killing. */
   close(): void {
-    this.child?.kill('SIGKILL');
+    const c = this.child;
     this.child = undefined;
+    this.groups.clear();
+    c?.kill('SIGKILL');
   }
 
   private send(line: string): void {
@@ -89,11 +104,31 @@ export class Watchdog {
   private spawn(): ChildProcess {
     // Its own group and session: a Ctrl-C or a kill of the engine's group leaves it to do its work.
     const c = spawn(process.execPath, ['-e', SCRIPT], { detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+    this.childStarted = Date.now();
     c.on('error', () => {});
+    c.on('exit', (code, signal) => this.died(c, signal ?? `exit code ${code}`));
     c.stdin?.on('error', () => {});
     c.unref();
     (c.stdin as unknown as { unref?: () => void } | null)?.unref?.();
     if (this.lease) c.stdin?.write(`lease ${this.lease.ttlMs}\n`);
     return c;
+  }
+
+  /**
+   * The watchdog died while the engine lives: without another, the engine's death would leave
+   * its jobs running. One that died idle is started at the next group, as the first was.
+   */
+  private died(c: ChildProcess, how: string): void {
+    if (this.child !== c) return; // closed, or already replaced
+    this.child = undefined;
+    if (!this.groups.size) return;
+    const pause = Date.now() - this.childStarted < RESPAWN_PAUSE_MS ? RESPAWN_PAUSE_MS : 0;
+    setTimeout(() => {
+      if (this.child || !this.groups.size) return;
+      const next = (this.child = this.spawn());
+      for (const [pgid, start] of this.groups) next.stdin?.write(`+ ${pgid} ${start}\n`);
+      if (this.lease) this.beat(this.lease.lastBeat());
+      this.restarted?.(`the watchdog (pid ${c.pid}) that stops this engine's job processes should the engine die was ended (${how}); started again (pid ${next.pid}), watching ${this.groups.size} process group${this.groups.size > 1 ? 's' : ''}`);
+    }, pause).unref();
   }
 }
