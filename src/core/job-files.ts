@@ -3,13 +3,13 @@
  * and in a shared queue for the other machines; read from the directory, else from the queue.
  */
 import { randomInt } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MarteauConfig } from '../config/marteau.js';
 import type { Job } from './jobs.js';
 import { QueueError, short, type JobQueue } from './queue.js';
 import type { JobFileTexts } from './queue-types.js';
-import { withPath } from '../fs/errors.js';
+import { syncDir, writeFileSynced } from '../fs/durable.js';
 import { mkdirp } from '../fs/mkdirp.js';
 import { type StateDir, JOB_CONFIG_SNAPSHOT as CONFIG_SNAPSHOT } from './state-dir.js';
 
@@ -42,15 +42,17 @@ export class JobFiles {
     await this.queue.storeJobFile?.(id, name, text);
   }
 
-  /** Keep a job's files in its directory only (a new job's: the queue stores them with its record). */
+  /**
+   * Keep a job's files in its directory only (a new job's: the queue stores them with its record).
+   * On disk when this returns, their names and the job's directory too: the journal record that
+   * follows must not survive a power cut that the snapshot it points at does not.
+   */
   async keepHere(id: string, files: JobFileTexts): Promise<void> {
-    await mkdirp(this.state.jobDir(id), 0o700);
-    for (const [name, text] of Object.entries(files)) {
-      const file = path.join(this.state.jobDir(id), name);
-      await writeFile(file, text, { mode: 0o600 }).catch((e: unknown) => {
-        throw withPath(e, file);
-      });
-    }
+    const dir = this.state.jobDir(id);
+    await mkdirp(dir, 0o700);
+    for (const [name, text] of Object.entries(files)) await writeFileSynced(path.join(dir, name), text);
+    await syncDir(dir);
+    await syncDir(this.state.jobsDir);
   }
 
   /** A job's file from its directory, else (enqueued or run on another machine) from the shared queue. */

@@ -6,6 +6,7 @@
 import { readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { syncDir } from '../fs/durable.js';
 import { mkdirp } from '../fs/mkdirp.js';
 
 export function resolveStateDir(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
@@ -84,6 +85,8 @@ export class StateDir {
   async ensure(): Promise<void> {
     // Job configs may hold tokens in env values: private to the user.
     await mkdirp(this.jobsDir, 0o700);
+    // The entries of `jobs/` and of the journal, made on the first start: once per process.
+    await syncDir(this.root);
   }
 }
 

@@ -1,0 +1,39 @@
+/**
+ * Writes that survive a power cut, not only a kill: the data forced to the disk, and the
+ * directory entry naming it too (a new file's name lives in its directory, which fsync of the
+ * file does not write). What must be on disk before a record that points at it is appended.
+ */
+import { open } from 'node:fs/promises';
+import { withPath } from './errors.js';
+
+/** Write `text` to `file` (created or replaced, `mode`) and wait until its data is on disk. */
+export async function writeFileSynced(file: string, text: string, mode = 0o600): Promise<void> {
+  try {
+    const fh = await open(file, 'w', mode);
+    try {
+      await fh.writeFile(text, 'utf8');
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    throw withPath(e, file);
+  }
+}
+
+/**
+ * Force a directory's entries (files made or renamed in it) to disk. Some filesystems cannot
+ * sync a directory (EINVAL): there the entry is as durable as they make it.
+ */
+export async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw withPath(e, dir);
+  }
+}
