@@ -2,7 +2,7 @@
  * What a node's login does to a job, against real OpenSSH servers: a user whose shell is
  * /bin/false (sshd's ForceCommand stands in for it: the same session, the command never runs),
  * a .bashrc that prints a banner on stdout and stderr (a builtin job must still run there; SFTP
- * through Debian's external sftp-server cannot, and must say why), a
+ * through Debian's external sftp-server cannot, and a transfer and the probe must say why), a
  * close() while the handshake is in flight (nothing may run after it), and `marteau-tui nodes`
  * over nodes that fail each in its own way, every probe bounded and each reason named.
  */
@@ -30,6 +30,8 @@ import { makeUserKey, sshNode, startSshd, type Sshd, type UserKey } from './help
 afterAll(removeTemp);
 
 const me = os.userInfo().username;
+const SFTP_BANNER = `SFTP is not available: the login of ${me} printed "Welc..." where the SFTP server's first packet was expected (a banner in ~/.bashrc?)`;
+const SFTP_BANNER_HINT = `make the login of ${me} on the node print nothing when not interactive: at the top of its ~/.bashrc, [ -z "$PS1" ] && return; or set Subsystem sftp internal-sftp in sshd_config`;
 const SHELL_HINT = "give the node's user a POSIX login shell (sh, bash, dash, zsh), e.g. usermod -s /bin/bash USER on the node, and remove any ForceCommand for it in sshd_config";
 
 describe.skipIf(!haveServer('sshd'))('node logins (real sshd)', () => {
@@ -37,6 +39,8 @@ describe.skipIf(!haveServer('sshd'))('node logins (real sshd)', () => {
   let user: UserKey;
   let banner: Sshd;
   let noShell: Sshd;
+  /** Debian's sftp-server, started through the login shell, behind a .bashrc banner. */
+  let debian: Sshd;
   let knownHosts: string;
 
   const cfg = (s: Sshd, name: string, o: Partial<SshNodeConfig> = {}): SshNodeConfig =>
@@ -46,14 +50,19 @@ describe.skipIf(!haveServer('sshd'))('node logins (real sshd)', () => {
     dist(path.relative('dist', AGENT_ENTRY));
     dir = await tempDir('ssh-audit-login');
     user = await makeUserKey(dir);
-    [banner, noShell] = await Promise.all([startSshd('127.0.0.2', user), startSshd('127.0.0.4', user, { extraConfig: ['ForceCommand /bin/false'] })]);
+    [banner, noShell, debian] = await Promise.all([
+      startSshd('127.0.0.2', user),
+      startSshd('127.0.0.4', user, { extraConfig: ['ForceCommand /bin/false'] }),
+      startSshd('127.0.0.3', user, { sftpServer: '/usr/lib/openssh/sftp-server' }),
+    ]);
     // bash reads ~/.bashrc for every SSH command (Debian's SSH_SOURCE_BASHRC), before ours.
     await writeFile(path.join(banner.dir, 'home', '.bashrc'), 'echo "Welcome to box1, authorized use only"\necho "pyenv: no such command" >&2\n');
+    await writeFile(path.join(debian.dir, 'home', '.bashrc'), 'echo "Welcome to box2"\n');
     knownHosts = path.join(dir, 'known_hosts');
-    await writeFile(knownHosts, `${banner.knownHostsLine}\n${noShell.knownHostsLine}\n`);
+    await writeFile(knownHosts, `${banner.knownHostsLine}\n${noShell.knownHostsLine}\n${debian.knownHostsLine}\n`);
   });
   afterAll(async () => {
-    await Promise.all([banner?.stop(), noShell?.stop()]);
+    await Promise.all([banner?.stop(), noShell?.stop(), debian?.stop()]);
   });
 
   it('a login shell that runs no command (/bin/false): the probe and a run both say so, with the fix; a failed cd is still the command\'s own failure', async () => {
@@ -87,21 +96,18 @@ describe.skipIf(!haveServer('sshd'))('node logins (real sshd)', () => {
     expect(lines).toContain('stderr: pyenv: no such command');
   });
 
-  it('SFTP through an external sftp-server (Debian\'s default) behind that banner: the banner is named, not a missing subsystem', async () => {
-    const debian = await startSshd('127.0.0.3', user, { sftpServer: '/usr/lib/openssh/sftp-server' });
-    try {
-      await writeFile(path.join(debian.dir, 'home', '.bashrc'), 'echo "Welcome to box2"\n');
-      const known = path.join(dir, 'known_hosts_debian');
-      await writeFile(known, `${debian.knownHostsLine}\n`);
-      const x = new SshExecutor(cfg(debian, 'box2', { knownHosts: known }));
-      const err = await x.put(__filename, path.join(dir, 'remote-box2', 'f.ts')).catch((e: Error) => e);
-      await x.close();
-      expect(err).toBeInstanceOf(NodeError);
-      expect((err as NodeError).message).toBe(`node "box2": SFTP is not available: the login of ${me} printed "Welc..." where the SFTP server's first packet was expected (a banner in ~/.bashrc?)`);
-      expect((err as NodeError).hint).toContain('[ -z "$PS1" ] && return');
-    } finally {
-      await debian.stop();
-    }
+  it('SFTP through an external sftp-server (Debian\'s default) behind that banner: the banner is named, not a missing subsystem, by a transfer and by the probe', async () => {
+    const x = new SshExecutor(cfg(debian, 'box2'));
+    const err = await x.put(__filename, path.join(dir, 'remote-box2', 'f.ts')).catch((e: Error) => e);
+    await x.close();
+    expect(err).toBeInstanceOf(NodeError);
+    expect((err as NodeError).message).toBe(`node "box2": ${SFTP_BANNER}`);
+    expect((err as NodeError).hint).toBe(SFTP_BANNER_HINT);
+    // `true` runs there: the probe said "up", and every job then failed on the node.
+    const probe = await new SshExecutor(cfg(debian, 'box2')).probe(10_000).catch((e: Error) => e);
+    expect(probe).toBeInstanceOf(NodeError);
+    expect((probe as NodeError).message).toBe(`node "box2": ${SFTP_BANNER}`);
+    expect((probe as NodeError).hint).toBe(SFTP_BANNER_HINT);
   });
 
   describe('a builtin job', () => {
@@ -178,6 +184,7 @@ describe.skipIf(!haveServer('sshd'))('node logins (real sshd)', () => {
       node('silent', '127.0.0.6', silentPort),
       node('noshell', noShell.host, noShell.port),
       node('wronguser', banner.host, banner.port, ', user: nosuchuser'),
+      node('nosftp', debian.host, debian.port),
       'probe: {timeout: 3s}',
       '',
     ].join('\n'));
@@ -191,10 +198,11 @@ describe.skipIf(!haveServer('sshd'))('node logins (real sshd)', () => {
     expect(took).toBeLessThan(15_000);
     const out = run.out();
     expect(out).toMatch(/^up\s+ssh\s+\S+\s+yes\s+up\s/m);
-    for (const n of ['refused', 'silent', 'noshell', 'wronguser']) expect(out).toMatch(new RegExp(`^${n}\\s+ssh\\s+\\S+\\s+yes\\s+down\\s`, 'm'));
+    for (const n of ['refused', 'silent', 'noshell', 'wronguser', 'nosftp']) expect(out).toMatch(new RegExp(`^${n}\\s+ssh\\s+\\S+\\s+yes\\s+down\\s`, 'm'));
     expect(out).toContain(`  refused: node "refused": cannot connect to ${me}@[127.0.0.5]:${closedPort}: connection refused\n    hint: is sshd running there, on that port?`);
     expect(out).toContain(`  silent: node "silent": no answer from ${me}@[127.0.0.6]:${silentPort} within 3000 ms\n    hint: is the node up, and is \`port:\` the port sshd listens on?`);
     expect(out).toContain(`  noshell: node "noshell": the login shell of ${me}@[127.0.0.4]:${noShell.port} did not run the command (it exited 1 without a word)\n    hint: ${SHELL_HINT}`);
+    expect(out).toContain(`  nosftp: node "nosftp": ${SFTP_BANNER}\n    hint: ${SFTP_BANNER_HINT}`);
     expect(out).toContain(`  wronguser: node "wronguser": authentication refused for nosuchuser@[127.0.0.2]:${banner.port}\n    hint: check the user and that the key ${user.privateKey} is in the node's authorized_keys`);
   });
 });

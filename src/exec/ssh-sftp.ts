@@ -99,6 +99,11 @@ export class SftpFiles {
     });
   }
 
+  /** Open the session (or find it open): throws what a transfer would meet, e.g. a login's banner in the way. */
+  check(): Promise<void> {
+    return this.use(async () => {});
+  }
+
   get(remotePath: string, localPath: string): Promise<void> {
     return this.use(async (sftp) => {
       await mkdirp(path.dirname(localPath), 0o777);

@@ -371,7 +371,11 @@ export class SshExecutor implements Executor {
           // Once: a health reading tells what the node answered, and the pool probes again.
           const r = await this.simpleOnce('true');
           if (r.code !== 0) throw notRunByShell(this.node, this.address, { code: r.code, signal: r.signal ? `SIG${r.signal}` : null }, r.output.trim() ? r.output.trim().split('\n') : []);
-          return Math.round((performance.now() - t0) * 10) / 10;
+          const latencyMs = Math.round((performance.now() - t0) * 10) / 10;
+          // Every runner copies files to the node: a node whose SFTP fails (a login banner in
+          // front of Debian's sftp-server) is not usable, whatever `true` says.
+          await this.files.check();
+          return latencyMs;
         })(),
         deadline,
       ]);
