@@ -13,6 +13,7 @@ import { groupAlive } from '../src/core/owner.js';
 import { BIN, dist, ROOT } from './helpers/dist.js';
 import { cli, cliDone } from './helpers/marteau-cli.js';
 import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
+import { queueJson, waitUntil, type QueueRow } from './helpers/queue-cli.js';
 
 /** Workers a test started: stopped even when it fails half-way. */
 const running: ChildProcess[] = [];
@@ -20,21 +21,6 @@ afterAll(async () => {
   for (const c of running) c.kill('SIGKILL');
   await removeTemp();
 });
-
-type QueueRow = { id: string; name: string; status: string; reason?: string; procs: { pgid: number }[] };
-const queueJson = async (state: string): Promise<QueueRow[]> => {
-  const r = await cliDone(['queue', '--all', '--json', '--state-dir', state]);
-  expect(r.code, r.err).toBe(0);
-  return JSON.parse(r.out) as QueueRow[];
-};
-
-async function waitUntil(cond: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The demo project (the shop app as a service, the builtin runner, about 5 s of load) where tests can copy it. */
 async function demoProject(): Promise<string> {
@@ -150,6 +136,21 @@ describe('a full disk', () => {
     await waitUntil(async () => (await queueJson(state)).every((j) => j.status === 'succeeded'), 60_000);
     worker.child.kill('SIGINT');
     await worker.exited;
+  });
+
+  it('under `worker --drain` with starts held: it ends at once, exit 3, saying which jobs are left queued and why', async () => {
+    const state = await stateDir();
+    const b = await project(`name: b\n${commandYaml(['true'])}\n`);
+    const queued = await cliDone(['enqueue', await demoProject(), b, '--state-dir', state]);
+    expect(queued.code, queued.err).toBe(0);
+    const [idA] = [...queued.out.matchAll(/\(([0-9a-f]{16})\)/g)].map((m) => m[1]);
+    await symlink('/dev/full', path.join(state, 'jobs', idA, 'results.samples'));
+    // A CI step must not wait for ever for someone to free the disk.
+    const worker = cli(['worker', '--drain', '--state-dir', state]);
+    running.push(worker.child);
+    expect(await worker.exited, worker.out() + worker.err()).toBe(3);
+    expect(worker.out()).toContain(`marteau-tui worker: 2 jobs left queued: no room to start them in the state dir ${state} (free some space there, then run \`marteau-tui worker --drain\` again)\n`);
+    expect((await queueJson(state)).map((j) => [j.name, j.status])).toEqual([['demo-shop', 'queued'], ['b', 'queued']]);
   });
 
   it("at a job's end: the end is kept and said, not an internal error leaving the job running", async () => {

@@ -176,7 +176,8 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   engine.events.on('*', reporter.onEvent);
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => { stop = resolve; });
-  const onSignal = () => stop();
+  let signalled = false;
+  const onSignal = () => { signalled = true; stop(); };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   await engine.start();
@@ -184,18 +185,29 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   io.out.write(`marteau-tui worker: running queued jobs from ${engine.queue.label ?? engine.state.root} on ${engine.pool.list().map((n) => n.name).join(', ')} (Ctrl-C stops)\n`);
   // busy(): between a claim and its start the job is `running` in the queue and not yet own here.
   // A job this worker's nodes cannot fit is left to the others: draining does not wait for it.
-  const idle = () => !engine.busy() && engine.getSnapshot().jobs.every((j) => j.status !== 'queued' || engine.leaves(j.id));
+  const waiting = () => engine.getSnapshot().jobs.filter((j) => j.status === 'queued' && !engine.leaves(j.id));
+  const idle = () => !engine.busy() && !waiting().length;
+  // Starts held for want of room with nothing running here: nothing this worker does frees it,
+  // and a CI job must not wait for ever for someone to clean the disk.
+  const stuck = () => !engine.busy() && engine.startsHeld;
   let interrupted = false;
+  let left: number | undefined;
   // A ref'd timer keeps the worker alive; in --drain mode it also checks for the end.
-  const tick = setInterval(() => { if (drain && idle()) stop(); }, 250);
-  await stopped.then(() => { interrupted = !(drain && idle()); });
+  const tick = setInterval(() => { if (drain && (idle() || stuck())) stop(); }, 250);
+  await stopped.then(() => {
+    if (!signalled && drain && !idle() && stuck()) left = waiting().length;
+    else interrupted = !(drain && idle());
+  });
   clearInterval(tick);
   offOnline();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
   await engine.stop();
   const jobs = engine.getSnapshot().jobs.filter((j) => engine.isOwn(j.id)).map((j) => engine.asEnded(j));
-  const code = interrupted ? EXIT.interrupted : exitCodeFor(jobs);
+  const code = interrupted ? EXIT.interrupted : left !== undefined ? firstCause([EXIT.infrastructure, exitCodeFor(jobs)]) : exitCodeFor(jobs);
+  if (left !== undefined) {
+    io.out.write(`marteau-tui worker: ${left} job${left === 1 ? '' : 's'} left queued: no room to start ${left === 1 ? 'it' : 'them'} in the state dir ${engine.state.root} (free some space there, then run \`marteau-tui worker --drain\` again)\n`);
+  }
   io.out.write(`${reporter.summary(jobs, code).replace('--ci', 'worker')}\n`);
   return code;
 }

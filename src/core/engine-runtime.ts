@@ -130,6 +130,11 @@ export abstract class EngineRuntime {
     return this.kitLoading;
   }
 
+  /** Starts held until the state dir's disk has room again (see SpaceWatch). */
+  get startsHeld(): boolean {
+    return this.space.held;
+  }
+
   get runsJobs(): boolean {
     return (this.options.run ?? 'none') !== 'none';
   }
