@@ -6,7 +6,7 @@
  * with Ctrl-C during its second cycle (no `</funkload>`); a bench whose cycles recorded nothing;
  * error bodies in Latin-1, on which FunkLoad's own report stops.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,7 +16,7 @@ import { runReportCommand } from '../src/cli/report-command.js';
 import { renderHtmlReport } from '../src/report/index.js';
 import { loadResults } from '../src/report/load.js';
 import { PERCENTILE_PRECISION } from '../src/stats/histogram.js';
-import { compareWithFunkload, parseFlReport, type FlRow } from './helpers/fl-build-report.js';
+import { compareSlowest, compareWithFunkload, flBuildReport, haveRealFunkload, ourSlowest, parseFlReport, type FlRow } from './helpers/fl-build-report.js';
 
 const REAL = path.join(import.meta.dirname, '../fixtures/funkload/real');
 const fl = (name: string) => parseFlReport(readFileSync(path.join(REAL, `${name}.report.rst`), 'utf8'));
@@ -144,5 +144,26 @@ describe("our report of real FunkLoad results, figure by figure against FunkLoad
   it('says how close its percentiles are as the README does (0.1 %)', async () => {
     const html = renderHtmlReport((await load('shop-bench')).results.summary());
     expect(html).toContain("Percentiles are nearest-rank (FunkLoad's definition), kept to within 0.1 %.");
+  });
+});
+
+describe('"Slowest requests": the best cycle and its 5 slowest requests, as FunkLoad lists them', () => {
+  it.each(['shop-bench', 'interrupted-bench', 'mixed-bench', 'mixed-killed-bench', 'simple-bench'])('%s, against the report FunkLoad built and we stored', async (name) => {
+    const report = fl(name);
+    expect(report.slowest?.items.length).toBeGreaterThan(2); // the reader found the list
+    expect(compareSlowest(renderHtmlReport((await load(name)).results.summary()), report)).toEqual([]);
+  });
+
+  // Every capture FunkLoad can read (latin-bench stops its parser), with its default Apdex T
+  // and with Ts at which some or all cycles fall under the 0.85 its best cycle needs.
+  const captures = readdirSync(REAL).filter((f) => f.endsWith('.xml') && f !== 'latin-bench.xml');
+  const cases = captures.flatMap((f) => ['1.5', '0.01', '0.006', '0.002'].map((t) => [f, t] as const));
+  it.skipIf(!haveRealFunkload()).each(cases)('%s with -T %s, against the real fl-build-report', async (file, t) => {
+    const xml = path.join(REAL, file);
+    const report = parseFlReport(flBuildReport([xml], ['-T', t]));
+    const html = renderHtmlReport((await loadResults(xml, { apdexT: Number(t) })).results.summary());
+    expect(compareSlowest(html, report)).toEqual([]);
+    // Not vacuous: both list requests wherever FunkLoad had a cycle to choose.
+    if (file !== 'empty-cycles-bench.xml') expect(ourSlowest(html)?.rows.length).toBeGreaterThan(0);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { attributionLine, OUTCOME_CLASSES, recoveryText, type Measures } from '../runners/measures/index.js';
 import { lostLine } from '../runners/nodes.js';
+import { bestCycle, slowestSteps } from '../runners/formulas.js';
 import type { RunSummary } from '../runners/results.js';
 import type { ApdexStats, LatencyStats } from '../runners/summary.js';
 import { PERCENTILE_PRECISION } from '../stats/histogram.js';
@@ -12,6 +13,8 @@ import { apdexCell, f3, int, ms, PALETTE, pctS, table } from './html-kit.js';
 import { barChart, esc } from './svg.js';
 
 /** A cycle that measured nothing (no request ended in it) shows dashes, not a 0 ms time or a 0.000 Apdex. */
+/** How many requests "Slowest requests" lists, as fl-build-report. */
+const SLOWEST = 5;
 const times = (l: LatencyStats, keys: readonly (keyof LatencyStats)[]) => keys.map((k) => (l.count ? ms(l[k]) : '–'));
 const apdexOf = (a: ApdexStats) => (a.satisfied + a.tolerating + a.frustrated ? apdexCell(a.score) : '–');
 
@@ -40,6 +43,18 @@ export function cycleTables(s: RunSummary): string {
 <h3>Page stats</h3><p>Successful <b>pages</b> per second (SPPS) over CUs; times over successful pages.</p>${page}
 <h3>Request stats</h3><p><b>Requests</b> per second (RPS), successful or not, over CUs.</p>${request}
 <p class="note">Apdex T = ${s.info.apdexT}s. Apdex is the standard one: a failed request is frustrated. * FL Apdex is FunkLoad's: by duration alone, a failed request counts as satisfied if it was fast, and the page Apdex is computed over response times, as FunkLoad does. Percentiles are nearest-rank (FunkLoad's definition), kept to within ${+(PERCENTILE_PRECISION * 100).toPrecision(1)} %.</p>`;
+}
+
+/**
+ * fl-build-report's "Slowest requests": the 5 requests of the best cycle (FunkLoad's choice, see
+ * bestCycle) with the highest average time, in FunkLoad's order, with their FunkLoad Apdex rating.
+ */
+export function slowestSection(s: RunSummary): string {
+  const best = bestCycle(s.cycles);
+  const items = best ? slowestSteps(best, SLOWEST) : [];
+  if (!best || items.length === 0) return '<h3>Slowest requests</h3><p>No request was recorded.</p>';
+  const rows = items.map((st) => [String(st.step).padStart(3, '0'), esc(st.apdex.rating), ms(st.latency.avg), esc(st.type), `<code>${esc(st.url)}</code>`, esc(st.description)]);
+  return `<h3>Slowest requests</h3><p>The ${SLOWEST} slowest average response times during the best cycle, with <b>${best.cvus}</b> CUs: the most successful pages per second × FL Apdex* among the cycles whose FL Apdex* is 0.85 or more (else the first), as FunkLoad's report chooses it.</p>${table(['page', 'FL Apdex* rating', 'AVG', 'type', 'url', 'description'], rows, 'num')}`;
 }
 
 const share = (n: number, d: number) => (d ? `${((100 * n) / d).toFixed(0)}%` : '–');

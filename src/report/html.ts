@@ -11,7 +11,7 @@ import { abortReason, type RunSummary } from '../runners/results.js';
 import type { ThresholdResult } from '../runners/thresholds.js';
 import { perCycleCharts, faultTimeline, timeCharts } from './html-charts.js';
 import { f1, f3, ms, table } from './html-kit.js';
-import { attributionSection, cycleTables, errorsSection, nodesSection, stepsSection, thresholdsSection, windowsSection } from './html-sections.js';
+import { attributionSection, cycleTables, errorsSection, nodesSection, slowestSection, stepsSection, thresholdsSection, windowsSection } from './html-sections.js';
 import { MATRIX_CSS, matrixSection } from './matrix.js';
 import type { Matrix } from '../runners/matrix.js';
 import { esc } from './svg.js';
@@ -129,6 +129,7 @@ ${nodesSection(s)}
 <h2 id="users">Against concurrent users</h2>
 ${perCycleCharts(s)}
 ${cycleTables(s)}
+${slowestSection(s)}
 <h2 id="time">Against time</h2>
 ${time.html}
 <h2 id="faults">Proxy fault timeline</h2>

@@ -26,7 +26,8 @@ class StepStats {
   success = 0;
   readonly hist = new Histogram();
   readonly apdex: ApdexCounter;
-  constructor(readonly step: number, readonly number: number, readonly type: string, readonly url: string, readonly description: string, t: number) {
+  /** type, url and description: the last response's, as fl-build-report keeps them (a step's url may vary between tests). */
+  constructor(readonly step: number, readonly number: number, public type: string, public url: string, public description: string, t: number) {
     this.apdex = new ApdexCounter(t);
   }
 }
@@ -88,6 +89,9 @@ export class CycleStats {
 
     const st = this.stepOf(s);
     if (st) {
+      st.type = s.type;
+      st.url = s.url;
+      if (s.description !== undefined) st.description = s.description;
       st.total++;
       if (ok) st.success++;
       st.hist.record(toUs(s.duration));
@@ -232,6 +236,7 @@ export class CycleStats {
         this.steps.set(k, mine);
       }
       if (!mine) continue;
+      [mine.type, mine.url, mine.description] = [st.type, st.url, st.description];
       mine.total += st.total;
       mine.success += st.success;
       mine.hist.merge(st.hist);

@@ -1,10 +1,11 @@
 /**
  * FunkLoad's report formulas (research note §2.5), pure and shared by the cycle aggregates and the
  * timeline: nearest-rank percentiles (`values[int(p·n)]`), Apdex zones (d < T satisfied, d < 4T
- * tolerating) and its ratings, and the per-second peaks behind maxRPS / maxSPPS.
+ * tolerating) and its ratings, the per-second peaks behind maxRPS / maxSPPS, and its best cycle
+ * and slowest requests.
  */
 import type { Histogram } from '../stats/histogram.js';
-import type { ApdexRating, ApdexStats, LatencyStats } from './summary.js';
+import type { ApdexRating, ApdexStats, CycleSummary, LatencyStats, StepSummary } from './summary.js';
 
 /** Seconds tracked for per-second peaks, so a hostile or huge input cannot grow memory. */
 const MAX_SECONDS_TRACKED = 100_000;
@@ -94,3 +95,35 @@ export class PerSecond {
 
 export const toUs = (ms: number) => Math.round(ms * 1000);
 export const pct = (bad: number, total: number) => (total ? (100 * bad) / total : 0);
+
+/** FunkLoad's cut-off of its best cycle: a page Apdex rated Good or better. */
+const BEST_CYCLE_APDEX = 0.85;
+
+/**
+ * fl-build-report's best cycle (ReportRenderRst.getBestCycle): the largest SPPS × page Apdex
+ * (FunkLoad's) among the cycles with requests and a page Apdex of 0.85 or more, the first on a
+ * tie; else the first cycle that recorded anything.
+ */
+export function bestCycle(cycles: readonly CycleSummary[]): CycleSummary | undefined {
+  let best: CycleSummary | undefined;
+  let value = -1;
+  for (const c of cycles) {
+    if (c.requests.total === 0 || c.pages.apdex.score < BEST_CYCLE_APDEX) continue;
+    const v = c.pages.spps * c.pages.apdex.score;
+    if (v > value) [best, value] = [c, v];
+  }
+  return best ?? cycles.find((c) => c.requests.total + c.tests.total > 0);
+}
+
+const cmp = (a: string | number, b: string | number) => (a < b ? -1 : a > b ? 1 : 0);
+
+/**
+ * fl-build-report's "Slowest requests": the `n` requests (page and response number) of a cycle
+ * with the highest average time, in its order: it sorts (avg, page, type, url, description,
+ * Apdex) tuples, largest first.
+ */
+export function slowestSteps(c: CycleSummary, n = 5): StepSummary[] {
+  return [...c.steps]
+    .sort((a, b) => cmp(b.latency.avg, a.latency.avg) || cmp(b.step, a.step) || cmp(b.type, a.type) || cmp(b.url, a.url) || cmp(b.description, a.description) || cmp(b.apdex.score, a.apdex.score))
+    .slice(0, n);
+}

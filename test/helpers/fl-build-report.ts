@@ -48,6 +48,33 @@ export interface FlReport {
   requests: FlRow[];
   /** Page detail tables, by FunkLoad's step key (`001.002`: page 1, its second response). */
   steps: Map<string, FlRow[]>;
+  /** "Slowest requests": the best cycle's CUs (`None` when it has no request) and its items, in order. */
+  slowest?: { cvus: string; items: FlSlowest[] };
+}
+
+/** One item of FunkLoad's "Slowest requests" list, as printed (avg in seconds, 2 decimals). */
+export interface FlSlowest {
+  page: string;
+  rating: string;
+  avg: string;
+  type: string;
+  url: string;
+  description: string;
+}
+
+/** `* In page 001, Apdex rating: Excellent, avg response time: 0.01s, get: ``/``` then `  `description``. */
+function slowest(lines: string[] | undefined): FlReport['slowest'] {
+  if (!lines) return undefined;
+  const head = /best cycle with \*\*(.*)\*\* CUs:/.exec(lines.join('\n'));
+  if (!head) return undefined;
+  const items: FlSlowest[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^\* In page (\S+), Apdex rating: (\S+), avg response time: ([\d.]+)s, ([^:]+): ``(.*)``$/.exec(lines[i]);
+    if (!m) continue;
+    const d = /^ {2}`(.*)`$/.exec(lines[i + 1] ?? '');
+    items.push({ page: m[1], rating: m[2], avg: m[3], type: m[4], url: m[5], description: d ? d[1] : '' });
+  }
+  return { cvus: head[1], items };
 }
 
 const isDeco = (l: string) => /^\s*=+(\s+=+)*\s*$/.test(l);
@@ -115,6 +142,7 @@ export function parseFlReport(rst: string): FlReport {
     pages: tables(s.get('Page stats') ?? [])[0] ?? [],
     requests: tables(s.get('Request stats') ?? [])[0] ?? [],
     steps,
+    slowest: slowest(s.get('Slowest requests')),
   };
 }
 
@@ -216,5 +244,46 @@ export function compareWithFunkload(ours: RunSummary, fl: FlReport, tol: Toleran
       latency(where, st.latency, row);
     });
   }
+  return bad;
+}
+
+/** The cells of our HTML report's "Slowest requests" table, and the CUs of its best cycle. */
+export function ourSlowest(html: string): { cvus: string; rows: string[][] } | undefined {
+  const at = html.indexOf('<h3>Slowest requests</h3>');
+  if (at < 0) return undefined;
+  const next = html.indexOf('<h', at + 1);
+  const section = html.slice(at, next < 0 ? undefined : next);
+  const cvus = /with <b>(\d+)<\/b> CUs/.exec(section)?.[1] ?? '';
+  const text = (c: string) => c.replace(/<[^>]+>/g, '').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  const rows = [...section.matchAll(/<tr>(.*?)<\/tr>/gs)].slice(1).map((r) => [...r[1].matchAll(/<td>(.*?)<\/td>/g)].map((m) => text(m[1])));
+  return { cvus, rows };
+}
+
+/**
+ * Our "Slowest requests" against FunkLoad's: the same best cycle and the same requests in the
+ * same order (page, type, url, description), the same Apdex rating, the average within both
+ * print roundings (FunkLoad's 2 decimals of a second). Returns what differs (empty: all agree).
+ */
+export function compareSlowest(html: string, fl: FlReport): string[] {
+  const ours = ourSlowest(html);
+  const theirs = fl.slowest;
+  if (!theirs?.items.length) return ours?.rows.length ? [`ours lists ${ours.rows.length} slowest requests, FunkLoad none`] : [];
+  if (!ours) return ['our report has no "Slowest requests"'];
+  const bad: string[] = [];
+  if (ours.cvus !== theirs.cvus) bad.push(`best cycle: ours ${ours.cvus} CUs, FunkLoad ${theirs.cvus}`);
+  const key = (x: { page: string; type: string; url: string; description: string }) => `${x.page} ${x.type} ${x.url} «${x.description}»`;
+  const ourKeys = ours.rows.map(([page, , , type, url, description]) => key({ page, type, url, description }));
+  const flKeys = theirs.items.map(key);
+  if (ourKeys.join('\n') !== flKeys.join('\n')) bad.push(`requests: ours\n  ${ourKeys.join('\n  ')}\nFunkLoad\n  ${flKeys.join('\n  ')}`);
+  ours.rows.forEach(([, rating, avg], i) => {
+    const f = theirs.items[i];
+    if (!f) return;
+    if (rating !== f.rating) bad.push(`#${i + 1} Apdex rating: ours ${rating}, FunkLoad ${f.rating}`);
+    const m = /^([\d.]+)(ms|s)$/.exec(avg);
+    if (!m) return void bad.push(`#${i + 1} avg: ours ${avg}`);
+    const decimals = m[1].split('.')[1]?.length ?? 0;
+    const unit = m[2] === 's' ? 1 : 1e-3;
+    if (Math.abs(Number(m[1]) * unit - Number(f.avg)) > 0.005 + 0.5 * 10 ** -decimals * unit + 1e-9) bad.push(`#${i + 1} avg: ours ${avg}, FunkLoad ${f.avg}s`);
+  });
   return bad;
 }

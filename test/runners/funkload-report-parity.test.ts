@@ -14,12 +14,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoadApp, type LoadApp } from '../../fixtures/load/app.js';
-import { writeReports } from '../../src/report/index.js';
+import { renderHtmlReport, writeReports } from '../../src/report/index.js';
 import { builtinConfigSchema, runBuiltinJob } from '../../src/runners/builtin/index.js';
 import { readFunkloadXml } from '../../src/runners/funkload-xml.js';
 import type { RunSummary } from '../../src/runners/results.js';
 import { PERCENTILE_PRECISION } from '../../src/stats/histogram.js';
-import { compareWithFunkload, flBuildReport, haveRealFunkload, parseFlReport, VENDOR } from '../helpers/fl-build-report.js';
+import { compareSlowest, compareWithFunkload, flBuildReport, haveRealFunkload, parseFlReport, VENDOR } from '../helpers/fl-build-report.js';
 
 const SAMPLES = path.join(VENDOR, 'samples');
 const PUBLIC = path.join(import.meta.dirname, '../../fixtures/funkload/public');
@@ -36,6 +36,7 @@ describe("reports built by FunkLoad itself, stored beside the XML they came from
     expect(fl.requests.length).toBeGreaterThan(0); // the reader found the tables
     const s = await ours(xml);
     expect(compareWithFunkload(s, fl, tol)).toEqual([]);
+    expect(compareSlowest(renderHtmlReport(s), fl)).toEqual([]);
     // The zoneless start is placed by the samples' epoch times, whatever zone wrote it or reads it.
     const first = Math.min(...s.cycles.map((c) => c.start!));
     expect(first - s.info.start).toBeGreaterThanOrEqual(-60_000);
@@ -90,6 +91,9 @@ describe.skipIf(!haveRealFunkload())('the real fl-build-report on the same files
       fl.pages.map((p, i) => [Number(p.maxSPPS), Number(fl.requests[i].maxRPS), Number(p.TOTAL), Number(fl.requests[i].TOTAL)]),
     );
     expect(compareWithFunkload(job.summary, fl, tol)).toEqual([]);
+    // The job's own index.html lists FunkLoad's slowest requests of its best cycle.
+    expect(fl.slowest?.items.length).toBe(4);
+    expect(compareSlowest(await readFile(path.join(dir, 'index.html'), 'utf8'), fl)).toEqual([]);
 
     // The HTML report runs gnuplot on the data it extracts from our file.
     const out = path.join(dir, 'fl-html');
