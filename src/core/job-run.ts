@@ -25,6 +25,8 @@ import type { Job, JobOutcome } from './jobs.js';
 import { processStartTime } from './owner.js';
 import { short } from './queue.js';
 import { isDiskFull } from './state-space.js';
+import { syncTree } from '../fs/durable.js';
+import { fsReason } from '../fs/errors.js';
 import { mkdirp } from '../fs/mkdirp.js';
 
 /** Log lines of a service carry this prefix where a runner's carry the node name. */
@@ -221,6 +223,10 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
     timeline: live.timeline,
   });
   await consoleFile.close();
+  // The end's record must not outlive, through a power cut, the results it says are there (the
+  // sample log, reports, result.json): they may be only in the page cache. The clone (`src`) is
+  // the project, not a result.
+  await syncTree(resultDir, new Set(['src'])).catch((e: unknown) => log(`cannot force the job's results to disk (${fsReason(e) ?? String(e)}): a power cut may lose them`, { level: 'warn' }));
   await recordFinish(core, job.id, claim, nodeConfigs, final, log);
   if (config) await notifyJobEnd(core, job.id, config, { summary, resultDir, report: outcome?.report });
 }

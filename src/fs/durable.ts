@@ -3,7 +3,8 @@
  * directory entry naming it too (a new file's name lives in its directory, which fsync of the
  * file does not write). What must be on disk before a record that points at it is appended.
  */
-import { open } from 'node:fs/promises';
+import { open, readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { withPath } from './errors.js';
 
 /** Write `text` to `file` (created or replaced, `mode`) and wait until its data is on disk. */
@@ -36,4 +37,26 @@ export async function syncDir(dir: string): Promise<void> {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw withPath(e, dir);
   }
+}
+
+/**
+ * Force the files under `dir` (and the directories naming them) to disk, whoever wrote them:
+ * fsync works on the file, not on the descriptor that wrote it. Symbolic links are not followed;
+ * `skip` names entries of `dir` itself to leave out.
+ */
+export async function syncTree(dir: string, skip: ReadonlySet<string> = new Set()): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    if (skip.has(e.name)) continue;
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) await syncTree(p);
+    else if (e.isFile()) {
+      const fh = await open(p, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+  await syncDir(dir);
 }
