@@ -54,6 +54,13 @@ export interface Executor {
   /** Whether a path exists on the node. */
   exists(remotePath: string): Promise<boolean>;
   mkdirp(remotePath: string): Promise<void>;
+  /**
+   * Create a job's directory on the node and remove the job directories beside it that a run
+   * lost mid-job (its node or engine gone) left marked (SSH: ssh-job-dirs.ts). With `own`, this
+   * one is marked too, so that it goes the same way should this run be lost. Returns the
+   * directories removed.
+   */
+  makeJobDir(remotePath: string, o: { own: boolean }): Promise<string[]>;
   remove(remotePath: string): Promise<void>;
   /** Kill a process group left by an earlier run (crash recovery); no error if it is gone. */
   killGroup(pgid: number, signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;

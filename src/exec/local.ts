@@ -113,6 +113,12 @@ export class LocalExecutor implements Executor {
     await mkdirp(p, 0o777);
   }
 
+  /** Jobs run in the project itself here: no copy is ever left behind to remove. */
+  async makeJobDir(p: string): Promise<string[]> {
+    await mkdirp(p, 0o777);
+    return [];
+  }
+
   async remove(p: string): Promise<void> {
     await rm(p, { recursive: true, force: true });
   }

@@ -14,6 +14,7 @@ import { LineSplitter } from './lines.js';
 import { closedWhileConnecting, connectError, hostKeyAlgorithms, NO_ANSWER_HINT, hostKeyVerifier, sshCredentials } from './ssh-login.js';
 import { HEARTBEAT_MS, killGroupCommand, notRunByShell, PGID_MARKER, remoteCommand } from './remote-command.js';
 import { SftpFiles } from './ssh-sftp.js';
+import { jobDirCommand, removedDirs } from './ssh-job-dirs.js';
 import { shellJoin } from './quote.js';
 import type { Sftp, Ssh2Channel, Ssh2Client } from './ssh2-api.js';
 
@@ -339,11 +340,17 @@ export class SshExecutor implements Executor {
   }
 
   async mkdirp(remotePath: string): Promise<void> {
-    const r = await this.simple(['mkdir', '-p', '--', remotePath]);
-    if (r.code !== 0) {
-      const why = r.output.trim() || (r.signal ? `mkdir was killed by SIG${r.signal}` : r.code === null ? `the session ended without an exit status (${SILENT_END_TRIES} times)` : `exit ${r.code}`);
-      throw new TransferError(`cannot create ${remotePath} on node "${this.node}": ${why}`);
-    }
+    this.created(remotePath, await this.simple(['mkdir', '-p', '--', remotePath]));
+  }
+
+  async makeJobDir(remotePath: string, o: { own: boolean }): Promise<string[]> {
+    return removedDirs(this.created(remotePath, await this.simple(jobDirCommand(remotePath, o.own))).output);
+  }
+
+  private created(remotePath: string, r: SimpleResult): SimpleResult {
+    if (r.code === 0) return r;
+    const why = r.output.trim() || (r.signal ? `mkdir was killed by SIG${r.signal}` : r.code === null ? `the session ended without an exit status (${SILENT_END_TRIES} times)` : `exit ${r.code}`);
+    throw new TransferError(`cannot create ${remotePath} on node "${this.node}": ${why}`);
   }
 
   async remove(remotePath: string): Promise<void> {

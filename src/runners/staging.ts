@@ -14,11 +14,22 @@ export function remoteJobDir(ctx: Pick<RunnerContext, 'job'>, node: RunnerNode):
   return path.posix.join(node.remoteBase ?? '/tmp/marteau-tui', ctx.job.id);
 }
 
+/**
+ * Create the job's directory on an SSH node, marked as this run's unless `keep_remote` (a copy
+ * left by a run lost mid-job is removed by a later job's, see ssh-job-dirs.ts); says which
+ * earlier copies that removed. Returns the directory.
+ */
+export async function makeRemoteJobDir(ctx: RunnerContext, node: RunnerNode): Promise<string> {
+  const dir = remoteJobDir(ctx, node);
+  const removed = await node.executor.makeJobDir(dir, { own: !ctx.config.keepRemote });
+  if (removed.length) ctx.log(`removed ${removed.length} job ${removed.length === 1 ? 'copy' : 'copies'} left by runs lost mid-job: ${removed.join(', ')}`, { node: node.name, stream: 'engine' });
+  return dir;
+}
+
 /** Make the project available on the node; returns the directory to run in (the job's `wdir`). */
 export async function stageProject(ctx: RunnerContext, node: RunnerNode): Promise<string> {
   if (node.kind === 'local') return ctx.config.workDir;
-  const dir = remoteJobDir(ctx, node);
-  await node.executor.mkdirp(dir);
+  const dir = await makeRemoteJobDir(ctx, node);
   if (ctx.config.upload) {
     ctx.log(`copying ${ctx.config.workDir} to ${dir}`, { node: node.name, stream: 'engine' });
     try {

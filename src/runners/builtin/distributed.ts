@@ -21,7 +21,7 @@ import { LineBatch } from '../funkload-writer.js';
 import { FunkloadFormatError, readFunkloadXml } from '../funkload-xml.js';
 import type { RunResults } from '../results.js';
 import type { RunnerContext, RunnerNode, RunOutcome } from '../../core/runner-contract.js';
-import { cleanupStage, remoteJobDir } from '../staging.js';
+import { cleanupStage, makeRemoteJobDir } from '../staging.js';
 import { AgentLink } from './agent-link.js';
 import { AGENT_BAD_JOB, AGENT_ENTRY, agentArgs, parseAgentLine, parseResultLine, type AgentJob } from './agent-protocol.js';
 import { shareOf, type BenchOptions, type BenchProgress } from './bench.js';
@@ -115,7 +115,7 @@ async function prepare(ctx: RunnerContext, node: RunnerNode, job: (index: number
   }
   const nodeBin = node.nodeBin ?? 'node';
   const log = (line: string, level?: 'warn') => ctx.log(line, { node: node.name, stream: 'engine', level });
-  const dir = remoteJobDir(ctx, node);
+  const dir = await makeRemoteJobDir(ctx, node);
   let agent: string[] | undefined;
   if (node.marteauTui) {
     const entry = path.posix.join(node.marteauTui, AGENT_ENTRY);

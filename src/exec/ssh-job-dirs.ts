@@ -1,0 +1,56 @@
+/**
+ * Job copies on an SSH node that nobody removes: a job whose node (or engine) was lost mid-run
+ * cannot clean up after itself, and over weeks its copies fill the node's work_dir. Each job
+ * directory is created with a marker naming the sshd process serving the connection that made
+ * it (`$PPID` of the login shell: it serves every channel of the connection and exits with it),
+ * with that process's start time where /proc gives one (a reused pid is not the owner). The
+ * command that creates one removes, beside it, the directories whose owner is gone.
+ *
+ * Only what we marked is removed: a directory (not a symlink), owned by the node's user, whose
+ * marker is a regular file holding a pid. The base itself, unmarked directories (the bundles,
+ * a `keep_remote` copy, anything the user put there) and what a symlink leads to are never
+ * touched; `rm -rf` does not follow symlinks inside a copy either. A connection cut that sshd
+ * does not see keeps its owner alive (sshd holds the session until TCP keepalive gives up), so
+ * such a copy goes at a later job.
+ */
+import { shellQuote } from './quote.js';
+
+export const OWNER_MARKER = '.marteau-owner';
+/** Before each directory the command removed, on its stdout. */
+const REMOVED = '@@marteau-removed ';
+
+const SCRIPT = [
+  'd=$2; base=${d%/*}',
+  // Fields 3 (state) and 22 (start time) of /proc/PID/stat, counted after the command name
+  // (which may hold spaces). A zombie is gone: only its parent has not reaped it (an init that
+  // reaps nothing, in a container).
+  'field() { [ -r "/proc/$1/stat" ] && sed "s/.*) //" "/proc/$1/stat" | cut -d" " -f"$2"; }',
+  'started() { field "$1" 20; }',
+  'alive() { { kill -0 "$1" 2>/dev/null || [ -d "/proc/$1" ]; } && [ "$(field "$1" 1)" != Z ] && [ "$(started "$1")" = "$2" ]; }',
+  'mkdir -p -- "$d" || exit 1',
+  `if [ "$3" = own ]; then printf "%s %s\\n" "$1" "$(started "$1")" >"$d/${OWNER_MARKER}" || exit 1; fi`,
+  `for m in "$base"/*/${OWNER_MARKER}; do`,
+  `  j=\${m%/${OWNER_MARKER}}`,
+  '  { [ "$j" != "$d" ] && [ -f "$m" ] && [ ! -L "$m" ] && [ -d "$j" ] && [ ! -L "$j" ] && [ -O "$j" ]; } || continue',
+  '  pid=; st=; read -r pid st <"$m"',
+  '  case $pid in ""|*[!0-9]*) continue;; esac',
+  '  alive "$pid" "$st" && continue',
+  `  rm -rf -- "$j" && printf "${REMOVED}%s\\n" "$j"`,
+  'done',
+  'exit 0',
+].join('\n');
+
+/**
+ * The command (for the login shell, which expands `$PPID`) that creates `dir`, marks it as this
+ * connection's when `own`, and removes the marked siblings whose connection is gone.
+ */
+export function jobDirCommand(dir: string, own: boolean): string {
+  // Its parent is swept: never the root or a top-level directory.
+  if (!dir.startsWith('/') || dir.split('/').filter(Boolean).length < 2 || dir.endsWith('/') || dir.split('/').includes('..')) throw new Error(`refusing to sweep beside ${JSON.stringify(dir)}`);
+  return `sh -c ${shellQuote(SCRIPT)} marteau-jobdir "$PPID" ${shellQuote(dir)} ${own ? 'own' : 'keep'}`;
+}
+
+/** The directories the command said it removed. */
+export function removedDirs(output: string): string[] {
+  return output.split('\n').flatMap((l) => (l.startsWith(REMOVED) ? [l.slice(REMOVED.length)] : []));
+}
