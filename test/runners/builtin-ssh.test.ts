@@ -1,7 +1,7 @@
 /**
  * The builtin runner on SSH nodes, against real OpenSSH servers on 127.0.0.2 and 127.0.0.3 and
  * the demo app: the agent bundle shipped once and found again, users split over two nodes and
- * their samples merged, cancel leaving nothing behind, an installed marteau-tui used as is, and
+ * their samples merged, cancel and a silent network cut leaving nothing behind, an installed marteau-tui used as is, and
  * a node without Node.js. The agent runs from dist/, so build first (npm test does).
  */
 import { randomBytes } from 'node:crypto';
@@ -22,7 +22,7 @@ import { dist, ROOT } from '../helpers/dist.js';
 import { cliDone } from '../helpers/marteau-cli.js';
 import { localNodes, project, removeTemp, stateDir } from '../helpers/projects.js';
 import { haveServer, tempDir } from '../helpers/servers.js';
-import { makeUserKey, processesWith, sshNode, startSshd, type Sshd, type UserKey } from '../helpers/sshd.js';
+import { makeUserKey, processesWith, relayTo, sshNode, startSshd, type Sshd, type UserKey } from '../helpers/sshd.js';
 
 afterAll(removeTemp);
 
@@ -349,6 +349,25 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
     });
     expect(r.done.status).toBe('cancelled');
     await waitUntil(() => processesWith(marker).length === 0, 30_000);
+  }, 420_000);
+
+  it('a silent network cut mid-run (no FIN, no RST): the agent on the node stops within the sentinel\'s 20 s, not at the end of its duration', async () => {
+    const marker = `cut-${randomBytes(4).toString('hex')}`;
+    const work = path.join(dir, marker);
+    const relay = await relayTo(b);
+    try {
+      const r = await runJob(builtinYaml({ cycles: [2], duration: 120 }), [nodeConfig(b, work, { port: relay.port, knownHosts: relay.knownHosts })], async (e, job, events) => {
+        await waitUntil(() => events.some((x) => x.type === 'job.progress' && x.jobId === job.id && (x.progress.requests ?? 0) > 0), 180_000);
+        expect(processesWith(marker).length).toBeGreaterThan(0);
+        relay.cut();
+      });
+      expect(r.done.status).toBe('failed');
+      // sshd sees nothing: only the agent's missing heartbeats can stop it before its 120 s.
+      await waitUntil(() => processesWith(marker).length === 0, 40_000);
+    } finally {
+      for (const pid of processesWith(marker)) process.kill(pid, 'SIGKILL');
+      relay.close();
+    }
   }, 420_000);
 
   it('uses an installed marteau-tui of the same version instead of shipping', async () => {
