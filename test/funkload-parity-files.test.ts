@@ -6,6 +6,7 @@
  * with Ctrl-C during its second cycle (no `</funkload>`); a bench whose cycles recorded nothing;
  * error bodies in Latin-1, on which FunkLoad's own report stops.
  */
+import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { runReportCommand } from '../src/cli/report-command.js';
+import { fixed } from '../src/report/html-kit.js';
 import { renderHtmlReport } from '../src/report/index.js';
 import { loadResults } from '../src/report/load.js';
 import { PERCENTILE_PRECISION } from '../src/stats/histogram.js';
@@ -41,6 +43,46 @@ function ourTime(cell: string): [number, number] {
   return [Number(m[1]) * unit, 0.5 * 10 ** -decimals * unit];
 }
 
+/** The cells both tables have (counts, error %, FunkLoad's Apdex and times) of one of our rows against FunkLoad's. */
+function sameRow(where: string, head: string[], r: string[], f: FlRow, apdexCol: string): string[] {
+  const bad: string[] = [];
+  const col = (name: string) => head.indexOf(name);
+  for (const c of ['TOTAL', 'SUCCESS', 'ERROR']) if (r[col(c)] !== f[c]) bad.push(`${where} ${c}: ours ${r[col(c)]}, FunkLoad ${f[c]}`);
+  if (r[col(apdexCol)] !== `${f.Apdex} ${f.Rating[0]}`) bad.push(`${where} ${apdexCol}: ours ${r[col(apdexCol)]}, FunkLoad ${f.Apdex} ${f.Rating}`);
+  for (const c of ['MIN', 'AVG', 'MAX', 'P10', 'MED', 'P90', 'P95']) {
+    const [v, half] = ourTime(r[col(c)]);
+    const slack = half + 0.0005 + (c.startsWith('P') || c === 'MED' ? v * PERCENTILE_PRECISION : 0) + 1e-9;
+    if (Math.abs(v - Number(f[c])) > slack) bad.push(`${where} ${c}: ours ${r[col(c)]}, FunkLoad ${f[c]}`);
+  }
+  return bad;
+}
+
+/**
+ * FunkLoad's page detail (each request, a row per cycle) against ours: the same cycles (CUs) in
+ * each request's table, and the same cells.
+ */
+function samePageDetail(html: string, report: ReturnType<typeof fl>): string[] {
+  const bad: string[] = [];
+  for (const [key, flRows] of report.steps) {
+    const at = html.indexOf(`data-step="${key}"`);
+    if (at < 0) {
+      bad.push(`page detail ${key}: not in our report`);
+      continue;
+    }
+    const tableHtml = html.slice(at, html.indexOf('</table>', at));
+    const cells = (tr: string, tag: string) => [...tr.matchAll(new RegExp(`<${tag}>(.*?)</${tag}>`, 'g'))].map((m) => m[1].replace(/<[^>]+>/g, '').trim());
+    const [headRow, ...rows] = [...tableHtml.matchAll(/<tr>(.*?)<\/tr>/gs)].map((m) => m[1]);
+    const head = cells(headRow, 'th');
+    const ours = rows.map((r) => cells(r, 'td'));
+    if (ours.map((r) => r[0]).join() !== flRows.map((r) => r.CUs).join()) {
+      bad.push(`page detail ${key}: our cycles (CUs) ${ours.map((r) => r[0])}, FunkLoad's ${flRows.map((r) => r.CUs)}`);
+      continue;
+    }
+    ours.forEach((r, i) => bad.push(...sameRow(`page detail ${key} ${r[0]} CUs`, head, r, flRows[i], 'FL Apdex*')));
+  }
+  return bad;
+}
+
 /**
  * Every cell of our Page and Request tables against FunkLoad's row of the same cycle: the same
  * cycles, counts and rates as printed, times within both print roundings (and our percentile precision).
@@ -57,16 +99,8 @@ function sameTables(html: string, report: ReturnType<typeof fl>): string[] {
     rows.forEach((r, i) => {
       const f = flRows[i];
       const where = `${title} ${f.CUs} CUs`;
-      for (const [ours, theirs] of [[rate, rate], ['TOTAL', 'TOTAL'], ['SUCCESS', 'SUCCESS'], ['ERROR', 'ERROR']]) {
-        if (r[col(ours)] !== f[theirs]) bad.push(`${where} ${ours}: ours ${r[col(ours)]}, FunkLoad ${f[theirs]}`);
-      }
-      if (Number(r[col(max)]) !== Number(f[max])) bad.push(`${where} ${max}: ours ${r[col(max)]}, FunkLoad ${f[max]}`);
-      if (r[col(apdexCol)] !== `${f.Apdex} ${f.Rating[0]}`) bad.push(`${where} ${apdexCol}: ours ${r[col(apdexCol)]}, FunkLoad ${f.Apdex} ${f.Rating}`);
-      for (const c of ['MIN', 'AVG', 'MAX', 'P10', 'MED', 'P90', 'P95']) {
-        const [v, half] = ourTime(r[col(c)]);
-        const slack = half + 0.0005 + (c.startsWith('P') || c === 'MED' ? v * PERCENTILE_PRECISION : 0) + 1e-9;
-        if (Math.abs(v - Number(f[c])) > slack) bad.push(`${where} ${c}: ours ${r[col(c)]}, FunkLoad ${f[c]}`);
-      }
+      for (const c of [rate, max]) if (Number(r[col(c)]) !== Number(f[c]) || (c === rate && r[col(c)] !== f[c])) bad.push(`${where} ${c}: ours ${r[col(c)]}, FunkLoad ${f[c]}`);
+      bad.push(...sameRow(where, head, r, f, apdexCol));
     });
   };
   check('Page stats', report.pages, 'SPPS', 'maxSPPS', 'FL Apdex*');
@@ -84,6 +118,7 @@ describe("our report of real FunkLoad results, figure by figure against FunkLoad
     expect(report.requests.length).toBeGreaterThan(1);
     expect(compareWithFunkload(s, report, { percentile: PERCENTILE_PRECISION })).toEqual([]);
     expect(sameTables(renderHtmlReport(s), report)).toEqual([]);
+    expect(samePageDetail(renderHtmlReport(s), report)).toEqual([]);
   });
 
   it('a bench stopped with Ctrl-C: the cycles it never reached have no row, as in FunkLoad', async () => {
@@ -163,7 +198,18 @@ describe('"Slowest requests": the best cycle and its 5 slowest requests, as Funk
     const report = parseFlReport(flBuildReport([xml], ['-T', t]));
     const html = renderHtmlReport((await loadResults(xml, { apdexT: Number(t) })).results.summary());
     expect(compareSlowest(html, report)).toEqual([]);
+    expect(samePageDetail(html, report)).toEqual([]);
     // Not vacuous: both list requests wherever FunkLoad had a cycle to choose.
     if (file !== 'empty-cycles-bench.xml') expect(ourSlowest(html)?.rows.length).toBeGreaterThan(0);
+  });
+});
+
+describe("numbers printed as FunkLoad prints them (Python's %.3f and %.2f)", () => {
+  it('an exact tie goes to the even digit, as Python does, where toFixed goes up', () => {
+    // Apdex 9/16, 3/16, 1/16 of requests; error percents of 1/32, 3/32; and values that only look like ties.
+    const values = [0.5625, 0.1875, 0.0625, 3.125, 9.375, 0.5635, 0.1235, 2.675, 1.0005, 0, 1, 12.5, 100];
+    const python = execFileSync('python3', ['-c', `import sys\nfor v in sys.argv[1:]: print('%.3f %.2f' % (float(v), float(v)))`, ...values.map(String)], { encoding: 'utf8' }).trim().split('\n');
+    expect(values.map((v) => `${fixed(v, 3)} ${fixed(v, 2)}`)).toEqual(python);
+    expect(values.map((v) => `${v.toFixed(3)} ${v.toFixed(2)}`)).not.toEqual(python); // the case is there
   });
 });

@@ -6,7 +6,7 @@ import { attributionLine, OUTCOME_CLASSES, recoveryText, type Measures } from '.
 import { lostLine } from '../runners/nodes.js';
 import { bestCycle, slowestSteps } from '../runners/formulas.js';
 import type { RunSummary } from '../runners/results.js';
-import type { ApdexStats, LatencyStats } from '../runners/summary.js';
+import type { ApdexStats, LatencyStats, StepSummary } from '../runners/summary.js';
 import { PERCENTILE_PRECISION } from '../stats/histogram.js';
 import { formatValue, verdictWord, type ThresholdResult } from '../runners/thresholds.js';
 import { apdexCell, f3, int, ms, PALETTE, pctS, table } from './html-kit.js';
@@ -142,14 +142,25 @@ export function nodesSection(s: RunSummary): string {
   )}`;
 }
 
+/**
+ * FunkLoad's page detail: each request (page and response number) with a row per cycle that has
+ * it, FunkLoad's columns. Its url, type and description are its last response's (StepStats).
+ */
 export function stepsSection(s: RunSummary): string {
-  const steps = s.overall.steps;
-  if (steps.length === 0) return '';
-  return `<h2 id="pages">Page detail</h2>${table(
-    ['step', 'type', 'url', 'description', 'TOTAL', 'SUCCESS', 'ERROR', 'FL Apdex*', 'AVG', 'P95', 'MAX'],
-    steps.map((st) => [st.key, esc(st.type), `<code>${esc(st.url)}</code>`, esc(st.description), st.total, st.success, pctS(st.errorPercent), apdexCell(st.apdex.score), ms(st.latency.avg), ms(st.latency.p95), ms(st.latency.max)]),
-    'num',
-  )}`;
+  const byCycle = s.cycles.map((c) => ({ c, steps: new Map(c.steps.map((st) => [st.key, st])) }));
+  const named = new Map<string, StepSummary>();
+  for (const { steps } of byCycle) for (const [k, st] of steps) named.set(k, st);
+  if (named.size === 0) return '';
+  const tables = [...named.keys()].sort().map((key) => {
+    const st = named.get(key)!;
+    const rows = byCycle.flatMap(({ c, steps }) => {
+      const x = steps.get(key);
+      return x ? [[c.cvus, apdexCell(x.apdex.score), x.total, x.success, pctS(x.errorPercent), ...times(x.latency, ['min', 'avg', 'max', 'p10', 'p50', 'p90', 'p95'])]] : [];
+    });
+    const title = `<p class="step"><b>${key}</b> ${esc(st.type)} <code>${esc(st.url)}</code>${st.description ? ` · ${esc(st.description)}` : ''}</p>`;
+    return title + table(['CUs', 'FL Apdex*', 'TOTAL', 'SUCCESS', 'ERROR', 'MIN', 'AVG', 'MAX', 'P10', 'MED', 'P90', 'P95'], rows, 'num', ` data-step="${esc(key)}"`);
+  });
+  return `<h2 id="pages">Page detail</h2><p>Each request (page and response number) per cycle, as FunkLoad's page detail; FL Apdex* by duration alone.</p>${tables.join('\n')}`;
 }
 
 export function thresholdsSection(ts: ThresholdResult[]): string {
