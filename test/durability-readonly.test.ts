@@ -4,16 +4,22 @@
  * namespace of the CLI's own (`unshare`), so that it goes with the process whatever becomes of
  * the test.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN } from './helpers/dist.js';
-import { cliDone } from './helpers/marteau-cli.js';
+import { cli, cliDone } from './helpers/marteau-cli.js';
 import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
+import { queueJson } from './helpers/queue-cli.js';
 import { haveServer } from './helpers/servers.js';
 
-afterAll(removeTemp);
+/** Workers a test started: stopped even when it fails half-way. */
+const running: ChildProcess[] = [];
+afterAll(async () => {
+  for (const c of running) c.kill('SIGKILL');
+  await removeTemp();
+});
 
 /**
  * The CLI with `dir` mounted read-only over itself. Root needs no user namespace (which a
@@ -66,3 +72,27 @@ describe('a state dir on a read-only mount', () => {
   });
 });
 
+
+describe('a read-only state dir whose engine was killed -9 mid-job', () => {
+  it('`queue` shows the job interrupted, as the next writer records it, and writes nothing', async () => {
+    haveServer('unshare');
+    const state = await stateDir();
+    const long = await project(`name: long\n${commandYaml(['sh', '-c', 'echo started; sleep 60'])}\n`);
+    expect((await cliDone(['enqueue', long, '--state-dir', state])).code).toBe(0);
+    const worker = cli(['worker', '--state-dir', state]);
+    running.push(worker.child);
+    await worker.waitFor(/local \| started/);
+    worker.child.kill('SIGKILL');
+    await worker.exited;
+    const before = tree(state);
+
+    const list = await readOnlyCli(state, ['queue', '--json', '--state-dir', state]);
+    expect([list.code, list.err]).toEqual([0, '']);
+    const [shown] = JSON.parse(list.out) as { status: string; reason: string; endedAt: number }[];
+    expect(tree(state)).toEqual(before);
+    // What a process that can write records: the same end.
+    const [recorded] = (await queueJson(state)) as unknown as (typeof shown)[];
+    expect(shown.status).toBe('interrupted');
+    expect([shown.reason, shown.endedAt]).toEqual([recorded.reason, recorded.endedAt]);
+  });
+});

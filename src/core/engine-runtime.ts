@@ -174,8 +174,7 @@ export abstract class EngineRuntime {
       }
     }
     // Jobs whose engine died (kill -9, crash, reboot): interrupted, what they left here stopped.
-    // Not on a read-only state dir: they are listed as recorded.
-    if (!readOnly) await this.reap();
+    await this.reap();
     // And again while this one runs: another engine on the state dir killed meanwhile would
     // otherwise keep its job `running` and its nodes taken for as long as this one lives. (A
     // shared queue does it on its heartbeat.)
@@ -244,7 +243,10 @@ export abstract class EngineRuntime {
     try {
       // Only here are the job directories of the dead engines' jobs (a shared queue's are on their hosts).
       const seen = async (job: Readonly<Job>) => ({ ended: await recordedEnd(this.state.jobDir(job.id), job.startedAt), at: await this.state.lastWrite(job.id) });
-      for (const j of await this.queue.recoverInterrupted(this.queue instanceof JournalQueue ? seen : undefined)) await killLeftovers(this.core, j);
+      const recovered = await this.queue.recoverInterrupted(this.queue instanceof JournalQueue ? seen : undefined);
+      // A read-only state dir is only looked at (shown interrupted, see recordOrShow): it may be
+      // a copy of another machine's, whose process ids mean nothing here.
+      if (!this.queue.readOnly?.()) for (const j of recovered) await killLeftovers(this.core, j);
     } finally {
       this.reaping = false;
     }

@@ -233,17 +233,18 @@ export class LogQueue implements JobQueue {
       const last = await seen?.(j);
       // It reached its end, and only the record of it was lost (its engine killed right then, or
       // its disk full): that end, verdict and all.
-      if (last?.ended) await this.finish(j.id, j.claim!, last.ended);
+      if (last?.ended) await this.recordOrShow(this.finishRecord(j.id, j.claim!, last.ended));
       // A job a user asked to stop is not run again.
-      else if ((j.onLost ?? this.lostJobs) === 'requeue' && !j.cancelRequested) await this.append({ t: 'requeued', at: Date.now(), id: j.id, claim: j.claim!, reason: why });
+      else if ((j.onLost ?? this.lostJobs) === 'requeue' && !j.cancelRequested) await this.recordOrShow({ t: 'requeued', at: Date.now(), id: j.id, claim: j.claim!, reason: why });
       else {
         // Found dead hours later, it did not run for hours: it ended when it was last seen at work.
         const at = last?.at !== undefined && last.at > (j.startedAt ?? 0) && last.at < Date.now() ? Math.floor(last.at) : undefined;
-        await this.finish(j.id, j.claim!, { status: 'interrupted', reason: why, failure: 'infrastructure', at });
+        await this.recordOrShow(this.finishRecord(j.id, j.claim!, { status: 'interrupted', reason: why, failure: 'infrastructure', at }));
       }
     }
-    // A --ci run's jobs are its own; if it died before starting one, nobody else will.
-    const orphans = [...this.state.jobs.values()].filter((j) => j.status === 'queued' && j.origin === 'ci' && alive(j.enqueuedBy) === false);
+    // A --ci run's jobs are its own; if it died before starting one, nobody else will. (Ended
+    // through a claim, which a read-only log cannot take: there they stay queued.)
+    const orphans = [...this.state.jobs.values()].filter((j) => j.status === 'queued' && j.origin === 'ci' && alive(j.enqueuedBy) === false && !this.readOnly());
     for (const j of orphans) {
       const claim = await this.claim(j.id, []);
       if (claim) {
@@ -307,6 +308,18 @@ export class LogQueue implements JobQueue {
   /** Tell the listeners something changed (records, or a backend's own state such as `online`). */
   protected notify(): void {
     for (const l of [...this.listeners]) l();
+  }
+
+  /**
+   * A record of what recovery found, appended; on a log that cannot be written (a read-only
+   * state dir), applied to this process's view only, so a listing shows what the next writer
+   * will record rather than a dead engine's job `running` for ever.
+   */
+  private async recordOrShow(r: JournalRecord): Promise<void> {
+    if (!this.readOnly()) return this.append(r);
+    if (!this.state.apply(r)) return;
+    this.cached = undefined;
+    this.notify();
   }
 
   private async append(r: JournalRecord, files?: JobFileTexts): Promise<void> {
