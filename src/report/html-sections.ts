@@ -54,7 +54,7 @@ export function slowestSection(s: RunSummary): string {
   const items = best ? slowestSteps(best, SLOWEST) : [];
   if (!best || items.length === 0) return '<h3>Slowest requests</h3><p>No request was recorded.</p>';
   const rows = items.map((st) => [String(st.step).padStart(3, '0'), esc(st.apdex.rating), ms(st.latency.avg), esc(st.type), `<code>${esc(st.url)}</code>`, esc(st.description)]);
-  return `<h3>Slowest requests</h3><p>The ${SLOWEST} slowest average response times during the best cycle, with <b>${best.cvus}</b> CUs: the most successful pages per second × FL Apdex* among the cycles whose FL Apdex* is 0.85 or more (else the first), as FunkLoad's report chooses it.</p>${table(['page', 'FL Apdex* rating', 'AVG', 'type', 'url', 'description'], rows, 'num')}`;
+  return `<h3>Slowest requests</h3><p>The ${SLOWEST} slowest average response times during the best cycle, with <b>${best.cvus}</b> CUs: the most successful pages per second × FL Apdex* among the cycles whose FL Apdex* is 0.85 or more (else the first), as FunkLoad's report chooses it.</p>${table(['page', 'FL Apdex* rating', 'AVG', 'type', 'url', 'description'], rows)}`;
 }
 
 const share = (n: number, d: number) => (d ? `${((100 * n) / d).toFixed(0)}%` : '–');
