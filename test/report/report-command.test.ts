@@ -11,6 +11,8 @@ import { registerReportCommand } from '../../src/cli/report-register.js';
 import { diffRuns, formatDiffText } from '../../src/report/diff.js';
 import { buildJunitReport } from '../../src/report/junit.js';
 import { readFunkloadXml } from '../../src/runners/funkload-xml.js';
+import { newLocustRecord, writeLocustRecord } from '../../src/runners/locust/record.js';
+import { defaultBench, newRunInfo } from '../../src/runners/results.js';
 import { parseThresholds } from '../../src/config/thresholds.js';
 import { evaluateThresholds } from '../../src/runners/thresholds.js';
 import { cliDone } from '../helpers/marteau-cli.js';
@@ -98,6 +100,24 @@ describe('report command', () => {
     expect(html).toContain('The run stopped before its end (the results end without');
     expect(JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'))).toMatchObject({ aborted: true, interrupted: false, passed: false, reasons: [why], abort: { why: 'stopped' } });
     expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).toContain('type="aborted"/>');
+  });
+
+  it("a Locust run stopped by a lost worker: exit 3 and FAILED, as --ci gave the job (a node lost), not 130", async () => {
+    // Locust 2.12.1's own CSV files (fixtures/locust/recorded), in the record the runner writes when worker "b" is lost.
+    const rec = new URL('../../fixtures/locust/recorded/', import.meta.url).pathname;
+    const dir = tmp();
+    for (const f of ['cycle-1_stats.csv', 'cycle-1_failures.csv', 'cycle-1_exceptions.csv']) copyFileSync(join(rec, f), join(dir, f));
+    const start = 1_795_646_570_000;
+    const r = newLocustRecord(newRunInfo({ name: 'shop', runner: 'locust', start, end: start + 20_000, bench: { ...defaultBench(), cycles: [2], duration: 30 } }));
+    r.cycles.push({ cycle: 0, cvus: 2, start: start + 1_000, end: start + 5_000, files: [{ node: 'a', stats: 'cycle-1_stats.csv', failures: 'cycle-1_failures.csv', exceptions: 'cycle-1_exceptions.csv' }], seconds: [] });
+    const lostWhy = 'node "b": node lost: the connection closed';
+    Object.assign(r, { aborted: true, abort: { why: 'stopped', reason: lostWhy, at: start + 4_900 }, lost: [{ node: 'b', at: start + 4_900, reason: 'the connection closed' }] });
+    await writeLocustRecord(dir, r);
+    const { io: streams, text } = io();
+    const out = tmp();
+    expect(await runReportCommand([dir], { output: out }, streams)).toBe(3);
+    expect(text.out).toMatch(/^FAILED: the run was aborted \(node "b": node lost/m);
+    expect(readFileSync(join(out, 'index.html'), 'utf8')).toContain('<span class="status fail">FAILED</span>');
   });
 
   it('a complete bench that recorded no request is no pass: FAILED, exit 1, and no "100% ok"', async () => {
