@@ -69,6 +69,27 @@ describe('a job snapshot and its journal record', () => {
   });
 });
 
+describe('a git project cloned at enqueue', () => {
+  it('the clone is synced before the record, as the snapshot is (strace)', async () => {
+    const repo = await project(`name: cloned\n${commandYaml(['true'])}\n`);
+    const git = (...args: string[]) => expect(spawnSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], { cwd: repo }).status).toBe(0);
+    git('init', '--quiet');
+    git('add', '.marteau.yml');
+    git('commit', '--quiet', '-m', 'one');
+    const state = await stateDir();
+    const t = await traced(['enqueue', `file://${repo}`, '--state-dir', state]);
+    const [id] = await readdir(path.join(state, 'jobs'));
+    const record = t.began(/^write\(\d+, "\{\\"t\\":\\"enqueued\\"/);
+    expect(record).toBeGreaterThan(0);
+    const clone = path.join(state, 'jobs', id, 'src');
+    for (const file of [path.join(clone, '.marteau.yml'), path.join(clone, '.git', 'HEAD'), clone]) {
+      const at = t.syncedAt(file);
+      expect(at, file).toBeGreaterThan(0);
+      expect(at, file).toBeLessThan(record);
+    }
+  });
+});
+
 describe("a job's results and its end's record", () => {
   it('result.json, the output and the directory are synced before the `finished` record is written (strace)', async () => {
     const state = await stateDir();

@@ -5,6 +5,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { MarteauConfig } from '../config/marteau.js';
+import { syncTree } from '../fs/durable.js';
 import type { EngineCore } from './engine-types.js';
 import { CHAOS_SNAPSHOT, CONFIG_SNAPSHOT, SEED_FILE, SNAPSHOT_FILES } from './job-files.js';
 import { isTerminal, type Job, type JobSource, type JobSpec } from './jobs.js';
@@ -115,6 +116,8 @@ async function prepareAs(core: EngineCore, id: string, target: string, o: Enqueu
   if (git) {
     const dir = path.join(jobDir, 'src');
     const commit = await kit.m.cloneGit(git, dir);
+    // Run from the clone: on disk before the record, as the snapshot (see JobFiles.keepHere).
+    await syncTree(dir);
     config = await loadConfig(core, dir);
     source = { kind: 'git', url: git.url, ref: git.ref, commit, dir, configFile: config.file };
   } else {
