@@ -142,7 +142,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
   program
     .command('worker')
     .description('run queued jobs from the shared queue until stopped (Ctrl-C), with line output')
-    .option('--drain', 'exit once nothing is queued (exit code of the jobs it ran)')
+    .option('--drain', 'exit once nothing is queued (exit code of the jobs it ran), or at once with 3 when the state dir has no room to start the rest')
     .action((o: { drain?: boolean }) => run(() => runWorker(globals(), io, !!o.drain)));
 
   program
