@@ -18,6 +18,9 @@ import type { EngineEvent } from '../src/core/events.js';
 import type { Job } from '../src/core/jobs.js';
 import { groupAlive } from '../src/core/owner.js';
 import { readFunkloadXml } from '../src/runners/funkload-xml.js';
+import type { RunSummary } from '../src/runners/results.js';
+import { PERCENTILE_PRECISION } from '../src/stats/histogram.js';
+import { compareSlowest, compareWithFunkload, parseFlReport } from './helpers/fl-build-report.js';
 import { realFunkload } from './helpers/funkload.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { cliDone } from './helpers/marteau-cli.js';
@@ -70,6 +73,17 @@ with zipfile.ZipFile(out, 'w') as z:
     z.writestr('fl_demo_dep-1.0.dist-info/RECORD', '\\n'.join(rec) + '\\n')
 `;
   execFileSync('python3', ['-c', script, path.join(dir, 'fl_demo_dep-1.0-py2.py3-none-any.whl')]);
+}
+
+/**
+ * The job's own report against the one FunkLoad built from the same files (funkload-report/):
+ * every table figure (summary.json) and the slowest requests (index.html).
+ */
+async function expectFunkloadFigures(resultDir: string, summary: RunSummary): Promise<void> {
+  const fl = parseFlReport(await readFile(path.join(resultDir, 'funkload-report', 'index.rst'), 'utf8'));
+  expect(fl.requests.length).toBeGreaterThan(0);
+  expect(compareWithFunkload(summary, fl, { percentile: PERCENTILE_PRECISION })).toEqual([]);
+  expect(compareSlowest(await readFile(path.join(resultDir, 'index.html'), 'utf8'), fl)).toEqual([]);
 }
 
 const testResults = async (file: string) => (await readFile(file, 'utf8')).match(/<testResult /g)?.length ?? 0;
@@ -185,6 +199,7 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
     expect(await readFile(path.join(resultDir, 'index.html'), 'utf8')).toContain('<svg');
     // FunkLoad's own HTML report, charts included (gnuplot).
     expect(readdirSync(path.join(resultDir, 'funkload-report'))).toEqual(expect.arrayContaining(['index.html', 'index.rst', 'funkload.css', 'tests.png', 'requests_rps.png']));
+    await expectFunkloadFigures(resultDir, summary);
     expect(await readFile(path.join(resultDir, 'nodes', 'local', 'Simple.conf'), 'utf8')).toContain('[bench]');
     expect(existsSync(path.join(os.tmpdir(), `marteau-tui-${id}-funkload`))).toBe(false);
   });
@@ -227,6 +242,7 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
     // FunkLoad's own report, merged by fl-build-report from both files (on the first node).
     const rst = await readFile(path.join(resultDir, 'funkload-report', 'index.rst'), 'utf8');
     expect(rst).toMatch(/Cycles of concurrent users: \[2, 4\]/);
+    await expectFunkloadFigures(resultDir, summary);
     for (const n of ['a', 'b']) expect(existsSync(path.join(dir, `remote-${n}`, `${id}-funkload`))).toBe(false);
   });
 
