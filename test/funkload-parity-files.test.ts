@@ -57,6 +57,15 @@ function sameRow(where: string, head: string[], r: string[], f: FlRow, apdexCol:
   return bad;
 }
 
+/** FunkLoad's "The bench contains:" totals (tests, pages, requests and their errors) against our sentence. */
+function sameBenchContent(html: string, report: ReturnType<typeof fl>): string[] {
+  const m = /The bench contains: <b>(\d+)<\/b> tests, (\d+) errors?; <b>(\d+)<\/b> pages, (\d+) errors?; <b>(\d+)<\/b> requests, (\d+) errors?\./.exec(html);
+  if (!m) return ['our report has no "The bench contains:"'];
+  const t = report.totals;
+  const theirs = [t.tests, t.testErrors, t.pages, t.pageErrors, t.requests, t.requestErrors];
+  return m.slice(1).map(Number).join() === theirs.join() ? [] : [`bench content: ours ${m.slice(1).join(' ')}, FunkLoad ${theirs.join(' ')}`];
+}
+
 /**
  * FunkLoad's page detail (each request, a row per cycle) against ours: the same cycles (CUs) in
  * each request's table, and the same cells.
@@ -119,6 +128,7 @@ describe("our report of real FunkLoad results, figure by figure against FunkLoad
     expect(compareWithFunkload(s, report, { percentile: PERCENTILE_PRECISION })).toEqual([]);
     expect(sameTables(renderHtmlReport(s), report)).toEqual([]);
     expect(samePageDetail(renderHtmlReport(s), report)).toEqual([]);
+    expect(sameBenchContent(renderHtmlReport(s), report)).toEqual([]);
   });
 
   it('a bench stopped with Ctrl-C: the cycles it never reached have no row, as in FunkLoad', async () => {
@@ -199,6 +209,7 @@ describe('"Slowest requests": the best cycle and its 5 slowest requests, as Funk
     const html = renderHtmlReport((await loadResults(xml, { apdexT: Number(t) })).results.summary());
     expect(compareSlowest(html, report)).toEqual([]);
     expect(samePageDetail(html, report)).toEqual([]);
+    expect(sameBenchContent(html, report)).toEqual([]);
     // Not vacuous: both list requests wherever FunkLoad had a cycle to choose.
     if (file !== 'empty-cycles-bench.xml') expect(ourSlowest(html)?.rows.length).toBeGreaterThan(0);
   });

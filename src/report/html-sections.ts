@@ -39,7 +39,16 @@ export function cycleTables(s: RunSummary): string {
     }),
     'num',
   );
-  return `<h3>Test stats</h3><p>Successful <b>tests</b> per second (STPS) over concurrent users (CUs).</p>${test}
+  // FunkLoad's "Bench content" totals: what a reader checks first against fl-build-report's.
+  const o = s.overall;
+  const errors = (n: number) => `${n} error${n === 1 ? '' : 's'}`;
+  const content = [
+    [o.tests.total, 'tests', o.tests.total - o.tests.success],
+    [o.pages.total, 'pages', o.pages.total - o.pages.success],
+    [o.requests.total, 'requests', o.requests.total - o.requests.success],
+  ].map(([n, what, bad]) => `<b>${n}</b> ${what}, ${errors(bad as number)}`);
+  return `<h3>Bench content</h3><p class="bench-content">The bench contains: ${content.join('; ')}.</p>
+<h3>Test stats</h3><p>Successful <b>tests</b> per second (STPS) over concurrent users (CUs).</p>${test}
 <h3>Page stats</h3><p>Successful <b>pages</b> per second (SPPS) over CUs; times over successful pages.</p>${page}
 <h3>Request stats</h3><p><b>Requests</b> per second (RPS), successful or not, over CUs.</p>${request}
 <p class="note">Apdex T = ${s.info.apdexT}s. Apdex is the standard one: a failed request is frustrated. * FL Apdex is FunkLoad's: by duration alone, a failed request counts as satisfied if it was fast, and the page Apdex is computed over response times, as FunkLoad does. Percentiles are nearest-rank (FunkLoad's definition), kept to within ${+(PERCENTILE_PRECISION * 100).toPrecision(1)} %.</p>`;
