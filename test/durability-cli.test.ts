@@ -153,6 +153,21 @@ describe('a full disk', () => {
     expect((await queueJson(state)).map((j) => [j.name, j.status])).toEqual([['demo-shop', 'queued'], ['b', 'queued']]);
   });
 
+  it("for a job's output: said once, the output still shown, the job's verdict its own", async () => {
+    const state = await stateDir();
+    const job = await project(`name: talks\n${commandYaml(['sh', '-c', 'echo one; echo two'])}\n`);
+    const queued = await cliDone(['enqueue', job, '--state-dir', state]);
+    const [id] = [...queued.out.matchAll(/\(([0-9a-f]{16})\)/g)].map((m) => m[1]);
+    const output = path.join(state, 'jobs', id, 'console.log');
+    await symlink('/dev/full', output);
+    const r = await cliDone(['worker', '--drain', '--state-dir', state]);
+    expect(r.code, r.out + r.err).toBe(0);
+    const said = `[${id.slice(0, 8)}] cannot write the job's output to ${output} (ENOSPC: no space left on device): from here it is shown but not kept`;
+    expect(r.out.split(said)).toHaveLength(2);
+    expect(r.out).toMatch(/local \| one\n[\s\S]*local \| two\n/);
+    expect((await queueJson(state)).map((j) => j.status)).toEqual(['succeeded']);
+  });
+
   it("at a job's end: the end is kept and said, not an internal error leaving the job running", async () => {
     const state = await stateDir();
     const job = await project(`name: short\n${commandYaml(['sh', '-c', 'echo started; sleep 1'])}\n`);

@@ -1,5 +1,6 @@
 /** A running job's output: the tail views show, and its full console.log, bounded in size. */
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { fsReason } from '../fs/errors.js';
 import type { LogStream } from './events.js';
 
 export interface LogLine {
@@ -19,14 +20,20 @@ export class ConsoleFile {
   private readonly out: WriteStream;
   private bytes = 0;
   private full = false;
+  private failed = false;
 
-  constructor(file: string) {
+  /** `lost`: told once when the file refuses a write (a full disk): the output after it is not kept. */
+  constructor(file: string, lost?: (why: string) => void) {
     this.out = createWriteStream(file, { flags: 'a', mode: 0o600 });
-    this.out.on('error', () => {});
+    this.out.on('error', (e) => {
+      if (this.failed) return;
+      this.failed = true;
+      lost?.(`cannot write the job's output to ${file} (${fsReason(e) ?? e.message}): from here it is shown but not kept`);
+    });
   }
 
   write(l: LogLine): void {
-    if (this.full) return;
+    if (this.full || this.failed) return;
     const text = `${new Date(l.at).toISOString()} ${l.node ?? '-'} ${l.stream} ${l.line}\n`;
     this.bytes += Buffer.byteLength(text);
     if (this.bytes > MAX_CONSOLE_BYTES) {

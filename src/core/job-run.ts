@@ -35,7 +35,8 @@ export const SERVICE_NODE = 'service:';
 export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string, nodeConfigs: NodeConfig[], live: LiveJob): Promise<void> {
   const resultDir = core.state.jobDir(job.id);
   await mkdirp(resultDir, 0o700);
-  const consoleFile = new ConsoleFile(path.join(resultDir, 'console.log'));
+  // Its output lost silently would read as a job that printed nothing.
+  const consoleFile = new ConsoleFile(path.join(resultDir, 'console.log'), (why) => log(why, { level: 'warn' }));
   // `quiet`: kept in console.log only, because views already show it from a job.* event.
   const log = (line: string, o: { node?: string; stream?: LogStream; level?: 'info' | 'warn' | 'error'; quiet?: boolean } = {}) => {
     const entry: LogLine = { at: Date.now(), node: o.node, stream: o.stream ?? 'engine', line };
