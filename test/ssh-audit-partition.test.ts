@@ -6,7 +6,8 @@
  * heartbeats on the session's stdin stop, and the sentinel kills the group.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, lstatSync } from 'node:fs';
+import { readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NodeError } from '../src/exec/executor.js';
 import { SshExecutor } from '../src/exec/ssh.js';
@@ -86,6 +87,43 @@ describe.skipIf(!haveServer('sshd'))('a network cut to an SSH node (real sshd be
       close();
     }
   }, 60_000);
+
+  it('a link another user plants under the heartbeat\'s name in /tmp is never written through', async () => {
+    const victim = `${dir}/victim-${randomBytes(4).toString('hex')}`;
+    await writeFile(victim, 'keep me\n');
+    const knownHosts = `${dir}/known_hosts`;
+    await writeFile(knownHosts, `${s.knownHostsLine}\n`);
+    const x = new SshExecutor(sshNode(s, 'box1', { identity: user.privateKey, knownHosts, workDir: dir }));
+    const marker = `marteau-link-${randomBytes(4).toString('hex')}`;
+    let pgid = 0;
+    const lines: string[] = [];
+    let mark = '';
+    try {
+      const run = x.run(['sh', '-c', 'echo up; sleep 30', marker], { onLine: (l) => lines.push(l), onStart: (p) => { pgid = p.pgid; } }).catch((e: Error) => e);
+      while (!lines.includes('up')) await new Promise((r) => setTimeout(r, 50));
+      mark = `/tmp/.marteau-alive-${pgid}`;
+      // Planted as soon as the name is free (a beat may hold it for up to a second), then a beat passes.
+      const end = Date.now() + 5000;
+      for (;;) {
+        try {
+          await symlink(victim, mark);
+          break;
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST' || Date.now() > end) throw e;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+      await new Promise((r) => setTimeout(r, 6500));
+      expect(await readFile(victim, 'utf8')).toBe('keep me\n');
+      expect(lstatSync(mark).isSymbolicLink()).toBe(true);
+      await x.close();
+      await run;
+    } finally {
+      for (const pid of processesWith(marker)) process.kill(pid, 'SIGKILL');
+      if (mark) await rm(mark, { force: true });
+      await x.close();
+    }
+  }, 30_000);
 
   it('a program run without input reads end-of-file, as it does on the local node, and leaves no heartbeat file', async () => {
     const { x, close } = await throughRelay();

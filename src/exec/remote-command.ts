@@ -53,28 +53,30 @@ const watch = (script: string) => `(sh -c '${script}' marteau-watch "$PPID" "$$"
 /**
  * A network cut that sshd cannot see (no FIN, no RST: sshd keeps the session for hours without
  * ClientAliveInterval) ends the group once the engine's heartbeats stop, as a dropped connection
- * (sshd, the shell's parent, gone) does within about a second: a reader marks each line in a
- * file, checked once a second. The file is named after the group, in /tmp.
+ * (sshd, the shell's parent, gone) does within about a second: a reader marks each line by
+ * making a directory, which the check once a second removes. It is named after the group, in
+ * /tmp, and is a directory because mkdir and rmdir never follow a symlink: a file written there
+ * would be written through a link another user of the node planted under that name.
  */
 const sentinel = (reader: string) => [
-  `f=${heartbeatFile('$2')}`,
+  `f=${heartbeatMark('$2')}`,
   `${reader} <&3 & exec 3<&-`,
   'n=0',
-  `while kill -0 "$1" 2>/dev/null && [ "$n" -lt ${HEARTBEAT_LIMIT_S} ]; do sleep 1; if [ -e "$f" ]; then rm -f "$f"; n=0; else n=$((n+1)); fi; done`,
-  'rm -f "$f"',
+  `while kill -0 "$1" 2>/dev/null && [ "$n" -lt ${HEARTBEAT_LIMIT_S} ]; do sleep 1; if rmdir "$f" 2>/dev/null; then n=0; else n=$((n+1)); fi; done`,
+  'rmdir "$f" 2>/dev/null',
   'kill -KILL "-$2"',
 ].join('; ');
 
-const HEARTBEAT_WATCH = sentinel('(while read -r _; do : >"$f"; done)');
+const HEARTBEAT_WATCH = sentinel('(while read -r _; do mkdir "$f" 2>/dev/null; done)');
 
 /**
  * The same for a program that reads its stdin (the builtin agent's commands): the reader passes
  * each line but the heartbeat's empty ones to the FIFO the program reads, and unlinks the FIFO
  * once both ends are open. The program sees end-of-file when the session's stdin ends.
  */
-const FORWARDING_WATCH = sentinel(`(p=${inputFifo('$2')}; exec 4>"$p"; rm -f "$p"; while IFS= read -r l; do : >"$f"; [ -z "$l" ] || printf "%s\\n" "$l" >&4; done)`);
+const FORWARDING_WATCH = sentinel(`(p=${inputFifo('$2')}; exec 4>"$p"; rm -f "$p"; while IFS= read -r l; do mkdir "$f" 2>/dev/null; [ -z "$l" ] || printf "%s\\n" "$l" >&4; done)`);
 
-function heartbeatFile(pgid: string): string {
+function heartbeatMark(pgid: string): string {
   return `/tmp/.marteau-alive-${pgid}`;
 }
 
@@ -89,8 +91,8 @@ function inputFifo(pgid: string): string {
  */
 export function killGroupCommand(pgid: number, signal: 'TERM' | 'KILL'): string {
   if (!Number.isInteger(pgid) || pgid <= 1) throw new QuoteError(`bad process group ${pgid}`);
-  // The heartbeat file and a FIFO no program opened too: what would remove them dies with the group.
-  return `kill -${signal} -${pgid} 2>/dev/null; rm -f ${heartbeatFile(String(pgid))} ${inputFifo(String(pgid))}; true`;
+  // The heartbeat mark and a FIFO no program opened too: what would remove them dies with the group.
+  return `kill -${signal} -${pgid} 2>/dev/null; rmdir ${heartbeatMark(String(pgid))} 2>/dev/null; rm -f ${inputFifo(String(pgid))}; true`;
 }
 
 /** The hint for a node whose login shell runs no command: /bin/false, nologin, or a ForceCommand. */
