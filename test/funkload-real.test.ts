@@ -27,6 +27,7 @@ import { cliDone } from './helpers/marteau-cli.js';
 import { localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer } from './helpers/servers.js';
 import { makeUserKey, sshNode, startSshd, type Sshd, type UserKey } from './helpers/sshd.js';
+import { OWNER_MARKER } from '../src/exec/ssh-job-dirs.js';
 
 const fl = realFunkload();
 
@@ -280,6 +281,28 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
     for (const proc of done.procs) expect(groupAlive(proc.pgid)).toBe(false);
     // Killed during its first cycle: FunkLoad's result file was never closed.
     expect(await readFile(path.join(p, 'simple-bench.xml'), 'utf8')).not.toContain('</funkload>');
+  }, 120_000);
+
+  it('on an SSH node, the scratch space is marked as the run\'s, as its project copy is (a lost run leaves both for a later job to remove)', async () => {
+    const p = await flProject('', '', { '.marteau.yml': 'name: long\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1"\nduration: 60\n' });
+    const knownHosts = path.join(dir, 'known_hosts');
+    const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 30_000, nodes: [ssh(a, 'a', knownHosts, { funkload: fl!.bin })] }, run: 'all' });
+    let benching = false;
+    e.events.on('job.progress', (x) => { if (x.progress.cycle === 0) benching = true; });
+    await e.start();
+    const job = await e.enqueue(p);
+    const work = path.join(dir, 'remote-a');
+    try {
+      const end = Date.now() + 60_000;
+      while (!benching && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+      expect(benching).toBe(true);
+      for (const d of [job.id, `${job.id}-funkload`]) expect(existsSync(path.join(work, d, OWNER_MARKER)), d).toBe(true);
+    } finally {
+      await e.cancel(job.id);
+      await e.waitFor([job.id]);
+      await e.stop();
+    }
+    expect(existsSync(path.join(work, `${job.id}-funkload`))).toBe(false);
   }, 120_000);
 
   describe('marteau-tui --ci exit codes (built CLI, the packaged nodes file: this machine)', () => {

@@ -94,6 +94,8 @@ export async function benchOnNode(
   o: { signal: AbortSignal; resultFile: string; onEvent: (e: ConsoleEvent, fl: BenchConsole) => void; beforeBench: () => void },
 ): Promise<NodeBench | undefined> {
   const cwd = await stageProject(ctx, node);
+  // Marked as this run's, as the project's copy is: a run lost mid-job leaves it for a later job to remove.
+  if (node.kind !== 'local') await node.executor.makeJobDir(scratchDir(ctx, node), { own: !ctx.config.keepRemote });
   let tools: FunkloadTools;
   try {
     tools = await locateFunkload(node, { cwd, env: ctx.env, signal: o.signal });
