@@ -13,7 +13,7 @@ import { groupAlive } from '../src/core/owner.js';
 import { BIN, dist, ROOT } from './helpers/dist.js';
 import { cli, cliDone } from './helpers/marteau-cli.js';
 import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
-import { queueJson, waitUntil, type QueueRow } from './helpers/queue-cli.js';
+import { queueJson, waitUntil, workerWithLongJob, type QueueRow } from './helpers/queue-cli.js';
 
 /** Workers a test started: stopped even when it fails half-way. */
 const running: ChildProcess[] = [];
@@ -69,11 +69,7 @@ describe('an engine killed -9 while another runs on the same state dir', () => {
 describe('an engine killed -9 with nobody else on the state dir', () => {
   it("its job, found later, ended when it was last seen at work: its duration is not the time until someone looked", async () => {
     const state = await stateDir();
-    const long = await project(`name: long\n${commandYaml(['sh', '-c', 'echo started; sleep 60'])}\n`);
-    expect((await cliDone(['enqueue', long, '--state-dir', state])).code).toBe(0);
-    const worker = cli(['worker', '--state-dir', state]);
-    running.push(worker.child);
-    await worker.waitFor(/local \| started/);
+    const worker = await workerWithLongJob(state, running);
     worker.child.kill('SIGKILL');
     await worker.exited;
     const journal = await readFile(path.join(state, 'journal.jsonl'), 'utf8');

@@ -9,9 +9,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BIN } from './helpers/dist.js';
-import { cli, cliDone } from './helpers/marteau-cli.js';
+import { cliDone } from './helpers/marteau-cli.js';
 import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
-import { queueJson } from './helpers/queue-cli.js';
+import { queueJson, workerWithLongJob } from './helpers/queue-cli.js';
 import { haveServer } from './helpers/servers.js';
 
 /** Workers a test started: stopped even when it fails half-way. */
@@ -77,11 +77,7 @@ describe('a read-only state dir whose engine was killed -9 mid-job', () => {
   it('`queue` shows the job interrupted, as the next writer records it, and writes nothing', async () => {
     haveServer('unshare');
     const state = await stateDir();
-    const long = await project(`name: long\n${commandYaml(['sh', '-c', 'echo started; sleep 60'])}\n`);
-    expect((await cliDone(['enqueue', long, '--state-dir', state])).code).toBe(0);
-    const worker = cli(['worker', '--state-dir', state]);
-    running.push(worker.child);
-    await worker.waitFor(/local \| started/);
+    const worker = await workerWithLongJob(state, running);
     worker.child.kill('SIGKILL');
     await worker.exited;
     const before = tree(state);

@@ -6,9 +6,8 @@ import { type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { groupAlive } from '../src/core/owner.js';
-import { cli, cliDone } from './helpers/marteau-cli.js';
-import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
-import { queueJson, waitUntil } from './helpers/queue-cli.js';
+import { removeTemp, stateDir } from './helpers/projects.js';
+import { queueJson, waitUntil, workerWithLongJob } from './helpers/queue-cli.js';
 
 /** What a test started: stopped even when it fails half-way (a job's group: its `sleep 60`). */
 const running: ChildProcess[] = [];
@@ -28,11 +27,7 @@ afterAll(async () => {
 describe('the watchdog killed on its own', () => {
   it('is started again at once and said once, so the engine dying later still stops its job', async () => {
     const state = await stateDir();
-    const long = await project(`name: long\n${commandYaml(['sh', '-c', 'echo started; sleep 60'])}\n`);
-    expect((await cliDone(['enqueue', long, '--state-dir', state])).code).toBe(0);
-    const worker = cli(['worker', '--state-dir', state]);
-    running.push(worker.child);
-    await worker.waitFor(/local \| started/);
+    const worker = await workerWithLongJob(state, running);
     const [job] = await queueJson(state);
     const pgid = job.procs[0].pgid;
     groups.push(pgid);

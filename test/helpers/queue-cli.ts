@@ -1,6 +1,7 @@
 /** The queue as the CLI shows it, for tests that drive workers and read back what they recorded. */
 import { expect } from 'vitest';
-import { cliDone } from './marteau-cli.js';
+import { cli, cliDone, type CliRun } from './marteau-cli.js';
+import { commandYaml, project } from './projects.js';
 
 export type QueueRow = { id: string; name: string; status: string; reason?: string; procs: { pgid: number }[] };
 
@@ -18,4 +19,14 @@ export async function waitUntil(cond: () => boolean | Promise<boolean>, ms = 15_
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A `worker` on `state` once the one job enqueued there (a minute of sleep) has started; `running` gets its process, for the file's clean-up. */
+export async function workerWithLongJob(state: string, running: { push(c: CliRun['child']): unknown }): Promise<CliRun> {
+  const long = await project(`name: long\n${commandYaml(['sh', '-c', 'echo started; sleep 60'])}\n`);
+  expect((await cliDone(['enqueue', long, '--state-dir', state])).code).toBe(0);
+  const worker = cli(['worker', '--state-dir', state]);
+  running.push(worker.child);
+  await worker.waitFor(/local \| started/);
+  return worker;
 }
