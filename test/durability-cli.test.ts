@@ -74,12 +74,14 @@ describe('an engine killed -9 with nobody else on the state dir', () => {
     await worker.exited;
     const journal = await readFile(path.join(state, 'journal.jsonl'), 'utf8');
     const claimed = journal.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { t: string; at: number; id: string }).find((r) => r.t === 'claimed')!;
-    // Its files last written just after its start (a whole second: utimes takes float seconds,
-    // which may round a millisecond away): whenever it is found dead, that is its end.
+    // Its files last written after its start (a whole second: utimes takes float seconds, which
+    // may round a millisecond away), and found once that time is past (a last write in the future
+    // is no one's): whenever it is found dead, that is its end.
     const dir = path.join(state, 'jobs', claimed.id);
-    const end = Math.floor(claimed.at / 1000) * 1000 + 1000;
+    const end = Math.floor(Date.now() / 1000) * 1000 + 1000;
     const last = new Date(end);
     for (const f of await readdir(dir)) await utimes(path.join(dir, f), last, last);
+    await new Promise((r) => setTimeout(r, end - Date.now() + 50));
     const [job] = (await queueJson(state)) as (QueueRow & { durationMs: number; endedAt: number })[];
     expect(job.status).toBe('interrupted');
     expect(job.endedAt).toBe(end);
