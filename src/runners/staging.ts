@@ -15,12 +15,12 @@ export function remoteJobDir(ctx: Pick<RunnerContext, 'job'>, node: RunnerNode):
 }
 
 /**
- * Create the job's directory on an SSH node, marked as this run's unless `keep_remote` (a copy
- * left by a run lost mid-job is removed by a later job's, see ssh-job-dirs.ts); says which
- * earlier copies that removed. Returns the directory.
+ * Create the job's directory on an SSH node (or `dir`, another of the job's, e.g. a runner's
+ * scratch space beside it), marked as this run's unless `keep_remote` (a copy left by a run lost
+ * mid-job is removed by a later job's, see ssh-job-dirs.ts); says which earlier copies that
+ * removed. Returns the directory.
  */
-export async function makeRemoteJobDir(ctx: RunnerContext, node: RunnerNode): Promise<string> {
-  const dir = remoteJobDir(ctx, node);
+export async function makeRemoteJobDir(ctx: RunnerContext, node: RunnerNode, dir = remoteJobDir(ctx, node)): Promise<string> {
   const removed = await node.executor.makeJobDir(dir, { own: !ctx.config.keepRemote });
   if (removed.length) ctx.log(`removed ${removed.length} job ${removed.length === 1 ? 'copy' : 'copies'} left by runs lost mid-job: ${removed.join(', ')}`, { node: node.name, stream: 'engine' });
   return dir;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { RunResult } from '../../exec/executor.js';
 import type { RunnerContext, RunnerNode } from '../../core/runner-contract.js';
-import { remoteJobDir, stageProject } from '../staging.js';
+import { makeRemoteJobDir, remoteJobDir, stageProject } from '../staging.js';
 import { flRunBenchArgv, maskUrlPasswords, type BenchArgs } from './argv.js';
 import type { FunkloadConfig } from './config.js';
 import { BenchConsole, type ConsoleEvent } from './console.js';
@@ -95,7 +95,7 @@ export async function benchOnNode(
 ): Promise<NodeBench | undefined> {
   const cwd = await stageProject(ctx, node);
   // Marked as this run's, as the project's copy is: a run lost mid-job leaves it for a later job to remove.
-  if (node.kind !== 'local') await node.executor.makeJobDir(scratchDir(ctx, node), { own: !ctx.config.keepRemote });
+  if (node.kind !== 'local') await makeRemoteJobDir(ctx, node, scratchDir(ctx, node));
   let tools: FunkloadTools;
   try {
     tools = await locateFunkload(node, { cwd, env: ctx.env, signal: o.signal });
