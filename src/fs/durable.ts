@@ -28,14 +28,19 @@ export async function writeFileSynced(file: string, text: string, mode = 0o600):
  */
 export async function syncDir(dir: string): Promise<void> {
   try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
+    await syncPath(dir);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw withPath(e, dir);
+  }
+}
+
+/** fsync whatever `p` names, through a descriptor of its own. */
+async function syncPath(p: string): Promise<void> {
+  const fh = await open(p, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
   }
 }
 
@@ -49,14 +54,7 @@ export async function syncTree(dir: string, skip: ReadonlySet<string> = new Set(
     if (skip.has(e.name)) continue;
     const p = path.join(dir, e.name);
     if (e.isDirectory()) await syncTree(p);
-    else if (e.isFile()) {
-      const fh = await open(p, 'r');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    }
+    else if (e.isFile()) await syncPath(p);
   }
   await syncDir(dir);
 }
