@@ -176,7 +176,7 @@ export class Control {
             continue;
           }
           if (existing) await this.removeNow(s.name);
-          done.push(await this.createNow(s));
+          done.push(await this.createNow(s, secured));
         } catch (e) {
           return { proxies: done, error: e instanceof ControlError ? e : new ControlError(messageOf(e), 500) };
         }
@@ -301,7 +301,8 @@ export class Control {
     return run;
   }
 
-  private async createNow(spec: ProxySpec): Promise<Proxy> {
+  /** `secured`: the spec's TLS settings, when populate has checked them already (to compare them). */
+  private async createNow(spec: ProxySpec, secured?: ReturnType<typeof checkTls>): Promise<Proxy> {
     if (this.set.get(spec.name)) throw new ControlError('proxy already exists', 409);
     if (spec.name.includes('/')) throw new ControlError('bad request body: name: a proxy name cannot contain "/"');
     // NUL or a newline would cut or forge lines in logs, stats and the TUI.
@@ -314,7 +315,7 @@ export class Control {
       listen: normaliseListen(spec.listen),
       upstream: checkUpstream(spec.upstream, 'upstream'),
       protocol: spec.protocol ?? 'tcp',
-      ...checkTls(spec.tls, spec.upstreamTls),
+      ...(secured ?? checkTls(spec.tls, spec.upstreamTls)),
     };
     try {
       const p = await this.set.add(options, { enabled: spec.enabled !== false });
