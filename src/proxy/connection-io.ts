@@ -152,17 +152,18 @@ export abstract class ConnectionIO {
       }
       const piece = data.subarray(offset, offset + size);
       offset += piece.length;
+      // How long the piece takes at the throttle's rate.
+      const takes = plan.throttle ? (piece.length / plan.throttle) * 1000 : 0;
       if (plan.link) {
-        // The piece waits for its turn on the shared link, then takes the link for its time.
+        // The piece waits for its turn on the shared link, then holds the link for its time.
         const now = performance.now();
         const start = Math.max(now, plan.link.busyUntil);
-        plan.link.busyUntil = start + (piece.length / plan.throttle!) * 1000;
+        plan.link.busyUntil = start + takes;
         if (start > now) await this.sleep(start - now);
         if (this.closed) return;
-        pause = plan.link.busyUntil - start;
       }
       write(piece);
-      if (plan.throttle && !plan.link) pause = Math.max(pause, (piece.length / plan.throttle) * 1000);
+      pause = Math.max(pause, takes);
       // Bandwidth also owes the pause after its last piece; slices only pause between pieces.
       if (pause > 0 && (plan.throttle || offset < data.length)) await this.sleep(pause);
     }
