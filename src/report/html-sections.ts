@@ -12,9 +12,9 @@ import { formatValue, verdictWord, type ThresholdResult } from '../runners/thres
 import { apdexCell, f3, int, ms, PALETTE, pctS, table } from './html-kit.js';
 import { barChart, esc } from './svg.js';
 
-/** A cycle that measured nothing (no request ended in it) shows dashes, not a 0 ms time or a 0.000 Apdex. */
 /** How many requests "Slowest requests" lists, as fl-build-report. */
 const SLOWEST = 5;
+/** A cycle that measured nothing (no request ended in it) shows dashes, not a 0 ms time or a 0.000 Apdex. */
 const times = (l: LatencyStats, keys: readonly (keyof LatencyStats)[]) => keys.map((k) => (l.count ? ms(l[k]) : '–'));
 const apdexOf = (a: ApdexStats) => (a.satisfied + a.tolerating + a.frustrated ? apdexCell(a.score) : '–');
 
