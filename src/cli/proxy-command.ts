@@ -121,6 +121,9 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
     }
     io.out.write(`api listening on ${server.url} (Toxiproxy routes /proxies, Vaurien /vaurien/<proxy>/behavior, ours /marteau)${api.token ? ', token required' : ''}\n`);
   }
+  // Armed before anything is said to listen: an edit saved once `listening` is read must be seen.
+  // Its reload is debounced and async, so `announcing` below is set before any reload lands.
+  const watcher = o.watch && o.config ? startWatching(o.config, config, control, set, io) : undefined;
   // After the API is up: a proxy that never served (its API's port taken) is never said to listen.
   for (const p of set.proxies.values()) {
     io.out.write(listeningLine(p));
@@ -135,7 +138,6 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
   }
   announcing = true;
 
-  const watcher = o.watch && o.config ? startWatching(o.config, config, control, set, io) : undefined;
 
   const live = new LiveLines(io.out, io.out.isTTY === true);
   let previous = new Map(set.stats().map((s) => [s.name, s]));
