@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN } from './helpers/dist.js';
+import { BIN, dist } from './helpers/dist.js';
 import { cliDone } from './helpers/marteau-cli.js';
 import { commandYaml, project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer } from './helpers/servers.js';
@@ -16,10 +16,10 @@ import { haveServer } from './helpers/servers.js';
 afterAll(removeTemp);
 
 /** The system calls the CLI made (run to its end under strace), in the order the trace has them. */
-async function traced(args: string[]): Promise<{ syncedAt(file: string): number; began(call: RegExp): number }> {
+async function traced(args: string[]): Promise<{ syncedAt(file: string, after?: number): number; began(call: RegExp): number; all(call: RegExp): { text: string; began: number }[] }> {
   haveServer('strace');
   const trace = path.join(await temp('strace'), 'trace');
-  const r = spawnSync('strace', ['-f', '-qq', '-o', trace, '-e', 'trace=openat,write,fsync,fdatasync', process.execPath, BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const r = spawnSync('strace', ['-f', '-qq', '-o', trace, '-e', 'trace=openat,write,fsync,fdatasync,rename,renameat,renameat2', process.execPath, BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
   expect(r.status, r.stderr).toBe(0);
   // Each call with where it began and where it ended in the trace: a thread's call cut in two
   // by another's is `<unfinished ...>`, then `<... fsync resumed>`. A sync counts from its end,
@@ -36,10 +36,12 @@ async function traced(args: string[]): Promise<{ syncedAt(file: string): number;
   });
   const fdOf = (call: string) => (call.startsWith('openat(') ? / = (\d+)$/.exec(call)?.[1] : undefined);
   return {
-    // Of the fd an open of the file returned, before another open returned that fd (it was
-    // closed). The job's own processes have fd tables of their own but sync nothing.
-    syncedAt: (file) => {
+    // Of the fd an open of the file returned (the first open beginning after `after`), before
+    // another open returned that fd (it was closed). The job's own processes have fd tables of
+    // their own but sync nothing.
+    syncedAt: (file, after = -1) => {
       for (let opened = 0; opened < calls.length; opened++) {
+        if (calls[opened].began <= after) continue;
         const fd = calls[opened].text.startsWith(`openat(AT_FDCWD, "${file}", `) ? fdOf(calls[opened].text) : undefined;
         if (fd === undefined) continue;
         for (let i = opened + 1; i < calls.length && fdOf(calls[i].text) !== fd; i++) {
@@ -49,6 +51,7 @@ async function traced(args: string[]): Promise<{ syncedAt(file: string): number;
       return -1;
     },
     began: (call) => calls.find((c) => call.test(c.text))?.began ?? -1,
+    all: (call) => calls.filter((c) => call.test(c.text)),
   };
 }
 
@@ -105,5 +108,33 @@ describe("a job's results and its end's record", () => {
       expect(at, file).toBeGreaterThan(0);
       expect(at, file).toBeLessThan(record);
     }
+  });
+});
+
+describe("a job's result files replaced whole", () => {
+  it('result.json, timeline.json and the reports are written aside, synced, renamed into place, then their directory synced (strace)', async () => {
+    // A builtin job, for the reports (summary.json, index.html, junit.xml) it writes beside result.json.
+    const dir = await project(
+      `name: whole\nrunner: builtin\nservices:\n  app:\n    command: [node, ${JSON.stringify(dist('fixtures/demo/serve.js'))}, --port, "\${port}"]\n    ready: {http: /}\n` +
+        'base_url: http://127.0.0.1:${MARTEAU_SERVICE_APP_PORT}\ncycles: [1]\nduration: 1\nsleep_time_max: 0.05\nscenario:\n  - {get: /, expect: 200}\n',
+    );
+    const state = await stateDir();
+    expect((await cliDone(['enqueue', dir, '--state-dir', state])).code).toBe(0);
+    const t = await traced(['worker', '--drain', '--state-dir', state]);
+    const [id] = await readdir(path.join(state, 'jobs'));
+    const jobDir = path.join(state, 'jobs', id);
+    for (const name of ['result.json', 'timeline.json', 'summary.json', 'index.html', 'junit.xml']) {
+      const file = path.join(jobDir, name);
+      // Opened for writing under its own name, a crash mid-write would leave it torn.
+      expect(t.all(new RegExp(`^openat\\(AT_FDCWD, "${file}", O_(WR|RDWR)`)), name).toEqual([]);
+      const renames = t.all(new RegExp(`^rename\\("${jobDir}/\\.${name.replace('.', '\\.')}\\.[0-9a-f]+\\.tmp", "${file}"\\) = 0$`));
+      expect(renames, name).toHaveLength(1);
+      const [{ text, began }] = renames;
+      const synced = t.syncedAt(/^rename\("([^"]+)"/.exec(text)![1]);
+      expect(synced, name).toBeGreaterThan(0);
+      expect(synced, name).toBeLessThan(began);
+      expect(t.syncedAt(jobDir, began), name).toBeGreaterThan(began);
+    }
+    expect(JSON.parse(await readFile(path.join(jobDir, 'result.json'), 'utf8'))).toMatchObject({ id, status: 'succeeded' });
   });
 });

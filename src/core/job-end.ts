@@ -2,8 +2,9 @@
  * What a job leaves when it ends: result.json and timeline.json in its directory, its end in the
  * queue (retried while a shared queue is offline), and the webhook and mail its config asks for.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { replaceFileSynced } from '../fs/durable.js';
 import type { MarteauConfig } from '../config/marteau.js';
 import type { NodeConfig } from '../config/nodes.js';
 import type { EngineCore } from './engine-types.js';
@@ -29,10 +30,14 @@ export interface JobResult extends JobOutcome {
   timeline: readonly TimelineEvent[];
 }
 
-/** result.json and timeline.json; a failed write loses only these files, not the job's end. */
+/**
+ * result.json and timeline.json; a failed write loses only these files, not the job's end. Each
+ * replaces the one before whole (a start put back in the queue left one; recovery reads it), so a
+ * crash mid-write never leaves a torn end.
+ */
 export async function writeJobResult(resultDir: string, result: JobResult): Promise<void> {
-  await writeFile(path.join(resultDir, 'result.json'), JSON.stringify(result, null, 2)).catch(() => {});
-  await writeFile(path.join(resultDir, 'timeline.json'), JSON.stringify(result.timeline, null, 2)).catch(() => {});
+  await replaceFileSynced(path.join(resultDir, 'result.json'), JSON.stringify(result, null, 2)).catch(() => {});
+  await replaceFileSynced(path.join(resultDir, 'timeline.json'), JSON.stringify(result.timeline, null, 2)).catch(() => {});
 }
 
 /**
@@ -45,7 +50,7 @@ export async function recordedEnd(resultDir: string, startedAt: number | undefin
   try {
     r = JSON.parse(await readFile(path.join(resultDir, 'result.json'), 'utf8')) as Partial<JobResult>;
   } catch {
-    return undefined; // none, or torn by the crash
+    return undefined; // none, or unreadable
   }
   const start = Date.parse(r.startedAt ?? '');
   const end = Date.parse(r.endedAt ?? '');

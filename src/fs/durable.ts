@@ -3,7 +3,8 @@
  * directory entry naming it too (a new file's name lives in its directory, which fsync of the
  * file does not write). What must be on disk before a record that points at it is appended.
  */
-import { open, readdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { withPath } from './errors.js';
 
@@ -20,6 +21,25 @@ export async function writeFileSynced(file: string, text: string, mode = 0o600):
   } catch (e) {
     throw withPath(e, file);
   }
+}
+
+/**
+ * Replace `file` with `text` so that a crash at any point leaves the old file or the new one,
+ * whole: written and synced under a name of its own in the same directory, renamed over `file`,
+ * then the directory synced. A file written in place is cut short by a crash mid-write (and, kept
+ * in the page cache, by a power cut after it): its old text is gone and the new one is not there.
+ */
+export async function replaceFileSynced(file: string, text: string, mode = 0o600): Promise<void> {
+  // Unique per writer: two processes replacing the same file never write into one aside.
+  const aside = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFileSynced(aside, text, mode);
+    await rename(aside, file);
+  } catch (e) {
+    await rm(aside, { force: true }).catch(() => {});
+    throw withPath(e, file);
+  }
+  await syncDir(path.dirname(file));
 }
 
 /**

@@ -3,7 +3,7 @@
  * junit.xml. Used by `marteau-tui report`, and handed to the runners (report/runners.ts) for the
  * end of each job.
  */
-import { writeFile } from 'node:fs/promises';
+import { replaceFileSynced } from '../fs/durable.js';
 import { mkdirp } from '../fs/mkdirp.js';
 import { join } from 'node:path';
 import type { RunSummary } from '../runners/results.js';
@@ -26,11 +26,14 @@ export function reportFiles(dir: string): ReportFiles {
 export async function writeReports(dir: string, summary: RunSummary, thresholds: ThresholdResult[] = [], opts: HtmlOptions = {}): Promise<ReportFiles> {
   await mkdirp(dir, 0o777);
   const files = reportFiles(dir);
+  // Each replaced whole: a crash mid-write leaves the previous file or none, never a torn
+  // summary.json, which a later rebuild would read as holding no measures.
+  const write = (file: string, text: string) => replaceFileSynced(file, text, 0o666);
   await Promise.all([
-    writeFile(files.html, renderHtmlReport(summary, thresholds, opts)),
+    write(files.html, renderHtmlReport(summary, thresholds, opts)),
     // A sweep's matrix comes first, as in the HTML.
-    writeFile(files.json, formatJsonReport({ ...(opts.matrix ? { matrix: opts.matrix } : {}), ...buildJsonReport(summary, thresholds, opts.matrix) })),
-    writeFile(files.junit, buildJunitReport(summary, thresholds, opts.matrix ? matrixJunitCases(opts.matrix, summary.info.name || 'bench') : undefined)),
+    write(files.json, formatJsonReport({ ...(opts.matrix ? { matrix: opts.matrix } : {}), ...buildJsonReport(summary, thresholds, opts.matrix) })),
+    write(files.junit, buildJunitReport(summary, thresholds, opts.matrix ? matrixJunitCases(opts.matrix, summary.info.name || 'bench') : undefined)),
   ]);
   return files;
 }
