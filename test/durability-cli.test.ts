@@ -104,9 +104,13 @@ describe('a full disk', () => {
     expect(job.reason).toBe(`cannot write the samples to ${samples} (EFBIG: file too large): the load was stopped; the samples until then are kept there for \`marteau-tui report\``);
     expect(r.out).toContain(`job ${job.id.slice(0, 8)} failed: cannot write the samples to ${samples}`);
     expect((await stat(samples)).size).toBe(32 * 512);
+    // The report judges the run as the job ended: failed for the machines (3), not killed (130).
     const report = await cliDone(['report', job.id, '-o', path.join(state, 'report'), '--state-dir', state]);
     expect(report.out).toMatch(/\d+ requests/);
-    expect(report.out).toContain('INTERRUPTED');
+    expect(report.code, report.out + report.err).toBe(3);
+    expect(report.out).toContain(`\nFAILED: the run was aborted (${job.reason})`);
+    expect(report.out).not.toContain('INTERRUPTED');
+    expect(JSON.parse(await readFile(path.join(state, 'report', 'summary.json'), 'utf8'))).toMatchObject({ passed: false, interrupted: false, abort: { why: 'infrastructure', reason: job.reason } });
     expect((await stat(path.join(state, 'report', 'index.html'))).size).toBeGreaterThan(0);
   });
 

@@ -145,9 +145,10 @@ export async function runReportCommand(inputs: string[], o: ReportCommandOptions
 
 /**
  * The exit code `--ci` gave the job these results came from (ci/exit-code.ts): a run cancelled,
- * interrupted or whose engine was killed 130; an unsteady sweep or a lost node an infrastructure
- * failure; any other failure, a run stopped by its timeout or ended early by its load tool
- * (FunkLoad's `Aborting run`, a bench killed on its node) included, a test failure.
+ * interrupted or whose engine was killed 130; an unsteady sweep, a lost node or a run stopped
+ * for want of room for its samples an infrastructure failure; any other failure, a run stopped
+ * by its timeout or ended early by its load tool (FunkLoad's `Aborting run`, a bench killed on
+ * its node) included, a test failure.
  */
 function verdictExit(summary: RunSummary, verdict: RunVerdict): number {
   if (verdict.passed) return EXIT.ok;

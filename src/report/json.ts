@@ -22,13 +22,13 @@ export interface JsonReport {
   end?: number;
   end_iso?: string;
   aborted: boolean;
-  /** Why it was aborted (`why`: cancel, timeout, shutdown, lease, unsteady, killed, stopped). */
+  /** Why it was aborted (`why`: cancel, timeout, shutdown, lease, unsteady, killed, infrastructure, stopped). */
   abort?: RunSummary['abort'];
   /** The run's verdict (runners/verdict.ts): false when aborted, a threshold or node failed, or (no thresholds) every request failed. */
   passed: boolean;
   /**
    * Stopped from outside the test (cancel, the engine stopped or killed: why cancel, shutdown,
-   * lease, killed): the job's exit code is 130. An aborted run that is not interrupted failed (1, or 3 for a lost node).
+   * lease, killed): the job's exit code is 130. An aborted run that is not interrupted failed (1, or 3 for a lost node or why infrastructure).
    */
   interrupted: boolean;
   /** Why it did not pass; empty when it passed. */

@@ -5,7 +5,7 @@
  */
 import { existsSync } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { readFunkloadHeader, readFunkloadXmlFiles, type ReadOptions } from '../runners/funkload-xml.js';
 import { LOCUST_RECORD, LocustRecordError, loadLocustRun } from '../runners/locust/record.js';
 import type { Measures } from '../runners/measures/index.js';
@@ -50,14 +50,27 @@ async function recorded(dir: string): Promise<{ measures?: Measures; toolVerdict
   return { measures: { windows, attribution: j.attribution, recoveryOptions: j.recovery_options }, ...said };
 }
 
+/** How a job ended, as its result.json (beside its results) says; undefined without one. */
+async function jobEnd(dir: string): Promise<Partial<Record<'status' | 'failure' | 'reason' | 'summary', string>> | undefined> {
+  try {
+    return JSON.parse(await readFile(join(dir, 'result.json'), 'utf8')) as Partial<Record<'status' | 'failure' | 'reason' | 'summary', string>>;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
- * A builtin job's sample log left unconverted (the job was killed before its end) becomes the
- * result file it stands for, up to its last whole record. Says what it did, for the warnings.
+ * A builtin job's sample log left unconverted becomes the result file it stands for, up to its
+ * last whole record. Says what it did, for the warnings. Its job was killed before its end, or
+ * it failed for want of room to write its samples or convert them: then its result.json says so,
+ * and the results say the same (exit 3), not that the job was killed (interrupted, 130).
  */
 async function convertLeftLog(log: string, xml: string): Promise<string> {
+  const job = await jobEnd(dirname(log));
+  const cut: RunAbort | undefined = job?.status === 'failed' && job.failure === 'infrastructure' && job.reason ? { why: 'infrastructure', reason: job.reason } : undefined;
   try {
-    const r = await convertSampleLog(log, xml);
-    return `${log}: the job did not finish; its sample log (${r.requests} requests${r.complete ? '' : ', cut short'}) was converted to ${basename(xml)}`;
+    const r = await convertSampleLog(log, xml, cut);
+    return `${log}: ${cut ? 'its job failed before converting it' : 'the job did not finish'}; its sample log (${r.requests} requests${r.complete ? '' : ', cut short'}) was converted to ${basename(xml)}`;
   } catch (e) {
     if (!(e instanceof SampleLogError)) throw e;
     return e.message;
@@ -126,12 +139,8 @@ export async function loadResults(input: string, options: ReadOptions = {}): Pro
  * a command job without `xml:`) rather than that FunkLoad's files are missing.
  */
 async function jobWithoutResults(dir: string): Promise<string | undefined> {
-  let job: { status?: string; reason?: string; summary?: string };
-  try {
-    job = JSON.parse(await readFile(join(dir, 'result.json'), 'utf8')) as typeof job;
-  } catch {
-    return undefined;
-  }
+  const job = await jobEnd(dir);
+  if (!job) return undefined;
   const ended = job.summary ?? `${job.status}${job.reason ? `: ${job.reason}` : ''}`;
   return `this job left no load results to report on (it ended ${ended}); a command job has them only when its config sets xml:`;
 }

@@ -76,7 +76,9 @@ export interface RunInfo {
 /**
  * Why a run stopped before its end. `why` is one word a program can act on: the engine's abort
  * reasons (`cancel`, `timeout`, `shutdown`, `lease`), `unsteady` (a sweep's lead), `killed` (a
- * result file without its end: the process was killed) or `stopped`; `reason` says it in words.
+ * result file without its end: the process was killed), `infrastructure` (one without its end
+ * whose job failed for the machines, e.g. no room for its samples) or `stopped`; `reason` says it
+ * in words.
  * `at`: when the load stopped, when known; then a cut cycle's rates divide by the time it ran.
  */
 export interface RunAbort {

@@ -165,12 +165,16 @@ export async function readSampleLog(path: string, visit: SampleLogVisitor): Prom
   return out;
 }
 
+/** Why a log without its end stopped, when nothing else is known: its engine died. */
+const KILLED: RunAbort = { why: 'killed', reason: 'the job was killed: its samples end here' };
+
 /**
  * Write the FunkLoad XML result file a log stands for, whole or cut short, then remove the log.
  * The file appears at once (written aside, then renamed), so a crash while converting leaves the
- * log to convert again, never half a result file beside it.
+ * log to convert again, never half a result file beside it. `cut`: why a log without its end
+ * stopped, when its job recorded why (else it was killed).
  */
-export async function convertSampleLog(logPath: string, xmlPath: string): Promise<SampleLogRead> {
+export async function convertSampleLog(logPath: string, xmlPath: string, cut: RunAbort = KILLED): Promise<SampleLogRead> {
   const aside = `${xmlPath}.part`;
   const out = LineBatch.file(aside);
   let read: SampleLogRead;
@@ -189,7 +193,7 @@ export async function convertSampleLog(logPath: string, xmlPath: string): Promis
       abort: (a) => { aborted = true; out.line(abortLine(a)); },
       end: () => out.line('</funkload>'),
     });
-    if (!read.complete && !aborted) out.line(abortLine({ why: 'killed', reason: 'the job was killed: its samples end here', ...(last !== undefined ? { at: last } : {}) }));
+    if (!read.complete && !aborted) out.line(abortLine({ ...cut, ...(last !== undefined ? { at: last } : {}) }));
   } finally {
     out.close();
   }

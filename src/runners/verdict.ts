@@ -17,7 +17,10 @@ export interface RunVerdict {
   passed: boolean;
   /** Why it did not pass, each a short clause; empty when it passed. */
   reasons: string[];
-  /** Lost nodes are among the reasons: the machines broke, not (only) the code. */
+  /**
+   * Lost nodes are among the reasons, or the run was stopped by a failure of the machines (its
+   * abort `infrastructure`: a full disk): the machines broke, not (only) the code.
+   */
   infrastructure: boolean;
   /**
    * Stopped from outside the test (cancelled, the engine stopped or killed): exit 130 and
@@ -87,5 +90,6 @@ export function runVerdict(s: RunSummary, thresholds: readonly ThresholdResult[]
     ...(own ? [own] : []),
   ];
   const interrupted = s.aborted && INTERRUPTING.has(s.abort?.why ?? '');
-  return { passed: reasons.length === 0, reasons, infrastructure: lost.length > 0, interrupted, ...(own ? { runFailed: own } : {}) };
+  const infrastructure = lost.length > 0 || (s.aborted && s.abort?.why === 'infrastructure');
+  return { passed: reasons.length === 0, reasons, infrastructure, interrupted, ...(own ? { runFailed: own } : {}) };
 }
