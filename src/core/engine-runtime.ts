@@ -11,14 +11,13 @@ import type { Proxy } from '../proxy/proxy.js';
 import type { EngineCore, EngineOptions, JobSummary, Kit, LiveJob, UnrecordedEnd } from './engine-types.js';
 import { resultDirOf } from './engine-views.js';
 import { EventBus } from './events.js';
-import { ENQUEUE_FILES, JobFiles, ORPHAN_AGE_MS } from './job-files.js';
+import { JobFiles } from './job-files.js';
 import { summaryLine, type AbortWhy } from './job-outcome.js';
 import { runJob } from './job-run.js';
 import { isTerminal, type Job } from './jobs.js';
-import { recordedEnd } from './job-end.js';
-import { killLeftovers } from './leftovers.js';
 import { NodePool } from './node-pool.js';
-import { JournalQueue, QueueError, short, type JobQueue } from './queue.js';
+import { JournalQueue, short, type JobQueue } from './queue.js';
+import { checkJournal, openQueue, queueOf, reapDead } from './queue-open.js';
 import { RedisQueue } from './redis-queue.js';
 import { Scheduler } from './scheduler.js';
 import { shareWithTeam } from './team-share.js';
@@ -66,9 +65,7 @@ export abstract class EngineRuntime {
       void this.recordLate().then(() => this.scheduler.kick());
     });
     const q = options.nodes.queue;
-    this.queue =
-      options.queue ??
-      (q?.url ? new RedisQueue({ url: q.url, lostJobs: q.lostJobs, resultsRoot: this.state.jobsDir, readPresence: options.run !== 'all' }) : new JournalQueue(this.state.journalFile, undefined, q?.lostJobs));
+    this.queue = options.queue ?? queueOf(options.nodes, this.state, options.run !== 'all', RedisQueue);
     // With `requeue`, a job of an engine judged dead runs again elsewhere: its old copy must not.
     const lease = q?.lostJobs === 'requeue' ? this.queue.lease?.bind(this.queue) : undefined;
     this.watchdog = new Watchdog(lease ? { ttlMs: lease().ttlMs, lastBeat: () => lease().lastBeat } : undefined, (words) => this.log(undefined, words, 'warn'));
@@ -145,13 +142,7 @@ export abstract class EngineRuntime {
     if (this.started) return;
     this.started = true;
     if (this.options.preload ?? true) await this.kit();
-    await this.queue.open();
-    const readOnly = this.queue.readOnly?.();
-    if (readOnly && this.runsJobs) {
-      await this.queue.close();
-      throw new QueueError(readOnly);
-    }
-    if (!readOnly) await this.state.ensure();
+    const readOnly = await openQueue(this.core, this.runsJobs);
     if (this.options.run === 'all' && this.queue.claimNodeNames) {
       await this.queue.claimNodeNames(this.pool.list().map((n) => n.name)).catch(async (e: unknown) => {
         await this.queue.close();
@@ -159,20 +150,7 @@ export abstract class EngineRuntime {
       });
     }
     for (const j of this.queue.list()) this.seen.set(j.id, j.status);
-    const known = new Set(this.queue.list().map((j) => j.id));
-    if (this.queue instanceof JournalQueue && this.queue.damagedLines.length) {
-      const lines = this.queue.damagedLines;
-      const shown = `${lines.slice(0, 10).join(', ')}${lines.length > 10 ? `, ... (${lines.length} in all)` : ''}`;
-      // Where such a job's config snapshot and results still are: the journal lost only its line.
-      const dirs = await this.state.unknownJobDirs(known);
-      const where = dirs.length ? `; job directories no record names (a lost job's config snapshot and results): ${dirs.slice(0, 5).join(', ')}${dirs.length > 5 ? `, ... (${dirs.length} in all)` : ''}` : '';
-      this.log(undefined, `journal ${this.state.journalFile}: skipped damaged line${lines.length > 1 ? 's' : ''} ${shown} (torn by a crash or edited by hand); the jobs they recorded are not listed${where}`, 'warn');
-    } else if (this.queue instanceof JournalQueue && !readOnly) {
-      // With damaged lines, a directory without a record may be a job they recorded: kept.
-      for (const dir of await this.state.removeOrphans(known, ENQUEUE_FILES, ORPHAN_AGE_MS)) {
-        this.log(undefined, `removed ${dir}: its enqueue was cut off before the journal recorded it`, 'info');
-      }
-    }
+    await checkJournal(this.core, readOnly);
     // Jobs whose engine died (kill -9, crash, reboot): interrupted, what they left here stopped.
     await this.reap();
     // And again while this one runs: another engine on the state dir killed meanwhile would
@@ -241,12 +219,7 @@ export abstract class EngineRuntime {
     if (this.reaping) return;
     this.reaping = true;
     try {
-      // Only here are the job directories of the dead engines' jobs (a shared queue's are on their hosts).
-      const seen = async (job: Readonly<Job>) => ({ ended: await recordedEnd(this.state.jobDir(job.id), job.startedAt), at: await this.state.lastWrite(job.id) });
-      const recovered = await this.queue.recoverInterrupted(this.queue instanceof JournalQueue ? seen : undefined);
-      // A read-only state dir is only looked at (shown interrupted, see recordOrShow): it may be
-      // a copy of another machine's, whose process ids mean nothing here.
-      if (!this.queue.readOnly?.()) for (const j of recovered) await killLeftovers(this.core, j);
+      await reapDead(this.core);
     } finally {
       this.reaping = false;
     }

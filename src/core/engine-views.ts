@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { EngineCore, JobView } from './engine-types.js';
 import type { Job } from './jobs.js';
-import type { NodePool, NodeView } from './node-pool.js';
+import type { NodeView } from './node-view.js';
 import { currentOwner } from './owner.js';
 import type { JobQueue } from './queue.js';
 import type { StateDir } from './state-dir.js';
@@ -51,8 +51,7 @@ export class JobViews {
  * This process's nodes, and on a shared queue the workers' too. A terminal that runs no jobs
  * shows the workers' view of a node of the same name (they probe it, it only has a config).
  */
-export function nodeViews(queue: JobQueue, pool: NodePool, runsJobs: boolean): NodeView[] {
-  const own = pool.list();
+export function nodeViews(queue: JobQueue, own: NodeView[], runsJobs: boolean): NodeView[] {
   const remote = (queue.remotePresence?.().nodes ?? []).map((n) => ({ ...n, running: queue.nodeUse(n.name), enabled: queue.nodeEnabled(n.name) ?? n.enabled }));
   if (!remote.length) return own;
   const [first, second] = runsJobs ? [own, remote] : [remote, own];

@@ -167,7 +167,7 @@ export class Engine extends EngineRuntime {
       version: this.version,
       stateDir: this.state.root,
       jobs: Object.freeze(this.queue.list().map((j) => this.views.view(j))),
-      nodes: Object.freeze(nodeViews(this.queue, this.pool, this.runsJobs).map((n) => Object.freeze(n))),
+      nodes: Object.freeze(nodeViews(this.queue, this.pool.list(), this.runsJobs).map((n) => Object.freeze(n))),
       queue: Object.freeze({ label: this.queue.label, online: this.queue.online?.() ?? true }),
     });
     return this.snapshot;

@@ -2,14 +2,13 @@
  * What a job leaves when it ends: result.json and timeline.json in its directory, its end in the
  * queue (retried while a shared queue is offline), and the webhook and mail its config asks for.
  */
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { replaceFileSynced } from '../fs/durable.js';
 import type { MarteauConfig } from '../config/marteau.js';
 import type { NodeConfig } from '../config/nodes.js';
 import type { EngineCore } from './engine-types.js';
 import type { TimelineEvent } from './events.js';
-import { TERMINAL, type JobOutcome } from './jobs.js';
+import type { JobOutcome } from './jobs.js';
 import { QueueOfflineError } from './redis-queue.js';
 import { isDiskFull } from './state-space.js';
 
@@ -38,24 +37,6 @@ export interface JobResult extends JobOutcome {
 export async function writeJobResult(resultDir: string, result: JobResult): Promise<void> {
   await replaceFileSynced(path.join(resultDir, 'result.json'), JSON.stringify(result, null, 2)).catch(() => {});
   await replaceFileSynced(path.join(resultDir, 'timeline.json'), JSON.stringify(result.timeline, null, 2)).catch(() => {});
-}
-
-/**
- * The end a job's result.json holds, when it is this run's (not started before `startedAt`, the
- * claim's time) and a real end (not a start put back in the queue): what recovery records for a
- * job whose engine died before recording it.
- */
-export async function recordedEnd(resultDir: string, startedAt: number | undefined): Promise<JobOutcome | undefined> {
-  let r: Partial<JobResult>;
-  try {
-    r = JSON.parse(await readFile(path.join(resultDir, 'result.json'), 'utf8')) as Partial<JobResult>;
-  } catch {
-    return undefined; // none, or unreadable
-  }
-  const start = Date.parse(r.startedAt ?? '');
-  const end = Date.parse(r.endedAt ?? '');
-  if (!TERMINAL.has(r.status!) || r.requeue || r.lost || !(start >= (startedAt ?? Infinity)) || !Number.isFinite(end)) return undefined;
-  return { status: r.status!, reason: r.reason, failure: r.failure, exitCode: r.exitCode, at: end };
 }
 
 /**

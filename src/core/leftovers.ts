@@ -7,7 +7,7 @@ import { groupAlive, processStartTime } from './owner.js';
 import { short } from './queue.js';
 
 /** After a crash: stop process groups the dead engine left on this machine. */
-export async function killLeftovers(core: EngineCore, job: Readonly<Job>): Promise<void> {
+export async function killLeftovers(core: Pick<EngineCore, 'state' | 'log'>, job: Readonly<Job>): Promise<void> {
   for (const p of job.procs) {
     // Only a group on this machine has a pgid file (a local node's, a service's, Locust's
     // master's): a remote node's group is left to its connection watch.

@@ -6,20 +6,12 @@
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
 import { NodeError, type Executor } from '../exec/executor.js';
 import type { EventBus } from './events.js';
-import type { NodeHealth, NodeView } from './node-view.js';
+import { nodeEnabled, nodeView, unprobed, type Health, type NodeView } from './node-view.js';
 import type { JobQueue } from './queue.js';
 
 export type { NodeHealth, NodeView } from './node-view.js';
 
 export type ExecutorFactory = (node: NodeConfig) => Executor;
-
-interface Health {
-  health: NodeHealth;
-  latencyMs?: number;
-  error?: string;
-  hint?: string;
-  checkedAt?: number;
-}
 
 export class NodePool {
   private readonly health = new Map<string, Health>();
@@ -34,10 +26,7 @@ export class NodePool {
     private readonly makeExecutor: ExecutorFactory,
     private readonly bus: EventBus,
   ) {
-    for (const n of config.nodes) {
-      // This machine needs no probe to be reachable.
-      this.health.set(n.name, n.type === 'local' ? { health: 'up', latencyMs: 0, checkedAt: Date.now() } : { health: 'unknown' });
-    }
+    for (const n of config.nodes) this.health.set(n.name, unprobed(n));
   }
 
   get names(): string[] {
@@ -50,27 +39,11 @@ export class NodePool {
 
   isEnabled(name: string): boolean {
     const n = this.node(name);
-    return !!n && (this.queue.nodeEnabled(name) ?? n.enabled);
+    return !!n && nodeEnabled(this.queue, n);
   }
 
   list(): NodeView[] {
-    return this.config.nodes.map((n) => {
-      const h = this.health.get(n.name)!;
-      return {
-        name: n.name,
-        type: n.type,
-        address: n.type === 'ssh' ? `${n.user}@${n.host}:${n.port}` : undefined,
-        enabled: this.isEnabled(n.name),
-        health: h.health,
-        latencyMs: h.latencyMs,
-        error: h.error,
-        hint: h.hint,
-        checkedAt: h.checkedAt,
-        running: this.queue.nodeUse(n.name),
-        maxJobs: n.maxJobs,
-        tags: n.tags,
-      };
-    });
+    return this.config.nodes.map((n) => nodeView(n, this.health.get(n.name)!, this.queue));
   }
 
   onChange(fn: () => void): () => void {

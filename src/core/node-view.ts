@@ -1,4 +1,15 @@
-/** A node as views and the shared queue show it: its config, health and load (NodePool keeps it). */
+/**
+ * A node as views and the shared queue show it: its config, health and load. NodePool keeps it for
+ * an engine; a listing with no engine (queue-look.ts) shows a node as it stands before any probe.
+ */
+import type { NodeConfig } from '../config/nodes.js';
+
+/** What the queue (journal or shared) records of nodes across processes. */
+interface NodeRecords {
+  nodeEnabled(name: string): boolean | undefined;
+  nodeUse(name: string): number;
+}
+
 export type NodeHealth = 'unknown' | 'up' | 'down';
 
 export interface NodeView {
@@ -15,4 +26,40 @@ export interface NodeView {
   running: number;
   maxJobs: number;
   tags: readonly string[];
+}
+
+export interface Health {
+  health: NodeHealth;
+  latencyMs?: number;
+  error?: string;
+  hint?: string;
+  checkedAt?: number;
+}
+
+/** Before any probe: this machine needs none to be reachable, another node is not known yet. */
+export function unprobed(n: NodeConfig): Health {
+  return n.type === 'local' ? { health: 'up', latencyMs: 0, checkedAt: Date.now() } : { health: 'unknown' };
+}
+
+/** Its config, unless a switch recorded in the queue (which every process reads) says otherwise. */
+export function nodeEnabled(queue: Pick<NodeRecords, 'nodeEnabled'>, n: NodeConfig): boolean {
+  return queue.nodeEnabled(n.name) ?? n.enabled;
+}
+
+/** The node with its health, and what the queue says of it across processes: enabled, jobs running. */
+export function nodeView(n: NodeConfig, h: Health, queue: NodeRecords): NodeView {
+  return {
+    name: n.name,
+    type: n.type,
+    address: n.type === 'ssh' ? `${n.user}@${n.host}:${n.port}` : undefined,
+    enabled: nodeEnabled(queue, n),
+    health: h.health,
+    latencyMs: h.latencyMs,
+    error: h.error,
+    hint: h.hint,
+    checkedAt: h.checkedAt,
+    running: queue.nodeUse(n.name),
+    maxJobs: n.maxJobs,
+    tags: n.tags,
+  };
 }
