@@ -1,11 +1,14 @@
 /**
  * What a command takes from the program's global options (--state-dir, --nodes, --queue): the
- * state dir, the nodes config, and an engine on them for the commands that only look or edit.
+ * state dir, the nodes config, and on them an engine for the commands that edit, or the queue
+ * as it stands for those that only list it.
  */
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { NodesConfig } from '../config/nodes.js';
 import type { Engine } from '../core/engine.js';
+import type { EngineCore } from '../core/engine-types.js';
+import type { QueueLook } from '../core/queue-look.js';
 import { parseQueueUrl } from '../core/queue-url.js';
 import { resolveStateDir } from '../core/state-dir.js';
 import { UsageError } from '../core/exit.js';
@@ -43,17 +46,28 @@ export async function nodes(g: GlobalOptions): Promise<NodesConfig> {
 }
 
 /**
- * An engine that runs no job, for a command that looks or edits. What it finds wrong on the way
- * (damaged journal lines, a dead engine's processes it stopped) goes to stderr: these commands
- * are what a user runs first after a crash.
+ * What opening the queue finds wrong on the way (damaged journal lines, a dead engine's processes
+ * it stopped) goes to stderr: these commands are what a user runs first after a crash.
  */
+function warnTo(io: Io): (jobId: string | undefined, line: string, level?: Parameters<EngineCore['log']>[2]) => void {
+  return (_jobId, line, level) => {
+    if (level === 'warn' || level === 'error') io.err.write(`marteau-tui: ${level === 'warn' ? 'warning' : 'error'}: ${line}\n`);
+  };
+}
+
+/** The jobs and nodes as they stand, for a command that only lists them: no engine loads. */
+export async function look(g: GlobalOptions, io: Io): Promise<QueueLook> {
+  const { lookAtQueue } = await import('../core/queue-look.js');
+  return lookAtQueue(await stateDirOf(g), await nodes(g), warnTo(io));
+}
+
+/** An engine that runs no job, for a command that edits (or probes). */
 export async function withEngine(g: GlobalOptions, io: Io, fn: (e: Engine) => Promise<number>): Promise<number> {
   const { Engine } = await import('../core/engine.js');
-  // No preload: `queue` and `nodes` start without the runners and schemas; enqueue loads them.
+  // No preload: `nodes` and `cancel` start without the runners and schemas; enqueue loads them.
   const engine = new Engine({ runners: loadRunners, stateDir: await stateDirOf(g), nodes: await nodes(g), run: 'none', probe: false, preload: false });
-  engine.events.on('log.line', (e) => {
-    if (e.level === 'warn' || e.level === 'error') io.err.write(`marteau-tui: ${e.level === 'warn' ? 'warning' : 'error'}: ${e.line}\n`);
-  });
+  const say = warnTo(io);
+  engine.events.on('log.line', (e) => say(e.jobId, e.line, e.level));
   await engine.start();
   try {
     return await fn(engine);

@@ -3,16 +3,18 @@
  * `worker`, `nodes`. Each command is a thin shell around one Engine method; they work from any
  * terminal while another marteau-tui process (TUI, --ci, worker) runs jobs on the same state dir.
  * The engine and what it runs load when a command needs them (dynamic imports), as in
- * engine-commands.ts: `--help` starts without them.
+ * engine-commands.ts: `--help` starts without them, and the listings (`queue`, `nodes --no-probe`)
+ * read the queue without an engine.
  */
 import type { Command } from 'commander';
 import type { Engine } from '../core/engine.js';
 import { isTerminal, type Job } from '../core/jobs.js';
+import type { NodeView } from '../core/node-view.js';
 import { short } from '../core/queue.js';
 import { quoted } from '../ci/style.js';
 import { EXIT, firstCause, UsageError } from '../core/exit.js';
 import type { Io } from './proxy-command.js';
-import { nodes, stateDirOf, withEngine, type GlobalOptions } from './global-options.js';
+import { look, nodes, stateDirOf, withEngine, type GlobalOptions } from './global-options.js';
 import { formatNodes, formatQueue } from './queue-tables.js';
 import { reportUserError } from './user-errors.js';
 import { loadRunners } from '../report/runners.js';
@@ -58,33 +60,23 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
     .option('--json', 'print JSON')
     .option('--purge [age]', 'team mode: remove the jobs that finished more than AGE ago (default 24h; 0: all finished jobs) from the shared history')
     .action((o: { all?: boolean; limit: string; json?: boolean; purge?: string | true }) =>
-      run(() =>
-        withEngine(globals(), io, async (engine) => {
-          const { formatDuration } = await import('../config/duration.js');
-          if (o.purge !== undefined) {
-            const { durationMs, durationSchema } = await import('../config/units.js');
-            const age = o.purge === true ? '24h' : o.purge;
-            if (!durationSchema.safeParse(age).success) throw new UsageError(`--purge ${age}: a duration such as 0, 90m, 24h`);
-            const before = Date.now() - durationMs(/^\d+(\.\d+)?$/.test(age) ? Number(age) : age);
-            if (!engine.queue.purge) throw new UsageError(`--purge is for the shared queue (team mode); the embedded journal ${engine.state.journalFile} keeps its history`);
-            const n = await engine.queue.purge(before);
-            io.out.write(`purged ${n} finished job${n === 1 ? '' : 's'} from ${engine.queue.label}\n`);
-            return EXIT.ok;
-          }
-          const jobs = engine.getSnapshot().jobs;
-          const limit = positiveInt(o.limit, '--limit');
-          const finished = jobs.filter((j) => isTerminal(j.status));
-          const shown = o.all ? jobs : [...jobs.filter((j) => !isTerminal(j.status)), ...finished.slice(-limit)].sort((a, b) => a.seq - b.seq);
-          if (o.json) {
-            io.out.write(`${JSON.stringify(shown, null, 2)}\n`);
-            return EXIT.ok;
-          }
-          io.out.write(formatQueue(shown, io.out, formatDuration));
-          const hidden = jobs.length - shown.length;
-          if (hidden > 0) io.out.write(`(${hidden} older job${hidden > 1 ? 's' : ''} not shown: --all)\n`);
+      run(async () => {
+        const age = o.purge === true ? '24h' : o.purge;
+        if (age !== undefined) return withEngine(globals(), io, (engine) => purge(engine, age, io));
+        const { jobs } = await look(globals(), io);
+        const { formatDuration } = await import('../config/duration.js');
+        const limit = positiveInt(o.limit, '--limit');
+        const finished = jobs.filter((j) => isTerminal(j.status));
+        const shown = o.all ? jobs : [...jobs.filter((j) => !isTerminal(j.status)), ...finished.slice(-limit)].sort((a, b) => a.seq - b.seq);
+        if (o.json) {
+          io.out.write(`${JSON.stringify(shown, null, 2)}\n`);
           return EXIT.ok;
-        }),
-      ),
+        }
+        io.out.write(formatQueue(shown, io.out, formatDuration));
+        const hidden = jobs.length - shown.length;
+        if (hidden > 0) io.out.write(`(${hidden} older job${hidden > 1 ? 's' : ''} not shown: --all)\n`);
+        return EXIT.ok;
+      }),
     );
 
   program
@@ -153,19 +145,35 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
     .option('--no-probe', 'do not probe (show the last known state)')
     .option('--json', 'print JSON')
     .action((o: { enable?: string; disable?: string; probe: boolean; json?: boolean }) =>
-      run(() =>
-        withEngine(globals(), io, async (engine) => {
+      run(async () => {
+        const print = (nodes: readonly NodeView[]) => io.out.write(o.json ? `${JSON.stringify(nodes, null, 2)}\n` : formatNodes(nodes, io.out));
+        // Only a list as it stands: no engine.
+        if (!o.probe && o.enable === undefined && o.disable === undefined) {
+          print((await look(globals(), io)).nodes);
+          return EXIT.ok;
+        }
+        return withEngine(globals(), io, async (engine) => {
           if (o.enable !== undefined && o.enable === o.disable) throw new UsageError(`--enable ${o.enable} and --disable ${o.disable}: one node cannot be both; give one of them`);
           if (o.enable) await engine.setNodeEnabled(o.enable, true);
           if (o.disable) await engine.setNodeEnabled(o.disable, false);
           if (o.probe) await engine.probeNodes();
           const nodes = engine.getSnapshot().nodes;
-          if (o.json) io.out.write(`${JSON.stringify(nodes, null, 2)}\n`);
-          else io.out.write(formatNodes(nodes, io.out));
+          print(nodes);
           return o.probe && nodes.some((n) => n.enabled && n.health === 'down') ? EXIT.infrastructure : EXIT.ok;
-        }),
-      ),
+        });
+      }),
     );
+}
+
+/** `queue --purge AGE`: the shared queue's jobs that finished more than AGE ago, removed. */
+async function purge(engine: Engine, age: string, io: Io): Promise<number> {
+  const { durationMs, durationSchema } = await import('../config/units.js');
+  if (!durationSchema.safeParse(age).success) throw new UsageError(`--purge ${age}: a duration such as 0, 90m, 24h`);
+  const before = Date.now() - durationMs(/^\d+(\.\d+)?$/.test(age) ? Number(age) : age);
+  if (!engine.queue.purge) throw new UsageError(`--purge is for the shared queue (team mode); the embedded journal ${engine.state.journalFile} keeps its history`);
+  const n = await engine.queue.purge(before);
+  io.out.write(`purged ${n} finished job${n === 1 ? '' : 's'} from ${engine.queue.label}\n`);
+  return EXIT.ok;
 }
 
 async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<number> {

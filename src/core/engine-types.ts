@@ -46,8 +46,9 @@ export interface EngineOptions {
   cwd?: string;
   /**
    * Load the runners, behaviors and config schemas in `start()` (default true). A command that
-   * only looks at the queue or the nodes passes false and starts without them; whatever needs
-   * them loads them then, except `behaviorNames()`, which needs them loaded.
+   * only edits the queue or the nodes (cancel, `nodes --disable`) passes false and starts without
+   * them; whatever needs them loads them then, except `behaviorNames()`, which needs them loaded.
+   * (The listings need no engine at all: queue-look.ts.)
    */
   preload?: boolean;
 }
