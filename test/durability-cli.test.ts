@@ -1,8 +1,9 @@
 /**
  * Nothing lost, as a user meets it with the built CLI: an engine killed -9 while another runs, a
- * disk that fills up during a job or under an enqueue, a journal damaged by a crash. A full disk
- * is a file size limit here (`ulimit -f`, which needs no privilege): write() then takes what
- * fits and fails with EFBIG, as it fails with ENOSPC on a full disk.
+ * disk that fills up during a job or under an enqueue, a disk that fails to sync, a journal
+ * damaged by a crash. A full disk is a file size limit here (`ulimit -f`, which needs no
+ * privilege): write() then takes what fits and fails with EFBIG, as it fails with ENOSPC on a
+ * full disk. A failing disk is strace's fault injection into the real fdatasync.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { BIN, dist, ROOT } from './helpers/dist.js';
 import { cli, cliDone } from './helpers/marteau-cli.js';
 import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
 import { queueJson, waitUntil, workerWithLongJob, type QueueRow } from './helpers/queue-cli.js';
+import { haveServer } from './helpers/servers.js';
 
 /** Workers a test started: stopped even when it fails half-way. */
 const running: ChildProcess[] = [];
@@ -27,16 +29,30 @@ async function demoProject(): Promise<string> {
   return project((await readFile(path.join(ROOT, 'fixtures/demo/.marteau.yml'), 'utf8')).replaceAll('../../dist/fixtures/demo/serve.js', dist('fixtures/demo/serve.js')));
 }
 
-/** The CLI run to its end under a file size limit of `blocks` × 512 bytes (sh's `ulimit -f` unit). */
-function limited(blocks: number, args: string[]): Promise<{ code: number; out: string; err: string }> {
+/** The CLI run to its end by `wrapper` (a command that runs the argv following it). */
+function wrapped(wrapper: string[], args: string[]): Promise<{ code: number; out: string; err: string }> {
   return new Promise((resolve) => {
-    const c = spawn('sh', ['-c', `ulimit -f ${blocks}; exec "$0" "$@"`, process.execPath, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    const c = spawn(wrapper[0], [...wrapper.slice(1), process.execPath, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
     let out = '';
     let err = '';
     c.stdout.on('data', (d) => { out += d; });
     c.stderr.on('data', (d) => { err += d; });
-    c.on('exit', (code) => resolve({ code: code ?? -1, out, err }));
+    c.on('close', (code) => resolve({ code: code ?? -1, out, err }));
   });
+}
+
+/** The CLI run to its end under a file size limit of `blocks` × 512 bytes (sh's `ulimit -f` unit). */
+function limited(blocks: number, args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return wrapped(['sh', '-c', `ulimit -f ${blocks}; exec "$0" "$@"`], args);
+}
+
+/**
+ * The CLI run to its end on a disk whose fdatasync fails (EIO, as a failing disk answers it):
+ * strace makes the real system call fail, for the file `only` names or for every file.
+ */
+function syncFailing(args: string[], only?: string): Promise<{ code: number; out: string; err: string }> {
+  haveServer('strace');
+  return wrapped(['strace', '-f', '-qq', '-o', '/dev/null', ...(only ? ['-P', only] : []), '-e', 'trace=fdatasync', '-e', 'inject=fdatasync:error=EIO'], args);
 }
 
 describe('an engine killed -9 while another runs on the same state dir', () => {
@@ -220,6 +236,40 @@ describe('a full disk', () => {
     const q = await cliDone(['queue', '--state-dir', state]);
     expect(q.err).toBe('');
     expect(q.out).toMatch(/first\s+command[\s\S]*second\s+command/);
+  });
+});
+
+describe('a disk whose fdatasync fails (EIO) under an enqueue', () => {
+  it("the journal's: the record is in it, so the job is queued with its snapshot, runs, and the user is warned", async () => {
+    const state = await stateDir();
+    const first = await project(`name: first\n${commandYaml(['true'])}\n`);
+    expect((await cliDone(['enqueue', first, '--state-dir', state])).code).toBe(0);
+    const journal = path.join(state, 'journal.jsonl');
+    const second = await project(`name: second\n${commandYaml(['true'])}\n`);
+    const r = await syncFailing(['enqueue', second, '--state-dir', state], journal);
+    expect(r.code, r.out + r.err).toBe(0);
+    const [id] = [...r.out.matchAll(/\(([0-9a-f]{16})\)/g)].map((m) => m[1]);
+    expect(r.err).toContain(`marteau-tui: warning: job ${id.slice(0, 8)} is queued, but the journal ${journal} could not be forced to disk (EIO: i/o error): a power cut may lose it; check that disk (dmesg)\n`);
+    expect(r.err).not.toMatch(/internal error|\n\s+at /);
+    expect(await readFile(path.join(state, 'jobs', id, 'marteau.yml'), 'utf8')).toContain('name: second');
+    const drained = await cliDone(['worker', '--drain', '--state-dir', state]);
+    expect(drained.code, drained.out + drained.err).toBe(0);
+    expect((await queueJson(state)).map((j) => [j.name, j.status])).toEqual([['first', 'succeeded'], ['second', 'succeeded']]);
+  });
+
+  it("the snapshot's: nothing queued, no directory left, exit 3 saying which file failed and what to do", async () => {
+    const state = await stateDir();
+    const first = await project(`name: first\n${commandYaml(['true'])}\n`);
+    expect((await cliDone(['enqueue', first, '--state-dir', state])).code).toBe(0);
+    const [kept] = await readdir(path.join(state, 'jobs'));
+    const second = await project(`name: second\n${commandYaml(['true'])}\n`);
+    // Every file's: the snapshot's is the first, before the journal record is written.
+    const r = await syncFailing(['enqueue', second, '--state-dir', state]);
+    expect(r.code, r.out + r.err).toBe(3);
+    expect(r.err).toMatch(new RegExp(`^marteau-tui: ${second}: ${path.join(state, 'jobs')}/[0-9a-f]{16}/marteau\\.yml: EIO: i/o error \\(the disk failed: check it \\(dmesg\\), or give another --state-dir\\)\n`));
+    expect(r.err).not.toMatch(/internal error|\n\s+at /);
+    expect(await readdir(path.join(state, 'jobs'))).toEqual([kept]);
+    expect((await queueJson(state)).map((j) => j.name)).toEqual(['first']);
   });
 });
 

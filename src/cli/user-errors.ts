@@ -36,9 +36,13 @@ export async function translate(e: unknown): Promise<unknown> {
   if (e instanceof Error && /^no node "/.test(e.message)) return new UsageError(e.message, EXIT.usage);
   // The state dir (or a project file) cannot be used: say which path and why, no stack trace.
   const errno = e as NodeJS.ErrnoException;
-  const fsCodes = ['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', ...FULL, ...(errno?.syscall === 'mkdir' ? ['ENOENT'] : [])];
+  const fsCodes = ['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EISDIR', 'EIO', ...FULL, ...(errno?.syscall === 'mkdir' ? ['ENOENT'] : [])];
   if (errno?.code && errno.path && fsCodes.includes(errno.code)) {
-    const hint = FULL.includes(errno.code) ? 'free some space there, or give another --state-dir' : 'check --state-dir and its permissions';
+    const hint = FULL.includes(errno.code)
+      ? 'free some space there, or give another --state-dir'
+      : errno.code === 'EIO'
+        ? 'the disk failed: check it (dmesg), or give another --state-dir'
+        : 'check --state-dir and its permissions';
     return new UsageError(`${errno.syscall === 'mkdir' ? 'cannot create ' : ''}${errno.path}: ${fsReason(errno)} (${hint})`, EXIT.infrastructure);
   }
   return e;

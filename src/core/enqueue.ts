@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { MarteauConfig } from '../config/marteau.js';
 import { syncTree } from '../fs/durable.js';
 import type { EngineCore } from './engine-types.js';
+import { UnsyncedRecordError } from './journal.js';
 import { CHAOS_SNAPSHOT, CONFIG_SNAPSHOT, SEED_FILE, SNAPSHOT_FILES } from './job-files.js';
 import { isTerminal, type Job, type JobSource, type JobSpec } from './jobs.js';
 import { newJobId, QueueError, short } from './queue.js';
@@ -97,14 +98,22 @@ async function discard(core: EngineCore, id: string): Promise<void> {
 
 async function commit(core: EngineCore, p: Prepared, o: EnqueueOptions): Promise<Readonly<Job>> {
   if (o.runHere ?? core.options.run === 'own') core.own.add(p.id);
+  let job: Readonly<Job> | undefined;
   try {
-    const job = await core.queue.enqueue({ id: p.id, ...p.spec, origin: o.origin }, p.files);
-    core.kick();
-    return job;
+    job = await core.queue.enqueue({ id: p.id, ...p.spec, origin: o.origin }, p.files);
   } catch (e) {
-    await discard(core, p.id);
-    throw e;
+    if (!(e instanceof UnsyncedRecordError)) {
+      await discard(core, p.id);
+      throw e;
+    }
+    // Its record is in the journal, read by every process, and cannot be taken back: the job is
+    // queued, so its snapshot stays (removing it left a queued job that could never run).
+    job = core.queue.get(p.id);
+    if (!job) throw e;
+    o.warn?.(`job ${short(p.id)} is queued, but ${e.message}: a power cut may lose it; check that disk (dmesg)`);
   }
+  core.kick();
+  return job;
 }
 
 async function prepareAs(core: EngineCore, id: string, target: string, o: EnqueueOptions): Promise<Prepared> {

@@ -11,7 +11,7 @@
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import { systemError, withPath } from '../fs/errors.js';
+import { fsReason, systemError, withPath } from '../fs/errors.js';
 import { mkdirp } from '../fs/mkdirp.js';
 
 /** PIPE_BUF on Linux: the size we promise ourselves a single append stays under. */
@@ -35,6 +35,24 @@ export interface ReadResult<R> {
   damaged: number[];
   /** Complete lines read (to number the lines of the next read). */
   lines: number;
+}
+
+/**
+ * A record written whole, so every reader of the file sees it, that could not be forced to disk
+ * (the disk's EIO): it cannot be taken back, and a power cut may lose it. Carries the system
+ * error's code and path.
+ */
+export class UnsyncedRecordError extends Error {
+  readonly code?: string;
+  readonly path: string;
+  readonly syscall = 'fdatasync';
+
+  constructor(file: string, cause: unknown) {
+    super(`the journal ${file} could not be forced to disk (${fsReason(cause) ?? String(cause)})`);
+    this.name = 'UnsyncedRecordError';
+    this.code = (cause as NodeJS.ErrnoException | undefined)?.code;
+    this.path = file;
+  }
 }
 
 /** Why a file cannot be opened for writing while it may still be read. */
@@ -79,9 +97,13 @@ export class Journal<R extends object = Record<string, unknown>> {
         await this.takeBack(buf.subarray(0, bytesWritten));
         throw systemError('ENOSPC', 'short write: the disk (or a quota or a file size limit) is full', 'write', this.file);
       }
-      await this.fd.datasync();
     } catch (e) {
       throw withPath(e, this.file);
+    }
+    try {
+      await this.fd.datasync();
+    } catch (e) {
+      throw new UnsyncedRecordError(this.file, e);
     }
   }
 

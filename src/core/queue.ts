@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FileLog } from './file-log.js';
+import { UnsyncedRecordError } from './journal.js';
 import { isTerminal, QueueState, type Job, type JobOutcome, type JobSpec, type JournalRecord, type NodeClaim } from './jobs.js';
 import { currentOwner, isOwnerAlive, type Owner } from './owner.js';
 import { QueueError, type ClaimRecord, type JobFileTexts, type JobQueue, type LastSeen, type LostJobs, type RecordLog } from './queue-types.js';
@@ -323,7 +324,14 @@ export class LogQueue implements JobQueue {
   }
 
   private async append(r: JournalRecord, files?: JobFileTexts): Promise<void> {
-    await this.log.append(r, files);
+    try {
+      await this.log.append(r, files);
+    } catch (e) {
+      // In the file all the same, seen by every other process: this one must see it too (the
+      // caller is told of the sync's failure, not of a read that fails after it).
+      if (e instanceof UnsyncedRecordError) await this.sync().catch(() => {});
+      throw e;
+    }
     // Our own record is now in the log; reading up to it also brings in anything another
     // process appended before it, which is what decides a claim race.
     await this.sync();
