@@ -1,4 +1,7 @@
 /**
+ * Directories on an SSH node, made and removed by internal commands (mkdir -p, rm -rf, a job's
+ * own directory through the command below), for the SSH executor.
+ *
  * Job copies on an SSH node that nobody removes: a job whose node (or engine) was lost mid-run
  * cannot clean up after itself, and over weeks its copies fill the node's work_dir. Each job
  * directory is created with a marker naming the sshd process serving the connection that made
@@ -13,6 +16,8 @@
  * does not see keeps its owner alive (sshd holds the session until TCP keepalive gives up), so
  * such a copy goes at a later job.
  */
+import path from 'node:path';
+import { TransferError } from './executor.js';
 import { shellQuote } from './quote.js';
 
 export const OWNER_MARKER = '.marteau-owner';
@@ -53,4 +58,44 @@ export function jobDirCommand(dir: string, own: boolean): string {
 /** The directories the command said it removed. */
 export function removedDirs(output: string): string[] {
   return output.split('\n').flatMap((l) => (l.startsWith(REMOVED) ? [l.slice(REMOVED.length)] : []));
+}
+
+/** An internal command's end: its exit status (null when none came) and its output, both streams. */
+export interface SimpleResult {
+  code: number | null;
+  signal?: string;
+  output: string;
+}
+
+/** Directories on one node, through its executor's internal commands (each may be asked again). */
+export class RemoteDirs {
+  constructor(
+    private readonly node: string,
+    private readonly simple: (argv: readonly string[] | string) => Promise<SimpleResult>,
+    /** How many times `simple` asks a command whose sessions end without a word. */
+    private readonly tries: number,
+  ) {}
+
+  async mkdirp(remotePath: string): Promise<void> {
+    this.created(remotePath, await this.simple(['mkdir', '-p', '--', remotePath]));
+  }
+
+  /** A job's directory (jobDirCommand); the lost jobs' directories removed beside it. */
+  async makeJobDir(remotePath: string, o: { own: boolean }): Promise<string[]> {
+    return removedDirs(this.created(remotePath, await this.simple(jobDirCommand(remotePath, o.own))).output);
+  }
+
+  async remove(remotePath: string): Promise<void> {
+    // A guard against a bug turning this into `rm -rf /` or the home directory.
+    if (!path.posix.isAbsolute(remotePath) || remotePath.split('/').filter(Boolean).length < 2) {
+      throw new Error(`refusing to remove ${JSON.stringify(remotePath)} on node "${this.node}"`);
+    }
+    await this.simple(['rm', '-rf', '--', remotePath]);
+  }
+
+  private created(remotePath: string, r: SimpleResult): SimpleResult {
+    if (r.code === 0) return r;
+    const why = r.output.trim() || (r.signal ? `mkdir was killed by SIG${r.signal}` : r.code === null ? `the session ended without an exit status (${this.tries} times)` : `exit ${r.code}`);
+    throw new TransferError(`cannot create ${remotePath} on node "${this.node}": ${why}`);
+  }
 }

@@ -5,16 +5,15 @@
  * fails every run in flight with a NodeError (an infrastructure failure, exit 3); files move
  * over SFTP.
  */
-import path from 'node:path';
 import type { NodeSSH } from 'node-ssh';
 import type { SshNodeConfig } from '../config/nodes.js';
-import { NodeError, TransferError, type Executor, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
+import { NodeError, type Executor, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
 import { hostToken, readKnownHosts } from './known-hosts.js';
 import { LineSplitter } from './lines.js';
 import { closedWhileConnecting, connectError, hostKeyAlgorithms, NO_ANSWER_HINT, hostKeyVerifier, sshCredentials } from './ssh-login.js';
 import { HEARTBEAT_MS, killGroupCommand, notRunByShell, PGID_MARKER, remoteCommand } from './remote-command.js';
 import { SftpFiles } from './ssh-sftp.js';
-import { jobDirCommand, removedDirs } from './ssh-job-dirs.js';
+import { RemoteDirs, type SimpleResult } from './ssh-job-dirs.js';
 import { shellJoin } from './quote.js';
 import type { Sftp, Ssh2Channel, Ssh2Client } from './ssh2-api.js';
 
@@ -26,8 +25,6 @@ const KEEPALIVE_MAX = 3;
 
 /** How many times a command that may be asked again is, when its sessions end without a word. */
 const SILENT_END_TRIES = 4;
-
-type SimpleResult = { code: number | null; signal?: string; output: string };
 
 /** A command's channel, and its exit status once sshd sent it (exec). */
 interface Session {
@@ -65,6 +62,7 @@ export class SshExecutor implements Executor {
   private closing = false;
   private readonly inflight = new Set<(e: NodeError) => void>();
   private readonly files: SftpFiles;
+  private readonly dirs: RemoteDirs;
 
   constructor(private readonly cfg: SshNodeConfig, private readonly env: NodeJS.ProcessEnv = process.env) {
     this.node = cfg.name;
@@ -78,6 +76,7 @@ export class SshExecutor implements Executor {
       lost: () => this.lost,
       mkdirp: (p) => this.mkdirp(p),
     });
+    this.dirs = new RemoteDirs(cfg.name, (argv) => this.simple(argv), SILENT_END_TRIES);
   }
 
   get address(): string {
@@ -339,26 +338,16 @@ export class SshExecutor implements Executor {
     return this.files.exists(remotePath);
   }
 
-  async mkdirp(remotePath: string): Promise<void> {
-    this.created(remotePath, await this.simple(['mkdir', '-p', '--', remotePath]));
+  mkdirp(remotePath: string): Promise<void> {
+    return this.dirs.mkdirp(remotePath);
   }
 
-  async makeJobDir(remotePath: string, o: { own: boolean }): Promise<string[]> {
-    return removedDirs(this.created(remotePath, await this.simple(jobDirCommand(remotePath, o.own))).output);
+  makeJobDir(remotePath: string, o: { own: boolean }): Promise<string[]> {
+    return this.dirs.makeJobDir(remotePath, o);
   }
 
-  private created(remotePath: string, r: SimpleResult): SimpleResult {
-    if (r.code === 0) return r;
-    const why = r.output.trim() || (r.signal ? `mkdir was killed by SIG${r.signal}` : r.code === null ? `the session ended without an exit status (${SILENT_END_TRIES} times)` : `exit ${r.code}`);
-    throw new TransferError(`cannot create ${remotePath} on node "${this.node}": ${why}`);
-  }
-
-  async remove(remotePath: string): Promise<void> {
-    // A guard against a bug turning this into `rm -rf /` or the home directory.
-    if (!path.posix.isAbsolute(remotePath) || remotePath.split('/').filter(Boolean).length < 2) {
-      throw new Error(`refusing to remove ${JSON.stringify(remotePath)} on node "${this.node}"`);
-    }
-    await this.simple(['rm', '-rf', '--', remotePath]);
+  remove(remotePath: string): Promise<void> {
+    return this.dirs.remove(remotePath);
   }
 
   async killGroup(pgid: number, signal: 'SIGTERM' | 'SIGKILL' = 'SIGKILL'): Promise<void> {
