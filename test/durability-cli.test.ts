@@ -257,6 +257,22 @@ describe('a disk whose fdatasync fails (EIO) under an enqueue', () => {
     expect((await queueJson(state)).map((j) => [j.name, j.status])).toEqual([['first', 'succeeded'], ['second', 'succeeded']]);
   });
 
+  it("under a retry, the journal's: the new job is queued with its snapshot and the user is warned, not told it failed", async () => {
+    const state = await stateDir();
+    const job = await project(`name: again\n${commandYaml(['true'])}\n`);
+    expect((await cliDone(['enqueue', job, '--state-dir', state])).code).toBe(0);
+    expect((await cliDone(['worker', '--drain', '--state-dir', state])).code).toBe(0);
+    const [old] = await queueJson(state);
+    const journal = path.join(state, 'journal.jsonl');
+    const r = await syncFailing(['retry', old.id, '--state-dir', state], journal);
+    expect(r.code, r.out + r.err).toBe(0);
+    const [, again] = await queueJson(state);
+    expect([again.name, again.status]).toEqual(['again', 'queued']);
+    expect(r.out).toBe(`queued ${again.id.slice(0, 8)} "again" (retry of ${old.id.slice(0, 8)})\n`);
+    expect(r.err).toContain(`marteau-tui: warning: job ${again.id.slice(0, 8)} is queued, but the journal ${journal} could not be forced to disk (EIO: i/o error)`);
+    expect(await readFile(path.join(state, 'jobs', again.id, 'marteau.yml'), 'utf8')).toContain('name: again');
+  });
+
   it("the snapshot's: nothing queued, no directory left, exit 3 saying which file failed and what to do", async () => {
     const state = await stateDir();
     const first = await project(`name: first\n${commandYaml(['true'])}\n`);

@@ -30,7 +30,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
     .action((targets: string[], o: { json?: boolean }) =>
       run(async () =>
         withEngine(globals(), io, async (engine) => {
-          const warn = (m: string) => io.err.write(`marteau-tui: warning: ${m}\n`);
+          const warn = warnTo(io);
           const { NotQueued } = await import('../core/enqueue.js');
           let jobs: Readonly<Job>[];
           try {
@@ -110,7 +110,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
     .action((id: string) =>
       run(() =>
         withEngine(globals(), io, async (engine) => {
-          const j = await engine.retry(id, { origin: 'cli' });
+          const j = await engine.retry(id, { origin: 'cli', warn: warnTo(io) });
           io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (retry of ${short(j.retryOf!)})\n`);
           return EXIT.ok;
         }),
@@ -124,7 +124,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
     .action((id: string) =>
       run(() =>
         withEngine(globals(), io, async (engine) => {
-          const j = await engine.replay(id, { origin: 'cli' });
+          const j = await engine.replay(id, { origin: 'cli', warn: warnTo(io) });
           io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (replay of ${short(j.retryOf!)}, seed ${j.seed})\n`);
           return EXIT.ok;
         }),
@@ -229,6 +229,11 @@ function reportQueueState(engine: Engine, io: Io): () => void {
     online = now;
     io.out.write(now ? `queue ${engine.queue.label} is back online\n` : `queue offline: cannot reach ${engine.queue.label}; reconnecting (running jobs go on)\n`);
   });
+}
+
+/** Where an enqueue, retry or replay says what does not stop it. */
+function warnTo(io: Io): (message: string) => void {
+  return (m) => io.err.write(`marteau-tui: warning: ${m}\n`);
 }
 
 function positiveInt(v: string, flag: string): number {

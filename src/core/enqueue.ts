@@ -25,6 +25,8 @@ export interface RequeueOptions {
   runHere?: boolean;
   /** Who asks (as for enqueue); a `--ci` run's origin is never inherited. */
   origin?: string;
+  /** Told that the job is queued but its record may not survive a power cut. */
+  warn?: (message: string) => void;
 }
 
 /** Validate a project's config and queue it. `target`: a directory, a config file or a git URL. */
@@ -98,22 +100,30 @@ async function discard(core: EngineCore, id: string): Promise<void> {
 
 async function commit(core: EngineCore, p: Prepared, o: EnqueueOptions): Promise<Readonly<Job>> {
   if (o.runHere ?? core.options.run === 'own') core.own.add(p.id);
-  let job: Readonly<Job> | undefined;
-  try {
-    job = await core.queue.enqueue({ id: p.id, ...p.spec, origin: o.origin }, p.files);
-  } catch (e) {
-    if (!(e instanceof UnsyncedRecordError)) {
-      await discard(core, p.id);
-      throw e;
-    }
-    // Its record is in the journal, read by every process, and cannot be taken back: the job is
-    // queued, so its snapshot stays (removing it left a queued job that could never run).
-    job = core.queue.get(p.id);
-    if (!job) throw e;
-    o.warn?.(`job ${short(p.id)} is queued, but ${e.message}: a power cut may lose it; check that disk (dmesg)`);
-  }
+  const job = await queued(core, p.id, () => core.queue.enqueue({ id: p.id, ...p.spec, origin: o.origin }, p.files), o.warn);
   core.kick();
   return job;
+}
+
+/**
+ * A new job's record appended by `append`: on failure nothing is queued and its directory goes,
+ * except for a record written whole whose sync failed. That one is in the journal, read by every
+ * process, and cannot be taken back: the job is queued, so its snapshot stays (removing it left a
+ * queued job that could never run), and `warn` is told.
+ */
+async function queued(core: EngineCore, id: string, append: () => Promise<Readonly<Job>>, warn?: (message: string) => void): Promise<Readonly<Job>> {
+  try {
+    return await append();
+  } catch (e) {
+    if (!(e instanceof UnsyncedRecordError)) {
+      await discard(core, id);
+      throw e;
+    }
+    const job = core.queue.get(id);
+    if (!job) throw e;
+    warn?.(`job ${short(id)} is queued, but ${e.message}: a power cut may lose it; check that disk (dmesg)`);
+    return job;
+  }
 }
 
 async function prepareAs(core: EngineCore, id: string, target: string, o: EnqueueOptions): Promise<Prepared> {
@@ -175,9 +185,16 @@ async function requeue(core: EngineCore, idOrPrefix: string, files: readonly str
     else if (f === CONFIG_SNAPSHOT) throw new QueueError(`job ${short(old.id)} has no config snapshot here${core.queue.label ? ` nor in ${core.queue.label}` : ''} (purged?)`);
   }
   if (o.runHere ?? core.options.run === 'own') core.own.add(id);
-  // A --ci run's job is left to that run; its retry is not (that run may be long gone).
-  await core.files.keepHere(id, texts);
-  const job = await core.queue.retry(old.id, { id, origin: o.origin ?? (old.origin === 'ci' ? undefined : old.origin), files: texts });
+  const job = await queued(
+    core,
+    id,
+    async () => {
+      await core.files.keepHere(id, texts);
+      // A --ci run's job is left to that run; its retry is not (that run may be long gone).
+      return core.queue.retry(old.id, { id, origin: o.origin ?? (old.origin === 'ci' ? undefined : old.origin), files: texts });
+    },
+    o.warn,
+  );
   core.kick();
   return job;
 }
