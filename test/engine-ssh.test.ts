@@ -230,7 +230,7 @@ describe.skipIf(!haveServer('sshd'))('SSH nodes (real sshd)', () => {
 
     it('probes: latency when up, a NodeError within the timeout when not', async () => {
       const up = new SshExecutor(nodeConfig(b));
-      expect(await up.probe(5000)).toBeGreaterThanOrEqual(0);
+      expect((await up.probe(5000)).latencyMs).toBeGreaterThanOrEqual(0);
       await up.close();
       const down = new SshExecutor(nodeConfig(b, { port: await freePort('127.0.0.3') }));
       const t0 = Date.now();

@@ -1,8 +1,9 @@
 /**
  * Job copies left on an SSH node by runs lost mid-job (sshd killed under a running job), against
  * a real OpenSSH server: nothing removed them, and a CI fleet's work_dir filled up over weeks.
- * The next job's directory creation removes them, and only them: never a copy whose connection
- * still lives, an unmarked directory, another user's, a symlink or what it leads to.
+ * The next job's directory creation removes them, and so does a probe of the node (one that gets
+ * no more jobs), and only them: never a copy whose connection still lives, an unmarked directory,
+ * another user's, a symlink or what it leads to.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -121,4 +122,33 @@ describe.skipIf(!haveServer('sshd'))('job copies left on an SSH node by lost run
     expect(next.logs, next.logs.join("\n")).toContain(`removed 1 job copy left by runs lost mid-job: ${lost.dir}`);
     expect(existsSync(lost.dir)).toBe(false);
   }, 120_000);
+
+  it('a probe alone removes a lost run\'s copy (a node that gets no job after it) and says so; an unmarked directory, a symlink and a live connection\'s copy stay', async () => {
+    const work = path.join(dir, 'work-probe');
+    const outside = path.join(dir, 'outside-probe');
+    await mkdir(outside, { recursive: true });
+    await writeFile(path.join(outside, OWNER_MARKER), `${deadPid()} 0\n`);
+    // A live connection's copy, made first: its making sweeps too.
+    const live = new SshExecutor(cfg(work));
+    await live.makeJobDir(path.join(work, 'job-live'), { own: true });
+    await mkdir(path.join(work, 'job-lost'));
+    await writeFile(path.join(work, 'job-lost', OWNER_MARKER), `${deadPid()} 0\n`);
+    await mkdir(path.join(work, 'mine'));
+    await symlink(outside, path.join(work, 'job-link'));
+    const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 20_000, nodes: [cfg(work)] }, run: 'none', probe: false });
+    const logs: string[] = [];
+    e.events.on('log.line', (x) => logs.push(`${x.node}: ${x.line}`));
+    await e.start();
+    try {
+      await e.probeNodes();
+    } finally {
+      await Promise.all([e.stop(), live.close()]);
+    }
+    expect(logs).toEqual([`box: removed 1 job copy left by runs lost mid-job: ${path.join(work, 'job-lost')}`]);
+    expect(existsSync(path.join(work, 'job-lost'))).toBe(false);
+    for (const p of ['mine', 'job-link', 'job-live']) expect(existsSync(path.join(work, p)), p).toBe(true);
+    expect(existsSync(path.join(outside, OWNER_MARKER))).toBe(true);
+    // A work_dir not made yet (a node no job has run on) is no failure.
+    expect((await new SshExecutor(cfg(path.join(dir, 'never-made'))).probe(20_000)).removed).toEqual([]);
+  }, 60_000);
 });

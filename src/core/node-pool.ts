@@ -5,6 +5,7 @@
  */
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
 import { NodeError, type Executor } from '../exec/executor.js';
+import { removedLine } from '../exec/ssh-job-dirs.js';
 import type { EventBus } from './events.js';
 import { nodeEnabled, nodeView, unprobed, type Health, type NodeView } from './node-view.js';
 import type { JobQueue } from './queue.js';
@@ -126,8 +127,9 @@ export class NodePool {
   private async probe(n: NodeConfig): Promise<void> {
     const exec = this.makeExecutor(n);
     try {
-      const latencyMs = await exec.probe(this.config.probeTimeoutMs);
+      const { latencyMs, removed } = await exec.probe(this.config.probeTimeoutMs);
       this.set(n.name, { health: 'up', latencyMs, checkedAt: Date.now() });
+      if (removed.length) this.bus.emit({ type: 'log.line', at: Date.now(), node: n.name, stream: 'engine', level: 'info', line: removedLine(removed) });
     } catch (e) {
       this.set(n.name, { health: 'down', error: (e as Error).message, hint: e instanceof NodeError ? e.hint : undefined, checkedAt: Date.now() });
     } finally {

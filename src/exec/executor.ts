@@ -64,9 +64,16 @@ export interface Executor {
   remove(remotePath: string): Promise<void>;
   /** Kill a process group left by an earlier run (crash recovery); no error if it is gone. */
   killGroup(pgid: number, signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
-  /** Round trip of a trivial command, in ms; throws NodeError when the node is unreachable. */
-  probe(timeoutMs: number): Promise<number>;
+  /** Whether the node answers, and its housekeeping; throws NodeError when the node is unreachable. */
+  probe(timeoutMs: number): Promise<ProbeResult>;
   close(): Promise<void>;
+}
+
+export interface ProbeResult {
+  /** Round trip of a trivial command, in ms. */
+  latencyMs: number;
+  /** The job directories that runs lost mid-job had left in the node's work_dir, removed by this probe. */
+  removed: string[];
 }
 
 export interface TransferOptions {

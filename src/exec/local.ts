@@ -6,7 +6,7 @@ import { copyFile, cp, rm, stat } from 'node:fs/promises';
 import { mkdirp } from '../fs/mkdirp.js';
 import path from 'node:path';
 import type { execa } from 'execa';
-import { type Executor, type RunOptions, type RunResult, type TransferOptions, DEFAULT_TRANSFER } from './executor.js';
+import { type Executor, type ProbeResult, type RunOptions, type RunResult, type TransferOptions, DEFAULT_TRANSFER } from './executor.js';
 import { LineSplitter } from './lines.js';
 import { scanTree } from './tree.js';
 
@@ -127,8 +127,8 @@ export class LocalExecutor implements Executor {
     killGroupNow(pgid, signal);
   }
 
-  async probe(): Promise<number> {
-    return 0;
+  async probe(): Promise<ProbeResult> {
+    return { latencyMs: 0, removed: [] };
   }
 
   async close(): Promise<void> {}

@@ -7,14 +7,15 @@
  * directory is created with a marker naming the sshd process serving the connection that made
  * it (`$PPID` of the login shell: it serves every channel of the connection and exits with it),
  * with that process's start time where /proc gives one (a reused pid is not the owner). The
- * command that creates one removes, beside it, the directories whose owner is gone.
+ * command that creates one removes, beside it, the directories whose owner is gone; so does the
+ * node's probe, over the node's work_dir, for a node that gets no job after a lost one.
  *
  * Only what we marked is removed: a directory (not a symlink), owned by the node's user, whose
  * marker is a regular file holding a pid. The base itself, unmarked directories (the bundles,
  * a `keep_remote` copy, anything the user put there) and what a symlink leads to are never
  * touched; `rm -rf` does not follow symlinks inside a copy either. A connection cut that sshd
  * does not see keeps its owner alive (sshd holds the session until TCP keepalive gives up), so
- * such a copy goes at a later job.
+ * such a copy goes at a later job or probe.
  */
 import path from 'node:path';
 import { TransferError } from './executor.js';
@@ -25,14 +26,15 @@ export const OWNER_MARKER = '.marteau-owner';
 const REMOVED = '@@marteau-removed ';
 
 const SCRIPT = [
-  'd=$2; base=${d%/*}',
+  // sweep: $2 is the base itself, and nothing is made.
+  'if [ "$3" = sweep ]; then base=$2; d=; else d=$2; base=${d%/*}; fi',
   // Fields 3 (state) and 22 (start time) of /proc/PID/stat, counted after the command name
   // (which may hold spaces). A zombie is gone: only its parent has not reaped it (an init that
   // reaps nothing, in a container).
   'field() { [ -r "/proc/$1/stat" ] && sed "s/.*) //" "/proc/$1/stat" | cut -d" " -f"$2"; }',
   'started() { field "$1" 20; }',
   'alive() { { kill -0 "$1" 2>/dev/null || [ -d "/proc/$1" ]; } && [ "$(field "$1" 1)" != Z ] && [ "$(started "$1")" = "$2" ]; }',
-  'mkdir -p -- "$d" || exit 1',
+  'if [ -n "$d" ]; then mkdir -p -- "$d" || exit 1; fi',
   `if [ "$3" = own ]; then printf "%s %s\\n" "$1" "$(started "$1")" >"$d/${OWNER_MARKER}" || exit 1; fi`,
   `for m in "$base"/*/${OWNER_MARKER}; do`,
   `  j=\${m%/${OWNER_MARKER}}`,
@@ -51,13 +53,28 @@ const SCRIPT = [
  */
 export function jobDirCommand(dir: string, own: boolean): string {
   // Its parent is swept: never the root or a top-level directory.
-  if (!dir.startsWith('/') || dir.split('/').filter(Boolean).length < 2 || dir.endsWith('/') || dir.split('/').includes('..')) throw new Error(`refusing to sweep beside ${JSON.stringify(dir)}`);
-  return `sh -c ${shellQuote(SCRIPT)} marteau-jobdir "$PPID" ${shellQuote(dir)} ${own ? 'own' : 'keep'}`;
+  if (dir.split('/').filter(Boolean).length < 2) throw new Error(`refusing to sweep beside ${JSON.stringify(dir)}`);
+  return scriptCommand(dir, own ? 'own' : 'keep');
+}
+
+/** The command that removes the marked directories of `base` whose connection is gone, making nothing. */
+export function sweepCommand(base: string): string {
+  return scriptCommand(base.replace(/(.)\/+$/, '$1'), 'sweep');
+}
+
+function scriptCommand(dir: string, mode: 'own' | 'keep' | 'sweep'): string {
+  if (!dir.startsWith('/') || dir.split('/').filter(Boolean).length < 1 || dir.endsWith('/') || dir.split('/').includes('..')) throw new Error(`refusing to sweep ${JSON.stringify(dir)}`);
+  return `sh -c ${shellQuote(SCRIPT)} marteau-jobdir "$PPID" ${shellQuote(dir)} ${mode}`;
 }
 
 /** The directories the command said it removed. */
 export function removedDirs(output: string): string[] {
   return output.split('\n').flatMap((l) => (l.startsWith(REMOVED) ? [l.slice(REMOVED.length)] : []));
+}
+
+/** What a log says of the directories a job's directory creation or a probe removed. */
+export function removedLine(removed: readonly string[]): string {
+  return `removed ${removed.length} job ${removed.length === 1 ? 'copy' : 'copies'} left by runs lost mid-job: ${removed.join(', ')}`;
 }
 
 /** An internal command's end: its exit status (null when none came) and its output, both streams. */
@@ -83,6 +100,13 @@ export class RemoteDirs {
   /** A job's directory (jobDirCommand); the lost jobs' directories removed beside it. */
   async makeJobDir(remotePath: string, o: { own: boolean }): Promise<string[]> {
     return removedDirs(this.created(remotePath, await this.simple(jobDirCommand(remotePath, o.own))).output);
+  }
+
+  /** Remove the lost jobs' directories in `base` (the node's work_dir); returns them. */
+  async sweep(base: string): Promise<string[]> {
+    const r = await this.simple(sweepCommand(base));
+    if (r.code !== 0) throw new TransferError(`cannot sweep ${base} on node "${this.node}": ${r.output.trim() || (r.signal ? `killed by SIG${r.signal}` : `exit ${r.code}`)}`);
+    return removedDirs(r.output);
   }
 
   async remove(remotePath: string): Promise<void> {

@@ -7,7 +7,7 @@
  */
 import type { NodeSSH } from 'node-ssh';
 import type { SshNodeConfig } from '../config/nodes.js';
-import { NodeError, type Executor, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
+import { NodeError, type Executor, type ProbeResult, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
 import { hostToken, readKnownHosts } from './known-hosts.js';
 import { LineSplitter } from './lines.js';
 import { closedWhileConnecting, connectError, hostKeyAlgorithms, NO_ANSWER_HINT, hostKeyVerifier, sshCredentials } from './ssh-login.js';
@@ -354,7 +354,7 @@ export class SshExecutor implements Executor {
     await this.simple(killGroupCommand(pgid, signal === 'SIGTERM' ? 'TERM' : 'KILL'));
   }
 
-  async probe(timeoutMs: number): Promise<number> {
+  async probe(timeoutMs: number): Promise<ProbeResult> {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new NodeError(this.node, `no answer from ${this.address} within ${timeoutMs} ms`, NO_ANSWER_HINT)), timeoutMs);
@@ -371,7 +371,8 @@ export class SshExecutor implements Executor {
           // Every runner copies files to the node: a node whose SFTP fails (a login banner in
           // front of Debian's sftp-server) is not usable, whatever `true` says.
           await this.files.check();
-          return latencyMs;
+          // A node that gets no job after a lost one would keep that job's copies for ever.
+          return { latencyMs, removed: await this.dirs.sweep(this.cfg.workDir) };
         })(),
         deadline,
       ]);

@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { isInnerPath } from '../config/paths.js';
 import { NodeError, TransferCancelled, TransferError } from '../exec/executor.js';
+import { removedLine } from '../exec/ssh-job-dirs.js';
 import type { RunnerContext, RunnerNode } from '../core/runner-contract.js';
 
 /** The job's directory on an SSH node. */
@@ -22,7 +23,7 @@ export function remoteJobDir(ctx: Pick<RunnerContext, 'job'>, node: RunnerNode):
  */
 export async function makeRemoteJobDir(ctx: RunnerContext, node: RunnerNode, dir = remoteJobDir(ctx, node)): Promise<string> {
   const removed = await node.executor.makeJobDir(dir, { own: !ctx.config.keepRemote });
-  if (removed.length) ctx.log(`removed ${removed.length} job ${removed.length === 1 ? 'copy' : 'copies'} left by runs lost mid-job: ${removed.join(', ')}`, { node: node.name, stream: 'engine' });
+  if (removed.length) ctx.log(removedLine(removed), { node: node.name, stream: 'engine' });
   return dir;
 }
 
