@@ -289,6 +289,47 @@ describe('a disk whose fdatasync fails (EIO) under an enqueue', () => {
   });
 });
 
+describe("a disk whose fdatasync fails (EIO) under the journal's other records", () => {
+  it('a cancel: written whole, so the job is cancelled; said with the warning, exit 0', async () => {
+    const state = await stateDir();
+    const job = await project(`name: waits\n${commandYaml(['true'])}\n`);
+    expect((await cliDone(['enqueue', job, '--state-dir', state])).code).toBe(0);
+    const [queued] = await queueJson(state);
+    const journal = path.join(state, 'journal.jsonl');
+    const r = await syncFailing(['cancel', queued.id, '--state-dir', state], journal);
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(r.out).toBe(`cancelled ${queued.id.slice(0, 8)} "waits"\n`);
+    expect(r.err).toContain(`marteau-tui: warning: the cancel of job ${queued.id.slice(0, 8)} is recorded, but the journal ${journal} could not be forced to disk (EIO: i/o error): a power cut may lose it; check that disk (dmesg)\n`);
+    expect(r.err).not.toMatch(/internal error|\n\s+at /);
+    expect((await queueJson(state)).map((j) => j.status)).toEqual(['cancelled']);
+  });
+
+  it("a worker's start and end of a job: the job runs and succeeds, each record said with the warning, no internal error", async () => {
+    const state = await stateDir();
+    const job = await project(`name: runs\n${commandYaml(['true'])}\n`);
+    expect((await cliDone(['enqueue', job, '--state-dir', state])).code).toBe(0);
+    const [queued] = await queueJson(state);
+    const journal = path.join(state, 'journal.jsonl');
+    const r = await syncFailing(['worker', '--drain', '--state-dir', state], journal);
+    expect(r.code, r.out + r.err).toBe(0);
+    const but = `, but the journal ${journal} could not be forced to disk (EIO: i/o error): a power cut may lose it; check that disk (dmesg)`;
+    expect(r.out).toContain(`the start of job ${queued.id.slice(0, 8)} here is recorded${but}\n`);
+    expect(r.out).toContain(`the end of job ${queued.id.slice(0, 8)} (succeeded) is recorded${but}\n`);
+    expect(r.out + r.err).not.toMatch(/internal error|\n\s+at /);
+    expect((await queueJson(state)).map((j) => [j.name, j.status])).toEqual([['runs', 'succeeded']]);
+  });
+
+  it('a node disabled: it is, said with the warning, exit 0', async () => {
+    const state = await stateDir();
+    const journal = path.join(state, 'journal.jsonl');
+    expect((await cliDone(['nodes', '--no-probe', '--state-dir', state])).code).toBe(0);
+    const r = await syncFailing(['nodes', '--no-probe', '--disable', 'local', '--state-dir', state], journal);
+    expect(r.code, r.out + r.err).toBe(0);
+    expect(r.err).toBe(`marteau-tui: warning: node local is disabled, but the journal ${journal} could not be forced to disk (EIO: i/o error): a power cut may lose it; check that disk (dmesg)\n`);
+    expect(r.out).toMatch(/local\s+local\s+-\s+no\s/);
+  });
+});
+
 describe('a journal damaged by a crash', () => {
   it("`queue`, the first command after it, says which line it skipped and where the lost job's files are", async () => {
     const state = await stateDir();

@@ -110,7 +110,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
     .action((id: string) =>
       run(() =>
         withEngine(globals(), io, async (engine) => {
-          const j = await engine.retry(id, { origin: 'cli', warn: warnTo(io) });
+          const j = await engine.retry(id, { origin: 'cli' });
           io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (retry of ${short(j.retryOf!)})\n`);
           return EXIT.ok;
         }),
@@ -124,7 +124,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
     .action((id: string) =>
       run(() =>
         withEngine(globals(), io, async (engine) => {
-          const j = await engine.replay(id, { origin: 'cli', warn: warnTo(io) });
+          const j = await engine.replay(id, { origin: 'cli' });
           io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (replay of ${short(j.retryOf!)}, seed ${j.seed})\n`);
           return EXIT.ok;
         }),
@@ -231,7 +231,7 @@ function reportQueueState(engine: Engine, io: Io): () => void {
   });
 }
 
-/** Where an enqueue, retry or replay says what does not stop it. */
+/** Where an enqueue says what does not stop it. */
 function warnTo(io: Io): (message: string) => void {
   return (m) => io.err.write(`marteau-tui: warning: ${m}\n`);
 }

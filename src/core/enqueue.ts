@@ -7,7 +7,6 @@ import path from 'node:path';
 import type { MarteauConfig } from '../config/marteau.js';
 import { syncTree } from '../fs/durable.js';
 import type { EngineCore } from './engine-types.js';
-import { UnsyncedRecordError } from './journal.js';
 import { CHAOS_SNAPSHOT, CONFIG_SNAPSHOT, SEED_FILE, SNAPSHOT_FILES } from './job-files.js';
 import { isTerminal, type Job, type JobSource, type JobSpec } from './jobs.js';
 import { newJobId, QueueError, short } from './queue.js';
@@ -25,8 +24,6 @@ export interface RequeueOptions {
   runHere?: boolean;
   /** Who asks (as for enqueue); a `--ci` run's origin is never inherited. */
   origin?: string;
-  /** Told that the job is queued but its record may not survive a power cut. */
-  warn?: (message: string) => void;
 }
 
 /** Validate a project's config and queue it. `target`: a directory, a config file or a git URL. */
@@ -100,29 +97,22 @@ async function discard(core: EngineCore, id: string): Promise<void> {
 
 async function commit(core: EngineCore, p: Prepared, o: EnqueueOptions): Promise<Readonly<Job>> {
   if (o.runHere ?? core.options.run === 'own') core.own.add(p.id);
-  const job = await queued(core, p.id, () => core.queue.enqueue({ id: p.id, ...p.spec, origin: o.origin }, p.files), o.warn);
+  const job = await queued(core, p.id, () => core.queue.enqueue({ id: p.id, ...p.spec, origin: o.origin }, p.files));
   core.kick();
   return job;
 }
 
 /**
- * A new job's record appended by `append`: on failure nothing is queued and its directory goes,
- * except for a record written whole whose sync failed. That one is in the journal, read by every
- * process, and cannot be taken back: the job is queued, so its snapshot stays (removing it left a
- * queued job that could never run), and `warn` is told.
+ * A new job's record appended by `append`: on failure nothing is queued and its directory goes.
+ * (A record written whole whose sync failed is no failure: the job is queued and the queue says
+ * so, see FileLog.append; its snapshot stays, else the job could never run.)
  */
-async function queued(core: EngineCore, id: string, append: () => Promise<Readonly<Job>>, warn?: (message: string) => void): Promise<Readonly<Job>> {
+async function queued(core: EngineCore, id: string, append: () => Promise<Readonly<Job>>): Promise<Readonly<Job>> {
   try {
     return await append();
   } catch (e) {
-    if (!(e instanceof UnsyncedRecordError)) {
-      await discard(core, id);
-      throw e;
-    }
-    const job = core.queue.get(id);
-    if (!job) throw e;
-    warn?.(`job ${short(id)} is queued, but ${e.message}: a power cut may lose it; check that disk (dmesg)`);
-    return job;
+    await discard(core, id);
+    throw e;
   }
 }
 
@@ -193,7 +183,6 @@ async function requeue(core: EngineCore, idOrPrefix: string, files: readonly str
       // A --ci run's job is left to that run; its retry is not (that run may be long gone).
       return core.queue.retry(old.id, { id, origin: o.origin ?? (old.origin === 'ci' ? undefined : old.origin), files: texts });
     },
-    o.warn,
   );
   core.kick();
   return job;

@@ -2,9 +2,9 @@
 import { watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { fsReason } from '../fs/errors.js';
-import { Journal, MAX_RECORD_BYTES, RecordTooLargeError } from './journal.js';
+import { Journal, MAX_RECORD_BYTES, RecordTooLargeError, UnsyncedRecordError } from './journal.js';
 import { isWellFormed, type JournalRecord } from './jobs.js';
-import { QueueError, type RecordLog } from './queue-types.js';
+import { QueueError, short, type RecordLog } from './queue-types.js';
 
 const POLL_MS = 300;
 
@@ -15,6 +15,8 @@ export class FileLog implements RecordLog {
   private linesRead = 0;
   /** Line numbers (from 1) of the damaged lines skipped so far. */
   readonly damagedLines: number[] = [];
+  /** Told of a record appended whole whose sync failed (see append). */
+  warn?: (message: string) => void;
 
   constructor(readonly file: string) {
     this.journal = new Journal<JournalRecord>(file, isWellFormed);
@@ -43,7 +45,12 @@ export class FileLog implements RecordLog {
       if (e instanceof RecordTooLargeError) {
         throw new QueueError(`this job's description is too long to record (over ${MAX_RECORD_BYTES} bytes): shorten its name or path`);
       }
-      throw e;
+      // Written whole, read by every process, and not to be taken back: what it records happened
+      // (a job queued, cancelled, ended), and telling the caller it failed would have it done
+      // twice or end a run as an internal error. Only a power cut may still lose it.
+      if (!(e instanceof UnsyncedRecordError)) throw e;
+      const what = unsyncedWhat(r);
+      if (what) this.warn?.(`${what}, but ${e.message}: a power cut may lose it; check that disk (dmesg)`);
     }
   }
 
@@ -72,5 +79,30 @@ export class FileLog implements RecordLog {
       watcher?.close();
       clearInterval(poller);
     };
+  }
+}
+
+/**
+ * What a record written but not synced did, in words; none for a process's record: the power cut
+ * that would lose it ends that process too.
+ */
+function unsyncedWhat(r: JournalRecord): string | undefined {
+  switch (r.t) {
+    case 'enqueued':
+      return `job ${short(r.job.id)} is queued`;
+    case 'claimed':
+      return `the start of job ${short(r.id)} here is recorded`;
+    case 'cancel':
+      return `the cancel of job ${short(r.id)} is recorded`;
+    case 'finished':
+      return `the end of job ${short(r.id)} (${r.status}) is recorded`;
+    case 'requeued':
+      return `job ${short(r.id)} is back in the queue`;
+    case 'node':
+      return `node ${r.name} is ${r.enabled ? 'enabled' : 'disabled'}`;
+    case 'purged':
+      return `${r.ids.length} finished job${r.ids.length === 1 ? ' is' : 's are'} purged`;
+    case 'proc':
+      return undefined;
   }
 }

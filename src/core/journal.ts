@@ -39,19 +39,12 @@ export interface ReadResult<R> {
 
 /**
  * A record written whole, so every reader of the file sees it, that could not be forced to disk
- * (the disk's EIO): it cannot be taken back, and a power cut may lose it. Carries the system
- * error's code and path.
+ * (the disk's EIO): it cannot be taken back, and a power cut may lose it.
  */
 export class UnsyncedRecordError extends Error {
-  readonly code?: string;
-  readonly path: string;
-  readonly syscall = 'fdatasync';
-
   constructor(file: string, cause: unknown) {
     super(`the journal ${file} could not be forced to disk (${fsReason(cause) ?? String(cause)})`);
     this.name = 'UnsyncedRecordError';
-    this.code = (cause as NodeJS.ErrnoException | undefined)?.code;
-    this.path = file;
   }
 }
 

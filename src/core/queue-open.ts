@@ -32,9 +32,11 @@ export function queueOf(nodes: NodesConfig, state: StateDir, readPresence: boole
 
 /**
  * Open the queue, and make the state dir unless it is read-only, which is said (the returned
- * reason): it can be looked at, but a process that runs jobs cannot work there.
+ * reason): it can be looked at, but a process that runs jobs cannot work there. A record the
+ * queue then writes but cannot force to disk is said through `log`.
  */
-export async function openQueue({ queue, state }: Pick<Opening, 'state' | 'queue'>, runsJobs: boolean): Promise<string | undefined> {
+export async function openQueue({ queue, state, log }: Opening, runsJobs: boolean): Promise<string | undefined> {
+  queue.onUnsynced?.((m) => log(undefined, m, 'warn'));
   await queue.open();
   const readOnly = queue.readOnly?.();
   if (readOnly && runsJobs) {

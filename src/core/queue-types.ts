@@ -22,6 +22,11 @@ export class QueueError extends Error {
   }
 }
 
+/** A job id as views show it. */
+export function short(id: string): string {
+  return id.slice(0, 8);
+}
+
 export interface JobQueue {
   open(): Promise<void>;
   close(): Promise<void>;
@@ -90,6 +95,11 @@ export interface JobQueue {
   setBusy?(busy: boolean): void;
   /** Why nothing can be appended (a read-only state dir), in words for the user; undefined: it can. */
   readOnly?(): string | undefined;
+  /**
+   * Where to say that a record is in the log but was not forced to disk (the journal's disk
+   * failing): it counts, as appended, and a power cut may lose it.
+   */
+  onUnsynced?(warn: (message: string) => void): void;
 
   // ---- shared backends only (team mode): what a file in a shared state dir gives for free ----
   /** Where it lives, for views (credentials masked). */

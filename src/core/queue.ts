@@ -7,12 +7,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { FileLog } from './file-log.js';
-import { UnsyncedRecordError } from './journal.js';
 import { isTerminal, QueueState, type Job, type JobOutcome, type JobSpec, type JournalRecord, type NodeClaim } from './jobs.js';
 import { currentOwner, isOwnerAlive, type Owner } from './owner.js';
-import { QueueError, type ClaimRecord, type JobFileTexts, type JobQueue, type LastSeen, type LostJobs, type RecordLog } from './queue-types.js';
+import { QueueError, short, type ClaimRecord, type JobFileTexts, type JobQueue, type LastSeen, type LostJobs, type RecordLog } from './queue-types.js';
 
-export { QueueError } from './queue-types.js';
+export { QueueError, short } from './queue-types.js';
 export type { JobQueue, LostJobs, Presence, RecordLog, SharedLine } from './queue-types.js';
 
 export function newJobId(): string {
@@ -324,14 +323,7 @@ export class LogQueue implements JobQueue {
   }
 
   private async append(r: JournalRecord, files?: JobFileTexts): Promise<void> {
-    try {
-      await this.log.append(r, files);
-    } catch (e) {
-      // In the file all the same, seen by every other process: this one must see it too (the
-      // caller is told of the sync's failure, not of a read that fails after it).
-      if (e instanceof UnsyncedRecordError) await this.sync().catch(() => {});
-      throw e;
-    }
+    await this.log.append(r, files);
     // Our own record is now in the log; reading up to it also brings in anything another
     // process appended before it, which is what decides a claim race.
     await this.sync();
@@ -368,14 +360,14 @@ export class JournalQueue extends LogQueue {
   get damagedLines(): readonly number[] {
     return this.fileLog.damagedLines;
   }
+
+  onUnsynced(warn: (message: string) => void): void {
+    this.fileLog.warn = warn;
+  }
 }
 
 function clip(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
-}
-
-export function short(id: string): string {
-  return id.slice(0, 8);
 }
 
 /** The ids cut where they all differ (8 characters at least): `short` may show two alike. */

@@ -49,8 +49,6 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
   });
   const subscribers = new Set<() => void>();
   const messages = new MessageLog();
-  // What an enqueue, retry or replay says without failing (a config likely to mislead, a record not synced).
-  const warn = (m: string) => messages.push('warn', m);
   const offFinished = engine.events.on('job.finished', (e) => {
     const report = e.report ? ` — report ${e.report}` : ` — results ${e.resultDir}`;
     messages.push(e.job.status === 'succeeded' ? 'info' : 'warn', `${e.job.id.slice(0, 8)} ${e.job.name} ${e.summary}${report}`, e.at);
@@ -114,16 +112,16 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
       },
     },
     enqueue: async (source) => {
-      await engine.enqueue(path.resolve(o.cwd, source), { origin: 'tui', warn });
+      await engine.enqueue(path.resolve(o.cwd, source), { origin: 'tui', warn: (m) => messages.push('warn', m) });
     },
     cancel: async (id) => {
       await engine.cancel(id);
     },
     retry: async (id) => {
-      await engine.retry(id, { warn });
+      await engine.retry(id);
     },
     replay: async (id) => {
-      const j = await engine.replay(id, { warn });
+      const j = await engine.replay(id);
       return { id: j.id, seed: j.seed };
     },
     reportOf: (id) => reportOf(engine.getSnapshot().jobs.find((j) => j.id === id)),
