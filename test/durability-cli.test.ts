@@ -273,7 +273,7 @@ describe('a disk whose fdatasync fails (EIO) under an enqueue', () => {
     expect(await readFile(path.join(state, 'jobs', again.id, 'marteau.yml'), 'utf8')).toContain('name: again');
   });
 
-  it("the snapshot's: nothing queued, no directory left, exit 3 saying which file failed and what to do", async () => {
+  it("the snapshot's: nothing queued, no directory left, exit 3 saying which file failed and what to do, not to fix the config", async () => {
     const state = await stateDir();
     const first = await project(`name: first\n${commandYaml(['true'])}\n`);
     expect((await cliDone(['enqueue', first, '--state-dir', state])).code).toBe(0);
@@ -282,10 +282,25 @@ describe('a disk whose fdatasync fails (EIO) under an enqueue', () => {
     // Every file's: the snapshot's is the first, before the journal record is written.
     const r = await syncFailing(['enqueue', second, '--state-dir', state]);
     expect(r.code, r.out + r.err).toBe(3);
-    expect(r.err).toMatch(new RegExp(`^marteau-tui: ${second}: ${path.join(state, 'jobs')}/[0-9a-f]{16}/marteau\\.yml: EIO: i/o error \\(the disk failed: check it \\(dmesg\\), or give another --state-dir\\)\n`));
-    expect(r.err).not.toMatch(/internal error|\n\s+at /);
+    expect(r.err).toMatch(
+      new RegExp(
+        `^marteau-tui: ${second}: ${path.join(state, 'jobs')}/[0-9a-f]{16}/marteau\\.yml: EIO: i/o error \\(the disk failed: check it \\(dmesg\\), or give another --state-dir\\)\n` +
+          `marteau-tui: nothing queued: ${second} failed on this machine's side \\(above\\), not for its config; enqueue again once that is fixed\n$`,
+      ),
+    );
     expect(await readdir(path.join(state, 'jobs'))).toEqual([kept]);
     expect((await queueJson(state)).map((j) => j.name)).toEqual(['first']);
+  });
+
+  it('beside a config error: only the config is to fix, the valid target failed on the disk', async () => {
+    const state = await stateDir();
+    const broken = await project(`name: broken\nrunner: nope\n`);
+    const valid = await project(`name: valid\n${commandYaml(['true'])}\n`);
+    const r = await syncFailing(['enqueue', broken, valid, '--state-dir', state]);
+    expect(r.code, r.out + r.err).toBe(2);
+    expect(r.err).toMatch(new RegExp(`\nmarteau-tui: ${valid}: .*EIO: i/o error \\(the disk failed: [^\n]*\n`));
+    expect(r.err.split('\n').at(-2)).toBe(`marteau-tui: nothing queued: fix it or leave ${broken} out; ${valid} failed on this machine's side (above), not for its config`);
+    expect(await readdir(path.join(state, 'jobs')).catch(() => [])).toEqual([]);
   });
 });
 

@@ -37,10 +37,9 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
             jobs = await engine.enqueueAll(targets, { origin: 'cli', warn });
           } catch (e) {
             if (!(e instanceof NotQueued)) throw e;
-            const codes = [];
+            const codes: number[] = [];
             for (const f of e.failures) codes.push(await reportUserError(f.error, io, f.target));
-            const bad = e.failures.map((f) => f.target);
-            io.err.write(`marteau-tui: nothing queued: fix ${bad.length > 1 ? 'these' : 'it'} or leave ${bad.join(', ')} out${targets.length > bad.length ? ' (the other targets are valid)' : ''}\n`);
+            io.err.write(`marteau-tui: nothing queued: ${whyNotQueued(e.failures.map((f, i) => ({ target: f.target, code: codes[i] })), targets.length)}\n`);
             return firstCause(codes);
           }
           if (o.json) io.out.write(`${JSON.stringify(jobs, null, 2)}\n`);
@@ -229,6 +228,19 @@ function reportQueueState(engine: Engine, io: Io): () => void {
     online = now;
     io.out.write(now ? `queue ${engine.queue.label} is back online\n` : `queue offline: cannot reach ${engine.queue.label}; reconnecting (running jobs go on)\n`);
   });
+}
+
+/**
+ * What to do about targets that stopped an enqueue: a config to fix (exit 2), or, for a machine's
+ * failure (a failing disk, a queue offline: exit 3), nothing in the config, which may be valid.
+ */
+function whyNotQueued(failures: readonly { target: string; code: number }[], targets: number): string {
+  const bad = failures.filter((f) => f.code === EXIT.usage).map((f) => f.target);
+  const machine = failures.filter((f) => f.code !== EXIT.usage).map((f) => f.target);
+  const fix = bad.length ? `fix ${bad.length > 1 ? 'these' : 'it'} or leave ${bad.join(', ')} out` : '';
+  if (!machine.length) return `${fix}${targets > bad.length ? ' (the other targets are valid)' : ''}`;
+  const failed = `${machine.join(', ')} failed on this machine's side (above), not for ${machine.length > 1 ? 'their configs' : 'its config'}`;
+  return fix ? `${fix}; ${failed}` : `${failed}; enqueue again once that is fixed`;
 }
 
 /** Where an enqueue says what does not stop it. */
