@@ -1,7 +1,8 @@
 /**
  * A cancel while a job's project is being copied to an SSH node, over a slow link (a relay in
  * front of a real sshd, 2 MB/s towards the node): the job stops within seconds and leaves no
- * partial copy, where it used to wait for the whole upload to end.
+ * partial copy, where it used to wait for the whole upload to end. A download (a result file
+ * fetched back) stops as soon, its part removed.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -9,6 +10,8 @@ import { readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
+import { TransferCancelled } from '../src/exec/executor.js';
+import { SshExecutor } from '../src/exec/ssh.js';
 import { loadRunners } from '../src/report/runners.js';
 import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
 import { haveServer, tempDir } from './helpers/servers.js';
@@ -67,6 +70,32 @@ describe.skipIf(!haveServer('sshd'))('cancel during an upload to an SSH node (re
       expect(existsSync(jobDir)).toBe(false);
     } finally {
       await e.stop();
+    }
+  }, 120_000);
+
+  it('a download stopped by its signal ends within seconds and leaves no part of the file', async () => {
+    const back = await relayTo(s, { bytesPerSecondBack: RATE });
+    const remote = path.join(dir, `big-${randomBytes(3).toString('hex')}.bin`);
+    await writeFile(remote, randomBytes(BIG));
+    const local = path.join(dir, 'fetched', path.basename(remote));
+    const x = new SshExecutor({ ...sshNode(s, 'slow', { identity, knownHosts: back.knownHosts, workDir: dir, connectTimeoutMs: 20_000 }), port: back.port });
+    try {
+      const stop = new AbortController();
+      const got = x.get(remote, local, { signal: stop.signal }).then(() => 'whole', (e: Error) => e);
+      const end = Date.now() + 60_000;
+      const size = () => stat(local).then((f) => f.size, () => 0);
+      while ((await size()) < 2 * 1024 * 1024 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      expect(await size()).toBeGreaterThan(0);
+      const asked = Date.now();
+      stop.abort();
+      const err = await got;
+      // The rest would take 15 s or more at the link's rate.
+      expect(Date.now() - asked).toBeLessThan(8000);
+      expect(err).toBeInstanceOf(TransferCancelled);
+      expect(existsSync(local)).toBe(false);
+    } finally {
+      await x.close();
+      back.close();
     }
   }, 120_000);
 });

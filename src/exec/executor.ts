@@ -49,8 +49,8 @@ export interface Executor {
   run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
   /** Copy a local file or directory (recursively) to the node. */
   put(localPath: string, remotePath: string, options?: TransferOptions): Promise<void>;
-  /** Copy a file from the node to a local path. */
-  get(remotePath: string, localPath: string): Promise<void>;
+  /** Copy a file from the node to a local path; an abort of `signal` stops it as it stops a put, and removes the part copied. */
+  get(remotePath: string, localPath: string, options?: Pick<TransferOptions, 'signal'>): Promise<void>;
   /** Whether a path exists on the node. */
   exists(remotePath: string): Promise<boolean>;
   mkdirp(remotePath: string): Promise<void>;

@@ -3,7 +3,7 @@
  * transfer. It is counted while in use: sshd's MaxSessions may leave no channel for a kill or a
  * cleanup, and the executor may then end an idle session (never a busy one) to free one.
  */
-import { stat } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { mkdirp } from '../fs/mkdirp.js';
 import { NodeError, TransferCancelled, TransferError, type TransferOptions } from './executor.js';
@@ -52,50 +52,35 @@ export class SftpFiles {
     if (!st) throw new TransferError(`${localPath} does not exist`);
     const entries = st.isDirectory() ? await scanTree(localPath, options) : undefined;
     await this.host.mkdirp(entries ? remotePath : path.posix.dirname(remotePath));
-    if (signal?.aborted) throw cancelled();
-    await this.use(async (sftp) => {
-      // Ending the session fails the writes in flight once sshd has closed it: whatever follows
-      // (the removal of the partial copy) comes after the last of them.
-      const current = this.session;
-      const stop = () => {
-        if (this.session === current) this.session = undefined;
-        sftp.end();
-      };
-      signal?.addEventListener('abort', stop, { once: true });
+    await this.transfer(signal, cancelled, async (sftp) => {
       const upload = (from: string, to: string, what: string) => {
         if (signal?.aborted) throw cancelled();
         return call<void>((cb) => sftp.fastPut(from, to, cb)).catch((e: Error) => { throw this.failed('upload', what, e); });
       };
-      try {
-        if (!entries) return await upload(localPath, remotePath, localPath);
-        // Directories first, parents before children (scanTree lists them in that order).
-        for (const e of entries.filter((x) => x.kind === 'dir')) {
-          if (signal?.aborted) throw cancelled();
-          await call<void>((cb) => sftp.mkdir(path.posix.join(remotePath, e.rel), (err) => cb(err && err.code !== 4 ? err : undefined))).catch((err: Error) => {
-            throw this.failed('mkdir', e.rel, err);
+      if (!entries) return await upload(localPath, remotePath, localPath);
+      // Directories first, parents before children (scanTree lists them in that order).
+      for (const e of entries.filter((x) => x.kind === 'dir')) {
+        if (signal?.aborted) throw cancelled();
+        await call<void>((cb) => sftp.mkdir(path.posix.join(remotePath, e.rel), (err) => cb(err && err.code !== 4 ? err : undefined))).catch((err: Error) => {
+          throw this.failed('mkdir', e.rel, err);
+        });
+      }
+      const files = entries.filter((x) => x.kind === 'file');
+      let next = 0;
+      const worker = async () => {
+        while (next < files.length) {
+          const f = files[next++];
+          await upload(path.join(localPath, f.rel), path.posix.join(remotePath, f.rel), f.rel).catch((e: Error) => {
+            next = files.length;
+            throw e;
           });
         }
-        const files = entries.filter((x) => x.kind === 'file');
-        let next = 0;
-        const worker = async () => {
-          while (next < files.length) {
-            const f = files[next++];
-            await upload(path.join(localPath, f.rel), path.posix.join(remotePath, f.rel), f.rel).catch((e: Error) => {
-              next = files.length;
-              throw e;
-            });
-          }
-        };
-        // Every worker's last write has ended before this settles (see stop).
-        await Promise.allSettled(Array.from({ length: Math.min(TRANSFER_CONCURRENCY, files.length) }, worker)).then((ends) => {
-          const failed = ends.find((x): x is PromiseRejectedResult => x.status === 'rejected');
-          if (failed) throw failed.reason;
-        });
-      } catch (e) {
-        throw signal?.aborted && !this.host.lost() ? cancelled() : e;
-      } finally {
-        signal?.removeEventListener('abort', stop);
-      }
+      };
+      // Every worker's last write has ended before this settles (see transfer).
+      await Promise.allSettled(Array.from({ length: Math.min(TRANSFER_CONCURRENCY, files.length) }, worker)).then((ends) => {
+        const failed = ends.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+        if (failed) throw failed.reason;
+      });
     });
   }
 
@@ -104,11 +89,16 @@ export class SftpFiles {
     return this.use(async () => {});
   }
 
-  get(remotePath: string, localPath: string): Promise<void> {
-    return this.use(async (sftp) => {
-      await mkdirp(path.dirname(localPath), 0o777);
-      await call<void>((cb) => sftp.fastGet(remotePath, localPath, cb)).catch((e: Error) => { throw this.failed('download', remotePath, e); });
-    });
+  async get(remotePath: string, localPath: string, options: Pick<TransferOptions, 'signal'> = {}): Promise<void> {
+    const cancelled = () => new TransferCancelled(`the copy of ${remotePath} from node "${this.host.node}" was cancelled`);
+    await mkdirp(path.dirname(localPath), 0o777);
+    try {
+      await this.transfer(options.signal, cancelled, (sftp) => call<void>((cb) => sftp.fastGet(remotePath, localPath, cb)).catch((e: Error) => { throw this.failed('download', remotePath, e); }));
+    } catch (e) {
+      // A part of the file would read as a whole one that ended early (a FunkLoad result cut off).
+      if (e instanceof TransferCancelled) await rm(localPath, { force: true });
+      throw e;
+    }
   }
 
   exists(remotePath: string): Promise<boolean> {
@@ -119,6 +109,31 @@ export class SftpFiles {
         reject(this.failed('stat', remotePath, err));
       });
     }));
+  }
+
+  /**
+   * `fn` on the session, stopped at once by `signal`: the abort ends the session, which fails the
+   * transfers in flight once sshd has closed it, so whatever follows (the removal of the partial
+   * copy) comes after the last of their writes. Rejects with `cancelled()` then.
+   */
+  private transfer<T>(signal: AbortSignal | undefined, cancelled: () => TransferCancelled, fn: (sftp: Sftp) => Promise<T>): Promise<T> {
+    if (signal?.aborted) return Promise.reject(cancelled());
+    return this.use(async (sftp) => {
+      const current = this.session;
+      const stop = () => {
+        if (this.session === current) this.session = undefined;
+        sftp.end();
+      };
+      signal?.addEventListener('abort', stop, { once: true });
+      try {
+        if (signal?.aborted) throw cancelled();
+        return await fn(sftp);
+      } catch (e) {
+        throw signal?.aborted && !this.host.lost() ? cancelled() : e;
+      } finally {
+        signal?.removeEventListener('abort', stop);
+      }
+    });
   }
 
   private async use<T>(fn: (sftp: Sftp) => Promise<T>): Promise<T> {

@@ -330,8 +330,8 @@ export class SshExecutor implements Executor {
     return this.files.put(localPath, remotePath, options);
   }
 
-  get(remotePath: string, localPath: string): Promise<void> {
-    return this.files.get(remotePath, localPath);
+  get(remotePath: string, localPath: string, options: Pick<TransferOptions, 'signal'> = {}): Promise<void> {
+    return this.files.get(remotePath, localPath, options);
   }
 
   exists(remotePath: string): Promise<boolean> {

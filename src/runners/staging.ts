@@ -72,9 +72,10 @@ export async function fetchNodeArtifacts(ctx: RunnerContext, node: RunnerNode, d
         ctx.log(`artifact ${rel} was not written`, { node: node.name, stream: 'engine', level: 'warn' });
         continue;
       }
-      await node.executor.get(from, path.join(ctx.resultDir, to));
+      await node.executor.get(from, path.join(ctx.resultDir, to), { signal: ctx.signal });
       fetched.push(to);
     } catch (e) {
+      if (e instanceof TransferCancelled) throw e;
       ctx.log(`cannot fetch ${rel}: ${(e as Error).message}`, { node: node.name, stream: 'engine', level: 'warn' });
     }
   }

@@ -208,9 +208,10 @@ export interface Relay {
 
 /**
  * A TCP relay in front of a test sshd, on its address: the network between the engine and a
- * node. `bytesPerSecond` bounds what it forwards towards the node (a slow link for an upload).
+ * node. `bytesPerSecond` bounds what it forwards towards the node (a slow link for an upload),
+ * `bytesPerSecondBack` what it forwards from it (for a download).
  */
-export async function relayTo(s: Sshd, o: { bytesPerSecond?: number } = {}): Promise<Relay> {
+export async function relayTo(s: Sshd, o: { bytesPerSecond?: number; bytesPerSecondBack?: number } = {}): Promise<Relay> {
   let cut = false;
   const sockets: net.Socket[] = [];
   const relay = net.createServer((c) => {
@@ -223,7 +224,13 @@ export async function relayTo(s: Sshd, o: { bytesPerSecond?: number } = {}): Pro
       c.pause();
       setTimeout(() => c.resume(), (d.length / o.bytesPerSecond) * 1000);
     });
-    up.on('data', (d) => { if (!cut) c.write(d); });
+    up.on('data', (d) => {
+      if (cut) return;
+      c.write(d);
+      if (!o.bytesPerSecondBack) return;
+      up.pause();
+      setTimeout(() => up.resume(), (d.length / o.bytesPerSecondBack) * 1000);
+    });
     c.on('error', () => {});
     up.on('error', () => {});
   });

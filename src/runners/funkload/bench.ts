@@ -147,7 +147,7 @@ export async function benchOnNode(
       ctx.log(`result file ${f} was not written`, { node: node.name, stream: 'engine', level: 'warn' });
       continue;
     }
-    await node.executor.get(f, o.resultFile);
+    await node.executor.get(f, o.resultFile, { signal: o.signal });
     done.localFiles.push(o.resultFile);
   }
   if (!done.localFiles.length) {

@@ -178,7 +178,7 @@ async function funkloadReport(ctx: RunnerContext, bench: NodeBench, local: strin
   const files: string[] = [];
   for (const f of local) {
     const to = nodePath(node, scratch, 'collected', path.basename(f));
-    await node.executor.put(f, to);
+    await node.executor.put(f, to, { signal: ctx.signal });
     files.push(to);
   }
   const dir = nodePath(node, scratch, 'report');
@@ -194,7 +194,7 @@ async function funkloadReport(ctx: RunnerContext, bench: NodeBench, local: strin
     const rel = path.posix.relative(dir, f);
     if (rel.startsWith('..')) continue;
     const to = path.join(ctx.resultDir, 'funkload-report', ...rel.split('/'));
-    await node.executor.get(f, to);
+    await node.executor.get(f, to, { signal: ctx.signal });
     out.push(to);
   }
   return out;
