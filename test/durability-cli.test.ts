@@ -237,6 +237,33 @@ describe('a full disk', () => {
     expect(q.err).toBe('');
     expect(q.out).toMatch(/first\s+command[\s\S]*second\s+command/);
   });
+
+  it('under an enqueue of several targets: the one queued said with its id, the others named, their directories removed at once', async () => {
+    const state = await stateDir();
+    const [a, b, c] = await Promise.all(['a', 'b', 'c'].map((n) => project(`name: ${n}\n${commandYaml(['true'])}\n`)));
+    // a's record is as long in any state dir (the same paths; the process's id and start may take a digit more).
+    const probe = await stateDir();
+    expect((await cliDone(['enqueue', a, '--state-dir', probe])).code).toBe(0);
+    const record = (await stat(path.join(probe, 'journal.jsonl'))).size;
+    expect((await cliDone(['queue', '--state-dir', state])).code).toBe(0);
+    const journal = path.join(state, 'journal.jsonl');
+    // Room for a's record and 16 bytes more: b's, the second append, is cut in its middle.
+    const blocks = Math.ceil((record + 16 + 200) / 512);
+    const pad = blocks * 512 - record - 16 - `${JSON.stringify({ t: 'pad', at: 1, x: '' })}\n`.length;
+    await writeFile(journal, `${JSON.stringify({ t: 'pad', at: 1, x: 'x'.repeat(pad) })}\n`, { flag: 'a' });
+    const r = await limited(blocks, ['enqueue', a, b, c, '--state-dir', state]);
+    expect(r.code, r.out + r.err).toBe(3);
+    const rows = await queueJson(state);
+    expect(rows.map((j) => j.name)).toEqual(['a']);
+    const id = rows[0].id;
+    expect(r.out).toBe(`queued ${id.slice(0, 8)} "a" (${id})\n`);
+    const [fa, fb, fc] = [a, b, c].map((d) => path.join(d, '.marteau.yml'));
+    expect(r.err).toBe(
+      `marteau-tui: ${fb}: ${journal}: ENOSPC: short write: the disk (or a quota or a file size limit) is full (free some space there, or give another --state-dir)\n` +
+        `marteau-tui: queued only ${id.slice(0, 8)} (${fa}); not queued: ${fb}, ${fc}: enqueue them again once that is fixed\n`,
+    );
+    expect(await readdir(path.join(state, 'jobs'))).toEqual([id]);
+  });
 });
 
 describe('a disk whose fdatasync fails (EIO) under an enqueue', () => {

@@ -31,19 +31,30 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
       run(async () =>
         withEngine(globals(), io, async (engine) => {
           const warn = warnTo(io);
-          const { NotQueued } = await import('../core/enqueue.js');
+          const { NotQueued, PartlyQueued } = await import('../core/enqueue.js');
+          const said = (jobs: readonly Readonly<Job>[]) => {
+            if (o.json) io.out.write(`${JSON.stringify(jobs, null, 2)}\n`);
+            else for (const j of jobs) io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (${j.id})\n`);
+          };
           let jobs: Readonly<Job>[];
           try {
             jobs = await engine.enqueueAll(targets, { origin: 'cli', warn });
           } catch (e) {
+            if (e instanceof PartlyQueued) {
+              said(e.queued.map((q) => q.job));
+              const code = await reportUserError(e.failure.error, io, e.failure.target);
+              const left = [e.failure.target, ...e.untried];
+              const queued = e.queued.length ? `queued only ${e.queued.map((q) => `${short(q.job.id)} (${q.target})`).join(', ')}; not queued` : 'nothing queued';
+              io.err.write(`marteau-tui: ${queued}: ${left.join(', ')}: enqueue ${left.length > 1 ? 'them' : 'it'} again once that is fixed\n`);
+              return code;
+            }
             if (!(e instanceof NotQueued)) throw e;
             const codes: number[] = [];
             for (const f of e.failures) codes.push(await reportUserError(f.error, io, f.target));
             io.err.write(`marteau-tui: nothing queued: ${whyNotQueued(e.failures.map((f, i) => ({ target: f.target, code: codes[i] })), targets.length)}\n`);
             return firstCause(codes);
           }
-          if (o.json) io.out.write(`${JSON.stringify(jobs, null, 2)}\n`);
-          else for (const j of jobs) io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (${j.id})\n`);
+          said(jobs);
           const runners = engine.getSnapshot().jobs.filter((j) => j.status === 'running').length;
           if (!o.json && !runners) io.err.write(`note: queued jobs are run by a \`marteau-tui worker\`${engine.queue.label ? ' on this queue' : ' (or the TUI) on this state dir'}\n`);
           return EXIT.ok;

@@ -34,7 +34,10 @@ export class Engine extends EngineRuntime {
     return enqueue(this.core, target, o);
   }
 
-  /** Queue every target (a directory: each of its configs) or, when one is bad, none (throws NotQueued). */
+  /**
+   * Queue every target (a directory: each of its configs) or, when one is bad, none (throws
+   * NotQueued); an append that fails part way throws PartlyQueued, naming those queued.
+   */
   enqueueAll(targets: readonly string[], o: EnqueueOptions = {}): Promise<Readonly<Job>[]> {
     return enqueueAll(this.core, targets, o);
   }

@@ -47,19 +47,36 @@ export class NotQueued extends Error {
 }
 
 /**
+ * A batch whose append failed part way (a disk full or failing, a queue offline): those before it
+ * are queued, and their records, read by every process, cannot be taken back; `failure`'s target
+ * and those after it are not queued. Each target is a config file (or a git URL).
+ */
+export class PartlyQueued extends Error {
+  constructor(
+    readonly queued: readonly { target: string; job: Readonly<Job> }[],
+    readonly failure: { target: string; error: unknown },
+    readonly untried: readonly string[],
+  ) {
+    super(`${failure.target}: ${(failure.error as Error).message}`);
+    this.name = 'PartlyQueued';
+  }
+}
+
+/**
  * Validate every target, then queue them all: one bad target queues none (a half-queued batch
  * would run its good part twice once the mistake is fixed and the batch given again). A
- * directory means each of its configs, as for `--ci` (`projectConfigFiles`).
+ * directory means each of its configs, as for `--ci` (`projectConfigFiles`). Should an append
+ * fail once they are valid, PartlyQueued says which are queued.
  */
 export async function enqueueAll(core: EngineCore, targets: readonly string[], o: EnqueueOptions = {}): Promise<Readonly<Job>[]> {
   mayWrite(core);
   const kit = await core.kit();
-  const ready: Prepared[] = [];
+  const ready: (Prepared & { target: string })[] = [];
   const failures: { target: string; error: unknown }[] = [];
   for (const target of targets) {
     try {
       const files = kit.m.parseGitTarget(target) ? [target] : await kit.m.projectConfigFiles(path.resolve(core.options.cwd ?? process.cwd(), target));
-      for (const f of files) ready.push(await prepare(core, f, o));
+      for (const f of files) ready.push({ ...(await prepare(core, f, o)), target: f });
     } catch (error) {
       failures.push({ target, error });
     }
@@ -69,7 +86,17 @@ export async function enqueueAll(core: EngineCore, targets: readonly string[], o
     throw new NotQueued(failures);
   }
   const jobs: Readonly<Job>[] = [];
-  for (const p of ready) jobs.push(await commit(core, p, o));
+  for (const [i, p] of ready.entries()) {
+    try {
+      jobs.push(await commit(core, p, o));
+    } catch (error) {
+      // Not queued: their snapshots go now, not at a start's sweep 15 minutes later.
+      const untried = ready.slice(i + 1);
+      await Promise.all(untried.map((u) => discard(core, u.id)));
+      if (ready.length === 1) throw error;
+      throw new PartlyQueued(jobs.map((job, k) => ({ target: ready[k].target, job })), { target: p.target, error }, untried.map((u) => u.target));
+    }
+  }
   return jobs;
 }
 
