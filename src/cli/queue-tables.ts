@@ -32,7 +32,7 @@ export function formatNodes(nodes: readonly NodeView[], out: { isTTY?: boolean }
     n.type,
     n.address ?? '-',
     n.enabled ? 'yes' : 'no',
-    n.health,
+    n.health === 'up' && n.sftp === false ? 'up, no SFTP' : n.health,
     n.latencyMs !== undefined ? `${n.latencyMs}ms` : '-',
     `${n.running}/${n.maxJobs}`,
     n.tags.join(',') || '-',

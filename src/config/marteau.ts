@@ -112,6 +112,8 @@ export interface RunnerCatalogEntry {
   check?(config: MarteauConfig): { path: (string | number)[]; message: string; hint?: string } | undefined;
   /** How long the load of this config runs, when the runner knows (checks chaos times against it). */
   runLength?(config: MarteauConfig): RunLength | undefined;
+  /** Whether a job of this config copies files to or from SSH nodes (SFTP); unsaid: it does. */
+  movesFiles?(config: MarteauConfig): boolean;
 }
 export type RunnerCatalog = ReadonlyMap<string, RunnerCatalogEntry>;
 

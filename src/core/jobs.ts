@@ -24,6 +24,8 @@ export interface JobSpec {
   runner: string;
   nodes: number;
   nodeTags: string[];
+  /** false: the job copies no files to or from its nodes, so a node without SFTP may take it (absent: it does). */
+  files?: false;
   retryOf?: string;
   /** Free-form tag of who asked (e.g. "ci", "cli"), for views. */
   origin?: string;
@@ -141,6 +143,7 @@ export class QueueState {
           runner: s.runner,
           nodes: s.nodes,
           nodeTags: s.nodeTags ?? [],
+          files: s.files === false ? false : undefined,
           retryOf: s.retryOf,
           origin: s.origin,
           seq: this.seq++,

@@ -67,10 +67,18 @@ export class NodePool {
     return this.tagged(tags).filter((n) => this.isEnabled(n.name));
   }
 
-  /** `count` nodes free now (enabled, up, below max_jobs, with the tags): least busy, then fastest. */
-  pick(count: number, tags: readonly string[]): NodeConfig[] | undefined {
+  /** Whether the node can move files: false only for one up whose SFTP fails (see `pick`). */
+  hasSftp(name: string): boolean {
+    return this.health.get(name)?.sftp !== false;
+  }
+
+  /**
+   * `count` nodes free now (enabled, up, below max_jobs, with the tags; with SFTP unless the job
+   * copies no `files`): least busy, then fastest.
+   */
+  pick(count: number, tags: readonly string[], files = true): NodeConfig[] | undefined {
     const free = this.eligible(tags)
-      .filter((n) => this.health.get(n.name)?.health === 'up' && this.queue.nodeUse(n.name) < n.maxJobs)
+      .filter((n) => this.health.get(n.name)?.health === 'up' && (!files || this.hasSftp(n.name)) && this.queue.nodeUse(n.name) < n.maxJobs)
       .sort(
         (a, b) =>
           this.queue.nodeUse(a.name) - this.queue.nodeUse(b.name) ||
@@ -127,8 +135,9 @@ export class NodePool {
   private async probe(n: NodeConfig): Promise<void> {
     const exec = this.makeExecutor(n);
     try {
-      const { latencyMs, removed } = await exec.probe(this.config.probeTimeoutMs);
-      this.set(n.name, { health: 'up', latencyMs, checkedAt: Date.now() });
+      const { latencyMs, removed, noSftp } = await exec.probe(this.config.probeTimeoutMs);
+      const files = noSftp ? { sftp: false, error: noSftp.error, hint: `${noSftp.hint ? `${noSftp.hint}; ` : ''}until then it takes only jobs that copy no files (runner: command with upload: false, no artifacts: nor xml:)` } : { sftp: true };
+      this.set(n.name, { health: 'up', latencyMs, ...files, checkedAt: Date.now() });
       if (removed.length) this.bus.emit({ type: 'log.line', at: Date.now(), node: n.name, stream: 'engine', level: 'info', line: removedLine(removed) });
     } catch (e) {
       this.set(n.name, { health: 'down', error: (e as Error).message, hint: e instanceof NodeError ? e.hint : undefined, checkedAt: Date.now() });
@@ -140,7 +149,7 @@ export class NodePool {
   private set(name: string, h: Health): void {
     const before = this.health.get(name);
     this.health.set(name, h);
-    if (before?.health !== h.health || before?.latencyMs !== h.latencyMs || before?.error !== h.error) {
+    if (before?.health !== h.health || before?.latencyMs !== h.latencyMs || before?.error !== h.error || before?.sftp !== h.sftp) {
       if (before?.health !== h.health) {
         this.bus.emit({ type: 'node.status', at: Date.now(), node: name, status: h.health === 'up' ? 'up' : 'down', latencyMs: h.latencyMs, error: h.error });
       }

@@ -22,6 +22,8 @@ export interface NodeView {
   error?: string;
   /** What to do about `error` (the ssh-keyscan line for an unknown host key...), when known. */
   hint?: string;
+  /** An SSH node that is up: whether it can move files (SFTP); without, it takes only jobs that copy none and `error` says why. */
+  sftp?: boolean;
   checkedAt?: number;
   running: number;
   maxJobs: number;
@@ -33,6 +35,7 @@ export interface Health {
   latencyMs?: number;
   error?: string;
   hint?: string;
+  sftp?: boolean;
   checkedAt?: number;
 }
 
@@ -57,6 +60,7 @@ export function nodeView(n: NodeConfig, h: Health, queue: NodeRecords): NodeView
     latencyMs: h.latencyMs,
     error: h.error,
     hint: h.hint,
+    sftp: h.sftp,
     checkedAt: h.checkedAt,
     running: queue.nodeUse(n.name),
     maxJobs: n.maxJobs,

@@ -79,6 +79,7 @@ export class LogQueue implements JobQueue {
       runner: j.runner,
       nodes: j.nodes,
       nodeTags: j.nodeTags,
+      ...(j.files === false ? { files: false as const } : {}),
       origin: o.origin,
       retryOf: id,
     }, o.files);

@@ -8,7 +8,7 @@
  */
 import type { NodeConfig } from '../config/nodes.js';
 import type { Job, JobOutcome, NodeClaim } from './jobs.js';
-import type { NodePool } from './node-pool.js';
+import type { NodePool, NodeView } from './node-pool.js';
 import type { JobQueue } from './queue.js';
 
 export interface SchedulerDeps {
@@ -137,13 +137,20 @@ export class Scheduler {
   private freeNodesWanted(job: Readonly<Job>): string {
     const { pool } = this.deps;
     const tagged = pool.tagged(job.nodeTags);
-    const states = pool.list().filter((n) => tagged.some((e) => e.name === n.name)).map((n) => `${n.name} ${!n.enabled ? 'disabled' : n.health === 'up' ? `busy ${n.running}/${n.maxJobs}` : n.health}${n.error ? ` (${n.error}${n.hint ? `; ${n.hint}` : ''})` : ''}`);
+    const noSftp = (n: NodeView) => n.health === 'up' && n.sftp === false && job.files !== false;
+    const state = (n: NodeView) => (!n.enabled ? 'disabled' : noSftp(n) ? 'up without SFTP, which this job needs' : n.health === 'up' ? `busy ${n.running}/${n.maxJobs}` : n.health);
+    const states = pool.list().filter((n) => tagged.some((e) => e.name === n.name)).map((n) => `${n.name} ${state(n)}${n.error ? ` (${n.error}${n.hint ? `; ${n.hint}` : ''})` : ''}`);
     return `${job.nodes} free node${job.nodes > 1 ? 's' : ''}: ${states.join('; ')}`;
   }
 
   /** Whether a job is still queued, may run here and fits exactly these nodes. */
   private serves(j: Readonly<Job>, nodes: NodeConfig[]): boolean {
-    return this.deps.queue.get(j.id)?.status === 'queued' && this.deps.mayRun(j) && j.nodes === nodes.length && nodes.every((n) => j.nodeTags.every((t) => n.tags.includes(t)));
+    return (
+      this.deps.queue.get(j.id)?.status === 'queued' &&
+      this.deps.mayRun(j) &&
+      j.nodes === nodes.length &&
+      nodes.every((n) => j.nodeTags.every((t) => n.tags.includes(t)) && (j.files === false || this.deps.pool.hasSftp(n.name)))
+    );
   }
 
   private async pass(): Promise<void> {
@@ -187,8 +194,8 @@ export class Scheduler {
       }
       // It fits now (a node enabled or tagged since): said again should it stop fitting.
       if (!disabledOnly) this.left.delete(job.id);
-      const shape = `${job.nodes} ${tagsKey}`;
-      const nodes = full.has(shape) ? undefined : pool.pick(job.nodes, job.nodeTags);
+      const shape = `${job.nodes} ${tagsKey} ${job.files !== false}`;
+      const nodes = full.has(shape) ? undefined : pool.pick(job.nodes, job.nodeTags, job.files !== false);
       if (!nodes) {
         full.add(shape);
         const since = this.waitingSince.get(job.id) ?? Date.now();
@@ -218,7 +225,7 @@ export class Scheduler {
       this.deps.start(candidates.find((j) => j.id === got.id)!, got.claim, nodes);
     }
     // All nodes taken: nothing here can start until one frees, which runs a pass again.
-    if (this.deps.reportBusy) queue.setBusy?.(!pool.pick(1, []));
+    if (this.deps.reportBusy) queue.setBusy?.(!pool.pick(1, [], false));
     // Wake up for the next wait deadline even if nothing else happens.
     clearTimeout(this.timer);
     if (earliestDeadline !== Infinity) {

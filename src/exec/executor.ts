@@ -74,6 +74,8 @@ export interface ProbeResult {
   latencyMs: number;
   /** The job directories that runs lost mid-job had left in the node's work_dir, removed by this probe. */
   removed: string[];
+  /** The node runs commands but cannot move files (its SFTP fails): why, and the fix. */
+  noSftp?: { error: string; hint?: string };
 }
 
 export interface TransferOptions {

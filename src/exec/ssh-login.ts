@@ -170,16 +170,19 @@ export function closedWhileConnecting(node: string, address: string): NodeError 
  * a banner from ~/.bashrc arrives where the first packet's length is read: "Welc" is a length
  * of 1466264675. Said as such, as OpenSSH's sftp does, rather than as a missing subsystem.
  */
+/** The node runs commands but cannot move files: its SFTP fails. */
+export class SftpUnavailable extends NodeError {}
+
 export function sftpError(node: string, user: string, e: Error): NodeError {
   const len = /Packet length (\d+) exceeds/.exec(e.message);
   if (len) {
     const n = Number(len[1]);
     const head = Buffer.from([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]).toString('latin1');
-    return new NodeError(
+    return new SftpUnavailable(
       node,
       `SFTP is not available: the login of ${user} printed ${/^[\x20-\x7e]{4}$/.test(head) ? `"${head}..."` : 'something'} where the SFTP server's first packet was expected (a banner in ~/.bashrc?)`,
       `make the login of ${user} on the node print nothing when not interactive: at the top of its ~/.bashrc, [ -z "$PS1" ] && return; or set Subsystem sftp internal-sftp in sshd_config`,
     );
   }
-  return new NodeError(node, `SFTP is not available: ${e.message}`, 'enable the sftp subsystem in sshd_config');
+  return new SftpUnavailable(node, `SFTP is not available: ${e.message}`, 'add the line Subsystem sftp internal-sftp to the node\'s sshd_config and reload sshd');
 }

@@ -10,7 +10,7 @@ import type { SshNodeConfig } from '../config/nodes.js';
 import { NodeError, type Executor, type ProbeResult, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
 import { hostToken, readKnownHosts } from './known-hosts.js';
 import { LineSplitter } from './lines.js';
-import { closedWhileConnecting, connectError, hostKeyAlgorithms, NO_ANSWER_HINT, hostKeyVerifier, sshCredentials } from './ssh-login.js';
+import { closedWhileConnecting, connectError, hostKeyAlgorithms, NO_ANSWER_HINT, hostKeyVerifier, SftpUnavailable, sshCredentials } from './ssh-login.js';
 import { HEARTBEAT_MS, killGroupCommand, notRunByShell, PGID_MARKER, remoteCommand } from './remote-command.js';
 import { SftpFiles } from './ssh-sftp.js';
 import { RemoteDirs, type SimpleResult } from './ssh-job-dirs.js';
@@ -368,11 +368,17 @@ export class SshExecutor implements Executor {
           const r = await this.simpleOnce('true');
           if (r.code !== 0) throw notRunByShell(this.node, this.address, { code: r.code, signal: r.signal ? `SIG${r.signal}` : null }, r.output.trim() ? r.output.trim().split('\n') : []);
           const latencyMs = Math.round((performance.now() - t0) * 10) / 10;
-          // Every runner copies files to the node: a node whose SFTP fails (a login banner in
-          // front of Debian's sftp-server) is not usable, whatever `true` says.
-          await this.files.check();
+          // A node whose SFTP fails (no subsystem, a login banner in front of Debian's
+          // sftp-server) still runs commands: said, for the jobs that copy no files.
+          const noSftp = await this.files.check().then(
+            () => undefined,
+            (e: Error) => {
+              if (!(e instanceof SftpUnavailable) || this.lost) throw e;
+              return { error: e.message, hint: e.hint };
+            },
+          );
           // A node that gets no job after a lost one would keep that job's copies for ever.
-          return { latencyMs, removed: await this.dirs.sweep(this.cfg.workDir) };
+          return { latencyMs, removed: await this.dirs.sweep(this.cfg.workDir), ...(noSftp ? { noSftp } : {}) };
         })(),
         deadline,
       ]);

@@ -34,6 +34,8 @@ export const commandRunner = (writeReports: ReportWriter): Runner => ({
     }
     return undefined;
   },
+  // The project copy and the fetched artifacts (xml: among them) are its only transfers.
+  movesFiles: (config) => config.upload || config.artifacts.length > 0,
   run: (ctx) => runCommand(ctx, writeReports),
 });
 

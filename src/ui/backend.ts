@@ -31,7 +31,8 @@ export interface JobRow {
 
 export interface NodeRow {
   name: string;
-  state: 'up' | 'busy' | 'down' | 'disabled' | 'unknown';
+  /** `no sftp`: up, but it takes only the jobs that copy no files. */
+  state: 'up' | 'no sftp' | 'busy' | 'down' | 'disabled' | 'unknown';
   latencyMs?: number;
   job?: string;
 }

@@ -194,7 +194,7 @@ function reportOf(j: JobView | undefined): { path: string } | { none: string } {
 }
 
 function nodeRow(n: NodeView): NodeRow {
-  const state: NodeRow['state'] = !n.enabled ? 'disabled' : n.health === 'down' ? 'down' : n.running > 0 ? 'busy' : n.health === 'up' ? 'up' : 'unknown';
+  const state: NodeRow['state'] = !n.enabled ? 'disabled' : n.health === 'down' ? 'down' : n.running > 0 ? 'busy' : n.health === 'up' ? (n.sftp === false ? 'no sftp' : 'up') : 'unknown';
   return { name: n.name, state, latencyMs: n.latencyMs, job: n.running ? `${n.running}/${n.maxJobs} jobs` : n.error };
 }
 

@@ -28,6 +28,7 @@ export const jobStateColor: Record<string, string> = {
 
 export const nodeStateColor: Record<string, string> = {
   up: 'green',
+  'no sftp': 'yellow',
   busy: 'yellow',
   down: 'red',
   disabled: 'gray',

@@ -49,8 +49,8 @@ export interface SshdOptions {
   hostKeyTypes?: ('ed25519' | 'ecdsa' | 'rsa')[];
   /** More sshd_config lines (e.g. ForceCommand), placed before the defaults so they win. */
   extraConfig?: string[];
-  /** The sftp subsystem (default internal-sftp; Debian's sshd_config runs /usr/lib/openssh/sftp-server, through the login shell). */
-  sftpServer?: string;
+  /** The sftp subsystem (default internal-sftp; Debian's sshd_config runs /usr/lib/openssh/sftp-server, through the login shell); null: none. */
+  sftpServer?: string | null;
 }
 
 export async function startSshd(host: string, user: UserKey, opts: SshdOptions = {}): Promise<Sshd> {
@@ -84,7 +84,7 @@ export async function startSshd(host: string, user: UserKey, opts: SshdOptions =
       'StrictModes no',
       'UsePAM no',
       `PidFile ${path.join(dir, 'sshd.pid')}`,
-      `Subsystem sftp ${opts.sftpServer ?? 'internal-sftp'}`,
+      ...(opts.sftpServer === null ? [] : [`Subsystem sftp ${opts.sftpServer ?? 'internal-sftp'}`]),
       'MaxStartups 50',
       'MaxSessions 50',
       'LogLevel ERROR',

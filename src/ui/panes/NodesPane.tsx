@@ -13,7 +13,7 @@ export const NodesPane = memo(function NodesPane(props: { nodes: readonly NodeRo
   const nameWidth = Math.max(5, Math.min(12, ...nodes.map((n) => n.name.length)));
   // The probe's latency is the first to go when the pane is narrow: the running jobs say more.
   const latency = width - 4 - (2 + nameWidth + 1 + 8 + 8) >= 7;
-  const up = nodes.filter((n) => n.state === 'up' || n.state === 'busy').length;
+  const up = nodes.filter((n) => n.state === 'up' || n.state === 'no sftp' || n.state === 'busy').length;
   return (
     <Pane title="Nodes" index={2} focused={focused} height={height} width={width} extra={`${up}/${nodes.length} up`}>
       {nodes.slice(first, first + visible).map((n, i) => {
