@@ -1,9 +1,8 @@
 /**
  * Nothing lost, as a user meets it with the built CLI: an engine killed -9 while another runs, a
  * disk that fills up during a job or under an enqueue, a disk that fails to sync, a journal
- * damaged by a crash. A full disk is a file size limit here (`ulimit -f`, which needs no
- * privilege): write() then takes what fits and fails with EFBIG, as it fails with ENOSPC on a
- * full disk. A failing disk is strace's fault injection into the real fdatasync.
+ * damaged by a crash. A full disk is a file size limit, a failing disk strace's fault injection
+ * into the real fdatasync (helpers/disk-faults.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -13,9 +12,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { groupAlive } from '../src/core/owner.js';
 import { BIN, dist, ROOT } from './helpers/dist.js';
 import { cli, cliDone } from './helpers/marteau-cli.js';
+import { limited, syncFailing } from './helpers/disk-faults.js';
 import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
 import { queueJson, waitUntil, workerWithLongJob, type QueueRow } from './helpers/queue-cli.js';
-import { haveServer } from './helpers/servers.js';
 
 /** Workers a test started: stopped even when it fails half-way. */
 const running: ChildProcess[] = [];
@@ -27,32 +26,6 @@ afterAll(async () => {
 /** The demo project (the shop app as a service, the builtin runner, about 5 s of load) where tests can copy it. */
 async function demoProject(): Promise<string> {
   return project((await readFile(path.join(ROOT, 'fixtures/demo/.marteau.yml'), 'utf8')).replaceAll('../../dist/fixtures/demo/serve.js', dist('fixtures/demo/serve.js')));
-}
-
-/** The CLI run to its end by `wrapper` (a command that runs the argv following it). */
-function wrapped(wrapper: string[], args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(wrapper[0], [...wrapper.slice(1), process.execPath, BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-    let out = '';
-    let err = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { err += d; });
-    c.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-  });
-}
-
-/** The CLI run to its end under a file size limit of `blocks` × 512 bytes (sh's `ulimit -f` unit). */
-function limited(blocks: number, args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return wrapped(['sh', '-c', `ulimit -f ${blocks}; exec "$0" "$@"`], args);
-}
-
-/**
- * The CLI run to its end on a disk whose fdatasync fails (EIO, as a failing disk answers it):
- * strace makes the real system call fail, for the file `only` names or for every file.
- */
-function syncFailing(args: string[], only?: string): Promise<{ code: number; out: string; err: string }> {
-  haveServer('strace');
-  return wrapped(['strace', '-f', '-qq', '-o', '/dev/null', ...(only ? ['-P', only] : []), '-e', 'trace=fdatasync', '-e', 'inject=fdatasync:error=EIO'], args);
 }
 
 describe('an engine killed -9 while another runs on the same state dir', () => {

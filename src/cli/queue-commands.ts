@@ -144,7 +144,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
   program
     .command('worker')
     .description('run queued jobs from the shared queue until stopped (Ctrl-C), with line output')
-    .option('--drain', 'exit once nothing is queued (exit code of the jobs it ran), or at once with 3 when the state dir has no room to start the rest')
+    .option('--drain', 'exit once nothing is queued (exit code of the jobs it ran), or at once with 3 when the state dir has no room to start the rest or its disk fails the journal\'s writes')
     .action((o: { drain?: boolean }) => run(() => runWorker(globals(), io, !!o.drain)));
 
   program
@@ -205,16 +205,19 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   // A job this worker's nodes cannot fit is left to the others: draining does not wait for it.
   const waiting = () => engine.getSnapshot().jobs.filter((j) => j.status === 'queued' && !engine.leaves(j.id));
   const idle = () => !engine.busy() && !waiting().length;
-  // Starts held for want of room with nothing running here: nothing this worker does frees it,
-  // and a CI job must not wait for ever for someone to clean the disk.
+  // Starts held for want of room (or the journal's disk failing) with nothing running here:
+  // nothing this worker does mends it, and a CI job must not wait for ever for someone to.
   const stuck = () => !engine.busy() && engine.startsHeld;
   let interrupted = false;
   let left: number | undefined;
+  let failure: string | undefined;
   // A ref'd timer keeps the worker alive; in --drain mode it also checks for the end.
   const tick = setInterval(() => { if (drain && (idle() || stuck())) stop(); }, 250);
   await stopped.then(() => {
-    if (!signalled && drain && !idle() && stuck()) left = waiting().length;
-    else interrupted = !(drain && idle());
+    if (!signalled && drain && !idle() && stuck()) {
+      left = waiting().length;
+      failure = engine.journalFailure;
+    } else interrupted = !(drain && idle());
   });
   clearInterval(tick);
   offOnline();
@@ -224,7 +227,11 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   const jobs = engine.getSnapshot().jobs.filter((j) => engine.isOwn(j.id)).map((j) => engine.asEnded(j));
   const code = interrupted ? EXIT.interrupted : left !== undefined ? firstCause([EXIT.infrastructure, exitCodeFor(jobs)]) : exitCodeFor(jobs);
   if (left !== undefined) {
-    io.out.write(`marteau-tui worker: ${left} job${left === 1 ? '' : 's'} left queued: no room to start ${left === 1 ? 'it' : 'them'} in the state dir ${engine.state.root} (free some space there, then run \`marteau-tui worker --drain\` again)\n`);
+    const them = left === 1 ? 'it' : 'them';
+    const why = failure
+      ? `${failure} to start ${them} (the disk failed: check it (dmesg), then run \`marteau-tui worker --drain\` again)`
+      : `no room to start ${them} in the state dir ${engine.state.root} (free some space there, then run \`marteau-tui worker --drain\` again)`;
+    io.out.write(`marteau-tui worker: ${left} job${left === 1 ? '' : 's'} left queued: ${why}\n`);
   }
   io.out.write(`${reporter.summary(jobs, code).replace('--ci', 'worker')}\n`);
   return code;

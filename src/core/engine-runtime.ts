@@ -23,7 +23,7 @@ import { Scheduler } from './scheduler.js';
 import { shareWithTeam } from './team-share.js';
 import { Watchdog } from './watchdog.js';
 import { StateDir } from './state-dir.js';
-import { isDiskFull, SpaceWatch } from './state-space.js';
+import { FailingJournal, isDiskFailing, isDiskFull, SpaceWatch } from './state-space.js';
 
 /** How often an engine running jobs on the journal looks for jobs of engines that died. */
 const REAP_MS = 2000;
@@ -55,6 +55,8 @@ export abstract class EngineRuntime {
   private readonly files: JobFiles;
   /** Holds starts while the state dir's disk is full. */
   private readonly space: SpaceWatch;
+  /** Set while the journal's disk fails its writes. */
+  private readonly failing = new FailingJournal();
   /** What the parts (enqueue, running a job, its end) share with the engine. */
   protected readonly core: EngineCore;
 
@@ -87,6 +89,8 @@ export abstract class EngineRuntime {
       waits: (job, reason) => this.log(job.id, reason, 'info'),
       nodeWaitMs: options.nodeWaitMs,
       reportBusy: options.run === 'all',
+      failed: (e) => this.writeFailed(e),
+      wrote: () => this.journalWrites(),
     });
     this.files = new JobFiles(this.state, this.queue);
     this.core = {
@@ -127,9 +131,17 @@ export abstract class EngineRuntime {
     return this.kitLoading;
   }
 
-  /** Starts held until the state dir's disk has room again (see SpaceWatch). */
+  /**
+   * Starts held until the state dir's disk has room again (see SpaceWatch), or none can start:
+   * the journal's disk fails its writes (see journalFailure).
+   */
   get startsHeld(): boolean {
-    return this.space.held;
+    return this.space.held || this.failing.failure !== undefined;
+  }
+
+  /** The journal's failed write, in words, while its disk fails them. */
+  get journalFailure(): string | undefined {
+    return this.failing.failure;
   }
 
   get runsJobs(): boolean {
@@ -213,6 +225,25 @@ export abstract class EngineRuntime {
     this.stopSharing?.();
     this.unwatch?.();
     await this.queue.close();
+  }
+
+  /**
+   * A write of the scheduler (a claim) the state dir's disk refused: full, starts wait for room;
+   * failing, it is said once. (A shared queue offline is said by the queue's state.)
+   */
+  private writeFailed(e: unknown): void {
+    if (isDiskFull(e)) {
+      const { code, path: file } = e as NodeJS.ErrnoException;
+      this.core.stateDirFull(`the state dir ${this.state.root} is full (${code} writing ${file})`);
+    } else if (isDiskFailing(e) && this.failing.failed(e)) {
+      this.log(undefined, `${this.failing.failure}: the disk failed: check it (dmesg), or give another --state-dir; no job starts here until it can be written again (tried every second), the queued jobs wait`, 'warn');
+    }
+  }
+
+  /** A write to the journal went through: one failing before is said to be mended. */
+  private journalWrites(): void {
+    const file = this.failing.file;
+    if (this.failing.wrote()) this.log(undefined, `${file} can be written again: jobs start again`, 'info');
   }
 
   private async reap(): Promise<void> {

@@ -32,6 +32,10 @@ export interface SchedulerDeps {
   nodeWaitMs?: number;
   /** Tell the queue when all nodes are taken (a worker: it then waits for no job to claim). */
   reportBusy?: boolean;
+  /** A pass could not write to the queue (a claim): told at each try, the next shortly after. */
+  failed?(e: unknown): void;
+  /** A pass wrote to the queue (a claim, a job failed as unplaceable): a failure told before is over. */
+  wrote?(): void;
 }
 
 /** After a failed pass (queue unreachable), the next try. */
@@ -68,10 +72,11 @@ export class Scheduler {
       try {
         do {
           this.again = false;
-          await this.pass();
+          if (await this.pass()) this.deps.wrote?.();
         } while (this.again);
-      } catch {
-        // The queue could not be written (a shared queue offline): try again shortly.
+      } catch (e) {
+        // The queue could not be written (a shared queue offline, the journal's disk): try again shortly.
+        this.deps.failed?.(e);
         clearTimeout(this.timer);
         this.timer = setTimeout(() => void this.kick(), RETRY_MS);
         this.timer.unref();
@@ -153,9 +158,11 @@ export class Scheduler {
     );
   }
 
-  private async pass(): Promise<void> {
+  /** One pass; true when it wrote to the queue. */
+  private async pass(): Promise<boolean> {
     const { queue, pool } = this.deps;
     let started = 0;
+    let wrote = false;
     let earliestDeadline = Infinity;
     const jobs = queue.queued();
     // Only queued jobs are walked: forget the waits of those taken or ended since.
@@ -190,6 +197,7 @@ export class Scheduler {
           continue;
         }
         await this.deps.unplaceable(job, `${needs} but only ${eligible.length} ${eligible.length === 1 ? 'is' : 'are'} enabled (${pool.config.file})`);
+        wrote = true;
         continue;
       }
       // It fits now (a node enabled or tagged since): said again should it stop fitting.
@@ -206,6 +214,7 @@ export class Scheduler {
           if (Date.now() >= deadline) {
             this.waitingSince.delete(job.id);
             await this.deps.unplaceable(job, `waited ${Math.round(this.deps.nodeWaitMs / 1000)}s for ${this.freeNodesWanted(job)}`);
+            wrote = true;
           } else {
             earliestDeadline = Math.min(earliestDeadline, deadline);
           }
@@ -219,6 +228,7 @@ export class Scheduler {
         candidates.map((j) => j.id),
         claimsOf(nodes),
       );
+      wrote = true;
       this.waitingSince.delete(job.id);
       if (!got) continue; // others took these jobs, or the nodes, first
       started++;
@@ -232,6 +242,7 @@ export class Scheduler {
       this.timer = setTimeout(() => void this.kick(), Math.max(10, earliestDeadline - Date.now() + 5));
       this.timer.unref();
     }
+    return wrote;
   }
 }
 

@@ -1,10 +1,12 @@
 /**
  * A state dir whose disk (or the user's quota) is full: a job cannot even write its seed there,
  * so a worker would fail its whole queue within a second. Instead, starts are held until a
- * probe of PROBE_BYTES can be written again, tried every few seconds while held.
+ * probe of PROBE_BYTES can be written again, tried every few seconds while held. A disk that
+ * fails the journal's writes (EIO) is said once and tried again until a write goes through.
  */
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { fsReason } from '../fs/errors.js';
 
 /** The disk, the user's quota, the process's file size limit (ulimit -f). */
 const FULL = new Set(['ENOSPC', 'EDQUOT', 'EFBIG']);
@@ -16,6 +18,12 @@ const CHECK_MS = 5000;
 export function isDiskFull(e: unknown): boolean {
   const { code, path } = (e ?? {}) as NodeJS.ErrnoException;
   return typeof code === 'string' && FULL.has(code) && typeof path === 'string';
+}
+
+/** A write to a file (its `path`) that the disk failed: EIO, a failing disk, not a bug. */
+export function isDiskFailing(e: unknown): boolean {
+  const { code, path } = (e ?? {}) as NodeJS.ErrnoException;
+  return code === 'EIO' && typeof path === 'string';
 }
 
 export class SpaceWatch {
@@ -59,5 +67,31 @@ export class SpaceWatch {
       await rm(probe, { force: true }).catch(() => {});
       this.checking = false;
     }
+  }
+}
+
+/**
+ * The journal's disk failing its writes: nothing this process does mends it, so it is said once,
+ * not at each of the scheduler's tries; the first write that goes through again ends it.
+ */
+export class FailingJournal {
+  /** The file whose write failed, while it fails. */
+  file?: string;
+  /** The failed write, in words (the file, the error); undefined while the journal takes writes. */
+  failure?: string;
+
+  /** A write failed (`e`, see isDiskFailing): true when it is news (the writes before went through). */
+  failed(e: unknown): boolean {
+    if (this.failure !== undefined) return false;
+    this.file = (e as NodeJS.ErrnoException).path;
+    this.failure = `cannot write ${this.file} (${fsReason(e)})`;
+    return true;
+  }
+
+  /** A write went through: true when it had failed until now. */
+  wrote(): boolean {
+    if (this.failure === undefined) return false;
+    this.failure = undefined;
+    return true;
   }
 }
