@@ -68,6 +68,59 @@ describe('a journal whose write fails (EIO) when a job is to start', () => {
   });
 });
 
+describe('a journal whose write fails (EIO) when a job ends', () => {
+  /** A worker (`args`) whose one job has started and waits for `go` to exist (bounded: 60 s) before it ends, exit 0. */
+  async function jobWaiting(state: string, args: string[]): Promise<{ worker: ReturnType<typeof cli>; id: string; go: string }> {
+    const go = path.join(state, 'go');
+    const id = await queuedJob(state, 'ends', ['sh', '-c', `echo started; for i in $(seq 600); do [ -e '${go}' ] && exit 0; sleep 0.1; done; exit 1`]);
+    const worker = cli([...args, '--state-dir', state]);
+    running.push(worker.child);
+    await worker.waitFor(/local \| started/);
+    // Its process is recorded: the next write to the journal is the job's end.
+    await waitUntil(async () => (await readFile(path.join(state, 'journal.jsonl'), 'utf8')).includes('"t":"proc"'));
+    return { worker, id, go };
+  }
+
+  it('the end is kept and said, no internal error; recorded by the worker once the journal takes writes again', async () => {
+    const state = await stateDir();
+    const journal = path.join(state, 'journal.jsonl');
+    const { worker, id, go } = await jobWaiting(state, ['worker']);
+    const disk = await failWrites(worker.child.pid!, journal);
+    await writeFile(go, '');
+    await worker.waitFor(/is kept in/);
+    const kept = path.join(state, 'jobs', id, 'result.json');
+    expect(worker.out()).toContain(`cannot write ${journal} (EIO: i/o error): the disk failed: check it (dmesg), or give another --state-dir;`);
+    expect(worker.out()).toContain(`[${id.slice(0, 8)}] the job's end (succeeded) cannot be written to the journal (EIO: i/o error): it is kept in ${kept} and recorded once the journal can be written again, or by the next marteau-tui process on this state dir\n`);
+    expect(worker.out() + worker.err()).not.toMatch(/internal error|\n\s+at /);
+    expect(JSON.parse(await readFile(kept, 'utf8'))).toMatchObject({ status: 'succeeded' });
+    // Not in the journal yet: every other process sees it running, its worker alive.
+    expect((await queueJson(state)).map((j) => j.status)).toEqual(['running']);
+    await disk.mend();
+    await worker.waitFor(/is recorded in the queue/);
+    expect(worker.out()).toContain(`${journal} can be written again: jobs start again\n`);
+    expect(worker.out()).toContain(`[${id.slice(0, 8)}] the job's end (succeeded) is recorded in the queue\n`);
+    expect((await queueJson(state)).map((j) => j.status)).toEqual(['succeeded']);
+    expect(worker.child.exitCode).toBe(null);
+    worker.child.kill('SIGINT');
+    await worker.exited;
+  });
+
+  it('under `worker --drain`: it ends with the job\'s verdict, the end said kept, and the next process records it', async () => {
+    const state = await stateDir();
+    const journal = path.join(state, 'journal.jsonl');
+    const { worker, id, go } = await jobWaiting(state, ['worker', '--drain']);
+    const disk = await failWrites(worker.child.pid!, journal);
+    await writeFile(go, '');
+    expect(await worker.exited, worker.out() + worker.err()).toBe(0);
+    await disk.mend();
+    expect(worker.out()).toContain(`[${id.slice(0, 8)}] the job's end (succeeded) cannot be written to the journal (EIO: i/o error): it is kept in ${path.join(state, 'jobs', id, 'result.json')}`);
+    expect(worker.out()).toMatch(/marteau-tui worker: 1 job: 1 succeeded/);
+    expect(worker.out() + worker.err()).not.toMatch(/internal error|\n\s+at /);
+    const [ended] = await queueJson(state);
+    expect([ended.status, ended.reason]).toEqual(['succeeded', undefined]);
+  });
+});
+
 describe('a full journal when a job is to start', () => {
   it('under `worker --drain`: starts held, said once, exit 3 with the jobs left queued, not a silent wait', async () => {
     const state = await stateDir();

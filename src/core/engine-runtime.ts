@@ -56,7 +56,7 @@ export abstract class EngineRuntime {
   /** Holds starts while the state dir's disk is full. */
   private readonly space: SpaceWatch;
   /** Set while the journal's disk fails its writes. */
-  private readonly failing = new FailingJournal();
+  private readonly failing = new FailingJournal(() => void this.recordLate());
   /** What the parts (enqueue, running a job, its end) share with the engine. */
   protected readonly core: EngineCore;
 
@@ -113,6 +113,9 @@ export abstract class EngineRuntime {
       stopping: () => this.stopping,
       stateDirFull: (why) => {
         if (this.space.hold()) this.log(undefined, `${why}: no job starts here until there is room (checked every 5 s); the queued jobs wait`, 'warn');
+      },
+      journalFailed: (e) => {
+        if (this.failing.failed(e)) this.log(undefined, `${this.failing.failure}: the disk failed: check it (dmesg), or give another --state-dir; no job starts here until it can be written again (tried every second), the queued jobs wait`, 'warn');
       },
       log: (jobId, line, level) => this.log(jobId, line, level),
     };
@@ -221,6 +224,7 @@ export abstract class EngineRuntime {
     clearInterval(this.leaseTimer);
     clearInterval(this.reapTimer);
     this.space.stop();
+    this.failing.stop();
     this.watchdog.close();
     this.stopSharing?.();
     this.unwatch?.();
@@ -235,8 +239,8 @@ export abstract class EngineRuntime {
     if (isDiskFull(e)) {
       const { code, path: file } = e as NodeJS.ErrnoException;
       this.core.stateDirFull(`the state dir ${this.state.root} is full (${code} writing ${file})`);
-    } else if (isDiskFailing(e) && this.failing.failed(e)) {
-      this.log(undefined, `${this.failing.failure}: the disk failed: check it (dmesg), or give another --state-dir; no job starts here until it can be written again (tried every second), the queued jobs wait`, 'warn');
+    } else if (isDiskFailing(e)) {
+      this.core.journalFailed(e);
     }
   }
 
@@ -292,11 +296,13 @@ export abstract class EngineRuntime {
     try {
       for (const [id, { claim, endedAt, ...outcome }] of [...this.unrecorded]) {
         await this.queue.finish(id, claim, { ...outcome, at: endedAt });
+        this.journalWrites();
         this.unrecorded.delete(id);
         this.log(id, `the job's end (${outcome.status}) is recorded in the queue`, 'info');
       }
     } catch (e) {
-      // Offline again: the next change (the queue back) tries again. Full again: so does the room.
+      // Offline again: the next change (the queue back) tries again. Full again: so does the
+      // room. Failing still: so does the failing journal's timer.
       if (isDiskFull(e)) this.space.hold();
     } finally {
       this.recordingLate = false;

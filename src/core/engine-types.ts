@@ -146,5 +146,10 @@ export interface EngineCore {
   stopping(): boolean;
   /** The state dir's disk is full (`why`): no job starts here until there is room. */
   stateDirFull(why: string): void;
+  /**
+   * The journal's disk failed a write (`e`, see isDiskFailing): said once until a write goes
+   * through, the ends not recorded tried again meanwhile.
+   */
+  journalFailed(e: unknown): void;
   log(jobId: string | undefined, line: string, level: 'info' | 'warn' | 'error'): void;
 }

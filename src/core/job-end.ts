@@ -4,13 +4,14 @@
  */
 import path from 'node:path';
 import { replaceFileSynced } from '../fs/durable.js';
+import { fsReason } from '../fs/errors.js';
 import type { MarteauConfig } from '../config/marteau.js';
 import type { NodeConfig } from '../config/nodes.js';
 import type { EngineCore } from './engine-types.js';
 import type { TimelineEvent } from './events.js';
 import type { JobOutcome } from './jobs.js';
 import { QueueOfflineError } from './redis-queue.js';
-import { isDiskFull } from './state-space.js';
+import { isDiskFailing, isDiskFull } from './state-space.js';
 
 /** How long a finished job's record is retried while a shared queue is offline. */
 const FINISH_RETRY_MS = 10 * 60_000;
@@ -59,6 +60,16 @@ export async function recordFinish(core: EngineCore, id: string, claim: string, 
         const { code, path: file } = e as NodeJS.ErrnoException;
         core.stateDirFull(`the state dir ${core.state.root} is full (${code} writing ${file})`);
         log(`the job's end (${outcome.status}) is recorded in the queue once there is room`, { level: 'warn' });
+        return;
+      }
+      if (isDiskFailing(e)) {
+        // Its results are written (result.json holds the end): kept, as for a full disk, and
+        // recorded once the journal takes a write (tried every few seconds), or, should this
+        // engine go first, by the next process, which finds the end in result.json.
+        core.unrecorded.set(id, { ...outcome, endedAt: outcome.at!, claim });
+        core.journalFailed(e);
+        const kept = path.join(core.state.jobDir(id), 'result.json');
+        log(`the job's end (${outcome.status}) cannot be written to the journal (${fsReason(e)}): it is kept in ${kept} and recorded once the journal can be written again, or by the next marteau-tui process on this state dir`, { level: 'warn' });
         return;
       }
       const limit = core.stopping() ? FINISH_RETRY_STOPPING_MS : (core.options.finishRetryMs ?? FINISH_RETRY_MS);

@@ -72,26 +72,41 @@ export class SpaceWatch {
 
 /**
  * The journal's disk failing its writes: nothing this process does mends it, so it is said once,
- * not at each of the scheduler's tries; the first write that goes through again ends it.
+ * not at each of the scheduler's tries, and what could not be recorded (a job's end) is tried
+ * again every CHECK_MS; the first write that goes through again ends it.
  */
 export class FailingJournal {
+  private timer?: NodeJS.Timeout;
   /** The file whose write failed, while it fails. */
   file?: string;
   /** The failed write, in words (the file, the error); undefined while the journal takes writes. */
   failure?: string;
+
+  constructor(
+    /** Called every CHECK_MS while it fails. */
+    private readonly retry: () => void,
+  ) {}
 
   /** A write failed (`e`, see isDiskFailing): true when it is news (the writes before went through). */
   failed(e: unknown): boolean {
     if (this.failure !== undefined) return false;
     this.file = (e as NodeJS.ErrnoException).path;
     this.failure = `cannot write ${this.file} (${fsReason(e)})`;
+    this.timer = setInterval(this.retry, CHECK_MS);
+    this.timer.unref();
     return true;
   }
 
   /** A write went through: true when it had failed until now. */
   wrote(): boolean {
     if (this.failure === undefined) return false;
-    this.failure = undefined;
+    this.stop();
     return true;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    this.failure = undefined;
   }
 }
