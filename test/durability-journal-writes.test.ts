@@ -4,7 +4,7 @@
  * when a job is to start or end. Said once, never spinning in silence, nothing lost.
  */
 import type { ChildProcess } from 'node:child_process';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { failWrites, limited, writeFailing } from './helpers/disk-faults.js';
@@ -118,6 +118,25 @@ describe('a journal whose write fails (EIO) when a job ends', () => {
     expect(worker.out() + worker.err()).not.toMatch(/internal error|\n\s+at /);
     const [ended] = await queueJson(state);
     expect([ended.status, ended.reason]).toEqual(['succeeded', undefined]);
+  });
+});
+
+describe('a journal whose write fails (EIO) under a command', () => {
+  it('enqueue, cancel, nodes --disable: exit 3 naming the journal and what to do, nothing changed, no directory left', async () => {
+    const state = await stateDir();
+    const id = await queuedJob(state, 'stays', ['true']);
+    const journal = path.join(state, 'journal.jsonl');
+    const said = `${journal}: EIO: i/o error (the disk failed: check it (dmesg), or give another --state-dir)\n`;
+    const other = await project(`name: other\n${commandYaml(['true'])}\n`);
+    const enqueue = await writeFailing(journal, ['enqueue', other, '--state-dir', state]);
+    expect([enqueue.code, enqueue.out, enqueue.err]).toEqual([3, '', `marteau-tui: ${said}`]);
+    const cancel = await writeFailing(journal, ['cancel', id, '--state-dir', state]);
+    expect([cancel.code, cancel.out, cancel.err]).toEqual([3, '', `marteau-tui: ${said}`]);
+    const disable = await writeFailing(journal, ['nodes', '--no-probe', '--disable', 'local', '--state-dir', state]);
+    expect([disable.code, disable.out, disable.err]).toEqual([3, '', `marteau-tui: ${said}`]);
+    expect((await queueJson(state)).map((j) => [j.name, j.status])).toEqual([['stays', 'queued']]);
+    expect(await readdir(path.join(state, 'jobs'))).toEqual([id]);
+    expect((await cliDone(['nodes', '--no-probe', '--json', '--state-dir', state])).out).toMatch(/"enabled": true/);
   });
 });
 
