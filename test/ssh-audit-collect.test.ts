@@ -1,7 +1,7 @@
 /**
  * A cancel while a FunkLoad job on an SSH node sends its collected result files back to the node
  * for FunkLoad's own report (fl-build-report runs there), over a slow link (a relay in front of a
- * real sshd, 1 MB/s towards the node), with the real FunkLoad 1.17.2: the job stops within
+ * real sshd, 512 KiB/s towards the node), with the real FunkLoad 1.17.2: the job stops within
  * seconds, where it waited for the whole upload, and the partial copy goes with its scratch space.
  */
 import { randomBytes } from 'node:crypto';
@@ -20,7 +20,9 @@ import { makeUserKey, relayTo, sshNode, startSshd, type Relay, type Sshd } from 
 afterAll(removeTemp);
 
 const fl = realFunkload();
-const RATE = 1024 * 1024;
+// Slow enough that what a loaded host's short run writes (14 MB in a CI run) still takes far
+// longer to send than a cancel may.
+const RATE = 512 * 1024;
 
 /** Each request's description (15 KB) is written into FunkLoad's result file: a few seconds make megabytes. */
 const LOADTEST = `from funkload.FunkLoadTestCase import FunkLoadTestCase
@@ -32,7 +34,7 @@ class Simple(FunkLoadTestCase):
         self.get(self.conf_get('main', 'url') + '/home', description=BIG)
 `;
 const conf = (url: string) =>
-  `[main]\ntitle=Simple\ndescription=Big results\nurl=${url}\n\n[test_simple]\ndescription=Get home\n\n[bench]\ncycles = 1\nduration = 2\nstartup_delay = 0.01\nsleep_time = 0\ncycle_time = 0\nlog_to =\nlog_path = simple-bench.log\nresult_path = simple-bench.xml\nsleep_time_min = 0\nsleep_time_max = 0\n`;
+  `[main]\ntitle=Simple\ndescription=Big results\nurl=${url}\n\n[test_simple]\ndescription=Get home\n\n[bench]\ncycles = 1\nduration = 3\nstartup_delay = 0.01\nsleep_time = 0\ncycle_time = 0\nlog_to =\nlog_path = simple-bench.log\nresult_path = simple-bench.xml\nsleep_time_min = 0\nsleep_time_max = 0\n`;
 
 describe.skipIf(!fl || !haveServer('sshd'))('cancel while a FunkLoad job sends its collected files to an SSH node (real sshd, slow link, real FunkLoad)', () => {
   let dir: string;
@@ -57,7 +59,7 @@ describe.skipIf(!fl || !haveServer('sshd'))('cancel while a FunkLoad job sends i
   it('the job is cancelled within seconds, the upload of its result file aborted and the partial copy removed', async () => {
     const workDir = path.join(dir, `remote-${randomBytes(3).toString('hex')}`);
     const node = { ...sshNode(s, 'slow', { identity, knownHosts: relay.knownHosts, workDir, connectTimeoutMs: 20_000, funkload: fl!.bin }), port: relay.port };
-    const proj = await project('name: big-results\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1"\nduration: 2\n', {
+    const proj = await project('name: big-results\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1"\nduration: 3\n', {
       'loadtest.py': LOADTEST,
       'Simple.conf': conf(`http://127.0.0.1:${app.port}`),
     });
