@@ -119,6 +119,25 @@ describe('a journal whose write fails (EIO) when a job ends', () => {
     const [ended] = await queueJson(state);
     expect([ended.status, ended.reason]).toEqual(['succeeded', undefined]);
   });
+
+  it('under --ci: it exits with the job\'s verdict rather than wait for ever, the end said kept, and the next process records it', async () => {
+    const state = await stateDir();
+    const journal = path.join(state, 'journal.jsonl');
+    const go = path.join(state, 'go');
+    const dir = await project(`name: ends\n${commandYaml(['sh', '-c', `echo started; for i in $(seq 600); do [ -e '${go}' ] && exit 0; sleep 0.1; done; exit 1`])}\n`);
+    const run = cli(['--ci', dir, '--state-dir', state]);
+    running.push(run.child);
+    await run.waitFor(/local \| started/);
+    await waitUntil(async () => (await readFile(journal, 'utf8')).includes('"t":"proc"'));
+    const disk = await failWrites(run.child.pid!, journal);
+    await writeFile(go, '');
+    expect(await run.exited, run.out() + run.err()).toBe(0);
+    await disk.mend();
+    expect(run.out()).toMatch(/the job's end \(succeeded\) cannot be written to the journal \(EIO: i\/o error\): it is kept in /);
+    expect(run.out()).toMatch(/marteau-tui --ci: 1 job: 1 succeeded/);
+    expect(run.out() + run.err()).not.toMatch(/internal error|\n\s+at /);
+    expect((await queueJson(state)).map((j) => [j.status, j.reason])).toEqual([['succeeded', undefined]]);
+  });
 });
 
 describe('a journal whose write fails (EIO) under a command', () => {

@@ -135,9 +135,12 @@ export class Engine extends EngineRuntime {
     try {
       await new Promise<void>((resolve) => {
         // Once interrupted (see interrupt), the jobs run here having ended is enough: a queue
-        // that stays offline would never show them ended, nor the queued ones cancelled.
+        // that stays offline would never show them ended, nor the queued ones cancelled. A job
+        // whose end the journal's disk (full or failing) refused ended all the same: its
+        // result.json keeps the end, which the next process records should this one go first.
         const check = () => {
-          const over = (id: string) => !this.live.has(id) && (isTerminal(this.queue.get(id)?.status ?? 'queued') || (this.interrupted && !this.scheduler.passing));
+          const refused = (id: string) => this.unrecorded.has(id) && this.startsHeld;
+          const over = (id: string) => !this.live.has(id) && (isTerminal(this.queue.get(id)?.status ?? 'queued') || refused(id) || (this.interrupted && !this.scheduler.passing));
           if (ids.every(over)) {
             off();
             resolve();
