@@ -12,11 +12,8 @@ interface NodeRecords {
 
 export type NodeHealth = 'unknown' | 'up' | 'down';
 
-export interface NodeView {
-  name: string;
-  type: 'local' | 'ssh';
-  address?: string;
-  enabled: boolean;
+/** What the last probe found (or, before any, what is known). */
+export interface Health {
   health: NodeHealth;
   latencyMs?: number;
   error?: string;
@@ -25,18 +22,16 @@ export interface NodeView {
   /** An SSH node that is up: whether it can move files (SFTP); without, it takes only jobs that copy none and `error` says why. */
   sftp?: boolean;
   checkedAt?: number;
+}
+
+export interface NodeView extends Health {
+  name: string;
+  type: 'local' | 'ssh';
+  address?: string;
+  enabled: boolean;
   running: number;
   maxJobs: number;
   tags: readonly string[];
-}
-
-export interface Health {
-  health: NodeHealth;
-  latencyMs?: number;
-  error?: string;
-  hint?: string;
-  sftp?: boolean;
-  checkedAt?: number;
 }
 
 /** Before any probe: this machine needs none to be reachable, another node is not known yet. */
