@@ -449,6 +449,7 @@ describe('a claim whose reply was lost', () => {
       },
       readNew: async () => records.slice(read, (read = records.length)),
       watch: () => () => {},
+      failedAppendMayLand: true,
     };
     const q = new LogQueue(log);
     await q.open();

@@ -178,4 +178,9 @@ export interface RecordLog {
   appendFinishClaim?(finished: JournalRecord, records: readonly ClaimRecord[]): Promise<number>;
   /** Free what `appendClaim` holds for a claim the fold refused. */
   releaseClaim?(id: string, claim: string): Promise<void>;
+  /**
+   * Whether an append that failed may still have landed (its reply lost on the way back): a
+   * claim's then waits for a read to settle it. A local file's failed append never lands.
+   */
+  readonly failedAppendMayLand?: boolean;
 }

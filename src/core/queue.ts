@@ -160,7 +160,9 @@ export class LogQueue implements JobQueue {
     } catch (e) {
       // The record may have landed with only the reply lost (a shared backend dropping):
       // should it turn up, the job was never started, and must not stay `running` for ever.
-      this.unsureClaims.set(claim, [...ids]);
+      // Not for a log whose failed append never lands: nothing would settle it, and a failing disk
+      // refused a claim a second for as long as it failed.
+      if (this.log.failedAppendMayLand) this.unsureClaims.set(claim, [...ids]);
       throw e;
     }
     // Reading up to our record also brings in anything appended before it: what decides.

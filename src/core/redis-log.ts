@@ -52,6 +52,8 @@ interface Index {
 }
 
 export class RedisLog implements RecordLog {
+  /** A connection dropped after Redis took the command loses only its reply. */
+  readonly failedAppendMayLand = true;
   private lastId = '0-0';
   /**
    * Entries that came with an append's reply or a watch wake-up; `readNew` takes them first
