@@ -45,20 +45,26 @@ export async function nodes(g: GlobalOptions): Promise<NodesConfig> {
   return { ...config, queue: { lostJobs: config.queue?.lostJobs ?? 'interrupt', url: parseQueueUrl(g.queue) } };
 }
 
+/** A warning (or an error) on stderr, in the words every command uses. */
+export function warnTo(io: Io): (line: string, level?: 'warn' | 'error') => void {
+  return (line, level = 'warn') => io.err.write(`marteau-tui: ${level === 'warn' ? 'warning' : 'error'}: ${line}\n`);
+}
+
 /**
  * What opening the queue finds wrong on the way (damaged journal lines, a dead engine's processes
  * it stopped) goes to stderr: these commands are what a user runs first after a crash.
  */
-function warnTo(io: Io): (jobId: string | undefined, line: string, level?: Parameters<EngineCore['log']>[2]) => void {
+function logTo(io: Io): (jobId: string | undefined, line: string, level?: Parameters<EngineCore['log']>[2]) => void {
+  const say = warnTo(io);
   return (_jobId, line, level) => {
-    if (level === 'warn' || level === 'error') io.err.write(`marteau-tui: ${level === 'warn' ? 'warning' : 'error'}: ${line}\n`);
+    if (level === 'warn' || level === 'error') say(line, level);
   };
 }
 
 /** The jobs and nodes as they stand, for a command that only lists them: no engine loads. */
 export async function look(g: GlobalOptions, io: Io): Promise<QueueLook> {
   const { lookAtQueue } = await import('../core/queue-look.js');
-  return lookAtQueue(await stateDirOf(g), await nodes(g), warnTo(io));
+  return lookAtQueue(await stateDirOf(g), await nodes(g), logTo(io));
 }
 
 /** An engine that runs no job, for a command that edits (or probes). */
@@ -66,8 +72,8 @@ export async function withEngine(g: GlobalOptions, io: Io, fn: (e: Engine) => Pr
   const { Engine } = await import('../core/engine.js');
   // No preload: `nodes` and `cancel` start without the runners and schemas; enqueue loads them.
   const engine = new Engine({ runners: loadRunners, stateDir: await stateDirOf(g), nodes: await nodes(g), run: 'none', probe: false, preload: false });
-  const say = warnTo(io);
-  engine.events.on('log.line', (e) => say(e.jobId, e.line, e.level));
+  const log = logTo(io);
+  engine.events.on('log.line', (e) => log(e.jobId, e.line, e.level));
   await engine.start();
   try {
     return await fn(engine);

@@ -14,7 +14,7 @@ import { short } from '../core/queue.js';
 import { quoted } from '../ci/style.js';
 import { EXIT, firstCause, UsageError } from '../core/exit.js';
 import type { Io } from './proxy-command.js';
-import { look, nodes, stateDirOf, withEngine, type GlobalOptions } from './global-options.js';
+import { look, nodes, stateDirOf, warnTo, withEngine, type GlobalOptions } from './global-options.js';
 import { formatNodes, formatQueue } from './queue-tables.js';
 import { reportUserError } from './user-errors.js';
 import { loadRunners } from '../report/runners.js';
@@ -259,11 +259,6 @@ function whyNotQueued(failures: readonly { target: string; code: number }[], tar
   if (!machine.length) return `${fix}${targets > bad.length ? ' (the other targets are valid)' : ''}`;
   const failed = `${machine.join(', ')} failed on this machine's side (above), not for ${machine.length > 1 ? 'their configs' : 'its config'}`;
   return fix ? `${fix}; ${failed}` : `${failed}; enqueue again once that is fixed`;
-}
-
-/** Where an enqueue says what does not stop it. */
-function warnTo(io: Io): (message: string) => void {
-  return (m) => io.err.write(`marteau-tui: warning: ${m}\n`);
 }
 
 function positiveInt(v: string, flag: string): number {
