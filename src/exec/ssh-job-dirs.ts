@@ -63,7 +63,7 @@ export function sweepCommand(base: string): string {
 }
 
 function scriptCommand(dir: string, mode: 'own' | 'keep' | 'sweep'): string {
-  if (!dir.startsWith('/') || dir.split('/').filter(Boolean).length < 1 || dir.endsWith('/') || dir.split('/').includes('..')) throw new Error(`refusing to sweep ${JSON.stringify(dir)}`);
+  if (!dir.startsWith('/') || dir.endsWith('/') || dir.split('/').includes('..')) throw new Error(`refusing to sweep ${JSON.stringify(dir)}`);
   return `sh -c ${shellQuote(SCRIPT)} marteau-jobdir "$PPID" ${shellQuote(dir)} ${mode}`;
 }
 
@@ -105,7 +105,7 @@ export class RemoteDirs {
   /** Remove the lost jobs' directories in `base` (the node's work_dir); returns them. */
   async sweep(base: string): Promise<string[]> {
     const r = await this.simple(sweepCommand(base));
-    if (r.code !== 0) throw new TransferError(`cannot sweep ${base} on node "${this.node}": ${r.output.trim() || (r.signal ? `killed by SIG${r.signal}` : `exit ${r.code}`)}`);
+    if (r.code !== 0) throw new TransferError(`cannot sweep ${base} on node "${this.node}": ${this.why(r, 'the sweep')}`);
     return removedDirs(r.output);
   }
 
@@ -119,7 +119,11 @@ export class RemoteDirs {
 
   private created(remotePath: string, r: SimpleResult): SimpleResult {
     if (r.code === 0) return r;
-    const why = r.output.trim() || (r.signal ? `mkdir was killed by SIG${r.signal}` : r.code === null ? `the session ended without an exit status (${this.tries} times)` : `exit ${r.code}`);
-    throw new TransferError(`cannot create ${remotePath} on node "${this.node}": ${why}`);
+    throw new TransferError(`cannot create ${remotePath} on node "${this.node}": ${this.why(r, 'mkdir')}`);
+  }
+
+  /** Why a command failed: what it said, else how it ended. */
+  private why(r: SimpleResult, what: string): string {
+    return r.output.trim() || (r.signal ? `${what} was killed by SIG${r.signal}` : r.code === null ? `the session ended without an exit status (${this.tries} times)` : `exit ${r.code}`);
   }
 }
