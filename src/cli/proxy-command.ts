@@ -3,10 +3,8 @@
  * per proxy; a clean stop on SIGINT/SIGTERM that lets in-flight exchanges finish. With `--api`
  * (or an `api:` section) the control APIs run too; with `--watch` edits of the config apply live.
  */
-import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { loadProxiesFile, PROXY_NAME, PROXY_NAME_RULE, statsdSchema, type ProxiesConfig } from '../config/proxies.js';
-import { watchFiles, type FileWatcher } from '../config/watch.js';
 import { Control, type ProxySpec } from '../proxy/api/control.js';
 import { isLoopback } from '../proxy/api/guard.js';
 import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/server.js';
@@ -22,6 +20,7 @@ import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { EXIT, UsageError } from '../core/exit.js';
 import { configKind, mixFlagError, readToxiproxyConfig, vaurienConfig, withOptions, type BehaviorOptions } from './proxy-compat.js';
 import { formatProxyLine, listeningLine, LiveLines } from './proxy-status.js';
+import { listenErrorText, startWatching } from './proxy-reload.js';
 import { refuseTlsFlagsWith, tlsFromFlags, type TlsFlags } from './proxy-tls-flags.js';
 
 export interface ProxyCommandOptions extends TlsFlags {
@@ -159,66 +158,6 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
   await server?.close();
   await set.close(graceMs);
   return EXIT.ok;
-}
-
-/**
- * `--config FILE --watch`: each edit is loaded and checked in full; a valid one is applied at
- * once (see Control.applyConfig), an invalid one is reported with file:line and changes nothing.
- */
-function startWatching(file: string, initial: ProxiesConfig, control: Control, set: ProxySet, io: Io): FileWatcher {
-  const watched = (c: ProxiesConfig) => [path.resolve(file), ...(c.pluginPaths ?? [])];
-  let running = false;
-  let again = false;
-  const reload = async () => {
-    if (running) {
-      again = true;
-      return;
-    }
-    running = true;
-    try {
-      for (let round = 0; round < 10; round++) {
-        again = false;
-        await reloadOnce();
-        if (!again) break;
-      }
-    } finally {
-      running = false;
-    }
-  };
-  const reloadOnce = async () => {
-    let next: ProxiesConfig;
-    try {
-      next = await loadProxiesFile(file, buildRegistry());
-    } catch (e) {
-      if (e instanceof ConfigError) {
-        io.err.write(`config not applied, the running proxies keep the previous one:\n${e.message}\n`);
-        return;
-      }
-      throw e;
-    }
-    watcher.setFiles(watched(next));
-    try {
-      const r = await control.applyConfig(next);
-      const parts = [
-        r.added.length ? `added ${r.added.join(', ')}` : '',
-        r.replaced.length ? `restarted ${r.replaced.join(', ')}` : '',
-        r.updated.length ? `updated ${r.updated.join(', ')}` : '',
-        r.removed.length ? `removed ${r.removed.join(', ')}` : '',
-      ].filter(Boolean);
-      io.out.write(`config reloaded from ${file}: ${parts.join('; ') || 'no proxy changed'}\n`);
-      for (const w of r.warnings) io.err.write(`config reload: ${w}\n`);
-      if (JSON.stringify(next.statsd) !== JSON.stringify(initial.statsd) || JSON.stringify(next.api) !== JSON.stringify(initial.api)) {
-        io.err.write('config reload: statsd: and api: changes take effect at the next start\n');
-      }
-    } catch (e) {
-      const text = e instanceof ListenError ? listenErrorText(e, set) : (e as Error).message;
-      io.err.write(`config not applied, the running proxies keep the previous one:\n${file}: ${text}\n`);
-    }
-  };
-  const watcher = watchFiles(watched(initial), () => {
-    reload().catch((e) => io.err.write(`config reload failed: ${String((e as Error)?.stack ?? e)}\n`));
-  });
-  return watcher;
 }
 
 interface ApiSettings {
@@ -371,27 +310,6 @@ function statsdFromFlag(flag: string, prefix: string) {
     throw new UsageError(`--statsd: "${flag}" is not a statsd address (${String(issue.path[0])}); e.g. --statsd 127.0.0.1:8125`);
   }
   return parsed.data;
-}
-
-/**
- * A listen address in use, naming the proxy of this process that holds it when there is one
- * (on a reload, new listeners are bound before the proxies leaving the file are stopped).
- */
-function listenErrorText(e: ListenError, set: ProxySet): string {
-  if (e.code !== 'EADDRINUSE') return e.message;
-  let wanted: [string, number];
-  try {
-    wanted = splitHostPort(e.address);
-  } catch {
-    return e.message;
-  }
-  const holder = [...set.proxies.values()].find((p) => {
-    if (p.name === e.proxy || !p.isEnabled) return false;
-    const [host, port] = splitHostPort(p.listenAddress);
-    return port === wanted[1] && host === wanted[0];
-  });
-  if (!holder) return e.message;
-  return `proxy "${e.proxy}": ${e.address} is held by the running proxy "${holder.name}"; a reload binds new listeners before it stops or moves old ones: give "${e.proxy}" another port, or free the port in one save and take it in the next`;
 }
 
 function positiveInt(v: string, flag: string, zeroOk = false): number {
