@@ -3,7 +3,7 @@
  * queue (retried while a shared queue is offline), and the webhook and mail its config asks for.
  */
 import path from 'node:path';
-import { replaceFileSynced } from '../fs/durable.js';
+import { replaceFilesSynced } from '../fs/durable.js';
 import { fsReason } from '../fs/errors.js';
 import type { MarteauConfig } from '../config/marteau.js';
 import type { NodeConfig } from '../config/nodes.js';
@@ -36,8 +36,10 @@ export interface JobResult extends JobOutcome {
  * crash mid-write never leaves a torn end.
  */
 export async function writeJobResult(resultDir: string, result: JobResult): Promise<void> {
-  await replaceFileSynced(path.join(resultDir, 'result.json'), JSON.stringify(result, null, 2)).catch(() => {});
-  await replaceFileSynced(path.join(resultDir, 'timeline.json'), JSON.stringify(result.timeline, null, 2)).catch(() => {});
+  await replaceFilesSynced([
+    { file: path.join(resultDir, 'result.json'), text: JSON.stringify(result, null, 2) },
+    { file: path.join(resultDir, 'timeline.json'), text: JSON.stringify(result.timeline, null, 2) },
+  ]).catch(() => {});
 }
 
 /**

@@ -23,23 +23,52 @@ export async function writeFileSynced(file: string, text: string, mode = 0o600):
   }
 }
 
+/** A file to replace whole: its new text, and its mode if it is created (umask applies). */
+export interface Replacement {
+  file: string;
+  text: string;
+  mode?: number;
+}
+
 /**
- * Replace `file` with `text` so that a crash at any point leaves the old file or the new one,
- * whole: written and synced under a name of its own in the same directory, renamed over `file`,
- * then the directory synced. A file written in place is cut short by a crash mid-write (and, kept
- * in the page cache, by a power cut after it): its old text is gone and the new one is not there.
+ * Replace each file with its text so that a crash at any point leaves the old file or the new one,
+ * whole: each written and synced under a name of its own in the same directory, then all renamed
+ * over their names, then each directory synced once for them all (a job's end replaces several
+ * files in one directory: one sync of it per file was as many waits on the disk). A file written
+ * in place is cut short by a crash mid-write (and, kept in the page cache, by a power cut after
+ * it): its old text is gone and the new one is not there. A file that fails leaves the others
+ * replaced, as separate writes did; the first failure is thrown, with its file.
  */
-export async function replaceFileSynced(file: string, text: string, mode = 0o600): Promise<void> {
-  // Unique per writer: two processes replacing the same file never write into one aside.
-  const aside = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
-  try {
-    await writeFileSynced(aside, text, mode);
-    await rename(aside, file);
-  } catch (e) {
-    await rm(aside, { force: true }).catch(() => {});
-    throw withPath(e, file);
-  }
-  await syncDir(path.dirname(file));
+export async function replaceFilesSynced(files: readonly Replacement[]): Promise<void> {
+  const written = await Promise.allSettled(
+    files.map(async ({ file, text, mode = 0o600 }) => {
+      // Unique per writer: two processes replacing the same file never write into one aside.
+      const aside = path.join(path.dirname(file), `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+      try {
+        await writeFileSynced(aside, text, mode);
+      } catch (e) {
+        await rm(aside, { force: true }).catch(() => {});
+        throw withPath(e, file);
+      }
+      return { file, aside };
+    }),
+  );
+  // Every file's data is on disk before any name points at it.
+  const renamed = await Promise.allSettled(
+    written.map(async (w) => {
+      if (w.status === 'rejected') throw w.reason;
+      const { file, aside } = w.value;
+      await rename(aside, file).catch(async (e: unknown) => {
+        await rm(aside, { force: true }).catch(() => {});
+        throw withPath(e, file);
+      });
+      return path.dirname(file);
+    }),
+  );
+  const dirs = new Set(renamed.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : [])));
+  for (const dir of dirs) await syncDir(dir);
+  const failed = renamed.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**

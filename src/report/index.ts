@@ -3,7 +3,7 @@
  * junit.xml. Used by `marteau-tui report`, and handed to the runners (report/runners.ts) for the
  * end of each job.
  */
-import { replaceFileSynced } from '../fs/durable.js';
+import { replaceFilesSynced } from '../fs/durable.js';
 import { mkdirp } from '../fs/mkdirp.js';
 import { join } from 'node:path';
 import type { RunSummary } from '../runners/results.js';
@@ -28,12 +28,13 @@ export async function writeReports(dir: string, summary: RunSummary, thresholds:
   const files = reportFiles(dir);
   // Each replaced whole: a crash mid-write leaves the previous file or none, never a torn
   // summary.json, which a later rebuild would read as holding no measures.
-  const write = (file: string, text: string) => replaceFileSynced(file, text, 0o666);
-  await Promise.all([
-    write(files.html, renderHtmlReport(summary, thresholds, opts)),
-    // A sweep's matrix comes first, as in the HTML.
-    write(files.json, formatJsonReport({ ...(opts.matrix ? { matrix: opts.matrix } : {}), ...buildJsonReport(summary, thresholds, opts.matrix) })),
-    write(files.junit, buildJunitReport(summary, thresholds, opts.matrix ? matrixJunitCases(opts.matrix, summary.info.name || 'bench') : undefined)),
-  ]);
+  await replaceFilesSynced(
+    [
+      { file: files.html, text: renderHtmlReport(summary, thresholds, opts) },
+      // A sweep's matrix comes first, as in the HTML.
+      { file: files.json, text: formatJsonReport({ ...(opts.matrix ? { matrix: opts.matrix } : {}), ...buildJsonReport(summary, thresholds, opts.matrix) }) },
+      { file: files.junit, text: buildJunitReport(summary, thresholds, opts.matrix ? matrixJunitCases(opts.matrix, summary.info.name || 'bench') : undefined) },
+    ].map((f) => ({ ...f, mode: 0o666 })),
+  );
   return files;
 }
