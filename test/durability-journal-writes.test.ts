@@ -42,6 +42,23 @@ describe('a journal whose write fails (EIO) when a job is to start', () => {
     expect((await queueJson(state)).map((j) => [j.name, j.status])).toEqual([['one', 'queued']]);
   });
 
+  it('under --ci (its enqueue written, its claim refused): said once, exit 3 at once, the job recorded interrupted by the next process', async () => {
+    const state = await stateDir();
+    const journal = path.join(state, 'journal.jsonl');
+    const dir = await project(`name: one\n${commandYaml(['true'])}\n`);
+    // The run's first write to the journal is its enqueue, the second its claim.
+    const r = await writeFailing(journal, ['--ci', dir, '--state-dir', state], 2);
+    expect(r.code, r.out + r.err).toBe(3);
+    const failed = `cannot write ${journal} (EIO: i/o error)`;
+    expect(occurrences(r.out, `${failed}: the disk failed`)).toBe(1);
+    expect(r.out).toContain(`marteau-tui --ci: 1 job not started: ${failed} to start it (the disk failed: check it (dmesg), then run \`marteau-tui --ci\` again)\n`);
+    expect(r.out).toMatch(/marteau-tui --ci: 1 job: 1 queued \(0ms\) exit 3\n$/);
+    expect(r.out + r.err).not.toMatch(/internal error|\n\s+at /);
+    // Its run gone, nobody else would start a --ci job: the next process ends it.
+    const [job] = await queueJson(state);
+    expect([job.name, job.status, job.reason]).toEqual(['one', 'interrupted', expect.stringMatching(/^the --ci process that queued it \(pid \d+\) stopped before it started$/)]);
+  });
+
   it('under a long-running worker: said once however often it is tried, and when it mends; the job then runs', async () => {
     const state = await stateDir();
     const journal = path.join(state, 'journal.jsonl');
@@ -173,6 +190,26 @@ describe('a full journal when a job is to start', () => {
     expect(occurrences(r.out, `the state dir ${state} is full (EFBIG writing ${journal}): no job starts here until there is room`)).toBe(1);
     expect(r.out).toContain(`marteau-tui worker: 1 job left queued: no room to start it in the state dir ${state}`);
     expect((await queueJson(state)).map((j) => j.status)).toEqual(['queued']);
+    expect(await readFile(journal, 'utf8')).not.toContain('"t":"claimed"');
+  });
+
+  it('under --ci (room for its enqueue, none for its claim): said once, exit 3 at once, not a silent wait', async () => {
+    const state = await stateDir();
+    const journal = path.join(state, 'journal.jsonl');
+    const dir = await project(`name: one\n${commandYaml(['true'])}\n`);
+    // The journal short of the limit by the size of the run's enqueue (as another state dir
+    // measures it) and 80 bytes: its claim (over 150) does not fit.
+    const scratch = await stateDir();
+    expect((await cliDone(['enqueue', dir, '--state-dir', scratch])).code).toBe(0);
+    const room = (await stat(path.join(scratch, 'journal.jsonl'))).size + 80;
+    const pad = 4 * 512 - room - `${JSON.stringify({ t: 'pad', at: 1, x: '' })}\n`.length;
+    await writeFile(journal, `${JSON.stringify({ t: 'pad', at: 1, x: 'x'.repeat(pad) })}\n`);
+    const r = await limited(4, ['--ci', dir, '--state-dir', state], 30);
+    expect(r.code, r.out + r.err).toBe(3);
+    expect(occurrences(r.out, `the state dir ${state} is full (ENOSPC writing ${journal}): no job starts here until there is room`)).toBe(1);
+    expect(r.out).toContain(`marteau-tui --ci: 1 job not started: no room to start it in the state dir ${state} (free some space there, then run \`marteau-tui --ci\` again)\n`);
+    expect(r.out).toMatch(/marteau-tui --ci: 1 job: 1 queued \(0ms\) exit 3\n$/);
+    expect(await readFile(journal, 'utf8')).toContain('"t":"enqueued"');
     expect(await readFile(journal, 'utf8')).not.toContain('"t":"claimed"');
   });
 });

@@ -26,6 +26,17 @@ export function surviveClosedOutput(...streams: NodeJS.WritableStream[]): void {
   }
 }
 
+/**
+ * Why `n` jobs left queued did not start: the state dir's disk refused their claims (see
+ * Engine.startsHeld), failing (`failure`, in words) or full. `again`: what to run once it is mended.
+ */
+export function notStarted(n: number, failure: string | undefined, stateDir: string, again: string): string {
+  const them = n === 1 ? 'it' : 'them';
+  return failure
+    ? `${failure} to start ${them} (the disk failed: check it (dmesg), then run ${again} again)`
+    : `no room to start ${them} in the state dir ${stateDir} (free some space there, then run ${again} again)`;
+}
+
 export interface ReporterOptions {
   /** Only report these jobs (the ones this process enqueued or runs). */
   mine: (id: string) => boolean;

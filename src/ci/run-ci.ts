@@ -7,13 +7,13 @@ import path from 'node:path';
 import { loadMarteauConfig } from '../config/marteau.js';
 import { projectConfigFiles } from '../config/project-files.js';
 import type { NodesConfig } from '../config/nodes.js';
-import { EXIT, UsageError } from '../core/exit.js';
+import { EXIT, firstCause, UsageError } from '../core/exit.js';
 import { Engine } from '../core/engine.js';
 import type { Job } from '../core/jobs.js';
 import { loadRunners } from '../report/runners.js';
 import { defaultRegistry } from '../../behaviors/index.js';
 import { exitCodeFor } from './exit-code.js';
-import { CiReporter, surviveClosedOutput } from './reporter.js';
+import { CiReporter, notStarted, surviveClosedOutput } from './reporter.js';
 
 export interface CiOptions {
   target: string;
@@ -65,6 +65,8 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
   signals.on('SIGINT', onInt);
   signals.on('SIGTERM', onTerm);
   let jobs: Readonly<Job>[] = [];
+  /** Why the jobs left queued could not start: the state dir's disk refused their claims. */
+  let held: { failure?: string } | undefined;
   try {
     await engine.start();
     io.out.write(`marteau-tui --ci: ${files.length} job${files.length > 1 ? 's' : ''}, state dir ${engine.state.root}\n`);
@@ -76,13 +78,16 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
       if (interrupted) await engine.interrupt([job.id], cause);
     }
     jobs = await engine.waitFor([...ids]);
+    if (!interrupted && engine.startsHeld) held = { failure: engine.journalFailure };
   } finally {
     signals.off('SIGINT', onInt);
     signals.off('SIGTERM', onTerm);
     await engine.stop();
     off();
   }
-  const code = interrupted ? EXIT.interrupted : exitCodeFor(jobs);
+  const left = held ? jobs.filter((j) => j.status === 'queued').length : 0;
+  const code = interrupted ? EXIT.interrupted : left ? firstCause([EXIT.infrastructure, exitCodeFor(jobs)]) : exitCodeFor(jobs);
+  if (left) io.out.write(`marteau-tui --ci: ${left} job${left === 1 ? '' : 's'} not started: ${notStarted(left, held!.failure, engine.state.root, '`marteau-tui --ci`')}\n`);
   io.out.write(`${reporter.summary(jobs, code)}\n`);
   // The bell is for a person at a terminal, not for a CI log.
   if (io.out.isTTY && reporter.bell) io.out.write('\x07');

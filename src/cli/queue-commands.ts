@@ -187,7 +187,7 @@ async function purge(engine: Engine, age: string, io: Io): Promise<number> {
 }
 
 async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<number> {
-  const [{ Engine }, { CiReporter, surviveClosedOutput }, { exitCodeFor }] = await Promise.all([import('../core/engine.js'), import('../ci/reporter.js'), import('../ci/exit-code.js')]);
+  const [{ Engine }, { CiReporter, notStarted, surviveClosedOutput }, { exitCodeFor }] = await Promise.all([import('../core/engine.js'), import('../ci/reporter.js'), import('../ci/exit-code.js')]);
   surviveClosedOutput(io.out, io.err);
   const engine = new Engine({ runners: loadRunners, stateDir: await stateDirOf(g), nodes: await nodes(g), run: 'all' });
   const reporter = new CiReporter(io.out, { mine: (id) => engine.isOwn(id), many: () => true });
@@ -227,11 +227,7 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   const jobs = engine.getSnapshot().jobs.filter((j) => engine.isOwn(j.id)).map((j) => engine.asEnded(j));
   const code = interrupted ? EXIT.interrupted : left !== undefined ? firstCause([EXIT.infrastructure, exitCodeFor(jobs)]) : exitCodeFor(jobs);
   if (left !== undefined) {
-    const them = left === 1 ? 'it' : 'them';
-    const why = failure
-      ? `${failure} to start ${them} (the disk failed: check it (dmesg), then run \`marteau-tui worker --drain\` again)`
-      : `no room to start ${them} in the state dir ${engine.state.root} (free some space there, then run \`marteau-tui worker --drain\` again)`;
-    io.out.write(`marteau-tui worker: ${left} job${left === 1 ? '' : 's'} left queued: ${why}\n`);
+    io.out.write(`marteau-tui worker: ${left} job${left === 1 ? '' : 's'} left queued: ${notStarted(left, failure, engine.state.root, '`marteau-tui worker --drain`')}\n`);
   }
   io.out.write(`${reporter.summary(jobs, code).replace('--ci', 'worker')}\n`);
   return code;

@@ -30,10 +30,15 @@ export function limited(blocks: number, args: string[], seconds?: number): Promi
   return wrapped([...(seconds ? ['timeout', String(seconds)] : []), 'sh', '-c', `ulimit -f ${blocks}; exec "$0" "$@"`], args);
 }
 
-/** strace's arguments that fail `syscall` with EIO, on the file `only` names or on every file. */
-function injecting(syscall: string, only?: string): string[] {
+/**
+ * strace's arguments that fail `syscall` with EIO, on the file `only` names or on every file;
+ * with `from`, only its calls from the nth on. strace counts a thread's calls, so the process
+ * gets one thread for its file system calls (libuv's pool): n then counts them all, in order.
+ */
+function injecting(syscall: string, only?: string, from?: number): string[] {
   haveServer('strace');
-  return ['strace', '-f', '-qq', '-o', '/dev/null', ...(only ? ['-P', only] : []), '-e', `trace=${syscall}`, '-e', `inject=${syscall}:error=EIO`];
+  const when = from ? ['-E', 'UV_THREADPOOL_SIZE=1'] : [];
+  return ['strace', '-f', '-qq', '-o', '/dev/null', ...when, ...(only ? ['-P', only] : []), '-e', `trace=${syscall}`, '-e', `inject=${syscall}:error=EIO${from ? `:when=${from}+` : ''}`];
 }
 
 /** The CLI run to its end on a disk whose fdatasync fails. */
@@ -41,9 +46,12 @@ export function syncFailing(args: string[], only?: string): Promise<Done> {
   return wrapped(injecting('fdatasync', only), args);
 }
 
-/** The CLI run on a disk whose write() to `file` fails, stopped after `seconds` (exit 124) should it hang. */
-export function writeFailing(file: string, args: string[], seconds = 30): Promise<Done> {
-  return wrapped(['timeout', String(seconds), ...injecting('write', file)], args);
+/**
+ * The CLI run on a disk whose write() to `file` fails (with `from`, from the process's nth write
+ * to it on), stopped after 30 s (exit 124) should it hang.
+ */
+export function writeFailing(file: string, args: string[], from?: number): Promise<Done> {
+  return wrapped(['timeout', '30', ...injecting('write', file, from)], args);
 }
 
 /**
