@@ -3,12 +3,12 @@
  * no hang on a leftover child, and nothing a user writes ever interpreted by a shell.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir } from 'node:fs/promises';
+import { mkdir, open, readdir, stat, truncate } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { groupAlive } from '../src/core/owner.js';
-import type { OutputStream } from '../src/exec/executor.js';
+import { TransferCancelled, type OutputStream } from '../src/exec/executor.js';
 import { LineSplitter } from '../src/exec/lines.js';
 import { LocalExecutor } from '../src/exec/local.js';
 import { shellQuote } from '../src/exec/quote.js';
@@ -116,6 +116,71 @@ describe('LocalExecutor', () => {
     expect(existsSync(path.join(dst, '.git'))).toBe(false);
     await exec.get(path.join(dst, 'sub', 'f.txt'), path.join(dst, 'back', 'f.txt'));
     expect(await exec.exists(path.join(dst, 'back', 'f.txt'))).toBe(true);
+  });
+});
+
+describe('a copy to or from the local node stopped by its signal', () => {
+  // 1 GiB, sparse: read at memory speed, yet far more than is copied before the abort.
+  const SIZE = 1024 ** 3;
+
+  async function bigFile(): Promise<{ dir: string; from: string }> {
+    const dir = await temp('local-cancel');
+    const from = path.join(dir, 'big.xml');
+    await (await open(from, 'w')).close();
+    await truncate(from, SIZE);
+    return { dir, from };
+  }
+
+  /** Aborts once `to` holds a few MB; the largest size it was seen at until the copy settled. */
+  async function cutShort(copy: (signal: AbortSignal) => Promise<void>, to: string): Promise<{ error: unknown; largest: number }> {
+    const ac = new AbortController();
+    let settled = false;
+    const done = copy(ac.signal).then(() => undefined, (e: unknown) => e).finally(() => (settled = true));
+    let largest = 0;
+    while (!settled) {
+      const size = (await stat(to).catch(() => undefined))?.size ?? 0;
+      largest = Math.max(largest, size);
+      if (size >= 4 * 1024 * 1024) ac.abort();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return { error: await done, largest };
+  }
+
+  it('a get stops, rejects with TransferCancelled and removes the part copied', async () => {
+    const { dir, from } = await bigFile();
+    const to = path.join(dir, 'back', 'big.xml');
+    const { error, largest } = await cutShort((signal) => exec.get(from, to, { signal }), to);
+    expect(error).toBeInstanceOf(TransferCancelled);
+    expect(largest).toBeLessThan(SIZE / 2);
+    expect(existsSync(to)).toBe(false);
+  });
+
+  it('a put of a file likewise', async () => {
+    const { dir, from } = await bigFile();
+    const to = path.join(dir, 'scratch', 'collected', 'big.xml');
+    const { error, largest } = await cutShort((signal) => exec.put(from, to, { signal }), to);
+    expect(error).toBeInstanceOf(TransferCancelled);
+    expect(largest).toBeLessThan(SIZE / 2);
+    expect(existsSync(to)).toBe(false);
+  });
+
+  it('a put of a directory stops before its next file (the files copied stay for the caller, as over SSH)', async () => {
+    const dir = await temp('local-cancel');
+    const from = path.join(dir, 'project');
+    await mkdir(from);
+    // Each file takes a while to copy whole (a file already begun is finished).
+    for (const name of ['a.xml', 'b.xml', 'c.xml']) {
+      await (await open(path.join(from, name), 'w')).close();
+      await truncate(path.join(from, name), SIZE / 4);
+    }
+    const to = path.join(dir, 'copy');
+    const ac = new AbortController();
+    let settled = false;
+    const put = exec.put(from, to, { signal: ac.signal, maxBytes: SIZE }).then(() => undefined, (e: unknown) => e).finally(() => (settled = true));
+    while (!settled && !(await readdir(to).catch(() => [])).length) await new Promise((r) => setTimeout(r, 5));
+    ac.abort();
+    expect(await put).toBeInstanceOf(TransferCancelled);
+    expect((await readdir(to)).length).toBeLessThan(3);
   });
 });
 

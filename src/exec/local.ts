@@ -2,11 +2,12 @@
  * Runs programs on this machine with execa, each in its own process group (detached) so a
  * cancel can kill the tool and everything it started, and no shell ever parses an argument.
  */
-import { copyFile, cp, rm, stat } from 'node:fs/promises';
+import { cp, open, rm, stat, type FileHandle } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
 import { mkdirp } from '../fs/mkdirp.js';
 import path from 'node:path';
 import type { execa } from 'execa';
-import { type Executor, type ProbeResult, type RunOptions, type RunResult, type TransferOptions, DEFAULT_TRANSFER } from './executor.js';
+import { type Executor, type ProbeResult, type RunOptions, type RunResult, type TransferOptions, DEFAULT_TRANSFER, TransferCancelled } from './executor.js';
 import { LineSplitter } from './lines.js';
 import { scanTree } from './tree.js';
 
@@ -86,23 +87,32 @@ export class LocalExecutor implements Executor {
   }
 
   async put(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<void> {
+    const { signal } = options;
+    const cancelled = () => new TransferCancelled(`the copy of ${localPath} to ${remotePath} was cancelled`);
+    if (signal?.aborted) throw cancelled();
     const st = await stat(localPath);
     if (st.isDirectory()) {
       await scanTree(localPath, options); // enforce the same limits as a remote copy
       const exclude = new Set(options.exclude ?? DEFAULT_TRANSFER.exclude);
+      // Stopped between two files (the files copied stay, for the caller to remove, as over SSH).
       await cp(localPath, remotePath, {
         recursive: true,
-        filter: (src) => !exclude.has(path.basename(src)),
+        filter: (src) => {
+          if (signal?.aborted) throw cancelled();
+          return !exclude.has(path.basename(src));
+        },
       });
     } else {
       await mkdirp(path.dirname(remotePath), 0o777);
-      await copyFile(localPath, remotePath);
+      await copyStopping(localPath, remotePath, signal, cancelled);
     }
   }
 
-  async get(remotePath: string, localPath: string): Promise<void> {
+  async get(remotePath: string, localPath: string, options: Pick<TransferOptions, 'signal'> = {}): Promise<void> {
+    const cancelled = () => new TransferCancelled(`the copy of ${remotePath} to ${localPath} was cancelled`);
+    if (options.signal?.aborted) throw cancelled();
     await mkdirp(path.dirname(localPath), 0o777);
-    await copyFile(remotePath, localPath);
+    await copyStopping(remotePath, localPath, options.signal, cancelled);
   }
 
   async exists(p: string): Promise<boolean> {
@@ -132,6 +142,31 @@ export class LocalExecutor implements Executor {
   }
 
   async close(): Promise<void> {}
+}
+
+/**
+ * Copy a file (its mode too), stopped at once by `signal`: the part copied is removed, since a
+ * cut-off file would read as a whole one (a FunkLoad result ended early). A big result or artifact
+ * takes seconds to copy, which a cancel should not wait for.
+ */
+async function copyStopping(from: string, to: string, signal: AbortSignal | undefined, cancelled: () => TransferCancelled): Promise<void> {
+  // The source opened first: a missing one leaves no empty copy behind.
+  const source = await open(from, 'r');
+  let target: FileHandle;
+  try {
+    target = await open(to, 'w', (await source.stat()).mode & 0o777);
+  } catch (e) {
+    await source.close();
+    throw e;
+  }
+  try {
+    // 1 MiB pieces: twice the speed of the default 64 KiB (copyFile's in-kernel copy cannot be stopped).
+    await pipeline(source.createReadStream({ highWaterMark: 1024 * 1024 }), target.createWriteStream(), { signal });
+  } catch (e) {
+    // A part left by a failed copy (a full disk) would read as whole too.
+    await rm(to, { force: true });
+    throw signal?.aborted ? cancelled() : e;
+  }
 }
 
 function killGroupNow(pgid: number, signal: NodeJS.Signals): void {
