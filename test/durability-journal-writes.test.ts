@@ -1,7 +1,8 @@
 /**
  * A worker whose journal writes the disk refuses, as a user meets it with the built CLI: a disk
- * failing (strace's EIO injected into the real write() of the journal) or full (a file size limit)
- * when a job is to start or end. Said once, never spinning in silence, nothing lost.
+ * failing (strace's EIO injected into the real write() of the journal) or full (a file size
+ * limit, or strace's ENOSPC) when a job is to start or end. Said once, never spinning in
+ * silence, nothing lost.
  */
 import type { ChildProcess } from 'node:child_process';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -154,6 +155,30 @@ describe('a journal whose write fails (EIO) when a job ends', () => {
     expect(run.out()).toMatch(/marteau-tui --ci: 1 job: 1 succeeded/);
     expect(run.out() + run.err()).not.toMatch(/internal error|\n\s+at /);
     expect((await queueJson(state)).map((j) => [j.status, j.reason])).toEqual([['succeeded', undefined]]);
+  });
+});
+
+describe('a full journal (ENOSPC) when a job ends', () => {
+  it('under --ci: it exits with the job\'s verdict rather than wait for room, the end said kept, and the next process records it', async () => {
+    const state = await stateDir();
+    const journal = path.join(state, 'journal.jsonl');
+    const go = path.join(state, 'go');
+    const dir = await project(`name: ends\n${commandYaml(['sh', '-c', `echo started; for i in $(seq 600); do [ -e '${go}' ] && exit 0; sleep 0.1; done; exit 1`])}\n`);
+    const run = cli(['--ci', dir, '--state-dir', state]);
+    running.push(run.child);
+    await run.waitFor(/local \| started/);
+    await waitUntil(async () => (await readFile(journal, 'utf8')).includes('"t":"proc"'));
+    const disk = await failWrites(run.child.pid!, journal, 'ENOSPC');
+    await writeFile(go, '');
+    expect(await run.exited, run.out() + run.err()).toBe(0);
+    await disk.mend();
+    expect(run.out()).toContain(`the state dir ${state} is full (ENOSPC writing ${journal}): no job starts here until there is room`);
+    expect(run.out()).toMatch(/marteau-tui --ci: 1 job: 1 succeeded/);
+    expect(run.out() + run.err()).not.toMatch(/internal error|\n\s+at /);
+    const [job] = await queueJson(state);
+    expect([job.status, job.reason]).toEqual(['succeeded', undefined]);
+    // This run ends: the words do not promise that it records the end later itself.
+    expect(run.out()).toContain(` the job's end (succeeded) is kept in ${path.join(state, 'jobs', job.id, 'result.json')} and recorded in the queue once there is room, or by the next marteau-tui process on this state dir\n`);
   });
 });
 

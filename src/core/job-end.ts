@@ -50,6 +50,8 @@ export async function recordFinish(core: EngineCore, id: string, claim: string, 
   const started = Date.now();
   // Retries keep the time it ended: a queue that comes back after a minute adds nothing to its duration.
   outcome = { ...outcome, at: outcome.at ?? started };
+  // Where the end is kept should the queue not take it (written before, see writeJobResult).
+  const kept = path.join(core.state.jobDir(id), 'result.json');
   for (let attempt = 0; ; attempt++) {
     try {
       // A retry only records the end: the first try's claim of the next job may have landed.
@@ -61,7 +63,8 @@ export async function recordFinish(core: EngineCore, id: string, claim: string, 
         core.unrecorded.set(id, { ...outcome, endedAt: outcome.at!, claim });
         const { code, path: file } = e as NodeJS.ErrnoException;
         core.stateDirFull(`the state dir ${core.state.root} is full (${code} writing ${file})`);
-        log(`the job's end (${outcome.status}) is recorded in the queue once there is room`, { level: 'warn' });
+        // A --ci run or a drain ends first: the next process is who records it then.
+        log(`the job's end (${outcome.status}) is kept in ${kept} and recorded in the queue once there is room, or by the next marteau-tui process on this state dir`, { level: 'warn' });
         return;
       }
       if (isDiskFailing(e)) {
@@ -70,7 +73,6 @@ export async function recordFinish(core: EngineCore, id: string, claim: string, 
         // engine go first, by the next process, which finds the end in result.json.
         core.unrecorded.set(id, { ...outcome, endedAt: outcome.at!, claim });
         core.journalFailed(e);
-        const kept = path.join(core.state.jobDir(id), 'result.json');
         log(`the job's end (${outcome.status}) cannot be written to the journal (${fsReason(e)}): it is kept in ${kept} and recorded once the journal can be written again, or by the next marteau-tui process on this state dir`, { level: 'warn' });
         return;
       }
@@ -81,7 +83,6 @@ export async function recordFinish(core: EngineCore, id: string, claim: string, 
         // once the queue is back, and the team takes the job for lost (its lost_jobs) should this
         // engine go first.
         core.unrecorded.set(id, { ...outcome, endedAt: outcome.at!, claim });
-        const kept = path.join(core.state.jobDir(id), 'result.json');
         if (core.stopping()) log(`${e.message}: gave up recording the job's end (${outcome.status}) in the queue; it is kept in ${kept}, and the queue takes the job for lost once this engine is gone`, { level: 'warn' });
         else log(`${e.message}: the job's end (${outcome.status}) is kept in ${kept} and recorded in the queue once it is back`, { level: 'warn' });
         return;

@@ -31,14 +31,14 @@ export function limited(blocks: number, args: string[], seconds?: number): Promi
 }
 
 /**
- * strace's arguments that fail `syscall` with EIO, on the file `only` names or on every file;
+ * strace's arguments that fail `syscall` with `error`, on the file `only` names or on every file;
  * with `from`, only its calls from the nth on. strace counts a thread's calls, so the process
  * gets one thread for its file system calls (libuv's pool): n then counts them all, in order.
  */
-function injecting(syscall: string, only?: string, from?: number): string[] {
+function injecting(syscall: string, only?: string, from?: number, error = 'EIO'): string[] {
   haveServer('strace');
   const when = from ? ['-E', 'UV_THREADPOOL_SIZE=1'] : [];
-  return ['strace', '-f', '-qq', '-o', '/dev/null', ...when, ...(only ? ['-P', only] : []), '-e', `trace=${syscall}`, '-e', `inject=${syscall}:error=EIO${from ? `:when=${from}+` : ''}`];
+  return ['strace', '-f', '-qq', '-o', '/dev/null', ...when, ...(only ? ['-P', only] : []), '-e', `trace=${syscall}`, '-e', `inject=${syscall}:error=${error}${from ? `:when=${from}+` : ''}`];
 }
 
 /** The CLI run to its end on a disk whose fdatasync fails. */
@@ -55,11 +55,12 @@ export function writeFailing(file: string, args: string[], from?: number): Promi
 }
 
 /**
- * From now until `mend` is called, a running process's write() to `file` fails (strace attached
- * to all its threads): what a disk that fails for a while does to a long-running worker.
+ * From now until `mend` is called, a running process's write() to `file` fails with `error`
+ * (strace attached to all its threads): what a disk that fails (EIO) or fills up (ENOSPC) for a
+ * while does to a long-running worker.
  */
-export async function failWrites(pid: number, file: string): Promise<{ mend(): Promise<void> }> {
-  const [cmd, ...args] = injecting('write', file).filter((a) => a !== '-qq');
+export async function failWrites(pid: number, file: string, error = 'EIO'): Promise<{ mend(): Promise<void> }> {
+  const [cmd, ...args] = injecting('write', file, undefined, error).filter((a) => a !== '-qq');
   const strace: ChildProcess = spawn(cmd, [...args, '-p', String(pid)], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   await new Promise<void>((resolve, reject) => {
