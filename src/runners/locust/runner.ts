@@ -12,7 +12,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { mkdirp } from '../../fs/mkdirp.js';
 import path from 'node:path';
-import { NodeError, TransferError } from '../../exec/executor.js';
+import { NodeError, TransferCancelled, TransferError } from '../../exec/executor.js';
 import { shareOf, sleep } from '../builtin/bench.js';
 import { checkThresholds, reportOutcome, reportResults, runAbort, type ReportWriter } from '../job-report.js';
 import { ChaosCapture } from '../chaos-capture.js';
@@ -30,6 +30,13 @@ import { PLUGIN_FILE, PLUGIN_SOURCE, SAMPLE_MS } from './plugin.js';
 /** A progress tick closer than this to the previous one is merged into it (seconds). */
 const SHORT_TICK_S = 0.5;
 const CSV_KINDS = ['stats', 'failures', 'exceptions'] as const;
+/**
+ * How long after a cancel (a timeout, an engine stopping) the CSV files Locust wrote may still take
+ * to come back from an SSH node. They hold what was measured, kept as on the local node, and
+ * take a moment; a locustfile of many request names makes megabytes of them, which a slow link
+ * would make the cancel wait for.
+ */
+const KEEP_AFTER_CANCEL_MS = 5000;
 
 /** The runner, writing its reports with `writeReports` (report/'s, handed in from above). */
 export const locustRunner = (writeReports: ReportWriter): Runner => ({
@@ -67,7 +74,13 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
   );
   // One node failing stops the others: the job is over, leave nothing behind.
   const stop = new AbortController();
-  const onAbort = () => stop.abort();
+  // Stops the downloads of the CSV files a moment after the job's abort.
+  const fetching = new AbortController();
+  let keeping: NodeJS.Timeout | undefined;
+  const onAbort = () => {
+    stop.abort();
+    keeping = setTimeout(() => fetching.abort(), KEEP_AFTER_CANCEL_MS);
+  };
   ctx.signal.addEventListener('abort', onAbort, { once: true });
   // When the load was stopped: with it the results divide a cut cycle's rates by the time it ran.
   let stoppedAt: number | undefined;
@@ -87,13 +100,14 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
     for (let ci = 0; ci < s.cycles.length && !stop.signal.aborted; ci++) {
       if (ci > 0) await sleep(s.cycleTimeS * 1000, stop.signal);
       if (stop.signal.aborted) break;
-      written.push(...(await runCycle(ctx, s, runs, ci, record, stop, chaos)));
+      written.push(...(await runCycle(ctx, s, runs, ci, record, { stop, fetching: fetching.signal }, chaos)));
     }
   } catch (e) {
     failure = asFailure(e as Error, ctx);
     stop.abort();
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
+    clearTimeout(keeping);
     chaos.stop();
     await Promise.all(runs.map((r) => cleanupStage(ctx, r.node, r.error)));
   }
@@ -146,7 +160,7 @@ async function prepare(ctx: RunnerContext, run: NodeRun): Promise<void> {
     if (run.node.kind !== 'local') {
       run.work = path.posix.join(run.dir, '.marteau-locust');
       await run.node.executor.mkdirp(run.work);
-      await run.node.executor.put(plugin, path.posix.join(run.work, PLUGIN_FILE));
+      await run.node.executor.put(plugin, path.posix.join(run.work, PLUGIN_FILE), { signal: ctx.signal });
     }
   } catch (e) {
     run.error = e as Error;
@@ -168,7 +182,7 @@ async function runCycle(
   runs: NodeRun[],
   ci: number,
   record: LocustRunRecord,
-  stop: AbortController,
+  { stop, fetching }: { stop: AbortController; fetching: AbortSignal },
   chaos: ChaosCapture,
 ): Promise<string[]> {
   const users = s.cycles[ci];
@@ -260,7 +274,7 @@ async function runCycle(
   const totals = { requests: 0, failures: 0 };
   for (const { r, share } of sources) {
     try {
-      const files = await fetchCsv(r, ci);
+      const files = await fetchCsv(r, ci, fetching);
       // Read now, so that a file Locust got wrong fails this cycle, not the report.
       const total = parseStatsCsv(files.stats.text, files.stats.path).total;
       totals.requests += total?.requests ?? 0;
@@ -271,6 +285,10 @@ async function runCycle(
       const rel = (f: { path: string }) => path.relative(ctx.resultDir, f.path);
       cycle.files.push({ node: r.node.name, stats: rel(files.stats), failures: rel(files.failures), exceptions: rel(files.exceptions) });
     } catch (e) {
+      if (e instanceof TransferCancelled) {
+        ctx.log(`cycle ${ci + 1}: Locust's CSV files were not back ${KEEP_AFTER_CANCEL_MS / 1000} s after the job was stopped: what this node measured in this cycle is not kept`, { node: r.node.name, stream: 'engine', level: 'warn' });
+        continue;
+      }
       if (aborted) continue; // stopped before it wrote them: nothing more to keep from this node
       throw e;
     }
@@ -287,16 +305,16 @@ async function runCycle(
   return written;
 }
 /** The cycle's CSV files of a node, copied under resultDir when they were written remotely. */
-async function fetchCsv(r: NodeRun, ci: number): Promise<Record<(typeof CSV_KINDS)[number], { path: string; text: string }>> {
+async function fetchCsv(r: NodeRun, ci: number, signal: AbortSignal): Promise<Record<(typeof CSV_KINDS)[number], { path: string; text: string }>> {
   const out = {} as Record<(typeof CSV_KINDS)[number], { path: string; text: string }>;
   for (const kind of CSV_KINDS) {
     const name = `cycle-${ci}_${kind}.csv`;
     const local = path.join(r.local, name);
     if (r.node.kind !== 'local') {
       try {
-        await r.node.executor.get(path.posix.join(r.work, name), local);
+        await r.node.executor.get(path.posix.join(r.work, name), local, { signal });
       } catch (e) {
-        if (e instanceof NodeError) throw e;
+        if (e instanceof NodeError || e instanceof TransferCancelled) throw e;
         throw new RunFailure('infrastructure', `node "${r.node.name}": Locust wrote no ${name}: ${(e as Error).message}`);
       }
     }
