@@ -8,7 +8,8 @@ import type { ChildProcess } from 'node:child_process';
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { failWrites, limited, writeFailing } from './helpers/disk-faults.js';
+import { groupAlive } from '../src/core/owner.js';
+import { failWrites, limited, writeFailing, writeFailingRun } from './helpers/disk-faults.js';
 import { cli, cliDone } from './helpers/marteau-cli.js';
 import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
 import { queueJson, waitUntil } from './helpers/queue-cli.js';
@@ -28,6 +29,17 @@ async function queuedJob(state: string, name: string, argv: string[]): Promise<s
 }
 
 const occurrences = (text: string, part: string) => text.split(part).length - 1;
+
+/** The live children of `pid` (a zombie is dead already). */
+async function children(pid: number): Promise<number[]> {
+  const pids = (await readdir('/proc')).filter((f) => /^\d+$/.test(f)).map(Number);
+  const stats = await Promise.all(pids.map((p) => readFile(`/proc/${p}/stat`, 'utf8').catch(() => '')));
+  return pids.filter((_, i) => {
+    // After the command's name in parentheses: state, ppid.
+    const [state, ppid] = stats[i].slice(stats[i].lastIndexOf(')') + 2).split(' ');
+    return Number(ppid) === pid && state !== 'Z';
+  });
+}
 
 describe('a journal whose write fails (EIO) when a job is to start', () => {
   it('under `worker --drain`: said once, the worker ends at once with exit 3, the job left queued', async () => {
@@ -83,6 +95,51 @@ describe('a journal whose write fails (EIO) when a job is to start', () => {
     worker.child.kill('SIGINT');
     await worker.exited;
     expect(worker.out()).toContain(`job ${id.slice(0, 8)} succeeded`);
+  });
+});
+
+describe("a job's process whose record is refused (EIO)", () => {
+  it('by the journal: said once in the job\'s log; the worker killed with its watchdog, the next start stops it by its pgid file', async () => {
+    const state = await stateDir();
+    const journal = path.join(state, 'journal.jsonl');
+    const id = await queuedJob(state, 'long', ['sh', '-c', 'echo started; sleep 60']);
+    // The worker's first write to the journal is its claim, the second its process's record.
+    const worker = writeFailingRun(journal, ['worker', '--state-dir', state], 2);
+    const killAll = () => process.kill(-worker.child.pid!, 'SIGKILL');
+    try {
+      await worker.waitFor(/not recorded in the queue/);
+      const dir = path.join(state, 'jobs', id);
+      expect(worker.out()).toContain(`[${id.slice(0, 8)}] cannot write ${journal} (EIO: i/o error): this job's processes are not recorded in the queue; should this worker die with its watchdog, the next start finds them by their pgid-* files in ${dir}\n`);
+      const pgid = Number((await readFile(path.join(dir, 'pgid-local'), 'utf8')).split(' ')[0]);
+      // The worker and its watchdog (its other child) killed at once: nothing of theirs stops
+      // the job's group. Not strace: its end would kill every process it traces, the job's too.
+      const [pid] = await children(worker.child.pid!);
+      const watchdog = (await children(pid)).filter((c) => c !== pgid);
+      expect(watchdog).toHaveLength(1);
+      for (const p of [pid, ...watchdog]) process.kill(p, 'SIGKILL');
+      await waitUntil(async () => !(await children(worker.child.pid!)).includes(pid) && !groupAlive(watchdog[0]));
+      expect(groupAlive(pgid)).toBe(true);
+      const [job] = await queueJson(state);
+      expect([job.status, job.procs]).toEqual(['interrupted', []]);
+      await waitUntil(() => !groupAlive(pgid));
+    } finally {
+      try {
+        killAll();
+      } catch {
+        // gone
+      }
+    }
+  });
+
+  it('by its pgid file: said in the job\'s log with the group to stop by hand should the worker die', async () => {
+    const state = await stateDir();
+    const id = await queuedJob(state, 'one', ['sh', '-c', 'echo started']);
+    const file = path.join(state, 'jobs', id, 'pgid-local');
+    const r = await writeFailing(file, ['worker', '--drain', '--state-dir', state]);
+    expect(r.code, r.out + r.err).toBe(0);
+    const pgid = /process group (\d+)/.exec(r.out)?.[1];
+    expect(r.out).toContain(`[${id.slice(0, 8)}] cannot write ${file} (EIO: i/o error): should this worker die with its watchdog, the next start cannot stop the processes of local (process group ${pgid}); stop them by hand then (kill -KILL -- -${pgid})\n`);
+    expect(r.out + r.err).not.toMatch(/internal error|\n\s+at /);
   });
 });
 

@@ -3,7 +3,6 @@
  * set up in order, the runner given its context, everything torn down, then its end recorded.
  */
 import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../config/config-error.js';
 import type { Vars } from '../config/interpolate.js';
@@ -21,8 +20,8 @@ import type { LogStream } from './events.js';
 import { CHAOS_SNAPSHOT } from './job-files.js';
 import { notifyJobEnd, recordFinish, writeJobResult } from './job-end.js';
 import { decideOutcome, isExpectedError, timelineLine, unsteadyOutcome, type AbortWhy } from './job-outcome.js';
+import { GroupFiles } from './leftovers.js';
 import type { Job, JobOutcome } from './jobs.js';
-import { processStartTime } from './owner.js';
 import { short } from './queue.js';
 import { isDiskFull } from './state-space.js';
 import { syncTree } from '../fs/durable.js';
@@ -65,12 +64,14 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
   const executors: Executor[] = [];
   let timer: NodeJS.Timeout | undefined;
   const groups: number[] = [];
+  const groupFiles = new GroupFiles(resultDir, claim, (line) => log(line, { level: 'warn' }));
   const recordProcess = (node: string, pgid: number, local: boolean) => {
-    void core.queue.recordProcess(job.id, claim, node, pgid).catch(() => {});
-    if (!local) return;
+    const recorded = core.queue.recordProcess(job.id, claim, node, pgid);
+    // A remote group's record only shows it: its connection's sentinel stops it should this engine die.
+    if (!local) return void recorded.catch(() => {});
     core.watchdog.add(pgid);
     groups.push(pgid);
-    void writeFile(path.join(resultDir, `pgid-${node}`), `${pgid} ${processStartTime(pgid) ?? ''}\n`).catch(() => {});
+    void groupFiles.add(node, pgid, recorded);
   };
   const services = new m.ServiceSet({
     log: (line, o) => log(line, { node: `${SERVICE_NODE}${o.service}`, stream: o.stream, level: o.level }),

@@ -6,6 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { BIN } from './dist.js';
+import { cli, type CliRun } from './marteau-cli.js';
 import { haveServer } from './servers.js';
 
 export type Done = { code: number; out: string; err: string };
@@ -52,6 +53,14 @@ export function syncFailing(args: string[], only?: string): Promise<Done> {
  */
 export function writeFailing(file: string, args: string[], from?: number): Promise<Done> {
   return wrapped(['timeout', '30', ...injecting('write', file, from)], args);
+}
+
+/**
+ * The CLI running on a disk whose write() to `file` fails from the process's `from`th write to it
+ * on, in a process group of its own (strace, the CLI and its watchdog: see `cli`).
+ */
+export function writeFailingRun(file: string, args: string[], from: number): CliRun {
+  return cli(args, {}, { wrapper: injecting('write', file, from), detached: true });
 }
 
 /**

@@ -11,10 +11,16 @@ export interface CliRun {
   waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
 }
 
-export function cli(args: string[], env: NodeJS.ProcessEnv = {}): CliRun {
-  const child = spawn(process.execPath, [BIN, ...args], {
+/**
+ * `wrapper`: a command that runs the argv following it (strace, ...); `detached`: in a process
+ * group of its own, which a test can kill whole (what takes a worker and its watchdog at once).
+ */
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}, o: { wrapper?: string[]; detached?: boolean } = {}): CliRun {
+  const [cmd, ...argv] = [...(o.wrapper ?? []), process.execPath, BIN, ...args];
+  const child = spawn(cmd, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NO_COLOR: '1', ...env },
+    detached: o.detached,
   });
   let out = '';
   let err = '';
