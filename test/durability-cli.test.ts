@@ -13,8 +13,8 @@ import { groupAlive } from '../src/core/owner.js';
 import { BIN, dist, ROOT } from './helpers/dist.js';
 import { cli, cliDone } from './helpers/marteau-cli.js';
 import { limited, syncFailing } from './helpers/disk-faults.js';
-import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
-import { queueJson, waitUntil, workerWithLongJob, type QueueRow } from './helpers/queue-cli.js';
+import { commandYaml, project, removeTemp, stateDir, temp } from './helpers/projects.js';
+import { killWithWatchdog, queueJson, waitUntil, workerWithLongJob, type QueueRow } from './helpers/queue-cli.js';
 
 /** Workers a test started: stopped even when it fails half-way. */
 const running: ChildProcess[] = [];
@@ -56,6 +56,25 @@ describe('an engine killed -9 while another runs on the same state dir', () => {
 });
 
 describe('an engine killed -9 with nobody else on the state dir', () => {
+  it('killed with its watchdog, under lost_jobs: requeue: the job back in the queue, the processes it left stopped by the next start', async () => {
+    const state = await stateDir();
+    const nodes = path.join(await temp('nodes'), 'nodes.yml');
+    await writeFile(nodes, 'nodes:\n  local: {type: local}\nqueue: {lost_jobs: requeue}\n');
+    const long = await project(`name: long\n${commandYaml(['sh', '-c', 'echo started; sleep 60'])}\n`);
+    expect((await cliDone(['enqueue', long, '--state-dir', state, '--nodes', nodes])).code).toBe(0);
+    const worker = cli(['worker', '--state-dir', state, '--nodes', nodes]);
+    running.push(worker.child);
+    await worker.waitFor(/local \| started/);
+    await waitUntil(async () => (await queueJson(state))[0].procs.length > 0);
+    const [{ pgid }] = (await queueJson(state))[0].procs;
+    await killWithWatchdog(worker.child.pid!, pgid);
+    expect(groupAlive(pgid)).toBe(true);
+    // The next start: the job to run again, not beside its old copy.
+    const [job] = await queueJson(state);
+    expect([job.status, job.reason]).toEqual(['queued', expect.stringMatching(/^the marteau-tui process running it \(pid \d+ on .*\) stopped without finishing it$/)]);
+    await waitUntil(() => !groupAlive(pgid));
+  });
+
   it("its job, found later, ended when it was last seen at work: its duration is not the time until someone looked", async () => {
     const state = await stateDir();
     const worker = await workerWithLongJob(state, running);

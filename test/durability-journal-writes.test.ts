@@ -12,7 +12,7 @@ import { groupAlive } from '../src/core/owner.js';
 import { failWrites, limited, writeFailing, writeFailingRun } from './helpers/disk-faults.js';
 import { cli, cliDone } from './helpers/marteau-cli.js';
 import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
-import { queueJson, waitUntil } from './helpers/queue-cli.js';
+import { children, killWithWatchdog, queueJson, waitUntil } from './helpers/queue-cli.js';
 
 /** Workers a test started: stopped even when it fails half-way. */
 const running: ChildProcess[] = [];
@@ -29,17 +29,6 @@ async function queuedJob(state: string, name: string, argv: string[]): Promise<s
 }
 
 const occurrences = (text: string, part: string) => text.split(part).length - 1;
-
-/** The live children of `pid` (a zombie is dead already). */
-async function children(pid: number): Promise<number[]> {
-  const pids = (await readdir('/proc')).filter((f) => /^\d+$/.test(f)).map(Number);
-  const stats = await Promise.all(pids.map((p) => readFile(`/proc/${p}/stat`, 'utf8').catch(() => '')));
-  return pids.filter((_, i) => {
-    // After the command's name in parentheses: state, ppid.
-    const [state, ppid] = stats[i].slice(stats[i].lastIndexOf(')') + 2).split(' ');
-    return Number(ppid) === pid && state !== 'Z';
-  });
-}
 
 describe('a journal whose write fails (EIO) when a job is to start', () => {
   it('under `worker --drain`: said once, the worker ends at once with exit 3, the job left queued', async () => {
@@ -111,13 +100,10 @@ describe("a job's process whose record is refused (EIO)", () => {
       const dir = path.join(state, 'jobs', id);
       expect(worker.out()).toContain(`[${id.slice(0, 8)}] cannot write ${journal} (EIO: i/o error): this job's processes are not recorded in the queue; should this worker die with its watchdog, the next start finds them by their pgid-* files in ${dir}\n`);
       const pgid = Number((await readFile(path.join(dir, 'pgid-local'), 'utf8')).split(' ')[0]);
-      // The worker and its watchdog (its other child) killed at once: nothing of theirs stops
-      // the job's group. Not strace: its end would kill every process it traces, the job's too.
+      // The worker (strace's child) killed with its watchdog. Not strace: its end would kill
+      // every process it traces, the job's too.
       const [pid] = await children(worker.child.pid!);
-      const watchdog = (await children(pid)).filter((c) => c !== pgid);
-      expect(watchdog).toHaveLength(1);
-      for (const p of [pid, ...watchdog]) process.kill(p, 'SIGKILL');
-      await waitUntil(async () => !(await children(worker.child.pid!)).includes(pid) && !groupAlive(watchdog[0]));
+      await killWithWatchdog(pid, pgid);
       expect(groupAlive(pgid)).toBe(true);
       const [job] = await queueJson(state);
       expect([job.status, job.procs]).toEqual(['interrupted', []]);

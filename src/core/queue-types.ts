@@ -79,9 +79,10 @@ export interface JobQueue {
   /** Running jobs per node across all processes. */
   nodeUse(name: string): number;
   /**
-   * Mark running jobs whose owner process is dead as interrupted; returns them. `seen`: what the
-   * job left where it ran: the end it reached (its end record lost with its engine), else when it
-   * was last at work (its end time; else now).
+   * Mark running jobs whose owner process is dead as interrupted; returns them as they were found
+   * (the claim and processes of their run), with the --ci jobs orphaned before their start.
+   * `seen`: what the job left where it ran: the end it reached (its end record lost with its
+   * engine), else when it was last at work (its end time; else now).
    */
   recoverInterrupted(seen?: (job: Readonly<Job>) => Promise<LastSeen>): Promise<Readonly<Job>[]>;
   /** Called after changes, whoever made them (this process or another). */

@@ -231,6 +231,9 @@ export class LogQueue implements JobQueue {
     await this.sync();
     const alive = await this.liveness();
     const dead = [...this.state.jobs.values()].filter((j) => j.status === 'running' && j.owner && j.claim && alive(j.owner) === false);
+    // Returned as found: a requeue's record clears the claim and the processes by which the
+    // caller finds what the dead engine left running (see killLeftovers).
+    const found = dead.map((j) => this.mustGet(j.id));
     for (const j of dead) {
       const why = `the marteau-tui process running it (pid ${j.owner!.pid} on ${j.owner!.host}) stopped without finishing it`;
       const last = await seen?.(j);
@@ -258,7 +261,7 @@ export class LogQueue implements JobQueue {
         });
       }
     }
-    return [...dead, ...orphans].map((j) => this.mustGet(j.id));
+    return [...found, ...orphans.map((j) => this.mustGet(j.id))];
   }
 
   watch(listener: () => void): () => void {
