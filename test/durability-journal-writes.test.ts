@@ -156,11 +156,15 @@ describe('a journal whose write fails (EIO) when a job ends', () => {
     expect(JSON.parse(await readFile(kept, 'utf8'))).toMatchObject({ status: 'succeeded' });
     // Not in the journal yet: every other process sees it running, its worker alive.
     expect((await queueJson(state)).map((j) => j.status)).toEqual(['running']);
+    // Its end said here all the same, once, with where its results are.
+    const ended = ` job ${id.slice(0, 8)} succeeded in `;
+    await worker.waitFor(new RegExp(ended));
     await disk.mend();
     await worker.waitFor(/is recorded in the queue/);
     expect(worker.out()).toContain(`${journal} can be written again: jobs start again\n`);
     expect(worker.out()).toContain(`[${id.slice(0, 8)}] the job's end (succeeded) is recorded in the queue\n`);
     expect((await queueJson(state)).map((j) => j.status)).toEqual(['succeeded']);
+    expect(occurrences(worker.out(), ended)).toBe(1);
     expect(worker.child.exitCode).toBe(null);
     worker.child.kill('SIGINT');
     await worker.exited;
@@ -176,6 +180,7 @@ describe('a journal whose write fails (EIO) when a job ends', () => {
     await disk.mend();
     expect(worker.out()).toContain(`[${id.slice(0, 8)}] the job's end (succeeded) cannot be written to the journal (EIO: i/o error): it is kept in ${path.join(state, 'jobs', id, 'result.json')}`);
     expect(worker.out()).toMatch(/marteau-tui worker: 1 job: 1 succeeded/);
+    expect(occurrences(worker.out(), ` job ${id.slice(0, 8)} succeeded in `)).toBe(1);
     expect(worker.out() + worker.err()).not.toMatch(/internal error|\n\s+at /);
     const [ended] = await queueJson(state);
     expect([ended.status, ended.reason]).toEqual(['succeeded', undefined]);
@@ -197,7 +202,11 @@ describe('a journal whose write fails (EIO) when a job ends', () => {
     expect(run.out()).toMatch(/the job's end \(succeeded\) cannot be written to the journal \(EIO: i\/o error\): it is kept in /);
     expect(run.out()).toMatch(/marteau-tui --ci: 1 job: 1 succeeded/);
     expect(run.out() + run.err()).not.toMatch(/internal error|\n\s+at /);
-    expect((await queueJson(state)).map((j) => [j.status, j.reason])).toEqual([['succeeded', undefined]]);
+    const [job] = await queueJson(state);
+    expect([job.status, job.reason]).toEqual(['succeeded', undefined]);
+    // Its line with where its results are, as for any end.
+    expect(occurrences(run.out(), ` job ${job.id.slice(0, 8)} succeeded in `)).toBe(1);
+    expect(run.out()).toContain(`results: ${path.join(state, 'jobs', job.id)}\n`);
   });
 });
 
@@ -220,6 +229,8 @@ describe('a full journal (ENOSPC) when a job ends', () => {
     expect(run.out() + run.err()).not.toMatch(/internal error|\n\s+at /);
     const [job] = await queueJson(state);
     expect([job.status, job.reason]).toEqual(['succeeded', undefined]);
+    expect(occurrences(run.out(), ` job ${job.id.slice(0, 8)} succeeded in `)).toBe(1);
+    expect(run.out()).toContain(`results: ${path.join(state, 'jobs', job.id)}\n`);
     // This run ends: the words do not promise that it records the end later itself.
     expect(run.out()).toContain(` the job's end (succeeded) is kept in ${path.join(state, 'jobs', job.id, 'result.json')} and recorded in the queue once there is room, or by the next marteau-tui process on this state dir\n`);
   });

@@ -260,6 +260,17 @@ export abstract class EngineRuntime {
     }
   }
 
+  /**
+   * A job as it ended here: one whose end the queue never got (offline, or the journal's disk
+   * full or failing) ended all the same, and a summary or exit code says how, not the `running`
+   * the queue still shows.
+   */
+  asEnded<J extends Readonly<Job>>(j: J): J {
+    const end = this.unrecorded.get(j.id);
+    if (!end || isTerminal(j.status)) return j;
+    return Object.freeze({ ...j, ...end, durationMs: j.startedAt !== undefined ? end.endedAt - j.startedAt : undefined });
+  }
+
   /** The proxies of the jobs this process runs now. */
   liveProxies(): Proxy[] {
     return [...this.live.values()].flatMap((l) => [...(l.proxies?.proxies.values() ?? [])]);
@@ -338,9 +349,12 @@ export abstract class EngineRuntime {
       .catch((e: Error) => this.log(job.id, `internal error: ${e.stack ?? e.message}`, 'error'))
       .finally(() => {
         this.live.delete(job.id);
-        const j = this.queue.get(job.id);
+        // Its end kept here when the queue did not take it: announced as it ended all the same.
+        const found = this.queue.get(job.id);
+        const j = found && this.asEnded(found);
         if (j && isTerminal(j.status)) {
-          // Seen here, so a queue change handled after this does not announce it again.
+          // Seen here, so a queue change handled after this (its end recorded late, too) does not
+          // announce it again.
           this.seen.set(j.id, j.status);
           this.emitFinished(j);
         }

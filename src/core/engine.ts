@@ -162,16 +162,6 @@ export class Engine extends EngineRuntime {
     return ids.map((id) => this.asEnded(this.queue.get(id)!));
   }
 
-  /**
-   * A job as it ended here: one whose end the queue never got (offline) ended all the same, and
-   * a summary or exit code says how, not the `running` the queue still shows.
-   */
-  asEnded<J extends Readonly<Job>>(j: J): J {
-    const end = this.unrecorded.get(j.id);
-    if (!end || isTerminal(j.status)) return j;
-    return Object.freeze({ ...j, ...end, durationMs: j.startedAt !== undefined ? end.endedAt - j.startedAt : undefined });
-  }
-
   // ---- views ----
 
   getSnapshot = (): EngineSnapshot => {
