@@ -12,6 +12,7 @@ import { Engine } from '../core/engine.js';
 import type { Job } from '../core/jobs.js';
 import { loadRunners } from '../report/runners.js';
 import { defaultRegistry } from '../../behaviors/index.js';
+import { warnTo } from '../text/warn.js';
 import { exitCodeFor } from './exit-code.js';
 import { CiReporter, notStarted, surviveClosedOutput } from './reporter.js';
 
@@ -72,7 +73,7 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
     io.out.write(`marteau-tui --ci: ${files.length} job${files.length > 1 ? 's' : ''}, state dir ${engine.state.root}\n`);
     for (const f of files) {
       if (interrupted) break;
-      const job = await engine.enqueue(f, { origin: 'ci', runHere: true, edit: o.edit, warn: (m) => io.err.write(`marteau-tui: warning: ${m}\n`) });
+      const job = await engine.enqueue(f, { origin: 'ci', runHere: true, edit: o.edit, warn: warnTo(io) });
       ids.add(job.id);
       // Queued as the signal came: cancelled too, else a job no worker takes would stay queued.
       if (interrupted) await engine.interrupt([job.id], cause);

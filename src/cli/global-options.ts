@@ -13,6 +13,7 @@ import { parseQueueUrl } from '../core/queue-url.js';
 import { resolveStateDir } from '../core/state-dir.js';
 import { UsageError } from '../core/exit.js';
 import { loadRunners } from '../report/runners.js';
+import { warnTo } from '../text/warn.js';
 import type { Io } from './proxy-command.js';
 
 export interface GlobalOptions {
@@ -43,11 +44,6 @@ export async function nodes(g: GlobalOptions): Promise<NodesConfig> {
   const config = await loadNodesConfigCached(await resolveNodesFile(g.nodes), path.join(await stateDirOf(g), NODES_CACHE));
   if (g.queue === undefined) return config;
   return { ...config, queue: { lostJobs: config.queue?.lostJobs ?? 'interrupt', url: parseQueueUrl(g.queue) } };
-}
-
-/** A warning (or an error) on stderr, in the words every command uses. */
-export function warnTo(io: Io): (line: string, level?: 'warn' | 'error') => void {
-  return (line, level = 'warn') => io.err.write(`marteau-tui: ${level === 'warn' ? 'warning' : 'error'}: ${line}\n`);
 }
 
 /**

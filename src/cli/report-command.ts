@@ -20,6 +20,7 @@ import { writeReports } from '../report/index.js';
 import { loadResults, ResultsNotFound } from '../report/load.js';
 import { EXIT, UsageError } from '../core/exit.js';
 import { fsReason } from '../fs/errors.js';
+import { warnTo } from '../text/warn.js';
 import type { RunSummary } from '../runners/results.js';
 import { runVerdict, type RunVerdict } from '../runners/verdict.js';
 
@@ -91,7 +92,7 @@ export async function runReportCommand(inputs: string[], o: ReportCommandOptions
   const load = async (input: ResolvedInput) => {
     try {
       const r = await loadResults(input.path, { apdexT });
-      for (const w of r.warnings) io.err.write(`marteau-tui: warning: ${w}\n`);
+      for (const w of r.warnings) warnTo(io)(w);
       return r;
     } catch (e) {
       if (e instanceof ResultsNotFound || e instanceof FunkloadFormatError) throw new UsageError(e.message);
