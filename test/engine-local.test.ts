@@ -2,6 +2,7 @@
  * The local executor: live lines, exit status, a cancel that kills the whole process group,
  * no hang on a leftover child, and nothing a user writes ever interpreted by a shell.
  */
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, open, readdir, stat, truncate } from 'node:fs/promises';
 import os from 'node:os';
@@ -116,6 +117,24 @@ describe('LocalExecutor', () => {
     expect(existsSync(path.join(dst, '.git'))).toBe(false);
     await exec.get(path.join(dst, 'sub', 'f.txt'), path.join(dst, 'back', 'f.txt'));
     expect(await exec.exists(path.join(dst, 'back', 'f.txt'))).toBe(true);
+  });
+
+  it('put/get copy a file of several pieces byte for byte, with its mode', async () => {
+    const { writeFile, readFile, chmod } = await import('node:fs/promises');
+    const dir = await temp('put');
+    const from = path.join(dir, 'results.xml');
+    // Two 8 MiB pieces and a short last one.
+    const bytes = randomBytes(2 * 8 * 1024 * 1024 + 12_345);
+    await writeFile(from, bytes);
+    await chmod(from, 0o750);
+    const there = path.join(dir, 'node', 'results.xml');
+    await exec.put(from, there);
+    const back = path.join(dir, 'back', 'results.xml');
+    await exec.get(there, back);
+    for (const f of [there, back]) {
+      expect((await readFile(f)).equals(bytes)).toBe(true);
+      expect((await stat(f)).mode & 0o777).toBe(0o750);
+    }
   });
 });
 

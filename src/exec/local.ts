@@ -3,7 +3,6 @@
  * cancel can kill the tool and everything it started, and no shell ever parses an argument.
  */
 import { cp, open, rm, stat, type FileHandle } from 'node:fs/promises';
-import { pipeline } from 'node:stream/promises';
 import { mkdirp } from '../fs/mkdirp.js';
 import path from 'node:path';
 import type { execa } from 'execa';
@@ -144,6 +143,9 @@ export class LocalExecutor implements Executor {
   async close(): Promise<void> {}
 }
 
+/** What a local copy reads and writes at a time. */
+const PIECE = 8 * 1024 * 1024;
+
 /**
  * Copy a file (its mode too), stopped at once by `signal`: the part copied is removed, since a
  * cut-off file would read as a whole one (a FunkLoad result ended early). A big result or artifact
@@ -152,20 +154,26 @@ export class LocalExecutor implements Executor {
 async function copyStopping(from: string, to: string, signal: AbortSignal | undefined, cancelled: () => TransferCancelled): Promise<void> {
   // The source opened first: a missing one leaves no empty copy behind.
   const source = await open(from, 'r');
-  let target: FileHandle;
+  let target: FileHandle | undefined;
   try {
     target = await open(to, 'w', (await source.stat()).mode & 0o777);
+    // Pieces of 8 MiB into one buffer, the signal read between two: copyFile's in-kernel copy
+    // cannot be stopped, and a stream's pieces (new memory each) copied at a third of its speed.
+    const piece = Buffer.allocUnsafe(PIECE);
+    for (;;) {
+      if (signal?.aborted) throw cancelled();
+      const { bytesRead } = await source.read(piece, 0, PIECE, null);
+      if (bytesRead === 0) break;
+      for (let at = 0; at < bytesRead; ) at += (await target.write(piece, at, bytesRead - at)).bytesWritten;
+    }
+    await target.close();
   } catch (e) {
-    await source.close();
-    throw e;
-  }
-  try {
-    // 1 MiB pieces: twice the speed of the default 64 KiB (copyFile's in-kernel copy cannot be stopped).
-    await pipeline(source.createReadStream({ highWaterMark: 1024 * 1024 }), target.createWriteStream(), { signal });
-  } catch (e) {
+    await target?.close().catch(() => {});
     // A part left by a failed copy (a full disk) would read as whole too.
-    await rm(to, { force: true });
+    if (target) await rm(to, { force: true });
     throw signal?.aborted ? cancelled() : e;
+  } finally {
+    await source.close();
   }
 }
 
