@@ -98,7 +98,7 @@ describe("a job's process whose record is refused (EIO)", () => {
     try {
       await worker.waitFor(/not recorded in the queue/);
       const dir = path.join(state, 'jobs', id);
-      expect(worker.out()).toContain(`[${id.slice(0, 8)}] cannot write ${journal} (EIO: i/o error): this job's processes are not recorded in the queue; should this worker die with its watchdog, the next start finds them by their pgid-* files in ${dir}\n`);
+      expect(worker.out()).toContain(`[${id.slice(0, 8)}] cannot write ${journal} (EIO: i/o error): this job's processes are not recorded in the queue; should this marteau-tui die with its watchdog, the next start finds them by their pgid-* files in ${dir}\n`);
       const pgid = Number((await readFile(path.join(dir, 'pgid-local'), 'utf8')).split(' ')[0]);
       // The worker (strace's child) killed with its watchdog. Not strace: its end would kill
       // every process it traces, the job's too.
@@ -124,7 +124,7 @@ describe("a job's process whose record is refused (EIO)", () => {
     const r = await writeFailing(file, ['worker', '--drain', '--state-dir', state]);
     expect(r.code, r.out + r.err).toBe(0);
     const pgid = /process group (\d+)/.exec(r.out)?.[1];
-    expect(r.out).toContain(`[${id.slice(0, 8)}] cannot write ${file} (EIO: i/o error): should this worker die with its watchdog, the next start cannot stop the processes of local (process group ${pgid}); stop them by hand then (kill -KILL -- -${pgid})\n`);
+    expect(r.out).toContain(`[${id.slice(0, 8)}] cannot write ${file} (EIO: i/o error): should this marteau-tui die with its watchdog, the next start cannot stop the processes of local (process group ${pgid}); stop them by hand then (kill -KILL -- -${pgid})\n`);
     expect(r.out + r.err).not.toMatch(/internal error|\n\s+at /);
   });
 });

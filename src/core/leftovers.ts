@@ -33,12 +33,12 @@ export class GroupFiles {
     const file = path.join(this.dir, `${PREFIX}${node}`);
     const [written, inQueue] = await Promise.allSettled([writeFile(file, `${pgid} ${processStartTime(pgid) ?? ''} ${this.claim}\n`, { mode: 0o600 }), recorded]);
     if (written.status === 'rejected') {
-      this.warn(`cannot write ${file} (${fsReason(written.reason) ?? String(written.reason)}): should this worker die with its watchdog, the next start cannot stop the processes of ${node} (process group ${pgid}); stop them by hand then (kill -KILL -- -${pgid})`);
+      this.warn(`cannot write ${file} (${fsReason(written.reason) ?? String(written.reason)}): should this marteau-tui die with its watchdog, the next start cannot stop the processes of ${node} (process group ${pgid}); stop them by hand then (kill -KILL -- -${pgid})`);
     } else if (inQueue.status === 'rejected' && !this.queueSaid) {
       this.queueSaid = true;
       const e = inQueue.reason as NodeJS.ErrnoException;
       const why = fsReason(e) && e.path ? `cannot write ${e.path} (${fsReason(e)})` : String(e.message ?? e);
-      this.warn(`${why}: this job's processes are not recorded in the queue; should this worker die with its watchdog, the next start finds them by their ${PREFIX}* files in ${this.dir}`);
+      this.warn(`${why}: this job's processes are not recorded in the queue; should this marteau-tui die with its watchdog, the next start finds them by their ${PREFIX}* files in ${this.dir}`);
     }
   }
 }
