@@ -13,7 +13,7 @@ import { parseQueueUrl } from '../core/queue-url.js';
 import { resolveStateDir } from '../core/state-dir.js';
 import { UsageError } from '../core/exit.js';
 import { loadRunners } from '../report/runners.js';
-import { warnTo } from '../text/warn.js';
+import { warnTo, type ErrOut } from '../text/warn.js';
 import type { Io } from './proxy-command.js';
 
 export interface GlobalOptions {
@@ -50,7 +50,7 @@ export async function nodes(g: GlobalOptions): Promise<NodesConfig> {
  * What opening the queue finds wrong on the way (damaged journal lines, a dead engine's processes
  * it stopped) goes to stderr: these commands are what a user runs first after a crash.
  */
-function logTo(io: Io): (jobId: string | undefined, line: string, level?: Parameters<EngineCore['log']>[2]) => void {
+function logTo(io: ErrOut): (jobId: string | undefined, line: string, level?: Parameters<EngineCore['log']>[2]) => void {
   const say = warnTo(io);
   return (_jobId, line, level) => {
     if (level === 'warn' || level === 'error') say(line, level);
@@ -58,7 +58,7 @@ function logTo(io: Io): (jobId: string | undefined, line: string, level?: Parame
 }
 
 /** The jobs and nodes as they stand, for a command that only lists them: no engine loads. */
-export async function look(g: GlobalOptions, io: Io): Promise<QueueLook> {
+export async function look(g: GlobalOptions, io: ErrOut): Promise<QueueLook> {
   const { lookAtQueue } = await import('../core/queue-look.js');
   return lookAtQueue(await stateDirOf(g), await nodes(g), logTo(io));
 }

@@ -9,7 +9,7 @@
  */
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { mkdirp } from '../fs/mkdirp.js';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { ConfigError, errorAt, parseYaml } from '../config/errors.js';
 import { AmbiguousJobId, JOB_CONFIG_SNAPSHOT, resolveStateDir, StateDir } from '../core/state-dir.js';
 import { FunkloadFormatError } from '../runners/funkload-xml.js';
@@ -21,6 +21,8 @@ import { loadResults, ResultsNotFound } from '../report/load.js';
 import { EXIT, UsageError } from '../core/exit.js';
 import { fsReason } from '../fs/errors.js';
 import { warnTo } from '../text/warn.js';
+import { look, type GlobalOptions } from './global-options.js';
+import { isTerminal } from '../core/jobs.js';
 import type { RunSummary } from '../runners/results.js';
 import { runVerdict, type RunVerdict } from '../runners/verdict.js';
 
@@ -169,23 +171,44 @@ async function writingTo<T>(outDir: string, write: () => Promise<T>): Promise<T>
 }
 
 /** `report` as the CLI runs it: job ids resolve against the state dir. */
-export function runReportFromCli(results: string[], o: ReportCommandOptions, io: ReportIo, stateDir: string | undefined, deps: ReportCommandDeps): Promise<number> {
-  const state = new StateDir(resolveStateDir(stateDir));
-  return runReportCommand(results, o, io, { resolveInput: (arg) => jobResults(state, arg), ...deps });
+export function runReportFromCli(results: string[], o: ReportCommandOptions, io: ReportIo, g: GlobalOptions, deps: ReportCommandDeps): Promise<number> {
+  const state = new StateDir(resolveStateDir(g.stateDir));
+  return runReportCommand(results, o, io, { resolveInput: (arg) => jobResults(state, arg, (id) => jobNotOver(g, io, id)), ...deps });
 }
 
-/** A job id (prefix) names its results directory in the state dir, when no such file exists. */
-async function jobResults(state: StateDir, arg: string): Promise<ResolvedInput | undefined> {
+/**
+ * A job id (prefix) names its results directory in the state dir, when no such file exists; a
+ * job's directory, by its id or its path, must hold a job that ended (`notOver` says why not).
+ */
+async function jobResults(state: StateDir, arg: string, notOver: (id: string) => Promise<string | undefined>): Promise<ResolvedInput | undefined> {
   const exists = (p: string) => stat(p).then(() => true, () => false);
-  if (await exists(arg)) return undefined;
+  if (await exists(arg)) {
+    if (dirname(resolvePath(arg)) !== state.jobsDir) return undefined;
+    const why = await notOver(basename(arg));
+    if (why) throw new UsageError(why);
+    return undefined;
+  }
   try {
     const dir = await state.findJobDir(arg);
     if (!dir && /^[0-9a-f]{4,64}$/.test(arg)) throw new UsageError(`${arg}: no such file, and no job with that id in ${state.root} (see \`marteau-tui queue --all\`; --state-dir picks another queue)`);
     if (!dir) return undefined;
+    const why = await notOver(basename(dir));
+    if (why) throw new UsageError(why);
     const snapshot = join(dir, JOB_CONFIG_SNAPSHOT);
     return { path: dir, ...((await exists(snapshot)) ? { configSnapshot: snapshot } : {}) };
   } catch (e) {
     if (e instanceof AmbiguousJobId) throw new UsageError(e.message);
     throw e;
   }
+}
+
+/**
+ * Why job `id` has no results to report on yet: queued or running, as the queue has it. A running
+ * builtin job's sample log is not left over: converting it (what a killed job's gets) took it from
+ * under the job, which then failed, and called the run interrupted.
+ */
+async function jobNotOver(g: GlobalOptions, io: ReportIo, id: string): Promise<string | undefined> {
+  const job = (await look(g, io)).jobs.find((j) => j.id === id);
+  if (!job || isTerminal(job.status)) return undefined;
+  return `job ${id.slice(0, 8)} (${job.name}) is ${job.status}: its results are complete only once it ends; run \`marteau-tui report ${id.slice(0, 8)}\` again then (\`marteau-tui queue\` shows when)`;
 }

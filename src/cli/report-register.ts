@@ -3,6 +3,7 @@
  * when the command runs, so that every other command starts without them.
  */
 import type { Command } from 'commander';
+import type { GlobalOptions } from './global-options.js';
 import type { ReportCommandDeps, ReportCommandOptions, ReportIo } from './report-command.js';
 
 /** Registers `report` on the program; `setResult` receives the command's exit code promise. */
@@ -16,7 +17,6 @@ export function registerReportCommand(program: Command, io: ReportIo, setResult:
     .option('-T, --apdex-t <seconds>', "Apdex T (FunkLoad's default 1.5)")
     .option('--thresholds <file>', 'YAML with a thresholds: map (e.g. your .marteau.yml); exit 1 when one fails')
     .action((results: string[], o: ReportCommandOptions, cmd: Command) => {
-      const stateDir = (cmd.optsWithGlobals() as { stateDir?: string }).stateDir;
-      setResult(import('./report-command.js').then((m) => m.runReportFromCli(results, o, io, stateDir, deps)));
+      setResult(import('./report-command.js').then((m) => m.runReportFromCli(results, o, io, cmd.optsWithGlobals() as GlobalOptions, deps)));
     });
 }
