@@ -6,6 +6,8 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { render } from 'ink-testing-library';
+import { createElement } from 'react';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Histogram } from '../src/stats/histogram.js';
 import type { JobRow } from '../src/ui/backend.js';
@@ -15,6 +17,7 @@ import { MessageLog, messageLines } from '../src/ui/message-log.js';
 import { behaviorOrder } from '../src/ui/mix-editor.js';
 import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-view.js';
 import { completePath } from '../src/ui/path-complete.js';
+import { QueuePane } from '../src/ui/panes/QueuePane.js';
 import { queueLayout, queueRow } from '../src/ui/queue-row.js';
 import { bar } from '../src/ui/sparkline.js';
 import { ellipsisItems } from '../src/ui/text.js';
@@ -65,6 +68,20 @@ describe('queue rows', () => {
     expect(a).toMatch(/^a-job-with-a-r… succeeded 4539 requests …$/);
     expect(a.indexOf('4539')).toBe(b.indexOf('4539'));
     expect(b.length).toBeLessThanOrEqual(42);
+  });
+
+  it('the Queue pane says which jobs show when there are more than rows, before the counts', () => {
+    // At 80x24 the Queue pane is 46 cells wide and 6 high: three rows for six jobs.
+    const jobs = ['queued', 'running', 'failed', 'failed', 'cancelled', 'succeeded'].map((state, i) => job({ id: `${i}aaaaaaa1111`, name: `job${i}`, state }));
+    const pane = (selected: number, filter = '') => {
+      const ui = render(createElement(QueuePane, { jobs, selected, focused: true, height: 6, width: 46, filter, now: 20_000 }));
+      const title = ui.lastFrame()!.split('\n')[1];
+      ui.unmount();
+      return title;
+    };
+    expect(pane(0)).toMatch(/│ \[1\] Queue\s+1-3 of 6 ↓ · 1 queued │$/);
+    expect(pane(5)).toMatch(/\[1\] Queue\s+4-6 of 6 ↑ · 1 queued/);
+    expect(pane(3, 'e')).toMatch(/\[1\] Queue\s+2-4 of 6 ↑↓ · filter: e │$/);
   });
 
   it('cut long names with an ellipsis, never silently', () => {

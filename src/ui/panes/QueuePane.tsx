@@ -13,7 +13,11 @@ export const QueuePane = memo(function QueuePane(props: { jobs: readonly JobRow[
   const shown = jobs.slice(first, first + visible);
   const layout = queueLayout(width - 6, Math.max(0, ...shown.map((j) => j.name.length)), Math.max(0, ...shown.map((j) => j.state.length)), shown.some((j) => j.rate !== undefined), shown.some((j) => !!j.progress));
   const counts = jobs.reduce<Record<string, number>>((a, j) => ({ ...a, [j.state]: (a[j.state] ?? 0) + 1 }), {});
-  const extra = filter ? `filter: ${filter}` : Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(' · ');
+  // More jobs than rows: say which part shows first, as the Behaviors pane does; the counts after
+  // it are dropped first as the pane narrows (at 80×24 three rows show, and nothing else said so).
+  const last = first + shown.length;
+  const where = jobs.length > visible ? `${first + 1}-${last} of ${jobs.length} ${first > 0 ? '↑' : ''}${last < jobs.length ? '↓' : ''}` : '';
+  const extra = [where, filter ? `filter: ${filter}` : Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(' · ')].filter(Boolean).join(' · ');
   return (
     <Pane title="Queue" index={1} focused={focused} height={height} width={width} extra={extra}>
       {jobs.length === 0 ? <Text color={color('dim')}>{filter ? 'no job matches' : 'no job yet: press e to enqueue a .marteau.yml'}</Text> : null}
