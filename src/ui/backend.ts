@@ -25,6 +25,8 @@ export interface JobRow {
   enqueuedAt: number;
   startedAt?: number;
   endedAt?: number;
+  /** Running in another process on this state dir, whose output this one does not see: which. */
+  elsewhere?: string;
   /** Lines for the details view (source, commit, runner, result paths, reason). */
   details: readonly string[];
 }

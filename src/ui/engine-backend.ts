@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Engine, EngineSnapshot, JobView } from '../core/engine.js';
 import { changeReason } from '../core/events.js';
+import { currentOwner } from '../core/owner.js';
 import type { NodeView } from '../core/node-pool.js';
 import type { MixSpec } from '../proxy/mix.js';
 import { ProxyMonitor } from '../proxy/monitor.js';
@@ -69,7 +70,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
       from: snap,
       view: {
         // Newest first: what a user just enqueued is at the top.
-        jobs: [...snap.jobs].reverse().map(jobRow),
+        jobs: [...snap.jobs].reverse().map((j) => jobRow(j, !snap.queue.label)),
         nodes: snap.nodes.map(nodeRow),
         schedules: snap.jobs.flatMap((j) => j.chaos ?? []),
         output: (id) => [...(kept.get(id) ?? [])],
@@ -139,7 +140,14 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
   };
 }
 
-function jobRow(j: JobView): JobRow {
+/**
+ * `journal`: the queue is this machine's, whose other processes' output reaches no one (a shared
+ * queue streams it). A second control center on the state dir showed 'no output yet' for a job
+ * the first one ran, however much it wrote.
+ */
+function jobRow(j: JobView, journal: boolean): JobRow {
+  const me = currentOwner();
+  const other = journal && j.status === 'running' && j.owner && (j.owner.pid !== me.pid || j.owner.host !== me.host) ? j.owner : undefined;
   const p = j.progress;
   const users = p?.users !== undefined && p.cycleUsers !== undefined && p.users !== p.cycleUsers ? `${p.users}/${p.cycleUsers}` : (p?.cycleUsers ?? p?.users);
   const progress = p
@@ -165,6 +173,7 @@ function jobRow(j: JobView): JobRow {
     enqueuedAt: j.enqueuedAt,
     startedAt: j.startedAt,
     endedAt: j.endedAt,
+    ...(other ? { elsewhere: `another marteau-tui process (pid ${other.pid}${other.host === me.host ? '' : ` on ${other.host}`})` } : {}),
     details: [
       `id       ${j.id}`,
       `state    ${j.status}${j.reason ? ` — ${j.reason}` : ''}`,

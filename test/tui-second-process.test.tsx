@@ -1,0 +1,45 @@
+/**
+ * A control center opened on a state dir where another process (a worker, a first control center)
+ * runs a job: its output reaches only that process, so the Output pane says who runs it and where
+ * its output goes, rather than 'no output yet' for a job that has written plenty.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { render } from 'ink-testing-library';
+import { afterAll, afterEach, expect, it } from 'vitest';
+import { Engine } from '../src/core/engine.js';
+import { loadRunners } from '../src/report/runners.js';
+import { App } from '../src/ui/App.js';
+import { engineBackend } from '../src/ui/engine-backend.js';
+import { localNodes, removeTemp, stateDir } from './helpers/projects.js';
+import { queueJson, workerWithLongJob } from './helpers/queue-cli.js';
+
+const strip = (s = '') => s.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '');
+const running: ChildProcess[] = [];
+let cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.reverse()) await c();
+  cleanups = [];
+  for (const c of running.splice(0)) c.kill('SIGTERM');
+});
+afterAll(removeTemp);
+
+it("says which process runs a job whose output it cannot show, and where that output goes", async () => {
+  const state = await stateDir();
+  const worker = await workerWithLongJob(state, running);
+  const [{ id }] = await queueJson(state);
+  const engine = new Engine({ runners: loadRunners, stateDir: state, nodes: localNodes(1), run: 'all' });
+  await engine.start();
+  const backend = engineBackend(engine, { cwd: process.cwd() });
+  const ui = render(<App backend={backend} title="second" onQuit={() => {}} />);
+  cleanups.push(async () => {
+    ui.unmount();
+    backend.stop();
+    await engine.stop();
+  });
+  // The Output pane's text, its border taken off and its lines joined: the words read whole.
+  const output = () => strip(ui.lastFrame()).split('\n').filter((l) => /^│ /.test(l) && !/╮|╯/.test(l)).map((l) => l.slice(2, -1).trim()).join(' ');
+  const end = Date.now() + 10_000;
+  const want = `no output here: long runs in another marteau-tui process (pid ${worker.child.pid}); its output goes to ${state}/jobs/${id}/console.log`;
+  while (!output().includes(want) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  expect(output()).toContain(want);
+}, 30_000);
