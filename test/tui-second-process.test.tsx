@@ -1,7 +1,8 @@
 /**
  * A control center opened on a state dir where another process (a worker, a first control center)
  * runs a job: its output reaches only that process, so the Output pane says who runs it and where
- * its output goes, rather than 'no output yet' for a job that has written plenty.
+ * its output goes, rather than 'no output yet' for a job that has written plenty; and `q` leaves
+ * at once, since leaving does not stop that job (it asked to mark it interrupted, and exited 130).
  */
 import type { ChildProcess } from 'node:child_process';
 import { render } from 'ink-testing-library';
@@ -23,14 +24,15 @@ afterEach(async () => {
 });
 afterAll(removeTemp);
 
-it("says which process runs a job whose output it cannot show, and where that output goes", async () => {
+it('says which process runs a job whose output it cannot show and where that output goes, and quits without asking', async () => {
   const state = await stateDir();
   const worker = await workerWithLongJob(state, running);
   const [{ id }] = await queueJson(state);
   const engine = new Engine({ runners: loadRunners, stateDir: state, nodes: localNodes(1), run: 'all' });
   await engine.start();
   const backend = engineBackend(engine, { cwd: process.cwd() });
-  const ui = render(<App backend={backend} title="second" onQuit={() => {}} />);
+  let quit: boolean | undefined;
+  const ui = render(<App backend={backend} title="second" onQuit={(i) => { quit = i; }} />);
   cleanups.push(async () => {
     ui.unmount();
     backend.stop();
@@ -42,4 +44,11 @@ it("says which process runs a job whose output it cannot show, and where that ou
   const want = `no output here: long runs in another marteau-tui process (pid ${worker.child.pid}); its output goes to ${state}/jobs/${id}/console.log`;
   while (!output().includes(want) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   expect(output()).toContain(want);
+
+  ui.stdin.write('q');
+  const asked = () => strip(ui.lastFrame()).includes('Quit and mark it interrupted?');
+  while (quit === undefined && !asked()) await new Promise((r) => setTimeout(r, 20));
+  expect(asked()).toBe(false);
+  expect(quit).toBe(false);
+  expect((await queueJson(state))[0].status).toBe('running');
 }, 30_000);

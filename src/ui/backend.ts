@@ -27,6 +27,8 @@ export interface JobRow {
   endedAt?: number;
   /** Running in another process on this state dir, whose output this one does not see: which. */
   elsewhere?: string;
+  /** Running in this process: leaving interrupts it. */
+  runsHere?: boolean;
   /** Lines for the details view (source, commit, runner, result paths, reason). */
   details: readonly string[];
 }

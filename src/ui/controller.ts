@@ -33,7 +33,9 @@ export function handleKey(ctx: Ctx, input: string, key: KeyFlags): void {
 }
 
 function askQuit(ctx: Ctx): void {
-  if (!ctx.backend.getSnapshot().jobs.some((j) => j.state === 'running')) return ctx.quit(false);
+  // Only this process's jobs: one another process runs (a worker, a first control center, a team
+  // queue's other worker) goes on without it, and a second control center asked to interrupt it.
+  if (!ctx.backend.getSnapshot().jobs.some((j) => j.runsHere)) return ctx.quit(false);
   ctx.set({ modal: { kind: 'confirm', question: 'A job is running. Quit and mark it interrupted?', onYes: () => ctx.quit(true), yesKey: 'q' } });
 }
 

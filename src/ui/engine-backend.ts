@@ -147,7 +147,8 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
  */
 function jobRow(j: JobView, journal: boolean): JobRow {
   const me = currentOwner();
-  const other = journal && j.status === 'running' && j.owner && (j.owner.pid !== me.pid || j.owner.host !== me.host) ? j.owner : undefined;
+  const runsHere = j.status === 'running' && j.owner?.pid === me.pid && j.owner.host === me.host;
+  const other = journal && j.status === 'running' && !runsHere ? j.owner : undefined;
   const p = j.progress;
   const users = p?.users !== undefined && p.cycleUsers !== undefined && p.users !== p.cycleUsers ? `${p.users}/${p.cycleUsers}` : (p?.cycleUsers ?? p?.users);
   const progress = p
@@ -173,6 +174,7 @@ function jobRow(j: JobView, journal: boolean): JobRow {
     enqueuedAt: j.enqueuedAt,
     startedAt: j.startedAt,
     endedAt: j.endedAt,
+    ...(runsHere ? { runsHere } : {}),
     ...(other ? { elsewhere: `another marteau-tui process (pid ${other.pid}${other.host === me.host ? '' : ` on ${other.host}`})` } : {}),
     details: [
       `id       ${j.id}`,
