@@ -247,7 +247,10 @@ describe('what views say about a schedule', () => {
     expect(scheduleLine(running, now)).toEqual({ state: 'running', now: 'outage · step', next: 'next outage · end of step in 5s' });
     expect(scheduleLine({ ...running, next: { ...running.next!, at: now + 125_000 } }, now)!.next).toBe('next outage · end of step in 2m05s');
     expect(scheduleLine({ ...running, paused: true }, now)).toMatchObject({ state: 'paused', now: 'paused (s resumes) at outage · step' });
-    expect(scheduleLine({ ...running, paused: true, manual: true }, now)).toMatchObject({ state: 'manual', now: 'set by hand, scenario paused (s resumes)' });
+    const manual = scheduleLine({ ...running, paused: true, manual: true }, now)!;
+    expect(manual).toMatchObject({ state: 'manual', now: 'set by hand · s resumes' });
+    // Whole in the Behaviors pane at 80x24: 26 cells after its mark.
+    expect(manual.now.length).toBeLessThanOrEqual(26);
     // The Proxies pane: the fault in force and when it ends.
     expect(activeFault('50:error', running, now)).toEqual({ faulty: true, text: 'fault 50:error · outage · ends in 5s' });
     expect(activeFault('50:error', { ...running, manual: true, paused: true }, now).text).toBe('fault 50:error · set by hand · until changed');

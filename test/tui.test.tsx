@@ -191,7 +191,8 @@ chaos:
     // A preset is a change by hand: recorded, and the scenario holds off until s.
     await t.press('p', '0');
     await t.waitFor(() => db()?.mix.text === '100:dummy', 'the hand-set mix');
-    await t.waitFor((f) => f.includes('⏸ set by hand, scenario paused'), 'the manual pause');
+    // Whole, key and all, in the pane's 34 cells (it was cut to 'scenario paused (s r…').
+    await t.waitFor((f) => /⏸ set by hand · s resumes\s*│/.test(f), 'the manual pause');
     await t.press('s');
     await t.waitFor(() => db()?.mix.text === '50:error', 'the scenario\'s mix again');
     const timeline = t.engine.getSnapshot().jobs[0].timeline ?? [];

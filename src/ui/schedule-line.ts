@@ -15,7 +15,8 @@ export function scheduleLine(s: ScheduleView | undefined, now: number): Schedule
   if (!s || (!s.current && s.remaining === 0)) return undefined;
   const current = s.current ? `${s.current.entry} · ${s.current.restore ? 'own mix' : s.current.label}` : 'own mix';
   const next = s.next ? `next ${s.next.entry} · ${s.next.label} in ${countdown(s.next.at - now)}` : s.remaining ? 'waits for the load to start' : 'no more changes';
-  if (s.manual) return { state: 'manual', now: 'set by hand, scenario paused (s resumes)', next };
+  // Short enough for the Behaviors pane at 80x24 (26 cells after the mark): the key is what it says.
+  if (s.manual) return { state: 'manual', now: 'set by hand · s resumes', next };
   if (s.paused) return { state: 'paused', now: `paused (s resumes) at ${current}`, next };
   return { state: s.next || s.remaining ? 'running' : 'done', now: current, next };
 }
