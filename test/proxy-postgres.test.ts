@@ -260,6 +260,29 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
     });
   });
 
+  it('a FATAL error amid pipelined queries: the queries behind it never run, and only it counts', async () => {
+    const direct = await connect(db.port);
+    await direct.query('CREATE TABLE cut (n int)');
+    await withProxy({ fail_first: { percent: 100, exchanges: 1, kind: '57P01' } }, async (p) => {
+      const raw = await Raw.connect(p.port);
+      let got = '';
+      raw.sock.on('data', (d: Buffer) => { got += d.toString('latin1'); });
+      const closed = new Promise<void>((r) => raw.sock.once('close', () => r()));
+      // The client was told its connection ended at the first: a server running the rest would
+      // have done what nobody asked it (inserts the client believes never happened).
+      raw.write(Buffer.concat([simple('SELECT 1'), simple('INSERT INTO cut VALUES (1)'), extended('INSERT INTO cut VALUES (2)')]));
+      await closed;
+      await new Promise((r) => setTimeout(r, 100));
+      // The FATAL ErrorResponse and nothing after it (a FATAL error has no ReadyForQuery).
+      expect(got).toContain('57P01');
+      expect(got.slice(got.indexOf('57P01'))).not.toMatch(/[CZ]\0\0\0/);
+      expect((await direct.query('SELECT count(*)::int AS n FROM cut')).rows[0].n).toBe(0);
+      expect(p.stats().exchanges).toBe(1);
+      expect(p.stats().behaviors.fail_first).toBe(1);
+    });
+    await direct.end();
+  });
+
   it('100:hang: the client times out', async () => {
     await withProxy('100:hang', async (p) => {
       const c = await connect(p.port, { query_timeout: 300 });

@@ -436,6 +436,34 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     });
   });
 
+  // A pipelined batch in one write: a fault that ends the connection (blackout, abort) ends the
+  // batch there; the commands behind it reach no one and are not drawn, so not counted either.
+  it.each([
+    ['blackout', 0],
+    ['abort', 1],
+  ])('a %s amid a pipelined batch: the commands behind it neither reach the server nor count', async (behavior, sent) => {
+    await withProxy(`50:${behavior}`, async (p) => {
+      const key = `cut:${behavior}`;
+      const direct = client(server.port);
+      await direct.del(key);
+      const s = net.connect({ port: p.port, host: '127.0.0.1' });
+      const closed = new Promise<void>((resolve) => s.on('close', () => resolve()));
+      s.on('error', () => {});
+      s.on('data', () => {});
+      s.write(Buffer.concat(Array.from({ length: 30 }, (_, i) => cmd('RPUSH', key, String(i)))));
+      await closed;
+      await new Promise((res) => setTimeout(res, 100));
+      const got = (await direct.lrange(key, 0, -1)).map(Number);
+      // Those before the fault (and the aborted one, which is forwarded) reached it, in order; none after.
+      expect(got).toEqual(got.map((_, i) => i));
+      expect(got.length).toBeLessThan(30 - 1 + sent);
+      const stats = p.stats();
+      expect(stats.behaviors[behavior]).toBe(1);
+      expect(stats.exchanges).toBe(got.length + 1 - sent);
+      direct.disconnect();
+    });
+  });
+
   it('100:hang makes the command time out', async () => {
     await withProxy('', async (p) => {
       const r = client(p.port, { commandTimeout: 300 });

@@ -108,6 +108,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     this.core.count(entry.behavior.name);
     ex.injected = this.encodeError(error.kind, label, buf.subarray(from, to), error.message);
     this.skip(ex);
+    if (ex.injected.close) this.dropUpstream = true;
     this.replies.push(ex);
   }
 
@@ -218,10 +219,15 @@ export abstract class ConnectionFaults extends ConnectionReplies {
         case 'error':
           ex.injected = this.encodeError(a.kind, seg.label, seg.data, a.message);
           if (seg.mustForward) ex.replace = true;
-          else this.skip(ex);
+          else {
+            this.skip(ex);
+            if (ex.injected.close) this.dropUpstream = true;
+          }
           break;
         case 'close':
           this.skip(ex);
+          // The requests forwarded before it still go (the chunk's flush), none after it.
+          this.dropUpstream = true;
           this.later(0, () => this.destroy());
           break;
         case 'reset':

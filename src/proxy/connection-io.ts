@@ -34,6 +34,11 @@ export abstract class ConnectionIO {
   protected repliesBusy = false;
   /** For protocols without reply framing: the exchange the server's bytes are attributed to. */
   protected attributed?: Exchange;
+  /**
+   * The client's bytes go no further: a `timeout` toxic upstream, or a fault that ends the
+   * connection (blackout, abort, a closing error), whose requests behind it, in the same read,
+   * must reach no one and are not drawn.
+   */
   protected dropUpstream = false;
   protected dropDownstream = false;
   protected limits: Record<Stream, number> = { upstream: Infinity, downstream: Infinity };

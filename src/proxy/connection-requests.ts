@@ -174,6 +174,7 @@ export abstract class ConnectionRequests extends ConnectionFaults {
     this.current = undefined;
     if (ex.abort) {
       // Let the request reach the server, then cut both sides before any reply.
+      this.dropUpstream = true;
       this.flush();
       this.server.end(() => this.destroy());
       this.client.destroy();
