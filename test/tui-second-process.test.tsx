@@ -3,6 +3,7 @@
  * runs a job: its output reaches only that process, so the Output pane says who runs it and where
  * its output goes, rather than 'no output yet' for a job that has written plenty; and `q` leaves
  * at once, since leaving does not stop that job (it asked to mark it interrupted, and exited 130).
+ * A job that ended before it opened says where its output is, rather than 'no output'.
  */
 import type { ChildProcess } from 'node:child_process';
 import { render } from 'ink-testing-library';
@@ -11,10 +12,13 @@ import { Engine } from '../src/core/engine.js';
 import { loadRunners } from '../src/report/runners.js';
 import { App } from '../src/ui/App.js';
 import { engineBackend } from '../src/ui/engine-backend.js';
-import { localNodes, removeTemp, stateDir } from './helpers/projects.js';
+import { cliDone } from './helpers/marteau-cli.js';
+import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
 import { queueJson, workerWithLongJob } from './helpers/queue-cli.js';
 
 const strip = (s = '') => s.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '');
+/** The Output pane's text (the full-width rows), its border taken off and its lines joined: the words read whole. */
+const outputText = (frame?: string) => strip(frame).split('\n').filter((l) => /^│ /.test(l) && !/││/.test(l)).map((l) => l.slice(2, -1).trim()).join(' ');
 const running: ChildProcess[] = [];
 let cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -38,8 +42,7 @@ it('says which process runs a job whose output it cannot show and where that out
     backend.stop();
     await engine.stop();
   });
-  // The Output pane's text, its border taken off and its lines joined: the words read whole.
-  const output = () => strip(ui.lastFrame()).split('\n').filter((l) => /^│ /.test(l) && !/╮|╯/.test(l)).map((l) => l.slice(2, -1).trim()).join(' ');
+  const output = () => outputText(ui.lastFrame());
   const end = Date.now() + 10_000;
   const want = `no output here: long runs in another marteau-tui process (pid ${worker.child.pid}); its output goes to ${state}/jobs/${id}/console.log`;
   while (!output().includes(want) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
@@ -51,4 +54,25 @@ it('says which process runs a job whose output it cannot show and where that out
   expect(asked()).toBe(false);
   expect(quit).toBe(false);
   expect((await queueJson(state))[0].status).toBe('running');
+}, 30_000);
+
+it('a job that ended before it opened says where its output is', async () => {
+  const state = await stateDir();
+  const dir = await project(`name: printer\n${commandYaml(['sh', '-c', 'echo printed'])}\n`);
+  expect((await cliDone(['enqueue', dir, '--state-dir', state])).code).toBe(0);
+  expect((await cliDone(['worker', '--drain', '--state-dir', state])).code).toBe(0);
+  const [{ id }] = await queueJson(state);
+  const engine = new Engine({ runners: loadRunners, stateDir: state, nodes: localNodes(1), run: 'all' });
+  await engine.start();
+  const backend = engineBackend(engine, { cwd: process.cwd() });
+  const ui = render(<App backend={backend} title="later" onQuit={() => {}} />);
+  cleanups.push(async () => {
+    ui.unmount();
+    backend.stop();
+    await engine.stop();
+  });
+  const want = `no output here: succeeded · its output: ${state}/jobs/${id}/console.log · enter: details`;
+  const end = Date.now() + 10_000;
+  while (!outputText(ui.lastFrame()).includes(want) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  expect(outputText(ui.lastFrame())).toContain(want);
 }, 30_000);

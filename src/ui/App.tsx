@@ -129,10 +129,13 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
   );
 }
 
-/** An empty Output pane: a job that ended before any line (failed to start, cancelled while queued) says how. */
+/** An empty Output pane: a job that ended before any line (failed to start, cancelled while queued) says how, and where its output file is. */
 function emptyOutput(job: JobRow | undefined): string {
   if (!job) return 'select a job in the queue';
   if (job.elsewhere) return `no output here: ${job.name} runs in ${job.elsewhere}; its output goes to ${job.resultDir}/console.log`;
   if (!isTerminal(job.state as JobStatus)) return 'no output yet';
-  return `no output: ${job.state}${job.progress ? `: ${job.progress}` : ''} · enter: details`;
+  // Its lines not kept here (run before this control center started, by another process, or too
+  // long ago): its file has them.
+  const file = job.outputFile ? ` · its output: ${job.outputFile}` : '';
+  return `no output${file ? ' here' : ''}: ${job.state}${job.progress ? `: ${job.progress}` : ''}${file} · enter: details`;
 }

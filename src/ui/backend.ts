@@ -29,6 +29,8 @@ export interface JobRow {
   elsewhere?: string;
   /** Running in this process: leaving interrupts it. */
   runsHere?: boolean;
+  /** An ended job's output file, when this process kept none of its lines. */
+  outputFile?: string;
   /** Lines for the details view (source, commit, runner, result paths, reason). */
   details: readonly string[];
 }

@@ -2,10 +2,11 @@
  * Adapts the engine to what the TUI reads and calls (TuiBackend): rows for the panes, derived
  * once per engine snapshot, and the engine's own methods for every key.
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { Engine, EngineSnapshot, JobView } from '../core/engine.js';
 import { changeReason } from '../core/events.js';
+import { isTerminal } from '../core/jobs.js';
 import { currentOwner } from '../core/owner.js';
 import type { NodeView } from '../core/node-pool.js';
 import type { MixSpec } from '../proxy/mix.js';
@@ -48,6 +49,18 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
     lines.push(`${e.node ? `[${e.node}] ` : ''}${e.line}`);
     if (lines.length > KEPT_LINES) lines.splice(0, lines.length - KEPT_LINES);
   });
+  // An ended job's console.log, when it wrote one: where a job whose lines are not kept here
+  // (run before this process started, by another, or beyond KEPT_JOBS) has its output. Looked
+  // at once per job: an ended job's file does not change.
+  const outputFiles = new Map<string, string | undefined>();
+  const outputFileOf = (j: JobView): string | undefined => {
+    if (!isTerminal(j.status) || j.resultDir.includes(':')) return undefined;
+    if (!outputFiles.has(j.id)) {
+      const file = path.join(j.resultDir, 'console.log');
+      outputFiles.set(j.id, (statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 0 ? file : undefined);
+    }
+    return outputFiles.get(j.id);
+  };
   const subscribers = new Set<() => void>();
   const messages = new MessageLog();
   const offFinished = engine.events.on('job.finished', (e) => {
@@ -70,7 +83,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
       from: snap,
       view: {
         // Newest first: what a user just enqueued is at the top.
-        jobs: [...snap.jobs].reverse().map((j) => jobRow(j, !snap.queue.label)),
+        jobs: [...snap.jobs].reverse().map((j) => jobRow(j, !snap.queue.label, kept.has(j.id) ? undefined : outputFileOf(j))),
         nodes: snap.nodes.map(nodeRow),
         schedules: snap.jobs.flatMap((j) => j.chaos ?? []),
         output: (id) => [...(kept.get(id) ?? [])],
@@ -145,7 +158,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
  * queue streams it). A second control center on the state dir showed 'no output yet' for a job
  * the first one ran, however much it wrote.
  */
-function jobRow(j: JobView, journal: boolean): JobRow {
+function jobRow(j: JobView, journal: boolean, outputFile: string | undefined): JobRow {
   const me = currentOwner();
   const runsHere = j.status === 'running' && j.owner?.pid === me.pid && j.owner.host === me.host;
   const other = journal && j.status === 'running' && !runsHere ? j.owner : undefined;
@@ -175,6 +188,7 @@ function jobRow(j: JobView, journal: boolean): JobRow {
     startedAt: j.startedAt,
     endedAt: j.endedAt,
     ...(runsHere ? { runsHere } : {}),
+    ...(outputFile ? { outputFile } : {}),
     ...(other ? { elsewhere: `another marteau-tui process (pid ${other.pid}${other.host === me.host ? '' : ` on ${other.host}`})` } : {}),
     details: [
       `id       ${j.id}`,
