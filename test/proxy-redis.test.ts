@@ -10,7 +10,7 @@ import { act, defineBehavior, z, type Behavior } from '../src/proxy/plugin.js';
 import type { Segment } from '../src/proxy/protocol.js';
 import { redis as redisProtocol } from '../src/proxy/protocols/redis.js';
 import type { Proxy } from '../src/proxy/proxy.js';
-import { rawExchange } from './helpers/net.js';
+import { freePort, rawExchange } from './helpers/net.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
 import { startProxy } from './helpers/builtin-proxy.js';
 
@@ -461,6 +461,25 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
       expect(stats.behaviors[behavior]).toBe(1);
       expect(stats.exchanges).toBe(got.length + 1 - sent);
       direct.disconnect();
+    });
+  });
+
+  it('an upstream down is said once per outage, however many clients it fails; each is counted', async () => {
+    const dead = `127.0.0.1:${await freePort()}`;
+    await withProxy('', async (p) => {
+      const logs: string[] = [];
+      p.on('event', (e: { type: string; message?: string }) => { if (e.type === 'proxy.log') logs.push(e.message!); });
+      const ping = () => rawExchange(p.port, cmd('PING'), '\r\n', 5000).then((c) => Buffer.concat(c).toString(), () => 'closed');
+      p.setUpstream(dead);
+      for (let i = 0; i < 20; i++) expect(await ping()).toBe('closed');
+      expect(logs).toEqual([expect.stringMatching(new RegExp(`^upstream ${dead} unreachable: .*ECONNREFUSED.*said once until it answers again`))]);
+      expect(p.stats().connections.upstreamErrors).toBe(20);
+      p.setUpstream(`127.0.0.1:${server.port}`);
+      expect(await ping()).toBe('+PONG\r\n');
+      // Down again after it answered: a new outage, said again.
+      p.setUpstream(dead);
+      expect(await ping()).toBe('closed');
+      expect(logs.length).toBe(2);
     });
   });
 

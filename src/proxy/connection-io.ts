@@ -98,7 +98,10 @@ export abstract class ConnectionIO {
     });
     let connected = false;
     // Reached once bytes can flow: after the handshake when the server speaks TLS.
-    server.once((server as { encrypted?: boolean }).encrypted ? 'secureConnect' : 'connect', () => { connected = true; });
+    server.once((server as { encrypted?: boolean }).encrypted ? 'secureConnect' : 'connect', () => {
+      connected = true;
+      core.upstreamReached();
+    });
     server.on('error', (err) => {
       if (!connected) core.upstreamFailed(err);
       else this.passReset(err, client);

@@ -47,6 +47,8 @@ export interface ProxyCore {
   /** `exchanges` exchanges took `ms` each (a run's requests answered in one chunk). */
   recordLatency(ms: number, exchanges?: number): void;
   upstreamFailed(err: Error): void;
+  /** A connection reached the upstream (its TLS handshake done, if any). */
+  upstreamReached(): void;
   /** `c` is the Connection that closed (typed loosely so this module needs no import of it). */
   connectionClosed(c: object): void;
   log(level: 'info' | 'warn' | 'error', message: string): void;

@@ -109,6 +109,11 @@ export class Proxy extends EventEmitter implements ProxyCore {
   private closing = false;
   /** At max_connections: warned once until a connection is accepted again. */
   private full = false;
+  /**
+   * The upstream failure last said: the same again is only counted, until a connection reaches
+   * the upstream. A backend down under load would otherwise print a line per client connection.
+   */
+  private upstreamSaid?: string;
   /** Offset framers hold nothing of a chunk but what buffered() counts: read into a reused buffer. */
   private readonly readsReused: boolean;
   private readonly tls?: ProxyTls;
@@ -326,7 +331,14 @@ export class Proxy extends EventEmitter implements ProxyCore {
 
   upstreamFailed(err: Error): void {
     this.counters.connections.upstreamErrors++;
-    this.log('warn', this.tls?.upstreamFailure(this.upstream, err) ?? `upstream ${this.upstream} unreachable: ${err.message}`);
+    const said = this.tls?.upstreamFailure(this.upstream, err) ?? `upstream ${this.upstream} unreachable: ${err.message}`;
+    if (said === this.upstreamSaid) return;
+    this.upstreamSaid = said;
+    this.log('warn', `${said} (said once until it answers again; upstream-errors counts the connections it fails)`);
+  }
+
+  upstreamReached(): void {
+    this.upstreamSaid = undefined;
   }
 
   connectionClosed(c: Connection): void {
