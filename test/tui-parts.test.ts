@@ -17,6 +17,7 @@ import { MessageLog, messageLines } from '../src/ui/message-log.js';
 import { behaviorOrder } from '../src/ui/mix-editor.js';
 import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-view.js';
 import { completePath } from '../src/ui/path-complete.js';
+import { Header } from '../src/ui/components/Chrome.js';
 import { QueuePane } from '../src/ui/panes/QueuePane.js';
 import { queueLayout, queueRow } from '../src/ui/queue-row.js';
 import { bar } from '../src/ui/sparkline.js';
@@ -82,6 +83,19 @@ describe('queue rows', () => {
     expect(pane(0)).toMatch(/│ \[1\] Queue\s+1-3 of 6 ↓ · 1 queued │$/);
     expect(pane(5)).toMatch(/\[1\] Queue\s+4-6 of 6 ↑ · 1 queued/);
     expect(pane(3, 'e')).toMatch(/\[1\] Queue\s+2-4 of 6 ↑↓ · filter: e │$/);
+  });
+
+  it('the header keeps proxies and faults at 80 columns, the history\'s counts cut to whole ones, live ones first', () => {
+    const states = ['succeeded', 'failed', 'succeeded', 'cancelled', 'interrupted', 'failed', 'running'];
+    const snap = { jobs: states.map((state, i) => job({ id: `${i}aaaaaaa1111`, state })), nodes: [], output: () => [], schedules: [] };
+    const header = (width: number) => {
+      const ui = render(createElement(Header, { title: 'hd', snap, proxies: [], width }));
+      const line = ui.lastFrame()!;
+      ui.unmount();
+      return line;
+    };
+    expect(header(79)).toBe('marteau-tui · hd · running · jobs 1 running … · proxies 0 · faults 0');
+    expect(header(90)).toBe('marteau-tui · hd · running · jobs 1 running, 2 succeeded … · proxies 0 · faults 0');
   });
 
   it('cut long names with an ellipsis, never silently', () => {

@@ -5,7 +5,7 @@ import type { ProxyView } from '../../proxy/monitor.js';
 import type { TuiSnapshot } from '../backend.js';
 import { footerHints, type PaneId } from '../keys.js';
 import { clock, type Message } from '../message-log.js';
-import { fitItems } from '../text.js';
+import { ellipsisItems, fitItems } from '../text.js';
 import { color, messageLevelColor } from '../theme.js';
 import type { Modal, PromptPurpose } from '../ui-state.js';
 
@@ -17,10 +17,17 @@ export const Header = memo(function Header(props: { title?: string; snap: TuiSna
   const running = counts.running ? 'running' : 'idle';
   // Early in the line: a narrow terminal cuts the end, and an offline queue must show.
   const team = snap.queue?.online === false ? 'queue offline (reconnecting)' : snap.queue?.label ? `team ${snap.queue.label}` : '';
-  const items = ['marteau-tui', props.title ?? '', team, running, `jobs ${Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(', ') || '0'}`, `proxies ${proxies.length}`, `faults ${faults}`].filter(Boolean);
+  const head = ['marteau-tui', props.title ?? '', team, running].filter(Boolean);
+  const tail = [`proxies ${proxies.length}`, `faults ${faults}`];
+  // The history's counts grow with it: cut them to whole counts, live ones first, in the room the
+  // figures after them leave, rather than let them push those figures off an 80-column line.
+  const first = (state: string) => (state === 'running' ? 0 : state === 'queued' ? 1 : 2);
+  const jobs = `jobs ${Object.entries(counts).sort(([a], [b]) => first(a) - first(b)).map(([st, n]) => `${n} ${st}`).join(', ') || '0'}`;
+  const room = props.width - [...head, ...tail].join(' · ').length - ' · '.length;
+  const shown = jobs.length <= room ? jobs : room >= jobs.split(', ')[0].length + 2 ? ellipsisItems(jobs, room) : '';
   return (
     <Text bold color={color('accent')}>
-      {fitItems(items, props.width)}
+      {fitItems([...head, shown, ...tail].filter(Boolean), props.width)}
     </Text>
   );
 });
