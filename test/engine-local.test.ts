@@ -44,10 +44,20 @@ describe('LocalExecutor', () => {
     expect(r.lines.filter(([s]) => s === 'stderr').map(([, l]) => l)).toEqual(['e1']);
   });
 
-  it('a missing program is exit 127 with a clear line', async () => {
+  it('a missing program is exit 127 with a clear line: what is missing and how to fix it', async () => {
     const r = await collect(['/nonexistent/tool', 'x']);
     expect(r.exitCode).toBe(127);
-    expect(r.lines).toEqual([['stderr', 'marteau-tui: cannot run "/nonexistent/tool": ENOENT']]);
+    expect(r.lines).toEqual([['stderr', 'marteau-tui: cannot run "/nonexistent/tool": ENOENT: no such file (check its path)']]);
+    const notOnPath = await collect(['no-such-tool-on-path-9f3', 'x']);
+    expect(notOnPath.exitCode).toBe(127);
+    expect(notOnPath.lines).toEqual([['stderr', `marteau-tui: cannot run "no-such-tool-on-path-9f3": ENOENT: not found on this machine's PATH (install it, or give its full path)`]]);
+    const noDir = await collect(['true'], { cwd: '/nonexistent/dir' });
+    expect(noDir.lines).toEqual([['stderr', 'marteau-tui: cannot run "true" in /nonexistent/dir: ENOENT: the directory /nonexistent/dir does not exist']]);
+    const notExecutable = path.join(await temp('noexec'), 'tool.sh');
+    await (await open(notExecutable, 'w', 0o644)).close();
+    const denied = await collect([notExecutable]);
+    expect(denied.exitCode).toBe(127);
+    expect(denied.lines).toEqual([['stderr', `marteau-tui: cannot run ${JSON.stringify(notExecutable)}: EACCES: permission denied (is it an executable file? chmod +x it, or run it through its interpreter)`]]);
   });
 
   it('cancel kills the whole process group (the tool and its children)', async () => {

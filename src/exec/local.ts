@@ -2,6 +2,7 @@
  * Runs programs on this machine with execa, each in its own process group (detached) so a
  * cancel can kill the tool and everything it started, and no shell ever parses an argument.
  */
+import { existsSync } from 'node:fs';
 import { cp, open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { mkdirp } from '../fs/mkdirp.js';
 import path from 'node:path';
@@ -69,7 +70,7 @@ export class LocalExecutor implements Executor {
       err.end();
       if (result.failed && result.exitCode === undefined && !result.signal) {
         // Could not start at all (ENOENT, EACCES, bad cwd): report it like a shell would, 127.
-        const why = result.code ?? (result.cause as Error | undefined)?.message ?? 'failed to start';
+        const why = notStarted(argv[0], o.cwd, result.code ?? (result.cause as Error | undefined)?.message ?? 'failed to start');
         o.onLine?.(`marteau-tui: cannot run ${JSON.stringify(argv[0])}${o.cwd ? ` in ${o.cwd}` : ''}: ${why}`, 'stderr');
         return { exitCode: 127, signal: null, cancelled, durationMs: performance.now() - started };
       }
@@ -205,4 +206,15 @@ async function withDeadlineAfterExit(sub: Sub, drainMs: number) {
   } finally {
     clearTimeout(timer);
   }
+}
+
+/**
+ * Why a program did not start, in words: spawn's bare ENOENT stood for a program not on the PATH,
+ * a wrong path and a missing working directory alike, and said how to fix none of them.
+ */
+function notStarted(program: string, cwd: string | undefined, code: string): string {
+  if (code === 'ENOENT' && cwd !== undefined && !existsSync(cwd)) return `ENOENT: the directory ${cwd} does not exist`;
+  if (code === 'ENOENT') return program.includes('/') ? 'ENOENT: no such file (check its path)' : "ENOENT: not found on this machine's PATH (install it, or give its full path)";
+  if (code === 'EACCES') return 'EACCES: permission denied (is it an executable file? chmod +x it, or run it through its interpreter)';
+  return code;
 }
