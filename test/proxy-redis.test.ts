@@ -464,6 +464,21 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     });
   });
 
+  // Withheld, they would leave the server inside MULTI: every later command on the connection
+  // queued instead of run, and answered +QUEUED.
+  it.each(['EXEC', 'DISCARD'])('an error on %s still ends the transaction on the server; the connection goes on', async (verb) => {
+    await withProxy({ transient: { percent: 100, warmup: 2, agitate: 1 } }, async (p) => {
+      const s = net.connect({ port: p.port, host: '127.0.0.1' });
+      s.on('error', () => {});
+      const { replies, settled } = collectReplies(s, 5, 5000);
+      s.write(Buffer.concat([cmd('MULTI'), cmd('SET', `tx:${verb}`, '1'), cmd(verb), cmd('SET', `after:${verb}`, '2'), cmd('GET', `after:${verb}`)]));
+      await settled;
+      s.destroy();
+      expect(replies.map(String)).toEqual(['+OK\r\n', '+QUEUED\r\n', expect.stringMatching(/^-LOADING /), '+OK\r\n', '$1\r\n2\r\n']);
+      expect(p.stats().behaviors.transient).toBe(1);
+    });
+  });
+
   it('an upstream down is said once per outage, however many clients it fails; each is counted', async () => {
     const dead = `127.0.0.1:${await freePort()}`;
     await withProxy('', async (p) => {

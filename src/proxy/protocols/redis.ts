@@ -29,7 +29,7 @@
  * an inline line over 64 KiB, a command name over 1 KiB) throws a FramingError.
  */
 import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol } from '../protocol.js';
-import { END, Frames, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
+import { END, Frames, MUST_FORWARD, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
 import { encodeError, errorKinds } from './redis-errors.js';
 import { RedisReplies } from './redis-replies.js';
@@ -62,6 +62,11 @@ class RedisSession extends RedisReplies implements FramerSession {
   private reqStarted = false;
   private curLabel = '';
   private curNoReply = false;
+  /**
+   * EXEC and DISCARD end a MULTI on the server: withheld, they would leave it queueing every
+   * later command of the connection. An error drawn for them replaces the server's reply.
+   */
+  private curMustForward = false;
   private curAfter: After = After.Normal;
   private nextOrdinal = 0;
   /** The last command seen with one reply and no effect on the session (not CLIENT, SUBSCRIBE, ...). */
@@ -217,13 +222,14 @@ class RedisSession extends RedisReplies implements FramerSession {
     this.curLabel = label;
     this.curAfter = after;
     this.curNoReply = after === After.RawNow;
+    this.curMustForward = label === 'EXEC' || label === 'DISCARD';
     this.reqStarted = false;
     this.pending.push(ordinal, after);
   }
 
   private emitRequest(out: Frames, from: number, to: number, end: boolean): void {
     if (this.reqStarted) out.push(from, to, end ? END : 0);
-    else out.push(from, to, START | (end ? END : 0) | (this.curNoReply ? NO_REPLY : 0), this.curLabel);
+    else out.push(from, to, START | (end ? END : 0) | (this.curNoReply ? NO_REPLY : 0) | (this.curMustForward ? MUST_FORWARD : 0), this.curLabel);
     this.reqStarted = true;
     if (end && this.curAfter !== After.Normal) this.cRaw = true;
   }
