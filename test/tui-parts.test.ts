@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Histogram } from '../src/stats/histogram.js';
 import type { JobRow } from '../src/ui/backend.js';
 import { parseCommand } from '../src/ui/commands.js';
+import { openInBrowser } from '../src/ui/desktop.js';
 import { HELP_KEYS_WIDTH, helpLines } from '../src/ui/keys.js';
 import { MessageLog, messageLines } from '../src/ui/message-log.js';
 import { behaviorOrder } from '../src/ui/mix-editor.js';
@@ -102,6 +103,19 @@ describe('queue rows', () => {
     const row = text(40, job({ name: 'a-job-with-a-rather-long-name', state: 'queued', startedAt: undefined, rate: undefined, progress: undefined }));
     expect(row).toMatch(/^a-job-with-a-rather-lo… queued\s*$/);
     expect(text(30, job({ name: 'a-job-with-a-rather-long-name', state: 'queued', startedAt: undefined, rate: undefined, progress: undefined }))).toMatch(/^a-job-with-a-rather… queued\s*$/);
+  });
+});
+
+describe('opening a report', () => {
+  it('an opener that fails says what to set, and where the report is', async () => {
+    const before = process.env.BROWSER;
+    process.env.BROWSER = 'false';
+    try {
+      await expect(openInBrowser('/r/index.html')).rejects.toThrow("false could not open the report (exit 1): set BROWSER to your browser's command, e.g. BROWSER=firefox; the report is /r/index.html (y copies its path)");
+    } finally {
+      if (before === undefined) delete process.env.BROWSER;
+      else process.env.BROWSER = before;
+    }
   });
 });
 

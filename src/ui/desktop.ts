@@ -29,7 +29,8 @@ export function openInBrowser(file: string): Promise<void> {
     child.once('exit', (code) => {
       clearTimeout(settle);
       if (code === 0) resolve();
-      else reject(new Error(`${cmd} ${file} exited with status ${code}; the report is ${file} (y copies its path)`));
+      // xdg-open exits 3 when it finds no browser (an SSH session, a server): say what to set.
+      else reject(new Error(`${cmd} could not open the report (exit ${code}${code === 3 && cmd.endsWith('xdg-open') ? ': no browser found' : ''}): set BROWSER to your browser's command, e.g. BROWSER=firefox; the report is ${file} (y copies its path)`));
     });
   });
 }
