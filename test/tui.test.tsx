@@ -253,6 +253,17 @@ chaos:
     }
   });
 
+  it('the enqueue prompt says what tab gives with nothing typed, and not once something is', async () => {
+    const t = await setup();
+    await t.press('e');
+    // The repo's own configs are the suggestions (fixtures/...).
+    await t.waitFor((f) => /tab now: \S+marteau\.yml/.test(f), 'the first suggestion');
+    await t.press('f', 'i', 'x');
+    await t.waitFor((f) => f.includes('enqueue: fix') && f.includes('tab completes a path from') && !f.includes('tab now:'), 'the hint without the suggestion');
+    await t.press('\u007F', '\u007F', '\u007F');
+    await t.waitFor((f) => f.includes('tab now:'), 'the suggestion again, the prompt empty');
+  });
+
   it('p opens a menu of every preset with what it does; the Behaviors pane says which rows show', async () => {
     const t = await setup();
     await t.press('4');

@@ -88,13 +88,14 @@ function modalKey(ctx: Ctx, modal: Modal, d: Derived, input: string, key: KeyFla
         close();
         return modal.onSubmit(modal.value.trim());
       }
-      if (key.backspace || key.delete) return ctx.set({ modal: { ...modal, value: modal.value.slice(0, -1) } });
+      const typed = (value: string) => ctx.set({ modal: { ...modal, value, hint: modal.hintFor?.(value) ?? modal.hint } });
+      if (key.backspace || key.delete) return typed(modal.value.slice(0, -1));
       if (key.tab && modal.purpose === 'enqueue') {
         const c = completePath(modal.value, ctx.backend.cwd, ctx.backend.enqueueSuggestions());
-        const hint = c.candidates.length ? c.candidates.slice(0, 8).join('  ') + (c.candidates.length > 8 ? `  … ${c.candidates.length - 8} more` : '') : modal.hint;
+        const hint = c.candidates.length ? c.candidates.slice(0, 8).join('  ') + (c.candidates.length > 8 ? `  … ${c.candidates.length - 8} more` : '') : (modal.hintFor?.(c.value) ?? modal.hint);
         return ctx.set({ modal: { ...modal, value: c.value, hint } });
       }
-      if (input && !key.ctrl && !key.meta && !key.tab) ctx.set({ modal: { ...modal, value: modal.value + input } });
+      if (input && !key.ctrl && !key.meta && !key.tab) typed(modal.value + input);
       return;
     }
   }

@@ -52,13 +52,16 @@ function toggleDetails(ctx: Ctx): void {
 
 function askEnqueue(ctx: Ctx): void {
   const suggestions = ctx.backend.enqueueSuggestions();
+  // What tab gives with nothing typed; once something is, tab completes that instead.
+  const hintFor = (value: string) => `tab completes a path from ${ctx.backend.cwd}${suggestions.length && !value ? `; tab now: ${suggestions[0]}` : ''} · or a git URL`;
   ctx.set({
     modal: {
       kind: 'prompt',
       purpose: 'enqueue',
       label: 'enqueue:',
       value: '',
-      hint: `tab completes a path from ${ctx.backend.cwd}${suggestions.length ? `; tab now: ${suggestions[0]}` : ''} · or a git URL`,
+      hint: hintFor(''),
+      hintFor,
       onSubmit: (v) => {
         if (v) outcome(ctx, ctx.backend.enqueue(v), `enqueued ${v}`);
       },

@@ -17,7 +17,7 @@ export type Modal =
   | { kind: 'messages'; top?: number }
   /** `yesKey`: a key that confirms besides y (the quit question's second q), shown in the dialog. */
   | { kind: 'confirm'; question: string; onYes: () => void; yesKey?: string }
-  | { kind: 'prompt'; purpose: PromptPurpose; label: string; value: string; hint?: string; onSubmit: (v: string) => void }
+  | { kind: 'prompt'; purpose: PromptPurpose; label: string; value: string; hint?: string; hintFor?: (value: string) => string; onSubmit: (v: string) => void }
   /** `p` was pressed: the next digit picks a preset for this proxy. */
   | { kind: 'preset'; proxy: string };
 
