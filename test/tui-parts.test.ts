@@ -217,6 +217,8 @@ describe('figures in few cells', () => {
     for (const l of lines) if (l.keys !== undefined) expect(HELP_KEYS_WIDTH + l.does!.length).toBeLessThanOrEqual(75);
     const command = lines.findIndex((l) => l.keys === ':');
     expect(lines[command + 1]).toEqual({ keys: '', does: expect.stringContaining('preset NAME') });
+    // Every command the prompt takes, the message log and quit included.
+    expect(lines.slice(command, command + 3).map((l) => l.does).join(' ')).toMatch(/^command: enqueue PATH, cancel ID, retry ID, replay ID, preset NAME, messages, help, quit /);
   });
 
   it('count a message that comes again instead of repeating it', () => {

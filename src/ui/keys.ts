@@ -1,4 +1,5 @@
 /** Key reference, per pane: the footer shows the focused pane's, `?` shows them all. */
+import { COMMAND_HELP } from './commands.js';
 import { fitItems, wrapText } from './text.js';
 
 export type PaneId = 'queue' | 'nodes' | 'proxies' | 'behaviors' | 'output';
@@ -18,7 +19,8 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
     { keys: 'tab / shift-tab', does: 'next / previous pane' },
     { keys: '?', does: 'this help (j/k, PgUp/PgDn scroll it)' },
     { keys: 'm', does: 'messages: every one, whole (errors with file:line)' },
-    { keys: ':', does: 'command: enqueue PATH, cancel ID, retry ID, replay ID, preset NAME' },
+    // The commands the prompt itself lists: one list, so that help names every one.
+    { keys: ':', does: `command: ${COMMAND_HELP.replaceAll(' · ', ', ')}` },
     { keys: 'q', does: 'quit (asks when a job runs; q again or ctrl-c leaves)' },
     { keys: 'esc', does: 'close a dialog, the details; clear the filter' },
   ],
