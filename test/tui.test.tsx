@@ -144,6 +144,8 @@ recovery: {window: 1s}
     await t.waitFor((f) => /sleeper\s+cancelled/.test(f), 'the cancelled job');
     await t.press('r');
     await t.waitFor(() => t.engine.getSnapshot().jobs.length === 2, 'the retried job');
+    // Which job the retry is, as a replay says it.
+    await t.waitFor((f) => f.includes(`retrying sleeper (${t.engine.getSnapshot().jobs[0].id.slice(0, 8)}) with a new seed as job ${t.engine.getSnapshot().jobs[1].id.slice(0, 8)}`), 'the new job named');
     await t.engine.cancel(t.engine.getSnapshot().jobs[1].id);
   });
 

@@ -75,7 +75,8 @@ export interface TuiBackend {
   };
   enqueue(source: string): Promise<void>;
   cancel(jobId: string): Promise<void>;
-  retry(jobId: string): Promise<void>;
+  /** Queue the job again with a new seed; resolves to the new job's id. */
+  retry(jobId: string): Promise<{ id: string }>;
   /** Run the job again with its recorded seed; resolves to the new job's id and the seed. */
   replay(jobId: string): Promise<{ id: string; seed: string }>;
   /** The job's HTML report: its path, or why there is none. */

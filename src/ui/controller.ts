@@ -125,7 +125,7 @@ function runCommand(ctx: Ctx, line: string): void {
     case 'cancel':
       return outcome(ctx, ctx.backend.cancel(c.job), `cancelled ${c.job}`);
     case 'retry':
-      return outcome(ctx, ctx.backend.retry(c.job), `retrying ${c.job}`);
+      return outcome(ctx, ctx.backend.retry(c.job), (r) => `retrying ${c.job} with a new seed as job ${r.id.slice(0, 8)}`);
     case 'replay':
       return outcome(ctx, ctx.backend.replay(c.job), (r: { id: string; seed: string }) => `replaying ${c.job} with seed ${r.seed} as job ${r.id.slice(0, 8)}`);
     case 'preset':

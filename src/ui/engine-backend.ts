@@ -131,9 +131,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
     cancel: async (id) => {
       await engine.cancel(id);
     },
-    retry: async (id) => {
-      await engine.retry(id);
-    },
+    retry: async (id) => ({ id: (await engine.retry(id)).id }),
     replay: async (id) => {
       const j = await engine.replay(id);
       return { id: j.id, seed: j.seed };

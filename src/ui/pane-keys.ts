@@ -22,7 +22,7 @@ export function paneKey(ctx: Ctx, d: Derived, input: string, key: KeyFlags): voi
       if (key.return) return toggleDetails(ctx);
       if (input === 'e') return askEnqueue(ctx);
       if (input === 'c') return askCancel(ctx, d);
-      if (input === 'r' && d.job) return outcome(ctx, ctx.backend.retry(d.job.id), `retrying ${d.job.name} (${d.job.id.slice(0, 8)}) with a new seed`);
+      if (input === 'r' && d.job) return outcome(ctx, ctx.backend.retry(d.job.id), (r) => `retrying ${d.job!.name} (${d.job!.id.slice(0, 8)}) with a new seed as job ${r.id.slice(0, 8)}`);
       if (input === '/') {
         return ctx.set({ modal: { kind: 'prompt', purpose: 'filter', label: 'filter:', value: ctx.ui().filter, onSubmit: (v) => ctx.set({ filter: v }) } });
       }
