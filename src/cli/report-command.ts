@@ -116,7 +116,7 @@ export async function runReportCommand(inputs: string[], o: ReportCommandOptions
     return EXIT.ok;
   }
 
-  if (inputs.length !== 1) throw new UsageError('report takes one results file or directory: report <results.xml|dir> -o DIR');
+  if (inputs.length !== 1) throw new UsageError('report takes one result file, directory or job id: report <results.xml|dir|job-id> -o DIR');
   const input = await resolve(inputs[0]);
   const thresholdsFile = o.thresholds ?? input.configSnapshot;
   let thresholds: Threshold[] = [];

@@ -113,7 +113,7 @@ export async function loadResults(input: string, options: ReadOptions = {}): Pro
   try {
     st = await stat(input);
   } catch {
-    throw new ResultsNotFound(`${input}: no such file or directory`);
+    throw new ResultsNotFound(`${input}: no such file or directory (give a result XML file, a directory of them, or a job id: \`marteau-tui queue --all\` lists them)`);
   }
   // A Locust job's results: its record and Locust's CSV files, no XML.
   if (st.isDirectory() && existsSync(join(input, LOCUST_RECORD))) {

@@ -181,7 +181,9 @@ describe('report command', () => {
 
   it('usage mistakes are UsageErrors (exit 2)', async () => {
     const { io: streams } = io();
-    await expect(runReportCommand([join(tmp(), 'nope.xml')], {}, streams)).rejects.toThrow(/no such file or directory/);
+    const nope = join(tmp(), 'nope.xml');
+    await expect(runReportCommand([nope], {}, streams)).rejects.toThrow(`${nope}: no such file or directory (give a result XML file, a directory of them, or a job id: \`marteau-tui queue --all\` lists them)`);
+    await expect(runReportCommand([], {}, streams)).rejects.toThrow('report takes one result file, directory or job id: report <results.xml|dir|job-id> -o DIR');
     await expect(runReportCommand([tmp()], {}, streams)).rejects.toThrow(/no FunkLoad bench result/);
     await expect(runReportCommand([fixture], { apdexT: 'x' }, streams)).rejects.toBeInstanceOf(UsageError);
     await expect(runReportCommand([], { diff: [fixture] }, streams)).rejects.toThrow(/exactly two runs/);
