@@ -162,6 +162,19 @@ describe.skipIf(!run)('TLS on either side of the proxy', () => {
       server.close();
     }
   });
+
+  it('a proxy set up by flags says what to do about an untrusted server certificate in flags, not config keys', async () => {
+    const port = await freePort();
+    const cli = runCli(['proxy', '-l', `127.0.0.1:${port}`, '-u', `127.0.0.1:${tlsRedis.port}`, '-p', 'redis', '--upstream-tls', certs.otherCa]);
+    try {
+      await cli.waitFor(/listening /);
+      expect(await closed(redisClient(port))).toBeInstanceOf(Error);
+      await cli.waitFor(/TLS handshake failed: .*\(give --upstream-tls CA-FILE \(the CA that signed the server's certificate\), or --upstream-insecure for a test server\)/, { stream: 'err' });
+      expect(cli.err()).not.toContain('upstream_tls');
+    } finally {
+      await cli.stop();
+    }
+  });
 });
 
 describe.skipIf(!run)('TLS over the control API', () => {

@@ -17,7 +17,7 @@ export interface TlsFlags {
 
 const FLAG_OF: Record<string, string> = { 'tls.cert': '--tls-cert', 'tls.key': '--tls-key', 'upstream_tls.ca': '--upstream-tls' };
 
-export function tlsFromFlags(o: TlsFlags): Pick<ProxyOptions, 'tls' | 'upstreamTls'> {
+export function tlsFromFlags(o: TlsFlags): Pick<ProxyOptions, 'tls' | 'upstreamTls' | 'tlsTerms'> {
   if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new UsageError('--tls-cert and --tls-key go together: the certificate clients are shown and its private key (PEM files)');
   if (o.upstreamInsecure && !o.upstreamTls) throw new UsageError('--upstream-insecure goes with --upstream-tls (it accepts any certificate the server shows)');
   const tls = o.tlsCert !== undefined && o.tlsKey !== undefined ? { cert: path.resolve(o.tlsCert), key: path.resolve(o.tlsKey) } : undefined;
@@ -28,7 +28,7 @@ export function tlsFromFlags(o: TlsFlags): Pick<ProxyOptions, 'tls' | 'upstreamT
     if (e instanceof TlsConfigError) throw new UsageError(`${FLAG_OF[e.option] ?? e.option}: ${e.message}`);
     throw e;
   }
-  return { tls, upstreamTls };
+  return { tls, upstreamTls, tlsTerms: 'flags' };
 }
 
 /** The TLS flags set up the proxy of --listen/--upstream; a config file sets each proxy's own. */

@@ -14,7 +14,7 @@ import { UpstreamLoopError } from './proxy-errors.js';
 import { protocolInfo, protocols } from './protocols/index.js';
 import { framesOffsets } from './frames.js';
 import { BehaviorCounts } from './behavior-counts.js';
-import { loadTls, type ListenTls, type ProxyTls, type UpstreamTls } from './tls.js';
+import { loadTls, type ListenTls, type ProxyTls, type TlsTerms, type UpstreamTls } from './tls.js';
 import { acceptInto, ReusedReads } from './reused-reads.js';
 import { joinHostPort, splitHostPort } from './host-port.js';
 import { seededRandom, unseededRandom, type Random } from './random.js';
@@ -48,6 +48,8 @@ export interface ProxyOptions {
   tls?: ListenTls;
   /** The proxy speaks TLS to the server. */
   upstreamTls?: UpstreamTls;
+  /** How its TLS hints name the settings: 'flags' for a proxy set up by the command line's. */
+  tlsTerms?: TlsTerms;
 }
 
 /**
@@ -122,7 +124,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
     super();
     this.protocol = protocols[options.protocol];
     if (!this.protocol) throw new Error(`unknown protocol "${options.protocol}"`);
-    if (options.tls || options.upstreamTls) this.tls = loadTls(options.tls, options.upstreamTls);
+    if (options.tls || options.upstreamTls) this.tls = loadTls(options.tls, options.upstreamTls, options.tlsTerms);
     // A TLS socket reads through OpenSSL, into buffers of its own.
     this.readsReused = framesOffsets(this.protocol.createSession()) && !this.tls;
     this.registry = deps.behaviors;

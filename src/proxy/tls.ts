@@ -96,8 +96,11 @@ function certificate(option: string, file: string): Buffer {
   return pem;
 }
 
+/** How a hint names the settings to change: a config file's (or API body's) keys, or the command line's flags. */
+export type TlsTerms = 'config' | 'flags';
+
 /** Checks and loads both sides' settings; throws TlsConfigError naming the option at fault. */
-export function loadTls(listen: ListenTls | undefined, upstream: UpstreamTls | undefined): ProxyTls {
+export function loadTls(listen: ListenTls | undefined, upstream: UpstreamTls | undefined, terms: TlsTerms = 'config'): ProxyTls {
   let context: tls.SecureContext | undefined;
   if (listen) {
     const cert = certificate('tls.cert', listen.cert);
@@ -110,13 +113,14 @@ export function loadTls(listen: ListenTls | undefined, upstream: UpstreamTls | u
     }
   }
   const ca = upstream?.ca === undefined ? undefined : certificate('upstream_tls.ca', upstream.ca);
-  return new ProxyTls(context, upstream && { ca, servername: upstream.servername, insecure: upstream.insecure ?? false });
+  return new ProxyTls(context, upstream && { ca, servername: upstream.servername, insecure: upstream.insecure ?? false }, terms);
 }
 
 export class ProxyTls {
   constructor(
     private readonly context: tls.SecureContext | undefined,
     private readonly upstream: { ca?: Buffer; servername?: string; insecure: boolean } | undefined,
+    private readonly terms: TlsTerms = 'config',
   ) {}
 
   /** Client handshake failures already logged: one line per kind, not one per connection. */
@@ -156,7 +160,7 @@ export class ProxyTls {
 
   /** The line to log for a failed connection to the server, when TLS is why (else undefined). */
   upstreamFailure(upstream: string, err: Error): string | undefined {
-    const hint = this.upstream && upstreamTlsHint(err);
+    const hint = this.upstream && upstreamTlsHint(err, this.terms);
     return hint ? `upstream ${upstream}: TLS handshake failed: ${tlsReason(err)} (${hint})` : undefined;
   }
 }
@@ -166,13 +170,27 @@ function tlsReason(err: Error): string {
   return (err as { reason?: string }).reason ?? err.message;
 }
 
+/** What to do, in the terms the proxy was set up with (the command line has no servername flag). */
+const HINTS: Record<TlsTerms, { untrusted: string; misnamed: string; plaintext: string }> = {
+  config: {
+    untrusted: "give upstream_tls.ca (the CA that signed the server's certificate), or upstream_tls.insecure: true for a test server",
+    misnamed: 'set upstream_tls.servername to a name its certificate holds',
+    plaintext: 'leave upstream_tls out for a plaintext server',
+  },
+  flags: {
+    untrusted: "give --upstream-tls CA-FILE (the CA that signed the server's certificate), or --upstream-insecure for a test server",
+    misnamed: 'give --upstream a host name its certificate holds, or --upstream-insecure for a test server',
+    plaintext: 'leave --upstream-tls out for a plaintext server',
+  },
+};
+
 /** What to do about a failed handshake with the server, by its OpenSSL or Node code. */
-function upstreamTlsHint(err: Error): string | undefined {
+function upstreamTlsHint(err: Error, terms: TlsTerms): string | undefined {
   const code = (err as NodeJS.ErrnoException).code ?? '';
-  if (/SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) return "give upstream_tls.ca (the CA that signed the server's certificate), or upstream_tls.insecure: true for a test server";
-  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return 'set upstream_tls.servername to a name its certificate holds';
+  if (/SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) return HINTS[terms].untrusted;
+  if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return HINTS[terms].misnamed;
   if (code === 'CERT_HAS_EXPIRED') return "the server's certificate has expired";
-  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER/.test(code)) return 'does the server speak TLS on this port? leave upstream_tls out for a plaintext server';
+  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER/.test(code)) return `does the server speak TLS on this port? ${HINTS[terms].plaintext}`;
   return undefined;
 }
 
