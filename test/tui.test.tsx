@@ -2,6 +2,9 @@
  * The Ink TUI against a real engine (temp state dir, node `local`, command-runner jobs) and a
  * real proxy on loopback: each pane renders, and each key reaches the engine or the proxy.
  */
+import { execFileSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
 import { render } from 'ink-testing-library';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
@@ -91,6 +94,22 @@ describe('TUI', () => {
     // A short pane: the details scroll like the output.
     await t.press('5', 'j');
     await t.waitFor((f) => f.includes('runner   command on 1 node(s): local'), 'the details');
+  });
+
+  it('enqueues a git URL typed at e as a git source, and ~ as the home directory', async () => {
+    const t = await setup();
+    // A real repository, cloned through a file:// URL as from a server.
+    const repo = await project(`name: from-git\n${commandYaml([process.execPath, '-e', 'console.log("cloned and run")'])}`);
+    const git = (...args: string[]) => execFileSync('git', ['-C', repo, ...args], { env: { ...process.env, GIT_AUTHOR_NAME: 't', GIT_AUTHOR_EMAIL: 't@t', GIT_COMMITTER_NAME: 't', GIT_COMMITTER_EMAIL: 't@t' } });
+    git('init', '-q');
+    git('add', '.marteau.yml');
+    git('commit', '-q', '-m', 'config');
+    await t.press('e', ...`file://${repo}`.split(''), KEY.enter);
+    await t.waitFor((f) => /from-git\s+succeeded/.test(f) && f.includes('cloned and run'), 'the cloned job run');
+    expect(t.engine.getSnapshot().jobs[0].source).toMatchObject({ kind: 'git', url: `file://${repo}` });
+    await t.press('e', ...'~/no-such-project-3f9c'.split(''), KEY.enter);
+    await t.press('m');
+    await t.waitFor((f) => f.includes(`${path.join(os.homedir(), 'no-such-project-3f9c')}: no such file or directory`), 'the path under the home directory');
   });
 
   it('warns on the message line when a fault is scheduled too close to the end of the load to judge its recovery', async () => {

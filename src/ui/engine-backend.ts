@@ -3,11 +3,13 @@
  * once per engine snapshot, and the engine's own methods for every key.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Engine, EngineSnapshot, JobView } from '../core/engine.js';
 import { changeReason } from '../core/events.js';
 import { isTerminal } from '../core/jobs.js';
 import { currentOwner } from '../core/owner.js';
+import { parseGitTarget } from '../core/source.js';
 import type { NodeView } from '../core/node-pool.js';
 import type { MixSpec } from '../proxy/mix.js';
 import { ProxyMonitor } from '../proxy/monitor.js';
@@ -126,7 +128,10 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
       },
     },
     enqueue: async (source) => {
-      await engine.enqueue(path.resolve(o.cwd, source), { origin: 'tui', warn: (m) => messages.push('warn', m) });
+      // No shell reads the prompt: a git URL goes as typed (resolved, it became a path under the
+      // user's directory), `~` is the home directory as tab completes it, the rest is relative.
+      const target = parseGitTarget(source) ? source : path.resolve(o.cwd, source.replace(/^~(?=\/|$)/, os.homedir()));
+      await engine.enqueue(target, { origin: 'tui', warn: (m) => messages.push('warn', m) });
     },
     cancel: async (id) => {
       await engine.cancel(id);
