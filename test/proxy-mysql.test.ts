@@ -183,6 +183,28 @@ describe.skipIf(!haveMariadb())('mysql through the chaos proxy (real MariaDB)', 
     });
   }
 
+  it('an error injected on COMMIT ends the transaction on the server, as a failed commit does', async () => {
+    const direct = await connect(db.port);
+    await direct.query('CREATE TABLE commit_t (id INT) ENGINE=InnoDB');
+    await withProxy('', async (p) => {
+      const c = await connect(p.port);
+      const [[{ id }]] = await c.query('SELECT CONNECTION_ID() AS id') as unknown as [[{ id: number }]];
+      for (const commit of ['COMMIT', 'commit;', 'Commit Work ; ']) {
+        await direct.query('TRUNCATE commit_t');
+        await c.query('BEGIN');
+        await c.query('INSERT INTO commit_t VALUES (1)');
+        await p.setMix({ error: { percent: 100, kind: '1213' } });
+        await expect(c.query(commit), commit).rejects.toMatchObject({ errno: 1213 });
+        await p.setMix('');
+        await c.query('INSERT INTO commit_t VALUES (2)');
+        expect((await direct.query('SELECT id FROM commit_t'))[0], commit).toEqual([{ id: 2 }]);
+        expect((await direct.query('SELECT trx_id FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = ?', [id]))[0], commit).toEqual([]);
+      }
+      await c.end();
+    });
+    await direct.end();
+  });
+
   it(`the default error kind is ${mysql.defaultError}`, async () => {
     await withProxy('100:error', async (p) => {
       const c = await connect(p.port);

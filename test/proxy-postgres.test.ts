@@ -195,6 +195,29 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
     });
   });
 
+  it('an error injected on COMMIT ends the transaction on the server, as a failed commit does', async () => {
+    const direct = await connect(db.port);
+    await direct.query('CREATE TABLE commit_t (id int)');
+    await withProxy('', async (p) => {
+      const c = await connect(p.port);
+      const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      for (const commit of ['COMMIT', 'end;', 'commit work ; ']) {
+        await direct.query('TRUNCATE commit_t');
+        await c.query('BEGIN');
+        await c.query('INSERT INTO commit_t VALUES (1)');
+        await p.setMix({ error: { percent: 100, kind: '40001' } });
+        await expect(c.query(commit), commit).rejects.toMatchObject({ code: '40001' });
+        await p.setMix('');
+        expect(c.getTransactionStatus(), commit).toBe('I');
+        await c.query('INSERT INTO commit_t VALUES (2)');
+        expect((await direct.query('SELECT id FROM commit_t')).rows, commit).toEqual([{ id: 2 }]);
+        expect((await direct.query('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid])).rows, commit).toEqual([{ state: 'idle' }]);
+      }
+      await c.end();
+    });
+    await direct.end();
+  });
+
   it(`the default error kind is ${postgres.defaultError} (FATAL)`, async () => {
     await withProxy('100:error', async (p) => {
       const c = await connect(p.port);

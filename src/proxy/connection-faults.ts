@@ -216,14 +216,17 @@ export abstract class ConnectionFaults extends ConnectionReplies {
           if (a.stream === 'upstream') shape((request ??= { delayMs: 0 }), a);
           else shape((reply ??= { delayMs: 0 }), a);
           break;
-        case 'error':
-          ex.injected = this.encodeError(a.kind, seg.label, seg.data, a.message);
-          if (seg.mustForward) ex.replace = true;
+        case 'error': {
+          const standIn = seg.start && seg.end && !seg.mustForward ? this.standInFor(a.kind, seg.data) : undefined;
+          ex.injected = this.encodeError(a.kind, seg.label, seg.data, a.message, standIn !== undefined);
+          if (standIn) ex.standIn = standIn;
+          if (seg.mustForward || standIn) ex.replace = true;
           else {
             this.skip(ex);
             if (ex.injected.close) this.dropUpstream = true;
           }
           break;
+        }
         case 'close':
           this.skip(ex);
           // The requests forwarded before it still go (the chunk's flush), none after it.
@@ -272,10 +275,22 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     } else if (a.type === 'slowClose') this.slowCloseMs = Math.max(this.slowCloseMs, a.ms);
   }
 
-  private encodeError(kind: string | undefined, label: string | undefined, request: Buffer, message?: string): ErrorReply {
-    // Mixes and toxics have their kinds checked (Behavior.check); a plugin's act.error(kind) is not.
-    const k = kind && hasErrorKind(this.protocol, kind) ? kind : this.protocol.defaultError;
-    return this.protocol.encodeError(k, { label, request, random: this.core.random, message, session: this.session });
+  private encodeError(kind: string | undefined, label: string | undefined, request: Buffer, message?: string, standIn?: boolean): ErrorReply {
+    return this.protocol.encodeError(this.errorKind(kind), { label, request, random: this.core.random, message, session: this.session, standIn });
+  }
+
+  /** Mixes and toxics have their kinds checked (Behavior.check); a plugin's act.error(kind) is not. */
+  private errorKind(kind: string | undefined): string {
+    return kind && hasErrorKind(this.protocol, kind) ? kind : this.protocol.defaultError;
+  }
+
+  /**
+   * What the server gets in place of a request that draws the error `kind` (a COMMIT's ROLLBACK),
+   * if anything. Not for an error that closes the connection: the server ends the transaction itself.
+   */
+  protected standInFor(kind: string | undefined, request: Buffer): Buffer | undefined {
+    if (this.protocol.standIn === undefined || this.protocol.errorKinds[this.errorKind(kind)]?.fatal) return undefined;
+    return this.protocol.standIn(request);
   }
 
   private pluginFailed(b: Behavior, err: unknown): void {

@@ -89,7 +89,7 @@ export abstract class ConnectionRequests extends ConnectionFaults {
         }
         const buf = f.bufOf(i);
         const fixed = entry.fixed;
-        if (fixed !== undefined && fixed.length === 1 && fixed[0].type === 'error') {
+        if (fixed !== undefined && fixed.length === 1 && fixed[0].type === 'error' && !this.standInFor(fixed[0].kind, buf.subarray(starts[i], ends[i]))) {
           this.answerFixedError(entry, fixed[0], buf, starts[i], ends[i], f.labels[i]);
         } else {
           wait = this.handleRequest(f.segment(i), entry);
@@ -160,7 +160,7 @@ export abstract class ConnectionRequests extends ConnectionFaults {
     let wait: Promise<void> | undefined;
     if (!ex.skip) {
       const host = seg.start ? this.core.hostHeader : undefined;
-      const data = host && this.protocol.rewriteHost ? this.protocol.rewriteHost(seg.data, host) : seg.data;
+      const data = ex.standIn ?? (host && this.protocol.rewriteHost ? this.protocol.rewriteHost(seg.data, host) : seg.data);
       if (ex.request === NO_PLAN) this.writeServer(data);
       else wait = this.writeShaped(data, ex.request, this.toServerWriter);
     }

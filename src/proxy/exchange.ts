@@ -38,6 +38,8 @@ export class Exchange {
   declare injected: ErrorReply | undefined;
   /** The request must reach the server, but its reply is swallowed and `injected` sent instead. */
   declare replace: boolean;
+  /** With replace: bytes the server is sent instead of the request (Protocol.standIn). */
+  declare standIn: Buffer | undefined;
   /** Forward the request, then close both sides (Vaurien's abort). */
   declare abort: boolean;
   /**
@@ -84,6 +86,7 @@ export class Exchange {
     this.reply = NO_PLAN;
     this.injected = undefined;
     this.replace = false;
+    this.standIn = undefined;
     this.abort = false;
     this.members = 1;
     this.membersEnded = 0;

@@ -88,6 +88,11 @@ export interface ErrorReplyContext {
    * (Postgres' ReadyForQuery carries the transaction status).
    */
   session?: FramerSession;
+  /**
+   * The server is sent the protocol's stand-in for the request (Protocol.standIn), which ends
+   * the transaction: the error leaves none open (Postgres' ReadyForQuery says idle).
+   */
+  standIn?: boolean;
 }
 
 /** A message for a line-based protocol: one line, so it cannot forge the replies after it. */
@@ -139,6 +144,12 @@ export interface Protocol {
    * the server it goes to written in: HTTP's Host header (Vaurien's overwrite_host_header).
    */
   rewriteHost?(head: Buffer, host: string): Buffer;
+  /**
+   * For a whole request that an injected error must neither withhold nor forward (a COMMIT:
+   * withheld, the transaction stays open on the server; a failed commit ends it): the bytes the
+   * server is sent in its place, whose reply the error replaces. Undefined for other requests.
+   */
+  standIn?(request: Buffer): Buffer | undefined;
 }
 
 /**

@@ -33,6 +33,7 @@ import {
   MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED,
 } from './mysql-packets.js';
 import { MysqlReply } from './mysql-reply.js';
+import { isCommit, MYSQL_COMMIT } from './commit.js';
 
 /** How much of a reply packet's payload the framer looks at (an OK packet's status fits). */
 const REPLY_PEEK = 32;
@@ -369,6 +370,8 @@ export const mysql: Protocol = {
   ),
   defaultError: '1205',
   createSession: () => new MysqlSession(),
+  // A COM_QUERY packet: 3-byte length, sequence id 0, command 0x03, the statement.
+  standIn: (request) => (request.length > 5 && request[3] === 0 && request[4] === COM_QUERY && isCommit(request, 5, request.length, MYSQL_COMMIT) ? ROLLBACK : undefined),
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     const e = MYSQL_ERRORS[kind] ?? MYSQL_ERRORS['1205'];
     // The reply follows the request's numbering: request sequence id + 1.
@@ -381,3 +384,7 @@ export const mysql: Protocol = {
 };
 
 const CANNED = new CannedReplies();
+
+const COM_QUERY = 0x03;
+/** A COM_QUERY ROLLBACK, sent in place of a COMMIT that draws an error (commit.ts). */
+const ROLLBACK = Buffer.from([9, 0, 0, 0, COM_QUERY, ...Buffer.from('ROLLBACK', 'latin1')]);

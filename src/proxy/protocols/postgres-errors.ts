@@ -64,13 +64,14 @@ const CANNED = new CannedReplies();
 /**
  * The ErrorResponse for `kind` (its canned text, or `message`); a non-fatal one is followed by
  * ReadyForQuery with the transaction status it leaves, which it also sets on `session`.
+ * `ended`: the transaction was ended (a failed COMMIT, the server sent ROLLBACK in its place).
  */
-export function encodeError(kind: string, message: string | undefined, session?: { txStatus: number }): ErrorReply {
+export function encodeError(kind: string, message: string | undefined, session?: { txStatus: number }, ended?: boolean): ErrorReply {
   const code = kind in POSTGRES_ERRORS ? kind : '57P01';
   const e = POSTGRES_ERRORS[code];
   if (e.severity === 'FATAL') return { bytes: errorResponse(code, message), close: true };
   // A failed statement inside a transaction block leaves it failed ('E'); outside one, idle ('I').
-  const last = session?.txStatus ?? IDLE;
+  const last = ended ? IDLE : session?.txStatus ?? IDLE;
   const status = last === IDLE ? IDLE : FAILED;
   if (session) session.txStatus = status;
   if (message !== undefined) return { bytes: Buffer.concat([errorResponse(code, message), pgReadyForQuery(status)]), close: false };

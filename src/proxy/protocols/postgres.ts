@@ -24,7 +24,8 @@
  * injected; FATAL ones close the connection, the others are followed by ReadyForQuery with the
  * transaction status the session last saw ('T' or 'E' become 'E': the statement failed inside a
  * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I'
- * (postgres-errors.ts).
+ * (postgres-errors.ts). A simple-query COMMIT that draws an error is replaced by ROLLBACK on its
+ * way to the server, and its ReadyForQuery says 'I' (commit.ts); an extended one is withheld.
  */
 import { emit, endMessage, int32BE, LengthPrefixedFeeder, PASS_META, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
@@ -32,6 +33,7 @@ import { Fifo } from '../fifo.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 import { encodeError, errorKinds } from './postgres-errors.js';
+import { isCommit, PG_COMMIT } from './commit.js';
 
 export { POSTGRES_ERRORS } from './postgres-errors.js';
 
@@ -350,6 +352,10 @@ export const postgres: Protocol = {
   defaultError: '57P01',
   createSession: () => new PgSession(),
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
-    return encodeError(kind, ctx.message, ctx.session instanceof PgSession ? ctx.session : undefined);
+    return encodeError(kind, ctx.message, ctx.session instanceof PgSession ? ctx.session : undefined, ctx.standIn);
   },
+  standIn: (request) => (request.length > 5 && request[0] === Q && isCommit(request, 5, request.length, PG_COMMIT) ? ROLLBACK : undefined),
 };
+
+/** A simple Query ROLLBACK, sent in place of a COMMIT that draws an error (commit.ts). */
+const ROLLBACK = Buffer.from([Q, 0, 0, 0, 13, ...Buffer.from('ROLLBACK\0', 'latin1')]);
