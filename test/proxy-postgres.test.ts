@@ -201,17 +201,19 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
     await withProxy('', async (p) => {
       const c = await connect(p.port);
       const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
-      for (const commit of ['COMMIT', 'end;', 'commit work ; ']) {
+      // Parse/Bind/Describe/Execute/Sync though it has no parameters (queryMode is not in pg's types).
+      const extended = { text: 'COMMIT', queryMode: 'extended', toString: () => 'extended COMMIT' } as pg.QueryConfig;
+      for (const commit of ['COMMIT', 'end;', 'commit work ; ', extended]) {
         await direct.query('TRUNCATE commit_t');
         await c.query('BEGIN');
         await c.query('INSERT INTO commit_t VALUES (1)');
         await p.setMix({ error: { percent: 100, kind: '40001' } });
-        await expect(c.query(commit), commit).rejects.toMatchObject({ code: '40001' });
+        await expect(c.query(commit), String(commit)).rejects.toMatchObject({ code: '40001' });
         await p.setMix('');
-        expect(c.getTransactionStatus(), commit).toBe('I');
+        expect(c.getTransactionStatus(), String(commit)).toBe('I');
         await c.query('INSERT INTO commit_t VALUES (2)');
-        expect((await direct.query('SELECT id FROM commit_t')).rows, commit).toEqual([{ id: 2 }]);
-        expect((await direct.query('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid])).rows, commit).toEqual([{ state: 'idle' }]);
+        expect((await direct.query('SELECT id FROM commit_t')).rows, String(commit)).toEqual([{ id: 2 }]);
+        expect((await direct.query('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid])).rows, String(commit)).toEqual([{ state: 'idle' }]);
       }
       await c.end();
     });

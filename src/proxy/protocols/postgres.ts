@@ -24,8 +24,9 @@
  * injected; FATAL ones close the connection, the others are followed by ReadyForQuery with the
  * transaction status the session last saw ('T' or 'E' become 'E': the statement failed inside a
  * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I'
- * (postgres-errors.ts). A simple-query COMMIT that draws an error is replaced by ROLLBACK on its
- * way to the server, and its ReadyForQuery says 'I' (commit.ts); an extended one is withheld.
+ * (postgres-errors.ts). A COMMIT that draws an error (a simple query, or an extended batch of
+ * it alone, unnamed) is replaced by ROLLBACK on its way to the server, and its ReadyForQuery
+ * says 'I' (commit.ts).
  */
 import { emit, endMessage, int32BE, LengthPrefixedFeeder, PASS_META, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
@@ -354,8 +355,39 @@ export const postgres: Protocol = {
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     return encodeError(kind, ctx.message, ctx.session instanceof PgSession ? ctx.session : undefined, ctx.standIn);
   },
-  standIn: (request) => (request.length > 5 && request[0] === Q && isCommit(request, 5, request.length, PG_COMMIT) ? ROLLBACK : undefined),
+  standIn: (request) => (isSimpleCommit(request) || isExtendedCommit(request) ? ROLLBACK : undefined),
 };
+
+function isSimpleCommit(request: Buffer): boolean {
+  return request.length > 5 && request[0] === Q && isCommit(request, 5, request.length, PG_COMMIT);
+}
+
+const PARSE = T('P'), BIND = T('B'), DESCRIBE = T('D'), EXECUTE = T('E');
+
+/**
+ * An extended-protocol batch whose one statement is a COMMIT parsed unnamed (a named one would
+ * be left unprepared by the ROLLBACK in its place, and its client's next Bind refused), then
+ * bound, described and executed, up to Sync.
+ */
+function isExtendedCommit(request: Buffer): boolean {
+  let pos = 0;
+  let parsed = false;
+  while (pos + 5 <= request.length) {
+    const type = request[pos];
+    const end = pos + 1 + int32BE(request, pos + 1);
+    if (end > request.length || end < pos + 5) return false;
+    if (type === PARSE) {
+      // The statement's name ('' here: its terminator first), then its text.
+      const queryEnd = request.indexOf(0, pos + 6);
+      if (parsed || request[pos + 5] !== 0 || queryEnd < 0 || queryEnd >= end || !isCommit(request, pos + 6, queryEnd, PG_COMMIT)) return false;
+      parsed = true;
+    } else if (type !== BIND && type !== DESCRIBE && type !== EXECUTE && type !== S) {
+      return false;
+    }
+    pos = end;
+  }
+  return parsed && pos === request.length;
+}
 
 /** A simple Query ROLLBACK, sent in place of a COMMIT that draws an error (commit.ts). */
 const ROLLBACK = Buffer.from([Q, 0, 0, 0, 13, ...Buffer.from('ROLLBACK\0', 'latin1')]);
