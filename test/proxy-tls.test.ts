@@ -103,6 +103,21 @@ describe.skipIf(!run)('TLS on either side of the proxy', () => {
     }
   });
 
+  it('a plaintext server that never answers the TLS handshake is given up on with what to do, not waited for', async () => {
+    // redis reads the ClientHello as the start of an inline command and waits for its line end:
+    // without a bound the client hung as long as it waited.
+    const p = await proxy(plainRedis, { upstreamTls: { ca: certs.ca } });
+    try {
+      const started = Date.now();
+      expect(await closed(redisClient(p.port))).toBeInstanceOf(Error);
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(p.logs.join('\n')).toMatch(/TLS handshake failed: no answer to the TLS handshake within 5 s \(does the server speak TLS on this port\? leave upstream_tls out/);
+      expect(p.stats().connections.upstreamErrors).toBe(1);
+    } finally {
+      await p.close(100);
+    }
+  }, 20_000);
+
   it('a reset reaches a TLS client as a TCP reset', async () => {
     const p = await proxy(tlsRedis, { tls: { cert: certs.cert, key: certs.key }, upstreamTls: { ca: certs.ca }, behaviors: '100:reset_peer' });
     try {

@@ -155,6 +155,11 @@ export class ProxyTls {
     // SNI takes a name, not an address (Node warns); the certificate is checked against
     // servername, else host (an IP address then has to be in its subjectAltName).
     const s = tls.connect({ socket: raw, host, servername: u.servername ?? (net.isIP(host) ? undefined : host), ca: u.ca, rejectUnauthorized: !u.insecure });
+    // A plaintext server that waits for a line (redis, memcached) never answers the ClientHello:
+    // unbounded, the client would wait with it, and nothing would say why.
+    const timer = setTimeout(() => s.destroy(Object.assign(new Error(`no answer to the TLS handshake within ${HANDSHAKE_MS / 1000} s`), { code: HANDSHAKE_TIMEOUT })), HANDSHAKE_MS);
+    const settled = () => clearTimeout(timer);
+    s.once('secureConnect', settled).once('close', settled);
     return resettable(s, raw);
   }
 
@@ -164,6 +169,10 @@ export class ProxyTls {
     return hint ? `upstream ${upstream}: TLS handshake failed: ${tlsReason(err)} (${hint})` : undefined;
   }
 }
+
+/** How long the server has to answer the TLS handshake: milliseconds on any network. */
+const HANDSHAKE_MS = 5000;
+const HANDSHAKE_TIMEOUT = 'ETLSHANDSHAKETIMEOUT';
 
 /** A TLS error in words: OpenSSL's reason ("wrong version number") rather than its whole trace line. */
 function tlsReason(err: Error): string {
@@ -190,7 +199,7 @@ function upstreamTlsHint(err: Error, terms: TlsTerms): string | undefined {
   if (/SELF_SIGNED|UNABLE_TO_VERIFY|UNABLE_TO_GET_ISSUER/.test(code)) return HINTS[terms].untrusted;
   if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') return HINTS[terms].misnamed;
   if (code === 'CERT_HAS_EXPIRED') return "the server's certificate has expired";
-  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER/.test(code)) return `does the server speak TLS on this port? ${HINTS[terms].plaintext}`;
+  if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|RECORD_LAYER/.test(code) || code === HANDSHAKE_TIMEOUT) return `does the server speak TLS on this port? ${HINTS[terms].plaintext}`;
   return undefined;
 }
 
