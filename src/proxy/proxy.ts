@@ -7,14 +7,15 @@ import net from 'node:net';
 import { Connection } from './connection.js';
 import { Histogram, type HistogramJSON } from '../stats/histogram.js';
 import { parseMix, type BehaviorRegistry, type Mix, type MixEntry, type MixSpec } from './mix.js';
+import { DEFAULT_MAX_CONNECTIONS, type ProxyDeps, type ProxyEvent, type ProxyOptions } from './proxy-options.js';
 import type { Behavior, ProxyInfo } from './plugin.js';
-import type { Protocol, ProtocolName } from './protocol.js';
+import type { Protocol } from './protocol.js';
 import { loopsBack } from './loop.js';
 import { UpstreamLoopError } from './proxy-errors.js';
 import { protocolInfo, protocols } from './protocols/index.js';
 import { framesOffsets } from './frames.js';
 import { BehaviorCounts } from './behavior-counts.js';
-import { loadTls, type ListenTls, type ProxyTls, type TlsTerms, type UpstreamTls } from './tls.js';
+import { loadTls, type ProxyTls } from './tls.js';
 import { acceptInto, ReusedReads } from './reused-reads.js';
 import { joinHostPort, splitHostPort } from './host-port.js';
 import { seededRandom, unseededRandom, type Random } from './random.js';
@@ -26,49 +27,7 @@ export type { ProxyStats } from './proxy-core.js';
 
 export { UpstreamLoopError };
 
-export interface ProxyOptions {
-  name: string;
-  /** host:port to listen on; port 0 picks a free one. */
-  listen: string;
-  /** host:port of the real server. */
-  upstream: string;
-  protocol: ProtocolName;
-  behaviors?: MixSpec;
-  /** Draw once per connection instead of once per exchange. */
-  pin?: 'exchange' | 'connection';
-  /** Makes the draw sequence replayable. */
-  seed?: number | string;
-  /** Per-connection cap on bytes a framer may hold for one message before falling back to pass-through. */
-  maxBuffer?: number;
-  /** Write the upstream address into each request's Host header (HTTP; Vaurien's overwrite_host_header). */
-  rewriteHost?: boolean;
-  /** Open connections at most; more are refused at accept (default DEFAULT_MAX_CONNECTIONS). */
-  maxConnections?: number;
-  /** Clients speak TLS to the proxy, which shows them this certificate. */
-  tls?: ListenTls;
-  /** The proxy speaks TLS to the server. */
-  upstreamTls?: UpstreamTls;
-  /** How its TLS hints name the settings: 'flags' for a proxy set up by the command line's. */
-  tlsTerms?: TlsTerms;
-}
-
-/**
- * Enough for any load test a proxy sits in, low enough that a loop or a flood through one proxy
- * leaves file descriptors for the others and the control API (each connection holds two).
- */
-export const DEFAULT_MAX_CONNECTIONS = 1000;
-
-/** What a proxy is handed by its caller. */
-export interface ProxyDeps {
-  /** The behaviors its mix and toxics may name: the built-ins (behaviors/index.ts) and any plugins. */
-  behaviors: BehaviorRegistry;
-}
-
-export type ProxyEvent =
-  | { type: 'proxy.fault'; proxy: string; behavior: string; at: number }
-  | { type: 'proxy.exchange'; proxy: string; latencyMs: number }
-  | { type: 'proxy.mix'; proxy: string; mix: string; at: number; reason?: string }
-  | { type: 'proxy.log'; proxy: string; level: 'info' | 'warn' | 'error'; message: string; at: number };
+export { DEFAULT_MAX_CONNECTIONS, type ProxyDeps, type ProxyEvent, type ProxyOptions } from './proxy-options.js';
 
 export class Proxy extends EventEmitter implements ProxyCore {
   readonly protocol: Protocol;
