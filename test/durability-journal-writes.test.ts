@@ -30,6 +30,26 @@ async function queuedJob(state: string, name: string, argv: string[]): Promise<s
 
 const occurrences = (text: string, part: string) => text.split(part).length - 1;
 
+/**
+ * A --ci run of a job that waits for a go, the journal's writes failing with `code` from its
+ * process record on, then the go: the job's end is refused. Exits 0 (the job's verdict), mended.
+ */
+async function ciEndRefused(code: 'EIO' | 'ENOSPC') {
+  const state = await stateDir();
+  const journal = path.join(state, 'journal.jsonl');
+  const go = path.join(state, 'go');
+  const dir = await project(`name: ends\n${commandYaml(['sh', '-c', `echo started; for i in $(seq 600); do [ -e '${go}' ] && exit 0; sleep 0.1; done; exit 1`])}\n`);
+  const run = cli(['--ci', dir, '--state-dir', state]);
+  running.push(run.child);
+  await run.waitFor(/local \| started/);
+  await waitUntil(async () => (await readFile(journal, 'utf8')).includes('"t":"proc"'));
+  const disk = await failWrites(run.child.pid!, journal, code);
+  await writeFile(go, '');
+  expect(await run.exited, run.out() + run.err()).toBe(0);
+  await disk.mend();
+  return { state, journal, run };
+}
+
 describe('a journal whose write fails (EIO) when a job is to start', () => {
   it('under `worker --drain`: said once, the worker ends at once with exit 3, the job left queued', async () => {
     const state = await stateDir();
@@ -187,18 +207,7 @@ describe('a journal whose write fails (EIO) when a job ends', () => {
   });
 
   it('under --ci: it exits with the job\'s verdict rather than wait for ever, the end said kept, and the next process records it', async () => {
-    const state = await stateDir();
-    const journal = path.join(state, 'journal.jsonl');
-    const go = path.join(state, 'go');
-    const dir = await project(`name: ends\n${commandYaml(['sh', '-c', `echo started; for i in $(seq 600); do [ -e '${go}' ] && exit 0; sleep 0.1; done; exit 1`])}\n`);
-    const run = cli(['--ci', dir, '--state-dir', state]);
-    running.push(run.child);
-    await run.waitFor(/local \| started/);
-    await waitUntil(async () => (await readFile(journal, 'utf8')).includes('"t":"proc"'));
-    const disk = await failWrites(run.child.pid!, journal);
-    await writeFile(go, '');
-    expect(await run.exited, run.out() + run.err()).toBe(0);
-    await disk.mend();
+    const { state, run } = await ciEndRefused('EIO');
     expect(run.out()).toMatch(/the job's end \(succeeded\) cannot be written to the journal \(EIO: i\/o error\): it is kept in /);
     expect(run.out()).toMatch(/marteau-tui --ci: 1 job: 1 succeeded/);
     expect(run.out() + run.err()).not.toMatch(/internal error|\n\s+at /);
@@ -212,18 +221,7 @@ describe('a journal whose write fails (EIO) when a job ends', () => {
 
 describe('a full journal (ENOSPC) when a job ends', () => {
   it('under --ci: it exits with the job\'s verdict rather than wait for room, the end said kept, and the next process records it', async () => {
-    const state = await stateDir();
-    const journal = path.join(state, 'journal.jsonl');
-    const go = path.join(state, 'go');
-    const dir = await project(`name: ends\n${commandYaml(['sh', '-c', `echo started; for i in $(seq 600); do [ -e '${go}' ] && exit 0; sleep 0.1; done; exit 1`])}\n`);
-    const run = cli(['--ci', dir, '--state-dir', state]);
-    running.push(run.child);
-    await run.waitFor(/local \| started/);
-    await waitUntil(async () => (await readFile(journal, 'utf8')).includes('"t":"proc"'));
-    const disk = await failWrites(run.child.pid!, journal, 'ENOSPC');
-    await writeFile(go, '');
-    expect(await run.exited, run.out() + run.err()).toBe(0);
-    await disk.mend();
+    const { state, journal, run } = await ciEndRefused('ENOSPC');
     expect(run.out()).toContain(`the state dir ${state} is full (ENOSPC writing ${journal}): no job starts here until there is room`);
     expect(run.out()).toMatch(/marteau-tui --ci: 1 job: 1 succeeded/);
     expect(run.out() + run.err()).not.toMatch(/internal error|\n\s+at /);
