@@ -479,6 +479,59 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     });
   });
 
+  // A real redis refuses a command while queueing it and then answers EXEC with EXECABORT,
+  // running none of the block: the proxy withholds the command it answers with an error, so the
+  // server must not run the others either (ioredis would map their results onto the wrong commands).
+  // An error on MULTI itself: the client was told the transaction did not start, so none of it runs either.
+  it.each([
+    ['INCR', 2, ['+OK\r\n', '+QUEUED\r\n', expect.stringMatching(/^-LOADING /)]],
+    ['MULTI', 0, [expect.stringMatching(/^-LOADING /), '+QUEUED\r\n', '+QUEUED\r\n']],
+  ])('an error on %s of a transaction aborts it: EXECABORT, nothing applied, the connection goes on', async (verb, warmup, queued) => {
+    await withProxy({ transient: { percent: 100, warmup, agitate: 1 } }, async (p) => {
+      const [k, n] = [`abort:${verb}:k`, `abort:${verb}:n`];
+      const direct = client(server.port);
+      await direct.del(k, n);
+      const s = net.connect({ port: p.port, host: '127.0.0.1' });
+      s.on('error', () => {});
+      const { replies, settled } = collectReplies(s, 7, 5000);
+      s.write(Buffer.concat([
+        cmd('MULTI'), cmd('SET', k, '1'), cmd('INCR', n), cmd('EXEC'), cmd('GET', k), cmd('GET', n), cmd('PING'),
+      ]));
+      await settled;
+      s.destroy();
+      expect(replies.map(String)).toEqual([
+        ...queued, '-EXECABORT Transaction discarded because of previous errors.\r\n',
+        '$-1\r\n', '$-1\r\n', '+PONG\r\n',
+      ]);
+      expect(await direct.exists(k, n)).toBe(0);
+      const st = p.stats();
+      expect(st.behaviors.transient).toBe(1);
+      expect(st.exchanges).toBe(7);
+      expect(st.latency.count).toBe(7);
+      direct.disconnect();
+    });
+  });
+
+  // ioredis sends MULTI, SET, INCR, GET, EXEC; the error is on the first or the third.
+  it.each([['MULTI', 0], ['INCR', 2]])('ioredis multi() with an error on %s fails whole; the next transaction on the connection runs', async (verb, warmup) => {
+    await withProxy({ transient: { percent: 100, warmup, agitate: 1 } }, async (p) => {
+      const [k, n] = [`iomulti:${verb}:k`, `iomulti:${verb}:n`];
+      const direct = client(server.port);
+      await direct.del(k, n);
+      const r = client(p.port, { enableReadyCheck: false, disableClientInfo: true });
+      await r.connect();
+      const err = await r.multi().set(k, 'a').incr(n).get(k).exec().then(() => undefined, (e: unknown) => e as Error);
+      expect(err).toBeInstanceOf(ReplyError);
+      expect(err!.message).toMatch(/^EXECABORT /);
+      expect(await direct.exists(k, n)).toBe(0);
+      expect(await r.multi().set(k, 'b').incr(n).get(k).exec()).toEqual([[null, 'OK'], [null, 1], [null, 'b']]);
+      expect(await r.get(k)).toBe('b');
+      expect(p.stats().behaviors.transient).toBe(1);
+      r.disconnect();
+      direct.disconnect();
+    });
+  });
+
   it('an upstream down is said once per outage, however many clients it fails; each is counted', async () => {
     const dead = `127.0.0.1:${await freePort()}`;
     await withProxy('', async (p) => {

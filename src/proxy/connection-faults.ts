@@ -39,6 +39,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     const ex = new Exchange(++this.exchangeCount, this.ordinal++, seg.noReply === true, this.clock());
     this.current = ex;
     this.core.counters.exchanges++;
+    if (seg.mustForward) this.sessionStandIn(ex);
     // A request the server never answers (memcache noreply, COM_QUIT, Terminate) is never faulted:
     // withholding it would lose data silently (e.g. MySQL long data) and count errors no client saw.
     if (ex.noReply) {
@@ -107,6 +108,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     this.core.counters.exchanges++;
     this.core.count(entry.behavior.name);
     ex.injected = this.encodeError(error.kind, label, buf.subarray(from, to), error.message);
+    this.session.errored?.(ex.ordinal);
     this.skip(ex);
     if (ex.injected.close) this.dropUpstream = true;
     this.replies.push(ex);
@@ -220,6 +222,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
           const standIn = seg.start && seg.end && !seg.mustForward ? this.standInFor(a.kind, seg.data) : undefined;
           ex.injected = this.encodeError(a.kind, seg.label, seg.data, a.message, standIn !== undefined);
           if (standIn) ex.standIn = standIn;
+          this.session.errored?.(ex.ordinal);
           if (seg.mustForward || standIn) ex.replace = true;
           else {
             this.skip(ex);
@@ -260,6 +263,15 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     ex.reply = reply && hasReplyPlan(reply) ? reply : NO_PLAN;
     // The client expects nothing back for a noReply request, not even an error.
     if (ex.noReply) ex.injected = undefined;
+  }
+
+  /** What the session says goes in the request's place (FramerSession.insteadOf), if anything. */
+  private sessionStandIn(ex: Exchange): void {
+    const instead = this.session.insteadOf?.(ex.ordinal);
+    if (instead === undefined) return;
+    ex.standIn = instead.standIn;
+    ex.injected = instead.reply;
+    ex.replace = true;
   }
 
   private skip(ex: Exchange): void {

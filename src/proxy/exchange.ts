@@ -38,7 +38,7 @@ export class Exchange {
   declare injected: ErrorReply | undefined;
   /** The request must reach the server, but its reply is swallowed and `injected` sent instead. */
   declare replace: boolean;
-  /** With replace: bytes the server is sent instead of the request (Protocol.standIn). */
+  /** With replace: bytes the server is sent instead of the request (Protocol.standIn, FramerSession.insteadOf). */
   declare standIn: Buffer | undefined;
   /** Forward the request, then close both sides (Vaurien's abort). */
   declare abort: boolean;

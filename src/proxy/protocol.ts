@@ -53,6 +53,15 @@ export interface FramerSession {
    * were already framed, but before any reply that would belong to a later request.
    */
   skipped?(ordinal: number): void;
+  /** Request `ordinal` (as for skipped) is answered by an injected error, withheld or forwarded. */
+  errored?(ordinal: number): void;
+  /**
+   * At the turn of a mustForward request (`ordinal` as for skipped): what the session's state
+   * says the server must be sent in its place, and the reply the client gets instead of the
+   * server's, whatever the behaviors draw (a drawn error still replaces the reply). Redis: the
+   * EXEC of a MULTI block that had an injected error is sent as DISCARD, answered EXECABORT.
+   */
+  insteadOf?(ordinal: number): { standIn: Buffer; reply: ErrorReply } | undefined;
   /** Bytes buffered while waiting for the rest of a message (for the per-connection cap). */
   buffered(): number;
   /**

@@ -25,14 +25,17 @@
  * - SYNC and PSYNC (a replica's stream) are noReply and the connection passes through at once.
  * - CLIENT REPLY OFF|SKIP silences replies for later commands: that throws a FramingError, so
  *   the engine passes the connection through raw.
+ * An injected error on MULTI or a command queued after it makes the block's EXEC a DISCARD
+ * answered EXECABORT, as a real redis does after refusing a command while queueing (redis-multi.ts).
  * Garbage (a multi-bulk element that is not a bulk string, a bad length, an unknown reply type,
  * an inline line over 64 KiB, a command name over 1 KiB) throws a FramingError.
  */
-import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol } from '../protocol.js';
+import { FramingError, MAX_HEAD_BYTES, type ErrorReply, type FramerSession, type Protocol } from '../protocol.js';
 import { END, Frames, MUST_FORWARD, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
 import { encodeError, errorKinds } from './redis-errors.js';
 import { RedisReplies } from './redis-replies.js';
+import { MultiBlocks, TRANSACTION_COMMANDS } from './redis-multi.js';
 import {
   After,
   DOLLAR,
@@ -64,13 +67,16 @@ class RedisSession extends RedisReplies implements FramerSession {
   private curNoReply = false;
   /**
    * EXEC and DISCARD end a MULTI on the server: withheld, they would leave it queueing every
-   * later command of the connection. An error drawn for them replaces the server's reply.
+   * later command of the connection. A MULTI withheld would have the server run its block's
+   * commands one by one: it goes, and its block is aborted (redis-multi.ts). An error drawn for
+   * them replaces the server's reply.
    */
   private curMustForward = false;
   private curAfter: After = After.Normal;
   private nextOrdinal = 0;
   /** The last command seen with one reply and no effect on the session (not CLIENT, SUBSCRIBE, ...). */
   private ordinaryLabel = '';
+  private readonly multi = new MultiBlocks();
   /** parseHead's answer, reused: nothing keeps it past the request it describes. */
   private readonly head: Head = { end: 0, count: 0, args: [0, 0, 0, 0, 0, 0], argc: 0, argsLeft: 0, bulkLeft: 0 };
 
@@ -209,6 +215,7 @@ class RedisSession extends RedisReplies implements FramerSession {
     if (label !== this.ordinaryLabel) {
       if (SWITCH_AFTER_REPLY.has(label)) after = After.ReplyThenRaw;
       else if (SWITCH_NOW.has(label)) after = After.RawNow;
+      else if (TRANSACTION_COMMANDS.has(label)) this.multi.framed(this.nextOrdinal, label);
       else if (label !== 'CLIENT') this.ordinaryLabel = label;
       else if (argc >= 6) {
         const sub = labelOf(buf, words[2], words[3]);
@@ -222,7 +229,7 @@ class RedisSession extends RedisReplies implements FramerSession {
     this.curLabel = label;
     this.curAfter = after;
     this.curNoReply = after === After.RawNow;
-    this.curMustForward = label === 'EXEC' || label === 'DISCARD';
+    this.curMustForward = label === 'EXEC' || label === 'DISCARD' || label === 'MULTI';
     this.reqStarted = false;
     this.pending.push(ordinal, after);
   }
@@ -232,6 +239,14 @@ class RedisSession extends RedisReplies implements FramerSession {
     else out.push(from, to, START | (end ? END : 0) | (this.curNoReply ? NO_REPLY : 0) | (this.curMustForward ? MUST_FORWARD : 0), this.curLabel);
     this.reqStarted = true;
     if (end && this.curAfter !== After.Normal) this.cRaw = true;
+  }
+
+  errored(ordinal: number): void {
+    this.multi.errored(ordinal);
+  }
+
+  insteadOf(ordinal: number): { standIn: Buffer; reply: ErrorReply } | undefined {
+    return this.multi.insteadOf(ordinal);
   }
 
   buffered(): number {

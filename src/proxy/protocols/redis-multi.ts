@@ -1,0 +1,71 @@
+/**
+ * A redis connection's MULTI blocks, for an injected error on a command queued inside one. The
+ * proxy answers the error and withholds the command, as a real redis refuses a command while
+ * queueing; but a real redis then answers the block's EXEC with EXECABORT and runs none of it,
+ * where the server behind the proxy, which never saw the refused command, would run the others,
+ * and the client (ioredis) map their results onto the wrong commands. Such an EXEC is sent to
+ * the server as DISCARD, whose +OK is replaced by EXECABORT (FramerSession.insteadOf). An error
+ * on the MULTI itself (which still reaches the server: redis.ts) aborts its block the same way:
+ * the client was told the transaction did not start, none of it may run.
+ *
+ * Blocks are noted as their requests are framed, which runs ahead of the requests' turns (a
+ * pipelined chunk is framed whole); injected errors and EXEC's turn come in request order.
+ */
+import type { ErrorReply } from '../protocol.js';
+
+/** What goes in place of the EXEC of a block that had an injected error. */
+const ABORTED_EXEC = Object.freeze({
+  standIn: Buffer.from('*1\r\n$7\r\nDISCARD\r\n', 'latin1'),
+  reply: Object.freeze({ bytes: Buffer.from('-EXECABORT Transaction discarded because of previous errors.\r\n', 'latin1'), close: false }),
+});
+
+/** The commands that open or end a block: the others need no look. */
+export const TRANSACTION_COMMANDS = new Set(['MULTI', 'EXEC', 'DISCARD', 'RESET']);
+
+interface Block {
+  /** The ordinals of its MULTI and of the request that ends it (Infinity while none is framed). */
+  multi: number;
+  end: number;
+  /** Ended by EXEC (not DISCARD or RESET). */
+  exec: boolean;
+  /** Its MULTI or a command inside it was answered by an injected error. */
+  failed: boolean;
+}
+
+export class MultiBlocks {
+  /** Blocks whose end has not had its turn, oldest first: a pipeline of transactions holds a few. */
+  private readonly blocks: Block[] = [];
+
+  /** Request `ordinal`, framed, is the transaction command `label`. */
+  framed(ordinal: number, label: string): void {
+    const open = this.blocks.length > 0 && this.blocks[this.blocks.length - 1].end === Infinity ? this.blocks[this.blocks.length - 1] : undefined;
+    // A nested MULTI is refused by the server and leaves the block as it was.
+    if (label === 'MULTI') {
+      if (!open) this.blocks.push({ multi: ordinal, end: Infinity, exec: false, failed: false });
+    } else if (open) {
+      open.end = ordinal;
+      open.exec = label === 'EXEC';
+    }
+  }
+
+  /** Request `ordinal` is answered by an injected error (FramerSession.errored). */
+  errored(ordinal: number): void {
+    this.over(ordinal);
+    const b = this.blocks[0];
+    if (b !== undefined && b.multi <= ordinal && ordinal < b.end) b.failed = true;
+  }
+
+  /** At request `ordinal`'s turn: what the server and the client get in its place, if anything. */
+  insteadOf(ordinal: number): { standIn: Buffer; reply: ErrorReply } | undefined {
+    this.over(ordinal);
+    const b = this.blocks[0];
+    if (b === undefined || b.end !== ordinal) return undefined;
+    this.blocks.shift();
+    return b.exec && b.failed ? ABORTED_EXEC : undefined;
+  }
+
+  /** Forget the blocks ended before `ordinal`'s turn. */
+  private over(ordinal: number): void {
+    while (this.blocks.length > 0 && this.blocks[0].end < ordinal) this.blocks.shift();
+  }
+}
