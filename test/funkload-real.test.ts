@@ -7,7 +7,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -315,6 +315,17 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
       expect(r.out).toMatch(/FAIL p95/);
     }, 120_000);
 
+    it('no .conf beside the test: exit 2 quoting FunkLoad and saying where it looks, not an unreadable result', async () => {
+      const dir = await flProject('');
+      await rm(path.join(dir, 'Simple.conf'));
+      const r = await ci(dir, withFl);
+      expect(r.code, r.out + r.err).toBe(2);
+      expect(r.out).toContain(
+        `failed: node "local": fl-run-bench stopped before benching (exit 1): ConfigParser.NoSectionError: No section: 'main' (fl-run-bench reads Simple.conf in the directory it runs in: wdir, or FL_CONF_PATH)`,
+      );
+      expect(r.out).not.toContain('unreadable');
+    }, 120_000);
+
     it('fl-run-bench not installed: exit 3, naming the node and what to install', async () => {
       const r = await ci(await flProject(''), { PATH: '/usr/bin:/bin' });
       expect(r.code, r.out + r.err).toBe(3);
@@ -338,5 +349,22 @@ describe('funkload config errors at enqueue', () => {
     expect(r.code, r.out + r.err).toBe(2);
     expect(r.err).toContain(`${path.join(dir, '.marteau.yml')}:2:9: script: the test module "tests/loadtest.py" is not in ${dir}`);
     expect(r.err).not.toMatch(/\n\s+at /);
+  }, 120_000);
+
+  it('a .conf lacking keys: every one named at once, at its section, exit 2 before any node', async () => {
+    // FunkLoad itself stops on the first (a traceback per run): here [main] lacks one, [bench] four (a key of [DEFAULT] counts, keys are case-blind; url: is given in .marteau.yml).
+    const conf = '# the bench\n[main]\ntitle=Simple\n\n[bench]\ncycles = 1:2\nDuration: 2\n  continued\n[DEFAULT]\nsleep_time = 0.1\n';
+    const dir = await project('name: fl-conf\nscript: loadtest.py\ntest: Simple.test_simple\nurl: http://127.0.0.1:1\n', { 'loadtest.py': LOADTEST, 'Simple.conf': conf });
+    const r = await cliDone(['--ci', dir, '--state-dir', await stateDir()]);
+    expect(r.code, r.out + r.err).toBe(2);
+    const file = path.join(dir, 'Simple.conf');
+    expect(r.err).toBe(
+      `marteau-tui: ${file}:2:1: [main] lacks description, which fl-run-bench reads\n  hint: add to [main]: description = What this bench loads\n` +
+        `${file}:5:1: [bench] lacks startup_delay, cycle_time, sleep_time_min and sleep_time_max, which fl-run-bench reads\n` +
+        '  hint: add to [bench]: startup_delay = 0.05, cycle_time = 0, sleep_time_min = 0, sleep_time_max = 0.5 (or set startup_delay:, sleep_time_min: and sleep_time_max: in .marteau.yml)\n',
+    );
+    await writeFile(file, '[bench]\ncycles = 1\n');
+    const noMain = await cliDone(['--ci', dir, '--state-dir', await stateDir()]);
+    expect(noMain.err).toContain(`marteau-tui: ${file}: no [main] section: it needs title and description, which fl-run-bench reads\n  hint: add a [main] section with: title = My app, description = What this bench loads\n`);
   }, 120_000);
 });

@@ -108,8 +108,8 @@ export interface RunnerCatalogEntry {
   configSchema?: z.ZodType;
   /** The keys allowed at a path of the runner's own sections (e.g. a scenario step), for "did you mean" and the list of known keys. */
   knownKeysAt?(path: readonly (string | number)[]): readonly string[] | undefined;
-  /** Cross-key checks; return a problem with its path, or nothing. */
-  check?(config: MarteauConfig): { path: (string | number)[]; message: string; hint?: string } | undefined;
+  /** Cross-key checks; return a problem with its path, an error in another file of the project (e.g. FunkLoad's .conf), or nothing. */
+  check?(config: MarteauConfig): { path: (string | number)[]; message: string; hint?: string } | ConfigError | undefined;
   /** How long the load of this config runs, when the runner knows (checks chaos times against it). */
   runLength?(config: MarteauConfig): RunLength | undefined;
   /** Whether a job of this config copies files to or from SSH nodes (SFTP); unsaid: it does. */
@@ -304,6 +304,7 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
     if (f.atMs !== undefined) checkEnd(f.atMs, undefined, config.runLength, (p, m, h) => errorAt(src, ['fixtures', f.name, ...p], m, h));
   }
   const problem = entry.check?.(config);
+  if (problem instanceof ConfigError) throw problem;
   if (problem) throw errorAt(src, problem.path, problem.message, problem.hint);
   return config;
 }

@@ -139,6 +139,14 @@ export async function benchOnNode(
   const st = fl.state;
   ctx.log(`fl-run-bench exit ${result.exitCode ?? result.signal}${st.status ? `, bench status ${st.status}` : ''}`, { node: node.name, stream: 'engine' });
 
+  if (!st.test) {
+    // Stopped before `Benching ...`: its arguments refused (exit 2, optparse), the module, class or
+    // method not loadable or its .conf lacking a key (a Python traceback, exit 1): the config names
+    // something that is not there. FunkLoad has opened its result file by then, empty: no result.
+    const why = st.problems.at(-1) ?? stderr.at(-1) ?? 'no output';
+    const conf = /^ConfigParser\.No(Section|Option)Error/.test(why) ? ` (fl-run-bench reads ${fc.test.split('.')[0]}.conf in the directory it runs in: wdir, or FL_CONF_PATH)` : '';
+    throw new StepFailure('config', `node "${node.name}": fl-run-bench stopped before benching (exit ${result.exitCode ?? result.signal}): ${why}${conf}`);
+  }
   // Where the result is: what the console announced, else the `xml` key, else FunkLoad's default.
   const announced = st.xmlFiles.length ? st.xmlFiles : [ctx.config.xml ?? 'funkload.xml'];
   done.remoteFiles = announced.map((f) => (path.posix.isAbsolute(f) ? f : nodePath(node, cwd, f)));
@@ -151,13 +159,7 @@ export async function benchOnNode(
     done.localFiles.push(o.resultFile);
   }
   if (!done.localFiles.length) {
-    // Stopped before `Benching ...`: its arguments refused (exit 2, optparse), or the module, class or
-    // method not loadable (a Python traceback, exit 1): the config names something that is not there.
-    const early = !st.test;
-    throw new StepFailure(
-      early ? 'config' : 'test',
-      `node "${node.name}": fl-run-bench ${early ? 'stopped before benching' : 'wrote no result file'} (exit ${result.exitCode ?? result.signal}): ${st.problems.at(-1) ?? stderr.at(-1) ?? 'no output'}`,
-    );
+    throw new StepFailure('test', `node "${node.name}": fl-run-bench wrote no result file (exit ${result.exitCode ?? result.signal}): ${st.problems.at(-1) ?? stderr.at(-1) ?? 'no output'}`);
   }
   return done;
 }

@@ -17,6 +17,7 @@ import type { MarteauConfig, RunnerCatalogEntry } from '../../config/marteau.js'
 import { isInnerPath } from '../../config/paths.js';
 import { apdexTSchema } from '../builtin/config.js';
 import { checkThresholds } from '../job-report.js';
+import { checkConfFile } from './conf-file.js';
 
 const notAnOption = (what: string) =>
   z.string().min(1).refine((s) => !s.startsWith('-'), { error: `${what} cannot start with "-" (it would be read as an option)` });
@@ -58,5 +59,5 @@ export const checkFunkloadConfig: NonNullable<RunnerCatalogEntry['check']> = (co
       hint: `set "cycle_time = N" in the [bench] section of ${config.test?.split('.')[0] ?? 'the test'}.conf`,
     };
   }
-  return checkThresholds(config);
+  return checkConfFile(config) ?? checkThresholds(config);
 };
