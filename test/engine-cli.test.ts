@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLoadApp } from '../fixtures/load/app.js';
@@ -380,6 +380,37 @@ describe('the queue from other terminals', () => {
     const late = await cliDone(['cancel', finished.id, '--state-dir', state]);
     expect(late.code).toBe(2);
     expect(late.err).toBe(`marteau-tui: job ${finished.id.slice(0, 8)} has already succeeded: nothing to cancel\n`);
+  });
+
+  it("queue shows the figures of jobs that ended in earlier processes, from their result.json; one missing or torn shows none", async () => {
+    const app = await startLoadApp();
+    try {
+      const state = await stateDir();
+      const load = (name: string, get: string) => project(`name: ${name}\nrunner: builtin\nbase_url: ${app.url}\ncycles: [2]\nduration: 0.5\nstartup_delay: 0\nscenario:\n  - {get: ${get}}\n`);
+      const ran = await cliDone(['--ci', await load('fine', '/'), '--state-dir', state]);
+      expect(ran.code, ran.out + ran.err).toBe(0);
+      const figures = /succeeded in \S+ \((\d+ requests, .*)\)  results:/.exec(ran.out)![1];
+      // A failed job: its reason, then its figures.
+      expect((await cliDone(['--ci', await load('broken', '/status/500'), '--state-dir', state])).code).toBe(1);
+      const [fine, broken] = await queueJson(state);
+      const list = await cliDone(['queue', '--state-dir', state]);
+      expect(list.code, list.err).toBe(0);
+      expect(list.out).toContain(`\n  ${fine.id.slice(0, 8)}: ${figures}\n`);
+      expect(list.out).toMatch(new RegExp(`\\n  ${broken.id.slice(0, 8)}: every one of the \\d+ requests failed .* · \\d+ requests, 100\\.00 % errors, `));
+      const json = JSON.parse((await cliDone(['queue', '--json', '--state-dir', state])).out) as { summary?: string }[];
+      expect(json[0].summary).toBe(`succeeded in ${/succeeded in (\S+)/.exec(ran.out)![1]} (${figures})`);
+
+      await writeFile(path.join(state, 'jobs', fine.id, 'result.json'), '{"summary": "succeeded in 1');
+      await rm(path.join(state, 'jobs', broken.id, 'result.json'));
+      const after = await cliDone(['queue', '--state-dir', state]);
+      expect(after.code, after.err).toBe(0);
+      expect(after.err).toBe('');
+      expect(after.out).not.toContain(`  ${fine.id.slice(0, 8)}:`);
+      expect(after.out).not.toContain('% errors');
+      expect(after.out).toMatch(new RegExp(`\\n  ${broken.id.slice(0, 8)}: every one of the \\d+ requests failed [^·]*\\n`));
+    } finally {
+      await app.close();
+    }
   });
 
   it('kill -9 of the engine mid-run, then a restart: queue intact, the running job interrupted, its processes stopped', async () => {

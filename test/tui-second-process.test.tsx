@@ -12,6 +12,7 @@ import { Engine } from '../src/core/engine.js';
 import { loadRunners } from '../src/report/runners.js';
 import { App } from '../src/ui/App.js';
 import { engineBackend } from '../src/ui/engine-backend.js';
+import { startLoadApp } from '../fixtures/load/app.js';
 import { cliDone } from './helpers/marteau-cli.js';
 import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
 import { queueJson, workerWithLongJob } from './helpers/queue-cli.js';
@@ -71,8 +72,37 @@ it('a job that ended before it opened says where its output is', async () => {
     backend.stop();
     await engine.stop();
   });
-  const want = `no output here: succeeded · its output: ${state}/jobs/${id}/console.log · enter: details`;
+  const want = `no output here: succeeded: 1 node, exit 0 · its output: ${state}/jobs/${id}/console.log · enter: details`;
   const end = Date.now() + 10_000;
   while (!outputText(ui.lastFrame()).includes(want) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   expect(outputText(ui.lastFrame())).toContain(want);
+}, 30_000);
+
+it('a load that ended in an earlier process shows its figures in its row and its details, as one that ended here', async () => {
+  const app = await startLoadApp();
+  cleanups.push(() => app.close());
+  const state = await stateDir();
+  const dir = await project(`name: earlier\nrunner: builtin\nbase_url: ${app.url}\ncycles: [2]\nduration: 0.5\nstartup_delay: 0\nscenario:\n  - {get: /}\n`);
+  const ran = await cliDone(['--ci', dir, '--state-dir', state]);
+  expect(ran.code, ran.out + ran.err).toBe(0);
+  const [, summary, figures] = /job [0-9a-f]{8} (succeeded in \S+ \((\d+ requests, [^)]*)\))  results:/.exec(ran.out)!;
+  const [{ id }] = await queueJson(state);
+  const engine = new Engine({ runners: loadRunners, stateDir: state, nodes: localNodes(1), run: 'all' });
+  await engine.start();
+  const backend = engineBackend(engine, { cwd: process.cwd() });
+  const ui = render(<App backend={backend} title="restarted" onQuit={() => {}} />);
+  cleanups.push(async () => {
+    ui.unmount();
+    backend.stop();
+    await engine.stop();
+  });
+  // The row's figures, cut after a whole one: '1225 requests …' at this width.
+  const row = new RegExp(`${id.slice(0, 8)} earlier\\s+succeeded\\s+\\S+\\s+(local\\s+)?${figures.split(',')[0]} …`);
+  const end = Date.now() + 10_000;
+  while (!row.test(strip(ui.lastFrame())) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  expect(strip(ui.lastFrame())).toMatch(row);
+  const details = backend.getSnapshot().jobs[0].details;
+  expect(details).toContain(`summary  ${summary}`);
+  expect(details).toContain(`report   ${state}/jobs/${id}/index.html (o opens, y copies)`);
+  expect(details.find((l) => l.startsWith('seed '))).toMatch(/^seed     \d+ \(R replays/);
 }, 30_000);

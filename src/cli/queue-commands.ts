@@ -11,6 +11,7 @@ import type { Engine } from '../core/engine.js';
 import { isTerminal, type Job } from '../core/jobs.js';
 import type { NodeView } from '../core/node-view.js';
 import { short } from '../core/queue.js';
+import { readEndedResult } from '../core/result-file.js';
 import { quoted } from '../ci/style.js';
 import { EXIT, firstCause, UsageError } from '../core/exit.js';
 import type { Io } from './proxy-command.js';
@@ -78,7 +79,13 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
         const { formatDuration } = await import('../config/duration.js');
         const limit = positiveInt(o.limit, '--limit');
         const finished = jobs.filter((j) => isTerminal(j.status));
-        const shown = o.all ? jobs : [...jobs.filter((j) => !isTerminal(j.status)), ...finished.slice(-limit)].sort((a, b) => a.seq - b.seq);
+        const listed = o.all ? jobs : [...jobs.filter((j) => !isTerminal(j.status)), ...finished.slice(-limit)].sort((a, b) => a.seq - b.seq);
+        // How each ended job went is in its result.json (the journal keeps its end only): read for
+        // the jobs listed, not the whole history; one missing or torn shows no figures.
+        const shown = listed.map((j) => {
+          const ended = isTerminal(j.status) && !j.resultDir.includes(':') ? readEndedResult(j.resultDir, j.startedAt) : undefined;
+          return ended ? { ...j, summary: ended.summary } : j;
+        });
         if (o.json) {
           io.out.write(`${JSON.stringify(shown, null, 2)}\n`);
           return EXIT.ok;

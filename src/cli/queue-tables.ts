@@ -3,8 +3,10 @@ import { makeStyle } from '../ci/style.js';
 import { isTerminal, type Job } from '../core/jobs.js';
 import type { NodeView } from '../core/node-pool.js';
 import { short } from '../core/queue.js';
+import { figuresOf } from '../core/result-file.js';
 
-export function formatQueue(jobs: readonly (Readonly<Job> & { resultDir: string })[], out: { isTTY?: boolean }, formatDuration: (ms: number) => string): string {
+/** `summary`: how a job that ended went (its result.json's line), whose figures are said under the table. */
+export function formatQueue(jobs: readonly (Readonly<Job> & { resultDir: string; summary?: string })[], out: { isTTY?: boolean }, formatDuration: (ms: number) => string): string {
   if (!jobs.length) return 'the queue is empty\n';
   const s = makeStyle(out);
   const rows = jobs.map((j) => [
@@ -21,8 +23,12 @@ export function formatQueue(jobs: readonly (Readonly<Job> & { resultDir: string 
   ]);
   const head = ['ID', 'STATUS', 'NAME', 'RUNNER', 'NODES', 'ENQUEUED (UTC)', 'WAIT', 'DURATION', 'RESULTS'];
   const lines = table([head, ...rows]).map((l, i) => (i === 0 ? s.bold(l) : l));
-  const reasons = jobs.filter((j) => j.reason && j.status !== 'succeeded').map((j) => `  ${short(j.id)}: ${j.reason!.split('\n')[0]}`);
-  return `${lines.join('\n')}\n${reasons.length ? `${reasons.join('\n')}\n` : ''}`;
+  // Under the table, too long for a column: why a job did not succeed, and its runner's figures.
+  const ends = jobs.flatMap((j) => {
+    const said = [j.status !== 'succeeded' ? j.reason?.split('\n')[0] : undefined, figuresOf(j.summary)].filter(Boolean);
+    return said.length ? [`  ${short(j.id)}: ${said.join(' · ')}`] : [];
+  });
+  return `${lines.join('\n')}\n${ends.length ? `${ends.join('\n')}\n` : ''}`;
 }
 
 export function formatNodes(nodes: readonly NodeView[], out: { isTTY?: boolean }): string {

@@ -8,7 +8,6 @@ import { ConfigError } from '../config/config-error.js';
 import type { Vars } from '../config/interpolate.js';
 import type { MarteauConfig } from '../config/marteau.js';
 import type { NodeConfig } from '../config/nodes.js';
-import { formatDuration } from '../config/duration.js';
 import { NodeError, type Executor } from '../exec/executor.js';
 import type { RunnerContext, RunnerNode, RunOutcome } from './runner-contract.js';
 import type { ProxyEvent } from '../proxy/proxy.js';
@@ -23,6 +22,7 @@ import { decideOutcome, isExpectedError, timelineLine, unsteadyOutcome, type Abo
 import { GroupFiles } from './leftovers.js';
 import type { Job, JobOutcome } from './jobs.js';
 import { short } from './queue.js';
+import { endSummary } from './result-file.js';
 import { isDiskFull } from './state-space.js';
 import { syncTree } from '../fs/durable.js';
 import { fsReason } from '../fs/errors.js';
@@ -208,7 +208,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
     log(`error: ${(error as Error).message}`, { level: 'error' });
   }
   const endedAt = Date.now();
-  const summary = `${final.status}${final.reason ? `: ${final.reason}` : ''} in ${formatDuration(endedAt - started)}${outcome?.summary ? ` (${outcome.summary})` : ''}`;
+  const summary = endSummary(final, endedAt - started, outcome?.summary);
   log(`job ${short(job.id)} ${summary}`, { quiet: true });
   core.summaries.set(job.id, { summary, report: outcome?.report, bell: config?.notify.bell ?? false, seed: live.seed, timeline: Object.freeze([...live.timeline]) });
   await writeJobResult(resultDir, {

@@ -10,9 +10,10 @@ import type { NodesConfig } from '../config/nodes.js';
 import type { EngineCore } from './engine-types.js';
 import type { JobResult } from './job-end.js';
 import { ENQUEUE_FILES, ORPHAN_AGE_MS } from './job-files.js';
-import { TERMINAL, type Job, type JobOutcome } from './jobs.js';
+import type { Job, JobOutcome } from './jobs.js';
 import { killLeftovers } from './leftovers.js';
 import { JournalQueue, QueueError, type JobQueue } from './queue.js';
+import { isRunsEnd } from './result-file.js';
 import type { RedisQueue } from './redis-queue.js';
 import type { StateDir } from './state-dir.js';
 
@@ -87,14 +88,12 @@ export async function reapDead(o: Opening): Promise<void> {
  * job whose engine died before recording it.
  */
 export async function recordedEnd(resultDir: string, startedAt: number | undefined): Promise<JobOutcome | undefined> {
-  let r: Partial<JobResult>;
+  let r: Partial<JobResult> | null;
   try {
-    r = JSON.parse(await readFile(path.join(resultDir, 'result.json'), 'utf8')) as Partial<JobResult>;
+    r = JSON.parse(await readFile(path.join(resultDir, 'result.json'), 'utf8')) as Partial<JobResult> | null;
   } catch {
     return undefined; // none, or unreadable
   }
-  const start = Date.parse(r.startedAt ?? '');
-  const end = Date.parse(r.endedAt ?? '');
-  if (!TERMINAL.has(r.status!) || r.requeue || r.lost || !(start >= (startedAt ?? Infinity)) || !Number.isFinite(end)) return undefined;
-  return { status: r.status!, reason: r.reason, failure: r.failure, exitCode: r.exitCode, at: end };
+  if (!isRunsEnd(r, startedAt)) return undefined;
+  return { status: r.status!, reason: r.reason, failure: r.failure, exitCode: r.exitCode, at: Date.parse(r.endedAt!) };
 }

@@ -2,13 +2,14 @@
  * Adapts the engine to what the TUI reads and calls (TuiBackend): rows for the panes, derived
  * once per engine snapshot, and the engine's own methods for every key.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Engine, EngineSnapshot, JobView } from '../core/engine.js';
 import { changeReason } from '../core/events.js';
 import { isTerminal } from '../core/jobs.js';
 import { currentOwner } from '../core/owner.js';
+import { figuresOf, readEndedResult, type EndedResult } from '../core/result-file.js';
 import { parseGitTarget } from '../core/source.js';
 import type { NodeView } from '../core/node-pool.js';
 import type { MixSpec } from '../proxy/mix.js';
@@ -63,6 +64,15 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
     }
     return outputFiles.get(j.id);
   };
+  // How a job went that did not end in this process (before a restart, in a worker), as its
+  // result.json says: read when a row shown, its details or its report need it (a long history is
+  // not read at start), once: an ended job's file does not change.
+  const endedResults = new Map<string, EndedResult | undefined>();
+  const endedOf = (j: JobView): EndedResult | undefined => {
+    if (j.summary !== undefined || !isTerminal(j.status) || j.resultDir.includes(':')) return undefined;
+    if (!endedResults.has(j.id)) endedResults.set(j.id, readEndedResult(j.resultDir, j.startedAt));
+    return endedResults.get(j.id);
+  };
   const subscribers = new Set<() => void>();
   const messages = new MessageLog();
   const offFinished = engine.events.on('job.finished', (e) => {
@@ -85,7 +95,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
       from: snap,
       view: {
         // Newest first: what a user just enqueued is at the top.
-        jobs: [...snap.jobs].reverse().map((j) => jobRow(j, !snap.queue.label, kept.has(j.id) ? undefined : outputFileOf(j))),
+        jobs: [...snap.jobs].reverse().map((j) => jobRow(j, !snap.queue.label, kept.has(j.id) ? undefined : outputFileOf(j), () => endedOf(j))),
         nodes: snap.nodes.map(nodeRow),
         schedules: snap.jobs.flatMap((j) => j.chaos ?? []),
         output: (id) => [...(kept.get(id) ?? [])],
@@ -141,7 +151,10 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
       const j = await engine.replay(id);
       return { id: j.id, seed: j.seed };
     },
-    reportOf: (id) => reportOf(engine.getSnapshot().jobs.find((j) => j.id === id)),
+    reportOf: (id) => {
+      const j = engine.getSnapshot().jobs.find((x) => x.id === id);
+      return reportOf(j, j && endedOf(j));
+    },
     openInBrowser,
     cwd: o.cwd,
     setNodeEnabled: (name, enabled) => engine.setNodeEnabled(name, enabled),
@@ -159,27 +172,28 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
 /**
  * `journal`: the queue is this machine's, whose other processes' output reaches no one (a shared
  * queue streams it). A second control center on the state dir showed 'no output yet' for a job
- * the first one ran, however much it wrote.
+ * the first one ran, however much it wrote. `ended`: what the job's result.json says, when it did
+ * not end here; asked for only by the parts of the row that show it.
  */
-function jobRow(j: JobView, journal: boolean, outputFile: string | undefined): JobRow {
+function jobRow(j: JobView, journal: boolean, outputFile: string | undefined, ended: () => EndedResult | undefined): JobRow {
   const me = currentOwner();
   const runsHere = j.status === 'running' && j.owner?.pid === me.pid && j.owner.host === me.host;
   const other = journal && j.status === 'running' && !runsHere ? j.owner : undefined;
   const p = j.progress;
   const users = p?.users !== undefined && p.cycleUsers !== undefined && p.users !== p.cycleUsers ? `${p.users}/${p.cycleUsers}` : (p?.cycleUsers ?? p?.users);
-  const progress = p
-    ? [p.cycle !== undefined ? `cycle ${p.cycle + 1}/${p.cycles ?? '?'}` : '', users !== undefined ? `${users} users` : '', p.message ?? ''].filter(Boolean).join(' · ')
-    : // The state and the time taken have their own columns: "907 requests, 0.00 % errors, ..." or why it failed.
-      (j.waiting ?? j.reason ?? j.summary?.replace(new RegExp(`^${j.status}:? ?`), '').replace(/^in \S+ \((.*)\)$/, '$1'));
   const running = j.status === 'running' && p?.requestsPerSecond !== undefined;
   const errorPercent = running && p.requestsPerSecond! > 0 && p.errorsPerSecond !== undefined ? (100 * p.errorsPerSecond) / p.requestsPerSecond! : running ? 0 : undefined;
   const src = j.source.kind === 'git' ? `${j.source.url}${j.source.ref ? `#${j.source.ref}` : ''} @ ${j.source.commit.slice(0, 12)}` : j.source.configFile;
-  const start = j.timeline?.[0]?.at;
+  const known = (): Pick<JobView, 'summary' | 'report' | 'seed' | 'timeline'> => (j.summary !== undefined ? j : (ended() ?? j));
   return {
     id: j.id,
     name: j.name,
     state: j.status,
-    progress,
+    get progress() {
+      if (p) return [p.cycle !== undefined ? `cycle ${p.cycle + 1}/${p.cycles ?? '?'}` : '', users !== undefined ? `${users} users` : '', p.message ?? ''].filter(Boolean).join(' · ');
+      // The state and the time taken have their own columns: "907 requests, 0.00 % errors, ..." or why it failed.
+      return j.waiting ?? j.reason ?? figuresOf(known().summary);
+    },
     rate: running ? p.requestsPerSecond : undefined,
     errorPercent,
     p95Ms: running ? p.p95Ms : undefined,
@@ -193,31 +207,30 @@ function jobRow(j: JobView, journal: boolean, outputFile: string | undefined): J
     ...(runsHere ? { runsHere } : {}),
     ...(outputFile ? { outputFile } : {}),
     ...(other ? { elsewhere: `another marteau-tui process (pid ${other.pid}${other.host === me.host ? '' : ` on ${other.host}`})` } : {}),
-    details: [
-      `id       ${j.id}`,
-      `state    ${j.status}${j.reason ? ` — ${j.reason}` : ''}`,
-      `source   ${src}`,
-      `runner   ${j.runner} on ${j.nodes} node(s)${j.nodesTaken.length ? `: ${j.nodesTaken.join(', ')}` : ''}`,
-      `results  ${j.resultDir}`,
-      ...(j.report ? [`report   ${j.report} (o opens, y copies)`] : []),
-      ...(j.summary ? [`summary  ${j.summary}`] : []),
-      ...(j.seed ? [`seed     ${j.seed} (R replays the same faults: marteau-tui replay ${j.id.slice(0, 8)})`] : []),
-      ...(j.timeline?.length ? [`faults   ${j.timeline.length} mix change(s):`, ...j.timeline.map((e) => `  +${((e.at - start!) / 1000).toFixed(1).padStart(6)}s  ${e.proxy}  ${!e.mix || e.mix === '100:dummy' ? 'pass-through' : e.mix}  (${changeReason(e)})`)] : []),
-    ],
+    get details() {
+      const { summary, report, seed, timeline } = known();
+      const start = timeline?.[0]?.at;
+      return [
+        `id       ${j.id}`,
+        `state    ${j.status}${j.reason ? ` — ${j.reason}` : ''}`,
+        `source   ${src}`,
+        `runner   ${j.runner} on ${j.nodes} node(s)${j.nodesTaken.length ? `: ${j.nodesTaken.join(', ')}` : ''}`,
+        `results  ${j.resultDir}`,
+        ...(report ? [`report   ${report} (o opens, y copies)`] : []),
+        ...(summary ? [`summary  ${summary}`] : []),
+        ...(seed ? [`seed     ${seed} (R replays the same faults: marteau-tui replay ${j.id.slice(0, 8)})`] : []),
+        ...(timeline?.length ? [`faults   ${timeline.length} mix change(s):`, ...timeline.map((e) => `  +${((e.at - start!) / 1000).toFixed(1).padStart(6)}s  ${e.proxy}  ${!e.mix || e.mix === '100:dummy' ? 'pass-through' : e.mix}  (${changeReason(e)})`)] : []),
+      ];
+    },
   };
 }
 
-/** The job's HTML report: from this run, else the result.json an earlier run left, else why there is none. */
-function reportOf(j: JobView | undefined): { path: string } | { none: string } {
+/** The job's HTML report: from this run, else the result.json an earlier run left (`ended`), else why there is none. */
+function reportOf(j: JobView | undefined, ended: EndedResult | undefined): { path: string } | { none: string } {
   if (!j) return { none: 'no job selected' };
-  if (j.report) return { path: j.report };
+  const report = j.report ?? ended?.report;
+  if (report) return { path: report };
   if (j.status === 'queued' || j.status === 'running') return { none: `no HTML report yet: job ${j.id.slice(0, 8)} is ${j.status}, its report comes when it ends` };
-  try {
-    const r = JSON.parse(readFileSync(path.join(j.resultDir, 'result.json'), 'utf8')) as { report?: string };
-    if (r.report) return { path: r.report };
-  } catch {
-    // no result.json: the job never ran here
-  }
   return { none: `no HTML report for job ${j.id.slice(0, 8)} (${j.name}, ${j.status}): its runner wrote none; its results are in ${j.resultDir}` };
 }
 
