@@ -189,16 +189,24 @@ describe.skipIf(!haveMariadb())('mysql through the chaos proxy (real MariaDB)', 
     await withProxy('', async (p) => {
       const c = await connect(p.port);
       const [[{ id }]] = await c.query('SELECT CONNECTION_ID() AS id') as unknown as [[{ id: number }]];
-      for (const commit of ['COMMIT', 'commit;', 'Commit Work ; ']) {
+      // A failed COMMIT neither chains nor releases, whatever it says or completion_type says:
+      // under CHAIN a plain ROLLBACK would leave a transaction open (INSERT 2 never committed),
+      // under RELEASE it would close the connection.
+      for (const [commit, completion] of [
+        ['COMMIT', 'NO_CHAIN'], ['commit;', 'NO_CHAIN'], ['Commit Work ; ', 'NO_CHAIN'], ['COMMIT AND CHAIN', 'NO_CHAIN'],
+        ['commit release', 'NO_CHAIN'], ['COMMIT WORK AND NO CHAIN NO RELEASE;', 'NO_CHAIN'], ['COMMIT', 'CHAIN'], ['COMMIT', 'RELEASE'],
+      ]) {
+        const what = `${commit} (completion_type ${completion})`;
+        await c.query(`SET SESSION completion_type = '${completion}'`);
         await direct.query('TRUNCATE commit_t');
         await c.query('BEGIN');
         await c.query('INSERT INTO commit_t VALUES (1)');
         await p.setMix({ error: { percent: 100, kind: '1213' } });
-        await expect(c.query(commit), commit).rejects.toMatchObject({ errno: 1213 });
+        await expect(c.query(commit), what).rejects.toMatchObject({ errno: 1213 });
         await p.setMix('');
         await c.query('INSERT INTO commit_t VALUES (2)');
-        expect((await direct.query('SELECT id FROM commit_t'))[0], commit).toEqual([{ id: 2 }]);
-        expect((await direct.query('SELECT trx_id FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = ?', [id]))[0], commit).toEqual([]);
+        expect((await direct.query('SELECT id FROM commit_t'))[0], what).toEqual([{ id: 2 }]);
+        expect((await direct.query('SELECT trx_id FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = ?', [id]))[0], what).toEqual([]);
       }
       await c.end();
     });

@@ -203,7 +203,8 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
       const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
       // Parse/Bind/Describe/Execute/Sync though it has no parameters (queryMode is not in pg's types).
       const extended = { text: 'COMMIT', queryMode: 'extended', toString: () => 'extended COMMIT' } as pg.QueryConfig;
-      for (const commit of ['COMMIT', 'end;', 'commit work ; ', extended]) {
+      // A failed COMMIT AND CHAIN starts no new transaction: the server says idle after one.
+      for (const commit of ['COMMIT', 'end;', 'commit work ; ', 'COMMIT AND CHAIN', 'end transaction and no chain;', extended]) {
         await direct.query('TRUNCATE commit_t');
         await c.query('BEGIN');
         await c.query('INSERT INTO commit_t VALUES (1)');

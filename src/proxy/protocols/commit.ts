@@ -13,7 +13,11 @@ export function isCommit(buf: Buffer, from: number, to: number, statement: RegEx
   return to - from <= MAX_COMMIT_TEXT && statement.test(buf.toString('latin1', from, to));
 }
 
-/** PostgreSQL: COMMIT or END, optionally WORK or TRANSACTION. */
-export const PG_COMMIT = /^\s*(commit|end)(\s+(work|transaction))?\s*;?\s*\0?$/i;
-/** MySQL / MariaDB: COMMIT, optionally WORK. */
-export const MYSQL_COMMIT = /^\s*commit(\s+work)?\s*;?\s*$/i;
+/*
+ * A failed COMMIT AND CHAIN starts no new transaction (PostgreSQL says idle after it; MySQL and
+ * MariaDB return the error before they chain or release): a plain ROLLBACK stands in for every form.
+ */
+/** PostgreSQL: COMMIT or END, optionally WORK or TRANSACTION, AND [NO] CHAIN. */
+export const PG_COMMIT = /^\s*(commit|end)(\s+(work|transaction))?(\s+and\s+(no\s+)?chain)?\s*;?\s*\0?$/i;
+/** MySQL / MariaDB: COMMIT, optionally WORK, AND [NO] CHAIN, [NO] RELEASE. */
+export const MYSQL_COMMIT = /^\s*commit(\s+work)?(\s+and\s+(no\s+)?chain)?(\s+(no\s+)?release)?\s*;?\s*$/i;

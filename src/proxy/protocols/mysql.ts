@@ -370,8 +370,7 @@ export const mysql: Protocol = {
   ),
   defaultError: '1205',
   createSession: () => new MysqlSession(),
-  // A COM_QUERY packet: 3-byte length, sequence id 0, command 0x03, the statement.
-  standIn: (request) => (request.length > 5 && request[3] === 0 && request[4] === COM_QUERY && isCommit(request, 5, request.length, MYSQL_COMMIT) ? ROLLBACK : undefined),
+  standIn: commitStandIn,
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     const e = MYSQL_ERRORS[kind] ?? MYSQL_ERRORS['1205'];
     // The reply follows the request's numbering: request sequence id + 1.
@@ -386,5 +385,26 @@ export const mysql: Protocol = {
 const CANNED = new CannedReplies();
 
 const COM_QUERY = 0x03;
-/** A COM_QUERY ROLLBACK, sent in place of a COMMIT that draws an error (commit.ts). */
-const ROLLBACK = Buffer.from([9, 0, 0, 0, COM_QUERY, ...Buffer.from('ROLLBACK', 'latin1')]);
+
+/**
+ * A COM_QUERY packet (3-byte length, sequence id 0, command 0x03, the statement) that is a
+ * COMMIT: the ROLLBACK sent in its place (commit.ts). With CLIENT_QUERY_ATTRIBUTES (MySQL 8.0.23
+ * and later, which mysql2 asks for), a query without attributes starts with their count, 0, and
+ * one set, 1 (no statement starts with a NUL byte), and so must the ROLLBACK.
+ */
+function commitStandIn(request: Buffer): Buffer | undefined {
+  if (request.length <= 5 || request[3] !== 0 || request[4] !== COM_QUERY) return undefined;
+  const attributes = request.length > 7 && request[5] === 0 && request[6] === 1;
+  if (!isCommit(request, attributes ? 7 : 5, request.length, MYSQL_COMMIT)) return undefined;
+  return attributes ? ROLLBACK_NO_ATTRIBUTES : ROLLBACK;
+}
+
+/**
+ * Explicitly neither chained nor released: a plain ROLLBACK would do either under the server's
+ * completion_type, which a failed COMMIT does not (it returns the error first).
+ */
+const ROLLBACK_TEXT = Buffer.from('ROLLBACK AND NO CHAIN NO RELEASE', 'latin1');
+const comQuery = (head: number[]): Buffer =>
+  Buffer.from([1 + head.length + ROLLBACK_TEXT.length, 0, 0, 0, COM_QUERY, ...head, ...ROLLBACK_TEXT]);
+const ROLLBACK = comQuery([]);
+const ROLLBACK_NO_ATTRIBUTES = comQuery([0, 1]);
