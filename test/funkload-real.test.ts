@@ -23,6 +23,7 @@ import { PERCENTILE_PRECISION } from '../src/stats/histogram.js';
 import { compareSlowest, compareWithFunkload, parseFlReport } from './helpers/fl-build-report.js';
 import { realFunkload } from './helpers/funkload.js';
 import { startHttpServer } from './helpers/http-server.js';
+import { freePort } from './helpers/net.js';
 import { cliDone } from './helpers/marteau-cli.js';
 import { localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer } from './helpers/servers.js';
@@ -313,6 +314,16 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
       const r = await ci(await flProject('', 'thresholds: {p95: "< 0.01ms"}\n'), withFl);
       expect(r.code, r.out + r.err).toBe(1);
       expect(r.out).toMatch(/FAIL p95/);
+    }, 120_000);
+
+    it('the app down: FunkLoad\'s FAILURE is said as what it is, where nothing answered, not as thresholds to set', async () => {
+      const dead = await freePort();
+      const dir = await flProject('', '', { 'Simple.conf': conf(`http://127.0.0.1:${dead}`) });
+      const r = await ci(dir, withFl);
+      expect(r.code, r.out + r.err).toBe(1);
+      expect(r.out).toMatch(
+        new RegExp(`failed: every one of the \\d+ requests failed \\(first: error: \\[Errno 111\\] Connection refused; nothing accepts connections at 127\\.0\\.0\\.1:${dead}: is the app up and listening there\\?\\) in `),
+      );
     }, 120_000);
 
     it('no .conf beside the test: exit 2 quoting FunkLoad and saying where it looks, not an unreadable result', async () => {

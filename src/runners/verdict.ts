@@ -52,12 +52,37 @@ const COMMAND_ALL_FAILED_HINT = 'check that the app is up and the command target
  * scenario is wrong. Some errors among successes still pass (a chaos run expects errors); a run
  * meant to fail every request says so with thresholds.
  */
-function allFailed(s: RunSummary): string | undefined {
+function allFailed(s: RunSummary, hint = s.info.runner === 'command' ? COMMAND_ALL_FAILED_HINT : THRESHOLDS_HINT): string | undefined {
   const r = s.overall.requests;
   if (r.total === 0 || r.success > 0) return undefined;
   const first = s.errorSamples[0];
-  const hint = s.info.runner === 'command' ? COMMAND_ALL_FAILED_HINT : THRESHOLDS_HINT;
   return `every one of the ${r.total} requests failed (${first ? `first: ${errorText(first)}; ` : ''}${hint})`;
+}
+
+/** Errors that mean no connection was made, as each runner names them (ours, Python's, Locust's). */
+const NO_CONNECTION: [RegExp, (host: string) => string][] = [
+  [/ECONNREFUSED|Connection refused|Errno 111\b/i, (host) => `nothing accepts connections at ${host}: is the app up and listening there?`],
+  [/ENOTFOUND|EAI_AGAIN|Name or service not known|nodename nor servname|getaddrinfo/i, (host) => `the host name of ${host} does not resolve: check the URL`],
+  [/EHOSTUNREACH|ENETUNREACH|No route to host|Network is unreachable/i, (host) => `${host} cannot be reached from the node: check the URL and the network`],
+];
+
+/**
+ * A run none of whose requests reached the app: its errors all say so alike. Thresholds would
+ * not help (the usual hint), nor would the tool's own verdict (FunkLoad's FAILURE); where the app
+ * should be is what to check. A command job keeps its own hint, which says that already.
+ */
+function appUnreached(s: RunSummary): string | undefined {
+  const kinds = Object.keys(s.overall.errors);
+  const match = NO_CONNECTION.find(([re]) => kinds.length > 0 && kinds.every((k) => re.test(k)));
+  const url = s.errorSamples[0]?.url ?? '';
+  if (!match || s.info.runner === 'command') return undefined;
+  let host = s.info.bench.serverUrl || url;
+  try {
+    host = new URL(url).host || host;
+  } catch {
+    // a relative or odd url: the bench's server url says where
+  }
+  return allFailed(s, match[1](host));
 }
 
 /**
@@ -81,7 +106,7 @@ export function runVerdict(s: RunSummary, thresholds: readonly ThresholdResult[]
   const failed = thresholds.filter((v) => !v.passed);
   const cells = matrix?.cells.filter((c) => c.verdict === 'fail') ?? [];
   const lost = s.nodes?.filter((n) => n.lost) ?? [];
-  const own = (thresholds.length === 0 ? (s.info.toolVerdict ?? allFailed(s)) : undefined) ?? nothingRecorded(s);
+  const own = (thresholds.length === 0 ? (appUnreached(s) ?? s.info.toolVerdict ?? allFailed(s)) : undefined) ?? nothingRecorded(s);
   const reasons = [
     ...(s.aborted ? [`the run was aborted (${abortReason(s)})`] : []),
     ...lost.map((n) => `node "${n.node}": ${lostLine(n.lost!)}`),
