@@ -203,8 +203,10 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
       const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
       // Parse/Bind/Describe/Execute/Sync though it has no parameters (queryMode is not in pg's types).
       const extended = { text: 'COMMIT', queryMode: 'extended', toString: () => 'extended COMMIT' } as pg.QueryConfig;
+      // A named statement, parsed in the batch that fails: left unprepared, as pg, told no ParseComplete, expects.
+      const named = { name: 'named_commit', text: 'COMMIT', toString: () => 'named COMMIT' } as pg.QueryConfig;
       // A failed COMMIT AND CHAIN starts no new transaction: the server says idle after one.
-      for (const commit of ['COMMIT', 'end;', 'commit work ; ', 'COMMIT AND CHAIN', 'end transaction and no chain;', extended]) {
+      for (const commit of ['COMMIT', 'end;', 'commit work ; ', 'COMMIT AND CHAIN', 'end transaction and no chain;', extended, named]) {
         await direct.query('TRUNCATE commit_t');
         await c.query('BEGIN');
         await c.query('INSERT INTO commit_t VALUES (1)');
@@ -216,6 +218,11 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
         expect((await direct.query('SELECT id FROM commit_t')).rows, String(commit)).toEqual([{ id: 2 }]);
         expect((await direct.query('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid])).rows, String(commit)).toEqual([{ state: 'idle' }]);
       }
+      // pg parses the named statement again, and the server, which never kept it, takes it.
+      await c.query('BEGIN');
+      await c.query('INSERT INTO commit_t VALUES (3)');
+      await c.query(named);
+      expect((await direct.query('SELECT id FROM commit_t ORDER BY id')).rows).toEqual([{ id: 2 }, { id: 3 }]);
       await c.end();
     });
     await direct.end();

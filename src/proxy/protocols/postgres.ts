@@ -24,9 +24,9 @@
  * injected; FATAL ones close the connection, the others are followed by ReadyForQuery with the
  * transaction status the session last saw ('T' or 'E' become 'E': the statement failed inside a
  * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I'
- * (postgres-errors.ts). A COMMIT that draws an error (a simple query, or an extended batch of
- * it alone, unnamed) is replaced by ROLLBACK on its way to the server, and its ReadyForQuery
- * says 'I' (commit.ts).
+ * (postgres-errors.ts). A COMMIT that draws an error (a simple query, or an extended batch that
+ * parses it alone) is replaced by ROLLBACK on its way to the server, and its ReadyForQuery says
+ * 'I' (commit.ts).
  */
 import { emit, endMessage, int32BE, LengthPrefixedFeeder, PASS_META, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
@@ -365,9 +365,10 @@ function isSimpleCommit(request: Buffer): boolean {
 const PARSE = T('P'), BIND = T('B'), DESCRIBE = T('D'), EXECUTE = T('E');
 
 /**
- * An extended-protocol batch whose one statement is a COMMIT parsed unnamed (a named one would
- * be left unprepared by the ROLLBACK in its place, and its client's next Bind refused), then
- * bound, described and executed, up to Sync.
+ * An extended-protocol batch whose one statement is a COMMIT parsed in it, then bound, described
+ * and executed, up to Sync. A named one is left unprepared by the ROLLBACK in its place, as it
+ * was when withheld: the error the client gets has no ParseComplete, so a client (pg) parses it
+ * again. A batch that binds a statement parsed before it is not looked into (withheld).
  */
 function isExtendedCommit(request: Buffer): boolean {
   let pos = 0;
@@ -377,9 +378,10 @@ function isExtendedCommit(request: Buffer): boolean {
     const end = pos + 1 + int32BE(request, pos + 1);
     if (end > request.length || end < pos + 5) return false;
     if (type === PARSE) {
-      // The statement's name ('' here: its terminator first), then its text.
-      const queryEnd = request.indexOf(0, pos + 6);
-      if (parsed || request[pos + 5] !== 0 || queryEnd < 0 || queryEnd >= end || !isCommit(request, pos + 6, queryEnd, PG_COMMIT)) return false;
+      // The statement's name, then its text, each ended by a NUL.
+      const nameEnd = request.indexOf(0, pos + 5);
+      const queryEnd = nameEnd < 0 ? -1 : request.indexOf(0, nameEnd + 1);
+      if (parsed || queryEnd < 0 || queryEnd >= end || !isCommit(request, nameEnd + 1, queryEnd, PG_COMMIT)) return false;
       parsed = true;
     } else if (type !== BIND && type !== DESCRIBE && type !== EXECUTE && type !== S) {
       return false;
