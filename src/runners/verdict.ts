@@ -107,9 +107,11 @@ export function runVerdict(s: RunSummary, thresholds: readonly ThresholdResult[]
   const cells = matrix?.cells.filter((c) => c.verdict === 'fail') ?? [];
   const lost = s.nodes?.filter((n) => n.lost) ?? [];
   const own = (thresholds.length === 0 ? (appUnreached(s) ?? s.info.toolVerdict ?? allFailed(s)) : undefined) ?? nothingRecorded(s);
+  const lostLines = lost.map((n) => `node "${n.node}": ${lostLine(n.lost!)}`);
   const reasons = [
-    ...(s.aborted ? [`the run was aborted (${abortReason(s)})`] : []),
-    ...lost.map((n) => `node "${n.node}": ${lostLine(n.lost!)}`),
+    // A run stopped by a lost node says it once, as the node's line; rebuilt from its results file, where no node is marked lost, as the abort.
+    ...(s.aborted && !lostLines.includes(abortReason(s)) ? [`the run was aborted (${abortReason(s)})`] : []),
+    ...lostLines,
     ...(failed.length ? [`${failed.length} threshold(s) failed: ${failed.map((v) => v.message).join('; ')}`] : []),
     ...(cells.length ? [`${cells.length} matrix cell(s) failed: ${cells.map((c) => `${c.backend} ${c.kind}`).join(', ')}`] : []),
     ...(own ? [own] : []),

@@ -259,6 +259,19 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
     const lostText = `node lost at ${new Date(na.lost!.at).toISOString()}`;
     expect(await readFile(path.join(r.resultDir, 'index.html'), 'utf8')).toContain(`Node a: ${lostText}`);
     expect(await readFile(path.join(r.resultDir, 'junit.xml'), 'utf8')).toContain(lostText);
+    // The loss stopped both nodes: the run ended there, its rates over the time it recorded, not the 60 s configured.
+    expect(json).toMatchObject({ aborted: true, abort: { why: 'infrastructure', reason: r.done.reason, at: na.lost!.at } });
+    const [cy] = json.cycles;
+    const recorded = (cy.end! - cy.start!) / 1000;
+    expect(recorded).toBeLessThan(30);
+    expect(cy.requests.rps).toBeCloseTo(cy.requests.total / recorded, 1);
+    // A report rebuilt from the job's results says the same: the node lost (exit 3, as --ci gave the job), the same rates.
+    const rebuiltDir = path.join(work, 'rebuilt');
+    const rebuilt = await cliDone(['report', r.resultDir, '-o', rebuiltDir, '--state-dir', path.dirname(path.dirname(r.resultDir))]);
+    expect(rebuilt.code, rebuilt.out + rebuilt.err).toBe(3);
+    expect(rebuilt.out).toContain(`FAILED: the run was aborted (${r.done.reason})`);
+    const back = JSON.parse(await readFile(path.join(rebuiltDir, 'summary.json'), 'utf8')) as JsonReport;
+    expect(back.cycles[0].requests.rps).toBeCloseTo(cy.requests.rps, 0);
     // The other node was stopped: nothing of the job runs on either.
     await waitUntil(() => processesWith(marker).length === 0, 30_000);
   }, 420_000);

@@ -19,7 +19,8 @@ import type { FailureKind } from '../../core/jobs.js';
 import { NodeError, TransferError, type RunResult } from '../../exec/executor.js';
 import { LineBatch } from '../funkload-writer.js';
 import { FunkloadFormatError, readFunkloadXml } from '../funkload-xml.js';
-import type { RunResults } from '../results.js';
+import { lostLine } from '../nodes.js';
+import type { RunAbort, RunResults } from '../results.js';
 import type { RunnerContext, RunnerNode, RunOutcome } from '../../core/runner-contract.js';
 import { cleanupStage, makeRemoteJobDir } from '../staging.js';
 import { AgentLink } from './agent-link.js';
@@ -245,8 +246,12 @@ export function distributedBench(ctx: RunnerContext, meta: Record<string, string
       const bad = runs.find((r) => !r.result?.cancelled && r.result?.exitCode !== 0);
       if (loadStarted) {
         // Lost mid-run: what every node recorded is kept (a lost node's until it was lost), and
-        // the reports say which node was lost and when.
+        // the reports say which node was lost and when. The first loss stopped every node: the run
+        // ended there (its rates divide by the time it recorded, not the cycle's duration), a
+        // failure of the machines, as the results file says for a report rebuilt from it.
         for (const r of runs) if (r.lost) options.results.nodeLost(r.node.name, r.lost.at, r.lost.reason);
+        const loss = firstLoss(runs);
+        if (loss) options.results.stoppedBy(loss);
       } else if (crashed) {
         throw crashed.reason;
       } else if (bad && !options.signal?.aborted) {
@@ -323,10 +328,17 @@ async function runAgent(ctx: RunnerContext, r: NodeRun, signal: AbortSignal, fai
   }
 }
 
+/** The first node lost mid-run, which stopped every node: where and why the run ended. */
+function firstLoss(runs: NodeRun[]): RunAbort | undefined {
+  const first = runs.filter((r) => r.lost).sort((x, y) => x.lost!.at - y.lost!.at)[0];
+  return first && { why: 'infrastructure', reason: `node "${first.node.name}": ${lostLine(first.lost!)}`, at: first.lost!.at };
+}
+
 /** Replay each node's copied XML, as one bench of the configured users, into the job's model and file. */
 async function merge(ctx: RunnerContext, runs: NodeRun[], config: BuiltinConfig, options: BenchOptions & { results: RunResults }): Promise<void> {
   const windows = new Map<number, { start: number; end: number }>();
   const total = (cycle: number) => config.cycles[cycle] ?? 0;
+  const loss = firstLoss(runs);
   for (const r of runs) {
     const file = path.join(r.localDir, RESULT_FILE);
     const read = await readFunkloadXml(file, {
@@ -352,6 +364,8 @@ async function merge(ctx: RunnerContext, runs: NodeRun[], config: BuiltinConfig,
       continue;
     }
     for (const w of read.warnings) ctx.log(w, { node: r.node.name, stream: 'engine', level: 'warn' });
+    // Its rates too are over the time it recorded.
+    if (loss) read.results.stoppedBy(loss);
     const summary = read.results.summary();
     if (r.done && r.done.requests !== summary.overall.requests.total) {
       ctx.log(`the agent reported ${r.done.requests} requests but its result file holds ${summary.overall.requests.total}`, { node: r.node.name, stream: 'engine', level: 'warn' });
