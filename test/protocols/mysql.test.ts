@@ -416,6 +416,14 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
     expect(mysql.standIn!(query([1, 1, 0, 1, 0xfe, 0, 1, 0x61, 1, 0x62], 'COMMIT'))).toBeUndefined();
     expect(mysql.standIn!(query([0, 1], 'SELECT 1'))).toBeUndefined();
   });
+
+  it('statements ending in a COMMIT go with ROLLBACK in its place, unless a comment may hide it', () => {
+    expect(mysql.standIn!(query([0, 1], 'INSERT INTO t VALUES (1); commit ;\n'))).toEqual(query([0, 1], 'INSERT INTO t VALUES (1); ROLLBACK AND NO CHAIN NO RELEASE'));
+    expect(mysql.standIn!(query([], 'DELETE FROM t;\nCOMMIT'))).toEqual(query([], 'DELETE FROM t; ROLLBACK AND NO CHAIN NO RELEASE'));
+    expect(mysql.standIn!(query([], 'SELECT 1 -- done; COMMIT'))).toBeUndefined();
+    expect(mysql.standIn!(query([], 'SELECT 1 # done; COMMIT'))).toBeUndefined();
+    expect(mysql.standIn!(query([], 'COMMIT; SELECT 1'))).toBeUndefined();
+  });
 });
 
 describe.skipIf(!haveMariadb())('mysql framer with a real MariaDB', () => {

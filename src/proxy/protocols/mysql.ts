@@ -33,7 +33,7 @@ import {
   MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED,
 } from './mysql-packets.js';
 import { MysqlReply } from './mysql-reply.js';
-import { isCommit, MYSQL_COMMIT } from './commit.js';
+import { commitAt, MYSQL_COMMIT } from './commit.js';
 
 /** How much of a reply packet's payload the framer looks at (an OK packet's status fits). */
 const REPLY_PEEK = 32;
@@ -394,9 +394,13 @@ const COM_QUERY = 0x03;
  */
 function commitStandIn(request: Buffer): Buffer | undefined {
   if (request.length <= 5 || request[3] !== 0 || request[4] !== COM_QUERY) return undefined;
-  const attributes = request.length > 7 && request[5] === 0 && request[6] === 1;
-  if (!isCommit(request, attributes ? 7 : 5, request.length, MYSQL_COMMIT)) return undefined;
-  return attributes ? ROLLBACK_NO_ATTRIBUTES : ROLLBACK;
+  const sql = request.length > 7 && request[5] === 0 && request[6] === 1 ? 7 : 5;
+  const at = commitAt(request, sql, request.length, MYSQL_COMMIT);
+  if (at < 0) return undefined;
+  if (at === sql) return sql === 7 ? ROLLBACK_NO_ATTRIBUTES : ROLLBACK;
+  // Statements ending in a COMMIT (CLIENT_MULTI_STATEMENTS): they go, with ROLLBACK after them.
+  const payload = Buffer.concat([request.subarray(4, at), Buffer.from(' ', 'latin1'), ROLLBACK_TEXT]);
+  return Buffer.concat([Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, 0]), payload]);
 }
 
 /**

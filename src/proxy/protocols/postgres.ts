@@ -24,9 +24,9 @@
  * injected; FATAL ones close the connection, the others are followed by ReadyForQuery with the
  * transaction status the session last saw ('T' or 'E' become 'E': the statement failed inside a
  * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I'
- * (postgres-errors.ts). A COMMIT that draws an error (a simple query, or an extended batch that
- * parses it alone) is replaced by ROLLBACK on its way to the server, and its ReadyForQuery says
- * 'I' (commit.ts).
+ * (postgres-errors.ts). A COMMIT that draws an error (a simple query, the last statement of one,
+ * or an extended batch that parses it alone) is replaced by ROLLBACK on its way to the server,
+ * and its ReadyForQuery says 'I' (commit.ts).
  */
 import { emit, endMessage, int32BE, LengthPrefixedFeeder, PASS_META, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
@@ -34,7 +34,7 @@ import { Fifo } from '../fifo.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 import { encodeError, errorKinds } from './postgres-errors.js';
-import { isCommit, PG_COMMIT } from './commit.js';
+import { commitAt, isCommit, PG_COMMIT } from './commit.js';
 
 export { POSTGRES_ERRORS } from './postgres-errors.js';
 
@@ -355,11 +355,21 @@ export const postgres: Protocol = {
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     return encodeError(kind, ctx.message, ctx.session instanceof PgSession ? ctx.session : undefined, ctx.standIn);
   },
-  standIn: (request) => (isSimpleCommit(request) || isExtendedCommit(request) ? ROLLBACK : undefined),
+  standIn: (request) => (isExtendedCommit(request) ? ROLLBACK : simpleCommitStandIn(request)),
 };
 
-function isSimpleCommit(request: Buffer): boolean {
-  return request.length > 5 && request[0] === Q && isCommit(request, 5, request.length, PG_COMMIT);
+/** A simple Query that is a COMMIT or ends in one: the Query sent in its place, ROLLBACK for COMMIT. */
+function simpleCommitStandIn(request: Buffer): Buffer | undefined {
+  if (request.length <= 5 || request[0] !== Q) return undefined;
+  const at = commitAt(request, 5, request.length, PG_COMMIT);
+  if (at < 0) return undefined;
+  if (at === 5) return ROLLBACK;
+  const text = Buffer.concat([request.subarray(5, at), Buffer.from(' ROLLBACK\0', 'latin1')]);
+  const out = Buffer.allocUnsafe(5 + text.length);
+  out[0] = Q;
+  out.writeInt32BE(4 + text.length, 1);
+  text.copy(out, 5);
+  return out;
 }
 
 const PARSE = T('P'), BIND = T('B'), DESCRIBE = T('D'), EXECUTE = T('E');
