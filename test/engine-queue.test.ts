@@ -110,7 +110,7 @@ describe('queue', () => {
   it('a running job: cancel is a request; finish with the claim ends it; a stale claim is ignored', async () => {
     const q = new JournalQueue(path.join(await tmp(), 'j.jsonl'));
     await q.open();
-    const a = await q.enqueue(spec('a'));
+    const a = await q.enqueue({ ...spec('a'), proxies: ['db'] });
     const claim = await q.claim(a.id, [{ name: 'local', max: 1 }]);
     expect(claim).toBeDefined();
     expect(q.nodeUse('local')).toBe(1);
@@ -121,7 +121,8 @@ describe('queue', () => {
     expect(q.get(a.id)).toMatchObject({ status: 'cancelled', reason: 'by a user' });
     expect(q.nodeUse('local')).toBe(0);
     const r = await q.retry(a.id);
-    expect(r).toMatchObject({ status: 'queued', retryOf: a.id, name: 'a' });
+    // With its proxies, which the Proxies pane names while it waits.
+    expect(r).toMatchObject({ status: 'queued', retryOf: a.id, name: 'a', proxies: ['db'] });
     await q.close();
   });
 

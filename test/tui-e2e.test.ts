@@ -136,7 +136,7 @@ describe.skipIf(!haveServer('tmux'))('TUI end to end in tmux', () => {
       // A finished row shows its figures (the elapsed column has the time), cut after a whole one;
       // a failed one, why (its thresholds).
       await s.waitFor(/demo-shop\s+(succeeded\s+(\d+s\s+)?\d+ requests(,| …)|failed)/);
-      await s.waitFor(/no proxy running: a job's proxies stop/);
+      await s.waitFor(/no proxy running: demo-shop's proxies/);
       await s.waitFor(/a-job-w\S*\s+succeeded/, 30_000);
 
       // 6. Output: top, page, follow, search, wrap.

@@ -13,7 +13,7 @@ import { loadRunners } from '../src/report/runners.js';
 import { App } from '../src/ui/App.js';
 import { engineBackend } from '../src/ui/engine-backend.js';
 import { startLoadApp } from '../fixtures/load/app.js';
-import { cliDone } from './helpers/marteau-cli.js';
+import { cli, cliDone } from './helpers/marteau-cli.js';
 import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
 import { queueJson, workerWithLongJob } from './helpers/queue-cli.js';
 
@@ -106,3 +106,46 @@ it('a load that ended in an earlier process shows its figures in its row and its
   expect(details).toContain(`report   ${state}/jobs/${id}/index.html (o opens, y copies)`);
   expect(details.find((l) => l.startsWith('seed '))).toMatch(/^seed     \d+ \(R replays/);
 }, 30_000);
+
+it("the Proxies pane says why it is empty, of the selected job: none in its config, not started yet, stopped at its end, run by another process", async () => {
+  const state = await stateDir();
+  const proxied = (name: string, argv = ['true']) => project(`name: ${name}\n${commandYaml(argv)}\nproxies:\n  db: {listen: "127.0.0.1:0", upstream: "127.0.0.1:9", protocol: tcp}\n`);
+  for (const dir of [await project(`name: plain\n${commandYaml(['true'])}\n`), await proxied('ended')]) expect((await cliDone(['enqueue', dir, '--state-dir', state])).code).toBe(0);
+  expect((await cliDone(['worker', '--drain', '--state-dir', state])).code).toBe(0);
+  expect((await cliDone(['enqueue', await proxied('waiting', ['sh', '-c', 'echo started; sleep 60']), '--state-dir', state])).code).toBe(0);
+  // It runs nothing: the last job stays queued.
+  const engine = new Engine({ runners: loadRunners, stateDir: state, nodes: localNodes(1), run: 'none' });
+  await engine.start();
+  const backend = engineBackend(engine, { cwd: process.cwd() });
+  const ui = render(<App backend={backend} title="empty" onQuit={() => {}} />);
+  cleanups.push(async () => {
+    ui.unmount();
+    backend.stop();
+    await engine.stop();
+  });
+  const said = async (want: string) => {
+    const end = Date.now() + 10_000;
+    while (!proxiesText(ui.lastFrame()).includes(want) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    expect(proxiesText(ui.lastFrame())).toContain(want);
+  };
+  await said("no proxy running yet: waiting's proxies (db) start when it runs");
+  ui.stdin.write('j');
+  await said("no proxy running: ended's proxies (db) stopped when it ended (R replays it)");
+  ui.stdin.write('j');
+  await said('no proxy: plain has none (add `proxies:` to its .marteau.yml)');
+  // A worker runs it: its proxies are that process's, which this one cannot show.
+  const worker = cli(['worker', '--state-dir', state]);
+  running.push(worker.child);
+  await worker.waitFor(/local \| started/);
+  ui.stdin.write('k');
+  ui.stdin.write('k');
+  await said(`no proxy here: waiting's proxies (db) run in another marteau-tui process (pid ${worker.child.pid})`);
+}, 30_000);
+
+/** The Proxies pane's text (the left pane under its title, up to its bottom border), its lines joined. */
+function proxiesText(frame?: string): string {
+  const lines = strip(frame).split('\n');
+  const top = lines.findIndex((l) => l.includes('[3] Proxies'));
+  const rows = lines.slice(top + 1, lines.findIndex((l, i) => i > top && l.startsWith('╰')));
+  return rows.map((l) => l.slice(1, l.indexOf('│', 1)).trim()).filter(Boolean).join(' ');
+}

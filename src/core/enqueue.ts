@@ -174,7 +174,7 @@ async function prepareAs(core: EngineCore, id: string, target: string, o: Enqueu
   if (typeof config.raw.chaos === 'string' && !config.sweep) files[CHAOS_SNAPSHOT] = await readFile(path.join(config.projectDir, config.raw.chaos), 'utf8');
   await core.files.keepHere(id, files);
   const moves = kit.runners.get(config.runner)?.movesFiles?.(config) ?? true;
-  return { id, spec: { name: config.name, source, runner: config.runner, nodes: config.nodes, nodeTags: config.nodeTags, ...(moves ? {} : { files: false as const }) }, files };
+  return { id, spec: { name: config.name, source, runner: config.runner, nodes: config.nodes, nodeTags: config.nodeTags, ...(moves ? {} : { files: false as const }), proxies: config.proxies.map((p) => p.name) }, files };
 }
 
 /** Run a finished job again from its config snapshot, with a new seed (unless the config sets one). */

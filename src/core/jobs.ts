@@ -26,6 +26,8 @@ export interface JobSpec {
   nodeTags: string[];
   /** false: the job copies no files to or from its nodes, so a node without SFTP may take it (absent: it does). */
   files?: false;
+  /** The names of its config's proxies, for views (absent: enqueued by a version that did not say). */
+  proxies?: string[];
   retryOf?: string;
   /** Free-form tag of who asked (e.g. "ci", "cli"), for views. */
   origin?: string;
@@ -144,6 +146,7 @@ export class QueueState {
           nodes: s.nodes,
           nodeTags: s.nodeTags ?? [],
           files: s.files === false ? false : undefined,
+          proxies: Array.isArray(s.proxies) ? s.proxies : undefined,
           retryOf: s.retryOf,
           origin: s.origin,
           seq: this.seq++,

@@ -80,6 +80,7 @@ export class LogQueue implements JobQueue {
       nodes: j.nodes,
       nodeTags: j.nodeTags,
       ...(j.files === false ? { files: false as const } : {}),
+      ...(j.proxies ? { proxies: j.proxies } : {}),
       origin: o.origin,
       retryOf: id,
     }, o.files);

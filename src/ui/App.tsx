@@ -111,7 +111,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
             <NodesPane nodes={snap.nodes} selected={s.sel.nodes} focused={focus === 'nodes'} height={l.topH} width={l.right} />
           </Box>
           <Box height={l.midH}>
-            <ProxiesPane proxies={d.proxies} schedules={snap.schedules} hadJobs={snap.jobs.length > 0} selected={d.proxyIndex} focused={focus === 'proxies'} height={l.midH} width={l.left} now={now} />
+            <ProxiesPane proxies={d.proxies} schedules={snap.schedules} empty={emptyProxies(d.job, snap.jobs.length > 0)} selected={d.proxyIndex} focused={focus === 'proxies'} height={l.midH} width={l.left} now={now} />
             <BehaviorsPane proxy={d.proxy} rows={d.behaviorRows} schedule={scheduleLine(snap.schedules.find((x) => x.proxy === d.proxy), now)} selected={d.behaviorIndex} focused={focus === 'behaviors'} height={l.midH} width={l.right} />
           </Box>
           {modal?.kind === 'confirm' ? (
@@ -127,6 +127,23 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
       <Footer pane={focus} modal={modal} width={columns - 1} />
     </Box>
   );
+}
+
+/**
+ * An empty Proxies pane says why, of the selected job: it has none (the config to change), they
+ * start when it runs, run in the process that runs it, or stopped when it ended.
+ */
+function emptyProxies(job: JobRow | undefined, anyJob: boolean): string {
+  const ended = "no proxy running: a job's proxies stop when it ends (R replays it)";
+  if (!job) return anyJob ? ended : 'no proxy: add `proxies:` to .marteau.yml';
+  // Not recorded (enqueued by an older version): it may have had none.
+  if (!job.proxies) return ended;
+  if (!job.proxies.length) return `no proxy: ${job.name} has none (add \`proxies:\` to its .marteau.yml)`;
+  const its = `${job.name}'s proxies (${job.proxies.join(', ')})`;
+  if (job.state === 'queued') return `no proxy running yet: ${its} start when it runs`;
+  if (job.elsewhere) return `no proxy here: ${its} run in ${job.elsewhere}`;
+  if (job.state === 'running') return `no proxy running yet: ${its} are starting`;
+  return `no proxy running: ${its} stopped when it ended (R replays it)`;
 }
 
 /** An empty Output pane: a job that ended before any line (failed to start, cancelled while queued) says how, and where its output file is. */

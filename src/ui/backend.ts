@@ -29,6 +29,8 @@ export interface JobRow {
   elsewhere?: string;
   /** Running in this process: leaving interrupts it. */
   runsHere?: boolean;
+  /** Its config's proxies (absent: not recorded, a job enqueued by an older version). */
+  proxies?: readonly string[];
   /** An ended job's output file, when this process kept none of its lines. */
   outputFile?: string;
   /** Lines for the details view (source, commit, runner, result paths, reason). */

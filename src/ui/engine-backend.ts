@@ -204,6 +204,7 @@ function jobRow(j: JobView, journal: boolean, outputFile: string | undefined, en
     enqueuedAt: j.enqueuedAt,
     startedAt: j.startedAt,
     endedAt: j.endedAt,
+    proxies: j.proxies,
     ...(runsHere ? { runsHere } : {}),
     ...(outputFile ? { outputFile } : {}),
     ...(other ? { elsewhere: `another marteau-tui process (pid ${other.pid}${other.host === me.host ? '' : ` on ${other.host}`})` } : {}),

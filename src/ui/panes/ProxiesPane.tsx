@@ -17,14 +17,15 @@ const ROWS = 3;
 export const ProxiesPane = memo(function ProxiesPane(props: {
   proxies: readonly ProxyView[];
   schedules: readonly ScheduleView[];
-  hadJobs: boolean;
+  /** What the pane says with no proxy to show (the selected job's reason). */
+  empty: string;
   selected: number;
   focused: boolean;
   height: number;
   width: number;
   now: number;
 }) {
-  const { proxies, schedules, selected, focused, height, width, now } = props;
+  const { proxies, schedules, empty, selected, focused, height, width, now } = props;
   const inner = width - 4;
   const visible = Math.max(1, Math.floor((height - 3) / ROWS));
   const first = Math.max(0, Math.min(selected - visible + 1, proxies.length - visible));
@@ -32,7 +33,6 @@ export const ProxiesPane = memo(function ProxiesPane(props: {
   const head = 2 + 10 + 1 + proto + 8 + 1 + 5 + 3;
   const rateSpark = Math.max(4, Math.min(24, inner - head));
   const halfSpark = Math.max(4, Math.min(16, Math.floor((inner - 30) / 2)));
-  const empty = props.hadJobs ? 'no proxy running: a job\'s proxies stop when it ends (R replays it)' : 'no proxy: add `proxies:` to .marteau.yml';
   return (
     <Pane title="Proxies" index={3} focused={focused} height={height} width={width} extra={`${proxies.length} running`}>
       {proxies.length === 0 ? <Text color={color('dim')}>{empty}</Text> : null}
