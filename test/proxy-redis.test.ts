@@ -532,6 +532,35 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     });
   });
 
+  // Errors drawn at random (the fixed-error path) on MULTI, INCR, INCR, EXEC of 150 transactions:
+  // a transaction runs whole or not at all, and the client is told which.
+  it('30:error on ioredis multi(): each transaction runs whole or not at all, as the client is told', async () => {
+    await withProxy('30:error', async (p) => {
+      const direct = client(server.port);
+      const keys = Array.from({ length: 150 }, (_, i) => `whole:${i}`);
+      await direct.del(...keys);
+      const r = client(p.port, { enableReadyCheck: false, disableClientInfo: true });
+      await r.connect();
+      const told: string[] = [];
+      for (const k of keys) {
+        told.push(await r.multi().incr(k).incr(k).exec().then(
+          (res) => JSON.stringify(res),
+          (e: Error) => e.message.split(' ')[0],
+        ));
+      }
+      const values = await direct.mget(...keys);
+      keys.forEach((k, i) => {
+        // EXEC's own error replaces its reply once it ran (it still reaches the server), unless the block was aborted.
+        if (told[i] === 'LOADING') expect([null, '2'], k).toContain(values[i]);
+        else expect([told[i], values[i]], k).toEqual(told[i] === 'EXECABORT' ? ['EXECABORT', null] : ['[[null,1],[null,2]]', '2']);
+      });
+      expect(told.filter((t) => t === 'EXECABORT').length).toBeGreaterThan(30);
+      expect(told.filter((t) => t.startsWith('[')).length).toBeGreaterThan(10);
+      r.disconnect();
+      direct.disconnect();
+    });
+  });
+
   it('an upstream down is said once per outage, however many clients it fails; each is counted', async () => {
     const dead = `127.0.0.1:${await freePort()}`;
     await withProxy('', async (p) => {
