@@ -76,7 +76,8 @@ export function testResultLine(t: TestSample): string {
 }
 
 export function cycleLine(cycle: number, cvus: number, start: number, end: number): string {
-  return `<marteauCycle cycle="${pad3(cycle)}" cvus="${pad3(cvus)}" start="${secondsMs(start)}" end="${secondsMs(end)}" />`;
+  // To the microsecond, as the samples: a rate rebuilt from the file divides by the same window as the job's own.
+  return `<marteauCycle cycle="${pad3(cycle)}" cvus="${pad3(cvus)}" start="${epochSeconds(start)}" end="${epochSeconds(end)}" />`;
 }
 
 export function proxyEventLine(e: ProxyTimelineEvent): string {
