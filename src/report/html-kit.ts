@@ -37,7 +37,8 @@ export function fixed(v: number, digits: number): string {
 export const f3 = (v: number) => fixed(v, 3);
 export const f1 = (v: number) => v.toFixed(1);
 export const pctS = (v: number) => `${fixed(v, 2)}%`;
-export const secs = (v: number) => `${Math.round(v)}s`;
+/** A time axis' tick: a short run's axis steps by fractions of a second (0.5s, 0.2s), which whole seconds would repeat. */
+export const secs = (v: number) => `${Number(v.toFixed(2))}s`;
 export const int = (v: number) => String(Math.round(v));
 
 /** `attrs`: more attributes of the table, already escaped (e.g. ` data-step="001.001"`). */

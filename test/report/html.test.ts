@@ -143,6 +143,24 @@ describe.skipIf(!hasChromium)('HTML report in headless Chromium', () => {
     await page.close();
   });
 
+  it('a run of a second or less labels its time axes without repeating a tick', async () => {
+    const cfg = builtinConfigSchema.parse({ base_url: `http://127.0.0.1:${app.port}`, cycles: [1], duration: 0.3, startup_delay: 0, scenario: [{ get: '/' }] });
+    const results = new RunResults(newRunInfo({ start: Date.now(), name: 'short', bench: { cycles: cfg.cycles, duration: cfg.duration, serverUrl: cfg.base_url! } as never }));
+    await runBench(cfg, { results });
+    const dir = mkdtempSync(join(tmpdir(), 'marteau-report-short-'));
+    await writeReports(dir, results.summary(), [], { generator: 'marteau-tui test' });
+    const page = await context.newPage();
+    await page.goto(`file://${join(dir, 'index.html')}`, { waitUntil: 'load' });
+    for (const chart of ['chart-throughput-time', 'chart-success-time', 'chart-latency-time', 'chart-faults']) {
+      // The x axis' ticks: those below the plot (the y axis' sit at its left, text-anchor end).
+      const ticks = await page.locator(`#${chart} text.tick[text-anchor="middle"]`).allTextContents();
+      expect(ticks.length, chart).toBeGreaterThanOrEqual(2);
+      // 0 to 1 s in fifths read '0s 0s 0s 1s 1s 1s' when every tick was rounded to the second.
+      expect(new Set(ticks).size, `${chart}: ${ticks.join(' ')}`).toBe(ticks.length);
+    }
+    await page.close();
+  });
+
   it('is one self-contained file', () => {
     const html = readFileSync(join(out, 'index.html'), 'utf8');
     expect(html).not.toMatch(/<script|<link|src=|@import|url\(/i);
