@@ -223,6 +223,19 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
       await c.query('INSERT INTO commit_t VALUES (3)');
       await c.query(named);
       expect((await direct.query('SELECT id FROM commit_t ORDER BY id')).rows).toEqual([{ id: 2 }, { id: 3 }]);
+      // Prepared now, it is sent as Bind/Describe/Execute/Sync alone (as JDBC sends its COMMIT
+      // after prepareThreshold uses): known by its name, it gets ROLLBACK too, and stays prepared.
+      await c.query('BEGIN');
+      await c.query('INSERT INTO commit_t VALUES (5)');
+      await p.setMix({ error: { percent: 100, kind: '40001' } });
+      await expect(c.query(named)).rejects.toMatchObject({ code: '40001' });
+      await p.setMix('');
+      expect(c.getTransactionStatus()).toBe('I');
+      expect((await direct.query('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid])).rows).toEqual([{ state: 'idle' }]);
+      await c.query('BEGIN');
+      await c.query('INSERT INTO commit_t VALUES (6)');
+      await c.query(named);
+      expect((await direct.query('SELECT id FROM commit_t ORDER BY id')).rows).toEqual([{ id: 2 }, { id: 3 }, { id: 6 }]);
       await c.end();
     });
     await direct.end();

@@ -302,7 +302,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
    */
   protected standInFor(kind: string | undefined, request: Buffer): Buffer | undefined {
     if (this.protocol.standIn === undefined || this.protocol.errorKinds[this.errorKind(kind)]?.fatal) return undefined;
-    return this.protocol.standIn(request);
+    return this.protocol.standIn(request, this.session);
   }
 
   private pluginFailed(b: Behavior, err: unknown): void {

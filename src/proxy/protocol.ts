@@ -157,8 +157,9 @@ export interface Protocol {
    * For a whole request that an injected error must neither withhold nor forward (a COMMIT:
    * withheld, the transaction stays open on the server; a failed commit ends it): the bytes the
    * server is sent in its place, whose reply the error replaces. Undefined for other requests.
+   * `session`: the connection's, for what earlier requests said (a statement's name).
    */
-  standIn?(request: Buffer): Buffer | undefined;
+  standIn?(request: Buffer, session?: FramerSession): Buffer | undefined;
 }
 
 /**

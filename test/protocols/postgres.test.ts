@@ -361,6 +361,44 @@ function expectConsistent(rec: Recorded): void {
 
 const execFileP = promisify(execFile);
 
+describe('postgres: what the server is sent in place of a COMMIT that draws an error', () => {
+  const ROLLBACK = msg('Q', 'ROLLBACK');
+  const sync = msg('S');
+  const run = (name: string) => Buffer.concat([bind('', name), describeP(), msg('E', '', i32(0)), sync]);
+  function session(): FramerSession {
+    const s = postgres.createSession();
+    s.fromClient(startup());
+    s.fromServer(Buffer.concat([msg('R', i32(0)), Z('I')]));
+    return s;
+  }
+
+  it('a batch that runs a statement parsed as COMMIT, by its name, until it is closed, parsed again or discarded', () => {
+    const s = session();
+    const standIn = () => postgres.standIn!(run('c'), s);
+    expect(standIn()).toBeUndefined();
+    s.fromClient(Buffer.concat([parse('commit', 'c'), sync]));
+    expect(standIn()).toEqual(ROLLBACK);
+    expect(postgres.standIn!(run('other'), s)).toBeUndefined();
+    s.fromClient(Buffer.concat([msg('C', Buffer.from('S'), 'c'), sync]));
+    expect(standIn()).toBeUndefined();
+    s.fromClient(Buffer.concat([parse('COMMIT', 'c'), sync]));
+    s.fromClient(msg('Q', 'DISCARD ALL'));
+    expect(standIn()).toBeUndefined();
+    s.fromClient(Buffer.concat([parse('COMMIT', 'c'), sync, parse('SELECT 1', 'c'), sync]));
+    expect(standIn()).toBeUndefined();
+    // A Parse not all in one read, after the first message of its batch: nothing known is trusted.
+    s.fromClient(Buffer.concat([parse('COMMIT', 'c'), sync]));
+    const batch = Buffer.concat([bind(), parse('SELECT 2', 'c')]);
+    s.fromClient(batch.subarray(0, batch.length - 3));
+    expect(standIn()).toBeUndefined();
+  });
+
+  it('a batch that parses a COMMIT and runs it; a Parse alone does not commit', () => {
+    expect(postgres.standIn!(Buffer.concat([parse('COMMIT', 'c'), run('c')]), session())).toEqual(ROLLBACK);
+    expect(postgres.standIn!(Buffer.concat([parse('COMMIT'), sync]), session())).toBeUndefined();
+  });
+});
+
 describe.skipIf(!havePostgres())('postgres framer with a real PostgreSQL', () => {
   let db: RunningServer;
   let relay: Awaited<ReturnType<typeof startRecordingRelay>>;

@@ -25,8 +25,8 @@
  * transaction status the session last saw ('T' or 'E' become 'E': the statement failed inside a
  * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I'
  * (postgres-errors.ts). A COMMIT that draws an error (a simple query, the last statement of one,
- * or an extended batch that parses it alone) is replaced by ROLLBACK on its way to the server,
- * and its ReadyForQuery says 'I' (commit.ts).
+ * an extended batch that runs it alone) is replaced by ROLLBACK on its way to the server, and its
+ * ReadyForQuery says 'I' (postgres-commit.ts).
  */
 import { emit, endMessage, int32BE, LengthPrefixedFeeder, PASS_META, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
@@ -34,7 +34,7 @@ import { Fifo } from '../fifo.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 import { encodeError, errorKinds } from './postgres-errors.js';
-import { commitAt, isCommit, PG_COMMIT } from './commit.js';
+import { CommitStatements, commitStandIn } from './postgres-commit.js';
 
 export { POSTGRES_ERRORS } from './postgres-errors.js';
 
@@ -103,6 +103,8 @@ class PgSession implements FramerSession {
   private expectByte = false;
   /** Transaction status of the last ReadyForQuery: 'I', 'T' or 'E'. */
   txStatus = T('I');
+  /** Statements the client parsed as COMMIT, by name (postgres-commit.ts). */
+  readonly commits = new CommitStatements();
 
   private readonly c: Dir = newDir();
   private readonly s: Dir = newDir();
@@ -241,8 +243,10 @@ class PgSession implements FramerSession {
       const type = buf[pos];
       const body = int32BE(buf, pos + 1) - 4;
       if (body < 0) throw new FramingError(`postgres: bad message length ${body + 4}`);
-      if (client) this.clientMessage(d, type);
-      else this.serverMessage(d, type, body > 0 ? buf[pos + 5] : -1);
+      if (client) {
+        this.clientMessage(d, type);
+        if (this.phase === Phase.Command) this.commits.seen(type, buf, pos + 5, body);
+      } else this.serverMessage(d, type, body > 0 ? buf[pos + 5] : -1);
       // The body at once, as far as the chunk holds it (most messages are whole in it).
       pos += 5;
       const n = Math.min(body, buf.length - pos);
@@ -355,51 +359,5 @@ export const postgres: Protocol = {
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     return encodeError(kind, ctx.message, ctx.session instanceof PgSession ? ctx.session : undefined, ctx.standIn);
   },
-  standIn: (request) => (isExtendedCommit(request) ? ROLLBACK : simpleCommitStandIn(request)),
+  standIn: (request, session) => commitStandIn(request, session instanceof PgSession ? session.commits : undefined),
 };
-
-/** A simple Query that is a COMMIT or ends in one: the Query sent in its place, ROLLBACK for COMMIT. */
-function simpleCommitStandIn(request: Buffer): Buffer | undefined {
-  if (request.length <= 5 || request[0] !== Q) return undefined;
-  const at = commitAt(request, 5, request.length, PG_COMMIT);
-  if (at < 0) return undefined;
-  if (at === 5) return ROLLBACK;
-  const text = Buffer.concat([request.subarray(5, at), Buffer.from(' ROLLBACK\0', 'latin1')]);
-  const out = Buffer.allocUnsafe(5 + text.length);
-  out[0] = Q;
-  out.writeInt32BE(4 + text.length, 1);
-  text.copy(out, 5);
-  return out;
-}
-
-const PARSE = T('P'), BIND = T('B'), DESCRIBE = T('D'), EXECUTE = T('E');
-
-/**
- * An extended-protocol batch whose one statement is a COMMIT parsed in it, then bound, described
- * and executed, up to Sync. A named one is left unprepared by the ROLLBACK in its place, as it
- * was when withheld: the error the client gets has no ParseComplete, so a client (pg) parses it
- * again. A batch that binds a statement parsed before it is not looked into (withheld).
- */
-function isExtendedCommit(request: Buffer): boolean {
-  let pos = 0;
-  let parsed = false;
-  while (pos + 5 <= request.length) {
-    const type = request[pos];
-    const end = pos + 1 + int32BE(request, pos + 1);
-    if (end > request.length || end < pos + 5) return false;
-    if (type === PARSE) {
-      // The statement's name, then its text, each ended by a NUL.
-      const nameEnd = request.indexOf(0, pos + 5);
-      const queryEnd = nameEnd < 0 ? -1 : request.indexOf(0, nameEnd + 1);
-      if (parsed || queryEnd < 0 || queryEnd >= end || !isCommit(request, nameEnd + 1, queryEnd, PG_COMMIT)) return false;
-      parsed = true;
-    } else if (type !== BIND && type !== DESCRIBE && type !== EXECUTE && type !== S) {
-      return false;
-    }
-    pos = end;
-  }
-  return parsed && pos === request.length;
-}
-
-/** A simple Query ROLLBACK, sent in place of a COMMIT that draws an error (commit.ts). */
-const ROLLBACK = Buffer.from([Q, 0, 0, 0, 13, ...Buffer.from('ROLLBACK\0', 'latin1')]);

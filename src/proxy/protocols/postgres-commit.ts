@@ -1,0 +1,113 @@
+/**
+ * PostgreSQL's COMMIT that draws an injected error (commit.ts): the requests that are one, and
+ * what the server is sent in their place. A simple Query that is a COMMIT, or ends in one; an
+ * extended-protocol batch that parses a COMMIT and runs it; or one that runs a statement parsed
+ * as COMMIT before it, by name (JDBC names its COMMIT after prepareThreshold uses, then sends it
+ * as Bind/Execute/Sync alone). The session notes those names as the client parses them.
+ */
+import { int32BE } from './length-prefixed.js';
+import { commitAt, isCommit, PG_COMMIT } from './commit.js';
+
+const T = (c: string): number => c.charCodeAt(0);
+const Q = T('Q'), PARSE = T('P'), BIND = T('B'), DESCRIBE = T('D'), EXECUTE = T('E'), SYNC = T('S'), CLOSE = T('C');
+
+/** A simple Query ROLLBACK, sent in place of a COMMIT that draws an error. */
+const ROLLBACK = Buffer.from([Q, 0, 0, 0, 13, ...Buffer.from('ROLLBACK\0', 'latin1')]);
+
+/** DISCARD ALL, DEALLOCATE [ALL]: prepared statements may go without a Close. */
+const FORGETS = /^\s*(discard|deallocate)\b/i;
+
+/** Names of the statements a connection's client parsed as a COMMIT, and not closed since. */
+export class CommitStatements {
+  private readonly names = new Set<string>();
+
+  /**
+   * A client message of type `type`, its body at [from, from + length) of `buf` as far as `buf`
+   * holds it. Parse and Close name a statement; an unnamed one, the most common, costs a byte.
+   */
+  seen(type: number, buf: Buffer, from: number, length: number): void {
+    if (type === Q) {
+      if (this.names.size > 0 && from < buf.length && FORGETS.test(buf.toString('latin1', from, Math.min(buf.length, from + 32)))) this.names.clear();
+      return;
+    }
+    if (type !== PARSE && type !== CLOSE) return;
+    const end = from + length;
+    if (end > buf.length) {
+      // Not all here (a later message of a batch): what it names is unknown, so nothing is trusted.
+      if (this.names.size > 0) this.names.clear();
+      return;
+    }
+    if (type === CLOSE) {
+      if (buf[from] === T('S') && this.names.size > 0) this.names.delete(buf.toString('latin1', from + 1, Math.max(from + 1, buf.indexOf(0, from + 1))));
+      return;
+    }
+    if (buf[from] === 0) return;
+    const nameEnd = buf.indexOf(0, from);
+    const queryEnd = nameEnd < 0 || nameEnd >= end ? -1 : buf.indexOf(0, nameEnd + 1);
+    if (queryEnd < 0 || queryEnd >= end) return;
+    const name = buf.toString('latin1', from, nameEnd);
+    if (isCommit(buf, nameEnd + 1, queryEnd, PG_COMMIT)) this.names.add(name);
+    else this.names.delete(name);
+  }
+
+  has(name: string): boolean {
+    return this.names.has(name);
+  }
+}
+
+/** What the server is sent in place of `request`, a COMMIT that draws an error; undefined if it is none. */
+export function commitStandIn(request: Buffer, statements: CommitStatements | undefined): Buffer | undefined {
+  return request[0] === Q ? simpleStandIn(request) : isExtendedCommit(request, statements) ? ROLLBACK : undefined;
+}
+
+/** A simple Query that is a COMMIT or ends in one: the Query sent in its place, ROLLBACK for COMMIT. */
+function simpleStandIn(request: Buffer): Buffer | undefined {
+  if (request.length <= 5) return undefined;
+  const at = commitAt(request, 5, request.length, PG_COMMIT);
+  if (at < 0) return undefined;
+  if (at === 5) return ROLLBACK;
+  const text = Buffer.concat([request.subarray(5, at), Buffer.from(' ROLLBACK\0', 'latin1')]);
+  const out = Buffer.allocUnsafe(5 + text.length);
+  out[0] = Q;
+  out.writeInt32BE(4 + text.length, 1);
+  text.copy(out, 5);
+  return out;
+}
+
+/**
+ * An extended-protocol batch whose one statement is a COMMIT, parsed in it (named or not) or by
+ * a name `statements` holds, then bound, described and executed, up to Sync. A statement parsed
+ * in it is left unprepared by the ROLLBACK in its place, as it was when withheld: the error the
+ * client gets has no ParseComplete, so a client (pg) parses it again. One parsed before stays.
+ */
+function isExtendedCommit(request: Buffer, statements: CommitStatements | undefined): boolean {
+  let pos = 0;
+  let parsed = false;
+  let bound = false;
+  let executed = false;
+  while (pos + 5 <= request.length) {
+    const type = request[pos];
+    const end = pos + 1 + int32BE(request, pos + 1);
+    if (end > request.length || end < pos + 5) return false;
+    if (type === PARSE) {
+      // The statement's name, then its text, each ended by a NUL.
+      const nameEnd = request.indexOf(0, pos + 5);
+      const queryEnd = nameEnd < 0 ? -1 : request.indexOf(0, nameEnd + 1);
+      if (parsed || queryEnd < 0 || queryEnd >= end || !isCommit(request, nameEnd + 1, queryEnd, PG_COMMIT)) return false;
+      parsed = true;
+    } else if (type === BIND) {
+      // The portal's name, then the statement's: one parsed in the batch, or a COMMIT by its name.
+      const portalEnd = request.indexOf(0, pos + 5);
+      const nameEnd = portalEnd < 0 ? -1 : request.indexOf(0, portalEnd + 1);
+      if (bound || nameEnd < 0 || nameEnd >= end) return false;
+      if (!parsed && !(nameEnd > portalEnd + 1 && statements?.has(request.toString('latin1', portalEnd + 1, nameEnd)))) return false;
+      bound = true;
+    } else if (type === EXECUTE) {
+      executed = bound;
+    } else if (type !== DESCRIBE && type !== SYNC) {
+      return false;
+    }
+    pos = end;
+  }
+  return executed && pos === request.length;
+}
