@@ -104,6 +104,8 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
   let a: Sshd;
   let b: Sshd;
   let bare: Sshd;
+  /** Crashed while it builds FunkLoad's own report, after the bench. */
+  let lossy: Sshd;
   let app: Awaited<ReturnType<typeof startHttpServer>>;
   const events: EngineEvent[] = [];
   const jobs: Record<string, { id: string; done: Readonly<Job>; resultDir: string; log: string[] }> = {};
@@ -127,9 +129,9 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
     app = await startHttpServer();
     // SSH sessions get their own HOME, without pyenv: the vendored fl-python is told its Python.
     const env = { setEnv: { FL_PYTHON: fl!.python, PATH: '/usr/local/bin:/usr/bin:/bin' } };
-    [a, b, bare] = await Promise.all([startSshd('127.0.0.2', user, env), startSshd('127.0.0.3', user, env), startSshd('127.0.0.4', user, env)]);
+    [a, b, bare, lossy] = await Promise.all([startSshd('127.0.0.2', user, env), startSshd('127.0.0.3', user, env), startSshd('127.0.0.4', user, env), startSshd('127.0.0.5', user, env)]);
     const knownHosts = path.join(dir, 'known_hosts');
-    await writeFile(knownHosts, `${a.knownHostsLine}\n${b.knownHostsLine}\n${bare.knownHostsLine}\n`);
+    await writeFile(knownHosts, `${a.knownHostsLine}\n${b.knownHostsLine}\n${bare.knownHostsLine}\n${lossy.knownHostsLine}\n`);
     const wheels = await temp('fl-wheels');
     makeWheel(wheels);
     const projects: Record<string, string> = {
@@ -143,6 +145,7 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
       status: await flProject('node_tags: [a]\n'),
       distributed: await flProject('nodes: 2\nnode_tags: [pair]\n', 'thresholds: {success_rate: ">= 50%"}\n'),
       missing: await flProject('node_tags: [bare]\n'),
+      lostInReport: await flProject('node_tags: [lossy]\n', 'thresholds: {success_rate: ">= 50%"}\n'),
       noclass: await flProject('', '', { '.marteau.yml': 'name: noclass\nscript: loadtest.py\ntest: Nope.test_simple\nnode_tags: [a]\n' }),
     };
     const nodes: NodeConfig[] = [
@@ -152,10 +155,13 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
       // The same machine as b without funkload:: FunkLoad must come from the PATH.
       ssh(b, 'plain', knownHosts, { tags: ['plain'] }),
       ssh(bare, 'bare', knownHosts, { tags: ['bare'], funkload: path.join(dir, 'no-funkload-here') }),
+      ssh(lossy, 'lossy', knownHosts, { tags: ['lossy'], funkload: fl!.bin }),
     ];
     const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 30_000, probeIntervalMs: 5000, nodes }, run: 'all' });
     e.events.on('*', (x) => {
       events.push(x);
+      // fl-build-report prints this line as it ends: the bench is over, its XML fetched and judged.
+      if (x.type === 'log.line' && x.node === 'lossy' && x.line.startsWith('Creating html report')) lossy.crash();
       if (process.env.FL_DEBUG && x.type === 'log.line') process.stderr.write(`${new Date().toISOString()} ${x.jobId} ${x.node ?? ''} ${x.line}\n`);
     });
     await e.start();
@@ -173,7 +179,7 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
     }
   }, 600_000);
   afterAll(async () => {
-    await Promise.all([a?.stop(), b?.stop(), bare?.stop(), app?.close()]);
+    await Promise.all([a?.stop(), b?.stop(), bare?.stop(), lossy?.stop(), app?.close()]);
     await removeTemp();
   });
 
@@ -253,6 +259,15 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
     expect(jobs.missing.done.reason).toBe(
       `node "bare": no fl-run-bench at ${path.join(dir, 'no-funkload-here')} (nor in its bin/): set funkload: in marteau.nodes.yml to a FunkLoad virtualenv, its bin directory or the fl-run-bench file`,
     );
+  });
+
+  it("a node lost while it builds FunkLoad's own report: the job keeps the verdict its reports give, the node is down", async () => {
+    const job = jobs.lostInReport;
+    // Failed for the machines (exit 3) before, while summary.json, index.html and `report` said PASS.
+    expect(job.done, `${job.done.reason}\n${job.log.join('\n')}`).toMatchObject({ status: 'succeeded' });
+    expect(JSON.parse(await readFile(path.join(job.resultDir, 'summary.json'), 'utf8'))).toMatchObject({ passed: true });
+    expect(job.log.some((l) => /^lossy engine: FunkLoad's own HTML report is skipped: node "lossy": /.test(l)), job.log.join('\n')).toBe(true);
+    expect(events.some((x) => x.type === 'node.status' && x.node === 'lossy' && x.status === 'down'), 'the node is marked down').toBe(true);
   });
 
   it('a test class that is not in the module: a config failure quoting FunkLoad', () => {

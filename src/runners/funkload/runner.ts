@@ -92,7 +92,7 @@ async function runFunkload(ctx: RunnerContext, writeReports: ReportWriter): Prom
     if (ctx.signal.aborted || done.length < ctx.nodes.length || done.some((b) => b.result.cancelled)) {
       return { status: 'failed', reason: started ? 'the run was stopped before its end' : 'cancelled before the bench started' };
     }
-    return await report(ctx, writeReports, done, chaos, fc.apdex_t);
+    return await report(ctx, writeReports, done, chaos, fc.apdex_t, (node, e) => failures.set(node, e));
   } catch (e) {
     failures.set('', e as Error);
     return failedOutcome(ctx, [e as Error]);
@@ -102,7 +102,7 @@ async function runFunkload(ctx: RunnerContext, writeReports: ReportWriter): Prom
 }
 
 /** Our results and reports from the fetched files, plus FunkLoad's own report and the artifacts. */
-async function report(ctx: RunnerContext, writeReports: ReportWriter, benches: NodeBench[], chaos: ChaosCapture, apdexT: number): Promise<RunOutcome> {
+async function report(ctx: RunnerContext, writeReports: ReportWriter, benches: NodeBench[], chaos: ChaosCapture, apdexT: number, lost: (node: string, e: NodeError) => void): Promise<RunOutcome> {
   const c = ctx.config;
   const local = benches.flatMap((b) => b.localFiles);
   // FunkLoad's per-request times join the proxies' faults as builtin's live samples do.
@@ -138,8 +138,21 @@ async function report(ctx: RunnerContext, writeReports: ReportWriter, benches: N
 
   const extra = [...local];
   for (const b of benches) extra.push(...(await fetchNodeArtifacts(ctx, b.node, b.cwd, c.artifacts.filter((f) => f !== c.xml))));
-  extra.push(...(await funkloadReport(ctx, benches[0], local, apdexT)));
+  extra.push(...(await funkloadReport(ctx, benches[0], local, apdexT).catch((e: Error) => skippedReport(ctx, e, lost))));
   return reportOutcome(ours, ctx.resultDir, extra);
+}
+
+/**
+ * The first node lost while it builds FunkLoad's own report: the bench is over and its results are
+ * here, judged and reported (summary.json may say PASS), so the job keeps that verdict; the node is
+ * down, and FunkLoad's report is skipped, as when fl-build-report fails.
+ */
+function skippedReport(ctx: RunnerContext, e: Error, lost: (node: string, e: NodeError) => void): string[] {
+  if (!(e instanceof NodeError)) throw e;
+  lost(e.node, e);
+  ctx.nodeFailed(e.node, e.message);
+  ctx.log(`FunkLoad's own HTML report is skipped: ${e.message}`, { node: e.node, stream: 'engine', level: 'warn' });
+  return [];
 }
 
 function failedOutcome(ctx: RunnerContext, errors: Error[]): RunOutcome {
