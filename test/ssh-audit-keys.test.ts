@@ -144,6 +144,15 @@ describe.skipIf(!haveServer('sshd'))('SSH host keys and credentials (real sshd, 
       expect(await echo(new SshExecutor(cfg({ identity: encrypted, passphraseEnv: 'BOX1_KEY_PASS' }), { BOX1_KEY_PASS: PASSPHRASE }))).toEqual(['reached']);
     });
 
+    it('an identity file that is not there or cannot be read says so in words, not as an errno', async () => {
+      const missing = path.join(dir, 'no-such-key');
+      const err = (await echo(new SshExecutor(cfg({ identity: missing }), {}))) as NodeError;
+      expect(err.message).toBe(`node "box1": cannot read the identity file ${missing}: no such file`);
+      expect(err.hint).toBe('check `identity:` in the nodes file');
+      const isDir = (await echo(new SshExecutor(cfg({ identity: dir }), {}))) as NodeError;
+      expect(isDir.message).toBe(`node "box1": cannot read the identity file ${dir}: it is a directory`);
+    });
+
     it('the .pub file given as identity is named as a public key, with the private key to give instead', async () => {
       const err = (await echo(new SshExecutor(cfg({ identity: user.publicKey }), {}))) as NodeError;
       expect(err.message).toBe(`node "box1": the identity file ${user.publicKey} is a public key`);
