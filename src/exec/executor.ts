@@ -97,8 +97,11 @@ export const DEFAULT_TRANSFER = { exclude: ['.git', 'node_modules'], maxFiles: 5
  * error (exit 3), as opposed to the job's own command failing.
  */
 export class NodeError extends Error {
+  /** What happened, without the node's name that `message` opens with (for lines that name the node already). */
+  readonly detail: string;
   constructor(readonly node: string, message: string, readonly hint?: string) {
     super(`node "${node}": ${message}`);
+    this.detail = message;
     this.name = 'NodeError';
   }
 }

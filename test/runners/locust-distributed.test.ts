@@ -198,7 +198,7 @@ timeout: 280s
         c.crash();
         for (const pid of processesWith(path.join(dir, 'remote-c', jobId))) process.kill(pid, 'SIGKILL');
       });
-      expect(reason).toMatch(/SSH connection .* lost/);
+      expect(reason).toMatch(/^SSH connection .* lost/);
     } finally {
       await c.stop();
     }

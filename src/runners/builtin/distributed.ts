@@ -319,7 +319,8 @@ async function runAgent(ctx: RunnerContext, r: NodeRun, signal: AbortSignal, fai
     }
   } catch (e) {
     if (e instanceof NodeError) ctx.nodeFailed(r.node.name, e.message);
-    r.lost = { at: Date.now(), reason: (e as Error).message };
+    // Said after the node's name ('node "a": node lost at ...: <reason>'): not named twice.
+    r.lost = { at: Date.now(), reason: e instanceof NodeError ? e.detail : (e as Error).message };
     failAll();
     throw e;
   } finally {

@@ -124,7 +124,7 @@ export async function runDistributed(
       (e: Error) => {
         if (!(e instanceof NodeError) || !progress.started() || stop.signal.aborted) return fail(e);
         ctx.nodeFailed(e.node, e.message);
-        lose(r, e.message);
+        lose(r, e.detail);
       },
     ),
   );
