@@ -264,7 +264,8 @@ describe.skipIf(!haveServer('sshd'))('builtin runner on SSH nodes (real sshd, de
     const [cy] = json.cycles;
     const recorded = (cy.end! - cy.start!) / 1000;
     expect(recorded).toBeLessThan(30);
-    expect(cy.requests.rps).toBeCloseTo(cy.requests.total / recorded, 1);
+    // (summary.json's window is to the millisecond: within 0.5 %, where 60 s would be a 20th.)
+    expect((cy.requests.rps * recorded) / cy.requests.total).toBeCloseTo(1, 2);
     // A report rebuilt from the job's results says the same: the node lost (exit 3, as --ci gave the job), the same rates.
     const rebuiltDir = path.join(work, 'rebuilt');
     const rebuilt = await cliDone(['report', r.resultDir, '-o', rebuiltDir, '--state-dir', path.dirname(path.dirname(r.resultDir))]);
