@@ -33,7 +33,7 @@ import {
   MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED,
 } from './mysql-packets.js';
 import { MysqlReply } from './mysql-reply.js';
-import { commitAt, MYSQL_COMMIT } from './commit.js';
+import { commitStandIn } from './mysql-commit.js';
 
 /** How much of a reply packet's payload the framer looks at (an OK packet's status fits). */
 const REPLY_PEEK = 32;
@@ -383,32 +383,3 @@ export const mysql: Protocol = {
 };
 
 const CANNED = new CannedReplies();
-
-const COM_QUERY = 0x03;
-
-/**
- * A COM_QUERY packet (3-byte length, sequence id 0, command 0x03, the statement) that is a
- * COMMIT: the ROLLBACK sent in its place (commit.ts). With CLIENT_QUERY_ATTRIBUTES (MySQL 8.0.23
- * and later, which mysql2 asks for), a query without attributes starts with their count, 0, and
- * one set, 1 (no statement starts with a NUL byte), and so must the ROLLBACK.
- */
-function commitStandIn(request: Buffer): Buffer | undefined {
-  if (request.length <= 5 || request[3] !== 0 || request[4] !== COM_QUERY) return undefined;
-  const sql = request.length > 7 && request[5] === 0 && request[6] === 1 ? 7 : 5;
-  const at = commitAt(request, sql, request.length, MYSQL_COMMIT);
-  if (at < 0) return undefined;
-  if (at === sql) return sql === 7 ? ROLLBACK_NO_ATTRIBUTES : ROLLBACK;
-  // Statements ending in a COMMIT (CLIENT_MULTI_STATEMENTS): they go, with ROLLBACK after them.
-  const payload = Buffer.concat([request.subarray(4, at), Buffer.from(' ', 'latin1'), ROLLBACK_TEXT]);
-  return Buffer.concat([Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, 0]), payload]);
-}
-
-/**
- * Explicitly neither chained nor released: a plain ROLLBACK would do either under the server's
- * completion_type, which a failed COMMIT does not (it returns the error first).
- */
-const ROLLBACK_TEXT = Buffer.from('ROLLBACK AND NO CHAIN NO RELEASE', 'latin1');
-const comQuery = (head: number[]): Buffer =>
-  Buffer.from([1 + head.length + ROLLBACK_TEXT.length, 0, 0, 0, COM_QUERY, ...head, ...ROLLBACK_TEXT]);
-const ROLLBACK = comQuery([]);
-const ROLLBACK_NO_ATTRIBUTES = comQuery([0, 1]);
