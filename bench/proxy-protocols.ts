@@ -2,8 +2,9 @@
  * The protocol part of bench:proxy: each framed protocol under a pipelined (or, for HTTP,
  * many-connection keep-alive) load against its real server, through four paths measured in turn
  * in the same rounds: direct, a bare Node pipe (the floor), the proxy passing through, and the
- * proxy at 10 % error (a behavior drawn per exchange). One table of ratios to the pipe, with the
- * proxy issue's goals as pass marks. Every run checks its counts: each request got exactly one
+ * proxy at 10 % error (a behavior drawn per exchange), and Toxiproxy passing through where this
+ * machine has it (toxiproxy.ts). One table of ratios to the pipe, with the proxy issue's goals as
+ * pass marks, and one of the proxy against Toxiproxy. Every run checks its counts: each request got exactly one
  * reply, no path but the error one saw an error reply, and the proxy's own counters (exchanges,
  * errors injected) equal what the loader sent and received.
  *
@@ -23,6 +24,7 @@ import { load, type Wire } from './loader.js';
 import { httpWire, memcacheWire, mysqlWire, postgresWire, redisWire, smtpWire } from './wires.js';
 import { median } from './median.js';
 import { processCpuMs, processIoCalls } from './proc-cpu.js';
+import { startToxiproxy, toxiproxyBinary, type Toxiproxy } from './toxiproxy.js';
 
 const SECONDS = Number(process.env.BENCH_PROTOCOL_SECONDS ?? 2);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -44,7 +46,7 @@ interface Case {
   errorKind?: string;
 }
 
-const PATHS = ['direct', 'pipe', 'pass', 'error10'] as const;
+const PATHS = ['direct', 'pipe', 'pass', 'error10', 'toxiproxy'] as const;
 type PathName = (typeof PATHS)[number];
 type Middle = Exclude<PathName, 'direct'>;
 
@@ -77,11 +79,12 @@ interface Row {
   skipped?: string;
 }
 
-async function measure(c: Case): Promise<Row> {
+async function measure(c: Case, toxiproxy: Toxiproxy | undefined): Promise<Row> {
   const name = c.wire.name;
   const loadText = c.depth > 1 ? `${c.connections} conn x ${c.depth} in flight` : `${c.connections} keep-alive conn`;
-  const rps: Row['rps'] = { direct: [], pipe: [], pass: [], error10: [] };
-  const row: Row = { name, load: loadText, rps, p99: { pipe: NaN, pass: NaN }, cpu: { pipe: NaN, pass: NaN, error10: NaN }, calls: { pipe: NaN, pass: NaN, error10: NaN }, errorShare: NaN };
+  const rps: Row['rps'] = { direct: [], pipe: [], pass: [], error10: [], toxiproxy: [] };
+  const none = { pipe: NaN, pass: NaN, error10: NaN, toxiproxy: NaN };
+  const row: Row = { name, load: loadText, rps, p99: { pipe: NaN, pass: NaN }, cpu: { ...none }, calls: { ...none }, errorShare: NaN };
   if (c.binary && !findBinary(c.binary)) return { ...row, skipped: `no ${c.binary}` };
   const server = await c.start();
   try {
@@ -90,8 +93,16 @@ async function measure(c: Case): Promise<Row> {
     const error10 = await startNode('target.js', ['proxy', String(server.port), name, JSON.stringify(error)]);
     const proxies: Record<'pass' | 'error10', ChildProcess> = { pass: pass.child, error10: error10.child };
     const pipe = await startNode('target.js', ['pipe', String(server.port)]);
-    const middles: Record<Middle, ChildProcess> = { pipe: pipe.child, ...proxies };
-    const ports: Record<PathName, number> = { direct: server.port, pipe: Number(pipe.line), pass: Number(pass.line), error10: Number(error10.line) };
+    // Toxiproxy is one process for every row: its CPU and calls while a row's load runs are that row's.
+    const middles: Partial<Record<Middle, ChildProcess>> = { pipe: pipe.child, ...proxies, toxiproxy: toxiproxy?.child };
+    const ports: Record<PathName, number> = {
+      direct: server.port,
+      pipe: Number(pipe.line),
+      pass: Number(pass.line),
+      error10: Number(error10.line),
+      toxiproxy: toxiproxy ? await toxiproxy.addProxy(name, server.port) : NaN,
+    };
+    const paths = PATHS.filter((p) => p !== 'toxiproxy' || toxiproxy);
     // What each proxy was sent and answered with, to check against its own counters.
     const sent = { pass: 0, error10: 0 };
     const injected = { pass: 0, error10: 0 };
@@ -108,29 +119,30 @@ async function measure(c: Case): Promise<Row> {
     const full = { connections: c.connections, depth: c.depth };
     // Warm every path (JIT, server caches), and size the runs from the pipe's rate.
     let pipeRate = 0;
-    for (const p of PATHS) {
+    for (const p of paths) {
       const r = await run(p, 20 * c.connections * c.depth, full);
       if (p === 'pipe') pipeRate = r.rps;
     }
     const requests = Math.max(c.connections * 100, Math.round((pipeRate * SECONDS) / c.connections) * c.connections);
     // Odd rounds run the paths in reverse, so a drift of the machine's speed over a round weighs
     // on the pipe and the proxy paths alike rather than always on the last path measured.
-    const cpuMs = { pipe: 0, pass: 0, error10: 0 };
-    const ioCalls = { pipe: 0, pass: 0, error10: 0 };
-    const replies = { pipe: 0, pass: 0, error10: 0 };
+    const cpuMs = { pipe: 0, pass: 0, error10: 0, toxiproxy: 0 };
+    const ioCalls = { pipe: 0, pass: 0, error10: 0, toxiproxy: 0 };
+    const replies = { pipe: 0, pass: 0, error10: 0, toxiproxy: 0 };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const p of round % 2 ? [...PATHS].reverse() : PATHS) {
-        const before = p === 'direct' ? 0 : processCpuMs(middles[p].pid!) ?? NaN;
-        const callsBefore = p === 'direct' ? 0 : processIoCalls(middles[p].pid!) ?? NaN;
+      for (const p of round % 2 ? [...paths].reverse() : paths) {
+        const pid = p === 'direct' ? undefined : middles[p]!.pid!;
+        const before = pid === undefined ? 0 : processCpuMs(pid) ?? NaN;
+        const callsBefore = pid === undefined ? 0 : processIoCalls(pid) ?? NaN;
         const r = await run(p, requests, full);
         rps[p].push(r.rps);
-        if (p === 'direct') continue;
-        cpuMs[p] += (processCpuMs(middles[p].pid!) ?? NaN) - before;
-        ioCalls[p] += (processIoCalls(middles[p].pid!) ?? NaN) - callsBefore;
+        if (p === 'direct' || pid === undefined) continue;
+        cpuMs[p] += (processCpuMs(pid) ?? NaN) - before;
+        ioCalls[p] += (processIoCalls(pid) ?? NaN) - callsBefore;
         replies[p] += r.replies;
       }
     }
-    for (const p of ['pipe', 'pass', 'error10'] as const) {
+    for (const p of ['pipe', 'pass', 'error10', 'toxiproxy'] as const) {
       row.cpu[p] = (cpuMs[p] * 1000) / replies[p];
       row.calls[p] = ioCalls[p] / replies[p];
     }
@@ -176,9 +188,9 @@ function versus(ratios: number[], goal: number): string {
   return `${shownRatio(r, goal)}x (rounds ${spread}; >= ${fmt(goal, 1)}: ${r >= goal ? 'yes' : '**no**'})`;
 }
 
-/** Per round, a path's rate over the pipe's in the same round. */
-function ratios(row: Row, p: PathName): number[] {
-  return row.rps[p].map((x, i) => x / row.rps.pipe[i]);
+/** Per round, a path's rate over the baseline's (the pipe's) in the same round. */
+function ratios(row: Row, p: PathName, base: PathName = 'pipe'): number[] {
+  return row.rps[p].map((x, i) => x / row.rps[base][i]);
 }
 
 export async function protocolTable(webPort: number): Promise<void> {
@@ -186,7 +198,13 @@ export async function protocolTable(webPort: number): Promise<void> {
   const rows: Row[] = [];
   // BENCH_ONLY=redis,postgres: those rows only (while working on one protocol).
   const only = process.env.BENCH_ONLY?.split(',');
-  for (const c of cases(webPort)) if (!only || only.includes(c.wire.name)) rows.push(await measure(c));
+  const toxiBinary = toxiproxyBinary();
+  const toxiproxy = toxiBinary ? await startToxiproxy(toxiBinary) : undefined;
+  try {
+    for (const c of cases(webPort)) if (!only || only.includes(c.wire.name)) rows.push(await measure(c, toxiproxy));
+  } finally {
+    toxiproxy?.stop();
+  }
   const mark = (ok: boolean) => (ok ? 'yes' : '**no**');
   console.log('| protocol | load | direct | bare pipe | proxy passing | proxy 10:error | passing / pipe | 10:error / pipe | added p99 over pipe | errors at 10:error | CPU µs/reply: pipe, passing, 10:error | read+write calls/reply: pipe, passing, 10:error |');
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
@@ -204,6 +222,25 @@ export async function protocolTable(webPort: number): Promise<void> {
         `| ${fmt(added, 3)} ms (<= ${GOAL_P99_MS}: ${mark(added <= GOAL_P99_MS)}) | ${fmt(r.errorShare * 100, 2)} % ` +
         `| ${fmt(r.cpu.pipe, 2)}, ${fmt(r.cpu.pass, 2)}, ${fmt(r.cpu.error10, 2)} ` +
         `| ${fmt(r.calls.pipe, 3)}, ${fmt(r.calls.pass, 3)}, ${fmt(r.calls.error10, 3)} |`,
+    );
+  }
+  toxiproxyTable(rows, toxiBinary);
+}
+
+/** The same rounds against Toxiproxy passing through, the peer the issue asks the proxy to be ahead of. */
+function toxiproxyTable(rows: Row[], binary: string | undefined): void {
+  if (!binary) {
+    console.log('\nToxiproxy: not measured (no toxiproxy-server on PATH; TOXIPROXY_SERVER=FILE names one)');
+    return;
+  }
+  console.log(`\nAgainst Toxiproxy (${binary}), passing through with no toxic, in the same rounds: a ratio is the median of the rounds' own ratios\n`);
+  console.log('| protocol | Toxiproxy | proxy passing | passing / Toxiproxy | bare pipe / Toxiproxy | CPU µs/reply: Toxiproxy, passing | read+write calls/reply: Toxiproxy, passing |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    if (r.skipped) continue;
+    console.log(
+      `| ${r.name} | ${fmt(median(r.rps.toxiproxy))} | ${fmt(median(r.rps.pass))} | ${versus(ratios(r, 'pass', 'toxiproxy'), GOAL_PASS)} ` +
+        `| ${fmt(median(ratios(r, 'pipe', 'toxiproxy')), 2)}x | ${fmt(r.cpu.toxiproxy, 2)}, ${fmt(r.cpu.pass, 2)} | ${fmt(r.calls.toxiproxy, 3)}, ${fmt(r.calls.pass, 3)} |`,
     );
   }
 }
