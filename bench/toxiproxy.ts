@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import net from 'node:net';
+import { freePort } from '../test/helpers/net.js';
 import { findBinary } from '../test/helpers/servers.js';
 
 export interface Toxiproxy {
@@ -21,17 +21,6 @@ export function toxiproxyBinary(): string | undefined {
   const named = process.env.TOXIPROXY_SERVER;
   if (named) return existsSync(named) ? named : undefined;
   return findBinary('toxiproxy-server');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 export async function startToxiproxy(binary: string): Promise<Toxiproxy> {

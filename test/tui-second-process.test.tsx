@@ -29,20 +29,26 @@ afterEach(async () => {
 });
 afterAll(removeTemp);
 
-it('says which process runs a job whose output it cannot show and where that output goes, and quits without asking', async () => {
-  const state = await stateDir();
-  const worker = await workerWithLongJob(state, running);
-  const [{ id }] = await queueJson(state);
-  const engine = new Engine({ runners: loadRunners, stateDir: state, nodes: localNodes(1), run: 'all' });
+/** A control center of this process on `state`, running its jobs or none, unmounted and stopped after the test. */
+async function controlCenter(state: string, run: 'all' | 'none', title: string, onQuit: (interrupt: boolean) => void = () => {}) {
+  const engine = new Engine({ runners: loadRunners, stateDir: state, nodes: localNodes(1), run });
   await engine.start();
   const backend = engineBackend(engine, { cwd: process.cwd() });
-  let quit: boolean | undefined;
-  const ui = render(<App backend={backend} title="second" onQuit={(i) => { quit = i; }} />);
+  const ui = render(<App backend={backend} title={title} onQuit={onQuit} />);
   cleanups.push(async () => {
     ui.unmount();
     backend.stop();
     await engine.stop();
   });
+  return Object.assign(ui, { backend });
+}
+
+it('says which process runs a job whose output it cannot show and where that output goes, and quits without asking', async () => {
+  const state = await stateDir();
+  const worker = await workerWithLongJob(state, running);
+  const [{ id }] = await queueJson(state);
+  let quit: boolean | undefined;
+  const ui = await controlCenter(state, 'all', 'second', (i) => { quit = i; });
   const output = () => outputText(ui.lastFrame());
   const end = Date.now() + 10_000;
   const want = `no output here: long runs in another marteau-tui process (pid ${worker.child.pid}); its output goes to ${state}/jobs/${id}/console.log`;
@@ -63,15 +69,7 @@ it('a job that ended before it opened says where its output is', async () => {
   expect((await cliDone(['enqueue', dir, '--state-dir', state])).code).toBe(0);
   expect((await cliDone(['worker', '--drain', '--state-dir', state])).code).toBe(0);
   const [{ id }] = await queueJson(state);
-  const engine = new Engine({ runners: loadRunners, stateDir: state, nodes: localNodes(1), run: 'all' });
-  await engine.start();
-  const backend = engineBackend(engine, { cwd: process.cwd() });
-  const ui = render(<App backend={backend} title="later" onQuit={() => {}} />);
-  cleanups.push(async () => {
-    ui.unmount();
-    backend.stop();
-    await engine.stop();
-  });
+  const ui = await controlCenter(state, 'all', 'later');
   const want = `no output here: succeeded: 1 node, exit 0 · its output: ${state}/jobs/${id}/console.log · enter: details`;
   const end = Date.now() + 10_000;
   while (!outputText(ui.lastFrame()).includes(want) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
@@ -87,21 +85,13 @@ it('a load that ended in an earlier process shows its figures in its row and its
   expect(ran.code, ran.out + ran.err).toBe(0);
   const [, summary, figures] = /job [0-9a-f]{8} (succeeded in \S+ \((\d+ requests, [^)]*)\))  results:/.exec(ran.out)!;
   const [{ id }] = await queueJson(state);
-  const engine = new Engine({ runners: loadRunners, stateDir: state, nodes: localNodes(1), run: 'all' });
-  await engine.start();
-  const backend = engineBackend(engine, { cwd: process.cwd() });
-  const ui = render(<App backend={backend} title="restarted" onQuit={() => {}} />);
-  cleanups.push(async () => {
-    ui.unmount();
-    backend.stop();
-    await engine.stop();
-  });
+  const ui = await controlCenter(state, 'all', 'restarted');
   // The row's figures, cut after a whole one: '1225 requests …' at this width.
   const row = new RegExp(`${id.slice(0, 8)} earlier\\s+succeeded\\s+\\S+\\s+(local\\s+)?${figures.split(',')[0]} …`);
   const end = Date.now() + 10_000;
   while (!row.test(strip(ui.lastFrame())) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
   expect(strip(ui.lastFrame())).toMatch(row);
-  const details = backend.getSnapshot().jobs[0].details;
+  const details = ui.backend.getSnapshot().jobs[0].details;
   expect(details).toContain(`summary  ${summary}`);
   expect(details).toContain(`report   ${state}/jobs/${id}/index.html (o opens, y copies)`);
   expect(details.find((l) => l.startsWith('seed '))).toMatch(/^seed     \d+ \(R replays/);
@@ -114,15 +104,7 @@ it("the Proxies pane says why it is empty, of the selected job: none in its conf
   expect((await cliDone(['worker', '--drain', '--state-dir', state])).code).toBe(0);
   expect((await cliDone(['enqueue', await proxied('waiting', ['sh', '-c', 'echo started; sleep 60']), '--state-dir', state])).code).toBe(0);
   // It runs nothing: the last job stays queued.
-  const engine = new Engine({ runners: loadRunners, stateDir: state, nodes: localNodes(1), run: 'none' });
-  await engine.start();
-  const backend = engineBackend(engine, { cwd: process.cwd() });
-  const ui = render(<App backend={backend} title="empty" onQuit={() => {}} />);
-  cleanups.push(async () => {
-    ui.unmount();
-    backend.stop();
-    await engine.stop();
-  });
+  const ui = await controlCenter(state, 'none', 'empty');
   const said = async (want: string) => {
     const end = Date.now() + 10_000;
     while (!proxiesText(ui.lastFrame()).includes(want) && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
