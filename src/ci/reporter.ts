@@ -9,6 +9,7 @@ import type { Job } from '../core/jobs.js';
 import { short } from '../core/queue.js';
 import { reportFiles } from '../report/index.js';
 import { makeStyle, quoted, safeLine, type Style } from './style.js';
+import { count } from '../text/count.js';
 
 const guarded = new WeakSet<object>();
 
@@ -109,7 +110,7 @@ export class CiReporter {
     const parts = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
     const total = jobs.reduce((t, j) => t + (j.durationMs ?? 0), 0);
     const paint = code === 0 ? this.style.green : this.style.red;
-    return `marteau-tui --ci: ${jobs.length} job${jobs.length === 1 ? '' : 's'}: ${parts || 'none'} (${formatDuration(total)}) ${paint(`exit ${code}`)}`;
+    return `marteau-tui --ci: ${count(jobs.length, 'job')}: ${parts || 'none'} (${formatDuration(total)}) ${paint(`exit ${code}`)}`;
   }
 
   private clock(at: number): string {
@@ -123,8 +124,8 @@ export function formatProgress(p: import('../core/events.js').Progress): string 
   if (p.cycle !== undefined) parts.push(`cycle ${p.cycle + 1}${p.cycles ? `/${p.cycles}` : ''}`);
   if (p.users !== undefined) parts.push(`${p.users} users`);
   if (p.requestsPerSecond !== undefined) parts.push(`${p.requestsPerSecond.toFixed(0)} req/s`);
-  if (p.requests !== undefined) parts.push(`${p.requests} requests`);
-  if (p.errors !== undefined) parts.push(`${p.errors} errors`);
+  if (p.requests !== undefined) parts.push(count(p.requests, 'request'));
+  if (p.errors !== undefined) parts.push(count(p.errors, 'error'));
   if (p.message) parts.push(p.message);
   return `progress: ${parts.join(', ')}`;
 }

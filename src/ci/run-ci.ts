@@ -15,6 +15,7 @@ import { defaultRegistry } from '../../behaviors/index.js';
 import { warnTo } from '../text/warn.js';
 import { exitCodeFor } from './exit-code.js';
 import { CiReporter, notStarted, surviveClosedOutput } from './reporter.js';
+import { count } from '../text/count.js';
 
 export interface CiOptions {
   target: string;
@@ -88,7 +89,7 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
   }
   const left = held ? jobs.filter((j) => j.status === 'queued').length : 0;
   const code = interrupted ? EXIT.interrupted : left ? firstCause([EXIT.infrastructure, exitCodeFor(jobs)]) : exitCodeFor(jobs);
-  if (left) io.out.write(`marteau-tui --ci: ${left} job${left === 1 ? '' : 's'} not started: ${notStarted(left, held!.failure, engine.state.root, '`marteau-tui --ci`')}\n`);
+  if (left) io.out.write(`marteau-tui --ci: ${count(left, 'job')} not started: ${notStarted(left, held!.failure, engine.state.root, '`marteau-tui --ci`')}\n`);
   io.out.write(`${reporter.summary(jobs, code)}\n`);
   // The bell is for a person at a terminal, not for a CI log.
   if (io.out.isTTY && reporter.bell) io.out.write('\x07');

@@ -20,6 +20,7 @@ import { warnTo } from '../text/warn.js';
 import { formatNodes, formatQueue } from './queue-tables.js';
 import { reportUserError } from './user-errors.js';
 import { loadRunners } from '../report/runners.js';
+import { count } from '../text/count.js';
 
 export function registerQueueCommands(program: Command, io: Io, run: (fn: () => Promise<number>) => void): void {
   const globals = () => program.opts<GlobalOptions>();
@@ -190,7 +191,7 @@ async function purge(engine: Engine, age: string, io: Io): Promise<number> {
   const before = Date.now() - durationMs(/^\d+(\.\d+)?$/.test(age) ? Number(age) : age);
   if (!engine.queue.purge) throw new UsageError(`--purge is for the shared queue (team mode); the embedded journal ${engine.state.journalFile} keeps its history`);
   const n = await engine.queue.purge(before);
-  io.out.write(`purged ${n} finished job${n === 1 ? '' : 's'} from ${engine.queue.label}\n`);
+  io.out.write(`purged ${count(n, 'finished job')} from ${engine.queue.label}\n`);
   return EXIT.ok;
 }
 
@@ -235,7 +236,7 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   const jobs = engine.getSnapshot().jobs.filter((j) => engine.isOwn(j.id)).map((j) => engine.asEnded(j));
   const code = interrupted ? EXIT.interrupted : left !== undefined ? firstCause([EXIT.infrastructure, exitCodeFor(jobs)]) : exitCodeFor(jobs);
   if (left !== undefined) {
-    io.out.write(`marteau-tui worker: ${left} job${left === 1 ? '' : 's'} left queued: ${notStarted(left, failure, engine.state.root, '`marteau-tui worker --drain`')}\n`);
+    io.out.write(`marteau-tui worker: ${count(left, 'job')} left queued: ${notStarted(left, failure, engine.state.root, '`marteau-tui worker --drain`')}\n`);
   }
   io.out.write(`${reporter.summary(jobs, code).replace('--ci', 'worker')}\n`);
   return code;

@@ -11,6 +11,7 @@ import { PERCENTILE_PRECISION } from '../stats/histogram.js';
 import { formatValue, verdictWord, type ThresholdResult } from '../runners/thresholds.js';
 import { apdexCell, f3, int, ms, PALETTE, pctS, table } from './html-kit.js';
 import { barChart, esc } from './svg.js';
+import { count } from '../text/count.js';
 
 /** How many requests "Slowest requests" lists, as fl-build-report. */
 const SLOWEST = 5;
@@ -41,7 +42,7 @@ export function cycleTables(s: RunSummary): string {
   );
   // FunkLoad's "Bench content" totals: what a reader checks first against fl-build-report's.
   const o = s.overall;
-  const errors = (n: number) => `${n} error${n === 1 ? '' : 's'}`;
+  const errors = (n: number) => count(n, 'error');
   const content = [
     [o.tests.total, 'tests', o.tests.total - o.tests.success],
     [o.pages.total, 'pages', o.pages.total - o.pages.success],

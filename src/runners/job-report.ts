@@ -14,6 +14,7 @@ import type { MarteauConfig, RunnerCatalogEntry } from '../config/marteau.js';
 import type { RunOutcome } from '../core/runner-contract.js';
 import { parseThresholds, type Threshold } from '../config/thresholds.js';
 import { evaluateThresholds, formatValue, verdictWord, type ThresholdResult } from './thresholds.js';
+import { count } from '../text/count.js';
 
 /** The reports a job writes into its result directory. */
 export interface ReportFiles {
@@ -45,7 +46,7 @@ export interface JobReport extends RunVerdict {
 export function summaryLine(s: RunSummary): string {
   const o = s.overall;
   const errors = o.requests.total ? (100 * (o.requests.total - o.requests.success)) / o.requests.total : 0;
-  return `${o.requests.total} requests, ${errors.toFixed(2)} % errors, ${o.requests.rps.toFixed(1)} req/s, p95 ${formatValue('p95', o.requests.latency.count ? o.requests.latency.p95 : undefined)}, Apdex ${o.apdex.score.toFixed(2)}`;
+  return `${count(o.requests.total, 'request')}, ${errors.toFixed(2)} % errors, ${o.requests.rps.toFixed(1)} req/s, p95 ${formatValue('p95', o.requests.latency.count ? o.requests.latency.p95 : undefined)}, Apdex ${o.apdex.score.toFixed(2)}`;
 }
 
 export async function reportResults(

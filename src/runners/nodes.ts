@@ -3,6 +3,7 @@
  * many failed and how fast they were, so a report names its nodes and a skewed node shows.
  */
 import { Histogram } from '../stats/histogram.js';
+import { count } from '../text/count.js';
 
 /** Past this many node names, samples count under "other" (a hostile file cannot grow memory). */
 const MAX_NODES = 100;
@@ -58,7 +59,7 @@ export class NodeTally {
 
 /** One line per node, for logs, JUnit and the report: "a1: 239 requests, 0.00 % errors, p95 12.0ms". */
 export function nodeLine(n: NodeSummary): string {
-  return `${n.node}: ${n.requests} requests, ${(n.errorRate * 100).toFixed(2)} % errors, avg ${n.avg.toFixed(1)}ms, p95 ${n.p95.toFixed(1)}ms${n.lost ? `; ${lostLine(n.lost)}` : ''}`;
+  return `${n.node}: ${count(n.requests, 'request')}, ${(n.errorRate * 100).toFixed(2)} % errors, avg ${n.avg.toFixed(1)}ms, p95 ${n.p95.toFixed(1)}ms${n.lost ? `; ${lostLine(n.lost)}` : ''}`;
 }
 
 /** "node lost at 2026-12-02T03:10:04.512Z: <reason>", the same words in every report. */

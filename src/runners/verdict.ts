@@ -56,7 +56,7 @@ function allFailed(s: RunSummary, hint = s.info.runner === 'command' ? COMMAND_A
   const r = s.overall.requests;
   if (r.total === 0 || r.success > 0) return undefined;
   const first = s.errorSamples[0];
-  return `every one of the ${r.total} requests failed (${first ? `first: ${errorText(first)}; ` : ''}${hint})`;
+  return `${r.total === 1 ? 'the only request' : `every one of the ${r.total} requests`} failed (${first ? `first: ${errorText(first)}; ` : ''}${hint})`;
 }
 
 /** Errors that mean no connection was made, as each runner names them (ours, Python's, Locust's). */

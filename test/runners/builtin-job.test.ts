@@ -85,6 +85,15 @@ describe('runBuiltinJob', () => {
     runBuiltinJob({ name: 'job', config: builtinConfigSchema.parse({ base_url: app.url, cycles: [2], duration: 0.6, startup_delay: 0, ...extra }), resultDir: dir, writeReports, ...o });
   const json = (dir: string) => JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
 
+  it('a run of one request says so in the singular, in its line and its reason', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'marteau-job-'));
+    // One user, one GET, then a pause longer than the run: exactly one request is recorded.
+    const r = await job(dir, { cycles: [1], duration: 0.3, sleep_time: 5, scenario: [{ get: '/status/500' }] });
+    expect(r.summary.overall.requests.total).toBe(1);
+    expect(r.line).toMatch(/^1 request, 100\.00 % errors, /);
+    expect(reportOutcome(r, dir).reason).toBe('the only request failed (first: 500 Internal Server Error; set thresholds: to judge the run by numbers instead)');
+  });
+
   it('without thresholds, a run whose every request failed fails, saying how many and the first error; some errors still pass', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'marteau-job-'));
     const r = await job(dir, { scenario: [{ get: '/status/500' }] });

@@ -11,6 +11,7 @@
  * `.` per thread started or stopped) are not counted, here either.
  */
 import type { Progress } from '../../core/events.js';
+import { count } from '../../text/count.js';
 
 export type BenchStatus = 'SUCCESSFUL' | 'FAILURE' | 'ERROR';
 
@@ -237,7 +238,7 @@ export function progressAfter(e: ConsoleEvent, states: readonly BenchState[]): P
     const failure = sum((x) => x.failure);
     const error = sum((x) => x.error);
     const tests = sum((x) => x.success) + failure + error;
-    message = `${tests} test${tests === 1 ? '' : 's'}: ${failure} failed, ${error} error${error === 1 ? '' : 's'}`;
+    message = `${count(tests, 'test')}: ${failure} failed, ${count(error, 'error')}`;
     if (states.some((x) => x.testsPerSecond !== undefined)) message += `; last cycle ${sum((x) => x.testsPerSecond).toFixed(2)} successful tests/s`;
   } else return undefined;
   // No requests/errors figures: FunkLoad's console counts tests; requests come from the XML at the end.

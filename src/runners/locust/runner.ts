@@ -26,6 +26,7 @@ import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseStatsCsv,
 import { runDistributed } from './distributed.js';
 import { headlessArgs, hostArgs, RunFailure, runNode, startupFailure, type NodeRun } from './process.js';
 import { PLUGIN_FILE, PLUGIN_SOURCE, SAMPLE_MS } from './plugin.js';
+import { count } from '../../text/count.js';
 
 /** A progress tick closer than this to the previous one is merged into it (seconds). */
 const SHORT_TICK_S = 0.5;
@@ -300,7 +301,7 @@ async function runCycle(
     // Rates over the configured duration, as in the report: each node records that long, but
     // nodes need not start at the same second (Locust's start time varies).
     const failed = totals.requests ? (100 * totals.failures) / totals.requests : 0;
-    ctx.log(`* Cycle #${ci}: ${totals.requests} requests, ${totals.failures} failed (${failed.toFixed(2)} %), ${(totals.requests / s.durationS).toFixed(1)} req/s`);
+    ctx.log(`* Cycle #${ci}: ${count(totals.requests, 'request')}, ${totals.failures} failed (${failed.toFixed(2)} %), ${(totals.requests / s.durationS).toFixed(1)} req/s`);
   }
   return written;
 }
