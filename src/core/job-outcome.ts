@@ -56,7 +56,8 @@ export function timelineLine(e: TimelineEvent, scheduled: boolean): string {
 }
 
 export function summaryLine(j: Readonly<Job>): string {
-  const took = j.durationMs === undefined ? '' : ` in ${formatDuration(j.durationMs)}`;
+  // A job failed for want of nodes never ran: the milliseconds between its claim and its end are no run time.
+  const took = j.durationMs === undefined || j.nodesTaken.length === 0 ? '' : ` in ${formatDuration(j.durationMs)}`;
   return `${j.status}${j.reason ? `: ${j.reason}` : ''}${took}`;
 }
 
