@@ -6,6 +6,7 @@
  * A job that ended before it opened says where its output is, rather than 'no output'.
  */
 import type { ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { render } from 'ink-testing-library';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
@@ -25,7 +26,14 @@ let cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.reverse()) await c();
   cleanups = [];
-  for (const c of running.splice(0)) c.kill('SIGTERM');
+  // Each worker's end awaited: one still writing its job's end into the state dir as afterAll
+  // removes it failed the file once (ENOTEMPTY).
+  for (const c of running.splice(0)) {
+    if (c.exitCode !== null || c.signalCode !== null) continue;
+    const gone = once(c, 'exit');
+    c.kill('SIGTERM');
+    await gone;
+  }
 });
 afterAll(removeTemp);
 
