@@ -151,6 +151,7 @@ describe('marteau-tui --ci', () => {
     expect(r.out).toContain(`node gone down: node "gone": cannot connect to nobody@[127.0.0.1]:${port}: connection refused`);
     // It never ran: no run time ('gone down in 10ms' read as if it had).
     expect(r.out).toMatch(/failed: waited 1s for 1 free node: gone down \(node "gone": [^)]*\) {2}results: /);
+    expect(r.out).toMatch(/\nmarteau-tui --ci: 1 job: 1 failed exit 3\n$/);
   });
 
   it('SIGINT: the job is cancelled, its processes killed, exit 130', async () => {

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { formatDuration } from '../config/units.js';
 import type { EngineEvent } from '../core/events.js';
 import type { Job } from '../core/jobs.js';
+import { ranMs } from '../core/job-outcome.js';
 import { short } from '../core/queue.js';
 import { reportFiles } from '../report/index.js';
 import { makeStyle, quoted, safeLine, type Style } from './style.js';
@@ -108,9 +109,10 @@ export class CiReporter {
     const counts = new Map<string, number>();
     for (const j of jobs) counts.set(j.status, (counts.get(j.status) ?? 0) + 1);
     const parts = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
-    const total = jobs.reduce((t, j) => t + (j.durationMs ?? 0), 0);
+    const ran = jobs.map(ranMs).filter((ms) => ms !== undefined);
+    const took = ran.length ? ` (${formatDuration(ran.reduce((t, ms) => t + ms, 0))})` : '';
     const paint = code === 0 ? this.style.green : this.style.red;
-    return `marteau-tui --ci: ${count(jobs.length, 'job')}: ${parts || 'none'} (${formatDuration(total)}) ${paint(`exit ${code}`)}`;
+    return `marteau-tui --ci: ${count(jobs.length, 'job')}: ${parts || 'none'}${took} ${paint(`exit ${code}`)}`;
   }
 
   private clock(at: number): string {

@@ -55,9 +55,17 @@ export function timelineLine(e: TimelineEvent, scheduled: boolean): string {
   return `${what}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${mixText(e.mix)}`;
 }
 
+/**
+ * How long a job ran; undefined for one that never did: a job failed for want of nodes has the
+ * milliseconds between the claim that failed it and its end, which are no run time.
+ */
+export function ranMs(j: Readonly<Job>): number | undefined {
+  return j.nodesTaken.length === 0 ? undefined : j.durationMs;
+}
+
 export function summaryLine(j: Readonly<Job>): string {
-  // A job failed for want of nodes never ran: the milliseconds between its claim and its end are no run time.
-  const took = j.durationMs === undefined || j.nodesTaken.length === 0 ? '' : ` in ${formatDuration(j.durationMs)}`;
+  const ran = ranMs(j);
+  const took = ran === undefined ? '' : ` in ${formatDuration(ran)}`;
   return `${j.status}${j.reason ? `: ${j.reason}` : ''}${took}`;
 }
 
