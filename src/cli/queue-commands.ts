@@ -11,7 +11,7 @@ import type { Engine } from '../core/engine.js';
 import { isTerminal, type Job } from '../core/jobs.js';
 import type { NodeView } from '../core/node-view.js';
 import { short } from '../core/queue.js';
-import { readEndedResult } from '../core/result-file.js';
+import { endedHere, readEndedResult } from '../core/result-file.js';
 import { quoted } from '../ci/style.js';
 import { EXIT, firstCause, UsageError } from '../core/exit.js';
 import type { Io } from './proxy-command.js';
@@ -84,7 +84,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
         // How each ended job went is in its result.json (the journal keeps its end only): read for
         // the jobs listed, not the whole history; one missing or torn shows no figures.
         const shown = listed.map((j) => {
-          const ended = isTerminal(j.status) && !j.resultDir.includes(':') ? readEndedResult(j.resultDir, j.startedAt) : undefined;
+          const ended = endedHere(j) ? readEndedResult(j.resultDir, j.startedAt) : undefined;
           return ended ? { ...j, summary: ended.summary } : j;
         });
         if (o.json) {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { formatDuration } from '../config/duration.js';
 import type { TimelineEvent } from './events.js';
 import type { JobResult } from './job-end.js';
-import { TERMINAL, type JobOutcome } from './jobs.js';
+import { isTerminal, TERMINAL, type JobOutcome, type JobStatus } from './jobs.js';
 
 /** What views show of a job that ended in another process. */
 export interface EndedResult {
@@ -40,6 +40,14 @@ export function isRunsEnd(r: Partial<JobResult> | null, startedAt: number | unde
   if (typeof r !== 'object' || !r) return false;
   const start = Date.parse(r.startedAt ?? '');
   return TERMINAL.has(r.status!) && !r.requeue && !r.lost && start >= (startedAt ?? Infinity) && Number.isFinite(Date.parse(r.endedAt ?? ''));
+}
+
+/**
+ * Whether a job has ended with its result dir on this machine, so that the files there can be read:
+ * a team's job run on another host has `host:dir` (engine-views.ts).
+ */
+export function endedHere(j: { status: JobStatus; resultDir: string }): boolean {
+  return isTerminal(j.status) && !j.resultDir.includes(':');
 }
 
 /**

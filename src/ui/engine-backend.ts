@@ -7,9 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Engine, EngineSnapshot, JobView } from '../core/engine.js';
 import { changeReason } from '../core/events.js';
-import { isTerminal } from '../core/jobs.js';
 import { currentOwner } from '../core/owner.js';
-import { figuresOf, readEndedResult, type EndedResult } from '../core/result-file.js';
+import { endedHere, figuresOf, readEndedResult, type EndedResult } from '../core/result-file.js';
 import { parseGitTarget } from '../core/source.js';
 import type { NodeView } from '../core/node-pool.js';
 import type { MixSpec } from '../proxy/mix.js';
@@ -57,7 +56,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
   // at once per job: an ended job's file does not change.
   const outputFiles = new Map<string, string | undefined>();
   const outputFileOf = (j: JobView): string | undefined => {
-    if (!isTerminal(j.status) || j.resultDir.includes(':')) return undefined;
+    if (!endedHere(j)) return undefined;
     if (!outputFiles.has(j.id)) {
       const file = path.join(j.resultDir, 'console.log');
       outputFiles.set(j.id, (statSync(file, { throwIfNoEntry: false })?.size ?? 0) > 0 ? file : undefined);
@@ -69,7 +68,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
   // not read at start), once: an ended job's file does not change.
   const endedResults = new Map<string, EndedResult | undefined>();
   const endedOf = (j: JobView): EndedResult | undefined => {
-    if (j.summary !== undefined || !isTerminal(j.status) || j.resultDir.includes(':')) return undefined;
+    if (j.summary !== undefined || !endedHere(j)) return undefined;
     if (!endedResults.has(j.id)) endedResults.set(j.id, readEndedResult(j.resultDir, j.startedAt));
     return endedResults.get(j.id);
   };
