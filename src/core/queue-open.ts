@@ -4,16 +4,13 @@
  * none (queue-look.ts) alike, so that `queue` shows what the next engine finds, and does what it
  * would do about a crash (a dead engine's jobs recorded as interrupted, what they left stopped).
  */
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import type { NodesConfig } from '../config/nodes.js';
 import type { EngineCore } from './engine-types.js';
-import type { JobResult } from './job-end.js';
 import { ENQUEUE_FILES, ORPHAN_AGE_MS } from './job-files.js';
-import type { Job, JobOutcome } from './jobs.js';
+import type { Job } from './jobs.js';
 import { killLeftovers } from './leftovers.js';
 import { JournalQueue, QueueError, type JobQueue } from './queue.js';
-import { isRunsEnd } from './result-file.js';
+import { recordedEnd } from './result-file.js';
 import type { RedisQueue } from './redis-queue.js';
 import type { StateDir } from './state-dir.js';
 
@@ -75,25 +72,9 @@ export async function checkJournal({ queue, state, log }: Opening, readOnly: str
 export async function reapDead(o: Opening): Promise<void> {
   const { queue, state } = o;
   // Only here are the job directories of the dead engines' jobs (a shared queue's are on their hosts).
-  const seen = async (job: Readonly<Job>) => ({ ended: await recordedEnd(state.jobDir(job.id), job.startedAt), at: await state.lastWrite(job.id) });
+  const seen = async (job: Readonly<Job>) => ({ ended: recordedEnd(state.jobDir(job.id), job.startedAt), at: await state.lastWrite(job.id) });
   const recovered = await queue.recoverInterrupted(queue instanceof JournalQueue ? seen : undefined);
   // A read-only state dir is only looked at (shown interrupted, see recordOrShow): it may be
   // a copy of another machine's, whose process ids mean nothing here.
   if (!queue.readOnly?.()) for (const j of recovered) await killLeftovers(o, j);
-}
-
-/**
- * The end a job's result.json holds, when it is this run's (not started before `startedAt`, the
- * claim's time) and a real end (not a start put back in the queue): what recovery records for a
- * job whose engine died before recording it.
- */
-export async function recordedEnd(resultDir: string, startedAt: number | undefined): Promise<JobOutcome | undefined> {
-  let r: Partial<JobResult> | null;
-  try {
-    r = JSON.parse(await readFile(path.join(resultDir, 'result.json'), 'utf8')) as Partial<JobResult> | null;
-  } catch {
-    return undefined; // none, or unreadable
-  }
-  if (!isRunsEnd(r, startedAt)) return undefined;
-  return { status: r.status!, reason: r.reason, failure: r.failure, exitCode: r.exitCode, at: Date.parse(r.endedAt!) };
 }

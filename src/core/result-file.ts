@@ -36,7 +36,7 @@ export function figuresOf(summary: string | undefined): string | undefined {
  * A result.json of this run's real end: not one a start put back in the queue left (requeued for
  * want of room, or lost and run again: started before `startedAt`, the claim's time).
  */
-export function isRunsEnd(r: Partial<JobResult> | null, startedAt: number | undefined): r is Partial<JobResult> {
+function isRunsEnd(r: Partial<JobResult> | null, startedAt: number | undefined): r is Partial<JobResult> {
   if (typeof r !== 'object' || !r) return false;
   const start = Date.parse(r.startedAt ?? '');
   return TERMINAL.has(r.status!) && !r.requeue && !r.lost && start >= (startedAt ?? Infinity) && Number.isFinite(Date.parse(r.endedAt ?? ''));
@@ -55,14 +55,29 @@ export function endedHere(j: { status: JobStatus; resultDir: string }): boolean 
  * of that run, or with one unreadable: a view then shows no figures rather than an error.
  */
 export function readEndedResult(resultDir: string, startedAt: number | undefined): EndedResult | undefined {
+  const r = readRunsEnd(resultDir, startedAt);
+  if (typeof r?.summary !== 'string') return undefined;
+  const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const timeline = Array.isArray(r.timeline) ? r.timeline.filter((e) => typeof e?.at === 'number') : undefined;
+  return { summary: r.summary, report: text(r.report), seed: text(r.seed), timeline };
+}
+
+/**
+ * The end a job's result.json holds, when it is this run's: what recovery records for a job whose
+ * engine died before recording it.
+ */
+export function recordedEnd(resultDir: string, startedAt: number | undefined): JobOutcome | undefined {
+  const r = readRunsEnd(resultDir, startedAt);
+  return r && { status: r.status!, reason: r.reason, failure: r.failure, exitCode: r.exitCode, at: Date.parse(r.endedAt!) };
+}
+
+/** The result.json in `resultDir`, when it is the end of the run started at `startedAt`; none, torn or another's: undefined. */
+function readRunsEnd(resultDir: string, startedAt: number | undefined): Partial<JobResult> | undefined {
   let r: Partial<JobResult> | null;
   try {
     r = JSON.parse(readFileSync(path.join(resultDir, 'result.json'), 'utf8')) as Partial<JobResult> | null;
   } catch {
-    return undefined; // none, or torn
+    return undefined;
   }
-  if (!isRunsEnd(r, startedAt) || typeof r.summary !== 'string') return undefined;
-  const text = (v: unknown) => (typeof v === 'string' ? v : undefined);
-  const timeline = Array.isArray(r.timeline) ? r.timeline.filter((e) => typeof e?.at === 'number') : undefined;
-  return { summary: r.summary, report: text(r.report), seed: text(r.seed), timeline };
+  return isRunsEnd(r, startedAt) ? r : undefined;
 }
