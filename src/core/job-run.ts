@@ -134,7 +134,9 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
       });
     }
     const nodes: RunnerNode[] = nodeConfigs.map((n, index) => {
-      const executor = core.pool.executor(n.name);
+      // Views showed these when the probe said them; the job's record keeps them.
+      for (const told of core.pool.takeNotices(n.name)) log(`${told}, by the node's probe before this job`, { node: n.name, quiet: true });
+      const executor = core.pool.executor(n.name, (detail) => log(detail, { node: n.name, level: 'warn' }));
       executors.push(executor);
       return n.type === 'ssh'
         ? { name: n.name, index, executor, kind: n.type, remoteBase: n.workDir, nodeBin: n.nodeBin, marteauTui: n.marteauTui, funkload: n.funkload }

@@ -4,7 +4,7 @@
  * their latency, and how many jobs each runs now (from the journal, across processes).
  */
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
-import { NodeError, type Executor } from '../exec/executor.js';
+import { NodeError, type Executor, type NodeNotice } from '../exec/executor.js';
 import { removedLine } from '../exec/ssh-job-dirs.js';
 import type { EventBus } from './events.js';
 import { nodeEnabled, nodeView, unprobed, type Health, type NodeView } from './node-view.js';
@@ -12,7 +12,7 @@ import type { JobQueue } from './queue.js';
 
 export type { NodeHealth, NodeView } from './node-view.js';
 
-export type ExecutorFactory = (node: NodeConfig) => Executor;
+export type ExecutorFactory = (node: NodeConfig, notice?: NodeNotice) => Executor;
 
 export class NodePool {
   private readonly health = new Map<string, Health>();
@@ -20,6 +20,8 @@ export class NodePool {
   private probing?: Promise<void>;
   private stopped = false;
   private readonly changeListeners = new Set<() => void>();
+  /** What probes' connections told of a node (a host key recorded) that no job on it has kept yet. */
+  private readonly untold = new Map<string, string[]>();
 
   constructor(
     readonly config: NodesConfig,
@@ -88,10 +90,20 @@ export class NodePool {
     return free.length >= count ? free.slice(0, count) : undefined;
   }
 
-  executor(name: string): Executor {
+  executor(name: string, notice?: NodeNotice): Executor {
     const n = this.node(name);
     if (!n) throw new Error(`no node "${name}" in ${this.config.file}`);
-    return this.makeExecutor(n);
+    return this.makeExecutor(n, notice);
+  }
+
+  /**
+   * What probes told of the node since a job last took it: a probe connects before any job does,
+   * so a host key it recorded belongs in the next job's console.log too. Given once.
+   */
+  takeNotices(name: string): string[] {
+    const told = this.untold.get(name) ?? [];
+    this.untold.delete(name);
+    return told;
   }
 
   async setEnabled(name: string, enabled: boolean): Promise<void> {
@@ -133,7 +145,10 @@ export class NodePool {
   }
 
   private async probe(n: NodeConfig): Promise<void> {
-    const exec = this.makeExecutor(n);
+    const exec = this.makeExecutor(n, (detail) => {
+      this.untold.set(n.name, [...(this.untold.get(n.name) ?? []), detail]);
+      this.bus.emit({ type: 'log.line', at: Date.now(), stream: 'engine', level: 'warn', line: `node "${n.name}": ${detail}` });
+    });
     try {
       const { latencyMs, removed, noSftp } = await exec.probe(this.config.probeTimeoutMs);
       const files = noSftp ? { sftp: false, error: noSftp.error, hint: `${noSftp.hint ? `${noSftp.hint}; ` : ''}until then it takes only jobs that copy no files (runner: command with upload: false, no artifacts: nor xml:)` } : { sftp: true };

@@ -43,6 +43,12 @@ export interface RunResult {
   durationMs: number;
 }
 
+/**
+ * What a node's executor tells the user that is no failure, without the node's name (the caller
+ * knows it): a host key that `host_key: accept-new` recorded, as OpenSSH warns of one.
+ */
+export type NodeNotice = (detail: string) => void;
+
 export interface Executor {
   readonly node: string;
   readonly kind: 'local' | 'ssh';

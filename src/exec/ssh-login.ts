@@ -8,11 +8,14 @@ import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { SshNodeConfig } from '../config/nodes.js';
-import { NodeError } from './executor.js';
+import { NodeError, type NodeNotice } from './executor.js';
 import { certAuthorityLines, checkHostKey, fingerprint, hostToken, keyType, knownKeyTypes, recordHostKey } from './known-hosts.js';
 
-/** ssh2's `hostVerifier`: a key that is not the known one is refused, and `refuse` is told why. */
-export function hostKeyVerifier(cfg: SshNodeConfig, known: string, refuse: (why: NodeError) => void): (key: Buffer, verify: (ok: boolean) => void) => void {
+/**
+ * ssh2's `hostVerifier`: a key that is not the known one is refused, and `refuse` is told why; a
+ * key recorded by accept-new is told to `recorded`, since it is trusted from then on.
+ */
+export function hostKeyVerifier(cfg: SshNodeConfig, known: string, refuse: (why: NodeError) => void, recorded?: NodeNotice): (key: Buffer, verify: (ok: boolean) => void) => void {
   const { name, host, port, knownHosts, hostKey } = cfg;
   return (key, verify) => {
     const check = checkHostKey(known, host, port, key);
@@ -20,7 +23,10 @@ export function hostKeyVerifier(cfg: SshNodeConfig, known: string, refuse: (why:
     if (check.status === 'known') return verify(true);
     if (check.status === 'unknown' && hostKey === 'accept-new') {
       recordHostKey(knownHosts, known, host, port, key).then(
-        () => verify(true),
+        () => {
+          recorded?.(`host key of ${hostToken(host, port)} (${what}) was not known: added to ${knownHosts} (host_key: accept-new)`);
+          verify(true);
+        },
         (e: Error) => {
           refuse(new NodeError(name, `cannot record the host key in ${knownHosts}: ${e.message}`));
           verify(false);

@@ -7,7 +7,7 @@
  */
 import type { NodeSSH } from 'node-ssh';
 import type { SshNodeConfig } from '../config/nodes.js';
-import { NodeError, type Executor, type ProbeResult, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
+import { NodeError, type Executor, type NodeNotice, type ProbeResult, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
 import { hostToken, readKnownHosts } from './known-hosts.js';
 import { LineSplitter } from './lines.js';
 import { closedWhileConnecting, connectError, hostKeyAlgorithms, NO_ANSWER_HINT, hostKeyVerifier, SftpUnavailable, sshCredentials } from './ssh-login.js';
@@ -64,7 +64,7 @@ export class SshExecutor implements Executor {
   private readonly files: SftpFiles;
   private readonly dirs: RemoteDirs;
 
-  constructor(private readonly cfg: SshNodeConfig, private readonly env: NodeJS.ProcessEnv = process.env) {
+  constructor(private readonly cfg: SshNodeConfig, private readonly env: NodeJS.ProcessEnv = process.env, private readonly notice?: NodeNotice) {
     this.node = cfg.name;
     this.files = new SftpFiles({
       node: cfg.name,
@@ -100,7 +100,7 @@ export class SshExecutor implements Executor {
       throw new NodeError(this.node, `cannot read known_hosts ${knownHosts}: ${e.message}`);
     });
     let refused: NodeError | undefined;
-    const hostVerifier = hostKeyVerifier(this.cfg, known, (e) => { refused = e; });
+    const hostVerifier = hostKeyVerifier(this.cfg, known, (e) => { refused = e; }, this.notice);
     // Loaded on the first connection: what only lists nodes starts without ssh2.
     const ssh = new (await import('node-ssh')).NodeSSH();
     const serverHostKey = hostKeyAlgorithms(known, host, port);
