@@ -154,6 +154,29 @@ describe('marteau-tui --ci', () => {
     expect(r.out).toMatch(/\nmarteau-tui --ci: 1 job: 1 failed exit 3\n$/);
   });
 
+  it('an identity: file that is not there: a config error at its line, exit 2, before any job; a cached nodes file too', async () => {
+    const tmp = await temp('nodes');
+    const key = path.join(tmp, 'id');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    const nodes = path.join(tmp, 'nodes.yml');
+    await writeFile(nodes, `nodes:\n  box:\n    host: 127.0.0.1\n    port: ${await freePort()}\n    identity: id\n    known_hosts: kh\n    connect_timeout: 1s\n  spare: {host: 127.0.0.1, identity: gone, enabled: false}\n`);
+    const state = await stateDir();
+    const dir = await project(`${commandYaml(['true'])}\n`);
+    // Read once with the key there: the nodes file's validation is cached in the state dir.
+    expect((await cliDone(['nodes', '--no-probe', '--nodes', nodes, '--state-dir', state])).code).toBe(0);
+    await rm(key);
+    const said = `marteau-tui: ${nodes}:5:15: nodes.box.identity: cannot read the identity file ${key}: no such file\n  hint: identity: names the node's private key on this machine (relative to the nodes file, ~/ for your home), e.g. ~/.ssh/id_ed25519;`;
+    for (const args of [['--ci', dir, '--node-wait', '1'], ['enqueue', dir], ['nodes']]) {
+      const r = await cliDone([...args, '--nodes', nodes, '--state-dir', state]);
+      expect(r.code, `${args[0]}: ${r.out}${r.err}`).toBe(2);
+      expect(r.err.startsWith(said), r.err).toBe(true);
+      // The node switched off in the file is not looked at; no stack trace.
+      expect(r.err).not.toMatch(/spare|\n\s+at /);
+      expect(r.out).not.toContain('job ');
+    }
+    expect(await queueJson(state)).toEqual([]);
+  });
+
   it('SIGINT: the job is cancelled, its processes killed, exit 130', async () => {
     const dir = await project(`${commandYaml(['sh', '-c', 'echo started; sleep 30 & sleep 31; wait'])}\n`);
     const state = await stateDir();

@@ -11,6 +11,7 @@ import { mkdirp } from '../fs/mkdirp.js';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { identityProblem } from './identity-files.js';
 import type { NodesConfig } from './nodes.js';
 
 /** The default node list shipped with the package: this machine only. */
@@ -44,7 +45,8 @@ export async function loadNodesConfigCached(file: string, cacheFile: string): Pr
     const cached = await readFile(cacheFile, 'utf8')
       .then((t) => JSON.parse(t) as { key?: string; config?: NodesConfig })
       .catch(() => undefined); // none yet, or torn: validate
-    if (cached?.key === key && cached.config) return cached.config;
+    // A key removed since is for validation to say, at its line.
+    if (cached?.key === key && cached.config && cached.config.nodes.every((n) => identityProblem(n) === undefined)) return cached.config;
   }
   // A missing or unreadable file goes this way too, for loadNodesConfig's message.
   const config = await (await import('./nodes.js')).loadNodesConfig(file);

@@ -7,6 +7,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
+import { ConfigErrors } from './config-error.js';
+import { identityProblem } from './identity-files.js';
 import { durationMs, durationSchema } from './units.js';
 import { zodToConfigError } from './zod-errors.js';
 import { parseQueueUrl, QueueUrlError, type QueueUrl } from './queue-url.js';
@@ -145,8 +147,19 @@ export async function loadNodesConfig(file: string): Promise<NodesConfig> {
   } catch (e) {
     throw new ConfigError(file, undefined, undefined, `cannot read the nodes file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'check --nodes or $MARTEAU_NODES');
   }
-  return parseNodesConfig(parseYaml(file, text));
+  const src = parseYaml(file, text);
+  const config = parseNodesConfig(src);
+  // A key this user cannot read is a mistake in this file: said at its line now (exit 2), not as
+  // a node down at every probe and its jobs failed for the machines (exit 3).
+  const unreadable = config.nodes.flatMap((n) => {
+    const why = identityProblem(n);
+    return why === undefined || n.type !== 'ssh' ? [] : [errorAt(src, ['nodes', n.name, 'identity'], `cannot read the identity file ${n.identity}: ${why}`, IDENTITY_HINT)];
+  });
+  if (unreadable.length) throw unreadable.length === 1 ? unreadable[0] : new ConfigErrors(unreadable);
+  return config;
 }
+
+const IDENTITY_HINT = "identity: names the node's private key on this machine (relative to the nodes file, ~/ for your home), e.g. ~/.ssh/id_ed25519; without identity: the SSH agent and ~/.ssh/id_ed25519, id_ecdsa, id_rsa are tried";
 
 const NODE_HINTS: Record<string, string> = {
   host_key: 'strict (default): only keys already in known_hosts; accept-new: record an unknown key once',

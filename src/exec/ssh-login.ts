@@ -8,6 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { SshNodeConfig } from '../config/nodes.js';
+import { unreadableWords } from '../fs/errors.js';
 import { NodeError, type NodeNotice } from './executor.js';
 import { certAuthorityLines, checkHostKey, fingerprint, hostToken, keyType, knownKeyTypes, recordHostKey } from './known-hosts.js';
 
@@ -96,13 +97,6 @@ export function keyFileProblem(text: string): 'public' | 'encrypted' | 'not-a-ke
   return undefined;
 }
 
-/** Why a key file could not be read, in words: a bare ENOENT told the user nothing. */
-function unreadable(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  const words: Record<string, string> = { ENOENT: 'no such file', EISDIR: 'it is a directory', EACCES: 'permission denied (this user cannot read it)' };
-  return (code && words[code]) ?? (e as Error).message ?? String(e);
-}
-
 /**
  * The node's identity file; else the SSH agent and the user's first default key that needs no
  * passphrase it lacks (ssh2 offers the key, then the agent's keys). Each key problem is told
@@ -118,7 +112,7 @@ export async function sshCredentials(cfg: SshNodeConfig, env: NodeJS.ProcessEnv)
     try {
       text = await readFile(cfg.identity, 'utf8');
     } catch (e) {
-      throw new NodeError(cfg.name, `cannot read the identity file ${cfg.identity}: ${unreadable(e)}`, 'check `identity:` in the nodes file');
+      throw new NodeError(cfg.name, `cannot read the identity file ${cfg.identity}: ${unreadableWords(e)}`, 'check `identity:` in the nodes file');
     }
     const problem = keyFileProblem(text);
     if (problem === 'public') {

@@ -26,3 +26,10 @@ export function withPath(e: unknown, file: string): unknown {
 export function systemError(code: string, words: string, syscall: string, file: string): NodeJS.ErrnoException {
   return Object.assign(new Error(`${code}: ${words}, ${syscall} '${file}'`), { code, path: file, syscall });
 }
+
+/** Why a file could not be read, in words (a key file, above all): a bare ENOENT tells a user nothing. */
+export function unreadableWords(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const words: Record<string, string> = { ENOENT: 'no such file', EISDIR: 'it is a directory', EACCES: 'permission denied (this user cannot read it)', ENOTDIR: 'a directory on its path is a file' };
+  return (code && words[code]) ?? (e as Error).message ?? String(e);
+}
