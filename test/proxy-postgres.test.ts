@@ -241,6 +241,82 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
     await direct.end();
   });
 
+  // PostgreSQL refuses every statement after an error in a transaction block (25P02) and rolls
+  // the block back at its COMMIT: the proxy must leave the server so after an injected error too,
+  // or a client that goes on regardless has its later statements run and committed.
+  it('an error injected inside a transaction block aborts it on the server, as a real error does: 25P02, then COMMIT rolls back', async () => {
+    const direct = await connect(db.port);
+    await direct.query('CREATE TABLE block_t (id int)');
+    const extendedQuery = (text: string) => ({ text, queryMode: 'extended', toString: () => `extended ${text}` }) as pg.QueryConfig;
+    await withProxy('', async (p) => {
+      const c = await connect(p.port);
+      const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      const told = async (q: string | pg.QueryConfig, values?: unknown[]) => {
+        const r = await c.query(q, values).then((x) => x.command, (e: pg.DatabaseError) => `${e.code} ${e.message}`);
+        // pg settles a failed query on its ErrorResponse; the server may send ReadyForQuery apart.
+        const client = c as unknown as { readyForQuery: boolean; connection: NodeJS.EventEmitter };
+        if (!client.readyForQuery) await new Promise((resolve) => client.connection.once('readyForQuery', resolve));
+        return `${r} ${c.getTransactionStatus()}`;
+      };
+      /** BEGIN, INSERT 1, `fail`, INSERT 3 (simple), INSERT 4 (extended), `commit`: what the client is told, and what is left. */
+      const scenario = async (fail: () => Promise<string>, commit: string | pg.QueryConfig) => {
+        await direct.query('TRUNCATE block_t');
+        const out = [await told('BEGIN'), await told('INSERT INTO block_t VALUES (1)'), await fail(),
+          await told('INSERT INTO block_t VALUES (3)'), await told('INSERT INTO block_t VALUES ($1)', [4]), await told(commit)];
+        out.push(JSON.stringify((await direct.query('SELECT id FROM block_t')).rows));
+        out.push((await direct.query('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0].state);
+        return out;
+      };
+      const injected = (q: string | pg.QueryConfig, values?: unknown[]) => async () => {
+        await p.setMix({ error: { percent: 100, kind: '40001' } });
+        try {
+          return await told(q, values);
+        } finally {
+          await p.setMix('');
+        }
+      };
+      const aborted = '25P02 current transaction is aborted, commands ignored until end of transaction block E';
+      for (const commit of ['COMMIT', 'end work;', extendedQuery('COMMIT')]) {
+        const real = await scenario(() => told('SELECT 1/0'), commit);
+        expect(real, String(commit)).toEqual(['BEGIN T', 'INSERT T', '22012 division by zero E',
+          aborted, aborted, 'ROLLBACK I', '[]', 'idle']);
+        // Simple and extended; the last one's parameter comes in many reads, the stand-in in place of the first.
+        for (const fail of [injected('INSERT INTO block_t VALUES (2)'), injected('INSERT INTO block_t VALUES ($1)', [2]), injected(extendedQuery('SELECT 2')),
+          injected('INSERT INTO block_t SELECT length($1)', ['x'.repeat(1 << 20)])]) {
+          const got = await scenario(fail, commit);
+          expect(got, String(commit)).toEqual([...real.slice(0, 2), `40001 ${POSTGRES_ERRORS['40001'].message} E`, ...real.slice(3)]);
+        }
+      }
+      // ROLLBACK ends the aborted block as it does a real one; the connection goes on.
+      await told('BEGIN');
+      expect(await injected('INSERT INTO block_t VALUES (5)')()).toBe(`40001 ${POSTGRES_ERRORS['40001'].message} E`);
+      expect(await told('ROLLBACK')).toBe('ROLLBACK I');
+      expect(await told('INSERT INTO block_t VALUES (6)')).toBe('INSERT I');
+      expect((await direct.query('SELECT id FROM block_t')).rows).toEqual([{ id: 6 }]);
+      await c.end();
+      // Pipelined: the requests behind the failed one, framed before its error was drawn, get
+      // the server's own replies, byte for byte those that follow a real error.
+      const raw = await Raw.connect(p.port);
+      try {
+        const after = [simple('INSERT INTO block_t VALUES (7)'), extended('INSERT INTO block_t VALUES (8)'), simple('COMMIT')];
+        await raw.pipeline([simple('BEGIN')]);
+        const real = await raw.pipeline([simple('SELECT 1/0'), ...after]);
+        await raw.pipeline([simple('BEGIN')]);
+        await p.setMix({ transient: { percent: 100, agitate: 1, kind: '40001' } });
+        const got = await raw.pipeline([simple('INSERT INTO block_t VALUES (9)'), ...after]);
+        await p.setMix('');
+        expect(got[0].toString('latin1')).toContain('40001');
+        expect(got.slice(1).map((r) => r.toString('latin1'))).toEqual(real.slice(1).map((r) => r.toString('latin1')));
+        expect(real[3].toString('latin1')).toContain('ROLLBACK');
+        expect((await direct.query('SELECT id FROM block_t')).rows).toEqual([{ id: 6 }]);
+      } finally {
+        raw.close();
+      }
+      expect(p.stats().fallbacks).toBe(0);
+    });
+    await direct.end();
+  });
+
   it(`the default error kind is ${postgres.defaultError} (FATAL)`, async () => {
     await withProxy('100:error', async (p) => {
       const c = await connect(p.port);

@@ -219,8 +219,8 @@ export abstract class ConnectionFaults extends ConnectionReplies {
           else shape((reply ??= { delayMs: 0 }), a);
           break;
         case 'error': {
-          const standIn = seg.start && seg.end && !seg.mustForward ? this.standInFor(a.kind, seg.data) : undefined;
-          ex.injected = this.encodeError(a.kind, seg.label, seg.data, a.message, standIn !== undefined);
+          const standIn = seg.mustForward ? undefined : this.standInFor(a.kind, seg.data, seg.end);
+          ex.injected = this.encodeError(a.kind, seg.label, seg.data, a.message, standIn);
           if (standIn) ex.standIn = standIn;
           this.session.errored?.(ex.ordinal);
           if (seg.mustForward || standIn) ex.replace = true;
@@ -287,7 +287,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     } else if (a.type === 'slowClose') this.slowCloseMs = Math.max(this.slowCloseMs, a.ms);
   }
 
-  private encodeError(kind: string | undefined, label: string | undefined, request: Buffer, message?: string, standIn?: boolean): ErrorReply {
+  private encodeError(kind: string | undefined, label: string | undefined, request: Buffer, message?: string, standIn?: Buffer): ErrorReply {
     return this.protocol.encodeError(this.errorKind(kind), { label, request, random: this.core.random, message, session: this.session, standIn });
   }
 
@@ -298,11 +298,12 @@ export abstract class ConnectionFaults extends ConnectionReplies {
 
   /**
    * What the server gets in place of a request that draws the error `kind` (a COMMIT's ROLLBACK),
-   * if anything. Not for an error that closes the connection: the server ends the transaction itself.
+   * if anything: `request` is its first segment, all of it when `whole`. Not for an error that
+   * closes the connection: the server ends the transaction itself.
    */
-  protected standInFor(kind: string | undefined, request: Buffer): Buffer | undefined {
+  protected standInFor(kind: string | undefined, request: Buffer, whole: boolean): Buffer | undefined {
     if (this.protocol.standIn === undefined || this.protocol.errorKinds[this.errorKind(kind)]?.fatal) return undefined;
-    return this.protocol.standIn(request, this.session);
+    return this.protocol.standIn(request, whole, this.session);
   }
 
   private pluginFailed(b: Behavior, err: unknown): void {

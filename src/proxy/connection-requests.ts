@@ -89,7 +89,7 @@ export abstract class ConnectionRequests extends ConnectionFaults {
         }
         const buf = f.bufOf(i);
         const fixed = entry.fixed;
-        if (fixed !== undefined && fixed.length === 1 && fixed[0].type === 'error' && !this.standInFor(fixed[0].kind, buf.subarray(starts[i], ends[i]))) {
+        if (fixed !== undefined && fixed.length === 1 && fixed[0].type === 'error' && !this.standInFor(fixed[0].kind, buf.subarray(starts[i], ends[i]), true)) {
           this.answerFixedError(entry, fixed[0], buf, starts[i], ends[i], f.labels[i]);
         } else {
           wait = this.handleRequest(f.segment(i), entry);
@@ -158,7 +158,8 @@ export abstract class ConnectionRequests extends ConnectionFaults {
   private sendRequest(ex: Exchange, seg: Segment): Promise<void> | undefined {
     if (this.closed) return undefined;
     let wait: Promise<void> | undefined;
-    if (!ex.skip) {
+    // A stand-in goes in place of the request's first segment; the rest of it goes nowhere.
+    if (!ex.skip && (ex.standIn === undefined || seg.start)) {
       const host = seg.start ? this.core.hostHeader : undefined;
       const data = ex.standIn ?? (host && this.protocol.rewriteHost ? this.protocol.rewriteHost(seg.data, host) : seg.data);
       if (ex.request === NO_PLAN) this.writeServer(data);

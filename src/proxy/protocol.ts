@@ -98,10 +98,11 @@ export interface ErrorReplyContext {
    */
   session?: FramerSession;
   /**
-   * The server is sent the protocol's stand-in for the request (Protocol.standIn), which ends
-   * the transaction: the error leaves none open (Postgres' ReadyForQuery says idle).
+   * What the server is sent in the request's place (Protocol.standIn), whose reply the error
+   * replaces: the error says what it leaves (Postgres' ReadyForQuery says idle after a
+   * ROLLBACK in a COMMIT's place, failed after a statement that aborts the block).
    */
-  standIn?: boolean;
+  standIn?: Buffer;
 }
 
 /** A message for a line-based protocol: one line, so it cannot forge the replies after it. */
@@ -154,12 +155,13 @@ export interface Protocol {
    */
   rewriteHost?(head: Buffer, host: string): Buffer;
   /**
-   * For a whole request that an injected error must neither withhold nor forward (a COMMIT:
-   * withheld, the transaction stays open on the server; a failed commit ends it): the bytes the
-   * server is sent in its place, whose reply the error replaces. Undefined for other requests.
-   * `session`: the connection's, for what earlier requests said (a statement's name).
+   * For a request that an injected error must neither withhold nor forward (a COMMIT: withheld,
+   * the transaction stays open on the server; a failed commit ends it): the bytes the server is
+   * sent in its place, whose reply the error replaces. Undefined for other requests. `request`
+   * is its first segment, all of it when `whole`. `session`: the connection's, for what earlier
+   * requests said (a statement's name) and the state its replies left (a transaction block).
    */
-  standIn?(request: Buffer, session?: FramerSession): Buffer | undefined;
+  standIn?(request: Buffer, whole: boolean, session?: FramerSession): Buffer | undefined;
 }
 
 /**

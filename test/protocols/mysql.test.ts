@@ -410,19 +410,19 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
   const rollback = (head: number[]) => query(head, 'ROLLBACK AND NO CHAIN NO RELEASE');
 
   it('a ROLLBACK numbered as the COMMIT, its query attributes header kept', () => {
-    expect(mysql.standIn!(query([], 'COMMIT'))).toEqual(rollback([]));
-    expect(mysql.standIn!(query([0, 1], 'commit work and chain;'))).toEqual(rollback([0, 1]));
+    expect(mysql.standIn!(query([], 'COMMIT'), true)).toEqual(rollback([]));
+    expect(mysql.standIn!(query([0, 1], 'commit work and chain;'), true)).toEqual(rollback([0, 1]));
     // Attributes given with the COMMIT (count 1): not looked into, the request is withheld as before.
-    expect(mysql.standIn!(query([1, 1, 0, 1, 0xfe, 0, 1, 0x61, 1, 0x62], 'COMMIT'))).toBeUndefined();
-    expect(mysql.standIn!(query([0, 1], 'SELECT 1'))).toBeUndefined();
+    expect(mysql.standIn!(query([1, 1, 0, 1, 0xfe, 0, 1, 0x61, 1, 0x62], 'COMMIT'), true)).toBeUndefined();
+    expect(mysql.standIn!(query([0, 1], 'SELECT 1'), true)).toBeUndefined();
   });
 
   it('statements ending in a COMMIT go with ROLLBACK in its place, unless a comment may hide it', () => {
-    expect(mysql.standIn!(query([0, 1], 'INSERT INTO t VALUES (1); commit ;\n'))).toEqual(query([0, 1], 'INSERT INTO t VALUES (1); ROLLBACK AND NO CHAIN NO RELEASE'));
-    expect(mysql.standIn!(query([], 'DELETE FROM t;\nCOMMIT'))).toEqual(query([], 'DELETE FROM t; ROLLBACK AND NO CHAIN NO RELEASE'));
-    expect(mysql.standIn!(query([], 'SELECT 1 -- done; COMMIT'))).toBeUndefined();
-    expect(mysql.standIn!(query([], 'SELECT 1 # done; COMMIT'))).toBeUndefined();
-    expect(mysql.standIn!(query([], 'COMMIT; SELECT 1'))).toBeUndefined();
+    expect(mysql.standIn!(query([0, 1], 'INSERT INTO t VALUES (1); commit ;\n'), true)).toEqual(query([0, 1], 'INSERT INTO t VALUES (1); ROLLBACK AND NO CHAIN NO RELEASE'));
+    expect(mysql.standIn!(query([], 'DELETE FROM t;\nCOMMIT'), true)).toEqual(query([], 'DELETE FROM t; ROLLBACK AND NO CHAIN NO RELEASE'));
+    expect(mysql.standIn!(query([], 'SELECT 1 -- done; COMMIT'), true)).toBeUndefined();
+    expect(mysql.standIn!(query([], 'SELECT 1 # done; COMMIT'), true)).toBeUndefined();
+    expect(mysql.standIn!(query([], 'COMMIT; SELECT 1'), true)).toBeUndefined();
   });
 });
 

@@ -374,11 +374,11 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
 
   it('a batch that runs a statement parsed as COMMIT, by its name, until it is closed, parsed again or discarded', () => {
     const s = session();
-    const standIn = () => postgres.standIn!(run('c'), s);
+    const standIn = () => postgres.standIn!(run('c'), true, s);
     expect(standIn()).toBeUndefined();
     s.fromClient(Buffer.concat([parse('commit', 'c'), sync]));
     expect(standIn()).toEqual(ROLLBACK);
-    expect(postgres.standIn!(run('other'), s)).toBeUndefined();
+    expect(postgres.standIn!(run('other'), true, s)).toBeUndefined();
     s.fromClient(Buffer.concat([msg('C', Buffer.from('S'), 'c'), sync]));
     expect(standIn()).toBeUndefined();
     s.fromClient(Buffer.concat([parse('COMMIT', 'c'), sync]));
@@ -393,9 +393,29 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     expect(standIn()).toBeUndefined();
   });
 
+  // Inside a block, any other request is replaced by a statement that fails, so that the server's
+  // block is aborted as the client is told; outside one, or in one already failed, it is withheld.
+  it('in a transaction block, any other request that draws an error: a failing statement in its place, the error says E', () => {
+    const s = session();
+    const insert = msg('Q', 'INSERT INTO t VALUES (1)');
+    expect(postgres.standIn!(insert, true, s)).toBeUndefined();
+    s.fromClient(msg('Q', 'BEGIN'));
+    s.fromServer(Buffer.concat([cc('BEGIN'), Z('T')]));
+    const fails = postgres.standIn!(insert, true, s)!;
+    expect(fails.toString('latin1')).toMatch(/^Q....DO \$\$BEGIN RAISE EXCEPTION '.*marteau-tui.*'; END\$\$\0$/s);
+    // The first segment of a request that streams on (a big parameter) is replaced the same way.
+    expect(postgres.standIn!(Buffer.concat([parse('INSERT INTO t VALUES ($1)'), bind()]).subarray(0, 20), false, s)).toBe(fails);
+    expect(postgres.standIn!(msg('Q', 'COMMIT'), true, s)).toEqual(ROLLBACK);
+    const told = (standIn?: Buffer) => postgres.encodeError('40001', { request: insert, random: Math.random, session: s, standIn }).bytes;
+    expect(told(fails).subarray(-6)).toEqual(Z('E'));
+    expect(told(ROLLBACK).subarray(-6)).toEqual(Z('I'));
+    s.fromServer(Buffer.concat([errResp('ERROR', '40001', 'x'), Z('E')]));
+    expect(postgres.standIn!(insert, true, s)).toBeUndefined();
+  });
+
   it('a batch that parses a COMMIT and runs it; a Parse alone does not commit', () => {
-    expect(postgres.standIn!(Buffer.concat([parse('COMMIT', 'c'), run('c')]), session())).toEqual(ROLLBACK);
-    expect(postgres.standIn!(Buffer.concat([parse('COMMIT'), sync]), session())).toBeUndefined();
+    expect(postgres.standIn!(Buffer.concat([parse('COMMIT', 'c'), run('c')]), true, session())).toEqual(ROLLBACK);
+    expect(postgres.standIn!(Buffer.concat([parse('COMMIT'), sync]), true, session())).toBeUndefined();
   });
 });
 

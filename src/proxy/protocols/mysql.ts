@@ -370,7 +370,7 @@ export const mysql: Protocol = {
   ),
   defaultError: '1205',
   createSession: () => new MysqlSession(),
-  standIn: commitStandIn,
+  standIn: (request, whole) => (whole ? commitStandIn(request) : undefined),
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     const e = MYSQL_ERRORS[kind] ?? MYSQL_ERRORS['1205'];
     // The reply follows the request's numbering: request sequence id + 1.

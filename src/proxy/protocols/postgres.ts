@@ -26,7 +26,9 @@
  * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I'
  * (postgres-errors.ts). A COMMIT that draws an error (a simple query, the last statement of one,
  * an extended batch that runs it alone) is replaced by ROLLBACK on its way to the server, and its
- * ReadyForQuery says 'I' (postgres-commit.ts).
+ * ReadyForQuery says 'I' (postgres-commit.ts). Any other request that draws one inside a
+ * transaction block is replaced by a statement that fails, so that the server's block is aborted
+ * as the client is told (postgres-aborted.ts).
  */
 import { emit, endMessage, int32BE, LengthPrefixedFeeder, PASS_META, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
@@ -35,6 +37,7 @@ import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 import { encodeError, errorKinds } from './postgres-errors.js';
 import { CommitStatements, commitStandIn } from './postgres-commit.js';
+import { ABORT_BLOCK, abortStandIn } from './postgres-aborted.js';
 
 export { POSTGRES_ERRORS } from './postgres-errors.js';
 
@@ -357,7 +360,11 @@ export const postgres: Protocol = {
   defaultError: '57P01',
   createSession: () => new PgSession(),
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
-    return encodeError(kind, ctx.message, ctx.session instanceof PgSession ? ctx.session : undefined, ctx.standIn);
+    const ended = ctx.standIn !== undefined && ctx.standIn !== ABORT_BLOCK;
+    return encodeError(kind, ctx.message, ctx.session instanceof PgSession ? ctx.session : undefined, ended);
   },
-  standIn: (request, session) => commitStandIn(request, session instanceof PgSession ? session.commits : undefined),
+  standIn(request, whole, session) {
+    const pg = session instanceof PgSession ? session : undefined;
+    return (whole ? commitStandIn(request, pg?.commits) : undefined) ?? (pg && abortStandIn(pg.txStatus));
+  },
 };

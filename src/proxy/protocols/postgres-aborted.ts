@@ -1,0 +1,40 @@
+/**
+ * PostgreSQL's transaction block after an injected error inside it. A real server, once a
+ * statement fails in a block, answers every later statement with 25P02 (current transaction is
+ * aborted) until the block ends, and answers its COMMIT with ROLLBACK. Withheld, the statement
+ * would leave the server's block whole: a client told 'E' that goes on regardless would have its
+ * later statements run and committed, where PostgreSQL would have refused them and rolled back.
+ *
+ * So the server is sent a statement that fails in the withheld one's place: its block is then
+ * aborted for real, and every later request goes to it as it is, answered by the server itself
+ * (25P02, ROLLBACK for COMMIT, either protocol, pipelined or not), at no cost to them. Its
+ * ErrorResponse is replaced by the injected one; both end in ReadyForQuery 'E'.
+ */
+
+/**
+ * A simple Query that always fails, and says so in the server's log. Where PL/pgSQL or DO is
+ * missing (a PostgreSQL-compatible server) it fails all the same, on that.
+ */
+export const ABORT_BLOCK: Buffer = query(
+  "DO $$BEGIN RAISE EXCEPTION 'an error injected by the marteau-tui chaos proxy aborts this transaction block'; END$$",
+);
+
+const IN_BLOCK = 0x54; // 'T': ReadyForQuery's status inside a transaction block that has not failed
+
+/**
+ * What the server is sent in place of a request withheld for an injected error, given the
+ * transaction status of the last ReadyForQuery: ABORT_BLOCK inside a block, nothing outside one
+ * (no block to abort) or in a failed one (already aborted).
+ */
+export function abortStandIn(txStatus: number): Buffer | undefined {
+  return txStatus === IN_BLOCK ? ABORT_BLOCK : undefined;
+}
+
+function query(sql: string): Buffer {
+  const text = Buffer.from(`${sql}\0`, 'utf8');
+  const out = Buffer.allocUnsafe(5 + text.length);
+  out[0] = 0x51; // 'Q'
+  out.writeInt32BE(4 + text.length, 1);
+  text.copy(out, 5);
+  return out;
+}
