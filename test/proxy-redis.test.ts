@@ -479,6 +479,47 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     });
   });
 
+  // A real RESET never fails, so a client may take it as done whatever it is told: withheld, the
+  // server kept the block, the watch and the database the client thinks reset (its SET queued, in db 1).
+  it('an error on RESET still resets the connection on the server: the commands after it run, in db 0', async () => {
+    await withProxy({ transient: { percent: 100, warmup: 4, agitate: 1 } }, async (p) => {
+      const k = 'reset:k';
+      const direct = client(server.port);
+      await direct.del(k);
+      const s = net.connect({ port: p.port, host: '127.0.0.1' });
+      s.on('error', () => {});
+      const { replies, settled } = collectReplies(s, 7, 5000);
+      s.write(Buffer.concat([cmd('SELECT', '1'), cmd('WATCH', k), cmd('MULTI'), cmd('SET', k, 'queued'), cmd('RESET'), cmd('SET', k, 'after'), cmd('GET', k)]));
+      await settled;
+      s.destroy();
+      expect(replies.map(String)).toEqual(['+OK\r\n', '+OK\r\n', '+OK\r\n', '+QUEUED\r\n', expect.stringMatching(/^-LOADING /), '+OK\r\n', '$5\r\nafter\r\n']);
+      expect(await direct.get(k)).toBe('after');
+      await direct.select(1);
+      expect(await direct.exists(k)).toBe(0);
+      expect(p.stats().behaviors.transient).toBe(1);
+      direct.disconnect();
+    });
+  });
+
+  // A real UNWATCH never fails either: withheld, the key stayed watched, and the next transaction
+  // of a client that took it as done came back null when another client changed the key.
+  it('an error on UNWATCH still unwatches on the server: the next transaction runs', async () => {
+    await withProxy('', async (p) => {
+      const [k, k2] = ['unwatch:k', 'unwatch:k2'];
+      const direct = client(server.port);
+      const r = client(p.port, { enableReadyCheck: false, disableClientInfo: true });
+      await r.connect();
+      await r.watch(k);
+      await p.setMix({ error: { percent: 100 } });
+      await expect(r.unwatch()).rejects.toThrow(/^LOADING /);
+      await p.setMix('');
+      await direct.set(k, 'changed');
+      expect(await r.multi().set(k2, '1').exec()).toEqual([[null, 'OK']]);
+      r.disconnect();
+      direct.disconnect();
+    });
+  });
+
   // A real redis refuses a command while queueing it and then answers EXEC with EXECABORT,
   // running none of the block: the proxy withholds the command it answers with an error, so the
   // server must not run the others either (ioredis would map their results onto the wrong commands).

@@ -27,6 +27,8 @@
  *   the engine passes the connection through raw.
  * An injected error on MULTI or a command queued after it makes the block's EXEC a DISCARD
  * answered EXECABORT, as a real redis does after refusing a command while queueing (redis-multi.ts).
+ * MULTI, EXEC, DISCARD, RESET and UNWATCH always reach the server: an error drawn for them
+ * replaces its reply (curMustForward).
  * Garbage (a multi-bulk element that is not a bulk string, a bad length, an unknown reply type,
  * an inline line over 64 KiB, a command name over 1 KiB) throws a FramingError.
  */
@@ -68,8 +70,11 @@ class RedisSession extends RedisReplies implements FramerSession {
   /**
    * EXEC and DISCARD end a MULTI on the server: withheld, they would leave it queueing every
    * later command of the connection. A MULTI withheld would have the server run its block's
-   * commands one by one: it goes, and its block is aborted (redis-multi.ts). An error drawn for
-   * them replaces the server's reply.
+   * commands one by one: it goes, and its block is aborted (redis-multi.ts). RESET and UNWATCH
+   * never fail on a real redis, so a client may take them as done whatever it is told: withheld,
+   * the server would keep the MULTI, WATCH, SELECT, subscriptions ... the client thinks gone,
+   * where done twice they change nothing. An error drawn for any of them replaces the server's
+   * reply.
    */
   private curMustForward = false;
   private curAfter: After = After.Normal;
@@ -211,11 +216,15 @@ class RedisSession extends RedisReplies implements FramerSession {
   private beginRequest(buf: Buffer, words: readonly number[], argc: number): void {
     const label = labelOf(buf, words[0], words[1]);
     let after = After.Normal;
+    let mustForward = false;
     // A pipeline mostly repeats one command: the last ordinary one needs no more looking at.
     if (label !== this.ordinaryLabel) {
       if (SWITCH_AFTER_REPLY.has(label)) after = After.ReplyThenRaw;
       else if (SWITCH_NOW.has(label)) after = After.RawNow;
-      else if (TRANSACTION_COMMANDS.has(label)) this.multi.framed(this.nextOrdinal, label);
+      else if (TRANSACTION_COMMANDS.has(label)) {
+        this.multi.framed(this.nextOrdinal, label);
+        mustForward = true;
+      } else if (label === 'UNWATCH') mustForward = true;
       else if (label !== 'CLIENT') this.ordinaryLabel = label;
       else if (argc >= 6) {
         const sub = labelOf(buf, words[2], words[3]);
@@ -229,7 +238,7 @@ class RedisSession extends RedisReplies implements FramerSession {
     this.curLabel = label;
     this.curAfter = after;
     this.curNoReply = after === After.RawNow;
-    this.curMustForward = label === 'EXEC' || label === 'DISCARD' || label === 'MULTI';
+    this.curMustForward = mustForward;
     this.reqStarted = false;
     this.pending.push(ordinal, after);
   }
