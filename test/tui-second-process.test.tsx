@@ -3,10 +3,14 @@
  * runs a job: its output reaches only that process, so the Output pane says who runs it and where
  * its output goes, rather than 'no output yet' for a job that has written plenty; and `q` leaves
  * at once, since leaving does not stop that job (it asked to mark it interrupted, and exited 130).
- * A job that ended before it opened says where its output is, rather than 'no output'.
+ * A job that ended before it opened says where its output is, rather than 'no output'. The proxies
+ * the other process runs show as its own would, with their counts, and their mixes are set there.
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
 import { render } from 'ink-testing-library';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
@@ -16,7 +20,8 @@ import { engineBackend } from '../src/ui/engine-backend.js';
 import { startLoadApp } from '../fixtures/load/app.js';
 import { cli, cliDone } from './helpers/marteau-cli.js';
 import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
-import { queueJson, workerWithLongJob } from './helpers/queue-cli.js';
+import { freePort } from './helpers/net.js';
+import { queueJson, waitUntil, workerWithLongJob } from './helpers/queue-cli.js';
 
 const strip = (s = '') => s.replace(/\u001B\[[0-9;?]*[A-Za-z]/g, '');
 /** The Output pane's text (the full-width rows), its border taken off and its lines joined: the words read whole. */
@@ -123,14 +128,74 @@ it("the Proxies pane says why it is empty, of the selected job: none in its conf
   await said("no proxy running: ended's proxies (db) stopped when it ended (R replays it)");
   ui.stdin.write('j');
   await said('no proxy: plain has none (add `proxies:` to its .marteau.yml)');
-  // A worker runs it: its proxies are that process's, which this one cannot show.
+  // A worker runs it: its proxies are that process's, shown here as its (see the next test).
   const worker = cli(['worker', '--state-dir', state]);
   running.push(worker.child);
   await worker.waitFor(/local \| started/);
   ui.stdin.write('k');
   ui.stdin.write('k');
-  await said(`no proxy here: waiting's proxies (db) run in another marteau-tui process (pid ${worker.child.pid})`);
+  await said(`run by pid ${worker.child.pid}`);
 }, 30_000);
+
+it("shows the proxies a worker runs beside it, with their counts, and its mix editor changes them in the worker", async () => {
+  const app = await startLoadApp();
+  cleanups.push(() => app.close());
+  const state = await stateDir();
+  const port = await freePort();
+  // The job's client asks through its proxy every 20 ms for as long as it runs.
+  const talk = 'const http = require("node:http"); setInterval(() => http.get(`http://${process.env.MARTEAU_PROXY_WEB}/`, (r) => r.resume()).on("error", () => {}), 20);';
+  const dir = await project(`name: talker\n${commandYaml([process.execPath, '-e', talk])}\nproxies:\n  web: {listen: "127.0.0.1:${port}", upstream: "127.0.0.1:${app.port}", protocol: http}\n`);
+  expect((await cliDone(['enqueue', dir, '--state-dir', state])).code).toBe(0);
+  const worker = cli(['worker', '--state-dir', state]);
+  running.push(worker.child);
+  await waitUntil(async () => (await queueJson(state))[0].status === 'running');
+  // Through the worker's proxy, as the job's client: it passes.
+  expect(await status(port)).toBe(200);
+  const ui = await controlCenter(state, 'all', 'beside');
+  const web = () => ui.backend.proxies.getSnapshot().proxies.find((p) => p.stats.name === 'web');
+  await waitUntil(() => proxiesText(ui.lastFrame()).includes(`run by pid ${worker.child.pid}`), 10_000);
+  expect(proxiesText(ui.lastFrame())).toMatch(/web\s+http\s+conn/);
+  const first = web()!.stats.exchanges;
+  await waitUntil(() => web()!.stats.exchanges > first && web()!.rate > 0, 10_000);
+
+  // The Behaviors pane edits it as its own: error raised to 5 % (delay, then error).
+  ui.stdin.write('4');
+  await waitUntil(() => /›\s*delay\s+0%/.test(strip(ui.lastFrame())), 10_000);
+  ui.stdin.write('j');
+  await waitUntil(() => /›\s*error\s+0%/.test(strip(ui.lastFrame())), 10_000);
+  ui.stdin.write('+');
+  // What the worker's proxy publishes: its mix is now the one set here.
+  await waitUntil(() => web()!.stats.mix === '5:error', 10_000).catch(() => expect(ui.backend.messages.getSnapshot().map((m) => m.text)).toContain('web: error 5%'));
+  // A preset that breaks it asks first, naming the worker's job, then cuts every connection there.
+  ui.stdin.write('p');
+  await waitUntil(() => strip(ui.lastFrame()).includes('blackout'), 10_000);
+  ui.stdin.write('9');
+  await waitUntil(() => strip(ui.lastFrame()).includes('under running job talker?'), 10_000);
+  ui.stdin.write('y');
+  await waitUntil(async () => (await status(port)) === 'cut', 10_000);
+  await waitUntil(() => (web()!.stats.behaviors.blackout ?? 0) > 0 && proxiesText(ui.lastFrame()).includes('blackout'), 10_000);
+  const messages = ui.backend.messages.getSnapshot().map((m) => m.text);
+  expect(messages).toContain('web: error 5%');
+  expect(messages.find((m) => m.startsWith('web: preset blackout'))).toBeDefined();
+
+  // Its presence is the user's alone, and so is the API it names: nobody else sets its mixes.
+  const file = path.join(state, `presence-${worker.child.pid}.json`);
+  expect(statSync(file).mode & 0o777).toBe(0o600);
+  const { control } = JSON.parse(readFileSync(file, 'utf8')) as { control: Record<string, { api: string }> };
+  expect((await fetch(`${control.web.api}/marteau/proxies/web`)).status).toBe(401);
+  // Gone with the worker.
+  const gone = once(worker.child, 'exit');
+  worker.child.kill('SIGTERM');
+  await gone;
+  expect(readdirSync(state).filter((n) => n.startsWith('presence-'))).toEqual([]);
+}, 60_000);
+
+/** A GET through the proxy on `port`: its status, or 'cut' when the connection ends without one. */
+function status(port: number): Promise<number | 'cut'> {
+  return new Promise((resolve) => {
+    http.get(`http://127.0.0.1:${port}/`, (r) => { r.resume(); resolve(r.statusCode!); }).on('error', () => resolve('cut'));
+  });
+}
 
 /** The Proxies pane's text (the left pane under its title, up to its bottom border), its lines joined. */
 function proxiesText(frame?: string): string {

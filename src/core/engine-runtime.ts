@@ -16,6 +16,7 @@ import { summaryLine, type AbortWhy } from './job-outcome.js';
 import { runJob } from './job-run.js';
 import { isTerminal, type Job } from './jobs.js';
 import { NodePool } from './node-pool.js';
+import { PresencePublisher } from './presence-publish.js';
 import { JournalQueue, short, type JobQueue } from './queue.js';
 import { checkJournal, openQueue, queueOf, reapDead } from './queue-open.js';
 import { RedisQueue } from './redis-queue.js';
@@ -53,6 +54,8 @@ export abstract class EngineRuntime {
   private reapTimer?: NodeJS.Timeout;
   private reaping = false;
   private readonly files: JobFiles;
+  /** Shows the control centers beside this process the proxies it runs (the state dir's journal only). */
+  private readonly presence?: PresencePublisher;
   /** Holds starts while the state dir's disk is full. */
   private readonly space: SpaceWatch;
   /** Set while the journal's disk fails its writes. */
@@ -93,6 +96,7 @@ export abstract class EngineRuntime {
       wrote: () => this.journalWrites(),
     });
     this.files = new JobFiles(this.state, this.queue);
+    if (this.runsJobs && this.queue instanceof JournalQueue) this.presence = new PresencePublisher(this.state.root, this.live, (line) => this.log(undefined, line, 'warn'));
     this.core = {
       options,
       events: this.events,
@@ -104,6 +108,7 @@ export abstract class EngineRuntime {
       live: this.live,
       own: this.own,
       summaries: this.summaries,
+      presence: this.presence,
       waitReason: (id) => this.scheduler.waitReason(id),
       unrecorded: this.unrecorded,
       kit: () => this.kit(),
@@ -192,6 +197,7 @@ export abstract class EngineRuntime {
     });
     this.onQueueChange();
     this.stopSharing = shareWithTeam(this.core, this.runsJobs, () => this.liveProxies().map((p) => p.stats()));
+    this.presence?.start();
     if (this.options.probe ?? this.runsJobs) this.pool.start();
     if (this.runsJobs) void this.scheduler.kick();
     // Only `requeue` starts a lost worker's jobs again elsewhere: with `interrupt` nothing needs
@@ -227,6 +233,7 @@ export abstract class EngineRuntime {
     this.failing.stop();
     this.watchdog.close();
     this.stopSharing?.();
+    await this.presence?.stop();
     this.unwatch?.();
     await this.queue.close();
   }

@@ -101,6 +101,8 @@ export interface LiveJob {
   chaos?: ChaosPlayer;
   seed?: string;
   proxies?: ProxySet;
+  /** Its proxies' control API for the other processes on the state dir (see presence-publish.ts). */
+  sharedApi?: string;
   done: Promise<void>;
 }
 
@@ -112,6 +114,14 @@ export interface JobSummary {
   bell: boolean;
   seed?: string;
   timeline?: readonly TimelineEvent[];
+}
+
+/** What a job's run tells this process's presence (presence-publish.ts) of its proxies' control API. */
+export interface SharedPresence {
+  /** What the API asks of a caller. */
+  readonly token: string;
+  /** Now rather than at the next second: its proxies started or stopped. */
+  publish(): void;
 }
 
 /** The engine's state and services its parts share (the Engine owns them). */
@@ -128,6 +138,8 @@ export interface EngineCore {
   /** Jobs this process enqueued to run, or runs. */
   readonly own: Set<string>;
   readonly summaries: Map<string, JobSummary>;
+  /** This process's presence on the state dir's journal, when it runs jobs there (team mode: the queue's). */
+  readonly presence?: SharedPresence;
   /** Why the scheduler leaves a queued job waiting, when it said so. */
   waitReason(id: string): string | undefined;
   /**

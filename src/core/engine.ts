@@ -6,8 +6,7 @@
  * which is exactly what React's useSyncExternalStore wants, and/or listen to `events`.
  * What runs the jobs (start, stop, the queue's changes, launching) is its base, engine-runtime.ts.
  */
-import type { MixSpec } from '../proxy/mix.js';
-import type { ProxyStats } from '../proxy/proxy.js';
+import type { Mix, MixSpec } from '../proxy/mix.js';
 import type { ChaosPlayer } from './chaos-player.js';
 import { enqueue, enqueueAll, replay, retry, type EnqueueOptions, type RequeueOptions } from './enqueue.js';
 import type { EngineSnapshot } from './engine-types.js';
@@ -16,6 +15,8 @@ import { JobViews, nodeViews, resultDirOf } from './engine-views.js';
 import type { AbortWhy } from './job-outcome.js';
 import { isTerminal, type Job } from './jobs.js';
 import { chaosPlayerOf, jobOfProxy } from './live-proxies.js';
+import { JournalQueue } from './queue.js';
+import { RemoteProxies } from './remote-proxies.js';
 
 export type { EngineOptions, EngineSnapshot, JobView } from './engine-types.js';
 
@@ -26,6 +27,8 @@ export class Engine extends EngineRuntime {
   /** Set once interrupt() has asked for its cancels: waitFor then stops waiting on the queue. */
   private interrupted = false;
   private readonly views = new JobViews(this.core);
+  /** The proxies of jobs other processes run: read while a view watches them (`remote.watch()`). */
+  readonly remote = new RemoteProxies(this.queue, this.queue instanceof JournalQueue ? this.state.root : undefined);
 
   // ---- user actions ----
 
@@ -94,6 +97,8 @@ export class Engine extends EngineRuntime {
    * pauses until `resumeChaos`.
    */
   async setMix(proxy: string, spec: MixSpec, jobId?: string): Promise<string> {
+    // Run by another process beside this one (its presence on the state dir): through its job's API.
+    if (!jobId && !this.jobOfProxy(proxy) && this.remote.find(proxy)?.control) return this.remote.setMix(proxy, spec);
     return this.playerOf(proxy, jobId).manual(proxy, spec);
   }
 
@@ -200,9 +205,9 @@ export class Engine extends EngineRuntime {
     return resultDirOf(this.state, this.queue, id);
   }
 
-  /** Counters of the proxies of jobs run by other processes on a shared queue. */
-  remoteProxyStats(): ProxyStats[] {
-    return this.queue.remotePresence?.().proxies ?? [];
+  /** The mix of a proxy another process runs, as the editor reads it (see RemoteProxies.mixOf). */
+  remoteMix(proxy: string): Mix | undefined {
+    return this.loadedKit && this.remote.mixOf(proxy, this.loadedKit.behaviors);
   }
 
   protected override changed(): void {

@@ -12,6 +12,7 @@ import { NodeError, type Executor } from '../exec/executor.js';
 import type { RunnerContext, RunnerNode, RunOutcome } from './runner-contract.js';
 import type { ProxyEvent } from '../proxy/proxy.js';
 import type { ProxySet } from '../proxy/proxy-set.js';
+import type { Behavior } from '../proxy/plugin.js';
 import type { ApiServer } from '../proxy/api/server.js';
 import { ConsoleFile, TAIL_LINES, type LogLine } from './console-file.js';
 import type { EngineCore, LiveJob } from './engine-types.js';
@@ -60,6 +61,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
   const registry = new Map(kit.behaviors);
   const proxies = new m.ProxySet(registry);
   let api: ApiServer | undefined;
+  let shared: ApiServer | undefined;
   live.proxies = proxies;
   const executors: Executor[] = [];
   let timer: NodeJS.Timeout | undefined;
@@ -104,6 +106,9 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
     if (config.services.length || config.proxies.length) config = await snapshotConfig(core, job, addresses());
     api = await startJobApi(core, config, proxies, (m) => log(m, { level: 'warn' }));
     if (api) log(`api listening on ${api.url} (Toxiproxy /proxies, Vaurien /vaurien/<proxy>/behavior, /marteau)`);
+    shared = await shareJobApi(core, proxies, registry, (m) => log(m, { level: 'warn' }));
+    live.sharedApi = shared?.url;
+    core.presence?.publish();
     const chaos = new m.ChaosPlayer(
       m.compileSchedule(config.chaos, config.fixtures, config.runLength.ms),
       proxies.proxies,
@@ -194,7 +199,8 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
   } finally {
     clearTimeout(timer);
     await services.stop();
-    await api?.close().catch(() => {});
+    live.sharedApi = undefined;
+    await Promise.all([api, shared].map((a) => a?.close().catch(() => {})));
     await proxies.close(0).catch(() => {});
     await Promise.all(executors.map((x) => x.close().catch(() => {})));
     for (const g of groups) core.watchdog.remove(g);
@@ -275,6 +281,22 @@ async function startJobApi(core: EngineCore, config: MarteauConfig, proxies: Pro
   } catch (e) {
     const why = e instanceof m.ApiConfigError ? e.message : `cannot listen on ${config.api.listen} (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
     throw new ConfigError(config.file, undefined, undefined, `api: ${why}`, 'bind the API to 127.0.0.1 on a free port');
+  }
+}
+
+/**
+ * The control API over a job's proxies that control centers beside this process use (their
+ * presence says where): on loopback, a free port, the token of the presence. Without it the job
+ * runs all the same; its proxies are only not seen from there.
+ */
+async function shareJobApi(core: EngineCore, proxies: ProxySet, registry: Map<string, Behavior>, warn: (m: string) => void): Promise<ApiServer | undefined> {
+  if (!core.presence || !proxies.proxies.size) return undefined;
+  const { m } = await core.kit();
+  try {
+    return await m.startApiServer({ control: new m.Control(proxies, registry), host: '127.0.0.1', port: 0, token: core.presence.token, version: await m.packageVersion(), onError: warn });
+  } catch (e) {
+    warn(`cannot share this job's proxies with the control centers beside this process (${(e as Error).message}): their counts and mixes are shown only here`);
+    return undefined;
   }
 }
 

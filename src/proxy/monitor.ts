@@ -5,8 +5,12 @@
 import { Histogram, type HistogramJSON } from '../stats/histogram.js';
 import type { Proxy, ProxyStats } from './proxy.js';
 
-/** What a monitor reads from a proxy: its counters, and its latencies when it is in this process. */
-export type Monitored = Pick<Proxy, 'stats'> & Partial<Pick<Proxy, 'latencyBuckets'>>;
+/**
+ * What a monitor reads from a proxy: its counters, and its latencies when it is in this process.
+ * One another process runs says when its counters were taken (`at`, ms: its rates are over the
+ * writer's interval, not the monitor's) and who runs it (`elsewhere`, in words).
+ */
+export type Monitored = Pick<Proxy, 'stats'> & Partial<Pick<Proxy, 'latencyBuckets'>> & { at?: number; elsewhere?: string };
 
 export interface ProxyView {
   stats: ProxyStats;
@@ -27,6 +31,9 @@ export interface ProxyView {
   p95: number;
   /** The latency buckets at this sample, to difference at the next. */
   buckets?: HistogramJSON;
+  /** When its counters were taken, and who runs it: see Monitored. */
+  at?: number;
+  elsewhere?: string;
 }
 
 export interface MonitorSnapshot {
@@ -70,7 +77,10 @@ export class ProxyMonitor {
     const proxies = [...this.source()].map((proxy): ProxyView => {
       const stats = proxy.stats();
       const prev = before.get(stats.name);
-      const per = (a: number, b: number) => (seconds > 0 ? Math.max(0, a - b) / seconds : 0);
+      // Counters taken once a second elsewhere, sampled here twice: the same ones are no new period.
+      if (proxy.at !== undefined && prev?.at === proxy.at) return prev;
+      const span = proxy.at !== undefined && prev?.at !== undefined ? (proxy.at - prev.at) / 1000 : seconds;
+      const per = (a: number, b: number) => (span > 0 ? Math.max(0, a - b) / span : 0);
       const rate = prev ? per(stats.exchanges, prev.stats.exchanges) : 0;
       const faultRates: Record<string, number> = {};
       let faults = 0;
@@ -99,6 +109,8 @@ export class ProxyMonitor {
         faultPercent,
         p95,
         buckets,
+        ...(proxy.at !== undefined && { at: proxy.at }),
+        ...(proxy.elsewhere && { elsewhere: proxy.elsewhere }),
       };
     });
     this.snapshot = { at: Date.now(), proxies };

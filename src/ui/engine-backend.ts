@@ -33,8 +33,10 @@ export interface EngineBackendOptions {
 }
 
 export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBackend & { stop(): void } {
-  // Proxies of jobs that other workers run on a shared queue come as counters only.
-  const remote = () => engine.remoteProxyStats().map((s) => ({ stats: () => s }));
+  // Proxies of jobs other processes run: counters (and, beside this one on the state dir, where
+  // their mixes are set); read only while this view is open.
+  const offRemote = engine.remote.watch();
+  const remote = () => engine.remote.list().map((r) => ({ stats: () => r.stats, at: r.at, elsewhere: r.owner }));
   const monitor = new ProxyMonitor(() => [...(o.extraProxies?.() ?? []), ...engine.liveProxies(), ...remote()]);
   monitor.start();
   let last: { from?: EngineSnapshot; view: TuiSnapshot } = { view: { jobs: [], nodes: [], schedules: [], output: () => [] } };
@@ -117,22 +119,22 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
     proxies: {
       getSnapshot: monitor.getSnapshot,
       subscribe: monitor.subscribe,
-      mixOf: (name) => proxyByName(name)?.mix,
+      mixOf: (name) => proxyByName(name)?.mix ?? engine.remoteMix(name),
       behaviorNames: () => engine.behaviorNames(),
       setMix: async (name: string, spec: MixSpec) => {
         const proxy = proxyByName(name);
         if (!proxy) {
-          const elsewhere = engine.remoteProxyStats().some((s) => s.name === name);
-          throw new Error(elsewhere ? `proxy "${name}" runs in a job of another worker: change its mix there (or with its job's api:)` : `no proxy "${name}" is running`);
+          const elsewhere = engine.remote.find(name);
+          if (!elsewhere?.control) throw new Error(elsewhere ? `proxy "${name}" runs in a job of another worker: change its mix there (or with its job's api:)` : `no proxy "${name}" is running`);
         }
-        if (engine.liveProxies().includes(proxy)) await engine.setMix(name, spec);
+        if (!proxy || engine.liveProxies().includes(proxy)) await engine.setMix(name, spec);
         else await proxy.setMix(spec);
         monitor.sample();
       },
       pauseChaos: async (name) => engine.pauseChaos(name),
       resumeChaos: (name) => engine.resumeChaos(name),
       carrier: (name) => {
-        const id = engine.jobOfProxy(name);
+        const id = engine.jobOfProxy(name) ?? engine.remote.find(name)?.job;
         return id ? engine.getSnapshot().jobs.find((j) => j.id === id)?.name : undefined;
       },
     },
@@ -159,6 +161,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
     setNodeEnabled: (name, enabled) => engine.setNodeEnabled(name, enabled),
     enqueueSuggestions: () => [...new Set([...(o.suggestions ?? []), ...findMarteauFiles(o.cwd)])],
     stop: () => {
+      offRemote();
       unsubscribe();
       offLines();
       offFinished();

@@ -12,7 +12,8 @@ const ROWS = 3;
 
 /**
  * Three lines a proxy: connections and exchanges/s; fault % and p95 latency, each with its
- * sparkline; the fault in force and when it ends, with the faults counted per behavior.
+ * sparkline; the fault in force and when it ends, with the faults counted per behavior (after
+ * who runs it, for one another process runs).
  */
 export const ProxiesPane = memo(function ProxiesPane(props: {
   proxies: readonly ProxyView[];
@@ -58,6 +59,7 @@ export const ProxiesPane = memo(function ProxiesPane(props: {
             </Text>
             <Text wrap="truncate-end" color={fault.faulty ? color('fault') : color('dim')}>
               {'  '}
+              {p.elsewhere ? <Text color={color('dim')}>{`run by ${p.elsewhere} · `}</Text> : null}
               {fault.text}
               {counts ? <Text color={color('dim')}>{` · ${counts}`}</Text> : null}
             </Text>

@@ -1,0 +1,110 @@
+/**
+ * The proxies that other processes run, as this one's views see them. Team mode's come as counters
+ * through the shared queue's presence. On a state dir's journal each process running proxies
+ * publishes a presence file (presence-file.ts): its counters, and where their mixes are set; they
+ * are read once a second while a view watches. A worker shows nothing and never watches: 30
+ * workers reading each other's files every second is CPU their jobs need (see redis-queue.ts).
+ */
+import { parseMix, type BehaviorRegistry, type Mix, type MixEntrySpec, type MixSpec } from '../proxy/mix.js';
+import type { ProxyStats } from '../proxy/proxy.js';
+import { putMix } from '../proxy/api/native-client.js';
+import { currentOwner } from './owner.js';
+import { readPresences } from './presence-file.js';
+import type { JobQueue } from './queue-types.js';
+
+export interface RemoteProxy {
+  stats: ProxyStats;
+  /** When its counters were taken (ms), when the presence says. */
+  at?: number;
+  /** Who runs it, in words ("pid 1234"), when known. */
+  owner?: string;
+  /** Its job's id, and what sets its mix (a state dir's presence only). */
+  job?: string;
+  control?: { api: string; token: string; mix: Record<string, MixEntrySpec> };
+}
+
+const READ_MS = 1000;
+
+export class RemoteProxies {
+  private read: RemoteProxy[] = [];
+  private timer?: NodeJS.Timeout;
+  private watchers = 0;
+  private parsed = new Map<string, { text: string; mix: Mix | undefined }>();
+
+  /** `root`: the state dir whose presences to read; none on a shared queue. */
+  constructor(
+    private readonly queue: JobQueue,
+    private readonly root: string | undefined,
+  ) {}
+
+  /** Keep reading the state dir's presences until the returned function is called. */
+  watch(): () => void {
+    if (this.watchers++ === 0 && this.root) {
+      const tick = () => void this.refresh().catch(() => {});
+      tick();
+      this.timer = setInterval(tick, READ_MS);
+      this.timer.unref();
+    }
+    let on = true;
+    return () => {
+      if (!on) return;
+      on = false;
+      if (--this.watchers === 0) {
+        clearInterval(this.timer);
+        this.read = [];
+      }
+    };
+  }
+
+  list(): RemoteProxy[] {
+    return [...(this.queue.remotePresence?.().proxies ?? []).map((stats) => ({ stats })), ...this.read];
+  }
+
+  find(name: string): RemoteProxy | undefined {
+    return this.list().find((r) => r.stats.name === name);
+  }
+
+  /** Its mix as the editor reads it, behaviors resolved in `registry` (undefined: one is not known here). */
+  mixOf(name: string, registry: BehaviorRegistry): Mix | undefined {
+    const spec = this.find(name)?.control?.mix;
+    if (!spec) return undefined;
+    const text = JSON.stringify(spec);
+    let cached = this.parsed.get(name);
+    if (cached?.text !== text) {
+      let mix: Mix | undefined;
+      try {
+        mix = parseMix(spec, registry);
+      } catch {
+        // A plugin behavior of that job's: its mix is shown on the Proxies pane, not edited here.
+      }
+      this.parsed.set(name, (cached = { text, mix }));
+    }
+    return cached.mix;
+  }
+
+  /** Set the mix of a proxy another process runs, through its job's control API; returns its text. */
+  async setMix(name: string, spec: MixSpec): Promise<string> {
+    const r = this.find(name);
+    if (!r?.control) throw new Error(`no proxy "${name}" is running`);
+    let set;
+    try {
+      set = await putMix(r.control.api, r.control.token, name, spec);
+    } catch (e) {
+      throw new Error(`proxy "${name}" of ${r.owner ?? 'another process'}: ${(e as Error).message}`);
+    }
+    // Shown at once, not at the next read of its presence.
+    r.control.mix = set.mixOptions;
+    return set.mix;
+  }
+
+  private async refresh(): Promise<void> {
+    const presences = await readPresences(this.root!, currentOwner());
+    if (!this.watchers) return;
+    this.read = presences.flatMap((p) =>
+      p.proxies.map((stats): RemoteProxy => {
+        const c = p.control[stats.name];
+        return { stats, at: p.at, owner: `pid ${p.owner.pid}`, job: c?.job, control: c && { api: c.api, token: p.token, mix: c.mix } };
+      }),
+    );
+  }
+}
