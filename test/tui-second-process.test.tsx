@@ -174,9 +174,18 @@ it("shows the proxies a worker runs beside it, with their counts, and its mix ed
   ui.stdin.write('y');
   await waitUntil(async () => (await status(port)) === 'cut', 10_000);
   await waitUntil(() => (web()!.stats.behaviors.blackout ?? 0) > 0 && proxiesText(ui.lastFrame()).includes('blackout'), 10_000);
+  // Its scenario is that process's: s says so rather than 'no chaos scenario runs on it'.
+  ui.stdin.write('s');
+  const said = `web is run by pid ${worker.child.pid}: its chaos scenario, if it has one, is paused and resumed there (a mix set here pauses it)`;
+  await waitUntil(() => ui.backend.messages.getSnapshot().some((m) => m.text === said), 10_000);
   const messages = ui.backend.messages.getSnapshot().map((m) => m.text);
   expect(messages).toContain('web: error 5%');
   expect(messages.find((m) => m.startsWith('web: preset blackout'))).toBeDefined();
+  // The worker's job records them as changes by hand, as made in its own control center.
+  const [{ id }] = await queueJson(state);
+  const consoleLog = () => readFileSync(path.join(state, 'jobs', id, 'console.log'), 'utf8');
+  await waitUntil(() => consoleLog().includes('manual: web mix 100:blackout set by hand'), 10_000);
+  expect(consoleLog()).toContain('manual: web mix 5:error set by hand');
 
   // Its presence is the user's alone, and so is the API it names: nobody else sets its mixes.
   const file = path.join(state, `presence-${worker.child.pid}.json`);
