@@ -56,6 +56,16 @@ describe('marteau-tui proxy: bad input', () => {
     expect(p.err).toContain('marteau-tui: --statsd-prefix: "a b" has other characters than letters, digits, _ . and -');
   });
 
+  it('a listen or --api address this machine does not have, or a name that does not resolve: in words, exit 2', async () => {
+    // 192.0.2.1 is TEST-NET-1 (RFC 5737), an address no machine here has; .invalid never resolves (RFC 2606).
+    const notHere = await fails(['-l', '192.0.2.1:8000', '-u', UPSTREAM()]);
+    expect(notHere).toEqual({ code: 2, err: 'marteau-tui: proxy "tcp": cannot listen on 192.0.2.1:8000: 192.0.2.1 is not an address of this machine; use 127.0.0.1 (this machine only), 0.0.0.0 (all its addresses) or one it has\n' });
+    const noName = await fails(['-l', 'nosuch.invalid:8000', '-u', UPSTREAM()]);
+    expect(noName).toEqual({ code: 2, err: 'marteau-tui: proxy "tcp": cannot listen on nosuch.invalid:8000: the host name nosuch.invalid does not resolve; use an address of this machine, e.g. 127.0.0.1\n' });
+    const api = await fails(['-l', '127.0.0.1:0', '-u', UPSTREAM(), '--api', '192.0.2.1:8474', '--api-token', 't']);
+    expect(api).toEqual({ code: 2, err: 'marteau-tui: --api: cannot listen on 192.0.2.1:8474: 192.0.2.1 is not an address of this machine; use 127.0.0.1 (this machine only), 0.0.0.0 (all its addresses) or one it has\n' });
+  });
+
   it('a file with an empty proxies: map exits 2 at its file:line:col with how to fix', async () => {
     const f = await file('empty.yml', 'proxies: {}\n');
     const r = await fails(['--config', f]);

@@ -17,6 +17,7 @@ import { MAX_TIMER_MS } from '../proxy/plugin.js';
 import { joinHostPort, splitHostPort, upstreamProblem } from '../proxy/host-port.js';
 import { UpstreamLoopError, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
+import { listenMistake } from '../proxy/proxy-errors.js';
 import { EXIT, UsageError } from '../core/exit.js';
 import { configKind, mixFlagError, readToxiproxyConfig, vaurienConfig, withOptions, type BehaviorOptions } from './proxy-compat.js';
 import { formatProxyLine, listeningLine, LiveLines } from './proxy-status.js';
@@ -81,7 +82,7 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
   try {
     await set.start(config.proxies, config.statsd, log);
   } catch (e) {
-    if (e instanceof ListenError) throw new UsageError(listenErrorText(e, set), e.code === 'EADDRINUSE' ? EXIT.usage : EXIT.infrastructure);
+    if (e instanceof ListenError) throw new UsageError(listenErrorText(e, set), e.mistake ? EXIT.usage : EXIT.infrastructure);
     if (e instanceof UpstreamLoopError) throw new UsageError(e.message, EXIT.usage);
     throw e;
   }
@@ -114,9 +115,12 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
     } catch (e) {
       await set.close(0);
       if (e instanceof ApiConfigError) throw new UsageError(`--api: ${e.message}`);
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'EADDRINUSE') throw new UsageError(`--api: ${joinHostPort(api.host, api.port)} is already in use (a Toxiproxy server?); pick another port, e.g. --api 127.0.0.1:8475`);
-      throw new UsageError(`--api: cannot listen on ${joinHostPort(api.host, api.port)} (${code ?? String(e)})`, EXIT.infrastructure);
+      const code = (e as NodeJS.ErrnoException).code ?? String(e);
+      const address = joinHostPort(api.host, api.port);
+      if (code === 'EADDRINUSE') throw new UsageError(`--api: ${address} is already in use (a Toxiproxy server?); pick another port, e.g. --api 127.0.0.1:8475`);
+      const mistake = listenMistake(address, code);
+      if (mistake) throw new UsageError(`--api: ${mistake}`);
+      throw new UsageError(`--api: cannot listen on ${address} (${code})`, EXIT.infrastructure);
     }
     io.out.write(`api listening on ${server.url} (Toxiproxy routes /proxies, Vaurien /vaurien/<proxy>/behavior, ours /marteau)${api.token ? ', token required' : ''}\n`);
   }

@@ -7,13 +7,35 @@ export class UpstreamLoopError extends Error {
 }
 
 export class ListenError extends Error {
+  /** The address is the user's mistake (taken, not this machine's, ...), not a failure of the machine. */
+  readonly mistake: boolean;
+
   constructor(readonly proxy: string, readonly address: string, readonly code: string) {
-    super(
-      code === 'EADDRINUSE'
-        ? `proxy "${proxy}": ${address} is already in use; pick another port or stop what listens there`
-        : `proxy "${proxy}": cannot listen on ${address} (${code})`,
-    );
+    const words = listenMistake(address, code);
+    super(`proxy "${proxy}": ${words ?? `cannot listen on ${address} (${code})`}`);
     this.name = 'ListenError';
+    this.mistake = words !== undefined;
+  }
+}
+
+/**
+ * Why `address` cannot be listened on, when the address given is at fault, with what to do;
+ * undefined for other failures (the machine's), which keep their code.
+ */
+export function listenMistake(address: string, code: string): string | undefined {
+  const host = address.replace(/:\d*$/, '');
+  switch (code) {
+    case 'EADDRINUSE':
+      return `${address} is already in use; pick another port or stop what listens there`;
+    case 'EADDRNOTAVAIL':
+      return `cannot listen on ${address}: ${host} is not an address of this machine; use 127.0.0.1 (this machine only), 0.0.0.0 (all its addresses) or one it has`;
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot listen on ${address}: the host name ${host} does not resolve; use an address of this machine, e.g. 127.0.0.1`;
+    case 'EACCES':
+      return `cannot listen on ${address}: permission denied (ports below 1024 need root); pick a port from 1024 up`;
+    default:
+      return undefined;
   }
 }
 

@@ -90,5 +90,7 @@ export function loopError(e: UpstreamLoopError): ControlError {
 /** A listen failure as Toxiproxy reports it (Go's net error text, status 500). */
 export function bindError(e: unknown): unknown {
   if (!(e instanceof ListenError)) return e;
+  // Go resolves the name before binding, and says so in its own words.
+  if (e.code === 'ENOTFOUND') return new ControlError(`listen tcp: lookup ${e.address.replace(/:\d*$/, '')}: no such host`, 500);
   return new ControlError(`listen tcp ${e.address}: bind: ${BIND_WORDS[e.code] ?? e.code}`, 500);
 }
