@@ -66,6 +66,15 @@ describe('marteau-tui proxy: bad input', () => {
     expect(api).toEqual({ code: 2, err: 'marteau-tui: --api: cannot listen on 192.0.2.1:8474: 192.0.2.1 is not an address of this machine; use 127.0.0.1 (this machine only), 0.0.0.0 (all its addresses) or one it has\n' });
   });
 
+  it("a behavior option out of range is said in words, not zod's, on the command line and in a file", async () => {
+    const flag = await fails(['--proxy', '127.0.0.1:0', '--backend', UPSTREAM(), '--behavior', '20:delay', '--behavior-delay-sleep', '-1']);
+    expect(flag).toEqual({ code: 2, err: 'marteau-tui: --behavior-delay-sleep: behavior "delay": option "sleep": must be >= 0, got the integer -1\n' });
+    const f = await file('negative-sleep.yml', `proxies:\n  a: {listen: 127.0.0.1:0, upstream: ${UPSTREAM()}, behaviors: {delay: {percent: 10, sleep: -1}}}\n`);
+    const yml = await fails(['--config', f]);
+    expect(yml.code).toBe(2);
+    expect(yml.err).toContain(': proxies.a.behaviors.delay.sleep: behavior "delay": option "sleep": must be >= 0, got the integer -1\n');
+  });
+
   it('a file with an empty proxies: map exits 2 at its file:line:col with how to fix', async () => {
     const f = await file('empty.yml', 'proxies: {}\n');
     const r = await fails(['--config', f]);

@@ -4,6 +4,7 @@
  * 70 % pass through (`dummy`). A Mix is immutable: a live change swaps the whole object.
  */
 import { closest } from '../text/closest.js';
+import { describeIssue, valueAt } from '../text/zod-words.js';
 import type { Action, Behavior, ProtocolInfo } from './plugin.js';
 import type { Random } from './random.js';
 import { messageOf } from './proxy-errors.js';
@@ -75,7 +76,7 @@ export function parseMix(spec: MixSpec | undefined, registry: BehaviorRegistry, 
     if (!parsed.success) {
       const issue = parsed.error.issues[0];
       const where = issue.path.length ? `option "${issue.path.join('.')}"` : 'options';
-      throw new MixError(`behavior "${name}": ${where}: ${issue.message}`, [...path, ...(issue.path as (string | number)[])]);
+      throw new MixError(`behavior "${name}": ${where}: ${describeIssue(issue, valueAt(options, issue.path))}`, [...path, ...(issue.path as (string | number)[])]);
     }
     const unknown = Object.keys(options).filter((k) => !(k in behavior.options.shape));
     if (unknown.length) {

@@ -6,6 +6,7 @@
 import { mixEntry, type BehaviorRegistry, type MixEntry } from './mix.js';
 import type { ProtocolInfo, Stream } from './plugin.js';
 import { messageOf } from './proxy-errors.js';
+import { describeIssue, valueAt } from '../text/zod-words.js';
 
 export interface ToxicSpec {
   name?: string;
@@ -55,7 +56,7 @@ export function compileToxic(spec: ToxicSpec, registry: BehaviorRegistry, protoc
   const parsed = behavior.options.safeParse(options);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new ToxicError(`bad request body: attribute ${issue.path.join('.') || '?'}: ${issue.message}`);
+    throw new ToxicError(`bad request body: attribute ${issue.path.join('.') || '?'}: ${describeIssue(issue, valueAt(options, issue.path))}`);
   }
   const known = Object.fromEntries(Object.entries(parsed.data as Record<string, unknown>).filter(([k]) => k !== 'stream' && k !== 'toxicity'));
   let entry: MixEntry;

@@ -5,6 +5,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import { JsonSyntaxError, parseJson } from './json.js';
+import { describeIssue, valueAt } from '../../text/zod-words.js';
 
 /** A refused request. `where` is the path of the offending value in the body (e.g. `attributes.latency`). */
 export class ApiError extends Error {
@@ -160,7 +161,7 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown, prefix:
       ? `${where || 'body'}: missing, expected ${issue.expected}`
       : `${where || 'body'}: expected ${issue.expected}, got ${actual}`;
   } else {
-    message = `${where || 'body'}: ${issue.message}`;
+    message = `${where || 'body'}: ${describeIssue(issue, valueAt(value, issue.path))}`;
   }
   throw new ApiError(400, `${prefix}${message}`, where || undefined);
 }
@@ -183,15 +184,6 @@ function shapeOf(s: unknown): Record<string, unknown> | undefined {
   // `true or {ca, ...}`: the object is the one whose keys can be unknown.
   if (inner instanceof z.ZodUnion) return (inner.options as unknown[]).map(shapeOf).find((shape) => shape);
   return inner instanceof z.ZodObject ? (inner.shape as Record<string, unknown>) : undefined;
-}
-
-function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
-  let v = value;
-  for (const k of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<PropertyKey, unknown>)[k];
-  }
-  return v;
 }
 
 function describe(v: unknown): string {
