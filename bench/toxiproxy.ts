@@ -12,6 +12,8 @@ import { findBinary } from '../test/helpers/servers.js';
 export interface Toxiproxy {
   child: ChildProcess;
   binary: string;
+  /** Its HTTP API's base URL. */
+  api: string;
   /** A Toxiproxy proxy in front of 127.0.0.1:upstreamPort; resolves to its listening port. */
   addProxy(name: string, upstreamPort: number): Promise<number>;
   stop(): void;
@@ -42,6 +44,7 @@ export async function startToxiproxy(binary: string): Promise<Toxiproxy> {
   return {
     child,
     binary,
+    api,
     async addProxy(name, upstreamPort) {
       const listen = `127.0.0.1:${await freePort()}`;
       const res = await fetch(`${api}/proxies`, {

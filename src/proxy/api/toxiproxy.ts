@@ -118,20 +118,14 @@ export function toxiproxyRoutes(control: Control): Route[] {
     {
       methods: ['POST'], pattern: '/populate',
       handler: async (r) => {
-        const ignored: string[] = [];
-        const body = jsonBody(r, BAD) ?? [];
-        if (!Array.isArray(body)) validate(z.array(z.unknown()), body, BAD);
-        const list = (body as unknown[]).map((item, i) => {
-          const before = ignored.length;
-          const b = readProxy(r, ignored, item, String(i));
-          for (let k = before; k < ignored.length; k++) ignored[k] = `${i}.${ignored[k]}`;
-          return b;
-        });
-        const specs: ProxySpec[] = list.map((b) => ({ ...specOf(b), name: b.name ?? '', upstream: b.upstream ?? '' }));
-        const result = await wrap(() => control.populate(specs));
-        const proxies = result.proxies.map(json);
-        if (result.error) return withIgnored({ status: result.error.status, json: { error: result.error.message, status: result.error.status, proxies } }, ignored);
-        return withIgnored({ status: 201, json: { proxies } }, ignored);
+        try {
+          return await populate(control, r, json);
+        } catch (e) {
+          // Toxiproxy answers every /populate failure in the success shape, as JSON, with no
+          // proxies made; clients read `proxies` from any answer.
+          if (!(e instanceof ApiError)) throw e;
+          return { status: e.status, json: { error: e.message, status: e.status, proxies: null } };
+        }
       },
     },
     {
@@ -231,6 +225,24 @@ export function toxiproxyRoutes(control: Control): Route[] {
       }),
     },
   ];
+}
+
+/** POST /populate: create or replace the proxies listed, answering those made before any failure. */
+async function populate(control: Control, r: ApiRequest, json: (p: Proxy) => unknown): Promise<Reply> {
+  const ignored: string[] = [];
+  const body = jsonBody(r, BAD) ?? [];
+  if (!Array.isArray(body)) validate(z.array(z.unknown()), body, BAD);
+  const list = (body as unknown[]).map((item, i) => {
+    const before = ignored.length;
+    const b = readProxy(r, ignored, item, String(i));
+    for (let k = before; k < ignored.length; k++) ignored[k] = `${i}.${ignored[k]}`;
+    return b;
+  });
+  const specs: ProxySpec[] = list.map((b) => ({ ...specOf(b), name: b.name ?? '', upstream: b.upstream ?? '' }));
+  const result = await wrap(() => control.populate(specs));
+  const proxies = result.proxies.map(json);
+  if (result.error) return withIgnored({ status: result.error.status, json: { error: result.error.message, status: result.error.status, proxies } }, ignored);
+  return withIgnored({ status: 201, json: { proxies } }, ignored);
 }
 
 /** Toxiproxy's error body: JSON, though sent as text/plain by Go's http.Error. */
