@@ -183,7 +183,7 @@ describe('ChaosPlayer', () => {
     }
   }
   const changes = (): MixChange[] => {
-    const c = parse(`${HEAD}chaos:\n  - {name: out, proxy: redis, at: 0s, for: 1h, behaviors: "100:blackout"}\n`.replace('duration: 10', 'duration: 4000'));
+    const c = parse(`${HEAD}timeout: 4h\nchaos:\n  - {name: out, proxy: redis, at: 0s, for: 1h, behaviors: "100:blackout"}\n`.replace('duration: 10', 'duration: 4000'));
     return compileSchedule(c.chaos, c.fixtures, c.runLength.ms);
   };
 

@@ -75,6 +75,14 @@ describe('marteau-tui proxy: bad input', () => {
     expect(yml.err).toContain(': proxies.a.behaviors.delay.sleep: behavior "delay": option "sleep": must be >= 0, got the integer -1\n');
   });
 
+  it('a --config file that cannot be read says why in words, whichever kind its name gives', async () => {
+    for (const name of ['none.yml', 'none.ini', 'none.json']) {
+      const f = path.join(dir, name);
+      expect(await fails(['--config', f])).toEqual({ code: 2, err: `marteau-tui: ${f}: cannot read the file: no such file\n  hint: check the path given to --config\n` });
+    }
+    expect(await fails(['--config', dir])).toEqual({ code: 2, err: `marteau-tui: ${dir}: cannot read the file: it is a directory\n  hint: check the path given to --config\n` });
+  });
+
   it('a file with an empty proxies: map exits 2 at its file:line:col with how to fix', async () => {
     const f = await file('empty.yml', 'proxies: {}\n');
     const r = await fails(['--config', f]);

@@ -168,3 +168,19 @@ describe('base_url without its scheme', () => {
     expect(configError('name: x\nbase_url: ftp://127.0.0.1/\nscenario: [{get: /}]\n').message).toBe(`${FILE}:2:11: base_url: "ftp://127.0.0.1/" is not an http:// or https:// URL; e.g. base_url: http://127.0.0.1:8000`);
   });
 });
+
+describe('a load longer than its timeout', () => {
+  it('a sweep: refused at timeout:, naming what makes the sweep that long', () => {
+    expect(configError(`${RUN}chaos: sweep\ntimeout: 10s\n`).message).toBe(
+      `${FILE}:8:10: timeout: the load lasts 24.0s (chaos: sweep, its lead and 3 faults of 3.0s each with the gap after it), longer than the timeout of 10.0s: the job would always end timed out\n` +
+        '  hint: raise it to at least the load and a margin for setup and reports, e.g. timeout: 2m, or shorten the load',
+    );
+  });
+
+  it('past the default timeout (1 h): said of the default, at the top of the file', () => {
+    expect(configError(RUN.replace('duration: 2', 'duration: 2h')).message).toBe(
+      `${FILE}:1:1: timeout: the load lasts 2h00m (1 cycle(s) of duration 7200s), longer than the default timeout of 1h00m: the job would always end timed out\n` +
+        '  hint: set timeout: to at least the load and a margin for setup and reports, e.g. timeout: 132m, or shorten the load',
+    );
+  });
+});

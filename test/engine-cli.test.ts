@@ -177,6 +177,26 @@ describe('marteau-tui --ci', () => {
     expect(await queueJson(state)).toEqual([]);
   });
 
+  it('a builtin load longer than its timeout: refused at timeout:, exit 2, nothing queued; one that fits is queued', async () => {
+    const load = (timeout: string) =>
+      project(`name: long\nrunner: builtin\nbase_url: http://127.0.0.1:9\ncycles: [3, 6]\nduration: 20\nstartup_delay: 1\ncycle_time: 5\nscenario:\n  - {get: /}\n${timeout}`);
+    const state = await stateDir();
+    // 2 + 5 s of users starting, 2 × 20 s recorded, 5 s between: 52 s; the default timeout is 1 h.
+    for (const [timeout, than] of [['timeout: 30s\n', 'longer than the timeout of 30.0s'], ['timeout: 52s\n', 'as long as the timeout of 52.0s']]) {
+      const dir = await load(timeout);
+      const file = path.join(dir, '.marteau.yml');
+      const said = `${file}:10:10: timeout: the load lasts 52.0s (2 cycle(s) of duration 20s, cycle_time 5s, users started 1s apart), ${than}: the job would always end timed out\n  hint: raise it to at least the load and a margin for setup and reports, e.g. timeout: 2m, or shorten the load\n`;
+      for (const args of [['--ci', dir], ['enqueue', dir]]) {
+        const r = await cliDone([...args, '--state-dir', state]);
+        expect(r.code, `${args[0]}: ${r.out}${r.err}`).toBe(2);
+        expect(r.err.startsWith(`marteau-tui: ${said}`), r.err).toBe(true);
+        expect(r.err).not.toMatch(/\n\s+at /);
+      }
+    }
+    expect(await queueJson(state)).toEqual([]);
+    for (const timeout of ['timeout: 2m\n', '']) expect((await cliDone(['enqueue', await load(timeout), '--state-dir', state])).code).toBe(0);
+  });
+
   it('SIGINT: the job is cancelled, its processes killed, exit 130', async () => {
     const dir = await project(`${commandYaml(['sh', '-c', 'echo started; sleep 30 & sleep 31; wait'])}\n`);
     const state = await stateDir();

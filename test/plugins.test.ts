@@ -104,7 +104,7 @@ describe('plugins', () => {
     ['clash.js', 'the name "delay" is already taken by a built-in behavior; pick another name'],
     ['throws.js', 'it threw while being imported'],
     ['syntax.js', `syntax error at ${path.join(FIXTURES, 'broken', 'syntax.js')}:6:35: Unexpected token ';'`],
-    ['does-not-exist.js', 'cannot read it (ENOENT); paths are relative to the config file'],
+    ['does-not-exist.js', 'cannot read it: no such file; paths are relative to the config file'],
   ])('refuses a broken plugin (%s) at load time, pointing at the entry and naming the file', async (name, problem) => {
     const plugin = path.join(FIXTURES, 'broken', name);
     const file = await config(`broken-${name}`, [plugin], httpProxy('"10:delay"'));

@@ -197,6 +197,9 @@ describe.skipIf(!haveMariadb())('mysql through the chaos proxy (real MariaDB)', 
         ['commit release', 'NO_CHAIN'], ['COMMIT WORK AND NO CHAIN NO RELEASE;', 'NO_CHAIN'], ['COMMIT', 'CHAIN'], ['COMMIT', 'RELEASE'],
         // Statements ending in a COMMIT (multipleStatements): they run, then ROLLBACK, so row 4 goes too.
         ['INSERT INTO commit_t VALUES (4); COMMIT', 'NO_CHAIN'],
+        // A COMMIT amid them: the statements after it never run, as after a failed statement.
+        ["INSERT INTO commit_t VALUES (5); COMMIT; INSERT INTO commit_t VALUES (6) -- it's", 'NO_CHAIN'],
+        ['COMMIT; INSERT INTO commit_t VALUES (7)', 'NO_CHAIN'],
       ]) {
         const what = `${commit} (completion_type ${completion})`;
         await c.query(`SET SESSION completion_type = '${completion}'`);

@@ -206,7 +206,9 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
       // A named statement, parsed in the batch that fails: left unprepared, as pg, told no ParseComplete, expects.
       const named = { name: 'named_commit', text: 'COMMIT', toString: () => 'named COMMIT' } as pg.QueryConfig;
       // A failed COMMIT AND CHAIN starts no new transaction: the server says idle after one.
-      for (const commit of ['COMMIT', 'end;', 'commit work ; ', 'COMMIT AND CHAIN', 'end transaction and no chain;', 'INSERT INTO commit_t VALUES (4); COMMIT', extended, named]) {
+      // A COMMIT amid statements: those after it never run, as after a failed statement.
+      for (const commit of ['COMMIT', 'end;', 'commit work ; ', 'COMMIT AND CHAIN', 'end transaction and no chain;', 'INSERT INTO commit_t VALUES (4); COMMIT',
+        "INSERT INTO commit_t VALUES (5); COMMIT; INSERT INTO commit_t VALUES (6) -- it's", 'COMMIT; INSERT INTO commit_t VALUES (7)', extended, named]) {
         await direct.query('TRUNCATE commit_t');
         await c.query('BEGIN');
         await c.query('INSERT INTO commit_t VALUES (1)');

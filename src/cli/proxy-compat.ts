@@ -8,6 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
+import { unreadableWords } from '../fs/errors.js';
 import { closest, didYouMean } from '../text/closest.js';
 import type { ProxiesConfig } from '../config/proxies.js';
 import { readVaurienIni, type Ini, type IniValue } from '../config/vaurien-ini.js';
@@ -180,7 +181,7 @@ export async function configKind(file: string): Promise<ConfigKind> {
  */
 export async function readToxiproxyConfig(file: string): Promise<{ proxies: ProxySpec[]; notes: string[] }> {
   const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new ConfigError(file, undefined, undefined, `cannot read the file (${e.code ?? e})`, 'check the path given to --config');
+    throw new ConfigError(file, undefined, undefined, `cannot read the file: ${unreadableWords(e)}`, 'check the path given to --config');
   });
   let list: unknown;
   try {

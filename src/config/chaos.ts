@@ -274,6 +274,20 @@ export function checkEnd(atMs: number, forMs: number | undefined, end: RunLength
   }
 }
 
+/**
+ * A load known to last as long as its `timeout:` or longer always ends timed out, after the whole
+ * wait: refused at load. The suggestion leaves room for what comes around the load (copying,
+ * starting the users' agents, stopping them, the reports): a tenth of it, a minute at least.
+ */
+export function checkTimeout(end: RunLength, timeoutMs: number, timeoutGiven: boolean, fail: (problem: string, hint: string) => ConfigError): void {
+  if (end.byTimeout || end.ms < timeoutMs) return;
+  const minutes = Math.ceil((end.ms + Math.max(60_000, end.ms / 10)) / 60_000);
+  throw fail(
+    `the load lasts ${formatDuration(end.ms)} (${end.why}), ${end.ms === timeoutMs ? 'as long as' : 'longer than'} ${timeoutGiven ? 'the' : 'the default'} timeout of ${formatDuration(timeoutMs)}: the job would always end timed out`,
+    `${timeoutGiven ? 'raise it' : 'set timeout:'} to at least the load and a margin for setup and reports, e.g. timeout: ${minutes}m, or shorten the load`,
+  );
+}
+
 function window(e: ChaosItem): string {
   if (isServiceFault(e) && e.fault === 'restart') return `restart at ${formatDuration(e.atMs)}`;
   return `${formatDuration(e.atMs)}–${e.forMs === undefined ? 'end' : formatDuration(e.atMs + e.forMs)}`;

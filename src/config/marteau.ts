@@ -13,7 +13,7 @@ import type { ProtocolName } from '../proxy/protocol.js';
 import { protocolInfo } from '../proxy/protocols/index.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
 import type { RecoveryOptions } from '../stats/recovery-options.js';
-import { checkEnd, isServiceFault, parseChaos, type ChaosEntry, type RunLength, type ServiceFaultEntry } from './chaos.js';
+import { checkEnd, checkTimeout, isServiceFault, parseChaos, type ChaosEntry, type RunLength, type ServiceFaultEntry } from './chaos.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { expandDocument, references, type Vars } from './interpolate.js';
 import { fixtureSchema, HINTS, knownKeysAt, marteauSchema, type RunnerName } from './marteau-schema.js';
@@ -284,7 +284,9 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
   if (sweep) {
     // Before enqueue there is no job seed yet: the order checked then is the config seed's (or 0's).
     applySweep(src, sweep, rawData as Record<string, unknown>, config, options.seed ?? String(c.seed ?? 0), { window: c.recovery?.window !== undefined, baseline: c.recovery?.baseline !== undefined });
-    config.runLength = entry.runLength?.(config) ?? config.runLength;
+    const swept = entry.runLength?.(config);
+    // The sweep wrote the cycle's duration: its schedule is what the user set.
+    if (swept) config.runLength = { ...swept, why: `chaos: sweep, its lead and ${config.sweep!.cells.length} faults of ${formatDuration(config.sweep!.stepMs)} each with the gap after it` };
   } else if (typeof c.chaos === 'string' || Array.isArray(c.chaos)) {
     const items = parseChaos(src, c.chaos, {
       projectDir,
@@ -303,6 +305,7 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
   for (const f of fixtures) {
     if (f.atMs !== undefined) checkEnd(f.atMs, undefined, config.runLength, (p, m, h) => errorAt(src, ['fixtures', f.name, ...p], m, h));
   }
+  checkTimeout(config.runLength, config.timeoutMs, c.timeout !== undefined, (m, h) => errorAt(src, ['timeout'], m, h));
   const problem = entry.check?.(config);
   if (problem instanceof ConfigError) throw problem;
   if (problem) throw errorAt(src, problem.path, problem.message, problem.hint);

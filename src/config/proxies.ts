@@ -16,6 +16,7 @@ import type { StatsdOptions } from '../proxy/statsd.js';
 import { splitHostPort, UPSTREAM_PORT_0 } from '../proxy/host-port.js';
 import { listenTlsSchema, loadTls, tlsOf, TlsConfigError, upstreamTlsSchema } from '../proxy/tls.js';
 import { closest } from '../text/closest.js';
+import { unreadableWords } from '../fs/errors.js';
 import { ConfigErrors } from './config-error.js';
 import { ConfigError, errorAt, locate, parseYaml, type SourceDoc } from './errors.js';
 import { zodToConfigError } from './zod-errors.js';
@@ -155,7 +156,7 @@ export async function loadProxiesFile(file: string, registry: BehaviorRegistry, 
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(file, undefined, undefined, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? e})`, 'check the path given to --config');
+    throw new ConfigError(file, undefined, undefined, `cannot read the file: ${unreadableWords(e)}`, 'check the path given to --config');
   }
   const src = parseYaml(file, text);
   const plugins = await loadConfigPlugins(src, registry);

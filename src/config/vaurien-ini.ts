@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from './errors.js';
+import { unreadableWords } from '../fs/errors.js';
 
 export type IniValue = string | number | boolean | IniValue[];
 
@@ -38,7 +39,7 @@ function readFile(file: string, env: NodeJS.ProcessEnv, seen: Set<string>): Ini 
   try {
     text = readFileSync(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(file, undefined, undefined, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? e})`, 'check the path given to --config');
+    throw new ConfigError(file, undefined, undefined, `cannot read the file: ${unreadableWords(e)}`, 'check the path given to --config');
   }
   seen.add(file);
   const raw = parseRaw(file, text);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Action, Behavior, HookResult } from './plugin.js';
 import { messageOf } from './proxy-errors.js';
+import { unreadableWords } from '../fs/errors.js';
 
 /** A plugin that cannot be used, with the file it came from and its position in `plugins:`. */
 export class PluginError extends Error {
@@ -37,7 +38,7 @@ export async function loadPlugins(files: readonly string[], baseDir: string, res
     try {
       mtime = (await stat(file)).mtimeMs;
     } catch (e) {
-      return fail(`cannot read it (${(e as NodeJS.ErrnoException).code ?? String(e)}); paths are relative to the config file`);
+      return fail(`cannot read it: ${unreadableWords(e)}; paths are relative to the config file`);
     }
     let mod: Record<string, unknown>;
     try {

@@ -11,6 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
 import { z } from 'zod';
+import { unreadableWords } from '../fs/errors.js';
 
 /** TLS towards clients: the certificate the proxy shows them (PEM files). */
 export interface ListenTls {
@@ -76,7 +77,7 @@ function read(option: string, file: string): Buffer {
   try {
     return readFileSync(file);
   } catch (e) {
-    throw new TlsConfigError(option, `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new TlsConfigError(option, `cannot read ${file}: ${unreadableWords(e)}`);
   }
 }
 

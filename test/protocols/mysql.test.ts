@@ -422,7 +422,27 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
     expect(mysql.standIn!(query([], 'DELETE FROM t;\nCOMMIT'), true)).toEqual(query([], 'DELETE FROM t; ROLLBACK AND NO CHAIN NO RELEASE'));
     expect(mysql.standIn!(query([], 'SELECT 1 -- done; COMMIT'), true)).toBeUndefined();
     expect(mysql.standIn!(query([], 'SELECT 1 # done; COMMIT'), true)).toBeUndefined();
-    expect(mysql.standIn!(query([], 'COMMIT; SELECT 1'), true)).toBeUndefined();
+  });
+
+  // A failed statement ends a query: the server skips the statements after it.
+  it('a COMMIT amid statements: those before it go, with ROLLBACK in its place, those after it not; unless unsure where it stands', () => {
+    const amid = (sql: string) => mysql.standIn!(query([0, 1], sql), true)?.subarray(7).toString('latin1');
+    expect(amid('COMMIT; SELECT 1')).toBe('ROLLBACK AND NO CHAIN NO RELEASE');
+    expect(amid("INSERT INTO t VALUES ('a;b', \"c;\", `d;`, 'it''s;'); COMMIT WORK ; INSERT INTO t VALUES (2); COMMIT AND CHAIN; SELECT 3"))
+      .toBe("INSERT INTO t VALUES ('a;b', \"c;\", `d;`, 'it''s;'); ROLLBACK AND NO CHAIN NO RELEASE");
+    expect(amid('SELECT 1 -- done; COMMIT\n; COMMIT; SELECT 2')).toBe('SELECT 1 -- done; COMMIT\n; ROLLBACK AND NO CHAIN NO RELEASE');
+    expect(amid('SELECT 1 /* ; */; commit /* x */; SELECT 2')).toBeUndefined();
+    expect(amid('SELECT 1--1; COMMIT; SELECT 2')).toBe('SELECT 1--1; ROLLBACK AND NO CHAIN NO RELEASE');
+    for (const unsure of [
+      "SELECT 'a\\'; COMMIT; SELECT 'b'", // a backslash: an escape or not, by sql_mode
+      "SELECT 'a; COMMIT; SELECT 'b", // a quote that does not end
+      'SELECT 1 /*! ; COMMIT; */; SELECT 2', // an executable comment
+      'SELECT 1 /* /* */ ; COMMIT; SELECT 2 */', // nested, in no dialect the same
+      'CREATE PROCEDURE p() BEGIN INSERT INTO t VALUES (1); COMMIT; END', // a routine's body
+      'BEGIN NOT ATOMIC INSERT INTO t VALUES (1); COMMIT; END', // MariaDB's anonymous block
+      'SELECT 1 -- x\r; COMMIT; SELECT 2', // a lone CR
+      'SELECT 1; SELECT 2',
+    ]) expect(amid(unsure), unsure).toBeUndefined();
   });
 });
 

@@ -413,6 +413,23 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     expect(postgres.standIn!(insert, true, s)).toBeUndefined();
   });
 
+  // A failed statement ends a query: the server skips the statements after it.
+  it('a simple query with a COMMIT amid its statements: those before it go, with ROLLBACK in its place; unless unsure where it stands', () => {
+    const amid = (sql: string) => postgres.standIn!(msg('Q', sql), true, session())?.subarray(5).toString('latin1');
+    expect(amid('COMMIT; INSERT INTO t VALUES (2)')).toBe('ROLLBACK\0');
+    expect(amid(`INSERT INTO t VALUES ('a;b', 'it''s;') ; end transaction; INSERT INTO "x;" VALUES (2); COMMIT; SELECT 3`)).toBe(`INSERT INTO t VALUES ('a;b', 'it''s;') ; ROLLBACK\0`);
+    expect(amid('SELECT 1 --x; COMMIT\n; SELECT /* ; */ 2; COMMIT AND NO CHAIN; SELECT 3')).toBe('SELECT 1 --x; COMMIT\n; SELECT /* ; */ 2; ROLLBACK\0');
+    expect(amid('CREATE RULE r AS ON INSERT TO t DO ALSO (NOTIFY a; COMMIT); SELECT 1')).toBeUndefined();
+    for (const unsure of [
+      "SELECT E'a\\'; COMMIT; SELECT 'b'", // a backslash: an escape or not, by the string's kind and the settings
+      'DO $$BEGIN PERFORM 1; END$$; COMMIT; SELECT 1', // dollar quotes
+      'SELECT 1 /* /* */ ; COMMIT; */; SELECT 2', // nested
+      // A function body: its statements and END are its own (this one was taken for a query ending in a COMMIT).
+      'CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END',
+      'CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END; COMMIT; SELECT 1',
+    ]) expect(amid(unsure), unsure).toBeUndefined();
+  });
+
   it('a batch that parses a COMMIT and runs it; a Parse alone does not commit', () => {
     expect(postgres.standIn!(Buffer.concat([parse('COMMIT', 'c'), run('c')]), true, session())).toEqual(ROLLBACK);
     expect(postgres.standIn!(Buffer.concat([parse('COMMIT'), sync]), true, session())).toBeUndefined();

@@ -4,34 +4,31 @@
  * client's next statements running inside it and never committed. The server is sent a ROLLBACK
  * in its place, and the error replaces the server's reply (Protocol.standIn).
  */
-
-/** The longest COMMIT statement looked at: a request longer than this is no bare COMMIT. */
-const MAX_COMMIT_TEXT = 64;
-
-/** Whether `text` (latin1 bytes [from, to) of `buf`) is a whole COMMIT statement of the dialect. */
-export function isCommit(buf: Buffer, from: number, to: number, statement: RegExp): boolean {
-  return to - from <= MAX_COMMIT_TEXT && statement.test(buf.toString('latin1', from, to));
-}
+import { compound, firstCommit, isCommit, type SqlDialect } from './sql-statements.js';
 
 const SEMICOLON = 0x3b, LF = 0x0a, SPACE = 0x20;
 
 /**
- * Where the COMMIT that ends the statements in bytes [from, to) of `buf` starts: `from` for a
- * bare COMMIT, just after the last `;` for a list that ends in one (`INSERT ...; COMMIT`), whose
- * statements the server is then sent with ROLLBACK in its COMMIT's place; else -1. A `--` or `#`
- * on the line before that `;` may comment it out: -1 then.
+ * Where the COMMIT in the statements of bytes [from, to) of `buf` starts, which the server is
+ * then sent with ROLLBACK in its place and the statements after it left out (a failed statement
+ * ends a query: the server skips the rest): `from` for a bare COMMIT, just after the last `;` for
+ * a list that ends in one (`INSERT ...; COMMIT`), else the first COMMIT amid them that the
+ * statements can be read for sure to hold (sql-statements.ts); -1 if none. A `--` or `#` on the
+ * line before the last `;` may comment it out: the text is read whole then.
  */
-export function commitAt(buf: Buffer, from: number, to: number, statement: RegExp): number {
+export function commitAt(buf: Buffer, from: number, to: number, d: SqlDialect): number {
   let end = to;
   // Trailing blanks, a NUL (postgres) and one ';' belong to the COMMIT.
   while (end > from && buf[end - 1] <= SPACE) end--;
   if (end > from && buf[end - 1] === SEMICOLON) end--;
   const semi = end > from ? buf.lastIndexOf(SEMICOLON, end - 1) : -1;
   const at = semi < from ? from : semi + 1;
-  if (!isCommit(buf, at, to, statement)) return -1;
+  if (!isCommit(buf, at, to, d.commit)) return firstCommit(buf, from, to, d);
   if (at === from) return from;
+  // A routine's body ends in END (postgres' COMMIT too) and may hold a COMMIT (MySQL).
+  if (compound(buf, from, at, d)) return -1;
   const line = Math.max(from, buf.lastIndexOf(LF, semi) + 1);
-  return commentBefore(buf, '--', line, semi) || commentBefore(buf, '#', line, semi) ? -1 : at;
+  return commentBefore(buf, '--', line, semi) || commentBefore(buf, '#', line, semi) ? firstCommit(buf, from, to, d) : at;
 }
 
 function commentBefore(buf: Buffer, mark: string, from: number, to: number): boolean {
@@ -47,3 +44,6 @@ function commentBefore(buf: Buffer, mark: string, from: number, to: number): boo
 export const PG_COMMIT = /^\s*(commit|end)(\s+(work|transaction))?(\s+and\s+(no\s+)?chain)?\s*;?\s*\0?$/i;
 /** MySQL / MariaDB: COMMIT, optionally WORK, AND [NO] CHAIN, [NO] RELEASE. */
 export const MYSQL_COMMIT = /^\s*commit(\s+work)?(\s+and\s+(no\s+)?chain)?(\s+(no\s+)?release)?\s*;?\s*$/i;
+
+export const PG_SQL: SqlDialect = { commit: PG_COMMIT, mysql: false };
+export const MYSQL_SQL: SqlDialect = { commit: MYSQL_COMMIT, mysql: true };

@@ -1,8 +1,8 @@
 /**
  * MySQL's and MariaDB's COMMIT that draws an injected error (commit.ts): a COM_QUERY that is a
- * COMMIT, or ends in one, and the ROLLBACK the server is sent in its place.
+ * COMMIT, or holds one, and the ROLLBACK the server is sent in its place.
  */
-import { commitAt, MYSQL_COMMIT } from './commit.js';
+import { commitAt, MYSQL_SQL } from './commit.js';
 
 const COM_QUERY = 0x03;
 
@@ -15,10 +15,10 @@ const COM_QUERY = 0x03;
 export function commitStandIn(request: Buffer): Buffer | undefined {
   if (request.length <= 5 || request[3] !== 0 || request[4] !== COM_QUERY) return undefined;
   const sql = request.length > 7 && request[5] === 0 && request[6] === 1 ? 7 : 5;
-  const at = commitAt(request, sql, request.length, MYSQL_COMMIT);
+  const at = commitAt(request, sql, request.length, MYSQL_SQL);
   if (at < 0) return undefined;
   if (at === sql) return sql === 7 ? ROLLBACK_NO_ATTRIBUTES : ROLLBACK;
-  // Statements ending in a COMMIT (CLIENT_MULTI_STATEMENTS): they go, with ROLLBACK after them.
+  // Statements before a COMMIT (CLIENT_MULTI_STATEMENTS): they go, with ROLLBACK after them.
   const payload = Buffer.concat([request.subarray(4, at), Buffer.from(' ', 'latin1'), ROLLBACK_TEXT]);
   return Buffer.concat([Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, 0]), payload]);
 }

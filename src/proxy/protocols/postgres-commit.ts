@@ -1,12 +1,13 @@
 /**
  * PostgreSQL's COMMIT that draws an injected error (commit.ts): the requests that are one, and
- * what the server is sent in their place. A simple Query that is a COMMIT, or ends in one; an
+ * what the server is sent in their place. A simple Query that is a COMMIT, or holds one; an
  * extended-protocol batch that parses a COMMIT and runs it; or one that runs a statement parsed
  * as COMMIT before it, by name (JDBC names its COMMIT after prepareThreshold uses, then sends it
  * as Bind/Execute/Sync alone). The session notes those names as the client parses them.
  */
 import { int32BE } from './length-prefixed.js';
-import { commitAt, isCommit, PG_COMMIT } from './commit.js';
+import { commitAt, PG_COMMIT, PG_SQL } from './commit.js';
+import { isCommit } from './sql-statements.js';
 
 const T = (c: string): number => c.charCodeAt(0);
 const Q = T('Q'), PARSE = T('P'), BIND = T('B'), DESCRIBE = T('D'), EXECUTE = T('E'), SYNC = T('S'), CLOSE = T('C');
@@ -60,10 +61,10 @@ export function commitStandIn(request: Buffer, statements: CommitStatements | un
   return request[0] === Q ? simpleStandIn(request) : isExtendedCommit(request, statements) ? ROLLBACK : undefined;
 }
 
-/** A simple Query that is a COMMIT or ends in one: the Query sent in its place, ROLLBACK for COMMIT. */
+/** A simple Query that is a COMMIT or holds one: the Query sent in its place, ROLLBACK for COMMIT (commit.ts). */
 function simpleStandIn(request: Buffer): Buffer | undefined {
   if (request.length <= 5) return undefined;
-  const at = commitAt(request, 5, request.length, PG_COMMIT);
+  const at = commitAt(request, 5, request.length, PG_SQL);
   if (at < 0) return undefined;
   if (at === 5) return ROLLBACK;
   const text = Buffer.concat([request.subarray(5, at), Buffer.from(' ROLLBACK\0', 'latin1')]);

@@ -24,7 +24,7 @@
  * injected; FATAL ones close the connection, the others are followed by ReadyForQuery with the
  * transaction status the session last saw ('T' or 'E' become 'E': the statement failed inside a
  * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I'
- * (postgres-errors.ts). A COMMIT that draws an error (a simple query, the last statement of one,
+ * (postgres-errors.ts). A COMMIT that draws an error (a simple query, a statement of one,
  * an extended batch that runs it alone) is replaced by ROLLBACK on its way to the server, and its
  * ReadyForQuery says 'I' (postgres-commit.ts). Any other request that draws one inside a
  * transaction block is replaced by a statement that fails, so that the server's block is aborted

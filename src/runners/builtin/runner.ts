@@ -24,8 +24,11 @@ export const builtinRunner = (writeReports: ReportWriter): Runner => ({
     // Users start one every startup_delay, then the cycle records for `duration`; cycles are
     // cycle_time apart. Stopping the users comes after: no longer "the run" for chaos times.
     const c = builtinConfigSchema.parse(config.raw);
-    const ms = 1000 * (c.cycles.reduce((s, users) => s + (users - 1) * c.startup_delay + c.duration, 0) + (c.cycles.length - 1) * c.cycle_time);
-    return { ms, why: `${c.cycles.length} cycle(s) of duration ${c.duration}s${c.cycle_time ? `, cycle_time ${c.cycle_time}s` : ''}` };
+    const rampS = c.cycles.reduce((s, users) => s + (users - 1) * c.startup_delay, 0);
+    const ms = 1000 * (rampS + c.cycles.length * c.duration + (c.cycles.length - 1) * c.cycle_time);
+    // A ramp of a second or more is part of the length worth naming (FunkLoad's default 0.01 s is not).
+    const ramp = rampS >= 1 ? `, users started ${c.startup_delay}s apart` : '';
+    return { ms, why: `${c.cycles.length} cycle(s) of duration ${c.duration}s${c.cycle_time ? `, cycle_time ${c.cycle_time}s` : ''}${ramp}` };
   },
   run: (ctx) => runBuiltin(ctx, writeReports),
 });

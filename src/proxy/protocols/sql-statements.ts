@@ -1,0 +1,97 @@
+/**
+ * The statements of one SQL query text, for a COMMIT amid them (`COMMIT; INSERT ...`): its
+ * top-level semicolons, found past quotes, comments and parentheses as the server's lexer finds
+ * them. What it cannot read for sure makes it give up: a backslash in quoted text (an escape or
+ * not, by the session's settings), a dollar sign in PostgreSQL (dollar quotes), a nested comment,
+ * MySQL's executable comments, a compound statement (a routine's BEGIN ... END, whose body holds
+ * semicolons and may hold a COMMIT or an END). A COMMIT not found is withheld as before; one
+ * "found" in a string would end a transaction the client still has.
+ */
+
+export interface SqlDialect {
+  /** A whole COMMIT statement (commit.ts). */
+  commit: RegExp;
+  /** MySQL / MariaDB: `#` comments, `-- ` needs a blank after it, no nested comments. */
+  mysql: boolean;
+}
+
+const SEMI = 0x3b, QUOTE = 0x27, DQUOTE = 0x22, BACKTICK = 0x60, DASH = 0x2d, HASH = 0x23;
+const SLASH = 0x2f, STAR = 0x2a, BANG = 0x21, BACKSLASH = 0x5c, DOLLAR = 0x24, LF = 0x0a, CR = 0x0d;
+const OPEN = 0x28, CLOSE = 0x29, SPACE = 0x20;
+
+/** A routine's body, or an anonymous block, whose semicolons are its own. */
+const PG_COMPOUND = /\batomic\b/i;
+const MYSQL_COMPOUND = /\b(create|atomic)\b/i;
+
+/** Whether bytes [from, to) of `buf` may hold a compound statement (then nothing in it is trusted). */
+export function compound(buf: Buffer, from: number, to: number, d: SqlDialect): boolean {
+  return (d.mysql ? MYSQL_COMPOUND : PG_COMPOUND).test(buf.toString('latin1', from, to));
+}
+
+/**
+ * Where the first statement of bytes [from, to) of `buf` that is a COMMIT starts, or -1: none,
+ * or the text cannot be read for sure.
+ */
+export function firstCommit(buf: Buffer, from: number, to: number, d: SqlDialect): number {
+  if (compound(buf, from, to, d)) return -1;
+  let start = from;
+  let depth = 0;
+  let i = from;
+  while (i < to) {
+    const c = buf[i];
+    const next = i + 1 < to ? buf[i + 1] : -1;
+    if (c === QUOTE || c === DQUOTE || c === BACKTICK) i = quoted(buf, i, to);
+    else if ((c === DASH && next === DASH && (!d.mysql || i + 2 >= to || buf[i + 2] <= SPACE)) || (c === HASH && d.mysql)) i = lineEnd(buf, i, to);
+    else if (c === SLASH && next === STAR) i = blockEnd(buf, i, to, d);
+    else if (c === DOLLAR && !d.mysql) return -1;
+    else {
+      if (c === OPEN) depth++;
+      else if (c === CLOSE) depth--;
+      else if (c === SEMI && depth === 0) {
+        if (isCommit(buf, start, i, d.commit)) return start;
+        start = i + 1;
+      }
+      i++;
+    }
+    if (i < 0) return -1;
+  }
+  return isCommit(buf, start, to, d.commit) ? start : -1;
+}
+
+/** The longest COMMIT statement looked at: a request longer than this is no bare COMMIT. */
+const MAX_COMMIT_TEXT = 64;
+
+/** Whether `text` (latin1 bytes [from, to) of `buf`) is a whole COMMIT statement of the dialect. */
+export function isCommit(buf: Buffer, from: number, to: number, statement: RegExp): boolean {
+  return to - from <= MAX_COMMIT_TEXT && statement.test(buf.toString('latin1', from, to));
+}
+
+/** Past the quoted text opening at `i` (a doubled quote stays inside it); -1 if unsure. */
+function quoted(buf: Buffer, i: number, to: number): number {
+  const q = buf[i];
+  for (let j = i + 1; j < to; j++) {
+    const c = buf[j];
+    if (c === BACKSLASH) return -1;
+    if (c !== q) continue;
+    if (j + 1 < to && buf[j + 1] === q) j++;
+    else return j + 1;
+  }
+  return -1;
+}
+
+/** Past the line comment at `i`; -1 if a lone CR might end it first. */
+function lineEnd(buf: Buffer, i: number, to: number): number {
+  const lf = buf.indexOf(LF, i);
+  const end = lf < 0 || lf >= to ? to : lf + 1;
+  const cr = buf.indexOf(CR, i);
+  return cr >= 0 && cr < end - 2 ? -1 : end;
+}
+
+/** Past the block comment at `i`; -1 if it nests, runs (MySQL's `/*!`) or does not end. */
+function blockEnd(buf: Buffer, i: number, to: number, d: SqlDialect): number {
+  if (d.mysql && i + 2 < to && buf[i + 2] === BANG) return -1;
+  const end = buf.indexOf('*/', i + 2, 'latin1');
+  if (end < 0 || end + 2 > to) return -1;
+  const inner = buf.indexOf('/*', i + 2, 'latin1');
+  return inner >= 0 && inner < end ? -1 : end + 2;
+}
