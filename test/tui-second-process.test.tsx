@@ -199,6 +199,41 @@ it("shows the proxies a worker runs beside it, with their counts, and its mix ed
   expect(readdirSync(state).filter((n) => n.startsWith('presence-'))).toEqual([]);
 }, 60_000);
 
+it('names apart a proxy of the worker that has the name of one of its own, and edits the one selected', async () => {
+  const app = await startLoadApp();
+  cleanups.push(() => app.close());
+  const state = await stateDir();
+  const dir = await project(`name: twice\n${commandYaml(['sh', '-c', 'sleep 60'])}\nproxies:\n  web: {listen: "127.0.0.1:0", upstream: "127.0.0.1:${app.port}", protocol: http}\n`);
+  expect((await cliDone(['enqueue', dir, '--state-dir', state])).code).toBe(0);
+  const worker = cli(['worker', '--state-dir', state]);
+  running.push(worker.child);
+  await waitUntil(async () => (await queueJson(state))[0].status === 'running');
+  // The second run of the project is this control center's: its node is its own, the worker's is busy.
+  expect((await cliDone(['enqueue', dir, '--state-dir', state])).code).toBe(0);
+  const engine = new Engine({ runners: loadRunners, stateDir: state, nodes: { ...localNodes(1), nodes: [{ type: 'local', name: 'here', maxJobs: 1, tags: [], enabled: true }] }, run: 'all' });
+  await engine.start();
+  const backend = engineBackend(engine, { cwd: process.cwd() });
+  const ui = render(<App backend={backend} title="both" onQuit={() => {}} />);
+  cleanups.push(async () => {
+    ui.unmount();
+    backend.stop();
+    await engine.stop();
+  });
+  const theirs = `web@${worker.child.pid}`;
+  const names = () => backend.proxies.getSnapshot().proxies.map((p) => p.stats.name);
+  await waitUntil(() => names().join() === `web,${theirs}`, 10_000);
+  ui.stdin.write('3');
+  ui.stdin.write('j');
+  await waitUntil(() => strip(ui.lastFrame()).includes(`Behaviors · ${theirs}`), 10_000);
+  ui.stdin.write('4');
+  ui.stdin.write('j');
+  await waitUntil(() => /›\s*error\s+0%/.test(strip(ui.lastFrame())), 10_000);
+  ui.stdin.write('+');
+  const view = (name: string) => backend.proxies.getSnapshot().proxies.find((p) => p.stats.name === name)!;
+  await waitUntil(() => view(theirs).stats.mix === '5:error', 10_000).catch(() => expect(backend.messages.getSnapshot().map((m) => m.text)).toContain(`${theirs}: error 5%`));
+  expect(engine.liveProxies().map((p) => [p.name, p.mix.text])).toEqual([['web', '100:dummy']]);
+}, 60_000);
+
 /** A GET through the proxy on `port`: its status, or 'cut' when the connection ends without one. */
 function status(port: number): Promise<number | 'cut'> {
   return new Promise((resolve) => {

@@ -16,7 +16,7 @@ import type { AbortWhy } from './job-outcome.js';
 import { isTerminal, type Job } from './jobs.js';
 import { chaosPlayerOf, jobOfProxy } from './live-proxies.js';
 import { JournalQueue } from './queue.js';
-import { RemoteProxies } from './remote-proxies.js';
+import { RemoteProxies, type RemoteProxy } from './remote-proxies.js';
 
 export type { EngineOptions, EngineSnapshot, JobView } from './engine-types.js';
 
@@ -27,7 +27,7 @@ export class Engine extends EngineRuntime {
   /** Set once interrupt() has asked for its cancels: waitFor then stops waiting on the queue. */
   private interrupted = false;
   private readonly views = new JobViews(this.core);
-  /** The proxies of jobs other processes run: read while a view watches them (`remote.watch()`). */
+  /** The proxies of jobs other processes run: read while a view watches them (`remote.watch()`; see remoteProxies). */
   readonly remote = new RemoteProxies(this.queue, this.queue instanceof JournalQueue ? this.state.root : undefined);
 
   // ---- user actions ----
@@ -98,7 +98,8 @@ export class Engine extends EngineRuntime {
    */
   async setMix(proxy: string, spec: MixSpec, jobId?: string): Promise<string> {
     // Run by another process beside this one (its presence on the state dir): through its job's API.
-    if (!jobId && !this.jobOfProxy(proxy) && this.remote.find(proxy)?.control) return this.remote.setMix(proxy, spec);
+    const remote = !jobId && !this.jobOfProxy(proxy) ? this.remoteProxy(proxy) : undefined;
+    if (remote) return this.remote.setMix(remote, spec);
     return this.playerOf(proxy, jobId).manual(proxy, spec);
   }
 
@@ -205,9 +206,20 @@ export class Engine extends EngineRuntime {
     return resultDirOf(this.state, this.queue, id);
   }
 
+  /** The proxies of jobs other processes run, named apart from this one's (see RemoteProxies.list). */
+  remoteProxies(): RemoteProxy[] {
+    return this.remote.list(new Set(this.liveProxies().map((p) => p.name)));
+  }
+
+  /** One of those, by the name views know it by. */
+  remoteProxy(name: string): RemoteProxy | undefined {
+    return this.remoteProxies().find((r) => r.stats.name === name);
+  }
+
   /** The mix of a proxy another process runs, as the editor reads it (see RemoteProxies.mixOf). */
-  remoteMix(proxy: string): Mix | undefined {
-    return this.loadedKit && this.remote.mixOf(proxy, this.loadedKit.behaviors);
+  remoteMix(name: string): Mix | undefined {
+    const r = this.remoteProxy(name);
+    return r && this.loadedKit && this.remote.mixOf(r, this.loadedKit.behaviors);
   }
 
   protected override changed(): void {

@@ -13,11 +13,14 @@ import { readPresences } from './presence-file.js';
 import type { JobQueue } from './queue-types.js';
 
 export interface RemoteProxy {
+  /** Its name in that process; `stats.name` is the one views know it by (see list). */
+  proxy: string;
   stats: ProxyStats;
   /** When its counters were taken (ms), when the presence says. */
   at?: number;
-  /** Who runs it, in words ("pid 1234"), when known. */
+  /** Who runs it, in words ("pid 1234"), and its pid, when known. */
   owner?: string;
+  pid?: number;
   /** Its job's id, and what sets its mix (a state dir's presence only). */
   job?: string;
   control?: { api: string; token: string; mix: Record<string, MixEntrySpec> };
@@ -56,18 +59,27 @@ export class RemoteProxies {
     };
   }
 
-  list(): RemoteProxy[] {
-    return [...(this.queue.remotePresence?.().proxies ?? []).map((stats) => ({ stats })), ...this.read];
-  }
-
-  find(name: string): RemoteProxy | undefined {
-    return this.list().find((r) => r.stats.name === name);
+  /**
+   * Every one, named apart from `taken` (this process's) and from each other: views select and
+   * edit a proxy by its name, and two jobs of one project (one here, one in a worker) have the
+   * same. A second `db` is `db@1234` (its process), or `db#2` when that is not known.
+   */
+  list(taken: ReadonlySet<string>): RemoteProxy[] {
+    const all = [...(this.queue.remotePresence?.().proxies ?? []).map((stats): RemoteProxy => ({ proxy: stats.name, stats })), ...this.read];
+    const names = new Set(taken);
+    return all.map((r) => {
+      let name = r.proxy;
+      for (let n = 2; names.has(name); n++) name = r.pid !== undefined && n === 2 ? `${r.proxy}@${r.pid}` : `${r.proxy}#${n}`;
+      names.add(name);
+      return name === r.stats.name ? r : { ...r, stats: { ...r.stats, name } };
+    });
   }
 
   /** Its mix as the editor reads it, behaviors resolved in `registry` (undefined: one is not known here). */
-  mixOf(name: string, registry: BehaviorRegistry): Mix | undefined {
-    const spec = this.find(name)?.control?.mix;
+  mixOf(r: RemoteProxy, registry: BehaviorRegistry): Mix | undefined {
+    const spec = r.control?.mix;
     if (!spec) return undefined;
+    const name = r.stats.name;
     const text = JSON.stringify(spec);
     let cached = this.parsed.get(name);
     if (cached?.text !== text) {
@@ -83,14 +95,13 @@ export class RemoteProxies {
   }
 
   /** Set the mix of a proxy another process runs, through its job's control API; returns its text. */
-  async setMix(name: string, spec: MixSpec): Promise<string> {
-    const r = this.find(name);
-    if (!r?.control) throw new Error(`no proxy "${name}" is running`);
+  async setMix(r: RemoteProxy, spec: MixSpec): Promise<string> {
+    if (!r.control) throw new Error(`proxy "${r.stats.name}" runs in a job of another worker: change its mix there (or with its job's api:)`);
     let set;
     try {
-      set = await putMix(r.control.api, r.control.token, name, spec);
+      set = await putMix(r.control.api, r.control.token, r.proxy, spec);
     } catch (e) {
-      throw new Error(`proxy "${name}" of ${r.owner ?? 'another process'}: ${(e as Error).message}`);
+      throw new Error(`proxy "${r.stats.name}" of ${r.owner ?? 'another process'}: ${(e as Error).message}`);
     }
     // Shown at once, not at the next read of its presence.
     r.control.mix = set.mixOptions;
@@ -103,7 +114,7 @@ export class RemoteProxies {
     this.read = presences.flatMap((p) =>
       p.proxies.map((stats): RemoteProxy => {
         const c = p.control[stats.name];
-        return { stats, at: p.at, owner: `pid ${p.owner.pid}`, job: c?.job, control: c && { api: c.api, token: p.token, mix: c.mix } };
+        return { proxy: stats.name, stats, at: p.at, pid: p.owner.pid, owner: `pid ${p.owner.pid}`, job: c?.job, control: c && { api: c.api, token: p.token, mix: c.mix } };
       }),
     );
   }

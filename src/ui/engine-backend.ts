@@ -36,7 +36,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
   // Proxies of jobs other processes run: counters (and, beside this one on the state dir, where
   // their mixes are set); read only while this view is open.
   const offRemote = engine.remote.watch();
-  const remote = () => engine.remote.list().map((r) => ({ stats: () => r.stats, at: r.at, elsewhere: r.owner }));
+  const remote = () => engine.remoteProxies().map((r) => ({ stats: () => r.stats, at: r.at, elsewhere: r.owner }));
   const monitor = new ProxyMonitor(() => [...(o.extraProxies?.() ?? []), ...engine.liveProxies(), ...remote()]);
   monitor.start();
   let last: { from?: EngineSnapshot; view: TuiSnapshot } = { view: { jobs: [], nodes: [], schedules: [], output: () => [] } };
@@ -123,10 +123,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
       behaviorNames: () => engine.behaviorNames(),
       setMix: async (name: string, spec: MixSpec) => {
         const proxy = proxyByName(name);
-        if (!proxy) {
-          const elsewhere = engine.remote.find(name);
-          if (!elsewhere?.control) throw new Error(elsewhere ? `proxy "${name}" runs in a job of another worker: change its mix there (or with its job's api:)` : `no proxy "${name}" is running`);
-        }
+        if (!proxy && !engine.remoteProxy(name)) throw new Error(`no proxy "${name}" is running`);
         if (!proxy || engine.liveProxies().includes(proxy)) await engine.setMix(name, spec);
         else await proxy.setMix(spec);
         monitor.sample();
@@ -134,7 +131,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
       pauseChaos: async (name) => engine.pauseChaos(name),
       resumeChaos: (name) => engine.resumeChaos(name),
       carrier: (name) => {
-        const id = engine.jobOfProxy(name) ?? engine.remote.find(name)?.job;
+        const id = engine.jobOfProxy(name) ?? engine.remoteProxy(name)?.job;
         return id ? engine.getSnapshot().jobs.find((j) => j.id === id)?.name : undefined;
       },
     },
