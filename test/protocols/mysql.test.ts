@@ -433,6 +433,7 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
     expect(amid('SELECT 1 -- done; COMMIT\n; COMMIT; SELECT 2')).toBe('SELECT 1 -- done; COMMIT\n; ROLLBACK AND NO CHAIN NO RELEASE');
     expect(amid('SELECT 1 /* ; */; commit /* x */; SELECT 2')).toBeUndefined();
     expect(amid('SELECT 1--1; COMMIT; SELECT 2')).toBe('SELECT 1--1; ROLLBACK AND NO CHAIN NO RELEASE');
+    expect(amid('CREATE TABLE event (id INT); INSERT INTO event VALUES (1); COMMIT')).toBe('CREATE TABLE event (id INT); INSERT INTO event VALUES (1); ROLLBACK AND NO CHAIN NO RELEASE');
     for (const unsure of [
       "SELECT 'a\\'; COMMIT; SELECT 'b'", // a backslash: an escape or not, by sql_mode
       "SELECT 'a; COMMIT; SELECT 'b", // a quote that does not end
@@ -440,6 +441,7 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
       'SELECT 1 /* /* */ ; COMMIT; SELECT 2 */', // nested, in no dialect the same
       'CREATE PROCEDURE p() BEGIN INSERT INTO t VALUES (1); COMMIT; END', // a routine's body
       'BEGIN NOT ATOMIC INSERT INTO t VALUES (1); COMMIT; END', // MariaDB's anonymous block
+      'ALTER DEFINER = CURRENT_USER EVENT e DO BEGIN INSERT INTO t VALUES (1); COMMIT; END',
       'SELECT 1 -- x\r; COMMIT; SELECT 2', // a lone CR
       'SELECT 1; SELECT 2',
     ]) expect(amid(unsure), unsure).toBeUndefined();

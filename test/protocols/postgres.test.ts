@@ -420,6 +420,7 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     expect(amid(`INSERT INTO t VALUES ('a;b', 'it''s;') ; end transaction; INSERT INTO "x;" VALUES (2); COMMIT; SELECT 3`)).toBe(`INSERT INTO t VALUES ('a;b', 'it''s;') ; ROLLBACK\0`);
     expect(amid('SELECT 1 --x; COMMIT\n; SELECT /* ; */ 2; COMMIT AND NO CHAIN; SELECT 3')).toBe('SELECT 1 --x; COMMIT\n; SELECT /* ; */ 2; ROLLBACK\0');
     expect(amid('CREATE RULE r AS ON INSERT TO t DO ALSO (NOTIFY a; COMMIT); SELECT 1')).toBeUndefined();
+    expect(amid('INSERT INTO t (atomic) VALUES (1); COMMIT')).toBe('INSERT INTO t (atomic) VALUES (1); ROLLBACK\0');
     for (const unsure of [
       "SELECT E'a\\'; COMMIT; SELECT 'b'", // a backslash: an escape or not, by the string's kind and the settings
       'DO $$BEGIN PERFORM 1; END$$; COMMIT; SELECT 1', // dollar quotes

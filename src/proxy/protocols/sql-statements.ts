@@ -19,9 +19,12 @@ const SEMI = 0x3b, QUOTE = 0x27, DQUOTE = 0x22, BACKTICK = 0x60, DASH = 0x2d, HA
 const SLASH = 0x2f, STAR = 0x2a, BANG = 0x21, BACKSLASH = 0x5c, DOLLAR = 0x24, LF = 0x0a, CR = 0x0d;
 const OPEN = 0x28, CLOSE = 0x29, SPACE = 0x20;
 
-/** A routine's body, or an anonymous block, whose semicolons are its own. */
-const PG_COMPOUND = /\batomic\b/i;
-const MYSQL_COMPOUND = /\b(create|atomic)\b/i;
+/**
+ * A routine's body, or an anonymous block, whose semicolons are its own: PostgreSQL's BEGIN
+ * ATOMIC, MySQL's stored programs (CREATE or ALTER of one), MariaDB's BEGIN NOT ATOMIC.
+ */
+const PG_COMPOUND = /\bbegin\s+atomic\b/i;
+const MYSQL_COMPOUND = /\b(create|alter)\s+(or\s+replace\s+)?(definer\s*=\s*\S+\s+)?(aggregate\s+)?(procedure|function|trigger|event)\b|\bnot\s+atomic\b/i;
 
 /** Whether bytes [from, to) of `buf` may hold a compound statement (then nothing in it is trusted). */
 export function compound(buf: Buffer, from: number, to: number, d: SqlDialect): boolean {
