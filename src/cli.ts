@@ -16,6 +16,7 @@ import { PROTOCOL_NAMES } from './proxy/protocol.js';
 export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
   let result: Promise<number> = Promise.resolve(EXIT.ok);
   let behaviorOptions: BehaviorOptions = {};
+  let mixFlag: string | undefined;
   const program = new Command('marteau-tui')
     .description('Load and chaos testing of web services from one terminal: a chaos proxy between your app and its backends, and a load-test queue.')
     .version(await version())
@@ -47,7 +48,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     .option('--api-token <token>', 'require this token on every API request (needed off loopback; env MARTEAU_API_TOKEN)')
     .option('--vaurien-proxy <name>', "the proxy that Vaurien's bare /behavior and /backend routes act on")
     .option('-w, --watch', 'with --config: apply edits of the file (and its plugins) live; a bad edit is reported and ignored')
-    .action((o: ProxyCommandOptions) => { result = import('./cli/proxy-command.js').then((m) => m.runProxyCommand({ ...o, behaviorOptions }, io)); });
+    .action((o: ProxyCommandOptions) => { result = import('./cli/proxy-command.js').then((m) => m.runProxyCommand({ ...o, behaviorOptions, mixFlag }, io)); });
 
   program
     .command('behaviors')
@@ -77,6 +78,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
       // Vaurien's and toxiproxy-server's flags, spelled as ours (see proxy-compat.ts).
       const translated = (await import('./cli/proxy-compat.js')).translateArgs(argv.slice(3));
       behaviorOptions = translated.behaviorOptions;
+      mixFlag = translated.mixFlag;
       argv = [...argv.slice(0, 3), ...translated.args];
     }
     await program.parseAsync(argv);

@@ -230,6 +230,10 @@ describe('marteau-tui proxy: bad input', () => {
     ['Vaurien\'s --http-port', ['--proxy', '127.0.0.1:0', '--backend', '127.0.0.1:1', '--http', '--http-port', '99999'], '--http-port: port 99999 is over 65535; e.g. --http-port 8080'],
     ['Vaurien\'s --statsd.port 0', ['--proxy', '127.0.0.1:0', '--backend', '127.0.0.1:1', '--statsd.enabled', '--statsd.port', '0'],
       '--statsd.port: port 0 is not a port a statsd server listens on; give its port, e.g. --statsd.port 8125'],
+    ['Vaurien\'s --behavior over 100 %', ['--proxy', '127.0.0.1:0', '--backend', '127.0.0.1:1', '--behavior', '100:delay,10:error'],
+      '--behavior: the percentages add up to 110 %, over 100 %; lower some of them'],
+    ['ours, --behaviors over 100 %', ['-l', '127.0.0.1:0', '-u', '127.0.0.1:1', '-b', '100:delay,10:error'],
+      '--behaviors: the percentages add up to 110 %, over 100 %; lower some of them'],
   ])('%s: the error names the flag as typed', async (_name, args, expected) => {
     const r = await fails(args);
     expect(r.code).toBe(2);

@@ -45,6 +45,8 @@ export interface ProxyCommandOptions extends TlsFlags {
   watch?: boolean;
   /** Vaurien's `--behavior-<name>-<option>` values (see proxy-compat.ts). */
   behaviorOptions?: BehaviorOptions;
+  /** `--behavior` when the mix came in Vaurien's spelling, for its errors. */
+  mixFlag?: string;
 }
 
 export interface Io {
@@ -257,7 +259,7 @@ async function buildConfig(o: ProxyCommandOptions): Promise<BuiltConfig> {
   try {
     parseMix(behaviors, buildRegistry(), { protocol: protocolInfo(o.protocol as ProtocolName) });
   } catch (e) {
-    if (e instanceof MixError) throw mixFlagError(e);
+    if (e instanceof MixError) throw mixFlagError(e, o.mixFlag);
     throw e;
   }
   if (o.pin !== 'exchange' && o.pin !== 'connection') throw new UsageError('--pin: use exchange or connection');

@@ -28,6 +28,8 @@ export type BehaviorOptions = Record<string, Record<string, unknown>>;
 export interface TranslatedArgs {
   args: string[];
   behaviorOptions: BehaviorOptions;
+  /** The mix flag as typed, Vaurien's `--behavior` or ours, for its errors. */
+  mixFlag?: string;
 }
 
 const RENAMED: Record<string, string> = {
@@ -56,6 +58,7 @@ export function translateArgs(input: readonly string[]): TranslatedArgs {
   const typed = new Map<string, string>();
   const switches = new Set<string>();
   const behaviorOptions: BehaviorOptions = {};
+  let mixFlag: string | undefined;
   const registry = buildRegistry();
   for (let i = 0; i < input.length; i++) {
     const arg = input[i];
@@ -74,6 +77,7 @@ export function translateArgs(input: readonly string[]): TranslatedArgs {
       break;
     }
     if (flag in RENAMED) {
+      if (flag === '--behavior') mixFlag = flag;
       args.push(RENAMED[flag], take());
     } else if (VALUED.has(flag)) {
       const key = flag.replace('.', '-').replace(/^-(?=[a-z])/, '--');
@@ -126,7 +130,7 @@ export function translateArgs(input: readonly string[]): TranslatedArgs {
     args.push('--statsd', `${host('--statsd-host', 'localhost')}:${port('--statsd-port', '8125', false)}`);
     if (!args.includes('--statsd-prefix')) args.push('--statsd-prefix', 'vaurien');
   }
-  return { args, behaviorOptions };
+  return { args, behaviorOptions, mixFlag };
 }
 
 /** `--behavior-delay-sleep`: behavior `delay`, option `sleep` (Vaurien writes `_` as `-` in option names; we take it in behavior names too). */
@@ -248,7 +252,7 @@ export interface VaurienConfig {
  * [protocol:NAME] `overwrite_host_header` is honoured, and [behavior:NAME] sections (Python
  * callables) are refused.
  */
-export function vaurienConfig(file: string, flags: { listen?: string; upstream?: string; protocol: string; behaviors?: string; rewriteHost?: boolean }, behaviorOptions: BehaviorOptions): VaurienConfig {
+export function vaurienConfig(file: string, flags: { listen?: string; upstream?: string; protocol: string; behaviors?: string; mixFlag?: string; rewriteHost?: boolean }, behaviorOptions: BehaviorOptions): VaurienConfig {
   const ini = readVaurienIni(file);
   const get = (section: string, key: string): IniValue | undefined => ini.get(section)?.get(key)?.value;
   const text = (section: string, key: string, fallback: string): string => {
@@ -278,7 +282,7 @@ export function vaurienConfig(file: string, flags: { listen?: string; upstream?:
   } catch (e) {
     if (!(e instanceof MixError)) throw e;
     // The file has no behavior options: a wrong one came with a --behavior-<name>-<option> flag.
-    if (get('vaurien', 'behavior') === undefined || e.path.length > 1) throw mixFlagError(e);
+    if (get('vaurien', 'behavior') === undefined || e.path.length > 1) throw mixFlagError(e, flags.mixFlag);
     throw fail(ini, file, 'vaurien', 'behavior', e.message);
   }
   const listen = text('vaurien', 'proxy', flags.listen ?? 'localhost:8000');
@@ -343,9 +347,9 @@ function fail(ini: Ini, file: string, section: string, key: string, problem: str
  * `--behavior-<name>-<option>` for an option (a mix on the command line is text, without
  * options), else `--behaviors`.
  */
-export function mixFlagError(e: MixError): UsageError {
+export function mixFlagError(e: MixError, mixFlag = '--behaviors'): UsageError {
   const [name, option] = e.path;
-  const flag = typeof name === 'string' && typeof option === 'string' ? `--behavior-${name}-${option.replace(/_/g, '-')}` : '--behaviors';
+  const flag = typeof name === 'string' && typeof option === 'string' ? `--behavior-${name}-${option.replace(/_/g, '-')}` : mixFlag;
   return new UsageError(`${flag}: ${e.message}`);
 }
 
