@@ -23,7 +23,8 @@ export function commitAt(buf: Buffer, from: number, to: number, d: SqlDialect): 
   if (end > from && buf[end - 1] === SEMICOLON) end--;
   const semi = end > from ? buf.lastIndexOf(SEMICOLON, end - 1) : -1;
   const at = semi < from ? from : semi + 1;
-  if (!isCommit(buf, at, to, d.commit)) return firstCommit(buf, from, to, d);
+  // One statement (an error's common case) that is no COMMIT: no more to read.
+  if (!isCommit(buf, at, to, d.commit)) return at === from ? -1 : firstCommit(buf, from, to, d);
   if (at === from) return from;
   // A routine's body ends in END (postgres' COMMIT too) and may hold a COMMIT (MySQL).
   if (compound(buf, from, at, d)) return -1;
