@@ -197,6 +197,18 @@ describe('marteau-tui --ci', () => {
     for (const timeout of ['timeout: 2m\n', '']) expect((await cliDone(['enqueue', await load(timeout), '--state-dir', state])).code).toBe(0);
   });
 
+  it.each([
+    // 2 × 300 s recorded, 5 + 10 s of spawning at 2 a second, 10 s between: Locust's own start comes on top.
+    ['locust', 'runner: locust\nbase_url: http://127.0.0.1:9\ncycles: [10, 20]\nduration: 300\nspawn_rate: 2\ncycle_time: 10\ntimeout: 10m\n', { 'locustfile.py': 'from locust import HttpUser\n' }, '8:10', 'at least 10m25s (2 cycle(s) of duration 300s, cycle_time 10s, users started 2 a second), longer than the timeout of 10m00s', '12m'],
+    // The cycles and duration given here (FunkLoad's .conf has them otherwise): 2 × 120 s at least.
+    ['funkload', 'script: loadtest.py\ntest: Simple.test_simple\ncycles: "5:10"\nduration: 120\ntimeout: 4m\n', { 'loadtest.py': '', 'Simple.conf': '' }, '6:10', 'at least 4m00s (2 cycle(s) of duration 120s), as long as the timeout of 4m00s', '5m'],
+  ])('a %s load at least as long as its timeout: refused at timeout:, exit 2', async (_runner, body, files, at, lasts, suggested) => {
+    const dir = await project(`name: long\n${body}`, files);
+    const r = await cliDone(['enqueue', dir, '--state-dir', await stateDir()]);
+    expect(r.code, r.out + r.err).toBe(2);
+    expect(r.err.startsWith(`marteau-tui: ${path.join(dir, '.marteau.yml')}:${at}: timeout: the load lasts ${lasts}: the job would always end timed out\n  hint: raise it to at least the load and a margin for setup and reports, e.g. timeout: ${suggested}, or shorten the load\n`), r.err).toBe(true);
+  });
+
   it('SIGINT: the job is cancelled, its processes killed, exit 130', async () => {
     const dir = await project(`${commandYaml(['sh', '-c', 'echo started; sleep 30 & sleep 31; wait'])}\n`);
     const state = await stateDir();

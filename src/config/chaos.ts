@@ -108,6 +108,8 @@ export interface RunLength {
   why: string;
   /** Only the `timeout` bounds the run (the runner cannot tell its length): the load may end sooner. */
   byTimeout?: boolean;
+  /** The least the load lasts (each cycle also starts a program): for the timeout, not for chaos times. */
+  atLeast?: boolean;
 }
 
 export interface ChaosContext {
@@ -283,7 +285,7 @@ export function checkTimeout(end: RunLength, timeoutMs: number, timeoutGiven: bo
   if (end.byTimeout || end.ms < timeoutMs) return;
   const minutes = Math.ceil((end.ms + Math.max(60_000, end.ms / 10)) / 60_000);
   throw fail(
-    `the load lasts ${formatDuration(end.ms)} (${end.why}), ${end.ms === timeoutMs ? 'as long as' : 'longer than'} ${timeoutGiven ? 'the' : 'the default'} timeout of ${formatDuration(timeoutMs)}: the job would always end timed out`,
+    `the load lasts ${end.atLeast ? 'at least ' : ''}${formatDuration(end.ms)} (${end.why}), ${end.ms === timeoutMs ? 'as long as' : 'longer than'} ${timeoutGiven ? 'the' : 'the default'} timeout of ${formatDuration(timeoutMs)}: the job would always end timed out`,
     `${timeoutGiven ? 'raise it' : 'set timeout:'} to at least the load and a margin for setup and reports, e.g. timeout: ${minutes}m, or shorten the load`,
   );
 }

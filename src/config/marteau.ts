@@ -112,6 +112,8 @@ export interface RunnerCatalogEntry {
   check?(config: MarteauConfig): { path: (string | number)[]; message: string; hint?: string } | ConfigError | undefined;
   /** How long the load of this config runs, when the runner knows (checks chaos times against it). */
   runLength?(config: MarteauConfig): RunLength | undefined;
+  /** Without a runLength, the least the load lasts when the config tells (checked against the timeout only). */
+  loadAtLeast?(config: MarteauConfig): RunLength | undefined;
   /** Whether a job of this config copies files to or from SSH nodes (SFTP); unsaid: it does. */
   movesFiles?(config: MarteauConfig): boolean;
 }
@@ -305,7 +307,7 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
   for (const f of fixtures) {
     if (f.atMs !== undefined) checkEnd(f.atMs, undefined, config.runLength, (p, m, h) => errorAt(src, ['fixtures', f.name, ...p], m, h));
   }
-  checkTimeout(config.runLength, config.timeoutMs, c.timeout !== undefined, (m, h) => errorAt(src, ['timeout'], m, h));
+  checkTimeout(config.runLength.byTimeout ? (entry.loadAtLeast?.(config) ?? config.runLength) : config.runLength, config.timeoutMs, c.timeout !== undefined, (m, h) => errorAt(src, ['timeout'], m, h));
   const problem = entry.check?.(config);
   if (problem instanceof ConfigError) throw problem;
   if (problem) throw errorAt(src, problem.path, problem.message, problem.hint);

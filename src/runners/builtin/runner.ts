@@ -9,6 +9,7 @@ import { fixtureEvents } from '../proxy-timeline.js';
 import type { Runner, RunnerContext, RunOutcome } from '../../core/runner-contract.js';
 import { sweepWithThresholds } from '../steady.js';
 import { parseThresholds } from '../../config/thresholds.js';
+import { cyclesLength } from '../cycles-length.js';
 import { builtinConfigSchema, builtinKnownKeysAt } from './config.js';
 import { distributedBench, nodeFailure } from './distributed.js';
 import { runBuiltinJob } from './job.js';
@@ -24,11 +25,7 @@ export const builtinRunner = (writeReports: ReportWriter): Runner => ({
     // Users start one every startup_delay, then the cycle records for `duration`; cycles are
     // cycle_time apart. Stopping the users comes after: no longer "the run" for chaos times.
     const c = builtinConfigSchema.parse(config.raw);
-    const rampS = c.cycles.reduce((s, users) => s + (users - 1) * c.startup_delay, 0);
-    const ms = 1000 * (rampS + c.cycles.length * c.duration + (c.cycles.length - 1) * c.cycle_time);
-    // A ramp of a second or more is part of the length worth naming (FunkLoad's default 0.01 s is not).
-    const ramp = rampS >= 1 ? `, users started ${c.startup_delay}s apart` : '';
-    return { ms, why: `${c.cycles.length} cycle(s) of duration ${c.duration}s${c.cycle_time ? `, cycle_time ${c.cycle_time}s` : ''}${ramp}` };
+    return cyclesLength(c.cycles, c.duration, c.cycle_time, { seconds: (users) => (users - 1) * c.startup_delay, words: `users started ${c.startup_delay}s apart` });
   },
   run: (ctx) => runBuiltin(ctx, writeReports),
 });

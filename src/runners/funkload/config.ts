@@ -13,9 +13,11 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { httpUrlSchema } from '../../config/http-url.js';
+import type { RunLength } from '../../config/chaos.js';
 import type { MarteauConfig, RunnerCatalogEntry } from '../../config/marteau.js';
 import { isInnerPath } from '../../config/paths.js';
 import { apdexTSchema } from '../builtin/config.js';
+import { cyclesLength } from '../cycles-length.js';
 import { checkThresholds } from '../job-report.js';
 import { checkConfFile } from './conf-file.js';
 
@@ -37,6 +39,16 @@ export const funkloadConfigSchema = z.object({
 });
 
 export type FunkloadConfig = z.output<typeof funkloadConfigSchema>;
+
+/**
+ * When .marteau.yml gives the cycles and their duration (else the .conf does, unread here): each
+ * cycle starts its users startup_delay apart, then records; starting fl-run-bench adds to that.
+ */
+export function funkloadLoadAtLeast(config: MarteauConfig): RunLength | undefined {
+  const { cycles, durationMs, startupDelayMs = 0, cycleTimeMs = 0 } = config;
+  if (!cycles || durationMs === undefined) return undefined;
+  return { ...cyclesLength(cycles, durationMs / 1000, cycleTimeMs / 1000, { seconds: (users) => ((users - 1) * startupDelayMs) / 1000, words: `users started ${startupDelayMs / 1000}s apart` }), atLeast: true };
+}
 
 /** Cross-key checks at load time, so a mistake is a config error at its line, not a failed run. */
 export const checkFunkloadConfig: NonNullable<RunnerCatalogEntry['check']> = (config: MarteauConfig) => {

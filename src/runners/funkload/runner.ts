@@ -17,7 +17,7 @@ import { cleanupStage, fetchNodeArtifacts } from '../staging.js';
 import { parseThresholds } from '../../config/thresholds.js';
 import { flBuildReportArgv, maskUrlPasswords } from './argv.js';
 import { benchOnNode, lastLine, nodePath, scratchDir, step, StepFailure, type NodeBench } from './bench.js';
-import { checkFunkloadConfig, funkloadConfigSchema } from './config.js';
+import { checkFunkloadConfig, funkloadConfigSchema, funkloadLoadAtLeast } from './config.js';
 import { progressAfter, type BenchConsole, type BenchStatus } from './console.js';
 import { withPythonPath } from './tools.js';
 
@@ -27,6 +27,7 @@ export const funkloadRunner = (writeReports: ReportWriter): Runner => ({
   description: "FunkLoad's fl-run-bench on each of the job's nodes; its XML becomes our report",
   configSchema: funkloadConfigSchema,
   check: checkFunkloadConfig,
+  loadAtLeast: funkloadLoadAtLeast,
   run: (ctx) => runFunkload(ctx, writeReports),
 });
 

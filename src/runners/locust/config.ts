@@ -16,9 +16,11 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { httpUrlSchema } from '../../config/http-url.js';
+import type { RunLength } from '../../config/chaos.js';
 import type { MarteauConfig } from '../../config/marteau.js';
 import { innerPath } from '../../config/paths.js';
 import { apdexTSchema, cyclesSchema, LIMITS } from '../builtin/config.js';
+import { cyclesLength } from '../cycles-length.js';
 
 const DEFAULT_DURATION_S = 10;
 /** FunkLoad's default startup_delay: 0.01 s between two user starts. */
@@ -74,6 +76,13 @@ export function locustSettings(config: MarteauConfig): LocustSettings {
     apdexT: c.apdex_t,
     masterHost: c.master_host,
   };
+}
+
+/** Each cycle spawns its users at the spawn rate, then records for `duration`; starting Locust adds to that. */
+export function locustLoadAtLeast(config: MarteauConfig): RunLength {
+  const s = locustSettings(config);
+  const rate = s.spawnRate;
+  return { ...cyclesLength(s.cycles, s.durationS, s.cycleTimeS, { seconds: (users) => (rate === 'all' ? 0 : users / rate), words: `users started ${rate} a second` }), atLeast: true };
 }
 
 /** Load-time checks that need the file system: the locustfile is there, the duration runs. */

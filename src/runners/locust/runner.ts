@@ -21,7 +21,7 @@ import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycle
 import type { Runner, RunnerContext, RunOutcome } from '../../core/runner-contract.js';
 import { cleanupStage, stageProject } from '../staging.js';
 import { parseThresholds } from '../../config/thresholds.js';
-import { checkLocustConfig, locustConfigSchema, locustSettings, type LocustSettings } from './config.js';
+import { checkLocustConfig, locustConfigSchema, locustLoadAtLeast, locustSettings, type LocustSettings } from './config.js';
 import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseStatsCsv, tickDurations, tickNodes, tickSamples, type LocustProgressLine } from './csv.js';
 import { runDistributed } from './distributed.js';
 import { headlessArgs, hostArgs, RunFailure, runNode, startupFailure, type NodeRun } from './process.js';
@@ -45,6 +45,7 @@ export const locustRunner = (writeReports: ReportWriter): Runner => ({
   description: 'Locust headless (python3-locust): your locustfile, one run per cycle of concurrent users, results in the shared reports',
   configSchema: locustConfigSchema,
   check: (config) => checkThresholds(config) ?? checkLocustConfig(config),
+  loadAtLeast: locustLoadAtLeast,
   run: (ctx) => runLocust(ctx, writeReports),
 });
 
