@@ -14,7 +14,7 @@ import { removeTemp, stateDir } from './helpers/projects.js';
 
 afterAll(removeTemp);
 
-const presence = (owner: Owner): PresenceFile => ({ owner, at: Date.now(), token: 't', proxies: [], control: {} });
+const presence = (owner: Owner): PresenceFile => ({ owner, at: Date.now(), token: 't', proxies: [], control: [] });
 
 it('reads the live processes of this machine, removes what a dead one left, and leaves another host alone', async () => {
   const root = await stateDir();

@@ -8,7 +8,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { render } from 'ink-testing-library';
@@ -190,8 +190,8 @@ it("shows the proxies a worker runs beside it, with their counts, and its mix ed
   // Its presence is the user's alone, and so is the API it names: nobody else sets its mixes.
   const file = path.join(state, `presence-${worker.child.pid}.json`);
   expect(statSync(file).mode & 0o777).toBe(0o600);
-  const { control } = JSON.parse(readFileSync(file, 'utf8')) as { control: Record<string, { api: string }> };
-  expect((await fetch(`${control.web.api}/marteau/proxies/web`)).status).toBe(401);
+  const { control } = JSON.parse(readFileSync(file, 'utf8')) as { control: { api: string }[] };
+  expect((await fetch(`${control[0].api}/marteau/proxies/web`)).status).toBe(401);
   // Gone with the worker.
   const gone = once(worker.child, 'exit');
   worker.child.kill('SIGTERM');
@@ -232,6 +232,32 @@ it('names apart a proxy of the worker that has the name of one of its own, and e
   const view = (name: string) => backend.proxies.getSnapshot().proxies.find((p) => p.stats.name === name)!;
   await waitUntil(() => view(theirs).stats.mix === '5:error', 10_000).catch(() => expect(backend.messages.getSnapshot().map((m) => m.text)).toContain(`${theirs}: error 5%`));
   expect(engine.liveProxies().map((p) => [p.name, p.mix.text])).toEqual([['web', '100:dummy']]);
+}, 60_000);
+
+it('edits the one selected of two proxies of one name that a worker runs in two jobs', async () => {
+  const app = await startLoadApp();
+  cleanups.push(() => app.close());
+  const state = await stateDir();
+  const dir = await project(`name: twice\n${commandYaml(['sh', '-c', 'sleep 60'])}\nproxies:\n  web: {listen: "127.0.0.1:0", upstream: "127.0.0.1:${app.port}", protocol: http}\n`);
+  const nodesFile = path.join(await stateDir(), 'nodes.yml');
+  writeFileSync(nodesFile, 'nodes:\n  local: {type: local, max_jobs: 2}\n');
+  for (let i = 0; i < 2; i++) expect((await cliDone(['enqueue', dir, '--state-dir', state])).code).toBe(0);
+  const worker = cli(['worker', '--state-dir', state, '--nodes', nodesFile]);
+  running.push(worker.child);
+  await waitUntil(async () => (await queueJson(state)).every((j) => j.status === 'running'));
+  const ui = await controlCenter(state, 'none', 'two');
+  const theirs = `web@${worker.child.pid}`;
+  const view = (name: string) => ui.backend.proxies.getSnapshot().proxies.find((p) => p.stats.name === name);
+  await waitUntil(() => view('web') !== undefined && view(theirs) !== undefined, 10_000);
+  // The first: the presence once said where to set each by its name, the last job's for both.
+  ui.stdin.write('3');
+  await waitUntil(() => strip(ui.lastFrame()).includes('Behaviors · web '), 10_000);
+  ui.stdin.write('4');
+  ui.stdin.write('j');
+  await waitUntil(() => /›\s*error\s+0%/.test(strip(ui.lastFrame())), 10_000);
+  ui.stdin.write('+');
+  await waitUntil(() => view('web')!.stats.mix === '5:error', 10_000).catch(() => expect(ui.backend.messages.getSnapshot().map((m) => m.text)).toContain('web: error 5%'));
+  expect(view(theirs)!.stats.mix).toBe('100:dummy');
 }, 60_000);
 
 /** A GET through the proxy on `port`: its status, or 'cut' when the connection ends without one. */

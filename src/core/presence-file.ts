@@ -25,8 +25,8 @@ export interface PresenceFile extends Pick<Presence, 'proxies'> {
   /** When the counters were taken (ms): views take rates over the writer's own interval. */
   at: number;
   token: string;
-  /** By proxy name. */
-  control: Record<string, ProxyControl>;
+  /** Each proxy's, in the order of `proxies` (two jobs of one process may have a proxy of one name). */
+  control: ProxyControl[];
 }
 
 const NAME = /^presence-(\d+)\.json$/;

@@ -47,12 +47,12 @@ export class PresencePublisher {
 
   private async write(): Promise<void> {
     const proxies: ProxyStats[] = [];
-    const control: Record<string, ProxyControl> = {};
+    const control: ProxyControl[] = [];
     for (const [job, l] of this.live) {
       if (!l.sharedApi || !l.proxies) continue;
       for (const p of l.proxies.proxies.values()) {
         proxies.push(p.stats());
-        control[p.name] = { job, api: l.sharedApi, mix: specOfMix(p.mix) };
+        control.push({ job, api: l.sharedApi, mix: specOfMix(p.mix) });
       }
     }
     try {

@@ -112,8 +112,8 @@ export class RemoteProxies {
     const presences = await readPresences(this.root!, currentOwner());
     if (!this.watchers) return;
     this.read = presences.flatMap((p) =>
-      p.proxies.map((stats): RemoteProxy => {
-        const c = p.control[stats.name];
+      p.proxies.map((stats, i): RemoteProxy => {
+        const c = p.control[i];
         return { proxy: stats.name, stats, at: p.at, pid: p.owner.pid, owner: `pid ${p.owner.pid}`, job: c?.job, control: c && { api: c.api, token: p.token, mix: c.mix } };
       }),
     );

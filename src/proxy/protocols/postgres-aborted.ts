@@ -10,14 +10,16 @@
  * (25P02, ROLLBACK for COMMIT, either protocol, pipelined or not), at no cost to them. Its
  * ErrorResponse is replaced by the injected one; both end in ReadyForQuery 'E'.
  */
+import { simpleQuery } from './postgres-commit.js';
 
 /**
  * A simple Query that always fails, and says so in the server's log. Where PL/pgSQL or DO is
  * missing (a PostgreSQL-compatible server) it fails all the same, on that.
  */
-export const ABORT_BLOCK: Buffer = query(
-  "DO $$BEGIN RAISE EXCEPTION 'an error injected by the marteau-tui chaos proxy aborts this transaction block'; END$$",
-);
+export const ABORT_BLOCK: Buffer = simpleQuery(Buffer.from(
+  "DO $$BEGIN RAISE EXCEPTION 'an error injected by the marteau-tui chaos proxy aborts this transaction block'; END$$\0",
+  'latin1',
+));
 
 const IN_BLOCK = 0x54; // 'T': ReadyForQuery's status inside a transaction block that has not failed
 
@@ -28,13 +30,4 @@ const IN_BLOCK = 0x54; // 'T': ReadyForQuery's status inside a transaction block
  */
 export function abortStandIn(txStatus: number): Buffer | undefined {
   return txStatus === IN_BLOCK ? ABORT_BLOCK : undefined;
-}
-
-function query(sql: string): Buffer {
-  const text = Buffer.from(`${sql}\0`, 'utf8');
-  const out = Buffer.allocUnsafe(5 + text.length);
-  out[0] = 0x51; // 'Q'
-  out.writeInt32BE(4 + text.length, 1);
-  text.copy(out, 5);
-  return out;
 }

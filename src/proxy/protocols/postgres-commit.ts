@@ -67,7 +67,11 @@ function simpleStandIn(request: Buffer): Buffer | undefined {
   const at = commitAt(request, 5, request.length, PG_SQL);
   if (at < 0) return undefined;
   if (at === 5) return ROLLBACK;
-  const text = Buffer.concat([request.subarray(5, at), Buffer.from(' ROLLBACK\0', 'latin1')]);
+  return simpleQuery(Buffer.concat([request.subarray(5, at), Buffer.from(' ROLLBACK\0', 'latin1')]));
+}
+
+/** A simple Query message of `text` (its NUL included). */
+export function simpleQuery(text: Buffer): Buffer {
   const out = Buffer.allocUnsafe(5 + text.length);
   out[0] = Q;
   out.writeInt32BE(4 + text.length, 1);
