@@ -83,6 +83,21 @@ describe('marteau-tui proxy: bad input', () => {
     expect(await fails(['--config', dir])).toEqual({ code: 2, err: `marteau-tui: ${dir}: cannot read the file: it is a directory\n  hint: check the path given to --config\n` });
   });
 
+  it('a --statsd host that does not resolve is said once, in words, and the proxy goes on', async () => {
+    const cli = runCli(['proxy', '-l', '127.0.0.1:0', '-u', UPSTREAM(), '--statsd', 'nosuch.invalid:8125', '--interval', '60000']);
+    try {
+      const port = Number((await cli.waitFor(/listening tcp 127\.0\.0\.1:(\d+)/))[1]);
+      // Every exchange sends a timing, and every send fails the same way.
+      for (let i = 0; i < 5; i++) expect((await exchange(port, 'x', { want: 1 })).reply.toString()).toBe('x');
+      await cli.waitFor(/statsd: cannot send/, { stream: 'err' });
+      for (let i = 0; i < 5; i++) expect((await exchange(port, 'y', { want: 1 })).reply.toString()).toBe('y');
+    } finally {
+      expect(await cli.stop()).toBe(0);
+    }
+    const lines = cli.err().split('\n').filter((l) => l.startsWith('statsd:'));
+    expect(lines).toEqual(['statsd: cannot send to nosuch.invalid:8125: the host name nosuch.invalid does not resolve (said once; the proxy goes on, its metrics are dropped)']);
+  });
+
   it('a file with an empty proxies: map exits 2 at its file:line:col with how to fix', async () => {
     const f = await file('empty.yml', 'proxies: {}\n');
     const r = await fails(['--config', f]);

@@ -18,6 +18,8 @@ export interface StatsdOptions {
 export class StatsdReporter {
   private readonly client: StatsD;
   private readonly detach: (() => void)[] = [];
+  /** The last send failure told: every metric fails the same way, and one line each would flood. */
+  private said?: string;
 
   constructor(config: StatsdOptions, onError: (message: string) => void) {
     this.client = new StatsDClient({
@@ -26,7 +28,12 @@ export class StatsdReporter {
       prefix: config.prefix ? `${config.prefix}.` : '',
       sampleRate: config.sample_rate,
       protocol: 'udp',
-      errorHandler: (err) => onError(`statsd: ${err.message}`),
+      errorHandler: (err) => {
+        const text = `statsd: cannot send to ${config.host}:${config.port}: ${sendFailure(err, config.host)}`;
+        if (text === this.said) return;
+        this.said = text;
+        onError(`${text} (said once; the proxy goes on, its metrics are dropped)`);
+      },
     });
   }
 
@@ -43,4 +50,11 @@ export class StatsdReporter {
     for (const d of this.detach) d();
     await new Promise<void>((resolve) => this.client.close(() => resolve()));
   }
+}
+
+function sendFailure(err: Error, host: string): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `the host name ${host} does not resolve`;
+  // hot-shots wraps the socket's error: "Error sending hot-shots message: Error: <the error>".
+  return err.message.replace(/^Error sending hot-shots message: (Error: )?/, '');
 }
