@@ -144,11 +144,14 @@ it("shows the proxies a worker runs beside it, with their counts, and its mix ed
   const port = await freePort();
   // The job's client asks through its proxy every 20 ms for as long as it runs.
   const talk = 'const http = require("node:http"); setInterval(() => http.get(`http://${process.env.MARTEAU_PROXY_WEB}/`, (r) => r.resume()).on("error", () => {}), 20);';
-  const dir = await project(`name: talker\n${commandYaml([process.execPath, '-e', talk])}\nproxies:\n  web: {listen: "127.0.0.1:${port}", upstream: "127.0.0.1:${app.port}", protocol: http}\n`);
+  // Its scenario's one change is 20 minutes away: it says 'next later', and changes nothing meanwhile.
+  const dir = await project(`name: talker\n${commandYaml([process.execPath, '-e', talk])}\ntimeout: 30m\nproxies:\n  web: {listen: "127.0.0.1:${port}", upstream: "127.0.0.1:${app.port}", protocol: http}\nchaos:\n  - {name: later, proxy: web, at: 20m, behaviors: "100:blackout"}\n`);
   expect((await cliDone(['enqueue', dir, '--state-dir', state])).code).toBe(0);
   const worker = cli(['worker', '--state-dir', state]);
   running.push(worker.child);
   await waitUntil(async () => (await queueJson(state))[0].status === 'running');
+  const [{ id }] = await queueJson(state);
+  const consoleLog = () => readFileSync(path.join(state, 'jobs', id, 'console.log'), 'utf8');
   // Through the worker's proxy, as the job's client: it passes.
   expect(await status(port)).toBe(200);
   const ui = await controlCenter(state, 'all', 'beside');
@@ -158,8 +161,16 @@ it("shows the proxies a worker runs beside it, with their counts, and its mix ed
   const first = web()!.stats.exchanges;
   await waitUntil(() => web()!.stats.exchanges > first && web()!.rate > 0, 10_000);
 
-  // The Behaviors pane edits it as its own: error raised to 5 % (delay, then error).
+  // Its scenario shows as its own, and s pauses and resumes it in the worker.
   ui.stdin.write('4');
+  await waitUntil(() => strip(ui.lastFrame()).includes('next later · step in'), 10_000);
+  ui.stdin.write('s');
+  await waitUntil(() => strip(ui.lastFrame()).includes('⏸ paused (s resumes) at own mix'), 10_000);
+  await waitUntil(() => consoleLog().includes('chaos web: paused; scheduled changes wait for resume'), 10_000);
+  ui.stdin.write('s');
+  await waitUntil(() => strip(ui.lastFrame()).includes('▶ own mix'), 10_000);
+
+  // The Behaviors pane edits it as its own: error raised to 5 % (delay, then error).
   await waitUntil(() => /›\s*delay\s+0%/.test(strip(ui.lastFrame())), 10_000);
   ui.stdin.write('j');
   await waitUntil(() => /›\s*error\s+0%/.test(strip(ui.lastFrame())), 10_000);
@@ -174,18 +185,16 @@ it("shows the proxies a worker runs beside it, with their counts, and its mix ed
   ui.stdin.write('y');
   await waitUntil(async () => (await status(port)) === 'cut', 10_000);
   await waitUntil(() => (web()!.stats.behaviors.blackout ?? 0) > 0 && proxiesText(ui.lastFrame()).includes('blackout'), 10_000);
-  // Its scenario is that process's: s says so rather than 'no chaos scenario runs on it'.
-  ui.stdin.write('s');
-  const said = `web is run by pid ${worker.child.pid}: its chaos scenario, if it has one, is paused and resumed there (a mix set here pauses it)`;
-  await waitUntil(() => ui.backend.messages.getSnapshot().some((m) => m.text === said), 10_000);
   const messages = ui.backend.messages.getSnapshot().map((m) => m.text);
   expect(messages).toContain('web: error 5%');
   expect(messages.find((m) => m.startsWith('web: preset blackout'))).toBeDefined();
-  // The worker's job records them as changes by hand, as made in its own control center.
-  const [{ id }] = await queueJson(state);
-  const consoleLog = () => readFileSync(path.join(state, 'jobs', id, 'console.log'), 'utf8');
+  // The worker's job records them as changes by hand, as made in its own control center, which
+  // hold its scenario until s: then the proxy's own mix is back, and requests pass again.
   await waitUntil(() => consoleLog().includes('manual: web mix 100:blackout set by hand'), 10_000);
   expect(consoleLog()).toContain('manual: web mix 5:error set by hand');
+  await waitUntil(() => strip(ui.lastFrame()).includes('⏸ set by hand · s resumes'), 10_000);
+  ui.stdin.write('s');
+  await waitUntil(async () => web()!.stats.mix === '100:dummy' && (await status(port)) === 200, 10_000);
 
   // Its presence is the user's alone, and so is the API it names: nobody else sets its mixes.
   const file = path.join(state, `presence-${worker.child.pid}.json`);

@@ -16,6 +16,7 @@ export { Control } from '../proxy/api/control.js';
 export { ApiConfigError, startApiServer } from '../proxy/api/server.js';
 export { packageVersion } from '../proxy/api/version.js';
 export { ChaosPlayer } from './chaos-player.js';
+export { scenarioRoutes } from './scenario-route.js';
 export { ServiceFaultPlayer } from './service-faults.js';
 export { ServiceSet } from './services.js';
 export { compileSchedule } from './schedule.js';

@@ -7,7 +7,7 @@
  * What runs the jobs (start, stop, the queue's changes, launching) is its base, engine-runtime.ts.
  */
 import type { Mix, MixSpec } from '../proxy/mix.js';
-import type { ChaosPlayer } from './chaos-player.js';
+import type { ChaosPlayer, ScheduleView } from './chaos-player.js';
 import { enqueue, enqueueAll, replay, retry, type EnqueueOptions, type RequeueOptions } from './enqueue.js';
 import type { EngineSnapshot } from './engine-types.js';
 import { EngineRuntime } from './engine-runtime.js';
@@ -104,12 +104,16 @@ export class Engine extends EngineRuntime {
   }
 
   /** Hold a proxy's chaos schedule: its mix stays as it is while the schedule's clock goes on. */
-  pauseChaos(proxy: string, jobId?: string): void {
+  async pauseChaos(proxy: string, jobId?: string): Promise<void> {
+    const remote = !jobId && !this.jobOfProxy(proxy) ? this.remoteProxy(proxy) : undefined;
+    if (remote) return this.remote.setPaused(remote, true);
     this.playerOf(proxy, jobId).pause(proxy);
   }
 
   /** Let a proxy follow its chaos schedule again, from where the schedule is now. */
   async resumeChaos(proxy: string, jobId?: string): Promise<void> {
+    const remote = !jobId && !this.jobOfProxy(proxy) ? this.remoteProxy(proxy) : undefined;
+    if (remote) return this.remote.setPaused(remote, false);
     await this.playerOf(proxy, jobId).resume(proxy);
   }
 
@@ -209,6 +213,11 @@ export class Engine extends EngineRuntime {
   /** The proxies of jobs other processes run, named apart from this one's (see RemoteProxies.list). */
   remoteProxies(): RemoteProxy[] {
     return this.remote.list(new Set(this.liveProxies().map((p) => p.name)));
+  }
+
+  /** Their chaos scenarios, by the names views know them by. */
+  remoteSchedules(): ScheduleView[] {
+    return this.remoteProxies().flatMap((r) => (r.control?.schedule ? [{ ...r.control.schedule, proxy: r.stats.name }] : []));
   }
 
   /** One of those, by the name views know it by. */

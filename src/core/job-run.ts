@@ -14,6 +14,7 @@ import type { ProxyEvent } from '../proxy/proxy.js';
 import type { ProxySet } from '../proxy/proxy-set.js';
 import type { Behavior } from '../proxy/plugin.js';
 import type { ApiServer } from '../proxy/api/server.js';
+import type { Route } from '../proxy/api/http.js';
 import { ConsoleFile, TAIL_LINES, type LogLine } from './console-file.js';
 import type { EngineCore, LiveJob } from './engine-types.js';
 import type { LogStream } from './events.js';
@@ -104,9 +105,10 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
     const addresses = (): Vars => Object.assign({ ...jobVars, ...services.vars() }, ...[...proxies.proxies.values()].map((p) => m.proxyVars(p.name, p.listenAddress, p.upstream))) as Vars;
     await services.start(late, addresses(), live.abort.signal);
     if (config.services.length || config.proxies.length) config = await snapshotConfig(core, job, addresses());
-    api = await startJobApi(core, config, proxies, (m) => log(m, { level: 'warn' }));
+    const routes = m.scenarioRoutes(() => live.chaos);
+    api = await startJobApi(core, config, proxies, routes, (m) => log(m, { level: 'warn' }));
     if (api) log(`api listening on ${api.url} (Toxiproxy /proxies, Vaurien /vaurien/<proxy>/behavior, /marteau)`);
-    shared = await shareJobApi(core, proxies, registry, (m) => log(m, { level: 'warn' }));
+    shared = await shareJobApi(core, proxies, registry, routes, (m) => log(m, { level: 'warn' }));
     live.sharedApi = shared?.url;
     core.presence?.publish();
     const chaos = new m.ChaosPlayer(
@@ -271,13 +273,13 @@ async function snapshotConfig(core: EngineCore, job: Readonly<Job>, vars: Vars):
 }
 
 /** The control APIs over a job's proxies, when its config has `api:` (loopback only: no token here). */
-async function startJobApi(core: EngineCore, config: MarteauConfig, proxies: ProxySet, onError: (m: string) => void): Promise<ApiServer | undefined> {
+async function startJobApi(core: EngineCore, config: MarteauConfig, proxies: ProxySet, routes: Route[], onError: (m: string) => void): Promise<ApiServer | undefined> {
   if (!config.api) return undefined;
   const { m } = await core.kit();
   const [host, port] = m.splitHostPort(config.api.listen);
   const control = new m.Control(proxies, new Map(config.behaviors), { vaurienProxy: config.api.vaurienProxy });
   try {
-    return await m.startApiServer({ control, host, port, version: await m.packageVersion(), onError });
+    return await m.startApiServer({ control, host, port, version: await m.packageVersion(), routes, onError });
   } catch (e) {
     const why = e instanceof m.ApiConfigError ? e.message : `cannot listen on ${config.api.listen} (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
     throw new ConfigError(config.file, undefined, undefined, `api: ${why}`, 'bind the API to 127.0.0.1 on a free port');
@@ -289,11 +291,11 @@ async function startJobApi(core: EngineCore, config: MarteauConfig, proxies: Pro
  * presence says where): on loopback, a free port, the token of the presence. Without it the job
  * runs all the same; its proxies are only not seen from there.
  */
-async function shareJobApi(core: EngineCore, proxies: ProxySet, registry: Map<string, Behavior>, warn: (m: string) => void): Promise<ApiServer | undefined> {
+async function shareJobApi(core: EngineCore, proxies: ProxySet, registry: Map<string, Behavior>, routes: Route[], warn: (m: string) => void): Promise<ApiServer | undefined> {
   if (!core.presence || !proxies.proxies.size) return undefined;
   const { m } = await core.kit();
   try {
-    return await m.startApiServer({ control: new m.Control(proxies, registry), host: '127.0.0.1', port: 0, token: core.presence.token, version: await m.packageVersion(), onError: warn });
+    return await m.startApiServer({ control: new m.Control(proxies, registry), host: '127.0.0.1', port: 0, token: core.presence.token, version: await m.packageVersion(), routes, onError: warn });
   } catch (e) {
     warn(`cannot share this job's proxies with the control centers beside this process (${(e as Error).message}): their counts and mixes are shown only here`);
     return undefined;

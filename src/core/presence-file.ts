@@ -8,6 +8,7 @@
 import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { MixEntrySpec } from '../proxy/mix.js';
+import type { ScheduleView } from './chaos-player.js';
 import { isOwnerAlive, type Owner } from './owner.js';
 import type { Presence } from './queue-types.js';
 
@@ -17,6 +18,8 @@ export interface ProxyControl {
   /** Its job's control API, on loopback (proxy/api/server.ts, the /marteau routes). */
   api: string;
   mix: Record<string, MixEntrySpec>;
+  /** Its chaos scenario, once the job has its player. */
+  schedule?: ScheduleView;
 }
 
 /** The file's content. Nodes are left out: on a state dir, every process has the nodes file. */

@@ -50,9 +50,10 @@ export class PresencePublisher {
     const control: ProxyControl[] = [];
     for (const [job, l] of this.live) {
       if (!l.sharedApi || !l.proxies) continue;
+      const schedules = l.chaos?.view() ?? [];
       for (const p of l.proxies.proxies.values()) {
         proxies.push(p.stats());
-        control.push({ job, api: l.sharedApi, mix: specOfMix(p.mix) });
+        control.push({ job, api: l.sharedApi, mix: specOfMix(p.mix), schedule: schedules.find((s) => s.proxy === p.name) });
       }
     }
     try {

@@ -7,7 +7,8 @@
  */
 import { parseMix, type BehaviorRegistry, type Mix, type MixEntrySpec, type MixSpec } from '../proxy/mix.js';
 import type { ProxyStats } from '../proxy/proxy.js';
-import { putMix } from '../proxy/api/native-client.js';
+import { putMix, putScenario } from '../proxy/api/native-client.js';
+import type { ScheduleView } from './chaos-player.js';
 import { currentOwner } from './owner.js';
 import { readPresences } from './presence-file.js';
 import type { JobQueue } from './queue-types.js';
@@ -23,7 +24,7 @@ export interface RemoteProxy {
   pid?: number;
   /** Its job's id, and what sets its mix (a state dir's presence only). */
   job?: string;
-  control?: { api: string; token: string; mix: Record<string, MixEntrySpec> };
+  control?: { api: string; token: string; mix: Record<string, MixEntrySpec>; schedule?: ScheduleView };
 }
 
 const READ_MS = 1000;
@@ -33,6 +34,9 @@ export class RemoteProxies {
   private timer?: NodeJS.Timeout;
   private watchers = 0;
   private parsed = new Map<string, { text: string; mix: Mix | undefined }>();
+  /** Told when the scenarios read changed (views that show them redraw). */
+  private readonly listeners = new Set<() => void>();
+  private schedules = '';
 
   /** `root`: the state dir whose presences to read; none on a shared queue. */
   constructor(
@@ -40,8 +44,9 @@ export class RemoteProxies {
     private readonly root: string | undefined,
   ) {}
 
-  /** Keep reading the state dir's presences until the returned function is called. */
-  watch(): () => void {
+  /** Keep reading the state dir's presences until the returned function is called; `onChange`: their scenarios changed. */
+  watch(onChange?: () => void): () => void {
+    if (onChange) this.listeners.add(onChange);
     if (this.watchers++ === 0 && this.root) {
       const tick = () => void this.refresh().catch(() => {});
       tick();
@@ -52,6 +57,7 @@ export class RemoteProxies {
     return () => {
       if (!on) return;
       on = false;
+      if (onChange) this.listeners.delete(onChange);
       if (--this.watchers === 0) {
         clearInterval(this.timer);
         this.read = [];
@@ -108,14 +114,28 @@ export class RemoteProxies {
     return set.mix;
   }
 
+  /** Pause a proxy's scenario in the process that runs it, or let it follow it again. */
+  async setPaused(r: RemoteProxy, paused: boolean): Promise<void> {
+    if (!r.control?.schedule) throw new Error(`no chaos scenario runs on ${r.stats.name}`);
+    try {
+      await putScenario(r.control.api, r.control.token, r.proxy, paused);
+    } catch (e) {
+      throw new Error(`proxy "${r.stats.name}" of ${r.owner ?? 'another process'}: ${(e as Error).message}`);
+    }
+  }
+
   private async refresh(): Promise<void> {
     const presences = await readPresences(this.root!, currentOwner());
     if (!this.watchers) return;
     this.read = presences.flatMap((p) =>
       p.proxies.map((stats, i): RemoteProxy => {
         const c = p.control[i];
-        return { proxy: stats.name, stats, at: p.at, pid: p.owner.pid, owner: `pid ${p.owner.pid}`, job: c?.job, control: c && { api: c.api, token: p.token, mix: c.mix } };
+        return { proxy: stats.name, stats, at: p.at, pid: p.owner.pid, owner: `pid ${p.owner.pid}`, job: c?.job, control: c && { api: c.api, token: p.token, mix: c.mix, schedule: c.schedule } };
       }),
     );
+    const schedules = JSON.stringify(this.read.map((r) => r.control?.schedule));
+    if (schedules === this.schedules) return;
+    this.schedules = schedules;
+    for (const l of this.listeners) l();
   }
 }

@@ -35,11 +35,16 @@ export interface EngineBackendOptions {
 export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBackend & { stop(): void } {
   // Proxies of jobs other processes run: counters (and, beside this one on the state dir, where
   // their mixes are set); read only while this view is open.
-  const offRemote = engine.remote.watch();
+  // Their scenarios are in the snapshot: a change of one there is a new snapshot here.
+  let remoteVersion = 0;
+  const offRemote = engine.remote.watch(() => {
+    remoteVersion++;
+    for (const l of subscribers) l();
+  });
   const remote = () => engine.remoteProxies().map((r) => ({ stats: () => r.stats, at: r.at, elsewhere: r.owner }));
   const monitor = new ProxyMonitor(() => [...(o.extraProxies?.() ?? []), ...engine.liveProxies(), ...remote()]);
   monitor.start();
-  let last: { from?: EngineSnapshot; view: TuiSnapshot } = { view: { jobs: [], nodes: [], schedules: [], output: () => [] } };
+  let last: { from?: EngineSnapshot; remote?: number; view: TuiSnapshot } = { view: { jobs: [], nodes: [], schedules: [], output: () => [] } };
   // The engine keeps lines only while it runs a job; the pane keeps showing them afterwards,
   // a bounded tail per job for the most recent jobs.
   const kept = new Map<string, string[]>();
@@ -91,14 +96,15 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
 
   const getSnapshot = (): TuiSnapshot => {
     const snap = engine.getSnapshot();
-    if (snap === last.from) return last.view;
+    if (snap === last.from && remoteVersion === last.remote) return last.view;
     last = {
       from: snap,
+      remote: remoteVersion,
       view: {
         // Newest first: what a user just enqueued is at the top.
         jobs: [...snap.jobs].reverse().map((j) => jobRow(j, !snap.queue.label, kept.has(j.id) ? undefined : outputFileOf(j), () => endedOf(j))),
         nodes: snap.nodes.map(nodeRow),
-        schedules: snap.jobs.flatMap((j) => j.chaos ?? []),
+        schedules: [...snap.jobs.flatMap((j) => j.chaos ?? []), ...engine.remoteSchedules()],
         output: (id) => [...(kept.get(id) ?? [])],
         queue: snap.queue,
       },

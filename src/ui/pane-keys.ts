@@ -121,7 +121,7 @@ function proxyKey(ctx: Ctx, d: Derived, down: boolean, up: boolean, input: strin
   }
   const proxy = d.proxy;
   if (input === 'p') return ctx.set({ modal: { kind: 'preset', proxy } });
-  if (input === 's') return toggleSchedule(ctx, proxy, d.proxies[d.proxyIndex]?.elsewhere);
+  if (input === 's') return toggleSchedule(ctx, proxy);
   if (input === 'u') return undo(ctx);
   const row = d.behaviorRows[d.behaviorIndex];
   if (focus !== 'behaviors' || !row || !d.mix) return;
@@ -140,9 +140,7 @@ function applyRows(ctx: Ctx, d: Derived, proxy: string, spec: MixSpec, label: st
   outcome(ctx, ctx.backend.proxies.setMix(proxy, spec), `${proxy}: ${label}`);
 }
 
-/** `elsewhere`: who runs the proxy, when another process does (its scenario is not known here). */
-function toggleSchedule(ctx: Ctx, proxy: string, elsewhere: string | undefined): void {
-  if (elsewhere) return note(ctx, `${proxy} is run by ${elsewhere}: its chaos scenario, if it has one, is paused and resumed there (a mix set here pauses it)`, 'warn');
+function toggleSchedule(ctx: Ctx, proxy: string): void {
   const schedule = ctx.backend.getSnapshot().schedules.find((x) => x.proxy === proxy);
   if (!schedule || !scheduleLine(schedule, Date.now())) return note(ctx, `${proxy}: no chaos scenario runs on it`);
   if (schedule.paused) outcome(ctx, ctx.backend.proxies.resumeChaos(proxy), `${proxy}: scenario resumed`);

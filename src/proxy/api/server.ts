@@ -25,6 +25,8 @@ export interface ApiServerOptions {
   version: string;
   /** Request body cap in bytes (default 1 MiB). */
   maxBody?: number;
+  /** Routes of the layer above, under /marteau (a job's chaos scenario: core/scenario-route.ts). */
+  routes?: readonly Route[];
   onError?: (message: string) => void;
 }
 
@@ -55,7 +57,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       `the control API on ${joinHostPort(o.host, o.port)} would be reachable from other machines: give a token with --api-token or MARTEAU_API_TOKEN (or bind 127.0.0.1)`,
     );
   }
-  const routes: Route[] = [...toxiproxyRoutes(o.control), ...metricsRoutes(o.control), ...vaurienRoutes(o.control), ...nativeRoutes(o.control, o.version)];
+  const routes: Route[] = [...toxiproxyRoutes(o.control), ...metricsRoutes(o.control), ...vaurienRoutes(o.control), ...nativeRoutes(o.control, o.version), ...(o.routes ?? [])];
   const maxBody = o.maxBody ?? 1024 * 1024;
   const server = http.createServer((req, res) => {
     handle(req, res).catch((e) => {
