@@ -30,8 +30,9 @@ afterAll(async () => {
 const portOf = (listen: string) => Number(listen.split(':').pop());
 const upstream = () => `127.0.0.1:${echo.port}`;
 
+/** `body` as JSON, or a string sent as it is (JSON that JSON.stringify cannot write). */
 async function raw(method: string, path: string, body?: unknown) {
-  const res = await fetch(`${api.url}${path}`, { method, body: body === undefined ? undefined : JSON.stringify(body) });
+  const res = await fetch(`${api.url}${path}`, { method, body: body === undefined || typeof body === 'string' ? body : JSON.stringify(body) });
   return { status: res.status, text: await res.text(), headers: res.headers };
 }
 
@@ -74,6 +75,7 @@ describe('Toxiproxy API through toxiproxy-node-client', () => {
       ['GET', '/proxies/dup/toxics/nope', undefined, 404, 'toxic not found'],
       ['POST', '/proxies/dup/toxics', { type: 'latency', stream: 'sideways' }, 400, 'stream was invalid, can be either upstream or downstream'],
       ['POST', '/proxies/dup/toxics', { type: 'no_such' }, 400, 'invalid toxic type'],
+      ['POST', '/proxies/dup/toxics', '{"type": "latency", "attributes": {"latency": 1e400}}', 400, 'bad request body: attributes.latency: expected number, got a number too large to hold'],
       ['POST', '/proxies/dup/toxics', { type: 'error', attributes: { kind: 503 } }, 400,
         `bad request body: attribute kind: tcp has no error kind "503", http has: is the proxy's protocol right? (raw tcp has no protocol errors: its one kind, "random", sends 1000 random bytes; leave kind out)`],
       // Port 0 is a listen address's "any free port"; no server listens there.

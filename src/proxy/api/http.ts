@@ -191,5 +191,7 @@ function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   if (typeof v === 'object') return 'an object';
+  // JSON has no Infinity: a number too large for a double (1e400) parses to it.
+  if (typeof v === 'number' && !Number.isFinite(v)) return 'a number too large to hold';
   return `${typeof v} ${JSON.stringify(v)}`;
 }
