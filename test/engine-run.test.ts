@@ -436,4 +436,34 @@ chaos:
     expect(timeline.map((x) => `${x.fixture} ${x.action} ${x.mix}`)).toEqual(['slow apply 50:delay', 'manual manual 7:delay']);
     await echo.close();
   });
+
+  it('PUT /marteau/proxies/{proxy}/scenario pauses and resumes the chaos scenario a change by hand paused', async () => {
+    const echo = await startEchoServer();
+    const port = await freePort();
+    // In turn: a bad body, an unknown proxy, one with no scenario, a change by hand, then resume.
+    const put = (route: string, body: unknown) => `await fetch("http://127.0.0.1:${port}/marteau/proxies/${route}", {method: "PUT", headers: {"content-type": "application/json"}, body: ${JSON.stringify(JSON.stringify(body))}}).then(async (r) => console.log("PUT ${route} " + r.status + " " + JSON.stringify(await r.json())))`;
+    const steps = [put('db/scenario', { paused: 'yes' }), put('nope/scenario', { paused: true }), put('cache/scenario', { paused: true }), put('db/mix', { mix: '7:delay' }), put('db/scenario', { paused: false })];
+    const dir = await project(`name: api-scenario
+${commandYaml([node, '-e', `setTimeout(async () => { ${steps.join('; ')} }, 300)`])}
+proxies:
+  db: {listen: "127.0.0.1:0", upstream: "127.0.0.1:${echo.port}", protocol: tcp}
+  cache: {listen: "127.0.0.1:0", upstream: "127.0.0.1:${echo.port}", protocol: tcp}
+api: {listen: "127.0.0.1:${port}"}
+timeout: 2m
+chaos:
+  - {name: slow, proxy: db, at: 0s, for: 60s, behaviors: "50:delay"}
+`);
+    const e = await engine();
+    const events = record(e);
+    const job = await e.enqueue(dir);
+    await e.waitFor([job.id]);
+    const said = events.flatMap((x) => (x.type === 'log.line' && x.line.startsWith('PUT ') ? [x.line] : []));
+    expect(said.map((l) => l.replace(/ \{.*/, ''))).toEqual(['PUT db/scenario 400', 'PUT nope/scenario 404', 'PUT cache/scenario 409', 'PUT db/mix 200', 'PUT db/scenario 200']);
+    expect(said[0]).toContain('give {\\"paused\\": true} or {\\"paused\\": false}');
+    expect(said[2]).toContain('proxy \\"cache\\" has no chaos scenario');
+    expect(JSON.parse(said[4].slice('PUT db/scenario 200 '.length))).toMatchObject({ proxy: 'db', paused: false, manual: false, current: { entry: 'slow' } });
+    const timeline: TimelineEvent[] = JSON.parse(await readFile(path.join(e.resultDir(job.id), 'timeline.json'), 'utf8'));
+    expect(timeline.map((x) => `${x.fixture} ${x.action} ${x.mix}`).slice(0, 3)).toEqual(['slow apply 50:delay', 'manual manual 7:delay', 'slow apply 50:delay']);
+    await echo.close();
+  });
 });
