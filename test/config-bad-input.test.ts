@@ -84,6 +84,24 @@ describe('a nodes file without nodes', () => {
   }, 60_000);
 });
 
+describe('a file that cannot be read', () => {
+  // A bare errno ("(ENOENT)") told a user nothing: these say why in words, as proxies files do.
+  it('a chaos: file that is not there', () => {
+    expect(configError(`${RUN}chaos: faults.yml\n`).message).toBe(
+      `${FILE}:7:8: chaos: cannot read faults.yml: no such file\n  hint: name a YAML file of the project holding the list of chaos entries`,
+    );
+  });
+
+  it('a nodes file that is not there: exit 2, in words', async () => {
+    const dir = await temp('nodes');
+    const file = path.join(dir, 'nodez.yml');
+    const env = { ...process.env, NO_COLOR: '1', XDG_STATE_HOME: dir, MARTEAU_NODES: '' };
+    const r = spawnSync(process.execPath, [BIN, 'nodes', '--no-probe', '--nodes', file], { cwd: dir, env, encoding: 'utf8', timeout: 30_000 });
+    expect(r.stderr).toContain(`${file}: cannot read the nodes file: no such file\n  hint: check --nodes or $MARTEAU_NODES`);
+    expect(r.status).toBe(2);
+  }, 60_000);
+});
+
 describe('did you mean', () => {
   const thresholdError = (raw: unknown): string => {
     try {

@@ -28,6 +28,7 @@ import { innerPath } from './paths.js';
 import { mixSpecSchema } from './proxies.js';
 import { durationMs, durationSchema, formatDuration } from './units.js';
 import { zodToConfigError } from './zod-errors.js';
+import { unreadableWords } from '../fs/errors.js';
 
 /** Real faults of a service's processes (the whole process group gets the signal). */
 export const SERVICE_FAULTS = ['kill', 'stop', 'freeze', 'restart'] as const;
@@ -141,7 +142,7 @@ export function parseChaos(src: SourceDoc, value: z.infer<typeof chaosSchema>, c
   try {
     text = (ctx.readProjectFile ?? ((p) => readFileSync(path.join(ctx.projectDir, p), 'utf8')))(file);
   } catch (e) {
-    throw errorAt(src, ['chaos'], `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'name a YAML file of the project holding the list of chaos entries');
+    throw errorAt(src, ['chaos'], `cannot read ${file}: ${unreadableWords(e)}`, 'name a YAML file of the project holding the list of chaos entries');
   }
   const inner = parseYaml(path.join(ctx.projectDir, file), text);
   const data = inner.doc.toJS() as unknown;

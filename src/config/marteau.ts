@@ -25,6 +25,7 @@ import { applySweep, sweepOptionsOf, type SweepPlan } from './sweep.js';
 import { durationMs, durationSchema, formatDuration } from './units.js';
 import { splitWords, WordsError } from './words.js';
 import { zodToConfigError } from './zod-errors.js';
+import { unreadableWords } from '../fs/errors.js';
 
 export interface FixtureSpec {
   name: string;
@@ -137,7 +138,7 @@ export async function loadMarteauConfig(target: string, options: LoadOptions, ed
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(file, undefined, undefined, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw new ConfigError(file, undefined, undefined, `cannot read the file: ${unreadableWords(e)}`);
   }
   const src = parseYaml(file, edit(text));
   return parseMarteauConfig(src, path.dirname(path.resolve(file)), { ...options, behaviors: await withPlugins(src, options.behaviors) });

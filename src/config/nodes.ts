@@ -11,6 +11,7 @@ import { ConfigErrors } from './config-error.js';
 import { identityProblem } from './identity-files.js';
 import { durationMs, durationSchema } from './units.js';
 import { zodToConfigError } from './zod-errors.js';
+import { unreadableWords } from '../fs/errors.js';
 import { parseQueueUrl, QueueUrlError, type QueueUrl } from './queue-url.js';
 
 export const HOST_KEY_POLICIES = ['strict', 'accept-new'] as const;
@@ -145,7 +146,7 @@ export async function loadNodesConfig(file: string): Promise<NodesConfig> {
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    throw new ConfigError(file, undefined, undefined, `cannot read the nodes file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, 'check --nodes or $MARTEAU_NODES');
+    throw new ConfigError(file, undefined, undefined, `cannot read the nodes file: ${unreadableWords(e)}`, 'check --nodes or $MARTEAU_NODES');
   }
   const src = parseYaml(file, text);
   const config = parseNodesConfig(src);
