@@ -33,7 +33,8 @@ export class RemoteProxies {
   private read: RemoteProxy[] = [];
   private timer?: NodeJS.Timeout;
   private watchers = 0;
-  private parsed = new Map<string, { text: string; mix: Mix | undefined }>();
+  /** Each presence's mix as parsed, while that presence is the one read (a view asks at every redraw). */
+  private parsed = new WeakMap<object, { text: string; mix: Mix | undefined }>();
   /** Told when the scenarios read changed (views that show them redraw). */
   private readonly listeners = new Set<() => void>();
   private schedules = '';
@@ -83,11 +84,10 @@ export class RemoteProxies {
 
   /** Its mix as the editor reads it, behaviors resolved in `registry` (undefined: one is not known here). */
   mixOf(r: RemoteProxy, registry: BehaviorRegistry): Mix | undefined {
-    const spec = r.control?.mix;
-    if (!spec) return undefined;
-    const name = r.stats.name;
+    if (!r.control) return undefined;
+    const spec = r.control.mix;
     const text = JSON.stringify(spec);
-    let cached = this.parsed.get(name);
+    let cached = this.parsed.get(r.control);
     if (cached?.text !== text) {
       let mix: Mix | undefined;
       try {
@@ -95,7 +95,7 @@ export class RemoteProxies {
       } catch {
         // A plugin behavior of that job's: its mix is shown on the Proxies pane, not edited here.
       }
-      this.parsed.set(name, (cached = { text, mix }));
+      this.parsed.set(r.control, (cached = { text, mix }));
     }
     return cached.mix;
   }
