@@ -18,7 +18,7 @@ import { MessageLog, messageLines } from '../src/ui/message-log.js';
 import { behaviorOrder } from '../src/ui/mix-editor.js';
 import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-view.js';
 import { completePath } from '../src/ui/path-complete.js';
-import { Header } from '../src/ui/components/Chrome.js';
+import { Header, MessageLine } from '../src/ui/components/Chrome.js';
 import { QueuePane } from '../src/ui/panes/QueuePane.js';
 import { queueLayout, queueRow } from '../src/ui/queue-row.js';
 import { bar } from '../src/ui/sparkline.js';
@@ -186,6 +186,23 @@ describe('messages and behaviors', () => {
     const out = messageLines([{ at, level: 'error', text: 'error: p/.marteau.yml:4:11: duration: expected a duration', count: 1 }], 30);
     expect(out.map((l) => l.text)).toEqual(['09:05:07 error:', '         p/.marteau.yml:4:11:', '         duration: expected a', '         duration']);
     for (const l of out) expect(l.text.length).toBeLessThanOrEqual(30);
+  });
+
+  it('cut the newest message at a word end on the message line, never inside a figure or a word', () => {
+    const at = new Date(2026, 0, 1, 17, 10, 17).getTime();
+    const line = (text: string) => render(createElement(MessageLine, { messages: [{ at, level: 'info', text, count: 1 }], width: 80 })).lastFrame();
+    // A job's end at 80 columns read '(26497 requests, 85. … m: whole', the figure cut in two.
+    expect(line('0571cd11 shop-sweep succeeded in 51.9s (26497 requests, 85.63 % errors, 576.0 req/s, p95 6.9ms, Apdex 0.14) — report /tmp/s/jobs/0571cd11214802bb/index.html')).toBe(
+      '17:10:17 0571cd11 shop-sweep succeeded in 51.9s (26497 requests … m: whole',
+    );
+    // A config error read 'load: unknown key "l … m: whole'.
+    expect(line('error: /tmp/e-broken/.marteau.yml:3:1: load: unknown key "load" (a typo?) — hint: the keys are name, runner, ...')).toBe(
+      '17:10:17 error: /tmp/e-broken/.marteau.yml:3:1: load: unknown key … m: whole',
+    );
+    // One word longer than the room (a path) is cut where the line ends.
+    const path = `/tmp/${'x'.repeat(90)}`;
+    expect(line(`report ${path}`)).toBe(`17:10:17 report ${path}`.slice(0, 80 - ' … m: whole'.length) + ' … m: whole');
+    expect(line('enqueued /work/main/fixtures/sweep')).toBe('17:10:17 enqueued /work/main/fixtures/sweep');
   });
 
   it("list Vaurien's classic behaviors first", () => {

@@ -21,6 +21,18 @@ export function ellipsisItems(s: string, width: number): string {
   return `${out} …`;
 }
 
+/**
+ * The start of `s` in at most `width` cells, cut at a word end: "(26497 requests, 85.63 %" rather
+ * than "(26497 requests, 85.", which reads as another figure. A separator left at the cut goes
+ * with it; a word that takes more than half the width (a long path) is cut where the width ends.
+ */
+export function cutAtWord(s: string, width: number): string {
+  if (s.length <= width) return s;
+  const space = s.lastIndexOf(' ', width);
+  const head = space > width / 2 ? s.slice(0, space) : s.slice(0, width);
+  return head.replace(/[\s,;:·—(-]+$/, '');
+}
+
 /** `s` cut or padded to exactly `width` cells. */
 export function cell(s: string, width: number, align: 'left' | 'right' = 'left'): string {
   const t = ellipsis(s, width);

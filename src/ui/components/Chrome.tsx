@@ -5,7 +5,7 @@ import type { ProxyView } from '../../proxy/monitor.js';
 import type { TuiSnapshot } from '../backend.js';
 import { footerHints, type PaneId } from '../keys.js';
 import { clock, type Message } from '../message-log.js';
-import { ellipsisItems, fitItems } from '../text.js';
+import { cutAtWord, ellipsisItems, fitItems } from '../text.js';
 import { color, messageLevelColor } from '../theme.js';
 import type { Modal, PromptPurpose } from '../ui-state.js';
 
@@ -39,7 +39,7 @@ export const MessageLine = memo(function MessageLine(props: { messages: readonly
   if (!m) return <Text color={color('dim')}>no messages yet (m lists them)</Text>;
   const text = `${clock(m.at)} ${m.text.replace(/\n\s*/g, ' — ')}${m.count > 1 ? ` (×${m.count})` : ''}`;
   const more = ' … m: whole';
-  const shown = text.length > width ? text.slice(0, width - more.length) + more : text;
+  const shown = text.length > width ? cutAtWord(text, width - more.length) + more : text;
   return <Text color={color(messageLevelColor[m.level])}>{shown}</Text>;
 });
 
