@@ -35,7 +35,8 @@ export class PresencePublisher {
 
   /** Now rather than at the next second (a job's proxies started or stopped). */
   publish(): void {
-    this.writing = this.writing.then(() => this.write());
+    // A fault of the presence must not end the jobs (a rejection left alone ends the process).
+    this.writing = this.writing.then(() => this.write()).catch((e: unknown) => this.warn(`this process's presence: ${String(e)}`));
   }
 
   async stop(): Promise<void> {
