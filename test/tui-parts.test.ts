@@ -10,6 +10,7 @@ import { render } from 'ink-testing-library';
 import { createElement } from 'react';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Histogram } from '../src/stats/histogram.js';
+import type { ProxyView } from '../src/proxy/monitor.js';
 import type { JobRow } from '../src/ui/backend.js';
 import { parseCommand } from '../src/ui/commands.js';
 import { openInBrowser } from '../src/ui/desktop.js';
@@ -19,6 +20,7 @@ import { behaviorOrder } from '../src/ui/mix-editor.js';
 import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-view.js';
 import { completePath } from '../src/ui/path-complete.js';
 import { Header, MessageLine } from '../src/ui/components/Chrome.js';
+import { ProxiesPane } from '../src/ui/panes/ProxiesPane.js';
 import { QueuePane } from '../src/ui/panes/QueuePane.js';
 import { queueLayout, queueRow } from '../src/ui/queue-row.js';
 import { bar } from '../src/ui/sparkline.js';
@@ -249,6 +251,33 @@ describe('figures in few cells', () => {
       ['redis: reconnecting', 1, 3000],
     ]);
     expect(messageLines(log.getSnapshot().slice(0, 1), 60)[0].text).toMatch(/redis: reconnecting \(×3\)$/);
+  });
+});
+
+describe('the Proxies pane', () => {
+  const view = (name: string, mix: string, behaviors: Record<string, number>, elsewhere?: string): ProxyView => ({
+    stats: { name, protocol: 'http', listen: '127.0.0.1:1', upstream: '127.0.0.1:2', mix, connections: { open: 8, total: 8, refused: 0, upstreamErrors: 0 }, bytes: { upstream: 0, downstream: 0 }, exchanges: 900, behaviors, latency: { count: 0, min: 0, max: 0, mean: 0, p50: 0, p90: 0, p95: 0, p99: 0 }, fallbacks: 0 },
+    rate: 104, faultRates: {}, history: [100, 104], faultHistory: [], faultPercentHistory: [10, 13], p95History: [100, 109], faultPercent: 13, p95: 109, elsewhere,
+  });
+  // At 80×24 the pane is 48 cells wide and 7 high: one proxy of three lines shows.
+  const pane = (proxies: ProxyView[], selected = 0) =>
+    render(createElement(ProxiesPane, { proxies, schedules: [], empty: '', selected, focused: true, height: 7, width: 48, now: 0 })).lastFrame()!.split('\n');
+
+  it("cut a proxy's fault line after a whole item, never inside a word or a figure", () => {
+    // It read 'fault 5:delay,5:error · set by hand · unt…' here, 'run by pid 8054 · fault 5:delay · until changed · del…' at 100×30.
+    const faultRow = (p: ProxyView) => pane([p])[4].slice(1, -1).trim();
+    expect(faultRow(view('shop', '5:delay,5:error', { dummy: 800, delay: 257, error: 200 }))).toBe('fault 5:delay,5:error · until changed …');
+    expect(faultRow(view('shop', '5:delay', { dummy: 800, delay: 31 }, 'pid 8054'))).toBe('run by pid 8054 · fault 5:delay …');
+    expect(faultRow(view('shop', '5:delay', { delay: 7 }))).toBe('fault 5:delay · until changed · delay 7');
+  });
+
+  it('say which proxies show when not all fit', () => {
+    // A sweep beside the demo at 80×24: its redis proxy was out of sight, the title saying '2 running' only.
+    const two = [view('shop', '5:delay', {}), view('redis', '', {})];
+    expect(pane(two, 0)[1]).toMatch(/\[3\] Proxies +1-1 of 2 ↓ · 2 running │$/);
+    expect(pane(two, 1)[1]).toMatch(/\[3\] Proxies +2-2 of 2 ↑ · 2 running │$/);
+    expect(pane(two, 1)[2]).toMatch(/› redis/);
+    expect(pane(two.slice(0, 1))[1]).toMatch(/\[3\] Proxies +1 running │$/);
   });
 });
 

@@ -5,7 +5,7 @@ import type { ProxyView } from '../../proxy/monitor.js';
 import { Pane } from '../components/Pane.js';
 import { activeFault } from '../schedule-line.js';
 import { fixed, sparkline } from '../sparkline.js';
-import { cell } from '../text.js';
+import { cell, ellipsisItems } from '../text.js';
 import { color } from '../theme.js';
 
 const ROWS = 3;
@@ -34,8 +34,11 @@ export const ProxiesPane = memo(function ProxiesPane(props: {
   const head = 2 + 10 + 1 + proto + 8 + 1 + 5 + 3;
   const rateSpark = Math.max(4, Math.min(24, inner - head));
   const halfSpark = Math.max(4, Math.min(16, Math.floor((inner - 30) / 2)));
+  // More proxies than rows (a sweep's beside the demo's, at 80×24 one shows): say which show, as the Queue does.
+  const last = Math.min(proxies.length, first + visible);
+  const where = proxies.length > visible ? `${first + 1}-${last} of ${proxies.length} ${first > 0 ? '↑' : ''}${last < proxies.length ? '↓' : ''} · ` : '';
   return (
-    <Pane title="Proxies" index={3} focused={focused} height={height} width={width} extra={`${proxies.length} running`}>
+    <Pane title="Proxies" index={3} focused={focused} height={height} width={width} extra={`${where}${proxies.length} running`}>
       {proxies.length === 0 ? <Text color={color('dim')}>{empty}</Text> : null}
       {proxies.slice(first, first + visible).map((p, i) => {
         const s = p.stats;
@@ -45,6 +48,7 @@ export const ProxiesPane = memo(function ProxiesPane(props: {
           .filter(([n, c]) => n !== 'dummy' && c > 0)
           .map(([n, c]) => `${n} ${c}`)
           .join(' ');
+        const line = faultLine(p.elsewhere ? `run by ${p.elsewhere}` : '', fault.text, counts, inner - 2);
         return (
           <Box key={s.name} flexDirection="column">
             <Text wrap="truncate-end">
@@ -59,9 +63,9 @@ export const ProxiesPane = memo(function ProxiesPane(props: {
             </Text>
             <Text wrap="truncate-end" color={fault.faulty ? color('fault') : color('dim')}>
               {'  '}
-              {p.elsewhere ? <Text color={color('dim')}>{`run by ${p.elsewhere} · `}</Text> : null}
-              {fault.text}
-              {counts ? <Text color={color('dim')}>{` · ${counts}`}</Text> : null}
+              {line.who ? <Text color={color('dim')}>{line.who}</Text> : null}
+              {line.fault}
+              {line.counts ? <Text color={color('dim')}>{line.counts}</Text> : null}
             </Text>
           </Box>
         );
@@ -69,3 +73,19 @@ export const ProxiesPane = memo(function ProxiesPane(props: {
     </Pane>
   );
 });
+
+/**
+ * The third line's parts (who runs the proxy, the fault in force, the faults counted) cut after
+ * a whole item to `width` cells, each part kept apart for its colour: Ink's own cut left
+ * 'until changed · del…' or 'ends in 3…', a figure or word in pieces.
+ */
+function faultLine(who: string, fault: string, counts: string, width: number): { who: string; fault: string; counts: string } {
+  const parts = [who && `${who} · `, fault, counts && ` · ${counts}`];
+  let rest = ellipsisItems(parts.join(''), width);
+  const [w, f, c] = parts.map((part, i) => {
+    const mine = i === parts.length - 1 ? rest : rest.slice(0, part.length);
+    rest = rest.slice(mine.length);
+    return mine;
+  });
+  return { who: w, fault: f, counts: c };
+}
