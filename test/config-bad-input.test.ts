@@ -202,3 +202,27 @@ describe('a load longer than its timeout', () => {
     );
   });
 });
+
+describe('a misspelt key deep inside chaos:', () => {
+  // chaos: is a list, a file name or {sweep}: zod failed the three as one, 'chaos: unexpected value a list'.
+  it("a ramp's or a flap's key gets its fix, at its line", () => {
+    expect(configError(`${RUN}chaos:\n  - {proxy: p, at: 0s, for: 1s, ramp: {behaviour: delay, from: 0, to: 50}}\n`).message).toBe(
+      `${FILE}:8:40: chaos.0.ramp.behaviour: unknown key "behaviour"; did you mean "behavior"?\n  hint: known keys here: behavior, from, to, every, options`,
+    );
+    // `of` is one letter from `on` and `off`: the one not given is meant.
+    expect(configError(`${RUN}chaos:\n  - {proxy: p, for: 1s, behaviors: "100:error", flap: {on: 1s, of: 1s}}\n`).message).toBe(
+      `${FILE}:8:64: chaos.0.flap.of: unknown key "of"; did you mean "off"?\n  hint: known keys here: on, off`,
+    );
+  });
+
+  it("a sweep's fault kind that does not exist is named, with a sweep's example", () => {
+    expect(configError(`${RUN}chaos:\n  sweep: {faults: [down, slo]}\n`).message).toBe(
+      `${FILE}:8:26: chaos.sweep.faults.1: expected one of "down", "slow", "errors", "process", got the string "slo"\n` +
+        '  hint: e.g. chaos: {sweep: {step: 3s, gap: 4s, faults: [down, slow, errors, process]}}',
+    );
+  });
+
+  it('a value of no shape chaos: takes still says what it takes', () => {
+    expect(configError(`${RUN}chaos: 5\n`).message).toMatch(new RegExp(`^${FILE}:7:8: chaos: unexpected value the integer 5\n  hint: e\\.g\\. chaos: \\[`));
+  });
+});

@@ -153,6 +153,12 @@ export const HINTS: Record<string, string> = {
   scenario: 'nothing to run yet: add script: and test: (a FunkLoad test, as in Marteau), scenario: (HTTP steps for the builtin runner) or command:',
 };
 
+/** What to write instead at a path of the document: a sweep's options are not a list of entries. */
+export function hintAt(p: readonly (string | number)[]): string | undefined {
+  if (p[0] === 'chaos' && p[1] === 'sweep') return 'e.g. chaos: {sweep: {step: 3s, gap: 4s, faults: [down, slow, errors, process]}}';
+  return HINTS[String(p[0])];
+}
+
 /** The keys allowed at a path of the document, for "did you mean" hints. */
 export function knownKeysAt(p: readonly (string | number)[]): readonly string[] | undefined {
   if (p.length === 0) return Object.keys(marteauSchema.shape);

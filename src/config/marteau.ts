@@ -16,7 +16,7 @@ import type { RecoveryOptions } from '../stats/recovery-options.js';
 import { checkEnd, checkTimeout, isServiceFault, parseChaos, type ChaosEntry, type RunLength, type ServiceFaultEntry } from './chaos.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { expandDocument, references, type Vars } from './interpolate.js';
-import { fixtureSchema, HINTS, knownKeysAt, marteauSchema, type RunnerName } from './marteau-schema.js';
+import { fixtureSchema, hintAt, HINTS, knownKeysAt, marteauSchema, type RunnerName } from './marteau-schema.js';
 import { findConfigFile } from './project-files.js';
 import { loadConfigPlugins, parseProxiesConfig, type StatsdConfig } from './proxies.js';
 import { expectList, recoveryOptions } from './recovery.js';
@@ -179,7 +179,7 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
   if (!parsed.success) {
     throw zodToConfigError(src, data, parsed.error, {
       knownKeys: (p) => knownKeysAt(p),
-      hint: (p) => HINTS[String(p[0])],
+      hint: hintAt,
     });
   }
   const c = parsed.data;

@@ -23,7 +23,7 @@ export interface IssueContext {
 
 export function zodToConfigError(src: SourceDoc, data: unknown, error: z.ZodError, ctx: IssueContext = {}): ConfigError {
   // Each problem in the order a reader meets it, top to bottom in the file.
-  const issues = withoutMisspeltMissing(error.issues.flatMap(perKey), data, ctx).sort((a, b) => position(src, a) - position(src, b));
+  const issues = withoutMisspeltMissing(error.issues.flatMap(fromUnion).flatMap(perKey), data, ctx).sort((a, b) => position(src, a) - position(src, b));
   const errors: ConfigError[] = [];
   for (const issue of issues) {
     const e = issueError(src, data, issue, ctx);
@@ -40,7 +40,7 @@ function issueError(src: SourceDoc, data: unknown, issue: Issue, ctx: IssueConte
     return errorAt(
       src,
       [...path, key],
-      `unknown key "${key}"${didYouMean(key, known)}`,
+      `unknown key "${key}"${didYouMean(key, nearFirst(known, valueAt(data, path)))}`,
       known.length ? `known keys here: ${known.join(', ')}` : ctx.hint?.(path),
       true,
     );
@@ -54,11 +54,27 @@ function issueError(src: SourceDoc, data: unknown, issue: Issue, ctx: IssueConte
   // A schema's own check may carry its hint (`params.hint`): it knows the expression it read.
   const own = issue.code === 'custom' ? (issue.params as { hint?: unknown } | undefined)?.hint : undefined;
   const hint = typeof own === 'string' ? own : ctx.hint?.(path);
-  if (actual === undefined && issue.code === 'invalid_type') {
+  if (actual === undefined && isMissing(issue)) {
     const key = path[path.length - 1];
     return errorAt(src, path.slice(0, -1), `missing required key "${String(key)}"`, hint);
   }
   return errorAt(src, path, describeIssue(issue, actual), hint);
+}
+
+/**
+ * The issues of the one alternative of a union that the value has the shape of: zod reports a
+ * union that fails as a whole, so a typo deep inside a list of chaos entries (`ramp: {behaviour:
+ * ...}`) or a sweep's options read 'chaos: unexpected value a list'. The alternatives that
+ * failed at their top on the type (a string where a list was given) are not what was meant;
+ * when just one is left, its issues are the mistakes, at their own keys.
+ */
+function fromUnion(issue: Issue): Issue[] {
+  if (issue.code !== 'invalid_union') return [issue];
+  const fitting = issue.errors
+    .map((branch) => branch.flatMap(fromUnion))
+    .filter((branch) => !branch.every((i) => i.path.length === 0 && (i.code === 'invalid_type' || i.code === 'invalid_union')));
+  if (fitting.length !== 1) return [issue];
+  return fitting[0].map((i) => ({ ...i, path: [...issue.path, ...i.path] }));
 }
 
 /** One issue per unknown key: zod gives one for all the unknown keys of a map. */
@@ -72,12 +88,26 @@ function perKey(issue: Issue): Issue[] {
  */
 function withoutMisspeltMissing(issues: Issue[], data: unknown, ctx: IssueContext): Issue[] {
   return issues.filter((missing) => {
-    if (missing.code !== 'invalid_type' || missing.path.length === 0 || valueAt(data, missing.path as (string | number)[]) !== undefined) return true;
+    if (!isMissing(missing) || missing.path.length === 0 || valueAt(data, missing.path as (string | number)[]) !== undefined) return true;
     const parent = missing.path.slice(0, -1);
     const key = String(missing.path[missing.path.length - 1]);
-    const known = ctx.knownKeys?.(parent as (string | number)[]) ?? [key];
+    const known = nearFirst(ctx.knownKeys?.(parent as (string | number)[]) ?? [key], valueAt(data, parent as (string | number)[]));
     return !issues.some((u) => u.code === 'unrecognized_keys' && samePath(u.path, parent) && u.keys.some((k) => closest(k, known) === key));
   });
+}
+
+/** A value required and not given: its type's check (a duration is a union of number and string) fails on nothing. */
+function isMissing(issue: Issue): boolean {
+  return issue.code === 'invalid_type' || issue.code === 'invalid_union';
+}
+
+/**
+ * The known keys of a map, those it lacks first: `flap: {on: 1s, of: 1s}` means `off`, not the
+ * `on` already there, though both are one letter away.
+ */
+function nearFirst(known: readonly string[], map: unknown): readonly string[] {
+  const given = map !== null && typeof map === 'object' ? Object.keys(map) : [];
+  return [...known.filter((k) => !given.includes(k)), ...known.filter((k) => given.includes(k))];
 }
 
 function samePath(a: readonly PropertyKey[], b: readonly PropertyKey[]): boolean {
