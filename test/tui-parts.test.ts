@@ -20,9 +20,11 @@ import { behaviorOrder } from '../src/ui/mix-editor.js';
 import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-view.js';
 import { completePath } from '../src/ui/path-complete.js';
 import { Header, MessageLine } from '../src/ui/components/Chrome.js';
+import { BehaviorsPane } from '../src/ui/panes/BehaviorsPane.js';
 import { ProxiesPane } from '../src/ui/panes/ProxiesPane.js';
 import { QueuePane } from '../src/ui/panes/QueuePane.js';
 import { queueLayout, queueRow } from '../src/ui/queue-row.js';
+import { scheduleLine } from '../src/ui/schedule-line.js';
 import { bar } from '../src/ui/sparkline.js';
 import { ellipsisItems } from '../src/ui/text.js';
 
@@ -278,6 +280,23 @@ describe('the Proxies pane', () => {
     expect(pane(two, 1)[1]).toMatch(/\[3\] Proxies +2-2 of 2 ↑ · 2 running │$/);
     expect(pane(two, 1)[2]).toMatch(/› redis/);
     expect(pane(two.slice(0, 1))[1]).toMatch(/\[3\] Proxies +1 running │$/);
+  });
+});
+
+describe('the Behaviors pane', () => {
+  it("keep a scenario's countdown and its entry's name whole at 80×24", () => {
+    // The sweep demo's redis proxy: its lines read 'next redis-errors · end of …' (the countdown
+    // gone) and, paused, 'paused (s resumes) at red…'.
+    const now = 1_000_000;
+    const view = { proxy: 'redis', paused: false, manual: false, remaining: 2, current: { entry: 'redis-slow', label: 'step', restore: false }, next: { at: now + 22_500, entry: 'redis-errors', label: 'end of step' } };
+    const lines = (paused: boolean) =>
+      render(createElement(BehaviorsPane, { proxy: 'redis', rows: [{ name: 'delay', percent: 100, options: {} }], schedule: scheduleLine({ ...view, paused }, now), selected: 0, focused: false, height: 7, width: 32 }))
+        .lastFrame()!
+        .split('\n')
+        .slice(2, 4)
+        .map((l) => l.slice(1, -1).trim());
+    expect(lines(false)).toEqual(['▶ redis-slow · step', 'next redis-errors in 23s']);
+    expect(lines(true)).toEqual(['⏸ paused (s resumes)', 'next redis-errors in 23s']);
   });
 });
 

@@ -9,16 +9,22 @@ export interface ScheduleLine {
   state: 'running' | 'paused' | 'manual' | 'done';
   now: string;
   next: string;
+  /** What the pane shows when `now` / `next` do not fit: the step's label left out (paused: the entry too), the countdown kept. */
+  nowShort?: string;
+  nextShort?: string;
 }
 
 export function scheduleLine(s: ScheduleView | undefined, now: number): ScheduleLine | undefined {
   if (!s || (!s.current && s.remaining === 0)) return undefined;
   const current = s.current ? `${s.current.entry} · ${s.current.restore ? 'own mix' : s.current.label}` : 'own mix';
   const next = s.next ? `next ${s.next.entry} · ${s.next.label} in ${countdown(s.next.at - now)}` : s.remaining ? 'waits for the load to start' : 'no more changes';
-  // Short enough for the Behaviors pane at 80x24 (26 cells after the mark): the key is what it says.
-  if (s.manual) return { state: 'manual', now: 'set by hand · s resumes', next };
-  if (s.paused) return { state: 'paused', now: `paused (s resumes) at ${current}`, next };
-  return { state: s.next || s.remaining ? 'running' : 'done', now: current, next };
+  // At 80x24 the pane has 26 cells after the mark: 'next redis-errors · end of step in 23s' lost
+  // its countdown there, 'paused (s resumes) at redis-slow' its entry's name in the middle.
+  const nextShort = s.next ? `next ${s.next.entry} in ${countdown(s.next.at - now)}` : undefined;
+  // Short enough for the Behaviors pane at 80x24: the key is what it says.
+  if (s.manual) return { state: 'manual', now: 'set by hand · s resumes', next, nextShort };
+  if (s.paused) return { state: 'paused', now: `paused (s resumes) at ${current}`, next, nowShort: 'paused (s resumes)', nextShort };
+  return { state: s.next || s.remaining ? 'running' : 'done', now: current, next, nextShort };
 }
 
 /** Whole seconds, rounded up, so "in 0s" only shows when the change is due. */

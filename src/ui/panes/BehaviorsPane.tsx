@@ -4,7 +4,7 @@ import { Pane } from '../components/Pane.js';
 import { remainder, type MixRow } from '../mix-editor.js';
 import type { ScheduleLine } from '../schedule-line.js';
 import { bar } from '../sparkline.js';
-import { cell, fitItems } from '../text.js';
+import { cell, ellipsisItems, fitItems } from '../text.js';
 import { color } from '../theme.js';
 
 const SCHEDULE_COLOR: Record<ScheduleLine['state'], string> = { running: 'accent', paused: 'warn', manual: 'warn', done: 'dim' };
@@ -25,19 +25,21 @@ export const BehaviorsPane = memo(function BehaviorsPane(props: {
   const barWidth = Math.max(5, Math.min(20, width - 30));
   const pass = remainder(rows);
   const last = Math.min(rows.length, first + visible);
-  // The list is longer than the pane at 80×24 (13 behaviors): say which part shows and that j/k reach the rest.
+  // The list is longer than the pane at 80×24 (16 behaviors): say which part shows and that j/k reach the rest.
   const where = rows.length > visible ? `${first + 1}-${last} of ${rows.length} ${first > 0 ? '↑' : ''}${last < rows.length ? '↓' : ''}` : '';
   const tail = fitItems([where, 'p presets'].filter(Boolean), width - 4 - `pass ${pass}% · `.length);
+  // The scenario's lines after their mark or indent: whole, else the short form, cut after a whole item.
+  const fit = (full: string, short?: string) => (full.length <= width - 6 ? full : ellipsisItems(short ?? full, width - 6));
   return (
     <Pane title={`Behaviors${proxy ? ` · ${proxy}` : ''}`} index={4} focused={focused} height={height} width={width}>
       {proxy === undefined ? <Text color={color('dim')}>select a proxy</Text> : null}
       {proxy !== undefined && schedule ? (
         <>
           <Text color={color(SCHEDULE_COLOR[schedule.state])} wrap="truncate-end">
-            {schedule.state === 'running' ? '▶' : schedule.state === 'done' ? '■' : '⏸'} {schedule.now}
+            {schedule.state === 'running' ? '▶' : schedule.state === 'done' ? '■' : '⏸'} {fit(schedule.now, schedule.nowShort)}
           </Text>
           <Text color={color('dim')} wrap="truncate-end">
-            {'  '}{schedule.next}
+            {'  '}{fit(schedule.next, schedule.nextShort)}
           </Text>
         </>
       ) : null}
