@@ -297,6 +297,9 @@ describe('the Behaviors pane', () => {
         .map((l) => l.slice(1, -1).trim());
     expect(lines(false)).toEqual(['▶ redis-slow · step', 'next redis-errors in 23s']);
     expect(lines(true)).toEqual(['⏸ paused (s resumes)', 'next redis-errors in 23s']);
+    // Before the load starts: 'waits for the load to sta…'.
+    const waiting = render(createElement(BehaviorsPane, { proxy: 'redis', rows: [], schedule: scheduleLine({ proxy: 'redis', paused: false, manual: false, remaining: 3 }, now), selected: 0, focused: false, height: 7, width: 32 })).lastFrame()!;
+    expect(waiting.split('\n')[3].slice(1, -1).trim()).toBe('waits for the load');
   });
 });
 

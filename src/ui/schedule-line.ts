@@ -20,7 +20,7 @@ export function scheduleLine(s: ScheduleView | undefined, now: number): Schedule
   const next = s.next ? `next ${s.next.entry} · ${s.next.label} in ${countdown(s.next.at - now)}` : s.remaining ? 'waits for the load to start' : 'no more changes';
   // At 80x24 the pane has 26 cells after the mark: 'next redis-errors · end of step in 23s' lost
   // its countdown there, 'paused (s resumes) at redis-slow' its entry's name in the middle.
-  const nextShort = s.next ? `next ${s.next.entry} in ${countdown(s.next.at - now)}` : undefined;
+  const nextShort = s.next ? `next ${s.next.entry} in ${countdown(s.next.at - now)}` : s.remaining ? 'waits for the load' : undefined;
   // Short enough for the Behaviors pane at 80x24: the key is what it says.
   if (s.manual) return { state: 'manual', now: 'set by hand · s resumes', next, nextShort };
   if (s.paused) return { state: 'paused', now: `paused (s resumes) at ${current}`, next, nowShort: 'paused (s resumes)', nextShort };
