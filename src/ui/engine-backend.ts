@@ -34,13 +34,7 @@ export interface EngineBackendOptions {
 
 export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBackend & { stop(): void } {
   // Proxies of jobs other processes run: counters (and, beside this one on the state dir, where
-  // their mixes are set); read only while this view is open.
-  // Their scenarios are in the snapshot: a change of one there is a new snapshot here.
-  let remoteVersion = 0;
-  const offRemote = engine.remote.watch(() => {
-    remoteVersion++;
-    for (const l of subscribers) l();
-  });
+  // their mixes are set, and their scenarios); read only while this view is open (offRemote).
   const remote = () => engine.remoteProxies().map((r) => ({ stats: () => r.stats, at: r.at, elsewhere: r.owner }));
   const monitor = new ProxyMonitor(() => [...(o.extraProxies?.() ?? []), ...engine.liveProxies(), ...remote()]);
   monitor.start();
@@ -80,6 +74,12 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
     return endedResults.get(j.id);
   };
   const subscribers = new Set<() => void>();
+  // Their scenarios are in the snapshot: a change of one there is a new snapshot here.
+  let remoteVersion = 0;
+  const offRemote = engine.remote.watch(() => {
+    remoteVersion++;
+    for (const l of subscribers) l();
+  });
   const messages = new MessageLog();
   const offFinished = engine.events.on('job.finished', (e) => {
     const report = e.report ? ` — report ${e.report}` : ` — results ${e.resultDir}`;
