@@ -177,6 +177,32 @@ describe('marteau-tui --ci', () => {
     expect(await queueJson(state)).toEqual([]);
   });
 
+  it('an identity: that is no usable private key (its .pub, not a key, encrypted without passphrase_env): a config error at its line, exit 2, before any job', async () => {
+    const tmp = await temp('nodes');
+    const key = path.join(tmp, 'id');
+    const locked = path.join(tmp, 'locked');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', key]);
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'a passphrase', '-f', locked]);
+    await writeFile(path.join(tmp, 'notes.txt'), 'not a key at all\n');
+    const dir = await project(`${commandYaml(['true'])}\n`);
+    const cases = [
+      ['id.pub', `the identity file ${key}.pub is a public key\n  hint: identity: names the private key: ${key}\n`],
+      ['notes.txt', `the identity file ${path.join(tmp, 'notes.txt')} holds no private key\n  hint: identity: names a private key file, e.g. ~/.ssh/id_ed25519\n`],
+      ['locked', `the identity file ${locked} is encrypted and no passphrase is given\n  hint: set passphrase_env: VAR for node "box" in the nodes file and export VAR with the passphrase, or add the key to ssh-agent (ssh-add ${locked}) and remove identity:\n`],
+    ];
+    for (const [identity, words] of cases) {
+      const nodes = path.join(tmp, `${identity}.nodes.yml`);
+      await writeFile(nodes, `nodes:\n  box:\n    host: 127.0.0.1\n    port: ${await freePort()}\n    identity: ${identity}\n    known_hosts: kh\n`);
+      const state = await stateDir();
+      for (const args of [['--ci', dir, '--node-wait', '1'], ['nodes']]) {
+        const r = await cliDone([...args, '--nodes', nodes, '--state-dir', state]);
+        expect(r.code, `${identity} ${args[0]}: ${r.out}${r.err}`).toBe(2);
+        expect(r.err).toBe(`marteau-tui: ${nodes}:5:15: nodes.box.identity: ${words}`);
+      }
+      expect(await queueJson(state)).toEqual([]);
+    }
+  });
+
   it('a builtin load longer than its timeout: refused at timeout:, exit 2, nothing queued; one that fits is queued', async () => {
     const load = (timeout: string) =>
       project(`name: long\nrunner: builtin\nbase_url: http://127.0.0.1:9\ncycles: [3, 6]\nduration: 20\nstartup_delay: 1\ncycle_time: 5\nscenario:\n  - {get: /}\n${timeout}`);

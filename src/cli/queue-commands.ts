@@ -178,7 +178,9 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
           if (o.probe) await engine.probeNodes();
           const nodes = engine.getSnapshot().nodes;
           print(nodes);
-          return o.probe && nodes.some((n) => n.enabled && n.health === 'down') ? EXIT.infrastructure : EXIT.ok;
+          const down = o.probe ? nodes.filter((n) => n.enabled && n.health === 'down') : [];
+          // A node down for its key is the nodes file's (or the environment's) to fix: a config error.
+          return down.some((n) => n.mistake) ? EXIT.usage : down.length ? EXIT.infrastructure : EXIT.ok;
         });
       }),
     );

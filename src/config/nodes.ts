@@ -150,17 +150,36 @@ export async function loadNodesConfig(file: string): Promise<NodesConfig> {
   }
   const src = parseYaml(file, text);
   const config = parseNodesConfig(src);
-  // A key this user cannot read is a mistake in this file: said at its line now (exit 2), not as
-  // a node down at every probe and its jobs failed for the machines (exit 3).
-  const unreadable = config.nodes.flatMap((n) => {
-    const why = identityProblem(n);
-    return why === undefined || n.type !== 'ssh' ? [] : [errorAt(src, ['nodes', n.name, 'identity'], `cannot read the identity file ${n.identity}: ${why}`, IDENTITY_HINT)];
-  });
-  if (unreadable.length) throw unreadable.length === 1 ? unreadable[0] : new ConfigErrors(unreadable);
+  // A key this user cannot read, or that is no key it can use, is a mistake in this file: said at
+  // its line now (exit 2), not as a node down at every probe and its jobs failed for the machines (exit 3).
+  const bad = identityErrors(src, config.nodes);
+  if (bad) throw bad;
   return config;
 }
 
-const IDENTITY_HINT = "identity: names the node's private key on this machine (relative to the nodes file, ~/ for your home), e.g. ~/.ssh/id_ed25519; without identity: the SSH agent and ~/.ssh/id_ed25519, id_ecdsa, id_rsa are tried";
+/** Each of `nodes` whose identity: cannot be its key, as an error at that identity: in `src`. */
+export function identityErrors(src: SourceDoc, nodes: readonly NodeConfig[]): ConfigError | undefined {
+  const errors = nodes.flatMap((n) => {
+    const bad = identityProblem(n);
+    return bad === undefined ? [] : [errorAt(src, ['nodes', n.name, 'identity'], bad.problem, bad.hint)];
+  });
+  return errors.length > 1 ? new ConfigErrors(errors) : errors[0];
+}
+
+/**
+ * The same for a nodes file loaded earlier (a key deleted or replaced since), at the positions
+ * the file has now; at none when it can no longer be read or parsed.
+ */
+export async function identityErrorsIn(file: string, nodes: readonly NodeConfig[]): Promise<ConfigError | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  let src: SourceDoc;
+  try {
+    src = parseYaml(file, text);
+  } catch {
+    src = parseYaml(file, '');
+  }
+  return identityErrors(src, nodes);
+}
 
 const NODE_HINTS: Record<string, string> = {
   host_key: 'strict (default): only keys already in known_hosts; accept-new: record an unknown key once',

@@ -81,7 +81,7 @@ export abstract class EngineRuntime {
       // A --ci run's jobs are left to it: it streams their output and owes their exit code.
       mayRun: (j) => !this.stopping && !this.space.held && (this.own.has(j.id) ? options.run !== 'none' : options.run === 'all' && j.origin !== 'ci'),
       start: (job, claim, nodes) => this.launch(job, claim, nodes),
-      unplaceable: (job, reason) => this.failUnplaceable(job, reason),
+      unplaceable: (job, reason, failure) => this.failUnplaceable(job, reason, failure),
       // A shared queue's job may go to any worker, except a --ci run's (left to that run): a
       // lone engine, or the --ci run itself, is the only one that could run it, so it fails.
       othersMayRun: (j) => this.queue.lease !== undefined && j.origin !== 'ci',
@@ -340,10 +340,10 @@ export abstract class EngineRuntime {
     });
   }
 
-  private async failUnplaceable(job: Readonly<Job>, reason: string): Promise<void> {
+  private async failUnplaceable(job: Readonly<Job>, reason: string, failure: 'config' | 'infrastructure'): Promise<void> {
     const claim = await this.queue.claim(job.id, []);
     if (!claim) return;
-    await this.queue.finish(job.id, claim, { status: 'failed', failure: 'infrastructure', reason });
+    await this.queue.finish(job.id, claim, { status: 'failed', failure, reason });
   }
 
   // ---- running a job ----

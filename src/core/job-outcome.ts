@@ -1,7 +1,7 @@
 /** How a job's run ends up recorded: its outcome from why it stopped and what the runner said, and its one-line summary. */
 import { ConfigError } from '../config/config-error.js';
 import { formatDuration } from '../config/duration.js';
-import { NodeError } from '../exec/executor.js';
+import { NodeConfigError, NodeError } from '../exec/executor.js';
 import { ListenError, messageOf, UpstreamLoopError } from '../proxy/proxy-errors.js';
 import type { RunOutcome } from './runner-contract.js';
 import { ServiceError } from './service-error.js';
@@ -24,6 +24,7 @@ export function decideOutcome(why: AbortWhy | undefined, outcome: RunOutcome | u
   if (why === 'lease') return { status: 'interrupted', reason: 'this engine could not renew its lease on the queue, so another may run the job again: stopped here', failure: 'infrastructure', lost: true };
   if (why === 'timeout') return { status: 'failed', failure: 'test', reason: `timed out after ${formatDuration(timeoutMs ?? 0)} (timeout:)` };
   if (error instanceof ConfigError) return { status: 'failed', failure: 'config', reason: error.message };
+  if (error instanceof NodeConfigError) return { status: 'failed', failure: 'config', reason: error.message };
   if (error instanceof NodeError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
   if (error instanceof ListenError) return { status: 'failed', failure: 'infrastructure', reason: error.message };
   if (error instanceof UpstreamLoopError) return { status: 'failed', failure: 'config', reason: error.message };

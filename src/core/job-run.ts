@@ -7,8 +7,9 @@ import path from 'node:path';
 import { ConfigError } from '../config/config-error.js';
 import type { Vars } from '../config/interpolate.js';
 import type { MarteauConfig } from '../config/marteau.js';
+import { identityProblem } from '../config/identity-files.js';
 import type { NodeConfig } from '../config/nodes.js';
-import { NodeError, type Executor } from '../exec/executor.js';
+import { NodeConfigError, NodeError, type Executor } from '../exec/executor.js';
 import type { RunnerContext, RunnerNode, RunOutcome } from './runner-contract.js';
 import type { ProxyEvent } from '../proxy/proxy.js';
 import type { ProxySet } from '../proxy/proxy-set.js';
@@ -81,6 +82,12 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
     started: (name, pgid) => recordProcess(`${SERVICE_NODE}${name}`, pgid, true),
   });
   try {
+    // A key deleted or replaced since the nodes file was loaded is still the file's mistake: said
+    // at its identity: before anything starts (exit 2), not as the job's connection failing (exit 3).
+    if (nodeConfigs.some((n) => identityProblem(n))) {
+      const bad = await (await import('../config/nodes.js')).identityErrorsIn(core.pool.config.file, nodeConfigs);
+      if (bad) throw bad;
+    }
     const jobVars = { MARTEAU_JOB_ID: job.id, MARTEAU_JOB_NAME: job.name, MARTEAU_RESULT_DIR: resultDir };
     // Enqueued elsewhere: the config, its `chaos:` file and a replay's seed come from the shared queue.
     await core.files.fetch(job.id);
@@ -212,7 +219,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
   for (const line of outcome?.closing ?? []) log(line);
   const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
   const final = roomOutcome(core, error, loadStarted) ?? unsteadyOutcome(why, unsteady) ?? decideOutcome(why, outcome, error, config?.timeoutMs, core.queue.get(job.id)?.cancelCause ?? live.cancelCause);
-  if (error instanceof NodeError) core.pool.markDown(error.node, error.message);
+  if (error instanceof NodeError) core.pool.markDown(error.node, error.message, error instanceof NodeConfigError);
   // A start put back in the queue for want of room is told by the engine's warning, once.
   if (error && !isExpectedError(error) && !final.requeue) {
     log(`error: ${(error as Error).message}`, { level: 'error' });

@@ -19,6 +19,8 @@ export interface Health {
   error?: string;
   /** What to do about `error` (the ssh-keyscan line for an unknown host key...), when known. */
   hint?: string;
+  /** Down for what the user gave for it (its key: NodeConfigError), not for the machine: a job that waited for it in vain is a config error. */
+  mistake?: boolean;
   /** An SSH node that is up: whether it can move files (SFTP); without, it takes only jobs that copy none and `error` says why. */
   sftp?: boolean;
   checkedAt?: number;
@@ -55,6 +57,7 @@ export function nodeView(n: NodeConfig, h: Health, queue: NodeRecords): NodeView
     latencyMs: h.latencyMs,
     error: h.error,
     hint: h.hint,
+    mistake: h.mistake,
     sftp: h.sftp,
     checkedAt: h.checkedAt,
     running: queue.nodeUse(n.name),

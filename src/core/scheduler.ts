@@ -2,7 +2,8 @@
  * Decides which queued job starts where: oldest first, each taking `nodes: N` free nodes, and a
  * later job may start while an earlier one waits for nodes (backfill). A job that can never
  * fit (fewer nodes with its tags than it needs) or that waited past `nodeWaitMs` is failed with
- * the reason, as an infrastructure error; unless another engine of a shared queue may run it: one
+ * the reason, as an infrastructure error (a config error when a node it waited for is down for
+ * the user's mistake: its key); unless another engine of a shared queue may run it: one
  * that cannot fit here is then left queued for the workers whose nodes it fits. A job that fits
  * only once a disabled node is enabled again waits, as for a busy node: disabling is for a while.
  */
@@ -18,7 +19,7 @@ export interface SchedulerDeps {
   mayRun(job: Readonly<Job>): boolean;
   start(job: Readonly<Job>, claim: string, nodes: NodeConfig[]): void;
   /** The job cannot be placed: fail it with this reason. */
-  unplaceable(job: Readonly<Job>, reason: string): Promise<void>;
+  unplaceable(job: Readonly<Job>, reason: string, failure: 'config' | 'infrastructure'): Promise<void>;
   /**
    * Whether another engine may run the job (a shared queue's workers): one this engine's nodes
    * can never fit is then left queued for them, not failed.
@@ -148,6 +149,13 @@ export class Scheduler {
     return `${job.nodes} free node${job.nodes > 1 ? 's' : ''}: ${states.join('; ')}`;
   }
 
+  /** Whether a node the job may run on is down for the user's mistake (its key), not the machine's. */
+  private downByMistake(job: Readonly<Job>): boolean {
+    const { pool } = this.deps;
+    const tagged = new Set(pool.eligible(job.nodeTags).map((n) => n.name));
+    return pool.list().some((n) => tagged.has(n.name) && n.health === 'down' && n.mistake);
+  }
+
   /** Whether a job is still queued, may run here and fits exactly these nodes. */
   private serves(j: Readonly<Job>, nodes: NodeConfig[]): boolean {
     return (
@@ -196,7 +204,7 @@ export class Scheduler {
           if (!this.left.has(job.id)) this.leave(job, `${needs}; this worker's nodes (${pool.config.file}) have ${eligible.length ? `only ${eligible.length} enabled` : 'none enabled'}`);
           continue;
         }
-        await this.deps.unplaceable(job, `${needs} but only ${eligible.length} ${eligible.length === 1 ? 'is' : 'are'} enabled (${pool.config.file})`);
+        await this.deps.unplaceable(job, `${needs} but only ${eligible.length} ${eligible.length === 1 ? 'is' : 'are'} enabled (${pool.config.file})`, 'infrastructure');
         wrote = true;
         continue;
       }
@@ -213,7 +221,10 @@ export class Scheduler {
           const deadline = since + this.deps.nodeWaitMs;
           if (Date.now() >= deadline) {
             this.waitingSince.delete(job.id);
-            await this.deps.unplaceable(job, `waited ${Math.round(this.deps.nodeWaitMs / 1000)}s for ${this.freeNodesWanted(job)}`);
+            // A node down for its key will not come up by waiting: the nodes file (or the environment) is to fix.
+            const mistake = this.downByMistake(job);
+            const waited = `waited ${Math.round(this.deps.nodeWaitMs / 1000)}s for ${this.freeNodesWanted(job)}`;
+            await this.deps.unplaceable(job, mistake ? `${pool.config.file}: ${waited}` : waited, mistake ? 'config' : 'infrastructure');
             wrote = true;
           } else {
             earliestDeadline = Math.min(earliestDeadline, deadline);

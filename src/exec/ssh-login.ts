@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { SshNodeConfig } from '../config/nodes.js';
 import { unreadableWords } from '../fs/errors.js';
-import { NodeError, type NodeNotice } from './executor.js';
+import { keyFileProblem, keyProblem, unreadableKey } from '../config/identity-files.js';
+import { NodeConfigError, NodeError, type NodeNotice } from './executor.js';
 import { certAuthorityLines, checkHostKey, fingerprint, hostToken, keyType, knownKeyTypes, recordHostKey } from './known-hosts.js';
 
 /**
@@ -78,25 +79,6 @@ export function hostKeyAlgorithms(known: string, host: string, port: number): { 
   return first.length ? { remove: first, prepend: first } : undefined;
 }
 
-/** What a key file cannot be used as: undefined when it looks like a usable private key. */
-export function keyFileProblem(text: string): 'public' | 'encrypted' | 'not-a-key' | undefined {
-  const head = text.trimStart();
-  if (/^(ssh-|ecdsa-|sk-)\S+ [A-Za-z0-9+/=]+/.test(head)) return 'public';
-  if (head.startsWith('PuTTY-User-Key-File-')) return /^Encryption: none\s*$/m.test(head) ? undefined : 'encrypted';
-  const pem = /^-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----\r?\n([\s\S]*?)-----END/.exec(head);
-  if (!pem) return 'not-a-key';
-  if (pem[1] === 'ENCRYPTED ' || /^Proc-Type: 4,ENCRYPTED/m.test(pem[2])) return 'encrypted';
-  if (pem[1] === 'OPENSSH ') {
-    // openssh-key-v1\0, then the cipher name as an SSH string: "none" when not encrypted.
-    const blob = Buffer.from(pem[2].replace(/\s+/g, ''), 'base64');
-    const magic = 'openssh-key-v1\0'.length;
-    if (blob.length < magic + 4) return 'not-a-key';
-    const n = blob.readUInt32BE(magic);
-    if (blob.toString('latin1', magic + 4, magic + 4 + n) !== 'none') return 'encrypted';
-  }
-  return undefined;
-}
-
 /**
  * The node's identity file; else the SSH agent and the user's first default key that needs no
  * passphrase it lacks (ssh2 offers the key, then the agent's keys). Each key problem is told
@@ -105,23 +87,18 @@ export function keyFileProblem(text: string): 'public' | 'encrypted' | 'not-a-ke
 export async function sshCredentials(cfg: SshNodeConfig, env: NodeJS.ProcessEnv): Promise<Record<string, unknown>> {
   const passphrase = cfg.passphraseEnv ? env[cfg.passphraseEnv] : undefined;
   if (cfg.passphraseEnv && passphrase === undefined) {
-    throw new NodeError(cfg.name, `$${cfg.passphraseEnv} (passphrase_env) is not set`, `export ${cfg.passphraseEnv} with the passphrase of the node's key in the environment marteau-tui starts from`);
+    throw new NodeConfigError(cfg.name, `$${cfg.passphraseEnv} (passphrase_env) is not set`, `export ${cfg.passphraseEnv} with the passphrase of the node's key in the environment marteau-tui starts from`);
   }
   if (cfg.identity) {
     let text: string;
     try {
       text = await readFile(cfg.identity, 'utf8');
     } catch (e) {
-      throw new NodeError(cfg.name, `cannot read the identity file ${cfg.identity}: ${unreadableWords(e)}`, 'check `identity:` in the nodes file');
+      const { problem, hint } = unreadableKey(cfg.identity, unreadableWords(e));
+      throw new NodeConfigError(cfg.name, problem, hint);
     }
-    const problem = keyFileProblem(text);
-    if (problem === 'public') {
-      throw new NodeError(cfg.name, `the identity file ${cfg.identity} is a public key`, `identity: names the private key${cfg.identity.endsWith('.pub') ? `: ${cfg.identity.slice(0, -4)}` : ''}`);
-    }
-    if (problem === 'not-a-key') throw new NodeError(cfg.name, `the identity file ${cfg.identity} holds no private key`, 'identity: names a private key file, e.g. ~/.ssh/id_ed25519');
-    if (problem === 'encrypted' && passphrase === undefined) {
-      throw new NodeError(cfg.name, `the identity file ${cfg.identity} is encrypted and no passphrase is given`, `set passphrase_env: VAR for node "${cfg.name}" in the nodes file and export VAR with the passphrase, or add the key to ssh-agent (ssh-add ${cfg.identity}) and remove identity:`);
-    }
+    const bad = keyProblem(cfg, text);
+    if (bad) throw new NodeConfigError(cfg.name, bad.problem, bad.hint);
     return { privateKey: text, passphrase };
   }
   const sock = env.SSH_AUTH_SOCK;
@@ -157,9 +134,9 @@ export function connectError(cfg: SshNodeConfig, to: string, e: Error & { code?:
   }
   if (/timed out/i.test(e.message)) return new NodeError(cfg.name, `no SSH handshake from ${to} within ${timeoutMs} ms`, NO_ANSWER_HINT);
   if (/bad passphrase|integrity check failed|decrypt/i.test(e.message)) {
-    return new NodeError(cfg.name, `$${cfg.passphraseEnv} does not unlock the identity file ${cfg.identity ?? '(default key)'}: wrong passphrase`, `export ${cfg.passphraseEnv} with the key's passphrase`);
+    return new NodeConfigError(cfg.name, `$${cfg.passphraseEnv} does not unlock the identity file ${cfg.identity ?? '(default key)'}: wrong passphrase`, `export ${cfg.passphraseEnv} with the key's passphrase`);
   }
-  if (/privateKey/.test(e.message)) return new NodeError(cfg.name, `cannot use the identity file ${cfg.identity ?? '(default key)'}: ${e.message}`, 'identity: names a private key file, e.g. ~/.ssh/id_ed25519');
+  if (/privateKey/.test(e.message)) return new NodeConfigError(cfg.name, `cannot use the identity file ${cfg.identity ?? '(default key)'}: ${e.message}`, 'identity: names a private key file, e.g. ~/.ssh/id_ed25519');
   if (e.level === 'agent') return new NodeError(cfg.name, `the SSH agent at $SSH_AUTH_SOCK does not answer: ${e.message}`, 'start ssh-agent and ssh-add the key, or set `identity:` for this node');
   if (e.level === 'client-authentication' || /authentication/i.test(e.message)) {
     return new NodeError(cfg.name, `authentication refused for ${to}`, `check the user and that the key ${cfg.identity ?? '(agent/default)'} is in the node's authorized_keys`);

@@ -1,0 +1,87 @@
+/**
+ * A node's key that cannot be used, found only once jobs run (a real sshd, the built CLI): the
+ * key deleted after the nodes file was loaded, a passphrase_env not exported or not the key's.
+ * These are the user's to fix, in the nodes file or the environment, not the machine's: a config
+ * error (exit 2) naming the nodes file and the node. They used to end as failures of the
+ * machines (exit 3).
+ */
+import { execFileSync } from 'node:child_process';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cliDone } from './helpers/marteau-cli.js';
+import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
+import { haveServer, tempDir } from './helpers/servers.js';
+import { makeUserKey, startSshd, type Sshd, type UserKey } from './helpers/sshd.js';
+
+afterAll(removeTemp);
+
+const PASSPHRASE = 'open sesame';
+
+describe.skipIf(!haveServer('sshd'))('a node key that cannot be used, found at run (real sshd)', () => {
+  let dir: string;
+  let user: UserKey;
+  let s: Sshd;
+  let knownHosts: string;
+
+  beforeAll(async () => {
+    dir = await tempDir('ssh-key-mistakes');
+    user = await makeUserKey(dir);
+    s = await startSshd('127.0.0.13', user);
+    knownHosts = path.join(dir, 'known_hosts');
+    await writeFile(knownHosts, `${s.knownHostsLine}\n`);
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  /** A nodes file of one node `box` on the sshd; `identity:` is line 5, column 15. */
+  async function nodesFile(name: string, identity: string, more: string[] = []): Promise<string> {
+    const file = path.join(dir, `${name}.nodes.yml`);
+    const lines = ['nodes:', '  box:', `    host: ${s.host}`, `    port: ${s.port}`, `    identity: ${identity}`, `    known_hosts: ${knownHosts}`, `    work_dir: ${path.join(dir, `remote-${name}`)}`, ...more];
+    await writeFile(file, `${lines.join('\n')}\n`);
+    return file;
+  }
+
+  it('a key deleted while a worker runs: the next job on the node fails as a config error at identity:, exit 2', async () => {
+    const key = path.join(dir, 'worker_key');
+    await copyFile(user.privateKey, key);
+    // No probe between the jobs: the second job's own connection is the first to meet the loss.
+    const nodes = await nodesFile('worker', key, ['probe:', '  interval: 1h']);
+    const state = await stateDir();
+    for (const argv of [['rm', key], ['true']]) {
+      const r = await cliDone(['enqueue', await project(`${commandYaml(argv)}\n`), '--nodes', nodes, '--state-dir', state]);
+      expect(r.code, r.err).toBe(0);
+    }
+    const r = await cliDone(['worker', '--drain', '--nodes', nodes, '--state-dir', state]);
+    expect(r.code, r.out + r.err).toBe(2);
+    expect(r.out).toMatch(/ succeeded in /);
+    expect(r.out).toContain(`failed: ${nodes}:5:15: nodes.box.identity: cannot read the identity file ${key}: no such file`);
+    expect(r.out + r.err).not.toMatch(/\n\s+at /);
+  }, 60_000);
+
+  it('a passphrase_env not exported, or not the key\'s: the job that waited for the node fails as a config error, exit 2; `nodes` exits 2', async () => {
+    const key = path.join(dir, 'locked_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', PASSPHRASE, '-f', key]);
+    await writeFile(path.join(s.dir, 'authorized_keys'), `${await readFile(user.publicKey, 'utf8')}${await readFile(`${key}.pub`, 'utf8')}`);
+    const variable = `MARTEAU_TEST_KEY_PASS_${process.pid}`;
+    const nodes = await nodesFile('locked', key, [`    passphrase_env: ${variable}`]);
+    const dirOf = await project(`${commandYaml(['true'])}\n`);
+    // The right passphrase: the node is up and the job runs (what fails below is only the passphrase).
+    const ok = await cliDone(['--ci', dirOf, '--nodes', nodes, '--state-dir', await stateDir(), '--node-wait', '5'], { [variable]: PASSPHRASE });
+    expect(ok.code, ok.out + ok.err).toBe(0);
+    const cases: [NodeJS.ProcessEnv, string][] = [
+      [{}, `$${variable} (passphrase_env) is not set; export ${variable} with the passphrase of the node's key in the environment marteau-tui starts from`],
+      [{ [variable]: 'not it' }, `$${variable} does not unlock the identity file ${key}: wrong passphrase; export ${variable} with the key's passphrase`],
+    ];
+    for (const [env, words] of cases) {
+      const r = await cliDone(['--ci', dirOf, '--nodes', nodes, '--state-dir', await stateDir(), '--node-wait', '1'], env);
+      expect(r.code, r.out + r.err).toBe(2);
+      expect(r.out).toContain(`failed: ${nodes}: waited 1s for 1 free node: box down (node "box": ${words})`);
+      expect(r.out).toMatch(/\nmarteau-tui --ci: 1 job: 1 failed exit 2\n$/);
+      const listed = await cliDone(['nodes', '--nodes', nodes, '--state-dir', await stateDir()], env);
+      expect(listed.code, listed.out + listed.err).toBe(2);
+      expect(listed.out).toContain(`node "box": ${words.split('; ')[0]}`);
+    }
+  }, 60_000);
+});
