@@ -21,6 +21,7 @@ import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-v
 import { completePath } from '../src/ui/path-complete.js';
 import { Header, MessageLine } from '../src/ui/components/Chrome.js';
 import { BehaviorsPane } from '../src/ui/panes/BehaviorsPane.js';
+import { NodesPane } from '../src/ui/panes/NodesPane.js';
 import { ProxiesPane } from '../src/ui/panes/ProxiesPane.js';
 import { QueuePane } from '../src/ui/panes/QueuePane.js';
 import { queueLayout, queueRow } from '../src/ui/queue-row.js';
@@ -280,6 +281,15 @@ describe('the Proxies pane', () => {
     expect(pane(two, 1)[1]).toMatch(/\[3\] Proxies +2-2 of 2 ↑ · 2 running │$/);
     expect(pane(two, 1)[2]).toMatch(/› redis/);
     expect(pane(two.slice(0, 1))[1]).toMatch(/\[3\] Proxies +1 running │$/);
+  });
+});
+
+describe('the Nodes pane', () => {
+  it("keep a space between a node's state and its jobs", () => {
+    // Disabled while it ran a job, at 80×24 (no room for the latency between): 'local disabled1/2 jobs'.
+    const row = (width: number) => render(createElement(NodesPane, { nodes: [{ name: 'local', state: 'disabled', latencyMs: 0, job: '1/2 jobs' }], selected: 0, focused: false, height: 6, width })).lastFrame()!.split('\n')[2];
+    expect(row(32)).toMatch(/› local disabled 1\/2 jobs +│$/);
+    expect(row(40)).toMatch(/› local disabled +0ms 1\/2 jobs +│$/);
   });
 });
 
