@@ -175,3 +175,35 @@ describe.skipIf(!ready)('recovery demo: a 10 s redis blackout under load', () =>
     }
   });
 });
+
+describe.skipIf(!ready)('a fault applied over a fixture on one proxy (fixtures stack)', () => {
+  let run: Run;
+
+  beforeAll(async () => {
+    // An 8 s load: the fixture blacks redis out from 2 s to 6 s, a chaos step answers errors
+    // from 3 s to 4 s over it; its end brings the blackout back until 6 s.
+    run = await runDemo('recovery.marteau.yml', (t) =>
+      t
+        .replace('duration: 20', 'duration: 8')
+        .replace('at: 5s, for: 10s', 'at: 2s, for: 4s')
+        .replace('baseline: 5s', 'baseline: 2s')
+        .replace('thresholds:', 'chaos:\n  - {name: errors_over, proxy: redis, at: 3s, for: 1s, behaviors: "100:error"}\nthresholds:'),
+    );
+  }, 60_000);
+
+  afterAll(removeTemp);
+
+  it('the window under lasts its whole 4 s, and the one over it is not said to recover while it is still blacked out', () => {
+    expect(run.out).toContain('chaos errors_over (end of step): restored redis mix 100:blackout');
+    const byName = Object.fromEntries(run.report.fault_windows!.map((w) => [w.name, w]));
+    expect(Object.keys(byName).sort()).toEqual(['errors_over', 'redis_blackout']);
+    // It was cut at 3 s (1.0s), and the blackout from 4 s to 6 s was nobody's window.
+    const under = byName.redis_blackout;
+    expect(under.end! - under.start).toBeGreaterThanOrEqual(3_800);
+    expect(under.end! - under.start).toBeLessThan(4_500);
+    expect(under.recovery.status).toBe('recovered');
+    expect(byName.errors_over.recovery).toMatchObject({ status: 'too soon', note: expect.stringContaining('redis_blackout was still in force when it ended') });
+    expect(run.out).toMatch(/fault window redis_blackout \(redis: 100:blackout, 4\.\ds\)/);
+    expect(run.code, run.out).toBe(0);
+  });
+});

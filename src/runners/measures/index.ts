@@ -30,8 +30,12 @@ export interface Measures {
 export function computeMeasures(series: MeasureSeries, windows: readonly FaultWindow[], attribution: Attribution, options: RecoveryOptions, runEnd: number): Measures {
   const sorted = [...windows].sort((a, b) => a.start - b.start);
   const out = sorted.map((w, i): WindowMeasure => {
-    // Any later window (on any proxy) ends the search: its effect is not this one's recovery.
-    const next = sorted.slice(i + 1).find((x) => x.start >= (w.end ?? Infinity));
+    // Any later window (on any proxy) ends the search: its effect is not this one's recovery; one
+    // still in force when this one ends (a fixture under it) leaves nothing to judge.
+    const end = w.end ?? Infinity;
+    const inForce = sorted.find((x) => x !== w && x.start < end && (x.end ?? Infinity) > end);
+    const later = sorted.slice(i + 1).find((x) => x.start >= end);
+    const next = inForce ? { name: inForce.name, start: end, inForce: true } : later && { name: later.name, start: later.start };
     const previousEnd = sorted
       .slice(0, i)
       .map((x) => x.end ?? Infinity)
@@ -39,7 +43,7 @@ export function computeMeasures(series: MeasureSeries, windows: readonly FaultWi
       .reduce<number | undefined>((m, e) => (m === undefined || e > m ? e : m), undefined);
     return {
       ...w,
-      recovery: recoveryOf(series, w, { end: runEnd, next: next && { name: next.name, start: next.start }, previousEnd }, options),
+      recovery: recoveryOf(series, w, { end: runEnd, next, previousEnd }, options),
       effect: windowEffect(series, w, runEnd),
     };
   });

@@ -59,8 +59,8 @@ export interface Recovery {
 export interface RecoveryBounds {
   /** Epoch ms the data stops (the run's end). */
   end: number;
-  /** Start of the following window, if any: the search stops there. */
-  next?: { name: string; start: number };
+  /** Start of the following window, if any: the search stops there (`inForce`: one begun before this one ended, at that end). */
+  next?: { name: string; start: number; inForce?: boolean };
   /** End of the previous window, if any: the baseline starts after it. */
   previousEnd?: number;
 }
@@ -78,6 +78,7 @@ export function recoveryOf(series: MeasureSeries, w: FaultWindow, bounds: Recove
   const left = stop - w.end;
   const windowText = `the ${seconds(o.windowMs)} recovery window`;
   if (left < o.windowMs) {
+    if (cut?.inForce) return { status: 'too soon', baseline, target, note: `${cut.name} was still in force when it ended` };
     const why = cut ? `${cut.name} started ${seconds(Math.max(0, left))} after the fault` : `the run ended ${seconds(Math.max(0, left))} after the fault`;
     return { status: 'too soon', baseline, target, note: `${why}, less than ${windowText}` };
   }

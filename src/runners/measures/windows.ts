@@ -6,6 +6,8 @@
  * segment is a fault window when it applies a non-empty mix; consecutive segments of the same
  * name merge (a ramp raising its percentage is one window); a `restore` or an empty mix ends it.
  * Changes made before the load started are the environment, not a fault to recover from.
+ * Fixtures stack: one applied over another's window suspends it, and the restore that brings
+ * its mix back resumes it, so the window under runs from its own start to its own end.
  */
 import type { TimelineEvent } from '../../core/events.js';
 import { outcomeClass, type OutcomeKey } from './series.js';
@@ -36,6 +38,8 @@ const EPOCH_FLOOR = 1e11;
 
 export function faultWindows(events: readonly TimelineEvent[], loadStart: number): FaultWindow[] {
   const open = new Map<string, FaultWindow>();
+  // Per proxy, the windows another one was applied over, the latest last.
+  const under = new Map<string, FaultWindow[]>();
   const epoch = (at: number) => (at < EPOCH_FLOOR ? loadStart + at : at);
   const out: FaultWindow[] = [];
   const close = (key: string, at: number) => {
@@ -49,12 +53,25 @@ export function faultWindows(events: readonly TimelineEvent[], loadStart: number
     // A service and a proxy may share a name ("redis"): their windows are apart.
     const key = `${e.kind}:${e.proxy}`;
     // A mix set by hand (`manual`) that injects faults is a window like any other.
-    const faulty = e.action !== 'restore' && !PASS_THROUGH.test(e.mix.trim());
+    const injects = !PASS_THROUGH.test(e.mix.trim());
+    const faulty = e.action !== 'restore' && injects;
     const current = open.get(key);
     if (current && faulty && current.name === name) {
       if (e.mix !== current.mix) current.lastMix = e.mix;
       continue;
     }
+    const stack = under.get(key) ?? [];
+    if (e.action === 'restore') {
+      close(key, e.at);
+      const back = stack.pop();
+      // What the restore brings back is the mix of the window under, which goes on.
+      if (back && injects && e.mix === (back.lastMix ?? back.mix)) {
+        back.end = undefined;
+        open.set(key, back);
+      } else stack.length = 0;
+      continue;
+    }
+    if (current && faulty) under.set(key, [...stack, current]);
     close(key, e.at);
     if (!faulty || e.at < loadStart) continue;
     const w: FaultWindow = { name, proxy: e.proxy, ...(e.kind === 'service' ? { kind: 'service' as const } : {}), mix: e.mix, source: e.source ?? 'fixture', start: e.at, ...(e.expect ? { expect: e.expect } : {}) };
