@@ -231,7 +231,10 @@ describe('figures in few cells', () => {
     expect(ellipsisItems(summary, 32)).toBe('5267 requests, 0.00 % errors …');
     expect(ellipsisItems(summary, 20)).toBe('5267 requests …');
     expect(ellipsisItems('cycle 2/3 · 8 users · ramping up', 24)).toBe('cycle 2/3 · 8 users …');
-    expect(ellipsisItems(summary, 8)).toBe('5267 re…');
+    // An item longer than the width is cut at a word end: a failed job's reason at 80×24 read '1 threshold(s) faile…'.
+    expect(ellipsisItems('1 threshold(s) failed: success_rate >= 95%: 87.18% (failed)', 21)).toBe('1 threshold(s) …');
+    expect(ellipsisItems(summary, 8)).toBe('5267 …');
+    expect(ellipsisItems('/a/very/long/path/to/a/file', 10)).toBe('/a/very/l…');
   });
 
   it('help at 80 columns: keys in a column of their own, long descriptions wrapped under themselves', () => {

@@ -9,14 +9,18 @@ export function ellipsis(s: string, width: number): string {
 /**
  * `s` in at most `width` cells, cut after its last whole item (", " or " · " between them) that
  * fits with " …": "5267 requests, 0.00 % errors …" rather than "(526…", which reads as another
- * figure. A first item too long for the width is cut as `ellipsis` does.
+ * figure. A first item too long for the width is cut at a word end ('1 threshold(s) …', not
+ * '1 threshold(s) faile…'), or as `ellipsis` does when its first word is most of the width.
  */
 export function ellipsisItems(s: string, width: number): string {
   if (s.length <= width) return s;
   // Items at even indexes, the separators between them at odd ones.
   const parts = s.split(/(, | · )/);
   let out = parts[0];
-  if (out.length + 2 > width) return ellipsis(s, width);
+  if (out.length + 2 > width) {
+    const words = wordCut(s, width - 2);
+    return words ? `${words} …` : ellipsis(s, width);
+  }
   for (let i = 2; i < parts.length && out.length + parts[i - 1].length + parts[i].length + 2 <= width; i += 2) out += parts[i - 1] + parts[i];
   return `${out} …`;
 }
@@ -27,10 +31,13 @@ export function ellipsisItems(s: string, width: number): string {
  * with it; a word that takes more than half the width (a long path) is cut where the width ends.
  */
 export function cutAtWord(s: string, width: number): string {
-  if (s.length <= width) return s;
+  return s.length <= width ? s : (wordCut(s, width) ?? s.slice(0, width));
+}
+
+/** The words of `s` that fit in `width`, a separator at their end dropped; none when the first word is over half the width. */
+function wordCut(s: string, width: number): string | undefined {
   const space = s.lastIndexOf(' ', width);
-  const head = space > width / 2 ? s.slice(0, space) : s.slice(0, width);
-  return head.replace(/[\s,;:·—(-]+$/, '');
+  return space > width / 2 ? s.slice(0, space).replace(/[\s,;:·—(-]+$/, '') : undefined;
 }
 
 /** `s` cut or padded to exactly `width` cells. */
