@@ -203,6 +203,31 @@ describe('marteau-tui --ci', () => {
     }
   });
 
+  it("a proxy's listen: that is a mistake (not this machine's address, a name that does not resolve): a config error at that listen:, exit 2; a port in use stays exit 3", async () => {
+    const upstream = await freePort();
+    const yaml = (listen: string) => `name: listen\n${commandYaml(['true'])}\nproxies:\n  web:\n    listen: ${listen}\n    upstream: 127.0.0.1:${upstream}\n`;
+    const mistakes = [
+      ['192.0.2.1:8000', 'cannot listen on 192.0.2.1:8000: 192.0.2.1 is not an address of this machine; use 127.0.0.1 (this machine only), 0.0.0.0 (all its addresses) or one it has'],
+      ['nosuch.invalid:8000', 'cannot listen on nosuch.invalid:8000: the host name nosuch.invalid does not resolve; use an address of this machine, e.g. 127.0.0.1'],
+    ];
+    for (const [listen, words] of mistakes) {
+      const dir = await project(yaml(listen));
+      const r = await cliDone(['--ci', dir, '--state-dir', await stateDir()]);
+      expect(r.code, r.out + r.err).toBe(2);
+      expect(r.out).toContain(`failed: ${path.join(dir, '.marteau.yml')}:5:13: proxies.web.listen: ${words} in `);
+      expect(r.out).toMatch(/\nmarteau-tui --ci: 1 job: 1 failed \(.*\) exit 2\n$/);
+    }
+    // Another process holds the port: not a mistake of the file.
+    const holder = await startLoadApp();
+    try {
+      const r = await cliDone(['--ci', await project(yaml(new URL(holder.url).host)), '--state-dir', await stateDir()]);
+      expect(r.code, r.out + r.err).toBe(3);
+      expect(r.out).toContain(`failed: proxy "web": ${new URL(holder.url).host} is already in use; pick another port or stop what listens there`);
+    } finally {
+      await holder.close();
+    }
+  });
+
   it('a builtin load longer than its timeout: refused at timeout:, exit 2, nothing queued; one that fits is queued', async () => {
     const load = (timeout: string) =>
       project(`name: long\nrunner: builtin\nbase_url: http://127.0.0.1:9\ncycles: [3, 6]\nduration: 20\nstartup_delay: 1\ncycle_time: 5\nscenario:\n  - {get: /}\n${timeout}`);

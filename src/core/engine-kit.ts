@@ -5,7 +5,7 @@
  */
 import { defaultRegistry } from '../../behaviors/index.js';
 
-export { parseYaml } from '../config/errors.js';
+export { errorAt, parseYaml } from '../config/errors.js';
 export { loadMarteauConfig, parseMarteauConfig, withPlugins } from '../config/marteau.js';
 export { projectConfigFiles } from '../config/project-files.js';
 export { recoveryScheduleWarnings } from '../config/recovery.js';

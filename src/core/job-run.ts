@@ -13,6 +13,7 @@ import { NodeConfigError, NodeError, type Executor } from '../exec/executor.js';
 import type { RunnerContext, RunnerNode, RunOutcome } from './runner-contract.js';
 import type { ProxyEvent } from '../proxy/proxy.js';
 import type { ProxySet } from '../proxy/proxy-set.js';
+import { ListenError, listenMistake } from '../proxy/proxy-errors.js';
 import type { Behavior } from '../proxy/plugin.js';
 import type { ApiServer } from '../proxy/api/server.js';
 import type { Route } from '../proxy/api/http.js';
@@ -107,7 +108,9 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
     await services.start(early, jobVars, live.abort.signal);
     if (early.length) config = await snapshotConfig(core, job, { ...jobVars, ...services.vars() });
     // One stream per proxy, from the job seed and its name: adding a proxy shifts no other's draws.
-    await proxies.start(config.proxies.map((p) => ({ ...p, seed: p.seed ?? `${seed}/${p.name}` })), config.statsd, (m) => log(m, { level: 'warn' }));
+    await proxies.start(config.proxies.map((p) => ({ ...p, seed: p.seed ?? `${seed}/${p.name}` })), config.statsd, (m) => log(m, { level: 'warn' })).catch(async (e: unknown) => {
+      throw await listenConfigError(core, job, e);
+    });
     for (const p of proxies.proxies.values()) log(`proxy ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text || '(none)'}`);
     const addresses = (): Vars => Object.assign({ ...jobVars, ...services.vars() }, ...[...proxies.proxies.values()].map((p) => m.proxyVars(p.name, p.listenAddress, p.upstream))) as Vars;
     await services.start(late, addresses(), live.abort.signal);
@@ -277,6 +280,20 @@ async function snapshotConfig(core: EngineCore, job: Readonly<Job>, vars: Vars):
     { runners: kit.runners, behaviors: await kit.m.withPlugins(src, kit.behaviors), readProjectFile: () => readFileSync(path.join(dir, CHAOS_SNAPSHOT), 'utf8'), seed: core.live.get(job.id)?.seed },
     vars,
   );
+}
+
+/**
+ * A proxy's listen: that is the file's mistake (an address this machine does not have, a name
+ * that does not resolve, a port below 1024 without root) as a config error at that listen: (exit
+ * 2). A port in use is not: another process holds it, which the file cannot know (exit 3).
+ */
+async function listenConfigError(core: EngineCore, job: Readonly<Job>, e: unknown): Promise<unknown> {
+  if (!(e instanceof ListenError) || e.code === 'EADDRINUSE') return e;
+  const words = listenMistake(e.address, e.code);
+  if (!words) return e;
+  const { m } = await core.kit();
+  const src = m.parseYaml(job.source.configFile, await core.files.configText(job.id));
+  return m.errorAt(src, ['proxies', e.proxy, 'listen'], words);
 }
 
 /** The control APIs over a job's proxies, when its config has `api:` (loopback only: no token here). */
