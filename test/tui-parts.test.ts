@@ -22,6 +22,7 @@ import { completePath } from '../src/ui/path-complete.js';
 import { Header, MessageLine } from '../src/ui/components/Chrome.js';
 import { BehaviorsPane } from '../src/ui/panes/BehaviorsPane.js';
 import { NodesPane } from '../src/ui/panes/NodesPane.js';
+import { OutputPane } from '../src/ui/panes/OutputPane.js';
 import { ProxiesPane } from '../src/ui/panes/ProxiesPane.js';
 import { QueuePane } from '../src/ui/panes/QueuePane.js';
 import { queueLayout, queueRow } from '../src/ui/queue-row.js';
@@ -275,6 +276,18 @@ describe('the Proxies pane', () => {
     expect(faultRow(view('shop', '5:delay,5:error', { dummy: 800, delay: 257, error: 200 }))).toBe('fault 5:delay,5:error · until changed …');
     expect(faultRow(view('shop', '5:delay', { dummy: 800, delay: 31 }, 'pid 8054'))).toBe('run by pid 8054 · fault 5:delay …');
     expect(faultRow(view('shop', '5:delay', { delay: 7 }))).toBe('fault 5:delay · until changed · delay 7');
+  });
+
+  it('wrap the reason it is empty at word ends, no space left at the start of a line', () => {
+    const lines = render(createElement(ProxiesPane, { proxies: [], schedules: [], empty: "no proxy running: demo-shop's proxies (shop) stopped when it ended (R replays it)", selected: 0, focused: false, height: 7, width: 48, now: 0 }))
+      .lastFrame()!
+      .split('\n');
+    // It read '│  stopped when it ended (R replays it)': the space at the break began the second line.
+    expect(lines.slice(2, 4).map((l) => l.slice(2, -1).trimEnd())).toEqual(["no proxy running: demo-shop's proxies (shop)", 'stopped when it ended (R replays it)']);
+    // The Output pane's too (76 cells at 80×24): a line that fills them left the space to the next.
+    const why = 'no output here: failed: 1 threshold(s) failed: success_rate >= 99.5%: 87.18% (failed) · its output: /tmp/s/console.log';
+    const output = render(createElement(OutputPane, { job: 'demo-shop', empty: why, lines: [], view: OUTPUT_START, details: false, focused: false, height: 7, width: 80, rows: 4, inner: 76 })).lastFrame()!.split('\n');
+    expect(output.slice(2, 4).map((l) => l.slice(2, -1).trimEnd())).toEqual(['no output here: failed: 1 threshold(s) failed: success_rate >= 99.5%: 87.18%', '(failed) · its output: /tmp/s/console.log']);
   });
 
   it('say which proxies show when not all fit', () => {

@@ -2,7 +2,7 @@ import { Text } from 'ink';
 import { memo } from 'react';
 import { Pane } from '../components/Pane.js';
 import { matches, outputWindow, type OutputView } from '../output-view.js';
-import { ellipsis } from '../text.js';
+import { ellipsis, wrapText } from '../text.js';
 import { color } from '../theme.js';
 
 /** The selected job's streamed lines (or its details): scrolled or following, wrapped or cut, with search matches. */
@@ -27,7 +27,7 @@ export const OutputPane = memo(function OutputPane(props: {
   const extra = details ? 'details · enter: back to output' : `${job ? where : ''}${search}${view.wrap ? ' · wrap' : ''}`;
   return (
     <Pane title={`${details ? 'Details' : 'Output'}${job ? ` · ${ellipsis(job, 24)}` : ''}`} index={5} focused={focused} height={height} width={width} extra={extra}>
-      {win.rows.length === 0 ? <Text color={color('dim')}>{empty}</Text> : null}
+      {win.rows.length === 0 ? <Text color={color('dim')}>{wrapText(empty, inner).join('\n')}</Text> : null}
       {win.rows.map((r, i) => (
         <Text key={i} wrap="truncate-end" inverse={r.match}>
           {r.text}

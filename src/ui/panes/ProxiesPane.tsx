@@ -5,7 +5,7 @@ import type { ProxyView } from '../../proxy/monitor.js';
 import { Pane } from '../components/Pane.js';
 import { activeFault } from '../schedule-line.js';
 import { fixed, sparkline } from '../sparkline.js';
-import { cell, ellipsisItems } from '../text.js';
+import { cell, ellipsisItems, wrapText } from '../text.js';
 import { color } from '../theme.js';
 
 const ROWS = 3;
@@ -39,7 +39,8 @@ export const ProxiesPane = memo(function ProxiesPane(props: {
   const where = proxies.length > visible ? `${first + 1}-${last} of ${proxies.length} ${first > 0 ? '↑' : ''}${last < proxies.length ? '↓' : ''} · ` : '';
   return (
     <Pane title="Proxies" index={3} focused={focused} height={height} width={width} extra={`${where}${proxies.length} running`}>
-      {proxies.length === 0 ? <Text color={color('dim')}>{empty}</Text> : null}
+      {/* Wrapped here: Ink's wrap keeps the space at a break, which then starts the next line. */}
+      {proxies.length === 0 ? <Text color={color('dim')}>{wrapText(empty, inner).join('\n')}</Text> : null}
       {proxies.slice(first, first + visible).map((p, i) => {
         const s = p.stats;
         const isSel = first + i === selected;
