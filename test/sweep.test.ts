@@ -14,7 +14,7 @@ import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JsonReport } from '../src/report/json.js';
 import { dist, ROOT } from './helpers/dist.js';
-import { cliDone } from './helpers/marteau-cli.js';
+import { cli, cliDone } from './helpers/marteau-cli.js';
 import { steadyVerdict } from '../src/config/sweep.js';
 import { steadyFromThresholds } from '../src/runners/steady.js';
 import { parseThresholds } from '../src/config/thresholds.js';
@@ -293,5 +293,28 @@ describe.skipIf(!ready)('a sweep of a shop that fails before any fault', () => {
     expect(r.out).toMatch(/chaos redis-down was not applied/);
     expect(r.report.fault_windows ?? []).toEqual([]);
     expect(r.report.matrix!.steady!.before).toMatchObject({ ok: false });
+  }, 120_000);
+});
+
+describe.skipIf(!ready)('a sweep cancelled during its first fault', () => {
+  it('judges what ran, leaves the rest and the steady state after it unjudged (SKIP), never FAIL; exit 130', async () => {
+    const fixture = (await readFile(path.join(ROOT, 'fixtures/sweep/.marteau.yml'), 'utf8')).replaceAll('../../dist/fixtures/sweep/', `${dist('fixtures/sweep')}/`);
+    const run = cli(['sweep', await project(fixture), '--ci', '--state-dir', await stateDir(), '--only', 'redis', '--faults', 'down,errors', '--lead', '2s']);
+    await run.waitFor(/chaos redis-\w+ \(step\): applied/, 60_000);
+    run.child.kill('SIGINT');
+    expect(await run.exited, run.out()).toBe(130);
+    const out = run.out();
+    // It said 'FAIL ... the fault never ran', and 'NOT steady after the last fault' of the blackout it was cancelled in.
+    expect(out).toMatch(/resilience matrix \(seed \d+\): 0\/2 cells pass; after the last fault not judged \(the run stopped before it: cancelled by a user\)/);
+    expect(out).toMatch(/SKIP redis (down|errors) \([^)]+\): \d+ requests: .*; ongoing: the fault was still on when the run ended — the run stopped before its recovery could be judged \(cancelled by a user\)/);
+    expect(out).toMatch(/SKIP redis (down|errors) \([^)]+\): no request, p95 -; not run — the run stopped before it \(cancelled by a user\)/);
+    expect(out).not.toMatch(/FAIL redis|NOT steady/);
+    const results = / results: (\S+)/.exec(out)![1];
+    const report = JSON.parse(await readFile(path.join(results, 'summary.json'), 'utf8')) as JsonReport;
+    expect(report.matrix!.cells.map((c) => c.verdict)).toEqual(['skip', 'skip']);
+    expect(report.matrix!.steady!.after).toMatchObject({ skipped: true });
+    const junit = await readFile(path.join(results, 'junit.xml'), 'utf8');
+    expect(junit).toMatch(/<testsuite [^>]*skipped="3"/);
+    expect(junit.match(/<skipped message="the run stopped before/g)).toHaveLength(3);
   }, 120_000);
 });

@@ -15,8 +15,8 @@ export function escapeXml(s: string): string {
   return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '').replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c]};`);
 }
 
-/** `extra`: more test cases and their failures (a sweep's matrix cells, matrix.ts). */
-export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResult[], extra: { cases: string[]; failures: number } = { cases: [], failures: 0 }): string {
+/** `extra`: more test cases, their failures and skipped ones (a sweep's matrix cells, matrix.ts). */
+export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResult[], extra: { cases: string[]; failures: number; skipped?: number } = { cases: [], failures: 0 }): string {
   const suite = summary.info.name || 'bench';
   const seconds = summary.info.end !== undefined ? Math.max(0, (summary.info.end - summary.info.start) / 1000) : 0;
   const cases: string[] = [...extra.cases];
@@ -49,7 +49,7 @@ export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResul
   });
   const failures = thresholds.filter((t) => !t.passed).length + (runFailure ? 1 : 0) + extra.failures;
   const tests = thresholds.length + 1 + windows.length + extra.cases.length;
-  const skipped = thresholds.filter((t) => t.skipped).length;
+  const skipped = thresholds.filter((t) => t.skipped).length + (extra.skipped ?? 0);
   // Which nodes the load came from, and each one's share: a CI's test view shows the suite's properties.
   const nodes = summary.nodes ?? [];
   const properties = nodes.length

@@ -56,7 +56,8 @@ export async function reportResults(
   const summary = results.summary();
   for (const w of summary.measures?.windows ?? []) o.log?.(`fault window ${windowLine(w)}`);
   const verdicts = evaluateThresholds(o.thresholds ?? [], summary);
-  const matrix = o.sweep ? buildMatrix(o.sweep, summary.measures?.windows ?? [], steadySpans(results, o.sweep)) : undefined;
+  const stopped = summary.aborted ? abortReason(summary) : undefined;
+  const matrix = o.sweep ? buildMatrix(o.sweep, summary.measures?.windows ?? [], steadySpans(results, o.sweep, stopped), stopped) : undefined;
   const files = await o.writeReports(o.resultDir, summary, verdicts, { generator: o.generator, matrix });
   const closing = [...(matrix ? matrixLines(matrix) : []), ...verdicts.map((v) => `${verdictWord(v)} ${v.message}`)];
   const verdict = runVerdict(summary, verdicts, matrix);
@@ -72,13 +73,16 @@ export async function reportResults(
   };
 }
 
-/** The steady state of the second half of a sweep's lead (before any fault) and of its last gap. */
-function steadySpans(results: RunResults, plan: SweepPlan): SteadyState {
+/**
+ * The steady state of the second half of a sweep's lead (before any fault) and of its last gap;
+ * a run stopped early never reached that gap (its end may fall in a fault): not judged.
+ */
+function steadySpans(results: RunResults, plan: SweepPlan, stopped: string | undefined): SteadyState {
   const start = results.info.start;
   const end = results.info.end ?? Date.now();
   return {
     before: steadyVerdict(results.series.range(start + plan.leadMs / 2, start + plan.leadMs), plan.steady),
-    after: steadyVerdict(results.series.range(end - plan.gapMs / 2, end), plan.steady),
+    after: stopped === undefined ? steadyVerdict(results.series.range(end - plan.gapMs / 2, end), plan.steady) : { ok: true, skipped: true, why: `the run stopped before it: ${stopped}` },
   };
 }
 

@@ -29,8 +29,9 @@ export interface MatrixCell {
   p95_ms?: number;
   met: boolean;
   recovery: { status: string; ms?: number; text: string };
-  verdict: 'pass' | 'fail';
-  /** Why it failed, in a few words; empty when it passed. */
+  /** skip: not judged, the run having stopped (a cancel, a timeout) before or during the fault. */
+  verdict: 'pass' | 'fail' | 'skip';
+  /** Why it failed or was not judged, in a few words; empty when it passed. */
   why: string;
 }
 
@@ -39,7 +40,8 @@ export interface SteadyState {
   before: SteadyCheck;
   after: SteadyCheck;
 }
-export type SteadyCheck = ReturnType<typeof steadyVerdict>;
+/** `skipped`: not judged, the run having stopped before that span (`why` says how). */
+export type SteadyCheck = ReturnType<typeof steadyVerdict> & { skipped?: boolean };
 
 export interface Matrix {
   seed: string;
@@ -53,13 +55,18 @@ export interface Matrix {
   passed: boolean;
 }
 
-export function buildMatrix(plan: SweepPlan, windows: readonly WindowMeasure[], steady?: SteadyState): Matrix {
+/**
+ * `stopped`: why the run stopped early (a cancel, a timeout), when it did: the cells it cut
+ * short or never reached are not judged, not failed.
+ */
+export function buildMatrix(plan: SweepPlan, windows: readonly WindowMeasure[], steady?: SteadyState, stopped?: string): Matrix {
   const cells = plan.cells.map((c): MatrixCell => {
     const w = windows.find((x) => x.name === c.name);
     const base = { name: c.name, backend: c.backend, kind: c.kind, fault: c.fault, at_s: c.atMs / 1000, for_s: c.forMs / 1000, expect: c.expect, within_ms: c.withinMs };
     if (!w) {
       const none = Object.fromEntries(OUTCOME_CLASSES.map((k) => [k, 0]));
-      return { ...base, requests: 0, status: none, met: false, recovery: { status: 'not run', text: 'not run' }, verdict: 'fail', why: 'the fault never ran (the run ended before it)' };
+      const never = { ...base, requests: 0, status: none, met: false, recovery: { status: 'not run', text: 'not run' } };
+      return stopped ? { ...never, verdict: 'skip', why: `the run stopped before it (${stopped})` } : { ...never, verdict: 'fail', why: 'the fault never ran (the run ended before it)' };
     }
     const e = w.effect;
     const wrong = Object.entries(e.outcomes).filter(([k]) => !/^[23]xx$/.test(outcomeClass(k)) && !meetsExpect(k, c.expect));
@@ -70,8 +77,11 @@ export function buildMatrix(plan: SweepPlan, windows: readonly WindowMeasure[], 
     if (wrongCount) why.push(`${pct(wrongCount, e.requests)} ${topClass(wrong)} (expected ${c.expect.join(' or ')})`);
     if (slow) why.push(`p95 ${seconds(e.p95!)} > ${seconds(c.withinMs)}`);
     const met = why.length === 0;
+    const cutShort = stopped !== undefined && (w.recovery.status === 'ongoing' || w.recovery.status === 'too soon' || w.recovery.status === 'not recovered');
     // Too soon to judge is not a failure to recover: the cell shows it, its verdict ignores it.
-    if (w.recovery.status !== 'recovered' && w.recovery.status !== 'too soon') why.push(recoveryText(w.recovery));
+    if (!cutShort && w.recovery.status !== 'recovered' && w.recovery.status !== 'too soon') why.push(recoveryText(w.recovery));
+    const verdict = why.length ? 'fail' : cutShort ? 'skip' : 'pass';
+    if (verdict === 'skip') why.push(`the run stopped before its recovery could be judged (${stopped})`);
     return {
       ...base,
       requests: e.requests,
@@ -80,7 +90,7 @@ export function buildMatrix(plan: SweepPlan, windows: readonly WindowMeasure[], 
       ...(e.p95 === undefined ? {} : { p95_ms: e.p95 }),
       met,
       recovery: { status: w.recovery.status, ...(w.recovery.ms === undefined ? {} : { ms: w.recovery.ms }), text: recoveryText(w.recovery) },
-      verdict: why.length ? 'fail' : 'pass',
+      verdict,
       why: why.join('; '),
     };
   });
@@ -101,8 +111,16 @@ export function buildMatrix(plan: SweepPlan, windows: readonly WindowMeasure[], 
 export function matrixLines(m: Matrix): string[] {
   return [
     `resilience matrix (seed ${m.seed}): ${m.cells.filter((c) => c.verdict === 'pass').length}/${m.cells.length} cells pass${steadyText(m)}`,
-    ...m.cells.map((c) => `${c.verdict === 'pass' ? 'PASS' : 'FAIL'} ${c.backend} ${c.kind} (${c.fault}): ${cellMix(c)}, p95 ${c.p95_ms === undefined ? '-' : seconds(c.p95_ms)}; ${c.recovery.text}${c.why ? ` — ${c.why}` : ''}`),
+    ...m.cells.map((c) => `${c.verdict.toUpperCase()} ${c.backend} ${c.kind} (${c.fault}): ${cellMix(c)}, p95 ${c.p95_ms === undefined ? '-' : seconds(c.p95_ms)}; ${c.recovery.text}${whyBeyond(c) ? ` — ${whyBeyond(c)}` : ''}`),
   ];
+}
+
+/** Why a cell failed or was not judged, without its recovery's words, which are shown beside it. */
+export function whyBeyond(c: MatrixCell): string {
+  return c.why
+    .split('; ')
+    .filter((part) => part !== c.recovery.text)
+    .join('; ');
 }
 
 /** A cell's requests by outcome class, most first: "40 requests: 90 % 5xx, 10 % 2xx". */
@@ -119,8 +137,9 @@ export function cellMix(c: MatrixCell): string {
 export function steadyText(m: Matrix): string {
   if (!m.steady) return '';
   const { before, after } = m.steady;
-  if (before.ok && after.ok) return '; steady before and after';
-  return [before.ok ? '' : `; NOT steady before the first fault (${before.why})`, after.ok ? '' : `; NOT steady after the last fault (${after.why})`].join('');
+  if (before.ok && after.ok && !after.skipped) return '; steady before and after';
+  const afterText = after.skipped ? `; after the last fault not judged (${after.why})` : after.ok ? '' : `; NOT steady after the last fault (${after.why})`;
+  return [before.ok ? '' : `; NOT steady before the first fault (${before.why})`, afterText].join('');
 }
 
 function topClass(entries: [string, number][]): string {
