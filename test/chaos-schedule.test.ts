@@ -242,9 +242,9 @@ describe('what views say about a schedule', () => {
   it('the Behaviors pane: in force, next change and time left; paused and by hand say how to resume', () => {
     const now = 1_000_000;
     expect(scheduleLine(view({}), now)).toBeUndefined();
-    expect(scheduleLine(view({ remaining: 2 }), now)).toEqual({ state: 'running', now: 'own mix', next: 'waits for the load to start', nextShort: 'waits for the load' });
+    expect(scheduleLine(view({ remaining: 2 }), now)).toEqual({ state: 'running', now: 'own mix', next: 'waits for the load to start', nextShort: ['waits for the load'] });
     const running = view({ current: { entry: 'outage', label: 'step', restore: false }, next: { at: now + 4200, entry: 'outage', label: 'end of step' }, remaining: 1 });
-    expect(scheduleLine(running, now)).toEqual({ state: 'running', now: 'outage · step', next: 'next outage · end of step in 5s', nextShort: 'next outage in 5s' });
+    expect(scheduleLine(running, now)).toEqual({ state: 'running', now: 'outage · step', next: 'next outage · end of step in 5s', nextShort: ['next outage in 5s'] });
     expect(scheduleLine({ ...running, next: { ...running.next!, at: now + 125_000 } }, now)!.next).toBe('next outage · end of step in 2m05s');
     expect(scheduleLine({ ...running, paused: true }, now)).toMatchObject({ state: 'paused', now: 'paused (s resumes) at outage · step' });
     const manual = scheduleLine({ ...running, paused: true, manual: true }, now)!;

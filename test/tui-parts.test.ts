@@ -323,6 +323,9 @@ describe('the Behaviors pane', () => {
         .map((l) => l.slice(1, -1).trim());
     expect(lines(false)).toEqual(['▶ redis-slow · step', 'next redis-errors in 23s']);
     expect(lines(true)).toEqual(['⏸ paused (s resumes)', 'next redis-errors in 23s']);
+    // Wider, the paused line keeps the entry's name.
+    const wide = render(createElement(BehaviorsPane, { proxy: 'redis', rows: [], schedule: scheduleLine({ ...view, paused: true }, now), selected: 0, focused: false, height: 7, width: 40 })).lastFrame()!;
+    expect(wide.split('\n')[2].slice(1, -1).trim()).toBe('⏸ paused (s resumes) at redis-slow');
     // Before the load starts: 'waits for the load to sta…'.
     const waiting = render(createElement(BehaviorsPane, { proxy: 'redis', rows: [], schedule: scheduleLine({ proxy: 'redis', paused: false, manual: false, remaining: 3 }, now), selected: 0, focused: false, height: 7, width: 32 })).lastFrame()!;
     expect(waiting.split('\n')[3].slice(1, -1).trim()).toBe('waits for the load');

@@ -174,7 +174,7 @@ recovery: {window: 1s}
     await t.waitFor((f) => /local\s+disabled/.test(f), 'the disabled node');
     expect(t.engine.getSnapshot().nodes[0].enabled).toBe(false);
     const job = await t.engine.enqueue(await project(`name: patient\n${commandYaml(['true'])}\n`));
-    await t.waitFor((f) => /patient\s+queued\s+needs 1 node and lo/.test(f), 'why the job waits (cut to its column)');
+    await t.waitFor((f) => /patient\s+queued\s+needs 1 node and …/.test(f), 'why the job waits (cut to its column, at a word end)');
     await t.press(' ');
     await t.waitFor(() => t.engine.getSnapshot().nodes[0].enabled, 'the enabled node');
     expect((await t.engine.waitFor([job.id]))[0].status).toBe('succeeded');

@@ -9,9 +9,9 @@ export interface ScheduleLine {
   state: 'running' | 'paused' | 'manual' | 'done';
   now: string;
   next: string;
-  /** What the pane shows when `now` / `next` do not fit: the step's label left out (paused: the entry too), the countdown kept. */
-  nowShort?: string;
-  nextShort?: string;
+  /** Shorter forms of `now` / `next`, longest first, for a pane they do not fit: the step's label left out, the countdown kept. */
+  nowShort?: readonly string[];
+  nextShort?: readonly string[];
 }
 
 export function scheduleLine(s: ScheduleView | undefined, now: number): ScheduleLine | undefined {
@@ -20,10 +20,10 @@ export function scheduleLine(s: ScheduleView | undefined, now: number): Schedule
   const next = s.next ? `next ${s.next.entry} · ${s.next.label} in ${countdown(s.next.at - now)}` : s.remaining ? 'waits for the load to start' : 'no more changes';
   // At 80x24 the pane has 26 cells after the mark: 'next redis-errors · end of step in 23s' lost
   // its countdown there, 'paused (s resumes) at redis-slow' its entry's name in the middle.
-  const nextShort = s.next ? `next ${s.next.entry} in ${countdown(s.next.at - now)}` : s.remaining ? 'waits for the load' : undefined;
+  const nextShort = s.next ? [`next ${s.next.entry} in ${countdown(s.next.at - now)}`] : s.remaining ? ['waits for the load'] : undefined;
   // Short enough for the Behaviors pane at 80x24: the key is what it says.
   if (s.manual) return { state: 'manual', now: 'set by hand · s resumes', next, nextShort };
-  if (s.paused) return { state: 'paused', now: `paused (s resumes) at ${current}`, next, nowShort: 'paused (s resumes)', nextShort };
+  if (s.paused) return { state: 'paused', now: `paused (s resumes) at ${current}`, next, nowShort: [`paused (s resumes) at ${s.current?.entry ?? 'own mix'}`, 'paused (s resumes)'], nextShort };
   return { state: s.next || s.remaining ? 'running' : 'done', now: current, next, nextShort };
 }
 

@@ -28,8 +28,8 @@ export const BehaviorsPane = memo(function BehaviorsPane(props: {
   // The list is longer than the pane at 80×24 (16 behaviors): say which part shows and that j/k reach the rest.
   const where = rows.length > visible ? `${first + 1}-${last} of ${rows.length} ${first > 0 ? '↑' : ''}${last < rows.length ? '↓' : ''}` : '';
   const tail = fitItems([where, 'p presets'].filter(Boolean), width - 4 - `pass ${pass}% · `.length);
-  // The scenario's lines after their mark or indent: whole, else the short form, cut after a whole item.
-  const fit = (full: string, short?: string) => (full.length <= width - 6 ? full : ellipsisItems(short ?? full, width - 6));
+  // The scenario's lines after their mark or indent: whole, else the longest short form that fits, else the shortest cut after a whole item.
+  const fit = (full: string, shorter: readonly string[] = []) => [full, ...shorter].find((t) => t.length <= width - 6) ?? ellipsisItems(shorter.at(-1) ?? full, width - 6);
   return (
     <Pane title={`Behaviors${proxy ? ` · ${proxy}` : ''}`} index={4} focused={focused} height={height} width={width}>
       {proxy === undefined ? <Text color={color('dim')}>select a proxy</Text> : null}
