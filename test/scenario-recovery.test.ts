@@ -206,4 +206,10 @@ describe.skipIf(!ready)('a fault applied over a fixture on one proxy (fixtures s
     expect(run.out).toMatch(/fault window redis_blackout \(redis: 100:blackout, 4\.\ds\)/);
     expect(run.code, run.out).toBe(0);
   });
+
+  it('the report says the seed the console gave, for a replay (summary.json and the HTML)', async () => {
+    const seed = /seed (\d+) \(marteau-tui replay/.exec(run.out)![1];
+    expect(run.report.meta).toMatchObject({ seed });
+    expect(await readFile(run.html, 'utf8')).toContain(`<td>seed</td><td>${seed}</td>`);
+  });
 });

@@ -161,7 +161,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
     });
     let loadStart = 0;
     const ctx: RunnerContext = {
-      job: { id: job.id, name: job.name },
+      job: { id: job.id, name: job.name, ...(config.proxies.length || config.serviceFaults.length ? { seed } : {}) },
       config,
       nodes,
       resultDir,

@@ -30,7 +30,8 @@ export interface RunnerNode {
 }
 
 export interface RunnerContext {
-  job: { id: string; name: string };
+  /** `seed`: the job's, when it has proxies or service faults (its reports say it, for a replay). */
+  job: { id: string; name: string; seed?: string };
   config: MarteauConfig;
   nodes: readonly RunnerNode[];
   /** Local directory for this job's results; a runner writes its files here. */

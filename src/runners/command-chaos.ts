@@ -11,7 +11,7 @@ import path from 'node:path';
 import { applyChaos, type ChaosRecord } from './chaos-capture.js';
 import { FunkloadFormatError, readFunkloadXmlFiles } from './funkload-xml.js';
 import { reportResults, type JobReport, type ReportWriter } from './job-report.js';
-import { newRunInfo, RunResults } from './results.js';
+import { jobMeta, newRunInfo, RunResults } from './results.js';
 import type { RunnerContext } from '../core/runner-contract.js';
 
 export async function commandChaosReport(ctx: RunnerContext, writeReports: ReportWriter, record: ChaosRecord, fetched: readonly string[]): Promise<JobReport> {
@@ -36,7 +36,7 @@ export async function commandChaosReport(ctx: RunnerContext, writeReports: Repor
     results.finish(Date.now());
   }
   results.info.name = ctx.job.name;
-  results.info.meta.job = ctx.job.id;
+  Object.assign(results.info.meta, jobMeta(ctx.job));
   for (const w of warnings) ctx.log(w, { stream: 'engine', level: 'warn' });
   return reportResults(results, { resultDir: ctx.resultDir, writeReports, log: (line) => ctx.log(line) });
 }

@@ -90,6 +90,11 @@ export interface RunAbort {
 /** What a run stopped for no known reason says. */
 const STOPPED: RunAbort = { why: 'stopped', reason: 'stopped before its end' };
 
+/** A run's `meta:` from its job: its id, and the seed of a chaos run, which the reports show for a replay. */
+export function jobMeta(job: { id: string; seed?: string }): Record<string, string> {
+  return { job: job.id, ...(job.seed === undefined ? {} : { seed: job.seed }) };
+}
+
 /** Why an aborted run stopped, in words. */
 export const abortReason = (s: Pick<RunSummary, 'abort'>): string => (s.abort ?? STOPPED).reason;
 

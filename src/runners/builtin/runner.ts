@@ -5,6 +5,7 @@
  * come from runBuiltinJob either way; this file maps the engine's context onto it.
  */
 import { checkThresholds, reportOutcome, type ReportWriter } from '../job-report.js';
+import { jobMeta } from '../results.js';
 import { fixtureEvents } from '../proxy-timeline.js';
 import type { Runner, RunnerContext, RunOutcome } from '../../core/runner-contract.js';
 import { sweepWithThresholds } from '../steady.js';
@@ -33,7 +34,7 @@ export const builtinRunner = (writeReports: ReportWriter): Runner => ({
 async function runBuiltin(ctx: RunnerContext, writeReports: ReportWriter): Promise<RunOutcome> {
   const config = builtinConfigSchema.parse(ctx.config.raw);
   const inProcess = ctx.nodes.length === 1 && ctx.nodes[0].kind === 'local';
-  const meta = { job: ctx.job.id };
+  const meta = jobMeta(ctx.job);
   const thresholds = parseThresholds(ctx.config.raw.thresholds);
   const result = await runBuiltinJob({
     name: ctx.job.name,

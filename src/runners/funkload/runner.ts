@@ -10,6 +10,7 @@ import path from 'node:path';
 import { NodeError, TransferError } from '../../exec/executor.js';
 import { FunkloadFormatError, readFunkloadXmlFiles } from '../funkload-xml.js';
 import { reportOutcome, reportResults, type ReportWriter } from '../job-report.js';
+import { jobMeta } from '../results.js';
 import { THRESHOLDS_HINT } from '../verdict.js';
 import { applyChaos, ChaosCapture } from '../chaos-capture.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../../core/runner-contract.js';
@@ -124,7 +125,7 @@ async function report(ctx: RunnerContext, writeReports: ReportWriter, benches: N
   }
   results.info.runner = 'funkload';
   results.info.name = ctx.job.name;
-  results.info.meta.job = ctx.job.id;
+  Object.assign(results.info.meta, jobMeta(ctx.job));
   results.info.bench.serverUrl = maskUrlPasswords(results.info.bench.serverUrl);
   const thresholds = parseThresholds(c.raw.thresholds);
   // No thresholds: FunkLoad's own verdict (its exit status) decides, as fl-run-bench users expect;

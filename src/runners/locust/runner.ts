@@ -16,7 +16,7 @@ import { NodeError, TransferCancelled, TransferError } from '../../exec/executor
 import { shareOf, sleep } from '../builtin/bench.js';
 import { checkThresholds, reportOutcome, reportResults, runAbort, type ReportWriter } from '../job-report.js';
 import { ChaosCapture } from '../chaos-capture.js';
-import { newRunInfo } from '../results.js';
+import { jobMeta, newRunInfo } from '../results.js';
 import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustRunRecord } from './record.js';
 import type { Runner, RunnerContext, RunOutcome } from '../../core/runner-contract.js';
 import { cleanupStage, stageProject } from '../staging.js';
@@ -61,7 +61,7 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
       test: path.basename(s.locustfile),
       module: s.locustfile,
       description: `Locust, ${s.locustfile}`,
-      meta: { job: ctx.job.id },
+      meta: jobMeta(ctx.job),
       bench: {
         cycles: s.cycles,
         duration: s.durationS,
