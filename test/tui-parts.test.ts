@@ -205,7 +205,10 @@ describe('messages and behaviors', () => {
     expect(line('error: /tmp/e-broken/.marteau.yml:3:1: load: unknown key "load" (a typo?) — hint: the keys are name, runner, ...')).toBe(
       '17:10:17 error: /tmp/e-broken/.marteau.yml:3:1: load: unknown key … m: whole',
     );
-    // One word longer than the room (a path) is cut where the line ends.
+    // A long word (a job's name, a path) is cut where the line ends, not dropped with what it says.
+    expect(line('no HTML report for job 1eb11b95 (a-job-with-a-rather-long-name-for-the-queue, succeeded): its runner wrote none')).toBe(
+      '17:10:17 no HTML report for job 1eb11b95 (a-job-with-a-rather-long-na … m: whole',
+    );
     const path = `/tmp/${'x'.repeat(90)}`;
     expect(line(`report ${path}`)).toBe(`17:10:17 report ${path}`.slice(0, 80 - ' … m: whole'.length) + ' … m: whole');
     expect(line('enqueued /work/main/fixtures/sweep')).toBe('17:10:17 enqueued /work/main/fixtures/sweep');

@@ -28,16 +28,22 @@ export function ellipsisItems(s: string, width: number): string {
 /**
  * The start of `s` in at most `width` cells, cut at a word end: "(26497 requests, 85.63 %" rather
  * than "(26497 requests, 85.", which reads as another figure. A separator left at the cut goes
- * with it; a word that takes more than half the width (a long path) is cut where the width ends.
+ * with it. A long word (a path, a job's name) is cut where the width ends instead: its start says
+ * what it is, and dropping it could leave little of the line.
  */
 export function cutAtWord(s: string, width: number): string {
   return s.length <= width ? s : (wordCut(s, width) ?? s.slice(0, width));
 }
 
-/** The words of `s` that fit in `width`, a separator at their end dropped; none when the first word is over half the width. */
+/** A word this long is a name or a path rather than a figure: cut in place, not dropped. */
+const LONG_WORD = 16;
+
+/** The words of `s` that fit in `width`, a separator at their end dropped; none when the word cut is long or the words before it few. */
 function wordCut(s: string, width: number): string | undefined {
   const space = s.lastIndexOf(' ', width);
-  return space > width / 2 ? s.slice(0, space).replace(/[\s,;:·—(-]+$/, '') : undefined;
+  const end = s.indexOf(' ', space + 1);
+  const cut = (end < 0 ? s.length : end) - space - 1;
+  return space > width / 2 && cut < LONG_WORD ? s.slice(0, space).replace(/[\s,;:·—(-]+$/, '') : undefined;
 }
 
 /** `s` cut or padded to exactly `width` cells. */
