@@ -213,3 +213,23 @@ describe.skipIf(!ready)('a fault applied over a fixture on one proxy (fixtures s
     expect(await readFile(run.html, 'utf8')).toContain(`<td>seed</td><td>${seed}</td>`);
   });
 });
+
+describe.skipIf(!ready)('a backend that heals slowly: a delay ramping down right after a blackout', () => {
+  it('judges the ramp against the load before the blackout, not "no baseline"; exit 0', async () => {
+    // A 10 s load: redis blacked out from 2 s to 3 s, then delayed on a share falling from 100 %
+    // to 0 % by 7 s. The ramp follows the blackout without a gap: it has no span of its own before it.
+    const run = await runDemo('recovery.marteau.yml', (t) =>
+      t
+        .replace('duration: 20', 'duration: 10')
+        .replace('at: 5s, for: 10s', 'at: 2s, for: 1s')
+        .replace('baseline: 5s', 'baseline: 2s')
+        .replace('thresholds:', 'chaos:\n  - {name: heal, proxy: redis, at: 3s, for: 4s, ramp: {behavior: delay, from: 100, to: 0, every: 1s, options: {sleep: 0.1}}}\nthresholds:'),
+    );
+    const heal = run.report.fault_windows!.find((w) => w.name === 'heal')!;
+    // It read 'no baseline: no request finished before the fault to compare with', which failed recovery < 3s.
+    expect(heal.recovery.status, run.out).toBe('recovered');
+    expect(heal.recovery.baseline!.requests).toBeGreaterThan(5);
+    expect(heal.recovery.baseline!.successRate).toBe(1);
+    expect(run.code, run.out).toBe(0);
+  }, 60_000);
+});

@@ -36,18 +36,26 @@ export function computeMeasures(series: MeasureSeries, windows: readonly FaultWi
     const inForce = sorted.find((x) => x !== w && x.start < end && (x.end ?? Infinity) > end);
     const later = sorted.slice(i + 1).find((x) => x.start >= end);
     const next = inForce ? { name: inForce.name, start: end, inForce: true } : later && { name: later.name, start: later.start };
+    // The baseline is what came before the faults in force up to this one's start: one that
+    // follows another without a gap (a ramp after a blackout) or runs over one has nothing of its own.
+    let baselineEnd = w.start;
+    for (let x = under(sorted, w, baselineEnd); x; x = under(sorted, w, baselineEnd)) baselineEnd = x.start;
     const previousEnd = sorted
-      .slice(0, i)
       .map((x) => x.end ?? Infinity)
-      .filter((e) => e <= w.start)
+      .filter((e) => e <= baselineEnd)
       .reduce<number | undefined>((m, e) => (m === undefined || e > m ? e : m), undefined);
     return {
       ...w,
-      recovery: recoveryOf(series, w, { end: runEnd, next, previousEnd }, options),
+      recovery: recoveryOf(series, w, { end: runEnd, next, previousEnd, ...(baselineEnd < w.start ? { baselineEnd } : {}) }, options),
       effect: windowEffect(series, w, runEnd),
     };
   });
   return { windows: out, attribution, recoveryOptions: options };
+}
+
+/** A window other than `w` begun before `at` and not ended before it. */
+function under(windows: readonly FaultWindow[], w: FaultWindow, at: number): FaultWindow | undefined {
+  return windows.find((x) => x !== w && x.start < at && (x.end ?? Infinity) >= at);
 }
 
 /** "recovered in 1.25s", "not recovered by the end of the run", "too soon to judge: the run ended ...". */

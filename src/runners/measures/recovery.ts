@@ -63,14 +63,17 @@ export interface RecoveryBounds {
   next?: { name: string; start: number; inForce?: boolean };
   /** End of the previous window, if any: the baseline starts after it. */
   previousEnd?: number;
+  /** Where the baseline ends when not at the window's start: the start of the faults it follows without a gap. */
+  baselineEnd?: number;
 }
 
 export function recoveryOf(series: MeasureSeries, w: FaultWindow, bounds: RecoveryBounds, o: RecoveryOptions = DEFAULT_RECOVERY): Recovery {
   if (w.end === undefined) return { status: 'ongoing', note: 'the fault was still on when the run ended' };
   const log = series.requests;
   const first = log.between(-Infinity, Infinity).start[0] ?? w.start;
-  const [from, to] = o.steadyStateMs !== undefined ? [first, Math.min(first + o.steadyStateMs, w.start)] : [Math.max(w.start - o.baselineMs, bounds.previousEnd ?? -Infinity), w.start];
-  const base = baselineOf(log.between(from, to), w.start, o);
+  const baseEnd = bounds.baselineEnd ?? w.start;
+  const [from, to] = o.steadyStateMs !== undefined ? [first, Math.min(first + o.steadyStateMs, baseEnd)] : [Math.max(baseEnd - o.baselineMs, bounds.previousEnd ?? -Infinity), baseEnd];
+  const base = baselineOf(log.between(from, to), baseEnd, o);
   if (!base) return { status: 'no baseline', note: 'no request finished before the fault to compare with' };
   const { baseline, target } = base;
   const stop = Math.min(bounds.end, bounds.next?.start ?? Infinity);
