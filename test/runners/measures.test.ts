@@ -226,6 +226,8 @@ describe('attribution', () => {
       { proxy: 'db', behavior: 'delay', faults: 1, overlapped: 1, failed: 0, slow: 1 },
     ]);
     expect(attributionLine(r, r.rows[0])).toBe('1 of 3 failed or slow requests overlapped a blackout on redis (1 failed, 0 slow; 1 requests overlapped one in all)');
+    // It read 'overlapped a error on redis' under a sweep's protocol errors.
+    expect(attributionLine(r, { ...r.rows[0], behavior: 'error' })).toMatch(/overlapped an error on redis/);
   });
 
   it('widens a request counted by start bucket by the bucket, so a fast failure still finds its fault', () => {

@@ -161,5 +161,7 @@ function firstIndex(a: readonly number[], lo: number, holds: (t: number) => bool
 export function attributionLine(a: Attribution, r: AttributionRow): string {
   const bad = a.failed + a.slow;
   const hit = r.failed + r.slow;
-  return `${hit} of ${bad} failed or slow requests overlapped a ${r.behavior} on ${r.proxy} (${r.failed} failed, ${r.slow} slow; ${r.overlapped} requests overlapped one in all)`;
+  // 'an error', 'an abort': the behaviors are nouns a sentence reads.
+  const article = /^[aeiou]/i.test(r.behavior) ? 'an' : 'a';
+  return `${hit} of ${bad} failed or slow requests overlapped ${article} ${r.behavior} on ${r.proxy} (${r.failed} failed, ${r.slow} slow; ${r.overlapped} requests overlapped one in all)`;
 }
