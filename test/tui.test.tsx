@@ -138,6 +138,9 @@ recovery: {window: 1s}
     const t = await setup();
     await t.engine.enqueue(await project(`name: wide\n${commandYaml(['true'])}\nnodes: 3\n`));
     await t.waitFor((f) => f.includes('no output: failed: needs 3 nodes but only 1 is enabled') && f.includes('enter: details'), 'how the job ended');
+    // c on it says so as `cancel` does ("is failed" read as a broken sentence).
+    await t.press('c');
+    await t.waitFor((f) => f.includes(`job ${t.engine.getSnapshot().jobs[0].id.slice(0, 8)} has already failed: nothing to cancel`), 'why there is nothing to cancel');
   });
 
   it('cancels a running job only after y, and retries it with r', async () => {
@@ -160,7 +163,9 @@ recovery: {window: 1s}
     await t.press(KEY.esc);
     await t.waitFor((f) => !f.includes('Cancel job'), 'the dialog closing');
     await t.press('c', 'y');
-    await t.waitFor((f) => /sleeper\s+cancelled/.test(f), 'the cancelled job');
+    await t.waitFor((f) => /sleeper\s+cancelled/.test(f) && f.includes('sleeper cancelled: by a user'), 'the cancelled job, and its end said');
+    await t.press('c');
+    await t.waitFor((f) => f.includes(`job ${t.engine.getSnapshot().jobs[0].id.slice(0, 8)} was already cancelled: nothing to cancel`), 'why there is nothing to cancel');
     await t.press('r');
     await t.waitFor(() => t.engine.getSnapshot().jobs.length === 2, 'the retried job');
     // Which job the retry is, as a replay says it.

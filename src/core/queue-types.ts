@@ -27,6 +27,11 @@ export function short(id: string): string {
   return id.slice(0, 8);
 }
 
+/** Why an ended job cannot be cancelled, as the CLI and the control center both say it. */
+export function nothingToCancel(id: string, status: string): string {
+  return `job ${short(id)} ${status === 'succeeded' || status === 'failed' ? 'has' : 'was'} already ${status}: nothing to cancel`;
+}
+
 export interface JobQueue {
   open(): Promise<void>;
   close(): Promise<void>;

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { FileLog } from './file-log.js';
 import { isTerminal, QueueState, type Job, type JobOutcome, type JobSpec, type JournalRecord, type NodeClaim } from './jobs.js';
 import { currentOwner, isOwnerAlive, type Owner } from './owner.js';
-import { QueueError, short, type ClaimRecord, type JobFileTexts, type JobQueue, type LastSeen, type LostJobs, type RecordLog } from './queue-types.js';
+import { nothingToCancel, QueueError, short, type ClaimRecord, type JobFileTexts, type JobQueue, type LastSeen, type LostJobs, type RecordLog } from './queue-types.js';
 
 export { QueueError, short } from './queue-types.js';
 export type { JobQueue, LostJobs, Presence, RecordLog, SharedLine } from './queue-types.js';
@@ -63,7 +63,7 @@ export class LogQueue implements JobQueue {
   async cancel(idOrPrefix: string, cause?: string): Promise<Job> {
     const id = this.resolve(idOrPrefix);
     const j = this.mustGet(id);
-    if (isTerminal(j.status)) throw new QueueError(`job ${short(id)} ${j.status === 'succeeded' || j.status === 'failed' ? 'has' : 'was'} already ${j.status}: nothing to cancel`);
+    if (isTerminal(j.status)) throw new QueueError(nothingToCancel(id, j.status));
     await this.append({ t: 'cancel', at: Date.now(), id, by: this.owner, ...(cause === undefined ? {} : { cause }) });
     return this.mustGet(id);
   }

@@ -2,6 +2,7 @@
  * The focused pane's keys: Queue (jobs), Nodes, Proxies and Behaviors (live tuning), Output
  * (scroll, search, wrap, follow). Each action is one backend call; outcomes go to the messages.
  */
+import { nothingToCancel } from '../core/queue-types.js';
 import type { MixSpec } from '../proxy/mix.js';
 import { scheduleLine } from './schedule-line.js';
 import type { KeyFlags } from './keys.js';
@@ -72,7 +73,7 @@ function askEnqueue(ctx: Ctx): void {
 function askCancel(ctx: Ctx, d: Derived): void {
   const job = d.job;
   if (!job) return;
-  if (job.state !== 'queued' && job.state !== 'running') return note(ctx, `job ${job.id.slice(0, 8)} is ${job.state}: nothing to cancel`);
+  if (job.state !== 'queued' && job.state !== 'running') return note(ctx, nothingToCancel(job.id, job.state));
   ctx.set({ modal: { kind: 'confirm', question: `Cancel job ${job.id.slice(0, 8)} (${job.name}, ${job.state})?`, onYes: () => outcome(ctx, ctx.backend.cancel(job.id), `cancelled ${job.id.slice(0, 8)} ${job.name}`) } });
 }
 
