@@ -6,7 +6,8 @@
  * real headless Chromium), JSON and JUnit; the same seed runs the same schedule again; and a cell
  * that misses its expectation fails `sweep --ci` with exit 1.
  */
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -317,4 +318,15 @@ describe.skipIf(!ready)('a sweep cancelled during its first fault', () => {
     expect(junit).toMatch(/<testsuite [^>]*skipped="3"/);
     expect(junit.match(/<skipped message="the run stopped before/g)).toHaveLength(3);
   }, 120_000);
+});
+
+describe.skipIf(!ready)("the demo shop's PostgreSQL service where PostgreSQL is not installed", () => {
+  it('says which program it could not run and how to get it, exit 3 (it exited without a word)', () => {
+    // A mount namespace of its own hides the PostgreSQL binaries from this one process (root, Linux).
+    const key = `nopg-${process.pid}-${Date.now()}`;
+    const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs none /usr/lib/postgresql && exec "${process.execPath}" "${dist('fixtures/sweep/postgres-service.js')}" --port 1 --key ${key}`], { encoding: 'utf8', timeout: 30_000 });
+    rmSync(path.join(tmpdir(), `marteau-pg-${key}`), { recursive: true, force: true });
+    expect(r.status, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/^cannot run PostgreSQL's initdb \(.*\): it is in none of \/usr\/lib\/postgresql\/17\/bin, .*; install PostgreSQL \(e\.g\. apt-get install postgresql\)\n$/);
+  });
 });
