@@ -17,6 +17,7 @@ import type { JsonReport } from '../src/report/json.js';
 import { dist, ROOT } from './helpers/dist.js';
 import { cli, cliDone } from './helpers/marteau-cli.js';
 import { steadyVerdict } from '../src/config/sweep.js';
+import { cellMix, type MatrixCell } from '../src/runners/matrix.js';
 import { steadyFromThresholds } from '../src/runners/steady.js';
 import { parseThresholds } from '../src/config/thresholds.js';
 import { configError, parseConfig } from './helpers/marteau-config.js';
@@ -328,5 +329,13 @@ describe.skipIf(!ready)("the demo shop's PostgreSQL service where PostgreSQL is 
     rmSync(path.join(tmpdir(), `marteau-pg-${key}`), { recursive: true, force: true });
     expect(r.status, r.stderr).toBe(3);
     expect(r.stderr).toMatch(/^cannot run PostgreSQL's initdb \(.*\): it is in none of \/usr\/lib\/postgresql\/17\/bin, .*; install PostgreSQL \(e\.g\. apt-get install postgresql\)\n$/);
+  });
+});
+
+describe("a matrix cell's shares", () => {
+  it('read as its fault window\'s: never all or none when neither (it read "100 % 5xx, 0 % 2xx" beside ">99 % HTTP 503, <1 % HTTP 200")', () => {
+    const status = { '2xx': 1, '3xx': 0, '4xx': 0, '5xx': 12764, timeout: 0, connection: 0 };
+    expect(cellMix({ requests: 12765, status } as unknown as MatrixCell)).toBe('12765 requests: >99 % 5xx, <1 % 2xx');
+    expect(cellMix({ requests: 4, status: { ...status, '2xx': 1, '5xx': 3 } } as unknown as MatrixCell)).toBe('4 requests: 75 % 5xx, 25 % 2xx');
   });
 });

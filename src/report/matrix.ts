@@ -3,7 +3,8 @@
  * section, the report's first, and JUnit test cases, one per cell.
  */
 import type { SweepKind } from '../config/sweep.js';
-import { cellMix, matrixLines, pct, seconds, steadyText, whyBeyond, type Matrix } from '../runners/matrix.js';
+import { cellMix, matrixLines, seconds, steadyText, whyBeyond, type Matrix } from '../runners/matrix.js';
+import { pct } from '../runners/measures/index.js';
 import { escapeXml } from './junit.js';
 import { esc } from './svg.js';
 

@@ -7,7 +7,8 @@
  * only renders it (HTML section, JUnit cases).
  */
 import type { steadyVerdict, SweepKind, SweepPlan } from '../config/sweep.js';
-import { OUTCOME_CLASSES, recoveryText, type WindowMeasure } from './measures/index.js';
+// A cell's shares read as its fault window's do: never all or none when neither ('>99 % 5xx').
+import { OUTCOME_CLASSES, pct, recoveryText, type WindowMeasure } from './measures/index.js';
 import { outcomeClass } from './measures/series.js';
 import { meetsExpect } from './measures/windows.js';
 
@@ -146,10 +147,6 @@ function topClass(entries: [string, number][]): string {
   const by = new Map<string, number>();
   for (const [k, n] of entries) by.set(outcomeClass(k), (by.get(outcomeClass(k)) ?? 0) + n);
   return [...by.entries()].sort((a, b) => b[1] - a[1])[0][0];
-}
-
-export function pct(n: number, d: number): string {
-  return `${d ? Math.round((100 * n) / d) : 0} %`;
 }
 
 export function seconds(ms: number): string {

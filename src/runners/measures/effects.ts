@@ -31,7 +31,7 @@ export interface WindowEffect {
 }
 
 /** A share as a whole percentage that never reads as all or none when it is neither ("<1 %", ">99 %"). */
-function pct(n: number, d: number): string {
+export function pct(n: number, d: number): string {
   const p = d ? Math.round((100 * n) / d) : 0;
   if (p === 0 && n > 0) return '<1 %';
   if (p === 100 && n < d) return '>99 %';

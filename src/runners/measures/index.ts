@@ -11,7 +11,7 @@ import type { MeasureSeries } from './series.js';
 import type { FaultWindow } from './windows.js';
 
 export { AttributionTracker, attributionLine, type Attribution } from './attribution.js';
-export { OUTCOME_CLASSES, type WindowEffect } from './effects.js';
+export { OUTCOME_CLASSES, pct, type WindowEffect } from './effects.js';
 export type { Recovery } from './recovery.js';
 export { MeasureSeries, outcomeKey } from './series.js';
 export { faultWindows, type FaultWindow } from './windows.js';
