@@ -203,7 +203,7 @@ describe.skipIf(!ready)('marteau-tui sweep on the demo shop (real redis-server a
     expect(first.out).toMatch(/resilience matrix \(seed 7\): 5\/5 cells pass; steady before and after/);
     expect(m.steady!.before).toMatchObject({ ok: true });
     expect(m.steady!.after).toMatchObject({ ok: true });
-    expect(first.out).toMatch(/PASS db process \(SIGKILL, started again after 2s\): \d+ requests: \d+ % 5xx/);
+    expect(first.out).toMatch(/PASS db process \(SIGKILL, started again after 2s\): \d+ requests: >?\d+ % 5xx/);
   });
 
   it('runs the same schedule again with the same seed', () => {
