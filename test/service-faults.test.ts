@@ -90,6 +90,16 @@ describe('{service, fault} entries of chaos:', () => {
   });
 });
 
+describe('ServiceFaultPlayer ended before a fault was due', () => {
+  it("says the fault was not applied, as a proxy's entry is (a cancelled sweep's db-kill went unsaid)", async () => {
+    const lines: string[] = [];
+    const player = new ServiceFaultPlayer([{ name: 'db-kill', service: 'db', fault: 'kill', atMs: 35_000, forMs: 3000 }], new ServiceSet({ log: () => {} }), () => {}, (m) => lines.push(m));
+    player.start();
+    await player.teardown();
+    expect(lines).toEqual(['chaos db-kill was not applied: the run ended before 35s']);
+  });
+});
+
 describe.skipIf(!haveServer('redis-server'))('ServiceFaultPlayer on a real redis-server', () => {
   it('freezes (commands time out) and thaws it, stops it and starts it again on the same port, each on the timeline', async () => {
     const events: TimelineEvent[] = [];

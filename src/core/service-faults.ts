@@ -59,6 +59,10 @@ export class ServiceFaultPlayer {
     this.ended = true;
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    // Said as the chaos player says a proxy's: a cancelled run's log tells what never happened.
+    for (const e of this.entries) {
+      if (!this.events.some((x) => x.fixture === e.name)) this.log(`chaos ${e.name} was not applied: the run ended before ${e.atMs / 1000}s`, 'info');
+    }
     this.abort.abort();
     await Promise.all(this.chains.values());
     for (const name of this.frozen) {
