@@ -308,7 +308,8 @@ describe.skipIf(!ready)('a sweep cancelled during its first fault', () => {
     const out = run.out();
     // It said 'FAIL ... the fault never ran', and 'NOT steady after the last fault' of the blackout it was cancelled in.
     expect(out).toMatch(/resilience matrix \(seed \d+\): 0\/2 cells pass; after the last fault not judged \(the run stopped before it: cancelled by a user\)/);
-    expect(out).toMatch(/SKIP redis (down|errors) \([^)]+\): \d+ requests: .*; ongoing: the fault was still on when the run ended — the run stopped before its recovery could be judged \(cancelled by a user\)/);
+    // The signal may land before any request started in the window (matrix.test has both cases).
+    expect(out).toMatch(/SKIP redis (down|errors) \([^)]+\): (\d+ requests: .*|no request, p95 -); ongoing: the fault was still on when the run ended — the run stopped before its recovery could be judged \(cancelled by a user\)/);
     expect(out).toMatch(/SKIP redis (down|errors) \([^)]+\): no request, p95 -; not run — the run stopped before it \(cancelled by a user\)/);
     expect(out).not.toMatch(/FAIL redis|NOT steady/);
     const results = / results: (\S+)/.exec(out)![1];

@@ -74,11 +74,12 @@ export function buildMatrix(plan: SweepPlan, windows: readonly WindowMeasure[], 
     const wrongCount = wrong.reduce((s, [, n]) => s + n, 0);
     const slow = e.p95 !== undefined && e.p95 > c.withinMs;
     const why: string[] = [];
-    if (e.requests === 0) why.push('no request ran during the fault');
+    const cutShort = stopped !== undefined && (w.recovery.status === 'ongoing' || w.recovery.status === 'too soon' || w.recovery.status === 'not recovered');
+    // A run stopped as the fault began may have had no request in it yet: not judged, like the rest.
+    if (e.requests === 0 && !cutShort) why.push('no request ran during the fault');
     if (wrongCount) why.push(`${pct(wrongCount, e.requests)} ${topClass(wrong)} (expected ${c.expect.join(' or ')})`);
     if (slow) why.push(`p95 ${seconds(e.p95!)} > ${seconds(c.withinMs)}`);
-    const met = why.length === 0;
-    const cutShort = stopped !== undefined && (w.recovery.status === 'ongoing' || w.recovery.status === 'too soon' || w.recovery.status === 'not recovered');
+    const met = why.length === 0 && e.requests > 0;
     // Too soon to judge is not a failure to recover: the cell shows it, its verdict ignores it.
     if (!cutShort && w.recovery.status !== 'recovered' && w.recovery.status !== 'too soon') why.push(recoveryText(w.recovery));
     const verdict = why.length ? 'fail' : cutShort ? 'skip' : 'pass';
