@@ -61,6 +61,8 @@ function readFile(file: string, env: NodeJS.ProcessEnv, seen: Set<string>): Ini 
         ini.set(name, mine);
       }
     }
+    // Read here, not a setting: [vaurien] would inherit it from DEFAULT and call it unknown.
+    ini.get('DEFAULT')?.delete('extends');
   }
   // RawConfigParser: every section sees the DEFAULT keys it does not set itself.
   const defaults = ini.get('DEFAULT');
