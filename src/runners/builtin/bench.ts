@@ -32,7 +32,10 @@ export interface BenchProgress {
   /** Over the last second, every request (recorded or not). */
   requestsPerSecond: number;
   errorsPerSecond: number;
-  /** Since the start. */
+  /**
+   * Recorded so far: by the rule of the results (a request counts when it ends inside a cycle's
+   * recording window), so the last line says what the report and the job's summary say.
+   */
   requests: number;
   errors: number;
   /** 95th percentile of the request times of the last second, ms (absent when none ended). */
@@ -160,11 +163,13 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
   const share = options.share ?? { index: 0, of: 1 };
   const log = options.onLog ?? (() => {});
 
-  // Counters for the per-second progress line: every request, recorded or not.
-  let totalRequests = 0;
-  let totalErrors = 0;
-  let lastRequests = 0;
-  let lastErrors = 0;
+  // Counters for the per-second progress line: its rates count every request, recorded or not
+  // (the load the app sees); its totals only the recorded ones. A user ending a request just after
+  // the window closed made the last line count one or two more than the report did.
+  let recordedRequests = 0;
+  let recordedErrors = 0;
+  let tickRequests = 0;
+  let tickErrors = 0;
   let lastTick = start;
   // Request times since the last tick, for a live p95 (the results model keeps the whole run).
   let tickTimes = new Histogram();
@@ -179,15 +184,15 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
       users: state.users,
       phase: state.phase,
       elapsed: (t - start) / 1000,
-      requestsPerSecond: (totalRequests - lastRequests) / dt,
-      errorsPerSecond: (totalErrors - lastErrors) / dt,
-      requests: totalRequests,
-      errors: totalErrors,
+      requestsPerSecond: tickRequests / dt,
+      errorsPerSecond: tickErrors / dt,
+      requests: recordedRequests,
+      errors: recordedErrors,
       p95Ms: tickTimes.count ? tickTimes.percentile(95) / 1000 : undefined,
     };
     tickTimes = new Histogram();
-    lastRequests = totalRequests;
-    lastErrors = totalErrors;
+    tickRequests = 0;
+    tickErrors = 0;
     lastTick = t;
     return p;
   };
@@ -253,7 +258,7 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
               // Cut by a stop or abort: not a result of the server under test.
               if (res.error === 'aborted' && stopSignal.aborted) return;
               steps++;
-              totalRequests++;
+              tickRequests++;
               const duration = t1 - t0;
               tickTimes.record(duration * 1000);
               connection += duration;
@@ -269,8 +274,10 @@ export async function runBench(config: BuiltinConfig, options: BenchOptions = {}
                 err = `status ${res.code}`;
                 detail = `expected ${step.expect.join('|')}, got ${res.code}`;
               }
-              if (result !== 'success') totalErrors++;
+              if (result !== 'success') tickErrors++;
               if (recording) {
+                recordedRequests++;
+                if (result !== 'success') recordedErrors++;
                 const s: RequestSample = {
                   cycle: ci,
                   cvus,
