@@ -7,7 +7,7 @@
  */
 import { runVerdict } from '../runners/verdict.js';
 import { lostLine } from '../runners/nodes.js';
-import { abortReason, type RunSummary } from '../runners/results.js';
+import { abortCoverage, abortReason, type RunSummary } from '../runners/results.js';
 import type { ThresholdResult } from '../runners/thresholds.js';
 import { perCycleCharts, faultTimeline, timeCharts } from './html-charts.js';
 import { f1, f3, ms, table } from './html-kit.js';
@@ -100,9 +100,10 @@ export function renderHtmlReport(s: RunSummary, thresholds: ThresholdResult[] = 
     ],
   );
   const time = timeCharts(s);
+  const covers = abortCoverage(s);
   const warnings = [
     ...(opts.warnings ?? []),
-    ...(s.aborted ? [`The run ${verdict.interrupted ? 'was interrupted' : 'stopped before its end'} (${abortReason(s)}): the last cycle is partial.`] : []),
+    ...(s.aborted ? [`The run ${verdict.interrupted ? 'was interrupted' : 'stopped before its end'} (${abortReason(s)}): the report is incomplete${covers ? `: it covers ${covers}; ` : ', '}the last cycle is partial.${s.abort?.missing ? ` Not in it: ${s.abort.missing}.` : ''}`] : []),
     ...(s.nodes ?? []).flatMap((n) => (n.lost ? [`Node ${n.node}: ${lostLine(n.lost)}. The report holds what was recorded until then.`] : [])),
     // The reasons the sections below do not show already (thresholds, matrix, nodes, the interruption).
     ...(verdict.runFailed ? [`Failed: ${verdict.runFailed}.`] : []),

@@ -5,7 +5,7 @@
  */
 import { windowLine } from '../runners/measures/index.js';
 import { nodeLine } from '../runners/nodes.js';
-import { abortReason, type RunSummary } from '../runners/results.js';
+import { abortCoverage, abortReason, type RunSummary } from '../runners/results.js';
 import type { ThresholdResult } from '../runners/thresholds.js';
 import { runVerdict } from '../runners/verdict.js';
 
@@ -24,10 +24,13 @@ export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResul
   // The run's own case: failed when it was interrupted or ended early, when (no thresholds to judge it) the
   // load tool failed it or every request failed, or when none was recorded.
   const { runFailed, interrupted } = runVerdict(summary, thresholds);
+  // Where the run was cut and what the report lacks, when known: its figures are of that much.
+  const covers = abortCoverage(summary);
+  const cut = [covers && `the report covers ${covers}`, summary.abort?.missing && `not in the report: ${summary.abort.missing}`].filter(Boolean).map((x) => `; ${x}`).join('');
   const runFailure = summary.aborted
     ? interrupted
-      ? { message: `the run was interrupted: ${abortReason(summary)}`, type: 'interrupted' }
-      : { message: `the run stopped before its end: ${abortReason(summary)}`, type: 'aborted' }
+      ? { message: `the run was interrupted: ${abortReason(summary)}${cut}`, type: 'interrupted' }
+      : { message: `the run stopped before its end: ${abortReason(summary)}${cut}`, type: 'aborted' }
     : runFailed
       ? { message: runFailed, type: runFailed === summary.info.toolVerdict ? 'bench' : 'requests' }
       : undefined;

@@ -12,6 +12,7 @@
  *
  * Units: times are epoch milliseconds, durations milliseconds (floats). Histograms hold µs.
  */
+import { cyclesLength } from './cycles-length.js';
 import { NodeTally, type NodeSummary } from './nodes.js';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../stats/recovery-options.js';
 import { AttributionTracker, computeMeasures, MeasureSeries, outcomeKey, type FaultWindow, type Measures } from './measures/index.js';
@@ -85,6 +86,8 @@ export interface RunAbort {
   why: string;
   reason: string;
   at?: number;
+  /** What the report lacks because of the stop, in words (a lost node's files that stayed on it). */
+  missing?: string;
 }
 
 /** What a run stopped for no known reason says. */
@@ -97,6 +100,19 @@ export function jobMeta(job: { id: string; seed?: string }): Record<string, stri
 
 /** Why an aborted run stopped, in words. */
 export const abortReason = (s: Pick<RunSummary, 'abort'>): string => (s.abort ?? STOPPED).reason;
+
+/**
+ * What a run stopped at a known time covers, from the load's start: "0-42s of the planned 60s"
+ * (the cycles' ramps, durations and pauses), so a reader knows how much of the run the figures are.
+ */
+export function abortCoverage(s: Pick<RunSummary, 'info' | 'abort'>): string | undefined {
+  const at = s.abort?.at;
+  if (at === undefined || !(at >= s.info.start)) return undefined;
+  const b = s.info.bench;
+  const planned = b.cycles.length && b.duration > 0 ? cyclesLength(b.cycles, b.duration, b.cycleTime, { seconds: (users) => Math.max(0, users - 1) * b.startupDelay, words: '' }).ms : 0;
+  const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
+  return `0-${secs(at - s.info.start)}${planned ? ` of the planned ${secs(planned)}` : ''}`;
+}
 
 export interface RunSummary {
   info: RunInfo;
