@@ -293,6 +293,19 @@ describe('the Proxies pane', () => {
     expect(output.slice(2, 4).map((l) => l.slice(2, -1).trimEnd())).toEqual(['no output here: failed: 1 threshold(s) failed: success_rate >= 99.5%: 87.18%', '(failed) · its output: /tmp/s/console.log']);
   });
 
+  it("keep a space between a proxy's protocol and its connections, whatever the protocol", () => {
+    // 'memcache' and 'postgres' fill the 8 cells of the column: the row read 'memcacheconn   1'.
+    for (const protocol of ['memcache', 'postgres']) {
+      const p = view('sessions', '', {});
+      p.stats.protocol = protocol;
+      for (const width of [48, 72]) {
+        const row = render(createElement(ProxiesPane, { proxies: [p], schedules: [], empty: '', selected: 0, focused: true, height: 7, width, now: 0 })).lastFrame()!.split('\n')[2];
+        expect(row).toMatch(width > 48 ? new RegExp(`› sessions +${protocol} conn +8 +104/s`) : /› sessions +(memca|postg)… conn +8 +104\/s/);
+        expect(row).toMatch(/ │$/);
+      }
+    }
+  });
+
   it('say which proxies show when not all fit', () => {
     // A sweep beside the demo at 80×24: its redis proxy was out of sight, the title saying '2 running' only.
     const two = [view('shop', '5:delay', {}), view('redis', '', {})];

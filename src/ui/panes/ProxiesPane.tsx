@@ -30,8 +30,9 @@ export const ProxiesPane = memo(function ProxiesPane(props: {
   const inner = width - 4;
   const visible = Math.max(1, Math.floor((height - 3) / ROWS));
   const first = Math.max(0, Math.min(selected - visible + 1, proxies.length - visible));
+  // Wide enough for 'memcache' and 'postgres' whole where there is room; a space after it always.
   const proto = inner < 50 ? 6 : 8;
-  const head = 2 + 10 + 1 + proto + 8 + 1 + 5 + 3;
+  const head = 2 + 10 + 1 + proto + 1 + 8 + 1 + 5 + 3;
   const rateSpark = Math.max(4, Math.min(24, inner - head));
   const halfSpark = Math.max(4, Math.min(16, Math.floor((inner - 30) / 2)));
   // More proxies than rows (a sweep's beside the demo's, at 80×24 one shows): say which show, as the Queue does.
@@ -55,7 +56,7 @@ export const ProxiesPane = memo(function ProxiesPane(props: {
             <Text wrap="truncate-end">
               <Text inverse={isSel && focused} bold={isSel}>
                 {isSel ? '›' : ' '} {cell(s.name, 10)} {cell(s.protocol, proto)}
-              </Text>
+              </Text>{' '}
               conn{fixed(s.connections.open, 4)} {fixed(p.rate, 5)}/s <Text color={color('accent')}>{sparkline(p.history, rateSpark)}</Text>
             </Text>
             <Text wrap="truncate-end">
