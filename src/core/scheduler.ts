@@ -3,7 +3,8 @@
  * later job may start while an earlier one waits for nodes (backfill). A job that can never
  * fit (fewer nodes with its tags than it needs) or that waited past `nodeWaitMs` is failed with
  * the reason, as an infrastructure error (a config error when a node it waited for is down for
- * the user's mistake: its key); unless another engine of a shared queue may run it: one
+ * the user's mistake: its key; such a job fails at once when waiting cannot place it, as only a
+ * fix can bring those nodes up); unless another engine of a shared queue may run it: one
  * that cannot fit here is then left queued for the workers whose nodes it fits. A job that fits
  * only once a disabled node is enabled again waits, as for a busy node: disabling is for a while.
  */
@@ -156,6 +157,17 @@ export class Scheduler {
     return pool.list().some((n) => tagged.has(n.name) && n.health === 'down' && n.mistake);
   }
 
+  /**
+   * Whether waiting cannot place the job: too few of the nodes it may run on (a disabled one may
+   * be enabled) are left once those down for the user's mistake are set aside. Only a fix of the
+   * nodes file or the environment helps; a node down for the network may come back.
+   */
+  private hopeless(job: Readonly<Job>): boolean {
+    const { pool } = this.deps;
+    const tagged = new Set(pool.tagged(job.nodeTags).map((n) => n.name));
+    return pool.list().filter((n) => tagged.has(n.name) && !(n.health === 'down' && n.mistake)).length < job.nodes;
+  }
+
   /** Whether a job is still queued, may run here and fits exactly these nodes. */
   private serves(j: Readonly<Job>, nodes: NodeConfig[]): boolean {
     return (
@@ -214,6 +226,13 @@ export class Scheduler {
       const nodes = full.has(shape) ? undefined : pool.pick(job.nodes, job.nodeTags, job.files !== false);
       if (!nodes) {
         full.add(shape);
+        // A job that would fail at its deadline anyway fails now when only a fix can place it.
+        if (this.deps.nodeWaitMs !== undefined && this.hopeless(job)) {
+          this.waitingSince.delete(job.id);
+          await this.deps.unplaceable(job, `${pool.config.file}: no use waiting for ${this.freeNodesWanted(job)}`, 'config');
+          wrote = true;
+          continue;
+        }
         const since = this.waitingSince.get(job.id) ?? Date.now();
         if (!this.waitingSince.has(job.id)) this.deps.waits?.(job, `waits for ${this.freeNodesWanted(job)}`);
         this.waitingSince.set(job.id, since);
