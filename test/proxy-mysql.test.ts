@@ -218,6 +218,47 @@ describe.skipIf(!haveMariadb())('mysql through the chaos proxy (real MariaDB)', 
     await direct.end();
   });
 
+  // Each form is first run as it is, to show the server takes it for a COMMIT, then with the error.
+  it('an error injected on a COMMIT with comments or blanks among its words ends the transaction too', async () => {
+    const direct = await connect(db.port);
+    await direct.query('CREATE TABLE commit_forms (id INT) ENGINE=InnoDB');
+    await withProxy('', async (p) => {
+      const c = await connect(p.port);
+      const open = async () => ((await c.query('SELECT @@in_transaction AS open'))[0] as { open: number }[])[0].open;
+      for (const commit of ['COMMIT /* x */', 'commit -- note\n', 'commit # note', '# done\ncommit', '/* a */ COMMIT WORK /* b */;', 'COMMIT WORK',
+        ' commit ;\n ', '\ncommit\n;\n', 'commit\v', 'INSERT INTO commit_forms VALUES (4); COMMIT -- done\n']) {
+        const what = JSON.stringify(commit);
+        for (const error of [false, true]) {
+          await direct.query('TRUNCATE commit_forms');
+          await c.query('BEGIN');
+          await c.query('INSERT INTO commit_forms VALUES (1)');
+          if (error) {
+            await p.setMix({ error: { percent: 100, kind: '1213' } });
+            await expect(c.query(commit), what).rejects.toMatchObject({ errno: 1213 });
+            await p.setMix('');
+            await c.query('INSERT INTO commit_forms VALUES (2)');
+          } else {
+            await c.query(commit);
+          }
+          const rows = ((await direct.query('SELECT id FROM commit_forms ORDER BY id'))[0] as { id: number }[]).map((r) => r.id);
+          expect(rows, `${what}${error ? ' failed' : ''}`).toEqual(error ? [2] : commit.startsWith('INSERT') ? [1, 4] : [1]);
+          expect(await open(), what).toBe(0);
+        }
+      }
+      // MariaDB has no END (a syntax error, the transaction goes on): it is no COMMIT here either.
+      await c.query('BEGIN');
+      await c.query('INSERT INTO commit_forms VALUES (9)');
+      await expect(c.query('END')).rejects.toMatchObject({ code: 'ER_PARSE_ERROR' });
+      await p.setMix({ error: { percent: 100, kind: '1213' } });
+      await expect(c.query('END')).rejects.toMatchObject({ errno: 1213 });
+      await p.setMix('');
+      expect(await open()).toBe(1);
+      await c.query('ROLLBACK');
+      await c.end();
+    });
+    await direct.end();
+  });
+
   it(`the default error kind is ${mysql.defaultError}`, async () => {
     await withProxy('100:error', async (p) => {
       const c = await connect(p.port);

@@ -243,6 +243,40 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
     await direct.end();
   });
 
+  // Each form is first run as it is, to show the server takes it for a COMMIT, then with the error.
+  it('an error injected on a COMMIT with comments or blanks among its words ends the transaction too', async () => {
+    const direct = await connect(db.port);
+    await direct.query('CREATE TABLE commit_forms (id int)');
+    const extended = (text: string) => ({ text, queryMode: 'extended', toString: () => `extended ${JSON.stringify(text)}` }) as pg.QueryConfig;
+    await withProxy('', async (p) => {
+      const c = await connect(p.port);
+      const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      for (const commit of ['COMMIT /* x */', 'commit -- note\n', '-- done\ncommit', '/* a */ COMMIT WORK /* b */;', 'END', 'END TRANSACTION', 'COMMIT WORK',
+        ' commit ;\n ', '\ncommit\n;\n', 'INSERT INTO commit_forms VALUES (4); COMMIT -- done\n', extended('commit -- x')]) {
+        const what = typeof commit === 'string' ? JSON.stringify(commit) : String(commit);
+        for (const error of [false, true]) {
+          await direct.query('TRUNCATE commit_forms');
+          await c.query('BEGIN');
+          await c.query('INSERT INTO commit_forms VALUES (1)');
+          if (error) {
+            await p.setMix({ error: { percent: 100, kind: '40001' } });
+            await expect(c.query(commit), what).rejects.toMatchObject({ code: '40001' });
+            await p.setMix('');
+            await c.query('INSERT INTO commit_forms VALUES (2)');
+          } else {
+            await c.query(commit);
+          }
+          expect(c.getTransactionStatus(), what).toBe('I');
+          const rows = (await direct.query('SELECT id FROM commit_forms ORDER BY id')).rows.map((r) => r.id);
+          expect(rows, `${what}${error ? ' failed' : ''}`).toEqual(error ? [2] : commit === 'INSERT INTO commit_forms VALUES (4); COMMIT -- done\n' ? [1, 4] : [1]);
+          expect((await direct.query('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid])).rows, what).toEqual([{ state: 'idle' }]);
+        }
+      }
+      await c.end();
+    });
+    await direct.end();
+  });
+
   // PostgreSQL refuses every statement after an error in a transaction block (25P02) and rolls
   // the block back at its COMMIT: the proxy must leave the server so after an injected error too,
   // or a client that goes on regardless has its later statements run and committed.

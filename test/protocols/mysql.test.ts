@@ -431,7 +431,10 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
     expect(amid("INSERT INTO t VALUES ('a;b', \"c;\", `d;`, 'it''s;'); COMMIT WORK ; INSERT INTO t VALUES (2); COMMIT AND CHAIN; SELECT 3"))
       .toBe("INSERT INTO t VALUES ('a;b', \"c;\", `d;`, 'it''s;'); ROLLBACK AND NO CHAIN NO RELEASE");
     expect(amid('SELECT 1 -- done; COMMIT\n; COMMIT; SELECT 2')).toBe('SELECT 1 -- done; COMMIT\n; ROLLBACK AND NO CHAIN NO RELEASE');
-    expect(amid('SELECT 1 /* ; */; commit /* x */; SELECT 2')).toBeUndefined();
+    expect(amid('SELECT 1 /* ; */; commit /* x */; SELECT 2')).toBe('SELECT 1 /* ; */; ROLLBACK AND NO CHAIN NO RELEASE');
+    // Comments are blanks, as to the server; not '--' without a blank after it, nor 0xA0.
+    expect(amid('INSERT INTO t VALUES (1); # done\n/* c */ COMMIT -- x\n')).toBe('INSERT INTO t VALUES (1); ROLLBACK AND NO CHAIN NO RELEASE');
+    for (const refused of ['commit--x', 'commit\xa0', 'end', 'commit /*M! work */']) expect(amid(refused), refused).toBeUndefined();
     expect(amid('SELECT 1--1; COMMIT; SELECT 2')).toBe('SELECT 1--1; ROLLBACK AND NO CHAIN NO RELEASE');
     expect(amid('CREATE TABLE event (id INT); INSERT INTO event VALUES (1); COMMIT')).toBe('CREATE TABLE event (id INT); INSERT INTO event VALUES (1); ROLLBACK AND NO CHAIN NO RELEASE');
     for (const unsure of [

@@ -421,6 +421,9 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     expect(amid('SELECT 1 --x; COMMIT\n; SELECT /* ; */ 2; COMMIT AND NO CHAIN; SELECT 3')).toBe('SELECT 1 --x; COMMIT\n; SELECT /* ; */ 2; ROLLBACK\0');
     expect(amid('CREATE RULE r AS ON INSERT TO t DO ALSO (NOTIFY a; COMMIT); SELECT 1')).toBeUndefined();
     expect(amid('INSERT INTO t (atomic) VALUES (1); COMMIT')).toBe('INSERT INTO t (atomic) VALUES (1); ROLLBACK\0');
+    // Comments are blanks, as to the server; not '#', nor a vertical tab (PostgreSQL 15 refuses both).
+    expect(amid('INSERT INTO t VALUES (1); -- done\n/* c */ END /* x */ TRANSACTION -- y')).toBe('INSERT INTO t VALUES (1); ROLLBACK\0');
+    for (const refused of ['commit # x', 'commit\v', 'commit\xa0']) expect(amid(refused), refused).toBeUndefined();
     for (const unsure of [
       "SELECT E'a\\'; COMMIT; SELECT 'b'", // a backslash: an escape or not, by the string's kind and the settings
       'DO $$BEGIN PERFORM 1; END$$; COMMIT; SELECT 1', // dollar quotes

@@ -24,7 +24,7 @@ export function commitAt(buf: Buffer, from: number, to: number, d: SqlDialect): 
   const semi = end > from ? buf.lastIndexOf(SEMICOLON, end - 1) : -1;
   const at = semi < from ? from : semi + 1;
   // One statement (an error's common case) that is no COMMIT: no more to read.
-  if (!isCommit(buf, at, to, d.commit)) return at === from ? -1 : firstCommit(buf, from, to, d);
+  if (!isCommit(buf, at, to, d)) return at === from ? -1 : firstCommit(buf, from, to, d);
   if (at === from) return from;
   // A routine's body ends in END (postgres' COMMIT too) and may hold a COMMIT (MySQL).
   if (compound(buf, from, at, d)) return -1;
@@ -41,10 +41,17 @@ function commentBefore(buf: Buffer, mark: string, from: number, to: number): boo
  * A failed COMMIT AND CHAIN starts no new transaction (PostgreSQL says idle after it; MySQL and
  * MariaDB return the error before they chain or release): a plain ROLLBACK stands in for every form.
  */
+/**
+ * A statement of words apart by the dialect's blanks (not JavaScript's \s: PostgreSQL 15 refuses
+ * a vertical tab, and a latin1 0xA0 is no blank to either server): `_` stands for one.
+ */
+const statement = (words: string, blanks: string): RegExp => new RegExp(`^${words.replace(/_/g, `[${blanks}]`)}$`, 'i');
+const PG_BLANKS = ' \\t\\n\\r\\f';
+const MYSQL_BLANKS = ' \\t\\n\\v\\f\\r';
 /** PostgreSQL: COMMIT or END, optionally WORK or TRANSACTION, AND [NO] CHAIN. */
-export const PG_COMMIT = /^\s*(commit|end)(\s+(work|transaction))?(\s+and\s+(no\s+)?chain)?\s*;?\s*\0?$/i;
+export const PG_COMMIT = statement('_*(commit|end)(_+(work|transaction))?(_+and_+(no_+)?chain)?_*;?_*\\0?', PG_BLANKS);
 /** MySQL / MariaDB: COMMIT, optionally WORK, AND [NO] CHAIN, [NO] RELEASE. */
-export const MYSQL_COMMIT = /^\s*commit(\s+work)?(\s+and\s+(no\s+)?chain)?(\s+(no\s+)?release)?\s*;?\s*$/i;
+export const MYSQL_COMMIT = statement('_*commit(_+work)?(_+and_+(no_+)?chain)?(_+(no_+)?release)?_*;?_*', MYSQL_BLANKS);
 
 export const PG_SQL: SqlDialect = { commit: PG_COMMIT, mysql: false };
 export const MYSQL_SQL: SqlDialect = { commit: MYSQL_COMMIT, mysql: true };

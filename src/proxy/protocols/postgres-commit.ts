@@ -6,7 +6,7 @@
  * as Bind/Execute/Sync alone). The session notes those names as the client parses them.
  */
 import { int32BE } from './length-prefixed.js';
-import { commitAt, PG_COMMIT, PG_SQL } from './commit.js';
+import { commitAt, PG_SQL } from './commit.js';
 import { isCommit } from './sql-statements.js';
 
 const T = (c: string): number => c.charCodeAt(0);
@@ -47,7 +47,7 @@ export class CommitStatements {
     const queryEnd = nameEnd < 0 || nameEnd >= end ? -1 : buf.indexOf(0, nameEnd + 1);
     if (queryEnd < 0 || queryEnd >= end) return;
     const name = buf.toString('latin1', from, nameEnd);
-    if (isCommit(buf, nameEnd + 1, queryEnd, PG_COMMIT)) this.names.add(name);
+    if (isCommit(buf, nameEnd + 1, queryEnd, PG_SQL)) this.names.add(name);
     else this.names.delete(name);
   }
 
@@ -98,7 +98,7 @@ function isExtendedCommit(request: Buffer, statements: CommitStatements | undefi
       // The statement's name, then its text, each ended by a NUL.
       const nameEnd = request.indexOf(0, pos + 5);
       const queryEnd = nameEnd < 0 ? -1 : request.indexOf(0, nameEnd + 1);
-      if (parsed || queryEnd < 0 || queryEnd >= end || !isCommit(request, nameEnd + 1, queryEnd, PG_COMMIT)) return false;
+      if (parsed || queryEnd < 0 || queryEnd >= end || !isCommit(request, nameEnd + 1, queryEnd, PG_SQL)) return false;
       parsed = true;
     } else if (type === BIND) {
       // The portal's name, then the statement's: one parsed in the batch, or a COMMIT by its name.

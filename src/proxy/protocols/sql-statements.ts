@@ -9,7 +9,7 @@
  */
 
 export interface SqlDialect {
-  /** A whole COMMIT statement (commit.ts). */
+  /** A whole COMMIT statement without comments (commit.ts). */
   commit: RegExp;
   /** MySQL / MariaDB: `#` comments, `-- ` needs a blank after it, no nested comments. */
   mysql: boolean;
@@ -17,7 +17,7 @@ export interface SqlDialect {
 
 const SEMI = 0x3b, QUOTE = 0x27, DQUOTE = 0x22, BACKTICK = 0x60, DASH = 0x2d, HASH = 0x23;
 const SLASH = 0x2f, STAR = 0x2a, BANG = 0x21, BACKSLASH = 0x5c, DOLLAR = 0x24, LF = 0x0a, CR = 0x0d;
-const OPEN = 0x28, CLOSE = 0x29, SPACE = 0x20;
+const OPEN = 0x28, CLOSE = 0x29, SPACE = 0x20, M = 0x6d;
 
 /**
  * A routine's body, or an anonymous block, whose semicolons are its own: PostgreSQL's BEGIN
@@ -44,29 +44,69 @@ export function firstCommit(buf: Buffer, from: number, to: number, d: SqlDialect
     const c = buf[i];
     const next = i + 1 < to ? buf[i + 1] : -1;
     if (c === QUOTE || c === DQUOTE || c === BACKTICK) i = quoted(buf, i, to);
-    else if ((c === DASH && next === DASH && (!d.mysql || i + 2 >= to || buf[i + 2] <= SPACE)) || (c === HASH && d.mysql)) i = lineEnd(buf, i, to);
+    else if (lineComment(buf, i, to, d)) i = lineEnd(buf, i, to);
     else if (c === SLASH && next === STAR) i = blockEnd(buf, i, to, d);
     else if (c === DOLLAR && !d.mysql) return -1;
     else {
       if (c === OPEN) depth++;
       else if (c === CLOSE) depth--;
       else if (c === SEMI && depth === 0) {
-        if (isCommit(buf, start, i, d.commit)) return start;
+        if (isCommit(buf, start, i, d)) return start;
         start = i + 1;
       }
       i++;
     }
     if (i < 0) return -1;
   }
-  return isCommit(buf, start, to, d.commit) ? start : -1;
+  return isCommit(buf, start, to, d) ? start : -1;
 }
 
 /** The longest COMMIT statement looked at: a request longer than this is no bare COMMIT. */
 const MAX_COMMIT_TEXT = 64;
 
-/** Whether `text` (latin1 bytes [from, to) of `buf`) is a whole COMMIT statement of the dialect. */
-export function isCommit(buf: Buffer, from: number, to: number, statement: RegExp): boolean {
-  return to - from <= MAX_COMMIT_TEXT && statement.test(buf.toString('latin1', from, to));
+/**
+ * Whether bytes [from, to) of `buf` are a whole COMMIT statement of the dialect. Comments among
+ * its words (`COMMIT -- done`, a block comment before it) are blanks to the server, and so here;
+ * one that cannot be read for sure (nested, MySQL's executable ones) leaves the text no COMMIT.
+ */
+export function isCommit(buf: Buffer, from: number, to: number, d: SqlDialect): boolean {
+  if (to - from <= MAX_COMMIT_TEXT && d.commit.test(buf.toString('latin1', from, to))) return true;
+  const text = uncommented(buf, from, to, d);
+  return text !== undefined && d.commit.test(text);
+}
+
+/**
+ * The latin1 text of bytes [from, to) of `buf` with each comment a blank, if it has a comment
+ * and, without them, is no longer than a COMMIT can be; otherwise undefined (the common case,
+ * any other statement, is found out within MAX_COMMIT_TEXT bytes past a comment).
+ */
+function uncommented(buf: Buffer, from: number, to: number, d: SqlDialect): string | undefined {
+  let text = '';
+  let start = from;
+  let i = from;
+  while (i < to) {
+    const c = buf[i];
+    let end: number;
+    if (c === SLASH && i + 1 < to && buf[i + 1] === STAR) end = blockEnd(buf, i, to, d);
+    else if (lineComment(buf, i, to, d)) end = lineEnd(buf, i, to);
+    else if (c === QUOTE || c === DQUOTE || c === BACKTICK || i - start >= MAX_COMMIT_TEXT) return undefined;
+    else {
+      i++;
+      continue;
+    }
+    if (end < 0) return undefined;
+    text += `${buf.toString('latin1', start, i)} `;
+    if (text.length > MAX_COMMIT_TEXT) return undefined;
+    start = i = end;
+  }
+  return start === from ? undefined : text + buf.toString('latin1', start, to);
+}
+
+/** Whether a line comment starts at `i`: `--` (MySQL: and a blank, or the end), MySQL's `#`. */
+function lineComment(buf: Buffer, i: number, to: number, d: SqlDialect): boolean {
+  const c = buf[i];
+  if (c === HASH) return d.mysql;
+  return c === DASH && i + 1 < to && buf[i + 1] === DASH && (!d.mysql || i + 2 >= to || buf[i + 2] <= SPACE);
 }
 
 /** Past the quoted text opening at `i` (a doubled quote stays inside it); -1 if unsure. */
@@ -90,9 +130,9 @@ function lineEnd(buf: Buffer, i: number, to: number): number {
   return cr >= 0 && cr < end - 2 ? -1 : end;
 }
 
-/** Past the block comment at `i`; -1 if it nests, runs (MySQL's `/*!`) or does not end. */
+/** Past the block comment at `i`; -1 if it nests, runs (MySQL's `/*!`, MariaDB's `/*M!`) or does not end. */
 function blockEnd(buf: Buffer, i: number, to: number, d: SqlDialect): number {
-  if (d.mysql && i + 2 < to && buf[i + 2] === BANG) return -1;
+  if (d.mysql && i + 2 < to && (buf[i + 2] === BANG || ((buf[i + 2] | 0x20) === M && i + 3 < to && buf[i + 3] === BANG))) return -1;
   const end = buf.indexOf('*/', i + 2, 'latin1');
   if (end < 0 || end + 2 > to) return -1;
   const inner = buf.indexOf('/*', i + 2, 'latin1');
