@@ -178,7 +178,7 @@ describe.skipIf(!haveServer('sshd'))('SSH host keys and credentials (real sshd, 
       expect(await echo(new SshExecutor(noIdentity, { SSH_AUTH_SOCK: sock, HOME: emptyHome }))).toEqual(['reached']);
       // Nothing at all: every source named, and the fix.
       const err = (await echo(new SshExecutor(noIdentity, { SSH_AUTH_SOCK: path.join(dir, 'gone.sock'), HOME: emptyHome }))) as NodeError;
-      expect(err.message).toBe(`node "box1": no SSH key: no identity file configured, $SSH_AUTH_SOCK (${path.join(dir, 'gone.sock')}) is not an agent's socket, no ~/.ssh/id_ed25519, id_ecdsa or id_rsa`);
+      expect(err.message).toBe(`node "box1": no SSH key to log in with: no identity: for it in the nodes file, $SSH_AUTH_SOCK (${path.join(dir, 'gone.sock')}) is not an agent's socket, no ${path.join(emptyHome, '.ssh')}/id_ed25519, id_ecdsa or id_rsa`);
       expect(err.hint).toContain('ssh-add');
     });
   });

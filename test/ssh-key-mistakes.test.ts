@@ -1,6 +1,7 @@
 /**
  * A node's key that cannot be used, found only once jobs run (a real sshd, the built CLI): the
- * key deleted after the nodes file was loaded, a passphrase_env not exported or not the key's.
+ * key deleted after the nodes file was loaded, a passphrase_env not exported or not the key's,
+ * no key at all (no identity:, no agent, no default key).
  * These are the user's to fix, in the nodes file or the environment, not the machine's: a config
  * error (exit 2) naming the nodes file and the node, and at once: waiting does not bring such
  * a node up. They used to end as failures of the machines (exit 3), after --node-wait.
@@ -35,10 +36,10 @@ describe.skipIf(!haveServer('sshd'))('a node key that cannot be used, found at r
     await s?.stop();
   });
 
-  /** A nodes file of one node `box` on the sshd; `identity:` is line 5, column 15. */
-  async function nodesFile(name: string, identity: string, more: string[] = []): Promise<string> {
+  /** A nodes file of one node `box` on the sshd; `identity:`, when given, is line 5, column 15. */
+  async function nodesFile(name: string, identity: string | undefined, more: string[] = []): Promise<string> {
     const file = path.join(dir, `${name}.nodes.yml`);
-    const lines = ['nodes:', '  box:', `    host: ${s.host}`, `    port: ${s.port}`, `    identity: ${identity}`, `    known_hosts: ${knownHosts}`, `    work_dir: ${path.join(dir, `remote-${name}`)}`, ...more];
+    const lines = ['nodes:', '  box:', `    host: ${s.host}`, `    port: ${s.port}`, ...(identity ? [`    identity: ${identity}`] : []), `    known_hosts: ${knownHosts}`, `    work_dir: ${path.join(dir, `remote-${name}`)}`, ...more];
     await writeFile(file, `${lines.join('\n')}\n`);
     return file;
   }
@@ -88,4 +89,20 @@ describe.skipIf(!haveServer('sshd'))('a node key that cannot be used, found at r
       expect(listed.out).toContain(`node "box": ${words.split('; ')[0]}`);
     }
   }, 180_000);
+
+  it('no key at all (no identity:, no agent, no ~/.ssh/id_*): a config error naming the node, what was looked for and the fix, exit 2 at once', async () => {
+    const home = await tempDir('ssh-key-mistakes-home');
+    const nodes = await nodesFile('keyless', undefined);
+    const env = { HOME: home, SSH_AUTH_SOCK: undefined };
+    const words = `no SSH key to log in with: no identity: for it in the nodes file, no SSH agent ($SSH_AUTH_SOCK is not set), no ${path.join(home, '.ssh')}/id_ed25519, id_ecdsa or id_rsa; add identity: with the node's private key (e.g. identity: ~/.ssh/id_ed25519, and passphrase_env: for an encrypted key) to node "box" in the nodes file, or start ssh-agent, ssh-add the key and run marteau-tui with its SSH_AUTH_SOCK`;
+    const started = Date.now();
+    const r = await cliDone(['--ci', await project(`${commandYaml(['true'])}\n`), '--nodes', nodes, '--state-dir', await stateDir(), '--node-wait', '60'], env);
+    expect(Date.now() - started, r.out).toBeLessThan(20_000);
+    expect(r.code, r.out + r.err).toBe(2);
+    expect(r.out).toContain(`failed: ${nodes}: no use waiting for 1 free node: box down (node "box": ${words})`);
+    expect(r.out + r.err).not.toMatch(/\n\s+at /);
+    const listed = await cliDone(['nodes', '--nodes', nodes, '--state-dir', await stateDir()], env);
+    expect(listed.code, listed.out + listed.err).toBe(2);
+    expect(listed.out).toContain(`node "box": ${words.split('; ')[0]}`);
+  }, 120_000);
 });

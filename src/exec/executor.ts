@@ -114,8 +114,9 @@ export class NodeError extends Error {
 
 /**
  * The node cannot be used for what the user gave for it, whatever the machine: its identity: is
- * no key it can use, its passphrase_env is not exported or not the key's. A config error (exit
- * 2): the nodes file or the environment is to fix, not the machine.
+ * no key it can use, its passphrase_env is not exported or not the key's, there is no key at all
+ * to log in with. A config error (exit 2): the nodes file or the environment is to fix, not the
+ * machine.
  */
 export class NodeConfigError extends NodeError {}
 

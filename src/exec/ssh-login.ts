@@ -104,8 +104,9 @@ export async function sshCredentials(cfg: SshNodeConfig, env: NodeJS.ProcessEnv)
   const sock = env.SSH_AUTH_SOCK;
   const agent = sock && (await stat(sock).then((s) => s.isSocket(), () => false)) ? sock : undefined;
   const skipped: string[] = [];
+  const sshDir = path.join(env.HOME || os.homedir(), '.ssh');
   for (const name of ['id_ed25519', 'id_ecdsa', 'id_rsa']) {
-    const f = path.join(env.HOME || os.homedir(), '.ssh', name);
+    const f = path.join(sshDir, name);
     if (!existsSync(f)) continue;
     const text = await readFile(f, 'utf8');
     const problem = keyFileProblem(text);
@@ -113,12 +114,17 @@ export async function sshCredentials(cfg: SshNodeConfig, env: NodeJS.ProcessEnv)
     else if (!problem) return { ...(agent ? { agent } : {}), privateKey: text, passphrase };
   }
   if (agent) return { agent };
+  // Nothing on this machine to log in with: the nodes file or the environment is to fix (exit 2).
   const why = [
-    'no identity file configured',
-    sock ? `$SSH_AUTH_SOCK (${sock}) is not an agent's socket` : 'no SSH agent',
-    skipped.length ? `${skipped.join(', ')} encrypted and no passphrase_env` : 'no ~/.ssh/id_ed25519, id_ecdsa or id_rsa',
+    'no identity: for it in the nodes file',
+    sock ? `$SSH_AUTH_SOCK (${sock}) is not an agent's socket` : 'no SSH agent ($SSH_AUTH_SOCK is not set)',
+    skipped.length ? `${skipped.join(', ')} encrypted and no passphrase_env` : `no ${sshDir}/id_ed25519, id_ecdsa or id_rsa`,
   ];
-  throw new NodeError(cfg.name, `no SSH key: ${why.join(', ')}`, 'set `identity:` (and `passphrase_env:` for an encrypted key) for this node in the nodes file, or start ssh-agent and ssh-add the key');
+  throw new NodeConfigError(
+    cfg.name,
+    `no SSH key to log in with: ${why.join(', ')}`,
+    `add identity: with the node's private key (e.g. identity: ~/.ssh/id_ed25519, and passphrase_env: for an encrypted key) to node "${cfg.name}" in the nodes file, or start ssh-agent, ssh-add the key and run marteau-tui with its SSH_AUTH_SOCK`,
+  );
 }
 
 export const NO_ANSWER_HINT = 'is the node up, and is `port:` the port sshd listens on? (a firewall that drops packets looks like this too)';
