@@ -295,7 +295,7 @@ describe('the Proxies pane', () => {
 
   it("keep a space between a proxy's protocol and its connections, whatever the protocol", () => {
     // 'memcache' and 'postgres' fill the 8 cells of the column: the row read 'memcacheconn   1'.
-    for (const protocol of ['memcache', 'postgres']) {
+    for (const protocol of ['memcache', 'postgres'] as const) {
       const p = view('sessions', '', {});
       p.stats.protocol = protocol;
       for (const width of [48, 72]) {
