@@ -173,6 +173,32 @@ recovery: {window: 1s}
     await t.engine.cancel(t.engine.getSnapshot().jobs[1].id);
   });
 
+  it('pages through a long queue: PgUp/PgDn, g/G, the window moving only when the selection leaves it', async () => {
+    const t = await setup();
+    // Eight jobs that end at once (more nodes than there are): 100×24 shows three of them.
+    for (let i = 1; i <= 8; i++) await t.engine.enqueue(await project(`name: job${i}\n${commandYaml(['true'])}\nnodes: 3\n`));
+    const shows = (range: string, selected: string) => t.waitFor((f) => f.includes(range) && new RegExp(`› \\S+ ${selected} `).test(f), `${selected} selected, jobs ${range} shown`);
+    // The first job shown stays selected as the others come in above it.
+    await shows('6-8 of 8 ↑', 'job1');
+    await t.press('g');
+    await shows('1-3 of 8 ↓', 'job8');
+    await t.press('G');
+    await shows('6-8 of 8 ↑', 'job1');
+    // Up once: job2 is in sight, so the window stays (it scrolled to 5-7 at every key up).
+    await t.press('k');
+    await shows('6-8 of 8 ↑', 'job2');
+    await t.press('g');
+    await shows('1-3 of 8 ↓', 'job8');
+    await t.press('\u001B[6~');
+    await shows('1-3 of 8 ↓', 'job6');
+    await t.press('\u001B[6~');
+    await shows('3-5 of 8 ↑↓', 'job4');
+    await t.press('\u001B[5~');
+    await shows('3-5 of 8 ↑↓', 'job6');
+    await t.press('\u001B[F');
+    await shows('6-8 of 8 ↑', 'job1');
+  });
+
   it('disables and enables a node with space; a job waiting for it says why in the queue', async () => {
     const t = await setup();
     await t.press(KEY.tab, ' ');

@@ -107,7 +107,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
       ) : (
         <Box flexDirection="column" height={l.body}>
           <Box height={l.topH}>
-            <QueuePane jobs={d.jobs} selected={d.jobIndex} focused={focus === 'queue'} height={l.topH} width={l.left} filter={s.filter} now={now} />
+            <QueuePane jobs={d.jobs} selected={d.jobIndex} top={s.queueTop} focused={focus === 'queue'} height={l.topH} width={l.left} filter={s.filter} now={now} />
             <NodesPane nodes={snap.nodes} selected={s.sel.nodes} focused={focus === 'nodes'} height={l.topH} width={l.right} />
           </Box>
           <Box height={l.midH}>

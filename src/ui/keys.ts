@@ -26,6 +26,8 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
   ],
   queue: [
     { keys: 'j/k ↑/↓', does: 'select job', foot: 'j/k select' },
+    { keys: 'PgUp/PgDn', does: 'a page of jobs up / down' },
+    { keys: 'g / G', does: 'the newest / the oldest job (also Home / End)' },
     { keys: 'enter', does: 'details: seed, fault timeline, report', foot: 'enter details' },
     { keys: 'e', does: 'enqueue a .marteau.yml (tab completes the path)', foot: 'e enqueue' },
     { keys: 'c', does: 'cancel the job (asks first)', foot: 'c cancel' },

@@ -33,6 +33,11 @@ export function layout(columns: number, rows: number): Layout {
   return { columns, height, body, topH, midH, outH, left, right, outRows: Math.max(1, outH - 3), outWidth: Math.max(10, columns - 4) };
 }
 
+/** Rows of jobs in a Queue pane `height` high (border and title taken). */
+export function queueRows(height: number): number {
+  return Math.max(1, height - 3);
+}
+
 /** Cells across an overlay (help, messages) and rows of text inside it (border, title, "more" line). */
 export function overlayWidth(columns: number): number {
   return columns - 1 - 4;

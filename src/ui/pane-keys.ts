@@ -6,9 +6,10 @@ import { nothingToCancel } from '../core/queue-types.js';
 import type { MixSpec } from '../proxy/mix.js';
 import { scheduleLine } from './schedule-line.js';
 import type { KeyFlags } from './keys.js';
-import { layout } from './layout.js';
+import { layout, queueRows } from './layout.js';
 import { adjust, rowsToSpec, type MixRow } from './mix-editor.js';
 import { findNext, OUTPUT_START, scroll, tailTop } from './output-view.js';
+import { listWindow } from './queue-row.js';
 import { note, outcome, type Ctx } from './ctx.js';
 import { closeDetails, openDetails, type Derived } from './ui-state.js';
 
@@ -20,6 +21,10 @@ export function paneKey(ctx: Ctx, d: Derived, input: string, key: KeyFlags): voi
   switch (ctx.ui().focus) {
     case 'queue':
       if (down || up) return selectJob(ctx, d, down ? 1 : -1);
+      // A long history (jobs stay listed once ended): a page, the newest or the oldest in one key.
+      if (key.pageDown || key.pageUp) return selectJob(ctx, d, (key.pageDown ? 1 : -1) * Math.max(1, queueRows(layout(ctx.size().columns, ctx.size().rows).topH) - 1));
+      if (input === 'g' || key.home) return selectJob(ctx, d, -d.jobs.length);
+      if (input === 'G' || key.end) return selectJob(ctx, d, d.jobs.length);
       if (key.return) return toggleDetails(ctx);
       if (input === 'e') return askEnqueue(ctx);
       if (input === 'c') return askCancel(ctx, d);
@@ -40,10 +45,13 @@ export function paneKey(ctx: Ctx, d: Derived, input: string, key: KeyFlags): voi
 
 /** Another job: its output from the tail, wrapped as the user last chose for output (not as details are). */
 function selectJob(ctx: Ctx, d: Derived, by: number): void {
-  const next = d.jobs[Math.max(0, Math.min(d.jobs.length - 1, d.jobIndex + by))];
+  const at = Math.max(0, Math.min(d.jobs.length - 1, d.jobIndex + by));
+  const next = d.jobs[at];
   const ui = ctx.ui();
   const wrap = (ui.details ? ui.beforeDetails?.wrap : ui.output.wrap) ?? false;
-  if (next && next.id !== d.job?.id) ctx.set({ jobId: next.id, output: { ...OUTPUT_START, wrap }, details: false, beforeDetails: undefined });
+  const visible = queueRows(layout(ctx.size().columns, ctx.size().rows).topH);
+  const queueTop = listWindow(listWindow(ui.queueTop, d.jobIndex, d.jobs.length, visible), at, d.jobs.length, visible);
+  if (next && next.id !== d.job?.id) ctx.set({ jobId: next.id, queueTop, output: { ...OUTPUT_START, wrap }, details: false, beforeDetails: undefined });
 }
 
 function toggleDetails(ctx: Ctx): void {

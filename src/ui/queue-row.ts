@@ -75,6 +75,16 @@ export function queueLayout(width: number, longestName: number, longestState: nu
   return { cols: order.filter((k) => kept.has(k)).map((key) => ({ key, width: widths[key] })) };
 }
 
+/**
+ * The first row a list of `length` rows shows in `visible` rows, given the one it showed first
+ * (`top`): it moves only as far as the selection needs to stay in sight, as k9s's and lazygit's
+ * lists do (one that kept the selection on its last row scrolled at every key going up).
+ */
+export function listWindow(top: number | undefined, selected: number, length: number, visible: number): number {
+  const from = Math.min(Math.max(top ?? 0, selected - visible + 1), selected);
+  return Math.max(0, Math.min(from, length - visible));
+}
+
 /** One job's row in the pane's columns; a row without live figures gives their cells to its progress. */
 export function queueRow(job: JobRow, layout: QueueLayout, now: number): Segment[] {
   const figures = liveFigures(job);

@@ -26,6 +26,8 @@ export interface UiState {
   /** The selected job, by id: new jobs coming in above it do not move the selection. */
   jobId?: string;
   sel: { nodes: number; proxies: number; behaviors: number };
+  /** The job the Queue pane showed first (listWindow): it scrolls only when the selection leaves it. */
+  queueTop?: number;
   output: OutputView;
   details: boolean;
   /** How the Output pane was when details replaced it: leaving details goes back to it. */

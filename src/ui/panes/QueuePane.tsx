@@ -2,14 +2,15 @@ import { Text } from 'ink';
 import { memo } from 'react';
 import type { JobRow } from '../backend.js';
 import { Pane } from '../components/Pane.js';
-import { queueLayout, queueRow } from '../queue-row.js';
+import { queueRows } from '../layout.js';
+import { listWindow, queueLayout, queueRow } from '../queue-row.js';
 import { color, jobStateColor } from '../theme.js';
 
 /** Jobs, newest first, fitted to the width (queue-row.ts); `enter` shows details in the Output pane. */
-export const QueuePane = memo(function QueuePane(props: { jobs: readonly JobRow[]; selected: number; focused: boolean; height: number; width: number; filter: string; now: number }) {
+export const QueuePane = memo(function QueuePane(props: { jobs: readonly JobRow[]; selected: number; top?: number; focused: boolean; height: number; width: number; filter: string; now: number }) {
   const { jobs, selected, focused, height, width, filter, now } = props;
-  const visible = Math.max(1, height - 3);
-  const first = Math.max(0, Math.min(selected - visible + 1, jobs.length - visible));
+  const visible = queueRows(height);
+  const first = listWindow(props.top, selected, jobs.length, visible);
   const shown = jobs.slice(first, first + visible);
   const layout = queueLayout(width - 6, Math.max(0, ...shown.map((j) => j.name.length)), Math.max(0, ...shown.map((j) => j.state.length)), shown.some((j) => j.rate !== undefined), shown.some((j) => !!j.progress));
   const counts = jobs.reduce<Record<string, number>>((a, j) => ({ ...a, [j.state]: (a[j.state] ?? 0) + 1 }), {});
