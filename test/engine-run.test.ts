@@ -466,4 +466,48 @@ chaos:
     expect(timeline.map((x) => `${x.fixture} ${x.action} ${x.mix}`).slice(0, 3)).toEqual(['slow apply 50:delay', 'manual manual 7:delay', 'slow apply 50:delay']);
     await echo.close();
   });
+
+  it('GET /marteau lists every route the job\'s API serves under /marteau, and each one answers', async () => {
+    const echo = await startEchoServer();
+    const port = await freePort();
+    // The job walks the index: each route called as listed ({proxy}: db; a PUT with an empty body).
+    // An event stream is left once its headers came.
+    const walk = `const base = "http://127.0.0.1:${port}";
+      const index = await (await fetch(base + "/marteau")).json();
+      for (const route of index.routes) {
+        const [method, target] = route.split(" ");
+        const stop = new AbortController();
+        const r = await fetch(base + target.replace("{proxy}", "db"), {method, signal: stop.signal, headers: {"content-type": "application/json"}, body: method === "PUT" ? "{}" : undefined});
+        const text = (r.headers.get("content-type") ?? "").startsWith("text/event-stream") ? "(events)" : await r.text();
+        stop.abort();
+        console.log("ROUTE " + route + " " + r.status + " " + text.replace(/\\s+/g, " ").slice(0, 100));
+      }`;
+    const dir = await project(`name: api-index
+${commandYaml([node, '-e', `(async () => { ${walk} })()`])}
+proxies:
+  db: {listen: "127.0.0.1:0", upstream: "127.0.0.1:${echo.port}", protocol: tcp}
+api: {listen: "127.0.0.1:${port}"}
+timeout: 2m
+chaos:
+  - {name: slow, proxy: db, at: 0s, for: 60s, behaviors: "50:delay"}
+`);
+    const e = await engine();
+    const events = record(e);
+    const [done] = await e.waitFor([(await e.enqueue(dir)).id]);
+    expect(done.status).toBe('succeeded');
+    const said = events.flatMap((x) => (x.type === 'log.line' && x.line.startsWith('ROUTE ') ? [x.line.slice('ROUTE '.length)] : []));
+    const routes = said.map((l) => l.split(' ').slice(0, 2).join(' '));
+    // README's table, route by route; the scenario route is the job's (core/scenario-route.ts).
+    expect(routes).toEqual(expect.arrayContaining([
+      'GET /marteau', 'GET /marteau/proxies', 'GET /marteau/proxies/{proxy}', 'PUT /marteau/proxies/{proxy}/mix', 'GET /marteau/stats',
+      'GET /marteau/proxies/{proxy}/stats', 'GET /marteau/behaviors', 'GET /marteau/events?proxy=&types=&stats=', 'PUT /marteau/proxies/{proxy}/scenario',
+    ]));
+    for (const line of said) {
+      const [, status, text] = /^\S+ \S+ (\d+) (.*)$/.exec(line)!;
+      // Served: not the router's 'no route' nor 'not allowed', whatever the handler made of the call.
+      expect(text, line).not.toMatch(/no route|not allowed/);
+      expect(['200', '400'], line).toContain(status);
+    }
+    await echo.close();
+  });
 });

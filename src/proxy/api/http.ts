@@ -46,6 +46,8 @@ export interface Route {
   /** `/proxies/:proxy/toxics/:toxic`: `:name` segments match one URL-decoded segment. */
   pattern: string;
   handler: Handler;
+  /** The query parameters it reads, named in the index of routes (GET /marteau). */
+  query?: readonly string[];
 }
 
 export type RouteMatch = { route: Route; params: Record<string, string> } | { allowed: string[] } | undefined;

@@ -45,18 +45,6 @@ export function nativeRoutes(control: Control, version: string): Route[] {
   };
   const describe = (p: Proxy) => nativeJson(control, p);
   return [
-    {
-      methods: ['GET'], pattern: '/marteau',
-      handler: () => ok({
-        marteau: version,
-        toxiproxy: TOXIPROXY_VERSION,
-        routes: [
-          'GET /marteau/proxies', 'GET /marteau/proxies/{proxy}', 'PUT /marteau/proxies/{proxy}/mix',
-          'GET /marteau/stats', 'GET /marteau/proxies/{proxy}/stats', 'GET /marteau/behaviors',
-          'GET /marteau/events?proxy=&types=&stats=',
-        ],
-      }),
-    },
     { methods: ['GET'], pattern: '/marteau/proxies', handler: () => ok(control.list().map(describe)) },
     { methods: ['GET'], pattern: '/marteau/proxies/:proxy', handler: (r) => ok(describe(proxy(r))) },
     {
@@ -80,8 +68,26 @@ export function nativeRoutes(control: Control, version: string): Route[] {
       methods: ['GET'], pattern: '/marteau/behaviors',
       handler: () => ok([...control.registry.values()].map((b) => ({ name: b.name, description: b.description, options: optionSchema(b.options) }))),
     },
-    { methods: ['GET'], pattern: '/marteau/events', handler: (r) => follow(control, r, describe, version) },
+    { methods: ['GET'], pattern: '/marteau/events', query: ['proxy', 'types', 'stats'], handler: (r) => follow(control, r, describe, version) },
   ];
+}
+
+/**
+ * GET /marteau: the version and every route under /marteau of `routes`, read when asked: the
+ * router's own table, so a route added to it (a job's scenario route, from the layer above) is
+ * listed too. A list kept by hand here had missed that one.
+ */
+export function nativeIndex(routes: readonly Route[], version: string): Route {
+  const native = (r: Route) => r.pattern === '/marteau' || r.pattern.startsWith('/marteau/');
+  const query = (r: Route) => (r.query?.length ? `?${r.query.map((q) => `${q}=`).join('&')}` : '');
+  return {
+    methods: ['GET'], pattern: '/marteau',
+    handler: () => ok({
+      marteau: version,
+      toxiproxy: TOXIPROXY_VERSION,
+      routes: routes.filter(native).flatMap((r) => r.methods.map((m) => `${m} ${r.pattern.replace(/:(\w+)/g, '{$1}')}${query(r)}`)),
+    }),
+  };
 }
 
 /** Our error body: Toxiproxy's fields plus where the problem is. */

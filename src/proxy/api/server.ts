@@ -11,7 +11,7 @@ import type { Control } from './control.js';
 import { BROWSER_REFUSED, checkToken, crossOrigin, foreignHost, isBrowser, isLoopback } from './guard.js';
 import { ApiError, matchRoute, readBody, STREAMING, type ApiRequest, type Reply, type Route } from './http.js';
 import { metricsRoutes } from './metrics.js';
-import { nativeError, nativeRoutes } from './native.js';
+import { nativeError, nativeIndex, nativeRoutes } from './native.js';
 import { toxiproxyError, toxiproxyRoutes } from './toxiproxy.js';
 import { vaurienError, vaurienRoutes } from './vaurien.js';
 
@@ -57,7 +57,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<ApiServer> {
       `the control API on ${joinHostPort(o.host, o.port)} would be reachable from other machines: give a token with --api-token or MARTEAU_API_TOKEN (or bind 127.0.0.1)`,
     );
   }
-  const routes: Route[] = [...toxiproxyRoutes(o.control), ...metricsRoutes(o.control), ...vaurienRoutes(o.control), ...nativeRoutes(o.control, o.version), ...(o.routes ?? [])];
+  const routes: Route[] = [];
+  routes.push(...toxiproxyRoutes(o.control), ...metricsRoutes(o.control), ...vaurienRoutes(o.control), nativeIndex(routes, o.version), ...nativeRoutes(o.control, o.version), ...(o.routes ?? []));
   const maxBody = o.maxBody ?? 1024 * 1024;
   const server = http.createServer((req, res) => {
     handle(req, res).catch((e) => {
