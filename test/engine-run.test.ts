@@ -347,6 +347,22 @@ describe('engine: sources and hostile names', () => {
     await expect(e.enqueue(`file://${repo}-missing`)).rejects.toThrow(/git clone failed/);
   });
 
+  it('names a git project without name: after its repository, not after the clone (src)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const repo = await project(`${commandYaml([node, '-e', 'console.log(process.env.MARTEAU_JOB_NAME)'])}\n`, {}, 'shop.git');
+    const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', '-c', 'init.defaultBranch=main', ...args], { cwd: repo });
+    git('init', '-q');
+    git('add', '.');
+    git('commit', '-q', '-m', 'v1');
+    const e = await engine();
+    const events = record(e);
+    const job = await e.enqueue(`file://${repo}`);
+    expect(job.name).toBe('shop');
+    const [done] = await e.waitFor([job.id]);
+    expect(done.status).toBe('succeeded');
+    expect(events.flatMap((x) => (x.type === 'log.line' && x.stream === 'stdout' ? [x.line] : []))).toEqual(['shop']);
+  });
+
   it('leaves no job directory without a journal record: a failed enqueue removes its own, start removes old orphans', async () => {
     const { mkdir, readdir, utimes, writeFile } = await import('node:fs/promises');
     const dir = await stateDir();

@@ -127,6 +127,8 @@ export interface LoadOptions {
   readProjectFile?: (relPath: string) => string;
   /** The job's seed, once the engine has drawn it: it orders the steps of `chaos: sweep`. */
   seed?: string;
+  /** The name without `name:` (a git project's repository); else the project directory's. */
+  defaultName?: string;
 }
 
 const DEFAULT_TIMEOUT_MS = 3_600_000;
@@ -238,7 +240,7 @@ export function parseMarteauConfig(source: SourceDoc, projectDir: string, option
   const config: MarteauConfig = {
     file: src.file,
     projectDir,
-    name: c.name ?? path.basename(projectDir),
+    name: c.name ?? options.defaultName ?? path.basename(projectDir),
     runner,
     command,
     nodes: c.nodes,

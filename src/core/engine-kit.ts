@@ -20,6 +20,6 @@ export { scenarioRoutes } from './scenario-route.js';
 export { ServiceFaultPlayer } from './service-faults.js';
 export { ServiceSet } from './services.js';
 export { compileSchedule } from './schedule.js';
-export { cloneGit, parseGitTarget } from './source.js';
+export { cloneGit, gitProjectName, parseGitTarget } from './source.js';
 
 export const defaults = { behaviors: defaultRegistry };

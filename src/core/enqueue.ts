@@ -149,12 +149,13 @@ async function prepareAs(core: EngineCore, id: string, target: string, o: Enqueu
   let config: MarteauConfig;
   const kit = await core.kit();
   const git = kit.m.parseGitTarget(target);
+  const defaultName = git && kit.m.gitProjectName(git.url);
   if (git) {
     const dir = path.join(jobDir, 'src');
     const commit = await kit.m.cloneGit(git, dir);
     // Run from the clone: on disk before the record, as the snapshot (see JobFiles.keepHere).
     await syncTree(dir);
-    config = await loadConfig(core, dir);
+    config = await loadConfig(core, dir, defaultName);
     source = { kind: 'git', url: git.url, ref: git.ref, commit, dir, configFile: config.file };
   } else {
     const abs = path.resolve(core.options.cwd ?? process.cwd(), target);
@@ -167,7 +168,7 @@ async function prepareAs(core: EngineCore, id: string, target: string, o: Enqueu
     // A command's settings (`sweep --only ...`) go into the snapshot, so a replay has them.
     text = o.edit(text);
     const src = kit.m.parseYaml(config.file, text);
-    config = kit.m.parseMarteauConfig(src, config.projectDir, { runners: kit.runners, behaviors: await kit.m.withPlugins(src, kit.behaviors) });
+    config = kit.m.parseMarteauConfig(src, config.projectDir, { runners: kit.runners, behaviors: await kit.m.withPlugins(src, kit.behaviors), defaultName });
   }
   for (const w of kit.m.recoveryScheduleWarnings(config)) o.warn?.(`${config.name}: ${w}`);
   const files: Record<string, string> = { [CONFIG_SNAPSHOT]: text };
@@ -216,7 +217,7 @@ async function requeue(core: EngineCore, idOrPrefix: string, files: readonly str
   return job;
 }
 
-async function loadConfig(core: EngineCore, target: string): Promise<MarteauConfig> {
+async function loadConfig(core: EngineCore, target: string, defaultName?: string): Promise<MarteauConfig> {
   const kit = await core.kit();
-  return kit.m.loadMarteauConfig(target, { runners: kit.runners, behaviors: kit.behaviors });
+  return kit.m.loadMarteauConfig(target, { runners: kit.runners, behaviors: kit.behaviors, defaultName });
 }

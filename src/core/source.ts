@@ -20,6 +20,16 @@ export function parseGitTarget(target: string): GitTarget | undefined {
   return { url: m[1], ref: m[2] };
 }
 
+/**
+ * What a project cloned from `url` is called when its config names none: the repository's
+ * (`https://host/team/shop.git` → `shop`), as the directory name is for a local project; the
+ * clone's own directory is always `src`.
+ */
+export function gitProjectName(url: string): string | undefined {
+  const last = url.replace(/[/\\]+$/, '').split(/[/:]/).pop() ?? '';
+  return last.replace(/\.git$/, '') || undefined;
+}
+
 export class SourceError extends Error {
   constructor(message: string) {
     super(message);
