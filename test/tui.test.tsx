@@ -199,6 +199,19 @@ recovery: {window: 1s}
     await shows('6-8 of 8 ↑', 'job1');
   });
 
+  it('a filter selects the job it shows selected, and esc clearing it keeps that job', async () => {
+    const t = await setup();
+    for (let i = 1; i <= 3; i++) await t.engine.enqueue(await project(`name: job${i}\n${commandYaml(['true'])}\nnodes: 3\n`));
+    await t.waitFor((f) => /jobs 3 failed/.test(f) && /› \S+ job1 /.test(f), 'the first job selected');
+    await t.press('/', ...'job3'.split(''), KEY.enter);
+    await t.waitFor((f) => f.includes('filter: job3') && /› \S+ job3 /.test(f) && f.includes('Output · job3'), 'the match selected');
+    // It went back to job1, which the filter had hidden: a key then acted on another job than the one picked.
+    await t.press(KEY.esc);
+    await t.waitFor((f) => !f.includes('filter: job3') && /job1 /.test(f), 'the filter cleared');
+    expect(t.frame()).toMatch(/› \S+ job3 /);
+    expect(t.frame()).toContain('Output · job3');
+  });
+
   it('disables and enables a node with space; a job waiting for it says why in the queue', async () => {
     const t = await setup();
     await t.press(KEY.tab, ' ');

@@ -24,7 +24,7 @@ export function handleKey(ctx: Ctx, input: string, key: KeyFlags): void {
   if (input === ':') return ctx.set({ modal: { kind: 'prompt', purpose: 'command', label: ':', value: '', hint: COMMAND_HELP, onSubmit: (v) => runCommand(ctx, v) } });
   if (input === 'q') return askQuit(ctx);
   if (/^[1-5]$/.test(input)) return ctx.set({ focus: PANE_ORDER[Number(input) - 1] });
-  if (key.escape) return ctx.set({ filter: '', ...closeDetails(s) });
+  if (key.escape) return ctx.set({ filter: '', queueTop: s.filter ? undefined : s.queueTop, ...closeDetails(s) });
   if (key.tab) {
     const i = PANE_ORDER.indexOf(s.focus);
     return ctx.set({ focus: PANE_ORDER[(i + (key.shift ? PANE_ORDER.length - 1 : 1)) % PANE_ORDER.length] });

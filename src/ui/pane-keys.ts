@@ -11,7 +11,7 @@ import { adjust, rowsToSpec, type MixRow } from './mix-editor.js';
 import { findNext, OUTPUT_START, scroll, tailTop } from './output-view.js';
 import { listWindow } from './queue-row.js';
 import { note, outcome, type Ctx } from './ctx.js';
-import { closeDetails, openDetails, type Derived } from './ui-state.js';
+import { applyFilter, closeDetails, openDetails, type Derived } from './ui-state.js';
 
 const STEP = 5;
 
@@ -30,7 +30,7 @@ export function paneKey(ctx: Ctx, d: Derived, input: string, key: KeyFlags): voi
       if (input === 'c') return askCancel(ctx, d);
       if (input === 'r' && d.job) return outcome(ctx, ctx.backend.retry(d.job.id), (r) => `retrying ${d.job!.name} (${d.job!.id.slice(0, 8)}) with a new seed as job ${r.id.slice(0, 8)}`);
       if (input === '/') {
-        return ctx.set({ modal: { kind: 'prompt', purpose: 'filter', label: 'filter:', value: ctx.ui().filter, onSubmit: (v) => ctx.set({ filter: v }) } });
+        return ctx.set({ modal: { kind: 'prompt', purpose: 'filter', label: 'filter:', value: ctx.ui().filter, onSubmit: (v) => ctx.set((x) => applyFilter(x, v, ctx.backend.getSnapshot().jobs)) } });
       }
       return jobKey(ctx, d, input);
     case 'nodes':

@@ -4,7 +4,7 @@
  */
 import type { MixSpec } from '../proxy/mix.js';
 import type { MonitorSnapshot } from '../proxy/monitor.js';
-import type { TuiBackend, TuiSnapshot } from './backend.js';
+import type { JobRow, TuiBackend, TuiSnapshot } from './backend.js';
 import type { PaneId } from './keys.js';
 import { mixRows, type MixRow } from './mix-editor.js';
 import { OUTPUT_START, type OutputView } from './output-view.js';
@@ -55,8 +55,24 @@ export function closeDetails(ui: UiState): Partial<UiState> {
   return { details: false, beforeDetails: undefined, output: ui.beforeDetails ?? OUTPUT_START };
 }
 
+/** The jobs a filter lets through: its text in their id, name or state, case aside. */
+export function filterJobs(jobs: readonly JobRow[], filter: string): readonly JobRow[] {
+  return filter ? jobs.filter((j) => `${j.id} ${j.name} ${j.state}`.toLowerCase().includes(filter.toLowerCase())) : jobs;
+}
+
+/**
+ * A filter applied: the job selected stays so when it matches, else the first match is, as the
+ * pane shows it selected (keys act on it, and esc clearing the filter must not bring back
+ * the job it hid).
+ */
+export function applyFilter(ui: UiState, filter: string, jobs: readonly JobRow[]): Partial<UiState> {
+  const shown = filterJobs(jobs, filter);
+  const keep = shown.some((j) => j.id === ui.jobId);
+  return { filter, queueTop: undefined, jobId: keep ? ui.jobId : (shown[0]?.id ?? ui.jobId) };
+}
+
 export function derive(ui: UiState, snap: TuiSnapshot, proxySnap: MonitorSnapshot, backend: TuiBackend) {
-  const jobs = ui.filter ? snap.jobs.filter((j) => `${j.id} ${j.name} ${j.state}`.toLowerCase().includes(ui.filter.toLowerCase())) : snap.jobs;
+  const jobs = filterJobs(snap.jobs, ui.filter);
   const found = ui.jobId === undefined ? -1 : jobs.findIndex((j) => j.id === ui.jobId);
   const jobIndex = found >= 0 ? found : 0;
   const job = jobs[jobIndex];
