@@ -3,7 +3,7 @@
  * follow, wrap, search), Tab completion of paths, `:` commands, message wrapping, and the
  * interval histogram behind the live p95 sparklines.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { render } from 'ink-testing-library';
@@ -14,7 +14,7 @@ import type { ProxyView } from '../src/proxy/monitor.js';
 import type { JobRow } from '../src/ui/backend.js';
 import { parseCommand } from '../src/ui/commands.js';
 import { openInBrowser } from '../src/ui/desktop.js';
-import { HELP_KEYS_WIDTH, helpLines } from '../src/ui/keys.js';
+import { HELP_KEYS_WIDTH, helpLines, type PaneId } from '../src/ui/keys.js';
 import { MessageLog, messageLines } from '../src/ui/message-log.js';
 import { behaviorOrder } from '../src/ui/mix-editor.js';
 import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-view.js';
@@ -248,6 +248,34 @@ describe('figures in few cells', () => {
     expect(lines[command + 1]).toEqual({ keys: '', does: expect.stringContaining('preset NAME') });
     // Every command the prompt takes, the message log and quit included.
     expect(lines.slice(command, command + 3).map((l) => l.does).join(' ')).toMatch(/^command: enqueue PATH, cancel ID, retry ID, replay ID, preset NAME, messages, help, quit /);
+  });
+
+  it("help names every key of README's Keys table, in the pane the table gives it", () => {
+    // It had no ctrl-c (leave at once) and no = (raise, as +).
+    const readme = readFileSync('README.md', 'utf8');
+    const table = readme.slice(readme.indexOf('### Keys'), readme.indexOf('`marteau-tui` with no command'));
+    const panes: Record<string, PaneId | 'global'> = { everywhere: 'global', queue: 'queue', nodes: 'nodes', proxies: 'proxies', behaviors: 'behaviors', output: 'output' };
+    const sections = (id: PaneId | 'global') => {
+      const lines = helpLines(id === 'global' ? 'queue' : id, 200);
+      const head = id === 'global' ? 'Everywhere' : lines[0].head;
+      const from = lines.findIndex((l) => l.head === head);
+      const to = lines.findIndex((l, i) => i > from && l.head !== undefined);
+      return lines.slice(from + 1, to < 0 ? undefined : to).map((l) => `${l.keys} ${l.does}`).join('\n');
+    };
+    let where: string[] = [];
+    const missing: string[] = [];
+    for (const row of table.split('\n').filter((l) => /^\| /.test(l) && !/^\| where|^\|---/.test(l))) {
+      const [, place, keys] = row.split('|').map((c) => c.trim());
+      if (place) where = place.toLowerCase().split(', ');
+      for (const key of [...keys.matchAll(/`([^`]+)`/g)].map((m) => m[1].replace('–', '-'))) {
+        for (const tok of key.split(/[ –-]+then[ ]+|(?<=\d)-(?=\d)/)) {
+          // The key as a word of its own (a lone letter inside another word is not it).
+          const named = new RegExp(`(^|[\\s/(-])${tok.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[\\s/),;-])`, 'm');
+          for (const pane of where) if (!named.test(sections(panes[pane]))) missing.push(`${pane}: ${tok}`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
   });
 
   it('count a message that comes again instead of repeating it', () => {

@@ -49,7 +49,7 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
   ],
   behaviors: [
     { keys: 'j/k ↑/↓', does: 'select behavior', foot: 'j/k select' },
-    { keys: '←/→  -/+', does: 'lower / raise its % by 5 (live)', foot: '←/→ -/+5%' },
+    { keys: '←/→  -/+', does: 'lower / raise its % by 5 (live; = raises too: + unshifted)', foot: '←/→ -/+5%' },
     { keys: 'p', does: 'presets: a menu of named mixes (0 normal … 9 blackout); a digit applies one', foot: 'p presets' },
     { keys: 'x', does: 'set the selected behavior to 0 %', foot: 'x zero' },
     { keys: 'u', does: 'undo the last mix change', foot: 'u undo' },
