@@ -103,7 +103,7 @@ export function renderHtmlReport(s: RunSummary, thresholds: ThresholdResult[] = 
   const covers = abortCoverage(s);
   const warnings = [
     ...(opts.warnings ?? []),
-    ...(s.aborted ? [`The run ${verdict.interrupted ? 'was interrupted' : 'stopped before its end'} (${abortReason(s)}): the report is incomplete${covers ? `: it covers ${covers}; ` : ', '}the last cycle is partial.${s.abort?.missing ? ` Not in it: ${s.abort.missing}.` : ''}`] : []),
+    ...(s.aborted ? [`The run ${verdict.interrupted ? 'was interrupted' : 'stopped before its end'} (${abortReason(s)}): the report is incomplete${covers ? `: it covers ${covers}.` : ', the last cycle is partial.'}${s.abort?.missing ? ` Not in it: ${s.abort.missing}.` : ''}`] : []),
     ...(s.nodes ?? []).flatMap((n) => (n.lost ? [`Node ${n.node}: ${lostLine(n.lost)}. The report holds what was recorded until then.`] : [])),
     // The reasons the sections below do not show already (thresholds, matrix, nodes, the interruption).
     ...(verdict.runFailed ? [`Failed: ${verdict.runFailed}.`] : []),

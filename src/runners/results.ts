@@ -12,7 +12,6 @@
  *
  * Units: times are epoch milliseconds, durations milliseconds (floats). Histograms hold µs.
  */
-import { cyclesLength } from './cycles-length.js';
 import { NodeTally, type NodeSummary } from './nodes.js';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../stats/recovery-options.js';
 import { AttributionTracker, computeMeasures, MeasureSeries, outcomeKey, type FaultWindow, type Measures } from './measures/index.js';
@@ -102,16 +101,21 @@ export function jobMeta(job: { id: string; seed?: string }): Record<string, stri
 export const abortReason = (s: Pick<RunSummary, 'abort'>): string => (s.abort ?? STOPPED).reason;
 
 /**
- * What a run stopped at a known time covers, from the load's start: "0-42s of the planned 60s"
- * (the cycles' ramps, durations and pauses), so a reader knows how much of the run the figures are.
+ * What a run stopped at a known time covers, from the load's start, and where in its cycles it
+ * was cut: "0-42s of the load (cycle 3 of 4 cut after 12s of its 20s)", so a reader knows how much
+ * of the run the figures are. A cycle's own window says it: tools start cycles late (Locust's own
+ * start), which a planned length would not know.
  */
-export function abortCoverage(s: Pick<RunSummary, 'info' | 'abort'>): string | undefined {
+export function abortCoverage(s: { info: RunInfo; abort?: RunAbort; cycles: readonly { cycle: number; start?: number; end?: number }[] }): string | undefined {
   const at = s.abort?.at;
   if (at === undefined || !(at >= s.info.start)) return undefined;
-  const b = s.info.bench;
-  const planned = b.cycles.length && b.duration > 0 ? cyclesLength(b.cycles, b.duration, b.cycleTime, { seconds: (users) => Math.max(0, users - 1) * b.startupDelay, words: '' }).ms : 0;
   const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
-  return `0-${secs(at - s.info.start)}${planned ? ` of the planned ${secs(planned)}` : ''}`;
+  const of = s.info.bench.cycles.length;
+  const last = s.cycles.filter((c) => c.start !== undefined && c.start <= at).sort((x, y) => x.start! - y.start!).at(-1);
+  // Stopped in the pause or ramp-up after a cycle's window (a second's slack: the tools' clocks).
+  const after = last?.end !== undefined && at - last.end > 1000;
+  const where = !last || !of ? '' : after ? ` (after cycle ${last.cycle + 1} of ${of})` : ` (cycle ${last.cycle + 1} of ${of} cut after ${secs(Math.min(at, last.end ?? at) - last.start!)} of its ${s.info.bench.duration}s)`;
+  return `0-${secs(at - s.info.start)} of the load${where}`;
 }
 
 export interface RunSummary {
