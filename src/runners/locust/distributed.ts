@@ -13,12 +13,11 @@ import net from 'node:net';
 import path from 'node:path';
 import { NodeError } from '../../exec/executor.js';
 import { LocalExecutor } from '../../exec/local.js';
-import { lostLine } from '../nodes.js';
 import type { RunnerContext } from '../../core/runner-contract.js';
 import type { LocustSettings } from './config.js';
 import type { LocustProgressLine } from './csv.js';
 import { PLUGIN_FILE, PLUGIN_SOURCE } from './plugin.js';
-import { headlessArgs, hostArgs, runNode, startupFailure, type NodeRun } from './process.js';
+import { headlessArgs, hostArgs, nodeLoss, runNode, startupFailure, type NodeRun } from './process.js';
 import type { LocustNodeLoss } from './record.js';
 import { locustStartupError } from './startup.js';
 
@@ -97,9 +96,7 @@ export async function runDistributed(
   };
   const lost: LocustNodeLoss[] = [];
   const lose = (r: NodeRun, reason: string) => {
-    const loss = { node: r.node.name, at: Date.now(), reason };
-    lost.push(loss);
-    ctx.log(lostLine(loss), { node: r.node.name, stream: 'engine', level: 'error' });
+    lost.push(nodeLoss(ctx, r, reason));
     stop.abort();
   };
   const masterRun = runNode(ctx, master, ci, [...headlessArgs(s, s.cycles[ci], rate), ...hostArgs(s), ...masterArgs(at, runs.length)], stop.signal, progress.onProgress)

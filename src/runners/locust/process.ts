@@ -10,7 +10,9 @@ import type { RunnerContext, RunnerNode } from '../../core/runner-contract.js';
 import { nodeEnv } from '../staging.js';
 import { locustSettings, type LocustSettings } from './config.js';
 import { parseProgressLine, type LocustProgressLine } from './csv.js';
+import { lostLine } from '../nodes.js';
 import { PLUGIN_FILE } from './plugin.js';
+import type { LocustNodeLoss } from './record.js';
 import { locustStartupError } from './startup.js';
 
 /** Extra seconds Locust's own -t allows past ramp + duration before it stops a stuck run. */
@@ -55,6 +57,13 @@ export function headlessArgs(s: LocustSettings, users: number, rate: number): st
 }
 
 export const hostArgs = (s: LocustSettings) => (s.host ? ['--host', s.host] : []);
+
+/** A node lost once the load runs: said in the job's log, and returned for the record. */
+export function nodeLoss(ctx: RunnerContext, r: NodeRun, reason: string): LocustNodeLoss {
+  const loss = { node: r.node.name, at: Date.now(), reason };
+  ctx.log(lostLine(loss), { node: r.node.name, stream: 'engine', level: 'error' });
+  return loss;
+}
 
 /** Locust on a node; `onProgress` for the one that prints the plugin's lines (not a worker). */
 export async function runNode(

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { applyChaos, type ChaosRecord } from '../chaos-capture.js';
 import { RunResults, type ProxyTimelineEvent, type RunAbort, type RunInfo } from '../results.js';
 import { parseExceptionsCsv, parseFailuresCsv, parseStatsCsv, type LocustSample } from './csv.js';
-import { addLocustCycle, StepNumbers } from './results.js';
+import { addLocustCycle, addStreamedCycle, StepNumbers } from './results.js';
 
 export const LOCUST_RECORD = 'locust-run.json';
 const FORMAT = 'marteau-tui.locust-run/1';
@@ -94,6 +94,8 @@ export async function resultsFromRecord(record: LocustRunRecord, dir: string, op
       };
       addLocustCycle(results, c.cycle, c.cvus, files, steps, c.end ?? info.start);
     }
+    // No file came back (its node lost): what Locust streamed each second is all there is.
+    if (!c.files.length && c.start !== undefined) addStreamedCycle(results, c.cycle, c.cvus, c.seconds, steps);
     for (const [at, failures, durations] of c.seconds) results.addSecond(c.cycle, c.cvus, at, failures, durations);
     for (const [at, outcome, ms, ok, count, node] of [...(c.samples ?? [])].sort((a, b) => a[0] - b[0])) {
       results.addCounted(at, ms, ok === 1, outcome, count, c.sampleMs ?? 250);

@@ -80,3 +80,18 @@ export function addLocustCycle(results: RunResults, cycle: number, cvus: number,
     results.addError({ cycle, at, url: '', code: -1, result: 'error', error: kind, traceback: x.traceback }, x.count, cvus);
   }
 }
+
+/** The one step of a cycle known only from the per-second stream. */
+const STREAMED = 'all requests';
+
+/**
+ * A cycle whose CSV files never came back (its node lost mid-cycle): its requests from the
+ * plugin's per-second histograms and failure counts, as one step, since the stream names neither
+ * the requests nor why they failed. The seconds are those of the recording window, as the CSVs'.
+ */
+export function addStreamedCycle(results: RunResults, cycle: number, cvus: number, seconds: readonly (readonly [number, number, readonly (readonly [number, number])[]])[], steps: StepNumbers): void {
+  const durations = seconds.flatMap(([, , d]) => d);
+  if (!durations.length) return;
+  const failures = seconds.reduce((n, [, f]) => n + f, 0);
+  results.addAggregate({ cycle, cvus, step: steps.of('', STREAMED), type: 'request', url: STREAMED, description: `${STREAMED} (from the live stream: names not known)`, durations, failures, errors: {} });
+}

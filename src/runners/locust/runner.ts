@@ -16,15 +16,16 @@ import { NodeError, TransferCancelled, TransferError } from '../../exec/executor
 import { shareOf, sleep } from '../builtin/bench.js';
 import { checkThresholds, reportOutcome, reportResults, runAbort, type ReportWriter } from '../job-report.js';
 import { ChaosCapture } from '../chaos-capture.js';
-import { jobMeta, newRunInfo } from '../results.js';
-import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustRunRecord } from './record.js';
+import { abortCoverage, jobMeta, newRunInfo } from '../results.js';
+import { lostLine } from '../nodes.js';
+import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustNodeLoss, type LocustRunRecord } from './record.js';
 import type { Runner, RunnerContext, RunOutcome } from '../../core/runner-contract.js';
 import { cleanupStage, stageProject } from '../staging.js';
 import { parseThresholds } from '../../config/thresholds.js';
 import { checkLocustConfig, locustConfigSchema, locustLoadAtLeast, locustSettings, type LocustSettings } from './config.js';
 import { LocustFormatError, parseExceptionsCsv, parseFailuresCsv, parseStatsCsv, tickDurations, tickNodes, tickSamples, type LocustProgressLine } from './csv.js';
 import { runDistributed } from './distributed.js';
-import { headlessArgs, hostArgs, RunFailure, runNode, startupFailure, type NodeRun } from './process.js';
+import { headlessArgs, hostArgs, nodeLoss, RunFailure, runNode, startupFailure, type NodeRun } from './process.js';
 import { PLUGIN_FILE, PLUGIN_SOURCE, SAMPLE_MS } from './plugin.js';
 import { count } from '../../text/count.js';
 
@@ -98,6 +99,8 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
   try {
     // Everywhere first, so that every node's Locust starts at the same moment.
     await Promise.all(runs.map((r) => prepare(ctx, r)));
+    // The load's start, which a report cut short counts from (not the staging's).
+    record.info.start = Date.now();
     // A worker lost mid-cycle stops the run (stop is aborted): its cycle is kept and reported.
     for (let ci = 0; ci < s.cycles.length && !stop.signal.aborted; ci++) {
       if (ci > 0) await sleep(s.cycleTimeS * 1000, stop.signal);
@@ -105,7 +108,8 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
       written.push(...(await runCycle(ctx, s, runs, ci, record, { stop, fetching: fetching.signal }, chaos)));
     }
   } catch (e) {
-    failure = asFailure(e as Error, ctx);
+    if (e instanceof NodeLost) written.push(...e.written);
+    failure = asFailure(e instanceof NodeLost ? e.error : (e as Error), ctx);
     stop.abort();
   } finally {
     ctx.signal.removeEventListener('abort', onAbort);
@@ -113,7 +117,7 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
     chaos.stop();
     await Promise.all(runs.map((r) => cleanupStage(ctx, r.node, r.error)));
   }
-  if (failure?.failure === 'config' || (failure && !written.length)) {
+  if (failure?.failure === 'config' || (failure && !written.length && record.abort?.why !== 'infrastructure')) {
     return { status: 'failed', failure: failure.failure, reason: failure.message };
   }
   record.info.end = Date.now();
@@ -125,7 +129,9 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
   // make a run cancelled a third of the way in read three times too slow.
   if (record.aborted) {
     const at = stoppedAt ?? record.info.end;
-    record.abort = ctx.signal.aborted ? runAbort(ctx.signal.reason, at, ctx.cancelCause()) : { why: 'stopped', reason: failure!.message, at };
+    record.abort ??= ctx.signal.aborted ? runAbort(ctx.signal.reason, at, ctx.cancelCause()) : { why: 'stopped', reason: failure!.message, at };
+    const covers = abortCoverage(record);
+    if (record.abort.why === 'infrastructure' && covers) ctx.log(`${record.abort.reason}: the report covers ${covers}`, { stream: 'engine', level: 'warn' });
   }
   record.chaos = chaos.record(ctx.timeline(), ctx.config.recovery);
   record.proxyEvents = record.chaos.events;
@@ -241,6 +247,8 @@ async function runCycle(
     return { onProgress, started: () => recordingSince !== undefined };
   };
   const sources: { r: NodeRun; share: number }[] = [];
+  /** The node of a single-node run lost mid-cycle, and the error that said so. */
+  let lost: { loss: LocustNodeLoss; error: NodeError } | undefined;
   if (runs.length > 1) {
     ctx.log(`Cycle #${ci} with ${users} virtual users (Locust distributed: a master and ${runs.length} workers, ${runs.map((r) => r.node.name).join(', ')})`);
     const { master, lost } = await runDistributed(ctx, s, runs, ci, stop, progressOf('master'));
@@ -254,8 +262,15 @@ async function runCycle(
       active.map(async ({ r, share }) => {
         const rate = s.spawnRate === 'all' ? share : (s.spawnRate * share) / users;
         const progress = progressOf(r.node.name);
-        const result = await runNode(ctx, r, ci, [...headlessArgs(s, share, rate), ...hostArgs(s)], stop.signal, progress.onProgress);
-        if (result.cancelled || stop.signal.aborted) return;
+        const result = await runNode(ctx, r, ci, [...headlessArgs(s, share, rate), ...hostArgs(s)], stop.signal, progress.onProgress).catch((e: Error) => {
+          // Lost once the load records: the seconds it streamed until then are this cycle's
+          // record (its CSV files stay on the node); the job still fails for it, once recorded.
+          if (!(e instanceof NodeError) || !progress.started() || stop.signal.aborted) throw e;
+          lost = { loss: nodeLoss(ctx, r, e.detail), error: e };
+          stop.abort();
+          return undefined;
+        });
+        if (!result || result.cancelled || stop.signal.aborted) return;
         if (!progress.started() || result.exitCode !== 0) {
           r.error = startupFailure(result, r, s, progress.started());
           throw r.error;
@@ -265,7 +280,9 @@ async function runCycle(
       stop.abort();
       throw e;
     });
-    sources.push(...active);
+    sources.push(...active.filter((x) => x.r.node.name !== lost?.loss.node));
+    // Its Locust never said the window's end: the loss is where its seconds stop.
+    if (lost && !Number.isFinite(window.end)) window.end = lost.loss.at;
   }
   // A cancelled Locust still writes its CSVs (SIGTERM runs its shutdown): keep what was measured.
   const aborted = stop.signal.aborted;
@@ -304,7 +321,23 @@ async function runCycle(
     const failed = totals.requests ? (100 * totals.failures) / totals.requests : 0;
     ctx.log(`* Cycle #${ci}: ${count(totals.requests, 'request')}, ${totals.failures} failed (${failed.toFixed(2)} %), ${(totals.requests / s.durationS).toFixed(1)} req/s`);
   }
+  if (lost) {
+    record.abort = {
+      why: 'infrastructure',
+      reason: `node "${lost.loss.node}": ${lostLine(lost.loss)}`,
+      at: lost.loss.at,
+      missing: `the figures per request name, failure messages and exceptions of cycle ${ci + 1} (Locust's CSV files stayed on the node); its totals and times are those of the seconds Locust streamed before the loss`,
+    };
+    throw new NodeLost(lost.error, written);
+  }
   return written;
+}
+
+/** A single-node run's node lost mid-cycle, after the cycle was recorded from what it streamed. */
+class NodeLost extends Error {
+  constructor(readonly error: NodeError, readonly written: string[]) {
+    super(error.message);
+  }
 }
 /** The cycle's CSV files of a node, copied under resultDir when they were written remotely. */
 async function fetchCsv(r: NodeRun, ci: number, signal: AbortSignal): Promise<Record<(typeof CSV_KINDS)[number], { path: string; text: string }>> {
