@@ -65,7 +65,7 @@ describe.skipIf(!haveServer('sshd'))('SSH nodes (real sshd)', () => {
       const x = new SshExecutor(nodeConfig(a, { knownHosts: empty }));
       const err = await x.run(['true']).catch((e: Error) => e);
       expect(err).toBeInstanceOf(NodeError);
-      expect((err as NodeError).message).toMatch(new RegExp(`^node "a": host key of \\[127\\.0\\.0\\.2\\]:${a.port} \\(ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}\\) is not in ${empty.replace(/[.]/g, '\\.')}; refusing to connect$`));
+      expect((err as NodeError).message).toMatch(new RegExp(`^node "a": host key of \\[127\\.0\\.0\\.2\\]:${a.port} \\(ssh-ed25519 SHA256:[A-Za-z0-9+/]{43}\\) is not in ${empty.replace(/[.]/g, '\\.')}; refusing to connect \\(host_key: strict\\)$`));
       expect((err as NodeError).hint).toContain(`ssh-keyscan -p ${a.port} 127.0.0.2`);
       expect(existsSync(empty)).toBe(false);
       await x.close();
@@ -78,21 +78,23 @@ describe.skipIf(!haveServer('sshd'))('SSH nodes (real sshd)', () => {
         await e.probeNodes();
         const text = formatNodes(e.pool.list(), {});
         expect(text).toContain(`a: node "a": host key of [127.0.0.2]:${a.port}`);
-        expect(text).toContain(`\n    hint: if this is the right machine, add its key: ssh-keyscan -p ${a.port} 127.0.0.2 >> ${empty}`);
+        expect(text).toContain(`\n    hint: if this is the right machine (on it, ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub shows SHA256:`);
+        expect(text).toContain(`), add its key: ssh-keyscan -p ${a.port} 127.0.0.2 >> ${empty}`);
       } finally {
         await e.stop();
       }
     }, 30_000);
 
-    it('a job that waited in vain for that node says how to fix it too', async () => {
+    it('a job for that node fails as a config error, saying how to fix it too', async () => {
       const empty = path.join(dir, 'empty_known_hosts_wait');
       const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodeWaitMs: 1000, run: 'all', nodes: { ...localNodes(1), probeTimeoutMs: 20_000, nodes: [nodeConfig(a, { knownHosts: empty })] } });
       await e.start();
       try {
         const job = await e.enqueue(await project(`name: keyless\n${commandYaml(['true'])}\n`));
         const [done] = await e.waitFor([job.id]);
-        expect(done.status).toBe('failed');
-        expect(done.reason).toContain(`is not in ${empty}; refusing to connect; if this is the right machine, add its key: ssh-keyscan -p ${a.port} 127.0.0.2`);
+        expect(done).toMatchObject({ status: 'failed', failure: 'config' });
+        expect(done.reason).toContain(`is not in ${empty}; refusing to connect (host_key: strict); if this is the right machine (`);
+        expect(done.reason).toContain(`, add its key: ssh-keyscan -p ${a.port} 127.0.0.2`);
       } finally {
         await e.stop();
       }

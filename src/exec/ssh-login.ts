@@ -37,17 +37,20 @@ export function hostKeyVerifier(cfg: SshNodeConfig, known: string, refuse: (why:
       return;
     }
     if (check.status === 'unknown') {
+      // A setup step not done (exit 2): nothing says the machine is not the right one.
       const ca = certAuthorityLines(known, host, port);
-      refuse(new NodeError(
+      refuse(new NodeConfigError(
         name,
-        `host key of ${hostToken(host, port)} (${what}) is not in ${knownHosts}${ca.length ? ` (line ${ca.join(', ')} trusts a @cert-authority for it, but host certificates are not supported)` : ''}; refusing to connect`,
-        `if this is the right machine, add its key: ssh-keyscan -p ${port} ${host} >> ${knownHosts} (check the fingerprint), or set host_key: accept-new for this node`,
+        `host key of ${hostToken(host, port)} (${what}) is not in ${knownHosts}${ca.length ? ` (line ${ca.join(', ')} trusts a @cert-authority for it, but host certificates are not supported)` : ''}; refusing to connect (host_key: strict)`,
+        `if this is the right machine (${showsKey(key)}), add its key: ssh-keyscan -p ${port} ${host} >> ${knownHosts}, or set host_key: accept-new for this node`,
       ));
     } else if (check.status === 'changed') {
+      // Not a mistake of the setup: the machine is not the one known_hosts knows (exit 3).
+      const lines = `${check.lines.length > 1 ? 'lines' : 'line'} ${check.lines.join(', ')}`;
       refuse(new NodeError(
         name,
-        `HOST KEY CHANGED for ${hostToken(host, port)}: it now offers ${what}, which does not match ${knownHosts} line ${check.lines.join(', ')}; refusing to connect (possible man-in-the-middle)`,
-        `if the machine was reinstalled, remove the old entry: ssh-keygen -R '${hostToken(host, port)}' -f ${knownHosts}`,
+        `HOST KEY CHANGED for ${hostToken(host, port)}: it now offers ${what}, which does not match ${knownHosts} ${lines}; refusing to connect (possible man-in-the-middle: another machine may be answering in its place)`,
+        `do not connect until you know why it changed; if the machine was reinstalled (${showsKey(key)}), remove ${lines} of ${knownHosts} (ssh-keygen -R '${hostToken(host, port)}' -f ${knownHosts}), then add its new key`,
       ));
     } else {
       refuse(new NodeError(
@@ -58,6 +61,12 @@ export function hostKeyVerifier(cfg: SshNodeConfig, known: string, refuse: (why:
     }
     verify(false);
   };
+}
+
+/** How to tell on the machine itself that `key` is its host key: where sshd keeps it, and its fingerprint. */
+function showsKey(key: Buffer): string {
+  const file = /^(?:ssh-|ecdsa-sha2-)?(ed25519|ecdsa|rsa|dss)/.exec(keyType(key))?.[1]?.replace('dss', 'dsa');
+  return file ? `on it, ssh-keygen -lf /etc/ssh/ssh_host_${file}_key.pub shows ${fingerprint(key)}` : `on it, ssh-keygen -lf of its host key shows ${fingerprint(key)}`;
 }
 
 /** What a known_hosts key type asks for in the handshake (an RSA key is signed three ways). */
