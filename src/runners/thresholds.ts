@@ -5,6 +5,7 @@
 import { metricKind, type Op, type Threshold } from '../config/thresholds.js';
 import { recoveryText, type WindowMeasure } from './measures/index.js';
 import type { RunSummary } from './results.js';
+import { interrupted, interruptedWords } from './interrupted.js';
 import type { CycleSummary } from './summary.js';
 
 // Only for locust/runner.ts, which another branch is rewriting: import it from config/ once merged.
@@ -185,6 +186,15 @@ function evaluateWindowThreshold(t: Threshold, summary: RunSummary): ThresholdRe
   return { threshold: t, passed: failed.length === 0, actual, name, message: `${name}: ${detail}${notJudged ? `; ${notJudged}` : ''}` };
 }
 
+/**
+ * A run stopped from outside the test (a cancel, the engine's stop) is judged by none of its
+ * thresholds: its figures are of the part that ran, and a PASS printed after 'Aborted' read as if
+ * the run had been judged whole. Each says so and is skipped (SKIP in every report); the measured
+ * value stays for the reader.
+ */
 export function evaluateThresholds(ts: Threshold[], summary: RunSummary): ThresholdResult[] {
-  return ts.map((t) => evaluateThreshold(t, summary));
+  const judged = ts.map((t) => evaluateThreshold(t, summary));
+  if (!interrupted(summary)) return judged;
+  const why = interruptedWords(summary);
+  return judged.map((v) => ({ threshold: v.threshold, passed: true, skipped: true, actual: v.actual, name: v.name, message: `${v.name}: not judged: ${why}` }));
 }

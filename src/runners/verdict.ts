@@ -6,6 +6,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Matrix } from './matrix.js';
 import { lostLine } from './nodes.js';
+import { interrupted } from './interrupted.js';
 import { abortReason, type RunSummary } from './results.js';
 import type { ErrorSample } from './summary.js';
 import type { ThresholdResult } from './thresholds.js';
@@ -95,13 +96,6 @@ function nothingRecorded(s: RunSummary): string | undefined {
   return 'no request was recorded (cycles too short for one to finish, or empty results)';
 }
 
-/**
- * The abort reasons (RunAbort.why) under which the engine records the job cancelled or
- * interrupted: a user's cancel, the engine's stop or lost lease, and `killed`, a builtin job whose
- * engine died (its sample log ends the results; the next engine marks the job interrupted).
- */
-const INTERRUPTING = new Set(['cancel', 'shutdown', 'lease', 'killed']);
-
 export function runVerdict(s: RunSummary, thresholds: readonly ThresholdResult[], matrix?: Matrix): RunVerdict {
   const failed = thresholds.filter((v) => !v.passed);
   const cells = matrix?.cells.filter((c) => c.verdict === 'fail') ?? [];
@@ -116,7 +110,6 @@ export function runVerdict(s: RunSummary, thresholds: readonly ThresholdResult[]
     ...(cells.length ? [`${cells.length} matrix cell(s) failed: ${cells.map((c) => `${c.backend} ${c.kind}`).join(', ')}`] : []),
     ...(own ? [own] : []),
   ];
-  const interrupted = s.aborted && INTERRUPTING.has(s.abort?.why ?? '');
   const infrastructure = lost.length > 0 || (s.aborted && s.abort?.why === 'infrastructure');
-  return { passed: reasons.length === 0, reasons, infrastructure, interrupted, ...(own ? { runFailed: own } : {}) };
+  return { passed: reasons.length === 0, reasons, infrastructure, interrupted: interrupted(s), ...(own ? { runFailed: own } : {}) };
 }
