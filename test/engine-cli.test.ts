@@ -455,6 +455,18 @@ describe('the queue from other terminals', () => {
     expect((await queueJson(state)).map((j) => j.name)).toEqual(['a', 'b']);
   });
 
+  it('enqueue of a git URL whose #ref the repository has not is a mistake in the target: exit 2, fix it', async () => {
+    const state = await stateDir();
+    const repo = await project(`name: g\n${commandYaml(['true'])}\n`);
+    for (const args of [['init', '-q'], ['add', '.'], ['commit', '-q', '-m', 'v1']]) execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@t', ...args], { cwd: repo });
+    const target = `file://${repo}#no-such-branch`;
+    const r = await cliDone(['enqueue', target, '--state-dir', state]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`marteau-tui: ${target}: git ref "no-such-branch" is not a branch, tag or commit of the repository`);
+    expect(r.err).toContain(`nothing queued: fix it or leave ${target} out`);
+    expect(await queueJson(state)).toEqual([]);
+  });
+
   it('cancel goes on past a bad id: every valid one is cancelled, each bad one said, exit 2 at the end', async () => {
     const state = await stateDir();
     const dir = await project(`name: q\n${commandYaml(['true'])}\n`);

@@ -56,7 +56,7 @@ export async function cloneGit(t: GitTarget, dir: string): Promise<string> {
     return String(r.stdout).trim();
   };
   await git(['clone', '--quiet', ...(t.ref ? [] : ['--depth', '1']), '--', t.url, dir]);
-  if (t.ref) await git(['checkout', '--quiet', '--detach', await resolveRef(t.ref, git, dir), '--'], dir);
+  if (t.ref) await git(['checkout', '--quiet', '--detach', await resolveRef({ ...t, ref: t.ref }, git, dir), '--'], dir);
   return git(['rev-parse', 'HEAD'], dir);
 }
 
@@ -65,10 +65,11 @@ export async function cloneGit(t: GitTarget, dir: string): Promise<string> {
  * as `origin/<ref>` (`checkout --detach <ref>` does not look there), so remote branches come
  * first, then tags, then anything git resolves (a commit id).
  */
-async function resolveRef(ref: string, git: (args: string[], cwd?: string) => Promise<string>, dir: string): Promise<string> {
-  for (const candidate of [`refs/remotes/origin/${ref}`, `refs/tags/${ref}`, ref]) {
+async function resolveRef(t: GitTarget & { ref: string }, git: (args: string[], cwd?: string) => Promise<string>, dir: string): Promise<string> {
+  for (const candidate of [`refs/remotes/origin/${t.ref}`, `refs/tags/${t.ref}`, t.ref]) {
     const sha = await git(['rev-parse', '--verify', '--quiet', `${candidate}^{commit}`], dir).catch(() => undefined);
     if (sha) return sha;
   }
-  throw new SourceError(`git ref "${ref}" is not a branch, tag or commit of the repository`);
+  // The clone worked, so the machine is not at fault: the target names what is not there.
+  throw new ConfigError(`${t.url}#${t.ref}`, undefined, undefined, `git ref "${t.ref}" is not a branch, tag or commit of the repository`, `give one it has (git ls-remote ${t.url} lists its branches and tags)`);
 }
