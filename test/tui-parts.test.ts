@@ -19,7 +19,7 @@ import { MessageLog, messageLines } from '../src/ui/message-log.js';
 import { behaviorOrder } from '../src/ui/mix-editor.js';
 import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-view.js';
 import { completePath } from '../src/ui/path-complete.js';
-import { Header, MessageLine } from '../src/ui/components/Chrome.js';
+import { Footer, Header, MessageLine } from '../src/ui/components/Chrome.js';
 import { BehaviorsPane } from '../src/ui/panes/BehaviorsPane.js';
 import { NodesPane } from '../src/ui/panes/NodesPane.js';
 import { OutputPane } from '../src/ui/panes/OutputPane.js';
@@ -27,6 +27,7 @@ import { ProxiesPane } from '../src/ui/panes/ProxiesPane.js';
 import { QueuePane } from '../src/ui/panes/QueuePane.js';
 import { queueLayout, queueRow } from '../src/ui/queue-row.js';
 import { scheduleLine } from '../src/ui/schedule-line.js';
+import type { Modal } from '../src/ui/ui-state.js';
 import { bar } from '../src/ui/sparkline.js';
 import { ellipsisItems } from '../src/ui/text.js';
 
@@ -276,6 +277,18 @@ describe('figures in few cells', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  it("the footer of an open dialog names its keys only: ? and q are typed in a prompt, do nothing in a question", () => {
+    const foot = (modal?: Modal) => render(createElement(Footer, { pane: 'queue', modal, width: 99 })).lastFrame()!;
+    expect(foot()).toMatch(/^j\/k select .* \? help · q quit$/);
+    const prompt: Modal = { kind: 'prompt', purpose: 'enqueue', label: 'enqueue:', value: '', onSubmit: () => {} };
+    expect(foot(prompt).trim()).toBe('enter enqueue · tab complete the path · esc cancel');
+    expect(foot({ kind: 'confirm', question: 'Cancel job 1eb11b95 (demo-shop, running)?', onYes: () => {} }).trim()).toBe('y yes · n / esc no');
+    // The quit question takes its second q: said where the keys are.
+    expect(foot({ kind: 'confirm', question: 'A job is running. Quit and mark it interrupted?', onYes: () => {}, yesKey: 'q' }).trim()).toBe('y / q yes · n / esc no');
+    expect(foot({ kind: 'preset', proxy: 'shop' }).trim()).toBe('0-9 apply a preset · esc cancel');
+    expect(foot({ kind: 'help', top: 0 }).trim()).toBe('j/k PgUp/PgDn scroll · g/G top/bottom · esc / ? / q close');
   });
 
   it('count a message that comes again instead of repeating it', () => {

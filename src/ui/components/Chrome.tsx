@@ -50,30 +50,32 @@ const PROMPT_KEYS: Record<PromptPurpose, string> = {
   command: 'enter run · esc cancel',
 };
 
-/** An open dialog's keys, which stand in for the pane's in the footer. */
+/**
+ * An open dialog's keys, which stand in for the pane's in the footer: all it takes, ? and q
+ * among them where they do something there (in a prompt they are typed).
+ */
 function modalKeys(modal: Modal): string {
   switch (modal.kind) {
     case 'help':
-      return 'j/k PgUp/PgDn scroll · g/G top/bottom · esc close';
+      return 'j/k PgUp/PgDn scroll · g/G top/bottom · esc / ? / q close';
     case 'messages':
-      return 'j/k PgUp/PgDn scroll · g/G oldest/newest · esc close';
+      return 'j/k PgUp/PgDn scroll · g/G oldest/newest · esc / m / q close';
     case 'prompt':
       return PROMPT_KEYS[modal.purpose];
     case 'confirm':
-      return 'y yes · n / esc no';
+      return `${modal.yesKey ? `y / ${modal.yesKey}` : 'y'} yes · n / esc no`;
     case 'preset':
       return '0-9 apply a preset · esc cancel';
   }
 }
 
-/** The focused pane's keys (or the open dialog's), and `? help · q quit` always at the right. */
+/** The focused pane's keys and `? help · q quit` at the right; an open dialog's keys alone. */
 export const Footer = memo(function Footer(props: { pane: PaneId; modal?: Modal; width: number }) {
   const { keys, always } = footerHints(props.pane, props.width);
-  const left = props.modal ? modalKeys(props.modal) : keys;
   return (
     <Box width={props.width} justifyContent="space-between">
-      <Text color={color('key')} wrap="truncate-end">{left}</Text>
-      <Text color={color('key')} bold>{` ${always}`}</Text>
+      <Text color={color('key')} wrap="truncate-end">{props.modal ? modalKeys(props.modal) : keys}</Text>
+      {props.modal ? null : <Text color={color('key')} bold>{` ${always}`}</Text>}
     </Box>
   );
 });
