@@ -42,6 +42,8 @@ export interface LocustCycleRecord {
   samples?: LocustSample[];
   /** The width of the samples' start buckets (SAMPLE_MS); records written before it said: 250. */
   sampleMs?: number;
+  /** Its node lost mid-cycle, its CSV files with it: counted from `seconds`, what Locust streamed. */
+  streamed?: true;
 }
 
 export interface LocustRunRecord {
@@ -94,8 +96,7 @@ export async function resultsFromRecord(record: LocustRunRecord, dir: string, op
       };
       addLocustCycle(results, c.cycle, c.cvus, files, steps, c.end ?? info.start);
     }
-    // No file came back (its node lost): what Locust streamed each second is all there is.
-    if (!c.files.length && c.start !== undefined) addStreamedCycle(results, c.cycle, c.cvus, c.seconds, steps);
+    if (c.streamed) addStreamedCycle(results, c.cycle, c.cvus, c.seconds, steps);
     for (const [at, failures, durations] of c.seconds) results.addSecond(c.cycle, c.cvus, at, failures, durations);
     for (const [at, outcome, ms, ok, count, node] of [...(c.samples ?? [])].sort((a, b) => a[0] - b[0])) {
       results.addCounted(at, ms, ok === 1, outcome, count, c.sampleMs ?? 250);

@@ -322,6 +322,7 @@ async function runCycle(
     ctx.log(`* Cycle #${ci}: ${count(totals.requests, 'request')}, ${totals.failures} failed (${failed.toFixed(2)} %), ${(totals.requests / s.durationS).toFixed(1)} req/s`);
   }
   if (lost) {
+    cycle.streamed = true;
     record.abort = {
       why: 'infrastructure',
       reason: `node "${lost.loss.node}": ${lostLine(lost.loss)}`,
