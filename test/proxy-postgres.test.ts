@@ -90,6 +90,49 @@ class Raw {
   }
 }
 
+/**
+ * A relay between the proxy and the server that records the requests the server is sent and,
+ * once told to hold, keeps the server's replies until that many requests have come: a proxy
+ * that waited for a reply before it sent a request would never get one.
+ */
+async function startGate(upstream: number): Promise<{ port: number; requests: string[]; hold(n: number): void; close(): void }> {
+  const requests: string[] = [];
+  let holdUntil = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((down) => {
+    const up = net.connect(upstream, '127.0.0.1');
+    sockets.add(down).add(up);
+    const session = postgres.createSession();
+    const held: Buffer[] = [];
+    let cur: Buffer[] = [];
+    down.on('data', (d: Buffer) => {
+      for (const s of session.fromClient(d)) {
+        if (s.passthrough) continue;
+        cur.push(s.data);
+        if (s.end) { requests.push(Buffer.concat(cur).toString('latin1')); cur = []; }
+      }
+      up.write(d);
+      if (requests.length >= holdUntil) for (const b of held.splice(0)) down.write(b);
+    });
+    up.on('data', (d: Buffer) => {
+      session.fromServer(d);
+      if (requests.length < holdUntil) held.push(d);
+      else down.write(d);
+    });
+    for (const [a, b] of [[down, up], [up, down]]) {
+      a.on('error', () => {});
+      a.on('close', () => b.destroy());
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    requests,
+    hold(n) { requests.length = 0; holdUntil = n; },
+    close() { for (const s of sockets) s.destroy(); server.close(); },
+  };
+}
+
 describe.skipIf(!havePostgres())('postgres through the chaos proxy (real PostgreSQL)', () => {
   beforeAll(async () => {
     db = await startPostgres();
@@ -351,6 +394,84 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
       expect(p.stats().fallbacks).toBe(0);
     });
     await direct.end();
+  });
+
+  // The last ReadyForQuery says idle while a pipelined BEGIN's reply has not come back; the
+  // requests behind it run in its block all the same. Every reply is held until the server has
+  // all the requests (startGate): the proxy decides without waiting for one.
+  it('an error injected behind a pipelined BEGIN not yet answered aborts the block; a pipeline with no transaction costs nothing', async () => {
+    const direct = await connect(db.port);
+    await direct.query('CREATE TABLE pipe_t (id int)');
+    const gate = await startGate(db.port);
+    const p = await startProxy({ name: 'pg', listen: '127.0.0.1:0', upstream: `127.0.0.1:${gate.port}`, protocol: 'postgres', behaviors: '', seed: 1 });
+    const raw = await Raw.connect(p.port);
+    const rows = async () => (await direct.query('SELECT id FROM pipe_t ORDER BY id')).rows.map((r) => r.id);
+    const status = (reply: Buffer) => String.fromCharCode(reply[reply.length - 1]);
+    /** `reqs` pipelined, the one at `at` drawing an error, replies held until the server has `sent` requests. */
+    const injected = async (reqs: Buffer[], at: number, sent: number) => {
+      await p.setMix({ transient: { percent: 100, warmup: at, agitate: 1, kind: '40001' } });
+      gate.hold(sent);
+      try {
+        return { replies: await raw.pipeline(reqs), sent: [...gate.requests] };
+      } finally {
+        gate.hold(0);
+        await p.setMix('');
+      }
+    };
+    try {
+      const insert = (id: number) => simple(`INSERT INTO pipe_t VALUES (${id})`);
+      const block = (failing: Buffer) => [simple('BEGIN'), insert(1), failing, insert(3), extended('INSERT INTO pipe_t VALUES (4)'), simple('COMMIT')];
+      const real = await raw.pipeline(block(simple('SELECT 1/0')));
+      expect(real.map(status)).toEqual(['T', 'T', 'E', 'E', 'E', 'I']);
+      expect(await rows()).toEqual([]);
+      const got = await injected(block(insert(2)), 2, 6);
+      expect(got.replies[2].toString('latin1')).toContain('40001');
+      expect(status(got.replies[2])).toBe('E');
+      // Byte for byte the replies a real error leaves: 25P02 for 3 and 4, ROLLBACK for the COMMIT.
+      expect(got.replies.filter((_, i) => i !== 2).map((r) => r.toString('latin1'))).toEqual(real.filter((_, i) => i !== 2).map((r) => r.toString('latin1')));
+      expect(got.sent).toHaveLength(6);
+      expect(got.sent[2]).toContain('DO $$');
+      expect(await rows()).toEqual([]);
+
+      // No transaction statement in flight: withheld, as the idle connection it is.
+      const idle = await injected([insert(10), insert(11), insert(12)], 1, 2);
+      expect(idle.replies[1].toString('latin1')).toContain('40001');
+      expect(idle.replies.map(status)).toEqual(['I', 'I', 'I']);
+      expect(idle.sent).toEqual([insert(10), insert(12)].map((r) => r.toString('latin1')));
+      expect(await rows()).toEqual([10, 12]);
+
+      // A COMMIT in flight ends the block: the stand-in then fails outside one, and the client
+      // is told idle, as the server says after it.
+      await direct.query('TRUNCATE pipe_t');
+      await raw.pipeline([simple('BEGIN')]);
+      const ended = await injected([insert(20), simple('COMMIT'), insert(21), insert(22)], 2, 4);
+      expect(ended.replies[2].toString('latin1')).toContain('40001');
+      expect(ended.replies.map(status)).toEqual(['T', 'I', 'I', 'I']);
+      expect(ended.sent[2]).toContain('DO $$');
+      expect(await rows()).toEqual([20, 22]);
+
+      // The same decided on a drawn error with no hook (the proxy's fast path): the BEGIN goes
+      // first, its reply held, then every request draws an error.
+      await direct.query('TRUNCATE pipe_t');
+      gate.hold(3);
+      raw.done.length = 0;
+      raw.write(simple('BEGIN'));
+      while (gate.requests.length < 1) await new Promise((r) => setTimeout(r, 5));
+      await p.setMix({ error: { percent: 100, kind: '40001' } });
+      raw.write(Buffer.concat([insert(31), simple('COMMIT')]));
+      while (raw.done.length < 3) await new Promise((r) => setTimeout(r, 5));
+      await p.setMix('');
+      expect(raw.done.map(status)).toEqual(['T', 'E', 'I']);
+      expect(gate.requests.map((r) => r.slice(5, 9))).toEqual(['BEGI', 'DO $', 'ROLL']);
+      gate.hold(0);
+      expect(await rows()).toEqual([]);
+      expect(p.stats().fallbacks).toBe(0);
+    } finally {
+      raw.close();
+      await p.close(100);
+      gate.close();
+      await direct.end();
+    }
   });
 
   it(`the default error kind is ${postgres.defaultError} (FATAL)`, async () => {

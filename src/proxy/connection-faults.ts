@@ -107,7 +107,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     const ex = this.reusedExchange(++this.exchangeCount, this.ordinal++, false);
     this.core.counters.exchanges++;
     this.core.count(entry.behavior.name);
-    ex.injected = this.encodeError(error.kind, label, buf.subarray(from, to), error.message);
+    ex.injected = this.encodeError(error.kind, label, buf.subarray(from, to), ex.ordinal, error.message);
     this.session.errored?.(ex.ordinal);
     this.skip(ex);
     if (ex.injected.close) this.dropUpstream = true;
@@ -219,8 +219,8 @@ export abstract class ConnectionFaults extends ConnectionReplies {
           else shape((reply ??= { delayMs: 0 }), a);
           break;
         case 'error': {
-          const standIn = seg.mustForward ? undefined : this.standInFor(a.kind, seg.data, seg.end);
-          ex.injected = this.encodeError(a.kind, seg.label, seg.data, a.message, standIn);
+          const standIn = seg.mustForward ? undefined : this.standInFor(a.kind, seg.data, seg.end, ex.ordinal);
+          ex.injected = this.encodeError(a.kind, seg.label, seg.data, ex.ordinal, a.message, standIn);
           if (standIn) ex.standIn = standIn;
           this.session.errored?.(ex.ordinal);
           if (seg.mustForward || standIn) ex.replace = true;
@@ -287,8 +287,8 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     } else if (a.type === 'slowClose') this.slowCloseMs = Math.max(this.slowCloseMs, a.ms);
   }
 
-  private encodeError(kind: string | undefined, label: string | undefined, request: Buffer, message?: string, standIn?: Buffer): ErrorReply {
-    return this.protocol.encodeError(this.errorKind(kind), { label, request, random: this.core.random, message, session: this.session, standIn });
+  private encodeError(kind: string | undefined, label: string | undefined, request: Buffer, ordinal: number, message?: string, standIn?: Buffer): ErrorReply {
+    return this.protocol.encodeError(this.errorKind(kind), { label, request, random: this.core.random, message, session: this.session, standIn, ordinal });
   }
 
   /** Mixes and toxics have their kinds checked (Behavior.check); a plugin's act.error(kind) is not. */
@@ -298,12 +298,13 @@ export abstract class ConnectionFaults extends ConnectionReplies {
 
   /**
    * What the server gets in place of a request that draws the error `kind` (a COMMIT's ROLLBACK),
-   * if anything: `request` is its first segment, all of it when `whole`. Not for an error that
-   * closes the connection: the server ends the transaction itself.
+   * if anything: `request` is its first segment, all of it when `whole`; `ordinal`, its place
+   * (by default the next exchange's, a request not yet started). Not for an error that closes
+   * the connection: the server ends the transaction itself.
    */
-  protected standInFor(kind: string | undefined, request: Buffer, whole: boolean): Buffer | undefined {
+  protected standInFor(kind: string | undefined, request: Buffer, whole: boolean, ordinal = this.ordinal): Buffer | undefined {
     if (this.protocol.standIn === undefined || this.protocol.errorKinds[this.errorKind(kind)]?.fatal) return undefined;
-    return this.protocol.standIn(request, whole, this.session);
+    return this.protocol.standIn(request, whole, this.session, ordinal);
   }
 
   private pluginFailed(b: Behavior, err: unknown): void {

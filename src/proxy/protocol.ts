@@ -103,6 +103,8 @@ export interface ErrorReplyContext {
    * ROLLBACK in a COMMIT's place, failed after a statement that aborts the block).
    */
   standIn?: Buffer;
+  /** The request's place among the connection's requests (FramerSession.insteadOf's). */
+  ordinal?: number;
 }
 
 /** A message for a line-based protocol: one line, so it cannot forge the replies after it. */
@@ -159,9 +161,10 @@ export interface Protocol {
    * the transaction stays open on the server; a failed commit ends it): the bytes the server is
    * sent in its place, whose reply the error replaces. Undefined for other requests. `request`
    * is its first segment, all of it when `whole`. `session`: the connection's, for what earlier
-   * requests said (a statement's name) and the state its replies left (a transaction block).
+   * requests said (a statement's name) and the state its replies left (a transaction block);
+   * `ordinal`: the request's place among them, for the requests ahead of it still in flight.
    */
-  standIn?(request: Buffer, whole: boolean, session?: FramerSession): Buffer | undefined;
+  standIn?(request: Buffer, whole: boolean, session?: FramerSession, ordinal?: number): Buffer | undefined;
 }
 
 /**

@@ -413,6 +413,39 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     expect(postgres.standIn!(insert, true, s)).toBeUndefined();
   });
 
+  // A request behind a transaction statement still in flight may run in a block the last
+  // ReadyForQuery does not know: the failing statement goes, and the error says what the server does.
+  it('behind a request in flight that may begin or end a block: a failing statement, the error takes the server\'s status', () => {
+    const s = session();
+    const insert = msg('Q', 'INSERT INTO t VALUES (1)');
+    // Ordinals 0 to 3 framed together, none answered yet.
+    s.fromClient(Buffer.concat([msg('Q', 'SELECT 1'), msg('Q', 'begin  -- work'), insert, insert]));
+    expect(postgres.standIn!(insert, true, s, 1)).toBeUndefined();
+    const fails = postgres.standIn!(insert, true, s, 2)!;
+    expect(fails.toString('latin1')).toContain('DO $$');
+    const told = postgres.encodeError('40001', { request: insert, random: Math.random, session: s, standIn: fails, ordinal: 2 }).bytes;
+    expect(told.subarray(-6)).toEqual(Z('E'));
+    s.fromServer(Buffer.concat([cc('SELECT 1'), Z('I'), cc('BEGIN'), Z('T')]));
+    expect(postgres.standIn!(insert, true, s, 3)).toBe(fails);
+    // The server's ReadyForQuery after the stand-in is the client's: idle had a COMMIT ended the block.
+    s.fromServer(Buffer.concat([errResp('ERROR', 'P0001', 'x'), Z('I')]));
+    expect(told.subarray(-6)).toEqual(Z('I'));
+    expect(postgres.standIn!(insert, true, s, 3)).toBeUndefined();
+    // Only the words of a transaction statement count, in any case, as words of their own; a
+    // Parse of one counts for the batches that bind it later, by name or not.
+    const s2 = session();
+    s2.fromClient(Buffer.concat([msg('Q', ''), msg('Q', "SELECT backend_start, 'ending', x.commits FROM y"), parse('SELECT 1', 'plain'), sync, parse('ROLLBACK', 'rb'), sync,
+      parse('SELECT 2'), sync, run('plain'), run(''), run('rb'), msg('Q', 'SELECT CASE WHEN true THEN 1 END')]));
+    const moving: number[] = [];
+    for (let o = 0; o < 9; o++) {
+      // Unsure behind request o, once those before it were answered: o may move the server.
+      if (postgres.standIn!(insert, true, s2, o + 1) !== undefined) moving.push(o);
+      s2.fromServer(Z('I'));
+    }
+    // A CASE's END counts (no false negative costs more than a failing statement).
+    expect(moving).toEqual([3, 7, 8]);
+  });
+
   // A failed statement ends a query: the server skips the statements after it.
   it('a simple query with a COMMIT amid its statements: those before it go, with ROLLBACK in its place; unless unsure where it stands', () => {
     const amid = (sql: string) => postgres.standIn!(msg('Q', sql), true, session())?.subarray(5).toString('latin1');

@@ -26,8 +26,12 @@ const IN_BLOCK = 0x54; // 'T': ReadyForQuery's status inside a transaction block
 /**
  * What the server is sent in place of a request withheld for an injected error, given the
  * transaction status of the last ReadyForQuery: ABORT_BLOCK inside a block, nothing outside one
- * (no block to abort) or in a failed one (already aborted).
+ * (no block to abort) or in a failed one (already aborted). `unsure`: a request in flight ahead
+ * of it may begin or end a block (postgres-blocks.ts), so the last status may not hold when it
+ * runs: ABORT_BLOCK then too, which, outside a block, fails and leaves nothing behind (no
+ * transaction id taken, nothing written; a rollback counted, an ERROR line in the server's log,
+ * and the unnamed prepared statement dropped, as any simple query drops it).
  */
-export function abortStandIn(txStatus: number): Buffer | undefined {
-  return txStatus === IN_BLOCK ? ABORT_BLOCK : undefined;
+export function abortStandIn(txStatus: number, unsure = false): Buffer | undefined {
+  return txStatus === IN_BLOCK || unsure ? ABORT_BLOCK : undefined;
 }

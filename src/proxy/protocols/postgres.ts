@@ -28,7 +28,8 @@
  * an extended batch that runs it alone) is replaced by ROLLBACK on its way to the server, and its
  * ReadyForQuery says 'I' (postgres-commit.ts). Any other request that draws one inside a
  * transaction block is replaced by a statement that fails, so that the server's block is aborted
- * as the client is told (postgres-aborted.ts).
+ * as the client is told (postgres-aborted.ts); so is one behind a request in flight that may
+ * begin or end a block, whose error then says the server's status after it (postgres-blocks.ts).
  */
 import { emit, endMessage, int32BE, LengthPrefixedFeeder, PASS_META, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
@@ -38,6 +39,7 @@ import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } 
 import { encodeError, errorKinds } from './postgres-errors.js';
 import { CommitStatements, commitStandIn } from './postgres-commit.js';
 import { ABORT_BLOCK, abortStandIn } from './postgres-aborted.js';
+import { BlockForecast } from './postgres-blocks.js';
 
 export { POSTGRES_ERRORS } from './postgres-errors.js';
 
@@ -74,6 +76,7 @@ const EXTENDED_META = requestMeta('Extended');
 const T = (c: string): number => c.charCodeAt(0);
 const Q = T('Q'), F = T('F'), S = T('S'), X = T('X'), Z = T('Z'), G = T('G'), H = T('H'), E = T('E');
 const C_DONE = T('c'), C_FAIL = T('f'), DATA_ROW = T('D');
+const IN_BLOCK = T('T');
 
 const enum Phase { Startup, Auth, Command }
 
@@ -83,6 +86,7 @@ const enum Phase { Startup, Auth, Command }
  */
 const pending = (ordinal: number, extended: boolean): number => ordinal * 2 + (extended ? 1 : 0);
 const isExtended = (p: number): boolean => p % 2 === 1;
+const ordinalOf = (p: number): number => (p - (p % 2)) / 2;
 
 interface Dir {
   held: Buffer | null;
@@ -108,6 +112,8 @@ class PgSession implements FramerSession {
   txStatus = T('I');
   /** Statements the client parsed as COMMIT, by name (postgres-commit.ts). */
   readonly commits = new CommitStatements();
+  /** Requests in flight that may move the server into or out of a transaction block (postgres-blocks.ts). */
+  readonly blocks = new BlockForecast();
 
   private readonly c: Dir = newDir();
   private readonly s: Dir = newDir();
@@ -145,6 +151,7 @@ class PgSession implements FramerSession {
 
   skipped(ordinal: number): void {
     if (!this.fifo.delete(pending(ordinal, false))) this.fifo.delete(pending(ordinal, true));
+    this.blocks.skipped(ordinal);
   }
 
   buffered(): number {
@@ -248,7 +255,10 @@ class PgSession implements FramerSession {
       if (body < 0) throw new FramingError(`postgres: bad message length ${body + 4}`);
       if (client) {
         this.clientMessage(d, type);
-        if (this.phase === Phase.Command) this.commits.seen(type, buf, pos + 5, body);
+        if (this.phase === Phase.Command) {
+          this.commits.seen(type, buf, pos + 5, body);
+          this.blocks.seen(type, buf, pos + 5, body, this.ordinal - 1);
+        }
       } else this.serverMessage(d, type, body > 0 ? buf[pos + 5] : -1);
       // The body at once, as far as the chunk holds it (most messages are whole in it).
       pos += 5;
@@ -348,7 +358,8 @@ class PgSession implements FramerSession {
     } else if (type === Z) {
       this.copyIn = false;
       d.endAfter = true;
-      this.fifo.shift();
+      const answered = this.fifo.shift();
+      if (answered !== undefined) this.blocks.answered(ordinalOf(answered), this.txStatus);
     }
   }
 }
@@ -360,11 +371,16 @@ export const postgres: Protocol = {
   defaultError: '57P01',
   createSession: () => new PgSession(),
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
+    const pg = ctx.session instanceof PgSession ? ctx.session : undefined;
+    // Sent where the server may or may not be in a block: its own ReadyForQuery will say which.
+    if (pg !== undefined && ctx.standIn === ABORT_BLOCK && pg.blocks.unsure(ctx.ordinal)) {
+      return pg.blocks.toldLater(ctx.ordinal!, encodeError(kind, ctx.message, { txStatus: IN_BLOCK }));
+    }
     const ended = ctx.standIn !== undefined && ctx.standIn !== ABORT_BLOCK;
-    return encodeError(kind, ctx.message, ctx.session instanceof PgSession ? ctx.session : undefined, ended);
+    return encodeError(kind, ctx.message, pg, ended);
   },
-  standIn(request, whole, session) {
+  standIn(request, whole, session, ordinal) {
     const pg = session instanceof PgSession ? session : undefined;
-    return (whole ? commitStandIn(request, pg?.commits) : undefined) ?? (pg && abortStandIn(pg.txStatus));
+    return (whole ? commitStandIn(request, pg?.commits) : undefined) ?? (pg && abortStandIn(pg.txStatus, pg.blocks.unsure(ordinal)));
   },
 };
