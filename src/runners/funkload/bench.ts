@@ -12,6 +12,7 @@ import { makeRemoteJobDir, remoteJobDir, stageProject } from '../staging.js';
 import { flRunBenchArgv, maskUrlPasswords, type BenchArgs } from './argv.js';
 import type { FunkloadConfig } from './config.js';
 import { BenchConsole, type ConsoleEvent } from './console.js';
+import { followResultFile } from './follow.js';
 import { FunkloadMissing, locateFunkload, pipInstallArgv, withPythonPath, type FunkloadTools } from './tools.js';
 
 /** A failure with its kind, carried out of the steps to the one place that builds the outcome. */
@@ -112,6 +113,9 @@ export async function benchOnNode(
   const fl = new BenchConsole();
   let partialAt = 0;
   const stderr: string[] = [];
+  // The result file streamed from an SSH node as it is written, once the console says where.
+  const unfollow = new AbortController();
+  let following: Promise<void> | undefined;
   o.beforeBench();
   const result = await node.executor.run(withPythonPath(pythonPath, bench), {
     cwd,
@@ -131,8 +135,12 @@ export async function benchOnNode(
       ctx.log(maskUrlPasswords(line), { node: node.name, stream });
       if (stream !== 'stdout') return keepTail(stderr, maskUrlPasswords(line));
       const e = fl.line(line);
+      if (e?.kind === 'log-xml' && node.kind !== 'local') following ??= followResultFile(ctx, node, path.posix.isAbsolute(e.path) ? e.path : nodePath(node, cwd, e.path), o.resultFile, unfollow.signal);
       if (e) o.onEvent(e, fl);
     },
+  }).finally(async () => {
+    unfollow.abort();
+    await following;
   });
   const done: NodeBench = { node, cwd, tools, pythonPath, console: fl, result, remoteFiles: [], localFiles: [], stderr };
   if (result.cancelled) return done;

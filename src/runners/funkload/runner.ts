@@ -6,11 +6,13 @@
  * threshold verdicts; FunkLoad's own HTML report is built on the first node when it has
  * `fl-build-report`.
  */
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import { NodeError, TransferError } from '../../exec/executor.js';
 import { FunkloadFormatError, readFunkloadXmlFiles } from '../funkload-xml.js';
 import { reportOutcome, reportResults, type ReportWriter } from '../job-report.js';
-import { jobMeta } from '../results.js';
+import { lostLine } from '../nodes.js';
+import { abortCoverage, jobMeta, type RunResults } from '../results.js';
 import { THRESHOLDS_HINT } from '../verdict.js';
 import { applyChaos, ChaosCapture } from '../chaos-capture.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../../core/runner-contract.js';
@@ -57,6 +59,8 @@ async function runFunkload(ctx: RunnerContext, writeReports: ReportWriter): Prom
     url: fc.url,
   };
   let started = 0;
+  /** When the first node was lost mid-bench. */
+  let lostAt: number | undefined;
   let benches: (NodeBench | undefined)[];
   try {
     benches = await Promise.all(
@@ -78,6 +82,7 @@ async function runFunkload(ctx: RunnerContext, writeReports: ReportWriter): Prom
             if (p) ctx.progress({ ...p, cycles: p.cycles ?? c.cycles?.length });
           },
         }).catch((e: Error) => {
+          if (e instanceof NodeError) lostAt ??= Date.now();
           failures.set(node.name, e);
           stop.abort();
           return undefined;
@@ -90,6 +95,15 @@ async function runFunkload(ctx: RunnerContext, writeReports: ReportWriter): Prom
   const done = benches.filter((b): b is NodeBench => b !== undefined);
   try {
     const failed = [...failures.values()];
+    const lost = failed.find((x): x is NodeError => x instanceof NodeError);
+    // The run did not finish (the job fails as it did), but what the nodes streamed is reported.
+    if (lost && lostAt !== undefined && consoles.some((x) => x?.state.cycle !== undefined)) {
+      const partial = await lostReport(ctx, writeReports, { node: lost.node, at: lostAt, reason: lost.detail }, chaos, fc.apdex_t).catch((e: Error) => {
+        ctx.log(`no report of what the nodes sent before the loss: ${e.message}`, { stream: 'engine', level: 'warn' });
+        return {};
+      });
+      return { ...partial, ...failedOutcome(ctx, failed) };
+    }
     if (failed.length) return failedOutcome(ctx, failed);
     if (ctx.signal.aborted || done.length < ctx.nodes.length || done.some((b) => b.result.cancelled)) {
       return { status: 'failed', reason: started ? 'the run was stopped before its end' : 'cancelled before the bench started' };
@@ -112,7 +126,7 @@ async function report(ctx: RunnerContext, writeReports: ReportWriter, benches: N
   const warnings: string[] = [];
   const read = await readFunkloadXmlFiles(local, { apdexT, onModel: (r) => warnings.push(...applyChaos(r, record)) });
   for (const w of [...read.warnings, ...warnings]) ctx.log(w, { stream: 'engine', level: 'warn' });
-  const results = read.results;
+  const results = ownRun(ctx, read.results);
   // Its file has no end; the console or the exit says how fl-run-bench stopped. Stopped outside
   // the engine, the job fails (exit 1), and so says every report, a rebuilt one too (summary.json).
   const interrupted = benches.find((b) => b.console.state.aborted);
@@ -123,10 +137,6 @@ async function report(ctx: RunnerContext, writeReports: ReportWriter, benches: N
   } else if (killed && results.aborted) {
     results.abort = { why: 'stopped', reason: `fl-run-bench on node "${killed.node.name}" was killed by ${killed.result.signal} before the end of its bench` };
   }
-  results.info.runner = 'funkload';
-  results.info.name = ctx.job.name;
-  Object.assign(results.info.meta, jobMeta(ctx.job));
-  results.info.bench.serverUrl = maskUrlPasswords(results.info.bench.serverUrl);
   const thresholds = parseThresholds(c.raw.thresholds);
   // No thresholds: FunkLoad's own verdict (its exit status) decides, as fl-run-bench users expect;
   // it goes into the results so that every report (and a rebuilt one) says what the job says.
@@ -142,6 +152,45 @@ async function report(ctx: RunnerContext, writeReports: ReportWriter, benches: N
   for (const b of benches) extra.push(...(await fetchNodeArtifacts(ctx, b.node, b.cwd, c.artifacts.filter((f) => f !== c.xml))));
   extra.push(...(await funkloadReport(ctx, benches[0], local, apdexT).catch((e: Error) => skippedReport(ctx, e, lost))));
   return reportOutcome(ours, ctx.resultDir, extra);
+}
+
+/** The results read from FunkLoad's files, as this job's run. */
+function ownRun(ctx: RunnerContext, results: RunResults): RunResults {
+  results.info.runner = 'funkload';
+  results.info.name = ctx.job.name;
+  Object.assign(results.info.meta, jobMeta(ctx.job));
+  results.info.bench.serverUrl = maskUrlPasswords(results.info.bench.serverUrl);
+  return results;
+}
+
+/**
+ * A node lost mid-bench: its result file stays there, but its lines came as they were written
+ * (followResultFile), as did the other nodes' until they were stopped. Those copies become a
+ * report marked incomplete, saying where the run was cut and what it lacks. Nothing received
+ * (lost before its file was announced): no report, as before.
+ */
+async function lostReport(ctx: RunnerContext, writeReports: ReportWriter, loss: { node: string; at: number; reason: string }, chaos: ChaosCapture, apdexT: number): Promise<Partial<RunOutcome>> {
+  const received = ctx.nodes.filter((n) => (statSync(resultFile(ctx, n), { throwIfNoEntry: false })?.size ?? 0) > 0);
+  if (!received.length) return {};
+  const record = chaos.record(ctx.timeline(), ctx.config.recovery);
+  const read = await readFunkloadXmlFiles(received.map((n) => resultFile(ctx, n)), { apdexT, onModel: (r) => applyChaos(r, record) }).catch((e: Error) => {
+    if (e instanceof FunkloadFormatError) return undefined; // only part of its header came
+    throw e;
+  });
+  if (!read) return {};
+  const results = ownRun(ctx, read.results);
+  const others = ctx.nodes.filter((n) => !received.includes(n)).map((n) => `node "${n.name}"'s results (none received)`);
+  results.aborted = true;
+  results.abort = {
+    why: 'infrastructure',
+    reason: `node "${loss.node}": ${lostLine(loss)}`,
+    at: loss.at,
+    missing: [...others, 'any result line written after the last one received', "FunkLoad's own HTML report (fl-build-report runs on the node)"].join('; '),
+  };
+  const ours = await reportResults(results, { resultDir: ctx.resultDir, writeReports, thresholds: parseThresholds(ctx.config.raw.thresholds), generator: results.info.version, log: (l) => ctx.log(l) });
+  ctx.log(`${results.abort.reason}: the report covers ${abortCoverage(ours.summary)}, from the result lines streamed until then`, { stream: 'engine', level: 'warn' });
+  const { summary, report, closing, artifacts } = reportOutcome(ours, ctx.resultDir, received.map((n) => resultFile(ctx, n)));
+  return { summary, report, closing, artifacts };
 }
 
 /**

@@ -1,0 +1,117 @@
+/**
+ * The funkload runner with the real FunkLoad 1.17.2 on one real SSH node (sshd on 127.0.0.2)
+ * that dies mid-bench: the job fails for the machines as before, and its report holds what the
+ * node streamed until then (its result XML, followed as FunkLoad wrote it): the finished cycle
+ * and the cut one, marked incomplete, saying where it was cut and what it lacks.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Engine } from '../src/core/engine.js';
+import { loadRunners } from '../src/report/runners.js';
+import type { JsonReport } from '../src/report/json.js';
+import { readFunkloadXml } from '../src/runners/funkload-xml.js';
+import { realFunkload } from './helpers/funkload.js';
+import { startHttpServer } from './helpers/http-server.js';
+import { localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
+import { haveServer } from './helpers/servers.js';
+import { descendants, makeUserKey, sshNode, startSshd, type Sshd } from './helpers/sshd.js';
+
+const fl = realFunkload();
+
+const LOADTEST = `from funkload.FunkLoadTestCase import FunkLoadTestCase
+
+
+class Simple(FunkLoadTestCase):
+    def test_simple(self):
+        self.get(self.conf_get('main', 'url') + '/home', description='Get home')
+`;
+const conf = (url: string) =>
+  `[main]\ntitle=Simple\ndescription=Simply testing a local app\nurl=${url}\n\n[test_simple]\ndescription=Get home\n\n[bench]\ncycles = 1:2\nduration = 4\nstartup_delay = 0.01\nsleep_time = 0.05\ncycle_time = 0\nlog_to =\nlog_path = simple-bench.log\nresult_path = simple-bench.xml\nsleep_time_min = 0\nsleep_time_max = 0.05\n`;
+
+describe.skipIf(!fl || !haveServer('sshd'))('funkload runner, its SSH node lost mid-bench (real FunkLoad)', () => {
+  let dir: string;
+  let node: Sshd;
+  let knownHosts: string;
+  let identity: string;
+  let app: Awaited<ReturnType<typeof startHttpServer>>;
+
+  beforeAll(async () => {
+    dir = await temp('funkload-lost');
+    const user = await makeUserKey(dir);
+    identity = user.privateKey;
+    app = await startHttpServer();
+    // SSH sessions get their own HOME, without pyenv: the vendored fl-python is told its Python.
+    node = await startSshd('127.0.0.2', user, { setEnv: { FL_PYTHON: fl!.python, PATH: '/usr/local/bin:/usr/bin:/bin' } });
+    knownHosts = path.join(dir, 'known_hosts');
+    await writeFile(knownHosts, `${node.knownHostsLine}\n`);
+  });
+  afterAll(async () => {
+    await Promise.all([node?.stop(), app?.close()]);
+    await removeTemp();
+  });
+
+  it('the job fails as before, and its report holds the finished cycle and the cut one up to the loss, marked incomplete', async () => {
+    const p = await project('name: lost\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1:2"\nduration: 4\n', { 'loadtest.py': LOADTEST, 'Simple.conf': conf(`http://127.0.0.1:${app.port}`) });
+    const nodes = [sshNode(node, 'a', { identity, knownHosts, workDir: path.join(dir, 'remote-a'), funkload: fl!.bin })];
+    const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 30_000, probeIntervalMs: 60_000, nodes }, run: 'all' });
+    const logs: string[] = [];
+    e.events.on('log.line', (x) => logs.push(`${x.node ?? '-'} ${x.stream}: ${x.line}`));
+    await e.start();
+    try {
+      const job = await e.enqueue(p);
+      // Two seconds into the second cycle's recording, with tests done in it: the node dies.
+      let since = 0;
+      await new Promise<void>((resolve) =>
+        e.events.on('job.progress', (x) => {
+          if (x.jobId !== job.id || x.progress.cycle !== 1 || !/^[1-9]\d* tests?:/.test(x.progress.message ?? '') || !logs.some((l) => l.startsWith('a stdout: * Logging for 4s'))) return;
+          since ||= x.at;
+          if (x.at - since >= 2000) resolve();
+        }),
+      );
+      // Its sshd and everything its sessions ran (FunkLoad too, which would go on loading the app).
+      const below = descendants(node.pid);
+      const lostAt = Date.now();
+      node.crash();
+      for (const pid of below) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone with its sshd
+        }
+      }
+      const [done] = await e.waitFor([job.id]);
+      // The run did not finish: a failure of the machines, said as the lost connection says it.
+      expect(done, logs.join('\n')).toMatchObject({ status: 'failed', failure: 'infrastructure' });
+      expect(done.reason).toMatch(/^node "a": SSH connection to \S+ lost: /);
+
+      const resultDir = e.resultDir(job.id);
+      for (const f of ['index.html', 'summary.json', 'junit.xml', 'results.xml']) expect(existsSync(path.join(resultDir, f)), f).toBe(true);
+      const s = JSON.parse(await readFile(path.join(resultDir, 'summary.json'), 'utf8')) as JsonReport;
+      expect(s).toMatchObject({ passed: false, aborted: true, abort: { why: 'infrastructure' } });
+      expect(s.abort!.reason).toMatch(/^node "a": node lost at \S+Z: SSH connection to \S+ lost: /);
+      expect(s.abort!.at).toBeGreaterThanOrEqual(lostAt);
+      expect(s.abort!.missing).toBe("any result line written after the last one received; FunkLoad's own HTML report (fl-build-report runs on the node)");
+      // The finished cycle and the cut one, from the lines FunkLoad wrote before the loss.
+      expect(s.cycles.map((c) => c.cvus)).toEqual([1, 2]);
+      const [first, cut] = s.cycles;
+      expect(first.requests.total).toBeGreaterThan(0);
+      expect(first.tests.total).toBeGreaterThan(0);
+      expect(cut.requests.total).toBeGreaterThan(0);
+      expect(cut.end!).toBeLessThanOrEqual(s.abort!.at!);
+      const copy = await readFunkloadXml(path.join(resultDir, 'results.xml'));
+      expect(copy.truncated).toBe(true);
+      expect(copy.results.summary().overall.requests.total).toBe(s.overall.requests.total);
+      // Where it was cut, in the reports and the job's log.
+      const covers = /the report is incomplete: it covers (0-[\d.]+s of the load \(cycle 2 of 2 cut after ([\d.]+)s of its 4s\))\. Not in it: any result line written after/.exec(await readFile(path.join(resultDir, 'index.html'), 'utf8'));
+      expect(covers, logs.join('\n')).not.toBeNull();
+      expect(Number(covers![2])).toBeGreaterThan(1.5);
+      expect(Number(covers![2])).toBeLessThan(4);
+      expect(await readFile(path.join(resultDir, 'junit.xml'), 'utf8')).toContain(`; the report covers ${covers![1]}; not in the report: any result line`);
+      expect(logs).toContainEqual(`- engine: ${s.abort!.reason}: the report covers ${covers![1]}, from the result lines streamed until then`);
+    } finally {
+      await e.stop();
+    }
+  }, 240_000);
+});
