@@ -11,7 +11,7 @@ import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cliDone } from './helpers/marteau-cli.js';
-import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
+import { commandYaml, project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer, tempDir } from './helpers/servers.js';
 import { makeUserKey, startSshd, type Sshd, type UserKey } from './helpers/sshd.js';
 
@@ -60,6 +60,23 @@ describe.skipIf(!haveServer('sshd'))('a node key that cannot be used, found at r
     expect(r.out).toContain(`failed: ${nodes}:5:15: nodes.box.identity: cannot read the identity file ${key}: no such file`);
     expect(r.out + r.err).not.toMatch(/\n\s+at /);
   }, 60_000);
+
+  it('a key deleted while --ci runs: the job waiting for the node fails at once when a probe finds the key gone, exit 2, not after --node-wait', async () => {
+    const key = path.join(dir, 'ci_key');
+    await copyFile(user.privateKey, key);
+    // The first job deletes the key (the node is this machine) and holds the node while a probe finds it gone.
+    const nodes = await nodesFile('ci', key, ['probe:', '  interval: 1s']);
+    const dirOf = await temp('two-jobs');
+    await writeFile(path.join(dirOf, 'a.marteau.yml'), `name: deletes\n${commandYaml(['sh', '-c', `rm ${key} && sleep 6`])}\n`);
+    await writeFile(path.join(dirOf, 'b.marteau.yml'), `name: waits\n${commandYaml(['true'])}\n`);
+    const started = Date.now();
+    const r = await cliDone(['--ci', dirOf, '--nodes', nodes, '--state-dir', await stateDir(), '--node-wait', '60']);
+    expect(Date.now() - started, r.out).toBeLessThan(20_000);
+    expect(r.code, r.out + r.err).toBe(2);
+    expect(r.out).toMatch(/ succeeded in /);
+    expect(r.out).toContain(`failed: ${nodes}: no use waiting for 1 free node: box down (node "box": cannot read the identity file ${key}: no such file; identity: names the node's private key`);
+    expect(r.out + r.err).not.toMatch(/\n\s+at /);
+  }, 120_000);
 
   it('a passphrase_env not exported, or not the key\'s: the job for the node fails at once as a config error, exit 2, not after --node-wait; `nodes` exits 2', async () => {
     const key = path.join(dir, 'locked_key');
