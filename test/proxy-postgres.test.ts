@@ -320,6 +320,37 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
     await direct.end();
   });
 
+  // Where the proxy cannot read a query's statements for sure (a dollar quote here), it cannot
+  // send those before its COMMIT: the whole query fails in the block, as it does on the server
+  // when its first statement fails. Nothing is committed; the client ends the block itself.
+  it('an error on a query holding a COMMIT it cannot read for sure fails it whole, as the server fails it on its first statement', async () => {
+    const direct = await connect(db.port);
+    await direct.query('CREATE TABLE unread_t (id int)');
+    await withProxy('', async (p) => {
+      const c = await connect(p.port);
+      const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      const told = (q: string) => c.query(q).then((r) => `${r.command ?? (r as unknown as pg.QueryResult[]).map((x) => x.command).join(',')} ${c.getTransactionStatus()}`,
+        (e: pg.DatabaseError) => `${e.code} ${c.getTransactionStatus()}`);
+      const scenario = async (query: string, error: boolean) => {
+        await direct.query('TRUNCATE unread_t');
+        const out = [await told('BEGIN'), await told('INSERT INTO unread_t VALUES (1)')];
+        if (error) await p.setMix({ error: { percent: 100, kind: '40001' } });
+        out.push(await told(query));
+        await p.setMix('');
+        out.push((await direct.query('SELECT state FROM pg_stat_activity WHERE pid = $1', [pid])).rows[0].state);
+        out.push(await told('INSERT INTO unread_t VALUES (2)'), await told('COMMIT'));
+        out.push(JSON.stringify((await direct.query('SELECT id FROM unread_t')).rows));
+        return out;
+      };
+      const rest = '; COMMIT; INSERT INTO unread_t VALUES (6)';
+      const server = await scenario(`SELECT 1/0, $$x$$${rest}`, false);
+      expect(server).toEqual(['BEGIN T', 'INSERT T', '22012 E', 'idle in transaction (aborted)', '25P02 E', 'ROLLBACK I', '[]']);
+      expect(await scenario(`INSERT INTO unread_t VALUES (length($$x$$))${rest}`, true)).toEqual([...server.slice(0, 2), '40001 E', ...server.slice(3)]);
+      await c.end();
+    });
+    await direct.end();
+  });
+
   // PostgreSQL refuses every statement after an error in a transaction block (25P02) and rolls
   // the block back at its COMMIT: the proxy must leave the server so after an injected error too,
   // or a client that goes on regardless has its later statements run and committed.
