@@ -13,6 +13,7 @@ import { loadRunners } from '../src/report/runners.js';
 import type { JsonReport } from '../src/report/json.js';
 import { readFunkloadXml } from '../src/runners/funkload-xml.js';
 import { realFunkload } from './helpers/funkload.js';
+import { cliDone } from './helpers/marteau-cli.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer } from './helpers/servers.js';
@@ -110,6 +111,11 @@ describe.skipIf(!fl || !haveServer('sshd'))('funkload runner, its SSH node lost 
       expect(Number(covers![2])).toBeLessThan(4);
       expect(await readFile(path.join(resultDir, 'junit.xml'), 'utf8')).toContain(`; the report covers ${covers![1]}; not in the report: any result line`);
       expect(logs).toContainEqual(`- engine: ${s.abort!.reason}: the report covers ${covers![1]}, from the result lines streamed until then`);
+      // A report rebuilt from the job's results says the same: the node lost (exit 3, as --ci gave the job), the same cut.
+      const out = path.join(dir, `rebuilt-${job.id}`);
+      const rebuilt = await cliDone(['report', resultDir, '-o', out, '--state-dir', path.dirname(path.dirname(resultDir))]);
+      expect(rebuilt.code, rebuilt.out + rebuilt.err).toBe(3);
+      expect(await readFile(path.join(out, 'index.html'), 'utf8')).toContain(`it covers ${covers![1]}. Not in it: ${s.abort!.missing!.split(/ \(|;/)[0]}`);
     } finally {
       await e.stop();
     }
