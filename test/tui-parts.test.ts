@@ -29,7 +29,7 @@ import { queueLayout, queueRow } from '../src/ui/queue-row.js';
 import { scheduleLine } from '../src/ui/schedule-line.js';
 import type { Modal } from '../src/ui/ui-state.js';
 import { bar } from '../src/ui/sparkline.js';
-import { ellipsisItems } from '../src/ui/text.js';
+import { ellipsisItems, ellipsisPair } from '../src/ui/text.js';
 
 const job = (o: Partial<JobRow> = {}): JobRow => ({
   id: '1eb11b95aaaa',
@@ -77,6 +77,26 @@ describe('queue rows', () => {
     expect(a).toMatch(/^a-job-with-a-r… succeeded 4539 requests …$/);
     expect(a.indexOf('4539')).toBe(b.indexOf('4539'));
     expect(b.length).toBeLessThanOrEqual(42);
+  });
+
+  it('an ended row that did not succeed says why beside its figures, each cut after a whole item', () => {
+    // It read 'by a user' or '1 threshold(s) …' alone, where `marteau-tui queue` says both.
+    const figures = '5267 requests, 12.82 % errors, 117.0 req/s, p95 8.0ms, Apdex 0.93';
+    const ended = (name: string, state: string, reason: string) => job({ id: `${name}aaaaaaaa`, name, state, endedAt: 40_000, rate: undefined, progress: `${reason} · ${figures}`, outcome: { reason, figures } });
+    const jobs = [ended('stopped', 'cancelled', 'by a user'), ended('strict', 'failed', '1 threshold(s) failed: success_rate >= 95%: 87.18% (failed)')];
+    const rows = (width: number) => {
+      const ui = render(createElement(QueuePane, { jobs, selected: 0, focused: true, height: 6, width, filter: '', now: 50_000 }));
+      const lines = ui.lastFrame()!.split('\n').slice(2, 4).map((l) => l.slice(4, -1).trimEnd());
+      ui.unmount();
+      return lines;
+    };
+    // 100 and 120 columns.
+    expect(rows(58)).toEqual(['stopped cancelled by a user · 5267 requests …', 'strict  failed    1 threshold(s) … · 5267 requests …']);
+    expect(rows(88)).toEqual(['stoppeda stopped cancelled    39s local    by a user · 5267 requests …', 'strictaa strict  failed       39s local    1 threshold(s) … · 5267 requests …']);
+    expect(rows(120)[0]).toBe('stoppeda stopped cancelled    39s local    by a user · 5267 requests, 12.82 % errors, 117.0 req/s, p95 8.0ms …');
+    // 80×24: no room for both beside the name and state: why, as before.
+    expect(rows(46)).toEqual(['stopped cancelled by a user', 'strict  failed    1 threshold(s) …']);
+    expect(ellipsisPair('by a user', figures, 200)).toBe(`by a user · ${figures}`);
   });
 
   it('the Queue pane says which jobs show when there are more than rows, before the counts', () => {

@@ -12,6 +12,7 @@ import { loadRunners } from '../src/report/runners.js';
 import type { Proxy } from '../src/proxy/proxy.js';
 import { App } from '../src/ui/App.js';
 import { engineBackend } from '../src/ui/engine-backend.js';
+import { startLoadApp } from '../fixtures/load/app.js';
 import { startEchoServer } from './helpers/echo.js';
 import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
 import { startProxy } from './helpers/builtin-proxy.js';
@@ -171,6 +172,21 @@ recovery: {window: 1s}
     // Which job the retry is, as a replay says it.
     await t.waitFor((f) => f.includes(`retrying sleeper (${t.engine.getSnapshot().jobs[0].id.slice(0, 8)}) with a new seed as job ${t.engine.getSnapshot().jobs[1].id.slice(0, 8)}`), 'the new job named');
     await t.engine.cancel(t.engine.getSnapshot().jobs[1].id);
+  });
+
+  it('a cancelled load\'s Queue row says why and what it measured, as `marteau-tui queue` does', async () => {
+    const app = await startLoadApp();
+    cleanups.push(() => app.close());
+    const t = await setup();
+    await t.engine.enqueue(await project(`name: stopped\nrunner: builtin\nbase_url: ${app.url}\ncycles: [2]\nduration: 30\nstartup_delay: 0\nsleep_time: 0.05\nscenario:\n  - {get: /}\n`));
+    await t.waitFor((f) => /stopped\s+running .*\d+\/s/.test(f), 'the running load', 30_000);
+    await t.press('c', 'y');
+    await t.waitFor(() => t.engine.getSnapshot().jobs[0].status === 'cancelled', 'the cancelled job');
+    const requests = /\((\d+) requests, /.exec(t.engine.getSnapshot().jobs[0].summary ?? '')?.[1];
+    expect(requests, t.engine.getSnapshot().jobs[0].summary).toBeDefined();
+    // At 100 columns the row has room for the reason and the first figure, cut after a whole one
+    // (it read 'by a user' alone).
+    await t.waitFor((f) => new RegExp(`stopped\\s+cancelled\\s+\\d+s by a user · ${requests} requests(, | …)`).test(f), 'the reason and the figures in the row');
   });
 
   it('pages through a long queue: PgUp/PgDn, g/G, the window moving only when the selection leaves it', async () => {

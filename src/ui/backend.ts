@@ -11,8 +11,13 @@ export interface JobRow {
   id: string;
   name: string;
   state: string;
-  /** e.g. "cycle 2/3 · 20 users", a phase, or why the job ended */
+  /** e.g. "cycle 2/3 · 20 users", a phase, or how the job ended (its reason · its figures) */
   progress?: string;
+  /**
+   * How an ended job went, in the parts `progress` joins, which a Queue row fits each in turn:
+   * why it did not succeed (first line) and its runner's figures, when it has them.
+   */
+  outcome?: { reason?: string; figures?: string };
   /** A running load's figures over the last second. */
   rate?: number;
   errorPercent?: number;

@@ -190,14 +190,21 @@ function jobRow(j: JobView, journal: boolean, outputFile: string | undefined, en
   const errorPercent = running && p.requestsPerSecond! > 0 && p.errorsPerSecond !== undefined ? (100 * p.errorsPerSecond) / p.requestsPerSecond! : running ? 0 : undefined;
   const src = j.source.kind === 'git' ? `${j.source.url}${j.source.ref ? `#${j.source.ref}` : ''} @ ${j.source.commit.slice(0, 12)}` : j.source.configFile;
   const known = (): Pick<JobView, 'summary' | 'report' | 'seed' | 'timeline'> => (j.summary !== undefined ? j : (ended() ?? j));
+  // Why it did not succeed and what it measured, as `marteau-tui queue` says both: a cancelled
+  // load's row read 'by a user' alone, its figures out of sight.
+  const outcome = () => (p || j.waiting ? undefined : { reason: j.reason?.split('\n')[0] || undefined, figures: figuresOf(known().summary) });
   return {
     id: j.id,
     name: j.name,
     state: j.status,
     get progress() {
       if (p) return [p.cycle !== undefined ? `cycle ${p.cycle + 1}/${p.cycles ?? '?'}` : '', users !== undefined ? `${users} users` : '', p.message ?? ''].filter(Boolean).join(' · ');
-      // The state and the time taken have their own columns: "907 requests, 0.00 % errors, ..." or why it failed.
-      return j.waiting ?? j.reason ?? figuresOf(known().summary);
+      // The state and the time taken have their own columns: "907 requests, 0.00 % errors, ..." and why it failed.
+      const o = outcome();
+      return j.waiting ?? ([o?.reason, o?.figures].filter(Boolean).join(' · ') || undefined);
+    },
+    get outcome() {
+      return outcome();
     },
     rate: running ? p.requestsPerSecond : undefined,
     errorPercent,

@@ -4,7 +4,7 @@
  * figures (req/s, error %, p95) stay as long as the name and state fit. Pure.
  */
 import type { JobRow } from './backend.js';
-import { cell, ellipsisItems } from './text.js';
+import { cell, ellipsisItems, ellipsisPair } from './text.js';
 
 export interface Segment {
   text: string;
@@ -41,17 +41,35 @@ export interface QueueLayout {
 
 const FIGURES = 21;
 
+/** The cells an ended row's reason and first figure take side by side, at most: a longer reason is cut (ellipsisPair). */
+const OUTCOME_MAX = 36;
+
+/**
+ * The cells a row needs to say why it ended beside its first figure ('by a user · 130 requests
+ * …'), up to OUTCOME_MAX; 0 for a row with only one of them.
+ */
+export function outcomeWidth(job: JobRow): number {
+  const o = job.outcome;
+  if (!o?.reason || !o.figures) return 0;
+  const item = o.figures.split(', ')[0];
+  return Math.min(OUTCOME_MAX, o.reason.length + 3 + item.length + (item.length < o.figures.length ? 2 : 0));
+}
+
 /**
  * Columns for a pane `width` cells wide whose longest name and state are given (and whether
- * any row has live figures, or a progress or outcome, to show): the most
- * valuable first, each only if it fits whole. The name gets more room once the live figures are
- * in; the progress (last) takes what is left.
+ * any row has live figures, or a progress or outcome, to show, and how wide the widest
+ * outcome with a reason is: outcomeWidth): the most valuable first, each only if it fits whole.
+ * The name gets more room once the live figures are in; the progress (last) takes what is left.
  */
-export function queueLayout(width: number, longestName: number, longestState: number, anyFigures = true, anyProgress = true): QueueLayout {
+export function queueLayout(width: number, longestName: number, longestState: number, anyFigures = true, anyProgress = true, widestOutcome = 0): QueueLayout {
   // With no live figures, how a finished job went is the row's news: it comes before a longer
-  // name and the elapsed time, wide enough for a whole figure ("4539 requests …").
+  // name and the elapsed time, wide enough for a whole figure ("4539 requests …"), or for why it
+  // ended beside one where that fits ("by a user · 130 requests …").
   const outcomeFirst = !anyFigures && anyProgress;
-  const widths: Record<Key, number> = { id: 8, name: Math.min(NAME_MIN, Math.max(4, longestName)), state: Math.max(9, longestState), elapsed: 6, nodes: 8, figures: FIGURES, progress: outcomeFirst ? 16 : 10 };
+  const named = Math.min(NAME_MIN, Math.max(4, longestName));
+  const state = Math.max(9, longestState);
+  const outcome = Math.max(16, Math.min(widestOutcome, width - named - state - 2));
+  const widths: Record<Key, number> = { id: 8, name: named, state, elapsed: 6, nodes: 8, figures: FIGURES, progress: outcomeFirst ? outcome : 10 };
   const priority: (Key | 'grow-name')[] = outcomeFirst
     ? ['name', 'state', 'progress', 'grow-name', 'elapsed', 'id', 'nodes']
     : ['name', 'state', 'figures', 'grow-name', 'elapsed', 'progress', 'id', 'nodes'];
@@ -85,6 +103,12 @@ export function listWindow(top: number | undefined, selected: number, length: nu
   return Math.max(0, Math.min(from, length - visible));
 }
 
+/** The progress column: an ended job's reason and figures each get room (ellipsisPair). */
+function fitProgress(job: JobRow, width: number): string {
+  const o = job.outcome;
+  return o?.reason && o.figures ? ellipsisPair(o.reason, o.figures, width) : ellipsisItems(job.progress ?? '', width);
+}
+
 /** One job's row in the pane's columns; a row without live figures gives their cells to its progress. */
 export function queueRow(job: JobRow, layout: QueueLayout, now: number): Segment[] {
   const figures = liveFigures(job);
@@ -97,10 +121,10 @@ export function queueRow(job: JobRow, layout: QueueLayout, now: number): Segment
     const sep = i ? ' ' : '';
     if (c.key === 'figures' && !figures) {
       const next = cols[i + 1]?.key === 'progress' ? cols[++i].width + 1 : 0;
-      out.push({ text: sep + ellipsisItems(text.progress, c.width + next) });
+      out.push({ text: sep + fitProgress(job, c.width + next) });
       continue;
     }
-    const t = c.key === 'progress' ? ellipsisItems(text.progress, c.width) : cell(text[c.key], c.width, c.key === 'elapsed' ? 'right' : 'left');
+    const t = c.key === 'progress' ? fitProgress(job, c.width) : cell(text[c.key], c.width, c.key === 'elapsed' ? 'right' : 'left');
     out.push({ text: sep + t, tone: tone[c.key] });
   }
   return out;

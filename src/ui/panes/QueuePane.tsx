@@ -3,7 +3,7 @@ import { memo } from 'react';
 import type { JobRow } from '../backend.js';
 import { Pane } from '../components/Pane.js';
 import { queueRows } from '../layout.js';
-import { listWindow, queueLayout, queueRow } from '../queue-row.js';
+import { listWindow, outcomeWidth, queueLayout, queueRow } from '../queue-row.js';
 import { color, jobStateColor } from '../theme.js';
 
 /** Jobs, newest first, fitted to the width (queue-row.ts); `enter` shows details in the Output pane. */
@@ -12,7 +12,7 @@ export const QueuePane = memo(function QueuePane(props: { jobs: readonly JobRow[
   const visible = queueRows(height);
   const first = listWindow(props.top, selected, jobs.length, visible);
   const shown = jobs.slice(first, first + visible);
-  const layout = queueLayout(width - 6, Math.max(0, ...shown.map((j) => j.name.length)), Math.max(0, ...shown.map((j) => j.state.length)), shown.some((j) => j.rate !== undefined), shown.some((j) => !!j.progress));
+  const layout = queueLayout(width - 6, Math.max(0, ...shown.map((j) => j.name.length)), Math.max(0, ...shown.map((j) => j.state.length)), shown.some((j) => j.rate !== undefined), shown.some((j) => !!j.progress), Math.max(0, ...shown.map(outcomeWidth)));
   const counts = jobs.reduce<Record<string, number>>((a, j) => ({ ...a, [j.state]: (a[j.state] ?? 0) + 1 }), {});
   // More jobs than rows: say which part shows first, as the Behaviors pane does; the counts after
   // it are dropped first as the pane narrows (at 80×24 three rows show, and nothing else said so).
