@@ -249,8 +249,8 @@ describe.skipIf(!haveMariadb())('mysql through the chaos proxy (real MariaDB)', 
       await c.query('BEGIN');
       await c.query('INSERT INTO commit_forms VALUES (9)');
       await expect(c.query('END')).rejects.toMatchObject({ code: 'ER_PARSE_ERROR' });
-      await p.setMix({ error: { percent: 100, kind: '1213' } });
-      await expect(c.query('END')).rejects.toMatchObject({ errno: 1213 });
+      await p.setMix({ error: { percent: 100, kind: '1205' } });
+      await expect(c.query('END')).rejects.toMatchObject({ errno: 1205 });
       await p.setMix('');
       expect(await open()).toBe(1);
       await c.query('ROLLBACK');
@@ -283,6 +283,57 @@ describe.skipIf(!haveMariadb())('mysql through the chaos proxy (real MariaDB)', 
       const server = await scenario(`INSERT INTO no_such_table VALUES ('a\\b')${rest}`, false);
       expect(server).toEqual(['ok', 'ok', '1146', '1', '[]', 'ok', '[{"id":1}]']);
       expect(await scenario(`INSERT INTO unread_t VALUES (5, 'a\\b')${rest}`, true)).toEqual([...server.slice(0, 2), '1205', ...server.slice(3)]);
+      await c.end();
+    });
+    await direct.end();
+  });
+
+  // InnoDB rolls a deadlocked transaction back whole; a client told 1213 retries it from BEGIN,
+  // which commits whatever transaction is still open: it must not be.
+  it('an injected deadlock (1213) rolls the transaction back on the server, as InnoDB does; a lock wait timeout (1205) does not', async () => {
+    const direct = await connect(db.port);
+    await direct.query('CREATE TABLE deadlock_t (id INT) ENGINE=InnoDB');
+    await withProxy('', async (p) => {
+      const c = await connect(p.port);
+      const open = async () => ((await c.query('SELECT @@in_transaction AS open'))[0] as { open: number }[])[0].open;
+      const rows = async () => ((await direct.query('SELECT id FROM deadlock_t ORDER BY id'))[0] as { id: number }[]).map((r) => r.id);
+      const failing: [string, () => Promise<unknown>][] = [
+        ['query', () => c.query('INSERT INTO deadlock_t VALUES (2)')],
+        ['prepared', () => c.execute('INSERT INTO deadlock_t VALUES (?)', [2])],
+      ];
+      // Prepared once here (mysql2 keeps it): the failing one is a COM_STMT_EXECUTE alone.
+      await c.execute('INSERT INTO deadlock_t VALUES (?)', [0]);
+      for (const [what, statement] of failing) {
+        await direct.query('TRUNCATE deadlock_t');
+        await c.query('BEGIN');
+        await c.query('INSERT INTO deadlock_t VALUES (1)');
+        await p.setMix({ error: { percent: 100, kind: '1213' } });
+        await expect(statement(), what).rejects.toMatchObject({ errno: 1213 });
+        await p.setMix('');
+        expect(await open(), what).toBe(0);
+        // The retry, as the error asks: each row once.
+        await c.query('BEGIN');
+        await c.query('INSERT INTO deadlock_t VALUES (1)');
+        await statement();
+        await c.query('COMMIT');
+        expect(await rows(), what).toEqual([1, 2]);
+      }
+      // Autocommitted: nothing to roll back, nothing inserted, the connection goes on.
+      await direct.query('TRUNCATE deadlock_t');
+      await p.setMix({ error: { percent: 100, kind: '1213' } });
+      await expect(c.query('INSERT INTO deadlock_t VALUES (3)')).rejects.toMatchObject({ errno: 1213 });
+      await p.setMix('');
+      expect(await rows()).toEqual([]);
+      // A lock wait timeout fails the statement only (innodb_rollback_on_timeout off): the
+      // transaction goes on, as on the server.
+      await c.query('BEGIN');
+      await c.query('INSERT INTO deadlock_t VALUES (1)');
+      await p.setMix({ error: { percent: 100, kind: '1205' } });
+      await expect(c.query('INSERT INTO deadlock_t VALUES (2)')).rejects.toMatchObject({ errno: 1205 });
+      await p.setMix('');
+      expect(await open()).toBe(1);
+      await c.query('COMMIT');
+      expect(await rows()).toEqual([1]);
       await c.end();
     });
     await direct.end();

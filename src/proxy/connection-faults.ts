@@ -303,8 +303,9 @@ export abstract class ConnectionFaults extends ConnectionReplies {
    * the connection: the server ends the transaction itself.
    */
   protected standInFor(kind: string | undefined, request: Buffer, whole: boolean, ordinal = this.ordinal): Buffer | undefined {
-    if (this.protocol.standIn === undefined || this.protocol.errorKinds[this.errorKind(kind)]?.fatal) return undefined;
-    return this.protocol.standIn(request, whole, this.session, ordinal);
+    const drawn = this.errorKind(kind);
+    if (this.protocol.standIn === undefined || this.protocol.errorKinds[drawn]?.fatal) return undefined;
+    return this.protocol.standIn(request, whole, this.session, ordinal, drawn);
   }
 
   private pluginFailed(b: Behavior, err: unknown): void {

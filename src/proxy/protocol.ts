@@ -162,9 +162,10 @@ export interface Protocol {
    * sent in its place, whose reply the error replaces. Undefined for other requests. `request`
    * is its first segment, all of it when `whole`. `session`: the connection's, for what earlier
    * requests said (a statement's name) and the state its replies left (a transaction block);
-   * `ordinal`: the request's place among them, for the requests ahead of it still in flight.
+   * `ordinal`: the request's place among them, for the requests ahead of it still in flight;
+   * `kind`: the error drawn (MySQL's deadlock rolls back its transaction).
    */
-  standIn?(request: Buffer, whole: boolean, session?: FramerSession, ordinal?: number): Buffer | undefined;
+  standIn?(request: Buffer, whole: boolean, session?: FramerSession, ordinal?: number, kind?: string): Buffer | undefined;
 }
 
 /**

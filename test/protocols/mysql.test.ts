@@ -417,6 +417,26 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
     expect(mysql.standIn!(query([0, 1], 'SELECT 1'), true)).toBeUndefined();
   });
 
+  // A real deadlock rolls its transaction back: a statement that draws one goes as ROLLBACK, with
+  // the attributes header when both sides speak CLIENT_QUERY_ATTRIBUTES (a COM_STMT_EXECUTE has none to copy).
+  it('a statement that draws a deadlock (1213): a ROLLBACK in its place; other kinds and commands withheld', () => {
+    const session = (caps: number) => {
+      const s = mysql.createSession();
+      s.fromServer(pkt(0, greeting(caps)));
+      s.fromClient(pkt(1, handshakeResponse(caps)));
+      s.fromServer(pkt(2, ok()));
+      return s;
+    };
+    const ATTRIBUTES = 0x0800_0000;
+    const mariadb = session(CAPS), mysql8 = session(CAPS | ATTRIBUTES);
+    expect(mysql.standIn!(query([], 'INSERT INTO t VALUES (1)'), true, mariadb, 3, '1213')).toEqual(rollback([]));
+    expect(mysql.standIn!(pkt(0, execute(1)), true, mariadb, 3, '1213')).toEqual(rollback([]));
+    expect(mysql.standIn!(pkt(0, execute(1)), true, mysql8, 3, '1213')).toEqual(rollback([0, 1]));
+    expect(mysql.standIn!(query([0, 1], 'INSERT INTO t VALUES (1)'), false, mysql8, 3, '1213')).toEqual(rollback([0, 1]));
+    expect(mysql.standIn!(query([], 'INSERT INTO t VALUES (1)'), true, mariadb, 3, '1205')).toBeUndefined();
+    expect(mysql.standIn!(pkt(0, cmd(0x16, 'INSERT INTO t VALUES (?)')), true, mariadb, 3, '1213')).toBeUndefined();
+  });
+
   it('statements ending in a COMMIT go with ROLLBACK in its place, unless a comment may hide it', () => {
     expect(mysql.standIn!(query([0, 1], 'INSERT INTO t VALUES (1); commit ;\n'), true)).toEqual(query([0, 1], 'INSERT INTO t VALUES (1); ROLLBACK AND NO CHAIN NO RELEASE'));
     expect(mysql.standIn!(query([], 'DELETE FROM t;\nCOMMIT'), true)).toEqual(query([], 'DELETE FROM t; ROLLBACK AND NO CHAIN NO RELEASE'));

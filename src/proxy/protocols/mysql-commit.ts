@@ -1,10 +1,10 @@
 /**
  * MySQL's and MariaDB's COMMIT that draws an injected error (commit.ts): a COM_QUERY that is a
- * COMMIT, or holds one, and the ROLLBACK the server is sent in its place.
+ * COMMIT, or holds one, and the ROLLBACK the server is sent in its place; and a statement that
+ * draws a deadlock, which a real one rolls back with its transaction.
  */
 import { commitAt, MYSQL_SQL } from './commit.js';
-
-const COM_QUERY = 0x03;
+import { COM_QUERY, COM_STMT_EXECUTE } from './mysql-packets.js';
 
 /**
  * A COM_QUERY packet (3-byte length, sequence id 0, command 0x03, the statement) that is a
@@ -21,6 +21,20 @@ export function commitStandIn(request: Buffer): Buffer | undefined {
   // Statements before a COMMIT (CLIENT_MULTI_STATEMENTS): they go, with ROLLBACK after them.
   const payload = Buffer.concat([request.subarray(4, at), Buffer.from(' ', 'latin1'), ROLLBACK_TEXT]);
   return Buffer.concat([Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, 0]), payload]);
+}
+
+/**
+ * A statement (COM_QUERY, COM_STMT_EXECUTE) that draws a deadlock (1213): InnoDB rolls back the
+ * deadlocked transaction whole, so the server is sent ROLLBACK in its place. Withheld, the
+ * transaction stayed open while the client was told it was rolled back, and a client retrying
+ * it had the first statements committed twice (its BEGIN commits the open transaction). Outside
+ * a transaction the ROLLBACK does nothing, as a deadlocked autocommitted statement leaves
+ * nothing. Other commands are withheld as before: the ROLLBACK's OK is no reply of theirs.
+ * `attributes`: the connection's queries carry CLIENT_QUERY_ATTRIBUTES' header.
+ */
+export function deadlockStandIn(request: Buffer, attributes: boolean): Buffer | undefined {
+  if (request.length <= 4 || request[3] !== 0 || (request[4] !== COM_QUERY && request[4] !== COM_STMT_EXECUTE)) return undefined;
+  return attributes ? ROLLBACK_NO_ATTRIBUTES : ROLLBACK;
 }
 
 /**

@@ -38,6 +38,7 @@ export const CLIENT_PROTOCOL_41 = 0x200;
 export const CLIENT_SSL = 0x800;
 export const CLIENT_DEPRECATE_EOF = 0x01000000;
 export const CLIENT_ZSTD_COMPRESSION = 0x04000000;
+export const CLIENT_QUERY_ATTRIBUTES = 0x08000000;
 // Server status flags.
 export const SERVER_MORE_RESULTS_EXISTS = 0x0008;
 export const SERVER_STATUS_CURSOR_EXISTS = 0x0040;

@@ -29,11 +29,11 @@ import type { Frames } from '../frames.js';
 import { CannedReplies, FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 import {
-  CLIENT_COMPRESS, CLIENT_DEPRECATE_EOF, CLIENT_PROTOCOL_41, CLIENT_SSL, CLIENT_ZSTD_COMPRESSION, COM_STMT_EXECUTE, MAX_PAYLOAD,
+  CLIENT_COMPRESS, CLIENT_DEPRECATE_EOF, CLIENT_PROTOCOL_41, CLIENT_QUERY_ATTRIBUTES, CLIENT_SSL, CLIENT_ZSTD_COMPRESSION, COM_STMT_EXECUTE, MAX_PAYLOAD,
   MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED,
 } from './mysql-packets.js';
 import { MysqlReply } from './mysql-reply.js';
-import { commitStandIn } from './mysql-commit.js';
+import { commitStandIn, deadlockStandIn } from './mysql-commit.js';
 
 /** How much of a reply packet's payload the framer looks at (an OK packet's status fits). */
 const REPLY_PEEK = 32;
@@ -114,6 +114,11 @@ class MysqlSession implements FramerSession {
   private serverCaps = 0xffffffff;
   private clientCaps = 0;
   private clientCapsSeen = false;
+
+  /** Both sides speak CLIENT_QUERY_ATTRIBUTES: every COM_QUERY starts with their header. */
+  queryAttributes(): boolean {
+    return (this.clientCaps & this.serverCaps & CLIENT_QUERY_ATTRIBUTES) !== 0;
+  }
 
   private readonly c: Dir = newDir();
   private readonly s: Dir = newDir();
@@ -370,7 +375,8 @@ export const mysql: Protocol = {
   ),
   defaultError: '1205',
   createSession: () => new MysqlSession(),
-  standIn: (request, whole) => (whole ? commitStandIn(request) : undefined),
+  standIn: (request, whole, session, _ordinal, kind) => (whole ? commitStandIn(request) : undefined)
+    ?? (kind === '1213' ? deadlockStandIn(request, session instanceof MysqlSession && session.queryAttributes()) : undefined),
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     const e = MYSQL_ERRORS[kind] ?? MYSQL_ERRORS['1205'];
     // The reply follows the request's numbering: request sequence id + 1.
