@@ -23,29 +23,45 @@ const T = (c: string): number => c.charCodeAt(0);
 const Q = T('Q'), PARSE = T('P'), BIND = T('B');
 
 /** The words of the statements that begin or end a block, by their first letter (lowercase). */
-const WORDS: (Buffer[] | undefined)[] = new Array<Buffer[] | undefined>(256);
+const WORDS: (Buffer[] | undefined)[] = new Array<Buffer[] | undefined>(256).fill(undefined);
 for (const word of ['begin', 'start', 'commit', 'end', 'rollback', 'abort', 'prepare']) {
   (WORDS[T(word)] ??= []).push(Buffer.from(word, 'latin1'));
 }
 
-/** A byte of an identifier or keyword: a letter, a digit, `_`, `$`, any byte of a multibyte character. */
-function wordByte(c: number): boolean {
+/** 1 for a byte of an identifier or keyword: a letter, a digit, `_`, `$`, any byte of a multibyte character. */
+const WORD_BYTE = new Uint8Array(256);
+for (let c = 0; c < 256; c++) {
   const l = c | 0x20;
-  return (l >= 0x61 && l <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x24 || c >= 0x80;
+  WORD_BYTE[c] = (l >= 0x61 && l <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === 0x24 || c >= 0x80 ? 1 : 0;
 }
 
-/** Whether bytes [from, to) of `buf` hold, as a word of its own in any case, one of WORDS. */
+/**
+ * Whether bytes [from, to) of `buf` hold, as a word of its own in any case, one of WORDS. Word
+ * by word, each byte looked at once: a statement's first word starts after a blank, a `;`, a
+ * comment or a parenthesis, never glued to another word.
+ */
 export function namesTransaction(buf: Buffer, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) {
-    const words = WORDS[buf[i] | 0x20];
-    if (words === undefined || (i > from && wordByte(buf[i - 1]))) continue;
-    for (const w of words) {
-      const end = i + w.length;
-      if (end > to || (end < to && wordByte(buf[end]))) continue;
-      let j = 1;
-      while (j < w.length && (buf[i + j] | 0x20) === w[j]) j++;
-      if (j === w.length) return true;
+  let i = from;
+  while (i < to) {
+    if (WORD_BYTE[buf[i]] === 0) {
+      i++;
+      continue;
     }
+    const start = i;
+    while (++i < to && WORD_BYTE[buf[i]] === 1);
+    const words = i - start >= 3 && i - start <= 8 ? WORDS[buf[start] | 0x20] : undefined;
+    if (words !== undefined && isOneOf(buf, start, i, words)) return true;
+  }
+  return false;
+}
+
+function isOneOf(buf: Buffer, from: number, to: number, words: Buffer[]): boolean {
+  for (let w = 0; w < words.length; w++) {
+    const word = words[w];
+    if (word.length !== to - from) continue;
+    let j = 1;
+    while (j < word.length && (buf[from + j] | 0x20) === word[j]) j++;
+    if (j === word.length) return true;
   }
   return false;
 }
