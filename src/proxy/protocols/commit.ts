@@ -19,10 +19,10 @@ const SEMICOLON = 0x3b, LF = 0x0a, SPACE = 0x20;
  * A query that may hold a COMMIT amid statements it cannot read for sure fails whole: withheld
  * (MySQL; PostgreSQL outside a block), or a failing statement in its place in a PostgreSQL block
  * (postgres-aborted.ts). That is what the server does when the query's first statement fails:
- * it runs none of the rest, and the transaction stays open (MySQL, MariaDB) or aborted
- * (PostgreSQL: 25P02 until the client's ROLLBACK, its COMMIT rolled back); checked against
- * both servers. Guessing where the COMMIT stands could send statements the client's text does
- * not hold.
+ * it runs none of the rest, and the transaction stays open (MySQL, MariaDB; a deadlock rolls it
+ * back, mysql-commit.ts) or aborted (PostgreSQL: 25P02 until the client's ROLLBACK, its COMMIT
+ * rolled back); checked against both servers. Guessing where the COMMIT stands could send
+ * statements the client's text does not hold.
  */
 export function commitAt(buf: Buffer, from: number, to: number, d: SqlDialect): number {
   let end = to;
