@@ -1,8 +1,9 @@
 /**
- * The funkload runner with the real FunkLoad 1.17.2 on one real SSH node (sshd on 127.0.0.2)
- * that dies mid-bench: the job fails for the machines as before, and its report holds what the
- * node streamed until then (its result XML, followed as FunkLoad wrote it): the finished cycle
- * and the cut one, marked incomplete, saying where it was cut and what it lacks.
+ * The funkload runner with the real FunkLoad 1.17.2 on one real SSH node (sshd on 127.0.0.x)
+ * lost mid-bench, its sshd killed or its connection reset: the job fails for the machines as
+ * before, and its report holds what the node streamed until then (its result XML, followed as
+ * FunkLoad wrote it): the finished cycle and the cut one, marked incomplete, saying where it was
+ * cut and what it lacks.
  */
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -17,7 +18,7 @@ import { cliDone } from './helpers/marteau-cli.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer } from './helpers/servers.js';
-import { descendants, makeUserKey, sshNode, startSshd, type Sshd } from './helpers/sshd.js';
+import { descendants, makeUserKey, relayTo, sshNode, startSshd, type Sshd } from './helpers/sshd.js';
 
 const fl = realFunkload();
 
@@ -34,6 +35,8 @@ const conf = (url: string) =>
 describe.skipIf(!fl || !haveServer('sshd'))('funkload runner, its SSH node lost mid-bench (real FunkLoad)', () => {
   let dir: string;
   let node: Sshd;
+  /** Reached through a relay whose connections are closed under the bench. */
+  let reset: Sshd;
   let knownHosts: string;
   let identity: string;
   let app: Awaited<ReturnType<typeof startHttpServer>>;
@@ -44,25 +47,31 @@ describe.skipIf(!fl || !haveServer('sshd'))('funkload runner, its SSH node lost 
     identity = user.privateKey;
     app = await startHttpServer();
     // SSH sessions get their own HOME, without pyenv: the vendored fl-python is told its Python.
-    node = await startSshd('127.0.0.2', user, { setEnv: { FL_PYTHON: fl!.python, PATH: '/usr/local/bin:/usr/bin:/bin' } });
+    const env = { setEnv: { FL_PYTHON: fl!.python, PATH: '/usr/local/bin:/usr/bin:/bin' } };
+    [node, reset] = await Promise.all([startSshd('127.0.0.2', user, env), startSshd('127.0.0.3', user, env)]);
     knownHosts = path.join(dir, 'known_hosts');
     await writeFile(knownHosts, `${node.knownHostsLine}\n`);
   });
   afterAll(async () => {
-    await Promise.all([node?.stop(), app?.close()]);
+    await Promise.all([node?.stop(), reset?.stop(), app?.close()]);
     await removeTemp();
   });
 
-  it('the job fails as before, and its report holds the finished cycle and the cut one up to the loss, marked incomplete', async () => {
+  /**
+   * A job on `sshd` (at `o.port` when given) that `lose` loses two seconds into the second
+   * cycle's recording: the job fails as before, and its report holds what came until then.
+   * Returns the job's results directory, and where the node worked.
+   */
+  async function loseMidBench(sshd: Sshd, o: { port?: number; knownHosts: string }, lose: () => void): Promise<{ resultDir: string; remote: string }> {
     const p = await project('name: lost\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1:2"\nduration: 4\n', { 'loadtest.py': LOADTEST, 'Simple.conf': conf(`http://127.0.0.1:${app.port}`) });
-    const nodes = [sshNode(node, 'a', { identity, knownHosts, workDir: path.join(dir, 'remote-a'), funkload: fl!.bin })];
+    const nodes = [sshNode(sshd, 'a', { identity, ...o, workDir: path.join(dir, `remote-${sshd.host}`), funkload: fl!.bin })];
     const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 30_000, probeIntervalMs: 60_000, nodes }, run: 'all' });
     const logs: string[] = [];
     e.events.on('log.line', (x) => logs.push(`${x.node ?? '-'} ${x.stream}: ${x.line}`));
     await e.start();
     try {
       const job = await e.enqueue(p);
-      // Two seconds into the second cycle's recording, with tests done in it: the node dies.
+      // Two seconds into the second cycle's recording, with tests done in it: the node is lost.
       let since = 0;
       await new Promise<void>((resolve) =>
         e.events.on('job.progress', (x) => {
@@ -71,17 +80,8 @@ describe.skipIf(!fl || !haveServer('sshd'))('funkload runner, its SSH node lost 
           if (x.at - since >= 2000) resolve();
         }),
       );
-      // Its sshd and everything its sessions ran (FunkLoad too, which would go on loading the app).
-      const below = descendants(node.pid);
       const lostAt = Date.now();
-      node.crash();
-      for (const pid of below) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // gone with its sshd
-        }
-      }
+      lose();
       const [done] = await e.waitFor([job.id]);
       // The run did not finish: a failure of the machines, said as the lost connection says it.
       expect(done, logs.join('\n')).toMatchObject({ status: 'failed', failure: 'infrastructure' });
@@ -116,8 +116,38 @@ describe.skipIf(!fl || !haveServer('sshd'))('funkload runner, its SSH node lost 
       const rebuilt = await cliDone(['report', resultDir, '-o', out, '--state-dir', path.dirname(path.dirname(resultDir))]);
       expect(rebuilt.code, rebuilt.out + rebuilt.err).toBe(3);
       expect(await readFile(path.join(out, 'index.html'), 'utf8')).toContain(`it covers ${covers![1]}. Not in it: ${s.abort!.missing!.split(/ \(|;/)[0]}`);
+      return { resultDir, remote: path.join(nodes[0].workDir, job.id) };
     } finally {
       await e.stop();
+    }
+  }
+
+  it('its sshd killed: the job fails as before, and its report holds the finished cycle and the cut one up to the loss, marked incomplete', async () => {
+    await loseMidBench(node, { knownHosts }, () => {
+      // Its sshd and everything its sessions ran (FunkLoad too, which would go on loading the app).
+      const below = descendants(node.pid);
+      node.crash();
+      for (const pid of below) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // gone with its sshd
+        }
+      }
+    });
+  }, 240_000);
+
+  it('its connection reset (sshd still up, the file still on the node): the same, from the lines received', async () => {
+    const relay = await relayTo(reset);
+    try {
+      const { resultDir, remote } = await loseMidBench(reset, { port: relay.port, knownHosts: relay.knownHosts }, () => relay.close());
+      // The report is of the lines that came: the start of what FunkLoad wrote there, the rest being missing.
+      // (Its last line may have been cut in the middle by the reset.)
+      const received = (await readFile(path.join(resultDir, 'results.xml'), 'utf8')).split('\n').slice(0, -2).join('\n');
+      expect(received).toContain('<response ');
+      expect((await readFile(path.join(remote, 'simple-bench.xml'), 'utf8')).startsWith(received)).toBe(true);
+    } finally {
+      relay.close();
     }
   }, 240_000);
 });
