@@ -13,11 +13,12 @@
 import { simpleQuery } from './postgres-commit.js';
 
 /**
- * A simple Query that always fails, and says so in the server's log. Where PL/pgSQL or DO is
- * missing (a PostgreSQL-compatible server) it fails all the same, on that.
+ * A simple Query that always fails, and says so in the server's log (also where it runs outside
+ * a block, postgres-blocks.ts). Where PL/pgSQL or DO is missing (a PostgreSQL-compatible server)
+ * it fails all the same, on that.
  */
 export const ABORT_BLOCK: Buffer = simpleQuery(Buffer.from(
-  "DO $$BEGIN RAISE EXCEPTION 'an error injected by the marteau-tui chaos proxy aborts this transaction block'; END$$\0",
+  "DO $$BEGIN RAISE EXCEPTION 'an error injected by the marteau-tui chaos proxy in place of a statement (it aborts the transaction block, if any)'; END$$\0",
   'latin1',
 ));
 
