@@ -171,6 +171,20 @@ describe('a Vaurien INI file given to --config', () => {
     expect(cli.err()).not.toMatch(/\n\s+at /);
   });
 
+  it('names a mistake at the path it was given, as its notes, also in a file it extends', async () => {
+    const sub = await mkdtemp(path.join(dir, 'rel-'));
+    await writeFile(path.join(sub, 'own.ini'), '[vaurien]\nbackend = 127.0.0.1:1\nprotocol = redis\nbehavior = 10:dealy\n');
+    await writeFile(path.join(sub, 'base.ini'), '[statsd]\nhost = ${NO_SUCH_VARIABLE_HERE}\n');
+    await writeFile(path.join(sub, 'child.ini'), '[DEFAULT]\nextends = base.ini\n\n[vaurien]\nbackend = 127.0.0.1:1\n');
+    const rel = (f: string) => path.relative(process.cwd(), path.join(sub, f));
+    const own = runCli(['proxy', '--config', rel('own.ini')]);
+    expect(await own.exited).toBe(2);
+    expect(own.err()).toContain(`marteau-tui: ${rel('own.ini')}:4:1: [vaurien] behavior: unknown behavior "dealy"`);
+    const child = runCli(['proxy', '--config', rel('child.ini')]);
+    expect(await child.exited).toBe(2);
+    expect(child.err()).toContain(`marteau-tui: ${rel('base.ini')}:2:1: \${NO_SUCH_VARIABLE_HERE}: no such environment variable`);
+  });
+
   it('refuses a Python [behavior:NAME] callable with the file and line, exit 2', async () => {
     const file = path.join(dir, 'custom.ini');
     await writeFile(file, '[vaurien]\nbackend = 127.0.0.1:1\n\n[behavior:slow]\ncallable = mypkg.behaviors:Slow\n');

@@ -6,7 +6,6 @@
  * - toxiproxy-server's single-dash flags (`-config`, `-host`, `-port`).
  */
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { ConfigError } from '../config/errors.js';
 import { unreadableWords } from '../fs/errors.js';
 import { closest, didYouMean } from '../text/closest.js';
@@ -323,7 +322,7 @@ export function vaurienConfig(file: string, flags: { listen?: string; upstream?:
   const notes: string[] = [];
   for (const [key, e] of ini.get('vaurien') ?? []) {
     // Keys from the files it extends are theirs to mention.
-    if (VAURIEN_USED.includes(key) || e.file !== path.resolve(file)) continue;
+    if (VAURIEN_USED.includes(key) || e.file !== file) continue;
     const where = `${file}:${e.line}: [vaurien] ${key}`;
     if (VAURIEN_TUNING.includes(key)) {
       notes.push(`${where} is read but has no use here (marteau-tui sets it itself)`);

@@ -16,7 +16,7 @@ export type IniValue = string | number | boolean | IniValue[];
 
 export interface IniEntry {
   value: IniValue;
-  /** Where the key was written, for errors: file and 1-based line. */
+  /** Where the key was written, for errors: file (as given, or beside it for an extended one) and 1-based line. */
   file: string;
   line: number;
 }
@@ -29,9 +29,9 @@ const OPTION = /^([^:=\s][^:=]*?)\s*[:=]\s*(.*)$/;
 const IS_NUMBER = /^-?[0-9]/;
 const ENV = /\$\{(\w.*?)?\}/g;
 
-/** Read and convert a Vaurien INI file (and the files it extends). */
+/** Read and convert a Vaurien INI file (and the files it extends); errors name `file` as given. */
 export function readVaurienIni(file: string, env: NodeJS.ProcessEnv = process.env): Ini {
-  return readFile(path.resolve(file), env, new Set());
+  return readFile(file, env, new Set());
 }
 
 function readFile(file: string, env: NodeJS.ProcessEnv, seen: Set<string>): Ini {
@@ -41,7 +41,7 @@ function readFile(file: string, env: NodeJS.ProcessEnv, seen: Set<string>): Ini 
   } catch (e) {
     throw new ConfigError(file, undefined, undefined, `cannot read the file: ${unreadableWords(e)}`, 'check the path given to --config');
   }
-  seen.add(file);
+  seen.add(path.resolve(file));
   const raw = parseRaw(file, text);
   const ini: Ini = new Map();
   for (const [name, entries] of raw) {
@@ -52,8 +52,8 @@ function readFile(file: string, env: NodeJS.ProcessEnv, seen: Set<string>): Ini 
   const extended = ini.get('DEFAULT')?.get('extends');
   if (extended) {
     for (const other of [extended.value].flat()) {
-      const target = path.resolve(path.dirname(file), String(other));
-      if (seen.has(target)) throw new ConfigError(file, extended.line, 1, `extends ${other}: the files extend each other in a loop`);
+      const target = path.isAbsolute(String(other)) ? String(other) : path.join(path.dirname(file), String(other));
+      if (seen.has(path.resolve(target))) throw new ConfigError(file, extended.line, 1, `extends ${other}: the files extend each other in a loop`);
       const base = readFile(target, env, seen);
       for (const [name, entries] of base) {
         const mine = ini.get(name) ?? new Map<string, IniEntry>();
