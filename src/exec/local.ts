@@ -2,6 +2,7 @@
  * Runs programs on this machine with execa, each in its own process group (detached) so a
  * cancel can kill the tool and everything it started, and no shell ever parses an argument.
  */
+import { addAbortListener } from 'node:events';
 import { existsSync } from 'node:fs';
 import { cp, open, rm, stat, type FileHandle } from 'node:fs/promises';
 import { mkdirp } from '../fs/mkdirp.js';
@@ -58,7 +59,8 @@ export class LocalExecutor implements Executor {
       killGroupNow(pgid, 'SIGTERM');
       killTimer = setTimeout(() => killGroupNow(pgid, 'SIGKILL'), o.killGraceMs ?? DEFAULT_GRACE_MS);
     };
-    o.signal?.addEventListener('abort', onAbort, { once: true });
+    // Also when the cancel came while execa loaded or the program spawned: it is stopped now.
+    const listening = o.signal && addAbortListener(o.signal, onAbort);
     // When the leader exits, whatever it left running in its group goes too: a background
     // child holding stdout open would otherwise keep the run (and the node) busy forever.
     sub.once('exit', () => {
@@ -82,7 +84,7 @@ export class LocalExecutor implements Executor {
       };
     } finally {
       clearTimeout(killTimer);
-      o.signal?.removeEventListener('abort', onAbort);
+      listening?.[Symbol.dispose]();
     }
   }
 

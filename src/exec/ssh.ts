@@ -5,6 +5,7 @@
  * fails every run in flight with a NodeError (an infrastructure failure, exit 3); files move
  * over SFTP.
  */
+import { addAbortListener } from 'node:events';
 import type { NodeSSH } from 'node-ssh';
 import type { SshNodeConfig } from '../config/nodes.js';
 import { NodeError, type Executor, type NodeNotice, type ProbeResult, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
@@ -275,7 +276,7 @@ export class SshExecutor implements Executor {
         settled = true;
         for (const t of timers) clearTimeout(t);
         this.inflight.delete(onLost);
-        o.signal?.removeEventListener('abort', onAbort);
+        listening?.[Symbol.dispose]();
         f();
       };
       const onLost = (e: NodeError) => finish(() => reject(e));
@@ -294,7 +295,8 @@ export class SshExecutor implements Executor {
         pgidWaiters.push(escalate);
         timers.push(setTimeout(() => { if (!pgid) channel.close(); }, PGID_WAIT_MS));
       };
-      o.signal?.addEventListener('abort', onAbort, { once: true });
+      // Also when the cancel came while the channel opened: the program is stopped once it says its group.
+      const listening = o.signal && addAbortListener(o.signal, onAbort);
       // What is written before the program starts waits in the channel for its stdin.
       o.input?.((text) => { if (!settled) channel.write(text); });
       timers.push(setInterval(() => { if (!settled) channel.write('\n'); }, HEARTBEAT_MS));

@@ -9,6 +9,7 @@
  * --reset-stats the ramp-up is left out as FunkLoad leaves it out. The price is Locust's start
  * (about a second) between cycles, which falls in the pause FunkLoad has there anyway.
  */
+import { addAbortListener } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
 import { mkdirp } from '../../fs/mkdirp.js';
 import path from 'node:path';
@@ -84,7 +85,8 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
     stop.abort();
     keeping = setTimeout(() => fetching.abort(), KEEP_AFTER_CANCEL_MS);
   };
-  ctx.signal.addEventListener('abort', onAbort, { once: true });
+  // Also when the job was cancelled while it started (its proxies, its chaos): stopped at once.
+  const listening = addAbortListener(ctx.signal, onAbort);
   // When the load was stopped: with it the results divide a cut cycle's rates by the time it ran.
   let stoppedAt: number | undefined;
   stop.signal.addEventListener('abort', () => (stoppedAt ??= Date.now()), { once: true });
@@ -112,7 +114,7 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
     failure = asFailure(e instanceof NodeLost ? e.error : (e as Error), ctx);
     stop.abort();
   } finally {
-    ctx.signal.removeEventListener('abort', onAbort);
+    listening[Symbol.dispose]();
     clearTimeout(keeping);
     chaos.stop();
     await Promise.all(runs.map((r) => cleanupStage(ctx, r.node, r.error)));
