@@ -482,6 +482,16 @@ describe('the queue from other terminals', () => {
     expect(again.err).toBe(`marteau-tui: job ${a.id.slice(0, 8)} was already cancelled: nothing to cancel\n`);
   });
 
+  it('cancel of one job named twice (a prefix and its id) cancels it once, exit 0', async () => {
+    const state = await stateDir();
+    expect((await cliDone(['enqueue', await project(`name: q\n${commandYaml(['true'])}\n`), '--state-dir', state])).code).toBe(0);
+    const [a] = await queueJson(state);
+    const r = await cliDone(['cancel', a.id.slice(0, 6), a.id, '--state-dir', state]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toBe(`cancelled ${a.id.slice(0, 8)} "q"\n`);
+  });
+
   it('an ambiguous id prefix shows the ids long enough to tell them apart; a finished job "has already succeeded"', async () => {
     const state = await stateDir();
     const q = new JournalQueue(path.join(state, 'journal.jsonl'));

@@ -107,9 +107,14 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
         withEngine(globals(), io, async (engine) => {
           // One bad id must not spare the others: each valid one is cancelled, each bad one said.
           const codes: number[] = [];
+          // A job named twice (`cancel 3f2a 3f2a7c`) is cancelled once, not then said to be over.
+          const asked = new Set<string>();
           for (const id of ids) {
             try {
-              const j = await engine.cancel(id);
+              const full = engine.queue.resolve(id);
+              if (asked.has(full)) continue;
+              asked.add(full);
+              const j = await engine.cancel(full);
               // From what the cancel did, not from the status now: the engine running the job may
               // have stopped it and said so in the journal before this line is written.
               io.out.write(j.cancelRequested ? `asked the engine running ${short(j.id)} ${quoted(j.name)} to stop it\n` : `cancelled ${short(j.id)} ${quoted(j.name)}\n`);
