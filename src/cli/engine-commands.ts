@@ -10,6 +10,7 @@ import type { Io } from './proxy-command.js';
 import { SWEEP_KINDS } from '../config/sweep-kinds.js';
 import type { SweepCommandOptions } from './sweep-command.js';
 import { nodes, stateDirOf, type GlobalOptions } from './global-options.js';
+import { leavingLines } from './leaving.js';
 import { registerQueueCommands } from './queue-commands.js';
 import { translate } from './user-errors.js';
 import { loadRunners } from '../report/runners.js';
@@ -122,14 +123,19 @@ async function runControlCenter(g: GlobalOptions): Promise<number> {
   const config = await nodes(g);
   // On a team queue the workers run the jobs; a terminal that runs them too would take the
   // team's jobs onto whatever machine someone opened a TUI on.
-  const engine = new Engine({ runners: loadRunners, stateDir: await stateDirOf(g), nodes: config, run: config.queue?.url ? 'none' : 'all' });
+  const runsJobs = !config.queue?.url;
+  const stateDir = await stateDirOf(g);
+  const engine = new Engine({ runners: loadRunners, stateDir, nodes: config, run: runsJobs ? 'all' : 'none' });
   await engine.start();
   const backend = engineBackend(engine, { cwd: process.cwd(), bell: () => process.stdout.write('\x07') });
+  let stopped = new Set<string>();
   try {
     const { interrupted } = await runTui(backend, path.basename(process.cwd()));
+    stopped = new Set(backend.getSnapshot().jobs.filter((j) => j.runsHere).map((j) => j.id));
     return interrupted ? EXIT.interrupted : EXIT.ok;
   } finally {
     backend.stop();
     await engine.stop();
+    for (const line of leavingLines(engine.getSnapshot().jobs, stopped, { stateDir, flag: g.stateDir, runsJobs })) process.stdout.write(`${line}\n`);
   }
 }

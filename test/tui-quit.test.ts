@@ -1,0 +1,50 @@
+/**
+ * Quitting the control center in a real terminal (tmux) while it runs a job, others queued
+ * behind it: the screen it leaves says what became of them (the job interrupted, where its
+ * output is and how to queue it again; how many stay queued, where, and what runs them), and
+ * the queue says the same.
+ */
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, expect, it } from 'vitest';
+import { cliDone } from './helpers/marteau-cli.js';
+import { BIN } from './helpers/dist.js';
+import { commandYaml, project, removeTemp, stateDir, temp } from './helpers/projects.js';
+import { haveServer } from './helpers/servers.js';
+import { TmuxSession } from './helpers/tmux.js';
+
+let session: TmuxSession | undefined;
+afterEach(async () => {
+  await session?.kill();
+  session = undefined;
+});
+afterAll(removeTemp);
+
+it.skipIf(!haveServer('tmux'))('quitting with a job running says what became of it and of the jobs queued behind it', async () => {
+  const dir = await project(`name: sleeper\n${commandYaml([process.execPath, '-e', 'console.log("asleep"); setTimeout(() => {}, 120000)'])}\n`);
+  const state = await stateDir();
+  const nodes = path.join(await temp('nodes'), 'nodes.yml');
+  writeFileSync(nodes, 'nodes:\n  local: {type: local, max_jobs: 1}\n');
+  const globals = ['--state-dir', state, '--nodes', nodes];
+  const queued = await cliDone([...globals, 'enqueue', '--json', dir, dir, dir]);
+  expect(queued.code).toBe(0);
+  // 200 columns: the lines it prints after the last frame read whole, one a line.
+  session = await TmuxSession.start(`${process.execPath} ${BIN} ${globals.join(' ')}; echo "EXITED $?"`, { cols: 200, rows: 30, cwd: dir, env: { MARTEAU_NO_ALT_SCREEN: '1' } });
+  const s = session;
+  // Quit once its program runs (its line shows, the oldest job selected), not while it starts.
+  await s.waitFor(/sleeper\s+running/, 30_000);
+  await s.keys('G');
+  await s.waitFor((x) => x.includes('asleep'));
+  await s.keys('q');
+  await s.waitFor(/Quit and mark it interrupted\?/);
+  await s.keys('q');
+  const screen = await s.waitFor(/EXITED \d+/, 30_000);
+  expect(screen).toMatch(/EXITED 130/);
+  const jobs = JSON.parse((await cliDone([...globals, 'queue', '--json'])).out) as { id: string; status: string; resultDir: string }[];
+  const stopped = jobs.find((j) => j.status === 'interrupted')!;
+  expect(jobs.map((j) => j.status).sort()).toEqual(['interrupted', 'queued', 'queued']);
+  // It left a bare prompt: nothing said the job was interrupted, nor that two stayed queued.
+  const id = stopped.id.slice(0, 8);
+  expect(screen).toContain(`job ${id} (sleeper) interrupted: its output is in ${stopped.resultDir}/console.log; \`marteau-tui retry ${id} --state-dir ${state}\` queues it again`);
+  expect(screen).toContain(`2 jobs left queued in ${state}: they run when the control center or \`marteau-tui worker --state-dir ${state}\` opens it again`);
+});
