@@ -25,6 +25,7 @@ import { look, type GlobalOptions } from './global-options.js';
 import { isTerminal } from '../core/jobs.js';
 import type { RunSummary } from '../runners/results.js';
 import { runVerdict, type RunVerdict } from '../runners/verdict.js';
+import { surviveClosedOutput } from '../ci/reporter.js';
 
 export interface ReportIo {
   out: NodeJS.WritableStream;
@@ -87,6 +88,8 @@ function isThresholdKey(k: string): boolean {
 }
 
 export async function runReportCommand(inputs: string[], o: ReportCommandOptions, io: ReportIo, deps: ReportCommandDeps = {}): Promise<number> {
+  // `report ... | head -1`: the reports are still written and the exit code still says the verdict.
+  surviveClosedOutput(io.out, io.err);
   const apdexT = o.apdexT === undefined ? undefined : Number(o.apdexT);
   if (apdexT !== undefined && !(apdexT > 0 && apdexT <= 600)) throw new UsageError(`--apdex-t ${o.apdexT}: expected seconds, e.g. 1.5`);
   const outDir = o.output ?? '.';

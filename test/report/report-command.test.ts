@@ -15,7 +15,7 @@ import { newLocustRecord, writeLocustRecord } from '../../src/runners/locust/rec
 import { defaultBench, newRunInfo } from '../../src/runners/results.js';
 import { parseThresholds } from '../../src/config/thresholds.js';
 import { evaluateThresholds } from '../../src/runners/thresholds.js';
-import { cliDone } from '../helpers/marteau-cli.js';
+import { cli, cliDone } from '../helpers/marteau-cli.js';
 import { commandYaml, project, stateDir } from '../helpers/projects.js';
 
 // Real FunkLoad 1.17.2 output (fixtures/funkload/real/CAPTURED.md); its own report is simple-bench.report.rst:
@@ -232,6 +232,18 @@ describe('report command', () => {
     expect(await result).toBe(0);
     const json = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8'));
     expect(json.apdex_t).toBe(0.5);
+  });
+
+  it('goes on when its output is closed (`| head -1`): its reports written, its exit code, no stack trace', async () => {
+    for (const args of [[fixture], ['--diff', fixture, killed]]) {
+      const dir = tmp();
+      const run = cli(['report', ...args, '-o', dir]);
+      // The reader is gone before the first line, as `head -1` is after it: every write meets EPIPE.
+      run.child.stdout!.destroy();
+      expect(await run.exited, run.err()).toBe(0);
+      expect(run.err()).not.toMatch(/EPIPE|\n\s+at /);
+      expect(existsSync(join(dir, args[0] === '--diff' ? 'diff.html' : 'index.html'))).toBe(true);
+    }
   });
 });
 
