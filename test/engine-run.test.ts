@@ -83,6 +83,14 @@ describe('engine: a command job on this machine', () => {
     expect(done).toMatchObject({ status: 'failed', failure: 'test', exitCode: 4, reason: 'node "local": exit 4' });
   });
 
+  it('a program that fails at once says why in the job\'s reason: its last line on stderr', async () => {
+    const e = await engine();
+    // The queue row and the message read 'node "local": exit 3', the why only in the output.
+    const script = "console.error('connecting to 127.0.0.1:1'); console.log('working'); console.error('boom: cannot connect to the db at 127.0.0.1:1'); process.exit(3)";
+    const [done] = await e.waitFor([(await e.enqueue(await project(`${commandYaml([node, '-e', script])}\n`))).id]);
+    expect(done).toMatchObject({ status: 'failed', failure: 'test', exitCode: 3, reason: 'node "local": exit 3: boom: cannot connect to the db at 127.0.0.1:1' });
+  });
+
   it('times out: failed with the reason, the process group killed', async () => {
     const e = await engine();
     const events = record(e);

@@ -17,7 +17,12 @@ interface NodeRun {
   node: RunnerNode;
   result?: RunResult;
   error?: Error;
+  /** The program's last line on stderr: why it failed, said in the job's reason. */
+  lastError?: string;
 }
+
+/** Cells of a stderr line kept for the reason: a message, not a dump. */
+const ERROR_LINE_MAX = 200;
 
 /** The runner; `writeReports` (report/'s, handed in from above) writes a chaos job's report. */
 export const commandRunner = (writeReports: ReportWriter): Runner => ({
@@ -73,7 +78,10 @@ async function runCommand(ctx: RunnerContext, writeReports: ReportWriter): Promi
             cwd: dirs[i],
             env: nodeEnv(ctx, r.node, runs.length),
             signal: stop.signal,
-            onLine: (line, stream) => ctx.log(line, { node: r.node.name, stream }),
+            onLine: (line, stream) => {
+              if (stream === 'stderr' && line.trim()) r.lastError = line.trim().slice(0, ERROR_LINE_MAX);
+              ctx.log(line, { node: r.node.name, stream });
+            },
             onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid),
           });
           ctx.log(describeExit(r.result, ctx), { node: r.node.name, stream: 'engine' });
@@ -120,7 +128,9 @@ function failure(runs: NodeRun[], ctx: RunnerContext): RunOutcome {
     status: 'failed',
     failure: 'test',
     exitCode: bad[0].result!.exitCode ?? 1,
-    reason: bad.map((r) => `node "${r.node.name}": ${describeExit(r.result!, ctx)}`).join('; '),
+    // With its last error line, as the funkload runner's: a job that failed at once reads
+    // 'exit 3: cannot connect to ...' in the queue and the messages, not a bare 'exit 3'.
+    reason: bad.map((r) => `node "${r.node.name}": ${describeExit(r.result!, ctx)}${r.lastError ? `: ${r.lastError}` : ''}`).join('; '),
     summary: `${bad.length} of ${runs.length} node${runs.length > 1 ? 's' : ''} failed`,
   };
 }
