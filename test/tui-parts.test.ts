@@ -14,7 +14,7 @@ import type { ProxyView } from '../src/proxy/monitor.js';
 import type { JobRow } from '../src/ui/backend.js';
 import { parseCommand } from '../src/ui/commands.js';
 import { openInBrowser } from '../src/ui/desktop.js';
-import { HELP_KEYS_WIDTH, helpLines, type PaneId } from '../src/ui/keys.js';
+import { footerHints, HELP_KEYS_WIDTH, helpLines, type PaneId } from '../src/ui/keys.js';
 import { MessageLog, messageLines } from '../src/ui/message-log.js';
 import { behaviorOrder } from '../src/ui/mix-editor.js';
 import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-view.js';
@@ -309,6 +309,17 @@ describe('figures in few cells', () => {
     expect(foot({ kind: 'confirm', question: 'A job is running. Quit and mark it interrupted?', onYes: () => {}, yesKey: 'q' }).trim()).toBe('y / q yes · n / esc no');
     expect(foot({ kind: 'preset', proxy: 'shop' }).trim()).toBe('0-9 apply a preset · esc cancel');
     expect(foot({ kind: 'help', top: 0 }).trim()).toBe('j/k PgUp/PgDn scroll · g/G top/bottom · esc / ? / q close');
+  });
+
+  it('the footer names only the keys that do something for the selected job', () => {
+    // It offered 'r retry · R replay · o report' on a running job (each said it could not), 'c cancel' on one that ended, all of them with none.
+    const keys = (pane: 'queue' | 'output', state?: string) => footerHints(pane, 200, state).keys.split(' · ');
+    expect(keys('queue', 'running')).toEqual(['j/k select', 'enter details', 'e enqueue', 'c cancel', '/ filter', 'y copy path', '1-5 pane', 'm messages']);
+    expect(keys('queue', 'queued')).toContain('c cancel');
+    expect(keys('queue', 'failed')).toEqual(['j/k select', 'enter details', 'e enqueue', 'r retry', 'R replay', 'o report', '/ filter', 'y copy path', '1-5 pane', 'm messages']);
+    expect(keys('queue')).toEqual(['j/k select', 'e enqueue', '/ filter', '1-5 pane', 'm messages']);
+    expect(keys('output', 'running')).not.toContain('o/y/R report');
+    expect(keys('output', 'cancelled')).toContain('o/y/R report');
   });
 
   it('count a message that comes again instead of repeating it', () => {

@@ -124,7 +124,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
         </Box>
       )}
       <MessageLine messages={messages} width={columns - 1} />
-      <Footer pane={focus} modal={modal} width={columns - 1} />
+      <Footer pane={focus} modal={modal} width={columns - 1} job={d.job?.state} />
     </Box>
   );
 }

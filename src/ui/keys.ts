@@ -1,4 +1,5 @@
 /** Key reference, per pane: the footer shows the focused pane's, `?` shows them all. */
+import { isTerminal, type JobStatus } from '../core/jobs.js';
 import { COMMAND_HELP } from './commands.js';
 import { fitItems, wrapText } from './text.js';
 
@@ -11,6 +12,11 @@ export interface KeyHelp {
   does: string;
   /** The footer's words for it, when the pane's footer should name it (most used first). */
   foot?: string;
+  /**
+   * What the selected job must be for the key to do something (the footer names it only then):
+   * any job, one queued or running, or one that ended.
+   */
+  needs?: 'job' | 'live' | 'ended';
 }
 
 export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
@@ -28,14 +34,14 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
     { keys: 'j/k ↑/↓', does: 'select job', foot: 'j/k select' },
     { keys: 'PgUp/PgDn', does: 'a page of jobs up / down' },
     { keys: 'g / G', does: 'the newest / the oldest job (also Home / End)' },
-    { keys: 'enter', does: 'details: seed, fault timeline, report', foot: 'enter details' },
+    { keys: 'enter', does: 'details: seed, fault timeline, report', foot: 'enter details', needs: 'job' },
     { keys: 'e', does: 'enqueue a .marteau.yml (tab completes the path)', foot: 'e enqueue' },
-    { keys: 'c', does: 'cancel the job (asks first)', foot: 'c cancel' },
-    { keys: 'r', does: 'retry the job (a new seed)', foot: 'r retry' },
-    { keys: 'R', does: 'replay the job with its recorded seed', foot: 'R replay' },
-    { keys: 'o', does: 'open its HTML report in the browser', foot: 'o report' },
+    { keys: 'c', does: 'cancel the job (asks first)', foot: 'c cancel', needs: 'live' },
+    { keys: 'r', does: 'retry the job (a new seed)', foot: 'r retry', needs: 'ended' },
+    { keys: 'R', does: 'replay the job with its recorded seed', foot: 'R replay', needs: 'ended' },
+    { keys: 'o', does: 'open its HTML report in the browser', foot: 'o report', needs: 'ended' },
     { keys: '/', does: 'filter jobs', foot: '/ filter' },
-    { keys: 'y', does: 'copy the report path (OSC 52)', foot: 'y copy path' },
+    { keys: 'y', does: 'copy the report path (OSC 52)', foot: 'y copy path', needs: 'job' },
   ],
   nodes: [
     { keys: 'j/k ↑/↓', does: 'select node', foot: 'j/k select' },
@@ -60,19 +66,24 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
     { keys: 'f', does: 'follow the tail on / off', foot: 'f follow' },
     { keys: '/', does: 'search; n / N next / previous match', foot: '/ search' },
     { keys: 'w', does: 'wrap long lines on / off', foot: 'w wrap' },
-    { keys: 'enter', does: "the job's details / back to its output", foot: 'enter details' },
+    { keys: 'enter', does: "the job's details / back to its output", foot: 'enter details', needs: 'job' },
     { keys: 'g / G', does: 'top / bottom, following the tail (also Home / End)', foot: 'g/G top/end' },
     { keys: 'PgUp/PgDn space', does: 'scroll a page', foot: 'PgUp/PgDn page' },
-    { keys: 'o / y / R', does: "the job's report: open / copy path; replay", foot: 'o/y/R report' },
+    { keys: 'o / y / R', does: "the job's report: open / copy path; replay", foot: 'o/y/R report', needs: 'ended' },
   ],
 };
 
 /** What the footer keeps whatever the width: help and quit. */
 const ALWAYS = '? help · q quit';
 
-/** The footer line for a pane in `width` cells: its keys (whole ones, most used first), `? help · q quit` always. */
-export function footerHints(pane: PaneId, width: number): { keys: string; always: string } {
-  const items = [...KEYS[pane].flatMap((k) => (k.foot ? [k.foot] : [])), '1-5 pane', 'm messages'];
+/**
+ * The footer line for a pane in `width` cells: its keys that do something for the selected job
+ * (`state`, none when no job is), whole ones, most used first; `? help · q quit` always.
+ */
+export function footerHints(pane: PaneId, width: number, state?: string): { keys: string; always: string } {
+  const ended = state !== undefined && isTerminal(state as JobStatus);
+  const works = (k: KeyHelp) => !k.needs || (state !== undefined && (k.needs === 'job' || (k.needs === 'ended') === ended));
+  const items = [...KEYS[pane].flatMap((k) => (k.foot && works(k) ? [k.foot] : [])), '1-5 pane', 'm messages'];
   return { keys: fitItems(items, Math.max(0, width - ALWAYS.length - 3)), always: ALWAYS };
 }
 

@@ -69,9 +69,9 @@ function modalKeys(modal: Modal): string {
   }
 }
 
-/** The focused pane's keys and `? help · q quit` at the right; an open dialog's keys alone. */
-export const Footer = memo(function Footer(props: { pane: PaneId; modal?: Modal; width: number }) {
-  const { keys, always } = footerHints(props.pane, props.width);
+/** The focused pane's keys (those the selected job, in state `job`, takes) and `? help · q quit` at the right; an open dialog's keys alone. */
+export const Footer = memo(function Footer(props: { pane: PaneId; modal?: Modal; width: number; job?: string }) {
+  const { keys, always } = footerHints(props.pane, props.width, props.job);
   return (
     <Box width={props.width} justifyContent="space-between">
       <Text color={color('key')} wrap="truncate-end">{props.modal ? modalKeys(props.modal) : keys}</Text>
