@@ -398,6 +398,12 @@ describe('the Nodes pane', () => {
 });
 
 describe('the Behaviors pane', () => {
+  it('say why it is empty: no proxy runs (there is none to select)', () => {
+    const lines = render(createElement(BehaviorsPane, { rows: [], selected: 0, focused: false, height: 7, width: 32 })).lastFrame()!.split('\n');
+    // It read 'select a proxy', with none to select.
+    expect(lines.slice(2, 5).map((l) => l.slice(2, -1).trimEnd())).toEqual(['no proxy running: a job\'s', 'proxies show their mix here', 'while it runs']);
+  });
+
   it("keep a scenario's countdown and its entry's name whole at 80×24", () => {
     // The sweep demo's redis proxy: its lines read 'next redis-errors · end of …' (the countdown
     // gone) and, paused, 'paused (s resumes) at red…'.

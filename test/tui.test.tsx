@@ -71,6 +71,8 @@ describe('TUI', () => {
     expect(f).toMatch(/local\s+(up|unknown)/);
     expect(f).toMatch(/cache\s+tcp/);
     expect(f).toContain('e enqueue');
+    // No job to select: the Output pane said 'select a job in the queue'.
+    expect(f).toContain('no job yet: e enqueues a .marteau.yml');
     await t.press(KEY.tab);
     await t.waitFor((x) => x.includes('space enable'), 'the Nodes footer');
   });
@@ -226,6 +228,8 @@ recovery: {window: 1s}
     await t.waitFor((f) => !f.includes('filter: job3') && /job1 /.test(f), 'the filter cleared');
     expect(t.frame()).toMatch(/› \S+ job3 /);
     expect(t.frame()).toContain('Output · job3');
+    await t.press('/', ...'nothing-like-it'.split(''), KEY.enter);
+    await t.waitFor((f) => f.includes('no job matches') && f.includes('no job matches the filter (esc clears it)'), 'why the Output pane is empty');
   });
 
   it('disables and enables a node with space; a job waiting for it says why in the queue', async () => {

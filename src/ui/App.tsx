@@ -119,7 +119,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
           ) : modal?.kind === 'prompt' ? (
             <PromptDialog label={modal.label} value={modal.value} hint={modal.hint} width={overlayW} />
           ) : (
-            <OutputPane job={d.job?.name} empty={emptyOutput(d.job)} lines={d.lines} view={s.output} details={s.details && !!d.job} focused={focus === 'output'} height={l.outH} width={columns} rows={l.outRows} inner={l.outWidth} />
+            <OutputPane job={d.job?.name} empty={emptyOutput(d.job, snap.jobs.length > 0)} lines={d.lines} view={s.output} details={s.details && !!d.job} focused={focus === 'output'} height={l.outH} width={columns} rows={l.outRows} inner={l.outWidth} />
           )}
         </Box>
       )}
@@ -147,8 +147,9 @@ function emptyProxies(job: JobRow | undefined, anyJob: boolean): string {
 }
 
 /** An empty Output pane: a job that ended before any line (failed to start, cancelled while queued) says how, and where its output file is. */
-function emptyOutput(job: JobRow | undefined): string {
-  if (!job) return 'select a job in the queue';
+function emptyOutput(job: JobRow | undefined, anyJob: boolean): string {
+  // No job selected means none to select: the queue is empty, or the filter lets none through.
+  if (!job) return anyJob ? 'no job matches the filter (esc clears it)' : 'no job yet: e enqueues a .marteau.yml';
   if (job.elsewhere) return `no output here: ${job.name} runs in ${job.elsewhere}; its output goes to ${job.resultDir}/console.log`;
   if (!isTerminal(job.state as JobStatus)) return 'no output yet';
   // Its lines not kept here (run before this control center started, by another process, or too

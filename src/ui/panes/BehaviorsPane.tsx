@@ -4,7 +4,7 @@ import { Pane } from '../components/Pane.js';
 import { remainder, type MixRow } from '../mix-editor.js';
 import type { ScheduleLine } from '../schedule-line.js';
 import { bar } from '../sparkline.js';
-import { cell, ellipsisItems, fitItems } from '../text.js';
+import { cell, ellipsisItems, fitItems, wrapText } from '../text.js';
 import { color } from '../theme.js';
 
 const SCHEDULE_COLOR: Record<ScheduleLine['state'], string> = { running: 'accent', paused: 'warn', manual: 'warn', done: 'dim' };
@@ -32,7 +32,8 @@ export const BehaviorsPane = memo(function BehaviorsPane(props: {
   const fit = (full: string, shorter: readonly string[] = []) => [full, ...shorter].find((t) => t.length <= width - 6) ?? ellipsisItems(shorter.at(-1) ?? full, width - 6);
   return (
     <Pane title={`Behaviors${proxy ? ` · ${proxy}` : ''}`} index={4} focused={focused} height={height} width={width}>
-      {proxy === undefined ? <Text color={color('dim')}>select a proxy</Text> : null}
+      {/* With a proxy running one is always selected: none is, only when none runs. */}
+      {proxy === undefined ? <Text color={color('dim')}>{wrapText("no proxy running: a job's proxies show their mix here while it runs", width - 4).join('\n')}</Text> : null}
       {proxy !== undefined && schedule ? (
         <>
           <Text color={color(SCHEDULE_COLOR[schedule.state])} wrap="truncate-end">
