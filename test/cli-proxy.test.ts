@@ -51,6 +51,20 @@ describe('marteau-tui proxy', () => {
     expect((await exchange(port, 'x')).error).toBe('ECONNREFUSED');
   });
 
+  it('goes on serving when its output is closed (`| head -1`), and still exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const p = run(['proxy', '--listen', `127.0.0.1:${port}`, '--upstream', `127.0.0.1:${echo.port}`, '--interval', '100'], { until: /listening/ });
+    await p.ready;
+    // The reader goes away, as `head -1` does: the next line of counts meets EPIPE.
+    p.child.stdout.destroy();
+    expect((await exchange(port, 'one', { want: 3 })).reply.toString()).toBe('one');
+    await new Promise((res) => setTimeout(res, 500));
+    expect((await exchange(port, 'two', { want: 3 })).reply.toString()).toBe('two');
+    p.child.kill('SIGTERM');
+    expect(await p.exited, p.err()).toBe(0);
+    expect(p.err()).not.toMatch(/EPIPE|\n\s+at /);
+  });
+
   it('lets an in-flight exchange finish on SIGINT', async () => {
     const port = await freePort();
     const p = run(['proxy', '-l', `127.0.0.1:${port}`, '-u', `127.0.0.1:${echo.port}`, '-b', '100:delay'], { until: /listening/ });

@@ -12,22 +12,6 @@ import { reportFiles } from '../report/index.js';
 import { makeStyle, quoted, safeLine, type Style } from './style.js';
 import { count } from '../text/count.js';
 
-const guarded = new WeakSet<object>();
-
-/**
- * Keep a run going when its output stream fails: a reader gone (`| head -1`: EPIPE), a full disk.
- * Node emits that as an 'error' event, and an unheard one kills the process mid-run, leaving its
- * jobs interrupted and their results unfinished. The failed stream is destroyed, so later writes
- * are dropped; the jobs, their results in the state dir and the exit code are what count.
- */
-export function surviveClosedOutput(...streams: NodeJS.WritableStream[]): void {
-  for (const stream of streams) {
-    if (guarded.has(stream) || typeof stream.on !== 'function') continue;
-    guarded.add(stream);
-    stream.on('error', () => {});
-  }
-}
-
 /**
  * Why `n` jobs left queued did not start: the state dir's disk refused their claims (see
  * Engine.startsHeld), failing (`failure`, in words) or full. `again`: what to run once it is mended.

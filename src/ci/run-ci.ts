@@ -14,7 +14,8 @@ import { loadRunners } from '../report/runners.js';
 import { defaultRegistry } from '../../behaviors/index.js';
 import { warnTo } from '../text/warn.js';
 import { exitCodeFor } from './exit-code.js';
-import { CiReporter, notStarted, surviveClosedOutput } from './reporter.js';
+import { CiReporter, notStarted } from './reporter.js';
+import { surviveClosedOutput } from './closed-output.js';
 import { count } from '../text/count.js';
 
 export interface CiOptions {

@@ -19,6 +19,7 @@ import { UpstreamLoopError, type ProxyStats } from '../proxy/proxy.js';
 import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { listenMistake } from '../proxy/proxy-errors.js';
 import { EXIT, UsageError } from '../core/exit.js';
+import { surviveClosedOutput } from '../ci/closed-output.js';
 import { configKind, mixFlagError, readToxiproxyConfig, vaurienConfig, withOptions, type BehaviorOptions } from './proxy-compat.js';
 import { formatProxyLine, listeningLine, LiveLines } from './proxy-status.js';
 import { listenErrorText, startWatching } from './proxy-reload.js';
@@ -57,6 +58,8 @@ export interface Io {
 export const DEFAULT_API = '127.0.0.1:8474';
 
 export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<number> {
+  // `proxy ... | head -1`: the proxies serve on when the reader of their counts has gone.
+  surviveClosedOutput(io.out, io.err);
   if (o.watch && !o.config) throw new UsageError('--watch needs --config FILE (it watches that file)');
   // Flags first: a mistake must stop the command before anything listens.
   const tty = io.out.isTTY === true && !process.env.NO_COLOR;

@@ -203,7 +203,7 @@ async function purge(engine: Engine, age: string, io: Io): Promise<number> {
 }
 
 async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<number> {
-  const [{ Engine }, { CiReporter, notStarted, surviveClosedOutput }, { exitCodeFor }] = await Promise.all([import('../core/engine.js'), import('../ci/reporter.js'), import('../ci/exit-code.js')]);
+  const [{ Engine }, { CiReporter, notStarted }, { surviveClosedOutput }, { exitCodeFor }] = await Promise.all([import('../core/engine.js'), import('../ci/reporter.js'), import('../ci/closed-output.js'), import('../ci/exit-code.js')]);
   surviveClosedOutput(io.out, io.err);
   const engine = new Engine({ runners: loadRunners, stateDir: await stateDirOf(g), nodes: await nodes(g), run: 'all' });
   const reporter = new CiReporter(io.out, { mine: (id) => engine.isOwn(id), many: () => true });

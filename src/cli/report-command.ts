@@ -25,7 +25,7 @@ import { look, type GlobalOptions } from './global-options.js';
 import { isTerminal } from '../core/jobs.js';
 import type { RunSummary } from '../runners/results.js';
 import { runVerdict, type RunVerdict } from '../runners/verdict.js';
-import { surviveClosedOutput } from '../ci/reporter.js';
+import { surviveClosedOutput } from '../ci/closed-output.js';
 
 export interface ReportIo {
   out: NodeJS.WritableStream;
