@@ -313,13 +313,18 @@ describe('figures in few cells', () => {
 
   it('the footer names only the keys that do something for the selected job', () => {
     // It offered 'r retry · R replay · o report' on a running job (each said it could not), 'c cancel' on one that ended, all of them with none.
-    const keys = (pane: 'queue' | 'output', state?: string) => footerHints(pane, 200, state).keys.split(' · ');
+    const keys = (pane: 'queue' | 'output', state?: string) => footerHints(pane, 200, { job: state }).keys.split(' · ');
     expect(keys('queue', 'running')).toEqual(['j/k select', 'enter details', 'e enqueue', 'c cancel', '/ filter', 'y copy path', '1-5 pane', 'm messages']);
     expect(keys('queue', 'queued')).toContain('c cancel');
     expect(keys('queue', 'failed')).toEqual(['j/k select', 'enter details', 'e enqueue', 'r retry', 'R replay', 'o report', '/ filter', 'y copy path', '1-5 pane', 'm messages']);
     expect(keys('queue')).toEqual(['j/k select', 'e enqueue', '/ filter', '1-5 pane', 'm messages']);
     expect(keys('output', 'running')).not.toContain('o/y/R report');
     expect(keys('output', 'cancelled')).toContain('o/y/R report');
+    // Presets, undo and the arrows need a proxy; s one with a chaos scenario ('no chaos scenario runs on it').
+    const tune = (pane: 'proxies' | 'behaviors', proxy: boolean, scenario: boolean) => footerHints(pane, 200, { proxy, scenario }).keys;
+    expect(tune('proxies', true, true)).toBe('j/k select · p presets · u undo · s pause scenario · 1-5 pane · m messages');
+    expect(tune('proxies', true, false)).toBe('j/k select · p presets · u undo · 1-5 pane · m messages');
+    expect(tune('behaviors', false, false)).toBe('j/k select · 1-5 pane · m messages');
   });
 
   it('count a message that comes again instead of repeating it', () => {

@@ -93,6 +93,8 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
   // The job first shown selected is pinned by its id, as if picked: a job enqueued above it must not take its place.
   if (s.jobId === undefined && d.job) ui.current = { ...s, jobId: d.job.id };
   const l = layout(columns, rows);
+  // The selected proxy's chaos scenario; `s` says there is none when this is undefined.
+  const schedule = scheduleLine(snap.schedules.find((x) => x.proxy === d.proxy), now);
   const overlayW = Math.min(columns - 4, 100);
 
   return (
@@ -112,7 +114,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
           </Box>
           <Box height={l.midH}>
             <ProxiesPane proxies={d.proxies} schedules={snap.schedules} empty={emptyProxies(d.job, snap.jobs.length > 0)} selected={d.proxyIndex} focused={focus === 'proxies'} height={l.midH} width={l.left} now={now} />
-            <BehaviorsPane proxy={d.proxy} rows={d.behaviorRows} schedule={scheduleLine(snap.schedules.find((x) => x.proxy === d.proxy), now)} selected={d.behaviorIndex} focused={focus === 'behaviors'} height={l.midH} width={l.right} />
+            <BehaviorsPane proxy={d.proxy} rows={d.behaviorRows} schedule={schedule} selected={d.behaviorIndex} focused={focus === 'behaviors'} height={l.midH} width={l.right} />
           </Box>
           {modal?.kind === 'confirm' ? (
             <ConfirmDialog question={modal.question} yesKey={modal.yesKey} width={overlayW} />
@@ -124,7 +126,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
         </Box>
       )}
       <MessageLine messages={messages} width={columns - 1} />
-      <Footer pane={focus} modal={modal} width={columns - 1} job={d.job?.state} />
+      <Footer pane={focus} modal={modal} width={columns - 1} job={d.job?.state} proxy={d.proxy !== undefined} scenario={schedule !== undefined} />
     </Box>
   );
 }

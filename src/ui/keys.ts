@@ -13,10 +13,10 @@ export interface KeyHelp {
   /** The footer's words for it, when the pane's footer should name it (most used first). */
   foot?: string;
   /**
-   * What the selected job must be for the key to do something (the footer names it only then):
-   * any job, one queued or running, or one that ended.
+   * What must be selected for the key to do something (the footer names it only then): any job,
+   * one queued or running, one that ended; a proxy, a proxy with a chaos scenario.
    */
-  needs?: 'job' | 'live' | 'ended';
+  needs?: 'job' | 'live' | 'ended' | 'proxy' | 'scenario';
 }
 
 export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
@@ -49,17 +49,17 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
   ],
   proxies: [
     { keys: 'j/k ↑/↓', does: 'select proxy (the Behaviors pane edits it)', foot: 'j/k select' },
-    { keys: 'p', does: 'presets: pick a mix with 0-9 (asks while a job runs)', foot: 'p presets' },
-    { keys: 'u', does: 'undo the last mix change', foot: 'u undo' },
-    { keys: 's', does: "pause / resume the proxy's chaos scenario", foot: 's pause scenario' },
+    { keys: 'p', does: 'presets: pick a mix with 0-9 (asks while a job runs)', foot: 'p presets', needs: 'proxy' },
+    { keys: 'u', does: 'undo the last mix change', foot: 'u undo', needs: 'proxy' },
+    { keys: 's', does: "pause / resume the proxy's chaos scenario", foot: 's pause scenario', needs: 'scenario' },
   ],
   behaviors: [
     { keys: 'j/k ↑/↓', does: 'select behavior', foot: 'j/k select' },
-    { keys: '←/→  -/+', does: 'lower / raise its % by 5 (live; = raises too: + unshifted)', foot: '←/→ -/+5%' },
-    { keys: 'p', does: 'presets: a menu of named mixes (0 normal … 9 blackout); a digit applies one', foot: 'p presets' },
-    { keys: 'x', does: 'set the selected behavior to 0 %', foot: 'x zero' },
-    { keys: 'u', does: 'undo the last mix change', foot: 'u undo' },
-    { keys: 's', does: 'pause / resume the chaos scenario (a change by hand pauses it)', foot: 's pause scenario' },
+    { keys: '←/→  -/+', does: 'lower / raise its % by 5 (live; = raises too: + unshifted)', foot: '←/→ -/+5%', needs: 'proxy' },
+    { keys: 'p', does: 'presets: a menu of named mixes (0 normal … 9 blackout); a digit applies one', foot: 'p presets', needs: 'proxy' },
+    { keys: 'x', does: 'set the selected behavior to 0 %', foot: 'x zero', needs: 'proxy' },
+    { keys: 'u', does: 'undo the last mix change', foot: 'u undo', needs: 'proxy' },
+    { keys: 's', does: 'pause / resume the chaos scenario (a change by hand pauses it)', foot: 's pause scenario', needs: 'scenario' },
   ],
   output: [
     { keys: 'j/k ↑/↓', does: 'scroll a line', foot: 'j/k scroll' },
@@ -76,13 +76,24 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
 /** What the footer keeps whatever the width: help and quit. */
 const ALWAYS = '? help · q quit';
 
+/** What is selected, for the footer: the job's state (none when no job is), a proxy, one with a chaos scenario. */
+export interface Selected {
+  job?: string;
+  proxy?: boolean;
+  scenario?: boolean;
+}
+
 /**
- * The footer line for a pane in `width` cells: its keys that do something for the selected job
- * (`state`, none when no job is), whole ones, most used first; `? help · q quit` always.
+ * The footer line for a pane in `width` cells: its keys that do something for what is selected,
+ * whole ones, most used first; `? help · q quit` always.
  */
-export function footerHints(pane: PaneId, width: number, state?: string): { keys: string; always: string } {
-  const ended = state !== undefined && isTerminal(state as JobStatus);
-  const works = (k: KeyHelp) => !k.needs || (state !== undefined && (k.needs === 'job' || (k.needs === 'ended') === ended));
+export function footerHints(pane: PaneId, width: number, sel: Selected = {}): { keys: string; always: string } {
+  const { job } = sel;
+  const ended = job !== undefined && isTerminal(job as JobStatus);
+  const works = (k: KeyHelp) => {
+    if (k.needs === 'proxy' || k.needs === 'scenario') return !!sel[k.needs];
+    return !k.needs || (job !== undefined && (k.needs === 'job' || (k.needs === 'ended') === ended));
+  };
   const items = [...KEYS[pane].flatMap((k) => (k.foot && works(k) ? [k.foot] : [])), '1-5 pane', 'm messages'];
   return { keys: fitItems(items, Math.max(0, width - ALWAYS.length - 3)), always: ALWAYS };
 }

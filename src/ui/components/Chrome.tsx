@@ -69,9 +69,9 @@ function modalKeys(modal: Modal): string {
   }
 }
 
-/** The focused pane's keys (those the selected job, in state `job`, takes) and `? help · q quit` at the right; an open dialog's keys alone. */
-export const Footer = memo(function Footer(props: { pane: PaneId; modal?: Modal; width: number; job?: string }) {
-  const { keys, always } = footerHints(props.pane, props.width, props.job);
+/** The focused pane's keys (those that do something for the job and proxy selected) and `? help · q quit` at the right; an open dialog's keys alone. */
+export const Footer = memo(function Footer(props: { pane: PaneId; modal?: Modal; width: number; job?: string; proxy?: boolean; scenario?: boolean }) {
+  const { keys, always } = footerHints(props.pane, props.width, { job: props.job, proxy: props.proxy, scenario: props.scenario });
   return (
     <Box width={props.width} justifyContent="space-between">
       <Text color={color('key')} wrap="truncate-end">{props.modal ? modalKeys(props.modal) : keys}</Text>
