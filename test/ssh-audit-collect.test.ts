@@ -20,13 +20,13 @@ import { makeUserKey, relayTo, sshNode, startSshd, type Relay, type Sshd } from 
 afterAll(removeTemp);
 
 const fl = realFunkload();
-// Slow enough that what a loaded host's short run writes (14 MB in a CI run) still takes far
-// longer to send than a cancel may.
+// Slow enough that what a short run writes (56 MB on a quiet host, 21 MB beside eight busy loops;
+// 15 KB a request once made only 2.3 MB on a loaded host) still takes far longer to send than a cancel may.
 const RATE = 512 * 1024;
 
-/** Each request's description (15 KB) is written into FunkLoad's result file: a few seconds make megabytes. */
+/** Each request's description (60 KB) is written into FunkLoad's result file: a few seconds make megabytes. */
 const LOADTEST = `from funkload.FunkLoadTestCase import FunkLoadTestCase
-BIG = 'x' * 15000
+BIG = 'x' * 60000
 
 
 class Simple(FunkLoadTestCase):
@@ -68,10 +68,10 @@ describe.skipIf(!fl || !haveServer('sshd'))('cancel while a FunkLoad job sends i
     try {
       const job = await e.enqueue(proj);
       const collected = path.join(workDir, `${job.id}-funkload`, 'collected', 'results.xml');
-      // Well into the upload: a few MB on the node.
+      // Into the upload: half a MB on the node.
       const end = Date.now() + 90_000;
       const sent = () => stat(collected).then((x) => x.size, () => 0);
-      while ((await sent()) < 2 * 1024 * 1024 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      while ((await sent()) < 512 * 1024 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
       expect(await sent()).toBeGreaterThan(0);
       const whole = (await stat(path.join(e.resultDir(job.id), 'results.xml'))).size;
       // The rest would take 15 s or more at the link's rate: a wait for it would show.
