@@ -59,15 +59,19 @@ describe.skipIf(!haveServer('sshd'))('a host key known_hosts does not hold (real
     expect(listed.out).toContain(`node "box": ${words.split('; ')[0]}`);
   }, 120_000);
 
-  it('a changed host key: still refused as the machine\'s fault, exit 3, saying a man in the middle is possible and which known_hosts line to remove', async () => {
+  it('a changed host key: still refused as the machine\'s fault, exit 3 at once, saying a man in the middle is possible and which known_hosts line to remove', async () => {
     const knownHosts = path.join(dir, 'changed_known_hosts');
     const other = path.join(dir, 'other_host_key');
     execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', other]);
     const [type, key] = (await readFile(`${other}.pub`, 'utf8')).split(' ');
     await writeFile(knownHosts, `# the machine as it was\n${address} ${type} ${key}\n`);
     const nodes = await nodesFile('changed', knownHosts);
-    const r = await cliDone(['--ci', await project(`${commandYaml(['true'])}\n`), '--nodes', nodes, '--state-dir', await stateDir(), '--node-wait', '1']);
+    const started = Date.now();
+    const r = await cliDone(['--ci', await project(`${commandYaml(['true'])}\n`), '--nodes', nodes, '--state-dir', await stateDir(), '--node-wait', '60']);
+    // At once too: no wait makes the machine trusted.
+    expect(Date.now() - started, r.out).toBeLessThan(20_000);
     expect(r.code, r.out + r.err).toBe(3);
+    expect(r.out).toContain('failed: no use waiting for 1 free node: box down (node "box": HOST KEY CHANGED');
     expect(r.out).toContain(
       `box down (node "box": HOST KEY CHANGED for ${address}: it now offers ssh-ed25519 ${offered}, which does not match ${knownHosts} line 2; refusing to connect (possible man-in-the-middle: another machine may be answering in its place); ` +
         `do not connect until you know why it changed; if the machine was reinstalled (on it, ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub shows ${offered}), remove line 2 of ${knownHosts} (ssh-keygen -R '${address}' -f ${knownHosts}), then add its new key)`,

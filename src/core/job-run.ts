@@ -9,7 +9,7 @@ import type { Vars } from '../config/interpolate.js';
 import type { MarteauConfig } from '../config/marteau.js';
 import { identityProblem } from '../config/identity-files.js';
 import type { NodeConfig } from '../config/nodes.js';
-import { NodeConfigError, NodeError, type Executor } from '../exec/executor.js';
+import { NodeError, type Executor } from '../exec/executor.js';
 import type { RunnerContext, RunnerNode, RunOutcome } from './runner-contract.js';
 import type { ProxyEvent } from '../proxy/proxy.js';
 import type { ProxySet } from '../proxy/proxy-set.js';
@@ -24,6 +24,7 @@ import { CHAOS_SNAPSHOT } from './job-files.js';
 import { notifyJobEnd, recordFinish, writeJobResult } from './job-end.js';
 import { decideOutcome, isExpectedError, timelineLine, unsteadyOutcome, type AbortWhy } from './job-outcome.js';
 import { GroupFiles } from './leftovers.js';
+import { downFor } from './node-pool.js';
 import type { Job, JobOutcome } from './jobs.js';
 import { short } from './queue.js';
 import { endSummary } from './result-file.js';
@@ -222,7 +223,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
   for (const line of outcome?.closing ?? []) log(line);
   const why = live.abort.signal.aborted ? (live.abort.signal.reason as AbortWhy) : undefined;
   const final = roomOutcome(core, error, loadStarted) ?? unsteadyOutcome(why, unsteady) ?? decideOutcome(why, outcome, error, config?.timeoutMs, core.queue.get(job.id)?.cancelCause ?? live.cancelCause);
-  if (error instanceof NodeError) core.pool.markDown(error.node, error.message, error instanceof NodeConfigError);
+  if (error instanceof NodeError) core.pool.markDown(error.node, error.message, downFor(error));
   // A start put back in the queue for want of room is told by the engine's warning, once.
   if (error && !isExpectedError(error) && !final.requeue) {
     log(`error: ${(error as Error).message}`, { level: 'error' });

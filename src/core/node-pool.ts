@@ -4,7 +4,7 @@
  * their latency, and how many jobs each runs now (from the journal, across processes).
  */
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
-import { NodeConfigError, NodeError, type Executor, type NodeNotice } from '../exec/executor.js';
+import { NodeConfigError, NodeError, NodeUntrusted, type Executor, type NodeNotice } from '../exec/executor.js';
 import { removedLine } from '../exec/ssh-job-dirs.js';
 import type { EventBus } from './events.js';
 import { nodeEnabled, nodeView, unprobed, type Health, type NodeView } from './node-view.js';
@@ -140,8 +140,8 @@ export class NodePool {
   }
 
   /** A node failed during a job: mark it down now rather than at the next probe. */
-  markDown(name: string, error: string, mistake?: boolean): void {
-    this.set(name, { health: 'down', error, mistake, checkedAt: Date.now() });
+  markDown(name: string, error: string, why: Pick<Health, 'mistake' | 'untrusted'> = {}): void {
+    this.set(name, { health: 'down', error, ...why, checkedAt: Date.now() });
   }
 
   private async probe(n: NodeConfig): Promise<void> {
@@ -155,7 +155,7 @@ export class NodePool {
       this.set(n.name, { health: 'up', latencyMs, ...files, checkedAt: Date.now() });
       if (removed.length) this.bus.emit({ type: 'log.line', at: Date.now(), node: n.name, stream: 'engine', level: 'info', line: removedLine(removed) });
     } catch (e) {
-      this.set(n.name, { health: 'down', error: (e as Error).message, hint: e instanceof NodeError ? e.hint : undefined, mistake: e instanceof NodeConfigError, checkedAt: Date.now() });
+      this.set(n.name, { health: 'down', error: (e as Error).message, hint: e instanceof NodeError ? e.hint : undefined, ...downFor(e), checkedAt: Date.now() });
     } finally {
       await exec.close().catch(() => {});
     }
@@ -175,4 +175,9 @@ export class NodePool {
   private changed(): void {
     for (const fn of [...this.changeListeners]) fn();
   }
+}
+
+/** Why a node that failed so is down, as far as waiting for it goes: the user's mistake, a machine not to trust, or neither. */
+export function downFor(e: unknown): Pick<Health, 'mistake' | 'untrusted'> {
+  return { mistake: e instanceof NodeConfigError, untrusted: e instanceof NodeUntrusted };
 }

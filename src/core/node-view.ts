@@ -21,6 +21,8 @@ export interface Health {
   hint?: string;
   /** Down for what the user gave for it (its key: NodeConfigError), not for the machine: a job that waited for it in vain is a config error. */
   mistake?: boolean;
+  /** Down for a host key that changed or is revoked (NodeUntrusted): the machine's fault, but no wait brings it up. */
+  untrusted?: boolean;
   /** An SSH node that is up: whether it can move files (SFTP); without, it takes only jobs that copy none and `error` says why. */
   sftp?: boolean;
   checkedAt?: number;
@@ -58,6 +60,7 @@ export function nodeView(n: NodeConfig, h: Health, queue: NodeRecords): NodeView
     error: h.error,
     hint: h.hint,
     mistake: h.mistake,
+    untrusted: h.untrusted,
     sftp: h.sftp,
     checkedAt: h.checkedAt,
     running: queue.nodeUse(n.name),

@@ -3,10 +3,11 @@
  * later job may start while an earlier one waits for nodes (backfill). A job that can never
  * fit (fewer nodes with its tags than it needs) or that waited past `nodeWaitMs` is failed with
  * the reason, as an infrastructure error (a config error when a node it waited for is down for
- * the user's mistake: its key; such a job fails at once when waiting cannot place it, as only a
- * fix can bring those nodes up); unless another engine of a shared queue may run it: one
- * that cannot fit here is then left queued for the workers whose nodes it fits. A job that fits
- * only once a disabled node is enabled again waits, as for a busy node: disabling is for a while.
+ * the user's mistake: its key). Such a job fails at once when waiting cannot place it, its nodes
+ * down for a mistake or a host key that changed, which only a fix brings up; unless another
+ * engine of a shared queue may run it: one that cannot fit here is then left queued for the
+ * workers whose nodes it fits. A job that fits only once a disabled node is enabled again waits,
+ * as for a busy node: disabling is for a while.
  */
 import type { NodeConfig } from '../config/nodes.js';
 import type { Job, JobOutcome, NodeClaim } from './jobs.js';
@@ -159,13 +160,14 @@ export class Scheduler {
 
   /**
    * Whether waiting cannot place the job: too few of the nodes it may run on (a disabled one may
-   * be enabled) are left once those down for the user's mistake are set aside. Only a fix of the
-   * nodes file or the environment helps; a node down for the network may come back.
+   * be enabled) are left once those down for the user's mistake or for a host key not to trust
+   * are set aside. Only a fix (of the nodes file, the environment, known_hosts after a person
+   * looked) helps; a node down for the network may come back.
    */
   private hopeless(job: Readonly<Job>): boolean {
     const { pool } = this.deps;
     const tagged = new Set(pool.tagged(job.nodeTags).map((n) => n.name));
-    return pool.list().filter((n) => tagged.has(n.name) && !(n.health === 'down' && n.mistake)).length < job.nodes;
+    return pool.list().filter((n) => tagged.has(n.name) && !(n.health === 'down' && (n.mistake || n.untrusted))).length < job.nodes;
   }
 
   /** Whether a job is still queued, may run here and fits exactly these nodes. */
@@ -229,7 +231,10 @@ export class Scheduler {
         // A job that would fail at its deadline anyway fails now when only a fix can place it.
         if (this.deps.nodeWaitMs !== undefined && this.hopeless(job)) {
           this.waitingSince.delete(job.id);
-          await this.deps.unplaceable(job, `${pool.config.file}: no use waiting for ${this.freeNodesWanted(job)}`, 'config');
+          const noUse = `no use waiting for ${this.freeNodesWanted(job)}`;
+          // The user's mistake where there is one (exit 2), else the machines' (a changed host key: 3).
+          if (this.downByMistake(job)) await this.deps.unplaceable(job, `${pool.config.file}: ${noUse}`, 'config');
+          else await this.deps.unplaceable(job, noUse, 'infrastructure');
           wrote = true;
           continue;
         }

@@ -120,6 +120,12 @@ export class NodeError extends Error {
  */
 export class NodeConfigError extends NodeError {}
 
+/**
+ * The node's host key changed or is revoked: a machine not to connect to until a person finds out
+ * why. The machine's fault, not the nodes file's (exit 3), but no wait makes it trusted.
+ */
+export class NodeUntrusted extends NodeError {}
+
 /** A transfer refused before it started (too big, missing source). */
 export class TransferError extends Error {
   constructor(message: string) {

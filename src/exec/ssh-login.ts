@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { SshNodeConfig } from '../config/nodes.js';
 import { unreadableWords } from '../fs/errors.js';
 import { keyFileProblem, keyProblem, unreadableKey } from '../config/identity-files.js';
-import { NodeConfigError, NodeError, type NodeNotice } from './executor.js';
+import { NodeConfigError, NodeError, NodeUntrusted, type NodeNotice } from './executor.js';
 import { certAuthorityLines, checkHostKey, fingerprint, hostToken, keyType, knownKeyTypes, recordHostKey } from './known-hosts.js';
 
 /**
@@ -47,13 +47,13 @@ export function hostKeyVerifier(cfg: SshNodeConfig, known: string, refuse: (why:
     } else if (check.status === 'changed') {
       // Not a mistake of the setup: the machine is not the one known_hosts knows (exit 3).
       const lines = `${check.lines.length > 1 ? 'lines' : 'line'} ${check.lines.join(', ')}`;
-      refuse(new NodeError(
+      refuse(new NodeUntrusted(
         name,
         `HOST KEY CHANGED for ${hostToken(host, port)}: it now offers ${what}, which does not match ${knownHosts} ${lines}; refusing to connect (possible man-in-the-middle: another machine may be answering in its place)`,
         `do not connect until you know why it changed; if the machine was reinstalled (${showsKey(key)}), remove ${lines} of ${knownHosts} (ssh-keygen -R '${hostToken(host, port)}' -f ${knownHosts}), then add its new key`,
       ));
     } else {
-      refuse(new NodeError(
+      refuse(new NodeUntrusted(
         name,
         `host key ${what} of ${hostToken(host, port)} is marked @revoked in ${knownHosts}; refusing to connect`,
         `a revoked key must never be trusted again: give the node a new host key, then add that one (ssh-keyscan -p ${port} ${host} >> ${knownHosts}, checking the fingerprint)`,
