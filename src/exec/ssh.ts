@@ -242,6 +242,8 @@ export class SshExecutor implements Executor {
       let exit: { code: number | null; signal: string | null } | undefined;
       let cancelled = false;
       let settled = false;
+      /** The abort listener, set once onAbort exists; finish() drops it. */
+      let listening: Disposable | undefined;
       const timers: NodeJS.Timeout[] = [];
       const pgidWaiters: (() => void)[] = [];
       // What the login printed before our marker (for the message when the command never ran).
@@ -296,7 +298,7 @@ export class SshExecutor implements Executor {
         timers.push(setTimeout(() => { if (!pgid) channel.close(); }, PGID_WAIT_MS));
       };
       // Also when the cancel came while the channel opened: the program is stopped once it says its group.
-      const listening = o.signal && addAbortListener(o.signal, onAbort);
+      if (o.signal) listening = addAbortListener(o.signal, onAbort);
       // What is written before the program starts waits in the channel for its stdin.
       o.input?.((text) => { if (!settled) channel.write(text); });
       timers.push(setInterval(() => { if (!settled) channel.write('\n'); }, HEARTBEAT_MS));

@@ -12,7 +12,7 @@
  *
  * Units: times are epoch milliseconds, durations milliseconds (floats). Histograms hold µs.
  */
-import { NodeTally, type NodeSummary } from './nodes.js';
+import { lostLine, NodeTally, type NodeSummary } from './nodes.js';
 import { DEFAULT_RECOVERY, type RecoveryOptions } from '../stats/recovery-options.js';
 import { AttributionTracker, computeMeasures, MeasureSeries, outcomeKey, type FaultWindow, type Measures } from './measures/index.js';
 import type { OutcomeKey } from './measures/series.js';
@@ -95,6 +95,14 @@ const STOPPED: RunAbort = { why: 'stopped', reason: 'stopped before its end' };
 /** A run's `meta:` from its job: its id, and the seed of a chaos run, which the reports show for a replay. */
 export function jobMeta(job: { id: string; seed?: string }): Record<string, string> {
   return { job: job.id, ...(job.seed === undefined ? {} : { seed: job.seed }) };
+}
+
+/**
+ * A run stopped by the loss of a node: which, when and why, in the words of every report, and
+ * what the report lacks for it (a runner's files that stayed on the node).
+ */
+export function lostAbort(loss: { node: string; at: number; reason: string }, missing?: string): RunAbort {
+  return { why: 'infrastructure', reason: `node "${loss.node}": ${lostLine(loss)}`, at: loss.at, ...(missing === undefined ? {} : { missing }) };
 }
 
 /** Why an aborted run stopped, in words. */

@@ -45,10 +45,6 @@ function commentBefore(buf: Buffer, mark: string, from: number, to: number): boo
   return i >= 0 && i < to;
 }
 
-/*
- * A failed COMMIT AND CHAIN starts no new transaction (PostgreSQL says idle after it; MySQL and
- * MariaDB return the error before they chain or release): a plain ROLLBACK stands in for every form.
- */
 /**
  * A statement of words apart by the dialect's blanks (not JavaScript's \s: PostgreSQL 15 refuses
  * a vertical tab, and a latin1 0xA0 is no blank to either server): `_` stands for one.
@@ -56,6 +52,11 @@ function commentBefore(buf: Buffer, mark: string, from: number, to: number): boo
 const statement = (words: string, blanks: string): RegExp => new RegExp(`^${words.replace(/_/g, `[${blanks}]`)}$`, 'i');
 const PG_BLANKS = ' \\t\\n\\r\\f';
 const MYSQL_BLANKS = ' \\t\\n\\v\\f\\r';
+
+/*
+ * A failed COMMIT AND CHAIN starts no new transaction (PostgreSQL says idle after it; MySQL and
+ * MariaDB return the error before they chain or release): a plain ROLLBACK stands in for every form.
+ */
 /** PostgreSQL: COMMIT or END, optionally WORK or TRANSACTION, AND [NO] CHAIN. */
 export const PG_COMMIT = statement('_*(commit|end)(_+(work|transaction))?(_+and_+(no_+)?chain)?_*;?_*\\0?', PG_BLANKS);
 /** MySQL / MariaDB: COMMIT, optionally WORK, AND [NO] CHAIN, [NO] RELEASE. */

@@ -19,8 +19,7 @@ import type { FailureKind } from '../../core/jobs.js';
 import { NodeError, TransferError, type RunResult } from '../../exec/executor.js';
 import { LineBatch } from '../funkload-writer.js';
 import { FunkloadFormatError, readFunkloadXml } from '../funkload-xml.js';
-import { lostLine } from '../nodes.js';
-import type { RunAbort, RunResults } from '../results.js';
+import { lostAbort, type RunAbort, type RunResults } from '../results.js';
 import type { RunnerContext, RunnerNode, RunOutcome } from '../../core/runner-contract.js';
 import { cleanupStage, makeRemoteJobDir } from '../staging.js';
 import { AgentLink } from './agent-link.js';
@@ -332,7 +331,7 @@ async function runAgent(ctx: RunnerContext, r: NodeRun, signal: AbortSignal, fai
 /** The first node lost mid-run, which stopped every node: where and why the run ended. */
 function firstLoss(runs: NodeRun[]): RunAbort | undefined {
   const first = runs.filter((r) => r.lost).sort((x, y) => x.lost!.at - y.lost!.at)[0];
-  return first && { why: 'infrastructure', reason: `node "${first.node.name}": ${lostLine(first.lost!)}`, at: first.lost!.at };
+  return first && lostAbort({ node: first.node.name, ...first.lost! });
 }
 
 /** Replay each node's copied XML, as one bench of the configured users, into the job's model and file. */

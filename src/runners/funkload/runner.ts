@@ -11,8 +11,7 @@ import path from 'node:path';
 import { NodeError, TransferError } from '../../exec/executor.js';
 import { FunkloadFormatError, readFunkloadXmlFiles } from '../funkload-xml.js';
 import { reportOutcome, reportResults, type ReportWriter } from '../job-report.js';
-import { lostLine } from '../nodes.js';
-import { abortCoverage, jobMeta, type RunResults } from '../results.js';
+import { abortCoverage, jobMeta, lostAbort, type RunResults } from '../results.js';
 import { THRESHOLDS_HINT } from '../verdict.js';
 import { applyChaos, ChaosCapture } from '../chaos-capture.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../../core/runner-contract.js';
@@ -181,12 +180,7 @@ async function lostReport(ctx: RunnerContext, writeReports: ReportWriter, loss: 
   const results = ownRun(ctx, read.results);
   const others = ctx.nodes.filter((n) => !received.includes(n)).map((n) => `node "${n.name}"'s results (none received)`);
   results.aborted = true;
-  results.abort = {
-    why: 'infrastructure',
-    reason: `node "${loss.node}": ${lostLine(loss)}`,
-    at: loss.at,
-    missing: [...others, 'any result line written after the last one received', "FunkLoad's own HTML report (fl-build-report runs on the node)"].join('; '),
-  };
+  results.abort = lostAbort(loss, [...others, 'any result line written after the last one received', "FunkLoad's own HTML report (fl-build-report runs on the node)"].join('; '));
   const ours = await reportResults(results, { resultDir: ctx.resultDir, writeReports, thresholds: parseThresholds(ctx.config.raw.thresholds), generator: results.info.version, log: (l) => ctx.log(l) });
   ctx.log(`${results.abort.reason}: the report covers ${abortCoverage(ours.summary)}, from the result lines streamed until then`, { stream: 'engine', level: 'warn' });
   const { summary, report, closing, artifacts } = reportOutcome(ours, ctx.resultDir, received.map((n) => resultFile(ctx, n)));

@@ -17,8 +17,7 @@ import { NodeError, TransferCancelled, TransferError } from '../../exec/executor
 import { shareOf, sleep } from '../builtin/bench.js';
 import { checkThresholds, reportOutcome, reportResults, runAbort, type ReportWriter } from '../job-report.js';
 import { ChaosCapture } from '../chaos-capture.js';
-import { abortCoverage, jobMeta, newRunInfo } from '../results.js';
-import { lostLine } from '../nodes.js';
+import { abortCoverage, jobMeta, lostAbort, newRunInfo } from '../results.js';
 import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustNodeLoss, type LocustRunRecord } from './record.js';
 import type { Runner, RunnerContext, RunOutcome } from '../../core/runner-contract.js';
 import { cleanupStage, stageProject } from '../staging.js';
@@ -325,12 +324,10 @@ async function runCycle(
   }
   if (lost) {
     cycle.streamed = true;
-    record.abort = {
-      why: 'infrastructure',
-      reason: `node "${lost.loss.node}": ${lostLine(lost.loss)}`,
-      at: lost.loss.at,
-      missing: `the figures per request name, failure messages and exceptions of cycle ${ci + 1} (Locust's CSV files stayed on the node); its totals and times are those of the seconds Locust streamed before the loss`,
-    };
+    record.abort = lostAbort(
+      lost.loss,
+      `the figures per request name, failure messages and exceptions of cycle ${ci + 1} (Locust's CSV files stayed on the node); its totals and times are those of the seconds Locust streamed before the loss`,
+    );
     throw new NodeLost(lost.error, written);
   }
   return written;
