@@ -90,6 +90,52 @@ class Raw {
   }
 }
 
+/** pg.Connection as pg 8 has it (@types/pg lacks connect and startup, and keeps a `more` argument pg dropped). */
+interface PgProtocol extends NodeJS.EventEmitter {
+  connect(port: number, host: string): void;
+  startup(config: { user: string; database: string }): void;
+  parse(query: { name: string; text: string; types: number[] }): void;
+  bind(config: { portal: string; statement: string; values: string[] }): void;
+  execute(config: { portal: string; rows: number }): void;
+  describe(config: { type: 'S' | 'P'; name: string }): void;
+  query(text: string): void;
+  sync(): void;
+  end(): void;
+}
+
+/**
+ * pg's protocol layer (pg.Connection), driven as clients that prepare the unnamed statement and
+ * bind it in later requests drive it (libpq's PQprepare and PQexecPrepared with "", pgx's
+ * describe-exec mode). `send` writes a request and says what came back: the rows' values or
+ * the error's code, then the ReadyForQuery status.
+ */
+async function protocolConnection(port: number): Promise<{ send(write: (c: PgProtocol) => void): Promise<string>; end(): void }> {
+  const con = new pg.Connection() as unknown as PgProtocol;
+  let got: string[] = [];
+  let ready: (() => void) | undefined;
+  con.on('message', (m: { name: string; fields?: string[]; code?: string; status?: string }) => {
+    if (m.name === 'dataRow') got.push(m.fields!.join(','));
+    else if (m.name === 'error') got.push(m.code!);
+    else if (m.name === 'readyForQuery') { got.push(m.status!); ready?.(); }
+  });
+  con.on('error', () => {});
+  const untilReady = () => new Promise<void>((r) => { ready = r; });
+  const started = untilReady();
+  con.once('connect', () => con.startup({ user: 'postgres', database: 'postgres' }));
+  con.connect(port, '127.0.0.1');
+  await started;
+  return {
+    async send(write) {
+      got = [];
+      const done = untilReady();
+      write(con);
+      await done;
+      return got.join(' ');
+    },
+    end: () => con.end(),
+  };
+}
+
 /**
  * A relay between the proxy and the server that records the requests the server is sent and,
  * once told to hold, keeps the server's replies until that many requests have come: a proxy
@@ -427,6 +473,50 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
     await direct.end();
   });
 
+  // The injected error comes alone, as a request's first message failing does (no ParseComplete
+  // before it): the unnamed statement is left as that leaves it. Prepared by an earlier request,
+  // it stays, for the client to bind again (25P02 in the failed block, as after a real error);
+  // parsed by the failing request itself, it is gone (26000), never the one prepared before.
+  it('an error injected where a client binds the unnamed statement leaves it as a real error does', async () => {
+    await withProxy('', async (p) => {
+      const con = await protocolConnection(p.port);
+      const injected = async (request: () => Promise<string>) => {
+        await p.setMix({ error: { percent: 100, kind: '40001' } });
+        try {
+          return await request();
+        } finally {
+          await p.setMix('');
+        }
+      };
+      const prepare = (text: string) => con.send((c) => { c.parse({ name: '', text, types: [] }); c.describe({ type: 'S', name: '' }); c.sync(); });
+      const run = (v: string) => con.send((c) => { c.bind({ portal: '', statement: '', values: [v] }); c.execute({ portal: '', rows: 0 }); c.sync(); });
+      const parseAndRun = (text: string) => con.send((c) => {
+        c.parse({ name: '', text, types: [] }); c.bind({ portal: '', statement: '', values: ['5'] }); c.execute({ portal: '', rows: 0 }); c.sync();
+      });
+      try {
+        for (const block of [false, true]) {
+          const status = block ? 'E' : 'I';
+          const scenario = async (before: string, fail: () => Promise<string>) => {
+            if (block) await con.send((c) => c.query('BEGIN')); // a simple query drops the unnamed statement: prepared after it
+            await prepare(before);
+            const out = [await fail(), await run('5')];
+            if (block) await con.send((c) => c.query('ROLLBACK'));
+            return out;
+          };
+          const reused = await scenario('SELECT 10 / $1::int', () => run('0'));
+          expect(reused, `block ${block}`).toEqual([`22012 ${status}`, block ? '25P02 E' : '2 I']);
+          expect(await scenario('SELECT 10 / $1::int', () => injected(() => run('1'))), `block ${block}`).toEqual([`40001 ${status}`, reused[1]]);
+          const reparsed = await scenario('SELECT 0 WHERE $1::int > 0', () => parseAndRun('SELEC 10 / $1::int'));
+          expect(reparsed, `block ${block}`).toEqual([`42601 ${status}`, `26000 ${status}`]);
+          expect(await scenario('SELECT 0 WHERE $1::int > 0', () => injected(() => parseAndRun('SELECT 10 / $1::int'))), `block ${block}`).toEqual([`40001 ${status}`, reparsed[1]]);
+        }
+      } finally {
+        con.end();
+      }
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
+
   // The last ReadyForQuery says idle while a pipelined BEGIN's reply has not come back; the
   // requests behind it run in its block all the same. Every reply is held until the server has
   // all the requests (startGate): the proxy decides without waiting for one.
@@ -461,7 +551,7 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
       // Byte for byte the replies a real error leaves: 25P02 for 3 and 4, ROLLBACK for the COMMIT.
       expect(got.replies.filter((_, i) => i !== 2).map((r) => r.toString('latin1'))).toEqual(real.filter((_, i) => i !== 2).map((r) => r.toString('latin1')));
       expect(got.sent).toHaveLength(6);
-      expect(got.sent[2]).toContain('DO $$');
+      expect(got.sent[2]).toContain('marteau-tui');
       expect(await rows()).toEqual([]);
 
       // No transaction statement in flight: withheld, as the idle connection it is.
@@ -478,7 +568,7 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
       const ended = await injected([insert(20), simple('COMMIT'), insert(21), insert(22)], 2, 4);
       expect(ended.replies[2].toString('latin1')).toContain('40001');
       expect(ended.replies.map(status)).toEqual(['T', 'I', 'I', 'I']);
-      expect(ended.sent[2]).toContain('DO $$');
+      expect(ended.sent[2]).toContain('marteau-tui');
       expect(await rows()).toEqual([20, 22]);
 
       // The same decided on a drawn error with no hook (the proxy's fast path): the BEGIN goes
@@ -493,7 +583,7 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
       while (raw.done.length < 3) await new Promise((r) => setTimeout(r, 5));
       await p.setMix('');
       expect(raw.done.map(status)).toEqual(['T', 'E', 'I']);
-      expect(gate.requests.map((r) => r.slice(5, 9))).toEqual(['BEGI', 'DO $', 'ROLL']);
+      expect(gate.requests.map((r) => (r.includes('marteau-tui') ? 'failing' : r.slice(5, 9)))).toEqual(['BEGI', 'failing', 'ROLL']);
       gate.hold(0);
       expect(await rows()).toEqual([]);
       expect(p.stats().fallbacks).toBe(0);

@@ -401,16 +401,40 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     expect(postgres.standIn!(insert, true, s)).toBeUndefined();
     s.fromClient(msg('Q', 'BEGIN'));
     s.fromServer(Buffer.concat([cc('BEGIN'), Z('T')]));
+    // A Query drops the unnamed statement as it starts: the failing message in its place is a Parse of it.
     const fails = postgres.standIn!(insert, true, s)!;
-    expect(fails.toString('latin1')).toMatch(/^Q....DO \$\$BEGIN RAISE EXCEPTION '.*marteau-tui.*'; END\$\$\0$/s);
+    expect(fails.toString('latin1')).toMatch(/^P....\0SELECT '.*marteau-tui.*'::integer\0\0\0S\0\0\0\x04$/s);
     // The first segment of a request that streams on (a big parameter) is replaced the same way.
     expect(postgres.standIn!(Buffer.concat([parse('INSERT INTO t VALUES ($1)'), bind()]).subarray(0, 20), false, s)).toBe(fails);
+    // Any other first message leaves the unnamed statement and portal: a FunctionCall that fails.
+    const call = postgres.standIn!(run(''), true, s)!;
+    expect(call.toString('latin1')).toMatch(/^F....\0\0\0\x2a\0\0\0\x01....an error injected by the marteau-tui .*\0\0$/s);
+    for (const other of [Buffer.concat([parse('SELECT 1', 'named'), run('named')]), msg('C', Buffer.from('S'), ''), msg('S')]) {
+      expect(postgres.standIn!(other, true, s)).toBe(call);
+    }
     expect(postgres.standIn!(msg('Q', 'COMMIT'), true, s)).toEqual(ROLLBACK);
     const told = (standIn?: Buffer) => postgres.encodeError('40001', { request: insert, random: Math.random, session: s, standIn }).bytes;
     expect(told(fails).subarray(-6)).toEqual(Z('E'));
     expect(told(ROLLBACK).subarray(-6)).toEqual(Z('I'));
     s.fromServer(Buffer.concat([errResp('ERROR', '40001', 'x'), Z('E')]));
     expect(postgres.standIn!(insert, true, s)).toBeUndefined();
+    expect(postgres.standIn!(run(''), true, s)).toBeUndefined();
+  });
+
+  // Whether it fails or not, a Parse of the unnamed statement drops the one prepared before: a
+  // client told that its Parse failed must not have the one before run by its next Bind.
+  it('a request that begins with a Parse of the unnamed statement: the failing Parse in its place, in any state', () => {
+    const s = session();
+    const batch = Buffer.concat([parse('INSERT INTO t VALUES ($1)'), bind(), execute(), sync]);
+    const fails = postgres.standIn!(batch, true, s)!;
+    expect(fails[0]).toBe(0x50);
+    expect(postgres.standIn!(msg('Q', 'SELECT 1'), true, s)).toBeUndefined();
+    expect(postgres.standIn!(Buffer.concat([parse('SELECT 1', 'named'), run('named')]), true, s)).toBeUndefined();
+    expect(postgres.encodeError('40001', { request: batch, random: Math.random, session: s, standIn: fails }).bytes.subarray(-6)).toEqual(Z('I'));
+    s.fromClient(msg('Q', 'BEGIN'));
+    s.fromServer(Buffer.concat([cc('BEGIN'), errResp('ERROR', '22012', 'x'), Z('E')]));
+    expect(postgres.standIn!(batch, true, s)).toBe(fails);
+    expect(postgres.encodeError('40001', { request: batch, random: Math.random, session: s, standIn: fails }).bytes.subarray(-6)).toEqual(Z('E'));
   });
 
   // A request behind a transaction statement still in flight may run in a block the last
@@ -422,7 +446,7 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     s.fromClient(Buffer.concat([msg('Q', 'SELECT 1'), msg('Q', 'begin  -- work'), insert, insert]));
     expect(postgres.standIn!(insert, true, s, 1)).toBeUndefined();
     const fails = postgres.standIn!(insert, true, s, 2)!;
-    expect(fails.toString('latin1')).toContain('DO $$');
+    expect(fails.toString('latin1')).toContain('marteau-tui');
     const told = postgres.encodeError('40001', { request: insert, random: Math.random, session: s, standIn: fails, ordinal: 2 }).bytes;
     expect(told.subarray(-6)).toEqual(Z('E'));
     s.fromServer(Buffer.concat([cc('SELECT 1'), Z('I'), cc('BEGIN'), Z('T')]));
@@ -469,7 +493,8 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
 
   it('a batch that parses a COMMIT and runs it; a Parse alone does not commit', () => {
     expect(postgres.standIn!(Buffer.concat([parse('COMMIT', 'c'), run('c')]), true, session())).toEqual(ROLLBACK);
-    expect(postgres.standIn!(Buffer.concat([parse('COMMIT'), sync]), true, session())).toBeUndefined();
+    // Not a COMMIT's ROLLBACK: the failing Parse of any request that parses the unnamed statement.
+    expect(postgres.standIn!(Buffer.concat([parse('COMMIT'), sync]), true, session())!.toString('latin1')).toContain('marteau-tui');
   });
 });
 

@@ -5,34 +5,78 @@
  * would leave the server's block whole: a client told 'E' that goes on regardless would have its
  * later statements run and committed, where PostgreSQL would have refused them and rolled back.
  *
- * So the server is sent a statement that fails in the withheld one's place: its block is then
+ * So the server is sent a message that fails in the withheld request's place: its block is then
  * aborted for real, and every later request goes to it as it is, answered by the server itself
  * (25P02, ROLLBACK for COMMIT, either protocol, pipelined or not), at no cost to them. Its
  * ErrorResponse is replaced by the injected one; both end in ReadyForQuery 'E'.
+ *
+ * The injected error comes alone, as when a request's first message fails (no ParseComplete or
+ * BindComplete before it), and the server is left as that leaves it, unnamed prepared statement
+ * included: a simple Query or a Parse of the unnamed statement drops the one prepared before
+ * (checked on PostgreSQL 15: even in a failed block, even when it fails), any other message
+ * leaves it, and the unnamed portal, alone. A client that prepares the unnamed statement in one
+ * request and binds it in later ones (libpq's PQprepare and PQexecPrepared with "", pgx's
+ * describe-exec mode) then gets 25P02 in the failed block, or its rows outside one, as after a
+ * real error, not 26000 (no unnamed statement); and one whose Parse drew the error is never run
+ * the statement prepared before it.
  */
-import { simpleQuery } from './postgres-commit.js';
+const T = (c: string): number => c.charCodeAt(0);
+const Q = T('Q'), PARSE = T('P');
+const IN_BLOCK = T('T'); // ReadyForQuery's status inside a transaction block that has not failed
+
+/** What the server's log says for each stand-in: it fails on this text, which is no integer. */
+const TEXT = 'an error injected by the marteau-tui chaos proxy in place of a statement (it aborts the transaction block, if any)';
+
+function message(type: string, body: Buffer): Buffer {
+  const head = Buffer.allocUnsafe(5);
+  head[0] = T(type);
+  head.writeInt32BE(4 + body.length, 1);
+  return Buffer.concat([head, body]);
+}
 
 /**
- * A simple Query that always fails, and says so in the server's log (also where it runs outside
- * a block, postgres-blocks.ts). Where PL/pgSQL or DO is missing (a PostgreSQL-compatible server)
- * it fails all the same, on that.
+ * A Parse of the unnamed statement that fails as it is analysed, then Sync: the server drops the
+ * unnamed statement first, as the request's own Parse or Query would have.
  */
-export const ABORT_BLOCK: Buffer = simpleQuery(Buffer.from(
-  "DO $$BEGIN RAISE EXCEPTION 'an error injected by the marteau-tui chaos proxy in place of a statement (it aborts the transaction block, if any)'; END$$\0",
-  'latin1',
-));
-
-const IN_BLOCK = 0x54; // 'T': ReadyForQuery's status inside a transaction block that has not failed
+const FAIL_UNNAMED: Buffer = Buffer.concat([
+  message('P', Buffer.from(`\0SELECT '${TEXT}'::integer\0\0\0`, 'latin1')),
+  message('S', Buffer.alloc(0)),
+]);
 
 /**
- * What the server is sent in place of a request withheld for an injected error, given the
- * transaction status of the last ReadyForQuery: ABORT_BLOCK inside a block, nothing outside one
- * (no block to abort) or in a failed one (already aborted). `unsure`: a request in flight ahead
- * of it may begin or end a block (postgres-blocks.ts), so the last status may not hold when it
- * runs: ABORT_BLOCK then too, which, outside a block, fails and leaves nothing behind (no
- * transaction id taken, nothing written; a rollback counted, an ERROR line in the server's log,
- * and the unnamed prepared statement dropped, as any simple query drops it).
+ * A FunctionCall of int4in (OID 42, fixed in PostgreSQL's catalog) on the text: it fails and
+ * touches no prepared statement nor portal. Poolers pass it on (libpq's large objects use it).
  */
-export function abortStandIn(txStatus: number, unsure = false): Buffer | undefined {
-  return txStatus === IN_BLOCK || unsure ? ABORT_BLOCK : undefined;
+const FAIL_CALL: Buffer = (() => {
+  const arg = Buffer.from(TEXT, 'latin1');
+  const body = Buffer.alloc(4 + 2 + 2 + 4 + arg.length + 2);
+  body.writeInt32BE(42, 0); // the function
+  // No argument format codes (text), one argument, its length and bytes, a text result.
+  body.writeInt16BE(1, 6);
+  body.writeInt32BE(arg.length, 8);
+  arg.copy(body, 12);
+  return message('F', body);
+})();
+
+/** Whether `standIn` is one of the failing messages (not a COMMIT's ROLLBACK, postgres-commit.ts). */
+export function failsInPlace(standIn: Buffer | undefined): boolean {
+  return standIn === FAIL_UNNAMED || standIn === FAIL_CALL;
+}
+
+/**
+ * What the server is sent in place of `request` (its first segment at least), withheld for an
+ * injected error, given the transaction status of the last ReadyForQuery: a failing message
+ * inside a block, nothing outside one (no block to abort) or in a failed one (already aborted),
+ * except for a request that begins with a Parse of the unnamed statement, whose failing Parse
+ * goes in any state so that the one before is dropped. `unsure`: a request in flight ahead of it
+ * may begin or end a block (postgres-blocks.ts), so the last status may not hold when it runs:
+ * the failing message goes then too, which, outside a block, fails and leaves nothing behind (no
+ * transaction id taken, nothing written; a rollback counted and an ERROR line in the server's log,
+ * as for a real error).
+ */
+export function abortStandIn(request: Buffer, txStatus: number, unsure = false): Buffer | undefined {
+  const first = request[0];
+  if (first === PARSE && request.length > 5 && request[5] === 0) return FAIL_UNNAMED;
+  if (txStatus !== IN_BLOCK && !unsure) return undefined;
+  return first === Q ? FAIL_UNNAMED : FAIL_CALL;
 }

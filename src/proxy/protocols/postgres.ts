@@ -27,9 +27,10 @@
  * (postgres-errors.ts). A COMMIT that draws an error (a simple query, a statement of one,
  * an extended batch that runs it alone) is replaced by ROLLBACK on its way to the server, and its
  * ReadyForQuery says 'I' (postgres-commit.ts). Any other request that draws one inside a
- * transaction block is replaced by a statement that fails, so that the server's block is aborted
+ * transaction block is replaced by a message that fails, so that the server's block is aborted
  * as the client is told (postgres-aborted.ts); so is one behind a request in flight that may
- * begin or end a block, whose error then says the server's status after it (postgres-blocks.ts).
+ * begin or end a block, whose error then says the server's status after it (postgres-blocks.ts),
+ * and one that begins with a Parse of the unnamed statement, which drops the one before.
  */
 import { emit, endMessage, int32BE, LengthPrefixedFeeder, PASS_META, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
@@ -38,7 +39,7 @@ import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
 import { encodeError, errorKinds } from './postgres-errors.js';
 import { CommitStatements, commitStandIn } from './postgres-commit.js';
-import { ABORT_BLOCK, abortStandIn } from './postgres-aborted.js';
+import { abortStandIn, failsInPlace } from './postgres-aborted.js';
 import { BlockForecast } from './postgres-blocks.js';
 
 export { POSTGRES_ERRORS } from './postgres-errors.js';
@@ -373,14 +374,15 @@ export const postgres: Protocol = {
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     const pg = ctx.session instanceof PgSession ? ctx.session : undefined;
     // Sent where the server may or may not be in a block: its own ReadyForQuery will say which.
-    if (pg !== undefined && ctx.standIn === ABORT_BLOCK && pg.blocks.unsure(ctx.ordinal)) {
+    const fails = failsInPlace(ctx.standIn);
+    if (pg !== undefined && fails && pg.blocks.unsure(ctx.ordinal)) {
       return pg.blocks.toldLater(ctx.ordinal!, encodeError(kind, ctx.message, { txStatus: IN_BLOCK }));
     }
-    const ended = ctx.standIn !== undefined && ctx.standIn !== ABORT_BLOCK;
+    const ended = ctx.standIn !== undefined && !fails;
     return encodeError(kind, ctx.message, pg, ended);
   },
   standIn(request, whole, session, ordinal) {
     const pg = session instanceof PgSession ? session : undefined;
-    return (whole ? commitStandIn(request, pg?.commits) : undefined) ?? (pg && abortStandIn(pg.txStatus, pg.blocks.unsure(ordinal)));
+    return (whole ? commitStandIn(request, pg?.commits) : undefined) ?? (pg && abortStandIn(request, pg.txStatus, pg.blocks.unsure(ordinal)));
   },
 };
