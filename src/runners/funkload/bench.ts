@@ -1,7 +1,8 @@
 /**
  * One node's FunkLoad bench: the project staged there, FunkLoad found, `deps` installed for its
- * Python, `fl-run-bench` run with its console parsed live, and the result XML fetched into the
- * job's result directory. FunkLoad's own `--distribute` needs paramiko; instead the runner calls
+ * Python, `fl-run-bench` run with its console parsed live, and the result XML brought into the
+ * job's result directory (on an SSH node, streamed as it is written; fetched only when that copy
+ * is not whole). FunkLoad's own `--distribute` needs paramiko; instead the runner calls
  * this once per node over our executors (every node runs every cycle, as FunkLoad's workers do).
  */
 import os from 'node:os';
@@ -12,7 +13,7 @@ import { makeRemoteJobDir, remoteJobDir, stageProject } from '../staging.js';
 import { flRunBenchArgv, maskUrlPasswords, type BenchArgs } from './argv.js';
 import type { FunkloadConfig } from './config.js';
 import { BenchConsole, type ConsoleEvent } from './console.js';
-import { followResultFile } from './follow.js';
+import { ResultFollower } from './follow.js';
 import { FunkloadMissing, locateFunkload, pipInstallArgv, withPythonPath, type FunkloadTools } from './tools.js';
 
 /** A failure with its kind, carried out of the steps to the one place that builds the outcome. */
@@ -67,7 +68,7 @@ export interface NodeBench {
   result: RunResult;
   /** Where the node wrote its result file(s). */
   remoteFiles: string[];
-  /** The same, fetched into the result dir. */
+  /** The same, in the result dir. */
   localFiles: string[];
   stderr: string[];
 }
@@ -84,6 +85,14 @@ async function installDeps(ctx: RunnerContext, node: RunnerNode, cwd: string, to
     throw new StepFailure('config', `node "${node.name}": pip could not install deps ${fc.deps.join(' ')} (exit ${installed.result.exitCode}): ${lastLine(installed.tail)}`);
   }
   return target;
+}
+
+/** A file's size on the node (`wc -c`, which every POSIX system has), or undefined when it cannot be read. */
+async function remoteSize(node: RunnerNode, file: string, signal: AbortSignal): Promise<number | undefined> {
+  let out = '';
+  const r = await node.executor.run(['wc', '-c', file], { signal, idempotent: true, onLine: (l, s) => s === 'stdout' && !out && (out = l) });
+  const size = /^\s*(\d+)\s/.exec(out)?.[1];
+  return r.exitCode === 0 && size !== undefined ? Number(size) : undefined;
 }
 
 /** Stage, locate, install, bench and fetch on one node. `onEvent` sees each console event. */
@@ -114,8 +123,7 @@ export async function benchOnNode(
   let partialAt = 0;
   const stderr: string[] = [];
   // The result file streamed from an SSH node as it is written, once the console says where.
-  const unfollow = new AbortController();
-  let following: Promise<void> | undefined;
+  let follower: ResultFollower | undefined;
   o.beforeBench();
   const result = await node.executor.run(withPythonPath(pythonPath, bench), {
     cwd,
@@ -135,14 +143,23 @@ export async function benchOnNode(
       ctx.log(maskUrlPasswords(line), { node: node.name, stream });
       if (stream !== 'stdout') return keepTail(stderr, maskUrlPasswords(line));
       const e = fl.line(line);
-      if (e?.kind === 'log-xml' && node.kind !== 'local') following ??= followResultFile(ctx, node, path.posix.isAbsolute(e.path) ? e.path : nodePath(node, cwd, e.path), o.resultFile, unfollow.signal);
+      if (e?.kind === 'log-xml' && node.kind !== 'local') follower ??= new ResultFollower(ctx, node, path.posix.isAbsolute(e.path) ? e.path : nodePath(node, cwd, e.path), o.resultFile, o.signal);
       if (e) o.onEvent(e, fl);
     },
-  }).finally(async () => {
-    unfollow.abort();
-    await following;
+  }).catch(async (e: Error) => {
+    await follower?.stop();
+    throw e;
   });
-  const done: NodeBench = { node, cwd, tools, pythonPath, console: fl, result, remoteFiles: [], localFiles: [], stderr };
+  try {
+    return await collect(ctx, { node, cwd, tools, pythonPath, console: fl, result, remoteFiles: [], localFiles: [], stderr }, fc, o, follower);
+  } finally {
+    await follower?.stop();
+  }
+}
+
+/** The bench over: its result file(s) into the result dir, from the copy streamed when it is whole. */
+async function collect(ctx: RunnerContext, done: NodeBench, fc: FunkloadConfig, o: { signal: AbortSignal; resultFile: string }, follower: ResultFollower | undefined): Promise<NodeBench> {
+  const { node, cwd, result, stderr, console: fl } = done;
   if (result.cancelled) return done;
   const st = fl.state;
   ctx.log(`fl-run-bench exit ${result.exitCode ?? result.signal}${st.status ? `, bench status ${st.status}` : ''}`, { node: node.name, stream: 'engine' });
@@ -159,6 +176,15 @@ export async function benchOnNode(
   const announced = st.xmlFiles.length ? st.xmlFiles : [ctx.config.xml ?? 'funkload.xml'];
   done.remoteFiles = announced.map((f) => (path.posix.isAbsolute(f) ? f : nodePath(node, cwd, f)));
   for (const f of done.remoteFiles) {
+    const size = f === follower?.remote ? await remoteSize(node, f, o.signal) : undefined;
+    if (size !== undefined && (await follower!.keep(size))) {
+      ctx.log(`result file ${f} received whole as it was written (${size} bytes)`, { node: node.name, stream: 'engine' });
+      done.localFiles.push(o.resultFile);
+      continue;
+    }
+    // The fetch writes where the copy is.
+    await follower?.stop();
+    if (f === follower?.remote) ctx.log(`result file ${f}: ${follower.copied} bytes of ${size ?? 'its unknown size'} received as it was written: fetching it`, { node: node.name, stream: 'engine' });
     if (!(await node.executor.exists(f))) {
       ctx.log(`result file ${f} was not written`, { node: node.name, stream: 'engine', level: 'warn' });
       continue;
