@@ -338,6 +338,68 @@ describe.skipIf(!haveMariadb())('mysql through the chaos proxy (real MariaDB)', 
     await direct.end();
   });
 
+  // A prepare meets a deadlock too: MariaDB opening its tables waits for their metadata locks,
+  // and the victim of a deadlock there gets 1213 with its transaction rolled back, as InnoDB's.
+  it('a deadlock (1213) injected on a prepare rolls the transaction back, as a metadata lock deadlock does on MariaDB', async () => {
+    const direct = await connect(db.port);
+    await direct.query('CREATE TABLE prepare_t (id INT) ENGINE=InnoDB; CREATE TABLE mdl_a (id INT) ENGINE=InnoDB; CREATE TABLE mdl_b (id INT) ENGINE=InnoDB');
+    await withProxy('', async (p) => {
+      const c = await connect(p.port);
+      const open = async () => ((await c.query('SELECT @@in_transaction AS open'))[0] as { open: number }[])[0].open;
+      const rows = async () => ((await direct.query('SELECT id FROM prepare_t ORDER BY id'))[0] as { id: number }[]).map((r) => r.id);
+      /** BEGIN, INSERT 1, then a statement prepared for the first time (mysql2 prepares on its first execute), failing. */
+      const scenario = async (prepareFails: () => Promise<unknown>) => {
+        await direct.query('TRUNCATE prepare_t');
+        await c.query('BEGIN');
+        await c.query('INSERT INTO prepare_t VALUES (1)');
+        const err = await prepareFails().then(() => 'no error', (e: { errno: number }) => e.errno);
+        const left = [err, await open()];
+        // The retry, as the error asks: each row once.
+        await c.query('BEGIN');
+        await c.query('INSERT INTO prepare_t VALUES (1)');
+        await c.execute('INSERT INTO prepare_t VALUES (?)', [2]);
+        await c.query('COMMIT');
+        return [...left, await rows()];
+      };
+      // The real one: c holds mdl_b, a RENAME holds mdl_a and waits for mdl_b, c's prepare waits for mdl_a.
+      const renameWaits = async () => ((await direct.query("SELECT count(*) AS n FROM information_schema.processlist WHERE info LIKE 'RENAME TABLE mdl_a %' AND state = 'Waiting for table metadata lock'"))[0] as { n: number }[])[0].n;
+      const real = await scenario(async () => {
+        await c.query('SELECT id FROM mdl_b');
+        const other = await connect(db.port);
+        await other.query('SET SESSION lock_wait_timeout = 20'); // a failure, should no deadlock be found
+        const rename = other.query('RENAME TABLE mdl_a TO mdl_a2, mdl_b TO mdl_b2');
+        try {
+          while (await renameWaits() === 0) await new Promise((r) => setTimeout(r, 10));
+          await c.execute('SELECT id FROM mdl_a WHERE id = ?', [1]);
+        } finally {
+          await rename;
+          await other.end();
+        }
+      });
+      expect(real).toEqual([1213, 0, [1, 2]]);
+      const injected = await scenario(async () => {
+        await p.setMix({ error: { percent: 100, kind: '1213' } });
+        try {
+          await c.execute('SELECT id FROM prepare_t WHERE id = ?', [1]);
+        } finally {
+          await p.setMix('');
+        }
+      });
+      expect(injected).toEqual(real);
+      // A lock wait timeout fails the prepare only (a metadata lock waited for lock_wait_timeout): the transaction goes on.
+      await c.query('BEGIN');
+      await c.query('INSERT INTO prepare_t VALUES (3)');
+      await p.setMix({ error: { percent: 100, kind: '1205' } });
+      await expect(c.execute('SELECT id FROM prepare_t WHERE id > ?', [0])).rejects.toMatchObject({ errno: 1205 });
+      await p.setMix('');
+      expect(await open()).toBe(1);
+      await c.query('ROLLBACK');
+      expect(p.stats().fallbacks).toBe(0);
+      await c.end();
+    });
+    await direct.end();
+  });
+
   it(`the default error kind is ${mysql.defaultError}`, async () => {
     await withProxy('100:error', async (p) => {
       const c = await connect(p.port);

@@ -222,7 +222,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
           const standIn = seg.mustForward ? undefined : this.standInFor(a.kind, seg.data, seg.end, ex.ordinal);
           ex.injected = this.encodeError(a.kind, seg.label, seg.data, ex.ordinal, a.message, standIn);
           if (standIn) ex.standIn = standIn;
-          this.session.errored?.(ex.ordinal);
+          this.session.errored?.(ex.ordinal, standIn);
           if (seg.mustForward || standIn) ex.replace = true;
           else {
             this.skip(ex);

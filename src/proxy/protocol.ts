@@ -53,8 +53,11 @@ export interface FramerSession {
    * were already framed, but before any reply that would belong to a later request.
    */
   skipped?(ordinal: number): void;
-  /** Request `ordinal` (as for skipped) is answered by an injected error, withheld or forwarded. */
-  errored?(ordinal: number): void;
+  /**
+   * Request `ordinal` (as for skipped) is answered by an injected error, withheld or forwarded,
+   * or sent to the server as `standIn` (Protocol.standIn), whose reply then comes in its place.
+   */
+  errored?(ordinal: number, standIn?: Buffer): void;
   /**
    * At the turn of a mustForward request (`ordinal` as for skipped): what the session's state
    * says the server must be sent in its place, and the reply the client gets instead of the

@@ -419,7 +419,7 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
 
   // A real deadlock rolls its transaction back: a statement that draws one goes as ROLLBACK, with
   // the attributes header when both sides speak CLIENT_QUERY_ATTRIBUTES (a COM_STMT_EXECUTE has none to copy).
-  it('a statement that draws a deadlock (1213): a ROLLBACK in its place; other kinds and commands withheld', () => {
+  it('a statement or a prepare that draws a deadlock (1213): a ROLLBACK in its place; other kinds and commands withheld', () => {
     const session = (caps: number) => {
       const s = mysql.createSession();
       s.fromServer(pkt(0, greeting(caps)));
@@ -434,7 +434,16 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
     expect(mysql.standIn!(pkt(0, execute(1)), true, mysql8, 3, '1213')).toEqual(rollback([0, 1]));
     expect(mysql.standIn!(query([0, 1], 'INSERT INTO t VALUES (1)'), false, mysql8, 3, '1213')).toEqual(rollback([0, 1]));
     expect(mysql.standIn!(query([], 'INSERT INTO t VALUES (1)'), true, mariadb, 3, '1205')).toBeUndefined();
-    expect(mysql.standIn!(pkt(0, cmd(0x16, 'INSERT INTO t VALUES (?)')), true, mariadb, 3, '1213')).toBeUndefined();
+    // A prepare too (a metadata lock deadlock rolls back its transaction), answered as the ROLLBACK is.
+    const prepare = pkt(0, cmd(0x16, 'INSERT INTO t VALUES (?)'));
+    expect(mysql.standIn!(prepare, true, mariadb, 3, '1213')).toEqual(rollback([]));
+    expect(mysql.standIn!(pkt(0, cmd(0x0e, '')), true, mariadb, 3, '1213')).toBeUndefined();
+    mariadb.fromClient(prepare);
+    mariadb.errored!(0, rollback([]));
+    // With a warning (1196: a non-transactional table's changes stay), as a prepare OK it would announce a column.
+    const reply = mariadb.fromServer(pkt(1, Buffer.concat([ok().subarray(0, 5), u16(1)])));
+    expect(reply).toMatchObject([{ start: true, end: true }]);
+    expect(reply[0].passthrough).toBeFalsy();
   });
 
   it('statements ending in a COMMIT go with ROLLBACK in its place, unless a comment may hide it', () => {

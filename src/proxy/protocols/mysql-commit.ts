@@ -4,7 +4,7 @@
  * draws a deadlock, which a real one rolls back with its transaction.
  */
 import { commitAt, MYSQL_SQL } from './commit.js';
-import { COM_QUERY, COM_STMT_EXECUTE } from './mysql-packets.js';
+import { COM_QUERY, COM_STMT_EXECUTE, COM_STMT_PREPARE } from './mysql-packets.js';
 
 /**
  * A COM_QUERY packet (3-byte length, sequence id 0, command 0x03, the statement) that is a
@@ -24,16 +24,22 @@ export function commitStandIn(request: Buffer): Buffer | undefined {
 }
 
 /**
- * A statement (COM_QUERY, COM_STMT_EXECUTE) that draws a deadlock (1213): InnoDB rolls back the
- * deadlocked transaction whole, so the server is sent ROLLBACK in its place. Withheld, the
- * transaction stayed open while the client was told it was rolled back, and a client retrying
- * it had the first statements committed twice (its BEGIN commits the open transaction). Outside
- * a transaction the ROLLBACK does nothing, as a deadlocked autocommitted statement leaves
- * nothing. Other commands are withheld as before: the ROLLBACK's OK is no reply of theirs.
- * `attributes`: the connection's queries carry CLIENT_QUERY_ATTRIBUTES' header.
+ * A statement (COM_QUERY, COM_STMT_EXECUTE) or a prepare (COM_STMT_PREPARE) that draws a deadlock
+ * (1213): InnoDB rolls back the deadlocked transaction whole, so the server is sent ROLLBACK in
+ * its place. Withheld, the transaction stayed open while the client was told it was rolled back,
+ * and a client retrying it had the first statements committed twice (its BEGIN commits the open
+ * transaction). A prepare opens its tables, waiting for their metadata locks: the victim of a
+ * deadlock there gets 1213 and its transaction rolled back too (checked on MariaDB 10.11: a
+ * RENAME holding one table and waiting for another the transaction had read). The session
+ * frames the ROLLBACK's reply as a query's (FramerSession.errored). Outside a transaction the
+ * ROLLBACK does nothing, as a deadlock outside one leaves nothing. Other commands (a ping, a
+ * fetch, ...) are withheld as before. `attributes`: the connection's queries carry
+ * CLIENT_QUERY_ATTRIBUTES' header.
  */
 export function deadlockStandIn(request: Buffer, attributes: boolean): Buffer | undefined {
-  if (request.length <= 4 || request[3] !== 0 || (request[4] !== COM_QUERY && request[4] !== COM_STMT_EXECUTE)) return undefined;
+  if (request.length <= 4 || request[3] !== 0) return undefined;
+  const cmd = request[4];
+  if (cmd !== COM_QUERY && cmd !== COM_STMT_EXECUTE && cmd !== COM_STMT_PREPARE) return undefined;
   return attributes ? ROLLBACK_NO_ATTRIBUTES : ROLLBACK;
 }
 

@@ -161,6 +161,19 @@ class MysqlSession implements FramerSession {
     if (this.current?.ordinal === ordinal) this.current = null;
   }
 
+  /**
+   * A request sent as a stand-in (a COM_QUERY ROLLBACK) is answered as one: a prepare's reply
+   * would be read for the definitions a prepare OK announces, which the ROLLBACK's OK has not.
+   */
+  errored(ordinal: number, standIn?: Buffer): void {
+    if (standIn === undefined) return;
+    for (const p of this.fifo) {
+      if (p.ordinal !== ordinal) continue;
+      p.cmd = standIn[4];
+      p.cursor = false;
+    }
+  }
+
   buffered(): number {
     return this.feeder.buffered();
   }
