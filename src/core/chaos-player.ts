@@ -94,17 +94,17 @@ export class ChaosPlayer {
     this.onChange();
   }
 
-  /** Hold the proxy's mix as it is; the schedule's clock goes on. */
-  pause(proxy: string): void {
+  /** Hold the proxy's mix as it is; the schedule's clock goes on. `by`: who, when not this process's user. */
+  pause(proxy: string, by?: string): void {
     const p = this.state(proxy);
     if (p.paused) return;
     p.paused = true;
-    this.log(`chaos ${proxy}: paused${p.changes.length ? '; scheduled changes wait for resume' : ''}`, 'info');
+    this.log(`chaos ${proxy}: paused${by ? ` by ${by}` : ''}${p.changes.length ? '; scheduled changes wait for resume' : ''}`, 'info');
     this.onChange();
   }
 
   /** Bring in what the schedule has in force now (or the proxy's own mix before its first change). */
-  async resume(proxy: string): Promise<void> {
+  async resume(proxy: string, by?: string): Promise<void> {
     const p = this.state(proxy);
     if (!p.paused) return;
     p.paused = false;
@@ -116,18 +116,28 @@ export class ChaosPlayer {
       p.scheduled = c?.spec !== undefined;
       this.record(p, c, mix.text, { label });
     });
-    this.log(`chaos ${proxy}: resumed`, 'info');
+    this.log(`chaos ${proxy}: resumed${by ? ` by ${by}` : ''}`, 'info');
     this.onChange();
   }
 
-  /** A mix set by hand: applied at once, recorded, and the proxy's schedule paused. */
-  async manual(proxy: string, spec: MixSpec): Promise<string> {
+  /**
+   * A mix set by hand: applied at once, recorded, and the proxy's schedule paused; one the proxy
+   * refuses (a behavior it does not know) is thrown. `by`: who, when not this process's user.
+   */
+  async manual(proxy: string, spec: MixSpec, by?: string): Promise<string> {
     const p = this.state(proxy);
     let text = '';
+    let refused: unknown;
     await this.enqueue(async () => {
-      text = (await p.target.setMix(spec, changeReason({ source: 'manual', fixture: 'manual' }))).text;
-      this.tookOver(p, text);
+      try {
+        text = (await p.target.setMix(spec, changeReason({ source: 'manual', fixture: 'manual', by }))).text;
+      } catch (e) {
+        refused = e;
+        return;
+      }
+      this.tookOver(p, text, by);
     });
+    if (refused) throw refused;
     return text;
   }
 
@@ -140,11 +150,11 @@ export class ChaosPlayer {
     if (p && !this.ended) this.tookOver(p, mix);
   }
 
-  private tookOver(p: ProxyState, mix: string): void {
+  private tookOver(p: ProxyState, mix: string, by?: string): void {
     p.paused = true;
     p.manual = true;
     p.scheduled = false;
-    const e: TimelineEvent = { ...this.stamp(), proxy: p.target.name, kind: 'mix', mix, fixture: 'manual', action: 'manual', source: 'manual', label: 'set by hand' };
+    const e: TimelineEvent = { ...this.stamp(), proxy: p.target.name, kind: 'mix', mix, fixture: 'manual', action: 'manual', source: 'manual', label: 'set by hand', ...(by ? { by } : {}) };
     this.events.push(e);
     this.onEvent(e);
     this.onChange();

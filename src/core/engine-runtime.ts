@@ -196,7 +196,7 @@ export abstract class EngineRuntime {
       });
     });
     this.onQueueChange();
-    this.stopSharing = shareWithTeam(this.core, this.runsJobs, () => this.liveProxies().map((p) => p.stats()));
+    this.stopSharing = shareWithTeam(this.core, this.runsJobs);
     this.presence?.start();
     if (this.options.probe ?? this.runsJobs) this.pool.start();
     if (this.runsJobs) void this.scheduler.kick();

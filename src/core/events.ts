@@ -46,11 +46,13 @@ export interface TimelineEvent {
   name?: string;
   /** What the load should see while this change is in force, e.g. ["503"] or ["5xx"] (error mapping). */
   expect?: string[];
+  /** Who set it by hand, when not the user of the process running the job (team mode: "pid 123 on host"). */
+  by?: string;
 }
 
 /** Why a mix changed, in a few words for the report: "chaos outage: step", "fixture slow_db", "set by hand". */
-export function changeReason(e: Pick<TimelineEvent, 'source' | 'fixture' | 'label'>): string {
-  if (e.source === 'manual') return 'set by hand';
+export function changeReason(e: Pick<TimelineEvent, 'source' | 'fixture' | 'label' | 'by'>): string {
+  if (e.source === 'manual') return `set by hand${e.by ? ` from ${e.by}` : ''}`;
   const label = e.label && e.label !== 'fixture' ? `: ${e.label}` : '';
   return `${e.source ?? 'fixture'} ${e.fixture}${label}`;
 }

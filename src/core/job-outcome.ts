@@ -5,7 +5,7 @@ import { NodeConfigError, NodeError } from '../exec/executor.js';
 import { ListenError, messageOf, UpstreamLoopError } from '../proxy/proxy-errors.js';
 import type { RunOutcome } from './runner-contract.js';
 import { ServiceError } from './service-error.js';
-import type { TimelineEvent } from './events.js';
+import { changeReason, type TimelineEvent } from './events.js';
 import type { Job, JobOutcome } from './jobs.js';
 
 /** Why a running job's abort signal fired. */
@@ -51,7 +51,7 @@ function mixText(mix: string): string {
 /** `scheduled`: the proxy has a chaos schedule (a change by hand pauses it; say so only then). */
 export function timelineLine(e: TimelineEvent, scheduled: boolean): string {
   if (e.kind === 'service') return `chaos ${e.fixture}: service ${e.proxy} ${e.label ?? e.mix}`;
-  if (e.source === 'manual') return `manual: ${e.proxy} mix ${mixText(e.mix)} set by hand${scheduled ? '; its chaos schedule is paused' : ''}`;
+  if (e.source === 'manual') return `manual: ${e.proxy} mix ${mixText(e.mix)} ${changeReason(e)}${scheduled ? '; its chaos schedule is paused' : ''}`;
   const what = e.source === 'chaos' ? `chaos ${e.fixture} (${e.label})` : `fixture ${e.fixture}`;
   return `${what}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${mixText(e.mix)}`;
 }

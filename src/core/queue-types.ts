@@ -4,8 +4,11 @@
  */
 import type { Job, JobOutcome, JobSpec, JournalRecord, NodeClaim } from './jobs.js';
 import type { LogStream } from './events.js';
+import type { MixEntrySpec, MixSpec } from '../proxy/mix.js';
 import type { ProxyStats } from '../proxy/proxy.js';
+import type { ScheduleView } from './chaos-player.js';
 import type { NodeView } from './node-view.js';
+import type { Owner } from './owner.js';
 
 /** What a job whose engine died left (see recoverInterrupted). */
 export interface LastSeen {
@@ -132,12 +135,48 @@ export interface JobQueue {
   /** What this process runs on (nodes, proxies of its jobs); `remotePresence` merges the others'. */
   publishPresence?(p: Presence): void;
   remotePresence?(): Presence;
+  /** Changes to the chaos of a job another engine runs, and those of this engine's jobs (redis-chaos.ts). */
+  readonly chaos?: ChaosChannel;
 }
 
 /** What a process shows the team: its nodes' state and its running jobs' proxy counters. */
 export interface Presence {
   nodes: NodeView[];
   proxies: ProxyStats[];
+  /** Each proxy's, in the order of `proxies`. */
+  control?: TeamProxyControl[];
+}
+
+/**
+ * A proxy's job, its mix in force (with options: the editor keeps them) and its scenario (none
+ * from a version before them); who runs it is added by the reader, from the presence's key.
+ */
+export interface TeamProxyControl {
+  job?: string;
+  mix?: Record<string, MixEntrySpec>;
+  schedule?: ScheduleView;
+  owner?: Owner;
+}
+
+/** A change to a proxy of a running job: its mix (by hand), or its scenario paused or followed. */
+export type ChaosChange = { mix: MixSpec } | { paused: boolean };
+
+export type ChaosRequest = ChaosChange & { job: string; proxy: string; by: Owner };
+
+/** What the engine running the job answers: the mix in force after a mix change. */
+export interface ChaosAnswer {
+  mix?: string;
+  spec?: Record<string, MixEntrySpec>;
+}
+
+export interface ChaosChannel {
+  /** Ask the engine running `job` for the change; rejects with its refusal, or when it does not answer. */
+  request(job: string, proxy: string, change: ChaosChange): Promise<ChaosAnswer>;
+  /**
+   * Take the changes asked of this engine's jobs: `apply` makes one (throws its refusal);
+   * `late`, one that came after its sender stopped waiting, which is not made.
+   */
+  serve(apply: (r: ChaosRequest) => Promise<ChaosAnswer>, late: (r: ChaosRequest) => void): void;
 }
 
 export interface SharedLine {

@@ -27,6 +27,8 @@ export interface Keys {
   wake: string;
   /** What concerns one engine's running jobs (a cancel): their ids, for it alone to wake on. */
   notify(owner: string): string;
+  /** A chaos change asked of another engine: pending, taken, then its answer (redis-chaos.ts). */
+  chaos(ref: string): string;
   trimLock: string;
   /** Held for one tick by the process that checks the team for dead engines (see RedisQueue.tick). */
   reapLock: string;
@@ -43,6 +45,7 @@ export function makeKeys(p: string): Keys {
     nodes: `${p}nodes`,
     wake: `${p}wake`,
     notify: (owner) => `${p}notify:${owner}`,
+    chaos: (ref) => `${p}chaos:${ref}`,
     trimLock: `${p}trim-lock`,
     reapLock: `${p}reap-lock`,
     files: (id) => `${p}files:${id}`,

@@ -87,6 +87,8 @@ export class RedisLog implements RecordLog {
    * would wake it for every line of every job in the team (30 workers: 30 wake-ups per line).
    */
   wantsOutput: () => boolean = () => true;
+  /** Gets the chaos records (redis-chaos.ts) as they are read, and the engine a request names. */
+  onChaos: (r: Record<string, unknown>, to: string | undefined) => void = () => {};
 
   async open(): Promise<void> {}
 
@@ -166,12 +168,13 @@ export class RedisLog implements RecordLog {
         // A concurrent read may already have taken it (ids only grow).
         if (!idAfter(id, this.lastId)) continue;
         this.lastId = id;
-        const text = fieldMap(fields).r;
+        const f = fieldMap(fields);
         try {
-          const v = JSON.parse(text ?? '') as unknown;
+          const v = JSON.parse(f.r ?? '') as unknown;
           if (v && typeof v === 'object' && !Array.isArray(v)) {
             out.push(v as JournalRecord);
             this.remember(id, v as JournalRecord);
+            if ((v as { t?: unknown }).t === 'chaos' || (v as { t?: unknown }).t === 'chaos-done') this.onChaos(v as Record<string, unknown>, f.w);
           }
         } catch {
           // a damaged entry: skipped, like a torn journal line

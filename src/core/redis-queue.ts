@@ -22,6 +22,7 @@ import { isTerminal } from './jobs.js';
 import { LogQueue, QueueError, type LostJobs, type Presence, type SharedLine } from './queue.js';
 import type { QueueUrl } from './queue-url.js';
 import { clientOptions, fieldMap, guard, makeKeys, offline, ownerKey, parseOwnerKey, selectDatabase, type Keys } from './redis-client.js';
+import { TeamChaos } from './redis-chaos.js';
 import { RedisLog } from './redis-log.js';
 import { NODES_LUA, NODES_RELEASE_LUA } from './redis-scripts.js';
 
@@ -88,6 +89,7 @@ export class RedisQueue extends LogQueue {
   private published?: string;
   private publishedAt = 0;
   private pendingLines: [string, string][] = [];
+  readonly chaos: TeamChaos;
 
   constructor(o: RedisQueueOptions) {
     // Each connection is its own owner: two queues in one process (tests, benchmarks, an
@@ -108,6 +110,8 @@ export class RedisQueue extends LogQueue {
     this.url = o.url;
     this.ttl = o.heartbeatTtlMs ?? DEFAULT_HEARTBEAT_TTL_MS;
     this.me = ownerKey(owner);
+    this.chaos = new TeamChaos(cmd, keys, o.url.masked, this.me, owner);
+    log.onChaos = (r, to) => this.chaos.onRecord(r, to);
     // ioredis reconnects by itself; without a listener it would print every failure to stderr.
     cmd.on('error', (e: Error) => {
       // The telling error stays (a protocol error, a refused login): the closed connection that
@@ -355,7 +359,7 @@ export class RedisQueue extends LogQueue {
       .filter(([who]) => who !== this.me)
       .sort(([a], [b]) => a.localeCompare(b));
     const beats = all.length ? await this.cmd.mget(all.map(([who]) => this.keys.alive(who))) : [];
-    const fresh: Presence = { nodes: [], proxies: [] };
+    const fresh: Required<Presence> = { nodes: [], proxies: [], control: [] };
     for (const [i, [who, value]] of all.entries()) {
       try {
         const p = JSON.parse(value) as Presence;
@@ -363,13 +367,15 @@ export class RedisQueue extends LogQueue {
         // A node shared by name between workers is listed once.
         fresh.nodes.push(...p.nodes.filter((n) => !fresh.nodes.some((m) => m.name === n.name)));
         fresh.proxies.push(...p.proxies);
+        fresh.control.push(...p.proxies.map((_, j) => ({ ...p.control?.[j], owner: parseOwnerKey(who) })));
       } catch {
         void this.cmd.hdel(this.keys.presence, who).catch(() => {});
       }
     }
-    const changed = JSON.stringify(fresh) !== JSON.stringify(this.remote);
+    // The same object while nothing changed: views parse its mixes once.
+    if (JSON.stringify(fresh) === JSON.stringify(this.remote)) return;
     this.remote = fresh;
-    if (changed) this.notify();
+    this.notify();
   }
 
   private onOutput(entries: [string, string[]][]): void {

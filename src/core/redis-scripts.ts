@@ -1,6 +1,7 @@
 /**
  * The team queue's Lua scripts: what must happen atomically in Redis (an append with its gate
- * and wake-ups, a job's end with its node's next claim, node names taken for a worker).
+ * and wake-ups, a job's end with its node's next claim, node names taken for a worker, a chaos
+ * change for the engine running a job).
  */
 
 /** Wake-ups kept when no worker takes them (terminals enqueueing with no worker up). */
@@ -92,4 +93,28 @@ for i = 2, #ARGV do
   if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then redis.call('HDEL', KEYS[1], ARGV[i]) end
 end
 return 0
+`;
+
+/**
+ * A chaos change for the engine holding a job (redis-chaos.ts). KEYS: log stream, claims hash,
+ * the request's key. ARGV: job id, record, alive-key prefix, notify-key prefix, the key's TTL.
+ * The record names its engine (field `w`), which alone applies it. Returns 0 when no live
+ * engine holds the job (nothing appended).
+ */
+export const CHAOS_ASK_LUA = `
+local cur = redis.call('HGET', KEYS[2], ARGV[1])
+local holder = cur and string.match(cur, '^%S+ (.+)$')
+if not (holder and redis.call('EXISTS', ARGV[3] .. holder) == 1) then return 0 end
+redis.call('XADD', KEYS[1], '*', 'r', ARGV[2], 'w', holder)
+redis.call('SET', KEYS[3], 'pending', 'PX', ARGV[5])
+redis.call('RPUSH', ARGV[4] .. holder, ARGV[1])
+redis.call('PEXPIRE', ARGV[4] .. holder, ${NOTIFY_TTL_MS})
+return 1
+`;
+
+/** Its sender stops waiting: a request still pending is withdrawn. Returns what the key held. */
+export const CHAOS_WITHDRAW_LUA = `
+local v = redis.call('GET', KEYS[1])
+if v == 'pending' then redis.call('DEL', KEYS[1]) end
+return v
 `;

@@ -1,17 +1,19 @@
 /**
- * The proxies that other processes run, as this one's views see them. Team mode's come as counters
- * through the shared queue's presence. On a state dir's journal each process running proxies
- * publishes a presence file (presence-file.ts): its counters, and where their mixes are set; they
- * are read once a second while a view watches. A worker shows nothing and never watches: 30
- * workers reading each other's files every second is CPU their jobs need (see redis-queue.ts).
+ * The proxies that other processes run, as this one's views see them. Team mode's come through
+ * the shared queue's presence: counters, mixes and scenarios, which are changed through the queue
+ * (redis-chaos.ts). On a state dir's journal each process running proxies publishes a presence
+ * file (presence-file.ts): its counters, and where their mixes are set; they are read once a
+ * second while a view watches. A worker shows nothing and never watches: 30 workers reading each
+ * other's files every second is CPU their jobs need (see redis-queue.ts).
  */
 import { parseMix, type BehaviorRegistry, type Mix, type MixEntrySpec, type MixSpec } from '../proxy/mix.js';
 import type { ProxyStats } from '../proxy/proxy.js';
 import { putMix, putScenario } from '../proxy/api/native-client.js';
 import type { ScheduleView } from './chaos-player.js';
 import { currentOwner } from './owner.js';
+import { isTerminal } from './jobs.js';
 import { readPresences } from './presence-file.js';
-import type { JobQueue } from './queue-types.js';
+import { short, type ChaosChange, type JobQueue, type Presence } from './queue-types.js';
 
 export interface RemoteProxy {
   /** Its name in that process; `stats.name` is the one views know it by (see list). */
@@ -22,9 +24,9 @@ export interface RemoteProxy {
   /** Who runs it, in words ("pid 1234"), and its pid, when known. */
   owner?: string;
   pid?: number;
-  /** Its job's id, and what sets its mix (a state dir's presence only). */
+  /** Its job's id, and its mix and scenario: set through its job's control API on a state dir, through the queue in a team. */
   job?: string;
-  control?: { api: string; token: string; mix: Record<string, MixEntrySpec>; schedule?: ScheduleView };
+  control?: { api?: { url: string; token: string }; mix: Record<string, MixEntrySpec>; schedule?: ScheduleView };
 }
 
 const READ_MS = 1000;
@@ -38,6 +40,8 @@ export class RemoteProxies {
   /** Told when the scenarios read changed (views that show them redraw). */
   private readonly listeners = new Set<() => void>();
   private schedules = '';
+  /** The team's, made once per presence read (the editor's parsed mix is kept with each). */
+  private team: { from?: Presence; list: RemoteProxy[] } = { list: [] };
 
   /** `root`: the state dir whose presences to read; none on a shared queue. */
   constructor(
@@ -72,7 +76,7 @@ export class RemoteProxies {
    * same. A second `db` is `db@1234` (its process), or `db#2` when that is not known.
    */
   list(taken: ReadonlySet<string>): RemoteProxy[] {
-    const all = [...(this.queue.remotePresence?.().proxies ?? []).map((stats): RemoteProxy => ({ proxy: stats.name, stats })), ...this.read];
+    const all = [...this.teamProxies(), ...this.read];
     const names = new Set(taken);
     return all.map((r) => {
       let name = r.proxy;
@@ -100,28 +104,53 @@ export class RemoteProxies {
     return cached.mix;
   }
 
-  /** Set the mix of a proxy another process runs, through its job's control API; returns its text. */
+  /** Set the mix of a proxy another process runs, through its job's control API or the team's queue; returns its text. */
   async setMix(r: RemoteProxy, spec: MixSpec): Promise<string> {
-    if (!r.control) throw new Error(`proxy "${r.stats.name}" runs in a job of another worker: change its mix there (or with its job's api:)`);
-    let set;
-    try {
-      set = await putMix(r.control.api, r.control.token, r.proxy, spec);
-    } catch (e) {
-      throw new Error(`proxy "${r.stats.name}" of ${r.owner ?? 'another process'}: ${(e as Error).message}`);
-    }
+    const control = r.control;
+    if (!control) throw new Error(`proxy "${r.stats.name}" runs in a job of a worker that takes no changes from here (an older marteau-tui): change its mix there (or with its job's api:)`);
+    const set = await this.ask(r, { mix: spec }, async (api) => {
+      const s = await putMix(api.url, api.token, r.proxy, spec);
+      return { mix: s.mix, spec: s.mixOptions };
+    });
     // Shown at once, not at the next read of its presence.
-    r.control.mix = set.mixOptions;
-    return set.mix;
+    if (set.spec) control.mix = set.spec;
+    return set.mix ?? '';
   }
 
   /** Pause a proxy's scenario in the process that runs it, or let it follow it again. */
   async setPaused(r: RemoteProxy, paused: boolean): Promise<void> {
     if (!r.control?.schedule) throw new Error(`no chaos scenario runs on ${r.stats.name}`);
+    await this.ask(r, { paused }, async (api) => {
+      await putScenario(api.url, api.token, r.proxy, paused);
+      return {};
+    });
+  }
+
+  /** A change through the proxy's job's API (`direct`), else through the queue; its refusal names the proxy and who runs it. */
+  private async ask<T extends { mix?: string; spec?: Record<string, MixEntrySpec> }>(r: RemoteProxy, change: ChaosChange, direct: (api: { url: string; token: string }) => Promise<T>): Promise<T> {
     try {
-      await putScenario(r.control.api, r.control.token, r.proxy, paused);
+      if (r.control?.api) return await direct(r.control.api);
+      const job = r.job && this.queue.get(r.job);
+      if (!job || !this.queue.chaos) throw new Error(`its job is not known here`);
+      if (isTerminal(job.status)) throw new Error(`job ${short(job.id)} has ended (${job.status})`);
+      return (await this.queue.chaos.request(job.id, r.proxy, change)) as T;
     } catch (e) {
       throw new Error(`proxy "${r.stats.name}" of ${r.owner ?? 'another process'}: ${(e as Error).message}`);
     }
+  }
+
+  /** The team's proxies, from the queue's presence (one object per presence read, see `team`). */
+  private teamProxies(): RemoteProxy[] {
+    const p = this.queue.remotePresence?.();
+    if (p === this.team.from) return this.team.list;
+    const list = (p?.proxies ?? []).map((stats, i): RemoteProxy => {
+      const c = p?.control?.[i];
+      const o = c?.owner;
+      const control = c?.job && c.mix ? { mix: c.mix, schedule: c.schedule } : undefined;
+      return { proxy: stats.name, stats, ...(o ? { pid: o.pid, owner: `pid ${o.pid} on ${o.host}` } : {}), job: c?.job, control };
+    });
+    this.team = { from: p, list };
+    return list;
   }
 
   private async refresh(): Promise<void> {
@@ -130,7 +159,7 @@ export class RemoteProxies {
     this.read = presences.flatMap((p) =>
       p.proxies.map((stats, i): RemoteProxy => {
         const c = p.control[i];
-        return { proxy: stats.name, stats, at: p.at, pid: p.owner.pid, owner: `pid ${p.owner.pid}`, job: c?.job, control: c && { api: c.api, token: p.token, mix: c.mix, schedule: c.schedule } };
+        return { proxy: stats.name, stats, at: p.at, pid: p.owner.pid, owner: `pid ${p.owner.pid}`, job: c?.job, control: c && { api: { url: c.api, token: p.token }, mix: c.mix, schedule: c.schedule } };
       }),
     );
     const schedules = JSON.stringify(this.read.map((r) => r.control?.schedule));
