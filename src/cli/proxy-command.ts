@@ -3,6 +3,7 @@
  * per proxy; a clean stop on SIGINT/SIGTERM that lets in-flight exchanges finish. With `--api`
  * (or an `api:` section) the control APIs run too; with `--watch` edits of the config apply live.
  */
+import { once } from 'node:events';
 import { ConfigError } from '../config/errors.js';
 import { loadProxiesFile, PROXY_NAME, PROXY_NAME_RULE, statsdSchema, type ProxiesConfig } from '../config/proxies.js';
 import { Control, type ProxySpec } from '../proxy/api/control.js';
@@ -24,6 +25,7 @@ import { configKind, mixFlagError, readToxiproxyConfig, vaurienConfig, withOptio
 import { formatProxyLine, listeningLine, LiveLines } from './proxy-status.js';
 import { listenErrorText, startWatching } from './proxy-reload.js';
 import { refuseTlsFlagsWith, tlsFromFlags, type TlsFlags } from './proxy-tls-flags.js';
+import { takeStopSignals } from './stop-signals.js';
 
 export interface ProxyCommandOptions extends TlsFlags {
   config?: string;
@@ -60,6 +62,17 @@ export const DEFAULT_API = '127.0.0.1:8474';
 export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<number> {
   // `proxy ... | head -1`: the proxies serve on when the reader of their counts has gone.
   surviveClosedOutput(io.out, io.err);
+  // From the first line (the bin's, for the CLI): a stop asked for while the proxy starts stops
+  // it once started, as one asked for once it runs; Node's default would kill it (exit 143).
+  const stops = takeStopSignals();
+  try {
+    return await serve(o, io, stops.signal);
+  } finally {
+    stops.release();
+  }
+}
+
+async function serve(o: ProxyCommandOptions, io: Io, stop: AbortSignal): Promise<number> {
   if (o.watch && !o.config) throw new UsageError('--watch needs --config FILE (it watches that file)');
   // Flags first: a mistake must stop the command before anything listens.
   const tty = io.out.isTTY === true && !process.env.NO_COLOR;
@@ -67,6 +80,10 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
   const graceMs = positiveInt(o.grace, '--grace', true);
   const { config, populate, notes } = await buildConfig(o);
   for (const n of notes) io.err.write(`${n}\n`);
+  if (stop.aborted) {
+    io.err.write(`${String(stop.reason)}: stopped before listening\n`);
+    return EXIT.ok;
+  }
   // toxiproxy-server always serves its API: a Toxiproxy config file brings it along.
   const api = apiSettings(populate && o.api === undefined ? { ...o, api: true } : o, config);
   const registry = buildRegistry(config.plugins ?? []);
@@ -99,20 +116,6 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
       throw new UsageError(`${o.config}: ${r.error.message}`, r.error.status === 500 ? EXIT.infrastructure : EXIT.usage);
     }
   }
-  // Before the first "listening" line: whoever waits for it (a supervisor, a test) may stop the
-  // proxy at once, and a signal without a handler would kill it before it closes in order.
-  const stopped = new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      process.off('SIGINT', onInt);
-      process.off('SIGTERM', onTerm);
-      io.err.write(`\n${signal}: closing listeners, letting in-flight exchanges finish (up to ${graceMs} ms)\n`);
-      resolve();
-    };
-    const onInt = () => stop('SIGINT');
-    const onTerm = () => stop('SIGTERM');
-    process.on('SIGINT', onInt);
-    process.on('SIGTERM', onTerm);
-  });
   let server: ApiServer | undefined;
   if (api) {
     try {
@@ -127,8 +130,16 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
       if (mistake) throw new UsageError(`--api: ${mistake}`);
       throw new UsageError(`--api: cannot listen on ${address} (${code})`, EXIT.infrastructure);
     }
-    io.out.write(`api listening on ${server.url} (Toxiproxy routes /proxies, Vaurien /vaurien/<proxy>/behavior, ours /marteau)${api.token ? ', token required' : ''}\n`);
   }
+  // A stop, the same whether it came once running or while it started (then nothing is said to listen).
+  const close = async () => {
+    io.err.write(`\n${String(stop.reason)}: closing listeners, letting in-flight exchanges finish (up to ${graceMs} ms)\n`);
+    await server?.close();
+    await set.close(graceMs);
+    return EXIT.ok;
+  };
+  if (stop.aborted) return close();
+  if (server) io.out.write(`api listening on ${server.url} (Toxiproxy routes /proxies, Vaurien /vaurien/<proxy>/behavior, ours /marteau)${api?.token ? ', token required' : ''}\n`);
   // Armed before anything is said to listen: an edit saved once `listening` is read must be seen.
   // Its reload is debounced and async, so `announcing` below is set before any reload lands.
   const watcher = o.watch && o.config ? startWatching(o.config, config, control, set, io) : undefined;
@@ -159,14 +170,12 @@ export async function runProxyCommand(o: ProxyCommandOptions, io: Io): Promise<n
     last = t;
   };
   const timer = setInterval(tick, intervalMs);
-  await stopped;
+  await once(stop, 'abort');
   clearInterval(timer);
   watcher?.close();
   tick();
   announcing = false;
-  await server?.close();
-  await set.close(graceMs);
-  return EXIT.ok;
+  return close();
 }
 
 interface ApiSettings {
