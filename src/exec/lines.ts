@@ -6,6 +6,11 @@
 import { StringDecoder } from 'node:string_decoder';
 
 export const MAX_LINE_CHARS = 64 * 1024;
+/**
+ * For a tool's lines that carry data (a result sample, a traceback, a progress record naming its
+ * requests): never cut, within a bound. A cut one would not parse, and what it carried be lost.
+ */
+export const MAX_DATA_LINE_CHARS = 4 * 1024 * 1024;
 
 export class LineSplitter {
   private readonly decoder = new StringDecoder('utf8');

@@ -16,7 +16,7 @@ import type { CycleSummary, StepSummary } from './summary.js';
 const PAGE_TYPES = new Set(['get', 'post', 'put', 'delete', 'head', 'xmlrpc']);
 
 // Caps that keep a hostile or huge input (e.g. a foreign XML file) from growing memory.
-const MAX_STEPS_PER_CYCLE = 100;
+export const MAX_STEPS_PER_CYCLE = 100;
 const MAX_ERROR_KINDS = 50;
 export const MAX_ERROR_SAMPLES = 20;
 const MAX_THREADS_TRACKED = 100_000;

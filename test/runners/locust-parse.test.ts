@@ -22,7 +22,8 @@ import {
 } from '../../src/runners/locust/csv.js';
 import { rebuildDurations } from '../../src/runners/locust/distribution.js';
 import { newLocustRecord, resultsFromRecord, type LocustRunRecord } from '../../src/runners/locust/record.js';
-import { addLocustCycle, locustErrorKind, StepNumbers } from '../../src/runners/locust/results.js';
+import { addLocustCycle, addNamedCycle, locustErrorKind, StepNumbers } from '../../src/runners/locust/results.js';
+import { CycleStream, OTHER_EXCEPTIONS, OTHER_FAILURES, OTHER_NAMES } from '../../src/runners/locust/stream.js';
 import { locustStartupError } from '../../src/runners/locust/startup.js';
 import { Histogram } from '../../src/stats/histogram.js';
 
@@ -277,5 +278,44 @@ describe('a Locust run cut short, read back from its record', () => {
     expect(s.aborted).toBe(true);
     expect(s.cycles[0].requests.total).toBe(0);
     expect(s.cycles[0].requests.rps).toBe(0);
+  });
+});
+
+describe("a cycle from the plugin's stream, per request name", () => {
+  const tick = (o: Record<string, unknown>) => ({ kind: 'tick' as const, t: 1, users: 2, requests: 0, failures: 0, new: 0, new_failures: 0, times: {}, ...o });
+
+  it('adds up what changed per name once recording, names the texts sent once, and names what came past the limit', () => {
+    const stream = new CycleStream();
+    // The ramp-up: its names and texts are kept, its requests not (Locust resets its stats), its exceptions are (it does not).
+    stream.add(tick({ named: [[1, 'GET', 'home']], texts: [[2, 'ZeroDivisionError', 'Traceback ...']], per_name: [[1, 5, 0, { '3': 5 }]], raised: [[2, 1]] }), false);
+    stream.add(tick({ named: [[3, 'POST', 'login']], texts: [[4, "ValueError('wrong password')"]], per_name: [[1, 3, 0, { '3': 2, '40': 1 }], [3, 2, 2, { '7': 2 }], [null, 4, 1, { '5': 4 }]], failed: [[3, 4, 2], [null, null, 1]], raised: [[2, 2], [null, 1]] }), true);
+    stream.add(tick({ per_name: [[1, 1, 0, { '3': 1 }], [3, 1, -1, {}]], failed: [[3, 4, 1], [3, 'x', 1]] }), true);
+    expect(stream.cycle()).toEqual({
+      entries: [
+        { method: 'GET', name: 'home', failures: 0, durations: [[3, 3], [40, 1]] },
+        { method: 'POST', name: 'login', failures: 2, durations: [[7, 2]] },
+        { method: '', name: OTHER_NAMES, failures: 1, durations: [[5, 4]] },
+      ],
+      failures: [
+        { method: 'POST', name: 'login', error: "ValueError('wrong password')", occurrences: 3 },
+        { method: '', name: OTHER_NAMES, error: OTHER_FAILURES, occurrences: 1 },
+      ],
+      exceptions: [
+        { count: 3, message: 'ZeroDivisionError', traceback: 'Traceback ...' },
+        { count: 1, message: OTHER_EXCEPTIONS, traceback: '' },
+      ],
+    });
+  });
+
+  it('reports such a cycle as the CSV files would: a step per name, its failures under their kind and text', () => {
+    const results = new RunResults(newRunInfo({ name: 'cut', runner: 'locust', start: 1000, bench: { ...defaultBench(), cycles: [2], duration: 2 } }));
+    const stream = new CycleStream();
+    stream.add(tick({ named: [[1, 'GET', 'home'], [2, 'GET', 'missing item']], texts: [[3, "HTTPError('404 Client Error: Not Found for url: missing item')"]], per_name: [[1, 6, 0, { '3': 6 }], [2, 2, 2, { '4': 2 }]], failed: [[2, 3, 2]] }), true);
+    addNamedCycle(results, 0, 2, stream.cycle(), new StepNumbers(), 3000);
+    results.endCycle(0, 3000);
+    const s = results.summary();
+    expect(s.cycles[0].steps.map((x) => [x.url, x.total, x.success])).toEqual([['home', 6, 6], ['missing item', 2, 0]]);
+    expect(s.cycles[0].errors).toEqual({ 'status 404': 2 });
+    expect(s.errorSamples).toMatchObject([{ url: 'missing item', code: 404, error: 'status 404', traceback: "HTTPError('404 Client Error: Not Found for url: missing item')" }]);
   });
 });

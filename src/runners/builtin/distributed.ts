@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { FailureKind } from '../../core/jobs.js';
 import { NodeError, TransferError, type RunResult } from '../../exec/executor.js';
+import { MAX_DATA_LINE_CHARS } from '../../exec/lines.js';
 import { LineBatch } from '../funkload-writer.js';
 import { FunkloadFormatError, readFunkloadXml } from '../funkload-xml.js';
 import { lostAbort, type RunAbort, type RunResults } from '../results.js';
@@ -43,7 +44,6 @@ const MAX_START_DELAY_MS = 5000;
 const READY_TIMEOUT_MS = 120_000;
 const PING_TIMEOUT_MS = 10_000;
 const RESULT_FILE = 'results.xml';
-const MAX_RESULT_LINE_CHARS = 4 * 1024 * 1024;
 const JOB_FILE = 'job.json';
 const PACK_FILE = 'agent.pack';
 
@@ -294,7 +294,7 @@ async function runAgent(ctx: RunnerContext, r: NodeRun, signal: AbortSignal, fai
       input: (write) => r.link.attach(write),
       onStart: ({ pgid }) => ctx.recordProcess(r.node.name, pgid),
       // A result line is a sample: never cut (a long URL or traceback), within a bound.
-      maxLineChars: MAX_RESULT_LINE_CHARS,
+      maxLineChars: MAX_DATA_LINE_CHARS,
       onLine: (line, stream) => {
         if (stream === 'stderr') {
           if (r.stderr.length < 200) r.stderr.push(line);

@@ -198,6 +198,12 @@ export type LocustProgressLine =
       samples?: LocustSample[];
       /** Distributed runs: each worker node's users, as its last report to the master said. */
       nodes?: Record<string, number>;
+      /** What changed per request name, read by CycleStream (stream.ts), which checks them. */
+      named?: unknown;
+      texts?: unknown;
+      per_name?: unknown;
+      failed?: unknown;
+      raised?: unknown;
     }
   | { kind: 'end'; t: number; start: number; last: number | null; requests: number };
 

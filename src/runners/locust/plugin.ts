@@ -14,6 +14,10 @@
  *    prints those counts with each tick: the fine series that fault windows, recovery times and
  *    attribution are computed from, as for builtin's own samples (the `--csv-full-history` file
  *    has no per-status split and Locust 2.12 loses its tail, see above);
+ *  - streams with each tick what changed per request name (requests, failures, times), each
+ *    failure message's count and each task exception's, with the names and texts sent once each
+ *    (see STREAMED_PER_KIND): a run whose CSV files never come back (its node lost, or not soon
+ *    after a cancel) is still reported per request name, its failures named, from the stream;
  *  - writes `<prefix>_stats.csv`, `_failures.csv` and `_exceptions.csv` with Locust's own CSV
  *    writer when the run ends, so the files are final and in Locust's documented format.
  * On several nodes Locust runs distributed (one `--master`, one `--worker` per node), and the
@@ -24,6 +28,8 @@
  * sets the workers' report interval to a second so the master's per-second ticks stay even (and
  * works around Debian's empty Locust version, which breaks its workers' handshake).
  */
+import { MAX_STEPS_PER_CYCLE } from '../cycle-stats.js';
+
 // Not "*locust.py": Locust 2.12 refuses any -f file whose name ends so.
 export const PLUGIN_FILE = 'marteau_hooks.py';
 
@@ -33,6 +39,15 @@ export const PLUGIN_FILE = 'marteau_hooks.py';
  * overlapped), coarse enough that a busy second stays far fewer entries than requests.
  */
 export const SAMPLE_MS = 10;
+
+/**
+ * How many request names, failure messages and task exceptions a run streams one by one, each
+ * kind: past that, what they count is streamed together (id null). A locustfile that names each
+ * request after its URL's ids makes thousands of names, some long: streamed whole, over a slow
+ * link, their text would hold Locust's output back, and the load with it. One fewer than the
+ * steps a report keeps per cycle, so that the rest's step is among them.
+ */
+export const STREAMED_PER_KIND = MAX_STEPS_PER_CYCLE - 1;
 
 /** The stdout marker of the plugin's lines; anything else is Locust's own output. */
 export const PROGRESS_MARK = '##marteau ';
@@ -48,7 +63,7 @@ import gevent
 import locust.runners
 from locust import events
 from locust.runners import MasterRunner, WorkerRunner
-from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsError
 
 # Workers report every 3 s by default: the master's ticks would come in lumps of three seconds.
 locust.runners.WORKER_REPORT_INTERVAL = 1.0
@@ -86,9 +101,59 @@ def _outcome(response, exception):
     return "timeout" if "Timeout" in name else "connection"
 
 
+class _Ids:
+    """Ids of the names and texts a run streams, each sent once, at most ${STREAMED_PER_KIND} of a kind."""
+
+    def __init__(self):
+        self.ids = {}
+        self.kinds = {}
+
+    def of(self, kind, value, defined):
+        key = (kind, value)
+        if key in self.ids:
+            return self.ids[key]
+        if self.kinds.get(kind, 0) >= ${STREAMED_PER_KIND}:
+            return None
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+        self.ids[key] = len(self.ids) + 1
+        defined.append([self.ids[key]] + (list(value) if isinstance(value, tuple) else [value]))
+        return self.ids[key]
+
+
+def _by_name(environment, state, ids):
+    """What changed since the last tick, per request name: the fields named, per_name, failed, raised."""
+    names, texts, rows, failed, raised = [], [], {}, [], []
+    seen = state["entries"]
+    for (name, method), e in list(environment.stats.entries.items()):
+        n0, f0, t0 = seen.get((name, method), (0, 0, {}))
+        if e.num_requests == n0:
+            continue
+        times = dict(e.response_times)
+        seen[(name, method)] = (e.num_requests, e.num_failures, times)
+        nid = ids.of("name", (method, name), names)
+        row = rows.setdefault(nid, [nid, 0, 0, {}])
+        row[1] += e.num_requests - n0
+        row[2] += e.num_failures - f0
+        for ms, count in times.items():
+            if count > t0.get(ms, 0):
+                row[3][str(ms)] = row[3].get(str(ms), 0) + count - t0.get(ms, 0)
+    for key, err in list(environment.stats.errors.items()):
+        before = state["errors"].get(key, 0)
+        if err.occurrences > before:
+            state["errors"][key] = err.occurrences
+            failed.append([ids.of("name", (err.method, err.name), names), ids.of("failure", StatsError.parse_error(err.error), texts), err.occurrences - before])
+    for key, x in list(getattr(environment.runner, "exceptions", {}).items()):
+        before = state["exceptions"].get(key, 0)
+        if x["count"] > before:
+            state["exceptions"][key] = x["count"]
+            raised.append([ids.of("exception", (x["msg"], x["traceback"]), texts), x["count"] - before])
+    return dict(named=names, texts=texts, per_name=list(rows.values()), failed=failed, raised=raised)
+
+
 @events.init.add_listener
 def _on_init(environment, **_kwargs):
-    state = {"times": {}, "requests": 0, "failures": 0}
+    state = {"times": {}, "requests": 0, "failures": 0, "entries": {}, "errors": {}, "exceptions": {}}
+    ids = _Ids()
     samples = {}
     node_users = {}
     worker = isinstance(environment.runner, WorkerRunner)
@@ -140,6 +205,7 @@ def _on_init(environment, **_kwargs):
             times=delta,
             samples=[[at, outcome, ms, ok, count] + ([node] if node else []) for (at, outcome, ms, ok, node), count in samples.items()],
             nodes=dict(node_users),
+            **_by_name(environment, state, ids)
         )
         samples.clear()
         state.update(times=times, requests=total.num_requests, failures=total.num_failures)
@@ -155,7 +221,7 @@ def _on_init(environment, **_kwargs):
     def _on_spawned(user_count, **_kw):
         # Locust's own listener (added before ours) has reset the stats when --reset-stats is
         # given: the recording window starts now.
-        state.update(times={}, requests=0, failures=0)
+        state.update(times={}, requests=0, failures=0, entries={}, errors={})
         _emit("recording", users=user_count)
         if DURATION > 0:
             gevent.spawn_later(DURATION, environment.runner.quit)

@@ -6,6 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunResult } from '../../exec/executor.js';
+import { MAX_DATA_LINE_CHARS } from '../../exec/lines.js';
 import type { RunnerContext, RunnerNode } from '../../core/runner-contract.js';
 import { nodeEnv } from '../staging.js';
 import { locustSettings, type LocustSettings } from './config.js';
@@ -97,6 +98,8 @@ export async function runNode(
         PYTHONDONTWRITEBYTECODE: '1',
       },
       signal,
+      // A tick names the requests it counts: a long one (many names, long failure messages) is whole.
+      maxLineChars: MAX_DATA_LINE_CHARS,
       onLine: (line, stream) => {
         const p = stream === 'stdout' && onProgress ? parseProgressLine(line) : undefined;
         if (p) {

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { applyChaos, type ChaosRecord } from '../chaos-capture.js';
 import { RunResults, type ProxyTimelineEvent, type RunAbort, type RunInfo } from '../results.js';
 import { parseExceptionsCsv, parseFailuresCsv, parseStatsCsv, type LocustSample } from './csv.js';
-import { addLocustCycle, addStreamedCycle, StepNumbers } from './results.js';
+import { addLocustCycle, addNamedCycle, addUnnamedStreamedCycle, StepNumbers } from './results.js';
+import type { StreamedCycle } from './stream.js';
 
 export const LOCUST_RECORD = 'locust-run.json';
 const FORMAT = 'marteau-tui.locust-run/1';
@@ -42,8 +43,13 @@ export interface LocustCycleRecord {
   samples?: LocustSample[];
   /** The width of the samples' start buckets (SAMPLE_MS); records written before it said: 250. */
   sampleMs?: number;
-  /** Its node lost mid-cycle, its CSV files with it: counted from `seconds`, what Locust streamed. */
+  /**
+   * Its CSV files never came back (its node lost mid-cycle, or not back soon after a cancel): the
+   * cycle is counted from what Locust streamed, per request name (records written before the
+   * stream named them: from `seconds`, as one step).
+   */
   streamed?: true;
+  named?: StreamedCycle;
 }
 
 export interface LocustRunRecord {
@@ -96,7 +102,8 @@ export async function resultsFromRecord(record: LocustRunRecord, dir: string, op
       };
       addLocustCycle(results, c.cycle, c.cvus, files, steps, c.end ?? info.start);
     }
-    if (c.streamed) addStreamedCycle(results, c.cycle, c.cvus, c.seconds, steps);
+    if (c.streamed && c.named) addNamedCycle(results, c.cycle, c.cvus, c.named, steps, c.end ?? info.start);
+    else if (c.streamed) addUnnamedStreamedCycle(results, c.cycle, c.cvus, c.seconds, steps);
     for (const [at, failures, durations] of c.seconds) results.addSecond(c.cycle, c.cvus, at, failures, durations);
     for (const [at, outcome, ms, ok, count, node] of [...(c.samples ?? [])].sort((a, b) => a[0] - b[0])) {
       results.addCounted(at, ms, ok === 1, outcome, count, c.sampleMs ?? 250);

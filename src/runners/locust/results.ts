@@ -10,6 +10,7 @@
 import type { RunResults } from '../results.js';
 import type { LocustException, LocustFailure, LocustStats } from './csv.js';
 import { rebuildDurations } from './distribution.js';
+import type { StreamedCycle } from './stream.js';
 
 export interface LocustCycleFiles {
   stats: LocustStats;
@@ -55,9 +56,19 @@ export function locustErrorKind(error: string): { kind: string; code: number } {
  * error examples.
  */
 export function addLocustCycle(results: RunResults, cycle: number, cvus: number, files: LocustCycleFiles, steps: StepNumbers, at: number): void {
-  for (const e of files.stats.entries) {
+  const entries = files.stats.entries.map((e) => ({ ...e, durations: rebuildDurations({ count: e.requests, minMs: e.minMs, maxMs: e.maxMs, percentiles: e.percentiles }) }));
+  addNamedCycle(results, cycle, cvus, { entries, failures: files.failures, exceptions: files.exceptions }, steps, at);
+}
+
+/**
+ * A cycle's entries, failures and exceptions: from its CSV files, or from what the plugin
+ * streamed when they never came back (its node lost mid-cycle, or not back soon after a cancel),
+ * whose durations are then the exact histograms of its seconds.
+ */
+export function addNamedCycle(results: RunResults, cycle: number, cvus: number, { entries, failures, exceptions }: StreamedCycle, steps: StepNumbers, at: number): void {
+  for (const e of entries) {
     const errors: Record<string, number> = {};
-    for (const f of files.failures) {
+    for (const f of failures) {
       if (f.method !== e.method || f.name !== e.name) continue;
       const { kind, code } = locustErrorKind(f.error);
       errors[kind] = (errors[kind] ?? 0) + f.occurrences;
@@ -70,26 +81,22 @@ export function addLocustCycle(results: RunResults, cycle: number, cvus: number,
       type: e.method.toLowerCase() || 'request',
       url: e.name,
       description: `${e.method} ${e.name}`.trim(),
-      durations: rebuildDurations({ count: e.requests, minMs: e.minMs, maxMs: e.maxMs, percentiles: e.percentiles }),
+      durations: e.durations,
       failures: e.failures,
       errors,
     });
   }
-  for (const x of files.exceptions) {
+  for (const x of exceptions) {
     const kind = `exception: ${x.message}`.slice(0, 80);
     results.addError({ cycle, at, url: '', code: -1, result: 'error', error: kind, traceback: x.traceback }, x.count, cvus);
   }
 }
 
-/** The one step of a cycle known only from the per-second stream. */
+/** The one step of a cycle streamed by a plugin that did not name its requests (a record from before it did). */
 const STREAMED = 'all requests';
 
-/**
- * A cycle whose CSV files never came back (its node lost mid-cycle): its requests from the
- * plugin's per-second histograms and failure counts, as one step, since the stream names neither
- * the requests nor why they failed. The seconds are those of the recording window, as the CSVs'.
- */
-export function addStreamedCycle(results: RunResults, cycle: number, cvus: number, seconds: readonly (readonly [number, number, readonly (readonly [number, number])[]])[], steps: StepNumbers): void {
+/** Such a cycle: its requests from the per-second histograms and failure counts, as one step. */
+export function addUnnamedStreamedCycle(results: RunResults, cycle: number, cvus: number, seconds: readonly (readonly [number, number, readonly (readonly [number, number])[]])[], steps: StepNumbers): void {
   const durations = seconds.flatMap(([, , d]) => d);
   if (!durations.length) return;
   const failures = seconds.reduce((n, [, f]) => n + f, 0);

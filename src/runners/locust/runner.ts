@@ -28,6 +28,7 @@ import { runDistributed } from './distributed.js';
 import { headlessArgs, hostArgs, nodeLoss, RunFailure, runNode, startupFailure, type NodeRun } from './process.js';
 import { PLUGIN_FILE, PLUGIN_SOURCE, SAMPLE_MS } from './plugin.js';
 import { count } from '../../text/count.js';
+import { CycleStream } from './stream.js';
 
 /** A progress tick closer than this to the previous one is merged into it (seconds). */
 const SHORT_TICK_S = 0.5;
@@ -206,8 +207,12 @@ async function runCycle(
   const cycle: LocustCycleRecord = { cycle: ci, cvus: users, files: [], seconds: [], samples: [], sampleMs: SAMPLE_MS };
   /** Each worker node's users in a distributed run, as Locust split them. */
   const split = new Map<string, number>();
+  /** What each node's Locust streamed per request name: its cycle, should its CSV files not come back. */
+  const streams = new Map<string, CycleStream>();
   /** The progress of one Locust process that prints the plugin's lines. */
   const progressOf = (key: string) => {
+    const stream = new CycleStream();
+    streams.set(key, stream);
     let recordingSince: number | undefined;
     let lastTick = 0;
     let lastSecond: LocustCycleRecord['seconds'][number] | undefined;
@@ -237,6 +242,7 @@ async function runCycle(
             cycle.seconds.push(lastSecond);
           }
         }
+        stream.add(p, recordingSince !== undefined);
         // Ramp-up requests too: a fault may hit them, and the series begins at the load start anyway.
         cycle.samples!.push(...tickSamples(p.samples));
         // A worker reports 0 users once stopped: the split is what it ran with.
@@ -306,7 +312,8 @@ async function runCycle(
       cycle.files.push({ node: r.node.name, stats: rel(files.stats), failures: rel(files.failures), exceptions: rel(files.exceptions) });
     } catch (e) {
       if (e instanceof TransferCancelled) {
-        ctx.log(`cycle ${ci + 1}: Locust's CSV files were not back ${KEEP_AFTER_CANCEL_MS / 1000} s after the job was stopped: what this node measured in this cycle is not kept`, { node: r.node.name, stream: 'engine', level: 'warn' });
+        ctx.log(`cycle ${ci + 1}: Locust's CSV files were not back ${KEEP_AFTER_CANCEL_MS / 1000} s after the job was stopped: the cycle is reported from what Locust streamed`, { node: r.node.name, stream: 'engine', level: 'warn' });
+        keepStreamed(cycle, streams.get(r.node.name));
         continue;
       }
       if (aborted) continue; // stopped before it wrote them: nothing more to keep from this node
@@ -323,14 +330,17 @@ async function runCycle(
     ctx.log(`* Cycle #${ci}: ${count(totals.requests, 'request')}, ${totals.failures} failed (${failed.toFixed(2)} %), ${(totals.requests / s.durationS).toFixed(1)} req/s`);
   }
   if (lost) {
-    cycle.streamed = true;
-    record.abort = lostAbort(
-      lost.loss,
-      `the figures per request name, failure messages and exceptions of cycle ${ci + 1} (Locust's CSV files stayed on the node); its totals and times are those of the seconds Locust streamed before the loss`,
-    );
+    keepStreamed(cycle, streams.get(lost.loss.node));
+    record.abort = lostAbort(lost.loss, `what Locust measured in cycle ${ci + 1} after the last second it streamed before the loss (its CSV files stayed on the node)`);
     throw new NodeLost(lost.error, written);
   }
   return written;
+}
+
+/** A single-node cycle whose CSV files never came back: counted from what its Locust streamed. */
+function keepStreamed(cycle: LocustCycleRecord, stream: CycleStream | undefined): void {
+  cycle.streamed = true;
+  cycle.named = stream?.cycle();
 }
 
 /** A single-node run's node lost mid-cycle, after the cycle was recorded from what it streamed. */
