@@ -87,6 +87,12 @@ async function installDeps(ctx: RunnerContext, node: RunnerNode, cwd: string, to
   return target;
 }
 
+/** A path FunkLoad gives, on the node it runs in `cwd` on. */
+const onNode = (node: RunnerNode, cwd: string, f: string) => (path.posix.isAbsolute(f) ? f : nodePath(node, cwd, f));
+
+/** Where fl-run-bench said it writes its results (`* Log xml:`), on its node. */
+export const announcedFiles = (b: Pick<NodeBench, 'node' | 'cwd' | 'console'>): string[] => b.console.state.xmlFiles.map((f) => onNode(b.node, b.cwd, f));
+
 /** A file's size on the node (`wc -c`, which every POSIX system has), or undefined when it cannot be read. */
 async function remoteSize(node: RunnerNode, file: string, signal: AbortSignal): Promise<number | undefined> {
   let out = '';
@@ -143,7 +149,7 @@ export async function benchOnNode(
       ctx.log(maskUrlPasswords(line), { node: node.name, stream });
       if (stream !== 'stdout') return keepTail(stderr, maskUrlPasswords(line));
       const e = fl.line(line);
-      if (e?.kind === 'log-xml' && node.kind !== 'local') follower ??= new ResultFollower(ctx, node, path.posix.isAbsolute(e.path) ? e.path : nodePath(node, cwd, e.path), o.resultFile, o.signal);
+      if (e?.kind === 'log-xml' && node.kind !== 'local') follower ??= new ResultFollower(ctx, node, onNode(node, cwd, e.path), o.resultFile, o.signal);
       if (e) o.onEvent(e, fl);
     },
   }).catch(async (e: Error) => {
@@ -173,8 +179,7 @@ async function collect(ctx: RunnerContext, done: NodeBench, fc: FunkloadConfig, 
     throw new StepFailure('config', `node "${node.name}": fl-run-bench stopped before benching (exit ${result.exitCode ?? result.signal}): ${why}${conf}`);
   }
   // Where the result is: what the console announced, else the `xml` key, else FunkLoad's default.
-  const announced = st.xmlFiles.length ? st.xmlFiles : [ctx.config.xml ?? 'funkload.xml'];
-  done.remoteFiles = announced.map((f) => (path.posix.isAbsolute(f) ? f : nodePath(node, cwd, f)));
+  done.remoteFiles = st.xmlFiles.length ? announcedFiles(done) : [onNode(node, cwd, ctx.config.xml ?? 'funkload.xml')];
   for (const f of done.remoteFiles) {
     const size = f === follower?.remote ? await remoteSize(node, f, o.signal) : undefined;
     if (size !== undefined && (await follower!.keep(size))) {

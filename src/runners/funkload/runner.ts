@@ -18,7 +18,7 @@ import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../../core/r
 import { cleanupStage, fetchNodeArtifacts } from '../staging.js';
 import { parseThresholds } from '../../config/thresholds.js';
 import { flBuildReportArgv, maskUrlPasswords } from './argv.js';
-import { benchOnNode, lastLine, nodePath, scratchDir, step, StepFailure, type NodeBench } from './bench.js';
+import { announcedFiles, benchOnNode, lastLine, nodePath, scratchDir, step, StepFailure, type NodeBench } from './bench.js';
 import { checkFunkloadConfig, funkloadConfigSchema, funkloadLoadAtLeast } from './config.js';
 import { progressAfter, type BenchConsole, type BenchStatus } from './console.js';
 import { withPythonPath } from './tools.js';
@@ -97,7 +97,7 @@ async function runFunkload(ctx: RunnerContext, writeReports: ReportWriter): Prom
     const lost = failed.find((x): x is NodeError => x instanceof NodeError);
     // The run did not finish (the job fails as it did), but what the nodes streamed is reported.
     if (lost && lostAt !== undefined && consoles.some((x) => x?.state.cycle !== undefined)) {
-      const partial = await lostReport(ctx, writeReports, { node: lost.node, at: lostAt, reason: lost.detail }, chaos, fc.apdex_t).catch((e: Error) => {
+      const partial = await lostReport(ctx, writeReports, { node: lost.node, at: lostAt, reason: lost.detail }, done, chaos, fc.apdex_t).catch((e: Error) => {
         ctx.log(`no report of what the nodes sent before the loss: ${e.message}`, { stream: 'engine', level: 'warn' });
         return {};
       });
@@ -164,11 +164,16 @@ function ownRun(ctx: RunnerContext, results: RunResults): RunResults {
 
 /**
  * A node lost mid-bench: its result file stays there, but its lines came as they were written
- * (followResultFile), as did the other nodes' until they were stopped. Those copies become a
- * report marked incomplete, saying where the run was cut and what it lacks. Nothing received
- * (lost before its file was announced): no report, as before.
+ * (ResultFollower), as did the other SSH nodes' until they were stopped; a local node's file is
+ * on this machine, where its stopped bench left it. Those become a report marked incomplete,
+ * saying where the run was cut and what it lacks. Nothing received (lost before its file was
+ * announced): no report, as before.
  */
-async function lostReport(ctx: RunnerContext, writeReports: ReportWriter, loss: { node: string; at: number; reason: string }, chaos: ChaosCapture, apdexT: number): Promise<Partial<RunOutcome>> {
+async function lostReport(ctx: RunnerContext, writeReports: ReportWriter, loss: { node: string; at: number; reason: string }, benches: NodeBench[], chaos: ChaosCapture, apdexT: number): Promise<Partial<RunOutcome>> {
+  for (const b of benches) {
+    const [file] = announcedFiles(b);
+    if (b.node.kind === 'local' && b.result.cancelled && file && (await b.node.executor.exists(file))) await b.node.executor.get(file, resultFile(ctx, b.node));
+  }
   const received = ctx.nodes.filter((n) => (statSync(resultFile(ctx, n), { throwIfNoEntry: false })?.size ?? 0) > 0);
   if (!received.length) return {};
   const record = chaos.record(ctx.timeline(), ctx.config.recovery);
