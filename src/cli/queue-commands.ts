@@ -8,6 +8,7 @@
  */
 import type { Command } from 'commander';
 import type { Engine } from '../core/engine.js';
+import type { WaitsForFix } from '../core/scheduler.js';
 import { isTerminal, type Job } from '../core/jobs.js';
 import type { NodeView } from '../core/node-view.js';
 import { short } from '../core/queue.js';
@@ -158,7 +159,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
   program
     .command('worker')
     .description('run queued jobs from the shared queue until stopped (Ctrl-C), with line output')
-    .option('--drain', 'exit once nothing is queued (exit code of the jobs it ran), or at once with 3 when the state dir has no room to start the rest or its disk fails the journal\'s writes')
+    .option('--drain', 'exit once nothing queued can start here (exit code of the jobs it ran; 2, or 3 for a host key, when a job is left waiting for a node to be fixed), or at once with 3 when the state dir has no room to start the rest or its disk fails the journal\'s writes')
     .action((o: { drain?: boolean }) => run(() => runWorker(globals(), io, !!o.drain)));
 
   program
@@ -239,14 +240,32 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   offOnline();
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  // Drained but for jobs only a fix of their nodes places: left queued for the run after the fix,
+  // and the exit says whose fix it is (2: the nodes file's or the environment's, 3: a machine's).
+  const unfixed = drain && !interrupted && left === undefined ? waitingForFix(engine) : [];
   await engine.stop();
   const jobs = engine.getSnapshot().jobs.filter((j) => engine.isOwn(j.id)).map((j) => engine.asEnded(j));
-  const code = interrupted ? EXIT.interrupted : left !== undefined ? firstCause([EXIT.infrastructure, exitCodeFor(jobs)]) : exitCodeFor(jobs);
+  const fixCodes = unfixed.map((u) => (u.failure === 'config' ? EXIT.usage : EXIT.infrastructure));
+  const code = interrupted ? EXIT.interrupted : left !== undefined ? firstCause([EXIT.infrastructure, exitCodeFor(jobs)]) : firstCause([...fixCodes, exitCodeFor(jobs)]);
   if (left !== undefined) {
     io.out.write(`marteau-tui worker: ${count(left, 'job')} left queued: ${notStarted(left, failure, engine.state.root, '`marteau-tui worker --drain`')}\n`);
   }
+  for (const u of unfixed) io.out.write(`marteau-tui worker: ${count(u.ids.length, 'job')} left queued (${u.ids.join(', ')}): ${u.nodes}; no wait mends that: fix it, then run \`marteau-tui worker --drain\` again\n`);
   io.out.write(`${reporter.summary(jobs, code).replace('--ci', 'worker')}\n`);
   return code;
+}
+
+/** The queued jobs only a fix of their nodes places, grouped by what is to fix. */
+function waitingForFix(engine: Engine): (WaitsForFix & { ids: string[] })[] {
+  const by = new Map<string, WaitsForFix & { ids: string[] }>();
+  for (const j of engine.getSnapshot().jobs) {
+    const fix = j.status === 'queued' ? engine.waitsForFix(j.id) : undefined;
+    if (!fix) continue;
+    const group = by.get(fix.nodes) ?? { ...fix, ids: [] };
+    group.ids.push(short(j.id));
+    by.set(fix.nodes, group);
+  }
+  return [...by.values()];
 }
 
 /** A worker on a shared queue says when it loses it and when it is back. */

@@ -85,8 +85,9 @@ export abstract class EngineRuntime {
       // A shared queue's job may go to any worker, except a --ci run's (left to that run): a
       // lone engine, or the --ci run itself, is the only one that could run it, so it fails.
       othersMayRun: (j) => this.queue.lease !== undefined && j.origin !== 'ci',
-      leave: (job, reason) => {
-        this.log(undefined, `leaves job ${short(job.id)} queued: ${reason}`, 'info');
+      leave: (job, reason, fix) => {
+        // A node to fix is a person's to do: a warning, which the control center's messages show.
+        this.log(undefined, `leaves job ${short(job.id)} queued: ${reason}`, fix ? 'warn' : 'info');
         this.changed();
       },
       waits: (job, reason) => this.log(job.id, reason, 'info'),

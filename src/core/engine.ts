@@ -17,6 +17,7 @@ import { isTerminal, type Job } from './jobs.js';
 import { chaosPlayerOf, jobOfProxy } from './live-proxies.js';
 import { JournalQueue } from './queue.js';
 import { RemoteProxies, type RemoteProxy } from './remote-proxies.js';
+import type { WaitsForFix } from './scheduler.js';
 
 export type { EngineOptions, EngineSnapshot, JobView } from './engine-types.js';
 
@@ -198,6 +199,11 @@ export class Engine extends EngineRuntime {
   /** Whether this engine leaves a queued job to the team's other workers: its nodes cannot fit it. */
   leaves(id: string): boolean {
     return this.scheduler.leaves(id);
+  }
+
+  /** The fix a queued job waits for: its nodes down for a key mistake (config) or a host key not to trust. */
+  waitsForFix(id: string): WaitsForFix | undefined {
+    return this.scheduler.waitsForFix(id);
   }
 
   /** Whether this process enqueued the job to run it, or runs it. */

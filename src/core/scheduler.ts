@@ -7,7 +7,8 @@
  * down for a mistake or a host key that changed, which only a fix brings up; unless another
  * engine of a shared queue may run it: one that cannot fit here is then left queued for the
  * workers whose nodes it fits. A job that fits only once a disabled node is enabled again waits,
- * as for a busy node: disabling is for a while.
+ * as for a busy node: disabling is for a while. An engine with no deadline (the control center,
+ * a worker) leaves a job only a fix can place queued, saying what to fix: see waitForFix.
  */
 import type { NodeConfig } from '../config/nodes.js';
 import type { Job, JobOutcome, NodeClaim } from './jobs.js';
@@ -27,8 +28,8 @@ export interface SchedulerDeps {
    * can never fit is then left queued for them, not failed.
    */
   othersMayRun?(job: Readonly<Job>): boolean;
-  /** Told once per job left queued for others, with why it cannot run here. */
-  leave?(job: Readonly<Job>, reason: string): void;
+  /** Told once per job left queued (for others, or until a node is enabled or fixed), with why it cannot run here. */
+  leave?(job: Readonly<Job>, reason: string, fix?: WaitsForFix): void;
   /** A job that fits this engine's nodes starts to wait for some of them to be free: why, once per wait. */
   waits?(job: Readonly<Job>, reason: string): void;
   /** How long a job may wait for busy/down nodes before failing; undefined: forever. */
@@ -48,15 +49,28 @@ const MAX_STARTS_PER_TICK = 64;
 /** Later jobs a claim may fall through to: more than the workers that can free at once is waste. */
 const MAX_ALTERNATIVES = 32;
 
+/** Why a job is left queued; `fix`: only a fix of its nodes places it. */
+interface Left {
+  reason: string;
+  fix?: WaitsForFix;
+}
+
+/** A job only a fix of its nodes places: whose fault (the user's, a config error; a machine's), and the nodes down, in words. */
+export interface WaitsForFix {
+  failure: 'config' | 'infrastructure';
+  nodes: string;
+}
+
 export class Scheduler {
   private running?: Promise<void>;
   private again = false;
   private readonly waitingSince = new Map<string, number>();
   /**
-   * Jobs left queued, with why: for other engines (see othersMayRun), or until a disabled node is
-   * enabled. Said once, not on every pass; views show why they wait.
+   * Jobs left queued, with why: for other engines (see othersMayRun), until a disabled node is
+   * enabled, or until a node is fixed (see waitForFix). Said once, not on every pass; views show
+   * why they wait.
    */
-  private readonly left = new Map<string, string>();
+  private readonly left = new Map<string, Left>();
   private timer?: NodeJS.Timeout;
   private stopped = false;
   /** Job ends handing their nodes on (see finish): stop() waits for them as for a pass. */
@@ -97,7 +111,12 @@ export class Scheduler {
 
   /** Why a job this engine leaves queued waits, as it was told. */
   waitReason(id: string): string | undefined {
-    return this.left.get(id);
+    return this.left.get(id)?.reason;
+  }
+
+  /** Whose fix a job left queued waits for (see waitForFix): none when it waits for nothing a person must mend here. */
+  waitsForFix(id: string): WaitsForFix | undefined {
+    return this.left.get(id)?.fix;
   }
 
   /** True from the start of a pass to its end: a job may be claimed and not yet started. */
@@ -136,9 +155,32 @@ export class Scheduler {
     if (got) this.deps.start(next.find((j) => j.id === got.id)!, got.claim, nodes);
   }
 
-  private leave(job: Readonly<Job>, reason: string): void {
-    this.left.set(job.id, reason);
-    this.deps.leave?.(job, reason);
+  private leave(job: Readonly<Job>, reason: string, fix?: Left['fix']): void {
+    this.left.set(job.id, { reason, fix });
+    this.deps.leave?.(job, reason, fix);
+  }
+
+  /**
+   * A job only a fix can place, on an engine that lives on (no deadline): failing it would lose it
+   * to a key the user may mend in a minute, so it stays queued, saying what to fix, and starts
+   * once a probe finds its nodes up (a key file or known_hosts mended). The nodes file and the
+   * environment are read at start: their fix needs the process started again, the job still
+   * queued. Said again only when the reason changes. Not this engine's to answer for (no `fix`)
+   * where another worker of the team may run it.
+   */
+  private waitForFix(job: Readonly<Job>, before: Left | undefined): void {
+    const { pool } = this.deps;
+    const tagged = new Set(pool.tagged(job.nodeTags).map((n) => n.name));
+    const broken = pool.list().filter((n) => tagged.has(n.name) && n.health === 'down' && (n.mistake || n.untrusted));
+    const names = broken.map((n) => n.name).join(', ');
+    const states = broken.map((n) => `${n.name} is down (${n.error}${n.hint ? `; ${n.hint}` : ''})`).join('; ');
+    const them = broken.length > 1 ? 'them' : 'it';
+    const nodes = `needs ${job.nodes} node${job.nodes > 1 ? 's' : ''} and ${states}`;
+    const reason = `${nodes}: no wait brings ${them} up, a fix does; the job starts once a probe finds ${names} up (the nodes file and the environment are read at start: a fix there needs a restart)`;
+    if (before?.reason === reason) return void this.left.set(job.id, before);
+    this.leave(job, reason, this.deps.othersMayRun?.(job) ? undefined : { failure: this.downByMistake(job) ? 'config' : 'infrastructure', nodes });
+    // In the job's own output too, where its earlier 'waits for 1 free node: box unknown' stood.
+    this.deps.waits?.(job, reason);
   }
 
   /** What a job waits for: its count of free nodes, and each node it may run on with why it is not free now. */
@@ -223,12 +265,20 @@ export class Scheduler {
         continue;
       }
       // It fits now (a node enabled or tagged since): said again should it stop fitting.
+      const wasLeft = this.left.get(job.id);
       if (!disabledOnly) this.left.delete(job.id);
       const shape = `${job.nodes} ${tagsKey} ${job.files !== false}`;
       const nodes = full.has(shape) ? undefined : pool.pick(job.nodes, job.nodeTags, job.files !== false);
       if (!nodes) {
         full.add(shape);
-        // A job that would fail at its deadline anyway fails now when only a fix can place it.
+        // Only a fix can place it: with no deadline, it stays queued saying what to fix (one
+        // waiting for a disabled node says that first).
+        if (!disabledOnly && this.deps.nodeWaitMs === undefined && this.hopeless(job)) {
+          this.waitingSince.delete(job.id);
+          this.waitForFix(job, wasLeft);
+          continue;
+        }
+        // A job that would fail at its deadline anyway fails now.
         if (this.deps.nodeWaitMs !== undefined && this.hopeless(job)) {
           this.waitingSince.delete(job.id);
           const noUse = `no use waiting for ${this.freeNodesWanted(job)}`;
