@@ -176,6 +176,27 @@ recovery: {window: 1s}
     await t.engine.cancel(t.engine.getSnapshot().jobs[1].id);
   });
 
+  it(':cancel ID asks as c does, and says the same once done', async () => {
+    const t = await setup();
+    await t.engine.enqueue(await project(`name: sleeper\n${commandYaml([process.execPath, '-e', 'setTimeout(() => {}, 30000)'])}`));
+    await t.waitFor((f) => /sleeper\s+running/.test(f), 'the running job');
+    const id = t.engine.getSnapshot().jobs[0].id;
+    // It cancelled at once, saying 'cancelled' and what was typed; a prefix may name another job than meant.
+    await t.press(':', ...`cancel ${id.slice(0, 6)}`.split(''), KEY.enter);
+    await t.waitFor((f) => f.includes(`Cancel job ${id.slice(0, 8)} (sleeper, running)?`) && f.includes('y: yes · n / esc: no'), 'the question c asks');
+    await t.press('n');
+    await t.waitFor((f) => !f.includes('Cancel job'), 'the dialog closing');
+    expect(t.engine.getSnapshot().jobs[0].status).toBe('running');
+    await t.press(':', ...`cancel ${id.slice(0, 6)}`.split(''), KEY.enter);
+    await t.waitFor((f) => f.includes('Cancel job'), 'the question again');
+    await t.press('y');
+    await t.waitFor((f) => /sleeper\s+cancelled/.test(f), 'the cancelled job');
+    await t.press('m');
+    await t.waitFor((f) => f.includes(`cancelled ${id.slice(0, 8)} sleeper`), 'what c says once done');
+    await t.press(KEY.esc, ':', ...'cancel 0000ffff'.split(''), KEY.enter);
+    await t.waitFor((f) => f.includes('error: no job 0000ffff in the queue'), 'a bad id, said as the engine says it');
+  });
+
   it('a cancelled load\'s Queue row says why and what it measured, as `marteau-tui queue` does', async () => {
     const app = await startLoadApp();
     cleanups.push(() => app.close());

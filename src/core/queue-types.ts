@@ -35,6 +35,28 @@ export function nothingToCancel(id: string, status: string): string {
   return `job ${short(id)} ${status === 'succeeded' || status === 'failed' ? 'has' : 'was'} already ${status}: nothing to cancel`;
 }
 
+/**
+ * A full id from a unique prefix (like git) among `ids` (a job map's keys, or a set): the
+ * queue's rule, which the control center's `:cancel ID` also follows to ask about the job first.
+ * Throws QueueError otherwise.
+ */
+export function resolveJobId(idOrPrefix: string, ids: { has(id: string): boolean; keys(): Iterable<string> }): string {
+  const p = idOrPrefix.trim().toLowerCase();
+  if (!/^[0-9a-f]{4,64}$/.test(p)) throw new QueueError(`"${idOrPrefix}" is not a job id (4 or more hex digits, see \`marteau-tui queue\`)`);
+  if (ids.has(p)) return p;
+  const matches = [...ids.keys()].filter((k) => k.startsWith(p));
+  if (matches.length === 1) return matches[0];
+  if (!matches.length) throw new QueueError(`no job ${p} in the queue (see \`marteau-tui queue --all\`)`);
+  throw new QueueError(`${p} matches ${matches.length} jobs (${distinct(matches.slice(0, 3)).join(', ')}${matches.length > 3 ? ', …' : ''}); give more digits`);
+}
+
+/** The ids cut where they all differ (8 characters at least): `short` may show two alike. */
+function distinct(ids: readonly string[]): string[] {
+  let n = 8;
+  while (new Set(ids.map((id) => id.slice(0, n))).size < new Set(ids).size) n++;
+  return ids.map((id) => id.slice(0, n));
+}
+
 export interface JobQueue {
   open(): Promise<void>;
   close(): Promise<void>;

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { FileLog } from './file-log.js';
 import { isTerminal, QueueState, type Job, type JobOutcome, type JobSpec, type JournalRecord, type NodeClaim } from './jobs.js';
 import { currentOwner, isOwnerAlive, type Owner } from './owner.js';
-import { nothingToCancel, QueueError, short, type ClaimRecord, type JobFileTexts, type JobQueue, type LastSeen, type LostJobs, type RecordLog } from './queue-types.js';
+import { nothingToCancel, QueueError, resolveJobId, short, type ClaimRecord, type JobFileTexts, type JobQueue, type LastSeen, type LostJobs, type RecordLog } from './queue-types.js';
 
 export { QueueError, short } from './queue-types.js';
 export type { JobQueue, LostJobs, Presence, RecordLog, SharedLine } from './queue-types.js';
@@ -124,13 +124,7 @@ export class LogQueue implements JobQueue {
   }
 
   resolve(idOrPrefix: string): string {
-    const p = idOrPrefix.trim().toLowerCase();
-    if (!/^[0-9a-f]{4,64}$/.test(p)) throw new QueueError(`"${idOrPrefix}" is not a job id (4 or more hex digits, see \`marteau-tui queue\`)`);
-    if (this.state.jobs.has(p)) return p;
-    const matches = [...this.state.jobs.keys()].filter((k) => k.startsWith(p));
-    if (matches.length === 1) return matches[0];
-    if (!matches.length) throw new QueueError(`no job ${p} in the queue (see \`marteau-tui queue --all\`)`);
-    throw new QueueError(`${p} matches ${matches.length} jobs (${distinct(matches.slice(0, 3)).join(', ')}${matches.length > 3 ? ', …' : ''}); give more digits`);
+    return resolveJobId(idOrPrefix, this.state.jobs);
   }
 
   async claim(id: string, nodes: NodeClaim[]): Promise<string | undefined> {
@@ -375,11 +369,4 @@ export class JournalQueue extends LogQueue {
 
 function clip(s: string, max: number): string {
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
-}
-
-/** The ids cut where they all differ (8 characters at least): `short` may show two alike. */
-export function distinct(ids: readonly string[]): string[] {
-  let n = 8;
-  while (new Set(ids.map((id) => id.slice(0, n))).size < new Set(ids).size) n++;
-  return ids.map((id) => id.slice(0, n));
 }

@@ -3,6 +3,7 @@
  * everywhere, then the focused pane's (pane-keys.ts). Every action is one backend call; its
  * outcome goes to the message log. No React here: App feeds keys in and renders the state.
  */
+import { resolveJobId } from '../core/queue-types.js';
 import { PRESETS } from '../proxy/presets.js';
 import { note, outcome, type Ctx } from './ctx.js';
 import { parseCommand, COMMAND_HELP, type Command } from './commands.js';
@@ -11,7 +12,7 @@ import { layout, overlayRows, overlayWidth } from './layout.js';
 import { messageLines } from './message-log.js';
 import { rowsToSpec } from './mix-editor.js';
 import { completePath } from './path-complete.js';
-import { paneKey } from './pane-keys.js';
+import { askCancel, paneKey } from './pane-keys.js';
 import { closeDetails, derive, type Derived, type Modal, type UiState } from './ui-state.js';
 
 export function handleKey(ctx: Ctx, input: string, key: KeyFlags): void {
@@ -122,8 +123,16 @@ function runCommand(ctx: Ctx, line: string): void {
   switch (c.kind) {
     case 'enqueue':
       return outcome(ctx, ctx.backend.enqueue(c.target), `enqueued ${c.target}`);
-    case 'cancel':
-      return outcome(ctx, ctx.backend.cancel(c.job), `cancelled ${c.job}`);
+    case 'cancel': {
+      // The job the engine would cancel, named in the question c asks; a bad id, said as the engine says it.
+      const jobs = ctx.backend.getSnapshot().jobs;
+      try {
+        const id = resolveJobId(c.job, new Set(jobs.map((j) => j.id)));
+        return askCancel(ctx, jobs.find((j) => j.id === id));
+      } catch (e) {
+        return note(ctx, `error: ${(e as Error).message}`, 'error');
+      }
+    }
     case 'retry':
       return outcome(ctx, ctx.backend.retry(c.job), (r) => `retrying ${c.job} with a new seed as job ${r.id.slice(0, 8)}`);
     case 'replay':

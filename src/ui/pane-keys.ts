@@ -3,6 +3,7 @@
  * (scroll, search, wrap, follow). Each action is one backend call; outcomes go to the messages.
  */
 import { nothingToCancel } from '../core/queue-types.js';
+import type { JobRow } from './backend.js';
 import type { MixSpec } from '../proxy/mix.js';
 import { scheduleLine } from './schedule-line.js';
 import type { KeyFlags } from './keys.js';
@@ -27,7 +28,7 @@ export function paneKey(ctx: Ctx, d: Derived, input: string, key: KeyFlags): voi
       if (input === 'G' || key.end) return selectJob(ctx, d, d.jobs.length);
       if (key.return) return toggleDetails(ctx);
       if (input === 'e') return askEnqueue(ctx);
-      if (input === 'c') return askCancel(ctx, d);
+      if (input === 'c') return askCancel(ctx, d.job);
       if (input === 'r' && d.job) return outcome(ctx, ctx.backend.retry(d.job.id), (r) => `retrying ${d.job!.name} (${d.job!.id.slice(0, 8)}) with a new seed as job ${r.id.slice(0, 8)}`);
       if (input === '/') {
         return ctx.set({ modal: { kind: 'prompt', purpose: 'filter', label: 'filter:', value: ctx.ui().filter, onSubmit: (v) => ctx.set((x) => applyFilter(x, v, ctx.backend.getSnapshot().jobs)) } });
@@ -78,8 +79,8 @@ function askEnqueue(ctx: Ctx): void {
   });
 }
 
-function askCancel(ctx: Ctx, d: Derived): void {
-  const job = d.job;
+/** Cancel after a y, from the Queue's c and from :cancel ID alike: a typed prefix may name another job than meant. */
+export function askCancel(ctx: Ctx, job: JobRow | undefined): void {
   if (!job) return;
   if (job.state !== 'queued' && job.state !== 'running') return note(ctx, nothingToCancel(job.id, job.state));
   ctx.set({ modal: { kind: 'confirm', question: `Cancel job ${job.id.slice(0, 8)} (${job.name}, ${job.state})?`, onYes: () => outcome(ctx, ctx.backend.cancel(job.id), `cancelled ${job.id.slice(0, 8)} ${job.name}`) } });
