@@ -111,6 +111,17 @@ it.skipIf(!HAVE)('a change the worker refuses comes back with its reason: a beha
   await expect(other.chaos.request(id, 'web', { mix: '10:error' })).rejects.toThrow(`job ${id.slice(0, 8)} has ended (cancelled)`);
 }, 90_000);
 
+it.skipIf(!HAVE)('a change asked of a worker killed a moment before is unanswered, and said so', async () => {
+  const { worker: w, backend, web } = await workerWithProxy();
+  w.child.kill('SIGKILL');
+  await w.exited;
+  // Its heartbeat key outlives it by up to 5 s: the change is asked, and nobody takes it.
+  await expect(backend.proxies.setMix('web', '20:error')).rejects.toThrow(
+    `proxy "web" of pid ${w.child.pid} on ${currentOwner().host}: no answer within 5 s: its worker may be stopped or stalled; the change was withdrawn and will not apply`,
+  );
+  expect(web()?.stats.mix ?? '100:dummy').toBe('100:dummy');
+}, 90_000);
+
 it.skipIf(!HAVE)('a change nobody takes within 5 s is withdrawn and said so, and the engine that reads it later does not apply it', async () => {
   const redis = await startRedis();
   cleanups.push(() => redis.stop());

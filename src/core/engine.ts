@@ -98,7 +98,7 @@ export class Engine extends EngineRuntime {
    * pauses until `resumeChaos`.
    */
   async setMix(proxy: string, spec: MixSpec, jobId?: string): Promise<string> {
-    // Run by another process beside this one (its presence on the state dir): through its job's API.
+    // Run by another process (its presence on the state dir, or the team queue's): changed there.
     const remote = !jobId && !this.jobOfProxy(proxy) ? this.remoteProxy(proxy) : undefined;
     if (remote) return this.remote.setMix(remote, spec);
     return this.playerOf(proxy, jobId).manual(proxy, spec);

@@ -25,7 +25,7 @@ export interface Keys {
   nodes: string;
   /** Wake-ups for free workers: "<job id> <hops>", one per job that became startable. */
   wake: string;
-  /** What concerns one engine's running jobs (a cancel): their ids, for it alone to wake on. */
+  /** What concerns one engine's running jobs (a cancel, a chaos change): their ids, for it alone to wake on. */
   notify(owner: string): string;
   /** A chaos change asked of another engine: pending, taken, then its answer (redis-chaos.ts). */
   chaos(ref: string): string;

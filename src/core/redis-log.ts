@@ -18,9 +18,9 @@
  * each heartbeat tick one process of the team (under a lock) reads the log and pushes a wake-up
  * for a job queued longer than a tick when none is pending, so a lost one (Redis restarted
  * without it, a worker killed while holding it) delays a start by a tick or two. Busy or free,
- * a worker also blocks on a notify list of its own, where a cancel of a job it runs is pushed:
- * the busy ones that read every record in batches to see those cancels cost 30 workers more CPU
- * than the jobs they ran.
+ * a worker also blocks on a notify list of its own, where a cancel of a job it runs is pushed (and
+ * a chaos change asked of it, redis-chaos.ts): the busy ones that read every record in batches
+ * to see those cancels cost 30 workers more CPU than the jobs they ran.
  */
 import type { Redis } from 'ioredis';
 import type { JournalRecord } from './jobs.js';
@@ -242,7 +242,7 @@ export class RedisLog implements RecordLog {
   /**
    * One blocking XREAD on its own connection wakes us for new records and new output lines
    * alike, so another process's claim or line is seen at once, without polling. A worker reads
-   * no one else's records as they come: it blocks on its notify list (a cancel of a job it runs)
+   * no one else's records as they come: it blocks on its notify list (a cancel or a chaos change of a job it runs)
    * and, with a node free, on the wake-ups; what else is new it reads when it claims.
    */
   watch(onChange: () => Promise<void>, queued: (id: string) => boolean = () => false, woken: () => void = () => {}): () => void {
