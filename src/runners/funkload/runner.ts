@@ -11,15 +11,15 @@ import path from 'node:path';
 import { NodeError, TransferError } from '../../exec/executor.js';
 import { FunkloadFormatError, readFunkloadXmlFiles } from '../funkload-xml.js';
 import { reportOutcome, reportResults, type ReportWriter } from '../job-report.js';
-import { abortCoverage, jobMeta, lostAbort, type RunResults } from '../results.js';
+import { abortCoverage, defaultBench, jobMeta, lostAbort, newRunInfo, RunResults } from '../results.js';
 import { THRESHOLDS_HINT } from '../verdict.js';
-import { applyChaos, ChaosCapture } from '../chaos-capture.js';
+import { applyChaos, ChaosCapture, type ChaosRecord } from '../chaos-capture.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../../core/runner-contract.js';
 import { cleanupStage, fetchNodeArtifacts } from '../staging.js';
 import { parseThresholds } from '../../config/thresholds.js';
-import { flBuildReportArgv, maskUrlPasswords } from './argv.js';
+import { flBuildReportArgv, maskUrlPasswords, type BenchArgs } from './argv.js';
 import { announcedFiles, benchOnNode, lastLine, nodePath, scratchDir, step, StepFailure, type NodeBench } from './bench.js';
-import { checkFunkloadConfig, funkloadConfigSchema, funkloadLoadAtLeast } from './config.js';
+import { checkFunkloadConfig, funkloadConfigSchema, funkloadLoadAtLeast, type FunkloadConfig } from './config.js';
 import { progressAfter, type BenchConsole, type BenchStatus } from './console.js';
 import { withPythonPath } from './tools.js';
 
@@ -58,6 +58,9 @@ async function runFunkload(ctx: RunnerContext, writeReports: ReportWriter): Prom
     url: fc.url,
   };
   let started = 0;
+  /** The nodes whose bench started, and when the first did. */
+  const benching = new Set<string>();
+  let benchAt = 0;
   /** When the first node was lost mid-bench. */
   let lostAt: number | undefined;
   let benches: (NodeBench | undefined)[];
@@ -68,6 +71,8 @@ async function runFunkload(ctx: RunnerContext, writeReports: ReportWriter): Prom
           signal,
           resultFile: resultFile(ctx, node),
           beforeBench: () => {
+            benching.add(node.name);
+            benchAt ||= Date.now();
             // The load starts when the last node starts its bench.
             if (++started === ctx.nodes.length) {
               chaos.started();
@@ -95,9 +100,11 @@ async function runFunkload(ctx: RunnerContext, writeReports: ReportWriter): Prom
   try {
     const failed = [...failures.values()];
     const lost = failed.find((x): x is NodeError => x instanceof NodeError);
-    // The run did not finish (the job fails as it did), but what the nodes streamed is reported.
-    if (lost && lostAt !== undefined && consoles.some((x) => x?.state.cycle !== undefined)) {
-      const partial = await lostReport(ctx, writeReports, { node: lost.node, at: lostAt, reason: lost.detail }, done, chaos, fc.apdex_t).catch((e: Error) => {
+    // The run did not finish (the job fails as it did), but what the nodes streamed is reported,
+    // once a bench has started (before, no load ran: nothing to report).
+    if (lost && lostAt !== undefined && benchAt) {
+      const loss = { node: lost.node, at: lostAt, reason: lost.detail };
+      const partial = await lostReport(ctx, writeReports, loss, { benches: done, benching, named: (n) => !!consoles[ctx.nodes.indexOf(n)]?.state.xmlFiles.length, since: benchAt, args }, chaos, fc).catch((e: Error) => {
         ctx.log(`no report of what the nodes sent before the loss: ${e.message}`, { stream: 'engine', level: 'warn' });
         return {};
       });
@@ -162,34 +169,61 @@ function ownRun(ctx: RunnerContext, results: RunResults): RunResults {
   return results;
 }
 
+/** What a lost-node report is made of, besides the files: which benches ran and named their file. */
+interface LostRun {
+  benches: NodeBench[];
+  benching: ReadonlySet<string>;
+  named: (node: RunnerNode) => boolean;
+  /** When the first bench started. */
+  since: number;
+  args: Omit<BenchArgs, 'script' | 'test'>;
+}
+
 /**
  * A node lost mid-bench: its result file stays there, but its lines came as they were written
  * (ResultFollower), as did the other SSH nodes' until they were stopped; a local node's file is
  * on this machine, where its stopped bench left it. Those become a report marked incomplete,
- * saying where the run was cut and what it lacks. Nothing received (lost before its file was
- * announced): no report, as before.
+ * saying where the run was cut and what it lacks. Lost before any file was named: a report of
+ * no request, saying so, rather than none.
  */
-async function lostReport(ctx: RunnerContext, writeReports: ReportWriter, loss: { node: string; at: number; reason: string }, benches: NodeBench[], chaos: ChaosCapture, apdexT: number): Promise<Partial<RunOutcome>> {
-  for (const b of benches) {
+async function lostReport(ctx: RunnerContext, writeReports: ReportWriter, loss: { node: string; at: number; reason: string }, run: LostRun, chaos: ChaosCapture, fc: FunkloadConfig): Promise<Partial<RunOutcome>> {
+  for (const b of run.benches) {
     const [file] = announcedFiles(b);
     if (b.node.kind === 'local' && b.result.cancelled && file && (await b.node.executor.exists(file))) await b.node.executor.get(file, resultFile(ctx, b.node));
   }
-  const received = ctx.nodes.filter((n) => (statSync(resultFile(ctx, n), { throwIfNoEntry: false })?.size ?? 0) > 0);
-  if (!received.length) return {};
+  let received = ctx.nodes.filter((n) => (statSync(resultFile(ctx, n), { throwIfNoEntry: false })?.size ?? 0) > 0);
   const record = chaos.record(ctx.timeline(), ctx.config.recovery);
-  const read = await readFunkloadXmlFiles(received.map((n) => resultFile(ctx, n)), { apdexT, onModel: (r) => applyChaos(r, record) }).catch((e: Error) => {
-    if (e instanceof FunkloadFormatError) return undefined; // only part of its header came
-    throw e;
+  const read = received.length
+    ? await readFunkloadXmlFiles(received.map((n) => resultFile(ctx, n)), { apdexT: fc.apdex_t, onModel: (r) => applyChaos(r, record) }).catch((e: Error) => {
+        if (e instanceof FunkloadFormatError) return undefined; // only part of its header came
+        throw e;
+      })
+    : undefined;
+  if (!read) received = [];
+  const results = ownRun(ctx, read?.results ?? noResults(fc, run, record, loss.at));
+  const missing = ctx.nodes.filter((n) => !received.includes(n)).map((n) => {
+    const why = n.name !== loss.node ? 'none received' : !run.benching.has(n.name) ? 'lost before its bench started' : !run.named(n) ? 'lost before fl-run-bench named its result file' : 'none received';
+    return `node "${n.name}"'s results (${why})`;
   });
-  if (!read) return {};
-  const results = ownRun(ctx, read.results);
-  const others = ctx.nodes.filter((n) => !received.includes(n)).map((n) => `node "${n.name}"'s results (none received)`);
+  if (received.some((n) => n.name === loss.node)) missing.push('any result line written after the last one received');
   results.aborted = true;
-  results.abort = lostAbort(loss, [...others, 'any result line written after the last one received', "FunkLoad's own HTML report (fl-build-report runs on the node)"].join('; '));
+  results.abort = lostAbort(loss, [...missing, "FunkLoad's own HTML report (fl-build-report runs on the node)"].join('; '));
   const ours = await reportResults(results, { resultDir: ctx.resultDir, writeReports, thresholds: parseThresholds(ctx.config.raw.thresholds), generator: results.info.version, log: (l) => ctx.log(l) });
-  ctx.log(`${results.abort.reason}: the report covers ${abortCoverage(ours.summary)}, from the result lines streamed until then`, { stream: 'engine', level: 'warn' });
+  const from = read ? 'from the result lines streamed until then' : `and no request was recorded before node "${loss.node}" was lost`;
+  ctx.log(`${results.abort.reason}: the report covers ${abortCoverage(ours.summary)}, ${from}`, { stream: 'engine', level: 'warn' });
   const { summary, report, closing, artifacts } = reportOutcome(ours, ctx.resultDir, received.map((n) => resultFile(ctx, n)));
   return { summary, report, closing, artifacts };
+}
+
+/** No result file to read: the run as configured (FunkLoad's .conf unread), from its first bench's start to the loss, with no request. */
+function noResults(fc: FunkloadConfig, run: LostRun, record: ChaosRecord, lostAt: number): RunResults {
+  const [suite, test] = fc.test.split('.');
+  const a = run.args;
+  const bench = { ...defaultBench(), cycles: [...(a.cycles ?? [])], duration: a.duration ?? 0, startupDelay: a.startupDelay ?? 0, sleepTime: a.sleepTime ?? 0, sleepTimeMin: a.sleepTimeMin ?? 0, sleepTimeMax: a.sleepTimeMax ?? 0, serverUrl: a.url ?? '' };
+  const results = new RunResults(newRunInfo({ start: run.since, apdexT: fc.apdex_t, suite, test, bench }));
+  applyChaos(results, record);
+  results.finish(lostAt, true);
+  return results;
 }
 
 /**
