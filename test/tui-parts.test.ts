@@ -94,8 +94,14 @@ describe('queue rows', () => {
     expect(rows(58)).toEqual(['stopped cancelled by a user · 5267 requests …', 'strict  failed    1 threshold(s) … · 5267 requests …']);
     expect(rows(88)).toEqual(['stoppeda stopped cancelled    39s local    by a user · 5267 requests …', 'strictaa strict  failed       39s local    1 threshold(s) … · 5267 requests …']);
     expect(rows(120)[0]).toBe('stoppeda stopped cancelled    39s local    by a user · 5267 requests, 12.82 % errors, 117.0 req/s, p95 8.0ms …');
-    // 80×24: no room for both beside the name and state: why, as before.
-    expect(rows(46)).toEqual(['stopped cancelled by a user', 'strict  failed    1 threshold(s) …']);
+    // 80×24 (48 cells): no room for the first figure whole beside the reason: it goes in short,
+    // beside what fits of the reason (it read 'by a user' or '1 threshold(s) …' alone).
+    expect(rows(48)).toEqual(['stopped cancelled by a user · 5267 req …', 'strict  failed    1 threshol… · 5267 req …']);
+    // 120×40 (72 cells).
+    expect(rows(72)).toEqual(['stopped cancelled    39s by a user · 5267 requests …', 'strict  failed       39s 1 threshold(s) … · 5267 requests …']);
+    // Narrower still, the reason alone, as one item.
+    expect(rows(40)).toEqual(['stopped cancelled by a user', 'strict  failed    1 threshold(s) …']);
+    for (const w of [40, 44, 48, 52, 58, 72, 88, 120]) for (const r of rows(w)) expect(r.length, `${w}: ${r}`).toBeLessThanOrEqual(w - 5);
     expect(ellipsisPair('by a user', figures, 200)).toBe(`by a user · ${figures}`);
   });
 

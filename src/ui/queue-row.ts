@@ -103,10 +103,16 @@ export function listWindow(top: number | undefined, selected: number, length: nu
   return Math.max(0, Math.min(from, length - visible));
 }
 
-/** The progress column: an ended job's reason and figures each get room (ellipsisPair). */
+/**
+ * The progress column: an ended job's reason and figures each get room (ellipsisPair). Where its
+ * first figure does not fit whole beside the reason (80×24), it goes in short ('5267 req') beside
+ * as much of the reason as fits: the reason is whole in the details, the figures in the Output.
+ */
 function fitProgress(job: JobRow, width: number): string {
   const o = job.outcome;
-  return o?.reason && o.figures ? ellipsisPair(o.reason, o.figures, width) : ellipsisItems(job.progress ?? '', width);
+  if (!o?.reason || !o.figures) return ellipsisItems(job.progress ?? '', width);
+  const first = o.figures.split(', ')[0];
+  return ellipsisPair(o.reason, o.figures, width, ' · ', first.replace(/ requests?$/, ' req'));
 }
 
 /** One job's row in the pane's columns; a row without live figures gives their cells to its progress. */

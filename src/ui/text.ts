@@ -28,18 +28,27 @@ export function ellipsisItems(s: string, width: number): string {
 /**
  * Two texts side by side in at most `width` cells, `sep` between them, each cut as ellipsisItems
  * cuts: both whole when they fit; else the first in half the width at most and as many whole
- * items of the second as fit after it ('1 threshold(s) … · 5267 requests, 12.82 % errors …'). Where
- * not even the second's first item fits beside the first, the first alone, as its one item.
+ * items of the second as fit after it ('1 threshold(s) … · 5267 requests, 12.82 % errors …').
+ * Where not even the second's first item fits beside the first: that item in `short` ('5267
+ * req') beside as much of the first as fits, when that is SHORT_LEAD cells or more; else the
+ * first alone, as its one item.
  */
-export function ellipsisPair(first: string, second: string, width: number, sep = ' · '): string {
+export function ellipsisPair(first: string, second: string, width: number, sep = ' · ', short?: string): string {
   const whole = `${first}${sep}${second}`;
   if (whole.length <= width) return whole;
   const lead = first.length <= width / 2 ? first : ellipsisItems(first, Math.floor(width / 2));
   const room = width - lead.length - sep.length;
   const item = second.split(/, | · /)[0];
-  if (room < (item.length < second.length ? item.length + 2 : item.length)) return ellipsisItems(first, width);
-  return `${lead}${sep}${ellipsisItems(second, room)}`;
+  const more = item.length < second.length ? ' …' : '';
+  if (room >= item.length + more.length) return `${lead}${sep}${ellipsisItems(second, room)}`;
+  const tail = short === undefined ? '' : `${short}${more}`;
+  const left = width - sep.length - tail.length;
+  if (tail && left >= SHORT_LEAD) return `${ellipsisItems(first, left)}${sep}${tail}`;
+  return ellipsisItems(first, width);
 }
+
+/** The least of the first text ellipsisPair keeps beside a short second one: less says nothing. */
+const SHORT_LEAD = 8;
 
 /**
  * The start of `s` in at most `width` cells, cut at a word end: "(26497 requests, 85.63 %" rather
