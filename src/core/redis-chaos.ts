@@ -20,7 +20,7 @@ import { guard, type Keys } from './redis-client.js';
 import { CHAOS_ASK_LUA, CHAOS_WITHDRAW_LUA } from './redis-scripts.js';
 
 /** How long a sender waits for the engine to take its change, then again for its answer. */
-export const ANSWER_MS = 5000;
+const ANSWER_MS = 5000;
 /** A request key outlives any wait for it (its sender dead: Redis drops it). */
 const REQUEST_TTL_MS = 60_000;
 
@@ -36,12 +36,12 @@ interface DoneRecord {
   error?: string;
 }
 
-interface Waiting {
-  done: (r: { answer?: ChaosAnswer; error?: string }) => void;
-}
+/** What a sender gets: the engine's answer or its refusal. */
+type Outcome = { answer?: ChaosAnswer; error?: string };
 
 export class TeamChaos implements ChaosChannel {
-  private readonly waiting = new Map<string, Waiting>();
+  /** The requests this process waits on, by ref: what settles each. */
+  private readonly waiting = new Map<string, (o: Outcome) => void>();
   private apply?: (r: ChaosRequest) => Promise<ChaosAnswer>;
   private late?: (r: ChaosRequest) => void;
 
@@ -57,7 +57,7 @@ export class TeamChaos implements ChaosChannel {
   async request(job: string, proxy: string, change: ChaosChange): Promise<ChaosAnswer> {
     const ref = randomBytes(8).toString('hex');
     const record: ChaosRecord = { t: 'chaos', at: Date.now(), id: job, ref, proxy, ...change, by: this.owner };
-    const settled = new Promise<{ answer?: ChaosAnswer; error?: string }>((done) => this.waiting.set(ref, { done }));
+    const settled = new Promise<Outcome>((done) => this.waiting.set(ref, done));
     try {
       const asked = await guard(this.label, this.cmd.eval(CHAOS_ASK_LUA, 3, this.keys.log, this.keys.claims, this.keys.chaos(ref), job, JSON.stringify(record), this.keys.alive(''), this.keys.notify(''), String(REQUEST_TTL_MS)));
       if (asked !== 1) throw new Error(`job ${short(job)} runs on no live worker now`);
@@ -74,12 +74,12 @@ export class TeamChaos implements ChaosChannel {
    * engine took gets ANSWER_MS more for its answer. An answer in the key is taken from there
    * (this process missed its record: its log reader stopped or slow).
    */
-  private async unanswered(ref: string, job: string): Promise<{ answer?: ChaosAnswer; error?: string } | undefined> {
+  private async unanswered(ref: string, job: string): Promise<Outcome | undefined> {
     for (let round = 0; ; round++) {
       await new Promise((r) => setTimeout(r, ANSWER_MS).unref());
       if (!this.waiting.has(ref)) return undefined;
       const v = (await guard(this.label, this.cmd.eval(CHAOS_WITHDRAW_LUA, 1, this.keys.chaos(ref)))) as string | null;
-      if (v && v !== 'pending' && v !== 'taken') return JSON.parse(v) as { answer?: ChaosAnswer; error?: string };
+      if (v && v !== 'pending' && v !== 'taken') return JSON.parse(v) as Outcome;
       if (v === 'taken' && round === 0) continue;
       const s = (ANSWER_MS * (round + 1)) / 1000;
       return {
@@ -100,7 +100,7 @@ export class TeamChaos implements ChaosChannel {
   onRecord(r: Record<string, unknown>, to: string | undefined): void {
     if (r.t === 'chaos-done') {
       const d = r as unknown as DoneRecord;
-      this.waiting.get(d.ref)?.done(d);
+      this.waiting.get(d.ref)?.(d);
     } else if (r.t === 'chaos' && to === this.me && this.apply && typeof r.ref === 'string' && typeof r.id === 'string') {
       void this.answer({ ...(r as unknown as ChaosRecord), job: r.id }).catch(() => {});
     }
