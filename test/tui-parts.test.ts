@@ -173,6 +173,21 @@ describe('the Output window', () => {
     expect(outputWindow(long, OUTPUT_START, 2, 20).rows[1].text).toBe(long[1]);
   });
 
+  it('fills the pane to its last row: an empty line takes its row, a long wrapped line shows its start at the bottom', () => {
+    const pane = (lines: string[], view = OUTPUT_START) => {
+      const ui = render(createElement(OutputPane, { job: 'demo-shop', empty: '', lines, view, details: false, focused: false, height: 7, width: 24, rows: 4, inner: 20 }));
+      const frame = ui.lastFrame()!.split('\n').slice(2, 6).map((l) => l.slice(2, -1).trimEnd());
+      ui.unmount();
+      return frame;
+    };
+    // An empty line of the output (between a cycle's result and the next cycle) took no row.
+    expect(pane(['Cycle result: ok', '', 'Cycle #2', 'Starting threads', 'Logging for 15s'])).toEqual(['', 'Cycle #2', 'Starting threads', 'Logging for 15s']);
+    expect(pane(['one', '', '', 'four', 'five'], { ...OUTPUT_START, top: 0 })).toEqual(['one', '', '', 'four']);
+    // Wrapped and read from the top (as details are): a line too long for the rows left showed none of them.
+    const long = ['id 1eb11b95', 'source x', `results /tmp/${'r'.repeat(40)}`, 'report'];
+    expect(pane(long, { ...OUTPUT_START, wrap: true, top: 0 })).toEqual(['id 1eb11b95', 'source x', 'results', `/tmp/${'r'.repeat(15)}`]);
+  });
+
   it('finds matches forward and back, wrapping around', () => {
     const v = { ...OUTPUT_START, top: 0, search: 'line 1' };
     const first = findNext(lines, v, 1, 5, 40);

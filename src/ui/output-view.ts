@@ -22,16 +22,17 @@ export interface OutputRow {
   match: boolean;
 }
 
-/** How many lines fill `height` rows from line `from` on (at least one). */
+/**
+ * How many lines fill `height` rows from line `from` on, the last one's first rows only when it
+ * is longer than the rows left: leaving it out left those rows blank under the line before.
+ */
 function fits(lines: readonly string[], from: number, height: number, width: number, wrap: boolean): number {
   if (!wrap) return Math.min(height, lines.length - from);
   let rows = 0;
   let n = 0;
-  for (let i = from; i < lines.length; i++) {
+  for (let i = from; i < lines.length && rows < height; i++) {
     rows += wrapText(lines[i], width).length;
-    if (rows > height && n > 0) break;
     n++;
-    if (rows >= height) break;
   }
   return n;
 }

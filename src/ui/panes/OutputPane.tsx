@@ -29,8 +29,9 @@ export const OutputPane = memo(function OutputPane(props: {
     <Pane title={`${details ? 'Details' : 'Output'}${job ? ` · ${ellipsis(job, 24)}` : ''}`} index={5} focused={focused} height={height} width={width} extra={extra}>
       {win.rows.length === 0 ? <Text color={color('dim')}>{wrapText(empty, inner).join('\n')}</Text> : null}
       {win.rows.map((r, i) => (
+        // Ink gives an empty Text no row: an empty line of the output left a blank row under the last.
         <Text key={i} wrap="truncate-end" inverse={r.match}>
-          {r.text}
+          {r.text || ' '}
         </Text>
       ))}
     </Pane>
