@@ -179,6 +179,78 @@ async function startGate(upstream: number): Promise<{ port: number; requests: st
   };
 }
 
+/**
+ * A relay between the proxy and the server that counts the server's bytes and, once told to
+ * join, keeps them until a RowDescription has come, then writes them in one write: the proxy
+ * reads the replies of two requests as one chunk.
+ */
+async function startJoiner(upstream: number): Promise<{ port: number; serverBytes(): number; join(): void; close(): void }> {
+  let bytes = 0;
+  let joining = false;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((down) => {
+    const up = net.connect(upstream, '127.0.0.1');
+    sockets.add(down).add(up);
+    let held = Buffer.alloc(0);
+    down.on('data', (d: Buffer) => up.write(d));
+    up.on('data', (d: Buffer) => {
+      bytes += d.length;
+      if (!joining) return void down.write(d);
+      held = Buffer.concat([held, d]);
+      for (let pos = 0; pos + 5 <= held.length; pos += 1 + held.readInt32BE(pos + 1)) {
+        if (held[pos] === 0x54 && pos + 1 + held.readInt32BE(pos + 1) <= held.length) {
+          joining = false;
+          down.write(held);
+          held = Buffer.alloc(0);
+          return;
+        }
+      }
+    });
+    for (const [a, b] of [[down, up], [up, down]]) {
+      a.on('error', () => {});
+      a.on('close', () => b.destroy());
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    serverBytes: () => bytes,
+    join() { joining = true; },
+    close() { for (const s of sockets) s.destroy(); server.close(); },
+  };
+}
+
+/** A client that reads the server's messages as they come: their types, and each one's bytes. */
+async function messageClient(port: number): Promise<{ write(b: Buffer): void; until(type: string): Promise<{ type: string; body: Buffer }[]>; close(): void }> {
+  const sock = net.connect(port, '127.0.0.1');
+  sock.on('error', () => {});
+  await new Promise<void>((r, j) => { sock.once('connect', () => r()); sock.once('error', j); });
+  let got = Buffer.alloc(0);
+  sock.on('data', (d: Buffer) => { got = Buffer.concat([got, d]); });
+  const until = async (type: string) => {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const out: { type: string; body: Buffer }[] = [];
+      let pos = 0;
+      while (pos + 5 <= got.length && pos + 1 + got.readInt32BE(pos + 1) <= got.length) {
+        const end = pos + 1 + got.readInt32BE(pos + 1);
+        out.push({ type: String.fromCharCode(got[pos]), body: got.subarray(pos + 5, end) });
+        pos = end;
+        if (out.at(-1)!.type === type) {
+          got = got.subarray(pos);
+          return out;
+        }
+      }
+      if (Date.now() > deadline) throw new Error(`no ${type} message: got ${got.toString('hex')}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  };
+  const params = Buffer.from('user\0postgres\0database\0postgres\0\0');
+  sock.write(Buffer.concat([i32(8 + params.length), i32(196608), params]));
+  await until('Z');
+  return { write: (b) => sock.write(b), until, close: () => sock.destroy() };
+}
+
 describe.skipIf(!havePostgres())('postgres through the chaos proxy (real PostgreSQL)', () => {
   beforeAll(async () => {
     db = await startPostgres();
@@ -592,6 +664,58 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
       await p.close(100);
       gate.close();
       await direct.end();
+    }
+  });
+
+  it('an injected reply due ahead of the reply to a request still being sent (Parse, Describe, Flush) goes out whole before it', async () => {
+    // postgres.js pipelines a query whose parameters it has not described behind others: Parse,
+    // Describe, Flush, the rest once the description is in. Here the request before it drew an
+    // error whose stand-in (a failing Parse of the unnamed statement) the server answers in the
+    // same chunk as that description: the injected reply went in front of the description, in
+    // the chunk's memory, at the place the chunk before had ended, written over the bytes of
+    // the description itself, which the client read as garbage (postgres.js: 'The server sent
+    // a T message with an invalid length', and its connection closed).
+    const joiner = await startJoiner(db.port);
+    const p = await startProxy({ name: 'pg', listen: '127.0.0.1:0', upstream: `127.0.0.1:${joiner.port}`, protocol: 'postgres', behaviors: '', seed: 1 });
+    const c = await messageClient(p.port);
+    try {
+      const parse = (sql: string) => msg('P', Buffer.from(`\0${sql}\0\0\0`));
+      const failing = extended('SELECT 1');
+      const describing = Buffer.concat([parse('SELECT 2 AS y'), msg('D', Buffer.from('S\0')), msg('H', Buffer.alloc(0))]);
+      // How long the server's answer to the stand-in is, then a reply that ends its chunk
+      // just past where the same answer and the description will meet in one.
+      await p.setMix({ error: { percent: 100, kind: '57014' } });
+      let before = joiner.serverBytes();
+      c.write(failing);
+      await c.until('Z');
+      const standIn = joiner.serverBytes() - before;
+      await p.setMix('');
+      before = joiner.serverBytes();
+      c.write(simple("SELECT '' AS x"));
+      await c.until('Z');
+      const pad = standIn + 20 - (joiner.serverBytes() - before);
+      before = joiner.serverBytes();
+      c.write(simple(`SELECT '${'x'.repeat(pad)}' AS x`));
+      await c.until('Z');
+      expect(joiner.serverBytes() - before).toBe(standIn + 20);
+
+      await p.setMix({ fail_first: { percent: 100, exchanges: 1, kind: '57014' } });
+      joiner.join();
+      c.write(Buffer.concat([failing, describing]));
+      const got = await c.until('T');
+      expect(got.map((m) => m.type).join('')).toBe('EZ1tT');
+      expect(got[0].body.toString('latin1')).toContain('C57014\0');
+      expect(got[1].body.toString('latin1')).toBe('I');
+      expect(got[4].body.toString('latin1')).toContain('y\0');
+      c.write(Buffer.concat([msg('B', Buffer.from([0, 0, 0, 0, 0, 0, 0, 0])), msg('E', Buffer.concat([Buffer.from([0]), i32(0)])), msg('S', Buffer.alloc(0))]));
+      const rest = await c.until('Z');
+      expect(rest.map((m) => m.type).join('')).toBe('2DCZ');
+      expect(rest[1].body.subarray(6).toString('latin1')).toBe('2');
+      expect(p.stats().behaviors.fail_first).toBe(1);
+    } finally {
+      c.close();
+      await p.close(100);
+      joiner.close();
     }
   });
 

@@ -76,6 +76,11 @@ export abstract class ConnectionReplies extends ConnectionIO {
         }
       }
       if (ex0 === undefined) {
+        // Injected replies ahead of it may go first (handleReply): in front of its bytes, not
+        // where an earlier reply left serverNext (the last chunk's end: insertBefore then wrote
+        // them over this one). A reply to a request still being sent (Postgres' Flush) belongs
+        // to no awaiting exchange, so the branch above does not set it for this one.
+        this.serverNext = f.bufOf(i) === this.serverChunk ? starts[i] : -1;
         this.handleReply(f.segment(i));
       } else {
         this.deliverRange(f.bufOf(i), starts[i], ends[i]);
