@@ -197,12 +197,15 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
     const t = totals(log, 'local');
     expect(t.success).toBeGreaterThan(0);
     expect(t.failure).toBeGreaterThan(0);
-    // Progress ends on FunkLoad's own count, which is what the XML holds (tests ending while it records).
-    const last = progressOf(id).at(-1)!;
-    expect(last).toMatchObject({ cycle: 1, cycles: 2, users: 2 });
-    expect(last.message).toMatch(new RegExp(`^${t.success + t.failure + t.error} tests: ${t.failure} failed, ${t.error} errors`));
+    // The live progress ends on FunkLoad's own count (tests ending while it records), which is what the XML holds.
+    const [live, last] = progressOf(id).slice(-2);
+    expect(live).toMatchObject({ cycle: 1, cycles: 2, users: 2 });
+    expect(live.message).toMatch(new RegExp(`^${t.success + t.failure + t.error} tests: ${t.failure} failed, ${t.error} errors`));
     expectCountsAgree(await testResults(path.join(resultDir, 'results.xml')), t.success + t.failure + t.error, 1 + 2);
     const summary = JSON.parse(await readFile(path.join(resultDir, 'summary.json'), 'utf8'));
+    // The last says the report's figures.
+    const { requests, tests } = summary.overall;
+    expect(last).toEqual({ cycle: 1, cycles: 2, users: 0, requests: requests.total, errors: requests.total - requests.success, message: `${tests.total} tests: ${tests.failures} failed, ${tests.errors} errors, done` });
     expect(summary.cycles.map((c: { cvus: number }) => c.cvus)).toEqual([1, 2]);
     expect(await readFile(path.join(resultDir, 'index.html'), 'utf8')).toContain('<svg');
     // FunkLoad's own HTML report, charts included (gnuplot).
@@ -243,10 +246,11 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
     const tb = totals(log, 'b');
     const counted = ta.success + ta.failure + ta.error + tb.success + tb.failure + tb.error;
     expectCountsAgree(both, counted, 2 * (1 + 2));
-    // Progress sums the nodes: users of both, FunkLoad's counts of both.
-    const last = progressOf(id).at(-1)!;
-    expect(last).toMatchObject({ cycle: 1, users: 4 });
-    expect(last.message).toMatch(new RegExp(`^${counted} tests: ${ta.failure + tb.failure} failed`));
+    // The live progress sums the nodes: users of both, FunkLoad's counts of both (the last line is the report's).
+    const live = progressOf(id).at(-2)!;
+    expect(live).toMatchObject({ cycle: 1, users: 4 });
+    expect(live.message).toMatch(new RegExp(`^${counted} tests: ${ta.failure + tb.failure} failed`));
+    expect(progressOf(id).at(-1)!.requests).toBe(summary.overall.requests.total);
     // FunkLoad's own report, merged by fl-build-report from both files (on the first node).
     const rst = await readFile(path.join(resultDir, 'funkload-report', 'index.rst'), 'utf8');
     expect(rst).toMatch(/Cycles of concurrent users: \[2, 4\]/);

@@ -11,6 +11,7 @@ import { steadyVerdict, type SweepPlan } from '../config/sweep.js';
 import { abortReason, type RunAbort, type RunResults, type RunSummary } from './results.js';
 import { runVerdict, type RunVerdict } from './verdict.js';
 import type { MarteauConfig, RunnerCatalogEntry } from '../config/marteau.js';
+import type { Progress } from '../core/events.js';
 import type { RunOutcome } from '../core/runner-contract.js';
 import { parseThresholds, type Threshold } from '../config/thresholds.js';
 import { evaluateThresholds, formatValue, verdictWord, type ThresholdResult } from './thresholds.js';
@@ -47,6 +48,18 @@ export function summaryLine(s: RunSummary): string {
   const o = s.overall;
   const errors = o.requests.total ? (100 * (o.requests.total - o.requests.success)) / o.requests.total : 0;
   return `${count(o.requests.total, 'request')}, ${errors.toFixed(2)} % errors, ${o.requests.rps.toFixed(1)} req/s, p95 ${formatValue('p95', o.requests.latency.count ? o.requests.latency.p95 : undefined)}, Apdex ${o.apdex.score.toFixed(2)}`;
+}
+
+/**
+ * The last progress of a finished run, in its report's figures: a tool's live count need not
+ * follow the report's rule (FunkLoad's console counts tests ending while it records, not
+ * requests), and the last line a viewer (--ci, the Queue) shows must not read otherwise than the
+ * job's line and summary.json. Tests are named where the run has any (FunkLoad's).
+ */
+export function finishedProgress(s: RunSummary): Progress {
+  const { requests, tests } = s.overall;
+  const testWords = tests.total ? `${count(tests.total, 'test')}: ${tests.failures} failed, ${count(tests.errors, 'error')}, ` : '';
+  return { cycle: s.cycles.at(-1)?.cycle, cycles: s.info.bench.cycles.length || undefined, users: 0, requests: requests.total, errors: requests.total - requests.success, message: `${testWords}done` };
 }
 
 export async function reportResults(

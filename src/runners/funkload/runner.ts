@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { NodeError, TransferError } from '../../exec/executor.js';
 import { FunkloadFormatError, readFunkloadXmlFiles } from '../funkload-xml.js';
-import { reportOutcome, reportResults, type ReportWriter } from '../job-report.js';
+import { finishedProgress, reportOutcome, reportResults, type ReportWriter } from '../job-report.js';
 import { abortCoverage, defaultBench, jobMeta, lostAbort, newRunInfo, RunResults } from '../results.js';
 import { THRESHOLDS_HINT } from '../verdict.js';
 import { applyChaos, ChaosCapture, type ChaosRecord } from '../chaos-capture.js';
@@ -153,6 +153,8 @@ async function report(ctx: RunnerContext, writeReports: ReportWriter, benches: N
     results.info.toolVerdict = `FunkLoad bench status ${worst.status}: ${failures} failure(s), ${errors} error(s) (${THRESHOLDS_HINT})`;
   }
   const ours = await reportResults(results, { resultDir: ctx.resultDir, writeReports, thresholds, generator: results.info.version, log: (l) => ctx.log(l) });
+  // The live lines counted FunkLoad's tests from its console: the last one says the report's figures.
+  if (!ours.aborted) ctx.progress(finishedProgress(ours.summary));
 
   const extra = [...local];
   for (const b of benches) extra.push(...(await fetchNodeArtifacts(ctx, b.node, b.cwd, c.artifacts.filter((f) => f !== c.xml))));

@@ -15,7 +15,7 @@ import { mkdirp } from '../../fs/mkdirp.js';
 import path from 'node:path';
 import { NodeError, TransferCancelled, TransferError } from '../../exec/executor.js';
 import { shareOf, sleep } from '../builtin/bench.js';
-import { checkThresholds, reportOutcome, reportResults, runAbort, type ReportWriter } from '../job-report.js';
+import { checkThresholds, finishedProgress, reportOutcome, reportResults, runAbort, type ReportWriter } from '../job-report.js';
 import { ChaosCapture } from '../chaos-capture.js';
 import { abortCoverage, jobMeta, lostAbort, newRunInfo } from '../results.js';
 import { newLocustRecord, resultsFromRecord, writeLocustRecord, type LocustCycleRecord, type LocustNodeLoss, type LocustRunRecord } from './record.js';
@@ -97,6 +97,8 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
   // The proxies' timeline and faults are recorded live; cycles go into the record and are read at the end.
   const chaos = new ChaosCapture(ctx.proxies.values(), ctx.timeline());
   const written: string[] = [];
+  /** The requests and failures recorded in the cycles before (the live view counts as the report does). */
+  const recorded = { requests: 0, failures: 0 };
   let failure: RunFailure | undefined;
   try {
     // Everywhere first, so that every node's Locust starts at the same moment.
@@ -107,7 +109,7 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
     for (let ci = 0; ci < s.cycles.length && !stop.signal.aborted; ci++) {
       if (ci > 0) await sleep(s.cycleTimeS * 1000, stop.signal);
       if (stop.signal.aborted) break;
-      written.push(...(await runCycle(ctx, s, runs, ci, record, { stop, fetching: fetching.signal }, chaos)));
+      written.push(...(await runCycle(ctx, s, runs, ci, record, { stop, fetching: fetching.signal }, chaos, recorded)));
     }
   } catch (e) {
     if (e instanceof NodeLost) written.push(...e.written);
@@ -145,6 +147,7 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
     thresholds: parseThresholds(ctx.config.raw.thresholds),
     log: (line) => ctx.log(line),
   });
+  if (!record.aborted) ctx.progress(finishedProgress(done.summary));
   const outcome = reportOutcome(done, ctx.resultDir, written);
   return failure ? { ...outcome, status: 'failed', failure: failure.failure, reason: failure.message } : outcome;
 }
@@ -194,13 +197,19 @@ async function runCycle(
   record: LocustRunRecord,
   { stop, fetching }: { stop: AbortController; fetching: AbortSignal },
   chaos: ChaosCapture,
+  recorded: { requests: number; failures: number },
 ): Promise<string[]> {
   const users = s.cycles[ci];
   const live = new Map<string, Live>();
-  const report = () => {
+  const sum = (): Live => {
     let total: Live = { users: 0, rps: 0, requests: 0, failures: 0 };
     for (const l of live.values()) total = { users: total.users + l.users, rps: total.rps + l.rps, requests: total.requests + l.requests, failures: total.failures + l.failures };
-    ctx.progress({ cycle: ci, cycles: s.cycles.length, users: total.users, requestsPerSecond: total.rps, requests: total.requests, errors: total.failures });
+    return total;
+  };
+  // Requests and errors as the report counts them: those recorded, in this cycle and the ones before.
+  const report = () => {
+    const total = sum();
+    ctx.progress({ cycle: ci, cycles: s.cycles.length, users: total.users, requestsPerSecond: total.rps, requests: recorded.requests + total.requests, errors: recorded.failures + total.failures });
   };
   ctx.progress({ cycle: ci, cycles: s.cycles.length, users: 0, message: `cycle ${ci + 1}/${s.cycles.length}: starting ${users} users` });
   const window = { start: Infinity, end: -Infinity };
@@ -230,7 +239,9 @@ async function runCycle(
         // rather than showing as a dip in req/s.
         const short = p.t - since < SHORT_TICK_S;
         const previous = live.get(key);
-        live.set(key, { users: p.users, rps: short && previous ? previous.rps : p.new / Math.max(SHORT_TICK_S, p.t - since), requests: p.requests, failures: p.failures });
+        // Locust resets its counts as the cycle starts recording: before, they are the ramp-up's.
+        const counted = recordingSince !== undefined;
+        live.set(key, { users: p.users, rps: short && previous ? previous.rps : p.new / Math.max(SHORT_TICK_S, p.t - since), requests: counted ? p.requests : 0, failures: counted ? p.failures : 0 });
         // Ticks of the ramp-up are progress only: the cycle records from the last user's start.
         if (recordingSince !== undefined) {
           const durations = tickDurations(p.times);
@@ -291,6 +302,9 @@ async function runCycle(
     // Its Locust never said the window's end: the loss is where its seconds stop.
     if (lost && !Number.isFinite(window.end)) window.end = lost.loss.at;
   }
+  const { requests, failures } = sum();
+  recorded.requests += requests;
+  recorded.failures += failures;
   // A cancelled Locust still writes its CSVs (SIGTERM runs its shutdown): keep what was measured.
   const aborted = stop.signal.aborted;
   if (Number.isFinite(window.start)) cycle.start = window.start;
