@@ -236,7 +236,7 @@ describe.skipIf(!run)('memcache: framer and proxy against memcached', () => {
     });
   });
 
-  it('meta quiet mode and the binary protocol fall back to raw pass-through and still work', async () => {
+  it('meta quiet mode falls back to raw pass-through and still works; a binary connection is framed and faulted', async () => {
     await withProxy('100:error', async (p) => {
       // The first request is faulted; then a quiet mg makes the connection raw: no more faults.
       const reply = await steps(p.port, [
@@ -246,10 +246,11 @@ describe.skipIf(!run)('memcache: framer and proxy against memcached', () => {
       ]);
       expect(reply).toBe('SERVER_ERROR out of memory storing object\r\nMN\r\nSTORED\r\nVA 2\r\nhi\r\nMN\r\n');
       expect(p.stats().fallbacks).toBe(1);
-      // Binary protocol: a version request (opcode 0x0b) passes through untouched.
+      // Binary protocol: a version request (opcode 0x0b, opaque 9) answered with a binary error status.
       const bin = Buffer.alloc(24);
       bin[0] = 0x80;
       bin[1] = 0x0b;
+      bin.writeUInt32BE(9, 12);
       const got = await new Promise<Buffer>((resolve, reject) => {
         const s = net.connect({ port: p.port, host: '127.0.0.1' }, () => s.write(bin));
         const parts: Buffer[] = [];
@@ -260,9 +261,9 @@ describe.skipIf(!run)('memcache: framer and proxy against memcached', () => {
         });
         s.on('error', reject);
       });
-      expect(got[0]).toBe(0x81);
-      expect(got.subarray(24).toString()).toMatch(/^1\.6\./);
-      expect(p.stats().fallbacks).toBe(2);
+      expect([got[0], got[1], got.readUInt16BE(6), got.readUInt32BE(12)]).toEqual([0x81, 0x0b, 0x82, 9]);
+      expect(got.subarray(24).toString()).toBe('Out of memory');
+      expect(p.stats().fallbacks).toBe(1);
     });
   });
 });

@@ -64,9 +64,10 @@ describe('memcache framer: requests', () => {
     expect(Buffer.concat(segs.map((x) => x.data)).equals(input)).toBe(true);
   });
 
-  it('binary protocol and meta quiet mode are not framed: FramingError, bytes kept', () => {
+  it('binary bytes on a text connection and meta quiet mode are not framed: FramingError, bytes kept', () => {
     const s = memcache.createSession();
     const bin = Buffer.from([0x80, 0x00, 0x00, 0x03, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x66, 0x6f, 0x6f]);
+    expect(s.fromClient(B('version\r\n'))).toHaveLength(1);
     expect(() => s.fromClient(bin)).toThrow(FramingError);
     expect(s.drain().client.equals(bin)).toBe(true);
     for (const q of ['mg foo v q\r\nmn\r\n', 'ms foo 2 q\r\nhi\r\n', 'md foo q\r\n', 'ma foo q\r\n']) {

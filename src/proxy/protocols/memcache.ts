@@ -21,15 +21,17 @@
  * `VA <size> ...` is followed by a data block. A reply nobody asked for (e.g. "ERROR Too many
  * open connections" on connect) is passthrough.
  *
- * Not framed, honestly:
- * - the binary protocol (a command starting with byte 0x80) throws a FramingError, so the engine
- *   passes the connection through raw;
+ * A connection whose first byte is 0x80 speaks the binary protocol for good, as memcached reads
+ * it: memcache-binary.ts frames it. Not framed, honestly:
+ * - a command starting with byte 0x80 later on a text connection throws a FramingError, so the
+ *   engine passes the connection through raw;
  * - meta commands with the `q` (quiet) flag throw a FramingError too: memcached then answers only
  *   some outcomes (mg hides EN, ms hides HD, md hides HD...), so which reply belongs to which
  *   request depends on results the proxy cannot know before it sees them;
  * - `watch` is a request whose reply is its OK line; after it the connection passes through (a
  *   log stream follows).
  */
+import { BinarySession, binaryError, isBinaryRequest, REQUEST_MAGIC } from './memcache-binary.js';
 import { isTerminator, parseCommand, Reply, sizeWord, startsWith, type Command } from './memcache-lines.js';
 import { END, Frames, NO_REPLY, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
@@ -50,9 +52,8 @@ import {
 const EMPTY = Buffer.alloc(0);
 const LF = 0x0a;
 const CR = 0x0d;
-const BINARY_MAGIC = 0x80;
 
-class MemcacheSession extends OffsetSession {
+class TextSession extends OffsetSession {
   // ---- client side
   private readonly cTail = new Tail();
   private cRaw = false;
@@ -100,7 +101,7 @@ class MemcacheSession extends OffsetSession {
         continue;
       }
       seg = pos;
-      if (buf[pos] === BINARY_MAGIC) throw new FramingError('memcache binary protocol is not framed');
+      if (buf[pos] === REQUEST_MAGIC) throw new FramingError('memcache: binary bytes on a text connection');
       const lf = findLF(buf, pos);
       if (lf < 0) {
         if (n - pos > MAX_HEAD_BYTES) throw new FramingError(`memcache command line longer than ${MAX_HEAD_BYTES} bytes`);
@@ -222,10 +223,43 @@ class MemcacheSession extends OffsetSession {
   }
 }
 
+/** The text or the binary session, picked by the connection's first byte as memcached picks it. */
+class MemcacheSession extends OffsetSession {
+  private inner: TextSession | BinarySession | undefined;
+  private readonly early = new Frames();
+
+  framesFromClient(chunk: Buffer): Frames {
+    if (this.inner === undefined) {
+      if (chunk.length === 0) return passAll(this.early, chunk);
+      this.inner = chunk[0] === REQUEST_MAGIC ? new BinarySession() : new TextSession();
+    }
+    return this.inner.framesFromClient(chunk);
+  }
+
+  framesFromServer(chunk: Buffer): Frames {
+    // Before the client's first byte no request waits: what the server says is nobody's reply.
+    return this.inner === undefined ? passAll(this.early, chunk) : this.inner.framesFromServer(chunk);
+  }
+
+  skipped(ordinal: number): void {
+    this.inner?.skipped(ordinal);
+  }
+
+  buffered(): number {
+    return this.inner?.buffered() ?? 0;
+  }
+
+  drain(): { client: Buffer; server: Buffer } {
+    return this.inner?.drain() ?? { client: EMPTY, server: EMPTY };
+  }
+}
+
 // ================================================================== errors
 
 interface MemcacheError extends ErrorKind {
   reply: (cmd: Command) => string;
+  /** The binary protocol's status and memcached's text for it. */
+  binary: [status: number, text: string];
 }
 
 const ERRORS: Record<string, MemcacheError> = {
@@ -238,36 +272,42 @@ const ERRORS: Record<string, MemcacheError> = {
         : c.kind === 'get'
           ? 'SERVER_ERROR out of memory writing get response'
           : 'SERVER_ERROR out of memory',
+    binary: [0x82, 'Out of memory'],
   },
   too_large: {
     description: 'SERVER_ERROR object too large for cache (item over the -I limit)',
     fatal: false,
     reply: () => 'SERVER_ERROR object too large for cache',
+    binary: [0x03, 'Too large.'],
   },
   busy: {
     description: 'SERVER_ERROR temporary failure (how memcached-compatible servers report a transient failure)',
     fatal: false,
     reply: () => 'SERVER_ERROR temporary failure',
+    binary: [0x86, 'Temporary failure'],
   },
   backend: {
     description: "SERVER_ERROR backend failure (memcached's built-in proxy when its backend is down)",
     fatal: false,
     reply: () => 'SERVER_ERROR backend failure',
+    binary: [0x84, 'Internal error'],
   },
   CLIENT_ERROR: {
     description: 'CLIENT_ERROR bad data chunk / bad command line format',
     fatal: false,
     reply: (c) => (c.kind === 'store' ? 'CLIENT_ERROR bad data chunk' : 'CLIENT_ERROR bad command line format'),
+    binary: [0x04, 'Invalid arguments'],
   },
   ERROR: {
     description: 'ERROR: the server does not know the command',
     fatal: false,
     reply: () => 'ERROR',
+    binary: [0x81, 'Unknown command'],
   },
 };
 
 const errorKinds: Record<string, ErrorKind> = Object.fromEntries(
-  Object.entries(ERRORS).map(([k, v]) => [k, { description: v.description, fatal: v.fatal }]),
+  Object.entries(ERRORS).map(([k, v]) => [k, { description: `${v.description}; binary protocol: status 0x${v.binary[0].toString(16).padStart(4, '0')} ${v.binary[1]}`, fatal: v.fatal }]),
 );
 
 export const memcache: Protocol = {
@@ -278,12 +318,13 @@ export const memcache: Protocol = {
   createSession: () => new MemcacheSession(),
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     const req = ctx.request;
+    const e = ERRORS[kind] ?? ERRORS.SERVER_ERROR;
+    if (isBinaryRequest(req)) return binaryError(req, e.binary[0], ctx.message !== undefined ? oneLine(ctx.message) : e.binary[1]);
     const lf = req.indexOf(LF);
     const end = lf < 0 ? Math.min(req.length, MAX_HEAD_BYTES) : lf > 0 && req[lf - 1] === CR ? lf - 1 : lf;
     const cmd = parseCommand(req, 0, end);
     // A noreply request gets nothing back, not even an error; quit gets the close it asked for.
     if (cmd.noReply) return { bytes: EMPTY, close: cmd.quit };
-    const e = ERRORS[kind] ?? ERRORS.SERVER_ERROR;
     const line = e.reply(cmd);
     if (ctx.message !== undefined) {
       // A bare ERROR carries no text in memcache's protocol; SERVER_ERROR does.

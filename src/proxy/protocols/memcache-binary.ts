@@ -1,0 +1,191 @@
+/**
+ * memcached's binary protocol (memjs, spymemcached, libmemcached's binary mode): framing and its
+ * error replies. memcached picks the protocol of a connection from its first byte (0x80:
+ * binary) and keeps it; so does the memcache session (memcache.ts), which hands such a
+ * connection to this one.
+ *
+ * A request is a 24-byte header (magic 0x80, opcode, key length, extras length, total body
+ * length, opaque, cas) and its body (extras, key, value); a reply the same with magic 0x81 and a
+ * status. The start segment holds the header, extras and key; a value streams. Each request
+ * gets one reply packet, except STAT: a packet per statistic, then one without a key. A reply
+ * nobody asked for is passthrough.
+ *
+ * Not framed, honestly (a FramingError: the engine passes the connection through raw, and says so):
+ * - the quiet commands (GETQ, SETQ, DELETEQ, ...): memcached answers them only on a miss or an
+ *   error, so which reply belongs to which request depends on results the proxy cannot know
+ *   before it sees them (as the text protocol's `q` flag); QUITQ, answered by the close alone,
+ *   is framed (noReply);
+ * - a packet whose magic is wrong or whose extras and key are longer than its body (memcached
+ *   closes such a connection).
+ */
+import { END, Frames, NO_REPLY, OffsetSession, passAll, START } from '../frames.js';
+import { FramingError, MAX_HEAD_BYTES, type ErrorReply } from '../protocol.js';
+import { Tail } from './held-bytes.js';
+import { PendingReplies } from './pending-replies.js';
+import { ReplyCursor } from './reply-cursor.js';
+
+export const REQUEST_MAGIC = 0x80;
+const REPLY_MAGIC = 0x81;
+const HEADER = 24;
+const OP_QUIT = 0x07;
+const OP_STAT = 0x10;
+const OP_QUITQ = 0x17;
+
+/** GETQ GETKQ SETQ ADDQ REPLACEQ DELETEQ INCRQ DECRQ FLUSHQ APPENDQ PREPENDQ GATQ GATKQ. */
+const QUIET = new Set([0x09, 0x0d, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x18, 0x19, 0x1a, 0x1e, 0x24]);
+
+const NAMES = new Map<number, string>([
+  [0x00, 'get'], [0x01, 'set'], [0x02, 'add'], [0x03, 'replace'], [0x04, 'delete'], [0x05, 'incr'], [0x06, 'decr'],
+  [OP_QUIT, 'quit'], [0x08, 'flush'], [0x0a, 'noop'], [0x0b, 'version'], [0x0c, 'getk'], [0x0e, 'append'],
+  [0x0f, 'prepend'], [OP_STAT, 'stat'], [OP_QUITQ, 'quitq'], [0x1c, 'touch'], [0x1d, 'gat'], [0x20, 'sasl_list_mechs'],
+  [0x21, 'sasl_auth'], [0x22, 'sasl_step'], [0x23, 'gatk'],
+]);
+
+const hex = (b: number) => `0x${b.toString(16).padStart(2, '0')}`;
+const labelOf = (op: number) => NAMES.get(op) ?? `opcode ${hex(op)}`;
+
+const enum Replies {
+  One,
+  /** Packets until one without a key (STAT). */
+  Stats,
+}
+
+export class BinarySession extends OffsetSession {
+  // ---- client side
+  private readonly cTail = new Tail();
+  private readonly cFrames = new Frames();
+  /** Bytes left of the current request's value. */
+  private valueLeft = 0;
+  private nextOrdinal = 0;
+
+  // ---- server side
+  private readonly sTail = new Tail();
+  private readonly sFrames = new Frames();
+  private readonly reply = new ReplyCursor();
+  private replyKind = Replies.One;
+  private owned = false;
+  /** Body bytes left of the packet being read, and whether that packet ends the reply. */
+  private bodyLeft = 0;
+  private lastPacket = false;
+
+  private readonly pending = new PendingReplies<Replies>();
+
+  framesFromClient(chunk: Buffer): Frames {
+    return chunk.length === 0 ? passAll(this.cFrames, chunk) : this.cTail.feed(this, this.frameRequests, chunk);
+  }
+
+  private frameRequests(buf: Buffer): Frames {
+    const out = this.cFrames;
+    out.reset(buf);
+    const n = buf.length;
+    let pos = 0;
+    while (pos < n) {
+      if (this.valueLeft > 0) {
+        const take = Math.min(this.valueLeft, n - pos);
+        this.valueLeft -= take;
+        out.push(pos, pos + take, this.valueLeft === 0 ? END : 0);
+        pos += take;
+        continue;
+      }
+      if (n - pos < HEADER) break;
+      if (buf[pos] !== REQUEST_MAGIC) throw new FramingError(`memcache binary: request magic ${hex(buf[pos])}, not 0x80`);
+      const op = buf[pos + 1];
+      if (QUIET.has(op)) throw new FramingError(`memcache binary: quiet command (opcode ${hex(op)}) hides some replies; not framed`);
+      const head = HEADER + buf.readUInt16BE(pos + 2) + buf[pos + 4];
+      const body = buf.readUInt32BE(pos + 8);
+      if (head - HEADER > body) throw new FramingError(`memcache binary: extras and key longer than the body (opcode ${hex(op)})`);
+      if (n - pos < head) {
+        if (head > MAX_HEAD_BYTES) throw new FramingError(`memcache binary: key and extras over ${MAX_HEAD_BYTES} bytes`);
+        break;
+      }
+      const noReply = op === OP_QUITQ;
+      const ordinal = this.nextOrdinal++;
+      if (!noReply) this.pending.push(ordinal, op === OP_STAT ? Replies.Stats : Replies.One);
+      this.valueLeft = HEADER + body - head;
+      out.push(pos, pos + head, START | (this.valueLeft === 0 ? END : 0) | (noReply ? NO_REPLY : 0), labelOf(op));
+      pos += head;
+    }
+    this.cTail.hold(buf, pos);
+    return out;
+  }
+
+  framesFromServer(chunk: Buffer): Frames {
+    return chunk.length === 0 ? passAll(this.sFrames, chunk) : this.sTail.feed(this, this.frameReplies, chunk);
+  }
+
+  private frameReplies(buf: Buffer): Frames {
+    const out = this.sFrames;
+    out.reset(buf);
+    const n = buf.length;
+    let pos = 0;
+    let seg = 0;
+    while (pos < n) {
+      if (!this.reply.active) {
+        this.owned = this.pending.waiting;
+        this.replyKind = this.owned ? this.pending.headTag : Replies.One;
+        this.reply.begin(!this.owned);
+        seg = pos;
+      }
+      if (this.bodyLeft > 0) {
+        const take = Math.min(this.bodyLeft, n - pos);
+        pos += take;
+        this.bodyLeft -= take;
+      } else {
+        if (n - pos < HEADER) break;
+        if (buf[pos] !== REPLY_MAGIC) throw new FramingError(`memcache binary: reply magic ${hex(buf[pos])}, not 0x81`);
+        this.lastPacket = this.replyKind !== Replies.Stats || buf.readUInt16BE(pos + 2) === 0;
+        this.bodyLeft = buf.readUInt32BE(pos + 8);
+        pos += HEADER;
+      }
+      if (this.bodyLeft === 0 && this.lastPacket) {
+        out.push(seg, pos, this.reply.flags(true));
+        seg = pos;
+        if (this.owned) {
+          this.owned = false;
+          this.pending.shift();
+        }
+      }
+    }
+    if (this.reply.active && pos > seg) out.push(seg, pos, this.reply.flags(false));
+    this.sTail.hold(buf, pos);
+    return out;
+  }
+
+  skipped(ordinal: number): void {
+    const i = this.pending.indexOf(ordinal);
+    if (i >= 0) this.pending.remove(i);
+  }
+
+  buffered(): number {
+    return this.cTail.length + this.sTail.length;
+  }
+
+  drain(): { client: Buffer; server: Buffer } {
+    return { client: this.cTail.take(), server: this.sTail.take() };
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The error reply to binary `request` (its header at least): a packet of its opcode and opaque
+ * with `status`, `text` its body as memcached puts its error text there. QUITQ gets the close
+ * it asked for and nothing else.
+ */
+export function binaryError(request: Buffer, status: number, text: string): ErrorReply {
+  if (request[1] === OP_QUITQ) return { bytes: EMPTY, close: true };
+  const body = Buffer.from(text, 'utf8');
+  const out = Buffer.alloc(HEADER + body.length);
+  out[0] = REPLY_MAGIC;
+  out[1] = request[1];
+  out.writeUInt16BE(status, 6);
+  out.writeUInt32BE(body.length, 8);
+  request.copy(out, 12, 12, 16);
+  body.copy(out, HEADER);
+  return { bytes: out, close: false };
+}
+
+/** Whether a request's first segment is a binary one. */
+export function isBinaryRequest(request: Buffer): boolean {
+  return request.length >= HEADER && request[0] === REQUEST_MAGIC;
+}
