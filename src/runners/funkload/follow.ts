@@ -7,11 +7,9 @@
  */
 import { statSync } from 'node:fs';
 import { NodeError } from '../../exec/executor.js';
+import { MAX_DATA_LINE_CHARS } from '../../exec/lines.js';
 import type { RunnerContext, RunnerNode } from '../../core/runner-contract.js';
 import { LineBatch } from '../funkload-writer.js';
-
-/** A result line is a sample or a traceback: never cut, within a bound. */
-const MAX_RESULT_LINE_CHARS = 4 * 1024 * 1024;
 
 /**
  * How long the copy may stand still short of the node's file before it is given up for a fetch:
@@ -42,13 +40,13 @@ export class ResultFollower {
     try {
       await this.node.executor.run(['tail', '-c', '+1', '-F', this.remote], {
         signal,
-        maxLineChars: MAX_RESULT_LINE_CHARS,
+        maxLineChars: MAX_DATA_LINE_CHARS,
         onLine: (line, stream) => {
           if (stream !== 'stdout') return;
           copy.line(line);
           this.bytes += Buffer.byteLength(line) + 1;
           this.partial = 0;
-          if (line.length > MAX_RESULT_LINE_CHARS || line.includes('\uFFFD')) this.altered = true;
+          if (line.length > MAX_DATA_LINE_CHARS || line.includes('\uFFFD')) this.altered = true;
           this.moved?.();
         },
         onPartial: (text) => {
