@@ -197,6 +197,24 @@ recovery: {window: 1s}
     await t.waitFor((f) => f.includes('error: no job 0000ffff in the queue'), 'a bad id, said as the engine says it');
   });
 
+  it(':retry ID and :replay ID name the job as r and R do', async () => {
+    const t = await setup();
+    await t.engine.enqueue(await project(`name: quick\n${commandYaml(['true'])}`));
+    await t.waitFor((f) => /quick\s+succeeded/.test(f), 'the finished job');
+    const id = t.engine.getSnapshot().jobs[0].id;
+    // They said 'retrying <what was typed> ...': a prefix typed from memory, not the job it stood for.
+    await t.press(':', ...`retry ${id.slice(0, 5)}`.split(''), KEY.enter);
+    await t.waitFor(() => t.engine.getSnapshot().jobs.length === 2, 'the retried job');
+    await t.waitFor((f) => f.includes(`retrying quick (${id.slice(0, 8)}) with a new seed as job ${t.engine.getSnapshot().jobs[1].id.slice(0, 8)}`), 'the words r says');
+    await t.press(':', ...`replay ${id.slice(0, 5)}`.split(''), KEY.enter);
+    await t.waitFor(() => t.engine.getSnapshot().jobs.length === 3, 'the replayed job');
+    const replayed = t.engine.getSnapshot().jobs[2].id;
+    await t.press('m');
+    await t.waitFor((f) => new RegExp(`replaying quick \\(${id.slice(0, 8)}\\) with seed \\d+ as job ${replayed.slice(0, 8)}`).test(f), 'the words R says');
+    await t.press(KEY.esc, ':', ...'replay 0000ffff'.split(''), KEY.enter);
+    await t.waitFor((f) => f.includes('error: no job 0000ffff in the queue'), 'a bad id, said as the engine says it');
+  });
+
   it('a cancelled load\'s Queue row says why and what it measured, as `marteau-tui queue` does', async () => {
     const app = await startLoadApp();
     cleanups.push(() => app.close());

@@ -5,6 +5,7 @@
  */
 import { resolveJobId } from '../core/queue-types.js';
 import { PRESETS } from '../proxy/presets.js';
+import type { JobRow } from './backend.js';
 import { note, outcome, type Ctx } from './ctx.js';
 import { parseCommand, COMMAND_HELP, type Command } from './commands.js';
 import { helpLines, PANE_ORDER, type KeyFlags } from './keys.js';
@@ -12,7 +13,7 @@ import { layout, overlayRows, overlayWidth } from './layout.js';
 import { messageLines } from './message-log.js';
 import { rowsToSpec } from './mix-editor.js';
 import { completePath } from './path-complete.js';
-import { askCancel, paneKey } from './pane-keys.js';
+import { askCancel, paneKey, replayJob, retryJob } from './pane-keys.js';
 import { closeDetails, derive, type Derived, type Modal, type UiState } from './ui-state.js';
 
 export function handleKey(ctx: Ctx, input: string, key: KeyFlags): void {
@@ -115,6 +116,18 @@ export function applyPreset(ctx: Ctx, d: Derived, proxy: string, name: string): 
   ctx.set({ modal: { kind: 'confirm', question: `Apply preset ${preset.name} (${preset.description}) to ${proxy}, under running job ${job}?`, onYes: apply } });
 }
 
+/** A typed id or prefix, resolved as the queue resolves it among the jobs shown: the job named as the Queue's keys name it. */
+function typedJob(ctx: Ctx, typed: string): JobRow | undefined {
+  const jobs = ctx.backend.getSnapshot().jobs;
+  try {
+    const id = resolveJobId(typed, new Set(jobs.map((j) => j.id)));
+    return jobs.find((j) => j.id === id);
+  } catch (e) {
+    note(ctx, `error: ${(e as Error).message}`, 'error');
+    return undefined;
+  }
+}
+
 function runCommand(ctx: Ctx, line: string): void {
   if (!line) return;
   const c: Command | { error: string } = parseCommand(line);
@@ -123,20 +136,14 @@ function runCommand(ctx: Ctx, line: string): void {
   switch (c.kind) {
     case 'enqueue':
       return outcome(ctx, ctx.backend.enqueue(c.target), `enqueued ${c.target}`);
-    case 'cancel': {
-      // The job the engine would cancel, named in the question c asks; a bad id, said as the engine says it.
-      const jobs = ctx.backend.getSnapshot().jobs;
-      try {
-        const id = resolveJobId(c.job, new Set(jobs.map((j) => j.id)));
-        return askCancel(ctx, jobs.find((j) => j.id === id));
-      } catch (e) {
-        return note(ctx, `error: ${(e as Error).message}`, 'error');
-      }
-    }
+    case 'cancel':
     case 'retry':
-      return outcome(ctx, ctx.backend.retry(c.job), (r) => `retrying ${c.job} with a new seed as job ${r.id.slice(0, 8)}`);
-    case 'replay':
-      return outcome(ctx, ctx.backend.replay(c.job), (r: { id: string; seed: string }) => `replaying ${c.job} with seed ${r.seed} as job ${r.id.slice(0, 8)}`);
+    case 'replay': {
+      // The job the engine would act on, named as the Queue's keys name it; a bad id, said as the engine says it.
+      const job = typedJob(ctx, c.job);
+      if (!job) return;
+      return c.kind === 'cancel' ? askCancel(ctx, job) : c.kind === 'retry' ? retryJob(ctx, job) : replayJob(ctx, job);
+    }
     case 'preset':
       if (!d.proxy) return note(ctx, 'no proxy running: a preset needs one', 'error');
       return applyPreset(ctx, d, d.proxy, c.name);

@@ -29,7 +29,7 @@ export function paneKey(ctx: Ctx, d: Derived, input: string, key: KeyFlags): voi
       if (key.return) return toggleDetails(ctx);
       if (input === 'e') return askEnqueue(ctx);
       if (input === 'c') return askCancel(ctx, d.job);
-      if (input === 'r' && d.job) return outcome(ctx, ctx.backend.retry(d.job.id), (r) => `retrying ${d.job!.name} (${d.job!.id.slice(0, 8)}) with a new seed as job ${r.id.slice(0, 8)}`);
+      if (input === 'r' && d.job) return retryJob(ctx, d.job);
       if (input === '/') {
         return ctx.set({ modal: { kind: 'prompt', purpose: 'filter', label: 'filter:', value: ctx.ui().filter, onSubmit: (v) => ctx.set((x) => applyFilter(x, v, ctx.backend.getSnapshot().jobs)) } });
       }
@@ -86,13 +86,21 @@ export function askCancel(ctx: Ctx, job: JobRow | undefined): void {
   ctx.set({ modal: { kind: 'confirm', question: `Cancel job ${job.id.slice(0, 8)} (${job.name}, ${job.state})?`, onYes: () => outcome(ctx, ctx.backend.cancel(job.id), `cancelled ${job.id.slice(0, 8)} ${job.name}`) } });
 }
 
+/** Retry with a new seed, from the Queue's r and from :retry ID alike, naming the job retried and the new one. */
+export function retryJob(ctx: Ctx, job: JobRow): void {
+  outcome(ctx, ctx.backend.retry(job.id), (r) => `retrying ${job.name} (${job.id.slice(0, 8)}) with a new seed as job ${r.id.slice(0, 8)}`);
+}
+
+/** Replay with the recorded seed, from R and from :replay ID alike. */
+export function replayJob(ctx: Ctx, job: JobRow): void {
+  outcome(ctx, ctx.backend.replay(job.id), (r) => `replaying ${job.name} (${job.id.slice(0, 8)}) with seed ${r.seed} as job ${r.id.slice(0, 8)}`);
+}
+
 /** Keys on the selected job that work from the Queue and the Output pane: report, copy, replay. */
 function jobKey(ctx: Ctx, d: Derived, input: string): void {
   const job = d.job;
   if (!job || !['o', 'y', 'R'].includes(input)) return;
-  if (input === 'R') {
-    return outcome(ctx, ctx.backend.replay(job.id), (r) => `replaying ${job.name} (${job.id.slice(0, 8)}) with seed ${r.seed} as job ${r.id.slice(0, 8)}`);
-  }
+  if (input === 'R') return replayJob(ctx, job);
   const report = ctx.backend.reportOf(job.id);
   if ('none' in report) {
     if (input === 'y') {
