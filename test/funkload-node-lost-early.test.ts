@@ -14,7 +14,7 @@ import type { NodeConfig } from '../src/config/nodes.js';
 import { loadRunners } from '../src/report/runners.js';
 import type { JsonReport } from '../src/report/json.js';
 import { readFunkloadXml } from '../src/runners/funkload-xml.js';
-import { realFunkload } from './helpers/funkload.js';
+import { realFunkload, simpleConf } from './helpers/funkload.js';
 import { cliDone } from './helpers/marteau-cli.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
@@ -37,8 +37,7 @@ class Simple(FunkLoadTestCase):
     def test_simple(self):
         self.get(self.conf_get('main', 'url') + '/home', description='Get home')
 `;
-const conf = (url: string) =>
-  `[main]\ntitle=Simple\ndescription=Simply testing a local app\nurl=${url}\n\n[test_simple]\ndescription=Get home\n\n[bench]\ncycles = 1:2\nduration = 4\nstartup_delay = 0.01\nsleep_time = 0.05\ncycle_time = 0\nlog_to =\nlog_path = simple-bench.log\nresult_path = simple-bench.xml\nsleep_time_min = 0\nsleep_time_max = 0.05\n`;
+const conf = (url: string) => simpleConf(url, 4);
 
 const MISSING_A = `node "a"'s results (lost before fl-run-bench named its result file); FunkLoad's own HTML report (fl-build-report runs on the node)`;
 

@@ -12,7 +12,7 @@ import { Engine } from '../src/core/engine.js';
 import { loadRunners } from '../src/report/runners.js';
 import type { JsonReport } from '../src/report/json.js';
 import { readFunkloadXml } from '../src/runners/funkload-xml.js';
-import { realFunkload } from './helpers/funkload.js';
+import { realFunkload, SIMPLE_LOADTEST, simpleConf } from './helpers/funkload.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer } from './helpers/servers.js';
@@ -20,15 +20,7 @@ import { descendants, makeUserKey, sshNode, startSshd, type Sshd } from './helpe
 
 const fl = realFunkload();
 
-const LOADTEST = `from funkload.FunkLoadTestCase import FunkLoadTestCase
-
-
-class Simple(FunkLoadTestCase):
-    def test_simple(self):
-        self.get(self.conf_get('main', 'url') + '/home', description='Get home')
-`;
-const conf = (url: string) =>
-  `[main]\ntitle=Simple\ndescription=Simply testing a local app\nurl=${url}\n\n[test_simple]\ndescription=Get home\n\n[bench]\ncycles = 1:2\nduration = 4\nstartup_delay = 0.01\nsleep_time = 0.05\ncycle_time = 0\nlog_to =\nlog_path = simple-bench.log\nresult_path = simple-bench.xml\nsleep_time_min = 0\nsleep_time_max = 0.05\n`;
+const conf = (url: string) => simpleConf(url, 4);
 
 describe.skipIf(!fl || !haveServer('sshd'))('funkload runner on this machine and an SSH node, the SSH node lost mid-bench (real FunkLoad)', () => {
   let dir: string;
@@ -53,7 +45,7 @@ describe.skipIf(!fl || !haveServer('sshd'))('funkload runner on this machine and
   });
 
   it("the report holds the local node's results too, and says only the lost node's later lines are missing", async () => {
-    const p = await project('name: lost\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1:2"\nduration: 4\nnodes: 2\nnode_tags: [pair]\n', { 'loadtest.py': LOADTEST, 'Simple.conf': conf(`http://127.0.0.1:${app.port}`) });
+    const p = await project('name: lost\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1:2"\nduration: 4\nnodes: 2\nnode_tags: [pair]\n', { 'loadtest.py': SIMPLE_LOADTEST, 'Simple.conf': conf(`http://127.0.0.1:${app.port}`) });
     const nodes = [
       { type: 'local' as const, name: 'local', maxJobs: 1, tags: ['pair'], enabled: true, funkload: fl!.bin },
       sshNode(node, 'a', { identity, knownHosts, workDir: path.join(dir, 'remote'), funkload: fl!.bin, tags: ['pair'] }),

@@ -13,7 +13,7 @@ import { Engine } from '../src/core/engine.js';
 import { loadRunners } from '../src/report/runners.js';
 import type { JsonReport } from '../src/report/json.js';
 import { readFunkloadXml } from '../src/runners/funkload-xml.js';
-import { realFunkload } from './helpers/funkload.js';
+import { realFunkload, SIMPLE_LOADTEST, simpleConf } from './helpers/funkload.js';
 import { cliDone } from './helpers/marteau-cli.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
@@ -22,15 +22,7 @@ import { descendants, makeUserKey, relayTo, sshNode, startSshd, type Sshd } from
 
 const fl = realFunkload();
 
-const LOADTEST = `from funkload.FunkLoadTestCase import FunkLoadTestCase
-
-
-class Simple(FunkLoadTestCase):
-    def test_simple(self):
-        self.get(self.conf_get('main', 'url') + '/home', description='Get home')
-`;
-const conf = (url: string) =>
-  `[main]\ntitle=Simple\ndescription=Simply testing a local app\nurl=${url}\n\n[test_simple]\ndescription=Get home\n\n[bench]\ncycles = 1:2\nduration = 4\nstartup_delay = 0.01\nsleep_time = 0.05\ncycle_time = 0\nlog_to =\nlog_path = simple-bench.log\nresult_path = simple-bench.xml\nsleep_time_min = 0\nsleep_time_max = 0.05\n`;
+const conf = (url: string) => simpleConf(url, 4);
 
 describe.skipIf(!fl || !haveServer('sshd'))('funkload runner, its SSH node lost mid-bench (real FunkLoad)', () => {
   let dir: string;
@@ -63,7 +55,7 @@ describe.skipIf(!fl || !haveServer('sshd'))('funkload runner, its SSH node lost 
    * Returns the job's results directory, and where the node worked.
    */
   async function loseMidBench(sshd: Sshd, o: { port?: number; knownHosts: string }, lose: () => void): Promise<{ resultDir: string; remote: string }> {
-    const p = await project('name: lost\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1:2"\nduration: 4\n', { 'loadtest.py': LOADTEST, 'Simple.conf': conf(`http://127.0.0.1:${app.port}`) });
+    const p = await project('name: lost\nscript: loadtest.py\ntest: Simple.test_simple\ncycles: "1:2"\nduration: 4\n', { 'loadtest.py': SIMPLE_LOADTEST, 'Simple.conf': conf(`http://127.0.0.1:${app.port}`) });
     const nodes = [sshNode(sshd, 'a', { identity, ...o, workDir: path.join(dir, `remote-${sshd.host}`), funkload: fl!.bin })];
     const e = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: { ...localNodes(1), probeTimeoutMs: 30_000, probeIntervalMs: 60_000, nodes }, run: 'all' });
     const logs: string[] = [];

@@ -21,7 +21,7 @@ import { readFunkloadXml } from '../src/runners/funkload-xml.js';
 import type { RunSummary } from '../src/runners/results.js';
 import { PERCENTILE_PRECISION } from '../src/stats/histogram.js';
 import { compareSlowest, compareWithFunkload, parseFlReport } from './helpers/fl-build-report.js';
-import { realFunkload } from './helpers/funkload.js';
+import { realFunkload, simpleConf } from './helpers/funkload.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { freePort } from './helpers/net.js';
 import { cliDone } from './helpers/marteau-cli.js';
@@ -53,8 +53,7 @@ class Simple(FunkLoadTestCase):
     def test_simple(self):
         self.get(self.conf_get('main', 'url') + fl_demo_dep.PATH)
 `;
-const conf = (url: string) =>
-  `[main]\ntitle=Simple\ndescription=Simply testing a local app\nurl=${url}\n\n[test_simple]\ndescription=Get home\n\n[bench]\ncycles = 1:2\nduration = 2\nstartup_delay = 0.01\nsleep_time = 0.05\ncycle_time = 0\nlog_to =\nlog_path = simple-bench.log\nresult_path = simple-bench.xml\nsleep_time_min = 0\nsleep_time_max = 0.05\n`;
+const conf = (url: string) => simpleConf(url, 2);
 
 /** A pure-Python wheel for Python 2 and 3, built here (no index, no build backend needed to install it). */
 function makeWheel(dir: string): void {

@@ -14,7 +14,7 @@ import { Engine } from '../src/core/engine.js';
 import { loadRunners } from '../src/report/runners.js';
 import type { JsonReport } from '../src/report/json.js';
 import { readFunkloadXml } from '../src/runners/funkload-xml.js';
-import { realFunkload } from './helpers/funkload.js';
+import { realFunkload, simpleConf } from './helpers/funkload.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer } from './helpers/servers.js';
@@ -30,8 +30,7 @@ class Simple(FunkLoadTestCase):
     def test_simple(self):
         self.get(self.conf_get('main', 'url') + '/home', description=${description})
 `;
-const conf = (url: string) =>
-  `[main]\ntitle=Simple\ndescription=Simply testing a local app\nurl=${url}\n\n[test_simple]\ndescription=Get home\n\n[bench]\ncycles = 1:2\nduration = 2\nstartup_delay = 0.01\nsleep_time = 0.05\ncycle_time = 0\nlog_to =\nlog_path = simple-bench.log\nresult_path = simple-bench.xml\nsleep_time_min = 0\nsleep_time_max = 0.05\n`;
+const conf = (url: string) => simpleConf(url, 2);
 
 describe.skipIf(!fl || !haveServer('sshd') || !existsSync('/usr/lib/openssh/sftp-server'))('funkload runner on an SSH node: the result XML moved once (real FunkLoad, real sshd)', () => {
   let dir: string;

@@ -144,10 +144,7 @@ async function protocolConnection(port: number): Promise<{ send(write: (c: PgPro
 async function startGate(upstream: number): Promise<{ port: number; requests: string[]; hold(n: number): void; close(): void }> {
   const requests: string[] = [];
   let holdUntil = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((down) => {
-    const up = net.connect(upstream, '127.0.0.1');
-    sockets.add(down).add(up);
+  const relay = await startRelay(upstream, (down, up) => {
     const session = postgres.createSession();
     const held: Buffer[] = [];
     let cur: Buffer[] = [];
@@ -165,18 +162,8 @@ async function startGate(upstream: number): Promise<{ port: number; requests: st
       if (requests.length < holdUntil) held.push(d);
       else down.write(d);
     });
-    for (const [a, b] of [[down, up], [up, down]]) {
-      a.on('error', () => {});
-      a.on('close', () => b.destroy());
-    }
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    requests,
-    hold(n) { requests.length = 0; holdUntil = n; },
-    close() { for (const s of sockets) s.destroy(); server.close(); },
-  };
+  return { ...relay, requests, hold(n) { requests.length = 0; holdUntil = n; } };
 }
 
 /**
@@ -187,10 +174,7 @@ async function startGate(upstream: number): Promise<{ port: number; requests: st
 async function startJoiner(upstream: number): Promise<{ port: number; serverBytes(): number; join(): void; close(): void }> {
   let bytes = 0;
   let joining = false;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((down) => {
-    const up = net.connect(upstream, '127.0.0.1');
-    sockets.add(down).add(up);
+  const relay = await startRelay(upstream, (down, up) => {
     let held = Buffer.alloc(0);
     down.on('data', (d: Buffer) => up.write(d));
     up.on('data', (d: Buffer) => {
@@ -206,6 +190,17 @@ async function startJoiner(upstream: number): Promise<{ port: number; serverByte
         }
       }
     });
+  });
+  return { ...relay, serverBytes: () => bytes, join() { joining = true; } };
+}
+
+/** A relay between the proxy and the server on a free port; `wire` moves the bytes of each pair of sockets. */
+async function startRelay(upstream: number, wire: (down: net.Socket, up: net.Socket) => void): Promise<{ port: number; close(): void }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((down) => {
+    const up = net.connect(upstream, '127.0.0.1');
+    sockets.add(down).add(up);
+    wire(down, up);
     for (const [a, b] of [[down, up], [up, down]]) {
       a.on('error', () => {});
       a.on('close', () => b.destroy());
@@ -214,8 +209,6 @@ async function startJoiner(upstream: number): Promise<{ port: number; serverByte
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     port: (server.address() as net.AddressInfo).port,
-    serverBytes: () => bytes,
-    join() { joining = true; },
     close() { for (const s of sockets) s.destroy(); server.close(); },
   };
 }

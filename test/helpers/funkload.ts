@@ -32,3 +32,16 @@ export function realFunkload(): RealFunkload | undefined {
   if (!found && process.env.CI === 'true') throw new Error(`the real FunkLoad is not runnable but CI=true (${why}): lay shared/vendor beside the clone and install Python 2.7 (pyenv install 2.7.18)`);
   return found;
 }
+
+/** A bench of one GET of `/home`, in the layout FunkLoad's own examples use. */
+export const SIMPLE_LOADTEST = `from funkload.FunkLoadTestCase import FunkLoadTestCase
+
+
+class Simple(FunkLoadTestCase):
+    def test_simple(self):
+        self.get(self.conf_get('main', 'url') + '/home', description='Get home')
+`;
+
+/** Simple.conf for a test class `Simple` on `url`: cycles 1 and 2 users, `duration` seconds each. */
+export const simpleConf = (url: string, duration: number) =>
+  `[main]\ntitle=Simple\ndescription=Simply testing a local app\nurl=${url}\n\n[test_simple]\ndescription=Get home\n\n[bench]\ncycles = 1:2\nduration = ${duration}\nstartup_delay = 0.01\nsleep_time = 0.05\ncycle_time = 0\nlog_to =\nlog_path = simple-bench.log\nresult_path = simple-bench.xml\nsleep_time_min = 0\nsleep_time_max = 0.05\n`;
