@@ -317,6 +317,19 @@ describe('postgres error replies', () => {
     for (const k of ['57014', '40001', '40P01', '53100']) expect(postgres.errorKinds[k].fatal).toBe(false);
   });
 
+  it('a request that begins with a Bind gets its BindComplete before a non-fatal error, as a statement failing at execution', () => {
+    const reply = (kind: string, request: Buffer, message?: string) => parseReply(postgres.encodeError(kind, { request, random: Math.random, message }).bytes);
+    const prepared = cat(bind('', 'stmt'), execute(), sync());
+    for (const message of [undefined, 'our own text']) {
+      expect(reply('40001', prepared, message)).toMatchObject({ types: ['2', 'E', 'Z'], status: 'I' });
+      // A request that parses its statement fails at its Parse; a FATAL error comes alone.
+      expect(reply('40001', cat(parse('SELECT 1'), bind(), execute(), sync()), message).types).toEqual(['E', 'Z']);
+      expect(reply('40001', cat(parse('SELECT $1'), describeS(), flush()), message).types).toEqual(['E', 'Z']);
+      expect(reply('57P01', prepared, message).types).toEqual(['E']);
+    }
+    expect(reply('40001', query('SELECT 1')).types).toEqual(['E', 'Z']);
+  });
+
   it('ReadyForQuery reports the session transaction status: I stays I, T and E become E', () => {
     const s = primed(handshake());
     const ask = (sql: string) => s.fromClient(query(sql))[0].data;

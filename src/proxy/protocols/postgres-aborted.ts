@@ -10,8 +10,9 @@
  * (25P02, ROLLBACK for COMMIT, either protocol, pipelined or not), at no cost to them. Its
  * ErrorResponse is replaced by the injected one; both end in ReadyForQuery 'E'.
  *
- * The injected error comes alone, as when a request's first message fails (no ParseComplete or
- * BindComplete before it), and the server is left as that leaves it, unnamed prepared statement
+ * The injected error comes as when a request's first message fails (no ParseComplete before it;
+ * one that begins with a Bind gets its BindComplete first, as when its statement fails as it runs,
+ * postgres-errors.ts), and the server is left as that leaves it, unnamed prepared statement
  * included: a simple Query or a Parse of the unnamed statement drops the one prepared before
  * (checked on PostgreSQL 15: even in a failed block, even when it fails), any other message
  * leaves it, and the unnamed portal, alone. A client that prepares the unnamed statement in one

@@ -7,6 +7,8 @@ import { CannedReplies, type ErrorKind, type ErrorReply } from '../protocol.js';
 
 const E = 0x45; // 'E', ErrorResponse
 const Z = 0x5a; // 'Z', ReadyForQuery
+const BIND_COMPLETE = Buffer.from([0x32, 0, 0, 0, 4]); // '2'
+const NOTHING = Buffer.alloc(0);
 const IDLE = 0x49; // 'I'
 const FAILED = 0x45; // 'E': in a failed transaction block
 
@@ -65,8 +67,17 @@ const CANNED = new CannedReplies();
  * The ErrorResponse for `kind` (its canned text, or `message`); a non-fatal one is followed by
  * ReadyForQuery with the transaction status it leaves, which it also sets on `session`.
  * `ended`: the transaction was ended (a failed COMMIT, the server sent ROLLBACK in its place).
+ * `bound`: the request begins with a Bind, which a non-fatal error follows with its BindComplete.
+ *
+ * A statement fails as it runs, after its Bind (checked on PostgreSQL 15: a statement prepared
+ * before, sent as Bind, Execute, Sync, that fails at execution gets BindComplete, ErrorResponse,
+ * ReadyForQuery). An error with no BindComplete reads as the Bind's own, as when the statement
+ * changed under the client: postgres.js then describes the statement again, one more exchange
+ * (which may draw an error of its own) before it reports the first error, so the client saw one
+ * failed query where the proxy counted two. A request that begins with a Parse still fails
+ * there: the replies to its Describe are the server's to give.
  */
-export function encodeError(kind: string, message: string | undefined, session?: { txStatus: number }, ended?: boolean): ErrorReply {
+export function encodeError(kind: string, message: string | undefined, session?: { txStatus: number }, ended?: boolean, bound = false): ErrorReply {
   const code = kind in POSTGRES_ERRORS ? kind : '57P01';
   const e = POSTGRES_ERRORS[code];
   if (e.severity === 'FATAL') return { bytes: errorResponse(code, message), close: true };
@@ -74,7 +85,8 @@ export function encodeError(kind: string, message: string | undefined, session?:
   const last = ended ? IDLE : session?.txStatus ?? IDLE;
   const status = last === IDLE ? IDLE : FAILED;
   if (session) session.txStatus = status;
-  if (message !== undefined) return { bytes: Buffer.concat([errorResponse(code, message), pgReadyForQuery(status)]), close: false };
-  const key = `${code}${status}`;
-  return CANNED.get(key) ?? CANNED.keep(key, { bytes: Buffer.concat([errorResponse(code), pgReadyForQuery(status)]), close: false });
+  const head = bound ? BIND_COMPLETE : NOTHING;
+  if (message !== undefined) return { bytes: Buffer.concat([head, errorResponse(code, message), pgReadyForQuery(status)]), close: false };
+  const key = bound ? `${code}${status}B` : `${code}${status}`;
+  return CANNED.get(key) ?? CANNED.keep(key, { bytes: Buffer.concat([head, errorResponse(code), pgReadyForQuery(status)]), close: false });
 }

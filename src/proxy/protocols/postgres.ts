@@ -23,8 +23,10 @@
  * Errors: ErrorResponse with S/V (ERROR or FATAL), C (SQLSTATE), M and a D(etail) saying it was
  * injected; FATAL ones close the connection, the others are followed by ReadyForQuery with the
  * transaction status the session last saw ('T' or 'E' become 'E': the statement failed inside a
- * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I'
- * (postgres-errors.ts). A COMMIT that draws an error (a simple query, a statement of one,
+ * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I',
+ * and, for a request that begins with a Bind, come after its BindComplete (postgres-errors.ts).
+ * A Flush does not end a request: a client that sends Parse, Describe, Flush and the rest once
+ * the description is in (postgres.js) has its Sync end it. A COMMIT that draws an error (a simple query, a statement of one,
  * an extended batch that runs it alone) is replaced by ROLLBACK on its way to the server, and its
  * ReadyForQuery says 'I' (postgres-commit.ts). Any other request that draws one inside a
  * transaction block is replaced by a message that fails, so that the server's block is aborted
@@ -75,7 +77,7 @@ const SYNC_META = requestMeta('Sync');
 const EXTENDED_META = requestMeta('Extended');
 
 const T = (c: string): number => c.charCodeAt(0);
-const Q = T('Q'), F = T('F'), S = T('S'), X = T('X'), Z = T('Z'), G = T('G'), H = T('H'), E = T('E');
+const Q = T('Q'), F = T('F'), S = T('S'), X = T('X'), Z = T('Z'), G = T('G'), H = T('H'), E = T('E'), BIND = T('B');
 const C_DONE = T('c'), C_FAIL = T('f'), DATA_ROW = T('D');
 const IN_BLOCK = T('T');
 
@@ -373,13 +375,14 @@ export const postgres: Protocol = {
   createSession: () => new PgSession(),
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     const pg = ctx.session instanceof PgSession ? ctx.session : undefined;
+    const bound = ctx.request[0] === BIND;
     // Sent where the server may or may not be in a block: its own ReadyForQuery will say which.
     const fails = failsInPlace(ctx.standIn);
     if (pg !== undefined && fails && pg.blocks.unsure(ctx.ordinal)) {
-      return pg.blocks.toldLater(ctx.ordinal!, encodeError(kind, ctx.message, { txStatus: IN_BLOCK }));
+      return pg.blocks.toldLater(ctx.ordinal!, encodeError(kind, ctx.message, { txStatus: IN_BLOCK }, false, bound));
     }
     const ended = ctx.standIn !== undefined && !fails;
-    return encodeError(kind, ctx.message, pg, ended);
+    return encodeError(kind, ctx.message, pg, ended, bound);
   },
   standIn(request, whole, session, ordinal) {
     const pg = session instanceof PgSession ? session : undefined;
