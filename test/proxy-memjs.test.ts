@@ -8,26 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Proxy } from '../src/proxy/proxy.js';
 import { haveServer, startMemcached, type RunningServer } from './helpers/servers.js';
 import { startProxy } from './helpers/builtin-proxy.js';
+import { outcome, within } from './helpers/within.js';
 
 const run = haveServer('memcached');
-
-/** `p`, or a failure naming `what` once `ms` have passed: a command that never settles fails its test. */
-function within<T>(what: string, p: Promise<T>, ms = 10_000): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms); });
-  return Promise.race([p, late]).finally(() => clearTimeout(timer));
-}
-
-/** What a command came to: its value, or its error's message. */
-async function outcome<T>(what: string, p: Promise<T>): Promise<{ ok: T } | { err: string }> {
-  try {
-    return { ok: await within(what, p) };
-  } catch (e) {
-    const message = (e as Error).message;
-    if (message.includes('no answer within')) throw e;
-    return { err: message };
-  }
-}
 
 const client = (port: number) =>
   // retries: 1 is one try; the logger keeps memjs's lines out of the test output.
