@@ -219,7 +219,8 @@ export abstract class ConnectionFaults extends ConnectionReplies {
           else shape((reply ??= { delayMs: 0 }), a);
           break;
         case 'error': {
-          const standIn = seg.mustForward ? undefined : this.standInFor(a.kind, seg.data, seg.end, ex.ordinal);
+          // A mustForward request goes as it is unless the protocol has it replaced (a redis block's EXEC by DISCARD).
+          const standIn = ex.standIn ?? this.standInFor(a.kind, seg.data, seg.end, ex.ordinal);
           ex.injected = this.encodeError(a.kind, seg.label, seg.data, ex.ordinal, a.message, standIn);
           if (standIn) ex.standIn = standIn;
           this.session.errored?.(ex.ordinal, standIn);

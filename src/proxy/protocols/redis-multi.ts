@@ -8,14 +8,21 @@
  * on the MULTI itself (which still reaches the server: redis.ts) aborts its block the same way:
  * the client was told the transaction did not start, none of it may run.
  *
+ * An error drawn for the EXEC of a block goes the same way (Protocol.standIn): a real redis that
+ * refuses EXEC itself (OOM, READONLY, LOADING ... found as EXEC comes) discards the block and
+ * says so, '-EXECABORT Transaction discarded because of: OOM ...' (redis-errors.ts); forwarded,
+ * the block would run while the client is told it failed, and run twice if it tries again.
+ *
  * Blocks are noted as their requests are framed, which runs ahead of the requests' turns (a
  * pipelined chunk is framed whole); injected errors and EXEC's turn come in request order.
  */
 import type { ErrorReply } from '../protocol.js';
 
+const DISCARD = Buffer.from('*1\r\n$7\r\nDISCARD\r\n', 'latin1');
+
 /** What goes in place of the EXEC of a block that had an injected error. */
 const ABORTED_EXEC = Object.freeze({
-  standIn: Buffer.from('*1\r\n$7\r\nDISCARD\r\n', 'latin1'),
+  standIn: DISCARD,
   reply: Object.freeze({ bytes: Buffer.from('-EXECABORT Transaction discarded because of previous errors.\r\n', 'latin1'), close: false }),
 });
 
@@ -35,6 +42,8 @@ interface Block {
 export class MultiBlocks {
   /** Blocks whose end has not had its turn, oldest first: a pipeline of transactions holds a few. */
   private readonly blocks: Block[] = [];
+  /** The ordinal of the last EXEC that ended a block, once it had its turn. */
+  private lastExec = -1;
 
   /** Request `ordinal`, framed, is the transaction command `label`. */
   framed(ordinal: number, label: string): void {
@@ -61,7 +70,13 @@ export class MultiBlocks {
     const b = this.blocks[0];
     if (b === undefined || b.end !== ordinal) return undefined;
     this.blocks.shift();
+    if (b.exec) this.lastExec = ordinal;
     return b.exec && b.failed ? ABORTED_EXEC : undefined;
+  }
+
+  /** What the server gets in place of request `ordinal` if it draws an error: DISCARD for the EXEC of a block. */
+  standIn(ordinal: number | undefined): Buffer | undefined {
+    return ordinal === this.lastExec ? DISCARD : undefined;
   }
 
   /** Forget the blocks ended before `ordinal`'s turn. */

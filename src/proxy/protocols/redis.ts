@@ -26,9 +26,10 @@
  * - CLIENT REPLY OFF|SKIP silences replies for later commands: that throws a FramingError, so
  *   the engine passes the connection through raw.
  * An injected error on MULTI or a command queued after it makes the block's EXEC a DISCARD
- * answered EXECABORT, as a real redis does after refusing a command while queueing (redis-multi.ts).
- * MULTI, EXEC, DISCARD, RESET and UNWATCH always reach the server: an error drawn for them
- * replaces its reply (curMustForward).
+ * answered EXECABORT, as a real redis does after refusing a command while queueing; so does one
+ * on the EXEC itself, as a real redis that refuses EXEC (redis-multi.ts). MULTI, EXEC (its DISCARD),
+ * DISCARD, RESET and UNWATCH always reach the server: an error drawn for them replaces its reply
+ * (curMustForward).
  * Garbage (a multi-bulk element that is not a bulk string, a bad length, an unknown reply type,
  * an inline line over 64 KiB, a command name over 1 KiB) throws a FramingError.
  */
@@ -258,6 +259,10 @@ class RedisSession extends RedisReplies implements FramerSession {
     return this.multi.insteadOf(ordinal);
   }
 
+  standIn(ordinal: number | undefined): Buffer | undefined {
+    return this.multi.standIn(ordinal);
+  }
+
   buffered(): number {
     return this.cTail.length + this.sTail.length;
   }
@@ -274,4 +279,5 @@ export const redis: Protocol = {
   defaultError: 'LOADING',
   createSession: () => new RedisSession(),
   encodeError,
+  standIn: (_request, _whole, session, ordinal) => (session instanceof RedisSession ? session.standIn(ordinal) : undefined),
 };

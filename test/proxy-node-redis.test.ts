@@ -1,0 +1,189 @@
+/**
+ * node-redis (the `redis` package) through the chaos proxy to a real redis-server: its RESP3
+ * handshake (HELLO 3, CLIENT SETINFO), MULTI/EXEC, auto-pipelining and pub/sub passing through;
+ * injected errors, a delay and a cut connection as node-redis meets them.
+ */
+import { createClient } from 'redis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MixSpec } from '../src/proxy/mix.js';
+import type { Proxy } from '../src/proxy/proxy.js';
+import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
+import { startProxy } from './helpers/builtin-proxy.js';
+import { outcome, within } from './helpers/within.js';
+
+const run = haveServer('redis-server');
+const LOADING = 'LOADING Redis is loading the dataset in memory';
+
+/** A node-redis client on `port`, RESP3, reconnecting at once (`tries` times); its error events are kept, not thrown. */
+function client(port: number, tries = Infinity) {
+  const reconnectStrategy = (n: number) => (n >= tries ? new Error(`gave up after ${n} tries`) : 20);
+  const c = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy }, RESP: 3 });
+  const errors: string[] = [];
+  c.on('error', (e: Error) => errors.push(e.message));
+  return Object.assign(c, { errorEvents: errors });
+}
+type Client = ReturnType<typeof client>;
+
+describe.skipIf(!run)('node-redis through the proxy to redis-server', () => {
+  let server: RunningServer;
+  let direct: Client;
+  beforeAll(async () => {
+    server = await startRedis();
+    direct = client(server.port);
+    await direct.connect();
+  });
+  afterAll(async () => {
+    direct?.destroy();
+    await server?.stop();
+  });
+
+  /** A proxy, and a node-redis client connected through it before `mix` is set. */
+  async function withClient(mix: MixSpec, fn: (p: Proxy, c: Client) => Promise<void>) {
+    const p = await startProxy({ name: 'nr', listen: '127.0.0.1:0', upstream: `127.0.0.1:${server.port}`, protocol: 'redis', behaviors: '', seed: 11 });
+    const c = client(p.port);
+    try {
+      await within('connect', c.connect());
+      await p.setMix(mix);
+      await fn(p, c);
+    } finally {
+      c.destroy();
+      await p.close(100);
+    }
+  }
+
+  it('passes through: the RESP3 handshake, get/set, multi/exec, auto-pipelining, pub/sub', async () => {
+    await withClient('', async (p, c) => {
+      // HELLO 3 reached the server through the proxy: the connection speaks RESP3 there.
+      expect((await within('client info', c.clientInfo())).resp).toBe(3);
+      expect(await within('set', c.set('nr:a', '1'))).toBe('OK');
+      expect(await within('get', c.get('nr:a'))).toBe('1');
+      expect(await within('hgetall', (async () => { await c.hSet('nr:h', { f: 'v' }); return c.hGetAll('nr:h'); })())).toEqual({ f: 'v' });
+      expect(await within('multi', c.multi().set('nr:m', 'x').incr('nr:n').get('nr:m').exec())).toEqual(['OK', 1, 'x']);
+      // Commands issued in one tick go out in one write.
+      const keys = Array.from({ length: 50 }, (_, i) => `nr:p${i}`);
+      await within('pipelined sets', Promise.all(keys.map((k, i) => c.set(k, String(i)))));
+      expect(await within('pipelined gets', Promise.all(keys.map((k) => c.get(k))))).toEqual(keys.map((_, i) => String(i)));
+      // Pub/sub: a subscriber of its own (RESP3 push messages), a publish from another client.
+      const sub = c.duplicate();
+      sub.on('error', () => {});
+      try {
+        await within('subscriber connect', sub.connect());
+        const got: string[] = [];
+        await within('subscribe', sub.subscribe('nr:ch', (m) => { got.push(m); }));
+        expect(await within('publish', direct.publish('nr:ch', 'hello'))).toBe(1);
+        for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+        expect(got).toEqual(['hello']);
+        // RESP3 lets a subscribed connection run commands.
+        expect(await within('ping while subscribed', sub.ping())).toBe('PONG');
+      } finally {
+        sub.destroy();
+      }
+      const st = p.stats();
+      expect(st.fallbacks).toBe(0);
+      expect(st.behaviors.error ?? 0).toBe(0);
+      expect(c.errorEvents).toEqual([]);
+    });
+  });
+
+  it('100:error: every command, pipelined or in a transaction, gets the injected error; the client goes on', async () => {
+    await withClient('100:error', async (p, c) => {
+      expect(await outcome('get', c.get('e:a'))).toEqual({ err: LOADING });
+      expect(await outcome('set', c.set('e:a', '1'))).toEqual({ err: LOADING });
+      const batch = await within('pipelined', Promise.allSettled([c.get('e:a'), c.incr('e:n'), c.set('e:b', '1')]));
+      expect(batch.map((r) => (r.status === 'rejected' ? (r.reason as Error).message : r.value))).toEqual([LOADING, LOADING, LOADING]);
+      expect(await outcome('multi', c.multi().set('e:m', '1').incr('e:n').exec())).toEqual({ err: LOADING });
+      await p.setMix('');
+      expect(await within('exists', direct.exists(['e:a', 'e:b', 'e:m', 'e:n']))).toBe(0);
+      expect(await within('set after', c.set('e:a', '2'))).toBe('OK');
+      expect(await within('multi after', c.multi().set('e:m', '1').incr('e:n').exec())).toEqual(['OK', 1]);
+      // get, set, three pipelined, and the transaction's MULTI, SET, INCR, EXEC.
+      expect(p.stats().behaviors.error).toBe(9);
+      expect(c.errorEvents).toEqual([]);
+    });
+  });
+
+  // On a real redis an error on EXEC itself (OOM, READONLY, LOADING, ... found as EXEC comes)
+  // discards the transaction: '-EXECABORT Transaction discarded because of: OOM ...', none of it
+  // run (checked on redis 7.0: MULTI, SET, INCR queued, maxmemory set to 1, then EXEC).
+  it('an error on EXEC discards the transaction, as on a real redis: the client is told, nothing ran', async () => {
+    await withClient({ transient: { percent: 100, warmup: 3, agitate: 1 } }, async (p, c) => {
+      const got = await outcome('multi', c.multi().set('x:k', '1').incr('x:n').exec());
+      expect(got).toEqual({ err: `EXECABORT Transaction discarded because of: ${LOADING}` });
+      expect(await within('exists', direct.exists(['x:k', 'x:n']))).toBe(0);
+      expect(await within('multi after', c.multi().set('x:k', '2').incr('x:n').exec())).toEqual(['OK', 1]);
+      expect(p.stats().behaviors.transient).toBe(1);
+    });
+  });
+
+  it('30:error with a seed: each command settles, with its value or the injected error; transactions run whole or not at all; the counters agree', async () => {
+    await withClient('30:error', async (p, c) => {
+      let told = 0;
+      const note = (o: { ok: unknown } | { err: string }) => {
+        if ('err' in o) {
+          expect(o.err).toMatch(new RegExp(`^(EXECABORT Transaction discarded because of: )?${LOADING}$`));
+          told++;
+        }
+        return o;
+      };
+      for (let i = 0; i < 40; i++) {
+        const [k, n] = [`r30:${i}`, `r30:n${i}`];
+        const set = note(await outcome('set', c.set(k, 'v')));
+        const get = note(await outcome('get', c.get(k)));
+        if ('ok' in get) expect(get.ok).toBe('ok' in set ? 'v' : null);
+        const batch = await within('pipelined', Promise.allSettled([c.incr(n), c.incr(n), c.incr(n)]));
+        for (const r of batch) note(r.status === 'rejected' ? { err: (r.reason as Error).message } : { ok: r.value });
+        const before = p.stats().behaviors.error ?? 0;
+        const tx = await outcome('multi', c.multi().incr(`${n}:tx`).incr(`${n}:tx`).exec());
+        const drawn = (p.stats().behaviors.error ?? 0) - before;
+        // One transaction, one error told, whichever of its four requests drew how many.
+        if ('err' in tx) {
+          expect(drawn).toBeGreaterThan(0);
+          note(tx);
+          told += drawn - 1;
+        } else {
+          expect([tx.ok, drawn]).toEqual([[1, 2], 0]);
+        }
+        expect(await within('tx value', direct.get(`${n}:tx`))).toBe('ok' in tx ? '2' : null);
+      }
+      expect(told).toBeGreaterThan(40);
+      expect(p.stats().behaviors.error).toBe(told);
+      expect(p.stats().fallbacks).toBe(0);
+      expect(c.errorEvents).toEqual([]);
+    });
+  });
+
+  it('connecting at 100:error: each handshake try fails as node-redis says, until its strategy gives up; no hang', async () => {
+    const p = await startProxy({ name: 'nr', listen: '127.0.0.1:0', upstream: `127.0.0.1:${server.port}`, protocol: 'redis', behaviors: '100:error', seed: 11 });
+    const c = client(p.port, 3);
+    try {
+      expect(await outcome('connect', c.connect())).toEqual({ err: 'gave up after 3 tries' });
+      expect(c.errorEvents).toEqual([LOADING, LOADING, LOADING, LOADING]);
+      await p.setMix('');
+      const again = client(p.port, 3);
+      try {
+        await within('connect', again.connect());
+        expect(await within('ping', again.ping())).toBe('PONG');
+      } finally {
+        again.destroy();
+      }
+    } finally {
+      c.destroy();
+      await p.close(100);
+    }
+  });
+
+  it('a delay holds a command; a cut connection is reopened by node-redis and later commands succeed', async () => {
+    await withClient({ delay: { percent: 100, sleep: 0.3 } }, async (p, c) => {
+      const t = performance.now();
+      expect(await within('set delayed', c.set('d:a', '1'))).toBe('OK');
+      expect(performance.now() - t).toBeGreaterThanOrEqual(290);
+      await p.setMix({ abort: { percent: 100 } });
+      expect(await outcome('get cut', c.get('d:a'))).toEqual({ err: 'Socket closed unexpectedly' });
+      await p.setMix('');
+      expect(await within('get after the cut', c.get('d:a'))).toBe('1');
+      expect(await within('multi after the cut', c.multi().incr('d:n').get('d:a').exec())).toEqual([1, '1']);
+      expect(p.stats().connections.total).toBe(2);
+      expect(c.errorEvents).toEqual(['Socket closed unexpectedly']);
+    });
+  });
+});
