@@ -12,6 +12,8 @@ import type { Proxy } from '../src/proxy/proxy.js';
 import { haveMariadb, startMariadb } from './helpers/mariadb.js';
 import type { RunningServer } from './helpers/servers.js';
 import { startProxy } from './helpers/builtin-proxy.js';
+import { defaultRegistry } from '../behaviors/index.js';
+import { act, defineBehavior, errorKindOption, z } from '../src/proxy/plugin.js';
 import { outcome, within } from './helpers/within.js';
 
 type Behaviors = Parameters<typeof startProxy>[0]['behaviors'];
@@ -19,8 +21,17 @@ type Behaviors = Parameters<typeof startProxy>[0]['behaviors'];
 let db: RunningServer;
 let direct: mysql2.Connection;
 
-async function withProxy(behaviors: Behaviors, fn: (p: Proxy) => Promise<void>, seed = 1): Promise<void> {
-  const p = await startProxy({ name: 'mariadb', listen: '127.0.0.1:0', upstream: `127.0.0.1:${db.port}`, protocol: 'mysql', behaviors, seed });
+/** The injected error on COM_STMT_PREPARE alone: execute()'s COM_STMT_EXECUTE behind it goes on to the server. */
+const errorPrepare = defineBehavior({
+  name: 'error_prepare',
+  description: 'error on COM_STMT_PREPARE only',
+  options: z.object({ kind: errorKindOption() }),
+  onExchange: (ctx, o) => (ctx.label === 'COM_STMT_PREPARE' ? act.error(o.kind) : act.forward()),
+});
+const behaviors = new Map([...defaultRegistry, [errorPrepare.name, errorPrepare as never]]);
+
+async function withProxy(mix: Behaviors, fn: (p: Proxy) => Promise<void>, seed = 1): Promise<void> {
+  const p = await startProxy({ name: 'mariadb', listen: '127.0.0.1:0', upstream: `127.0.0.1:${db.port}`, protocol: 'mysql', behaviors: mix, seed }, { behaviors });
   try {
     await fn(p);
   } finally {
@@ -83,4 +94,32 @@ describe.skipIf(!haveMariadb())('the mariadb connector through the chaos proxy (
       expect(stats.behaviors.dummy).toBe(stats.exchanges);
     });
   });
+
+  for (const kind of ['1205', '1213']) {
+    it(`an error ${kind} on execute()'s prepare alone: the execute sent behind it runs no statement prepared before`, async () => {
+      const table = `prep_${kind}`;
+      await direct.query(`CREATE TABLE chaos.${table} (v INT) ENGINE=InnoDB`);
+      await withProxy('', async (p) => {
+        const c = await connect(p.port);
+        c.on('error', () => {});
+        await within('insert', c.execute(`INSERT INTO ${table} VALUES (?)`, [1]));
+        await within('begin', c.beginTransaction());
+        await within('insert in transaction', c.query(`INSERT INTO ${table} VALUES (?)`, [2]));
+        await p.setMix({ error_prepare: { percent: 100, kind } });
+        // One parameter, as the INSERT prepared before: had the server run it, 3 would be in the table.
+        const seen = await outcome('execute', c.execute('SELECT ? AS n', [3]));
+        expect(seen).toEqual({ err: expect.stringContaining(`no: ${kind}`) });
+        await p.setMix('');
+        // A deadlock rolled the transaction back; a lock wait timeout left it open, row 2 in it.
+        const inTransaction = Number((await within('in transaction', c.query('SELECT @@in_transaction AS t')))[0].t);
+        expect(inTransaction).toBe(kind === '1213' ? 0 : 1);
+        const rows = await within('read back', c.query(`SELECT v FROM ${table} ORDER BY v`));
+        expect(rows).toEqual(kind === '1213' ? [{ v: 1 }] : [{ v: 1 }, { v: 2 }]);
+        await within('rollback', c.rollback());
+        expect(await within('usable', c.execute('SELECT ? + 1 AS n', [41]))).toEqual([{ n: 42n }]);
+        await within('end', c.end());
+        expect(p.stats().behaviors.error_prepare).toBe(1);
+      });
+    });
+  }
 });

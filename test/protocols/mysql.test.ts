@@ -419,7 +419,7 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
 
   // A real deadlock rolls its transaction back: a statement that draws one goes as ROLLBACK, with
   // the attributes header when both sides speak CLIENT_QUERY_ATTRIBUTES (a COM_STMT_EXECUTE has none to copy).
-  it('a statement or a prepare that draws a deadlock (1213): a ROLLBACK in its place; other kinds and commands withheld', () => {
+  it('a statement that draws a deadlock (1213): a ROLLBACK in its place; other kinds and commands withheld', () => {
     const session = (caps: number) => {
       const s = mysql.createSession();
       s.fromServer(pkt(0, greeting(caps)));
@@ -434,16 +434,44 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
     expect(mysql.standIn!(pkt(0, execute(1)), true, mysql8, 3, '1213')).toEqual(rollback([0, 1]));
     expect(mysql.standIn!(query([0, 1], 'INSERT INTO t VALUES (1)'), false, mysql8, 3, '1213')).toEqual(rollback([0, 1]));
     expect(mysql.standIn!(query([], 'INSERT INTO t VALUES (1)'), true, mariadb, 3, '1205')).toBeUndefined();
-    // A prepare too (a metadata lock deadlock rolls back its transaction), answered as the ROLLBACK is.
-    const prepare = pkt(0, cmd(0x16, 'INSERT INTO t VALUES (?)'));
-    expect(mysql.standIn!(prepare, true, mariadb, 3, '1213')).toEqual(rollback([]));
     expect(mysql.standIn!(pkt(0, cmd(0x0e, '')), true, mariadb, 3, '1213')).toBeUndefined();
+  });
+
+  // A prepare that draws an error goes as one that fails (of an empty statement): a server whose
+  // prepare fails forgets the statement prepared before it, which an execute of statement id
+  // 0xFFFFFFFF sent behind the prepare (the MariaDB connector's) would run. A deadlock's
+  // ROLLBACK goes first; the two replies are the exchange's one.
+  it('a prepare that draws an error: a failing prepare in its place, after a ROLLBACK for a deadlock, two replies framed as one', () => {
+    const session = (caps: number) => {
+      const s = mysql.createSession();
+      s.fromServer(pkt(0, greeting(caps)));
+      s.fromClient(pkt(1, handshakeResponse(caps)));
+      s.fromServer(pkt(2, ok()));
+      return s;
+    };
+    const ATTRIBUTES = 0x0800_0000;
+    const mariadb = session(CAPS), mysql8 = session(CAPS | ATTRIBUTES);
+    const prepare = pkt(0, cmd(0x16, 'INSERT INTO t VALUES (?)'));
+    const failing = pkt(0, Buffer.from([0x16]));
+    expect(mysql.standIn!(prepare, true, mariadb, 3, '1205')).toEqual(failing);
+    expect(mysql.standIn!(prepare, false, mariadb, 3, '1317')).toEqual(failing);
+    expect(mysql.standIn!(prepare, true, mariadb, 3, '1213')).toEqual(Buffer.concat([rollback([]), failing]));
+    expect(mysql.standIn!(prepare, true, mysql8, 3, '1213')).toEqual(Buffer.concat([rollback([0, 1]), failing]));
+
     mariadb.fromClient(prepare);
-    mariadb.errored!(0, rollback([]));
-    // With a warning (1196: a non-transactional table's changes stay), as a prepare OK it would announce a column.
-    const reply = mariadb.fromServer(pkt(1, Buffer.concat([ok().subarray(0, 5), u16(1)])));
-    expect(reply).toMatchObject([{ start: true, end: true }]);
-    expect(reply[0].passthrough).toBeFalsy();
+    mariadb.errored!(0, Buffer.concat([rollback([]), failing]));
+    // The ROLLBACK's OK, with a warning (1196: a non-transactional table's changes stay), as a prepare OK it would announce a column.
+    const first = mariadb.fromServer(pkt(1, Buffer.concat([ok().subarray(0, 5), u16(1)])));
+    expect(first).toMatchObject([{ start: true, end: false }]);
+    expect(first[0].passthrough).toBeFalsy();
+    expect(mariadb.fromServer(pkt(1, err(1065, '42000', 'Query was empty')))).toMatchObject([{ start: false, end: true }]);
+    // The next request's reply is its own.
+    mariadb.fromClient(pkt(0, cmd(0x0e, '')));
+    expect(mariadb.fromServer(pkt(1, ok()))).toMatchObject([{ start: true, end: true }]);
+
+    mysql8.fromClient(prepare);
+    mysql8.errored!(0, failing);
+    expect(mysql8.fromServer(pkt(1, err(1065, '42000', 'Query was empty')))).toMatchObject([{ start: true, end: true }]);
   });
 
   it('statements ending in a COMMIT go with ROLLBACK in its place, unless a comment may hide it', () => {

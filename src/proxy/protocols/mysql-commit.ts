@@ -1,7 +1,6 @@
 /**
- * MySQL's and MariaDB's COMMIT that draws an injected error (commit.ts): a COM_QUERY that is a
- * COMMIT, or holds one, and the ROLLBACK the server is sent in its place; and a statement that
- * draws a deadlock, which a real one rolls back with its transaction.
+ * What a MySQL or MariaDB server is sent in place of a request that draws an injected error: a
+ * COMMIT's ROLLBACK (commit.ts), a deadlocked statement's ROLLBACK, and a prepare that fails.
  */
 import { commitAt, MYSQL_SQL } from './commit.js';
 import { COM_QUERY, COM_STMT_EXECUTE, COM_STMT_PREPARE } from './mysql-packets.js';
@@ -24,13 +23,10 @@ export function commitStandIn(request: Buffer): Buffer | undefined {
 }
 
 /**
- * A statement (COM_QUERY, COM_STMT_EXECUTE) or a prepare (COM_STMT_PREPARE) that draws a deadlock
- * (1213): InnoDB rolls back the deadlocked transaction whole, so the server is sent ROLLBACK in
- * its place. Withheld, the transaction stayed open while the client was told it was rolled back,
- * and a client retrying it had the first statements committed twice (its BEGIN commits the open
- * transaction). A prepare opens its tables, waiting for their metadata locks: the victim of a
- * deadlock there gets 1213 and its transaction rolled back too (checked on MariaDB 10.11: a
- * RENAME holding one table and waiting for another the transaction had read). The session
+ * A statement (COM_QUERY, COM_STMT_EXECUTE) that draws a deadlock (1213): InnoDB rolls back the
+ * deadlocked transaction whole, so the server is sent ROLLBACK in its place. Withheld, the
+ * transaction stayed open while the client was told it was rolled back, and a client retrying it
+ * had the first statements committed twice (its BEGIN commits the open transaction). The session
  * frames the ROLLBACK's reply as a query's (FramerSession.errored). Outside a transaction the
  * ROLLBACK does nothing, as a deadlock outside one leaves nothing. Other commands (a ping, a
  * fetch, ...) are withheld as before. `attributes`: the connection's queries carry
@@ -39,8 +35,29 @@ export function commitStandIn(request: Buffer): Buffer | undefined {
 export function deadlockStandIn(request: Buffer, attributes: boolean): Buffer | undefined {
   if (request.length <= 4 || request[3] !== 0) return undefined;
   const cmd = request[4];
-  if (cmd !== COM_QUERY && cmd !== COM_STMT_EXECUTE && cmd !== COM_STMT_PREPARE) return undefined;
+  if (cmd !== COM_QUERY && cmd !== COM_STMT_EXECUTE) return undefined;
   return attributes ? ROLLBACK_NO_ATTRIBUTES : ROLLBACK;
+}
+
+/**
+ * A COM_STMT_PREPARE that draws an error is sent as a prepare that fails (of an empty statement,
+ * 1065 Query was empty): a server whose prepare fails forgets the statement it prepared last,
+ * which a COM_STMT_EXECUTE of statement id 0xFFFFFFFF runs (MariaDB's "the statement just
+ * prepared"). The MariaDB connector sends its execute() so, right behind the prepare, without
+ * waiting for its reply: withheld, the prepare left the server's last statement the one before,
+ * which the execute then ran with its own parameters (an INSERT done again, and the client told
+ * its execute failed). Now the execute gets 1243 Unknown prepared statement handler from the
+ * server, as after a real failed prepare, which the connector passes over, having failed the
+ * call. A deadlock (1213) also rolls back: a prepare opens its tables, waiting for their metadata
+ * locks, and the victim of a deadlock there has its transaction rolled back (checked on MariaDB
+ * 10.11: a RENAME holding one table and waiting for another the transaction had read); the
+ * server is sent ROLLBACK, then the failing prepare, whose two replies the session frames as one
+ * (FramerSession.errored).
+ */
+export function prepareStandIn(request: Buffer, deadlock: boolean, attributes: boolean): Buffer | undefined {
+  if (request.length <= 4 || request[3] !== 0 || request[4] !== COM_STMT_PREPARE) return undefined;
+  if (!deadlock) return FAILED_PREPARE;
+  return attributes ? ROLLBACK_NO_ATTRIBUTES_THEN_FAILED_PREPARE : ROLLBACK_THEN_FAILED_PREPARE;
 }
 
 /**
@@ -52,3 +69,6 @@ const comQuery = (head: number[]): Buffer =>
   Buffer.from([1 + head.length + ROLLBACK_TEXT.length, 0, 0, 0, COM_QUERY, ...head, ...ROLLBACK_TEXT]);
 const ROLLBACK = comQuery([]);
 const ROLLBACK_NO_ATTRIBUTES = comQuery([0, 1]);
+const FAILED_PREPARE = Buffer.from([1, 0, 0, 0, COM_STMT_PREPARE]);
+const ROLLBACK_THEN_FAILED_PREPARE = Buffer.concat([ROLLBACK, FAILED_PREPARE]);
+const ROLLBACK_NO_ATTRIBUTES_THEN_FAILED_PREPARE = Buffer.concat([ROLLBACK_NO_ATTRIBUTES, FAILED_PREPARE]);

@@ -33,7 +33,7 @@ import {
   MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED,
 } from './mysql-packets.js';
 import { MysqlReply } from './mysql-reply.js';
-import { commitStandIn, deadlockStandIn } from './mysql-commit.js';
+import { commitStandIn, deadlockStandIn, prepareStandIn } from './mysql-commit.js';
 
 /** How much of a reply packet's payload the framer looks at (an OK packet's status fits). */
 const REPLY_PEEK = 32;
@@ -79,6 +79,8 @@ interface Pending {
   nextSeq: number;
   /** COM_STMT_EXECUTE asked for a cursor. */
   cursor: boolean;
+  /** A stand-in's second command, whose reply follows the first's in the same exchange (mysql-commit.ts). */
+  then?: number;
 }
 
 /** Per-direction scanning state. */
@@ -164,13 +166,17 @@ class MysqlSession implements FramerSession {
   /**
    * A request sent as a stand-in (a COM_QUERY ROLLBACK) is answered as one: a prepare's reply
    * would be read for the definitions a prepare OK announces, which the ROLLBACK's OK has not.
+   * A stand-in of two commands (a ROLLBACK, then a failing prepare) has its two replies read as
+   * the exchange's one.
    */
   errored(ordinal: number, standIn?: Buffer): void {
     if (standIn === undefined) return;
+    const first = 4 + uint24LE(standIn, 0);
     for (const p of this.fifo) {
       if (p.ordinal !== ordinal) continue;
       p.cmd = standIn[4];
       p.cursor = false;
+      if (first + 4 < standIn.length) p.then = standIn[first + 4];
     }
   }
 
@@ -351,10 +357,18 @@ class MysqlSession implements FramerSession {
       this.startMessage(d, {}, false);
     }
     this.checkSeq(seq);
-    if (this.reply.packet(b, p, len, n)) {
-      d.endAfter = true;
-      this.fifo.shift();
+    if (!this.reply.packet(b, p, len, n)) return;
+    const head = this.fifo[0];
+    if (head.then !== undefined) {
+      // The stand-in's second command: its reply, numbered from 1 again, ends the exchange.
+      head.cmd = head.then;
+      head.then = undefined;
+      head.nextSeq = 1;
+      this.reply.start(head.cmd, false);
+      return;
     }
+    d.endAfter = true;
+    this.fifo.shift();
   }
 
   private checkSeq(seq: number): void {
@@ -388,8 +402,11 @@ export const mysql: Protocol = {
   ),
   defaultError: '1205',
   createSession: () => new MysqlSession(),
-  standIn: (request, whole, session, _ordinal, kind) => (whole ? commitStandIn(request) : undefined)
-    ?? (kind === '1213' ? deadlockStandIn(request, session instanceof MysqlSession && session.queryAttributes()) : undefined),
+  standIn(request, whole, session, _ordinal, kind) {
+    const attributes = session instanceof MysqlSession && session.queryAttributes();
+    return prepareStandIn(request, kind === '1213', attributes) ?? (whole ? commitStandIn(request) : undefined)
+      ?? (kind === '1213' ? deadlockStandIn(request, attributes) : undefined);
+  },
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     const e = MYSQL_ERRORS[kind] ?? MYSQL_ERRORS['1205'];
     // The reply follows the request's numbering: request sequence id + 1.
