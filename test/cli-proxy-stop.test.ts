@@ -4,30 +4,16 @@
  * no timing), must stop it as a SIGTERM once it runs does: exit 0, its listeners closed. It
  * was killed (143) until its handler was installed, after its proxies listened.
  */
-import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, dist } from './helpers/dist.js';
+import { dist } from './helpers/dist.js';
 import { exchange, startEchoServer } from './helpers/echo.js';
 import { freePort } from './helpers/net.js';
 import { haveServer, tempDir } from './helpers/servers.js';
+import { stoppedAt } from './helpers/stopped-at.js';
 
 const strace = haveServer('strace');
-
-/** The CLI run to its end under strace, which sends it SIGTERM as it enters its nth `syscall` on `file` (on any file: none). */
-function stoppedAt(syscall: string, nth: number, file: string | undefined, args: string[]): Promise<{ code: number | null; signal: string | null; out: string; err: string }> {
-  const only = file ? ['-P', file] : [];
-  const c = spawn('strace', ['-f', '-qq', '-o', '/dev/null', ...only, '-e', `trace=${syscall}`, '-e', `inject=${syscall}:signal=SIGTERM:when=${nth}`, process.execPath, BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
-  });
-  let out = '';
-  let err = '';
-  c.stdout.on('data', (d) => { out += d; });
-  c.stderr.on('data', (d) => { err += d; });
-  return new Promise((resolve) => c.on('close', (code, signal) => resolve({ code, signal, out, err })));
-}
 
 let dir: string;
 let echo: Awaited<ReturnType<typeof startEchoServer>>;

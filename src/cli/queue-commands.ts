@@ -19,6 +19,7 @@ import type { Io } from './proxy-command.js';
 import { look, nodes, stateDirOf, withEngine, type GlobalOptions } from './global-options.js';
 import { warnTo } from '../text/warn.js';
 import { formatNodes, formatQueue } from './queue-tables.js';
+import { takeStopSignals } from './stop-signals.js';
 import { reportUserError } from './user-errors.js';
 import { loadRunners } from '../report/runners.js';
 import { count } from '../text/count.js';
@@ -204,17 +205,30 @@ async function purge(engine: Engine, age: string, io: Io): Promise<number> {
 }
 
 async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<number> {
+  // From the first line (the bin's, for the CLI): a service manager may stop a worker while it
+  // starts, and Node's default would kill it (exit 143), maybe with a job just claimed.
+  const stops = takeStopSignals();
+  try {
+    return await work(g, io, drain, stops.signal);
+  } finally {
+    stops.release();
+  }
+}
+
+async function work(g: GlobalOptions, io: Io, drain: boolean, signal: AbortSignal): Promise<number> {
   const [{ Engine }, { CiReporter, notStarted }, { surviveClosedOutput }, { exitCodeFor }] = await Promise.all([import('../core/engine.js'), import('../ci/reporter.js'), import('../ci/closed-output.js'), import('../ci/exit-code.js')]);
   surviveClosedOutput(io.out, io.err);
   const engine = new Engine({ runners: loadRunners, stateDir: await stateDirOf(g), nodes: await nodes(g), run: 'all' });
   const reporter = new CiReporter(io.out, { mine: (id) => engine.isOwn(id), many: () => true });
   engine.events.on('*', reporter.onEvent);
+  // Stopped before the engine starts: no job is claimed, and it ends as a stop once running does.
+  if (signal.aborted) {
+    io.err.write(`marteau-tui worker: ${String(signal.reason)}: stopped before it started; no job was claimed\n`);
+    return EXIT.interrupted;
+  }
   let stop!: () => void;
   const stopped = new Promise<void>((resolve) => { stop = resolve; });
-  let signalled = false;
-  const onSignal = () => { signalled = true; stop(); };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  signal.addEventListener('abort', () => stop(), { once: true });
   await engine.start();
   const offOnline = reportQueueState(engine, io);
   io.out.write(`marteau-tui worker: running queued jobs from ${engine.queue.label ?? engine.state.root} on ${engine.pool.list().map((n) => n.name).join(', ')} (Ctrl-C stops)\n`);
@@ -231,15 +245,13 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
   // A ref'd timer keeps the worker alive; in --drain mode it also checks for the end.
   const tick = setInterval(() => { if (drain && (idle() || stuck())) stop(); }, 250);
   await stopped.then(() => {
-    if (!signalled && drain && !idle() && stuck()) {
+    if (!signal.aborted && drain && !idle() && stuck()) {
       left = waiting().length;
       failure = engine.journalFailure;
     } else interrupted = !(drain && idle());
   });
   clearInterval(tick);
   offOnline();
-  process.off('SIGINT', onSignal);
-  process.off('SIGTERM', onSignal);
   // Drained but for jobs only a fix of their nodes places: left queued for the run after the fix,
   // and the exit says whose fix it is (2: the nodes file's or the environment's, 3: a machine's).
   const unfixed = drain && !interrupted && left === undefined ? waitingForFix(engine) : [];
