@@ -1,0 +1,73 @@
+/**
+ * What redis-server 7.0 says of each command (COMMAND INFO), as far as the errors the proxy
+ * injects depend on it: which kinds a real server in that state gives the command
+ * (redis-refusals.ts). Subcommands are `CONTAINER|SUB`, as COMMAND INFO names them. Derived
+ * from redis-server 7.0.15; test/redis-commands.test.ts checks it against the redis-server at
+ * hand, command by command, and its failure shows what differs.
+ *
+ * Letters: w `write`, o `denyoom`, l `loading`, s `stale`, b `allow_busy`, a `no_auth`
+ * (COMMAND INFO's flags), k names keys (key specs, or `movablekeys`), m may name several
+ * (`movablekeys`, more than one key spec, or a key range).
+ */
+export const COMMAND_FLAGS: Readonly<Record<string, string>> = {
+  ACL: '', 'ACL|CAT': 'ls', 'ACL|DELUSER': 'ls', 'ACL|DRYRUN': 'ls', 'ACL|GENPASS': 'ls', 'ACL|GETUSER': 'ls',
+  'ACL|HELP': 'ls', 'ACL|LIST': 'ls', 'ACL|LOAD': 'ls', 'ACL|LOG': 'ls', 'ACL|SAVE': 'ls', 'ACL|SETUSER': 'ls',
+  'ACL|USERS': 'ls', 'ACL|WHOAMI': 'ls', APPEND: 'wok', ASKING: '', AUTH: 'lsba', BGREWRITEAOF: '', BGSAVE: '',
+  BITCOUNT: 'k', BITFIELD: 'wok', BITFIELD_RO: 'k', BITOP: 'wokm', BITPOS: 'k', BLMOVE: 'wokm', BLMPOP: 'wkm',
+  BLPOP: 'wkm', BRPOP: 'wkm', BRPOPLPUSH: 'wokm', BZMPOP: 'wkm', BZPOPMAX: 'wkm', BZPOPMIN: 'wkm', CLIENT: '',
+  'CLIENT|CACHING': 'ls', 'CLIENT|GETNAME': 'ls', 'CLIENT|GETREDIR': 'ls', 'CLIENT|HELP': 'ls', 'CLIENT|ID': 'ls',
+  'CLIENT|INFO': 'ls', 'CLIENT|KILL': 'ls', 'CLIENT|LIST': 'ls', 'CLIENT|NO-EVICT': 'ls', 'CLIENT|PAUSE': 'ls',
+  'CLIENT|REPLY': 'ls', 'CLIENT|SETNAME': 'ls', 'CLIENT|TRACKING': 'ls', 'CLIENT|TRACKINGINFO': 'ls',
+  'CLIENT|UNBLOCK': 'ls', 'CLIENT|UNPAUSE': 'ls', CLUSTER: '', 'CLUSTER|ADDSLOTS': 's', 'CLUSTER|ADDSLOTSRANGE': 's',
+  'CLUSTER|BUMPEPOCH': 's', 'CLUSTER|COUNT-FAILURE-REPORTS': 's', 'CLUSTER|COUNTKEYSINSLOT': 's',
+  'CLUSTER|DELSLOTS': 's', 'CLUSTER|DELSLOTSRANGE': 's', 'CLUSTER|FAILOVER': 's', 'CLUSTER|FLUSHSLOTS': 's',
+  'CLUSTER|FORGET': 's', 'CLUSTER|GETKEYSINSLOT': 's', 'CLUSTER|HELP': 'ls', 'CLUSTER|INFO': 's',
+  'CLUSTER|KEYSLOT': 's', 'CLUSTER|LINKS': 's', 'CLUSTER|MEET': 's', 'CLUSTER|MYID': 's', 'CLUSTER|NODES': 's',
+  'CLUSTER|REPLICAS': 's', 'CLUSTER|REPLICATE': 's', 'CLUSTER|RESET': 's', 'CLUSTER|SAVECONFIG': 's',
+  'CLUSTER|SET-CONFIG-EPOCH': 's', 'CLUSTER|SETSLOT': 's', 'CLUSTER|SHARDS': 's', 'CLUSTER|SLAVES': 's',
+  'CLUSTER|SLOTS': 's', COMMAND: 'ls', 'COMMAND|COUNT': 'ls', 'COMMAND|DOCS': 'ls', 'COMMAND|GETKEYS': 'ls',
+  'COMMAND|GETKEYSANDFLAGS': 'ls', 'COMMAND|HELP': 'ls', 'COMMAND|INFO': 'ls', 'COMMAND|LIST': 'ls', CONFIG: '',
+  'CONFIG|GET': 'ls', 'CONFIG|HELP': 'ls', 'CONFIG|RESETSTAT': 'ls', 'CONFIG|REWRITE': 'ls', 'CONFIG|SET': 'ls',
+  COPY: 'wokm', DBSIZE: '', DEBUG: 'ls', DECR: 'wok', DECRBY: 'wok', DEL: 'wkm', DISCARD: 'lsb', DUMP: 'k',
+  ECHO: 'ls', EVAL: 'skm', EVALSHA: 'skm', EVALSHA_RO: 'skm', EVAL_RO: 'skm', EXEC: 'ls', EXISTS: 'km', EXPIRE: 'wk',
+  EXPIREAT: 'wk', EXPIRETIME: 'k', FAILOVER: 's', FCALL: 'skm', FCALL_RO: 'skm', FLUSHALL: 'w', FLUSHDB: 'w',
+  FUNCTION: '', 'FUNCTION|DELETE': 'w', 'FUNCTION|DUMP': '', 'FUNCTION|FLUSH': 'w', 'FUNCTION|HELP': 'ls',
+  'FUNCTION|KILL': 'b', 'FUNCTION|LIST': '', 'FUNCTION|LOAD': 'wo', 'FUNCTION|RESTORE': 'wo', 'FUNCTION|STATS': 'b',
+  GEOADD: 'wok', GEODIST: 'k', GEOHASH: 'k', GEOPOS: 'k', GEORADIUS: 'wokm', GEORADIUSBYMEMBER: 'wokm',
+  GEORADIUSBYMEMBER_RO: 'k', GEORADIUS_RO: 'k', GEOSEARCH: 'k', GEOSEARCHSTORE: 'wokm', GET: 'k', GETBIT: 'k',
+  GETDEL: 'wk', GETEX: 'wk', GETRANGE: 'k', GETSET: 'wok', HDEL: 'wk', HELLO: 'lsba', HEXISTS: 'k', HGET: 'k',
+  HGETALL: 'k', HINCRBY: 'wok', HINCRBYFLOAT: 'wok', HKEYS: 'k', HLEN: 'k', HMGET: 'k', HMSET: 'wok', HRANDFIELD: 'k',
+  HSCAN: 'k', HSET: 'wok', HSETNX: 'wok', HSTRLEN: 'k', HVALS: 'k', INCR: 'wok', INCRBY: 'wok', INCRBYFLOAT: 'wok',
+  INFO: 'ls', KEYS: '', LASTSAVE: 'ls', LATENCY: '', 'LATENCY|DOCTOR': 'ls', 'LATENCY|GRAPH': 'ls',
+  'LATENCY|HELP': 'ls', 'LATENCY|HISTOGRAM': 'ls', 'LATENCY|HISTORY': 'ls', 'LATENCY|LATEST': 'ls',
+  'LATENCY|RESET': 'ls', LCS: 'km', LINDEX: 'k', LINSERT: 'wok', LLEN: 'k', LMOVE: 'wokm', LMPOP: 'wkm', LOLWUT: '',
+  LPOP: 'wk', LPOS: 'k', LPUSH: 'wok', LPUSHX: 'wok', LRANGE: 'k', LREM: 'wk', LSET: 'wok', LTRIM: 'wk', MEMORY: '',
+  'MEMORY|DOCTOR': '', 'MEMORY|HELP': 'ls', 'MEMORY|MALLOC-STATS': '', 'MEMORY|PURGE': '', 'MEMORY|STATS': '',
+  'MEMORY|USAGE': 'k', MGET: 'km', MIGRATE: 'wkm', MODULE: '', 'MODULE|HELP': 'ls', 'MODULE|LIST': '',
+  'MODULE|LOAD': '', 'MODULE|LOADEX': '', 'MODULE|UNLOAD': '', MONITOR: 'ls', MOVE: 'wk', MSET: 'wokm',
+  MSETNX: 'wokm', MULTI: 'lsb', OBJECT: '', 'OBJECT|ENCODING': 'k', 'OBJECT|FREQ': 'k', 'OBJECT|HELP': 'ls',
+  'OBJECT|IDLETIME': 'k', 'OBJECT|REFCOUNT': 'k', PERSIST: 'wk', PEXPIRE: 'wk', PEXPIREAT: 'wk', PEXPIRETIME: 'k',
+  PFADD: 'wok', PFCOUNT: 'km', PFDEBUG: 'wok', PFMERGE: 'wokm', PFSELFTEST: '', PING: '', PSETEX: 'wok',
+  PSUBSCRIBE: 'ls', PSYNC: '', PTTL: 'k', PUBLISH: 'ls', PUBSUB: '', 'PUBSUB|CHANNELS': 'ls', 'PUBSUB|HELP': 'ls',
+  'PUBSUB|NUMPAT': 'ls', 'PUBSUB|NUMSUB': 'ls', 'PUBSUB|SHARDCHANNELS': 'ls', 'PUBSUB|SHARDNUMSUB': 'ls',
+  PUNSUBSCRIBE: 'ls', QUIT: 'lsba', RANDOMKEY: '', READONLY: 'ls', READWRITE: 'ls', RENAME: 'wkm', RENAMENX: 'wkm',
+  REPLCONF: 'lsb', REPLICAOF: 's', RESET: 'lsba', RESTORE: 'wok', 'RESTORE-ASKING': 'wok', ROLE: 'ls', RPOP: 'wk',
+  RPOPLPUSH: 'wokm', RPUSH: 'wok', RPUSHX: 'wok', SADD: 'wok', SAVE: '', SCAN: '', SCARD: 'k', SCRIPT: '',
+  'SCRIPT|DEBUG': '', 'SCRIPT|EXISTS': '', 'SCRIPT|FLUSH': '', 'SCRIPT|HELP': 'ls', 'SCRIPT|KILL': 'b',
+  'SCRIPT|LOAD': 's', SDIFF: 'km', SDIFFSTORE: 'wokm', SELECT: 'ls', SET: 'wok', SETBIT: 'wok', SETEX: 'wok',
+  SETNX: 'wok', SETRANGE: 'wok', SHUTDOWN: 'lsb', SINTER: 'km', SINTERCARD: 'km', SINTERSTORE: 'wokm', SISMEMBER: 'k',
+  SLAVEOF: 's', SLOWLOG: '', 'SLOWLOG|GET': 'ls', 'SLOWLOG|HELP': 'ls', 'SLOWLOG|LEN': 'ls', 'SLOWLOG|RESET': 'ls',
+  SMEMBERS: 'k', SMISMEMBER: 'k', SMOVE: 'wkm', SORT: 'wokm', SORT_RO: 'km', SPOP: 'wk', SPUBLISH: 'lsk',
+  SRANDMEMBER: 'k', SREM: 'wk', SSCAN: 'k', SSUBSCRIBE: 'lskm', STRLEN: 'k', SUBSCRIBE: 'ls', SUBSTR: 'k',
+  SUNION: 'km', SUNIONSTORE: 'wokm', SUNSUBSCRIBE: 'lskm', SWAPDB: 'w', SYNC: '', TIME: 'ls', TOUCH: 'km', TTL: 'k',
+  TYPE: 'k', UNLINK: 'wkm', UNSUBSCRIBE: 'ls', UNWATCH: 'lsb', WAIT: '', WATCH: 'lsbkm', XACK: 'wk', XADD: 'wok',
+  XAUTOCLAIM: 'wk', XCLAIM: 'wk', XDEL: 'wk', XGROUP: '', 'XGROUP|CREATE': 'wok', 'XGROUP|CREATECONSUMER': 'wok',
+  'XGROUP|DELCONSUMER': 'wk', 'XGROUP|DESTROY': 'wk', 'XGROUP|HELP': 'ls', 'XGROUP|SETID': 'wk', XINFO: '',
+  'XINFO|CONSUMERS': 'k', 'XINFO|GROUPS': 'k', 'XINFO|HELP': 'ls', 'XINFO|STREAM': 'k', XLEN: 'k', XPENDING: 'k',
+  XRANGE: 'k', XREAD: 'km', XREADGROUP: 'wkm', XREVRANGE: 'k', XSETID: 'wok', XTRIM: 'wk', ZADD: 'wok', ZCARD: 'k',
+  ZCOUNT: 'k', ZDIFF: 'km', ZDIFFSTORE: 'wokm', ZINCRBY: 'wok', ZINTER: 'km', ZINTERCARD: 'km', ZINTERSTORE: 'wokm',
+  ZLEXCOUNT: 'k', ZMPOP: 'wkm', ZMSCORE: 'k', ZPOPMAX: 'wk', ZPOPMIN: 'wk', ZRANDMEMBER: 'k', ZRANGE: 'k',
+  ZRANGEBYLEX: 'k', ZRANGEBYSCORE: 'k', ZRANGESTORE: 'wokm', ZRANK: 'k', ZREM: 'wk', ZREMRANGEBYLEX: 'wk',
+  ZREMRANGEBYRANK: 'wk', ZREMRANGEBYSCORE: 'wk', ZREVRANGE: 'k', ZREVRANGEBYLEX: 'k', ZREVRANGEBYSCORE: 'k',
+  ZREVRANK: 'k', ZSCAN: 'k', ZSCORE: 'k', ZUNION: 'km', ZUNIONSTORE: 'wokm',
+};
