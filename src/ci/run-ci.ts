@@ -34,6 +34,11 @@ export interface CiIo {
   env?: NodeJS.ProcessEnv;
   /** Signals to stop on; default SIGINT and SIGTERM of this process. */
   signals?: NodeJS.EventEmitter;
+  /**
+   * A stop caught since the CLI's first line (cli/stop-signals.ts): a CI system may stop the run
+   * while it starts. Handed over to `signals` once they are heard; one that came cancels the run.
+   */
+  early?: { signal: AbortSignal; release(): void };
 }
 
 export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
@@ -67,6 +72,8 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
   const onTerm = () => onSignal('SIGTERM');
   signals.on('SIGINT', onInt);
   signals.on('SIGTERM', onTerm);
+  io.early?.release();
+  if (io.early?.signal.aborted) onSignal(String(io.early.signal.reason));
   let jobs: Readonly<Job>[] = [];
   /** Why the jobs left queued could not start: the state dir's disk refused their claims. */
   let held: { failure?: string } | undefined;

@@ -12,6 +12,7 @@ import type { SweepCommandOptions } from './sweep-command.js';
 import { nodes, stateDirOf, type GlobalOptions } from './global-options.js';
 import { leavingLines } from './leaving.js';
 import { registerQueueCommands } from './queue-commands.js';
+import { takeStopSignals } from './stop-signals.js';
 import { translate } from './user-errors.js';
 import { loadRunners } from '../report/runners.js';
 
@@ -87,15 +88,19 @@ async function sweepAction(project: string | undefined, o: SweepCommandOptions, 
   // The program's own --ci takes the flag (and a word after it) when it comes first.
   const ci = o.ci === true || g.ci !== undefined;
   const target = project ?? (typeof g.ci === 'string' ? g.ci : '.');
+  // Armed by the bin when --ci is given, as for the program's own --ci.
+  const early = takeStopSignals();
   const [{ runCi }, { ConfigError }] = await Promise.all([import('../ci/run-ci.js'), import('../config/errors.js')]);
   try {
-    const code = await runCi({ target, stateDir: await stateDirOf(g), nodes: await nodes(g), nodeWaitMs: 30_000, edit: (text) => sweepConfigText(text, flags) }, io);
+    const code = await runCi({ target, stateDir: await stateDirOf(g), nodes: await nodes(g), nodeWaitMs: 30_000, edit: (text) => sweepConfigText(text, flags) }, { ...io, early });
     return sweepExitCode(code, ci);
   } catch (e) {
     // A flag's mistake found by the config check: name the flag, not a line of the edited config.
     const flag = e instanceof ConfigError ? /^chaos\.sweep\.(\w+)(?:\.\d+)?: (.*)$/s.exec(e.problem) : null;
     if (flag && o[flag[1] as keyof SweepCommandOptions] !== undefined) throw new UsageError(`--${flag[1]}: ${flag[2]}${(e as InstanceType<typeof ConfigError>).hint ? ` (${(e as InstanceType<typeof ConfigError>).hint})` : ''}`);
     throw e;
+  } finally {
+    early.release();
   }
 }
 
@@ -103,16 +108,23 @@ async function defaultAction(g: GlobalOptions, io: Io): Promise<number> {
   if (g.ci === undefined) return runControlCenter(g);
   const seconds = Number(g.nodeWait ?? '30');
   if (!Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) throw new UsageError('--node-wait: seconds from 0 to 86400');
-  const { runCi } = await import('../ci/run-ci.js');
-  return runCi(
-    {
-      target: typeof g.ci === 'string' ? g.ci : '.',
-      stateDir: await stateDirOf(g),
-      nodes: await nodes(g),
-      nodeWaitMs: seconds * 1000,
-    },
-    io,
-  );
+  // From the first line (the bin's): a CI system may stop the run while it starts; Node's
+  // default would kill it (exit 143) where a stop once running cancels the run (130).
+  const early = takeStopSignals();
+  try {
+    const { runCi } = await import('../ci/run-ci.js');
+    return await runCi(
+      {
+        target: typeof g.ci === 'string' ? g.ci : '.',
+        stateDir: await stateDirOf(g),
+        nodes: await nodes(g),
+        nodeWaitMs: seconds * 1000,
+      },
+      { ...io, early },
+    );
+  } finally {
+    early.release();
+  }
 }
 
 /** The control center on this user's queue and nodes: it runs the queued jobs while open. */
