@@ -273,26 +273,88 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     });
   });
 
-  it('100:error gives ioredis a ReplyError of each kind, and the connection keeps working', async () => {
+  // Each kind where a real redis in that state gives it (redis-refusals.ts): a read-only
+  // replica refuses SET and INCR (flag write) but serves GET, a loading one refuses all three.
+  it('100:error gives ioredis a ReplyError of each kind on the commands a real server refuses with it, the others pass; the connection keeps working', async () => {
+    const refusing: Record<string, { first: [string, ...string[]]; pipelined: [get: boolean, set: boolean, incr: boolean] }> = {
+      LOADING: { first: ['GET', 'ek'], pipelined: [true, true, true] },
+      ERR: { first: ['GET', 'ek'], pipelined: [true, true, true] },
+      READONLY: { first: ['SET', 'ek', 'no'], pipelined: [false, true, true] },
+      OOM: { first: ['SET', 'ek', 'no'], pipelined: [false, true, true] },
+      BUSY: { first: ['GET', 'ek'], pipelined: [true, true, true] },
+      MASTERDOWN: { first: ['GET', 'ek'], pipelined: [true, true, true] },
+      MISCONF: { first: ['PING'], pipelined: [false, true, true] },
+      NOAUTH: { first: ['GET', 'ek'], pipelined: [true, true, true] },
+      NOSCRIPT: { first: ['EVALSHA', 'a'.repeat(40), '0'], pipelined: [false, false, false] },
+      TRYAGAIN: { first: ['MGET', 'ek', 'ek2'], pipelined: [false, false, false] },
+      CLUSTERDOWN: { first: ['GET', 'ek'], pipelined: [true, true, true] },
+    };
+    expect(Object.keys(refusing).sort()).toEqual(Object.keys(redisProtocol.errorKinds).sort());
     await withProxy('', async (p) => {
       const r = client(p.port);
       await r.connect();
-      await r.set('ek', 'ok');
-      for (const kind of Object.keys(redisProtocol.errorKinds)) {
+      let told = 0;
+      for (const [kind, { first, pipelined }] of Object.entries(refusing)) {
+        await r.set('ek', 'ok');
+        await r.set('en', '1');
         await p.setMix({ error: { percent: 100, kind } });
-        const err = await r.get('ek').then(() => undefined, (e: unknown) => e);
+        const err = await r.call(...first).then(() => undefined, (e: unknown) => e);
         expect(err, kind).toBeInstanceOf(ReplyError);
         expect((err as Error).message.startsWith(`${kind} `), (err as Error).message).toBe(true);
-        // Pipelined: every command gets its own error, in order.
-        const res = await r.pipeline().get('ek').set('ek', 'no').incr('ek').exec();
-        expect(res!.map(([e]) => (e as Error | null)?.message.split(' ')[0])).toEqual([kind, kind, kind]);
+        // Pipelined: every command refused gets its own error, in order; the others their server's reply.
+        const res = await r.pipeline().get('ek').set('ek', 'no').incr('en').exec();
+        expect(res!.map(([e, v]) => (e as Error | null)?.message.split(' ')[0] ?? v), kind).toEqual([
+          pipelined[0] ? kind : 'ok', pipelined[1] ? kind : 'OK', pipelined[2] ? kind : 2,
+        ]);
+        told += 1 + pipelined.filter(Boolean).length;
+        expect(p.stats().behaviors.error, kind).toBe(told);
         await p.setMix('');
-        expect(await r.get('ek')).toBe('ok'); // the SET above never reached the server
+        // A refused SET never reached the server.
+        expect(await r.get('ek'), kind).toBe(pipelined[1] ? 'ok' : 'no');
       }
       expect(p.stats().connections.total).toBe(1);
       expect(p.stats().fallbacks).toBe(0);
       r.disconnect();
     });
+  });
+
+  // A loading redis serves AUTH, SELECT, INFO (ioredis' ready check), CLIENT SETNAME (flag loading)
+  // and refuses GET, SET ...; a read-only replica serves GET and refuses SET.
+  it('ioredis connects at 100:error LOADING with AUTH and SELECT, as to a loading redis, and its commands get LOADING; at READONLY, GET works and SET fails', async () => {
+    const locked = await startRedis({ password: 'pw' });
+    const p = await startProxy({ name: 'r', listen: '127.0.0.1:0', upstream: `127.0.0.1:${locked.port}`, protocol: 'redis', behaviors: '100:error', seed: 1 });
+    const r = client(p.port, { password: 'pw', db: 1, connectionName: 'loading', disableClientInfo: true });
+    try {
+      await r.connect();
+      const said = (q: Promise<unknown>) => q.then((v) => v, (e: Error) => e.message.split(' ')[0]);
+      expect(await said(r.get('lk'))).toBe('LOADING');
+      const res = await r.pipeline().set('lk', '1').incr('ln').info('server').exec();
+      expect(res!.map(([e, v]) => (e as Error | null)?.message.split(' ')[0] ?? typeof v)).toEqual(['LOADING', 'LOADING', 'string']);
+      expect(p.stats().behaviors.error).toBe(3);
+      await p.setMix({ error: { percent: 100, kind: 'READONLY' } });
+      expect(await said(r.get('lk'))).toBe(null);
+      expect(await said(r.set('lk', '1'))).toBe('READONLY');
+      expect(await said(r.exists('lk'))).toBe(0);
+      expect(p.stats().behaviors.error).toBe(4);
+      // The same through the behavior's hook (a warmup: its actions are not fixed).
+      await p.setMix({ error: { percent: 100, kind: 'READONLY', warmup: 1 } });
+      expect(await said(r.get('lk'))).toBe(null);
+      expect(await said(r.get('lk'))).toBe(null);
+      expect(await said(r.set('lk', '1'))).toBe('READONLY');
+      expect(p.stats().behaviors.error).toBe(5);
+      await p.setMix('');
+      expect(await r.client('GETNAME')).toBe('loading');
+      expect(await r.set('lk', '2')).toBe('OK');
+      const direct = client(locked.port, { password: 'pw', db: 1 });
+      await direct.connect();
+      expect(await direct.get('lk')).toBe('2');
+      direct.disconnect();
+      expect(p.stats().fallbacks).toBe(0);
+    } finally {
+      r.disconnect();
+      await p.close(100);
+      await locked.stop();
+    }
   });
 
   it('withholds exactly the errored commands of a pipelined batch from the server, the others reach it intact', async () => {
@@ -355,7 +417,7 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
   it.each([
     ['delayed ones', { latency: { percent: 20, latency: 10 } }],
     // Injected errors among them: their exchanges are renewed for later runs once delivered.
-    ['delayed ones and injected errors', { latency: { percent: 20, latency: 10 }, error: 20 }],
+    ['delayed ones and injected errors', { latency: { percent: 20, latency: 10 }, error: { percent: 20, kind: 'BUSY' } }],
   ])('replies held behind %s go out in order, each request counted and timed once', async (_, mix) => {
     // 20 % of the replies wait 10 ms: the untouched requests after them in a pipeline (runs of a
     // chunk's requests sharing one exchange) hold their replies until it goes.
@@ -369,7 +431,7 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
         for (let i = 0; i < 200; i++) pipe.echo(`r${round}:${i}`);
         const res = (await pipe.exec())!;
         errors += res.filter(([e]) => e).length;
-        expect(res.map(([e, v], i) => (e ? String(e) : String(v)).replace(/^ReplyError: LOADING .*/, `r${round}:${i}`))).toEqual(Array.from({ length: 200 }, (_, i) => `r${round}:${i}`));
+        expect(res.map(([e, v], i) => (e ? String(e) : String(v)).replace(/^ReplyError: BUSY .*/, `r${round}:${i}`))).toEqual(Array.from({ length: 200 }, (_, i) => `r${round}:${i}`));
       }
       const st = p.stats();
       expect(st.exchanges - before).toBe(600);
@@ -466,12 +528,13 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
 
   // Withheld, they would leave the server inside MULTI: every later command on the connection
   // queued instead of run, and answered +QUEUED. EXEC goes as DISCARD: a real redis refusing EXEC
-  // discards the block (proxy-node-redis 'an error on EXEC discards the transaction').
+  // discards the block (proxy-node-redis 'an error on EXEC discards the transaction'). A real
+  // redis serves DISCARD whatever its state but when it asks for AUTH (no flag no_auth).
   it.each([
-    ['EXEC', '-EXECABORT Transaction discarded because of: LOADING '],
-    ['DISCARD', '-LOADING '],
-  ])('an error on %s still ends the transaction on the server, none of it run; the connection goes on', async (verb, said) => {
-    await withProxy({ transient: { percent: 100, warmup: 2, agitate: 1 } }, async (p) => {
+    ['EXEC', 'LOADING', '-EXECABORT Transaction discarded because of: LOADING '],
+    ['DISCARD', 'NOAUTH', '-NOAUTH '],
+  ])('an error on %s still ends the transaction on the server, none of it run; the connection goes on', async (verb, kind, said) => {
+    await withProxy({ transient: { percent: 100, warmup: 2, agitate: 1, kind } }, async (p) => {
       const s = net.connect({ port: p.port, host: '127.0.0.1' });
       s.on('error', () => {});
       const { replies, settled } = collectReplies(s, 5, 5000);
@@ -486,8 +549,9 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
 
   // A real RESET never fails, so a client may take it as done whatever it is told: withheld, the
   // server kept the block, the watch and the database the client thinks reset (its SET queued, in db 1).
+  // Only ERR meets it: a real redis serves RESET in any state (flags loading, stale, allow_busy, no_auth).
   it('an error on RESET still resets the connection on the server: the commands after it run, in db 0', async () => {
-    await withProxy({ transient: { percent: 100, warmup: 4, agitate: 1 } }, async (p) => {
+    await withProxy({ transient: { percent: 100, warmup: 4, agitate: 1, kind: 'ERR' } }, async (p) => {
       const k = 'reset:k';
       const direct = client(server.port);
       await direct.del(k);
@@ -497,7 +561,7 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
       s.write(Buffer.concat([cmd('SELECT', '1'), cmd('WATCH', k), cmd('MULTI'), cmd('SET', k, 'queued'), cmd('RESET'), cmd('SET', k, 'after'), cmd('GET', k)]));
       await settled;
       s.destroy();
-      expect(replies.map(String)).toEqual(['+OK\r\n', '+OK\r\n', '+OK\r\n', '+QUEUED\r\n', expect.stringMatching(/^-LOADING /), '+OK\r\n', '$5\r\nafter\r\n']);
+      expect(replies.map(String)).toEqual(['+OK\r\n', '+OK\r\n', '+OK\r\n', '+QUEUED\r\n', expect.stringMatching(/^-ERR injected error on 'RESET'/), '+OK\r\n', '$5\r\nafter\r\n']);
       expect(await direct.get(k)).toBe('after');
       await direct.select(1);
       expect(await direct.exists(k)).toBe(0);
@@ -515,8 +579,8 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
       const r = client(p.port, { enableReadyCheck: false, disableClientInfo: true });
       await r.connect();
       await r.watch(k);
-      await p.setMix({ error: { percent: 100 } });
-      await expect(r.unwatch()).rejects.toThrow(/^LOADING /);
+      await p.setMix({ error: { percent: 100, kind: 'NOAUTH' } });
+      await expect(r.unwatch()).rejects.toThrow(/^NOAUTH /);
       await p.setMix('');
       await direct.set(k, 'changed');
       expect(await r.multi().set(k2, '1').exec()).toEqual([[null, 'OK']]);
@@ -528,12 +592,13 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
   // A real redis refuses a command while queueing it and then answers EXEC with EXECABORT,
   // running none of the block: the proxy withholds the command it answers with an error, so the
   // server must not run the others either (ioredis would map their results onto the wrong commands).
-  // An error on MULTI itself: the client was told the transaction did not start, so none of it runs either.
+  // An error on MULTI itself (NOAUTH: a real redis serves MULTI in any other state): the client
+  // was told the transaction did not start, so none of it runs either.
   it.each([
-    ['INCR', 2, ['+OK\r\n', '+QUEUED\r\n', expect.stringMatching(/^-LOADING /)]],
-    ['MULTI', 0, [expect.stringMatching(/^-LOADING /), '+QUEUED\r\n', '+QUEUED\r\n']],
-  ])('an error on %s of a transaction aborts it: EXECABORT, nothing applied, the connection goes on', async (verb, warmup, queued) => {
-    await withProxy({ transient: { percent: 100, warmup, agitate: 1 } }, async (p) => {
+    ['INCR', 2, 'LOADING', ['+OK\r\n', '+QUEUED\r\n', expect.stringMatching(/^-LOADING /)]],
+    ['MULTI', 0, 'NOAUTH', [expect.stringMatching(/^-NOAUTH /), '+QUEUED\r\n', '+QUEUED\r\n']],
+  ])('an error on %s of a transaction aborts it: EXECABORT, nothing applied, the connection goes on', async (verb, warmup, kind, queued) => {
+    await withProxy({ transient: { percent: 100, warmup, agitate: 1, kind } }, async (p) => {
       const [k, n] = [`abort:${verb}:k`, `abort:${verb}:n`];
       const direct = client(server.port);
       await direct.del(k, n);
@@ -559,8 +624,8 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
   });
 
   // ioredis sends MULTI, SET, INCR, GET, EXEC; the error is on the first or the third.
-  it.each([['MULTI', 0], ['INCR', 2]])('ioredis multi() with an error on %s fails whole; the next transaction on the connection runs', async (verb, warmup) => {
-    await withProxy({ transient: { percent: 100, warmup, agitate: 1 } }, async (p) => {
+  it.each([['MULTI', 0, 'NOAUTH'], ['INCR', 2, 'LOADING']])('ioredis multi() with an error on %s fails whole; the next transaction on the connection runs', async (verb, warmup, kind) => {
+    await withProxy({ transient: { percent: 100, warmup, agitate: 1, kind } }, async (p) => {
       const [k, n] = [`iomulti:${verb}:k`, `iomulti:${verb}:n`];
       const direct = client(server.port);
       await direct.del(k, n);

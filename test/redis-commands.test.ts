@@ -1,10 +1,11 @@
 /**
  * The redis command flags the proxy decides its injected errors by (redis-commands.ts) against
- * the redis-server at hand's COMMAND INFO.
+ * the redis-server at hand's COMMAND INFO, and which requests each kind meets (redis-refusals.ts).
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_FLAGS } from '../src/proxy/protocols/redis-commands.js';
+import { refuses } from '../src/proxy/protocols/redis-refusals.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
 
 /** COMMAND INFO's entry: name, arity, flags, first key, last key, step, ACL categories, tips, key specs, subcommands. */
@@ -18,6 +19,8 @@ function letters([, , flags, first, last, , , , specs]: Info): string {
   return [has('write') && 'w', has('denyoom') && 'o', has('loading') && 'l', has('stale') && 's', has('allow_busy') && 'b', has('no_auth') && 'a', keys && 'k', several && 'm']
     .filter(Boolean).join('');
 }
+
+const cmd = (...words: string[]) => Buffer.from(`*${words.length}\r\n${words.map((w) => `$${w.length}\r\n${w}\r\n`).join('')}`);
 
 describe.skipIf(!haveServer('redis-server'))('redis command flags against redis-server', () => {
   let server: RunningServer;
@@ -36,5 +39,36 @@ describe.skipIf(!haveServer('redis-server'))('redis command flags against redis-
     } finally {
       r.disconnect();
     }
+  });
+});
+
+describe('which requests a kind meets', () => {
+  it('by the command flags; subcommands by their own, multi-bulk or inline', () => {
+    expect(refuses('LOADING', 'HELLO', cmd('HELLO', '3'))).toBe(false);
+    expect(refuses('LOADING', 'GET', cmd('GET', 'k'))).toBe(true);
+    expect(refuses('READONLY', 'GET', cmd('GET', 'k'))).toBe(false);
+    expect(refuses('READONLY', 'SET', cmd('SET', 'k', 'v'))).toBe(true);
+    expect(refuses('OOM', 'DEL', cmd('DEL', 'k'))).toBe(false);
+    expect(refuses('OOM', 'SET', cmd('SET', 'k', 'v'))).toBe(true);
+    expect(refuses('MISCONF', 'PING', cmd('PING'))).toBe(true);
+    expect(refuses('MISCONF', 'GET', cmd('GET', 'k'))).toBe(false);
+    expect(refuses('NOSCRIPT', 'EVAL', cmd('EVAL', 'return 1', '0'))).toBe(false);
+    expect(refuses('NOSCRIPT', 'EVALSHA', cmd('EVALSHA', 'abc', '0'))).toBe(true);
+    expect(refuses('TRYAGAIN', 'GET', cmd('GET', 'k'))).toBe(false);
+    expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'a', 'b'))).toBe(true);
+    expect(refuses('CLUSTERDOWN', 'PING', cmd('PING'))).toBe(false);
+    expect(refuses('ERR', 'RESET', cmd('RESET'))).toBe(true);
+    // EXEC: by its block's commands on a real redis, which the proxy does not keep.
+    expect(refuses('READONLY', 'EXEC', cmd('EXEC'))).toBe(true);
+    // CLUSTER HELP is served while loading, CLUSTER INFO (no flag loading) not; CONFIG has no flags of its own.
+    expect(refuses('LOADING', 'CLUSTER', cmd('CLUSTER', 'help'))).toBe(false);
+    expect(refuses('LOADING', 'CLUSTER', cmd('CLUSTER', 'INFO'))).toBe(true);
+    expect(refuses('LOADING', 'CLUSTER', Buffer.from('cluster  "help"\r\n'))).toBe(false);
+    expect(refuses('LOADING', 'CLUSTER', Buffer.from('cluster info\r\n'))).toBe(true);
+    expect(refuses('LOADING', 'CONFIG', cmd('CONFIG', 'GET', 'maxmemory'))).toBe(false);
+    expect(refuses('LOADING', 'CONFIG', Buffer.from('config\r\n'))).toBe(true);
+    // Unknown to redis 7.0: refused, as before (a module's command, a later version's subcommand).
+    expect(refuses('READONLY', 'JSON.GET', cmd('JSON.GET', 'k'))).toBe(true);
+    expect(refuses('LOADING', 'CLIENT', cmd('CLIENT', 'SETINFO', 'LIB-NAME', 'x'))).toBe(true);
   });
 });

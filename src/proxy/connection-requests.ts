@@ -89,8 +89,14 @@ export abstract class ConnectionRequests extends ConnectionFaults {
         }
         const buf = f.bufOf(i);
         const fixed = entry.fixed;
-        if (fixed !== undefined && fixed.length === 1 && fixed[0].type === 'error' && !this.standInFor(fixed[0].kind, buf.subarray(starts[i], ends[i]), true)) {
-          this.answerFixedError(entry, fixed[0], buf, starts[i], ends[i], f.labels[i]);
+        const error = fixed !== undefined && fixed.length === 1 && fixed[0].type === 'error' ? fixed[0] : undefined;
+        // An error the server would not give this request (a read to a read-only replica): it goes as nothing drawn.
+        if (error !== undefined && this.protocol.refuses !== undefined && !this.refused(error.kind, f.labels[i], buf.subarray(starts[i], ends[i]))) {
+          this.forwardUntouched(buf, starts[i], ends[i]);
+          continue;
+        }
+        if (error !== undefined && !this.standInFor(error.kind, buf.subarray(starts[i], ends[i]), true)) {
+          this.answerFixedError(entry, error, buf, starts[i], ends[i], f.labels[i]);
         } else {
           wait = this.handleRequest(f.segment(i), entry);
         }

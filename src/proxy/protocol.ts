@@ -169,6 +169,13 @@ export interface Protocol {
    * `kind`: the error drawn (MySQL's deadlock rolls back its transaction).
    */
   standIn?(request: Buffer, whole: boolean, session?: FramerSession, ordinal?: number, kind?: string): Buffer | undefined;
+  /**
+   * Whether a real server in the state the error `kind` stands for refuses the request (a
+   * read-only redis replica refuses writes only), asked only once an error is drawn. One it
+   * would serve passes untouched, counted as an exchange nothing acted on. `label` and
+   * `request` as the request's first segment has them. Undefined: every request is refused.
+   */
+  refuses?(kind: string, label: string | undefined, request: Buffer): boolean;
 }
 
 /**

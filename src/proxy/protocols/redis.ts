@@ -37,6 +37,7 @@ import { FramingError, MAX_HEAD_BYTES, type ErrorReply, type FramerSession, type
 import { END, Frames, MUST_FORWARD, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
 import { encodeError, errorKinds } from './redis-errors.js';
+import { refuses } from './redis-refusals.js';
 import { RedisReplies } from './redis-replies.js';
 import { MultiBlocks, TRANSACTION_COMMANDS } from './redis-multi.js';
 import {
@@ -280,4 +281,5 @@ export const redis: Protocol = {
   createSession: () => new RedisSession(),
   encodeError,
   standIn: (_request, _whole, session, ordinal) => (session instanceof RedisSession ? session.standIn(ordinal) : undefined),
+  refuses,
 };

@@ -1,0 +1,72 @@
+/**
+ * Which commands a real redis in the state an error kind stands for refuses with it, by the
+ * rules of redis-server 7.0's processCommand and the commands' flags (redis-commands.ts): a
+ * loading server still serves HELLO, AUTH, SELECT, INFO ... (flag `loading`), a read-only
+ * replica refuses writes only, maxmemory refuses `denyoom` commands, and so on. A command the
+ * server would serve passes untouched: a client asking for READONLY gets what a replica does,
+ * reads working, and one at 100:error LOADING can still connect, as it would to a loading redis.
+ */
+import { COMMAND_FLAGS } from './redis-commands.js';
+import { DOLLAR, inlineWords, LF, lengthLine, STAR } from './redis-resp.js';
+
+/**
+ * Whether a command with the given flags (redis-commands.ts' letters) is refused with `kind`.
+ * ERR, NOSCRIPT and unknown kinds: see refuses.
+ */
+const RULES: Record<string, (flags: string, label: string) => boolean> = {
+  LOADING: (f) => !f.includes('l'),
+  READONLY: (f) => f.includes('w'),
+  OOM: (f) => f.includes('o'),
+  BUSY: (f) => !f.includes('b'),
+  MASTERDOWN: (f) => !f.includes('s'),
+  // stop-writes-on-bgsave-error refuses writes, and PING (so that a monitor sees it).
+  MISCONF: (f, label) => f.includes('w') || label === 'PING',
+  NOAUTH: (f) => !f.includes('a'),
+  // A cluster answers for the slots of the keys a command names: one without keys it serves itself.
+  CLUSTERDOWN: (f) => f.includes('k'),
+  // Only a request whose keys span a slot being moved: one naming a single key never.
+  TRYAGAIN: (f) => f.includes('m'),
+};
+
+/** Commands with subcommands (`CLIENT|SETINFO`): their own flags are not the subcommand's. */
+const CONTAINERS = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('|')).map((n) => n.slice(0, n.indexOf('|'))));
+
+/**
+ * Whether a real redis in the state `kind` stands for refuses the request `label` (its command
+ * word, as framed) whose first segment is `request`. ERR (a generic error) can meet any
+ * command; NOSCRIPT only EVALSHA's. A command or subcommand redis 7.0 does not name (a
+ * module's, a later version's) is refused as before: there is no knowing. EXEC is refused by
+ * its block's commands' flags on a real redis, which the proxy does not keep: it is refused.
+ */
+export function refuses(kind: string, label: string | undefined, request: Buffer): boolean {
+  if (kind === 'NOSCRIPT') return label === 'EVALSHA' || label === 'EVALSHA_RO';
+  const rule = RULES[kind];
+  if (rule === undefined || label === undefined || label === 'EXEC') return true;
+  let flags: string | undefined = COMMAND_FLAGS[label];
+  if (CONTAINERS.has(label)) {
+    const sub = subcommandOf(request);
+    flags = sub === undefined ? undefined : COMMAND_FLAGS[`${label}|${sub}`];
+  }
+  return flags === undefined || rule(flags, label);
+}
+
+/** The second word of a request (its subcommand), upper case; undefined when it has none. */
+function subcommandOf(req: Buffer): string | undefined {
+  if (req[0] !== STAR) {
+    const lf = req.indexOf(LF);
+    const words: number[] = [];
+    if (inlineWords(req, 0, lf < 0 ? req.length : lf, 2, words) < 4) return undefined;
+    return req.toString('latin1', words[2], words[3]).toUpperCase();
+  }
+  // *N, then $len and the command word, then $len and the subcommand: the framer read them whole.
+  let p = req.indexOf(LF) + 1;
+  for (let i = 0; i < 2; i++) {
+    if (p <= 0 || req[p] !== DOLLAR) return undefined;
+    const lf = req.indexOf(LF, p);
+    const len = lf < 0 ? undefined : lengthLine(req, p + 1, lf);
+    if (len === undefined || len < 0 || lf + 1 + len > req.length) return undefined;
+    if (i === 1) return req.toString('latin1', lf + 1, lf + 1 + len).toUpperCase();
+    p = lf + 1 + len + 2;
+  }
+  return undefined;
+}
