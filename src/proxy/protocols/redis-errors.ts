@@ -1,43 +1,44 @@
 /**
  * The errors the redis proxy can inject: redis-server's own error lines, each kind a reason a
- * real client meets (a restart, a failover, maxmemory), encoded as a RESP error reply.
+ * real client meets (a restart, a failover, maxmemory), encoded as a RESP error reply. Which
+ * commands each kind meets: redis-refusals.ts.
  */
 import { oneLine, type ErrorKind, type ErrorReply, type ErrorReplyContext } from '../protocol.js';
 import { EMPTY, SWITCH_NOW } from './redis-resp.js';
 
 const ERRORS: Record<string, ErrorKind & { line: string }> = {
   LOADING: {
-    description: 'LOADING: the server is loading its dataset (after a restart); clients retry',
+    description: 'LOADING: the server is loading its dataset (after a restart): what it serves meanwhile (HELLO, AUTH, SELECT, INFO, ...) passes; clients retry',
     fatal: false,
     line: 'LOADING Redis is loading the dataset in memory',
   },
   ERR: {
-    description: 'ERR: a generic command error, naming the command',
+    description: 'ERR: a generic command error, naming the command (any command)',
     fatal: false,
     line: '',
   },
   READONLY: {
-    description: 'READONLY: a write reached a read-only replica (after a failover)',
+    description: 'READONLY: a read-only replica (after a failover): writes fail, reads pass',
     fatal: false,
     line: "READONLY You can't write against a read only replica.",
   },
   OOM: {
-    description: 'OOM: used memory is over maxmemory and the command would add more',
+    description: 'OOM: used memory is over maxmemory: commands that may add more (SET, LPUSH, ...) fail, others pass',
     fatal: false,
     line: "OOM command not allowed when used memory > 'maxmemory'.",
   },
   BUSY: {
-    description: 'BUSY: a long-running Lua script blocks the server',
+    description: 'BUSY: a long-running Lua script blocks the server: all but HELLO, AUTH, MULTI, DISCARD, ... fail',
     fatal: false,
     line: 'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.',
   },
   MASTERDOWN: {
-    description: 'MASTERDOWN: a replica lost its master and serves no stale data',
+    description: 'MASTERDOWN: a replica lost its master and serves no stale data: all but INFO, SELECT, AUTH, ... fail',
     fatal: false,
     line: "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
   },
   MISCONF: {
-    description: 'MISCONF: RDB snapshots fail, so writes are refused',
+    description: 'MISCONF: RDB snapshots fail, so writes (and PING) are refused, reads pass',
     fatal: false,
     line:
       "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. " +
@@ -46,7 +47,7 @@ const ERRORS: Record<string, ErrorKind & { line: string }> = {
       'Please check the Redis logs for details about the RDB error.',
   },
   NOAUTH: {
-    description: 'NOAUTH: the server asks for AUTH (e.g. after a password change)',
+    description: 'NOAUTH: the server asks for AUTH (e.g. after a password change): all but AUTH, HELLO, QUIT, RESET fail',
     fatal: false,
     line: 'NOAUTH Authentication required.',
   },
@@ -56,12 +57,12 @@ const ERRORS: Record<string, ErrorKind & { line: string }> = {
     line: 'NOSCRIPT No matching script. Please use EVAL.',
   },
   TRYAGAIN: {
-    description: 'TRYAGAIN: cluster slot being resharded, multi-key command must be retried',
+    description: 'TRYAGAIN: cluster slot being resharded: commands that may name several keys (MGET, DEL, ...) must be retried',
     fatal: false,
     line: 'TRYAGAIN Multiple keys request during rehashing of slot',
   },
   CLUSTERDOWN: {
-    description: 'CLUSTERDOWN: the cluster is down',
+    description: 'CLUSTERDOWN: the cluster is down: commands with keys fail',
     fatal: false,
     line: 'CLUSTERDOWN The cluster is down',
   },
