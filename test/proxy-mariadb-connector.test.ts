@@ -28,7 +28,26 @@ const errorPrepare = defineBehavior({
   options: z.object({ kind: errorKindOption() }),
   onExchange: (ctx, o) => (ctx.label === 'COM_STMT_PREPARE' ? act.error(o.kind) : act.forward()),
 });
-const behaviors = new Map([...defaultRegistry, [errorPrepare.name, errorPrepare as never]]);
+/** One exchange as the proxy drew it: its command, and whether it drew the error. */
+interface Drawn { label: string | undefined; error: boolean }
+/** error_seen's record, of the test running (those of a file run one at a time). */
+let drawn: Drawn[] = [];
+/**
+ * The error at `chance` % by the proxy's seeded random source, as `error` is drawn from a mix, each
+ * exchange recorded: an execute sent behind a prepare that failed gets the server's 1243, which
+ * the connector passes over, so an error drawn for it is one no call sees.
+ */
+const errorSeen = defineBehavior({
+  name: 'error_seen',
+  description: 'error at chance %, every exchange recorded',
+  options: z.object({ kind: errorKindOption(), chance: z.number() }),
+  onExchange: (ctx, o) => {
+    const error = ctx.random() * 100 < o.chance;
+    drawn.push({ label: ctx.label, error });
+    return error ? act.error(o.kind) : act.forward();
+  },
+});
+const behaviors = new Map([...defaultRegistry, ...[errorPrepare, errorSeen].map((b) => [b.name, b as never] as const)]);
 
 async function withProxy(mix: Behaviors, fn: (p: Proxy) => Promise<void>, seed = 1): Promise<void> {
   const p = await startProxy({ name: 'mariadb', listen: '127.0.0.1:0', upstream: `127.0.0.1:${db.port}`, protocol: 'mysql', behaviors: mix, seed }, { behaviors });
@@ -39,12 +58,19 @@ async function withProxy(mix: Behaviors, fn: (p: Proxy) => Promise<void>, seed =
   }
 }
 
-const connect = (port: number) =>
-  within('connect', mariadb.createConnection({ host: '127.0.0.1', port, user: 'root', database: 'chaos', connectTimeout: 5000 }));
+const connect = (port: number, sent?: string[]) =>
+  within('connect', mariadb.createConnection({
+    host: '127.0.0.1', port, user: 'root', database: 'chaos', connectTimeout: 5000,
+    // Each command the connector sends is logged once (PREPARE, EXECUTE, QUERY, BULK, CLOSE PREPARE, QUIT, ...).
+    ...(sent ? { logger: { query: (m: string) => { sent.push(m); } } } : {}),
+  }));
 
 /** Rows as plain data (BigInt and Buffers as strings), for toEqual. */
 const plain = (v: unknown): unknown =>
   JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? `${x}n` : x && x.type === 'Buffer' ? Buffer.from(x.data).toString('hex') : x)));
+
+/** Rows with their integers as numbers (the connector gives a BIGINT as a BigInt), for toEqual. */
+const nums = (v: unknown): unknown => JSON.parse(JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? Number(x) : x)));
 
 /** What the calls of one scenario came to, each bounded by a deadline. */
 async function passing(c: Connection, table: string): Promise<unknown[]> {
@@ -121,5 +147,98 @@ describe.skipIf(!haveMariadb())('the mariadb connector through the chaos proxy (
         expect(p.stats().behaviors.error_prepare).toBe(1);
       });
     });
+  }
+
+  it('100:error: every call fails with the injected error, nothing is written, the connection stays usable', async () => {
+    await direct.query('CREATE TABLE chaos.all_err (id INT PRIMARY KEY) ENGINE=InnoDB');
+    await withProxy('', async (p) => {
+      const c = await connect(p.port);
+      c.on('error', () => {});
+      await p.setMix('100:error');
+      const calls = {
+        query: () => c.query('SELECT 1'),
+        'query with params': () => c.query('INSERT INTO all_err VALUES (?)', [1]),
+        execute: () => c.execute('INSERT INTO all_err VALUES (?)', [2]),
+        batch: () => c.batch('INSERT INTO all_err VALUES (?)', [[3], [4]]),
+        begin: () => c.beginTransaction(),
+      };
+      for (const [what, call] of Object.entries(calls)) {
+        expect(await outcome(what, call()), what).toEqual({ err: expect.stringContaining('no: 1205, SQLState: HY000') });
+      }
+      const pipelined = await within('pipelined', Promise.all(Object.entries(calls).map(([what, call]) => outcome(what, call()))));
+      expect(pipelined).toEqual(Object.keys(calls).map(() => ({ err: expect.stringContaining('no: 1205') })));
+      await p.setMix('');
+      // One error per call, and one no call sees for each execute(): the execute sent behind its prepare.
+      expect(p.stats().behaviors.error).toBe(2 * Object.keys(calls).length + 2);
+      expect(await within('usable', c.execute('SELECT ? + 1 AS n', [41]))).toEqual([{ n: 42n }]);
+      await within('end', c.end());
+      expect(await direct.query('SELECT * FROM chaos.all_err')).toEqual([[], expect.anything()]);
+    });
+  });
+
+  for (const kind of ['1205', '1213']) {
+    it(`30:error ${kind} with a seed: each call settles with its result or the error, transactions commit once or leave nothing, the proxy counts what the connector did`, async () => {
+      const table = `chaos_${kind}`;
+      await direct.query(`CREATE TABLE chaos.${table} (id INT PRIMARY KEY, v VARCHAR(10)) ENGINE=InnoDB`);
+      await withProxy('', async (p) => {
+        const sent: string[] = [];
+        const c = await connect(p.port, sent);
+        c.on('error', () => {});
+        drawn = [];
+        const before = { exchanges: p.stats().exchanges, sent: sent.length };
+        await p.setMix({ error_seen: { percent: 100, kind, chance: 30 } });
+        const errors: string[] = [];
+        const committed: number[] = [];
+        const batched: number[] = [];
+        const settle = async <T>(what: string, call: Promise<T>, check: (v: T) => void): Promise<boolean> => {
+          const o = await outcome(what, call);
+          if ('err' in o) {
+            expect(o.err, what).toContain(`no: ${kind}`);
+            errors.push(what);
+            return false;
+          }
+          check(o.ok);
+          return true;
+        };
+        for (let round = 0; round < 30; round++) {
+          const id = round * 10;
+          // Pipelined: each sent before the reply to the one ahead.
+          await within(`round ${round}`, Promise.all([
+            settle('query', c.query('SELECT ? AS n', [round]), (r) => expect(nums(r)).toEqual([{ n: round }])),
+            settle('execute', c.execute('SELECT ? + 1 AS n', [round]), (r) => expect(nums(r)).toEqual([{ n: round + 1 }])),
+            settle('execute once', c.execute(`SELECT ${round} AS r, ? AS n`, [round]), (r) => expect(nums(r)).toEqual([{ r: round, n: round }])),
+            settle('query no params', c.query('SELECT COUNT(*) AS k FROM t'), (r) => expect(nums(r)).toEqual([{ k: 3 }])),
+          ]));
+          // A transaction: committed whole once, or rolled back.
+          let ok = await settle('begin', c.beginTransaction(), () => {});
+          ok &&= await settle('insert', c.query(`INSERT INTO ${table} VALUES (?, 'q')`, [id + 1]), () => {});
+          ok &&= await settle('execute insert', c.execute(`INSERT INTO ${table} VALUES (?, 'x')`, [id + 2]), () => {});
+          ok &&= await settle('commit', c.commit(), () => {});
+          if (ok) committed.push(id + 1, id + 2);
+          else await settle('rollback', c.rollback(), () => {});
+          if (await settle('batch', c.batch(`INSERT INTO ${table} VALUES (?, 'b')`, [[id + 3], [id + 4], [id + 5]]), () => {})) batched.push(id + 3, id + 4, id + 5);
+        }
+        await p.setMix('');
+        expect(await within('usable', c.query('SELECT @@in_transaction AS t'))).toEqual([{ t: 0n }]);
+        await within('end', c.end());
+        const rows = (await direct.query(`SELECT id FROM chaos.${table} ORDER BY id`))[0] as { id: number }[];
+        expect(rows.map((r) => r.id)).toEqual([...committed, ...batched].sort((a, b) => a - b));
+        expect(committed.length).toBeGreaterThan(0);
+        expect(committed.length).toBeLessThan(60);
+
+        // Every command the connector sent is one exchange, and each drew the error or not.
+        const stats = p.stats();
+        expect(stats.exchanges - before.exchanges).toBe(sent.length - before.sent);
+        // Each under the mix was drawn once (all but the last query and QUIT), and its errors counted.
+        expect(drawn.length).toBe(stats.exchanges - before.exchanges - 2);
+        expect(stats.behaviors.error_seen).toBe(drawn.filter((x) => x.error).length);
+        expect(stats.fallbacks).toBe(0);
+        // The errors the connector reported are those drawn, less those drawn for an execute
+        // behind a prepare that failed (the connector reported the prepare's).
+        const hidden = drawn.filter((x, i) => x.error && x.label === 'COM_STMT_EXECUTE' && drawn[i - 1]?.label === 'COM_STMT_PREPARE' && drawn[i - 1].error);
+        expect(errors.length).toBe(drawn.filter((x) => x.error).length - hidden.length);
+        expect(errors.length).toBeGreaterThan(20);
+      }, 30);
+    }, 120_000);
   }
 });

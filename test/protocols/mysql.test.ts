@@ -474,6 +474,19 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
     expect(mysql8.fromServer(pkt(1, err(1065, '42000', 'Query was empty')))).toMatchObject([{ start: true, end: true }]);
   });
 
+  // A real ROLLBACK ends the transaction whatever it answers: one that draws an error goes on.
+  it('a ROLLBACK goes as one neither chained nor released; a ROLLBACK TO a savepoint and statements around one are withheld', () => {
+    for (const sql of ['ROLLBACK', 'rollback;', ' Rollback Work ; ', 'ROLLBACK AND CHAIN', 'rollback release', 'ROLLBACK /* why */ WORK']) {
+      expect(mysql.standIn!(query([], sql), true, undefined, 3, '1205'), sql).toEqual(rollback([]));
+      expect(mysql.standIn!(query([0, 1], sql), true, undefined, 3, '1205'), sql).toEqual(rollback([0, 1]));
+    }
+    for (const sql of ['ROLLBACK TO SAVEPOINT a', 'ROLLBACK TO a', 'DELETE FROM t; ROLLBACK', 'ROLLBACK; DELETE FROM t', 'SELECT 1']) {
+      expect(mysql.standIn!(query([], sql), true, undefined, 3, '1205'), sql).toBeUndefined();
+    }
+    // Split over segments: withheld whole, as a COMMIT is.
+    expect(mysql.standIn!(query([], 'ROLLBACK'), false, undefined, 3, '1205')).toBeUndefined();
+  });
+
   it('statements ending in a COMMIT go with ROLLBACK in its place, unless a comment may hide it', () => {
     expect(mysql.standIn!(query([0, 1], 'INSERT INTO t VALUES (1); commit ;\n'), true)).toEqual(query([0, 1], 'INSERT INTO t VALUES (1); ROLLBACK AND NO CHAIN NO RELEASE'));
     expect(mysql.standIn!(query([], 'DELETE FROM t;\nCOMMIT'), true)).toEqual(query([], 'DELETE FROM t; ROLLBACK AND NO CHAIN NO RELEASE'));

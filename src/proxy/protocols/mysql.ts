@@ -33,7 +33,7 @@ import {
   MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED,
 } from './mysql-packets.js';
 import { MysqlReply } from './mysql-reply.js';
-import { commitStandIn, deadlockStandIn, prepareStandIn } from './mysql-commit.js';
+import { commitStandIn, deadlockStandIn, prepareStandIn, rollbackStandIn } from './mysql-commit.js';
 
 /** How much of a reply packet's payload the framer looks at (an OK packet's status fits). */
 const REPLY_PEEK = 32;
@@ -404,7 +404,7 @@ export const mysql: Protocol = {
   createSession: () => new MysqlSession(),
   standIn(request, whole, session, _ordinal, kind) {
     const attributes = session instanceof MysqlSession && session.queryAttributes();
-    return prepareStandIn(request, kind === '1213', attributes) ?? (whole ? commitStandIn(request) : undefined)
+    return prepareStandIn(request, kind === '1213', attributes) ?? (whole ? commitStandIn(request) ?? rollbackStandIn(request) : undefined)
       ?? (kind === '1213' ? deadlockStandIn(request, attributes) : undefined);
   },
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
