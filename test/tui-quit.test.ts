@@ -4,7 +4,7 @@
  * output is and how to queue it again; how many stay queued, where, and what runs them), and
  * the queue says the same.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { cliDone } from './helpers/marteau-cli.js';
@@ -47,4 +47,26 @@ it.skipIf(!haveServer('tmux'))('quitting with a job running says what became of 
   const id = stopped.id.slice(0, 8);
   expect(screen).toContain(`job ${id} (sleeper) interrupted: its output is in ${stopped.resultDir}/console.log; \`marteau-tui retry ${id} --state-dir ${state}\` queues it again`);
   expect(screen).toContain(`2 jobs left queued in ${state}: they run when the control center or \`marteau-tui worker --state-dir ${state}\` opens it again`);
+});
+
+it.skipIf(!haveServer('tmux'))('a SIGTERM while it runs a job leaves as q q does: the job interrupted, said, exit 130', async () => {
+  const dir = await project(`name: sleeper\n${commandYaml([process.execPath, '-e', 'console.log("asleep"); setTimeout(() => {}, 120000)'])}\n`);
+  const state = await stateDir();
+  const pidFile = path.join(await temp('pid'), 'pid');
+  const globals = ['--state-dir', state];
+  expect((await cliDone([...globals, 'enqueue', dir])).code).toBe(0);
+  // exec: the pid written is the control center's, which a session manager (or kill) stops.
+  session = await TmuxSession.start(`sh -c 'echo $$ > ${pidFile}; exec ${process.execPath} ${BIN} ${globals.join(' ')}'; echo "EXITED $?"`, { cols: 200, rows: 30, cwd: dir, env: { MARTEAU_NO_ALT_SCREEN: '1' } });
+  const s = session;
+  await s.waitFor(/sleeper\s+running/, 30_000);
+  await s.keys('G');
+  await s.waitFor((x) => x.includes('asleep'));
+  process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGTERM');
+  // It was killed: 143, its last frame left on the screen, nothing said; the job reaped later as its process gone.
+  const screen = await s.waitFor(/EXITED \d+/, 30_000);
+  expect(screen).toMatch(/EXITED 130/);
+  const jobs = JSON.parse((await cliDone([...globals, 'queue', '--json'])).out) as { id: string; status: string; reason?: string; resultDir: string }[];
+  expect(jobs.map((j) => [j.status, j.reason])).toEqual([['interrupted', 'the engine was stopped during the run']]);
+  const id = jobs[0].id.slice(0, 8);
+  expect(screen).toContain(`job ${id} (sleeper) interrupted: its output is in ${jobs[0].resultDir}/console.log`);
 });

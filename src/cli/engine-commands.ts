@@ -127,8 +127,21 @@ async function defaultAction(g: GlobalOptions, io: Io): Promise<number> {
   }
 }
 
-/** The control center on this user's queue and nodes: it runs the queued jobs while open. */
+/**
+ * The control center on this user's queue and nodes: it runs the queued jobs while open. A
+ * SIGTERM or SIGINT (a session closing, a `kill`) leaves as `q q` does: Node's default killed it
+ * (exit 143), the terminal left on its last frame and nothing said of the jobs it ran.
+ */
 async function runControlCenter(g: GlobalOptions): Promise<number> {
+  const stops = takeStopSignals();
+  try {
+    return await controlCenter(g, stops.signal);
+  } finally {
+    stops.release();
+  }
+}
+
+async function controlCenter(g: GlobalOptions, stop: AbortSignal): Promise<number> {
   const { assertTerminal, runTui } = await import('../ui/run.js');
   assertTerminal();
   const [{ Engine }, { engineBackend }] = await Promise.all([import('../core/engine.js'), import('../ui/engine-backend.js')]);
@@ -137,12 +150,14 @@ async function runControlCenter(g: GlobalOptions): Promise<number> {
   // team's jobs onto whatever machine someone opened a TUI on.
   const runsJobs = !config.queue?.url;
   const stateDir = await stateDirOf(g);
+  // Stopped before its engine starts: no job is claimed to be interrupted at once.
+  if (stop.aborted) return EXIT.interrupted;
   const engine = new Engine({ runners: loadRunners, stateDir, nodes: config, run: runsJobs ? 'all' : 'none' });
   await engine.start();
   const backend = engineBackend(engine, { cwd: process.cwd(), bell: () => process.stdout.write('\x07') });
   let stopped = new Set<string>();
   try {
-    const { interrupted } = await runTui(backend, path.basename(process.cwd()));
+    const { interrupted } = await runTui(backend, path.basename(process.cwd()), undefined, stop);
     stopped = new Set(backend.getSnapshot().jobs.filter((j) => j.runsHere).map((j) => j.id));
     return interrupted ? EXIT.interrupted : EXIT.ok;
   } finally {

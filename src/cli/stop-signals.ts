@@ -35,7 +35,9 @@ function listen(): StopSignals {
     process.off('SIGTERM', onTerm);
   };
   const stop = (name: NodeJS.Signals) => {
-    release();
+    // Off once the signal's other listeners have run: signal-exit (Ink's, the control center's)
+    // kills the process again when it finds itself the signal's only listener.
+    process.nextTick(release);
     ac.abort(name);
   };
   const onInt = () => stop('SIGINT');

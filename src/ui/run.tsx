@@ -21,8 +21,11 @@ export function assertTerminal(io: TuiIo = { stdin: process.stdin, stdout: proce
   }
 }
 
-/** Resolves when the user quits; `interrupted` when a running job was left behind. */
-export async function runTui(backend: TuiBackend, title: string, io: TuiIo = { stdin: process.stdin, stdout: process.stdout }): Promise<{ interrupted: boolean }> {
+/**
+ * Resolves when the user quits, or `stop` aborts (a signal: as a quit that leaves any job
+ * running here interrupted); `interrupted` when a running job was left behind.
+ */
+export async function runTui(backend: TuiBackend, title: string, io: TuiIo = { stdin: process.stdin, stdout: process.stdout }, stop?: AbortSignal): Promise<{ interrupted: boolean }> {
   assertTerminal(io);
   let interrupted = false;
   const altScreen = process.env.MARTEAU_NO_ALT_SCREEN ? '' : '\x1b[?1049h';
@@ -38,7 +41,14 @@ export async function runTui(backend: TuiBackend, title: string, io: TuiIo = { s
       patchConsole: false,
       maxFps: 15,
     });
+    const onStop = () => {
+      interrupted = true;
+      app.unmount();
+    };
+    if (stop?.aborted) onStop();
+    else stop?.addEventListener('abort', onStop, { once: true });
     await app.waitUntilExit();
+    stop?.removeEventListener('abort', onStop);
   } finally {
     process.off('exit', restore);
     restore();
