@@ -357,6 +357,43 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     }
   });
 
+  // Over maxmemory a real redis refuses denyoom commands (SET), and in a MULTI block any command
+  // queued (queueing takes memory) but serves GET outside one, MULTI, DISCARD, PING (checked
+  // here: the same requests to a redis-server at maxmemory 1).
+  it('100:error OOM answers what a redis over maxmemory does: GET outside a block passes, any command queued in one gets OOM', async () => {
+    const requests = [cmd('SET', 'oom:k', 'v'), cmd('GET', 'oom:k'), cmd('MULTI'), cmd('GET', 'oom:k'), cmd('DISCARD'), cmd('PING'), cmd('DEL', 'oom:k')];
+    const replies = async (port: number) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.on('error', () => {});
+      const got = collectReplies(s, requests.length, 5000);
+      s.write(Buffer.concat(requests));
+      await got.settled;
+      s.destroy();
+      return got.replies.map(String);
+    };
+    const full = await startRedis();
+    try {
+      const c = client(full.port);
+      await c.connect();
+      await c.set('oom:k', 'before');
+      await c.config('SET', 'maxmemory', '1');
+      c.disconnect();
+      const real = await replies(full.port);
+      expect(real[0]).toMatch(/^-OOM /);
+      await withProxy({ error: { percent: 100, kind: 'OOM' } }, async (p) => {
+        const direct = client(server.port);
+        await direct.set('oom:k', 'before');
+        expect(await replies(p.port)).toEqual(real);
+        expect(p.stats().behaviors.error).toBe(2);
+        // The DEL (not denyoom) ran, as on the real one.
+        expect(await direct.get('oom:k')).toBe(null);
+        direct.disconnect();
+      });
+    } finally {
+      await full.stop();
+    }
+  });
+
   it('withholds exactly the errored commands of a pipelined batch from the server, the others reach it intact', async () => {
     await withProxy('30:error', async (p) => {
       const r = client(p.port, { enableReadyCheck: false, disableClientInfo: true });

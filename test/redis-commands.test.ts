@@ -50,6 +50,10 @@ describe('which requests a kind meets', () => {
     expect(refuses('READONLY', 'SET', cmd('SET', 'k', 'v'))).toBe(true);
     expect(refuses('OOM', 'DEL', cmd('DEL', 'k'))).toBe(false);
     expect(refuses('OOM', 'SET', cmd('SET', 'k', 'v'))).toBe(true);
+    // Queued in a MULTI block, any command but QUIT.
+    expect(refuses('OOM', 'GET', cmd('GET', 'k'), true)).toBe(true);
+    expect(refuses('OOM', 'QUIT', cmd('QUIT'), true)).toBe(false);
+    expect(refuses('READONLY', 'GET', cmd('GET', 'k'), true)).toBe(false);
     expect(refuses('MISCONF', 'PING', cmd('PING'))).toBe(true);
     expect(refuses('MISCONF', 'GET', cmd('GET', 'k'))).toBe(false);
     expect(refuses('NOSCRIPT', 'EVAL', cmd('EVAL', 'return 1', '0'))).toBe(false);

@@ -176,7 +176,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
     for (let i = 0; i < outcomes.length; i++) {
       const o = outcomes[i];
       const name = o === 'failed' ? 'plugin_error' : sources[i].behavior.name;
-      const list = this.acting(o === 'failed' ? FAILED : o, seg);
+      const list = this.acting(o === 'failed' ? FAILED : o, seg, ex.ordinal);
       if (list) {
         this.core.count(name);
         (actions ??= []).push(...list);
@@ -187,7 +187,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
 
   /** plan() for the one behavior drawn (no toxic): its actions as they are, with no list made. */
   private planOne(ex: Exchange, seg: Segment, source: MixEntry, o: Outcome): void {
-    const list = this.acting(o === 'failed' ? FAILED : o, seg);
+    const list = this.acting(o === 'failed' ? FAILED : o, seg, ex.ordinal);
     if (list) this.core.count(o === 'failed' ? 'plugin_error' : source.behavior.name);
     this.planned(ex, seg, list);
   }
@@ -197,22 +197,25 @@ export abstract class ConnectionFaults extends ConnectionReplies {
    * (Protocol.refuses: a write to a read-only redis replica, not a read) is left out, and a
    * behavior left with nothing to do is not counted, as the client sees nothing of it.
    */
-  private acting(list: readonly Action[], seg: Segment): readonly Action[] | undefined {
+  private acting(list: readonly Action[], seg: Segment, ordinal: number): readonly Action[] | undefined {
     if (!acts(list)) return undefined;
     if (this.protocol.refuses === undefined) return list;
     let kept: Action[] | undefined;
     for (let i = 0; i < list.length; i++) {
       const a = list[i];
-      if (a.type === 'error' && !this.refused(a.kind, seg.label, seg.data)) kept ??= list.slice(0, i);
+      if (a.type === 'error' && !this.refused(a.kind, seg.label, seg.data, ordinal)) kept ??= list.slice(0, i);
       else kept?.push(a);
     }
     if (kept === undefined) return list;
     return acts(kept) ? kept : undefined;
   }
 
-  /** Whether the server, in the state the error `kind` stands for, refuses the request (Protocol.refuses). */
-  protected refused(kind: string | undefined, label: string | undefined, request: Buffer): boolean {
-    return this.protocol.refuses?.(this.errorKind(kind), label, request) ?? true;
+  /**
+   * Whether the server, in the state the error `kind` stands for, refuses the request
+   * (Protocol.refuses); `ordinal`, its place (by default the next exchange's, a request not yet started).
+   */
+  protected refused(kind: string | undefined, label: string | undefined, request: Buffer, ordinal = this.ordinal): boolean {
+    return this.protocol.refuses?.(this.errorKind(kind), label, request, this.session, ordinal) ?? true;
   }
 
   private planned(ex: Exchange, seg: Segment, actions: readonly Action[] | undefined): void {

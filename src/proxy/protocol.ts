@@ -173,9 +173,10 @@ export interface Protocol {
    * Whether a real server in the state the error `kind` stands for refuses the request (a
    * read-only redis replica refuses writes only), asked only once an error is drawn. One it
    * would serve passes untouched, counted as an exchange nothing acted on. `label` and
-   * `request` as the request's first segment has them. Undefined: every request is refused.
+   * `request` as the request's first segment has them; `session` and `ordinal` as for standIn
+   * (redis: a command queued in a MULTI block). Undefined: every request is refused.
    */
-  refuses?(kind: string, label: string | undefined, request: Buffer): boolean;
+  refuses?(kind: string, label: string | undefined, request: Buffer, session?: FramerSession, ordinal?: number): boolean;
 }
 
 /**

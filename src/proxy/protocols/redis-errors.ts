@@ -23,7 +23,7 @@ const ERRORS: Record<string, ErrorKind & { line: string }> = {
     line: "READONLY You can't write against a read only replica.",
   },
   OOM: {
-    description: 'OOM: used memory is over maxmemory: commands that may add more (SET, LPUSH, ...) fail, others pass',
+    description: 'OOM: used memory is over maxmemory: commands that may add more (SET, LPUSH, ...) and any queued in MULTI fail, others pass',
     fatal: false,
     line: "OOM command not allowed when used memory > 'maxmemory'.",
   },

@@ -79,6 +79,12 @@ export class MultiBlocks {
     return ordinal === this.lastExec ? DISCARD : undefined;
   }
 
+  /** Whether request `ordinal` is queued in a block: after its MULTI, before the request that ends it. */
+  queued(ordinal: number): boolean {
+    for (const b of this.blocks) if (b.multi < ordinal && ordinal < b.end) return true;
+    return false;
+  }
+
   /** Forget the blocks ended before `ordinal`'s turn. */
   private over(ordinal: number): void {
     while (this.blocks.length > 0 && this.blocks[0].end < ordinal) this.blocks.shift();

@@ -37,9 +37,12 @@ const CONTAINERS = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('
  * command; NOSCRIPT only EVALSHA's. A command or subcommand redis 7.0 does not name (a
  * module's, a later version's) is refused as before: there is no knowing. EXEC is refused by
  * its block's commands' flags on a real redis, which the proxy does not keep: it is refused.
+ * `queued`: the request is queued in a MULTI block, where a redis over maxmemory refuses any
+ * command but QUIT (queueing takes memory; EXEC, DISCARD and RESET end the block).
  */
-export function refuses(kind: string, label: string | undefined, request: Buffer): boolean {
+export function refuses(kind: string, label: string | undefined, request: Buffer, queued = false): boolean {
   if (kind === 'NOSCRIPT') return label === 'EVALSHA' || label === 'EVALSHA_RO';
+  if (queued && kind === 'OOM' && label !== 'QUIT') return true;
   const rule = RULES[kind];
   if (rule === undefined || label === undefined || label === 'EXEC') return true;
   let flags: string | undefined = COMMAND_FLAGS[label];

@@ -264,6 +264,11 @@ class RedisSession extends RedisReplies implements FramerSession {
     return this.multi.standIn(ordinal);
   }
 
+  /** Whether request `ordinal` is queued in a MULTI block (redis-refusals.ts' OOM). */
+  queued(ordinal: number): boolean {
+    return this.multi.queued(ordinal);
+  }
+
   buffered(): number {
     return this.cTail.length + this.sTail.length;
   }
@@ -281,5 +286,6 @@ export const redis: Protocol = {
   createSession: () => new RedisSession(),
   encodeError,
   standIn: (_request, _whole, session, ordinal) => (session instanceof RedisSession ? session.standIn(ordinal) : undefined),
-  refuses,
+  refuses: (kind, label, request, session, ordinal) =>
+    refuses(kind, label, request, kind === 'OOM' && ordinal !== undefined && session instanceof RedisSession && session.queued(ordinal)),
 };
