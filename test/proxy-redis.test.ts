@@ -394,6 +394,47 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     }
   });
 
+  // The rules against redis-server itself, in each state it can be put in here: the same
+  // requests to it and through the proxy at 100:error of the kind are refused alike (replies
+  // here are lines and bulk strings: the test's reader splits no arrays).
+  it.each([
+    ['READONLY', ['REPLICAOF', '127.0.0.1', '1']],
+    // A read-only one answers writes READONLY first: MASTERDOWN is a writable replica's answer to them.
+    ['MASTERDOWN', ['CONFIG', 'SET', 'replica-serve-stale-data', 'no'], ['CONFIG', 'SET', 'replica-read-only', 'no'], ['REPLICAOF', '127.0.0.1', '1']],
+    ['OOM', ['CONFIG', 'SET', 'maxmemory', '1']],
+    ['NOAUTH', ['CONFIG', 'SET', 'requirepass', 'pw']],
+  ])('100:error %s refuses the commands a redis-server in that state refuses, and only those', async (kind, ...setup) => {
+    const requests = [
+      ['GET', 'st:k'], ['SET', 'st:k', 'v'], ['INCR', 'st:n'], ['DEL', 'st:k'], ['PING'], ['ECHO', 'x'], ['INFO', 'server'], ['SELECT', '0'],
+      ['EXISTS', 'st:k', 'st:n'], ['TYPE', 'st:k'], ['CONFIG', 'RESETSTAT'], ['CLIENT', 'GETNAME'], ['CLIENT', 'ID'], ['STRLEN', 'st:k'],
+      ['LPUSH', 'st:l', 'a'], ['EXPIRE', 'st:k', '10'], ['DBSIZE'], ['LASTSAVE'], ['PUBLISH', 'st:ch', 'm'], ['COMMAND', 'COUNT'],
+      ['AUTH', 'wrong'], ['MULTI'], ['GET', 'st:k'], ['DISCARD'], ['WATCH', 'st:k'], ['UNWATCH'],
+    ];
+    const refused = async (port: number) => {
+      const s = net.connect({ port, host: '127.0.0.1' });
+      s.on('error', () => {});
+      const got = collectReplies(s, requests.length, 5000);
+      s.write(Buffer.concat(requests.map((r) => cmd(...r))));
+      await got.settled;
+      s.destroy();
+      return got.replies.map((r, i) => `${requests[i].join(' ')}: ${String(r).startsWith(`-${kind} `) ? kind : 'served'}`);
+    };
+    const real = await startRedis();
+    try {
+      const c = client(real.port);
+      await c.connect();
+      for (const words of setup) await c.call(...(words as [string, ...string[]]));
+      c.disconnect();
+      const want = await refused(real.port);
+      expect(want.filter((w) => w.endsWith(kind)).length).toBeGreaterThan(1);
+      await withProxy({ error: { percent: 100, kind } }, async (p) => {
+        expect(await refused(p.port)).toEqual(want);
+      });
+    } finally {
+      await real.stop();
+    }
+  });
+
   it('withholds exactly the errored commands of a pipelined batch from the server, the others reach it intact', async () => {
     await withProxy('30:error', async (p) => {
       const r = client(p.port, { enableReadyCheck: false, disableClientInfo: true });
