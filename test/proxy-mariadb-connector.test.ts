@@ -149,6 +149,21 @@ describe.skipIf(!haveMariadb())('the mariadb connector through the chaos proxy (
     });
   }
 
+  it(`an error 1053 (fatal) on execute()'s prepare alone: the connection closes, and the execute behind it runs nothing`, async () => {
+    await direct.query('CREATE TABLE chaos.prep_fatal (v INT) ENGINE=InnoDB');
+    const others = async () => Number(((await direct.query("SELECT COUNT(*) AS n FROM information_schema.processlist WHERE db = 'chaos' AND id <> CONNECTION_ID()"))[0] as { n: number }[])[0].n);
+    await withProxy('', async (p) => {
+      const c = await connect(p.port);
+      c.on('error', () => {});
+      await within('insert', c.execute('INSERT INTO prep_fatal VALUES (?)', [1]));
+      await p.setMix({ error_prepare: { percent: 100, kind: '1053' } });
+      expect(await outcome('execute', c.execute('SELECT ? AS n', [3]))).toEqual({ err: expect.stringContaining('no: 1053') });
+      // What the server ran on that connection is in the table once the server has closed its side.
+      await within('server side closed', (async () => { while (await others() > 0) await new Promise((r) => setTimeout(r, 10)); })());
+      expect((await direct.query('SELECT v FROM chaos.prep_fatal'))[0]).toEqual([{ v: 1 }]);
+    });
+  });
+
   it('100:error: every call fails with the injected error, nothing is written, the connection stays usable', async () => {
     await direct.query('CREATE TABLE chaos.all_err (id INT PRIMARY KEY) ENGINE=InnoDB');
     await withProxy('', async (p) => {
