@@ -435,6 +435,33 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     }
   });
 
+  // A real redis decides a block's EXEC by the commands queued in it: a read-only replica runs a
+  // block of reads, a loading server one of commands it serves then (ECHO, SELECT), not one with GET.
+  it('an error drawn for EXEC meets it as the block\'s commands say: READONLY runs a block of reads, LOADING one of ECHO and SELECT, not one with GET', async () => {
+    await withProxy('', async (p) => {
+      const r = client(p.port, { enableReadyCheck: false, disableClientInfo: true });
+      await r.connect();
+      await r.set('xq:k', 'v');
+      // The EXEC alone draws the error (transient after 3 passing exchanges: MULTI and the two queued).
+      const block = async (kind: string, fill: (m: ReturnType<Redis['multi']>) => ReturnType<Redis['multi']>) => {
+        await p.setMix({ transient: { percent: 100, warmup: 3, agitate: 1, kind } });
+        try {
+          return await fill(r.multi()).exec().then((res) => res!.map(([e, v]) => (e ? (e as Error).message : v)), (e: Error) => e.message.split(':')[0]);
+        } finally {
+          await p.setMix('');
+        }
+      };
+      expect(await block('READONLY', (m) => m.get('xq:k').exists('xq:k'))).toEqual(['v', 1]);
+      expect(await block('READONLY', (m) => m.get('xq:k').set('xq:k', 'w'))).toBe('EXECABORT Transaction discarded because of');
+      expect(await block('LOADING', (m) => m.echo('e').select(0))).toEqual(['e', 'OK']);
+      expect(await block('LOADING', (m) => m.echo('e').get('xq:k'))).toBe('EXECABORT Transaction discarded because of');
+      expect(await block('BUSY', (m) => m.echo('e').select(0))).toBe('EXECABORT Transaction discarded because of');
+      expect(await r.get('xq:k')).toBe('v');
+      expect(p.stats().behaviors.transient).toBe(3);
+      r.disconnect();
+    });
+  });
+
   it('withholds exactly the errored commands of a pipelined batch from the server, the others reach it intact', async () => {
     await withProxy('30:error', async (p) => {
       const r = client(p.port, { enableReadyCheck: false, disableClientInfo: true });

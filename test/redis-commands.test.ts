@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_FLAGS } from '../src/proxy/protocols/redis-commands.js';
-import { refuses } from '../src/proxy/protocols/redis-refusals.js';
+import { refuses, refusesExec } from '../src/proxy/protocols/redis-refusals.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
 
 /** COMMAND INFO's entry: name, arity, flags, first key, last key, step, ACL categories, tips, key specs, subcommands. */
@@ -62,8 +62,15 @@ describe('which requests a kind meets', () => {
     expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'a', 'b'))).toBe(true);
     expect(refuses('CLUSTERDOWN', 'PING', cmd('PING'))).toBe(false);
     expect(refuses('ERR', 'RESET', cmd('RESET'))).toBe(true);
-    // EXEC: by its block's commands on a real redis, which the proxy does not keep.
+    // EXEC: by its block's commands, or its own flags; refused when there is no block kept.
     expect(refuses('READONLY', 'EXEC', cmd('EXEC'))).toBe(true);
+    expect(refusesExec('READONLY', ['GET', 'EXISTS'])).toBe(false);
+    expect(refusesExec('READONLY', ['GET', 'SET'])).toBe(true);
+    expect(refusesExec('LOADING', [])).toBe(false);
+    expect(refusesExec('MISCONF', ['PING'])).toBe(false);
+    expect(refusesExec('BUSY', [])).toBe(true);
+    expect(refusesExec('LOADING', ['CLIENT'])).toBe(true);
+    expect(refusesExec('NOSCRIPT', ['EVALSHA'])).toBe(false);
     // CLUSTER HELP is served while loading, CLUSTER INFO (no flag loading) not; CONFIG has no flags of its own.
     expect(refuses('LOADING', 'CLUSTER', cmd('CLUSTER', 'help'))).toBe(false);
     expect(refuses('LOADING', 'CLUSTER', cmd('CLUSTER', 'INFO'))).toBe(true);

@@ -37,24 +37,36 @@ interface Block {
   exec: boolean;
   /** Its MULTI or a command inside it was answered by an injected error. */
   failed: boolean;
+  /** The labels of the commands queued in it, which decide whether a real redis refuses its EXEC. */
+  queued: string[];
 }
 
 export class MultiBlocks {
   /** Blocks whose end has not had its turn, oldest first: a pipeline of transactions holds a few. */
   private readonly blocks: Block[] = [];
-  /** The ordinal of the last EXEC that ended a block, once it had its turn. */
+  /** The ordinal of the last EXEC that ended a block, once it had its turn, and that block's commands. */
   private lastExec = -1;
+  private lastExecQueued: readonly string[] = [];
+  /** A block is being framed: the commands framed now are queued in it. */
+  collecting = false;
 
   /** Request `ordinal`, framed, is the transaction command `label`. */
   framed(ordinal: number, label: string): void {
     const open = this.blocks.length > 0 && this.blocks[this.blocks.length - 1].end === Infinity ? this.blocks[this.blocks.length - 1] : undefined;
     // A nested MULTI is refused by the server and leaves the block as it was.
     if (label === 'MULTI') {
-      if (!open) this.blocks.push({ multi: ordinal, end: Infinity, exec: false, failed: false });
+      if (!open) this.blocks.push({ multi: ordinal, end: Infinity, exec: false, failed: false, queued: [] });
+      this.collecting = true;
     } else if (open) {
       open.end = ordinal;
       open.exec = label === 'EXEC';
+      this.collecting = false;
     }
+  }
+
+  /** A command `label` is framed while a block is (collecting). */
+  queue(label: string): void {
+    this.blocks[this.blocks.length - 1].queued.push(label);
   }
 
   /** Request `ordinal` is answered by an injected error (FramerSession.errored). */
@@ -70,13 +82,21 @@ export class MultiBlocks {
     const b = this.blocks[0];
     if (b === undefined || b.end !== ordinal) return undefined;
     this.blocks.shift();
-    if (b.exec) this.lastExec = ordinal;
+    if (b.exec) {
+      this.lastExec = ordinal;
+      this.lastExecQueued = b.queued;
+    }
     return b.exec && b.failed ? ABORTED_EXEC : undefined;
   }
 
   /** What the server gets in place of request `ordinal` if it draws an error: DISCARD for the EXEC of a block. */
   standIn(ordinal: number | undefined): Buffer | undefined {
     return ordinal === this.lastExec ? DISCARD : undefined;
+  }
+
+  /** The commands queued in the block request `ordinal` is the EXEC of, once it had its turn; undefined for any other request. */
+  execQueued(ordinal: number): readonly string[] | undefined {
+    return ordinal === this.lastExec ? this.lastExecQueued : undefined;
   }
 
   /** Whether request `ordinal` is queued in a block: after its MULTI, before the request that ends it. */

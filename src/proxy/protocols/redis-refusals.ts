@@ -35,8 +35,8 @@ const CONTAINERS = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('
  * Whether a real redis in the state `kind` stands for refuses the request `label` (its command
  * word, as framed) whose first segment is `request`. ERR (a generic error) can meet any
  * command; NOSCRIPT only EVALSHA's. A command or subcommand redis 7.0 does not name (a
- * module's, a later version's) is refused as before: there is no knowing. EXEC is refused by
- * its block's commands' flags on a real redis, which the proxy does not keep: it is refused.
+ * module's, a later version's) is refused as before: there is no knowing. EXEC: refusesExec,
+ * for a block the session kept; refused otherwise.
  * `queued`: the request is queued in a MULTI block, where a redis over maxmemory refuses any
  * command but QUIT (queueing takes memory; EXEC, DISCARD and RESET end the block).
  */
@@ -51,6 +51,25 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
     flags = sub === undefined ? undefined : COMMAND_FLAGS[`${label}|${sub}`];
   }
   return flags === undefined || rule(flags, label);
+}
+
+/**
+ * Whether a real redis in the state `kind` stands for refuses the EXEC of a block that queued
+ * the commands `queued` (their labels): by EXEC's own flags (BUSY, NOAUTH), or by theirs, as
+ * processCommand reads a block's (a read-only replica refuses the EXEC of a block with a write,
+ * a loading server that of a block with a command it does not serve then, the EXEC of an empty
+ * block of neither). NOSCRIPT is an EVALSHA's own error as it runs, in EXEC's reply.
+ */
+export function refusesExec(kind: string, queued: readonly string[]): boolean {
+  if (kind === 'NOSCRIPT') return false;
+  const rule = RULES[kind];
+  if (rule === undefined || rule(COMMAND_FLAGS.EXEC, 'EXEC')) return true;
+  for (const label of queued) {
+    const flags = CONTAINERS.has(label) ? undefined : COMMAND_FLAGS[label];
+    // As the block's flags, not as a command: a queued PING is no write (MISCONF).
+    if (flags === undefined || rule(flags, 'EXEC')) return true;
+  }
+  return false;
 }
 
 /** The second word of a request (its subcommand), upper case; undefined when it has none. */

@@ -37,7 +37,7 @@ import { FramingError, MAX_HEAD_BYTES, type ErrorReply, type FramerSession, type
 import { END, Frames, MUST_FORWARD, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
 import { encodeError, errorKinds } from './redis-errors.js';
-import { refuses } from './redis-refusals.js';
+import { refuses, refusesExec } from './redis-refusals.js';
 import { RedisReplies } from './redis-replies.js';
 import { MultiBlocks, TRANSACTION_COMMANDS } from './redis-multi.js';
 import {
@@ -236,6 +236,7 @@ class RedisSession extends RedisReplies implements FramerSession {
         }
       }
     }
+    if (this.multi.collecting && !TRANSACTION_COMMANDS.has(label)) this.multi.queue(label);
     const ordinal = this.nextOrdinal++;
     this.curLabel = label;
     this.curAfter = after;
@@ -264,9 +265,11 @@ class RedisSession extends RedisReplies implements FramerSession {
     return this.multi.standIn(ordinal);
   }
 
-  /** Whether request `ordinal` is queued in a MULTI block (redis-refusals.ts' OOM). */
-  queued(ordinal: number): boolean {
-    return this.multi.queued(ordinal);
+  /** Whether a real redis in the state `kind` stands for refuses request `ordinal` (Protocol.refuses). */
+  refuses(kind: string, label: string | undefined, request: Buffer, ordinal: number): boolean {
+    const queued = label === 'EXEC' ? this.multi.execQueued(ordinal) : undefined;
+    if (queued !== undefined) return refusesExec(kind, queued);
+    return refuses(kind, label, request, kind === 'OOM' && this.multi.queued(ordinal));
   }
 
   buffered(): number {
@@ -287,5 +290,5 @@ export const redis: Protocol = {
   encodeError,
   standIn: (_request, _whole, session, ordinal) => (session instanceof RedisSession ? session.standIn(ordinal) : undefined),
   refuses: (kind, label, request, session, ordinal) =>
-    refuses(kind, label, request, kind === 'OOM' && ordinal !== undefined && session instanceof RedisSession && session.queued(ordinal)),
+    session instanceof RedisSession && ordinal !== undefined ? session.refuses(kind, label, request, ordinal) : refuses(kind, label, request),
 };
