@@ -5,6 +5,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_FLAGS } from '../src/proxy/protocols/redis-commands.js';
+import { MultiBlocks } from '../src/proxy/protocols/redis-multi.js';
 import { refuses, refusesExec } from '../src/proxy/protocols/redis-refusals.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
 
@@ -81,5 +82,23 @@ describe('which requests a kind meets', () => {
     // Unknown to redis 7.0: refused, as before (a module's command, a later version's subcommand).
     expect(refuses('READONLY', 'JSON.GET', cmd('JSON.GET', 'k'))).toBe(true);
     expect(refuses('LOADING', 'CLIENT', cmd('CLIENT', 'SETINFO', 'LIB-NAME', 'x'))).toBe(true);
+  });
+});
+
+describe('the commands a MULTI block keeps for its EXEC', () => {
+  it('each once, and a bounded number: past it an unknown one, refusing the EXEC', () => {
+    const block = (labels: string[]) => {
+      const m = new MultiBlocks();
+      m.framed(0, 'MULTI');
+      for (const l of labels) m.queue(l);
+      m.framed(labels.length + 1, 'EXEC');
+      m.insteadOf(labels.length + 1);
+      return m.execQueued(labels.length + 1)!;
+    };
+    expect(block(Array.from({ length: 1000 }, (_, i) => (i % 2 ? 'GET' : 'EXISTS')))).toEqual(['EXISTS', 'GET']);
+    const many = block(Array.from({ length: 1000 }, (_, i) => `C${i}`));
+    expect(many.length).toBe(64);
+    expect(many.at(-1)).toBe('');
+    expect(refusesExec('READONLY', ['GET', ''])).toBe(true);
   });
 });

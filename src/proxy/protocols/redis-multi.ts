@@ -26,6 +26,9 @@ const ABORTED_EXEC = Object.freeze({
   reply: Object.freeze({ bytes: Buffer.from('-EXECABORT Transaction discarded because of previous errors.\r\n', 'latin1'), close: false }),
 });
 
+/** How many different commands a block's labels keep (queue). */
+const MAX_QUEUED_LABELS = 64;
+
 /** The commands that open or end a block: the others need no look. */
 export const TRANSACTION_COMMANDS = new Set(['MULTI', 'EXEC', 'DISCARD', 'RESET']);
 
@@ -37,7 +40,7 @@ interface Block {
   exec: boolean;
   /** Its MULTI or a command inside it was answered by an injected error. */
   failed: boolean;
-  /** The labels of the commands queued in it, which decide whether a real redis refuses its EXEC. */
+  /** The labels of the commands queued in it, each once, which decide whether a real redis refuses its EXEC. */
   queued: string[];
 }
 
@@ -64,9 +67,14 @@ export class MultiBlocks {
     }
   }
 
-  /** A command `label` is framed while a block is (collecting). */
+  /**
+   * A command `label` is framed while a block is (collecting). A block mostly repeats a few
+   * commands: past MAX_QUEUED_LABELS different ones (a client that never sends EXEC), an empty
+   * label stands for the rest, a command redis does not know, refusing the EXEC as before.
+   */
   queue(label: string): void {
-    this.blocks[this.blocks.length - 1].queued.push(label);
+    const q = this.blocks[this.blocks.length - 1].queued;
+    if (q.length < MAX_QUEUED_LABELS && !q.includes(label)) q.push(q.length === MAX_QUEUED_LABELS - 1 ? '' : label);
   }
 
   /** Request `ordinal` is answered by an injected error (FramerSession.errored). */
