@@ -17,7 +17,8 @@ export default defineBehavior({
     let seen = ctx.state.get('seen') as Map<number, number> | undefined;
     if (!seen) ctx.state.set('seen', (seen = new Map()));
     const n = seen.get(ctx.connectionId) ?? 0;
-    if (n >= o.exchanges) return act.forward();
+    // A request the server would serve in that state (HELLO to a loading redis) is not one of the N.
+    if (n >= o.exchanges || !ctx.refuses(o.kind)) return act.forward();
     seen.set(ctx.connectionId, n + 1);
     return act.error(o.kind);
   },

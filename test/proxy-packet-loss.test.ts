@@ -110,7 +110,7 @@ describe('packet_loss through the Toxiproxy API', () => {
 describe('packet_loss, its burst model', () => {
   /** A context whose draws are `draws`, in order, on one proxy's state. */
   function context(draws: number[], state: Map<string, unknown>): ExchangeContext {
-    return { proxy: { name: 'p', protocol: 'redis' } as never, connectionId: 1, client: '127.0.0.1:1', exchangeId: 1, request: Buffer.alloc(0), state, random: () => draws.shift()! };
+    return { proxy: { name: 'p', protocol: 'redis' } as never, connectionId: 1, client: '127.0.0.1:1', exchangeId: 1, request: Buffer.alloc(0), state, random: () => draws.shift()!, refuses: () => true };
   }
   const o = packetLoss.options.parse({ loss_rate: 0.1, correlation: 0.5, rto: 100 });
 

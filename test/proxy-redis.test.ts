@@ -652,6 +652,24 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     });
   });
 
+  // Commands a loading redis serves (SELECT, ECHO: flag loading) pass untouched under LOADING, so
+  // they are not among the N that fail_first fails, nor among transient's agitated ones.
+  it.each([
+    ['fail_first', { fail_first: { percent: 100, exchanges: 2, kind: 'LOADING' } }],
+    ['transient', { transient: { percent: 100, warmup: 1, agitate: 2, kind: 'LOADING' } }],
+  ])('%s counts only the requests the error meets, not those a server in that state serves', async (name, mix) => {
+    await withProxy(mix, async (p) => {
+      const s = net.connect({ port: p.port, host: '127.0.0.1' });
+      s.on('error', () => {});
+      const { replies, settled } = collectReplies(s, 6, 5000);
+      s.write(Buffer.concat([cmd('ECHO', 'a'), cmd('SELECT', '0'), cmd('GET', 'ff:k'), cmd('ECHO', 'b'), cmd('GET', 'ff:k'), cmd('GET', 'ff:k')]));
+      await settled;
+      s.destroy();
+      expect(replies.map(String)).toEqual(['$1\r\na\r\n', '+OK\r\n', expect.stringMatching(/^-LOADING /), '$1\r\nb\r\n', expect.stringMatching(/^-LOADING /), '$-1\r\n']);
+      expect(p.stats().behaviors[name]).toBe(2);
+    });
+  });
+
   // A real RESET never fails, so a client may take it as done whatever it is told: withheld, the
   // server kept the block, the watch and the database the client thinks reset (its SET queued, in db 1).
   // Only ERR meets it: a real redis serves RESET in any state (flags loading, stale, allow_busy, no_auth).

@@ -90,15 +90,17 @@ export abstract class ConnectionRequests extends ConnectionFaults {
         const buf = f.bufOf(i);
         const fixed = entry.fixed;
         const error = fixed !== undefined && fixed.length === 1 && fixed[0].type === 'error' ? fixed[0] : undefined;
-        // An error the server would not give this request (a read to a read-only replica): it goes as nothing drawn.
-        if (error !== undefined && this.protocol.refuses !== undefined && !this.refused(error.kind, f.labels[i], buf.subarray(starts[i], ends[i]))) {
-          this.forwardUntouched(buf, starts[i], ends[i]);
-          continue;
-        }
-        if (error !== undefined && !this.standInFor(error.kind, buf.subarray(starts[i], ends[i]), true)) {
-          this.answerFixedError(entry, error, buf, starts[i], ends[i], f.labels[i]);
-        } else {
+        if (error === undefined) {
           wait = this.handleRequest(f.segment(i), entry);
+        } else {
+          const request = buf.subarray(starts[i], ends[i]);
+          // An error the server would not give this request (a read to a read-only replica): it goes as nothing drawn.
+          if (this.protocol.refuses !== undefined && !this.refused(error.kind, f.labels[i], request)) {
+            this.forwardUntouched(buf, starts[i], ends[i]);
+            continue;
+          }
+          if (this.standInFor(error.kind, request, true)) wait = this.handleRequest(f.segment(i), entry);
+          else this.answerFixedError(entry, error, buf, starts[i], ends[i], f.labels[i]);
         }
         // Withheld (an injected error), amid a chunk read into memory of the connection's own:
         // hooks got copies of their requests, so the bytes before it may move up (Outbox.closeGap).

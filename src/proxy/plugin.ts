@@ -123,6 +123,13 @@ export interface ExchangeContext extends ConnectionContext {
   label?: string;
   /** The first bytes of the request (at least its head, when the protocol has one); the hook may keep them. */
   request: Buffer;
+  /**
+   * Whether a real server in the state the error `kind` stands for (the protocol's default kind
+   * when none) refuses this request with it. An error a server would not give (a read to a
+   * read-only redis replica) lets the request pass untouched, so a behavior that counts the
+   * errors it gives (fail the first N) asks before it counts one.
+   */
+  refuses(kind?: string): boolean;
 }
 
 export type HookResult = Action | Action[] | void | undefined;
