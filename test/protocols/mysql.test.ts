@@ -417,9 +417,8 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
     expect(mysql.standIn!(query([0, 1], 'SELECT 1'), true)).toBeUndefined();
   });
 
-  // A real deadlock rolls its transaction back: a statement that draws one goes as ROLLBACK, with
-  // the attributes header when both sides speak CLIENT_QUERY_ATTRIBUTES (a COM_STMT_EXECUTE has none to copy).
-  it('a statement that draws a deadlock (1213): a ROLLBACK in its place; other kinds and commands withheld', () => {
+  /** Sessions past their login, on MariaDB (no query attributes) and on MySQL 8 (CLIENT_QUERY_ATTRIBUTES). */
+  function loggedInSessions() {
     const session = (caps: number) => {
       const s = mysql.createSession();
       s.fromServer(pkt(0, greeting(caps)));
@@ -427,8 +426,13 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
       s.fromServer(pkt(2, ok()));
       return s;
     };
-    const ATTRIBUTES = 0x0800_0000;
-    const mariadb = session(CAPS), mysql8 = session(CAPS | ATTRIBUTES);
+    return { mariadb: session(CAPS), mysql8: session(CAPS | 0x0800_0000) };
+  }
+
+  // A real deadlock rolls its transaction back: a statement that draws one goes as ROLLBACK, with
+  // the attributes header when both sides speak CLIENT_QUERY_ATTRIBUTES (a COM_STMT_EXECUTE has none to copy).
+  it('a statement that draws a deadlock (1213): a ROLLBACK in its place; other kinds and commands withheld', () => {
+    const { mariadb, mysql8 } = loggedInSessions();
     expect(mysql.standIn!(query([], 'INSERT INTO t VALUES (1)'), true, mariadb, 3, '1213')).toEqual(rollback([]));
     expect(mysql.standIn!(pkt(0, execute(1)), true, mariadb, 3, '1213')).toEqual(rollback([]));
     expect(mysql.standIn!(pkt(0, execute(1)), true, mysql8, 3, '1213')).toEqual(rollback([0, 1]));
@@ -442,15 +446,7 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
   // 0xFFFFFFFF sent behind the prepare (the MariaDB connector's) would run. A deadlock's
   // ROLLBACK goes first; the two replies are the exchange's one.
   it('a prepare that draws an error: a failing prepare in its place, after a ROLLBACK for a deadlock, two replies framed as one', () => {
-    const session = (caps: number) => {
-      const s = mysql.createSession();
-      s.fromServer(pkt(0, greeting(caps)));
-      s.fromClient(pkt(1, handshakeResponse(caps)));
-      s.fromServer(pkt(2, ok()));
-      return s;
-    };
-    const ATTRIBUTES = 0x0800_0000;
-    const mariadb = session(CAPS), mysql8 = session(CAPS | ATTRIBUTES);
+    const { mariadb, mysql8 } = loggedInSessions();
     const prepare = pkt(0, cmd(0x16, 'INSERT INTO t VALUES (?)'));
     const failing = pkt(0, Buffer.from([0x16]));
     expect(mysql.standIn!(prepare, true, mariadb, 3, '1205')).toEqual(failing);

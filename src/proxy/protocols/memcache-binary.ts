@@ -18,11 +18,9 @@
  * - a packet whose magic is wrong or whose extras and key are longer than its body (memcached
  *   closes such a connection).
  */
-import { END, Frames, NO_REPLY, OffsetSession, passAll, START } from '../frames.js';
+import { END, type Frames, NO_REPLY, passAll, START } from '../frames.js';
 import { FramingError, MAX_HEAD_BYTES, type ErrorReply } from '../protocol.js';
-import { Tail } from './held-bytes.js';
-import { PendingReplies } from './pending-replies.js';
-import { ReplyCursor } from './reply-cursor.js';
+import { MemcacheSessionBase } from './memcache-session.js';
 
 export const REQUEST_MAGIC = 0x80;
 const REPLY_MAGIC = 0x81;
@@ -50,25 +48,16 @@ const enum Replies {
   Stats,
 }
 
-export class BinarySession extends OffsetSession {
+export class BinarySession extends MemcacheSessionBase<Replies> {
   // ---- client side
-  private readonly cTail = new Tail();
-  private readonly cFrames = new Frames();
   /** Bytes left of the current request's value. */
   private valueLeft = 0;
-  private nextOrdinal = 0;
 
   // ---- server side
-  private readonly sTail = new Tail();
-  private readonly sFrames = new Frames();
-  private readonly reply = new ReplyCursor();
   private replyKind = Replies.One;
-  private owned = false;
   /** Body bytes left of the packet being read, and whether that packet ends the reply. */
   private bodyLeft = 0;
   private lastPacket = false;
-
-  private readonly pending = new PendingReplies<Replies>();
 
   framesFromClient(chunk: Buffer): Frames {
     return chunk.length === 0 ? passAll(this.cFrames, chunk) : this.cTail.feed(this, this.frameRequests, chunk);
@@ -121,9 +110,7 @@ export class BinarySession extends OffsetSession {
     let seg = 0;
     while (pos < n) {
       if (!this.reply.active) {
-        this.owned = this.pending.waiting;
-        this.replyKind = this.owned ? this.pending.headTag : Replies.One;
-        this.reply.begin(!this.owned);
+        this.replyKind = this.beginReply(Replies.One);
         seg = pos;
       }
       if (this.bodyLeft > 0) {
@@ -151,18 +138,6 @@ export class BinarySession extends OffsetSession {
     return out;
   }
 
-  skipped(ordinal: number): void {
-    const i = this.pending.indexOf(ordinal);
-    if (i >= 0) this.pending.remove(i);
-  }
-
-  buffered(): number {
-    return this.cTail.length + this.sTail.length;
-  }
-
-  drain(): { client: Buffer; server: Buffer } {
-    return { client: this.cTail.take(), server: this.sTail.take() };
-  }
 }
 
 const EMPTY = Buffer.alloc(0);

@@ -34,10 +34,8 @@
 import { BinarySession, binaryError, isBinaryRequest, REQUEST_MAGIC } from './memcache-binary.js';
 import { isTerminator, parseCommand, Reply, sizeWord, startsWith, type Command } from './memcache-lines.js';
 import { END, Frames, NO_REPLY, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
-import { Tail } from './held-bytes.js';
 import { findLF } from './find-lf.js';
-import { ReplyCursor } from './reply-cursor.js';
-import { PendingReplies } from './pending-replies.js';
+import { MemcacheSessionBase } from './memcache-session.js';
 import {
   CannedReplies,
   FramingError,
@@ -53,31 +51,20 @@ const EMPTY = Buffer.alloc(0);
 const LF = 0x0a;
 const CR = 0x0d;
 
-class TextSession extends OffsetSession {
+class TextSession extends MemcacheSessionBase<Reply> {
   // ---- client side
-  private readonly cTail = new Tail();
   private cRaw = false;
   /** Bytes left of the current request's data block, CRLF included. */
   private dataLeft = 0;
   private reqStarted = false;
   private cur: Command | null = null;
-  private nextOrdinal = 0;
 
   // ---- server side
-  private readonly sTail = new Tail();
   private sRaw = false;
-  private readonly reply = new ReplyCursor();
   private replyKind: Reply = Reply.Line;
-  /** The reply being framed is a request's (not one nobody asked for). */
-  private owned = false;
   private sDataLeft = 0;
 
-  private readonly pending = new PendingReplies<Reply>();
-
   // ================================================================ client -> server
-
-  private readonly cFrames = new Frames();
-  private readonly sFrames = new Frames();
 
   framesFromClient(chunk: Buffer): Frames {
     return this.cRaw || chunk.length === 0 ? passAll(this.cFrames, chunk) : this.cTail.feed(this, this.frameRequests, chunk);
@@ -156,9 +143,7 @@ class TextSession extends OffsetSession {
     let seg = 0;
     while (pos < n) {
       if (!this.reply.active) {
-        this.owned = this.pending.waiting;
-        this.replyKind = this.owned ? this.pending.headTag : Reply.Line;
-        this.reply.begin(!this.owned);
+        this.replyKind = this.beginReply(Reply.Line);
         seg = pos;
       }
       let done = false;
@@ -206,21 +191,9 @@ class TextSession extends OffsetSession {
 
   // ================================================================ bookkeeping
 
-  skipped(ordinal: number): void {
-    // A skipped `watch` never reached the server: no OK and no log stream will come. The
-    // client side passes through already, so replies to later commands find no request
-    // waiting and pass through too.
-    const i = this.pending.indexOf(ordinal);
-    if (i >= 0) this.pending.remove(i);
-  }
-
-  buffered(): number {
-    return this.cTail.length + this.sTail.length;
-  }
-
-  drain(): { client: Buffer; server: Buffer } {
-    return { client: this.cTail.take(), server: this.sTail.take() };
-  }
+  // A skipped `watch` (skipped(), inherited) never reached the server: no OK and no log stream
+  // will come. The client side passes through already, so replies to later commands find no
+  // request waiting and pass through too.
 }
 
 /** The text or the binary session, picked by the connection's first byte as memcached picks it. */
