@@ -26,8 +26,9 @@
  */
 import { emit, endMessage, LengthPrefixedFeeder, PASS_META, uint24LE, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
-import { CannedReplies, FramingError, MAX_HEAD_BYTES } from '../protocol.js';
-import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
+import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
+import type { FramerSession, Protocol, Segment } from '../protocol.js';
+import { encodeError, MYSQL_ERRORS } from './mysql-errors.js';
 import {
   CLIENT_COMPRESS, CLIENT_DEPRECATE_EOF, CLIENT_PROTOCOL_41, CLIENT_QUERY_ATTRIBUTES, CLIENT_SSL, CLIENT_ZSTD_COMPRESSION, COM_STMT_EXECUTE, MAX_PAYLOAD,
   MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED,
@@ -35,40 +36,12 @@ import {
 import { MysqlReply } from './mysql-reply.js';
 import { commitStandIn, deadlockStandIn, prepareStandIn, rollbackStandIn } from './mysql-commit.js';
 
+export { MYSQL_ERRORS } from './mysql-errors.js';
+
 /** How much of a reply packet's payload the framer looks at (an OK packet's status fits). */
 const REPLY_PEEK = 32;
 const GREETING_PEEK = 1024;
 const HANDSHAKE_RESPONSE_PEEK = 36;
-
-export const MYSQL_ERRORS: Record<string, { code: number; state: string; message: string; fatal: boolean; description: string }> = {
-  '1205': { code: 1205, state: 'HY000', message: 'Lock wait timeout exceeded; try restarting transaction', fatal: false,
-    description: 'ER_LOCK_WAIT_TIMEOUT (HY000): lock wait timeout, the connection stays usable' },
-  '1213': { code: 1213, state: '40001', message: 'Deadlock found when trying to get lock; try restarting transaction', fatal: false,
-    description: 'ER_LOCK_DEADLOCK (40001): deadlock, the transaction was rolled back' },
-  '1317': { code: 1317, state: '70100', message: 'Query execution was interrupted', fatal: false,
-    description: 'ER_QUERY_INTERRUPTED (70100): the query was killed' },
-  '1290': { code: 1290, state: 'HY000', message: 'The server is running with the --read-only option so it cannot execute this statement', fatal: false,
-    description: 'ER_OPTION_PREVENTS_STATEMENT (HY000): read-only server, as during a failover' },
-  '1040': { code: 1040, state: '08004', message: 'Too many connections', fatal: true,
-    description: 'ER_CON_COUNT_ERROR (08004): too many connections, then the connection is closed' },
-  '1053': { code: 1053, state: '08S01', message: 'Server shutdown in progress', fatal: true,
-    description: 'ER_SERVER_SHUTDOWN (08S01): server shutting down, then the connection is closed' },
-};
-
-/** An ERR packet: 0xFF, error code, '#', SQLSTATE, message. */
-export function mysqlErrPacket(seq: number, code: number, state: string, message: string): Buffer {
-  const msg = Buffer.from(message, 'utf8');
-  const payloadLen = 1 + 2 + 1 + 5 + msg.length;
-  const b = Buffer.allocUnsafe(4 + payloadLen);
-  b.writeUIntLE(payloadLen, 0, 3);
-  b[3] = seq & 0xff;
-  b[4] = 0xff;
-  b.writeUInt16LE(code, 5);
-  b[7] = 0x23; // '#'
-  b.write(state.padEnd(5, '0').slice(0, 5), 8, 'latin1');
-  msg.copy(b, 13);
-  return b;
-}
 
 const enum Phase { Greeting, Auth, Command }
 
@@ -393,7 +366,6 @@ class MysqlSession implements FramerSession {
   }
 }
 
-
 export const mysql: Protocol = {
   name: 'mysql',
   framesReplies: true,
@@ -407,15 +379,5 @@ export const mysql: Protocol = {
     return prepareStandIn(request, kind === '1213', attributes) ?? (whole ? commitStandIn(request) ?? rollbackStandIn(request) : undefined)
       ?? (kind === '1213' ? deadlockStandIn(request, attributes) : undefined);
   },
-  encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
-    const e = MYSQL_ERRORS[kind] ?? MYSQL_ERRORS['1205'];
-    // The reply follows the request's numbering: request sequence id + 1.
-    const seq = ctx.request.length >= 4 ? ctx.request[3] + 1 : 1;
-    if (ctx.message !== undefined) return { bytes: mysqlErrPacket(seq, e.code, e.state, ctx.message), close: e.fatal };
-    // Canned: made once per kind and sequence id (nearly always 1, a command's first reply).
-    const key = `${kind in MYSQL_ERRORS ? kind : '1205'} ${seq & 0xff}`;
-    return CANNED.get(key) ?? CANNED.keep(key, { bytes: mysqlErrPacket(seq, e.code, e.state, e.message), close: e.fatal });
-  },
+  encodeError,
 };
-
-const CANNED = new CannedReplies();
