@@ -23,6 +23,15 @@ async function withProxy(behaviors: Behaviors, fn: (p: Proxy) => Promise<void>):
   }
 }
 
+/**
+ * pg settles a failed query on its ErrorResponse, and the transaction status it reports comes
+ * with the ReadyForQuery after it, which may arrive in a later read: wait for it.
+ */
+async function readyForQuery(c: pg.Client): Promise<void> {
+  const client = c as unknown as { readyForQuery: boolean; connection: NodeJS.EventEmitter };
+  if (!client.readyForQuery) await new Promise((resolve) => client.connection.once('readyForQuery', resolve));
+}
+
 async function connect(port: number, extra: pg.ClientConfig = {}): Promise<pg.Client> {
   const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', ...extra });
   c.on('error', () => {}); // fatal errors are asserted on the query promises
@@ -440,8 +449,11 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
     await withProxy('', async (p) => {
       const c = await connect(p.port);
       const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
-      const told = (q: string) => c.query(q).then((r) => `${r.command ?? (r as unknown as pg.QueryResult[]).map((x) => x.command).join(',')} ${c.getTransactionStatus()}`,
-        (e: pg.DatabaseError) => `${e.code} ${c.getTransactionStatus()}`);
+      const told = async (q: string) => {
+        const r = await c.query(q).then((x) => x.command ?? (x as unknown as pg.QueryResult[]).map((y) => y.command).join(','), (e: pg.DatabaseError) => e.code);
+        await readyForQuery(c);
+        return `${r} ${c.getTransactionStatus()}`;
+      };
       const scenario = async (query: string, error: boolean) => {
         await direct.query('TRUNCATE unread_t');
         const out = [await told('BEGIN'), await told('INSERT INTO unread_t VALUES (1)')];
@@ -474,9 +486,7 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
       const pid = (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
       const told = async (q: string | pg.QueryConfig, values?: unknown[]) => {
         const r = await c.query(q, values).then((x) => x.command, (e: pg.DatabaseError) => `${e.code} ${e.message}`);
-        // pg settles a failed query on its ErrorResponse; the server may send ReadyForQuery apart.
-        const client = c as unknown as { readyForQuery: boolean; connection: NodeJS.EventEmitter };
-        if (!client.readyForQuery) await new Promise((resolve) => client.connection.once('readyForQuery', resolve));
+        await readyForQuery(c);
         return `${r} ${c.getTransactionStatus()}`;
       };
       /** BEGIN, INSERT 1, `fail`, INSERT 3 (simple), INSERT 4 (extended), `commit`: what the client is told, and what is left. */
