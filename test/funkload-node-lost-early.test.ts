@@ -14,7 +14,7 @@ import type { NodeConfig } from '../src/config/nodes.js';
 import { loadRunners } from '../src/report/runners.js';
 import type { JsonReport } from '../src/report/json.js';
 import { readFunkloadXml } from '../src/runners/funkload-xml.js';
-import { realFunkload, simpleConf } from './helpers/funkload.js';
+import { funkloadSessionEnv, realFunkload, simpleConf } from './helpers/funkload.js';
 import { cliDone } from './helpers/marteau-cli.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
@@ -53,8 +53,7 @@ describe.skipIf(!fl || !haveServer('sshd'))('funkload runner, its SSH node lost 
     const user = await makeUserKey(dir);
     identity = user.privateKey;
     app = await startHttpServer();
-    // SSH sessions get their own HOME, without pyenv: the vendored fl-python is told its Python.
-    const env = { setEnv: { FL_PYTHON: fl!.python, PATH: '/usr/local/bin:/usr/bin:/bin' } };
+    const env = { setEnv: funkloadSessionEnv(fl!) };
     servers.push(...(await Promise.all([startSshd('127.0.0.6', user, env), startSshd('127.0.0.7', user, env)])));
     knownHosts = path.join(dir, 'known_hosts');
     await writeFile(knownHosts, servers.map((s) => `${s.knownHostsLine}\n`).join(''));

@@ -12,7 +12,7 @@ import { Engine } from '../src/core/engine.js';
 import { loadRunners } from '../src/report/runners.js';
 import type { JsonReport } from '../src/report/json.js';
 import { readFunkloadXml } from '../src/runners/funkload-xml.js';
-import { realFunkload, SIMPLE_LOADTEST, simpleConf } from './helpers/funkload.js';
+import { funkloadSessionEnv, realFunkload, SIMPLE_LOADTEST, simpleConf } from './helpers/funkload.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer } from './helpers/servers.js';
@@ -34,8 +34,7 @@ describe.skipIf(!fl || !haveServer('sshd'))('funkload runner on this machine and
     const user = await makeUserKey(dir);
     identity = user.privateKey;
     app = await startHttpServer();
-    // SSH sessions get their own HOME, without pyenv: the vendored fl-python is told its Python.
-    node = await startSshd('127.0.0.5', user, { setEnv: { FL_PYTHON: fl!.python, PATH: '/usr/local/bin:/usr/bin:/bin' } });
+    node = await startSshd('127.0.0.5', user, { setEnv: funkloadSessionEnv(fl!) });
     knownHosts = path.join(dir, 'known_hosts');
     await writeFile(knownHosts, `${node.knownHostsLine}\n`);
   });

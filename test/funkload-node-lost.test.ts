@@ -13,7 +13,7 @@ import { Engine } from '../src/core/engine.js';
 import { loadRunners } from '../src/report/runners.js';
 import type { JsonReport } from '../src/report/json.js';
 import { readFunkloadXml } from '../src/runners/funkload-xml.js';
-import { realFunkload, SIMPLE_LOADTEST, simpleConf } from './helpers/funkload.js';
+import { funkloadSessionEnv, realFunkload, SIMPLE_LOADTEST, simpleConf } from './helpers/funkload.js';
 import { cliDone } from './helpers/marteau-cli.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
@@ -38,8 +38,7 @@ describe.skipIf(!fl || !haveServer('sshd'))('funkload runner, its SSH node lost 
     const user = await makeUserKey(dir);
     identity = user.privateKey;
     app = await startHttpServer();
-    // SSH sessions get their own HOME, without pyenv: the vendored fl-python is told its Python.
-    const env = { setEnv: { FL_PYTHON: fl!.python, PATH: '/usr/local/bin:/usr/bin:/bin' } };
+    const env = { setEnv: funkloadSessionEnv(fl!) };
     [node, reset] = await Promise.all([startSshd('127.0.0.2', user, env), startSshd('127.0.0.3', user, env)]);
     knownHosts = path.join(dir, 'known_hosts');
     await writeFile(knownHosts, `${node.knownHostsLine}\n`);

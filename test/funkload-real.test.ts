@@ -21,7 +21,7 @@ import { readFunkloadXml } from '../src/runners/funkload-xml.js';
 import type { RunSummary } from '../src/runners/results.js';
 import { PERCENTILE_PRECISION } from '../src/stats/histogram.js';
 import { compareSlowest, compareWithFunkload, parseFlReport } from './helpers/fl-build-report.js';
-import { realFunkload, simpleConf } from './helpers/funkload.js';
+import { funkloadSessionEnv, realFunkload, simpleConf } from './helpers/funkload.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { freePort } from './helpers/net.js';
 import { cliDone } from './helpers/marteau-cli.js';
@@ -126,8 +126,7 @@ describe.skipIf(!fl || !haveServer('sshd') || !haveServer('gnuplot'))('funkload 
     dir = await temp('funkload-real');
     user = await makeUserKey(dir);
     app = await startHttpServer();
-    // SSH sessions get their own HOME, without pyenv: the vendored fl-python is told its Python.
-    const env = { setEnv: { FL_PYTHON: fl!.python, PATH: '/usr/local/bin:/usr/bin:/bin' } };
+    const env = { setEnv: funkloadSessionEnv(fl!) };
     [a, b, bare, lossy] = await Promise.all([startSshd('127.0.0.2', user, env), startSshd('127.0.0.3', user, env), startSshd('127.0.0.4', user, env), startSshd('127.0.0.5', user, env)]);
     const knownHosts = path.join(dir, 'known_hosts');
     await writeFile(knownHosts, `${a.knownHostsLine}\n${b.knownHostsLine}\n${bare.knownHostsLine}\n${lossy.knownHostsLine}\n`);

@@ -14,7 +14,7 @@ import { Engine } from '../src/core/engine.js';
 import { loadRunners } from '../src/report/runners.js';
 import type { JsonReport } from '../src/report/json.js';
 import { readFunkloadXml } from '../src/runners/funkload-xml.js';
-import { realFunkload, simpleConf } from './helpers/funkload.js';
+import { funkloadSessionEnv, realFunkload, simpleConf } from './helpers/funkload.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { localNodes, project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer } from './helpers/servers.js';
@@ -49,7 +49,7 @@ describe.skipIf(!fl || !haveServer('sshd') || !existsSync('/usr/lib/openssh/sftp
     app = await startHttpServer();
     // The subsystem runs through the login shell, which sends the server's log (-e: on stderr) to the file.
     sshd = await startSshd('127.0.0.4', user, {
-      setEnv: { FL_PYTHON: fl!.python, PATH: '/usr/local/bin:/usr/bin:/bin' },
+      setEnv: funkloadSessionEnv(fl!),
       sftpServer: `/usr/lib/openssh/sftp-server -e -l INFO 2>>${sftpLog}`,
     });
     knownHosts = path.join(dir, 'known_hosts');

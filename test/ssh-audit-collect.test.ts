@@ -11,7 +11,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
 import { loadRunners } from '../src/report/runners.js';
-import { realFunkload } from './helpers/funkload.js';
+import { funkloadSessionEnv, realFunkload } from './helpers/funkload.js';
 import { startHttpServer } from './helpers/http-server.js';
 import { localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
 import { haveServer, tempDir } from './helpers/servers.js';
@@ -47,8 +47,7 @@ describe.skipIf(!fl || !haveServer('sshd'))('cancel while a FunkLoad job sends i
     dir = await tempDir('ssh-audit-collect');
     identity = (await makeUserKey(dir)).privateKey;
     app = await startHttpServer();
-    // Its own HOME, without pyenv: the vendored fl-python is told its Python.
-    s = await startSshd('127.0.0.6', { privateKey: identity, publicKey: `${identity}.pub` }, { setEnv: { FL_PYTHON: fl!.python, PATH: '/usr/local/bin:/usr/bin:/bin' } });
+    s = await startSshd('127.0.0.6', { privateKey: identity, publicKey: `${identity}.pub` }, { setEnv: funkloadSessionEnv(fl!) });
     relay = await relayTo(s, { bytesPerSecond: RATE });
   });
   afterAll(async () => {

@@ -45,3 +45,9 @@ class Simple(FunkLoadTestCase):
 /** Simple.conf for a test class `Simple` on `url`: cycles 1 and 2 users, `duration` seconds each. */
 export const simpleConf = (url: string, duration: number) =>
   `[main]\ntitle=Simple\ndescription=Simply testing a local app\nurl=${url}\n\n[test_simple]\ndescription=Get home\n\n[bench]\ncycles = 1:2\nduration = ${duration}\nstartup_delay = 0.01\nsleep_time = 0.05\ncycle_time = 0\nlog_to =\nlog_path = simple-bench.log\nresult_path = simple-bench.xml\nsleep_time_min = 0\nsleep_time_max = 0.05\n`;
+
+/**
+ * The environment of an sshd's sessions that run the vendored FunkLoad: they get their own HOME,
+ * without pyenv, so fl-python is told its Python.
+ */
+export const funkloadSessionEnv = (fl: RealFunkload): Record<string, string> => ({ FL_PYTHON: fl.python, PATH: '/usr/local/bin:/usr/bin:/bin' });
