@@ -24,16 +24,17 @@ export const builtinBehaviors: readonly Behavior[] = [
   latency, bandwidth, slicer, slowClose, timeout, resetPeer, limitData, packetLoss, down,
 ] as Behavior[];
 
-/**
- * The built-ins by name: the registry proxies, configs and the CLI resolve behavior names in.
- * It lives here, above proxy/, which is handed its registry and knows no behavior by name.
- */
-export const defaultRegistry: ReadonlyMap<string, Behavior> = new Map(builtinBehaviors.map((b) => [b.name, b]));
-
 /** Names no plugin may take: the built-ins and Toxiproxy's `noop`. */
 export const reservedBehaviors: readonly Behavior[] = [...builtinBehaviors, noop as unknown as Behavior];
 
-/** Built-ins, `noop` and the given plugins, in one mutable map (hot reload swaps its content). */
+/**
+ * The built-ins and `noop` by name: the registry proxies, configs, jobs and the CLI resolve
+ * behavior names in, so a name one of them takes (and lists in an error) every other takes too.
+ * It lives here, above proxy/, which is handed its registry and knows no behavior by name.
+ */
+export const defaultRegistry: ReadonlyMap<string, Behavior> = new Map(reservedBehaviors.map((b) => [b.name, b]));
+
+/** The default registry and the given plugins, in one mutable map (hot reload swaps its content). */
 export function buildRegistry(plugins: readonly Behavior[] = []): Map<string, Behavior> {
-  return new Map([...reservedBehaviors, ...plugins].map((b) => [b.name, b]));
+  return new Map([...defaultRegistry, ...plugins.map((b) => [b.name, b] as const)]);
 }

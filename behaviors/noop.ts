@@ -1,8 +1,9 @@
 import { defineBehavior, z } from '../src/proxy/plugin.js';
 
 /**
- * Toxiproxy's `noop` toxic. Not in the built-in list (it is `dummy` under another name); the
- * control API registers it so that Toxiproxy clients that add a `noop` toxic keep working.
+ * Toxiproxy's `noop` toxic. Not in the built-in list `behaviors` prints (it is `dummy` under
+ * another name); the registry takes it so that Toxiproxy clients that add a `noop` toxic keep
+ * working, on a job's proxies as on `proxy`'s.
  */
 export default defineBehavior({
   name: 'noop',

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { defaultRegistry } from '../behaviors/index.js';
 import { EXIT } from '../src/core/exit.js';
 import { cli, cliDone } from './helpers/marteau-cli.js';
 import { removeTemp, stateDir } from './helpers/projects.js';
@@ -59,4 +60,35 @@ describe('marteau-tui demo --plain', () => {
     expect(artifacts).toContain('results.xml');
     expect(artifacts).toEqual([...new Set(artifacts)]);
   }, 90_000);
+});
+
+describe('marteau-tui demo --behaviors', () => {
+  /** The names an unknown-behavior message lists after "nown behaviors: ". */
+  const listed = (err: string) => /nown behaviors: ([\w, ]+)/.exec(err)?.[1].split(', ');
+
+  it("a name it does not know: exit 2, and the names it lists are every one a proxy takes, Toxiproxy's noop too", async () => {
+    const state = await stateDir();
+    const [demo, proxy] = await Promise.all([
+      cliDone(['demo', '--plain', '--behaviors', '10:delai', '--state-dir', state]),
+      cliDone(['proxy', '--listen', '127.0.0.1:0', '--upstream', '127.0.0.1:1', '--behaviors', '10:delai']),
+    ]);
+    expect(demo.code, demo.err).toBe(EXIT.usage);
+    expect(demo.err).toContain('--behaviors: unknown behavior "delai"');
+    expect(demo.err).not.toMatch(/\n\s+at /);
+    expect(listed(demo.err), demo.err).toEqual([...defaultRegistry.keys()].sort());
+    expect(listed(demo.err)).toContain('noop');
+    expect(listed(demo.err), proxy.err).toEqual(listed(proxy.err));
+  }, 30_000);
+
+  it('a name it lists is one its job runs with: 100:noop gets the demo proxy running', async () => {
+    const state = await stateDir();
+    const run = cli(['demo', '--plain', '--duration', '15', '--behaviors', '100:noop', '--state-dir', state]);
+    try {
+      await run.waitFor(/proxy shop http \S+ -> \S+ mix 100:noop/, 30_000);
+    } finally {
+      run.child.kill('SIGTERM');
+      await run.exited;
+    }
+    expect(run.err()).not.toContain('unknown behavior');
+  }, 60_000);
 });

@@ -7,9 +7,10 @@ import { defaultRegistry } from '../behaviors/index.js';
 const names = [...defaultRegistry.keys()];
 
 describe('mix editor rules', () => {
-  it('shows every behavior but dummy, with the mix percentages and options', () => {
+  it('shows every behavior but the pass-throughs (dummy, noop), with the mix percentages and options', () => {
     const rows = mixRows(parseMix({ delay: { percent: 20, sleep: 0.3 }, error: 10 }, defaultRegistry), names);
     expect(rows.find((r) => r.name === 'dummy')).toBeUndefined();
+    expect(rows.find((r) => r.name === 'noop')).toBeUndefined();
     expect(rows.find((r) => r.name === 'delay')).toMatchObject({ percent: 20, options: { sleep: 0.3 } });
     expect(rows.find((r) => r.name === 'hang')!.percent).toBe(0);
     expect(remainder(rows)).toBe(70);

@@ -13,10 +13,13 @@ export interface MixRow {
 /** Vaurien's behaviors (bar dummy, the pass-through), listed first: the ones people reach for. */
 const CLASSIC = ['delay', 'error', 'hang', 'blackout', 'abort', 'transient'];
 
+/** Nothing to tune: Vaurien's `dummy` (the pass-through) and Toxiproxy's `noop`, the same. */
+const PASS_THROUGH = new Set(['dummy', 'noop']);
+
 /** Vaurien's classic set first, then the rest by name. */
 export function behaviorOrder(names: readonly string[]): string[] {
   const rank = (n: string) => (CLASSIC.includes(n) ? CLASSIC.indexOf(n) : CLASSIC.length);
-  return names.filter((n) => n !== 'dummy').sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+  return names.filter((n) => !PASS_THROUGH.has(n)).sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
 }
 
 /** Rows for every tunable behavior, in a stable order, 0 % for those not in the mix. */
