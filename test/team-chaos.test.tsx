@@ -112,8 +112,10 @@ it.skipIf(!HAVE)('a change the worker refuses comes back with its reason: a beha
   await expect(other.chaos.request(id, 'web', { mix: '10:error' })).rejects.toThrow(`job ${id.slice(0, 8)} has ended (cancelled)`);
 }, 90_000);
 
-it.skipIf(!HAVE)('a change asked of a worker killed a moment before is unanswered, and said so', async () => {
-  const { worker: w, backend, web } = await workerWithProxy();
+it.skipIf(!HAVE)('a change asked of a worker killed a moment before is unanswered, said so, and its withdrawal is in the log and the job\'s output', async () => {
+  const { url, id, worker: w, tui, backend, web } = await workerWithProxy();
+  const lines: string[] = [];
+  cleanups.push(tui.events.on('log.line', (e) => void (e.jobId === id && lines.push(e.line))));
   w.child.kill('SIGKILL');
   await w.exited;
   // Its heartbeat key outlives it by up to 5 s: the change is asked, and nobody takes it.
@@ -121,6 +123,19 @@ it.skipIf(!HAVE)('a change asked of a worker killed a moment before is unanswere
     `proxy "web" of pid ${w.child.pid} on ${currentOwner().host}: no answer within 5 s: its worker may be stopped or stalled; the change was withdrawn and will not apply`,
   );
   expect(web()?.stats.mix ?? '100:dummy').toBe('100:dummy');
+  // The log says what became of the request: withdrawn, by whom, why; no answer was ever recorded.
+  const raw = new Redis(url);
+  cleanups.push(() => raw.quit());
+  const records = (await raw.xrange('marteau:log', '-', '+')).map(([, f]) => JSON.parse(f[1]) as { t: string; ref?: string });
+  const asked = records.filter((r) => r.t.startsWith('chaos'));
+  const me = expect.objectContaining({ pid: process.pid, host: currentOwner().host });
+  expect(asked).toEqual([
+    { t: 'chaos', at: expect.any(Number), id, ref: expect.any(String), proxy: 'web', mix: '20:error', by: me },
+    { t: 'chaos-withdrawn', at: expect.any(Number), id, ref: asked[0].ref, proxy: 'web', by: me, reason: 'no answer within 5 s' },
+  ]);
+  // Whoever follows the job's output sees it there too.
+  const said = `chaos web: mix 20:error asked by pid ${process.pid} on ${currentOwner().host} withdrawn by pid ${process.pid} on ${currentOwner().host}: no answer within 5 s from the worker; not applied`;
+  await until('the withdrawal in the job\'s output', () => lines.includes(said), 10_000);
 }, 90_000);
 
 it.skipIf(!HAVE)('a change nobody takes within 5 s is withdrawn and said so, and the engine that reads it later does not apply it', async () => {
@@ -152,7 +167,11 @@ it.skipIf(!HAVE)('a change nobody takes within 5 s is withdrawn and said so, and
   const raw = new Redis(urlOf(redis));
   cleanups.push(() => raw.quit());
   const records = (await raw.xrange('marteau:log', '-', '+')).map(([, f]) => JSON.parse(f[1]) as { t: string });
-  expect(records.filter((r) => r.t.startsWith('chaos'))).toEqual([{ t: 'chaos', at: expect.any(Number), id: job.id, ref: expect.any(String), proxy: 'web', mix: '10:error', by: expect.objectContaining({ pid: process.pid }) }]);
+  const me = expect.objectContaining({ pid: process.pid });
+  expect(records.filter((r) => r.t.startsWith('chaos'))).toEqual([
+    { t: 'chaos', at: expect.any(Number), id: job.id, ref: expect.any(String), proxy: 'web', mix: '10:error', by: me },
+    { t: 'chaos-withdrawn', at: expect.any(Number), id: job.id, ref: expect.any(String), proxy: 'web', by: me, reason: 'no answer within 5 s' },
+  ]);
 }, 30_000);
 
 /** A GET through the proxy on `port`: its status, or 'cut' when the connection ends without one. */

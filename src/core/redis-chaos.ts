@@ -9,12 +9,14 @@
  * The user must learn whether the change took effect, and a change nobody answers must not
  * apply later behind their back (a stalled worker waking up): each request has a key, `pending`
  * until the engine takes it (`taken`, then its answer). A sender that stops waiting deletes a
- * key still pending, in one script, so the engine finds it gone and does not apply the change.
+ * key still pending, in one script, so the engine finds it gone and does not apply the change;
+ * the same script appends a `chaos-withdrawn` record (who withdrew it, why) and says so in the
+ * job's output, so the log tells what became of every request, and whoever follows the job sees it.
  */
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { short } from './queue-types.js';
-import type { ChaosAnswer, ChaosChange, ChaosChannel, ChaosRequest } from './queue-types.js';
+import type { ChaosAnswer, ChaosChange, ChaosChannel, ChaosRequest, SharedLine } from './queue-types.js';
 import type { Owner } from './owner.js';
 import { guard, type Keys } from './redis-client.js';
 import { CHAOS_ASK_LUA, CHAOS_WITHDRAW_LUA } from './redis-scripts.js';
@@ -34,6 +36,16 @@ interface DoneRecord {
   by: Owner;
   answer?: ChaosAnswer;
   error?: string;
+}
+/** A request nobody took: `by` withdrew it, for `reason`. */
+interface WithdrawnRecord {
+  t: 'chaos-withdrawn';
+  at: number;
+  id: string;
+  ref: string;
+  proxy: string;
+  by: Owner;
+  reason: string;
 }
 
 /** What a sender gets: the engine's answer or its refusal. */
@@ -60,8 +72,8 @@ export class TeamChaos implements ChaosChannel {
     const settled = new Promise<Outcome>((done) => this.waiting.set(ref, done));
     try {
       const asked = await guard(this.label, this.cmd.eval(CHAOS_ASK_LUA, 3, this.keys.log, this.keys.claims, this.keys.chaos(ref), job, JSON.stringify(record), this.keys.alive(''), this.keys.notify(''), String(REQUEST_TTL_MS)));
-      if (asked !== 1) throw new Error(`job ${short(job)} runs on no live worker now`);
-      const r = (await Promise.race([settled, this.unanswered(ref, job)]))!;
+      if (typeof asked !== 'string') throw new Error(`job ${short(job)} runs on no live worker now`);
+      const r = (await Promise.race([settled, this.unanswered(record, asked)]))!;
       if (r.error !== undefined) throw new Error(r.error);
       return r.answer ?? {};
     } finally {
@@ -74,11 +86,15 @@ export class TeamChaos implements ChaosChannel {
    * engine took gets ANSWER_MS more for its answer. An answer in the key is taken from there
    * (this process missed its record: its log reader stopped or slow).
    */
-  private async unanswered(ref: string, job: string): Promise<Outcome | undefined> {
+  private async unanswered(asked: ChaosRecord, holder: string): Promise<Outcome | undefined> {
+    const { ref, id: job, proxy } = asked;
     for (let round = 0; ; round++) {
       await new Promise((r) => setTimeout(r, ANSWER_MS).unref());
       if (!this.waiting.has(ref)) return undefined;
-      const v = (await guard(this.label, this.cmd.eval(CHAOS_WITHDRAW_LUA, 1, this.keys.chaos(ref)))) as string | null;
+      const reason = `no answer within ${ANSWER_MS / 1000} s`;
+      const withdrawn: WithdrawnRecord = { t: 'chaos-withdrawn', at: Date.now(), id: job, ref, proxy, by: this.owner, reason };
+      const line: SharedLine = { at: withdrawn.at, stream: 'engine', level: 'warn', line: `chaos ${proxy}: ${describe(asked)} asked by ${who(asked.by)} withdrawn by ${who(this.owner)}: ${reason} from the worker; not applied` };
+      const v = (await guard(this.label, this.cmd.eval(CHAOS_WITHDRAW_LUA, 3, this.keys.chaos(ref), this.keys.log, this.keys.output, JSON.stringify(withdrawn), job, holder, JSON.stringify(line)))) as string | null;
       if (v && v !== 'pending' && v !== 'taken') return JSON.parse(v) as Outcome;
       if (v === 'taken' && round === 0) continue;
       const s = (ANSWER_MS * (round + 1)) / 1000;
@@ -120,4 +136,14 @@ export class TeamChaos implements ChaosChannel {
     const text = JSON.stringify(done);
     await this.cmd.multi().xadd(this.keys.log, '*', 'r', text).set(key, text, 'PX', REQUEST_TTL_MS, 'XX').exec();
   }
+}
+
+/** What a request asked, for the job's output. */
+function describe(c: ChaosChange): string {
+  if ('mix' in c) return `mix ${typeof c.mix === 'string' ? c.mix : JSON.stringify(c.mix)}`;
+  return c.paused ? 'a pause of its scenario' : 'a resume of its scenario';
+}
+
+function who(o: Owner): string {
+  return `pid ${o.pid} on ${o.host}`;
 }

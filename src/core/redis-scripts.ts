@@ -98,8 +98,8 @@ return 0
 /**
  * A chaos change for the engine holding a job (redis-chaos.ts). KEYS: log stream, claims hash,
  * the request's key. ARGV: job id, record, alive-key prefix, notify-key prefix, the key's TTL.
- * The record names its engine (field `w`), which alone applies it. Returns 0 when no live
- * engine holds the job (nothing appended).
+ * The record names its engine (field `w`), which alone applies it. Returns that engine's owner
+ * key, or 0 when no live engine holds the job (nothing appended).
  */
 export const CHAOS_ASK_LUA = `
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
@@ -109,12 +109,23 @@ redis.call('XADD', KEYS[1], '*', 'r', ARGV[2], 'w', holder)
 redis.call('SET', KEYS[3], 'pending', 'PX', ARGV[5])
 redis.call('RPUSH', ARGV[4] .. holder, ARGV[1])
 redis.call('PEXPIRE', ARGV[4] .. holder, ${NOTIFY_TTL_MS})
-return 1
+return holder
 `;
 
-/** Its sender stops waiting: a request still pending is withdrawn. Returns what the key held. */
+/**
+ * Its sender stops waiting: a request still pending is withdrawn, and the withdrawal recorded in
+ * the same step, so the log says what became of every request (no `chaos-done` ever comes for
+ * it). KEYS: the request's key, log stream, output stream. ARGV: the withdrawal record, job id,
+ * the engine the request was pushed to, the job's output line saying so. The line goes out as
+ * that engine's, the job's: every other process shows it with the job's output. Returns what
+ * the key held.
+ */
 export const CHAOS_WITHDRAW_LUA = `
 local v = redis.call('GET', KEYS[1])
-if v == 'pending' then redis.call('DEL', KEYS[1]) end
+if v == 'pending' then
+  redis.call('DEL', KEYS[1])
+  redis.call('XADD', KEYS[2], '*', 'r', ARGV[1])
+  redis.call('XADD', KEYS[3], '*', 'j', ARGV[2], 'o', ARGV[3], 'l', ARGV[4])
+end
 return v
 `;
