@@ -34,7 +34,7 @@ describe.runIf(run)('fixtures/scenario: a 10 s redis blackout under load', () =>
     for (const r of [ok, broken]) {
       expect(r.out).toMatch(/seed \d+ \(marteau-tui replay [0-9a-f]{8} runs the same faults again\)/);
       expect(r.out).toMatch(/chaos redis_blackout \(step\): applied redis mix 100:blackout/);
-      expect(r.out).toMatch(/chaos redis_blackout \(end of step\): restored redis mix 100:dummy/);
+      expect(r.out).toMatch(/chaos redis_blackout \(end of step\): restored redis mix pass-through/);
     }
     expect(ok.out).toMatch(/PASS success_rate >= 50%/);
     expect(broken.out).toMatch(/FAIL success_rate >= 50%/);
@@ -43,6 +43,6 @@ describe.runIf(run)('fixtures/scenario: a 10 s redis blackout under load', () =>
     const html = await readFile(report, 'utf8');
     expect(html).toMatch(/data-proxy="redis" data-behavior="blackout"/);
     expect(html).toMatch(/redis: 100:blackout \(chaos redis_blackout: step\) at [4-6]\.\ds/);
-    expect(html).toMatch(/redis: 100:dummy \(chaos redis_blackout: end of step\) at 1[4-6]\.\ds/);
+    expect(html).toMatch(/redis: pass-through \(chaos redis_blackout: end of step\) at 1[4-6]\.\ds/);
   });
 });

@@ -150,7 +150,7 @@ describe('a Vaurien INI file given to --config', () => {
     const relative = path.relative(process.cwd(), file);
     const cli = runCli(['proxy', '--config', relative, '--interval', '60000']);
     try {
-      await cli.waitFor(/listening vaurien \(tcp\) .* mix 100:dummy/, { timeoutMs: 60_000 });
+      await cli.waitFor(/listening vaurien \(tcp\) .* mix pass-through/, { timeoutMs: 60_000 });
       expect(cli.err()).toContain(`${relative}:4: [vaurien] behaviour is not a Vaurien setting, ignored; did you mean "behavior"?`);
       expect(cli.err()).toContain(`${relative}:5: [vaurien] pool_max_size is read but has no use here`);
     } finally {

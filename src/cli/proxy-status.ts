@@ -1,6 +1,7 @@
 /**
  * The lines `marteau-tui proxy` prints per proxy: once listening, then its live counts (pure formatting).
  */
+import { mixWords } from '../proxy/mix-words.js';
 import type { Proxy, ProxyStats } from '../proxy/proxy.js';
 
 /** A proxy's name, and its protocol when the name does not say it (a default name is the protocol). */
@@ -11,7 +12,7 @@ function label(name: string, protocol: string): string {
 /** The line a proxy gets once it listens (scripts and tests wait for it). */
 export function listeningLine(p: Proxy): string {
   const tls = (on: unknown) => (on ? ' (TLS)' : '');
-  return `listening ${label(p.name, p.options.protocol)} ${p.listenAddress}${tls(p.options.tls)} -> ${p.upstream}${tls(p.options.upstreamTls)} mix ${p.mix.text}${p.isEnabled ? '' : ' (disabled)'}\n`;
+  return `listening ${label(p.name, p.options.protocol)} ${p.listenAddress}${tls(p.options.tls)} -> ${p.upstream}${tls(p.options.upstreamTls)} mix ${mixWords(p.mix.text)}${p.isEnabled ? '' : ' (disabled)'}\n`;
 }
 
 export function formatProxyLine(now: ProxyStats, before: ProxyStats | undefined, seconds: number): string {
@@ -23,7 +24,7 @@ export function formatProxyLine(now: ProxyStats, before: ProxyStats | undefined,
     .join(' ');
   return [
     `${label(now.name, now.protocol)} ${now.listen} -> ${now.upstream}`,
-    `mix ${now.mix}`,
+    `mix ${mixWords(now.mix)}`,
     `conn ${now.connections.open}/${now.connections.total}`,
     `exch ${now.exchanges} (${rate.toFixed(0)}/s)`,
     `faults ${faults || '-'}`,

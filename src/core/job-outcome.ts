@@ -2,6 +2,7 @@
 import { ConfigError } from '../config/config-error.js';
 import { formatDuration } from '../config/duration.js';
 import { NodeConfigError, NodeError } from '../exec/executor.js';
+import { mixWords } from '../proxy/mix-words.js';
 import { ListenError, messageOf, UpstreamLoopError } from '../proxy/proxy-errors.js';
 import type { RunOutcome } from './runner-contract.js';
 import { ServiceError } from './service-error.js';
@@ -43,17 +44,12 @@ export function isExpectedError(error: unknown): boolean {
   return error instanceof ConfigError || error instanceof NodeError || error instanceof ListenError || error instanceof UpstreamLoopError || error instanceof ServiceError;
 }
 
-/** A mix as a timeline line names it: the one that breaks nothing says so in words too. */
-function mixText(mix: string): string {
-  return !mix || mix === '100:dummy' ? `${mix || '100:dummy'} (pass-through)` : mix;
-}
-
 /** `scheduled`: the proxy has a chaos schedule (a change by hand pauses it; say so only then). */
 export function timelineLine(e: TimelineEvent, scheduled: boolean): string {
   if (e.kind === 'service') return `chaos ${e.fixture}: service ${e.proxy} ${e.label ?? e.mix}`;
-  if (e.source === 'manual') return `manual: ${e.proxy} mix ${mixText(e.mix)} ${changeReason(e)}${scheduled ? '; its chaos schedule is paused' : ''}`;
+  if (e.source === 'manual') return `manual: ${e.proxy} mix ${mixWords(e.mix)} ${changeReason(e)}${scheduled ? '; its chaos schedule is paused' : ''}`;
   const what = e.source === 'chaos' ? `chaos ${e.fixture} (${e.label})` : `fixture ${e.fixture}`;
-  return `${what}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${mixText(e.mix)}`;
+  return `${what}: ${e.action === 'apply' ? 'applied' : 'restored'} ${e.proxy} mix ${mixWords(e.mix)}`;
 }
 
 /**

@@ -13,6 +13,7 @@ import { NodeError, type Executor } from '../exec/executor.js';
 import type { RunnerContext, RunnerNode, RunOutcome } from './runner-contract.js';
 import type { ProxyEvent } from '../proxy/proxy.js';
 import type { ProxySet } from '../proxy/proxy-set.js';
+import { mixWords } from '../proxy/mix-words.js';
 import { ListenError, listenMistake } from '../proxy/proxy-errors.js';
 import type { Behavior } from '../proxy/plugin.js';
 import type { ApiServer } from '../proxy/api/server.js';
@@ -112,7 +113,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
     await proxies.start(config.proxies.map((p) => ({ ...p, seed: p.seed ?? `${seed}/${p.name}` })), config.statsd, (m) => log(m, { level: 'warn' })).catch(async (e: unknown) => {
       throw await listenConfigError(core, job, e);
     });
-    for (const p of proxies.proxies.values()) log(`proxy ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${p.mix.text || '(none)'}`);
+    for (const p of proxies.proxies.values()) log(`proxy ${p.name} ${p.options.protocol} ${p.listenAddress} -> ${p.upstream} mix ${mixWords(p.mix.text)}`);
     const addresses = (): Vars => Object.assign({ ...jobVars, ...services.vars() }, ...[...proxies.proxies.values()].map((p) => m.proxyVars(p.name, p.listenAddress, p.upstream))) as Vars;
     await services.start(late, addresses(), live.abort.signal);
     if (config.services.length || config.proxies.length) config = await snapshotConfig(core, job, addresses());

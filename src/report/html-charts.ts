@@ -5,6 +5,7 @@
 import { recoveryText, type WindowMeasure } from '../runners/measures/index.js';
 import type { ProxyTimelineEvent, RunSummary } from '../runners/results.js';
 import type { CycleSummary } from '../runners/summary.js';
+import { mixWords } from '../proxy/mix-words.js';
 import { COLORS, f1, int, ms, PALETTE, secs, table } from './html-kit.js';
 import { esc, lineChart, makeScale, niceTicks, PAD, WIDTH, type Band, type Marker } from './svg.js';
 
@@ -126,7 +127,7 @@ function mixMarkers(events: ProxyTimelineEvent[]): MixMark[] {
   const proxies = [...new Set(events.map((e) => e.proxy))];
   return events
     .filter((e): e is Extract<ProxyTimelineEvent, { kind: 'mix' }> => e.kind === 'mix')
-    .map((e) => ({ at: e.at, proxy: e.proxy, mix: e.mix || 'pass-through', reason: e.reason, label: `${e.proxy}: ${e.mix || 'pass-through'}${e.reason ? ` (${e.reason})` : ''}`, color: PALETTE[proxies.indexOf(e.proxy) % PALETTE.length] }));
+    .map((e) => ({ at: e.at, proxy: e.proxy, mix: mixWords(e.mix), reason: e.reason, label: `${e.proxy}: ${mixWords(e.mix)}${e.reason ? ` (${e.reason})` : ''}`, color: PALETTE[proxies.indexOf(e.proxy) % PALETTE.length] }));
 }
 
 /** Fault counts per second, one lane per proxy and behavior, under the same time axis. */

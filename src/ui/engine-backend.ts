@@ -12,6 +12,7 @@ import { endedHere, figuresOf, readEndedResult, type EndedResult } from '../core
 import { parseGitTarget } from '../core/source.js';
 import type { NodeView } from '../core/node-pool.js';
 import type { MixSpec } from '../proxy/mix.js';
+import { mixWords } from '../proxy/mix-words.js';
 import { ProxyMonitor } from '../proxy/monitor.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { JobRow, NodeRow, TuiBackend, TuiSnapshot } from './backend.js';
@@ -232,7 +233,7 @@ function jobRow(j: JobView, journal: boolean, outputFile: string | undefined, en
         ...(report ? [`report   ${report} (o opens, y copies)`] : []),
         ...(summary ? [`summary  ${summary}`] : []),
         ...(seed ? [`seed     ${seed} (R replays the same faults: marteau-tui replay ${j.id.slice(0, 8)})`] : []),
-        ...(timeline?.length ? [`faults   ${timeline.length} mix change(s):`, ...timeline.map((e) => `  +${((e.at - start!) / 1000).toFixed(1).padStart(6)}s  ${e.proxy}  ${!e.mix || e.mix === '100:dummy' ? 'pass-through' : e.mix}  (${changeReason(e)})`)] : []),
+        ...(timeline?.length ? [`faults   ${timeline.length} mix change(s):`, ...timeline.map((e) => `  +${((e.at - start!) / 1000).toFixed(1).padStart(6)}s  ${e.proxy}  ${mixWords(e.mix)}  (${changeReason(e)})`)] : []),
       ];
     },
   };

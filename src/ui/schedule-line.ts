@@ -4,6 +4,7 @@
  */
 import type { ScheduleView } from '../core/chaos-player.js';
 import { formatDuration } from '../config/units.js';
+import { isPassThrough } from '../proxy/mix-words.js';
 
 export interface ScheduleLine {
   state: 'running' | 'paused' | 'manual' | 'done';
@@ -34,7 +35,7 @@ export function countdown(ms: number): string {
 
 /** What a proxy injects now and until when: "fault 50:error · outage · ends in 12s". */
 export function activeFault(mix: string, s: ScheduleView | undefined, now: number): { faulty: boolean; text: string } {
-  const faulty = !/^(?:|pass-through|none|(?:100:)?(?:dummy|noop))$/.test(mix.trim());
+  const faulty = !isPassThrough(mix);
   const why = !faulty ? '' : s?.manual ? 'set by hand' : s?.current && !s.current.restore ? s.current.entry : '';
   const ends = s?.next && !s.paused ? `${faulty ? 'ends' : 'next'} in ${countdown(s.next.at - now)}${faulty ? '' : ` (${s.next.entry})`}` : faulty ? 'until changed' : '';
   return { faulty, text: [faulty ? `fault ${mix}` : 'no fault', why, ends].filter(Boolean).join(' · ') };

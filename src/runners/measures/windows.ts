@@ -10,6 +10,7 @@
  * its mix back resumes it, so the window under runs from its own start to its own end.
  */
 import type { TimelineEvent } from '../../core/events.js';
+import { isPassThrough } from '../../proxy/mix-words.js';
 import { outcomeClass, type OutcomeKey } from './series.js';
 
 export interface FaultWindow {
@@ -26,9 +27,6 @@ export interface FaultWindow {
   end?: number;
   expect?: string[];
 }
-
-/** Mixes that inject nothing: the proxy's own text for "no behavior" and explicit no-op mixes. */
-const PASS_THROUGH = /^(?:|pass-through|none|(?:100:)?(?:dummy|noop))$/;
 
 /**
  * Timeline times are epoch ms; offsets from the load start are read too (a timeline written by
@@ -53,7 +51,7 @@ export function faultWindows(events: readonly TimelineEvent[], loadStart: number
     // A service and a proxy may share a name ("redis"): their windows are apart.
     const key = `${e.kind}:${e.proxy}`;
     // A mix set by hand (`manual`) that injects faults is a window like any other.
-    const injects = !PASS_THROUGH.test(e.mix.trim());
+    const injects = !isPassThrough(e.mix);
     const faulty = e.action !== 'restore' && injects;
     const current = open.get(key);
     if (current && faulty && current.name === name) {

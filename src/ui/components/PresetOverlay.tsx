@@ -1,5 +1,6 @@
 import { Box, Text } from 'ink';
 import { PRESETS } from '../../proxy/presets.js';
+import { mixWords } from '../../proxy/mix-words.js';
 import { color } from '../theme.js';
 
 /**
@@ -12,7 +13,7 @@ export function PresetOverlay(props: { proxy: string; mix?: string; width: numbe
     <Box flexDirection="column" borderStyle="double" borderColor={color('accent')} width={props.width} height={props.height} paddingX={1} overflow="hidden">
       <Text bold wrap="truncate-end">
         Presets for {props.proxy}
-        <Text color={color('dim')}>{props.mix ? ` (its mix now: ${props.mix})` : ''}</Text>
+        <Text color={color('dim')}>{props.mix ? ` (its mix now: ${mixWords(props.mix)})` : ''}</Text>
       </Text>
       <Text color={color('dim')} wrap="truncate-end">a digit applies one at once (asked first while a job runs); esc cancels</Text>
       <Text> </Text>
