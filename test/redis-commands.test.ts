@@ -63,6 +63,13 @@ describe('which requests a kind meets', () => {
     expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'a', 'b'))).toBe(true);
     expect(refuses('CLUSTERDOWN', 'PING', cmd('PING'))).toBe(false);
     expect(refuses('ERR', 'RESET', cmd('RESET'))).toBe(true);
+    // BUSY stands for an EVAL script: FUNCTION STATS (allow_busy) answers BUSY itself while one runs.
+    expect(refuses('BUSY', 'FUNCTION', cmd('FUNCTION', 'STATS'))).toBe(true);
+    expect(refuses('BUSY', 'MULTI', cmd('MULTI'))).toBe(false);
+    // HELLO answers NOAUTH itself unless it authenticates.
+    expect(refuses('NOAUTH', 'HELLO', cmd('HELLO', '3'))).toBe(true);
+    expect(refuses('NOAUTH', 'HELLO', Buffer.from('hello 3 setname x auth u p\r\n'))).toBe(false);
+    expect(refuses('NOAUTH', 'HELLO', cmd('HELLO', '3', 'auth', 'u', 'p'))).toBe(false);
     // EXEC: by its block's commands, or its own flags; refused when there is no block kept.
     expect(refuses('READONLY', 'EXEC', cmd('EXEC'))).toBe(true);
     expect(refusesExec('READONLY', ['GET', 'EXISTS'])).toBe(false);

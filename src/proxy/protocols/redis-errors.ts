@@ -28,7 +28,7 @@ const ERRORS: Record<string, ErrorKind & { line: string }> = {
     line: "OOM command not allowed when used memory > 'maxmemory'.",
   },
   BUSY: {
-    description: 'BUSY: a long-running Lua script blocks the server: all but HELLO, AUTH, MULTI, DISCARD, ... fail',
+    description: 'BUSY: a long-running Lua script blocks the server: all but HELLO, AUTH, MULTI, DISCARD, SCRIPT KILL ... fail',
     fatal: false,
     line: 'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.',
   },
@@ -47,7 +47,7 @@ const ERRORS: Record<string, ErrorKind & { line: string }> = {
       'Please check the Redis logs for details about the RDB error.',
   },
   NOAUTH: {
-    description: 'NOAUTH: the server asks for AUTH (e.g. after a password change): all but AUTH, HELLO, QUIT, RESET fail',
+    description: 'NOAUTH: the server asks for AUTH (e.g. after a password change): all but AUTH, HELLO ... AUTH, QUIT, RESET fail',
     fatal: false,
     line: 'NOAUTH Authentication required.',
   },
@@ -82,8 +82,19 @@ const DEFAULT_REPLIES = new Map<string, ErrorReply>(
     .map(([k, e]) => [k, Object.freeze({ bytes: Buffer.from(`-${e.line}\r\n`, 'utf8'), close: false })]),
 );
 
+/** What HELLO without AUTH says to a client that has not authenticated (redis-refusals.ts lets one with AUTH pass). */
+const HELLO_NOAUTH: ErrorReply = Object.freeze({
+  bytes: Buffer.from(
+    '-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> ' +
+      'option can be used to authenticate the client and select the RESP protocol version at the same time\r\n',
+    'latin1',
+  ),
+  close: false,
+});
+
 export function encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
   const label = ctx.label ?? '';
+  if (kind === 'NOAUTH' && label === 'HELLO' && ctx.message === undefined) return HELLO_NOAUTH;
   // SYNC/PSYNC get no framed reply (noReply): the client expects nothing from us.
   if (SWITCH_NOW.has(label)) return { bytes: EMPTY, close: false };
   const e = ERRORS[kind] ?? ERRORS.LOADING;

@@ -7,21 +7,25 @@
  * reads working, and one at 100:error LOADING can still connect, as it would to a loading redis.
  */
 import { COMMAND_FLAGS } from './redis-commands.js';
-import { DOLLAR, inlineWords, LF, lengthLine, STAR } from './redis-resp.js';
+import { DOLLAR, EMPTY, inlineWords, LF, lengthLine, STAR } from './redis-resp.js';
 
 /**
- * Whether a command with the given flags (redis-commands.ts' letters) is refused with `kind`.
+ * Whether a command with the given flags (redis-commands.ts' letters) is refused with `kind`;
+ * `name` is the command's, or `CONTAINER|SUB` for a subcommand, `request` its first segment.
  * ERR, NOSCRIPT and unknown kinds: see refuses.
  */
-const RULES: Record<string, (flags: string, label: string) => boolean> = {
+const RULES: Record<string, (flags: string, name: string, request: Buffer) => boolean> = {
   LOADING: (f) => !f.includes('l'),
   READONLY: (f) => f.includes('w'),
   OOM: (f) => f.includes('o'),
-  BUSY: (f) => !f.includes('b'),
+  // The kind stands for an EVAL script: FUNCTION STATS and FUNCTION KILL, which processCommand
+  // lets through (allow_busy), answer BUSY themselves while one runs.
+  BUSY: (f, name) => !f.includes('b') || name === 'FUNCTION|STATS' || name === 'FUNCTION|KILL',
   MASTERDOWN: (f) => !f.includes('s'),
   // stop-writes-on-bgsave-error refuses writes, and PING (so that a monitor sees it).
-  MISCONF: (f, label) => f.includes('w') || label === 'PING',
-  NOAUTH: (f) => !f.includes('a'),
+  MISCONF: (f, name) => f.includes('w') || name === 'PING',
+  // HELLO (no_auth) answers NOAUTH itself unless it authenticates (HELLO 3 AUTH user pass).
+  NOAUTH: (f, name, request) => !f.includes('a') || (name === 'HELLO' && wordOf(request, 2) !== 'AUTH' && wordOf(request, 4) !== 'AUTH'),
   // A cluster answers for the slots of the keys a command names: one without keys it serves itself.
   CLUSTERDOWN: (f) => f.includes('k'),
   // Only a request whose keys span a slot being moved: one naming a single key never.
@@ -45,12 +49,14 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
   if (queued && kind === 'OOM' && label !== 'QUIT') return true;
   const rule = RULES[kind];
   if (rule === undefined || label === undefined || label === 'EXEC') return true;
-  let flags: string | undefined = COMMAND_FLAGS[label];
+  let name = label;
   if (CONTAINERS.has(label)) {
-    const sub = subcommandOf(request);
-    flags = sub === undefined ? undefined : COMMAND_FLAGS[`${label}|${sub}`];
+    const sub = wordOf(request, 1);
+    if (sub === undefined) return true;
+    name = `${label}|${sub}`;
   }
-  return flags === undefined || rule(flags, label);
+  const flags = COMMAND_FLAGS[name];
+  return flags === undefined || rule(flags, name, request);
 }
 
 /**
@@ -63,31 +69,32 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
 export function refusesExec(kind: string, queued: readonly string[]): boolean {
   if (kind === 'NOSCRIPT') return false;
   const rule = RULES[kind];
-  if (rule === undefined || rule(COMMAND_FLAGS.EXEC, 'EXEC')) return true;
+  if (rule === undefined || rule(COMMAND_FLAGS.EXEC, 'EXEC', EMPTY)) return true;
   for (const label of queued) {
     const flags = CONTAINERS.has(label) ? undefined : COMMAND_FLAGS[label];
     // As the block's flags, not as a command: a queued PING is no write (MISCONF).
-    if (flags === undefined || rule(flags, 'EXEC')) return true;
+    if (flags === undefined || rule(flags, 'EXEC', EMPTY)) return true;
   }
   return false;
 }
 
-/** The second word of a request (its subcommand), upper case; undefined when it has none. */
-function subcommandOf(req: Buffer): string | undefined {
+/** Word `n` of a request (1: its subcommand), upper case; undefined when it has none or its first segment does not hold it. */
+function wordOf(req: Buffer, n: number): string | undefined {
+  if (req.length === 0) return undefined;
   if (req[0] !== STAR) {
     const lf = req.indexOf(LF);
     const words: number[] = [];
-    if (inlineWords(req, 0, lf < 0 ? req.length : lf, 2, words) < 4) return undefined;
-    return req.toString('latin1', words[2], words[3]).toUpperCase();
+    if (inlineWords(req, 0, lf < 0 ? req.length : lf, n + 1, words) < 2 * n + 2) return undefined;
+    return req.toString('latin1', words[2 * n], words[2 * n + 1]).toUpperCase();
   }
-  // *N, then $len and the command word, then $len and the subcommand: the framer read them whole.
+  // *N, then $len and each word.
   let p = req.indexOf(LF) + 1;
-  for (let i = 0; i < 2; i++) {
+  for (let i = 0; i <= n; i++) {
     if (p <= 0 || req[p] !== DOLLAR) return undefined;
     const lf = req.indexOf(LF, p);
     const len = lf < 0 ? undefined : lengthLine(req, p + 1, lf);
     if (len === undefined || len < 0 || lf + 1 + len > req.length) return undefined;
-    if (i === 1) return req.toString('latin1', lf + 1, lf + 1 + len).toUpperCase();
+    if (i === n) return req.toString('latin1', lf + 1, lf + 1 + len).toUpperCase();
     p = lf + 1 + len + 2;
   }
   return undefined;
