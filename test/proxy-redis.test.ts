@@ -413,10 +413,9 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
   // server in the state and returns what ends it, if anything must.
   const states: Array<[string, (c: Redis, real: RunningRedis) => Promise<(() => Promise<void>) | void>]> = [
     ['READONLY', async (c) => { await c.call('REPLICAOF', '127.0.0.1', '1'); }],
-    // A read-only one answers writes READONLY first: MASTERDOWN is a writable replica's answer to them.
+    // Read-only, as by default: it answers writes READONLY before it looks at the link.
     ['MASTERDOWN', async (c) => {
       await c.call('CONFIG', 'SET', 'replica-serve-stale-data', 'no');
-      await c.call('CONFIG', 'SET', 'replica-read-only', 'no');
       await c.call('REPLICAOF', '127.0.0.1', '1');
     }],
     ['OOM', async (c) => { await c.call('CONFIG', 'SET', 'maxmemory', '1'); }],
@@ -451,7 +450,7 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
       ['LPUSH', 'st:l', 'a'], ['EXPIRE', 'st:k', '10'], ['DBSIZE'], ['LASTSAVE'], ['PUBLISH', 'st:ch', 'm'], ['COMMAND', 'COUNT'],
       ['AUTH', 'wrong'], ['MULTI'], ['GET', 'st:k'], ['DISCARD'], ['WATCH', 'st:k'], ['UNWATCH'],
       ['MULTI'], ['SET', 'st:k', 'v'], ['EXEC'], ['MULTI'], ['PING'], ['EXEC'], ['MULTI'], ['ECHO', 'x'], ['EXEC'],
-      ['FUNCTION', 'STATS'], ['CONFIG', 'GET', 'maxmemory'], ['UNLINK', 'st:z'],
+      ['EVAL', 'return 1', '0'], ['EVAL_RO', 'return 1', '0'], ['FUNCTION', 'STATS'], ['CONFIG', 'GET', 'maxmemory'], ['UNLINK', 'st:z'],
       ['HELLO', '2'], ['QUIT'],
     ];
     const refused = async (port: number) => {

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_FLAGS } from '../src/proxy/protocols/redis-commands.js';
 import { MultiBlocks } from '../src/proxy/protocols/redis-multi.js';
-import { refuses, refusesExec } from '../src/proxy/protocols/redis-refusals.js';
+import { refuses, refusesExec, saidAs } from '../src/proxy/protocols/redis-refusals.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
 
 /** COMMAND INFO's entry: name, arity, flags, first key, last key, step, ACL categories, tips, key specs, subcommands. */
@@ -66,6 +66,15 @@ describe('which requests a kind meets', () => {
     // BUSY stands for an EVAL script: FUNCTION STATS (allow_busy) answers BUSY itself while one runs.
     expect(refuses('BUSY', 'FUNCTION', cmd('FUNCTION', 'STATS'))).toBe(true);
     expect(refuses('BUSY', 'MULTI', cmd('MULTI'))).toBe(false);
+    // A replica whose master is down: read-only by default, so writes are said READONLY; a script without a shebang checks the link as it starts.
+    expect(refuses('MASTERDOWN', 'EVAL', cmd('EVAL', 'return 1', '0'))).toBe(true);
+    expect(refuses('MASTERDOWN', 'ECHO', cmd('ECHO', 'x'))).toBe(false);
+    expect(saidAs('MASTERDOWN', 'SET', cmd('SET', 'k', 'v'))).toBe('READONLY');
+    expect(saidAs('MASTERDOWN', 'FUNCTION', cmd('FUNCTION', 'FLUSH'))).toBe('READONLY');
+    expect(saidAs('MASTERDOWN', 'GET', cmd('GET', 'k'))).toBe('MASTERDOWN');
+    expect(saidAs('MASTERDOWN', 'EXEC', cmd('EXEC'), ['GET', 'SET'])).toBe('READONLY');
+    expect(saidAs('MASTERDOWN', 'EXEC', cmd('EXEC'), ['GET'])).toBe('MASTERDOWN');
+    expect(saidAs('LOADING', 'SET', cmd('SET', 'k', 'v'))).toBe('LOADING');
     // HELLO answers NOAUTH itself unless it authenticates.
     expect(refuses('NOAUTH', 'HELLO', cmd('HELLO', '3'))).toBe(true);
     expect(refuses('NOAUTH', 'HELLO', Buffer.from('hello 3 setname x auth u p\r\n'))).toBe(false);

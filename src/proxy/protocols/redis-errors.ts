@@ -33,7 +33,7 @@ const ERRORS: Record<string, ErrorKind & { line: string }> = {
     line: 'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.',
   },
   MASTERDOWN: {
-    description: 'MASTERDOWN: a replica lost its master and serves no stale data: all but INFO, SELECT, AUTH, ... fail',
+    description: 'MASTERDOWN: a read-only replica lost its master and serves no stale data: writes get READONLY, all but INFO, SELECT, AUTH, ... MASTERDOWN',
     fatal: false,
     line: "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
   },

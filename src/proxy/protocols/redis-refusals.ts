@@ -21,7 +21,9 @@ const RULES: Record<string, (flags: string, name: string, request: Buffer) => bo
   // The kind stands for an EVAL script: FUNCTION STATS and FUNCTION KILL, which processCommand
   // lets through (allow_busy), answer BUSY themselves while one runs.
   BUSY: (f, name) => !f.includes('b') || name === 'FUNCTION|STATS' || name === 'FUNCTION|KILL',
-  MASTERDOWN: (f) => !f.includes('s'),
+  // A script without a shebang (what clients send) is checked as it starts, whatever EVAL's flag
+  // stale says; a function's flags are its own (FCALL: a write by default, so READONLY first).
+  MASTERDOWN: (f, name) => !f.includes('s') || SCRIPTS.has(name),
   // stop-writes-on-bgsave-error refuses writes, and PING (so that a monitor sees it).
   MISCONF: (f, name) => f.includes('w') || name === 'PING',
   // HELLO (no_auth) answers NOAUTH itself unless it authenticates (HELLO 3 AUTH user pass).
@@ -31,6 +33,8 @@ const RULES: Record<string, (flags: string, name: string, request: Buffer) => bo
   // Only a request whose keys span a slot being moved: one naming a single key never.
   TRYAGAIN: (f) => f.includes('m'),
 };
+
+const SCRIPTS = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL', 'FCALL_RO']);
 
 /** Commands with subcommands (`CLIENT|SETINFO`): their own flags are not the subcommand's. */
 const CONTAINERS = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('|')).map((n) => n.slice(0, n.indexOf('|'))));
@@ -76,6 +80,20 @@ export function refusesExec(kind: string, queued: readonly string[]): boolean {
     if (flags === undefined || rule(flags, 'EXEC', EMPTY)) return true;
   }
   return false;
+}
+
+/**
+ * The kind a refusal of `label` is said with. A replica whose master is down is read-only unless
+ * told otherwise (replica-read-only yes), and processCommand refuses writes READONLY before it
+ * looks at the link: MASTERDOWN says READONLY to a write, a function call (FCALL: one without
+ * no-writes), and the EXEC of a block that `queued` one.
+ */
+export function saidAs(kind: string, label: string | undefined, request: Buffer, queued?: readonly string[]): string {
+  if (kind !== 'MASTERDOWN' || label === undefined) return kind;
+  const writes = queued !== undefined
+    ? queued.some((l) => !CONTAINERS.has(l) && COMMAND_FLAGS[l]?.includes('w'))
+    : label === 'FCALL' || (COMMAND_FLAGS[CONTAINERS.has(label) ? `${label}|${wordOf(request, 1)}` : label] ?? '').includes('w');
+  return writes ? 'READONLY' : kind;
 }
 
 /** Word `n` of a request (1: its subcommand), upper case; undefined when it has none or its first segment does not hold it. */

@@ -37,7 +37,7 @@ import { FramingError, MAX_HEAD_BYTES, type ErrorReply, type FramerSession, type
 import { END, Frames, MUST_FORWARD, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
 import { encodeError, errorKinds } from './redis-errors.js';
-import { refuses, refusesExec } from './redis-refusals.js';
+import { refuses, refusesExec, saidAs } from './redis-refusals.js';
 import { RedisReplies } from './redis-replies.js';
 import { MultiBlocks, TRANSACTION_COMMANDS } from './redis-multi.js';
 import {
@@ -272,6 +272,11 @@ class RedisSession extends RedisReplies implements FramerSession {
     return refuses(kind, label, request, kind === 'OOM' && this.multi.queued(ordinal));
   }
 
+  /** The kind an error `kind` drawn for request `ordinal` is said with (saidAs). */
+  saidAs(kind: string, label: string | undefined, request: Buffer, ordinal: number): string {
+    return saidAs(kind, label, request, label === 'EXEC' ? this.multi.execQueued(ordinal) : undefined);
+  }
+
   buffered(): number {
     return this.cTail.length + this.sTail.length;
   }
@@ -287,7 +292,8 @@ export const redis: Protocol = {
   errorKinds,
   defaultError: 'LOADING',
   createSession: () => new RedisSession(),
-  encodeError,
+  encodeError: (kind, ctx) =>
+    encodeError(kind === 'MASTERDOWN' && ctx.session instanceof RedisSession && ctx.ordinal !== undefined ? ctx.session.saidAs(kind, ctx.label, ctx.request, ctx.ordinal) : kind, ctx),
   standIn: (_request, _whole, session, ordinal) => (session instanceof RedisSession ? session.standIn(ordinal) : undefined),
   refuses: (kind, label, request, session, ordinal) =>
     session instanceof RedisSession && ordinal !== undefined ? session.refuses(kind, label, request, ordinal) : refuses(kind, label, request),
