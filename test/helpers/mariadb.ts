@@ -7,8 +7,12 @@
  * the normal one), a tiny InnoDB (small log, buffer pool and temp file, no doublewrite, no
  * fsync), no binary log, no performance schema.
  */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { crashChild, findBinary, haveServer, startProcess, tempDir, type RunningProcessServer } from './servers.js';
 import { freePort } from './net.js';
+
+const execFileP = promisify(execFile);
 
 export const MARIADB_BINARY = 'mariadbd';
 
@@ -20,11 +24,20 @@ export function haveMariadb(): boolean {
 export interface MariadbOptions {
   /** Extra mariadbd options, e.g. `--max-connections=5`. */
   args?: string[];
+  /**
+   * Grant tables (mariadb-install-db, a second more): root logs in without a password, and the
+   * test may create users with fewer privileges (a read-only server refuses writes only to them).
+   */
+  grants?: boolean;
 }
 
 export async function startMariadb(opts: MariadbOptions = {}): Promise<RunningProcessServer> {
   const port = await freePort();
   const dir = await tempDir('mariadb');
+  if (opts.grants) {
+    const install = ['--no-defaults', '--user=root', `--datadir=${dir}`, '--auth-root-authentication-method=normal', '--skip-test-db'];
+    await execFileP(findBinary('mariadb-install-db') ?? 'mariadb-install-db', install, { timeout: 60_000 });
+  }
   const args = [
     '--no-defaults',
     '--user=root',
@@ -34,7 +47,7 @@ export async function startMariadb(opts: MariadbOptions = {}): Promise<RunningPr
     `--socket=${dir}/sock`,
     `--pid-file=${dir}/pid`,
     `--log-error=${dir}/error.log`,
-    '--skip-grant-tables',
+    ...(opts.grants ? [] : ['--skip-grant-tables']),
     '--skip-name-resolve',
     '--skip-log-bin',
     '--performance-schema=0',

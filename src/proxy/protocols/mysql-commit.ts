@@ -48,8 +48,8 @@ const ROLLBACK_SQL: SqlDialect = { commit: MYSQL_ROLLBACK, mysql: true };
  * had the first statements committed twice (its BEGIN commits the open transaction). The session
  * frames the ROLLBACK's reply as a query's (FramerSession.errored). Outside a transaction the
  * ROLLBACK does nothing, as a deadlock outside one leaves nothing. Other commands (a ping, a
- * fetch, ...) are withheld as before. `attributes`: the connection's queries carry
- * CLIENT_QUERY_ATTRIBUTES' header.
+ * fetch, ...) a deadlock never meets (mysql-refusals.ts). `attributes`: the connection's queries
+ * carry CLIENT_QUERY_ATTRIBUTES' header.
  */
 export function deadlockStandIn(request: Buffer, attributes: boolean): Buffer | undefined {
   if (request.length <= 4 || request[3] !== 0) return undefined;

@@ -25,8 +25,9 @@ export const COM_CHANGE_USER = 0x11;
 export const COM_STMT_PREPARE = 0x16;
 export const COM_STMT_EXECUTE = 0x17;
 const COM_STMT_SEND_LONG_DATA = 0x18;
-const COM_STMT_CLOSE = 0x19;
+export const COM_STMT_CLOSE = 0x19;
 export const COM_STMT_FETCH = 0x1c;
+export const COM_RESET_CONNECTION = 0x1f;
 export const COM_STMT_BULK_EXECUTE = 0xfa;
 /** Commands after which the server streams something this framer does not delimit. */
 export const UNSUPPORTED = new Set([0x12, 0x1e, 0x20, 0x21, 0xfe]);

@@ -30,11 +30,12 @@ import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { FramerSession, Protocol, Segment } from '../protocol.js';
 import { encodeError, MYSQL_ERRORS } from './mysql-errors.js';
 import {
-  CLIENT_COMPRESS, CLIENT_DEPRECATE_EOF, CLIENT_PROTOCOL_41, CLIENT_QUERY_ATTRIBUTES, CLIENT_SSL, CLIENT_ZSTD_COMPRESSION, COM_STMT_EXECUTE, MAX_PAYLOAD,
-  MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED,
+  CLIENT_COMPRESS, CLIENT_DEPRECATE_EOF, CLIENT_PROTOCOL_41, CLIENT_QUERY_ATTRIBUTES, CLIENT_SSL, CLIENT_ZSTD_COMPRESSION, COM_CHANGE_USER,
+  COM_RESET_CONNECTION, COM_STMT_CLOSE, COM_STMT_EXECUTE, COM_STMT_PREPARE, MAX_PAYLOAD, MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED,
 } from './mysql-packets.js';
 import { MysqlReply } from './mysql-reply.js';
 import { commitStandIn, deadlockStandIn, prepareStandIn, rollbackStandIn } from './mysql-commit.js';
+import { PreparedReads, refuses, type MysqlRequests } from './mysql-refusals.js';
 
 export { MYSQL_ERRORS } from './mysql-errors.js';
 
@@ -54,6 +55,8 @@ interface Pending {
   cursor: boolean;
   /** A stand-in's second command, whose reply follows the first's in the same exchange (mysql-commit.ts). */
   then?: number;
+  /** COM_STMT_PREPARE of a statement that writes nothing (mysql-refusals.ts). */
+  reads: boolean;
 }
 
 /** Per-direction scanning state. */
@@ -81,7 +84,7 @@ function newDir(): Dir {
 /** A command's meta, one frozen object per command byte (made on first use), not one per request. */
 const COMMAND_META: (StartMeta | undefined)[] = [];
 
-class MysqlSession implements FramerSession {
+class MysqlSession implements FramerSession, MysqlRequests {
   private phase = Phase.Greeting;
   /** Opaque passthrough (TLS, compression) for the rest of the connection. */
   private raw = false;
@@ -110,6 +113,11 @@ class MysqlSession implements FramerSession {
 
   /** Where the reply to fifo[0] ends. */
   private readonly reply = new MysqlReply();
+  private readonly prepared = new PreparedReads();
+
+  readsOnly(id: number): boolean {
+    return this.prepared.readsOnly(id);
+  }
 
   fromClient(chunk: Buffer): Segment[] {
     return this.feeder.feed(this.c, chunk, true);
@@ -291,9 +299,13 @@ class MysqlSession implements FramerSession {
     const noReply = NO_REPLY.has(cmd);
     const ordinal = this.ordinal++;
     this.current = null;
+    let reads = false;
+    if (cmd === COM_STMT_PREPARE) reads = this.prepared.sent(b, p + 1, p + Math.min(len, MAX_HEAD_BYTES), len <= MAX_HEAD_BYTES);
+    else if (cmd === COM_STMT_CLOSE && len >= 5) this.prepared.closed(b.readUInt32LE(p + 1));
+    else if (cmd === COM_RESET_CONNECTION || cmd === COM_CHANGE_USER) this.prepared.reset();
     if (!noReply) {
       const cursor = (cmd === COM_STMT_EXECUTE) && len > 5 && (b[p + 5] & 0x07) !== 0;
-      const req: Pending = { ordinal, cmd, nextSeq: 1, cursor };
+      const req: Pending = { ordinal, cmd, nextSeq: 1, cursor, reads };
       this.fifo.push(req);
       this.current = req;
     }
@@ -327,6 +339,8 @@ class MysqlSession implements FramerSession {
         return;
       }
       this.reply.start(head.cmd, head.cursor);
+      // A prepare's OK: 0x00, then the statement id.
+      if (head.cmd === COM_STMT_PREPARE && len >= 5 && b[p] === 0x00) this.prepared.prepared(b.readUInt32LE(p + 1), head.reads);
       this.startMessage(d, {}, false);
     }
     this.checkSeq(seq);
@@ -380,4 +394,5 @@ export const mysql: Protocol = {
       ?? (kind === '1213' ? deadlockStandIn(request, attributes) : undefined);
   },
   encodeError,
+  refuses: (kind, _label, request, session) => refuses(kind, request, session instanceof MysqlSession ? session : undefined),
 };

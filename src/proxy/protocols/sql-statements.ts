@@ -1,5 +1,6 @@
 /**
- * The statements of one SQL query text, for a COMMIT amid them (`COMMIT; INSERT ...`): its
+ * The statements of one SQL query text, for a COMMIT amid them (`COMMIT; INSERT ...`) and for
+ * the writes a read-only MySQL refuses (mysql-refusals.ts): its
  * top-level semicolons, found past quotes, comments and parentheses as the server's lexer finds
  * them. What it cannot read for sure makes it give up: a backslash in quoted text (an escape or
  * not, by the session's settings), a dollar sign in PostgreSQL (dollar quotes), a nested comment,
@@ -36,7 +37,20 @@ export function compound(buf: Buffer, from: number, to: number, d: SqlDialect): 
  * or the text cannot be read for sure.
  */
 export function firstCommit(buf: Buffer, from: number, to: number, d: SqlDialect): number {
-  if (compound(buf, from, to, d)) return -1;
+  let at = -1;
+  const read = eachStatement(buf, from, to, d, (start, end) => {
+    if (isCommit(buf, start, end, d)) at = start;
+    return at >= 0;
+  });
+  return read ? at : -1;
+}
+
+/**
+ * The statements of bytes [from, to) of `buf` in turn, as `each(start, end)`, until it returns
+ * true. False if the text cannot be read for sure up to there (its statements not told apart).
+ */
+export function eachStatement(buf: Buffer, from: number, to: number, d: SqlDialect, each: (start: number, end: number) => boolean): boolean {
+  if (compound(buf, from, to, d)) return false;
   let start = from;
   let depth = 0;
   let i = from;
@@ -46,19 +60,48 @@ export function firstCommit(buf: Buffer, from: number, to: number, d: SqlDialect
     if (c === QUOTE || c === DQUOTE || c === BACKTICK) i = quoted(buf, i, to);
     else if (lineComment(buf, i, to, d)) i = lineEnd(buf, i, to);
     else if (c === SLASH && next === STAR) i = blockEnd(buf, i, to, d);
-    else if (c === DOLLAR && !d.mysql) return -1;
+    else if (c === DOLLAR && !d.mysql) return false;
     else {
       if (c === OPEN) depth++;
       else if (c === CLOSE) depth--;
       else if (c === SEMI && depth === 0) {
-        if (isCommit(buf, start, i, d)) return start;
+        if (each(start, i)) return true;
         start = i + 1;
       }
       i++;
     }
-    if (i < 0) return -1;
+    if (i < 0) return false;
   }
-  return isCommit(buf, start, to, d) ? start : -1;
+  each(start, to);
+  return true;
+}
+
+/**
+ * The first `max` words of the statement in bytes [from, to) of `buf`, upper case, past blanks,
+ * comments and opening parentheses (`(SELECT 1)`), up to the first other character; undefined
+ * if a comment cannot be read for sure (MySQL's executable ones).
+ */
+export function leadingWords(buf: Buffer, from: number, to: number, d: SqlDialect, max: number): string[] | undefined {
+  const words: string[] = [];
+  let i = from;
+  while (i < to && words.length < max) {
+    const c = buf[i];
+    if (c <= SPACE || (c === OPEN && words.length === 0)) i++;
+    else if (lineComment(buf, i, to, d)) i = lineEnd(buf, i, to);
+    else if (c === SLASH && i + 1 < to && buf[i + 1] === STAR) i = blockEnd(buf, i, to, d);
+    else if (wordByte(c)) {
+      const start = i;
+      while (i < to && wordByte(buf[i])) i++;
+      words.push(buf.toString('latin1', start, i).toUpperCase());
+    } else break;
+    if (i < 0) return undefined;
+  }
+  return words;
+}
+
+/** A letter, digit, `_` or `$`, or a byte of a multibyte character: part of a word. */
+function wordByte(c: number): boolean {
+  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f || c === DOLLAR || c >= 0x80;
 }
 
 /** The longest COMMIT statement looked at: a request longer than this is no bare COMMIT. */

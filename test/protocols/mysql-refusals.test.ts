@@ -1,0 +1,110 @@
+/**
+ * Which MySQL requests each error kind meets (mysql-refusals.ts): the rules, by command and by
+ * statement. test/proxy-mysql-refusals checks them against a MariaDB put in each state.
+ */
+import { describe, expect, it } from 'vitest';
+import { mysql } from '../../src/proxy/protocols/mysql.js';
+import { writesSql } from '../../src/proxy/protocols/mysql-refusals.js';
+
+function pkt(seq: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(4);
+  h.writeUIntLE(payload.length, 0, 3);
+  h[3] = seq;
+  return Buffer.concat([h, payload]);
+}
+const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n >>> 0); return b; };
+const cmd = (code: number, body: Buffer | string = '') => pkt(0, Buffer.concat([Buffer.from([code]), typeof body === 'string' ? Buffer.from(body, 'latin1') : body]));
+const execute = (stmt: number) => cmd(0x17, Buffer.concat([u32(stmt), Buffer.from([0]), u32(1)]));
+const writes = (sql: string) => writesSql(Buffer.from(sql, 'latin1'), 0, sql.length);
+
+const COMMANDS: Record<string, Buffer> = {
+  query: cmd(0x03, 'DO 1'),
+  prepare: cmd(0x16, 'SELECT ?'),
+  execute: execute(1),
+  bulk: cmd(0xfa, Buffer.concat([u32(1), Buffer.from([0, 0])])),
+  ping: cmd(0x0e),
+  initDb: cmd(0x02, 'chaos'),
+  statistics: cmd(0x09),
+  fieldList: cmd(0x04, 't\0'),
+  fetch: cmd(0x1c, Buffer.concat([u32(1), u32(10)])),
+  stmtReset: cmd(0x1a, u32(1)),
+  setOption: cmd(0x1b, Buffer.from([1, 0])),
+  resetConnection: cmd(0x1f),
+  processInfo: cmd(0x0a),
+};
+const refused = (kind: string) => Object.keys(COMMANDS).filter((name) => mysql.refuses!(kind, undefined, COMMANDS[name]));
+
+describe('mysql: the requests each error kind meets', () => {
+  // A lock wait, a deadlock and a killed query happen to a statement as it runs.
+  it('1205, 1213 and 1317 meet the commands that run a statement: never a ping, a fetch or a change of database', () => {
+    for (const kind of ['1205', '1213', '1317']) {
+      expect(refused(kind), kind).toEqual(['query', 'prepare', 'execute', 'bulk']);
+      // Setting variables waits for no lock (connectors send SET NAMES as they connect); SET STATEMENT runs one.
+      expect(mysql.refuses!(kind, undefined, cmd(0x03, 'SET NAMES utf8mb4; set autocommit = 0'))).toBe(false);
+      for (const sql of ['SET @a = (SELECT v FROM t FOR UPDATE)', 'SET STATEMENT max_statement_time = 1 FOR UPDATE t SET v = 1', 'SET @a = 1; DO 1']) {
+        expect(mysql.refuses!(kind, undefined, cmd(0x03, sql)), sql).toBe(true);
+      }
+    }
+  });
+
+  // A server shutting down closes every connection, idle ones too; one refusing connections does
+  // so at their handshake, which the proxy does not fault: both meet any command.
+  it('1040, 1053 and a kind not known here meet every command', () => {
+    for (const kind of ['1040', '1053', '9999']) expect(refused(kind), kind).toEqual(Object.keys(COMMANDS));
+  });
+
+  it('1290 meets writes only: a query that writes, an execute of a statement not known to read', () => {
+    expect(refused('1290')).toEqual(['execute', 'bulk']);
+    expect(mysql.refuses!('1290', undefined, cmd(0x03, 'INSERT INTO t VALUES (1)'))).toBe(true);
+    expect(mysql.refuses!('1290', undefined, cmd(0x05, 'db'))).toBe(true);
+    expect(mysql.refuses!('1290', undefined, cmd(0x16, 'INSERT INTO t VALUES (?)'))).toBe(false);
+  });
+
+  // As MariaDB 10.11 read-only answers a user without READ ONLY ADMIN.
+  it('1290: the statements a read-only server refuses, and those it cannot be sure of', () => {
+    for (const read of [
+      'SELECT * FROM t', '/* c */ select 1', '(SELECT 1) UNION (SELECT 2)', 'SELECT * FROM t LOCK IN SHARE MODE', 'WITH c AS (SELECT 1) SELECT * FROM c',
+      'DO 1', 'SET @a = 1', 'SET SESSION TRANSACTION READ WRITE', 'SHOW TABLES', 'DESC t', 'EXPLAIN SELECT 1', 'ANALYZE SELECT * FROM t',
+      'BEGIN', 'START TRANSACTION', 'COMMIT', 'ROLLBACK', 'SAVEPOINT a', 'USE chaos', 'LOCK TABLES t READ', 'UNLOCK TABLES',
+      'CREATE TEMPORARY TABLE tt (a INT)', 'CREATE OR REPLACE TEMPORARY TABLE tt (a INT)', 'DROP TEMPORARY TABLE tt', 'CHECK TABLE t',
+      "PREPARE s FROM 'INSERT INTO t VALUES (1)'", 'SELECT 1; SHOW TABLES;', '-- c\nSELECT 1', '# c\nSELECT 1',
+    ]) expect(writes(read), read).toBe(false);
+    for (const write of [
+      'INSERT INTO t VALUES (1)', 'update t set v = 1', 'DELETE FROM t WHERE 0', 'REPLACE INTO t VALUES (1)', 'INSERT INTO t SELECT 1',
+      'CREATE TABLE u (a INT)', 'CREATE TABLE temporary (a INT)', 'DROP TABLE IF EXISTS u', 'ALTER TABLE t ADD w INT', 'TRUNCATE t',
+      'RENAME TABLE t TO u', 'CREATE DATABASE x', 'SELECT * FROM t FOR UPDATE', 'LOCK TABLES t WRITE', 'START TRANSACTION READ WRITE',
+      'EXPLAIN UPDATE t SET v = 1', 'ANALYZE TABLE t', 'OPTIMIZE TABLE t', "LOAD DATA LOCAL INFILE 'f' INTO TABLE t", 'GRANT SELECT ON t TO u',
+      'SELECT 1; INSERT INTO t VALUES (1)', '/* c */ DELETE FROM t',
+      // Not to be read for sure: refused, as the server may refuse it.
+      'CALL p()', "SELECT 'a\\'; DELETE FROM t; SELECT '", '/*!40101 SELECT 1 */', 'EXECUTE s',
+    ]) expect(writes(write), write).toBe(true);
+  });
+
+  // A read-only server refuses the execute of a write, not its prepare: the session keeps which
+  // statements it saw prepared read only, and the last one sent, which MariaDB's statement
+  // 0xFFFFFFFF stands for (the MariaDB connector sends the execute before the prepare's reply).
+  it('1290 on an execute: by the statement the session saw prepared', () => {
+    const s = mysql.createSession();
+    const greeting = Buffer.concat([Buffer.from([10]), Buffer.from('10.11.19-MariaDB\0'), Buffer.alloc(40)]);
+    s.fromServer(pkt(0, greeting));
+    s.fromClient(pkt(1, Buffer.concat([u32(0x200 | 0x8000), u32(1 << 24), Buffer.alloc(24), Buffer.from('root\0\0')])));
+    s.fromServer(pkt(2, Buffer.from([0, 0, 0, 2, 0, 0, 0])));
+    const prepareOk = (stmt: number) => pkt(1, Buffer.concat([Buffer.from([0]), u32(stmt), Buffer.alloc(7)]));
+    const refusedExecute = (stmt: number) => mysql.refuses!('1290', 'COM_STMT_EXECUTE', execute(stmt), s);
+
+    s.fromClient(cmd(0x16, 'SELECT * FROM t WHERE id = ?'));
+    expect(refusedExecute(0xffffffff)).toBe(false);
+    s.fromServer(prepareOk(5));
+    s.fromClient(cmd(0x16, 'INSERT INTO t VALUES (?)'));
+    expect(refusedExecute(0xffffffff)).toBe(true);
+    s.fromServer(prepareOk(6));
+    expect([refusedExecute(5), refusedExecute(6), refusedExecute(7)]).toEqual([false, true, true]);
+    s.fromClient(cmd(0x19, u32(5)));
+    expect(refusedExecute(5)).toBe(true);
+    s.fromClient(cmd(0x16, 'SELECT 1'));
+    s.fromServer(prepareOk(8));
+    s.fromClient(cmd(0x1f));
+    s.fromServer(pkt(1, Buffer.from([0, 0, 0, 2, 0, 0, 0])));
+    expect(refusedExecute(8)).toBe(true);
+  });
+});

@@ -1,0 +1,207 @@
+/**
+ * The MySQL error kinds against a real MariaDB put in the state each stands for: the same
+ * requests sent to it and through the proxy at 100:error of the kind are refused alike, so the
+ * rules of mysql-refusals.ts are checked against the server rather than our reading of it. And
+ * a client pings through 100:error, as it pings a server in any of those states.
+ */
+import mariadb from 'mariadb';
+import mysql2 from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Proxy } from '../src/proxy/proxy.js';
+import { haveMariadb, startMariadb } from './helpers/mariadb.js';
+import type { RunningServer } from './helpers/servers.js';
+import { startProxy } from './helpers/builtin-proxy.js';
+
+type Behaviors = Parameters<typeof startProxy>[0]['behaviors'];
+type Step = [string, (c: mysql2.Connection) => Promise<unknown>];
+
+let db: RunningServer;
+let root: mysql2.Connection;
+
+async function withProxy(behaviors: Behaviors, fn: (p: Proxy) => Promise<void>): Promise<void> {
+  const p = await startProxy({ name: 'mysql', listen: '127.0.0.1:0', upstream: `127.0.0.1:${db.port}`, protocol: 'mysql', behaviors, seed: 1 });
+  try {
+    await fn(p);
+  } finally {
+    await p.close(100);
+  }
+}
+
+/** A user with every privilege on the test's database and none beyond (no READ ONLY ADMIN). */
+const connect = (port: number) =>
+  mysql2.createConnection({ host: '127.0.0.1', port, user: 'app', database: 'chaos', multipleStatements: true });
+
+const outcome = (p: Promise<unknown>): Promise<string> => p.then(() => 'served', (e: { errno?: number; message: string }) => String(e.errno ?? e.message));
+
+/** Each step on one connection, in turn: `name: served` or `name: <the error's code>`. */
+async function outcomes(port: number, steps: Step[]): Promise<string[]> {
+  const c = await connect(port);
+  try {
+    const out: string[] = [];
+    for (const [name, step] of steps) out.push(`${name}: ${await outcome(step(c))}`);
+    return out;
+  } finally {
+    c.destroy();
+  }
+}
+
+/**
+ * Requests no kind refuses but the fatal ones: a real server in any of these states serves them
+ * (a SET waits for no lock; the MariaDB connector sends SET NAMES as it connects).
+ */
+const SERVED: Step[] = [
+  ['ping', (c) => c.ping()],
+  ['change user', (c) => c.changeUser({ user: 'app', database: 'chaos' })],
+  ['SET NAMES', (c) => c.query('SET NAMES utf8mb4; SET autocommit = 1')],
+];
+
+describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a MariaDB in that state refuses (real MariaDB)', () => {
+  beforeAll(async () => {
+    db = await startMariadb({ grants: true });
+    root = await mysql2.createConnection({ host: '127.0.0.1', port: db.port, user: 'root', multipleStatements: true });
+    await root.query(
+      "CREATE DATABASE chaos; CREATE TABLE chaos.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB; INSERT INTO chaos.t VALUES (1, 1), (2, 2); CREATE USER app@'%'; GRANT ALL ON chaos.* TO app@'%'",
+    );
+  }, 90_000);
+
+  afterAll(async () => {
+    await root?.end();
+    await db?.stop();
+  });
+
+  // Temporary tables aside (writes to one the session made pass on a read-only server, and are
+  // refused here: the proxy does not keep them), as MariaDB 10.11 with read_only answers a user
+  // who cannot write anyway.
+  it('1290 refuses the writes a read-only server refuses, and only those', async () => {
+    const steps: Step[] = [
+      ...SERVED,
+      ['prepare INSERT, close', (c) => c.prepare('INSERT INTO t (id, v) VALUES (?, ?)').then((s) => s.close())],
+      ...[
+        'SELECT * FROM t', '/* why */ SELECT * FROM t WHERE id = 1 LOCK IN SHARE MODE', 'DO 1', 'SET @a = 1', 'SHOW TABLES', 'DESC t', 'EXPLAIN SELECT * FROM t',
+        'BEGIN', 'COMMIT', 'INSERT INTO t VALUES (3, 3)', 'UPDATE t SET v = 5', 'DELETE FROM t WHERE id = 9', 'REPLACE INTO t VALUES (1, 1)',
+        'CREATE TABLE u (a INT)', 'ALTER TABLE t ADD w INT', 'TRUNCATE t', 'SELECT * FROM t FOR UPDATE', 'EXPLAIN UPDATE t SET v = 1',
+        'LOCK TABLES t WRITE', 'LOCK TABLES t READ', 'UNLOCK TABLES', 'START TRANSACTION READ WRITE', 'ANALYZE TABLE t',
+        'CREATE TEMPORARY TABLE tt (a INT)', 'DROP TEMPORARY TABLE tt', 'SELECT 1; INSERT INTO t VALUES (4, 4)', 'SELECT 1; SELECT 2',
+      ].map((sql): Step => [sql, (c) => c.query(sql)]),
+      ['execute SELECT', (c) => c.execute('SELECT v FROM t WHERE id = ?', [1])],
+      ['execute INSERT', (c) => c.execute('INSERT INTO t VALUES (?, ?)', [5, 5])],
+      ['execute SELECT again', (c) => c.execute('SELECT v FROM t WHERE id = ?', [2])],
+    ];
+    await root.query('SET GLOBAL read_only = 1');
+    let want: string[];
+    try {
+      want = await outcomes(db.port, steps);
+    } finally {
+      await root.query('SET GLOBAL read_only = 0');
+    }
+    const refused = want.filter((w) => w.endsWith(': 1290'));
+    expect(refused.length).toBeGreaterThan(10);
+    expect(want.filter((w) => !w.endsWith(': served') && !w.endsWith(': 1290'))).toEqual([]);
+    // Through the proxy the server is writable: a write the proxy let through would be served.
+    await withProxy({ error: { percent: 100, kind: '1290' } }, async (p) => {
+      expect(await outcomes(p.port, steps)).toEqual(want);
+      expect(p.stats().behaviors.error).toBe(refused.length);
+    });
+    const [rows] = await root.query('SELECT COUNT(*) AS n FROM chaos.t');
+    expect(rows).toEqual([{ n: 2 }]);
+  });
+
+  // A lock wait happens to a statement that waits for a lock (any statement may, for a table's
+  // metadata lock: the proxy refuses them all); a ping, a change of user, a prepare do not wait.
+  it('1205 refuses the statements, not a ping: as a server where a row lock is held', async () => {
+    const steps: Step[] = [
+      ...SERVED,
+      ['UPDATE the locked row', (c) => c.query('UPDATE t SET v = 3 WHERE id = 1')],
+      ['execute UPDATE of the locked row', (c) => c.execute('UPDATE t SET v = ? WHERE id = 1', [4])],
+      ['ping after', (c) => c.ping()],
+    ];
+    await root.query('SET GLOBAL innodb_lock_wait_timeout = 1');
+    const holder = await mysql2.createConnection({ host: '127.0.0.1', port: db.port, user: 'root', database: 'chaos' });
+    let want: string[];
+    try {
+      await holder.query('BEGIN');
+      await holder.query('SELECT * FROM t WHERE id = 1 FOR UPDATE');
+      want = await outcomes(db.port, steps);
+    } finally {
+      await holder.end();
+      await root.query('SET GLOBAL innodb_lock_wait_timeout = DEFAULT');
+    }
+    expect(want.filter((w) => w.endsWith(': 1205'))).toHaveLength(2);
+    // The lock released: a statement the proxy let through would be served.
+    await withProxy({ error: { percent: 100, kind: '1205' } }, async (p) => {
+      expect(await outcomes(p.port, steps)).toEqual(want);
+    });
+  });
+
+  // A deadlock and a killed query fail the statement running, and the connection's next ping is
+  // served; through the proxy at 100:error of the kind, the same.
+  it('1213 and 1317 fail a statement, and the ping after it is served: as after a real deadlock and a KILL QUERY', async () => {
+    const a = await connect(db.port);
+    const b = await connect(db.port);
+    try {
+      await a.query('BEGIN');
+      await b.query('BEGIN');
+      await a.query('UPDATE t SET v = v WHERE id = 1');
+      await b.query('UPDATE t SET v = v WHERE id = 2');
+      const [[{ id: aId }]] = (await a.query('SELECT CONNECTION_ID() AS id')) as unknown as [[{ id: number }]];
+      const aWaits = outcome(a.query('UPDATE t SET v = v WHERE id = 2'));
+      // b's statement closes the circle only once a's waits: the server says when.
+      for (;;) {
+        const [[{ n }]] = (await root.query(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ${aId} AND STATE = 'Updating'`)) as unknown as [[{ n: number }]];
+        if (n > 0) break;
+      }
+      const bDeadlocks = outcome(b.query('UPDATE t SET v = v WHERE id = 1'));
+      const both = await Promise.all([aWaits, bDeadlocks]);
+      expect([...both].sort()).toEqual(['1213', 'served']);
+      const victim = both[0] === '1213' ? a : b;
+      expect(await outcome(victim.ping())).toBe('served');
+
+      const [[{ id: bId }]] = (await b.query('SELECT CONNECTION_ID() AS id')) as unknown as [[{ id: number }]];
+      await a.query('ROLLBACK');
+      await b.query('ROLLBACK');
+      const killed = outcome(b.query('SELECT SLEEP(30)'));
+      for (;;) {
+        const [[{ n }]] = (await root.query(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ${bId} AND INFO LIKE 'SELECT SLEEP%'`)) as unknown as [[{ n: number }]];
+        if (n > 0) break;
+      }
+      await root.query(`KILL QUERY ${bId}`);
+      expect(await killed).toBe('1317');
+      expect(await outcome(b.ping())).toBe('served');
+    } finally {
+      a.destroy();
+      b.destroy();
+    }
+    for (const kind of ['1213', '1317']) {
+      await withProxy({ error: { percent: 100, kind } }, async (p) => {
+        const steps: Step[] = [...SERVED, ['UPDATE', (c) => c.query('UPDATE t SET v = v WHERE id = 1')], ['ping after', (c) => c.ping()]];
+        expect(await outcomes(p.port, steps)).toEqual([...SERVED.map(([name]) => `${name}: served`), `UPDATE: ${kind}`, 'ping after: served']);
+        expect(p.stats().behaviors.error).toBe(1);
+      });
+    }
+  });
+
+  // The MariaDB connector took the proxy's ERR for a ping's OK; mysql2 failed the ping.
+  it('mysql2 and the MariaDB connector ping through 100:error; their statements fail, each counted', async () => {
+    await withProxy('100:error', async (p) => {
+      const m = await connect(p.port);
+      try {
+        await m.ping();
+        expect(await outcome(m.query('SELECT 1'))).toBe('1205');
+        await m.ping();
+      } finally {
+        m.destroy();
+      }
+      const c = await mariadb.createConnection({ host: '127.0.0.1', port: p.port, user: 'app', database: 'chaos' });
+      try {
+        await c.ping();
+        expect(await outcome(c.query('SELECT 1'))).toBe('1205');
+        expect(await outcome(c.execute('SELECT ?', [1]))).toBe('1205');
+        await c.ping();
+      } finally {
+        c.destroy();
+      }
+      expect(p.stats().behaviors.error).toBe(4);
+      expect(p.stats().behaviors.dummy).toBeGreaterThanOrEqual(4);
+    });
+  });
+});
