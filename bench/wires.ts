@@ -86,8 +86,10 @@ export const postgresWire: Wire = {
 const myLength = (b: Buffer) => 4 + b.readUIntLE(0, 3);
 export const mysqlWire: Wire = {
   name: 'mysql',
-  // COM_PING: one OK packet back.
-  request: Buffer.from([1, 0, 0, 0, 0x0e]),
+  // COM_QUERY 'DO 1': one OK packet back. Not COM_PING, which a server in the state of any
+  // non-fatal kind answers, so the proxy passes it untouched; the default kind, a lock wait
+  // timeout (1205), fails any statement but a SET.
+  request: Buffer.from([5, 0, 0, 0, 0x03, ...Buffer.from('DO 1')]),
   counter: messageCounter(4, myLength, () => true, (m) => m[4] === 0xff),
   handshake: async (s) => {
     await until(s, (b) => b.length >= 4 && b.length >= myLength(b));
