@@ -9,6 +9,7 @@ import { postgres, POSTGRES_ERRORS } from '../src/proxy/protocols/postgres.js';
 import { havePostgres, startPostgres } from './helpers/postgres.js';
 import type { RunningServer } from './helpers/servers.js';
 import { startProxy } from './helpers/builtin-proxy.js';
+import { extended, i32, messageClient, msg, simple, startJoiner, startRelay } from './helpers/postgres-wire.js';
 
 type Behaviors = Parameters<typeof startProxy>[0]['behaviors'];
 
@@ -40,14 +41,6 @@ async function connect(port: number, extra: pg.ClientConfig = {}): Promise<pg.Cl
 }
 
 // A raw client that pipelines queries and uses the framer (test side) to split the replies.
-const i32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
-const msg = (type: string, body: Buffer) => Buffer.concat([Buffer.from(type), i32(body.length + 4), body]);
-const simple = (sql: string) => msg('Q', Buffer.from(`${sql}\0`));
-const extended = (sql: string) => Buffer.concat([
-  msg('P', Buffer.from(`\0${sql}\0\0\0`)), msg('B', Buffer.from([0, 0, 0, 0, 0, 0, 0, 0])), msg('D', Buffer.from('P\0')),
-  msg('E', Buffer.concat([Buffer.from([0]), i32(0)])), msg('S', Buffer.alloc(0)),
-]);
-
 class Raw {
   private session = postgres.createSession();
   private cur: Buffer[] = [];
@@ -173,84 +166,6 @@ async function startGate(upstream: number): Promise<{ port: number; requests: st
     });
   });
   return { ...relay, requests, hold(n) { requests.length = 0; holdUntil = n; } };
-}
-
-/**
- * A relay between the proxy and the server that counts the server's bytes and, once told to
- * join, keeps them until a RowDescription has come, then writes them in one write: the proxy
- * reads the replies of two requests as one chunk.
- */
-async function startJoiner(upstream: number): Promise<{ port: number; serverBytes(): number; join(): void; close(): void }> {
-  let bytes = 0;
-  let joining = false;
-  const relay = await startRelay(upstream, (down, up) => {
-    let held = Buffer.alloc(0);
-    down.on('data', (d: Buffer) => up.write(d));
-    up.on('data', (d: Buffer) => {
-      bytes += d.length;
-      if (!joining) return void down.write(d);
-      held = Buffer.concat([held, d]);
-      for (let pos = 0; pos + 5 <= held.length; pos += 1 + held.readInt32BE(pos + 1)) {
-        if (held[pos] === 0x54 && pos + 1 + held.readInt32BE(pos + 1) <= held.length) {
-          joining = false;
-          down.write(held);
-          held = Buffer.alloc(0);
-          return;
-        }
-      }
-    });
-  });
-  return { ...relay, serverBytes: () => bytes, join() { joining = true; } };
-}
-
-/** A relay between the proxy and the server on a free port; `wire` moves the bytes of each pair of sockets. */
-async function startRelay(upstream: number, wire: (down: net.Socket, up: net.Socket) => void): Promise<{ port: number; close(): void }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((down) => {
-    const up = net.connect(upstream, '127.0.0.1');
-    sockets.add(down).add(up);
-    wire(down, up);
-    for (const [a, b] of [[down, up], [up, down]]) {
-      a.on('error', () => {});
-      a.on('close', () => b.destroy());
-    }
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close() { for (const s of sockets) s.destroy(); server.close(); },
-  };
-}
-
-/** A client that reads the server's messages as they come: their types, and each one's bytes. */
-async function messageClient(port: number): Promise<{ write(b: Buffer): void; until(type: string): Promise<{ type: string; body: Buffer }[]>; close(): void }> {
-  const sock = net.connect(port, '127.0.0.1');
-  sock.on('error', () => {});
-  await new Promise<void>((r, j) => { sock.once('connect', () => r()); sock.once('error', j); });
-  let got = Buffer.alloc(0);
-  sock.on('data', (d: Buffer) => { got = Buffer.concat([got, d]); });
-  const until = async (type: string) => {
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      const out: { type: string; body: Buffer }[] = [];
-      let pos = 0;
-      while (pos + 5 <= got.length && pos + 1 + got.readInt32BE(pos + 1) <= got.length) {
-        const end = pos + 1 + got.readInt32BE(pos + 1);
-        out.push({ type: String.fromCharCode(got[pos]), body: got.subarray(pos + 5, end) });
-        pos = end;
-        if (out.at(-1)!.type === type) {
-          got = got.subarray(pos);
-          return out;
-        }
-      }
-      if (Date.now() > deadline) throw new Error(`no ${type} message: got ${got.toString('hex')}`);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  };
-  const params = Buffer.from('user\0postgres\0database\0postgres\0\0');
-  sock.write(Buffer.concat([i32(8 + params.length), i32(196608), params]));
-  await until('Z');
-  return { write: (b) => sock.write(b), until, close: () => sock.destroy() };
 }
 
 describe.skipIf(!havePostgres())('postgres through the chaos proxy (real PostgreSQL)', () => {

@@ -213,7 +213,10 @@ export abstract class ConnectionReplies extends ConnectionIO {
       if (ex.injected && (!ex.replace || ended)) {
         this.replies.shift();
         if (this.injectedTimer !== undefined) this.endInjectedWait();
-        this.writeInjected(ex.injected.bytes);
+        // Passthrough bytes that came while it waited last in line (handleReply) go right after it.
+        const held = ex.chunks;
+        if (held.length) ex.chunks = NO_CHUNKS;
+        this.writeInjected(held.length ? Buffer.concat([ex.injected.bytes, ...held]) : ex.injected.bytes);
         this.delivered(ex);
         if (ex.injected.close) {
           this.flush();

@@ -68,6 +68,8 @@ const CANNED = new CannedReplies();
  * ReadyForQuery with the transaction status it leaves, which it also sets on `session`.
  * `ended`: the transaction was ended (a failed COMMIT, the server sent ROLLBACK in its place).
  * `bound`: the request begins with a Bind, which a non-fatal error follows with its BindComplete.
+ * `ready`: the request's Sync has come, so the ReadyForQuery goes with the error; without it, the
+ * server would send its ReadyForQuery only once the Sync comes (the session passes that Sync on).
  *
  * A statement fails as it runs, after its Bind (checked on PostgreSQL 15: a statement prepared
  * before, sent as Bind, Execute, Sync, that fails at execution gets BindComplete, ErrorResponse,
@@ -77,7 +79,7 @@ const CANNED = new CannedReplies();
  * failed query where the proxy counted two. A request that begins with a Parse still fails
  * there: the replies to its Describe are the server's to give.
  */
-export function encodeError(kind: string, message: string | undefined, session?: { txStatus: number }, ended?: boolean, bound = false): ErrorReply {
+export function encodeError(kind: string, message: string | undefined, session?: { txStatus: number }, ended?: boolean, bound = false, ready = true): ErrorReply {
   const code = kind in POSTGRES_ERRORS ? kind : '57P01';
   const e = POSTGRES_ERRORS[code];
   if (e.severity === 'FATAL') return { bytes: errorResponse(code, message), close: true };
@@ -86,7 +88,8 @@ export function encodeError(kind: string, message: string | undefined, session?:
   const status = last === IDLE ? IDLE : FAILED;
   if (session) session.txStatus = status;
   const head = bound ? BIND_COMPLETE : NOTHING;
-  if (message !== undefined) return { bytes: Buffer.concat([head, errorResponse(code, message), pgReadyForQuery(status)]), close: false };
-  const key = bound ? `${code}${status}B` : `${code}${status}`;
-  return CANNED.get(key) ?? CANNED.keep(key, { bytes: Buffer.concat([head, errorResponse(code), pgReadyForQuery(status)]), close: false });
+  const tail = ready ? pgReadyForQuery(status) : NOTHING;
+  if (message !== undefined) return { bytes: Buffer.concat([head, errorResponse(code, message), tail]), close: false };
+  const key = `${code}${ready ? status : ''}${bound ? 'B' : ''}`;
+  return CANNED.get(key) ?? CANNED.keep(key, { bytes: Buffer.concat([head, errorResponse(code), tail]), close: false });
 }

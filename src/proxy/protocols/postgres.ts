@@ -26,346 +26,27 @@
  * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I',
  * and, for a request that begins with a Bind, come after its BindComplete (postgres-errors.ts).
  * A Flush does not end a request: a client that sends Parse, Describe, Flush and the rest once
- * the description is in (postgres.js) has its Sync end it. A COMMIT that draws an error (a simple query, a statement of one,
- * an extended batch that runs it alone) is replaced by ROLLBACK on its way to the server, and its
- * ReadyForQuery says 'I' (postgres-commit.ts). Any other request that draws one inside a
+ * the description is in (postgres.js) has its Sync end it. An error drawn before the request's
+ * Sync has come goes alone, as the server's does: the messages up to the Sync go nowhere, as the
+ * server discards them, and the Sync goes to the server, whose ReadyForQuery follows the error
+ * (the session, postgres-session.ts). A COMMIT that draws an error (a simple query, a statement
+ * of one, an extended batch that runs it alone) is replaced by ROLLBACK on its way to the
+ * server, and its ReadyForQuery says 'I' (postgres-commit.ts). Any other request that draws one inside a
  * transaction block is replaced by a message that fails, so that the server's block is aborted
  * as the client is told (postgres-aborted.ts); so is one behind a request in flight that may
  * begin or end a block, whose error then says the server's status after it (postgres-blocks.ts),
  * and one that begins with a Parse of the unnamed statement, which drops the one before.
  */
-import { emit, endMessage, int32BE, LengthPrefixedFeeder, PASS_META, type StartMeta } from './length-prefixed.js';
-import type { Frames } from '../frames.js';
-import { Fifo } from '../fifo.js';
-import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
-import type { ErrorReply, ErrorReplyContext, FramerSession, Protocol, Segment } from '../protocol.js';
+import type { ErrorReply, ErrorReplyContext, Protocol } from '../protocol.js';
 import { encodeError, errorKinds } from './postgres-errors.js';
-import { CommitStatements, commitStandIn } from './postgres-commit.js';
+import { commitStandIn } from './postgres-commit.js';
 import { abortStandIn, failsInPlace } from './postgres-aborted.js';
-import { BlockForecast } from './postgres-blocks.js';
+import { PgSession } from './postgres-session.js';
 
 export { POSTGRES_ERRORS } from './postgres-errors.js';
 
-const SSL_REQUEST = 80877103;
-const GSSENC_REQUEST = 80877104;
-const CANCEL_REQUEST = 80877102;
-/** The server's limit on a startup packet. */
-const MAX_STARTUP_LENGTH = 10000;
-
-/**
- * Message types as tables indexed by the type byte (1: in the set), SERVER_TYPES being the backend
- * types this framer knows: a Set lookup per message was a hash probe in the framer's hottest
- * loop, two of them per reply of a pipelined query load.
- */
-function typeTable(types: string): Uint8Array {
-  const t = new Uint8Array(256);
-  for (const c of types) t[c.charCodeAt(0)] = 1;
-  return t;
-}
-const SERVER_TYPES = typeTable('RKSZCDEINA123sntTGHWdcVv');
-const ASYNC_TYPES = typeTable('NSA');
-const EXTENDED_TYPES = typeTable('PBDECH');
-const COPY_TYPES = typeTable('dcf');
-
-/** A message's meta, one object per kind rather than one per message (none is ever changed). */
-const REPLY_META: StartMeta = Object.freeze({});
-const requestMeta = (label: string, noReply = false): StartMeta => Object.freeze(noReply ? { label, noReply } : { label });
-const QUERY_META = requestMeta('Query');
-const FUNCTION_CALL_META = requestMeta('FunctionCall');
-const TERMINATE_META = requestMeta('Terminate', true);
-const SYNC_META = requestMeta('Sync');
-const EXTENDED_META = requestMeta('Extended');
-
-const T = (c: string): number => c.charCodeAt(0);
-const Q = T('Q'), F = T('F'), S = T('S'), X = T('X'), Z = T('Z'), G = T('G'), H = T('H'), E = T('E'), BIND = T('B');
-const C_DONE = T('c'), C_FAIL = T('f'), DATA_ROW = T('D');
-const IN_BLOCK = T('T');
-
-const enum Phase { Startup, Auth, Command }
-
-/**
- * A request awaiting its reply as one number, its ordinal and whether it is an extended query:
- * an object per request, stored into the long-lived queue, cost a write barrier each.
- */
-const pending = (ordinal: number, extended: boolean): number => ordinal * 2 + (extended ? 1 : 0);
-const isExtended = (p: number): boolean => p % 2 === 1;
-const ordinalOf = (p: number): number => (p - (p % 2)) / 2;
-
-interface Dir {
-  held: Buffer | null;
-  /** Body bytes of the current protocol message still to stream. */
-  remain: number;
-  inMsg: boolean;
-  endAfter: boolean;
-  startMeta: StartMeta | null;
-  pass: boolean;
-}
-
-function newDir(): Dir {
-  return { held: null, remain: 0, inMsg: false, endAfter: false, startMeta: null, pass: false };
-}
-
-class PgSession implements FramerSession {
-  private phase = Phase.Startup;
-  private raw = false;
-  private rawAfterMessage = false;
-  /** The server owes one byte: the answer to an SSLRequest or GSSENCRequest. */
-  private expectByte = false;
-  /** Transaction status of the last ReadyForQuery: 'I', 'T' or 'E'. */
-  txStatus = T('I');
-  /** Statements the client parsed as COMMIT, by name (postgres-commit.ts). */
-  readonly commits = new CommitStatements();
-  /** Requests in flight that may move the server into or out of a transaction block (postgres-blocks.ts). */
-  readonly blocks = new BlockForecast();
-
-  private readonly c: Dir = newDir();
-  private readonly s: Dir = newDir();
-  private readonly feeder = new LengthPrefixedFeeder<Dir>('postgres', {
-    need: (d, held, client) => this.need(d, held, 0, client),
-    scan: (d, b, client, out) => this.scan(d, b, client, out),
-    isRaw: () => this.raw,
-  }, this.c, this.s);
-
-  private ordinal = 0;
-  private readonly fifo = new Fifo<number>();
-  /** An extended-protocol request is open on the client side (no Sync yet). */
-  private batchOpen = false;
-  /** The server is in COPY IN mode (it sent CopyInResponse). */
-  private copyIn = false;
-  private copyExtended = false;
-  /** libpq sends one more Sync after a COPY run by an extended query; it is part of that exchange. */
-  private absorbSync = false;
-
-  fromClient(chunk: Buffer): Segment[] {
-    return this.feeder.feed(this.c, chunk, true);
-  }
-
-  fromServer(chunk: Buffer): Segment[] {
-    return this.feeder.feed(this.s, chunk, false);
-  }
-
-  framesFromClient(chunk: Buffer): Frames {
-    return this.feeder.frames(this.c, chunk, true);
-  }
-
-  framesFromServer(chunk: Buffer): Frames {
-    return this.feeder.frames(this.s, chunk, false);
-  }
-
-  skipped(ordinal: number): void {
-    if (!this.fifo.delete(pending(ordinal, false))) this.fifo.delete(pending(ordinal, true));
-    this.blocks.skipped(ordinal);
-  }
-
-  buffered(): number {
-    return this.feeder.buffered();
-  }
-
-  drain(): { client: Buffer; server: Buffer } {
-    return this.feeder.drain();
-  }
-
-  /** Bytes needed from `pos` (a message boundary) before the message can be classified. */
-  private need(d: Dir, b: Buffer, pos: number, client: boolean): number {
-    const avail = b.length - pos;
-    if (!client && this.expectByte && (avail < 1 || b[pos] !== E)) return 1;
-    if (client && this.phase === Phase.Startup) {
-      if (avail >= 1 && b[pos] === 0x16) return 1; // a TLS ClientHello (direct SSL)
-      return 8;
-    }
-    if (avail < 5) return 5;
-    const type = b[pos];
-    const body = int32BE(b, pos + 1) - 4;
-    if (body < 0) return 5;
-    let peek = 0;
-    if (client) {
-      if (this.phase === Phase.Command && !d.inMsg && (type === Q || type === F || EXTENDED_TYPES[type] === 1)) peek = MAX_HEAD_BYTES;
-    } else if (type === Z) {
-      peek = 1;
-    }
-    return 5 + Math.min(body, peek);
-  }
-
-  private scan(d: Dir, buf: Buffer, client: boolean, out: Frames): void {
-    // pos and segStart stay plain locals (no closure over them): the loop runs once per message.
-    let pos = 0;
-    let segStart = 0;
-    for (;;) {
-      if (d.remain > 0) {
-        if (pos >= buf.length) break;
-        const n = Math.min(d.remain, buf.length - pos);
-        pos += n;
-        d.remain -= n;
-        if (d.remain > 0) break;
-        segStart = this.msgDone(d, out, segStart, pos);
-        continue;
-      }
-      if (pos >= buf.length) break;
-      if (this.raw && !d.inMsg) {
-        d.startMeta = PASS_META;
-        emit(out, d, pos, buf.length, true);
-        return;
-      }
-      if (!client && d.inMsg && buf[pos] === DATA_ROW) {
-        // Fast path through the DataRows of a reply.
-        while (pos + 5 <= buf.length && buf[pos] === DATA_ROW) {
-          const len = int32BE(buf, pos + 1);
-          if (len < 4) break;
-          const end = pos + 1 + len;
-          if (end > buf.length) {
-            d.remain = end - buf.length;
-            pos = buf.length;
-            break;
-          }
-          pos = end;
-        }
-        if (d.remain > 0 || pos >= buf.length) continue;
-      }
-      if (buf.length - pos < this.need(d, buf, pos, client)) break;
-
-      if (!client && this.expectByte && buf[pos] !== E) {
-        // The one-byte answer to SSLRequest / GSSENCRequest.
-        const answer = String.fromCharCode(buf[pos]);
-        this.expectByte = false;
-        if (answer === 'S' || answer === 'G') this.rawAfterMessage = true;
-        else if (answer !== 'N') throw new FramingError(`postgres: unexpected answer ${JSON.stringify(answer)} to an encryption request`);
-        this.startMessage(d, PASS_META, true);
-        pos += 1;
-        segStart = this.msgDone(d, out, segStart, pos);
-        continue;
-      }
-      if (client && this.phase === Phase.Startup) {
-        if (buf[pos] === 0x16) {
-          // TLS straight away (PostgreSQL 17's sslnegotiation=direct): opaque from here on.
-          this.raw = true;
-          continue;
-        }
-        const len = int32BE(buf, pos);
-        const code = int32BE(buf, pos + 4);
-        if (len < 8 || len > MAX_STARTUP_LENGTH) throw new FramingError(`postgres: bad startup packet length ${len}`);
-        if (code === SSL_REQUEST || code === GSSENC_REQUEST) this.expectByte = true;
-        else if (code === CANCEL_REQUEST) this.rawAfterMessage = true;
-        else if (code >>> 16 === 3) this.phase = Phase.Auth;
-        else throw new FramingError(`postgres: unsupported protocol version ${code >>> 16}.${code & 0xffff}`);
-        this.startMessage(d, PASS_META, true);
-        d.remain = len - 4;
-        pos += 4;
-        continue;
-      }
-      this.expectByte = false;
-      const type = buf[pos];
-      const body = int32BE(buf, pos + 1) - 4;
-      if (body < 0) throw new FramingError(`postgres: bad message length ${body + 4}`);
-      if (client) {
-        this.clientMessage(d, type);
-        if (this.phase === Phase.Command) {
-          this.commits.seen(type, buf, pos + 5, body);
-          this.blocks.seen(type, buf, pos + 5, body, this.ordinal - 1);
-        }
-      } else this.serverMessage(d, type, body > 0 ? buf[pos + 5] : -1);
-      // The body at once, as far as the chunk holds it (most messages are whole in it).
-      pos += 5;
-      const n = Math.min(body, buf.length - pos);
-      pos += n;
-      d.remain = body - n;
-      if (d.remain === 0) segStart = this.msgDone(d, out, segStart, pos);
-    }
-    if (d.inMsg) emit(out, d, segStart, pos, false);
-    if (pos < buf.length) d.held = Buffer.from(buf.subarray(pos));
-  }
-
-  /** A message ended at `pos`: its last frame, when it ends the exchange. The next frame's start. */
-  private msgDone(d: Dir, out: Frames, segStart: number, pos: number): number {
-    if (!d.endAfter) return segStart;
-    if (this.rawAfterMessage) this.raw = true;
-    return endMessage(out, d, segStart, pos);
-  }
-
-  private startMessage(d: Dir, meta: StartMeta, endAfter: boolean): void {
-    d.inMsg = true;
-    d.startMeta = meta;
-    d.pass = meta.passthrough === true;
-    d.endAfter = endAfter;
-  }
-
-  private request(d: Dir, meta: StartMeta, extended: boolean, endAfter: boolean): void {
-    const ordinal = this.ordinal++;
-    if (!meta.noReply) this.fifo.push(pending(ordinal, extended));
-    this.startMessage(d, meta, endAfter);
-  }
-
-  private clientMessage(d: Dir, type: number): void {
-    if (this.phase !== Phase.Command) {
-      // Password / SASL / GSS responses during startup.
-      this.startMessage(d, PASS_META, true);
-      return;
-    }
-    if (this.batchOpen) {
-      // Inside an extended-protocol request: everything up to Sync belongs to it.
-      if (type === Q || type === F) throw new FramingError('postgres: simple query inside an unfinished extended query');
-      if (EXTENDED_TYPES[type] === 0 && COPY_TYPES[type] === 0 && type !== S && type !== X) {
-        throw new FramingError(`postgres: unknown frontend message type 0x${type.toString(16)}`);
-      }
-      if (type === S || type === X) {
-        d.endAfter = true;
-        this.batchOpen = false;
-      }
-      return;
-    }
-    if (COPY_TYPES[type] === 1) {
-      if (type === C_DONE || type === C_FAIL) {
-        if (this.copyIn && this.copyExtended) this.absorbSync = true;
-        this.copyIn = false;
-      }
-      this.startMessage(d, PASS_META, true);
-      return;
-    }
-    if ((type === S || type === H) && (this.copyIn || (type === S && this.absorbSync))) {
-      if (type === S) this.absorbSync = this.copyIn ? this.absorbSync : false;
-      this.startMessage(d, PASS_META, true);
-      return;
-    }
-    this.absorbSync = false;
-    if (type === Q) this.request(d, QUERY_META, false, true);
-    else if (type === F) this.request(d, FUNCTION_CALL_META, false, true);
-    else if (type === X) this.request(d, TERMINATE_META, false, true);
-    else if (type === S) this.request(d, SYNC_META, true, true);
-    else if (EXTENDED_TYPES[type] === 1) {
-      this.batchOpen = true;
-      this.request(d, EXTENDED_META, true, false);
-    } else {
-      throw new FramingError(`postgres: unknown frontend message type 0x${type.toString(16)}`);
-    }
-  }
-
-  private serverMessage(d: Dir, type: number, firstBodyByte: number): void {
-    if (type === Z && firstBodyByte >= 0) this.txStatus = firstBodyByte;
-    if (this.phase !== Phase.Command) {
-      if (type === Z) this.phase = Phase.Command;
-      this.startMessage(d, PASS_META, true);
-      return;
-    }
-    if (SERVER_TYPES[type] === 0) throw new FramingError(`postgres: unknown backend message type 0x${type.toString(16)}`);
-    if (!d.inMsg) {
-      if (!this.fifo.length || ASYNC_TYPES[type] === 1) {
-        // Asynchronous (notice, parameter change, notification) or unsolicited (FATAL before a close).
-        this.startMessage(d, PASS_META, true);
-        return;
-      }
-      this.startMessage(d, REPLY_META, false);
-    }
-    if (type === G) {
-      this.copyIn = true;
-      const first = this.fifo.first();
-      this.copyExtended = first !== undefined && isExtended(first);
-    } else if (type === Z) {
-      this.copyIn = false;
-      d.endAfter = true;
-      const answered = this.fifo.shift();
-      if (answered !== undefined) this.blocks.answered(ordinalOf(answered), this.txStatus);
-    }
-  }
-}
+const BIND = 0x42; // 'B'
+const IN_BLOCK = 0x54; // 'T': ReadyForQuery's status in a transaction block
 
 export const postgres: Protocol = {
   name: 'postgres',
@@ -378,11 +59,13 @@ export const postgres: Protocol = {
     const bound = ctx.request[0] === BIND;
     // Sent where the server may or may not be in a block: its own ReadyForQuery will say which.
     const fails = failsInPlace(ctx.standIn);
-    if (pg !== undefined && fails && pg.blocks.unsure(ctx.ordinal)) {
+    // Its Sync to come, the error goes alone: the server's ReadyForQuery to that Sync follows it (errored).
+    const ready = pg === undefined || !pg.syncToCome(ctx.ordinal);
+    if (pg !== undefined && ready && fails && pg.blocks.unsure(ctx.ordinal)) {
       return pg.blocks.toldLater(ctx.ordinal!, encodeError(kind, ctx.message, { txStatus: IN_BLOCK }, false, bound));
     }
     const ended = ctx.standIn !== undefined && !fails;
-    return encodeError(kind, ctx.message, pg, ended, bound);
+    return encodeError(kind, ctx.message, pg, ended, bound, ready);
   },
   standIn(request, whole, session, ordinal) {
     const pg = session instanceof PgSession ? session : undefined;

@@ -1,0 +1,218 @@
+/**
+ * The chaos proxy's injected errors in PostgreSQL's extended protocol, message by message, beside
+ * what a real PostgreSQL sends for a real error in the same place: the same requests go to the
+ * server directly, with a statement that really fails, and through the proxy with one that
+ * draws an injected error.
+ */
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Proxy } from '../src/proxy/proxy.js';
+import { havePostgres, startPostgres } from './helpers/postgres.js';
+import type { RunningServer } from './helpers/servers.js';
+import { startProxy } from './helpers/builtin-proxy.js';
+import { bind, execute, flush, messageClient, parse, simple, startJoiner, sync, word, type Message } from './helpers/postgres-wire.js';
+
+type Behaviors = NonNullable<Parameters<Proxy['setMix']>[0]>;
+
+let db: RunningServer;
+
+async function withProxy(fn: (p: Proxy) => Promise<void>, upstream = db.port): Promise<void> {
+  const p = await startProxy({ name: 'pg', listen: '127.0.0.1:0', upstream: `127.0.0.1:${upstream}`, protocol: 'postgres', behaviors: '', seed: 1 });
+  try {
+    await fn(p);
+  } finally {
+    await p.close(100);
+  }
+}
+
+/** The messages as words, an error's SQLSTATE left out: the real error's and the injected one's differ. */
+const words = (ms: Message[]) => ms.map((m) => (m.type === 'E' ? 'E' : word(m))).join(' ');
+
+/**
+ * Where a request fails for real (directly: `real`, a statement that fails) or by an injected
+ * error (through the proxy: `injected`, drawn while `behaviors` is the mix).
+ */
+interface Side {
+  port: number;
+  sql(real: string, injected: string): string;
+  arm(behaviors: Behaviors): Promise<void>;
+  disarm(): Promise<void>;
+  /** Once the request being sent has been taken in (through the proxy: it has its exchange). */
+  took(exchanges: number): Promise<void>;
+}
+
+function directSide(): Side {
+  return { port: db.port, sql: (real) => real, arm: async () => {}, disarm: async () => {}, took: async () => {} };
+}
+
+function proxySide(p: Proxy): Side {
+  return {
+    port: p.port,
+    sql: (_, injected) => injected,
+    arm: async (b) => { await p.setMix(b); },
+    disarm: async () => { await p.setMix(''); },
+    async took(exchanges) {
+      const deadline = Date.now() + 5000;
+      while (p.stats().exchanges < exchanges) {
+        if (Date.now() > deadline) throw new Error(`the proxy has ${p.stats().exchanges} exchanges, not ${exchanges}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
+  };
+}
+
+describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as the server sends them (real PostgreSQL)', () => {
+  beforeAll(async () => {
+    db = await startPostgres();
+  });
+  afterAll(async () => {
+    await db?.stop();
+  });
+
+  // A client that sends Parse, Bind, Execute (a Flush, or not) and its Sync in a later write (a
+  // pipeline, a portal read in pages, a statement described before it is run) is sent the error
+  // at once; the server then discards what comes up to the Sync, and answers the Sync alone with
+  // its ReadyForQuery. The proxy sent its ReadyForQuery with the error, before the Sync, and none
+  // to the Sync.
+  it('an error drawn before the Sync has come: the error at once, the ReadyForQuery when the Sync comes', async () => {
+    const scenario = async (side: Side, block: boolean, tail: Buffer[]) => {
+      const c = await messageClient(side.port);
+      const out: string[] = [];
+      try {
+        if (block) {
+          c.write(simple('BEGIN'));
+          out.push(words(await c.until('Z')));
+        }
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        c.write(Buffer.concat([parse(side.sql('SELEC 1', 'SELECT 1')), bind(), execute(), ...tail]));
+        out.push(words(await c.until('E')), `then: ${c.pending()}`);
+        // Discarded by the server: a Bind and Execute of the statement before the Sync.
+        c.write(Buffer.concat([bind(), execute(), sync()]));
+        out.push(words(await c.until('Z')));
+        await side.disarm();
+        c.write(simple('SELECT 2'));
+        out.push(words(await c.until('Z')));
+        if (block) {
+          c.write(simple('ROLLBACK'));
+          out.push(words(await c.until('Z')));
+        }
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    await withProxy(async (p) => {
+      for (const block of [false, true]) {
+        for (const tail of [[], [flush()]]) {
+          const what = `${block ? 'in a block' : 'idle'}${tail.length ? ', with a Flush' : ''}`;
+          const direct = await scenario(directSide(), block, tail);
+          expect(direct, what).toEqual([...(block ? ['C ZT'] : []), 'E', 'then: ', block ? 'ZE' : 'ZI', block ? 'E ZE' : 'T D C ZI', ...(block ? ['C ZI'] : [])]);
+          expect(await scenario(proxySide(p), block, tail), what).toEqual(direct);
+        }
+      }
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
+
+  // The error waits behind the reply to the request before it, and the server's ReadyForQuery
+  // to the Sync comes in the same read as that reply (and, for a Parse of the unnamed statement,
+  // the reply to the failing Parse sent in its place, which drops the statement before): it
+  // goes right after the error.
+  it('an error drawn before the Sync, behind a request not yet answered: the ReadyForQuery read with that reply follows the error', async () => {
+    const joiner = await startJoiner(db.port);
+    const scenario = async (side: Side, name: string, join: () => void) => {
+      const c = await messageClient(side.port);
+      try {
+        await side.arm({ transient: { percent: 100, warmup: 1, agitate: 1, kind: '57014' } });
+        join();
+        c.write(Buffer.concat([simple('SELECT 1'), parse(side.sql('SELEC 1', 'SELECT 1'), name), bind(name), execute()]));
+        await side.took(2);
+        c.write(sync());
+        const got = words(await c.until('Z', 2));
+        await side.disarm();
+        return got;
+      } finally {
+        c.close();
+      }
+    };
+    try {
+      await withProxy(async (p) => {
+        for (const name of ['s1', '']) {
+          const direct = await scenario(directSide(), name, () => {});
+          expect(direct).toBe('T D C ZI E ZI');
+          // The server's ReadyForQuery messages: to the query, to the Sync, to the failing Parse if any.
+          const before = p.stats().exchanges;
+          expect(await scenario({ ...proxySide(p), took: (n) => proxySide(p).took(before + n) }, name, () => joiner.join('Z', name ? 2 : 3)), `statement "${name}"`).toBe(direct);
+        }
+        expect(p.stats().behaviors.transient).toBe(2);
+      }, joiner.port);
+    } finally {
+      joiner.close();
+    }
+  });
+
+  // pg's protocol layer driven as a client that syncs once it has seen the error (postgres.js
+  // does after a Parse, Describe, Flush that fails; libpq's pipeline mode): the ReadyForQuery
+  // comes after its Sync, and the connection goes on.
+  it('pg.Connection sending its Sync once it has the error gets the ReadyForQuery after it', async () => {
+    const scenario = async (side: Side) => {
+      const con = new pg.Connection() as unknown as PgProtocol;
+      const seen: string[] = [];
+      let readyNext: (() => void) | undefined;
+      con.on('message', (m: { name: string; fields?: string[]; status?: string }) => {
+        if (m.name === 'error') {
+          seen.push('error');
+          // In a later write, as a client reading its replies in turn.
+          setTimeout(() => { seen.push('Sync'); con.sync(); }, 0);
+        } else if (m.name === 'dataRow') seen.push(m.fields!.join(','));
+        else if (m.name === 'readyForQuery') {
+          seen.push(`Z${m.status}`);
+          readyNext?.();
+        }
+      });
+      con.on('error', () => {});
+      const ready = () => new Promise<void>((r) => { readyNext = r; });
+      let started = ready();
+      con.once('connect', () => con.startup({ user: 'postgres', database: 'postgres' }));
+      con.connect(side.port, '127.0.0.1');
+      await started;
+      seen.length = 0;
+      try {
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        started = ready();
+        con.parse({ name: '', text: side.sql('SELEC 1', 'SELECT 1'), types: [] });
+        con.bind({ portal: '', statement: '', values: [] });
+        con.execute({ portal: '', rows: 0 });
+        con.flush();
+        await started;
+        await side.disarm();
+        started = ready();
+        con.parse({ name: '', text: 'SELECT 3', types: [] });
+        con.bind({ portal: '', statement: '', values: [] });
+        con.execute({ portal: '', rows: 0 });
+        con.sync();
+        await started;
+        return seen;
+      } finally {
+        con.end();
+      }
+    };
+    const direct = await scenario(directSide());
+    expect(direct).toEqual(['error', 'Sync', 'ZI', '3', 'ZI']);
+    await withProxy(async (p) => {
+      expect(await scenario(proxySide(p))).toEqual(direct);
+    });
+  });
+});
+
+/** pg.Connection as pg 8 has it (@types/pg lacks connect and startup). */
+interface PgProtocol extends NodeJS.EventEmitter {
+  connect(port: number, host: string): void;
+  startup(config: { user: string; database: string }): void;
+  parse(query: { name: string; text: string; types: number[] }): void;
+  bind(config: { portal: string; statement: string; values: string[] }): void;
+  execute(config: { portal: string; rows: number }): void;
+  flush(): void;
+  sync(): void;
+  end(): void;
+}
