@@ -87,6 +87,7 @@ describe('which requests a kind meets', () => {
     expect(refusesExec('MISCONF', ['PING'])).toBe(false);
     expect(refusesExec('BUSY', [])).toBe(true);
     expect(refusesExec('LOADING', ['CLIENT'])).toBe(true);
+    expect(refusesExec('LOADING', ['ECHO', ''])).toBe(true);
     expect(refusesExec('NOSCRIPT', ['EVALSHA'])).toBe(false);
     // CLUSTER HELP is served while loading, CLUSTER INFO (no flag loading) not; CONFIG has no flags of its own.
     expect(refuses('LOADING', 'CLUSTER', cmd('CLUSTER', 'help'))).toBe(false);
@@ -94,10 +95,13 @@ describe('which requests a kind meets', () => {
     expect(refuses('LOADING', 'CLUSTER', Buffer.from('cluster  "help"\r\n'))).toBe(false);
     expect(refuses('LOADING', 'CLUSTER', Buffer.from('cluster info\r\n'))).toBe(true);
     expect(refuses('LOADING', 'CONFIG', cmd('CONFIG', 'GET', 'maxmemory'))).toBe(false);
-    expect(refuses('LOADING', 'CONFIG', Buffer.from('config\r\n'))).toBe(true);
-    // Unknown to redis 7.0: refused, as before (a module's command, a later version's subcommand).
-    expect(refuses('READONLY', 'JSON.GET', cmd('JSON.GET', 'k'))).toBe(true);
-    expect(refuses('LOADING', 'CLIENT', cmd('CLIENT', 'SETINFO', 'LIB-NAME', 'x'))).toBe(true);
+    // CONFIG alone: its arity error, in any state.
+    expect(refuses('LOADING', 'CONFIG', Buffer.from('config\r\n'))).toBe(false);
+    // Unknown to redis 7.0 (a module's command, a later version's subcommand): it says so in any state, first.
+    expect(refuses('READONLY', 'JSON.SET', cmd('JSON.SET', 'k', '$', '1'))).toBe(false);
+    expect(refuses('LOADING', 'CLIENT', cmd('CLIENT', 'SETINFO', 'LIB-NAME', 'x'))).toBe(false);
+    expect(refuses('OOM', 'FOO', cmd('FOO'), true)).toBe(false);
+    expect(refusesExec('LOADING', ['ECHO', 'FOO'])).toBe(false);
   });
 });
 

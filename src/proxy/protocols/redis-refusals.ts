@@ -43,24 +43,28 @@ const CONTAINERS = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('
  * Whether a real redis in the state `kind` stands for refuses the request `label` (its command
  * word, as framed) whose first segment is `request`. ERR (a generic error) can meet any
  * command; NOSCRIPT only EVALSHA's. A command or subcommand redis 7.0 does not name (a
- * module's, a later version's) is refused as before: there is no knowing. EXEC: refusesExec,
- * for a block the session kept; refused otherwise.
+ * module's, a later version's: CLIENT SETINFO) passes: processCommand answers 'unknown command'
+ * before it looks at any state, so a redis 7.0 in that state answers it as the server behind
+ * does (one that knows it serves it, whatever its flags would say). EXEC: refusesExec, for a
+ * block the session kept; refused otherwise.
  * `queued`: the request is queued in a MULTI block, where a redis over maxmemory refuses any
  * command but QUIT (queueing takes memory; EXEC, DISCARD and RESET end the block).
  */
 export function refuses(kind: string, label: string | undefined, request: Buffer, queued = false): boolean {
   if (kind === 'NOSCRIPT') return label === 'EVALSHA' || label === 'EVALSHA_RO';
-  if (queued && kind === 'OOM' && label !== 'QUIT') return true;
   const rule = RULES[kind];
   if (rule === undefined || label === undefined || label === 'EXEC') return true;
   let name = label;
   if (CONTAINERS.has(label)) {
     const sub = wordOf(request, 1);
-    if (sub === undefined) return true;
+    // CONFIG alone: its arity error comes first too.
+    if (sub === undefined) return false;
     name = `${label}|${sub}`;
   }
   const flags = COMMAND_FLAGS[name];
-  return flags === undefined || rule(flags, name, request);
+  if (flags === undefined) return false;
+  if (queued && kind === 'OOM') return label !== 'QUIT';
+  return rule(flags, name, request);
 }
 
 /**
@@ -75,9 +79,12 @@ export function refusesExec(kind: string, queued: readonly string[]): boolean {
   const rule = RULES[kind];
   if (rule === undefined || rule(COMMAND_FLAGS.EXEC, 'EXEC', EMPTY)) return true;
   for (const label of queued) {
-    const flags = CONTAINERS.has(label) ? undefined : COMMAND_FLAGS[label];
-    // As the block's flags, not as a command: a queued PING is no write (MISCONF).
-    if (flags === undefined || rule(flags, 'EXEC', EMPTY)) return true;
+    // A subcommand's flags are not kept, nor those past MAX_QUEUED_LABELS (''): no knowing.
+    if (label === '' || CONTAINERS.has(label)) return true;
+    const flags = COMMAND_FLAGS[label];
+    // One redis 7.0 does not know: it aborted the block as it was queued, here as there (the server behind too).
+    // A known one as the block's flags, not as a command: a queued PING is no write (MISCONF).
+    if (flags !== undefined && rule(flags, 'EXEC', EMPTY)) return true;
   }
   return false;
 }
