@@ -28,6 +28,13 @@ const errorPrepare = defineBehavior({
   options: z.object({ kind: errorKindOption() }),
   onExchange: (ctx, o) => (ctx.label === 'COM_STMT_PREPARE' ? act.error(o.kind) : act.forward()),
 });
+/** The injected error on batch()'s COM_STMT_BULK_EXECUTE alone. */
+const errorBulk = defineBehavior({
+  name: 'error_bulk',
+  description: 'error on COM_STMT_BULK_EXECUTE only',
+  options: z.object({ kind: errorKindOption() }),
+  onExchange: (ctx, o) => (ctx.label === 'COM_STMT_BULK_EXECUTE' ? act.error(o.kind) : act.forward()),
+});
 /** One exchange as the proxy drew it: its command, and whether it drew the error. */
 interface Drawn { label: string | undefined; error: boolean }
 /** error_seen's record, of the test running (those of a file run one at a time). */
@@ -47,7 +54,7 @@ const errorSeen = defineBehavior({
     return error ? act.error(o.kind) : act.forward();
   },
 });
-const behaviors = new Map([...defaultRegistry, ...[errorPrepare, errorSeen].map((b) => [b.name, b as never] as const)]);
+const behaviors = new Map([...defaultRegistry, ...[errorPrepare, errorBulk, errorSeen].map((b) => [b.name, b as never] as const)]);
 
 async function withProxy(mix: Behaviors, fn: (p: Proxy) => Promise<void>, seed = 1): Promise<void> {
   const p = await startProxy({ name: 'mariadb', listen: '127.0.0.1:0', upstream: `127.0.0.1:${db.port}`, protocol: 'mysql', behaviors: mix, seed }, { behaviors });
@@ -119,6 +126,24 @@ describe.skipIf(!haveMariadb())('the mariadb connector through the chaos proxy (
       expect(stats.fallbacks).toBe(0);
       expect(stats.behaviors.dummy).toBe(stats.exchanges);
     });
+  });
+
+  // A real deadlock rolls the transaction back whole: a bulk insert is a statement like any other.
+  it('a deadlock (1213) on batch()\'s bulk execute rolls the transaction back, as InnoDB does', async () => {
+    await direct.query('CREATE TABLE chaos.bulk_1213 (v INT) ENGINE=InnoDB');
+    await withProxy('', async (p) => {
+      const c = await connect(p.port);
+      c.on('error', () => {});
+      await within('begin', c.beginTransaction());
+      await within('insert in transaction', c.query('INSERT INTO bulk_1213 VALUES (?)', [1]));
+      await p.setMix({ error_bulk: { percent: 100, kind: '1213' } });
+      expect(await outcome('batch', c.batch('INSERT INTO bulk_1213 VALUES (?)', [[2], [3]]))).toEqual({ err: expect.stringContaining('no: 1213') });
+      await p.setMix('');
+      expect(Number((await within('in transaction', c.query('SELECT @@in_transaction AS t')))[0].t)).toBe(0);
+      await within('end', c.end());
+    });
+    const [rows] = await direct.query('SELECT v FROM chaos.bulk_1213');
+    expect(rows).toEqual([]);
   });
 
   for (const kind of ['1205', '1213']) {

@@ -436,6 +436,8 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
     expect(mysql.standIn!(query([], 'INSERT INTO t VALUES (1)'), true, mariadb, 3, '1213')).toEqual(rollback([]));
     expect(mysql.standIn!(pkt(0, execute(1)), true, mariadb, 3, '1213')).toEqual(rollback([]));
     expect(mysql.standIn!(pkt(0, execute(1)), true, mysql8, 3, '1213')).toEqual(rollback([0, 1]));
+    // MariaDB's bulk execute (the MariaDB connector's batch()) is a statement too.
+    expect(mysql.standIn!(pkt(0, Buffer.concat([Buffer.from([0xfa]), u32(1), u16(0)])), true, mariadb, 3, '1213')).toEqual(rollback([]));
     expect(mysql.standIn!(query([0, 1], 'INSERT INTO t VALUES (1)'), false, mysql8, 3, '1213')).toEqual(rollback([0, 1]));
     expect(mysql.standIn!(query([], 'INSERT INTO t VALUES (1)'), true, mariadb, 3, '1205')).toBeUndefined();
     expect(mysql.standIn!(pkt(0, cmd(0x0e, '')), true, mariadb, 3, '1213')).toBeUndefined();

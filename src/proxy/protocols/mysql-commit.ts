@@ -5,7 +5,7 @@
  */
 import { commitAt, MYSQL_ROLLBACK, MYSQL_SQL } from './commit.js';
 import { isCommit, type SqlDialect } from './sql-statements.js';
-import { COM_QUERY, COM_STMT_EXECUTE, COM_STMT_PREPARE } from './mysql-packets.js';
+import { COM_QUERY, COM_STMT_BULK_EXECUTE, COM_STMT_EXECUTE, COM_STMT_PREPARE } from './mysql-packets.js';
 
 /**
  * A COM_QUERY packet (3-byte length, sequence id 0, command 0x03, the statement) that is a
@@ -42,8 +42,9 @@ export function rollbackStandIn(request: Buffer): Buffer | undefined {
 const ROLLBACK_SQL: SqlDialect = { commit: MYSQL_ROLLBACK, mysql: true };
 
 /**
- * A statement (COM_QUERY, COM_STMT_EXECUTE) that draws a deadlock (1213): InnoDB rolls back the
- * deadlocked transaction whole, so the server is sent ROLLBACK in its place. Withheld, the
+ * A statement (COM_QUERY, COM_STMT_EXECUTE, MariaDB's COM_STMT_BULK_EXECUTE) that draws a
+ * deadlock (1213): InnoDB rolls back the deadlocked transaction whole, so the server is sent
+ * ROLLBACK in its place. Withheld, the
  * transaction stayed open while the client was told it was rolled back, and a client retrying it
  * had the first statements committed twice (its BEGIN commits the open transaction). The session
  * frames the ROLLBACK's reply as a query's (FramerSession.errored). Outside a transaction the
@@ -54,7 +55,7 @@ const ROLLBACK_SQL: SqlDialect = { commit: MYSQL_ROLLBACK, mysql: true };
 export function deadlockStandIn(request: Buffer, attributes: boolean): Buffer | undefined {
   if (request.length <= 4 || request[3] !== 0) return undefined;
   const cmd = request[4];
-  if (cmd !== COM_QUERY && cmd !== COM_STMT_EXECUTE) return undefined;
+  if (cmd !== COM_QUERY && cmd !== COM_STMT_EXECUTE && cmd !== COM_STMT_BULK_EXECUTE) return undefined;
   return attributes ? ROLLBACK_NO_ATTRIBUTES : ROLLBACK;
 }
 
