@@ -152,7 +152,7 @@ async function controlCenter(g: GlobalOptions, stop: AbortSignal): Promise<numbe
   const stateDir = await stateDirOf(g);
   // Stopped before its engine starts: no job is claimed to be interrupted at once.
   if (stop.aborted) return EXIT.interrupted;
-  const engine = new Engine({ runners: loadRunners, stateDir, nodes: config, run: runsJobs ? 'all' : 'none' });
+  const engine = new Engine({ runners: loadRunners, stateDir, nodes: config, run: runsJobs ? 'all' : 'none', rereadNodes: true });
   await engine.start();
   const backend = engineBackend(engine, { cwd: process.cwd(), bell: () => process.stdout.write('\x07') });
   let stopped = new Set<string>();

@@ -218,7 +218,7 @@ async function runWorker(g: GlobalOptions, io: Io, drain: boolean): Promise<numb
 async function work(g: GlobalOptions, io: Io, drain: boolean, signal: AbortSignal): Promise<number> {
   const [{ Engine }, { CiReporter, notStarted }, { surviveClosedOutput }, { exitCodeFor }] = await Promise.all([import('../core/engine.js'), import('../ci/reporter.js'), import('../ci/closed-output.js'), import('../ci/exit-code.js')]);
   surviveClosedOutput(io.out, io.err);
-  const engine = new Engine({ runners: loadRunners, stateDir: await stateDirOf(g), nodes: await nodes(g), run: 'all' });
+  const engine = new Engine({ runners: loadRunners, stateDir: await stateDirOf(g), nodes: await nodes(g), run: 'all', rereadNodes: true });
   const reporter = new CiReporter(io.out, { mine: (id) => engine.isOwn(id), many: () => true });
   engine.events.on('*', reporter.onEvent);
   // Stopped before the engine starts: no job is claimed, and it ends as a stop once running does.

@@ -16,6 +16,7 @@ import { summaryLine, type AbortWhy } from './job-outcome.js';
 import { runJob } from './job-run.js';
 import { isTerminal, type Job } from './jobs.js';
 import { NodePool } from './node-pool.js';
+import { nodesReloader } from './nodes-reload.js';
 import { PresencePublisher } from './presence-publish.js';
 import { JournalQueue, short, type JobQueue } from './queue.js';
 import { checkJournal, openQueue, queueOf, reapDead } from './queue-open.js';
@@ -74,7 +75,9 @@ export abstract class EngineRuntime {
     // With `requeue`, a job of an engine judged dead runs again elsewhere: its old copy must not.
     const lease = q?.lostJobs === 'requeue' ? this.queue.lease?.bind(this.queue) : undefined;
     this.watchdog = new Watchdog(lease ? { ttlMs: lease().ttlMs, lastBeat: () => lease().lastBeat } : undefined, (words) => this.log(undefined, words, 'warn'));
-    this.pool = new NodePool(options.nodes, this.queue, options.executorFactory ?? defaultExecutorFactory, this.events);
+    const claimNames = options.run === 'all' ? this.queue.claimNodeNames?.bind(this.queue) : undefined;
+    const reread = options.rereadNodes ? nodesReloader({ pool: () => this.pool, log: (line, level) => this.log(undefined, line, level), claimNames }) : undefined;
+    this.pool = new NodePool(options.nodes, this.queue, options.executorFactory ?? defaultExecutorFactory, this.events, reread);
     this.scheduler = new Scheduler({
       queue: this.queue,
       pool: this.pool,

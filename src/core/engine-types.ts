@@ -40,6 +40,11 @@ export interface EngineOptions {
   finishRetryMs?: number;
   /** Probe SSH nodes periodically (default: when running jobs). */
   probe?: boolean;
+  /**
+   * Read the nodes file again before each probe cycle, when it changed (nodes-reload.ts): the
+   * control center and a worker, which live on. Default false.
+   */
+  rereadNodes?: boolean;
   /** The queue implementation; default: `nodes.queue` (Redis) or else the journal in the state dir. */
   queue?: JobQueue;
   /** Where `source.dir` paths are resolved from for relative targets. */

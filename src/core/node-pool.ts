@@ -24,12 +24,31 @@ export class NodePool {
   private readonly untold = new Map<string, string[]>();
 
   constructor(
-    readonly config: NodesConfig,
+    private current: NodesConfig,
     private readonly queue: JobQueue,
     private readonly makeExecutor: ExecutorFactory,
     private readonly bus: EventBus,
+    /** Run before each probe cycle: reads the nodes file again when it changed (nodes-reload.ts). */
+    private readonly refresh?: () => Promise<void>,
   ) {
-    for (const n of config.nodes) this.health.set(n.name, unprobed(n));
+    for (const n of current.nodes) this.health.set(n.name, unprobed(n));
+  }
+
+  get config(): NodesConfig {
+    return this.current;
+  }
+
+  /**
+   * The nodes file read again: its nodes and probe settings replace these (the queue and mail
+   * stay: the queue is open, and `--queue` may have named it). A node new or changed is probed
+   * afresh; one gone is no longer offered, its running jobs keep the config they started with.
+   */
+  replace(next: NodesConfig): void {
+    const before = new Map(this.current.nodes.map((n) => [n.name, JSON.stringify(n)]));
+    this.current = { ...next, queue: this.current.queue, mail: this.current.mail };
+    for (const name of before.keys()) if (!this.node(name)) this.health.delete(name);
+    for (const n of next.nodes) if (before.get(n.name) !== JSON.stringify(n)) this.health.set(n.name, unprobed(n));
+    this.changed();
   }
 
   get names(): string[] {
@@ -126,7 +145,7 @@ export class NodePool {
     this.stopped = false;
     const loop = () => {
       if (this.stopped) return;
-      void this.probeAll().finally(() => {
+      void (this.refresh?.() ?? Promise.resolve()).then(() => (this.stopped ? undefined : this.probeAll())).finally(() => {
         if (!this.stopped) this.timer = setTimeout(loop, this.config.probeIntervalMs);
         this.timer?.unref();
       });
@@ -152,13 +171,18 @@ export class NodePool {
     try {
       const { latencyMs, removed, noSftp } = await exec.probe(this.config.probeTimeoutMs);
       const files = noSftp ? { sftp: false, error: noSftp.error, hint: `${noSftp.hint ? `${noSftp.hint}; ` : ''}until then it takes only jobs that copy no files (runner: command with upload: false, no artifacts: nor xml:)` } : { sftp: true };
-      this.set(n.name, { health: 'up', latencyMs, ...files, checkedAt: Date.now() });
+      this.found(n, { health: 'up', latencyMs, ...files, checkedAt: Date.now() });
       if (removed.length) this.bus.emit({ type: 'log.line', at: Date.now(), node: n.name, stream: 'engine', level: 'info', line: removedLine(removed) });
     } catch (e) {
-      this.set(n.name, { health: 'down', error: (e as Error).message, hint: e instanceof NodeError ? e.hint : undefined, ...downFor(e), checkedAt: Date.now() });
+      this.found(n, { health: 'down', error: (e as Error).message, hint: e instanceof NodeError ? e.hint : undefined, ...downFor(e), checkedAt: Date.now() });
     } finally {
       await exec.close().catch(() => {});
     }
+  }
+
+  /** A probe's finding, unless the node was replaced meanwhile (the file read again): it is of the old config. */
+  private found(n: NodeConfig, h: Health): void {
+    if (this.node(n.name) === n) this.set(n.name, h);
   }
 
   private set(name: string, h: Health): void {

@@ -163,10 +163,10 @@ export class Scheduler {
   /**
    * A job only a fix can place, on an engine that lives on (no deadline): failing it would lose it
    * to a key the user may mend in a minute, so it stays queued, saying what to fix, and starts
-   * once a probe finds its nodes up (a key file or known_hosts mended). The nodes file and the
-   * environment are read at start: their fix needs the process started again, the job still
-   * queued. Said again only when the reason changes. Not this engine's to answer for (no `fix`)
-   * where another worker of the team may run it.
+   * once a probe finds its nodes up (a key file or known_hosts mended, or the nodes file, read
+   * again before each probe). The environment is read at start: its fix needs the process
+   * started again, the job still queued. Said again only when the reason changes. Not this
+   * engine's to answer for (no `fix`) where another worker of the team may run it.
    */
   private waitForFix(job: Readonly<Job>, before: Left | undefined): void {
     const { pool } = this.deps;
@@ -176,7 +176,7 @@ export class Scheduler {
     const states = broken.map((n) => `${n.name} is down (${n.error}${n.hint ? `; ${n.hint}` : ''})`).join('; ');
     const them = broken.length > 1 ? 'them' : 'it';
     const nodes = `needs ${job.nodes} node${job.nodes > 1 ? 's' : ''} and ${states}`;
-    const reason = `${nodes}: no wait brings ${them} up, a fix does; the job starts once a probe finds ${names} up (the nodes file and the environment are read at start: a fix there needs a restart)`;
+    const reason = `${nodes}: no wait brings ${them} up, a fix does; the job starts once a probe finds ${names} up (the nodes file is read again before each probe; the environment at start: a fix there needs a restart)`;
     if (before?.reason === reason) return void this.left.set(job.id, before);
     this.leave(job, reason, this.deps.othersMayRun?.(job) ? undefined : { failure: this.downByMistake(job) ? 'config' : 'infrastructure', nodes });
     // In the job's own output too, where its earlier 'waits for 1 free node: box unknown' stood.

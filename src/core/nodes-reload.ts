@@ -1,0 +1,65 @@
+/**
+ * The nodes file read again while the control center or a worker runs, so a node fixed (its
+ * host key, its port), added or removed takes effect without a restart, and a job left queued
+ * for want of it starts. Checked before each probe cycle rather than watched: an editor that
+ * replaces the file (a new inode, which a watch on the old one misses), a save in two writes, a
+ * network mount are all seen alike, and the cycle probes the nodes right after. Validated only
+ * when its text changed. A bad edit keeps the nodes read before and says why at its line, once
+ * per text: a node is never taken away by a mistake, nor silently by a good edit.
+ */
+import { readFile } from 'node:fs/promises';
+import type { NodeConfig, NodesConfig } from '../config/nodes.js';
+import type { NodePool } from './node-pool.js';
+
+export interface NodesReloadDeps {
+  pool: () => NodePool;
+  log: (line: string, level: 'info' | 'warn') => void;
+  /** A worker on a shared queue: the team's other workers must not hold a node name it adds. */
+  claimNames?: (names: readonly string[]) => Promise<void>;
+}
+
+/** What to run before each probe cycle. */
+export function nodesReloader(d: NodesReloadDeps): () => Promise<void> {
+  let lastText: string | undefined;
+  let first = true;
+  /** A bad edit was said: its fix is said too, even one back to the nodes in force. */
+  let failing = false;
+  return async () => {
+    const pool = d.pool();
+    const { file } = pool.config;
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    // The text at start is unknown (the config may come from the cache): validated once.
+    if (!first && text === lastText) return;
+    first = false;
+    lastText = text;
+    const kept = () => `the nodes read before stay (${pool.names.join(', ')}); the file is read again before each probe`;
+    let next: NodesConfig;
+    try {
+      next = await (await import('../config/nodes.js')).loadNodesConfig(file);
+      if (d.claimNames && next.nodes.some((n) => !pool.node(n.name))) await d.claimNames(next.nodes.map((n) => n.name));
+    } catch (e) {
+      failing = true;
+      return d.log(`${(e as Error).message}\n  ${kept()}`, 'warn');
+    }
+    const said = changes(pool.config, next);
+    if (said.length) pool.replace(next);
+    if (said.length || failing) d.log(`${file} read again: ${said.length ? said.join('; ') : 'its nodes are those in force'}`, 'info');
+    failing = false;
+  };
+}
+
+/** What the new config changes, in words (empty: nothing). */
+function changes(before: NodesConfig, next: NodesConfig): string[] {
+  const old = new Map(before.nodes.map((n) => [n.name, n]));
+  const names = (ns: NodeConfig[]) => ns.map((n) => n.name).join(', ');
+  const added = next.nodes.filter((n) => !old.has(n.name));
+  const changed = next.nodes.filter((n) => old.has(n.name) && JSON.stringify(old.get(n.name)) !== JSON.stringify(n));
+  const removed = before.nodes.filter((n) => !next.nodes.some((m) => m.name === n.name));
+  const probe = before.probeIntervalMs !== next.probeIntervalMs || before.probeTimeoutMs !== next.probeTimeoutMs;
+  return [
+    added.length ? `added ${names(added)}` : '',
+    changed.length ? `changed ${names(changed)} (probed again)` : '',
+    removed.length ? `removed ${names(removed)} (no job starts there; those running end as they would)` : '',
+    probe ? `probes every ${next.probeIntervalMs / 1000} s, ${next.probeTimeoutMs / 1000} s timeout` : '',
+  ].filter(Boolean);
+}

@@ -1,0 +1,142 @@
+/**
+ * A worker and the control center read the nodes file again while they run: a node fixed there
+ * (its known_hosts, its port) or added takes effect at the next probe, and a job left queued for
+ * want of it starts, with no restart. A bad edit keeps the nodes read before and says why at its
+ * line. The file is replaced as editors save it (written aside, renamed over). On a shared
+ * queue a node added is reserved for the worker, and one another worker runs is refused. Real
+ * sshd and redis-server, the built CLI for the workers, a real engine as the control center makes it.
+ */
+import { rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { loadNodesConfig } from '../src/config/nodes.js';
+import { Engine } from '../src/core/engine.js';
+import { loadRunners } from '../src/report/runners.js';
+import { cli, cliDone, type CliRun } from './helpers/marteau-cli.js';
+import { freePort } from './helpers/net.js';
+import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
+import { haveServer, startRedis, tempDir } from './helpers/servers.js';
+import { makeUserKey, startSshd, type Sshd, type UserKey } from './helpers/sshd.js';
+import { nodesFile, urlOf, worker } from './helpers/team.js';
+
+afterAll(removeTemp);
+
+const runs: CliRun[] = [];
+afterEach(async () => {
+  for (const r of runs.splice(0)) {
+    if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+    await r.exited;
+  }
+});
+
+/** Saved as editors do: written aside, then renamed over the file (a new inode). */
+async function save(file: string, text: string): Promise<void> {
+  await writeFile(`${file}.swp`, text);
+  await rename(`${file}.swp`, file);
+}
+
+describe.skipIf(!haveServer('sshd'))('the nodes file edited while a worker or the control center runs (real sshd)', () => {
+  let dir: string;
+  let user: UserKey;
+  let s: Sshd;
+  let knownHosts: string;
+
+  beforeAll(async () => {
+    dir = await tempDir('nodes-reread');
+    user = await makeUserKey(dir);
+    s = await startSshd('127.0.0.16', user);
+    knownHosts = path.join(dir, 'known_hosts');
+    await writeFile(knownHosts, `${s.knownHostsLine}\n`);
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  /** The nodes file's text: `local`, and `box` (the sshd, tag remote) with these lines, probed every second. */
+  function nodesText(name: string, box: string[], more: string[] = []): string {
+    const lines = ['nodes:', '  local: {type: local}', '  box:', `    host: ${s.host}`, '    tags: [remote]', `    identity: ${user.privateKey}`, `    work_dir: ${path.join(dir, `remote-${name}`)}`, ...box.map((l) => `    ${l}`), ...more, 'probe:', '  interval: 1s'];
+    return `${lines.join('\n')}\n`;
+  }
+
+    const remoteJob = (name: string) => project(`name: ${name}\nnode_tags: [remote]\n${commandYaml(['true'])}\n`);
+
+  it('a worker: a known_hosts fixed in the nodes file and a node added take effect with no restart; a bad edit keeps the nodes and says why at its line', async () => {
+    const empty = path.join(dir, 'empty_known_hosts');
+    await writeFile(empty, '');
+    const file = path.join(dir, 'worker.nodes.yml');
+    await writeFile(file, nodesText('worker', [`port: ${s.port}`, `known_hosts: ${empty}`]));
+    const state = await stateDir();
+    const r = await cliDone(['enqueue', await remoteJob('remote'), '--nodes', file, '--state-dir', state, '--json']);
+    expect(r.code, r.err).toBe(0);
+    const remote = (JSON.parse(r.out) as { id: string }[])[0].id.slice(0, 8);
+    const w = cli(['worker', '--nodes', file, '--state-dir', state]);
+    runs.push(w);
+    await w.waitFor(new RegExp(`leaves job ${remote} queued: needs 1 node and box is down \\(node "box": host key of .* is not in ${empty}; .*\\): no wait brings it up, a fix does; the job starts once a probe finds box up \\(the nodes file is read again before each probe; the environment at start: a fix there needs a restart\\)`), 30_000);
+
+    // A mistake: said at its line, the nodes kept, the job still waiting.
+    await save(file, nodesText('worker', ['port: nope', `known_hosts: ${knownHosts}`]));
+    await w.waitFor(new RegExp(`${file}:8:11: nodes\\.box\\.port: expected a number, got the string "nope"\\n  hint: the SSH port, 1 to 65535\\n  the nodes read before stay \\(local, box\\); the file is read again before each probe`), 30_000);
+    expect(w.out()).not.toContain(`job ${remote} started`);
+    expect(w.out()).not.toContain('read again:');
+
+    // Fixed, and a node added: the job runs on the fixed node.
+    await save(file, nodesText('worker', [`port: ${s.port}`, `known_hosts: ${knownHosts}`], ['  spare: {type: local, tags: [spare]}']));
+    await w.waitFor(new RegExp(`${file} read again: added spare; changed box \\(probed again\\)`), 30_000);
+    await w.waitFor(new RegExp(`job ${remote} succeeded in `), 30_000);
+    // Removed from the file, a node is said gone, not dropped silently.
+    await save(file, nodesText('worker', [`port: ${s.port}`, `known_hosts: ${knownHosts}`]));
+    await w.waitFor(new RegExp(`${file} read again: removed spare \\(no job starts there; those running end as they would\\)`), 30_000);
+    w.child.kill('SIGTERM');
+    await w.exited;
+    expect(w.out() + w.err()).not.toMatch(/\n\s+at /);
+  }, 120_000);
+
+  it('the control center: a wrong port fixed in the nodes file, and the job waiting for the node starts', async () => {
+    const file = path.join(dir, 'tui.nodes.yml');
+    const closed = await freePort(s.host);
+    await writeFile(file, nodesText('tui', [`port: ${closed}`, `known_hosts: ${knownHosts}`]));
+    const lines: string[] = [];
+    // As runControlCenter makes it.
+    const engine = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: await loadNodesConfig(file), run: 'all', rereadNodes: true });
+    engine.events.on('log.line', (e) => void lines.push(e.line));
+    await engine.start();
+    try {
+      const job = await engine.enqueue(await remoteJob('fixme'));
+      const down = () => engine.getSnapshot().nodes.find((n) => n.name === 'box')?.health === 'down';
+      for (const end = Date.now() + 30_000; !down(); await new Promise((r) => setTimeout(r, 50))) if (Date.now() > end) throw new Error('box never found down');
+      expect(engine.getSnapshot().jobs.find((j) => j.id === job.id)?.status).toBe('queued');
+      await save(file, nodesText('tui', [`port: ${s.port}`, `known_hosts: ${knownHosts}`]));
+      expect((await engine.waitFor([job.id]))[0].status).toBe('succeeded');
+      expect(lines).toContain(`${file} read again: changed box (probed again)`);
+    } finally {
+      await engine.stop();
+    }
+  }, 90_000);
+});
+
+it.skipIf(!haveServer('redis-server'))('a worker on a shared queue reserves a node added to its file, and keeps its nodes when another worker runs the name', async () => {
+  const redis = await startRedis();
+  try {
+    const url = urlOf(redis);
+    const mine = await nodesFile('nodes:\n  mine: {type: local}\nprobe: {interval: 1s}\n');
+    const a = await worker(url, mine);
+    runs.push(a);
+    const b = await worker(url, await nodesFile('nodes:\n  theirs: {type: local}\n'));
+    runs.push(b);
+    await save(mine, 'nodes:\n  mine: {type: local}\n  theirs: {type: local}\nprobe: {interval: 1s}\n');
+    await a.waitFor(new RegExp(`node "theirs" is already run by another worker on redis://\\S+ \\(pid ${b.child.pid} on [^)]+\\): .*\\n  the nodes read before stay \\(mine\\); the file is read again before each probe`), 20_000);
+    await save(mine, 'nodes:\n  mine: {type: local}\n  spare: {type: local}\nprobe: {interval: 1s}\n');
+    await a.waitFor(new RegExp(`${mine} read again: added spare\\n`), 20_000);
+    const raw = new Redis(url);
+    try {
+      const held = await raw.hgetall('marteau:nodes');
+      expect(held.spare).toBe(held.mine);
+      expect(held.theirs).not.toBe(held.mine);
+    } finally {
+      raw.disconnect();
+    }
+  } finally {
+    await redis.stop();
+  }
+}, 60_000);
