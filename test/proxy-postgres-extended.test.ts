@@ -10,7 +10,7 @@ import type { Proxy } from '../src/proxy/proxy.js';
 import { havePostgres, startPostgres } from './helpers/postgres.js';
 import type { RunningServer } from './helpers/servers.js';
 import { startProxy } from './helpers/builtin-proxy.js';
-import { bind, execute, flush, messageClient, parse, simple, startJoiner, sync, word, type Message } from './helpers/postgres-wire.js';
+import { bind, close, execute, flush, messageClient, parse, simple, startJoiner, sync, word, type Message } from './helpers/postgres-wire.js';
 
 type Behaviors = NonNullable<Parameters<Proxy['setMix']>[0]>;
 
@@ -149,6 +149,43 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     } finally {
       joiner.close();
     }
+  });
+
+  // A request that begins with a Close (postgres.js preparing again a statement it found stale,
+  // JDBC and Npgsql closing statements evicted from their caches): the server runs the Close
+  // before the message that fails, in any state, and keeps it closed when the block is rolled
+  // back. Withheld whole, the statement stayed prepared and the next Parse of its name got 42P05.
+  it('an error on a request that begins with a Close leaves the statement closed, as a real error after it does', async () => {
+    const scenario = async (side: Side, block: boolean) => {
+      const c = await messageClient(side.port);
+      const out: string[] = [];
+      const send = async (...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until('Z'))); };
+      try {
+        await send(parse('SELECT 10 / ($1::int + floor(random())::int)', 'div'), parse('SELECT 1', 'one'), parse('SELECT 2', 'two'), sync());
+        if (block) await send(simple('BEGIN'));
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        // Fails as it runs, after its BindComplete (random() is not folded into a constant as
+        // the plan is made, at the Bind), then at its Parse (a syntax error directly; 25P02 in
+        // the block the first failed).
+        await send(close('two'), close('none'), bind('div', [side.sql('0', '1')]), execute(), sync());
+        await send(close('one'), parse(side.sql('SELEC 1', 'SELECT 1'), 'one'), bind('one'), execute(), sync());
+        await side.disarm();
+        if (block) await send(simple('ROLLBACK'));
+        await send(parse('SELECT 11', 'one'), parse('SELECT 12', 'two'), bind('one'), execute(), bind('two'), execute(), sync());
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    await withProxy(async (p) => {
+      for (const block of [false, true]) {
+        const direct = await scenario(directSide(), block);
+        expect(direct, `block ${block}`).toEqual(['1 1 1 ZI', ...(block ? ['C ZT'] : []), `3 3 2 E Z${block ? 'E' : 'I'}`, `3 E Z${block ? 'E' : 'I'}`,
+          ...(block ? ['C ZI'] : []), '1 1 2 D C 2 D C ZI']);
+        expect(await scenario(proxySide(p), block), `block ${block}`).toEqual(direct);
+      }
+      expect(p.stats().fallbacks).toBe(0);
+    });
   });
 
   // pg's protocol layer driven as a client that syncs once it has seen the error (postgres.js

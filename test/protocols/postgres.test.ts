@@ -422,8 +422,22 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     // Any other first message leaves the unnamed statement and portal: a FunctionCall that fails.
     const call = postgres.standIn!(run(''), true, s)!;
     expect(call.toString('latin1')).toMatch(/^F....\0\0\0\x2a\0\0\0\x01....an error injected by the marteau-tui .*\0\0$/s);
-    for (const other of [Buffer.concat([parse('SELECT 1', 'named'), run('named')]), msg('C', Buffer.from('S'), ''), msg('S')]) {
+    for (const other of [Buffer.concat([parse('SELECT 1', 'named'), run('named')]), msg('S')]) {
       expect(postgres.standIn!(other, true, s)).toBe(call);
+    }
+    // The Closes a request begins with go first, then a failing Parse (a FunctionCall cannot
+    // follow them in a batch): of the unnamed statement when the request parses it next, else of
+    // a statement of no use, which drops none; then Sync. Their CloseCompletes come before the error.
+    const closes = Buffer.concat([msg('C', Buffer.from('S'), 'a'), msg('C', Buffer.from('P'), '')]);
+    for (const [next, name] of [[run(''), 'marteau_tui_chaos'], [Buffer.concat([parse('SELECT 1'), run('')]), '']]) {
+      const closing = postgres.standIn!(Buffer.concat([closes, next]), true, s)!;
+      expect(closing.subarray(0, closes.length)).toEqual(closes);
+      expect(closing.subarray(closes.length).toString('latin1')).toMatch(new RegExp(`^P....${name}\\0SELECT '.*marteau-tui.*'::integer\\0\\0\\0S\\0\\0\\0\\x04$`, 's'));
+      const reply = postgres.encodeError('40001', { request: Buffer.concat([closes, next]), random: Math.random, session: s, standIn: closing }).bytes;
+      const types: string[] = [];
+      for (let pos = 0; pos < reply.length; pos += 1 + reply.readInt32BE(pos + 1)) types.push(String.fromCharCode(reply[pos]));
+      expect(types.join('')).toBe(name ? '332EZ' : '33EZ');
+      expect(reply.subarray(-6)).toEqual(Z('E'));
     }
     expect(postgres.standIn!(msg('Q', 'COMMIT'), true, s)).toEqual(ROLLBACK);
     const told = (standIn?: Buffer) => postgres.encodeError('40001', { request: insert, random: Math.random, session: s, standIn }).bytes;

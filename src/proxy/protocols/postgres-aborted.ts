@@ -20,9 +20,21 @@
  * describe-exec mode) then gets 25P02 in the failed block, or its rows outside one, as after a
  * real error, not 26000 (no unnamed statement); and one whose Parse drew the error is never run
  * the statement prepared before it.
+ *
+ * A request that begins with a Close (postgres.js re-preparing a statement it found stale, JDBC
+ * and Npgsql closing statements evicted from their caches) has the error after its Closes, as
+ * a real error in a later message does: the server runs the Closes first (CloseComplete each,
+ * in any state, a failed block too, and kept when the block is rolled back; checked on
+ * PostgreSQL 15). Withheld whole, a statement the client had closed stayed prepared, and its
+ * next Parse of the name got 42P05 (prepared statement already exists). Its Closes now go to
+ * the server, then what the request's next message calls for (as above; a failing Parse of a
+ * statement of no use, which drops nothing, where a FunctionCall cannot follow them), then Sync;
+ * the client gets their CloseCompletes before the error.
  */
+import { int32BE } from './length-prefixed.js';
+
 const T = (c: string): number => c.charCodeAt(0);
-const Q = T('Q'), PARSE = T('P');
+const Q = T('Q'), PARSE = T('P'), BIND = T('B'), CLOSE = T('C');
 const IN_BLOCK = T('T'); // ReadyForQuery's status inside a transaction block that has not failed
 
 /** What the server's log says for each stand-in: it fails on this text, which is no integer. */
@@ -39,10 +51,15 @@ function message(type: string, body: Buffer): Buffer {
  * A Parse of the unnamed statement that fails as it is analysed, then Sync: the server drops the
  * unnamed statement first, as the request's own Parse or Query would have.
  */
-const FAIL_UNNAMED: Buffer = Buffer.concat([
-  message('P', Buffer.from(`\0SELECT '${TEXT}'::integer\0\0\0`, 'latin1')),
-  message('S', Buffer.alloc(0)),
-]);
+const PARSE_UNNAMED = message('P', Buffer.from(`\0SELECT '${TEXT}'::integer\0\0\0`, 'latin1'));
+const SYNC = message('S', Buffer.alloc(0));
+const FAIL_UNNAMED: Buffer = Buffer.concat([PARSE_UNNAMED, SYNC]);
+
+/**
+ * A Parse of a named statement that fails as it is analysed: no statement is made (nor, if one
+ * of the name exists, replaced), none dropped.
+ */
+const PARSE_NAMED = message('P', Buffer.from(`marteau_tui_chaos\0SELECT '${TEXT}'::integer\0\0\0`, 'latin1'));
 
 /**
  * A FunctionCall of int4in (OID 42, fixed in PostgreSQL's catalog) on the text: it fails and
@@ -59,9 +76,39 @@ const FAIL_CALL: Buffer = (() => {
   return message('F', body);
 })();
 
-/** Whether `standIn` is one of the failing messages (not a COMMIT's ROLLBACK, postgres-commit.ts). */
+/** The stand-ins made here, the requests' Closes in them or not. */
+const MADE = new WeakSet<Buffer>([FAIL_UNNAMED, FAIL_CALL]);
+
+/**
+ * Whether `standIn` is one made here (not a COMMIT's ROLLBACK, postgres-commit.ts): the error
+ * then leaves the status a failed statement leaves.
+ */
 export function failsInPlace(standIn: Buffer | undefined): boolean {
-  return standIn === FAIL_UNNAMED || standIn === FAIL_CALL;
+  return standIn !== undefined && MADE.has(standIn);
+}
+
+/** The whole Close messages `request` begins with: how many, and where they end. */
+function leadingCloses(request: Buffer): { count: number; end: number } {
+  let count = 0;
+  let end = 0;
+  while (end + 5 <= request.length && request[end] === CLOSE) {
+    const next = end + 1 + int32BE(request, end + 1);
+    if (next > request.length || next < end + 5) break;
+    end = next;
+    count++;
+  }
+  return { count, end };
+}
+
+/**
+ * The completions the server sends for the messages of `request` that run before an error
+ * injected on it, as their type bytes: a CloseComplete ('3') for each Close it begins with,
+ * then a BindComplete ('2') when the next is a Bind (a statement fails as it runs,
+ * postgres-errors.ts).
+ */
+export function completedBefore(request: Buffer): string {
+  const { count, end } = leadingCloses(request);
+  return '3'.repeat(count) + (request[end] === BIND ? '2' : '');
 }
 
 /**
@@ -73,11 +120,23 @@ export function failsInPlace(standIn: Buffer | undefined): boolean {
  * may begin or end a block (postgres-blocks.ts), so the last status may not hold when it runs:
  * the failing message goes then too, which, outside a block, fails and leaves nothing behind (no
  * transaction id taken, nothing written; a rollback counted and an ERROR line in the server's log,
- * as for a real error).
+ * as for a real error). A request that begins with Closes sends them first, in any state (closedFirst).
  */
 export function abortStandIn(request: Buffer, txStatus: number, unsure = false): Buffer | undefined {
+  const closes = leadingCloses(request);
+  const abort = txStatus === IN_BLOCK || unsure;
+  if (closes.count > 0) return closedFirst(request, closes.end, abort);
   const first = request[0];
   if (first === PARSE && request.length > 5 && request[5] === 0) return FAIL_UNNAMED;
-  if (txStatus !== IN_BLOCK && !unsure) return undefined;
+  if (!abort) return undefined;
   return first === Q ? FAIL_UNNAMED : FAIL_CALL;
+}
+
+/** For a request whose Closes end at `end`: those, then what its next message calls for, then Sync. */
+function closedFirst(request: Buffer, end: number, abort: boolean): Buffer {
+  const unnamed = request[end] === PARSE && end + 5 < request.length && request[end + 5] === 0;
+  const fail = unnamed ? PARSE_UNNAMED : abort ? PARSE_NAMED : undefined;
+  const standIn = Buffer.concat(fail === undefined ? [request.subarray(0, end), SYNC] : [request.subarray(0, end), fail, SYNC]);
+  MADE.add(standIn);
+  return standIn;
 }

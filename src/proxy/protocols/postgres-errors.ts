@@ -7,7 +7,6 @@ import { CannedReplies, type ErrorKind, type ErrorReply } from '../protocol.js';
 
 const E = 0x45; // 'E', ErrorResponse
 const Z = 0x5a; // 'Z', ReadyForQuery
-const BIND_COMPLETE = Buffer.from([0x32, 0, 0, 0, 4]); // '2'
 const NOTHING = Buffer.alloc(0);
 const IDLE = 0x49; // 'I'
 const FAILED = 0x45; // 'E': in a failed transaction block
@@ -43,6 +42,16 @@ export function pgErrorResponse(severity: string, code: string, message: string,
   return Buffer.concat([head, ...parts, Buffer.from([0])]);
 }
 
+/** Messages of no body, one of each type byte of `types` (CloseComplete '3', BindComplete '2'). */
+function completions(types: string): Buffer {
+  const out = Buffer.alloc(5 * types.length);
+  for (let i = 0; i < types.length; i++) {
+    out[5 * i] = types.charCodeAt(i);
+    out[5 * i + 4] = 4;
+  }
+  return out;
+}
+
 export function pgReadyForQuery(status: number): Buffer {
   return Buffer.from([Z, 0, 0, 0, 5, status]);
 }
@@ -67,7 +76,9 @@ const CANNED = new CannedReplies();
  * The ErrorResponse for `kind` (its canned text, or `message`); a non-fatal one is followed by
  * ReadyForQuery with the transaction status it leaves, which it also sets on `session`.
  * `ended`: the transaction was ended (a failed COMMIT, the server sent ROLLBACK in its place).
- * `bound`: the request begins with a Bind, which a non-fatal error follows with its BindComplete.
+ * `before`: the completions of the request's messages that run before the error, as their type
+ * bytes (postgres-aborted.ts: a CloseComplete '3' for each Close it begins with, a BindComplete
+ * '2' when a Bind follows them), sent ahead of a non-fatal one.
  * `ready`: the request's Sync has come, so the ReadyForQuery goes with the error; without it, the
  * server would send its ReadyForQuery only once the Sync comes (the session passes that Sync on).
  *
@@ -79,7 +90,7 @@ const CANNED = new CannedReplies();
  * failed query where the proxy counted two. A request that begins with a Parse still fails
  * there: the replies to its Describe are the server's to give.
  */
-export function encodeError(kind: string, message: string | undefined, session?: { txStatus: number }, ended?: boolean, bound = false, ready = true): ErrorReply {
+export function encodeError(kind: string, message: string | undefined, session?: { txStatus: number }, ended?: boolean, before = '', ready = true): ErrorReply {
   const code = kind in POSTGRES_ERRORS ? kind : '57P01';
   const e = POSTGRES_ERRORS[code];
   if (e.severity === 'FATAL') return { bytes: errorResponse(code, message), close: true };
@@ -87,9 +98,9 @@ export function encodeError(kind: string, message: string | undefined, session?:
   const last = ended ? IDLE : session?.txStatus ?? IDLE;
   const status = last === IDLE ? IDLE : FAILED;
   if (session) session.txStatus = status;
-  const head = bound ? BIND_COMPLETE : NOTHING;
+  const head = before === '' ? NOTHING : completions(before);
   const tail = ready ? pgReadyForQuery(status) : NOTHING;
   if (message !== undefined) return { bytes: Buffer.concat([head, errorResponse(code, message), tail]), close: false };
-  const key = `${code}${ready ? status : ''}${bound ? 'B' : ''}`;
+  const key = `${code}/${ready ? status : '-'}/${before}`;
   return CANNED.get(key) ?? CANNED.keep(key, { bytes: Buffer.concat([head, errorResponse(code), tail]), close: false });
 }

@@ -245,7 +245,8 @@ export class PgSession implements FramerSession {
       if (client) {
         if (this.erroredOpen && (type === S || type === X)) segStart = this.passOn(d, out, segStart, pos, type);
         else this.clientMessage(d, type);
-        if (this.phase === Phase.Command) {
+        // Messages after an error, up to the Sync, never reach the server: they name nothing.
+        if (this.phase === Phase.Command && !this.erroredOpen) {
           this.commits.seen(type, buf, pos + 5, body);
           this.blocks.seen(type, buf, pos + 5, body, this.ordinal - 1);
         }

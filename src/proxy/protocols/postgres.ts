@@ -24,7 +24,8 @@
  * injected; FATAL ones close the connection, the others are followed by ReadyForQuery with the
  * transaction status the session last saw ('T' or 'E' become 'E': the statement failed inside a
  * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I',
- * and, for a request that begins with a Bind, come after its BindComplete (postgres-errors.ts).
+ * and, for a request that begins with a Bind, come after its BindComplete (postgres-errors.ts);
+ * the Closes a request begins with run first, their CloseCompletes before it (postgres-aborted.ts).
  * A Flush does not end a request: a client that sends Parse, Describe, Flush and the rest once
  * the description is in (postgres.js) has its Sync end it. An error drawn before the request's
  * Sync has come goes alone, as the server's does: the messages up to the Sync go nowhere, as the
@@ -40,12 +41,11 @@
 import type { ErrorReply, ErrorReplyContext, Protocol } from '../protocol.js';
 import { encodeError, errorKinds } from './postgres-errors.js';
 import { commitStandIn } from './postgres-commit.js';
-import { abortStandIn, failsInPlace } from './postgres-aborted.js';
+import { abortStandIn, completedBefore, failsInPlace } from './postgres-aborted.js';
 import { PgSession } from './postgres-session.js';
 
 export { POSTGRES_ERRORS } from './postgres-errors.js';
 
-const BIND = 0x42; // 'B'
 const IN_BLOCK = 0x54; // 'T': ReadyForQuery's status in a transaction block
 
 export const postgres: Protocol = {
@@ -56,16 +56,16 @@ export const postgres: Protocol = {
   createSession: () => new PgSession(),
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     const pg = ctx.session instanceof PgSession ? ctx.session : undefined;
-    const bound = ctx.request[0] === BIND;
+    const before = completedBefore(ctx.request);
     // Sent where the server may or may not be in a block: its own ReadyForQuery will say which.
     const fails = failsInPlace(ctx.standIn);
     // Its Sync to come, the error goes alone: the server's ReadyForQuery to that Sync follows it (errored).
     const ready = pg === undefined || !pg.syncToCome(ctx.ordinal);
     if (pg !== undefined && ready && fails && pg.blocks.unsure(ctx.ordinal)) {
-      return pg.blocks.toldLater(ctx.ordinal!, encodeError(kind, ctx.message, { txStatus: IN_BLOCK }, false, bound));
+      return pg.blocks.toldLater(ctx.ordinal!, encodeError(kind, ctx.message, { txStatus: IN_BLOCK }, false, before));
     }
     const ended = ctx.standIn !== undefined && !fails;
-    return encodeError(kind, ctx.message, pg, ended, bound, ready);
+    return encodeError(kind, ctx.message, pg, ended, before, ready);
   },
   standIn(request, whole, session, ordinal) {
     const pg = session instanceof PgSession ? session : undefined;
