@@ -879,6 +879,44 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     });
   });
 
+  // A real redis refusing SUBSCRIBE leaves the connection in normal mode: so does the proxy, which
+  // goes on framing and drawing after an injected error on it, until one goes through.
+  it('50:error BUSY on ioredis: a refused SUBSCRIBE leaves the connection framed, its commands still drawn; one that goes through subscribes it', async () => {
+    await withProxy('', async (p) => {
+      const pub = client(server.port);
+      await pub.connect();
+      const sub = client(p.port, { enableReadyCheck: false });
+      await sub.connect();
+      await sub.set('sb:k', 'v');
+      await p.setMix({ error: { percent: 50, kind: 'BUSY' } });
+      let refused = 0;
+      let told = 0;
+      const gets: string[] = [];
+      for (let round = 0; round < 40; round++) {
+        const subscribed = await sub.subscribe('sb:ch', 'sb:ch2').then(() => true, (e: Error) => e.message.split(' ')[0]);
+        if (subscribed === true) break;
+        expect(subscribed).toBe('BUSY');
+        refused++;
+        for (let i = 0; i < 10; i++) gets.push(await sub.get('sb:k').then(String, (e: Error) => e.message.split(' ')[0]));
+      }
+      told = refused + gets.filter((g) => g === 'BUSY').length;
+      expect(refused).toBeGreaterThan(0);
+      expect(new Set(gets)).toEqual(new Set(['v', 'BUSY']));
+      expect(p.stats().behaviors.error).toBe(told);
+      // Subscribed: the confirmation of the second channel and the messages pass, whatever is drawn.
+      const got: string[] = [];
+      sub.on('message', (ch: string, m: string) => got.push(`${ch} ${m}`));
+      for (let i = 0; i < 5; i++) await pub.publish(i % 2 ? 'sb:ch2' : 'sb:ch', `m${i}`);
+      for (let i = 0; i < 100 && got.length < 5; i++) await new Promise((res) => setTimeout(res, 20));
+      expect(got).toEqual(['sb:ch m0', 'sb:ch2 m1', 'sb:ch m2', 'sb:ch2 m3', 'sb:ch m4']);
+      expect(await sub.unsubscribe('sb:ch', 'sb:ch2')).toBe(0);
+      expect(p.stats().behaviors.error).toBe(told);
+      expect(p.stats().fallbacks).toBe(0);
+      sub.disconnect();
+      pub.disconnect();
+    });
+  });
+
   it('pub/sub: SUBSCRIBE can be faulted; once subscribed, messages flow whatever the mix', async () => {
     await withProxy('', async (p) => {
       const pub = client(server.port);

@@ -203,6 +203,19 @@ describe('redis framer: replies', () => {
     expect(msgs.filter((m) => m.dir === 's').map((m) => [m.data, !!m.pass])).toEqual([['$1\r\n1\r\n', false], ['$1\r\n2\r\n', true]]);
   });
 
+  it('a SUBSCRIBE answered by an injected error leaves the requests after it framed; one that went, passthrough from the next chunk', () => {
+    const s = redis.createSession();
+    expect(s.fromClient(B(cmd('SUBSCRIBE', 'x'))).map((x) => x.label)).toEqual(['SUBSCRIBE']);
+    s.errored!(0);
+    s.skipped!(0);
+    expect(s.fromClient(B(cmd('GET', 'a'))).map((x) => [x.label, !!x.passthrough])).toEqual([['GET', false]]);
+    expect(s.fromServer(B('$1\r\n1\r\n')).map((x) => !!x.passthrough)).toEqual([false]);
+    expect(s.fromClient(B(cmd('SUBSCRIBE', 'x'))).map((x) => x.label)).toEqual(['SUBSCRIBE']);
+    expect(s.fromClient(B(cmd('PING'))).map((x) => !!x.passthrough)).toEqual([true]);
+    const confirmed = '*3\r\n$9\r\nsubscribe\r\n$1\r\nx\r\n:1\r\n';
+    expect(s.fromServer(B(confirmed + '*2\r\n$4\r\npong\r\n$0\r\n\r\n')).map((x) => !!x.passthrough)).toEqual([false, true]);
+  });
+
   it('MONITOR: +OK is its reply, the feed passes through', () => {
     const msgs = checkEverySplit(redis, cmd('MONITOR') + 'PING\r\n', '+OK\r\n+PONG\r\n+1795638180.568213 [0 127.0.0.1:37212] "PING"\r\n');
     expect(msgs.map((m) => [m.dir, !!m.pass])).toEqual([['c', false], ['c', true], ['s', false], ['s', true]]);

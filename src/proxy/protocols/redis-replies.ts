@@ -160,6 +160,12 @@ export abstract class RedisReplies extends OffsetSession {
 
   // ================================================================ bookkeeping
 
+  /** Request `ordinal`, a SUBSCRIBE, is answered by an injected error: it switches nothing (skipped drops it then). */
+  protected replyNormally(ordinal: number): void {
+    const i = this.pending.indexOf(ordinal);
+    if (i >= 0) this.pending.setTag(i, After.Normal);
+  }
+
   skipped(ordinal: number): void {
     const i = this.pending.indexOf(ordinal);
     if (i < 0) return;

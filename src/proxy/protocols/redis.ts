@@ -20,8 +20,9 @@
  *   value the server sends for them (the first subscription confirmation, or MONITOR's +OK).
  *   Everything after that request, both ways, is passthrough for the rest of the connection:
  *   later confirmations, messages, MONITOR's feed, and any command sent in subscribed mode.
- *   An injected error on SUBSCRIBE reaches the client as the reply; the session still passes
- *   through afterwards (harmless: nothing is faulted any more on that connection).
+ *   One answered by an injected error subscribes nothing, as on a real redis refusing it: the
+ *   session goes on framing (switchAt), unless the client sent more bytes behind it in the same
+ *   read, which pass through before its turn comes.
  * - SYNC and PSYNC (a replica's stream) are noReply and the connection passes through at once.
  * - CLIENT REPLY OFF|SKIP silences replies for later commands: that throws a FramingError, so
  *   the engine passes the connection through raw.
@@ -64,10 +65,19 @@ class RedisSession extends RedisReplies implements FramerSession {
   private readonly cFrames = new Frames();
   /** After SUBSCRIBE/MONITOR/SYNC: requests are no longer framed. */
   private cRaw = false;
+  /**
+   * The ordinal of a SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE or MONITOR that ended its chunk, whose
+   * turn says what comes next (-1: none): one answered by an injected error leaves the
+   * connection in normal mode, as on a real redis refusing it, so framing (and drawing) goes on
+   * (errored); one that went subscribes it, and the client's next bytes pass through. Followed
+   * by more bytes in its chunk, it cannot wait for its turn: those pass through at once.
+   */
+  private switchAt = -1;
   private argsLeft = 0;
   private bulkLeft = 0;
   private reqStarted = false;
   private curLabel = '';
+  private curOrdinal = 0;
   private curNoReply = false;
   /**
    * EXEC and DISCARD end a MULTI on the server: withheld, they would leave it queueing every
@@ -90,6 +100,11 @@ class RedisSession extends RedisReplies implements FramerSession {
   // ================================================================ client -> server
 
   framesFromClient(chunk: Buffer): Frames {
+    // Its turn came and went with no error (or has not come: it is taken as gone).
+    if (this.switchAt >= 0) {
+      this.switchAt = -1;
+      this.cRaw = true;
+    }
     return this.cRaw || chunk.length === 0 ? passAll(this.cFrames, chunk) : this.cTail.feed(this, this.frameRequests, chunk);
   }
 
@@ -117,7 +132,7 @@ class RedisSession extends RedisReplies implements FramerSession {
           if (this.argsLeft === 0) {
             this.emitRequest(out, seg, pos, true);
             seg = pos;
-            if (this.cRaw) break;
+            if (this.cRaw || this.switchAt >= 0) break;
           }
         } else {
           const lf = findLF(buf, pos);
@@ -136,7 +151,7 @@ class RedisSession extends RedisReplies implements FramerSession {
           }
           pos = end;
           seg = pos;
-          if (this.cRaw) break;
+          if (this.cRaw || this.switchAt >= 0) break;
         }
       } else if (this.bulkLeft > 0) {
         const take = Math.min(this.bulkLeft, n - pos);
@@ -145,7 +160,7 @@ class RedisSession extends RedisReplies implements FramerSession {
         if (this.bulkLeft === 0 && --this.argsLeft === 0) {
           this.emitRequest(out, seg, pos, true);
           seg = pos;
-          if (this.cRaw) break;
+          if (this.cRaw || this.switchAt >= 0) break;
         }
       } else {
         if (buf[pos] !== DOLLAR) throw new FramingError(`redis: expected '$' in a multi-bulk request, got byte ${buf[pos]}`);
@@ -156,6 +171,10 @@ class RedisSession extends RedisReplies implements FramerSession {
         this.bulkLeft = len + 2;
         pos = lf + 1;
       }
+    }
+    if (this.switchAt >= 0 && pos < n) {
+      this.switchAt = -1;
+      this.cRaw = true;
     }
     if (this.cRaw) {
       if (pos < n) out.push(pos, n, WHOLE | PASS);
@@ -238,6 +257,7 @@ class RedisSession extends RedisReplies implements FramerSession {
     }
     if (this.multi.collecting && !TRANSACTION_COMMANDS.has(label)) this.multi.queue(label);
     const ordinal = this.nextOrdinal++;
+    this.curOrdinal = ordinal;
     this.curLabel = label;
     this.curAfter = after;
     this.curNoReply = after === After.RawNow;
@@ -250,11 +270,16 @@ class RedisSession extends RedisReplies implements FramerSession {
     if (this.reqStarted) out.push(from, to, end ? END : 0);
     else out.push(from, to, START | (end ? END : 0) | (this.curNoReply ? NO_REPLY : 0) | (this.curMustForward ? MUST_FORWARD : 0), this.curLabel);
     this.reqStarted = true;
-    if (end && this.curAfter !== After.Normal) this.cRaw = true;
+    if (end && this.curAfter === After.RawNow) this.cRaw = true;
+    else if (end && this.curAfter === After.ReplyThenRaw) this.switchAt = this.curOrdinal;
   }
 
   errored(ordinal: number): void {
     this.multi.errored(ordinal);
+    if (ordinal !== this.switchAt) return;
+    // Refused, it subscribes nothing: the server never sees it (skipped), and no reply of its comes.
+    this.switchAt = -1;
+    this.replyNormally(ordinal);
   }
 
   insteadOf(ordinal: number): { standIn: Buffer; reply: ErrorReply } | undefined {
