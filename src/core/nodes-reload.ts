@@ -5,7 +5,8 @@
  * replaces the file (a new inode, which a watch on the old one misses), a save in two writes, a
  * network mount are all seen alike, and the cycle probes the nodes right after. Validated only
  * when its text changed. A bad edit keeps the nodes read before and says why at its line, once
- * per text: a node is never taken away by a mistake, nor silently by a good edit.
+ * per text: a node is never taken away by a mistake, nor silently by a good edit. A name another
+ * worker of the team runs is tried again at each cycle (that worker may stop), said once.
  */
 import { readFile } from 'node:fs/promises';
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
@@ -22,8 +23,8 @@ export interface NodesReloadDeps {
 export function nodesReloader(d: NodesReloadDeps): () => Promise<void> {
   let lastText: string | undefined;
   let first = true;
-  /** A bad edit was said: its fix is said too, even one back to the nodes in force. */
-  let failing = false;
+  /** What a bad edit was said to be: its fix is said too, even one back to the nodes in force. */
+  let failing: string | undefined;
   return async () => {
     const pool = d.pool();
     const { file } = pool.config;
@@ -32,19 +33,27 @@ export function nodesReloader(d: NodesReloadDeps): () => Promise<void> {
     if (!first && text === lastText) return;
     first = false;
     lastText = text;
-    const kept = () => `the nodes read before stay (${pool.names.join(', ')}); the file is read again before each probe`;
+    const fail = (why: string) => {
+      if (why !== failing) d.log(`${why}\n  the nodes read before stay (${pool.names.join(', ')}); the file is read again before each probe`, 'warn');
+      failing = why;
+    };
     let next: NodesConfig;
     try {
       next = await (await import('../config/nodes.js')).loadNodesConfig(file);
-      if (d.claimNames && next.nodes.some((n) => !pool.node(n.name))) await d.claimNames(next.nodes.map((n) => n.name));
     } catch (e) {
-      failing = true;
-      return d.log(`${(e as Error).message}\n  ${kept()}`, 'warn');
+      return fail((e as Error).message);
+    }
+    if (d.claimNames && next.nodes.some((n) => !pool.node(n.name))) {
+      const taken = await d.claimNames(next.nodes.map((n) => n.name)).then(() => undefined, (e: Error) => e.message);
+      if (taken !== undefined) {
+        lastText = undefined;
+        return fail(taken);
+      }
     }
     const said = changes(pool.config, next);
     if (said.length) pool.replace(next);
     if (said.length || failing) d.log(`${file} read again: ${said.length ? said.join('; ') : 'its nodes are those in force'}`, 'info');
-    failing = false;
+    failing = undefined;
   };
 }
 
