@@ -10,11 +10,17 @@ import type { Proxy } from '../src/proxy/proxy.js';
 import { havePostgres, startPostgres } from './helpers/postgres.js';
 import type { RunningServer } from './helpers/servers.js';
 import { startProxy } from './helpers/builtin-proxy.js';
-import { bind, close, execute, flush, messageClient, parse, simple, startJoiner, sync, word, type Message } from './helpers/postgres-wire.js';
+import { bind, close, execute, flush, messageClient, msg, parse, simple, startJoiner, sync, word, type Message } from './helpers/postgres-wire.js';
 
 type Behaviors = NonNullable<Parameters<Proxy['setMix']>[0]>;
 
 let db: RunningServer;
+
+async function connect(port: number): Promise<pg.Client> {
+  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres' });
+  await c.connect();
+  return c;
+}
 
 async function withProxy(fn: (p: Proxy) => Promise<void>, upstream = db.port): Promise<void> {
   const p = await startProxy({ name: 'pg', listen: '127.0.0.1:0', upstream: `127.0.0.1:${upstream}`, protocol: 'postgres', behaviors: '', seed: 1 });
@@ -186,6 +192,47 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       }
       expect(p.stats().fallbacks).toBe(0);
     });
+  });
+
+  // JDBC runs its COMMIT by name once it has prepared it (Bind, Execute, Sync of a statement
+  // parsed before), and binds unnamed statements it prepared in earlier requests. A real COMMIT
+  // that fails (here a deferred unique constraint) ends the transaction and leaves the unnamed
+  // statement, and every named one, as they were; a simple Query ROLLBACK in its place dropped
+  // the unnamed statement, and its next Bind got 26000.
+  it('an error on a COMMIT run by name ends the transaction and leaves the statements as a failing COMMIT does', async () => {
+    const direct = await connect(db.port);
+    await direct.query('CREATE TABLE defer_t (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)');
+    const scenario = async (side: Side) => {
+      await direct.query('TRUNCATE defer_t');
+      const c = await messageClient(side.port);
+      const out: string[] = [];
+      const send = async (...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until('Z'))); };
+      const insert = side.sql('INSERT INTO defer_t VALUES (1), (1)', 'INSERT INTO defer_t VALUES (1)');
+      try {
+        await send(parse('SELECT $1::int + 1'), parse('COMMIT', 'S_1'), parse('BEGIN', 'S_2'), parse(insert, 'S_3'), sync());
+        for (const round of [1, 2]) {
+          await send(bind('S_2'), execute(), bind('S_3'), execute(), sync());
+          await side.arm({ error: { percent: 100, kind: '40001' } });
+          await send(bind('S_1'), ...(round === 2 ? [msg('D', Buffer.from('P\0'))] : []), execute(), sync());
+          await side.disarm();
+          out.push(JSON.stringify((await direct.query('SELECT count(*)::int AS n FROM defer_t')).rows));
+          await send(bind('', [String(round)]), execute(), sync());
+        }
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    try {
+      await withProxy(async (p) => {
+        const real = await scenario(directSide());
+        expect(real).toEqual(['1 1 1 1 ZI', '2 C 2 C ZT', '2 E ZI', '[{"n":0}]', '2 D C ZI', '2 C 2 C ZT', '2 n E ZI', '[{"n":0}]', '2 D C ZI']);
+        expect(await scenario(proxySide(p))).toEqual(real);
+        expect(p.stats().behaviors.error).toBe(2);
+      });
+    } finally {
+      await direct.end();
+    }
   });
 
   // pg's protocol layer driven as a client that syncs once it has seen the error (postgres.js

@@ -15,6 +15,31 @@ const Q = T('Q'), PARSE = T('P'), BIND = T('B'), DESCRIBE = T('D'), EXECUTE = T(
 /** A simple Query ROLLBACK, sent in place of a COMMIT that draws an error. */
 const ROLLBACK = Buffer.from([Q, 0, 0, 0, 13, ...Buffer.from('ROLLBACK\0', 'latin1')]);
 
+function message(type: number, body: string): Buffer {
+  const out = Buffer.alloc(5 + body.length);
+  out[0] = type;
+  out.writeInt32BE(4 + body.length, 1);
+  out.write(body, 5, 'latin1');
+  return out;
+}
+
+/**
+ * ROLLBACK in the extended protocol, in place of a COMMIT run by a statement the request does not
+ * parse as the unnamed one: a statement of its own, parsed, bound to the unnamed portal (as the
+ * COMMIT's Bind would have), run and closed, then Sync. A simple Query would drop the unnamed
+ * statement, which the failing COMMIT leaves (checked on PostgreSQL 15: a COMMIT of a statement
+ * prepared by name, failing on a deferred unique constraint, leaves the unnamed one bound after
+ * it): a client that prepared it before (JDBC's unnamed statements, libpq's PQprepare with "")
+ * got 26000 binding it again.
+ */
+const ROLLBACK_EXTENDED = Buffer.concat([
+  message(PARSE, 'marteau_tui_rollback\0ROLLBACK\0\0\0'),
+  message(BIND, '\0marteau_tui_rollback\0\0\0\0\0\0\0'),
+  message(EXECUTE, '\0\0\0\0\0'),
+  message(CLOSE, 'Smarteau_tui_rollback\0'),
+  message(SYNC, ''),
+]);
+
 /** DISCARD ALL, DEALLOCATE [ALL]: prepared statements may go without a Close. */
 const FORGETS = /^\s*(discard|deallocate)\b/i;
 
@@ -58,7 +83,26 @@ export class CommitStatements {
 
 /** What the server is sent in place of `request`, a COMMIT that draws an error; undefined if it is none. */
 export function commitStandIn(request: Buffer, statements: CommitStatements | undefined): Buffer | undefined {
-  return request[0] === Q ? simpleStandIn(request) : isExtendedCommit(request, statements) ? ROLLBACK : undefined;
+  if (request[0] === Q) return simpleStandIn(request);
+  if (!isExtendedCommit(request, statements)) return undefined;
+  // A Parse of the unnamed statement drops the one before even when it fails, as a Query does.
+  return request[0] === PARSE && request[5] === 0 ? ROLLBACK : ROLLBACK_EXTENDED;
+}
+
+/**
+ * The completions a real failing COMMIT run by name (`request`, for which commitStandIn gave a
+ * stand-in) sends before its error, as their type bytes: BindComplete ('2'), and NoData ('n')
+ * for a Describe of its portal; none when the request parses it (its error then comes as when
+ * the Parse fails, postgres-errors.ts).
+ */
+export function commitCompletedBefore(request: Buffer): string {
+  if (request[0] !== BIND) return '';
+  let out = '';
+  for (let pos = 0; pos + 5 < request.length && request[pos] !== EXECUTE; pos += 1 + int32BE(request, pos + 1)) {
+    if (request[pos] === BIND) out += '2';
+    else if (request[pos] === DESCRIBE && request[pos + 5] === T('P')) out += 'n';
+  }
+  return out;
 }
 
 /** A simple Query that is a COMMIT or holds one: the Query sent in its place, ROLLBACK for COMMIT (commit.ts). */

@@ -32,7 +32,8 @@
  * server discards them, and the Sync goes to the server, whose ReadyForQuery follows the error
  * (the session, postgres-session.ts). A COMMIT that draws an error (a simple query, a statement
  * of one, an extended batch that runs it alone) is replaced by ROLLBACK on its way to the
- * server, and its ReadyForQuery says 'I' (postgres-commit.ts). Any other request that draws one inside a
+ * server (one of its own in the extended protocol for a COMMIT run by name, which leaves the
+ * unnamed statement), and its ReadyForQuery says 'I' (postgres-commit.ts). Any other request that draws one inside a
  * transaction block is replaced by a message that fails, so that the server's block is aborted
  * as the client is told (postgres-aborted.ts); so is one behind a request in flight that may
  * begin or end a block, whose error then says the server's status after it (postgres-blocks.ts),
@@ -40,7 +41,7 @@
  */
 import type { ErrorReply, ErrorReplyContext, Protocol } from '../protocol.js';
 import { encodeError, errorKinds } from './postgres-errors.js';
-import { commitStandIn } from './postgres-commit.js';
+import { commitCompletedBefore, commitStandIn } from './postgres-commit.js';
 import { abortStandIn, completedBefore, failsInPlace } from './postgres-aborted.js';
 import { PgSession } from './postgres-session.js';
 
@@ -56,15 +57,15 @@ export const postgres: Protocol = {
   createSession: () => new PgSession(),
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     const pg = ctx.session instanceof PgSession ? ctx.session : undefined;
-    const before = completedBefore(ctx.request);
-    // Sent where the server may or may not be in a block: its own ReadyForQuery will say which.
     const fails = failsInPlace(ctx.standIn);
+    const ended = ctx.standIn !== undefined && !fails;
+    const before = ended ? commitCompletedBefore(ctx.request) : completedBefore(ctx.request);
     // Its Sync to come, the error goes alone: the server's ReadyForQuery to that Sync follows it (errored).
     const ready = pg === undefined || !pg.syncToCome(ctx.ordinal);
+    // Sent where the server may or may not be in a block: its own ReadyForQuery will say which.
     if (pg !== undefined && ready && fails && pg.blocks.unsure(ctx.ordinal)) {
       return pg.blocks.toldLater(ctx.ordinal!, encodeError(kind, ctx.message, { txStatus: IN_BLOCK }, false, before));
     }
-    const ended = ctx.standIn !== undefined && !fails;
     return encodeError(kind, ctx.message, pg, ended, before, ready);
   },
   standIn(request, whole, session, ordinal) {
