@@ -2,15 +2,16 @@
  * A cancel while a job's project is being copied to an SSH node, over a slow link (a relay in
  * front of a real sshd, 2 MB/s towards the node): the job stops within seconds and leaves no
  * partial copy, where it used to wait for the whole upload to end. A download (a result file
- * fetched back) stops as soon, its part removed.
+ * fetched back) stops as soon, its part removed. A node lost mid-upload fails the copy at once,
+ * with the loss, where it used to wait for ever.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../src/core/engine.js';
-import { TransferCancelled } from '../src/exec/executor.js';
+import { NodeError, TransferCancelled } from '../src/exec/executor.js';
 import { SshExecutor } from '../src/exec/ssh.js';
 import { loadRunners } from '../src/report/runners.js';
 import { commandYaml, localNodes, project, removeTemp, stateDir } from './helpers/projects.js';
@@ -96,6 +97,30 @@ describe.skipIf(!haveServer('sshd'))('cancel during an upload to an SSH node (re
     } finally {
       await x.close();
       back.close();
+    }
+  }, 120_000);
+
+  it('an upload whose connection is lost fails at once with the loss', async () => {
+    const link = await relayTo(s, { bytesPerSecond: RATE });
+    const from = path.join(dir, `big-${randomBytes(3).toString('hex')}`);
+    await mkdir(from);
+    await writeFile(path.join(from, 'data.bin'), randomBytes(BIG));
+    const to = path.join(dir, `copy-${randomBytes(3).toString('hex')}`);
+    const x = new SshExecutor({ ...sshNode(s, 'slow', { identity, knownHosts: link.knownHosts, workDir: dir, connectTimeoutMs: 20_000 }), port: link.port });
+    try {
+      const put = x.put(from, to).then(() => 'whole', (e: Error) => e);
+      const end = Date.now() + 60_000;
+      while ((await bytesUnder(to)) < 2 * 1024 * 1024 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
+      expect(await bytesUnder(to)).toBeGreaterThan(0);
+      const lost = Date.now();
+      link.close();
+      const err = await Promise.race([put, new Promise((r) => setTimeout(() => r('still copying 15 s after the loss'), 15_000))]);
+      expect(err).toBeInstanceOf(NodeError);
+      expect((err as Error).message).toMatch(/^node "slow": SSH connection to \S+ lost: /);
+      expect(Date.now() - lost).toBeLessThan(8000);
+    } finally {
+      await x.close();
+      link.close();
     }
   }, 120_000);
 });

@@ -20,6 +20,8 @@ export interface SftpHost {
   open(): Promise<Sftp>;
   /** The connection's loss, which explains any failure better than SFTP's own words. */
   lost(): NodeError | undefined;
+  /** Calls `fail` with the connection's loss, when it comes (at once if it came); returns the call's removal. */
+  onLost(fail: (e: NodeError) => void): () => void;
   mkdirp(remotePath: string): Promise<void>;
 }
 
@@ -136,11 +138,15 @@ export class SftpFiles {
     });
   }
 
+  /** `fn` on the session; the connection's loss fails it, as ssh2 never calls back a request in flight then. */
   private async use<T>(fn: (sftp: Sftp) => Promise<T>): Promise<T> {
     this.users++;
+    let forget = () => {};
     try {
-      return await fn(await this.sftp());
+      const sftp = await this.sftp();
+      return await Promise.race([fn(sftp), new Promise<never>((_, reject) => (forget = this.host.onLost(reject)))]);
     } finally {
+      forget();
       this.users--;
     }
   }

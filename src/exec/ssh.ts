@@ -75,6 +75,11 @@ export class SshExecutor implements Executor {
         return (await this.ssh!.requestSFTP()) as unknown as Sftp;
       },
       lost: () => this.lost,
+      onLost: (fail) => {
+        if (this.lost) fail(this.lost);
+        else this.inflight.add(fail);
+        return () => this.inflight.delete(fail);
+      },
       mkdirp: (p) => this.mkdirp(p),
     });
     this.dirs = new RemoteDirs(cfg.name, (argv) => this.simple(argv), SILENT_END_TRIES);
