@@ -23,6 +23,7 @@ import { LogQueue, QueueError, type LostJobs, type Presence, type SharedLine } f
 import type { QueueUrl } from './queue-url.js';
 import { clientOptions, fieldMap, guard, makeKeys, offline, ownerKey, parseOwnerKey, selectDatabase, type Keys } from './redis-client.js';
 import { TeamChaos } from './redis-chaos.js';
+import { TeamPresence } from './redis-presence.js';
 import { RedisLog } from './redis-log.js';
 import { NODES_LUA, NODES_RELEASE_LUA } from './redis-scripts.js';
 
@@ -59,8 +60,6 @@ export const DEFAULT_HEARTBEAT_TTL_MS = 5000;
 export const DEFAULT_KEEP_FINISHED = 1000;
 /** Live output kept in Redis for late readers: about this many lines, all jobs together. */
 const OUTPUT_MAXLEN = 10_000;
-/** An unchanged presence is written again this often (see publishPresence). */
-const PRESENCE_REFRESH_MS = 15_000;
 /** How often some process trims the stream (one at a time, under a lock). */
 const TRIM_EVERY_MS = 60_000;
 /** A purge record outlives the jobs it names this long: any reader that had them has read it. */
@@ -77,7 +76,6 @@ export class RedisQueue extends LogQueue {
   private reaping = false;
   private beating = false;
   private lineListeners = new Set<(jobId: string, line: SharedLine) => void>();
-  private remote: Presence = { nodes: [], proxies: [] };
   private lastError?: Error;
   private readonly stream: RedisLog;
   private readonly keepFinished: number;
@@ -85,9 +83,7 @@ export class RedisQueue extends LogQueue {
   private lastTrim = 0;
   private lastBeat = 0;
   private nodeNames: string[] = [];
-  /** The presence last written (see publishPresence). */
-  private published?: string;
-  private publishedAt = 0;
+  private readonly presence: TeamPresence;
   private pendingLines: [string, string][] = [];
   readonly chaos: TeamChaos;
 
@@ -110,6 +106,7 @@ export class RedisQueue extends LogQueue {
     this.url = o.url;
     this.ttl = o.heartbeatTtlMs ?? DEFAULT_HEARTBEAT_TTL_MS;
     this.me = ownerKey(owner);
+    this.presence = new TeamPresence(cmd, keys, this.me);
     this.chaos = new TeamChaos(cmd, keys, o.url.masked, this.me, owner);
     log.onChaos = (r, to) => this.chaos.onRecord(r, to);
     // ioredis reconnects by itself; without a listener it would print every failure to stderr.
@@ -125,7 +122,7 @@ export class RedisQueue extends LogQueue {
       // requeued while Redis was away): started on a lapsed lease, the watchdog would kill it.
       if (this.beat) void this.heartbeat().catch(() => {});
       // Redis may have restarted without our presence: write it again.
-      this.published = undefined;
+      this.presence.forget();
       this.notify();
       void this.sync().catch(() => {});
     });
@@ -256,24 +253,12 @@ export class RedisQueue extends LogQueue {
     return () => this.lineListeners.delete(listener);
   }
 
-  /**
-   * Written only when it changed: with `appendfsync always` every write is an fsync that
-   * everyone's enqueue and claims wait behind, and 30 workers rewriting the same presence every
-   * second cost more than the jobs. Whether it is still current is its writer's heartbeat key.
-   */
   publishPresence(p: Presence): void {
-    const text = JSON.stringify(p);
-    // Now and then anyway: a reader that judged us gone (we were starved past the TTL) dropped it.
-    if (text === this.published && Date.now() - this.publishedAt < PRESENCE_REFRESH_MS) return;
-    this.published = text;
-    this.publishedAt = Date.now();
-    void this.cmd.hset(this.keys.presence, this.me, text).catch(() => {
-      this.published = undefined;
-    });
+    this.presence.publish(p);
   }
 
   remotePresence(): Presence {
-    return this.remote;
+    return this.presence.remote;
   }
 
   protected override async liveness(): Promise<(o: Owner) => boolean | undefined> {
@@ -353,29 +338,8 @@ export class RedisQueue extends LogQueue {
     if (waiting) await this.stream.wakeIfNone(waiting.id);
   }
 
-  /** The other processes' presence; a stale entry (its process died: no heartbeat) is dropped. */
   private async fetchPresence(): Promise<void> {
-    const all = Object.entries(await this.cmd.hgetall(this.keys.presence))
-      .filter(([who]) => who !== this.me)
-      .sort(([a], [b]) => a.localeCompare(b));
-    const beats = all.length ? await this.cmd.mget(all.map(([who]) => this.keys.alive(who))) : [];
-    const fresh: Required<Presence> = { nodes: [], proxies: [], control: [] };
-    for (const [i, [who, value]] of all.entries()) {
-      try {
-        const p = JSON.parse(value) as Presence;
-        if (beats[i] === null) throw new Error('stale');
-        // A node shared by name between workers is listed once.
-        fresh.nodes.push(...p.nodes.filter((n) => !fresh.nodes.some((m) => m.name === n.name)));
-        fresh.proxies.push(...p.proxies);
-        fresh.control.push(...p.proxies.map((_, j) => ({ ...p.control?.[j], owner: parseOwnerKey(who) })));
-      } catch {
-        void this.cmd.hdel(this.keys.presence, who).catch(() => {});
-      }
-    }
-    // The same object while nothing changed: views parse its mixes once.
-    if (JSON.stringify(fresh) === JSON.stringify(this.remote)) return;
-    this.remote = fresh;
-    this.notify();
+    if (await this.presence.fetch()) this.notify();
   }
 
   private onOutput(entries: [string, string[]][]): void {
