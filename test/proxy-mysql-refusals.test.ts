@@ -4,6 +4,7 @@
  * rules of mysql-refusals.ts are checked against the server rather than our reading of it. And
  * a client pings through 100:error, as it pings a server in any of those states.
  */
+import net from 'node:net';
 import mariadb from 'mariadb';
 import mysql2 from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,6 +55,38 @@ const SERVED: Step[] = [
   ['change user', (c) => c.changeUser({ user: 'app', database: 'chaos' })],
   ['SET NAMES', (c) => c.query('SET NAMES utf8mb4; SET autocommit = 1')],
 ];
+
+/**
+ * Log in as app (no password) on a raw socket: what the server sends after its greeting, until it
+ * ends the connection (or the test does, `end` then false).
+ */
+async function rawLogin(port: number): Promise<{ reply: Buffer; ended: boolean }> {
+  const sock = net.connect(port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; };
+  // PROTOCOL_41, SECURE_CONNECTION, PLUGIN_AUTH; an empty auth response.
+  const payload = Buffer.concat([u32(0x200 | 0x8000 | 0x80000), u32(1 << 24), Buffer.from([0x21]), Buffer.alloc(23), Buffer.from('app\0\0mysql_native_password\0', 'latin1')]);
+  const head = Buffer.from([payload.length, 0, 0, 1]);
+  let greeting = -1;
+  return new Promise((resolve, reject) => {
+    const done = (ended: boolean) => resolve({ reply: Buffer.concat(chunks).subarray(greeting), ended });
+    sock.on('data', (d) => {
+      chunks.push(d);
+      const all = Buffer.concat(chunks);
+      if (greeting < 0 && all.length >= 4 && all.length >= 4 + all.readUIntLE(0, 3)) {
+        greeting = 4 + all.readUIntLE(0, 3);
+        sock.write(Buffer.concat([head, payload]));
+      }
+      // Logged in: its OK came.
+      if (greeting > 0 && all.length > greeting + 4 && all[greeting + 4] === 0) {
+        sock.destroy();
+        done(false);
+      }
+    });
+    sock.on('end', () => { sock.end(); done(true); });
+    sock.on('error', reject);
+  });
+}
 
 describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a MariaDB in that state refuses (real MariaDB)', () => {
   beforeAll(async () => {
@@ -178,6 +211,101 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
         expect(p.stats().behaviors.error).toBe(1);
       });
     }
+  });
+
+  // MariaDB 10.11 counts the connections once a user (without CONNECTION ADMIN) is
+  // authenticated: past max_connections its answer to the handshake response is an ERR 1040,
+  // then it ends the connection; those in go on.
+  it('1040 refuses a connection as it logs in, byte for byte as a MariaDB at max_connections; the connections in go on', async () => {
+    const held: mysql2.Connection[] = [];
+    let want: { reply: Buffer; ended: boolean };
+    await root.query('SET GLOBAL max_connections = 10');
+    try {
+      for (;;) {
+        const c = await connect(db.port).catch((e: { errno?: number }) => e);
+        if (!(c instanceof Error)) {
+          held.push(c as mysql2.Connection);
+          continue;
+        }
+        expect(c).toMatchObject({ errno: 1040 });
+        break;
+      }
+      want = await rawLogin(db.port);
+      expect(await outcome(held[0].query('SELECT 1'))).toBe('served');
+    } finally {
+      await root.query('SET GLOBAL max_connections = DEFAULT');
+      for (const c of held) c.destroy();
+    }
+    expect(want.reply.toString('latin1')).toContain('Too many connections');
+    expect(want.ended).toBe(true);
+    await withProxy({ error: { percent: 100, kind: '1040' } }, async (p) => {
+      const got = await rawLogin(p.port);
+      expect(got.reply.toString('hex')).toBe(want.reply.toString('hex'));
+      expect(got.ended).toBe(true);
+      expect(p.stats().behaviors.error).toBe(1);
+      // Logged in while the mix passes, a connection's commands pass 1040.
+      await p.setMix('');
+      const c = await connect(p.port);
+      try {
+        await p.setMix({ error: { percent: 100, kind: '1040' } });
+        const steps: Step[] = [...SERVED, ['SELECT', (m) => m.query('SELECT 1')], ['execute', (m) => m.execute('SELECT ?', [1])], ['ping after', (m) => m.ping()]];
+        for (const [name, step] of steps) expect(`${name}: ${await outcome(step(c))}`).toBe(`${name}: served`);
+      } finally {
+        c.destroy();
+      }
+      expect(p.stats().behaviors.error).toBe(1);
+    });
+  });
+
+  // At 30:error 1040 a pool meets refused logins, which it may try again; the connections in
+  // serve every query. mysql2's pool hands the error to the caller, the MariaDB connector's pool
+  // tries again itself.
+  it('pools of mysql2 and of the MariaDB connector at 30:error 1040: logins refused, to be tried again; the queries of connections in succeed', async () => {
+    await withProxy({ error: { percent: 30, kind: '1040' } }, async (p) => {
+      const pool = mysql2.createPool({ host: '127.0.0.1', port: p.port, user: 'app', database: 'chaos', connectionLimit: 2 });
+      let refused = 0;
+      try {
+        const first = await (async () => {
+          for (;;) {
+            const c = await pool.getConnection().catch((e: Error) => e);
+            if (!(c instanceof Error)) return c;
+            refused++;
+          }
+        })();
+        for (let i = 0; i < 15; i++) {
+          // A new connection each time (the one before destroyed): a login, drawn as any exchange.
+          const c = await pool.getConnection().catch((e: Error) => e);
+          if (c instanceof Error) {
+            expect(c).toMatchObject({ errno: 1040, code: 'ER_CON_COUNT_ERROR', sqlState: '08004' });
+            refused++;
+          } else {
+            const [rows] = await c.query('SELECT ? AS n', [i]);
+            expect(rows).toEqual([{ n: i }]);
+            c.destroy();
+          }
+          const [rows] = await first.query('SELECT ? + 1 AS n', [i]);
+          expect(rows).toEqual([{ n: i + 1 }]);
+        }
+        first.release();
+      } finally {
+        await pool.end();
+      }
+      expect(refused).toBeGreaterThan(0);
+      expect(p.stats().behaviors.error).toBe(refused);
+
+      const before = p.stats().behaviors.error;
+      const mpool = mariadb.createPool({ host: '127.0.0.1', port: p.port, user: 'app', database: 'chaos', connectionLimit: 4, acquireTimeout: 20_000 });
+      try {
+        for (let i = 0; i < 12; i++) {
+          const c = await mpool.getConnection();
+          expect(await c.query('SELECT ? AS n', [i])).toEqual([{ n: i }]);
+          await c.destroy();
+        }
+      } finally {
+        await mpool.end();
+      }
+      expect(p.stats().behaviors.error).toBeGreaterThan(before);
+    });
   });
 
   // The MariaDB connector took the proxy's ERR for a ping's OK; mysql2 failed the ping.

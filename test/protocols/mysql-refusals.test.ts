@@ -47,10 +47,17 @@ describe('mysql: the requests each error kind meets', () => {
     }
   });
 
-  // A server shutting down closes every connection, idle ones too; one refusing connections does
-  // so at their handshake, which the proxy does not fault: both meet any command.
-  it('1040, 1053 and a kind not known here meet every command', () => {
-    for (const kind of ['1040', '1053', '9999']) expect(refused(kind), kind).toEqual(Object.keys(COMMANDS));
+  // A server at max_connections refuses new connections as they log in, the connections in
+  // served; one shutting down closes every connection, idle ones too. The login (the handshake
+  // response, numbered 1) passes any other kind.
+  it('1040 meets the login only; 1053 and a kind not known here every command', () => {
+    const login = pkt(1, Buffer.concat([u32(0x200 | 0x8000), u32(1 << 24), Buffer.from([0x21]), Buffer.alloc(23), Buffer.from('app\0\0', 'latin1')]));
+    expect(refused('1040')).toEqual([]);
+    expect(mysql.refuses!('1040', 'HandshakeResponse', login)).toBe(true);
+    for (const kind of ['1053', '9999']) expect(refused(kind), kind).toEqual(Object.keys(COMMANDS));
+    for (const kind of ['1205', '1213', '1317', '1290', '1053', '9999']) expect(mysql.refuses!(kind, 'HandshakeResponse', login), kind).toBe(false);
+    // Withheld: no stand-in, whatever its bytes look like as a command.
+    expect(mysql.standIn!(login, true, undefined, 0, '1040')).toBeUndefined();
   });
 
   it('1290 meets writes only: a query that writes, an execute of a statement not known to read', () => {

@@ -90,8 +90,9 @@ function conversation(deprecate: boolean): Step[] {
   const multiC = resultSet(multiA.next + 1, deprecate, ['z'], [textRow('3')]);
   return [
     S(pkt(0, greeting(caps | 0x8000_0000)), 'pass'),
-    C(pkt(1, handshakeResponse(caps)), 'pass'),
-    S(pkt(2, Buffer.concat([Buffer.from([0xfe]), str0('mysql_native_password'), Buffer.from('0123456789abcdefghij\0')])), 'pass'),
+    // The login: a request, answered by the server's next packet (an auth switch); the rest of the exchange passes.
+    C(pkt(1, handshakeResponse(caps)), 'req', 'HandshakeResponse'),
+    S(pkt(2, Buffer.concat([Buffer.from([0xfe]), str0('mysql_native_password'), Buffer.from('0123456789abcdefghij\0')]))),
     C(pkt(3, Buffer.alloc(20, 7)), 'pass'),
     S(pkt(4, ok()), 'pass'),
     C(pkt(0, cmd(0x03, 'SELECT a FROM t')), 'req', 'COM_QUERY'),
@@ -456,8 +457,9 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
     expect(mysql.standIn!(prepare, true, mariadb, 3, '1213')).toEqual(Buffer.concat([rollback([]), failing]));
     expect(mysql.standIn!(prepare, true, mysql8, 3, '1213')).toEqual(Buffer.concat([rollback([0, 1]), failing]));
 
+    // Request 0 was the login.
     mariadb.fromClient(prepare);
-    mariadb.errored!(0, Buffer.concat([rollback([]), failing]));
+    mariadb.errored!(1, Buffer.concat([rollback([]), failing]));
     // The ROLLBACK's OK, with a warning (1196: a non-transactional table's changes stay), as a prepare OK it would announce a column.
     const first = mariadb.fromServer(pkt(1, Buffer.concat([ok().subarray(0, 5), u16(1)])));
     expect(first).toMatchObject([{ start: true, end: false }]);
@@ -468,11 +470,30 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
     expect(mariadb.fromServer(pkt(1, ok()))).toMatchObject([{ start: true, end: true }]);
 
     mysql8.fromClient(prepare);
-    mysql8.errored!(0, failing);
+    mysql8.errored!(1, failing);
     expect(mysql8.fromServer(pkt(1, err(1065, '42000', 'Query was empty')))).toMatchObject([{ start: true, end: true }]);
   });
 
   // A real ROLLBACK ends the transaction whatever it answers: one that draws an error goes on.
+  // As MariaDB 10.11 at max_connections answers the handshake response: its ERR numbered after it, then it closes.
+  it('the login is a request answered by one packet: 1040 is the ERR a server at max_connections sends', () => {
+    const s = mysql.createSession();
+    s.fromServer(pkt(0, greeting(CAPS)));
+    const login = pkt(1, handshakeResponse(CAPS));
+    const [segment, ...more] = s.fromClient(login);
+    expect(more).toEqual([]);
+    expect(segment).toMatchObject({ data: login, start: true, end: true, label: 'HandshakeResponse' });
+    expect(segment.passthrough).toBeFalsy();
+    const e = mysql.encodeError('1040', { request: login, random: Math.random });
+    expect(e.bytes.toString('hex')).toBe('1d000002ff1004233038303034546f6f206d616e7920636f6e6e656374696f6e73');
+    expect(e.close).toBe(true);
+    // The server's answer, an auth switch here, is the login's reply; the auth data after it passes.
+    expect(s.fromServer(pkt(2, Buffer.concat([Buffer.from([0xfe]), str0('mysql_native_password')])))).toMatchObject([{ start: true, end: true }]);
+    expect(s.fromClient(pkt(3, Buffer.alloc(20, 7)))).toMatchObject([{ passthrough: true }]);
+    expect(s.fromServer(pkt(4, ok()))).toMatchObject([{ passthrough: true }]);
+    expect(s.fromClient(pkt(0, cmd(0x0e)))).toMatchObject([{ label: 'COM_PING' }]);
+  });
+
   it('a ROLLBACK goes as one neither chained nor released; a ROLLBACK TO a savepoint and statements around one are withheld', () => {
     for (const sql of ['ROLLBACK', 'rollback;', ' Rollback Work ; ', 'ROLLBACK AND CHAIN', 'rollback release', 'ROLLBACK /* why */ WORK']) {
       expect(mysql.standIn!(query([], sql), true, undefined, 3, '1205'), sql).toEqual(rollback([]));

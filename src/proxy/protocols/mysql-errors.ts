@@ -14,7 +14,7 @@ export const MYSQL_ERRORS: Record<string, { code: number; state: string; message
   '1290': { code: 1290, state: 'HY000', message: 'The server is running with the --read-only option so it cannot execute this statement', fatal: false,
     description: 'ER_OPTION_PREVENTS_STATEMENT (HY000): read-only server, as during a failover: writes only' },
   '1040': { code: 1040, state: '08004', message: 'Too many connections', fatal: true,
-    description: 'ER_CON_COUNT_ERROR (08004): too many connections, on any command, then the connection is closed' },
+    description: 'ER_CON_COUNT_ERROR (08004): too many connections, on a connection\'s login (its commands pass), then it is closed' },
   '1053': { code: 1053, state: '08S01', message: 'Server shutdown in progress', fatal: true,
     description: 'ER_SERVER_SHUTDOWN (08S01): server shutting down, on any command, then the connection is closed' },
 };

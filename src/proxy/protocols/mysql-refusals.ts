@@ -2,9 +2,10 @@
  * Which requests a real MySQL or MariaDB in the state an error kind stands for refuses with it
  * (checked on MariaDB 10.11): a lock wait timeout, a deadlock and a killed query meet statements
  * as they run, never a ping, a fetch or a change of database; a read-only server refuses writes
- * only, to a user without the privilege to write anyway. A request the server would serve passes
- * untouched: a client at 100:error still pings, and one asking for 1290 gets what a read-only
- * server gives, reads working.
+ * only, to a user without the privilege to write anyway; one at max_connections refuses new
+ * connections, as they log in. A request the server would serve passes untouched: a client at
+ * 100:error still pings, and one asking for 1290 gets what a read-only server gives, reads
+ * working.
  */
 import { eachStatement, leadingWords, type SqlDialect } from './sql-statements.js';
 import { MYSQL_SQL } from './commit.js';
@@ -28,15 +29,20 @@ export interface MysqlRequests {
 
 /**
  * Whether a real server in the state `kind` stands for refuses `request` (a command's first
- * segment). The fatal kinds, and a kind not known here, meet every command: a server shutting
- * down closes its connections, idle ones too (a ping gets no OK); one refusing connections
- * (1040) refuses them at the handshake, which the proxy does not fault, and so stands for it on
- * the connection's commands.
+ * segment, or the login's). A server at max_connections (1040) refuses the login only, as the
+ * server's answer to the handshake response (MariaDB 10.11 checks the count once the user is
+ * authenticated), the connections in already served; a shutting down one (1053), and a kind
+ * not known here, meet every command: it closes its connections, idle ones too (a ping gets no
+ * OK). Other kinds let the login pass.
  */
 export function refuses(kind: string, request: Buffer, session?: MysqlRequests): boolean {
-  if (request.length < 5 || request[3] !== 0) return true;
+  if (request.length < 5) return true;
+  // The login, the handshake response, is numbered from 1; a command from 0.
+  if (request[3] !== 0) return kind === '1040';
   const cmd = request[4];
   switch (kind) {
+    case '1040':
+      return false;
     case '1205':
     case '1213':
     case '1317':

@@ -5,9 +5,10 @@
  * the payload. A payload of exactly 0xFFFFFF bytes continues in the next packet (large rows,
  * queries over 16 MiB).
  *
- * - Handshake (server greeting, client handshake response, auth switch / more data, until the
- *   server's OK or ERR) is passthrough. An SSL request from the client, or a negotiated
- *   compression, turns the rest of the connection into opaque passthrough.
+ * - Handshake (server greeting, auth switch / more data, until the server's OK or ERR) is
+ *   passthrough, but for the client's handshake response, the login: a request (LOGIN_LABEL)
+ *   answered by the server's next packet (mysql-handshake.ts). An SSL request from the client,
+ *   or a negotiated compression, turns the rest of the connection into opaque passthrough.
  * - Command phase: a client packet with sequence id 0 starts a request (labelled COM_QUERY,
  *   COM_STMT_EXECUTE, ...). COM_QUIT, COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA get no reply.
  *   Other client packets (LOCAL INFILE contents, COM_CHANGE_USER auth data) are passthrough.
@@ -30,9 +31,9 @@ import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { FramerSession, Protocol, Segment } from '../protocol.js';
 import { encodeError, MYSQL_ERRORS } from './mysql-errors.js';
 import {
-  CLIENT_COMPRESS, CLIENT_DEPRECATE_EOF, CLIENT_PROTOCOL_41, CLIENT_QUERY_ATTRIBUTES, CLIENT_SSL, CLIENT_ZSTD_COMPRESSION, COM_CHANGE_USER,
-  COM_RESET_CONNECTION, COM_STMT_CLOSE, COM_STMT_EXECUTE, COM_STMT_PREPARE, MAX_PAYLOAD, MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED,
+  COM_CHANGE_USER, COM_RESET_CONNECTION, COM_STMT_CLOSE, COM_STMT_EXECUTE, COM_STMT_PREPARE, MAX_PAYLOAD, MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED,
 } from './mysql-packets.js';
+import { LOGIN_LABEL, MysqlHandshake } from './mysql-handshake.js';
 import { MysqlReply } from './mysql-reply.js';
 import { commitStandIn, deadlockStandIn, prepareStandIn, rollbackStandIn } from './mysql-commit.js';
 import { PreparedReads, refuses, type MysqlRequests } from './mysql-refusals.js';
@@ -45,6 +46,8 @@ const GREETING_PEEK = 1024;
 const HANDSHAKE_RESPONSE_PEEK = 36;
 
 const enum Phase { Greeting, Auth, Command }
+/** Pending.cmd of the login, answered by one packet. */
+const LOGIN = -1, LOGIN_META: StartMeta = Object.freeze({ label: LOGIN_LABEL }), REPLY_META: StartMeta = Object.freeze({});
 
 interface Pending {
   ordinal: number;
@@ -89,13 +92,10 @@ class MysqlSession implements FramerSession, MysqlRequests {
   /** Opaque passthrough (TLS, compression) for the rest of the connection. */
   private raw = false;
   private rawAfterMessage = false;
-  private serverCaps = 0xffffffff;
-  private clientCaps = 0;
-  private clientCapsSeen = false;
+  private readonly handshake = new MysqlHandshake();
 
-  /** Both sides speak CLIENT_QUERY_ATTRIBUTES: every COM_QUERY starts with their header. */
   queryAttributes(): boolean {
-    return (this.clientCaps & this.serverCaps & CLIENT_QUERY_ATTRIBUTES) !== 0;
+    return this.handshake.queryAttributes();
   }
 
   private readonly c: Dir = newDir();
@@ -272,14 +272,18 @@ class MysqlSession implements FramerSession, MysqlRequests {
   private clientPacket(d: Dir, b: Buffer, pos: number, len: number, seq: number): void {
     const p = pos + 4;
     if (this.phase !== Phase.Command) {
-      // Handshake response, SSL request, auth data: passthrough.
-      if (!this.clientCapsSeen && this.phase === Phase.Auth) {
-        this.clientCapsSeen = true;
-        const caps = len >= 4 ? b.readUInt32LE(p) : len >= 2 ? b.readUInt16LE(p) : 0;
-        if (!(caps & CLIENT_PROTOCOL_41)) throw new FramingError('mysql: pre-4.1 client protocol is not supported');
-        this.clientCaps = caps;
-        if (len === 32 && caps & CLIENT_SSL) this.rawAfterMessage = true;
+      if (!this.handshake.responded && this.phase === Phase.Auth) {
+        if (this.handshake.response(b, p, len) === 'ssl') {
+          this.rawAfterMessage = true;
+        } else {
+          const login: Pending = { ordinal: this.ordinal++, cmd: LOGIN, nextSeq: (seq + 1) & 0xff, cursor: false, reads: false };
+          this.fifo.push(login);
+          this.current = login;
+          this.startMessage(d, LOGIN_META, true);
+          return;
+        }
       }
+      // SSL request, auth data: passthrough.
       this.startMessage(d, PASS_META, true);
       return;
     }
@@ -316,7 +320,7 @@ class MysqlSession implements FramerSession, MysqlRequests {
     const p = pos + 4;
     const n = Math.min(len, REPLY_PEEK);
     if (this.phase === Phase.Greeting) {
-      this.parseGreeting(b, p, Math.min(len, GREETING_PEEK));
+      this.handshake.greeting(b, p, Math.min(len, GREETING_PEEK));
       this.phase = Phase.Auth;
       this.startMessage(d, PASS_META, true);
       return;
@@ -325,10 +329,17 @@ class MysqlSession implements FramerSession, MysqlRequests {
       if (len > 0 && b[p] === 0x00) {
         // The server's OK: the command phase starts after it.
         this.phase = Phase.Command;
-        this.reply.deprecateEof = (this.clientCaps & this.serverCaps & CLIENT_DEPRECATE_EOF) !== 0;
-        if (this.clientCaps & this.serverCaps & (CLIENT_COMPRESS | CLIENT_ZSTD_COMPRESSION)) this.rawAfterMessage = true;
+        this.reply.deprecateEof = this.handshake.deprecateEof();
+        if (this.handshake.compressed()) this.rawAfterMessage = true;
       }
-      this.startMessage(d, PASS_META, true);
+      if (this.fifo[0]?.cmd !== LOGIN) {
+        this.startMessage(d, PASS_META, true);
+        return;
+      }
+      // The login's reply: this one packet, whatever it says.
+      this.checkSeq(seq);
+      this.fifo.shift();
+      this.startMessage(d, REPLY_META, true);
       return;
     }
     if (!d.inMsg) {
@@ -341,7 +352,7 @@ class MysqlSession implements FramerSession, MysqlRequests {
       this.reply.start(head.cmd, head.cursor);
       // A prepare's OK: 0x00, then the statement id.
       if (head.cmd === COM_STMT_PREPARE && len >= 5 && b[p] === 0x00) this.prepared.prepared(b.readUInt32LE(p + 1), head.reads);
-      this.startMessage(d, {}, false);
+      this.startMessage(d, REPLY_META, false);
     }
     this.checkSeq(seq);
     if (!this.reply.packet(b, p, len, n)) return;
@@ -366,18 +377,6 @@ class MysqlSession implements FramerSession, MysqlRequests {
     }
     head.nextSeq = (seq + 1) & 0xff;
   }
-
-  private parseGreeting(b: Buffer, p: number, n: number): void {
-    if (n < 1 || b[p] !== 10) return; // an ERR greeting, or an old protocol: keep defaults
-    const nul = b.indexOf(0, p + 1);
-    if (nul < 0 || nul >= p + n) return;
-    let off = nul + 1 + 4 + 8 + 1;
-    if (off + 2 > p + n) return;
-    let caps = b.readUInt16LE(off);
-    off += 2 + 1 + 2;
-    if (off + 2 <= p + n) caps |= b.readUInt16LE(off) << 16;
-    this.serverCaps = caps >>> 0;
-  }
 }
 
 export const mysql: Protocol = {
@@ -389,6 +388,7 @@ export const mysql: Protocol = {
   defaultError: '1205',
   createSession: () => new MysqlSession(),
   standIn(request, whole, session, _ordinal, kind) {
+    if (request.length < 5 || request[3] !== 0) return undefined; // the login (numbered from 1): withheld
     const attributes = session instanceof MysqlSession && session.queryAttributes();
     return prepareStandIn(request, kind === '1213', attributes) ?? (whole ? commitStandIn(request) ?? rollbackStandIn(request) : undefined)
       ?? (kind === '1213' ? deadlockStandIn(request, attributes) : undefined);
