@@ -42,6 +42,7 @@ th,td{border:1px solid #e2e8f0;padding:3px 6px;text-align:left;vertical-align:to
 table.num td{text-align:right}table.num td:first-child{text-align:left}
 th{background:#f1f5f9}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;word-break:break-all}
+pre.output{font:12px ui-monospace,SFMono-Regular,Menlo,monospace;background:#f1f5f9;padding:8px;overflow-x:auto;white-space:pre-wrap}
 .apdex{display:inline-block;padding:0 4px;border-radius:3px;color:#111}
 .ok{color:#15803d;font-weight:600}.ko{color:#b91c1c;font-weight:600}.soon{color:#b45309;font-weight:600}
 .status{display:inline-block;padding:2px 10px;border-radius:12px;color:#fff;font-weight:600}
@@ -123,6 +124,7 @@ export function renderHtmlReport(s: RunSummary, thresholds: ThresholdResult[] = 
 <h1>${esc(title)} ${status}</h1>
 <p class="sub">${esc(dateText(i.start))} · ${esc(`${i.suite}.${i.test}`)} · ${esc(b.serverUrl)}${i.description ? ` · ${esc(i.description)}` : ''}</p>
 ${warnings.map((w) => `<p class="warn">${esc(w)}</p>`).join('\n')}
+${s.abort?.output?.length ? `<p class="note">The lost node's last output:</p>\n<pre class="output">${esc(s.abort.output.join('\n'))}</pre>` : ''}
 ${opts.matrix ? matrixSection(opts.matrix) : ''}
 <div class="cards">${cards}</div>
 ${thresholdsSection(thresholds)}

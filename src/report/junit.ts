@@ -35,7 +35,9 @@ export function buildJunitReport(summary: RunSummary, thresholds: ThresholdResul
       ? { message: runFailed, type: runFailed === summary.info.toolVerdict ? 'bench' : 'requests' }
       : undefined;
   const runHead = `    <testcase classname="${escapeXml(`marteau.${suite}`)}" name="${escapeXml(runCase)}" time="${seconds.toFixed(3)}"`;
-  cases.push(runFailure ? `${runHead}>\n      <failure message="${escapeXml(runFailure.message)}" type="${runFailure.type}"/>\n    </testcase>` : `${runHead}/>`);
+  // A node lost before the load: its last lines, as a failed step's output.
+  const output = summary.abort?.output?.length ? `>${escapeXml(summary.abort.output.join('\n'))}</failure>` : '/>';
+  cases.push(runFailure ? `${runHead}>\n      <failure message="${escapeXml(runFailure.message)}" type="${runFailure.type}"${output}\n    </testcase>` : `${runHead}/>`);
   for (const t of thresholds) {
     const head = `    <testcase classname="${escapeXml(`marteau.${suite}.thresholds`)}" name="${escapeXml(t.name)}" time="0"`;
     // Not judged (a recovery the run ended too soon to see) is a skipped case, not a pass.

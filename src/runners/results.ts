@@ -87,6 +87,10 @@ export interface RunAbort {
   at?: number;
   /** What the report lacks because of the stop, in words (a lost node's files that stayed on it). */
   missing?: string;
+  /** Stopped before its load started: what the run was doing then, in words ('copying the project to node "a"'). */
+  before?: string;
+  /** The last lines a lost node printed before it was lost (pip's, FunkLoad's ...). */
+  output?: string[];
 }
 
 /** What a run stopped for no known reason says. */
@@ -112,9 +116,11 @@ export const abortReason = (s: Pick<RunSummary, 'abort'>): string => (s.abort ??
  * What a run stopped at a known time covers, from the load's start, and where in its cycles it
  * was cut: "0-42s of the load (cycle 3 of 4 cut after 12s of its 20s)", so a reader knows how much
  * of the run the figures are. A cycle's own window says it: tools start cycles late (Locust's own
- * start), which a planned length would not know.
+ * start), which a planned length would not know. Stopped before its load: that no cycle ran, and
+ * what the run was doing.
  */
 export function abortCoverage(s: { info: RunInfo; abort?: RunAbort; cycles: readonly { cycle: number; start?: number; end?: number }[] }): string | undefined {
+  if (s.abort?.before !== undefined) return `no cycle: the run stopped while ${s.abort.before}, before its load started`;
   const at = s.abort?.at;
   if (at === undefined || !(at >= s.info.start)) return undefined;
   const secs = (ms: number) => `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;

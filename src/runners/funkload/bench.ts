@@ -107,12 +107,14 @@ export async function benchOnNode(
   node: RunnerNode,
   fc: FunkloadConfig,
   args: Omit<BenchArgs, 'script' | 'test'>,
-  o: { signal: AbortSignal; resultFile: string; onEvent: (e: ConsoleEvent, fl: BenchConsole) => void; beforeBench: () => void },
+  o: { signal: AbortSignal; resultFile: string; onEvent: (e: ConsoleEvent, fl: BenchConsole) => void; at: (step: string) => void; beforeBench: () => void },
 ): Promise<NodeBench | undefined> {
+  o.at(`copying the project to node "${node.name}"`);
   const cwd = await stageProject(ctx, node);
   // Marked as this run's, as the project's copy is: a run lost mid-job leaves it for a later job to remove.
   if (node.kind !== 'local') await makeRemoteJobDir(ctx, node, scratchDir(ctx, node));
   let tools: FunkloadTools;
+  o.at(`looking for FunkLoad on node "${node.name}"`);
   try {
     tools = await locateFunkload(node, { cwd, env: ctx.env, signal: o.signal });
   } catch (e) {
@@ -120,6 +122,7 @@ export async function benchOnNode(
     throw e;
   }
   if (o.signal.aborted) return undefined;
+  if (fc.deps.length) o.at(`installing deps on node "${node.name}"`);
   const pythonPath = fc.deps.length ? await installDeps(ctx, node, cwd, tools, fc, o.signal) : undefined;
   if (o.signal.aborted) return undefined;
 

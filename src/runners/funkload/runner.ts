@@ -11,7 +11,8 @@ import path from 'node:path';
 import { NodeError, TransferError } from '../../exec/executor.js';
 import { FunkloadFormatError, readFunkloadXmlFiles } from '../funkload-xml.js';
 import { finishedProgress, reportOutcome, reportResults, type ReportWriter } from '../job-report.js';
-import { abortCoverage, defaultBench, jobMeta, lostAbort, newRunInfo, RunResults } from '../results.js';
+import { abortCoverage, defaultBench, jobMeta, lostAbort, newRunInfo, RunResults, type RunAbort } from '../results.js';
+import { NodeSteps } from '../node-steps.js';
 import { THRESHOLDS_HINT } from '../verdict.js';
 import { applyChaos, ChaosCapture, type ChaosRecord } from '../chaos-capture.js';
 import type { Runner, RunnerContext, RunnerNode, RunOutcome } from '../../core/runner-contract.js';
@@ -38,7 +39,10 @@ const SEVERITY: Record<BenchStatus, number> = { SUCCESSFUL: 0, FAILURE: 1, ERROR
 /** The result file of each node in the result dir: `results.xml`, or `results-<node>.xml` for several. */
 const resultFile = (ctx: RunnerContext, node: RunnerNode) => path.join(ctx.resultDir, ctx.nodes.length === 1 ? 'results.xml' : `results-${node.name}.xml`);
 
-async function runFunkload(ctx: RunnerContext, writeReports: ReportWriter): Promise<RunOutcome> {
+async function runFunkload(jobCtx: RunnerContext, writeReports: ReportWriter): Promise<RunOutcome> {
+  // Where each node is before its bench, and its last lines: what a node lost then leaves in the report.
+  const steps = new NodeSteps(jobCtx);
+  const { ctx } = steps;
   const fc = funkloadConfigSchema.parse(ctx.config.raw);
   const c = ctx.config;
   const chaos = new ChaosCapture(ctx.proxies.values(), ctx.timeline());
@@ -70,6 +74,7 @@ async function runFunkload(ctx: RunnerContext, writeReports: ReportWriter): Prom
         benchOnNode(ctx, node, fc, args, {
           signal,
           resultFile: resultFile(ctx, node),
+          at: (what) => steps.at(node.name, what),
           beforeBench: () => {
             benching.add(node.name);
             benchAt ||= Date.now();
@@ -100,15 +105,17 @@ async function runFunkload(ctx: RunnerContext, writeReports: ReportWriter): Prom
   try {
     const failed = [...failures.values()];
     const lost = failed.find((x): x is NodeError => x instanceof NodeError);
-    // The run did not finish (the job fails as it did), but what the nodes streamed is reported,
-    // once a bench has started (before, no load ran: nothing to report).
-    if (lost && lostAt !== undefined && benchAt) {
+    // The run did not finish (the job fails as it did), but what the nodes streamed is reported;
+    // lost before any bench started, a report of no cycle says where.
+    if (lost && lostAt !== undefined) {
       const loss = { node: lost.node, at: lostAt, reason: lost.detail };
-      const partial = await lostReport(ctx, writeReports, loss, { benches: done, benching, named: (n) => !!consoles[ctx.nodes.indexOf(n)]?.state.xmlFiles.length, since: benchAt, args }, chaos, fc).catch((e: Error) => {
+      const early = benchAt ? undefined : steps.lostAbort(lost, lostAt);
+      const run = { benches: done, benching, named: (n: RunnerNode) => !!consoles[ctx.nodes.indexOf(n)]?.state.xmlFiles.length, since: benchAt || lostAt, args, early };
+      const partial = await lostReport(ctx, writeReports, loss, run, chaos, fc).catch((e: Error) => {
         ctx.log(`no report of what the nodes sent before the loss: ${e.message}`, { stream: 'engine', level: 'warn' });
         return {};
       });
-      return { ...partial, ...failedOutcome(ctx, failed) };
+      return { ...partial, ...failedOutcome(ctx, failed), ...(early ? { reason: steps.lostReason(lost) } : {}) };
     }
     if (failed.length) return failedOutcome(ctx, failed);
     if (ctx.signal.aborted || done.length < ctx.nodes.length || done.some((b) => b.result.cancelled)) {
@@ -176,9 +183,11 @@ interface LostRun {
   benches: NodeBench[];
   benching: ReadonlySet<string>;
   named: (node: RunnerNode) => boolean;
-  /** When the first bench started. */
+  /** When the first bench started (or the loss, none having started). */
   since: number;
   args: Omit<BenchArgs, 'script' | 'test'>;
+  /** Lost before any bench started: the run's abort, saying at which step (NodeSteps). */
+  early?: RunAbort;
 }
 
 /**
@@ -186,7 +195,7 @@ interface LostRun {
  * (ResultFollower), as did the other SSH nodes' until they were stopped; a local node's file is
  * on this machine, where its stopped bench left it. Those become a report marked incomplete,
  * saying where the run was cut and what it lacks. Lost before any file was named: a report of
- * no request, saying so, rather than none.
+ * no request, saying so, rather than none; before any bench started, one of no cycle.
  */
 async function lostReport(ctx: RunnerContext, writeReports: ReportWriter, loss: { node: string; at: number; reason: string }, run: LostRun, chaos: ChaosCapture, fc: FunkloadConfig): Promise<Partial<RunOutcome>> {
   for (const b of run.benches) {
@@ -209,10 +218,10 @@ async function lostReport(ctx: RunnerContext, writeReports: ReportWriter, loss: 
   });
   if (received.some((n) => n.name === loss.node)) missing.push('any result line written after the last one received');
   results.aborted = true;
-  results.abort = lostAbort(loss, [...missing, "FunkLoad's own HTML report (fl-build-report runs on the node)"].join('; '));
+  results.abort = run.early ?? lostAbort(loss, [...missing, "FunkLoad's own HTML report (fl-build-report runs on the node)"].join('; '));
   const ours = await reportResults(results, { resultDir: ctx.resultDir, writeReports, thresholds: parseThresholds(ctx.config.raw.thresholds), generator: results.info.version, log: (l) => ctx.log(l) });
-  const from = read ? 'from the result lines streamed until then' : `and no request was recorded before node "${loss.node}" was lost`;
-  ctx.log(`${results.abort.reason}: the report covers ${abortCoverage(ours.summary)}, ${from}`, { stream: 'engine', level: 'warn' });
+  const from = run.early ? '' : read ? ', from the result lines streamed until then' : `, and no request was recorded before node "${loss.node}" was lost`;
+  ctx.log(`${results.abort.reason}: the report covers ${abortCoverage(ours.summary)}${from}`, { stream: 'engine', level: 'warn' });
   const { summary, report, closing, artifacts } = reportOutcome(ours, ctx.resultDir, received.map((n) => resultFile(ctx, n)));
   return { summary, report, closing, artifacts };
 }

@@ -29,6 +29,7 @@ import { headlessArgs, hostArgs, nodeLoss, RunFailure, runNode, startupFailure, 
 import { PLUGIN_FILE, PLUGIN_SOURCE, SAMPLE_MS } from './plugin.js';
 import { count } from '../../text/count.js';
 import { CycleStream } from './stream.js';
+import { NodeSteps } from '../node-steps.js';
 
 /** A progress tick closer than this to the previous one is merged into it (seconds). */
 const SHORT_TICK_S = 0.5;
@@ -51,7 +52,10 @@ export const locustRunner = (writeReports: ReportWriter): Runner => ({
   run: (ctx) => runLocust(ctx, writeReports),
 });
 
-async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promise<RunOutcome> {
+async function runLocust(jobCtx: RunnerContext, writeReports: ReportWriter): Promise<RunOutcome> {
+  // Where each node is before the load, and its last lines: what a node lost then leaves in the report.
+  const steps = new NodeSteps(jobCtx);
+  const { ctx } = steps;
   const s = locustSettings(ctx.config);
   const record = newLocustRecord(
     newRunInfo({
@@ -102,9 +106,10 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
   let failure: RunFailure | undefined;
   try {
     // Everywhere first, so that every node's Locust starts at the same moment.
-    await Promise.all(runs.map((r) => prepare(ctx, r)));
+    await Promise.all(runs.map((r) => prepare(ctx, r, steps)));
     // The load's start, which a report cut short counts from (not the staging's).
     record.info.start = Date.now();
+    for (const r of runs) steps.at(r.node.name, `starting Locust's first cycle on node "${r.node.name}"`);
     // A worker lost mid-cycle stops the run (stop is aborted): its cycle is kept and reported.
     for (let ci = 0; ci < s.cycles.length && !stop.signal.aborted; ci++) {
       if (ci > 0) await sleep(s.cycleTimeS * 1000, stop.signal);
@@ -114,6 +119,11 @@ async function runLocust(ctx: RunnerContext, writeReports: ReportWriter): Promis
   } catch (e) {
     if (e instanceof NodeLost) written.push(...e.written);
     failure = asFailure(e instanceof NodeLost ? e.error : (e as Error), ctx);
+    // Lost before any cycle recorded: a report of no cycle, saying where.
+    if (e instanceof NodeError && !record.cycles.length && !ctx.signal.aborted) {
+      record.abort = steps.lostAbort(e, Date.now());
+      failure = new RunFailure('infrastructure', steps.lostReason(e));
+    }
     stop.abort();
   } finally {
     listening[Symbol.dispose]();
@@ -164,13 +174,15 @@ function asFailure(e: Error, ctx: RunnerContext): RunFailure {
 }
 
 /** Stage the project and put the plugin on a node. */
-async function prepare(ctx: RunnerContext, run: NodeRun): Promise<void> {
+async function prepare(ctx: RunnerContext, run: NodeRun, steps: NodeSteps): Promise<void> {
   try {
     await mkdirp(run.local, 0o777);
     const plugin = path.join(run.local, PLUGIN_FILE);
     await writeFile(plugin, PLUGIN_SOURCE);
+    steps.at(run.node.name, `copying the project to node "${run.node.name}"`);
     run.dir = await stageProject(ctx, run.node);
     if (run.node.kind !== 'local') {
+      steps.at(run.node.name, `copying the Locust plugin to node "${run.node.name}"`);
       run.work = path.posix.join(run.dir, '.marteau-locust');
       await run.node.executor.mkdirp(run.work);
       await run.node.executor.put(plugin, path.posix.join(run.work, PLUGIN_FILE), { signal: ctx.signal });
