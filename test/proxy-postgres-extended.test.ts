@@ -5,6 +5,7 @@
  * draws an injected error.
  */
 import pg from 'pg';
+import postgresJs from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Proxy } from '../src/proxy/proxy.js';
 import { havePostgres, startPostgres } from './helpers/postgres.js';
@@ -30,6 +31,13 @@ async function withProxy(fn: (p: Proxy) => Promise<void>, upstream = db.port): P
     await p.close(100);
   }
 }
+
+/**
+ * A statement that fails as it runs, after its Parse and Bind: a division by zero that is not
+ * folded into a constant as the plan is made (random() is volatile), as the injected kinds are
+ * errors a statement meets as it runs.
+ */
+const RUNTIME_ERROR = 'SELECT 1 / floor(random())::int';
 
 /** The messages as words, an error's SQLSTATE left out: the real error's and the injected one's differ. */
 const words = (ms: Message[]) => ms.map((m) => (m.type === 'E' ? 'E' : word(m))).join(' ');
@@ -90,7 +98,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
           out.push(words(await c.until('Z')));
         }
         await side.arm({ error: { percent: 100, kind: '40001' } });
-        c.write(Buffer.concat([parse(side.sql('SELEC 1', 'SELECT 1')), bind(), execute(), ...tail]));
+        c.write(Buffer.concat([parse(side.sql(RUNTIME_ERROR, 'SELECT 1')), bind(), execute(), ...tail]));
         out.push(words(await c.until('E')), `then: ${c.pending()}`);
         // Discarded by the server: a Bind and Execute of the statement before the Sync.
         c.write(Buffer.concat([bind(), execute(), sync()]));
@@ -112,7 +120,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
         for (const tail of [[], [flush()]]) {
           const what = `${block ? 'in a block' : 'idle'}${tail.length ? ', with a Flush' : ''}`;
           const direct = await scenario(directSide(), block, tail);
-          expect(direct, what).toEqual([...(block ? ['C ZT'] : []), 'E', 'then: ', block ? 'ZE' : 'ZI', block ? 'E ZE' : 'T D C ZI', ...(block ? ['C ZI'] : [])]);
+          expect(direct, what).toEqual([...(block ? ['C ZT'] : []), '1 2 E', 'then: ', block ? 'ZE' : 'ZI', block ? 'E ZE' : 'T D C ZI', ...(block ? ['C ZI'] : [])]);
           expect(await scenario(proxySide(p), block, tail), what).toEqual(direct);
         }
       }
@@ -120,10 +128,9 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     });
   });
 
-  // The error waits behind the reply to the request before it, and the server's ReadyForQuery
-  // to the Sync comes in the same read as that reply (and, for a Parse of the unnamed statement,
-  // the reply to the failing Parse sent in its place, which drops the statement before): it
-  // goes right after the error.
+  // The error waits behind the reply to the request before it, and the server's replies to the
+  // Parse and Bind sent in the request's place and its ReadyForQuery to the Sync come in the
+  // same read as that reply: the first go before the error, the last right after it.
   it('an error drawn before the Sync, behind a request not yet answered: the ReadyForQuery read with that reply follows the error', async () => {
     const joiner = await startJoiner(db.port);
     const scenario = async (side: Side, name: string, join: () => void) => {
@@ -131,7 +138,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       try {
         await side.arm({ transient: { percent: 100, warmup: 1, agitate: 1, kind: '57014' } });
         join();
-        c.write(Buffer.concat([simple('SELECT 1'), parse(side.sql('SELEC 1', 'SELECT 1'), name), bind(name), execute()]));
+        c.write(Buffer.concat([simple('SELECT 1'), parse(side.sql(RUNTIME_ERROR, 'SELECT 1'), name), bind(name), execute()]));
         await side.took(2);
         c.write(sync());
         const got = words(await c.until('Z', 2));
@@ -145,16 +152,67 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       await withProxy(async (p) => {
         for (const name of ['s1', '']) {
           const direct = await scenario(directSide(), name, () => {});
-          expect(direct).toBe('T D C ZI E ZI');
-          // The server's ReadyForQuery messages: to the query, to the Sync, to the failing Parse if any.
+          expect(direct).toBe('T D C ZI 1 2 E ZI');
+          // The server's ReadyForQuery messages: to the query, to the Parse and Bind sent in the request's place, to the Sync.
           const before = p.stats().exchanges;
-          expect(await scenario({ ...proxySide(p), took: (n) => proxySide(p).took(before + n) }, name, () => joiner.join('Z', name ? 2 : 3)), `statement "${name}"`).toBe(direct);
+          expect(await scenario({ ...proxySide(p), took: (n) => proxySide(p).took(before + n) }, name, () => joiner.join('Z', 3)), `statement "${name}"`).toBe(direct);
         }
         expect(p.stats().behaviors.transient).toBe(2);
       }, joiner.port);
     } finally {
       joiner.close();
     }
+  });
+
+  // The kinds are errors a statement meets as it runs: a real one comes after the statement is
+  // parsed, described and bound, which stays prepared. The proxy failed the request at its Parse.
+  it('an error on a request that parses and runs a statement comes as it runs: the statement stays prepared', async () => {
+    const scenario = async (side: Side, block: boolean) => {
+      const c = await messageClient(side.port);
+      const out: string[] = [];
+      const send = async (...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until('Z'))); };
+      try {
+        if (block) await send(simple('BEGIN'));
+        await side.arm({ error: { percent: 100, kind: '57014' } });
+        for (const name of ['s1', '']) {
+          await send(parse(side.sql(RUNTIME_ERROR, 'SELECT 1'), name), msg('D', Buffer.from(`S${name}\0`)), bind(name), msg('D', Buffer.from('P\0')), execute(), sync());
+        }
+        await side.disarm();
+        if (block) await send(simple('ROLLBACK'));
+        // The statements the failing requests parsed are there.
+        await send(msg('D', Buffer.from('Ss1\0')), msg('D', Buffer.from('S\0')), sync());
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    await withProxy(async (p) => {
+      for (const block of [false, true]) {
+        const direct = await scenario(directSide(), block);
+        const failed = `1 t T 2 T E Z${block ? 'E' : 'I'}`;
+        // In the block the first failed, the second Parse fails (25P02), which drops the unnamed statement.
+        expect(direct, `block ${block}`).toEqual([...(block ? ['C ZT'] : []), failed, block ? 'E ZE' : failed, ...(block ? ['C ZI', 't T E ZI'] : ['t T t T ZI'])]);
+        expect(await scenario(proxySide(p), block), `block ${block}`).toEqual(direct);
+      }
+    });
+  });
+
+  // postgres.js runs a statement whose types it knows as Parse, Describe, Bind, Execute, Sync,
+  // and the same statement asked for meanwhile as Bind, Execute, Sync pipelined behind: with the
+  // statement withheld at its Parse, those got 26000 (prepared statement does not exist), one
+  // more error for each injected one.
+  it('postgres.js: queries pipelined behind one that draws an error run the statement it prepared', async () => {
+    await withProxy(async (p) => {
+      await p.setMix({ transient: { percent: 100, warmup: 0, agitate: 1, kind: '40001' } });
+      const sql = postgresJs({ host: '127.0.0.1', port: p.port, user: 'postgres', database: 'postgres', max: 1, onnotice: () => {}, connect_timeout: 5 });
+      try {
+        const got = await Promise.all([1, 2, 3].map(() => sql`SELECT 42 AS x`.then((r) => r[0].x as number, (e: { code?: string }) => e.code)));
+        expect(got).toEqual(['40001', 42, 42]);
+        expect(p.stats().behaviors.transient).toBe(1);
+      } finally {
+        await sql.end();
+      }
+    });
   });
 
   // A request that begins with a Close (postgres.js preparing again a statement it found stale,
@@ -264,7 +322,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       try {
         await side.arm({ error: { percent: 100, kind: '40001' } });
         started = ready();
-        con.parse({ name: '', text: side.sql('SELEC 1', 'SELECT 1'), types: [] });
+        con.parse({ name: '', text: side.sql(RUNTIME_ERROR, 'SELECT 1'), types: [] });
         con.bind({ portal: '', statement: '', values: [] });
         con.execute({ portal: '', rows: 0 });
         con.flush();

@@ -463,10 +463,10 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
     await direct.end();
   });
 
-  // The injected error comes alone, as a request's first message failing does (no ParseComplete
-  // before it): the unnamed statement is left as that leaves it. Prepared by an earlier request,
-  // it stays, for the client to bind again (25P02 in the failed block, as after a real error);
-  // parsed by the failing request itself, it is gone (26000), never the one prepared before.
+  // The injected error leaves the unnamed statement as a real error does. Prepared by an earlier
+  // request, it stays, for the client to bind again (25P02 in the failed block, as after a real
+  // error); parsed by the failing request itself, it is that one, as after a statement that
+  // fails as it runs, never the one prepared before.
   it('an error injected where a client binds the unnamed statement leaves it as a real error does', async () => {
     await withProxy('', async (p) => {
       const con = await protocolConnection(p.port);
@@ -498,7 +498,12 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
           expect(await scenario('SELECT 10 / $1::int', () => injected(() => run('1'))), `block ${block}`).toEqual([`40001 ${status}`, reused[1]]);
           const reparsed = await scenario('SELECT 0 WHERE $1::int > 0', () => parseAndRun('SELEC 10 / $1::int'));
           expect(reparsed, `block ${block}`).toEqual([`42601 ${status}`, `26000 ${status}`]);
-          expect(await scenario('SELECT 0 WHERE $1::int > 0', () => injected(() => parseAndRun('SELECT 10 / $1::int'))), `block ${block}`).toEqual([`40001 ${status}`, reparsed[1]]);
+          // The injected kinds are errors met as a statement runs: the one it parsed stays, bound
+          // after it (a division by zero that fails as it runs, for 5, directly; never run through the proxy).
+          const failing = 'SELECT 10 / ($1::int - 5 + floor(random())::int)';
+          const ran = await scenario('SELECT 0 WHERE $1::int > 0', () => parseAndRun(failing));
+          expect(ran, `block ${block}`).toEqual([`22012 ${status}`, block ? '25P02 E' : '22012 I']);
+          expect(await scenario('SELECT 0 WHERE $1::int > 0', () => injected(() => parseAndRun(failing))), `block ${block}`).toEqual([`40001 ${status}`, ran[1]]);
         }
       } finally {
         con.end();
@@ -598,7 +603,8 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
     const c = await messageClient(p.port);
     try {
       const parse = (sql: string) => msg('P', Buffer.from(`\0${sql}\0\0\0`));
-      const failing = extended('SELECT 1');
+      // It parses and describes a statement and runs none: its stand-in is a failing Parse.
+      const failing = Buffer.concat([parse('SELECT 1'), msg('D', Buffer.from('S\0')), msg('S', Buffer.alloc(0))]);
       const describing = Buffer.concat([parse('SELECT 2 AS y'), msg('D', Buffer.from('S\0')), msg('H', Buffer.alloc(0))]);
       // How long the server's answer to the stand-in is, then a reply that ends its chunk
       // just past where the same answer and the description will meet in one.

@@ -136,7 +136,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
       const ex = this.protocol.framesReplies ? this.awaiting.first() : this.attributed;
       if (ex && !this.protocol.framesReplies) this.firstReplyByte(ex);
       if (ex && this.replies.includes(ex)) ex.hold(this.kept(seg.data));
-      else if (this.replies.length) this.replies.last()!.hold(this.kept(seg.data));
+      else if (this.replies.length) this.holdLast(seg.data);
       else {
         this.writeClient(seg.data);
         if (ex && !this.protocol.framesReplies) this.delivered(ex);
@@ -172,6 +172,18 @@ export abstract class ConnectionReplies extends ConnectionIO {
         this.delivered(ex);
       }
     }
+  }
+
+  /**
+   * Passthrough bytes that came behind every reply queued: held by the last one, or, when that is
+   * an injected reply the server answers no more (withheld, or its stand-in's reply in), added
+   * after its bytes (Postgres: the ReadyForQuery to the Sync of a request that drew an error).
+   */
+  private holdLast(data: Buffer): void {
+    const last = this.replies.last()!;
+    const injected = last.injected;
+    if (injected !== undefined && (last.skip || last.replyEnded)) last.injected = { bytes: Buffer.concat([injected.bytes, data]), close: injected.close };
+    else last.hold(this.kept(data));
   }
 
   private firstReplyByte(ex: Exchange): void {
@@ -213,10 +225,11 @@ export abstract class ConnectionReplies extends ConnectionIO {
       if (ex.injected && (!ex.replace || ended)) {
         this.replies.shift();
         if (this.injectedTimer !== undefined) this.endInjectedWait();
-        // Passthrough bytes that came while it waited last in line (handleReply) go right after it.
+        // Passthrough bytes that came ahead of its reply go before it: the server's answers to
+        // the messages its stand-in ran before the one that fails (Postgres' Parse and Bind).
         const held = ex.chunks;
         if (held.length) ex.chunks = NO_CHUNKS;
-        this.writeInjected(held.length ? Buffer.concat([ex.injected.bytes, ...held]) : ex.injected.bytes);
+        this.writeInjected(held.length ? Buffer.concat([...held, ex.injected.bytes]) : ex.injected.bytes);
         this.delivered(ex);
         if (ex.injected.close) {
           this.flush();

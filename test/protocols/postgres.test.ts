@@ -430,7 +430,7 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     // Any other first message leaves the unnamed statement and portal: a FunctionCall that fails.
     const call = postgres.standIn!(run(''), true, s)!;
     expect(call.toString('latin1')).toMatch(/^F....\0\0\0\x2a\0\0\0\x01....an error injected by the marteau-tui .*\0\0$/s);
-    for (const other of [Buffer.concat([parse('SELECT 1', 'named'), run('named')]), msg('S')]) {
+    for (const other of [Buffer.concat([parse('SELECT 1', 'named'), describeS('named'), sync]), msg('S')]) {
       expect(postgres.standIn!(other, true, s)).toBe(call);
     }
     // The Closes a request begins with go first, then a failing Parse (a FunctionCall cannot
@@ -460,16 +460,47 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
   // client told that its Parse failed must not have the one before run by its next Bind.
   it('a request that begins with a Parse of the unnamed statement: the failing Parse in its place, in any state', () => {
     const s = session();
-    const batch = Buffer.concat([parse('INSERT INTO t VALUES ($1)'), bind(), execute(), sync]);
+    // One that runs nothing (postgres.js describes a statement first, its Execute in a later read).
+    const batch = Buffer.concat([parse('INSERT INTO t VALUES ($1)'), describeS(), flush()]);
     const fails = postgres.standIn!(batch, true, s)!;
     expect(fails[0]).toBe(0x50);
     expect(postgres.standIn!(msg('Q', 'SELECT 1'), true, s)).toBeUndefined();
-    expect(postgres.standIn!(Buffer.concat([parse('SELECT 1', 'named'), run('named')]), true, s)).toBeUndefined();
+    expect(postgres.standIn!(Buffer.concat([parse('SELECT 1', 'named'), describeS('named'), flush()]), true, s)).toBeUndefined();
     expect(postgres.encodeError('40001', { request: batch, random: Math.random, session: s, standIn: fails }).bytes.subarray(-6)).toEqual(Z('I'));
     s.fromClient(msg('Q', 'BEGIN'));
     s.fromServer(Buffer.concat([cc('BEGIN'), errResp('ERROR', '22012', 'x'), Z('E')]));
     expect(postgres.standIn!(batch, true, s)).toBe(fails);
     expect(postgres.encodeError('40001', { request: batch, random: Math.random, session: s, standIn: fails }).bytes.subarray(-6)).toEqual(Z('E'));
+  });
+
+  // The kinds are errors a statement meets as it runs: what comes before its Execute goes to the
+  // server, whose replies to it are the client's, then the injected error.
+  it('a request that parses and runs a statement: what comes before its Execute in its place, its replies passed, then the error', () => {
+    const s = session();
+    const batch = (name: string) => Buffer.concat([parse('INSERT INTO t VALUES ($1)', name), describeS(name), bind('', name), describeP(), execute(), sync]);
+    const head = (name: string) => batch(name).subarray(0, batch(name).length - execute().length - sync.length);
+    for (const name of ['', 'named']) {
+      const standIn = postgres.standIn!(batch(name), true, s)!;
+      expect(standIn, name).toEqual(Buffer.concat([head(name), sync]));
+      expect(postgres.encodeError('40001', { request: batch(name), random: Math.random, session: s, standIn }).bytes[0]).toBe(0x45);
+    }
+    // The server's replies up to the stand-in's ReadyForQuery are passed through; the rest is the exchange's.
+    s.fromClient(batch(''));
+    const standIn = postgres.standIn!(batch(''), true, s, 0)!;
+    s.errored!(0, standIn);
+    const replies = [msg('1'), msg('t', i16(0)), msg('n'), msg('2'), msg('n'), Z('I')];
+    expect(s.fromServer(Buffer.concat(replies)).map((x) => [x.data.length, !!x.passthrough])).toEqual([...replies.slice(0, 5).map((r) => [r.length, true]), [6, false]]);
+    // In a block, a failing Parse that drops nothing follows, to abort it; the error starts the exchange's reply.
+    s.fromClient(msg('Q', 'BEGIN'));
+    s.fromServer(Buffer.concat([cc('BEGIN'), Z('T')]));
+    const inBlock = postgres.standIn!(batch('named'), true, s, 2)!;
+    expect(inBlock.subarray(0, head('named').length)).toEqual(head('named'));
+    expect(inBlock.subarray(head('named').length).toString('latin1')).toMatch(/^P....marteau_tui_chaos\0SELECT '.*marteau-tui.*'::integer\0\0\0S\0\0\0\x04$/s);
+    s.fromClient(batch('named'));
+    s.errored!(2, inBlock);
+    const failed = [msg('1'), msg('t', i16(0)), msg('n'), msg('2'), msg('n'), errResp('ERROR', '22P02', 'x'), Z('E')];
+    expect(s.fromServer(Buffer.concat(failed)).map((x) => !!x.passthrough)).toEqual([true, true, true, true, true, false]);
+    expect(postgres.encodeError('40001', { request: batch('named'), random: Math.random, session: s, standIn: inBlock }).bytes.subarray(-6)).toEqual(Z('E'));
   });
 
   // A request behind a transaction statement still in flight may run in a block the last

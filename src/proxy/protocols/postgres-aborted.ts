@@ -12,8 +12,8 @@
  *
  * The injected error comes as when a request's first message fails (no ParseComplete before it;
  * one that begins with a Bind gets its BindComplete first, as when its statement fails as it runs,
- * postgres-errors.ts), and the server is left as that leaves it, unnamed prepared statement
- * included: a simple Query or a Parse of the unnamed statement drops the one prepared before
+ * postgres-errors.ts; one that parses and runs a statement, as it runs, ranFirst), and the server
+ * is left as that leaves it, unnamed prepared statement included: a simple Query or a Parse of the unnamed statement drops the one prepared before
  * (checked on PostgreSQL 15: even in a failed block, even when it fails), any other message
  * leaves it, and the unnamed portal, alone. A client that prepares the unnamed statement in one
  * request and binds it in later ones (libpq's PQprepare and PQexecPrepared with "", pgx's
@@ -34,7 +34,7 @@
 import { int32BE } from './length-prefixed.js';
 
 const T = (c: string): number => c.charCodeAt(0);
-const Q = T('Q'), PARSE = T('P'), BIND = T('B'), CLOSE = T('C');
+const Q = T('Q'), PARSE = T('P'), BIND = T('B'), CLOSE = T('C'), DESCRIBE = T('D'), EXECUTE = T('E'), FLUSH = T('H');
 const IN_BLOCK = T('T'); // ReadyForQuery's status inside a transaction block that has not failed
 
 /** What the server's log says for each stand-in: it fails on this text, which is no integer. */
@@ -78,6 +78,13 @@ const FAIL_CALL: Buffer = (() => {
 
 /** The stand-ins made here, the requests' Closes in them or not. */
 const MADE = new WeakSet<Buffer>([FAIL_UNNAMED, FAIL_CALL]);
+/** Those of them whose reply, up to its error or its ReadyForQuery, is the client's (ranFirst). */
+const PASSING = new WeakSet<Buffer>();
+
+/** Whether the server's reply to `standIn`, up to its error or its ReadyForQuery, goes to the client. */
+export function passesReply(standIn: Buffer | undefined): boolean {
+  return standIn !== undefined && PASSING.has(standIn);
+}
 
 /**
  * Whether `standIn` is one made here (not a COMMIT's ROLLBACK, postgres-commit.ts): the error
@@ -120,12 +127,15 @@ export function completedBefore(request: Buffer): string {
  * may begin or end a block (postgres-blocks.ts), so the last status may not hold when it runs:
  * the failing message goes then too, which, outside a block, fails and leaves nothing behind (no
  * transaction id taken, nothing written; a rollback counted and an ERROR line in the server's log,
- * as for a real error). A request that begins with Closes sends them first, in any state (closedFirst).
+ * as for a real error). A request that begins with Closes sends them first, in any state
+ * (closedFirst); one that parses and runs a statement, what comes before its Execute (ranFirst).
  */
 export function abortStandIn(request: Buffer, txStatus: number, unsure = false): Buffer | undefined {
   const closes = leadingCloses(request);
   const abort = txStatus === IN_BLOCK || unsure;
   if (closes.count > 0) return closedFirst(request, closes.end, abort);
+  const execute = executeAt(request);
+  if (execute > 0) return ranFirst(request, execute, abort);
   const first = request[0];
   if (first === PARSE && request.length > 5 && request[5] === 0) return FAIL_UNNAMED;
   if (!abort) return undefined;
@@ -138,5 +148,42 @@ function closedFirst(request: Buffer, end: number, abort: boolean): Buffer {
   const fail = unnamed ? PARSE_UNNAMED : abort ? PARSE_NAMED : undefined;
   const standIn = Buffer.concat(fail === undefined ? [request.subarray(0, end), SYNC] : [request.subarray(0, end), fail, SYNC]);
   MADE.add(standIn);
+  return standIn;
+}
+
+/**
+ * Where the first Execute of `request` starts, when it begins with a Parse and the messages
+ * before that Execute are whole in it and only prepare it (Parse, Bind, Describe, Close, Flush);
+ * -1 otherwise (the Execute in a later read, as when postgres.js describes a statement first).
+ */
+function executeAt(request: Buffer): number {
+  if (request[0] !== PARSE) return -1;
+  let pos = 0;
+  while (pos + 5 <= request.length) {
+    const type = request[pos];
+    if (type === EXECUTE) return pos;
+    if (type !== PARSE && type !== BIND && type !== DESCRIBE && type !== CLOSE && type !== FLUSH) return -1;
+    const next = pos + 1 + int32BE(request, pos + 1);
+    if (next > request.length || next < pos + 5) return -1;
+    pos = next;
+  }
+  return -1;
+}
+
+/**
+ * For a request that parses and runs a statement: the errors the kinds stand for come as it
+ * runs, so the server is sent what comes before its Execute (the statement parsed, bound,
+ * described, as for a real error at execution: it stays prepared, the unnamed one too), then, in
+ * a block, a failing Parse that drops nothing, then Sync. Its replies up to that error or the
+ * ReadyForQuery are passed to the client (ParseComplete, ParameterDescription, RowDescription,
+ * BindComplete ...), then the injected error. A statement withheld at its Parse left a client
+ * that pipelines Binds of it behind (postgres.js, a statement whose types it knows) one error
+ * more per injected one, 26000 prepared statement does not exist, where a real error at
+ * execution leaves it prepared.
+ */
+function ranFirst(request: Buffer, execute: number, abort: boolean): Buffer {
+  const standIn = Buffer.concat(abort ? [request.subarray(0, execute), PARSE_NAMED, SYNC] : [request.subarray(0, execute), SYNC]);
+  MADE.add(standIn);
+  PASSING.add(standIn);
   return standIn;
 }

@@ -87,8 +87,9 @@ const CANNED = new CannedReplies();
  * ReadyForQuery). An error with no BindComplete reads as the Bind's own, as when the statement
  * changed under the client: postgres.js then describes the statement again, one more exchange
  * (which may draw an error of its own) before it reports the first error, so the client saw one
- * failed query where the proxy counted two. A request that begins with a Parse still fails
- * there: the replies to its Describe are the server's to give.
+ * failed query where the proxy counted two. A request that begins with a Parse gets the
+ * server's own replies to what comes before its Execute, then the error (postgres-aborted.ts,
+ * ranFirst); one that runs nothing in its first read fails at its Parse.
  */
 export function encodeError(kind: string, message: string | undefined, session?: { txStatus: number }, ended?: boolean, before = '', ready = true): ErrorReply {
   const code = kind in POSTGRES_ERRORS ? kind : '57P01';

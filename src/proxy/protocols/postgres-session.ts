@@ -11,6 +11,7 @@ import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { FramerSession, Segment } from '../protocol.js';
 import { CommitStatements } from './postgres-commit.js';
 import { BlockForecast } from './postgres-blocks.js';
+import { passesReply } from './postgres-aborted.js';
 
 const SSL_REQUEST = 80877103;
 const GSSENC_REQUEST = 80877104;
@@ -99,6 +100,8 @@ export class PgSession implements FramerSession {
   private batchOpen = false;
   /** The open request drew an injected error before its Sync came (see errored). */
   private erroredOpen = false;
+  /** Requests whose stand-in's reply is the client's up to its error (postgres-aborted.ts, ranFirst), by ordinal. */
+  private readonly passing = new Set<number>();
   /** The server is in COPY IN mode (it sent CopyInResponse). */
   private copyIn = false;
   private copyExtended = false;
@@ -134,8 +137,9 @@ export class PgSession implements FramerSession {
    * Sync is passed on to the server, whose ReadyForQuery the client gets as its own. That also
    * says where the server stands after the request's stand-in, if it had one.
    */
-  errored(ordinal: number): void {
+  errored(ordinal: number, standIn?: Buffer): void {
     if (this.syncToCome(ordinal)) this.erroredOpen = true;
+    if (passesReply(standIn)) this.passing.add(ordinal);
   }
 
   skipped(ordinal: number): void {
@@ -356,11 +360,21 @@ export class PgSession implements FramerSession {
         this.startMessage(d, PASS_META, true);
         return;
       }
-      if (this.fifo.first() === PASSED_SYNC) {
+      const first = this.fifo.first()!;
+      if (first === PASSED_SYNC) {
         // The answer to a Sync passed on (errored): passed back.
         if (type === Z) this.fifo.shift();
         this.startMessage(d, PASS_META, true);
         return;
+      }
+      if (this.passing.size > 0 && this.passing.has(ordinalOf(first))) {
+        // The answers to what a stand-in ran before it fails are the client's; its error (or the
+        // ReadyForQuery) begins the reply the injected one replaces.
+        if (type !== E && type !== Z) {
+          this.startMessage(d, PASS_META, true);
+          return;
+        }
+        this.passing.delete(ordinalOf(first));
       }
       this.startMessage(d, REPLY_META, false);
     }

@@ -25,7 +25,9 @@
  * transaction status the session last saw ('T' or 'E' become 'E': the statement failed inside a
  * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I',
  * and, for a request that begins with a Bind, come after its BindComplete (postgres-errors.ts);
- * the Closes a request begins with run first, their CloseCompletes before it (postgres-aborted.ts).
+ * the Closes a request begins with run first, their CloseCompletes before it, and a request that
+ * parses and runs a statement has the server run what comes before its Execute, whose replies
+ * the client gets before the error, as a statement failing as it runs (postgres-aborted.ts).
  * A Flush does not end a request: a client that sends Parse, Describe, Flush and the rest once
  * the description is in (postgres.js) has its Sync end it. An error drawn before the request's
  * Sync has come goes alone, as the server's does: the messages up to the Sync go nowhere, as the
@@ -33,11 +35,12 @@
  * (the session, postgres-session.ts). A COMMIT that draws an error (a simple query, a statement
  * of one, an extended batch that runs it alone) is replaced by ROLLBACK on its way to the
  * server (one of its own in the extended protocol for a COMMIT run by name, which leaves the
- * unnamed statement), and its ReadyForQuery says 'I' (postgres-commit.ts). Any other request that draws one inside a
- * transaction block is replaced by a message that fails, so that the server's block is aborted
- * as the client is told (postgres-aborted.ts); so is one behind a request in flight that may
- * begin or end a block, whose error then says the server's status after it (postgres-blocks.ts),
- * and one that begins with a Parse of the unnamed statement, which drops the one before.
+ * unnamed statement), and its ReadyForQuery says 'I' (postgres-commit.ts). Any other request
+ * that draws one inside a transaction block is replaced by a message that fails, so that the
+ * server's block is aborted as the client is told (postgres-aborted.ts); so is one behind a
+ * request in flight that may begin or end a block, whose error then says the server's status
+ * after it (postgres-blocks.ts), and one that begins with a Parse of the unnamed statement and
+ * runs nothing, which drops the one before.
  */
 import type { ErrorReply, ErrorReplyContext, Protocol } from '../protocol.js';
 import { encodeError, errorKinds } from './postgres-errors.js';
