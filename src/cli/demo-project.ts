@@ -15,12 +15,10 @@ import { UsageError } from '../core/exit.js';
 import { resolveStateDir } from '../core/state-dir.js';
 import { mkdirp } from '../fs/mkdirp.js';
 import { parseMix, type MixEntrySpec, type MixSpec } from '../proxy/mix.js';
+import { DEMO_MIN_SECONDS } from './demo-seconds.js';
 
 /** The demo proxy's mix unless `--behaviors` says otherwise: a little latency, nothing that fails the job. */
 export const DEMO_MIX = '5:delay';
-
-/** The demo load's three cycles last 5 s at least each: long enough to play with the mix. */
-export const DEMO_MIN_SECONDS = 15;
 
 /** Cycles of the demo load: long enough to play with the mix, bounded in time. */
 export function demoConfig(proxyPort: number, appPort: number, seconds: number, mix: MixSpec = withDemoOptions(DEMO_MIX)): string {

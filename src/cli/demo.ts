@@ -3,18 +3,16 @@
  * (tui-demo.ts); otherwise, or with --plain, the same job run headless as `--ci` runs one, its
  * lines printed, its queue, results and reports kept in the same place (demo-project.ts).
  */
-import { runCi } from '../ci/run-ci.js';
-import { UsageError } from '../core/exit.js';
-import { DEMO_MIN_SECONDS, prepareDemo } from './demo-project.js';
+import { demoSeconds } from './demo-seconds.js';
 import type { Io } from './proxy-command.js';
 import { runTuiDemo } from './tui-demo.js';
 
 export async function runDemo(o: { duration: string; behaviors?: string; plain?: boolean; stateDir?: string }, io: Io): Promise<number> {
-  const seconds = Number(o.duration);
-  if (!Number.isFinite(seconds) || seconds <= 0 || seconds > 3600) throw new UsageError('--duration: seconds from 1 to 3600');
-  if (seconds < DEMO_MIN_SECONDS) io.err.write(`marteau-tui demo: --duration ${o.duration} is raised to ${DEMO_MIN_SECONDS} s (three cycles of 5 s at least)\n`);
+  const seconds = demoSeconds(o.duration, io.err);
   if (!o.plain && io.out.isTTY && process.stdin.isTTY) return runTuiDemo(seconds, { stateDir: o.stateDir, behaviors: o.behaviors, out: io.out });
   if (!o.plain) io.out.write('(not a terminal: the demo job headless, as `marteau-tui --ci` runs one, instead of the control center)\n');
+  // Loaded here, not above: the control center's first frame does not wait for them.
+  const [{ runCi }, { prepareDemo }] = await Promise.all([import('../ci/run-ci.js'), import('./demo-project.js')]);
   const demo = await prepareDemo(seconds, o);
   let code: number;
   try {

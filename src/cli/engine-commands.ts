@@ -6,6 +6,8 @@
 import path from 'node:path';
 import { Argument, Option, type Command } from 'commander';
 import { EXIT, UsageError } from '../core/exit.js';
+import type { Engine } from '../core/engine.js';
+import type { TuiBackend } from '../ui/backend.js';
 import type { Io } from './proxy-command.js';
 import { SWEEP_KINDS } from '../config/sweep-kinds.js';
 import type { SweepCommandOptions } from './sweep-command.js';
@@ -142,9 +144,9 @@ async function runControlCenter(g: GlobalOptions): Promise<number> {
 }
 
 async function controlCenter(g: GlobalOptions, stop: AbortSignal): Promise<number> {
-  const { assertTerminal, runTui } = await import('../ui/run.js');
+  const [{ assertTerminal, runTui }, { StartingBackend }] = await Promise.all([import('../ui/run.js'), import('../ui/starting-backend.js')]);
   assertTerminal();
-  const [{ Engine }, { engineBackend }] = await Promise.all([import('../core/engine.js'), import('../ui/engine-backend.js')]);
+  // Read before the first frame: a mistake in them is said as any command's, on the plain terminal.
   const config = await nodes(g);
   // On a team queue the workers run the jobs; a terminal that runs them too would take the
   // team's jobs onto whatever machine someone opened a TUI on.
@@ -152,17 +154,28 @@ async function controlCenter(g: GlobalOptions, stop: AbortSignal): Promise<numbe
   const stateDir = await stateDirOf(g);
   // Stopped before its engine starts: no job is claimed to be interrupted at once.
   if (stop.aborted) return EXIT.interrupted;
-  const engine = new Engine({ runners: loadRunners, stateDir, nodes: config, run: runsJobs ? 'all' : 'none', rereadNodes: true });
-  await engine.start();
-  const backend = engineBackend(engine, { cwd: process.cwd(), bell: () => process.stdout.write('\x07') });
+  const starting = new StartingBackend(process.cwd());
+  let open: { engine: Engine; backend: TuiBackend & { stop(): void } } | undefined;
   let stopped = new Set<string>();
   try {
-    const { interrupted } = await runTui(backend, path.basename(process.cwd()), undefined, stop);
-    stopped = new Set(backend.getSnapshot().jobs.filter((j) => j.runsHere).map((j) => j.id));
+    // The engine's modules and its start wait for the first frame: on a busy machine they kept
+    // the screen blank for seconds.
+    const { interrupted } = await runTui(starting, path.basename(process.cwd()), undefined, stop, async (closed) => {
+      const [{ Engine }, { engineBackend }] = await Promise.all([import('../core/engine.js'), import('../ui/engine-backend.js')]);
+      // Closed (q, a signal) before its engine starts: no job is claimed to be interrupted at once.
+      if (closed.aborted) return;
+      const engine = new Engine({ runners: loadRunners, stateDir, nodes: config, run: runsJobs ? 'all' : 'none', rereadNodes: true });
+      await engine.start();
+      open = { engine, backend: engineBackend(engine, { cwd: process.cwd(), bell: () => process.stdout.write('\x07'), messages: starting.messages }) };
+      starting.attach(open.backend);
+    });
+    stopped = new Set(open?.backend.getSnapshot().jobs.filter((j) => j.runsHere).map((j) => j.id));
     return interrupted ? EXIT.interrupted : EXIT.ok;
   } finally {
-    backend.stop();
-    await engine.stop();
-    for (const line of leavingLines(engine.getSnapshot().jobs, stopped, { stateDir, flag: g.stateDir, runsJobs })) process.stdout.write(`${line}\n`);
+    if (open) {
+      open.backend.stop();
+      await open.engine.stop();
+      for (const line of leavingLines(open.engine.getSnapshot().jobs, stopped, { stateDir, flag: g.stateDir, runsJobs })) process.stdout.write(`${line}\n`);
+    }
   }
 }

@@ -109,11 +109,11 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
       ) : (
         <Box flexDirection="column" height={l.body}>
           <Box height={l.topH}>
-            <QueuePane jobs={d.jobs} selected={d.jobIndex} top={s.queueTop} focused={focus === 'queue'} height={l.topH} width={l.left} filter={s.filter} now={now} />
+            <QueuePane jobs={d.jobs} selected={d.jobIndex} top={s.queueTop} focused={focus === 'queue'} height={l.topH} width={l.left} filter={s.filter} now={now} empty={snap.starting ? STARTING : undefined} />
             <NodesPane nodes={snap.nodes} selected={s.sel.nodes} focused={focus === 'nodes'} height={l.topH} width={l.right} />
           </Box>
           <Box height={l.midH}>
-            <ProxiesPane proxies={d.proxies} schedules={snap.schedules} empty={emptyProxies(d.job, snap.jobs.length > 0)} selected={d.proxyIndex} focused={focus === 'proxies'} height={l.midH} width={l.left} now={now} />
+            <ProxiesPane proxies={d.proxies} schedules={snap.schedules} empty={snap.starting ? STARTING : emptyProxies(d.job, snap.jobs.length > 0)} selected={d.proxyIndex} focused={focus === 'proxies'} height={l.midH} width={l.left} now={now} />
             <BehaviorsPane proxy={d.proxy} rows={d.behaviorRows} schedule={schedule} selected={d.behaviorIndex} focused={focus === 'behaviors'} height={l.midH} width={l.right} />
           </Box>
           {modal?.kind === 'confirm' ? (
@@ -121,7 +121,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
           ) : modal?.kind === 'prompt' ? (
             <PromptDialog label={modal.label} value={modal.value} hint={modal.hint} width={overlayW} />
           ) : (
-            <OutputPane job={d.job?.name} empty={emptyOutput(d.job, snap.jobs.length > 0)} lines={d.lines} view={s.output} details={s.details && !!d.job} focused={focus === 'output'} height={l.outH} width={columns} rows={l.outRows} inner={l.outWidth} />
+            <OutputPane job={d.job?.name} empty={snap.starting ? STARTING : emptyOutput(d.job, snap.jobs.length > 0)} lines={d.lines} view={s.output} details={s.details && !!d.job} focused={focus === 'output'} height={l.outH} width={columns} rows={l.outRows} inner={l.outWidth} />
           )}
         </Box>
       )}
@@ -130,6 +130,9 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
     </Box>
   );
 }
+
+/** What the empty panes say while the engine starts: not yet read, rather than none there. */
+const STARTING = 'starting: reading the queue and the nodes…';
 
 /**
  * An empty Proxies pane says why, of the selected job: it has none (the config to change), they

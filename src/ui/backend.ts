@@ -59,6 +59,8 @@ export interface TuiSnapshot {
   schedules: readonly ScheduleView[];
   /** A shared queue (team mode): its masked URL, and false while it cannot be reached. */
   queue?: { label?: string; online: boolean };
+  /** The first frames, drawn while the engine starts (StartingBackend): nothing read yet. */
+  starting?: boolean;
 }
 
 export interface TuiBackend {

@@ -31,6 +31,8 @@ export interface EngineBackendOptions {
   extraProxies?: () => Iterable<Proxy>;
   /** Rings the terminal bell (when a finished job's config asks for it). */
   bell?: () => void;
+  /** The log to say things in: the one the first frames showed (StartingBackend), kept whole. */
+  messages?: MessageLog;
 }
 
 export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBackend & { stop(): void } {
@@ -81,7 +83,7 @@ export function engineBackend(engine: Engine, o: EngineBackendOptions): TuiBacke
     remoteVersion++;
     for (const l of subscribers) l();
   });
-  const messages = new MessageLog();
+  const messages = o.messages ?? new MessageLog();
   const offFinished = engine.events.on('job.finished', (e) => {
     const report = e.report ? ` — report ${e.report}` : ` — results ${e.resultDir}`;
     messages.push(e.job.status === 'succeeded' ? 'info' : 'warn', `${e.job.id.slice(0, 8)} ${e.job.name} ${e.summary}${report}`, e.at);

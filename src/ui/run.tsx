@@ -24,8 +24,19 @@ export function assertTerminal(io: TuiIo = { stdin: process.stdin, stdout: proce
 /**
  * Resolves when the user quits, or `stop` aborts (a signal: as a quit that leaves any job
  * running here interrupted); `interrupted` when a running job was left behind.
+ *
+ * `afterFirstFrame` runs once the first frame is drawn: what the frame does not need (the
+ * engine's modules, its start) waits for it, so the screen is there at once, however busy the
+ * machine (with `backend` a StartingBackend it attaches to). `closed` aborts when the TUI closes
+ * first; runTui resolves only once it has settled, and its rejection closes the TUI and is thrown.
  */
-export async function runTui(backend: TuiBackend, title: string, io: TuiIo = { stdin: process.stdin, stdout: process.stdout }, stop?: AbortSignal): Promise<{ interrupted: boolean }> {
+export async function runTui(
+  backend: TuiBackend,
+  title: string,
+  io: TuiIo = { stdin: process.stdin, stdout: process.stdout },
+  stop?: AbortSignal,
+  afterFirstFrame?: (closed: AbortSignal) => Promise<void>,
+): Promise<{ interrupted: boolean }> {
   assertTerminal(io);
   let interrupted = false;
   const altScreen = process.env.MARTEAU_NO_ALT_SCREEN ? '' : '\x1b[?1049h';
@@ -47,8 +58,17 @@ export async function runTui(backend: TuiBackend, title: string, io: TuiIo = { s
     };
     if (stop?.aborted) onStop();
     else stop?.addEventListener('abort', onStop, { once: true });
+    const closed = new AbortController();
+    let failed: { error: unknown } | undefined;
+    const after = afterFirstFrame?.(closed.signal).catch((error: unknown) => {
+      failed = { error };
+      app.unmount();
+    });
     await app.waitUntilExit();
+    closed.abort();
     stop?.removeEventListener('abort', onStop);
+    await after;
+    if (failed) throw failed.error;
   } finally {
     process.off('exit', restore);
     restore();

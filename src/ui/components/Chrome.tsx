@@ -14,7 +14,7 @@ export const Header = memo(function Header(props: { title?: string; snap: TuiSna
   const { snap, proxies } = props;
   const counts = snap.jobs.reduce<Record<string, number>>((a, j) => ({ ...a, [j.state]: (a[j.state] ?? 0) + 1 }), {});
   const faults = proxies.reduce((s, p) => s + Object.entries(p.stats.behaviors).reduce((t, [n, c]) => t + (n === 'dummy' ? 0 : c), 0), 0);
-  const running = counts.running ? 'running' : 'idle';
+  const running = snap.starting ? 'starting' : counts.running ? 'running' : 'idle';
   // Early in the line: a narrow terminal cuts the end, and an offline queue must show.
   const team = snap.queue?.online === false ? 'queue offline (reconnecting)' : snap.queue?.label ? `team ${snap.queue.label}` : '';
   const head = ['marteau-tui', props.title ?? '', team, running].filter(Boolean);

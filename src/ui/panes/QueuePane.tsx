@@ -7,7 +7,7 @@ import { listWindow, outcomeWidth, queueLayout, queueRow } from '../queue-row.js
 import { color, jobStateColor } from '../theme.js';
 
 /** Jobs, newest first, fitted to the width (queue-row.ts); `enter` shows details in the Output pane. */
-export const QueuePane = memo(function QueuePane(props: { jobs: readonly JobRow[]; selected: number; top?: number; focused: boolean; height: number; width: number; filter: string; now: number }) {
+export const QueuePane = memo(function QueuePane(props: { jobs: readonly JobRow[]; selected: number; top?: number; focused: boolean; height: number; width: number; filter: string; now: number; empty?: string }) {
   const { jobs, selected, focused, height, width, filter, now } = props;
   const visible = queueRows(height);
   const first = listWindow(props.top, selected, jobs.length, visible);
@@ -21,7 +21,7 @@ export const QueuePane = memo(function QueuePane(props: { jobs: readonly JobRow[
   const extra = [where, filter ? `filter: ${filter}` : Object.entries(counts).map(([s, n]) => `${n} ${s}`).join(' · ')].filter(Boolean).join(' · ');
   return (
     <Pane title="Queue" index={1} focused={focused} height={height} width={width} extra={extra}>
-      {jobs.length === 0 ? <Text color={color('dim')}>{filter ? 'no job matches' : 'no job yet: press e to enqueue a .marteau.yml'}</Text> : null}
+      {jobs.length === 0 ? <Text color={color('dim')}>{filter ? 'no job matches' : (props.empty ?? 'no job yet: press e to enqueue a .marteau.yml')}</Text> : null}
       {shown.map((j, i) => {
         const isSel = first + i === selected;
         return (
