@@ -60,8 +60,8 @@ describe('memcache binary protocol framer', () => {
     expect(reps.map((r) => r.passthrough)).toEqual([false, true]);
   });
 
-  it('quiet commands, a bad magic and a key longer than the body are not framed: FramingError, bytes kept', () => {
-    for (const bad of [packet({ op: 0x0d, key: 'k' }), packet({ op: 0x00, key: 'k' }).replace('\x80', '\x81'), packet({ op: 0x00, key: 'k' }).slice(0, 8) + '\0\0\0\0' + packet({ op: 0x00, key: 'k' }).slice(12)]) {
+  it('a bad magic and a key longer than the body are not framed: FramingError, bytes kept', () => {
+    for (const bad of [packet({ op: 0x00, key: 'k' }).replace('\x80', '\x81'), packet({ op: 0x00, key: 'k' }).slice(0, 8) + '\0\0\0\0' + packet({ op: 0x00, key: 'k' }).slice(12)]) {
       const s = memcache.createSession();
       const input = bin(packet({ op: 0x0a }) + bad);
       const segs = s.fromClient(bin(packet({ op: 0x0a })));
@@ -73,16 +73,85 @@ describe('memcache binary protocol framer', () => {
     expect(() => s.fromServer(bin('SERVER_ERROR out of memory\r\n'))).toThrow(FramingError);
   });
 
+  /** The replies to `reqs`, split at `points`: each request's (empty when it got none), or a passthrough's. */
+  function quietReplies(reqs: string, reps: string, points: number[], skip: number[] = []): string[] {
+    const s = memcache.createSession();
+    s.fromClient(bin(reqs));
+    for (const o of skip) s.skipped?.(o);
+    const out: string[] = [];
+    let cur: string | undefined;
+    for (const piece of splitAt(bin(reps), points)) {
+      for (const x of s.fromServer(piece)) {
+        if (x.passthrough) { out.push(`pass ${x.data.toString('latin1')}`); continue; }
+        cur = (x.start ? '' : cur!) + x.data.toString('latin1');
+        if (x.end) out.push(cur);
+      }
+    }
+    expect(s.buffered()).toBe(0);
+    return out;
+  }
+
+  it('quiet commands: a reply is the oldest quiet request whose opcode and opaque (and key) it echoes; those it passes got none, an empty reply each', () => {
+    const reqs = [
+      packet({ op: 0x09, key: 'miss', opaque: 1 }), packet({ op: 0x09, key: 'hit', opaque: 2 }),
+      // libmemcached's multi-get: GETKQ of one opaque, told apart by key.
+      packet({ op: 0x0d, key: 'a', opaque: 0 }), packet({ op: 0x0d, key: 'b', opaque: 0 }), packet({ op: 0x0d, key: 'c', opaque: 0 }),
+      packet({ op: 0x11, key: 'k', extras: 8, value: 'v', opaque: 3 }), packet({ op: 0x14, key: 'gone', opaque: 4 }),
+      packet({ op: 0x0a, opaque: 5 }),
+    ];
+    const hit = packet({ reply: true, op: 0x09, extras: 4, value: 'V', opaque: 2 });
+    const b = packet({ reply: true, op: 0x0d, key: 'b', extras: 4, value: 'B', opaque: 0 });
+    const notFound = packet({ reply: true, op: 0x14, status: 1, value: 'Not found', opaque: 4 });
+    const noop = packet({ reply: true, op: 0x0a, opaque: 5 });
+    const reps = hit + b + notFound + noop;
+    const want = ['', hit, '', b, '', '', notFound, noop];
+    const n = bin(reps).length;
+    for (let cut = 0; cut <= n; cut++) expect(quietReplies(reqs.join(''), reps, [cut])).toEqual(want);
+    expect(quietReplies(reqs.join(''), reps, Array.from({ length: n }, (_, i) => i))).toEqual(want);
+    // Skipped (answered by the proxy), a quiet request waits for nothing: the hit is the next one's.
+    expect(quietReplies(reqs.join(''), reps, [], [0])).toEqual(want.slice(1));
+  });
+
+  it('a batch of thousands of quiet requests: each has its reply or none, the hit where it belongs', () => {
+    const reqs = Array.from({ length: 3000 }, (_, i) => packet({ op: 0x09, key: `k${i}`, opaque: i })).join('') + packet({ op: 0x0a, opaque: 9999 });
+    const hit = packet({ reply: true, op: 0x09, extras: 4, value: 'V', opaque: 2000 });
+    const noop = packet({ reply: true, op: 0x0a, opaque: 9999 });
+    const got = quietReplies(reqs, hit + noop, [10]);
+    expect(got.length).toBe(3001);
+    expect(got.flatMap((r, i) => (r ? [i] : []))).toEqual([2000, 3000]);
+    expect([got[2000], got[3000]]).toEqual([hit, noop]);
+  });
+
+  it('an error behind quiet requests waiting goes to the server as a NOOP of its opaque, whose reply ends them', () => {
+    const s = memcache.createSession();
+    const getq = bin(packet({ op: 0x09, key: 'miss', opaque: 1 }));
+    const get = bin(packet({ op: 0x00, key: 'k', opaque: 0xabcd }));
+    const setq = bin(packet({ op: 0x11, key: 'k', extras: 8, value: 'v', opaque: 3 }));
+    s.fromClient(Buffer.concat([getq, get, setq]));
+    // None ahead of the GETQ; a QUITQ is answered by the close alone.
+    expect(memcache.standIn?.(getq, true, s, 0)).toBeUndefined();
+    expect(memcache.standIn?.(bin(packet({ op: 0x17 })), true, s, 3)).toBeUndefined();
+    const noop = memcache.standIn?.(get, true, s, 1);
+    expect(noop?.equals(bin(packet({ op: 0x0a, opaque: 0xabcd })))).toBe(true);
+    const forSetq = memcache.standIn?.(setq, false, s, 2);
+    expect(forSetq?.equals(bin(packet({ op: 0x0a, opaque: 3 })))).toBe(true);
+    s.errored?.(1, noop);
+    s.errored?.(2, forSetq);
+    const reps = s.fromServer(bin(packet({ reply: true, op: 0x0a, opaque: 0xabcd }) + packet({ reply: true, op: 0x0a, opaque: 3 })));
+    expect(reps.map((r) => [r.data.length, r.start, r.end, r.passthrough ?? false])).toEqual([[0, true, true, false], [24, true, true, false], [24, true, true, false]]);
+  });
+
   it('fuzz: no crash but FramingError, bounded buffer, emitted + drained == input', () => {
     const piece = fc.oneof(
       fc.constantFrom(
         packet({ op: 0x00, key: 'k' }), packet({ op: 0x01, key: 'k', extras: 8, value: 'abc' }), packet({ op: 0x10 }),
         packet({ op: 0x09, key: 'q' }), packet({ reply: true, op: 0x00, extras: 4, value: 'v' }), packet({ reply: true, op: 0x10, key: 'a', value: '1' }),
+        packet({ reply: true, op: 0x0d, key: 'k', extras: 4, value: 'v' }), packet({ reply: true, op: 0x09, extras: 4, value: 'v' }),
         packet({ reply: true, op: 0x10 }), packet({ op: 0x01, key: 'v', extras: 8, value: 'v'.repeat(3000) }),
       ),
       fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a).toString('latin1')),
     );
-    const prime = bin(packet({ op: 0x00, key: 'a' }) + packet({ op: 0x10 }) + packet({ op: 0x01, key: 'b', extras: 8 }));
+    const prime = bin(packet({ op: 0x0d, key: 'k' }) + packet({ op: 0x00, key: 'a' }) + packet({ op: 0x10 }) + packet({ op: 0x09, key: 'q' }) + packet({ op: 0x01, key: 'b', extras: 8 }));
     fc.assert(fc.property(fc.array(piece, { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 8 }), fc.boolean(), (parts, points, replies) => {
       const s = memcache.createSession();
       const data = bin((replies ? '' : '\x80') + parts.join(''));

@@ -10,15 +10,24 @@
  * gets one reply packet, except STAT: a packet per statistic, then one without a key. A reply
  * nobody asked for is passthrough.
  *
- * Not framed, honestly (a FramingError: the engine passes the connection through raw, and says so):
- * - the quiet commands (GETQ, SETQ, DELETEQ, ...): memcached answers them only on a miss or an
- *   error, so which reply belongs to which request depends on results the proxy cannot know
- *   before it sees them (as the text protocol's `q` flag); QUITQ, answered by the close alone,
- *   is framed (noReply);
- * - a packet whose magic is wrong or whose extras and key are longer than its body (memcached
- *   closes such a connection).
+ * The quiet commands (GETQ, GETKQ, SETQ, DELETEQ, ...) are answered only when they fail (GETQ
+ * and GETKQ: only on a hit), as memcached 1.6 does: clients send a batch of them closed by a
+ * NOOP or a plain GETK (libmemcached's multi-get), whose reply says that those still unanswered
+ * got none. A reply is matched to the oldest quiet request waiting by the opcode and opaque
+ * memcached echoes (and the key, which GETKQ's and GATKQ's replies carry: libmemcached sends a
+ * batch's with one opaque); a request it does not match got no reply, and its exchange ends
+ * with an empty reply frame right there. Quiet requests of one opcode and opaque that a client
+ * cannot tell apart either are matched first come. An error injected behind quiet requests still
+ * waiting is sent to the server as a NOOP of its opaque (standIn), whose reply it replaces: that
+ * reply closes the batch, so the error goes in its turn and the requests ahead of it end (the
+ * error would otherwise wait for a later reply, and a client waiting for the error sends none).
+ * QUITQ, answered by the close alone, is noReply.
+ *
+ * Not framed, honestly (a FramingError: the engine passes the connection through raw, and says
+ * so): a packet whose magic is wrong or whose extras and key are longer than its body
+ * (memcached closes such a connection).
  */
-import { END, type Frames, NO_REPLY, passAll, START } from '../frames.js';
+import { copyOf, END, type Frames, NO_REPLY, passAll, START } from '../frames.js';
 import { FramingError, MAX_HEAD_BYTES, type ErrorReply } from '../protocol.js';
 import { MemcacheSessionBase } from './memcache-session.js';
 
@@ -26,7 +35,10 @@ export const REQUEST_MAGIC = 0x80;
 const REPLY_MAGIC = 0x81;
 const HEADER = 24;
 const OP_QUIT = 0x07;
+const OP_NOOP = 0x0a;
+const OP_GETKQ = 0x0d;
 const OP_STAT = 0x10;
+const OP_GATKQ = 0x24;
 const OP_QUITQ = 0x17;
 
 /** GETQ GETKQ SETQ ADDQ REPLACEQ DELETEQ INCRQ DECRQ FLUSHQ APPENDQ PREPENDQ GATQ GATKQ. */
@@ -46,12 +58,26 @@ const enum Replies {
   One,
   /** Packets until one without a key (STAT). */
   Stats,
+  /** One packet or none (a quiet command): which, the replies after it say. */
+  Quiet,
+}
+
+/** A quiet request waiting: what the reply it may get echoes. */
+interface QuietRequest {
+  ordinal: number;
+  opcode: number;
+  opaque: number;
+  /** GETKQ's and GATKQ's: their replies carry it. */
+  key: Buffer | undefined;
 }
 
 export class BinarySession extends MemcacheSessionBase<Replies> {
   // ---- client side
   /** Bytes left of the current request's value. */
   private valueLeft = 0;
+  /** The quiet requests waiting, oldest first from `quietHead` (their tag in `pending` is Quiet). */
+  private readonly quiet: QuietRequest[] = [];
+  private quietHead = 0;
 
   // ---- server side
   private replyKind = Replies.One;
@@ -79,7 +105,6 @@ export class BinarySession extends MemcacheSessionBase<Replies> {
       if (n - pos < HEADER) break;
       if (buf[pos] !== REQUEST_MAGIC) throw new FramingError(`memcache binary: request magic ${hex(buf[pos])}, not 0x80`);
       const op = buf[pos + 1];
-      if (QUIET.has(op)) throw new FramingError(`memcache binary: quiet command (opcode ${hex(op)}) hides some replies; not framed`);
       const head = HEADER + buf.readUInt16BE(pos + 2) + buf[pos + 4];
       const body = buf.readUInt32BE(pos + 8);
       if (head - HEADER > body) throw new FramingError(`memcache binary: extras and key longer than the body (opcode ${hex(op)})`);
@@ -89,7 +114,15 @@ export class BinarySession extends MemcacheSessionBase<Replies> {
       }
       const noReply = op === OP_QUITQ;
       const ordinal = this.nextOrdinal++;
-      if (!noReply) this.pending.push(ordinal, op === OP_STAT ? Replies.Stats : Replies.One);
+      if (QUIET.has(op)) {
+        const keyed = op === OP_GETKQ || op === OP_GATKQ;
+        const keyAt = pos + HEADER + buf[pos + 4];
+        const key = keyed ? copyOf(buf, keyAt, keyAt + buf.readUInt16BE(pos + 2)) : undefined;
+        this.quiet.push({ ordinal, opcode: op, opaque: buf.readUInt32BE(pos + 12), key });
+        this.pending.push(ordinal, Replies.Quiet);
+      } else if (!noReply) {
+        this.pending.push(ordinal, op === OP_STAT ? Replies.Stats : Replies.One);
+      }
       this.valueLeft = HEADER + body - head;
       out.push(pos, pos + head, START | (this.valueLeft === 0 ? END : 0) | (noReply ? NO_REPLY : 0), labelOf(op));
       pos += head;
@@ -109,10 +142,6 @@ export class BinarySession extends MemcacheSessionBase<Replies> {
     let pos = 0;
     let seg = 0;
     while (pos < n) {
-      if (!this.reply.active) {
-        this.replyKind = this.beginReply(Replies.One);
-        seg = pos;
-      }
       if (this.bodyLeft > 0) {
         const take = Math.min(this.bodyLeft, n - pos);
         pos += take;
@@ -120,6 +149,11 @@ export class BinarySession extends MemcacheSessionBase<Replies> {
       } else {
         if (n - pos < HEADER) break;
         if (buf[pos] !== REPLY_MAGIC) throw new FramingError(`memcache binary: reply magic ${hex(buf[pos])}, not 0x81`);
+        if (!this.reply.active) {
+          if (!this.unanswered(out, buf, pos, n)) break;
+          this.replyKind = this.beginReply(Replies.One);
+          seg = pos;
+        }
         this.lastPacket = this.replyKind !== Replies.Stats || buf.readUInt16BE(pos + 2) === 0;
         this.bodyLeft = buf.readUInt32BE(pos + 8);
         pos += HEADER;
@@ -129,6 +163,7 @@ export class BinarySession extends MemcacheSessionBase<Replies> {
         seg = pos;
         if (this.owned) {
           this.owned = false;
+          if (this.replyKind === Replies.Quiet) this.shiftQuiet();
           this.pending.shift();
         }
       }
@@ -138,6 +173,88 @@ export class BinarySession extends MemcacheSessionBase<Replies> {
     return out;
   }
 
+  /**
+   * A reply starts at `pos`: the quiet requests ahead of the one it answers got none. Each ends
+   * with an empty reply, there. False when the reply's key, not all in `buf` (up to `n`), is
+   * needed to tell.
+   */
+  private unanswered(out: Frames, buf: Buffer, pos: number, n: number): boolean {
+    while (this.pending.waiting && this.pending.headTag === Replies.Quiet) {
+      const mine = answers(buf, pos, n, this.quiet[this.quietHead]);
+      if (mine !== false) return mine !== undefined;
+      this.reply.begin(false);
+      out.push(pos, pos, this.reply.flags(true));
+      this.shiftQuiet();
+      this.pending.shift();
+    }
+    return true;
+  }
+
+  /** The oldest quiet request has its reply, or none. */
+  private shiftQuiet(): void {
+    const q = this.quiet;
+    if (++this.quietHead === q.length) {
+      q.length = 0;
+      this.quietHead = 0;
+    } else if (this.quietHead > 1024 && this.quietHead * 2 > q.length) {
+      // A client that never lets its quiet requests run out (SETQ after SETQ): drop those done.
+      q.splice(0, this.quietHead);
+      this.quietHead = 0;
+    }
+  }
+
+  override skipped(ordinal: number): void {
+    this.forgetQuiet(ordinal);
+    super.skipped(ordinal);
+  }
+
+  errored(ordinal: number, standIn?: Buffer): void {
+    if (standIn === undefined) return;
+    // The NOOP sent in its place is answered.
+    this.forgetQuiet(ordinal);
+    const i = this.pending.indexOf(ordinal);
+    if (i >= 0) this.pending.setTag(i, Replies.One);
+  }
+
+  /**
+   * A NOOP of `request`'s opaque, to go in its place, when quiet requests ahead of it
+   * (`ordinal`) wait: the error drawn for it then waits for the NOOP's reply, which says what
+   * became of them.
+   */
+  standIn(request: Buffer, ordinal: number): Buffer | undefined {
+    // QUITQ is answered by the close alone: a NOOP's reply would be nobody's.
+    const oldest = this.quiet[this.quietHead];
+    if (oldest === undefined || oldest.ordinal >= ordinal || request[1] === OP_QUITQ) return undefined;
+    const noop = Buffer.alloc(HEADER);
+    noop[0] = REQUEST_MAGIC;
+    noop[1] = OP_NOOP;
+    request.copy(noop, 12, 12, 16);
+    return noop;
+  }
+
+  private forgetQuiet(ordinal: number): void {
+    // Almost always one of the latest: the request a fault just met.
+    for (let i = this.quiet.length - 1; i >= this.quietHead; i--) {
+      if (this.quiet[i].ordinal !== ordinal) continue;
+      this.quiet.splice(i, 1);
+      if (this.quietHead === this.quiet.length) this.quiet.length = this.quietHead = 0;
+      return;
+    }
+  }
+}
+
+/**
+ * Whether the reply packet at `pos` is `q`'s: its opcode and opaque, and its key when `q` has
+ * one (undefined: the key is not all in `buf` up to `n` yet). A failure's reply carries no key
+ * (memcached's error replies have none): it is the oldest one's.
+ */
+function answers(buf: Buffer, pos: number, n: number, q: QuietRequest): boolean | undefined {
+  if (buf[pos + 1] !== q.opcode || buf.readUInt32BE(pos + 12) !== q.opaque) return false;
+  const keyLength = buf.readUInt16BE(pos + 2);
+  if (q.key === undefined || keyLength === 0) return true;
+  const at = pos + HEADER + buf[pos + 4];
+  if (n < at + keyLength) return undefined;
+  return q.key.equals(buf.subarray(at, at + keyLength));
 }
 
 const EMPTY = Buffer.alloc(0);

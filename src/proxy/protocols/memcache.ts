@@ -218,6 +218,15 @@ class MemcacheSession extends OffsetSession {
     this.inner?.skipped(ordinal);
   }
 
+  errored(ordinal: number, standIn?: Buffer): void {
+    if (this.inner instanceof BinarySession) this.inner.errored(ordinal, standIn);
+  }
+
+  /** What goes to the server in place of a request an error is drawn for (BinarySession.standIn). */
+  standIn(request: Buffer, ordinal: number): Buffer | undefined {
+    return this.inner instanceof BinarySession ? this.inner.standIn(request, ordinal) : undefined;
+  }
+
   buffered(): number {
     return this.inner?.buffered() ?? 0;
   }
@@ -289,6 +298,8 @@ export const memcache: Protocol = {
   errorKinds,
   defaultError: 'SERVER_ERROR',
   createSession: () => new MemcacheSession(),
+  standIn: (request, _whole, session, ordinal) =>
+    session instanceof MemcacheSession && ordinal !== undefined && isBinaryRequest(request) ? session.standIn(request, ordinal) : undefined,
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     const req = ctx.request;
     const e = ERRORS[kind] ?? ERRORS.SERVER_ERROR;
