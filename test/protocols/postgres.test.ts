@@ -437,7 +437,7 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     // follow them in a batch): of the unnamed statement when the request parses it next, else of
     // a statement of no use, which drops none; then Sync. Their CloseCompletes come before the error.
     const closes = Buffer.concat([msg('C', Buffer.from('S'), 'a'), msg('C', Buffer.from('P'), '')]);
-    for (const [next, name] of [[run(''), 'marteau_tui_chaos'], [Buffer.concat([parse('SELECT 1'), run('')]), '']]) {
+    for (const [next, name] of [[run(''), 'marteau_tui_chaos'], [Buffer.concat([parse('SELECT 1'), run('')]), '']] as [Buffer, string][]) {
       const closing = postgres.standIn!(Buffer.concat([closes, next]), true, s)!;
       expect(closing.subarray(0, closes.length)).toEqual(closes);
       expect(closing.subarray(closes.length).toString('latin1')).toMatch(new RegExp(`^P....${name}\\0SELECT '.*marteau-tui.*'::integer\\0\\0\\0S\\0\\0\\0\\x04$`, 's'));
