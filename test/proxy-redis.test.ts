@@ -456,6 +456,9 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
       // Unknown to redis 7.0 (a module's, a later version's): it says so first, whatever its state.
       ['CLIENT', 'SETINFO', 'LIB-NAME', 'x'], ['CLIENT', 'MAINT_NOTIFICATIONS', 'on'], ['JSON.SET', 'st:j', '$', '1'], ['CONFIG'],
       ['MULTI'], ['ECHO', 'x'], ['JSON.GET', 'st:j'], ['EXEC'],
+      // The wrong number of arguments for the command: it says so next, whatever its state (in a block too, which it aborts).
+      ['SET', 'st:k'], ['GET'], ['CONFIG', 'GET'], ['EXPIRE', 'st:k'], ['PING', 'a', 'b'], ['EVAL', 'return 1'], ['FUNCTION', 'STATS', 'x'],
+      ['MULTI'], ['SET', 'st:k'], ['EXEC'],
       ['HELLO', '2'], ['QUIT'],
     ];
     const refused = async (port: number) => {

@@ -4,7 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMAND_FLAGS } from '../src/proxy/protocols/redis-commands.js';
+import { COMMAND_ARITY, COMMAND_FLAGS } from '../src/proxy/protocols/redis-commands.js';
 import { MultiBlocks } from '../src/proxy/protocols/redis-multi.js';
 import { refuses, refusesExec, saidAs } from '../src/proxy/protocols/redis-refusals.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
@@ -34,9 +34,16 @@ describe.skipIf(!haveServer('redis-server'))('redis command flags against redis-
     try {
       const infos = (await r.call('COMMAND')) as Info[];
       const live: Record<string, string> = {};
-      for (const c of infos) for (const one of [c, ...(c[9] ?? [])]) live[one[0].toUpperCase()] = letters(one);
+      const arity: Record<string, number> = {};
+      for (const c of infos) {
+        for (const one of [c, ...(c[9] ?? [])]) {
+          live[one[0].toUpperCase()] = letters(one);
+          arity[one[0].toUpperCase()] = one[1];
+        }
+      }
       expect(Object.keys(live).length).toBeGreaterThan(300);
       expect(COMMAND_FLAGS).toEqual(live);
+      expect(COMMAND_ARITY).toEqual(arity);
     } finally {
       r.disconnect();
     }
@@ -44,6 +51,24 @@ describe.skipIf(!haveServer('redis-server'))('redis command flags against redis-
 });
 
 describe('which requests a kind meets', () => {
+  // processCommand checks the arity before any state: 'wrong number of arguments' in all of them.
+  it('a request of the wrong number of arguments for its command passes at every kind but ERR, multi-bulk or inline', () => {
+    for (const kind of ['LOADING', 'READONLY', 'OOM', 'BUSY', 'MASTERDOWN', 'MISCONF', 'NOAUTH', 'CLUSTERDOWN']) {
+      expect(refuses(kind, 'SET', cmd('SET', 'k')), kind).toBe(false);
+      expect(refuses(kind, 'SET', Buffer.from('set k\r\n')), kind).toBe(false);
+      expect(refuses(kind, 'SET', Buffer.from('set "a b"\r\n')), kind).toBe(false);
+      expect(refuses(kind, 'GET', cmd('GET', 'a', 'b')), kind).toBe(false);
+      expect(refuses(kind, 'CONFIG', cmd('CONFIG', 'GET')), kind).toBe(false);
+      expect(refuses(kind, 'HSET', cmd('HSET', 'h', 'f')), kind).toBe(false);
+    }
+    expect(refuses('OOM', 'SET', cmd('SET', 'k'), true)).toBe(false);
+    expect(refuses('READONLY', 'SET', Buffer.from('set k v ex 10\r\n'))).toBe(true);
+    expect(refuses('READONLY', 'HSET', cmd('HSET', 'h', 'f', 'v', 'g', 'w'))).toBe(true);
+    expect(refuses('NOSCRIPT', 'EVALSHA', cmd('EVALSHA', 'abc'))).toBe(false);
+    expect(refuses('NOSCRIPT', 'EVALSHA', cmd('EVALSHA', 'abc', '0'))).toBe(true);
+    expect(refuses('ERR', 'SET', cmd('SET', 'k'))).toBe(true);
+  });
+
   it('by the command flags; subcommands by their own, multi-bulk or inline', () => {
     expect(refuses('LOADING', 'HELLO', cmd('HELLO', '3'))).toBe(false);
     expect(refuses('LOADING', 'GET', cmd('GET', 'k'))).toBe(true);

@@ -294,6 +294,22 @@ describe('redis framer: fuzz', () => {
 });
 
 describe('redis errors', () => {
+  // A real redis refuses it as it is queued (the block then aborted): its flags are not the block's.
+  it('a command of the wrong number of arguments queued in a block does not decide its EXEC', () => {
+    const execRefused = (queued: string[][], inline = false) => {
+      const s = redis.createSession();
+      const requests = [['MULTI'], ...queued, ['EXEC']].map((r) => (inline ? `${r.join(' ')}\r\n` : cmd(...r)));
+      s.fromClient(B(requests.join('')));
+      const exec = queued.length + 1;
+      s.insteadOf!(exec);
+      return redis.refuses!('READONLY', 'EXEC', B(requests[exec]), s, exec);
+    };
+    expect(execRefused([['GET', 'k'], ['SET', 'k', 'v']])).toBe(true);
+    expect(execRefused([['GET', 'k'], ['SET', 'k']])).toBe(false);
+    expect(execRefused([['GET', 'k'], ['SET', 'k']], true)).toBe(false);
+    expect(execRefused([['SETEX', 'k', '10', 'v']], true)).toBe(true);
+  });
+
   it('encodes every kind as a RESP error line, none fatal, LOADING by default', () => {
     expect(redis.defaultError).toBe('LOADING');
     expect(redis.framesReplies).toBe(true);

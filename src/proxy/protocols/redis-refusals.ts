@@ -6,7 +6,7 @@
  * server would serve passes untouched: a client asking for READONLY gets what a replica does,
  * reads working, and one at 100:error LOADING can still connect, as it would to a loading redis.
  */
-import { COMMAND_FLAGS } from './redis-commands.js';
+import { arityFits, COMMAND_FLAGS } from './redis-commands.js';
 import { DOLLAR, EMPTY, inlineWords, LF, lengthLine, STAR } from './redis-resp.js';
 
 /**
@@ -45,13 +45,15 @@ const CONTAINERS = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('
  * command; NOSCRIPT only EVALSHA's. A command or subcommand redis 7.0 does not name (a
  * module's, a later version's: CLIENT SETINFO) passes: processCommand answers 'unknown command'
  * before it looks at any state, so a redis 7.0 in that state answers it as the server behind
- * does (one that knows it serves it, whatever its flags would say). EXEC: refusesExec, for a
- * block the session kept; refused otherwise.
+ * does (one that knows it serves it, whatever its flags would say). So does a request of the
+ * wrong number of arguments for its command (SET k): processCommand checks the arity next, and
+ * answers 'wrong number of arguments' in every state, as the server behind does (ERR, a generic
+ * error, may still meet it). EXEC: refusesExec, for a block the session kept; refused otherwise.
  * `queued`: the request is queued in a MULTI block, where a redis over maxmemory refuses any
  * command but QUIT (queueing takes memory; EXEC, DISCARD and RESET end the block).
  */
 export function refuses(kind: string, label: string | undefined, request: Buffer, queued = false): boolean {
-  if (kind === 'NOSCRIPT') return label === 'EVALSHA' || label === 'EVALSHA_RO';
+  if (kind === 'NOSCRIPT') return (label === 'EVALSHA' || label === 'EVALSHA_RO') && arityFits(label, argcOf(request));
   const rule = RULES[kind];
   if (rule === undefined || label === undefined || label === 'EXEC') return true;
   let name = label;
@@ -62,7 +64,7 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
     name = `${label}|${sub}`;
   }
   const flags = COMMAND_FLAGS[name];
-  if (flags === undefined) return false;
+  if (flags === undefined || !arityFits(name, argcOf(request))) return false;
   if (queued && kind === 'OOM') return label !== 'QUIT';
   return rule(flags, name, request);
 }
@@ -101,6 +103,17 @@ export function saidAs(kind: string, label: string | undefined, request: Buffer,
     ? queued.some((l) => !CONTAINERS.has(l) && COMMAND_FLAGS[l]?.includes('w'))
     : label === 'FCALL' || (COMMAND_FLAGS[CONTAINERS.has(label) ? `${label}|${wordOf(request, 1)}` : label] ?? '').includes('w');
   return writes ? 'READONLY' : kind;
+}
+
+/** The words an inline request's line is split into, counted up to this many: no command's arity is over 8. */
+const ARGC_COUNTED = 16;
+const WORDS: number[] = [];
+
+/** How many words a request has, its command's name with them (up to ARGC_COUNTED); -1 when its first segment does not say. */
+function argcOf(req: Buffer): number {
+  const lf = req.indexOf(LF);
+  if (req[0] === STAR) return lf < 0 ? -1 : lengthLine(req, 1, lf) ?? -1;
+  return inlineWords(req, 0, lf < 0 ? req.length : lf, ARGC_COUNTED, WORDS) / 2;
 }
 
 /** Word `n` of a request (1: its subcommand), upper case; undefined when it has none or its first segment does not hold it. */

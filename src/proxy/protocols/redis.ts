@@ -39,6 +39,7 @@ import { END, Frames, MUST_FORWARD, NO_REPLY, PASS, passAll, START, WHOLE } from
 import { Tail } from './held-bytes.js';
 import { encodeError, errorKinds } from './redis-errors.js';
 import { refuses, refusesExec, saidAs } from './redis-refusals.js';
+import { arityFits } from './redis-commands.js';
 import { RedisReplies } from './redis-replies.js';
 import { MultiBlocks, TRANSACTION_COMMANDS } from './redis-multi.js';
 import {
@@ -125,7 +126,7 @@ class RedisSession extends RedisReplies implements FramerSession {
             pos = head.end;
             continue;
           }
-          this.beginRequest(buf, head.args, head.argc);
+          this.beginRequest(buf, head.args, head.argc, head.count);
           pos = head.end;
           this.argsLeft = head.argsLeft;
           this.bulkLeft = head.bulkLeft;
@@ -146,7 +147,7 @@ class RedisSession extends RedisReplies implements FramerSession {
           if (argc === 0) {
             out.push(pos, end, WHOLE | PASS);
           } else {
-            this.beginRequest(buf, words, argc);
+            this.beginRequest(buf, words, argc, argc < 2 * HEAD_ARGS ? argc / 2 : -1);
             this.emitRequest(out, pos, end, true);
           }
           pos = end;
@@ -233,8 +234,11 @@ class RedisSession extends RedisReplies implements FramerSession {
     return head;
   }
 
-  /** Name the request from its first `argc / 2` words, decide what its reply looks like, queue it. */
-  private beginRequest(buf: Buffer, words: readonly number[], argc: number): void {
+  /**
+   * Name the request from its first `argc / 2` words, decide what its reply looks like, queue
+   * it. `count`: its words, all of them (-1: not known).
+   */
+  private beginRequest(buf: Buffer, words: readonly number[], argc: number, count: number): void {
     const label = labelOf(buf, words[0], words[1]);
     let after = After.Normal;
     let mustForward = false;
@@ -255,7 +259,8 @@ class RedisSession extends RedisReplies implements FramerSession {
         }
       }
     }
-    if (this.multi.collecting && !TRANSACTION_COMMANDS.has(label)) this.multi.queue(label);
+    // One of the wrong number of arguments is refused as it is queued, in any state: as one redis does not know, not the block's.
+    if (this.multi.collecting && !TRANSACTION_COMMANDS.has(label) && arityFits(label, count)) this.multi.queue(label);
     const ordinal = this.nextOrdinal++;
     this.curOrdinal = ordinal;
     this.curLabel = label;
