@@ -8,7 +8,7 @@ import path from 'node:path';
 import { windowLine } from './measures/index.js';
 import { buildMatrix, matrixLines, type Matrix, type SteadyState } from './matrix.js';
 import { steadyVerdict, type SweepPlan } from '../config/sweep.js';
-import { abortReason, type RunAbort, type RunResults, type RunSummary } from './results.js';
+import { abortCoverage, abortReason, type RunAbort, type RunResults, type RunSummary } from './results.js';
 import { runVerdict, type RunVerdict } from './verdict.js';
 import type { MarteauConfig, RunnerCatalogEntry } from '../config/marteau.js';
 import type { Progress } from '../core/events.js';
@@ -51,15 +51,19 @@ export function summaryLine(s: RunSummary): string {
 }
 
 /**
- * The last progress of a finished run, in its report's figures: a tool's live count need not
+ * The last progress of a run that ended, in its report's figures: a tool's live count need not
  * follow the report's rule (FunkLoad's console counts tests ending while it records, not
  * requests), and the last line a viewer (--ci, the Queue) shows must not read otherwise than the
- * job's line and summary.json. Tests are named where the run has any (FunkLoad's).
+ * job's line and summary.json. Tests are named where the run has any (FunkLoad's). It ends 'done',
+ * or, for a run stopped before its end (a cancel, a lost node), why and what its report covers, so
+ * that a log reader tells a cancel from a crash, which leaves no such line.
  */
 export function finishedProgress(s: RunSummary): Progress {
   const { requests, tests } = s.overall;
   const testWords = tests.total ? `${count(tests.total, 'test')}: ${tests.failures} failed, ${count(tests.errors, 'error')}, ` : '';
-  return { cycle: s.cycles.at(-1)?.cycle, cycles: s.info.bench.cycles.length || undefined, users: 0, requests: requests.total, errors: requests.total - requests.success, message: `${testWords}done` };
+  const covers = abortCoverage(s);
+  const end = s.aborted ? `${abortReason(s)}; kept: a partial report${covers ? ` of ${covers}` : ''}` : 'done';
+  return { cycle: s.cycles.at(-1)?.cycle, cycles: s.info.bench.cycles.length || undefined, users: 0, requests: requests.total, errors: requests.total - requests.success, message: `${testWords}${end}` };
 }
 
 export async function reportResults(

@@ -10,7 +10,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { NodeError, TransferError } from '../../exec/executor.js';
 import { FunkloadFormatError, readFunkloadXmlFiles } from '../funkload-xml.js';
-import { finishedProgress, reportOutcome, reportResults, type ReportWriter } from '../job-report.js';
+import { finishedProgress, reportOutcome, reportResults, runAbort, type ReportWriter } from '../job-report.js';
 import { abortCoverage, defaultBench, jobMeta, lostAbort, newRunInfo, RunResults, type RunAbort } from '../results.js';
 import { NodeSteps } from '../node-steps.js';
 import { THRESHOLDS_HINT } from '../verdict.js';
@@ -68,6 +68,9 @@ async function runFunkload(jobCtx: RunnerContext, writeReports: ReportWriter): P
   /** When the first node was lost mid-bench. */
   let lostAt: number | undefined;
   let benches: (NodeBench | undefined)[];
+  /** When the job was stopped from outside (its cancel's time). */
+  let stoppedAt: number | undefined;
+  ctx.signal.addEventListener('abort', () => (stoppedAt ??= Date.now()), { once: true });
   try {
     benches = await Promise.all(
       ctx.nodes.map((node, i) =>
@@ -102,6 +105,7 @@ async function runFunkload(jobCtx: RunnerContext, writeReports: ReportWriter): P
     chaos.stop();
   }
   const done = benches.filter((b): b is NodeBench => b !== undefined);
+  const run = { benches: done, benching, named: (n: RunnerNode) => !!consoles[ctx.nodes.indexOf(n)]?.state.xmlFiles.length, args };
   try {
     const failed = [...failures.values()];
     const lost = failed.find((x): x is NodeError => x instanceof NodeError);
@@ -110,15 +114,21 @@ async function runFunkload(jobCtx: RunnerContext, writeReports: ReportWriter): P
     if (lost && lostAt !== undefined) {
       const loss = { node: lost.node, at: lostAt, reason: lost.detail };
       const early = benchAt ? undefined : steps.lostAbort(lost, lostAt);
-      const run = { benches: done, benching, named: (n: RunnerNode) => !!consoles[ctx.nodes.indexOf(n)]?.state.xmlFiles.length, since: benchAt || lostAt, args, early };
-      const partial = await lostReport(ctx, writeReports, loss, run, chaos, fc).catch((e: Error) => {
+      const partial = await lostReport(ctx, writeReports, loss, { ...run, since: benchAt || lostAt, abort: early }, chaos, fc).catch((e: Error) => {
         ctx.log(`no report of what the nodes sent before the loss: ${e.message}`, { stream: 'engine', level: 'warn' });
         return {};
       });
       return { ...partial, ...failedOutcome(ctx, failed), ...(early ? { reason: steps.lostReason(lost) } : {}) };
     }
     if (failed.length) return failedOutcome(ctx, failed);
+    // Stopped from outside once a bench ran (a cancel, the engine's stop): what the nodes wrote
+    // until then is the report, as for a node lost (the job's status is the engine's: cancelled).
+    if (ctx.signal.aborted && benchAt) {
+      const abort = runAbort(ctx.signal.reason, stoppedAt ?? Date.now(), ctx.cancelCause());
+      return await lostReport(ctx, writeReports, undefined, { ...run, since: benchAt, abort }, chaos, fc).then((partial) => ({ status: 'failed', reason: abort.reason, ...partial }));
+    }
     if (ctx.signal.aborted || done.length < ctx.nodes.length || done.some((b) => b.result.cancelled)) {
+      if (ctx.signal.aborted) ctx.progress({ users: 0, message: `${runAbort(ctx.signal.reason, undefined, ctx.cancelCause()).reason}; kept: no report (no bench had started)` });
       return { status: 'failed', reason: started ? 'the run was stopped before its end' : 'cancelled before the bench started' };
     }
     return await report(ctx, writeReports, done, chaos, fc.apdex_t, (node, e) => failures.set(node, e));
@@ -161,7 +171,7 @@ async function report(ctx: RunnerContext, writeReports: ReportWriter, benches: N
   }
   const ours = await reportResults(results, { resultDir: ctx.resultDir, writeReports, thresholds, generator: results.info.version, log: (l) => ctx.log(l) });
   // The live lines counted FunkLoad's tests from its console: the last one says the report's figures.
-  if (!ours.aborted) ctx.progress(finishedProgress(ours.summary));
+  ctx.progress(finishedProgress(ours.summary));
 
   const extra = [...local];
   for (const b of benches) extra.push(...(await fetchNodeArtifacts(ctx, b.node, b.cwd, c.artifacts.filter((f) => f !== c.xml))));
@@ -186,8 +196,8 @@ interface LostRun {
   /** When the first bench started (or the loss, none having started). */
   since: number;
   args: Omit<BenchArgs, 'script' | 'test'>;
-  /** Lost before any bench started: the run's abort, saying at which step (NodeSteps). */
-  early?: RunAbort;
+  /** The report's abort when not the loss's own: lost before any bench started (NodeSteps'), or a cancel (then no loss). */
+  abort?: RunAbort;
 }
 
 /**
@@ -197,7 +207,8 @@ interface LostRun {
  * saying where the run was cut and what it lacks. Lost before any file was named: a report of
  * no request, saying so, rather than none; before any bench started, one of no cycle.
  */
-async function lostReport(ctx: RunnerContext, writeReports: ReportWriter, loss: { node: string; at: number; reason: string }, run: LostRun, chaos: ChaosCapture, fc: FunkloadConfig): Promise<Partial<RunOutcome>> {
+async function lostReport(ctx: RunnerContext, writeReports: ReportWriter, loss: { node: string; at: number; reason: string } | undefined, run: LostRun, chaos: ChaosCapture, fc: FunkloadConfig): Promise<Partial<RunOutcome>> {
+  const at = run.abort?.at ?? loss!.at;
   for (const b of run.benches) {
     const [file] = announcedFiles(b);
     if (b.node.kind === 'local' && b.result.cancelled && file && (await b.node.executor.exists(file))) await b.node.executor.get(file, resultFile(ctx, b.node));
@@ -211,16 +222,17 @@ async function lostReport(ctx: RunnerContext, writeReports: ReportWriter, loss: 
       })
     : undefined;
   if (!read) received = [];
-  const results = ownRun(ctx, read?.results ?? noResults(fc, run, record, loss.at));
+  const results = ownRun(ctx, read?.results ?? noResults(fc, run, record, at));
   const missing = ctx.nodes.filter((n) => !received.includes(n)).map((n) => {
-    const why = n.name !== loss.node ? 'none received' : !run.benching.has(n.name) ? 'lost before its bench started' : !run.named(n) ? 'lost before fl-run-bench named its result file' : 'none received';
+    const why = n.name !== loss?.node ? 'none received' : !run.benching.has(n.name) ? 'lost before its bench started' : !run.named(n) ? 'lost before fl-run-bench named its result file' : 'none received';
     return `node "${n.name}"'s results (${why})`;
   });
-  if (received.some((n) => n.name === loss.node)) missing.push('any result line written after the last one received');
+  if (received.some((n) => n.name === loss?.node)) missing.push('any result line written after the last one received');
   results.aborted = true;
-  results.abort = run.early ?? lostAbort(loss, [...missing, "FunkLoad's own HTML report (fl-build-report runs on the node)"].join('; '));
+  results.abort = run.abort ?? lostAbort(loss!, [...missing, "FunkLoad's own HTML report (fl-build-report runs on the node)"].join('; '));
   const ours = await reportResults(results, { resultDir: ctx.resultDir, writeReports, thresholds: parseThresholds(ctx.config.raw.thresholds), generator: results.info.version, log: (l) => ctx.log(l) });
-  const from = run.early ? '' : read ? ', from the result lines streamed until then' : `, and no request was recorded before node "${loss.node}" was lost`;
+  ctx.progress(finishedProgress(ours.summary));
+  const from = run.abort ? '' : read ? ', from the result lines streamed until then' : `, and no request was recorded before node "${loss!.node}" was lost`;
   ctx.log(`${results.abort.reason}: the report covers ${abortCoverage(ours.summary)}${from}`, { stream: 'engine', level: 'warn' });
   const { summary, report, closing, artifacts } = reportOutcome(ours, ctx.resultDir, received.map((n) => resultFile(ctx, n)));
   return { summary, report, closing, artifacts };

@@ -157,7 +157,7 @@ async function runLocust(jobCtx: RunnerContext, writeReports: ReportWriter): Pro
     thresholds: parseThresholds(ctx.config.raw.thresholds),
     log: (line) => ctx.log(line),
   });
-  if (!record.aborted) ctx.progress(finishedProgress(done.summary));
+  ctx.progress(finishedProgress(done.summary));
   const outcome = reportOutcome(done, ctx.resultDir, written);
   return failure ? { ...outcome, status: 'failed', failure: failure.failure, reason: failure.message } : outcome;
 }
