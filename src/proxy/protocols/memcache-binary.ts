@@ -30,6 +30,7 @@
 import { copyOf, END, type Frames, NO_REPLY, passAll, START } from '../frames.js';
 import { FramingError, MAX_HEAD_BYTES, type ErrorReply } from '../protocol.js';
 import { MemcacheSessionBase } from './memcache-session.js';
+import { type Quiet, QuietRequests } from './memcache-quiet.js';
 
 export const REQUEST_MAGIC = 0x80;
 const REPLY_MAGIC = 0x81;
@@ -63,8 +64,7 @@ const enum Replies {
 }
 
 /** A quiet request waiting: what the reply it may get echoes. */
-interface QuietRequest {
-  ordinal: number;
+interface QuietRequest extends Quiet {
   opcode: number;
   opaque: number;
   /** GETKQ's and GATKQ's: their replies carry it. */
@@ -75,9 +75,8 @@ export class BinarySession extends MemcacheSessionBase<Replies> {
   // ---- client side
   /** Bytes left of the current request's value. */
   private valueLeft = 0;
-  /** The quiet requests waiting, oldest first from `quietHead` (their tag in `pending` is Quiet). */
-  private readonly quiet: QuietRequest[] = [];
-  private quietHead = 0;
+  /** The quiet requests waiting (their tag in `pending` is Quiet). */
+  private readonly quiet = new QuietRequests<QuietRequest>();
 
   // ---- server side
   private replyKind = Replies.One;
@@ -163,7 +162,7 @@ export class BinarySession extends MemcacheSessionBase<Replies> {
         seg = pos;
         if (this.owned) {
           this.owned = false;
-          if (this.replyKind === Replies.Quiet) this.shiftQuiet();
+          if (this.replyKind === Replies.Quiet) this.quiet.shift();
           this.pending.shift();
         }
       }
@@ -180,38 +179,25 @@ export class BinarySession extends MemcacheSessionBase<Replies> {
    */
   private unanswered(out: Frames, buf: Buffer, pos: number, n: number): boolean {
     while (this.pending.waiting && this.pending.headTag === Replies.Quiet) {
-      const mine = answers(buf, pos, n, this.quiet[this.quietHead]);
+      const mine = answers(buf, pos, n, this.quiet.oldest!);
       if (mine !== false) return mine !== undefined;
       this.reply.begin(false);
       out.push(pos, pos, this.reply.flags(true));
-      this.shiftQuiet();
+      this.quiet.shift();
       this.pending.shift();
     }
     return true;
   }
 
-  /** The oldest quiet request has its reply, or none. */
-  private shiftQuiet(): void {
-    const q = this.quiet;
-    if (++this.quietHead === q.length) {
-      q.length = 0;
-      this.quietHead = 0;
-    } else if (this.quietHead > 1024 && this.quietHead * 2 > q.length) {
-      // A client that never lets its quiet requests run out (SETQ after SETQ): drop those done.
-      q.splice(0, this.quietHead);
-      this.quietHead = 0;
-    }
-  }
-
   override skipped(ordinal: number): void {
-    this.forgetQuiet(ordinal);
+    this.quiet.forget(ordinal);
     super.skipped(ordinal);
   }
 
   errored(ordinal: number, standIn?: Buffer): void {
     if (standIn === undefined) return;
     // The NOOP sent in its place is answered.
-    this.forgetQuiet(ordinal);
+    this.quiet.forget(ordinal);
     const i = this.pending.indexOf(ordinal);
     if (i >= 0) this.pending.setTag(i, Replies.One);
   }
@@ -223,7 +209,7 @@ export class BinarySession extends MemcacheSessionBase<Replies> {
    */
   standIn(request: Buffer, ordinal: number): Buffer | undefined {
     // QUITQ is answered by the close alone: a NOOP's reply would be nobody's.
-    const oldest = this.quiet[this.quietHead];
+    const oldest = this.quiet.oldest;
     if (oldest === undefined || oldest.ordinal >= ordinal || request[1] === OP_QUITQ) return undefined;
     const noop = Buffer.alloc(HEADER);
     noop[0] = REQUEST_MAGIC;
@@ -232,15 +218,6 @@ export class BinarySession extends MemcacheSessionBase<Replies> {
     return noop;
   }
 
-  private forgetQuiet(ordinal: number): void {
-    // Almost always one of the latest: the request a fault just met.
-    for (let i = this.quiet.length - 1; i >= this.quietHead; i--) {
-      if (this.quiet[i].ordinal !== ordinal) continue;
-      this.quiet.splice(i, 1);
-      if (this.quietHead === this.quiet.length) this.quiet.length = this.quietHead = 0;
-      return;
-    }
-  }
 }
 
 /**
