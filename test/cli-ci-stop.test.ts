@@ -36,4 +36,15 @@ describe.skipIf(!strace)('marteau-tui --ci stopped while it starts', () => {
       expect(await queueJson(state), what).toEqual([]);
     }
   });
+
+  it('spelt --ci=DIR after a global option: stopped as the CLI loads as with --ci DIR', async () => {
+    // The bin looked for a bare `--ci`: this line armed the stop only once the CLI had loaded.
+    const dir = await project(`name: sleeper\n${commandYaml(['sleep', '30'])}\n`);
+    const state = await stateDir();
+    const r = await stoppedAt('openat', 1, dist('src/cli.js'), ['--state-dir', state, `--ci=${dir}`], { UV_THREADPOOL_SIZE: '1' });
+    const what = `SIGTERM as the CLI loads: exit ${r.code} ${r.signal ?? ''}\n${r.out}${r.err}`;
+    expect({ code: r.code, signal: r.signal }, what).toEqual({ code: EXIT.interrupted, signal: null });
+    expect(r.err, what).toContain('SIGTERM: cancelling the run');
+    expect(await queueJson(state), what).toEqual([]);
+  });
 });

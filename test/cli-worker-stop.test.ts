@@ -46,4 +46,23 @@ describe.skipIf(!strace)('marteau-tui worker stopped while it starts', () => {
       expect((await queueJson(state)).map((j) => j.status), what).toEqual([status]);
     }
   });
+
+  it('however the command line is spelt (global options first, --flag=value, --): stopped as the CLI loads as with `worker` first', async () => {
+    const dir = await project(`name: sleeper\n${commandYaml(['sleep', '30'])}\n`);
+    // The bin looked at the first argument alone: these armed the stop only once the CLI had loaded.
+    const spellings: ((state: string) => string[])[] = [
+      (state) => ['--state-dir', state, 'worker'],
+      (state) => [`--state-dir=${state}`, 'worker', '--drain'],
+      (state) => ['--state-dir', state, '--', 'worker'],
+    ];
+    for (const spelt of spellings) {
+      const state = await stateDir();
+      expect((await cliDone(['enqueue', dir, '--state-dir', state])).code).toBe(0);
+      const r = await stoppedAt('openat', 1, dist('src/cli.js'), spelt(state));
+      const what = `SIGTERM as the CLI loads, ${spelt('S').join(' ')}: exit ${r.code} ${r.signal ?? ''}\n${r.out}${r.err}`;
+      expect({ code: r.code, signal: r.signal }, what).toEqual({ code: 130, signal: null });
+      expect(r.err, what).toContain('marteau-tui worker: SIGTERM: stopped before it started; no job was claimed');
+      expect((await queueJson(state)).map((j) => j.status), what).toEqual(['queued']);
+    }
+  });
 });
