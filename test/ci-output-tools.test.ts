@@ -2,7 +2,8 @@
  * What `--ci` prints about a Locust or FunkLoad job agrees with the job's reports: the last
  * progress line, the job's line and summary.json count the same requests and errors (real Locust
  * and real FunkLoad through the built CLI, two cycles, requests that fail). Their live lines come
- * from the tools' own output; ci-output checks the builtin runner's.
+ * from the tools' own output; ci-output checks the builtin runner's. FunkLoad's live line at each
+ * cycle's end and its verdict, counted from its console, say the report's tests as well.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -89,6 +90,18 @@ describe('--ci output of the tools and the reports', () => {
       expect(last, r.out).toMatch(/ progress: cycle 2\/2, 0 users, \d+ requests?, \d+ errors?, \d+ tests?: \d+ failed, \d+ errors?, done$/);
       expect(counts(last)).toEqual(report);
       expect(last).toContain(`, ${total} tests: ${failures} failed, ${errors} error`);
+      // Each cycle's end, live (the line after FunkLoad's '* Cycle result:'), says the report's tests of the cycles so far, and that cycle's successful tests/s.
+      const lines = r.out.split('\n');
+      const ends = lines.flatMap((l, i) => (/ \* Cycle result: /.test(l) ? [lines.slice(i + 1).find((x) => / progress: /.test(x))!] : []));
+      expect(ends, r.out).toHaveLength(2);
+      ends.forEach((line, c) => {
+        const sofar = summary.cycles.slice(0, c + 1).map((x) => x.tests);
+        const sum = (f: (t: (typeof sofar)[number]) => number) => sofar.reduce((a, t) => a + f(t), 0);
+        expect(line).toContain(` ${sum((t) => t.total)} tests: ${sum((t) => t.failures)} failed, ${sum((t) => t.errors)} error`);
+        expect(line).toContain(`; last cycle ${summary.cycles[c].tests.stps.toFixed(2)} successful tests/s`);
+      });
+      // FunkLoad's verdict, counted from its console, says the report's failures and errors too.
+      expect(summary.tool_verdict).toContain(`FunkLoad bench status FAILURE: ${failures} failure(s), ${errors} error(s)`);
     } finally {
       await app.close();
     }
