@@ -64,17 +64,24 @@ describe('memcache framer: requests', () => {
     expect(Buffer.concat(segs.map((x) => x.data)).equals(input)).toBe(true);
   });
 
-  it('binary bytes on a text connection and meta quiet mode are not framed: FramingError, bytes kept', () => {
+  it('binary bytes on a text connection are not framed: FramingError, bytes kept', () => {
     const s = memcache.createSession();
     const bin = Buffer.from([0x80, 0x00, 0x00, 0x03, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x66, 0x6f, 0x6f]);
     expect(s.fromClient(B('version\r\n'))).toHaveLength(1);
     expect(() => s.fromClient(bin)).toThrow(FramingError);
     expect(s.drain().client.equals(bin)).toBe(true);
-    for (const q of ['mg foo v q\r\nmn\r\n', 'ms foo 2 q\r\nhi\r\n', 'md foo q\r\n', 'ma foo q\r\n']) {
+  });
+
+  it('a meta command without q whose replies cannot be told from a quiet one waiting ahead is not framed: FramingError, bytes kept', () => {
+    for (const q of ['mg a v q\r\nmg b v\r\n', 'ms a 2 q\r\nhi\r\nms b 2\r\nhi\r\n', 'md a q k\r\nmd a k\r\n', 'ma a q O1\r\nmd b O1\r\n']) {
       const t = memcache.createSession();
       expect(t.fromClient(B('version\r\n'))).toHaveLength(1);
-      expect(() => t.fromClient(B(q))).toThrow(FramingError);
+      expect(() => t.fromClient(B(q)), q).toThrow(FramingError);
       expect(t.drain().client.toString()).toBe(q);
+    }
+    // Told apart by the opaque, the key, or codes the quiet one cannot get; mn, me and classic commands always.
+    for (const q of ['mg a v q O1\r\nmg b v\r\n', 'mg a v q k\r\nmg b v k\r\n', 'ms a 2 q\r\nhi\r\nmg a v\r\n', 'mg a q\r\nmn\r\nme a\r\nget a\r\nset a 0 0 1\r\nx\r\n']) {
+      expect(memcache.createSession().fromClient(B(q)).length, q).toBeGreaterThan(1);
     }
   });
 
@@ -124,6 +131,60 @@ describe('memcache framer: replies', () => {
     expect(msgs.filter((m) => m.dir === 's').map((m) => m.data)).toEqual([
       'HD\r\n', 'VA 2 t90 f0\r\nhi\r\n', 'EN\r\n', 'HD\r\n', 'VA 1\r\n5\r\n', 'HD\r\n', 'NF\r\n', 'EN\r\n', 'MN\r\n',
     ]);
+  });
+
+  /** The replies to `reqs` cut at `points`, each request's whole ('' for one that got none). */
+  function quietReplies(reqs: string, reps: string, points: number[], skip: number[] = []): string[] {
+    const s = memcache.createSession();
+    s.fromClient(B(reqs));
+    for (const o of skip) s.skipped?.(o);
+    const out: string[] = [];
+    let cur = '';
+    for (const piece of splitAt(B(reps), points)) {
+      for (const x of s.fromServer(piece)) {
+        if (x.passthrough) { out.push(`pass ${x.data.toString('latin1')}`); continue; }
+        cur = (x.start ? '' : cur) + x.data.toString('latin1');
+        if (x.end) out.push(cur);
+      }
+    }
+    expect(s.buffered()).toBe(0);
+    return out;
+  }
+
+  it('meta commands with q: a reply is the oldest quiet request whose codes, opaque and key it fits; those it passes got none, an empty reply each', () => {
+    // As memcached 1.6.18 answers them: a miss and a success are silent.
+    const reqs = ['mg miss q v O1', 'mg hit q v O2', 'mg miss q k', 'mg hit q k', 'ms k 1 q\r\nx', 'md gone q O6',
+      'ma txt q', 'mg hit q', 'ms k 1 q ME\r\nx', 'mg hit v O10', 'mn'].map((r) => `${r}\r\n`).join('');
+    const want = ['', 'VA 1 O2\r\nV\r\n', '', 'HD khit\r\n', '', 'NF O6\r\n', 'CLIENT_ERROR cannot increment or decrement non-numeric value\r\n',
+      'HD\r\n', 'NS\r\n', 'VA 1 O10\r\nV\r\n', 'MN\r\n'];
+    const reps = want.join('');
+    for (let cut = 0; cut <= reps.length; cut++) expect(quietReplies(reqs, reps, [cut])).toEqual(want);
+    expect(quietReplies(reqs, reps, Array.from({ length: reps.length }, (_, i) => i))).toEqual(want);
+    // Skipped (answered by the proxy), a quiet request waits for nothing: no reply of its comes.
+    expect(quietReplies(reqs, ['', ...want.slice(2)].join(''), [], [1])).toEqual(['', ...want.slice(2)]);
+  });
+
+  it('a batch of thousands of quiet mg: each has its reply or none, the hit where it belongs', () => {
+    const reqs = Array.from({ length: 3000 }, (_, i) => `mg k${i} v q k\r\n`).join('') + 'mn\r\n';
+    const got = quietReplies(reqs, 'VA 1 kk2000\r\nV\r\nMN\r\n', [10]);
+    expect(got.length).toBe(3001);
+    expect(got.flatMap((r, i) => (r ? [i] : []))).toEqual([2000, 3000]);
+  });
+
+  it('an error behind quiet meta requests waiting goes to the server as mn, whose MN ends them', () => {
+    const s = memcache.createSession();
+    s.fromClient(B('mg miss v q\r\nmg k v O9\r\nms k 1 q\r\nx\r\nset n 0 0 1 noreply\r\nx\r\n'));
+    // None ahead of the first; a noreply request gets nothing back, an MN would be nobody's.
+    expect(memcache.standIn?.(B('mg miss v q\r\n'), true, s, 0)).toBeUndefined();
+    expect(memcache.standIn?.(B('set n 0 0 1 noreply\r\n'), false, s, 3)).toBeUndefined();
+    const mn = memcache.standIn?.(B('mg k v O9\r\n'), true, s, 1);
+    expect(mn?.toString()).toBe('mn\r\n');
+    const forMs = memcache.standIn?.(B('ms k 1 q\r\n'), false, s, 2);
+    expect(forMs?.toString()).toBe('mn\r\n');
+    s.errored?.(1, mn);
+    s.errored?.(2, forMs);
+    const reps = s.fromServer(B('MN\r\nMN\r\n'));
+    expect(reps.map((r) => [r.data.toString(), r.start, r.end, r.passthrough ?? false])).toEqual([['', true, true, false], ['MN\r\n', true, true, false], ['MN\r\n', true, true, false]]);
   });
 
   it('noreply requests expect nothing: the next reply is the next request\'s', () => {

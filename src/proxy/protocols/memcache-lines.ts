@@ -14,6 +14,15 @@ export const enum Reply {
   Multi,
   /** One line, then the connection passes through (watch). */
   LineThenRaw,
+  /** One line (`VA` with its data block) or none: a meta command with `q`. */
+  Quiet,
+}
+
+/** What a meta command's reply echoes of it: its key with `k`, its opaque token with `O`. */
+export interface MetaFlags {
+  key: string;
+  opaque: string | undefined;
+  returnsKey: boolean;
 }
 
 export interface Command {
@@ -25,13 +34,15 @@ export interface Command {
   quiet: boolean;
   quit: boolean;
   kind: 'store' | 'get' | 'other';
+  /** mg, ms, md and ma only. */
+  meta?: MetaFlags;
 }
 
 const STORE = new Set(['set', 'add', 'replace', 'append', 'prepend']);
 const META = new Set(['mg', 'ms', 'md', 'ma', 'mn', 'me']);
 
 /** Space-separated words of buf[start, end), as memcached's tokenizer splits them. */
-function words(buf: Buffer, start: number, end: number): string[] {
+export function words(buf: Buffer, start: number, end: number): string[] {
   const out: string[] = [];
   let i = start;
   while (i < end) {
@@ -133,9 +144,18 @@ export function parseCommand(buf: Buffer, start: number, end: number): Command {
   } else if (cmd === 'watch') {
     c.reply = Reply.LineThenRaw;
   } else if (META.has(cmd)) {
-    // Flags come after the key (and after the data length for ms); `q` takes no token.
-    const flagsFrom = cmd === 'ms' ? 3 : 2;
-    for (let i = flagsFrom; i < n; i++) if (w[i] === 'q') c.quiet = true;
+    // Flags come after the key (and after the data length for ms), read by their first letter
+    // as memcached reads them; mn and me have none that matter (`q` is not quiet there).
+    if (cmd !== 'mn' && cmd !== 'me') {
+      const meta: MetaFlags = { key: w[1] ?? '', opaque: undefined, returnsKey: false };
+      for (let i = cmd === 'ms' ? 3 : 2; i < n; i++) {
+        const f = w[i];
+        if (f[0] === 'q') c.quiet = true;
+        else if (f[0] === 'O') meta.opaque = f.slice(1);
+        else if (f[0] === 'k') meta.returnsKey = true;
+      }
+      c.meta = meta;
+    }
     if (cmd === 'ms') {
       c.kind = 'store';
       const size = sizeOf(w[2]);

@@ -21,18 +21,27 @@
  * `VA <size> ...` is followed by a data block. A reply nobody asked for (e.g. "ERROR Too many
  * open connections" on connect) is passthrough.
  *
+ * Meta commands with the `q` flag (mg, ms, md, ma) are answered only when they hit or fail
+ * (memcache-meta.ts): clients send a batch of them closed by `mn`, whose MN says that those still
+ * unanswered got none. A reply is matched to the oldest quiet request waiting by its code and the
+ * opaque (O) and key (k) it echoes; one it does not match got no reply, and its exchange ends with
+ * an empty reply frame there. An error injected behind quiet requests still waiting is sent to the
+ * server as an `mn` (standIn), whose MN it replaces: the error goes in its turn.
+ *
  * A connection whose first byte is 0x80 speaks the binary protocol for good, as memcached reads
  * it: memcache-binary.ts frames it. Not framed, honestly:
  * - a command starting with byte 0x80 later on a text connection throws a FramingError, so the
  *   engine passes the connection through raw;
- * - meta commands with the `q` (quiet) flag throw a FramingError too: memcached then answers only
- *   some outcomes (mg hides EN, ms hides HD, md hides HD...), so which reply belongs to which
- *   request depends on results the proxy cannot know before it sees them;
+ * - a meta command without `q` sent while quiet ones wait whose replies it cannot be told from
+ *   (the same codes, opaque and key: an mg behind an mg q, neither with O) throws a FramingError:
+ *   which of them a reply is for would be a guess, and a wrong one would shift every reply after;
  * - `watch` is a request whose reply is its OK line; after it the connection passes through (a
  *   log stream follows).
  */
 import { BinarySession, binaryError, isBinaryRequest, REQUEST_MAGIC } from './memcache-binary.js';
 import { isTerminator, parseCommand, Reply, sizeWord, startsWith, type Command } from './memcache-lines.js';
+import { answersQuiet, confusable, type QuietMeta } from './memcache-meta.js';
+import { QuietRequests } from './memcache-quiet.js';
 import { END, Frames, NO_REPLY, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { findLF } from './find-lf.js';
 import { MemcacheSessionBase } from './memcache-session.js';
@@ -58,6 +67,8 @@ class TextSession extends MemcacheSessionBase<Reply> {
   private dataLeft = 0;
   private reqStarted = false;
   private cur: Command | null = null;
+  /** The quiet meta requests waiting (their tag in `pending` is Quiet). */
+  private readonly quiet = new QuietRequests<QuietMeta>();
 
   // ---- server side
   private sRaw = false;
@@ -96,9 +107,14 @@ class TextSession extends MemcacheSessionBase<Reply> {
       }
       const lineEnd = lf > pos && buf[lf - 1] === CR ? lf - 1 : lf;
       const cmd = parseCommand(buf, pos, lineEnd);
-      if (cmd.quiet) throw new FramingError(`memcache: quiet mode (${cmd.label} ... q) hides some replies; not framed`);
       const ordinal = this.nextOrdinal++;
-      if (!cmd.noReply) this.pending.push(ordinal, cmd.reply);
+      if (cmd.quiet && cmd.meta !== undefined) {
+        this.quiet.push({ ordinal, label: cmd.label, meta: cmd.meta });
+        this.pending.push(ordinal, Reply.Quiet);
+      } else if (!cmd.noReply) {
+        this.mustTell(cmd);
+        this.pending.push(ordinal, cmd.reply);
+      }
       this.cur = cmd;
       this.reqStarted = false;
       pos = lf + 1;
@@ -117,6 +133,13 @@ class TextSession extends MemcacheSessionBase<Reply> {
     if (this.dataLeft > 0 && pos > seg) this.emit(out, seg, pos, false);
     this.cTail.hold(buf, pos);
     return out;
+  }
+
+  private mustTell(cmd: Command): void {
+    if (cmd.meta === undefined) return;
+    for (const q of this.quiet.waiting()) {
+      if (confusable(cmd, q)) throw new FramingError(`memcache: ${cmd.label} after ${q.label} ... q with no opaque or key to tell their replies apart; not framed`);
+    }
   }
 
   private emit(out: Frames, from: number, to: number, end: boolean): void {
@@ -143,6 +166,7 @@ class TextSession extends MemcacheSessionBase<Reply> {
     let seg = 0;
     while (pos < n) {
       if (!this.reply.active) {
+        if (this.pending.waiting && this.pending.headTag === Reply.Quiet && !this.unanswered(out, buf, pos, n)) break;
         this.replyKind = this.beginReply(Reply.Line);
         seg = pos;
       }
@@ -175,6 +199,7 @@ class TextSession extends MemcacheSessionBase<Reply> {
         seg = pos;
         if (this.owned) {
           this.owned = false;
+          if (this.replyKind === Reply.Quiet) this.quiet.shift();
           this.pending.shift();
           if (this.replyKind === Reply.LineThenRaw) {
             this.sRaw = true;
@@ -189,12 +214,60 @@ class TextSession extends MemcacheSessionBase<Reply> {
     return out;
   }
 
+  /**
+   * A reply starts at `pos`: the quiet requests ahead of the one it answers got none. Each ends
+   * with an empty reply, there. False when the reply's first line is not all in `buf` (up to `n`).
+   */
+  private unanswered(out: Frames, buf: Buffer, pos: number, n: number): boolean {
+    const lf = findLF(buf, pos);
+    if (lf < 0) {
+      if (n - pos > MAX_HEAD_BYTES) throw new FramingError(`memcache reply line longer than ${MAX_HEAD_BYTES} bytes`);
+      return false;
+    }
+    const e = lf > pos && buf[lf - 1] === CR ? lf - 1 : lf;
+    while (this.pending.waiting && this.pending.headTag === Reply.Quiet && !answersQuiet(buf, pos, e, this.quiet.oldest!)) {
+      this.reply.begin(false);
+      out.push(pos, pos, this.reply.flags(true));
+      this.quiet.shift();
+      this.pending.shift();
+    }
+    return true;
+  }
+
   // ================================================================ bookkeeping
 
   // A skipped `watch` (skipped(), inherited) never reached the server: no OK and no log stream
   // will come. The client side passes through already, so replies to later commands find no
   // request waiting and pass through too.
+
+  override skipped(ordinal: number): void {
+    this.quiet.forget(ordinal);
+    super.skipped(ordinal);
+  }
+
+  errored(ordinal: number, standIn?: Buffer): void {
+    if (standIn === undefined) return;
+    // The mn sent in its place is answered, with one line.
+    this.quiet.forget(ordinal);
+    const i = this.pending.indexOf(ordinal);
+    if (i >= 0) this.pending.setTag(i, Reply.Line);
+  }
+
+  /**
+   * An `mn` to go in the place of `request` (`ordinal`) when quiet requests ahead of it wait:
+   * the error drawn for it then waits for the MN, which says what became of them.
+   */
+  standIn(request: Buffer, ordinal: number): Buffer | undefined {
+    const oldest = this.quiet.oldest;
+    if (oldest === undefined || oldest.ordinal >= ordinal) return undefined;
+    const lf = request.indexOf(LF);
+    const end = lf < 0 ? request.length : lf > 0 && request[lf - 1] === CR ? lf - 1 : lf;
+    // A noreply request or quit gets nothing back: an MN would be nobody's.
+    return parseCommand(request, 0, end).noReply ? undefined : MN;
+  }
 }
+
+const MN = Buffer.from('mn\r\n', 'latin1');
 
 /** The text or the binary session, picked by the connection's first byte as memcached picks it. */
 class MemcacheSession extends OffsetSession {
@@ -219,12 +292,12 @@ class MemcacheSession extends OffsetSession {
   }
 
   errored(ordinal: number, standIn?: Buffer): void {
-    if (this.inner instanceof BinarySession) this.inner.errored(ordinal, standIn);
+    this.inner?.errored(ordinal, standIn);
   }
 
-  /** What goes to the server in place of a request an error is drawn for (BinarySession.standIn). */
+  /** What goes to the server in place of a request an error is drawn for (the sessions' standIn). */
   standIn(request: Buffer, ordinal: number): Buffer | undefined {
-    return this.inner instanceof BinarySession ? this.inner.standIn(request, ordinal) : undefined;
+    return this.inner?.standIn(request, ordinal);
   }
 
   buffered(): number {
@@ -299,7 +372,7 @@ export const memcache: Protocol = {
   defaultError: 'SERVER_ERROR',
   createSession: () => new MemcacheSession(),
   standIn: (request, _whole, session, ordinal) =>
-    session instanceof MemcacheSession && ordinal !== undefined && isBinaryRequest(request) ? session.standIn(request, ordinal) : undefined,
+    session instanceof MemcacheSession && ordinal !== undefined ? session.standIn(request, ordinal) : undefined,
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     const req = ctx.request;
     const e = ERRORS[kind] ?? ERRORS.SERVER_ERROR;
