@@ -144,7 +144,7 @@ async function runControlCenter(g: GlobalOptions): Promise<number> {
 }
 
 async function controlCenter(g: GlobalOptions, stop: AbortSignal): Promise<number> {
-  const [{ assertTerminal, runTui }, { StartingBackend }] = await Promise.all([import('../ui/run.js'), import('../ui/starting-backend.js')]);
+  const [{ assertTerminal, begunNow, runTui }, { StartingBackend }] = await Promise.all([import('../ui/run.js'), import('../ui/starting-backend.js')]);
   assertTerminal();
   // Read before the first frame: a mistake in them is said as any command's, on the plain terminal.
   const config = await nodes(g);
@@ -157,21 +157,25 @@ async function controlCenter(g: GlobalOptions, stop: AbortSignal): Promise<numbe
   const starting = new StartingBackend(process.cwd());
   let open: { engine: Engine; backend: TuiBackend & { stop(): void } } | undefined;
   let stopped = new Set<string>();
+  // The engine starts beside the first frame, which waits for none of it: on a busy machine its
+  // modules and its start kept the screen blank for seconds.
+  const early = begunNow(async () => {
+    const [{ Engine }, { engineBackend }] = await Promise.all([import('../core/engine.js'), import('../ui/engine-backend.js')]);
+    // Stopped (a signal) before its engine starts: no job is claimed to be interrupted at once.
+    if (stop.aborted) return;
+    const engine = new Engine({ runners: loadRunners, stateDir, nodes: config, run: runsJobs ? 'all' : 'none', rereadNodes: true });
+    await engine.start();
+    open = { engine, backend: engineBackend(engine, { cwd: process.cwd(), bell: () => process.stdout.write('\x07'), messages: starting.messages }) };
+  });
   try {
-    // The engine's modules and its start wait for the first frame: on a busy machine they kept
-    // the screen blank for seconds.
-    const { interrupted } = await runTui(starting, path.basename(process.cwd()), undefined, stop, async (closed) => {
-      const [{ Engine }, { engineBackend }] = await Promise.all([import('../core/engine.js'), import('../ui/engine-backend.js')]);
-      // Closed (q, a signal) before its engine starts: no job is claimed to be interrupted at once.
-      if (closed.aborted) return;
-      const engine = new Engine({ runners: loadRunners, stateDir, nodes: config, run: runsJobs ? 'all' : 'none', rereadNodes: true });
-      await engine.start();
-      open = { engine, backend: engineBackend(engine, { cwd: process.cwd(), bell: () => process.stdout.write('\x07'), messages: starting.messages }) };
-      starting.attach(open.backend);
+    const { interrupted } = await runTui(starting, path.basename(process.cwd()), undefined, stop, async () => {
+      await early.afterFirstFrame();
+      if (open) starting.attach(open.backend);
     });
     stopped = new Set(open?.backend.getSnapshot().jobs.filter((j) => j.runsHere).map((j) => j.id));
     return interrupted ? EXIT.interrupted : EXIT.ok;
   } finally {
+    await early.settled;
     if (open) {
       open.backend.stop();
       await open.engine.stop();

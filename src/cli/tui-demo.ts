@@ -8,7 +8,7 @@ import type { Engine } from '../core/engine.js';
 import { EXIT } from '../core/exit.js';
 import type { TuiBackend } from '../ui/backend.js';
 import type { MessageLog } from '../ui/message-log.js';
-import { runTui } from '../ui/run.js';
+import { begunNow, runTui } from '../ui/run.js';
 import { StartingBackend } from '../ui/starting-backend.js';
 
 export interface TuiDemo {
@@ -69,15 +69,19 @@ export async function runTuiDemo(seconds: number, o: { stateDir?: string; behavi
   const starting = new StartingBackend(process.cwd());
   let demo: TuiDemo | undefined;
   let code: number = EXIT.ok;
+  // The demo app, the engine and the job queued start beside the first frame, which waits for
+  // none of them: on a busy machine they took seconds of a blank screen.
+  const early = begunNow(async () => {
+    demo = await startTuiDemo(seconds, { ...o, messages: starting.messages });
+  });
   try {
-    // The demo app, the engine and the job queued come after the first frame: on a busy
-    // machine they took seconds of a blank screen.
     const { interrupted } = await runTui(starting, 'demo', undefined, undefined, async () => {
-      demo = await startTuiDemo(seconds, { ...o, messages: starting.messages });
-      starting.attach(demo.backend);
+      await early.afterFirstFrame();
+      if (demo) starting.attach(demo.backend);
     });
     code = interrupted ? EXIT.interrupted : EXIT.ok;
   } finally {
+    await early.settled;
     await demo?.close();
   }
   if (!demo) return code;
