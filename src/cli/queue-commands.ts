@@ -255,6 +255,9 @@ async function work(g: GlobalOptions, io: Io, drain: boolean, signal: AbortSigna
   // Drained but for jobs only a fix of their nodes places: left queued for the run after the fix,
   // and the exit says whose fix it is (2: the nodes file's or the environment's, 3: a machine's).
   const unfixed = drain && !interrupted && left === undefined ? waitingForFix(engine) : [];
+  // Jobs no node of this worker fits, on a team queue: the other workers' to run, not in this
+  // worker's exit code; said, so that a script reading its 0 knows they are still to run.
+  const toTeam = drain && !interrupted && engine.queue.label !== undefined ? leftToTeam(engine) : [];
   await engine.stop();
   const jobs = engine.getSnapshot().jobs.filter((j) => engine.isOwn(j.id)).map((j) => engine.asEnded(j));
   const fixCodes = unfixed.map((u) => (u.failure === 'config' ? EXIT.usage : EXIT.infrastructure));
@@ -262,6 +265,7 @@ async function work(g: GlobalOptions, io: Io, drain: boolean, signal: AbortSigna
   if (left !== undefined) {
     io.out.write(`marteau-tui worker: ${count(left, 'job')} left queued: ${notStarted(left, failure, engine.state.root, '`marteau-tui worker --drain`')}\n`);
   }
+  for (const t of toTeam) io.out.write(`marteau-tui worker: ${count(t.ids.length, 'job')} left queued for the team's other workers (${t.ids.join(', ')}): ${t.reason}; not this worker's to run, not counted in its exit code\n`);
   for (const u of unfixed) io.out.write(`marteau-tui worker: ${count(u.ids.length, 'job')} left queued (${u.ids.join(', ')}): ${u.nodes}; no wait mends that: fix it, then run \`marteau-tui worker --drain\` again\n`);
   io.out.write(`${reporter.summary(jobs, code).replace('--ci', 'worker')}\n`);
   return code;
@@ -278,6 +282,17 @@ function waitingForFix(engine: Engine): (WaitsForFix & { ids: string[] })[] {
     by.set(fix.nodes, group);
   }
   return [...by.values()];
+}
+
+/** The queued jobs this worker leaves to the team's other workers (see Scheduler.leaves), grouped by why. */
+function leftToTeam(engine: Engine): { reason: string; ids: string[] }[] {
+  const by = new Map<string, string[]>();
+  for (const j of engine.getSnapshot().jobs) {
+    if (j.status !== 'queued' || !engine.leaves(j.id) || engine.waitsForFix(j.id)) continue;
+    const reason = j.waiting!; // a job left has its reason
+    by.set(reason, [...(by.get(reason) ?? []), short(j.id)]);
+  }
+  return [...by].map(([reason, ids]) => ({ reason, ids }));
 }
 
 /** A worker on a shared queue says when it loses it and when it is back. */
