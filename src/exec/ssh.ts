@@ -5,36 +5,23 @@
  * fails every run in flight with a NodeError (an infrastructure failure, exit 3); files move
  * over SFTP.
  */
-import { addAbortListener } from 'node:events';
 import type { NodeSSH } from 'node-ssh';
 import type { SshNodeConfig } from '../config/nodes.js';
 import { NodeError, type Executor, type NodeNotice, type ProbeResult, type RunOptions, type RunResult, type TransferOptions } from './executor.js';
 import { hostToken, readKnownHosts } from './known-hosts.js';
-import { LineSplitter } from './lines.js';
 import { closedWhileConnecting, connectError, hostKeyAlgorithms, NO_ANSWER_HINT, hostKeyVerifier, SftpUnavailable, sshCredentials } from './ssh-login.js';
-import { HEARTBEAT_MS, killGroupCommand, notRunByShell, PGID_MARKER, remoteCommand } from './remote-command.js';
+import { killGroupCommand, notRunByShell, remoteCommand } from './remote-command.js';
+import { SilentEnd, watchRun, type RunHost, type Session } from './ssh-run.js';
 import { SftpFiles } from './ssh-sftp.js';
 import { RemoteDirs, type SimpleResult } from './ssh-job-dirs.js';
 import { shellJoin } from './quote.js';
 import type { Sftp, Ssh2Channel, Ssh2Client } from './ssh2-api.js';
 
-const DEFAULT_GRACE_MS = 3000;
-/** How long to wait for the pgid line after a cancel before closing the channel instead. */
-const PGID_WAIT_MS = 2000;
 const KEEPALIVE_MS = 2000;
 const KEEPALIVE_MAX = 3;
 
 /** How many times a command that may be asked again is, when its sessions end without a word. */
 const SILENT_END_TRIES = 4;
-
-/** A command's channel, and its exit status once sshd sent it (exec). */
-interface Session {
-  channel: Ssh2Channel;
-  exit: { code: number | null; signal: string | undefined } | undefined;
-}
-
-/** A session that ended with no exit status and no output: it says nothing of the command. */
-class SilentEnd extends NodeError {}
 
 /** sshd refused a new channel (MaxSessions): the connection itself is fine. */
 class ChannelRefused extends NodeError {}
@@ -63,6 +50,8 @@ export class SshExecutor implements Executor {
   private closing = false;
   private readonly inflight = new Set<(e: NodeError) => void>();
   private readonly files: SftpFiles;
+  /** What a run watched on its channel (ssh-run.ts) needs of this executor. */
+  private readonly runHost: RunHost;
   private readonly dirs: RemoteDirs;
 
   constructor(private readonly cfg: SshNodeConfig, private readonly env: NodeJS.ProcessEnv = process.env, private readonly notice?: NodeNotice) {
@@ -83,6 +72,14 @@ export class SshExecutor implements Executor {
       mkdirp: (p) => this.mkdirp(p),
     });
     this.dirs = new RemoteDirs(cfg.name, (argv) => this.simple(argv), SILENT_END_TRIES);
+    this.runHost = {
+      node: cfg.name,
+      address: this.address,
+      inflight: this.inflight,
+      lost: () => this.lost,
+      simple: (command) => this.simple(command),
+      dropConnection: () => this.dropConnection(),
+    };
   }
 
   get address(): string {
@@ -239,100 +236,7 @@ export class SshExecutor implements Executor {
     if (o.signal?.aborted) return { exitCode: null, signal: null, cancelled: true, durationMs: 0 };
     const command = remoteCommand(argv, { cwd: o.cwd, env: o.env, input: o.input !== undefined });
     const session = await this.exec(command);
-    const channel = session.channel;
-    return new Promise<RunResult>((resolve, reject) => {
-      let pgid: number | undefined;
-      let sawMarker = false;
-      let spoke = false;
-      let exit: { code: number | null; signal: string | null } | undefined;
-      let cancelled = false;
-      let settled = false;
-      /** The abort listener, set once onAbort exists; finish() drops it. */
-      let listening: Disposable | undefined;
-      const timers: NodeJS.Timeout[] = [];
-      const pgidWaiters: (() => void)[] = [];
-      // What the login printed before our marker (for the message when the command never ran).
-      const preamble: string[] = [];
-      const out = new LineSplitter((line) => {
-        if (!sawMarker) {
-          // Our pgid line, printed before the program starts.
-          if (line.startsWith(PGID_MARKER)) {
-            sawMarker = true;
-            pgid = Number(line.slice(PGID_MARKER.length));
-            if (Number.isInteger(pgid) && pgid > 1) o.onStart?.({ pgid });
-            for (const w of pgidWaiters.splice(0)) w();
-            return;
-          }
-          // Printed by the node's login (a banner in .bashrc), not by the program: kept out of
-          // its stdout, which runners read as data (a version, result lines).
-          spoke = true;
-          if (preamble.length < 5) preamble.push(line);
-          o.onLine?.(line, 'stderr');
-          return;
-        }
-        spoke = true;
-        o.onLine?.(line, 'stdout');
-      }, o.maxLineChars, (text) => sawMarker && o.onPartial?.(text));
-      const err = new LineSplitter((line) => {
-        spoke = true;
-        if (!sawMarker && preamble.length < 5) preamble.push(line);
-        o.onLine?.(line, 'stderr');
-      });
-      const finish = (f: () => void) => {
-        if (settled) return;
-        settled = true;
-        for (const t of timers) clearTimeout(t);
-        this.inflight.delete(onLost);
-        listening?.[Symbol.dispose]();
-        f();
-      };
-      const onLost = (e: NodeError) => finish(() => reject(e));
-      this.inflight.add(onLost);
-      const kill = (signal: 'TERM' | 'KILL') => {
-        if (pgid) void this.simple(killGroupCommand(pgid, signal)).catch(() => { if (cancelled && !settled) this.dropConnection(); });
-      };
-      const onAbort = () => {
-        cancelled = true;
-        const escalate = () => {
-          kill('TERM');
-          timers.push(setTimeout(() => kill('KILL'), o.killGraceMs ?? DEFAULT_GRACE_MS));
-        };
-        if (pgid) return escalate();
-        // Not started far enough to know its group: wait briefly for it, else drop the channel.
-        pgidWaiters.push(escalate);
-        timers.push(setTimeout(() => { if (!pgid) channel.close(); }, PGID_WAIT_MS));
-      };
-      // Also when the cancel came while the channel opened: the program is stopped once it says its group.
-      if (o.signal) listening = addAbortListener(o.signal, onAbort);
-      // What is written before the program starts waits in the channel for its stdin.
-      o.input?.((text) => { if (!settled) channel.write(text); });
-      timers.push(setInterval(() => { if (!settled) channel.write('\n'); }, HEARTBEAT_MS));
-      channel.on('data', (d) => out.push(d));
-      channel.stderr.on('data', (d) => err.push(d));
-      const onExit = () => {
-        if (exit || !session.exit) return;
-        const { code, signal } = session.exit;
-        // ssh2 names the signal as Node does (SIGKILL), from the protocol's bare name.
-        exit = { code, signal: signal ? (signal.startsWith('SIG') ? signal : `SIG${signal}`) : null };
-        // Children left in the group would keep the channel (and the node) busy: stop them.
-        kill('KILL');
-      };
-      channel.on('exit', onExit);
-      channel.on('close', () => {
-        // An exit status that came before this listener was (exec): the pgid is known by now.
-        onExit();
-        out.end();
-        err.end();
-        if (exit && !sawMarker && !cancelled) {
-          finish(() => reject(notRunByShell(this.node, this.address, exit!, preamble)));
-        } else if (exit || cancelled) {
-          finish(() => resolve({ exitCode: exit?.code ?? null, signal: exit?.signal ?? null, cancelled, durationMs: performance.now() - started }));
-        } else {
-          const why = `the command ended without an exit status (SSH connection to ${this.address} lost?)`;
-          finish(() => reject(this.lost ?? (spoke ? new NodeError(this.node, why) : new SilentEnd(this.node, why))));
-        }
-      });
-    });
+    return watchRun(this.runHost, session, o, started);
   }
 
   put(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<void> {
