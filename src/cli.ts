@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT, UsageError } from './core/exit.js';
 import type { ProxyCommandOptions } from './cli/proxy-command.js';
 import type { BehaviorOptions } from './cli/proxy-compat.js';
+import { commandAt } from './cli/early-stop.js';
 import { registerEngineCommands } from './cli/engine-commands.js';
 import { registerReportCommand } from './cli/report-register.js';
 import { PROTOCOL_NAMES } from './proxy/protocol.js';
@@ -74,12 +75,14 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
   registerReportCommand(program, io, (r) => { result = r; });
 
   try {
-    if (argv[2] === 'proxy') {
+    // The command as commander finds it, global options before it or not.
+    const at = commandAt(argv.slice(2));
+    if (at !== undefined && argv[2 + at] === 'proxy') {
       // Vaurien's and toxiproxy-server's flags, spelled as ours (see proxy-compat.ts).
-      const translated = (await import('./cli/proxy-compat.js')).translateArgs(argv.slice(3));
+      const translated = (await import('./cli/proxy-compat.js')).translateArgs(argv.slice(3 + at));
       behaviorOptions = translated.behaviorOptions;
       mixFlag = translated.mixFlag;
-      argv = [...argv.slice(0, 3), ...translated.args];
+      argv = [...argv.slice(0, 3 + at), ...translated.args];
     }
     await program.parseAsync(argv);
     return await result;

@@ -58,6 +58,17 @@ describe("Vaurien's command line", () => {
     }
   });
 
+  it('reads them after global options too, as commander finds the command', async () => {
+    const proxyPort = await freePort();
+    const cli = runCli(['--state-dir', path.join(dir, 'global-state'), 'proxy', '--backend', `127.0.0.1:${web.port}`, '--proxy', `127.0.0.1:${proxyPort}`, '--protocol', 'http', '--behavior', '100:error']);
+    try {
+      await cli.waitFor(/listening/, { timeoutMs: 60_000 });
+      expect((await get(proxyPort)).status).toBe(503);
+    } finally {
+      expect(await cli.stop()).toBe(0);
+    }
+  });
+
   it('reads --behavior PERCENT:NAME with per-behavior options and Vaurien\'s statsd flags', async () => {
     const port = await freePort();
     const cli = runCli(['proxy', '--proxy', `127.0.0.1:${port}`, '--backend', `127.0.0.1:${web.port}`, '--protocol', 'http',

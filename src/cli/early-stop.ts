@@ -14,11 +14,17 @@ const FLAGS = new Set(['-V', '--version', '-h', '--help']);
 
 /** The command word of these arguments (after the script's), or undefined: none, or a line commander refuses. */
 export function commandWord(args: readonly string[]): string | undefined {
+  const at = commandAt(args);
+  return at === undefined ? undefined : args[at];
+}
+
+/** Where commandWord finds the command among these arguments. */
+export function commandAt(args: readonly string[]): number | undefined {
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     // After `--` every word is an operand: commander still runs the first as the command.
-    if (a === '--') return args[i + 1];
-    if (!a.startsWith('-') || a === '-') return a;
+    if (a === '--') return i + 1 < args.length ? i + 1 : undefined;
+    if (!a.startsWith('-') || a === '-') return i;
     const name = a.startsWith('--') && a.includes('=') ? a.slice(0, a.indexOf('=')) : a;
     if (name !== a && (VALUED_GLOBALS.includes(name) || name === '--ci')) continue;
     if (VALUED_GLOBALS.includes(a)) i++;
