@@ -30,7 +30,7 @@
 import { copyOf, END, type Frames, NO_REPLY, passAll, START } from '../frames.js';
 import { FramingError, MAX_HEAD_BYTES, type ErrorReply } from '../protocol.js';
 import { MemcacheSessionBase } from './memcache-session.js';
-import { type Quiet, QuietRequests } from './memcache-quiet.js';
+import type { Quiet } from './memcache-quiet.js';
 
 export const REQUEST_MAGIC = 0x80;
 const REPLY_MAGIC = 0x81;
@@ -71,18 +71,21 @@ interface QuietRequest extends Quiet {
   key: Buffer | undefined;
 }
 
-export class BinarySession extends MemcacheSessionBase<Replies> {
+export class BinarySession extends MemcacheSessionBase<Replies, QuietRequest> {
   // ---- client side
   /** Bytes left of the current request's value. */
   private valueLeft = 0;
-  /** The quiet requests waiting (their tag in `pending` is Quiet). */
-  private readonly quiet = new QuietRequests<QuietRequest>();
 
   // ---- server side
   private replyKind = Replies.One;
   /** Body bytes left of the packet being read, and whether that packet ends the reply. */
   private bodyLeft = 0;
   private lastPacket = false;
+
+  constructor() {
+    // A stand-in (a NOOP) gets one packet.
+    super(Replies.One);
+  }
 
   framesFromClient(chunk: Buffer): Frames {
     return chunk.length === 0 ? passAll(this.cFrames, chunk) : this.cTail.feed(this, this.frameRequests, chunk);
@@ -181,25 +184,9 @@ export class BinarySession extends MemcacheSessionBase<Replies> {
     while (this.pending.waiting && this.pending.headTag === Replies.Quiet) {
       const mine = answers(buf, pos, n, this.quiet.oldest!);
       if (mine !== false) return mine !== undefined;
-      this.reply.begin(false);
-      out.push(pos, pos, this.reply.flags(true));
-      this.quiet.shift();
-      this.pending.shift();
+      this.unansweredQuiet(out, pos);
     }
     return true;
-  }
-
-  override skipped(ordinal: number): void {
-    this.quiet.forget(ordinal);
-    super.skipped(ordinal);
-  }
-
-  errored(ordinal: number, standIn?: Buffer): void {
-    if (standIn === undefined) return;
-    // The NOOP sent in its place is answered.
-    this.quiet.forget(ordinal);
-    const i = this.pending.indexOf(ordinal);
-    if (i >= 0) this.pending.setTag(i, Replies.One);
   }
 
   /**

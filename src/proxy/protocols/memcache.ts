@@ -41,7 +41,6 @@
 import { BinarySession, binaryError, isBinaryRequest, REQUEST_MAGIC } from './memcache-binary.js';
 import { isTerminator, parseCommand, Reply, sizeWord, startsWith, type Command } from './memcache-lines.js';
 import { answersQuiet, confusable, type QuietMeta } from './memcache-meta.js';
-import { QuietRequests } from './memcache-quiet.js';
 import { END, Frames, NO_REPLY, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { findLF } from './find-lf.js';
 import { MemcacheSessionBase } from './memcache-session.js';
@@ -60,20 +59,23 @@ const EMPTY = Buffer.alloc(0);
 const LF = 0x0a;
 const CR = 0x0d;
 
-class TextSession extends MemcacheSessionBase<Reply> {
+class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
   // ---- client side
   private cRaw = false;
   /** Bytes left of the current request's data block, CRLF included. */
   private dataLeft = 0;
   private reqStarted = false;
   private cur: Command | null = null;
-  /** The quiet meta requests waiting (their tag in `pending` is Quiet). */
-  private readonly quiet = new QuietRequests<QuietMeta>();
 
   // ---- server side
   private sRaw = false;
   private replyKind: Reply = Reply.Line;
   private sDataLeft = 0;
+
+  constructor() {
+    // A stand-in (`mn`) gets one line.
+    super(Reply.Line);
+  }
 
   // ================================================================ client -> server
 
@@ -225,12 +227,7 @@ class TextSession extends MemcacheSessionBase<Reply> {
       return false;
     }
     const e = lf > pos && buf[lf - 1] === CR ? lf - 1 : lf;
-    while (this.pending.waiting && this.pending.headTag === Reply.Quiet && !answersQuiet(buf, pos, e, this.quiet.oldest!)) {
-      this.reply.begin(false);
-      out.push(pos, pos, this.reply.flags(true));
-      this.quiet.shift();
-      this.pending.shift();
-    }
+    while (this.pending.waiting && this.pending.headTag === Reply.Quiet && !answersQuiet(buf, pos, e, this.quiet.oldest!)) this.unansweredQuiet(out, pos);
     return true;
   }
 
@@ -239,19 +236,6 @@ class TextSession extends MemcacheSessionBase<Reply> {
   // A skipped `watch` (skipped(), inherited) never reached the server: no OK and no log stream
   // will come. The client side passes through already, so replies to later commands find no
   // request waiting and pass through too.
-
-  override skipped(ordinal: number): void {
-    this.quiet.forget(ordinal);
-    super.skipped(ordinal);
-  }
-
-  errored(ordinal: number, standIn?: Buffer): void {
-    if (standIn === undefined) return;
-    // The mn sent in its place is answered, with one line.
-    this.quiet.forget(ordinal);
-    const i = this.pending.indexOf(ordinal);
-    if (i >= 0) this.pending.setTag(i, Reply.Line);
-  }
 
   /**
    * An `mn` to go in the place of `request` (`ordinal`) when quiet requests ahead of it wait:
