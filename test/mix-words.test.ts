@@ -8,7 +8,7 @@ import { defaultRegistry } from '../behaviors/index.js';
 import { formatProxyLine, listeningLine } from '../src/cli/proxy-status.js';
 import { timelineLine } from '../src/core/job-outcome.js';
 import { parseMix } from '../src/proxy/mix.js';
-import { mixWords } from '../src/proxy/mix-words.js';
+import { mixWords } from '../src/text/mix-words.js';
 import type { Proxy } from '../src/proxy/proxy.js';
 import { faultTimeline } from '../src/report/html-charts.js';
 import { startProxy } from './helpers/builtin-proxy.js';

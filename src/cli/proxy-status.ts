@@ -1,7 +1,7 @@
 /**
  * The lines `marteau-tui proxy` prints per proxy: once listening, then its live counts (pure formatting).
  */
-import { mixWords } from '../proxy/mix-words.js';
+import { mixWords } from '../text/mix-words.js';
 import type { Proxy, ProxyStats } from '../proxy/proxy.js';
 
 /** A proxy's name, and its protocol when the name does not say it (a default name is the protocol). */

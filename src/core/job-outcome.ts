@@ -2,7 +2,7 @@
 import { ConfigError } from '../config/config-error.js';
 import { formatDuration } from '../config/duration.js';
 import { NodeConfigError, NodeError } from '../exec/executor.js';
-import { mixWords } from '../proxy/mix-words.js';
+import { mixWords } from '../text/mix-words.js';
 import { ListenError, messageOf, UpstreamLoopError } from '../proxy/proxy-errors.js';
 import type { RunOutcome } from './runner-contract.js';
 import { ServiceError } from './service-error.js';

@@ -13,7 +13,7 @@ import { NodeError, type Executor } from '../exec/executor.js';
 import type { RunnerContext, RunnerNode, RunOutcome } from './runner-contract.js';
 import type { ProxyEvent } from '../proxy/proxy.js';
 import type { ProxySet } from '../proxy/proxy-set.js';
-import { mixWords } from '../proxy/mix-words.js';
+import { mixWords } from '../text/mix-words.js';
 import { ListenError, listenMistake } from '../proxy/proxy-errors.js';
 import type { Behavior } from '../proxy/plugin.js';
 import type { ApiServer } from '../proxy/api/server.js';

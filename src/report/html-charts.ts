@@ -5,7 +5,7 @@
 import { recoveryText, type WindowMeasure } from '../runners/measures/index.js';
 import type { ProxyTimelineEvent, RunSummary } from '../runners/results.js';
 import type { CycleSummary } from '../runners/summary.js';
-import { mixWords } from '../proxy/mix-words.js';
+import { mixWords } from '../text/mix-words.js';
 import { COLORS, f1, int, ms, PALETTE, secs, table } from './html-kit.js';
 import { esc, lineChart, makeScale, niceTicks, PAD, WIDTH, type Band, type Marker } from './svg.js';
 

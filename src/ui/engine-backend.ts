@@ -12,7 +12,7 @@ import { endedHere, figuresOf, readEndedResult, type EndedResult } from '../core
 import { parseGitTarget } from '../core/source.js';
 import type { NodeView } from '../core/node-pool.js';
 import type { MixSpec } from '../proxy/mix.js';
-import { mixWords } from '../proxy/mix-words.js';
+import { mixWords } from '../text/mix-words.js';
 import { ProxyMonitor } from '../proxy/monitor.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { JobRow, NodeRow, TuiBackend, TuiSnapshot } from './backend.js';

@@ -4,7 +4,7 @@
  */
 import type { ScheduleView } from '../core/chaos-player.js';
 import { formatDuration } from '../config/units.js';
-import { isPassThrough } from '../proxy/mix-words.js';
+import { isPassThrough } from '../text/mix-words.js';
 
 export interface ScheduleLine {
   state: 'running' | 'paused' | 'manual' | 'done';

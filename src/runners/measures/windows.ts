@@ -10,7 +10,7 @@
  * its mix back resumes it, so the window under runs from its own start to its own end.
  */
 import type { TimelineEvent } from '../../core/events.js';
-import { isPassThrough } from '../../proxy/mix-words.js';
+import { isPassThrough } from '../../text/mix-words.js';
 import { outcomeClass, type OutcomeKey } from './series.js';
 
 export interface FaultWindow {

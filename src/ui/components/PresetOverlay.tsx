@@ -1,6 +1,6 @@
 import { Box, Text } from 'ink';
 import { PRESETS } from '../../proxy/presets.js';
-import { mixWords } from '../../proxy/mix-words.js';
+import { mixWords } from '../../text/mix-words.js';
 import { color } from '../theme.js';
 
 /**
