@@ -32,7 +32,9 @@ describe.skipIf(!strace)('marteau-tui worker stopped while it starts', () => {
     const points: [string, string, (state: string) => string, NodeJS.ProcessEnv, string][] = [
       ['as the CLI loads', 'openat', () => dist('src/cli.js'), {}, 'queued'],
       ['as the engine\'s modules load', 'openat', () => dist('src/core/engine.js'), {}, 'queued'],
-      ['as it reads the nodes it knew', 'openat', (state) => path.join(state, 'nodes-cache.json'), {}, 'queued'],
+      // One pool thread, as for the proxy's config (cli-proxy-stop): a file the pool opens again on
+      // another thread would get a second SIGTERM there.
+      ['as it reads the nodes it knew', 'openat', (state) => path.join(state, 'nodes-cache.json'), { UV_THREADPOOL_SIZE: '1' }, 'queued'],
       ['as it writes its claim of the job', 'write', (state) => path.join(state, 'journal.jsonl'), { UV_THREADPOOL_SIZE: '1' }, 'interrupted'],
     ];
     for (const [when, syscall, file, env, status] of points) {
