@@ -252,6 +252,37 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     });
   });
 
+  // In a failed block the server refuses a Bind at once (25P02), before its statement could run:
+  // a statement prepared earlier, run as Bind, Execute, Sync, gets no BindComplete there (a Close
+  // before it still runs). The proxy sent the BindComplete of a statement failing as it runs.
+  it('an error on a Bind-first request in a failed block comes at the Bind, as 25P02 does', async () => {
+    const scenario = async (side: Side) => {
+      const c = await messageClient(side.port);
+      const out: string[] = [];
+      const send = async (...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until('Z'))); };
+      try {
+        await send(parse('SELECT 7', 's'), parse('SELECT 8', 'gone'), sync());
+        await send(simple('BEGIN'));
+        await send(simple('SELECT 1 / 0'));
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        await send(bind('s'), execute(), sync());
+        await send(close('gone'), bind('s'), execute(), sync());
+        await side.disarm();
+        await send(simple('ROLLBACK'));
+        await send(bind('s'), execute(), parse('SELECT 9', 'gone'), sync());
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    await withProxy(async (p) => {
+      const direct = await scenario(directSide());
+      expect(direct).toEqual(['1 1 ZI', 'C ZT', 'E ZE', 'E ZE', '3 E ZE', 'C ZI', '2 D C 1 ZI']);
+      expect(await scenario(proxySide(p))).toEqual(direct);
+      expect(p.stats().behaviors.error).toBe(2);
+    });
+  });
+
   // JDBC runs its COMMIT by name once it has prepared it (Bind, Execute, Sync of a statement
   // parsed before), and binds unnamed statements it prepared in earlier requests. A real COMMIT
   // that fails (here a deferred unique constraint) ends the transaction and leaves the unnamed

@@ -111,11 +111,13 @@ function leadingCloses(request: Buffer): { count: number; end: number } {
  * The completions the server sends for the messages of `request` that run before an error
  * injected on it, as their type bytes: a CloseComplete ('3') for each Close it begins with,
  * then a BindComplete ('2') when the next is a Bind (a statement fails as it runs,
- * postgres-errors.ts).
+ * postgres-errors.ts), but not in a failed block (`failedBlock`), where the server refuses the
+ * Bind itself with 25P02, before its statement could run (Closes still run there; checked on
+ * PostgreSQL 15).
  */
-export function completedBefore(request: Buffer): string {
+export function completedBefore(request: Buffer, failedBlock = false): string {
   const { count, end } = leadingCloses(request);
-  return '3'.repeat(count) + (request[end] === BIND ? '2' : '');
+  return '3'.repeat(count) + (request[end] === BIND && !failedBlock ? '2' : '');
 }
 
 /**

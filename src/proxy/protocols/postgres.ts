@@ -24,7 +24,8 @@
  * injected; FATAL ones close the connection, the others are followed by ReadyForQuery with the
  * transaction status the session last saw ('T' or 'E' become 'E': the statement failed inside a
  * transaction block), read from the session the engine passes as `ctx.session`; without it, 'I',
- * and, for a request that begins with a Bind, come after its BindComplete (postgres-errors.ts);
+ * and, for a request that begins with a Bind, come after its BindComplete (postgres-errors.ts),
+ * but in a failed block, where the server refuses the Bind;
  * the Closes a request begins with run first, their CloseCompletes before it, and a request that
  * parses and runs a statement has the server run what comes before its Execute, whose replies
  * the client gets before the error, as a statement failing as it runs (postgres-aborted.ts).
@@ -51,6 +52,7 @@ import { PgSession } from './postgres-session.js';
 export { POSTGRES_ERRORS } from './postgres-errors.js';
 
 const IN_BLOCK = 0x54; // 'T': ReadyForQuery's status in a transaction block
+const FAILED = 0x45; // 'E': in a failed transaction block
 
 export const postgres: Protocol = {
   name: 'postgres',
@@ -62,7 +64,9 @@ export const postgres: Protocol = {
     const pg = ctx.session instanceof PgSession ? ctx.session : undefined;
     const fails = failsInPlace(ctx.standIn);
     const ended = ctx.standIn !== undefined && !fails;
-    const before = ended ? commitCompletedBefore(ctx.request) : completedBefore(ctx.request);
+    // In a failed block (as far as the requests in flight let one tell) the Bind is refused at once.
+    const failedBlock = pg !== undefined && pg.txStatus === FAILED && !pg.blocks.unsure(ctx.ordinal);
+    const before = ended ? commitCompletedBefore(ctx.request) : completedBefore(ctx.request, failedBlock);
     // Its Sync to come, the error goes alone: the server's ReadyForQuery to that Sync follows it (errored).
     const ready = pg === undefined || !pg.syncToCome(ctx.ordinal);
     // Sent where the server may or may not be in a block: its own ReadyForQuery will say which.
