@@ -8,15 +8,12 @@
 import mariadb, { type Connection, type SqlError } from 'mariadb';
 import mysql2 from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Proxy } from '../src/proxy/proxy.js';
 import { haveMariadb, startMariadb } from './helpers/mariadb.js';
 import type { RunningServer } from './helpers/servers.js';
-import { startProxy } from './helpers/builtin-proxy.js';
+import { proxiesTo } from './helpers/with-proxy.js';
 import { defaultRegistry } from '../behaviors/index.js';
 import { act, defineBehavior, errorKindOption, z } from '../src/proxy/plugin.js';
 import { outcome, within } from './helpers/within.js';
-
-type Behaviors = Parameters<typeof startProxy>[0]['behaviors'];
 
 let db: RunningServer;
 let direct: mysql2.Connection;
@@ -56,14 +53,7 @@ const errorSeen = defineBehavior({
 });
 const behaviors = new Map([...defaultRegistry, ...[errorPrepare, errorBulk, errorSeen].map((b) => [b.name, b as never] as const)]);
 
-async function withProxy(mix: Behaviors, fn: (p: Proxy) => Promise<void>, seed = 1): Promise<void> {
-  const p = await startProxy({ name: 'mariadb', listen: '127.0.0.1:0', upstream: `127.0.0.1:${db.port}`, protocol: 'mysql', behaviors: mix, seed }, { behaviors });
-  try {
-    await fn(p);
-  } finally {
-    await p.close(100);
-  }
-}
+const withProxy = proxiesTo(() => db.port, { protocol: 'mysql', seed: 1, registry: behaviors });
 
 const connect = (port: number, sent?: string[]) =>
   within('connect', mariadb.createConnection({
@@ -287,7 +277,7 @@ describe.skipIf(!haveMariadb())('the mariadb connector through the chaos proxy (
         // behind a prepare that failed (the connector reported the prepare's).
         const hidden = drawn.filter((x, i) => x.error && x.label === 'COM_STMT_EXECUTE' && drawn[i - 1]?.label === 'COM_STMT_PREPARE' && drawn[i - 1].error);
         expect(errors.length).toBe(drawn.filter((x) => x.error).length - hidden.length);
-      }, 30);
+      }, { seed: 30 });
     }, 120_000);
   }
 });

@@ -8,25 +8,16 @@ import net from 'node:net';
 import mariadb from 'mariadb';
 import mysql2 from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Proxy } from '../src/proxy/proxy.js';
 import { haveMariadb, startMariadb } from './helpers/mariadb.js';
 import type { RunningServer } from './helpers/servers.js';
-import { startProxy } from './helpers/builtin-proxy.js';
+import { proxiesTo } from './helpers/with-proxy.js';
 
-type Behaviors = Parameters<typeof startProxy>[0]['behaviors'];
 type Step = [string, (c: mysql2.Connection) => Promise<unknown>];
 
 let db: RunningServer;
 let root: mysql2.Connection;
 
-async function withProxy(behaviors: Behaviors, fn: (p: Proxy) => Promise<void>): Promise<void> {
-  const p = await startProxy({ name: 'mysql', listen: '127.0.0.1:0', upstream: `127.0.0.1:${db.port}`, protocol: 'mysql', behaviors, seed: 1 });
-  try {
-    await fn(p);
-  } finally {
-    await p.close(100);
-  }
-}
+const withProxy = proxiesTo(() => db.port, { protocol: 'mysql', seed: 1 });
 
 /** A user with every privilege on the test's database and none beyond (no READ ONLY ADMIN). */
 const connect = (port: number) =>

@@ -4,24 +4,14 @@
 import net from 'node:net';
 import mysql2 from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Proxy } from '../src/proxy/proxy.js';
 import { mysql, MYSQL_ERRORS } from '../src/proxy/protocols/mysql.js';
 import { haveMariadb, startMariadb } from './helpers/mariadb.js';
 import type { RunningServer } from './helpers/servers.js';
-import { startProxy } from './helpers/builtin-proxy.js';
-
-type Behaviors = Parameters<typeof startProxy>[0]['behaviors'];
+import { proxiesTo } from './helpers/with-proxy.js';
 
 let db: RunningServer;
 
-async function withProxy(behaviors: Behaviors, fn: (p: Proxy) => Promise<void>): Promise<void> {
-  const p = await startProxy({ name: 'mysql', listen: '127.0.0.1:0', upstream: `127.0.0.1:${db.port}`, protocol: 'mysql', behaviors, seed: 1 });
-  try {
-    await fn(p);
-  } finally {
-    await p.close(100);
-  }
-}
+const withProxy = proxiesTo(() => db.port, { protocol: 'mysql', seed: 1 });
 
 const connect = (port: number, extra: Record<string, unknown> = {}) =>
   mysql2.createConnection({ host: '127.0.0.1', port, user: 'root', database: 'chaos', multipleStatements: true, ...extra });

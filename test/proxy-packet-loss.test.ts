@@ -9,10 +9,9 @@ import { Toxiproxy } from 'toxiproxy-node-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import packetLoss from '../behaviors/packet_loss.js';
 import type { ExchangeContext } from '../src/proxy/plugin.js';
-import type { Proxy } from '../src/proxy/proxy.js';
-import { startProxy } from './helpers/builtin-proxy.js';
 import { startApi } from './helpers/cli.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
+import { proxiesTo } from './helpers/with-proxy.js';
 
 const client = (port: number) => new Redis({ host: '127.0.0.1', port, lazyConnect: true, enableReadyCheck: false, disableClientInfo: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
 
@@ -41,11 +40,7 @@ describe.skipIf(!haveServer('redis-server'))('packet_loss between ioredis and re
   let server: RunningServer;
   beforeAll(async () => { server = await startRedis(); });
   afterAll(async () => { await server?.stop(); });
-
-  async function withProxy(behaviors: Record<string, unknown>, fn: (p: Proxy) => Promise<void>) {
-    const p = await startProxy({ name: 'lossy', listen: '127.0.0.1:0', upstream: `127.0.0.1:${server.port}`, protocol: 'redis', behaviors: behaviors as never });
-    try { await fn(p); } finally { await p.close(100); }
-  }
+  const withProxy = proxiesTo(() => server.port, { protocol: 'redis' });
 
   it('loses about loss_rate of the replies, each a retransmission timeout late, none corrupted or out of order', async () => {
     const rto = 150;

@@ -1,19 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import type { Proxy } from '../src/proxy/proxy.js';
+import type { MixSpec } from '../src/proxy/mix.js';
 import { builtinBehaviors } from '../behaviors/index.js';
-import { defineBehavior, z, type Behavior } from '../src/proxy/plugin.js';
+import { defineBehavior, z } from '../src/proxy/plugin.js';
 import { exchange, startEchoServer } from './helpers/echo.js';
-import { startProxy } from './helpers/builtin-proxy.js';
+import { proxiesTo } from './helpers/with-proxy.js';
 
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
 beforeAll(async () => { echo = await startEchoServer(); });
 afterAll(async () => { await echo.close(); });
 
-async function withProxy(behaviors: Parameters<typeof startProxy>[0]['behaviors'], fn: (p: Proxy) => Promise<void>, extra = {}, registry?: Map<string, Behavior>) {
-  const p = await startProxy({ name: 't', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}`, protocol: 'tcp', behaviors, seed: 7, ...extra }, registry && { behaviors: registry });
-  try { await fn(p); } finally { await p.close(100); }
-}
+const withProxy = proxiesTo(() => echo.port, { protocol: 'tcp', seed: 7 });
 
 describe('tcp proxy', () => {
   it('passes bytes through exactly with dummy', async () => {
@@ -40,7 +37,7 @@ describe('tcp proxy', () => {
     const registry = new Map([...builtinBehaviors, keeper].map((b) => [b.name, b]));
     // Chunks forwarded as they come; held back on their way up (delay) or down (latency); written
     // in pieces over time (slicer up, bandwidth down); shown to a hook.
-    const mixes: Parameters<typeof startProxy>[0]['behaviors'][] = [
+    const mixes: MixSpec[] = [
       '',
       { delay: { percent: 20, sleep: 0.002 }, latency: { percent: 20, latency: 2 } },
       { slicer: { percent: 20, average_size: 4096, stream: 'upstream' }, bandwidth: { percent: 20, rate: 100_000 } },
@@ -72,7 +69,7 @@ describe('tcp proxy', () => {
         if (typeof behaviors === 'object' && !('keeper' in behaviors)) {
           expect(Object.entries(p.stats().behaviors).filter(([k, n]) => k !== 'dummy' && n > 0)).toHaveLength(2);
         }
-      }, {}, registry);
+      }, { registry });
     }
     expect(shown.length).toBeGreaterThan(0);
     for (const { request, copy } of shown) expect(request.equals(copy)).toBe(true);
@@ -146,9 +143,8 @@ describe('tcp proxy', () => {
       });
     });
     await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
-    const upstream = `127.0.0.1:${(backend.address() as net.AddressInfo).port}`;
-    const p = await startProxy({ name: 'rst', listen: '127.0.0.1:0', upstream, protocol: 'tcp', behaviors: '' });
-    try {
+    const upstream = (backend.address() as net.AddressInfo).port;
+    await withProxy('', async (p) => {
       const r = await exchange(p.port, 'reset me');
       expect(r.reply.toString()).toBe('bye');
       expect(r.error).toBe('ECONNRESET');
@@ -159,10 +155,7 @@ describe('tcp proxy', () => {
       await expect.poll(() => ends.length).toBe(2);
       s.resetAndDestroy();
       expect(await ends[1]).toBe('ECONNRESET');
-    } finally {
-      await p.close(100);
-      backend.close();
-    }
+    }, { upstream }).finally(() => backend.close());
   });
 
   it('down at 100 % refuses connections and comes back', async () => {
@@ -274,8 +267,7 @@ describe('tcp proxy', () => {
   });
 
   it('a dead upstream closes the client promptly and the proxy keeps serving', async () => {
-    const p = await startProxy({ name: 'd', listen: '127.0.0.1:0', upstream: '127.0.0.1:1', protocol: 'tcp' });
-    try {
+    await withProxy('', async (p) => {
       const r = await exchange(p.port, 'ping');
       expect(r.closed).toBe(true);
       expect(r.ms).toBeLessThan(1000);
@@ -283,9 +275,7 @@ describe('tcp proxy', () => {
       p.setUpstream(`127.0.0.1:${echo.port}`);
       const ok = await exchange(p.port, 'ping', { want: 4 });
       expect(ok.reply.toString()).toBe('ping');
-    } finally {
-      await p.close(100);
-    }
+    }, { upstream: 1 });
   });
 });
 
