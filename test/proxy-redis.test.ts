@@ -2,9 +2,7 @@
  * Redis against the real redis-server: the framer on real replies, then the chaos proxy between
  * ioredis and the server.
  */
-import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
-import path from 'node:path';
 import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinBehaviors } from '../behaviors/index.js';
@@ -13,19 +11,11 @@ import type { Segment } from '../src/proxy/protocol.js';
 import { redis as redisProtocol } from '../src/proxy/protocols/redis.js';
 import type { Proxy } from '../src/proxy/proxy.js';
 import { freePort, rawExchange } from './helpers/net.js';
-import { haveServer, startRedis, type RunningRedis, type RunningServer } from './helpers/servers.js';
+import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
+import { client, cmd, collectReplies, inState, rawReplies, said, STATES } from './proxy-redis-real.js';
 import { startProxy } from './helpers/builtin-proxy.js';
 
 const run = haveServer('redis-server');
-
-function cmd(...args: Array<string | Buffer>): Buffer {
-  const parts: Buffer[] = [Buffer.from(`*${args.length}\r\n`)];
-  for (const a of args) {
-    const b = Buffer.isBuffer(a) ? a : Buffer.from(a);
-    parts.push(Buffer.from(`$${b.length}\r\n`), b, Buffer.from('\r\n'));
-  }
-  return Buffer.concat(parts);
-}
 
 /** Messages a framer session finds in a request stream and the server's reply chunks. */
 function frame(requests: Buffer, replyChunks: Buffer[]) {
@@ -41,59 +31,6 @@ function frame(requests: Buffer, replyChunks: Buffer[]) {
     passthrough: reps.filter((x) => x.passthrough),
   };
 }
-
-/** Whole replies of a stream of simple lines (`+ - :`), bulk strings and arrays of them; an incomplete last one is left out. */
-function splitReplies(all: Buffer): Buffer[] {
-  const out: Buffer[] = [];
-  // The end of the reply at i, or -1 when it is not all there.
-  const end = (i: number): number => {
-    const lf = all.indexOf(0x0a, i);
-    if (lf < 0) return -1;
-    const len = all[i] === 0x24 || all[i] === 0x2a ? Number(all.toString('latin1', i + 1, lf - 1)) : -1;
-    if (all[i] === 0x24) return len < 0 ? lf + 1 : lf + 1 + len + 2 <= all.length ? lf + 1 + len + 2 : -1;
-    let e = lf + 1;
-    for (let k = 0; all[i] === 0x2a && k < len && e >= 0; k++) e = e < all.length ? end(e) : -1;
-    return e;
-  };
-  for (let i = 0, e; i < all.length && (e = end(i)) >= 0; i = e) out.push(all.subarray(i, e));
-  return out;
-}
-
-/** The errors a server in some state refuses a command with. */
-const STATE_ERRORS = /^-(LOADING|READONLY|OOM|BUSY|MASTERDOWN|MISCONF|NOAUTH|EXECABORT) /;
-
-/** A reply as a state refuses it: the error's first word, or 'served' (an ERR, a value). */
-const said = (reply: Buffer): string => STATE_ERRORS.exec(reply.toString('latin1'))?.[1] ?? 'served';
-
-/** Until `fn` says true, for 10 s at most. */
-async function until(what: string, fn: () => Promise<boolean>): Promise<void> {
-  for (const end = Date.now() + 10_000; !(await fn()); await new Promise((r) => setTimeout(r, 20))) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-  }
-}
-
-/** The whole replies `s` receives, as they come; `settled` once there are `n`, or after `timeoutMs`. */
-function collectReplies(s: net.Socket, n: number, timeoutMs: number): { replies: Buffer[]; settled: Promise<void> } {
-  const replies: Buffer[] = [];
-  let rest = Buffer.alloc(0);
-  const settled = new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, timeoutMs);
-    s.on('data', (c: Buffer) => {
-      const buf = Buffer.concat([rest, c]);
-      const got = splitReplies(buf);
-      replies.push(...got);
-      rest = buf.subarray(got.reduce((a, r) => a + r.length, 0));
-      if (replies.length >= n) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-  return { replies, settled };
-}
-
-const client = (port: number, opts: Record<string, unknown> = {}) =>
-  new Redis({ host: '127.0.0.1', port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...opts });
 
 describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
   let server: RunningServer;
@@ -377,15 +314,7 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
   // here: the same requests to a redis-server at maxmemory 1).
   it('100:error OOM answers what a redis over maxmemory does: GET outside a block passes, any command queued in one gets OOM', async () => {
     const requests = [cmd('SET', 'oom:k', 'v'), cmd('GET', 'oom:k'), cmd('MULTI'), cmd('GET', 'oom:k'), cmd('DISCARD'), cmd('PING'), cmd('DEL', 'oom:k')];
-    const replies = async (port: number) => {
-      const s = net.connect({ port, host: '127.0.0.1' });
-      s.on('error', () => {});
-      const got = collectReplies(s, requests.length, 5000);
-      s.write(Buffer.concat(requests));
-      await got.settled;
-      s.destroy();
-      return got.replies.map(String);
-    };
+    const replies = async (port: number) => (await rawReplies(port, requests)).map(String);
     const full = await startRedis();
     try {
       const c = client(full.port);
@@ -409,43 +338,10 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     }
   });
 
-  // The rules against redis-server itself, in each state it can be put in here: the same
+  // The rules against redis-server itself, in each state it can be put in here (STATES): the same
   // requests to it and through the proxy at 100:error of the kind are refused alike (replies
-  // here are lines and bulk strings: the test's reader splits no arrays). `enter` puts the
-  // server in the state and returns what ends it, if anything must.
-  const states: Array<[string, (c: Redis, real: RunningRedis) => Promise<(() => Promise<void>) | void>]> = [
-    ['READONLY', async (c) => { await c.call('REPLICAOF', '127.0.0.1', '1'); }],
-    // Read-only, as by default: it answers writes READONLY before it looks at the link.
-    ['MASTERDOWN', async (c) => {
-      await c.call('CONFIG', 'SET', 'replica-serve-stale-data', 'no');
-      await c.call('REPLICAOF', '127.0.0.1', '1');
-    }],
-    ['OOM', async (c) => { await c.call('CONFIG', 'SET', 'maxmemory', '1'); }],
-    ['NOAUTH', async (c) => { await c.call('CONFIG', 'SET', 'requirepass', 'pw'); }],
-    // A snapshot that fails (its file's name is a directory's, which root cannot write over either).
-    ['MISCONF', async (c, real) => {
-      await mkdir(path.join(real.dir, 'dump.rdb'));
-      await c.call('CONFIG', 'SET', 'save', '3600 1');
-      await c.call('BGSAVE');
-      await until('the snapshot to fail', async () => /rdb_last_bgsave_status:err/.test(String(await c.call('INFO', 'persistence'))));
-      // Else it would not stop: it saves as it shuts down, and stays up when that fails.
-      return async () => { await c.call('CONFIG', 'SET', 'save', ''); };
-    }],
-    // A script past busy-reply-threshold, on a connection of its own; it ends by itself after 30 s at most.
-    ['BUSY', async (c, real) => {
-      await c.call('CONFIG', 'SET', 'busy-reply-threshold', '10');
-      const runner = client(real.port);
-      await runner.connect();
-      const ran = runner.call('EVAL', "local t = tonumber(redis.call('TIME')[1]) + 30 while tonumber(redis.call('TIME')[1]) < t do end return 1", '0').catch(() => undefined);
-      await until('the script to make the server busy', () => c.ping().then(() => false, (e: Error) => e.message.startsWith('BUSY ')));
-      return async () => {
-        await c.call('SCRIPT', 'KILL').catch(() => undefined);
-        await ran;
-        runner.disconnect();
-      };
-    }],
-  ];
-  it.each(states)('100:error %s refuses the commands a redis-server in that state refuses, and only those', async (kind, enter) => {
+  // here are lines and bulk strings: the test's reader splits no arrays).
+  it.each(STATES)('100:error %s refuses the commands a redis-server in that state refuses, and only those', async (kind) => {
     const requests = [
       ['GET', 'st:k'], ['SET', 'st:k', 'v'], ['INCR', 'st:n'], ['DEL', 'st:k'], ['PING'], ['ECHO', 'x'], ['INFO', 'server'], ['SELECT', '0'],
       ['EXISTS', 'st:k', 'st:n'], ['TYPE', 'st:k'], ['CONFIG', 'RESETSTAT'], ['CLIENT', 'GETNAME'], ['CLIENT', 'ID'], ['STRLEN', 'st:k'],
@@ -461,35 +357,16 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
       ['MULTI'], ['SET', 'st:k'], ['EXEC'],
       ['HELLO', '2'], ['QUIT'],
     ];
-    const refused = async (port: number) => {
-      const s = net.connect({ port, host: '127.0.0.1' });
-      s.on('error', () => {});
-      const got = collectReplies(s, requests.length, 5000);
-      s.write(Buffer.concat(requests.map((r) => cmd(...r))));
-      await got.settled;
-      s.destroy();
-      return got.replies.map((r, i) => `${requests[i].join(' ')}: ${said(r)}`);
-    };
-    const real = await startRedis();
-    let leave: (() => Promise<void>) | void = undefined;
-    try {
-      const c = client(real.port);
-      await c.connect();
-      try {
-        leave = await enter(c, real);
-        const want = await refused(real.port);
-        expect(want.filter((w) => w.endsWith(kind)).length).toBeGreaterThan(1);
-        await withProxy({ error: { percent: 100, kind } }, async (p) => {
-          expect(await refused(p.port)).toEqual(want);
-        });
-      } finally {
-        await leave?.();
-        c.disconnect();
-      }
-    } finally {
-      await real.stop();
-    }
+    const refused = async (port: number) => (await rawReplies(port, requests.map((r) => cmd(...r)))).map((r, i) => `${requests[i].join(' ')}: ${said(r)}`);
+    await inState(kind, async (real) => {
+      const want = await refused(real.port);
+      expect(want.filter((w) => w.endsWith(kind)).length).toBeGreaterThan(1);
+      await withProxy({ error: { percent: 100, kind } }, async (p) => {
+        expect(await refused(p.port)).toEqual(want);
+      });
+    });
   });
+
 
   // A real redis decides a block's EXEC by the commands queued in it: a read-only replica runs a
   // block of reads, a loading server one of commands it serves then (ECHO, SELECT), not one with GET.
