@@ -10,13 +10,17 @@ import { afterAll, afterEach, expect, it } from 'vitest';
 import { cliDone } from './helpers/marteau-cli.js';
 import { BIN } from './helpers/dist.js';
 import { commandYaml, project, removeTemp, stateDir, temp } from './helpers/projects.js';
-import { haveServer } from './helpers/servers.js';
+import { freeze, haveServer, startRedis, type RunningRedis } from './helpers/servers.js';
 import { TmuxSession } from './helpers/tmux.js';
 
 let session: TmuxSession | undefined;
+let redis: RunningRedis | undefined;
 afterEach(async () => {
   await session?.kill();
   session = undefined;
+  if (redis) process.kill(redis.pid, 'SIGCONT');
+  await redis?.stop();
+  redis = undefined;
 });
 afterAll(removeTemp);
 
@@ -70,3 +74,52 @@ it.skipIf(!haveServer('tmux'))('a SIGTERM while it runs a job leaves as q q does
   const id = jobs[0].id.slice(0, 8);
   expect(screen).toContain(`job ${id} (sleeper) interrupted: its output is in ${jobs[0].resultDir}/console.log`);
 });
+
+it.skipIf(!haveServer('tmux') || !haveServer('redis-server'))('q or ctrl-c while a team queue never answers its start gives the terminal back at once, restored, the queued job kept', async () => {
+  redis = await startRedis();
+  const queue = `redis://127.0.0.1:${redis.port}/0`;
+  const dir = await project(`name: kept\n${commandYaml([process.execPath, '-e', '0'])}\n`);
+  expect((await cliDone(['--state-dir', await stateDir(), '--queue', queue, 'enqueue', dir])).code).toBe(0);
+  // Stopped, redis-server still takes connections (the kernel does) and never answers them.
+  await freeze(redis.pid);
+  for (const [key, code] of [['q', 0], ['C-c', 130]] as const) {
+    const before = connectionsTo(redis.port);
+    // After it exits, the shell says whether the terminal is back in cooked mode (raw mode off).
+    session = await TmuxSession.start(`${process.execPath} ${BIN} --state-dir ${await stateDir()} --queue ${queue}; echo "EXITED $?"; stty -a | grep -o -- '-\\?icanon'`, { cols: 200, rows: 30, env: { MARTEAU_NO_ALT_SCREEN: '1' } });
+    await session.waitFor(/marteau-tui · .*· starting/, 30_000);
+    // Its start waits on the connection redis-server took.
+    await waitFor(() => connectionsTo(redis!.port) > before, 30_000);
+    await session.keys(key);
+    // It waited for the start to end, which never came: the screen stayed on its last frame.
+    const screen = await session.waitFor(/EXITED \d+\s+-?icanon/);
+    expect(screen).toContain(`EXITED ${code}`);
+    expect(screen).toMatch(/\sicanon/);
+    expect(screen).toContain(`marteau-tui: closed while its engine was still starting (reading the queue at ${queue}): no job was claimed here; the queued jobs stay in the queue`);
+    // The cursor, hidden while it ran, is shown again.
+    expect((await session.tmux('display-message', '-p', '-t', session.name, '#{cursor_flag}')).trim()).toBe('1');
+    await session.kill();
+  }
+  process.kill(redis.pid, 'SIGCONT');
+  const jobs = JSON.parse((await cliDone(['--state-dir', await stateDir(), '--queue', queue, 'queue', '--json'])).out) as { name: string; status: string }[];
+  expect(jobs.map((j) => [j.name, j.status])).toEqual([['kept', 'queued']]);
+}, 90_000);
+
+/** Established TCP connections to this local port, the server's side counted (Linux's /proc/net/tcp). */
+function connectionsTo(port: number): number {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .filter((l) => {
+      const f = l.trim().split(/\s+/);
+      return f[1]?.endsWith(`:${hex}`) && f[3] === '01';
+    }).length;
+}
+
+async function waitFor(ok: () => boolean, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -130,6 +130,18 @@ async function defaultAction(g: GlobalOptions, io: Io): Promise<number> {
 }
 
 /**
+ * Closed (q, ctrl-c, a signal) while its engine still starts: the process ends now, the start
+ * left behind. Awaited, a team queue whose server takes the connection and never answers (or a
+ * host dropping packets) held the process, the user's shell with it, for as long as it hung.
+ * The start had claimed no job (jobs start only once it has ended), so none is lost: the queued
+ * ones stay in the queue, which the next process reads as it was.
+ */
+function leaveStarting(where: string, code: number): never {
+  process.stdout.write(`marteau-tui: closed while its engine was still starting (reading the queue at ${where}): no job was claimed here; the queued jobs stay in the queue\n`);
+  process.exit(code);
+}
+
+/**
  * The control center on this user's queue and nodes: it runs the queued jobs while open. A
  * SIGTERM or SIGINT (a session closing, a `kill`) leaves as `q q` does: Node's default killed it
  * (exit 143), the terminal left on its last frame and nothing said of the jobs it ran.
@@ -168,12 +180,14 @@ async function controlCenter(g: GlobalOptions, stop: AbortSignal): Promise<numbe
     open = { engine, backend: engineBackend(engine, { cwd: process.cwd(), bell: () => process.stdout.write('\x07'), messages: starting.messages }) };
   });
   try {
-    const { interrupted } = await runTui(starting, path.basename(process.cwd()), undefined, stop, async () => {
-      await early.afterFirstFrame();
+    const { interrupted } = await runTui(starting, path.basename(process.cwd()), undefined, stop, async (closed) => {
+      await early.afterFirstFrame(closed);
       if (open) starting.attach(open.backend);
     });
+    const code = interrupted ? EXIT.interrupted : EXIT.ok;
+    if (!early.done()) leaveStarting(config.queue?.url?.masked ?? stateDir, code);
     stopped = new Set(open?.backend.getSnapshot().jobs.filter((j) => j.runsHere).map((j) => j.id));
-    return interrupted ? EXIT.interrupted : EXIT.ok;
+    return code;
   } finally {
     await early.settled;
     if (open) {

@@ -75,8 +75,8 @@ export async function runTuiDemo(seconds: number, o: { stateDir?: string; behavi
     demo = await startTuiDemo(seconds, { ...o, messages: starting.messages });
   });
   try {
-    const { interrupted } = await runTui(starting, 'demo', undefined, undefined, async () => {
-      await early.afterFirstFrame();
+    const { interrupted } = await runTui(starting, 'demo', undefined, undefined, async (closed) => {
+      await early.afterFirstFrame(closed);
       if (demo) starting.attach(demo.backend);
     });
     code = interrupted ? EXIT.interrupted : EXIT.ok;

@@ -42,7 +42,12 @@ export async function runTui(
   let interrupted = false;
   const altScreen = process.env.MARTEAU_NO_ALT_SCREEN ? '' : '\x1b[?1049h';
   io.stdout.write(`${altScreen}\x1b[?25l`);
-  const restore = () => io.stdout.write(`\x1b[?25h${altScreen ? '\x1b[?1049l' : ''}`);
+  let restored = false;
+  const restore = () => {
+    if (restored) return;
+    restored = true;
+    io.stdout.write(`\x1b[?25h${altScreen ? '\x1b[?1049l' : ''}`);
+  };
   process.once('exit', restore);
   try {
     const { render, App } = await loadInk();
@@ -68,6 +73,8 @@ export async function runTui(
     await app.waitUntilExit();
     closed.abort();
     stop?.removeEventListener('abort', onStop);
+    // The terminal is the user's again before anything is waited for: Ink has left raw mode.
+    restore();
     await after;
     if (failed) throw failed.error;
   } finally {
@@ -81,20 +88,28 @@ export async function runTui(
  * `start` begun now, while Ink loads, and its end awaited by the first frame's afterFirstFrame:
  * the frame waits for none of it, and its I/O (the demo app starting, the queue read, the nodes
  * probed) overlaps Ink's loading instead of following it (after it, the demo's full screen came
- * 1.5 s later at load 9). `settled` never rejects: a caller's cleanup awaits it even when the TUI
- * failed before it was attached.
+ * 1.5 s later at load 9). afterFirstFrame stops waiting once the TUI has `closed`: a start that
+ * hangs (a queue that never answers) must not hold a user who quit; `done` says whether it ended.
+ * `settled` never rejects: a caller's cleanup awaits it even when the TUI failed before it was
+ * attached.
  */
-export function begunNow(start: () => Promise<void>): { afterFirstFrame: () => Promise<void>; settled: Promise<void> } {
+export function begunNow(start: () => Promise<void>): { afterFirstFrame: (closed: AbortSignal) => Promise<void>; settled: Promise<void>; done: () => boolean } {
   let failure: { error: unknown } | undefined;
-  const settled = start().catch((error: unknown) => {
-    failure = { error };
-  });
+  let done = false;
+  const settled = start()
+    .catch((error: unknown) => {
+      failure = { error };
+    })
+    .finally(() => {
+      done = true;
+    });
   return {
-    afterFirstFrame: async () => {
-      await settled;
+    afterFirstFrame: async (closed) => {
+      if (!closed.aborted) await Promise.race([settled, new Promise((resolve) => closed.addEventListener('abort', resolve, { once: true }))]);
       if (failure) throw failure.error;
     },
     settled,
+    done: () => done,
   };
 }
 
