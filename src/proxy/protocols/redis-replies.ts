@@ -18,6 +18,8 @@ export abstract class RedisReplies extends OffsetSession {
   private readonly reply = new ReplyCursor();
   /** The reply being framed answers the request at the head of the queue (else it passes through). */
   private owned = false;
+  /** The reply being framed is an error (`-` or `!`). */
+  private failed = false;
   /** Elements left in each open aggregate, innermost last. */
   private depth: number[] = [];
   /** Whether each open aggregate is an attribute (`|`), which does not count as an element. */
@@ -55,6 +57,7 @@ export abstract class RedisReplies extends OffsetSession {
         // A push message, or a reply nobody asked for, passes through.
         const owned = waiting && (buf[pos] !== PUSH || after === After.ReplyThenRaw);
         this.owned = owned;
+        this.failed = buf[pos] === 0x2d || buf[pos] === 0x21;
         this.reply.begin(!owned);
         seg = pos;
       }
@@ -131,8 +134,9 @@ export abstract class RedisReplies extends OffsetSession {
         if (this.owned) {
           this.owned = false;
           const after = this.pending.headTag;
+          const ordinal = this.pending.headOrdinal;
           this.pending.shift();
-          if (after === After.ReplyThenRaw) {
+          if (after === After.ReplyThenRaw && !(this.failed && this.refusedSwitch(ordinal))) {
             this.sRaw = true;
             if (pos < n) out.push(pos, n, WHOLE | PASS);
             return out;
@@ -159,6 +163,12 @@ export abstract class RedisReplies extends OffsetSession {
   }
 
   // ================================================================ bookkeeping
+
+  /**
+   * Request `ordinal`, a SUBSCRIBE, is answered by the server's error (an ACL's NOPERM): whether
+   * the connection stays in normal mode, as on the server, the client side still framing.
+   */
+  protected abstract refusedSwitch(ordinal: number): boolean;
 
   /** Request `ordinal`, a SUBSCRIBE, is answered by an injected error: it switches nothing (skipped drops it then). */
   protected replyNormally(ordinal: number): void {

@@ -20,9 +20,9 @@
  *   value the server sends for them (the first subscription confirmation, or MONITOR's +OK).
  *   Everything after that request, both ways, is passthrough for the rest of the connection:
  *   later confirmations, messages, MONITOR's feed, and any command sent in subscribed mode.
- *   One answered by an injected error subscribes nothing, as on a real redis refusing it: the
- *   session goes on framing (switchAt), unless the client sent more bytes behind it in the same
- *   read, which pass through before its turn comes.
+ *   One answered by an injected error, or by the server's own (an ACL's NOPERM), subscribes
+ *   nothing, as on a real redis refusing it: the session goes on framing (switchAt), unless the
+ *   client sent more bytes behind it before its reply came, which passed through.
  * - SYNC and PSYNC (a replica's stream) are noReply and the connection passes through at once.
  * - CLIENT REPLY OFF|SKIP silences replies for later commands: that throws a FramingError, so
  *   the engine passes the connection through raw.
@@ -70,8 +70,9 @@ class RedisSession extends RedisReplies implements FramerSession {
    * The ordinal of a SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE or MONITOR that ended its chunk, whose
    * turn says what comes next (-1: none): one answered by an injected error leaves the
    * connection in normal mode, as on a real redis refusing it, so framing (and drawing) goes on
-   * (errored); one that went subscribes it, and the client's next bytes pass through. Followed
-   * by more bytes in its chunk, it cannot wait for its turn: those pass through at once.
+   * (errored), and so does one the server answers with an error (refusedSwitch); one that went
+   * subscribes it, and the client's next bytes pass through. Followed by more bytes in its chunk,
+   * or by a chunk before its reply came, it cannot wait: those pass through at once.
    */
   private switchAt = -1;
   private argsLeft = 0;
@@ -285,6 +286,13 @@ class RedisSession extends RedisReplies implements FramerSession {
     // Refused, it subscribes nothing: the server never sees it (skipped), and no reply of its comes.
     this.switchAt = -1;
     this.replyNormally(ordinal);
+  }
+
+  protected refusedSwitch(ordinal: number): boolean {
+    // The client's bytes after it already pass through (taken as subscribed): so must the server's.
+    if (ordinal !== this.switchAt) return false;
+    this.switchAt = -1;
+    return true;
   }
 
   insteadOf(ordinal: number): { standIn: Buffer; reply: ErrorReply } | undefined {
