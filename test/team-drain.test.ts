@@ -3,12 +3,16 @@
  * of this worker fits, which another live worker of the team runs once its node frees, is not
  * this worker's failure. It ends once its own jobs are done, its exit code theirs (0), and says
  * the job is left for the others, so a script reading that 0 knows the job is still to run.
+ * Nor is a job it took and put back in the queue, which another worker then ran to its end.
  */
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cliDone } from './helpers/marteau-cli.js';
-import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
+import { JOB_CONFIG_SNAPSHOT } from '../src/core/state-dir.js';
+import { cli, cliDone } from './helpers/marteau-cli.js';
+import { commandYaml, project, removeTemp, stateDir, temp } from './helpers/projects.js';
 import { haveServer, startRedis } from './helpers/servers.js';
-import { nodesFile, urlOf, worker } from './helpers/team.js';
+import { nodesFile, started, until, urlOf, worker } from './helpers/team.js';
 
 const HAVE = haveServer('redis-server');
 afterAll(removeTemp);
@@ -46,4 +50,60 @@ describe.skipIf(!HAVE)('worker --drain on a team queue', () => {
       await redis.stop();
     }
   }, 90_000);
+
+  it('a job it put back in the queue, then run by another worker, is not its own: named, not in its exit code', async () => {
+    const redis = await startRedis();
+    const url = urlOf(redis);
+    try {
+      const nodesA = await nodesFile('nodes:\n  back-a: {type: local, max_jobs: 2}\n');
+      const nodesB = await nodesFile('nodes:\n  back-b: {type: local, max_jobs: 1}\n');
+      const queue = async (dir: string): Promise<string> => {
+        const r = await cliDone(['enqueue', dir, '--queue', url, '--nodes', nodesA, '--state-dir', await stateDir(), '--json']);
+        expect(r.code, r.err).toBe(0);
+        return (JSON.parse(r.out) as { id: string }[])[0].id;
+      };
+      const gates = await temp('gates');
+      const held = (name: string) => project(`name: ${name}\n${commandYaml(['sh', '-c', 'while [ ! -e "$0" ]; do sleep 0.1; done', path.join(gates, name)])}\n`);
+      const open = (name: string) => writeFile(path.join(gates, name), '');
+      // The other worker's one node busy: the next job can only go to this one first.
+      const other = await worker(url, nodesB);
+      await queue(await held('busy'));
+      await other.waitFor(/started on back-b/);
+      const mine = await queue(await held('mine'));
+      const theirs = await queue(await project(`name: theirs\n${commandYaml(['false'])}\n`));
+      // This worker cannot write the job's files (its state dir full, as /dev/full has it): it puts
+      // the job back in the queue and holds its starts until there is room.
+      const state = await stateDir();
+      await mkdir(path.join(state, 'jobs', theirs), { recursive: true });
+      await symlink('/dev/full', path.join(state, 'jobs', theirs, JOB_CONFIG_SNAPSHOT));
+      const d = cli(['worker', '--drain', '--queue', url, '--nodes', nodesA, '--state-dir', state]);
+      started.push(d);
+      await d.waitFor(/no job starts here until there is room/);
+      await d.waitFor(new RegExp(`job ${mine.slice(0, 8)} started on back-a`));
+      // The other worker's node free: it takes the job and runs it to its end (a failure).
+      await open('busy');
+      const status = async (id: string) => {
+        const r = await cliDone(['queue', '--all', '--json', '--queue', url, '--nodes', nodesA, '--state-dir', await stateDir()]);
+        return (JSON.parse(r.out) as { id: string; status: string; owner?: { pid: number } }[]).find((j) => j.id === id);
+      };
+      const ran = await until('the other worker to run the job to its end', async () => {
+        const j = await status(theirs);
+        return j?.status === 'failed' && j;
+      }, 60_000);
+      expect(ran.owner?.pid).toBe(other.child.pid);
+      await open('mine');
+      const code = await d.exited;
+      const said = d.out() + d.err();
+      expect(code, said).toBe(0);
+      expect(said).toContain(`job ${mine.slice(0, 8)} succeeded`);
+      // Its end is the other worker's to tell: not told here (before, with this worker's summary).
+      expect(said).not.toMatch(new RegExp(`\\d job ${theirs.slice(0, 8)} (failed|interrupted)`));
+      const line = said.split('\n').find((l) => l.startsWith(`marteau-tui worker: job ${theirs.slice(0, 8)} `));
+      expect(line, said).toMatch(/^marteau-tui worker: job \w{8} put back in the queue here \(interrupted: the state dir .* is full \(ENOSPC writing .*\): put back in the queue in [^)]*\), then run by another worker: failed: .*; not counted in this worker's exit code$/);
+      expect(line).toContain(`the state dir ${state} is full (ENOSPC writing ${path.join(state, 'jobs', theirs, JOB_CONFIG_SNAPSHOT)})`);
+      expect(said).toMatch(/marteau-tui worker: 1 job: 1 succeeded \([^)]*\) exit 0\n/);
+    } finally {
+      await redis.stop();
+    }
+  }, 120_000);
 });

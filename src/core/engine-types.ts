@@ -115,6 +115,8 @@ export interface LiveJob {
 /** What a job that ended here leaves for views: its summary, report, seed and fault timeline. */
 export interface JobSummary {
   summary: string;
+  /** The run's claim: while the queue holds another, the job is not this run's (put back in the queue and taken since). */
+  claim: string;
   report?: string;
   bell: boolean;
   seed?: string;

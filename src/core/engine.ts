@@ -206,9 +206,31 @@ export class Engine extends EngineRuntime {
     return this.scheduler.waitsForFix(id);
   }
 
-  /** Whether this process enqueued the job to run it, or runs it. */
+  /**
+   * Whether this process enqueued the job to run it, or runs it, or ran it: not once it put the
+   * job back in the queue and another engine took it (see takenFromHere), whose run it then is.
+   */
   isOwn(id: string): boolean {
-    return this.own.has(id);
+    return this.own.has(id) && !this.takenFrom(id);
+  }
+
+  /**
+   * The jobs run here and put back in the queue (the state dir full before their load, the lease
+   * on the queue lost) that another engine has taken since, each with how its run here ended.
+   */
+  takenFromHere(): { job: Readonly<Job>; here: string }[] {
+    return [...this.own].flatMap((id) => {
+      const job = this.queue.get(id);
+      const here = this.takenFrom(id);
+      return job && here ? [{ job, here }] : [];
+    });
+  }
+
+  /** The run here's summary, when the job is another claim's since (still queued: nobody's yet). */
+  private takenFrom(id: string): string | undefined {
+    const s = this.core.summaries.get(id);
+    const claim = this.queue.get(id)?.claim;
+    return s && !this.live.has(id) && claim !== undefined && claim !== s.claim ? s.summary : undefined;
   }
 
   /** Where a job's results are: here, or (team mode) `host:dir` of the engine that ran it. */

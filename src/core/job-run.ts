@@ -232,7 +232,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
   const endedAt = Date.now();
   const summary = endSummary(final, endedAt - started, outcome?.summary);
   log(`job ${short(job.id)} ${summary}`, { quiet: true });
-  core.summaries.set(job.id, { summary, report: outcome?.report, bell: config?.notify.bell ?? false, seed: live.seed, timeline: Object.freeze([...live.timeline]) });
+  core.summaries.set(job.id, { summary, claim, report: outcome?.report, bell: config?.notify.bell ?? false, seed: live.seed, timeline: Object.freeze([...live.timeline]) });
   await writeJobResult(resultDir, {
     id: job.id,
     name: job.name,
