@@ -1,8 +1,9 @@
 /**
- * A Locust or FunkLoad job cancelled mid-run (SIGINT to the built CLI's --ci, real Locust and real
- * FunkLoad on this machine) ends its output as a finished one does, with a last progress line in
- * the report's figures, which says it was cancelled, by whom, and what the report kept: a log
- * reader tells a cancel from a crash. Exit 130, the job line 'cancelled: by a user'.
+ * A builtin, Locust or FunkLoad job cancelled mid-run (SIGINT to the built CLI's --ci; the builtin
+ * against the demo app, real Locust and real FunkLoad on this machine) ends its output as a
+ * finished one does, with a last progress line in the report's figures, which says it was
+ * cancelled, by whom, and what the report kept: a log reader tells a cancel from a crash. Exit
+ * 130, the job line 'cancelled: by a user'.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -47,7 +48,20 @@ async function cancelled(dir: string, ready: RegExp) {
   return { last, summary };
 }
 
-describe('--ci output of a cancelled Locust or FunkLoad run', () => {
+describe('--ci output of a cancelled builtin, Locust or FunkLoad run', () => {
+  it('builtin: the same, in the same words', async () => {
+    const app = await startDemoApp(0);
+    try {
+      const yaml = `name: shop\nrunner: builtin\nbase_url: http://127.0.0.1:${app.port}\ncycles: [2]\nduration: 30\nstartup_delay: 0\nsleep_time_min: 0\nsleep_time_max: 0.05\nscenario:\n  - {get: /items, expect: 200}\ntimeout: 120s\n`;
+      const { last, summary } = await cancelled(await project(yaml), / progress: cycle 1\/1, 2 users, .* [1-9]\d* requests/);
+      // Its scenario's runs are its tests, as FunkLoad's.
+      expect(last).toMatch(/ progress: cycle 1\/1, 0 users, \d+ requests, \d+ errors, \d+ tests?: \d+ failed, \d+ errors?, cancelled by a user; kept: a partial report of 0-[\d.]+s of the load \(cycle 1 of 1 cut after [\d.]+s of its 30s\)$/);
+      expect(summary.overall.tests.total).toBeGreaterThan(0);
+    } finally {
+      await app.close();
+    }
+  }, 120_000);
+
   it.skipIf(!haveServer('locust'))('Locust: a last line saying the cancel and the partial report', async () => {
     const app = await startDemoApp(0);
     try {

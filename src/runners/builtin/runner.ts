@@ -4,7 +4,7 @@
  * its share of the users (distributed.ts). Reports, thresholds and the proxies' fault timeline
  * come from runBuiltinJob either way; this file maps the engine's context onto it.
  */
-import { checkThresholds, reportOutcome, type ReportWriter } from '../job-report.js';
+import { checkThresholds, finishedProgress, reportOutcome, type ReportWriter } from '../job-report.js';
 import { jobMeta } from '../results.js';
 import { fixtureEvents } from '../proxy-timeline.js';
 import type { Runner, RunnerContext, RunOutcome } from '../../core/runner-contract.js';
@@ -52,7 +52,9 @@ async function runBuiltin(ctx: RunnerContext, writeReports: ReportWriter): Promi
     sweep: sweepWithThresholds(ctx.config.sweep, thresholds),
     onSteadyState: (v) => ctx.steadyState?.(v),
     log: (line) => ctx.log(line),
-    progress: (p) =>
+    progress: (p) => {
+      // The bench's own last count says 'done' even when cancelled: the report's line below ends it.
+      if (p.phase === 'done') return;
       ctx.progress({
         cycle: p.cycle,
         cycles: p.cycles,
@@ -64,13 +66,15 @@ async function runBuiltin(ctx: RunnerContext, writeReports: ReportWriter): Promi
         requests: p.requests,
         errors: p.errors,
         message: p.phase === 'recording' ? undefined : p.phase,
-      }),
+      });
+    },
     onLoadStarted: () => ctx.loadStarted(),
     meta,
     ...(inProcess ? {} : { node: ctx.nodes.map((n) => n.name).join(', ') }),
     bench: inProcess ? undefined : distributedBench(ctx, meta),
   }).catch(nodeFailure);
   if (!('verdicts' in result)) return result;
+  ctx.progress(finishedProgress(result.summary));
   return reportOutcome(result, ctx.resultDir, [result.files.xml]);
 }
 
