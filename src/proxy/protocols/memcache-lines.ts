@@ -3,6 +3,7 @@
  * noreply) and the reply lines that end a multi-line reply or announce a data block.
  */
 import { FramingError } from '../protocol.js';
+import { msSize, refusal } from './memcache-meta-errors.js';
 
 const SPACE = 0x20;
 const KEY_MAX = 250;
@@ -23,6 +24,8 @@ export interface MetaFlags {
   key: string;
   opaque: string | undefined;
   returnsKey: boolean;
+  /** The error line memcached refuses a quiet one's line with (memcache-meta-errors.ts): its certain reply. */
+  refused?: string;
 }
 
 export interface Command {
@@ -154,12 +157,16 @@ export function parseCommand(buf: Buffer, start: number, end: number): Command {
         else if (f[0] === 'O') meta.opaque = f.slice(1);
         else if (f[0] === 'k') meta.returnsKey = true;
       }
+      // Only a quiet one's reply is in doubt: work it out for those alone.
+      if (c.quiet) meta.refused = refusal(w);
       c.meta = meta;
     }
     if (cmd === 'ms') {
       c.kind = 'store';
-      const size = sizeOf(w[2]);
-      if (n >= 3 && w[1].length <= KEY_MAX && size >= 0) c.data = size;
+      // memcached skips the data block of an ms it refuses, unless it refused the line before
+      // reading its size (a key too long, more than 19 words, a size it does not read).
+      const size = msSize(w[2]);
+      if (n >= 3 && n < 20 && w[1].length <= KEY_MAX && size >= 0) c.data = size;
     } else if (cmd === 'mg') {
       c.kind = 'get';
     }
