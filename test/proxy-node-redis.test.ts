@@ -97,8 +97,9 @@ describe.skipIf(!run)('node-redis through the proxy to redis-server', () => {
       expect(await within('exists', direct.exists(['e:a', 'e:b', 'e:m', 'e:n']))).toBe(0);
       expect(await within('set after', c.set('e:a', '2'))).toBe('OK');
       expect(await within('multi after', c.multi().set('e:m', '1').incr('e:n').exec())).toEqual(['OK', 1]);
-      // get, set, three pipelined, and the transaction's SET, INCR, EXEC.
-      expect(p.stats().behaviors.error).toBe(8);
+      // get, set, three pipelined, and the transaction's SET and INCR: its EXEC, which a loading redis
+      // serves for a block they left empty, is answered 'because of previous errors' as there, no error drawn.
+      expect(p.stats().behaviors.error).toBe(7);
       expect(c.errorEvents).toEqual([]);
     });
   });

@@ -98,10 +98,11 @@ export function encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
   // SYNC/PSYNC get no framed reply (noReply): the client expects nothing from us.
   if (SWITCH_NOW.has(label)) return { bytes: EMPTY, close: false };
   const e = ERRORS[kind] ?? ERRORS.LOADING;
-  // Only a block's EXEC has a stand-in (its DISCARD): a real redis refusing EXEC says it discarded the block.
-  if (ctx.message === undefined && kind !== 'ERR' && ctx.standIn === undefined) return DEFAULT_REPLIES.get(kind) ?? DEFAULT_REPLIES.get('LOADING')!;
+  // A real redis refusing EXEC says it discarded the block (processCommand's rejectCommand), even when none was open.
+  const exec = label === 'EXEC';
+  if (ctx.message === undefined && kind !== 'ERR' && !exec) return DEFAULT_REPLIES.get(kind) ?? DEFAULT_REPLIES.get('LOADING')!;
   const word = kind === 'ERR' ? 'ERR' : e.line.split(' ')[0];
   const line = ctx.message !== undefined ? `${word} ${oneLine(ctx.message)}` : kind === 'ERR' ? `ERR injected error on '${label || '?'}' (marteau-tui)` : e.line;
-  const said = ctx.standIn === undefined ? line : `EXECABORT Transaction discarded because of: ${line}`;
+  const said = exec ? `EXECABORT Transaction discarded because of: ${line}` : line;
   return { bytes: Buffer.from(`-${said}\r\n`, 'utf8'), close: false };
 }

@@ -12,6 +12,10 @@
  * refuses EXEC itself (OOM, READONLY, LOADING ... found as EXEC comes) discards the block and
  * says so, '-EXECABORT Transaction discarded because of: OOM ...' (redis-errors.ts); forwarded,
  * the block would run while the client is told it failed, and run twice if it tries again.
+ * processCommand refuses EXEC before EXEC looks at its block: the EXEC of a block that had an
+ * injected error says 'because of: <error>' when the drawn kind refuses the EXEC itself (BUSY,
+ * NOAUTH: redis-refusals.ts' refusesExec), and 'because of previous errors' otherwise, as redis
+ * 7.0 in each state (an EXEC outside any block too: 'because of: NOAUTH ...').
  *
  * Blocks are noted as their requests are framed, which runs ahead of the requests' turns (a
  * pipelined chunk is framed whole); injected errors and EXEC's turn come in request order.
@@ -50,6 +54,7 @@ export class MultiBlocks {
   /** The ordinal of the last EXEC that ended a block, once it had its turn, and that block's commands. */
   private lastExec = -1;
   private lastExecQueued: readonly string[] = [];
+  private lastExecFailed = false;
   /** A block is being framed: the commands framed now are queued in it. */
   collecting = false;
 
@@ -93,6 +98,7 @@ export class MultiBlocks {
     if (b.exec) {
       this.lastExec = ordinal;
       this.lastExecQueued = b.queued;
+      this.lastExecFailed = b.failed;
     }
     return b.exec && b.failed ? ABORTED_EXEC : undefined;
   }
@@ -105,6 +111,11 @@ export class MultiBlocks {
   /** The commands queued in the block request `ordinal` is the EXEC of, once it had its turn; undefined for any other request. */
   execQueued(ordinal: number): readonly string[] | undefined {
     return ordinal === this.lastExec ? this.lastExecQueued : undefined;
+  }
+
+  /** Whether request `ordinal` is the EXEC of a block that had an injected error, once it had its turn. */
+  execFailed(ordinal: number): boolean {
+    return ordinal === this.lastExec && this.lastExecFailed;
   }
 
   /** Whether request `ordinal` is queued in a block: after its MULTI, before the request that ends it. */

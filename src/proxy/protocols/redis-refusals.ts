@@ -48,7 +48,7 @@ const CONTAINERS = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('
  * does (one that knows it serves it, whatever its flags would say). So does a request of the
  * wrong number of arguments for its command (SET k): processCommand checks the arity next, and
  * answers 'wrong number of arguments' in every state, as the server behind does (ERR, a generic
- * error, may still meet it). EXEC: refusesExec, for a block the session kept; refused otherwise.
+ * error, may still meet it). EXEC: refusesExec, for the block the session kept, or none.
  * `queued`: the request is queued in a MULTI block, where a redis over maxmemory refuses any
  * command but QUIT (queueing takes memory; EXEC, DISCARD and RESET end the block).
  */
@@ -74,9 +74,12 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
  * the commands `queued` (their labels): by EXEC's own flags (BUSY, NOAUTH), or by theirs, as
  * processCommand reads a block's (a read-only replica refuses the EXEC of a block with a write,
  * a loading server that of a block with a command it does not serve then, the EXEC of an empty
- * block of neither). NOSCRIPT is an EVALSHA's own error as it runs, in EXEC's reply.
+ * block, or of none, of neither). NOSCRIPT is an EVALSHA's own error as it runs, in EXEC's reply.
+ * `failed`: the block had an injected error, so the commands the kind refuses were refused as
+ * they were queued (at 100:error, every one), and the server's block holds only the others; a
+ * redis that does not refuse its EXEC then says 'previous errors' (redis-multi.ts).
  */
-export function refusesExec(kind: string, queued: readonly string[]): boolean {
+export function refusesExec(kind: string, queued: readonly string[], failed = false): boolean {
   if (kind === 'NOSCRIPT') return false;
   const rule = RULES[kind];
   if (rule === undefined || rule(COMMAND_FLAGS.EXEC, 'EXEC', EMPTY)) return true;
@@ -85,8 +88,9 @@ export function refusesExec(kind: string, queued: readonly string[]): boolean {
     if (label === '' || CONTAINERS.has(label)) return true;
     const flags = COMMAND_FLAGS[label];
     // One redis 7.0 does not know: it aborted the block as it was queued, here as there (the server behind too).
+    if (flags === undefined || (failed && (kind === 'OOM' ? label !== 'QUIT' : rule(flags, label, EMPTY)))) continue;
     // A known one as the block's flags, not as a command: a queued PING is no write (MISCONF).
-    if (flags !== undefined && rule(flags, 'EXEC', EMPTY)) return true;
+    if (rule(flags, 'EXEC', EMPTY)) return true;
   }
   return false;
 }

@@ -59,6 +59,9 @@ import {
 import { findLF } from './find-lf.js';
 import { labelOf } from './label-of.js';
 
+/** What an EXEC outside a block is refused by: its own flags, as that of an empty block. */
+const NO_BLOCK: readonly string[] = [];
+
 /** A session's request side, on top of its reply side (redis-replies.ts). */
 class RedisSession extends RedisReplies implements FramerSession {
   // ---- client side
@@ -305,8 +308,7 @@ class RedisSession extends RedisReplies implements FramerSession {
 
   /** Whether a real redis in the state `kind` stands for refuses request `ordinal` (Protocol.refuses). */
   refuses(kind: string, label: string | undefined, request: Buffer, ordinal: number): boolean {
-    const queued = label === 'EXEC' ? this.multi.execQueued(ordinal) : undefined;
-    if (queued !== undefined) return refusesExec(kind, queued);
+    if (label === 'EXEC') return refusesExec(kind, this.multi.execQueued(ordinal) ?? NO_BLOCK, this.multi.execFailed(ordinal));
     return refuses(kind, label, request, kind === 'OOM' && this.multi.queued(ordinal));
   }
 
