@@ -3,7 +3,8 @@
  * (its known_hosts, its port) or added takes effect at the next probe, and a job left queued for
  * want of it starts, with no restart. A bad edit keeps the nodes read before and says why at its
  * line. The file is replaced as editors save it (written aside, renamed over). On a shared
- * queue a node added is reserved for the worker, and one another worker runs is refused. Real
+ * queue a node added is reserved for the worker, and one another worker runs is refused; one
+ * removed is given back to the team once no job of the worker runs there. Real
  * sshd and redis-server, the built CLI for the workers, a real engine as the control center makes it.
  */
 import { rename, writeFile } from 'node:fs/promises';
@@ -144,3 +145,49 @@ it.skipIf(!haveServer('redis-server'))('a worker on a shared queue reserves a no
     await redis.stop();
   }
 }, 60_000);
+
+it.skipIf(!haveServer('redis-server'))('a worker on a shared queue gives back a node removed from its file: at once when idle, when its job ends when one runs there', async () => {
+  const redis = await startRedis();
+  try {
+    const url = urlOf(redis);
+    const file = (names: string[]) => `nodes:\n${names.map((n) => `  ${n}: {type: local, tags: [${n}]}\n`).join('')}probe: {interval: 1s}\n`;
+    const mine = await nodesFile(file(['mine', 'idle', 'shared']));
+    const theirs = await nodesFile(file(['theirs']));
+    const a = await worker(url, mine);
+    runs.push(a);
+    const b = await worker(url, theirs);
+    runs.push(b);
+    // A job on a's node "shared" that runs until told to end.
+    const go = path.join(await tempDir('nodes-release'), 'go');
+    const held = await cliDone(['enqueue', await project(`name: held\nnode_tags: [shared]\n${commandYaml(['sh', '-c', `while [ ! -e '${go}' ]; do sleep 0.1; done`])}\n`), '--queue', url, '--nodes', mine, '--state-dir', await stateDir(), '--json']);
+    expect(held.code, held.err).toBe(0);
+    const job = (JSON.parse(held.out) as { id: string }[])[0].id.slice(0, 8);
+    await a.waitFor(/started on shared/, 30_000);
+
+    await save(mine, file(['mine']));
+    await a.waitFor(new RegExp(`${mine} read again: removed idle, shared `), 30_000);
+    // Idle: b takes it with no wait for a to exit.
+    await save(theirs, file(['theirs', 'idle']));
+    await b.waitFor(new RegExp(`${theirs} read again: added idle\\n`), 30_000);
+    // Running a's job: still a's until the job ends, then b's with no other edit.
+    await save(theirs, file(['theirs', 'idle', 'shared']));
+    await b.waitFor(new RegExp(`node "shared" is already run by another worker on redis://\\S+ \\(pid ${a.child.pid} on [^)]+\\)`), 30_000);
+    await writeFile(go, '');
+    await a.waitFor(new RegExp(`job ${job} succeeded`), 30_000);
+    await b.waitFor(new RegExp(`${theirs} read again: added shared\\n`), 30_000);
+    const raw = new Redis(url);
+    try {
+      const names = await raw.hgetall('marteau:nodes');
+      expect([names.idle, names.shared]).toEqual([names.theirs, names.theirs]);
+      expect(names.mine).not.toBe(names.theirs);
+    } finally {
+      raw.disconnect();
+    }
+    // b runs on it.
+    const ran = await cliDone(['enqueue', await project(`name: moved\nnode_tags: [shared]\n${commandYaml(['true'])}\n`), '--queue', url, '--nodes', theirs, '--state-dir', await stateDir(), '--json']);
+    expect(ran.code, ran.err).toBe(0);
+    await b.waitFor(/started on shared/, 30_000);
+  } finally {
+    await redis.stop();
+  }
+}, 150_000);

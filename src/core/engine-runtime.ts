@@ -15,6 +15,7 @@ import { JobFiles } from './job-files.js';
 import { summaryLine, type AbortWhy } from './job-outcome.js';
 import { runJob } from './job-run.js';
 import { isTerminal, type Job } from './jobs.js';
+import { NameRelease } from './name-release.js';
 import { NodePool } from './node-pool.js';
 import { nodesReloader } from './nodes-reload.js';
 import { PresencePublisher } from './presence-publish.js';
@@ -61,6 +62,8 @@ export abstract class EngineRuntime {
   private readonly space: SpaceWatch;
   /** Set while the journal's disk fails its writes. */
   private readonly failing = new FailingJournal(() => void this.recordLate());
+  /** Node names dropped from the nodes file, given back to the team once their jobs end. */
+  private readonly names?: NameRelease;
   /** What the parts (enqueue, running a job, its end) share with the engine. */
   protected readonly core: EngineCore;
 
@@ -76,7 +79,9 @@ export abstract class EngineRuntime {
     const lease = q?.lostJobs === 'requeue' ? this.queue.lease?.bind(this.queue) : undefined;
     this.watchdog = new Watchdog(lease ? { ttlMs: lease().ttlMs, lastBeat: () => lease().lastBeat } : undefined, (words) => this.log(undefined, words, 'warn'));
     const claimNames = options.run === 'all' ? this.queue.claimNodeNames?.bind(this.queue) : undefined;
-    const reread = options.rereadNodes ? nodesReloader({ pool: () => this.pool, log: (line, level) => this.log(undefined, line, level), claimNames }) : undefined;
+    const release = claimNames && this.queue.releaseNodeNames?.bind(this.queue);
+    this.names = release && new NameRelease({ inPool: (n) => !!this.pool.node(n), busy: (n) => this.queue.nodeUse(n) > 0 || this.scheduler.passing, release });
+    const reread = options.rereadNodes ? nodesReloader({ pool: () => this.pool, log: (line, level) => this.log(undefined, line, level), claimNames, names: this.names }) : undefined;
     this.pool = new NodePool(options.nodes, this.queue, options.executorFactory ?? defaultExecutorFactory, this.events, reread);
     this.scheduler = new Scheduler({
       queue: this.queue,
@@ -186,7 +191,7 @@ export abstract class EngineRuntime {
     }
     this.pool.onChange(() => {
       this.changed();
-      void this.scheduler.kick();
+      void this.scheduler.kick().then(() => this.names?.settle());
     });
     // Deferred and coalesced: a burst of records (or a claim being launched) is seen once,
     // after the code that appended them has finished its step.
@@ -304,7 +309,8 @@ export abstract class EngineRuntime {
       if (j.status === 'running' && j.cancelRequested) this.live.get(j.id)?.abort.abort('cancel' satisfies AbortWhy);
     }
     this.changed();
-    if (this.runsJobs) void this.scheduler.kick();
+    // After the pass: one under way may have picked a node just dropped from the file.
+    if (this.runsJobs) void this.scheduler.kick().then(() => this.names?.settle());
     if (this.unrecorded.size && this.queue.online?.() !== false) void this.recordLate();
   }
 

@@ -6,10 +6,12 @@
  * network mount are all seen alike, and the cycle probes the nodes right after. Validated only
  * when its text changed. A bad edit keeps the nodes read before and says why at its line, once
  * per text: a node is never taken away by a mistake, nor silently by a good edit. A name another
- * worker of the team runs is tried again at each cycle (that worker may stop), said once.
+ * worker of the team runs is tried again at each cycle (that worker may stop), said once; one
+ * removed is given back to the team once no job runs there (name-release.ts).
  */
 import { readFile } from 'node:fs/promises';
 import type { NodeConfig, NodesConfig } from '../config/nodes.js';
+import type { NameRelease } from './name-release.js';
 import type { NodePool } from './node-pool.js';
 
 export interface NodesReloadDeps {
@@ -17,6 +19,8 @@ export interface NodesReloadDeps {
   log: (line: string, level: 'info' | 'warn') => void;
   /** A worker on a shared queue: the team's other workers must not hold a node name it adds. */
   claimNames?: (names: readonly string[]) => Promise<void>;
+  /** The same worker: the names it drops are given back to the team once their jobs end. */
+  names?: NameRelease;
 }
 
 /** What to run before each probe cycle. */
@@ -27,6 +31,7 @@ export function nodesReloader(d: NodesReloadDeps): () => Promise<void> {
   let failing: string | undefined;
   return async () => {
     const pool = d.pool();
+    await d.names?.settle();
     const { file } = pool.config;
     const text = await readFile(file, 'utf8').catch(() => undefined);
     // The text at start is unknown (the config may come from the cache): validated once.
@@ -44,14 +49,18 @@ export function nodesReloader(d: NodesReloadDeps): () => Promise<void> {
       return fail((e as Error).message);
     }
     if (d.claimNames && next.nodes.some((n) => !pool.node(n.name))) {
+      const kept = d.names?.keep(next.nodes.map((n) => n.name)) ?? [];
       const taken = await d.claimNames(next.nodes.map((n) => n.name)).then(() => undefined, (e: Error) => e.message);
       if (taken !== undefined) {
+        d.names?.drop(kept);
         lastText = undefined;
         return fail(taken);
       }
     }
     const said = changes(pool.config, next);
+    const dropped = pool.names.filter((n) => !next.nodes.some((m) => m.name === n));
     if (said.length) pool.replace(next);
+    d.names?.drop(dropped);
     if (said.length || failing) d.log(`${file} read again: ${said.length ? said.join('; ') : 'its nodes are those in force'}`, 'info');
     failing = undefined;
   };

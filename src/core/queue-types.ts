@@ -150,6 +150,8 @@ export interface JobQueue {
   onLine?(listener: (jobId: string, line: SharedLine) => void): () => void;
   /** Reserve this worker's node names for the team; throws when another live worker has one. */
   claimNodeNames?(names: readonly string[]): Promise<void>;
+  /** Give names this worker no longer runs back to the team (those another took over meanwhile stay theirs). */
+  releaseNodeNames?(names: readonly string[]): Promise<void>;
   /** Remove finished jobs that ended before this time (ms) from the shared history; returns how many. */
   purge?(endedBefore: number): Promise<number>;
   /** This process's lease on the shared queue: its last heartbeat Redis took, and how long it holds. */

@@ -177,7 +177,13 @@ export class RedisQueue extends LogQueue {
     }
     const taken = (await guard(this.label, this.cmd.eval(NODES_LUA, 1, this.keys.nodes, this.me, this.keys.alive(''), ...names))) as string[];
     if (taken.length) throw this.nameTaken(taken[0], taken[1]);
-    this.nodeNames = [...names];
+    // Added to those held: a name dropped from the file stays held until released (its job may run).
+    this.nodeNames = [...new Set([...this.nodeNames, ...names])];
+  }
+
+  async releaseNodeNames(names: readonly string[]): Promise<void> {
+    await guard(this.label, this.cmd.eval(NODES_RELEASE_LUA, 1, this.keys.nodes, this.me, ...names));
+    this.nodeNames = this.nodeNames.filter((n) => !names.includes(n));
   }
 
   private nameTaken(name: string, holder: string): NodeNameError {
