@@ -6,6 +6,7 @@
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Proxy } from '../src/proxy/proxy.js';
+import { memcache } from '../src/proxy/protocols/memcache.js';
 import { haveServer, startMemcached, type RunningServer } from './helpers/servers.js';
 import { startProxy } from './helpers/builtin-proxy.js';
 import { within } from './helpers/within.js';
@@ -194,6 +195,66 @@ describe.skipIf(!run)('memcache meta commands with q through the proxy to memcac
     const stored = await direct.batch([{ text: 'mg em:w200 v\r\n', err: 'get' }], 'direct mg', (g) => (g.length ? g : undefined));
     direct.close();
     expect(stored).toEqual(['EN\r\n']);
+  });
+
+  it('a command without q behind quiet ones is framed when the shape of its reply tells it from theirs; one that cannot be told falls back', async () => {
+    await seed('sh');
+    // Each request and memcached's reply ('' for none): a command without q right behind a quiet
+    // one whose hit its reply could be taken for but for the flags it answers (s, t, f, k).
+    const reqs: [string, string][] = [
+      ['mg sh:miss q v\r\n', ''],
+      ['mg sh:hit s\r\n', 'HD s1\r\n'],
+      ['mg sh:hit q v\r\n', 'VA 1\r\nv\r\n'],
+      ['mg sh:miss s v\r\n', 'EN\r\n'],
+      ['mg sh:miss q s v\r\n', ''],
+      ['mg sh:hit v t\r\n', 'VA 1 t-1\r\nv\r\n'],
+      ['md sh:miss q\r\n', 'NF\r\n'],
+      ['ms sh:hit 1 q c ME\r\nx\r\n', 'NS c0\r\n'],
+      ['md sh:miss k\r\n', 'NF ksh:miss\r\n'],
+      ['mg sh:miss q f\r\n', ''],
+      ['mg sh:hit f k\r\n', 'HD f0 ksh:hit\r\n'],
+      ['mn\r\n', 'MN\r\n'],
+    ];
+    const text = reqs.map(([r]) => r).join('');
+    const replies = reqs.map(([, r]) => r);
+    const direct = await connect(server.port);
+    const got = await direct.batch([{ text, err: 'get' }], 'direct', untilMN);
+    direct.close();
+    expect(got.join('')).toBe(replies.join(''));
+    // Framed, each reply is its request's; the quiet ones memcached kept silent on end empty.
+    const s = memcache.createSession();
+    s.fromClient(Buffer.from(text, 'latin1'));
+    const framed: string[] = [];
+    let cur = '';
+    for (const x of s.fromServer(Buffer.from(got.join(''), 'latin1'))) {
+      cur = (x.start ? '' : cur) + x.data.toString('latin1');
+      if (x.end) framed.push(cur);
+    }
+    expect(framed).toEqual(replies);
+    await withProxy('', async (p) => {
+      const c = await connect(p.port);
+      try {
+        expect(await c.batch([{ text, err: 'get' }], 'through the proxy', untilMN)).toEqual(got);
+        expect(p.stats()).toMatchObject({ exchanges: reqs.length, fallbacks: 0 });
+        expect(p.stats().latency.count).toBe(reqs.length);
+        // Behind an mg v q, an mg v's hit reads "VA 1" as the quiet one's would: which it is, only the reply after would say.
+        await c.batch([{ text: 'mg sh:miss q v\r\nmg sh:hit v\r\nmn\r\n', err: 'get' }], 'an mg v behind an mg v q', untilMN);
+        expect(p.stats().fallbacks).toBe(1);
+      } finally {
+        c.close();
+      }
+    });
+    await withProxy('100:error', async (p) => {
+      const c = await connect(p.port);
+      const errs = reqs.map(([r]) => `${OOM[r.startsWith('ms') ? 'store' : r.startsWith('mg') ? 'get' : 'other']}\r\n`);
+      try {
+        expect(await c.batch([{ text, err: 'get' }], 'at 100:error', (g) => (g.length >= reqs.length ? [...g] : undefined))).toEqual(errs);
+        expect(p.stats()).toMatchObject({ exchanges: reqs.length, fallbacks: 0 });
+        expect(p.stats().behaviors.error).toBe(reqs.length);
+      } finally {
+        c.close();
+      }
+    });
   });
 
   it('30:error with a seed: each request gets its injected error or what memcached answers, in order; the counts are exact', async () => {

@@ -24,6 +24,10 @@ export interface MetaFlags {
   key: string;
   opaque: string | undefined;
   returnsKey: boolean;
+  /** The flags a reply may answer with a word each (s t c f l h O k), in the request's order. */
+  echoes: string;
+  /** `v`: a hit is VA with the value, not HD. */
+  value: boolean;
   /** The error line memcached refuses a quiet one's line with (memcache-meta-errors.ts): its certain reply. */
   refused?: string;
 }
@@ -43,6 +47,7 @@ export interface Command {
 
 const STORE = new Set(['set', 'add', 'replace', 'append', 'prepend']);
 const META = new Set(['mg', 'ms', 'md', 'ma', 'mn', 'me']);
+const ECHOED = 'stcflhOk';
 
 /** Space-separated words of buf[start, end), as memcached's tokenizer splits them. */
 export function words(buf: Buffer, start: number, end: number): string[] {
@@ -150,12 +155,14 @@ export function parseCommand(buf: Buffer, start: number, end: number): Command {
     // Flags come after the key (and after the data length for ms), read by their first letter
     // as memcached reads them; mn and me have none that matter (`q` is not quiet there).
     if (cmd !== 'mn' && cmd !== 'me') {
-      const meta: MetaFlags = { key: w[1] ?? '', opaque: undefined, returnsKey: false };
+      const meta: MetaFlags = { key: w[1] ?? '', opaque: undefined, returnsKey: false, echoes: '', value: false };
       for (let i = cmd === 'ms' ? 3 : 2; i < n; i++) {
         const f = w[i];
         if (f[0] === 'q') c.quiet = true;
         else if (f[0] === 'O') meta.opaque = f.slice(1);
         else if (f[0] === 'k') meta.returnsKey = true;
+        else if (f[0] === 'v') meta.value = true;
+        if (ECHOED.includes(f[0])) meta.echoes += f[0];
       }
       // Only a quiet one's reply is in doubt: work it out for those alone.
       if (c.quiet) meta.refused = refusal(w);

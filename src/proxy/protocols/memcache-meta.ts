@@ -2,10 +2,15 @@
  * Which reply is a quiet meta command's (mg, ms, md, ma with the `q` flag). memcached 1.6.18
  * answers one only when it hits or fails (checked on the server): mg's miss (EN) is silent, its
  * hit answered (HD, or VA with v); ms's, md's and ma's success (HD; ma's VA too) is silent, their
- * failure answered (NS, EX, NF; ma's auto-created item with N: HD or VA). A reply echoes the
- * request's opaque with O and its key with k, an error line neither: which request an error line
- * is for, what each could be refused for says (memcache-meta-errors.ts). mn (answered MN) and me
- * are never quiet.
+ * failure answered (NS, EX, NF; ma's auto-created item with N: HD or VA). mn (answered MN, with
+ * or without O or q) and me are never quiet.
+ *
+ * A reply's shape tells whose it may be: its code and the flags it answers with a word each, in
+ * the request's order (checked): an mg hit every one of s t c f l h O k it asked for (then W, X
+ * or Z as the item's state has it), a miss O and k; an ms any code O k c; an md O k; an ma's
+ * number c t O k, its NF or EX O k. The O word is the request's opaque, the k word its key (then
+ * b for a base64 key). An error line has none of them: which request it is for, what each could
+ * be refused for says (memcache-meta-errors.ts).
  */
 import { type Command, type MetaFlags, startsWith, words } from './memcache-lines.js';
 import { runtimeErrors } from './memcache-meta-errors.js';
@@ -16,29 +21,43 @@ export interface QuietMeta extends Quiet {
   meta: MetaFlags;
 }
 
-/** The codes a quiet meta command may be answered with, besides an error line. */
-const QUIET_CODES: Record<string, readonly string[]> = {
-  mg: ['VA', 'HD'],
-  ms: ['NS', 'EX', 'NF'],
-  md: ['NF', 'EX'],
-  ma: ['HD', 'VA', 'NF', 'NS', 'EX'],
-};
+/** The flags `m` asked for that a reply answers among `kept`, in its order. */
+function echoed(m: MetaFlags, kept: string): string {
+  let out = '';
+  for (const f of m.echoes) if (kept.includes(f)) out += f;
+  return out;
+}
 
-/** The codes a meta command without `q` may be answered with, besides an error line. */
-const CODES: Record<string, readonly string[]> = {
-  mg: ['VA', 'HD', 'EN'],
-  ms: ['HD', 'NS', 'EX', 'NF'],
-  md: ['HD', 'NF', 'EX'],
-  ma: ['HD', 'VA', 'NF', 'NS', 'EX'],
-};
+/**
+ * The shapes ("<code> <flag letters>") memcached may answer `label` with, besides an error line:
+ * with `quiet`, those it does not squelch.
+ */
+function shapes(label: string, m: MetaFlags, quiet: boolean): string[] {
+  const hit = m.value ? 'VA' : 'HD';
+  const ok = echoed(m, 'Ok');
+  switch (label) {
+    case 'mg':
+      return quiet ? [`${hit} ${echoed(m, 'stcflhOk')}`] : [`${hit} ${echoed(m, 'stcflhOk')}`, `EN ${ok}`];
+    case 'ms': {
+      const e = echoed(m, 'Okc');
+      return (quiet ? ['NS', 'EX', 'NF'] : ['HD', 'NS', 'EX', 'NF']).map((c) => `${c} ${e}`);
+    }
+    case 'md':
+      return (quiet ? ['NF', 'EX'] : ['HD', 'NF', 'EX']).map((c) => `${c} ${ok}`);
+    case 'ma':
+      return [`${hit} ${echoed(m, 'ctOk')}`, `NF ${ok}`, `NS ${ok}`, `EX ${ok}`];
+    default:
+      return [];
+  }
+}
 
 function isErrorLine(buf: Buffer, s: number, e: number): boolean {
   return startsWith(buf, s, e, 'ERROR') || startsWith(buf, s, e, 'CLIENT_ERROR') || startsWith(buf, s, e, 'SERVER_ERROR');
 }
 
 /**
- * Whether the reply line buf[s, e) can be `q`'s: a code it may get, the opaque and key it echoes
- * (none when it asked for none). A line memcached refuses is answered, whatever comes next is its
+ * Whether the reply line buf[s, e) can be `q`'s: a shape it may get, the opaque and key it
+ * echoes (none when it asked for none). A line memcached refuses is answered, whatever comes next is its
  * reply; an error line is otherwise the reply of a request the cache's state may fail that way
  * (an ms too large, an ma on a string), so one no quiet request waiting may get (ERROR for an
  * unknown command, a classic get's) passes them all by, to the request without q it is for. Of
@@ -50,21 +69,26 @@ export function answersQuiet(buf: Buffer, s: number, e: number, q: QuietMeta): b
   if (q.meta.refused !== undefined) return true;
   if (isErrorLine(buf, s, e)) return runtimeErrors(q.label).includes(buf.toString('latin1', s, e));
   const w = words(buf, s, e);
-  if (!QUIET_CODES[q.label].includes(w[0])) return false;
+  let letters = '';
   let opaque: string | undefined;
   let key: string | undefined;
-  for (let i = 1; i < w.length; i++) {
-    if (w[i][0] === 'O') opaque = w[i].slice(1);
-    else if (w[i][0] === 'k') key = w[i].slice(1);
+  for (let i = w[0] === 'VA' ? 2 : 1; i < w.length; i++) {
+    const t = w[i];
+    // A base64 key's b, and the item's state (mg: W won, X stale, Z token sent), say nothing of the request.
+    if (t.length === 1 && (t === 'b' ? letters.endsWith('k') : q.label === 'mg' && 'WXZ'.includes(t))) continue;
+    letters += t[0];
+    if (t[0] === 'O') opaque = t.slice(1);
+    else if (t[0] === 'k') key = t.slice(1);
   }
+  if (!shapes(q.label, q.meta, true).includes(`${w[0]} ${letters}`)) return false;
   return opaque === q.meta.opaque && key === (q.meta.returnsKey ? q.meta.key : undefined);
 }
 
 /**
  * Why a reply to `cmd`, a command without `q` sent behind `q` still waiting, could be taken for
  * `q`'s, or undefined when it cannot: an error line both may get (an ms's and a set's out of
- * memory), or the same codes with neither the opaque nor the key telling them apart. A refused
- * `q` takes the next reply whatever it is.
+ * memory), or a shape both may answer with (an mg v behind an mg v q: "VA <size>") with neither
+ * the opaque nor the key telling them apart. A refused `q` takes the next reply whatever it is.
  */
 export function confusable(cmd: Command, q: QuietMeta): string | undefined {
   if (q.meta.refused !== undefined) return undefined;
@@ -72,8 +96,12 @@ export function confusable(cmd: Command, q: QuietMeta): string | undefined {
   const both = errs.length > 0 ? runtimeErrors(cmd.label).find((x) => errs.includes(x)) : undefined;
   if (both !== undefined) return `both may get "${both}", which says neither opaque nor key`;
   const m = cmd.meta;
-  const codes = CODES[cmd.label];
-  if (m === undefined || codes === undefined || m.opaque !== q.meta.opaque || m.returnsKey !== q.meta.returnsKey) return undefined;
-  if (m.returnsKey && m.key !== q.meta.key) return undefined;
-  return codes.some((c) => QUIET_CODES[q.label].includes(c)) ? 'no opaque or key to tell their replies apart' : undefined;
+  if (m === undefined) return undefined;
+  const mine = shapes(q.label, q.meta, true);
+  const same = shapes(cmd.label, m, false).find((x) => mine.includes(x));
+  if (same === undefined || m.opaque !== q.meta.opaque || (m.returnsKey && m.key !== q.meta.key)) return undefined;
+  // Its first reply may be either's (an mg v hit is "VA <size>" for both, the quiet one's miss
+  // silent); only the reply after it would tell, and that one comes once the client has had the
+  // first: a client waiting for it sends nothing more, so it cannot be held back to see.
+  return `both may answer "${same.trimEnd()}", with no opaque or key to tell them apart`;
 }

@@ -23,9 +23,9 @@
  *
  * Meta commands with the `q` flag (mg, ms, md, ma) are answered only when they hit or fail
  * (memcache-meta.ts): clients send a batch of them closed by `mn`, whose MN says that those still
- * unanswered got none. A reply is matched to the oldest quiet request waiting by its code and the
- * opaque (O) and key (k) it echoes, an error line by what each may be refused for; one it does not
- * match got no reply, and its exchange ends with an empty reply frame there. An error injected
+ * unanswered got none. A reply is matched to the oldest quiet request waiting by its shape (its
+ * code and the flags it answers) and the opaque (O) and key (k) it echoes, an error line by what
+ * each may be refused for; one it does not match got no reply, and its exchange ends with an empty reply frame there. An error injected
  * behind quiet requests still waiting is sent to the server as an `mn` (standIn), whose MN it
  * replaces: the error goes in its turn.
  *
@@ -33,10 +33,11 @@
  * it: memcache-binary.ts frames it. Not framed, honestly:
  * - a command starting with byte 0x80 later on a text connection throws a FramingError, so the
  *   engine passes the connection through raw;
- * - a command without `q` sent while quiet ones wait whose replies it cannot be told from (the
- *   same codes, opaque and key: an mg behind an mg q, neither with O; an error line both may get:
- *   a set behind an ms q, both out of memory when memcached is) throws a FramingError: which of
- *   them a reply is for would be a guess, and a wrong one would shift every reply after;
+ * - a command without `q` sent while quiet ones wait whose replies it cannot be told from (a
+ *   shape both may answer with, neither opaque nor key telling them apart: an mg v behind an
+ *   mg v q, neither with O or k, both hits "VA <size>"; an error line both may get: a set behind
+ *   an ms q, both out of memory when memcached is) throws a FramingError: which of them a reply
+ *   is for would be a guess, and a wrong one would shift every reply after;
  * - `watch` is a request whose reply is its OK line; after it the connection passes through (a
  *   log stream follows).
  */
