@@ -82,6 +82,11 @@ const DEFAULT_REPLIES = new Map<string, ErrorReply>(
     .map(([k, e]) => [k, Object.freeze({ bytes: Buffer.from(`-${e.line}\r\n`, 'utf8'), close: false })]),
 );
 
+/** The reply of kind `kind` (not ERR) when no message is given. */
+export function cannedReply(kind: string): ErrorReply {
+  return DEFAULT_REPLIES.get(kind) ?? DEFAULT_REPLIES.get('LOADING')!;
+}
+
 /** What HELLO without AUTH says to a client that has not authenticated (redis-refusals.ts lets one with AUTH pass). */
 const HELLO_NOAUTH: ErrorReply = Object.freeze({
   bytes: Buffer.from(
@@ -100,7 +105,7 @@ export function encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
   const e = ERRORS[kind] ?? ERRORS.LOADING;
   // A real redis refusing EXEC says it discarded the block (processCommand's rejectCommand), even when none was open.
   const exec = label === 'EXEC';
-  if (ctx.message === undefined && kind !== 'ERR' && !exec) return DEFAULT_REPLIES.get(kind) ?? DEFAULT_REPLIES.get('LOADING')!;
+  if (ctx.message === undefined && kind !== 'ERR' && !exec) return cannedReply(kind);
   const word = kind === 'ERR' ? 'ERR' : e.line.split(' ')[0];
   const line = ctx.message !== undefined ? `${word} ${oneLine(ctx.message)}` : kind === 'ERR' ? `ERR injected error on '${label || '?'}' (marteau-tui)` : e.line;
   const said = exec ? `EXECABORT Transaction discarded because of: ${line}` : line;

@@ -30,7 +30,8 @@
  * answered EXECABORT, as a real redis does after refusing a command while queueing; so does one
  * on the EXEC itself, as a real redis that refuses EXEC (redis-multi.ts). MULTI, EXEC (its DISCARD),
  * DISCARD, RESET and UNWATCH always reach the server: an error drawn for them replaces its reply
- * (curMustForward).
+ * (curMustForward). So do SCRIPT KILL and FUNCTION KILL, as themselves or a PING: right after an
+ * injected BUSY, they are answered as by the busy server (redis-kill.ts).
  * Garbage (a multi-bulk element that is not a bulk string, a bad length, an unknown reply type,
  * an inline line over 64 KiB, a command name over 1 KiB) throws a FramingError.
  */
@@ -42,6 +43,7 @@ import { refuses, refusesExec, saidAs } from './redis-refusals.js';
 import { arityFits } from './redis-commands.js';
 import { RedisReplies } from './redis-replies.js';
 import { MultiBlocks, TRANSACTION_COMMANDS } from './redis-multi.js';
+import { ScriptKills } from './redis-kill.js';
 import {
   After,
   DOLLAR,
@@ -99,6 +101,7 @@ class RedisSession extends RedisReplies implements FramerSession {
   /** The last command seen with one reply and no effect on the session (not CLIENT, SUBSCRIBE, ...). */
   private ordinaryLabel = '';
   private readonly multi = new MultiBlocks();
+  private readonly kills = new ScriptKills();
   /** parseHead's answer, reused: nothing keeps it past the request it describes. */
   private readonly head: Head = { end: 0, count: 0, args: [0, 0, 0, 0, 0, 0], argc: 0, argsLeft: 0, bulkLeft: 0 };
 
@@ -254,7 +257,13 @@ class RedisSession extends RedisReplies implements FramerSession {
         this.multi.framed(this.nextOrdinal, label);
         mustForward = true;
       } else if (label === 'UNWATCH') mustForward = true;
-      else if (label !== 'CLIENT') this.ordinaryLabel = label;
+      else if (label === 'SCRIPT' || label === 'FUNCTION') {
+        // Not ordinary: a kill's answer may be the session's (redis-kill.ts).
+        if (count === 2 && argc >= 4 && labelOf(buf, words[2], words[3]) === 'KILL') {
+          this.kills.framed(this.nextOrdinal, label === 'FUNCTION');
+          mustForward = true;
+        }
+      } else if (label !== 'CLIENT') this.ordinaryLabel = label;
       else if (argc >= 6) {
         const sub = labelOf(buf, words[2], words[3]);
         const mode = labelOf(buf, words[4], words[5]);
@@ -299,11 +308,11 @@ class RedisSession extends RedisReplies implements FramerSession {
   }
 
   insteadOf(ordinal: number): { standIn: Buffer; reply: ErrorReply } | undefined {
-    return this.multi.insteadOf(ordinal);
+    return this.multi.insteadOf(ordinal) ?? this.kills.insteadOf(ordinal, this.multi.queued(ordinal));
   }
 
   standIn(ordinal: number | undefined): Buffer | undefined {
-    return this.multi.standIn(ordinal);
+    return this.multi.standIn(ordinal) ?? this.kills.standIn(ordinal);
   }
 
   /** Whether a real redis in the state `kind` stands for refuses request `ordinal` (Protocol.refuses). */
@@ -312,9 +321,11 @@ class RedisSession extends RedisReplies implements FramerSession {
     return refuses(kind, label, request, kind === 'OOM' && this.multi.queued(ordinal));
   }
 
-  /** The kind an error `kind` drawn for request `ordinal` is said with (saidAs). */
-  saidAs(kind: string, label: string | undefined, request: Buffer, ordinal: number): string {
-    return saidAs(kind, label, request, label === 'EXEC' ? this.multi.execQueued(ordinal) : undefined);
+  /** The kind an error `kind` drawn for request `ordinal` is said with (saidAs), as it is said: a BUSY is noted for a SCRIPT KILL after it. */
+  says(kind: string, label: string | undefined, request: Buffer, ordinal: number): string {
+    const said = kind === 'MASTERDOWN' ? saidAs(kind, label, request, label === 'EXEC' ? this.multi.execQueued(ordinal) : undefined) : kind;
+    if (said === 'BUSY') this.kills.busy(ordinal);
+    return said;
   }
 
   buffered(): number {
@@ -333,7 +344,7 @@ export const redis: Protocol = {
   defaultError: 'LOADING',
   createSession: () => new RedisSession(),
   encodeError: (kind, ctx) =>
-    encodeError(kind === 'MASTERDOWN' && ctx.session instanceof RedisSession && ctx.ordinal !== undefined ? ctx.session.saidAs(kind, ctx.label, ctx.request, ctx.ordinal) : kind, ctx),
+    encodeError(ctx.session instanceof RedisSession && ctx.ordinal !== undefined ? ctx.session.says(kind, ctx.label, ctx.request, ctx.ordinal) : kind, ctx),
   standIn: (_request, _whole, session, ordinal) => (session instanceof RedisSession ? session.standIn(ordinal) : undefined),
   refuses: (kind, label, request, session, ordinal) =>
     session instanceof RedisSession && ordinal !== undefined ? session.refuses(kind, label, request, ordinal) : refuses(kind, label, request),
