@@ -12,36 +12,10 @@ import type { FramerSession, Segment } from '../protocol.js';
 import { CommitStatements } from './postgres-commit.js';
 import { BlockForecast } from './postgres-blocks.js';
 import { passesReply } from './postgres-aborted.js';
-
-const SSL_REQUEST = 80877103;
-const GSSENC_REQUEST = 80877104;
-const CANCEL_REQUEST = 80877102;
-/** The server's limit on a startup packet. */
-const MAX_STARTUP_LENGTH = 10000;
-
-/**
- * Message types as tables indexed by the type byte (1: in the set), SERVER_TYPES being the backend
- * types this framer knows: a Set lookup per message was a hash probe in the framer's hottest
- * loop, two of them per reply of a pipelined query load.
- */
-function typeTable(types: string): Uint8Array {
-  const t = new Uint8Array(256);
-  for (const c of types) t[c.charCodeAt(0)] = 1;
-  return t;
-}
-const SERVER_TYPES = typeTable('RKSZCDEINA123sntTGHWdcVv');
-const ASYNC_TYPES = typeTable('NSA');
-const EXTENDED_TYPES = typeTable('PBDECH');
-const COPY_TYPES = typeTable('dcf');
-
-/** A message's meta, one object per kind rather than one per message (none is ever changed). */
-const REPLY_META: StartMeta = Object.freeze({});
-const requestMeta = (label: string, noReply = false): StartMeta => Object.freeze(noReply ? { label, noReply } : { label });
-const QUERY_META = requestMeta('Query');
-const FUNCTION_CALL_META = requestMeta('FunctionCall');
-const TERMINATE_META = requestMeta('Terminate', true);
-const SYNC_META = requestMeta('Sync');
-const EXTENDED_META = requestMeta('Extended');
+import {
+  ASYNC_TYPES, CANCEL_REQUEST, COPY_TYPES, EXTENDED_META, EXTENDED_TYPES, FUNCTION_CALL_META, GSSENC_REQUEST, MAX_STARTUP_LENGTH,
+  QUERY_META, REPLY_META, SERVER_TYPES, SSL_REQUEST, SYNC_META, TERMINATE_META,
+} from './postgres-messages.js';
 
 const T = (c: string): number => c.charCodeAt(0);
 const Q = T('Q'), F = T('F'), S = T('S'), X = T('X'), Z = T('Z'), G = T('G'), H = T('H'), E = T('E');
