@@ -132,6 +132,24 @@ describe.skipIf(!run)('memcache: error lines behind quiet meta commands, memcach
     });
   });
 
+  it('a command without q behind a quiet one that may get the same error line falls back: whose it is, nothing on the wire says', async () => {
+    for (const [text, replies] of [
+      // Small items still fit: stored, silent, then STORED; full, either or both would be out of memory.
+      [`ms new:a 1 q O1\r\nx\r\nset new:b 0 0 1\r\ny\r\nmn\r\n`, 'STORED\r\nMN\r\n'],
+      ['ma txt q O1\r\nincr txt 1\r\nmn\r\n', `${NOT_A_NUMBER}${NOT_A_NUMBER}MN\r\n`],
+    ]) {
+      await withProxy('', async (p) => {
+        const c = await connect(p.port);
+        try {
+          expect((await c.send(text, text)).toString('latin1')).toBe(replies);
+          expect(p.stats().fallbacks).toBe(1);
+        } finally {
+          c.close();
+        }
+      });
+    }
+  });
+
   it('reads which lines memcached refuses as memcached does', async () => {
     const long = (n: number) => 'O'.padEnd(n, '7');
     const lines = [
