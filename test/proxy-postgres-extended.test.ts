@@ -11,7 +11,7 @@ import type { Proxy } from '../src/proxy/proxy.js';
 import { havePostgres, startPostgres } from './helpers/postgres.js';
 import type { RunningServer } from './helpers/servers.js';
 import { startProxy } from './helpers/builtin-proxy.js';
-import { bind, close, execute, flush, messageClient, msg, parse, simple, startJoiner, sync, word, type Message } from './helpers/postgres-wire.js';
+import { bind, close, execute, flush, messageClient, msg, parse, simple, startJoiner, startRelay, sync, word, type Message } from './helpers/postgres-wire.js';
 
 type Behaviors = NonNullable<Parameters<Proxy['setMix']>[0]>;
 
@@ -41,6 +41,34 @@ const RUNTIME_ERROR = 'SELECT 1 / floor(random())::int';
 
 /** The messages as words, an error's SQLSTATE left out: the real error's and the injected one's differ. */
 const words = (ms: Message[]) => ms.map((m) => (m.type === 'E' ? 'E' : word(m))).join(' ');
+
+/**
+ * A relay's reader of one direction (`way`, '>' to the server, '<' back), no TLS asked:
+ * the types of the messages that pass, each run of one direction's as one entry of `seen`.
+ */
+function recorder(seen: string[], way: string, pass: (d: Buffer) => void): (d: Buffer) => void {
+  let held = Buffer.alloc(0);
+  // The client's first message, its startup, has no type byte.
+  let startup = way === '>';
+  return (d) => {
+    pass(d);
+    held = Buffer.concat([held, d]);
+    let pos = 0;
+    if (startup) {
+      if (held.length < 4 || held.readInt32BE(0) > held.length) return;
+      pos = held.readInt32BE(0);
+      startup = false;
+    }
+    while (pos + 5 <= held.length && pos + 1 + held.readInt32BE(pos + 1) <= held.length) {
+      const last = seen.at(-1);
+      const type = String.fromCharCode(held[pos]);
+      if (last?.startsWith(way)) seen[seen.length - 1] = `${last} ${type}`;
+      else seen.push(`${way} ${type}`);
+      pos += 1 + held.readInt32BE(pos + 1);
+    }
+    held = held.subarray(pos);
+  };
+}
 
 /**
  * Where a request fails for real (directly: `real`, a statement that fails) or by an injected
@@ -212,6 +240,85 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       } finally {
         await sql.end();
       }
+    });
+  });
+
+  // A request that describes its statement before it binds it (Parse, Describe, Flush; Bind,
+  // Execute, Sync once the description is in): the error comes as the statement runs, after the
+  // description and the BindComplete, and the statement stays prepared. One the server fails at
+  // its Parse (a syntax error) has its error at once, the ReadyForQuery when the Sync comes.
+  it('an error on a request that runs nothing in its first read comes at its Execute, or at once when the server fails it first', async () => {
+    const describeS = (name: string) => msg('D', Buffer.from(`S${name}\0`));
+    const scenario = async (side: Side) => {
+      const c = await messageClient(side.port);
+      const out: string[] = [];
+      try {
+        await side.arm({ error: { percent: 100, kind: '57014' } });
+        for (const name of ['s1', '']) {
+          c.write(Buffer.concat([parse(side.sql(RUNTIME_ERROR, 'SELECT 1'), name), describeS(name), flush()]));
+          out.push(words(await c.until('T')));
+          c.write(Buffer.concat([bind(name), execute(), sync()]));
+          out.push(words(await c.until('Z')));
+        }
+        c.write(Buffer.concat([parse('SELEC 1', 's2'), describeS('s2'), flush()]));
+        out.push(words(await c.until('E')), `then: ${c.pending()}`);
+        c.write(Buffer.concat([bind('s2'), execute(), sync()]));
+        out.push(words(await c.until('Z')));
+        await side.disarm();
+        // The statements the failing requests parsed are there.
+        c.write(Buffer.concat([describeS('s1'), describeS(''), sync()]));
+        out.push(words(await c.until('Z')));
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    await withProxy(async (p) => {
+      const direct = await scenario(directSide());
+      expect(direct).toEqual(['1 t T', '2 E ZI', '1 t T', '2 E ZI', 'E', 'then: ', 'ZI', 't T t T ZI']);
+      expect(await scenario(proxySide(p))).toEqual(direct);
+      expect(p.stats().behaviors.error).toBe(3);
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
+
+  // postgres.js runs a statement whose parameter types it must learn as Parse, Describe, Flush,
+  // then Bind, Execute, Sync once the description is in. A real error as the statement runs (here
+  // a real statement_timeout) comes at that Execute, after the description and the BindComplete;
+  // the proxy failed the request at its Parse, before the description.
+  it('postgres.js: an error on a statement it describes first comes at its Execute, as a real statement_timeout does', async () => {
+    const scenario = async (side: Side, timeout: boolean) => {
+      const seen: string[] = [];
+      const relay = await startRelay(side.port, (down, up) => {
+        down.on('data', recorder(seen, '>', (d) => up.write(d)));
+        up.on('data', recorder(seen, '<', (d) => down.write(d)));
+      });
+      const sql = postgresJs({ host: '127.0.0.1', port: relay.port, user: 'postgres', database: 'postgres', max: 1, onnotice: () => {}, connect_timeout: 5,
+        connection: timeout ? { statement_timeout: 200 } : {} });
+      const run = (n: number) => sql`SELECT pg_sleep(${n}) IS NULL AS x`.then((r) => String(r[0].x), (e: { code?: string }) => e.code);
+      try {
+        await sql`SELECT 1`;
+        await side.arm({ error: { percent: 100, kind: '57014' } });
+        seen.length = 0;
+        const out = [await run(side.sql('5', '0') as unknown as number)];
+        // Prepared, and known: Bind, Execute, Sync.
+        out.push(await run(side.sql('5', '0') as unknown as number));
+        await side.disarm();
+        out.push(await run(0));
+        return { out, seen: [...seen] };
+      } finally {
+        await sql.end();
+        relay.close();
+      }
+    };
+    await withProxy(async (p) => {
+      const direct = await scenario(directSide(), true);
+      expect(direct.out).toEqual(['57014', '57014', 'false']);
+      expect(direct.seen).toEqual(['> P D H', '< 1 t T', '> B E S', '< 2 E Z', '> B E S', '< 2 E Z', '> B E S', '< 2 D C Z']);
+      const proxied = await scenario(proxySide(p), false);
+      expect(proxied.seen).toEqual(direct.seen);
+      expect(proxied.out).toEqual(direct.out);
+      expect(p.stats().behaviors.error).toBe(2);
     });
   });
 

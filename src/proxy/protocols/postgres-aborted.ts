@@ -36,6 +36,7 @@ import { int32BE } from './length-prefixed.js';
 const T = (c: string): number => c.charCodeAt(0);
 const Q = T('Q'), PARSE = T('P'), BIND = T('B'), CLOSE = T('C'), DESCRIBE = T('D'), EXECUTE = T('E'), FLUSH = T('H');
 const IN_BLOCK = T('T'); // ReadyForQuery's status inside a transaction block that has not failed
+const IDLE = T('I');
 
 /** What the server's log says for each stand-in: it fails on this text, which is no integer. */
 const TEXT = 'an error injected by the marteau-tui chaos proxy in place of a statement (it aborts the transaction block, if any)';
@@ -81,6 +82,9 @@ const MADE = new WeakSet<Buffer>([FAIL_UNNAMED, FAIL_CALL]);
 /** Those of them whose reply, up to its error or its ReadyForQuery, is the client's (ranFirst). */
 const PASSING = new WeakSet<Buffer>();
 
+/** Those of them whose request's error waits for its Execute, in a later read (ranLater). */
+const LATER = new WeakSet<Buffer>();
+
 /** Whether the server's reply to `standIn`, up to its error or its ReadyForQuery, goes to the client. */
 export function passesReply(standIn: Buffer | undefined): boolean {
   return standIn !== undefined && PASSING.has(standIn);
@@ -92,6 +96,11 @@ export function passesReply(standIn: Buffer | undefined): boolean {
  */
 export function failsInPlace(standIn: Buffer | undefined): boolean {
   return standIn !== undefined && MADE.has(standIn);
+}
+
+/** Whether `standIn` was sent for a request whose error waits for its Execute (ranLater). */
+export function runsLater(standIn: Buffer | undefined): boolean {
+  return standIn !== undefined && LATER.has(standIn);
 }
 
 /** The whole Close messages `request` begins with: how many, and where they end. */
@@ -130,11 +139,17 @@ export function completedBefore(request: Buffer, failedBlock = false): string {
  * the failing message goes then too, which, outside a block, fails and leaves nothing behind (no
  * transaction id taken, nothing written; a rollback counted and an ERROR line in the server's log,
  * as for a real error). A request that begins with Closes sends them first, in any state
- * (closedFirst); one that parses and runs a statement, what comes before its Execute (ranFirst).
+ * (closedFirst); one that parses and runs a statement, what comes before its Execute (ranFirst);
+ * one that parses a statement and runs nothing in its first read (not `whole`: its Sync is to
+ * come), outside a block, that read (ranLater).
  */
-export function abortStandIn(request: Buffer, txStatus: number, unsure = false): Buffer | undefined {
+export function abortStandIn(request: Buffer, txStatus: number, unsure = false, whole = true): Buffer | undefined {
   const closes = leadingCloses(request);
   const abort = txStatus === IN_BLOCK || unsure;
+  if (!whole && txStatus === IDLE && !unsure) {
+    const later = ranLater(request, closes.end);
+    if (later !== undefined) return later;
+  }
   if (closes.count > 0) return closedFirst(request, closes.end, abort);
   const execute = executeAt(request);
   if (execute > 0) return ranFirst(request, execute, abort);
@@ -188,4 +203,51 @@ function ranFirst(request: Buffer, execute: number, abort: boolean): Buffer {
   MADE.add(standIn);
   PASSING.add(standIn);
   return standIn;
+}
+
+/** The completion the server sends for a message of type `type` that runs (ParseComplete, BindComplete, CloseComplete), if any. */
+export function completionOf(type: number): string {
+  return type === PARSE ? '1' : type === BIND ? '2' : type === CLOSE ? '3' : '';
+}
+
+/**
+ * For a request that parses a statement (its Closes first) and runs nothing in its first read,
+ * its Sync to come: postgres.js, for a statement whose parameter types it must learn, sends
+ * Parse, Describe, Flush, and Bind, Execute, Sync once the description is in. The kinds come as
+ * a statement runs, so a real one comes at that Execute, after the server has parsed and
+ * described it (and bound it). The whole messages of the first read go to the server as they
+ * are, their replies to the client; what comes up to the Execute goes nowhere, answered by the
+ * completions it would get (postgres-later.ts), and the error comes when the server answers the
+ * client's Sync. Only outside a block, as far as the requests in flight let one tell: inside
+ * one, the failing message that aborts it would have to follow the Bind, in a later read.
+ * Undefined when the first read holds an Execute, a message of another type, or no whole Parse.
+ */
+function ranLater(request: Buffer, closesEnd: number): Buffer | undefined {
+  if (request[closesEnd] !== PARSE) return undefined;
+  let pos = 0;
+  while (pos + 5 <= request.length) {
+    const type = request[pos];
+    if (type !== PARSE && type !== BIND && type !== DESCRIBE && type !== CLOSE && type !== FLUSH) return undefined;
+    const next = pos + 1 + int32BE(request, pos + 1);
+    if (next < pos + 5) return undefined;
+    if (next > request.length) break;
+    pos = next;
+  }
+  if (pos <= closesEnd) return undefined;
+  const standIn = Buffer.from(request.subarray(0, pos));
+  MADE.add(standIn);
+  PASSING.add(standIn);
+  LATER.add(standIn);
+  return standIn;
+}
+
+/** The completion for the message `request` ends in the middle of, which goes nowhere (ranLater). */
+export function completedLater(request: Buffer): string {
+  let pos = 0;
+  while (pos + 5 <= request.length) {
+    const next = pos + 1 + int32BE(request, pos + 1);
+    if (next > request.length) return completionOf(request[pos]);
+    pos = next;
+  }
+  return '';
 }

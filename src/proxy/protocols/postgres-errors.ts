@@ -42,8 +42,8 @@ export function pgErrorResponse(severity: string, code: string, message: string,
   return Buffer.concat([head, ...parts, Buffer.from([0])]);
 }
 
-/** Messages of no body, one of each type byte of `types` (CloseComplete '3', BindComplete '2'). */
-function completions(types: string): Buffer {
+/** Messages of no body, one of each type byte of `types` (ParseComplete '1', BindComplete '2', CloseComplete '3'). */
+export function completions(types: string): Buffer {
   const out = Buffer.alloc(5 * types.length);
   for (let i = 0; i < types.length; i++) {
     out[5 * i] = types.charCodeAt(i);
@@ -51,6 +51,9 @@ function completions(types: string): Buffer {
   }
   return out;
 }
+
+/** A ReadyForQuery's bytes: its type, length and status. */
+export const READY_FOR_QUERY_LENGTH = 6;
 
 export function pgReadyForQuery(status: number): Buffer {
   return Buffer.from([Z, 0, 0, 0, 5, status]);
@@ -89,7 +92,9 @@ const CANNED = new CannedReplies();
  * (which may draw an error of its own) before it reports the first error, so the client saw one
  * failed query where the proxy counted two. A request that begins with a Parse gets the
  * server's own replies to what comes before its Execute, then the error (postgres-aborted.ts,
- * ranFirst); one that runs nothing in its first read fails at its Parse.
+ * ranFirst). One that runs nothing in its first read gets the server's replies to that read,
+ * then the error once its Execute has come (ranLater, postgres-later.ts); in a block, where that
+ * cannot be, it fails at its Parse.
  */
 export function encodeError(kind: string, message: string | undefined, session?: { txStatus: number }, ended?: boolean, before = '', ready = true): ErrorReply {
   const code = kind in POSTGRES_ERRORS ? kind : '57P01';

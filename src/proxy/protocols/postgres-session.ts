@@ -12,6 +12,7 @@ import type { FramerSession, Segment } from '../protocol.js';
 import { CommitStatements } from './postgres-commit.js';
 import { BlockForecast } from './postgres-blocks.js';
 import { passesReply } from './postgres-aborted.js';
+import { LaterErrors } from './postgres-later.js';
 import {
   ASYNC_TYPES, CANCEL_REQUEST, COPY_TYPES, EXTENDED_META, EXTENDED_TYPES, FUNCTION_CALL_META, GSSENC_REQUEST, MAX_STARTUP_LENGTH,
   QUERY_META, REPLY_META, SERVER_TYPES, SSL_REQUEST, SYNC_META, TERMINATE_META,
@@ -59,6 +60,8 @@ export class PgSession implements FramerSession {
   readonly commits = new CommitStatements();
   /** Requests in flight that may move the server into or out of a transaction block (postgres-blocks.ts). */
   readonly blocks = new BlockForecast();
+  /** An error that waits for its request's Execute (postgres-later.ts). */
+  readonly later = new LaterErrors();
 
   private readonly c: Dir = newDir();
   private readonly s: Dir = newDir();
@@ -227,7 +230,7 @@ export class PgSession implements FramerSession {
         if (this.phase === Phase.Command && !this.erroredOpen) {
           this.commits.seen(type, buf, pos + 5, body);
           this.blocks.seen(type, buf, pos + 5, body, this.ordinal - 1);
-        }
+        } else if (this.erroredOpen) this.later.seen(type, this.ordinal - 1);
       } else this.serverMessage(d, type, body > 0 ? buf[pos + 5] : -1);
       // The body at once, as far as the chunk holds it (most messages are whole in it).
       pos += 5;
@@ -258,7 +261,8 @@ export class PgSession implements FramerSession {
     d.endAfter = false;
     this.batchOpen = false;
     this.erroredOpen = false;
-    if (type === S) this.fifo.push(PASSED_SYNC);
+    // The server's answer to it ends the reply of a request whose error waits for it.
+    if (type === S && !this.later.waiting(this.ordinal - 1)) this.fifo.push(PASSED_SYNC);
     this.startMessage(d, PASS_META, true);
     return pos;
   }
@@ -349,6 +353,13 @@ export class PgSession implements FramerSession {
           return;
         }
         this.passing.delete(ordinalOf(first));
+        if (type === E && this.later.serverFailed(ordinalOf(first), this.syncToCome(ordinalOf(first)))) {
+          // Its error goes now, the server's ReadyForQuery when the Sync comes (postgres-later.ts).
+          this.fifo.shift();
+          this.blocks.answered(ordinalOf(first), this.txStatus);
+          this.startMessage(d, REPLY_META, true);
+          return;
+        }
       }
       this.startMessage(d, REPLY_META, false);
     }
@@ -360,7 +371,10 @@ export class PgSession implements FramerSession {
       this.copyIn = false;
       d.endAfter = true;
       const answered = this.fifo.shift();
-      if (answered !== undefined) this.blocks.answered(ordinalOf(answered), this.txStatus);
+      if (answered !== undefined) {
+        this.blocks.answered(ordinalOf(answered), this.txStatus);
+        this.later.answered(ordinalOf(answered));
+      }
     }
   }
 }

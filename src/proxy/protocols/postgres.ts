@@ -41,12 +41,15 @@
  * server's block is aborted as the client is told (postgres-aborted.ts); so is one behind a
  * request in flight that may begin or end a block, whose error then says the server's status
  * after it (postgres-blocks.ts), and one that begins with a Parse of the unnamed statement and
- * runs nothing, which drops the one before.
+ * runs nothing, which drops the one before. Outside a block, a request that parses a statement
+ * and runs nothing in its first read, its Sync to come (postgres.js describing a statement
+ * before it binds it), has that read sent as it is and its error when its Execute has come and
+ * the server has answered its Sync (postgres-later.ts).
  */
 import type { ErrorReply, ErrorReplyContext, Protocol } from '../protocol.js';
 import { encodeError, errorKinds } from './postgres-errors.js';
 import { commitCompletedBefore, commitStandIn } from './postgres-commit.js';
-import { abortStandIn, completedBefore, failsInPlace } from './postgres-aborted.js';
+import { abortStandIn, completedBefore, completedLater, failsInPlace, runsLater } from './postgres-aborted.js';
 import { PgSession } from './postgres-session.js';
 
 export { POSTGRES_ERRORS } from './postgres-errors.js';
@@ -64,6 +67,10 @@ export const postgres: Protocol = {
     const pg = ctx.session instanceof PgSession ? ctx.session : undefined;
     const fails = failsInPlace(ctx.standIn);
     const ended = ctx.standIn !== undefined && !fails;
+    // Its error waits for its Execute, and comes with the ReadyForQuery to its Sync (postgres-later.ts).
+    if (pg !== undefined && runsLater(ctx.standIn)) {
+      return pg.later.hold(ctx.ordinal!, encodeError(kind, ctx.message, pg), completedLater(ctx.request));
+    }
     // In a failed block (as far as the requests in flight let one tell) the Bind is refused at once.
     const failedBlock = pg !== undefined && pg.txStatus === FAILED && !pg.blocks.unsure(ctx.ordinal);
     const before = ended ? commitCompletedBefore(ctx.request) : completedBefore(ctx.request, failedBlock);
@@ -77,6 +84,6 @@ export const postgres: Protocol = {
   },
   standIn(request, whole, session, ordinal) {
     const pg = session instanceof PgSession ? session : undefined;
-    return (whole ? commitStandIn(request, pg?.commits) : undefined) ?? (pg && abortStandIn(request, pg.txStatus, pg.blocks.unsure(ordinal)));
+    return (whole ? commitStandIn(request, pg?.commits) : undefined) ?? (pg && abortStandIn(request, pg.txStatus, pg.blocks.unsure(ordinal), whole));
   },
 };
