@@ -43,7 +43,7 @@ export async function nodes(g: GlobalOptions): Promise<NodesConfig> {
   const { loadNodesConfigCached, resolveNodesFile } = await import('../config/nodes-file.js');
   const config = await loadNodesConfigCached(await resolveNodesFile(g.nodes), path.join(await stateDirOf(g), NODES_CACHE));
   if (g.queue === undefined) return config;
-  return { ...config, queue: { lostJobs: config.queue?.lostJobs ?? 'interrupt', url: parseQueueUrl(g.queue) } };
+  return { ...config, queue: { lostJobs: config.queue?.lostJobs ?? 'interrupt', url: parseQueueUrl(g.queue), urlFromFlag: true } };
 }
 
 /**

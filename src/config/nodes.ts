@@ -139,6 +139,8 @@ export interface MailConfig {
 export interface QueueConfig {
   url?: QueueUrl;
   lostJobs: LostJobs;
+  /** The url is `--queue`'s, which the file's does not replace (not even at a restart). */
+  urlFromFlag?: boolean;
 }
 
 export async function loadNodesConfig(file: string): Promise<NodesConfig> {

@@ -103,7 +103,7 @@ export async function notifyJobEnd(core: EngineCore, jobId: string, config: Mart
   }
   if (config.email.length) {
     const { mailReport } = await import('./mail.js');
-    const mailed = await mailReport(config.email, { job: core.queue.get(jobId)!, ...end }, core.options.nodes.mail);
+    const mailed = await mailReport(config.email, { job: core.queue.get(jobId)!, ...end }, core.pool.config.mail);
     if (mailed.problem) core.log(jobId, mailed.problem, 'warn');
     else if (mailed.sent) core.log(jobId, mailed.sent, 'info');
   }

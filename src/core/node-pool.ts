@@ -39,13 +39,13 @@ export class NodePool {
   }
 
   /**
-   * The nodes file read again: its nodes and probe settings replace these (the queue and mail
-   * stay: the queue is open, and `--queue` may have named it). A node new or changed is probed
-   * afresh; one gone is no longer offered, its running jobs keep the config they started with.
+   * The nodes file read again: its nodes, probe and mail settings replace these (the queue stays:
+   * it is open, and `--queue` may have named it). A node new or changed is probed afresh; one
+   * gone is no longer offered, its running jobs keep the config they started with.
    */
   replace(next: NodesConfig): void {
     const before = new Map(this.current.nodes.map((n) => [n.name, JSON.stringify(n)]));
-    this.current = { ...next, queue: this.current.queue, mail: this.current.mail };
+    this.current = { ...next, queue: this.current.queue };
     for (const name of before.keys()) if (!this.node(name)) this.health.delete(name);
     for (const n of next.nodes) if (before.get(n.name) !== JSON.stringify(n)) this.health.set(n.name, unprobed(n));
     this.changed();

@@ -7,10 +7,12 @@
  * when its text changed. A bad edit keeps the nodes read before and says why at its line, once
  * per text: a node is never taken away by a mistake, nor silently by a good edit. A name another
  * worker of the team runs is tried again at each cycle (that worker may stop), said once; one
- * removed is given back to the team once no job runs there (name-release.ts).
+ * removed is given back to the team once no job runs there (name-release.ts). `mail:` follows
+ * the file (the next mail sent uses it); `queue:` does not: the queue is open, jobs run on it,
+ * and moving it under them is no edit's to make. Its change is said once, at its line.
  */
 import { readFile } from 'node:fs/promises';
-import type { NodeConfig, NodesConfig } from '../config/nodes.js';
+import type { NodeConfig, NodesConfig, QueueConfig } from '../config/nodes.js';
 import type { NameRelease } from './name-release.js';
 import type { NodePool } from './node-pool.js';
 
@@ -29,6 +31,8 @@ export function nodesReloader(d: NodesReloadDeps): () => Promise<void> {
   let first = true;
   /** What a bad edit was said to be: its fix is said too, even one back to the nodes in force. */
   let failing: string | undefined;
+  /** The queue a restart would open, last said to differ from the one in force. */
+  let queueSaid: string | undefined;
   return async () => {
     const pool = d.pool();
     await d.names?.settle();
@@ -47,6 +51,14 @@ export function nodesReloader(d: NodesReloadDeps): () => Promise<void> {
       next = await (await import('../config/nodes.js')).loadNodesConfig(file);
     } catch (e) {
       return fail((e as Error).message);
+    }
+    const inForce = pool.config.queue;
+    const queue = queueKey(next.queue, inForce);
+    if (queue === queueKey(inForce, inForce)) queueSaid = undefined;
+    else if (queue !== queueSaid) {
+      queueSaid = queue;
+      const where = next.queue ? await queueAt(file, text ?? '') : `${file}: queue: removed`;
+      d.log(`${where}: the change takes a restart; until then this keeps the queue it opened (${inForce?.url ? inForce.url.masked : 'the journal in its state dir'})`, 'warn');
     }
     if (d.claimNames && next.nodes.some((n) => !pool.node(n.name))) {
       const kept = d.names?.keep(next.nodes.map((n) => n.name)) ?? [];
@@ -73,11 +85,33 @@ function changes(before: NodesConfig, next: NodesConfig): string[] {
   const added = next.nodes.filter((n) => !old.has(n.name));
   const changed = next.nodes.filter((n) => old.has(n.name) && JSON.stringify(old.get(n.name)) !== JSON.stringify(n));
   const removed = before.nodes.filter((n) => !next.nodes.some((m) => m.name === n.name));
+  const mail = JSON.stringify(before.mail ?? null) !== JSON.stringify(next.mail ?? null);
   const probe = before.probeIntervalMs !== next.probeIntervalMs || before.probeTimeoutMs !== next.probeTimeoutMs;
   return [
     added.length ? `added ${names(added)}` : '',
     changed.length ? `changed ${names(changed)} (probed again)` : '',
     removed.length ? `removed ${names(removed)} (no job starts there; those running end as they would)` : '',
+    mail ? `mail: the next report link goes via ${next.mail ? `${next.mail.host}:${next.mail.port}` : 'localhost:25 (the default)'}` : '',
     probe ? `probes every ${next.probeIntervalMs / 1000} s, ${next.probeTimeoutMs / 1000} s timeout` : '',
   ].filter(Boolean);
+}
+
+/** The queue a restart would open with this `queue:`, to compare: `--queue`'s url stays over the file's. */
+function queueKey(q: QueueConfig | undefined, inForce: QueueConfig | undefined): string {
+  const url = inForce?.urlFromFlag ? inForce.url : q?.url;
+  return JSON.stringify([url?.url ?? null, q?.lostJobs ?? 'interrupt']);
+}
+
+/** Where `queue:` is in the text, as a mistake there would be pointed at. */
+async function queueAt(file: string, text: string): Promise<string> {
+  const { locate, parseYaml } = await import('../config/errors.js');
+  // loadNodesConfig read the file again: a save in between may not parse. Then the file alone.
+  const { line, col } = (() => {
+    try {
+      return locate(parseYaml(file, text), ['queue'], true);
+    } catch {
+      return {};
+    }
+  })();
+  return `${file}${line ? `:${line}:${col}` : ''}: queue`;
 }
