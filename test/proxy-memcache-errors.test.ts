@@ -5,12 +5,11 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Proxy } from '../src/proxy/proxy.js';
 import { memcache } from '../src/proxy/protocols/memcache.js';
 import { refusal, runtimeErrors } from '../src/proxy/protocols/memcache-meta-errors.js';
 import { findBinary, haveServer, startProcess, tempDir } from './helpers/servers.js';
 import { freePort } from './helpers/net.js';
-import { startProxy } from './helpers/builtin-proxy.js';
+import { proxiesTo } from './helpers/with-proxy.js';
 import { within } from './helpers/within.js';
 
 const run = haveServer('memcached');
@@ -100,10 +99,7 @@ describe.skipIf(!run)('memcache: error lines behind quiet meta commands, memcach
   ];
   const requests = batch.map(([r]) => r).join('');
 
-  async function withProxy(behaviors: string, fn: (p: Proxy) => Promise<void>) {
-    const p = await startProxy({ name: 'me', listen: '127.0.0.1:0', upstream: `127.0.0.1:${port}`, protocol: 'memcache', behaviors, seed: 3 });
-    try { await fn(p); } finally { await p.close(100); }
-  }
+  const withProxy = proxiesTo(() => port, { protocol: 'memcache', seed: 3 });
 
   it('each error line is the reply of the request memcached refuses, the silent ones ahead of it none', async () => {
     const c = await connect(port);

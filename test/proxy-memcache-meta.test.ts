@@ -5,10 +5,9 @@
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Proxy } from '../src/proxy/proxy.js';
 import { memcache } from '../src/proxy/protocols/memcache.js';
 import { haveServer, startMemcached, type RunningServer } from './helpers/servers.js';
-import { startProxy } from './helpers/builtin-proxy.js';
+import { proxiesTo } from './helpers/with-proxy.js';
 import { within } from './helpers/within.js';
 
 const run = haveServer('memcached');
@@ -128,10 +127,7 @@ describe.skipIf(!run)('memcache meta commands with q through the proxy to memcac
     await server?.stop();
   });
 
-  async function withProxy(behaviors: string, fn: (p: Proxy) => Promise<void>) {
-    const p = await startProxy({ name: 'mm', listen: '127.0.0.1:0', upstream: `127.0.0.1:${server.port}`, protocol: 'memcache', behaviors, seed: 7 });
-    try { await fn(p); } finally { await p.close(100); }
-  }
+  const withProxy = proxiesTo(() => server.port, { protocol: 'memcache', seed: 7 });
 
   /** `ns`'s hit key holds 'v', set directly. */
   async function seed(ns: string) {

@@ -8,10 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Segment } from '../src/proxy/protocol.js';
 import { memcache as memcacheProtocol } from '../src/proxy/protocols/memcache.js';
 import { parseCommand, Reply } from '../src/proxy/protocols/memcache-lines.js';
-import type { Proxy } from '../src/proxy/proxy.js';
 import { rawExchange } from './helpers/net.js';
 import { haveServer, startMemcached, type RunningServer } from './helpers/servers.js';
-import { startProxy } from './helpers/builtin-proxy.js';
+import { proxiesTo } from './helpers/with-proxy.js';
 
 const run = haveServer('memcached');
 
@@ -71,10 +70,7 @@ describe.skipIf(!run)('memcache: framer and proxy against memcached', () => {
   beforeAll(async () => { server = await startMemcached(); });
   afterAll(async () => { await server?.stop(); });
 
-  async function withProxy(behaviors: Parameters<typeof startProxy>[0]['behaviors'], fn: (p: Proxy) => Promise<void>) {
-    const p = await startProxy({ name: 'm', listen: '127.0.0.1:0', upstream: `127.0.0.1:${server.port}`, protocol: 'memcache', behaviors, seed: 1 });
-    try { await fn(p); } finally { await p.close(100); }
-  }
+  const withProxy = proxiesTo(() => server.port, { protocol: 'memcache', seed: 1 });
 
   const newClient = (port: number, opts: Record<string, unknown> = {}) =>
     new MemcacheClient({ server: `127.0.0.1:${port}`, cmdTimeout: 3000, ...opts });
