@@ -117,8 +117,11 @@ export async function rawReplies(port: number, requests: Buffer[], n = requests.
   return got.replies;
 }
 
-/** Run `fn` with a redis-server of its own put in the state `kind` (STATES), and `c`, a client of it; the server stopped after. */
-export async function inState(kind: string, fn: (real: RunningRedis, c: Redis) => Promise<void>): Promise<void> {
+/**
+ * Run `fn` with a redis-server of its own put in the state `kind` (STATES), and `c`, a client of
+ * it; the server stopped after. `prepare` readies the server before (data a read-only one cannot take).
+ */
+export async function inState(kind: string, fn: (real: RunningRedis, c: Redis) => Promise<void>, prepare?: (c: Redis) => Promise<void>): Promise<void> {
   const enter = STATES.find(([k]) => k === kind)![1];
   const real = await startRedis();
   let leave: (() => Promise<void>) | void = undefined;
@@ -126,6 +129,7 @@ export async function inState(kind: string, fn: (real: RunningRedis, c: Redis) =
     const c = client(real.port);
     await c.connect();
     try {
+      await prepare?.(c);
       leave = await enter(c, real);
       await fn(real, c);
     } finally {

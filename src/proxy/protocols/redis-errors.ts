@@ -5,6 +5,7 @@
  */
 import { oneLine, type ErrorKind, type ErrorReply, type ErrorReplyContext } from '../protocol.js';
 import { EMPTY, SWITCH_NOW } from './redis-resp.js';
+import { evalRefusal, SCRIPT_KINDS } from './redis-scripts.js';
 
 const ERRORS: Record<string, ErrorKind & { line: string }> = {
   LOADING: {
@@ -97,7 +98,8 @@ const HELLO_NOAUTH: ErrorReply = Object.freeze({
   close: false,
 });
 
-export function encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
+/** `queued`: the request is queued in a MULTI block (an EVAL's script is then refused only by its shebang, redis-scripts.ts). */
+export function encodeError(kind: string, ctx: ErrorReplyContext, queued = false): ErrorReply {
   const label = ctx.label ?? '';
   if (kind === 'NOAUTH' && label === 'HELLO' && ctx.message === undefined) return HELLO_NOAUTH;
   // SYNC/PSYNC get no framed reply (noReply): the client expects nothing from us.
@@ -105,9 +107,11 @@ export function encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
   const e = ERRORS[kind] ?? ERRORS.LOADING;
   // A real redis refusing EXEC says it discarded the block (processCommand's rejectCommand), even when none was open.
   const exec = label === 'EXEC';
-  if (ctx.message === undefined && kind !== 'ERR' && !exec) return cannedReply(kind);
+  // A script stopped at its write says where (redis-scripts.ts).
+  const script = label === 'EVAL' && SCRIPT_KINDS.has(kind) ? evalRefusal(kind, ctx.request, queued) ?? '' : '';
+  if (ctx.message === undefined && kind !== 'ERR' && !exec && script === '') return cannedReply(kind);
   const word = kind === 'ERR' ? 'ERR' : e.line.split(' ')[0];
   const line = ctx.message !== undefined ? `${word} ${oneLine(ctx.message)}` : kind === 'ERR' ? `ERR injected error on '${label || '?'}' (marteau-tui)` : e.line;
-  const said = exec ? `EXECABORT Transaction discarded because of: ${line}` : line;
+  const said = exec ? `EXECABORT Transaction discarded because of: ${line}` : line + script;
   return { bytes: Buffer.from(`-${said}\r\n`, 'utf8'), close: false };
 }

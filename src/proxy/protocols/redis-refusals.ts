@@ -7,7 +7,8 @@
  * reads working, and one at 100:error LOADING can still connect, as it would to a loading redis.
  */
 import { arityFits, COMMAND_FLAGS } from './redis-commands.js';
-import { DOLLAR, EMPTY, inlineWords, LF, lengthLine, STAR } from './redis-resp.js';
+import { evalRefusal, SCRIPT_KINDS } from './redis-scripts.js';
+import { EMPTY, inlineWords, LF, lengthLine, STAR, wordAt } from './redis-resp.js';
 
 /**
  * Whether a command with the given flags (redis-commands.ts' letters) is refused with `kind`;
@@ -16,8 +17,10 @@ import { DOLLAR, EMPTY, inlineWords, LF, lengthLine, STAR } from './redis-resp.j
  */
 const RULES: Record<string, (flags: string, name: string, request: Buffer) => boolean> = {
   LOADING: (f) => !f.includes('l'),
-  READONLY: (f) => f.includes('w'),
-  OOM: (f) => f.includes('o'),
+  // A function is a write unless flagged no-writes, which the proxy cannot see (EVAL: evalRefusal).
+  READONLY: (f, name) => f.includes('w') || name === 'FCALL',
+  // And it takes memory unless flagged no-writes or allow-oom.
+  OOM: (f, name) => f.includes('o') || name === 'FCALL',
   // The kind stands for an EVAL script: FUNCTION STATS and FUNCTION KILL, which processCommand
   // lets through (allow_busy), answer BUSY themselves while one runs.
   BUSY: (f, name) => !f.includes('b') || name === 'FUNCTION|STATS' || name === 'FUNCTION|KILL',
@@ -25,7 +28,7 @@ const RULES: Record<string, (flags: string, name: string, request: Buffer) => bo
   // stale says; a function's flags are its own (FCALL: a write by default, so READONLY first).
   MASTERDOWN: (f, name) => !f.includes('s') || SCRIPTS.has(name),
   // stop-writes-on-bgsave-error refuses writes, and PING (so that a monitor sees it).
-  MISCONF: (f, name) => f.includes('w') || name === 'PING',
+  MISCONF: (f, name) => f.includes('w') || name === 'PING' || name === 'FCALL',
   // HELLO (no_auth) answers NOAUTH itself unless it authenticates (HELLO 3 AUTH user pass).
   NOAUTH: (f, name, request) => !f.includes('a') || (name === 'HELLO' && wordOf(request, 2) !== 'AUTH' && wordOf(request, 4) !== 'AUTH'),
   // A cluster answers for the slots of the keys a command names: one without keys it serves itself.
@@ -50,7 +53,8 @@ const CONTAINERS = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('
  * answers 'wrong number of arguments' in every state, as the server behind does (ERR, a generic
  * error, may still meet it). EXEC: refusesExec, for the block the session kept, or none.
  * `queued`: the request is queued in a MULTI block, where a redis over maxmemory refuses any
- * command but QUIT (queueing takes memory; EXEC, DISCARD and RESET end the block).
+ * command but QUIT (queueing takes memory; EXEC, DISCARD and RESET end the block), and a script
+ * is refused only by its shebang. An EVAL's script is read for its writes (redis-scripts.ts).
  */
 export function refuses(kind: string, label: string | undefined, request: Buffer, queued = false): boolean {
   if (kind === 'NOSCRIPT') return (label === 'EVALSHA' || label === 'EVALSHA_RO') && arityFits(label, argcOf(request));
@@ -66,6 +70,7 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
   const flags = COMMAND_FLAGS[name];
   if (flags === undefined || !arityFits(name, argcOf(request))) return false;
   if (queued && kind === 'OOM') return label !== 'QUIT';
+  if (name === 'EVAL' && SCRIPT_KINDS.has(kind)) return evalRefusal(kind, request, queued) !== undefined;
   return rule(flags, name, request);
 }
 
@@ -122,22 +127,6 @@ function argcOf(req: Buffer): number {
 
 /** Word `n` of a request (1: its subcommand), upper case; undefined when it has none or its first segment does not hold it. */
 function wordOf(req: Buffer, n: number): string | undefined {
-  if (req.length === 0) return undefined;
-  if (req[0] !== STAR) {
-    const lf = req.indexOf(LF);
-    const words: number[] = [];
-    if (inlineWords(req, 0, lf < 0 ? req.length : lf, n + 1, words) < 2 * n + 2) return undefined;
-    return req.toString('latin1', words[2 * n], words[2 * n + 1]).toUpperCase();
-  }
-  // *N, then $len and each word.
-  let p = req.indexOf(LF) + 1;
-  for (let i = 0; i <= n; i++) {
-    if (p <= 0 || req[p] !== DOLLAR) return undefined;
-    const lf = req.indexOf(LF, p);
-    const len = lf < 0 ? undefined : lengthLine(req, p + 1, lf);
-    if (len === undefined || len < 0 || lf + 1 + len > req.length) return undefined;
-    if (i === n) return req.toString('latin1', lf + 1, lf + 1 + len).toUpperCase();
-    p = lf + 1 + len + 2;
-  }
-  return undefined;
+  const at = wordAt(req, n);
+  return at && req.toString('latin1', at[0], at[1]).toUpperCase();
 }

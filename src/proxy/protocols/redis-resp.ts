@@ -116,3 +116,28 @@ export interface Head {
   /** Bytes left of the bulk in progress (its CRLF included), 0 when a `$` line comes next. */
   bulkLeft: number;
 }
+
+/**
+ * Where word `n` of a request (0: its command, 1: its subcommand or key) lies in `req`, its first
+ * segment, as [start, end); undefined when it has none or the segment does not hold it all.
+ */
+export function wordAt(req: Buffer, n: number): [number, number] | undefined {
+  if (req.length === 0) return undefined;
+  if (req[0] !== STAR) {
+    const lf = req.indexOf(LF);
+    const words: number[] = [];
+    if (inlineWords(req, 0, lf < 0 ? req.length : lf, n + 1, words) < 2 * n + 2) return undefined;
+    return [words[2 * n], words[2 * n + 1]];
+  }
+  // *N, then $len and each word.
+  let p = req.indexOf(LF) + 1;
+  for (let i = 0; i <= n; i++) {
+    if (p <= 0 || req[p] !== DOLLAR) return undefined;
+    const lf = req.indexOf(LF, p);
+    const len = lf < 0 ? undefined : lengthLine(req, p + 1, lf);
+    if (len === undefined || len < 0 || lf + 1 + len > req.length) return undefined;
+    if (i === n) return [lf + 1, lf + 1 + len];
+    p = lf + 1 + len + 2;
+  }
+  return undefined;
+}

@@ -35,7 +35,7 @@
  * Garbage (a multi-bulk element that is not a bulk string, a bad length, an unknown reply type,
  * an inline line over 64 KiB, a command name over 1 KiB) throws a FramingError.
  */
-import { FramingError, MAX_HEAD_BYTES, type ErrorReply, type FramerSession, type Protocol } from '../protocol.js';
+import { FramingError, MAX_HEAD_BYTES, type ErrorReply, type ErrorReplyContext, type FramerSession, type Protocol } from '../protocol.js';
 import { END, Frames, MUST_FORWARD, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
 import { encodeError, errorKinds } from './redis-errors.js';
@@ -318,14 +318,18 @@ class RedisSession extends RedisReplies implements FramerSession {
   /** Whether a real redis in the state `kind` stands for refuses request `ordinal` (Protocol.refuses). */
   refuses(kind: string, label: string | undefined, request: Buffer, ordinal: number): boolean {
     if (label === 'EXEC') return refusesExec(kind, this.multi.execQueued(ordinal) ?? NO_BLOCK, this.multi.execFailed(ordinal));
-    return refuses(kind, label, request, kind === 'OOM' && this.multi.queued(ordinal));
+    return refuses(kind, label, request, (kind === 'OOM' || label === 'EVAL') && this.multi.queued(ordinal));
   }
 
-  /** The kind an error `kind` drawn for request `ordinal` is said with (saidAs), as it is said: a BUSY is noted for a SCRIPT KILL after it. */
-  says(kind: string, label: string | undefined, request: Buffer, ordinal: number): string {
+  /**
+   * The reply to an error `kind` drawn for request `ordinal` (Protocol.encodeError): said with
+   * the kind saidAs says, a script's as queued in a block or not; a BUSY is noted for a SCRIPT KILL after it.
+   */
+  errorReply(kind: string, ctx: ErrorReplyContext, ordinal: number): ErrorReply {
+    const { label, request } = ctx;
     const said = kind === 'MASTERDOWN' ? saidAs(kind, label, request, label === 'EXEC' ? this.multi.execQueued(ordinal) : undefined) : kind;
     if (said === 'BUSY') this.kills.busy(ordinal);
-    return said;
+    return encodeError(said, ctx, label === 'EVAL' && this.multi.queued(ordinal));
   }
 
   buffered(): number {
@@ -343,8 +347,7 @@ export const redis: Protocol = {
   errorKinds,
   defaultError: 'LOADING',
   createSession: () => new RedisSession(),
-  encodeError: (kind, ctx) =>
-    encodeError(ctx.session instanceof RedisSession && ctx.ordinal !== undefined ? ctx.session.says(kind, ctx.label, ctx.request, ctx.ordinal) : kind, ctx),
+  encodeError: (kind, ctx) => (ctx.session instanceof RedisSession && ctx.ordinal !== undefined ? ctx.session.errorReply(kind, ctx, ctx.ordinal) : encodeError(kind, ctx)),
   standIn: (_request, _whole, session, ordinal) => (session instanceof RedisSession ? session.standIn(ordinal) : undefined),
   refuses: (kind, label, request, session, ordinal) =>
     session instanceof RedisSession && ordinal !== undefined ? session.refuses(kind, label, request, ordinal) : refuses(kind, label, request),
