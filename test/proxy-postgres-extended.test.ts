@@ -431,6 +431,46 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     }
   });
 
+  // pg reads a query with a row limit in pages (Parse, Bind, Describe, Execute of 2 rows, Flush;
+  // another Execute and Flush at each PortalSuspended; Sync once the portal is done). A real
+  // server that fails it, on its first page or amid the portal, sends the error alone and waits
+  // for a Sync; pg reports the error and sends none, so its next query waits until something
+  // syncs (pg-cursor does, after an error; plain pg until its query_timeout). The proxy's error
+  // comes on the first page, alone too: no ReadyForQuery before the Sync, and one after it.
+  it("pg's paged query: the error alone and no ReadyForQuery until a Sync, as from a real server failing it on a page", async () => {
+    const scenario = async (side: Side, text: string) => {
+      const client = await connect(side.port);
+      const con = (client as unknown as { connection: PgProtocol }).connection;
+      const names: string[] = [];
+      try {
+        await side.arm({ error: { percent: 100, kind: '57014' } });
+        con.on('message', (m: { name: string }) => names.push(m.name));
+        const paged = { text, rows: 2 } as unknown as pg.QueryConfig;
+        names.push(await client.query(paged).then(() => 'rows', () => 'rejected'));
+        await side.disarm();
+        // Queued behind the failed query until a ReadyForQuery comes.
+        const next = client.query('SELECT 3 AS x');
+        names.push('Sync');
+        con.sync();
+        names.push(String((await next).rows[0].x));
+        return names;
+      } finally {
+        await client.end();
+      }
+    };
+    const rest = ['error', 'rejected', 'Sync', 'readyForQuery', 'rowDescription', 'dataRow', 'commandComplete', 'readyForQuery', '3'];
+    // Directly: a division by zero on the third row, amid the portal, and on the first.
+    const amid = await scenario(directSide(), 'SELECT 10 / (3 - g) AS x FROM generate_series(1, 5) g');
+    expect(amid).toEqual(['parseComplete', 'bindComplete', 'rowDescription', 'dataRow', 'dataRow', 'portalSuspended', ...rest]);
+    const first = await scenario(directSide(), RUNTIME_ERROR);
+    expect(first).toEqual(['parseComplete', 'bindComplete', 'rowDescription', ...rest]);
+    await withProxy(async (p) => {
+      expect(await scenario(proxySide(p), 'SELECT g AS x FROM generate_series(1, 5) g')).toEqual(first);
+      expect(p.stats().behaviors.error).toBe(1);
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
+
   // pg's protocol layer driven as a client that syncs once it has seen the error (postgres.js
   // does after a Parse, Describe, Flush that fails; libpq's pipeline mode): the ReadyForQuery
   // comes after its Sync, and the connection goes on.
