@@ -68,7 +68,7 @@ describe.skipIf(!HAVE)('worker --drain on a team queue', () => {
       // The other worker's one node busy: the next job can only go to this one first.
       const other = await worker(url, nodesB);
       await queue(await held('busy'));
-      await other.waitFor(/started on back-b/);
+      await other.waitFor(/(started|running) on back-b/, 60_000);
       const mine = await queue(await held('mine'));
       const theirs = await queue(await project(`name: theirs\n${commandYaml(['false'])}\n`));
       // This worker cannot write the job's files (its state dir full, as /dev/full has it): it puts
@@ -78,8 +78,8 @@ describe.skipIf(!HAVE)('worker --drain on a team queue', () => {
       await symlink('/dev/full', path.join(state, 'jobs', theirs, JOB_CONFIG_SNAPSHOT));
       const d = cli(['worker', '--drain', '--queue', url, '--nodes', nodesA, '--state-dir', state]);
       started.push(d);
-      await d.waitFor(/no job starts here until there is room/);
-      await d.waitFor(new RegExp(`job ${mine.slice(0, 8)} started on back-a`));
+      await d.waitFor(/no job starts here until there is room/, 60_000);
+      await d.waitFor(new RegExp(`(job ${mine.slice(0, 8)} started|\\[${mine.slice(0, 8)}\\] progress: running) on back-a`), 60_000);
       // The other worker's node free: it takes the job and runs it to its end (a failure).
       await open('busy');
       const status = async (id: string) => {

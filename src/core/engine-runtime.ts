@@ -9,7 +9,7 @@ import type { NodeConfig } from '../config/nodes.js';
 import { defaultExecutorFactory } from '../exec/factory.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { EngineCore, EngineOptions, JobSummary, Kit, LiveJob, UnrecordedEnd } from './engine-types.js';
-import { resultDirOf } from './engine-views.js';
+import { resultDirOf, runSummary } from './engine-views.js';
 import { EventBus } from './events.js';
 import { JobFiles } from './job-files.js';
 import { summaryLine, type AbortWhy } from './job-outcome.js';
@@ -338,7 +338,7 @@ export abstract class EngineRuntime {
   }
 
   private emitFinished(j: Readonly<Job>): void {
-    const s = this.summaries.get(j.id);
+    const s = runSummary(this.core, j);
     this.events.emit({
       type: 'job.finished',
       at: Date.now(),

@@ -3,7 +3,7 @@
  * output, chaos schedules, its summary), and the nodes of this process and of the team's workers.
  */
 import path from 'node:path';
-import type { EngineCore, JobView } from './engine-types.js';
+import type { EngineCore, JobSummary, JobView } from './engine-types.js';
 import type { Job } from './jobs.js';
 import type { NodeView } from './node-view.js';
 import { currentOwner } from './owner.js';
@@ -18,6 +18,15 @@ export function resultDirOf(state: StateDir, queue: JobQueue, id: string): strin
   return j.owner.host === currentOwner().host ? dir : `${j.owner.host}:${dir}`;
 }
 
+/**
+ * What the run here left of a job, while the job is still that run's: not once it was put back in
+ * the queue, its next run (another worker's, or one here) telling its own end.
+ */
+export function runSummary(core: Pick<EngineCore, 'summaries'>, j: Readonly<Job>): JobSummary | undefined {
+  const s = core.summaries.get(j.id);
+  return s?.claim === j.claim ? s : undefined;
+}
+
 export class JobViews {
   private readonly cache = new WeakMap<Readonly<Job>, JobView>();
 
@@ -25,7 +34,7 @@ export class JobViews {
 
   view(j: Readonly<Job>): JobView {
     const l = this.core.live.get(j.id);
-    const s = this.core.summaries.get(j.id);
+    const s = runSummary(this.core, j);
     // A job not running here only changes when the queue gives a new object for it.
     const waiting = j.status === 'queued' ? this.core.waitReason(j.id) : undefined;
     const cached = l ? undefined : this.cache.get(j);
