@@ -3,6 +3,7 @@
  * busy running a script: what ioredis is told equals what the busy server tells it.
  */
 import type { Redis } from 'ioredis';
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Proxy } from '../src/proxy/proxy.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
@@ -13,21 +14,45 @@ const run = haveServer('redis-server');
 
 const told = (q: Promise<unknown>) => q.then((v) => String(v), (e: Error) => e.message);
 
+/** The commands of the recovery, as a client sends them. */
+interface Calls {
+  get(): Promise<unknown>;
+  functionKill(): Promise<unknown>;
+  scriptKill(): Promise<unknown>;
+}
+
+const ioredisCalls = (r: Redis): Calls => ({ get: () => r.get('sk:k'), functionKill: () => r.function('KILL'), scriptKill: () => r.script('KILL') });
+
+/** node-redis (the `redis` package), RESP3, on `port`, not reconnecting. */
+function nodeRedis(port: number) {
+  const c = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false } });
+  c.on('error', () => {});
+  return Object.assign(c, { calls: (): Calls => ({ get: () => c.get('sk:k'), functionKill: () => c.functionKill(), scriptKill: () => c.scriptKill() }) });
+}
+
 /**
  * GET (BUSY on a busy server), FUNCTION KILL, SCRIPT KILL, then GET until the killed script has
  * stopped (a busy server stops it at its next check), and SCRIPT KILL again.
  */
-async function recovery(r: Redis): Promise<string[]> {
+async function recovery(r: Calls): Promise<string[]> {
   const said: string[] = [];
-  said.push(await told(r.get('sk:k')));
-  said.push(await told(r.function('KILL')));
-  said.push(await told(r.script('KILL')));
+  said.push(await told(r.get()));
+  said.push(await told(r.functionKill()));
+  said.push(await told(r.scriptKill()));
   let got = '';
-  for (let i = 0; i < 100 && (got = await told(r.get('sk:k'))).startsWith('BUSY '); i++) await new Promise((res) => setTimeout(res, 20));
+  for (let i = 0; i < 100 && (got = await told(r.get())).startsWith('BUSY '); i++) await new Promise((res) => setTimeout(res, 20));
   said.push(got);
-  said.push(await told(r.script('KILL')));
+  said.push(await told(r.scriptKill()));
   return said;
 }
+
+const BUSY_RECOVERY = [
+  'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.',
+  'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.',
+  'OK',
+  'null',
+  'NOTBUSY No scripts in execution right now.',
+];
 
 describe.skipIf(!run)('redis: SCRIPT KILL after an injected BUSY', () => {
   let server: RunningServer;
@@ -39,29 +64,37 @@ describe.skipIf(!run)('redis: SCRIPT KILL after an injected BUSY', () => {
     try { await fn(p); } finally { await p.close(100); }
   }
 
-  it('ioredis: the GET that draws BUSY, then FUNCTION KILL and SCRIPT KILL, answered as by a busy redis-server; the script killed, the next GET served', async () => {
-    let want: string[] = [];
+  it('ioredis and node-redis: the GET that draws BUSY, then FUNCTION KILL and SCRIPT KILL, answered as by a busy redis-server; the script killed, the next GET served', async () => {
+    const want: string[][] = [];
     await inState('BUSY', async (real) => {
       const r = client(real.port, { enableReadyCheck: false, disableClientInfo: true });
       await r.connect();
-      want = await recovery(r);
+      want.push(await recovery(ioredisCalls(r)));
       r.disconnect();
     });
-    expect(want).toEqual([
-      'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.',
-      'BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.',
-      'OK',
-      'null',
-      'NOTBUSY No scripts in execution right now.',
-    ]);
+    await inState('BUSY', async (real) => {
+      const c = nodeRedis(real.port);
+      await c.connect();
+      want.push(await recovery(c.calls()));
+      c.destroy();
+    });
+    expect(want).toEqual([BUSY_RECOVERY, BUSY_RECOVERY]);
     await withProxy(async (p) => {
       const r = client(p.port, { enableReadyCheck: false, disableClientInfo: true });
       await r.connect();
       // The first exchange alone draws BUSY: the GET.
       await p.setMix({ transient: { percent: 100, warmup: 0, agitate: 1, kind: 'BUSY' } });
-      expect(await recovery(r)).toEqual(want);
+      expect(await recovery(ioredisCalls(r))).toEqual(BUSY_RECOVERY);
       expect(p.stats().behaviors.transient).toBe(1);
       r.disconnect();
+    });
+    await withProxy(async (p) => {
+      const c = nodeRedis(p.port);
+      await c.connect();
+      await p.setMix({ transient: { percent: 100, warmup: 0, agitate: 1, kind: 'BUSY' } });
+      expect(await recovery(c.calls())).toEqual(BUSY_RECOVERY);
+      expect(p.stats().behaviors.transient).toBe(1);
+      c.destroy();
     });
   });
 
