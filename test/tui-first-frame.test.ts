@@ -5,7 +5,7 @@
  * duration: a start that cannot finish (a team queue whose server never answers) still has its
  * frame, `starting` in the header, and the frames a terminal gets begin with that one.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
@@ -67,6 +67,23 @@ it.skipIf(!haveServer('tmux'))('the demo: its first frame is drawn before its ap
   await session.waitFor(/Quit and mark it interrupted\?/);
   await session.keys('q');
   expect(await session.waitFor(/EXITED \d+/, 30_000)).toMatch(/EXITED 130/);
+}, 60_000);
+
+it.skipIf(!haveServer('tmux'))("React's production build when NODE_ENV is unset, and its frame drawn: a user's terminal runs no development build", async () => {
+  const dir = await temp('react-builds');
+  const builds = path.join(dir, 'builds');
+  // Says, as the process exits, which builds of React's modules ran (ran, not only read: Node
+  // reads both builds to find an import's names).
+  const probe = path.join(dir, 'probe.mjs');
+  writeFileSync(probe, `import { createRequire } from 'node:module'; import { writeFileSync } from 'node:fs';
+const require = createRequire(import.meta.url);
+process.on('exit', () => writeFileSync(${JSON.stringify(builds)}, Object.values(require.cache).filter((m) => m.loaded && /\\/cjs\\/(react|scheduler)/.test(m.filename)).map((m) => m.filename).join('\\n')));`);
+  session = await TmuxSession.start(`env -u NODE_ENV ${process.execPath} --import ${probe} ${BIN} --state-dir ${await stateDir()}; echo EXITED $?`, { cols: 100, rows: 30, cwd: dir, env: { MARTEAU_NO_ALT_SCREEN: '1' } });
+  await session.waitFor(/marteau-tui · .*· idle/, 30_000);
+  await session.keys('q');
+  expect(await session.waitFor(/EXITED \d+/, 30_000)).toMatch(/EXITED 0/);
+  const ran = readFileSync(builds, 'utf8').split('\n').map((f) => path.basename(f)).sort();
+  expect(ran).toEqual(['react-jsx-runtime.production.js', 'react-reconciler-constants.production.js', 'react-reconciler.production.js', 'react.production.js', 'scheduler.production.js']);
 }, 60_000);
 
 async function waitFor(ok: () => boolean, ms = 10_000): Promise<void> {

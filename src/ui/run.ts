@@ -3,6 +3,7 @@
  * Ink is loaded only here (see loadInk), never by the CLI's other commands.
  * Without a terminal it refuses clearly (raw mode needs one) and points to --ci.
  */
+import { createRequire } from 'node:module';
 import { EXIT, UsageError } from '../core/exit.js';
 import type { TuiBackend } from './backend.js';
 
@@ -50,8 +51,8 @@ export async function runTui(
   };
   process.once('exit', restore);
   try {
-    const { render, App } = await loadInk();
-    const app = render(<App backend={backend} title={title} onQuit={(i) => { interrupted = i; }} />, {
+    const { render, createElement, App } = await loadInk();
+    const app = render(createElement(App, { backend, title, onQuit: (i: boolean) => { interrupted = i; } }), {
       stdin: io.stdin,
       stdout: io.stdout,
       exitOnCtrlC: false,
@@ -119,13 +120,39 @@ export function begunNow(start: () => Promise<void>): { afterFirstFrame: (closed
  * restored at once: jobs still see the user's environment).
  */
 async function loadInk() {
+  productionReact();
   const saved = { CI: process.env.CI, CONTINUOUS_INTEGRATION: process.env.CONTINUOUS_INTEGRATION };
   delete process.env.CI;
   delete process.env.CONTINUOUS_INTEGRATION;
   try {
-    const [{ render }, { App }] = await Promise.all([import('ink'), import('./App.js')]);
-    return { render, App };
+    const [{ render }, { createElement }, { App }] = await Promise.all([import('ink'), import('react'), import('./App.js')]);
+    return { render, createElement, App };
   } finally {
     for (const [k, v] of Object.entries(saved)) if (v !== undefined) process.env[k] = v;
   }
 }
+
+/**
+ * React's production build, unless the user set NODE_ENV: unset, react, react-reconciler and
+ * scheduler load their development builds, more code to load and run before the first frame and
+ * at every frame (the reconciler's 750 kB against 408 kB) for checks and warnings no user of the
+ * CLI reads. Each picks its build when first required, so they are required
+ * here with NODE_ENV set, in one synchronous step: no other code runs meanwhile (no job, no child
+ * process sees it), and Ink's imports then find them loaded. Resolved from Ink, so the copies are
+ * the ones it imports. Only when none is loaded yet (this module holds no JSX for that reason):
+ * a production reconciler over a development React renders nothing.
+ */
+function productionReact(): void {
+  if (process.env.NODE_ENV !== undefined) return;
+  const require = createRequire(import.meta.resolve('ink'));
+  const files = REACT_MODULES.map((m) => require.resolve(m));
+  if (files.some((f) => require.cache[f])) return;
+  process.env.NODE_ENV = 'production';
+  try {
+    for (const f of files) require(f);
+  } finally {
+    delete process.env.NODE_ENV;
+  }
+}
+
+const REACT_MODULES = ['react', 'react/jsx-runtime', 'react-reconciler', 'react-reconciler/constants.js', 'scheduler'];
