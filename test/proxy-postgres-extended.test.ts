@@ -128,8 +128,8 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
         await side.arm({ error: { percent: 100, kind: '40001' } });
         c.write(Buffer.concat([parse(side.sql(RUNTIME_ERROR, 'SELECT 1')), bind(), execute(), ...tail]));
         out.push(words(await c.until('E')), `then: ${c.pending()}`);
-        // Discarded by the server: a Bind and Execute of the statement before the Sync.
-        c.write(Buffer.concat([bind(), execute(), sync()]));
+        // Discarded by the server: a Bind and Execute of the statement before the Sync, a simple query too.
+        c.write(Buffer.concat([bind(), execute(), simple('SELECT 5'), sync()]));
         out.push(words(await c.until('Z')));
         await side.disarm();
         c.write(simple('SELECT 2'));

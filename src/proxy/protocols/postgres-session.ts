@@ -288,7 +288,11 @@ export class PgSession implements FramerSession {
     }
     if (this.batchOpen) {
       // Inside an extended-protocol request: everything up to Sync belongs to it.
-      if (type === Q || type === F) throw new FramingError('postgres: simple query inside an unfinished extended query');
+      if (type === Q || type === F) {
+        // After its error the server discards them up to the Sync, as it does every message.
+        if (this.erroredOpen) return;
+        throw new FramingError('postgres: simple query inside an unfinished extended query');
+      }
       if (EXTENDED_TYPES[type] === 0 && COPY_TYPES[type] === 0 && type !== S && type !== X) {
         throw new FramingError(`postgres: unknown frontend message type 0x${type.toString(16)}`);
       }
