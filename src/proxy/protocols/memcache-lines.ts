@@ -3,7 +3,7 @@
  * noreply) and the reply lines that end a multi-line reply or announce a data block.
  */
 import { FramingError } from '../protocol.js';
-import { msSize, refusal } from './memcache-meta-errors.js';
+import { msSize, refusal, storeSize } from './memcache-meta-errors.js';
 
 const SPACE = 0x20;
 const KEY_MAX = 250;
@@ -63,14 +63,6 @@ export function words(buf: Buffer, start: number, end: number): string[] {
   return out;
 }
 
-const UINT = /^\d+$/;
-const INT = /^-?\d+$/;
-
-function sizeOf(word: string | undefined): number {
-  if (word === undefined || !UINT.test(word) || word.length > 15) return -1;
-  return Number(word);
-}
-
 function safeLabel(word: string | undefined): string {
   if (!word) return '(empty)';
   const s = word.length > 32 ? word.slice(0, 32) : word;
@@ -125,14 +117,7 @@ export function parseCommand(buf: Buffer, start: number, end: number): Command {
     const base = cmd === 'cas' ? 6 : 5;
     if (n === base || n === base + 1) {
       c.noReply = lastNoreply;
-      const size = sizeOf(w[4]);
-      const ok =
-        w[1].length <= KEY_MAX &&
-        UINT.test(w[2]) &&
-        INT.test(w[3]) &&
-        size >= 0 &&
-        (cmd !== 'cas' || UINT.test(w[5]));
-      if (ok) c.data = size;
+      c.data = storeSize(w);
     }
   } else if (cmd === 'stats') {
     c.reply = Reply.Multi;

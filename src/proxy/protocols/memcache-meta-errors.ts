@@ -70,6 +70,21 @@ function unsigned(s: string): boolean {
   return !(m[1] === '-' && got >= I64);
 }
 
+/**
+ * The data size of a set, add, replace, append, prepend or cas line of the right word count (`w`,
+ * the command first) as memcached's process_update_command reads it, or -1 when it refuses the
+ * line before the data block: "CLIENT_ERROR bad command line format" (silent with noreply), and
+ * what follows the line is the next command, nothing swallowed (checked). Its numbers are read
+ * as glibc reads them, not as digits: flags and cas unique with strtoul ("+5" and "-0" taken, a
+ * flags up to 2^64 cut to 32 bits), exptime with strtol into 64 bits, the size as ms's. A line it
+ * takes whose item it cannot store (too large, out of memory) has its data block swallowed.
+ */
+export function storeSize(w: readonly string[]): number {
+  if (w[1].length > KEY_MAX || !unsigned(w[2]) || signed(w[3]) === undefined) return -1;
+  if (w[0] === 'cas' && !unsigned(w[5])) return -1;
+  return msSize(w[4]);
+}
+
 /** ms's data size as memcached reads it (safe_strtol into an int32), or -1 when it refuses it. */
 export function msSize(word: string | undefined): number {
   const v = word === undefined ? undefined : signed(word);

@@ -6,8 +6,9 @@
  * bytes. The framer reads command lines the way memcached 1.6 does, so that it agrees with the
  * server on where the next command starts:
  * - words are separated by spaces only; a storage line whose word count is wrong, whose key is
- *   over 250 bytes or whose numbers do not parse has no data block (memcached answers with an
- *   error and reads the next line as a command; so do we);
+ *   over 250 bytes or whose numbers memcached does not read has no data block (memcached answers
+ *   with an error and reads the next line as a command; so do we). It reads them as glibc's
+ *   strtoul and strtol do ("+5" and "-0" are numbers, a size is cut to 32 bits: storeSize);
  * - the bytes after a data block are not checked (memcached skips <bytes> + 2 and answers
  *   "CLIENT_ERROR bad data chunk" itself);
  * - `noreply` as the last word of a storage, delete, incr, decr, touch, flush_all, verbosity or
