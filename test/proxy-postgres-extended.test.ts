@@ -282,6 +282,26 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     });
   });
 
+  // A first read cut amid its Describe: the rest of it would go nowhere, unanswered, and a client
+  // waiting for the description after its Flush would wait for ever. Its error comes at once.
+  it('an error on a request whose first read ends amid a Describe comes at once', async () => {
+    await withProxy(async (p) => {
+      const c = await messageClient(p.port);
+      try {
+        await p.setMix({ error: { percent: 100, kind: '57014' } });
+        const describe = msg('D', Buffer.from('Ss1\0'));
+        c.write(Buffer.concat([parse('SELECT 1', 's1'), describe.subarray(0, 6)]));
+        await proxySide(p).took(1);
+        c.write(Buffer.concat([describe.subarray(6), flush()]));
+        expect(words(await c.until('E'))).toBe('E');
+        c.write(Buffer.concat([bind('s1'), execute(), sync()]));
+        expect(words(await c.until('Z'))).toBe('ZI');
+      } finally {
+        c.close();
+      }
+    });
+  });
+
   // postgres.js runs a statement whose parameter types it must learn as Parse, Describe, Flush,
   // then Bind, Execute, Sync once the description is in. A real error as the statement runs (here
   // a real statement_timeout) comes at that Execute, after the description and the BindComplete;

@@ -215,12 +215,13 @@ export function completionOf(type: number): string {
  * its Sync to come: postgres.js, for a statement whose parameter types it must learn, sends
  * Parse, Describe, Flush, and Bind, Execute, Sync once the description is in. The kinds come as
  * a statement runs, so a real one comes at that Execute, after the server has parsed and
- * described it (and bound it). The whole messages of the first read go to the server as they
- * are, their replies to the client; what comes up to the Execute goes nowhere, answered by the
- * completions it would get (postgres-later.ts), and the error comes when the server answers the
- * client's Sync. Only outside a block, as far as the requests in flight let one tell: inside
- * one, the failing message that aborts it would have to follow the Bind, in a later read.
- * Undefined when the first read holds an Execute, a message of another type, or no whole Parse.
+ * described it (and bound it). The first read goes to the server as it is, its replies to the
+ * client; what comes up to the Execute goes nowhere, answered by the completions it would get
+ * (postgres-later.ts), and the error comes when the server answers the client's Sync. Only
+ * outside a block, as far as the requests in flight let one tell: inside one, the failing
+ * message that aborts it would have to follow the Bind, in a later read. Undefined when the
+ * first read holds an Execute or a message of another type, or ends amid a message: a Describe
+ * cut there would go unanswered, and a client waiting for its description would wait for ever.
  */
 function ranLater(request: Buffer, closesEnd: number): Buffer | undefined {
   if (request[closesEnd] !== PARSE) return undefined;
@@ -229,25 +230,13 @@ function ranLater(request: Buffer, closesEnd: number): Buffer | undefined {
     const type = request[pos];
     if (type !== PARSE && type !== BIND && type !== DESCRIBE && type !== CLOSE && type !== FLUSH) return undefined;
     const next = pos + 1 + int32BE(request, pos + 1);
-    if (next < pos + 5) return undefined;
-    if (next > request.length) break;
+    if (next < pos + 5 || next > request.length) return undefined;
     pos = next;
   }
-  if (pos <= closesEnd) return undefined;
-  const standIn = Buffer.from(request.subarray(0, pos));
+  if (pos !== request.length) return undefined;
+  const standIn = Buffer.from(request);
   MADE.add(standIn);
   PASSING.add(standIn);
   LATER.add(standIn);
   return standIn;
-}
-
-/** The completion for the message `request` ends in the middle of, which goes nowhere (ranLater). */
-export function completedLater(request: Buffer): string {
-  let pos = 0;
-  while (pos + 5 <= request.length) {
-    const next = pos + 1 + int32BE(request, pos + 1);
-    if (next > request.length) return completionOf(request[pos]);
-    pos = next;
-  }
-  return '';
 }

@@ -29,13 +29,13 @@ export class LaterErrors {
 
   /**
    * `reply`, the error (with its ReadyForQuery) for request `ordinal`, in an object of its own
-   * whose bytes get the completions of `before` and the messages to come ahead of them.
+   * whose bytes get the completions of the messages to come ahead of them.
    */
-  hold(ordinal: number, reply: ErrorReply, before: string): ErrorReply {
+  hold(ordinal: number, reply: ErrorReply): ErrorReply {
     const held = { bytes: reply.bytes, close: reply.close };
     this.ordinal = ordinal;
     this.reply = held;
-    this.before = before;
+    this.before = '';
     this.ran = false;
     return held;
   }

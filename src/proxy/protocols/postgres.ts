@@ -49,7 +49,7 @@
 import type { ErrorReply, ErrorReplyContext, Protocol } from '../protocol.js';
 import { encodeError, errorKinds } from './postgres-errors.js';
 import { commitCompletedBefore, commitStandIn } from './postgres-commit.js';
-import { abortStandIn, completedBefore, completedLater, failsInPlace, runsLater } from './postgres-aborted.js';
+import { abortStandIn, completedBefore, failsInPlace, runsLater } from './postgres-aborted.js';
 import { PgSession } from './postgres-session.js';
 
 export { POSTGRES_ERRORS } from './postgres-errors.js';
@@ -69,7 +69,7 @@ export const postgres: Protocol = {
     const ended = ctx.standIn !== undefined && !fails;
     // Its error waits for its Execute, and comes with the ReadyForQuery to its Sync (postgres-later.ts).
     if (pg !== undefined && runsLater(ctx.standIn)) {
-      return pg.later.hold(ctx.ordinal!, encodeError(kind, ctx.message, pg), completedLater(ctx.request));
+      return pg.later.hold(ctx.ordinal!, encodeError(kind, ctx.message, pg));
     }
     // In a failed block (as far as the requests in flight let one tell) the Bind is refused at once.
     const failedBlock = pg !== undefined && pg.txStatus === FAILED && !pg.blocks.unsure(ctx.ordinal);
