@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
-import { startProxy } from './helpers/builtin-proxy.js';
+import { proxiesTo } from './helpers/with-proxy.js';
 import { cmd, inState, rawReplies, STATES } from './proxy-redis-real.js';
 
 const run = haveServer('redis-server');
@@ -14,6 +14,7 @@ describe.skipIf(!run)('redis: EXEC at 100:error as a redis-server in that state'
   let server: RunningServer;
   beforeAll(async () => { server = await startRedis(); });
   afterAll(async () => { await server?.stop(); });
+  const withProxy = proxiesTo(() => server.port, { protocol: 'redis', seed: 1 });
 
   // Keys no server here holds: a GET inside a block that runs reads the same on both.
   const requests = [
@@ -33,12 +34,7 @@ describe.skipIf(!run)('redis: EXEC at 100:error as a redis-server in that state'
     await inState(kind, async (real) => {
       const want = await replies(real.port);
       expect(want).toHaveLength(requests.length);
-      const p = await startProxy({ name: 'r', listen: '127.0.0.1:0', upstream: `127.0.0.1:${server.port}`, protocol: 'redis', behaviors: { error: { percent: 100, kind } }, seed: 1 });
-      try {
-        expect(await replies(p.port)).toEqual(want);
-      } finally {
-        await p.close(100);
-      }
+      await withProxy({ error: { percent: 100, kind } }, async (p) => expect(await replies(p.port)).toEqual(want));
     });
   });
 });

@@ -5,9 +5,8 @@
 import type { Redis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Proxy } from '../src/proxy/proxy.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
-import { startProxy } from './helpers/builtin-proxy.js';
+import { proxiesTo } from './helpers/with-proxy.js';
 import { client, cmd, inState, rawReplies } from './proxy-redis-real.js';
 
 const run = haveServer('redis-server');
@@ -59,10 +58,7 @@ describe.skipIf(!run)('redis: SCRIPT KILL after an injected BUSY', () => {
   beforeAll(async () => { server = await startRedis(); });
   afterAll(async () => { await server?.stop(); });
 
-  async function withProxy(fn: (p: Proxy) => Promise<void>) {
-    const p = await startProxy({ name: 'r', listen: '127.0.0.1:0', upstream: `127.0.0.1:${server.port}`, protocol: 'redis', behaviors: '', seed: 1 });
-    try { await fn(p); } finally { await p.close(100); }
-  }
+  const withProxy = proxiesTo(() => server.port, { protocol: 'redis', seed: 1 });
 
   it('ioredis and node-redis: the GET that draws BUSY, then FUNCTION KILL and SCRIPT KILL, answered as by a busy redis-server; the script killed, the next GET served', async () => {
     const want: string[][] = [];
@@ -79,7 +75,7 @@ describe.skipIf(!run)('redis: SCRIPT KILL after an injected BUSY', () => {
       c.destroy();
     });
     expect(want).toEqual([BUSY_RECOVERY, BUSY_RECOVERY]);
-    await withProxy(async (p) => {
+    await withProxy('', async (p) => {
       const r = client(p.port, { enableReadyCheck: false, disableClientInfo: true });
       await r.connect();
       // The first exchange alone draws BUSY: the GET.
@@ -88,7 +84,7 @@ describe.skipIf(!run)('redis: SCRIPT KILL after an injected BUSY', () => {
       expect(p.stats().behaviors.transient).toBe(1);
       r.disconnect();
     });
-    await withProxy(async (p) => {
+    await withProxy('', async (p) => {
       const c = nodeRedis(p.port);
       await c.connect();
       await p.setMix({ transient: { percent: 100, warmup: 0, agitate: 1, kind: 'BUSY' } });
@@ -99,7 +95,7 @@ describe.skipIf(!run)('redis: SCRIPT KILL after an injected BUSY', () => {
   });
 
   it('a kill not right after a BUSY, or queued in a block, is the server\'s; one drawing an error is not done', async () => {
-    await withProxy(async (p) => {
+    await withProxy('', async (p) => {
       await p.setMix({ transient: { percent: 100, warmup: 0, agitate: 1, kind: 'BUSY' } });
       // BUSY on the GET; the PING between is served, so the script had ended.
       const between = await rawReplies(p.port, [cmd('GET', 'sk:k'), cmd('PING'), cmd('SCRIPT', 'KILL')]);

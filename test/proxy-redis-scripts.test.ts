@@ -6,7 +6,7 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
-import { startProxy } from './helpers/builtin-proxy.js';
+import { proxiesTo } from './helpers/with-proxy.js';
 import { client, cmd, inState, rawReplies } from './proxy-redis-real.js';
 
 const run = haveServer('redis-server');
@@ -31,6 +31,7 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
     c.disconnect();
   });
   afterAll(async () => { await server?.stop(); });
+  const withProxy = proxiesTo(() => server.port, { protocol: 'redis', seed: 1 });
 
   const requests = [
     ['EVAL', "return redis.call('SET', 'sc:k', 'v')", '0'],
@@ -56,12 +57,7 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
       const want = await replies(real.port);
       expect(want).toHaveLength(requests.length);
       expect(want[0]).toMatch(new RegExp(`: -${kind} .* script: [0-9a-f]{40}, on @user_script:1\\.\\r\\n$`));
-      const p = await startProxy({ name: 'r', listen: '127.0.0.1:0', upstream: `127.0.0.1:${server.port}`, protocol: 'redis', behaviors: { error: { percent: 100, kind } }, seed: 1 });
-      try {
-        expect(await replies(p.port)).toEqual(want);
-      } finally {
-        await p.close(100);
-      }
+      await withProxy({ error: { percent: 100, kind } }, async (p) => expect(await replies(p.port)).toEqual(want));
     }, prepare);
   });
 });

@@ -3,9 +3,8 @@
  * server does, in normal mode: the proxy goes on framing and faulting its commands.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Proxy } from '../src/proxy/proxy.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
-import { startProxy } from './helpers/builtin-proxy.js';
+import { proxiesTo } from './helpers/with-proxy.js';
 import { client } from './proxy-redis-real.js';
 
 const run = haveServer('redis-server');
@@ -23,10 +22,7 @@ describe.skipIf(!run)('redis: a SUBSCRIBE refused by the server', () => {
   });
   afterAll(async () => { await server?.stop(); });
 
-  async function withProxy(behaviors: Parameters<typeof startProxy>[0]['behaviors'], fn: (p: Proxy) => Promise<void>) {
-    const p = await startProxy({ name: 'r', listen: '127.0.0.1:0', upstream: `127.0.0.1:${server.port}`, protocol: 'redis', behaviors, seed: 1 });
-    try { await fn(p); } finally { await p.close(100); }
-  }
+  const withProxy = proxiesTo(() => server.port, { protocol: 'redis', seed: 1 });
 
   const word = (e: Error) => e.message.split(' ')[0];
 

@@ -6,14 +6,15 @@ import net from 'node:net';
 import { Redis, ReplyError } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinBehaviors } from '../behaviors/index.js';
-import { act, defineBehavior, z, type Behavior } from '../src/proxy/plugin.js';
+import { act, defineBehavior, z } from '../src/proxy/plugin.js';
+import type { MixSpec } from '../src/proxy/mix.js';
 import type { Segment } from '../src/proxy/protocol.js';
 import { redis as redisProtocol } from '../src/proxy/protocols/redis.js';
-import type { Proxy } from '../src/proxy/proxy.js';
 import { freePort, rawExchange } from './helpers/net.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
 import { client, cmd, collectReplies, inState, rawReplies, said, STATES } from './proxy-redis-real.js';
 import { startProxy } from './helpers/builtin-proxy.js';
+import { proxiesTo } from './helpers/with-proxy.js';
 
 const run = haveServer('redis-server');
 
@@ -37,10 +38,7 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
   beforeAll(async () => { server = await startRedis(); });
   afterAll(async () => { await server?.stop(); });
 
-  async function withProxy(behaviors: Parameters<typeof startProxy>[0]['behaviors'], fn: (p: Proxy) => Promise<void>, registry?: Map<string, Behavior>) {
-    const p = await startProxy({ name: 'r', listen: '127.0.0.1:0', upstream: `127.0.0.1:${server.port}`, protocol: 'redis', behaviors, seed: 1 }, registry && { behaviors: registry });
-    try { await fn(p); } finally { await p.close(100); }
-  }
+  const withProxy = proxiesTo(() => server.port, { protocol: 'redis', seed: 1 });
 
   // A pipeline exercising most reply shapes, deterministic so that two runs give the same bytes.
   const big = Buffer.alloc(600_000, 'b');
@@ -149,7 +147,7 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
     // Passing through (chunks forwarded as they are), then with requests held back (delayed
     // upstream) and answered by the proxy (errors) among the forwarded ones, then answered by a
     // hook that keeps its requests with no request held back.
-    const mixes: Parameters<typeof startProxy>[0]['behaviors'][] = ['', { error: 20, delay: { percent: 20, sleep: 0.005 } }, { keeper: 20 }];
+    const mixes: MixSpec[] = ['', { error: 20, delay: { percent: 20, sleep: 0.005 } }, { keeper: 20 }];
     for (const behaviors of mixes) {
       await rawExchange(server.port, cmd('FLUSHALL'), '+OK\r\n');
       kept.length = 0;
@@ -193,7 +191,7 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
             expect(kept[k].length > 0 && kept[k].equals(sent.subarray(0, kept[k].length)), `kept request ${k} (req:${i})`).toBe(true);
           }
         }
-      }, registry);
+      }, { registry });
     }
   }, 120_000);
 
@@ -449,7 +447,7 @@ describe.skipIf(!run)('redis: framer and proxy against redis-server', () => {
       }
       expect(p.stats().latency.count).toBe(p.stats().exchanges);
       r.disconnect();
-    }, registry);
+    }, { registry });
   });
 
   it.each([
