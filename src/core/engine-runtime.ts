@@ -9,6 +9,7 @@ import type { NodeConfig } from '../config/nodes.js';
 import { defaultExecutorFactory } from '../exec/factory.js';
 import type { Proxy } from '../proxy/proxy.js';
 import type { EngineCore, EngineOptions, JobSummary, Kit, LiveJob, UnrecordedEnd } from './engine-types.js';
+import { StartTelling } from './engine-starts.js';
 import { resultDirOf, runSummary } from './engine-views.js';
 import { EventBus } from './events.js';
 import { JobFiles } from './job-files.js';
@@ -46,6 +47,7 @@ export abstract class EngineRuntime {
   protected readonly unrecorded = new Map<string, UnrecordedEnd>();
   private recordingLate = false;
   private readonly seen = new Map<string, Job['status']>();
+  private readonly starts = new StartTelling((id) => this.scheduler.claiming(id), (e) => this.events.emit(e));
   private unwatch?: () => void;
   private stopSharing?: () => void;
   private started = false;
@@ -89,6 +91,7 @@ export abstract class EngineRuntime {
       // A --ci run's jobs are left to it: it streams their output and owes their exit code.
       mayRun: (j) => !this.stopping && !this.space.held && (this.own.has(j.id) ? options.run !== 'none' : options.run === 'all' && j.origin !== 'ci'),
       start: (job, claim, nodes) => this.launch(job, claim, nodes),
+      claimed: (ids) => this.starts.settled(ids),
       unplaceable: (job, reason, failure) => this.failUnplaceable(job, reason, failure),
       // A shared queue's job may go to any worker, except a --ci run's (left to that run): a
       // lone engine, or the --ci run itself, is the only one that could run it, so it fails.
@@ -304,7 +307,8 @@ export abstract class EngineRuntime {
       this.seen.set(j.id, j.status);
       const at = Date.now();
       if (before === undefined) this.events.emit({ type: 'job.enqueued', at, job: j });
-      if (j.status === 'running') this.events.emit({ type: 'job.started', at, job: j });
+      if (j.status === 'running') this.starts.running({ type: 'job.started', at, job: j });
+      else this.starts.tell(j.id);
       if (isTerminal(j.status) && !this.live.has(j.id)) this.emitFinished(j);
       if (j.status === 'running' && j.cancelRequested) this.live.get(j.id)?.abort.abort('cancel' satisfies AbortWhy);
     }

@@ -21,6 +21,8 @@ export interface SchedulerDeps {
   /** Whether this engine may run the job (the --ci engine runs only its own). */
   mayRun(job: Readonly<Job>): boolean;
   start(job: Readonly<Job>, claim: string, nodes: NodeConfig[]): void;
+  /** A claim for these jobs settled, the one it took started: see Scheduler.claiming. */
+  claimed?(ids: readonly string[]): void;
   /** The job cannot be placed: fail it with this reason. */
   unplaceable(job: Readonly<Job>, reason: string, failure: 'config' | 'infrastructure'): Promise<void>;
   /**
@@ -75,6 +77,8 @@ export class Scheduler {
   private stopped = false;
   /** Job ends handing their nodes on (see finish): stop() waits for them as for a pass. */
   private readonly handovers = new Set<Promise<void>>();
+  /** The jobs each claim in flight may take. */
+  private readonly inFlight = new Set<readonly string[]>();
 
   constructor(private readonly deps: SchedulerDeps) {}
 
@@ -119,6 +123,16 @@ export class Scheduler {
     return this.left.get(id)?.fix;
   }
 
+  /**
+   * Whether a claim of this engine for the job is in flight: the queue may show the job running
+   * (a shared queue's change, read on another connection) before the claim's reply says whose
+   * run it is. deps.claimed tells when it is known, the job started if it was this claim's.
+   */
+  claiming(id: string): boolean {
+    for (const ids of this.inFlight) if (ids.includes(id)) return true;
+    return false;
+  }
+
   /** True from the start of a pass to its end: a job may be claimed and not yet started. */
   get passing(): boolean {
     return this.running !== undefined;
@@ -151,8 +165,21 @@ export class Scheduler {
     if (!this.stopped) await queue.sync();
     const usable = !this.stopped && nodes.every((n) => pool.isEnabled(n.name) && pool.isUp(n.name));
     const next = usable ? queue.queued().filter((j) => j.id !== id && this.serves(j, nodes)).slice(0, MAX_ALTERNATIVES + 1) : [];
-    const got = await queue.finishAndClaim(id, claim, outcome, next.map((j) => j.id), claimsOf(nodes));
-    if (got) this.deps.start(next.find((j) => j.id === got.id)!, got.claim, nodes);
+    const ids = next.map((j) => j.id);
+    await this.claim(ids, () => queue.finishAndClaim(id, claim, outcome, ids, claimsOf(nodes)), (got) => this.deps.start(next.find((j) => j.id === got.id)!, got.claim, nodes));
+  }
+
+  /** A claim of one of `ids`, in flight (see claiming) until what it took is started. */
+  private async claim(ids: readonly string[], claim: () => Promise<Claimed | undefined>, start: (got: Claimed) => void): Promise<Claimed | undefined> {
+    this.inFlight.add(ids);
+    try {
+      const got = await claim();
+      if (got) start(got);
+      return got;
+    } finally {
+      this.inFlight.delete(ids);
+      this.deps.claimed?.(ids);
+    }
   }
 
   private leave(job: Readonly<Job>, reason: string, fix?: Left['fix']): void {
@@ -309,15 +336,12 @@ export class Scheduler {
       // Should another worker take this job first, the claim falls through to the next one these
       // nodes serve, in the same round trip: workers freed together never lose to each other in turn.
       const candidates = [job, ...jobs.slice(i + 1).filter((j) => this.serves(j, nodes)).slice(0, MAX_ALTERNATIVES)];
-      const got = await queue.claimFirst(
-        candidates.map((j) => j.id),
-        claimsOf(nodes),
-      );
+      const ids = candidates.map((j) => j.id);
+      const got = await this.claim(ids, () => queue.claimFirst(ids, claimsOf(nodes)), (g) => this.deps.start(candidates.find((j) => j.id === g.id)!, g.claim, nodes));
       wrote = true;
       this.waitingSince.delete(job.id);
-      if (!got) continue; // others took these jobs, or the nodes, first
-      started++;
-      this.deps.start(candidates.find((j) => j.id === got.id)!, got.claim, nodes);
+      // None: others took these jobs, or the nodes, first.
+      if (got) started++;
     }
     // All nodes taken: nothing here can start until one frees, which runs a pass again.
     if (this.deps.reportBusy) queue.setBusy?.(!pool.pick(1, [], false));
@@ -329,6 +353,12 @@ export class Scheduler {
     }
     return wrote;
   }
+}
+
+/** The job a claim took, and its claim. */
+interface Claimed {
+  id: string;
+  claim: string;
 }
 
 /** What a claim takes of each node: its name and how many jobs it may run. */
