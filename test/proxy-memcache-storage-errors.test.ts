@@ -166,4 +166,24 @@ describe.skipIf(!run)('memcache: storage lines memcached refuses before their da
     const value = `mg error:miss:${i} O${i} k`;
     expect(await exchange(port, 'get error:s:f\r\n', 'END\r\n')).toBe(`VALUE error:s:f 0 ${value.length}\r\n${value}\r\nEND\r\n`);
   });
+
+  it('a refused storage line behind a quiet ms is framed: its error line is never the ms\'s', async () => {
+    const batch = (tag: string): Request[] => [
+      { text: `ms ${tag}:q 1 q O1\r\nx\r\n`, reply: '', injected: 'SERVER_ERROR out of memory storing object\r\n' },
+      { text: `set ${tag}:r 0 0 -1\r\n`, reply: BAD_LINE, injected: 'SERVER_ERROR out of memory storing object\r\n' },
+      { text: `mg ${tag}:miss O2 k\r\n`, reply: `EN O2 k${tag}:miss\r\n`, injected: 'SERVER_ERROR out of memory writing get response\r\n' },
+      { text: 'cas q:r 0 0 1\r\n', reply: 'ERROR\r\n', injected: 'SERVER_ERROR out of memory storing object\r\n' },
+      { text: 'mn\r\n', reply: 'MN\r\n', injected: 'SERVER_ERROR out of memory\r\n' },
+    ];
+    const direct = await exchange(port, text(batch('direct')), 'MN\r\n');
+    expect(framed(text(batch('direct')), Buffer.from(direct, 'latin1'))).toEqual(['5 requests', ...batch('direct').map((r) => r.reply)]);
+    for (const [mix, reply] of [['', 'reply'], ['100:error', 'injected']] as const) {
+      const list = batch(mix === '' ? 'proxy' : 'error');
+      await withProxy(mix, async (p) => {
+        expect(await exchange(p.port, text(list), list[list.length - 1][reply]), mix).toBe(list.map((r) => r[reply]).join(''));
+        expect(p.stats(), mix).toMatchObject({ exchanges: list.length, fallbacks: 0 });
+        expect(p.stats().latency.count, mix).toBe(list.length);
+      });
+    }
+  });
 });
