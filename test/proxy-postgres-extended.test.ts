@@ -282,6 +282,45 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     });
   });
 
+  // The same in a block: the error at the Execute, after the description and the BindComplete,
+  // and the block aborted on the server, as a real error there leaves it (25P02 after it).
+  it('an error on a request that runs nothing in its first read comes at its Execute in a block too, and aborts it', async () => {
+    const scenario = async (side: Side) => {
+      const c = await messageClient(side.port);
+      const out: string[] = [];
+      const send = async (...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until('Z'))); };
+      try {
+        await send(simple('BEGIN'));
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        c.write(Buffer.concat([parse(side.sql(RUNTIME_ERROR, 'SELECT 1'), 's1'), msg('D', Buffer.from('Ss1\0')), flush()]));
+        out.push(words(await c.until('T')));
+        await send(bind('s1'), execute(), sync());
+        await side.disarm();
+        await send(simple('SELECT 2'));
+        await send(simple('ROLLBACK'));
+        // The statement the failing request parsed is there.
+        await send(msg('D', Buffer.from('Ss1\0')), sync());
+        // One the server fails at its Parse: the error at once.
+        await send(simple('BEGIN'));
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        c.write(Buffer.concat([parse('SELEC 1', 's2'), msg('D', Buffer.from('Ss2\0')), flush()]));
+        out.push(words(await c.until('E')));
+        await send(bind('s2'), execute(), sync());
+        await side.disarm();
+        await send(simple('ROLLBACK'));
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    await withProxy(async (p) => {
+      const direct = await scenario(directSide());
+      expect(direct).toEqual(['C ZT', '1 t T', '2 E ZE', 'E ZE', 'C ZI', 't T ZI', 'C ZT', 'E', 'ZE', 'C ZI']);
+      expect(await scenario(proxySide(p))).toEqual(direct);
+      expect(p.stats().behaviors.error).toBe(2);
+    });
+  });
+
   // A first read cut amid its Describe: the rest of it would go nowhere, unanswered, and a client
   // waiting for the description after its Flush would wait for ever. Its error comes at once.
   it('an error on a request whose first read ends amid a Describe comes at once', async () => {

@@ -141,13 +141,13 @@ export function completedBefore(request: Buffer, failedBlock = false): string {
  * as for a real error). A request that begins with Closes sends them first, in any state
  * (closedFirst); one that parses and runs a statement, what comes before its Execute (ranFirst);
  * one that parses a statement and runs nothing in its first read (not `whole`: its Sync is to
- * come), outside a block, that read (ranLater).
+ * come), that read (ranLater).
  */
 export function abortStandIn(request: Buffer, txStatus: number, unsure = false, whole = true): Buffer | undefined {
   const closes = leadingCloses(request);
   const abort = txStatus === IN_BLOCK || unsure;
-  if (!whole && txStatus === IDLE && !unsure) {
-    const later = ranLater(request, closes.end);
+  if (!whole && (txStatus === IDLE || txStatus === IN_BLOCK) && !unsure) {
+    const later = ranLater(request, closes.end, abort);
     if (later !== undefined) return later;
   }
   if (closes.count > 0) return closedFirst(request, closes.end, abort);
@@ -217,13 +217,15 @@ export function completionOf(type: number): string {
  * a statement runs, so a real one comes at that Execute, after the server has parsed and
  * described it (and bound it). The first read goes to the server as it is, its replies to the
  * client; what comes up to the Execute goes nowhere, answered by the completions it would get
- * (postgres-later.ts), and the error comes when the server answers the client's Sync. Only
- * outside a block, as far as the requests in flight let one tell: inside one, the failing
- * message that aborts it would have to follow the Bind, in a later read. Undefined when the
- * first read holds an Execute or a message of another type, or ends amid a message: a Describe
- * cut there would go unanswered, and a client waiting for its description would wait for ever.
+ * (postgres-later.ts), and the error comes when the server answers the client's Sync. In a
+ * block (`abort`) the first read is followed by a failing Parse that drops nothing, which aborts
+ * it; its error, after the first read's replies (answersTo), begins the reply the injected one
+ * replaces. Not where the requests in flight leave the block unsure, nor in a failed block.
+ * Undefined when the first read holds an Execute or a message of another type, or ends amid a
+ * message: a Describe cut there would go unanswered, and a client waiting for its description
+ * would wait for ever.
  */
-function ranLater(request: Buffer, closesEnd: number): Buffer | undefined {
+function ranLater(request: Buffer, closesEnd: number, abort: boolean): Buffer | undefined {
   if (request[closesEnd] !== PARSE) return undefined;
   let pos = 0;
   while (pos + 5 <= request.length) {
@@ -234,9 +236,24 @@ function ranLater(request: Buffer, closesEnd: number): Buffer | undefined {
     pos = next;
   }
   if (pos !== request.length) return undefined;
-  const standIn = Buffer.from(request);
+  const standIn = abort ? Buffer.concat([request, PARSE_NAMED]) : Buffer.from(request);
   MADE.add(standIn);
   PASSING.add(standIn);
   LATER.add(standIn);
   return standIn;
+}
+
+/**
+ * How many messages the server answers the messages of `request` with, when they all succeed
+ * (ranLater's first read): one for a Parse, Bind or Close, two for a statement's Describe
+ * (ParameterDescription, then RowDescription or NoData), one for a portal's, none for a Flush.
+ */
+export function answersTo(request: Buffer): number {
+  let answers = 0;
+  for (let pos = 0; pos + 5 <= request.length; pos += 1 + int32BE(request, pos + 1)) {
+    const type = request[pos];
+    if (type === DESCRIBE) answers += request[pos + 5] === 0x53 ? 2 : 1;
+    else if (type !== FLUSH) answers++;
+  }
+  return answers;
 }

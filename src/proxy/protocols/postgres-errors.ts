@@ -93,8 +93,7 @@ const CANNED = new CannedReplies();
  * failed query where the proxy counted two. A request that begins with a Parse gets the
  * server's own replies to what comes before its Execute, then the error (postgres-aborted.ts,
  * ranFirst). One that runs nothing in its first read gets the server's replies to that read,
- * then the error once its Execute has come (ranLater, postgres-later.ts); in a block, where that
- * cannot be, it fails at its Parse.
+ * then the error once its Execute has come (ranLater, postgres-later.ts).
  */
 export function encodeError(kind: string, message: string | undefined, session?: { txStatus: number }, ended?: boolean, before = '', ready = true): ErrorReply {
   const code = kind in POSTGRES_ERRORS ? kind : '57P01';

@@ -7,10 +7,12 @@
  * then the error, then ReadyForQuery, once the server has answered the client's Sync, as a
  * statement failing as it runs: the error comes after the client's Bind, not before it.
  *
- * Should the server answer the first read with an error of its own (a syntax error, or a
- * request ahead that failed inside a block), it ignores what follows up to the Sync: a client
- * waiting for a description would then wait for ever, so the injected error goes at once, in
- * its place, and the ReadyForQuery when the Sync comes, as the server's own does.
+ * In a block, the failing Parse sent after the first read aborts it: its error, once the first
+ * read is answered, begins the reply the injected one replaces. Should the server answer the
+ * first read itself with an error (a syntax error, or a request ahead that failed inside a
+ * block), it ignores what follows up to the Sync: a client waiting for a description would then
+ * wait for ever, so the injected error goes at once, in its place, and the ReadyForQuery when
+ * the Sync comes, as the server's own does.
  */
 import type { ErrorReply } from '../protocol.js';
 import { completions, READY_FOR_QUERY_LENGTH } from './postgres-errors.js';
@@ -26,18 +28,26 @@ export class LaterErrors {
   private before = '';
   /** Its Execute has come: what follows it goes unanswered, as after a real error. */
   private ran = false;
+  /** The server's answers to its first read still to come (postgres-aborted.ts, answersTo). */
+  private answers = 0;
 
   /**
    * `reply`, the error (with its ReadyForQuery) for request `ordinal`, in an object of its own
    * whose bytes get the completions of the messages to come ahead of them.
    */
-  hold(ordinal: number, reply: ErrorReply): ErrorReply {
+  hold(ordinal: number, reply: ErrorReply, answers: number): ErrorReply {
     const held = { bytes: reply.bytes, close: reply.close };
     this.ordinal = ordinal;
     this.reply = held;
     this.before = '';
     this.ran = false;
+    this.answers = answers;
     return held;
+  }
+
+  /** The server answered a message of request `ordinal`'s first read (passed to the client). */
+  passed(ordinal: number): void {
+    if (this.waiting(ordinal)) this.answers--;
   }
 
   /** Whether request `ordinal`'s error waits for the server's answer to its Sync. */
@@ -66,7 +76,8 @@ export class LaterErrors {
    * (true). Otherwise it goes with the ReadyForQuery that is coming, as the server's does.
    */
   serverFailed(ordinal: number, open: boolean): boolean {
-    if (!this.waiting(ordinal)) return false;
+    // Once its first read is answered, the error is the failing Parse's that aborts a block.
+    if (!this.waiting(ordinal) || this.answers <= 0) return false;
     this.before = '';
     if (!open) return false;
     const reply = this.reply!;

@@ -353,6 +353,7 @@ export class PgSession implements FramerSession {
         // The answers to what a stand-in ran before it fails are the client's; its error (or the
         // ReadyForQuery) begins the reply the injected one replaces.
         if (type !== E && type !== Z) {
+          this.later.passed(ordinalOf(first));
           this.startMessage(d, PASS_META, true);
           return;
         }

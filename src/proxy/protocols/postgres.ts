@@ -41,15 +41,15 @@
  * server's block is aborted as the client is told (postgres-aborted.ts); so is one behind a
  * request in flight that may begin or end a block, whose error then says the server's status
  * after it (postgres-blocks.ts), and one that begins with a Parse of the unnamed statement and
- * runs nothing, which drops the one before. Outside a block, a request that parses a statement
- * and runs nothing in its first read, its Sync to come (postgres.js describing a statement
- * before it binds it), has that read sent as it is and its error when its Execute has come and
- * the server has answered its Sync (postgres-later.ts).
+ * runs nothing, which drops the one before. A request that parses a statement and runs nothing
+ * in its first read, its Sync to come (postgres.js describing a statement before it binds it),
+ * has that read sent as it is (in a block, then a failing Parse) and its error when its Execute
+ * has come and the server has answered its Sync (postgres-later.ts).
  */
 import type { ErrorReply, ErrorReplyContext, Protocol } from '../protocol.js';
 import { encodeError, errorKinds } from './postgres-errors.js';
 import { commitCompletedBefore, commitStandIn } from './postgres-commit.js';
-import { abortStandIn, completedBefore, failsInPlace, runsLater } from './postgres-aborted.js';
+import { abortStandIn, answersTo, completedBefore, failsInPlace, runsLater } from './postgres-aborted.js';
 import { PgSession } from './postgres-session.js';
 
 export { POSTGRES_ERRORS } from './postgres-errors.js';
@@ -69,7 +69,7 @@ export const postgres: Protocol = {
     const ended = ctx.standIn !== undefined && !fails;
     // Its error waits for its Execute, and comes with the ReadyForQuery to its Sync (postgres-later.ts).
     if (pg !== undefined && runsLater(ctx.standIn)) {
-      return pg.later.hold(ctx.ordinal!, encodeError(kind, ctx.message, pg));
+      return pg.later.hold(ctx.ordinal!, encodeError(kind, ctx.message, pg), answersTo(ctx.request));
     }
     // In a failed block (as far as the requests in flight let one tell) the Bind is refused at once.
     const failedBlock = pg !== undefined && pg.txStatus === FAILED && !pg.blocks.unsure(ctx.ordinal);
