@@ -156,8 +156,9 @@ async function runControlCenter(g: GlobalOptions): Promise<number> {
 }
 
 async function controlCenter(g: GlobalOptions, stop: AbortSignal): Promise<number> {
-  const [{ assertTerminal, begunNow, runTui }, { StartingBackend }] = await Promise.all([import('../ui/run.js'), import('../ui/starting-backend.js')]);
+  const [{ assertTerminal, begunNow, inkOutOfCi, runTui }, { StartingBackend }] = await Promise.all([import('../ui/run.js'), import('../ui/starting-backend.js')]);
   assertTerminal();
+  await inkOutOfCi();
   // Read before the first frame: a mistake in them is said as any command's, on the plain terminal.
   const config = await nodes(g);
   // On a team queue the workers run the jobs; a terminal that runs them too would take the

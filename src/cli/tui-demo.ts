@@ -8,7 +8,7 @@ import type { Engine } from '../core/engine.js';
 import { EXIT } from '../core/exit.js';
 import type { TuiBackend } from '../ui/backend.js';
 import type { MessageLog } from '../ui/message-log.js';
-import { begunNow, runTui } from '../ui/run.js';
+import { begunNow, inkOutOfCi, runTui } from '../ui/run.js';
 import { StartingBackend } from '../ui/starting-backend.js';
 
 export interface TuiDemo {
@@ -71,6 +71,7 @@ export async function runTuiDemo(seconds: number, o: { stateDir?: string; behavi
   let code: number = EXIT.ok;
   // The demo app, the engine and the job queued start beside the first frame, which waits for
   // none of them: on a busy machine they took seconds of a blank screen.
+  await inkOutOfCi();
   const early = begunNow(async () => {
     demo = await startTuiDemo(seconds, { ...o, messages: starting.messages });
   });

@@ -4,6 +4,7 @@
  * Without a terminal it refuses clearly (raw mode needs one) and points to --ci.
  */
 import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { EXIT, UsageError } from '../core/exit.js';
 import type { TuiBackend } from './backend.js';
 
@@ -115,21 +116,33 @@ export function begunNow(start: () => Promise<void>): { afterFirstFrame: (closed
 }
 
 /**
- * Ink decides once, when first imported, whether it runs in CI (env CI set) and then draws no
- * live frame. Here a terminal is known to be there, so it is imported with CI hidden (and
- * restored at once: jobs still see the user's environment).
+ * Ink decides once, when its `is-in-ci` is first imported, whether it runs in CI (env CI set) and
+ * then draws no live frame. Here a terminal is known to be there, so that module alone is
+ * imported with CI hidden, and CI restored as soon as it is read: a caller that starts work beside
+ * Ink's loading (begunNow) awaits this first, so no job or child process it starts misses the
+ * user's CI (Ink's whole import, seconds on a busy machine, was that window before). Resolved
+ * from Ink, so it is the copy Ink imports, already evaluated when Ink gets it.
  */
+export function inkOutOfCi(): Promise<void> {
+  ciRead ??= (async () => {
+    const saved = { CI: process.env.CI, CONTINUOUS_INTEGRATION: process.env.CONTINUOUS_INTEGRATION };
+    delete process.env.CI;
+    delete process.env.CONTINUOUS_INTEGRATION;
+    try {
+      await import(pathToFileURL(createRequire(import.meta.resolve('ink')).resolve('is-in-ci')).href);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) if (v !== undefined) process.env[k] = v;
+    }
+  })();
+  return ciRead;
+}
+let ciRead: Promise<void> | undefined;
+
 async function loadInk() {
   productionReact();
-  const saved = { CI: process.env.CI, CONTINUOUS_INTEGRATION: process.env.CONTINUOUS_INTEGRATION };
-  delete process.env.CI;
-  delete process.env.CONTINUOUS_INTEGRATION;
-  try {
-    const [{ render }, { createElement }, { App }] = await Promise.all([import('ink'), import('react'), import('./App.js')]);
-    return { render, createElement, App };
-  } finally {
-    for (const [k, v] of Object.entries(saved)) if (v !== undefined) process.env[k] = v;
-  }
+  await inkOutOfCi();
+  const [{ render }, { createElement }, { App }] = await Promise.all([import('ink'), import('react'), import('./App.js')]);
+  return { render, createElement, App };
 }
 
 /**
