@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Proxy } from '../src/proxy/proxy.js';
 import { havePostgres, startPostgres } from './helpers/postgres.js';
 import type { RunningServer } from './helpers/servers.js';
-import { startProxy } from './helpers/builtin-proxy.js';
+import { proxiesTo } from './helpers/with-proxy.js';
 import { bind, close, execute, flush, messageClient, msg, parse, simple, startJoiner, startRelay, sync, word, type Message } from './helpers/postgres-wire.js';
 
 type Behaviors = NonNullable<Parameters<Proxy['setMix']>[0]>;
@@ -23,14 +23,9 @@ async function connect(port: number): Promise<pg.Client> {
   return c;
 }
 
-async function withProxy(fn: (p: Proxy) => Promise<void>, upstream = db.port): Promise<void> {
-  const p = await startProxy({ name: 'pg', listen: '127.0.0.1:0', upstream: `127.0.0.1:${upstream}`, protocol: 'postgres', behaviors: '', seed: 1 });
-  try {
-    await fn(p);
-  } finally {
-    await p.close(100);
-  }
-}
+const proxied = proxiesTo(() => db.port, { protocol: 'postgres', seed: 1 });
+/** Passing through, to `db` unless another port is given. */
+const withProxy = (fn: (p: Proxy) => Promise<void>, upstream?: number) => proxied('', fn, upstream === undefined ? {} : { upstream });
 
 /**
  * A statement that fails as it runs, after its Parse and Bind: a division by zero that is not

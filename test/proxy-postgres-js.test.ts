@@ -13,12 +13,12 @@ import dc from 'node:diagnostics_channel';
 import pg from 'pg';
 import postgresJs from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MixSpec } from '../src/proxy/mix.js';
 import type { Proxy } from '../src/proxy/proxy.js';
 import { havePostgres, startPostgres } from './helpers/postgres.js';
 import type { RunningServer } from './helpers/servers.js';
-import { startProxy } from './helpers/builtin-proxy.js';
+import { proxiesTo } from './helpers/with-proxy.js';
 
-type Behaviors = Parameters<typeof startProxy>[0]['behaviors'];
 type Sql = ReturnType<typeof postgresJs>;
 
 /** The proxy's seed for 50:error. */
@@ -27,14 +27,9 @@ const SEED = 1;
 let db: RunningServer;
 let direct: pg.Client;
 
-async function withProxy(fn: (p: Proxy) => Promise<void>, seed = 1): Promise<void> {
-  const p = await startProxy({ name: 'pg', listen: '127.0.0.1:0', upstream: `127.0.0.1:${db.port}`, protocol: 'postgres', behaviors: '', seed });
-  try {
-    await fn(p);
-  } finally {
-    await p.close(100);
-  }
-}
+const proxied = proxiesTo(() => db.port, { protocol: 'postgres', seed: 1 });
+/** Passing through, its draws from `seed`. */
+const withProxy = (fn: (p: Proxy) => Promise<void>, seed = 1) => proxied('', fn, { seed });
 
 function client(port: number, prepare: boolean): Sql {
   return postgresJs({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', prepare, max: 1, onnotice: () => {}, connect_timeout: 5 });
@@ -157,7 +152,7 @@ describe.skipIf(!havePostgres())('postgres.js through the chaos proxy (real Post
    * a ROLLBACK that failed, or a FATAL error).
    */
   async function faulty(
-    prepare: boolean, mix: NonNullable<Behaviors>, rounds: number, seed: number,
+    prepare: boolean, mix: MixSpec, rounds: number, seed: number,
     check: (results: { what: string; got: Outcome; want: unknown }[][], counted: Record<string, number>, seen: ReturnType<typeof watch>['seen']) => void,
   ): Promise<void> {
     await direct.query('TRUNCATE pj');

@@ -4,25 +4,16 @@
 import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Proxy } from '../src/proxy/proxy.js';
 import { postgres, POSTGRES_ERRORS } from '../src/proxy/protocols/postgres.js';
 import { havePostgres, startPostgres } from './helpers/postgres.js';
 import type { RunningServer } from './helpers/servers.js';
 import { startProxy } from './helpers/builtin-proxy.js';
+import { proxiesTo } from './helpers/with-proxy.js';
 import { extended, i32, messageClient, msg, simple, startJoiner, startRelay } from './helpers/postgres-wire.js';
-
-type Behaviors = Parameters<typeof startProxy>[0]['behaviors'];
 
 let db: RunningServer;
 
-async function withProxy(behaviors: Behaviors, fn: (p: Proxy) => Promise<void>): Promise<void> {
-  const p = await startProxy({ name: 'pg', listen: '127.0.0.1:0', upstream: `127.0.0.1:${db.port}`, protocol: 'postgres', behaviors, seed: 1 });
-  try {
-    await fn(p);
-  } finally {
-    await p.close(100);
-  }
-}
+const withProxy = proxiesTo(() => db.port, { protocol: 'postgres', seed: 1 });
 
 /**
  * pg settles a failed query on its ErrorResponse, and the transaction status it reports comes
