@@ -3,7 +3,7 @@
  * updated in place, added ones started, removed ones stopped); an invalid edit is reported with
  * file:line and the running config is kept.
  */
-import { mkdtemp, rename, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type RunningCli } from './helpers/cli.js';
 import { exchange, startEchoServer } from './helpers/echo.js';
 import { freePort } from './helpers/net.js';
+import { saveAsEditor } from './helpers/editor-save.js';
 
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
 let dir: string;
@@ -19,13 +20,6 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'marteau-reload-'));
 });
 afterAll(async () => { await echo.close(); });
-
-/** Save like an editor does: write a temp file, rename it over the old one. */
-async function save(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, file);
-}
 
 function proxyYaml(entries: Record<string, { listen: number; behaviors?: string }>): string {
   let y = 'proxies:\n';
@@ -92,7 +86,7 @@ describe('hot reload (--watch)', () => {
     await fetch(`${url}/proxies/one/toxics`, { method: 'POST', body: JSON.stringify({ name: 'kept', type: 'latency', attributes: { latency: 1 } }) });
 
     const reported = nextReport('reloaded');
-    await save(file, proxyYaml({ one: { listen: ports[0], behaviors: '{delay: {percent: 100, sleep: 0.3}}' }, three: { listen: ports[2] } }));
+    await saveAsEditor(file, proxyYaml({ one: { listen: ports[0], behaviors: '{delay: {percent: 100, sleep: 0.3}}' }, three: { listen: ports[2] } }));
     await reported;
     expect(cli.out()).toMatch(/config reloaded from .*proxies\.yml: added three; updated one; removed two/);
 
@@ -111,11 +105,11 @@ describe('hot reload (--watch)', () => {
   it('reports an invalid edit with file:line and keeps the running config', async () => {
     const bad = 'proxies:\n  one:\n    listen: 127.0.0.1:' + ports[0] + '\n    upstream: 127.0.0.1:' + echo.port + '\n    behaviors: "20:delya"\n';
     let reported = nextReport('not applied');
-    await save(file, bad);
+    await saveAsEditor(file, bad);
     await reported;
     expect(cli.err()).toContain(`${file}:5:16: proxies.one.behaviors.0: unknown behavior "delya"`);
     reported = nextReport('not applied');
-    await save(file, 'proxies:\n  one: [oops\n');
+    await saveAsEditor(file, 'proxies:\n  one: [oops\n');
     await reported;
     expect(cli.err()).toMatch(new RegExp(`${file.replace(/[.]/g, '\\.')}:\\d+:\\d+: YAML syntax`));
 
@@ -130,7 +124,7 @@ describe('hot reload (--watch)', () => {
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const taken = (blocker.address() as net.AddressInfo).port;
     let reported = nextReport('not applied');
-    await save(file, proxyYaml({ one: { listen: ports[0] }, three: { listen: ports[2] }, four: { listen: taken } }));
+    await saveAsEditor(file, proxyYaml({ one: { listen: ports[0] }, three: { listen: ports[2] }, four: { listen: taken } }));
     await reported;
     expect(cli.err()).toContain(`127.0.0.1:${taken} is already in use`);
     let now = await proxies(url);
@@ -141,7 +135,7 @@ describe('hot reload (--watch)', () => {
     // A new listen address restarts that proxy there (its toxics go along).
     const moved = await freePort();
     reported = nextReport('reloaded');
-    await save(file, proxyYaml({ one: { listen: moved }, three: { listen: ports[2] } }));
+    await saveAsEditor(file, proxyYaml({ one: { listen: moved }, three: { listen: ports[2] } }));
     await reported;
     expect(cli.out()).toMatch(/proxies\.yml: restarted one\n/);
     now = await proxies(url);

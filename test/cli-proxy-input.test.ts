@@ -3,13 +3,14 @@
  * or file:line:col with the other proxy involved), in words, with exit 2 and no stack trace; and
  * a proxies file with no proxy stops at once unless something can add proxies later.
  */
-import { mkdtemp, rename, writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './helpers/cli.js';
 import { exchange, startEchoServer } from './helpers/echo.js';
 import { freePort } from './helpers/net.js';
+import { saveAsEditor } from './helpers/editor-save.js';
 
 let dir: string;
 let echo: Awaited<ReturnType<typeof startEchoServer>>;
@@ -23,13 +24,6 @@ async function file(name: string, text: string): Promise<string> {
   const f = path.join(dir, name);
   await writeFile(f, text);
   return f;
-}
-
-/** Save like an editor does: write a temp file, rename it over the old one (waits below allow a loaded machine's slow file events). */
-async function save(f: string, text: string): Promise<void> {
-  const tmp = `${f}.${Math.random().toString(36).slice(2)}.tmp`;
-  await writeFile(tmp, text);
-  await rename(tmp, f);
 }
 
 /** Run to its end: exit code and stderr, which must hold neither a stack trace nor zod's wording. */
@@ -128,7 +122,7 @@ describe('marteau-tui proxy: bad input', () => {
     try {
       await cli.waitFor(new RegExp(`no proxy yet: waiting for proxies to be added to ${f.replace(/[.]/g, '\\.')}\n`));
       const port = await freePort();
-      await save(f, `proxies:\n  late:\n    listen: 127.0.0.1:${port}\n    upstream: ${UPSTREAM()}\n`);
+      await saveAsEditor(f, `proxies:\n  late:\n    listen: 127.0.0.1:${port}\n    upstream: ${UPSTREAM()}\n`);
       await cli.waitFor(/listening late \(tcp\)/, { timeoutMs: 30_000 });
       expect((await exchange(port, 'late', { want: 4 })).reply.toString()).toBe('late');
     } finally {
@@ -216,7 +210,7 @@ describe('marteau-tui proxy: bad input', () => {
     const cli = runCli(['proxy', '--config', f, '--watch', '--interval', '60000']);
     try {
       await cli.waitFor(/listening b /);
-      await save(f, yaml(pa));
+      await saveAsEditor(f, yaml(pa));
       await cli.waitFor(/config not applied/, { stream: 'err', timeoutMs: 30_000 });
       expect(cli.err()).toContain(`${f}:6:13: proxies.b.listen: 127.0.0.1:${pa} is already the listen address of proxy "a" (line 3)`);
       expect((await exchange(pb, 'kept', { want: 4 })).reply.toString()).toBe('kept');
@@ -231,7 +225,7 @@ describe('marteau-tui proxy: bad input', () => {
     const cli = runCli(['proxy', '--config', f, '--watch', '--interval', '60000']);
     try {
       await cli.waitFor(/listening a /);
-      await save(f, `proxies:\n  b:\n    listen: 127.0.0.1:${port}\n    upstream: ${UPSTREAM()}\n`);
+      await saveAsEditor(f, `proxies:\n  b:\n    listen: 127.0.0.1:${port}\n    upstream: ${UPSTREAM()}\n`);
       await cli.waitFor(/config not applied/, { stream: 'err', timeoutMs: 30_000 });
       expect(cli.err()).toContain(`proxy "b": 127.0.0.1:${port} is held by the running proxy "a"`);
     } finally {

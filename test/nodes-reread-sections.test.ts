@@ -5,32 +5,20 @@
  * servers (smtp-server), a real redis-server and the built CLI's worker, a real engine as the
  * control center makes it.
  */
-import { rename, writeFile } from 'node:fs/promises';
-import { afterAll, afterEach, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { loadNodesConfig } from '../src/config/nodes.js';
 import { Engine } from '../src/core/engine.js';
 import { loadRunners } from '../src/report/runners.js';
-import { cli, cliDone, type CliRun } from './helpers/marteau-cli.js';
+import { cli, cliDone, reapedAfterEach } from './helpers/marteau-cli.js';
 import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
 import { haveServer, startRedis } from './helpers/servers.js';
 import { startSmtpServer } from './helpers/smtp.js';
 import { nodesFile, until, urlOf } from './helpers/team.js';
+import { saveAsEditor } from './helpers/editor-save.js';
 
 afterAll(removeTemp);
 
-const runs: CliRun[] = [];
-afterEach(async () => {
-  for (const r of runs.splice(0)) {
-    if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
-    await r.exited;
-  }
-});
-
-/** Saved as editors do: written aside, then renamed over the file (a new inode). */
-async function save(file: string, text: string): Promise<void> {
-  await writeFile(`${file}.swp`, text);
-  await rename(`${file}.swp`, file);
-}
+const runs = reapedAfterEach();
 
 it('mail: follows the file: the next report link goes through the server it names; a bad edit keeps the one before', async () => {
   const [first, second] = [await startSmtpServer(), await startSmtpServer()];
@@ -51,11 +39,11 @@ it('mail: follows the file: the next report link goes through the server it name
       };
       expect(await mailed('before')).toEqual(['first']);
 
-      await save(file, text(String(second.port)));
+      await saveAsEditor(file, text(String(second.port)));
       await until('the change said', () => lines.includes(`${file} read again: mail: the next report link goes via 127.0.0.1:${second.port}`), 20_000);
       expect(await mailed('after')).toEqual(['second']);
 
-      await save(file, text('nope'));
+      await saveAsEditor(file, text('nope'));
       await until('the mistake said', () => lines.some((l) => l.startsWith(`${file}:6:9: mail.port: expected a number`) && l.endsWith('the nodes read before stay (local); the file is read again before each probe')), 20_000);
       expect(await mailed('kept')).toEqual(['second']);
     } finally {
@@ -77,11 +65,11 @@ it.skipIf(!haveServer('redis-server'))('queue: a change takes a restart, said on
     runs.push(w);
     await w.waitFor(/marteau-tui worker: running queued jobs from redis:\/\//);
 
-    await save(file, text(urlOf(other), ['mine', 'spare']));
+    await saveAsEditor(file, text(urlOf(other), ['mine', 'spare']));
     await w.waitFor(new RegExp(`${file}:2:1: queue: the change takes a restart; until then this keeps the queue it opened \\(${url.replace(/[/.]/g, '\\$&')}\\)\\n`), 20_000);
     await w.waitFor(new RegExp(`${file} read again: added spare\\n`), 20_000);
     // Once: another edit with the same queue says only its nodes.
-    await save(file, text(urlOf(other), ['mine']));
+    await saveAsEditor(file, text(urlOf(other), ['mine']));
     await w.waitFor(new RegExp(`${file} read again: removed spare `), 20_000);
     expect(w.out().match(/the change takes a restart/g)).toHaveLength(1);
     // Still on the queue it opened.
@@ -103,10 +91,10 @@ it.skipIf(!haveServer('redis-server'))('queue: with --queue, a change of the url
     const w = cli(['worker', '--queue', url, '--nodes', file, '--state-dir', await stateDir()]);
     runs.push(w);
     await w.waitFor(/marteau-tui worker: running queued jobs from redis:\/\//);
-    await save(file, text('redis://127.0.0.1:2/0', ['mine', 'spare']));
+    await saveAsEditor(file, text('redis://127.0.0.1:2/0', ['mine', 'spare']));
     await w.waitFor(new RegExp(`${file} read again: added spare\\n`), 20_000);
     expect(w.out()).not.toContain('takes a restart');
-    await save(file, text('{url: redis://127.0.0.1:2/0, lost_jobs: requeue}', ['mine']));
+    await saveAsEditor(file, text('{url: redis://127.0.0.1:2/0, lost_jobs: requeue}', ['mine']));
     await w.waitFor(new RegExp(`${file}:2:1: queue: the change takes a restart; until then this keeps the queue it opened \\(${url.replace(/[/.]/g, '\\$&')}\\)\\n`), 20_000);
   } finally {
     await redis.stop();

@@ -7,35 +7,24 @@
  * removed is given back to the team once no job of the worker runs there. Real
  * sshd and redis-server, the built CLI for the workers, a real engine as the control center makes it.
  */
-import { rename, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNodesConfig } from '../src/config/nodes.js';
 import { Engine } from '../src/core/engine.js';
 import { loadRunners } from '../src/report/runners.js';
-import { cli, cliDone, type CliRun } from './helpers/marteau-cli.js';
+import { cli, cliDone, reapedAfterEach } from './helpers/marteau-cli.js';
 import { freePort } from './helpers/net.js';
 import { commandYaml, project, removeTemp, stateDir } from './helpers/projects.js';
 import { haveServer, startRedis, tempDir } from './helpers/servers.js';
 import { makeUserKey, startSshd, type Sshd, type UserKey } from './helpers/sshd.js';
 import { nodesFile, urlOf, worker } from './helpers/team.js';
+import { saveAsEditor } from './helpers/editor-save.js';
 
 afterAll(removeTemp);
 
-const runs: CliRun[] = [];
-afterEach(async () => {
-  for (const r of runs.splice(0)) {
-    if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
-    await r.exited;
-  }
-});
-
-/** Saved as editors do: written aside, then renamed over the file (a new inode). */
-async function save(file: string, text: string): Promise<void> {
-  await writeFile(`${file}.swp`, text);
-  await rename(`${file}.swp`, file);
-}
+const runs = reapedAfterEach();
 
 describe.skipIf(!haveServer('sshd'))('the nodes file edited while a worker or the control center runs (real sshd)', () => {
   let dir: string;
@@ -76,17 +65,17 @@ describe.skipIf(!haveServer('sshd'))('the nodes file edited while a worker or th
     await w.waitFor(new RegExp(`leaves job ${remote} queued: needs 1 node and box is down \\(node "box": host key of .* is not in ${empty}; .*\\): no wait brings it up, a fix does; the job starts once a probe finds box up \\(the nodes file is read again before each probe; the environment at start: a fix there needs a restart\\)`), 30_000);
 
     // A mistake: said at its line, the nodes kept, the job still waiting.
-    await save(file, nodesText('worker', ['port: nope', `known_hosts: ${knownHosts}`]));
+    await saveAsEditor(file, nodesText('worker', ['port: nope', `known_hosts: ${knownHosts}`]));
     await w.waitFor(new RegExp(`${file}:8:11: nodes\\.box\\.port: expected a number, got the string "nope"\\n  hint: the SSH port, 1 to 65535\\n  the nodes read before stay \\(local, box\\); the file is read again before each probe`), 30_000);
     expect(w.out()).not.toContain(`job ${remote} started`);
     expect(w.out()).not.toContain('read again:');
 
     // Fixed, and a node added: the job runs on the fixed node.
-    await save(file, nodesText('worker', [`port: ${s.port}`, `known_hosts: ${knownHosts}`], ['  spare: {type: local, tags: [spare]}']));
+    await saveAsEditor(file, nodesText('worker', [`port: ${s.port}`, `known_hosts: ${knownHosts}`], ['  spare: {type: local, tags: [spare]}']));
     await w.waitFor(new RegExp(`${file} read again: added spare; changed box \\(probed again\\)`), 30_000);
     await w.waitFor(new RegExp(`job ${remote} succeeded in `), 30_000);
     // Removed from the file, a node is said gone, not dropped silently.
-    await save(file, nodesText('worker', [`port: ${s.port}`, `known_hosts: ${knownHosts}`]));
+    await saveAsEditor(file, nodesText('worker', [`port: ${s.port}`, `known_hosts: ${knownHosts}`]));
     await w.waitFor(new RegExp(`${file} read again: removed spare \\(no job starts there; those running end as they would\\)`), 30_000);
     w.child.kill('SIGTERM');
     await w.exited;
@@ -107,7 +96,7 @@ describe.skipIf(!haveServer('sshd'))('the nodes file edited while a worker or th
       const down = () => engine.getSnapshot().nodes.find((n) => n.name === 'box')?.health === 'down';
       for (const end = Date.now() + 30_000; !down(); await new Promise((r) => setTimeout(r, 50))) if (Date.now() > end) throw new Error('box never found down');
       expect(engine.getSnapshot().jobs.find((j) => j.id === job.id)?.status).toBe('queued');
-      await save(file, nodesText('tui', [`port: ${s.port}`, `known_hosts: ${knownHosts}`]));
+      await saveAsEditor(file, nodesText('tui', [`port: ${s.port}`, `known_hosts: ${knownHosts}`]));
       expect((await engine.waitFor([job.id]))[0].status).toBe('succeeded');
       expect(lines).toContain(`${file} read again: changed box (probed again)`);
     } finally {
@@ -125,14 +114,14 @@ it.skipIf(!haveServer('redis-server'))('a worker on a shared queue reserves a no
     runs.push(a);
     const b = await worker(url, await nodesFile('nodes:\n  theirs: {type: local}\n'));
     runs.push(b);
-    await save(mine, 'nodes:\n  mine: {type: local}\n  theirs: {type: local}\nprobe: {interval: 1s}\n');
+    await saveAsEditor(mine, 'nodes:\n  mine: {type: local}\n  theirs: {type: local}\nprobe: {interval: 1s}\n');
     await a.waitFor(new RegExp(`node "theirs" is already run by another worker on redis://\\S+ \\(pid ${b.child.pid} on [^)]+\\): .*\\n  the nodes read before stay \\(mine\\); the file is read again before each probe`), 20_000);
     // Once that worker stops, the name is free: taken with no other edit.
     b.child.kill('SIGTERM');
     await b.exited;
     await a.waitFor(new RegExp(`${mine} read again: added theirs\\n`), 20_000);
     expect(a.out().match(/is already run by another worker/g)).toHaveLength(1);
-    await save(mine, 'nodes:\n  mine: {type: local}\n  theirs: {type: local}\n  spare: {type: local}\nprobe: {interval: 1s}\n');
+    await saveAsEditor(mine, 'nodes:\n  mine: {type: local}\n  theirs: {type: local}\n  spare: {type: local}\nprobe: {interval: 1s}\n');
     await a.waitFor(new RegExp(`${mine} read again: added spare\\n`), 20_000);
     const raw = new Redis(url);
     try {
@@ -164,13 +153,13 @@ it.skipIf(!haveServer('redis-server'))('a worker on a shared queue gives back a 
     const job = (JSON.parse(held.out) as { id: string }[])[0].id.slice(0, 8);
     await a.waitFor(/started on shared/, 30_000);
 
-    await save(mine, file(['mine']));
+    await saveAsEditor(mine, file(['mine']));
     await a.waitFor(new RegExp(`${mine} read again: removed idle, shared `), 30_000);
     // Idle: b takes it with no wait for a to exit.
-    await save(theirs, file(['theirs', 'idle']));
+    await saveAsEditor(theirs, file(['theirs', 'idle']));
     await b.waitFor(new RegExp(`${theirs} read again: added idle\\n`), 30_000);
     // Running a's job: still a's until the job ends, then b's with no other edit.
-    await save(theirs, file(['theirs', 'idle', 'shared']));
+    await saveAsEditor(theirs, file(['theirs', 'idle', 'shared']));
     await b.waitFor(new RegExp(`node "shared" is already run by another worker on redis://\\S+ \\(pid ${a.child.pid} on [^)]+\\)`), 30_000);
     await writeFile(go, '');
     await a.waitFor(new RegExp(`job ${job} succeeded`), 30_000);

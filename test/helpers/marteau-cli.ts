@@ -1,5 +1,6 @@
 /** Run the built `marteau-tui` CLI as a separate process and watch its output. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { afterEach } from 'vitest';
 import { BIN } from './dist.js';
 
 export interface CliRun {
@@ -53,4 +54,16 @@ export async function cliDone(args: string[], env?: NodeJS.ProcessEnv): Promise<
   const r = cli(args, env);
   const code = await r.exited;
   return { code, out: r.out(), err: r.err() };
+}
+
+/** Runs a test file starts: each one still running at the end of its test is killed, then awaited. */
+export function reapedAfterEach(): CliRun[] {
+  const runs: CliRun[] = [];
+  afterEach(async () => {
+    for (const r of runs.splice(0)) {
+      if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill('SIGKILL');
+      await r.exited;
+    }
+  });
+  return runs;
 }
