@@ -86,7 +86,8 @@ export function offline(label: string, e: unknown): QueueOfflineError {
   if (/^(WRONGPASS|NOAUTH|NOPERM)/.test(why)) return new QueueOfflineError(`cannot log in to the queue at ${label} (${why.replace(/\.$/, '')}): check the user and password in the URL`);
   // ioredis's own words, in the user's: they name its options and internals, not what happened.
   if (/^Protocol error, got/.test(why)) return new QueueOfflineError(`queue offline: ${label} does not answer as a Redis server does (${why.replace(/\. Please report this\.$/, '')}): check the host and port`);
-  if (/writeable|Connection is closed/i.test(why)) return new QueueOfflineError(`queue offline: the connection to ${label} was lost`);
+  // A reset (the server gone with our request unread) is a connection lost too, not one never made.
+  if (/writeable|Connection is closed|^ECONNRESET$|^EPIPE$/i.test(why)) return new QueueOfflineError(`queue offline: the connection to ${label} was lost`);
   return new QueueOfflineError(`queue offline: cannot reach ${label} (${why})`);
 }
 
