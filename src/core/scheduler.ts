@@ -165,16 +165,16 @@ export class Scheduler {
     if (!this.stopped) await queue.sync();
     const usable = !this.stopped && nodes.every((n) => pool.isEnabled(n.name) && pool.isUp(n.name));
     const next = usable ? queue.queued().filter((j) => j.id !== id && this.serves(j, nodes)).slice(0, MAX_ALTERNATIVES + 1) : [];
-    const ids = next.map((j) => j.id);
-    await this.claim(ids, () => queue.finishAndClaim(id, claim, outcome, ids, claimsOf(nodes)), (got) => this.deps.start(next.find((j) => j.id === got.id)!, got.claim, nodes));
+    await this.claim(next, nodes, (ids) => queue.finishAndClaim(id, claim, outcome, ids, claimsOf(nodes)));
   }
 
-  /** A claim of one of `ids`, in flight (see claiming) until what it took is started. */
-  private async claim(ids: readonly string[], claim: () => Promise<Claimed | undefined>, start: (got: Claimed) => void): Promise<Claimed | undefined> {
+  /** A claim of one of `jobs` for `nodes`, in flight (see claiming) until the job it took is started there. */
+  private async claim(jobs: readonly Readonly<Job>[], nodes: NodeConfig[], claim: (ids: readonly string[]) => Promise<Claimed | undefined>): Promise<Claimed | undefined> {
+    const ids = jobs.map((j) => j.id);
     this.inFlight.add(ids);
     try {
-      const got = await claim();
-      if (got) start(got);
+      const got = await claim(ids);
+      if (got) this.deps.start(jobs.find((j) => j.id === got.id)!, got.claim, nodes);
       return got;
     } finally {
       this.inFlight.delete(ids);
@@ -336,8 +336,7 @@ export class Scheduler {
       // Should another worker take this job first, the claim falls through to the next one these
       // nodes serve, in the same round trip: workers freed together never lose to each other in turn.
       const candidates = [job, ...jobs.slice(i + 1).filter((j) => this.serves(j, nodes)).slice(0, MAX_ALTERNATIVES)];
-      const ids = candidates.map((j) => j.id);
-      const got = await this.claim(ids, () => queue.claimFirst(ids, claimsOf(nodes)), (g) => this.deps.start(candidates.find((j) => j.id === g.id)!, g.claim, nodes));
+      const got = await this.claim(candidates, nodes, (ids) => queue.claimFirst(ids, claimsOf(nodes)));
       wrote = true;
       this.waitingSince.delete(job.id);
       // None: others took these jobs, or the nodes, first.
