@@ -69,28 +69,27 @@ export function nodesReloader(d: NodesReloadDeps): () => Promise<void> {
         return fail(taken);
       }
     }
-    const said = changes(pool.config, next);
-    const dropped = pool.names.filter((n) => !next.nodes.some((m) => m.name === n));
+    const removed = pool.names.filter((n) => !next.nodes.some((m) => m.name === n));
+    const said = changes(pool.config, next, removed);
     if (said.length) pool.replace(next);
-    d.names?.drop(dropped);
+    d.names?.drop(removed);
     if (said.length || failing) d.log(`${file} read again: ${said.length ? said.join('; ') : 'its nodes are those in force'}`, 'info');
     failing = undefined;
   };
 }
 
-/** What the new config changes, in words (empty: nothing). */
-function changes(before: NodesConfig, next: NodesConfig): string[] {
+/** What the new config changes, in words (empty: nothing); `removed`: the names it no longer has. */
+function changes(before: NodesConfig, next: NodesConfig, removed: readonly string[]): string[] {
   const old = new Map(before.nodes.map((n) => [n.name, n]));
   const names = (ns: NodeConfig[]) => ns.map((n) => n.name).join(', ');
   const added = next.nodes.filter((n) => !old.has(n.name));
   const changed = next.nodes.filter((n) => old.has(n.name) && JSON.stringify(old.get(n.name)) !== JSON.stringify(n));
-  const removed = before.nodes.filter((n) => !next.nodes.some((m) => m.name === n.name));
   const mail = JSON.stringify(before.mail ?? null) !== JSON.stringify(next.mail ?? null);
   const probe = before.probeIntervalMs !== next.probeIntervalMs || before.probeTimeoutMs !== next.probeTimeoutMs;
   return [
     added.length ? `added ${names(added)}` : '',
     changed.length ? `changed ${names(changed)} (probed again)` : '',
-    removed.length ? `removed ${names(removed)} (no job starts there; those running end as they would)` : '',
+    removed.length ? `removed ${removed.join(', ')} (no job starts there; those running end as they would)` : '',
     mail ? `mail: the next report link goes via ${next.mail ? `${next.mail.host}:${next.mail.port}` : 'localhost:25 (the default)'}` : '',
     probe ? `probes every ${next.probeIntervalMs / 1000} s, ${next.probeTimeoutMs / 1000} s timeout` : '',
   ].filter(Boolean);
