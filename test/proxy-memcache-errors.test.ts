@@ -71,7 +71,7 @@ describe.skipIf(!run)('memcache: error lines behind quiet meta commands, memcach
     // A string ma cannot add to, then 100-byte items until memory is full (-M: no eviction).
     const c = await connect(port);
     const v = 'x'.repeat(100);
-    let fill = 'ms txt 1\r\nv\r\n';
+    let fill = 'ms txt 1\r\nv\r\nms cnt 2 q\r\n10\r\n';
     for (let i = 0; i < 12000; i++) fill += `ms fill${i} 100 q\r\n${v}\r\n`;
     const got = (await c.send(`${fill}mn\r\n`, 'filling memcached')).toString('latin1');
     c.close();
@@ -139,6 +139,43 @@ describe.skipIf(!run)('memcache: error lines behind quiet meta commands, memcach
         try {
           expect((await c.send(text, text)).toString('latin1')).toBe(replies);
           expect(p.stats().fallbacks).toBe(1);
+        } finally {
+          c.close();
+        }
+      });
+    }
+  });
+
+  it('a refused incr or decr line behind a quiet ma is framed: its error line is never the ma\'s', async () => {
+    const INVALID_DELTA = 'CLIENT_ERROR invalid numeric delta argument\r\n';
+    // Each request, memcached's reply ('' for none) and the injected one at 100:error. cnt's
+    // '10' is added to in place (no memory needed): a quiet ma on it is silent.
+    const list: [string, string, string][] = [
+      ['ma txt q O1\r\n', NOT_A_NUMBER, 'SERVER_ERROR out of memory\r\n'],
+      ['incr txt abc\r\n', INVALID_DELTA, 'SERVER_ERROR out of memory\r\n'],
+      ['ma cnt q O3\r\n', '', 'SERVER_ERROR out of memory\r\n'],
+      ['decr txt\r\n', 'ERROR\r\n', 'SERVER_ERROR out of memory\r\n'],
+      ['ma cnt q\r\n', '', 'SERVER_ERROR out of memory\r\n'],
+      [`incr ${'k'.repeat(251)} 1\r\n`, 'CLIENT_ERROR bad command line format\r\n', 'SERVER_ERROR out of memory\r\n'],
+      ['ma txt q MD\r\n', NOT_A_NUMBER, 'SERVER_ERROR out of memory\r\n'],
+      ['decr cnt -1\r\n', INVALID_DELTA, 'SERVER_ERROR out of memory\r\n'],
+      ['mg miss:r q v O9\r\n', '', 'SERVER_ERROR out of memory writing get response\r\n'],
+      ['mn\r\n', 'MN\r\n', 'SERVER_ERROR out of memory\r\n'],
+    ];
+    const requests = list.map(([r]) => r).join('');
+    const c = await connect(port);
+    const direct = await c.send(requests, 'refused lines behind quiet ma directly');
+    c.close();
+    expect(direct.toString('latin1')).toBe(list.map(([, r]) => r).join(''));
+    expect(framed(requests, direct)).toEqual(list.map(([, r]) => r));
+    for (const [mix, column] of [['', 1], ['100:error', 2]] as const) {
+      const replies = list.map((r) => r[column]).join('');
+      await withProxy(mix, async (p) => {
+        const c = await connect(p.port);
+        try {
+          expect((await c.send(requests, `through the proxy at '${mix}'`, (b) => b.length >= replies.length)).toString('latin1'), mix).toBe(replies);
+          expect(p.stats(), mix).toMatchObject({ exchanges: list.length, fallbacks: 0 });
+          expect(p.stats().latency.count, mix).toBe(list.length);
         } finally {
           c.close();
         }

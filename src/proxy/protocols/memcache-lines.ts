@@ -3,7 +3,7 @@
  * noreply) and the reply lines that end a multi-line reply or announce a data block.
  */
 import { FramingError } from '../protocol.js';
-import { msSize, refusal, storeSize } from './memcache-meta-errors.js';
+import { arithRefused, msSize, refusal, storeSize } from './memcache-meta-errors.js';
 
 const SPACE = 0x20;
 const KEY_MAX = 250;
@@ -43,6 +43,11 @@ export interface Command {
   kind: 'store' | 'get' | 'other';
   /** mg, ms, md and ma only. */
   meta?: MetaFlags;
+  /**
+   * A classic storage, incr or decr line memcached refuses before it looks at the cache: its
+   * error line ("ERROR", a CLIENT_ERROR) is one no quiet meta command waiting may get.
+   */
+  refused?: boolean;
 }
 
 const STORE = new Set(['set', 'add', 'replace', 'append', 'prepend']);
@@ -119,13 +124,17 @@ export function parseCommand(buf: Buffer, start: number, end: number): Command {
       c.noReply = lastNoreply;
       c.data = storeSize(w);
     }
+    c.refused = c.data < 0;
   } else if (cmd === 'stats') {
     c.reply = Reply.Multi;
   } else if (cmd === 'lru_crawler' && (w[1] === 'metadump' || w[1] === 'mgdump')) {
     c.reply = Reply.Multi;
   } else if (cmd === 'delete') {
     c.noReply = n >= 3 && n <= 4 && lastNoreply;
-  } else if (cmd === 'incr' || cmd === 'decr' || cmd === 'touch') {
+  } else if (cmd === 'incr' || cmd === 'decr') {
+    c.noReply = n === 4 && lastNoreply;
+    c.refused = arithRefused(w);
+  } else if (cmd === 'touch') {
     c.noReply = n === 4 && lastNoreply;
   } else if (cmd === 'flush_all') {
     c.noReply = n >= 2 && n <= 3 && lastNoreply;

@@ -85,6 +85,16 @@ export function storeSize(w: readonly string[]): number {
   return msSize(w[4]);
 }
 
+/**
+ * Whether memcached refuses an incr or decr line (`w`, the command first) before it looks at the
+ * cache (checked): a wrong word count ("ERROR"), a key over 250 bytes ("CLIENT_ERROR bad command
+ * line format"), a delta safe_strtoull does not read ("CLIENT_ERROR invalid numeric delta
+ * argument"; "+1" and "-0" it reads).
+ */
+export function arithRefused(w: readonly string[]): boolean {
+  return (w.length !== 3 && w.length !== 4) || w[1].length > KEY_MAX || !unsigned(w[2]);
+}
+
 /** ms's data size as memcached reads it (safe_strtol into an int32), or -1 when it refuses it. */
 export function msSize(word: string | undefined): number {
   const v = word === undefined ? undefined : signed(word);

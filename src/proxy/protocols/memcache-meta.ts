@@ -93,10 +93,9 @@ export function answersQuiet(buf: Buffer, s: number, e: number, q: QuietMeta): b
 export function confusable(cmd: Command, q: QuietMeta): string | undefined {
   if (q.meta.refused !== undefined) return undefined;
   const errs = runtimeErrors(q.label);
-  // A storage line memcached refuses (no data block) gets its CLIENT_ERROR or ERROR before the
-  // cache is looked at: a line no quiet one takes.
-  const refused = cmd.kind === 'store' && cmd.meta === undefined && cmd.data < 0;
-  const both = errs.length > 0 && !refused ? runtimeErrors(cmd.label).find((x) => errs.includes(x)) : undefined;
+  // A storage line memcached refuses (no data block), or an incr or decr line, gets its
+  // CLIENT_ERROR or ERROR before the cache is looked at: a line no quiet one takes.
+  const both = errs.length > 0 && !cmd.refused ? runtimeErrors(cmd.label).find((x) => errs.includes(x)) : undefined;
   if (both !== undefined) return `both may get "${both}", which says neither opaque nor key`;
   const m = cmd.meta;
   if (m === undefined) return undefined;

@@ -37,8 +37,9 @@
  * - a command without `q` sent while quiet ones wait whose replies it cannot be told from (a
  *   shape both may answer with, neither opaque nor key telling them apart: an mg v behind an
  *   mg v q, neither with O or k, both hits "VA <size>"; an error line both may get: a set it
- *   takes behind an ms q, both out of memory when memcached is) throws a FramingError: which of
- *   them a reply is for would be a guess, and a wrong one would shift every reply after;
+ *   takes behind an ms q, both out of memory when memcached is, an incr it takes behind an ma q
+ *   on a string) throws a FramingError: which of them a reply is for would be a guess, and a
+ *   wrong one would shift every reply after;
  * - `watch` is a request whose reply is its OK line; after it the connection passes through (a
  *   log stream follows).
  */
