@@ -316,6 +316,62 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     });
   });
 
+  // libpq's pipeline mode, psycopg 3 and JDBC send Describe, Bind and Flush at their own times, in
+  // reads between the first and the Execute: the server answers them at each Flush, and fails the
+  // Execute at once (an error is sent as it happens, Flush or not). The proxy answered none of them
+  // (the client waited for ever for its portal's description) and sent the error only with the
+  // ReadyForQuery, once the Sync came.
+  it('an error on a request that runs nothing in its first read: what comes before its Execute is answered, the error comes at the Execute', async () => {
+    const describeS = (name: string) => msg('D', Buffer.from(`S${name}\0`));
+    const describeP = msg('D', Buffer.from('P\0'));
+    const scenario = async (side: Side, block: boolean) => {
+      const c = await messageClient(side.port);
+      const out: string[] = [];
+      const read = async (type: string, ...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until(type))); };
+      try {
+        if (block) await read('Z', simple('BEGIN'));
+        await side.arm({ error: { percent: 100, kind: '57014' } });
+        await read('T', parse(side.sql(RUNTIME_ERROR, 'SELECT 1'), 's1'), describeS('s1'), flush());
+        await read('T', bind('s1'), describeP, flush());
+        await read('T', describeS('s1'), flush());
+        await read('2', bind('s1'), flush());
+        c.write(describeP);
+        await read('T', flush());
+        // The error at the Execute, before the Sync; what follows goes nowhere, as the server ignores it.
+        await read('E', execute());
+        c.write(Buffer.concat([bind('s1'), describeP, flush()]));
+        await read('Z', sync());
+        await side.disarm();
+        if (block) await read('Z', simple('SELECT 2'));
+        if (block) await read('Z', simple('ROLLBACK'));
+        // The statement stays prepared.
+        await read('Z', describeS('s1'), sync());
+        if (!block) {
+          // A Bind the server refuses in a later read: the error in its place, and nothing more.
+          await side.arm({ error: { percent: 100, kind: '57014' } });
+          await read('T', parse('SELECT $1::int', 's2'), describeS('s2'), flush());
+          await read('E', bind('s2'), describeP, flush());
+          await read('Z', execute(), sync());
+          await side.disarm();
+        }
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    await withProxy(async (p) => {
+      for (const block of [false, true]) {
+        const direct = await scenario(directSide(), block);
+        expect(direct, `block ${block}`).toEqual(block
+          ? ['C ZT', '1 t T', '2 T', 't T', '2', 'T', 'E', 'ZE', 'E ZE', 'C ZI', 't T ZI']
+          : ['1 t T', '2 T', 't T', '2', 'T', 'E', 'ZI', 't T ZI', '1 t T', 'E', 'ZI']);
+        expect(await scenario(proxySide(p), block), `block ${block}`).toEqual(direct);
+      }
+      expect(p.stats().behaviors.error).toBe(3);
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
+
   // A first read cut amid its Describe: the rest of it would go nowhere, unanswered, and a client
   // waiting for the description after its Flush would wait for ever. Its error comes at once.
   it('an error on a request whose first read ends amid a Describe comes at once', async () => {

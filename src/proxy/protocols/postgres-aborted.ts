@@ -58,9 +58,10 @@ const FAIL_UNNAMED: Buffer = Buffer.concat([PARSE_UNNAMED, SYNC]);
 
 /**
  * A Parse of a named statement that fails as it is analysed: no statement is made (nor, if one
- * of the name exists, replaced), none dropped.
+ * of the name exists, replaced), none dropped. Also sent in the place of an Execute whose
+ * request's error waits for it (postgres-later.ts).
  */
-const PARSE_NAMED = message('P', Buffer.from(`marteau_tui_chaos\0SELECT '${TEXT}'::integer\0\0\0`, 'latin1'));
+export const PARSE_NAMED = message('P', Buffer.from(`marteau_tui_chaos\0SELECT '${TEXT}'::integer\0\0\0`, 'latin1'));
 
 /**
  * A FunctionCall of int4in (OID 42, fixed in PostgreSQL's catalog) on the text: it fails and
@@ -141,13 +142,13 @@ export function completedBefore(request: Buffer, failedBlock = false): string {
  * as for a real error). A request that begins with Closes sends them first, in any state
  * (closedFirst); one that parses and runs a statement, what comes before its Execute (ranFirst);
  * one that parses a statement and runs nothing in its first read (not `whole`: its Sync is to
- * come), that read (ranLater).
+ * come), that read as it is (ranLater).
  */
 export function abortStandIn(request: Buffer, txStatus: number, unsure = false, whole = true): Buffer | undefined {
   const closes = leadingCloses(request);
   const abort = txStatus === IN_BLOCK || unsure;
   if (!whole && (txStatus === IDLE || txStatus === IN_BLOCK) && !unsure) {
-    const later = ranLater(request, closes.end, abort);
+    const later = ranLater(request, closes.end);
     if (later !== undefined) return later;
   }
   if (closes.count > 0) return closedFirst(request, closes.end, abort);
@@ -205,27 +206,19 @@ function ranFirst(request: Buffer, execute: number, abort: boolean): Buffer {
   return standIn;
 }
 
-/** The completion the server sends for a message of type `type` that runs (ParseComplete, BindComplete, CloseComplete), if any. */
-export function completionOf(type: number): string {
-  return type === PARSE ? '1' : type === BIND ? '2' : type === CLOSE ? '3' : '';
-}
-
 /**
  * For a request that parses a statement (its Closes first) and runs nothing in its first read,
  * its Sync to come: postgres.js, for a statement whose parameter types it must learn, sends
  * Parse, Describe, Flush, and Bind, Execute, Sync once the description is in. The kinds come as
  * a statement runs, so a real one comes at that Execute, after the server has parsed and
  * described it (and bound it). The first read goes to the server as it is, its replies to the
- * client; what comes up to the Execute goes nowhere, answered by the completions it would get
- * (postgres-later.ts), and the error comes when the server answers the client's Sync. In a
- * block (`abort`) the first read is followed by a failing Parse that drops nothing, which aborts
- * it; its error, after the first read's replies (answersTo), begins the reply the injected one
- * replaces. Not where the requests in flight leave the block unsure, nor in a failed block.
- * Undefined when the first read holds an Execute or a message of another type, or ends amid a
- * message: a Describe cut there would go unanswered, and a client waiting for its description
- * would wait for ever.
+ * client, and so does what follows up to the Execute, in whose place goes a Parse that fails
+ * (postgres-later.ts). Not where the requests in flight leave the block unsure, nor in a failed
+ * block. Undefined when the first read holds an Execute or a message of another type, or ends
+ * amid a message: a Describe cut there would go unanswered, and a client waiting for its
+ * description would wait for ever.
  */
-function ranLater(request: Buffer, closesEnd: number, abort: boolean): Buffer | undefined {
+function ranLater(request: Buffer, closesEnd: number): Buffer | undefined {
   if (request[closesEnd] !== PARSE) return undefined;
   let pos = 0;
   while (pos + 5 <= request.length) {
@@ -236,24 +229,9 @@ function ranLater(request: Buffer, closesEnd: number, abort: boolean): Buffer | 
     pos = next;
   }
   if (pos !== request.length) return undefined;
-  const standIn = abort ? Buffer.concat([request, PARSE_NAMED]) : Buffer.from(request);
+  const standIn = Buffer.from(request);
   MADE.add(standIn);
   PASSING.add(standIn);
   LATER.add(standIn);
   return standIn;
-}
-
-/**
- * How many messages the server answers the messages of `request` with, when they all succeed
- * (ranLater's first read): one for a Parse, Bind or Close, two for a statement's Describe
- * (ParameterDescription, then RowDescription or NoData), one for a portal's, none for a Flush.
- */
-export function answersTo(request: Buffer): number {
-  let answers = 0;
-  for (let pos = 0; pos + 5 <= request.length; pos += 1 + int32BE(request, pos + 1)) {
-    const type = request[pos];
-    if (type === DESCRIBE) answers += request[pos + 5] === 0x53 ? 2 : 1;
-    else if (type !== FLUSH) answers++;
-  }
-  return answers;
 }

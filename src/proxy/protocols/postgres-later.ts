@@ -1,88 +1,59 @@
 /**
  * PostgreSQL: an injected error that waits for its request's Execute, in a later read
- * (postgres-aborted.ts, ranLater). The server is sent the request's first read, whose replies
- * pass to the client (postgres.js waits for its statement's description before it binds it);
- * the rest, up to the Sync, goes nowhere. The client gets, for what of it comes before the
- * Execute, the completions the server would send (ParseComplete, BindComplete, CloseComplete),
- * then the error, then ReadyForQuery, once the server has answered the client's Sync, as a
- * statement failing as it runs: the error comes after the client's Bind, not before it.
+ * (postgres-aborted.ts, ranLater). The server is sent the request's first read, and every
+ * message after it up to the Execute as it comes (a Bind, a Describe, a Flush: libpq's pipeline
+ * mode, psycopg 3 and JDBC send them at their own times), so it answers them itself, at each
+ * Flush, as it would: a client waiting for a description it asked for in a later read would
+ * otherwise wait for ever. In the Execute's place goes a Parse that fails (FAIL_PARSE), as the
+ * kinds stand for a statement failing as it runs: its error, sent by the server at once, Flush or
+ * not, as a real one is, is the request's reply, which the injected error (without a
+ * ReadyForQuery) replaces; in a block it aborts it, as a real error does, and outside one it
+ * aborts the implicit transaction of the messages before it, which ran nothing; neither drops a
+ * prepared statement. What follows the Execute goes nowhere, as the server ignores it after an
+ * error, and the Sync goes to the server, whose ReadyForQuery passes to the client. A Sync with
+ * no Execute before it has the failing Parse sent ahead of it.
  *
- * In a block, the failing Parse sent after the first read aborts it: its error, once the first
- * read is answered, begins the reply the injected one replaces. Should the server answer the
- * first read itself with an error (a syntax error, or a request ahead that failed inside a
- * block), it ignores what follows up to the Sync: a client waiting for a description would then
- * wait for ever, so the injected error goes at once, in its place, and the ReadyForQuery when
- * the Sync comes, as the server's own does.
+ * Should the server fail one of the messages before the Execute itself (a syntax error, a Bind of
+ * the wrong parameters, a request ahead that failed in a block), it ignores what follows up to
+ * the Sync, so nothing more is sent: its error is the request's reply all the same, the injected
+ * one in its place.
  */
 import type { ErrorReply } from '../protocol.js';
-import { completions, READY_FOR_QUERY_LENGTH } from './postgres-errors.js';
-import { completionOf } from './postgres-aborted.js';
-
-const EXECUTE = 0x45; // 'E' from the client
 
 export class LaterErrors {
-  /** The request whose error waits, by ordinal (one at most: the open request). */
-  private ordinal = -1;
-  private reply: ErrorReply | undefined;
-  /** The completions of its messages that went nowhere, as type bytes. */
-  private before = '';
-  /** Its Execute has come: what follows it goes unanswered, as after a real error. */
-  private ran = false;
-  /** The server's answers to its first read still to come (postgres-aborted.ts, answersTo). */
-  private answers = 0;
-
+  /** The request whose messages go to the server as they come, its Execute to come; -1 for none. */
+  private open = -1;
   /**
-   * `reply`, the error (with its ReadyForQuery) for request `ordinal`, in an object of its own
-   * whose bytes get the completions of the messages to come ahead of them.
+   * The requests whose reply is the server's next error, by ordinal: the open one, and those
+   * whose Execute came while the server has not answered it yet (the next request may draw its
+   * error before then, postgres.js pipelining).
    */
-  hold(ordinal: number, reply: ErrorReply, answers: number): ErrorReply {
-    const held = { bytes: reply.bytes, close: reply.close };
-    this.ordinal = ordinal;
-    this.reply = held;
-    this.before = '';
-    this.ran = false;
-    this.answers = answers;
-    return held;
+  private readonly waiting = new Set<number>();
+
+  /** `reply`, the error (without a ReadyForQuery) for request `ordinal`, whose Execute is to come. */
+  hold(ordinal: number, reply: ErrorReply): ErrorReply {
+    this.open = ordinal;
+    this.waiting.add(ordinal);
+    return reply;
   }
 
-  /** The server answered a message of request `ordinal`'s first read (passed to the client). */
-  passed(ordinal: number): void {
-    if (this.waiting(ordinal)) this.answers--;
+  /** Whether request `ordinal`'s messages go to the server: its Execute has not come. */
+  forwards(ordinal: number): boolean {
+    return ordinal === this.open;
   }
 
-  /** Whether request `ordinal`'s error waits for the server's answer to its Sync. */
-  waiting(ordinal: number): boolean {
-    return this.reply !== undefined && ordinal === this.ordinal;
-  }
-
-  /** A message of type `type` of request `ordinal`, which goes nowhere. */
-  seen(type: number, ordinal: number): void {
-    if (!this.waiting(ordinal) || this.ran) return;
-    if (type === EXECUTE) this.ran = true;
-    else this.before += completionOf(type);
-  }
-
-  /** The server answered request `ordinal`'s Sync: its error's bytes are complete. */
-  answered(ordinal: number): void {
-    if (!this.waiting(ordinal)) return;
-    const reply = this.reply!;
-    if (this.before !== '') reply.bytes = Buffer.concat([completions(this.before), reply.bytes]);
-    this.reply = undefined;
+  /** Request `ordinal`'s Execute (or its Sync without one) came: the failing Parse goes in its place. */
+  ran(ordinal: number): void {
+    if (ordinal === this.open) this.open = -1;
   }
 
   /**
-   * The server failed request `ordinal`'s first read: what followed went nowhere, as the server
-   * ignores it. `open`, its Sync still to come: the error goes now, alone, as the server's would
-   * (true). Otherwise it goes with the ReadyForQuery that is coming, as the server's does.
+   * The server sent an error while answering request `ordinal`: whether it is the reply of an
+   * error held here (the failing Parse's, or the server's own before it), which then ends the wait.
    */
-  serverFailed(ordinal: number, open: boolean): boolean {
-    // Once its first read is answered, the error is the failing Parse's that aborts a block.
-    if (!this.waiting(ordinal) || this.answers <= 0) return false;
-    this.before = '';
-    if (!open) return false;
-    const reply = this.reply!;
-    reply.bytes = reply.bytes.subarray(0, reply.bytes.length - READY_FOR_QUERY_LENGTH);
-    this.reply = undefined;
+  answeredBy(ordinal: number): boolean {
+    if (this.waiting.size === 0 || !this.waiting.delete(ordinal)) return false;
+    this.ran(ordinal);
     return true;
   }
 }

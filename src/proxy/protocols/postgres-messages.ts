@@ -1,6 +1,7 @@
 /**
  * PostgreSQL's messages as its framing session (postgres-session.ts) tells them apart: the
- * startup codes, the message types of each side it knows, and the meta of the frames it makes.
+ * startup codes, the message types of each side it knows, the meta of the frames it makes, and
+ * its bookkeeping of each direction's message and of the replies owed.
  */
 import type { StartMeta } from './length-prefixed.js';
 
@@ -33,3 +34,27 @@ export const FUNCTION_CALL_META = requestMeta('FunctionCall');
 export const TERMINATE_META = requestMeta('Terminate', true);
 export const SYNC_META = requestMeta('Sync');
 export const EXTENDED_META = requestMeta('Extended');
+
+/**
+ * A request awaiting its reply as one number, its ordinal and whether it is an extended query:
+ * an object per request, stored into the long-lived queue, cost a write barrier each.
+ */
+export const pending = (ordinal: number, extended: boolean): number => ordinal * 2 + (extended ? 1 : 0);
+export const isExtended = (p: number): boolean => p % 2 === 1;
+/** In the queue of replies owed: the server's ReadyForQuery to a Sync passed on (postgres-session.ts, errored). */
+export const PASSED_SYNC = -1;
+export const ordinalOf = (p: number): number => (p - (p % 2)) / 2;
+
+export interface Dir {
+  held: Buffer | null;
+  /** Body bytes of the current protocol message still to stream. */
+  remain: number;
+  inMsg: boolean;
+  endAfter: boolean;
+  startMeta: StartMeta | null;
+  pass: boolean;
+}
+
+export function newDir(): Dir {
+  return { held: null, remain: 0, inMsg: false, endAfter: false, startMeta: null, pass: false };
+}

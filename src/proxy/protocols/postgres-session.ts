@@ -5,17 +5,17 @@
  * a request whose Sync has not come).
  */
 import { emit, endMessage, int32BE, LengthPrefixedFeeder, PASS_META, type StartMeta } from './length-prefixed.js';
-import { END, type Frames } from '../frames.js';
+import { END, PASS, WHOLE, type Frames } from '../frames.js';
 import { Fifo } from '../fifo.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { FramerSession, Segment } from '../protocol.js';
 import { CommitStatements } from './postgres-commit.js';
 import { BlockForecast } from './postgres-blocks.js';
-import { passesReply } from './postgres-aborted.js';
+import { PARSE_NAMED, passesReply } from './postgres-aborted.js';
 import { LaterErrors } from './postgres-later.js';
 import {
-  ASYNC_TYPES, CANCEL_REQUEST, COPY_TYPES, EXTENDED_META, EXTENDED_TYPES, FUNCTION_CALL_META, GSSENC_REQUEST, MAX_STARTUP_LENGTH,
-  QUERY_META, REPLY_META, SERVER_TYPES, SSL_REQUEST, SYNC_META, TERMINATE_META,
+  ASYNC_TYPES, CANCEL_REQUEST, COPY_TYPES, type Dir, EXTENDED_META, EXTENDED_TYPES, FUNCTION_CALL_META, GSSENC_REQUEST, isExtended,
+  MAX_STARTUP_LENGTH, newDir, ordinalOf, PASSED_SYNC, pending, QUERY_META, REPLY_META, SERVER_TYPES, SSL_REQUEST, SYNC_META, TERMINATE_META,
 } from './postgres-messages.js';
 
 const T = (c: string): number => c.charCodeAt(0);
@@ -23,30 +23,6 @@ const Q = T('Q'), F = T('F'), S = T('S'), X = T('X'), Z = T('Z'), G = T('G'), H 
 const C_DONE = T('c'), C_FAIL = T('f'), DATA_ROW = T('D');
 
 const enum Phase { Startup, Auth, Command }
-
-/**
- * A request awaiting its reply as one number, its ordinal and whether it is an extended query:
- * an object per request, stored into the long-lived queue, cost a write barrier each.
- */
-const pending = (ordinal: number, extended: boolean): number => ordinal * 2 + (extended ? 1 : 0);
-const isExtended = (p: number): boolean => p % 2 === 1;
-/** In the queue of replies owed: the server's ReadyForQuery to a Sync passed on (see errored). */
-const PASSED_SYNC = -1;
-const ordinalOf = (p: number): number => (p - (p % 2)) / 2;
-
-interface Dir {
-  held: Buffer | null;
-  /** Body bytes of the current protocol message still to stream. */
-  remain: number;
-  inMsg: boolean;
-  endAfter: boolean;
-  startMeta: StartMeta | null;
-  pass: boolean;
-}
-
-function newDir(): Dir {
-  return { held: null, remain: 0, inMsg: false, endAfter: false, startMeta: null, pass: false };
-}
 
 export class PgSession implements FramerSession {
   private phase = Phase.Startup;
@@ -224,13 +200,14 @@ export class PgSession implements FramerSession {
       const body = int32BE(buf, pos + 1) - 4;
       if (body < 0) throw new FramingError(`postgres: bad message length ${body + 4}`);
       if (client) {
-        if (this.erroredOpen && (type === S || type === X)) segStart = this.passOn(d, out, segStart, pos, type);
-        else this.clientMessage(d, type);
-        // Messages after an error, up to the Sync, never reach the server: they name nothing.
-        if (this.phase === Phase.Command && !this.erroredOpen) {
-          this.commits.seen(type, buf, pos + 5, body);
-          this.blocks.seen(type, buf, pos + 5, body, this.ordinal - 1);
-        } else if (this.erroredOpen) this.later.seen(type, this.ordinal - 1);
+        if (this.erroredOpen) segStart = this.afterError(d, out, segStart, pos, type, buf, body);
+        else {
+          this.clientMessage(d, type);
+          if (this.phase === Phase.Command) {
+            this.commits.seen(type, buf, pos + 5, body);
+            this.blocks.seen(type, buf, pos + 5, body, this.ordinal - 1);
+          }
+        }
       } else this.serverMessage(d, type, body > 0 ? buf[pos + 5] : -1);
       // The body at once, as far as the chunk holds it (most messages are whole in it).
       pos += 5;
@@ -251,9 +228,36 @@ export class PgSession implements FramerSession {
   }
 
   /**
+   * A message at `pos` of the open request, which drew an error before its Sync came (errored):
+   * it goes with the request, nowhere, as the server discards what follows an error; but up to
+   * the Execute of a request whose error waits for it, to the server, and in the Execute's place a
+   * Parse that fails (postgres-later.ts). Messages that reach the server name what they name. The
+   * next frame's start.
+   */
+  private afterError(d: Dir, out: Frames, segStart: number, pos: number, type: number, buf: Buffer, body: number): number {
+    if (type === S || type === X) return this.passOn(d, out, segStart, pos, type);
+    this.clientMessage(d, type);
+    // After a message passed to the server, the request's own bytes go on.
+    d.inMsg = true;
+    const ordinal = this.ordinal - 1;
+    if (EXTENDED_TYPES[type] === 0 || !this.later.forwards(ordinal)) return segStart;
+    emit(out, d, segStart, pos, false);
+    if (type === E) {
+      this.later.ran(ordinal);
+      out.pushIn(PARSE_NAMED, 0, PARSE_NAMED.length, WHOLE | PASS);
+      return pos;
+    }
+    this.commits.seen(type, buf, pos + 5, body);
+    this.blocks.seen(type, buf, pos + 5, body, ordinal);
+    this.startMessage(d, PASS_META, true);
+    return pos;
+  }
+
+  /**
    * The Sync (or Terminate) at `pos` of a request that drew an error before it came: the request
    * ends before it (an empty last frame, when the Sync starts the chunk), and it goes on its own,
-   * passed through, its ReadyForQuery too. The next frame's start.
+   * passed through, its ReadyForQuery too; a Sync with no Execute before it of a request whose
+   * error waits for one, behind the failing Parse (postgres-later.ts). The next frame's start.
    */
   private passOn(d: Dir, out: Frames, segStart: number, pos: number, type: number): number {
     out.push(segStart, pos, END);
@@ -261,8 +265,13 @@ export class PgSession implements FramerSession {
     d.endAfter = false;
     this.batchOpen = false;
     this.erroredOpen = false;
-    // The server's answer to it ends the reply of a request whose error waits for it.
-    if (type === S && !this.later.waiting(this.ordinal - 1)) this.fifo.push(PASSED_SYNC);
+    if (type === S) {
+      if (this.later.forwards(this.ordinal - 1)) {
+        this.later.ran(this.ordinal - 1);
+        out.pushIn(PARSE_NAMED, 0, PARSE_NAMED.length, WHOLE | PASS);
+      }
+      this.fifo.push(PASSED_SYNC);
+    }
     this.startMessage(d, PASS_META, true);
     return pos;
   }
@@ -353,13 +362,12 @@ export class PgSession implements FramerSession {
         // The answers to what a stand-in ran before it fails are the client's; its error (or the
         // ReadyForQuery) begins the reply the injected one replaces.
         if (type !== E && type !== Z) {
-          this.later.passed(ordinalOf(first));
           this.startMessage(d, PASS_META, true);
           return;
         }
         this.passing.delete(ordinalOf(first));
-        if (type === E && this.later.serverFailed(ordinalOf(first), this.syncToCome(ordinalOf(first)))) {
-          // Its error goes now, the server's ReadyForQuery when the Sync comes (postgres-later.ts).
+        if (type === E && this.later.answeredBy(ordinalOf(first))) {
+          // Its error alone is the reply, the server's ReadyForQuery to the Sync passes (postgres-later.ts).
           this.fifo.shift();
           this.blocks.answered(ordinalOf(first), this.txStatus);
           this.startMessage(d, REPLY_META, true);
@@ -376,10 +384,7 @@ export class PgSession implements FramerSession {
       this.copyIn = false;
       d.endAfter = true;
       const answered = this.fifo.shift();
-      if (answered !== undefined) {
-        this.blocks.answered(ordinalOf(answered), this.txStatus);
-        this.later.answered(ordinalOf(answered));
-      }
+      if (answered !== undefined) this.blocks.answered(ordinalOf(answered), this.txStatus);
     }
   }
 }

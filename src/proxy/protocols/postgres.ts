@@ -43,13 +43,13 @@
  * after it (postgres-blocks.ts), and one that begins with a Parse of the unnamed statement and
  * runs nothing, which drops the one before. A request that parses a statement and runs nothing
  * in its first read, its Sync to come (postgres.js describing a statement before it binds it),
- * has that read sent as it is (in a block, then a failing Parse) and its error when its Execute
- * has come and the server has answered its Sync (postgres-later.ts).
+ * has that read sent as it is, and what follows up to its Execute, in whose place goes a Parse
+ * that fails: its error, when the server sends it, is the request's (postgres-later.ts).
  */
 import type { ErrorReply, ErrorReplyContext, Protocol } from '../protocol.js';
 import { encodeError, errorKinds } from './postgres-errors.js';
 import { commitCompletedBefore, commitStandIn } from './postgres-commit.js';
-import { abortStandIn, answersTo, completedBefore, failsInPlace, runsLater } from './postgres-aborted.js';
+import { abortStandIn, completedBefore, failsInPlace, runsLater } from './postgres-aborted.js';
 import { PgSession } from './postgres-session.js';
 
 export { POSTGRES_ERRORS } from './postgres-errors.js';
@@ -67,10 +67,8 @@ export const postgres: Protocol = {
     const pg = ctx.session instanceof PgSession ? ctx.session : undefined;
     const fails = failsInPlace(ctx.standIn);
     const ended = ctx.standIn !== undefined && !fails;
-    // Its error waits for its Execute, and comes with the ReadyForQuery to its Sync (postgres-later.ts).
-    if (pg !== undefined && runsLater(ctx.standIn)) {
-      return pg.later.hold(ctx.ordinal!, encodeError(kind, ctx.message, pg), answersTo(ctx.request));
-    }
+    // Its error waits for its Execute, alone: the server's ReadyForQuery to its Sync follows it (postgres-later.ts).
+    if (pg !== undefined && runsLater(ctx.standIn)) return pg.later.hold(ctx.ordinal!, encodeError(kind, ctx.message, pg, false, '', false));
     // In a failed block (as far as the requests in flight let one tell) the Bind is refused at once.
     const failedBlock = pg !== undefined && pg.txStatus === FAILED && !pg.blocks.unsure(ctx.ordinal);
     const before = ended ? commitCompletedBefore(ctx.request) : completedBefore(ctx.request, failedBlock);
