@@ -4,7 +4,7 @@
  * want of it starts, with no restart. A bad edit keeps the nodes read before and says why at its
  * line. The file is replaced as editors save it (written aside, renamed over). On a shared
  * queue a node added is reserved for the worker, and one another worker runs is refused; one
- * removed is given back to the team once no job of the worker runs there. Real
+ * removed is given back to the team once no job of the worker runs there, and said. Real
  * sshd and redis-server, the built CLI for the workers, a real engine as the control center makes it.
  */
 import { writeFile } from 'node:fs/promises';
@@ -155,14 +155,18 @@ it.skipIf(!haveServer('redis-server'))('a worker on a shared queue gives back a 
 
     await saveAsEditor(mine, file(['mine']));
     await a.waitFor(new RegExp(`${mine} read again: removed idle, shared `), 30_000);
+    // Said when given back: the idle one at once, the busy one not before its job ends.
+    await a.waitFor(/\bnode idle given back to the team at once \(removed from the nodes file\)\n/, 30_000);
     // Idle: b takes it with no wait for a to exit.
     await saveAsEditor(theirs, file(['theirs', 'idle']));
     await b.waitFor(new RegExp(`${theirs} read again: added idle\\n`), 30_000);
     // Running a's job: still a's until the job ends, then b's with no other edit.
     await saveAsEditor(theirs, file(['theirs', 'idle', 'shared']));
     await b.waitFor(new RegExp(`node "shared" is already run by another worker on redis://\\S+ \\(pid ${a.child.pid} on [^)]+\\)`), 30_000);
+    expect(a.out()).not.toContain('node shared given back');
     await writeFile(go, '');
     await a.waitFor(new RegExp(`job ${job} succeeded`), 30_000);
+    await a.waitFor(/\bnode shared given back to the team now that this worker's jobs there have ended \(removed from the nodes file\)\n/, 30_000);
     await b.waitFor(new RegExp(`${theirs} read again: added shared\\n`), 30_000);
     const raw = new Redis(url);
     try {
@@ -180,3 +184,31 @@ it.skipIf(!haveServer('redis-server'))('a worker on a shared queue gives back a 
     await redis.stop();
   }
 }, 150_000);
+
+it.skipIf(!haveServer('redis-server'))('a node removed while the shared queue is away is given back once it is back online, and said so', async () => {
+  let redis = await startRedis({ aof: true });
+  try {
+    const url = urlOf(redis);
+    const file = (names: string[]) => `nodes:\n${names.map((n) => `  ${n}: {type: local}\n`).join('')}probe: {interval: 1s}\n`;
+    const mine = await nodesFile(file(['kept', 'gone']));
+    const a = await worker(url, mine);
+    runs.push(a);
+    await redis.crash();
+    await a.waitFor(/queue offline: cannot reach /, 30_000);
+    await saveAsEditor(mine, file(['kept']));
+    await a.waitFor(new RegExp(`${mine} read again: removed gone `), 30_000);
+    expect(a.out()).not.toContain('given back');
+    redis = await startRedis({ aof: true, port: redis.port, dir: redis.dir });
+    await a.waitFor(/is back online\n/, 30_000);
+    await a.waitFor(/\bnode gone given back to the team now that the queue is back online \(removed from the nodes file\)\n/, 30_000);
+    const raw = new Redis(url);
+    try {
+      const names = await raw.hgetall('marteau:nodes');
+      expect([names.gone, names.kept]).toEqual([undefined, expect.any(String)]);
+    } finally {
+      raw.disconnect();
+    }
+  } finally {
+    await redis.stop();
+  }
+}, 90_000);

@@ -82,7 +82,7 @@ export abstract class EngineRuntime {
     this.watchdog = new Watchdog(lease ? { ttlMs: lease().ttlMs, lastBeat: () => lease().lastBeat } : undefined, (words) => this.log(undefined, words, 'warn'));
     const claimNames = options.run === 'all' ? this.queue.claimNodeNames?.bind(this.queue) : undefined;
     const release = claimNames && this.queue.releaseNodeNames?.bind(this.queue);
-    this.names = release && new NameRelease({ inPool: (n) => !!this.pool.node(n), busy: (n) => this.queue.nodeUse(n) > 0 || this.scheduler.passing, release });
+    this.names = release && new NameRelease({ inPool: (n) => !!this.pool.node(n), runs: (n) => this.queue.nodeUse(n) > 0, picking: () => this.scheduler.passing, release, said: (line) => this.log(undefined, line, 'info') });
     const reread = options.rereadNodes ? nodesReloader({ pool: () => this.pool, log: (line, level) => this.log(undefined, line, level), claimNames, names: this.names }) : undefined;
     this.pool = new NodePool(options.nodes, this.queue, options.executorFactory ?? defaultExecutorFactory, this.events, reread);
     this.scheduler = new Scheduler({
