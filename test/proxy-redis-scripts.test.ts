@@ -7,7 +7,7 @@ import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
 import { proxiesTo } from './helpers/with-proxy.js';
-import { client, cmd, inState, rawReplies } from './proxy-redis-real.js';
+import { client, cmd, inState, rawReplies, said } from './proxy-redis-real.js';
 
 const run = haveServer('redis-server');
 
@@ -51,13 +51,77 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
     ['GET', 'sc:k'],
   ];
 
+  // A library the proxy sees loaded (through it, on a connection of its own), and one it does not (loaded on the server directly).
+  const seenLibrary = [
+    '#!lua name=sclib',
+    "redis.register_function('scw', function(keys) return redis.call('SET', keys[1], 'v') end)",
+    "redis.register_function{function_name='scr', callback=function(keys) return redis.call('GET', keys[1]) end, flags={'no-writes'}}",
+    "redis.register_function{function_name='sco', callback=function(keys) return redis.call('SET', keys[1], 'v') end, flags={'allow-oom'}}",
+    "redis.register_function{\n  callback = function() return 1 end,\n  flags = { 'no-writes', \"allow-stale\" },\n  function_name = 'scs',\n}",
+    "redis.register_function{function_name='sce', callback=function(keys) return redis.call('GET', keys[1]) end, flags={}}",
+  ].join('\n');
+  const unseenLibrary = ['#!lua name=unseen', "redis.register_function('scu', function(keys) return redis.call('GET', keys[1]) end)"].join('\n');
+  const calls = ['scw', 'scr', 'sco', 'scs', 'sce', 'SCR', 'scu'].flatMap((f) => [['FCALL', f, '1', 'sc:k'], ['FCALL_RO', f, '1', 'sc:k']]);
+  const unseen = (i: number) => calls[i][1] === 'scu';
+  const callReplies = async (port: number) => rawReplies(port, calls.map((r) => cmd(...r)));
+  const shown = (replies: Buffer[]) => replies.map((r, i) => `${calls[i].join(' ')}: ${String(r)}`);
+  const refusal = (r: Buffer) => Buffer.from(said(r) === 'served' ? 'served' : 'refused');
+
+  it.each([['READONLY'], ['OOM'], ['MISCONF'], ['MASTERDOWN']])('100:error %s: FCALL and FCALL_RO of a function seen loaded answered as by its flags', async (kind) => {
+    const both = async (c: Redis) => {
+      await prepare(c);
+      await c.call('FUNCTION', 'LOAD', 'REPLACE', unseenLibrary);
+    };
+    const c = client(server.port);
+    await c.connect();
+    await both(c);
+    const served = await callReplies(server.port);
+    c.disconnect();
+    await inState(kind, async (real) => {
+      const direct = await callReplies(real.port);
+      // The server in that state reads the flags: READONLY, OOM, MISCONF refuse a function that may write, MASTERDOWN one not allow-stale.
+      expect(String(direct[2])).toMatch(kind === 'MASTERDOWN' ? /^-MASTERDOWN / : /^\$1\r\nv\r\n$/);
+      expect(String(direct[0])).toMatch(kind === 'MASTERDOWN' ? /^-READONLY / : new RegExp(`^-${kind} `));
+      // A function not seen is served at READONLY, OOM and MISCONF (it may be flagged no-writes), as by the server
+      // behind; refused at MASTERDOWN, READONLY or MASTERDOWN as FCALL or FCALL_RO names it (only its flags would say).
+      const want = shown(direct.map((r, i) => (!unseen(i) ? r : kind === 'MASTERDOWN' ? refusal(r) : served[i])));
+      const through = async (port: number) => shown((await callReplies(port)).map((r, i) => (unseen(i) && kind === 'MASTERDOWN' ? refusal(r) : r)));
+      await withProxy('', async (p) => {
+        const loader = client(p.port);
+        await loader.connect();
+        await loader.call('FUNCTION', 'LOAD', 'REPLACE', seenLibrary);
+        loader.disconnect();
+        await p.setMix({ error: { percent: 100, kind } });
+        expect(await through(p.port)).toEqual(want);
+        // ioredis, as an application calls them.
+        const app = client(p.port);
+        await app.connect();
+        if (kind === 'MASTERDOWN') expect(await app.fcall('scs', 0)).toBe(1);
+        else expect(await app.fcall('scr', 1, 'sc:k')).toBe('v');
+        await expect(app.fcall('scw', 1, 'sc:k')).rejects.toThrow(kind === 'OOM' ? /^OOM / : /^READONLY |^MISCONF /);
+        app.disconnect();
+      });
+    }, async (c) => {
+      await both(c);
+      await c.call('FUNCTION', 'LOAD', 'REPLACE', seenLibrary);
+    });
+  });
+
   it.each([['READONLY'], ['OOM'], ['MISCONF']])('100:error %s: EVAL and FCALL answered as by the server in that state', async (kind) => {
     const replies = async (port: number) => (await rawReplies(port, requests.map((r) => cmd(...r)))).map((r, i) => `${requests[i].join(' ')}: ${String(r)}`);
     await inState(kind, async (real) => {
       const want = await replies(real.port);
       expect(want).toHaveLength(requests.length);
       expect(want[0]).toMatch(new RegExp(`: -${kind} .* script: [0-9a-f]{40}, on @user_script:1\\.\\r\\n$`));
-      await withProxy({ error: { percent: 100, kind } }, async (p) => expect(await replies(p.port)).toEqual(want));
+      await withProxy('', async (p) => {
+        // The library through the proxy, which reads its functions' flags.
+        const loader = client(p.port);
+        await loader.connect();
+        await prepare(loader);
+        loader.disconnect();
+        await p.setMix({ error: { percent: 100, kind } });
+        expect(await replies(p.port)).toEqual(want);
+      });
     }, prepare);
   });
 });

@@ -87,7 +87,7 @@ export abstract class ConnectionIO {
     protected readonly clientReads?: ReusedReads,
   ) {
     this.protocol = core.protocol;
-    this.session = this.protocol.createSession();
+    this.session = this.protocol.createSession(core.shared);
     this.offsets = framesOffsets(this.session) ? this.session : undefined;
     this.id = core.nextConnectionId();
     client.setNoDelay(true);

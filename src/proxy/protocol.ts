@@ -152,7 +152,13 @@ export interface Protocol {
    */
   moreErrorKinds?: { admits(kind: string): boolean; text: string };
   defaultError: string;
-  createSession(): FramerSession;
+  /**
+   * What the sessions of one proxy share, made once per proxy: redis' functions seen loaded, for
+   * an FCALL on another connection than the FUNCTION LOAD's (a pool's).
+   */
+  sessionsShare?(): object;
+  /** `shared`: the proxy's sessionsShare(); a session made without one keeps its own. */
+  createSession(shared?: object): FramerSession;
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply;
   /**
    * A request's first segment (its whole head, for protocols that have one) with the address of

@@ -32,6 +32,8 @@ export interface ProxyStats {
 /** What a Connection needs from its proxy. */
 export interface ProxyCore {
   readonly protocol: Protocol;
+  /** What the protocol's sessions on this proxy share (Protocol.sessionsShare). */
+  readonly shared?: object;
   readonly info: ProxyInfo;
   readonly mix: Mix;
   /** Toxics in force, each a behavior entry with toxicity as its percent. */

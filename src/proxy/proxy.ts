@@ -31,6 +31,7 @@ export { DEFAULT_MAX_CONNECTIONS, type ProxyDeps, type ProxyEvent, type ProxyOpt
 
 export class Proxy extends EventEmitter implements ProxyCore {
   readonly protocol: Protocol;
+  shared?: object;
   readonly info: ProxyInfo;
   readonly random: Random;
   readonly pin: 'exchange' | 'connection';
@@ -83,6 +84,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
     super();
     this.protocol = protocols[options.protocol];
     if (!this.protocol) throw new Error(`unknown protocol "${options.protocol}"`);
+    this.shared = this.protocol.sessionsShare?.();
     if (options.tls || options.upstreamTls) this.tls = loadTls(options.tls, options.upstreamTls, options.tlsTerms);
     // A TLS socket reads through OpenSSL, into buffers of its own.
     this.readsReused = framesOffsets(this.protocol.createSession()) && !this.tls;
@@ -236,6 +238,8 @@ export class Proxy extends EventEmitter implements ProxyCore {
   /** Point the proxy at another server; open connections keep theirs. */
   setUpstream(upstream: string): void {
     [this.upstreamHost, this.upstreamPort] = splitHostPort(upstream);
+    // What the old server's sessions saw (redis' functions) is not the new one's.
+    this.shared = this.protocol.sessionsShare?.();
   }
 
   /** A snapshot: a copy that later traffic does not change. */

@@ -310,6 +310,49 @@ describe('redis errors', () => {
     expect(execRefused([['SETEX', 'k', '10', 'v']], true)).toBe(true);
   });
 
+  it('an FCALL is judged by the flags of the function a connection of the proxy saw loaded, once the server took it', () => {
+    const shared = redis.sessionsShare!();
+    const loader = redis.createSession(shared);
+    const caller = redis.createSession(shared);
+    let ordinal = 0;
+    // Whether a read-only replica refuses FCALL of `fn` (or MASTERDOWN says READONLY to it), asked on the caller's connection.
+    const refused = (fn: string, kind = 'READONLY', label = 'FCALL') => {
+      const request = B(cmd(label, fn, '0'));
+      caller.fromClient(request);
+      return redis.refuses!(kind, label, request, caller, ordinal++);
+    };
+    const said = (fn: string, label = 'FCALL') => redis.encodeError('MASTERDOWN', { label, request: B(cmd(label, fn, '0')), random: Math.random, session: caller, ordinal: 0 }).bytes.toString().split(' ')[0];
+    const lib = (name: string, ...fns: string[]) => [`#!lua name=${name}`, ...fns].join('\n');
+    const source = lib('one', "redis.register_function('fw', function() return 1 end)",
+      "redis.register_function{function_name='fr', callback=function() return 1 end, flags={'no-writes'}}",
+      "redis.register_function({callback=function() return 1 end, function_name=\"fo\", flags={\"allow-oom\"}})");
+    loader.fromClient(B(cmd('FUNCTION', 'LOAD', 'REPLACE', source)));
+    // Not seen yet (the server has not answered): served, as a function loaded before the proxy started.
+    expect(refused('fw')).toBe(false);
+    expect(said('fw')).toBe('-READONLY');
+    expect(said('fw', 'FCALL_RO')).toBe('-MASTERDOWN');
+    loader.fromServer(B('$3\r\none\r\n'));
+    expect([refused('fw'), refused('FR'), refused('fo'), refused('fo', 'OOM'), refused('fw', 'OOM'), refused('fr', 'MISCONF')]).toEqual([true, false, true, false, true, false]);
+    expect([refused('fw', 'READONLY', 'FCALL_RO'), refused('fr', 'READONLY', 'FCALL_RO'), refused('fr', 'MASTERDOWN')]).toEqual([true, false, true]);
+    expect([said('fw', 'FCALL_RO'), said('fr')]).toEqual(['-READONLY', '-MASTERDOWN']);
+    // A load the server refuses, or one withheld (an injected error), changes nothing; nor does one in a MULTI block.
+    loader.fromClient(B(cmd('FUNCTION', 'LOAD', 'REPLACE', lib('one', "redis.register_function{function_name='fw', callback=function() return 1 end, flags={'no-writes'}}"))));
+    loader.fromServer(B('-ERR Error compiling function\r\n'));
+    loader.fromClient(B(cmd('FUNCTION', 'LOAD', lib('two', "redis.register_function{function_name='fw2', callback=function() return 1 end, flags={'no-writes'}}")) + cmd('GET', 'k')));
+    loader.skipped!(2);
+    loader.fromServer(B('$-1\r\n'));
+    loader.fromClient(B(cmd('MULTI') + cmd('FUNCTION', 'LOAD', lib('three', "redis.register_function('fw3', function() return 1 end)")) + cmd('EXEC')));
+    loader.fromServer(B('+OK\r\n+QUEUED\r\n*1\r\n$5\r\nthree\r\n'));
+    expect([refused('fw'), said('fw2'), refused('fw3')]).toEqual([true, '-READONLY', false]);
+    // DELETE forgets a library's functions, FLUSH all.
+    loader.fromClient(B(cmd('FUNCTION', 'LOAD', lib('two', "redis.register_function('fw2', function() return 1 end)")) + cmd('FUNCTION', 'DELETE', 'one')));
+    loader.fromServer(B('$3\r\ntwo\r\n+OK\r\n'));
+    expect([refused('fw'), refused('fw2')]).toEqual([false, true]);
+    loader.fromClient(B(cmd('FUNCTION', 'FLUSH', 'ASYNC')));
+    loader.fromServer(B('+OK\r\n'));
+    expect(refused('fw2')).toBe(false);
+  });
+
   it('encodes every kind as a RESP error line, none fatal, LOADING by default', () => {
     expect(redis.defaultError).toBe('LOADING');
     expect(redis.framesReplies).toBe(true);

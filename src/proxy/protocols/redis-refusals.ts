@@ -8,6 +8,7 @@
  */
 import { arityFits, COMMAND_FLAGS } from './redis-commands.js';
 import { evalRefusal, SCRIPT_KINDS } from './redis-scripts.js';
+import { FUNCTION_KINDS, functionRefused, functionWrites, type FunctionsSeen } from './redis-functions.js';
 import { EMPTY, inlineWords, LF, lengthLine, STAR, wordAt } from './redis-resp.js';
 
 /**
@@ -17,18 +18,17 @@ import { EMPTY, inlineWords, LF, lengthLine, STAR, wordAt } from './redis-resp.j
  */
 const RULES: Record<string, (flags: string, name: string, request: Buffer) => boolean> = {
   LOADING: (f) => !f.includes('l'),
-  // A function is a write unless flagged no-writes, which the proxy cannot see (EVAL: evalRefusal).
-  READONLY: (f, name) => f.includes('w') || name === 'FCALL',
-  // And it takes memory unless flagged no-writes or allow-oom.
-  OOM: (f, name) => f.includes('o') || name === 'FCALL',
+  // EVAL: evalRefusal; FCALL and FCALL_RO: functionRefused, by the function's flags.
+  READONLY: (f) => f.includes('w'),
+  OOM: (f) => f.includes('o'),
   // The kind stands for an EVAL script: FUNCTION STATS and FUNCTION KILL, which processCommand
   // lets through (allow_busy), answer BUSY themselves while one runs.
   BUSY: (f, name) => !f.includes('b') || name === 'FUNCTION|STATS' || name === 'FUNCTION|KILL',
   // A script without a shebang (what clients send) is checked as it starts, whatever EVAL's flag
-  // stale says; a function's flags are its own (FCALL: a write by default, so READONLY first).
+  // stale says; a function's flags are its own (redis-functions.ts).
   MASTERDOWN: (f, name) => !f.includes('s') || SCRIPTS.has(name),
   // stop-writes-on-bgsave-error refuses writes, and PING (so that a monitor sees it).
-  MISCONF: (f, name) => f.includes('w') || name === 'PING' || name === 'FCALL',
+  MISCONF: (f, name) => f.includes('w') || name === 'PING',
   // HELLO (no_auth) answers NOAUTH itself unless it authenticates (HELLO 3 AUTH user pass).
   NOAUTH: (f, name, request) => !f.includes('a') || (name === 'HELLO' && wordOf(request, 2) !== 'AUTH' && wordOf(request, 4) !== 'AUTH'),
   // A cluster answers for the slots of the keys a command names: one without keys it serves itself.
@@ -54,9 +54,10 @@ const CONTAINERS = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('
  * error, may still meet it). EXEC: refusesExec, for the block the session kept, or none.
  * `queued`: the request is queued in a MULTI block, where a redis over maxmemory refuses any
  * command but QUIT (queueing takes memory; EXEC, DISCARD and RESET end the block), and a script
- * is refused only by its shebang. An EVAL's script is read for its writes (redis-scripts.ts).
+ * is refused only by its shebang. An EVAL's script is read for its writes (redis-scripts.ts), an
+ * FCALL's function judged by the flags `functions` saw it loaded with (redis-functions.ts).
  */
-export function refuses(kind: string, label: string | undefined, request: Buffer, queued = false): boolean {
+export function refuses(kind: string, label: string | undefined, request: Buffer, queued = false, functions?: FunctionsSeen): boolean {
   if (kind === 'NOSCRIPT') return (label === 'EVALSHA' || label === 'EVALSHA_RO') && arityFits(label, argcOf(request));
   const rule = RULES[kind];
   if (rule === undefined || label === undefined || label === 'EXEC') return true;
@@ -71,6 +72,7 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
   if (flags === undefined || !arityFits(name, argcOf(request))) return false;
   if (queued && kind === 'OOM') return label !== 'QUIT';
   if (name === 'EVAL' && SCRIPT_KINDS.has(kind)) return evalRefusal(kind, request, queued) !== undefined;
+  if ((name === 'FCALL' || name === 'FCALL_RO') && FUNCTION_KINDS.has(kind)) return functionRefused(kind, functions?.flagsOf(request));
   return rule(flags, name, request);
 }
 
@@ -103,14 +105,16 @@ export function refusesExec(kind: string, queued: readonly string[], failed = fa
 /**
  * The kind a refusal of `label` is said with. A replica whose master is down is read-only unless
  * told otherwise (replica-read-only yes), and processCommand refuses writes READONLY before it
- * looks at the link: MASTERDOWN says READONLY to a write, a function call (FCALL: one without
- * no-writes), and the EXEC of a block that `queued` one.
+ * looks at the link: MASTERDOWN says READONLY to a write, a call of a function without no-writes
+ * (as `functions` saw it; one not seen: FCALL's, not FCALL_RO's), and the EXEC of a block that `queued` one.
  */
-export function saidAs(kind: string, label: string | undefined, request: Buffer, queued?: readonly string[]): string {
+export function saidAs(kind: string, label: string | undefined, request: Buffer, queued?: readonly string[], functions?: FunctionsSeen): string {
   if (kind !== 'MASTERDOWN' || label === undefined) return kind;
   const writes = queued !== undefined
     ? queued.some((l) => !CONTAINERS.has(l) && COMMAND_FLAGS[l]?.includes('w'))
-    : label === 'FCALL' || (COMMAND_FLAGS[CONTAINERS.has(label) ? `${label}|${wordOf(request, 1)}` : label] ?? '').includes('w');
+    : label === 'FCALL' || label === 'FCALL_RO'
+      ? functionWrites(label, functions?.flagsOf(request))
+      : (COMMAND_FLAGS[CONTAINERS.has(label) ? `${label}|${wordOf(request, 1)}` : label] ?? '').includes('w');
   return writes ? 'READONLY' : kind;
 }
 

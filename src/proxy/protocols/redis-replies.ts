@@ -136,10 +136,14 @@ export abstract class RedisReplies extends OffsetSession {
           const after = this.pending.headTag;
           const ordinal = this.pending.headOrdinal;
           this.pending.shift();
-          if (after === After.ReplyThenRaw && !(this.failed && this.refusedSwitch(ordinal))) {
-            this.sRaw = true;
-            if (pos < n) out.push(pos, n, WHOLE | PASS);
-            return out;
+          // RawNow never gets here (no reply): the others are ReplyThenRaw and Functions.
+          if (after !== After.Normal) {
+            if (after === After.Functions) this.functionsReplied(ordinal, !this.failed);
+            else if (!(this.failed && this.refusedSwitch(ordinal))) {
+              this.sRaw = true;
+              if (pos < n) out.push(pos, n, WHOLE | PASS);
+              return out;
+            }
           }
         }
       }
@@ -170,6 +174,9 @@ export abstract class RedisReplies extends OffsetSession {
    */
   protected abstract refusedSwitch(ordinal: number): boolean;
 
+  /** Request `ordinal`, a FUNCTION LOAD, DELETE or FLUSH, was answered by the server (`taken`: not with an error), or withheld. */
+  protected abstract functionsReplied(ordinal: number, taken: boolean): void;
+
   /** Request `ordinal`, a SUBSCRIBE, is answered by an injected error: it switches nothing (skipped drops it then). */
   protected replyNormally(ordinal: number): void {
     const i = this.pending.indexOf(ordinal);
@@ -179,7 +186,9 @@ export abstract class RedisReplies extends OffsetSession {
   skipped(ordinal: number): void {
     const i = this.pending.indexOf(ordinal);
     if (i < 0) return;
-    if (this.pending.tagAt(i) === After.Normal) this.pending.remove(i);
+    const tag = this.pending.tagAt(i);
+    if (tag === After.Functions) this.functionsReplied(ordinal, false);
+    if (tag === After.Normal || tag === After.Functions) this.pending.remove(i);
     // The server never saw the SUBSCRIBE: no reply will come, but the client side already
     // passes through, so the server side must too once earlier replies are done.
     else this.pending.setTag(i, After.RawNow);

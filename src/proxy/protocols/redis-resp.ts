@@ -31,6 +31,8 @@ export const enum After {
   ReplyThenRaw,
   /** No framed reply: everything from the server passes through from here on. */
   RawNow,
+  /** One reply, which says whether the server took a FUNCTION LOAD, DELETE or FLUSH (redis-functions.ts). */
+  Functions,
 }
 
 export const SWITCH_AFTER_REPLY = new Set(['SUBSCRIBE', 'PSUBSCRIBE', 'SSUBSCRIBE', 'MONITOR']);

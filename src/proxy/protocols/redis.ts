@@ -44,6 +44,7 @@ import { arityFits } from './redis-commands.js';
 import { RedisReplies } from './redis-replies.js';
 import { MultiBlocks, TRANSACTION_COMMANDS } from './redis-multi.js';
 import { ScriptKills } from './redis-kill.js';
+import { functionsChange, FunctionsSeen } from './redis-functions.js';
 import {
   After,
   DOLLAR,
@@ -66,6 +67,12 @@ const NO_BLOCK: readonly string[] = [];
 
 /** A session's request side, on top of its reply side (redis-replies.ts). */
 class RedisSession extends RedisReplies implements FramerSession {
+  /** `functions`: those the proxy's connections saw loaded, shared with them. */
+  constructor(private readonly functions: FunctionsSeen) {
+    super();
+  }
+
+
   // ---- client side
   private readonly cTail = new Tail();
   private readonly cFrames = new Frames();
@@ -102,6 +109,8 @@ class RedisSession extends RedisReplies implements FramerSession {
   private ordinaryLabel = '';
   private readonly multi = new MultiBlocks();
   private readonly kills = new ScriptKills();
+  /** The FUNCTION LOAD, DELETE and FLUSH requests waiting for their replies, by ordinal, and what each changes. */
+  private readonly functionChanges = new Map<number, (seen: FunctionsSeen) => void>();
   /** parseHead's answer, reused: nothing keeps it past the request it describes. */
   private readonly head: Head = { end: 0, count: 0, args: [0, 0, 0, 0, 0, 0], argc: 0, argsLeft: 0, bulkLeft: 0 };
 
@@ -133,7 +142,7 @@ class RedisSession extends RedisReplies implements FramerSession {
             pos = head.end;
             continue;
           }
-          this.beginRequest(buf, head.args, head.argc, head.count);
+          this.beginRequest(buf, pos, head.args, head.argc, head.count);
           pos = head.end;
           this.argsLeft = head.argsLeft;
           this.bulkLeft = head.bulkLeft;
@@ -154,7 +163,7 @@ class RedisSession extends RedisReplies implements FramerSession {
           if (argc === 0) {
             out.push(pos, end, WHOLE | PASS);
           } else {
-            this.beginRequest(buf, words, argc, argc < 2 * HEAD_ARGS ? argc / 2 : -1);
+            this.beginRequest(buf, pos, words, argc, argc < 2 * HEAD_ARGS ? argc / 2 : -1);
             this.emitRequest(out, pos, end, true);
           }
           pos = end;
@@ -242,10 +251,10 @@ class RedisSession extends RedisReplies implements FramerSession {
   }
 
   /**
-   * Name the request from its first `argc / 2` words, decide what its reply looks like, queue
-   * it. `count`: its words, all of them (-1: not known).
+   * Name the request at `start` from its first `argc / 2` words, decide what its reply looks
+   * like, queue it. `count`: its words, all of them (-1: not known).
    */
-  private beginRequest(buf: Buffer, words: readonly number[], argc: number, count: number): void {
+  private beginRequest(buf: Buffer, start: number, words: readonly number[], argc: number, count: number): void {
     const label = labelOf(buf, words[0], words[1]);
     let after = After.Normal;
     let mustForward = false;
@@ -259,9 +268,17 @@ class RedisSession extends RedisReplies implements FramerSession {
       } else if (label === 'UNWATCH') mustForward = true;
       else if (label === 'SCRIPT' || label === 'FUNCTION') {
         // Not ordinary: a kill's answer may be the session's (redis-kill.ts).
-        if (count === 2 && argc >= 4 && labelOf(buf, words[2], words[3]) === 'KILL') {
+        const sub = argc >= 4 ? labelOf(buf, words[2], words[3]) : '';
+        if (count === 2 && sub === 'KILL') {
           this.kills.framed(this.nextOrdinal, label === 'FUNCTION');
           mustForward = true;
+        } else if (label === 'FUNCTION' && !this.multi.collecting) {
+          // Its reply says whether the server took it (redis-functions.ts); one queued in a block is not read.
+          const change = functionsChange(buf.subarray(start), sub, count);
+          if (change !== undefined) {
+            this.functionChanges.set(this.nextOrdinal, change);
+            after = After.Functions;
+          }
         }
       } else if (label !== 'CLIENT') this.ordinaryLabel = label;
       else if (argc >= 6) {
@@ -300,6 +317,12 @@ class RedisSession extends RedisReplies implements FramerSession {
     this.replyNormally(ordinal);
   }
 
+  protected functionsReplied(ordinal: number, taken: boolean): void {
+    const change = this.functionChanges.get(ordinal);
+    this.functionChanges.delete(ordinal);
+    if (taken) change?.(this.functions);
+  }
+
   protected refusedSwitch(ordinal: number): boolean {
     // The client's bytes after it already pass through (taken as subscribed): so must the server's.
     if (ordinal !== this.switchAt) return false;
@@ -318,7 +341,7 @@ class RedisSession extends RedisReplies implements FramerSession {
   /** Whether a real redis in the state `kind` stands for refuses request `ordinal` (Protocol.refuses). */
   refuses(kind: string, label: string | undefined, request: Buffer, ordinal: number): boolean {
     if (label === 'EXEC') return refusesExec(kind, this.multi.execQueued(ordinal) ?? NO_BLOCK, this.multi.execFailed(ordinal));
-    return refuses(kind, label, request, (kind === 'OOM' || label === 'EVAL') && this.multi.queued(ordinal));
+    return refuses(kind, label, request, (kind === 'OOM' || label === 'EVAL') && this.multi.queued(ordinal), this.functions);
   }
 
   /**
@@ -327,7 +350,7 @@ class RedisSession extends RedisReplies implements FramerSession {
    */
   errorReply(kind: string, ctx: ErrorReplyContext, ordinal: number): ErrorReply {
     const { label, request } = ctx;
-    const said = kind === 'MASTERDOWN' ? saidAs(kind, label, request, label === 'EXEC' ? this.multi.execQueued(ordinal) : undefined) : kind;
+    const said = kind === 'MASTERDOWN' ? saidAs(kind, label, request, label === 'EXEC' ? this.multi.execQueued(ordinal) : undefined, this.functions) : kind;
     if (said === 'BUSY') this.kills.busy(ordinal);
     return encodeError(said, ctx, label === 'EVAL' && this.multi.queued(ordinal));
   }
@@ -346,7 +369,8 @@ export const redis: Protocol = {
   framesReplies: true,
   errorKinds,
   defaultError: 'LOADING',
-  createSession: () => new RedisSession(),
+  sessionsShare: () => new FunctionsSeen(),
+  createSession: (shared) => new RedisSession(shared instanceof FunctionsSeen ? shared : new FunctionsSeen()),
   encodeError: (kind, ctx) => (ctx.session instanceof RedisSession && ctx.ordinal !== undefined ? ctx.session.errorReply(kind, ctx, ctx.ordinal) : encodeError(kind, ctx)),
   standIn: (_request, _whole, session, ordinal) => (session instanceof RedisSession ? session.standIn(ordinal) : undefined),
   refuses: (kind, label, request, session, ordinal) =>

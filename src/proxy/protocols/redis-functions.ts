@@ -1,0 +1,121 @@
+/**
+ * What an FCALL or FCALL_RO meets at READONLY, MISCONF, OOM and MASTERDOWN, by the flags of the
+ * function it calls. redis-server 7.0 reads a function's flags before it runs it
+ * (fcallGetCommandFlags, then processCommand, also as it queues it in a MULTI block): one
+ * without `no-writes` is a write (refused by a read-only replica, READONLY even when its master
+ * is down, and with stop-writes-on-bgsave-error), one without `no-writes` or `allow-oom` takes
+ * memory, one without `allow-stale` is refused by a replica whose master is down. FCALL_RO is
+ * judged the same way (its own 'write flag using *_ro' error comes after those checks).
+ *
+ * The FCALL names the function only: its flags are in the library that declared it, which the
+ * proxy reads as it passes (FUNCTION LOAD; DELETE and FLUSH forget), once the server has taken
+ * it, for every connection of the proxy (FunctionsSeen). A function it has not seen loaded
+ * (before the proxy started, through another route, a library whose source came in pieces or
+ * in a MULTI block) is served at READONLY, MISCONF and OOM: a function called by FCALL may well
+ * be flagged no-writes (what a replica runs), and a client told READONLY for it would take the
+ * server for a replica it is not; a missed write is the lesser harm. FCALL_RO is what clients
+ * send for a no-writes function, served likewise (of a function that writes, the server behind
+ * refuses it too). At MASTERDOWN an unseen function is refused as before: only one flagged
+ * allow-stale runs there.
+ */
+import { STAR, wordAt } from './redis-resp.js';
+
+/** The kinds a function's flags decide. */
+export const FUNCTION_KINDS = new Set(['READONLY', 'MISCONF', 'OOM', 'MASTERDOWN']);
+
+/** A library as its source declares it: its name, and each function's flags (n no-writes, o allow-oom, s allow-stale). */
+export interface Library {
+  name: string;
+  functions: Map<string, string>;
+}
+
+/** The functions a proxy saw loaded, shared by its connections (a pool loads on one and calls on another). */
+export class FunctionsSeen {
+  /** Function names upper case (redis finds them whatever their case), and their flags. */
+  private readonly flags = new Map<string, string>();
+  /** Library names (their case is theirs) and the functions each declared. */
+  private readonly libraries = new Map<string, readonly string[]>();
+
+  loaded(lib: Library): void {
+    this.deleted(lib.name);
+    for (const [name, flags] of lib.functions) this.flags.set(name, flags);
+    this.libraries.set(lib.name, [...lib.functions.keys()]);
+  }
+
+  deleted(library: string): void {
+    for (const name of this.libraries.get(library) ?? []) this.flags.delete(name);
+    this.libraries.delete(library);
+  }
+
+  flushed(): void {
+    this.flags.clear();
+    this.libraries.clear();
+  }
+
+  /** The flags of the function FCALL `request` (its first segment) calls; undefined when not seen loaded. */
+  flagsOf(request: Buffer): string | undefined {
+    const at = request[0] === STAR ? wordAt(request, 1) : undefined;
+    return at && this.flags.get(request.toString('latin1', at[0], at[1]).toUpperCase());
+  }
+}
+
+/** Whether a redis in the state `kind` (FUNCTION_KINDS) refuses a function of flags `flags` (undefined: not seen). */
+export function functionRefused(kind: string, flags: string | undefined): boolean {
+  if (flags === undefined) return kind === 'MASTERDOWN';
+  if (kind === 'MASTERDOWN') return !(flags.includes('n') && flags.includes('s'));
+  return !flags.includes('n') && !(kind === 'OOM' && flags.includes('o'));
+}
+
+/** Whether a function of flags `flags` is a write (undefined: not seen; `label`'s FCALL is taken for one, FCALL_RO not). */
+export function functionWrites(label: string, flags: string | undefined): boolean {
+  return flags === undefined ? label === 'FCALL' : !flags.includes('n');
+}
+
+const SHEBANG = /^#!\w+[^\n]*?\bname=(\S+)/;
+const REGISTER = /redis\s*\.\s*register_function\s*(?:\(\s*(['"])([^'"\s]+)\1|\(?\s*\{)/g;
+const NAMED = /\bfunction_name\s*=\s*(['"])([^'"\s]+)\1/;
+const FLAGS = /\bflags\s*=\s*\{([^}]*)\}/;
+const FLAG_LETTERS: Record<string, string> = { 'no-writes': 'n', 'allow-oom': 'o', 'allow-stale': 's' };
+
+/**
+ * The library a FUNCTION LOAD's `source` declares: `redis.register_function('f', cb)` has no
+ * flags, `redis.register_function{function_name='f', callback=cb, flags={'no-writes'}}` those
+ * listed (read up to the next registration). A registration whose name is not a literal is left
+ * out (not seen). Undefined without a shebang naming the library (the server refuses it).
+ */
+export function readLibrary(source: string): Library | undefined {
+  const name = SHEBANG.exec(source)?.[1];
+  if (name === undefined) return undefined;
+  const functions = new Map<string, string>();
+  const calls = [...source.matchAll(REGISTER)];
+  calls.forEach((m, i) => {
+    if (m[2] !== undefined) {
+      functions.set(m[2].toUpperCase(), '');
+      return;
+    }
+    const table = source.slice(m.index! + m[0].length, calls[i + 1]?.index ?? source.length);
+    const fn = NAMED.exec(table)?.[2];
+    if (fn === undefined) return;
+    const listed = FLAGS.exec(table)?.[1] ?? '';
+    let flags = '';
+    for (const f of listed.matchAll(/(['"])([\w-]+)\1/g)) flags += FLAG_LETTERS[f[2]] ?? '';
+    functions.set(fn.toUpperCase(), flags);
+  });
+  return { name, functions };
+}
+
+/**
+ * What a FUNCTION `sub` request changes in the functions seen once the server takes it: LOAD
+ * (its source the last of its `count` words), DELETE, FLUSH. `request` begins with the request
+ * and holds what of it has come: a source not all there is not read (its functions not seen).
+ */
+export function functionsChange(request: Buffer, sub: string, count: number): ((seen: FunctionsSeen) => void) | undefined {
+  if (sub === 'FLUSH') return (seen) => seen.flushed();
+  // An inline LOAD's source would be read without its escapes: left unread.
+  const at = count === 3 || (count === 4 && request[0] === STAR) ? wordAt(request, count - 1) : undefined;
+  if (at === undefined) return undefined;
+  const word = request.toString('latin1', at[0], at[1]);
+  if (sub === 'DELETE') return count === 3 ? (seen) => seen.deleted(word) : undefined;
+  const lib = sub === 'LOAD' && request[0] === STAR ? readLibrary(word) : undefined;
+  return lib && ((seen) => seen.loaded(lib));
+}
