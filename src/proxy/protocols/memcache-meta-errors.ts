@@ -9,8 +9,8 @@
  *   answered with an error even with q, and nothing else: its reply is certain.
  * - an error the cache's state makes (RUNTIME): an ms too large for -I or with memory full under
  *   -M, or its data not ending in CRLF; an ma on a value that is not a number, or needing memory
- *   there is none of. md never; mg only for "SERVER_ERROR refcount overflow during fetch", which
- *   takes some 60000 references held at once to one item: left out, as a client would leave it.
+ *   there is none of; an mg on an item held by some 60000 references at once (REFCOUNT_OVERFLOW:
+ *   replies queued to clients that do not read them; a classic get reads it as a miss). md never.
  *   An ms whose chunked item runs out of memory as it is read ("SERVER_ERROR Out of memory during
  *   read") is silent with q, as memcached squelches it.
  * Classic commands sharing those texts (set and the like, incr and decr) have them too.
@@ -28,8 +28,12 @@ const MAX_OPAQUE = 32;
 const STORE_ERRORS = ['SERVER_ERROR object too large for cache', 'SERVER_ERROR out of memory storing object', 'CLIENT_ERROR bad data chunk'];
 const ARITH_ERRORS = ['CLIENT_ERROR cannot increment or decrement non-numeric value', 'SERVER_ERROR out of memory'];
 
+/** process_mget_command's, with or without q, when limited_get finds over 60000 references to the item. */
+export const REFCOUNT_OVERFLOW = 'SERVER_ERROR refcount overflow during fetch';
+
 /** The error lines a command the server does not refuse may still get, by its label. */
 const RUNTIME: Record<string, readonly string[]> = {
+  mg: [REFCOUNT_OVERFLOW],
   ms: STORE_ERRORS,
   ma: [...ARITH_ERRORS, 'SERVER_ERROR Out of memory allocating new item'],
   set: STORE_ERRORS,

@@ -12,13 +12,16 @@
  * b for a base64 key). An error line has none of them: which request it is for, what each could
  * be refused for says (memcache-meta-errors.ts).
  */
+import { FramingError } from '../protocol.js';
 import { type Command, type MetaFlags, startsWith, words } from './memcache-lines.js';
-import { runtimeErrors } from './memcache-meta-errors.js';
+import { REFCOUNT_OVERFLOW, runtimeErrors } from './memcache-meta-errors.js';
 import type { Quiet } from './memcache-quiet.js';
 
 export interface QuietMeta extends Quiet {
   label: string;
   meta: MetaFlags;
+  /** An error line a command without q sent behind it while it waited may get too (sharedLater). */
+  shares?: string;
 }
 
 /** The flags `m` asked for that a reply answers among `kept`, in its order. */
@@ -63,11 +66,16 @@ function isErrorLine(buf: Buffer, s: number, e: number): boolean {
  * unknown command, a classic get's) passes them all by, to the request without q it is for. Of
  * two quiet ones that may both get it (two ms q, memory full) the older takes it, as a client
  * reading them would: which of the two, nothing on the wire says, and either way the replies after
- * find their requests, the other quiet one's none.
+ * find their requests, the other quiet one's none. Not so the line `q` shares with a command
+ * without q sent behind it (sharedLater): a FramingError.
  */
 export function answersQuiet(buf: Buffer, s: number, e: number, q: QuietMeta): boolean {
   if (q.meta.refused !== undefined) return true;
-  if (isErrorLine(buf, s, e)) return runtimeErrors(q.label).includes(buf.toString('latin1', s, e));
+  if (isErrorLine(buf, s, e)) {
+    const line = buf.toString('latin1', s, e);
+    if (line === q.shares) throw new FramingError(`memcache: "${line}" is ${q.label} ... q's or a command's sent behind it; not framed`);
+    return runtimeErrors(q.label).includes(line);
+  }
   const w = words(buf, s, e);
   let letters = '';
   let opaque: string | undefined;
@@ -95,7 +103,7 @@ export function confusable(cmd: Command, q: QuietMeta): string | undefined {
   const errs = runtimeErrors(q.label);
   // A storage line memcached refuses (no data block), or an incr or decr line, gets its
   // CLIENT_ERROR or ERROR before the cache is looked at: a line no quiet one takes.
-  const both = errs.length > 0 && !cmd.refused ? runtimeErrors(cmd.label).find((x) => errs.includes(x)) : undefined;
+  const both = errs.length > 0 && !cmd.refused ? runtimeErrors(cmd.label).find((x) => x !== REFCOUNT_OVERFLOW && errs.includes(x)) : undefined;
   if (both !== undefined) return `both may get "${both}", which says neither opaque nor key`;
   const m = cmd.meta;
   if (m === undefined) return undefined;
@@ -106,4 +114,17 @@ export function confusable(cmd: Command, q: QuietMeta): string | undefined {
   // silent); only the reply after it would tell, and that one comes once the client has had the
   // first: a client waiting for it sends nothing more, so it cannot be held back to see.
   return `both may answer "${same.trimEnd()}", with no opaque or key to tell them apart`;
+}
+
+/**
+ * The error line `cmd`, a command without `q` sent behind `q` still waiting, and `q` may both
+ * get, and that is told only when it comes: an mg's refcount overflow behind an mg q. Which of
+ * them it is for nothing says (the quiet one hit the item, or missed another and the other one
+ * met it), but it takes some 60000 replies queued to clients that do not read them: falling back
+ * at the request, as for a set behind an ms q, would stop chaos on every mg behind an mg q for
+ * an error most connections never see. So the quiet one is marked (QuietMeta.shares), and the
+ * line, should it come for it, throws a FramingError there (answersQuiet).
+ */
+export function sharedLater(cmd: Command, q: QuietMeta): string | undefined {
+  return cmd.label === 'mg' && q.label === 'mg' && q.meta.refused === undefined ? REFCOUNT_OVERFLOW : undefined;
 }

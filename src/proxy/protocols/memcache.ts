@@ -39,13 +39,14 @@
  *   mg v q, neither with O or k, both hits "VA <size>"; an error line both may get: a set it
  *   takes behind an ms q, both out of memory when memcached is, an incr it takes behind an ma q
  *   on a string) throws a FramingError: which of them a reply is for would be a guess, and a
- *   wrong one would shift every reply after;
+ *   wrong one would shift every reply after; so does mg's refcount overflow for an mg q with an
+ *   mg without q sent behind it, when it comes (memcache-meta.ts, sharedLater);
  * - `watch` is a request whose reply is its OK line; after it the connection passes through (a
  *   log stream follows).
  */
 import { BinarySession, binaryError, isBinaryRequest, REQUEST_MAGIC } from './memcache-binary.js';
 import { isTerminator, parseCommand, Reply, sizeWord, startsWith, type Command } from './memcache-lines.js';
-import { answersQuiet, confusable, type QuietMeta } from './memcache-meta.js';
+import { answersQuiet, confusable, sharedLater, type QuietMeta } from './memcache-meta.js';
 import { END, Frames, NO_REPLY, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { findLF } from './find-lf.js';
 import { MemcacheSessionBase } from './memcache-session.js';
@@ -147,6 +148,7 @@ class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
     for (const q of this.quiet.waiting()) {
       const why = confusable(cmd, q);
       if (why !== undefined) throw new FramingError(`memcache: ${cmd.label} after ${q.label} ... q: ${why}; not framed`);
+      q.shares ??= sharedLater(cmd, q);
     }
   }
 
