@@ -372,6 +372,42 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     });
   });
 
+  // A COMMIT described first, its Execute in a later read: a real one that fails (here on a
+  // deferred unique constraint) rolls the block back, and its ReadyForQuery says idle. The proxy
+  // aborted the block instead: 'E', and the client's next statement got 25P02.
+  it('an error on a COMMIT whose Execute comes in a later read ends the block, as a failing COMMIT does', async () => {
+    const scenario = async (side: Side) => {
+      const c = await messageClient(side.port);
+      const out: string[] = [];
+      const read = async (type: string, ...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until(type))); };
+      try {
+        await read('Z', simple('CREATE TABLE later_commit (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)'));
+        for (const name of ['c1', '']) {
+          await read('Z', simple(`BEGIN; INSERT INTO later_commit VALUES (1), (${side.sql('1', '2')})`));
+          await side.arm({ error: { percent: 100, kind: '40001' } });
+          await read('n', parse('COMMIT', name), msg('D', Buffer.from(`S${name}\0`)), flush());
+          await read('n', bind(name), msg('D', Buffer.from('P\0')), flush());
+          await read('Z', execute(), sync());
+          await side.disarm();
+          // Outside a block, nothing of it kept: no row.
+          await read('Z', simple('SELECT count(*) FROM later_commit HAVING count(*) > 0'));
+        }
+        await read('Z', simple('DROP TABLE later_commit'));
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    await withProxy(async (p) => {
+      const direct = await scenario(directSide());
+      const round = ['C C ZT', '1 t n', '2 n', 'E ZI', 'T C ZI'];
+      expect(direct).toEqual(['C ZI', ...round, ...round, 'C ZI']);
+      expect(await scenario(proxySide(p))).toEqual(direct);
+      expect(p.stats().behaviors.error).toBe(2);
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
+
   // A first read cut amid its Describe: the rest of it would go nowhere, unanswered, and a client
   // waiting for the description after its Flush would wait for ever. Its error comes at once.
   it('an error on a request whose first read ends amid a Describe comes at once', async () => {

@@ -32,6 +32,7 @@
  * the client gets their CloseCompletes before the error.
  */
 import { int32BE } from './length-prefixed.js';
+import { parsesCommit } from './postgres-commit.js';
 
 const T = (c: string): number => c.charCodeAt(0);
 const Q = T('Q'), PARSE = T('P'), BIND = T('B'), CLOSE = T('C'), DESCRIBE = T('D'), EXECUTE = T('E'), FLUSH = T('H');
@@ -85,6 +86,8 @@ const PASSING = new WeakSet<Buffer>();
 
 /** Those of them whose request's error waits for its Execute, in a later read (ranLater). */
 const LATER = new WeakSet<Buffer>();
+/** Of those, the COMMITs in a block, whose Execute's stand-in rolls it back (ranLater). */
+const ROLLS_BACK = new WeakSet<Buffer>();
 
 /** Whether the server's reply to `standIn`, up to its error or its ReadyForQuery, goes to the client. */
 export function passesReply(standIn: Buffer | undefined): boolean {
@@ -102,6 +105,11 @@ export function failsInPlace(standIn: Buffer | undefined): boolean {
 /** Whether `standIn` was sent for a request whose error waits for its Execute (ranLater). */
 export function runsLater(standIn: Buffer | undefined): boolean {
   return standIn !== undefined && LATER.has(standIn);
+}
+
+/** Whether `standIn` was sent for a COMMIT in a block whose error waits for its Execute (ranLater). */
+export function rollsBackLater(standIn: Buffer | undefined): boolean {
+  return standIn !== undefined && ROLLS_BACK.has(standIn);
 }
 
 /** The whole Close messages `request` begins with: how many, and where they end. */
@@ -148,7 +156,7 @@ export function abortStandIn(request: Buffer, txStatus: number, unsure = false, 
   const closes = leadingCloses(request);
   const abort = txStatus === IN_BLOCK || unsure;
   if (!whole && (txStatus === IDLE || txStatus === IN_BLOCK) && !unsure) {
-    const later = ranLater(request, closes.end);
+    const later = ranLater(request, closes.end, txStatus === IN_BLOCK);
     if (later !== undefined) return later;
   }
   if (closes.count > 0) return closedFirst(request, closes.end, abort);
@@ -213,12 +221,13 @@ function ranFirst(request: Buffer, execute: number, abort: boolean): Buffer {
  * a statement runs, so a real one comes at that Execute, after the server has parsed and
  * described it (and bound it). The first read goes to the server as it is, its replies to the
  * client, and so does what follows up to the Execute, in whose place goes a Parse that fails
- * (postgres-later.ts). Not where the requests in flight leave the block unsure, nor in a failed
+ * (postgres-later.ts); for a COMMIT in a block (`inBlock`), a ROLLBACK, as a failing COMMIT ends
+ * the block. Not where the requests in flight leave the block unsure, nor in a failed
  * block. Undefined when the first read holds an Execute or a message of another type, or ends
  * amid a message: a Describe cut there would go unanswered, and a client waiting for its
  * description would wait for ever.
  */
-function ranLater(request: Buffer, closesEnd: number): Buffer | undefined {
+function ranLater(request: Buffer, closesEnd: number, inBlock: boolean): Buffer | undefined {
   if (request[closesEnd] !== PARSE) return undefined;
   let pos = 0;
   while (pos + 5 <= request.length) {
@@ -233,5 +242,6 @@ function ranLater(request: Buffer, closesEnd: number): Buffer | undefined {
   MADE.add(standIn);
   PASSING.add(standIn);
   LATER.add(standIn);
+  if (inBlock && parsesCommit(request, closesEnd)) ROLLS_BACK.add(standIn);
   return standIn;
 }

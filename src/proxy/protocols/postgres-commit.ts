@@ -30,15 +30,16 @@ function message(type: number, body: string): Buffer {
  * statement, which the failing COMMIT leaves (checked on PostgreSQL 15: a COMMIT of a statement
  * prepared by name, failing on a deferred unique constraint, leaves the unnamed one bound after
  * it): a client that prepared it before (JDBC's unnamed statements, libpq's PQprepare with "")
- * got 26000 binding it again.
+ * got 26000 binding it again. Without its Sync (ROLLBACK_RUN), in place of the Execute of a
+ * COMMIT that draws an error in a later read (postgres-later.ts).
  */
-const ROLLBACK_EXTENDED = Buffer.concat([
+export const ROLLBACK_RUN = Buffer.concat([
   message(PARSE, 'marteau_tui_rollback\0ROLLBACK\0\0\0'),
   message(BIND, '\0marteau_tui_rollback\0\0\0\0\0\0\0'),
   message(EXECUTE, '\0\0\0\0\0'),
   message(CLOSE, 'Smarteau_tui_rollback\0'),
-  message(SYNC, ''),
 ]);
+const ROLLBACK_EXTENDED = Buffer.concat([ROLLBACK_RUN, message(SYNC, '')]);
 
 /** DISCARD ALL, DEALLOCATE [ALL]: prepared statements may go without a Close. */
 const FORGETS = /^\s*(discard|deallocate)\b/i;
@@ -123,6 +124,15 @@ export function simpleQuery(text: Buffer): Buffer {
   return out;
 }
 
+/** Whether the Parse at `at` of `request`, whole in it, parses a COMMIT. */
+export function parsesCommit(request: Buffer, at: number): boolean {
+  const end = at + 1 + int32BE(request, at + 1);
+  // The statement's name, then its text, each ended by a NUL.
+  const nameEnd = request.indexOf(0, at + 5);
+  const queryEnd = nameEnd < 0 ? -1 : request.indexOf(0, nameEnd + 1);
+  return queryEnd >= 0 && queryEnd < end && isCommit(request, nameEnd + 1, queryEnd, PG_SQL);
+}
+
 /**
  * An extended-protocol batch whose one statement is a COMMIT, parsed in it (named or not) or by
  * a name `statements` holds, then bound, described and executed, up to Sync. A statement parsed
@@ -139,10 +149,7 @@ function isExtendedCommit(request: Buffer, statements: CommitStatements | undefi
     const end = pos + 1 + int32BE(request, pos + 1);
     if (end > request.length || end < pos + 5) return false;
     if (type === PARSE) {
-      // The statement's name, then its text, each ended by a NUL.
-      const nameEnd = request.indexOf(0, pos + 5);
-      const queryEnd = nameEnd < 0 ? -1 : request.indexOf(0, nameEnd + 1);
-      if (parsed || queryEnd < 0 || queryEnd >= end || !isCommit(request, nameEnd + 1, queryEnd, PG_SQL)) return false;
+      if (parsed || !parsesCommit(request, pos)) return false;
       parsed = true;
     } else if (type === BIND) {
       // The portal's name, then the statement's: one parsed in the batch, or a COMMIT by its name.

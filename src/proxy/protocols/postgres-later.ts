@@ -13,12 +13,41 @@
  * error, and the Sync goes to the server, whose ReadyForQuery passes to the client. A Sync with
  * no Execute before it has the failing Parse sent ahead of it.
  *
+ * A COMMIT in a block is different: a real one that fails ends the block, and its ReadyForQuery
+ * says idle (checked on PostgreSQL 15, a deferred unique constraint failing at the Execute of a
+ * COMMIT described first). In its Execute's place goes a ROLLBACK of the proxy's own statement
+ * (postgres-commit.ts, ROLLBACK_RUN), whose answers, the server's to the client's Sync included,
+ * are the reply the injected error and its ReadyForQuery ('I') replace: its error comes with
+ * that ReadyForQuery, once the Sync has come, not at the Execute. The server's answers to the
+ * client's own messages are counted (answersOf) to tell where the ROLLBACK's begin.
+ *
  * Should the server fail one of the messages before the Execute itself (a syntax error, a Bind of
  * the wrong parameters, a request ahead that failed in a block), it ignores what follows up to
  * the Sync, so nothing more is sent: its error is the request's reply all the same, the injected
  * one in its place.
  */
 import type { ErrorReply } from '../protocol.js';
+import { int32BE } from './length-prefixed.js';
+import { PARSE_NAMED } from './postgres-aborted.js';
+import { ROLLBACK_RUN } from './postgres-commit.js';
+
+const DESCRIBE = 0x44, FLUSH = 0x48, STATEMENT = 0x53; // 'D', 'H'; a Describe's 'S'
+
+/**
+ * How many messages the server answers a message of type `type` with, when it succeeds (`kind`,
+ * the first byte of its body): one for a Parse, Bind or Close, two for a statement's Describe
+ * (ParameterDescription, then RowDescription or NoData), one for a portal's, none for a Flush.
+ */
+function answersOf(type: number, kind: number): number {
+  return type === DESCRIBE ? (kind === STATEMENT ? 2 : 1) : type === FLUSH ? 0 : 1;
+}
+
+/** The same for the whole messages of `request` (its first read). */
+export function answersTo(request: Buffer): number {
+  let answers = 0;
+  for (let pos = 0; pos + 5 < request.length; pos += 1 + int32BE(request, pos + 1)) answers += answersOf(request[pos], request[pos + 5]);
+  return answers;
+}
 
 export class LaterErrors {
   /** The request whose messages go to the server as they come, its Execute to come; -1 for none. */
@@ -29,11 +58,23 @@ export class LaterErrors {
    * error before then, postgres.js pipelining).
    */
   private readonly waiting = new Set<number>();
+  /** Of those, the COMMITs in a block: the server's answers still to come to the client's messages. */
+  private readonly commits = new Map<number, number>();
+  /** The COMMITs whose Sync has not passed: the server's ReadyForQuery to it ends their reply. */
+  private readonly toSync = new Set<number>();
 
-  /** `reply`, the error (without a ReadyForQuery) for request `ordinal`, whose Execute is to come. */
-  hold(ordinal: number, reply: ErrorReply): ErrorReply {
+  /**
+   * `reply`, the error for request `ordinal`, whose Execute is to come: without a ReadyForQuery,
+   * or, for a COMMIT in a block, with the one to its Sync, the answers to its first read (`answers`)
+   * passed to the client before it.
+   */
+  hold(ordinal: number, reply: ErrorReply, answers?: number): ErrorReply {
     this.open = ordinal;
     this.waiting.add(ordinal);
+    if (answers !== undefined) {
+      this.commits.set(ordinal, answers);
+      this.toSync.add(ordinal);
+    }
     return reply;
   }
 
@@ -42,18 +83,54 @@ export class LaterErrors {
     return ordinal === this.open;
   }
 
-  /** Request `ordinal`'s Execute (or its Sync without one) came: the failing Parse goes in its place. */
-  ran(ordinal: number): void {
+  /** A message of type `type` of request `ordinal` went to the server (`kind`: its body's first byte). */
+  sent(ordinal: number, type: number, kind: number): void {
+    const left = this.commits.size > 0 ? this.commits.get(ordinal) : undefined;
+    if (left !== undefined) this.commits.set(ordinal, left + answersOf(type, kind));
+  }
+
+  /** Request `ordinal`'s Execute (or its Sync without one) came: what the server is sent in its place. */
+  ran(ordinal: number): Buffer {
     if (ordinal === this.open) this.open = -1;
+    return this.commits.has(ordinal) ? ROLLBACK_RUN : PARSE_NAMED;
+  }
+
+  /** Request `ordinal`'s Sync goes to the server: whether its ReadyForQuery ends the request's reply (a COMMIT's). */
+  endsAtSync(ordinal: number): boolean {
+    return this.toSync.size > 0 && this.toSync.delete(ordinal);
   }
 
   /**
-   * The server sent an error while answering request `ordinal`: whether it is the reply of an
-   * error held here (the failing Parse's, or the server's own before it), which then ends the wait.
+   * The server sent a message other than an error or a ReadyForQuery while answering request
+   * `ordinal`: whether it answers the client's (passed to it) rather than begins the reply (a
+   * COMMIT's ROLLBACK).
+   */
+  passes(ordinal: number): boolean {
+    const left = this.commits.size > 0 ? this.commits.get(ordinal) : undefined;
+    if (left === undefined) return true;
+    if (left > 0) {
+      this.commits.set(ordinal, left - 1);
+      return true;
+    }
+    this.end(ordinal);
+    return false;
+  }
+
+  /**
+   * The server sent an error while answering request `ordinal`: whether it alone is the reply of
+   * an error held here (the failing Parse's, or the server's own before it); a COMMIT's runs on to
+   * the ReadyForQuery.
    */
   answeredBy(ordinal: number): boolean {
-    if (this.waiting.size === 0 || !this.waiting.delete(ordinal)) return false;
-    this.ran(ordinal);
-    return true;
+    if (this.waiting.size === 0 || !this.waiting.has(ordinal)) return false;
+    const alone = !this.commits.has(ordinal);
+    this.end(ordinal);
+    return alone;
+  }
+
+  private end(ordinal: number): void {
+    this.waiting.delete(ordinal);
+    this.commits.delete(ordinal);
+    if (ordinal === this.open) this.open = -1;
   }
 }

@@ -11,7 +11,7 @@ import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { FramerSession, Segment } from '../protocol.js';
 import { CommitStatements } from './postgres-commit.js';
 import { BlockForecast } from './postgres-blocks.js';
-import { PARSE_NAMED, passesReply } from './postgres-aborted.js';
+import { passesReply } from './postgres-aborted.js';
 import { LaterErrors } from './postgres-later.js';
 import {
   ASYNC_TYPES, CANCEL_REQUEST, COPY_TYPES, type Dir, EXTENDED_META, EXTENDED_TYPES, FUNCTION_CALL_META, GSSENC_REQUEST, isExtended,
@@ -243,10 +243,11 @@ export class PgSession implements FramerSession {
     if (EXTENDED_TYPES[type] === 0 || !this.later.forwards(ordinal)) return segStart;
     emit(out, d, segStart, pos, false);
     if (type === E) {
-      this.later.ran(ordinal);
-      out.pushIn(PARSE_NAMED, 0, PARSE_NAMED.length, WHOLE | PASS);
+      const instead = this.later.ran(ordinal);
+      out.pushIn(instead, 0, instead.length, WHOLE | PASS);
       return pos;
     }
+    this.later.sent(ordinal, type, pos + 5 < buf.length ? buf[pos + 5] : -1);
     this.commits.seen(type, buf, pos + 5, body);
     this.blocks.seen(type, buf, pos + 5, body, ordinal);
     this.startMessage(d, PASS_META, true);
@@ -265,12 +266,13 @@ export class PgSession implements FramerSession {
     d.endAfter = false;
     this.batchOpen = false;
     this.erroredOpen = false;
+    const ordinal = this.ordinal - 1;
     if (type === S) {
-      if (this.later.forwards(this.ordinal - 1)) {
-        this.later.ran(this.ordinal - 1);
-        out.pushIn(PARSE_NAMED, 0, PARSE_NAMED.length, WHOLE | PASS);
+      if (this.later.forwards(ordinal)) {
+        const instead = this.later.ran(ordinal);
+        out.pushIn(instead, 0, instead.length, WHOLE | PASS);
       }
-      this.fifo.push(PASSED_SYNC);
+      if (!this.later.endsAtSync(ordinal)) this.fifo.push(PASSED_SYNC);
     }
     this.startMessage(d, PASS_META, true);
     return pos;
@@ -361,7 +363,7 @@ export class PgSession implements FramerSession {
       if (this.passing.size > 0 && this.passing.has(ordinalOf(first))) {
         // The answers to what a stand-in ran before it fails are the client's; its error (or the
         // ReadyForQuery) begins the reply the injected one replaces.
-        if (type !== E && type !== Z) {
+        if (type !== E && type !== Z && this.later.passes(ordinalOf(first))) {
           this.startMessage(d, PASS_META, true);
           return;
         }

@@ -49,7 +49,8 @@
 import type { ErrorReply, ErrorReplyContext, Protocol } from '../protocol.js';
 import { encodeError, errorKinds } from './postgres-errors.js';
 import { commitCompletedBefore, commitStandIn } from './postgres-commit.js';
-import { abortStandIn, completedBefore, failsInPlace, runsLater } from './postgres-aborted.js';
+import { abortStandIn, completedBefore, failsInPlace, rollsBackLater, runsLater } from './postgres-aborted.js';
+import { answersTo } from './postgres-later.js';
 import { PgSession } from './postgres-session.js';
 
 export { POSTGRES_ERRORS } from './postgres-errors.js';
@@ -67,8 +68,12 @@ export const postgres: Protocol = {
     const pg = ctx.session instanceof PgSession ? ctx.session : undefined;
     const fails = failsInPlace(ctx.standIn);
     const ended = ctx.standIn !== undefined && !fails;
-    // Its error waits for its Execute, alone: the server's ReadyForQuery to its Sync follows it (postgres-later.ts).
-    if (pg !== undefined && runsLater(ctx.standIn)) return pg.later.hold(ctx.ordinal!, encodeError(kind, ctx.message, pg, false, '', false));
+    // Its error waits for its Execute, alone: the server's ReadyForQuery to its Sync follows it; a
+    // COMMIT's in a block, with the ReadyForQuery of the block it ended (postgres-later.ts).
+    if (pg !== undefined && runsLater(ctx.standIn)) {
+      if (rollsBackLater(ctx.standIn)) return pg.later.hold(ctx.ordinal!, encodeError(kind, ctx.message, pg, true), answersTo(ctx.request));
+      return pg.later.hold(ctx.ordinal!, encodeError(kind, ctx.message, pg, false, '', false));
+    }
     // In a failed block (as far as the requests in flight let one tell) the Bind is refused at once.
     const failedBlock = pg !== undefined && pg.txStatus === FAILED && !pg.blocks.unsure(ctx.ordinal);
     const before = ended ? commitCompletedBefore(ctx.request) : completedBefore(ctx.request, failedBlock);
