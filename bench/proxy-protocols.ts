@@ -54,7 +54,7 @@ function cases(webPort: number): Case[] {
   return [
     { wire: redisWire, binary: 'redis-server', start: startRedis, connections: 16, depth: 16 },
     { wire: memcacheWire, binary: 'memcached', start: startMemcached, connections: 16, depth: 16 },
-    { wire: mysqlWire, binary: 'mariadbd', start: startMariadb, connections: 16, depth: 16 },
+    { wire: mysqlWire, binary: 'mariadbd', start: startMariadb, connections: 16, depth: 16, errorKind: '1317' },
     { wire: postgresWire, binary: 'postgres', start: startPostgres, connections: 16, depth: 16, errorKind: '57014' },
     { wire: httpWire, start: async () => ({ port: webPort, stop: async () => {} }), connections: 32, depth: 1 },
     {

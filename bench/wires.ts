@@ -86,10 +86,11 @@ export const postgresWire: Wire = {
 const myLength = (b: Buffer) => 4 + b.readUIntLE(0, 3);
 export const mysqlWire: Wire = {
   name: 'mysql',
-  // COM_QUERY 'DO 1': one OK packet back. Not COM_PING, which a server in the state of any
-  // non-fatal kind answers, so the proxy passes it untouched; the default kind, a lock wait
-  // timeout (1205), fails any statement but a SET.
-  request: Buffer.from([5, 0, 0, 0, 0x03, ...Buffer.from('DO 1')]),
+  // COM_QUERY 'BEGIN': one OK packet back. Not COM_PING, nor DO 1, which a server in the state
+  // of any non-fatal kind answers (a DO turns even a kill into a warning), so the proxy passes
+  // them untouched; a killed query (1317, the row's kind) may fail a BEGIN. In a pipeline each
+  // BEGIN ends the empty transaction the one before began.
+  request: Buffer.from([6, 0, 0, 0, 0x03, ...Buffer.from('BEGIN')]),
   counter: messageCounter(4, myLength, () => true, (m) => m[4] === 0xff),
   handshake: async (s) => {
     await until(s, (b) => b.length >= 4 && b.length >= myLength(b));

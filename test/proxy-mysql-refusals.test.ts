@@ -130,31 +130,61 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     expect(rows).toEqual([{ n: 2 }]);
   });
 
-  // A lock wait happens to a statement that waits for a lock (any statement may, for a table's
-  // metadata lock: the proxy refuses them all); a ping, a change of user, a prepare do not wait.
-  it('1205 refuses the statements, not a ping: as a server where a row lock is held', async () => {
-    const steps: Step[] = [
-      ...SERVED,
-      ['UPDATE the locked row', (c) => c.query('UPDATE t SET v = 3 WHERE id = 1')],
-      ['execute UPDATE of the locked row', (c) => c.execute('UPDATE t SET v = ? WHERE id = 1', [4])],
-      ['ping after', (c) => c.ping()],
-    ];
-    await root.query('SET GLOBAL innodb_lock_wait_timeout = 1');
+  /** Statements naming no table: no lock to wait for, whichever is held. */
+  const LOCK_FREE: Step[] = [
+    ...['DO 1', 'SELECT 1', 'select @@version, NOW()', 'SET @a = (SELECT 1)', 'SHOW TABLES', 'SHOW CREATE TABLE t', 'BEGIN', 'SAVEPOINT s', 'RELEASE SAVEPOINT s']
+      .map((sql): Step => [sql, (c) => c.query(sql)]),
+    ['execute SELECT ? + 1', (c) => c.execute('SELECT ? + 1', [1])],
+  ];
+
+  /** The same steps against the real server in a state `hold` puts it in, and through the proxy at 100:error 1205. */
+  async function lockWaits(steps: Step[], hold: (c: mysql2.Connection) => Promise<unknown>): Promise<string[]> {
+    await root.query('SET GLOBAL innodb_lock_wait_timeout = 1, GLOBAL lock_wait_timeout = 1');
     const holder = await mysql2.createConnection({ host: '127.0.0.1', port: db.port, user: 'root', database: 'chaos' });
     let want: string[];
     try {
-      await holder.query('BEGIN');
-      await holder.query('SELECT * FROM t WHERE id = 1 FOR UPDATE');
+      await hold(holder);
       want = await outcomes(db.port, steps);
     } finally {
       await holder.end();
-      await root.query('SET GLOBAL innodb_lock_wait_timeout = DEFAULT');
+      await root.query('SET GLOBAL innodb_lock_wait_timeout = DEFAULT, GLOBAL lock_wait_timeout = DEFAULT');
     }
-    expect(want.filter((w) => w.endsWith(': 1205'))).toHaveLength(2);
-    // The lock released: a statement the proxy let through would be served.
+    // The locks released: a statement the proxy let through would be served.
     await withProxy({ error: { percent: 100, kind: '1205' } }, async (p) => {
       expect(await outcomes(p.port, steps)).toEqual(want);
     });
+    return want;
+  }
+
+  // A lock wait happens to a statement that waits for a lock: a row's, held by another
+  // transaction, for a write or a locking read; a ping, a change of user or a statement naming
+  // no table waits for none. A plain SELECT reads past a row lock, but is refused here: see the
+  // table lock below.
+  it('1205 refuses the statements that wait for a row lock held, not a ping or a statement naming no table', async () => {
+    const want = await lockWaits([
+      ...SERVED,
+      ...LOCK_FREE,
+      ...['UPDATE t SET v = 3 WHERE id = 1', 'INSERT INTO t VALUES (1, 1)', 'SELECT * FROM t WHERE id = 1 LOCK IN SHARE MODE', 'SELECT * FROM t WHERE id = 1 FOR UPDATE']
+        .map((sql): Step => [sql, (c) => c.query(sql)]),
+      ['execute UPDATE of the locked row', (c) => c.execute('UPDATE t SET v = ? WHERE id = 1', [4])],
+      ['ping after', (c) => c.ping()],
+    ], async (holder) => {
+      await holder.query('BEGIN');
+      await holder.query('SELECT * FROM t WHERE id = 1 FOR UPDATE');
+    });
+    expect(want.filter((w) => w.endsWith(': 1205'))).toHaveLength(5);
+  });
+
+  // Any statement naming a table opens it under a metadata lock, and waits behind another
+  // session's table lock (a DDL, LOCK TABLES) for lock_wait_timeout: a plain SELECT too, or a
+  // prepare; SHOW does not (its lock goes ahead of a table lock's).
+  it('1205 refuses the statements naming a table, as a server where a table lock is held', async () => {
+    const want = await lockWaits([
+      ...LOCK_FREE,
+      ...['SELECT * FROM t', 'SET @a = (SELECT v FROM t WHERE id = 1)', 'DO (SELECT v FROM t WHERE id = 1)'].map((sql): Step => [sql, (c) => c.query(sql)]),
+      ['execute SELECT of the table', (c) => c.execute('SELECT v FROM t WHERE id = ?', [1])],
+    ], (holder) => holder.query('LOCK TABLES t WRITE'));
+    expect(want.filter((w) => w.endsWith(': 1205'))).toHaveLength(4);
   });
 
   // A deadlock and a killed query fail the statement running, and the connection's next ping is
@@ -191,15 +221,30 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       await root.query(`KILL QUERY ${bId}`);
       expect(await killed).toBe('1317');
       expect(await outcome(b.ping())).toBe('served');
+      // MariaDB turns a DO's errors into warnings, a kill's too.
+      const doKilled = outcome(b.query('DO SLEEP(30)'));
+      for (;;) {
+        const [[{ n }]] = (await root.query(`SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ${bId} AND INFO LIKE 'DO SLEEP%'`)) as unknown as [[{ n: number }]];
+        if (n > 0) break;
+      }
+      await root.query(`KILL QUERY ${bId}`);
+      expect(await doKilled).toBe('served');
     } finally {
       a.destroy();
       b.destroy();
     }
     for (const kind of ['1213', '1317']) {
       await withProxy({ error: { percent: 100, kind } }, async (p) => {
-        const steps: Step[] = [...SERVED, ['UPDATE', (c) => c.query('UPDATE t SET v = v WHERE id = 1')], ['ping after', (c) => c.ping()]];
-        expect(await outcomes(p.port, steps)).toEqual([...SERVED.map(([name]) => `${name}: served`), `UPDATE: ${kind}`, 'ping after: served']);
-        expect(p.stats().behaviors.error).toBe(1);
+        // A deadlock needs a lock waited for: none for a statement naming no table. A kill may
+        // come as any statement runs, but for a DO.
+        const steps: Step[] = [
+          ...SERVED, ['DO 1', (c) => c.query('DO 1')], ['SELECT 1', (c) => c.query('SELECT 1')],
+          ['UPDATE', (c) => c.query('UPDATE t SET v = v WHERE id = 1')], ['ping after', (c) => c.ping()],
+        ];
+        expect(await outcomes(p.port, steps)).toEqual([
+          ...SERVED.map(([name]) => `${name}: served`), 'DO 1: served', `SELECT 1: ${kind === '1213' ? 'served' : kind}`, `UPDATE: ${kind}`, 'ping after: served',
+        ]);
+        expect(p.stats().behaviors.error).toBe(kind === '1213' ? 1 : 2);
       });
     }
   });
@@ -300,12 +345,14 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
   });
 
   // The MariaDB connector took the proxy's ERR for a ping's OK; mysql2 failed the ping.
-  it('mysql2 and the MariaDB connector ping through 100:error; their statements fail, each counted', async () => {
+  it('mysql2 and the MariaDB connector ping through 100:error; their statements naming a table fail, each counted', async () => {
     await withProxy('100:error', async (p) => {
       const m = await connect(p.port);
       try {
         await m.ping();
-        expect(await outcome(m.query('SELECT 1'))).toBe('1205');
+        // A pool's check, naming no table, waits for no lock.
+        expect(await outcome(m.query('SELECT 1'))).toBe('served');
+        expect(await outcome(m.query('SELECT v FROM t'))).toBe('1205');
         await m.ping();
       } finally {
         m.destroy();
@@ -313,8 +360,9 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       const c = await mariadb.createConnection({ host: '127.0.0.1', port: p.port, user: 'app', database: 'chaos' });
       try {
         await c.ping();
-        expect(await outcome(c.query('SELECT 1'))).toBe('1205');
-        expect(await outcome(c.execute('SELECT ?', [1]))).toBe('1205');
+        expect(await outcome(c.query('SELECT v FROM t'))).toBe('1205');
+        expect(await outcome(c.execute('SELECT v FROM t WHERE id = ?', [1]))).toBe('1205');
+        expect(await outcome(c.execute('SELECT ?', [1]))).toBe('served');
         await c.ping();
       } finally {
         c.destroy();

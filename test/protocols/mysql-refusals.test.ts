@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { mysql } from '../../src/proxy/protocols/mysql.js';
-import { writesSql } from '../../src/proxy/protocols/mysql-refusals.js';
+import { locksNothingSql, writesSql } from '../../src/proxy/protocols/mysql-refusals.js';
 
 function pkt(seq: number, payload: Buffer): Buffer {
   const h = Buffer.alloc(4);
@@ -16,10 +16,11 @@ const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n >>> 0)
 const cmd = (code: number, body: Buffer | string = '') => pkt(0, Buffer.concat([Buffer.from([code]), typeof body === 'string' ? Buffer.from(body, 'latin1') : body]));
 const execute = (stmt: number) => cmd(0x17, Buffer.concat([u32(stmt), Buffer.from([0]), u32(1)]));
 const writes = (sql: string) => writesSql(Buffer.from(sql, 'latin1'), 0, sql.length);
+const locks = (sql: string) => !locksNothingSql(Buffer.from(sql, 'latin1'), 0, sql.length);
 
 const COMMANDS: Record<string, Buffer> = {
-  query: cmd(0x03, 'DO 1'),
-  prepare: cmd(0x16, 'SELECT ?'),
+  query: cmd(0x03, 'SELECT v FROM t'),
+  prepare: cmd(0x16, 'SELECT v FROM t WHERE id = ?'),
   execute: execute(1),
   bulk: cmd(0xfa, Buffer.concat([u32(1), Buffer.from([0, 0])])),
   ping: cmd(0x0e),
@@ -41,10 +42,39 @@ describe('mysql: the requests each error kind meets', () => {
       expect(refused(kind), kind).toEqual(['query', 'prepare', 'execute', 'bulk']);
       // Setting variables waits for no lock (connectors send SET NAMES as they connect); SET STATEMENT runs one.
       expect(mysql.refuses!(kind, undefined, cmd(0x03, 'SET NAMES utf8mb4; set autocommit = 0'))).toBe(false);
-      for (const sql of ['SET @a = (SELECT v FROM t FOR UPDATE)', 'SET STATEMENT max_statement_time = 1 FOR UPDATE t SET v = 1', 'SET @a = 1; DO 1']) {
+      for (const sql of ['SET @a = (SELECT v FROM t FOR UPDATE)', 'SET STATEMENT max_statement_time = 1 FOR UPDATE t SET v = 1', 'SET @a = 1; SELECT v FROM t']) {
         expect(mysql.refuses!(kind, undefined, cmd(0x03, sql)), sql).toBe(true);
       }
     }
+  });
+
+  // Checked on MariaDB 10.11 with another session holding a row lock or LOCK TABLES ... WRITE:
+  // a statement naming a table waits (for the rows or the table's metadata lock), one naming
+  // none is served at once; a deadlock needs such a wait.
+  it('1205 and 1213 meet statements that take locks, not those naming no table', () => {
+    for (const none of [
+      'DO 1', 'select 1', '/* ping */ SELECT 1', 'SELECT @@version, NOW(), CONNECTION_ID()', '(SELECT 1) UNION (SELECT 2)', 'SELECT 1 INTO @a', 'VALUES (1), (2)',
+      'SET NAMES utf8mb4', 'SET @a = (SELECT 1)', 'SET autocommit = 1, @b = 2', 'SHOW TABLES', 'SHOW CREATE TABLE t', 'SHOW TABLE STATUS', 'USE chaos',
+      'BEGIN', 'START TRANSACTION READ ONLY', 'SAVEPOINT a', 'RELEASE SAVEPOINT a', 'DO 1; SELECT 2;', '',
+    ]) expect(locks(none), none).toBe(false);
+    for (const lock of [
+      'SELECT * FROM t', 'select v from t where id = 1', 'SELECT * FROM t FOR UPDATE', 'SELECT 1 FROM DUAL', 'DO (SELECT v FROM t)', 'SET @a = (SELECT v FROM t)',
+      'WITH c AS (SELECT 1) SELECT * FROM c', 'INSERT INTO t VALUES (1)', 'UPDATE t SET v = 1', 'DELETE FROM t', 'REPLACE INTO t VALUES (1)', 'ALTER TABLE t ADD w INT',
+      'LOCK TABLES t READ', 'CALL p()', 'EXECUTE s', 'COMMIT', "SELECT GET_LOCK('a', 10)", 'SELECT NEXTVAL(s)', 'SELECT NEXT VALUE FOR s',
+      'SET STATEMENT max_statement_time = 1 FOR SELECT 1', 'SELECT 1; SELECT * FROM t', 'SELECT EXTRACT(YEAR FROM NOW())', '/*!40101 SELECT 1 */', "SELECT '\\'",
+    ]) expect(locks(lock), lock).toBe(true);
+    for (const kind of ['1205', '1213']) {
+      expect(mysql.refuses!(kind, undefined, cmd(0x03, 'DO 1')), kind).toBe(false);
+      expect(mysql.refuses!(kind, undefined, cmd(0x16, 'SELECT ? + 1')), kind).toBe(false);
+      expect(mysql.refuses!(kind, undefined, cmd(0x16, 'SELECT * FROM t')), kind).toBe(true);
+      expect(mysql.refuses!(kind, undefined, cmd(0x03, 'SET NAMES utf8mb4; SELECT 1')), kind).toBe(false);
+    }
+  });
+
+  // Checked on MariaDB 10.11: a killed DO SLEEP(20) is answered OK, a killed SET @a = SLEEP(20) 1317.
+  it('1317 meets a statement but a DO naming no table or a SET of variables', () => {
+    for (const sql of ['DO 1', 'DO SLEEP(1); SET @a = 1', 'SET NAMES utf8mb4']) expect(mysql.refuses!('1317', undefined, cmd(0x03, sql)), sql).toBe(false);
+    for (const sql of ['SELECT 1', 'DO (SELECT v FROM t)', 'BEGIN', 'SHOW TABLES', 'DO 1; SELECT 1']) expect(mysql.refuses!('1317', undefined, cmd(0x03, sql)), sql).toBe(true);
   });
 
   // A server at max_connections refuses new connections as they log in, the connections in

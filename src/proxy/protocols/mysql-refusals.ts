@@ -1,10 +1,11 @@
 /**
  * Which requests a real MySQL or MariaDB in the state an error kind stands for refuses with it
- * (checked on MariaDB 10.11): a lock wait timeout, a deadlock and a killed query meet statements
- * as they run, never a ping, a fetch or a change of database; a read-only server refuses writes
- * only, to a user without the privilege to write anyway; one at max_connections refuses new
- * connections, as they log in. A request the server would serve passes untouched: a client at
- * 100:error still pings, and one asking for 1290 gets what a read-only server gives, reads
+ * (checked on MariaDB 10.11): a lock wait timeout and a deadlock meet statements that take locks
+ * (a table's rows, or its metadata lock), a killed query a statement as it runs, never a ping, a
+ * fetch or a change of database; a read-only server refuses writes only, to a user without the
+ * privilege to write anyway; one at max_connections refuses new connections, as they log in. A
+ * request the server would serve passes untouched: a client at 100:error still pings and runs
+ * its pool's `SELECT 1`, and one asking for 1290 gets what a read-only server gives, reads
  * working.
  */
 import { eachStatement, leadingWords, type SqlDialect } from './sql-statements.js';
@@ -19,13 +20,16 @@ const COM_CREATE_DB = 0x05, COM_DROP_DB = 0x06;
  */
 const STATEMENTS = new Set([COM_QUERY, COM_STMT_PREPARE, COM_STMT_EXECUTE, COM_STMT_BULK_EXECUTE]);
 
-/** What of a connection's earlier requests decides whether a later one writes. */
+/** What of a connection's earlier requests decides whether a later one writes or takes locks. */
 export interface MysqlRequests {
   /** COM_QUERY starts with CLIENT_QUERY_ATTRIBUTES' header. */
   queryAttributes(): boolean;
-  /** Whether prepared statement `id` (0xFFFFFFFF: the last prepared) is known to write nothing. */
-  readsOnly(id: number): boolean;
+  /** What prepared statement `id` (0xFFFFFFFF: the last prepared) is known to do: READS_ONLY, LOCKS_NOTHING. */
+  preparedAs(id: number): number;
 }
+
+/** A prepared statement's text writes nothing (writesSql), takes no lock (locksNothingSql). */
+export const READS_ONLY = 1, LOCKS_NOTHING = 2;
 
 /**
  * Whether a real server in the state `kind` stands for refuses `request` (a command's first
@@ -45,8 +49,9 @@ export function refuses(kind: string, request: Buffer, session?: MysqlRequests):
       return false;
     case '1205':
     case '1213':
+      return STATEMENTS.has(cmd) && !locksNothing(cmd, request, session);
     case '1317':
-      return STATEMENTS.has(cmd) && !(cmd === COM_QUERY && setsOnly(request, session));
+      return STATEMENTS.has(cmd) && !(cmd === COM_QUERY && everyStatement(request, session, unkillable));
     case '1290':
       return writes(cmd, request, session);
     default:
@@ -62,7 +67,7 @@ export function refuses(kind: string, request: Buffer, session?: MysqlRequests):
 function writes(cmd: number, request: Buffer, session?: MysqlRequests): boolean {
   if (cmd === COM_CREATE_DB || cmd === COM_DROP_DB) return true;
   if (cmd === COM_STMT_EXECUTE || cmd === COM_STMT_BULK_EXECUTE) {
-    return session === undefined || request.length < 9 || !session.readsOnly(request.readUInt32LE(5));
+    return !prepared(request, session, READS_ONLY);
   }
   if (cmd !== COM_QUERY) return false;
   const sql = sqlStart(request, session);
@@ -80,21 +85,102 @@ function sqlStart(request: Buffer, session?: MysqlRequests): number {
   return request.length >= 7 && request[5] === 0 && request[6] === 1 ? 7 : -1;
 }
 
+/** Whether the statement an execute (or bulk execute) runs is known, when prepared, to do `what`. */
+function prepared(request: Buffer, session: MysqlRequests | undefined, what: number): boolean {
+  return session !== undefined && request.length >= 9 && (session.preparedAs(request.readUInt32LE(5)) & what) !== 0;
+}
+
 /**
- * Whether a query only sets variables (SET NAMES, SET autocommit = 0, as connectors send on
- * connecting), which waits for no lock and ends at once; not SET STATEMENT ... FOR, which runs
- * the statement after it, nor a SET whose value a subquery reads.
+ * Whether a lock wait timeout or a deadlock cannot meet the request: a query or a prepare of
+ * statements that take no lock (locksNothingSql; a prepare opens its tables, waiting for their
+ * metadata locks: checked, a prepare in a metadata lock deadlock gets 1213), an execute of one.
  */
-function setsOnly(request: Buffer, session?: MysqlRequests): boolean {
+function locksNothing(cmd: number, request: Buffer, session?: MysqlRequests): boolean {
+  if (cmd === COM_QUERY) return everyStatement(request, session, locksNothingStatement);
+  if (cmd === COM_STMT_PREPARE) return request.length === 4 + request.readUIntLE(0, 3) && locksNothingSql(request, 5, request.length);
+  return prepared(request, session, LOCKS_NOTHING);
+}
+
+/** Whether the query's statements can all be read, and each is one `test` (start, end) takes. */
+function everyStatement(request: Buffer, session: MysqlRequests | undefined, test: (buf: Buffer, start: number, end: number) => boolean): boolean {
   const sql = sqlStart(request, session);
   if (sql < 0) return false;
-  let sets = true;
+  let all = true;
   const read = eachStatement(request, sql, request.length, MYSQL_SQL, (start, end) => {
-    const words = leadingWords(request, start, end, MYSQL_SQL, 2);
-    sets = words !== undefined && (words.length === 0 || (words[0] === 'SET' && words[1] !== 'STATEMENT' && !SELECT.test(request.toString('latin1', start, end))));
-    return !sets;
+    all = test(request, start, end);
+    return !all;
   });
-  return read && sets;
+  return read && all;
+}
+
+/**
+ * Whether the SQL text in bytes [from, to) of `buf` can be read for sure and takes no lock in
+ * any of its statements.
+ */
+export function locksNothingSql(buf: Buffer, from: number, to: number): boolean {
+  let none = true;
+  const read = eachStatement(buf, from, to, MYSQL_SQL, (start, end) => {
+    none = locksNothingStatement(buf, start, end);
+    return !none;
+  });
+  return read && none;
+}
+
+/**
+ * Whether a statement takes no lock another session may hold, so neither waits for one (1205)
+ * nor closes a circle of waits (1213): one that names no table. A SELECT, DO, VALUES or SET
+ * without FROM reads no table (`SELECT 1`, `SELECT @@version`, `DO 1`, `SET NAMES`), nor does a
+ * SHOW (MariaDB 10.11 answered SHOW CREATE TABLE and SHOW TABLE STATUS at once behind another
+ * session's LOCK TABLES ... WRITE), USE, BEGIN, START TRANSACTION or a SAVEPOINT. Any statement
+ * naming a table may meet both, even a plain SELECT, which reads a snapshot past any row lock but
+ * opens its table under a metadata lock (checked: behind LOCK TABLES ... WRITE, `SELECT * FROM t`
+ * and `SET @a = (SELECT v FROM t)` get 1205 after lock_wait_timeout; a transaction's statement
+ * opening a table a RENAME waits on gets 1213). Where the text cannot tell, it leans to the lock,
+ * so that a client's retry path is met: a FROM in a function's arguments (`EXTRACT(YEAR FROM d)`)
+ * is taken for a table's; a sequence's NEXTVAL or a GET_LOCK takes one (two sessions' GET_LOCKs in
+ * a circle: 1213); a stored function a SELECT calls is taken for a built-in (it may read tables,
+ * but `SELECT NOW()` is the common case), as an implicit commit (BEGIN or SET autocommit = 1 in a
+ * transaction) is taken for none.
+ */
+function locksNothingStatement(buf: Buffer, from: number, to: number): boolean {
+  const words = leadingWords(buf, from, to, MYSQL_SQL, 2);
+  if (words === undefined) return false;
+  if (words.length === 0) return true;
+  switch (words[0]) {
+    case 'SHOW':
+    case 'USE':
+    case 'BEGIN':
+    case 'SAVEPOINT':
+    case 'RELEASE':
+      return true;
+    case 'START':
+      return words[1] === 'TRANSACTION';
+    case 'SELECT':
+    case 'DO':
+    case 'VALUES':
+      return !TAKES_LOCK.test(buf.toString('latin1', from, to));
+    case 'SET':
+      return words[1] !== 'STATEMENT' && !TAKES_LOCK.test(buf.toString('latin1', from, to));
+    default:
+      return false;
+  }
+}
+const TAKES_LOCK = /\b(from|nextval|lastval|setval|next\s+value|previous\s+value|get_lock)\b/i;
+
+/**
+ * Whether a KILL QUERY cannot fail the statement: a DO naming no table, whose errors MariaDB
+ * turns into warnings, a kill's too (checked: a killed `DO SLEEP(20)` is answered OK; a DO
+ * waiting for a table's metadata lock gets 1317); a SET of variables, not SET STATEMENT ... FOR,
+ * which runs the statement after it, nor a SET whose value a subquery reads. A SET calling a slow
+ * function can be killed (`SET @a = SLEEP(20)` gets 1317); the proxy leans to a SET ending at
+ * once, as connectors' SET NAMES and SET autocommit do as they connect.
+ */
+function unkillable(buf: Buffer, from: number, to: number): boolean {
+  const words = leadingWords(buf, from, to, MYSQL_SQL, 2);
+  if (words === undefined) return false;
+  if (words.length === 0) return true;
+  if (words[0] === 'DO') return !TAKES_LOCK.test(buf.toString('latin1', from, to));
+  return words[0] === 'SET' && words[1] !== 'STATEMENT' && !SELECT.test(buf.toString('latin1', from, to));
 }
 const SELECT = /\bselect\b/i;
 
@@ -157,36 +243,37 @@ function writesStatement(buf: Buffer, from: number, to: number, d: SqlDialect): 
 }
 
 /**
- * Which of a connection's prepared statements write nothing (writesSql of their text), for the
- * executes a read-only server serves: ids the server gave, and the last prepare sent (MariaDB's
- * statement 0xFFFFFFFF, which the MariaDB connector executes before the prepare's reply comes).
- * Statement ids are never reused on a connection: one closed is forgotten, for memory's sake.
+ * What each of a connection's prepared statements is known to do (READS_ONLY, LOCKS_NOTHING, of
+ * its text), for the executes a read-only server or one with locks held serves: ids the server
+ * gave, and the last prepare sent (MariaDB's statement 0xFFFFFFFF, which the MariaDB connector
+ * executes before the prepare's reply comes). Statement ids are never reused on a connection: one
+ * closed is forgotten, for memory's sake.
  */
-export class PreparedReads {
-  private readonly reads = new Set<number>();
-  private lastSent = false;
+export class PreparedStatements {
+  private readonly known = new Map<number, number>();
+  private lastSent = 0;
 
-  /** A COM_STMT_PREPARE of the text in bytes [from, to) of `buf` is sent; whole: all of it is there. Whether it reads only. */
-  sent(buf: Buffer, from: number, to: number, whole: boolean): boolean {
-    this.lastSent = whole && !writesSql(buf, from, to);
+  /** A COM_STMT_PREPARE of the text in bytes [from, to) of `buf` is sent; whole: all of it is there. What it does. */
+  sent(buf: Buffer, from: number, to: number, whole: boolean): number {
+    this.lastSent = whole ? (writesSql(buf, from, to) ? 0 : READS_ONLY) | (locksNothingSql(buf, from, to) ? LOCKS_NOTHING : 0) : 0;
     return this.lastSent;
   }
 
-  /** The server prepared statement `id` of a prepare that `readOnly`. */
-  prepared(id: number, readOnly: boolean): void {
-    if (readOnly) this.reads.add(id);
+  /** The server prepared statement `id` of a prepare that does `as` (what sent() said). */
+  prepared(id: number, as: number): void {
+    if (as !== 0) this.known.set(id, as);
   }
 
   closed(id: number): void {
-    this.reads.delete(id);
+    this.known.delete(id);
   }
 
   /** COM_RESET_CONNECTION, COM_CHANGE_USER: the server closes every statement. */
   reset(): void {
-    this.reads.clear();
+    this.known.clear();
   }
 
-  readsOnly(id: number): boolean {
-    return id === 0xffffffff ? this.lastSent : this.reads.has(id);
+  preparedAs(id: number): number {
+    return id === 0xffffffff ? this.lastSent : this.known.get(id) ?? 0;
   }
 }

@@ -36,7 +36,7 @@ import {
 import { LOGIN_LABEL, MysqlHandshake } from './mysql-handshake.js';
 import { MysqlReply } from './mysql-reply.js';
 import { commitStandIn, deadlockStandIn, prepareStandIn, rollbackStandIn } from './mysql-commit.js';
-import { PreparedReads, refuses, type MysqlRequests } from './mysql-refusals.js';
+import { PreparedStatements, refuses, type MysqlRequests } from './mysql-refusals.js';
 
 export { MYSQL_ERRORS } from './mysql-errors.js';
 
@@ -58,8 +58,8 @@ interface Pending {
   cursor: boolean;
   /** A stand-in's second command, whose reply follows the first's in the same exchange (mysql-commit.ts). */
   then?: number;
-  /** COM_STMT_PREPARE of a statement that writes nothing (mysql-refusals.ts). */
-  reads: boolean;
+  /** COM_STMT_PREPARE: what its statement does (READS_ONLY, LOCKS_NOTHING: mysql-refusals.ts). */
+  as: number;
 }
 
 /** Per-direction scanning state. */
@@ -113,10 +113,10 @@ class MysqlSession implements FramerSession, MysqlRequests {
 
   /** Where the reply to fifo[0] ends. */
   private readonly reply = new MysqlReply();
-  private readonly prepared = new PreparedReads();
+  private readonly prepared = new PreparedStatements();
 
-  readsOnly(id: number): boolean {
-    return this.prepared.readsOnly(id);
+  preparedAs(id: number): number {
+    return this.prepared.preparedAs(id);
   }
 
   fromClient(chunk: Buffer): Segment[] {
@@ -276,7 +276,7 @@ class MysqlSession implements FramerSession, MysqlRequests {
         if (this.handshake.response(b, p, len) === 'ssl') {
           this.rawAfterMessage = true;
         } else {
-          const login: Pending = { ordinal: this.ordinal++, cmd: LOGIN, nextSeq: (seq + 1) & 0xff, cursor: false, reads: false };
+          const login: Pending = { ordinal: this.ordinal++, cmd: LOGIN, nextSeq: (seq + 1) & 0xff, cursor: false, as: 0 };
           this.fifo.push(login);
           this.current = login;
           this.startMessage(d, LOGIN_META, true);
@@ -303,13 +303,13 @@ class MysqlSession implements FramerSession, MysqlRequests {
     const noReply = NO_REPLY.has(cmd);
     const ordinal = this.ordinal++;
     this.current = null;
-    let reads = false;
-    if (cmd === COM_STMT_PREPARE) reads = this.prepared.sent(b, p + 1, p + Math.min(len, MAX_HEAD_BYTES), len <= MAX_HEAD_BYTES);
+    let as = 0;
+    if (cmd === COM_STMT_PREPARE) as = this.prepared.sent(b, p + 1, p + Math.min(len, MAX_HEAD_BYTES), len <= MAX_HEAD_BYTES);
     else if (cmd === COM_STMT_CLOSE && len >= 5) this.prepared.closed(b.readUInt32LE(p + 1));
     else if (cmd === COM_RESET_CONNECTION || cmd === COM_CHANGE_USER) this.prepared.reset();
     if (!noReply) {
       const cursor = (cmd === COM_STMT_EXECUTE) && len > 5 && (b[p + 5] & 0x07) !== 0;
-      const req: Pending = { ordinal, cmd, nextSeq: 1, cursor, reads };
+      const req: Pending = { ordinal, cmd, nextSeq: 1, cursor, as };
       this.fifo.push(req);
       this.current = req;
     }
@@ -351,7 +351,7 @@ class MysqlSession implements FramerSession, MysqlRequests {
       }
       this.reply.start(head.cmd, head.cursor);
       // A prepare's OK: 0x00, then the statement id.
-      if (head.cmd === COM_STMT_PREPARE && len >= 5 && b[p] === 0x00) this.prepared.prepared(b.readUInt32LE(p + 1), head.reads);
+      if (head.cmd === COM_STMT_PREPARE && len >= 5 && b[p] === 0x00) this.prepared.prepared(b.readUInt32LE(p + 1), head.as);
       this.startMessage(d, REPLY_META, false);
     }
     this.checkSeq(seq);
