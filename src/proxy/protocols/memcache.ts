@@ -44,22 +44,14 @@
  * - `watch` is a request whose reply is its OK line; after it the connection passes through (a
  *   log stream follows).
  */
-import { BinarySession, binaryError, isBinaryRequest, REQUEST_MAGIC } from './memcache-binary.js';
+import { BinarySession, REQUEST_MAGIC } from './memcache-binary.js';
+import { encodeError, errorKinds } from './memcache-errors.js';
 import { isTerminator, parseCommand, Reply, sizeWord, startsWith, type Command } from './memcache-lines.js';
 import { answersQuiet, confusable, sharedLater, type QuietMeta } from './memcache-meta.js';
 import { END, Frames, NO_REPLY, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { findLF } from './find-lf.js';
 import { MemcacheSessionBase } from './memcache-session.js';
-import {
-  CannedReplies,
-  FramingError,
-  MAX_HEAD_BYTES,
-  oneLine,
-  type ErrorKind,
-  type ErrorReply,
-  type ErrorReplyContext,
-  type Protocol,
-} from '../protocol.js';
+import { FramingError, MAX_HEAD_BYTES, type Protocol } from '../protocol.js';
 
 const EMPTY = Buffer.alloc(0);
 const LF = 0x0a;
@@ -301,62 +293,6 @@ class MemcacheSession extends OffsetSession {
   }
 }
 
-// ================================================================== errors
-
-interface MemcacheError extends ErrorKind {
-  reply: (cmd: Command) => string;
-  /** The binary protocol's status and memcached's text for it. */
-  binary: [status: number, text: string];
-}
-
-const ERRORS: Record<string, MemcacheError> = {
-  SERVER_ERROR: {
-    description: 'SERVER_ERROR out of memory (storing object / writing get response), as memcached under memory pressure',
-    fatal: false,
-    reply: (c) =>
-      c.kind === 'store'
-        ? 'SERVER_ERROR out of memory storing object'
-        : c.kind === 'get'
-          ? 'SERVER_ERROR out of memory writing get response'
-          : 'SERVER_ERROR out of memory',
-    binary: [0x82, 'Out of memory'],
-  },
-  too_large: {
-    description: 'SERVER_ERROR object too large for cache (item over the -I limit)',
-    fatal: false,
-    reply: () => 'SERVER_ERROR object too large for cache',
-    binary: [0x03, 'Too large.'],
-  },
-  busy: {
-    description: 'SERVER_ERROR temporary failure (how memcached-compatible servers report a transient failure)',
-    fatal: false,
-    reply: () => 'SERVER_ERROR temporary failure',
-    binary: [0x86, 'Temporary failure'],
-  },
-  backend: {
-    description: "SERVER_ERROR backend failure (memcached's built-in proxy when its backend is down)",
-    fatal: false,
-    reply: () => 'SERVER_ERROR backend failure',
-    binary: [0x84, 'Internal error'],
-  },
-  CLIENT_ERROR: {
-    description: 'CLIENT_ERROR bad data chunk / bad command line format',
-    fatal: false,
-    reply: (c) => (c.kind === 'store' ? 'CLIENT_ERROR bad data chunk' : 'CLIENT_ERROR bad command line format'),
-    binary: [0x04, 'Invalid arguments'],
-  },
-  ERROR: {
-    description: 'ERROR: the server does not know the command',
-    fatal: false,
-    reply: () => 'ERROR',
-    binary: [0x81, 'Unknown command'],
-  },
-};
-
-const errorKinds: Record<string, ErrorKind> = Object.fromEntries(
-  Object.entries(ERRORS).map(([k, v]) => [k, { description: `${v.description}; binary protocol: status 0x${v.binary[0].toString(16).padStart(4, '0')} ${v.binary[1]}`, fatal: v.fatal }]),
-);
-
 export const memcache: Protocol = {
   name: 'memcache',
   framesReplies: true,
@@ -365,24 +301,5 @@ export const memcache: Protocol = {
   createSession: () => new MemcacheSession(),
   standIn: (request, _whole, session, ordinal) =>
     session instanceof MemcacheSession && ordinal !== undefined ? session.standIn(request, ordinal) : undefined,
-  encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
-    const req = ctx.request;
-    const e = ERRORS[kind] ?? ERRORS.SERVER_ERROR;
-    if (isBinaryRequest(req)) return binaryError(req, e.binary[0], ctx.message !== undefined ? oneLine(ctx.message) : e.binary[1]);
-    const lf = req.indexOf(LF);
-    const end = lf < 0 ? Math.min(req.length, MAX_HEAD_BYTES) : lf > 0 && req[lf - 1] === CR ? lf - 1 : lf;
-    const cmd = parseCommand(req, 0, end);
-    // A noreply request gets nothing back, not even an error; quit gets the close it asked for.
-    if (cmd.noReply) return { bytes: EMPTY, close: cmd.quit };
-    const line = e.reply(cmd);
-    if (ctx.message !== undefined) {
-      // A bare ERROR carries no text in memcache's protocol; SERVER_ERROR does.
-      const word = line.split(' ')[0];
-      return { bytes: Buffer.from(`${word === 'ERROR' ? 'SERVER_ERROR' : word} ${oneLine(ctx.message)}\r\n`, 'utf8'), close: false };
-    }
-    return CANNED.get(line) ?? CANNED.keep(line, { bytes: Buffer.from(`${line}\r\n`, 'utf8'), close: false });
-  },
+  encodeError,
 };
-
-/** Injected replies by their line, made once each (the lines are the kinds' canned texts). */
-const CANNED = new CannedReplies();
