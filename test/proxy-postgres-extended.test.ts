@@ -669,6 +669,61 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       expect(await scenario(proxySide(p))).toEqual(direct);
     });
   });
+
+  // A request that runs nothing (Parse, Describe, Sync: postgres.js's describe(), libpq's
+  // PQprepare) meets a statement timeout or a deadlock when its Parse waits for a lock, but no
+  // serialization failure nor read-only refusal, which come as a statement runs: a real server
+  // describes it and fails its Execute. The proxy failed its Parse with any kind.
+  it('a request that runs nothing meets only the kinds a real server can give it', async () => {
+    const scenario = async (side: Side) => {
+      const c = await messageClient(side.port);
+      const other = await messageClient(db.port);
+      const out: string[] = [];
+      const read = async (type: string, ...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until(type))); };
+      const describeS = (name: string) => msg('D', Buffer.from(`S${name}\0`));
+      try {
+        await read('Z', simple('CREATE TABLE runs_nothing (x int); INSERT INTO runs_nothing VALUES (1)'));
+        // Read-only: directly a READ ONLY block, through the proxy 25006.
+        await read('Z', simple(side.sql('BEGIN READ ONLY', 'BEGIN')));
+        await side.arm({ error: { percent: 100, kind: '25006' } });
+        await read('Z', parse('INSERT INTO runs_nothing VALUES (2)', 'w'), describeS('w'), sync());
+        await read('Z', bind('w'), execute(), sync());
+        await side.disarm();
+        await read('Z', simple('ROLLBACK'));
+        // A serialization failure: directly a row updated by another since the snapshot was taken.
+        await read('Z', simple('BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT x FROM runs_nothing'));
+        other.write(simple('UPDATE runs_nothing SET x = 3'));
+        await other.until('Z');
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        await read('Z', parse('UPDATE runs_nothing SET x = 4', 'u'), describeS('u'), sync());
+        await read('Z', bind('u'), execute(), sync());
+        await side.disarm();
+        await read('Z', simple('ROLLBACK'));
+        // A statement timeout: directly a Parse waiting for a lock another holds.
+        other.write(simple('BEGIN; LOCK TABLE runs_nothing'));
+        await other.until('Z');
+        await read('Z', simple('SET statement_timeout = 300'));
+        await side.arm({ error: { percent: 100, kind: '57014' } });
+        await read('Z', parse('SELECT x FROM runs_nothing', 'r'), describeS('r'), sync());
+        await side.disarm();
+        other.write(simple('ROLLBACK'));
+        await other.until('Z');
+        await read('Z', simple('RESET statement_timeout; DROP TABLE runs_nothing'));
+        return out;
+      } finally {
+        c.close();
+        other.close();
+      }
+    };
+    await withProxy(async (p) => {
+      const direct = await scenario(directSide());
+      expect(direct).toEqual(['C C ZI', 'C ZT', '1 t n ZT', '2 E ZE', 'C ZI', 'C T D C ZT', '1 t n ZT', '2 E ZE', 'C ZI', 'C ZI', 'E ZI', 'C C ZI']);
+      expect(await scenario(proxySide(p))).toEqual(direct);
+      // The requests that run nothing at 25006 and 40001 passed, counted as nothing drawn.
+      expect(p.stats().behaviors.error).toBe(3);
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
 });
 
 /** pg.Connection as pg 8 has it (@types/pg lacks connect and startup). */

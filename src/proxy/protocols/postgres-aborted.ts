@@ -35,7 +35,7 @@ import { int32BE } from './length-prefixed.js';
 import { parsesCommit } from './postgres-commit.js';
 
 const T = (c: string): number => c.charCodeAt(0);
-const Q = T('Q'), PARSE = T('P'), BIND = T('B'), CLOSE = T('C'), DESCRIBE = T('D'), EXECUTE = T('E'), FLUSH = T('H');
+const Q = T('Q'), SYNC_TYPE = T('S'), PARSE = T('P'), BIND = T('B'), CLOSE = T('C'), DESCRIBE = T('D'), EXECUTE = T('E'), FLUSH = T('H');
 const IN_BLOCK = T('T'); // ReadyForQuery's status inside a transaction block that has not failed
 const IDLE = T('I');
 
@@ -214,6 +214,28 @@ function ranFirst(request: Buffer, execute: number, abort: boolean): Buffer {
   return standIn;
 }
 
+/** Where the whole messages `request` begins with that only prepare (Parse, Bind, Describe, Close, Flush) end. */
+function preparedUpTo(request: Buffer): number {
+  let pos = 0;
+  while (pos + 5 <= request.length) {
+    const type = request[pos];
+    if (type !== PARSE && type !== BIND && type !== DESCRIBE && type !== CLOSE && type !== FLUSH) return pos;
+    const next = pos + 1 + int32BE(request, pos + 1);
+    if (next < pos + 5 || next > request.length) return pos;
+    pos = next;
+  }
+  return pos;
+}
+
+/**
+ * Whether `request` (its first segment) is all of a request that runs nothing: messages that only
+ * prepare, then its Sync (postgres.js's describe(), libpq's PQprepare), or a Sync alone.
+ */
+export function runsNothing(request: Buffer): boolean {
+  const end = preparedUpTo(request);
+  return end + 5 === request.length && request[end] === SYNC_TYPE;
+}
+
 /**
  * For a request that parses a statement (its Closes first) and runs nothing in its first read,
  * its Sync to come: postgres.js, for a statement whose parameter types it must learn, sends
@@ -228,16 +250,7 @@ function ranFirst(request: Buffer, execute: number, abort: boolean): Buffer {
  * description would wait for ever.
  */
 function ranLater(request: Buffer, closesEnd: number, inBlock: boolean): Buffer | undefined {
-  if (request[closesEnd] !== PARSE) return undefined;
-  let pos = 0;
-  while (pos + 5 <= request.length) {
-    const type = request[pos];
-    if (type !== PARSE && type !== BIND && type !== DESCRIBE && type !== CLOSE && type !== FLUSH) return undefined;
-    const next = pos + 1 + int32BE(request, pos + 1);
-    if (next < pos + 5 || next > request.length) return undefined;
-    pos = next;
-  }
-  if (pos !== request.length) return undefined;
+  if (request[closesEnd] !== PARSE || preparedUpTo(request) !== request.length) return undefined;
   const standIn = Buffer.from(request);
   MADE.add(standIn);
   PASSING.add(standIn);

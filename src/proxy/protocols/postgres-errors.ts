@@ -11,7 +11,17 @@ const NOTHING = Buffer.alloc(0);
 const IDLE = 0x49; // 'I'
 const FAILED = 0x45; // 'E': in a failed transaction block
 
-export const POSTGRES_ERRORS: Record<string, { severity: 'ERROR' | 'FATAL'; message: string; description: string }> = {
+/**
+ * `asItRuns`: the kind comes only as a statement runs, never to a request that runs nothing
+ * (Parse, Bind, Describe, Close up to its Sync: postgres.js's describe(), libpq's PQprepare),
+ * which reads the catalogs only (checked on PostgreSQL 15: a Parse of an INSERT in a READ ONLY
+ * block is described, its Execute refused 25006; of an UPDATE in a REPEATABLE READ block after
+ * another's update of the row, described, its Execute refused 40001). The others can: FATAL ones
+ * at any time (an admin shutdown ends an idle connection too), a statement timeout and a deadlock
+ * while a Parse (or a Bind that plans again) waits for a lock another holds (a LOCK TABLE
+ * elsewhere: 57014 at the Parse, 40P01 in a block).
+ */
+export const POSTGRES_ERRORS: Record<string, { severity: 'ERROR' | 'FATAL'; message: string; description: string; asItRuns?: true }> = {
   '57P01': { severity: 'FATAL', message: 'terminating connection due to administrator command',
     description: 'admin_shutdown (FATAL): the server is shutting down, then the connection is closed' },
   '53300': { severity: 'FATAL', message: 'sorry, too many clients already',
@@ -20,14 +30,17 @@ export const POSTGRES_ERRORS: Record<string, { severity: 'ERROR' | 'FATAL'; mess
     description: 'connection_failure (FATAL), then the connection is closed' },
   '57014': { severity: 'ERROR', message: 'canceling statement due to statement timeout',
     description: 'query_canceled (ERROR): statement timeout or cancel, the session goes on' },
+  // As rows are read or written, or at COMMIT.
   '40001': { severity: 'ERROR', message: 'could not serialize access due to concurrent update',
-    description: 'serialization_failure (ERROR): retry the transaction' },
+    description: 'serialization_failure (ERROR): retry the transaction', asItRuns: true },
   '40P01': { severity: 'ERROR', message: 'deadlock detected',
     description: 'deadlock_detected (ERROR): retry the transaction' },
+  // As a relation or a temporary file grows.
   '53100': { severity: 'ERROR', message: 'could not extend file: No space left on device',
-    description: 'disk_full (ERROR)' },
+    description: 'disk_full (ERROR)', asItRuns: true },
+  // As the executor starts a write, or a utility statement that writes runs.
   '25006': { severity: 'ERROR', message: 'cannot execute statement in a read-only transaction',
-    description: 'read_only_sql_transaction (ERROR): a standby after a failover' },
+    description: 'read_only_sql_transaction (ERROR): a standby after a failover', asItRuns: true },
 };
 
 /** An ErrorResponse ('E') with severity, SQLSTATE and message fields. */

@@ -44,12 +44,14 @@
  * runs nothing, which drops the one before. A request that parses a statement and runs nothing
  * in its first read, its Sync to come (postgres.js describing a statement before it binds it),
  * has that read sent as it is, and what follows up to its Execute, in whose place goes a Parse
- * that fails: its error, when the server sends it, is the request's (postgres-later.ts).
+ * that fails: its error, when the server sends it, is the request's (postgres-later.ts). A
+ * request that runs nothing at all passes untouched at a kind that comes only as a statement
+ * runs, as on a real server (postgres-errors.ts, asItRuns).
  */
 import type { ErrorReply, ErrorReplyContext, Protocol } from '../protocol.js';
-import { encodeError, errorKinds } from './postgres-errors.js';
+import { encodeError, errorKinds, POSTGRES_ERRORS } from './postgres-errors.js';
 import { commitCompletedBefore, commitStandIn } from './postgres-commit.js';
-import { abortStandIn, completedBefore, failsInPlace, rollsBackLater, runsLater } from './postgres-aborted.js';
+import { abortStandIn, completedBefore, failsInPlace, rollsBackLater, runsLater, runsNothing } from './postgres-aborted.js';
 import { answersTo } from './postgres-later.js';
 import { PgSession } from './postgres-session.js';
 
@@ -85,6 +87,8 @@ export const postgres: Protocol = {
     }
     return encodeError(kind, ctx.message, pg, ended, before, ready);
   },
+  // A request that runs nothing passes at a kind that comes only as a statement runs, as it does on a real server.
+  refuses: (kind, _label, request) => POSTGRES_ERRORS[kind]?.asItRuns !== true || !runsNothing(request),
   standIn(request, whole, session, ordinal) {
     const pg = session instanceof PgSession ? session : undefined;
     return (whole ? commitStandIn(request, pg?.commits) : undefined) ?? (pg && abortStandIn(request, pg.txStatus, pg.blocks.unsure(ordinal), whole));
