@@ -78,7 +78,8 @@ it.skipIf(!haveServer('tmux'))("React's production build when NODE_ENV is unset,
   writeFileSync(probe, `import { createRequire } from 'node:module'; import { writeFileSync } from 'node:fs';
 const require = createRequire(import.meta.url);
 process.on('exit', () => writeFileSync(${JSON.stringify(builds)}, Object.values(require.cache).filter((m) => m.loaded && /\\/cjs\\/(react|scheduler)/.test(m.filename)).map((m) => m.filename).join('\\n')));`);
-  session = await TmuxSession.start(`env -u NODE_ENV ${process.execPath} --import ${probe} ${BIN} --state-dir ${await stateDir()}; echo EXITED $?`, { cols: 100, rows: 30, cwd: dir, env: { MARTEAU_NO_ALT_SCREEN: '1' } });
+  // NODE_ENV unset, as TmuxSession leaves it for every tmux test.
+  session = await TmuxSession.start(`${process.execPath} --import ${probe} ${BIN} --state-dir ${await stateDir()}; echo EXITED $?`, { cols: 100, rows: 30, cwd: dir, env: { MARTEAU_NO_ALT_SCREEN: '1' } });
   await session.waitFor(/marteau-tui · .*· idle/, 30_000);
   await session.keys('q');
   expect(await session.waitFor(/EXITED \d+/, 30_000)).toMatch(/EXITED 0/);

@@ -15,7 +15,11 @@ export class TmuxSession {
     // A private server socket per session keeps parallel tests apart.
     const socket = name;
     const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${shellQuote(v)}`).join(' ');
-    await run('tmux', ['-L', socket, 'new-session', '-d', '-s', name, '-x', String(opts.cols ?? 100), '-y', String(opts.rows ?? 30), '-c', opts.cwd ?? process.cwd(), `${env} ${command}; sleep 30`]);
+    // The new server's environment, which the command gets, is this process's without the
+    // NODE_ENV=test vitest sets: a user's shell leaves it unset, and the TUI then runs React's
+    // production build, as users run it (opts.env may still set it).
+    const { NODE_ENV: _, ...user } = process.env;
+    await run('tmux', ['-L', socket, 'new-session', '-d', '-s', name, '-x', String(opts.cols ?? 100), '-y', String(opts.rows ?? 30), '-c', opts.cwd ?? process.cwd(), `${env} ${command}; sleep 30`], { env: user });
     return new TmuxSession(name, socket);
   }
 
