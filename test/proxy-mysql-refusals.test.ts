@@ -84,7 +84,7 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     db = await startMariadb({ grants: true });
     root = await mysql2.createConnection({ host: '127.0.0.1', port: db.port, user: 'root', multipleStatements: true });
     await root.query(
-      "CREATE DATABASE chaos; CREATE TABLE chaos.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB; INSERT INTO chaos.t VALUES (1, 1), (2, 2); CREATE USER app@'%'; GRANT ALL ON chaos.* TO app@'%'",
+      "CREATE DATABASE chaos; CREATE TABLE chaos.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB; INSERT INTO chaos.t VALUES (1, 1), (2, 2); CREATE SEQUENCE chaos.s; CREATE USER app@'%'; GRANT ALL ON chaos.* TO app@'%'",
     );
   }, 90_000);
 
@@ -106,6 +106,9 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
         'CREATE TABLE u (a INT)', 'ALTER TABLE t ADD w INT', 'TRUNCATE t', 'SELECT * FROM t FOR UPDATE', 'EXPLAIN UPDATE t SET v = 1',
         'LOCK TABLES t WRITE', 'LOCK TABLES t READ', 'UNLOCK TABLES', 'START TRANSACTION READ WRITE', 'ANALYZE TABLE t',
         'CREATE TEMPORARY TABLE tt (a INT)', 'DROP TEMPORARY TABLE tt', 'SELECT 1; INSERT INTO t VALUES (4, 4)', 'SELECT 1; SELECT 2',
+        'with c as (select 1) select * from c', '# why\ndelete from t where id = 9', 'SET STATEMENT max_statement_time = 10 FOR UPDATE t SET v = 5',
+        'SET STATEMENT max_statement_time = 10 FOR SELECT 1', 'SELECT NEXTVAL(s)', 'SELECT NEXT VALUE FOR s', 'SELECT LASTVAL(s)', "SET PASSWORD = PASSWORD('')",
+        '/*!40101 SET NAMES utf8 */', '/*!40000 ALTER TABLE t DISABLE KEYS */', "/*M!100100 SELECT 'run' */",
       ].map((sql): Step => [sql, (c) => c.query(sql)]),
       ['execute SELECT', (c) => c.execute('SELECT v FROM t WHERE id = ?', [1])],
       ['execute INSERT', (c) => c.execute('INSERT INTO t VALUES (?, ?)', [5, 5])],

@@ -61,7 +61,7 @@ describe('mysql: the requests each error kind meets', () => {
       'SELECT * FROM t', 'select v from t where id = 1', 'SELECT * FROM t FOR UPDATE', 'SELECT 1 FROM DUAL', 'DO (SELECT v FROM t)', 'SET @a = (SELECT v FROM t)',
       'WITH c AS (SELECT 1) SELECT * FROM c', 'INSERT INTO t VALUES (1)', 'UPDATE t SET v = 1', 'DELETE FROM t', 'REPLACE INTO t VALUES (1)', 'ALTER TABLE t ADD w INT',
       'LOCK TABLES t READ', 'CALL p()', 'EXECUTE s', 'COMMIT', "SELECT GET_LOCK('a', 10)", 'SELECT NEXTVAL(s)', 'SELECT NEXT VALUE FOR s',
-      'SET STATEMENT max_statement_time = 1 FOR SELECT 1', 'SELECT 1; SELECT * FROM t', 'SELECT EXTRACT(YEAR FROM NOW())', '/*!40101 SELECT 1 */', "SELECT '\\'",
+      'SET STATEMENT max_statement_time = 1 FOR SELECT 1', 'SELECT 1; SELECT * FROM t', 'SELECT EXTRACT(YEAR FROM NOW())', '/*!40101 SELECT v FROM t */', "SELECT '\\'",
     ]) expect(locks(lock), lock).toBe(true);
     for (const kind of ['1205', '1213']) {
       expect(mysql.refuses!(kind, undefined, cmd(0x03, 'DO 1')), kind).toBe(false);
@@ -105,15 +105,19 @@ describe('mysql: the requests each error kind meets', () => {
       'BEGIN', 'START TRANSACTION', 'COMMIT', 'ROLLBACK', 'SAVEPOINT a', 'USE chaos', 'LOCK TABLES t READ', 'UNLOCK TABLES',
       'CREATE TEMPORARY TABLE tt (a INT)', 'CREATE OR REPLACE TEMPORARY TABLE tt (a INT)', 'DROP TEMPORARY TABLE tt', 'CHECK TABLE t',
       "PREPARE s FROM 'INSERT INTO t VALUES (1)'", 'SELECT 1; SHOW TABLES;', '-- c\nSELECT 1', '# c\nSELECT 1',
+      'SELECT LASTVAL(s)', 'SET STATEMENT max_statement_time = 1 FOR SELECT 1', '/*!40101 SET NAMES utf8 */', '/*!40101 SET NAMES utf8 */;',
+      'SELECT /*!40001 SQL_NO_CACHE */ * FROM t', "/*M!100100 SELECT 'x' */",
     ]) expect(writes(read), read).toBe(false);
     for (const write of [
       'INSERT INTO t VALUES (1)', 'update t set v = 1', 'DELETE FROM t WHERE 0', 'REPLACE INTO t VALUES (1)', 'INSERT INTO t SELECT 1',
       'CREATE TABLE u (a INT)', 'CREATE TABLE temporary (a INT)', 'DROP TABLE IF EXISTS u', 'ALTER TABLE t ADD w INT', 'TRUNCATE t',
       'RENAME TABLE t TO u', 'CREATE DATABASE x', 'SELECT * FROM t FOR UPDATE', 'LOCK TABLES t WRITE', 'START TRANSACTION READ WRITE',
       'EXPLAIN UPDATE t SET v = 1', 'ANALYZE TABLE t', 'OPTIMIZE TABLE t', "LOAD DATA LOCAL INFILE 'f' INTO TABLE t", 'GRANT SELECT ON t TO u',
-      'SELECT 1; INSERT INTO t VALUES (1)', '/* c */ DELETE FROM t',
+      'SELECT 1; INSERT INTO t VALUES (1)', '/* c */ DELETE FROM t', 'SET STATEMENT max_statement_time = 1 FOR UPDATE t SET v = 1',
+      "SET PASSWORD = PASSWORD('x')", 'SELECT NEXTVAL(s)', 'SELECT next value for s', 'DO SETVAL(s, 5)', '/*!40000 ALTER TABLE t DISABLE KEYS */',
+      '/*M!100100 DELETE FROM t */ SELECT 1', '/*!40101 SET NAMES utf8 */; INSERT INTO t VALUES (1)',
       // Not to be read for sure: refused, as the server may refuse it.
-      'CALL p()', "SELECT 'a\\'; DELETE FROM t; SELECT '", '/*!40101 SELECT 1 */', 'EXECUTE s',
+      'CALL p()', "SELECT 'a\\'; DELETE FROM t; SELECT '", 'EXECUTE s',
     ]) expect(writes(write), write).toBe(true);
   });
 

@@ -14,6 +14,9 @@ import { COM_QUERY, COM_STMT_BULK_EXECUTE, COM_STMT_EXECUTE, COM_STMT_PREPARE } 
 
 const COM_CREATE_DB = 0x05, COM_DROP_DB = 0x06;
 
+/** Statements as the server runs them: an executable comment's text too (mysqldump's `/*!40101 SET NAMES utf8`). */
+const MYSQL_RUN: SqlDialect = { ...MYSQL_SQL, executable: true };
+
 /**
  * Commands that run a statement: a query, a prepare (it opens the statement's tables, waiting
  * for their metadata locks), an execute and MariaDB's bulk execute.
@@ -106,7 +109,7 @@ function everyStatement(request: Buffer, session: MysqlRequests | undefined, tes
   const sql = sqlStart(request, session);
   if (sql < 0) return false;
   let all = true;
-  const read = eachStatement(request, sql, request.length, MYSQL_SQL, (start, end) => {
+  const read = eachStatement(request, sql, request.length, MYSQL_RUN, (start, end) => {
     all = test(request, start, end);
     return !all;
   });
@@ -119,7 +122,7 @@ function everyStatement(request: Buffer, session: MysqlRequests | undefined, tes
  */
 export function locksNothingSql(buf: Buffer, from: number, to: number): boolean {
   let none = true;
-  const read = eachStatement(buf, from, to, MYSQL_SQL, (start, end) => {
+  const read = eachStatement(buf, from, to, MYSQL_RUN, (start, end) => {
     none = locksNothingStatement(buf, start, end);
     return !none;
   });
@@ -143,7 +146,7 @@ export function locksNothingSql(buf: Buffer, from: number, to: number): boolean 
  * transaction) is taken for none.
  */
 function locksNothingStatement(buf: Buffer, from: number, to: number): boolean {
-  const words = leadingWords(buf, from, to, MYSQL_SQL, 2);
+  const words = leadingWords(buf, from, to, MYSQL_RUN, 2);
   if (words === undefined) return false;
   if (words.length === 0) return true;
   switch (words[0]) {
@@ -176,7 +179,7 @@ const TAKES_LOCK = /\b(from|nextval|lastval|setval|next\s+value|previous\s+value
  * once, as connectors' SET NAMES and SET autocommit do as they connect.
  */
 function unkillable(buf: Buffer, from: number, to: number): boolean {
-  const words = leadingWords(buf, from, to, MYSQL_SQL, 2);
+  const words = leadingWords(buf, from, to, MYSQL_RUN, 2);
   if (words === undefined) return false;
   if (words.length === 0) return true;
   if (words[0] === 'DO') return !TAKES_LOCK.test(buf.toString('latin1', from, to));
@@ -189,10 +192,12 @@ const SELECT = /\bselect\b/i;
  * refuses (checked on 10.11 with a user without READ ONLY ADMIN), or one it cannot read for
  * sure. Reads pass: SELECT (not FOR UPDATE), SHOW, SET, DO, transaction control (not START
  * TRANSACTION READ WRITE), LOCK TABLES ... READ, a temporary table's CREATE and DROP, EXPLAIN of
- * a read, PREPARE (its EXECUTE is refused: the text is not kept). Writes to a temporary table
- * the session made pass on the server but are refused here, as is a CALL (its routine decides).
+ * a read, PREPARE (its EXECUTE is refused: the text is not kept), an executable comment's text
+ * when it reads. A sequence's NEXTVAL or SETVAL (in a SELECT, a DO, a SET) writes, as do SET
+ * PASSWORD and SET STATEMENT ... FOR a write. Writes to a temporary table the session made pass
+ * on the server but are refused here, as is a CALL (its routine decides).
  */
-export function writesSql(buf: Buffer, from: number, to: number, d: SqlDialect = MYSQL_SQL): boolean {
+export function writesSql(buf: Buffer, from: number, to: number, d: SqlDialect = MYSQL_RUN): boolean {
   let write = false;
   const read = eachStatement(buf, from, to, d, (start, end) => {
     write = writesStatement(buf, start, end, d);
@@ -203,11 +208,13 @@ export function writesSql(buf: Buffer, from: number, to: number, d: SqlDialect =
 
 /** First words of a statement that read only, by themselves. */
 const READS = new Set([
-  'SELECT', 'WITH', 'VALUES', 'SHOW', 'HELP', 'DO', 'SET', 'BEGIN', 'COMMIT', 'ROLLBACK', 'SAVEPOINT', 'RELEASE', 'USE',
+  'SHOW', 'HELP', 'BEGIN', 'COMMIT', 'ROLLBACK', 'SAVEPOINT', 'RELEASE', 'USE',
   'HANDLER', 'UNLOCK', 'CHECK', 'CHECKSUM', 'PREPARE', 'DEALLOCATE', 'XA', 'KILL', 'SIGNAL', 'RESIGNAL', 'GET',
 ]);
 
 const FOR_UPDATE = /\bfor\s+update\b/i;
+const SEQUENCE_WRITE = /\b(nextval|setval)\s*\(|\bnext\s+value\s+for\b/i;
+const FOR = /\bfor\b/i;
 const READ_WRITE = /\bread\s+write\b/i;
 const WRITE = /\bwrite\b/i;
 const WRITE_STATEMENT = /\b(insert|update|delete|replace)\b/i;
@@ -222,7 +229,12 @@ function writesStatement(buf: Buffer, from: number, to: number, d: SqlDialect): 
     // A locking read of a table (FOR UPDATE; LOCK IN SHARE MODE passes).
     case 'SELECT':
     case 'WITH':
-      return FOR_UPDATE.test(text());
+      return FOR_UPDATE.test(text()) || SEQUENCE_WRITE.test(text());
+    case 'VALUES':
+    case 'DO':
+      return SEQUENCE_WRITE.test(text());
+    case 'SET':
+      return words[1] === 'PASSWORD' || (words[1] === 'STATEMENT' ? writesAfterFor(buf, from, to, d) : SEQUENCE_WRITE.test(text()));
     case 'START':
       return READ_WRITE.test(text());
     case 'LOCK':
@@ -240,6 +252,12 @@ function writesStatement(buf: Buffer, from: number, to: number, d: SqlDialect): 
     default:
       return !READS.has(words[0]);
   }
+}
+
+/** SET STATEMENT's settings, then FOR and the statement it runs: whether that one writes. */
+function writesAfterFor(buf: Buffer, from: number, to: number, d: SqlDialect): boolean {
+  const at = buf.toString('latin1', from, to).search(FOR);
+  return at < 0 || writesStatement(buf, from + at + 3, to, d);
 }
 
 /**

@@ -14,6 +14,13 @@ export interface SqlDialect {
   commit: RegExp;
   /** MySQL / MariaDB: `#` comments, `-- ` needs a blank after it, no nested comments. */
   mysql: boolean;
+  /**
+   * MySQL: the text of an executable comment (`/*!40101 SET NAMES utf8`, mysqldump's; MariaDB's
+   * `/*M!`) is read as code, its markers as blanks, as the server runs it (when its version is no
+   * older than the comment's: one newer skips it, which this reading leans away from); otherwise
+   * such a comment cannot be read for sure.
+   */
+  executable?: boolean;
 }
 
 const SEMI = 0x3b, QUOTE = 0x27, DQUOTE = 0x22, BACKTICK = 0x60, DASH = 0x2d, HASH = 0x23;
@@ -60,6 +67,7 @@ export function eachStatement(buf: Buffer, from: number, to: number, d: SqlDiale
     if (c === QUOTE || c === DQUOTE || c === BACKTICK) i = quoted(buf, i, to);
     else if (lineComment(buf, i, to, d)) i = lineEnd(buf, i, to);
     else if (c === SLASH && next === STAR) i = blockEnd(buf, i, to, d);
+    else if (c === STAR && next === SLASH && d.executable) i += 2;
     else if (c === DOLLAR && !d.mysql) return false;
     else {
       if (c === OPEN) depth++;
@@ -89,6 +97,7 @@ export function leadingWords(buf: Buffer, from: number, to: number, d: SqlDialec
     if (c <= SPACE || (c === OPEN && words.length === 0)) i++;
     else if (lineComment(buf, i, to, d)) i = lineEnd(buf, i, to);
     else if (c === SLASH && i + 1 < to && buf[i + 1] === STAR) i = blockEnd(buf, i, to, d);
+    else if (c === STAR && i + 1 < to && buf[i + 1] === SLASH && d.executable) i += 2;
     else if (wordByte(c)) {
       const start = i;
       while (i < to && wordByte(buf[i])) i++;
@@ -173,9 +182,17 @@ function lineEnd(buf: Buffer, i: number, to: number): number {
   return cr >= 0 && cr < end - 2 ? -1 : end;
 }
 
-/** Past the block comment at `i`; -1 if it nests, runs (MySQL's `/*!`, MariaDB's `/*M!`) or does not end. */
+/**
+ * Past the block comment at `i`; -1 if it nests, runs (MySQL's `/*!`, MariaDB's `/*M!`) or does
+ * not end. One that runs, in a dialect that reads its text, is passed up to its text.
+ */
 function blockEnd(buf: Buffer, i: number, to: number, d: SqlDialect): number {
-  if (d.mysql && i + 2 < to && (buf[i + 2] === BANG || ((buf[i + 2] | 0x20) === M && i + 3 < to && buf[i + 3] === BANG))) return -1;
+  if (d.mysql && i + 2 < to && (buf[i + 2] === BANG || ((buf[i + 2] | 0x20) === M && i + 3 < to && buf[i + 3] === BANG))) {
+    if (!d.executable) return -1;
+    let j = buf[i + 2] === BANG ? i + 3 : i + 4;
+    while (j < to && buf[j] >= 0x30 && buf[j] <= 0x39) j++;
+    return j;
+  }
   const end = buf.indexOf('*/', i + 2, 'latin1');
   if (end < 0 || end + 2 > to) return -1;
   const inner = buf.indexOf('/*', i + 2, 'latin1');
