@@ -124,4 +124,39 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
       });
     }, prepare);
   });
+
+  // Queued whatever they do (no shebang), they fail as EXEC runs them: QUEUED, and the error in EXEC's reply.
+  const block = [
+    ['MULTI'],
+    ['EVAL', "return redis.call('SET', 'sc:k', 'v')", '0'],
+    ['EVAL', "return redis.call('GET', 'sc:k')", '0'],
+    ['EVAL', "local x = 1\nreturn redis.pcall('SET', 'sc:k', 'v')", '0'],
+    ['EVAL', "#!lua flags=no-writes\nreturn redis.call('GET', 'sc:k')", '0'],
+    ['ECHO', 'x'],
+    ['EXEC'],
+    ['GET', 'sc:k'],
+  ];
+
+  it.each([['READONLY'], ['MISCONF'], ['MASTERDOWN'], ['OOM']])('100:error %s: a script queued in MULTI answered as by the server in that state', async (kind) => {
+    // A replica whose master is down refuses a shebang's script without allow-stale as it queues it, and so the block.
+    const requests = kind === 'MASTERDOWN' ? block.filter((r) => !r[1]?.startsWith('#!')) : block;
+    const replies = async (port: number) => (await rawReplies(port, requests.map((r) => cmd(...r)))).map((r, i) => `${requests[i].join(' ')}: ${String(r)}`);
+    await inState(kind, async (real) => {
+      const want = await replies(real.port);
+      if (kind !== 'OOM') expect(want.slice(1, -2)).toEqual(requests.slice(1, -2).map((r) => `${r.join(' ')}: +QUEUED\r\n`));
+      if (kind !== 'OOM') expect(want.at(-2)).toMatch(new RegExp(`^EXEC: \\*${requests.length - 3}\r\n-${kind} `));
+      await withProxy({ error: { percent: 100, kind } }, async (p) => {
+        expect(await replies(p.port)).toEqual(want);
+        // ioredis: the block runs, the script's error in its place.
+        if (kind === 'OOM') return;
+        const c = client(p.port);
+        await c.connect();
+        const ran = await c.multi().eval("return redis.call('SET', 'sc:k', 'v')", 0).echo('y').exec();
+        expect(ran?.[0][0]).toBeInstanceOf(Error);
+        expect(String(ran?.[0][0])).toMatch(new RegExp(`${kind} .*`));
+        expect(ran?.[1]).toEqual([null, 'y']);
+        c.disconnect();
+      });
+    }, prepare);
+  });
 });

@@ -245,7 +245,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
           break;
         case 'error': {
           // A mustForward request goes as it is unless the protocol has it replaced (a redis block's EXEC by DISCARD).
-          const standIn = ex.standIn ?? this.standInFor(a.kind, seg.data, seg.end, ex.ordinal);
+          const standIn = ex.standIn ?? this.standInFor(a.kind, seg.data, seg.end, ex.ordinal, a.message);
           ex.injected = this.encodeError(a.kind, seg.label, seg.data, ex.ordinal, a.message, standIn);
           if (standIn) ex.standIn = standIn;
           this.session.errored?.(ex.ordinal, standIn);
@@ -325,13 +325,13 @@ export abstract class ConnectionFaults extends ConnectionReplies {
   /**
    * What the server gets in place of a request that draws the error `kind` (a COMMIT's ROLLBACK),
    * if anything: `request` is its first segment, all of it when `whole`; `ordinal`, its place
-   * (by default the next exchange's, a request not yet started). Not for an error that closes
-   * the connection: the server ends the transaction itself.
+   * (by default the next exchange's, a request not yet started); `message`, the behavior's text
+   * for the error. Not for an error that closes the connection: the server ends the transaction itself.
    */
-  protected standInFor(kind: string | undefined, request: Buffer, whole: boolean, ordinal = this.ordinal): Buffer | undefined {
+  protected standInFor(kind: string | undefined, request: Buffer, whole: boolean, ordinal = this.ordinal, message?: string): Buffer | undefined {
     const drawn = this.errorKind(kind);
     if (this.protocol.standIn === undefined || this.protocol.errorKinds[drawn]?.fatal) return undefined;
-    return this.protocol.standIn(request, whole, this.session, ordinal, drawn);
+    return this.protocol.standIn(request, whole, this.session, ordinal, drawn, message);
   }
 
   private pluginFailed(b: Behavior, err: unknown): void {

@@ -172,9 +172,10 @@ export interface Protocol {
    * is its first segment, all of it when `whole`. `session`: the connection's, for what earlier
    * requests said (a statement's name) and the state its replies left (a transaction block);
    * `ordinal`: the request's place among them, for the requests ahead of it still in flight;
-   * `kind`: the error drawn (MySQL's deadlock rolls back its transaction).
+   * `kind`: the error drawn (MySQL's deadlock rolls back its transaction), `message` the
+   * behavior's text for it (redis: a script queued in a block sent as one failing with it).
    */
-  standIn?(request: Buffer, whole: boolean, session?: FramerSession, ordinal?: number, kind?: string): Buffer | undefined;
+  standIn?(request: Buffer, whole: boolean, session?: FramerSession, ordinal?: number, kind?: string, message?: string): Buffer | undefined;
   /**
    * Whether a real server in the state the error `kind` stands for refuses the request (a
    * read-only redis replica refuses writes only), asked only once an error is drawn. One it

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Segment } from '../../src/proxy/protocol.js';
@@ -351,6 +352,25 @@ describe('redis errors', () => {
     loader.fromClient(B(cmd('FUNCTION', 'FLUSH', 'ASYNC')));
     loader.fromServer(B('+OK\r\n'));
     expect(refused('fw2')).toBe(false);
+  });
+
+  it('a script queued in a block that fails as EXEC runs it goes as one failing so, QUEUED, and the block goes on', () => {
+    const s = redis.createSession();
+    const script = "redis.call('GET', 'k')\nreturn redis.call('SET', 'k', 'v')";
+    const requests = [cmd('MULTI'), cmd('EVAL', script, '0'), cmd('EVALSHA', 'abc', '0'), cmd('EXEC')];
+    s.fromClient(B(requests.join('')));
+    const standIn = (ordinal: number, kind: string, message?: string) => redis.standIn!(B(requests[ordinal]), true, s, ordinal, kind, message)?.toString('latin1');
+    const sha = createHash('sha1').update(script).digest('hex');
+    const failing = (line: string) => cmd('EVAL', 'return redis.error_reply(ARGV[1])', '0', line);
+    expect(standIn(1, 'READONLY', 'a replica now')).toBe(failing(`READONLY a replica now script: ${sha}, on @user_script:2.`));
+    expect(standIn(1, 'OOM')).toBeUndefined();
+    expect(standIn(2, 'READONLY')).toBeUndefined();
+    expect(standIn(2, 'MASTERDOWN')).toBe(failing("MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'."));
+    const reply = redis.encodeError('MASTERDOWN', { label: 'EVALSHA', request: B(requests[2]), random: Math.random, session: s, ordinal: 2, standIn: B(standIn(2, 'MASTERDOWN')!) });
+    expect(reply.bytes.toString()).toBe('+QUEUED\r\n');
+    s.errored!(2, B(standIn(2, 'MASTERDOWN')!));
+    // Not an error as the block is queued: its EXEC goes as it is.
+    expect(s.insteadOf!(3)).toBeUndefined();
   });
 
   it('encodes every kind as a RESP error line, none fatal, LOADING by default', () => {

@@ -5,7 +5,7 @@
  */
 import { oneLine, type ErrorKind, type ErrorReply, type ErrorReplyContext } from '../protocol.js';
 import { EMPTY, SWITCH_NOW } from './redis-resp.js';
-import { evalRefusal, SCRIPT_KINDS } from './redis-scripts.js';
+import { evalRefusal, queuedScriptFailure, SCRIPT_KINDS } from './redis-scripts.js';
 
 const ERRORS: Record<string, ErrorKind & { line: string }> = {
   LOADING: {
@@ -98,20 +98,44 @@ const HELLO_NOAUTH: ErrorReply = Object.freeze({
   close: false,
 });
 
-/** `queued`: the request is queued in a MULTI block (an EVAL's script is then refused only by its shebang, redis-scripts.ts). */
+/** `queued`: the request is queued in a MULTI block, where a script refused as it is queued (by its shebang, at OOM any) gets the bare line. */
 export function encodeError(kind: string, ctx: ErrorReplyContext, queued = false): ErrorReply {
   const label = ctx.label ?? '';
   if (kind === 'NOAUTH' && label === 'HELLO' && ctx.message === undefined) return HELLO_NOAUTH;
   // SYNC/PSYNC get no framed reply (noReply): the client expects nothing from us.
   if (SWITCH_NOW.has(label)) return { bytes: EMPTY, close: false };
-  const e = ERRORS[kind] ?? ERRORS.LOADING;
   // A real redis refusing EXEC says it discarded the block (processCommand's rejectCommand), even when none was open.
   const exec = label === 'EXEC';
   // A script stopped at its write says where (redis-scripts.ts).
-  const script = label === 'EVAL' && SCRIPT_KINDS.has(kind) ? evalRefusal(kind, ctx.request, queued) ?? '' : '';
+  const script = label === 'EVAL' && SCRIPT_KINDS.has(kind) && !queued ? evalRefusal(kind, ctx.request) ?? '' : '';
   if (ctx.message === undefined && kind !== 'ERR' && !exec && script === '') return cannedReply(kind);
-  const word = kind === 'ERR' ? 'ERR' : e.line.split(' ')[0];
-  const line = ctx.message !== undefined ? `${word} ${oneLine(ctx.message)}` : kind === 'ERR' ? `ERR injected error on '${label || '?'}' (marteau-tui)` : e.line;
+  const line = kindLine(kind, label, ctx.message);
   const said = exec ? `EXECABORT Transaction discarded because of: ${line}` : line + script;
   return { bytes: Buffer.from(`-${said}\r\n`, 'utf8'), close: false };
 }
+
+/** The error line of `kind` for request `label`, a behavior's `message` after its first word. */
+function kindLine(kind: string, label: string, message: string | undefined): string {
+  const e = ERRORS[kind] ?? ERRORS.LOADING;
+  const word = kind === 'ERR' ? 'ERR' : e.line.split(' ')[0];
+  return message !== undefined ? `${word} ${oneLine(message)}` : kind === 'ERR' ? `ERR injected error on '${label || '?'}' (marteau-tui)` : e.line;
+}
+
+/** What the client gets for a script queued in a block whose failure comes inside EXEC's reply: the server's QUEUED, as for any. */
+export const QUEUED: ErrorReply = Object.freeze({ bytes: Buffer.from('+QUEUED\r\n', 'latin1'), close: false });
+
+/**
+ * What the server is sent in place of the script `label` queued in a MULTI block, when a redis in
+ * the state `kind` would queue it and have it fail as EXEC runs it (queuedScriptFailure): a script
+ * that returns that error, so EXEC's reply holds it in its place, byte for byte, and the rest of
+ * the block runs (redis.error_reply keeps a line's first word as its code). Undefined otherwise.
+ */
+export function failingScript(kind: string, label: string, request: Buffer, message: string | undefined): Buffer | undefined {
+  const after = queuedScriptFailure(kind, label, request);
+  if (after === undefined) return undefined;
+  const line = Buffer.from(kindLine(kind, label, message) + after, 'utf8');
+  return Buffer.concat([FAILING_SCRIPT, Buffer.from(`$${line.length}\r\n`, 'latin1'), line, CRLF]);
+}
+
+const FAILING_SCRIPT = Buffer.from('*4\r\n$4\r\nEVAL\r\n$33\r\nreturn redis.error_reply(ARGV[1])\r\n$1\r\n0\r\n', 'latin1');
+const CRLF = Buffer.from('\r\n', 'latin1');

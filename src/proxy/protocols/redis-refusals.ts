@@ -53,8 +53,9 @@ const CONTAINERS = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('
  * answers 'wrong number of arguments' in every state, as the server behind does (ERR, a generic
  * error, may still meet it). EXEC: refusesExec, for the block the session kept, or none.
  * `queued`: the request is queued in a MULTI block, where a redis over maxmemory refuses any
- * command but QUIT (queueing takes memory; EXEC, DISCARD and RESET end the block), and a script
- * is refused only by its shebang. An EVAL's script is read for its writes (redis-scripts.ts), an
+ * command but QUIT (queueing takes memory; EXEC, DISCARD and RESET end the block). An EVAL's
+ * script is read for its writes (redis-scripts.ts; in a block, one without a shebang fails as EXEC
+ * runs it: the session sends one that fails so, redis-errors.ts' failingScript), an
  * FCALL's function judged by the flags `functions` saw it loaded with (redis-functions.ts).
  */
 export function refuses(kind: string, label: string | undefined, request: Buffer, queued = false, functions?: FunctionsSeen): boolean {
@@ -71,7 +72,7 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
   const flags = COMMAND_FLAGS[name];
   if (flags === undefined || !arityFits(name, argcOf(request))) return false;
   if (queued && kind === 'OOM') return label !== 'QUIT';
-  if (name === 'EVAL' && SCRIPT_KINDS.has(kind)) return evalRefusal(kind, request, queued) !== undefined;
+  if (name === 'EVAL' && SCRIPT_KINDS.has(kind)) return evalRefusal(kind, request) !== undefined;
   if ((name === 'FCALL' || name === 'FCALL_RO') && FUNCTION_KINDS.has(kind)) return functionRefused(kind, functions?.flagsOf(request));
   return rule(flags, name, request);
 }

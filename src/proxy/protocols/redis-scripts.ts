@@ -14,8 +14,9 @@
  * the error as a value: `return redis.pcall(...)` replies it, bare; otherwise the script goes on
  * and is served, as is one whose commands are not named in strings, and one whose source is
  * not all in the request's first segment.
- * A script's runtime write queued in a MULTI block is served: it fails inside EXEC's reply,
- * which the proxy does not make. EVALSHA's script is not in the request: served (as before).
+ * In a MULTI block, processCommand judges a script by its shebang as it queues it; one without is
+ * queued whatever it does and fails as EXEC runs it, its error inside EXEC's reply
+ * (queuedScriptFailure). EVALSHA's script is not in the request: served (as before).
  */
 import { createHash } from 'node:crypto';
 import { COMMAND_FLAGS } from './redis-commands.js';
@@ -28,13 +29,32 @@ const CALL = /redis\s*\.\s*(p?call)\s*\(\s*(['"])([A-Za-z_.|-]+)\2/g;
 const RETURNED = /\breturn\s*$/;
 const SHEBANG_FLAGS = /^#!\S*(?:[ \t]+[^\n]*?\bflags=([\w,-]*))?/;
 
+/** The scripts a replica whose master is down runs only to fail as they start, unless flagged allow-stale by a shebang. */
+const LINK_CHECKED = new Set(['EVAL', 'EVAL_RO', 'EVALSHA', 'EVALSHA_RO']);
+
+/**
+ * What a script queued in a MULTI block, `label` request `request`, gets inside EXEC's reply from a
+ * redis in the state `kind`: '' its kind's bare line, else the text that follows the line; undefined
+ * when it is served, or judged as it is queued (by its shebang, at OOM any command), or the proxy
+ * cannot tell. A read-only replica or a misconfigured server queues an EVAL without a shebang and
+ * stops it at its first write (evalRefusal); a replica whose master is down queues any script
+ * without one and stops it as it starts, bare (checked on redis 7.0.15; an EVALSHA's script is taken
+ * for one without, as clients send them).
+ */
+export function queuedScriptFailure(kind: string, label: string, request: Buffer): string | undefined {
+  const at = label === 'EVAL' || label === 'EVAL_RO' ? wordAt(request, 1) : undefined;
+  const shebang = at !== undefined && request[at[0]] === 0x23 && request[at[0] + 1] === 0x21;
+  if (kind === 'MASTERDOWN') return LINK_CHECKED.has(label) && (at !== undefined || label.startsWith('EVALSHA')) && !shebang ? '' : undefined;
+  return label === 'EVAL' && kind !== 'OOM' && !shebang ? evalRefusal(kind, request) : undefined;
+}
+
 /**
  * How a redis in the state `kind` (SCRIPT_KINDS) refuses the EVAL `request` (its first segment):
  * '' with its kind's bare line, else the text that follows the line (the script and the line
- * of the write); undefined when it serves it, or the proxy cannot tell. `queued`: in a MULTI
- * block, where only a shebang's flags refuse it.
+ * of the write); undefined when it serves it, or the proxy cannot tell. In a MULTI block, one
+ * with a shebang is refused as it is queued, one without as it runs (queuedScriptFailure).
  */
-export function evalRefusal(kind: string, request: Buffer, queued: boolean): string | undefined {
+export function evalRefusal(kind: string, request: Buffer): string | undefined {
   if (request[0] !== STAR) return undefined;
   const at = wordAt(request, 1);
   if (at === undefined) return undefined;
@@ -44,7 +64,6 @@ export function evalRefusal(kind: string, request: Buffer, queued: boolean): str
     if (flags.includes('no-writes') || (kind === 'OOM' && flags.includes('allow-oom'))) return undefined;
     return '';
   }
-  if (queued) return undefined;
   CALL.lastIndex = 0;
   for (let m = CALL.exec(script); m !== null; m = CALL.exec(script)) {
     const flags = COMMAND_FLAGS[m[3].toUpperCase()];

@@ -28,7 +28,9 @@
  *   the engine passes the connection through raw.
  * An injected error on MULTI or a command queued after it makes the block's EXEC a DISCARD
  * answered EXECABORT, as a real redis does after refusing a command while queueing; so does one
- * on the EXEC itself, as a real redis that refuses EXEC (redis-multi.ts). MULTI, EXEC (its DISCARD),
+ * on the EXEC itself, as a real redis that refuses EXEC (redis-multi.ts); but a script that a real
+ * redis queues and stops as EXEC runs it goes to the server as one that fails so, and the client
+ * gets its QUEUED, the error in EXEC's reply (redis-errors.ts' failingScript). MULTI, EXEC (its DISCARD),
  * DISCARD, RESET and UNWATCH always reach the server: an error drawn for them replaces its reply
  * (curMustForward). So do SCRIPT KILL and FUNCTION KILL, as themselves or a PING: right after an
  * injected BUSY, they are answered as by the busy server (redis-kill.ts).
@@ -38,7 +40,7 @@
 import { FramingError, MAX_HEAD_BYTES, type ErrorReply, type ErrorReplyContext, type FramerSession, type Protocol } from '../protocol.js';
 import { END, Frames, MUST_FORWARD, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
-import { encodeError, errorKinds } from './redis-errors.js';
+import { encodeError, errorKinds, failingScript, QUEUED } from './redis-errors.js';
 import { refuses, refusesExec, saidAs } from './redis-refusals.js';
 import { arityFits } from './redis-commands.js';
 import { RedisReplies } from './redis-replies.js';
@@ -58,6 +60,7 @@ import {
   SWITCH_AFTER_REPLY,
   SWITCH_NOW,
   type Head,
+  wordAt,
 } from './redis-resp.js';
 import { findLF } from './find-lf.js';
 import { labelOf } from './label-of.js';
@@ -109,6 +112,8 @@ class RedisSession extends RedisReplies implements FramerSession {
   private ordinaryLabel = '';
   private readonly multi = new MultiBlocks();
   private readonly kills = new ScriptKills();
+  /** The last request given a failing script's stand-in (failingScript): its error comes inside EXEC's reply, its QUEUED now. */
+  private failingScriptAt = -1;
   /** The FUNCTION LOAD, DELETE and FLUSH requests waiting for their replies, by ordinal, and what each changes. */
   private readonly functionChanges = new Map<number, (seen: FunctionsSeen) => void>();
   /** parseHead's answer, reused: nothing keeps it past the request it describes. */
@@ -310,7 +315,8 @@ class RedisSession extends RedisReplies implements FramerSession {
   }
 
   errored(ordinal: number): void {
-    this.multi.errored(ordinal);
+    // Queued as by a real redis, it fails inside EXEC's reply: the block goes on.
+    if (ordinal !== this.failingScriptAt) this.multi.errored(ordinal);
     if (ordinal !== this.switchAt) return;
     // Refused, it subscribes nothing: the server never sees it (skipped), and no reply of its comes.
     this.switchAt = -1;
@@ -334,22 +340,33 @@ class RedisSession extends RedisReplies implements FramerSession {
     return this.multi.insteadOf(ordinal) ?? this.kills.insteadOf(ordinal, this.multi.queued(ordinal));
   }
 
-  standIn(ordinal: number | undefined): Buffer | undefined {
-    return this.multi.standIn(ordinal) ?? this.kills.standIn(ordinal);
+  /** What the server gets in place of request `ordinal`, `request` its first segment, if the error `kind` is drawn for it (Protocol.standIn). */
+  standIn(ordinal: number | undefined, kind: string | undefined, request: Buffer, message: string | undefined): Buffer | undefined {
+    return this.multi.standIn(ordinal) ?? this.kills.standIn(ordinal) ?? this.failingScript(ordinal, kind, request, message);
+  }
+
+  /** A script queued in a block that a redis in the state `kind` queues and stops as EXEC runs it: one that fails so (redis-errors.ts). */
+  private failingScript(ordinal: number | undefined, kind: string | undefined, request: Buffer, message: string | undefined): Buffer | undefined {
+    if (ordinal === undefined || kind === undefined || !this.multi.queued(ordinal)) return undefined;
+    const at = wordAt(request, 0);
+    const standIn = at && failingScript(kind, request.toString('latin1', at[0], at[1]).toUpperCase(), request, message);
+    if (standIn !== undefined) this.failingScriptAt = ordinal;
+    return standIn;
   }
 
   /** Whether a real redis in the state `kind` stands for refuses request `ordinal` (Protocol.refuses). */
   refuses(kind: string, label: string | undefined, request: Buffer, ordinal: number): boolean {
     if (label === 'EXEC') return refusesExec(kind, this.multi.execQueued(ordinal) ?? NO_BLOCK, this.multi.execFailed(ordinal));
-    return refuses(kind, label, request, (kind === 'OOM' || label === 'EVAL') && this.multi.queued(ordinal), this.functions);
+    return refuses(kind, label, request, kind === 'OOM' && this.multi.queued(ordinal), this.functions);
   }
 
   /**
    * The reply to an error `kind` drawn for request `ordinal` (Protocol.encodeError): said with
-   * the kind saidAs says, a script's as queued in a block or not; a BUSY is noted for a SCRIPT KILL after it.
+   * the kind saidAs says; a script queued to fail as EXEC runs it gets QUEUED; a BUSY is noted for a SCRIPT KILL after it.
    */
   errorReply(kind: string, ctx: ErrorReplyContext, ordinal: number): ErrorReply {
     const { label, request } = ctx;
+    if (ordinal === this.failingScriptAt && ctx.standIn !== undefined) return QUEUED;
     const said = kind === 'MASTERDOWN' ? saidAs(kind, label, request, label === 'EXEC' ? this.multi.execQueued(ordinal) : undefined, this.functions) : kind;
     if (said === 'BUSY') this.kills.busy(ordinal);
     return encodeError(said, ctx, label === 'EVAL' && this.multi.queued(ordinal));
@@ -372,7 +389,7 @@ export const redis: Protocol = {
   sessionsShare: () => new FunctionsSeen(),
   createSession: (shared) => new RedisSession(shared instanceof FunctionsSeen ? shared : new FunctionsSeen()),
   encodeError: (kind, ctx) => (ctx.session instanceof RedisSession && ctx.ordinal !== undefined ? ctx.session.errorReply(kind, ctx, ctx.ordinal) : encodeError(kind, ctx)),
-  standIn: (_request, _whole, session, ordinal) => (session instanceof RedisSession ? session.standIn(ordinal) : undefined),
+  standIn: (request, _whole, session, ordinal, kind, message) => (session instanceof RedisSession ? session.standIn(ordinal, kind, request, message) : undefined),
   refuses: (kind, label, request, session, ordinal) =>
     session instanceof RedisSession && ordinal !== undefined ? session.refuses(kind, label, request, ordinal) : refuses(kind, label, request),
 };
