@@ -173,6 +173,16 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
       s.fromClient(msg('Q', 'SELECT 1'));
       expect(words(s.fromServer(cat(cc('SELECT 1'), Z('I'))))).toEqual(['=[CZ]']);
     }
+    // A statement's Describe in a later read, its body in the read after its header's: its
+    // ParameterDescription and RowDescription pass all the same, and the ROLLBACK's begin the reply.
+    const cut = session('T');
+    draw(cut, cat(parse('COMMIT', 'c'), flush()), 1, '40001');
+    cut.fromServer(msg('1'));
+    const later = cat(describeS('c'), flush());
+    expect(words([...cut.fromClient(later.subarray(0, 5)), ...cut.fromClient(later.subarray(5))])).toEqual(['>5 bytes', '>3 bytes', '>H']);
+    expect(words(cut.fromServer(cat(msg('t', i16(0)), msg('n'))))).toEqual(['>t', '>n']);
+    cut.fromClient(cat(execute(), sync()));
+    expect(words(cut.fromServer(cat(msg('1'), msg('2'), cc('ROLLBACK'), msg('3'), Z('I'))))).toEqual(['=[12C3Z]']);
     // Outside a block, a COMMIT's error is as any other's: the failing Parse.
     const s = session();
     const { error } = draw(s, cat(parse('COMMIT', 'c'), describeS('c'), flush()), 0, '40001');

@@ -31,21 +31,25 @@ import { int32BE } from './length-prefixed.js';
 import { PARSE_NAMED } from './postgres-aborted.js';
 import { ROLLBACK_RUN } from './postgres-commit.js';
 
-const DESCRIBE = 0x44, FLUSH = 0x48, STATEMENT = 0x53; // 'D', 'H'; a Describe's 'S'
+const FLUSH = 0x48; // 'H'
+/** ParameterDescription, a statement's Describe's first answer: not counted (see answersOf). */
+const PARAMETERS = 0x74; // 't'
 
 /**
- * How many messages the server answers a message of type `type` with, when it succeeds (`kind`,
- * the first byte of its body): one for a Parse, Bind or Close, two for a statement's Describe
- * (ParameterDescription, then RowDescription or NoData), one for a portal's, none for a Flush.
+ * How many of the server's messages answer a client's message of type `type` when it succeeds,
+ * ParameterDescription aside: one for a Parse, Bind or Close, one for a Describe (RowDescription
+ * or NoData, after a ParameterDescription for a statement's), none for a Flush. Counting a
+ * statement's Describe by its ParameterDescription would take the Describe's body, which a read
+ * may end before.
  */
-function answersOf(type: number, kind: number): number {
-  return type === DESCRIBE ? (kind === STATEMENT ? 2 : 1) : type === FLUSH ? 0 : 1;
+function answersOf(type: number): number {
+  return type === FLUSH ? 0 : 1;
 }
 
 /** The same for the whole messages of `request` (its first read). */
 export function answersTo(request: Buffer): number {
   let answers = 0;
-  for (let pos = 0; pos + 5 < request.length; pos += 1 + int32BE(request, pos + 1)) answers += answersOf(request[pos], request[pos + 5]);
+  for (let pos = 0; pos + 5 <= request.length; pos += 1 + int32BE(request, pos + 1)) answers += answersOf(request[pos]);
   return answers;
 }
 
@@ -83,10 +87,10 @@ export class LaterErrors {
     return ordinal === this.open;
   }
 
-  /** A message of type `type` of request `ordinal` went to the server (`kind`: its body's first byte). */
-  sent(ordinal: number, type: number, kind: number): void {
+  /** A message of type `type` of request `ordinal` went to the server. */
+  sent(ordinal: number, type: number): void {
     const left = this.commits.size > 0 ? this.commits.get(ordinal) : undefined;
-    if (left !== undefined) this.commits.set(ordinal, left + answersOf(type, kind));
+    if (left !== undefined) this.commits.set(ordinal, left + answersOf(type));
   }
 
   /** Request `ordinal`'s Execute (or its Sync without one) came: what the server is sent in its place. */
@@ -101,13 +105,13 @@ export class LaterErrors {
   }
 
   /**
-   * The server sent a message other than an error or a ReadyForQuery while answering request
-   * `ordinal`: whether it answers the client's (passed to it) rather than begins the reply (a
-   * COMMIT's ROLLBACK).
+   * The server sent a message of type `type`, not an error nor a ReadyForQuery, while answering
+   * request `ordinal`: whether it answers the client's (passed to it) rather than begins the
+   * reply (a COMMIT's ROLLBACK).
    */
-  passes(ordinal: number): boolean {
+  passes(ordinal: number, type: number): boolean {
     const left = this.commits.size > 0 ? this.commits.get(ordinal) : undefined;
-    if (left === undefined) return true;
+    if (left === undefined || type === PARAMETERS) return true;
     if (left > 0) {
       this.commits.set(ordinal, left - 1);
       return true;

@@ -247,7 +247,7 @@ export class PgSession implements FramerSession {
       out.pushIn(instead, 0, instead.length, WHOLE | PASS);
       return pos;
     }
-    this.later.sent(ordinal, type, pos + 5 < buf.length ? buf[pos + 5] : -1);
+    this.later.sent(ordinal, type);
     this.commits.seen(type, buf, pos + 5, body);
     this.blocks.seen(type, buf, pos + 5, body, ordinal);
     this.startMessage(d, PASS_META, true);
@@ -363,7 +363,7 @@ export class PgSession implements FramerSession {
       if (this.passing.size > 0 && this.passing.has(ordinalOf(first))) {
         // The answers to what a stand-in ran before it fails are the client's; its error (or the
         // ReadyForQuery) begins the reply the injected one replaces.
-        if (type !== E && type !== Z && this.later.passes(ordinalOf(first))) {
+        if (type !== E && type !== Z && this.later.passes(ordinalOf(first), type)) {
           this.startMessage(d, PASS_META, true);
           return;
         }
