@@ -4,14 +4,16 @@
  * message after it up to the Execute as it comes (a Bind, a Describe, a Flush: libpq's pipeline
  * mode, psycopg 3 and JDBC send them at their own times), so it answers them itself, at each
  * Flush, as it would: a client waiting for a description it asked for in a later read would
- * otherwise wait for ever. In the Execute's place goes a Parse that fails (FAIL_PARSE), as the
+ * otherwise wait for ever. In the Execute's place goes a Parse that fails (PARSE_NAMED), as the
  * kinds stand for a statement failing as it runs: its error, sent by the server at once, Flush or
  * not, as a real one is, is the request's reply, which the injected error (without a
  * ReadyForQuery) replaces; in a block it aborts it, as a real error does, and outside one it
  * aborts the implicit transaction of the messages before it, which ran nothing; neither drops a
  * prepared statement. What follows the Execute goes nowhere, as the server ignores it after an
  * error, and the Sync goes to the server, whose ReadyForQuery passes to the client. A Sync with
- * no Execute before it has the failing Parse sent ahead of it.
+ * no Execute before it has the failing Parse sent ahead of it: a real server fails such a request
+ * at its Parse only (a lock it waits for), which the first read's answers passed, but the error
+ * was drawn, and counted, as that read came, and the client gets what was counted.
  *
  * A COMMIT in a block is different: a real one that fails ends the block, and its ReadyForQuery
  * says idle (checked on PostgreSQL 15, a deferred unique constraint failing at the Execute of a
