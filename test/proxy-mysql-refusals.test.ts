@@ -4,18 +4,21 @@
  * rules of mysql-refusals.ts are checked against the server rather than our reading of it. And
  * a client pings through 100:error, as it pings a server in any of those states.
  */
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import mariadb from 'mariadb';
 import mysql2 from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveMariadb, startMariadb } from './helpers/mariadb.js';
-import type { RunningServer } from './helpers/servers.js';
+import { makeCerts, type TestCerts } from './helpers/certs.js';
+import { tempDir, type RunningServer } from './helpers/servers.js';
 import { proxiesTo } from './helpers/with-proxy.js';
 
 type Step = [string, (c: mysql2.Connection) => Promise<unknown>];
 
 let db: RunningServer;
 let root: mysql2.Connection;
+let certs: TestCerts;
 
 const withProxy = proxiesTo(() => db.port, { protocol: 'mysql', seed: 1 });
 
@@ -48,40 +51,39 @@ const SERVED: Step[] = [
 ];
 
 /**
- * Log in as app (no password) on a raw socket: what the server sends after its greeting, until it
- * ends the connection (or the test does, `end` then false).
+ * What a server sends first on a new connection: its first packet, and whether it then ended the
+ * connection (a greeting, 10, waits for the client: the test ends it).
  */
-async function rawLogin(port: number): Promise<{ reply: Buffer; ended: boolean }> {
+async function firstPacket(port: number): Promise<{ first: Buffer; ended: boolean }> {
   const sock = net.connect(port, '127.0.0.1');
-  const chunks: Buffer[] = [];
-  const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n); return b; };
-  // PROTOCOL_41, SECURE_CONNECTION, PLUGIN_AUTH; an empty auth response.
-  const payload = Buffer.concat([u32(0x200 | 0x8000 | 0x80000), u32(1 << 24), Buffer.from([0x21]), Buffer.alloc(23), Buffer.from('app\0\0mysql_native_password\0', 'latin1')]);
-  const head = Buffer.from([payload.length, 0, 0, 1]);
-  let greeting = -1;
+  let all = Buffer.alloc(0);
   return new Promise((resolve, reject) => {
-    const done = (ended: boolean) => resolve({ reply: Buffer.concat(chunks).subarray(greeting), ended });
+    const whole = () => all.length >= 4 && all.length >= 4 + all.readUIntLE(0, 3);
     sock.on('data', (d) => {
-      chunks.push(d);
-      const all = Buffer.concat(chunks);
-      if (greeting < 0 && all.length >= 4 && all.length >= 4 + all.readUIntLE(0, 3)) {
-        greeting = 4 + all.readUIntLE(0, 3);
-        sock.write(Buffer.concat([head, payload]));
-      }
-      // Logged in: its OK came.
-      if (greeting > 0 && all.length > greeting + 4 && all[greeting + 4] === 0) {
+      all = Buffer.concat([all, d]);
+      if (whole() && all[4] === 10) {
         sock.destroy();
-        done(false);
+        resolve({ first: all, ended: false });
       }
     });
-    sock.on('end', () => { sock.end(); done(true); });
+    sock.on('end', () => { sock.end(); resolve({ first: all, ended: whole() }); });
     sock.on('error', reject);
   });
 }
 
+/** A MariaDB connector connection as app over TLS, checking the server's certificate: 'served' once it is in, or the error's code. */
+const tlsConnect = (port: number): Promise<string> =>
+  outcome(mariadb.createConnection({ host: '127.0.0.1', port, user: 'app', database: 'chaos', ssl: { ca: readFileSync(certs.ca) }, connectTimeout: 5000 })
+    .then(async (c) => {
+      const [{ Value: cipher }] = await c.query("SHOW SESSION STATUS LIKE 'Ssl_cipher'");
+      await c.end();
+      if (!cipher) throw new Error('connected without TLS');
+    }));
+
 describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a MariaDB in that state refuses (real MariaDB)', () => {
   beforeAll(async () => {
-    db = await startMariadb({ grants: true });
+    certs = await makeCerts(await tempDir('mysql-tls'));
+    db = await startMariadb({ grants: true, args: [`--ssl-cert=${certs.cert}`, `--ssl-key=${certs.key}`] });
     root = await mysql2.createConnection({ host: '127.0.0.1', port: db.port, user: 'root', multipleStatements: true });
     await root.query(
       "CREATE DATABASE chaos; CREATE TABLE chaos.t (id INT PRIMARY KEY, v INT) ENGINE=InnoDB; INSERT INTO chaos.t VALUES (1, 1), (2, 2); CREATE SEQUENCE chaos.s; CREATE USER app@'%'; GRANT ALL ON chaos.* TO app@'%'",
@@ -252,12 +254,15 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     }
   });
 
-  // MariaDB 10.11 counts the connections once a user (without CONNECTION ADMIN) is
-  // authenticated: past max_connections its answer to the handshake response is an ERR 1040,
-  // then it ends the connection; those in go on.
-  it('1040 refuses a connection as it logs in, byte for byte as a MariaDB at max_connections; the connections in go on', async () => {
+  // MariaDB 10.11 keeps one connection past max_connections for an administrator: at the limit
+  // it refuses the login of a user without CONNECTION ADMIN (for a TLS client inside TLS, where
+  // no proxy can see), and once that one is taken too, a new connection in place of its greeting:
+  // an ERR 1040 numbered 0, then the end of the connection. The proxy gives the latter, which
+  // reaches a client going on to TLS; the connections in go on.
+  it('1040 refuses a connection in place of the greeting, byte for byte as a MariaDB past max_connections, TLS clients too; the connections in go on', async () => {
     const held: mysql2.Connection[] = [];
-    let want: { reply: Buffer; ended: boolean };
+    let want: { first: Buffer; ended: boolean };
+    let tlsWant: string;
     await root.query('SET GLOBAL max_connections = 10');
     try {
       for (;;) {
@@ -269,21 +274,26 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
         expect(c).toMatchObject({ errno: 1040 });
         break;
       }
-      want = await rawLogin(db.port);
+      held.push(await mysql2.createConnection({ host: '127.0.0.1', port: db.port, user: 'root' }));
+      want = await firstPacket(db.port);
+      tlsWant = await tlsConnect(db.port);
       expect(await outcome(held[0].query('SELECT 1'))).toBe('served');
     } finally {
       await root.query('SET GLOBAL max_connections = DEFAULT');
       for (const c of held) c.destroy();
     }
-    expect(want.reply.toString('latin1')).toContain('Too many connections');
+    expect(want.first.toString('latin1')).toContain('Too many connections');
     expect(want.ended).toBe(true);
+    expect(tlsWant).toBe('1040');
     await withProxy({ error: { percent: 100, kind: '1040' } }, async (p) => {
-      const got = await rawLogin(p.port);
-      expect(got.reply.toString('hex')).toBe(want.reply.toString('hex'));
+      const got = await firstPacket(p.port);
+      expect(got.first.toString('hex')).toBe(want.first.toString('hex'));
       expect(got.ended).toBe(true);
-      expect(p.stats().behaviors.error).toBe(1);
-      // Logged in while the mix passes, a connection's commands pass 1040.
+      expect(await tlsConnect(p.port)).toBe('1040');
+      expect(p.stats().behaviors.error).toBe(2);
+      // Connected while the mix passes (over TLS too, passed through), a connection's commands pass 1040.
       await p.setMix('');
+      expect(await tlsConnect(p.port)).toBe('served');
       const c = await connect(p.port);
       try {
         await p.setMix({ error: { percent: 100, kind: '1040' } });
@@ -292,14 +302,14 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       } finally {
         c.destroy();
       }
-      expect(p.stats().behaviors.error).toBe(1);
+      expect(p.stats().behaviors.error).toBe(2);
     });
   });
 
-  // At 30:error 1040 a pool meets refused logins, which it may try again; the connections in
+  // At 30:error 1040 a pool meets refused connections, which it may try again; the connections in
   // serve every query. mysql2's pool hands the error to the caller, the MariaDB connector's pool
   // tries again itself.
-  it('pools of mysql2 and of the MariaDB connector at 30:error 1040: logins refused, to be tried again; the queries of connections in succeed', async () => {
+  it('pools of mysql2 and of the MariaDB connector at 30:error 1040: connections refused, to be tried again; the queries of connections in succeed', async () => {
     await withProxy({ error: { percent: 30, kind: '1040' } }, async (p) => {
       const pool = mysql2.createPool({ host: '127.0.0.1', port: p.port, user: 'app', database: 'chaos', connectionLimit: 2 });
       let refused = 0;
@@ -312,10 +322,11 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
           }
         })();
         for (let i = 0; i < 15; i++) {
-          // A new connection each time (the one before destroyed): a login, drawn as any exchange.
+          // A new connection each time (the one before destroyed), drawn for as it is accepted.
           const c = await pool.getConnection().catch((e: Error) => e);
           if (c instanceof Error) {
-            expect(c).toMatchObject({ errno: 1040, code: 'ER_CON_COUNT_ERROR', sqlState: '08004' });
+            // No SQLSTATE: refused in place of the greeting, as by MariaDB.
+            expect(c).toMatchObject({ errno: 1040, code: 'ER_CON_COUNT_ERROR', sqlState: '' });
             refused++;
           } else {
             const [rows] = await c.query('SELECT ? AS n', [i]);

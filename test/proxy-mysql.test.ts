@@ -143,7 +143,7 @@ describe.skipIf(!haveMariadb())('mysql through the chaos proxy (real MariaDB)', 
     });
   });
 
-  // 1040 meets the login only: test/proxy-mysql-refusals.
+  // 1040 meets a connection, in place of its greeting: test/proxy-mysql-refusals.
   for (const [kind, e] of Object.entries(MYSQL_ERRORS).filter(([k]) => k !== '1040')) {
     it(`100:error kind ${kind}: mysql2 gets errno ${e.code} / ${e.state}${e.fatal ? ', then the connection closes' : ', and the connection keeps working'}`, async () => {
       await withProxy({ error: { percent: 100, kind } }, async (p) => {

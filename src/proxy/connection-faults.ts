@@ -318,7 +318,7 @@ export abstract class ConnectionFaults extends ConnectionReplies {
   }
 
   /** Mixes and toxics have their kinds checked (Behavior.check); a plugin's act.error(kind) is not. */
-  private errorKind(kind: string | undefined): string {
+  protected errorKind(kind: string | undefined): string {
     return kind && hasErrorKind(this.protocol, kind) ? kind : this.protocol.defaultError;
   }
 

@@ -5,7 +5,7 @@
  * This top layer opens and closes it; the work is done by the layers below it, one job each:
  * connection-requests.ts, connection-faults.ts, connection-replies.ts, connection-io.ts.
  */
-import { draw, type Mix } from './mix.js';
+import { draw, type Mix, type MixEntry } from './mix.js';
 import { ConnectionRequests } from './connection-requests.js';
 
 export class Connection extends ConnectionRequests {
@@ -16,6 +16,13 @@ export class Connection extends ConnectionRequests {
   async accept(mix: Mix): Promise<void> {
     const entry = draw(mix, this.core.random);
     if (this.core.pin === 'connection') this.pinned = entry;
+    const refusal = this.refusedAtConnect(entry);
+    if (refusal) {
+      this.core.count(entry.behavior.name);
+      // The upstream closed once the refusal is out: its close would destroy the client's socket, bytes unsent.
+      this.client.end(refusal, () => this.server.destroy());
+      return;
+    }
     for (const source of [entry, ...this.activeToxics()]) {
       const hook = source.behavior.onConnection;
       if (!hook) continue;
@@ -45,6 +52,16 @@ export class Connection extends ConnectionRequests {
     if (reads && server.readableEnded) this.upstreamEnded();
     client.on('drain', () => server.resume());
     server.on('drain', () => client.resume());
+  }
+
+  /**
+   * What the server would send in place of its greeting, when the connection draws an error (a
+   * fixed one: `error` without warmup) of a kind refused there (Protocol.connectError).
+   */
+  private refusedAtConnect(entry: MixEntry): Buffer | undefined {
+    const fixed = entry.fixed;
+    if (this.protocol.connectError === undefined || fixed?.length !== 1 || fixed[0].type !== 'error') return undefined;
+    return this.protocol.connectError(this.errorKind(fixed[0].kind));
   }
 
   /** Bytes written to the server (upstream) and to the client (downstream) so far. */

@@ -184,6 +184,13 @@ export interface Protocol {
    * (redis: a command queued in a MULTI block). Undefined: every request is refused.
    */
   refuses?(kind: string, label: string | undefined, request: Buffer, session?: FramerSession, ordinal?: number): boolean;
+  /**
+   * The bytes a server in the state the error `kind` stands for sends in place of its greeting,
+   * refusing a connection before the client says anything (MySQL past max_connections: 1040), or
+   * undefined. A connection the mix draws an `error` of that kind for gets them, then is closed,
+   * whatever it would have gone on to (TLS too, which no request's error could reach).
+   */
+  connectError?(kind: string): Buffer | undefined;
 }
 
 /**

@@ -77,15 +77,16 @@ describe('mysql: the requests each error kind meets', () => {
     for (const sql of ['SELECT 1', 'DO (SELECT v FROM t)', 'BEGIN', 'SHOW TABLES', 'DO 1; SELECT 1']) expect(mysql.refuses!('1317', undefined, cmd(0x03, sql)), sql).toBe(true);
   });
 
-  // A server at max_connections refuses new connections as they log in, the connections in
-  // served; one shutting down closes every connection, idle ones too. The login (the handshake
-  // response, numbered 1) passes any other kind.
-  it('1040 meets the login only; 1053 and a kind not known here every command', () => {
+  // A server past max_connections refuses new connections in place of its greeting (connectError),
+  // the connections in served; one shutting down closes every connection, idle ones too. The
+  // login (the handshake response, numbered 1) passes every kind.
+  it('1040 meets no command nor the login, a connection in place of its greeting; 1053 and a kind not known here every command', () => {
     const login = pkt(1, Buffer.concat([u32(0x200 | 0x8000), u32(1 << 24), Buffer.from([0x21]), Buffer.alloc(23), Buffer.from('app\0\0', 'latin1')]));
     expect(refused('1040')).toEqual([]);
-    expect(mysql.refuses!('1040', 'HandshakeResponse', login)).toBe(true);
+    expect(mysql.connectError!('1040')!.toString('latin1')).toBe('\x17\0\0\0\xff\x10\x04Too many connections');
+    for (const kind of ['1205', '1213', '1317', '1290', '1053', '9999']) expect(mysql.connectError!(kind), kind).toBeUndefined();
     for (const kind of ['1053', '9999']) expect(refused(kind), kind).toEqual(Object.keys(COMMANDS));
-    for (const kind of ['1205', '1213', '1317', '1290', '1053', '9999']) expect(mysql.refuses!(kind, 'HandshakeResponse', login), kind).toBe(false);
+    for (const kind of ['1040', '1205', '1213', '1317', '1290', '1053', '9999']) expect(mysql.refuses!(kind, 'HandshakeResponse', login), kind).toBe(false);
     // Withheld: no stand-in, whatever its bytes look like as a command.
     expect(mysql.standIn!(login, true, undefined, 0, '1040')).toBeUndefined();
   });

@@ -475,8 +475,8 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
   });
 
   // A real ROLLBACK ends the transaction whatever it answers: one that draws an error goes on.
-  // As MariaDB 10.11 at max_connections answers the handshake response: its ERR numbered after it, then it closes.
-  it('the login is a request answered by one packet: 1040 is the ERR a server at max_connections sends', () => {
+  // The login stays an exchange of its own, which a blackout or a hang meets (1040 comes in place of the greeting: connectError).
+  it('the login is a request answered by one packet', () => {
     const s = mysql.createSession();
     s.fromServer(pkt(0, greeting(CAPS)));
     const login = pkt(1, handshakeResponse(CAPS));
@@ -484,9 +484,6 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
     expect(more).toEqual([]);
     expect(segment).toMatchObject({ data: login, start: true, end: true, label: 'HandshakeResponse' });
     expect(segment.passthrough).toBeFalsy();
-    const e = mysql.encodeError('1040', { request: login, random: Math.random });
-    expect(e.bytes.toString('hex')).toBe('1d000002ff1004233038303034546f6f206d616e7920636f6e6e656374696f6e73');
-    expect(e.close).toBe(true);
     // The server's answer, an auth switch here, is the login's reply; the auth data after it passes.
     expect(s.fromServer(pkt(2, Buffer.concat([Buffer.from([0xfe]), str0('mysql_native_password')])))).toMatchObject([{ start: true, end: true }]);
     expect(s.fromClient(pkt(3, Buffer.alloc(20, 7)))).toMatchObject([{ passthrough: true }]);

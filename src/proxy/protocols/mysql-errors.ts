@@ -14,7 +14,7 @@ export const MYSQL_ERRORS: Record<string, { code: number; state: string; message
   '1290': { code: 1290, state: 'HY000', message: 'The server is running with the --read-only option so it cannot execute this statement', fatal: false,
     description: 'ER_OPTION_PREVENTS_STATEMENT (HY000): read-only server, as during a failover: writes only' },
   '1040': { code: 1040, state: '08004', message: 'Too many connections', fatal: true,
-    description: 'ER_CON_COUNT_ERROR (08004): too many connections, on a connection\'s login (its commands pass), then it is closed' },
+    description: 'ER_CON_COUNT_ERROR: too many connections, in place of the server\'s greeting (TLS clients too), drawn per connection, then it is closed' },
   '1053': { code: 1053, state: '08S01', message: 'Server shutdown in progress', fatal: true,
     description: 'ER_SERVER_SHUTDOWN (08S01): server shutting down, on any command, then the connection is closed' },
 };
@@ -46,3 +46,20 @@ export function encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
 }
 
 const CANNED = new CannedReplies();
+
+/**
+ * What MariaDB sends in place of its greeting when more than max_connections (and the one more
+ * it keeps for an administrator) are connected, checked on 10.11: an ERR numbered 0, without
+ * SQLSTATE (no client capabilities are known yet), then the end of the connection. Clients
+ * report 1040 (SQLSTATE HY000); one that would have gone on to TLS gets it too.
+ */
+export function connectError(kind: string): Buffer | undefined {
+  if (kind !== '1040') return undefined;
+  const message = Buffer.from(MYSQL_ERRORS['1040'].message, 'latin1');
+  const b = Buffer.alloc(4 + 3 + message.length);
+  b.writeUIntLE(3 + message.length, 0, 3);
+  b[4] = 0xff;
+  b.writeUInt16LE(1040, 5);
+  message.copy(b, 7);
+  return b;
+}

@@ -5,7 +5,9 @@
  *
  * The handshake response is the login: framed as a request (LOGIN_LABEL) whose reply is the
  * server's next packet (its OK, its ERR, or an auth switch, the rest of the exchange then
- * passthrough), so that an error can meet it as a server refusing connections (1040) answers it.
+ * passthrough), so that a fault can meet a connection as it logs in (a blackout, a hang). A
+ * server refusing connections (1040) does so before, in place of its greeting (mysql-errors.ts):
+ * a client going on to TLS logs in inside it, where the proxy reads nothing.
  */
 import { FramingError } from '../protocol.js';
 import { CLIENT_COMPRESS, CLIENT_DEPRECATE_EOF, CLIENT_PROTOCOL_41, CLIENT_QUERY_ATTRIBUTES, CLIENT_SSL, CLIENT_ZSTD_COMPRESSION } from './mysql-packets.js';

@@ -36,16 +36,16 @@ export const READS_ONLY = 1, LOCKS_NOTHING = 2;
 
 /**
  * Whether a real server in the state `kind` stands for refuses `request` (a command's first
- * segment, or the login's). A server at max_connections (1040) refuses the login only, as the
- * server's answer to the handshake response (MariaDB 10.11 checks the count once the user is
- * authenticated), the connections in already served; a shutting down one (1053), and a kind
- * not known here, meet every command: it closes its connections, idle ones too (a ping gets no
- * OK). Other kinds let the login pass.
+ * segment, or the login's). A server at max_connections (1040) refuses new connections, which
+ * the proxy does in place of the greeting (connectError, drawn per connection: a client going on
+ * to TLS logs in where no error can reach), the connections in served; a shutting down one
+ * (1053), and a kind not known here, meet every command: it closes its connections, idle ones
+ * too (a ping gets no OK). Every kind lets the login pass.
  */
 export function refuses(kind: string, request: Buffer, session?: MysqlRequests): boolean {
   if (request.length < 5) return true;
   // The login, the handshake response, is numbered from 1; a command from 0.
-  if (request[3] !== 0) return kind === '1040';
+  if (request[3] !== 0) return false;
   const cmd = request[4];
   switch (kind) {
     case '1040':

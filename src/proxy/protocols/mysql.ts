@@ -29,7 +29,7 @@ import { emit, endMessage, LengthPrefixedFeeder, PASS_META, uint24LE, type Start
 import type { Frames } from '../frames.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { FramerSession, Protocol, Segment } from '../protocol.js';
-import { encodeError, MYSQL_ERRORS } from './mysql-errors.js';
+import { connectError, encodeError, MYSQL_ERRORS } from './mysql-errors.js';
 import {
   COM_CHANGE_USER, COM_RESET_CONNECTION, COM_STMT_CLOSE, COM_STMT_EXECUTE, COM_STMT_PREPARE, MAX_PAYLOAD, MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED,
 } from './mysql-packets.js';
@@ -395,4 +395,5 @@ export const mysql: Protocol = {
   },
   encodeError,
   refuses: (kind, _label, request, session) => refuses(kind, request, session instanceof MysqlSession ? session : undefined),
+  connectError,
 };
