@@ -137,7 +137,7 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
 
   /** Statements naming no table: no lock to wait for, whichever is held. */
   const LOCK_FREE: Step[] = [
-    ...['DO 1', 'SELECT 1', 'select @@version, NOW()', 'SET @a = (SELECT 1)', 'SHOW TABLES', 'SHOW CREATE TABLE t', 'BEGIN', 'SAVEPOINT s', 'RELEASE SAVEPOINT s']
+    ...['DO 1', 'SELECT 1', 'select @@version, NOW()', 'SET @a = (SELECT 1)', 'SHOW TABLES', 'SHOW CREATE TABLE t', 'BEGIN', 'SAVEPOINT s', 'ROLLBACK TO s', 'ROLLBACK', 'BEGIN']
       .map((sql): Step => [sql, (c) => c.query(sql)]),
     ['execute SELECT ? + 1', (c) => c.execute('SELECT ? + 1', [1])],
   ];

@@ -55,7 +55,7 @@ describe('mysql: the requests each error kind meets', () => {
     for (const none of [
       'DO 1', 'select 1', '/* ping */ SELECT 1', 'SELECT @@version, NOW(), CONNECTION_ID()', '(SELECT 1) UNION (SELECT 2)', 'SELECT 1 INTO @a', 'VALUES (1), (2)',
       'SET NAMES utf8mb4', 'SET @a = (SELECT 1)', 'SET autocommit = 1, @b = 2', 'SHOW TABLES', 'SHOW CREATE TABLE t', 'SHOW TABLE STATUS', 'USE chaos',
-      'BEGIN', 'START TRANSACTION READ ONLY', 'SAVEPOINT a', 'RELEASE SAVEPOINT a', 'DO 1; SELECT 2;', '',
+      'BEGIN', 'START TRANSACTION READ ONLY', 'SAVEPOINT a', 'RELEASE SAVEPOINT a', 'ROLLBACK', 'rollback to a', 'DO 1; SELECT 2;', '',
     ]) expect(locks(none), none).toBe(false);
     for (const lock of [
       'SELECT * FROM t', 'select v from t where id = 1', 'SELECT * FROM t FOR UPDATE', 'SELECT 1 FROM DUAL', 'DO (SELECT v FROM t)', 'SET @a = (SELECT v FROM t)',

@@ -134,7 +134,9 @@ export function locksNothingSql(buf: Buffer, from: number, to: number): boolean 
  * nor closes a circle of waits (1213): one that names no table. A SELECT, DO, VALUES or SET
  * without FROM reads no table (`SELECT 1`, `SELECT @@version`, `DO 1`, `SET NAMES`), nor does a
  * SHOW (MariaDB 10.11 answered SHOW CREATE TABLE and SHOW TABLE STATUS at once behind another
- * session's LOCK TABLES ... WRITE), USE, BEGIN, START TRANSACTION or a SAVEPOINT. Any statement
+ * session's LOCK TABLES ... WRITE), USE, BEGIN, START TRANSACTION, a SAVEPOINT or a ROLLBACK,
+ * which releases locks and waits for none (served behind LOCK TABLES ... WRITE and behind FLUSH
+ * TABLES WITH READ LOCK, where a COMMIT of a write gets 1205: a COMMIT may wait). Any statement
  * naming a table may meet both, even a plain SELECT, which reads a snapshot past any row lock but
  * opens its table under a metadata lock (checked: behind LOCK TABLES ... WRITE, `SELECT * FROM t`
  * and `SET @a = (SELECT v FROM t)` get 1205 after lock_wait_timeout; a transaction's statement
@@ -155,6 +157,7 @@ function locksNothingStatement(buf: Buffer, from: number, to: number): boolean {
     case 'BEGIN':
     case 'SAVEPOINT':
     case 'RELEASE':
+    case 'ROLLBACK':
       return true;
     case 'START':
       return words[1] === 'TRANSACTION';
