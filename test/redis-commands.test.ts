@@ -135,7 +135,7 @@ describe('the commands a MULTI block keeps for its EXEC', () => {
     const block = (labels: string[]) => {
       const m = new MultiBlocks();
       m.framed(0, 'MULTI');
-      for (const l of labels) m.queue(l);
+      for (const [i, l] of labels.entries()) m.queue(i + 1, l, false);
       m.framed(labels.length + 1, 'EXEC');
       m.insteadOf(labels.length + 1);
       return m.execQueued(labels.length + 1)!;
@@ -145,5 +145,22 @@ describe('the commands a MULTI block keeps for its EXEC', () => {
     expect(many.length).toBe(64);
     expect(many.at(-1)).toBe('');
     expect(refusesExec('READONLY', ['GET', ''])).toBe(true);
+  });
+
+  it('those queued before its first command refused as it was queued, by an injected error or by redis itself', () => {
+    // MULTI, then the commands at 1, 2, ..., then EXEC; `errored`: the one an injected error answered.
+    const kept = (labels: Array<[string, boolean]>, errored?: number) => {
+      const m = new MultiBlocks();
+      m.framed(0, 'MULTI');
+      for (const [i, [l, refused]] of labels.entries()) m.queue(i + 1, l, refused);
+      const exec = labels.length + 1;
+      m.framed(exec, 'EXEC');
+      if (errored !== undefined) m.errored(errored);
+      return [m.insteadOf(exec) !== undefined, m.execQueued(exec)];
+    };
+    expect(kept([['SET', false], ['GET', false], ['SET', false], ['ECHO', false]], 2)).toEqual([true, ['SET']]);
+    expect(kept([['SET', false], ['GET', false], ['SET', false], ['ECHO', false]], 1)).toEqual([true, []]);
+    expect(kept([['GET', false], ['FOO', true], ['SET', false]])).toEqual([false, ['GET']]);
+    expect(kept([['GET', false], ['SET', false]])).toEqual([false, ['GET', 'SET']]);
   });
 });

@@ -14,8 +14,11 @@
  * the block would run while the client is told it failed, and run twice if it tries again.
  * processCommand refuses EXEC before EXEC looks at its block: the EXEC of a block that had an
  * injected error says 'because of: <error>' when the drawn kind refuses the EXEC itself (BUSY,
- * NOAUTH: redis-refusals.ts' refusesExec), and 'because of previous errors' otherwise, as redis
- * 7.0 in each state (an EXEC outside any block too: 'because of: NOAUTH ...').
+ * NOAUTH: redis-refusals.ts' refusesExec) or by the commands the server's block holds (a
+ * read-only replica, a block with a write), and 'because of previous errors' otherwise, as redis
+ * 7.0 in each state (an EXEC outside any block too: 'because of: NOAUTH ...'). The block holds
+ * the commands queued before the first one refused as it was queued (an injected error, or one
+ * redis refuses itself: unknown, the wrong arity): after it, redis answers QUEUED and keeps none.
  *
  * Blocks are noted as their requests are framed, which runs ahead of the requests' turns (a
  * pipelined chunk is framed whole); injected errors and EXEC's turn come in request order.
@@ -42,10 +45,17 @@ interface Block {
   end: number;
   /** Ended by EXEC (not DISCARD or RESET). */
   exec: boolean;
-  /** Its MULTI or a command inside it was answered by an injected error. */
-  failed: boolean;
+  /**
+   * The ordinal of its MULTI or command that an injected error answered first (Infinity: none).
+   * A real redis queues nothing after a command it refused (it answers QUEUED and keeps none).
+   */
+  failedAt: number;
+  /** The ordinal of its first command a redis 7.0 refuses itself as it queues it (unknown, the wrong arity): likewise. */
+  refusedAt: number;
   /** The labels of the commands queued in it, each once, which decide whether a real redis refuses its EXEC. */
   queued: string[];
+  /** The ordinal each of those labels was first queued at: it is in the server's block if that was before failedAt. */
+  firstAt: number[];
 }
 
 export class MultiBlocks {
@@ -54,7 +64,6 @@ export class MultiBlocks {
   /** The ordinal of the last EXEC that ended a block, once it had its turn, and that block's commands. */
   private lastExec = -1;
   private lastExecQueued: readonly string[] = [];
-  private lastExecFailed = false;
   /** A block is being framed: the commands framed now are queued in it. */
   collecting = false;
 
@@ -63,7 +72,7 @@ export class MultiBlocks {
     const open = this.blocks.length > 0 && this.blocks[this.blocks.length - 1].end === Infinity ? this.blocks[this.blocks.length - 1] : undefined;
     // A nested MULTI is refused by the server and leaves the block as it was.
     if (label === 'MULTI') {
-      if (!open) this.blocks.push({ multi: ordinal, end: Infinity, exec: false, failed: false, queued: [] });
+      if (!open) this.blocks.push({ multi: ordinal, end: Infinity, exec: false, failedAt: Infinity, refusedAt: Infinity, queued: [], firstAt: [] });
       this.collecting = true;
     } else if (open) {
       open.end = ordinal;
@@ -73,20 +82,26 @@ export class MultiBlocks {
   }
 
   /**
-   * A command `label` is framed while a block is (collecting). A block mostly repeats a few
-   * commands: past MAX_QUEUED_LABELS different ones (a client that never sends EXEC), an empty
-   * label stands for the rest, a command redis does not know, refusing the EXEC as before.
+   * Request `ordinal`, a command `label`, is framed while a block is (collecting). A block mostly
+   * repeats a few commands: past MAX_QUEUED_LABELS different ones (a client that never sends
+   * EXEC), an empty label stands for the rest, a command redis does not know, refusing the EXEC as
+   * before. `refused`: one a redis 7.0 refuses as it queues it, which the server's block holds nothing after.
    */
-  queue(label: string): void {
-    const q = this.blocks[this.blocks.length - 1].queued;
-    if (q.length < MAX_QUEUED_LABELS && !q.includes(label)) q.push(q.length === MAX_QUEUED_LABELS - 1 ? '' : label);
+  queue(ordinal: number, label: string, refused: boolean): void {
+    const b = this.blocks[this.blocks.length - 1];
+    if (refused) b.refusedAt = Math.min(b.refusedAt, ordinal);
+    else if (b.queued.length < MAX_QUEUED_LABELS && !b.queued.includes(label)) {
+      b.queued.push(b.queued.length === MAX_QUEUED_LABELS - 1 ? '' : label);
+      b.firstAt.push(ordinal);
+    }
   }
 
   /** Request `ordinal` is answered by an injected error (FramerSession.errored). */
   errored(ordinal: number): void {
     this.over(ordinal);
     const b = this.blocks[0];
-    if (b !== undefined && b.multi <= ordinal && ordinal < b.end) b.failed = true;
+    // Turns come in request order: the first one noted is the block's first.
+    if (b !== undefined && b.multi <= ordinal && ordinal < b.end && b.failedAt === Infinity) b.failedAt = ordinal;
   }
 
   /** At request `ordinal`'s turn: what the server and the client get in its place, if anything. */
@@ -95,12 +110,13 @@ export class MultiBlocks {
     const b = this.blocks[0];
     if (b === undefined || b.end !== ordinal) return undefined;
     this.blocks.shift();
+    const failed = b.failedAt !== Infinity;
     if (b.exec) {
       this.lastExec = ordinal;
-      this.lastExecQueued = b.queued;
-      this.lastExecFailed = b.failed;
+      const kept = Math.min(b.failedAt, b.refusedAt);
+      this.lastExecQueued = kept === Infinity ? b.queued : b.queued.filter((_, i) => b.firstAt[i] < kept);
     }
-    return b.exec && b.failed ? ABORTED_EXEC : undefined;
+    return b.exec && failed ? ABORTED_EXEC : undefined;
   }
 
   /** What the server gets in place of request `ordinal` if it draws an error: DISCARD for the EXEC of a block. */
@@ -108,14 +124,12 @@ export class MultiBlocks {
     return ordinal === this.lastExec ? DISCARD : undefined;
   }
 
-  /** The commands queued in the block request `ordinal` is the EXEC of, once it had its turn; undefined for any other request. */
+  /**
+   * The commands the server's block holds, for request `ordinal`, the block's EXEC, once it had
+   * its turn (those queued before the block's first injected error); undefined for any other request.
+   */
   execQueued(ordinal: number): readonly string[] | undefined {
     return ordinal === this.lastExec ? this.lastExecQueued : undefined;
-  }
-
-  /** Whether request `ordinal` is the EXEC of a block that had an injected error, once it had its turn. */
-  execFailed(ordinal: number): boolean {
-    return ordinal === this.lastExec && this.lastExecFailed;
   }
 
   /** Whether request `ordinal` is queued in a block: after its MULTI, before the request that ends it. */

@@ -83,11 +83,10 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
  * processCommand reads a block's (a read-only replica refuses the EXEC of a block with a write,
  * a loading server that of a block with a command it does not serve then, the EXEC of an empty
  * block, or of none, of neither). NOSCRIPT is an EVALSHA's own error as it runs, in EXEC's reply.
- * `failed`: the block had an injected error, so the commands the kind refuses were refused as
- * they were queued (at 100:error, every one), and the server's block holds only the others; a
- * redis that does not refuse its EXEC then says 'previous errors' (redis-multi.ts).
+ * After a command refused as it was queued the server's block holds nothing more: `queued` are
+ * those before it (redis-multi.ts), and a redis that does not refuse the EXEC says 'previous errors'.
  */
-export function refusesExec(kind: string, queued: readonly string[], failed = false): boolean {
+export function refusesExec(kind: string, queued: readonly string[]): boolean {
   if (kind === 'NOSCRIPT') return false;
   const rule = RULES[kind];
   if (rule === undefined || rule(COMMAND_FLAGS.EXEC, 'EXEC', EMPTY)) return true;
@@ -96,7 +95,7 @@ export function refusesExec(kind: string, queued: readonly string[], failed = fa
     if (label === '' || CONTAINERS.has(label)) return true;
     const flags = COMMAND_FLAGS[label];
     // One redis 7.0 does not know: it aborted the block as it was queued, here as there (the server behind too).
-    if (flags === undefined || (failed && (kind === 'OOM' ? label !== 'QUIT' : rule(flags, label, EMPTY)))) continue;
+    if (flags === undefined) continue;
     // A known one as the block's flags, not as a command: a queued PING is no write (MISCONF).
     if (rule(flags, 'EXEC', EMPTY)) return true;
   }

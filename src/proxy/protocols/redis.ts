@@ -42,7 +42,7 @@ import { END, Frames, MUST_FORWARD, NO_REPLY, PASS, passAll, START, WHOLE } from
 import { Tail } from './held-bytes.js';
 import { encodeError, errorKinds, failingScript, QUEUED } from './redis-errors.js';
 import { refuses, refusesExec, saidAs } from './redis-refusals.js';
-import { arityFits } from './redis-commands.js';
+import { arityFits, COMMAND_FLAGS } from './redis-commands.js';
 import { RedisReplies } from './redis-replies.js';
 import { MultiBlocks, TRANSACTION_COMMANDS } from './redis-multi.js';
 import { ScriptKills } from './redis-kill.js';
@@ -294,8 +294,8 @@ class RedisSession extends RedisReplies implements FramerSession {
         }
       }
     }
-    // One of the wrong number of arguments is refused as it is queued, in any state: as one redis does not know, not the block's.
-    if (this.multi.collecting && !TRANSACTION_COMMANDS.has(label) && arityFits(label, count)) this.multi.queue(label);
+    // One unknown to redis 7.0 or of the wrong number of arguments is refused as it is queued, in any state.
+    if (this.multi.collecting && !TRANSACTION_COMMANDS.has(label)) this.multi.queue(this.nextOrdinal, label, COMMAND_FLAGS[label] === undefined || !arityFits(label, count));
     const ordinal = this.nextOrdinal++;
     this.curOrdinal = ordinal;
     this.curLabel = label;
@@ -356,7 +356,7 @@ class RedisSession extends RedisReplies implements FramerSession {
 
   /** Whether a real redis in the state `kind` stands for refuses request `ordinal` (Protocol.refuses). */
   refuses(kind: string, label: string | undefined, request: Buffer, ordinal: number): boolean {
-    if (label === 'EXEC') return refusesExec(kind, this.multi.execQueued(ordinal) ?? NO_BLOCK, this.multi.execFailed(ordinal));
+    if (label === 'EXEC') return refusesExec(kind, this.multi.execQueued(ordinal) ?? NO_BLOCK);
     return refuses(kind, label, request, kind === 'OOM' && this.multi.queued(ordinal), this.functions);
   }
 
