@@ -193,7 +193,7 @@ describe.skipIf(!run)('memcache meta commands with q through the proxy to memcac
     expect(stored).toEqual(['EN\r\n']);
   });
 
-  it('a command without q behind quiet ones is framed when the shape of its reply tells it from theirs; one that cannot be told falls back', async () => {
+  it('a command without q behind quiet ones is framed when the shape of its reply, or the mn right behind it, tells it from theirs; one that cannot be told falls back', async () => {
     await seed('sh');
     // Each request and memcached's reply ('' for none): a command without q right behind a quiet
     // one whose hit its reply could be taken for but for the flags it answers (s, t, f, k).
@@ -233,8 +233,16 @@ describe.skipIf(!run)('memcache meta commands with q through the proxy to memcac
         expect(await c.batch([{ text, err: 'get' }], 'through the proxy', untilMN)).toEqual(got);
         expect(p.stats()).toMatchObject({ exchanges: reqs.length, fallbacks: 0 });
         expect(p.stats().latency.count).toBe(reqs.length);
-        // Behind an mg v q, an mg v's hit reads "VA 1" as the quiet one's would: which it is, only the reply after would say.
-        await c.batch([{ text: 'mg sh:miss q v\r\nmg sh:hit v\r\nmn\r\n', err: 'get' }], 'an mg v behind an mg v q', untilMN);
+        // Behind an mg v q, an mg v's hit reads "VA 1" as the quiet one's would: the mn right
+        // behind them says which, its MN next (the quiet one missed) or after the other's reply.
+        for (const [pair, replies] of [['mg sh:miss q v\r\nmg sh:hit v\r\n', ['', 'VA 1\r\nv\r\n']], ['mg sh:hit q v\r\nmg sh:miss v\r\n', ['VA 1\r\nv\r\n', 'EN\r\n']], ['mg sh:hit q v\r\nmg sh:hit v\r\n', ['VA 1\r\nv\r\n', 'VA 1\r\nv\r\n']]] as const) {
+          const before = p.stats().exchanges;
+          expect(await c.batch([{ text: `${pair}mn\r\n`, err: 'get' }], pair, untilMN)).toEqual([...replies.filter((r) => r !== ''), 'MN\r\n']);
+          expect(p.stats()).toMatchObject({ exchanges: before + 3, fallbacks: 0 });
+        }
+        expect(p.stats().latency.count).toBe(reqs.length + 9);
+        // Without it, a client waits for the VA and sends nothing more: whose it is, nothing says.
+        expect(await c.batch([{ text: 'mg sh:miss q v\r\nmg sh:hit v\r\n', err: 'get' }], 'an mg v behind an mg v q alone', (g) => (g.length ? [...g] : undefined))).toEqual(['VA 1\r\nv\r\n']);
         expect(p.stats().fallbacks).toBe(1);
       } finally {
         c.close();

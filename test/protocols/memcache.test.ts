@@ -73,14 +73,15 @@ describe('memcache framer: requests', () => {
   });
 
   it('a meta command without q whose replies cannot be told from a quiet one waiting ahead is not framed: FramingError, bytes kept', () => {
-    for (const q of ['mg a v q\r\nmg b v\r\n', 'ms a 2 q\r\nhi\r\nms b 2\r\nhi\r\n', 'md a q k\r\nmd a k\r\n', 'ma a q O1\r\nmd b O1\r\n']) {
+    // Alike in shape, they are told apart by an mn right behind: anything else is not framed.
+    for (const q of ['mg a v q\r\nmg b v\r\nget c\r\n', 'ms a 2 q\r\nhi\r\nms b 2\r\nhi\r\n', 'md a q k\r\nmd a k\r\nmg a q\r\n', 'ma a q O1\r\nmd b O1\r\nmd c\r\n']) {
       const t = memcache.createSession();
       expect(t.fromClient(B('version\r\n'))).toHaveLength(1);
       expect(() => t.fromClient(B(q)), q).toThrow(FramingError);
       expect(t.drain().client.toString()).toBe(q);
     }
     // Told apart by the opaque, the key, or codes the quiet one cannot get; mn, me and classic commands always.
-    for (const q of ['mg a v q O1\r\nmg b v\r\n', 'mg a v q k\r\nmg b v k\r\n', 'ms a 2 q\r\nhi\r\nmg a v\r\n', 'mg a q\r\nmn\r\nme a\r\nget a\r\nset a 0 0 1\r\nx\r\n']) {
+    for (const q of ['mg a v q O1\r\nmg b v\r\n', 'mg a v q k\r\nmg b v k\r\n', 'ms a 2 q\r\nhi\r\nmg a v\r\n', 'mg a q\r\nmn\r\nme a\r\nget a\r\nset a 0 0 1\r\nx\r\n', 'mg a v q\r\nmg b v\r\nmn\r\nget c\r\n', 'mg a v q\r\nmn\r\nmg b v\r\nget c\r\n']) {
       expect(memcache.createSession().fromClient(B(q)).length, q).toBeGreaterThan(1);
     }
   });
@@ -169,6 +170,36 @@ describe('memcache framer: replies', () => {
     const got = quietReplies(reqs, 'VA 1 kk2000\r\nV\r\nMN\r\n', [10]);
     expect(got.length).toBe(3001);
     expect(got.flatMap((r, i) => (r ? [i] : []))).toEqual([2000, 3000]);
+  });
+
+  it('an mg v behind an mg v q, alike in shape: the mn right behind them says whose the first reply is, its MN next or not', () => {
+    // As memcached 1.6.18 answers each pair (checked): the quiet one's hit, then the other's reply.
+    const reqs = 'mg a v q\r\nmg hit q k\r\nmg b v\r\nmn\r\n';
+    const cases: string[][] = [
+      ['VA 1\r\nv\r\n', '', 'VA 2\r\nwx\r\n', 'MN\r\n'],
+      ['VA 1\r\nv\r\n', '', 'EN\r\n', 'MN\r\n'],
+      ['', '', 'VA 2\r\nMN\r\n', 'MN\r\n'],
+      ['', 'HD khit\r\n', 'VA 1\r\nv\r\n', 'MN\r\n'],
+      ['', '', 'EN\r\n', 'MN\r\n'],
+      ['', '', 'SERVER_ERROR refcount overflow during fetch\r\n', 'MN\r\n'],
+      ['SERVER_ERROR refcount overflow during fetch\r\n', '', 'EN\r\n', 'MN\r\n'],
+    ];
+    for (const want of cases) {
+      const reps = want.join('');
+      for (let cut = 0; cut <= reps.length; cut++) expect(quietReplies(reqs, reps, [cut]), reps).toEqual(want);
+      expect(quietReplies(reqs, reps, Array.from({ length: reps.length }, (_, i) => i)), reps).toEqual(want);
+    }
+    // Without the mn, the reply in doubt is not framed; one the quiet one cannot get is.
+    const alone = memcache.createSession();
+    alone.fromClient(B('mg a v q\r\nmg b v\r\n'));
+    expect(() => alone.fromServer(B('VA 1\r\nv\r\n'))).toThrow(FramingError);
+    expect(quietReplies('mg a v q\r\nmg b v\r\n', 'EN\r\n', [])).toEqual(['', 'EN\r\n']);
+    // The other one sent as an mn (an error drawn for it), nothing is in doubt.
+    const s = memcache.createSession();
+    s.fromClient(B(reqs));
+    s.errored?.(2, B('mn\r\n'));
+    const got = s.fromServer(B('VA 1\r\nv\r\nMN\r\nMN\r\n')).filter((x) => x.end).map((x) => x.data.toString());
+    expect(got).toEqual(['VA 1\r\nv\r\n', '', 'MN\r\n', 'MN\r\n']);
   });
 
   it('an error behind quiet meta requests waiting goes to the server as mn, whose MN ends them', () => {

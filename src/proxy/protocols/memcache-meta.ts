@@ -12,7 +12,6 @@
  * b for a base64 key). An error line has none of them: which request it is for, what each could
  * be refused for says (memcache-meta-errors.ts).
  */
-import { FramingError } from '../protocol.js';
 import { type Command, type MetaFlags, startsWith, words } from './memcache-lines.js';
 import { REFCOUNT_OVERFLOW, runtimeErrors } from './memcache-meta-errors.js';
 import type { Quiet } from './memcache-quiet.js';
@@ -20,8 +19,13 @@ import type { Quiet } from './memcache-quiet.js';
 export interface QuietMeta extends Quiet {
   label: string;
   meta: MetaFlags;
-  /** An error line a command without q sent behind it while it waited may get too (sharedLater). */
-  shares?: string;
+  /**
+   * The command without q sent behind it, with no other command answered between, whose reply
+   * one of its own may be taken for (twinOf): whose a reply in doubt (inDoubt) is, the reply
+   * after it says once an mn is sent right behind that command (`told`): that mn's MN when the
+   * reply was the other's, anything else when it was this one's.
+   */
+  twin?: { ordinal: number; shape: boolean; told: boolean };
 }
 
 /** The flags `m` asked for that a reply answers among `kept`, in its order. */
@@ -66,16 +70,11 @@ function isErrorLine(buf: Buffer, s: number, e: number): boolean {
  * unknown command, a classic get's) passes them all by, to the request without q it is for. Of
  * two quiet ones that may both get it (two ms q, memory full) the older takes it, as a client
  * reading them would: which of the two, nothing on the wire says, and either way the replies after
- * find their requests, the other quiet one's none. Not so the line `q` shares with a command
- * without q sent behind it (sharedLater): a FramingError.
+ * find their requests, the other quiet one's none. Not so a line its twin may get (inDoubt).
  */
 export function answersQuiet(buf: Buffer, s: number, e: number, q: QuietMeta): boolean {
   if (q.meta.refused !== undefined) return true;
-  if (isErrorLine(buf, s, e)) {
-    const line = buf.toString('latin1', s, e);
-    if (line === q.shares) throw new FramingError(`memcache: "${line}" is ${q.label} ... q's or a command's sent behind it; not framed`);
-    return runtimeErrors(q.label).includes(line);
-  }
+  if (isErrorLine(buf, s, e)) return runtimeErrors(q.label).includes(buf.toString('latin1', s, e));
   const w = words(buf, s, e);
   let letters = '';
   let opaque: string | undefined;
@@ -95,8 +94,7 @@ export function answersQuiet(buf: Buffer, s: number, e: number, q: QuietMeta): b
 /**
  * Why a reply to `cmd`, a command without `q` sent behind `q` still waiting, could be taken for
  * `q`'s, or undefined when it cannot: an error line both may get (an ms's and a set's out of
- * memory), or a shape both may answer with (an mg v behind an mg v q: "VA <size>") with neither
- * the opaque nor the key telling them apart. A refused `q` takes the next reply whatever it is.
+ * memory), which nothing after it tells. A refused `q` takes the next reply whatever it is.
  */
 export function confusable(cmd: Command, q: QuietMeta): string | undefined {
   if (q.meta.refused !== undefined) return undefined;
@@ -104,27 +102,33 @@ export function confusable(cmd: Command, q: QuietMeta): string | undefined {
   // A storage line memcached refuses (no data block), or an incr or decr line, gets its
   // CLIENT_ERROR or ERROR before the cache is looked at: a line no quiet one takes.
   const both = errs.length > 0 && !cmd.refused ? runtimeErrors(cmd.label).find((x) => x !== REFCOUNT_OVERFLOW && errs.includes(x)) : undefined;
-  if (both !== undefined) return `both may get "${both}", which says neither opaque nor key`;
-  const m = cmd.meta;
-  if (m === undefined) return undefined;
-  const mine = shapes(q.label, q.meta, true);
-  const same = shapes(cmd.label, m, false).find((x) => mine.includes(x));
-  if (same === undefined || m.opaque !== q.meta.opaque || (m.returnsKey && m.key !== q.meta.key)) return undefined;
-  // Its first reply may be either's (an mg v hit is "VA <size>" for both, the quiet one's miss
-  // silent); only the reply after it would tell, and that one comes once the client has had the
-  // first: a client waiting for it sends nothing more, so it cannot be held back to see.
-  return `both may answer "${same.trimEnd()}", with no opaque or key to tell them apart`;
+  return both === undefined ? undefined : `both may get "${both}", which says neither opaque nor key`;
 }
 
 /**
- * The error line `cmd`, a command without `q` sent behind `q` still waiting, and `q` may both
- * get, and that is told only when it comes: an mg's refcount overflow behind an mg q. Which of
- * them it is for nothing says (the quiet one hit the item, or missed another and the other one
- * met it), but it takes some 60000 replies queued to clients that do not read them: falling back
- * at the request, as for a set behind an ms q, would stop chaos on every mg behind an mg q for
- * an error most connections never see. So the quiet one is marked (QuietMeta.shares), and the
- * line, should it come for it, throws a FramingError there (answersQuiet).
+ * Whether `cmd`, a command without `q` sent right behind `q`, is its twin (QuietMeta.twin), and
+ * by what: a shape both may answer with, neither opaque nor key telling them apart (an mg v
+ * behind an mg v q, both hits "VA <size>", byte for byte, the quiet one's miss silent), or
+ * mg's refcount overflow, which both mg may get. Only the reply after the first tells whose that
+ * is: the other's when the quiet one hit, nothing when it missed, until the client sends more,
+ * which a client waiting for the first does not. So the first can neither wait to be told nor
+ * go as one's without a guess, unless the client sent an mn right behind (as a batch is closed):
+ * its MN then comes next exactly when the first reply was the other's. Without it, a shape in
+ * doubt falls back (at the next command, or at the reply); the overflow, which takes some 60000
+ * replies queued to clients that do not read them, only at the reply: at the request, as for a
+ * set behind an ms q, it would stop chaos on every mg behind an mg q for an error almost no
+ * connection meets.
  */
-export function sharedLater(cmd: Command, q: QuietMeta): string | undefined {
-  return cmd.label === 'mg' && q.label === 'mg' && q.meta.refused === undefined ? REFCOUNT_OVERFLOW : undefined;
+export function twinOf(cmd: Command, q: QuietMeta): { shape: boolean } | undefined {
+  const m = cmd.meta;
+  if (m === undefined || q.meta.refused !== undefined) return undefined;
+  const mine = shapes(q.label, q.meta, true);
+  const shape = shapes(cmd.label, m, false).some((x) => mine.includes(x)) && m.opaque === q.meta.opaque && !(m.returnsKey && m.key !== q.meta.key);
+  return shape || (cmd.label === 'mg' && q.label === 'mg') ? { shape } : undefined;
+}
+
+/** Whether the reply line buf[s, e), which `q` may get, may be its twin's instead. */
+export function inDoubt(buf: Buffer, s: number, e: number, q: QuietMeta): boolean {
+  const t = q.twin;
+  return t !== undefined && (t.shape || buf.toString('latin1', s, e) === REFCOUNT_OVERFLOW);
 }

@@ -26,28 +26,31 @@
  * (memcache-meta.ts): clients send a batch of them closed by `mn`, whose MN says that those still
  * unanswered got none. A reply is matched to the oldest quiet request waiting by its shape (its
  * code and the flags it answers) and the opaque (O) and key (k) it echoes, an error line by what
- * each may be refused for; one it does not match got no reply, and its exchange ends with an empty reply frame there. An error injected
- * behind quiet requests still waiting is sent to the server as an `mn` (standIn), whose MN it
- * replaces: the error goes in its turn.
+ * each may be refused for; one it does not match got no reply, and its exchange ends with an
+ * empty reply frame there. A command without q whose reply could be a quiet one's (an mg v behind
+ * an mg v q, neither with O or k: both hits "VA <size>") is told apart by an mn sent right behind
+ * it, whose MN comes next exactly when the reply was its own (twins, memcache-meta.ts). An error
+ * injected behind quiet requests still waiting is sent to the server as an `mn` (standIn), whose
+ * MN it replaces: the error goes in its turn.
  *
  * A connection whose first byte is 0x80 speaks the binary protocol for good, as memcached reads
  * it: memcache-binary.ts frames it. Not framed, honestly:
  * - a command starting with byte 0x80 later on a text connection throws a FramingError, so the
  *   engine passes the connection through raw;
- * - a command without `q` sent while quiet ones wait whose replies it cannot be told from (a
- *   shape both may answer with, neither opaque nor key telling them apart: an mg v behind an
- *   mg v q, neither with O or k, both hits "VA <size>"; an error line both may get: a set it
- *   takes behind an ms q, both out of memory when memcached is, an incr it takes behind an ma q
- *   on a string) throws a FramingError: which of them a reply is for would be a guess, and a
- *   wrong one would shift every reply after; so does mg's refcount overflow for an mg q with an
- *   mg without q sent behind it, when it comes (memcache-meta.ts, sharedLater);
+ * - a command without `q` sent while quiet ones wait whose replies it cannot be told from (an
+ *   error line both may get: a set it takes behind an ms q, both out of memory when memcached
+ *   is, an incr it takes behind an ma q on a string; a shape both may answer with, when no mn
+ *   follows it) throws a FramingError: which of them a reply is for would be a guess, and a
+ *   wrong one would shift every reply after. With no mn after them, the reply in doubt of an mg
+ *   v q and an mg v throws when it comes (a client waiting for it sends nothing more), as does
+ *   mg's refcount overflow for an mg q and an mg without q;
  * - `watch` is a request whose reply is its OK line; after it the connection passes through (a
  *   log stream follows).
  */
 import { BinarySession, REQUEST_MAGIC } from './memcache-binary.js';
 import { encodeError, errorKinds } from './memcache-errors.js';
 import { isTerminator, parseCommand, Reply, sizeWord, startsWith, type Command } from './memcache-lines.js';
-import { answersQuiet, confusable, sharedLater, type QuietMeta } from './memcache-meta.js';
+import { answersQuiet, confusable, inDoubt, twinOf, type QuietMeta } from './memcache-meta.js';
 import { END, Frames, NO_REPLY, OffsetSession, PASS, passAll, START, WHOLE } from '../frames.js';
 import { findLF } from './find-lf.js';
 import { MemcacheSessionBase } from './memcache-session.js';
@@ -64,6 +67,10 @@ class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
   private dataLeft = 0;
   private reqStarted = false;
   private cur: Command | null = null;
+  /** The last command framed that gets a reply without q: quiet ones ahead of it are told by it. */
+  private lastLoud = -1;
+  /** A command without q whose twins wait for the next command to be an mn (QuietMeta.twin), or -1. */
+  private twinAt = -1;
 
   // ---- server side
   private sRaw = false;
@@ -108,11 +115,13 @@ class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
       const lineEnd = lf > pos && buf[lf - 1] === CR ? lf - 1 : lf;
       const cmd = parseCommand(buf, pos, lineEnd);
       const ordinal = this.nextOrdinal++;
+      if (this.twinAt >= 0) this.tell(cmd);
       if (cmd.quiet && cmd.meta !== undefined) {
         this.quiet.push({ ordinal, label: cmd.label, meta: cmd.meta });
         this.pending.push(ordinal, Reply.Quiet);
       } else if (!cmd.noReply) {
-        this.mustTell(cmd);
+        this.mustTell(cmd, ordinal);
+        this.lastLoud = ordinal;
         this.pending.push(ordinal, cmd.reply);
       }
       this.cur = cmd;
@@ -135,12 +144,29 @@ class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
     return out;
   }
 
-  private mustTell(cmd: Command): void {
+  /** `cmd` (`ordinal`) gets a reply without q: one the quiet ones sent since the last such command may get too. */
+  private mustTell(cmd: Command, ordinal: number): void {
     if (this.quiet.oldest === undefined) return;
     for (const q of this.quiet.waiting()) {
+      // Its reply, if any, comes before that command's.
+      if (q.ordinal < this.lastLoud) continue;
       const why = confusable(cmd, q);
       if (why !== undefined) throw new FramingError(`memcache: ${cmd.label} after ${q.label} ... q: ${why}; not framed`);
-      q.shares ??= sharedLater(cmd, q);
+      const twin = twinOf(cmd, q);
+      if (twin === undefined) continue;
+      q.twin = { ordinal, shape: twin.shape, told: false };
+      this.twinAt = ordinal;
+    }
+  }
+
+  /** `cmd` comes right behind the twins' command (twinAt): an mn tells them apart; without, a shape in doubt is not framed. */
+  private tell(cmd: Command): void {
+    const at = this.twinAt;
+    this.twinAt = -1;
+    for (const q of this.quiet.waiting()) {
+      if (q.twin?.ordinal !== at) continue;
+      if (cmd.label === 'mn') q.twin.told = true;
+      else if (q.twin.shape) throw new FramingError(`memcache: ${q.label} ... q and the command without q behind it may answer alike, and no mn follows to tell which; not framed`);
     }
   }
 
@@ -227,15 +253,57 @@ class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
       return false;
     }
     const e = lf > pos && buf[lf - 1] === CR ? lf - 1 : lf;
-    while (this.pending.waiting && this.pending.headTag === Reply.Quiet && !answersQuiet(buf, pos, e, this.quiet.oldest!)) this.unansweredQuiet(out, pos);
+    while (this.pending.waiting && this.pending.headTag === Reply.Quiet) {
+      const q = this.quiet.oldest!;
+      if (answersQuiet(buf, pos, e, q)) {
+        if (!inDoubt(buf, pos, e, q)) break;
+        const twins = this.twinsReply(q, buf, pos, lf, e, n);
+        if (twins === undefined) return false;
+        if (!twins) break;
+      }
+      this.unansweredQuiet(out, pos);
+    }
     return true;
+  }
+
+  /**
+   * Whether the reply at `pos` (its first line ending at `e`, its LF at `lf`), which `q` may get,
+   * is q's twin's (QuietMeta.twin): the mn sent behind the twin answers next. Undefined when
+   * the line after the reply is not all in `buf` yet.
+   */
+  private twinsReply(q: QuietMeta, buf: Buffer, pos: number, lf: number, e: number, n: number): boolean | undefined {
+    if (!q.twin!.told) throw new FramingError(`memcache: a reply may be ${q.label} ... q's or the command's without q behind it, and no mn follows to tell which; not framed`);
+    const next = startsWith(buf, pos, e, 'VA ') ? lf + 1 + sizeWord(buf, pos, e, 1) + 2 : lf + 1;
+    const nl = next < n ? findLF(buf, next) : -1;
+    if (nl < 0) {
+      if (n - next > MAX_HEAD_BYTES) throw new FramingError(`memcache reply line longer than ${MAX_HEAD_BYTES} bytes`);
+      return undefined;
+    }
+    const ne = nl > next && buf[nl - 1] === CR ? nl - 1 : nl;
+    return ne - next === 2 && startsWith(buf, next, ne, 'MN');
   }
 
   // ================================================================ bookkeeping
 
-  // A skipped `watch` (skipped(), inherited) never reached the server: no OK and no log stream
-  // will come. The client side passes through already, so replies to later commands find no
-  // request waiting and pass through too.
+  // A skipped `watch` (skipped()) never reached the server: no OK and no log stream will come.
+  // The client side passes through already, so replies to later commands find no request
+  // waiting and pass through too.
+
+  override skipped(ordinal: number): void {
+    this.untwin(ordinal);
+    super.skipped(ordinal);
+  }
+
+  override errored(ordinal: number, standIn?: Buffer): void {
+    if (standIn !== undefined) this.untwin(ordinal);
+    super.errored(ordinal, standIn);
+  }
+
+  /** Request `ordinal` goes as an `mn`, or not at all: no reply of a quiet one may be taken for its. */
+  private untwin(ordinal: number): void {
+    if (this.twinAt === ordinal) this.twinAt = -1;
+    for (const q of this.quiet.waiting()) if (q.twin?.ordinal === ordinal) q.twin = undefined;
+  }
 
   /**
    * An `mn` to go in the place of `request` (`ordinal`) when quiet requests ahead of it wait:
