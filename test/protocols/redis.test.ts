@@ -326,7 +326,8 @@ describe('redis errors', () => {
     const lib = (name: string, ...fns: string[]) => [`#!lua name=${name}`, ...fns].join('\n');
     const source = lib('one', "redis.register_function('fw', function() return 1 end)",
       "redis.register_function{function_name='fr', callback=function() return 1 end, flags={'no-writes'}}",
-      "redis.register_function({callback=function() return 1 end, function_name=\"fo\", flags={\"allow-oom\"}})");
+      "redis.register_function({callback=function() return 1 end, function_name=\"fo\", flags={\"allow-oom\"}})",
+      "local ro = {'no-writes'}\nredis.register_function{function_name='fv', callback=function() return 1 end, flags=ro}");
     loader.fromClient(B(cmd('FUNCTION', 'LOAD', 'REPLACE', source)));
     // Not seen yet (the server has not answered): served, as a function loaded before the proxy started.
     expect(refused('fw')).toBe(false);
@@ -336,6 +337,8 @@ describe('redis errors', () => {
     expect([refused('fw'), refused('FR'), refused('fo'), refused('fo', 'OOM'), refused('fw', 'OOM'), refused('fr', 'MISCONF')]).toEqual([true, false, true, false, true, false]);
     expect([refused('fw', 'READONLY', 'FCALL_RO'), refused('fr', 'READONLY', 'FCALL_RO'), refused('fr', 'MASTERDOWN')]).toEqual([true, false, true]);
     expect([said('fw', 'FCALL_RO'), said('fr')]).toEqual(['-READONLY', '-MASTERDOWN']);
+    // Flags the source does not list literally: not seen, served.
+    expect([refused('fv'), said('fv')]).toEqual([false, '-READONLY']);
     // A load the server refuses, or one withheld (an injected error), changes nothing; nor does one in a MULTI block.
     loader.fromClient(B(cmd('FUNCTION', 'LOAD', 'REPLACE', lib('one', "redis.register_function{function_name='fw', callback=function() return 1 end, flags={'no-writes'}}"))));
     loader.fromServer(B('-ERR Error compiling function\r\n'));

@@ -74,14 +74,14 @@ export function functionWrites(label: string, flags: string | undefined): boolea
 const SHEBANG = /^#!\w+[^\n]*?\bname=(\S+)/;
 const REGISTER = /redis\s*\.\s*register_function\s*(?:\(\s*(['"])([^'"\s]+)\1|\(?\s*\{)/g;
 const NAMED = /\bfunction_name\s*=\s*(['"])([^'"\s]+)\1/;
-const FLAGS = /\bflags\s*=\s*\{([^}]*)\}/;
+const FLAGS = /\bflags\s*=\s*(?:\{([^}]*)\})?/;
 const FLAG_LETTERS: Record<string, string> = { 'no-writes': 'n', 'allow-oom': 'o', 'allow-stale': 's' };
 
 /**
  * The library a FUNCTION LOAD's `source` declares: `redis.register_function('f', cb)` has no
  * flags, `redis.register_function{function_name='f', callback=cb, flags={'no-writes'}}` those
- * listed (read up to the next registration). A registration whose name is not a literal is left
- * out (not seen). Undefined without a shebang naming the library (the server refuses it).
+ * listed (read up to the next registration). A registration whose name or flags are not literals
+ * is left out (not seen). Undefined without a shebang naming the library (the server refuses it).
  */
 export function readLibrary(source: string): Library | undefined {
   const name = SHEBANG.exec(source)?.[1];
@@ -95,10 +95,10 @@ export function readLibrary(source: string): Library | undefined {
     }
     const table = source.slice(m.index! + m[0].length, calls[i + 1]?.index ?? source.length);
     const fn = NAMED.exec(table)?.[2];
-    if (fn === undefined) return;
-    const listed = FLAGS.exec(table)?.[1] ?? '';
+    const listed = FLAGS.exec(table);
+    if (fn === undefined || (listed !== null && listed[1] === undefined)) return;
     let flags = '';
-    for (const f of listed.matchAll(/(['"])([\w-]+)\1/g)) flags += FLAG_LETTERS[f[2]] ?? '';
+    for (const f of (listed?.[1] ?? '').matchAll(/(['"])([\w-]+)\1/g)) flags += FLAG_LETTERS[f[2]] ?? '';
     functions.set(fn.toUpperCase(), flags);
   });
   return { name, functions };
