@@ -291,8 +291,13 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       expect(got.ended).toBe(true);
       expect(await tlsConnect(p.port)).toBe('1040');
       expect(p.stats().behaviors.error).toBe(2);
-      // Connected while the mix passes (over TLS too, passed through), a connection's commands pass 1040.
+      // A toxic (Toxiproxy's API) acts on the connections its toxicity draws: the same.
       await p.setMix('');
+      await p.addToxic({ name: 'full', type: 'error', stream: 'downstream', toxicity: 1, attributes: { kind: '1040' } });
+      expect((await firstPacket(p.port)).first.toString('hex')).toBe(want.first.toString('hex'));
+      p.removeToxic('full');
+      expect(p.stats().behaviors.error).toBe(3);
+      // Connected while the mix passes (over TLS too, passed through), a connection's commands pass 1040.
       expect(await tlsConnect(p.port)).toBe('served');
       const c = await connect(p.port);
       try {
@@ -302,7 +307,7 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       } finally {
         c.destroy();
       }
-      expect(p.stats().behaviors.error).toBe(2);
+      expect(p.stats().behaviors.error).toBe(3);
     });
   });
 

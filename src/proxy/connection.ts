@@ -16,14 +16,16 @@ export class Connection extends ConnectionRequests {
   async accept(mix: Mix): Promise<void> {
     const entry = draw(mix, this.core.random);
     if (this.core.pin === 'connection') this.pinned = entry;
-    const refusal = this.refusedAtConnect(entry);
-    if (refusal) {
-      this.core.count(entry.behavior.name);
+    const sources = [entry, ...this.activeToxics()];
+    for (const source of sources) {
+      const refusal = this.refusedAtConnect(source);
+      if (refusal === undefined) continue;
+      this.core.count(source.behavior.name);
       // The upstream closed once the refusal is out: its close would destroy the client's socket, bytes unsent.
       this.client.end(refusal, () => this.server.destroy());
       return;
     }
-    for (const source of [entry, ...this.activeToxics()]) {
+    for (const source of sources) {
       const hook = source.behavior.onConnection;
       if (!hook) continue;
       const outcome = await this.callHook(source, () => hook(this.connectionContext(source), source.options));
@@ -56,7 +58,8 @@ export class Connection extends ConnectionRequests {
 
   /**
    * What the server would send in place of its greeting, when the connection draws an error (a
-   * fixed one: `error` without warmup) of a kind refused there (Protocol.connectError).
+   * fixed one: `error` without warmup), or a toxic acting on it is one, of a kind refused there
+   * (Protocol.connectError).
    */
   private refusedAtConnect(entry: MixEntry): Buffer | undefined {
     const fixed = entry.fixed;
