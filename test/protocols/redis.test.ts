@@ -337,6 +337,8 @@ describe('redis errors', () => {
     expect([refused('fw'), refused('FR'), refused('fo'), refused('fo', 'OOM'), refused('fw', 'OOM'), refused('fr', 'MISCONF')]).toEqual([true, false, true, false, true, false]);
     expect([refused('fw', 'READONLY', 'FCALL_RO'), refused('fr', 'READONLY', 'FCALL_RO'), refused('fr', 'MASTERDOWN')]).toEqual([true, false, true]);
     expect([said('fw', 'FCALL_RO'), said('fr')]).toEqual(['-READONLY', '-MASTERDOWN']);
+    // Inline too.
+    expect(redis.refuses!('READONLY', 'FCALL', B('fcall fw 0\r\n'), caller, ordinal++)).toBe(true);
     // Flags the source does not list literally: not seen, served.
     expect([refused('fv'), said('fv')]).toEqual([false, '-READONLY']);
     // A load the server refuses, or one withheld (an injected error), changes nothing; nor does one in a MULTI block.

@@ -54,7 +54,7 @@ export class FunctionsSeen {
 
   /** The flags of the function FCALL `request` (its first segment) calls; undefined when not seen loaded. */
   flagsOf(request: Buffer): string | undefined {
-    const at = request[0] === STAR ? wordAt(request, 1) : undefined;
+    const at = wordAt(request, 1);
     return at && this.flags.get(request.toString('latin1', at[0], at[1]).toUpperCase());
   }
 }
