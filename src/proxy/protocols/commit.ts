@@ -62,8 +62,5 @@ export const PG_COMMIT = statement('_*(commit|end)(_+(work|transaction))?(_+and_
 /** MySQL / MariaDB: COMMIT, optionally WORK, AND [NO] CHAIN, [NO] RELEASE. */
 export const MYSQL_COMMIT = statement('_*commit(_+work)?(_+and_+(no_+)?chain)?(_+(no_+)?release)?_*;?_*', MYSQL_BLANKS);
 
-/** MySQL / MariaDB: ROLLBACK in the same forms (not ROLLBACK TO a savepoint). */
-export const MYSQL_ROLLBACK = statement('_*rollback(_+work)?(_+and_+(no_+)?chain)?(_+(no_+)?release)?_*;?_*', MYSQL_BLANKS);
-
 export const PG_SQL: SqlDialect = { commit: PG_COMMIT, mysql: false };
 export const MYSQL_SQL: SqlDialect = { commit: MYSQL_COMMIT, mysql: true };

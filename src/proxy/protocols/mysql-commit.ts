@@ -1,10 +1,10 @@
 /**
  * What a MySQL or MariaDB server is sent in place of a request that draws an injected error: a
- * COMMIT's ROLLBACK (commit.ts), a ROLLBACK's own, a deadlocked statement's ROLLBACK, and a
- * prepare that fails.
+ * COMMIT's ROLLBACK (commit.ts), a deadlocked statement's ROLLBACK, and a prepare that fails. A
+ * ROLLBACK draws none of the kinds a stand-in is sent for: a real one is served whatever the
+ * server's state (mysql-refusals.ts), and passes.
  */
-import { commitAt, MYSQL_ROLLBACK, MYSQL_SQL } from './commit.js';
-import { isCommit, type SqlDialect } from './sql-statements.js';
+import { commitAt, MYSQL_SQL } from './commit.js';
 import { COM_QUERY, COM_STMT_BULK_EXECUTE, COM_STMT_EXECUTE, COM_STMT_PREPARE } from './mysql-packets.js';
 
 /**
@@ -23,23 +23,6 @@ export function commitStandIn(request: Buffer): Buffer | undefined {
   const payload = Buffer.concat([request.subarray(4, at), Buffer.from(' ', 'latin1'), ROLLBACK_TEXT]);
   return Buffer.concat([Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, 0]), payload]);
 }
-
-/**
- * A COM_QUERY that is a ROLLBACK: it goes to the server (neither chained nor released, as a
- * COMMIT's stand-in), the error replacing its reply. A real server's ROLLBACK ends the
- * transaction whatever it answers (InnoDB finishes a rollback even under KILL QUERY), and the
- * kinds here are not a ROLLBACK's to fail with. Withheld, the transaction stayed open while the
- * client went on as if it had ended: the MariaDB connector at 30:error 1205 had the rows of its
- * next autocommitted batch() inside it, rolled back later, or its failed transaction's rows
- * committed by its next beginTransaction().
- */
-export function rollbackStandIn(request: Buffer): Buffer | undefined {
-  if (request.length <= 5 || request[3] !== 0 || request[4] !== COM_QUERY) return undefined;
-  const sql = request.length > 7 && request[5] === 0 && request[6] === 1 ? 7 : 5;
-  if (!isCommit(request, sql, request.length, ROLLBACK_SQL)) return undefined;
-  return sql === 7 ? ROLLBACK_NO_ATTRIBUTES : ROLLBACK;
-}
-const ROLLBACK_SQL: SqlDialect = { commit: MYSQL_ROLLBACK, mysql: true };
 
 /**
  * A statement (COM_QUERY, COM_STMT_EXECUTE, MariaDB's COM_STMT_BULK_EXECUTE) that draws a

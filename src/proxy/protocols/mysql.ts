@@ -35,7 +35,7 @@ import {
 } from './mysql-packets.js';
 import { LOGIN_LABEL, MysqlHandshake } from './mysql-handshake.js';
 import { MysqlReply } from './mysql-reply.js';
-import { commitStandIn, deadlockStandIn, prepareStandIn, rollbackStandIn } from './mysql-commit.js';
+import { commitStandIn, deadlockStandIn, prepareStandIn } from './mysql-commit.js';
 import { PreparedStatements, refuses, type MysqlRequests } from './mysql-refusals.js';
 
 export { MYSQL_ERRORS } from './mysql-errors.js';
@@ -390,7 +390,7 @@ export const mysql: Protocol = {
   standIn(request, whole, session, _ordinal, kind) {
     if (request.length < 5 || request[3] !== 0) return undefined; // the login (numbered from 1): withheld
     const attributes = session instanceof MysqlSession && session.queryAttributes();
-    return prepareStandIn(request, kind === '1213', attributes) ?? (whole ? commitStandIn(request) ?? rollbackStandIn(request) : undefined)
+    return prepareStandIn(request, kind === '1213', attributes) ?? (whole ? commitStandIn(request) : undefined)
       ?? (kind === '1213' ? deadlockStandIn(request, attributes) : undefined);
   },
   encodeError,
