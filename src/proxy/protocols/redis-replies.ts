@@ -1,7 +1,8 @@
 /**
  * The reply side of a redis session: one complete RESP value per request waiting in the queue,
  * nested aggregates and RESP3 types included, push messages and unasked replies passed through.
- * The request side (redis.ts) builds on it and fills the queue.
+ * What an error drawn for a request must follow (redis-injected.ts) and the request side (redis.ts)
+ * build on it, the request side filling the queue.
  */
 import { Tail } from './held-bytes.js';
 import { ReplyCursor } from './reply-cursor.js';

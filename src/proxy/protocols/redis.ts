@@ -1,6 +1,7 @@
 /**
  * Redis (RESP2 and RESP3) framing and errors: the protocol, and a session's request side. The
- * reply side is redis-replies.ts, RESP's bytes redis-resp.ts, the injected errors redis-errors.ts.
+ * reply side is redis-replies.ts, what an error drawn for a request must follow redis-injected.ts,
+ * RESP's bytes redis-resp.ts, the injected errors redis-errors.ts.
  *
  * Requests: multi-bulk arrays (`*N\r\n$len\r\n...`) and inline commands (a line that does not
  * start with `*`), framed the way redis-server itself reads them (it does not check the CRLF
@@ -37,15 +38,14 @@
  * Garbage (a multi-bulk element that is not a bulk string, a bad length, an unknown reply type,
  * an inline line over 64 KiB, a command name over 1 KiB) throws a FramingError.
  */
-import { FramingError, MAX_HEAD_BYTES, type ErrorReply, type ErrorReplyContext, type FramerSession, type Protocol } from '../protocol.js';
+import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol } from '../protocol.js';
 import { END, Frames, MUST_FORWARD, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
-import { encodeError, errorKinds, failingScript, QUEUED } from './redis-errors.js';
-import { refuses, refusesExec, saidAs } from './redis-refusals.js';
+import { encodeError, errorKinds } from './redis-errors.js';
+import { refuses } from './redis-refusals.js';
 import { arityFits, COMMAND_FLAGS } from './redis-commands.js';
-import { RedisReplies } from './redis-replies.js';
-import { MultiBlocks, TRANSACTION_COMMANDS } from './redis-multi.js';
-import { ScriptKills } from './redis-kill.js';
+import { RedisInjected } from './redis-injected.js';
+import { TRANSACTION_COMMANDS } from './redis-multi.js';
 import { functionsChange, FunctionsSeen } from './redis-functions.js';
 import {
   After,
@@ -60,22 +60,12 @@ import {
   SWITCH_AFTER_REPLY,
   SWITCH_NOW,
   type Head,
-  wordAt,
 } from './redis-resp.js';
 import { findLF } from './find-lf.js';
 import { labelOf } from './label-of.js';
 
-/** What an EXEC outside a block is refused by: its own flags, as that of an empty block. */
-const NO_BLOCK: readonly string[] = [];
-
-/** A session's request side, on top of its reply side (redis-replies.ts). */
-class RedisSession extends RedisReplies implements FramerSession {
-  /** `functions`: those the proxy's connections saw loaded, shared with them. */
-  constructor(private readonly functions: FunctionsSeen) {
-    super();
-  }
-
-
+/** A session's request side, on top of its reply side (redis-replies.ts) and what its errors follow (redis-injected.ts). */
+class RedisSession extends RedisInjected implements FramerSession {
   // ---- client side
   private readonly cTail = new Tail();
   private readonly cFrames = new Frames();
@@ -110,12 +100,6 @@ class RedisSession extends RedisReplies implements FramerSession {
   private nextOrdinal = 0;
   /** The last command seen with one reply and no effect on the session (not CLIENT, SUBSCRIBE, ...). */
   private ordinaryLabel = '';
-  private readonly multi = new MultiBlocks();
-  private readonly kills = new ScriptKills();
-  /** The last request given a failing script's stand-in (failingScript): its error comes inside EXEC's reply, its QUEUED now. */
-  private failingScriptAt = -1;
-  /** The FUNCTION LOAD, DELETE and FLUSH requests waiting for their replies, by ordinal, and what each changes. */
-  private readonly functionChanges = new Map<number, (seen: FunctionsSeen) => void>();
   /** parseHead's answer, reused: nothing keeps it past the request it describes. */
   private readonly head: Head = { end: 0, count: 0, args: [0, 0, 0, 0, 0, 0], argc: 0, argsLeft: 0, bulkLeft: 0 };
 
@@ -314,19 +298,12 @@ class RedisSession extends RedisReplies implements FramerSession {
     else if (end && this.curAfter === After.ReplyThenRaw) this.switchAt = this.curOrdinal;
   }
 
-  errored(ordinal: number): void {
-    // Queued as by a real redis, it fails inside EXEC's reply: the block goes on.
-    if (ordinal !== this.failingScriptAt) this.multi.errored(ordinal);
+  override errored(ordinal: number): void {
+    super.errored(ordinal);
     if (ordinal !== this.switchAt) return;
     // Refused, it subscribes nothing: the server never sees it (skipped), and no reply of its comes.
     this.switchAt = -1;
     this.replyNormally(ordinal);
-  }
-
-  protected functionsReplied(ordinal: number, taken: boolean): void {
-    const change = this.functionChanges.get(ordinal);
-    this.functionChanges.delete(ordinal);
-    if (taken) change?.(this.functions);
   }
 
   protected refusedSwitch(ordinal: number): boolean {
@@ -334,42 +311,6 @@ class RedisSession extends RedisReplies implements FramerSession {
     if (ordinal !== this.switchAt) return false;
     this.switchAt = -1;
     return true;
-  }
-
-  insteadOf(ordinal: number): { standIn: Buffer; reply: ErrorReply } | undefined {
-    return this.multi.insteadOf(ordinal) ?? this.kills.insteadOf(ordinal, this.multi.queued(ordinal));
-  }
-
-  /** What the server gets in place of request `ordinal`, `request` its first segment, if the error `kind` is drawn for it (Protocol.standIn). */
-  standIn(ordinal: number | undefined, kind: string | undefined, request: Buffer, message: string | undefined): Buffer | undefined {
-    return this.multi.standIn(ordinal) ?? this.kills.standIn(ordinal) ?? this.failingScript(ordinal, kind, request, message);
-  }
-
-  /** A script queued in a block that a redis in the state `kind` queues and stops as EXEC runs it: one that fails so (redis-errors.ts). */
-  private failingScript(ordinal: number | undefined, kind: string | undefined, request: Buffer, message: string | undefined): Buffer | undefined {
-    if (ordinal === undefined || kind === undefined || !this.multi.queued(ordinal)) return undefined;
-    const at = wordAt(request, 0);
-    const standIn = at && failingScript(kind, request.toString('latin1', at[0], at[1]).toUpperCase(), request, message);
-    if (standIn !== undefined) this.failingScriptAt = ordinal;
-    return standIn;
-  }
-
-  /** Whether a real redis in the state `kind` stands for refuses request `ordinal` (Protocol.refuses). */
-  refuses(kind: string, label: string | undefined, request: Buffer, ordinal: number): boolean {
-    if (label === 'EXEC') return refusesExec(kind, this.multi.execQueued(ordinal) ?? NO_BLOCK);
-    return refuses(kind, label, request, kind === 'OOM' && this.multi.queued(ordinal), this.functions);
-  }
-
-  /**
-   * The reply to an error `kind` drawn for request `ordinal` (Protocol.encodeError): said with
-   * the kind saidAs says; a script queued to fail as EXEC runs it gets QUEUED; a BUSY is noted for a SCRIPT KILL after it.
-   */
-  errorReply(kind: string, ctx: ErrorReplyContext, ordinal: number): ErrorReply {
-    const { label, request } = ctx;
-    if (ordinal === this.failingScriptAt && ctx.standIn !== undefined) return QUEUED;
-    const said = kind === 'MASTERDOWN' ? saidAs(kind, label, request, label === 'EXEC' ? this.multi.execQueued(ordinal) : undefined, this.functions) : kind;
-    if (said === 'BUSY') this.kills.busy(ordinal);
-    return encodeError(said, ctx, label === 'EVAL' && this.multi.queued(ordinal));
   }
 
   buffered(): number {

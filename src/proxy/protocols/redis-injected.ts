@@ -1,0 +1,80 @@
+/**
+ * What an error drawn for a redis request must follow, from the requests framed before it: the
+ * session's answers to the engine's hooks (Protocol.refuses, standIn, encodeError;
+ * FramerSession.errored, insteadOf), read from its MULTI blocks (redis-multi.ts), the kills
+ * after a BUSY (redis-kill.ts), a script queued to fail as EXEC runs it (redis-errors.ts'
+ * failingScript) and the functions the proxy's connections saw loaded (redis-functions.ts).
+ * The framing of requests (redis.ts) builds on it and notes those as it frames them.
+ */
+import type { ErrorReply, ErrorReplyContext } from '../protocol.js';
+import { encodeError, failingScript, QUEUED } from './redis-errors.js';
+import { refuses, refusesExec, saidAs } from './redis-refusals.js';
+import { RedisReplies } from './redis-replies.js';
+import { MultiBlocks } from './redis-multi.js';
+import { ScriptKills } from './redis-kill.js';
+import type { FunctionsSeen } from './redis-functions.js';
+import { wordAt } from './redis-resp.js';
+
+/** What an EXEC outside a block is refused by: its own flags, as that of an empty block. */
+const NO_BLOCK: readonly string[] = [];
+
+export abstract class RedisInjected extends RedisReplies {
+  /** `functions`: those the proxy's connections saw loaded, shared with them. */
+  constructor(protected readonly functions: FunctionsSeen) {
+    super();
+  }
+
+  protected readonly multi = new MultiBlocks();
+  protected readonly kills = new ScriptKills();
+  /** The last request given a failing script's stand-in (failingScript): its error comes inside EXEC's reply, its QUEUED now. */
+  private failingScriptAt = -1;
+  /** The FUNCTION LOAD, DELETE and FLUSH requests waiting for their replies, by ordinal, and what each changes. */
+  protected readonly functionChanges = new Map<number, (seen: FunctionsSeen) => void>();
+
+  errored(ordinal: number): void {
+    // Queued as by a real redis, it fails inside EXEC's reply: the block goes on.
+    if (ordinal !== this.failingScriptAt) this.multi.errored(ordinal);
+  }
+
+  protected functionsReplied(ordinal: number, taken: boolean): void {
+    const change = this.functionChanges.get(ordinal);
+    this.functionChanges.delete(ordinal);
+    if (taken) change?.(this.functions);
+  }
+
+  insteadOf(ordinal: number): { standIn: Buffer; reply: ErrorReply } | undefined {
+    return this.multi.insteadOf(ordinal) ?? this.kills.insteadOf(ordinal, this.multi.queued(ordinal));
+  }
+
+  /** What the server gets in place of request `ordinal`, `request` its first segment, if the error `kind` is drawn for it (Protocol.standIn). */
+  standIn(ordinal: number | undefined, kind: string | undefined, request: Buffer, message: string | undefined): Buffer | undefined {
+    return this.multi.standIn(ordinal) ?? this.kills.standIn(ordinal) ?? this.failingScript(ordinal, kind, request, message);
+  }
+
+  /** A script queued in a block that a redis in the state `kind` queues and stops as EXEC runs it: one that fails so (redis-errors.ts). */
+  private failingScript(ordinal: number | undefined, kind: string | undefined, request: Buffer, message: string | undefined): Buffer | undefined {
+    if (ordinal === undefined || kind === undefined || !this.multi.queued(ordinal)) return undefined;
+    const at = wordAt(request, 0);
+    const standIn = at && failingScript(kind, request.toString('latin1', at[0], at[1]).toUpperCase(), request, message);
+    if (standIn !== undefined) this.failingScriptAt = ordinal;
+    return standIn;
+  }
+
+  /** Whether a real redis in the state `kind` stands for refuses request `ordinal` (Protocol.refuses). */
+  refuses(kind: string, label: string | undefined, request: Buffer, ordinal: number): boolean {
+    if (label === 'EXEC') return refusesExec(kind, this.multi.execQueued(ordinal) ?? NO_BLOCK);
+    return refuses(kind, label, request, kind === 'OOM' && this.multi.queued(ordinal), this.functions);
+  }
+
+  /**
+   * The reply to an error `kind` drawn for request `ordinal` (Protocol.encodeError): said with
+   * the kind saidAs says; a script queued to fail as EXEC runs it gets QUEUED; a BUSY is noted for a SCRIPT KILL after it.
+   */
+  errorReply(kind: string, ctx: ErrorReplyContext, ordinal: number): ErrorReply {
+    const { label, request } = ctx;
+    if (ordinal === this.failingScriptAt && ctx.standIn !== undefined) return QUEUED;
+    const said = kind === 'MASTERDOWN' ? saidAs(kind, label, request, label === 'EXEC' ? this.multi.execQueued(ordinal) : undefined, this.functions) : kind;
+    if (said === 'BUSY') this.kills.busy(ordinal);
+    return encodeError(said, ctx, label === 'EVAL' && this.multi.queued(ordinal));
+  }
+}
