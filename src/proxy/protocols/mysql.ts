@@ -19,7 +19,8 @@
  *   rest. Sequence ids are checked along the way: a reply that does not follow its request's
  *   numbering is a FramingError (the engine then passes the connection through raw), so a
  *   desynchronised framer never attributes replies to the wrong request silently. The reply
- *   state machine is in mysql-reply.ts, the wire constants and readers in mysql-packets.ts.
+ *   state machine is in mysql-reply.ts, the requests waiting for replies in mysql-exchanges.ts,
+ *   the wire constants and readers in mysql-packets.ts.
  *   Replication (COM_BINLOG_DUMP*), COM_CLONE and COM_MULTI are FramingErrors for the same reason.
  *
  * Payload bytes are streamed: a framer holds at most one packet header plus a short peek
@@ -30,13 +31,12 @@ import type { Frames } from '../frames.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { FramerSession, Protocol, Segment } from '../protocol.js';
 import { connectError, encodeError, MYSQL_ERRORS } from './mysql-errors.js';
-import {
-  COM_CHANGE_USER, COM_RESET_CONNECTION, COM_STMT_CLOSE, COM_STMT_EXECUTE, COM_STMT_PREPARE, MAX_PAYLOAD, MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED,
-} from './mysql-packets.js';
+import { COM_STMT_PREPARE, MAX_PAYLOAD, MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED } from './mysql-packets.js';
 import { LOGIN_LABEL, MysqlHandshake } from './mysql-handshake.js';
 import { MysqlReply } from './mysql-reply.js';
 import { commitStandIn, deadlockStandIn, prepareStandIn } from './mysql-commit.js';
-import { PreparedStatements, refuses, type MysqlRequests } from './mysql-refusals.js';
+import { refuses, type MysqlRequests } from './mysql-refusals.js';
+import { LOGIN, MysqlExchanges } from './mysql-exchanges.js';
 
 export { MYSQL_ERRORS } from './mysql-errors.js';
 
@@ -46,21 +46,7 @@ const GREETING_PEEK = 1024;
 const HANDSHAKE_RESPONSE_PEEK = 36;
 
 const enum Phase { Greeting, Auth, Command }
-/** Pending.cmd of the login, answered by one packet. */
-const LOGIN = -1, LOGIN_META: StartMeta = Object.freeze({ label: LOGIN_LABEL }), REPLY_META: StartMeta = Object.freeze({});
-
-interface Pending {
-  ordinal: number;
-  cmd: number;
-  /** The sequence id the next server packet must carry. */
-  nextSeq: number;
-  /** COM_STMT_EXECUTE asked for a cursor. */
-  cursor: boolean;
-  /** A stand-in's second command, whose reply follows the first's in the same exchange (mysql-commit.ts). */
-  then?: number;
-  /** COM_STMT_PREPARE: what its statement does (READS_ONLY, LOCKS_NOTHING: mysql-refusals.ts). */
-  as: number;
-}
+const LOGIN_META: StartMeta = Object.freeze({ label: LOGIN_LABEL }), REPLY_META: StartMeta = Object.freeze({});
 
 /** Per-direction scanning state. */
 interface Dir {
@@ -87,7 +73,8 @@ function newDir(): Dir {
 /** A command's meta, one frozen object per command byte (made on first use), not one per request. */
 const COMMAND_META: (StartMeta | undefined)[] = [];
 
-class MysqlSession implements FramerSession, MysqlRequests {
+/** A session's packets and phases, on top of its exchanges in flight (mysql-exchanges.ts). */
+class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequests {
   private phase = Phase.Greeting;
   /** Opaque passthrough (TLS, compression) for the rest of the connection. */
   private raw = false;
@@ -106,18 +93,8 @@ class MysqlSession implements FramerSession, MysqlRequests {
     isRaw: () => this.raw,
   }, this.c, this.s);
 
-  private ordinal = 0;
-  private readonly fifo: Pending[] = [];
-  /** The request whose packets the client is sending (for >16 MiB requests). */
-  private current: Pending | null = null;
-
   /** Where the reply to fifo[0] ends. */
   private readonly reply = new MysqlReply();
-  private readonly prepared = new PreparedStatements();
-
-  preparedAs(id: number): number {
-    return this.prepared.preparedAs(id);
-  }
 
   fromClient(chunk: Buffer): Segment[] {
     return this.feeder.feed(this.c, chunk, true);
@@ -133,32 +110,6 @@ class MysqlSession implements FramerSession, MysqlRequests {
 
   framesFromServer(chunk: Buffer): Frames {
     return this.feeder.frames(this.s, chunk, false);
-  }
-
-  skipped(ordinal: number): void {
-    // A loop, not findIndex: no closure made per injected error.
-    let i = 0;
-    while (i < this.fifo.length && this.fifo[i].ordinal !== ordinal) i++;
-    if (i === this.fifo.length) return;
-    this.fifo.splice(i, 1);
-    if (this.current?.ordinal === ordinal) this.current = null;
-  }
-
-  /**
-   * A request sent as a stand-in (a COM_QUERY ROLLBACK) is answered as one: a prepare's reply
-   * would be read for the definitions a prepare OK announces, which the ROLLBACK's OK has not.
-   * A stand-in of two commands (a ROLLBACK, then a failing prepare) has its two replies read as
-   * the exchange's one.
-   */
-  errored(ordinal: number, standIn?: Buffer): void {
-    if (standIn === undefined) return;
-    const first = 4 + uint24LE(standIn, 0);
-    for (const p of this.fifo) {
-      if (p.ordinal !== ordinal) continue;
-      p.cmd = standIn[4];
-      p.cursor = false;
-      if (first + 4 < standIn.length) p.then = standIn[first + 4];
-    }
   }
 
   buffered(): number {
@@ -276,9 +227,7 @@ class MysqlSession implements FramerSession, MysqlRequests {
         if (this.handshake.response(b, p, len) === 'ssl') {
           this.rawAfterMessage = true;
         } else {
-          const login: Pending = { ordinal: this.ordinal++, cmd: LOGIN, nextSeq: (seq + 1) & 0xff, cursor: false, as: 0 };
-          this.fifo.push(login);
-          this.current = login;
+          this.loginSent(seq);
           this.startMessage(d, LOGIN_META, true);
           return;
         }
@@ -301,18 +250,7 @@ class MysqlSession implements FramerSession, MysqlRequests {
     }
     const label = MYSQL_COMMANDS[cmd] ?? `COM_0x${cmd.toString(16).padStart(2, '0')}`;
     const noReply = NO_REPLY.has(cmd);
-    const ordinal = this.ordinal++;
-    this.current = null;
-    let as = 0;
-    if (cmd === COM_STMT_PREPARE) as = this.prepared.sent(b, p + 1, p + Math.min(len, MAX_HEAD_BYTES), len <= MAX_HEAD_BYTES);
-    else if (cmd === COM_STMT_CLOSE && len >= 5) this.prepared.closed(b.readUInt32LE(p + 1));
-    else if (cmd === COM_RESET_CONNECTION || cmd === COM_CHANGE_USER) this.prepared.reset();
-    if (!noReply) {
-      const cursor = (cmd === COM_STMT_EXECUTE) && len > 5 && (b[p + 5] & 0x07) !== 0;
-      const req: Pending = { ordinal, cmd, nextSeq: 1, cursor, as };
-      this.fifo.push(req);
-      this.current = req;
-    }
+    this.commandSent(cmd, b, p, len, noReply);
     this.startMessage(d, (COMMAND_META[cmd] ??= Object.freeze(noReply ? { label, noReply: true } : { label })), true);
   }
 
@@ -367,15 +305,6 @@ class MysqlSession implements FramerSession, MysqlRequests {
     }
     d.endAfter = true;
     this.fifo.shift();
-  }
-
-  private checkSeq(seq: number): void {
-    const head = this.fifo[0];
-    if (!head) return;
-    if (seq !== head.nextSeq) {
-      throw new FramingError(`mysql: reply packet sequence id ${seq}, expected ${head.nextSeq} (${MYSQL_COMMANDS[head.cmd] ?? head.cmd})`);
-    }
-    head.nextSeq = (seq + 1) & 0xff;
   }
 }
 

@@ -1,0 +1,98 @@
+/**
+ * A MySQL session's exchanges in flight: the requests waiting for their replies, oldest first
+ * (the server answers in order), each with its command and the sequence id its reply's next
+ * packet must carry; the statements the client prepared (mysql-refusals.ts' PreparedStatements);
+ * and what an injected error changes in them (a request withheld, one sent as a stand-in). The
+ * framing session (mysql.ts) builds on it, queueing requests as it reads them.
+ */
+import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
+import { uint24LE } from './length-prefixed.js';
+import { COM_CHANGE_USER, COM_RESET_CONNECTION, COM_STMT_CLOSE, COM_STMT_EXECUTE, COM_STMT_PREPARE, MYSQL_COMMANDS } from './mysql-packets.js';
+import { PreparedStatements } from './mysql-refusals.js';
+
+/** Pending.cmd of the login, answered by one packet. */
+export const LOGIN = -1;
+
+export interface Pending {
+  ordinal: number;
+  cmd: number;
+  /** The sequence id the next server packet must carry. */
+  nextSeq: number;
+  /** COM_STMT_EXECUTE asked for a cursor. */
+  cursor: boolean;
+  /** A stand-in's second command, whose reply follows the first's in the same exchange (mysql-commit.ts). */
+  then?: number;
+  /** COM_STMT_PREPARE: what its statement does (READS_ONLY, LOCKS_NOTHING: mysql-refusals.ts). */
+  as: number;
+}
+
+export abstract class MysqlExchanges {
+  private ordinal = 0;
+  protected readonly fifo: Pending[] = [];
+  /** The request whose packets the client is sending (for >16 MiB requests). */
+  protected current: Pending | null = null;
+  protected readonly prepared = new PreparedStatements();
+
+  preparedAs(id: number): number {
+    return this.prepared.preparedAs(id);
+  }
+
+  /** The client's handshake response, numbered `seq`, is sent: the login, answered by the server's next packet. */
+  protected loginSent(seq: number): void {
+    const login: Pending = { ordinal: this.ordinal++, cmd: LOGIN, nextSeq: (seq + 1) & 0xff, cursor: false, as: 0 };
+    this.fifo.push(login);
+    this.current = login;
+  }
+
+  /** Command `cmd`, its payload `len` bytes at `p` in `b` (what is there of it), is sent; `noReply`: none comes. */
+  protected commandSent(cmd: number, b: Buffer, p: number, len: number, noReply: boolean): void {
+    const ordinal = this.ordinal++;
+    this.current = null;
+    let as = 0;
+    if (cmd === COM_STMT_PREPARE) as = this.prepared.sent(b, p + 1, p + Math.min(len, MAX_HEAD_BYTES), len <= MAX_HEAD_BYTES);
+    else if (cmd === COM_STMT_CLOSE && len >= 5) this.prepared.closed(b.readUInt32LE(p + 1));
+    else if (cmd === COM_RESET_CONNECTION || cmd === COM_CHANGE_USER) this.prepared.reset();
+    if (!noReply) {
+      const cursor = (cmd === COM_STMT_EXECUTE) && len > 5 && (b[p + 5] & 0x07) !== 0;
+      const req: Pending = { ordinal, cmd, nextSeq: 1, cursor, as };
+      this.fifo.push(req);
+      this.current = req;
+    }
+  }
+
+  skipped(ordinal: number): void {
+    // A loop, not findIndex: no closure made per injected error.
+    let i = 0;
+    while (i < this.fifo.length && this.fifo[i].ordinal !== ordinal) i++;
+    if (i === this.fifo.length) return;
+    this.fifo.splice(i, 1);
+    if (this.current?.ordinal === ordinal) this.current = null;
+  }
+
+  /**
+   * A request sent as a stand-in (a COM_QUERY ROLLBACK) is answered as one: a prepare's reply
+   * would be read for the definitions a prepare OK announces, which the ROLLBACK's OK has not.
+   * A stand-in of two commands (a ROLLBACK, then a failing prepare) has its two replies read as
+   * the exchange's one.
+   */
+  errored(ordinal: number, standIn?: Buffer): void {
+    if (standIn === undefined) return;
+    const first = 4 + uint24LE(standIn, 0);
+    for (const p of this.fifo) {
+      if (p.ordinal !== ordinal) continue;
+      p.cmd = standIn[4];
+      p.cursor = false;
+      if (first + 4 < standIn.length) p.then = standIn[first + 4];
+    }
+  }
+
+  /** A reply packet numbered `seq` came: it must follow the oldest request's numbering. */
+  protected checkSeq(seq: number): void {
+    const head = this.fifo[0];
+    if (!head) return;
+    if (seq !== head.nextSeq) {
+      throw new FramingError(`mysql: reply packet sequence id ${seq}, expected ${head.nextSeq} (${MYSQL_COMMANDS[head.cmd] ?? head.cmd})`);
+    }
+    head.nextSeq = (seq + 1) & 0xff;
+  }
+}
