@@ -15,6 +15,7 @@ describe('Fifo', () => {
     for (let i = 10; i < 40; i++) f.push(i);
     expect(f.first()).toBe(8);
     expect(f.last()).toBe(39);
+    expect([f.at(0), f.at(7), f.at(31), f.at(32)]).toEqual([8, 15, 39, undefined]);
     expect(items(f)).toEqual(Array.from({ length: 32 }, (_, i) => i + 8));
     expect(f.shift()).toBeUndefined();
   });

@@ -8,6 +8,7 @@ import { FramingError, type Segment } from './protocol.js';
 import { ConnectionIO } from './connection-io.js';
 import { copyOf, Frames, PASS, START, END } from './frames.js';
 import { NO_CHUNKS, NO_PLAN, type Exchange } from './exchange.js';
+import { placeLost, takeKnown } from './unframed.js';
 
 /**
  * How long an injected reply waits for the server's replies behind it (repliesAfterChunk): it
@@ -25,6 +26,8 @@ export abstract class ConnectionReplies extends ConnectionIO {
   protected readonly spares: Exchange[] = [];
   /** Set while an injected reply waits for the server's replies behind it. */
   private injectedTimer?: NodeJS.Timeout;
+  /** Framing stopped: the ordinal of the first exchange the server's unframed bytes answered (unframed.ts). */
+  private streamFrom = Infinity;
 
   protected onServerData(chunk: Buffer): void {
     this.core.counters.bytes.downstream += chunk.length;
@@ -133,6 +136,10 @@ export abstract class ConnectionReplies extends ConnectionIO {
       return;
     }
     if (seg.passthrough) {
+      if (this.raw && this.protocol.framesReplies && !this.serverEnded) {
+        this.unframedReply(seg.data);
+        return;
+      }
       const ex = this.protocol.framesReplies ? this.awaiting.first() : this.attributed;
       if (ex && !this.protocol.framesReplies) this.firstReplyByte(ex);
       if (ex && this.replies.includes(ex)) ex.hold(this.kept(seg.data));
@@ -210,6 +217,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
   /** Deliver replies in order: injected ones, delayed ones, shaped ones. */
   protected pumpReplies(): void {
     if (this.repliesBusy) return;
+    if (this.raw && this.orderLost()) return;
     while (this.replies.length && !this.closed) {
       const ex = this.replies.first()!;
       if (ex.injected && !ex.replace && !ex.replyStarted) {
@@ -269,6 +277,8 @@ export abstract class ConnectionReplies extends ConnectionIO {
    * per error (a tenth of the chunks at 10 % error, each one more syscall on every hop).
    */
   protected repliesAfterChunk(): void {
+    // Framing stopped: an error drawn behind a reply still to come ends the connection now (orderLost).
+    if (this.raw) return this.pumpReplies();
     const head = this.replies.first();
     if (head === undefined || head.injected === undefined || this.repliesBusy) return;
     if (this.awaiting.length === 0 || head.injected.close) {
@@ -335,6 +345,45 @@ export abstract class ConnectionReplies extends ConnectionIO {
     const out = [...emitted];
     if (mine.length) out.push({ data: mine, start: true, end: true, passthrough: true });
     return out;
+  }
+
+  /**
+   * Server bytes after framing stopped (unframed.ts): every exchange still waiting for its reply
+   * has it in them, and ends as they come; they go after the replies queued, in turn.
+   */
+  private unframedReply(data: Buffer): void {
+    if (this.orderLost()) return;
+    for (let ex = this.awaiting.shift(); ex !== undefined; ex = this.awaiting.shift()) {
+      if (ex.ordinal < this.streamFrom) this.streamFrom = ex.ordinal;
+      ex.replyStarted = true;
+      ex.replyEnded = true;
+      ex.membersEnded = ex.members;
+    }
+    if (this.replies.length) this.holdLast(data);
+    else this.writeClient(data);
+  }
+
+  /**
+   * Framing stopped, and an injected reply has no known place in the server's bytes any more
+   * (unframed.ts): the replies ahead of it whose bytes are known go, and what was framed of the
+   * one still to come, then the connection ends. False when every reply still has its place.
+   */
+  private orderLost(): boolean {
+    if (!this.protocol.framesReplies || this.serverEnded) return false;
+    const lost = placeLost(this.replies, this.streamFrom);
+    if (lost === undefined) return false;
+    this.core.log('warn', `${this.protocol.name} connection ${this.id}: closed: an error injected for a request waits behind a reply that can no longer be told apart (framing stopped), so where it goes among the server's bytes is unknown`);
+    const { bytes, taken } = takeKnown(this.replies, lost);
+    for (const b of bytes) this.writeClient(b);
+    for (const ex of taken) this.delivered(ex);
+    this.replies.clear();
+    this.awaiting.clear();
+    this.dropUpstream = true;
+    this.dropDownstream = true;
+    this.flush();
+    this.client.end();
+    this.later(50, () => this.destroy());
+    return true;
   }
 
   /**

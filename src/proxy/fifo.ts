@@ -23,6 +23,11 @@ export class Fifo<T> {
     return this.size ? this.ring[(this.head + this.size - 1) & (this.ring.length - 1)] : undefined;
   }
 
+  /** The item `i` places behind the oldest, or undefined. */
+  at(i: number): T | undefined {
+    return i < this.size ? this.ring[(this.head + i) & (this.ring.length - 1)] : undefined;
+  }
+
   push(item: T): void {
     if (this.size === this.ring.length) this.grow();
     this.ring[(this.head + this.size++) & (this.ring.length - 1)] = item;
