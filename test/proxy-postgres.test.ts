@@ -222,7 +222,8 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
     });
   });
 
-  for (const [kind, e] of Object.entries(POSTGRES_ERRORS)) {
+  // 53300 meets a connection starting up only: proxy-postgres-startup.
+  for (const [kind, e] of Object.entries(POSTGRES_ERRORS).filter(([, e]) => e.atStartup !== true)) {
     const fatal = e.severity === 'FATAL';
     it(`100:error kind ${kind}: pg gets a ${e.severity} with code ${kind}${fatal ? ', then the connection closes' : ', and the same client keeps working'}`, async () => {
       await withProxy({ error: { percent: 100, kind } }, async (p) => {
@@ -690,12 +691,16 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
     });
   });
 
-  it('100:blackout: the client sees its connection closed', async () => {
-    await withProxy('100:blackout', async (p) => {
+  // The StartupMessage is an exchange: a connection starting up meets it too, as one in meets it at a query.
+  it('100:blackout: the client sees its connection closed, as it starts up or at a query', async () => {
+    await withProxy('', async (p) => {
       const c = await connect(p.port);
+      await p.setMix('100:blackout');
       const err = await c.query('SELECT 1').then(() => undefined, (x) => x);
       expect(err).toBeInstanceOf(Error);
       expect(String(err.message)).toMatch(/Connection terminated unexpectedly|ECONNRESET/);
+      const refused = await connect(p.port).then(() => undefined, (x) => x);
+      expect(String(refused?.message)).toMatch(/Connection terminated unexpectedly|ECONNRESET/);
     });
   });
 
@@ -716,20 +721,24 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
       expect(got).toContain('57P01');
       expect(got.slice(got.indexOf('57P01'))).not.toMatch(/[CZ]\0\0\0/);
       expect((await direct.query('SELECT count(*)::int AS n FROM cut')).rows[0].n).toBe(0);
-      expect(p.stats().exchanges).toBe(1);
+      // The StartupMessage (passed: no server refuses one with 57P01) and the first query.
+      expect(p.stats().exchanges).toBe(2);
       expect(p.stats().behaviors.fail_first).toBe(1);
     });
     await direct.end();
   });
 
-  it('100:hang: the client times out', async () => {
-    await withProxy('100:hang', async (p) => {
+  it('100:hang: the client times out, as it starts up or at a query', async () => {
+    await withProxy('', async (p) => {
       const c = await connect(p.port, { query_timeout: 300 });
+      await p.setMix('100:hang');
       const t = performance.now();
       const err = await c.query('SELECT 1').then(() => undefined, (x) => x);
       expect(String(err?.message)).toMatch(/timeout/i);
       expect(performance.now() - t).toBeGreaterThanOrEqual(290);
       await c.end().catch(() => undefined);
+      const starting = await connect(p.port, { connectionTimeoutMillis: 300 }).then(() => undefined, (x) => x);
+      expect(String(starting?.message)).toMatch(/timeout/i);
     });
   });
 

@@ -48,8 +48,9 @@ const cat = (...b: Buffer[]) => Buffer.concat(b);
 
 function handshake(): Step[] {
   return [
-    C(startup(), 'pass'),
-    S(msg('R', i32(10), 'SCRAM-SHA-256', Buffer.from([0])), 'pass'),
+    // The StartupMessage is a request, answered by the server's first message (a server at max_connections refuses it).
+    C(startup(), 'req', 'Startup'),
+    S(msg('R', i32(10), 'SCRAM-SHA-256', Buffer.from([0]))),
     C(msg('p', 'SCRAM-SHA-256', i32(3), Buffer.from('n,,')), 'pass'),
     S(msg('R', i32(11), Buffer.from('r=abc')), 'pass'),
     C(msg('p', Buffer.from('c=biws,r=abc,p=xyz')), 'pass'),
@@ -168,7 +169,8 @@ describe('postgres framer (synthetic conversations)', () => {
     const n = handshake().filter((s) => s.from === 'c').length;
     expect(got.c.slice(n).map((m) => m.label)).toEqual(['Query', 'Extended', 'Extended', 'Query']);
     expect(got.c.slice(n).map((m) => m.data)).toEqual(reqs);
-    expect(got.s.filter((m) => m.kind === 'reply').map((m) => m.data)).toEqual([reply('1'), ext('2'), ext('3'), reply('4')]);
+    // The first reply is the StartupMessage's.
+    expect(got.s.filter((m) => m.kind === 'reply').slice(1).map((m) => m.data)).toEqual([reply('1'), ext('2'), ext('3'), reply('4')]);
   });
 
   it('SSLRequest answered N goes on in clear; S or G, CancelRequest and direct TLS are opaque passthrough', () => {
@@ -198,7 +200,7 @@ describe('postgres framer (synthetic conversations)', () => {
     const s = primed(handshake());
     const segs = s.fromClient(cat(query('SELECT 1'), query('SELECT 2')));
     expect(segs.map((x) => x.label)).toEqual(['Query', 'Query']);
-    s.skipped!(0);
+    s.skipped!(1);
     const r = s.fromServer(cat(cc('SELECT 0'), Z('I'), notice('after')));
     expect(r.map((x) => [x.start, x.end, !!x.passthrough])).toEqual([[true, true, false], [true, true, true]]);
   });
@@ -358,8 +360,10 @@ function expectConsistent(rec: Recorded): void {
   const replies = rec.s.filter((m) => m.kind === 'reply');
   expect(replies.length).toBe(reqs.filter((m) => !m.noReply).length);
   expect(rec.openS).toBeUndefined();
-  // Every reply ends with ReadyForQuery.
-  for (const r of replies) expect(r.data[r.data.length - 6]).toBe(0x5a);
+  // The StartupMessage's reply is the server's first message after it, an authentication request;
+  // every other reply ends with ReadyForQuery.
+  expect(replies[0].data[0]).toBe(0x52);
+  for (const r of replies.slice(1)) expect(r.data[r.data.length - 6]).toBe(0x5a);
   const rnd = seededRandom(reqs.length + 1);
   const total = rec.events.reduce((n, e) => n + e.bytes.length, 0);
   const cuts = total < 1 << 20
@@ -486,18 +490,18 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     }
     // The server's replies up to the stand-in's ReadyForQuery are passed through; the rest is the exchange's.
     s.fromClient(batch(''));
-    const standIn = postgres.standIn!(batch(''), true, s, 0)!;
-    s.errored!(0, standIn);
+    const standIn = postgres.standIn!(batch(''), true, s, 1)!;
+    s.errored!(1, standIn);
     const replies = [msg('1'), msg('t', i16(0)), msg('n'), msg('2'), msg('n'), Z('I')];
     expect(s.fromServer(Buffer.concat(replies)).map((x) => [x.data.length, !!x.passthrough])).toEqual([...replies.slice(0, 5).map((r) => [r.length, true]), [6, false]]);
     // In a block, a failing Parse that drops nothing follows, to abort it; the error starts the exchange's reply.
     s.fromClient(msg('Q', 'BEGIN'));
     s.fromServer(Buffer.concat([cc('BEGIN'), Z('T')]));
-    const inBlock = postgres.standIn!(batch('named'), true, s, 2)!;
+    const inBlock = postgres.standIn!(batch('named'), true, s, 3)!;
     expect(inBlock.subarray(0, head('named').length)).toEqual(head('named'));
     expect(inBlock.subarray(head('named').length).toString('latin1')).toMatch(/^P....marteau_tui_chaos\0SELECT '.*marteau-tui.*'::integer\0\0\0S\0\0\0\x04$/s);
     s.fromClient(batch('named'));
-    s.errored!(2, inBlock);
+    s.errored!(3, inBlock);
     const failed = [msg('1'), msg('t', i16(0)), msg('n'), msg('2'), msg('n'), errResp('ERROR', '22P02', 'x'), Z('E')];
     expect(s.fromServer(Buffer.concat(failed)).map((x) => !!x.passthrough)).toEqual([true, true, true, true, true, false]);
     expect(postgres.encodeError('40001', { request: batch('named'), random: Math.random, session: s, standIn: inBlock }).bytes.subarray(-6)).toEqual(Z('E'));
@@ -508,19 +512,19 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
   it('behind a request in flight that may begin or end a block: a failing statement, the error takes the server\'s status', () => {
     const s = session();
     const insert = msg('Q', 'INSERT INTO t VALUES (1)');
-    // Ordinals 0 to 3 framed together, none answered yet.
+    // Ordinals 1 to 4 (0 is the StartupMessage) framed together, none answered yet.
     s.fromClient(Buffer.concat([msg('Q', 'SELECT 1'), msg('Q', 'begin  -- work'), insert, insert]));
-    expect(postgres.standIn!(insert, true, s, 1)).toBeUndefined();
-    const fails = postgres.standIn!(insert, true, s, 2)!;
+    expect(postgres.standIn!(insert, true, s, 2)).toBeUndefined();
+    const fails = postgres.standIn!(insert, true, s, 3)!;
     expect(fails.toString('latin1')).toContain('marteau-tui');
-    const told = postgres.encodeError('40001', { request: insert, random: Math.random, session: s, standIn: fails, ordinal: 2 }).bytes;
+    const told = postgres.encodeError('40001', { request: insert, random: Math.random, session: s, standIn: fails, ordinal: 3 }).bytes;
     expect(told.subarray(-6)).toEqual(Z('E'));
     s.fromServer(Buffer.concat([cc('SELECT 1'), Z('I'), cc('BEGIN'), Z('T')]));
-    expect(postgres.standIn!(insert, true, s, 3)).toBe(fails);
+    expect(postgres.standIn!(insert, true, s, 4)).toBe(fails);
     // The server's ReadyForQuery after the stand-in is the client's: idle had a COMMIT ended the block.
     s.fromServer(Buffer.concat([errResp('ERROR', 'P0001', 'x'), Z('I')]));
     expect(told.subarray(-6)).toEqual(Z('I'));
-    expect(postgres.standIn!(insert, true, s, 3)).toBeUndefined();
+    expect(postgres.standIn!(insert, true, s, 4)).toBeUndefined();
     // Only the words of a transaction statement count, in any case, as words of their own; a
     // Parse of one counts for the batches that bind it later, by name or not.
     const s2 = session();
@@ -529,7 +533,7 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     const moving: number[] = [];
     for (let o = 0; o < 9; o++) {
       // Unsure behind request o, once those before it were answered: o may move the server.
-      if (postgres.standIn!(insert, true, s2, o + 1) !== undefined) moving.push(o);
+      if (postgres.standIn!(insert, true, s2, o + 2) !== undefined) moving.push(o);
       s2.fromServer(Z('I'));
     }
     // A CASE's END counts (no false negative costs more than a failing statement).
@@ -623,7 +627,7 @@ describe.skipIf(!havePostgres())('postgres framer with a real PostgreSQL', () =>
     await client.end();
     await waitFor(() => relay.conns[before]?.closed === true);
     const rec = relay.conns[before];
-    expect(new Set(rec.c.filter((m) => m.kind === 'req').map((m) => m.label))).toEqual(new Set(['Query', 'Extended', 'Terminate']));
+    expect(new Set(rec.c.filter((m) => m.kind === 'req').map((m) => m.label))).toEqual(new Set(['Startup', 'Query', 'Extended', 'Terminate']));
     // The NOTIFY arrived while idle: passthrough.
     expect(rec.s.some((m) => m.kind === 'pass' && m.data[0] === 0x41)).toBe(true);
     expectConsistent(rec);

@@ -20,12 +20,19 @@ const FAILED = 0x45; // 'E': in a failed transaction block
  * at any time (an admin shutdown ends an idle connection too), a statement timeout and a deadlock
  * while a Parse (or a Bind that plans again) waits for a lock another holds (a LOCK TABLE
  * elsewhere: 57014 at the Parse, 40P01 in a block).
+ *
+ * `atStartup`: the kind comes only as a connection starts up, in answer to its StartupMessage,
+ * never to a request of an open connection, which passes untouched (Protocol.refuses); no other
+ * kind meets a StartupMessage. PostgreSQL 15 with every slot of max_connections taken answers a
+ * StartupMessage (after the 'N' to an SSLRequest) with a FATAL 53300 from InitProcess, before
+ * any authentication, and closes; the connections in are served. 57P01 comes to a connection in
+ * (a server shutting down refuses new ones with 57P03, which the proxy does not offer).
  */
-export const POSTGRES_ERRORS: Record<string, { severity: 'ERROR' | 'FATAL'; message: string; description: string; asItRuns?: true }> = {
+export const POSTGRES_ERRORS: Record<string, { severity: 'ERROR' | 'FATAL'; message: string; description: string; asItRuns?: true; atStartup?: true }> = {
   '57P01': { severity: 'FATAL', message: 'terminating connection due to administrator command',
     description: 'admin_shutdown (FATAL): the server is shutting down, then the connection is closed' },
   '53300': { severity: 'FATAL', message: 'sorry, too many clients already',
-    description: 'too_many_connections (FATAL), then the connection is closed' },
+    description: 'too_many_connections (FATAL): a new connection is refused as it starts up, then closed; those in are served', atStartup: true },
   '08006': { severity: 'FATAL', message: 'connection failure',
     description: 'connection_failure (FATAL), then the connection is closed' },
   '57014': { severity: 'ERROR', message: 'canceling statement due to statement timeout',

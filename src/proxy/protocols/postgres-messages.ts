@@ -34,6 +34,8 @@ export const FUNCTION_CALL_META = requestMeta('FunctionCall');
 export const TERMINATE_META = requestMeta('Terminate', true);
 export const SYNC_META = requestMeta('Sync');
 export const EXTENDED_META = requestMeta('Extended');
+/** The StartupMessage, answered by the server's first message after it (postgres-errors.ts, atStartup). */
+export const STARTUP_META = requestMeta('Startup');
 
 /**
  * A request awaiting its reply as one number, its ordinal and whether it is an extended query:

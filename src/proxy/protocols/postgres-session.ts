@@ -15,7 +15,7 @@ import { passesReply } from './postgres-aborted.js';
 import { LaterErrors } from './postgres-later.js';
 import {
   ASYNC_TYPES, CANCEL_REQUEST, COPY_TYPES, type Dir, EXTENDED_META, EXTENDED_TYPES, FUNCTION_CALL_META, GSSENC_REQUEST, isExtended,
-  MAX_STARTUP_LENGTH, newDir, ordinalOf, PASSED_SYNC, pending, QUERY_META, REPLY_META, SERVER_TYPES, SSL_REQUEST, SYNC_META, TERMINATE_META,
+  MAX_STARTUP_LENGTH, newDir, ordinalOf, PASSED_SYNC, pending, QUERY_META, REPLY_META, SERVER_TYPES, SSL_REQUEST, STARTUP_META, SYNC_META, TERMINATE_META,
 } from './postgres-messages.js';
 
 const T = (c: string): number => c.charCodeAt(0);
@@ -190,7 +190,9 @@ export class PgSession implements FramerSession {
         else if (code === CANCEL_REQUEST) this.rawAfterMessage = true;
         else if (code >>> 16 === 3) this.phase = Phase.Auth;
         else throw new FramingError(`postgres: unsupported protocol version ${code >>> 16}.${code & 0xffff}`);
-        this.startMessage(d, PASS_META, true);
+        // The StartupMessage is a request: a server at max_connections refuses it (postgres-errors.ts, atStartup).
+        if (this.phase === Phase.Auth) this.request(d, STARTUP_META, false, true);
+        else this.startMessage(d, PASS_META, true);
         d.remain = len - 4;
         pos += 4;
         continue;
@@ -343,7 +345,9 @@ export class PgSession implements FramerSession {
     if (type === Z && firstBodyByte >= 0) this.txStatus = firstBodyByte;
     if (this.phase !== Phase.Command) {
       if (type === Z) this.phase = Phase.Command;
-      this.startMessage(d, PASS_META, true);
+      // The server's first message after the StartupMessage (an authentication request, or its refusal) answers it.
+      const answers = !d.inMsg && this.fifo.shift() !== undefined;
+      this.startMessage(d, answers ? REPLY_META : PASS_META, true);
       return;
     }
     if (SERVER_TYPES[type] === 0) throw new FramingError(`postgres: unknown backend message type 0x${type.toString(16)}`);

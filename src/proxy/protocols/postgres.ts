@@ -4,10 +4,13 @@
  * After the startup phase every message is a type byte, a 4-byte big-endian length that counts
  * itself, and a body.
  *
- * - Startup is passthrough: SSLRequest / GSSENCRequest (the server answers one byte; after 'S' or
- *   'G' the connection is TLS / GSS encrypted and stays opaque passthrough), StartupMessage,
- *   authentication, ParameterStatus, BackendKeyData ... up to the first ReadyForQuery. A
- *   CancelRequest connection, or a client opening with TLS directly, is opaque passthrough.
+ * - Startup: the StartupMessage is a request ("Startup"), answered by the server's first message
+ *   after it (an authentication request, or a refusal: 53300 meets it and nothing else,
+ *   postgres-errors.ts, atStartup). The rest is passthrough: SSLRequest / GSSENCRequest (the
+ *   server answers one byte; after 'S' or 'G' the connection is TLS / GSS encrypted and stays
+ *   opaque passthrough), authentication, ParameterStatus, BackendKeyData ... up to the first
+ *   ReadyForQuery. A CancelRequest connection, or a client opening with TLS directly, is opaque
+ *   passthrough.
  * - Command phase: a simple Query ('Q') is one request ("Query"); extended-protocol messages
  *   (Parse, Bind, Describe, Execute, Close, Flush) up to and including Sync are one request
  *   ("Extended"; a lone Sync is "Sync"); FunctionCall is "FunctionCall"; Terminate gets no
@@ -53,6 +56,7 @@ import { encodeError, errorKinds, POSTGRES_ERRORS } from './postgres-errors.js';
 import { commitCompletedBefore, commitStandIn } from './postgres-commit.js';
 import { abortStandIn, completedBefore, failsInPlace, rollsBackLater, runsLater, runsNothing } from './postgres-aborted.js';
 import { answersTo } from './postgres-later.js';
+import { STARTUP_META } from './postgres-messages.js';
 import { PgSession } from './postgres-session.js';
 
 export { POSTGRES_ERRORS } from './postgres-errors.js';
@@ -68,6 +72,8 @@ export const postgres: Protocol = {
   createSession: () => new PgSession(),
   encodeError(kind: string, ctx: ErrorReplyContext): ErrorReply {
     const pg = ctx.session instanceof PgSession ? ctx.session : undefined;
+    // Only a FATAL kind meets a StartupMessage (refuses): its error, then the end.
+    if (ctx.request[0] === 0) return encodeError(kind, ctx.message);
     const fails = failsInPlace(ctx.standIn);
     const ended = ctx.standIn !== undefined && !fails;
     // Its error waits for its Execute, alone: the server's ReadyForQuery to its Sync follows it; a
@@ -87,9 +93,17 @@ export const postgres: Protocol = {
     }
     return encodeError(kind, ctx.message, pg, ended, before, ready);
   },
-  // A request that runs nothing passes at a kind that comes only as a statement runs, as it does on a real server.
-  refuses: (kind, _label, request) => POSTGRES_ERRORS[kind]?.asItRuns !== true || !runsNothing(request),
+  refuses(kind, label, request) {
+    const e = POSTGRES_ERRORS[kind];
+    // A kind a server gives a connection starting up (53300) meets its StartupMessage and nothing else.
+    const startup = label === STARTUP_META.label;
+    if (startup || e?.atStartup === true) return startup && e?.atStartup === true;
+    // A request that runs nothing passes at a kind that comes only as a statement runs, as it does on a real server.
+    return e?.asItRuns !== true || !runsNothing(request);
+  },
   standIn(request, whole, session, ordinal) {
+    // A StartupMessage (no type byte: its length's first byte is 0) is refused whole, never stood in for.
+    if (request[0] === 0) return undefined;
     const pg = session instanceof PgSession ? session : undefined;
     return (whole ? commitStandIn(request, pg?.commits) : undefined) ?? (pg && abortStandIn(request, pg.txStatus, pg.blocks.unsure(ordinal), whole));
   },
