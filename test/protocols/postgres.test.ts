@@ -319,6 +319,20 @@ describe('postgres error replies', () => {
     for (const k of ['57014', '40001', '40P01', '53100']) expect(postgres.errorKinds[k].fatal).toBe(false);
   });
 
+  it('53300 refuses a StartupMessage and nothing else; no other kind refuses one', () => {
+    const s = postgres.createSession();
+    const [first] = s.fromClient(startup());
+    expect([first.label, !!first.passthrough]).toEqual(['Startup', false]);
+    const refuses = (kind: string, label: string, request: Buffer) => postgres.refuses!(kind, label, request);
+    expect(refuses('53300', 'Startup', first.data)).toBe(true);
+    expect(postgres.standIn!(first.data, true, s, 0)).toBeUndefined();
+    expect(postgres.encodeError('53300', { request: first.data, random: Math.random, session: s, ordinal: 0 })).toMatchObject({ close: true });
+    for (const k of Object.keys(POSTGRES_ERRORS).filter((k) => k !== '53300')) expect(refuses(k, 'Startup', first.data), k).toBe(false);
+    for (const [label, request] of [['Query', query('SELECT 1')], ['Extended', cat(parse('SELECT 1'), bind(), execute(), sync())], ['Sync', sync()]] as const) {
+      expect(refuses('53300', label, request), label).toBe(false);
+    }
+  });
+
   it('a request that begins with a Bind gets its BindComplete before a non-fatal error, as a statement failing at execution', () => {
     const reply = (kind: string, request: Buffer, message?: string) => parseReply(postgres.encodeError(kind, { request, random: Math.random, message }).bytes);
     const prepared = cat(bind('', 'stmt'), execute(), sync());
