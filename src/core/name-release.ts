@@ -37,7 +37,10 @@ export class NameRelease {
   /**
    * Names about to be claimed again (back in the file): not released behind the claim, which
    * would free a name the pool is taking. Returns those that were to be released (dropped again
-   * should the claim fail).
+   * should the claim fail). A release already on its way is ahead of the claim on the
+   * connection both go by, which Redis serves in order (no offline queue holds it back; one
+   * unanswered when the connection drops is sent again before anything new): the claim takes
+   * the name after it. So settle() must send a release as it decides it, with no await between.
    */
   keep(names: readonly string[]): string[] {
     const kept = names.filter((n) => this.pending.has(n));
