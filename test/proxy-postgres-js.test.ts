@@ -189,7 +189,7 @@ describe.skipIf(!havePostgres())('postgres.js through the chaos proxy (real Post
       else expect(r.got.code, r.what).toBe(kind);
     }
     // One error counted per query that failed, one exchange per query (and per Terminate, and per
-    // StartupMessage of a connection opened meanwhile, which no kind but 53300 meets).
+    // StartupMessage of a connection opened meanwhile, which no kind but 53300 and 57P03 meets).
     expect(counted.error ?? 0).toBe(seen.errors.length);
     expect(counted.exchanges).toBe(seen.queries + seen.closed + counted.connections);
   };

@@ -1,11 +1,15 @@
 /**
- * PostgreSQL's too_many_connections (53300) through the chaos proxy, against a real PostgreSQL
- * whose every slot is taken: a server refuses it to a connection starting up, in answer to its
- * StartupMessage (after the 'N' to an SSLRequest), then closes; the connections in are served.
- * The proxy at 100:error 53300 must give pg and postgres.js the error the server gives them, and
- * pass the requests of a connection in untouched.
+ * PostgreSQL's refusals of a connection starting up through the chaos proxy, each against a real
+ * PostgreSQL in that state: too_many_connections (53300) with its every slot taken, and
+ * cannot_connect_now (57P03) in a smart shutdown with a connection held open. A server refuses
+ * either to a connection starting up, in answer to its StartupMessage (after the 'N' to an
+ * SSLRequest), then closes; the connections in are served. The proxy at 100:error of the kind
+ * must give pg and postgres.js the error the server gives them, and pass the requests of a
+ * connection in untouched.
  */
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
 import pg from 'pg';
 import postgresJs from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -22,7 +26,7 @@ const SSL_REQUEST = Buffer.concat([i32(8), i32(80877103)]);
 const params = Buffer.from('user\0postgres\0database\0postgres\0\0');
 const STARTUP = Buffer.concat([i32(8 + params.length), i32(196608), params]);
 
-/** A raw client: an SSLRequest first (`ssl`), then the StartupMessage; all the server sent, and whether it ended the connection. */
+/** A raw client: an SSLRequest first (`ssl`), then the StartupMessage; all the server sent, and whether it ended the connection (when let in, the client ends it). */
 function raw(port: number, ssl: boolean): Promise<{ bytes: Buffer; ended: boolean }> {
   return new Promise((resolve, reject) => {
     const sock = net.connect(port, '127.0.0.1');
@@ -32,6 +36,9 @@ function raw(port: number, ssl: boolean): Promise<{ bytes: Buffer; ended: boolea
     sock.on('data', (d) => {
       got.push(d);
       if (ssl && got.length === 1) sock.write(STARTUP);
+      // Let in (an authentication request, not an 'E'): the server waits for the client, so hang up.
+      const answer = Buffer.concat(got).subarray(ssl ? 1 : 0);
+      if (answer.length > 0 && answer[0] !== 0x45) sock.end();
     });
     sock.on('end', () => { ended = true; });
     sock.on('error', reject);
@@ -146,5 +153,62 @@ describe.skipIf(!havePostgres())('postgres: 53300 (too many connections) as a re
         await c.end().catch(() => undefined);
       }
     });
+  });
+});
+
+describe.skipIf(!havePostgres())('postgres: 57P03 (cannot connect now) as a real PostgreSQL shutting down gives it', () => {
+  beforeAll(async () => {
+    db = await startPostgres();
+  });
+  afterAll(async () => {
+    await db?.stop();
+  });
+
+  it('100:error 57P03 refuses a connection as it starts up, as a server in a smart shutdown does; a connection in is served', async () => {
+    // The proxy first, while the server takes connections: the refusal can only be the proxy's.
+    let proxied: Awaited<ReturnType<typeof startingUp>> | undefined;
+    await withProxy('', async (p) => {
+      const inside = await pgConnect(p.port);
+      try {
+        await p.setMix({ error: { percent: 100, kind: '57P03' } });
+        proxied = await startingUp(p.port);
+        // One per connection refused, counted under error; none tried again (57P03 is not transient to postgres.js).
+        expect(p.stats().behaviors.error).toBe(p.stats().connections.total - 1);
+        const refused = p.stats().behaviors.error;
+        const dummy = p.stats().behaviors.dummy ?? 0;
+        expect((await inside.query('SELECT 41 + 1 AS n')).rows).toEqual([{ n: 42 }]);
+        expect((await inside.query('SELECT $1::int + 1 AS n', [1])).rows).toEqual([{ n: 2 }]);
+        expect(p.stats().behaviors.error).toBe(refused);
+        expect((p.stats().behaviors.dummy ?? 0) - dummy).toBe(2);
+      } finally {
+        await inside.end();
+      }
+    });
+
+    // The real server in a smart shutdown (pg_ctl stop -m smart: SIGTERM to the postmaster),
+    // which waits for the connection held open and refuses new ones.
+    const held = await pgConnect(db.port);
+    let real: Awaited<ReturnType<typeof startingUp>>;
+    try {
+      const postmaster = Number((await readFile(path.join(db.dir, 'data', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+      process.kill(postmaster, 'SIGTERM');
+      // The postmaster takes the signal in its own time: connections until then are let in.
+      await expect.poll(() => pgConnect(db.port).then((c) => c.end().then(() => 'connected'), (e: { code?: string }) => e.code), { timeout: 10_000 }).toBe('57P03');
+      real = await startingUp(db.port);
+      expect((await held.query('SELECT 41 + 1 AS n')).rows).toEqual([{ n: 42 }]);
+    } finally {
+      await held.end();
+    }
+    expect(common(real.plain.fields)).toEqual({ S: 'FATAL', V: 'FATAL', C: '57P03', M: 'the database system is shutting down' });
+    expect([real.plain.after, real.plain.ended]).toEqual([0, true]);
+    expect([real.ssl.answer, common(real.ssl.fields), real.ssl.after, real.ssl.ended]).toEqual(['N', common(real.plain.fields), 0, true]);
+    expect(real.pg).toEqual({ code: '57P03', severity: 'FATAL', message: 'the database system is shutting down' });
+    expect(real.postgresJs).toEqual(real.pg);
+
+    expect(common(proxied!.plain.fields)).toEqual(common(real.plain.fields));
+    expect([proxied!.plain.after, proxied!.plain.ended]).toEqual([0, true]);
+    expect([proxied!.ssl.answer, common(proxied!.ssl.fields), proxied!.ssl.after, proxied!.ssl.ended]).toEqual(['N', common(real.plain.fields), 0, true]);
+    expect(proxied!.pg).toEqual(real.pg);
+    expect(proxied!.postgresJs).toEqual(real.postgresJs);
   });
 });

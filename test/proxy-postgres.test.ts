@@ -222,7 +222,7 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
     });
   });
 
-  // 53300 meets a connection starting up only: proxy-postgres-startup.
+  // 53300 and 57P03 meet a connection starting up only: proxy-postgres-startup.
   for (const [kind, e] of Object.entries(POSTGRES_ERRORS).filter(([, e]) => e.atStartup !== true)) {
     const fatal = e.severity === 'FATAL';
     it(`100:error kind ${kind}: pg gets a ${e.severity} with code ${kind}${fatal ? ', then the connection closes' : ', and the same client keeps working'}`, async () => {

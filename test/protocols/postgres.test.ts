@@ -315,22 +315,25 @@ describe('postgres error replies', () => {
       if (!r.close) expect(p.status).toBe('I');
     }
     expect(postgres.defaultError).toBe('57P01');
-    for (const k of ['57P01', '53300', '08006']) expect(postgres.errorKinds[k].fatal).toBe(true);
+    for (const k of ['57P01', '53300', '57P03', '08006']) expect(postgres.errorKinds[k].fatal).toBe(true);
     for (const k of ['57014', '40001', '40P01', '53100']) expect(postgres.errorKinds[k].fatal).toBe(false);
   });
 
-  it('53300 refuses a StartupMessage and nothing else; no other kind refuses one', () => {
+  it('53300 and 57P03 refuse a StartupMessage and nothing else; no other kind refuses one', () => {
     const s = postgres.createSession();
     const [first] = s.fromClient(startup());
     expect([first.label, !!first.passthrough]).toEqual(['Startup', false]);
     const refuses = (kind: string, label: string, request: Buffer) => postgres.refuses!(kind, label, request);
-    expect(refuses('53300', 'Startup', first.data)).toBe(true);
+    const atStartup = ['53300', '57P03'];
     expect(postgres.standIn!(first.data, true, s, 0)).toBeUndefined();
-    expect(postgres.encodeError('53300', { request: first.data, random: Math.random, session: s, ordinal: 0 })).toMatchObject({ close: true });
-    for (const k of Object.keys(POSTGRES_ERRORS).filter((k) => k !== '53300')) expect(refuses(k, 'Startup', first.data), k).toBe(false);
-    for (const [label, request] of [['Query', query('SELECT 1')], ['Extended', cat(parse('SELECT 1'), bind(), execute(), sync())], ['Sync', sync()]] as const) {
-      expect(refuses('53300', label, request), label).toBe(false);
+    for (const k of atStartup) {
+      expect(refuses(k, 'Startup', first.data), k).toBe(true);
+      expect(postgres.encodeError(k, { request: first.data, random: Math.random, session: s, ordinal: 0 }), k).toMatchObject({ close: true });
+      for (const [label, request] of [['Query', query('SELECT 1')], ['Extended', cat(parse('SELECT 1'), bind(), execute(), sync())], ['Sync', sync()]] as const) {
+        expect(refuses(k, label, request), `${k} ${label}`).toBe(false);
+      }
     }
+    for (const k of Object.keys(POSTGRES_ERRORS).filter((k) => !atStartup.includes(k))) expect(refuses(k, 'Startup', first.data), k).toBe(false);
   });
 
   it('a request that begins with a Bind gets its BindComplete before a non-fatal error, as a statement failing at execution', () => {

@@ -25,14 +25,19 @@ const FAILED = 0x45; // 'E': in a failed transaction block
  * never to a request of an open connection, which passes untouched (Protocol.refuses); no other
  * kind meets a StartupMessage. PostgreSQL 15 with every slot of max_connections taken answers a
  * StartupMessage (after the 'N' to an SSLRequest) with a FATAL 53300 from InitProcess, before
- * any authentication, and closes; the connections in are served. 57P01 comes to a connection in
- * (a server shutting down refuses new ones with 57P03, which the proxy does not offer).
+ * any authentication, and closes; the connections in are served. So does one in a smart shutdown
+ * (pg_ctl stop -m smart, a connection held open) with a FATAL 57P03 'the database system is
+ * shutting down' from ProcessStartupPacket; a server starting up or in recovery gives the same
+ * code ('is starting up', 'is not yet accepting connections': the error behavior's `message`
+ * gives those). 57P01 comes to a connection in, as a fast shutdown ends it.
  */
 export const POSTGRES_ERRORS: Record<string, { severity: 'ERROR' | 'FATAL'; message: string; description: string; asItRuns?: true; atStartup?: true }> = {
   '57P01': { severity: 'FATAL', message: 'terminating connection due to administrator command',
     description: 'admin_shutdown (FATAL): the server is shutting down, then the connection is closed' },
   '53300': { severity: 'FATAL', message: 'sorry, too many clients already',
     description: 'too_many_connections (FATAL): a new connection is refused as it starts up, then closed; those in are served', atStartup: true },
+  '57P03': { severity: 'FATAL', message: 'the database system is shutting down',
+    description: 'cannot_connect_now (FATAL): a new connection is refused as it starts up while the server shuts down (a failover, a restart), then closed; those in are served', atStartup: true },
   '08006': { severity: 'FATAL', message: 'connection failure',
     description: 'connection_failure (FATAL), then the connection is closed' },
   '57014': { severity: 'ERROR', message: 'canceling statement due to statement timeout',

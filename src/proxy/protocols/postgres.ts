@@ -5,7 +5,7 @@
  * itself, and a body.
  *
  * - Startup: the StartupMessage is a request ("Startup"), answered by the server's first message
- *   after it (an authentication request, or a refusal: 53300 meets it and nothing else,
+ *   after it (an authentication request, or a refusal: 53300 and 57P03 meet it and nothing else,
  *   postgres-errors.ts, atStartup). The rest is passthrough: SSLRequest / GSSENCRequest (the
  *   server answers one byte; after 'S' or 'G' the connection is TLS / GSS encrypted and stays
  *   opaque passthrough), authentication, ParameterStatus, BackendKeyData ... up to the first
@@ -95,7 +95,7 @@ export const postgres: Protocol = {
   },
   refuses(kind, label, request) {
     const e = POSTGRES_ERRORS[kind];
-    // A kind a server gives a connection starting up (53300) meets its StartupMessage and nothing else.
+    // A kind a server gives a connection starting up (53300, 57P03) meets its StartupMessage and nothing else.
     const startup = label === STARTUP_META.label;
     if (startup || e?.atStartup === true) return startup && e?.atStartup === true;
     // A request that runs nothing passes at a kind that comes only as a statement runs, as it does on a real server.
