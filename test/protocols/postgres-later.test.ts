@@ -8,27 +8,10 @@
 import { describe, expect, it } from 'vitest';
 import type { FramerSession, Segment } from '../../src/proxy/protocol.js';
 import { postgres } from '../../src/proxy/protocols/postgres.js';
+import { bind, cat, cc, cstr, describeP, describeS, execute, flush, i16, i32, msg, parse, startup, sync, Z } from '../helpers/postgres-frames.js';
 
-const i32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
-const i16 = (n: number) => { const b = Buffer.alloc(2); b.writeInt16BE(n); return b; };
-const cstr = (s: string) => Buffer.from(`${s}\0`);
-function msg(type: string, ...body: (Buffer | string)[]): Buffer {
-  const b = Buffer.concat(body.map((x) => (typeof x === 'string' ? cstr(x) : x)));
-  return Buffer.concat([Buffer.from(type), i32(b.length + 4), b]);
-}
-const startup = () => Buffer.concat([i32(8 + 33), i32(196608), cstr('user'), cstr('postgres'), cstr('database'), cstr('postgres'), Buffer.from([0])]);
-const Z = (s: 'I' | 'T' | 'E') => msg('Z', Buffer.from(s));
-const parse = (sql: string, name = '') => msg('P', name, sql, i16(0));
-const bind = (stmt = '') => msg('B', '', stmt, i16(0), i16(0), i16(0));
-const describeS = (stmt = '') => msg('D', Buffer.from('S'), stmt);
-const describeP = () => msg('D', Buffer.from('P'), '');
-const execute = () => msg('E', '', i32(0));
-const sync = () => msg('S');
-const flush = () => msg('H');
 const errResp = (code: string) => msg('E', Buffer.concat([cstr('SERROR'), cstr(`C${code}`), cstr('Mx'), Buffer.from([0])]));
-const cc = (tag: string) => msg('C', tag);
 const rowDesc = () => msg('T', i16(1), cstr('x'), i32(0), i16(0), i32(23), i16(4), i32(-1), i16(0));
-const cat = (...b: Buffer[]) => Buffer.concat(b);
 
 /** The failing Parse sent in an Execute's place, and the ROLLBACK of a COMMIT's. */
 const FAILING_PARSE = /^P....marteau_tui_chaos\0SELECT '.*marteau-tui.*'::integer\0\0\0$/s;
@@ -86,10 +69,10 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
       expect(types(error)).toBe('E');
       expect(words(s.fromServer(cat(msg('1'), msg('t', i16(0)), rowDesc()))), status).toEqual(['>1', '>t', '>T']);
       // A Bind, a portal's Describe and a Flush in a later read, each passed to the server.
-      expect(words(s.fromClient(cat(bind('s1'), describeP(), flush())))).toEqual(['>B', '>D', '>H']);
+      expect(words(s.fromClient(cat(bind('', 's1'), describeP(), flush())))).toEqual(['>B', '>D', '>H']);
       expect(words(s.fromServer(cat(msg('2'), rowDesc())))).toEqual(['>2', '>T']);
       // The Execute: a failing Parse in its place; it and what follows go nowhere.
-      const at = s.fromClient(cat(execute(), bind('s1'), flush()));
+      const at = s.fromClient(cat(execute(), bind('', 's1'), flush()));
       expect(words(at)).toEqual(['>P', '=EBH']);
       expect(at[0].data.toString('latin1')).toMatch(FAILING_PARSE);
       // The Sync ends the request and goes on its own.
@@ -104,7 +87,7 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
   });
 
   it('a message that goes to the server split across reads passes in pieces; whole messages are forwarded the same at every split', () => {
-    const later = cat(bind('s1'), describeP(), flush(), execute(), sync());
+    const later = cat(bind('', 's1'), describeP(), flush(), execute(), sync());
     const whole = session();
     draw(whole, cat(parse('SELECT 1', 's1'), describeS('s1'), flush()), 1);
     const expected = whole.fromClient(later);
@@ -122,7 +105,7 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
   it('a Sync with no Execute before it: the failing Parse goes ahead of it', () => {
     const s = session('T');
     draw(s, cat(parse('SELECT 1', 's1'), describeS('s1'), flush()), 2);
-    const segs = s.fromClient(cat(bind('s1'), sync()));
+    const segs = s.fromClient(cat(bind('', 's1'), sync()));
     expect(words(segs)).toEqual(['>B', '=]', '>P', '>S']);
     expect(segs[2].data.toString('latin1')).toMatch(FAILING_PARSE);
   });
@@ -131,7 +114,7 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
     const s = session();
     draw(s, cat(parse('SELECT $1::int', 's2'), describeS('s2'), flush()), 1);
     s.fromServer(cat(msg('1'), msg('t', i16(0)), rowDesc()));
-    expect(words(s.fromClient(cat(bind('s2'), describeP(), flush())))).toEqual(['>B', '>D', '>H']);
+    expect(words(s.fromClient(cat(bind('', 's2'), describeP(), flush())))).toEqual(['>B', '>D', '>H']);
     // The Bind refused (its parameters): the error goes now, in the injected one's place.
     expect(words(s.fromServer(errResp('08P01')))).toEqual(['=[E]']);
     // The server ignores what follows up to the Sync: the Execute goes nowhere, no failing Parse.
@@ -145,13 +128,13 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
     const s = session();
     draw(s, cat(parse('SELECT $1::int', 'a'), describeS('a'), flush()), 1);
     s.fromServer(cat(msg('1'), msg('t', i16(0)), rowDesc()));
-    const framed = words(s.fromClient(cat(bind('a'), execute(), sync(), parse('SELECT $1::text', 'b'), describeS('b'), flush())));
+    const framed = words(s.fromClient(cat(bind('', 'a'), execute(), sync(), parse('SELECT $1::text', 'b'), describeS('b'), flush())));
     expect(framed).toEqual(['>B', '>P', '=E]', '>S', '=[PDH']);
     postgres.encodeError('57014', { request: cat(parse('SELECT $1::text', 'b'), describeS('b'), flush()), random: Math.random, session: s,
       standIn: postgres.standIn!(cat(parse('SELECT $1::text', 'b'), describeS('b'), flush()), false, s, 2), ordinal: 2 });
     s.errored!(2, postgres.standIn!(cat(parse('SELECT $1::text', 'b'), describeS('b'), flush()), false, s, 2));
     expect(words(s.fromServer(cat(msg('2'), errResp('22P02'), Z('I'), msg('1'), msg('t', i16(0)), rowDesc())))).toEqual(['>2', '=[E]', '>Z', '>1', '>t', '>T']);
-    expect(words(s.fromClient(cat(bind('b'), execute(), sync())))).toEqual(['>B', '>P', '=E]', '>S']);
+    expect(words(s.fromClient(cat(bind('', 'b'), execute(), sync())))).toEqual(['>B', '>P', '=E]', '>S']);
     expect(words(s.fromServer(cat(msg('2'), errResp('22P02'), Z('I'))))).toEqual(['>2', '=[E]', '>Z']);
   });
 
@@ -163,7 +146,7 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
       // A failing COMMIT ends the block: its error with ReadyForQuery idle.
       expect([types(error), error.subarray(-6)]).toEqual(['EZ', Z('I')]);
       expect(words(s.fromServer(cat(msg('1'), msg('t', i16(0)), msg('n'))))).toEqual(['>1', '>t', '>n']);
-      expect(words(s.fromClient(cat(bind(name), describeP(), flush())))).toEqual(['>B', '>D', '>H']);
+      expect(words(s.fromClient(cat(bind('', name), describeP(), flush())))).toEqual(['>B', '>D', '>H']);
       expect(words(s.fromServer(cat(msg('2'), msg('n'))))).toEqual(['>2', '>n']);
       const at = s.fromClient(cat(execute(), sync()));
       expect(words(at)).toEqual(['>PBEC', '=E]', '>S']);
@@ -187,7 +170,7 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
     const s = session();
     const { error } = draw(s, cat(parse('COMMIT', 'c'), describeS('c'), flush()), 1, '40001');
     expect(types(error)).toBe('E');
-    expect(s.fromClient(cat(bind('c'), execute(), sync()))[1].data.toString('latin1')).toMatch(FAILING_PARSE);
+    expect(s.fromClient(cat(bind('', 'c'), execute(), sync()))[1].data.toString('latin1')).toMatch(FAILING_PARSE);
   });
 
   it('not for a first read that runs a statement, ends amid a message, or comes in a failed block', () => {
@@ -198,7 +181,7 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
     };
     const describe = describeS('s1');
     expect(notLater(session(), cat(parse('SELECT 1', 's1'), describe.subarray(0, 6)), 1)).toBe(true);
-    expect(notLater(session(), cat(parse('SELECT 1', 's1'), bind('s1'), execute(), flush()), 1)).toBe(true);
+    expect(notLater(session(), cat(parse('SELECT 1', 's1'), bind('', 's1'), execute(), flush()), 1)).toBe(true);
     const failed = session('T');
     failed.fromClient(msg('Q', 'SELECT 1/0'));
     failed.fromServer(cat(errResp('22012'), Z('E')));

@@ -13,38 +13,18 @@ import { fuzzFramer } from '../helpers/framing.js';
 import { startRecordingRelay, waitFor, type Recorded } from '../helpers/recording-relay.js';
 import { havePostgres, startPostgres } from '../helpers/postgres.js';
 import type { RunningServer } from '../helpers/servers.js';
+import { bind, cat, cc, cstr, describeP, describeS, execute, flush, i16, i32, msg, parse, query, startup, sync, untyped, Z } from '../helpers/postgres-frames.js';
 
 // ---------------------------------------------------------------------------------------------
 // Message builders
 
-const i32 = (n: number) => { const b = Buffer.alloc(4); b.writeInt32BE(n); return b; };
-const i16 = (n: number) => { const b = Buffer.alloc(2); b.writeInt16BE(n); return b; };
-const cstr = (s: string) => Buffer.from(`${s}\0`);
-function msg(type: string, ...body: (Buffer | string)[]): Buffer {
-  const b = Buffer.concat(body.map((x) => (typeof x === 'string' ? cstr(x) : x)));
-  return Buffer.concat([Buffer.from(type), i32(b.length + 4), b]);
-}
-const untyped = (code: number, body: Buffer = Buffer.alloc(0)) => Buffer.concat([i32(8 + body.length), i32(code), body]);
-const startup = () => untyped(196608, Buffer.concat([cstr('user'), cstr('postgres'), cstr('database'), cstr('postgres'), Buffer.from([0])]));
 const SSL_REQUEST = 80877103, GSSENC_REQUEST = 80877104, CANCEL = 80877102;
-const Z = (s: 'I' | 'T' | 'E') => msg('Z', Buffer.from(s));
-const cc = (tag: string) => msg('C', tag);
 const rowDesc = (...names: string[]) => msg('T', i16(names.length), ...names.map((n) => Buffer.concat([cstr(n), i32(0), i16(0), i32(25), i16(-1), i32(-1), i16(0)])));
 const dataRow = (...vals: (string | null)[]) => msg('D', i16(vals.length), ...vals.map((v) => (v === null ? i32(-1) : Buffer.concat([i32(Buffer.byteLength(v)), Buffer.from(v)]))));
 const errResp = (sev: string, code: string, m: string) => msg('E', Buffer.concat([cstr(`S${sev}`), cstr(`V${sev}`), cstr(`C${code}`), cstr(`M${m}`), Buffer.from([0])]));
 const notice = (m: string) => msg('N', Buffer.concat([cstr('SNOTICE'), cstr(`M${m}`), Buffer.from([0])]));
 const paramStatus = (k: string, v: string) => msg('S', k, v);
-const parse = (sql: string, name = '') => msg('P', name, sql, i16(0));
-const bind = (portal = '', stmt = '') => msg('B', portal, stmt, i16(0), i16(0), i16(0));
-const describeP = (portal = '') => msg('D', Buffer.from('P'), portal);
-const describeS = (stmt = '') => msg('D', Buffer.from('S'), stmt);
-const execute = (rows = 0) => msg('E', '', i32(rows));
-const sync = () => msg('S');
-const flush = () => msg('H');
-const query = (sql: string) => msg('Q', sql);
 const copyData = (s: string) => msg('d', Buffer.from(s));
-
-const cat = (...b: Buffer[]) => Buffer.concat(b);
 
 function handshake(): Step[] {
   return [
