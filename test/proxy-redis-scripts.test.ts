@@ -1,8 +1,9 @@
 /**
- * EVAL and FCALL through the proxy at 100:error READONLY, OOM and MISCONF, byte for byte as a
- * redis-server in that state answers them: a script that writes is refused, up front by its
+ * EVAL, EVALSHA and FCALL through the proxy at 100:error READONLY, OOM and MISCONF, byte for byte
+ * as a redis-server in that state answers them: a script that writes is refused, up front by its
  * shebang's flags or at its first write, said with the script's SHA1 and the line.
  */
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
@@ -158,5 +159,72 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
         c.disconnect();
       });
     }, prepare);
+  });
+
+  // Scripts the proxy sees go to the server (an EVAL, a SCRIPT LOAD), and one it does not (loaded on the server directly).
+  const scripts = {
+    w: "return redis.call('SET', KEYS[1], 'v')",
+    r: "return redis.call('GET', KEYS[1])",
+    nw: "#!lua flags=no-writes\nreturn redis.call('GET', KEYS[1])",
+    sw: "#!lua\nreturn redis.call('SET', KEYS[1], 'v')",
+    ao: "#!lua flags=allow-oom\nreturn redis.call('SET', KEYS[1], 'v')",
+    // Served by a replica whose master is down: its calls of commands such a replica does not serve (GET) would fail inside.
+    st: "#!lua flags=no-writes,allow-stale\nreturn redis.call('ECHO', KEYS[1])",
+    w2: "local x = redis.call('GET', KEYS[1])\nredis.call('SET', KEYS[1], 'v') return 1",
+    u: "redis.call('SET', KEYS[1], 'v') return 'u'",
+  };
+  const sha = (script: string) => createHash('sha1').update(script).digest('hex');
+  const loadScripts = async (c: Redis) => { for (const script of Object.values(scripts)) await c.script('LOAD', script); };
+  const shaCalls = [
+    ...Object.values(scripts).map((script) => ['EVALSHA', sha(script), '1', 'sc:k']),
+    ['EVALSHA', sha(scripts.w).toUpperCase(), '1', 'sc:k'],
+    ['EVALSHA_RO', sha(scripts.nw), '1', 'sc:k'],
+    ['EVALSHA_RO', sha(scripts.r), '1', 'sc:k'],
+    ['EVALSHA_RO', sha(scripts.sw), '1', 'sc:k'],
+    ['EVALSHA_RO', sha(scripts.w), '1', 'sc:k'],
+    ['EVAL_RO', scripts.sw, '1', 'sc:k'],
+    ['MULTI'], ['EVALSHA', sha(scripts.w), '1', 'sc:k'], ['EVALSHA', sha(scripts.r), '1', 'sc:k'], ['ECHO', 'x'], ['EXEC'],
+  ];
+  const unseenCall = (i: number) => shaCalls[i][1] === sha(scripts.u);
+  const shaReplies = async (port: number) => rawReplies(port, shaCalls.map((r) => cmd(...r)));
+  const shownSha = (replies: Buffer[]) => replies.map((r, i) => `${shaCalls[i].join(' ')}: ${String(r)}`);
+
+  it.each([['READONLY'], ['OOM'], ['MISCONF'], ['MASTERDOWN']])('100:error %s: EVALSHA of a script seen answered as its EVAL, as by the server in that state', async (kind) => {
+    const c = client(server.port);
+    await c.connect();
+    await loadScripts(c);
+    const served = await shaReplies(server.port);
+    c.disconnect();
+    await inState(kind, async (real) => {
+      const direct = await shaReplies(real.port);
+      if (kind !== 'MASTERDOWN') expect(String(direct[0])).toMatch(new RegExp(`^-${kind} .* script: ${sha(scripts.w)}, on @user_script:1\\.\\r\\n$`));
+      // A script not seen passes at READONLY, OOM and MISCONF (it may only read), served by the server behind.
+      const want = shownSha(direct.map((r, i) => (unseenCall(i) && kind !== 'MASTERDOWN' ? served[i] : r)));
+      await withProxy('', async (p) => {
+        // The scripts go through the proxy as an application's first calls send them: SCRIPT LOAD, EVAL.
+        const loader = client(p.port);
+        await loader.connect();
+        for (const [name, script] of Object.entries(scripts)) {
+          if (name === 'u') continue;
+          if (name === 'w' || name === 'w2') await loader.eval(script, 1, 'sc:k');
+          else await loader.script('LOAD', script);
+        }
+        // ioredis' defineCommand: EVALSHA first, EVAL after a NOSCRIPT; served before the errors.
+        loader.defineCommand('scwrite', { numberOfKeys: 1, lua: "return redis.call('SET', KEYS[1], 'd')" });
+        loader.defineCommand('scread', { numberOfKeys: 1, lua: "#!lua flags=no-writes\nreturn redis.call('GET', KEYS[1])" });
+        const app = loader as Redis & { scwrite(k: string): Promise<unknown>; scread(k: string): Promise<unknown> };
+        await app.scwrite('sc:d');
+        expect(await app.scread('sc:d')).toBe('d');
+        await p.setMix({ error: { percent: 100, kind } });
+        expect(shownSha(await shaReplies(p.port))).toEqual(want);
+        await expect(app.scwrite('sc:d')).rejects.toThrow(kind === 'MISCONF' ? /^MISCONF / : kind === 'OOM' ? /^OOM / : kind === 'MASTERDOWN' ? /^MASTERDOWN / : /^READONLY /);
+        if (kind === 'MASTERDOWN') await expect(app.scread('sc:d')).rejects.toThrow(/^MASTERDOWN /);
+        else expect(await app.scread('sc:d')).toBe('d');
+        loader.disconnect();
+      });
+    }, async (c) => {
+      await prepare(c);
+      await loadScripts(c);
+    });
   });
 });

@@ -153,8 +153,8 @@ export interface Protocol {
   moreErrorKinds?: { admits(kind: string): boolean; text: string };
   defaultError: string;
   /**
-   * What the sessions of one proxy share, made once per proxy: redis' functions seen loaded, for
-   * an FCALL on another connection than the FUNCTION LOAD's (a pool's).
+   * What the sessions of one proxy share, made once per proxy: redis' functions and scripts seen
+   * loaded, for an FCALL or EVALSHA on another connection than the FUNCTION LOAD's or EVAL's (a pool's).
    */
   sessionsShare?(): object;
   /** `shared`: the proxy's sessionsShare(); a session made without one keeps its own. */

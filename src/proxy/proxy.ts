@@ -238,7 +238,7 @@ export class Proxy extends EventEmitter implements ProxyCore {
   /** Point the proxy at another server; open connections keep theirs. */
   setUpstream(upstream: string): void {
     [this.upstreamHost, this.upstreamPort] = splitHostPort(upstream);
-    // What the old server's sessions saw (redis' functions) is not the new one's.
+    // What the old server's sessions saw (redis' functions and scripts) is not the new one's.
     this.shared = this.protocol.sessionsShare?.();
   }
 

@@ -5,7 +5,8 @@
  */
 import { oneLine, type ErrorKind, type ErrorReply, type ErrorReplyContext } from '../protocol.js';
 import { EMPTY, SWITCH_NOW } from './redis-resp.js';
-import { evalRefusal, queuedScriptFailure, SCRIPT_KINDS } from './redis-scripts.js';
+import { queuedScriptFailure, SCRIPT_KINDS, scriptRefused } from './redis-scripts.js';
+import type { ScriptsSeen } from './redis-scripts-seen.js';
 
 const ERRORS: Record<string, ErrorKind & { line: string }> = {
   LOADING: {
@@ -98,8 +99,11 @@ const HELLO_NOAUTH: ErrorReply = Object.freeze({
   close: false,
 });
 
-/** `queued`: the request is queued in a MULTI block, where a script refused as it is queued (by its shebang, at OOM any) gets the bare line. */
-export function encodeError(kind: string, ctx: ErrorReplyContext, queued = false): ErrorReply {
+/**
+ * `queued`: the request is queued in a MULTI block, where a script refused as it is queued (by its
+ * shebang, at OOM any) gets the bare line; `scripts`: those the proxy saw, an EVALSHA's said as its EVAL.
+ */
+export function encodeError(kind: string, ctx: ErrorReplyContext, queued = false, scripts?: ScriptsSeen): ErrorReply {
   const label = ctx.label ?? '';
   if (kind === 'NOAUTH' && label === 'HELLO' && ctx.message === undefined) return HELLO_NOAUTH;
   // SYNC/PSYNC get no framed reply (noReply): the client expects nothing from us.
@@ -107,7 +111,7 @@ export function encodeError(kind: string, ctx: ErrorReplyContext, queued = false
   // A real redis refusing EXEC says it discarded the block (processCommand's rejectCommand), even when none was open.
   const exec = label === 'EXEC';
   // A script stopped at its write says where (redis-scripts.ts).
-  const script = label === 'EVAL' && SCRIPT_KINDS.has(kind) && !queued ? evalRefusal(kind, ctx.request) ?? '' : '';
+  const script = SCRIPT_KINDS.has(kind) && !queued ? scriptRefused(kind, label, ctx.request, scripts) ?? '' : '';
   if (ctx.message === undefined && kind !== 'ERR' && !exec && script === '') return cannedReply(kind);
   const line = kindLine(kind, label, ctx.message);
   const said = exec ? `EXECABORT Transaction discarded because of: ${line}` : line + script;
@@ -130,8 +134,8 @@ export const QUEUED: ErrorReply = Object.freeze({ bytes: Buffer.from('+QUEUED\r\
  * that returns that error, so EXEC's reply holds it in its place, byte for byte, and the rest of
  * the block runs (redis.error_reply keeps a line's first word as its code). Undefined otherwise.
  */
-export function failingScript(kind: string, label: string, request: Buffer, message: string | undefined): Buffer | undefined {
-  const after = queuedScriptFailure(kind, label, request);
+export function failingScript(kind: string, label: string, request: Buffer, message: string | undefined, scripts?: ScriptsSeen): Buffer | undefined {
+  const after = queuedScriptFailure(kind, label, request, scripts);
   if (after === undefined) return undefined;
   const line = Buffer.from(kindLine(kind, label, message) + after, 'utf8');
   return Buffer.concat([FAILING_SCRIPT, Buffer.from(`$${line.length}\r\n`, 'latin1'), line, CRLF]);

@@ -7,7 +7,8 @@
  * reads working, and one at 100:error LOADING can still connect, as it would to a loading redis.
  */
 import { arityFits, COMMAND_FLAGS } from './redis-commands.js';
-import { evalRefusal, SCRIPT_KINDS } from './redis-scripts.js';
+import { SCRIPT_KINDS, scriptRefused, shebangOf } from './redis-scripts.js';
+import type { ScriptsSeen } from './redis-scripts-seen.js';
 import { FUNCTION_KINDS, functionRefused, functionWrites, type FunctionsSeen } from './redis-functions.js';
 import { EMPTY, inlineWords, LF, lengthLine, STAR, wordAt } from './redis-resp.js';
 
@@ -18,14 +19,15 @@ import { EMPTY, inlineWords, LF, lengthLine, STAR, wordAt } from './redis-resp.j
  */
 const RULES: Record<string, (flags: string, name: string, request: Buffer) => boolean> = {
   LOADING: (f) => !f.includes('l'),
-  // EVAL: evalRefusal; FCALL and FCALL_RO: functionRefused, by the function's flags.
+  // EVAL, EVALSHA and their _RO forms: scriptRefused; FCALL and FCALL_RO: functionRefused, by the function's flags.
   READONLY: (f) => f.includes('w'),
   OOM: (f) => f.includes('o'),
   // The kind stands for an EVAL script: FUNCTION STATS and FUNCTION KILL, which processCommand
   // lets through (allow_busy), answer BUSY themselves while one runs.
   BUSY: (f, name) => !f.includes('b') || name === 'FUNCTION|STATS' || name === 'FUNCTION|KILL',
   // A script without a shebang (what clients send) is checked as it starts, whatever EVAL's flag
-  // stale says; a function's flags are its own (redis-functions.ts).
+  // stale says; one with a shebang by its flags (redis-scripts.ts' shebangOf), a function's by its
+  // own (redis-functions.ts).
   MASTERDOWN: (f, name) => !f.includes('s') || SCRIPTS.has(name),
   // stop-writes-on-bgsave-error refuses writes, and PING (so that a monitor sees it).
   MISCONF: (f, name) => f.includes('w') || name === 'PING',
@@ -37,7 +39,8 @@ const RULES: Record<string, (flags: string, name: string, request: Buffer) => bo
   TRYAGAIN: (f) => f.includes('m'),
 };
 
-const SCRIPTS = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL', 'FCALL_RO']);
+const EVALS = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO']);
+const SCRIPTS = new Set([...EVALS, 'FCALL', 'FCALL_RO']);
 
 /** Commands with subcommands (`CLIENT|SETINFO`): their own flags are not the subcommand's. */
 const CONTAINERS = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('|')).map((n) => n.slice(0, n.indexOf('|'))));
@@ -55,10 +58,11 @@ const CONTAINERS = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('
  * `queued`: the request is queued in a MULTI block, where a redis over maxmemory refuses any
  * command but QUIT (queueing takes memory; EXEC, DISCARD and RESET end the block). An EVAL's
  * script is read for its writes (redis-scripts.ts; in a block, one without a shebang fails as EXEC
- * runs it: the session sends one that fails so, redis-errors.ts' failingScript), an
- * FCALL's function judged by the flags `functions` saw it loaded with (redis-functions.ts).
+ * runs it: the session sends one that fails so, redis-errors.ts' failingScript), an EVALSHA's as
+ * its EVAL's when `scripts` saw it, an FCALL's function judged by the flags `functions` saw it
+ * loaded with (redis-functions.ts).
  */
-export function refuses(kind: string, label: string | undefined, request: Buffer, queued = false, functions?: FunctionsSeen): boolean {
+export function refuses(kind: string, label: string | undefined, request: Buffer, queued = false, functions?: FunctionsSeen, scripts?: ScriptsSeen): boolean {
   if (kind === 'NOSCRIPT') return (label === 'EVALSHA' || label === 'EVALSHA_RO') && arityFits(label, argcOf(request));
   const rule = RULES[kind];
   if (rule === undefined || label === undefined || label === 'EXEC') return true;
@@ -72,7 +76,10 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
   const flags = COMMAND_FLAGS[name];
   if (flags === undefined || !arityFits(name, argcOf(request))) return false;
   if (queued && kind === 'OOM') return label !== 'QUIT';
-  if (name === 'EVAL' && SCRIPT_KINDS.has(kind)) return evalRefusal(kind, request) !== undefined;
+  // An EVALSHA of a script not seen passes (redis-scripts.ts).
+  if (SCRIPT_KINDS.has(kind) && EVALS.has(name)) return scriptRefused(kind, name, request, scripts) !== undefined;
+  const shebang = kind === 'MASTERDOWN' && EVALS.has(name) ? shebangOf(name, request, scripts) : undefined;
+  if (shebang !== undefined) return !(shebang.includes('no-writes') && shebang.includes('allow-stale'));
   if ((name === 'FCALL' || name === 'FCALL_RO') && FUNCTION_KINDS.has(kind)) return functionRefused(kind, functions?.flagsOf(request));
   return rule(flags, name, request);
 }
@@ -106,15 +113,18 @@ export function refusesExec(kind: string, queued: readonly string[]): boolean {
  * The kind a refusal of `label` is said with. A replica whose master is down is read-only unless
  * told otherwise (replica-read-only yes), and processCommand refuses writes READONLY before it
  * looks at the link: MASTERDOWN says READONLY to a write, a call of a function without no-writes
- * (as `functions` saw it; one not seen: FCALL's, not FCALL_RO's), and the EXEC of a block that `queued` one.
+ * (as `functions` saw it; one not seen: FCALL's, not FCALL_RO's), a script whose shebang lacks
+ * no-writes (an EVALSHA's as `scripts` saw it), and the EXEC of a block that `queued` one.
  */
-export function saidAs(kind: string, label: string | undefined, request: Buffer, queued?: readonly string[], functions?: FunctionsSeen): string {
+export function saidAs(kind: string, label: string | undefined, request: Buffer, queued?: readonly string[], functions?: FunctionsSeen, scripts?: ScriptsSeen): string {
   if (kind !== 'MASTERDOWN' || label === undefined) return kind;
   const writes = queued !== undefined
     ? queued.some((l) => !CONTAINERS.has(l) && COMMAND_FLAGS[l]?.includes('w'))
     : label === 'FCALL' || label === 'FCALL_RO'
       ? functionWrites(label, functions?.flagsOf(request))
-      : (COMMAND_FLAGS[CONTAINERS.has(label) ? `${label}|${wordOf(request, 1)}` : label] ?? '').includes('w');
+      : EVALS.has(label)
+        ? shebangOf(label, request, scripts)?.includes('no-writes') === false
+        : (COMMAND_FLAGS[CONTAINERS.has(label) ? `${label}|${wordOf(request, 1)}` : label] ?? '').includes('w');
   return writes ? 'READONLY' : kind;
 }
 

@@ -175,7 +175,7 @@ export abstract class RedisReplies extends OffsetSession {
    */
   protected abstract refusedSwitch(ordinal: number): boolean;
 
-  /** Request `ordinal`, a FUNCTION LOAD, DELETE or FLUSH, was answered by the server (`taken`: not with an error), or withheld. */
+  /** Request `ordinal`, a FUNCTION LOAD, DELETE or FLUSH, a SCRIPT LOAD or FLUSH, was answered by the server (`taken`: not with an error), or withheld. */
   protected abstract functionsReplied(ordinal: number, taken: boolean): void;
 
   /** Request `ordinal`, a SUBSCRIBE, is answered by an injected error: it switches nothing (skipped drops it then). */

@@ -31,7 +31,7 @@ export const enum After {
   ReplyThenRaw,
   /** No framed reply: everything from the server passes through from here on. */
   RawNow,
-  /** One reply, which says whether the server took a FUNCTION LOAD, DELETE or FLUSH (redis-functions.ts). */
+  /** One reply, which says whether the server took a FUNCTION LOAD, DELETE or FLUSH (redis-functions.ts), a SCRIPT LOAD or FLUSH (redis-scripts-seen.ts). */
   Functions,
 }
 

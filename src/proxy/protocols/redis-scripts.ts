@@ -16,11 +16,16 @@
  * not all in the request's first segment.
  * In a MULTI block, processCommand judges a script by its shebang as it queues it; one without is
  * queued whatever it does and fails as EXEC runs it, its error inside EXEC's reply
- * (queuedScriptFailure). EVALSHA's script is not in the request: served (as before).
+ * (queuedScriptFailure). EVALSHA's script is not in the request: one the proxy saw (an EVAL's,
+ * a SCRIPT LOAD's: redis-scripts-seen.ts) is judged as the EVAL of it is, as redis reads the
+ * cached script's flags (evalGetCommandFlags); one not seen (cached before the proxy started,
+ * through another route) passes, as before: the proxy cannot tell a write from a read, and a
+ * client told READONLY for a read would take a writable server for a replica.
  */
 import { createHash } from 'node:crypto';
 import { COMMAND_FLAGS } from './redis-commands.js';
 import { STAR, wordAt } from './redis-resp.js';
+import type { ScriptsSeen } from './redis-scripts-seen.js';
 
 /** The kinds a script's writes meet. */
 export const SCRIPT_KINDS = new Set(['READONLY', 'MISCONF', 'OOM']);
@@ -33,34 +38,59 @@ const SHEBANG_FLAGS = /^#!\S*(?:[ \t]+[^\n]*?\bflags=([\w,-]*))?/;
 const LINK_CHECKED = new Set(['EVAL', 'EVAL_RO', 'EVALSHA', 'EVALSHA_RO']);
 
 /**
+ * The script EVAL, EVAL_RO, EVALSHA or EVALSHA_RO `label` runs, `request` its first segment: its
+ * source (latin1) and SHA1 ('' when not computed yet); undefined when the request does not hold it
+ * (another command, a script past the first segment) or `scripts` did not see it.
+ */
+function scriptOf(label: string | undefined, request: Buffer, scripts: ScriptsSeen | undefined): [string, string] | undefined {
+  if (label !== 'EVAL' && label !== 'EVAL_RO' && label !== 'EVALSHA' && label !== 'EVALSHA_RO') return undefined;
+  const at = wordAt(request, 1);
+  if (at === undefined) return undefined;
+  const word = request.toString('latin1', at[0], at[1]);
+  if (label === 'EVAL' || label === 'EVAL_RO') return [word, ''];
+  const source = word.length === 40 ? scripts?.sourceOf(word) : undefined;
+  return source === undefined ? undefined : [source, word.toLowerCase()];
+}
+
+/**
  * What a script queued in a MULTI block, `label` request `request`, gets inside EXEC's reply from a
  * redis in the state `kind`: '' its kind's bare line, else the text that follows the line; undefined
  * when it is served, or judged as it is queued (by its shebang, at OOM any command), or the proxy
  * cannot tell. A read-only replica or a misconfigured server queues an EVAL without a shebang and
- * stops it at its first write (evalRefusal); a replica whose master is down queues any script
- * without one and stops it as it starts, bare (checked on redis 7.0.15; an EVALSHA's script is taken
- * for one without, as clients send them).
+ * stops it at its first write (scriptRefusal); a replica whose master is down queues any script
+ * without one and stops it as it starts, bare (checked on redis 7.0.15; the script of an EVALSHA
+ * not seen is taken for one without, as clients send them). An EVALSHA of a script seen: as its EVAL.
  */
-export function queuedScriptFailure(kind: string, label: string, request: Buffer): string | undefined {
-  const at = label === 'EVAL' || label === 'EVAL_RO' ? wordAt(request, 1) : undefined;
-  const shebang = at !== undefined && request[at[0]] === 0x23 && request[at[0] + 1] === 0x21;
-  if (kind === 'MASTERDOWN') return LINK_CHECKED.has(label) && (at !== undefined || label.startsWith('EVALSHA')) && !shebang ? '' : undefined;
-  return label === 'EVAL' && kind !== 'OOM' && !shebang ? evalRefusal(kind, request) : undefined;
+export function queuedScriptFailure(kind: string, label: string, request: Buffer, scripts?: ScriptsSeen): string | undefined {
+  const script = scriptOf(label, request, scripts);
+  const shebang = script !== undefined && script[0].startsWith('#!');
+  if (kind === 'MASTERDOWN') return LINK_CHECKED.has(label) && (script !== undefined || label.startsWith('EVALSHA')) && !shebang ? '' : undefined;
+  return kind !== 'OOM' && !shebang ? scriptRefused(kind, label, request, scripts) : undefined;
 }
 
 /**
- * How a redis in the state `kind` (SCRIPT_KINDS) refuses the EVAL `request` (its first segment):
+ * How a redis in the state `kind` (SCRIPT_KINDS) refuses the EVAL or EVALSHA `label`, `request` its
+ * first segment (scriptRefusal); undefined when it serves it or the proxy cannot tell: an inline
+ * one (its script's escapes unread), an EVALSHA of a script `scripts` did not see. EVAL_RO and
+ * EVALSHA_RO are judged by a shebang only: a script without one that writes gets the server's own
+ * error for a write in a read-only script, whatever its state.
+ */
+export function scriptRefused(kind: string, label: string | undefined, request: Buffer, scripts?: ScriptsSeen): string | undefined {
+  if (request[0] !== STAR) return undefined;
+  const script = scriptOf(label, request, scripts);
+  if (script === undefined || ((label === 'EVAL_RO' || label === 'EVALSHA_RO') && !script[0].startsWith('#!'))) return undefined;
+  return scriptRefusal(kind, script);
+}
+
+/**
+ * How a redis in the state `kind` (SCRIPT_KINDS) refuses the EVAL of `script` (scriptOf):
  * '' with its kind's bare line, else the text that follows the line (the script and the line
  * of the write); undefined when it serves it, or the proxy cannot tell. In a MULTI block, one
  * with a shebang is refused as it is queued, one without as it runs (queuedScriptFailure).
  */
-export function evalRefusal(kind: string, request: Buffer): string | undefined {
-  if (request[0] !== STAR) return undefined;
-  const at = wordAt(request, 1);
-  if (at === undefined) return undefined;
-  const script = request.toString('latin1', at[0], at[1]);
+function scriptRefusal(kind: string, [script, sha]: readonly [string, string]): string | undefined {
   if (script.startsWith('#!')) {
-    const flags = (SHEBANG_FLAGS.exec(script)?.[1] ?? '').split(',');
+    const flags = shebangFlags(script);
     if (flags.includes('no-writes') || (kind === 'OOM' && flags.includes('allow-oom'))) return undefined;
     return '';
   }
@@ -73,8 +103,23 @@ export function evalRefusal(kind: string, request: Buffer): string | undefined {
     if (m[1] === 'pcall') return RETURNED.test(script.slice(Math.max(0, m.index - 16), m.index)) ? '' : undefined;
     let line = 1;
     for (let i = script.indexOf('\n'); i >= 0 && i < m.index; i = script.indexOf('\n', i + 1)) line++;
-    const sha = createHash('sha1').update(request.subarray(at[0], at[1])).digest('hex');
-    return ` script: ${sha}, on @user_script:${line}.`;
+    return ` script: ${sha || createHash('sha1').update(script, 'latin1').digest('hex')}, on @user_script:${line}.`;
   }
   return undefined;
+}
+
+const shebangFlags = (script: string): string[] => (SHEBANG_FLAGS.exec(script)?.[1] ?? '').split(',');
+
+/**
+ * The flags the shebang of the script EVAL, EVAL_RO, EVALSHA or EVALSHA_RO `label` runs declares
+ * (`request` its first segment; an EVALSHA's as `scripts` saw it); undefined for a script without
+ * one, or not known. A replica whose master is down reads them before it runs one, as it reads a
+ * command's (evalGetCommandFlags): a script that may write is refused READONLY, one flagged
+ * no-writes and allow-stale is served, any other refused MASTERDOWN. A served one's calls of
+ * commands a stale replica refuses (GET) fail inside it with an ERR, which the proxy does not
+ * read: the server behind serves them.
+ */
+export function shebangOf(label: string, request: Buffer, scripts?: ScriptsSeen): string[] | undefined {
+  const script = scriptOf(label, request, scripts);
+  return script !== undefined && script[0].startsWith('#!') ? shebangFlags(script[0]) : undefined;
 }

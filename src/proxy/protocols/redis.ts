@@ -46,7 +46,8 @@ import { refuses } from './redis-refusals.js';
 import { arityFits, COMMAND_FLAGS } from './redis-commands.js';
 import { RedisInjected } from './redis-injected.js';
 import { TRANSACTION_COMMANDS } from './redis-multi.js';
-import { functionsChange, FunctionsSeen } from './redis-functions.js';
+import { functionsChange } from './redis-functions.js';
+import { RedisSeen, scriptsChange } from './redis-scripts-seen.js';
 import {
   After,
   DOLLAR,
@@ -249,7 +250,10 @@ class RedisSession extends RedisInjected implements FramerSession {
     let mustForward = false;
     // A pipeline mostly repeats one command: the last ordinary one needs no more looking at.
     if (label !== this.ordinaryLabel) {
-      if (SWITCH_AFTER_REPLY.has(label)) after = After.ReplyThenRaw;
+      // Not ordinary: each one's script is noted, for an EVALSHA of it (redis-scripts-seen.ts).
+      if (label === 'EVAL' || label === 'EVAL_RO') {
+        if (argc >= 4 && buf[start] === STAR) this.scripts.evaluated(buf, words[2], words[3]);
+      } else if (SWITCH_AFTER_REPLY.has(label)) after = After.ReplyThenRaw;
       else if (SWITCH_NOW.has(label)) after = After.RawNow;
       else if (TRANSACTION_COMMANDS.has(label)) {
         this.multi.framed(this.nextOrdinal, label);
@@ -261,9 +265,9 @@ class RedisSession extends RedisInjected implements FramerSession {
         if (count === 2 && sub === 'KILL') {
           this.kills.framed(this.nextOrdinal, label === 'FUNCTION');
           mustForward = true;
-        } else if (label === 'FUNCTION' && !this.multi.collecting) {
-          // Its reply says whether the server took it (redis-functions.ts); one queued in a block is not read.
-          const change = functionsChange(buf.subarray(start), sub, count);
+        } else if (!this.multi.collecting) {
+          // Its reply says whether the server took it (redis-functions.ts, redis-scripts-seen.ts); one queued in a block is not read.
+          const change = this.changeOf(buf.subarray(start), label, sub, count);
           if (change !== undefined) {
             this.functionChanges.set(this.nextOrdinal, change);
             after = After.Functions;
@@ -288,6 +292,16 @@ class RedisSession extends RedisInjected implements FramerSession {
     this.curMustForward = mustForward;
     this.reqStarted = false;
     this.pending.push(ordinal, after);
+  }
+
+  /** What FUNCTION or SCRIPT `sub` changes in what the proxy saw loaded, once the server takes it. */
+  private changeOf(request: Buffer, label: string, sub: string, count: number): (() => void) | undefined {
+    if (label === 'FUNCTION') {
+      const change = functionsChange(request, sub, count);
+      return change && (() => change(this.functions));
+    }
+    const change = scriptsChange(request, sub, count);
+    return change && (() => change(this.scripts));
   }
 
   private emitRequest(out: Frames, from: number, to: number, end: boolean): void {
@@ -327,8 +341,8 @@ export const redis: Protocol = {
   framesReplies: true,
   errorKinds,
   defaultError: 'LOADING',
-  sessionsShare: () => new FunctionsSeen(),
-  createSession: (shared) => new RedisSession(shared instanceof FunctionsSeen ? shared : new FunctionsSeen()),
+  sessionsShare: () => new RedisSeen(),
+  createSession: (shared) => new RedisSession(shared instanceof RedisSeen ? shared : new RedisSeen()),
   encodeError: (kind, ctx) => (ctx.session instanceof RedisSession && ctx.ordinal !== undefined ? ctx.session.errorReply(kind, ctx, ctx.ordinal) : encodeError(kind, ctx)),
   standIn: (request, _whole, session, ordinal, kind, message) => (session instanceof RedisSession ? session.standIn(ordinal, kind, request, message) : undefined),
   refuses: (kind, label, request, session, ordinal) =>
