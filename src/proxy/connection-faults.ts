@@ -7,7 +7,7 @@ import { draw, type MixEntry } from './mix.js';
 import type { Action, Behavior, ConnectionContext, ExchangeContext, HookResult } from './plugin.js';
 import { ConnectionHookContext, ExchangeHookContext } from './hook-context.js';
 import type { ErrorReply, Segment } from './protocol.js';
-import { ConnectionReplies } from './connection-replies.js';
+import { ConnectionFraming } from './connection-framing.js';
 import { copyOf } from './frames.js';
 import { Exchange, hasReplyPlan, NO_CHUNKS, NO_PLAN, type Outcome, type ReplyPlan } from './exchange.js';
 import { messageOf } from './proxy-errors.js';
@@ -21,7 +21,7 @@ const NO_OUTCOMES: Outcome[] = [];
 const FAILED: readonly Action[] = [{ type: 'error' }];
 const HOOK_TIMEOUT_MS = 5000;
 
-export abstract class ConnectionFaults extends ConnectionReplies {
+export abstract class ConnectionFaults extends ConnectionFraming {
   private ordinal = 0;
   private exchangeCount = 0;
   protected pinned?: MixEntry;

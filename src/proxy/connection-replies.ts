@@ -1,14 +1,14 @@
 /**
  * A connection's reply side: the server's bytes framed into replies and delivered to the client
  * in request order, with injected (error) replies and held (delayed, shaped) ones among them;
- * the framing guard that falls back to pass-through; the end of the server's stream.
+ * the end of the server's stream. The framing guard that falls back to pass-through, and what
+ * becomes of the replies waiting then, is the layer above (connection-framing.ts).
  */
 import { performance } from 'node:perf_hooks';
-import { FramingError, type Segment } from './protocol.js';
+import type { Segment } from './protocol.js';
 import { ConnectionIO } from './connection-io.js';
 import { copyOf, Frames, PASS, START, END } from './frames.js';
 import { NO_CHUNKS, NO_PLAN, type Exchange } from './exchange.js';
-import { placeLost, takeKnown } from './unframed.js';
 
 /**
  * How long an injected reply waits for the server's replies behind it (repliesAfterChunk): it
@@ -26,8 +26,13 @@ export abstract class ConnectionReplies extends ConnectionIO {
   protected readonly spares: Exchange[] = [];
   /** Set while an injected reply waits for the server's replies behind it. */
   private injectedTimer?: NodeJS.Timeout;
-  /** Framing stopped: the ordinal of the first exchange the server's unframed bytes answered (unframed.ts). */
-  private streamFrom = Infinity;
+
+  /** The chunk's messages, or its bytes to pass through once framing stopped (connection-framing.ts). */
+  protected abstract frame(chunk: Buffer, side: 'client' | 'server'): Segment[] | Frames;
+  /** Server bytes after framing stopped, owed to the exchanges still waiting (connection-framing.ts). */
+  protected abstract unframedReply(data: Buffer): void;
+  /** Framing stopped and an injected reply lost its place: the connection ends (connection-framing.ts). */
+  protected abstract orderLost(): boolean;
 
   protected onServerData(chunk: Buffer): void {
     this.core.counters.bytes.downstream += chunk.length;
@@ -128,7 +133,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
     if (ex.reusable && this.spares.length < MAX_SPARES) this.spares.push(ex);
   }
 
-  private handleReply(seg: Segment): void {
+  protected handleReply(seg: Segment): void {
     const ex0 = seg.passthrough ? undefined : this.nextUntouched();
     if (ex0 !== undefined) {
       this.writeClient(seg.data);
@@ -186,7 +191,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
    * an injected reply the server answers no more (withheld, or its stand-in's reply in), added
    * after its bytes (Postgres: the ReadyForQuery to the Sync of a request that drew an error).
    */
-  private holdLast(data: Buffer): void {
+  protected holdLast(data: Buffer): void {
     const last = this.replies.last()!;
     const injected = last.injected;
     if (injected !== undefined && (last.skip || last.replyEnded)) last.injected = { bytes: Buffer.concat([injected.bytes, data]), close: injected.close };
@@ -203,7 +208,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
    * The client has its reply (its last byte; for protocols without reply framing, its first):
    * the exchange's time is what the client waited, injected delays and error replies included.
    */
-  private delivered(ex: Exchange): void {
+  protected delivered(ex: Exchange): void {
     this.timed(ex, ex.members);
   }
 
@@ -304,87 +309,6 @@ export abstract class ConnectionReplies extends ConnectionIO {
     this.endInjectedWait();
     if (!this.closed) this.pumpReplies();
   };
-
-  // ---- framing guard ----------------------------------------------------------------------
-
-  /** The chunk's messages: as offsets when the session frames into them (frames.ts). */
-  protected frame(chunk: Buffer, side: 'client' | 'server'): Segment[] | Frames {
-    if (this.raw) return [{ data: chunk, start: true, end: true, passthrough: true }];
-    try {
-      const s = this.session;
-      const o = this.offsets;
-      const client = side === 'client';
-      let framed: Segment[] | Frames;
-      if (o) framed = client ? o.framesFromClient(chunk) : o.framesFromServer(chunk);
-      else framed = client ? s.fromClient(chunk) : s.fromServer(chunk);
-      if (s.buffered() > this.core.maxBuffer) {
-        const segs = framed instanceof Frames ? framed.segments() : framed;
-        return this.fallback(side, `more than ${this.core.maxBuffer} bytes held for one message`, segs);
-      }
-      return framed;
-    } catch (err) {
-      if (!(err instanceof FramingError)) {
-        this.core.log('error', `${this.protocol.name} framer bug on connection ${this.id}: ${String((err as Error)?.stack ?? err)}`);
-      }
-      return this.fallback(side, (err as Error).message, []);
-    }
-  }
-
-  /** Give up framing this connection: pass everything through untouched from now on. */
-  private fallback(side: 'client' | 'server', reason: string, emitted: Segment[]): Segment[] {
-    this.raw = true;
-    this.core.counters.fallbacks++;
-    this.core.log('warn', `${this.protocol.name} connection ${this.id}: framing stopped (${reason}); passing bytes through untouched`);
-    const held = this.session.drain();
-    const mine = side === 'client' ? held.client : held.server;
-    const other = side === 'client' ? held.server : held.client;
-    if (other.length) {
-      if (side === 'client') this.handleReply({ data: other, start: true, end: true, passthrough: true });
-      else this.requests.push({ data: other, start: true, end: true, passthrough: true });
-    }
-    const out = [...emitted];
-    if (mine.length) out.push({ data: mine, start: true, end: true, passthrough: true });
-    return out;
-  }
-
-  /**
-   * Server bytes after framing stopped (unframed.ts): every exchange still waiting for its reply
-   * has it in them, and ends as they come; they go after the replies queued, in turn.
-   */
-  private unframedReply(data: Buffer): void {
-    if (this.orderLost()) return;
-    for (let ex = this.awaiting.shift(); ex !== undefined; ex = this.awaiting.shift()) {
-      if (ex.ordinal < this.streamFrom) this.streamFrom = ex.ordinal;
-      ex.replyStarted = true;
-      ex.replyEnded = true;
-      ex.membersEnded = ex.members;
-    }
-    if (this.replies.length) this.holdLast(data);
-    else this.writeClient(data);
-  }
-
-  /**
-   * Framing stopped, and an injected reply has no known place in the server's bytes any more
-   * (unframed.ts): the replies ahead of it whose bytes are known go, and what was framed of the
-   * one still to come, then the connection ends. False when every reply still has its place.
-   */
-  private orderLost(): boolean {
-    if (!this.protocol.framesReplies || this.serverEnded) return false;
-    const lost = placeLost(this.replies, this.streamFrom);
-    if (lost === undefined) return false;
-    this.core.log('warn', `${this.protocol.name} connection ${this.id}: closed: an error injected for a request waits behind a reply that can no longer be told apart (framing stopped), so where it goes among the server's bytes is unknown`);
-    const { bytes, taken } = takeKnown(this.replies, lost);
-    for (const b of bytes) this.writeClient(b);
-    for (const ex of taken) this.delivered(ex);
-    this.replies.clear();
-    this.awaiting.clear();
-    this.dropUpstream = true;
-    this.dropDownstream = true;
-    this.flush();
-    this.client.end();
-    this.later(50, () => this.destroy());
-    return true;
-  }
 
   /**
    * The server will send nothing more (a FIN, e.g. from a killed backend): replies still awaited
