@@ -19,18 +19,24 @@ export const MYSQL_ERRORS: Record<string, { code: number; state: string; message
     description: 'ER_SERVER_SHUTDOWN (08S01): server shutting down, on any command, then the connection is closed' },
 };
 
-/** An ERR packet: 0xFF, error code, '#', SQLSTATE, message. */
-function mysqlErrPacket(seq: number, code: number, state: string, message: string): Buffer {
+/**
+ * An ERR packet: 0xFF, error code, '#', SQLSTATE, message; without `state`, none (what a server
+ * sends before it knows the client's capabilities).
+ */
+function mysqlErrPacket(seq: number, code: number, state: string | undefined, message: string): Buffer {
   const msg = Buffer.from(message, 'utf8');
-  const payloadLen = 1 + 2 + 1 + 5 + msg.length;
+  const head = state === undefined ? 3 : 9;
+  const payloadLen = head + msg.length;
   const b = Buffer.allocUnsafe(4 + payloadLen);
   b.writeUIntLE(payloadLen, 0, 3);
   b[3] = seq & 0xff;
   b[4] = 0xff;
   b.writeUInt16LE(code, 5);
-  b[7] = 0x23; // '#'
-  b.write(state.padEnd(5, '0').slice(0, 5), 8, 'latin1');
-  msg.copy(b, 13);
+  if (state !== undefined) {
+    b[7] = 0x23; // '#'
+    b.write(state.padEnd(5, '0').slice(0, 5), 8, 'latin1');
+  }
+  msg.copy(b, 4 + head);
   return b;
 }
 
@@ -54,12 +60,7 @@ const CANNED = new CannedReplies();
  * report 1040 (SQLSTATE HY000); one that would have gone on to TLS gets it too.
  */
 export function connectError(kind: string): Buffer | undefined {
-  if (kind !== '1040') return undefined;
-  const message = Buffer.from(MYSQL_ERRORS['1040'].message, 'latin1');
-  const b = Buffer.alloc(4 + 3 + message.length);
-  b.writeUIntLE(3 + message.length, 0, 3);
-  b[4] = 0xff;
-  b.writeUInt16LE(1040, 5);
-  message.copy(b, 7);
-  return b;
+  return kind === '1040' ? TOO_MANY_AT_GREETING : undefined;
 }
+
+const TOO_MANY_AT_GREETING = mysqlErrPacket(0, 1040, undefined, MYSQL_ERRORS['1040'].message);
