@@ -29,8 +29,8 @@ export class ScriptsSeen {
   private readonly shas = new Map<string, string>();
   /** The hashed sources by SHA1 (lower case, as redis names them). */
   private readonly sources = new Map<string, string>();
-  /** Sources not hashed yet, in the order they came. */
-  private unhashed: string[] = [];
+  /** How many of `shas`' sources are not hashed yet. */
+  private unhashed = 0;
   /** The last EVAL's script, a copy: a load repeating one EVAL is a compare. */
   private last: Buffer = EMPTY;
 
@@ -48,32 +48,32 @@ export class ScriptsSeen {
     if (this.shas.size >= SCRIPTS_KEPT) {
       const [oldest, sha] = this.shas.entries().next().value as [string, string];
       this.shas.delete(oldest);
-      this.sources.delete(sha);
+      if (sha === '') this.unhashed--;
+      else this.sources.delete(sha);
       this.last = EMPTY;
     }
     this.shas.set(source, '');
-    this.unhashed.push(source);
+    this.unhashed++;
   }
 
   flushed(): void {
     this.shas.clear();
     this.sources.clear();
-    this.unhashed = [];
+    this.unhashed = 0;
     this.last = EMPTY;
   }
 
   /** The source of the script of SHA1 `sha` (any case); undefined when not seen. */
   sourceOf(sha: string): string | undefined {
     const name = sha.toLowerCase();
-    if (this.unhashed.length > 0) {
-      for (const source of this.unhashed) {
-        // Dropped since it came: left dropped.
-        if (this.shas.get(source) !== '') continue;
+    if (this.unhashed > 0) {
+      for (const [source, sha] of this.shas) {
+        if (sha !== '') continue;
         const digest = createHash('sha1').update(source, 'latin1').digest('hex');
         this.shas.set(source, digest);
         this.sources.set(digest, source);
       }
-      this.unhashed = [];
+      this.unhashed = 0;
     }
     return this.sources.get(name);
   }
