@@ -7,7 +7,7 @@
  * reads working, and one at 100:error LOADING can still connect, as it would to a loading redis.
  */
 import { arityFits, COMMAND_FLAGS } from './redis-commands.js';
-import { SCRIPT_KINDS, scriptRefused, shebangOf } from './redis-scripts.js';
+import { EVALS, SCRIPT_KINDS, scriptRefused, shebangOf } from './redis-scripts.js';
 import type { ScriptsSeen } from './redis-scripts-seen.js';
 import { FUNCTION_KINDS, functionRefused, functionWrites, type FunctionsSeen } from './redis-functions.js';
 import { EMPTY, inlineWords, LF, lengthLine, STAR, wordAt } from './redis-resp.js';
@@ -39,7 +39,6 @@ const RULES: Record<string, (flags: string, name: string, request: Buffer) => bo
   TRYAGAIN: (f) => f.includes('m'),
 };
 
-const EVALS = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO']);
 const SCRIPTS = new Set([...EVALS, 'FCALL', 'FCALL_RO']);
 
 /** Commands with subcommands (`CLIENT|SETINFO`): their own flags are not the subcommand's. */

@@ -34,8 +34,8 @@ const CALL = /redis\s*\.\s*(p?call)\s*\(\s*(['"])([A-Za-z_.|-]+)\2/g;
 const RETURNED = /\breturn\s*$/;
 const SHEBANG_FLAGS = /^#!\S*(?:[ \t]+[^\n]*?\bflags=([\w,-]*))?/;
 
-/** The scripts a replica whose master is down runs only to fail as they start, unless flagged allow-stale by a shebang. */
-const LINK_CHECKED = new Set(['EVAL', 'EVAL_RO', 'EVALSHA', 'EVALSHA_RO']);
+/** The commands that run a Lua script: a replica whose master is down runs them only to fail as they start, unless flagged allow-stale by a shebang. */
+export const EVALS = new Set(['EVAL', 'EVAL_RO', 'EVALSHA', 'EVALSHA_RO']);
 
 /**
  * The script EVAL, EVAL_RO, EVALSHA or EVALSHA_RO `label` runs, `request` its first segment: its
@@ -43,7 +43,7 @@ const LINK_CHECKED = new Set(['EVAL', 'EVAL_RO', 'EVALSHA', 'EVALSHA_RO']);
  * (another command, a script past the first segment) or `scripts` did not see it.
  */
 function scriptOf(label: string | undefined, request: Buffer, scripts: ScriptsSeen | undefined): [string, string] | undefined {
-  if (label !== 'EVAL' && label !== 'EVAL_RO' && label !== 'EVALSHA' && label !== 'EVALSHA_RO') return undefined;
+  if (label === undefined || !EVALS.has(label)) return undefined;
   const at = wordAt(request, 1);
   if (at === undefined) return undefined;
   const word = request.toString('latin1', at[0], at[1]);
@@ -64,7 +64,7 @@ function scriptOf(label: string | undefined, request: Buffer, scripts: ScriptsSe
 export function queuedScriptFailure(kind: string, label: string, request: Buffer, scripts?: ScriptsSeen): string | undefined {
   const script = scriptOf(label, request, scripts);
   const shebang = script !== undefined && script[0].startsWith('#!');
-  if (kind === 'MASTERDOWN') return LINK_CHECKED.has(label) && (script !== undefined || label.startsWith('EVALSHA')) && !shebang ? '' : undefined;
+  if (kind === 'MASTERDOWN') return EVALS.has(label) && (script !== undefined || label.startsWith('EVALSHA')) && !shebang ? '' : undefined;
   return kind !== 'OOM' && !shebang ? scriptRefused(kind, label, request, scripts) : undefined;
 }
 
