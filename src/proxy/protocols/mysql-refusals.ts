@@ -105,15 +105,9 @@ function locksNothing(cmd: number, request: Buffer, session?: MysqlRequests): bo
 }
 
 /** Whether the query's statements can all be read, and each is one `test` (start, end) takes. */
-function everyStatement(request: Buffer, session: MysqlRequests | undefined, test: (buf: Buffer, start: number, end: number) => boolean): boolean {
+function everyStatement(request: Buffer, session: MysqlRequests | undefined, test: StatementTest): boolean {
   const sql = sqlStart(request, session);
-  if (sql < 0) return false;
-  let all = true;
-  const read = eachStatement(request, sql, request.length, MYSQL_RUN, (start, end) => {
-    all = test(request, start, end);
-    return !all;
-  });
-  return read && all;
+  return sql >= 0 && everyStatementIn(request, sql, request.length, test);
 }
 
 /**
@@ -121,12 +115,19 @@ function everyStatement(request: Buffer, session: MysqlRequests | undefined, tes
  * any of its statements.
  */
 export function locksNothingSql(buf: Buffer, from: number, to: number): boolean {
-  let none = true;
+  return everyStatementIn(buf, from, to, locksNothingStatement);
+}
+
+type StatementTest = (buf: Buffer, start: number, end: number) => boolean;
+
+/** Whether the SQL text in bytes [from, to) of `buf` can be read for sure, and `test` takes each of its statements. */
+function everyStatementIn(buf: Buffer, from: number, to: number, test: StatementTest): boolean {
+  let all = true;
   const read = eachStatement(buf, from, to, MYSQL_RUN, (start, end) => {
-    none = locksNothingStatement(buf, start, end);
-    return !none;
+    all = test(buf, start, end);
+    return !all;
   });
-  return read && none;
+  return read && all;
 }
 
 /**
