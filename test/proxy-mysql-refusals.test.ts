@@ -22,15 +22,15 @@ let certs: TestCerts;
 
 const withProxy = proxiesTo(() => db.port, { protocol: 'mysql', seed: 1 });
 
-/** A user with every privilege on the test's database and none beyond (no READ ONLY ADMIN). */
-const connect = (port: number) =>
-  mysql2.createConnection({ host: '127.0.0.1', port, user: 'app', database: 'chaos', multipleStatements: true });
+/** By default a user with every privilege on the test's database and none beyond (no READ ONLY ADMIN). */
+const connect = (port: number, user = 'app') =>
+  mysql2.createConnection({ host: '127.0.0.1', port, user, database: 'chaos', multipleStatements: true });
 
 const outcome = (p: Promise<unknown>): Promise<string> => p.then(() => 'served', (e: { errno?: number; message: string }) => String(e.errno ?? e.message));
 
-/** Each step on one connection, in turn: `name: served` or `name: <the error's code>`. */
-async function outcomes(port: number, steps: Step[]): Promise<string[]> {
-  const c = await connect(port);
+/** Each step on one connection (of `user`), in turn: `name: served` or `name: <the error's code>`. */
+async function outcomes(port: number, steps: Step[], user?: string): Promise<string[]> {
+  const c = await connect(port, user);
   try {
     const out: string[] = [];
     for (const [name, step] of steps) out.push(`${name}: ${await outcome(step(c))}`);
@@ -133,6 +133,31 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     });
     const [rows] = await root.query('SELECT COUNT(*) AS n FROM chaos.t');
     expect(rows).toEqual([{ n: 2 }]);
+  });
+
+  // FLUSH and RESET change no data: a read-only server gives them no 1290, but what it gives any
+  // server's user, 1227 to one without RELOAD; so do the replication and backup statements an
+  // operator runs on a read-only replica.
+  it('1290 lets FLUSH, RESET and the administration of a replica through: 1227 without the privilege, served with it', async () => {
+    await root.query("CREATE USER ops@'%'; GRANT ALL ON chaos.* TO ops@'%'; GRANT RELOAD, BINLOG ADMIN, REPLICATION SLAVE ADMIN ON *.* TO ops@'%'");
+    const steps: Step[] = [
+      'FLUSH TABLES', 'FLUSH PRIVILEGES', 'RESET QUERY CACHE', '/* c */ FLUSH LOGS', 'FLUSH TABLES t FOR EXPORT', 'UNLOCK TABLES',
+      'FLUSH TABLES WITH READ LOCK', 'UNLOCK TABLES', 'RESET MASTER', 'PURGE BINARY LOGS BEFORE NOW()', 'BACKUP STAGE START', 'BACKUP STAGE END',
+      'STOP SLAVE', 'RESET SLAVE', 'CACHE INDEX t IN default', 'LOAD INDEX INTO CACHE t',
+    ].map((sql): Step => [sql, (c) => c.query(sql)]);
+    const want: Record<string, string[]> = {};
+    await root.query('SET GLOBAL read_only = 1');
+    try {
+      for (const user of ['app', 'ops']) want[user] = await outcomes(db.port, steps, user);
+    } finally {
+      await root.query('SET GLOBAL read_only = 0');
+    }
+    expect(want.app.filter((w) => w.endsWith(': 1227'))).toHaveLength(12);
+    expect(want.ops.filter((w) => w.endsWith(': served'))).toHaveLength(15);
+    await withProxy({ error: { percent: 100, kind: '1290' } }, async (p) => {
+      for (const user of ['app', 'ops']) expect(await outcomes(p.port, steps, user), user).toEqual(want[user]);
+      expect(p.stats().behaviors.error ?? 0).toBe(0);
+    });
   });
 
   /** Statements naming no table: no lock to wait for, whichever is held. */

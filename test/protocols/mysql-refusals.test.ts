@@ -108,12 +108,18 @@ describe('mysql: the requests each error kind meets', () => {
       "PREPARE s FROM 'INSERT INTO t VALUES (1)'", 'SELECT 1; SHOW TABLES;', '-- c\nSELECT 1', '# c\nSELECT 1',
       'SELECT LASTVAL(s)', 'SET STATEMENT max_statement_time = 1 FOR SELECT 1', '/*!40101 SET NAMES utf8 */', '/*!40101 SET NAMES utf8 */;',
       'SELECT /*!40001 SQL_NO_CACHE */ * FROM t', "/*M!100100 SELECT 'x' */",
+      // No read-only server's 1290: served to a user with the privilege, 1227 to one without.
+      'FLUSH TABLES', 'flush privileges', 'FLUSH TABLES WITH READ LOCK', 'RESET QUERY CACHE', 'RESET MASTER', '/* c */ FLUSH LOGS',
+      'PURGE BINARY LOGS BEFORE NOW()', 'BACKUP STAGE START', 'STOP SLAVE', 'START REPLICA', "CHANGE MASTER TO master_host = 'h'",
+      'CACHE INDEX t IN default', 'LOAD INDEX INTO CACHE t',
     ]) expect(writes(read), read).toBe(false);
     for (const write of [
       'INSERT INTO t VALUES (1)', 'update t set v = 1', 'DELETE FROM t WHERE 0', 'REPLACE INTO t VALUES (1)', 'INSERT INTO t SELECT 1',
       'CREATE TABLE u (a INT)', 'CREATE TABLE temporary (a INT)', 'DROP TABLE IF EXISTS u', 'ALTER TABLE t ADD w INT', 'TRUNCATE t',
       'RENAME TABLE t TO u', 'CREATE DATABASE x', 'SELECT * FROM t FOR UPDATE', 'LOCK TABLES t WRITE', 'START TRANSACTION READ WRITE',
       'EXPLAIN UPDATE t SET v = 1', 'ANALYZE TABLE t', 'OPTIMIZE TABLE t', "LOAD DATA LOCAL INFILE 'f' INTO TABLE t", 'GRANT SELECT ON t TO u',
+      // A read-only server answers REPAIR with a result set saying so: no ERR stands for it, the proxy leans to 1290.
+      "LOAD XML INFILE 'f' INTO TABLE t", 'REPAIR TABLE t', 'CREATE USER u', "INSTALL SONAME 'ha_blackhole'",
       'SELECT 1; INSERT INTO t VALUES (1)', '/* c */ DELETE FROM t', 'SET STATEMENT max_statement_time = 1 FOR UPDATE t SET v = 1',
       "SET PASSWORD = PASSWORD('x')", 'SELECT NEXTVAL(s)', 'SELECT next value for s', 'DO SETVAL(s, 5)', '/*!40000 ALTER TABLE t DISABLE KEYS */',
       '/*M!100100 DELETE FROM t */ SELECT 1', '/*!40101 SET NAMES utf8 */; INSERT INTO t VALUES (1)',

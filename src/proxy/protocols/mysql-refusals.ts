@@ -199,7 +199,8 @@ const SELECT = /\bselect\b/i;
  * sure. Reads pass: SELECT (not FOR UPDATE), SHOW, SET, DO, transaction control (not START
  * TRANSACTION READ WRITE), LOCK TABLES ... READ, a temporary table's CREATE and DROP, EXPLAIN of
  * a read, PREPARE (its EXECUTE is refused: the text is not kept), an executable comment's text
- * when it reads. A sequence's NEXTVAL or SETVAL (in a SELECT, a DO, a SET) writes, as do SET
+ * when it reads; so do FLUSH, RESET and the like (READS). REPAIR TABLE is refused: the server
+ * answers it with a result set saying it is read-only, for which no ERR stands. A sequence's NEXTVAL or SETVAL (in a SELECT, a DO, a SET) writes, as do SET
  * PASSWORD and SET STATEMENT ... FOR a write. Writes to a temporary table the session made pass
  * on the server but are refused here, as is a CALL (its routine decides).
  */
@@ -212,10 +213,16 @@ export function writesSql(buf: Buffer, from: number, to: number, d: SqlDialect =
   return write || !read;
 }
 
-/** First words of a statement that read only, by themselves. */
+/**
+ * First words of a statement a read-only server does not refuse, by themselves: reads, and the
+ * statements that change no data (FLUSH, RESET: MariaDB answers them as a writable server does,
+ * 1227 to a user without RELOAD, served to one with it), a replica's and a backup's (PURGE,
+ * BACKUP STAGE, STOP SLAVE, CHANGE MASTER), a key cache's (CACHE INDEX).
+ */
 const READS = new Set([
   'SHOW', 'HELP', 'BEGIN', 'COMMIT', 'ROLLBACK', 'SAVEPOINT', 'RELEASE', 'USE',
   'HANDLER', 'UNLOCK', 'CHECK', 'CHECKSUM', 'PREPARE', 'DEALLOCATE', 'XA', 'KILL', 'SIGNAL', 'RESIGNAL', 'GET',
+  'FLUSH', 'RESET', 'PURGE', 'BACKUP', 'STOP', 'CHANGE', 'CACHE',
 ]);
 
 const FOR_UPDATE = /\bfor\s+update\b/i;
@@ -255,6 +262,9 @@ function writesStatement(buf: Buffer, from: number, to: number, d: SqlDialect): 
       return WRITE_STATEMENT.test(text());
     case 'ANALYZE':
       return (words[1] !== 'SELECT' && words[1] !== 'FORMAT') || WRITE_STATEMENT.test(text());
+    // LOAD INDEX INTO CACHE; LOAD DATA and LOAD XML write.
+    case 'LOAD':
+      return words[1] !== 'INDEX';
     default:
       return !READS.has(words[0]);
   }
