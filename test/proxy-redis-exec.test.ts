@@ -10,13 +10,20 @@ import { builtinBehaviors } from '../behaviors/index.js';
 import { act, defineBehavior, z } from '../src/proxy/plugin.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
 import { proxiesTo } from './helpers/with-proxy.js';
-import { client, cmd, inState, rawReplies, splitReplies, STATES } from './proxy-redis-real.js';
+import { client, cmd, inState, rawReplies, splitReplies, STATES, until } from './proxy-redis-real.js';
 
 const run = haveServer('redis-server');
 
 describe.skipIf(!run)('redis: EXEC at 100:error as a redis-server in that state', () => {
   let server: RunningServer;
-  beforeAll(async () => { server = await startRedis(); });
+  beforeAll(async () => {
+    server = await startRedis();
+    // What the cluster node holds as a block reads it (TRYAGAIN's plans).
+    const c = client(server.port);
+    await c.connect();
+    await c.set('{t}x', 'x');
+    c.disconnect();
+  });
   afterAll(async () => { await server?.stop(); });
   const withProxy = proxiesTo(() => server.port, { protocol: 'redis', seed: 1 });
 
@@ -46,12 +53,64 @@ describe.skipIf(!run)('redis: EXEC at 100:error as a redis-server in that state'
   // request has it: EXEC is judged by the commands the server queued, those before the block's
   // first refused one (after it, redis answers QUEUED and keeps nothing), by the state or by
   // itself (the wrong number of arguments).
-  const STATE_OF: Record<string, [string[], string[]]> = {
-    READONLY: [['REPLICAOF', '127.0.0.1', '1'], ['REPLICAOF', 'NO', 'ONE']],
-    OOM: [['CONFIG', 'SET', 'maxmemory', '1'], ['CONFIG', 'SET', 'maxmemory', '0']],
+  const clusterIs = (c: Redis, state: 'ok' | 'fail') =>
+    until(`cluster_state:${state}`, async () => String(await c.call('CLUSTER', 'INFO')).includes(`cluster_state:${state}\r\n`));
+  // The slot of the keys tagged {t}, and the node it is being moved to (TRYAGAIN), once known.
+  const T_SLOT = '15891';
+  let importer = '';
+  /** What puts a server in the state a kind stands for (`enter`), and takes it out. */
+  const STATE_OF: Record<string, { enter: (c: Redis) => Promise<void>; leave: (c: Redis) => Promise<void> }> = {
+    READONLY: { enter: async (c) => { await c.call('REPLICAOF', '127.0.0.1', '1'); }, leave: async (c) => { await c.call('REPLICAOF', 'NO', 'ONE'); } },
+    OOM: { enter: async (c) => { await c.call('CONFIG', 'SET', 'maxmemory', '1'); }, leave: async (c) => { await c.call('CONFIG', 'SET', 'maxmemory', '0'); } },
+    // A cluster node that lost a slot (cluster-require-full-coverage yes, the default) serves no key: the cluster is down.
+    CLUSTERDOWN: {
+      enter: async (c) => { await c.call('CLUSTER', 'DELSLOTS', '0'); await clusterIs(c, 'fail'); },
+      leave: async (c) => { await c.call('CLUSTER', 'ADDSLOTS', '0'); await clusterIs(c, 'ok'); },
+    },
+    // The slot of {t}x and {t}y being moved to another node, {t}y moved already: a request naming both must be retried.
+    TRYAGAIN: {
+      enter: async (c) => { await c.call('CLUSTER', 'SETSLOT', T_SLOT, 'MIGRATING', importer); await c.del('{t}y'); },
+      leave: async (c) => { await c.call('CLUSTER', 'SETSLOT', T_SLOT, 'STABLE'); await c.set('{t}y', 'y'); },
+    },
   };
+
+  /** A redis-server for `plan`'s states, `ctl` a client of it: a cluster node holding every slot for CLUSTERDOWN and TRYAGAIN. */
+  async function serverFor(plan: Array<string | undefined>): Promise<{ port: number; ctl: Redis; stop: () => Promise<void> }> {
+    const cluster = plan.includes('CLUSTERDOWN') || plan.includes('TRYAGAIN');
+    const nodes = await Promise.all(plan.includes('TRYAGAIN') ? [0, 1].map(() => startRedis({ args: ['--cluster-enabled', 'yes'] })) : [startRedis(cluster ? { args: ['--cluster-enabled', 'yes'] } : {})]);
+    const ctl: Redis = client(nodes[0].port);
+    const stop = async () => {
+      ctl.disconnect();
+      await Promise.all(nodes.map((n) => n.stop()));
+    };
+    try {
+      await ctl.connect();
+      if (cluster) {
+        await ctl.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+        await clusterIs(ctl, 'ok');
+        expect(await ctl.call('CLUSTER', 'KEYSLOT', '{t}')).toBe(Number(T_SLOT));
+      }
+      if (nodes.length > 1) {
+        const other = client(nodes[1].port);
+        await other.connect();
+        importer = String(await other.call('CLUSTER', 'MYID'));
+        other.disconnect();
+        await ctl.call('CLUSTER', 'MEET', '127.0.0.1', String(nodes[1].port));
+        await until('the nodes to meet', async () => String(await ctl.call('CLUSTER', 'NODES')).includes(`${importer} 127.0.0.1:${nodes[1].port}`));
+        await ctl.mset('{t}x', 'x', '{t}y', 'y');
+      }
+    } catch (e) {
+      await stop();
+      throw e;
+    }
+    return { port: nodes[0].port, ctl, stop };
+  }
   const block = [['MULTI'], ['SET', 'xs:a', '1'], ['SET', 'xs:b', '2'], ['GET', 'xs:c'], ['EXEC']];
   const badArity = [['MULTI'], ['GET', 'xs:c'], ['SET', 'xs:a'], ['SET', 'xs:b', '2'], ['EXEC']];
+  // A cluster's block names keys of one slot (else CROSSSLOT): their hash tag says which.
+  const tagged = [['MULTI'], ['SET', '{xs}a', '1'], ['SET', '{xs}b', '2'], ['GET', '{xs}c'], ['EXEC']];
+  const echoes = [['MULTI'], ['ECHO', 'e'], ['GET', '{xs}c'], ['EXEC']];
+  const moving = [['MULTI'], ['MGET', '{t}x', '{t}y'], ['GET', '{t}x'], ['EXEC']];
   const plans: Array<[string[][], Array<string | undefined>]> = [
     [block, [undefined, undefined, 'READONLY', undefined, 'READONLY']],
     [block, [undefined, 'READONLY', undefined, undefined, 'READONLY']],
@@ -59,6 +118,16 @@ describe.skipIf(!run)('redis: EXEC at 100:error as a redis-server in that state'
     [block, [undefined, 'OOM', undefined, undefined, 'READONLY']],
     [block, [undefined, undefined, undefined, undefined, 'READONLY']],
     [badArity, [undefined, undefined, undefined, undefined, 'READONLY']],
+    // A cluster checks the keys of the block's commands as EXEC comes: down, it discards the block
+    // and says the bare line, not EXECABORT (clusterRedirectClient); a block without keys runs.
+    [tagged, [undefined, undefined, undefined, undefined, 'CLUSTERDOWN']],
+    [tagged, [undefined, undefined, 'CLUSTERDOWN', undefined, 'CLUSTERDOWN']],
+    [echoes, [undefined, undefined, undefined, 'CLUSTERDOWN']],
+    [echoes, [undefined, undefined, 'CLUSTERDOWN', 'CLUSTERDOWN']],
+    // Likewise TRYAGAIN, for a block that names several keys of a slot being moved; one naming a single key runs.
+    [moving, [undefined, undefined, undefined, 'TRYAGAIN']],
+    [moving, [undefined, 'TRYAGAIN', undefined, 'TRYAGAIN']],
+    [[['MULTI'], ['GET', '{t}x'], ['GET', '{t}x'], ['EXEC']], [undefined, undefined, undefined, 'TRYAGAIN']],
   ];
 
   /** The replies to `block` sent one at a time on one connection to `port`, `before(i)` awaited before request i is sent. */
@@ -85,22 +154,19 @@ describe.skipIf(!run)('redis: EXEC at 100:error as a redis-server in that state'
   }
 
   it.each(plans.map(([b, p]) => [b.map((r, i) => `${r.join(' ')}${p[i] ? `:${p[i]}` : ''}`).join(', '), b, p] as const))('%s: EXEC and the counts as a redis-server whose state changes alike', async (_, block, plan) => {
-    const real = await startRedis();
-    const ctl: Redis = client(real.port);
+    const { port, ctl, stop } = await serverFor(plan);
     let want: string[];
     try {
-      await ctl.connect();
       let state: string | undefined;
-      want = await oneByOne(real.port, block, async (i) => {
+      want = await oneByOne(port, block, async (i) => {
         if (state === plan[i]) return;
-        if (state !== undefined) await ctl.call(STATE_OF[state][1][0], ...STATE_OF[state][1].slice(1));
+        if (state !== undefined) await STATE_OF[state].leave(ctl);
         state = plan[i];
-        if (state !== undefined) await ctl.call(STATE_OF[state][0][0], ...STATE_OF[state][0].slice(1));
+        if (state !== undefined) await STATE_OF[state].enter(ctl);
       });
-      if (state !== undefined) await ctl.call(STATE_OF[state][1][0], ...STATE_OF[state][1].slice(1));
+      if (state !== undefined) await STATE_OF[state].leave(ctl);
     } finally {
-      ctl.disconnect();
-      await real.stop();
+      await stop();
     }
     // The proxy draws the same kinds for the same requests.
     let next = 0;
@@ -109,7 +175,7 @@ describe.skipIf(!run)('redis: EXEC at 100:error as a redis-server in that state'
     await withProxy({ planned: 100 }, async (p) => {
       expect(await oneByOne(p.port, block, async () => {})).toEqual(want);
       // Each error a client got of the kinds drawn, the EXEC's 'because of: ...' with them, and no other.
-      const told = want.filter((r) => / -(READONLY|OOM|EXECABORT Transaction discarded because of:) /.test(r)).length;
+      const told = want.filter((r) => / -(READONLY|OOM|CLUSTERDOWN|TRYAGAIN|EXECABORT Transaction discarded because of:) /.test(r)).length;
       expect(p.stats().behaviors.planned ?? 0).toBe(told);
     }, { registry });
   });

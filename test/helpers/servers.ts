@@ -111,6 +111,8 @@ export interface RedisOptions {
   password?: string;
   /** Speak only TLS on the port, showing this certificate (PEM files); clients show none. */
   tls?: { cert: string; key: string };
+  /** More of redis-server's options, after the others (`--cluster-enabled yes`). */
+  args?: string[];
 }
 
 export interface RunningProcessServer extends RunningServer {
@@ -131,6 +133,7 @@ export async function startRedis(o: RedisOptions = {}): Promise<RunningRedis> {
     [
       ...(o.tls ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', o.tls.cert, '--tls-key-file', o.tls.key, '--tls-auth-clients', 'no'] : ['--port', String(port)]),
       '--bind', '127.0.0.1', '--save', '', ...persistence, ...(o.password ? ['--requirepass', o.password] : []), '--dir', dir,
+      ...(o.args ?? []),
     ],
     port,
     dir,

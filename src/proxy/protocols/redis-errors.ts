@@ -70,6 +70,9 @@ const ERRORS: Record<string, ErrorKind & { line: string }> = {
   },
 };
 
+/** The kinds a cluster node answers for the keys a request names, the EXEC of a block for its commands' keys. */
+const CLUSTER_KINDS = new Set(['CLUSTERDOWN', 'TRYAGAIN']);
+
 export const errorKinds: Record<string, ErrorKind> = Object.fromEntries(
   Object.entries(ERRORS).map(([k, v]) => [k, { description: v.description, fatal: v.fatal }]),
 );
@@ -108,8 +111,9 @@ export function encodeError(kind: string, ctx: ErrorReplyContext, queued = false
   if (kind === 'NOAUTH' && label === 'HELLO' && ctx.message === undefined) return HELLO_NOAUTH;
   // SYNC/PSYNC get no framed reply (noReply): the client expects nothing from us.
   if (SWITCH_NOW.has(label)) return { bytes: EMPTY, close: false };
-  // A real redis refusing EXEC says it discarded the block (processCommand's rejectCommand), even when none was open.
-  const exec = label === 'EXEC';
+  // A real redis refusing EXEC says it discarded the block (processCommand's rejectCommand), even when none was open;
+  // a cluster node that finds the block's keys not served discards it with the bare line (clusterRedirectClient).
+  const exec = label === 'EXEC' && !CLUSTER_KINDS.has(kind);
   // A script stopped at its write says where (redis-scripts.ts).
   const script = SCRIPT_KINDS.has(kind) && !queued ? scriptRefused(kind, label, ctx.request, scripts) ?? '' : '';
   if (ctx.message === undefined && kind !== 'ERR' && !exec && script === '') return cannedReply(kind);
