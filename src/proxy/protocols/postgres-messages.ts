@@ -43,7 +43,7 @@ export const STARTUP_META = requestMeta('Startup');
  */
 export const pending = (ordinal: number, extended: boolean): number => ordinal * 2 + (extended ? 1 : 0);
 export const isExtended = (p: number): boolean => p % 2 === 1;
-/** In the queue of replies owed: the server's ReadyForQuery to a Sync passed on (postgres-session.ts, errored). */
+/** In the queue of replies owed: the server's ReadyForQuery to a Sync passed on (postgres-error-state.ts, errored). */
 export const PASSED_SYNC = -1;
 export const ordinalOf = (p: number): number => (p - (p % 2)) / 2;
 

@@ -1,18 +1,15 @@
 /**
  * PostgreSQL's framing session (postgres.ts says what it frames): the client's messages into
- * requests, the server's into their replies, and what earlier requests and replies said that
- * an injected error must follow (the transaction status, COMMIT statements, blocks in flight,
- * a request whose Sync has not come).
+ * requests, the server's into their replies. What an injected error must follow, and what
+ * becomes of the rest of a request that drew one before its Sync, is its error side
+ * (postgres-error-state.ts), the layer below.
  */
 import { emit, endMessage, int32BE, LengthPrefixedFeeder, PASS_META, type StartMeta } from './length-prefixed.js';
-import { END, PASS, WHOLE, type Frames } from '../frames.js';
+import type { Frames } from '../frames.js';
 import { Fifo } from '../fifo.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import type { FramerSession, Segment } from '../protocol.js';
-import { CommitStatements } from './postgres-commit.js';
-import { BlockForecast } from './postgres-blocks.js';
-import { passesReply } from './postgres-aborted.js';
-import { LaterErrors } from './postgres-later.js';
+import { PgErrorState } from './postgres-error-state.js';
 import {
   ASYNC_TYPES, CANCEL_REQUEST, COPY_TYPES, type Dir, EXTENDED_META, EXTENDED_TYPES, FUNCTION_CALL_META, GSSENC_REQUEST, isExtended,
   MAX_STARTUP_LENGTH, newDir, ordinalOf, PASSED_SYNC, pending, QUERY_META, REPLY_META, SERVER_TYPES, SSL_REQUEST, STARTUP_META, SYNC_META, TERMINATE_META,
@@ -24,21 +21,12 @@ const C_DONE = T('c'), C_FAIL = T('f'), DATA_ROW = T('D');
 
 const enum Phase { Startup, Auth, Command }
 
-export class PgSession implements FramerSession {
+export class PgSession extends PgErrorState implements FramerSession {
   private phase = Phase.Startup;
   private raw = false;
   private rawAfterMessage = false;
   /** The server owes one byte: the answer to an SSLRequest or GSSENCRequest. */
   private expectByte = false;
-  /** Transaction status of the last ReadyForQuery: 'I', 'T' or 'E'. */
-  txStatus = T('I');
-  /** Statements the client parsed as COMMIT, by name (postgres-commit.ts). */
-  readonly commits = new CommitStatements();
-  /** Requests in flight that may move the server into or out of a transaction block (postgres-blocks.ts). */
-  readonly blocks = new BlockForecast();
-  /** An error that waits for its request's Execute (postgres-later.ts). */
-  readonly later = new LaterErrors();
-
   private readonly c: Dir = newDir();
   private readonly s: Dir = newDir();
   private readonly feeder = new LengthPrefixedFeeder<Dir>('postgres', {
@@ -47,14 +35,9 @@ export class PgSession implements FramerSession {
     isRaw: () => this.raw,
   }, this.c, this.s);
 
-  private ordinal = 0;
-  private readonly fifo = new Fifo<number>();
-  /** An extended-protocol request is open on the client side (no Sync yet). */
-  private batchOpen = false;
-  /** The open request drew an injected error before its Sync came (see errored). */
-  private erroredOpen = false;
-  /** Requests whose stand-in's reply is the client's up to its error (postgres-aborted.ts, ranFirst), by ordinal. */
-  private readonly passing = new Set<number>();
+  protected ordinal = 0;
+  protected readonly fifo = new Fifo<number>();
+  protected batchOpen = false;
   /** The server is in COPY IN mode (it sent CopyInResponse). */
   private copyIn = false;
   private copyExtended = false;
@@ -75,24 +58,6 @@ export class PgSession implements FramerSession {
 
   framesFromServer(chunk: Buffer): Frames {
     return this.feeder.frames(this.s, chunk, false);
-  }
-
-  /** Whether request `ordinal` is the extended request still open: its Sync has not come. */
-  syncToCome(ordinal: number | undefined): boolean {
-    return this.batchOpen && ordinal === this.ordinal - 1;
-  }
-
-  /**
-   * Request `ordinal` drew an injected error. One whose Sync has not come yet (a client that
-   * sends Parse, Bind, Execute, maybe a Flush, and its Sync in a later write) got the error
-   * alone, as from a server, which then discards every message up to the Sync and answers that
-   * with its ReadyForQuery: the messages up to the Sync go with the request (nowhere), and its
-   * Sync is passed on to the server, whose ReadyForQuery the client gets as its own. That also
-   * says where the server stands after the request's stand-in, if it had one.
-   */
-  errored(ordinal: number, standIn?: Buffer): void {
-    if (this.syncToCome(ordinal)) this.erroredOpen = true;
-    if (passesReply(standIn)) this.passing.add(ordinal);
   }
 
   skipped(ordinal: number): void {
@@ -229,58 +194,7 @@ export class PgSession implements FramerSession {
     return endMessage(out, d, segStart, pos);
   }
 
-  /**
-   * A message at `pos` of the open request, which drew an error before its Sync came (errored):
-   * it goes with the request, nowhere, as the server discards what follows an error; but up to
-   * the Execute of a request whose error waits for it, to the server, and in the Execute's place a
-   * Parse that fails (postgres-later.ts). Messages that reach the server name what they name. The
-   * next frame's start.
-   */
-  private afterError(d: Dir, out: Frames, segStart: number, pos: number, type: number, buf: Buffer, body: number): number {
-    if (type === S || type === X) return this.passOn(d, out, segStart, pos, type);
-    this.clientMessage(d, type);
-    // After a message passed to the server, the request's own bytes go on.
-    d.inMsg = true;
-    const ordinal = this.ordinal - 1;
-    if (EXTENDED_TYPES[type] === 0 || !this.later.forwards(ordinal)) return segStart;
-    emit(out, d, segStart, pos, false);
-    if (type === E) {
-      const instead = this.later.ran(ordinal);
-      out.pushIn(instead, 0, instead.length, WHOLE | PASS);
-      return pos;
-    }
-    this.later.sent(ordinal, type);
-    this.commits.seen(type, buf, pos + 5, body);
-    this.blocks.seen(type, buf, pos + 5, body, ordinal);
-    this.startMessage(d, PASS_META, true);
-    return pos;
-  }
-
-  /**
-   * The Sync (or Terminate) at `pos` of a request that drew an error before it came: the request
-   * ends before it (an empty last frame, when the Sync starts the chunk), and it goes on its own,
-   * passed through, its ReadyForQuery too; a Sync with no Execute before it of a request whose
-   * error waits for one, behind the failing Parse (postgres-later.ts). The next frame's start.
-   */
-  private passOn(d: Dir, out: Frames, segStart: number, pos: number, type: number): number {
-    out.push(segStart, pos, END);
-    d.inMsg = false;
-    d.endAfter = false;
-    this.batchOpen = false;
-    this.erroredOpen = false;
-    const ordinal = this.ordinal - 1;
-    if (type === S) {
-      if (this.later.forwards(ordinal)) {
-        const instead = this.later.ran(ordinal);
-        out.pushIn(instead, 0, instead.length, WHOLE | PASS);
-      }
-      if (!this.later.endsAtSync(ordinal)) this.fifo.push(PASSED_SYNC);
-    }
-    this.startMessage(d, PASS_META, true);
-    return pos;
-  }
-
-  private startMessage(d: Dir, meta: StartMeta, endAfter: boolean): void {
+  protected startMessage(d: Dir, meta: StartMeta, endAfter: boolean): void {
     d.inMsg = true;
     d.startMeta = meta;
     d.pass = meta.passthrough === true;
@@ -293,7 +207,7 @@ export class PgSession implements FramerSession {
     this.startMessage(d, meta, endAfter);
   }
 
-  private clientMessage(d: Dir, type: number): void {
+  protected clientMessage(d: Dir, type: number): void {
     if (this.phase !== Phase.Command) {
       // Password / SASL / GSS responses during startup.
       this.startMessage(d, PASS_META, true);

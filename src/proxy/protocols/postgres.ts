@@ -36,7 +36,7 @@
  * the description is in (postgres.js) has its Sync end it. An error drawn before the request's
  * Sync has come goes alone, as the server's does: the messages up to the Sync go nowhere, as the
  * server discards them, and the Sync goes to the server, whose ReadyForQuery follows the error
- * (the session, postgres-session.ts). A COMMIT that draws an error (a simple query, a statement
+ * (postgres-error-state.ts). A COMMIT that draws an error (a simple query, a statement
  * of one, an extended batch that runs it alone) is replaced by ROLLBACK on its way to the
  * server (one of its own in the extended protocol for a COMMIT run by name, which leaves the
  * unnamed statement), and its ReadyForQuery says 'I' (postgres-commit.ts). Any other request

@@ -1,0 +1,111 @@
+/**
+ * PostgreSQL's framing session, its error side (postgres-session.ts frames the messages): what
+ * earlier requests and replies said that an injected error must follow (the transaction status,
+ * COMMIT statements, blocks in flight, an error that waits for its request's Execute), and what
+ * becomes of the rest of a request that drew an error before its Sync came. A layer of the
+ * session's class: the framing it calls on is declared here and is the session's.
+ */
+import { emit, PASS_META, type StartMeta } from './length-prefixed.js';
+import { END, PASS, WHOLE, type Frames } from '../frames.js';
+import type { Fifo } from '../fifo.js';
+import { CommitStatements } from './postgres-commit.js';
+import { BlockForecast } from './postgres-blocks.js';
+import { passesReply } from './postgres-aborted.js';
+import { LaterErrors } from './postgres-later.js';
+import { type Dir, EXTENDED_TYPES, PASSED_SYNC } from './postgres-messages.js';
+
+const T = (c: string): number => c.charCodeAt(0);
+const S = T('S'), X = T('X'), E = T('E');
+
+export abstract class PgErrorState {
+  /** Transaction status of the last ReadyForQuery: 'I', 'T' or 'E'. */
+  txStatus = T('I');
+  /** Statements the client parsed as COMMIT, by name (postgres-commit.ts). */
+  readonly commits = new CommitStatements();
+  /** Requests in flight that may move the server into or out of a transaction block (postgres-blocks.ts). */
+  readonly blocks = new BlockForecast();
+  /** An error that waits for its request's Execute (postgres-later.ts). */
+  readonly later = new LaterErrors();
+  /** The open request drew an injected error before its Sync came (see errored). */
+  protected erroredOpen = false;
+  /** Requests whose stand-in's reply is the client's up to its error (postgres-aborted.ts, ranFirst), by ordinal. */
+  protected readonly passing = new Set<number>();
+
+  /** The next request's ordinal. */
+  protected abstract ordinal: number;
+  /** An extended-protocol request is open on the client side (no Sync yet). */
+  protected abstract batchOpen: boolean;
+  /** The replies owed, by request (postgres-messages.ts, pending). */
+  protected abstract readonly fifo: Fifo<number>;
+  protected abstract clientMessage(d: Dir, type: number): void;
+  protected abstract startMessage(d: Dir, meta: StartMeta, endAfter: boolean): void;
+
+  /** Whether request `ordinal` is the extended request still open: its Sync has not come. */
+  syncToCome(ordinal: number | undefined): boolean {
+    return this.batchOpen && ordinal === this.ordinal - 1;
+  }
+
+  /**
+   * Request `ordinal` drew an injected error. One whose Sync has not come yet (a client that
+   * sends Parse, Bind, Execute, maybe a Flush, and its Sync in a later write) got the error
+   * alone, as from a server, which then discards every message up to the Sync and answers that
+   * with its ReadyForQuery: the messages up to the Sync go with the request (nowhere), and its
+   * Sync is passed on to the server, whose ReadyForQuery the client gets as its own. That also
+   * says where the server stands after the request's stand-in, if it had one.
+   */
+  errored(ordinal: number, standIn?: Buffer): void {
+    if (this.syncToCome(ordinal)) this.erroredOpen = true;
+    if (passesReply(standIn)) this.passing.add(ordinal);
+  }
+
+  /**
+   * A message at `pos` of the open request, which drew an error before its Sync came (errored):
+   * it goes with the request, nowhere, as the server discards what follows an error; but up to
+   * the Execute of a request whose error waits for it, to the server, and in the Execute's place a
+   * Parse that fails (postgres-later.ts). Messages that reach the server name what they name. The
+   * next frame's start.
+   */
+  protected afterError(d: Dir, out: Frames, segStart: number, pos: number, type: number, buf: Buffer, body: number): number {
+    if (type === S || type === X) return this.passOn(d, out, segStart, pos, type);
+    this.clientMessage(d, type);
+    // After a message passed to the server, the request's own bytes go on.
+    d.inMsg = true;
+    const ordinal = this.ordinal - 1;
+    if (EXTENDED_TYPES[type] === 0 || !this.later.forwards(ordinal)) return segStart;
+    emit(out, d, segStart, pos, false);
+    if (type === E) {
+      const instead = this.later.ran(ordinal);
+      out.pushIn(instead, 0, instead.length, WHOLE | PASS);
+      return pos;
+    }
+    this.later.sent(ordinal, type);
+    this.commits.seen(type, buf, pos + 5, body);
+    this.blocks.seen(type, buf, pos + 5, body, ordinal);
+    this.startMessage(d, PASS_META, true);
+    return pos;
+  }
+
+  /**
+   * The Sync (or Terminate) at `pos` of a request that drew an error before it came: the request
+   * ends before it (an empty last frame, when the Sync starts the chunk), and it goes on its own,
+   * passed through, its ReadyForQuery too; a Sync with no Execute before it of a request whose
+   * error waits for one, behind the failing Parse (postgres-later.ts). The next frame's start.
+   */
+  private passOn(d: Dir, out: Frames, segStart: number, pos: number, type: number): number {
+    out.push(segStart, pos, END);
+    d.inMsg = false;
+    d.endAfter = false;
+    this.batchOpen = false;
+    this.erroredOpen = false;
+    const ordinal = this.ordinal - 1;
+    if (type === S) {
+      if (this.later.forwards(ordinal)) {
+        const instead = this.later.ran(ordinal);
+        out.pushIn(instead, 0, instead.length, WHOLE | PASS);
+      }
+      if (!this.later.endsAtSync(ordinal)) this.fifo.push(PASSED_SYNC);
+    }
+    this.startMessage(d, PASS_META, true);
+    return pos;
+  }
+}
