@@ -95,9 +95,7 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     await db?.stop();
   });
 
-  // Temporary tables aside (writes to one the session made pass on a read-only server, and are
-  // refused here: the proxy does not keep them), as MariaDB 10.11 with read_only answers a user
-  // who cannot write anyway.
+  // As MariaDB 10.11 with read_only answers a user who cannot write anyway (temporary tables: below).
   it('1290 refuses the writes a read-only server refuses, and only those', async () => {
     const steps: Step[] = [
       ...SERVED,
@@ -130,6 +128,53 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     await withProxy({ error: { percent: 100, kind: '1290' } }, async (p) => {
       expect(await outcomes(p.port, steps)).toEqual(want);
       expect(p.stats().behaviors.error).toBe(refused.length);
+    });
+    const [rows] = await root.query('SELECT COUNT(*) AS n FROM chaos.t');
+    expect(rows).toEqual([{ n: 2 }]);
+  });
+
+  // A read-only server serves a session's writes to its own temporary tables, which the proxy
+  // learns as the session makes and drops them; a table of that name once dropped, or written
+  // otherwise (another letter case), is refused as any.
+  it('1290 lets the writes to a temporary table the connection made through, as a read-only server serves them', async () => {
+    const steps: Step[] = [
+      'CREATE TEMPORARY TABLE tt (a INT)', 'INSERT INTO tt VALUES (1)', 'UPDATE tt SET a = 2', 'DELETE FROM tt WHERE a = 9', 'REPLACE INTO tt VALUES (3)',
+      'INSERT INTO tt SELECT v FROM t', 'TRUNCATE tt', 'ALTER TABLE tt ADD b INT', '/* c */ INSERT INTO `tt` (a) VALUES (1)',
+      'INSERT INTO TT (a) VALUES (1)', 'UPDATE t SET v = 5', 'DROP TABLE tt', 'INSERT INTO tt VALUES (1)',
+      // A temporary table hides the table of its name.
+      'CREATE TEMPORARY TABLE t (a INT)', 'INSERT INTO t VALUES (9)', 'DROP TEMPORARY TABLE t', 'INSERT INTO t VALUES (9, 9)',
+      'CREATE TEMPORARY TABLE t2 (a INT); INSERT INTO t2 VALUES (1); DROP TABLE t2', 'INSERT INTO t2 VALUES (1)',
+      'CREATE TEMPORARY TABLE t3 AS SELECT * FROM nope', 'INSERT INTO t3 VALUES (1)',
+      'CREATE TEMPORARY TABLE t4 (a INT)', 'CALL nope()', 'INSERT INTO t4 VALUES (1)',
+    ].map((sql): Step => [sql, (c) => c.query(sql)]);
+    const mariadbSteps = ['CREATE TEMPORARY TABLE m (a INT)', 'INSERT INTO m VALUES (1)', 'DROP TEMPORARY TABLE m', 'INSERT INTO m VALUES (1)'];
+    const mariadbOutcomes = async (port: number) => {
+      const c = await mariadb.createConnection({ host: '127.0.0.1', port, user: 'app', database: 'chaos' });
+      try {
+        const out: string[] = [];
+        for (const sql of mariadbSteps) out.push(`${sql}: ${await outcome(c.query(sql))}`);
+        return out;
+      } finally {
+        await c.end();
+      }
+    };
+    let want: string[];
+    let mariadbWant: string[];
+    await root.query('SET GLOBAL read_only = 1');
+    try {
+      want = await outcomes(db.port, steps);
+      mariadbWant = await mariadbOutcomes(db.port);
+    } finally {
+      await root.query('SET GLOBAL read_only = 0');
+    }
+    expect(want.filter((w) => !w.endsWith(': served'))).toEqual([
+      'INSERT INTO TT (a) VALUES (1): 1290', 'UPDATE t SET v = 5: 1290', 'INSERT INTO tt VALUES (1): 1290', 'INSERT INTO t VALUES (9, 9): 1290',
+      'INSERT INTO t2 VALUES (1): 1290', 'CREATE TEMPORARY TABLE t3 AS SELECT * FROM nope: 1146', 'INSERT INTO t3 VALUES (1): 1290', 'CALL nope(): 1305',
+    ]);
+    expect(mariadbWant.filter((w) => !w.endsWith(': served'))).toEqual(['INSERT INTO m VALUES (1): 1290']);
+    await withProxy({ error: { percent: 100, kind: '1290' } }, async (p) => {
+      expect(await outcomes(p.port, steps)).toEqual(want.map((w) => (w === 'CALL nope(): 1305' ? 'CALL nope(): 1290' : w)));
+      expect(await mariadbOutcomes(p.port)).toEqual(mariadbWant);
     });
     const [rows] = await root.query('SELECT COUNT(*) AS n FROM chaos.t');
     expect(rows).toEqual([{ n: 2 }]);

@@ -1,14 +1,17 @@
 /**
  * A MySQL session's exchanges in flight: the requests waiting for their replies, oldest first
  * (the server answers in order), each with its command and the sequence id its reply's next
- * packet must carry; the statements the client prepared (mysql-refusals.ts' PreparedStatements);
- * and what an injected error changes in them (a request withheld, one sent as a stand-in). The
+ * packet must carry; the statements the client prepared (mysql-refusals.ts' PreparedStatements)
+ * and the temporary tables it made (mysql-temporary.ts); and what an injected error changes in them (a request withheld, one sent as a stand-in). The
  * framing session (mysql.ts) builds on it, queueing requests as it reads them.
  */
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import { uint24LE } from './length-prefixed.js';
-import { COM_CHANGE_USER, COM_RESET_CONNECTION, COM_STMT_CLOSE, COM_STMT_EXECUTE, COM_STMT_PREPARE, MYSQL_COMMANDS } from './mysql-packets.js';
-import { PreparedStatements } from './mysql-refusals.js';
+import {
+  COM_CHANGE_USER, COM_INIT_DB, COM_QUERY, COM_RESET_CONNECTION, COM_STMT_CLOSE, COM_STMT_EXECUTE, COM_STMT_PREPARE, MYSQL_COMMANDS,
+} from './mysql-packets.js';
+import { MYSQL_RUN, PreparedStatements } from './mysql-refusals.js';
+import { TemporaryTables, type TemporaryChange } from './mysql-temporary.js';
 
 /** Pending.cmd of the login, answered by one packet. */
 export const LOGIN = -1;
@@ -24,6 +27,8 @@ export interface Pending {
   then?: number;
   /** COM_STMT_PREPARE: what its statement does (READS_ONLY, LOCKS_NOTHING: mysql-refusals.ts). */
   as: number;
+  /** COM_QUERY: what it does to the temporary tables, counted as its reply comes. */
+  temporary: TemporaryChange | undefined;
 }
 
 export abstract class MysqlExchanges {
@@ -32,14 +37,24 @@ export abstract class MysqlExchanges {
   /** The request whose packets the client is sending (for >16 MiB requests). */
   protected current: Pending | null = null;
   protected readonly prepared = new PreparedStatements();
+  protected readonly temporary = new TemporaryTables();
+
+  /** COM_QUERY starts with CLIENT_QUERY_ATTRIBUTES' header. */
+  abstract queryAttributes(): boolean;
+  /** A COM_QUERY may hold several statements. */
+  protected abstract multiStatements(): boolean;
 
   preparedAs(id: number): number {
     return this.prepared.preparedAs(id);
   }
 
+  temporaryTables(): Set<string> {
+    return this.temporary.known();
+  }
+
   /** The client's handshake response, numbered `seq`, is sent: the login, answered by the server's next packet. */
   protected loginSent(seq: number): void {
-    const login: Pending = { ordinal: this.ordinal++, cmd: LOGIN, nextSeq: (seq + 1) & 0xff, cursor: false, as: 0 };
+    const login: Pending = { ordinal: this.ordinal++, cmd: LOGIN, nextSeq: (seq + 1) & 0xff, cursor: false, as: 0, temporary: undefined };
     this.fifo.push(login);
     this.current = login;
   }
@@ -49,15 +64,31 @@ export abstract class MysqlExchanges {
     const ordinal = this.ordinal++;
     this.current = null;
     let as = 0;
-    if (cmd === COM_STMT_PREPARE) as = this.prepared.sent(b, p + 1, p + Math.min(len, MAX_HEAD_BYTES), len <= MAX_HEAD_BYTES);
+    let temporary: TemporaryChange | undefined;
+    const end = p + Math.min(len, MAX_HEAD_BYTES);
+    if (cmd === COM_QUERY) temporary = this.temporary.sentQuery(b, this.queryText(b, p, end), end, len <= MAX_HEAD_BYTES, this.multiStatements(), MYSQL_RUN);
+    else if (cmd === COM_STMT_PREPARE) as = this.prepared.sent(b, p + 1, end, len <= MAX_HEAD_BYTES);
     else if (cmd === COM_STMT_CLOSE && len >= 5) this.prepared.closed(b.readUInt32LE(p + 1));
-    else if (cmd === COM_RESET_CONNECTION || cmd === COM_CHANGE_USER) this.prepared.reset();
+    else if (cmd === COM_INIT_DB) this.temporary.databaseChanged();
+    else if (cmd === COM_RESET_CONNECTION || cmd === COM_CHANGE_USER) {
+      this.prepared.reset();
+      this.temporary.clear();
+    }
     if (!noReply) {
       const cursor = (cmd === COM_STMT_EXECUTE) && len > 5 && (b[p + 5] & 0x07) !== 0;
-      const req: Pending = { ordinal, cmd, nextSeq: 1, cursor, as };
+      const req: Pending = { ordinal, cmd, nextSeq: 1, cursor, as, temporary };
       this.fifo.push(req);
       this.current = req;
     }
+  }
+
+  /**
+   * Where the SQL text of the COM_QUERY whose payload is at `p` starts (past the command byte,
+   * and CLIENT_QUERY_ATTRIBUTES' header when it holds none), or undefined if not known here.
+   */
+  private queryText(b: Buffer, p: number, end: number): number | undefined {
+    if (!this.queryAttributes()) return p + 1;
+    return p + 3 <= end && b[p + 1] === 0 && b[p + 2] === 1 ? p + 3 : undefined;
   }
 
   skipped(ordinal: number): void {
@@ -82,6 +113,7 @@ export abstract class MysqlExchanges {
       if (p.ordinal !== ordinal) continue;
       p.cmd = standIn[4];
       p.cursor = false;
+      p.temporary = undefined;
       if (first + 4 < standIn.length) p.then = standIn[first + 4];
     }
   }

@@ -10,7 +10,9 @@
  * a client going on to TLS logs in inside it, where the proxy reads nothing.
  */
 import { FramingError } from '../protocol.js';
-import { CLIENT_COMPRESS, CLIENT_DEPRECATE_EOF, CLIENT_PROTOCOL_41, CLIENT_QUERY_ATTRIBUTES, CLIENT_SSL, CLIENT_ZSTD_COMPRESSION } from './mysql-packets.js';
+import {
+  CLIENT_COMPRESS, CLIENT_DEPRECATE_EOF, CLIENT_MULTI_STATEMENTS, CLIENT_PROTOCOL_41, CLIENT_QUERY_ATTRIBUTES, CLIENT_SSL, CLIENT_ZSTD_COMPRESSION,
+} from './mysql-packets.js';
 
 /** The label of a connection's login, the client's handshake response. */
 export const LOGIN_LABEL = 'HandshakeResponse';
@@ -24,6 +26,11 @@ export class MysqlHandshake {
   /** Both sides speak CLIENT_QUERY_ATTRIBUTES: every COM_QUERY starts with their header. */
   queryAttributes(): boolean {
     return (this.clientCaps & this.serverCaps & CLIENT_QUERY_ATTRIBUTES) !== 0;
+  }
+
+  /** A COM_QUERY may hold several statements. */
+  multiStatements(): boolean {
+    return (this.clientCaps & this.serverCaps & CLIENT_MULTI_STATEMENTS) !== 0;
   }
 
   deprecateEof(): boolean {

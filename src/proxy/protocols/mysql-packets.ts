@@ -18,6 +18,7 @@ export const MYSQL_COMMANDS: Readonly<Record<number, string>> = {
 };
 
 const COM_QUIT = 0x01;
+export const COM_INIT_DB = 0x02;
 export const COM_QUERY = 0x03;
 export const COM_FIELD_LIST = 0x04;
 export const COM_PROCESS_INFO = 0x0a;
@@ -37,6 +38,7 @@ export const NO_REPLY = new Set([COM_QUIT, COM_STMT_CLOSE, COM_STMT_SEND_LONG_DA
 export const CLIENT_COMPRESS = 0x20;
 export const CLIENT_PROTOCOL_41 = 0x200;
 export const CLIENT_SSL = 0x800;
+export const CLIENT_MULTI_STATEMENTS = 0x10000;
 export const CLIENT_DEPRECATE_EOF = 0x01000000;
 export const CLIENT_ZSTD_COMPRESSION = 0x04000000;
 export const CLIENT_QUERY_ATTRIBUTES = 0x08000000;

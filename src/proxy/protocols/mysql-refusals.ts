@@ -11,11 +11,12 @@
 import { eachStatement, leadingWords, type SqlDialect } from './sql-statements.js';
 import { MYSQL_SQL } from './commit.js';
 import { COM_QUERY, COM_STMT_BULK_EXECUTE, COM_STMT_EXECUTE, COM_STMT_PREPARE } from './mysql-packets.js';
+import { follow, statementText, tablesWritten } from './mysql-temporary.js';
 
 const COM_CREATE_DB = 0x05, COM_DROP_DB = 0x06;
 
 /** Statements as the server runs them: an executable comment's text too (mysqldump's `/*!40101 SET NAMES utf8`). */
-const MYSQL_RUN: SqlDialect = { ...MYSQL_SQL, executable: true };
+export const MYSQL_RUN: SqlDialect = { ...MYSQL_SQL, executable: true };
 
 /**
  * Commands that run a statement: a query, a prepare (it opens the statement's tables, waiting
@@ -29,6 +30,8 @@ export interface MysqlRequests {
   queryAttributes(): boolean;
   /** What prepared statement `id` (0xFFFFFFFF: the last prepared) is known to do: READS_ONLY, LOCKS_NOTHING. */
   preparedAs(id: number): number;
+  /** The connection's temporary tables known, a copy (mysql-temporary.ts). */
+  temporaryTables(): Set<string>;
 }
 
 /** A prepared statement's text writes nothing (writesSql), takes no lock (locksNothingSql). */
@@ -74,7 +77,7 @@ function writes(cmd: number, request: Buffer, session?: MysqlRequests): boolean 
   }
   if (cmd !== COM_QUERY) return false;
   const sql = sqlStart(request, session);
-  return sql < 0 || writesSql(request, sql, request.length);
+  return sql < 0 || writesSql(request, sql, request.length, MYSQL_RUN, session?.temporaryTables());
 }
 
 /**
@@ -199,18 +202,32 @@ const SELECT = /\bselect\b/i;
  * sure. Reads pass: SELECT (not FOR UPDATE), SHOW, SET, DO, transaction control (not START
  * TRANSACTION READ WRITE), LOCK TABLES ... READ, a temporary table's CREATE and DROP, EXPLAIN of
  * a read, PREPARE (its EXECUTE is refused: the text is not kept), an executable comment's text
- * when it reads; so do FLUSH, RESET and the like (READS). REPAIR TABLE is refused: the server
- * answers it with a result set saying it is read-only, for which no ERR stands. A sequence's NEXTVAL or SETVAL (in a SELECT, a DO, a SET) writes, as do SET
- * PASSWORD and SET STATEMENT ... FOR a write. Writes to a temporary table the session made pass
- * on the server but are refused here, as is a CALL (its routine decides).
+ * when it reads; so do FLUSH, RESET and the like (READS). A sequence's NEXTVAL or SETVAL (in a
+ * SELECT, a DO, a SET) writes, as do SET PASSWORD and SET STATEMENT ... FOR a write. REPAIR
+ * TABLE is refused: the server answers it with a result set saying it is read-only, for which no
+ * ERR stands. Given the session's `temporary` tables (a copy, followed along the text's
+ * statements: a CREATE TEMPORARY TABLE then a write to it), a write to them only passes, as the
+ * server serves it (mysql-temporary.ts). A CALL is refused (its routine decides).
  */
-export function writesSql(buf: Buffer, from: number, to: number, d: SqlDialect = MYSQL_RUN): boolean {
+export function writesSql(buf: Buffer, from: number, to: number, d: SqlDialect = MYSQL_RUN, temporary?: Set<string>): boolean {
   let write = false;
   const read = eachStatement(buf, from, to, d, (start, end) => {
     write = writesStatement(buf, start, end, d);
+    if (temporary !== undefined) {
+      const text = statementText(buf, start, end);
+      if (write) write = !writesTemporaryOnly(text, temporary);
+      const created = follow(temporary, text);
+      if (created !== undefined) temporary.add(created);
+    }
     return write;
   });
   return write || !read;
+}
+
+/** Whether a write (its text from its first word) writes only tables of `temporary`, and no sequence nor a row it locks. */
+function writesTemporaryOnly(text: string, temporary: Set<string>): boolean {
+  const tables = temporary.size > 0 && !SEQUENCE_WRITE.test(text) && !FOR_UPDATE.test(text) ? tablesWritten(text) : undefined;
+  return tables !== undefined && tables.every((name) => temporary.has(name));
 }
 
 /**

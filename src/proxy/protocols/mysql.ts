@@ -85,6 +85,10 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
     return this.handshake.queryAttributes();
   }
 
+  protected multiStatements(): boolean {
+    return this.handshake.multiStatements();
+  }
+
   private readonly c: Dir = newDir();
   private readonly s: Dir = newDir();
   private readonly feeder = new LengthPrefixedFeeder<Dir>('mysql', {
@@ -305,6 +309,7 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
     }
     d.endAfter = true;
     this.fifo.shift();
+    if (head.temporary !== undefined) this.temporary.replied(head.temporary, len > 0 && b[p] === 0xff);
   }
 }
 

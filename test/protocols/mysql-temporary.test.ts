@@ -1,0 +1,117 @@
+/**
+ * The temporary tables a MySQL session learns as queries pass (mysql-temporary.ts), as 1290
+ * reads them: a write to one the connection made passes. test/proxy-mysql-refusals checks the
+ * same against a read-only MariaDB.
+ */
+import { describe, expect, it } from 'vitest';
+import { mysql } from '../../src/proxy/protocols/mysql.js';
+import { tablesWritten } from '../../src/proxy/protocols/mysql-temporary.js';
+import type { FramerSession } from '../../src/proxy/protocol.js';
+
+function pkt(seq: number, payload: Buffer): Buffer {
+  const h = Buffer.alloc(4);
+  h.writeUIntLE(payload.length, 0, 3);
+  h[3] = seq;
+  return Buffer.concat([h, payload]);
+}
+const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n >>> 0); return b; };
+const query = (sql: string) => pkt(0, Buffer.concat([Buffer.from([0x03]), Buffer.from(sql, 'latin1')]));
+const OK = pkt(1, Buffer.from([0, 0, 0, 2, 0, 0, 0]));
+const ERR = pkt(1, Buffer.concat([Buffer.from([0xff, 0x7a, 0x04]), Buffer.from('#42S02no such table', 'latin1')]));
+const CLIENT_MULTI_STATEMENTS = 0x10000;
+
+/** A session logged in, its server offering every capability, the client asking for `caps` too. */
+function session(caps = 0): FramerSession {
+  const s = mysql.createSession();
+  const greeting = Buffer.concat([Buffer.from([10]), Buffer.from('10.11.19-MariaDB\0'), u32(1), Buffer.alloc(9), Buffer.from([0xff, 0xf7, 0x21, 2, 0, 0xff, 0x81]), Buffer.alloc(20)]);
+  s.fromServer(pkt(0, greeting));
+  s.fromClient(pkt(1, Buffer.concat([u32(0x200 | 0x8000 | caps), u32(1 << 24), Buffer.alloc(24), Buffer.from('app\0\0')])));
+  s.fromServer(pkt(2, Buffer.from([0, 0, 0, 2, 0, 0, 0])));
+  return s;
+}
+
+/** The query is sent and answered by `reply`. */
+function run(s: FramerSession, sql: string, reply = OK): void {
+  s.fromClient(query(sql));
+  s.fromServer(reply);
+}
+const refused = (s: FramerSession, sql: string) => mysql.refuses!('1290', 'COM_QUERY', query(sql), s);
+
+describe('mysql: the temporary tables a session made, for 1290', () => {
+  it('a write to one the session made passes, until it is dropped; a name written otherwise is refused', () => {
+    const s = session();
+    expect(refused(s, 'INSERT INTO tt VALUES (1)')).toBe(true);
+    run(s, 'CREATE TEMPORARY TABLE tt (a INT)');
+    run(s, '/* c */ create or replace temporary table `u``v` (a INT)');
+    for (const sql of [
+      'INSERT INTO tt VALUES (1)', 'insert low_priority ignore tt (a) values (1)', 'REPLACE INTO `tt` VALUES (1)', 'UPDATE tt SET a = 2 WHERE a = 1',
+      'DELETE FROM tt WHERE a = 1', 'DELETE FROM tt', 'TRUNCATE TABLE tt', 'ALTER TABLE tt ADD b INT', 'INSERT INTO tt SELECT v FROM t',
+      'DROP TABLE tt', 'DROP TABLE IF EXISTS tt, `u``v`', 'INSERT INTO `u``v` VALUES (1)', '-- c\nUPDATE tt SET a = 1',
+    ]) expect(refused(s, sql), sql).toBe(false);
+    for (const sql of [
+      'INSERT INTO TT VALUES (1)', 'INSERT INTO tt2 VALUES (1)', 'INSERT INTO t SELECT a FROM tt', 'UPDATE tt, t SET t.v = 1', 'DROP TABLE tt, t',
+      // Leaning to refusal: the table qualified where it was made without, a sequence written, a row locked, a statement that runs another.
+      'INSERT INTO chaos.tt VALUES (1)', 'INSERT INTO tt SELECT NEXTVAL(s)', 'INSERT INTO tt SELECT v FROM t FOR UPDATE', 'SET STATEMENT max_statement_time = 1 FOR INSERT INTO tt VALUES (1)',
+    ]) expect(refused(s, sql), sql).toBe(true);
+    run(s, 'DROP TABLE tt');
+    expect(refused(s, 'INSERT INTO tt VALUES (1)')).toBe(true);
+    expect(refused(s, 'INSERT INTO `u``v` VALUES (1)')).toBe(false);
+  });
+
+  it('a query that creates and writes one passes, read statement by statement; what it does counts once its reply comes, if no ERR', () => {
+    const s = session(CLIENT_MULTI_STATEMENTS);
+    expect(refused(s, 'CREATE TEMPORARY TABLE m (a INT); INSERT INTO m VALUES (1); DROP TABLE m')).toBe(false);
+    expect(refused(s, 'DROP TEMPORARY TABLE m; INSERT INTO m VALUES (1)')).toBe(true);
+    // Framed, not yet answered (it may be refused and never reach the server): not made yet.
+    s.fromClient(query('SELECT 1; CREATE TEMPORARY TABLE m (a INT)'));
+    expect(refused(s, 'INSERT INTO m VALUES (1)')).toBe(true);
+    s.fromServer(pkt(1, Buffer.from([0, 0, 0, 0x0a, 0, 0, 0])));
+    s.fromServer(pkt(2, Buffer.from([0, 0, 0, 2, 0, 0, 0])));
+    expect(refused(s, 'INSERT INTO m VALUES (1)')).toBe(false);
+    run(s, 'CREATE TEMPORARY TABLE n AS SELECT * FROM nope', ERR);
+    expect(refused(s, 'INSERT INTO n VALUES (1)')).toBe(true);
+    // A drop counts whatever the reply; the reply to a multi-statement text that made one before its ERR makes none.
+    run(s, 'DROP TABLE m, nope', ERR);
+    expect(refused(s, 'INSERT INTO m VALUES (1)')).toBe(true);
+    run(s, 'CREATE TEMPORARY TABLE m (a INT); INSERT INTO nope VALUES (1)', ERR);
+    expect(refused(s, 'INSERT INTO m VALUES (1)')).toBe(true);
+  });
+
+  it('what may drop or hide them forgets them: a CALL, an EXECUTE, a RENAME, a change of database, of user, a reset, a text not read for sure', () => {
+    for (const [sql, forgets] of [
+      ['CALL p()', ['t1', 'db.t2']], ['EXECUTE s', ['t1', 'db.t2']], ['RENAME TABLE x TO y', ['t1', 'db.t2']], ['ALTER TABLE t1 RENAME TO t3', ['t1']],
+      ['USE other', ['t1']], ["DROP TABLE t1 /* and */, `db`.t2", ['t1', 'db.t2']], ["/*!40101 DROP TABLE x */", ['t1', 'db.t2']],
+      ["CREATE TEMPORARY TABLE x AS SELECT 'a\\'b'", ['t1', 'db.t2']], ['ALTER TABLE t1 ADD c INT', []], ['DROP VIEW v', []], ['SELECT 1', []],
+    ] as const) {
+      const s = session();
+      run(s, 'CREATE TEMPORARY TABLE t1 (a INT)');
+      run(s, 'CREATE TEMPORARY TABLE db.t2 (a INT)');
+      run(s, sql);
+      expect(['t1', 'db.t2'].filter((t) => refused(s, `INSERT INTO ${t} VALUES (1)`)), sql).toEqual(forgets);
+    }
+    for (const [command, forgets] of [[0x02, ['t1']], [0x1f, ['t1', 'db.t2']]] as const) {
+      const s = session();
+      run(s, 'CREATE TEMPORARY TABLE t1 (a INT)');
+      run(s, 'CREATE TEMPORARY TABLE db.t2 (a INT)');
+      s.fromClient(pkt(0, Buffer.from([command, 0x78])));
+      s.fromServer(OK);
+      expect(['t1', 'db.t2'].filter((t) => refused(s, `INSERT INTO ${t} VALUES (1)`)), String(command)).toEqual(forgets);
+    }
+  });
+
+  it('a query withheld by an injected error makes no table', () => {
+    const s = session();
+    s.fromClient(query('CREATE TEMPORARY TABLE w (a INT)'));
+    s.skipped!(1);
+    run(s, 'SELECT 1');
+    expect(refused(s, 'INSERT INTO w VALUES (1)')).toBe(true);
+  });
+
+  it('the tables a statement writes, when it names them all', () => {
+    expect(tablesWritten('DROP TABLE IF EXISTS a, `b`.c , `d``e`')).toEqual(['a', 'b\0c', 'd`e']);
+    expect(tablesWritten('DELETE FROM a WHERE x = 1')).toEqual(['a']);
+    for (const sql of ['DELETE a FROM a JOIN b', 'DELETE FROM a USING a, b', 'UPDATE a JOIN b SET a.x = 1', 'TRUNCATE a b', 'SELECT 1']) {
+      expect(tablesWritten(sql), sql).toBeUndefined();
+    }
+  });
+});
