@@ -408,6 +408,46 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     });
   });
 
+  // The same COMMIT with its Sync sent once the Execute is answered (pg.Connection syncing once it
+  // has the error, a pipeline that syncs late): a real one sends its error as it fails, Flush or
+  // not, and the ReadyForQuery ('I') only when the Sync comes. The proxy sent both only once the
+  // Sync had come: a client waiting for the Execute's answer waited for ever.
+  it('an error on a COMMIT whose Execute comes in a later read comes at the Execute, its ReadyForQuery at the Sync', async () => {
+    const scenario = async (side: Side) => {
+      const c = await messageClient(side.port);
+      const out: string[] = [];
+      const read = async (type: string, ...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until(type))); };
+      try {
+        await read('Z', simple('CREATE TABLE commit_at_execute (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)'));
+        for (const name of ['c1', '']) {
+          await read('Z', simple(`BEGIN; INSERT INTO commit_at_execute VALUES (1), (${side.sql('1', '2')})`));
+          await side.arm({ error: { percent: 100, kind: '40001' } });
+          await read('n', parse('COMMIT', name), msg('D', Buffer.from(`S${name}\0`)), flush());
+          await read('n', bind(name), msg('D', Buffer.from('P\0')), flush());
+          await read('E', execute());
+          // Nothing more until the Sync.
+          await new Promise((r) => setTimeout(r, 100));
+          out.push(c.pending());
+          await read('Z', sync());
+          await side.disarm();
+          await read('Z', simple('SELECT count(*) FROM commit_at_execute HAVING count(*) > 0'));
+        }
+        await read('Z', simple('DROP TABLE commit_at_execute'));
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    await withProxy(async (p) => {
+      const direct = await scenario(directSide());
+      const round = ['C C ZT', '1 t n', '2 n', 'E', '', 'ZI', 'T C ZI'];
+      expect(direct).toEqual(['C ZI', ...round, ...round, 'C ZI']);
+      expect(await scenario(proxySide(p))).toEqual(direct);
+      expect(p.stats().behaviors.error).toBe(2);
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
+
   // A first read cut amid its Describe: the rest of it would go nowhere, unanswered, and a client
   // waiting for the description after its Flush would wait for ever. Its error comes at once.
   it('an error on a request whose first read ends amid a Describe comes at once', async () => {

@@ -30,6 +30,11 @@ export abstract class PgErrorState {
   protected erroredOpen = false;
   /** Requests whose stand-in's reply is the client's up to its error (postgres-aborted.ts, ranFirst), by ordinal. */
   protected readonly passing = new Set<number>();
+  /**
+   * The type of the message that ends the reply in progress before its ReadyForQuery, or -1: the
+   * CloseComplete of a COMMIT's ROLLBACK in a later read (postgres-later.ts).
+   */
+  protected replyEnd = -1;
 
   /** The next request's ordinal. */
   protected abstract ordinal: number;
@@ -103,7 +108,7 @@ export abstract class PgErrorState {
         const instead = this.later.ran(ordinal);
         out.pushIn(instead, 0, instead.length, WHOLE | PASS);
       }
-      if (!this.later.endsAtSync(ordinal)) this.fifo.push(PASSED_SYNC);
+      this.fifo.push(PASSED_SYNC);
     }
     this.startMessage(d, PASS_META, true);
     return pos;

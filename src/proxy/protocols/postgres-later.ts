@@ -18,10 +18,11 @@
  * A COMMIT in a block is different: a real one that fails ends the block, and its ReadyForQuery
  * says idle (checked on PostgreSQL 15, a deferred unique constraint failing at the Execute of a
  * COMMIT described first). In its Execute's place goes a ROLLBACK of the proxy's own statement
- * (postgres-commit.ts, ROLLBACK_RUN), whose answers, the server's to the client's Sync included,
- * are the reply the injected error and its ReadyForQuery ('I') replace: its error comes with
- * that ReadyForQuery, once the Sync has come, not at the Execute. The server's answers to the
- * client's own messages are counted (answersOf) to tell where the ROLLBACK's begin.
+ * (postgres-commit.ts, ROLLBACK_RUN) and a Flush: the ROLLBACK's answers, up to its
+ * CloseComplete, are the reply the injected error replaces, so that it comes at the Execute, as
+ * the real error does (sent at once, Flush or not), and the server's ReadyForQuery ('I') to the
+ * client's Sync passes, when the Sync comes. The server's answers to the client's own messages
+ * are counted (answersOf) to tell where the ROLLBACK's begin.
  *
  * Should the server fail one of the messages before the Execute itself (a syntax error, a Bind of
  * the wrong parameters, a request ahead that failed in a block), it ignores what follows up to
@@ -34,6 +35,8 @@ import { PARSE_NAMED } from './postgres-aborted.js';
 import { ROLLBACK_RUN } from './postgres-commit.js';
 
 const FLUSH = 0x48; // 'H'
+/** A COMMIT's ROLLBACK in its Execute's place, then a Flush: its answers, the reply, come at once. */
+const ROLLBACK_NOW = Buffer.concat([ROLLBACK_RUN, Buffer.from([FLUSH, 0, 0, 0, 4])]);
 /** ParameterDescription, a statement's Describe's first answer: not counted (see answersOf). */
 const PARAMETERS = 0x74; // 't'
 
@@ -66,21 +69,15 @@ export class LaterErrors {
   private readonly waiting = new Set<number>();
   /** Of those, the COMMITs in a block: the server's answers still to come to the client's messages. */
   private readonly commits = new Map<number, number>();
-  /** The COMMITs whose Sync has not passed: the server's ReadyForQuery to it ends their reply. */
-  private readonly toSync = new Set<number>();
 
   /**
-   * `reply`, the error for request `ordinal`, whose Execute is to come: without a ReadyForQuery,
-   * or, for a COMMIT in a block, with the one to its Sync, the answers to its first read (`answers`)
-   * passed to the client before it.
+   * `reply`, the error for request `ordinal`, whose Execute is to come, without a ReadyForQuery;
+   * for a COMMIT in a block, `answers`: those to its first read, passed to the client before it.
    */
   hold(ordinal: number, reply: ErrorReply, answers?: number): ErrorReply {
     this.open = ordinal;
     this.waiting.add(ordinal);
-    if (answers !== undefined) {
-      this.commits.set(ordinal, answers);
-      this.toSync.add(ordinal);
-    }
+    if (answers !== undefined) this.commits.set(ordinal, answers);
     return reply;
   }
 
@@ -98,40 +95,40 @@ export class LaterErrors {
   /** Request `ordinal`'s Execute (or its Sync without one) came: what the server is sent in its place. */
   ran(ordinal: number): Buffer {
     if (ordinal === this.open) this.open = -1;
-    return this.commits.has(ordinal) ? ROLLBACK_RUN : PARSE_NAMED;
-  }
-
-  /** Request `ordinal`'s Sync goes to the server: whether its ReadyForQuery ends the request's reply (a COMMIT's). */
-  endsAtSync(ordinal: number): boolean {
-    return this.toSync.size > 0 && this.toSync.delete(ordinal);
+    return this.commits.has(ordinal) ? ROLLBACK_NOW : PARSE_NAMED;
   }
 
   /**
    * The server sent a message of type `type`, not an error nor a ReadyForQuery, while answering
    * request `ordinal`: whether it answers the client's (passed to it) rather than begins the
-   * reply (a COMMIT's ROLLBACK).
+   * reply (a COMMIT's ROLLBACK, rollsBack).
    */
   passes(ordinal: number, type: number): boolean {
     const left = this.commits.size > 0 ? this.commits.get(ordinal) : undefined;
     if (left === undefined || type === PARAMETERS) return true;
-    if (left > 0) {
-      this.commits.set(ordinal, left - 1);
-      return true;
-    }
+    if (left === 0) return false;
+    this.commits.set(ordinal, left - 1);
+    return true;
+  }
+
+  /**
+   * The server's next message answering request `ordinal` is not the client's (passes): whether
+   * it begins the answers to a COMMIT's ROLLBACK, which up to its CloseComplete are the reply.
+   */
+  rollsBack(ordinal: number): boolean {
+    if (this.commits.size === 0 || !this.commits.has(ordinal)) return false;
     this.end(ordinal);
-    return false;
+    return true;
   }
 
   /**
    * The server sent an error while answering request `ordinal`: whether it alone is the reply of
-   * an error held here (the failing Parse's, or the server's own before it); a COMMIT's runs on to
-   * the ReadyForQuery.
+   * an error held here (the failing Parse's, or the server's own before it, a COMMIT's too).
    */
   answeredBy(ordinal: number): boolean {
     if (this.waiting.size === 0 || !this.waiting.has(ordinal)) return false;
-    const alone = !this.commits.has(ordinal);
     this.end(ordinal);
-    return alone;
+    return true;
   }
 
   private end(ordinal: number): void {

@@ -17,7 +17,7 @@ import {
 
 const T = (c: string): number => c.charCodeAt(0);
 const Q = T('Q'), F = T('F'), S = T('S'), X = T('X'), Z = T('Z'), G = T('G'), H = T('H'), E = T('E');
-const C_DONE = T('c'), C_FAIL = T('f'), DATA_ROW = T('D');
+const C_DONE = T('c'), C_FAIL = T('f'), DATA_ROW = T('D'), CLOSE_DONE = T('3');
 
 const enum Phase { Startup, Auth, Command }
 
@@ -293,6 +293,8 @@ export class PgSession extends PgErrorState implements FramerSession {
           this.startMessage(d, REPLY_META, true);
           return;
         }
+        // A COMMIT's ROLLBACK: its answers up to its CloseComplete are the reply (postgres-later.ts).
+        if (type !== Z && this.later.rollsBack(ordinalOf(first))) this.replyEnd = CLOSE_DONE;
       }
       this.startMessage(d, REPLY_META, false);
     }
@@ -305,6 +307,10 @@ export class PgSession extends PgErrorState implements FramerSession {
       d.endAfter = true;
       const answered = this.fifo.shift();
       if (answered !== undefined) this.blocks.answered(ordinalOf(answered), this.txStatus);
+    } else if (type === this.replyEnd) {
+      this.replyEnd = -1;
+      d.endAfter = true;
+      this.blocks.answered(ordinalOf(this.fifo.shift()!), this.txStatus);
     }
   }
 }

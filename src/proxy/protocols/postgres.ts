@@ -76,11 +76,11 @@ export const postgres: Protocol = {
     if (ctx.request[0] === 0) return encodeError(kind, ctx.message);
     const fails = failsInPlace(ctx.standIn);
     const ended = ctx.standIn !== undefined && !fails;
-    // Its error waits for its Execute, alone: the server's ReadyForQuery to its Sync follows it; a
-    // COMMIT's in a block, with the ReadyForQuery of the block it ended (postgres-later.ts).
+    // Its error waits for its Execute, alone: the server's ReadyForQuery to its Sync follows it,
+    // a COMMIT's in a block saying the block it ended (postgres-later.ts).
     if (pg !== undefined && runsLater(ctx.standIn)) {
-      if (rollsBackLater(ctx.standIn)) return pg.later.hold(ctx.ordinal!, encodeError(kind, ctx.message, pg, true), answersTo(ctx.request));
-      return pg.later.hold(ctx.ordinal!, encodeError(kind, ctx.message, pg, false, '', false));
+      const commit = rollsBackLater(ctx.standIn);
+      return pg.later.hold(ctx.ordinal!, encodeError(kind, ctx.message, pg, commit, '', false), commit ? answersTo(ctx.request) : undefined);
     }
     // In a failed block (as far as the requests in flight let one tell) the Bind is refused at once.
     const failedBlock = pg !== undefined && pg.txStatus === FAILED && !pg.blocks.unsure(ctx.ordinal);
