@@ -4,13 +4,12 @@
  * it was queued, 'because of: <error>' when the state refuses the EXEC itself.
  */
 import net from 'node:net';
-import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { builtinBehaviors } from '../behaviors/index.js';
 import { act, defineBehavior, z } from '../src/proxy/plugin.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
 import { proxiesTo } from './helpers/with-proxy.js';
-import { client, cmd, inState, rawReplies, splitReplies, STATES, until } from './proxy-redis-real.js';
+import { client, CLUSTER_STATES, cmd, inState, rawReplies, splitReplies, startClusterNode, STATES, type ClusterNode } from './proxy-redis-real.js';
 
 const run = haveServer('redis-server');
 
@@ -53,58 +52,22 @@ describe.skipIf(!run)('redis: EXEC at 100:error as a redis-server in that state'
   // request has it: EXEC is judged by the commands the server queued, those before the block's
   // first refused one (after it, redis answers QUEUED and keeps nothing), by the state or by
   // itself (the wrong number of arguments).
-  const clusterIs = (c: Redis, state: 'ok' | 'fail') =>
-    until(`cluster_state:${state}`, async () => String(await c.call('CLUSTER', 'INFO')).includes(`cluster_state:${state}\r\n`));
-  // The slot of the keys tagged {t}, and the node it is being moved to (TRYAGAIN), once known.
-  const T_SLOT = '15891';
-  let importer = '';
   /** What puts a server in the state a kind stands for (`enter`), and takes it out. */
-  const STATE_OF: Record<string, { enter: (c: Redis) => Promise<void>; leave: (c: Redis) => Promise<void> }> = {
-    READONLY: { enter: async (c) => { await c.call('REPLICAOF', '127.0.0.1', '1'); }, leave: async (c) => { await c.call('REPLICAOF', 'NO', 'ONE'); } },
-    OOM: { enter: async (c) => { await c.call('CONFIG', 'SET', 'maxmemory', '1'); }, leave: async (c) => { await c.call('CONFIG', 'SET', 'maxmemory', '0'); } },
-    // A cluster node that lost a slot (cluster-require-full-coverage yes, the default) serves no key: the cluster is down.
-    CLUSTERDOWN: {
-      enter: async (c) => { await c.call('CLUSTER', 'DELSLOTS', '0'); await clusterIs(c, 'fail'); },
-      leave: async (c) => { await c.call('CLUSTER', 'ADDSLOTS', '0'); await clusterIs(c, 'ok'); },
-    },
-    // The slot of {t}x and {t}y being moved to another node, {t}y moved already: a request naming both must be retried.
-    TRYAGAIN: {
-      enter: async (c) => { await c.call('CLUSTER', 'SETSLOT', T_SLOT, 'MIGRATING', importer); await c.del('{t}y'); },
-      leave: async (c) => { await c.call('CLUSTER', 'SETSLOT', T_SLOT, 'STABLE'); await c.set('{t}y', 'y'); },
-    },
+  const STATE_OF: Record<string, { enter: (n: ClusterNode) => Promise<void>; leave: (n: ClusterNode) => Promise<void> }> = {
+    READONLY: { enter: async ({ ctl }) => { await ctl.call('REPLICAOF', '127.0.0.1', '1'); }, leave: async ({ ctl }) => { await ctl.call('REPLICAOF', 'NO', 'ONE'); } },
+    OOM: { enter: async ({ ctl }) => { await ctl.call('CONFIG', 'SET', 'maxmemory', '1'); }, leave: async ({ ctl }) => { await ctl.call('CONFIG', 'SET', 'maxmemory', '0'); } },
+    ...CLUSTER_STATES,
   };
 
-  /** A redis-server for `plan`'s states, `ctl` a client of it: a cluster node holding every slot for CLUSTERDOWN and TRYAGAIN. */
-  async function serverFor(plan: Array<string | undefined>): Promise<{ port: number; ctl: Redis; stop: () => Promise<void> }> {
-    const cluster = plan.includes('CLUSTERDOWN') || plan.includes('TRYAGAIN');
-    const nodes = await Promise.all(plan.includes('TRYAGAIN') ? [0, 1].map(() => startRedis({ args: ['--cluster-enabled', 'yes'] })) : [startRedis(cluster ? { args: ['--cluster-enabled', 'yes'] } : {})]);
-    const ctl: Redis = client(nodes[0].port);
-    const stop = async () => {
-      ctl.disconnect();
-      await Promise.all(nodes.map((n) => n.stop()));
-    };
-    try {
-      await ctl.connect();
-      if (cluster) {
-        await ctl.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
-        await clusterIs(ctl, 'ok');
-        expect(await ctl.call('CLUSTER', 'KEYSLOT', '{t}')).toBe(Number(T_SLOT));
-      }
-      if (nodes.length > 1) {
-        const other = client(nodes[1].port);
-        await other.connect();
-        importer = String(await other.call('CLUSTER', 'MYID'));
-        other.disconnect();
-        await ctl.call('CLUSTER', 'MEET', '127.0.0.1', String(nodes[1].port));
-        await until('the nodes to meet', async () => String(await ctl.call('CLUSTER', 'NODES')).includes(`${importer} 127.0.0.1:${nodes[1].port}`));
-        await ctl.mset('{t}x', 'x', '{t}y', 'y');
-      }
-    } catch (e) {
-      await stop();
-      throw e;
-    }
-    return { port: nodes[0].port, ctl, stop };
+  /** A redis-server for `plan`'s states, with a client of it: a cluster node for CLUSTERDOWN and TRYAGAIN. */
+  async function serverFor(plan: Array<string | undefined>): Promise<ClusterNode> {
+    if (plan.includes('CLUSTERDOWN') || plan.includes('TRYAGAIN')) return startClusterNode(plan.includes('TRYAGAIN'));
+    const real = await startRedis();
+    const ctl = client(real.port);
+    await ctl.connect();
+    return { port: real.port, ctl, importer: '', stop: async () => { ctl.disconnect(); await real.stop(); } };
   }
+
   const block = [['MULTI'], ['SET', 'xs:a', '1'], ['SET', 'xs:b', '2'], ['GET', 'xs:c'], ['EXEC']];
   const badArity = [['MULTI'], ['GET', 'xs:c'], ['SET', 'xs:a'], ['SET', 'xs:b', '2'], ['EXEC']];
   // A cluster's block names keys of one slot (else CROSSSLOT): their hash tag says which.
@@ -154,19 +117,19 @@ describe.skipIf(!run)('redis: EXEC at 100:error as a redis-server in that state'
   }
 
   it.each(plans.map(([b, p]) => [b.map((r, i) => `${r.join(' ')}${p[i] ? `:${p[i]}` : ''}`).join(', '), b, p] as const))('%s: EXEC and the counts as a redis-server whose state changes alike', async (_, block, plan) => {
-    const { port, ctl, stop } = await serverFor(plan);
+    const node = await serverFor(plan);
     let want: string[];
     try {
       let state: string | undefined;
-      want = await oneByOne(port, block, async (i) => {
+      want = await oneByOne(node.port, block, async (i) => {
         if (state === plan[i]) return;
-        if (state !== undefined) await STATE_OF[state].leave(ctl);
+        if (state !== undefined) await STATE_OF[state].leave(node);
         state = plan[i];
-        if (state !== undefined) await STATE_OF[state].enter(ctl);
+        if (state !== undefined) await STATE_OF[state].enter(node);
       });
-      if (state !== undefined) await STATE_OF[state].leave(ctl);
+      if (state !== undefined) await STATE_OF[state].leave(node);
     } finally {
-      await stop();
+      await node.stop();
     }
     // The proxy draws the same kinds for the same requests.
     let next = 0;

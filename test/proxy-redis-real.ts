@@ -36,7 +36,7 @@ export function splitReplies(all: Buffer): Buffer[] {
 }
 
 /** The errors a server in some state refuses a command with. */
-export const STATE_ERRORS = /^-(LOADING|READONLY|OOM|BUSY|MASTERDOWN|MISCONF|NOAUTH|EXECABORT) /;
+export const STATE_ERRORS = /^-(LOADING|READONLY|OOM|BUSY|MASTERDOWN|MISCONF|NOAUTH|EXECABORT|CLUSTERDOWN|TRYAGAIN) /;
 
 /** A reply as a state refuses it: the error's first word, or 'served' (an ERR, a value). */
 export const said = (reply: Buffer): string => STATE_ERRORS.exec(reply.toString('latin1'))?.[1] ?? 'served';
@@ -140,3 +140,67 @@ export async function inState(kind: string, fn: (real: RunningRedis, c: Redis) =
     await real.stop();
   }
 }
+
+/** A cluster node of a test's own (ClusterNode): `ctl` a client of it, `importer` the id of the node it can move a slot to ('' when none). */
+export interface ClusterNode {
+  port: number;
+  ctl: Redis;
+  importer: string;
+  stop(): Promise<void>;
+}
+
+const clusterIs = (c: Redis, state: 'ok' | 'fail') =>
+  until(`cluster_state:${state}`, async () => String(await c.call('CLUSTER', 'INFO')).includes(`cluster_state:${state}\r\n`));
+
+/** The slot of the keys tagged {t}, {t}x and {t}y, which a node started `moving` holds. */
+const T_SLOT = '15891';
+
+/**
+ * A redis-server --cluster-enabled yes holding every slot, its cluster up (a new node waits 2 s
+ * before it says ok); `moving`: with a second node met, the keys {t}x and {t}y set, for TRYAGAIN.
+ */
+export async function startClusterNode(moving = false): Promise<ClusterNode> {
+  const nodes = await Promise.all((moving ? [0, 1] : [0]).map(() => startRedis({ args: ['--cluster-enabled', 'yes'] })));
+  const ctl = client(nodes[0].port);
+  const node: ClusterNode = {
+    port: nodes[0].port,
+    ctl,
+    importer: '',
+    stop: async () => {
+      ctl.disconnect();
+      await Promise.all(nodes.map((n) => n.stop()));
+    },
+  };
+  try {
+    await ctl.connect();
+    await ctl.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    await clusterIs(ctl, 'ok');
+    if (moving) {
+      const other = client(nodes[1].port);
+      await other.connect();
+      node.importer = String(await other.call('CLUSTER', 'MYID'));
+      other.disconnect();
+      await ctl.call('CLUSTER', 'MEET', '127.0.0.1', String(nodes[1].port));
+      await until('the nodes to meet', async () => String(await ctl.call('CLUSTER', 'NODES')).includes(`${node.importer} 127.0.0.1:${nodes[1].port}`));
+      await ctl.mset('{t}x', 'x', '{t}y', 'y');
+    }
+  } catch (e) {
+    await node.stop();
+    throw e;
+  }
+  return node;
+}
+
+/** How a cluster node (startClusterNode) is put in the state CLUSTERDOWN or TRYAGAIN stands for, and taken out of it. */
+export const CLUSTER_STATES: Record<string, { enter: (n: ClusterNode) => Promise<void>; leave: (n: ClusterNode) => Promise<void> }> = {
+  // A node that lost a slot (cluster-require-full-coverage yes, the default) serves no key: the cluster is down.
+  CLUSTERDOWN: {
+    enter: async ({ ctl }) => { await ctl.call('CLUSTER', 'DELSLOTS', '0'); await clusterIs(ctl, 'fail'); },
+    leave: async ({ ctl }) => { await ctl.call('CLUSTER', 'ADDSLOTS', '0'); await clusterIs(ctl, 'ok'); },
+  },
+  // The slot of {t}x and {t}y being moved to the other node, {t}y moved already: a request naming both must be retried.
+  TRYAGAIN: {
+    enter: async ({ ctl, importer }) => { await ctl.call('CLUSTER', 'SETSLOT', T_SLOT, 'MIGRATING', importer); await ctl.del('{t}y'); },
+    leave: async ({ ctl }) => { await ctl.call('CLUSTER', 'SETSLOT', T_SLOT, 'STABLE'); await ctl.set('{t}y', 'y'); },
+  },
+};

@@ -6,7 +6,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_ARITY, COMMAND_FLAGS } from '../src/proxy/protocols/redis-commands.js';
 import { MultiBlocks } from '../src/proxy/protocols/redis-multi.js';
-import { refuses, refusesExec, saidAs } from '../src/proxy/protocols/redis-refusals.js';
+import { keysAtMost, refuses, refusesExec, saidAs } from '../src/proxy/protocols/redis-refusals.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
 
 /** COMMAND INFO's entry: name, arity, flags, first key, last key, step, ACL categories, tips, key specs, subcommands. */
@@ -130,12 +130,49 @@ describe('which requests a kind meets', () => {
   });
 });
 
+describe('the keys a cluster node reads, for CLUSTERDOWN and TRYAGAIN', () => {
+  it('a request\'s by its command and arguments, a script\'s by its numkeys, a block\'s EXEC by its commands\'', () => {
+    expect(keysAtMost('PING', 1, undefined)).toBe(0);
+    expect(keysAtMost('GET', 2, undefined)).toBe(1);
+    expect(keysAtMost('SET', 3, undefined)).toBe(1);
+    expect(keysAtMost('MGET', 2, undefined)).toBe(1);
+    expect(keysAtMost('MGET', 3, undefined)).toBe(2);
+    expect(keysAtMost('EVAL', 3, '0')).toBe(0);
+    expect(keysAtMost('FCALL', 5, '2')).toBe(2);
+    expect(keysAtMost('EVALSHA', 3, 'x')).toBe(Infinity);
+    expect(refuses('CLUSTERDOWN', 'EVAL', cmd('EVAL', 'return 1', '0'))).toBe(false);
+    expect(refuses('CLUSTERDOWN', 'EVAL', cmd('EVAL', 'return 1', '1', 'k'))).toBe(true);
+    expect(refuses('TRYAGAIN', 'EVAL', cmd('EVAL', 'return 1', '1', 'k'))).toBe(false);
+    expect(refuses('TRYAGAIN', 'FCALL', cmd('FCALL', 'f', '2', 'a', 'b'))).toBe(true);
+    expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'a'))).toBe(false);
+    const execKeys = (queued: Array<[string, number]>, errored?: number) => {
+      const m = new MultiBlocks();
+      m.framed(0, 'MULTI');
+      for (const [i, [l, keys]] of queued.entries()) m.queue(i + 1, l, false, keys);
+      const exec = queued.length + 1;
+      m.framed(exec, 'EXEC');
+      if (errored !== undefined) m.errored(errored);
+      m.insteadOf(exec);
+      return m.execKeys(exec);
+    };
+    expect(execKeys([['ECHO', 0], ['EVAL', 0]])).toBe(0);
+    expect(execKeys([['GET', 1], ['GET', 1]])).toBe(1);
+    expect(execKeys([['GET', 1], ['MGET', 2]])).toBe(2);
+    // Those after the first refused as queued are not in the server's block.
+    expect(execKeys([['ECHO', 0], ['GET', 1], ['MGET', 2]], 2)).toBe(0);
+    expect(refusesExec('CLUSTERDOWN', ['EVAL', 'ECHO'], 0)).toBe(false);
+    expect(refusesExec('CLUSTERDOWN', ['GET'], 1)).toBe(true);
+    expect(refusesExec('TRYAGAIN', ['GET'], 1)).toBe(false);
+    expect(refusesExec('TRYAGAIN', ['MGET'], 2)).toBe(true);
+  });
+});
+
 describe('the commands a MULTI block keeps for its EXEC', () => {
   it('each once, and a bounded number: past it an unknown one, refusing the EXEC', () => {
     const block = (labels: string[]) => {
       const m = new MultiBlocks();
       m.framed(0, 'MULTI');
-      for (const [i, l] of labels.entries()) m.queue(i + 1, l, false);
+      for (const [i, l] of labels.entries()) m.queue(i + 1, l, false, 1);
       m.framed(labels.length + 1, 'EXEC');
       m.insteadOf(labels.length + 1);
       return m.execQueued(labels.length + 1)!;
@@ -152,7 +189,7 @@ describe('the commands a MULTI block keeps for its EXEC', () => {
     const kept = (labels: Array<[string, boolean]>, errored?: number) => {
       const m = new MultiBlocks();
       m.framed(0, 'MULTI');
-      for (const [i, [l, refused]] of labels.entries()) m.queue(i + 1, l, refused);
+      for (const [i, [l, refused]] of labels.entries()) m.queue(i + 1, l, refused, 1);
       const exec = labels.length + 1;
       m.framed(exec, 'EXEC');
       if (errored !== undefined) m.errored(errored);

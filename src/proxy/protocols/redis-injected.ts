@@ -69,7 +69,7 @@ export abstract class RedisInjected extends RedisReplies {
 
   /** Whether a real redis in the state `kind` stands for refuses request `ordinal` (Protocol.refuses). */
   refuses(kind: string, label: string | undefined, request: Buffer, ordinal: number): boolean {
-    if (label === 'EXEC') return refusesExec(kind, this.multi.execQueued(ordinal) ?? NO_BLOCK);
+    if (label === 'EXEC') return refusesExec(kind, this.multi.execQueued(ordinal) ?? NO_BLOCK, this.multi.execKeys(ordinal));
     return refuses(kind, label, request, kind === 'OOM' && this.multi.queued(ordinal), this.functions, this.scripts);
   }
 

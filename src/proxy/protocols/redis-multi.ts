@@ -56,6 +56,9 @@ interface Block {
   queued: string[];
   /** The ordinal each of those labels was first queued at: it is in the server's block if that was before failedAt. */
   firstAt: number[];
+  /** The ordinals of its first command that may name a key, and of its first that may name several (redis-refusals.ts' keysAtMost). */
+  keyedAt: number;
+  severalKeysAt: number;
 }
 
 export class MultiBlocks {
@@ -64,6 +67,8 @@ export class MultiBlocks {
   /** The ordinal of the last EXEC that ended a block, once it had its turn, and that block's commands. */
   private lastExec = -1;
   private lastExecQueued: readonly string[] = [];
+  /** How many keys one of those names at most: 0, 1, or 2 for several. */
+  private lastExecKeys = 0;
   /** A block is being framed: the commands framed now are queued in it. */
   collecting = false;
 
@@ -72,7 +77,7 @@ export class MultiBlocks {
     const open = this.blocks.length > 0 && this.blocks[this.blocks.length - 1].end === Infinity ? this.blocks[this.blocks.length - 1] : undefined;
     // A nested MULTI is refused by the server and leaves the block as it was.
     if (label === 'MULTI') {
-      if (!open) this.blocks.push({ multi: ordinal, end: Infinity, exec: false, failedAt: Infinity, refusedAt: Infinity, queued: [], firstAt: [] });
+      if (!open) this.blocks.push({ multi: ordinal, end: Infinity, exec: false, failedAt: Infinity, refusedAt: Infinity, queued: [], firstAt: [], keyedAt: Infinity, severalKeysAt: Infinity });
       this.collecting = true;
     } else if (open) {
       open.end = ordinal;
@@ -86,14 +91,20 @@ export class MultiBlocks {
    * repeats a few commands: past MAX_QUEUED_LABELS different ones (a client that never sends
    * EXEC), an empty label stands for the rest, a command redis does not know, refusing the EXEC as
    * before. `refused`: one a redis 7.0 refuses as it queues it, which the server's block holds nothing after.
+   * `keys`: how many keys it names at most.
    */
-  queue(ordinal: number, label: string, refused: boolean): void {
+  queue(ordinal: number, label: string, refused: boolean, keys: number): void {
     const b = this.blocks[this.blocks.length - 1];
-    if (refused) b.refusedAt = Math.min(b.refusedAt, ordinal);
-    else if (b.queued.length < MAX_QUEUED_LABELS && !b.queued.includes(label)) {
+    if (refused) {
+      b.refusedAt = Math.min(b.refusedAt, ordinal);
+      return;
+    }
+    if (b.queued.length < MAX_QUEUED_LABELS && !b.queued.includes(label)) {
       b.queued.push(b.queued.length === MAX_QUEUED_LABELS - 1 ? '' : label);
       b.firstAt.push(ordinal);
     }
+    if (keys > 0 && b.keyedAt === Infinity) b.keyedAt = ordinal;
+    if (keys > 1 && b.severalKeysAt === Infinity) b.severalKeysAt = ordinal;
   }
 
   /** Request `ordinal` is answered by an injected error (FramerSession.errored). */
@@ -115,6 +126,7 @@ export class MultiBlocks {
       this.lastExec = ordinal;
       const kept = Math.min(b.failedAt, b.refusedAt);
       this.lastExecQueued = kept === Infinity ? b.queued : b.queued.filter((_, i) => b.firstAt[i] < kept);
+      this.lastExecKeys = b.severalKeysAt < kept ? 2 : b.keyedAt < kept ? 1 : 0;
     }
     return b.exec && failed ? ABORTED_EXEC : undefined;
   }
@@ -130,6 +142,11 @@ export class MultiBlocks {
    */
   execQueued(ordinal: number): readonly string[] | undefined {
     return ordinal === this.lastExec ? this.lastExecQueued : undefined;
+  }
+
+  /** How many keys one of the commands execQueued gives names at most (0, 1, 2 for several), for request `ordinal`, the block's EXEC. */
+  execKeys(ordinal: number): number {
+    return ordinal === this.lastExec ? this.lastExecKeys : 0;
   }
 
   /** Whether request `ordinal` is queued in a block: after its MULTI, before the request that ends it. */

@@ -33,13 +33,17 @@ const RULES: Record<string, (flags: string, name: string, request: Buffer) => bo
   MISCONF: (f, name) => f.includes('w') || name === 'PING',
   // HELLO (no_auth) answers NOAUTH itself unless it authenticates (HELLO 3 AUTH user pass).
   NOAUTH: (f, name, request) => !f.includes('a') || (name === 'HELLO' && wordOf(request, 2) !== 'AUTH' && wordOf(request, 4) !== 'AUTH'),
-  // A cluster answers for the slots of the keys a command names: one without keys it serves itself.
+  // A cluster answers for the slots of the keys a request names (refuses: keysAtMost): one without keys it serves itself.
   CLUSTERDOWN: (f) => f.includes('k'),
   // Only a request whose keys span a slot being moved: one naming a single key never.
   TRYAGAIN: (f) => f.includes('m'),
 };
 
-const SCRIPTS = new Set([...EVALS, 'FCALL', 'FCALL_RO']);
+/** The keys a request must name at least for the cluster kind to meet it. */
+const KEYS_MET: Record<string, number> = { CLUSTERDOWN: 1, TRYAGAIN: 2 };
+
+/** The commands that run a script or a function, whose keys their numkeys says. */
+export const SCRIPTS = new Set([...EVALS, 'FCALL', 'FCALL_RO']);
 
 /** Commands with subcommands (`CLIENT|SETINFO`): their own flags are not the subcommand's. */
 const CONTAINERS = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('|')).map((n) => n.slice(0, n.indexOf('|'))));
@@ -73,7 +77,9 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
     name = `${label}|${sub}`;
   }
   const flags = COMMAND_FLAGS[name];
-  if (flags === undefined || !arityFits(name, argcOf(request))) return false;
+  const argc = argcOf(request);
+  if (flags === undefined || !arityFits(name, argc)) return false;
+  if (kind in KEYS_MET && keysAtMost(name, argc, SCRIPTS.has(name) ? wordOf(request, 2) : undefined) < KEYS_MET[kind]) return false;
   if (queued && kind === 'OOM') return label !== 'QUIT';
   // An EVALSHA of a script not seen passes (redis-scripts.ts).
   if (SCRIPT_KINDS.has(kind) && EVALS.has(name)) return scriptRefused(kind, name, request, scripts) !== undefined;
@@ -91,11 +97,15 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
  * block, or of none, of neither). NOSCRIPT is an EVALSHA's own error as it runs, in EXEC's reply.
  * After a command refused as it was queued the server's block holds nothing more: `queued` are
  * those before it (redis-multi.ts), and a redis that does not refuse the EXEC says 'previous errors'.
+ * A cluster node reads the keys of the block's commands as one request's: `keys`, how many one of
+ * them names at most (keysAtMost; 2: several), decide CLUSTERDOWN and TRYAGAIN (a block of commands
+ * naming one key each may name several, the same one or not: not knowing, it passes).
  */
-export function refusesExec(kind: string, queued: readonly string[]): boolean {
+export function refusesExec(kind: string, queued: readonly string[], keys = Infinity): boolean {
   if (kind === 'NOSCRIPT') return false;
   const rule = RULES[kind];
   if (rule === undefined || rule(COMMAND_FLAGS.EXEC, 'EXEC', EMPTY)) return true;
+  if (kind in KEYS_MET) return keys >= KEYS_MET[kind];
   for (const label of queued) {
     // A subcommand's flags are not kept, nor those past MAX_QUEUED_LABELS (''): no knowing.
     if (label === '' || CONTAINERS.has(label)) return true;
@@ -125,6 +135,22 @@ export function saidAs(kind: string, label: string | undefined, request: Buffer,
         ? shebangOf(label, request, scripts)?.includes('no-writes') === false
         : (COMMAND_FLAGS[CONTAINERS.has(label) ? `${label}|${wordOf(request, 1)}` : label] ?? '').includes('w');
   return writes ? 'READONLY' : kind;
+}
+
+/**
+ * How many keys a request of command `name` (or `CONTAINER|SUB`) of `argc` words names at most, as
+ * a cluster node counts them (getNodeByQuery): none for a command without keys; a script's, by
+ * `numkeys`, its third word (EVAL 'return 1' 0 names none); one for a command that cannot name
+ * several; else all of its arguments, so one of a single argument (MGET k) never names several.
+ * Infinity: not known (a container's, unread words).
+ */
+export function keysAtMost(name: string, argc: number, numkeys: string | undefined): number {
+  const flags = COMMAND_FLAGS[name];
+  if (CONTAINERS.has(name)) return Infinity;
+  if (flags === undefined || !flags.includes('k')) return 0;
+  if (SCRIPTS.has(name)) return numkeys !== undefined && /^\d{1,9}$/.test(numkeys) ? Number(numkeys) : Infinity;
+  if (!flags.includes('m')) return 1;
+  return argc < 0 ? Infinity : argc - (name.includes('|') ? 2 : 1);
 }
 
 /** The words an inline request's line is split into, counted up to this many: no command's arity is over 8. */

@@ -42,7 +42,7 @@ import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol } from 
 import { END, Frames, MUST_FORWARD, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
 import { encodeError, errorKinds } from './redis-errors.js';
-import { refuses } from './redis-refusals.js';
+import { keysAtMost, refuses, SCRIPTS } from './redis-refusals.js';
 import { arityFits, COMMAND_FLAGS } from './redis-commands.js';
 import { RedisInjected } from './redis-injected.js';
 import { TRANSACTION_COMMANDS } from './redis-multi.js';
@@ -283,7 +283,11 @@ class RedisSession extends RedisInjected implements FramerSession {
       }
     }
     // One unknown to redis 7.0 or of the wrong number of arguments is refused as it is queued, in any state.
-    if (this.multi.collecting && !TRANSACTION_COMMANDS.has(label)) this.multi.queue(this.nextOrdinal, label, COMMAND_FLAGS[label] === undefined || !arityFits(label, count));
+    if (this.multi.collecting && !TRANSACTION_COMMANDS.has(label)) {
+      // A script's numkeys says how many keys it names (a cluster node reads the block's as EXEC comes).
+      const numkeys = SCRIPTS.has(label) && argc >= 6 ? buf.toString('latin1', words[4], words[5]) : undefined;
+      this.multi.queue(this.nextOrdinal, label, COMMAND_FLAGS[label] === undefined || !arityFits(label, count), keysAtMost(label, count, numkeys));
+    }
     const ordinal = this.nextOrdinal++;
     this.curOrdinal = ordinal;
     this.curLabel = label;

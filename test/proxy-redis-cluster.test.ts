@@ -1,0 +1,59 @@
+/**
+ * CLUSTERDOWN and TRYAGAIN through the proxy at 100:error, refused as a redis-server cluster node
+ * in that state refuses them: by the keys a request names (a script's by its numkeys), not by its
+ * command alone. The EXEC of a block drawing them: proxy-redis-exec.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
+import { proxiesTo } from './helpers/with-proxy.js';
+import { client, CLUSTER_STATES, cmd, rawReplies, said, startClusterNode } from './proxy-redis-real.js';
+
+const run = haveServer('redis-server');
+
+describe.skipIf(!run)('redis: CLUSTERDOWN and TRYAGAIN at 100:error as a cluster node in that state', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    server = await startRedis();
+    // What the cluster node holds (startClusterNode), so that what both serve reads the same.
+    const c = client(server.port);
+    await c.connect();
+    await c.mset('{t}x', 'x', '{t}y', 'y');
+    c.disconnect();
+  });
+  afterAll(async () => { await server?.stop(); });
+  const withProxy = proxiesTo(() => server.port, { protocol: 'redis', seed: 1 });
+
+  // Keys of one slot ({t}): a request naming keys of several gets CROSSSLOT whatever the state.
+  const requests = [
+    ['GET', '{t}x'], ['SET', '{t}x', 'x'], ['PING'], ['ECHO', 'e'], ['PUBLISH', 'ch', 'm'],
+    ['MGET', '{t}x'], ['MGET', '{t}x', '{t}y'], ['EXISTS', '{t}x', '{t}y'], ['DEL', '{t}z'],
+    // A script names the keys its numkeys says: none, one, two.
+    ['EVAL', 'return 1', '0'], ['EVAL', 'return 1', '1', '{t}x'], ['EVAL', 'return 1', '2', '{t}x', '{t}y'],
+    ['EVAL_RO', 'return 1', '0'], ['EVALSHA', 'e0e1f9fabfc9d4800c877a703b823ac0578ff8db', '0'],
+    ['FCALL', 'nosuch', '0'], ['FCALL', 'nosuch', '1', '{t}x'], ['FCALL_RO', 'nosuch', '2', '{t}x', '{t}y'],
+    ['MULTI'], ['EVAL', 'return 1', '0'], ['ECHO', 'e'], ['EXEC'],
+    ['MULTI'], ['MGET', '{t}x', '{t}y'], ['EXEC'],
+  ];
+  const refused = async (port: number) => (await rawReplies(port, requests.map((r) => cmd(...r)))).map((r, i) => `${requests[i].join(' ')}: ${said(r)}`);
+
+  it.each([['CLUSTERDOWN'], ['TRYAGAIN']])('100:error %s refuses the requests a cluster node in that state refuses, and only those', async (kind) => {
+    const node = await startClusterNode(kind === 'TRYAGAIN');
+    let want: string[];
+    try {
+      await node.ctl.call('SCRIPT', 'LOAD', 'return 1');
+      await CLUSTER_STATES[kind].enter(node);
+      want = await refused(node.port);
+      await CLUSTER_STATES[kind].leave(node);
+    } finally {
+      await node.stop();
+    }
+    expect(want.filter((w) => w.endsWith(kind)).length).toBeGreaterThan(1);
+    await withProxy({ error: { percent: 100, kind } }, async (p) => {
+      const loader = client(p.port);
+      await loader.connect();
+      await loader.call('SCRIPT', 'LOAD', 'return 1');
+      loader.disconnect();
+      expect(await refused(p.port)).toEqual(want);
+    });
+  });
+});
