@@ -764,6 +764,79 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       expect(p.stats().fallbacks).toBe(0);
     });
   });
+
+  // The same requests with their messages over several reads (Parse, Describe, Flush, then the
+  // Sync, or a Bind, Describe, Flush first: a client that prepares with separate writes,
+  // libpq's pipeline mode, psycopg 3, JDBC). A real server serves them at a read-only refusal or
+  // a serialization failure as in one read, a COMMIT described but never run leaving its block
+  // open; a statement timeout, which counts from the first message to the Sync, fails them at
+  // the Sync when it fires in between (an aborted block then, not one ended). The proxy failed
+  // them at the Sync with any kind drawn as their first read came, and rolled the block back
+  // for a COMMIT.
+  it('a request that runs nothing over several reads meets only the kinds a real server can give it', async () => {
+    const describeS = (name: string) => msg('D', Buffer.from(`S${name}\0`));
+    const describeP = msg('D', Buffer.from('P\0'));
+    const scenario = async (side: Side) => {
+      const c = await messageClient(side.port);
+      const other = await messageClient(db.port);
+      const out: string[] = [];
+      const read = async (type: string, ...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until(type))); };
+      try {
+        await read('Z', simple('CREATE TABLE runs_nothing_later (x int); INSERT INTO runs_nothing_later VALUES (1)'));
+        // Read-only: directly a READ ONLY block, through the proxy 25006.
+        await read('Z', simple(side.sql('BEGIN READ ONLY', 'BEGIN')));
+        await side.arm({ error: { percent: 100, kind: '25006' } });
+        await read('n', parse('INSERT INTO runs_nothing_later VALUES (2)', 'w'), describeS('w'), flush());
+        await read('Z', sync());
+        await read('n', parse('INSERT INTO runs_nothing_later VALUES (3)', ''), describeS(''), flush());
+        await read('n', bind(''), describeP, flush());
+        await read('Z', sync());
+        await read('n', parse('COMMIT', 'c'), describeS('c'), flush());
+        await read('Z', sync());
+        // Run, it is refused.
+        await read('Z', bind('w'), execute(), sync());
+        await side.disarm();
+        await read('Z', simple('ROLLBACK'));
+        // A serialization failure: directly a row updated by another since the snapshot was taken.
+        await read('Z', simple('BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT x FROM runs_nothing_later'));
+        other.write(simple('UPDATE runs_nothing_later SET x = 3'));
+        await other.until('Z');
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        await read('n', parse('UPDATE runs_nothing_later SET x = 4', 'u'), describeS('u'), flush());
+        await read('Z', sync());
+        await read('Z', bind('u'), execute(), sync());
+        await side.disarm();
+        await read('Z', simple('ROLLBACK'));
+        // A statement timeout: directly one that fires while the server waits for the Sync.
+        await read('Z', simple(side.sql('SET statement_timeout = 200', 'SET statement_timeout = 0')));
+        for (const block of [false, true]) {
+          if (block) await read('Z', simple('BEGIN'));
+          await side.arm({ error: { percent: 100, kind: '57014' } });
+          const name = block ? 'rc' : 'r';
+          await read(block ? 'n' : 'T', parse(block ? 'COMMIT' : 'SELECT 1', name), describeS(name), flush());
+          await new Promise((r) => setTimeout(r, 400));
+          await read('Z', sync());
+          await side.disarm();
+          if (block) await read('Z', simple('ROLLBACK'));
+        }
+        await read('Z', simple('RESET statement_timeout; DROP TABLE runs_nothing_later'));
+        return out;
+      } finally {
+        c.close();
+        other.close();
+      }
+    };
+    await withProxy(async (p) => {
+      const direct = await scenario(directSide());
+      expect(direct).toEqual([
+        'C C ZI', 'C ZT', '1 t n', 'ZT', '1 t n', '2 n', 'ZT', '1 t n', 'ZT', '2 E ZE', 'C ZI',
+        'C T D C ZT', '1 t n', 'ZT', '2 E ZE', 'C ZI',
+        'C ZI', '1 t T', 'E ZI', 'C ZT', '1 t n', 'E ZE', 'C ZI', 'C C ZI',
+      ]);
+      expect(await scenario(proxySide(p))).toEqual(direct);
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
 });
 
 /** pg.Connection as pg 8 has it (@types/pg lacks connect and startup). */

@@ -110,6 +110,26 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
     expect(segs[2].data.toString('latin1')).toMatch(FAILING_PARSE);
   });
 
+  // A real server serves a request that runs nothing at a kind that comes as a statement runs.
+  it('a Sync with no Execute before it, at a kind that comes as a statement runs: nothing more goes, the ReadyForQuery is the reply', () => {
+    for (const [status, first] of [['I', cat(parse('SELECT 1', 's1'), describeS('s1'), flush())], ['T', cat(parse('COMMIT', 'c'), describeS('c'), flush())]] as const) {
+      const s = session(status);
+      const ordinal = status === 'T' ? 2 : 1;
+      s.fromClient(first);
+      const standIn = postgres.standIn!(first, false, s, ordinal);
+      const reply = postgres.encodeError('25006', { request: first, random: Math.random, session: s, standIn, ordinal });
+      s.errored!(ordinal, standIn);
+      expect(types(reply.bytes)).toBe('E');
+      expect(words(s.fromServer(cat(msg('1'), msg('t', i16(0)), rowDesc()))), status).toEqual(['>1', '>t', '>T']);
+      expect(words(s.fromClient(cat(bind('', 's1'), sync()))), status).toEqual(['>B', '=]', '>S']);
+      expect(words(s.fromServer(cat(msg('2'), Z(status)))), status).toEqual(['>2', '=[Z]']);
+      // The injected reply is now the server's ReadyForQuery.
+      expect(reply.bytes, status).toEqual(Z(status));
+      s.fromClient(msg('Q', 'SELECT 1'));
+      expect(words(s.fromServer(cat(cc('SELECT 1'), Z(status)))), status).toEqual(['=[CZ]']);
+    }
+  });
+
   it('the server fails a message before the Execute: its error is the reply, nothing more goes', () => {
     const s = session();
     draw(s, cat(parse('SELECT $1::int', 's2'), describeS('s2'), flush()), 1);

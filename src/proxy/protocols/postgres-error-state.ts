@@ -94,7 +94,8 @@ export abstract class PgErrorState {
    * The Sync (or Terminate) at `pos` of a request that drew an error before it came: the request
    * ends before it (an empty last frame, when the Sync starts the chunk), and it goes on its own,
    * passed through, its ReadyForQuery too; a Sync with no Execute before it of a request whose
-   * error waits for one, behind the failing Parse (postgres-later.ts). The next frame's start.
+   * error waits for one, behind the failing Parse, or alone when the server serves the request
+   * (postgres-later.ts, unrun). The next frame's start.
    */
   private passOn(d: Dir, out: Frames, segStart: number, pos: number, type: number): number {
     out.push(segStart, pos, END);
@@ -104,10 +105,8 @@ export abstract class PgErrorState {
     this.erroredOpen = false;
     const ordinal = this.ordinal - 1;
     if (type === S) {
-      if (this.later.forwards(ordinal)) {
-        const instead = this.later.ran(ordinal);
-        out.pushIn(instead, 0, instead.length, WHOLE | PASS);
-      }
+      const instead = this.later.forwards(ordinal) ? this.later.unrun(ordinal) : undefined;
+      if (instead !== undefined) out.pushIn(instead, 0, instead.length, WHOLE | PASS);
       this.fifo.push(PASSED_SYNC);
     }
     this.startMessage(d, PASS_META, true);

@@ -10,10 +10,16 @@
  * ReadyForQuery) replaces; in a block it aborts it, as a real error does, and outside one it
  * aborts the implicit transaction of the messages before it, which ran nothing; neither drops a
  * prepared statement. What follows the Execute goes nowhere, as the server ignores it after an
- * error, and the Sync goes to the server, whose ReadyForQuery passes to the client. A Sync with
- * no Execute before it has the failing Parse sent ahead of it: a real server fails such a request
- * at its Parse only (a lock it waits for), which the first read's answers passed, but the error
- * was drawn, and counted, as that read came, and the client gets what was counted.
+ * error, and the Sync goes to the server, whose ReadyForQuery passes to the client.
+ *
+ * A Sync with no Execute before it ends a request that ran nothing. At a kind that comes only as
+ * a statement runs (postgres-errors.ts, asItRuns) a real server serves it, as it serves one that
+ * comes in one read: nothing more is sent, the server's answers are the client's, its
+ * ReadyForQuery to the Sync the reply, which the injected one becomes a copy of (the error stays
+ * counted, drawn as the first read came). At the others the failing Parse goes ahead of the Sync,
+ * as a statement timeout, which counts from a request's first message to its Sync, fails it at
+ * the Sync when the client is slow to send it (checked on PostgreSQL 15: 57014 then
+ * ReadyForQuery 'I', 'E' in a block); a COMMIT among them, never run, ends no block.
  *
  * A COMMIT in a block is different: a real one that fails ends the block, and its ReadyForQuery
  * says idle (checked on PostgreSQL 15, a deferred unique constraint failing at the Execute of a
@@ -33,6 +39,7 @@ import type { ErrorReply } from '../protocol.js';
 import { int32BE } from './length-prefixed.js';
 import { PARSE_NAMED } from './postgres-aborted.js';
 import { ROLLBACK_RUN } from './postgres-commit.js';
+import { pgReadyForQuery } from './postgres-errors.js';
 
 const FLUSH = 0x48; // 'H'
 /** A COMMIT's ROLLBACK in its Execute's place, then a Flush: its answers, the reply, come at once. */
@@ -69,16 +76,23 @@ export class LaterErrors {
   private readonly waiting = new Set<number>();
   /** Of those, the COMMITs in a block: the server's answers still to come to the client's messages. */
   private readonly commits = new Map<number, number>();
+  /** Of those, the ones a real server serves if they run nothing (asItRuns), with their injected reply. */
+  private readonly servable = new Map<number, ErrorReply>();
 
   /**
    * `reply`, the error for request `ordinal`, whose Execute is to come, without a ReadyForQuery;
    * for a COMMIT in a block, `answers`: those to its first read, passed to the client before it.
+   * `asItRuns`: its kind comes only as a statement runs; the reply is then one of its own, which
+   * becomes the server's ReadyForQuery should the request run nothing (servedWith).
    */
-  hold(ordinal: number, reply: ErrorReply, answers?: number): ErrorReply {
+  hold(ordinal: number, reply: ErrorReply, answers?: number, asItRuns = false): ErrorReply {
     this.open = ordinal;
     this.waiting.add(ordinal);
     if (answers !== undefined) this.commits.set(ordinal, answers);
-    return reply;
+    if (!asItRuns) return reply;
+    const own = { bytes: reply.bytes, close: reply.close };
+    this.servable.set(ordinal, own);
+    return own;
   }
 
   /** Whether request `ordinal`'s messages go to the server: its Execute has not come. */
@@ -92,10 +106,33 @@ export class LaterErrors {
     if (left !== undefined) this.commits.set(ordinal, left + answersOf(type));
   }
 
-  /** Request `ordinal`'s Execute (or its Sync without one) came: what the server is sent in its place. */
+  /** Request `ordinal`'s Execute came: what the server is sent in its place. */
   ran(ordinal: number): Buffer {
     if (ordinal === this.open) this.open = -1;
+    if (this.servable.size > 0) this.servable.delete(ordinal);
     return this.commits.has(ordinal) ? ROLLBACK_NOW : PARSE_NAMED;
+  }
+
+  /**
+   * Request `ordinal`'s Sync came with no Execute before it: what the server is sent ahead of the
+   * Sync, nothing when the server serves the request (its kind comes only as a statement runs).
+   */
+  unrun(ordinal: number): Buffer | undefined {
+    if (ordinal === this.open) this.open = -1;
+    if (this.commits.size > 0) this.commits.delete(ordinal);
+    return this.servable.size > 0 && this.servable.has(ordinal) ? undefined : PARSE_NAMED;
+  }
+
+  /**
+   * The server's ReadyForQuery, of status `status`, came while answering request `ordinal`:
+   * whether it ends the reply of a request served (unrun), the injected reply now a copy of it.
+   */
+  servedWith(ordinal: number, status: number): boolean {
+    const reply = this.servable.size > 0 && ordinal !== this.open ? this.servable.get(ordinal) : undefined;
+    if (reply === undefined) return false;
+    reply.bytes = pgReadyForQuery(status);
+    this.end(ordinal);
+    return true;
   }
 
   /**
@@ -134,6 +171,7 @@ export class LaterErrors {
   private end(ordinal: number): void {
     this.waiting.delete(ordinal);
     this.commits.delete(ordinal);
+    this.servable.delete(ordinal);
     if (ordinal === this.open) this.open = -1;
   }
 }

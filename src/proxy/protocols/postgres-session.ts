@@ -293,6 +293,14 @@ export class PgSession extends PgErrorState implements FramerSession {
           this.startMessage(d, REPLY_META, true);
           return;
         }
+        if (type === Z && this.later.servedWith(ordinalOf(first), this.txStatus)) {
+          // Served, having run nothing: the ReadyForQuery to its Sync passed on is the reply (postgres-later.ts).
+          this.fifo.shift();
+          this.fifo.shift();
+          this.blocks.answered(ordinalOf(first), this.txStatus);
+          this.startMessage(d, REPLY_META, true);
+          return;
+        }
         // A COMMIT's ROLLBACK: its answers up to its CloseComplete are the reply (postgres-later.ts).
         if (type !== Z && this.later.rollsBack(ordinalOf(first))) this.replyEnd = CLOSE_DONE;
       }

@@ -80,7 +80,8 @@ export const postgres: Protocol = {
     // a COMMIT's in a block saying the block it ended (postgres-later.ts).
     if (pg !== undefined && runsLater(ctx.standIn)) {
       const commit = rollsBackLater(ctx.standIn);
-      return pg.later.hold(ctx.ordinal!, encodeError(kind, ctx.message, pg, commit, '', false), commit ? answersTo(ctx.request) : undefined);
+      const reply = encodeError(kind, ctx.message, pg, commit, '', false);
+      return pg.later.hold(ctx.ordinal!, reply, commit ? answersTo(ctx.request) : undefined, POSTGRES_ERRORS[kind]?.asItRuns === true);
     }
     // In a failed block (as far as the requests in flight let one tell) the Bind is refused at once.
     const failedBlock = pg !== undefined && pg.txStatus === FAILED && !pg.blocks.unsure(ctx.ordinal);
