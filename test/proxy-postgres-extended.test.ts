@@ -162,7 +162,8 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
         await side.arm({ transient: { percent: 100, warmup: 1, agitate: 1, kind: '57014' } });
         join();
         c.write(Buffer.concat([simple('SELECT 1'), parse(side.sql(RUNTIME_ERROR, 'SELECT 1'), name), bind(name), execute()]));
-        await side.took(2);
+        // The connection's startup, the query, then the request.
+        await side.took(3);
         c.write(sync());
         const got = words(await c.until('Z', 2));
         await side.disarm();
@@ -457,7 +458,8 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
         await p.setMix({ error: { percent: 100, kind: '57014' } });
         const describe = msg('D', Buffer.from('Ss1\0'));
         c.write(Buffer.concat([parse('SELECT 1', 's1'), describe.subarray(0, 6)]));
-        await proxySide(p).took(1);
+        // The connection's startup is the first exchange, the request the second.
+        await proxySide(p).took(2);
         c.write(Buffer.concat([describe.subarray(6), flush()]));
         expect(words(await c.until('E'))).toBe('E');
         c.write(Buffer.concat([bind('s1'), execute(), sync()]));
