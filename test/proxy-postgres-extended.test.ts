@@ -839,6 +839,44 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       expect(p.stats().fallbacks).toBe(0);
     });
   });
+
+  // A deadlock meets a request that runs nothing as its Parse waits for a lock (in one read, as
+  // above), never at the Sync of one whose Parse was answered in an earlier read: the locks it
+  // took are held up to that Sync (another session's LOCK TABLE times out meanwhile), so nothing
+  // after it waits. The proxy failed it at the Sync.
+  it('a request that runs nothing over several reads meets no deadlock at its Sync', async () => {
+    const scenario = async (side: Side) => {
+      const c = await messageClient(side.port);
+      const other = await messageClient(db.port);
+      const out: string[] = [];
+      const read = async (type: string, ...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until(type))); };
+      try {
+        await read('Z', simple('CREATE TABLE runs_nothing_locks (x int)'));
+        for (const block of [false, true]) {
+          if (block) await read('Z', simple('BEGIN'));
+          await side.arm({ error: { percent: 100, kind: '40P01' } });
+          const name = block ? 'l2' : 'l1';
+          await read('T', parse('SELECT x FROM runs_nothing_locks', name), msg('D', Buffer.from(`S${name}\0`)), flush());
+          other.write(simple('SET lock_timeout = 100; LOCK TABLE runs_nothing_locks'));
+          out.push(words(await other.until('Z')));
+          await read('Z', sync());
+          await side.disarm();
+          if (block) await read('Z', simple('ROLLBACK'));
+        }
+        await read('Z', simple('DROP TABLE runs_nothing_locks'));
+        return out;
+      } finally {
+        c.close();
+        other.close();
+      }
+    };
+    await withProxy(async (p) => {
+      const direct = await scenario(directSide());
+      expect(direct).toEqual(['C ZI', '1 t T', 'C E ZI', 'ZI', 'C ZT', '1 t T', 'C E ZI', 'ZT', 'C ZI', 'C ZI']);
+      expect(await scenario(proxySide(p))).toEqual(direct);
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
 });
 
 /** pg.Connection as pg 8 has it (@types/pg lacks connect and startup). */

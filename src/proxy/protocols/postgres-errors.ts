@@ -21,6 +21,12 @@ const FAILED = 0x45; // 'E': in a failed transaction block
  * while a Parse (or a Bind that plans again) waits for a lock another holds (a LOCK TABLE
  * elsewhere: 57014 at the Parse, 40P01 in a block).
  *
+ * `lockWait`: of those, the kind comes to a request that runs nothing only as one of its
+ * messages waits for a lock, so not once its Parse was answered in an earlier read: the locks it
+ * took are held up to its Sync (checked on PostgreSQL 15: another session's LOCK TABLE times out
+ * until then), and nothing after it waits (postgres-later.ts). A statement timeout still can:
+ * it counts from a request's first message to its Sync.
+ *
  * `atStartup`: the kind comes only as a connection starts up, in answer to its StartupMessage,
  * never to a request of an open connection, which passes untouched (Protocol.refuses); no other
  * kind meets a StartupMessage. PostgreSQL 15 with every slot of max_connections taken answers a
@@ -31,7 +37,7 @@ const FAILED = 0x45; // 'E': in a failed transaction block
  * code ('is starting up', 'is not yet accepting connections': the error behavior's `message`
  * gives those). 57P01 comes to a connection in, as a fast shutdown ends it.
  */
-export const POSTGRES_ERRORS: Record<string, { severity: 'ERROR' | 'FATAL'; message: string; description: string; asItRuns?: true; atStartup?: true }> = {
+export const POSTGRES_ERRORS: Record<string, { severity: 'ERROR' | 'FATAL'; message: string; description: string; asItRuns?: true; lockWait?: true; atStartup?: true }> = {
   '57P01': { severity: 'FATAL', message: 'terminating connection due to administrator command',
     description: 'admin_shutdown (FATAL): the server is shutting down, then the connection is closed' },
   '53300': { severity: 'FATAL', message: 'sorry, too many clients already',
@@ -46,7 +52,7 @@ export const POSTGRES_ERRORS: Record<string, { severity: 'ERROR' | 'FATAL'; mess
   '40001': { severity: 'ERROR', message: 'could not serialize access due to concurrent update',
     description: 'serialization_failure (ERROR): retry the transaction', asItRuns: true },
   '40P01': { severity: 'ERROR', message: 'deadlock detected',
-    description: 'deadlock_detected (ERROR): retry the transaction' },
+    description: 'deadlock_detected (ERROR): retry the transaction', lockWait: true },
   // As a relation or a temporary file grows.
   '53100': { severity: 'ERROR', message: 'could not extend file: No space left on device',
     description: 'disk_full (ERROR)', asItRuns: true },

@@ -12,14 +12,15 @@
  * prepared statement. What follows the Execute goes nowhere, as the server ignores it after an
  * error, and the Sync goes to the server, whose ReadyForQuery passes to the client.
  *
- * A Sync with no Execute before it ends a request that ran nothing. At a kind that comes only as
- * a statement runs (postgres-errors.ts, asItRuns) a real server serves it, as it serves one that
- * comes in one read: nothing more is sent, the server's answers are the client's, its
- * ReadyForQuery to the Sync the reply, which the injected one becomes a copy of (the error stays
- * counted, drawn as the first read came). At the others the failing Parse goes ahead of the Sync,
- * as a statement timeout, which counts from a request's first message to its Sync, fails it at
- * the Sync when the client is slow to send it (checked on PostgreSQL 15: 57014 then
- * ReadyForQuery 'I', 'E' in a block); a COMMIT among them, never run, ends no block.
+ * A Sync with no Execute before it ends a request that ran nothing. A real server serves it at a
+ * kind that comes only as a statement runs (postgres-errors.ts, asItRuns), as it does when the
+ * request comes in one read, and at a deadlock (lockWait), which only its Parse, answered, could
+ * have met: nothing more is sent, the server's answers are the client's, its ReadyForQuery to the
+ * Sync the reply, which the injected one becomes a copy of (the error stays counted, drawn as the
+ * first read came). At a statement timeout the failing Parse
+ * goes ahead of the Sync, as a real one, which counts from a request's first message to its
+ * Sync, fails it at the Sync when the client is slow to send it (checked on PostgreSQL 15: 57014
+ * then ReadyForQuery 'I', 'E' in a block); a COMMIT, never run, ends no block then.
  *
  * A COMMIT in a block is different: a real one that fails ends the block, and its ReadyForQuery
  * says idle (checked on PostgreSQL 15, a deferred unique constraint failing at the Execute of a
@@ -76,20 +77,20 @@ export class LaterErrors {
   private readonly waiting = new Set<number>();
   /** Of those, the COMMITs in a block: the server's answers still to come to the client's messages. */
   private readonly commits = new Map<number, number>();
-  /** Of those, the ones a real server serves if they run nothing (asItRuns), with their injected reply. */
+  /** Of those, the ones a real server serves if they run nothing (asItRuns, lockWait), with their injected reply. */
   private readonly servable = new Map<number, ErrorReply>();
 
   /**
    * `reply`, the error for request `ordinal`, whose Execute is to come, without a ReadyForQuery;
    * for a COMMIT in a block, `answers`: those to its first read, passed to the client before it.
-   * `asItRuns`: its kind comes only as a statement runs; the reply is then one of its own, which
-   * becomes the server's ReadyForQuery should the request run nothing (servedWith).
+   * `served`: a real server serves the request should it run nothing; the reply is then one of
+   * its own, which becomes the server's ReadyForQuery if it does (servedWith).
    */
-  hold(ordinal: number, reply: ErrorReply, answers?: number, asItRuns = false): ErrorReply {
+  hold(ordinal: number, reply: ErrorReply, answers?: number, served = false): ErrorReply {
     this.open = ordinal;
     this.waiting.add(ordinal);
     if (answers !== undefined) this.commits.set(ordinal, answers);
-    if (!asItRuns) return reply;
+    if (!served) return reply;
     const own = { bytes: reply.bytes, close: reply.close };
     this.servable.set(ordinal, own);
     return own;
@@ -115,7 +116,7 @@ export class LaterErrors {
 
   /**
    * Request `ordinal`'s Sync came with no Execute before it: what the server is sent ahead of the
-   * Sync, nothing when the server serves the request (its kind comes only as a statement runs).
+   * Sync, nothing when the server serves the request (hold, served).
    */
   unrun(ordinal: number): Buffer | undefined {
     if (ordinal === this.open) this.open = -1;
