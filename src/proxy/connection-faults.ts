@@ -13,8 +13,6 @@ import { Exchange, hasReplyPlan, NO_CHUNKS, NO_PLAN, type Outcome, type ReplyPla
 import { messageOf } from './proxy-errors.js';
 import { hasErrorKind } from './protocols/index.js';
 
-type ErrorAction = Extract<Action, { type: 'error' }>;
-
 const NO_ENTRIES: MixEntry[] = [];
 const NO_OUTCOMES: Outcome[] = [];
 /** What a hook that threw amounts to: its exchange gets an error. */
@@ -99,15 +97,16 @@ export abstract class ConnectionFaults extends ConnectionFraming {
   }
 
   /**
-   * A whole request, bytes [from, to) of `buf`, whose drawn behavior's fixed actions are one
-   * error (no toxic active, replies framed): what startExchange, planOne and requestSent do for
-   * it, with no Segment and no plan, in a reused exchange (a tenth of the exchanges at 10:error).
+   * A whole request whose drawn behavior's fixed actions are one error of `kind` (a kind of the
+   * protocol's, errorKind) (no toxic active, replies framed): what startExchange, planOne and
+   * requestSent do for it, with no Segment and no plan, in a reused exchange (a tenth of the
+   * exchanges at 10:error).
    */
-  protected answerFixedError(entry: MixEntry, error: ErrorAction, buf: Buffer, from: number, to: number, label: string | undefined): void {
+  protected answerFixedError(entry: MixEntry, kind: string, message: string | undefined, request: Buffer, label: string | undefined): void {
     const ex = this.reusedExchange(++this.exchangeCount, this.ordinal++, false);
     this.core.counters.exchanges++;
     this.core.count(entry.behavior.name);
-    ex.injected = this.encodeError(error.kind, label, buf.subarray(from, to), ex.ordinal, error.message);
+    ex.injected = this.encodeErrorAs(kind, label, request, ex.ordinal, message);
     this.session.errored?.(ex.ordinal);
     this.skip(ex);
     if (ex.injected.close) this.dropUpstream = true;
@@ -215,7 +214,12 @@ export abstract class ConnectionFaults extends ConnectionFraming {
    * (Protocol.refuses); `ordinal`, its place (by default the next exchange's, a request not yet started).
    */
   refused(kind: string | undefined, label: string | undefined, request: Buffer, ordinal = this.ordinal): boolean {
-    return this.protocol.refuses?.(this.errorKind(kind), label, request, this.session, ordinal) ?? true;
+    return this.refusedAs(this.errorKind(kind), label, request, ordinal);
+  }
+
+  /** refused() for a kind of the protocol's (errorKind). */
+  protected refusedAs(kind: string, label: string | undefined, request: Buffer, ordinal = this.ordinal): boolean {
+    return this.protocol.refuses?.(kind, label, request, this.session, ordinal) ?? true;
   }
 
   private planned(ex: Exchange, seg: Segment, actions: readonly Action[] | undefined): void {
@@ -314,7 +318,12 @@ export abstract class ConnectionFaults extends ConnectionFraming {
   }
 
   private encodeError(kind: string | undefined, label: string | undefined, request: Buffer, ordinal: number, message?: string, standIn?: Buffer): ErrorReply {
-    return this.protocol.encodeError(this.errorKind(kind), { label, request, random: this.core.random, message, session: this.session, standIn, ordinal });
+    return this.encodeErrorAs(this.errorKind(kind), label, request, ordinal, message, standIn);
+  }
+
+  /** encodeError() for a kind of the protocol's (errorKind). */
+  private encodeErrorAs(kind: string, label: string | undefined, request: Buffer, ordinal: number, message?: string, standIn?: Buffer): ErrorReply {
+    return this.protocol.encodeError(kind, { label, request, random: this.core.random, message, session: this.session, standIn, ordinal });
   }
 
   /** Mixes and toxics have their kinds checked (Behavior.check); a plugin's act.error(kind) is not. */
@@ -329,9 +338,13 @@ export abstract class ConnectionFaults extends ConnectionFraming {
    * for the error. Not for an error that closes the connection: the server ends the transaction itself.
    */
   protected standInFor(kind: string | undefined, request: Buffer, whole: boolean, ordinal = this.ordinal, message?: string): Buffer | undefined {
-    const drawn = this.errorKind(kind);
-    if (this.protocol.standIn === undefined || this.protocol.errorKinds[drawn]?.fatal) return undefined;
-    return this.protocol.standIn(request, whole, this.session, ordinal, drawn, message);
+    return this.standInAs(this.errorKind(kind), request, whole, ordinal, message);
+  }
+
+  /** standInFor() for a kind of the protocol's (errorKind). */
+  protected standInAs(kind: string, request: Buffer, whole: boolean, ordinal = this.ordinal, message?: string): Buffer | undefined {
+    if (this.protocol.standIn === undefined || this.protocol.errorKinds[kind]?.fatal) return undefined;
+    return this.protocol.standIn(request, whole, this.session, ordinal, kind, message);
   }
 
   private pluginFailed(b: Behavior, err: unknown): void {

@@ -93,14 +93,16 @@ export abstract class ConnectionRequests extends ConnectionFaults {
         if (error === undefined) {
           wait = this.handleRequest(f.segment(i), entry);
         } else {
+          // One kind and one view of the request for all that follows: a tenth of the exchanges at 10:error.
+          const kind = this.errorKind(error.kind);
           const request = buf.subarray(starts[i], ends[i]);
           // An error the server would not give this request (a read to a read-only replica): it goes as nothing drawn.
-          if (this.protocol.refuses !== undefined && !this.refused(error.kind, f.labels[i], request)) {
+          if (!this.refusedAs(kind, f.labels[i], request)) {
             this.forwardUntouched(buf, starts[i], ends[i]);
             continue;
           }
-          if (this.standInFor(error.kind, request, true)) wait = this.handleRequest(f.segment(i), entry);
-          else this.answerFixedError(entry, error, buf, starts[i], ends[i], f.labels[i]);
+          if (this.standInAs(kind, request, true)) wait = this.handleRequest(f.segment(i), entry);
+          else this.answerFixedError(entry, kind, error.message, request, f.labels[i]);
         }
         // Withheld (an injected error), amid a chunk read into memory of the connection's own:
         // hooks got copies of their requests, so the bytes before it may move up (Outbox.closeGap).
