@@ -180,6 +180,64 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     expect(rows).toEqual([{ n: 2 }]);
   });
 
+  // A read-only server refuses a prepared write as it is executed, not as it is prepared: an
+  // EXECUTE, EXECUTE IMMEDIATE or binary execute, with 1290 and nothing more, unless it writes the
+  // session's temporary tables. A CALL is refused inside, at the routine's first write (after the
+  // result sets of the statements before it), if it runs without READ ONLY ADMIN.
+  it('1290 meets an EXECUTE as the statement it runs, a CALL of a routine that writes as the server does', async () => {
+    await root.query(
+      "CREATE PROCEDURE chaos.writes() SQL SECURITY INVOKER BEGIN SELECT 1 AS a; INSERT INTO chaos.t VALUES (7, 7); END",
+    );
+    const steps: Step[] = [
+      ...[
+        "PREPARE s FROM 'INSERT INTO t VALUES (8, 8)'", 'EXECUTE s', "PREPARE r FROM 'SELECT * FROM t WHERE id = ?'", 'EXECUTE r USING 1', 'execute R using 2',
+        "EXECUTE IMMEDIATE 'INSERT INTO t VALUES (9, 9)'", "EXECUTE IMMEDIATE 'SELECT ?' USING 3", "PREPARE r FROM 'DELETE FROM t'", 'EXECUTE r',
+        'CREATE TEMPORARY TABLE tt (a INT)', "PREPARE z FROM 'INSERT INTO tt VALUES (?)'", 'EXECUTE z USING 4', 'EXECUTE z USING 5',
+        "EXECUTE IMMEDIATE 'INSERT INTO tt VALUES (6)'", 'CALL writes()',
+      ].map((sql): Step => [sql, (c) => c.query(sql)]),
+      ['execute INSERT INTO tt', (c) => c.execute('INSERT INTO tt VALUES (?)', [7])],
+      ['execute INSERT INTO t', (c) => c.execute('INSERT INTO t VALUES (?, ?)', [7, 7])],
+      ['DROP TEMPORARY TABLE tt', (c) => c.query('DROP TEMPORARY TABLE tt')],
+      ['EXECUTE z after', (c) => c.query('EXECUTE z USING 8')],
+      ['execute INSERT INTO tt after', (c) => c.execute('INSERT INTO tt VALUES (?)', [8])],
+    ];
+    const mariadbOutcomes = async (port: number) => {
+      const c = await mariadb.createConnection({ host: '127.0.0.1', port, user: 'app', database: 'chaos' });
+      try {
+        const out: string[] = [];
+        for (const [name, step] of [
+          ['CREATE TEMPORARY TABLE m', () => c.query('CREATE TEMPORARY TABLE m (a INT)')],
+          ['execute INSERT INTO m', () => c.execute('INSERT INTO m VALUES (?)', [1])],
+          ['execute INSERT INTO t', () => c.execute('INSERT INTO t VALUES (?, ?)', [1, 1])],
+          ['execute SELECT m', () => c.execute('SELECT a FROM m WHERE a = ?', [1])],
+        ] as const) out.push(`${name}: ${await outcome(step())}`);
+        return out;
+      } finally {
+        await c.end();
+      }
+    };
+    let want: string[];
+    let mariadbWant: string[];
+    await root.query('SET GLOBAL read_only = 1');
+    try {
+      want = await outcomes(db.port, steps);
+      mariadbWant = await mariadbOutcomes(db.port);
+    } finally {
+      await root.query('SET GLOBAL read_only = 0');
+    }
+    expect(want.filter((w) => !w.endsWith(': served'))).toEqual([
+      'EXECUTE s: 1290', "EXECUTE IMMEDIATE 'INSERT INTO t VALUES (9, 9)': 1290", 'EXECUTE r: 1290', 'CALL writes(): 1290',
+      'execute INSERT INTO t: 1290', 'EXECUTE z after: 1290', 'execute INSERT INTO tt after: 1290',
+    ]);
+    expect(mariadbWant).toEqual(['CREATE TEMPORARY TABLE m: served', 'execute INSERT INTO m: served', 'execute INSERT INTO t: 1290', 'execute SELECT m: served']);
+    await withProxy({ error: { percent: 100, kind: '1290' } }, async (p) => {
+      expect(await outcomes(p.port, steps)).toEqual(want);
+      expect(await mariadbOutcomes(p.port)).toEqual(mariadbWant);
+    });
+    const [rows] = await root.query('SELECT COUNT(*) AS n FROM chaos.t');
+    expect(rows).toEqual([{ n: 2 }]);
+  });
+
   // FLUSH and RESET change no data: a read-only server gives them no 1290, but what it gives any
   // server's user, 1227 to one without RELOAD; so do the replication and backup statements an
   // operator runs on a read-only replica.

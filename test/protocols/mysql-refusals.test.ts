@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { mysql } from '../../src/proxy/protocols/mysql.js';
-import { locksNothingSql, writesSql } from '../../src/proxy/protocols/mysql-refusals.js';
+import { locksNothingSql } from '../../src/proxy/protocols/mysql-refusals.js';
+import { writesSql } from '../../src/proxy/protocols/mysql-read-only.js';
 
 function pkt(seq: number, payload: Buffer): Buffer {
   const h = Buffer.alloc(4);

@@ -2,16 +2,18 @@
  * A MySQL session's exchanges in flight: the requests waiting for their replies, oldest first
  * (the server answers in order), each with its command and the sequence id its reply's next
  * packet must carry; the statements the client prepared (mysql-refusals.ts' PreparedStatements)
- * and the temporary tables it made (mysql-temporary.ts); and what an injected error changes in them (a request withheld, one sent as a stand-in). The
- * framing session (mysql.ts) builds on it, queueing requests as it reads them.
+ * and what its SQL left that 1290 reads (mysql-session-sql.ts); and what an injected error
+ * changes in them (a request withheld, one sent as a stand-in). The framing session (mysql.ts)
+ * builds on it, queueing requests as it reads them.
  */
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
 import { uint24LE } from './length-prefixed.js';
 import {
   COM_CHANGE_USER, COM_INIT_DB, COM_QUERY, COM_RESET_CONNECTION, COM_STMT_CLOSE, COM_STMT_EXECUTE, COM_STMT_PREPARE, MYSQL_COMMANDS,
 } from './mysql-packets.js';
-import { MYSQL_RUN, PreparedStatements } from './mysql-refusals.js';
-import { TemporaryTables, type TemporaryChange } from './mysql-temporary.js';
+import { KEEPS_TEMPORARY, PreparedStatements } from './mysql-refusals.js';
+import { MYSQL_RUN, type SqlState } from './mysql-read-only.js';
+import { SessionSql, type SqlChange } from './mysql-session-sql.js';
 
 /** Pending.cmd of the login, answered by one packet. */
 export const LOGIN = -1;
@@ -27,8 +29,10 @@ export interface Pending {
   then?: number;
   /** COM_STMT_PREPARE: what its statement does (READS_ONLY, LOCKS_NOTHING: mysql-refusals.ts). */
   as: number;
-  /** COM_QUERY: what it does to the temporary tables, counted as its reply comes. */
-  temporary: TemporaryChange | undefined;
+  /** COM_STMT_PREPARE: the tables its statement writes, when it writes only tables it names. */
+  tables: readonly string[] | undefined;
+  /** What it does to the connection's SQL state (mysql-session-sql.ts), counted as its reply comes. */
+  sql: SqlChange | undefined;
 }
 
 export abstract class MysqlExchanges {
@@ -37,7 +41,7 @@ export abstract class MysqlExchanges {
   /** The request whose packets the client is sending (for >16 MiB requests). */
   protected current: Pending | null = null;
   protected readonly prepared = new PreparedStatements();
-  protected readonly temporary = new TemporaryTables();
+  protected readonly sql = new SessionSql();
 
   /** COM_QUERY starts with CLIENT_QUERY_ATTRIBUTES' header. */
   abstract queryAttributes(): boolean;
@@ -48,13 +52,17 @@ export abstract class MysqlExchanges {
     return this.prepared.preparedAs(id);
   }
 
-  temporaryTables(): Set<string> {
-    return this.temporary.known();
+  preparedTables(id: number): readonly string[] | undefined {
+    return this.prepared.preparedTables(id);
+  }
+
+  sqlState(): SqlState {
+    return this.sql.snapshot();
   }
 
   /** The client's handshake response, numbered `seq`, is sent: the login, answered by the server's next packet. */
   protected loginSent(seq: number): void {
-    const login: Pending = { ordinal: this.ordinal++, cmd: LOGIN, nextSeq: (seq + 1) & 0xff, cursor: false, as: 0, temporary: undefined };
+    const login: Pending = { ordinal: this.ordinal++, cmd: LOGIN, nextSeq: (seq + 1) & 0xff, cursor: false, as: 0, tables: undefined, sql: undefined };
     this.fifo.push(login);
     this.current = login;
   }
@@ -64,19 +72,28 @@ export abstract class MysqlExchanges {
     const ordinal = this.ordinal++;
     this.current = null;
     let as = 0;
-    let temporary: TemporaryChange | undefined;
+    let tables: readonly string[] | undefined;
+    let sql: SqlChange | undefined;
     const end = p + Math.min(len, MAX_HEAD_BYTES);
-    if (cmd === COM_QUERY) temporary = this.temporary.sentQuery(b, this.queryText(b, p, end), end, len <= MAX_HEAD_BYTES, this.multiStatements(), MYSQL_RUN);
-    else if (cmd === COM_STMT_PREPARE) as = this.prepared.sent(b, p + 1, end, len <= MAX_HEAD_BYTES);
-    else if (cmd === COM_STMT_CLOSE && len >= 5) this.prepared.closed(b.readUInt32LE(p + 1));
-    else if (cmd === COM_INIT_DB) this.temporary.databaseChanged();
-    else if (cmd === COM_RESET_CONNECTION || cmd === COM_CHANGE_USER) {
+    if (cmd === COM_QUERY) {
+      sql = this.sql.sentQuery(b, this.queryText(b, p, end), end, len <= MAX_HEAD_BYTES, this.multiStatements(), MYSQL_RUN);
+    } else if (cmd === COM_STMT_PREPARE) {
+      as = this.prepared.sent(b, p + 1, end, len <= MAX_HEAD_BYTES);
+      tables = this.prepared.lastTablesSent();
+    } else if (cmd === COM_STMT_EXECUTE) {
+      // Only once the connection has a temporary table: a statement that may drop one.
+      if (this.sql.hasTemporary() && len >= 5 && !(this.prepared.preparedAs(b.readUInt32LE(p + 1)) & KEEPS_TEMPORARY)) sql = this.sql.mayDrop();
+    } else if (cmd === COM_STMT_CLOSE && len >= 5) {
+      this.prepared.closed(b.readUInt32LE(p + 1));
+    } else if (cmd === COM_INIT_DB) {
+      this.sql.databaseChanged();
+    } else if (cmd === COM_RESET_CONNECTION || cmd === COM_CHANGE_USER) {
       this.prepared.reset();
-      this.temporary.clear();
+      this.sql.clear();
     }
     if (!noReply) {
       const cursor = (cmd === COM_STMT_EXECUTE) && len > 5 && (b[p + 5] & 0x07) !== 0;
-      const req: Pending = { ordinal, cmd, nextSeq: 1, cursor, as, temporary };
+      const req: Pending = { ordinal, cmd, nextSeq: 1, cursor, as, tables, sql };
       this.fifo.push(req);
       this.current = req;
     }
@@ -113,7 +130,7 @@ export abstract class MysqlExchanges {
       if (p.ordinal !== ordinal) continue;
       p.cmd = standIn[4];
       p.cursor = false;
-      p.temporary = undefined;
+      p.sql = undefined;
       if (first + 4 < standIn.length) p.then = standIn[first + 4];
     }
   }

@@ -3,20 +3,17 @@
  * (checked on MariaDB 10.11): a lock wait timeout and a deadlock meet statements that take locks
  * (a table's rows, or its metadata lock), a killed query a statement as it runs, never a ping, a
  * fetch or a change of database; a read-only server refuses writes only, to a user without the
- * privilege to write anyway; one at max_connections refuses new connections, as they log in. A
+ * privilege to write anyway (mysql-read-only.ts); one at max_connections refuses new connections. A
  * request the server would serve passes untouched: a client at 100:error still pings and runs
  * its pool's `SELECT 1`, and one asking for 1290 gets what a read-only server gives, reads
  * working.
  */
-import { eachStatement, leadingWords, type SqlDialect } from './sql-statements.js';
-import { MYSQL_SQL } from './commit.js';
+import { eachStatement, leadingWords } from './sql-statements.js';
 import { COM_QUERY, COM_STMT_BULK_EXECUTE, COM_STMT_EXECUTE, COM_STMT_PREPARE } from './mysql-packets.js';
-import { follow, statementText, tablesWritten } from './mysql-temporary.js';
+import { forgets, MYSQL_RUN, servedWrites, writesOf, writesSql, type SqlState } from './mysql-read-only.js';
+import { statementText } from './mysql-temporary.js';
 
 const COM_CREATE_DB = 0x05, COM_DROP_DB = 0x06;
-
-/** Statements as the server runs them: an executable comment's text too (mysqldump's `/*!40101 SET NAMES utf8`). */
-export const MYSQL_RUN: SqlDialect = { ...MYSQL_SQL, executable: true };
 
 /**
  * Commands that run a statement: a query, a prepare (it opens the statement's tables, waiting
@@ -30,12 +27,17 @@ export interface MysqlRequests {
   queryAttributes(): boolean;
   /** What prepared statement `id` (0xFFFFFFFF: the last prepared) is known to do: READS_ONLY, LOCKS_NOTHING. */
   preparedAs(id: number): number;
-  /** The connection's temporary tables known, a copy (mysql-temporary.ts). */
-  temporaryTables(): Set<string>;
+  /** The tables prepared statement `id` writes, when it writes only tables it names. */
+  preparedTables(id: number): readonly string[] | undefined;
+  /** What the connection's statements left that a read-only server judges later ones by, a copy (mysql-read-only.ts). */
+  sqlState(): SqlState;
 }
 
-/** A prepared statement's text writes nothing (writesSql), takes no lock (locksNothingSql). */
-export const READS_ONLY = 1, LOCKS_NOTHING = 2;
+/**
+ * A prepared statement's text writes nothing (writesSql), takes no lock (locksNothingSql), may
+ * drop or rename no temporary table (mysql-read-only.ts' forgets).
+ */
+export const READS_ONLY = 1, LOCKS_NOTHING = 2, KEEPS_TEMPORARY = 4;
 
 /**
  * Whether a real server in the state `kind` stands for refuses `request` (a command's first
@@ -67,17 +69,19 @@ export function refuses(kind: string, request: Buffer, session?: MysqlRequests):
 
 /**
  * Whether a read-only server refuses the request as a write. A prepare is refused by none (the
- * server refuses its execute); an execute as the statement prepared, when the session saw it; a
- * query by its statements (writes: see writesSql).
+ * server refuses its execute: checked, with 1290 and no more); an execute as the statement
+ * prepared, when the session saw it: a read passes, a write to the session's temporary tables
+ * too, as the server serves it; a query by its statements (writes: see writesSql).
  */
 function writes(cmd: number, request: Buffer, session?: MysqlRequests): boolean {
   if (cmd === COM_CREATE_DB || cmd === COM_DROP_DB) return true;
   if (cmd === COM_STMT_EXECUTE || cmd === COM_STMT_BULK_EXECUTE) {
-    return !prepared(request, session, READS_ONLY);
+    return !prepared(request, session, READS_ONLY)
+      && !(session !== undefined && request.length >= 9 && servedWrites(session.preparedTables(request.readUInt32LE(5)), session.sqlState().temporary));
   }
   if (cmd !== COM_QUERY) return false;
   const sql = sqlStart(request, session);
-  return sql < 0 || writesSql(request, sql, request.length, MYSQL_RUN, session?.temporaryTables());
+  return sql < 0 || writesSql(request, sql, request.length, MYSQL_RUN, session?.sqlState());
 }
 
 /**
@@ -197,134 +201,59 @@ function unkillable(buf: Buffer, from: number, to: number): boolean {
 const SELECT = /\bselect\b/i;
 
 /**
- * Whether the SQL text in bytes [from, to) of `buf` holds a statement a read-only MariaDB
- * refuses (checked on 10.11 with a user without READ ONLY ADMIN), or one it cannot read for
- * sure. Reads pass: SELECT (not FOR UPDATE), SHOW, SET, DO, transaction control (not START
- * TRANSACTION READ WRITE), LOCK TABLES ... READ, a temporary table's CREATE and DROP, EXPLAIN of
- * a read, PREPARE (its EXECUTE is refused: the text is not kept), an executable comment's text
- * when it reads; so do FLUSH, RESET and the like (READS). A sequence's NEXTVAL or SETVAL (in a
- * SELECT, a DO, a SET) writes, as do SET PASSWORD and SET STATEMENT ... FOR a write. REPAIR
- * TABLE is refused: the server answers it with a result set saying it is read-only, for which no
- * ERR stands. Given the session's `temporary` tables (a copy, followed along the text's
- * statements: a CREATE TEMPORARY TABLE then a write to it), a write to them only passes, as the
- * server serves it (mysql-temporary.ts). A CALL is refused (its routine decides).
- */
-export function writesSql(buf: Buffer, from: number, to: number, d: SqlDialect = MYSQL_RUN, temporary?: Set<string>): boolean {
-  let write = false;
-  const read = eachStatement(buf, from, to, d, (start, end) => {
-    write = writesStatement(buf, start, end, d);
-    if (temporary !== undefined) {
-      const text = statementText(buf, start, end);
-      if (write) write = !writesTemporaryOnly(text, temporary);
-      const created = follow(temporary, text);
-      if (created !== undefined) temporary.add(created);
-    }
-    return write;
-  });
-  return write || !read;
-}
-
-/** Whether a write (its text from its first word) writes only tables of `temporary`, and no sequence nor a row it locks. */
-function writesTemporaryOnly(text: string, temporary: Set<string>): boolean {
-  const tables = temporary.size > 0 && !SEQUENCE_WRITE.test(text) && !FOR_UPDATE.test(text) ? tablesWritten(text) : undefined;
-  return tables !== undefined && tables.every((name) => temporary.has(name));
-}
-
-/**
- * First words of a statement a read-only server does not refuse, by themselves: reads, and the
- * statements that change no data (FLUSH, RESET: MariaDB answers them as a writable server does,
- * 1227 to a user without RELOAD, served to one with it), a replica's and a backup's (PURGE,
- * BACKUP STAGE, STOP SLAVE, CHANGE MASTER), a key cache's (CACHE INDEX).
- */
-const READS = new Set([
-  'SHOW', 'HELP', 'BEGIN', 'COMMIT', 'ROLLBACK', 'SAVEPOINT', 'RELEASE', 'USE',
-  'HANDLER', 'UNLOCK', 'CHECK', 'CHECKSUM', 'PREPARE', 'DEALLOCATE', 'XA', 'KILL', 'SIGNAL', 'RESIGNAL', 'GET',
-  'FLUSH', 'RESET', 'PURGE', 'BACKUP', 'STOP', 'CHANGE', 'CACHE',
-]);
-
-const FOR_UPDATE = /\bfor\s+update\b/i;
-const SEQUENCE_WRITE = /\b(nextval|setval)\s*\(|\bnext\s+value\s+for\b/i;
-const FOR = /\bfor\b/i;
-const READ_WRITE = /\bread\s+write\b/i;
-const WRITE = /\bwrite\b/i;
-const WRITE_STATEMENT = /\b(insert|update|delete|replace)\b/i;
-
-function writesStatement(buf: Buffer, from: number, to: number, d: SqlDialect): boolean {
-  const words = leadingWords(buf, from, to, d, 4);
-  if (words === undefined) return true;
-  // An empty statement (after the last ';').
-  if (words.length === 0) return false;
-  const text = (): string => buf.toString('latin1', from, to);
-  switch (words[0]) {
-    // A locking read of a table (FOR UPDATE; LOCK IN SHARE MODE passes).
-    case 'SELECT':
-    case 'WITH':
-      return FOR_UPDATE.test(text()) || SEQUENCE_WRITE.test(text());
-    case 'VALUES':
-    case 'DO':
-      return SEQUENCE_WRITE.test(text());
-    case 'SET':
-      return words[1] === 'PASSWORD' || (words[1] === 'STATEMENT' ? writesAfterFor(buf, from, to, d) : SEQUENCE_WRITE.test(text()));
-    case 'START':
-      return READ_WRITE.test(text());
-    case 'LOCK':
-      return WRITE.test(text());
-    case 'CREATE':
-    case 'DROP':
-      return words[1] !== 'TEMPORARY' && !(words[1] === 'OR' && words[3] === 'TEMPORARY');
-    // EXPLAIN UPDATE is refused as the UPDATE; DESC t and ANALYZE SELECT pass, ANALYZE TABLE not.
-    case 'EXPLAIN':
-    case 'DESCRIBE':
-    case 'DESC':
-      return WRITE_STATEMENT.test(text());
-    case 'ANALYZE':
-      return (words[1] !== 'SELECT' && words[1] !== 'FORMAT') || WRITE_STATEMENT.test(text());
-    // LOAD INDEX INTO CACHE; LOAD DATA and LOAD XML write.
-    case 'LOAD':
-      return words[1] !== 'INDEX';
-    default:
-      return !READS.has(words[0]);
-  }
-}
-
-/** SET STATEMENT's settings, then FOR and the statement it runs: whether that one writes. */
-function writesAfterFor(buf: Buffer, from: number, to: number, d: SqlDialect): boolean {
-  const at = buf.toString('latin1', from, to).search(FOR);
-  return at < 0 || writesStatement(buf, from + at + 3, to, d);
-}
-
-/**
- * What each of a connection's prepared statements is known to do (READS_ONLY, LOCKS_NOTHING, of
- * its text), for the executes a read-only server or one with locks held serves: ids the server
- * gave, and the last prepare sent (MariaDB's statement 0xFFFFFFFF, which the MariaDB connector
- * executes before the prepare's reply comes). Statement ids are never reused on a connection: one
- * closed is forgotten, for memory's sake.
+ * What each of a connection's prepared statements is known to do (READS_ONLY, LOCKS_NOTHING,
+ * KEEPS_TEMPORARY, of its text; the tables it writes, when it writes only tables it names), for
+ * the executes a read-only server or one with locks held serves: ids the server gave, and the
+ * last prepare sent (MariaDB's statement 0xFFFFFFFF, which the MariaDB connector executes before
+ * the prepare's reply comes). Statement ids are never reused on a connection: one closed is
+ * forgotten, for memory's sake.
  */
 export class PreparedStatements {
   private readonly known = new Map<number, number>();
+  private readonly tables = new Map<number, readonly string[]>();
   private lastSent = 0;
+  private lastTables: readonly string[] | undefined;
 
-  /** A COM_STMT_PREPARE of the text in bytes [from, to) of `buf` is sent; whole: all of it is there. What it does. */
+  /**
+   * A COM_STMT_PREPARE of the text in bytes [from, to) of `buf` is sent; whole: all of it is
+   * there. What it does; the tables it writes are lastTables() until the next.
+   */
   sent(buf: Buffer, from: number, to: number, whole: boolean): number {
-    this.lastSent = whole ? (writesSql(buf, from, to) ? 0 : READS_ONLY) | (locksNothingSql(buf, from, to) ? LOCKS_NOTHING : 0) : 0;
+    const writes = whole ? writesOf(buf, from, to) : true;
+    this.lastTables = typeof writes === 'boolean' ? undefined : writes;
+    this.lastSent = whole
+      ? (writes === false ? READS_ONLY : 0) | (locksNothingSql(buf, from, to) ? LOCKS_NOTHING : 0) | (forgets(statementText(buf, from, to)) ? 0 : KEEPS_TEMPORARY)
+      : 0;
     return this.lastSent;
   }
 
-  /** The server prepared statement `id` of a prepare that does `as` (what sent() said). */
-  prepared(id: number, as: number): void {
+  /** The tables the last prepare sent writes, when it writes only tables it names. */
+  lastTablesSent(): readonly string[] | undefined {
+    return this.lastTables;
+  }
+
+  /** The server prepared statement `id` of a prepare that does `as` (what sent() said), writing `tables`. */
+  prepared(id: number, as: number, tables: readonly string[] | undefined): void {
     if (as !== 0) this.known.set(id, as);
+    if (tables !== undefined) this.tables.set(id, tables);
   }
 
   closed(id: number): void {
     this.known.delete(id);
+    this.tables.delete(id);
   }
 
   /** COM_RESET_CONNECTION, COM_CHANGE_USER: the server closes every statement. */
   reset(): void {
     this.known.clear();
+    this.tables.clear();
   }
 
   preparedAs(id: number): number {
     return id === 0xffffffff ? this.lastSent : this.known.get(id) ?? 0;
+  }
+
+  preparedTables(id: number): readonly string[] | undefined {
+    return id === 0xffffffff ? this.lastTables : this.tables.get(id);
   }
 }

@@ -293,7 +293,7 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
       }
       this.reply.start(head.cmd, head.cursor);
       // A prepare's OK: 0x00, then the statement id.
-      if (head.cmd === COM_STMT_PREPARE && len >= 5 && b[p] === 0x00) this.prepared.prepared(b.readUInt32LE(p + 1), head.as);
+      if (head.cmd === COM_STMT_PREPARE && len >= 5 && b[p] === 0x00) this.prepared.prepared(b.readUInt32LE(p + 1), head.as, head.tables);
       this.startMessage(d, REPLY_META, false);
     }
     this.checkSeq(seq);
@@ -309,7 +309,7 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
     }
     d.endAfter = true;
     this.fifo.shift();
-    if (head.temporary !== undefined) this.temporary.replied(head.temporary, len > 0 && b[p] === 0xff);
+    if (head.sql !== undefined) this.sql.replied(head.sql, len > 0 && b[p] === 0xff);
   }
 }
 

@@ -1,7 +1,7 @@
 /**
- * The temporary tables a MySQL session learns as queries pass (mysql-temporary.ts), as 1290
- * reads them: a write to one the connection made passes. test/proxy-mysql-refusals checks the
- * same against a read-only MariaDB.
+ * What a MySQL session learns as queries pass (mysql-session-sql.ts), as 1290 reads it: a write
+ * to a temporary table the connection made passes, an EXECUTE as the statement it runs.
+ * test/proxy-mysql-refusals checks the same against a read-only MariaDB.
  */
 import { describe, expect, it } from 'vitest';
 import { mysql } from '../../src/proxy/protocols/mysql.js';
@@ -36,6 +36,9 @@ function run(s: FramerSession, sql: string, reply = OK): void {
   s.fromServer(reply);
 }
 const refused = (s: FramerSession, sql: string) => mysql.refuses!('1290', 'COM_QUERY', query(sql), s);
+const execute = (stmt: number) => pkt(0, Buffer.concat([Buffer.from([0x17]), u32(stmt), Buffer.from([0]), u32(1)]));
+const executeRefused = (s: FramerSession, stmt: number) => mysql.refuses!('1290', 'COM_STMT_EXECUTE', execute(stmt), s);
+const prepareOk = (stmt: number) => pkt(1, Buffer.concat([Buffer.from([0]), u32(stmt), Buffer.alloc(7)]));
 
 describe('mysql: the temporary tables a session made, for 1290', () => {
   it('a write to one the session made passes, until it is dropped; a name written otherwise is refused', () => {
@@ -113,5 +116,48 @@ describe('mysql: the temporary tables a session made, for 1290', () => {
     for (const sql of ['DELETE a FROM a JOIN b', 'DELETE FROM a USING a, b', 'UPDATE a JOIN b SET a.x = 1', 'TRUNCATE a b', 'SELECT 1']) {
       expect(tablesWritten(sql), sql).toBeUndefined();
     }
+  });
+
+  it('an EXECUTE is judged as the text the session prepared, EXECUTE IMMEDIATE as its own; one not known is refused', () => {
+    const s = session();
+    run(s, "PREPARE w FROM 'INSERT INTO t VALUES (1)'");
+    run(s, "PREPARE R FROM 'SELECT * FROM t WHERE id = ?'");
+    expect([refused(s, 'EXECUTE w'), refused(s, 'EXECUTE r USING 1'), refused(s, 'execute `R`'), refused(s, 'EXECUTE nope')]).toEqual([true, false, false, true]);
+    for (const sql of ["EXECUTE IMMEDIATE 'SELECT ?' USING 1", "execute immediate 'SELECT ''a'''"]) expect(refused(s, sql), sql).toBe(false);
+    // A text not read for sure: a variable's, a backslash in it.
+    for (const sql of ["EXECUTE IMMEDIATE 'INSERT INTO t VALUES (1)'", 'EXECUTE IMMEDIATE @q', "EXECUTE IMMEDIATE 'SELECT \\'a'"]) expect(refused(s, sql), sql).toBe(true);
+    run(s, 'DEALLOCATE PREPARE r');
+    run(s, "PREPARE w FROM 'SELECT 1'", ERR);
+    run(s, 'PREPARE q FROM @q');
+    expect([refused(s, 'EXECUTE r'), refused(s, 'EXECUTE w'), refused(s, 'EXECUTE q')]).toEqual([true, true, true]);
+    // Framed, not yet answered: not prepared yet.
+    s.fromClient(query("PREPARE p FROM 'SELECT 1'"));
+    expect(refused(s, 'EXECUTE p')).toBe(true);
+    s.fromServer(OK);
+    expect(refused(s, 'EXECUTE p')).toBe(false);
+    s.fromClient(pkt(0, Buffer.from([0x1f])));
+    s.fromServer(OK);
+    expect(refused(s, 'EXECUTE p')).toBe(true);
+  });
+
+  it("an execute of a write to the session's temporary tables passes while they are there; one that may drop them forgets them", () => {
+    const s = session(CLIENT_MULTI_STATEMENTS);
+    run(s, 'CREATE TEMPORARY TABLE tt (a INT)');
+    run(s, "PREPARE z FROM 'INSERT INTO tt VALUES (?)'");
+    run(s, "PREPARE d FROM 'DROP TEMPORARY TABLE tt'");
+    s.fromClient(pkt(0, Buffer.concat([Buffer.from([0x16]), Buffer.from('UPDATE tt SET a = ?', 'latin1')])));
+    expect(executeRefused(s, 0xffffffff)).toBe(false);
+    s.fromServer(prepareOk(3));
+    s.fromClient(pkt(0, Buffer.concat([Buffer.from([0x16]), Buffer.from('INSERT INTO t VALUES (?)', 'latin1')])));
+    s.fromServer(prepareOk(4));
+    expect([refused(s, 'EXECUTE z USING 1'), refused(s, "EXECUTE IMMEDIATE 'DELETE FROM tt'"), executeRefused(s, 3), executeRefused(s, 4)]).toEqual([false, false, false, true]);
+    expect(refused(s, "CREATE TEMPORARY TABLE u (a INT); EXECUTE IMMEDIATE 'INSERT INTO u VALUES (1)'")).toBe(false);
+    // Executes of statements that keep the tables keep them.
+    run(s, 'EXECUTE z USING 1');
+    s.fromClient(execute(3));
+    s.fromServer(OK);
+    expect(executeRefused(s, 3)).toBe(false);
+    run(s, 'EXECUTE d');
+    expect([refused(s, 'EXECUTE z USING 1'), executeRefused(s, 3)]).toEqual([true, true]);
   });
 });

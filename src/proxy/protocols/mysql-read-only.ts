@@ -1,0 +1,260 @@
+/**
+ * What a read-only MariaDB refuses with 1290 (checked on 10.11 with read_only=1, a user without
+ * READ ONLY ADMIN): the statements that write, read from a query's or a prepared statement's
+ * text, and what the session's earlier statements left that decides some (its temporary tables,
+ * its SQL prepared statements: SqlState, followed statement by statement).
+ */
+import { eachStatement, leadingWords, type SqlDialect } from './sql-statements.js';
+import { MYSQL_SQL } from './commit.js';
+import { alteredTable, nameOf, statementText, tablesWritten, temporaryCreated } from './mysql-temporary.js';
+
+/** Statements as the server runs them: an executable comment's text too (mysqldump's `/*!40101 SET NAMES utf8`). */
+export const MYSQL_RUN: SqlDialect = { ...MYSQL_SQL, executable: true };
+
+/** What a statement writes: nothing (false), only the tables named (a write to a temporary table is served), or anything (true). */
+export type Writes = boolean | readonly string[];
+
+/** A prepared statement's text, for its execute: what it writes, and whether it may drop or rename a temporary table. */
+export interface NamedStatement {
+  writes: Writes;
+  forgets: boolean;
+}
+
+/** What a session's earlier statements left that a read-only server judges a statement by. */
+export interface SqlState {
+  /** Its temporary tables (mysql-temporary.ts' names). */
+  temporary: Set<string>;
+  /** Its SQL prepared statements (PREPARE s FROM '...'), by name in lower case. */
+  named: Map<string, NamedStatement>;
+}
+
+export function copyState(state: SqlState): SqlState {
+  return { temporary: new Set(state.temporary), named: new Map(state.named) };
+}
+
+/**
+ * Whether the SQL text in bytes [from, to) of `buf` holds a statement a read-only MariaDB
+ * refuses, or one it cannot read for sure. Reads pass: SELECT (not FOR UPDATE), SHOW, SET, DO,
+ * transaction control (not START TRANSACTION READ WRITE), LOCK TABLES ... READ, a temporary
+ * table's CREATE and DROP, EXPLAIN of a read, PREPARE (the server refuses the EXECUTE of a
+ * write), an executable comment's text when it reads; so do FLUSH, RESET and the like (READS).
+ * A sequence's NEXTVAL or SETVAL (in a SELECT, a DO, a SET) writes, as do SET PASSWORD and SET
+ * STATEMENT ... FOR a write. REPAIR TABLE is refused: the server answers it with a result set
+ * saying it is read-only, for which no ERR stands. A CALL is refused: the server refuses the
+ * routine's first write, after the result sets of the statements before it, if the routine runs
+ * without READ ONLY ADMIN (SQL SECURITY INVOKER, or a DEFINER without it; a routine of root's
+ * writes), which the proxy cannot know.
+ *
+ * Given the session's `state` (a copy, followed along the text's statements: a CREATE TEMPORARY
+ * TABLE then a write to it), a write to its temporary tables only passes, as the server serves
+ * it, and an EXECUTE as the statement it runs: one the session prepared from a literal text,
+ * EXECUTE IMMEDIATE of one; any other EXECUTE is refused.
+ */
+export function writesSql(buf: Buffer, from: number, to: number, d: SqlDialect = MYSQL_RUN, state?: SqlState): boolean {
+  let write = false;
+  const read = eachStatement(buf, from, to, d, (start, end) => {
+    write = writesStatement(buf, start, end, d);
+    if (state !== undefined) {
+      const text = statementText(buf, start, end);
+      if (write) write = !served(text, state, d);
+      follow(state, text);
+    }
+    return write;
+  });
+  return write || !read;
+}
+
+/** What the text in bytes [from, to) of `buf`, one statement, writes (a prepared statement's). */
+export function writesOf(buf: Buffer, from: number, to: number): Writes {
+  if (!writesSql(buf, from, to)) return false;
+  return tablesOnly(statementText(buf, from, to)) ?? true;
+}
+
+/** Whether a statement (its text from its first word) may drop or rename a temporary table, run as a prepared statement. */
+export function forgets(text: string): boolean {
+  return FORGETS.test(text);
+}
+const FORGETS = /^(?:drop|alter|rename|call|execute|create)\b/i;
+
+/** The tables a write (its text from its first word) writes, when it names them all, and no sequence nor a row it locks. */
+function tablesOnly(text: string): string[] | undefined {
+  return SEQUENCE_WRITE.test(text) || FOR_UPDATE.test(text) ? undefined : tablesWritten(text);
+}
+
+/** Whether `writes` is served in a session whose temporary tables are `temporary`. */
+export function servedWrites(writes: Writes | undefined, temporary: Set<string>): boolean {
+  return writes === false || (Array.isArray(writes) && writes.every((name) => temporary.has(name)));
+}
+
+/** Whether a write (its text from its first word) is served all the same, by the session's `state`. */
+function served(text: string, state: SqlState, d: SqlDialect): boolean {
+  const immediate = EXECUTE_IMMEDIATE.exec(text);
+  if (immediate) {
+    const sql = Buffer.from(literal(immediate[1]), 'latin1');
+    return !writesSql(sql, 0, sql.length, d, state);
+  }
+  const execute = EXECUTE.exec(text);
+  if (execute) return servedWrites(state.named.get(nameOf(execute[1]).toLowerCase())?.writes, state.temporary);
+  return state.temporary.size > 0 && servedWrites(tablesOnly(text), state.temporary);
+}
+
+const IDENT = '(`(?:[^`]|``)+`|[\\w$\\x80-\\xff]+)';
+/** A quoted text, without a backslash (an escape or not, by the session's sql_mode). */
+const LITERAL = "'((?:[^'\\\\]|'')*)'";
+const USING = '(?:\\s+using\\s[\\s\\S]*)?\\s*$';
+const PREPARE = new RegExp(`^prepare\\s+${IDENT}\\s+from\\s+(?:${LITERAL}\\s*$)?`, 'i');
+const DEALLOCATE = new RegExp(`^(?:deallocate|drop)\\s+prepare\\s+${IDENT}\\s*$`, 'i');
+const EXECUTE = new RegExp(`^execute\\s+(?!immediate\\b)${IDENT}${USING}`, 'i');
+const EXECUTE_IMMEDIATE = new RegExp(`^execute\\s+immediate\\s+${LITERAL}${USING}`, 'i');
+
+function literal(quoted: string): string {
+  return quoted.replace(/''/g, "'");
+}
+
+/** The statement a literal text prepares, for its executes. */
+function namedOf(text: string): NamedStatement {
+  const sql = Buffer.from(text, 'latin1');
+  return { writes: writesOf(sql, 0, sql.length), forgets: forgets(statementText(sql, 0, sql.length)) };
+}
+
+/**
+ * A statement (its text from its first word) runs in a session in `state`: what it creates,
+ * prepares or deallocates is taken in; what it may drop, rename or hide is taken out (all of it
+ * where it cannot tell).
+ */
+export function follow(state: SqlState, text: string): void {
+  const { temporary, named } = state;
+  const created = temporaryCreated(text);
+  if (created !== undefined) {
+    temporary.add(created);
+    return;
+  }
+  // An executable comment's text (mysqldump's /*!40101 ...) is not read here.
+  if (text.startsWith('/*')) {
+    temporary.clear();
+    named.clear();
+    return;
+  }
+  switch (/^\w*/.exec(text)![0].toUpperCase()) {
+    case 'PREPARE': {
+      const m = PREPARE.exec(text);
+      if (!m) named.clear();
+      else if (m[2] === undefined) named.delete(nameOf(m[1]).toLowerCase());
+      else named.set(nameOf(m[1]).toLowerCase(), namedOf(literal(m[2])));
+      return;
+    }
+    case 'DEALLOCATE':
+      return deallocate(named, text);
+    case 'EXECUTE': {
+      const immediate = EXECUTE_IMMEDIATE.exec(text);
+      const sql = immediate ? literal(immediate[1]) : undefined;
+      if (sql !== undefined) follow(state, statementText(Buffer.from(sql, 'latin1'), 0, sql.length));
+      else if (temporary.size > 0 && named.get(nameOf(EXECUTE.exec(text)?.[1] ?? '').toLowerCase())?.forgets !== false) temporary.clear();
+      return;
+    }
+  }
+  if (temporary.size > 0) followTemporary(temporary, text);
+}
+
+function deallocate(named: Map<string, NamedStatement>, text: string): void {
+  const m = DEALLOCATE.exec(text);
+  if (m) named.delete(nameOf(m[1]).toLowerCase());
+  else named.clear();
+}
+
+/** What a statement other than a CREATE TEMPORARY TABLE, a PREPARE or an EXECUTE may drop, rename or hide of `temporary`. */
+function followTemporary(temporary: Set<string>, text: string): void {
+  switch (/^\w*/.exec(text)![0].toUpperCase()) {
+    case 'USE':
+      return unqualifiedOut(temporary);
+    // A routine may drop any; RENAME TABLE of one renames it.
+    case 'CALL':
+    case 'RENAME':
+      return temporary.clear();
+    case 'DROP': {
+      if (!/^drop\s+(?:temporary\s+)?table\s/i.test(text)) return;
+      const dropped = tablesWritten(text);
+      if (dropped === undefined) temporary.clear();
+      else for (const name of dropped) temporary.delete(name);
+      return;
+    }
+    case 'ALTER': {
+      if (!/\brename\b/i.test(text)) return;
+      const altered = alteredTable(text);
+      if (altered !== undefined) temporary.delete(altered);
+      else temporary.clear();
+      return;
+    }
+    case 'CREATE':
+      if (/^create\s+or\s+replace\s+table\s/i.test(text)) temporary.clear();
+  }
+}
+
+/** Unqualified names, once the default database changes, name another database's tables. */
+export function unqualifiedOut(temporary: Set<string>): void {
+  for (const name of temporary) if (!name.includes('\0')) temporary.delete(name);
+}
+
+/**
+ * First words of a statement a read-only server does not refuse, by themselves: reads, and the
+ * statements that change no data (FLUSH, RESET: MariaDB answers them as a writable server does,
+ * 1227 to a user without RELOAD, served to one with it), a replica's and a backup's (PURGE,
+ * BACKUP STAGE, STOP SLAVE, CHANGE MASTER), a key cache's (CACHE INDEX).
+ */
+const READS = new Set([
+  'SHOW', 'HELP', 'BEGIN', 'COMMIT', 'ROLLBACK', 'SAVEPOINT', 'RELEASE', 'USE',
+  'HANDLER', 'UNLOCK', 'CHECK', 'CHECKSUM', 'PREPARE', 'DEALLOCATE', 'XA', 'KILL', 'SIGNAL', 'RESIGNAL', 'GET',
+  'FLUSH', 'RESET', 'PURGE', 'BACKUP', 'STOP', 'CHANGE', 'CACHE',
+]);
+
+const FOR_UPDATE = /\bfor\s+update\b/i;
+const SEQUENCE_WRITE = /\b(nextval|setval)\s*\(|\bnext\s+value\s+for\b/i;
+const FOR = /\bfor\b/i;
+const READ_WRITE = /\bread\s+write\b/i;
+const WRITE = /\bwrite\b/i;
+const WRITE_STATEMENT = /\b(insert|update|delete|replace)\b/i;
+
+function writesStatement(buf: Buffer, from: number, to: number, d: SqlDialect): boolean {
+  const words = leadingWords(buf, from, to, d, 4);
+  if (words === undefined) return true;
+  // An empty statement (after the last ';').
+  if (words.length === 0) return false;
+  const text = (): string => buf.toString('latin1', from, to);
+  switch (words[0]) {
+    // A locking read of a table (FOR UPDATE; LOCK IN SHARE MODE passes).
+    case 'SELECT':
+    case 'WITH':
+      return FOR_UPDATE.test(text()) || SEQUENCE_WRITE.test(text());
+    case 'VALUES':
+    case 'DO':
+      return SEQUENCE_WRITE.test(text());
+    case 'SET':
+      return words[1] === 'PASSWORD' || (words[1] === 'STATEMENT' ? writesAfterFor(buf, from, to, d) : SEQUENCE_WRITE.test(text()));
+    case 'START':
+      return READ_WRITE.test(text());
+    case 'LOCK':
+      return WRITE.test(text());
+    case 'CREATE':
+    case 'DROP':
+      return words[1] !== 'TEMPORARY' && !(words[1] === 'OR' && words[3] === 'TEMPORARY');
+    // EXPLAIN UPDATE is refused as the UPDATE; DESC t and ANALYZE SELECT pass, ANALYZE TABLE not.
+    case 'EXPLAIN':
+    case 'DESCRIBE':
+    case 'DESC':
+      return WRITE_STATEMENT.test(text());
+    case 'ANALYZE':
+      return (words[1] !== 'SELECT' && words[1] !== 'FORMAT') || WRITE_STATEMENT.test(text());
+    // LOAD INDEX INTO CACHE; LOAD DATA and LOAD XML write.
+    case 'LOAD':
+      return words[1] !== 'INDEX';
+    default:
+      return !READS.has(words[0]);
+  }
+}
+
+/** SET STATEMENT's settings, then FOR and the statement it runs: whether that one writes. */
+function writesAfterFor(buf: Buffer, from: number, to: number, d: SqlDialect): boolean {
+  const at = buf.toString('latin1', from, to).search(FOR);
+  return at < 0 || writesStatement(buf, from + at + 3, to, d);
+}
+

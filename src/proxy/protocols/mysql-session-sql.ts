@@ -1,0 +1,148 @@
+/**
+ * What a MySQL connection's statements leave on the server that 1290 judges its later ones by
+ * (mysql-read-only.ts' SqlState): its temporary tables, whose writes a read-only server serves,
+ * and its SQL prepared statements, whose EXECUTE it refuses or serves as their text.
+ *
+ * Learned from the queries as they pass, at a cost only to the rare ones: a query's first word's
+ * first two bytes, past blanks and plain comments (no allocation), say whether it may create a
+ * temporary table or prepare a statement (CREATE, PREPARE), or, once the connection has either,
+ * drop, rename or hide one (DROP, ALTER, RENAME, USE, CALL, EXECUTE, DEALLOCATE); only those, and
+ * on a connection with multi-statements a text holding a ';', are read. What a query does counts
+ * as its reply comes (a query refused by an injected error never reaching the server): what it
+ * makes once the reply is no ERR (a failed PREPARE leaves no statement of its name), what it
+ * drops whatever the reply. What cannot be read for sure leans to refusing: a CALL, an EXECUTE
+ * that may drop a table, a text not read for sure forget what they may touch.
+ */
+import { eachStatement, type SqlDialect } from './sql-statements.js';
+import { copyState, follow, unqualifiedOut, type NamedStatement, type SqlState } from './mysql-read-only.js';
+import { statementText } from './mysql-temporary.js';
+
+/** What a request does to the session's SqlState, counted as its reply comes. */
+export interface SqlChange {
+  /** Temporary tables made, unless the reply is an ERR. */
+  created: string[];
+  /** Temporary tables dropped, renamed, hidden or not known any more: forgotten whatever the reply. */
+  dropped: string[];
+  /** Prepared statements made (an ERR: none of the name) or deallocated (undefined). */
+  named: [string, NamedStatement | undefined][];
+}
+
+const enum Touch { None, Make, Other }
+const SEMI = 0x3b;
+const STAR_SLASH = Buffer.from('*/');
+
+/**
+ * What the statement starting with bytes `c0`, `c1` (a first word's first two, any case) may do:
+ * make a temporary table or a prepared statement (CREATE, PREPARE); drop, rename or hide one
+ * (DROP, ALTER, RENAME, USE, CALL, EXECUTE, DEALLOCATE).
+ */
+function touch(c0: number, c1: number): Touch {
+  const w = ((c0 | 0x20) << 8) | (c1 | 0x20);
+  if (w === 0x6372 /* cr */ || w === 0x7072 /* pr */) return Touch.Make;
+  return w === 0x6472 /* dr */ || w === 0x616c /* al */ || w === 0x7265 /* re */ || w === 0x7573 /* us */
+    || w === 0x6361 /* ca */ || w === 0x6578 /* ex */ || w === 0x6465 /* de */ ? Touch.Other : Touch.None;
+}
+
+/** Where the first word is, past blanks, parentheses and plain comments from `i`; -1 if unsure (an executable comment). */
+function firstWord(buf: Buffer, i: number, to: number): number {
+  while (i < to) {
+    const c = buf[i];
+    if (c <= 0x20 || c === 0x28) {
+      i++;
+    } else if (c === 0x23 || (c === 0x2d && buf[i + 1] === 0x2d)) {
+      const lf = buf.indexOf(0x0a, i);
+      if (lf < 0 || lf >= to) return to;
+      i = lf + 1;
+    } else if (c === 0x2f && buf[i + 1] === 0x2a) {
+      if (buf[i + 2] === 0x21 || (buf[i + 2] | 0x20) === 0x6d) return -1;
+      const end = buf.indexOf(STAR_SLASH, i + 2);
+      if (end < 0 || end + 2 > to) return -1;
+      i = end + 2;
+    } else {
+      return i;
+    }
+  }
+  return i;
+}
+
+export class SessionSql {
+  private readonly state: SqlState = { temporary: new Set(), named: new Map() };
+
+  /** A copy, for a refusal to follow along a query's own statements. */
+  snapshot(): SqlState {
+    return copyState(this.state);
+  }
+
+  /** The connection has temporary tables. */
+  hasTemporary(): boolean {
+    return this.state.temporary.size > 0;
+  }
+
+  /** COM_RESET_CONNECTION, COM_CHANGE_USER: the server drops every temporary table and prepared statement. */
+  clear(): void {
+    this.state.temporary.clear();
+    this.state.named.clear();
+  }
+
+  /** COM_INIT_DB. */
+  databaseChanged(): void {
+    unqualifiedOut(this.state.temporary);
+  }
+
+  /** An execute that may drop or rename any temporary table: they are forgotten as its reply comes. */
+  mayDrop(): SqlChange {
+    return { created: [], dropped: [...this.state.temporary], named: [] };
+  }
+
+  /** The server's reply to a request that makes `change` came; `failed`: an ERR. */
+  replied(change: SqlChange, failed: boolean): void {
+    const { temporary, named } = this.state;
+    for (const name of change.dropped) temporary.delete(name);
+    if (!failed) for (const name of change.created) temporary.add(name);
+    for (const [name, statement] of change.named) {
+      if (failed || statement === undefined) named.delete(name);
+      else named.set(name, statement);
+    }
+  }
+
+  /**
+   * A COM_QUERY's SQL text, bytes [from, to) of `buf` (`whole`: all of it; undefined: where it
+   * starts is not known), is framed; `multi`: the connection runs several statements a query.
+   * What it does, to count as its reply comes (the query may yet be refused, or answered by an
+   * injected error, and never reach the server), or undefined.
+   */
+  sentQuery(buf: Buffer, from: number | undefined, to: number, whole: boolean, multi: boolean, d: SqlDialect): SqlChange | undefined {
+    if (from === undefined) return this.read(buf, 0, 0, false, d);
+    const i = firstWord(buf, from, to);
+    if (i >= 0 && i + 1 < to) {
+      const t = touch(buf[i], buf[i + 1]);
+      if (t === Touch.None || (t === Touch.Other && this.state.temporary.size === 0 && this.state.named.size === 0)) {
+        if (!multi) return undefined;
+        const semi = buf.indexOf(SEMI, i);
+        if (semi < 0 || semi >= to) return undefined;
+      }
+    } else if (i >= 0) {
+      return undefined;
+    }
+    return this.read(buf, from, to, whole, d);
+  }
+
+  private read(buf: Buffer, from: number, to: number, whole: boolean, d: SqlDialect): SqlChange | undefined {
+    const before = this.state;
+    const after = copyState(before);
+    const read = whole && eachStatement(buf, from, to, d, (start, end) => {
+      follow(after, statementText(buf, start, end));
+      return false;
+    });
+    if (!read) {
+      after.temporary.clear();
+      after.named.clear();
+    }
+    const named: [string, NamedStatement | undefined][] = [];
+    for (const [name, statement] of after.named) if (before.named.get(name) !== statement) named.push([name, statement]);
+    for (const name of before.named.keys()) if (!after.named.has(name)) named.push([name, undefined]);
+    const created = [...after.temporary].filter((name) => !before.temporary.has(name));
+    const dropped = [...before.temporary].filter((name) => !after.temporary.has(name));
+    return created.length > 0 || dropped.length > 0 || named.length > 0 ? { created, dropped, named } : undefined;
+  }
+}
