@@ -4,7 +4,7 @@
  * and its SQL prepared statements, whose EXECUTE it refuses or serves as their text.
  *
  * Learned from the queries as they pass, at a cost only to the rare ones: a query's first word's
- * first two bytes, past blanks and plain comments (no allocation), say whether it may create a
+ * first three bytes, past blanks and plain comments (no allocation), say whether it may create a
  * temporary table or prepare a statement (CREATE, PREPARE), or, once the connection has either,
  * drop, rename or hide one (DROP, ALTER, RENAME, USE, CALL, EXECUTE, DEALLOCATE); only those, and
  * on a connection with multi-statements a text holding a ';', are read. What a query does counts
@@ -32,15 +32,15 @@ const SEMI = 0x3b;
 const STAR_SLASH = Buffer.from('*/');
 
 /**
- * What the statement starting with bytes `c0`, `c1` (a first word's first two, any case) may do:
- * make a temporary table or a prepared statement (CREATE, PREPARE); drop, rename or hide one
- * (DROP, ALTER, RENAME, USE, CALL, EXECUTE, DEALLOCATE).
+ * What the statement starting with bytes `c0`, `c1`, `c2` (a first word's first three, any case)
+ * may do: make a temporary table or a prepared statement (CREATE, PREPARE); drop, rename or hide
+ * one (DROP, ALTER, RENAME, USE, CALL, EXECUTE, DEALLOCATE: not DELETE, REPLACE nor EXPLAIN).
  */
-function touch(c0: number, c1: number): Touch {
-  const w = ((c0 | 0x20) << 8) | (c1 | 0x20);
-  if (w === 0x6372 /* cr */ || w === 0x7072 /* pr */) return Touch.Make;
-  return w === 0x6472 /* dr */ || w === 0x616c /* al */ || w === 0x7265 /* re */ || w === 0x7573 /* us */
-    || w === 0x6361 /* ca */ || w === 0x6578 /* ex */ || w === 0x6465 /* de */ ? Touch.Other : Touch.None;
+function touch(c0: number, c1: number, c2: number): Touch {
+  const w = ((c0 | 0x20) << 16) | ((c1 | 0x20) << 8) | (c2 | 0x20);
+  if (w === 0x637265 /* cre */ || w === 0x707265 /* pre */) return Touch.Make;
+  return w === 0x64726f /* dro */ || w === 0x616c74 /* alt */ || w === 0x72656e /* ren */ || w === 0x757365 /* use */
+    || w === 0x63616c /* cal */ || w === 0x657865 /* exe */ || w === 0x646561 /* dea */ ? Touch.Other : Touch.None;
 }
 
 /** Where the first word is, past blanks, parentheses and plain comments from `i`; -1 if unsure (an executable comment). */
@@ -114,8 +114,8 @@ export class SessionSql {
   sentQuery(buf: Buffer, from: number | undefined, to: number, whole: boolean, multi: boolean, d: SqlDialect): SqlChange | undefined {
     if (from === undefined) return this.read(buf, 0, 0, false, d);
     const i = firstWord(buf, from, to);
-    if (i >= 0 && i + 1 < to) {
-      const t = touch(buf[i], buf[i + 1]);
+    if (i >= 0 && i + 2 < to) {
+      const t = touch(buf[i], buf[i + 1], buf[i + 2]);
       if (t === Touch.None || (t === Touch.Other && this.state.temporary.size === 0 && this.state.named.size === 0)) {
         if (!multi) return undefined;
         const semi = buf.indexOf(SEMI, i);
