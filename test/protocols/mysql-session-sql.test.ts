@@ -138,6 +138,10 @@ describe('mysql: the temporary tables a session made, for 1290', () => {
     s.fromClient(pkt(0, Buffer.from([0x1f])));
     s.fromServer(OK);
     expect(refused(s, 'EXECUTE p')).toBe(true);
+    // A routine may prepare one of the name (a read-only MariaDB then refuses the EXECUTE).
+    run(s, "PREPARE p FROM 'SELECT 1'");
+    run(s, 'CALL p()');
+    expect(refused(s, 'EXECUTE p')).toBe(true);
   });
 
   it("an execute of a write to the session's temporary tables passes while they are there; one that may drop them forgets them", () => {
@@ -159,5 +163,13 @@ describe('mysql: the temporary tables a session made, for 1290', () => {
     expect(executeRefused(s, 3)).toBe(false);
     run(s, 'EXECUTE d');
     expect([refused(s, 'EXECUTE z USING 1'), executeRefused(s, 3)]).toEqual([true, true]);
+    // A binary execute of a CALL: the routine may prepare a statement of any name.
+    run(s, "PREPARE r FROM 'SELECT 1'");
+    s.fromClient(pkt(0, Buffer.concat([Buffer.from([0x16]), Buffer.from('CALL p()', 'latin1')])));
+    s.fromServer(prepareOk(5));
+    expect(refused(s, 'EXECUTE r')).toBe(false);
+    s.fromClient(execute(5));
+    s.fromServer(OK);
+    expect(refused(s, 'EXECUTE r')).toBe(true);
   });
 });

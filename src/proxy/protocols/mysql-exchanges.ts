@@ -81,8 +81,8 @@ export abstract class MysqlExchanges {
       as = this.prepared.sent(b, p + 1, end, len <= MAX_HEAD_BYTES);
       tables = this.prepared.lastTablesSent();
     } else if (cmd === COM_STMT_EXECUTE) {
-      // Only once the connection has a temporary table: a statement that may drop one.
-      if (this.sql.hasTemporary() && len >= 5 && !(this.prepared.preparedAs(b.readUInt32LE(p + 1)) & KEEPS_TEMPORARY)) sql = this.sql.mayDrop();
+      // Only once the connection has a temporary table or an SQL prepared statement: one that may drop them.
+      if (this.sql.holdsAny() && len >= 5 && !(this.prepared.preparedAs(b.readUInt32LE(p + 1)) & KEEPS_TEMPORARY)) sql = this.sql.mayDrop();
     } else if (cmd === COM_STMT_CLOSE && len >= 5) {
       this.prepared.closed(b.readUInt32LE(p + 1));
     } else if (cmd === COM_INIT_DB) {

@@ -145,6 +145,12 @@ export function follow(state: SqlState, text: string): void {
     }
     case 'DEALLOCATE':
       return deallocate(named, text);
+    // A routine may prepare a statement of any name (checked: a CALL's PREPARE replaces the
+    // session's), drop or rename any temporary table.
+    case 'CALL':
+      temporary.clear();
+      named.clear();
+      return;
     case 'EXECUTE': {
       const immediate = EXECUTE_IMMEDIATE.exec(text);
       const sql = immediate ? literal(immediate[1]) : undefined;
@@ -167,8 +173,7 @@ function followTemporary(temporary: Set<string>, text: string): void {
   switch (/^\w*/.exec(text)![0].toUpperCase()) {
     case 'USE':
       return unqualifiedOut(temporary);
-    // A routine may drop any; RENAME TABLE of one renames it.
-    case 'CALL':
+    // RENAME TABLE of one renames it.
     case 'RENAME':
       return temporary.clear();
     case 'DROP': {

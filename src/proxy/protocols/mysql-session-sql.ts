@@ -73,9 +73,9 @@ export class SessionSql {
     return copyState(this.state);
   }
 
-  /** The connection has temporary tables. */
-  hasTemporary(): boolean {
-    return this.state.temporary.size > 0;
+  /** The connection has temporary tables or SQL prepared statements. */
+  holdsAny(): boolean {
+    return this.state.temporary.size > 0 || this.state.named.size > 0;
   }
 
   /** COM_RESET_CONNECTION, COM_CHANGE_USER: the server drops every temporary table and prepared statement. */
@@ -89,9 +89,12 @@ export class SessionSql {
     unqualifiedOut(this.state.temporary);
   }
 
-  /** An execute that may drop or rename any temporary table: they are forgotten as its reply comes. */
+  /**
+   * An execute of a statement that may drop or rename any temporary table, or prepare any
+   * statement (a CALL): they are forgotten as its reply comes.
+   */
   mayDrop(): SqlChange {
-    return { created: [], dropped: [...this.state.temporary], named: [] };
+    return { created: [], dropped: [...this.state.temporary], named: [...this.state.named.keys()].map((name) => [name, undefined]) };
   }
 
   /** The server's reply to a request that makes `change` came; `failed`: an ERR. */
