@@ -210,6 +210,8 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
           ['execute INSERT INTO m', () => c.execute('INSERT INTO m VALUES (?)', [1])],
           ['execute INSERT INTO t', () => c.execute('INSERT INTO t VALUES (?, ?)', [1, 1])],
           ['execute SELECT m', () => c.execute('SELECT a FROM m WHERE a = ?', [1])],
+          ['batch INSERT INTO m', () => c.batch('INSERT INTO m VALUES (?)', [[2], [3]])],
+          ['batch INSERT INTO t', () => c.batch('INSERT INTO t VALUES (?, ?)', [[2, 2], [3, 3]])],
         ] as const) out.push(`${name}: ${await outcome(step())}`);
         return out;
       } finally {
@@ -229,7 +231,10 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       'EXECUTE s: 1290', "EXECUTE IMMEDIATE 'INSERT INTO t VALUES (9, 9)': 1290", 'EXECUTE r: 1290', 'CALL writes(): 1290',
       'execute INSERT INTO t: 1290', 'EXECUTE z after: 1290', 'execute INSERT INTO tt after: 1290',
     ]);
-    expect(mariadbWant).toEqual(['CREATE TEMPORARY TABLE m: served', 'execute INSERT INTO m: served', 'execute INSERT INTO t: 1290', 'execute SELECT m: served']);
+    expect(mariadbWant).toEqual([
+      'CREATE TEMPORARY TABLE m: served', 'execute INSERT INTO m: served', 'execute INSERT INTO t: 1290', 'execute SELECT m: served',
+      'batch INSERT INTO m: served', 'batch INSERT INTO t: 1290',
+    ]);
     await withProxy({ error: { percent: 100, kind: '1290' } }, async (p) => {
       expect(await outcomes(p.port, steps)).toEqual(want);
       expect(await mariadbOutcomes(p.port)).toEqual(mariadbWant);
