@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from './helpers/net.js';
 import { startRedis, type RunningRedis } from './helpers/servers.js';
 
 export function cmd(...args: Array<string | Buffer>): Buffer {
@@ -160,7 +161,9 @@ const T_SLOT = '15891';
  * before it says ok); `moving`: with a second node met, the keys {t}x and {t}y set, for TRYAGAIN.
  */
 export async function startClusterNode(moving = false): Promise<ClusterNode> {
-  const nodes = await Promise.all((moving ? [0, 1] : [0]).map(() => startRedis({ args: ['--cluster-enabled', 'yes'] })));
+  // The cluster bus on a free port of its own: by default the port's + 10000, which may be taken.
+  const buses = await Promise.all((moving ? [0, 1] : [0]).map(() => freePort()));
+  const nodes = await Promise.all(buses.map((bus) => startRedis({ args: ['--cluster-enabled', 'yes', '--cluster-port', String(bus)] })));
   const ctl = client(nodes[0].port);
   const node: ClusterNode = {
     port: nodes[0].port,
@@ -180,7 +183,7 @@ export async function startClusterNode(moving = false): Promise<ClusterNode> {
       await other.connect();
       node.importer = String(await other.call('CLUSTER', 'MYID'));
       other.disconnect();
-      await ctl.call('CLUSTER', 'MEET', '127.0.0.1', String(nodes[1].port));
+      await ctl.call('CLUSTER', 'MEET', '127.0.0.1', String(nodes[1].port), String(buses[1]));
       await until('the nodes to meet', async () => String(await ctl.call('CLUSTER', 'NODES')).includes(`${node.importer} 127.0.0.1:${nodes[1].port}`));
       await ctl.mset('{t}x', 'x', '{t}y', 'y');
     }
