@@ -126,6 +126,79 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
     }, prepare);
   });
 
+  // A replica whose master is down runs a script flagged no-writes and allow-stale, and its first
+  // call of a command it does not serve stale (GET, DBSIZE; not ECHO, TIME) fails: ERR, and where.
+  const stale = (body: string) => `#!lua flags=no-writes,allow-stale\n${body}`;
+  const staleRequests = [
+    ['EVAL', stale("return redis.call('ECHO', 'e')"), '0'],
+    ['EVAL', stale("return redis.call('GET', 'sc:k')"), '0'],
+    ['EVAL', stale("redis.call('ECHO', 'e')\nlocal t = redis.call('TIME')\nreturn redis.call('dbsize')"), '0'],
+    ['EVAL', stale("return redis.pcall('GET', 'sc:k')"), '0'],
+    ['EVAL', stale("local ok = redis.pcall('GET', 'sc:k') return 1"), '0'],
+    ['EVAL', stale("return redis.call('SET', 'sc:k', 'v')"), '0'],
+    // Refused in a script whatever the state, or unknown: the server behind says so too.
+    ['EVAL', stale("return redis.call('CONFIG', 'GET', 'maxmemory')"), '0'],
+    ['EVAL', stale("return redis.call('BLPOP', 'sc:l', '1')"), '0'],
+    ['EVAL', stale("return redis.call('NOSUCH', 'sc:k')"), '0'],
+    ['EVAL_RO', stale("return redis.call('GET', 'sc:k')"), '0'],
+    ['EVALSHA', createHash('sha1').update(stale("return redis.call('GET', KEYS[1])")).digest('hex'), '1', 'sc:k'],
+    ['MULTI'], ['EVAL', stale("return redis.call('GET', 'sc:k')"), '0'], ['EVAL', stale("return redis.call('ECHO', 'e')"), '0'], ['ECHO', 'x'], ['EXEC'],
+    ['FCALL', 'scsg', '1', 'sc:k'], ['FCALL_RO', 'scsg', '1', 'sc:k'], ['FCALL', 'scse', '1', 'sc:k'], ['FCALL', 'scsp', '1', 'sc:k'], ['FCALL', 'scsn', '1', 'sc:k'],
+    ['MULTI'], ['FCALL', 'scsg', '1', 'sc:k'], ['FCALL', 'scse', '1', 'sc:k'], ['EXEC'],
+  ];
+  // Functions flagged so, their callbacks written in their registrations (a call's line is the library's).
+  const staleLibrary = [
+    '#!lua name=sclstale',
+    "redis.register_function{function_name='scse', callback=function(keys) return redis.call('ECHO', keys[1]) end, flags={'no-writes', 'allow-stale'}}",
+    'redis.register_function{',
+    "  function_name = 'scsg',",
+    '  callback = function(keys)',
+    "    if redis.call('ECHO', 'a') == 'b' then return 0 end -- redis.call('GET', 'not this')",
+    "    local s = 'end'",
+    "    return redis.call('GET', keys[1])",
+    '  end,',
+    "  flags = { 'no-writes', 'allow-stale' },",
+    '}',
+    "redis.register_function{function_name='scsp', callback=function(keys) return redis.pcall('GET', keys[1]) end, flags={'no-writes', 'allow-stale'}}",
+    "redis.register_function{function_name='scsn', callback=function(keys) return 1 end, flags={'no-writes', 'allow-stale'}}",
+    "local function helper() return redis.call('GET', 'sc:k') end",
+  ].join('\n');
+
+  it('100:error MASTERDOWN: a script flagged no-writes and allow-stale runs, and fails at its first call a stale replica refuses', async () => {
+    const replies = async (port: number) => (await rawReplies(port, staleRequests.map((r) => cmd(...r)))).map((r, i) => `${staleRequests[i].join(' ')}: ${String(r)}`);
+    const loaded = stale("return redis.call('GET', KEYS[1])");
+    await inState('MASTERDOWN', async (real) => {
+      const want = await replies(real.port);
+      expect(want[0]).toMatch(/: \$1\r\ne\r\n$/);
+      expect(want[1]).toMatch(/: -ERR Can not execute the command on a stale replica script: [0-9a-f]{40}, on @user_script:2\.\r\n$/);
+      expect(want).toContain('FCALL scsg 1 sc:k: -ERR Can not execute the command on a stale replica script: scsg, on @user_function:8.\r\n');
+      await withProxy('', async (p) => {
+        // The script an EVALSHA names, and the library, go through the proxy first.
+        const app = client(p.port);
+        await app.connect();
+        await app.script('LOAD', loaded);
+        await app.call('FUNCTION', 'LOAD', 'REPLACE', staleLibrary);
+        app.defineCommand('scstale', { numberOfKeys: 1, lua: stale("return redis.call('GET', KEYS[1])") });
+        app.defineCommand('scecho', { numberOfKeys: 1, lua: stale("return redis.call('ECHO', KEYS[1])") });
+        const scripted = app as Redis & { scstale(k: string): Promise<unknown>; scecho(k: string): Promise<unknown> };
+        expect(await scripted.scstale('sc:k')).toBe('v');
+        await p.setMix({ error: { percent: 100, kind: 'MASTERDOWN' } });
+        expect(await replies(p.port)).toEqual(want);
+        // ioredis, as an application calls them: EVALSHA, EVAL.
+        await expect(scripted.scstale('sc:k')).rejects.toThrow(/^ERR Can not execute the command on a stale replica script: [0-9a-f]{40}, on @user_script:2\.$/);
+        await expect(app.eval(stale("return redis.call('GET', KEYS[1])"), 1, 'sc:k')).rejects.toThrow(/^ERR Can not execute the command on a stale replica script: /);
+        expect(await scripted.scecho('sc:e')).toBe('sc:e');
+        await expect(app.fcall('scsg', 1, 'sc:k')).rejects.toThrow(/^ERR Can not execute the command on a stale replica script: scsg, on @user_function:8\.$/);
+        expect(await app.fcall('scse', 1, 'sc:e')).toBe('sc:e');
+        app.disconnect();
+      });
+    }, async (c) => {
+      await prepare(c);
+      await c.script('LOAD', loaded);
+      await c.call('FUNCTION', 'LOAD', 'REPLACE', staleLibrary);
+    });
+  });
+
   // Queued whatever they do (no shebang), they fail as EXEC runs them: QUEUED, and the error in EXEC's reply.
   const block = [
     ['MULTI'],

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Segment } from '../../src/proxy/protocol.js';
 import { redis } from '../../src/proxy/protocols/redis.js';
+import { readLibrary } from '../../src/proxy/protocols/redis-functions.js';
 import { B, checkEverySplit, group, splitAt, type Dir, type Msg } from '../helpers/text-framing.js';
 
 /** Feed `input` to one direction in the given pieces; returns the messages and checks bytes. */
@@ -309,6 +310,23 @@ describe('redis errors', () => {
     expect(execRefused([['GET', 'k'], ['SET', 'k']])).toBe(false);
     expect(execRefused([['GET', 'k'], ['SET', 'k']], true)).toBe(false);
     expect(execRefused([['SETEX', 'k', '10', 'v']], true)).toBe(true);
+  });
+
+  it('a function flagged no-writes and allow-stale stops on a stale replica at its first call of a command it refuses, read from the callback its registration holds', () => {
+    const stale = "flags={'no-writes', 'allow-stale'}}";
+    const lib = readLibrary([
+      '#!lua name=l',
+      `redis.register_function{function_name='a', callback=function(k) if redis.call('ECHO', 'x') then end\nreturn redis.call('GET', k[1]) end, ${stale}`,
+      `redis.register_function{function_name='b', callback=function() return 1 end, ${stale}`,
+      "local function h() return redis.call('GET', 'k') end",
+      `redis.register_function{function_name='c', callback=h, ${stale}`,
+      `redis.register_function{function_name='d', callback=function() return redis.pcall('DBSIZE') end, ${stale}`,
+      "redis.register_function{function_name='e', callback=function() return redis.call('GET', 'k') end, flags={'no-writes'}}",
+      `redis.register_function{function_name='f', callback=function() local s = "end" -- end\nreturn redis.call('CONFIG', 'GET', 'x') end, ${stale}`,
+      `redis.register_function{function_name='g', callback=function() local t = redis.call('TIME') -- redis.call('GET', 'k')\nreturn redis.call('DBSIZE') end, ${stale}`,
+    ].join('\n'))!;
+    // b's body ends before h's call; c's callback is not in its registration; e runs nowhere stale; f's CONFIG GET: not known.
+    expect(Object.fromEntries(lib.staleCalls)).toEqual({ A: ' script: a, on @user_function:3.', D: '', G: ' script: g, on @user_function:12.' });
   });
 
   it('an FCALL is judged by the flags of the function a connection of the proxy saw loaded, once the server took it', () => {

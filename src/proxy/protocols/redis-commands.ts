@@ -139,3 +139,6 @@ export function arityFits(name: string, argc: number): boolean {
   if (arity === undefined || argc < 0) return true;
   return arity > 0 ? argc === arity : argc >= -arity;
 }
+
+/** Commands with subcommands (`CLIENT|SETINFO`): their own flags are not the subcommand's. */
+export const CONTAINERS: ReadonlySet<string> = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('|')).map((n) => n.slice(0, n.indexOf('|'))));

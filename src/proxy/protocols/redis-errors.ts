@@ -5,8 +5,9 @@
  */
 import { oneLine, type ErrorKind, type ErrorReply, type ErrorReplyContext } from '../protocol.js';
 import { EMPTY, SWITCH_NOW } from './redis-resp.js';
-import { queuedScriptFailure, SCRIPT_KINDS, scriptRefused } from './redis-scripts.js';
+import { queuedScriptFailure, SCRIPT_KINDS, scriptRefused, staleScriptRefused } from './redis-scripts.js';
 import type { ScriptsSeen } from './redis-scripts-seen.js';
+import type { FunctionsSeen } from './redis-functions.js';
 
 const ERRORS: Record<string, ErrorKind & { line: string }> = {
   LOADING: {
@@ -104,9 +105,10 @@ const HELLO_NOAUTH: ErrorReply = Object.freeze({
 
 /**
  * `queued`: the request is queued in a MULTI block, where a script refused as it is queued (by its
- * shebang, at OOM any) gets the bare line; `scripts`: those the proxy saw, an EVALSHA's said as its EVAL.
+ * shebang, at OOM any) gets the bare line; `scripts`: those the proxy saw, an EVALSHA's said as its
+ * EVAL; `functions`: those it saw loaded, an FCALL's stopped on a stale replica said where.
  */
-export function encodeError(kind: string, ctx: ErrorReplyContext, queued = false, scripts?: ScriptsSeen): ErrorReply {
+export function encodeError(kind: string, ctx: ErrorReplyContext, queued = false, scripts?: ScriptsSeen, functions?: FunctionsSeen): ErrorReply {
   const label = ctx.label ?? '';
   if (kind === 'NOAUTH' && label === 'HELLO' && ctx.message === undefined) return HELLO_NOAUTH;
   // SYNC/PSYNC get no framed reply (noReply): the client expects nothing from us.
@@ -114,7 +116,9 @@ export function encodeError(kind: string, ctx: ErrorReplyContext, queued = false
   // A real redis refusing EXEC says it discarded the block (processCommand's rejectCommand), even when none was open;
   // a cluster node that finds the block's keys not served discards it with the bare line (clusterRedirectClient).
   const exec = label === 'EXEC' && !CLUSTER_KINDS.has(kind);
-  // A script stopped at its write says where (redis-scripts.ts).
+  // A script stopped at its write says where (redis-scripts.ts); so does one a stale replica runs, at its first call it refuses.
+  const stale = kind === 'MASTERDOWN' && !queued ? staleCall(label, ctx.request, scripts, functions) : undefined;
+  if (stale !== undefined) return { bytes: Buffer.from(`-${staleLine(ctx.message)}${stale}\r\n`, 'utf8'), close: false };
   const script = SCRIPT_KINDS.has(kind) && !queued ? scriptRefused(kind, label, ctx.request, scripts) ?? '' : '';
   if (ctx.message === undefined && kind !== 'ERR' && !exec && script === '') return cannedReply(kind);
   const line = kindLine(kind, label, ctx.message);
@@ -129,6 +133,16 @@ function kindLine(kind: string, label: string, message: string | undefined): str
   return message !== undefined ? `${word} ${oneLine(message)}` : kind === 'ERR' ? `ERR injected error on '${label || '?'}' (marteau-tui)` : e.line;
 }
 
+/** Where a stale replica stops the script or function request `label` runs (redis-scripts.ts' staleScriptRefused, FunctionsSeen.staleCallOf). */
+function staleCall(label: string, request: Buffer, scripts: ScriptsSeen | undefined, functions: FunctionsSeen | undefined): string | undefined {
+  return label === 'FCALL' || label === 'FCALL_RO' ? functions?.staleCallOf(request) : staleScriptRefused(label, request, scripts);
+}
+
+/** What a script that a stale replica runs gets at its first call of a command such a replica does not serve (scriptVerifyAllowStale), a behavior's `message` after ERR. */
+function staleLine(message: string | undefined): string {
+  return message !== undefined ? `ERR ${oneLine(message)}` : 'ERR Can not execute the command on a stale replica';
+}
+
 /** What the client gets for a script queued in a block whose failure comes inside EXEC's reply: the server's QUEUED, as for any. */
 export const QUEUED: ErrorReply = Object.freeze({ bytes: Buffer.from('+QUEUED\r\n', 'latin1'), close: false });
 
@@ -138,10 +152,11 @@ export const QUEUED: ErrorReply = Object.freeze({ bytes: Buffer.from('+QUEUED\r\
  * that returns that error, so EXEC's reply holds it in its place, byte for byte, and the rest of
  * the block runs (redis.error_reply keeps a line's first word as its code). Undefined otherwise.
  */
-export function failingScript(kind: string, label: string, request: Buffer, message: string | undefined, scripts?: ScriptsSeen): Buffer | undefined {
-  const after = queuedScriptFailure(kind, label, request, scripts);
+export function failingScript(kind: string, label: string, request: Buffer, message: string | undefined, scripts?: ScriptsSeen, functions?: FunctionsSeen): Buffer | undefined {
+  const stale = kind === 'MASTERDOWN' ? staleCall(label, request, scripts, functions) : undefined;
+  const after = stale ?? queuedScriptFailure(kind, label, request, scripts);
   if (after === undefined) return undefined;
-  const line = Buffer.from(kindLine(kind, label, message) + after, 'utf8');
+  const line = Buffer.from((stale !== undefined ? staleLine(message) : kindLine(kind, label, message)) + after, 'utf8');
   return Buffer.concat([FAILING_SCRIPT, Buffer.from(`$${line.length}\r\n`, 'latin1'), line, CRLF]);
 }
 

@@ -16,53 +16,80 @@
  * server for a replica it is not; a missed write is the lesser harm. FCALL_RO is what clients
  * send for a no-writes function, served likewise (of a function that writes, the server behind
  * refuses it too). At MASTERDOWN an unseen function is refused as before: only one flagged
- * allow-stale runs there.
+ * allow-stale runs there, until its first call of a command a stale replica does not serve
+ * (GET), which fails with an ERR: read from its callback, when the registration holds it.
  */
 import { STAR, wordAt } from './redis-resp.js';
+import { failingCall, staleFails } from './redis-script-calls.js';
 
 /** The kinds a function's flags decide. */
 export const FUNCTION_KINDS = new Set(['READONLY', 'MISCONF', 'OOM', 'MASTERDOWN']);
 
-/** A library as its source declares it: its name, and each function's flags (n no-writes, o allow-oom, s allow-stale). */
+/**
+ * A library as its source declares it: its name, each function's flags (n no-writes, o allow-oom,
+ * s allow-stale), and for one flagged no-writes and allow-stale whose first call a stale replica
+ * refuses, where it stops (staleCalls: after the error's line, as redis says it; '' for a
+ * returned pcall).
+ */
 export interface Library {
   name: string;
   functions: Map<string, string>;
+  staleCalls: Map<string, string>;
 }
 
 /** The functions a proxy saw loaded, shared by its connections (a pool loads on one and calls on another). */
 export class FunctionsSeen {
   /** Function names upper case (redis finds them whatever their case), and their flags. */
   private readonly flags = new Map<string, string>();
+  /** Where a function a stale replica runs stops (Library.staleCalls), by upper-case name. */
+  private readonly staleCalls = new Map<string, string>();
   /** Library names (their case is theirs) and the functions each declared. */
   private readonly libraries = new Map<string, readonly string[]>();
 
   loaded(lib: Library): void {
     this.deleted(lib.name);
     for (const [name, flags] of lib.functions) this.flags.set(name, flags);
+    for (const [name, stops] of lib.staleCalls) this.staleCalls.set(name, stops);
     this.libraries.set(lib.name, [...lib.functions.keys()]);
   }
 
   deleted(library: string): void {
-    for (const name of this.libraries.get(library) ?? []) this.flags.delete(name);
+    for (const name of this.libraries.get(library) ?? []) {
+      this.flags.delete(name);
+      this.staleCalls.delete(name);
+    }
     this.libraries.delete(library);
   }
 
   flushed(): void {
     this.flags.clear();
+    this.staleCalls.clear();
     this.libraries.clear();
   }
 
   /** The flags of the function FCALL `request` (its first segment) calls; undefined when not seen loaded. */
   flagsOf(request: Buffer): string | undefined {
+    return this.flags.get(this.nameOf(request));
+  }
+
+  /** Where the function FCALL `request` calls stops on a stale replica (Library.staleCalls); undefined when it runs, or not known. */
+  staleCallOf(request: Buffer): string | undefined {
+    return this.staleCalls.get(this.nameOf(request));
+  }
+
+  private nameOf(request: Buffer): string {
     const at = wordAt(request, 1);
-    return at && this.flags.get(request.toString('latin1', at[0], at[1]).toUpperCase());
+    return at ? request.toString('latin1', at[0], at[1]).toUpperCase() : '';
   }
 }
 
-/** Whether a redis in the state `kind` (FUNCTION_KINDS) refuses a function of flags `flags` (undefined: not seen). */
-export function functionRefused(kind: string, flags: string | undefined): boolean {
+/**
+ * Whether a redis in the state `kind` (FUNCTION_KINDS) refuses a function of flags `flags`
+ * (undefined: not seen); `staleCall`: where a stale replica stops it (FunctionsSeen.staleCallOf).
+ */
+export function functionRefused(kind: string, flags: string | undefined, staleCall?: string): boolean {
   if (flags === undefined) return kind === 'MASTERDOWN';
-  if (kind === 'MASTERDOWN') return !(flags.includes('n') && flags.includes('s'));
+  if (kind === 'MASTERDOWN') return !(flags.includes('n') && flags.includes('s')) || staleCall !== undefined;
   return !flags.includes('n') && !(kind === 'OOM' && flags.includes('o'));
 }
 
@@ -76,6 +103,35 @@ const REGISTER = /redis\s*\.\s*register_function\s*(?:\(\s*(['"])([^'"\s]+)\1|\(
 const NAMED = /\bfunction_name\s*=\s*(['"])([^'"\s]+)\1/;
 const FLAGS = /\bflags\s*=\s*(?:\{([^}]*)\})?/;
 const FLAG_LETTERS: Record<string, string> = { 'no-writes': 'n', 'allow-oom': 'o', 'allow-stale': 's' };
+/** A callback written in the registration's table (`callback = function (...) ... end`), not named from elsewhere. */
+const TABLE_CALLBACK = /\bcallback\s*=\s*function\b/;
+/** Lua's long comments, comments, long strings and strings (skipped), and the words that open and close a block. */
+const LUA_TOKENS = /--\[(=*)\[[\s\S]*?\]\1\]|--[^\n]*|\[(=*)\[[\s\S]*?\]\2\]|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|\b(function|if|do|end)\b/g;
+
+/** Where the function whose `function` word is at `at` in `source` ends, after its `end`; -1 if it does not. */
+function functionEnd(source: string, at: number): number {
+  LUA_TOKENS.lastIndex = at;
+  let depth = 0;
+  for (let m = LUA_TOKENS.exec(source); m !== null; m = LUA_TOKENS.exec(source)) {
+    if (m[3] === undefined) continue;
+    depth += m[3] === 'end' ? -1 : 1;
+    if (depth === 0) return LUA_TOKENS.lastIndex;
+  }
+  return -1;
+}
+
+/**
+ * Where a stale replica stops function `name` whose callback's `function` word is at `at` in the
+ * library's `source`: at its first call of a command such a replica does not serve, said
+ * ' script: <name>, on @user_function:<line of the library>.' ('' for a returned pcall); undefined
+ * when it runs, or the proxy cannot tell (redis-scripts.ts' staleFails).
+ */
+function staleCallIn(source: string, name: string, at: number): string | undefined {
+  const end = functionEnd(source, at);
+  const line = end < 0 ? undefined : failingCall(source, staleFails, at, end);
+  if (line === undefined) return undefined;
+  return line === 0 ? '' : ` script: ${name}, on @user_function:${line}.`;
+}
 
 /**
  * The library a FUNCTION LOAD's `source` declares: `redis.register_function('f', cb)` has no
@@ -87,21 +143,27 @@ export function readLibrary(source: string): Library | undefined {
   const name = SHEBANG.exec(source)?.[1];
   if (name === undefined) return undefined;
   const functions = new Map<string, string>();
+  const staleCalls = new Map<string, string>();
   const calls = [...source.matchAll(REGISTER)];
   calls.forEach((m, i) => {
     if (m[2] !== undefined) {
       functions.set(m[2].toUpperCase(), '');
       return;
     }
-    const table = source.slice(m.index! + m[0].length, calls[i + 1]?.index ?? source.length);
+    const from = m.index! + m[0].length;
+    const table = source.slice(from, calls[i + 1]?.index ?? source.length);
     const fn = NAMED.exec(table)?.[2];
     const listed = FLAGS.exec(table);
     if (fn === undefined || (listed !== null && listed[1] === undefined)) return;
     let flags = '';
     for (const f of (listed?.[1] ?? '').matchAll(/(['"])([\w-]+)\1/g)) flags += FLAG_LETTERS[f[2]] ?? '';
     functions.set(fn.toUpperCase(), flags);
+    // Only a function flagged no-writes and allow-stale runs on a stale replica (a positional registration has no flags).
+    const callback = flags.includes('n') && flags.includes('s') ? TABLE_CALLBACK.exec(table) : null;
+    const stops = callback && staleCallIn(source, fn, from + callback.index + callback[0].length - 'function'.length);
+    if (stops !== null && stops !== undefined) staleCalls.set(fn.toUpperCase(), stops);
   });
-  return { name, functions };
+  return { name, functions, staleCalls };
 }
 
 /**

@@ -62,7 +62,7 @@ export abstract class RedisInjected extends RedisReplies {
   private failingScript(ordinal: number | undefined, kind: string | undefined, request: Buffer, message: string | undefined): Buffer | undefined {
     if (ordinal === undefined || kind === undefined || !this.multi.queued(ordinal)) return undefined;
     const at = wordAt(request, 0);
-    const standIn = at && failingScript(kind, request.toString('latin1', at[0], at[1]).toUpperCase(), request, message, this.scripts);
+    const standIn = at && failingScript(kind, request.toString('latin1', at[0], at[1]).toUpperCase(), request, message, this.scripts, this.functions);
     if (standIn !== undefined) this.failingScriptAt = ordinal;
     return standIn;
   }
@@ -82,6 +82,6 @@ export abstract class RedisInjected extends RedisReplies {
     if (ordinal === this.failingScriptAt && ctx.standIn !== undefined) return QUEUED;
     const said = kind === 'MASTERDOWN' ? saidAs(kind, label, request, label === 'EXEC' ? this.multi.execQueued(ordinal) : undefined, this.functions, this.scripts) : kind;
     if (said === 'BUSY') this.kills.busy(ordinal);
-    return encodeError(said, ctx, label !== undefined && label.startsWith('EVAL') && this.multi.queued(ordinal), this.scripts);
+    return encodeError(said, ctx, label !== undefined && label.startsWith('EVAL') && this.multi.queued(ordinal), this.scripts, this.functions);
   }
 }

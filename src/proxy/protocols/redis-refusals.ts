@@ -6,8 +6,8 @@
  * server would serve passes untouched: a client asking for READONLY gets what a replica does,
  * reads working, and one at 100:error LOADING can still connect, as it would to a loading redis.
  */
-import { arityFits, COMMAND_FLAGS } from './redis-commands.js';
-import { EVALS, SCRIPT_KINDS, scriptRefused, shebangOf } from './redis-scripts.js';
+import { arityFits, COMMAND_FLAGS, CONTAINERS } from './redis-commands.js';
+import { EVALS, SCRIPT_KINDS, scriptRefused, shebangOf, staleScriptRefused } from './redis-scripts.js';
 import type { ScriptsSeen } from './redis-scripts-seen.js';
 import { FUNCTION_KINDS, functionRefused, functionWrites, type FunctionsSeen } from './redis-functions.js';
 import { EMPTY, inlineWords, LF, lengthLine, STAR, wordAt } from './redis-resp.js';
@@ -45,8 +45,6 @@ const KEYS_MET: Record<string, number> = { CLUSTERDOWN: 1, TRYAGAIN: 2 };
 /** The commands that run a script or a function, whose keys their numkeys says. */
 export const SCRIPTS = new Set([...EVALS, 'FCALL', 'FCALL_RO']);
 
-/** Commands with subcommands (`CLIENT|SETINFO`): their own flags are not the subcommand's. */
-const CONTAINERS = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('|')).map((n) => n.slice(0, n.indexOf('|'))));
 
 /**
  * Whether a real redis in the state `kind` stands for refuses the request `label` (its command
@@ -84,8 +82,8 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
   // An EVALSHA of a script not seen passes (redis-scripts.ts).
   if (SCRIPT_KINDS.has(kind) && EVALS.has(name)) return scriptRefused(kind, name, request, scripts) !== undefined;
   const shebang = kind === 'MASTERDOWN' && EVALS.has(name) ? shebangOf(name, request, scripts) : undefined;
-  if (shebang !== undefined) return !(shebang.includes('no-writes') && shebang.includes('allow-stale'));
-  if ((name === 'FCALL' || name === 'FCALL_RO') && FUNCTION_KINDS.has(kind)) return functionRefused(kind, functions?.flagsOf(request));
+  if (shebang !== undefined) return !(shebang.includes('no-writes') && shebang.includes('allow-stale')) || staleScriptRefused(name, request, scripts) !== undefined;
+  if ((name === 'FCALL' || name === 'FCALL_RO') && FUNCTION_KINDS.has(kind)) return functionRefused(kind, functions?.flagsOf(request), functions?.staleCallOf(request));
   return rule(flags, name, request);
 }
 

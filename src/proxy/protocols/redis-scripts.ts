@@ -23,15 +23,13 @@
  * client told READONLY for a read would take a writable server for a replica.
  */
 import { createHash } from 'node:crypto';
-import { COMMAND_FLAGS } from './redis-commands.js';
+import { failingCall, staleFails, type CallFails } from './redis-script-calls.js';
 import { STAR, wordAt } from './redis-resp.js';
 import type { ScriptsSeen } from './redis-scripts-seen.js';
 
 /** The kinds a script's writes meet. */
 export const SCRIPT_KINDS = new Set(['READONLY', 'MISCONF', 'OOM']);
 
-const CALL = /redis\s*\.\s*(p?call)\s*\(\s*(['"])([A-Za-z_.|-]+)\2/g;
-const RETURNED = /\breturn\s*$/;
 const SHEBANG_FLAGS = /^#!\S*(?:[ \t]+[^\n]*?\bflags=([\w,-]*))?/;
 
 /** The commands that run a Lua script: a replica whose master is down runs them only to fail as they start, unless flagged allow-stale by a shebang. */
@@ -88,24 +86,39 @@ export function scriptRefused(kind: string, label: string | undefined, request: 
  * of the write); undefined when it serves it, or the proxy cannot tell. In a MULTI block, one
  * with a shebang is refused as it is queued, one without as it runs (queuedScriptFailure).
  */
-function scriptRefusal(kind: string, [script, sha]: readonly [string, string]): string | undefined {
-  if (script.startsWith('#!')) {
-    const flags = shebangFlags(script);
+function scriptRefusal(kind: string, script: readonly [string, string]): string | undefined {
+  if (script[0].startsWith('#!')) {
+    const flags = shebangFlags(script[0]);
     if (flags.includes('no-writes') || (kind === 'OOM' && flags.includes('allow-oom'))) return undefined;
     return '';
   }
-  CALL.lastIndex = 0;
-  for (let m = CALL.exec(script); m !== null; m = CALL.exec(script)) {
-    const flags = COMMAND_FLAGS[m[3].toUpperCase()];
-    if (flags === undefined || !flags.includes('w')) continue;
-    if (kind === 'OOM' && !flags.includes('o')) return undefined;
-    // The error as a value: returned at once, it is the reply, bare; else the script goes on.
-    if (m[1] === 'pcall') return RETURNED.test(script.slice(Math.max(0, m.index - 16), m.index)) ? '' : undefined;
-    let line = 1;
-    for (let i = script.indexOf('\n'); i >= 0 && i < m.index; i = script.indexOf('\n', i + 1)) line++;
-    return ` script: ${sha || createHash('sha1').update(script, 'latin1').digest('hex')}, on @user_script:${line}.`;
-  }
-  return undefined;
+  // After one write a script is never stopped: one that takes no memory is served at OOM.
+  return scriptStops(script, (name, flags) => (flags === undefined || !flags.includes('w') ? false : kind === 'OOM' && !flags.includes('o') ? undefined : true));
+}
+
+/** What a script stopped at the call failingCall finds says after the error's line: where, or nothing for a returned pcall. */
+function scriptStops([script, sha]: readonly [string, string], fails: CallFails): string | undefined {
+  const line = failingCall(script, fails);
+  if (line === undefined) return undefined;
+  return line === 0 ? '' : ` script: ${sha || createHash('sha1').update(script, 'latin1').digest('hex')}, on @user_script:${line}.`;
+}
+
+/**
+ * How a replica whose master is down (replica-serve-stale-data no) stops the script EVAL, EVALSHA
+ * or their _RO forms `label` runs (`request` its first segment): one flagged no-writes and
+ * allow-stale runs there, and its first call of a command such a replica does not serve (GET,
+ * DBSIZE; not ECHO, TIME) fails with 'ERR Can not execute the command on a stale replica' and
+ * where (redis-script-calls.ts). Undefined for any other script, or when the proxy cannot tell: a call of a
+ * command with subcommands, one redis does not know or refuses in a script, an inline request, an
+ * EVALSHA of a script not seen.
+ */
+export function staleScriptRefused(label: string | undefined, request: Buffer, scripts?: ScriptsSeen): string | undefined {
+  if (request[0] !== STAR) return undefined;
+  const script = scriptOf(label, request, scripts);
+  if (script === undefined || !script[0].startsWith('#!')) return undefined;
+  const flags = shebangFlags(script[0]);
+  if (!flags.includes('no-writes') || !flags.includes('allow-stale')) return undefined;
+  return scriptStops(script, staleFails);
 }
 
 const shebangFlags = (script: string): string[] => (SHEBANG_FLAGS.exec(script)?.[1] ?? '').split(',');
@@ -116,8 +129,7 @@ const shebangFlags = (script: string): string[] => (SHEBANG_FLAGS.exec(script)?.
  * one, or not known. A replica whose master is down reads them before it runs one, as it reads a
  * command's (evalGetCommandFlags): a script that may write is refused READONLY, one flagged
  * no-writes and allow-stale is served, any other refused MASTERDOWN. A served one's calls of
- * commands a stale replica refuses (GET) fail inside it with an ERR, which the proxy does not
- * read: the server behind serves them.
+ * commands a stale replica refuses (GET) fail inside it with an ERR: staleScriptRefused.
  */
 export function shebangOf(label: string, request: Buffer, scripts?: ScriptsSeen): string[] | undefined {
   const script = scriptOf(label, request, scripts);
