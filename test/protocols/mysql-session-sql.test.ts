@@ -126,10 +126,12 @@ describe('mysql: the temporary tables a session made, for 1290', () => {
     for (const sql of ["EXECUTE IMMEDIATE 'SELECT ?' USING 1", "execute immediate 'SELECT ''a'''"]) expect(refused(s, sql), sql).toBe(false);
     // A text not read for sure: a variable's, a backslash in it.
     for (const sql of ["EXECUTE IMMEDIATE 'INSERT INTO t VALUES (1)'", 'EXECUTE IMMEDIATE @q', "EXECUTE IMMEDIATE 'SELECT \\'a'"]) expect(refused(s, sql), sql).toBe(true);
+    run(s, "PREPARE v FROM 'SELECT 2'");
     run(s, 'DEALLOCATE PREPARE r');
+    run(s, 'drop prepare `v`');
     run(s, "PREPARE w FROM 'SELECT 1'", ERR);
     run(s, 'PREPARE q FROM @q');
-    expect([refused(s, 'EXECUTE r'), refused(s, 'EXECUTE w'), refused(s, 'EXECUTE q')]).toEqual([true, true, true]);
+    expect([refused(s, 'EXECUTE r'), refused(s, 'EXECUTE v'), refused(s, 'EXECUTE w'), refused(s, 'EXECUTE q')]).toEqual([true, true, true, true]);
     // Framed, not yet answered: not prepared yet.
     s.fromClient(query("PREPARE p FROM 'SELECT 1'"));
     expect(refused(s, 'EXECUTE p')).toBe(true);

@@ -145,6 +145,9 @@ export function follow(state: SqlState, text: string): void {
     }
     case 'DEALLOCATE':
       return deallocate(named, text);
+    case 'DROP':
+      if (/^drop\s+prepare\s/i.test(text)) return deallocate(named, text);
+      break;
     // A routine may prepare a statement of any name (checked: a CALL's PREPARE replaces the
     // session's), drop or rename any temporary table.
     case 'CALL':
@@ -154,8 +157,13 @@ export function follow(state: SqlState, text: string): void {
     case 'EXECUTE': {
       const immediate = EXECUTE_IMMEDIATE.exec(text);
       const sql = immediate ? literal(immediate[1]) : undefined;
-      if (sql !== undefined) follow(state, statementText(Buffer.from(sql, 'latin1'), 0, sql.length));
-      else if (temporary.size > 0 && named.get(nameOf(EXECUTE.exec(text)?.[1] ?? '').toLowerCase())?.forgets !== false) temporary.clear();
+      if (sql !== undefined) {
+        follow(state, statementText(Buffer.from(sql, 'latin1'), 0, sql.length));
+      } else if (named.get(nameOf(EXECUTE.exec(text)?.[1] ?? '').toLowerCase())?.forgets !== false) {
+        // One not known, or one that may drop a table or CALL a routine.
+        temporary.clear();
+        named.clear();
+      }
       return;
     }
   }
