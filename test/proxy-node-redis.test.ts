@@ -3,7 +3,7 @@
  * handshake (HELLO 3, CLIENT SETINFO), MULTI/EXEC, auto-pipelining and pub/sub passing through;
  * injected errors, a delay and a cut connection as node-redis meets them.
  */
-import { createClient } from 'redis';
+import { createClient, defineScript, type CommandParser } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MixSpec } from '../src/proxy/mix.js';
 import type { Proxy } from '../src/proxy/proxy.js';
@@ -193,6 +193,74 @@ describe.skipIf(!run)('node-redis through the proxy to redis-server', () => {
       expect(await within('get direct', direct.get('ro:a'))).toBe('v');
       expect(p.stats().behaviors.error).toBe(3);
       expect(c.errorEvents).toEqual([]);
+    });
+  });
+
+  // node-redis' scripts (defineScript) send EVALSHA (EVALSHA_RO when read-only) first, EVAL after a
+  // NOSCRIPT: a read-only replica refuses the one that writes at its write, said with where, and
+  // runs one flagged no-writes; the proxy at READONLY answers both the same, first call and next.
+  it('100:error READONLY: node-redis scripts (EVALSHA, then EVAL on NOSCRIPT) answered as by a read-only replica', async () => {
+    const scripts = {
+      ndWrite: defineScript({
+        SCRIPT: "local n = redis.call('INCR', KEYS[1])\nreturn redis.call('SET', KEYS[1], ARGV[1])",
+        NUMBER_OF_KEYS: 1,
+        parseCommand(parser: CommandParser, key: string, value: string) {
+          parser.pushKey(key);
+          parser.push(value);
+        },
+        transformReply: (reply: unknown) => reply,
+      }),
+      ndRead: defineScript({
+        SCRIPT: "#!lua flags=no-writes\nreturn redis.call('GET', KEYS[1])",
+        NUMBER_OF_KEYS: 1,
+        IS_READ_ONLY: true,
+        parseCommand(parser: CommandParser, key: string) {
+          parser.pushKey(key);
+        },
+        transformReply: (reply: unknown) => reply,
+      }),
+    };
+    /** What node-redis gets for the scripts, twice (the second time their SHA1 is known), on a server at `port`. */
+    const calls = async (port: number) => {
+      const c = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false }, scripts });
+      c.on('error', () => {});
+      await within('connect', c.connect());
+      try {
+        const got: unknown[] = [];
+        for (let i = 0; i < 2; i++) {
+          got.push(await outcome('write script', c.ndWrite('sc:n', 'v')));
+          got.push(await outcome('read script', c.ndRead('sc:r')));
+        }
+        // Each was sent as EVALSHA first, then EVAL once.
+        const stats = String(await c.info('commandstats'));
+        got.push(['evalsha', 'evalsha_ro', 'eval', 'eval_ro'].map((name) => new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stats)?.[1] ?? '0'));
+        return got;
+      } finally {
+        c.destroy();
+      }
+    };
+    const replica = await startRedis();
+    let want: unknown[];
+    try {
+      const c = client(replica.port);
+      await within('connect', c.connect());
+      await c.set('sc:r', 'r');
+      await c.sendCommand(['REPLICAOF', '127.0.0.1', '1']);
+      c.destroy();
+      want = await calls(replica.port);
+    } finally {
+      await replica.stop();
+    }
+    expect(want[0]).toEqual({ err: expect.stringMatching(/^READONLY You can't write against a read only replica\. script: [0-9a-f]{40}, on @user_script:1\.$/) });
+    expect(want.slice(1, 4)).toEqual([{ ok: 'r' }, want[0], { ok: 'r' }]);
+    // EVALSHA and EVALSHA_RO twice each, EVAL and EVAL_RO once, after the first NOSCRIPTs.
+    expect(want[4]).toEqual(['2', '2', '1', '1']);
+    await within('seed', direct.set('sc:r', 'r'));
+    await withClient({ error: { percent: 100, kind: 'READONLY' } }, async (p) => {
+      const got = await calls(p.port);
+      expect(got.slice(0, 4)).toEqual(want.slice(0, 4));
+      expect(p.stats().behaviors.error).toBe(2);
+      expect(await within('not written', direct.get('sc:n'))).toBe(null);
     });
   });
 
