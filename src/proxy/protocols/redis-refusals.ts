@@ -45,7 +45,6 @@ const KEYS_MET: Record<string, number> = { CLUSTERDOWN: 1, TRYAGAIN: 2 };
 /** The commands that run a script or a function, whose keys their numkeys says. */
 export const SCRIPTS = new Set([...EVALS, 'FCALL', 'FCALL_RO']);
 
-
 /**
  * Whether a real redis in the state `kind` stands for refuses the request `label` (its command
  * word, as framed) whose first segment is `request`. ERR (a generic error) can meet any
