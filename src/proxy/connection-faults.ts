@@ -1,32 +1,24 @@
 /**
- * A connection's fault actions: the behavior drawn for each exchange (and the active toxics),
- * their hooks run under a deadline and isolated, and the actions they return turned into the
- * exchange's plan (delays, shaping, an injected error, a close, a reset, a drop).
+ * A connection's fault actions: the behavior drawn for each exchange (and the active toxics), and
+ * the actions their hooks return (connection-hooks.ts) turned into the exchange's plan (delays,
+ * shaping, an injected error, a close, a reset, a drop).
  */
 import { draw, type MixEntry } from './mix.js';
-import type { Action, Behavior, ConnectionContext, ExchangeContext, HookResult } from './plugin.js';
-import { ConnectionHookContext, ExchangeHookContext } from './hook-context.js';
+import type { Action } from './plugin.js';
 import type { ErrorReply, Segment } from './protocol.js';
-import { ConnectionFraming } from './connection-framing.js';
-import { copyOf } from './frames.js';
+import { ConnectionHooks } from './connection-hooks.js';
 import { Exchange, hasReplyPlan, NO_CHUNKS, NO_PLAN, type Outcome, type ReplyPlan } from './exchange.js';
-import { messageOf } from './proxy-errors.js';
 import { hasErrorKind } from './protocols/index.js';
 
 const NO_ENTRIES: MixEntry[] = [];
 const NO_OUTCOMES: Outcome[] = [];
 /** What a hook that threw amounts to: its exchange gets an error. */
 const FAILED: readonly Action[] = [{ type: 'error' }];
-const HOOK_TIMEOUT_MS = 5000;
 
-export abstract class ConnectionFaults extends ConnectionFraming {
+export abstract class ConnectionFaults extends ConnectionHooks {
   private ordinal = 0;
   private exchangeCount = 0;
   protected pinned?: MixEntry;
-  /** Whether each toxic acts on this connection (its toxicity, drawn once per toxic version). */
-  private toxicDraws = new WeakMap<MixEntry, boolean>();
-  /** "address:port" of the client, read once (each read is a call into the socket). */
-  private clientAddress?: string;
 
   /**
    * Draw the exchange's behavior from the mix, add the proxy's active toxics (which all apply,
@@ -121,53 +113,6 @@ export abstract class ConnectionFaults extends ConnectionFraming {
     ex.untouched = untouched;
     ex.reusable = true;
     return ex;
-  }
-
-  private exchangeHook(e: MixEntry, ex: Exchange, seg: Segment): Outcome | Promise<Outcome> {
-    if (e.fixed !== undefined) return e.fixed;
-    try {
-      return this.settle(e, e.behavior.onExchange!(this.exchangeContext(e, ex, seg), e.options));
-    } catch (err) {
-      return this.hookFailed(e, err);
-    }
-  }
-
-  /** A hook's actions, or 'failed' when it threw: isolated to this exchange, which gets an error. */
-  protected callHook(e: MixEntry, call: () => HookResult | Promise<HookResult>): Outcome | Promise<Outcome> {
-    try {
-      return this.settle(e, call());
-    } catch (err) {
-      return this.hookFailed(e, err);
-    }
-  }
-
-  private settle(e: MixEntry, r: HookResult | Promise<HookResult>): Outcome | Promise<Outcome> {
-    if (!(r instanceof Promise)) return toActions(r);
-    // A hook that never settles would stall its exchange (and the pipeline behind it) forever.
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`hook did not settle within ${HOOK_TIMEOUT_MS} ms`)), HOOK_TIMEOUT_MS);
-    });
-    return Promise.race([r, deadline]).then(toActions, (err) => this.hookFailed(e, err)).finally(() => clearTimeout(timer));
-  }
-
-  private hookFailed(e: MixEntry, err: unknown): Outcome {
-    this.pluginFailed(e.behavior, err);
-    return 'failed';
-  }
-
-  /** Toxics in force on this connection: toxicity is drawn per connection (as Toxiproxy does) and again when a toxic changes. */
-  protected activeToxics(): readonly MixEntry[] {
-    const toxics = this.core.toxics;
-    if (toxics.length === 0) return toxics;
-    return toxics.filter((t) => {
-      let d = this.toxicDraws.get(t);
-      if (d === undefined) {
-        d = this.core.random() * 100 < t.percent;
-        this.toxicDraws.set(t, d);
-      }
-      return d;
-    });
   }
 
   private plan(ex: Exchange, seg: Segment, sources: readonly MixEntry[], outcomes: readonly Outcome[]): void {
@@ -346,31 +291,6 @@ export abstract class ConnectionFaults extends ConnectionFraming {
     if (this.protocol.standIn === undefined || this.protocol.errorKinds[kind]?.fatal) return undefined;
     return this.protocol.standIn(request, whole, this.session, ordinal, kind, message);
   }
-
-  private pluginFailed(b: Behavior, err: unknown): void {
-    this.core.log('error', `behavior "${b.name}" failed on connection ${this.id}: ${messageOf(err)}`);
-  }
-
-  protected connectionContext(entry: MixEntry): ConnectionContext {
-    return new ConnectionHookContext(this.core.info, this.id, this.clientName(), this.core.random, entry.state);
-  }
-
-  private clientName(): string {
-    return (this.clientAddress ??= `${this.client.remoteAddress}:${this.client.remotePort}`);
-  }
-
-  private exchangeContext(entry: MixEntry, ex: Exchange, seg: Segment): ExchangeContext {
-    const c = new ExchangeHookContext(this.core.info, this.id, this.clientName(), this.core.random, entry.state);
-    c.exchangeId = ex.id;
-    c.label = seg.label;
-    c.asked = this;
-    c.ordinal = ex.ordinal;
-    // A chunk read into reused memory is read into again once its handler is done: the hook may
-    // keep what it is given, so it gets its own copy of the request (a few bytes, mostly), and
-    // the chunk stays reusable (connection-requests.ts).
-    c.request = this.clientReads === undefined ? seg.data : copyOf(seg.data, 0, seg.data.length);
-    return c;
-  }
 }
 
 type ShapeAction = Extract<Action, { type: 'delay' | 'throttle' | 'slice' | 'corrupt' }>;
@@ -390,9 +310,4 @@ function shape(p: ReplyPlan, a: ShapeAction): void {
 function acts(list: readonly Action[]): boolean {
   for (let i = 0; i < list.length; i++) if (list[i].type !== 'forward') return true;
   return false;
-}
-
-function toActions(r: HookResult): Action[] {
-  if (!r) return [];
-  return Array.isArray(r) ? r : [r];
 }

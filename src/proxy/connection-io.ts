@@ -1,10 +1,10 @@
 /**
  * The sockets of one proxied connection and the state its two sides share: writes batched per
  * tick into one write per side, shaped (corrupt, throttle, slice) and limited (limit_data), and
- * the timers that die with the connection. The reply side, the framing guard, the fault actions
- * and the request side are layered on top (connection-replies.ts, connection-framing.ts,
- * connection-faults.ts, connection-requests.ts), as one class chain so that a call between them
- * costs what a call inside one class did.
+ * the timers that die with the connection. The reply side, the framing guard, the behaviors'
+ * hooks, the fault actions and the request side are layered on top (connection-replies.ts,
+ * connection-framing.ts, connection-hooks.ts, connection-faults.ts, connection-requests.ts), as
+ * one class chain so that a call between them costs what a call inside one class did.
  */
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';

@@ -3,7 +3,8 @@
  * middle. Requests are handled strictly in order (a behavior is drawn for each), replies are
  * delivered to the client in request order, whether they come from the server or are injected.
  * This top layer opens and closes it; the work is done by the layers below it, one job each:
- * connection-requests.ts, connection-faults.ts, connection-replies.ts, connection-io.ts.
+ * connection-requests.ts, connection-faults.ts, connection-hooks.ts, connection-replies.ts,
+ * connection-io.ts.
  */
 import { draw, type Mix, type MixEntry } from './mix.js';
 import { ConnectionRequests } from './connection-requests.js';
