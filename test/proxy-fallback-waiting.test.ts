@@ -1,9 +1,11 @@
 /**
  * A connection whose framing stops (a FramingError: it passes bytes through from then on) while
  * exchanges still wait for their reply, against a real memcached held stopped (SIGSTOP) so that
- * they do wait: the forwarded ones get the server's bytes and end, and an injected error waiting
- * behind a forwarded one, whose place in the now unframed stream nobody can tell, ends the
- * connection (said in the log) rather than leave the client waiting for ever.
+ * they do wait: the forwarded ones get the server's bytes and end. When the client's bytes are
+ * what memcache's framer cannot read, the replies owed to the requests before are still framed,
+ * so an injected error among them goes in its place; one whose place in the unframed stream
+ * nobody can tell (the framing stopped by a message over max_buffer) ends the connection (said
+ * in the log) rather than leave the client waiting for ever.
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -28,9 +30,10 @@ function rawClient(port: number) {
   return { socket: s, received: () => received, ended: () => ended, closed };
 }
 
-/** An mg v behind an mg v q, neither with O nor k, then a get: memcache.ts cannot frame them and passes the connection through. */
+/** An mg v behind an mg v q, neither with O nor k, then a get: memcache-text.ts cannot frame them, and passes the client's bytes through. */
 const FALLS_BACK = 'mg k v q\r\nmg nope v\r\nget k\r\n';
 const VALUE = 'VALUE k 0 1\r\nv\r\nEND\r\n';
+const GET_ERROR = 'SERVER_ERROR out of memory writing get response\r\n';
 
 describe.skipIf(!run)('a connection that falls back to passthrough with exchanges waiting (memcached)', () => {
   let server: RunningProcessServer;
@@ -96,7 +99,7 @@ describe.skipIf(!run)('a connection that falls back to passthrough with exchange
     });
   });
 
-  it('an error injected behind a forwarded request still waiting as the framing stops: the connection ends, said in the log, not a client waiting for ever', async () => {
+  it('an error injected behind a forwarded request still waiting as the client\'s framing stops goes in its place: the replies owed before are still framed', async () => {
     await withProxy('', async (p) => {
       const logs: string[] = [];
       p.on('event', (e) => { if (e.type === 'proxy.log') logs.push(e.message); });
@@ -111,15 +114,102 @@ describe.skipIf(!run)('a connection that falls back to passthrough with exchange
         await p.setMix('');
         c.socket.write(FALLS_BACK);
         await waitFor(() => p.stats().fallbacks === 1, WAIT_MS);
+      } finally {
+        process.kill(server.pid, 'SIGCONT');
+      }
+      // The first get's reply, framed, then the error in the second's place, then the server's bytes for the rest.
+      const all = `STORED\r\n${VALUE}${GET_ERROR}VA 1\r\nv\r\nEN\r\n${VALUE}`;
+      await waitFor(() => c.received().length >= all.length, WAIT_MS);
+      expect(c.received()).toBe(all);
+      expect(logs.join('\n')).not.toMatch(/closed: an error injected/);
+      await waitFor(() => p.stats().latency.count === 3, WAIT_MS).catch(() => {});
+      expect(p.stats()).toMatchObject({ exchanges: 3, fallbacks: 1 });
+      expect(p.stats().latency.count).toBe(3);
+      // The connection still serves, passed through.
+      c.socket.write('get k\r\n');
+      await waitFor(() => c.received().length >= all.length + VALUE.length, WAIT_MS);
+      expect(c.received()).toBe(all + VALUE);
+      c.socket.end();
+      await waitFor(() => p.stats().connections.open === 0, WAIT_MS);
+    });
+  });
+
+  it('behind a quiet request, an error sent to the server as an mn still replaces its MN once the client\'s framing stops; a quiet one last gets the stream', async () => {
+    await withProxy('', async (p) => {
+      const c = await stoppedBehind(p);
+      try {
+        c.socket.write('get k\r\nmg k v q\r\n');
+        await waitFor(() => p.stats().exchanges === 3, WAIT_MS);
+        await p.setMix('100:error');
+        // Behind the quiet mg still waiting: it goes to memcached as an mn (the stand-in).
+        c.socket.write('get k\r\n');
+        await waitFor(() => p.stats().exchanges === 4, WAIT_MS);
+        await p.setMix('');
+        c.socket.write('mg k v q\r\n');
+        await waitFor(() => p.stats().exchanges === 5, WAIT_MS);
+        c.socket.write(FALLS_BACK);
+        await waitFor(() => p.stats().fallbacks === 1, WAIT_MS);
+      } finally {
+        process.kill(server.pid, 'SIGCONT');
+      }
+      // get, mg q (hit), the error for the get in the MN's place, the last mg q's hit, then the rest's replies.
+      const all = `STORED\r\n${VALUE}VA 1\r\nv\r\n${GET_ERROR}VA 1\r\nv\r\nVA 1\r\nv\r\nEN\r\n${VALUE}`;
+      await waitFor(() => c.received().length >= all.length, WAIT_MS);
+      expect(c.received()).toBe(all);
+      await waitFor(() => p.stats().latency.count === 5, WAIT_MS).catch(() => {});
+      expect(p.stats()).toMatchObject({ exchanges: 5, fallbacks: 1 });
+      expect(p.stats().latency.count).toBe(5);
+      c.socket.end();
+      await waitFor(() => p.stats().connections.open === 0, WAIT_MS);
+    });
+  });
+
+  it('the pair\'s reply in doubt among the replies still framed: the server\'s side stops there too, the replies come whole and every exchange ends', async () => {
+    await withProxy('', async (p) => {
+      const c = await stoppedBehind(p);
+      try {
+        // The pair, then (another chunk) a command that is not an mn: the client's side stops, the pair's replies still framed.
+        c.socket.write('mg k v q\r\nmg nope v\r\n');
+        await waitFor(() => p.stats().exchanges === 3, WAIT_MS);
+        c.socket.write('get k\r\n');
+        await waitFor(() => p.stats().fallbacks === 1, WAIT_MS);
+      } finally {
+        process.kill(server.pid, 'SIGCONT');
+      }
+      const all = `STORED\r\nVA 1\r\nv\r\nEN\r\n${VALUE}`;
+      await waitFor(() => c.received().length >= all.length, WAIT_MS);
+      expect(c.received()).toBe(all);
+      await waitFor(() => p.stats().latency.count === 3, WAIT_MS).catch(() => {});
+      expect(p.stats()).toMatchObject({ exchanges: 3, fallbacks: 1 });
+      expect(p.stats().latency.count).toBe(3);
+      c.socket.end();
+      await waitFor(() => p.stats().connections.open === 0, WAIT_MS);
+    });
+  });
+
+  it('an error injected behind a forwarded request still waiting as a message over max_buffer stops the framing: the connection ends, said in the log, not a client waiting for ever', async () => {
+    await withProxy('', async (p) => {
+      const logs: string[] = [];
+      p.on('event', (e) => { if (e.type === 'proxy.log') logs.push(e.message); });
+      const c = await stoppedBehind(p);
+      try {
+        c.socket.write('get k\r\n');
+        await waitFor(() => p.stats().exchanges === 2, WAIT_MS);
+        await p.setMix('100:error');
+        c.socket.write('get k\r\n');
+        await waitFor(() => p.stats().exchanges === 3, WAIT_MS);
+        await p.setMix('');
+        // A command line longer than the proxy holds for one message: nothing after is framed.
+        c.socket.write(`get ${'x'.repeat(100)}`);
+        await waitFor(() => p.stats().fallbacks === 1, WAIT_MS);
         // The server still stopped: the end comes from the proxy, at the fallback.
         await waitFor(() => c.ended(), WAIT_MS);
       } finally {
         process.kill(server.pid, 'SIGCONT');
       }
-      // Nothing after the replies framed: the stream's bytes could not be told from the error's place.
       expect(c.received()).toBe('STORED\r\n');
       expect(logs.join('\n')).toMatch(/connection \d+: closed: an error injected for a request waits behind a reply that can no longer be told apart/);
       await waitFor(() => p.stats().connections.open === 0, WAIT_MS);
-    });
+    }, { maxBuffer: 64 });
   });
 });

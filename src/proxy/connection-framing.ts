@@ -2,12 +2,17 @@
  * A connection's framing guard: a chunk framed into messages by the protocol's session, and the
  * fall back to pass-through when the session gives up (a FramingError, a message over
  * max_buffer), with what becomes then of the exchanges still waiting for their replies
- * (unframed.ts). A layer of the connection's class chain (connection-io.ts), over its reply side.
+ * (unframed.ts). When the client's side gives up and the session still tells the replies owed
+ * to the requests before (FramerSession.stopRequests: memcache's text protocol), those are
+ * framed first, so that an error injected among them still goes in its place. A layer of the
+ * connection's class chain (connection-io.ts), over its reply side.
  */
 import { FramingError, type Segment } from './protocol.js';
 import { ConnectionReplies } from './connection-replies.js';
 import { Frames } from './frames.js';
 import { placeLost, takeKnown } from './unframed.js';
+
+const EMPTY = Buffer.alloc(0);
 
 export abstract class ConnectionFraming extends ConnectionReplies {
   /** Framing stopped: the ordinal of the first exchange the server's unframed bytes answered (unframed.ts). */
@@ -15,7 +20,7 @@ export abstract class ConnectionFraming extends ConnectionReplies {
 
   /** The chunk's messages: as offsets when the session frames into them (frames.ts). */
   protected frame(chunk: Buffer, side: 'client' | 'server'): Segment[] | Frames {
-    if (this.raw) return [{ data: chunk, start: true, end: true, passthrough: true }];
+    if (this.raw && !(this.serverFramed && side === 'server')) return [{ data: chunk, start: true, end: true, passthrough: true }];
     try {
       const s = this.session;
       const o = this.offsets;
@@ -25,23 +30,30 @@ export abstract class ConnectionFraming extends ConnectionReplies {
       else framed = client ? s.fromClient(chunk) : s.fromServer(chunk);
       if (s.buffered() > this.core.maxBuffer) {
         const segs = framed instanceof Frames ? framed.segments() : framed;
-        return this.fallback(side, `more than ${this.core.maxBuffer} bytes held for one message`, segs);
+        return this.fallback(side, `more than ${this.core.maxBuffer} bytes held for one message`, segs, false);
       }
       return framed;
     } catch (err) {
       if (!(err instanceof FramingError)) {
         this.core.log('error', `${this.protocol.name} framer bug on connection ${this.id}: ${String((err as Error)?.stack ?? err)}`);
       }
-      return this.fallback(side, (err as Error).message, []);
+      return this.fallback(side, (err as Error).message, [], err instanceof FramingError);
     }
   }
 
-  /** Give up framing this connection: pass everything through untouched from now on. */
-  private fallback(side: 'client' | 'server', reason: string, emitted: Segment[]): Segment[] {
+  /**
+   * Give up framing this connection: pass everything through untouched from now on, or, when the
+   * client's side met bytes it cannot frame (`thrown`) and the session can, the client's bytes
+   * while the replies owed to the requests before are still framed.
+   */
+  private fallback(side: 'client' | 'server', reason: string, emitted: Segment[], thrown: boolean): Segment[] {
+    if (!this.raw) this.core.counters.fallbacks++;
     this.raw = true;
-    this.core.counters.fallbacks++;
-    this.core.log('warn', `${this.protocol.name} connection ${this.id}: framing stopped (${reason}); passing bytes through untouched`);
-    const held = this.session.drain();
+    const client = side === 'client' && thrown ? this.session.stopRequests?.() : undefined;
+    this.serverFramed = client !== undefined;
+    const after = this.serverFramed ? 'passing the client\'s bytes through untouched, the replies owed to the requests before still framed' : 'passing bytes through untouched';
+    this.core.log('warn', `${this.protocol.name} connection ${this.id}: framing stopped (${reason}); ${after}`);
+    const held = client !== undefined ? { client, server: EMPTY } : this.session.drain();
     const mine = side === 'client' ? held.client : held.server;
     const other = side === 'client' ? held.server : held.client;
     if (other.length) {
@@ -58,6 +70,8 @@ export abstract class ConnectionFraming extends ConnectionReplies {
    * has it in them, and ends as they come; they go after the replies queued, in turn.
    */
   protected unframedReply(data: Buffer): void {
+    // The session passes the server's bytes through now: what it framed is delivered.
+    this.serverFramed = false;
     if (this.orderLost()) return;
     for (let ex = this.awaiting.shift(); ex !== undefined; ex = this.awaiting.shift()) {
       if (ex.ordinal < this.streamFrom) this.streamFrom = ex.ordinal;
@@ -75,7 +89,7 @@ export abstract class ConnectionFraming extends ConnectionReplies {
    * one still to come, then the connection ends. False when every reply still has its place.
    */
   protected orderLost(): boolean {
-    if (!this.protocol.framesReplies || this.serverEnded) return false;
+    if (!this.protocol.framesReplies || this.serverEnded || this.serverFramed) return false;
     const lost = placeLost(this.replies, this.streamFrom);
     if (lost === undefined) return false;
     this.core.log('warn', `${this.protocol.name} connection ${this.id}: closed: an error injected for a request waits behind a reply that can no longer be told apart (framing stopped), so where it goes among the server's bytes is unknown`);

@@ -24,6 +24,12 @@ export abstract class ConnectionIO {
   protected readonly offsets: OffsetFramer | undefined;
   protected readonly protocol: Protocol;
   protected raw = false;
+  /**
+   * With `raw`: only the client's bytes pass through; the session still frames the replies
+   * owed to the requests framed before (FramerSession.stopRequests), until it passes the
+   * server's bytes through too.
+   */
+  protected serverFramed = false;
   /** Segments from the client not handled yet (held while an exchange waits). */
   protected requests: Segment[] = [];
   protected requestsBusy = false;

@@ -317,7 +317,8 @@ export abstract class ConnectionReplies extends ConnectionIO {
    */
   protected upstreamEnded(): void {
     this.serverEnded = true;
-    if (!this.raw) {
+    if (!this.raw || this.serverFramed) {
+      this.serverFramed = false;
       // A partial reply the framer holds belongs to the client now: there is no rest to wait for.
       this.raw = true;
       const held = this.session.drain();

@@ -65,6 +65,15 @@ export interface FramerSession {
    * EXEC of a MULTI block that had an injected error is sent as DISCARD, answered EXECABORT.
    */
   insteadOf?(ordinal: number): { standIn: Buffer; reply: ErrorReply } | undefined;
+  /**
+   * The client's side met bytes it cannot frame (a FramingError from fromClient): they and all
+   * the client's bytes after pass through. A session that still tells the server's replies to
+   * the requests it returned before frames them, in turn, then passes the server's bytes
+   * through itself (a PASS frame): it gives back the client's bytes it held (as drain's
+   * `client`) and keeps its server side. Undefined when it cannot: both sides pass through
+   * (drain()).
+   */
+  stopRequests?(): Buffer | undefined;
   /** Bytes buffered while waiting for the rest of a message (for the per-connection cap). */
   buffered(): number;
   /**

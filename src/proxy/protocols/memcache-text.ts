@@ -69,6 +69,10 @@ export class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
   private lastLoud = -1;
   /** A command without q whose twins wait for the next command to be an mn (QuietMeta.twin), or -1. */
   private twinAt = -1;
+  /** The first request framed from the bytes being framed: those of a chunk that throws are not returned. */
+  private chunkFrom = 0;
+  /** The client's side stopped (stopRequests): once the requests before have their replies, the server's bytes pass through. */
+  private stopped = false;
 
   // ---- server side
   private sRaw = false;
@@ -89,6 +93,8 @@ export class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
   private frameRequests(buf: Buffer): Frames {
     const out = this.cFrames;
     out.reset(buf);
+    // A data block's end framed here is returned with the chunk, or not at all: its request with it.
+    this.chunkFrom = this.dataLeft > 0 ? this.nextOrdinal - 1 : this.nextOrdinal;
     const n = buf.length;
     let pos = 0;
     let seg = 0;
@@ -227,7 +233,7 @@ export class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
           this.owned = false;
           if (this.replyKind === Reply.Quiet) this.quiet.shift();
           this.pending.shift();
-          if (this.replyKind === Reply.LineThenRaw) {
+          if (this.replyKind === Reply.LineThenRaw || (this.stopped && !this.pending.waiting)) {
             this.sRaw = true;
             if (pos < n) out.push(pos, n, WHOLE | PASS);
             return out;
@@ -282,6 +288,28 @@ export class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
   }
 
   // ================================================================ bookkeeping
+
+  /**
+   * The client's side stops at the bytes it could not frame (FramerSession.stopRequests): the
+   * requests framed from them were never returned, and pass through with them. The replies to
+   * those before are still told apart as memcached sends them, in order, up to the last one
+   * that gets a reply without q: its reply ends the quiet ones' ahead of it, and after it come
+   * the replies of requests passed through, whose bounds nothing tells. The quiet ones behind it
+   * (their reply or silence told only by what follows) get the server's bytes then, unframed.
+   * Undefined when no such request waits.
+   */
+  stopRequests(): Buffer | undefined {
+    const last = this.pending.lastNot(Reply.Quiet, this.chunkFrom);
+    if (last < 0) return undefined;
+    this.pending.dropFrom(last + 1);
+    for (const q of [...this.quiet.waiting()]) {
+      if (q.ordinal > last) this.quiet.forget(q.ordinal);
+      else if (q.twin !== undefined && q.twin.ordinal > last) q.twin = undefined;
+    }
+    this.stopped = true;
+    this.cRaw = true;
+    return this.cTail.take();
+  }
 
   // A skipped `watch` (skipped()) never reached the server: no OK and no log stream will come.
   // The client side passes through already, so replies to later commands find no request

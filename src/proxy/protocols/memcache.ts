@@ -43,6 +43,10 @@ class MemcacheSession extends OffsetSession {
     return this.inner?.standIn(request, ordinal);
   }
 
+  stopRequests(): Buffer | undefined {
+    return this.inner instanceof TextSession ? this.inner.stopRequests() : undefined;
+  }
+
   buffered(): number {
     return this.inner?.buffered() ?? 0;
   }

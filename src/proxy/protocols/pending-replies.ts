@@ -62,6 +62,18 @@ export class PendingReplies<Tag extends number> {
     this.tags[i] = tag;
   }
 
+  /** The requests from `ordinal` on no longer wait (their bytes pass through unframed). */
+  dropFrom(ordinal: number): void {
+    while (this.end > this.head && this.ordinals[this.end - 1] >= ordinal) this.end--;
+    if (this.head === this.end) this.head = this.end = 0;
+  }
+
+  /** The newest waiting request before `before` whose tag is not `tag`, its ordinal, or -1. */
+  lastNot(tag: Tag, before: number): number {
+    for (let i = this.end - 1; i >= this.head; i--) if (this.ordinals[i] < before && this.tags[i] !== tag) return this.ordinals[i];
+    return -1;
+  }
+
   /** The request at `i` no longer waits (it never reached the server). */
   remove(i: number): void {
     // A few places to close up, rarely more than a chunk's requests: a loop, not two copyWithin
