@@ -9,6 +9,7 @@ import type { ErrorReply, Segment } from './protocol.js';
 import { ConnectionHooks } from './connection-hooks.js';
 import { Exchange, hasReplyPlan, NO_CHUNKS, NO_PLAN, type Outcome, type ReplyPlan } from './exchange.js';
 import { hasErrorKind } from './protocols/index.js';
+import { HeldCounts, onlyErrors } from './held-counts.js';
 
 const NO_ENTRIES: MixEntry[] = [];
 const NO_OUTCOMES: Outcome[] = [];
@@ -19,6 +20,8 @@ export abstract class ConnectionFaults extends ConnectionHooks {
   private ordinal = 0;
   private exchangeCount = 0;
   protected pinned?: MixEntry;
+  /** The counts that wait for an injected error's fate, made with the first (held-counts.ts). */
+  private heldCounts?: HeldCounts;
 
   /**
    * Draw the exchange's behavior from the mix, add the proxy's active toxics (which all apply,
@@ -117,23 +120,50 @@ export abstract class ConnectionFaults extends ConnectionHooks {
 
   private plan(ex: Exchange, seg: Segment, sources: readonly MixEntry[], outcomes: readonly Outcome[]): void {
     let actions: Action[] | undefined;
-    for (let i = 0; i < outcomes.length; i++) {
-      const o = outcomes[i];
-      const name = o === 'failed' ? 'plugin_error' : sources[i].behavior.name;
-      const list = this.acting(o === 'failed' ? FAILED : o, seg, ex.ordinal);
-      if (list) {
+    const lists = outcomes.map((o) => this.acting(o === 'failed' ? FAILED : o, seg, ex.ordinal));
+    for (const list of lists) if (list) (actions ??= []).push(...list);
+    this.planned(ex, seg, actions);
+    const held = this.errorHeld(ex);
+    let names: string[] | undefined;
+    let others = false;
+    for (let i = 0; i < lists.length; i++) {
+      const list = lists[i];
+      if (!list) continue;
+      const name = outcomes[i] === 'failed' ? 'plugin_error' : sources[i].behavior.name;
+      if (held && onlyErrors(list)) (names ??= []).push(name);
+      else {
         this.core.count(name);
-        (actions ??= []).push(...list);
+        others = true;
       }
     }
-    this.planned(ex, seg, actions);
+    if (names) (this.heldCounts ??= new HeldCounts()).hold(ex, names, !others);
   }
 
   /** plan() for the one behavior drawn (no toxic): its actions as they are, with no list made. */
   private planOne(ex: Exchange, seg: Segment, source: MixEntry, o: Outcome): void {
     const list = this.acting(o === 'failed' ? FAILED : o, seg, ex.ordinal);
-    if (list) this.core.count(o === 'failed' ? 'plugin_error' : source.behavior.name);
     this.planned(ex, seg, list);
+    if (!list) return;
+    const name = o === 'failed' ? 'plugin_error' : source.behavior.name;
+    if (this.errorHeld(ex) && onlyErrors(list)) (this.heldCounts ??= new HeldCounts()).hold(ex, [name], true);
+    else this.core.count(name);
+  }
+
+  /**
+   * Whether `ex`'s injected error may yet be withdrawn (FramerSession.errorFate): the behaviors
+   * that did nothing else wait to be counted (held-counts.ts).
+   */
+  private errorHeld(ex: Exchange): boolean {
+    return ex.injected !== undefined && this.session.errorFate?.(ex.ordinal) === 'held';
+  }
+
+  protected injectedDelivered(ex: Exchange): void {
+    this.heldCounts?.delivered(ex, this.session, this.core, !this.clientEnded);
+  }
+
+  /** The connection ends: the counts still waiting are made (held-counts.ts). */
+  protected heldAtEnd(): void {
+    this.heldCounts?.ended(this.session, this.core);
   }
 
   /**

@@ -33,6 +33,8 @@ export abstract class ConnectionReplies extends ConnectionIO {
   protected abstract unframedReply(data: Buffer): void;
   /** Framing stopped and an injected reply lost its place: the connection ends (connection-framing.ts). */
   protected abstract orderLost(): boolean;
+  /** An injected reply went to the client: a count that waited for it is made (connection-faults.ts). */
+  protected abstract injectedDelivered(ex: Exchange): void;
 
   protected onServerData(chunk: Buffer): void {
     this.core.counters.bytes.downstream += chunk.length;
@@ -244,6 +246,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
         if (held.length) ex.chunks = NO_CHUNKS;
         this.writeInjected(held.length ? Buffer.concat([...held, ex.injected.bytes]) : ex.injected.bytes);
         this.delivered(ex);
+        this.injectedDelivered(ex);
         if (ex.injected.close) {
           this.flush();
           this.client.end();

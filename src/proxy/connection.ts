@@ -82,6 +82,7 @@ export class Connection extends ConnectionRequests {
   destroy(): void {
     if (this.closed) return;
     this.closed = true;
+    this.heldAtEnd();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.client.destroy();

@@ -39,6 +39,9 @@ export interface Segment {
   mustForward?: boolean;
 }
 
+/** See FramerSession.errorFate. */
+export type ErrorFate = 'held' | 'given' | 'withdrawn';
+
 /** Per-connection framing state. Both directions share it (a reply's shape may depend on the request). */
 export interface FramerSession {
   /** Bytes from the client towards the server. */
@@ -74,6 +77,16 @@ export interface FramerSession {
    * (drain()).
    */
   stopRequests?(): Buffer | undefined;
+  /**
+   * What became of the injected error of request `ordinal` (errored), so that the connection
+   * counts its behavior as the client sees it: 'held' while the session may yet withdraw it
+   * (PostgreSQL: drawn as a request's first read came, held for its Execute, and served instead
+   * should its Sync come first, at a kind a real server gives no request that runs nothing,
+   * postgres-later.ts), 'withdrawn' once it did (told once), 'given' otherwise. Asked once the
+   * error is made, then, for a held one only, as its reply goes to the client or the connection
+   * ends. Undefined: every error is given.
+   */
+  errorFate?(ordinal: number): ErrorFate;
   /** Bytes buffered while waiting for the rest of a message (for the per-connection cap). */
   buffered(): number;
   /**

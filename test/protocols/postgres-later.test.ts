@@ -105,6 +105,8 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
   it('a Sync with no Execute before it: the failing Parse goes ahead of it', () => {
     const s = session('T');
     draw(s, cat(parse('SELECT 1', 's1'), describeS('s1'), flush()), 2);
+    // A statement timeout may meet it at its Sync: given, whatever comes.
+    expect(s.errorFate!(2)).toBe('given');
     const segs = s.fromClient(cat(bind('', 's1'), sync()));
     expect(words(segs)).toEqual(['>B', '=]', '>P', '>S']);
     expect(segs[2].data.toString('latin1')).toMatch(FAILING_PARSE);
@@ -120,11 +122,16 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
       const reply = postgres.encodeError('25006', { request: first, random: Math.random, session: s, standIn, ordinal });
       s.errored!(ordinal, standIn);
       expect(types(reply.bytes)).toBe('E');
+      // Its error may yet be withdrawn: the connection waits to count it (held-counts.ts).
+      expect(s.errorFate!(ordinal)).toBe('held');
       expect(words(s.fromServer(cat(msg('1'), msg('t', i16(0)), rowDesc()))), status).toEqual(['>1', '>t', '>T']);
       expect(words(s.fromClient(cat(bind('', 's1'), sync()))), status).toEqual(['>B', '=]', '>S']);
+      expect(s.errorFate!(ordinal)).toBe('held');
       expect(words(s.fromServer(cat(msg('2'), Z(status)))), status).toEqual(['>2', '=[Z]']);
-      // The injected reply is now the server's ReadyForQuery.
+      // The injected reply is now the server's ReadyForQuery: the error was withdrawn (told once).
       expect(reply.bytes, status).toEqual(Z(status));
+      expect(s.errorFate!(ordinal)).toBe('withdrawn');
+      expect(s.errorFate!(ordinal)).toBe('given');
       s.fromClient(msg('Q', 'SELECT 1'));
       expect(words(s.fromServer(cat(cc('SELECT 1'), Z(status)))), status).toEqual(['=[CZ]']);
     }

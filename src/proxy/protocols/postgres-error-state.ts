@@ -8,6 +8,7 @@
 import { emit, PASS_META, type StartMeta } from './length-prefixed.js';
 import { END, PASS, WHOLE, type Frames } from '../frames.js';
 import type { Fifo } from '../fifo.js';
+import type { ErrorFate } from '../protocol.js';
 import { CommitStatements } from './postgres-commit.js';
 import { BlockForecast } from './postgres-blocks.js';
 import { passesReply } from './postgres-aborted.js';
@@ -61,6 +62,11 @@ export abstract class PgErrorState {
   errored(ordinal: number, standIn?: Buffer): void {
     if (this.syncToCome(ordinal)) this.erroredOpen = true;
     if (passesReply(standIn)) this.passing.add(ordinal);
+  }
+
+  /** FramerSession.errorFate: an error held for its request's Execute may be withdrawn (postgres-later.ts). */
+  errorFate(ordinal: number): ErrorFate {
+    return this.later.fate(ordinal);
   }
 
   /**

@@ -16,11 +16,12 @@
  * kind that comes only as a statement runs (postgres-errors.ts, asItRuns), as it does when the
  * request comes in one read, and at a deadlock (lockWait), which only its Parse, answered, could
  * have met: nothing more is sent, the server's answers are the client's, its ReadyForQuery to the
- * Sync the reply, which the injected one becomes a copy of (the error stays counted, drawn as the
- * first read came). At a statement timeout the failing Parse
- * goes ahead of the Sync, as a real one, which counts from a request's first message to its
- * Sync, fails it at the Sync when the client is slow to send it (checked on PostgreSQL 15: 57014
- * then ReadyForQuery 'I', 'E' in a block); a COMMIT, never run, ends no block then.
+ * Sync the reply, which the injected one becomes a copy of. The error is withdrawn then, and its
+ * behavior counted as nothing acted (fate), as in the one-read case. At a statement timeout the
+ * failing Parse goes ahead of the Sync, as a real one, which counts from a request's first
+ * message to its Sync, fails it at the Sync when the client is slow to send it (checked on
+ * PostgreSQL 15: 57014 then ReadyForQuery 'I', 'E' in a block); a COMMIT, never run, ends no
+ * block then.
  *
  * A COMMIT in a block is different: a real one that fails ends the block, and its ReadyForQuery
  * says idle (checked on PostgreSQL 15, a deferred unique constraint failing at the Execute of a
@@ -36,7 +37,7 @@
  * the Sync, so nothing more is sent: its error is the request's reply all the same, the injected
  * one in its place.
  */
-import type { ErrorReply } from '../protocol.js';
+import type { ErrorFate, ErrorReply } from '../protocol.js';
 import { int32BE } from './length-prefixed.js';
 import { PARSE_NAMED } from './postgres-aborted.js';
 import { ROLLBACK_RUN } from './postgres-commit.js';
@@ -79,6 +80,8 @@ export class LaterErrors {
   private readonly commits = new Map<number, number>();
   /** Of those, the ones a real server serves if they run nothing (asItRuns, lockWait), with their injected reply. */
   private readonly servable = new Map<number, ErrorReply>();
+  /** The requests served so (servedWith) whose fate is still to be told (fate). */
+  private readonly withdrawn = new Set<number>();
 
   /**
    * `reply`, the error for request `ordinal`, whose Execute is to come, without a ReadyForQuery;
@@ -132,8 +135,18 @@ export class LaterErrors {
     const reply = this.servable.size > 0 && ordinal !== this.open ? this.servable.get(ordinal) : undefined;
     if (reply === undefined) return false;
     reply.bytes = pgReadyForQuery(status);
+    this.withdrawn.add(ordinal);
     this.end(ordinal);
     return true;
+  }
+
+  /**
+   * What became of the error of request `ordinal` (FramerSession.errorFate): held while the
+   * server may yet serve the request (hold, served), withdrawn once it did (told once).
+   */
+  fate(ordinal: number): ErrorFate {
+    if (this.servable.size > 0 && this.servable.has(ordinal)) return 'held';
+    return this.withdrawn.size > 0 && this.withdrawn.delete(ordinal) ? 'withdrawn' : 'given';
   }
 
   /**
