@@ -137,9 +137,11 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
   // learns as the session makes and drops them; a table of that name once dropped, or written
   // otherwise (another letter case), is refused as any.
   it('1290 lets the writes to a temporary table the connection made through, as a read-only server serves them', async () => {
+    await root.query("CREATE DATABASE other; CREATE TABLE other.tt (a INT); GRANT ALL ON other.* TO app@'%'");
     const steps: Step[] = [
       'CREATE TEMPORARY TABLE tt (a INT)', 'INSERT INTO tt VALUES (1)', 'UPDATE tt SET a = 2', 'DELETE FROM tt WHERE a = 9', 'REPLACE INTO tt VALUES (3)',
-      'INSERT INTO tt SELECT v FROM t', 'TRUNCATE tt', 'ALTER TABLE tt ADD b INT', '/* c */ INSERT INTO `tt` (a) VALUES (1)',
+      'INSERT INTO tt SELECT v FROM t', 'TRUNCATE tt', 'ALTER TABLE tt ADD b INT', '/* c */ INSERT INTO `tt` (a) VALUES (1)', 'INSERT INTO chaos.tt (a) VALUES (1)',
+      'USE other', 'INSERT INTO tt (a) VALUES (1)', 'INSERT INTO `chaos`.tt (a) VALUES (1)', 'USE chaos',
       'INSERT INTO TT (a) VALUES (1)', 'UPDATE t SET v = 5', 'DROP TABLE tt', 'INSERT INTO tt VALUES (1)',
       // A temporary table hides the table of its name.
       'CREATE TEMPORARY TABLE t (a INT)', 'INSERT INTO t VALUES (9)', 'DROP TEMPORARY TABLE t', 'INSERT INTO t VALUES (9, 9)',
@@ -168,7 +170,7 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       await root.query('SET GLOBAL read_only = 0');
     }
     expect(want.filter((w) => !w.endsWith(': served'))).toEqual([
-      'INSERT INTO TT (a) VALUES (1): 1290', 'UPDATE t SET v = 5: 1290', 'INSERT INTO tt VALUES (1): 1290', 'INSERT INTO t VALUES (9, 9): 1290',
+      'INSERT INTO tt (a) VALUES (1): 1290', 'INSERT INTO TT (a) VALUES (1): 1290', 'UPDATE t SET v = 5: 1290', 'INSERT INTO tt VALUES (1): 1290', 'INSERT INTO t VALUES (9, 9): 1290',
       'INSERT INTO t2 VALUES (1): 1290', 'CREATE TEMPORARY TABLE t3 AS SELECT * FROM nope: 1146', 'INSERT INTO t3 VALUES (1): 1290', 'CALL nope(): 1305',
     ]);
     expect(mariadbWant.filter((w) => !w.endsWith(': served'))).toEqual(['INSERT INTO m VALUES (1): 1290']);
@@ -176,8 +178,8 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       expect(await outcomes(p.port, steps)).toEqual(want.map((w) => (w === 'CALL nope(): 1305' ? 'CALL nope(): 1290' : w)));
       expect(await mariadbOutcomes(p.port)).toEqual(mariadbWant);
     });
-    const [rows] = await root.query('SELECT COUNT(*) AS n FROM chaos.t');
-    expect(rows).toEqual([{ n: 2 }]);
+    const [rows] = await root.query('SELECT (SELECT COUNT(*) FROM chaos.t) AS t, (SELECT COUNT(*) FROM other.tt) AS tt');
+    expect(rows).toEqual([{ t: 2, tt: 0 }]);
   });
 
   // A read-only server refuses a prepared write as it is executed, not as it is prepared: an

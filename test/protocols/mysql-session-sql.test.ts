@@ -20,12 +20,19 @@ const OK = pkt(1, Buffer.from([0, 0, 0, 2, 0, 0, 0]));
 const ERR = pkt(1, Buffer.concat([Buffer.from([0xff, 0x7a, 0x04]), Buffer.from('#42S02no such table', 'latin1')]));
 const CLIENT_MULTI_STATEMENTS = 0x10000;
 
-/** A session logged in, its server offering every capability, the client asking for `caps` too. */
-function session(caps = 0): FramerSession {
+const CLIENT_CONNECT_WITH_DB = 0x8;
+
+/** A session logged in (to `database`, if given), its server offering every capability, the client asking for `caps` too. */
+function session(caps = 0, database?: string): FramerSession {
   const s = mysql.createSession();
   const greeting = Buffer.concat([Buffer.from([10]), Buffer.from('10.11.19-MariaDB\0'), u32(1), Buffer.alloc(9), Buffer.from([0xff, 0xf7, 0x21, 2, 0, 0xff, 0x81]), Buffer.alloc(20)]);
   s.fromServer(pkt(0, greeting));
-  s.fromClient(pkt(1, Buffer.concat([u32(0x200 | 0x8000 | caps), u32(1 << 24), Buffer.alloc(24), Buffer.from('app\0\0')])));
+  const withDb = database === undefined ? 0 : CLIENT_CONNECT_WITH_DB;
+  const auth = Buffer.from([20, ...Buffer.alloc(20, 7)]);
+  s.fromClient(pkt(1, Buffer.concat([
+    u32(0x200 | 0x8000 | caps | withDb), u32(1 << 24), Buffer.alloc(24), Buffer.from('app\0'), auth,
+    database === undefined ? Buffer.alloc(0) : Buffer.from(`${database}\0`), Buffer.from('mysql_native_password\0'),
+  ])));
   s.fromServer(pkt(2, Buffer.from([0, 0, 0, 2, 0, 0, 0])));
   return s;
 }
@@ -173,5 +180,24 @@ describe('mysql: the temporary tables a session made, for 1290', () => {
     s.fromClient(execute(5));
     s.fromServer(OK);
     expect(refused(s, 'EXECUTE r')).toBe(true);
+  });
+
+  it('names are qualified by the default database, as the server resolves them: the login database, then COM_INIT_DB or USE', () => {
+    const s = session(0, 'chaos');
+    run(s, 'CREATE TEMPORARY TABLE tt (a INT)');
+    run(s, 'CREATE TEMPORARY TABLE other.o (a INT)');
+    for (const sql of ['INSERT INTO tt VALUES (1)', 'INSERT INTO chaos.tt VALUES (1)', 'INSERT INTO `chaos` . `tt` VALUES (1)', 'INSERT INTO other.o VALUES (1)']) {
+      expect(refused(s, sql), sql).toBe(false);
+    }
+    for (const sql of ['INSERT INTO other.tt VALUES (1)', 'INSERT INTO o VALUES (1)']) expect(refused(s, sql), sql).toBe(true);
+    run(s, 'USE nope', ERR);
+    expect(refused(s, 'INSERT INTO tt VALUES (1)')).toBe(false);
+    run(s, 'USE `other`');
+    expect([refused(s, 'INSERT INTO tt VALUES (1)'), refused(s, 'INSERT INTO chaos.tt VALUES (1)'), refused(s, 'INSERT INTO o VALUES (1)')]).toEqual([true, false, false]);
+    run(s, 'DROP TABLE o');
+    expect(refused(s, 'INSERT INTO other.o VALUES (1)')).toBe(true);
+    s.fromClient(pkt(0, Buffer.concat([Buffer.from([0x02]), Buffer.from('chaos')])));
+    s.fromServer(OK);
+    expect(refused(s, 'INSERT INTO tt VALUES (1)')).toBe(false);
   });
 });

@@ -86,7 +86,7 @@ export abstract class MysqlExchanges {
     } else if (cmd === COM_STMT_CLOSE && len >= 5) {
       this.prepared.closed(b.readUInt32LE(p + 1));
     } else if (cmd === COM_INIT_DB) {
-      this.sql.databaseChanged();
+      sql = this.sql.databaseSent(b, p + 1, end);
     } else if (cmd === COM_RESET_CONNECTION || cmd === COM_CHANGE_USER) {
       this.prepared.reset();
       this.sql.clear();

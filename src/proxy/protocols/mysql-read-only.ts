@@ -22,14 +22,21 @@ export interface NamedStatement {
 
 /** What a session's earlier statements left that a read-only server judges a statement by. */
 export interface SqlState {
-  /** Its temporary tables (mysql-temporary.ts' names). */
+  /** Its temporary tables (mysql-temporary.ts' names), qualified by their database when it is known. */
   temporary: Set<string>;
   /** Its SQL prepared statements (PREPARE s FROM '...'), by name in lower case. */
   named: Map<string, NamedStatement>;
+  /** Its default database, if known (the login's, COM_INIT_DB's, USE's): an unqualified name's. */
+  database: string | undefined;
 }
 
 export function copyState(state: SqlState): SqlState {
-  return { temporary: new Set(state.temporary), named: new Map(state.named) };
+  return { temporary: new Set(state.temporary), named: new Map(state.named), database: state.database };
+}
+
+/** A table's name (nameOf) qualified by the default database `database`, when it is not and that is known. */
+function qualified(name: string, database: string | undefined): string {
+  return database === undefined || name.includes('\0') ? name : `${database}\0${name}`;
 }
 
 /**
@@ -81,9 +88,9 @@ function tablesOnly(text: string): string[] | undefined {
   return SEQUENCE_WRITE.test(text) || FOR_UPDATE.test(text) ? undefined : tablesWritten(text);
 }
 
-/** Whether `writes` is served in a session whose temporary tables are `temporary`. */
-export function servedWrites(writes: Writes | undefined, temporary: Set<string>): boolean {
-  return writes === false || (Array.isArray(writes) && writes.every((name) => temporary.has(name)));
+/** Whether `writes` is served in a session in `state`: they write only its temporary tables. */
+export function servedWrites(writes: Writes | undefined, state: SqlState): boolean {
+  return writes === false || (Array.isArray(writes) && writes.every((name) => state.temporary.has(qualified(name, state.database))));
 }
 
 /** Whether a write (its text from its first word) is served all the same, by the session's `state`. */
@@ -94,8 +101,8 @@ function served(text: string, state: SqlState, d: SqlDialect): boolean {
     return !writesSql(sql, 0, sql.length, d, state);
   }
   const execute = EXECUTE.exec(text);
-  if (execute) return servedWrites(state.named.get(nameOf(execute[1]).toLowerCase())?.writes, state.temporary);
-  return state.temporary.size > 0 && servedWrites(tablesOnly(text), state.temporary);
+  if (execute) return servedWrites(state.named.get(nameOf(execute[1]).toLowerCase())?.writes, state);
+  return state.temporary.size > 0 && servedWrites(tablesOnly(text), state);
 }
 
 const IDENT = '(`(?:[^`]|``)+`|[\\w$\\x80-\\xff]+)';
@@ -126,7 +133,7 @@ export function follow(state: SqlState, text: string): void {
   const { temporary, named } = state;
   const created = temporaryCreated(text);
   if (created !== undefined) {
-    temporary.add(created);
+    temporary.add(qualified(created, state.database));
     return;
   }
   // An executable comment's text (mysqldump's /*!40101 ...) is not read here.
@@ -148,6 +155,11 @@ export function follow(state: SqlState, text: string): void {
     case 'DROP':
       if (/^drop\s+prepare\s/i.test(text)) return deallocate(named, text);
       break;
+    case 'USE': {
+      const use = USE.exec(text);
+      state.database = use ? nameOf(use[1]) : undefined;
+      return unqualifiedOut(temporary);
+    }
     // A routine may prepare a statement of any name (checked: a CALL's PREPARE replaces the
     // session's), drop or rename any temporary table.
     case 'CALL':
@@ -167,8 +179,9 @@ export function follow(state: SqlState, text: string): void {
       return;
     }
   }
-  if (temporary.size > 0) followTemporary(temporary, text);
+  if (temporary.size > 0) followTemporary(temporary, text, state.database);
 }
+const USE = new RegExp(`^use\\s+${IDENT}\\s*$`, 'i');
 
 function deallocate(named: Map<string, NamedStatement>, text: string): void {
   const m = DEALLOCATE.exec(text);
@@ -176,11 +189,12 @@ function deallocate(named: Map<string, NamedStatement>, text: string): void {
   else named.clear();
 }
 
-/** What a statement other than a CREATE TEMPORARY TABLE, a PREPARE or an EXECUTE may drop, rename or hide of `temporary`. */
-function followTemporary(temporary: Set<string>, text: string): void {
+/**
+ * What a statement other than a CREATE TEMPORARY TABLE, a PREPARE, an EXECUTE or a USE may drop,
+ * rename or hide of `temporary`, in default database `database`.
+ */
+function followTemporary(temporary: Set<string>, text: string, database: string | undefined): void {
   switch (/^\w*/.exec(text)![0].toUpperCase()) {
-    case 'USE':
-      return unqualifiedOut(temporary);
     // RENAME TABLE of one renames it.
     case 'RENAME':
       return temporary.clear();
@@ -188,13 +202,13 @@ function followTemporary(temporary: Set<string>, text: string): void {
       if (!/^drop\s+(?:temporary\s+)?table\s/i.test(text)) return;
       const dropped = tablesWritten(text);
       if (dropped === undefined) temporary.clear();
-      else for (const name of dropped) temporary.delete(name);
+      else for (const name of dropped) temporary.delete(qualified(name, database));
       return;
     }
     case 'ALTER': {
       if (!/\brename\b/i.test(text)) return;
       const altered = alteredTable(text);
-      if (altered !== undefined) temporary.delete(altered);
+      if (altered !== undefined) temporary.delete(qualified(altered, database));
       else temporary.clear();
       return;
     }
@@ -203,7 +217,7 @@ function followTemporary(temporary: Set<string>, text: string): void {
   }
 }
 
-/** Unqualified names, once the default database changes, name another database's tables. */
+/** Names kept unqualified (the default database not known), once it changes, name another database's tables. */
 export function unqualifiedOut(temporary: Set<string>): void {
   for (const name of temporary) if (!name.includes('\0')) temporary.delete(name);
 }

@@ -77,7 +77,7 @@ function writes(cmd: number, request: Buffer, session?: MysqlRequests): boolean 
   if (cmd === COM_CREATE_DB || cmd === COM_DROP_DB) return true;
   if (cmd === COM_STMT_EXECUTE || cmd === COM_STMT_BULK_EXECUTE) {
     return !prepared(request, session, READS_ONLY)
-      && !(session !== undefined && request.length >= 9 && servedWrites(session.preparedTables(request.readUInt32LE(5)), session.sqlState().temporary));
+      && !(session !== undefined && request.length >= 9 && servedWrites(session.preparedTables(request.readUInt32LE(5)), session.sqlState()));
   }
   if (cmd !== COM_QUERY) return false;
   const sql = sqlStart(request, session);

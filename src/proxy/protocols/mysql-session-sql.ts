@@ -5,13 +5,15 @@
  *
  * Learned from the queries as they pass, at a cost only to the rare ones: a query's first word's
  * first three bytes, past blanks and plain comments (no allocation), say whether it may create a
- * temporary table or prepare a statement (CREATE, PREPARE), or, once the connection has either,
- * drop, rename or hide one (DROP, ALTER, RENAME, USE, CALL, EXECUTE, DEALLOCATE); only those, and
- * on a connection with multi-statements a text holding a ';', are read. What a query does counts
- * as its reply comes (a query refused by an injected error never reaching the server): what it
- * makes once the reply is no ERR (a failed PREPARE leaves no statement of its name), what it
- * drops whatever the reply. What cannot be read for sure leans to refusing: a CALL, an EXECUTE
- * that may drop a table, a text not read for sure forget what they may touch.
+ * temporary table, prepare a statement or change the default database (CREATE, PREPARE, USE),
+ * or, once the connection has either, drop, rename or hide one (DROP, ALTER, RENAME, CALL,
+ * EXECUTE, DEALLOCATE); only those, and on a connection with multi-statements a text holding a
+ * ';', are read. What a query does counts as its reply comes (a query refused by an injected
+ * error never reaching the server): what it makes once the reply is no ERR (a failed PREPARE
+ * leaves no statement of its name), what it drops whatever the reply. The default database (the
+ * login's, COM_INIT_DB's, USE's) qualifies the tables' names, as the server resolves them. What
+ * cannot be read for sure leans to refusing: a CALL, an EXECUTE that may drop a table, a text
+ * not read for sure forget what they may touch.
  */
 import { eachStatement, type SqlDialect } from './sql-statements.js';
 import { copyState, follow, unqualifiedOut, type NamedStatement, type SqlState } from './mysql-read-only.js';
@@ -25,6 +27,8 @@ export interface SqlChange {
   dropped: string[];
   /** Prepared statements made (an ERR: none of the name) or deallocated (undefined). */
   named: [string, NamedStatement | undefined][];
+  /** The default database it changes to (unless the reply is an ERR), if it does. */
+  database?: { to: string | undefined };
 }
 
 const enum Touch { None, Make, Other }
@@ -33,13 +37,14 @@ const STAR_SLASH = Buffer.from('*/');
 
 /**
  * What the statement starting with bytes `c0`, `c1`, `c2` (a first word's first three, any case)
- * may do: make a temporary table or a prepared statement (CREATE, PREPARE); drop, rename or hide
- * one (DROP, ALTER, RENAME, USE, CALL, EXECUTE, DEALLOCATE: not DELETE, REPLACE nor EXPLAIN).
+ * may do: make a temporary table or a prepared statement, or change the default database
+ * (CREATE, PREPARE, USE); drop, rename or hide one (DROP, ALTER, RENAME, CALL, EXECUTE,
+ * DEALLOCATE: not DELETE, REPLACE nor EXPLAIN).
  */
 function touch(c0: number, c1: number, c2: number): Touch {
   const w = ((c0 | 0x20) << 16) | ((c1 | 0x20) << 8) | (c2 | 0x20);
-  if (w === 0x637265 /* cre */ || w === 0x707265 /* pre */) return Touch.Make;
-  return w === 0x64726f /* dro */ || w === 0x616c74 /* alt */ || w === 0x72656e /* ren */ || w === 0x757365 /* use */
+  if (w === 0x637265 /* cre */ || w === 0x707265 /* pre */ || w === 0x757365 /* use */) return Touch.Make;
+  return w === 0x64726f /* dro */ || w === 0x616c74 /* alt */ || w === 0x72656e /* ren */
     || w === 0x63616c /* cal */ || w === 0x657865 /* exe */ || w === 0x646561 /* dea */ ? Touch.Other : Touch.None;
 }
 
@@ -66,7 +71,7 @@ function firstWord(buf: Buffer, i: number, to: number): number {
 }
 
 export class SessionSql {
-  private readonly state: SqlState = { temporary: new Set(), named: new Map() };
+  private readonly state: SqlState = { temporary: new Set(), named: new Map(), database: undefined };
 
   /** A copy, for a refusal to follow along a query's own statements. */
   snapshot(): SqlState {
@@ -78,15 +83,24 @@ export class SessionSql {
     return this.state.temporary.size > 0 || this.state.named.size > 0;
   }
 
-  /** COM_RESET_CONNECTION, COM_CHANGE_USER: the server drops every temporary table and prepared statement. */
+  /** The login, to default database `database` (if it names one and it was read). */
+  loggedIn(database: string | undefined): void {
+    this.state.database = database;
+  }
+
+  /**
+   * COM_RESET_CONNECTION, COM_CHANGE_USER: the server drops every temporary table and prepared
+   * statement (the default database, after a change of user the new one's, is not read).
+   */
   clear(): void {
     this.state.temporary.clear();
     this.state.named.clear();
+    this.state.database = undefined;
   }
 
-  /** COM_INIT_DB. */
-  databaseChanged(): void {
-    unqualifiedOut(this.state.temporary);
+  /** COM_INIT_DB of the name in bytes [from, to) of `buf`. */
+  databaseSent(buf: Buffer, from: number, to: number): SqlChange {
+    return { created: [], dropped: [], named: [], database: { to: buf.toString('latin1', from, to) } };
   }
 
   /**
@@ -102,6 +116,10 @@ export class SessionSql {
     const { temporary, named } = this.state;
     for (const name of change.dropped) temporary.delete(name);
     if (!failed) for (const name of change.created) temporary.add(name);
+    if (!failed && change.database !== undefined) {
+      this.state.database = change.database.to;
+      unqualifiedOut(temporary);
+    }
     for (const [name, statement] of change.named) {
       if (failed || statement === undefined) named.delete(name);
       else named.set(name, statement);
@@ -146,6 +164,7 @@ export class SessionSql {
     for (const name of before.named.keys()) if (!after.named.has(name)) named.push([name, undefined]);
     const created = [...after.temporary].filter((name) => !before.temporary.has(name));
     const dropped = [...before.temporary].filter((name) => !after.temporary.has(name));
-    return created.length > 0 || dropped.length > 0 || named.length > 0 ? { created, dropped, named } : undefined;
+    const database = after.database !== before.database ? { to: after.database } : undefined;
+    return created.length > 0 || dropped.length > 0 || named.length > 0 || database !== undefined ? { created, dropped, named, database } : undefined;
   }
 }

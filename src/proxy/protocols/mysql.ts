@@ -43,7 +43,8 @@ export { MYSQL_ERRORS } from './mysql-errors.js';
 /** How much of a reply packet's payload the framer looks at (an OK packet's status fits). */
 const REPLY_PEEK = 32;
 const GREETING_PEEK = 1024;
-const HANDSHAKE_RESPONSE_PEEK = 36;
+/** The login's user, auth data and database fit (its database qualifies temporary tables' names: mysql-session-sql.ts). */
+const HANDSHAKE_RESPONSE_PEEK = 512;
 
 const enum Phase { Greeting, Auth, Command }
 const LOGIN_META: StartMeta = Object.freeze({ label: LOGIN_LABEL }), REPLY_META: StartMeta = Object.freeze({});
@@ -228,9 +229,10 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
     const p = pos + 4;
     if (this.phase !== Phase.Command) {
       if (!this.handshake.responded && this.phase === Phase.Auth) {
-        if (this.handshake.response(b, p, len) === 'ssl') {
+        if (this.handshake.response(b, p, len, Math.min(len, HANDSHAKE_RESPONSE_PEEK)) === 'ssl') {
           this.rawAfterMessage = true;
         } else {
+          this.sql.loggedIn(this.handshake.database);
           this.loginSent(seq);
           this.startMessage(d, LOGIN_META, true);
           return;
