@@ -30,8 +30,13 @@ function rawClient(port: number) {
   return { socket: s, received: () => received, ended: () => ended, closed };
 }
 
-/** An mg v behind an mg v q, neither with O nor k, then a get: memcache-text.ts cannot frame them, and passes the client's bytes through. */
-const FALLS_BACK = 'mg k v q\r\nmg nope v\r\nget k\r\n';
+/**
+ * An mg v behind an mg v q, neither with O nor k, then another mg v, which cannot tell them apart
+ * (an mn or a get would): memcache-text.ts cannot frame them, and passes the client's bytes through.
+ */
+const FALLS_BACK = 'mg k v q\r\nmg nope v\r\nmg k v\r\n';
+/** What memcached answers FALLS_BACK with, k stored. */
+const FALLS_BACK_REPLIES = 'VA 1\r\nv\r\nEN\r\nVA 1\r\nv\r\n';
 const VALUE = 'VALUE k 0 1\r\nv\r\nEND\r\n';
 const GET_ERROR = 'SERVER_ERROR out of memory writing get response\r\n';
 
@@ -65,7 +70,7 @@ describe.skipIf(!run)('a connection that falls back to passthrough with exchange
       } finally {
         process.kill(server.pid, 'SIGCONT');
       }
-      const all = `STORED\r\n${VALUE}VA 1\r\nv\r\nEN\r\n${VALUE}`;
+      const all = `STORED\r\n${VALUE}${FALLS_BACK_REPLIES}`;
       await waitFor(() => c.received().length >= all.length, WAIT_MS);
       expect(c.received()).toBe(all);
       // The get's exchange ended with the bytes that came: none is left open.
@@ -118,7 +123,7 @@ describe.skipIf(!run)('a connection that falls back to passthrough with exchange
         process.kill(server.pid, 'SIGCONT');
       }
       // The first get's reply, framed, then the error in the second's place, then the server's bytes for the rest.
-      const all = `STORED\r\n${VALUE}${GET_ERROR}VA 1\r\nv\r\nEN\r\n${VALUE}`;
+      const all = `STORED\r\n${VALUE}${GET_ERROR}${FALLS_BACK_REPLIES}`;
       await waitFor(() => c.received().length >= all.length, WAIT_MS);
       expect(c.received()).toBe(all);
       expect(logs.join('\n')).not.toMatch(/closed: an error injected/);
@@ -153,7 +158,7 @@ describe.skipIf(!run)('a connection that falls back to passthrough with exchange
         process.kill(server.pid, 'SIGCONT');
       }
       // get, mg q (hit), the error for the get in the MN's place, the last mg q's hit, then the rest's replies.
-      const all = `STORED\r\n${VALUE}VA 1\r\nv\r\n${GET_ERROR}VA 1\r\nv\r\nVA 1\r\nv\r\nEN\r\n${VALUE}`;
+      const all = `STORED\r\n${VALUE}VA 1\r\nv\r\n${GET_ERROR}VA 1\r\nv\r\n${FALLS_BACK_REPLIES}`;
       await waitFor(() => c.received().length >= all.length, WAIT_MS);
       expect(c.received()).toBe(all);
       await waitFor(() => p.stats().latency.count === 5, WAIT_MS).catch(() => {});
@@ -168,15 +173,15 @@ describe.skipIf(!run)('a connection that falls back to passthrough with exchange
     await withProxy('', async (p) => {
       const c = await stoppedBehind(p);
       try {
-        // The pair, then (another chunk) a command that is not an mn: the client's side stops, the pair's replies still framed.
+        // The pair, then (another chunk) a command that does not tell: the client's side stops, the pair's replies still framed.
         c.socket.write('mg k v q\r\nmg nope v\r\n');
         await waitFor(() => p.stats().exchanges === 3, WAIT_MS);
-        c.socket.write('get k\r\n');
+        c.socket.write('mg k v\r\n');
         await waitFor(() => p.stats().fallbacks === 1, WAIT_MS);
       } finally {
         process.kill(server.pid, 'SIGCONT');
       }
-      const all = `STORED\r\nVA 1\r\nv\r\nEN\r\n${VALUE}`;
+      const all = `STORED\r\n${FALLS_BACK_REPLIES}`;
       await waitFor(() => c.received().length >= all.length, WAIT_MS);
       expect(c.received()).toBe(all);
       await waitFor(() => p.stats().latency.count === 3, WAIT_MS).catch(() => {});

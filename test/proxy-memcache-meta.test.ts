@@ -261,6 +261,97 @@ describe.skipIf(!run)('memcache meta commands with q through the proxy to memcac
     });
   });
 
+  it('an mg v behind an mg v q, alike in shape, is told apart by the command right behind them when its replies read otherwise (a get, an ms, an md, version), as by an mn', async () => {
+    await seed('tl');
+    const version = await (async () => {
+      const c = await connect(server.port);
+      const v = await c.batch([{ text: 'version\r\n', err: 'other' }], 'version', (g) => (g.length ? g[0] : undefined));
+      c.close();
+      return v;
+    })();
+    // Each pair as memcached answers it: the quiet one's hit ('' when it missed), the other's reply.
+    const pairs: [string, string[]][] = [
+      ['mg tl:miss q v\r\nmg tl:hit v\r\n', ['', 'VA 1\r\nv\r\n']],
+      ['mg tl:hit q v\r\nmg tl:miss v\r\n', ['VA 1\r\nv\r\n', 'EN\r\n']],
+      ['mg tl:hit q v\r\nmg tl:hit v\r\n', ['VA 1\r\nv\r\n', 'VA 1\r\nv\r\n']],
+      ['mg tl:miss q v\r\nmg tl:miss v\r\n', ['', 'EN\r\n']],
+    ];
+    const tellers: [Req, string][] = [
+      [{ text: 'get tl:hit\r\n', err: 'get' }, 'VALUE tl:hit 0 1\r\nv\r\nEND\r\n'],
+      [{ text: 'ms tl:w 1\r\nw\r\n', err: 'store' }, 'HD\r\n'],
+      [{ text: 'md tl:miss\r\n', err: 'other' }, 'NF\r\n'],
+      [{ text: 'version\r\n', err: 'other' }, version],
+    ];
+    const until = (last: string) => (g: string[]) => (g.join('').endsWith(last) ? g.join('') : undefined);
+    const direct = await connect(server.port);
+    try {
+      for (const [pair, replies] of pairs) {
+        for (const [teller, its] of tellers) {
+          const want = [...replies, its];
+          expect(await direct.batch([{ text: pair + teller.text, err: 'get' }], `${pair}${teller.text} directly`, until(its))).toBe(want.join(''));
+          // Framed, each reply is its request's, the quiet one's silence an empty one.
+          const s = memcache.createSession();
+          s.fromClient(Buffer.from(pair + teller.text, 'latin1'));
+          const framed: string[] = [];
+          let cur = '';
+          for (const x of s.fromServer(Buffer.from(want.join(''), 'latin1'))) {
+            cur = (x.start ? '' : cur) + x.data.toString('latin1');
+            if (x.end) framed.push(cur);
+          }
+          expect(framed, pair + teller.text).toEqual(want);
+        }
+      }
+    } finally {
+      direct.close();
+    }
+    await withProxy('', async (p) => {
+      const c = await connect(p.port);
+      try {
+        for (const [pair, replies] of pairs) {
+          for (const [teller, its] of tellers) {
+            const before = p.stats().exchanges;
+            expect(await c.batch([{ text: pair + teller.text, err: 'get' }], `${pair}${teller.text} through the proxy`, until(its))).toBe([...replies, its].join(''));
+            expect(p.stats()).toMatchObject({ exchanges: before + 3, fallbacks: 0 });
+          }
+        }
+        await within('every exchange ended', (async () => { while (p.stats().latency.count < pairs.length * tellers.length * 3) await new Promise((r) => setTimeout(r, 10)); })());
+        expect(p.stats().latency.count).toBe(pairs.length * tellers.length * 3);
+        // Another mg v right behind reads as they do: that still falls back.
+        expect(await c.batch([{ text: 'mg tl:miss q v\r\nmg tl:hit v\r\nmg tl:hit v\r\n', err: 'get' }], 'an mg v behind the pair', (g) => (g.length >= 2 ? [...g] : undefined))).toEqual(['VA 1\r\nv\r\n', 'VA 1\r\nv\r\n']);
+        expect(p.stats().fallbacks).toBe(1);
+      } finally {
+        c.close();
+      }
+    });
+    // Errors drawn among them (an error for the other one or for the command behind goes to
+    // memcached as an mn, the quiet one waiting): each request its error or memcached's reply, in
+    // order. The pair's errors read alike: any such reading will do.
+    const oneEach = (reqs: Req[], direct: string[], got: string[]) => {
+      const from = (r: number, i: number): boolean =>
+        r === reqs.length
+          ? i === got.length
+          : (got[i] === `${OOM[reqs[r].err]}\r\n` && from(r + 1, i + 1)) || (direct[r] === '' ? from(r + 1, i) : got[i] === direct[r] && from(r + 1, i + 1));
+      return from(0, 0) ? [...got] : undefined;
+    };
+    await withProxy('40:error', async (p) => {
+      const c = await connect(p.port);
+      try {
+        for (let round = 0; round < 6; round++) {
+          for (const [pair, replies] of pairs) {
+            for (const [teller, its] of tellers.slice(1, 3)) {
+              const reqs: Req[] = [...pair.split(/(?<=\n)/).map((text) => ({ text, err: 'get' as const })), teller];
+              await c.batch(reqs, `${pair}${teller.text} at 40:error`, (g) => oneEach(reqs, [...replies, its], g));
+            }
+          }
+        }
+        expect(p.stats()).toMatchObject({ exchanges: 6 * pairs.length * 2 * 3, fallbacks: 0 });
+        expect(p.stats().behaviors.error).toBeGreaterThan(0);
+      } finally {
+        c.close();
+      }
+    });
+  });
+
   it('30:error with a seed: each request gets its injected error or what memcached answers, in order; the counts are exact', async () => {
     await seed('sm');
     const rounds = 30;

@@ -234,14 +234,15 @@ describe.skipIf(!run)('memcache: framer and proxy against memcached', () => {
 
   it('a meta command that cannot be told from a quiet one ahead falls back to raw pass-through and still works; a binary connection is framed and faulted', async () => {
     await withProxy('100:error', async (p) => {
-      // The first request is faulted; then an mg behind an mg q, neither with an opaque, and no mn
-      // right behind them to tell their replies apart, makes the connection raw: no more faults.
+      // The first request is faulted; then an mg behind an mg q, neither with an opaque, and
+      // another mg v right behind them, which cannot tell their replies apart (an mn or a get
+      // would), makes the connection raw: no more faults.
       const reply = await steps(p.port, [
         ['set qk 0 0 2\r\nhi\r\n', '\r\n'],
-        ['mg qk v q\r\nmg nope v\r\nget qk\r\n', 'END\r\n'],
+        ['mg qk v q\r\nmg nope v\r\nmg qk v\r\n', 'EN\r\nEN\r\n'],
         ['set qk 0 0 2\r\nhi\r\nmg qk v q\r\nmn\r\n', 'MN\r\n'],
       ]);
-      expect(reply).toBe('SERVER_ERROR out of memory storing object\r\nEN\r\nEND\r\nSTORED\r\nVA 2\r\nhi\r\nMN\r\n');
+      expect(reply).toBe('SERVER_ERROR out of memory storing object\r\nEN\r\nEN\r\nSTORED\r\nVA 2\r\nhi\r\nMN\r\n');
       expect(p.stats().fallbacks).toBe(1);
       // Binary protocol: a version request (opcode 0x0b, opaque 9) answered with a binary error status.
       const bin = Buffer.alloc(24);

@@ -73,15 +73,17 @@ describe('memcache framer: requests', () => {
   });
 
   it('a meta command without q whose replies cannot be told from a quiet one waiting ahead is not framed: FramingError, bytes kept', () => {
-    // Alike in shape, they are told apart by an mn right behind: anything else is not framed.
-    for (const q of ['mg a v q\r\nmg b v\r\nget c\r\n', 'ms a 2 q\r\nhi\r\nms b 2\r\nhi\r\n', 'md a q k\r\nmd a k\r\nmg a q\r\n', 'ma a q O1\r\nmd b O1\r\nmd c\r\n']) {
+    // Alike in shape, they are told apart by the command right behind when its replies read
+    // otherwise: not another mg v, an me (EN), nor a quiet or noreply one, which may send nothing.
+    for (const q of ['mg a v q\r\nmg b v\r\nmg c v\r\n', 'mg a v q\r\nmg b v\r\nme c\r\n', 'mg a v q\r\nmg b v\r\nmg c v q\r\n', 'mg a v q\r\nmg b v\r\ndelete c noreply\r\n', 'ms a 2 q\r\nhi\r\nms b 2\r\nhi\r\n', 'md a q k\r\nmd a k\r\nmg a q\r\n', 'ma a q O1\r\nmd b O1\r\nmd c\r\n']) {
       const t = memcache.createSession();
       expect(t.fromClient(B('version\r\n'))).toHaveLength(1);
       expect(() => t.fromClient(B(q)), q).toThrow(FramingError);
       expect(t.drain().client.toString()).toBe(q);
     }
     // Told apart by the opaque, the key, or codes the quiet one cannot get; mn, me and classic commands always.
-    for (const q of ['mg a v q O1\r\nmg b v\r\n', 'mg a v q k\r\nmg b v k\r\n', 'ms a 2 q\r\nhi\r\nmg a v\r\n', 'mg a q\r\nmn\r\nme a\r\nget a\r\nset a 0 0 1\r\nx\r\n', 'mg a v q\r\nmg b v\r\nmn\r\nget c\r\n', 'mg a v q\r\nmn\r\nmg b v\r\nget c\r\n']) {
+    for (const q of ['mg a v q O1\r\nmg b v\r\n', 'mg a v q k\r\nmg b v k\r\n', 'ms a 2 q\r\nhi\r\nmg a v\r\n', 'mg a q\r\nmn\r\nme a\r\nget a\r\nset a 0 0 1\r\nx\r\n', 'mg a v q\r\nmg b v\r\nmn\r\nget c\r\n', 'mg a v q\r\nmn\r\nmg b v\r\nget c\r\n',
+      'mg a v q\r\nmg b v\r\nget c\r\n', 'mg a v q\r\nmg b v\r\nms c 1\r\nx\r\n', 'mg a v q\r\nmg b v\r\nmd c\r\n', 'mg a v q\r\nmg b v\r\nversion\r\n']) {
       expect(memcache.createSession().fromClient(B(q)).length, q).toBeGreaterThan(1);
     }
   });
@@ -172,7 +174,7 @@ describe('memcache framer: replies', () => {
     expect(got.flatMap((r, i) => (r ? [i] : []))).toEqual([2000, 3000]);
   });
 
-  it('an mg v behind an mg v q, alike in shape: the mn right behind them says whose the first reply is, its MN next or not', () => {
+  it('an mg v behind an mg v q, alike in shape: the mn right behind them, or a command whose replies read otherwise, says whose the first reply is, its reply next or not', () => {
     // As memcached 1.6.18 answers each pair (checked): the quiet one's hit, then the other's reply.
     const reqs = 'mg a v q\r\nmg hit q k\r\nmg b v\r\nmn\r\n';
     const cases: string[][] = [
@@ -194,6 +196,22 @@ describe('memcache framer: replies', () => {
     alone.fromClient(B('mg a v q\r\nmg b v\r\n'));
     expect(() => alone.fromServer(B('VA 1\r\nv\r\n'))).toThrow(FramingError);
     expect(quietReplies('mg a v q\r\nmg b v\r\n', 'EN\r\n', [])).toEqual(['', 'EN\r\n']);
+    // The command right behind may tell as the mn does: a get, an ms, an md, version, whose replies
+    // read unlike an mg's (as memcached 1.6.18 answers, checked); an error line after the reply in
+    // doubt, which either may get, is not framed.
+    const tellers: [string, string][] = [['get a\r\n', 'VALUE a 0 1\r\nv\r\nEND\r\n'], ['ms c 1\r\nz\r\n', 'HD\r\n'], ['md zz\r\n', 'NF\r\n'], ['version\r\n', 'VERSION 1.6.18\r\n']];
+    for (const [teller, its] of tellers) {
+      const pair = `mg a v q\r\nmg hit q k\r\nmg b v\r\n${teller}`;
+      for (const want of cases) {
+        const told = [...want.slice(0, 3), its];
+        const reps = told.join('');
+        for (let cut = 0; cut <= reps.length; cut++) expect(quietReplies(pair, reps, [cut]), `${teller} ${reps}`).toEqual(told);
+        expect(quietReplies(pair, reps, Array.from({ length: reps.length }, (_, i) => i)), reps).toEqual(told);
+      }
+      const err = memcache.createSession();
+      err.fromClient(B(`mg a v q\r\nmg b v\r\n${teller}`));
+      expect(() => err.fromServer(B('VA 1\r\nv\r\nSERVER_ERROR out of memory\r\n')), teller).toThrow(FramingError);
+    }
     // The other one sent as an mn (an error drawn for it), nothing is in doubt.
     const s = memcache.createSession();
     s.fromClient(B(reqs));

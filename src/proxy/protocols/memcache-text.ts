@@ -29,8 +29,9 @@
  * code and the flags it answers) and the opaque (O) and key (k) it echoes, an error line by what
  * each may be refused for; one it does not match got no reply, and its exchange ends with an
  * empty reply frame there. A command without q whose reply could be a quiet one's (an mg v behind
- * an mg v q, neither with O or k: both hits "VA <size>") is told apart by an mn sent right behind
- * it, whose MN comes next exactly when the reply was its own (twins, memcache-meta.ts). An error
+ * an mg v q, neither with O or k: both hits "VA <size>") is told apart by the command sent right
+ * behind it when that one's replies read otherwise (an mn, a get, an ms: tells()): its reply
+ * comes next exactly when the reply in doubt was the twin's (twins, memcache-meta.ts). An error
  * injected behind quiet requests still waiting is sent to the server as an `mn` (standIn), whose
  * MN it replaces: the error goes in its turn.
  *
@@ -39,17 +40,19 @@
  *   FramingError, so the engine passes the connection through raw;
  * - a command without `q` sent while quiet ones wait whose replies it cannot be told from (an
  *   error line both may get: a set it takes behind an ms q, both out of memory when memcached
- *   is, an incr it takes behind an ma q on a string; a shape both may answer with, when no mn
- *   follows it) throws a FramingError: which of them a reply is for would be a guess, and a
- *   wrong one would shift every reply after. With no mn after them, the reply in doubt of an mg
- *   v q and an mg v throws when it comes (a client waiting for it sends nothing more), as does
- *   mg's refcount overflow for an mg q and an mg without q;
+ *   is, an incr it takes behind an ma q on a string; a shape both may answer with, when the
+ *   command behind it does not tell) throws a FramingError: which of them a reply is for would
+ *   be a guess, and a wrong one would shift every reply after. With nothing after them, the
+ *   reply in doubt of an mg v q and an mg v throws when it comes (a client waiting for it sends
+ *   nothing more: whether more bytes follow the VA is all that tells, and only time would say),
+ *   as does mg's refcount overflow for an mg q and an mg without q, and an error line after a
+ *   reply in doubt that the command telling may get too;
  * - `watch` is a request whose reply is its OK line; after it the connection passes through (a
  *   log stream follows).
  */
 import { REQUEST_MAGIC } from './memcache-binary.js';
 import { isTerminator, parseCommand, Reply, sizeWord, startsWith, type Command } from './memcache-lines.js';
-import { answersQuiet, confusable, inDoubt, twinOf, type QuietMeta } from './memcache-meta.js';
+import { answersQuiet, confusable, inDoubt, tellersLine, tells, twinOf, type QuietMeta } from './memcache-meta.js';
 import { END, type Frames, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
 import { findLF } from './find-lf.js';
 import { MemcacheSessionBase } from './memcache-session.js';
@@ -158,19 +161,19 @@ export class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
       if (why !== undefined) throw new FramingError(`memcache: ${cmd.label} after ${q.label} ... q: ${why}; not framed`);
       const twin = twinOf(cmd, q);
       if (twin === undefined) continue;
-      q.twin = { ordinal, shape: twin.shape, told: false };
+      q.twin = { ordinal, shape: twin.shape, codes: twin.codes };
       this.twinAt = ordinal;
     }
   }
 
-  /** `cmd` comes right behind the twins' command (twinAt): an mn tells them apart; without, a shape in doubt is not framed. */
+  /** `cmd` comes right behind the twins' command (twinAt): it may tell them apart (tells()); if not, a shape in doubt is not framed. */
   private tell(cmd: Command): void {
     const at = this.twinAt;
     this.twinAt = -1;
     for (const q of this.quiet.waiting()) {
       if (q.twin?.ordinal !== at) continue;
-      if (cmd.label === 'mn') q.twin.told = true;
-      else if (q.twin.shape) throw new FramingError(`memcache: ${q.label} ... q and the command without q behind it may answer alike, and no mn follows to tell which; not framed`);
+      q.twin.told = tells(cmd, q.twin.codes);
+      if (q.twin.told === undefined && q.twin.shape) throw new FramingError(`memcache: ${q.label} ... q and the command without q behind it may answer alike, and the ${cmd.label} behind them cannot tell which; not framed`);
     }
   }
 
@@ -272,11 +275,12 @@ export class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
 
   /**
    * Whether the reply at `pos` (its first line ending at `e`, its LF at `lf`), which `q` may get,
-   * is q's twin's (QuietMeta.twin): the mn sent behind the twin answers next. Undefined when
-   * the line after the reply is not all in `buf` yet.
+   * is q's twin's (QuietMeta.twin): the command that tells, sent behind the twin, answers next.
+   * Undefined when the line after the reply is not all in `buf` yet.
    */
   private twinsReply(q: QuietMeta, buf: Buffer, pos: number, lf: number, e: number, n: number): boolean | undefined {
-    if (!q.twin!.told) throw new FramingError(`memcache: a reply may be ${q.label} ... q's or the command's without q behind it, and no mn follows to tell which; not framed`);
+    const twin = q.twin!;
+    if (twin.told === undefined) throw new FramingError(`memcache: a reply may be ${q.label} ... q's or the command's without q behind it, and no command follows that tells which; not framed`);
     const next = startsWith(buf, pos, e, 'VA ') ? lf + 1 + sizeWord(buf, pos, e, 1) + 2 : lf + 1;
     const nl = next < n ? findLF(buf, next) : -1;
     if (nl < 0) {
@@ -284,7 +288,9 @@ export class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
       return undefined;
     }
     const ne = nl > next && buf[nl - 1] === CR ? nl - 1 : nl;
-    return ne - next === 2 && startsWith(buf, next, ne, 'MN');
+    const theirs = tellersLine(buf, next, ne, twin);
+    if (theirs === undefined) throw new FramingError(`memcache: an error line after a reply in doubt may be the ${q.label} without q's or the command's behind it; not framed`);
+    return theirs;
   }
 
   // ================================================================ bookkeeping
