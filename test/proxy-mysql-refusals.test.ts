@@ -28,6 +28,16 @@ const connect = (port: number, user = 'app') =>
 
 const outcome = (p: Promise<unknown>): Promise<string> => p.then(() => 'served', (e: { errno?: number; message: string }) => String(e.errno ?? e.message));
 
+/** The text of the error `sql` gets on a new connection (of app). */
+async function errorText(port: number, sql: string): Promise<string> {
+  const c = await connect(port);
+  try {
+    return await c.query(sql).then(() => 'served', (e: { message: string }) => e.message);
+  } finally {
+    c.destroy();
+  }
+}
+
 /** Each step on one connection (of `user`), in turn: `name: served` or `name: <the error's code>`. */
 async function outcomes(port: number, steps: Step[], user?: string): Promise<string[]> {
   const c = await connect(port, user);
@@ -116,11 +126,14 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     ];
     await root.query('SET GLOBAL read_only = 1');
     let want: string[];
+    let text: string;
     try {
       want = await outcomes(db.port, steps);
+      text = await errorText(db.port, 'INSERT INTO t VALUES (3, 3)');
     } finally {
       await root.query('SET GLOBAL read_only = 0');
     }
+    expect(text).toMatch(/read-only/);
     const refused = want.filter((w) => w.endsWith(': 1290'));
     expect(refused.length).toBeGreaterThan(10);
     expect(want.filter((w) => !w.endsWith(': served') && !w.endsWith(': 1290'))).toEqual([]);
@@ -128,6 +141,8 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     await withProxy({ error: { percent: 100, kind: '1290' } }, async (p) => {
       expect(await outcomes(p.port, steps)).toEqual(want);
       expect(p.stats().behaviors.error).toBe(refused.length);
+      // Word for word as MariaDB says it.
+      expect(await errorText(p.port, 'INSERT INTO t VALUES (3, 3)')).toBe(text);
     });
     const [rows] = await root.query('SELECT COUNT(*) AS n FROM chaos.t');
     expect(rows).toEqual([{ n: 2 }]);

@@ -11,7 +11,7 @@ export const MYSQL_ERRORS: Record<string, { code: number; state: string; message
     description: 'ER_LOCK_DEADLOCK (40001): deadlock on a statement naming a table (not SELECT 1, DO 1, SET, SHOW), the transaction was rolled back' },
   '1317': { code: 1317, state: '70100', message: 'Query execution was interrupted', fatal: false,
     description: 'ER_QUERY_INTERRUPTED (70100): a statement (not a SET, a ROLLBACK, nor a DO naming no table) was killed' },
-  '1290': { code: 1290, state: 'HY000', message: 'The server is running with the --read-only option so it cannot execute this statement', fatal: false,
+  '1290': { code: 1290, state: 'HY000', message: 'The MariaDB server is running with the --read-only option so it cannot execute this statement', fatal: false,
     description: 'ER_OPTION_PREVENTS_STATEMENT (HY000): read-only server, as during a failover: writes only' },
   '1040': { code: 1040, state: '08004', message: 'Too many connections', fatal: true,
     description: 'ER_CON_COUNT_ERROR: too many connections, in place of the server\'s greeting (TLS clients too), drawn per connection, then it is closed' },
