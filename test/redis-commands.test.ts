@@ -4,7 +4,7 @@
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { COMMAND_ARITY, COMMAND_FLAGS } from '../src/proxy/protocols/redis-commands.js';
+import { COMMAND_ARITY, COMMAND_FLAGS, COMMAND_KEY_RANGE } from '../src/proxy/protocols/redis-commands.js';
 import { MultiBlocks } from '../src/proxy/protocols/redis-multi.js';
 import { keysAtMost, refuses, refusesExec, saidAs } from '../src/proxy/protocols/redis-refusals.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
@@ -35,15 +35,19 @@ describe.skipIf(!haveServer('redis-server'))('redis command flags against redis-
       const infos = (await r.call('COMMAND')) as Info[];
       const live: Record<string, string> = {};
       const arity: Record<string, number> = {};
+      const ranges: Record<string, [number, number, number]> = {};
       for (const c of infos) {
         for (const one of [c, ...(c[9] ?? [])]) {
           live[one[0].toUpperCase()] = letters(one);
           arity[one[0].toUpperCase()] = one[1];
+          // Where the keys of one that may name several are, when its key specs say it (all index and range, no movablekeys).
+          if (letters(one).includes('m') && !one[2].includes('movablekeys')) ranges[one[0].toUpperCase()] = [one[3], one[4], one[5]];
         }
       }
       expect(Object.keys(live).length).toBeGreaterThan(300);
       expect(COMMAND_FLAGS).toEqual(live);
       expect(COMMAND_ARITY).toEqual(arity);
+      expect(COMMAND_KEY_RANGE).toEqual(ranges);
     } finally {
       r.disconnect();
     }
@@ -145,6 +149,31 @@ describe('the keys a cluster node reads, for CLUSTERDOWN and TRYAGAIN', () => {
     expect(refuses('TRYAGAIN', 'EVAL', cmd('EVAL', 'return 1', '1', 'k'))).toBe(false);
     expect(refuses('TRYAGAIN', 'FCALL', cmd('FCALL', 'f', '2', 'a', 'b'))).toBe(true);
     expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'a'))).toBe(false);
+    // Where the key specs place keys: MSET's values, BLPOP's timeout and BITOP's operation are none.
+    expect(keysAtMost('MSET', 3, undefined)).toBe(1);
+    expect(keysAtMost('MSET', 5, undefined)).toBe(2);
+    expect(keysAtMost('BLPOP', 3, undefined)).toBe(1);
+    expect(keysAtMost('BITOP', 4, undefined)).toBe(2);
+    expect(keysAtMost('RENAME', 3, undefined)).toBe(2);
+    expect(keysAtMost('ZUNIONSTORE', 5, undefined)).toBe(4);
+    expect(refuses('TRYAGAIN', 'MSET', cmd('MSET', 'k', 'v'))).toBe(false);
+    expect(refuses('TRYAGAIN', 'BLPOP', cmd('BLPOP', 'k', '0'))).toBe(false);
+    // One key named twice is one key (the node compares each with the first); its values are no keys.
+    expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'k', 'k'))).toBe(false);
+    expect(refuses('TRYAGAIN', 'MGET', Buffer.from('mget k "k" k\r\n'))).toBe(false);
+    expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'k', 'k', 'j'))).toBe(true);
+    expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'k', 'j', 'k'))).toBe(true);
+    expect(refuses('TRYAGAIN', 'MSET', cmd('MSET', 'k', 'a', 'k', 'b'))).toBe(false);
+    expect(refuses('TRYAGAIN', 'MSET', cmd('MSET', 'k', 'j', 'j', 'k'))).toBe(true);
+    expect(refuses('TRYAGAIN', 'BITOP', cmd('BITOP', 'AND', 'k', 'k', 'k'))).toBe(false);
+    expect(refuses('TRYAGAIN', 'BITOP', cmd('BITOP', 'AND', 'k', 'k', 'j'))).toBe(true);
+    expect(refuses('TRYAGAIN', 'EVAL', cmd('EVAL', 'return 1', '2', 'k', 'k'))).toBe(false);
+    expect(refuses('TRYAGAIN', 'EVAL', cmd('EVAL', 'return 1', '2', 'k', 'j'))).toBe(true);
+    expect(refuses('CLUSTERDOWN', 'MGET', cmd('MGET', 'k', 'k'))).toBe(true);
+    // Keys not all in the request's first segment, or found by reading arguments: refused, not known.
+    expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'k', 'k').subarray(0, 20))).toBe(true);
+    expect(refuses('TRYAGAIN', 'ZUNIONSTORE', cmd('ZUNIONSTORE', 'k', '1', 'k'))).toBe(true);
+    expect(refuses('TRYAGAIN', 'MGET', Buffer.from(`mget${' k'.repeat(20)}\r\n`))).toBe(true);
     const execKeys = (queued: Array<[string, number]>, errored?: number) => {
       const m = new MultiBlocks();
       m.framed(0, 'MULTI');

@@ -6,11 +6,11 @@
  * server would serve passes untouched: a client asking for READONLY gets what a replica does,
  * reads working, and one at 100:error LOADING can still connect, as it would to a loading redis.
  */
-import { arityFits, COMMAND_FLAGS, CONTAINERS } from './redis-commands.js';
+import { arityFits, COMMAND_FLAGS, COMMAND_KEY_RANGE, CONTAINERS } from './redis-commands.js';
 import { EVALS, SCRIPT_KINDS, scriptRefused, shebangOf, staleScriptRefused } from './redis-scripts.js';
 import type { ScriptsSeen } from './redis-scripts-seen.js';
 import { FUNCTION_KINDS, functionRefused, functionWrites, type FunctionsSeen } from './redis-functions.js';
-import { EMPTY, inlineWords, LF, lengthLine, STAR, wordAt } from './redis-resp.js';
+import { EMPTY, inlineWords, LF, lengthLine, STAR, wordAt, wordSpans } from './redis-resp.js';
 
 /**
  * Whether a command with the given flags (redis-commands.ts' letters) is refused with `kind`;
@@ -35,7 +35,7 @@ const RULES: Record<string, (flags: string, name: string, request: Buffer) => bo
   NOAUTH: (f, name, request) => !f.includes('a') || (name === 'HELLO' && wordOf(request, 2) !== 'AUTH' && wordOf(request, 4) !== 'AUTH'),
   // A cluster answers for the slots of the keys a request names (refuses: keysAtMost): one without keys it serves itself.
   CLUSTERDOWN: (f) => f.includes('k'),
-  // Only a request whose keys span a slot being moved: one naming a single key never.
+  // Only a request whose keys span a slot being moved: one naming a single key (MGET k k too: refuses) never.
   TRYAGAIN: (f) => f.includes('m'),
 };
 
@@ -76,7 +76,10 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
   const flags = COMMAND_FLAGS[name];
   const argc = argcOf(request);
   if (flags === undefined || !arityFits(name, argc)) return false;
-  if (kind in KEYS_MET && keysAtMost(name, argc, SCRIPTS.has(name) ? wordOf(request, 2) : undefined) < KEYS_MET[kind]) return false;
+  if (kind in KEYS_MET) {
+    const keys = keysAtMost(name, argc, SCRIPTS.has(name) ? wordOf(request, 2) : undefined);
+    if (keys < KEYS_MET[kind] || (kind === 'TRYAGAIN' && oneKeyNamed(name, request, argc, keys))) return false;
+  }
   if (queued && kind === 'OOM') return label !== 'QUIT';
   // An EVALSHA of a script not seen passes (redis-scripts.ts).
   if (SCRIPT_KINDS.has(kind) && EVALS.has(name)) return scriptRefused(kind, name, request, scripts) !== undefined;
@@ -138,8 +141,9 @@ export function saidAs(kind: string, label: string | undefined, request: Buffer,
  * How many keys a request of command `name` (or `CONTAINER|SUB`) of `argc` words names at most, as
  * a cluster node counts them (getNodeByQuery): none for a command without keys; a script's, by
  * `numkeys`, its third word (EVAL 'return 1' 0 names none); one for a command that cannot name
- * several; else all of its arguments, so one of a single argument (MGET k) never names several.
- * Infinity: not known (a container's, unread words).
+ * several; as many as its key specs place in `argc` words when they say where (COMMAND_KEY_RANGE:
+ * MSET k v names one); else all of its arguments, so one of a single argument never names several.
+ * Infinity: not known (a container's, unread words). Some may be the same key: oneKeyNamed.
  */
 export function keysAtMost(name: string, argc: number, numkeys: string | undefined): number {
   const flags = COMMAND_FLAGS[name];
@@ -147,7 +151,33 @@ export function keysAtMost(name: string, argc: number, numkeys: string | undefin
   if (flags === undefined || !flags.includes('k')) return 0;
   if (SCRIPTS.has(name)) return numkeys !== undefined && /^\d{1,9}$/.test(numkeys) ? Number(numkeys) : Infinity;
   if (!flags.includes('m')) return 1;
-  return argc < 0 ? Infinity : argc - (name.includes('|') ? 2 : 1);
+  if (argc < 0) return Infinity;
+  const range = COMMAND_KEY_RANGE[name];
+  if (range === undefined) return argc - (name.includes('|') ? 2 : 1);
+  const last = range[1] < 0 ? argc + range[1] : range[1];
+  return last < range[0] ? 0 : Math.floor((last - range[0]) / range[2]) + 1;
+}
+
+/**
+ * Whether the `keys` keys (keysAtMost's, more than one) that request `request` of command `name` and
+ * `argc` words names are one key: a cluster node takes a request for one of several keys only when
+ * one differs from its first (getNodeByQuery), and refuses TRYAGAIN none of one key, MGET k k or
+ * EVAL of 2 keys k k. Read where the key specs say (COMMAND_KEY_RANGE, a script's after its numkeys),
+ * on the path of an injected error only; false when its first segment does not hold them all, or
+ * its command's keys are found by reading its arguments (ZUNIONSTORE, SORT: not read).
+ */
+function oneKeyNamed(name: string, request: Buffer, argc: number, keys: number): boolean {
+  const range = SCRIPTS.has(name) ? [3, 2 + keys, 1] : COMMAND_KEY_RANGE[name];
+  // An inline request's words are counted up to ARGC_COUNTED only.
+  if (range === undefined || keys < 2 || keys === Infinity || (request[0] !== STAR && argc >= ARGC_COUNTED)) return false;
+  const [first, lastKey, step] = range;
+  const last = lastKey < 0 ? argc + lastKey : lastKey;
+  const words: number[] = [];
+  if (wordSpans(request, last + 1, words) < 2 * last + 2) return false;
+  for (let i = first + step; i <= last; i += step) {
+    if (request.compare(request, words[2 * i], words[2 * i + 1], words[2 * first], words[2 * first + 1]) !== 0) return false;
+  }
+  return true;
 }
 
 /** The words an inline request's line is split into, counted up to this many: no command's arity is over 8. */

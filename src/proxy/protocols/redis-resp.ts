@@ -124,22 +124,32 @@ export interface Head {
  * segment, as [start, end); undefined when it has none or the segment does not hold it all.
  */
 export function wordAt(req: Buffer, n: number): [number, number] | undefined {
-  if (req.length === 0) return undefined;
+  return wordSpans(req, n + 1, SPANS) === 2 * n + 2 ? [SPANS[2 * n], SPANS[2 * n + 1]] : undefined;
+}
+const SPANS: number[] = [];
+
+/**
+ * Where the first `count` words of a request lie in `req`, its first segment: start and end
+ * offsets in pairs written into `words`; returns how many offsets it wrote (fewer than 2 * count
+ * when the request has fewer words, or the segment does not hold them all).
+ */
+export function wordSpans(req: Buffer, count: number, words: number[]): number {
+  if (req.length === 0) return 0;
   if (req[0] !== STAR) {
     const lf = req.indexOf(LF);
-    const words: number[] = [];
-    if (inlineWords(req, 0, lf < 0 ? req.length : lf, n + 1, words) < 2 * n + 2) return undefined;
-    return [words[2 * n], words[2 * n + 1]];
+    return inlineWords(req, 0, lf < 0 ? req.length : lf, count, words);
   }
   // *N, then $len and each word.
   let p = req.indexOf(LF) + 1;
-  for (let i = 0; i <= n; i++) {
-    if (p <= 0 || req[p] !== DOLLAR) return undefined;
+  let w = 0;
+  for (let i = 0; i < count; i++) {
+    if (p <= 0 || req[p] !== DOLLAR) break;
     const lf = req.indexOf(LF, p);
     const len = lf < 0 ? undefined : lengthLine(req, p + 1, lf);
-    if (len === undefined || len < 0 || lf + 1 + len > req.length) return undefined;
-    if (i === n) return [lf + 1, lf + 1 + len];
+    if (len === undefined || len < 0 || lf + 1 + len > req.length) break;
+    words[w++] = lf + 1;
+    words[w++] = lf + 1 + len;
     p = lf + 1 + len + 2;
   }
-  return undefined;
+  return w;
 }
