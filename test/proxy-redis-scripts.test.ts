@@ -145,6 +145,8 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
     ['MULTI'], ['EVAL', stale("return redis.call('GET', 'sc:k')"), '0'], ['EVAL', stale("return redis.call('ECHO', 'e')"), '0'], ['ECHO', 'x'], ['EXEC'],
     ['FCALL', 'scsg', '1', 'sc:k'], ['FCALL_RO', 'scsg', '1', 'sc:k'], ['FCALL', 'scse', '1', 'sc:k'], ['FCALL', 'scsp', '1', 'sc:k'], ['FCALL', 'scsn', '1', 'sc:k'],
     ['MULTI'], ['FCALL', 'scsg', '1', 'sc:k'], ['FCALL', 'scse', '1', 'sc:k'], ['EXEC'],
+    // Callbacks named from elsewhere: a local function's body, read where it is defined.
+    ['FCALL', 'scsl', '1', 'sc:k'], ['FCALL_RO', 'scsl', '1', 'sc:k'], ['FCALL', 'scsv', '1', 'sc:k'], ['FCALL', 'scsq', '1', 'sc:k'],
   ];
   // Functions flagged so, their callbacks written in their registrations (a call's line is the library's).
   const staleLibrary = [
@@ -162,6 +164,15 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
     "redis.register_function{function_name='scsp', callback=function(keys) return redis.pcall('GET', keys[1]) end, flags={'no-writes', 'allow-stale'}}",
     "redis.register_function{function_name='scsn', callback=function(keys) return 1 end, flags={'no-writes', 'allow-stale'}}",
     "local function helper() return redis.call('GET', 'sc:k') end",
+    'local function scsh(keys, args)',
+    "  local e = redis.call('ECHO', 'function') -- end",
+    "  return redis.call('GET', keys[1])",
+    'end',
+    "redis.register_function{function_name='scsl', callback=scsh, flags={'no-writes', 'allow-stale'}}",
+    "local scsv = function(keys) return redis.call('ECHO', keys[1]) end",
+    "redis.register_function{function_name='scsv', callback=scsv, flags={'no-writes', 'allow-stale'}}",
+    // No flags: a stale replica refuses it whole (READONLY: a function not no-writes is a write).
+    "redis.register_function('scsq', scsh)",
   ].join('\n');
 
   it('100:error MASTERDOWN: a script flagged no-writes and allow-stale runs, and fails at its first call a stale replica refuses', async () => {
@@ -172,6 +183,7 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
       expect(want[0]).toMatch(/: \$1\r\ne\r\n$/);
       expect(want[1]).toMatch(/: -ERR Can not execute the command on a stale replica script: [0-9a-f]{40}, on @user_script:2\.\r\n$/);
       expect(want).toContain('FCALL scsg 1 sc:k: -ERR Can not execute the command on a stale replica script: scsg, on @user_function:8.\r\n');
+      expect(want).toContain('FCALL scsl 1 sc:k: -ERR Can not execute the command on a stale replica script: scsl, on @user_function:17.\r\n');
       await withProxy('', async (p) => {
         // The script an EVALSHA names, and the library, go through the proxy first.
         const app = client(p.port);
@@ -190,6 +202,8 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
         expect(await scripted.scecho('sc:e')).toBe('sc:e');
         await expect(app.fcall('scsg', 1, 'sc:k')).rejects.toThrow(/^ERR Can not execute the command on a stale replica script: scsg, on @user_function:8\.$/);
         expect(await app.fcall('scse', 1, 'sc:e')).toBe('sc:e');
+        await expect(app.fcall('scsl', 1, 'sc:k')).rejects.toThrow(/^ERR Can not execute the command on a stale replica script: scsl, on @user_function:17\.$/);
+        expect(await app.fcall('scsv', 1, 'sc:e')).toBe('sc:e');
         app.disconnect();
       });
     }, async (c) => {

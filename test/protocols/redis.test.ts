@@ -325,8 +325,31 @@ describe('redis errors', () => {
       `redis.register_function{function_name='f', callback=function() local s = "end" -- end\nreturn redis.call('CONFIG', 'GET', 'x') end, ${stale}`,
       `redis.register_function{function_name='g', callback=function() local t = redis.call('TIME') -- redis.call('GET', 'k')\nreturn redis.call('DBSIZE') end, ${stale}`,
     ].join('\n'))!;
-    // b's body ends before h's call; c's callback is not in its registration; e runs nowhere stale; f's CONFIG GET: not known.
-    expect(Object.fromEntries(lib.staleCalls)).toEqual({ A: ' script: a, on @user_function:3.', D: '', G: ' script: g, on @user_function:12.' });
+    // b's body ends before h's call; c's callback is h, read where it is defined; e runs nowhere stale; f's CONFIG GET: not known.
+    expect(Object.fromEntries(lib.staleCalls)).toEqual({ A: ' script: a, on @user_function:3.', C: ' script: c, on @user_function:5.', D: '', G: ' script: g, on @user_function:12.' });
+  });
+
+  it('a callback named from elsewhere is read from the last local function of that name defined before its registration', () => {
+    const stale = "flags={'no-writes', 'allow-stale'}}";
+    const lib = readLibrary([
+      '#!lua name=l',
+      "local function h(keys, args) return redis.call('ECHO', 'function') end",
+      "local function h(keys, args)\n  local x = redis.call('TIME') -- end\n  return redis.call('GET', keys[1])\nend",
+      `redis.register_function{function_name='a', callback=h, ${stale}`,
+      "-- local function h() return redis.call('ECHO', 'x') end",
+      `redis.register_function{function_name='b', callback = h , ${stale}`,
+      "local myfunction = function(keys) return redis.call('DBSIZE') end",
+      `redis.register_function{function_name='c', callback=myfunction, ${stale}`,
+      "local v = function() return redis.call('ECHO', 'v') end",
+      `redis.register_function{function_name='d', callback=v, ${stale}`,
+      `redis.register_function{function_name='e', callback=later, ${stale}`,
+      "local function later() return redis.call('GET', 'k') end",
+      `redis.register_function{function_name='f', callback=h.x, ${stale}`,
+      "redis.register_function('g', h)",
+    ].join('\n'))!;
+    // d runs (ECHO); e's callback is defined after it (nil as it registers); h.x is not read; g has no flags, refused whole.
+    expect(Object.fromEntries(lib.staleCalls)).toEqual({ A: ' script: a, on @user_function:5.', B: ' script: b, on @user_function:5.', C: ' script: c, on @user_function:10.' });
+    expect(lib.functions.get('G')).toBe('');
   });
 
   it('an FCALL is judged by the flags of the function a connection of the proxy saw loaded, once the server took it', () => {

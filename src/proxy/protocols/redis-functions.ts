@@ -17,7 +17,8 @@
  * send for a no-writes function, served likewise (of a function that writes, the server behind
  * refuses it too). At MASTERDOWN an unseen function is refused as before: only one flagged
  * allow-stale runs there, until its first call of a command a stale replica does not serve
- * (GET), which fails with an ERR: read from its callback, when the registration holds it.
+ * (GET), which fails with an ERR: read from its callback, written in its registration or a local
+ * function of the library that it names.
  */
 import { STAR, wordAt } from './redis-resp.js';
 import { failingCall, staleFails } from './redis-script-calls.js';
@@ -103,8 +104,9 @@ const REGISTER = /redis\s*\.\s*register_function\s*(?:\(\s*(['"])([^'"\s]+)\1|\(
 const NAMED = /\bfunction_name\s*=\s*(['"])([^'"\s]+)\1/;
 const FLAGS = /\bflags\s*=\s*(?:\{([^}]*)\})?/;
 const FLAG_LETTERS: Record<string, string> = { 'no-writes': 'n', 'allow-oom': 'o', 'allow-stale': 's' };
-/** A callback written in the registration's table (`callback = function (...) ... end`), not named from elsewhere. */
+/** A callback written in the registration's table (`callback = function (...) ... end`), or named (`callback = h`). */
 const TABLE_CALLBACK = /\bcallback\s*=\s*function\b/;
+const NAMED_CALLBACK = /\bcallback\s*=\s*([A-Za-z_]\w*)\s*[,;}]/;
 /** Lua's long comments, comments, long strings and strings (skipped), and the words that open and close a block. */
 const LUA_TOKENS = /--\[(=*)\[[\s\S]*?\]\1\]|--[^\n]*|\[(=*)\[[\s\S]*?\]\2\]|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|\b(function|if|do|end)\b/g;
 
@@ -134,6 +136,27 @@ function staleCallIn(source: string, name: string, at: number): string | undefin
 }
 
 /**
+ * Where the `function` word of the callback of the registration at `at` in `source` is, its table
+ * `table` starting at `from`: written there, or named there and defined before as a local function
+ * of the library (`local function h(...)`, `local h = function (...)`: a library's code runs in
+ * order, so the registration takes the last such definition ahead of it; a library cannot set
+ * globals). Undefined when the proxy cannot tell (a definition it does not read: served as before).
+ */
+function callbackAt(source: string, table: string, from: number, at: number): number | undefined {
+  const written = TABLE_CALLBACK.exec(table);
+  if (written !== null) return from + written.index + written[0].length - 'function'.length;
+  const name = NAMED_CALLBACK.exec(table)?.[1];
+  if (name === undefined) return undefined;
+  let found: number | undefined;
+  for (const d of source.slice(0, at).matchAll(new RegExp(`\\blocal\\s+(?:function\\s+${name}\\s*\\(|${name}\\s*=\\s*function\\b)`, 'g'))) {
+    // One in a comment (after '--' on its line) defines nothing.
+    const comment = source.indexOf('--', source.lastIndexOf('\n', d.index) + 1);
+    if (comment < 0 || comment > d.index) found = d.index + (d[0].endsWith('function') ? d[0].length - 'function'.length : d[0].search(/function/));
+  }
+  return found;
+}
+
+/**
  * The library a FUNCTION LOAD's `source` declares: `redis.register_function('f', cb)` has no
  * flags, `redis.register_function{function_name='f', callback=cb, flags={'no-writes'}}` those
  * listed (read up to the next registration). A registration whose name or flags are not literals
@@ -159,9 +182,9 @@ export function readLibrary(source: string): Library | undefined {
     for (const f of (listed?.[1] ?? '').matchAll(/(['"])([\w-]+)\1/g)) flags += FLAG_LETTERS[f[2]] ?? '';
     functions.set(fn.toUpperCase(), flags);
     // Only a function flagged no-writes and allow-stale runs on a stale replica (a positional registration has no flags).
-    const callback = flags.includes('n') && flags.includes('s') ? TABLE_CALLBACK.exec(table) : null;
-    const stops = callback && staleCallIn(source, fn, from + callback.index + callback[0].length - 'function'.length);
-    if (stops !== null && stops !== undefined) staleCalls.set(fn.toUpperCase(), stops);
+    const callback = flags.includes('n') && flags.includes('s') ? callbackAt(source, table, from, m.index!) : undefined;
+    const stops = callback === undefined ? undefined : staleCallIn(source, fn, callback);
+    if (stops !== undefined) staleCalls.set(fn.toUpperCase(), stops);
   });
   return { name, functions, staleCalls };
 }
