@@ -74,6 +74,10 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
   registerEngineCommands(program, io, (r) => { result = r; });
   registerReportCommand(program, io, (r) => { result = r; });
 
+  // npx (npm 7 and later) hands a `--` after the package's name on to the program, where commander
+  // would end the options there and take `--ci` for a command: `npx marteau-tui -- --ci DIR` is
+  // the spelling `npm start --` taught, and runs as `--ci DIR` does.
+  if (argv[2] === '--') argv = [...argv.slice(0, 2), ...argv.slice(3)];
   try {
     // The command as commander finds it, global options before it or not.
     const at = commandAt(argv.slice(2));
