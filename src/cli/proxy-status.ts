@@ -34,6 +34,31 @@ export function formatProxyLine(now: ProxyStats, before: ProxyStats | undefined,
   ].join('  ');
 }
 
+/** The fields of a count line are parted by two spaces. */
+const FIELD_GAP = '  ';
+
+/**
+ * A count line as rows narrower than the terminal (its last column left empty, where some
+ * terminals wrap): broken between fields, never inside a figure, the rows after the first indented.
+ */
+export function fitLine(line: string, width: number): string[] {
+  const room = Math.max(width - 1, 2);
+  if (line.length <= room) return [line];
+  const rows: string[] = [];
+  let row = '';
+  for (const field of line.split(FIELD_GAP)) {
+    const lead = rows.length || row ? FIELD_GAP : '';
+    if (row && row.length + FIELD_GAP.length + field.length <= room) row += FIELD_GAP + field;
+    else {
+      if (row) rows.push(row);
+      row = lead + field;
+    }
+    if (row.length > room) row = `${row.slice(0, room - 1)}…`;
+  }
+  rows.push(row);
+  return rows;
+}
+
 /** Redraws a block of lines in place on a TTY; prints plain lines otherwise. */
 export class LiveLines {
   private drawn = 0;
@@ -46,9 +71,9 @@ export class LiveLines {
       return;
     }
     const width = this.out.columns || 120;
-    let s = this.drawn ? `\x1b[${this.drawn}A` : '';
-    for (const l of lines) s += `\r\x1b[2K${l.length > width ? `${l.slice(0, width - 1)}…` : l}\n`;
-    this.out.write(s);
-    this.drawn = lines.length;
+    const rows = lines.flatMap((l) => fitLine(l, width));
+    // Up over every row of the last frame, then clear to the end: a frame of fewer rows leaves none behind.
+    this.out.write(`${this.drawn ? `\x1b[${this.drawn}A` : ''}\r\x1b[J${rows.map((r) => `${r}\n`).join('')}`);
+    this.drawn = rows.length;
   }
 }
