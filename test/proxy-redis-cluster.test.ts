@@ -60,4 +60,28 @@ describe.skipIf(!run)('redis: CLUSTERDOWN and TRYAGAIN at 100:error as a cluster
       expect(await refused(p.port)).toEqual(want);
     });
   });
+
+  // Keys of several slots ({t}, {u}): a node answers CROSSSLOT in any state, as it reads the keys
+  // (getNodeByQuery) before it looks at the cluster's state or at a slot being moved.
+  const crossSlot = [
+    ['MGET', '{t}x', '{u}x'], ['DEL', '{u}x', '{t}x'], ['MSET', '{t}x', 'x', '{u}x', 'x'], ['EVAL', 'return 1', '2', '{t}x', '{u}x'],
+    ['MGET', '{t}x', '{t}x', '{u}x'], ['EXISTS', '{t}x', '{t}y', '{u}x'],
+    ['GET', '{t}x'],
+  ];
+  it.each([['CLUSTERDOWN'], ['TRYAGAIN']])('100:error %s passes a request naming keys of several slots: the node behind answers CROSSSLOT, as one in that state', async (kind) => {
+    const node = await startClusterNode(kind === 'TRYAGAIN');
+    try {
+      await CLUSTER_STATES[kind].enter(node);
+      const want = (await rawReplies(node.port, crossSlot.map((r) => cmd(...r)))).map(String);
+      await CLUSTER_STATES[kind].leave(node);
+      expect(want.slice(0, -1)).toEqual(crossSlot.slice(0, -1).map(() => "-CROSSSLOT Keys in request don't hash to the same slot\r\n"));
+      expect(said(Buffer.from(want.at(-1)!))).toBe(kind === 'CLUSTERDOWN' ? kind : 'served');
+      // The proxy in front of the node, up: what it passes the node answers.
+      await withProxy({ error: { percent: 100, kind } }, async (p) => {
+        expect((await rawReplies(p.port, crossSlot.map((r) => cmd(...r)))).map(String)).toEqual(want);
+      }, { upstream: node.port });
+    } finally {
+      await node.stop();
+    }
+  });
 });

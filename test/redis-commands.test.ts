@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_ARITY, COMMAND_FLAGS, COMMAND_KEY_RANGE } from '../src/proxy/protocols/redis-commands.js';
 import { MultiBlocks } from '../src/proxy/protocols/redis-multi.js';
 import { keysAtMost, refuses, refusesExec, saidAs } from '../src/proxy/protocols/redis-refusals.js';
+import { keySlot } from '../src/proxy/protocols/redis-slots.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
 
 /** COMMAND INFO's entry: name, arity, flags, first key, last key, step, ACL categories, tips, key specs, subcommands. */
@@ -89,7 +90,7 @@ describe('which requests a kind meets', () => {
     expect(refuses('NOSCRIPT', 'EVAL', cmd('EVAL', 'return 1', '0'))).toBe(false);
     expect(refuses('NOSCRIPT', 'EVALSHA', cmd('EVALSHA', 'abc', '0'))).toBe(true);
     expect(refuses('TRYAGAIN', 'GET', cmd('GET', 'k'))).toBe(false);
-    expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'a', 'b'))).toBe(true);
+    expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', '{t}a', '{t}b'))).toBe(true);
     expect(refuses('CLUSTERDOWN', 'PING', cmd('PING'))).toBe(false);
     expect(refuses('ERR', 'RESET', cmd('RESET'))).toBe(true);
     // BUSY stands for an EVAL script: FUNCTION STATS (allow_busy) answers BUSY itself while one runs.
@@ -135,6 +136,16 @@ describe('which requests a kind meets', () => {
 });
 
 describe('the keys a cluster node reads, for CLUSTERDOWN and TRYAGAIN', () => {
+  it('a key\'s slot, by its hash tag, as redis-server 7.0 --cluster-enabled yes says it (CLUSTER KEYSLOT)', () => {
+    const slots: Record<string, number> = {
+      foo: 12182, bar: 5061, '{t}x': 15891, '{u}x': 11826, k: 7629, '{k}j': 7629, j: 3564, 123456789: 12739, '{}': 15257, 'foo{}{bar}': 8363, 'foo{{bar}}zap': 4015,
+    };
+    for (const [key, slot] of Object.entries(slots)) {
+      const b = Buffer.from(`*${key}*`);
+      expect(keySlot(b, 1, b.length - 1), key).toBe(slot);
+    }
+  });
+
   it('a request\'s by its command and arguments, a script\'s by its numkeys, a block\'s EXEC by its commands\'', () => {
     expect(keysAtMost('PING', 1, undefined)).toBe(0);
     expect(keysAtMost('GET', 2, undefined)).toBe(1);
@@ -147,7 +158,7 @@ describe('the keys a cluster node reads, for CLUSTERDOWN and TRYAGAIN', () => {
     expect(refuses('CLUSTERDOWN', 'EVAL', cmd('EVAL', 'return 1', '0'))).toBe(false);
     expect(refuses('CLUSTERDOWN', 'EVAL', cmd('EVAL', 'return 1', '1', 'k'))).toBe(true);
     expect(refuses('TRYAGAIN', 'EVAL', cmd('EVAL', 'return 1', '1', 'k'))).toBe(false);
-    expect(refuses('TRYAGAIN', 'FCALL', cmd('FCALL', 'f', '2', 'a', 'b'))).toBe(true);
+    expect(refuses('TRYAGAIN', 'FCALL', cmd('FCALL', 'f', '2', '{t}a', '{t}b'))).toBe(true);
     expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'a'))).toBe(false);
     // Where the key specs place keys: MSET's values, BLPOP's timeout and BITOP's operation are none.
     expect(keysAtMost('MSET', 3, undefined)).toBe(1);
@@ -161,15 +172,23 @@ describe('the keys a cluster node reads, for CLUSTERDOWN and TRYAGAIN', () => {
     // One key named twice is one key (the node compares each with the first); its values are no keys.
     expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'k', 'k'))).toBe(false);
     expect(refuses('TRYAGAIN', 'MGET', Buffer.from('mget k "k" k\r\n'))).toBe(false);
-    expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'k', 'k', 'j'))).toBe(true);
-    expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'k', 'j', 'k'))).toBe(true);
+    expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'k', 'k', '{k}j'))).toBe(true);
+    expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'k', '{k}j', 'k'))).toBe(true);
     expect(refuses('TRYAGAIN', 'MSET', cmd('MSET', 'k', 'a', 'k', 'b'))).toBe(false);
-    expect(refuses('TRYAGAIN', 'MSET', cmd('MSET', 'k', 'j', 'j', 'k'))).toBe(true);
+    expect(refuses('TRYAGAIN', 'MSET', cmd('MSET', 'k', '{k}j', '{k}j', 'k'))).toBe(true);
     expect(refuses('TRYAGAIN', 'BITOP', cmd('BITOP', 'AND', 'k', 'k', 'k'))).toBe(false);
-    expect(refuses('TRYAGAIN', 'BITOP', cmd('BITOP', 'AND', 'k', 'k', 'j'))).toBe(true);
+    expect(refuses('TRYAGAIN', 'BITOP', cmd('BITOP', 'AND', 'k', 'k', '{k}j'))).toBe(true);
     expect(refuses('TRYAGAIN', 'EVAL', cmd('EVAL', 'return 1', '2', 'k', 'k'))).toBe(false);
-    expect(refuses('TRYAGAIN', 'EVAL', cmd('EVAL', 'return 1', '2', 'k', 'j'))).toBe(true);
+    expect(refuses('TRYAGAIN', 'EVAL', cmd('EVAL', 'return 1', '2', 'k', '{k}j'))).toBe(true);
     expect(refuses('CLUSTERDOWN', 'MGET', cmd('MGET', 'k', 'k'))).toBe(true);
+    // Keys of several slots (k 7629, {k}j 7629, j 3564): CROSSSLOT in any state, said by the node behind.
+    expect(refuses('CLUSTERDOWN', 'MGET', cmd('MGET', 'k', '{k}j'))).toBe(true);
+    expect(refuses('CLUSTERDOWN', 'MGET', cmd('MGET', 'k', 'j'))).toBe(false);
+    expect(refuses('CLUSTERDOWN', 'MGET', cmd('MGET', 'k', 'k', '{k}j', 'j'))).toBe(false);
+    expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'k', 'j'))).toBe(false);
+    expect(refuses('CLUSTERDOWN', 'MSET', cmd('MSET', 'k', 'j', 'k', 'j'))).toBe(true);
+    expect(refuses('CLUSTERDOWN', 'EVAL', cmd('EVAL', 'return 1', '2', 'k', 'j'))).toBe(false);
+    expect(refuses('CLUSTERDOWN', 'ZUNIONSTORE', cmd('ZUNIONSTORE', 'k', '1', 'j'))).toBe(true);
     // Keys not all in the request's first segment, or found by reading arguments: refused, not known.
     expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'k', 'k').subarray(0, 20))).toBe(true);
     expect(refuses('TRYAGAIN', 'ZUNIONSTORE', cmd('ZUNIONSTORE', 'k', '1', 'k'))).toBe(true);

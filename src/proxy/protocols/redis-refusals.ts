@@ -10,6 +10,7 @@ import { arityFits, COMMAND_FLAGS, COMMAND_KEY_RANGE, CONTAINERS } from './redis
 import { EVALS, SCRIPT_KINDS, scriptRefused, shebangOf, staleScriptRefused } from './redis-scripts.js';
 import type { ScriptsSeen } from './redis-scripts-seen.js';
 import { FUNCTION_KINDS, functionRefused, functionWrites, type FunctionsSeen } from './redis-functions.js';
+import { keySlot } from './redis-slots.js';
 import { EMPTY, inlineWords, LF, lengthLine, STAR, wordAt, wordSpans } from './redis-resp.js';
 
 /**
@@ -33,9 +34,9 @@ const RULES: Record<string, (flags: string, name: string, request: Buffer) => bo
   MISCONF: (f, name) => f.includes('w') || name === 'PING',
   // HELLO (no_auth) answers NOAUTH itself unless it authenticates (HELLO 3 AUTH user pass).
   NOAUTH: (f, name, request) => !f.includes('a') || (name === 'HELLO' && wordOf(request, 2) !== 'AUTH' && wordOf(request, 4) !== 'AUTH'),
-  // A cluster answers for the slots of the keys a request names (refuses: keysAtMost): one without keys it serves itself.
+  // A cluster answers for the slots of the keys a request names (refuses: keysAtMost, keysSpread): one without keys it serves itself.
   CLUSTERDOWN: (f) => f.includes('k'),
-  // Only a request whose keys span a slot being moved: one naming a single key (MGET k k too: refuses) never.
+  // Only a request whose keys span a slot being moved: one naming a single key (MGET k k too: keysSpread) never.
   TRYAGAIN: (f) => f.includes('m'),
 };
 
@@ -60,7 +61,9 @@ export const SCRIPTS = new Set([...EVALS, 'FCALL', 'FCALL_RO']);
  * script is read for its writes (redis-scripts.ts; in a block, one without a shebang fails as EXEC
  * runs it: the session sends one that fails so, redis-errors.ts' failingScript), an EVALSHA's as
  * its EVAL's when `scripts` saw it, an FCALL's function judged by the flags `functions` saw it
- * loaded with (redis-functions.ts).
+ * loaded with (redis-functions.ts). CLUSTERDOWN and TRYAGAIN meet it by the keys it names (keysAtMost,
+ * keysSpread): a request naming keys of several slots passes, as a cluster node answers it
+ * CROSSSLOT before it looks at its state (the server behind says so, one of a cluster).
  */
 export function refuses(kind: string, label: string | undefined, request: Buffer, queued = false, functions?: FunctionsSeen, scripts?: ScriptsSeen): boolean {
   if (kind === 'NOSCRIPT') return (label === 'EVALSHA' || label === 'EVALSHA_RO') && arityFits(label, argcOf(request));
@@ -78,7 +81,10 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
   if (flags === undefined || !arityFits(name, argc)) return false;
   if (kind in KEYS_MET) {
     const keys = keysAtMost(name, argc, SCRIPTS.has(name) ? wordOf(request, 2) : undefined);
-    if (keys < KEYS_MET[kind] || (kind === 'TRYAGAIN' && oneKeyNamed(name, request, argc, keys))) return false;
+    if (keys < KEYS_MET[kind]) return false;
+    // Keys of several slots get CROSSSLOT first, in any state: the node behind says it, one of a cluster.
+    const spread = keysSpread(name, request, argc, keys);
+    if (spread === 'slots' || (kind === 'TRYAGAIN' && spread === 'one')) return false;
   }
   if (queued && kind === 'OOM') return label !== 'QUIT';
   // An EVALSHA of a script not seen passes (redis-scripts.ts).
@@ -143,7 +149,7 @@ export function saidAs(kind: string, label: string | undefined, request: Buffer,
  * `numkeys`, its third word (EVAL 'return 1' 0 names none); one for a command that cannot name
  * several; as many as its key specs place in `argc` words when they say where (COMMAND_KEY_RANGE:
  * MSET k v names one); else all of its arguments, so one of a single argument never names several.
- * Infinity: not known (a container's, unread words). Some may be the same key: oneKeyNamed.
+ * Infinity: not known (a container's, unread words). Some may be the same key: keysSpread.
  */
 export function keysAtMost(name: string, argc: number, numkeys: string | undefined): number {
   const flags = COMMAND_FLAGS[name];
@@ -159,25 +165,30 @@ export function keysAtMost(name: string, argc: number, numkeys: string | undefin
 }
 
 /**
- * Whether the `keys` keys (keysAtMost's, more than one) that request `request` of command `name` and
- * `argc` words names are one key: a cluster node takes a request for one of several keys only when
- * one differs from its first (getNodeByQuery), and refuses TRYAGAIN none of one key, MGET k k or
- * EVAL of 2 keys k k. Read where the key specs say (COMMAND_KEY_RANGE, a script's after its numkeys),
- * on the path of an injected error only; false when its first segment does not hold them all, or
- * its command's keys are found by reading its arguments (ZUNIONSTORE, SORT: not read).
+ * How the `keys` keys (keysAtMost's) that request `request` of command `name` and `argc` words
+ * names lie, as a cluster node reads them (getNodeByQuery compares each with the first): 'one' key,
+ * named once or more (MGET k k, EVAL of 2 keys k k: no node refuses it TRYAGAIN), several of 'slot'
+ * one, or of several 'slots' (CROSSSLOT, whatever the cluster's state). Read where the key specs say
+ * (COMMAND_KEY_RANGE, a script's after its numkeys), on the path of an injected error only;
+ * undefined for fewer than two, when its first segment does not hold them all, or when its
+ * command's keys are found by reading its arguments (ZUNIONSTORE, SORT: not read).
  */
-function oneKeyNamed(name: string, request: Buffer, argc: number, keys: number): boolean {
+function keysSpread(name: string, request: Buffer, argc: number, keys: number): 'one' | 'slot' | 'slots' | undefined {
   const range = SCRIPTS.has(name) ? [3, 2 + keys, 1] : COMMAND_KEY_RANGE[name];
   // An inline request's words are counted up to ARGC_COUNTED only.
-  if (range === undefined || keys < 2 || keys === Infinity || (request[0] !== STAR && argc >= ARGC_COUNTED)) return false;
+  if (range === undefined || keys < 2 || keys === Infinity || (request[0] !== STAR && argc >= ARGC_COUNTED)) return undefined;
   const [first, lastKey, step] = range;
   const last = lastKey < 0 ? argc + lastKey : lastKey;
   const words: number[] = [];
-  if (wordSpans(request, last + 1, words) < 2 * last + 2) return false;
+  if (wordSpans(request, last + 1, words) < 2 * last + 2) return undefined;
+  const [from, to] = [words[2 * first], words[2 * first + 1]];
+  let slot = -1;
   for (let i = first + step; i <= last; i += step) {
-    if (request.compare(request, words[2 * i], words[2 * i + 1], words[2 * first], words[2 * first + 1]) !== 0) return false;
+    if (request.compare(request, words[2 * i], words[2 * i + 1], from, to) === 0) continue;
+    if (slot < 0) slot = keySlot(request, from, to);
+    if (keySlot(request, words[2 * i], words[2 * i + 1]) !== slot) return 'slots';
   }
-  return true;
+  return slot < 0 ? 'one' : 'slot';
 }
 
 /** The words an inline request's line is split into, counted up to this many: no command's arity is over 8. */
