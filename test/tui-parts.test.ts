@@ -348,6 +348,15 @@ describe('figures in few cells', () => {
     expect(tune('behaviors', false, false)).toBe('j/k select · 1-5 pane · m messages');
   });
 
+  it("while the job's details show, the footer's enter goes back to the output", () => {
+    // It said 'enter details' over the details themselves, where enter leaves them.
+    for (const pane of ['queue', 'output'] as const) {
+      expect(footerHints(pane, 200, { job: 'succeeded', details: true }).keys.split(' · ')).toContain('enter output');
+      expect(footerHints(pane, 200, { job: 'succeeded', details: true }).keys).not.toContain('enter details');
+      expect(footerHints(pane, 200, { job: 'succeeded' }).keys.split(' · ')).toContain('enter details');
+    }
+  });
+
   it('count a message that comes again instead of repeating it', () => {
     const log = new MessageLog();
     for (let i = 0; i < 3; i++) log.push('warn', 'redis: reconnecting', 1000 + i);

@@ -126,7 +126,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
         </Box>
       )}
       <MessageLine messages={messages} width={columns - 1} />
-      <Footer pane={focus} modal={modal} width={columns - 1} job={d.job?.state} proxy={d.proxy !== undefined} scenario={schedule !== undefined} />
+      <Footer pane={focus} modal={modal} width={columns - 1} job={d.job?.state} proxy={d.proxy !== undefined} scenario={schedule !== undefined} details={s.details && !!d.job} />
     </Box>
   );
 }

@@ -12,6 +12,8 @@ export interface KeyHelp {
   does: string;
   /** The footer's words for it, when the pane's footer should name it (most used first). */
   foot?: string;
+  /** The footer's words for it while the job's details show in the Output pane, when they differ. */
+  footDetails?: string;
   /**
    * What must be selected for the key to do something (the footer names it only then): any job,
    * one queued or running, one that ended; a proxy, a proxy with a chaos scenario.
@@ -34,7 +36,7 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
     { keys: 'j/k ↑/↓', does: 'select job', foot: 'j/k select' },
     { keys: 'PgUp/PgDn', does: 'a page of jobs up / down' },
     { keys: 'g / G', does: 'the newest / the oldest job (also Home / End)' },
-    { keys: 'enter', does: 'details: seed, fault timeline, report', foot: 'enter details', needs: 'job' },
+    { keys: 'enter', does: 'details: seed, fault timeline, report', foot: 'enter details', footDetails: 'enter output', needs: 'job' },
     { keys: 'e', does: 'enqueue a .marteau.yml (tab completes the path)', foot: 'e enqueue' },
     { keys: 'c', does: 'cancel the job (asks first)', foot: 'c cancel', needs: 'live' },
     { keys: 'r', does: 'retry the job (a new seed)', foot: 'r retry', needs: 'ended' },
@@ -66,7 +68,7 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
     { keys: 'f', does: 'follow the tail on / off', foot: 'f follow' },
     { keys: '/', does: 'search; n / N next / previous match', foot: '/ search' },
     { keys: 'w', does: 'wrap long lines on / off', foot: 'w wrap' },
-    { keys: 'enter', does: "the job's details / back to its output", foot: 'enter details', needs: 'job' },
+    { keys: 'enter', does: "the job's details / back to its output", foot: 'enter details', footDetails: 'enter output', needs: 'job' },
     { keys: 'g / G', does: 'top / bottom, following the tail (also Home / End)', foot: 'g/G top/end' },
     { keys: 'PgUp/PgDn space', does: 'scroll a page', foot: 'PgUp/PgDn page' },
     { keys: 'o / y / R', does: "the job's report: open / copy path; replay", foot: 'o/y/R report', needs: 'ended' },
@@ -76,11 +78,15 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
 /** What the footer keeps whatever the width: help and quit. */
 const ALWAYS = '? help · q quit';
 
-/** What is selected, for the footer: the job's state (none when no job is), a proxy, one with a chaos scenario. */
+/**
+ * What is selected, for the footer: the job's state (none when no job is), a proxy, one with a
+ * chaos scenario; and whether the job's details show.
+ */
 export interface Selected {
   job?: string;
   proxy?: boolean;
   scenario?: boolean;
+  details?: boolean;
 }
 
 /**
@@ -94,7 +100,8 @@ export function footerHints(pane: PaneId, width: number, sel: Selected = {}): { 
     if (k.needs === 'proxy' || k.needs === 'scenario') return !!sel[k.needs];
     return !k.needs || (job !== undefined && (k.needs === 'job' || (k.needs === 'ended') === ended));
   };
-  const items = [...KEYS[pane].flatMap((k) => (k.foot && works(k) ? [k.foot] : [])), '1-5 pane', 'm messages'];
+  const foot = (k: KeyHelp) => (sel.details && k.footDetails) || k.foot;
+  const items = [...KEYS[pane].flatMap((k) => (k.foot && works(k) ? [foot(k)!] : [])), '1-5 pane', 'm messages'];
   return { keys: fitItems(items, Math.max(0, width - ALWAYS.length - 3)), always: ALWAYS };
 }
 
