@@ -14,12 +14,13 @@ import type { ProxyView } from '../src/proxy/monitor.js';
 import type { JobRow } from '../src/ui/backend.js';
 import { parseCommand } from '../src/ui/commands.js';
 import { openInBrowser } from '../src/ui/desktop.js';
-import { footerHints, HELP_KEYS_WIDTH, helpLines, type PaneId } from '../src/ui/keys.js';
+import { footerHints, HELP_KEYS_WIDTH, helpLines, KEYS, type PaneId } from '../src/ui/keys.js';
 import { MessageLog, messageLines } from '../src/ui/message-log.js';
 import { behaviorOrder } from '../src/ui/mix-editor.js';
 import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-view.js';
 import { completePath } from '../src/ui/path-complete.js';
 import { Footer, Header, MessageLine } from '../src/ui/components/Chrome.js';
+import { PresetOverlay } from '../src/ui/components/PresetOverlay.js';
 import { BehaviorsPane } from '../src/ui/panes/BehaviorsPane.js';
 import { NodesPane } from '../src/ui/panes/NodesPane.js';
 import { OutputPane } from '../src/ui/panes/OutputPane.js';
@@ -346,6 +347,15 @@ describe('figures in few cells', () => {
     expect(tune('proxies', true, true)).toBe('j/k select · p presets · u undo · s pause scenario · 1-5 pane · m messages');
     expect(tune('proxies', true, false)).toBe('j/k select · p presets · u undo · 1-5 pane · m messages');
     expect(tune('behaviors', false, false)).toBe('j/k select · 1-5 pane · m messages');
+  });
+
+  it('the preset menu says which presets ask first under a running job, whole at 80 columns', () => {
+    // It said every one asked; normal (0) applies at once, as the README says, and so it does.
+    const ui = render(createElement(PresetOverlay, { proxy: 'shop', mix: '5:delay', width: 78, height: 16 }));
+    const frame = ui.lastFrame() ?? '';
+    ui.unmount();
+    expect(frame).toContain('a digit applies one (1-9 ask first while a job runs); esc cancels');
+    expect(KEYS.proxies.find((k) => k.keys === 'p')?.does).toBe('presets: pick a mix with 0-9 (1-9 ask first while a job runs)');
   });
 
   it("while the job's details show, the footer's enter goes back to the output", () => {

@@ -51,7 +51,7 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
   ],
   proxies: [
     { keys: 'j/k ↑/↓', does: 'select proxy (the Behaviors pane edits it)', foot: 'j/k select' },
-    { keys: 'p', does: 'presets: pick a mix with 0-9 (asks while a job runs)', foot: 'p presets', needs: 'proxy' },
+    { keys: 'p', does: 'presets: pick a mix with 0-9 (1-9 ask first while a job runs)', foot: 'p presets', needs: 'proxy' },
     { keys: 'u', does: 'undo the last mix change', foot: 'u undo', needs: 'proxy' },
     { keys: 's', does: "pause / resume the proxy's chaos scenario", foot: 's pause scenario', needs: 'scenario' },
   ],

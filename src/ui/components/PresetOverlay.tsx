@@ -15,7 +15,7 @@ export function PresetOverlay(props: { proxy: string; mix?: string; width: numbe
         Presets for {props.proxy}
         <Text color={color('dim')}>{props.mix ? ` (its mix now: ${mixWords(props.mix)})` : ''}</Text>
       </Text>
-      <Text color={color('dim')} wrap="truncate-end">a digit applies one at once (asked first while a job runs); esc cancels</Text>
+      <Text color={color('dim')} wrap="truncate-end">a digit applies one (1-9 ask first while a job runs); esc cancels</Text>
       <Text> </Text>
       {PRESETS.map((p) => (
         <Text key={p.key} wrap="truncate-end">
