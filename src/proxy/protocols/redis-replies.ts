@@ -46,6 +46,20 @@ export abstract class RedisReplies extends OffsetSession {
     let pos = 0;
     let seg = 0;
     while (pos < n) {
+      // The common reply: a whole simple line (`+OK`, `:1`, `-ERR …`) owed to the oldest request,
+      // which switches nothing: one look for its LF, no step through the reply's states.
+      if (!this.reply.active && this.pending.waiting && this.pending.headTag === After.Normal) {
+        const t = buf[pos];
+        if (t === 0x2b || t === 0x3a || t === 0x2d) {
+          const lf = findLF(buf, pos + 1);
+          if (lf >= 0) {
+            out.push(pos, lf + 1, WHOLE);
+            pos = lf + 1;
+            this.pending.shift();
+            continue;
+          }
+        }
+      }
       if (!this.reply.active) {
         const waiting = this.pending.waiting;
         const after = waiting ? this.pending.headTag : After.Normal;

@@ -7,7 +7,7 @@ import { FramingError } from '../protocol.js';
 
 export const EMPTY = Buffer.alloc(0);
 export const LF = 0x0a;
-const CR = 0x0d;
+export const CR = 0x0d;
 export const STAR = 0x2a;
 export const DOLLAR = 0x24;
 export const PUSH = 0x3e; // '>'
