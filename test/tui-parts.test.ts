@@ -20,6 +20,7 @@ import { behaviorOrder } from '../src/ui/mix-editor.js';
 import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-view.js';
 import { completePath } from '../src/ui/path-complete.js';
 import { Footer, Header, MessageLine } from '../src/ui/components/Chrome.js';
+import { PromptDialog } from '../src/ui/components/Dialog.js';
 import { PresetOverlay } from '../src/ui/components/PresetOverlay.js';
 import { BehaviorsPane } from '../src/ui/panes/BehaviorsPane.js';
 import { NodesPane } from '../src/ui/panes/NodesPane.js';
@@ -30,7 +31,7 @@ import { queueLayout, queueRow } from '../src/ui/queue-row.js';
 import { scheduleLine } from '../src/ui/schedule-line.js';
 import type { Modal } from '../src/ui/ui-state.js';
 import { bar } from '../src/ui/sparkline.js';
-import { ellipsisItems, ellipsisPair } from '../src/ui/text.js';
+import { ellipsisItems, ellipsisPair, wrapText } from '../src/ui/text.js';
 
 const job = (o: Partial<JobRow> = {}): JobRow => ({
   id: '1eb11b95aaaa',
@@ -347,6 +348,19 @@ describe('figures in few cells', () => {
     expect(tune('proxies', true, true)).toBe('j/k select · p presets · u undo · s pause scenario · 1-5 pane · m messages');
     expect(tune('proxies', true, false)).toBe('j/k select · p presets · u undo · 1-5 pane · m messages');
     expect(tune('behaviors', false, false)).toBe('j/k select · 1-5 pane · m messages');
+  });
+
+  it("the enqueue prompt's path candidates start each row at its edge, not one space in", () => {
+    // Tab lists them two spaces apart; a row broken at such a gap began with the second space (` fixtures/locust/.marteau.yml`).
+    expect(wrapText('aaa  bbb  ccc', 8)).toEqual(['aaa  bbb', 'ccc']);
+    // At 100 columns the first row holds 95 cells and one space of the gap behind them (what tmux showed at 120×32).
+    const hint = ['fixtures/demo/.marteau.yml', 'fixtures/demo/strict.marteau.yml', 'fixtures/load/builtin.marteau.yml', 'fixtures/locust/.marteau.yml', 'fixtures/sweep/.marteau.yml'].join('  ');
+    const ui = render(createElement(PromptDialog, { label: 'enqueue:', value: 'fixtures/', hint, width: 100 }));
+    const frame = ui.lastFrame() ?? '';
+    ui.unmount();
+    const rows = frame.split('\n').slice(2, -1).map((r) => r.slice(2));
+    expect(rows.length).toBeGreaterThan(1);
+    for (const r of rows) expect(r).toMatch(/^\S/);
   });
 
   it('the preset menu says which presets ask first under a running job, whole at 80 columns', () => {

@@ -87,8 +87,9 @@ export function wrapText(s: string, width: number): string[] {
       const space = rest.lastIndexOf(' ', w);
       // Words stay whole (a path in an error must read as one); only a word wider than the line is cut.
       const at = space > 0 ? space : w;
-      out.push(rest.slice(0, at));
-      rest = rest.slice(at).replace(/^ /, '');
+      out.push(space > 0 ? rest.slice(0, at).trimEnd() : rest.slice(0, at));
+      // A gap of several spaces (a list two spaces apart) is a break too: the next line starts at its edge.
+      rest = rest.slice(at).replace(/^ +/, '');
     }
     out.push(rest);
   }

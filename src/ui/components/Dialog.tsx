@@ -1,4 +1,5 @@
 import { Box, Text } from 'ink';
+import { wrapText } from '../text.js';
 import { color } from '../theme.js';
 
 /** The keys of a confirmation: y (or its own `yesKey`) confirms, anything else does nothing. */
@@ -24,7 +25,8 @@ export function PromptDialog(props: { label: string; value: string; hint?: strin
         <Text bold>{props.label}</Text> {props.value}
         <Text inverse> </Text>
       </Text>
-      {props.hint ? <Text color={color('dim')}>{props.hint}</Text> : null}
+      {/* Wrapped here, not by Ink: a break in a two-space gap of the path candidates left a space at the next row's start. */}
+      {props.hint ? <Text color={color('dim')}>{wrapText(props.hint, props.width - 4).join('\n')}</Text> : null}
     </Box>
   );
 }
