@@ -53,6 +53,26 @@ it.skipIf(!haveServer('tmux'))('quitting with a job running says what became of 
   expect(screen).toContain(`2 jobs left queued in ${state}: they run when the control center or \`marteau-tui worker --state-dir ${state}\` opens it again`);
 });
 
+it.skipIf(!haveServer('tmux'))('on a terminal too small, its note and the quit question wrap between words, each row at the edge', async () => {
+  const dir = await project(`name: sleeper\n${commandYaml([process.execPath, '-e', 'setTimeout(() => {}, 120000)'])}\n`);
+  const globals = ['--state-dir', await stateDir()];
+  expect((await cliDone([...globals, 'enqueue', dir])).code).toBe(0);
+  session = await TmuxSession.start(`${process.execPath} ${BIN} ${globals.join(' ')}; echo "EXITED $?"`, { cols: 60, rows: 20, cwd: dir, env: { MARTEAU_NO_ALT_SCREEN: '1' } });
+  const s = session;
+  await s.waitFor(/Terminal too small \(60×20\)/, 30_000);
+  // Quit once the job runs, so that q asks.
+  for (let i = 0; i < 300 && !(await cliDone([...globals, 'queue', '--json'])).out.includes('"running"'); i++) await new Promise((r) => setTimeout(r, 100));
+  await s.keys('q');
+  const screen = await s.waitFor(/Quit and mark it interrupted\?/);
+  const rows = screen.split('\n').filter((r) => r.trim() !== '');
+  // It showed 'q' at the end of one row and 'quits.' on the next, and the question's second row began with a space.
+  expect(rows).toContain('q quits.');
+  for (const r of rows) expect(r).toMatch(/^\S/);
+  expect(rows.some((r) => r.includes('n / esc: no'))).toBe(true);
+  await s.keys('q');
+  expect(await s.waitFor(/EXITED \d+/, 30_000)).toMatch(/EXITED 130/);
+});
+
 it.skipIf(!haveServer('tmux'))('a SIGTERM while it runs a job leaves as q q does: the job interrupted, said, exit 130', async () => {
   const dir = await project(`name: sleeper\n${commandYaml([process.execPath, '-e', 'console.log("asleep"); setTimeout(() => {}, 120000)'])}\n`);
   const state = await stateDir();

@@ -24,6 +24,7 @@ import { OutputPane } from './panes/OutputPane.js';
 import { ProxiesPane } from './panes/ProxiesPane.js';
 import { QueuePane } from './panes/QueuePane.js';
 import { scheduleLine } from './schedule-line.js';
+import { wrapText } from './text.js';
 import { color } from './theme.js';
 import { derive, INITIAL, type UiState } from './ui-state.js';
 
@@ -84,8 +85,10 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
     // Keys still work here: the question `q` asks while a job runs must show too.
     return (
       <Box flexDirection="column">
-        <Text>Terminal too small ({columns}×{rows}): marteau-tui needs {MIN_COLUMNS}×{MIN_ROWS}. q quits.</Text>
-        {modal?.kind === 'confirm' ? <Text bold color={color('warn')}>{modal.question} {confirmKeys(modal.yesKey)}</Text> : null}
+        {/* Wrapped here: Ink broke 'q quits.' across rows and began the question's second row with a space. */}
+        <Text>{wrapText(`Terminal too small (${columns}×${rows}): marteau-tui needs ${MIN_COLUMNS}×${MIN_ROWS}.`, columns - 1).join('\n')}</Text>
+        <Text>q quits.</Text>
+        {modal?.kind === 'confirm' ? <Text bold color={color('warn')}>{wrapText(`${modal.question} ${confirmKeys(modal.yesKey)}`, columns - 1).join('\n')}</Text> : null}
       </Box>
     );
   }
