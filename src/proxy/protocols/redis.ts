@@ -103,8 +103,8 @@ class RedisSession extends RedisInjected implements FramerSession {
   private nextOrdinal = 0;
   /** The last command seen with one reply and no effect on the session (not CLIENT, SUBSCRIBE, ...). */
   private ordinaryLabel = '';
-  /** shortLength's second answer: where the line's LF is. */
-  private shortEnd = 0;
+  /** lineLength's second answer: where the line's LF is. */
+  private lineEnd = 0;
   /** parseHead's answer, reused: nothing keeps it past the request it describes. */
   private readonly head: Head = { end: 0, count: 0, args: [0, 0, 0, 0, 0, 0], argc: 0, argsLeft: 0, bulkLeft: 0 };
 
@@ -175,12 +175,10 @@ class RedisSession extends RedisInjected implements FramerSession {
         }
       } else {
         if (buf[pos] !== DOLLAR) throw new FramingError(`redis: expected '$' in a multi-bulk request, got byte ${buf[pos]}`);
-        const lf = lengthLineEnd(buf, pos, 'bulk');
-        if (lf < 0) break;
-        const len = lengthLine(buf, pos + 1, lf);
-        if (len === undefined || len < 0) throw new FramingError('redis: invalid bulk length in request');
+        const len = this.bulkLength(buf, pos);
+        if (len < 0) break;
         this.bulkLeft = len + 2;
-        pos = lf + 1;
+        pos = this.lineEnd + 1;
       }
     }
     if (this.switchAt >= 0 && pos < n) {
@@ -201,17 +199,10 @@ class RedisSession extends RedisInjected implements FramerSession {
    */
   private parseHead(buf: Buffer, start: number): Head | null {
     const n = buf.length;
-    let count = this.shortLength(buf, start);
-    let lf = this.shortEnd;
-    if (count < 0) {
-      lf = lengthLineEnd(buf, start, 'multi-bulk');
-      if (lf < 0) return null;
-      const read = lengthLine(buf, start + 1, lf);
-      if (read === undefined) throw new FramingError('redis: invalid multi-bulk length');
-      count = read;
-    }
+    const count = this.lineLength(buf, start, 'multi-bulk');
+    if (count === null) return null;
     if (count > MAX_MULTIBULK) throw new FramingError('redis: invalid multi-bulk length');
-    let p = lf + 1;
+    let p = this.lineEnd + 1;
     const head = this.head;
     const args = head.args;
     let argc = 0;
@@ -222,16 +213,9 @@ class RedisSession extends RedisInjected implements FramerSession {
     while (argc < want) {
       if (p >= n) return null;
       if (buf[p] !== DOLLAR) throw new FramingError(`redis: expected '$' in a multi-bulk request, got byte ${buf[p]}`);
-      let len = this.shortLength(buf, p);
-      let lf2 = this.shortEnd;
-      if (len < 0) {
-        lf2 = lengthLineEnd(buf, p, 'bulk');
-        if (lf2 < 0) return null;
-        const read = lengthLine(buf, p + 1, lf2);
-        if (read === undefined || read < 0) throw new FramingError('redis: invalid bulk length in request');
-        len = read;
-      }
-      const data = lf2 + 1;
+      const len = this.bulkLength(buf, p);
+      if (len < 0) return null;
+      const data = this.lineEnd + 1;
       if (len > HEAD_ARG_MAX) {
         if (argc === 0) throw new FramingError(`redis: command name longer than ${HEAD_ARG_MAX} bytes`);
         // A big value: the head ends before it and the value streams.
@@ -248,13 +232,13 @@ class RedisSession extends RedisInjected implements FramerSession {
   }
 
   /**
-   * The length line at `at` (a type byte, then digits, CRLF) when it is a short one whole in
-   * `buf`, read in one pass: its number, its LF's offset in shortEnd. -1 for any other (a sign,
-   * more than 7 digits, not all there yet, not a length), which lengthLineEnd and lengthLine then
-   * read (or refuse): a pipeline's lines are all short, and each read twice cost a third of a
-   * request's framing.
+   * The number on the length line at `at` (a type byte, digits, CRLF), its LF's offset left in
+   * lineEnd; null while the line is not all there. A short one (up to 7 digits, no sign: a
+   * pipeline's lines) is read in one pass, where reading it for its LF and again for its digits
+   * was a third of a request's framing; any other goes to lengthLineEnd and lengthLine, which
+   * refuse garbage (`what` names the line).
    */
-  private shortLength(buf: Buffer, at: number): number {
+  private lineLength(buf: Buffer, at: number, what: string): number | null {
     const stop = Math.min(buf.length, at + 9);
     let i = at + 1;
     let v = 0;
@@ -263,9 +247,24 @@ class RedisSession extends RedisInjected implements FramerSession {
       if (d < 0 || d > 9) break;
       v = v * 10 + d;
     }
-    if (i === at + 1 || i + 1 >= buf.length || buf[i] !== CR || buf[i + 1] !== LF) return -1;
-    this.shortEnd = i + 1;
-    return v;
+    if (i > at + 1 && i + 1 < buf.length && buf[i] === CR && buf[i + 1] === LF) {
+      this.lineEnd = i + 1;
+      return v;
+    }
+    const lf = lengthLineEnd(buf, at, what);
+    if (lf < 0) return null;
+    const n = lengthLine(buf, at + 1, lf);
+    if (n === undefined) throw new FramingError(`redis: invalid ${what} length`);
+    this.lineEnd = lf;
+    return n;
+  }
+
+  /** A request's `$N` line at `at` (lineLength): its length, -1 while it is not all there. */
+  private bulkLength(buf: Buffer, at: number): number {
+    const len = this.lineLength(buf, at, 'bulk');
+    if (len === null) return -1;
+    if (len < 0) throw new FramingError('redis: invalid bulk length in request');
+    return len;
   }
 
   private headEnds(end: number, argsLeft: number, bulkLeft: number): Head {
