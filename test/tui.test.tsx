@@ -27,12 +27,13 @@ afterEach(async () => {
 });
 afterAll(removeTemp);
 
-async function setup() {
+/** `extraProxy: false`: no proxy beside the jobs' own. */
+async function setup(o: { extraProxy?: boolean } = {}) {
   const echo = await startEchoServer();
   const proxy: Proxy = await startProxy({ name: 'cache', listen: '127.0.0.1:0', upstream: `127.0.0.1:${echo.port}`, protocol: 'tcp' });
   const engine = new Engine({ runners: loadRunners, stateDir: await stateDir(), nodes: localNodes(1), run: 'all' });
   await engine.start();
-  const backend = engineBackend(engine, { cwd: process.cwd(), extraProxies: () => [proxy] });
+  const backend = engineBackend(engine, { cwd: process.cwd(), extraProxies: () => (o.extraProxy === false ? [] : [proxy]) });
   let quit: boolean | undefined;
   const ui = render(<App backend={backend} title="test" onQuit={(i) => { quit = i; }} />);
   cleanups.push(async () => {
@@ -135,6 +136,17 @@ recovery: {window: 1s}
     await t.press('e', ...dir.split(''), KEY.enter);
     await t.waitFor((f) => f.includes('late: fault "outage" ends at 1.5s'), 'the too-soon warning');
     await t.waitFor(() => t.engine.getSnapshot().jobs.length === 1, 'the job, enqueued all the same');
+  });
+
+  it("a mix key with no proxy running says why, of the selected job: its proxies stopped when it ended", async () => {
+    // It said 'proxies start with a job whose .marteau.yml has `proxies:`' of a job that had one.
+    const t = await setup({ extraProxy: false });
+    const echo = await startEchoServer();
+    cleanups.push(() => echo.close());
+    await t.engine.enqueue(await project(`name: keyed\n${commandYaml(['true'])}\nproxies:\n  db: {listen: "127.0.0.1:0", upstream: "127.0.0.1:${echo.port}", protocol: tcp}\n`));
+    await t.waitFor((f) => /keyed\s+succeeded/.test(f) && f.includes("no proxy running: keyed's proxies (db) stopped when it"), 'the job ended, its proxy gone from the pane');
+    await t.press('4', 's');
+    await t.waitFor((f) => f.includes("no proxy running: keyed's proxies (db) stopped when it ended (R replays it)") && !f.includes('proxies start with a job'), 'why, on the message line');
   });
 
   it('a job that ended before any output says how it ended in the Output pane', async () => {

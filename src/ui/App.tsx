@@ -27,6 +27,7 @@ import { scheduleLine } from './schedule-line.js';
 import { wrapText } from './text.js';
 import { color } from './theme.js';
 import { derive, INITIAL, type UiState } from './ui-state.js';
+import { emptyProxies } from './empty-proxies.js';
 
 export { MIN_COLUMNS, MIN_ROWS };
 
@@ -136,23 +137,6 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
 
 /** What the empty panes say while the engine starts: not yet read, rather than none there. */
 const STARTING = 'starting: reading the queue and the nodes…';
-
-/**
- * An empty Proxies pane says why, of the selected job: it has none (the config to change), they
- * start when it runs, run in the process that runs it, or stopped when it ended.
- */
-function emptyProxies(job: JobRow | undefined, anyJob: boolean): string {
-  const ended = "no proxy running: a job's proxies stop when it ends (R replays it)";
-  if (!job) return anyJob ? ended : 'no proxy: add `proxies:` to .marteau.yml';
-  // Not recorded (enqueued by an older version): it may have had none.
-  if (!job.proxies) return ended;
-  if (!job.proxies.length) return `no proxy: ${job.name} has none (add \`proxies:\` to its .marteau.yml)`;
-  const its = `${job.name}'s proxies (${job.proxies.join(', ')})`;
-  if (job.state === 'queued') return `no proxy running yet: ${its} start when it runs`;
-  if (job.elsewhere) return `no proxy here: ${its} run in ${job.elsewhere}`;
-  if (job.state === 'running') return `no proxy running yet: ${its} are starting`;
-  return `no proxy running: ${its} stopped when it ended (R replays it)`;
-}
 
 /** An empty Output pane: a job that ended before any line (failed to start, cancelled while queued) says how, and where its output file is. */
 function emptyOutput(job: JobRow | undefined, anyJob: boolean): string {

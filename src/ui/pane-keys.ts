@@ -5,6 +5,7 @@
 import { nothingToCancel } from '../core/queue-types.js';
 import type { JobRow } from './backend.js';
 import type { MixSpec } from '../proxy/mix.js';
+import { emptyProxies } from './empty-proxies.js';
 import { scheduleLine } from './schedule-line.js';
 import type { KeyFlags } from './keys.js';
 import { layout, queueRows } from './layout.js';
@@ -134,7 +135,7 @@ function proxyKey(ctx: Ctx, d: Derived, down: boolean, up: boolean, input: strin
     return ctx.set((x) => ({ sel: { ...x.sel, [pane]: Math.max(0, Math.min(length - 1, at + (down ? 1 : -1))) } }));
   }
   if (!d.proxy) {
-    if (['p', 's', 'u', 'x', '+', '-', '='].includes(input) || key.leftArrow || key.rightArrow) note(ctx, 'no proxy running: proxies start with a job whose .marteau.yml has `proxies:`', 'warn');
+    if (['p', 's', 'u', 'x', '+', '-', '='].includes(input) || key.leftArrow || key.rightArrow) note(ctx, emptyProxies(d.job, d.jobs.length > 0), 'warn');
     return;
   }
   const proxy = d.proxy;
