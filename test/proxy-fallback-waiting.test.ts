@@ -40,6 +40,41 @@ const FALLS_BACK_REPLIES = 'VA 1\r\nv\r\nEN\r\nVA 1\r\nv\r\n';
 const VALUE = 'VALUE k 0 1\r\nv\r\nEND\r\n';
 const GET_ERROR = 'SERVER_ERROR out of memory writing get response\r\n';
 
+type RawClient = ReturnType<typeof rawClient>;
+
+/** The client got `all` and nothing more, and each of the `exchanges` ended (timed), the framing stopped once. */
+async function gotAll(p: Proxy, c: RawClient, all: string, exchanges: number): Promise<void> {
+  await waitFor(() => c.received().length >= all.length, WAIT_MS);
+  expect(c.received()).toBe(all);
+  await waitFor(() => p.stats().latency.count === exchanges, WAIT_MS).catch(() => {});
+  expect(p.stats()).toMatchObject({ exchanges, fallbacks: 1 });
+  expect(p.stats().latency.count).toBe(exchanges);
+}
+
+/** The connection still serves, passed through: a get gets its VALUE. */
+async function stillServes(c: RawClient, all: string): Promise<void> {
+  c.socket.write('get k\r\n');
+  await waitFor(() => c.received().length >= all.length + VALUE.length, WAIT_MS);
+  expect(c.received()).toBe(all + VALUE);
+}
+
+/** A get forwarded (waiting, the server stopped), then a get that draws an error, behind it. */
+async function forwardedThenErrored(p: Proxy, c: RawClient): Promise<void> {
+  c.socket.write('get k\r\n');
+  await waitFor(() => p.stats().exchanges === 2, WAIT_MS);
+  await p.setMix('100:error');
+  c.socket.write('get k\r\n');
+  await waitFor(() => p.stats().exchanges === 3, WAIT_MS);
+  expect(p.stats().behaviors.error).toBe(1);
+  await p.setMix('');
+}
+
+/** The client leaves: its connection closes. */
+async function leaves(p: Proxy, c: RawClient): Promise<void> {
+  c.socket.end();
+  await waitFor(() => p.stats().connections.open === 0, WAIT_MS);
+}
+
 describe.skipIf(!run)('a connection that falls back to passthrough with exchanges waiting (memcached)', () => {
   let server: RunningProcessServer;
   beforeAll(async () => {
@@ -71,18 +106,10 @@ describe.skipIf(!run)('a connection that falls back to passthrough with exchange
         process.kill(server.pid, 'SIGCONT');
       }
       const all = `STORED\r\n${VALUE}${FALLS_BACK_REPLIES}`;
-      await waitFor(() => c.received().length >= all.length, WAIT_MS);
-      expect(c.received()).toBe(all);
       // The get's exchange ended with the bytes that came: none is left open.
-      await waitFor(() => p.stats().latency.count === 2, WAIT_MS).catch(() => {});
-      expect(p.stats()).toMatchObject({ exchanges: 2, fallbacks: 1 });
-      expect(p.stats().latency.count).toBe(2);
-      // The connection still serves, passed through.
-      c.socket.write('get k\r\n');
-      await waitFor(() => c.received().length >= all.length + VALUE.length, WAIT_MS);
-      expect(c.received()).toBe(all + VALUE);
-      c.socket.end();
-      await waitFor(() => p.stats().connections.open === 0, WAIT_MS);
+      await gotAll(p, c, all, 2);
+      await stillServes(c, all);
+      await leaves(p, c);
     });
   });
 
@@ -94,13 +121,8 @@ describe.skipIf(!run)('a connection that falls back to passthrough with exchange
       // No mn behind the pair: the framer stops at the VA, whose request nothing tells.
       c.socket.write('mg k v q\r\nmg nope v\r\n');
       const all = 'STORED\r\nVA 1\r\nv\r\nEN\r\n';
-      await waitFor(() => c.received().length >= all.length, WAIT_MS);
-      expect(c.received()).toBe(all);
-      await waitFor(() => p.stats().latency.count === 3, WAIT_MS).catch(() => {});
-      expect(p.stats()).toMatchObject({ exchanges: 3, fallbacks: 1 });
-      expect(p.stats().latency.count).toBe(3);
-      c.socket.end();
-      await waitFor(() => p.stats().connections.open === 0, WAIT_MS);
+      await gotAll(p, c, all, 3);
+      await leaves(p, c);
     });
   });
 
@@ -110,13 +132,7 @@ describe.skipIf(!run)('a connection that falls back to passthrough with exchange
       p.on('event', (e) => { if (e.type === 'proxy.log') logs.push(e.message); });
       const c = await stoppedBehind(p);
       try {
-        c.socket.write('get k\r\n');
-        await waitFor(() => p.stats().exchanges === 2, WAIT_MS);
-        await p.setMix('100:error');
-        c.socket.write('get k\r\n');
-        await waitFor(() => p.stats().exchanges === 3, WAIT_MS);
-        expect(p.stats().behaviors.error).toBe(1);
-        await p.setMix('');
+        await forwardedThenErrored(p, c);
         c.socket.write(FALLS_BACK);
         await waitFor(() => p.stats().fallbacks === 1, WAIT_MS);
       } finally {
@@ -124,18 +140,10 @@ describe.skipIf(!run)('a connection that falls back to passthrough with exchange
       }
       // The first get's reply, framed, then the error in the second's place, then the server's bytes for the rest.
       const all = `STORED\r\n${VALUE}${GET_ERROR}${FALLS_BACK_REPLIES}`;
-      await waitFor(() => c.received().length >= all.length, WAIT_MS);
-      expect(c.received()).toBe(all);
+      await gotAll(p, c, all, 3);
       expect(logs.join('\n')).not.toMatch(/closed: an error injected/);
-      await waitFor(() => p.stats().latency.count === 3, WAIT_MS).catch(() => {});
-      expect(p.stats()).toMatchObject({ exchanges: 3, fallbacks: 1 });
-      expect(p.stats().latency.count).toBe(3);
-      // The connection still serves, passed through.
-      c.socket.write('get k\r\n');
-      await waitFor(() => c.received().length >= all.length + VALUE.length, WAIT_MS);
-      expect(c.received()).toBe(all + VALUE);
-      c.socket.end();
-      await waitFor(() => p.stats().connections.open === 0, WAIT_MS);
+      await stillServes(c, all);
+      await leaves(p, c);
     });
   });
 
@@ -159,13 +167,8 @@ describe.skipIf(!run)('a connection that falls back to passthrough with exchange
       }
       // get, mg q (hit), the error for the get in the MN's place, the last mg q's hit, then the rest's replies.
       const all = `STORED\r\n${VALUE}VA 1\r\nv\r\n${GET_ERROR}VA 1\r\nv\r\n${FALLS_BACK_REPLIES}`;
-      await waitFor(() => c.received().length >= all.length, WAIT_MS);
-      expect(c.received()).toBe(all);
-      await waitFor(() => p.stats().latency.count === 5, WAIT_MS).catch(() => {});
-      expect(p.stats()).toMatchObject({ exchanges: 5, fallbacks: 1 });
-      expect(p.stats().latency.count).toBe(5);
-      c.socket.end();
-      await waitFor(() => p.stats().connections.open === 0, WAIT_MS);
+      await gotAll(p, c, all, 5);
+      await leaves(p, c);
     });
   });
 
@@ -182,13 +185,8 @@ describe.skipIf(!run)('a connection that falls back to passthrough with exchange
         process.kill(server.pid, 'SIGCONT');
       }
       const all = `STORED\r\n${FALLS_BACK_REPLIES}`;
-      await waitFor(() => c.received().length >= all.length, WAIT_MS);
-      expect(c.received()).toBe(all);
-      await waitFor(() => p.stats().latency.count === 3, WAIT_MS).catch(() => {});
-      expect(p.stats()).toMatchObject({ exchanges: 3, fallbacks: 1 });
-      expect(p.stats().latency.count).toBe(3);
-      c.socket.end();
-      await waitFor(() => p.stats().connections.open === 0, WAIT_MS);
+      await gotAll(p, c, all, 3);
+      await leaves(p, c);
     });
   });
 
@@ -198,12 +196,7 @@ describe.skipIf(!run)('a connection that falls back to passthrough with exchange
       p.on('event', (e) => { if (e.type === 'proxy.log') logs.push(e.message); });
       const c = await stoppedBehind(p);
       try {
-        c.socket.write('get k\r\n');
-        await waitFor(() => p.stats().exchanges === 2, WAIT_MS);
-        await p.setMix('100:error');
-        c.socket.write('get k\r\n');
-        await waitFor(() => p.stats().exchanges === 3, WAIT_MS);
-        await p.setMix('');
+        await forwardedThenErrored(p, c);
         // A command line longer than the proxy holds for one message: nothing after is framed.
         c.socket.write(`get ${'x'.repeat(100)}`);
         await waitFor(() => p.stats().fallbacks === 1, WAIT_MS);
