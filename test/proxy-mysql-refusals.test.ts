@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import mariadb from 'mariadb';
+import mariadb, { type Connection as ConnectorConnection } from 'mariadb';
 import mysql2 from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveMariadb, startMariadb } from './helpers/mariadb.js';
@@ -47,6 +47,31 @@ async function outcomes(port: number, steps: Step[], user?: string): Promise<str
     return out;
   } finally {
     c.destroy();
+  }
+}
+
+/** A step on a MariaDB connector connection. */
+type ConnectorStep = readonly [string, (c: ConnectorConnection) => Promise<unknown>];
+
+/** Each step on one MariaDB connector connection of app, in turn, said as `outcomes` says them. */
+async function connectorOutcomes(port: number, steps: readonly ConnectorStep[]): Promise<string[]> {
+  const c = await mariadb.createConnection({ host: '127.0.0.1', port, user: 'app', database: 'chaos' });
+  try {
+    const out: string[] = [];
+    for (const [name, step] of steps) out.push(`${name}: ${await outcome(step(c))}`);
+    return out;
+  } finally {
+    await c.end();
+  }
+}
+
+/** `run` against the server made read-only, writable again after. */
+async function whileReadOnly<T>(run: () => Promise<T>): Promise<T> {
+  await root.query('SET GLOBAL read_only = 1');
+  try {
+    return await run();
+  } finally {
+    await root.query('SET GLOBAL read_only = 0');
   }
 }
 
@@ -124,15 +149,7 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       ['execute INSERT', (c) => c.execute('INSERT INTO t VALUES (?, ?)', [5, 5])],
       ['execute SELECT again', (c) => c.execute('SELECT v FROM t WHERE id = ?', [2])],
     ];
-    await root.query('SET GLOBAL read_only = 1');
-    let want: string[];
-    let text: string;
-    try {
-      want = await outcomes(db.port, steps);
-      text = await errorText(db.port, 'INSERT INTO t VALUES (3, 3)');
-    } finally {
-      await root.query('SET GLOBAL read_only = 0');
-    }
+    const [want, text] = await whileReadOnly(async () => [await outcomes(db.port, steps), await errorText(db.port, 'INSERT INTO t VALUES (3, 3)')] as const);
     expect(text).toMatch(/read-only/);
     const refused = want.filter((w) => w.endsWith(': 1290'));
     expect(refused.length).toBeGreaterThan(10);
@@ -164,26 +181,9 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       'CREATE TEMPORARY TABLE t3 AS SELECT * FROM nope', 'INSERT INTO t3 VALUES (1)',
       'CREATE TEMPORARY TABLE t4 (a INT)', 'CALL nope()', 'INSERT INTO t4 VALUES (1)',
     ].map((sql): Step => [sql, (c) => c.query(sql)]);
-    const mariadbSteps = ['CREATE TEMPORARY TABLE m (a INT)', 'INSERT INTO m VALUES (1)', 'DROP TEMPORARY TABLE m', 'INSERT INTO m VALUES (1)'];
-    const mariadbOutcomes = async (port: number) => {
-      const c = await mariadb.createConnection({ host: '127.0.0.1', port, user: 'app', database: 'chaos' });
-      try {
-        const out: string[] = [];
-        for (const sql of mariadbSteps) out.push(`${sql}: ${await outcome(c.query(sql))}`);
-        return out;
-      } finally {
-        await c.end();
-      }
-    };
-    let want: string[];
-    let mariadbWant: string[];
-    await root.query('SET GLOBAL read_only = 1');
-    try {
-      want = await outcomes(db.port, steps);
-      mariadbWant = await mariadbOutcomes(db.port);
-    } finally {
-      await root.query('SET GLOBAL read_only = 0');
-    }
+    const mariadbSteps = ['CREATE TEMPORARY TABLE m (a INT)', 'INSERT INTO m VALUES (1)', 'DROP TEMPORARY TABLE m', 'INSERT INTO m VALUES (1)']
+      .map((sql): ConnectorStep => [sql, (c) => c.query(sql)]);
+    const [want, mariadbWant] = await whileReadOnly(async () => [await outcomes(db.port, steps), await connectorOutcomes(db.port, mariadbSteps)] as const);
     expect(want.filter((w) => !w.endsWith(': served'))).toEqual([
       'INSERT INTO tt (a) VALUES (1): 1290', 'INSERT INTO TT (a) VALUES (1): 1290', 'UPDATE t SET v = 5: 1290', 'INSERT INTO tt VALUES (1): 1290', 'INSERT INTO t VALUES (9, 9): 1290',
       'INSERT INTO t2 VALUES (1): 1290', 'CREATE TEMPORARY TABLE t3 AS SELECT * FROM nope: 1146', 'INSERT INTO t3 VALUES (1): 1290', 'CALL nope(): 1305',
@@ -191,7 +191,7 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     expect(mariadbWant.filter((w) => !w.endsWith(': served'))).toEqual(['INSERT INTO m VALUES (1): 1290']);
     await withProxy({ error: { percent: 100, kind: '1290' } }, async (p) => {
       expect(await outcomes(p.port, steps)).toEqual(want.map((w) => (w === 'CALL nope(): 1305' ? 'CALL nope(): 1290' : w)));
-      expect(await mariadbOutcomes(p.port)).toEqual(mariadbWant);
+      expect(await connectorOutcomes(p.port, mariadbSteps)).toEqual(mariadbWant);
     });
     const [rows] = await root.query('SELECT (SELECT COUNT(*) FROM chaos.t) AS t, (SELECT COUNT(*) FROM other.tt) AS tt');
     expect(rows).toEqual([{ t: 2, tt: 0 }]);
@@ -218,32 +218,15 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       ['EXECUTE z after', (c) => c.query('EXECUTE z USING 8')],
       ['execute INSERT INTO tt after', (c) => c.execute('INSERT INTO tt VALUES (?)', [8])],
     ];
-    const mariadbOutcomes = async (port: number) => {
-      const c = await mariadb.createConnection({ host: '127.0.0.1', port, user: 'app', database: 'chaos' });
-      try {
-        const out: string[] = [];
-        for (const [name, step] of [
-          ['CREATE TEMPORARY TABLE m', () => c.query('CREATE TEMPORARY TABLE m (a INT)')],
-          ['execute INSERT INTO m', () => c.execute('INSERT INTO m VALUES (?)', [1])],
-          ['execute INSERT INTO t', () => c.execute('INSERT INTO t VALUES (?, ?)', [1, 1])],
-          ['execute SELECT m', () => c.execute('SELECT a FROM m WHERE a = ?', [1])],
-          ['batch INSERT INTO m', () => c.batch('INSERT INTO m VALUES (?)', [[2], [3]])],
-          ['batch INSERT INTO t', () => c.batch('INSERT INTO t VALUES (?, ?)', [[2, 2], [3, 3]])],
-        ] as const) out.push(`${name}: ${await outcome(step())}`);
-        return out;
-      } finally {
-        await c.end();
-      }
-    };
-    let want: string[];
-    let mariadbWant: string[];
-    await root.query('SET GLOBAL read_only = 1');
-    try {
-      want = await outcomes(db.port, steps);
-      mariadbWant = await mariadbOutcomes(db.port);
-    } finally {
-      await root.query('SET GLOBAL read_only = 0');
-    }
+    const mariadbSteps: ConnectorStep[] = [
+      ['CREATE TEMPORARY TABLE m', (c) => c.query('CREATE TEMPORARY TABLE m (a INT)')],
+      ['execute INSERT INTO m', (c) => c.execute('INSERT INTO m VALUES (?)', [1])],
+      ['execute INSERT INTO t', (c) => c.execute('INSERT INTO t VALUES (?, ?)', [1, 1])],
+      ['execute SELECT m', (c) => c.execute('SELECT a FROM m WHERE a = ?', [1])],
+      ['batch INSERT INTO m', (c) => c.batch('INSERT INTO m VALUES (?)', [[2], [3]])],
+      ['batch INSERT INTO t', (c) => c.batch('INSERT INTO t VALUES (?, ?)', [[2, 2], [3, 3]])],
+    ];
+    const [want, mariadbWant] = await whileReadOnly(async () => [await outcomes(db.port, steps), await connectorOutcomes(db.port, mariadbSteps)] as const);
     expect(want.filter((w) => !w.endsWith(': served'))).toEqual([
       'EXECUTE s: 1290', "EXECUTE IMMEDIATE 'INSERT INTO t VALUES (9, 9)': 1290", 'EXECUTE r: 1290', 'CALL writes(): 1290',
       'execute INSERT INTO t: 1290', 'EXECUTE z after: 1290', 'execute INSERT INTO tt after: 1290',
@@ -254,7 +237,7 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     ]);
     await withProxy({ error: { percent: 100, kind: '1290' } }, async (p) => {
       expect(await outcomes(p.port, steps)).toEqual(want);
-      expect(await mariadbOutcomes(p.port)).toEqual(mariadbWant);
+      expect(await connectorOutcomes(p.port, mariadbSteps)).toEqual(mariadbWant);
     });
     const [rows] = await root.query('SELECT COUNT(*) AS n FROM chaos.t');
     expect(rows).toEqual([{ n: 2 }]);
@@ -271,12 +254,9 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       'STOP SLAVE', 'RESET SLAVE', 'CACHE INDEX t IN default', 'LOAD INDEX INTO CACHE t',
     ].map((sql): Step => [sql, (c) => c.query(sql)]);
     const want: Record<string, string[]> = {};
-    await root.query('SET GLOBAL read_only = 1');
-    try {
+    await whileReadOnly(async () => {
       for (const user of ['app', 'ops']) want[user] = await outcomes(db.port, steps, user);
-    } finally {
-      await root.query('SET GLOBAL read_only = 0');
-    }
+    });
     expect(want.app.filter((w) => w.endsWith(': 1227'))).toHaveLength(12);
     expect(want.ops.filter((w) => w.endsWith(': served'))).toHaveLength(15);
     await withProxy({ error: { percent: 100, kind: '1290' } }, async (p) => {
