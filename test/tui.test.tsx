@@ -209,6 +209,19 @@ recovery: {window: 1s}
     await t.waitFor((f) => f.includes('error: no job 0000ffff in the queue'), 'a bad id, said as the engine says it');
   });
 
+  it('y on a running job says first what it copied: the results directory, no report yet', async () => {
+    // The message line began with why there was no report and cut the rest: what y had done never showed.
+    const t = await setup();
+    await t.engine.enqueue(await project(`name: copier\n${commandYaml([process.execPath, '-e', 'setTimeout(() => {}, 60000)'])}`));
+    await t.waitFor((f) => /copier\s+running/.test(f), 'the running job');
+    await t.press('y');
+    const job = t.engine.getSnapshot().jobs[0];
+    await t.waitFor((f) => f.split('\n').some((l) => /^\d\d:\d\d:\d\d copied the results directory \//.test(l)), 'what y copied, first');
+    await t.press('m');
+    await t.waitFor((f) => f.includes(`report yet: job ${job.id.slice(0, 8)} is running`), 'why, in the log');
+    await t.press(KEY.esc, 'c', 'y');
+  });
+
   it(':retry ID and :replay ID name the job as r and R do', async () => {
     const t = await setup();
     await t.engine.enqueue(await project(`name: quick\n${commandYaml(['true'])}`));

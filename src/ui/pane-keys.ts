@@ -106,7 +106,8 @@ function jobKey(ctx: Ctx, d: Derived, input: string): void {
   if ('none' in report) {
     if (input === 'y') {
       ctx.copy(job.resultDir);
-      return note(ctx, `${report.none}; copied the results directory ${job.resultDir}`, 'warn');
+      // What was copied first: the message line cuts at its width, and the reason is the lesser news.
+      return note(ctx, `copied the results directory ${job.resultDir} (${report.none})`, 'warn');
     }
     return note(ctx, report.none, 'warn');
   }
