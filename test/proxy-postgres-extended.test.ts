@@ -38,6 +38,16 @@ const RUNTIME_ERROR = 'SELECT 1 / floor(random())::int';
 const words = (ms: Message[]) => ms.map((m) => (m.type === 'E' ? 'E' : word(m))).join(' ');
 
 /**
+ * What `c` is answered, as words, a request's in turn: `read` sends messages and keeps what comes
+ * back up to a message of type `type`; `send`, up to a ReadyForQuery.
+ */
+function replies(c: Awaited<ReturnType<typeof messageClient>>) {
+  const out: string[] = [];
+  const read = async (type: string, ...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until(type))); };
+  return { out, read, send: (...ms: Buffer[]) => read('Z', ...ms) };
+}
+
+/**
  * A relay's reader of one direction (`way`, '>' to the server, '<' back), no TLS asked:
  * the types of the messages that pass, each run of one direction's as one entry of `seen`.
  */
@@ -193,8 +203,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
   it('an error on a request that parses and runs a statement comes as it runs: the statement stays prepared', async () => {
     const scenario = async (side: Side, block: boolean) => {
       const c = await messageClient(side.port);
-      const out: string[] = [];
-      const send = async (...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until('Z'))); };
+      const { out, send } = replies(c);
       try {
         if (block) await send(simple('BEGIN'));
         await side.arm({ error: { percent: 100, kind: '57014' } });
@@ -283,8 +292,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
   it('an error on a request that runs nothing in its first read comes at its Execute in a block too, and aborts it', async () => {
     const scenario = async (side: Side) => {
       const c = await messageClient(side.port);
-      const out: string[] = [];
-      const send = async (...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until('Z'))); };
+      const { out, send } = replies(c);
       try {
         await send(simple('BEGIN'));
         await side.arm({ error: { percent: 100, kind: '40001' } });
@@ -327,8 +335,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     const describeP = msg('D', Buffer.from('P\0'));
     const scenario = async (side: Side, block: boolean) => {
       const c = await messageClient(side.port);
-      const out: string[] = [];
-      const read = async (type: string, ...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until(type))); };
+      const { out, read } = replies(c);
       try {
         if (block) await read('Z', simple('BEGIN'));
         await side.arm({ error: { percent: 100, kind: '57014' } });
@@ -379,8 +386,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
   it('an error on a COMMIT whose Execute comes in a later read ends the block, as a failing COMMIT does', async () => {
     const scenario = async (side: Side) => {
       const c = await messageClient(side.port);
-      const out: string[] = [];
-      const read = async (type: string, ...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until(type))); };
+      const { out, read } = replies(c);
       try {
         await read('Z', simple('CREATE TABLE later_commit (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)'));
         for (const name of ['c1', '']) {
@@ -416,8 +422,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
   it('an error on a COMMIT whose Execute comes in a later read comes at the Execute, its ReadyForQuery at the Sync', async () => {
     const scenario = async (side: Side) => {
       const c = await messageClient(side.port);
-      const out: string[] = [];
-      const read = async (type: string, ...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until(type))); };
+      const { out, read } = replies(c);
       try {
         await read('Z', simple('CREATE TABLE commit_at_execute (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)'));
         for (const name of ['c1', '']) {
@@ -517,8 +522,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
   it('an error on a request that begins with a Close leaves the statement closed, as a real error after it does', async () => {
     const scenario = async (side: Side, block: boolean) => {
       const c = await messageClient(side.port);
-      const out: string[] = [];
-      const send = async (...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until('Z'))); };
+      const { out, send } = replies(c);
       try {
         await send(parse('SELECT 10 / ($1::int + floor(random())::int)', 'div'), parse('SELECT 1', 'one'), parse('SELECT 2', 'two'), sync());
         if (block) await send(simple('BEGIN'));
@@ -553,8 +557,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
   it('an error on a Bind-first request in a failed block comes at the Bind, as 25P02 does', async () => {
     const scenario = async (side: Side) => {
       const c = await messageClient(side.port);
-      const out: string[] = [];
-      const send = async (...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until('Z'))); };
+      const { out, send } = replies(c);
       try {
         await send(parse('SELECT 7', 's'), parse('SELECT 8', 'gone'), sync());
         await send(simple('BEGIN'));
@@ -589,8 +592,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     const scenario = async (side: Side) => {
       await direct.query('TRUNCATE defer_t');
       const c = await messageClient(side.port);
-      const out: string[] = [];
-      const send = async (...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until('Z'))); };
+      const { out, send } = replies(c);
       const insert = side.sql('INSERT INTO defer_t VALUES (1), (1)', 'INSERT INTO defer_t VALUES (1)');
       try {
         await send(parse('SELECT $1::int + 1'), parse('COMMIT', 'S_1'), parse('BEGIN', 'S_2'), parse(insert, 'S_3'), sync());
@@ -720,8 +722,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     const scenario = async (side: Side) => {
       const c = await messageClient(side.port);
       const other = await messageClient(db.port);
-      const out: string[] = [];
-      const read = async (type: string, ...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until(type))); };
+      const { out, read } = replies(c);
       const describeS = (name: string) => msg('D', Buffer.from(`S${name}\0`));
       try {
         await read('Z', simple('CREATE TABLE runs_nothing (x int); INSERT INTO runs_nothing VALUES (1)'));
@@ -781,8 +782,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     const scenario = async (side: Side) => {
       const c = await messageClient(side.port);
       const other = await messageClient(db.port);
-      const out: string[] = [];
-      const read = async (type: string, ...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until(type))); };
+      const { out, read } = replies(c);
       try {
         await read('Z', simple('CREATE TABLE runs_nothing_later (x int); INSERT INTO runs_nothing_later VALUES (1)'));
         // Read-only: directly a READ ONLY block, through the proxy 25006.
@@ -848,8 +848,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     const scenario = async (side: Side) => {
       const c = await messageClient(side.port);
       const other = await messageClient(db.port);
-      const out: string[] = [];
-      const read = async (type: string, ...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until(type))); };
+      const { out, read } = replies(c);
       try {
         await read('Z', simple('CREATE TABLE runs_nothing_locks (x int)'));
         for (const block of [false, true]) {
