@@ -1,7 +1,8 @@
 /**
- * The README's headless lines are `npx marteau-tui -- --ci DIR`: npx (npm 7 and later, checked on
- * npm 11) hands that `--` on to the program, where commander took it as the end of the options and
- * ran `--ci` as a command name ("unknown command", exit 2). A leading `--` is dropped.
+ * `npx marteau-tui -- --ci DIR`, as older npm needed it and as the README once said: npx (npm 7
+ * and later, checked on npm 11) hands that `--` on to the program, where commander took it as the
+ * end of the options and ran `--ci` as a command name ("unknown command", exit 2). A leading `--`
+ * is dropped.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { cliDone } from './helpers/marteau-cli.js';
