@@ -8,6 +8,7 @@ import { mysql, MYSQL_ERRORS } from '../src/proxy/protocols/mysql.js';
 import { haveMariadb, startMariadb } from './helpers/mariadb.js';
 import type { RunningServer } from './helpers/servers.js';
 import { proxiesTo } from './helpers/with-proxy.js';
+import { pkt } from './helpers/mysql-packets.js';
 
 let db: RunningServer;
 
@@ -17,12 +18,6 @@ const connect = (port: number, extra: Record<string, unknown> = {}) =>
   mysql2.createConnection({ host: '127.0.0.1', port, user: 'root', database: 'chaos', multipleStatements: true, ...extra });
 
 // A raw client that pipelines commands and uses the framer (test side) to split the replies.
-function pkt(seq: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(4);
-  h.writeUIntLE(payload.length, 0, 3);
-  h[3] = seq;
-  return Buffer.concat([h, payload]);
-}
 const query = (sql: string) => Buffer.concat([Buffer.from([0x03]), Buffer.from(sql)]);
 
 class Raw {

@@ -6,14 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { mysql } from '../../src/proxy/protocols/mysql.js';
 import { locksNothingSql } from '../../src/proxy/protocols/mysql-refusals.js';
 import { writesSql } from '../../src/proxy/protocols/mysql-read-only.js';
+import { pkt, u32 } from '../helpers/mysql-packets.js';
 
-function pkt(seq: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(4);
-  h.writeUIntLE(payload.length, 0, 3);
-  h[3] = seq;
-  return Buffer.concat([h, payload]);
-}
-const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n >>> 0); return b; };
 const cmd = (code: number, body: Buffer | string = '') => pkt(0, Buffer.concat([Buffer.from([code]), typeof body === 'string' ? Buffer.from(body, 'latin1') : body]));
 const execute = (stmt: number) => cmd(0x17, Buffer.concat([u32(stmt), Buffer.from([0]), u32(1)]));
 const writes = (sql: string) => writesSql(Buffer.from(sql, 'latin1'), 0, sql.length);

@@ -7,14 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { mysql } from '../../src/proxy/protocols/mysql.js';
 import { tablesWritten } from '../../src/proxy/protocols/mysql-temporary.js';
 import type { FramerSession } from '../../src/proxy/protocol.js';
+import { pkt, u32 } from '../helpers/mysql-packets.js';
 
-function pkt(seq: number, payload: Buffer): Buffer {
-  const h = Buffer.alloc(4);
-  h.writeUIntLE(payload.length, 0, 3);
-  h[3] = seq;
-  return Buffer.concat([h, payload]);
-}
-const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n >>> 0); return b; };
 const query = (sql: string) => pkt(0, Buffer.concat([Buffer.from([0x03]), Buffer.from(sql, 'latin1')]));
 const OK = pkt(1, Buffer.from([0, 0, 0, 2, 0, 0, 0]));
 const ERR = pkt(1, Buffer.concat([Buffer.from([0xff, 0x7a, 0x04]), Buffer.from('#42S02no such table', 'latin1')]));

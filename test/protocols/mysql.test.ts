@@ -13,12 +13,12 @@ import { fuzzFramer } from '../helpers/framing.js';
 import { startRecordingRelay, waitFor, type Recorded } from '../helpers/recording-relay.js';
 import { haveMariadb, startMariadb } from '../helpers/mariadb.js';
 import type { RunningServer } from '../helpers/servers.js';
+import { pkt, u32 } from '../helpers/mysql-packets.js';
 
 // ---------------------------------------------------------------------------------------------
 // Packet builders
 
 const u16 = (n: number) => { const b = Buffer.alloc(2); b.writeUInt16LE(n); return b; };
-const u32 = (n: number) => { const b = Buffer.alloc(4); b.writeUInt32LE(n >>> 0); return b; };
 const str0 = (s: string) => Buffer.from(`${s}\0`, 'latin1');
 function lenenc(n: number): Buffer {
   if (n < 251) return Buffer.from([n]);
@@ -27,13 +27,6 @@ function lenenc(n: number): Buffer {
 }
 const lstr = (s: string | Buffer) => { const b = Buffer.isBuffer(s) ? s : Buffer.from(s); return Buffer.concat([lenenc(b.length), b]); };
 
-function pkt(seq: number, payload: Buffer | string): Buffer {
-  const p = typeof payload === 'string' ? Buffer.from(payload, 'latin1') : payload;
-  const h = Buffer.alloc(4);
-  h.writeUIntLE(p.length, 0, 3);
-  h[3] = seq & 0xff;
-  return Buffer.concat([h, p]);
-}
 /** Payloads as consecutive packets from `seq`. */
 const pkts = (seq: number, payloads: Buffer[]) => Buffer.concat(payloads.map((p, i) => pkt(seq + i, p)));
 
