@@ -101,7 +101,7 @@ export abstract class ConnectionFaults extends ConnectionHooks {
     const ex = this.reusedExchange(++this.exchangeCount, this.ordinal++, false);
     this.core.counters.exchanges++;
     this.core.count(entry.behavior.name);
-    ex.injected = this.encodeErrorAs(kind, label, request, ex.ordinal, message);
+    ex.injected = this.encodeError(kind, label, request, ex.ordinal, message);
     this.session.errored?.(ex.ordinal);
     this.skip(ex);
     if (ex.injected.close) this.dropUpstream = true;
@@ -224,8 +224,9 @@ export abstract class ConnectionFaults extends ConnectionHooks {
           break;
         case 'error': {
           // A mustForward request goes as it is unless the protocol has it replaced (a redis block's EXEC by DISCARD).
-          const standIn = ex.standIn ?? this.standInFor(a.kind, seg.data, seg.end, ex.ordinal, a.message);
-          ex.injected = this.encodeError(a.kind, seg.label, seg.data, ex.ordinal, a.message, standIn);
+          const kind = this.errorKind(a.kind);
+          const standIn = ex.standIn ?? this.standInFor(kind, seg.data, seg.end, ex.ordinal, a.message);
+          ex.injected = this.encodeError(kind, seg.label, seg.data, ex.ordinal, a.message, standIn);
           if (standIn) ex.standIn = standIn;
           this.session.errored?.(ex.ordinal, standIn);
           if (seg.mustForward || standIn) ex.replace = true;
@@ -292,12 +293,8 @@ export abstract class ConnectionFaults extends ConnectionHooks {
     } else if (a.type === 'slowClose') this.slowCloseMs = Math.max(this.slowCloseMs, a.ms);
   }
 
-  private encodeError(kind: string | undefined, label: string | undefined, request: Buffer, ordinal: number, message?: string, standIn?: Buffer): ErrorReply {
-    return this.encodeErrorAs(this.errorKind(kind), label, request, ordinal, message, standIn);
-  }
-
-  /** encodeError() for a kind of the protocol's (errorKind). */
-  private encodeErrorAs(kind: string, label: string | undefined, request: Buffer, ordinal: number, message?: string, standIn?: Buffer): ErrorReply {
+  /** The reply of an error of `kind`, a kind of the protocol's (errorKind). */
+  private encodeError(kind: string, label: string | undefined, request: Buffer, ordinal: number, message?: string, standIn?: Buffer): ErrorReply {
     return this.protocol.encodeError(kind, { label, request, random: this.core.random, message, session: this.session, standIn, ordinal });
   }
 
@@ -307,17 +304,13 @@ export abstract class ConnectionFaults extends ConnectionHooks {
   }
 
   /**
-   * What the server gets in place of a request that draws the error `kind` (a COMMIT's ROLLBACK),
+   * What the server gets in place of a request that draws the error `kind`, a kind of the
+   * protocol's (errorKind) (a COMMIT's ROLLBACK),
    * if anything: `request` is its first segment, all of it when `whole`; `ordinal`, its place
    * (by default the next exchange's, a request not yet started); `message`, the behavior's text
    * for the error. Not for an error that closes the connection: the server ends the transaction itself.
    */
-  protected standInFor(kind: string | undefined, request: Buffer, whole: boolean, ordinal = this.ordinal, message?: string): Buffer | undefined {
-    return this.standInAs(this.errorKind(kind), request, whole, ordinal, message);
-  }
-
-  /** standInFor() for a kind of the protocol's (errorKind). */
-  protected standInAs(kind: string, request: Buffer, whole: boolean, ordinal = this.ordinal, message?: string): Buffer | undefined {
+  protected standInFor(kind: string, request: Buffer, whole: boolean, ordinal = this.ordinal, message?: string): Buffer | undefined {
     if (this.protocol.standIn === undefined || this.protocol.errorKinds[kind]?.fatal) return undefined;
     return this.protocol.standIn(request, whole, this.session, ordinal, kind, message);
   }
