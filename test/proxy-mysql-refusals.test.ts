@@ -200,14 +200,16 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
   // A read-only server refuses a prepared write as it is executed, not as it is prepared: an
   // EXECUTE, EXECUTE IMMEDIATE or binary execute, with 1290 and nothing more, unless it writes the
   // session's temporary tables. A CALL is refused inside, at the routine's first write (after the
-  // result sets of the statements before it), if it runs without READ ONLY ADMIN.
+  // result sets of the statements before it), if it runs without READ ONLY ADMIN. An EXECUTE of a
+  // name not prepared gets 1243 (Unknown prepared statement handler), read-only or not.
   it('1290 meets an EXECUTE as the statement it runs, a CALL of a routine that writes as the server does', async () => {
     await root.query(
       "CREATE PROCEDURE chaos.writes() SQL SECURITY INVOKER BEGIN SELECT 1 AS a; INSERT INTO chaos.t VALUES (7, 7); END",
     );
     const steps: Step[] = [
       ...[
-        "PREPARE s FROM 'INSERT INTO t VALUES (8, 8)'", 'EXECUTE s', "PREPARE r FROM 'SELECT * FROM t WHERE id = ?'", 'EXECUTE r USING 1', 'execute R using 2',
+        'EXECUTE nope', 'EXECUTE nope USING 1', "PREPARE s FROM 'INSERT INTO t VALUES (8, 8)'", 'EXECUTE s', 'DEALLOCATE PREPARE s', 'EXECUTE s',
+        "PREPARE r FROM 'SELECT * FROM t WHERE id = ?'", 'EXECUTE r USING 1', 'execute R using 2',
         "EXECUTE IMMEDIATE 'INSERT INTO t VALUES (9, 9)'", "EXECUTE IMMEDIATE 'SELECT ?' USING 3", "PREPARE r FROM 'DELETE FROM t'", 'EXECUTE r',
         'CREATE TEMPORARY TABLE tt (a INT)', "PREPARE z FROM 'INSERT INTO tt VALUES (?)'", 'EXECUTE z USING 4', 'EXECUTE z USING 5',
         "EXECUTE IMMEDIATE 'INSERT INTO tt VALUES (6)'", 'CALL writes()',
@@ -219,6 +221,7 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       ['execute INSERT INTO tt after', (c) => c.execute('INSERT INTO tt VALUES (?)', [8])],
     ];
     const mariadbSteps: ConnectorStep[] = [
+      ['EXECUTE nope', (c) => c.query('EXECUTE nope')],
       ['CREATE TEMPORARY TABLE m', (c) => c.query('CREATE TEMPORARY TABLE m (a INT)')],
       ['execute INSERT INTO m', (c) => c.execute('INSERT INTO m VALUES (?)', [1])],
       ['execute INSERT INTO t', (c) => c.execute('INSERT INTO t VALUES (?, ?)', [1, 1])],
@@ -228,11 +231,11 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     ];
     const [want, mariadbWant] = await whileReadOnly(async () => [await outcomes(db.port, steps), await connectorOutcomes(db.port, mariadbSteps)] as const);
     expect(want.filter((w) => !w.endsWith(': served'))).toEqual([
-      'EXECUTE s: 1290', "EXECUTE IMMEDIATE 'INSERT INTO t VALUES (9, 9)': 1290", 'EXECUTE r: 1290', 'CALL writes(): 1290',
+      'EXECUTE nope: 1243', 'EXECUTE nope USING 1: 1243', 'EXECUTE s: 1290', 'EXECUTE s: 1243', "EXECUTE IMMEDIATE 'INSERT INTO t VALUES (9, 9)': 1290", 'EXECUTE r: 1290', 'CALL writes(): 1290',
       'execute INSERT INTO t: 1290', 'EXECUTE z after: 1290', 'execute INSERT INTO tt after: 1290',
     ]);
     expect(mariadbWant).toEqual([
-      'CREATE TEMPORARY TABLE m: served', 'execute INSERT INTO m: served', 'execute INSERT INTO t: 1290', 'execute SELECT m: served',
+      'EXECUTE nope: 1243', 'CREATE TEMPORARY TABLE m: served', 'execute INSERT INTO m: served', 'execute INSERT INTO t: 1290', 'execute SELECT m: served',
       'batch INSERT INTO m: served', 'batch INSERT INTO t: 1290',
     ]);
     await withProxy({ error: { percent: 100, kind: '1290' } }, async (p) => {

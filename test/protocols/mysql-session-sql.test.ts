@@ -83,11 +83,12 @@ describe('mysql: the temporary tables a session made, for 1290', () => {
 
   it('what may drop or hide them forgets them: a CALL, an EXECUTE, a RENAME, a change of database, of user, a reset, a text not read for sure', () => {
     for (const [sql, forgets] of [
-      ['CALL p()', ['t1', 'db.t2']], ['EXECUTE s', ['t1', 'db.t2']], ['RENAME TABLE x TO y', ['t1', 'db.t2']], ['ALTER TABLE t1 RENAME TO t3', ['t1']],
+      // An EXECUTE of a name never prepared runs nothing (1243).
+      ['CALL p()', ['t1', 'db.t2']], ['EXECUTE s', []], ["PREPARE s FROM @q; EXECUTE s", ['t1', 'db.t2']], ['RENAME TABLE x TO y', ['t1', 'db.t2']], ['ALTER TABLE t1 RENAME TO t3', ['t1']],
       ['USE other', ['t1']], ["DROP TABLE t1 /* and */, `db`.t2", ['t1', 'db.t2']], ["/*!40101 DROP TABLE x */", ['t1', 'db.t2']],
       ["CREATE TEMPORARY TABLE x AS SELECT 'a\\'b'", ['t1', 'db.t2']], ['ALTER TABLE t1 ADD c INT', []], ['DROP VIEW v', []], ['SELECT 1', []],
     ] as const) {
-      const s = session();
+      const s = session(CLIENT_MULTI_STATEMENTS);
       run(s, 'CREATE TEMPORARY TABLE t1 (a INT)');
       run(s, 'CREATE TEMPORARY TABLE db.t2 (a INT)');
       run(s, sql);
@@ -119,11 +120,13 @@ describe('mysql: the temporary tables a session made, for 1290', () => {
     }
   });
 
-  it('an EXECUTE is judged as the text the session prepared, EXECUTE IMMEDIATE as its own; one not known is refused', () => {
+  // A name the session never prepared, or deallocated, is answered 1243 by any server, read-only
+  // or not: it passes, to the server behind, which has no statement of the name either.
+  it('an EXECUTE is judged as the text the session prepared, EXECUTE IMMEDIATE as its own; one of a name not prepared passes, one of a name a routine may have prepared is refused', () => {
     const s = session();
     run(s, "PREPARE w FROM 'INSERT INTO t VALUES (1)'");
     run(s, "PREPARE R FROM 'SELECT * FROM t WHERE id = ?'");
-    expect([refused(s, 'EXECUTE w'), refused(s, 'EXECUTE r USING 1'), refused(s, 'execute `R`'), refused(s, 'EXECUTE nope')]).toEqual([true, false, false, true]);
+    expect([refused(s, 'EXECUTE w'), refused(s, 'EXECUTE r USING 1'), refused(s, 'execute `R`'), refused(s, 'EXECUTE nope')]).toEqual([true, false, false, false]);
     for (const sql of ["EXECUTE IMMEDIATE 'SELECT ?' USING 1", "execute immediate 'SELECT ''a'''"]) expect(refused(s, sql), sql).toBe(false);
     // A text not read for sure: a variable's, a backslash in it.
     for (const sql of ["EXECUTE IMMEDIATE 'INSERT INTO t VALUES (1)'", 'EXECUTE IMMEDIATE @q', "EXECUTE IMMEDIATE 'SELECT \\'a'"]) expect(refused(s, sql), sql).toBe(true);
@@ -132,7 +135,8 @@ describe('mysql: the temporary tables a session made, for 1290', () => {
     run(s, 'drop prepare `v`');
     run(s, "PREPARE w FROM 'SELECT 1'", ERR);
     run(s, 'PREPARE q FROM @q');
-    expect([refused(s, 'EXECUTE r'), refused(s, 'EXECUTE v'), refused(s, 'EXECUTE w'), refused(s, 'EXECUTE q')]).toEqual([true, true, true, true]);
+    // Deallocated, dropped, a failed PREPARE's (the server forgets the name's statement): none; a variable's text, not read.
+    expect([refused(s, 'EXECUTE r'), refused(s, 'EXECUTE v'), refused(s, 'EXECUTE w'), refused(s, 'EXECUTE q')]).toEqual([false, false, false, true]);
     // Framed, not yet answered: not prepared yet.
     s.fromClient(query("PREPARE p FROM 'SELECT 1'"));
     expect(refused(s, 'EXECUTE p')).toBe(true);
@@ -140,11 +144,22 @@ describe('mysql: the temporary tables a session made, for 1290', () => {
     expect(refused(s, 'EXECUTE p')).toBe(false);
     s.fromClient(pkt(0, Buffer.from([0x1f])));
     s.fromServer(OK);
-    expect(refused(s, 'EXECUTE p')).toBe(true);
-    // A routine may prepare one of the name (a read-only MariaDB then refuses the EXECUTE).
+    expect(refused(s, 'EXECUTE p')).toBe(false);
+    // A routine may prepare one of any name (a read-only MariaDB then refuses the EXECUTE of a write), until a reset.
     run(s, "PREPARE p FROM 'SELECT 1'");
     run(s, 'CALL p()');
-    expect(refused(s, 'EXECUTE p')).toBe(true);
+    expect([refused(s, 'EXECUTE p'), refused(s, 'EXECUTE nope')]).toEqual([true, true]);
+    run(s, 'EXECUTE nope');
+    expect(refused(s, 'EXECUTE nope')).toBe(true);
+    s.fromClient(pkt(0, Buffer.from([0x1f])));
+    s.fromServer(OK);
+    expect(refused(s, 'EXECUTE nope')).toBe(false);
+    // A binary execute of a CALL, on a connection holding nothing, the same.
+    s.fromClient(pkt(0, Buffer.concat([Buffer.from([0x16]), Buffer.from('CALL p()', 'latin1')])));
+    s.fromServer(prepareOk(9));
+    s.fromClient(execute(9));
+    s.fromServer(OK);
+    expect(refused(s, 'EXECUTE nope')).toBe(true);
   });
 
   it("an execute of a write to the session's temporary tables passes while they are there; one that may drop them forgets them", () => {

@@ -56,8 +56,15 @@ export abstract class MysqlExchanges {
     return this.prepared.preparedTables(id);
   }
 
+  /**
+   * What the connection's SQL left (a copy), the names a request in flight may prepare not known
+   * yet: a PREPARE sent and not answered, then EXECUTE of its name, is not taken for one of a
+   * name never prepared.
+   */
   sqlState(): SqlState {
-    return this.sql.snapshot();
+    const state = this.sql.snapshot();
+    for (const p of this.fifo) if (p.sql !== undefined && (p.sql.named.length > 0 || p.sql.namedUnknown)) state.namedUnknown = true;
+    return state;
   }
 
   /** The client's handshake response, numbered `seq`, is sent: the login, answered by the server's next packet. */
@@ -81,8 +88,9 @@ export abstract class MysqlExchanges {
       as = this.prepared.sent(b, p + 1, end, len <= MAX_HEAD_BYTES);
       tables = this.prepared.lastTablesSent();
     } else if (cmd === COM_STMT_EXECUTE) {
-      // Only once the connection has a temporary table or an SQL prepared statement: one that may drop them.
-      if (this.sql.holdsAny() && len >= 5 && !(this.prepared.preparedAs(b.readUInt32LE(p + 1)) & KEEPS_TEMPORARY)) sql = this.sql.mayDrop();
+      // Only once the connection has a temporary table or an SQL prepared statement (one that may
+      // drop them), or while a routine's PREPARE would be news.
+      if ((this.sql.holdsAny() || this.sql.namesKnown()) && len >= 5 && !(this.prepared.preparedAs(b.readUInt32LE(p + 1)) & KEEPS_TEMPORARY)) sql = this.sql.mayDrop();
     } else if (cmd === COM_STMT_CLOSE && len >= 5) {
       this.prepared.closed(b.readUInt32LE(p + 1));
     } else if (cmd === COM_INIT_DB) {

@@ -26,12 +26,17 @@ export interface SqlState {
   temporary: Set<string>;
   /** Its SQL prepared statements (PREPARE s FROM '...'), by name in lower case. */
   named: Map<string, NamedStatement>;
+  /**
+   * Statements may be prepared under names `named` does not hold (a routine's PREPARE, a text not
+   * read); while not, an EXECUTE of a name it does not hold runs nothing (the server answers 1243).
+   */
+  namedUnknown: boolean;
   /** Its default database, if known (the login's, COM_INIT_DB's, USE's): an unqualified name's. */
   database: string | undefined;
 }
 
 export function copyState(state: SqlState): SqlState {
-  return { temporary: new Set(state.temporary), named: new Map(state.named), database: state.database };
+  return { temporary: new Set(state.temporary), named: new Map(state.named), namedUnknown: state.namedUnknown, database: state.database };
 }
 
 /** A table's name (nameOf) qualified by the default database `database`, when it is not and that is known. */
@@ -55,7 +60,8 @@ function qualified(name: string, database: string | undefined): string {
  * Given the session's `state` (a copy, followed along the text's statements: a CREATE TEMPORARY
  * TABLE then a write to it), a write to its temporary tables only passes, as the server serves
  * it, and an EXECUTE as the statement it runs: one the session prepared from a literal text,
- * EXECUTE IMMEDIATE of one; any other EXECUTE is refused.
+ * EXECUTE IMMEDIATE of one; of a name the session has not prepared, it passes (the server answers
+ * 1243 Unknown prepared statement handler, read-only or not); any other EXECUTE is refused.
  */
 export function writesSql(buf: Buffer, from: number, to: number, d: SqlDialect = MYSQL_RUN, state?: SqlState): boolean {
   let write = false;
@@ -101,7 +107,10 @@ function served(text: string, state: SqlState, d: SqlDialect): boolean {
     return !writesSql(sql, 0, sql.length, d, state);
   }
   const execute = EXECUTE.exec(text);
-  if (execute) return servedWrites(state.named.get(nameOf(execute[1]).toLowerCase())?.writes, state);
+  if (execute) {
+    const named = state.named.get(nameOf(execute[1]).toLowerCase());
+    return named === undefined ? !state.namedUnknown : servedWrites(named.writes, state);
+  }
   return state.temporary.size > 0 && servedWrites(tablesOnly(text), state);
 }
 
@@ -116,6 +125,15 @@ const EXECUTE_IMMEDIATE = new RegExp(`^execute\\s+immediate\\s+${LITERAL}${USING
 
 function literal(quoted: string): string {
   return quoted.replace(/''/g, "'");
+}
+
+/** A statement prepared from a text not read (PREPARE s FROM @sql): it may write, drop or rename anything. */
+const UNREAD: NamedStatement = { writes: true, forgets: true };
+
+/** Statements may now be prepared under any name (a routine's PREPARE), or the session's are not known. */
+function namesUnknown(state: SqlState): void {
+  state.named.clear();
+  state.namedUnknown = true;
 }
 
 /** The statement a literal text prepares, for its executes. */
@@ -139,21 +157,20 @@ export function follow(state: SqlState, text: string): void {
   // An executable comment's text (mysqldump's /*!40101 ...) is not read here.
   if (text.startsWith('/*')) {
     temporary.clear();
-    named.clear();
-    return;
+    return namesUnknown(state);
   }
   switch (/^\w*/.exec(text)![0].toUpperCase()) {
     case 'PREPARE': {
       const m = PREPARE.exec(text);
-      if (!m) named.clear();
-      else if (m[2] === undefined) named.delete(nameOf(m[1]).toLowerCase());
+      if (!m) namesUnknown(state);
+      else if (m[2] === undefined) named.set(nameOf(m[1]).toLowerCase(), UNREAD);
       else named.set(nameOf(m[1]).toLowerCase(), namedOf(literal(m[2])));
       return;
     }
     case 'DEALLOCATE':
-      return deallocate(named, text);
+      return deallocate(state, text);
     case 'DROP':
-      if (/^drop\s+prepare\s/i.test(text)) return deallocate(named, text);
+      if (/^drop\s+prepare\s/i.test(text)) return deallocate(state, text);
       break;
     case 'USE': {
       const use = USE.exec(text);
@@ -164,17 +181,20 @@ export function follow(state: SqlState, text: string): void {
     // session's), drop or rename any temporary table.
     case 'CALL':
       temporary.clear();
-      named.clear();
-      return;
+      return namesUnknown(state);
     case 'EXECUTE': {
       const immediate = EXECUTE_IMMEDIATE.exec(text);
       const sql = immediate ? literal(immediate[1]) : undefined;
       if (sql !== undefined) {
         follow(state, statementText(Buffer.from(sql, 'latin1'), 0, sql.length));
-      } else if (named.get(nameOf(EXECUTE.exec(text)?.[1] ?? '').toLowerCase())?.forgets !== false) {
-        // One not known, or one that may drop a table or CALL a routine.
-        temporary.clear();
-        named.clear();
+      } else {
+        const execute = EXECUTE.exec(text);
+        const statement = execute ? named.get(nameOf(execute[1]).toLowerCase()) : undefined;
+        // One that may drop a table or CALL a routine; one not prepared runs nothing.
+        if (statement === undefined ? !execute || state.namedUnknown : statement.forgets) {
+          temporary.clear();
+          namesUnknown(state);
+        }
       }
       return;
     }
@@ -183,10 +203,10 @@ export function follow(state: SqlState, text: string): void {
 }
 const USE = new RegExp(`^use\\s+${IDENT}\\s*$`, 'i');
 
-function deallocate(named: Map<string, NamedStatement>, text: string): void {
+function deallocate(state: SqlState, text: string): void {
   const m = DEALLOCATE.exec(text);
-  if (m) named.delete(nameOf(m[1]).toLowerCase());
-  else named.clear();
+  if (m) state.named.delete(nameOf(m[1]).toLowerCase());
+  else namesUnknown(state);
 }
 
 /**

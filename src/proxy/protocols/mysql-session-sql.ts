@@ -29,23 +29,26 @@ export interface SqlChange {
   named: [string, NamedStatement | undefined][];
   /** The default database it changes to (unless the reply is an ERR), if it does. */
   database?: { to: string | undefined };
+  /** Statements may be prepared under names not known (SqlState.namedUnknown), whatever the reply. */
+  namedUnknown?: true;
 }
 
-const enum Touch { None, Make, Other }
+const enum Touch { None, Make, Other, Runs }
 const SEMI = 0x3b;
 const STAR_SLASH = Buffer.from('*/');
 
 /**
  * What the statement starting with bytes `c0`, `c1`, `c2` (a first word's first three, any case)
  * may do: make a temporary table or a prepared statement, or change the default database
- * (CREATE, PREPARE, USE); drop, rename or hide one (DROP, ALTER, RENAME, CALL, EXECUTE,
- * DEALLOCATE: not DELETE, REPLACE nor EXPLAIN).
+ * (CREATE, PREPARE, USE); drop, rename or hide one (DROP, ALTER, RENAME, DEALLOCATE: not
+ * DELETE, REPLACE nor EXPLAIN); run others, which may prepare a statement of any name too (CALL,
+ * EXECUTE).
  */
 function touch(c0: number, c1: number, c2: number): Touch {
   const w = ((c0 | 0x20) << 16) | ((c1 | 0x20) << 8) | (c2 | 0x20);
   if (w === 0x637265 /* cre */ || w === 0x707265 /* pre */ || w === 0x757365 /* use */) return Touch.Make;
-  return w === 0x64726f /* dro */ || w === 0x616c74 /* alt */ || w === 0x72656e /* ren */
-    || w === 0x63616c /* cal */ || w === 0x657865 /* exe */ || w === 0x646561 /* dea */ ? Touch.Other : Touch.None;
+  if (w === 0x63616c /* cal */ || w === 0x657865 /* exe */) return Touch.Runs;
+  return w === 0x64726f /* dro */ || w === 0x616c74 /* alt */ || w === 0x72656e /* ren */ || w === 0x646561 /* dea */ ? Touch.Other : Touch.None;
 }
 
 /** Where the first word is, past blanks, parentheses and plain comments from `i`; -1 if unsure (an executable comment). */
@@ -71,7 +74,7 @@ function firstWord(buf: Buffer, i: number, to: number): number {
 }
 
 export class SessionSql {
-  private readonly state: SqlState = { temporary: new Set(), named: new Map(), database: undefined };
+  private readonly state: SqlState = { temporary: new Set(), named: new Map(), namedUnknown: false, database: undefined };
 
   /** A copy, for a refusal to follow along a query's own statements. */
   snapshot(): SqlState {
@@ -81,6 +84,11 @@ export class SessionSql {
   /** The connection has temporary tables or SQL prepared statements. */
   holdsAny(): boolean {
     return this.state.temporary.size > 0 || this.state.named.size > 0;
+  }
+
+  /** What a routine may prepare changes what is known (SqlState.namedUnknown: not yet). */
+  namesKnown(): boolean {
+    return !this.state.namedUnknown;
   }
 
   /** The login, to default database `database` (if it names one and it was read). */
@@ -95,6 +103,7 @@ export class SessionSql {
   clear(): void {
     this.state.temporary.clear();
     this.state.named.clear();
+    this.state.namedUnknown = false;
     this.state.database = undefined;
   }
 
@@ -108,13 +117,14 @@ export class SessionSql {
    * statement (a CALL): they are forgotten as its reply comes.
    */
   mayDrop(): SqlChange {
-    return { created: [], dropped: [...this.state.temporary], named: [...this.state.named.keys()].map((name) => [name, undefined]) };
+    return { created: [], dropped: [...this.state.temporary], named: [...this.state.named.keys()].map((name) => [name, undefined]), namedUnknown: true };
   }
 
   /** The server's reply to a request that makes `change` came; `failed`: an ERR. */
   replied(change: SqlChange, failed: boolean): void {
     const { temporary, named } = this.state;
     for (const name of change.dropped) temporary.delete(name);
+    if (change.namedUnknown) this.state.namedUnknown = true;
     if (!failed) for (const name of change.created) temporary.add(name);
     if (!failed && change.database !== undefined) {
       this.state.database = change.database.to;
@@ -137,7 +147,7 @@ export class SessionSql {
     const i = firstWord(buf, from, to);
     if (i >= 0 && i + 2 < to) {
       const t = touch(buf[i], buf[i + 1], buf[i + 2]);
-      if (t === Touch.None || (t === Touch.Other && this.state.temporary.size === 0 && this.state.named.size === 0)) {
+      if (t === Touch.None || (t !== Touch.Make && !this.holdsAny() && (t === Touch.Other || this.state.namedUnknown))) {
         if (!multi) return undefined;
         const semi = buf.indexOf(SEMI, i);
         if (semi < 0 || semi >= to) return undefined;
@@ -158,6 +168,7 @@ export class SessionSql {
     if (!read) {
       after.temporary.clear();
       after.named.clear();
+      after.namedUnknown = true;
     }
     const named: [string, NamedStatement | undefined][] = [];
     for (const [name, statement] of after.named) if (before.named.get(name) !== statement) named.push([name, statement]);
@@ -165,6 +176,9 @@ export class SessionSql {
     const created = [...after.temporary].filter((name) => !before.temporary.has(name));
     const dropped = [...before.temporary].filter((name) => !after.temporary.has(name));
     const database = after.database !== before.database ? { to: after.database } : undefined;
-    return created.length > 0 || dropped.length > 0 || named.length > 0 || database !== undefined ? { created, dropped, named, database } : undefined;
+    const namedUnknown = after.namedUnknown && !before.namedUnknown ? true : undefined;
+    return created.length > 0 || dropped.length > 0 || named.length > 0 || database !== undefined || namedUnknown
+      ? { created, dropped, named, database, namedUnknown }
+      : undefined;
   }
 }
