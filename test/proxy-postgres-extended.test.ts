@@ -11,9 +11,8 @@ import type { Proxy } from '../src/proxy/proxy.js';
 import { havePostgres, startPostgres } from './helpers/postgres.js';
 import type { RunningServer } from './helpers/servers.js';
 import { proxiesTo } from './helpers/with-proxy.js';
-import { bind, close, execute, flush, messageClient, msg, parse, simple, startJoiner, startRelay, sync, word, type Message } from './helpers/postgres-wire.js';
-
-type Behaviors = NonNullable<Parameters<Proxy['setMix']>[0]>;
+import { bind, close, execute, flush, messageClient, msg, parse, simple, startJoiner, startRelay, sync } from './helpers/postgres-wire.js';
+import { directSide, proxySide, replies, type Side, words } from './helpers/postgres-sides.js';
 
 let db: RunningServer;
 
@@ -33,19 +32,6 @@ const withProxy = (fn: (p: Proxy) => Promise<void>, upstream?: number) => proxie
  * errors a statement meets as it runs.
  */
 const RUNTIME_ERROR = 'SELECT 1 / floor(random())::int';
-
-/** The messages as words, an error's SQLSTATE left out: the real error's and the injected one's differ. */
-const words = (ms: Message[]) => ms.map((m) => (m.type === 'E' ? 'E' : word(m))).join(' ');
-
-/**
- * What `c` is answered, as words, a request's in turn: `read` sends messages and keeps what comes
- * back up to a message of type `type`; `send`, up to a ReadyForQuery.
- */
-function replies(c: Awaited<ReturnType<typeof messageClient>>) {
-  const out: string[] = [];
-  const read = async (type: string, ...ms: Buffer[]) => { c.write(Buffer.concat(ms)); out.push(words(await c.until(type))); };
-  return { out, read, send: (...ms: Buffer[]) => read('Z', ...ms) };
-}
 
 /**
  * A relay's reader of one direction (`way`, '>' to the server, '<' back), no TLS asked:
@@ -72,39 +58,6 @@ function recorder(seen: string[], way: string, pass: (d: Buffer) => void): (d: B
       pos += 1 + held.readInt32BE(pos + 1);
     }
     held = held.subarray(pos);
-  };
-}
-
-/**
- * Where a request fails for real (directly: `real`, a statement that fails) or by an injected
- * error (through the proxy: `injected`, drawn while `behaviors` is the mix).
- */
-interface Side {
-  port: number;
-  sql(real: string, injected: string): string;
-  arm(behaviors: Behaviors): Promise<void>;
-  disarm(): Promise<void>;
-  /** Once the request being sent has been taken in (through the proxy: it has its exchange). */
-  took(exchanges: number): Promise<void>;
-}
-
-function directSide(): Side {
-  return { port: db.port, sql: (real) => real, arm: async () => {}, disarm: async () => {}, took: async () => {} };
-}
-
-function proxySide(p: Proxy): Side {
-  return {
-    port: p.port,
-    sql: (_, injected) => injected,
-    arm: async (b) => { await p.setMix(b); },
-    disarm: async () => { await p.setMix(''); },
-    async took(exchanges) {
-      const deadline = Date.now() + 5000;
-      while (p.stats().exchanges < exchanges) {
-        if (Date.now() > deadline) throw new Error(`the proxy has ${p.stats().exchanges} exchanges, not ${exchanges}`);
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    },
   };
 }
 
@@ -152,7 +105,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       for (const block of [false, true]) {
         for (const tail of [[], [flush()]]) {
           const what = `${block ? 'in a block' : 'idle'}${tail.length ? ', with a Flush' : ''}`;
-          const direct = await scenario(directSide(), block, tail);
+          const direct = await scenario(directSide(db.port), block, tail);
           expect(direct, what).toEqual([...(block ? ['C ZT'] : []), '1 2 E', 'then: ', block ? 'ZE' : 'ZI', block ? 'E ZE' : 'T D C ZI', ...(block ? ['C ZI'] : [])]);
           expect(await scenario(proxySide(p), block, tail), what).toEqual(direct);
         }
@@ -185,7 +138,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     try {
       await withProxy(async (p) => {
         for (const name of ['s1', '']) {
-          const direct = await scenario(directSide(), name, () => {});
+          const direct = await scenario(directSide(db.port), name, () => {});
           expect(direct).toBe('T D C ZI 1 2 E ZI');
           // The server's ReadyForQuery messages: to the query, to the Parse and Bind sent in the request's place, to the Sync.
           const before = p.stats().exchanges;
@@ -221,7 +174,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     };
     await withProxy(async (p) => {
       for (const block of [false, true]) {
-        const direct = await scenario(directSide(), block);
+        const direct = await scenario(directSide(db.port), block);
         const failed = `1 t T 2 T E Z${block ? 'E' : 'I'}`;
         // In the block the first failed, the second Parse fails (25P02), which drops the unnamed statement.
         expect(direct, `block ${block}`).toEqual([...(block ? ['C ZT'] : []), failed, block ? 'E ZE' : failed, ...(block ? ['C ZI', 't T E ZI'] : ['t T t T ZI'])]);
@@ -279,7 +232,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       }
     };
     await withProxy(async (p) => {
-      const direct = await scenario(directSide());
+      const direct = await scenario(directSide(db.port));
       expect(direct).toEqual(['1 t T', '2 E ZI', '1 t T', '2 E ZI', 'E', 'then: ', 'ZI', 't T t T ZI']);
       expect(await scenario(proxySide(p))).toEqual(direct);
       expect(p.stats().behaviors.error).toBe(3);
@@ -318,7 +271,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       }
     };
     await withProxy(async (p) => {
-      const direct = await scenario(directSide());
+      const direct = await scenario(directSide(db.port));
       expect(direct).toEqual(['C ZT', '1 t T', '2 E ZE', 'E ZE', 'C ZI', 't T ZI', 'C ZT', 'E', 'ZE', 'C ZI']);
       expect(await scenario(proxySide(p))).toEqual(direct);
       expect(p.stats().behaviors.error).toBe(2);
@@ -369,7 +322,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     };
     await withProxy(async (p) => {
       for (const block of [false, true]) {
-        const direct = await scenario(directSide(), block);
+        const direct = await scenario(directSide(db.port), block);
         expect(direct, `block ${block}`).toEqual(block
           ? ['C ZT', '1 t T', '2 T', 't T', '2', 'T', 'E', 'ZE', 'E ZE', 'C ZI', 't T ZI']
           : ['1 t T', '2 T', 't T', '2', 'T', 'E', 'ZI', 't T ZI', '1 t T', 'E', 'ZI']);
@@ -406,7 +359,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       }
     };
     await withProxy(async (p) => {
-      const direct = await scenario(directSide());
+      const direct = await scenario(directSide(db.port));
       const round = ['C C ZT', '1 t n', '2 n', 'E ZI', 'T C ZI'];
       expect(direct).toEqual(['C ZI', ...round, ...round, 'C ZI']);
       expect(await scenario(proxySide(p))).toEqual(direct);
@@ -445,7 +398,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       }
     };
     await withProxy(async (p) => {
-      const direct = await scenario(directSide());
+      const direct = await scenario(directSide(db.port));
       const round = ['C C ZT', '1 t n', '2 n', 'E', '', 'ZI', 'T C ZI'];
       expect(direct).toEqual(['C ZI', ...round, ...round, 'C ZI']);
       expect(await scenario(proxySide(p))).toEqual(direct);
@@ -505,7 +458,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       }
     };
     await withProxy(async (p) => {
-      const direct = await scenario(directSide(), true);
+      const direct = await scenario(directSide(db.port), true);
       expect(direct.out).toEqual(['57014', '57014', 'false']);
       expect(direct.seen).toEqual(['> P D H', '< 1 t T', '> B E S', '< 2 E Z', '> B E S', '< 2 E Z', '> B E S', '< 2 D C Z']);
       const proxied = await scenario(proxySide(p), false);
@@ -542,7 +495,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     };
     await withProxy(async (p) => {
       for (const block of [false, true]) {
-        const direct = await scenario(directSide(), block);
+        const direct = await scenario(directSide(db.port), block);
         expect(direct, `block ${block}`).toEqual(['1 1 1 ZI', ...(block ? ['C ZT'] : []), `3 3 2 E Z${block ? 'E' : 'I'}`, `3 E Z${block ? 'E' : 'I'}`,
           ...(block ? ['C ZI'] : []), '1 1 2 D C 2 D C ZI']);
         expect(await scenario(proxySide(p), block), `block ${block}`).toEqual(direct);
@@ -574,7 +527,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       }
     };
     await withProxy(async (p) => {
-      const direct = await scenario(directSide());
+      const direct = await scenario(directSide(db.port));
       expect(direct).toEqual(['1 1 ZI', 'C ZT', 'E ZE', 'E ZE', '3 E ZE', 'C ZI', '2 D C 1 ZI']);
       expect(await scenario(proxySide(p))).toEqual(direct);
       expect(p.stats().behaviors.error).toBe(2);
@@ -611,7 +564,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     };
     try {
       await withProxy(async (p) => {
-        const real = await scenario(directSide());
+        const real = await scenario(directSide(db.port));
         expect(real).toEqual(['1 1 1 1 ZI', '2 C 2 C ZT', '2 E ZI', '[{"n":0}]', '2 D C ZI', '2 C 2 C ZT', '2 n E ZI', '[{"n":0}]', '2 D C ZI']);
         expect(await scenario(proxySide(p))).toEqual(real);
         expect(p.stats().behaviors.error).toBe(2);
@@ -650,9 +603,9 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     };
     const rest = ['error', 'rejected', 'Sync', 'readyForQuery', 'rowDescription', 'dataRow', 'commandComplete', 'readyForQuery', '3'];
     // Directly: a division by zero on the third row, amid the portal, and on the first.
-    const amid = await scenario(directSide(), 'SELECT 10 / (3 - g) AS x FROM generate_series(1, 5) g');
+    const amid = await scenario(directSide(db.port), 'SELECT 10 / (3 - g) AS x FROM generate_series(1, 5) g');
     expect(amid).toEqual(['parseComplete', 'bindComplete', 'rowDescription', 'dataRow', 'dataRow', 'portalSuspended', ...rest]);
-    const first = await scenario(directSide(), RUNTIME_ERROR);
+    const first = await scenario(directSide(db.port), RUNTIME_ERROR);
     expect(first).toEqual(['parseComplete', 'bindComplete', 'rowDescription', ...rest]);
     await withProxy(async (p) => {
       expect(await scenario(proxySide(p), 'SELECT g AS x FROM generate_series(1, 5) g')).toEqual(first);
@@ -707,7 +660,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
         con.end();
       }
     };
-    const direct = await scenario(directSide());
+    const direct = await scenario(directSide(db.port));
     expect(direct).toEqual(['error', 'Sync', 'ZI', '3', 'ZI']);
     await withProxy(async (p) => {
       expect(await scenario(proxySide(p))).toEqual(direct);
@@ -759,7 +712,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       }
     };
     await withProxy(async (p) => {
-      const direct = await scenario(directSide());
+      const direct = await scenario(directSide(db.port));
       expect(direct).toEqual(['C C ZI', 'C ZT', '1 t n ZT', '2 E ZE', 'C ZI', 'C T D C ZT', '1 t n ZT', '2 E ZE', 'C ZI', 'C ZI', 'E ZI', 'C C ZI']);
       expect(await scenario(proxySide(p))).toEqual(direct);
       // The requests that run nothing at 25006 and 40001 passed, counted as nothing drawn.
@@ -829,7 +782,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       }
     };
     await withProxy(async (p) => {
-      const direct = await scenario(directSide());
+      const direct = await scenario(directSide(db.port));
       expect(direct).toEqual([
         'C C ZI', 'C ZT', '1 t n', 'ZT', '1 t n', '2 n', 'ZT', '1 t n', 'ZT', '2 E ZE', 'C ZI',
         'C T D C ZT', '1 t n', 'ZT', '2 E ZE', 'C ZI',
@@ -870,7 +823,7 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       }
     };
     await withProxy(async (p) => {
-      const direct = await scenario(directSide());
+      const direct = await scenario(directSide(db.port));
       expect(direct).toEqual(['C ZI', '1 t T', 'C E ZI', 'ZI', 'C ZT', '1 t T', 'C E ZI', 'ZT', 'C ZI', 'C ZI']);
       expect(await scenario(proxySide(p))).toEqual(direct);
       expect(p.stats().fallbacks).toBe(0);
