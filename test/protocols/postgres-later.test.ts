@@ -102,14 +102,38 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
     expect(types(sent(expected))).toMatch(/^BDHPS$/);
   });
 
-  it('a Sync with no Execute before it: the failing Parse goes ahead of it', () => {
+  it('a Sync with no Execute before it: the failing Parse goes ahead of it, or of the first message of its read', () => {
     const s = session('T');
     draw(s, cat(parse('SELECT 1', 's1'), describeS('s1'), flush()), 2);
     // A statement timeout may meet it at its Sync: given, whatever comes.
     expect(s.errorFate!(2)).toBe('given');
-    const segs = s.fromClient(cat(bind('', 's1'), sync()));
-    expect(words(segs)).toEqual(['>B', '=]', '>P', '>S']);
-    expect(segs[2].data.toString('latin1')).toMatch(FAILING_PARSE);
+    expect(words(s.fromClient(cat(bind('', 's1'), flush())))).toEqual(['>B', '>H']);
+    const segs = s.fromClient(sync());
+    expect(words(segs)).toEqual(['=]', '>P', '>S']);
+    expect(segs[1].data.toString('latin1')).toMatch(FAILING_PARSE);
+    // In a read with a Sync after it, a message is where the timeout fails the request.
+    const t = session();
+    draw(t, cat(parse('SELECT 1', 's2'), describeS('s2'), flush()), 1);
+    const at = t.fromClient(cat(bind('', 's2'), describeP(), flush(), sync()));
+    expect(words(at)).toEqual(['>P', '=BDH]', '>S']);
+    expect(at[0].data.toString('latin1')).toMatch(FAILING_PARSE);
+  });
+
+  it('a deadlock comes at a later Bind of a statement the first read did not parse, or a Parse, not at a Bind of its own', () => {
+    const s = session();
+    draw(s, cat(parse('SELECT 1', 's1'), describeS('s1'), flush()), 1, '40P01');
+    expect(s.errorFate!(1)).toBe('held');
+    s.fromServer(cat(msg('1'), msg('t', i16(0)), rowDesc()));
+    expect(words(s.fromClient(cat(bind('', 's1'), describeP(), flush())))).toEqual(['>B', '>D', '>H']);
+    const at = s.fromClient(cat(bind('', 'other'), describeP(), flush()));
+    expect(words(at)).toEqual(['>P', '=BDH']);
+    expect(at[0].data.toString('latin1')).toMatch(FAILING_PARSE);
+    // Given: the server serves the request no more.
+    expect(s.errorFate!(1)).toBe('given');
+    expect(words(s.fromClient(sync()))).toEqual(['=]', '>S']);
+    s.fromServer(cat(msg('2'), rowDesc(), errResp('42P01'), Z('I')));
+    draw(s, cat(parse('SELECT 1', 's3'), describeS('s3'), flush()), 2, '40P01');
+    expect(words(s.fromClient(cat(parse('SELECT 2', 's4'), flush())))).toEqual(['>P', '=PH']);
   });
 
   // A real server serves a request that runs nothing at a kind that comes as a statement runs.

@@ -84,8 +84,9 @@ export abstract class PgErrorState {
     const ordinal = this.ordinal - 1;
     if (EXTENDED_TYPES[type] === 0 || !this.later.forwards(ordinal)) return segStart;
     emit(out, d, segStart, pos, false);
-    if (type === E) {
-      const instead = this.later.ran(ordinal);
+    // At its Execute, or where else a real error of its kind comes, a failing Parse in its place.
+    const instead = type === E ? this.later.ran(ordinal) : this.later.landsAt(ordinal, type, buf, pos);
+    if (instead !== undefined) {
       out.pushIn(instead, 0, instead.length, WHOLE | PASS);
       return pos;
     }

@@ -12,16 +12,17 @@
  * prepared statement. What follows the Execute goes nowhere, as the server ignores it after an
  * error, and the Sync goes to the server, whose ReadyForQuery passes to the client.
  *
- * A Sync with no Execute before it ends a request that ran nothing. A real server serves it at a
- * kind that comes only as a statement runs (postgres-errors.ts, asItRuns), as it does when the
- * request comes in one read, and at a deadlock (lockWait), which only its Parse, answered, could
- * have met: nothing more is sent, the server's answers are the client's, its ReadyForQuery to the
- * Sync the reply, which the injected one becomes a copy of. The error is withdrawn then, and its
- * behavior counted as nothing acted (fate), as in the one-read case. At a statement timeout the
- * failing Parse goes ahead of the Sync, as a real one, which counts from a request's first
- * message to its Sync, fails it at the Sync when the client is slow to send it (checked on
- * PostgreSQL 15: 57014 then ReadyForQuery 'I', 'E' in a block); a COMMIT, never run, ends no
- * block then.
+ * Some kinds come before the Execute too (Meets): a deadlock at a later message that waits for a
+ * lock, a statement timeout at the first message of the read that holds the Sync, the failing
+ * Parse then in that message's place (landsAt). A Sync with no Execute before it ends a request
+ * that ran nothing. A real server serves it at a kind that comes only as a statement runs
+ * (postgres-errors.ts, asItRuns), as it does when the request comes in one read, and at a
+ * deadlock (lockWait) when none of its later messages waited for a lock: nothing more is sent,
+ * the server's answers are the client's, its ReadyForQuery to the Sync the reply, which the
+ * injected one becomes a copy of. The error is withdrawn then, and its behavior counted as
+ * nothing acted (fate), as in the one-read case. At a statement timeout the failing Parse goes
+ * ahead of a Sync that comes in a read of its own (checked on PostgreSQL 15: 57014 then
+ * ReadyForQuery 'I', 'E' in a block); a COMMIT, never run, ends no block then.
  *
  * A COMMIT in a block is different: a real one that fails ends the block, and its ReadyForQuery
  * says idle (checked on PostgreSQL 15, a deferred unique constraint failing at the Execute of a
@@ -44,6 +45,8 @@ import { ROLLBACK_RUN } from './postgres-commit.js';
 import { pgReadyForQuery } from './postgres-errors.js';
 
 const FLUSH = 0x48; // 'H'
+const PARSE = 0x50, BIND = 0x42, EXECUTE = 0x45, SYNC = 0x53, TERMINATE = 0x58; // 'P', 'B', 'E', 'S', 'X'
+const NO_NAMES: readonly string[] = [];
 /** A COMMIT's ROLLBACK in its Execute's place, then a Flush: its answers, the reply, come at once. */
 const ROLLBACK_NOW = Buffer.concat([ROLLBACK_RUN, Buffer.from([FLUSH, 0, 0, 0, 4])]);
 /** ParameterDescription, a statement's Describe's first answer: not counted (see answersOf). */
@@ -67,6 +70,68 @@ export function answersTo(request: Buffer): number {
   return answers;
 }
 
+/**
+ * Where, besides its Execute, a real error of a held kind comes to a request whose first read
+ * ran nothing and was answered (postgres-errors.ts):
+ * - 'execute': nowhere (asItRuns: the kind comes only as a statement runs);
+ * - 'lock': at a later message that waits for a lock (lockWait, a deadlock): a Parse, or a Bind
+ *   of a statement its first read did not parse, whose tables the server locks as it binds it;
+ *   a Bind of one it parsed waits for nothing, the Parse's locks being held up to the Sync
+ *   (checked on PostgreSQL 15: behind another session's LOCK TABLE, a Bind of a statement
+ *   prepared in an earlier request, or a Parse naming the table, in a later read, waits, and
+ *   gets 40P01 at once when the other session then waits for the first read's table; a Bind of
+ *   the statement the first read parsed gets BindComplete). A Describe of another statement
+ *   waits too, but after its ParameterDescription, which a failing Parse in its place could
+ *   not give: it is left to be served;
+ * - 'timeout': at the first message of the read that holds its Sync (a statement timeout, which
+ *   counts from the request's first message: a real one that fires while the server waits for
+ *   the client is raised as the server reads its next message, which fails, the rest discarded
+ *   up to the Sync; checked on PostgreSQL 15 with statement_timeout 200 ms and Parse, Describe,
+ *   Flush, then 300 ms later Bind, Describe, Flush, Sync in one write: 57014 then ReadyForQuery,
+ *   no BindComplete). Of the gaps between reads, the last, by when the timer has most likely
+ *   fired; never amid a read, which the server reads at once.
+ */
+export type Meets = 'execute' | 'lock' | 'timeout';
+
+/** The names of the statements the whole messages of `request` parse. */
+function parsedIn(request: Buffer): string[] {
+  const names: string[] = [];
+  for (let pos = 0; pos + 5 <= request.length; pos += 1 + int32BE(request, pos + 1)) {
+    const name = request[pos] === PARSE ? cstring(request, pos + 5, pos + 1 + int32BE(request, pos + 1)) : undefined;
+    if (name !== undefined) names.push(name);
+  }
+  return names;
+}
+
+/** The string at `from` of `buf`, if its terminator comes before `to`. */
+function cstring(buf: Buffer, from: number, to: number): string | undefined {
+  const end = buf.indexOf(0, from);
+  return end < 0 || end >= to ? undefined : buf.toString('latin1', from, end);
+}
+
+/** Whether the message of type `type` at `pos` of `buf` may wait for a lock, given the statements `parsed` (Meets, 'lock'). */
+function waitsForLock(type: number, buf: Buffer, pos: number, parsed: readonly string[]): boolean {
+  if (type === PARSE) return true;
+  if (type !== BIND) return false;
+  const to = Math.min(buf.length, pos + 1 + int32BE(buf, pos + 1));
+  const portalEnd = buf.indexOf(0, pos + 5);
+  // A Bind whose statement's name this read cuts names one it may not have parsed.
+  const statement = portalEnd < 0 || portalEnd >= to ? undefined : cstring(buf, portalEnd + 1, to);
+  return statement === undefined || !parsed.includes(statement);
+}
+
+/** Whether a Sync comes in `buf` from the message at `pos` on, no Execute before it (Meets, 'timeout'). */
+function syncAhead(buf: Buffer, pos: number): boolean {
+  while (pos + 5 <= buf.length) {
+    const type = buf[pos];
+    if (type === SYNC) return true;
+    const length = int32BE(buf, pos + 1);
+    if (type === EXECUTE || type === TERMINATE || length < 4) return false;
+    pos += 1 + length;
+  }
+  return false;
+}
+
 export class LaterErrors {
   /** The request whose messages go to the server as they come, its Execute to come; -1 for none. */
   private open = -1;
@@ -82,18 +147,25 @@ export class LaterErrors {
   private readonly servable = new Map<number, ErrorReply>();
   /** The requests served so (servedWith) whose fate is still to be told (fate). */
   private readonly withdrawn = new Set<number>();
+  /** Of the open request: where its error can come before its Execute (hold), and the statements its first read parsed. */
+  private meets: Meets = 'execute';
+  private parsed: readonly string[] = NO_NAMES;
 
   /**
    * `reply`, the error for request `ordinal`, whose Execute is to come, without a ReadyForQuery;
-   * for a COMMIT in a block, `answers`: those to its first read, passed to the client before it.
-   * `served`: a real server serves the request should it run nothing; the reply is then one of
-   * its own, which becomes the server's ReadyForQuery if it does (servedWith).
+   * for a COMMIT in a block, `answers`: those to its first read `request`, passed to the client
+   * before it. `meets`: where else than at the Execute a real error of its kind can come
+   * (Meets); at 'execute' and 'lock' a real server serves the request should it run nothing,
+   * and the reply is then one of its own, which becomes the server's ReadyForQuery if it does
+   * (servedWith).
    */
-  hold(ordinal: number, reply: ErrorReply, answers?: number, served = false): ErrorReply {
+  hold(ordinal: number, reply: ErrorReply, request: Buffer, answers: number | undefined, meets: Meets): ErrorReply {
     this.open = ordinal;
+    this.meets = meets;
+    this.parsed = meets === 'lock' ? parsedIn(request) : NO_NAMES;
     this.waiting.add(ordinal);
     if (answers !== undefined) this.commits.set(ordinal, answers);
-    if (!served) return reply;
+    if (meets === 'timeout') return reply;
     const own = { bytes: reply.bytes, close: reply.close };
     this.servable.set(ordinal, own);
     return own;
@@ -108,6 +180,21 @@ export class LaterErrors {
   sent(ordinal: number, type: number): void {
     const left = this.commits.size > 0 ? this.commits.get(ordinal) : undefined;
     if (left !== undefined) this.commits.set(ordinal, left + answersOf(type));
+  }
+
+  /**
+   * A message of type `type` of the open request `ordinal`, at `pos` of `buf`, not its Execute,
+   * is to go to the server: what goes in its place when its error comes here (Meets), the failing
+   * Parse, as at an Execute with no ROLLBACK (a COMMIT never run ends no block), the server
+   * serving the request no more; undefined when the message goes.
+   */
+  landsAt(ordinal: number, type: number, buf: Buffer, pos: number): Buffer | undefined {
+    if (ordinal !== this.open || this.meets === 'execute') return undefined;
+    if (this.meets === 'lock' ? !waitsForLock(type, buf, pos, this.parsed) : !syncAhead(buf, pos)) return undefined;
+    this.open = -1;
+    if (this.commits.size > 0) this.commits.delete(ordinal);
+    if (this.servable.size > 0) this.servable.delete(ordinal);
+    return PARSE_NAMED;
   }
 
   /** Request `ordinal`'s Execute came: what the server is sent in its place. */

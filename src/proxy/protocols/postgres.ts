@@ -81,9 +81,10 @@ export const postgres: Protocol = {
     if (pg !== undefined && runsLater(ctx.standIn)) {
       const commit = rollsBackLater(ctx.standIn);
       const reply = encodeError(kind, ctx.message, pg, commit, '', false);
-      // Should it run nothing, a real server serves it at these kinds (postgres-later.ts, unrun).
-      const served = POSTGRES_ERRORS[kind]?.asItRuns === true || POSTGRES_ERRORS[kind]?.lockWait === true;
-      return pg.later.hold(ctx.ordinal!, reply, commit ? answersTo(ctx.request) : undefined, served);
+      // Where else its kind can meet it (postgres-later.ts, Meets).
+      const e = POSTGRES_ERRORS[kind];
+      const meets = e?.asItRuns === true ? 'execute' : e?.lockWait === true ? 'lock' : 'timeout';
+      return pg.later.hold(ctx.ordinal!, reply, ctx.request, commit ? answersTo(ctx.request) : undefined, meets);
     }
     // In a failed block (as far as the requests in flight let one tell) the Bind is refused at once.
     const failedBlock = pg !== undefined && pg.txStatus === FAILED && !pg.blocks.unsure(ctx.ordinal);

@@ -1,0 +1,131 @@
+/**
+ * PostgreSQL: where an error held for a request whose first read runs nothing (Parse, Describe,
+ * Flush, the rest in later reads) comes, beside where a real one comes on a real PostgreSQL 15: a
+ * statement timeout at the first message of the read that holds the Sync, a deadlock at a later
+ * message that waits for a lock.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Proxy } from '../src/proxy/proxy.js';
+import { havePostgres, startPostgres } from './helpers/postgres.js';
+import type { RunningServer } from './helpers/servers.js';
+import { proxiesTo } from './helpers/with-proxy.js';
+import { bind, execute, flush, messageClient, msg, parse, simple, sync } from './helpers/postgres-wire.js';
+import { directSide, proxySide, replies, type Side, words } from './helpers/postgres-sides.js';
+
+let db: RunningServer;
+
+const withProxy = proxiesTo(() => db.port, { protocol: 'postgres', seed: 1 });
+
+const describeS = (name: string) => msg('D', Buffer.from(`S${name}\0`));
+const describeP = () => msg('D', Buffer.from('P\0'));
+const EXECUTE = execute();
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(!havePostgres())('postgres: an error held for a later read comes where a real one does (real PostgreSQL)', () => {
+  beforeAll(async () => {
+    db = await startPostgres();
+  });
+  afterAll(async () => {
+    await db?.stop();
+  });
+
+  // A real statement timeout that fires while the server waits for the rest of a request is
+  // raised as it reads the next message: the first of that read fails, the rest are discarded
+  // up to the Sync. The proxy sent a request that runs nothing the messages of the Sync's read
+  // before it, the server answering them (BindComplete, a RowDescription), then the error.
+  it('a statement timeout on a request that runs nothing over several reads comes at the first message of the read with its Sync', async () => {
+    // Directly, the client waits `late` ms before the read with the Sync: the timer (200 ms) fires then.
+    const scenario = async (side: Side, late: number) => {
+      const c = await messageClient(side.port);
+      const { out, read } = replies(c);
+      try {
+        await read('Z', simple('SET statement_timeout = 200'));
+        const request = async (...reads: [string, Buffer[]][]) => {
+          await side.arm({ error: { percent: 100, kind: '57014' } });
+          for (let i = 0; i < reads.length; i++) {
+            if (i === reads.length - 1 && !reads[i][1].includes(EXECUTE)) await pause(late);
+            await read(reads[i][0], ...reads[i][1]);
+          }
+          await side.disarm();
+        };
+        await request(['T', [parse('SELECT 1', 'a'), describeS('a'), flush()]], ['Z', [bind('a'), describeP(), flush(), sync()]]);
+        await request(['T', [parse('SELECT 1', 'b'), describeS('b'), flush()]], ['T', [bind('b'), describeP(), flush()]], ['Z', [describeP(), flush(), sync()]]);
+        await request(['T', [parse('SELECT 1', 'c'), describeS('c'), flush()]], ['T', [bind('c'), describeP(), flush()]], ['Z', [sync()]]);
+        await read('Z', simple('BEGIN'));
+        await request(['T', [parse('SELECT 1', 'd'), describeS('d'), flush()]], ['Z', [bind('d'), describeP(), flush(), sync()]]);
+        await read('Z', simple('ROLLBACK'));
+        // Its Execute in that read, sent at once: as a statement runs past the timeout, after its BindComplete.
+        await request(['T', [parse(side.sql('SELECT pg_sleep(1)', 'SELECT 1'), 'e'), describeS('e'), flush()]], ['Z', [bind('e'), EXECUTE, sync()]]);
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    const direct = await scenario(directSide(db.port), 300);
+    expect(direct).toEqual([
+      'C ZI',
+      '1 t T', 'E ZI',
+      '1 t T', '2 T', 'E ZI',
+      '1 t T', '2 T', 'E ZI',
+      'C ZT', '1 t T', 'E ZE', 'C ZI',
+      '1 t T', '2 E ZI',
+    ]);
+    await withProxy('', async (p) => {
+      expect(await scenario(proxySide(p), 0)).toEqual(direct);
+      expect(p.stats().behaviors.error).toBe(5);
+    });
+  });
+
+  // A Bind of a statement prepared in an earlier request, or a Parse, in a later read takes the
+  // locks of its tables, and a deadlock fails it at once; the request was served at its Sync.
+  // A Bind of the statement the first read parsed waits for nothing: served.
+  it('a deadlock on a request that runs nothing over several reads comes at a later message that waits for a lock', async () => {
+    const scenario = async (side: Side, p?: Proxy) => {
+      const c = await messageClient(side.port);
+      const other = await messageClient(db.port);
+      const { out, read } = replies(c);
+      try {
+        // This session finds the deadlock (after 200 ms of waiting), the other never does first.
+        await read('Z', simple('CREATE TABLE lw1 (x int); CREATE TABLE lw2 (x int); SET deadlock_timeout = 200'));
+        await read('Z', parse('SELECT x FROM lw2', 'on_lw2'), sync());
+        other.write(simple("SET deadlock_timeout = '10s'"));
+        await other.until('Z');
+        for (const [i, later] of [[bind('on_lw2'), describeP(), flush()], [parse('SELECT x FROM lw2', 'p2'), flush()]].entries()) {
+          if (p === undefined) {
+            other.write(simple('BEGIN; LOCK TABLE lw2'));
+            await other.until('Z');
+          }
+          await side.arm({ error: { percent: 100, kind: '40P01' } });
+          await read('T', parse('SELECT x FROM lw1', `s${i}`), describeS(`s${i}`), flush());
+          c.write(Buffer.concat(later));
+          // Directly: the other session waits for lw1, which the Parse locked, the Bind waiting for lw2.
+          if (p === undefined) other.write(simple('LOCK TABLE lw1'));
+          out.push(words(await c.until('E')));
+          await read('Z', sync());
+          await side.disarm();
+          if (p === undefined) {
+            await other.until('Z');
+            other.write(simple('ROLLBACK'));
+            await other.until('Z');
+          }
+        }
+        await side.arm({ error: { percent: 100, kind: '40P01' } });
+        await read('T', parse('SELECT x FROM lw1', 'same'), describeS('same'), flush());
+        await read('T', bind('same'), describeP(), flush());
+        await read('Z', sync());
+        await side.disarm();
+        await read('Z', simple('DROP TABLE lw1, lw2'));
+        return out;
+      } finally {
+        c.close();
+        other.close();
+      }
+    };
+    const direct = await scenario(directSide(db.port));
+    expect(direct).toEqual(['C C C ZI', '1 ZI', '1 t T', 'E', 'ZI', '1 t T', 'E', 'ZI', '1 t T', '2 T', 'ZI', 'C ZI']);
+    await withProxy('', async (p) => {
+      expect(await scenario(proxySide(p), p)).toEqual(direct);
+      expect(p.stats().behaviors.error).toBe(2);
+    });
+  });
+});
