@@ -22,10 +22,11 @@ const FAILED = 0x45; // 'E': in a failed transaction block
  * elsewhere: 57014 at the Parse, 40P01 in a block).
  *
  * `lockWait`: of those, the kind comes to a request that runs nothing only as one of its
- * messages waits for a lock, so not once its Parse was answered in an earlier read: the locks it
- * took are held up to its Sync (checked on PostgreSQL 15: another session's LOCK TABLE times out
- * until then), and nothing after it waits (postgres-later.ts). A statement timeout still can:
- * it counts from a request's first message to its Sync.
+ * messages waits for a lock, so not at a Sync once its Parse was answered in an earlier read:
+ * the locks it took are held up to its Sync (checked on PostgreSQL 15: another session's LOCK
+ * TABLE times out until then), and only a later message that takes more waits (a Parse, a Bind
+ * of another statement: postgres-later.ts, Meets). A statement timeout still can: it counts
+ * from a request's first message to its Sync.
  *
  * `atStartup`: the kind comes only as a connection starts up, in answer to its StartupMessage,
  * never to a request of an open connection, which passes untouched (Protocol.refuses); no other
