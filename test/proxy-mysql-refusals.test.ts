@@ -180,6 +180,15 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       'CREATE TEMPORARY TABLE t2 (a INT); INSERT INTO t2 VALUES (1); DROP TABLE t2', 'INSERT INTO t2 VALUES (1)',
       'CREATE TEMPORARY TABLE t3 AS SELECT * FROM nope', 'INSERT INTO t3 VALUES (1)',
       'CREATE TEMPORARY TABLE t4 (a INT)', 'CALL nope()', 'INSERT INTO t4 VALUES (1)',
+      // Locks of its rows or of it, writes of several tables, its upkeep: served when they lock or write only temporary tables.
+      'CREATE TEMPORARY TABLE tt (a INT)', 'CREATE TEMPORARY TABLE tm (a INT) ENGINE=MyISAM', 'INSERT INTO tt VALUES (1)',
+      'LOCK TABLES tt WRITE', 'UNLOCK TABLES', 'LOCK TABLES tt AS x LOW_PRIORITY WRITE, t READ', 'UNLOCK TABLES', 'LOCK TABLES tt WRITE, t WRITE', 'UNLOCK TABLES',
+      'SELECT * FROM tt FOR UPDATE', 'SELECT a FROM chaos.tt x WHERE a = 1 FOR UPDATE NOWAIT', 'SELECT * FROM tt, t FOR UPDATE',
+      'SELECT * FROM tt JOIN t ON t.id = tt.a FOR UPDATE', 'SELECT * FROM t WHERE id IN (SELECT a FROM tt) FOR UPDATE',
+      'UPDATE tt, t SET tt.a = t.v WHERE t.id = tt.a', 'UPDATE tt AS x JOIN t ON t.id = x.a SET x.a = 2', 'UPDATE tt, t SET t.v = 3 WHERE t.id = tt.a',
+      'UPDATE tt, tm SET tt.a = 1, tm.a = 1', "UPDATE tt JOIN t ON t.id = tt.a SET tt.a = 2, t.v = 'x, y'",
+      'DELETE tt FROM tt JOIN t ON t.id = tt.a', 'DELETE tt, t FROM tt JOIN t ON t.id = tt.a', 'DELETE FROM tt USING tt JOIN t ON t.id = tt.a WHERE t.v > 9',
+      'DELETE tt, tm FROM tt, tm', 'OPTIMIZE TABLE tt', 'ANALYZE TABLE tt, tm', 'REPAIR TABLE tm QUICK', 'OPTIMIZE TABLE t',
     ].map((sql): Step => [sql, (c) => c.query(sql)]);
     const mariadbSteps = ['CREATE TEMPORARY TABLE m (a INT)', 'INSERT INTO m VALUES (1)', 'DROP TEMPORARY TABLE m', 'INSERT INTO m VALUES (1)']
       .map((sql): ConnectorStep => [sql, (c) => c.query(sql)]);
@@ -187,6 +196,9 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     expect(want.filter((w) => !w.endsWith(': served'))).toEqual([
       'INSERT INTO tt (a) VALUES (1): 1290', 'INSERT INTO TT (a) VALUES (1): 1290', 'UPDATE t SET v = 5: 1290', 'INSERT INTO tt VALUES (1): 1290', 'INSERT INTO t VALUES (9, 9): 1290',
       'INSERT INTO t2 VALUES (1): 1290', 'CREATE TEMPORARY TABLE t3 AS SELECT * FROM nope: 1146', 'INSERT INTO t3 VALUES (1): 1290', 'CALL nope(): 1305',
+      'LOCK TABLES tt WRITE, t WRITE: 1290', 'SELECT * FROM tt, t FOR UPDATE: 1290', 'SELECT * FROM tt JOIN t ON t.id = tt.a FOR UPDATE: 1290',
+      'SELECT * FROM t WHERE id IN (SELECT a FROM tt) FOR UPDATE: 1290', 'UPDATE tt, t SET t.v = 3 WHERE t.id = tt.a: 1290',
+      "UPDATE tt JOIN t ON t.id = tt.a SET tt.a = 2, t.v = 'x, y': 1290", 'DELETE tt, t FROM tt JOIN t ON t.id = tt.a: 1290', 'OPTIMIZE TABLE t: 1290',
     ]);
     expect(mariadbWant.filter((w) => !w.endsWith(': served'))).toEqual(['INSERT INTO m VALUES (1): 1290']);
     await withProxy({ error: { percent: 100, kind: '1290' } }, async (p) => {

@@ -62,6 +62,28 @@ describe('mysql: the temporary tables a session made, for 1290', () => {
     expect(refused(s, 'INSERT INTO `u``v` VALUES (1)')).toBe(false);
   });
 
+  // test/proxy-mysql-refusals checks the served forms against a read-only MariaDB.
+  it('a lock of its rows or of it, a write of several tables, its upkeep pass when they lock or write only temporary tables', () => {
+    const s = session(0, 'chaos');
+    run(s, 'CREATE TEMPORARY TABLE tt (a INT)');
+    run(s, 'CREATE TEMPORARY TABLE tm (a INT)');
+    for (const sql of [
+      'LOCK TABLE `tt` WRITE CONCURRENT, t READ LOCAL', 'SELECT * FROM tt WHERE a = 1 FOR UPDATE', 'select a from tt as x join tm using (a) for update skip locked',
+      'UPDATE LOW_PRIORITY tt x, t, tm SET x.a = t.v, tm.a = 1 WHERE t.id = x.a', "UPDATE tt JOIN t ON t.id = tt.a SET tt.a = ')', tt.a = 'x, t.v = 1' LIMIT 1",
+      'DELETE QUICK tt.*, tm FROM chaos.tt, tm', 'DELETE FROM x USING tt AS x LEFT OUTER JOIN t ON t.id = x.a WHERE t.id IS NULL',
+      'REPAIR NO_WRITE_TO_BINLOG TABLE tt, tm QUICK', 'ANALYZE LOCAL TABLE tt',
+    ]) expect(refused(s, sql), sql).toBe(false);
+    for (const sql of [
+      'LOCK TABLES tt WRITE, t LOW_PRIORITY WRITE', 'SELECT * FROM tt, t FOR UPDATE',
+      // Leaning to refusal: a UNION (served), a column not qualified, a join in parentheses, an index hint, a backslash, a name not in the join.
+      'SELECT * FROM tt UNION SELECT * FROM tm FOR UPDATE', 'UPDATE tt, t SET a = 1', 'SELECT * FROM (tt JOIN tm) FOR UPDATE', 'SELECT * FROM tt USE INDEX (i) FOR UPDATE', "UPDATE tt, tm SET tt.a = '\\', t.v = 1",
+      'UPDATE tt x, t SET tt.a = 1', 'DELETE t FROM tt', 'ANALYZE TABLE tt PERSISTENT FOR ALL', 'REPAIR TABLE tt, t',
+    ]) expect(refused(s, sql), sql).toBe(true);
+    s.fromClient(pkt(0, Buffer.concat([Buffer.from([0x16]), Buffer.from('SELECT a FROM tt WHERE a = ? FOR UPDATE', 'latin1')])));
+    s.fromServer(prepareOk(3));
+    expect(executeRefused(s, 3)).toBe(false);
+  });
+
   it('a query that creates and writes one passes, read statement by statement; what it does counts once its reply comes, if no ERR', () => {
     const s = session(CLIENT_MULTI_STATEMENTS);
     expect(refused(s, 'CREATE TEMPORARY TABLE m (a INT); INSERT INTO m VALUES (1); DROP TABLE m')).toBe(false);

@@ -7,6 +7,7 @@
 import { eachStatement, leadingWords, type SqlDialect } from './sql-statements.js';
 import { MYSQL_SQL } from './commit.js';
 import { alteredTable, nameOf, statementText, tablesWritten, temporaryCreated } from './mysql-temporary.js';
+import { tablesOfSeveral } from './mysql-table-refs.js';
 
 /** Statements as the server runs them: an executable comment's text too (mysqldump's `/*!40101 SET NAMES utf8`). */
 export const MYSQL_RUN: SqlDialect = { ...MYSQL_SQL, executable: true };
@@ -51,15 +52,15 @@ function qualified(name: string, database: string | undefined): string {
  * table's CREATE and DROP, EXPLAIN of a read, PREPARE (the server refuses the EXECUTE of a
  * write), an executable comment's text when it reads; so do FLUSH, RESET and the like (READS).
  * A sequence's NEXTVAL or SETVAL (in a SELECT, a DO, a SET) writes, as do SET PASSWORD and SET
- * STATEMENT ... FOR a write. REPAIR TABLE is refused: the server answers it with a result set
- * saying it is read-only, for which no ERR stands. A CALL is refused: the server refuses the
+ * STATEMENT ... FOR a write. REPAIR TABLE of a table not temporary is refused: the server
+ * answers it with a result set saying it is read-only, for which no ERR stands. A CALL is refused: the server refuses the
  * routine's first write, after the result sets of the statements before it, if the routine runs
  * without READ ONLY ADMIN (SQL SECURITY INVOKER, or a DEFINER without it; a routine of root's
  * writes), which the proxy cannot know.
  *
  * Given the session's `state` (a copy, followed along the text's statements: a CREATE TEMPORARY
  * TABLE then a write to it), a write to its temporary tables only passes, as the server serves
- * it, and an EXECUTE as the statement it runs: one the session prepared from a literal text,
+ * it (a lock of their rows or of them too: mysql-table-refs.ts), and an EXECUTE as the statement it runs: one the session prepared from a literal text,
  * EXECUTE IMMEDIATE of one; of a name the session has not prepared, it passes (the server answers
  * 1243 Unknown prepared statement handler, read-only or not); any other EXECUTE is refused.
  */
@@ -89,9 +90,15 @@ export function forgets(text: string): boolean {
 }
 const FORGETS = /^(?:drop|alter|rename|call|execute|create)\b/i;
 
-/** The tables a write (its text from its first word) writes, when it names them all, and no sequence nor a row it locks. */
+/**
+ * The tables a write (its text from its first word) writes or locks, when it names them all,
+ * and no sequence: a SELECT ... FOR UPDATE the tables whose rows it locks, no other statement
+ * a row it locks (INSERT ... SELECT ... FOR UPDATE).
+ */
 function tablesOnly(text: string): string[] | undefined {
-  return SEQUENCE_WRITE.test(text) || FOR_UPDATE.test(text) ? undefined : tablesWritten(text);
+  if (SEQUENCE_WRITE.test(text)) return undefined;
+  if (FOR_UPDATE.test(text) && !/^select\b/i.test(text)) return undefined;
+  return tablesWritten(text) ?? tablesOfSeveral(text);
 }
 
 /** Whether `writes` is served in a session in `state`: they write only its temporary tables. */

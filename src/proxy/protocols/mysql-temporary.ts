@@ -6,8 +6,9 @@
  * 1290). A name is kept as the server tells tables apart (nameOf): one written otherwise
  * (qualified where it was not, other quotes) is not taken for the table, leaning to refusal.
  */
-const IDENT = '(?:`(?:[^`]|``)+`|[\\w$\\x80-\\xff]+)';
-const NAME = `${IDENT}(?:\\s*\\.\\s*${IDENT})?`;
+export const IDENT = '(?:`(?:[^`]|``)+`|[\\w$\\x80-\\xff]+)';
+/** A table's name as written, qualified by its database or not. */
+export const NAME = `${IDENT}(?:\\s*\\.\\s*${IDENT})?`;
 /** A name ends where no identifier character nor a '.' follows (not `tt` of `tt2`). */
 const END = '(?![\\w$.\\x80-\\xff`])';
 const NAMES = new RegExp(NAME, 'g');
