@@ -59,9 +59,18 @@ export function fitLine(line: string, width: number): string[] {
   return rows;
 }
 
+/**
+ * Terminal rows a row of `length` cells takes at `width`: a terminal narrowed since it was drawn
+ * re-wraps it (tmux, VTE, iTerm2, kitty and Windows Terminal reflow their lines on a resize).
+ */
+function rowsAt(length: number, width: number): number {
+  return Math.max(1, Math.ceil(length / width));
+}
+
 /** Redraws a block of lines in place on a TTY; prints plain lines otherwise. */
 export class LiveLines {
-  private drawn = 0;
+  /** The widths of the rows of the last frame, to count the terminal rows they take now. */
+  private drawn: number[] = [];
 
   constructor(private readonly out: NodeJS.WriteStream, private readonly tty: boolean) {}
 
@@ -72,8 +81,13 @@ export class LiveLines {
     }
     const width = this.out.columns || 120;
     const rows = lines.flatMap((l) => fitLine(l, width));
-    // Up over every row of the last frame, then clear to the end: a frame of fewer rows leaves none behind.
-    this.out.write(`${this.drawn ? `\x1b[${this.drawn}A` : ''}\r\x1b[J${rows.map((r) => `${r}\n`).join('')}`);
-    this.drawn = rows.length;
+    // Up over every terminal row the last frame takes at today's width (a narrowing re-wrapped
+    // it), each row cleared whole before it is written (which also drops the mark of a row
+    // re-wrapped, that a widening would join to the next), then the rows below: no fragment of
+    // the last frame stays, nor rows of a longer one. Not all cleared at once from the top: at
+    // the screen's first row tmux keeps what that clears in its history, every frame.
+    const up = this.drawn.reduce((n, length) => n + rowsAt(length, width), 0);
+    this.out.write(`${up ? `\x1b[${up}A` : ''}\r${rows.map((r) => `\x1b[2K${r}\n`).join('')}\x1b[J`);
+    this.drawn = rows.map((r) => r.length);
   }
 }
