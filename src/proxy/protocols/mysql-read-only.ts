@@ -52,17 +52,25 @@ function qualified(name: string, database: string | undefined): string {
  * table's CREATE and DROP, EXPLAIN of a read, PREPARE (the server refuses the EXECUTE of a
  * write), an executable comment's text when it reads; so do FLUSH, RESET and the like (READS).
  * A sequence's NEXTVAL or SETVAL (in a SELECT, a DO, a SET) writes, as do SET PASSWORD and SET
- * STATEMENT ... FOR a write. REPAIR TABLE of a table not temporary is refused: the server
- * answers it with a result set saying it is read-only, for which no ERR stands. A CALL is refused: the server refuses the
- * routine's first write, after the result sets of the statements before it, if the routine runs
- * without READ ONLY ADMIN (SQL SECURITY INVOKER, or a DEFINER without it; a routine of root's
- * writes), which the proxy cannot know.
+ * STATEMENT ... FOR a write.
+ *
+ * Some are refused with 1290 where the server answers otherwise, by what is not on the wire
+ * (the server behind is writable: what passes is done). REPAIR TABLE of a table not temporary:
+ * the server answers it with a result set whose rows say it is read-only (an ERR stands for
+ * it). CREATE, ALTER, DROP, RENAME USER and CREATE, DROP ROLE: 1227 to a user without CREATE
+ * USER, 1290 to one with it. A CALL: the server runs the routine, and refuses its first write
+ * (after the result sets of the statements before it) if the routine runs without READ ONLY
+ * ADMIN (SQL SECURITY INVOKER, or a DEFINER without it; a routine of root's writes); its body,
+ * its definer and their privileges are the server's, and its declared SQL data access is not
+ * enforced (checked on 10.11: a routine declared READS SQL DATA gets 1290 at its INSERT), so
+ * passed, a CALL's writes would be done where the server would refuse them.
  *
  * Given the session's `state` (a copy, followed along the text's statements: a CREATE TEMPORARY
  * TABLE then a write to it), a write to its temporary tables only passes, as the server serves
- * it (a lock of their rows or of them too: mysql-table-refs.ts), and an EXECUTE as the statement it runs: one the session prepared from a literal text,
- * EXECUTE IMMEDIATE of one; of a name the session has not prepared, it passes (the server answers
- * 1243 Unknown prepared statement handler, read-only or not); any other EXECUTE is refused.
+ * it (a lock of their rows or of them too: mysql-table-refs.ts), and an EXECUTE as the
+ * statement it runs: one the session prepared from a literal text, EXECUTE IMMEDIATE of one; of
+ * a name the session has not prepared, it passes (the server answers 1243 Unknown prepared
+ * statement handler, read-only or not); any other EXECUTE is refused.
  */
 export function writesSql(buf: Buffer, from: number, to: number, d: SqlDialect = MYSQL_RUN, state?: SqlState): boolean {
   let write = false;
