@@ -92,7 +92,8 @@ describe('marteau-tui proxy', () => {
     ['a bad option type', '    behaviors: {delay: {percent: 10, sleep: "slow"}}\n', /:5:\d+: proxies\.redis\.behaviors\.delay\.sleep: behavior "delay": option "sleep": .*number/],
     ['an unknown key', '    behavoirs: 10:error\n', /:5:5: proxies\.redis\.behavoirs: unknown key "behavoirs"; did you mean "behaviors"\?\n  hint: known keys here: listen, upstream,/],
     ['a bad seed', '    seed: [1]\n', /:5:11: proxies\.redis\.seed: a seed is a number or a word, e.g\. seed: 42/],
-    ['a YAML syntax error', '    behaviors: [oops\n', /:\d+:\d+: YAML syntax/],
+    // Where the list opened, not the end of the file where the parser missed its "]".
+    ['a YAML syntax error', '    behaviors: [oops\n', /:5:16: YAML syntax: the list opened with "\[" here is never closed\n {2}hint: end it with "\]"/],
     ['an error kind the protocol has not', '    protocol: redis\n    behaviors:\n      error: {percent: 10, kind: LOADNG}\n',
       /:7:34: proxies\.redis\.behaviors\.error\.kind: behavior "error": option "kind": redis has no error kind "LOADNG"; did you mean "LOADING"\? \(redis kinds: LOADING, ERR,/],
   ])('reports %s with file:line', async (_name, line, expected) => {

@@ -226,3 +226,35 @@ describe('a misspelt key deep inside chaos:', () => {
     expect(configError(`${RUN}chaos: 5\n`).message).toMatch(new RegExp(`^${FILE}:7:8: chaos: unexpected value the integer 5\n  hint: e\\.g\\. chaos: \\[`));
   });
 });
+
+describe('a bracket or quote never closed', () => {
+  const syntax = (text: string) => {
+    try {
+      parseYaml('p.yml', text);
+    } catch (e) {
+      return (e as Error).message;
+    }
+    throw new Error('expected a syntax error');
+  };
+  const LIST = 'hint: end it with "]" (a list on one line: [a, b]), or write one "- entry" line per entry';
+
+  // The parser notices the missing "]" where the next key starts, or at the end: the fix is where it opened.
+  it('is reported where it opened, not the line after', () => {
+    expect(syntax('proxies:\n  r:\n    behaviors: [a, b\n    protocol: redis\n')).toBe(`p.yml:3:16: YAML syntax: the list opened with "[" here is never closed\n  ${LIST}`);
+    expect(syntax('proxies:\n  r:\n    behaviors: [a, b\n')).toBe(`p.yml:3:16: YAML syntax: the list opened with "[" here is never closed\n  ${LIST}`);
+    // Over several lines; inside a list of items; the outer one when the inner one is closed.
+    expect(syntax('a: [1,\n  2,\n  3\nb: 3\n')).toMatch(/^p\.yml:1:4: YAML syntax: the list opened with "\[" here/);
+    expect(syntax('a:\n  - x\n  - [y, z\n  - w\n')).toMatch(/^p\.yml:3:5: /);
+    expect(syntax('a: [1, [2, 3]\nb: 1\n')).toMatch(/^p\.yml:1:4: /);
+    expect(syntax('a: {delay: 20\nb: 1\n')).toBe('p.yml:1:4: YAML syntax: the map opened with "{" here is never closed\n  hint: end it with "}" (a map on one line: {a: 1, b: 2}), or write one "key: value" line per entry');
+  });
+
+  it('a quote too', () => {
+    expect(syntax("a: 'abc\nb: 1\n")).toBe("p.yml:1:4: YAML syntax: the string opened with ' here is never closed\n  hint: end it with ' (a ' inside it is written '')");
+    expect(syntax('a: "ab\\"c\nb: 1\n')).toMatch(/^p\.yml:1:4: YAML syntax: the string opened with " here is never closed/);
+  });
+
+  it("other syntax errors keep the parser's position and words", () => {
+    expect(syntax('a: [1, 2]]\n')).toMatch(/^p\.yml:1:10: YAML syntax: Unexpected flow-seq-end token/);
+  });
+});

@@ -137,7 +137,7 @@ describe('marteau-tui --ci', () => {
     const dir = await project('name: x\ncommand: "unterminated\n');
     const r = await cliDone(['--ci', dir, '--state-dir', await stateDir()]);
     expect(r.code).toBe(2);
-    expect(r.err).toMatch(new RegExp(`^marteau-tui: ${path.join(dir, '.marteau.yml').replace(/[.]/g, '\\.')}:3:1: YAML syntax: Missing closing "quote`));
+    expect(r.err).toMatch(new RegExp(`^marteau-tui: ${path.join(dir, '.marteau.yml').replace(/[.]/g, '\\.')}:2:10: YAML syntax: the string opened with " here is never closed`));
   });
 
   it('an unreachable node: exit 3 with the reason', async () => {

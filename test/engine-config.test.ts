@@ -84,7 +84,7 @@ artifacts: [out/report.json]
   });
 
   it.each([
-    ['a YAML syntax error', 'name: x\ncommand: [a\n', `${FILE}:3:1: YAML syntax: Flow sequence in block collection must be sufficiently indented and end with a ]\n  hint: check indentation and quoting on that line`],
+    ['a YAML syntax error', 'name: x\ncommand: [a\n', `${FILE}:2:10: YAML syntax: the list opened with "[" here is never closed\n  hint: end it with "]" (a list on one line: [a, b]), or write one "- entry" line per entry`],
     ['a wrong type', 'name: x\ncommand: echo\nnodes: two\n', `${FILE}:3:8: nodes: expected a number, got the string "two"\n  hint: a whole number of nodes, e.g. nodes: 2`],
     ['a number out of range', 'name: x\ncommand: echo\nnodes: 0\n', `${FILE}:3:8: nodes: must be >= 1, got the integer 0\n  hint: a whole number of nodes, e.g. nodes: 2`],
     ['a misspelt key', 'name: x\ncommand: echo\nnodse: 2\n', `${FILE}:3:1: nodse: unknown key "nodse"; did you mean "nodes"?`],

@@ -3,6 +3,7 @@
  */
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
 import { ConfigError } from './config-error.js';
+import { unclosedBefore } from './yaml-unclosed.js';
 
 export { ConfigError };
 
@@ -18,6 +19,12 @@ export function parseYaml(file: string, text: string): SourceDoc {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const err = doc.errors[0];
   if (err) {
+    // A bracket or quote never closed is noticed where the text goes on without it: say where it opened.
+    const open = err.code === 'BAD_INDENT' || err.code === 'MISSING_CHAR' ? unclosedBefore(text, err.pos[0]) : undefined;
+    if (open) {
+      const at = lines.linePos(open.offset);
+      throw new ConfigError(file, at.line, at.col, `YAML syntax: ${open.problem}`, open.hint);
+    }
     const pos = lines.linePos(err.pos[0]);
     throw new ConfigError(file, pos.line, pos.col, `YAML syntax: ${err.message.split('\n')[0]}`, syntaxHint(text.split(/\r?\n/)[pos.line - 1] ?? ''));
   }
