@@ -280,6 +280,34 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     });
   });
 
+  // A read-only server checks the privilege on accounts first: 1227 to a user without CREATE
+  // USER, 1290 to one with it. The proxy asks the server behind with a statement of the same
+  // check that changes nothing; its 1227 goes to the client, the injected error withdrawn.
+  it('1290 meets the statements on accounts as a read-only server does: 1227 without CREATE USER, 1290 with it', async () => {
+    await root.query("CREATE USER admin@'%'; GRANT ALL ON chaos.* TO admin@'%'; GRANT CREATE USER ON *.* TO admin@'%'");
+    const steps: Step[] = [
+      "CREATE USER x1@'%'", 'CREATE OR REPLACE USER x1', '/* c */ create role r1', "DROP USER nobody@'%'", 'DROP ROLE r1', "ALTER USER app@'%' ACCOUNT LOCK",
+      "RENAME USER nobody@'%' TO n2@'%'", 'GRANT SELECT ON chaos.t TO app', 'SELECT 1',
+    ].map((sql): Step => [sql, (c) => c.query(sql)]);
+    const accounts = async () => ((await root.query('SELECT COUNT(*) AS n FROM mysql.global_priv')) as unknown as [[{ n: number }]])[0][0].n;
+    const before = await accounts();
+    const want: Record<string, string[]> = {};
+    const text = await whileReadOnly(async () => {
+      for (const user of ['app', 'admin']) want[user] = await outcomes(db.port, steps, user);
+      return errorText(db.port, 'CREATE USER x1');
+    });
+    expect(want.app.filter((w) => w.endsWith(': 1227'))).toHaveLength(7);
+    expect(want.admin.filter((w) => w.endsWith(': 1290'))).toHaveLength(8);
+    await withProxy({ error: { percent: 100, kind: '1290' } }, async (p) => {
+      for (const user of ['app', 'admin']) expect(await outcomes(p.port, steps, user), user).toEqual(want[user]);
+      expect(await errorText(p.port, 'CREATE USER x1')).toBe(text);
+      expect(await connectorOutcomes(p.port, [['CREATE USER', (c) => c.query('CREATE USER x1')]])).toEqual(['CREATE USER: 1227']);
+      // Given as the server's: 1290 for each of admin's and app's GRANT, none for the 1227s.
+      expect(p.stats().behaviors.error).toBe(9);
+    });
+    expect(await accounts()).toBe(before);
+  });
+
   /** Statements naming no table: no lock to wait for, whichever is held. */
   const LOCK_FREE: Step[] = [
     ...['DO 1', 'SELECT 1', 'select @@version, NOW()', 'SET @a = (SELECT 1)', 'SHOW TABLES', 'SHOW CREATE TABLE t', 'BEGIN', 'SAVEPOINT s', 'ROLLBACK TO s', 'ROLLBACK', 'BEGIN']

@@ -437,6 +437,36 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
     expect(mysql.standIn!(pkt(0, cmd(0x0e, '')), true, mariadb, 3, '1213')).toBeUndefined();
   });
 
+  // A read-only server answers a statement on accounts 1227 to a user without CREATE USER: the
+  // server behind is asked by one of the same check that changes nothing, and its 1227 is the
+  // client's (test/proxy-mysql-refusals checks it against a read-only MariaDB).
+  it('a statement on accounts that draws 1290: a probe of the privilege in its place, whose 1227 becomes the reply', () => {
+    const { mariadb, mysql8 } = loggedInSessions();
+    const probe = (s: typeof mariadb, sql: string, attributes: number[] = []) => mysql.standIn!(query(attributes, sql), true, s, 3, '1290')?.subarray(4).toString('latin1');
+    expect(probe(mariadb, "CREATE USER x@'%'")).toBe('\x03CREATE USER CURRENT_USER');
+    expect(probe(mariadb, 'create or replace role r')).toBe('\x03CREATE USER CURRENT_USER');
+    expect(probe(mysql8, '/* c */ DROP ROLE r', [0, 1])).toBe("\x03\0\x01DROP USER 'marteau-tui probe'@'marteau-tui.invalid'");
+    expect(probe(mariadb, 'ALTER USER x ACCOUNT LOCK')).toBe("\x03ALTER USER 'marteau-tui probe'@'marteau-tui.invalid' ACCOUNT LOCK");
+    expect(probe(mariadb, 'RENAME USER x TO y')).toMatch(/^\x03RENAME USER /);
+    for (const sql of ['ALTER ROLE r', 'CREATE TABLE user (a INT)', 'CREATE USER x; SELECT 1', 'GRANT SELECT ON t TO x']) expect(probe(mariadb, sql), sql).toBeUndefined();
+    expect(mysql.standIn!(query([], 'CREATE USER x'), true, mariadb, 3, '1205')).toBeUndefined();
+    expect(mysql.standIn!(query([], 'CREATE USER x'), false, mariadb, 3, '1290')).toBeUndefined();
+
+    const standIn = mysql.standIn!(query([], 'CREATE USER x'), true, mariadb, 3, '1290')!;
+    const given = (ordinal: number, reply: Buffer) => {
+      const injected = mysql.encodeError('1290', { request: query([], 'CREATE USER x'), random: Math.random, session: mariadb, standIn, ordinal });
+      expect(mariadb.errorFate!(ordinal)).toBe('held');
+      mariadb.fromClient(query([], 'CREATE USER x'));
+      mariadb.errored!(ordinal, standIn);
+      mariadb.fromServer(pkt(1, reply));
+      return [injected.bytes.subarray(4, 7), mariadb.errorFate!(ordinal)];
+    };
+    const err = (code: number, text: string) => Buffer.concat([Buffer.from([0xff]), u16(code), Buffer.from(text, 'latin1')]);
+    expect(given(1, err(1227, '#42000Access denied'))).toEqual([Buffer.from([0xff, 0xcb, 0x04]), 'withdrawn']);
+    expect(mariadb.errorFate!(1)).toBe('given');
+    expect(given(2, err(1396, '#HY000Operation CREATE USER failed for CURRENT_USER'))).toEqual([Buffer.from([0xff, 0x0a, 0x05]), 'given']);
+  });
+
   // A prepare that draws an error goes as one that fails (of an empty statement): a server whose
   // prepare fails forgets the statement prepared before it, which an execute of statement id
   // 0xFFFFFFFF sent behind the prepare (the MariaDB connector's) would run. A deadlock's

@@ -23,7 +23,7 @@ export const MYSQL_ERRORS: Record<string, { code: number; state: string; message
  * An ERR packet: 0xFF, error code, '#', SQLSTATE, message; without `state`, none (what a server
  * sends before it knows the client's capabilities).
  */
-function mysqlErrPacket(seq: number, code: number, state: string | undefined, message: string): Buffer {
+export function mysqlErrPacket(seq: number, code: number, state: string | undefined, message: string): Buffer {
   const msg = Buffer.from(message, 'utf8');
   const head = state === undefined ? 3 : 9;
   const payloadLen = head + msg.length;

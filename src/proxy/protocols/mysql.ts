@@ -29,7 +29,7 @@
 import { emit, endMessage, LengthPrefixedFeeder, PASS_META, uint24LE, type StartMeta } from './length-prefixed.js';
 import type { Frames } from '../frames.js';
 import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
-import type { FramerSession, Protocol, Segment } from '../protocol.js';
+import type { ErrorFate, ErrorReply, FramerSession, Protocol, Segment } from '../protocol.js';
 import { connectError, encodeError, MYSQL_ERRORS } from './mysql-errors.js';
 import { COM_STMT_PREPARE, MAX_PAYLOAD, MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED } from './mysql-packets.js';
 import { LOGIN_LABEL, MysqlHandshake } from './mysql-handshake.js';
@@ -37,6 +37,7 @@ import { MysqlReply } from './mysql-reply.js';
 import { commitStandIn, deadlockStandIn, prepareStandIn } from './mysql-commit.js';
 import { refuses, type MysqlRequests } from './mysql-refusals.js';
 import { LOGIN, MysqlExchanges } from './mysql-exchanges.js';
+import { isPrivilegeProbe, privilegeProbe, PrivilegeProbes } from './mysql-privilege.js';
 
 export { MYSQL_ERRORS } from './mysql-errors.js';
 
@@ -100,6 +101,17 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
 
   /** Where the reply to fifo[0] ends. */
   private readonly reply = new MysqlReply();
+  /** Requests sent as a privilege probe (mysql-privilege.ts), made with the first. */
+  private probes: PrivilegeProbes | undefined;
+
+  /** Request `ordinal`, drawn `reply`, goes as a privilege probe: the reply the client gets. */
+  probing(ordinal: number, reply: ErrorReply): ErrorReply {
+    return (this.probes ??= new PrivilegeProbes()).probing(ordinal, reply);
+  }
+
+  errorFate(ordinal: number): ErrorFate {
+    return this.probes?.fate(ordinal) ?? 'given';
+  }
 
   fromClient(chunk: Buffer): Segment[] {
     return this.feeder.feed(this.c, chunk, true);
@@ -294,6 +306,7 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
         return;
       }
       this.reply.start(head.cmd, head.cursor);
+      if (this.probes !== undefined) this.probes.replied(head.ordinal, b, p, n);
       // A prepare's OK: 0x00, then the statement id.
       if (head.cmd === COM_STMT_PREPARE && len >= 5 && b[p] === 0x00) this.prepared.prepared(b.readUInt32LE(p + 1), head.as, head.tables);
       this.startMessage(d, REPLY_META, false);
@@ -327,9 +340,14 @@ export const mysql: Protocol = {
     if (request.length < 5 || request[3] !== 0) return undefined; // the login (numbered from 1): withheld
     const attributes = session instanceof MysqlSession && session.queryAttributes();
     return prepareStandIn(request, kind === '1213', attributes) ?? (whole ? commitStandIn(request) : undefined)
-      ?? (kind === '1213' ? deadlockStandIn(request, attributes) : undefined);
+      ?? (kind === '1213' ? deadlockStandIn(request, attributes) : undefined)
+      ?? (kind === '1290' && whole && session instanceof MysqlSession ? privilegeProbe(request, attributes) : undefined);
   },
-  encodeError,
+  encodeError(kind, ctx) {
+    const reply = encodeError(kind, ctx);
+    const { session, standIn, ordinal } = ctx;
+    return standIn !== undefined && ordinal !== undefined && isPrivilegeProbe(standIn) && session instanceof MysqlSession ? session.probing(ordinal, reply) : reply;
+  },
   refuses: (kind, _label, request, session) => refuses(kind, request, session instanceof MysqlSession ? session : undefined),
   connectError,
 };
