@@ -3,6 +3,7 @@
  * in that state refuses them: by the keys a request names (a script's by its numkeys), not by its
  * command alone. The EXEC of a block drawing them: proxy-redis-exec.
  */
+import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
 import { proxiesTo } from './helpers/with-proxy.js';
@@ -80,6 +81,45 @@ describe.skipIf(!run)('redis: CLUSTERDOWN and TRYAGAIN at 100:error as a cluster
       await withProxy({ error: { percent: 100, kind } }, async (p) => {
         expect((await rawReplies(p.port, crossSlot.map((r) => cmd(...r)))).map(String)).toEqual(want);
       }, { upstream: node.port });
+    } finally {
+      await node.stop();
+    }
+  });
+
+  // Clients' transactions (MULTI, the commands and EXEC, pipelined): the node reads the keys of
+  // the block's commands as one request's as EXEC comes, a key named twice one key, and refuses a
+  // command naming keys of two slots as it queues it (CROSSSLOT), its EXEC then 'previous errors'.
+  const transactions: Array<[string, string[][], string]> = [
+    ['TRYAGAIN', [['MGET', '{t}x', '{t}x']], 'value'],
+    ['TRYAGAIN', [['GET', '{t}x'], ['MGET', '{t}x', '{t}x']], 'value'],
+    ['TRYAGAIN', [['MGET', '{t}x', '{u}x']], 'error EXECABORT'],
+    ['CLUSTERDOWN', [['MGET', '{t}x', '{u}x']], 'error EXECABORT'],
+  ];
+  /** What ioredis and node-redis (RESP3) get for the transaction `block` sent to `port`. */
+  async function transacted(port: number, block: string[][]): Promise<string[]> {
+    const settle = (p: Promise<unknown>) => p.then((v) => `value ${JSON.stringify(v)}`, (e: Error) => `error ${e.message}`);
+    const io = client(port);
+    await io.connect();
+    const nr = createClient({ socket: { host: '127.0.0.1', port, reconnectStrategy: false }, RESP: 3 });
+    nr.on('error', () => {});
+    await nr.connect();
+    try {
+      const multi = nr.multi();
+      for (const r of block) multi.addCommand(r);
+      return [await settle(io.multi(block.map(([c, ...args]) => [c.toLowerCase(), ...args])).exec()), await settle(multi.exec())];
+    } finally {
+      io.disconnect();
+      nr.destroy();
+    }
+  }
+  it.each(transactions)('100:error %s: a transaction of ioredis and of node-redis %j gets what it gets from a node in that state', async (kind, block, ioredisGets) => {
+    const node = await startClusterNode(kind === 'TRYAGAIN');
+    try {
+      await CLUSTER_STATES[kind].enter(node);
+      const want = await transacted(node.port, block);
+      await CLUSTER_STATES[kind].leave(node);
+      expect(want[0].startsWith(ioredisGets)).toBe(true);
+      await withProxy({ error: { percent: 100, kind } }, async (p) => expect(await transacted(p.port, block)).toEqual(want), { upstream: node.port });
     } finally {
       await node.stop();
     }

@@ -6,7 +6,8 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_ARITY, COMMAND_FLAGS, COMMAND_KEY_RANGE } from '../src/proxy/protocols/redis-commands.js';
 import { MultiBlocks } from '../src/proxy/protocols/redis-multi.js';
-import { keysAtMost, refuses, refusesExec, saidAs } from '../src/proxy/protocols/redis-refusals.js';
+import { refuses, refusesExec, saidAs } from '../src/proxy/protocols/redis-refusals.js';
+import { BlockKeys, keysAtMost, Spread } from '../src/proxy/protocols/redis-keys.js';
 import { keySlot } from '../src/proxy/protocols/redis-slots.js';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
 
@@ -41,8 +42,11 @@ describe.skipIf(!haveServer('redis-server'))('redis command flags against redis-
         for (const one of [c, ...(c[9] ?? [])]) {
           live[one[0].toUpperCase()] = letters(one);
           arity[one[0].toUpperCase()] = one[1];
-          // Where the keys of one that may name several are, when its key specs say it (all index and range, no movablekeys).
-          if (letters(one).includes('m') && !one[2].includes('movablekeys')) ranges[one[0].toUpperCase()] = [one[3], one[4], one[5]];
+          // Where the keys of one that may name several are, when its key specs say it (all index and range, no movablekeys);
+          // and of a command (not a subcommand: a container's keys are not read) whose one key is not its first argument.
+          const fixed = letters(one).includes('k') && !one[2].includes('movablekeys');
+          const elsewhere = !one[0].includes('|') && (one[3] !== 1 || one[4] !== 1 || one[5] !== 1);
+          if (fixed && (letters(one).includes('m') || elsewhere)) ranges[one[0].toUpperCase()] = [one[3], one[4], one[5]];
         }
       }
       expect(Object.keys(live).length).toBeGreaterThan(300);
@@ -193,25 +197,64 @@ describe('the keys a cluster node reads, for CLUSTERDOWN and TRYAGAIN', () => {
     expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'k', 'k').subarray(0, 20))).toBe(true);
     expect(refuses('TRYAGAIN', 'ZUNIONSTORE', cmd('ZUNIONSTORE', 'k', '1', 'k'))).toBe(true);
     expect(refuses('TRYAGAIN', 'MGET', Buffer.from(`mget${' k'.repeat(20)}\r\n`))).toBe(true);
-    const execKeys = (queued: Array<[string, number]>, errored?: number) => {
+    expect(refusesExec('CLUSTERDOWN', ['EVAL', 'ECHO'], Spread.None)).toBe(false);
+    expect(refusesExec('CLUSTERDOWN', ['GET'], Spread.One)).toBe(true);
+    expect(refusesExec('TRYAGAIN', ['GET'], Spread.One)).toBe(false);
+    expect(refusesExec('TRYAGAIN', ['MGET'], Spread.Slot)).toBe(true);
+    expect(refusesExec('CLUSTERDOWN', ['GET'], Spread.Slots)).toBe(false);
+    expect(refusesExec('TRYAGAIN', ['GET'], Spread.Slots)).toBe(false);
+  });
+
+  // A node reads the keys of a block's commands as one request's as EXEC comes (getNodeByQuery).
+  it('a block\'s EXEC by the keys of all its commands, each compared with the block\'s first', () => {
+    /** The block's requests, as framed in one chunk (`inline`: as inline lines), and the one an injected error answered. */
+    const execKeys = (queued: string[][], errored?: number, inline = false) => {
       const m = new MultiBlocks();
+      const wire = (r: string[]) => (inline ? Buffer.from(`${r.join(' ')}\r\n`) : cmd(...r));
+      const chunk = Buffer.concat([Buffer.from('garbage'), ...queued.map(wire)]);
       m.framed(0, 'MULTI');
-      for (const [i, [l, keys]] of queued.entries()) m.queue(i + 1, l, false, keys);
+      let at = 'garbage'.length;
+      for (const [i, r] of queued.entries()) {
+        const numkeys = r[0].startsWith('EVAL') ? r[2] : undefined;
+        m.queue(i + 1, r[0], false, m.keys.note(r[0], chunk, at, inline && r.length > 2 ? -1 : r.length, numkeys));
+        at += wire(r).length;
+      }
       const exec = queued.length + 1;
       m.framed(exec, 'EXEC');
       if (errored !== undefined) m.errored(errored);
       m.insteadOf(exec);
       return m.execKeys(exec);
     };
-    expect(execKeys([['ECHO', 0], ['EVAL', 0]])).toBe(0);
-    expect(execKeys([['GET', 1], ['GET', 1]])).toBe(1);
-    expect(execKeys([['GET', 1], ['MGET', 2]])).toBe(2);
+    // k 7629, {k}j 7629, j 3564.
+    expect(execKeys([['ECHO', 'e'], ['EVAL', 'return 1', '0']])).toBe(Spread.None);
+    expect(execKeys([['GET', 'k'], ['GET', 'k']])).toBe(Spread.One);
+    expect(execKeys([['MGET', 'k', 'k']])).toBe(Spread.One);
+    expect(execKeys([['GET', 'k'], ['MGET', 'k', 'k'], ['MSET', 'k', 'v', 'k', 'w'], ['EVAL', 'return 1', '2', 'k', 'k']])).toBe(Spread.One);
+    expect(execKeys([['GET', 'k'], ['GET', '{k}j']])).toBe(Spread.Slot);
+    expect(execKeys([['GET', 'k'], ['MGET', 'k', '{k}j']])).toBe(Spread.Slot);
+    expect(execKeys([['GET', 'k'], ['GET', 'j']])).toBe(Spread.Slots);
+    expect(execKeys([['GET', 'k'], ['GET', '{k}j'], ['MGET', 'k', 'j']])).toBe(Spread.Slots);
+    expect(execKeys([['MSET', 'k', 'j']])).toBe(Spread.One);
+    // PFDEBUG's key is its second argument.
+    expect(execKeys([['GET', 'k'], ['PFDEBUG', 'GETREG', 'k']])).toBe(Spread.One);
+    // Keys not read (ZUNIONSTORE's, a container's) are taken for several; two slots among those read are CROSSSLOT whatever came first.
+    expect(execKeys([['ZUNIONSTORE', 'k', '1', 'k'], ['GET', 'k']])).toBe(Spread.Slot);
+    expect(execKeys([['OBJECT', 'ENCODING', 'k']])).toBe(Spread.Slot);
+    expect(execKeys([['ZUNIONSTORE', 'k', '1', 'k'], ['GET', 'k'], ['GET', 'j']])).toBe(Spread.Slots);
+    // Inline: a request's words past the head are not counted.
+    expect(execKeys([['GET', 'k'], ['GET', 'k']], undefined, true)).toBe(Spread.One);
+    expect(execKeys([['GET', 'k'], ['SET', 'j', 'v']], undefined, true)).toBe(Spread.Slots);
+    expect(execKeys([['GET', 'k'], ['MGET', 'k', 'k']], undefined, true)).toBe(Spread.Slot);
     // Those after the first refused as queued are not in the server's block.
-    expect(execKeys([['ECHO', 0], ['GET', 1], ['MGET', 2]], 2)).toBe(0);
-    expect(refusesExec('CLUSTERDOWN', ['EVAL', 'ECHO'], 0)).toBe(false);
-    expect(refusesExec('CLUSTERDOWN', ['GET'], 1)).toBe(true);
-    expect(refusesExec('TRYAGAIN', ['GET'], 1)).toBe(false);
-    expect(refusesExec('TRYAGAIN', ['MGET'], 2)).toBe(true);
+    expect(execKeys([['ECHO', 'e'], ['GET', 'k'], ['MGET', 'k', 'j']], 2)).toBe(Spread.None);
+    expect(execKeys([['GET', 'k'], ['GET', '{k}j'], ['GET', 'j']], 3)).toBe(Spread.Slot);
+    // A block's first key is its own: the next block's are compared with theirs.
+    const blocks = new BlockKeys();
+    blocks.opened();
+    expect(blocks.note('GET', cmd('GET', 'k'), 0, 2, undefined)).toBe(Spread.One);
+    blocks.opened();
+    expect(blocks.note('GET', cmd('GET', 'j'), 0, 2, undefined)).toBe(Spread.One);
+    expect(blocks.note('GET', cmd('GET', 'k'), 0, 2, undefined)).toBe(Spread.Slots);
   });
 });
 
@@ -220,7 +263,7 @@ describe('the commands a MULTI block keeps for its EXEC', () => {
     const block = (labels: string[]) => {
       const m = new MultiBlocks();
       m.framed(0, 'MULTI');
-      for (const [i, l] of labels.entries()) m.queue(i + 1, l, false, 1);
+      for (const [i, l] of labels.entries()) m.queue(i + 1, l, false, Spread.One);
       m.framed(labels.length + 1, 'EXEC');
       m.insteadOf(labels.length + 1);
       return m.execQueued(labels.length + 1)!;
@@ -237,7 +280,7 @@ describe('the commands a MULTI block keeps for its EXEC', () => {
     const kept = (labels: Array<[string, boolean]>, errored?: number) => {
       const m = new MultiBlocks();
       m.framed(0, 'MULTI');
-      for (const [i, [l, refused]] of labels.entries()) m.queue(i + 1, l, refused, 1);
+      for (const [i, [l, refused]] of labels.entries()) m.queue(i + 1, l, refused, Spread.One);
       const exec = labels.length + 1;
       m.framed(exec, 'EXEC');
       if (errored !== undefined) m.errored(errored);

@@ -137,13 +137,14 @@ export const COMMAND_ARITY: Readonly<Record<string, number>> = {
  * Where the keys are of each command that may name several and whose key specs say it without
  * reading its arguments (not movablekeys): COMMAND INFO's first key, last key (negative: counted
  * from the end, -1 the last word) and step, from redis-server 7.0.15, checked as the flags are.
- * MSET k v names one key (its values are no keys), BLPOP k 0 one.
+ * MSET k v names one key (its values are no keys), BLPOP k 0 one. Also the one command naming a
+ * single key whose key is not its first argument (PFDEBUG); every other's is.
  */
 export const COMMAND_KEY_RANGE: Readonly<Record<string, readonly [number, number, number]>> = {
   BITOP: [2, -1, 1], BLMOVE: [1, 2, 1], BLPOP: [1, -2, 1], BRPOP: [1, -2, 1], BRPOPLPUSH: [1, 2, 1],
   BZPOPMAX: [1, -2, 1], BZPOPMIN: [1, -2, 1], COPY: [1, 2, 1], DEL: [1, -1, 1], EXISTS: [1, -1, 1],
   GEOSEARCHSTORE: [1, 2, 1], LCS: [1, 2, 1], LMOVE: [1, 2, 1], MGET: [1, -1, 1], MSET: [1, -1, 2], MSETNX: [1, -1, 2],
-  PFCOUNT: [1, -1, 1], PFMERGE: [1, -1, 1], RENAME: [1, 2, 1], RENAMENX: [1, 2, 1], RPOPLPUSH: [1, 2, 1],
+  PFCOUNT: [1, -1, 1], PFDEBUG: [2, 2, 1], PFMERGE: [1, -1, 1], RENAME: [1, 2, 1], RENAMENX: [1, 2, 1], RPOPLPUSH: [1, 2, 1],
   SDIFF: [1, -1, 1], SDIFFSTORE: [1, -1, 1], SINTER: [1, -1, 1], SINTERSTORE: [1, -1, 1], SMOVE: [1, 2, 1],
   SSUBSCRIBE: [1, -1, 1], SUNION: [1, -1, 1], SUNIONSTORE: [1, -1, 1], SUNSUBSCRIBE: [1, -1, 1], TOUCH: [1, -1, 1],
   UNLINK: [1, -1, 1], WATCH: [1, -1, 1], ZRANGESTORE: [1, 2, 1],

@@ -24,6 +24,7 @@
  * pipelined chunk is framed whole); injected errors and EXEC's turn come in request order.
  */
 import type { ErrorReply } from '../protocol.js';
+import { BlockKeys, Spread } from './redis-keys.js';
 
 const DISCARD = Buffer.from('*1\r\n$7\r\nDISCARD\r\n', 'latin1');
 
@@ -56,9 +57,13 @@ interface Block {
   queued: string[];
   /** The ordinal each of those labels was first queued at: it is in the server's block if that was before failedAt. */
   firstAt: number[];
-  /** The ordinals of its first command that may name a key, and of its first that may name several (redis-refusals.ts' keysAtMost). */
+  /**
+   * The ordinals of its first command naming a key, of its first naming another key of the first
+   * one's slot (or keys not read), and of its first naming one of another slot (BlockKeys).
+   */
   keyedAt: number;
   severalKeysAt: number;
+  crossSlotAt: number;
 }
 
 export class MultiBlocks {
@@ -67,17 +72,22 @@ export class MultiBlocks {
   /** The ordinal of the last EXEC that ended a block, once it had its turn, and that block's commands. */
   private lastExec = -1;
   private lastExecQueued: readonly string[] = [];
-  /** How many keys one of those names at most: 0, 1, or 2 for several. */
-  private lastExecKeys = 0;
+  /** How those commands' keys lie, read as one request's. */
+  private lastExecKeys = Spread.None;
   /** A block is being framed: the commands framed now are queued in it. */
   collecting = false;
+  /** The keys of the block being framed (queue's `keys`). */
+  readonly keys = new BlockKeys();
 
   /** Request `ordinal`, framed, is the transaction command `label`. */
   framed(ordinal: number, label: string): void {
     const open = this.blocks.length > 0 && this.blocks[this.blocks.length - 1].end === Infinity ? this.blocks[this.blocks.length - 1] : undefined;
     // A nested MULTI is refused by the server and leaves the block as it was.
     if (label === 'MULTI') {
-      if (!open) this.blocks.push({ multi: ordinal, end: Infinity, exec: false, failedAt: Infinity, refusedAt: Infinity, queued: [], firstAt: [], keyedAt: Infinity, severalKeysAt: Infinity });
+      if (!open) {
+        this.blocks.push({ multi: ordinal, end: Infinity, exec: false, failedAt: Infinity, refusedAt: Infinity, queued: [], firstAt: [], keyedAt: Infinity, severalKeysAt: Infinity, crossSlotAt: Infinity });
+        this.keys.opened();
+      }
       this.collecting = true;
     } else if (open) {
       open.end = ordinal;
@@ -91,9 +101,9 @@ export class MultiBlocks {
    * repeats a few commands: past MAX_QUEUED_LABELS different ones (a client that never sends
    * EXEC), an empty label stands for the rest, a command redis does not know, refusing the EXEC as
    * before. `refused`: one a redis 7.0 refuses as it queues it, which the server's block holds nothing after.
-   * `keys`: how many keys it names at most.
+   * `keys`: how its keys lie against the block's first key (this.keys.note).
    */
-  queue(ordinal: number, label: string, refused: boolean, keys: number): void {
+  queue(ordinal: number, label: string, refused: boolean, keys: Spread): void {
     const b = this.blocks[this.blocks.length - 1];
     if (refused) {
       b.refusedAt = Math.min(b.refusedAt, ordinal);
@@ -103,8 +113,9 @@ export class MultiBlocks {
       b.queued.push(b.queued.length === MAX_QUEUED_LABELS - 1 ? '' : label);
       b.firstAt.push(ordinal);
     }
-    if (keys > 0 && b.keyedAt === Infinity) b.keyedAt = ordinal;
-    if (keys > 1 && b.severalKeysAt === Infinity) b.severalKeysAt = ordinal;
+    if (keys >= Spread.One && b.keyedAt === Infinity) b.keyedAt = ordinal;
+    if (keys >= Spread.Slot && b.severalKeysAt === Infinity) b.severalKeysAt = ordinal;
+    if (keys === Spread.Slots && b.crossSlotAt === Infinity) b.crossSlotAt = ordinal;
   }
 
   /** Request `ordinal` is answered by an injected error (FramerSession.errored). */
@@ -126,7 +137,7 @@ export class MultiBlocks {
       this.lastExec = ordinal;
       const kept = Math.min(b.failedAt, b.refusedAt);
       this.lastExecQueued = kept === Infinity ? b.queued : b.queued.filter((_, i) => b.firstAt[i] < kept);
-      this.lastExecKeys = b.severalKeysAt < kept ? 2 : b.keyedAt < kept ? 1 : 0;
+      this.lastExecKeys = b.crossSlotAt < kept ? Spread.Slots : b.severalKeysAt < kept ? Spread.Slot : b.keyedAt < kept ? Spread.One : Spread.None;
     }
     return b.exec && failed ? ABORTED_EXEC : undefined;
   }
@@ -144,9 +155,9 @@ export class MultiBlocks {
     return ordinal === this.lastExec ? this.lastExecQueued : undefined;
   }
 
-  /** How many keys one of the commands execQueued gives names at most (0, 1, 2 for several), for request `ordinal`, the block's EXEC. */
-  execKeys(ordinal: number): number {
-    return ordinal === this.lastExec ? this.lastExecKeys : 0;
+  /** How the keys of the commands execQueued gives lie, read as one request's, for request `ordinal`, the block's EXEC. */
+  execKeys(ordinal: number): Spread {
+    return ordinal === this.lastExec ? this.lastExecKeys : Spread.None;
   }
 
   /** Whether request `ordinal` is queued in a block: after its MULTI, before the request that ends it. */

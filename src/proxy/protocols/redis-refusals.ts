@@ -6,12 +6,12 @@
  * server would serve passes untouched: a client asking for READONLY gets what a replica does,
  * reads working, and one at 100:error LOADING can still connect, as it would to a loading redis.
  */
-import { arityFits, COMMAND_FLAGS, COMMAND_KEY_RANGE, CONTAINERS } from './redis-commands.js';
+import { arityFits, COMMAND_FLAGS, CONTAINERS } from './redis-commands.js';
 import { EVALS, SCRIPT_KINDS, scriptRefused, shebangOf, staleScriptRefused } from './redis-scripts.js';
 import type { ScriptsSeen } from './redis-scripts-seen.js';
 import { FUNCTION_KINDS, functionRefused, functionWrites, type FunctionsSeen } from './redis-functions.js';
-import { keySlot } from './redis-slots.js';
-import { EMPTY, inlineWords, LF, lengthLine, STAR, wordAt, wordSpans } from './redis-resp.js';
+import { ARGC_COUNTED, keysAtMost, keysSpread, SCRIPTS, Spread } from './redis-keys.js';
+import { EMPTY, inlineWords, LF, lengthLine, STAR, wordAt } from './redis-resp.js';
 
 /**
  * Whether a command with the given flags (redis-commands.ts' letters) is refused with `kind`;
@@ -40,11 +40,11 @@ const RULES: Record<string, (flags: string, name: string, request: Buffer) => bo
   TRYAGAIN: (f) => f.includes('m'),
 };
 
-/** The keys a request must name at least for the cluster kind to meet it. */
-const KEYS_MET: Record<string, number> = { CLUSTERDOWN: 1, TRYAGAIN: 2 };
-
-/** The commands that run a script or a function, whose keys their numkeys says. */
-export const SCRIPTS = new Set([...EVALS, 'FCALL', 'FCALL_RO']);
+/**
+ * How the keys of a request (or of a block, for its EXEC) must lie at least for the cluster kind
+ * to meet it; keys of several slots (Spread.Slots) it never meets.
+ */
+const KEYS_MET: Record<string, Spread> = { CLUSTERDOWN: Spread.One, TRYAGAIN: Spread.Slot };
 
 /**
  * Whether a real redis in the state `kind` stands for refuses the request `label` (its command
@@ -81,10 +81,9 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
   if (flags === undefined || !arityFits(name, argc)) return false;
   if (kind in KEYS_MET) {
     const keys = keysAtMost(name, argc, SCRIPTS.has(name) ? wordOf(request, 2) : undefined);
-    if (keys < KEYS_MET[kind]) return false;
     // Keys of several slots get CROSSSLOT first, in any state: the node behind says it, one of a cluster.
-    const spread = keysSpread(name, request, argc, keys);
-    if (spread === 'slots' || (kind === 'TRYAGAIN' && spread === 'one')) return false;
+    const spread = keys === 0 ? Spread.None : keys === 1 ? Spread.One : keysSpread(name, request, argc, keys);
+    if (spread < KEYS_MET[kind] || spread === Spread.Slots) return false;
   }
   if (queued && kind === 'OOM') return label !== 'QUIT';
   // An EVALSHA of a script not seen passes (redis-scripts.ts).
@@ -103,15 +102,15 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
  * block, or of none, of neither). NOSCRIPT is an EVALSHA's own error as it runs, in EXEC's reply.
  * After a command refused as it was queued the server's block holds nothing more: `queued` are
  * those before it (redis-multi.ts), and a redis that does not refuse the EXEC says 'previous errors'.
- * A cluster node reads the keys of the block's commands as one request's: `keys`, how many one of
- * them names at most (keysAtMost; 2: several), decide CLUSTERDOWN and TRYAGAIN (a block of commands
- * naming one key each may name several, the same one or not: not knowing, it passes).
+ * A cluster node reads the keys of the block's commands as one request's: `keys`, how they lie
+ * (redis-keys.ts' BlockKeys: MGET k k then GET k name one key, GET {t}x then GET {t}y several of
+ * a slot, GET {t}x then GET {u}x several slots, CROSSSLOT in any state) decide CLUSTERDOWN and TRYAGAIN.
  */
-export function refusesExec(kind: string, queued: readonly string[], keys = Infinity): boolean {
+export function refusesExec(kind: string, queued: readonly string[], keys = Spread.Slot): boolean {
   if (kind === 'NOSCRIPT') return false;
   const rule = RULES[kind];
   if (rule === undefined || rule(COMMAND_FLAGS.EXEC, 'EXEC', EMPTY)) return true;
-  if (kind in KEYS_MET) return keys >= KEYS_MET[kind];
+  if (kind in KEYS_MET) return keys >= KEYS_MET[kind] && keys !== Spread.Slots;
   for (const label of queued) {
     // A subcommand's flags are not kept, nor those past MAX_QUEUED_LABELS (''): no knowing.
     if (label === '' || CONTAINERS.has(label)) return true;
@@ -143,56 +142,6 @@ export function saidAs(kind: string, label: string | undefined, request: Buffer,
   return writes ? 'READONLY' : kind;
 }
 
-/**
- * How many keys a request of command `name` (or `CONTAINER|SUB`) of `argc` words names at most, as
- * a cluster node counts them (getNodeByQuery): none for a command without keys; a script's, by
- * `numkeys`, its third word (EVAL 'return 1' 0 names none); one for a command that cannot name
- * several; as many as its key specs place in `argc` words when they say where (COMMAND_KEY_RANGE:
- * MSET k v names one); else all of its arguments, so one of a single argument never names several.
- * Infinity: not known (a container's, unread words). Some may be the same key: keysSpread.
- */
-export function keysAtMost(name: string, argc: number, numkeys: string | undefined): number {
-  const flags = COMMAND_FLAGS[name];
-  if (CONTAINERS.has(name)) return Infinity;
-  if (flags === undefined || !flags.includes('k')) return 0;
-  if (SCRIPTS.has(name)) return numkeys !== undefined && /^\d{1,9}$/.test(numkeys) ? Number(numkeys) : Infinity;
-  if (!flags.includes('m')) return 1;
-  if (argc < 0) return Infinity;
-  const range = COMMAND_KEY_RANGE[name];
-  if (range === undefined) return argc - (name.includes('|') ? 2 : 1);
-  const last = range[1] < 0 ? argc + range[1] : range[1];
-  return last < range[0] ? 0 : Math.floor((last - range[0]) / range[2]) + 1;
-}
-
-/**
- * How the `keys` keys (keysAtMost's) that request `request` of command `name` and `argc` words
- * names lie, as a cluster node reads them (getNodeByQuery compares each with the first): 'one' key,
- * named once or more (MGET k k, EVAL of 2 keys k k: no node refuses it TRYAGAIN), several of 'slot'
- * one, or of several 'slots' (CROSSSLOT, whatever the cluster's state). Read where the key specs say
- * (COMMAND_KEY_RANGE, a script's after its numkeys), on the path of an injected error only;
- * undefined for fewer than two, when its first segment does not hold them all, or when its
- * command's keys are found by reading its arguments (ZUNIONSTORE, SORT: not read).
- */
-function keysSpread(name: string, request: Buffer, argc: number, keys: number): 'one' | 'slot' | 'slots' | undefined {
-  const range = SCRIPTS.has(name) ? [3, 2 + keys, 1] : COMMAND_KEY_RANGE[name];
-  // An inline request's words are counted up to ARGC_COUNTED only.
-  if (range === undefined || keys < 2 || keys === Infinity || (request[0] !== STAR && argc >= ARGC_COUNTED)) return undefined;
-  const [first, lastKey, step] = range;
-  const last = lastKey < 0 ? argc + lastKey : lastKey;
-  const words: number[] = [];
-  if (wordSpans(request, last + 1, words) < 2 * last + 2) return undefined;
-  const [from, to] = [words[2 * first], words[2 * first + 1]];
-  let slot = -1;
-  for (let i = first + step; i <= last; i += step) {
-    if (request.compare(request, words[2 * i], words[2 * i + 1], from, to) === 0) continue;
-    if (slot < 0) slot = keySlot(request, from, to);
-    if (keySlot(request, words[2 * i], words[2 * i + 1]) !== slot) return 'slots';
-  }
-  return slot < 0 ? 'one' : 'slot';
-}
-
-/** The words an inline request's line is split into, counted up to this many: no command's arity is over 8. */
-const ARGC_COUNTED = 16;
 const WORDS: number[] = [];
 
 /** How many words a request has, its command's name with them (up to ARGC_COUNTED); -1 when its first segment does not say. */

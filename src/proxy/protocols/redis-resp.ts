@@ -129,18 +129,19 @@ export function wordAt(req: Buffer, n: number): [number, number] | undefined {
 const SPANS: number[] = [];
 
 /**
- * Where the first `count` words of a request lie in `req`, its first segment: start and end
- * offsets in pairs written into `words`; returns how many offsets it wrote (fewer than 2 * count
- * when the request has fewer words, or the segment does not hold them all).
+ * Where the first `count` words of a request lie in `req`, its first segment, or in a chunk
+ * where it starts at `from`: start and end offsets in pairs written into `words`; returns how
+ * many offsets it wrote (fewer than 2 * count when the request has fewer words, or the bytes do
+ * not hold them all).
  */
-export function wordSpans(req: Buffer, count: number, words: number[]): number {
-  if (req.length === 0) return 0;
-  if (req[0] !== STAR) {
-    const lf = req.indexOf(LF);
-    return inlineWords(req, 0, lf < 0 ? req.length : lf, count, words);
+export function wordSpans(req: Buffer, count: number, words: number[], from = 0): number {
+  if (req.length <= from) return 0;
+  if (req[from] !== STAR) {
+    const lf = req.indexOf(LF, from);
+    return inlineWords(req, from, lf < 0 ? req.length : lf, count, words);
   }
   // *N, then $len and each word.
-  let p = req.indexOf(LF) + 1;
+  let p = req.indexOf(LF, from) + 1;
   let w = 0;
   for (let i = 0; i < count; i++) {
     if (p <= 0 || req[p] !== DOLLAR) break;

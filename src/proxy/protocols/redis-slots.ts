@@ -14,11 +14,15 @@ export function keySlot(buf: Buffer, start: number, end: number): number {
   return crc16(buf, start, end) & 16383;
 }
 
+/** CRC16 XMODEM of each byte value: a MULTI block's keys are hashed as they are framed (redis-keys.ts), a byte a step. */
+const CRC16_TABLE = Uint16Array.from({ length: 256 }, (_, byte) => {
+  let crc = byte << 8;
+  for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  return crc;
+});
+
 function crc16(buf: Buffer, start: number, end: number): number {
   let crc = 0;
-  for (let i = start; i < end; i++) {
-    crc ^= buf[i] << 8;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-  }
+  for (let i = start; i < end; i++) crc = ((crc << 8) & 0xffff) ^ CRC16_TABLE[(crc >> 8) ^ buf[i]];
   return crc;
 }

@@ -42,7 +42,8 @@ import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Protocol } from 
 import { END, Frames, MUST_FORWARD, NO_REPLY, PASS, passAll, START, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
 import { encodeError, errorKinds } from './redis-errors.js';
-import { keysAtMost, refuses, SCRIPTS } from './redis-refusals.js';
+import { refuses } from './redis-refusals.js';
+import { SCRIPTS, Spread } from './redis-keys.js';
 import { arityFits, COMMAND_FLAGS } from './redis-commands.js';
 import { RedisInjected } from './redis-injected.js';
 import { TRANSACTION_COMMANDS } from './redis-multi.js';
@@ -319,9 +320,10 @@ class RedisSession extends RedisInjected implements FramerSession {
     }
     // One unknown to redis 7.0 or of the wrong number of arguments is refused as it is queued, in any state.
     if (this.multi.collecting && !TRANSACTION_COMMANDS.has(label)) {
-      // A script's numkeys says how many keys it names (a cluster node reads the block's as EXEC comes).
+      const refused = COMMAND_FLAGS[label] === undefined || !arityFits(label, count);
+      // A cluster node reads the block's keys as EXEC comes, when this request's bytes are gone; a script's numkeys says how many it names.
       const numkeys = SCRIPTS.has(label) && argc >= 6 ? buf.toString('latin1', words[4], words[5]) : undefined;
-      this.multi.queue(this.nextOrdinal, label, COMMAND_FLAGS[label] === undefined || !arityFits(label, count), keysAtMost(label, count, numkeys));
+      this.multi.queue(this.nextOrdinal, label, refused, refused ? Spread.None : this.multi.keys.note(label, buf, start, count, numkeys));
     }
     const ordinal = this.nextOrdinal++;
     this.curOrdinal = ordinal;
