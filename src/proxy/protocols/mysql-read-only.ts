@@ -52,18 +52,18 @@ function qualified(name: string, database: string | undefined): string {
  * table's CREATE and DROP, EXPLAIN of a read, PREPARE (the server refuses the EXECUTE of a
  * write), an executable comment's text when it reads; so do FLUSH, RESET and the like (READS).
  * A sequence's NEXTVAL or SETVAL (in a SELECT, a DO, a SET) writes, as do SET PASSWORD and SET
- * STATEMENT ... FOR a write.
+ * STATEMENT ... FOR a write. A statement on accounts is refused, and answered as the server
+ * does (1227 to a user without CREATE USER: mysql-privilege.ts).
  *
  * Some are refused with 1290 where the server answers otherwise, by what is not on the wire
  * (the server behind is writable: what passes is done). REPAIR TABLE of a table not temporary:
  * the server answers it with a result set whose rows say it is read-only (an ERR stands for
- * it). CREATE, ALTER, DROP, RENAME USER and CREATE, DROP ROLE: 1227 to a user without CREATE
- * USER, 1290 to one with it. A CALL: the server runs the routine, and refuses its first write
- * (after the result sets of the statements before it) if the routine runs without READ ONLY
- * ADMIN (SQL SECURITY INVOKER, or a DEFINER without it; a routine of root's writes); its body,
- * its definer and their privileges are the server's, and its declared SQL data access is not
- * enforced (checked on 10.11: a routine declared READS SQL DATA gets 1290 at its INSERT), so
- * passed, a CALL's writes would be done where the server would refuse them.
+ * it). A CALL: the server runs the routine, and refuses its first write (after the result
+ * sets of the statements before it) if the routine runs without READ ONLY ADMIN (SQL SECURITY
+ * INVOKER, or a DEFINER without it; a routine of root's writes); its body, its definer and
+ * their privileges are the server's, and its declared SQL data access is not enforced (checked
+ * on 10.11: a routine declared READS SQL DATA gets 1290 at its INSERT), so passed, a CALL's
+ * writes would be done where the server would refuse them.
  *
  * Given the session's `state` (a copy, followed along the text's statements: a CREATE TEMPORARY
  * TABLE then a write to it), a write to its temporary tables only passes, as the server serves
