@@ -77,7 +77,7 @@ describe('mysql: the temporary tables a session made, for 1290', () => {
       'LOCK TABLES tt WRITE, t LOW_PRIORITY WRITE', 'SELECT * FROM tt, t FOR UPDATE',
       // Leaning to refusal: a UNION (served), a column not qualified, a join in parentheses, an index hint, a backslash, a name not in the join.
       'SELECT * FROM tt UNION SELECT * FROM tm FOR UPDATE', 'UPDATE tt, t SET a = 1', 'SELECT * FROM (tt JOIN tm) FOR UPDATE', 'SELECT * FROM tt USE INDEX (i) FOR UPDATE', "UPDATE tt, tm SET tt.a = '\\', t.v = 1",
-      'UPDATE tt x, t SET tt.a = 1', 'DELETE t FROM tt', 'ANALYZE TABLE tt PERSISTENT FOR ALL', 'REPAIR TABLE tt, t',
+      'UPDATE tt x, t SET tt.a = 1', "UPDATE tt, t SET tt.a = 1 /* ' */, t.v = 2 /* ' */", 'DELETE t FROM tt', 'ANALYZE TABLE tt PERSISTENT FOR ALL', 'REPAIR TABLE tt, t',
     ]) expect(refused(s, sql), sql).toBe(true);
     s.fromClient(pkt(0, Buffer.concat([Buffer.from([0x16]), Buffer.from('SELECT a FROM tt WHERE a = ? FOR UPDATE', 'latin1')])));
     s.fromServer(prepareOk(3));

@@ -34,7 +34,10 @@ const FROM = /\bfrom\s+([\s\S]+?)(?:\s+(?:where|group|having|order|limit|window|
 const JOINED = /\s*,\s*|\s+(?:natural\s+)?(?:(?:inner|cross|(?:left|right)(?:\s+outer)?)\s+)?join\s+|\s+straight_join\s+/i;
 const REF = new RegExp(`^(${NAME})(?:\\s+(?:as\\s+)?(?!(?:on|using)\\b)(${IDENT}))?(?:\\s+(?:on|using)\\b[\\s\\S]*)?$`, 'i');
 const ASSIGNED = new RegExp(`^\\s*(${NAME})\\s*\\.\\s*${IDENT}\\s*=`, 'i');
-const SET_END = /^(?:where|order|limit)\b/i;
+/** Where a SET clause ends, looked for at a blank. */
+const SET_END = /(?:where|order|limit)\b/iy;
+/** A comment, which may hide a comma or a quote from setClause. */
+const COMMENT = /\/\*|#|--/;
 
 /**
  * The tables a statement (its text from its first word) writes or locks, when they are all
@@ -117,9 +120,10 @@ function tableRefs(clause: string): TableRef[] | undefined {
 /**
  * A SET clause's assignments, up to its WHERE, ORDER BY or LIMIT: split at its commas outside
  * quotes and parentheses. Undefined if a quoted text holds a backslash (an escape or not, by
- * the session's sql_mode) or does not end.
+ * the session's sql_mode) or does not end, or the text holds a comment.
  */
 function setClause(text: string): string[] | undefined {
+  if (COMMENT.test(text)) return undefined;
   const parts: string[] = [];
   let depth = 0;
   let start = 0;
@@ -137,8 +141,9 @@ function setClause(text: string): string[] | undefined {
     } else if (depth === 0 && c === ',') {
       parts.push(text.slice(start, i));
       start = i + 1;
-    } else if (depth === 0 && /\s/.test(c) && SET_END.test(text.slice(i + 1))) {
-      break;
+    } else if (depth === 0 && c <= ' ') {
+      SET_END.lastIndex = i + 1;
+      if (SET_END.test(text)) break;
     }
   }
   parts.push(text.slice(start, i));
