@@ -130,6 +130,25 @@ describe('did you mean', () => {
     );
   });
 
+  // One helper (didYouMean) for a misspelt key and a misspelt word of a list.
+  it('a misspelt value of a list: a protocol, a node type, a runner, a fault', () => {
+    expect(configError(`${RUN.replace('upstream: "127.0.0.1:9"', 'upstream: "127.0.0.1:9", protocol: htpt')}`).message).toBe(
+      `${FILE}:6:65: proxies.p.protocol: expected one of "tcp", "http", "redis", "memcache", "mysql", "postgres", "smtp", got the string "htpt"; did you mean "http"?`,
+    );
+    expect(configError('name: x\nrunner: comand\ncommand: echo\n').message).toContain('runner: expected one of "builtin", ');
+    expect(configError('name: x\nrunner: comand\ncommand: echo\n').message).toContain('got the string "comand"; did you mean "command"?');
+    expect(() => parseNodesConfig(parseYaml('/n.yml', 'nodes:\n  a: {type: lcal}\n'))).toThrow('got the string "lcal"; did you mean "local"?');
+    expect(configError(`${RUN}services:\n  db: {command: [sleep, "9"]}\nchaos:\n  - {service: db, fault: kil, at: 0s, for: 1s}\n`).message).toContain('chaos.0.fault: unknown fault "kil"; did you mean "kill"?');
+    // Nothing near: the list alone, as before.
+    expect(configError(`${RUN.replace('upstream: "127.0.0.1:9"', 'upstream: "127.0.0.1:9", protocol: banana')}`).message).not.toContain('did you mean');
+  });
+
+  it('a misspelt name of a proxy or a service', () => {
+    expect(configError(`${RUN}fixtures: {x: {proxy: q, behaviors: "10:delay"}}\n`).message).toContain('fixtures.x.proxy: unknown proxy "q"; did you mean "p"?');
+    expect(configError(`${RUN}chaos: [{proxy: pp, behaviors: "10:delay", for: 1s}]\n`).message).toContain('unknown proxy "pp"; did you mean "p"?');
+    expect(configError(`${RUN}services:\n  db: {command: [sleep, "9"]}\nchaos:\n  - {service: dc, fault: kill, at: 0s, for: 1s}\n`).message).toContain('unknown service "dc"; did you mean "db"?');
+  });
+
   it('a misspelt key of a scenario step, with the keys a step has', () => {
     const known = 'known keys here: get, post, put, patch, delete, head, options, method, path, headers, body, json, expect, description, name';
     expect(configError('name: x\nbase_url: http://127.0.0.1:9\nscenario: [{get: /, expct: 200}]\n').message).toBe(
@@ -217,7 +236,7 @@ describe('a misspelt key deep inside chaos:', () => {
 
   it("a sweep's fault kind that does not exist is named, with a sweep's example", () => {
     expect(configError(`${RUN}chaos:\n  sweep: {faults: [down, slo]}\n`).message).toBe(
-      `${FILE}:8:26: chaos.sweep.faults.1: expected one of "down", "slow", "errors", "process", got the string "slo"\n` +
+      `${FILE}:8:26: chaos.sweep.faults.1: expected one of "down", "slow", "errors", "process", got the string "slo"; did you mean "slow"?\n` +
         '  hint: e.g. chaos: {sweep: {step: 3s, gap: 4s, faults: [down, slow, errors, process]}}',
     );
   });

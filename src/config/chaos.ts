@@ -23,6 +23,7 @@ import { z } from 'zod';
 import { MixError, parseMix, type BehaviorRegistry, type MixSpec } from '../proxy/mix.js';
 import type { ProtocolName } from '../proxy/protocol.js';
 import { protocolInfo } from '../proxy/protocols/index.js';
+import { didYouMean } from '../text/closest.js';
 import { errorAt, parseYaml, type ConfigError, type SourceDoc } from './errors.js';
 import { innerPath } from './paths.js';
 import { mixSpecSchema } from './proxies.js';
@@ -167,7 +168,7 @@ function checkEntries(src: SourceDoc, prefix: (string | number)[], list: z.infer
     if (e.proxy === undefined) throw fail(i, [], 'say which proxy (`proxy: NAME`) or which service (`service: NAME` with `fault:`) this entry changes', CHAOS_HINT);
     const protocol = ctx.proxies.get(e.proxy);
     if (protocol === undefined) {
-      throw fail(i, ['proxy'], `unknown proxy "${e.proxy}"`, ctx.proxies.size ? `proxies declared in this config: ${[...ctx.proxies.keys()].join(', ')}` : 'declare it under `proxies:` (listen, upstream, protocol)');
+      throw fail(i, ['proxy'], `unknown proxy "${e.proxy}"${didYouMean(e.proxy, [...ctx.proxies.keys()])}`, ctx.proxies.size ? `proxies declared in this config: ${[...ctx.proxies.keys()].join(', ')}` : 'declare it under `proxies:` (listen, upstream, protocol)');
     }
     const n = (perProxy.get(e.proxy) ?? 0) + 1;
     perProxy.set(e.proxy, n);
@@ -247,11 +248,11 @@ function serviceFault(e: z.infer<typeof chaosEntrySchema>, i: number, fail: Fail
   if (e.service === undefined) throw fail(i, ['fault'], '`fault:` is for a service: add `service: NAME`', 'a proxy entry says what happens with `behaviors:` or `ramp:` instead');
   if (e.proxy !== undefined) throw fail(i, ['proxy'], 'an entry changes one proxy or one service: remove `proxy:` or `service:`, or split it in two entries');
   if (!services.has(e.service)) {
-    throw fail(i, ['service'], `unknown service "${e.service}"`, services.size ? `services declared in this config: ${[...services].join(', ')}` : 'declare it under `services:` (the engine can only fault a process it started)');
+    throw fail(i, ['service'], `unknown service "${e.service}"${didYouMean(e.service, [...services])}`, services.size ? `services declared in this config: ${[...services].join(', ')}` : 'declare it under `services:` (the engine can only fault a process it started)');
   }
   if (e.fault === undefined) throw fail(i, [], `say what happens to service ${e.service}: \`fault: ${SERVICE_FAULTS.join(' | ')}\``);
   const fault = e.fault as ServiceFaultKind;
-  if (!SERVICE_FAULTS.includes(fault)) throw fail(i, ['fault'], `unknown fault "${e.fault}"`, `one of ${SERVICE_FAULTS.join(', ')}`);
+  if (!SERVICE_FAULTS.includes(fault)) throw fail(i, ['fault'], `unknown fault "${e.fault}"${didYouMean(e.fault, SERVICE_FAULTS)}`, `one of ${SERVICE_FAULTS.join(', ')}`);
   for (const k of ['behaviors', 'ramp', 'flap'] as const) {
     if (e[k] !== undefined) throw fail(i, [k], `\`${k}\` is for a proxy; a service entry says what happens with \`fault:\``);
   }

@@ -13,6 +13,7 @@ import type { ProtocolName } from '../proxy/protocol.js';
 import { protocolInfo } from '../proxy/protocols/index.js';
 import type { ProxyOptions } from '../proxy/proxy.js';
 import type { RecoveryOptions } from '../stats/recovery-options.js';
+import { didYouMean } from '../text/closest.js';
 import { checkEnd, checkTimeout, isServiceFault, parseChaos, type ChaosEntry, type RunLength, type ServiceFaultEntry } from './chaos.js';
 import { ConfigError, errorAt, parseYaml, type SourceDoc } from './errors.js';
 import { expandDocument, references, type Vars } from './interpolate.js';
@@ -351,7 +352,7 @@ function parseFixtures(
       throw errorAt(
         src,
         ['fixtures', name, 'proxy'],
-        `unknown proxy "${f.proxy}"`,
+        `unknown proxy "${f.proxy}"${didYouMean(f.proxy, [...protocolOf.keys()])}`,
         protocolOf.size ? `proxies declared in this file: ${[...protocolOf.keys()].join(', ')}` : 'declare it under `proxies:` in this file (listen, upstream, protocol)',
       );
     }

@@ -15,7 +15,7 @@ import type { ProxyOptions } from '../proxy/proxy.js';
 import type { StatsdOptions } from '../proxy/statsd.js';
 import { splitHostPort, UPSTREAM_PORT_0 } from '../proxy/host-port.js';
 import { listenTlsSchema, loadTls, tlsOf, TlsConfigError, upstreamTlsSchema } from '../proxy/tls.js';
-import { closest } from '../text/closest.js';
+import { closest, didYouMean } from '../text/closest.js';
 import { unreadableWords } from '../fs/errors.js';
 import { ConfigErrors } from './config-error.js';
 import { ConfigError, errorAt, locate, parseYaml, type SourceDoc } from './errors.js';
@@ -243,7 +243,7 @@ export function parseProxiesConfig(src: SourceDoc, registry: BehaviorRegistry, o
   }
   const target = parsed.data.api?.vaurien_proxy;
   if (target !== undefined && !proxies.some((p) => p.name === target)) {
-    throw errorAt(src, ['api', 'vaurien_proxy'], `no proxy named "${target}" in this file`, `one of: ${proxies.map((p) => p.name).join(', ') || '(none)'}`);
+    throw errorAt(src, ['api', 'vaurien_proxy'], `no proxy named "${target}" in this file${didYouMean(target, proxies.map((p) => p.name))}`, `one of: ${proxies.map((p) => p.name).join(', ') || '(none)'}`);
   }
   return { proxies, statsd: parsed.data.statsd, api: parsed.data.api };
 }

@@ -3,6 +3,7 @@
  * was expected and what was given, without zod's own phrasing.
  */
 import type { z } from 'zod';
+import { didYouMean } from './closest.js';
 
 /** A zod issue in words for a person: zod's own messages ("Too small: expected number to be >=0") read as code. */
 export function describeIssue(issue: z.core.$ZodIssue, actual: unknown): string {
@@ -12,7 +13,8 @@ export function describeIssue(issue: z.core.$ZodIssue, actual: unknown): string 
     case 'invalid_type':
       return `expected ${article(issue.expected)}, got ${describeValue(actual)}`;
     case 'invalid_value':
-      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(actual)}`;
+      // A misspelt word of a list (`protocol: htpt`) gets its fix, as a misspelt key does.
+      return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${describeValue(actual)}${typeof actual === 'string' ? didYouMean(actual, issue.values.filter((v): v is string => typeof v === 'string')) : ''}`;
     case 'too_small':
       return issue.origin === 'array' || issue.origin === 'string'
         ? `too short: at least ${String(issue.minimum)} ${issue.origin === 'array' ? 'entries' : 'characters'}`
