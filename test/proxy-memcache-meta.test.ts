@@ -261,6 +261,43 @@ describe.skipIf(!run)('memcache meta commands with q through the proxy to memcac
     });
   });
 
+  it('an mg v behind an mg v q with nothing behind them is framed when a reply follows the one in doubt, as memcached sends a hit\'s pair; the quiet one\'s miss still falls back', async () => {
+    await seed('al');
+    // The client waits for the mg v's reply and sends nothing more. memcached 1.6.18 answers a
+    // pair sent in one write in one write: the quiet one's hit, then the other's reply.
+    const pairs: [string, string[]][] = [
+      ['mg al:hit q v\r\nmg al:hit v\r\n', ['VA 1\r\nv\r\n', 'VA 1\r\nv\r\n']],
+      ['mg al:hit q v\r\nmg al:miss v\r\n', ['VA 1\r\nv\r\n', 'EN\r\n']],
+      ['mg al:miss q v\r\nmg al:miss v\r\n', ['EN\r\n']],
+    ];
+    const direct = await connect(server.port);
+    try {
+      for (const [pair, replies] of pairs) {
+        expect(await direct.batch([{ text: pair, err: 'get' }], `${pair} directly`, (g) => (g.length >= replies.length ? [...g] : undefined))).toEqual(replies);
+      }
+    } finally {
+      direct.close();
+    }
+    await withProxy('', async (p) => {
+      const c = await connect(p.port);
+      try {
+        for (const [pair, replies] of pairs) {
+          const before = p.stats().exchanges;
+          expect(await c.batch([{ text: pair, err: 'get' }], `${pair} through the proxy`, (g) => (g.length >= replies.length ? [...g] : undefined))).toEqual(replies);
+          expect(p.stats()).toMatchObject({ exchanges: before + 2, fallbacks: 0 });
+        }
+        await within('every exchange ended', (async () => { while (p.stats().latency.count < pairs.length * 2) await new Promise((r) => setTimeout(r, 10)); })());
+        expect(p.stats().latency.count).toBe(pairs.length * 2);
+        // The quiet one missed: the mg v's VA alone, which the quiet one's hit would read as
+        // while the other's reply is on its way. Only time would tell: that falls back.
+        expect(await c.batch([{ text: 'mg al:miss q v\r\nmg al:hit v\r\n', err: 'get' }], 'the quiet one missed', (g) => (g.length ? [...g] : undefined))).toEqual(['VA 1\r\nv\r\n']);
+        expect(p.stats().fallbacks).toBe(1);
+      } finally {
+        c.close();
+      }
+    });
+  });
+
   it('an mg v behind an mg v q, alike in shape, is told apart by the command right behind them when its replies read otherwise (a get, an ms, an md, version), as by an mn', async () => {
     await seed('tl');
     const version = await (async () => {

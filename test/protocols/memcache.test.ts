@@ -196,6 +196,22 @@ describe('memcache framer: replies', () => {
     alone.fromClient(B('mg a v q\r\nmg b v\r\n'));
     expect(() => alone.fromServer(B('VA 1\r\nv\r\n'))).toThrow(FramingError);
     expect(quietReplies('mg a v q\r\nmg b v\r\n', 'EN\r\n', [])).toEqual(['', 'EN\r\n']);
+    // Nothing was sent behind them, so a reply after the one in doubt is the other's: the quiet
+    // one hit (memcached 1.6.18 sends both in one write). Cut right after the first, it throws.
+    for (const want of [['VA 1\r\nv\r\n', 'VA 2\r\nwx\r\n'], ['VA 1\r\nv\r\n', 'EN\r\n']]) {
+      const reps = want.join('');
+      for (let cut = 0; cut <= reps.length; cut++) {
+        if (cut === want[0].length) continue;
+        expect(quietReplies('mg a v q\r\nmg b v\r\n', reps, [cut]), `${reps} at ${cut}`).toEqual(want);
+      }
+      const cutThere = memcache.createSession();
+      cutThere.fromClient(B('mg a v q\r\nmg b v\r\n'));
+      expect(() => cutThere.fromServer(B(want[0]))).toThrow(FramingError);
+    }
+    // A command sent behind them that does not tell (it may answer as they do): what follows may be its.
+    const behind = memcache.createSession();
+    behind.fromClient(B('mg a q\r\nmg b s\r\nmg c v\r\n'));
+    expect(() => behind.fromServer(B('SERVER_ERROR refcount overflow during fetch\r\nEN\r\n'))).toThrow(FramingError);
     // The command right behind may tell as the mn does: a get, an ms, an md, version, whose replies
     // read unlike an mg's (as memcached 1.6.18 answers, checked); an error line after the reply in
     // doubt, which either may get, is not framed.

@@ -125,9 +125,10 @@ export function confusable(cmd: Command, q: QuietMeta): string | undefined {
  * which a client waiting for the first does not. So the first can neither wait to be told nor
  * go as one's without a guess, unless the client sent right behind a command that tells (an mn,
  * as a batch is closed, or one whose replies read unlike the other's: tells()): its reply then
- * comes next exactly when the first reply was the other's. Without one (the client sent
- * nothing more, or another such mg), a shape in doubt falls back (at the next command, or at
- * the reply); the overflow, which takes some 60000
+ * comes next exactly when the first reply was the other's. Without one, a shape in doubt falls
+ * back: at the next command when it is another such mg; when the client sent nothing more, at
+ * the reply unless a reply follows it in the same bytes (then the other's: the first was the
+ * quiet one's hit); the overflow, which takes some 60000
  * replies queued to clients that do not read them, only at the reply: at the request, as for a
  * set behind an ms q, it would stop chaos on every mg behind an mg q for an error almost no
  * connection meets.

@@ -31,7 +31,9 @@
  * empty reply frame there. A command without q whose reply could be a quiet one's (an mg v behind
  * an mg v q, neither with O or k: both hits "VA <size>") is told apart by the command sent right
  * behind it when that one's replies read otherwise (an mn, a get, an ms: tells()): its reply
- * comes next exactly when the reply in doubt was the twin's (twins, memcache-meta.ts). An error
+ * comes next exactly when the reply in doubt was the twin's (twins, memcache-meta.ts). With
+ * nothing sent behind it, a reply after the one in doubt, in the same bytes, tells too: the
+ * twin's, so the one in doubt was the quiet one's (memcached sends a pair's replies at once). An error
  * injected behind quiet requests still waiting is sent to the server as an `mn` (standIn), whose
  * MN it replaces: the error goes in its turn.
  *
@@ -43,10 +45,10 @@
  *   is, an incr it takes behind an ma q on a string; a shape both may answer with, when the
  *   command behind it does not tell) throws a FramingError: which of them a reply is for would
  *   be a guess, and a wrong one would shift every reply after. With nothing after them, the
- *   reply in doubt of an mg v q and an mg v throws when it comes (a client waiting for it sends
- *   nothing more: whether more bytes follow the VA is all that tells, and only time would say),
- *   as does mg's refcount overflow for an mg q and an mg without q, and an error line after a
- *   reply in doubt that the command telling may get too;
+ *   reply in doubt of an mg v q and an mg v throws when nothing follows it yet (the quiet one
+ *   missed, or its hit came alone: a client waiting for the reply sends nothing more, and only
+ *   time would say), as does mg's refcount overflow for an mg q and an mg without q, and an
+ *   error line after a reply in doubt that the command telling may get too;
  * - `watch` is a request whose reply is its OK line; after it the connection passes through (a
  *   log stream follows).
  */
@@ -276,12 +278,13 @@ export class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
   /**
    * Whether the reply at `pos` (its first line ending at `e`, its LF at `lf`), which `q` may get,
    * is q's twin's (QuietMeta.twin): the command that tells, sent behind the twin, answers next.
-   * Undefined when the line after the reply is not all in `buf` yet.
+   * With none sent behind the twin, any byte after the reply is the twin's reply: the reply was
+   * q's. Undefined when what tells is not all in `buf` yet.
    */
   private twinsReply(q: QuietMeta, buf: Buffer, pos: number, lf: number, e: number, n: number): boolean | undefined {
     const twin = q.twin!;
-    if (twin.told === undefined) throw new FramingError(`memcache: a reply may be ${q.label} ... q's or the command's without q behind it, and no command follows that tells which; not framed`);
     const next = startsWith(buf, pos, e, 'VA ') ? lf + 1 + sizeWord(buf, pos, e, 1) + 2 : lf + 1;
+    if (twin.told === undefined) return this.followed(q, twin.ordinal, next, n);
     const nl = next < n ? findLF(buf, next) : -1;
     if (nl < 0) {
       if (n - next > MAX_HEAD_BYTES) throw new FramingError(`memcache reply line longer than ${MAX_HEAD_BYTES} bytes`);
@@ -291,6 +294,22 @@ export class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
     const theirs = tellersLine(buf, next, ne, twin);
     if (theirs === undefined) throw new FramingError(`memcache: an error line after a reply in doubt may be the ${q.label} without q's or the command's behind it; not framed`);
     return theirs;
+  }
+
+  /**
+   * No command that tells was framed behind `q`'s twin (request `twin`). When none at all was (a
+   * client waiting for the twin's reply sends none), the server was sent nothing after it: a
+   * reply after the one in doubt, ending at `next`, is the twin's, and the one in doubt q's
+   * (memcached 1.6.18 sends a pair's replies in one write: 'VA 1', 'VA 1' or 'VA 1', 'EN' when
+   * q hit). Nothing after it is q's miss, or a hit whose twin's reply is on its way, which only
+   * time would tell: not framed. Undefined while the reply in doubt is not all in `buf` (up to
+   * `n`). Not so once the client's side stopped: the bytes it passed through went behind the twin.
+   */
+  private followed(q: QuietMeta, twin: number, next: number, n: number): boolean | undefined {
+    const alone = !this.stopped && this.nextOrdinal === twin + 1;
+    if (alone && next < n) return false;
+    if (alone && next > n) return undefined;
+    throw new FramingError(`memcache: a reply may be ${q.label} ... q's or the command's without q behind it, and neither a command behind them nor a reply after it tells which; not framed`);
   }
 
   // ================================================================ bookkeeping
