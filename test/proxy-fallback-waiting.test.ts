@@ -58,14 +58,17 @@ async function stillServes(c: RawClient, all: string): Promise<void> {
   expect(c.received()).toBe(all + VALUE);
 }
 
-/** A get forwarded (waiting, the server stopped), then a get that draws an error, behind it. */
+/**
+ * A get forwarded (waiting, the server stopped), then a get that draws an error, behind it: not
+ * counted until it reaches the client (held-counts.ts), as the server could end before its place.
+ */
 async function forwardedThenErrored(p: Proxy, c: RawClient): Promise<void> {
   c.socket.write('get k\r\n');
   await waitFor(() => p.stats().exchanges === 2, WAIT_MS);
   await p.setMix('100:error');
   c.socket.write('get k\r\n');
   await waitFor(() => p.stats().exchanges === 3, WAIT_MS);
-  expect(p.stats().behaviors.error).toBe(1);
+  expect(p.stats().behaviors.error).toBeUndefined();
   await p.setMix('');
 }
 
@@ -142,6 +145,7 @@ describe.skipIf(!run)('a connection that falls back to passthrough with exchange
       // The first get's reply, framed, then the error in the second's place, then the server's bytes for the rest.
       const all = `STORED\r\n${VALUE}${GET_ERROR}${FALLS_BACK_REPLIES}`;
       await gotAll(p, c, all, 3);
+      expect(p.stats().behaviors.error).toBe(1);
       expect(logs.join('\n')).not.toMatch(/closed: an error injected/);
       await stillServes(c, all);
       await leaves(p, c);

@@ -2,14 +2,15 @@
  * PostgreSQL: where an error held for a request whose first read runs nothing (Parse, Describe,
  * Flush, the rest in later reads) comes, beside where a real one comes on a real PostgreSQL 15: a
  * statement timeout at the first message of the read that holds the Sync, a deadlock at a later
- * message that waits for a lock.
+ * message that waits for a lock; and, the server closing first, nothing but what it sent.
  */
+import type net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Proxy } from '../src/proxy/proxy.js';
 import { havePostgres, startPostgres } from './helpers/postgres.js';
 import type { RunningServer } from './helpers/servers.js';
 import { proxiesTo } from './helpers/with-proxy.js';
-import { bind, execute, flush, messageClient, msg, parse, simple, sync } from './helpers/postgres-wire.js';
+import { bind, execute, flush, messageClient, msg, parse, simple, startRelay, sync, word } from './helpers/postgres-wire.js';
 import { directSide, proxySide, replies, type Side, words } from './helpers/postgres-sides.js';
 
 let db: RunningServer;
@@ -127,5 +128,85 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
       expect(await scenario(proxySide(p), p)).toEqual(direct);
       expect(p.stats().behaviors.error).toBe(2);
     });
+  });
+
+  // A server that ends the connection while an error waits for the reply it replaces (the
+  // failing Parse's, at the Execute still to come): a client of the server itself gets what the
+  // server sent, a FATAL error of its own or nothing, then the close. The proxy sent the
+  // injected error in the FATAL's place, or alone, and counted it.
+  it('a server that closes while an error waits for its place: the client gets what the server sent, then the close', async () => {
+    const counted = (p: Proxy) => ({ ...p.stats().behaviors });
+    const since = (before: Record<string, number>, now: Record<string, number>) =>
+      Object.fromEntries(Object.entries(now).filter(([k, n]) => n !== (before[k] ?? 0)).map(([k, n]) => [k, n - (before[k] ?? 0)]));
+    // Ended by an administrator: pg_terminate_backend from another session.
+    const terminated = async (port: number, arm: () => Promise<void>) => {
+      const c = await messageClient(port);
+      const other = await messageClient(db.port);
+      try {
+        const { out, read } = replies(c);
+        await read('Z', simple("SET application_name = 'terminated'"));
+        await arm();
+        await read('T', parse('SELECT 1', 'a'), describeS('a'), flush());
+        other.write(simple("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'terminated'"));
+        await c.closed;
+        return [...out, c.pending()];
+      } finally {
+        c.close();
+        other.close();
+      }
+    };
+    const direct = await terminated(db.port, async () => {});
+    expect(direct).toEqual(['C S ZI', '1 t T', 'E57P01']);
+    for (const kind of ['40001', '57014']) {
+      await withProxy('', async (p) => {
+        const before = counted(p);
+        expect(await terminated(p.port, async () => { await p.setMix({ error: { percent: 100, kind } }); }), kind).toEqual(direct);
+        await p.setMix('');
+        expect(since(before, counted(p)), kind).toEqual({ dummy: 3 });
+      });
+    }
+    // Gone with no word (a relay cut): an error waiting for its stand-in's reply, or behind a
+    // query not yet answered.
+    const live: net.Socket[] = [];
+    const relay = await startRelay(db.port, (down, up) => {
+      live.push(down, up);
+      down.pipe(up);
+      up.pipe(down);
+    });
+    try {
+      await withProxy('', async (p) => {
+        const cut = async (send: (c: Awaited<ReturnType<typeof messageClient>>) => Promise<void>) => {
+          const c = await messageClient(p.port);
+          try {
+            await send(c);
+            for (const s of live.splice(0)) s.destroy();
+            await c.closed;
+            return c.pending();
+          } finally {
+            c.close();
+          }
+        };
+        const before = counted(p);
+        expect(await cut(async (c) => {
+          await p.setMix({ error: { percent: 100, kind: '40001' } });
+          c.write(Buffer.concat([parse('SELECT 1', 'a'), describeS('a'), flush()]));
+          expect((await c.until('T')).map(word).join(' ')).toBe('1 t T');
+        })).toBe('');
+        await p.setMix('');
+        expect(await cut(async (c) => {
+          const exchanges = p.stats().exchanges;
+          c.write(simple('SELECT pg_sleep(10)'));
+          while (p.stats().exchanges === exchanges) await pause(5);
+          await p.setMix({ error: { percent: 100, kind: '57014' } });
+          c.write(simple('SELECT 1'));
+          while (p.stats().exchanges === exchanges + 1) await pause(5);
+        })).toBe('');
+        await p.setMix('');
+        // The startups, the first request, the query and the one behind it: nothing given.
+        expect(since(before, counted(p))).toEqual({ dummy: 5 });
+      }, { upstream: relay.port });
+    } finally {
+      relay.close();
+    }
   });
 });

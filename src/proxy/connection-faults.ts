@@ -100,8 +100,10 @@ export abstract class ConnectionFaults extends ConnectionHooks {
   protected answerFixedError(entry: MixEntry, kind: string, message: string | undefined, request: Buffer, label: string | undefined): void {
     const ex = this.reusedExchange(++this.exchangeCount, this.ordinal++, false);
     this.core.counters.exchanges++;
-    this.core.count(entry.behavior.name);
     ex.injected = this.encodeError(kind, label, request, ex.ordinal, message);
+    // Behind a reply still to come, it waits for its place, which a server's end may take (errorHeld).
+    if (this.awaiting.length > 0) (this.heldCounts ??= new HeldCounts()).hold(ex, entry.behavior.name, true);
+    else this.core.count(entry.behavior.name);
     this.session.errored?.(ex.ordinal);
     this.skip(ex);
     if (ex.injected.close) this.dropUpstream = true;
@@ -150,20 +152,27 @@ export abstract class ConnectionFaults extends ConnectionHooks {
   }
 
   /**
-   * Whether `ex`'s injected error may yet be withdrawn (FramerSession.errorFate): the behaviors
-   * that did nothing else wait to be counted (held-counts.ts).
+   * Whether `ex`'s injected error may yet not reach the client: the behaviors that did nothing
+   * else wait to be counted (held-counts.ts). The session may withdraw it (FramerSession.errorFate),
+   * or the server end before its place among the server's replies comes (pumpReplies): the
+   * reply to its stand-in, or to a request ahead of it.
    */
   private errorHeld(ex: Exchange): boolean {
-    return ex.injected !== undefined && this.session.errorFate?.(ex.ordinal) === 'held';
+    if (ex.injected === undefined) return false;
+    return ex.replace || this.awaiting.length > 0 || this.session.errorFate?.(ex.ordinal) === 'held';
   }
 
   protected injectedDelivered(ex: Exchange): void {
     this.heldCounts?.delivered(ex, this.session, this.core, !this.clientEnded);
   }
 
+  protected injectedLost(ex: Exchange): void {
+    this.heldCounts?.lost(ex, this.core);
+  }
+
   /** The connection ends: the counts still waiting are made (held-counts.ts). */
   protected heldAtEnd(): void {
-    this.heldCounts?.ended(this.session, this.core);
+    this.heldCounts?.ended(this.core);
   }
 
   /**

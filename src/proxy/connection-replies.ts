@@ -27,6 +27,12 @@ export abstract class ConnectionReplies extends ConnectionIO {
   /** Set while an injected reply waits for the server's replies behind it. */
   private injectedTimer?: NodeJS.Timeout;
 
+  /**
+   * The server ended with a reply owed that never came (the reply's place of every injected one
+   * behind it, its own stand-in's included): those are not sent (pumpReplies).
+   */
+  private replyLost = false;
+
   /** The chunk's messages, or its bytes to pass through once framing stopped (connection-framing.ts). */
   protected abstract frame(chunk: Buffer, side: 'client' | 'server'): Segment[] | Frames;
   /** Server bytes after framing stopped, owed to the exchanges still waiting (connection-framing.ts). */
@@ -35,6 +41,8 @@ export abstract class ConnectionReplies extends ConnectionIO {
   protected abstract orderLost(): boolean;
   /** An injected reply went to the client: a count that waited for it is made (connection-faults.ts). */
   protected abstract injectedDelivered(ex: Exchange): void;
+  /** An injected reply will never go: its count, which waited for it, is made as nothing done (connection-faults.ts). */
+  protected abstract injectedLost(ex: Exchange): void;
 
   protected onServerData(chunk: Buffer): void {
     this.core.counters.bytes.downstream += chunk.length;
@@ -237,6 +245,11 @@ export abstract class ConnectionReplies extends ConnectionIO {
         return;
       }
       const ended = ex.replyEnded || this.serverEnded;
+      if (ex.injected && this.serverEnded && (this.replyLost || (ex.replace && !ex.replyEnded))) {
+        // Its place never came: a client of the server itself sees the server's last bytes, then its close.
+        this.injectedLost(ex);
+        ex.injected = undefined;
+      }
       if (ex.injected && (!ex.replace || ended)) {
         this.replies.shift();
         if (this.injectedTimer !== undefined) this.endInjectedWait();
@@ -273,6 +286,7 @@ export abstract class ConnectionReplies extends ConnectionIO {
         return;
       }
       this.replies.shift();
+      if (!ex.replyEnded && this.protocol.framesReplies) this.replyLost = true;
       this.delivered(ex);
     }
     this.maybeEndClient();

@@ -1,10 +1,13 @@
 /**
- * The counts of behaviors whose one act on an exchange is an injected error the session may yet
- * withdraw (FramerSession.errorFate: PostgreSQL's, held for an Execute that may never come). A
- * behavior is counted as it acts, and a count cannot be taken back from where it went (a statsd
- * ping is out): these wait until the error's fate is known, then count the behaviors if it was
- * given, `dummy` if it was withdrawn and nothing else acted, as the client saw. Made by a
- * connection with its first such error: no other exchange pays for it.
+ * The counts of behaviors whose one act on an exchange is an injected error that may yet not
+ * reach the client: the session may withdraw it (FramerSession.errorFate: PostgreSQL's, held for
+ * an Execute that may never come), or the server end before its place among the server's
+ * replies came (ConnectionReplies.pumpReplies: the reply to its stand-in, or to a request ahead
+ * of it), the client then seeing the server's close. A behavior is counted as it acts, and a
+ * count cannot be taken back from where it went (a statsd ping is out): these wait until the
+ * error's fate is known, then count the behaviors if it was given, `dummy` if it was not and
+ * nothing else acted, as the client saw. Made by a connection with its first such error: no
+ * other exchange pays for it.
  */
 import type { Action } from './plugin.js';
 import type { Exchange } from './exchange.js';
@@ -14,8 +17,9 @@ import type { ProxyCore } from './proxy-core.js';
 type Counter = Pick<ProxyCore, 'count'>;
 
 interface Held {
-  names: readonly string[];
-  /** No other behavior acted on the exchange: withdrawn, it counts as `dummy`. */
+  /** One behavior's name (no list made for it), or several. */
+  names: string | readonly string[];
+  /** No other behavior acted on the exchange: not given, it counts as `dummy`. */
   alone: boolean;
 }
 
@@ -23,15 +27,14 @@ export class HeldCounts {
   private readonly byExchange = new Map<Exchange, Held>();
 
   /** Behaviors `names` acted on `ex` with its error alone; `alone`: no other behavior did. */
-  hold(ex: Exchange, names: readonly string[], alone: boolean): void {
+  hold(ex: Exchange, names: string | readonly string[], alone: boolean): void {
     this.byExchange.set(ex, { names, alone });
   }
 
   /**
    * `ex`'s injected reply went to the client: the error it held was given, unless the session
-   * withdrew it (the reply then the server's own). One still held (the server ended first, and
-   * the reply went as it was) is given if the client is there to read it (`read`); if not, the
-   * connection's end counts it.
+   * withdrew it (the reply then the server's own). One the session still holds is given if the
+   * client is there to read it (`read`); if not, the connection's end counts it.
    */
   delivered(ex: Exchange, session: FramerSession, core: Counter, read: boolean): void {
     if (!this.byExchange.has(ex)) return;
@@ -40,19 +43,23 @@ export class HeldCounts {
     else if (read) this.settle(ex, true, core);
   }
 
-  /**
-   * The connection ends before those replies went: an error given (its request's Execute went
-   * as the failing message) acted on the server; one still held, or withdrawn, did nothing.
-   */
-  ended(session: FramerSession, core: Counter): void {
-    for (const ex of this.byExchange.keys()) this.settle(ex, session.errorFate?.(ex.ordinal) === 'given', core);
+  /** `ex`'s injected reply will never go (the server ended before its place came): not given. */
+  lost(ex: Exchange, core: Counter): void {
+    if (this.byExchange.has(ex)) this.settle(ex, false, core);
+  }
+
+  /** The connection ends before those replies went: none reached the client. */
+  ended(core: Counter): void {
+    for (const ex of this.byExchange.keys()) this.settle(ex, false, core);
   }
 
   private settle(ex: Exchange, given: boolean, core: Counter): void {
     const held = this.byExchange.get(ex)!;
     this.byExchange.delete(ex);
-    if (given) for (const name of held.names) core.count(name);
-    else if (held.alone) core.count('dummy');
+    if (!given) {
+      if (held.alone) core.count('dummy');
+    } else if (typeof held.names === 'string') core.count(held.names);
+    else for (const name of held.names) core.count(name);
   }
 }
 

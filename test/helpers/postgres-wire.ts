@@ -32,9 +32,11 @@ export function word(m: Message): string {
 }
 
 /** A client that reads the server's messages as they come: their types, and each one's bytes. */
-export async function messageClient(port: number): Promise<{ write(b: Buffer): void; until(type: string, count?: number): Promise<Message[]>; pending(): string; close(): void }> {
+export async function messageClient(port: number): Promise<{ write(b: Buffer): void; until(type: string, count?: number): Promise<Message[]>; pending(): string; close(): void; closed: Promise<void> }> {
   const sock = net.connect(port, '127.0.0.1');
   sock.on('error', () => {});
+  /** Once the other end has closed the connection. */
+  const closed = new Promise<void>((r) => sock.once('close', () => r()));
   await new Promise<void>((r, j) => { sock.once('connect', () => r()); sock.once('error', j); });
   let got = Buffer.alloc(0);
   sock.on('data', (d: Buffer) => { got = Buffer.concat([got, d]); });
@@ -69,7 +71,7 @@ export async function messageClient(port: number): Promise<{ write(b: Buffer): v
     }
     return out.join(' ');
   };
-  return { write: (b) => sock.write(b), until, pending, close: () => sock.destroy() };
+  return { write: (b) => sock.write(b), until, pending, close: () => sock.destroy(), closed };
 }
 
 /** A relay between the proxy and the server on a free port; `wire` moves the bytes of each pair of sockets. */

@@ -21,6 +21,30 @@ const C_DONE = T('c'), C_FAIL = T('f'), DATA_ROW = T('D'), CLOSE_DONE = T('3');
 
 const enum Phase { Startup, Auth, Command }
 
+/** An ErrorResponse's bytes read for its severity: S (localized) and V (not, PostgreSQL 9.6 on) come first. */
+const SEVERITY_PEEK = 32;
+const SEVERITY = T('S'), SEVERITY_V = T('V');
+
+/**
+ * Whether the ErrorResponse at `pos` of `buf` (its first SEVERITY_PEEK body bytes there at
+ * least, or all of it) is FATAL or PANIC, which the server sends before it closes the connection.
+ */
+function fatal(buf: Buffer, pos: number): boolean {
+  const end = Math.min(buf.length, pos + 1 + int32BE(buf, pos + 1));
+  let at = pos + 5;
+  for (let field = 0; field < 2 && at < end; field++) {
+    const code = buf[at];
+    const stop = buf.indexOf(0, at + 1);
+    if (stop < 0 || stop >= end) return false;
+    if (code === SEVERITY || code === SEVERITY_V) {
+      const value = buf.toString('latin1', at + 1, stop);
+      if (value === 'FATAL' || value === 'PANIC') return true;
+    }
+    at = stop + 1;
+  }
+  return false;
+}
+
 export class PgSession extends PgErrorState implements FramerSession {
   private phase = Phase.Startup;
   private raw = false;
@@ -90,6 +114,8 @@ export class PgSession extends PgErrorState implements FramerSession {
       if (this.phase === Phase.Command && !d.inMsg && (type === Q || type === F || EXTENDED_TYPES[type] === 1)) peek = MAX_HEAD_BYTES;
     } else if (type === Z) {
       peek = 1;
+    } else if (type === E) {
+      peek = SEVERITY_PEEK;
     }
     return 5 + Math.min(body, peek);
   }
@@ -175,7 +201,7 @@ export class PgSession extends PgErrorState implements FramerSession {
             this.blocks.seen(type, buf, pos + 5, body, this.ordinal - 1);
           }
         }
-      } else this.serverMessage(d, type, body > 0 ? buf[pos + 5] : -1);
+      } else this.serverMessage(d, type, body > 0 ? buf[pos + 5] : -1, buf, pos);
       // The body at once, as far as the chunk holds it (most messages are whole in it).
       pos += 5;
       const n = Math.min(body, buf.length - pos);
@@ -255,7 +281,7 @@ export class PgSession extends PgErrorState implements FramerSession {
     }
   }
 
-  private serverMessage(d: Dir, type: number, firstBodyByte: number): void {
+  private serverMessage(d: Dir, type: number, firstBodyByte: number, buf: Buffer, pos: number): void {
     if (type === Z && firstBodyByte >= 0) this.txStatus = firstBodyByte;
     if (this.phase !== Phase.Command) {
       if (type === Z) this.phase = Phase.Command;
@@ -266,8 +292,10 @@ export class PgSession extends PgErrorState implements FramerSession {
     }
     if (SERVER_TYPES[type] === 0) throw new FramingError(`postgres: unknown backend message type 0x${type.toString(16)}`);
     if (!d.inMsg) {
-      if (!this.fifo.length || ASYNC_TYPES[type] === 1) {
-        // Asynchronous (notice, parameter change, notification) or unsolicited (FATAL before a close).
+      if (!this.fifo.length || ASYNC_TYPES[type] === 1 || (type === E && fatal(buf, pos))) {
+        // Asynchronous (notice, parameter change, notification), unsolicited, or a FATAL error,
+        // which ends the connection, not a reply: an injected one waiting for the reply it would
+        // replace never goes (pumpReplies), the client gets the server's.
         this.startMessage(d, PASS_META, true);
         return;
       }
