@@ -373,6 +373,23 @@ chaos:
     await t.waitFor(() => t.proxy.mix.text === '100:dummy', 'x zeroes the row');
   });
 
+  it('a mix key that changes nothing says so on the message line: x or - at 0 %, + with nothing left to pass', async () => {
+    const t = await setup();
+    await t.press(KEY.tab, KEY.tab, KEY.tab);
+    await t.waitFor((f) => f.includes('x zero'), 'the Behaviors footer');
+    expect(t.frame()).toMatch(/› delay\s+0%/);
+    await t.press('x');
+    await t.waitFor((f) => /\d\d:\d\d:\d\d cache: delay is already 0%/.test(f), 'x at 0 %');
+    await t.press(KEY.left);
+    await t.waitFor((f) => f.includes('cache: delay is already 0% (×2)'), '← at 0 %, counted');
+    expect(t.proxy.mix.text).toBe('100:dummy');
+    for (let i = 0; i < 20; i++) await t.press('+');
+    await t.waitFor(() => t.proxy.mix.text === '100:delay', 'delay at 100 %');
+    await t.press(KEY.down, '+');
+    await t.waitFor((f) => f.includes('cache: error stays 0%: nothing passes through to take from (pass 0%)'), '+ with pass at 0 %');
+    expect(t.proxy.mix.text).toBe('100:delay');
+  });
+
   it('f stops following at the tail; esc from details goes back to the output as it was; each prompt says what enter does', async () => {
     const t = await setup();
     const dir = await project(`name: lines\n${commandYaml([process.execPath, '-e', 'for (let i = 1; i <= 40; i++) console.log("line " + i)'])}`);

@@ -145,14 +145,14 @@ function proxyKey(ctx: Ctx, d: Derived, down: boolean, up: boolean, input: strin
   if (input === 'u') return undo(ctx);
   const row = d.behaviorRows[d.behaviorIndex];
   if (focus !== 'behaviors' || !row || !d.mix) return;
-  let delta = 0;
-  if (key.rightArrow || input === '+' || input === '=') delta = STEP;
-  else if (key.leftArrow || input === '-') delta = -STEP;
-  else if (input === 'x') delta = -row.percent;
-  if (!delta) return;
+  const raise = !!key.rightArrow || input === '+' || input === '=';
+  if (!raise && !key.leftArrow && input !== '-' && input !== 'x') return;
+  const delta = raise ? STEP : input === 'x' ? -row.percent : -STEP;
   const next = adjust(d.behaviorRows, row.name, delta);
   const pct = next.find((r) => r.name === row.name)!.percent;
-  if (pct !== row.percent) applyRows(ctx, d, proxy, rowsToSpec(next), `${row.name} ${pct}%`, next);
+  if (pct !== row.percent) return applyRows(ctx, d, proxy, rowsToSpec(next), `${row.name} ${pct}%`, next);
+  // A key that changes nothing says why, as undo with nothing to undo does: a silent key reads as a broken one.
+  note(ctx, raise ? `${proxy}: ${row.name} stays ${pct}%: nothing passes through to take from (pass 0%); lower another behavior first` : `${proxy}: ${row.name} is already 0%`);
 }
 
 function applyRows(ctx: Ctx, d: Derived, proxy: string, spec: MixSpec, label: string, rows: MixRow[]): void {
