@@ -35,12 +35,12 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
   // up to the Sync. The proxy sent a request that runs nothing the messages of the Sync's read
   // before it, the server answering them (BindComplete, a RowDescription), then the error.
   it('a statement timeout on a request that runs nothing over several reads comes at the first message of the read with its Sync', async () => {
-    // Directly, the client waits `late` ms before the read with the Sync: the timer (200 ms) fires then.
+    // Directly, the client waits `late` ms before the read with the Sync: the timer (400 ms) fires then.
     const scenario = async (side: Side, late: number) => {
       const c = await messageClient(side.port);
       const { out, read } = replies(c);
       try {
-        await read('Z', simple('SET statement_timeout = 200'));
+        await read('Z', simple('SET statement_timeout = 400'));
         const request = async (...reads: [string, Buffer[]][]) => {
           await side.arm({ error: { percent: 100, kind: '57014' } });
           for (let i = 0; i < reads.length; i++) {
@@ -62,7 +62,7 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
         c.close();
       }
     };
-    const direct = await scenario(directSide(db.port), 300);
+    const direct = await scenario(directSide(db.port), 600);
     expect(direct).toEqual([
       'C ZI',
       '1 t T', 'E ZI',
@@ -86,8 +86,8 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
       const other = await messageClient(db.port);
       const { out, read } = replies(c);
       try {
-        // This session finds the deadlock (after 200 ms of waiting), the other never does first.
-        await read('Z', simple('CREATE TABLE lw1 (x int); CREATE TABLE lw2 (x int); SET deadlock_timeout = 200'));
+        // This session finds the deadlock (after 500 ms of waiting), the other never does first.
+        await read('Z', simple('CREATE TABLE lw1 (x int); CREATE TABLE lw2 (x int); SET deadlock_timeout = 500'));
         await read('Z', parse('SELECT x FROM lw2', 'on_lw2'), sync());
         other.write(simple("SET deadlock_timeout = '10s'"));
         await other.until('Z');
