@@ -3,15 +3,13 @@
  * exchanges still wait for their reply, against a real memcached held stopped (SIGSTOP) so that
  * they do wait: the forwarded ones get the server's bytes and end. When the client's bytes are
  * what memcache's framer cannot read, the replies owed to the requests before are still framed,
- * so an injected error among them goes in its place; one whose place in the unframed stream
- * nobody can tell (the framing stopped by a message over max_buffer) ends the connection (said
- * in the log) rather than leave the client waiting for ever.
+ * as when it holds a message over max_buffer, so an injected error among them goes in its place.
  */
 import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Proxy } from '../src/proxy/proxy.js';
 import { waitFor } from './helpers/recording-relay.js';
-import { freeze, haveServer, startMemcached, type RunningProcessServer } from './helpers/servers.js';
+import { freeze, haveServer, startMemcached, startRedis, type RunningProcessServer } from './helpers/servers.js';
 import { proxiesTo } from './helpers/with-proxy.js';
 
 const WAIT_MS = 8000;
@@ -195,24 +193,68 @@ describe.skipIf(!run)('a connection that falls back to passthrough with exchange
     });
   });
 
-  it('an error injected behind a forwarded request still waiting as a message over max_buffer stops the framing: the connection ends, said in the log, not a client waiting for ever', async () => {
+  it('an error injected behind a forwarded request still waiting as a command line over max_buffer stops the client\'s framing, goes in its place: the replies owed before are still framed, the line passes through', async () => {
     await withProxy('', async (p) => {
       const logs: string[] = [];
       p.on('event', (e) => { if (e.type === 'proxy.log') logs.push(e.message); });
       const c = await stoppedBehind(p);
       try {
         await forwardedThenErrored(p, c);
-        // A command line longer than the proxy holds for one message: nothing after is framed.
+        // A command line longer than the proxy holds for one message: the client's bytes from it on pass through.
         c.socket.write(`get ${'x'.repeat(100)}`);
+        await waitFor(() => p.stats().fallbacks === 1, WAIT_MS);
+      } finally {
+        process.kill(server.pid, 'SIGCONT');
+      }
+      const all = `STORED\r\n${VALUE}${GET_ERROR}`;
+      await gotAll(p, c, all, 3);
+      expect(p.stats().behaviors.error).toBe(1);
+      expect(logs.join('\n')).not.toMatch(/closed: an error injected/);
+      // The line ends: memcached's END for that key, passed through.
+      c.socket.write('\r\n');
+      await waitFor(() => c.received().length >= all.length + 5, WAIT_MS);
+      expect(c.received()).toBe(`${all}END\r\n`);
+      await stillServes(c, `${all}END\r\n`);
+      await leaves(p, c);
+    }, { maxBuffer: 64 });
+  });
+});
+
+describe.skipIf(!haveServer('redis-server'))('a connection whose framing stops with an injected error waiting, where the replies owed cannot be framed on (redis)', () => {
+  let server: RunningProcessServer;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  const withProxy = proxiesTo(() => server.port, { protocol: 'redis', seed: 3 });
+
+  it('an error injected behind a reply still to come, the client\'s framing stopped: the connection ends, said in the log, not a client waiting for ever', async () => {
+    await withProxy('', async (p) => {
+      const logs: string[] = [];
+      p.on('event', (e) => { if (e.type === 'proxy.log') logs.push(e.message); });
+      const c = rawClient(p.port);
+      await freeze(server.pid);
+      try {
+        c.socket.write('*2\r\n$3\r\nGET\r\n$1\r\nk\r\n');
+        await waitFor(() => p.stats().exchanges === 1, WAIT_MS);
+        await p.setMix('100:error');
+        c.socket.write('*2\r\n$3\r\nGET\r\n$1\r\nk\r\n');
+        await waitFor(() => p.stats().exchanges === 2, WAIT_MS);
+        await p.setMix('');
+        // A multi-bulk request whose argument is not a bulk string: redis's framer stops there,
+        // and the server's bytes are one stream from then on, the error's place in it unknown.
+        c.socket.write('*1\r\n+x\r\n');
         await waitFor(() => p.stats().fallbacks === 1, WAIT_MS);
         // The server still stopped: the end comes from the proxy, at the fallback.
         await waitFor(() => c.ended(), WAIT_MS);
       } finally {
         process.kill(server.pid, 'SIGCONT');
       }
-      expect(c.received()).toBe('STORED\r\n');
+      expect(c.received()).toBe('');
       expect(logs.join('\n')).toMatch(/connection \d+: closed: an error injected for a request waits behind a reply that can no longer be told apart/);
       await waitFor(() => p.stats().connections.open === 0, WAIT_MS);
-    }, { maxBuffer: 64 });
+    });
   });
 });

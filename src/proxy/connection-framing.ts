@@ -2,10 +2,11 @@
  * A connection's framing guard: a chunk framed into messages by the protocol's session, and the
  * fall back to pass-through when the session gives up (a FramingError, a message over
  * max_buffer), with what becomes then of the exchanges still waiting for their replies
- * (unframed.ts). When the client's side gives up and the session still tells the replies owed
- * to the requests before (FramerSession.stopRequests: memcache's text protocol), those are
- * framed first, so that an error injected among them still goes in its place. A layer of the
- * connection's class chain (connection-io.ts), over its reply side.
+ * (unframed.ts). When the client's side gives up (bytes it cannot read, or one message over
+ * max_buffer) and the session still tells the replies owed to the requests before
+ * (FramerSession.stopRequests: memcache's text and binary protocols), those are framed first, so
+ * that an error injected among them still goes in its place. A layer of the connection's class
+ * chain (connection-io.ts), over its reply side.
  */
 import { FramingError, type Segment } from './protocol.js';
 import { ConnectionReplies } from './connection-replies.js';
@@ -13,6 +14,13 @@ import { Frames } from './frames.js';
 import { placeLost, takeKnown } from './unframed.js';
 
 const EMPTY = Buffer.alloc(0);
+
+/**
+ * Why the framing stopped: bytes the session cannot read (a FramingError: none of the chunk's
+ * frames returned), one message over max_buffer (the chunk's frames returned, the bytes held
+ * not), or a framer bug (nothing the session says holds any more).
+ */
+type GaveUp = 'unreadable' | 'overCap' | 'bug';
 
 export abstract class ConnectionFraming extends ConnectionReplies {
   /** Framing stopped: the ordinal of the first exchange the server's unframed bytes answered (unframed.ts). */
@@ -30,26 +38,26 @@ export abstract class ConnectionFraming extends ConnectionReplies {
       else framed = client ? s.fromClient(chunk) : s.fromServer(chunk);
       if (s.buffered() > this.core.maxBuffer) {
         const segs = framed instanceof Frames ? framed.segments() : framed;
-        return this.fallback(side, `more than ${this.core.maxBuffer} bytes held for one message`, segs, false);
+        return this.fallback(side, `more than ${this.core.maxBuffer} bytes held for one message`, segs, 'overCap');
       }
       return framed;
     } catch (err) {
       if (!(err instanceof FramingError)) {
         this.core.log('error', `${this.protocol.name} framer bug on connection ${this.id}: ${String((err as Error)?.stack ?? err)}`);
       }
-      return this.fallback(side, (err as Error).message, [], err instanceof FramingError);
+      return this.fallback(side, (err as Error).message, [], err instanceof FramingError ? 'unreadable' : 'bug');
     }
   }
 
   /**
-   * Give up framing this connection: pass everything through untouched from now on, or, when the
-   * client's side met bytes it cannot frame (`thrown`) and the session can, the client's bytes
-   * while the replies owed to the requests before are still framed.
+   * Give up framing this connection: pass everything through untouched from now on, or, when it
+   * is the client's side that gives up and the session can, the client's bytes while the replies
+   * owed to the requests before are still framed.
    */
-  private fallback(side: 'client' | 'server', reason: string, emitted: Segment[], thrown: boolean): Segment[] {
+  private fallback(side: 'client' | 'server', reason: string, emitted: Segment[], why: GaveUp): Segment[] {
     if (!this.raw) this.core.counters.fallbacks++;
     this.raw = true;
-    const client = side === 'client' && thrown ? this.session.stopRequests?.() : undefined;
+    const client = side === 'client' && why !== 'bug' ? this.session.stopRequests?.(why === 'overCap') : undefined;
     this.serverFramed = client !== undefined;
     const after = this.serverFramed ? 'passing the client\'s bytes through untouched, the replies owed to the requests before still framed' : 'passing bytes through untouched';
     this.core.log('warn', `${this.protocol.name} connection ${this.id}: framing stopped (${reason}); ${after}`);

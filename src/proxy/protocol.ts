@@ -69,14 +69,16 @@ export interface FramerSession {
    */
   insteadOf?(ordinal: number): { standIn: Buffer; reply: ErrorReply } | undefined;
   /**
-   * The client's side met bytes it cannot frame (a FramingError from fromClient): they and all
-   * the client's bytes after pass through. A session that still tells the server's replies to
-   * the requests it returned before frames them, in turn, then passes the server's bytes
-   * through itself (a PASS frame): it gives back the client's bytes it held (as drain's
-   * `client`) and keeps its server side. Undefined when it cannot: both sides pass through
-   * (drain()).
+   * The client's side stops framing: it met bytes it cannot frame (a FramingError from
+   * fromClient; `returned` false: the requests framed from that chunk were not returned), or it
+   * holds more than max_buffer for one message (`returned` true: the chunk's frames went, the
+   * bytes held did not). Those bytes and all the client's bytes after pass through. A session
+   * that still tells the server's replies to the requests it returned frames them, in turn, then
+   * passes the server's bytes through itself (a PASS frame): it gives back the client's bytes it
+   * held (as drain's `client`) and keeps its server side. Undefined when it cannot: both sides
+   * pass through (drain()).
    */
-  stopRequests?(): Buffer | undefined;
+  stopRequests?(returned: boolean): Buffer | undefined;
   /**
    * What became of the injected error of request `ordinal` (errored), so that the connection
    * counts its behavior as the client sees it: 'held' while the session may yet withdraw it

@@ -141,6 +141,35 @@ describe('memcache binary protocol framer', () => {
     expect(reps.map((r) => [r.data.length, r.start, r.end, r.passthrough ?? false])).toEqual([[0, true, true, false], [24, true, true, false], [24, true, true, false]]);
   });
 
+  it('the client\'s side stopped: the replies owed to the requests returned are framed, up to the last one answered whatever it does, then the server\'s bytes pass through', () => {
+    const get = (opaque: number) => packet({ op: 0x00, key: 'k', opaque });
+    const getq = (opaque: number) => packet({ op: 0x09, key: 'k', opaque });
+    const hit = (op: number, opaque: number) => packet({ reply: true, op, extras: 4, value: 'v', opaque });
+    const miss = (opaque: number) => packet({ reply: true, op: 0x00, status: 1, value: 'Not found', opaque });
+    // Over max_buffer (`returned`): the chunk's requests went, the header held did not.
+    const held = packet({ op: 0x00, key: 'x'.repeat(200), opaque: 9 }).slice(0, 100);
+    const s = memcache.createSession();
+    s.fromClient(bin(get(1) + getq(2) + get(3) + getq(4) + held));
+    expect(s.stopRequests?.(true)?.toString('latin1')).toBe(held);
+    // The quiet one behind the last GET: its hit or silence only what follows would tell.
+    const reps = [hit(0x00, 1), '', miss(3), hit(0x09, 4) + miss(9)];
+    const framed = s.fromServer(bin(reps.join('')));
+    expect(framed.map((x) => [x.data.toString('latin1'), x.end, x.passthrough ?? false])).toEqual([
+      [reps[0], true, false], ['', true, false], [reps[2], true, false], [reps[3], true, true],
+    ]);
+    expect(s.fromServer(bin(miss(10))).map((x) => x.passthrough)).toEqual([true]);
+    // A chunk that threw (not `returned`): its requests pass through with it, those before wait.
+    const t = memcache.createSession();
+    t.fromClient(bin(get(1)));
+    expect(() => t.fromClient(bin(get(2) + 'bad'.repeat(10)))).toThrow(FramingError);
+    expect(t.stopRequests?.(false)?.toString('latin1')).toBe(get(2) + 'bad'.repeat(10));
+    expect(t.fromServer(bin(miss(1) + miss(2))).map((x) => [x.data.toString('latin1'), x.passthrough ?? false])).toEqual([[miss(1), false], [miss(2), true]]);
+    // Only quiet ones before: nothing tells where their replies end.
+    const u = memcache.createSession();
+    u.fromClient(bin(getq(1)));
+    expect(u.stopRequests?.(true)).toBeUndefined();
+  });
+
   it('fuzz: no crash but FramingError, bounded buffer, emitted + drained == input', () => {
     const piece = fc.oneof(
       fc.constantFrom(

@@ -25,7 +25,9 @@
  *
  * Not framed, honestly (a FramingError: the engine passes the connection through raw, and says
  * so): a packet whose magic is wrong or whose extras and key are longer than its body
- * (memcached closes such a connection).
+ * (memcached closes such a connection). The client's side stopped so, or by a header over
+ * max_buffer, the replies owed to the requests before are still framed, as the text protocol's
+ * (stopRequests, memcache-session.ts).
  */
 import { copyOf, END, type Frames, NO_REPLY, passAll, START } from '../frames.js';
 import { FramingError, MAX_HEAD_BYTES, type ErrorReply } from '../protocol.js';
@@ -84,7 +86,7 @@ export class BinarySession extends MemcacheSessionBase<Replies, QuietRequest> {
 
   constructor() {
     // A stand-in (a NOOP) gets one packet.
-    super(Replies.One);
+    super(Replies.One, Replies.Quiet);
   }
 
   framesFromClient(chunk: Buffer): Frames {
@@ -94,6 +96,8 @@ export class BinarySession extends MemcacheSessionBase<Replies, QuietRequest> {
   private frameRequests(buf: Buffer): Frames {
     const out = this.cFrames;
     out.reset(buf);
+    // A value's end framed here is returned with the chunk, or not at all: its request with it.
+    this.chunkFrom = this.valueLeft > 0 ? this.nextOrdinal - 1 : this.nextOrdinal;
     const n = buf.length;
     let pos = 0;
     while (pos < n) {
@@ -134,7 +138,7 @@ export class BinarySession extends MemcacheSessionBase<Replies, QuietRequest> {
   }
 
   framesFromServer(chunk: Buffer): Frames {
-    return chunk.length === 0 ? passAll(this.sFrames, chunk) : this.sTail.feed(this, this.frameReplies, chunk);
+    return this.sRaw || chunk.length === 0 ? passAll(this.sFrames, chunk) : this.sTail.feed(this, this.frameReplies, chunk);
   }
 
   private frameReplies(buf: Buffer): Frames {
@@ -167,6 +171,7 @@ export class BinarySession extends MemcacheSessionBase<Replies, QuietRequest> {
           this.owned = false;
           if (this.replyKind === Replies.Quiet) this.quiet.shift();
           this.pending.shift();
+          if (this.stopped && this.passesOn(out, pos, n)) return out;
         }
       }
     }

@@ -4,7 +4,7 @@
  * first (memcached answers in order), each tagged with the shape of the reply it expects; among
  * them the quiet ones, which a reply may never come for (memcache-quiet.ts).
  */
-import { Frames, OffsetSession } from '../frames.js';
+import { Frames, OffsetSession, PASS, WHOLE } from '../frames.js';
 import { Tail } from './held-bytes.js';
 import { type Quiet, QuietRequests } from './memcache-quiet.js';
 import { PendingReplies } from './pending-replies.js';
@@ -22,9 +22,21 @@ export abstract class MemcacheSessionBase<Tag extends number, Q extends Quiet> e
   protected readonly pending = new PendingReplies<Tag>();
   /** The quiet requests waiting (their tag in `pending` is the protocol's quiet one). */
   protected readonly quiet = new QuietRequests<Q>();
+  /** The first request framed from the bytes being framed: those of a chunk that throws are not returned. */
+  protected chunkFrom = 0;
+  /** The client's side stopped (stopRequests): once the requests before have their replies, the server's bytes pass through. */
+  protected stopped = false;
+  /** The server's bytes pass through. */
+  protected sRaw = false;
 
-  /** @param answeredTag what a request sent as a stand-in (a NOOP, an `mn`) gets: one reply. */
-  constructor(private readonly answeredTag: Tag) {
+  /**
+   * @param answeredTag what a request sent as a stand-in (a NOOP, an `mn`) gets: one reply.
+   * @param quietTag a quiet request's tag in `pending`.
+   */
+  constructor(
+    private readonly answeredTag: Tag,
+    private readonly quietTag: Tag,
+  ) {
     super();
   }
 
@@ -56,6 +68,44 @@ export abstract class MemcacheSessionBase<Tag extends number, Q extends Quiet> e
     out.push(pos, pos, this.reply.flags(true));
     this.quiet.shift();
     this.pending.shift();
+  }
+
+  /**
+   * The client's side stops (FramerSession.stopRequests): the bytes it could not frame or holds
+   * pass through, and the requests framed from a chunk that threw (not `returned`) with them.
+   * The replies to those before are still told apart as memcached sends them, in order, up to
+   * the last one that gets a reply whatever it does (not quiet): its reply ends the quiet ones'
+   * ahead of it, and after it come the replies of requests passed through, whose bounds nothing
+   * tells. The quiet ones behind it (their reply or silence told only by what follows) get the
+   * server's bytes then, unframed. Undefined when no such request waits.
+   */
+  stopRequests(returned: boolean): Buffer | undefined {
+    const last = this.pending.lastNot(this.quietTag, returned ? this.nextOrdinal : this.chunkFrom);
+    if (last < 0) return undefined;
+    this.pending.dropFrom(last + 1);
+    for (const q of [...this.quiet.waiting()]) if (q.ordinal > last) this.quiet.forget(q.ordinal);
+    this.stoppedAt(last);
+    this.stopped = true;
+    return this.cTail.take();
+  }
+
+  /** What else a protocol lets go when its client's side stops behind request `last`. */
+  protected stoppedAt(_last: number): void {}
+
+  /**
+   * A reply ended at `pos` of `buf` (up to `n`), the client's side stopped: when it was the last
+   * owed, the rest of the server's bytes pass through, and `out` is complete.
+   */
+  protected passesOn(out: Frames, pos: number, n: number): boolean {
+    if (this.pending.waiting) return false;
+    this.passRest(out, pos, n);
+    return true;
+  }
+
+  /** The server's bytes from `pos` of the chunk (up to `n`) on pass through. */
+  protected passRest(out: Frames, pos: number, n: number): void {
+    this.sRaw = true;
+    if (pos < n) out.push(pos, n, WHOLE | PASS);
   }
 
   buffered(): number {

@@ -51,6 +51,8 @@
  *   error line after a reply in doubt that the command telling may get too;
  * - `watch` is a request whose reply is its OK line; after it the connection passes through (a
  *   log stream follows).
+ * When it is the client's side that stops (those FramingErrors, a line over max_buffer), the
+ * replies owed to the requests before are still framed (stopRequests, memcache-session.ts).
  */
 import { REQUEST_MAGIC } from './memcache-binary.js';
 import { isTerminator, parseCommand, Reply, sizeWord, startsWith, type Command } from './memcache-lines.js';
@@ -74,19 +76,14 @@ export class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
   private lastLoud = -1;
   /** A command without q whose twins wait for the next command to be an mn (QuietMeta.twin), or -1. */
   private twinAt = -1;
-  /** The first request framed from the bytes being framed: those of a chunk that throws are not returned. */
-  private chunkFrom = 0;
-  /** The client's side stopped (stopRequests): once the requests before have their replies, the server's bytes pass through. */
-  private stopped = false;
 
   // ---- server side
-  private sRaw = false;
   private replyKind: Reply = Reply.Line;
   private sDataLeft = 0;
 
   constructor() {
     // A stand-in (`mn`) gets one line.
-    super(Reply.Line);
+    super(Reply.Line, Reply.Quiet);
   }
 
   // ================================================================ client -> server
@@ -238,11 +235,11 @@ export class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
           this.owned = false;
           if (this.replyKind === Reply.Quiet) this.quiet.shift();
           this.pending.shift();
-          if (this.replyKind === Reply.LineThenRaw || (this.stopped && !this.pending.waiting)) {
-            this.sRaw = true;
-            if (pos < n) out.push(pos, n, WHOLE | PASS);
+          if (this.replyKind === Reply.LineThenRaw) {
+            this.passRest(out, pos, n);
             return out;
           }
+          if (this.stopped && this.passesOn(out, pos, n)) return out;
         }
       }
     }
@@ -314,26 +311,10 @@ export class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
 
   // ================================================================ bookkeeping
 
-  /**
-   * The client's side stops at the bytes it could not frame (FramerSession.stopRequests): the
-   * requests framed from them were never returned, and pass through with them. The replies to
-   * those before are still told apart as memcached sends them, in order, up to the last one
-   * that gets a reply without q: its reply ends the quiet ones' ahead of it, and after it come
-   * the replies of requests passed through, whose bounds nothing tells. The quiet ones behind it
-   * (their reply or silence told only by what follows) get the server's bytes then, unframed.
-   * Undefined when no such request waits.
-   */
-  stopRequests(): Buffer | undefined {
-    const last = this.pending.lastNot(Reply.Quiet, this.chunkFrom);
-    if (last < 0) return undefined;
-    this.pending.dropFrom(last + 1);
-    for (const q of [...this.quiet.waiting()]) {
-      if (q.ordinal > last) this.quiet.forget(q.ordinal);
-      else if (q.twin !== undefined && q.twin.ordinal > last) q.twin = undefined;
-    }
-    this.stopped = true;
+  /** The client's side stopped behind `last` (stopRequests): a twin behind it passed through, its reply unframed. */
+  protected override stoppedAt(last: number): void {
+    for (const q of this.quiet.waiting()) if (q.twin !== undefined && q.twin.ordinal > last) q.twin = undefined;
     this.cRaw = true;
-    return this.cTail.take();
   }
 
   // A skipped `watch` (skipped()) never reached the server: no OK and no log stream will come.

@@ -43,8 +43,8 @@ class MemcacheSession extends OffsetSession {
     return this.inner?.standIn(request, ordinal);
   }
 
-  stopRequests(): Buffer | undefined {
-    return this.inner instanceof TextSession ? this.inner.stopRequests() : undefined;
+  stopRequests(returned: boolean): Buffer | undefined {
+    return this.inner?.stopRequests(returned);
   }
 
   buffered(): number {
