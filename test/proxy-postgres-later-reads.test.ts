@@ -55,6 +55,9 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
         await read('Z', simple('BEGIN'));
         await request(['T', [parse('SELECT 1', 'd'), describeS('d'), flush()]], ['Z', [bind('d'), describeP(), flush(), sync()]]);
         await read('Z', simple('ROLLBACK'));
+        // Beginning with a Bind of a statement prepared before.
+        await read('Z', parse('SELECT 1', 'f'), sync());
+        await request(['T', [bind('f'), describeP(), flush()]], ['Z', [sync()]]);
         // Its Execute in that read, sent at once: as a statement runs past the timeout, after its BindComplete.
         await request(['T', [parse(side.sql('SELECT pg_sleep(1)', 'SELECT 1'), 'e'), describeS('e'), flush()]], ['Z', [bind('e'), EXECUTE, sync()]]);
         return out;
@@ -69,11 +72,12 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
       '1 t T', '2 T', 'E ZI',
       '1 t T', '2 T', 'E ZI',
       'C ZT', '1 t T', 'E ZE', 'C ZI',
+      '1 ZI', '2 T', 'E ZI',
       '1 t T', '2 E ZI',
     ]);
     await withProxy('', async (p) => {
       expect(await scenario(proxySide(p), 0)).toEqual(direct);
-      expect(p.stats().behaviors.error).toBe(5);
+      expect(p.stats().behaviors.error).toBe(6);
     });
   });
 

@@ -119,7 +119,7 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
     expect(at[0].data.toString('latin1')).toMatch(FAILING_PARSE);
   });
 
-  it('a deadlock comes at a later Bind of a statement the first read did not parse, or a Parse, not at a Bind of its own', () => {
+  it('a deadlock comes at a later Bind of a statement the first read did not parse nor bind, or a Parse, not at a Bind of its own', () => {
     const s = session();
     draw(s, cat(parse('SELECT 1', 's1'), describeS('s1'), flush()), 1, '40P01');
     expect(s.errorFate!(1)).toBe('held');
@@ -134,6 +134,12 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
     s.fromServer(cat(msg('2'), rowDesc(), errResp('42P01'), Z('I')));
     draw(s, cat(parse('SELECT 1', 's3'), describeS('s3'), flush()), 2, '40P01');
     expect(words(s.fromClient(cat(parse('SELECT 2', 's4'), flush())))).toEqual(['>P', '=PH']);
+    // A first read that binds a statement prepared before holds its locks too.
+    const b = session();
+    draw(b, cat(bind('', 's9'), describeP(), flush()), 1, '40P01');
+    b.fromServer(cat(msg('2'), rowDesc()));
+    expect(words(b.fromClient(cat(bind('', 's9'), flush())))).toEqual(['>B', '>H']);
+    expect(words(b.fromClient(cat(bind('', 'other'), flush())))).toEqual(['>P', '=BH']);
   });
 
   // A real server serves a request that runs nothing at a kind that comes as a statement runs.

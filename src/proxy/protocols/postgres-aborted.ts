@@ -237,11 +237,14 @@ export function runsNothing(request: Buffer): boolean {
 }
 
 /**
- * For a request that parses a statement (its Closes first) and runs nothing in its first read,
- * its Sync to come: postgres.js, for a statement whose parameter types it must learn, sends
- * Parse, Describe, Flush, and Bind, Execute, Sync once the description is in. The kinds come as
- * a statement runs, so a real one comes at that Execute, after the server has parsed and
- * described it (and bound it). The first read goes to the server as it is, its replies to the
+ * For a request that parses a statement, or binds one prepared before (its Closes first), and
+ * runs nothing in its first read, its Sync to come: postgres.js, for a statement whose parameter
+ * types it must learn, sends Parse, Describe, Flush, and Bind, Execute, Sync once the description
+ * is in. The kinds come as a statement runs, so a real one comes at that Execute, after the
+ * server has parsed and described it (and bound it); a statement timeout, in a later read too
+ * (postgres-later.ts, Meets: checked on PostgreSQL 15, a Bind, Describe, Flush answered 2 T,
+ * then the Sync's read 57014). The error did not come at once after the BindComplete, the
+ * Describe unanswered. The first read goes to the server as it is, its replies to the
  * client, and so does what follows up to the Execute, in whose place goes a Parse that fails
  * (postgres-later.ts); for a COMMIT in a block (`inBlock`), a ROLLBACK, as a failing COMMIT ends
  * the block. Not where the requests in flight leave the block unsure, nor in a failed
@@ -250,7 +253,7 @@ export function runsNothing(request: Buffer): boolean {
  * description would wait for ever.
  */
 function ranLater(request: Buffer, closesEnd: number, inBlock: boolean): Buffer | undefined {
-  if (request[closesEnd] !== PARSE || preparedUpTo(request) !== request.length) return undefined;
+  if ((request[closesEnd] !== PARSE && request[closesEnd] !== BIND) || preparedUpTo(request) !== request.length) return undefined;
   const standIn = Buffer.from(request);
   MADE.add(standIn);
   PASSING.add(standIn);

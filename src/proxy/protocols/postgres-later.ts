@@ -75,8 +75,8 @@ export function answersTo(request: Buffer): number {
  * ran nothing and was answered (postgres-errors.ts):
  * - 'execute': nowhere (asItRuns: the kind comes only as a statement runs);
  * - 'lock': at a later message that waits for a lock (lockWait, a deadlock): a Parse, or a Bind
- *   of a statement its first read did not parse, whose tables the server locks as it binds it;
- *   a Bind of one it parsed waits for nothing, the Parse's locks being held up to the Sync
+ *   of a statement its first read did not parse nor bind, whose tables the server locks as it
+ *   binds it; a Bind of one it did waits for nothing, those locks being held up to the Sync
  *   (checked on PostgreSQL 15: behind another session's LOCK TABLE, a Bind of a statement
  *   prepared in an earlier request, or a Parse naming the table, in a later read, waits, and
  *   gets 40P01 at once when the other session then waits for the first read's table; a Bind of
@@ -93,14 +93,22 @@ export function answersTo(request: Buffer): number {
  */
 export type Meets = 'execute' | 'lock' | 'timeout';
 
-/** The names of the statements the whole messages of `request` parse. */
-function parsedIn(request: Buffer): string[] {
+/** The names of the statements the whole messages of `request` parse or bind: their tables are locked. */
+function lockedIn(request: Buffer): string[] {
   const names: string[] = [];
   for (let pos = 0; pos + 5 <= request.length; pos += 1 + int32BE(request, pos + 1)) {
-    const name = request[pos] === PARSE ? cstring(request, pos + 5, pos + 1 + int32BE(request, pos + 1)) : undefined;
+    const name = request[pos] === PARSE || request[pos] === BIND ? statementOf(request, pos) : undefined;
     if (name !== undefined) names.push(name);
   }
   return names;
+}
+
+/** The statement a Parse or Bind at `pos` of `buf` names (a Bind's after its portal), if `buf` holds it whole. */
+function statementOf(buf: Buffer, pos: number): string | undefined {
+  const to = Math.min(buf.length, pos + 1 + int32BE(buf, pos + 1));
+  if (buf[pos] === PARSE) return cstring(buf, pos + 5, to);
+  const portalEnd = buf.indexOf(0, pos + 5);
+  return portalEnd < 0 || portalEnd >= to ? undefined : cstring(buf, portalEnd + 1, to);
 }
 
 /** The string at `from` of `buf`, if its terminator comes before `to`. */
@@ -109,15 +117,13 @@ function cstring(buf: Buffer, from: number, to: number): string | undefined {
   return end < 0 || end >= to ? undefined : buf.toString('latin1', from, end);
 }
 
-/** Whether the message of type `type` at `pos` of `buf` may wait for a lock, given the statements `parsed` (Meets, 'lock'). */
-function waitsForLock(type: number, buf: Buffer, pos: number, parsed: readonly string[]): boolean {
+/** Whether the message of type `type` at `pos` of `buf` may wait for a lock, given the statements `locked` (Meets, 'lock'). */
+function waitsForLock(type: number, buf: Buffer, pos: number, locked: readonly string[]): boolean {
   if (type === PARSE) return true;
   if (type !== BIND) return false;
-  const to = Math.min(buf.length, pos + 1 + int32BE(buf, pos + 1));
-  const portalEnd = buf.indexOf(0, pos + 5);
-  // A Bind whose statement's name this read cuts names one it may not have parsed.
-  const statement = portalEnd < 0 || portalEnd >= to ? undefined : cstring(buf, portalEnd + 1, to);
-  return statement === undefined || !parsed.includes(statement);
+  // A Bind whose statement's name this read cuts names one that may not be locked.
+  const statement = statementOf(buf, pos);
+  return statement === undefined || !locked.includes(statement);
 }
 
 /** Whether a Sync comes in `buf` from the message at `pos` on, no Execute before it (Meets, 'timeout'). */
@@ -147,9 +153,9 @@ export class LaterErrors {
   private readonly servable = new Map<number, ErrorReply>();
   /** The requests served so (servedWith) whose fate is still to be told (fate). */
   private readonly withdrawn = new Set<number>();
-  /** Of the open request: where its error can come before its Execute (hold), and the statements its first read parsed. */
+  /** Of the open request: where its error can come before its Execute (hold), and the statements its first read locked. */
   private meets: Meets = 'execute';
-  private parsed: readonly string[] = NO_NAMES;
+  private locked: readonly string[] = NO_NAMES;
 
   /**
    * `reply`, the error for request `ordinal`, whose Execute is to come, without a ReadyForQuery;
@@ -162,7 +168,7 @@ export class LaterErrors {
   hold(ordinal: number, reply: ErrorReply, request: Buffer, answers: number | undefined, meets: Meets): ErrorReply {
     this.open = ordinal;
     this.meets = meets;
-    this.parsed = meets === 'lock' ? parsedIn(request) : NO_NAMES;
+    this.locked = meets === 'lock' ? lockedIn(request) : NO_NAMES;
     this.waiting.add(ordinal);
     if (answers !== undefined) this.commits.set(ordinal, answers);
     if (meets === 'timeout') return reply;
@@ -190,7 +196,7 @@ export class LaterErrors {
    */
   landsAt(ordinal: number, type: number, buf: Buffer, pos: number): Buffer | undefined {
     if (ordinal !== this.open || this.meets === 'execute') return undefined;
-    if (this.meets === 'lock' ? !waitsForLock(type, buf, pos, this.parsed) : !syncAhead(buf, pos)) return undefined;
+    if (this.meets === 'lock' ? !waitsForLock(type, buf, pos, this.locked) : !syncAhead(buf, pos)) return undefined;
     this.open = -1;
     if (this.commits.size > 0) this.commits.delete(ordinal);
     if (this.servable.size > 0) this.servable.delete(ordinal);
