@@ -322,6 +322,22 @@ describe('figures in few cells', () => {
     expect(missing).toEqual([]);
   });
 
+  it('the help and the message log name the keys that scroll them, as their footers do', () => {
+    const global = helpLines('queue', 200).filter((l) => l.keys !== undefined);
+    const line = (key: string) => global.find((l) => l.keys === key)!.does!;
+    for (const [kind, key] of [['help', '?'], ['messages', 'm']] as const) {
+      const foot = render(createElement(Footer, { pane: 'queue', modal: { kind }, width: 99 })).lastFrame()!;
+      // 'j/k PgUp/PgDn scroll · g/G top/bottom · ...': every key before the closing ones.
+      const keys = foot.split(' · ').slice(0, -1).join(' ').split(/[ /]/).filter((w) => /^([a-zA-Z]|Pg(Up|Dn))$/.test(w));
+      expect(keys).toEqual(['j', 'k', 'PgUp', 'PgDn', 'g', 'G']);
+      for (const k of keys) expect(line(key), `${key}: ${k}`).toMatch(new RegExp(`(^|[\\s/(,;])${k}($|[\\s/),;])`));
+    }
+    // The Output pane's footer says what its help says g / G do.
+    expect(KEYS.output.find((k) => k.keys === 'g / G')).toMatchObject({ does: expect.stringMatching(/^top \/ bottom/), foot: 'g/G top/bottom' });
+    // ctrl-c leaves from anywhere, without the question: a line of its own, as in the README.
+    expect(line('ctrl-c')).toMatch(/^leave at once, without asking/);
+  });
+
   it("the footer of an open dialog names its keys only: ? and q are typed in a prompt, do nothing in a question", () => {
     const foot = (modal?: Modal) => render(createElement(Footer, { pane: 'queue', modal, width: 99 })).lastFrame()!;
     expect(foot()).toMatch(/^j\/k select .* \? help · q quit$/);

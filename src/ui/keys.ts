@@ -25,11 +25,12 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
   global: [
     { keys: '1-5', does: 'focus a pane (its number is in its title)' },
     { keys: 'tab / shift-tab', does: 'next / previous pane' },
-    { keys: '?', does: 'this help (j/k, PgUp/PgDn scroll it)' },
-    { keys: 'm', does: 'messages: every one, whole (errors with file:line)' },
+    { keys: '?', does: 'this help (j/k, PgUp/PgDn scroll it; g / G top / bottom)' },
+    { keys: 'm', does: 'messages: every one, whole (errors with file:line); j/k, PgUp/PgDn scroll, g / G oldest / newest' },
     // The commands the prompt itself lists: one list, so that help names every one.
     { keys: ':', does: `command: ${COMMAND_HELP.replaceAll(' · ', ', ')}` },
     { keys: 'q', does: 'quit (asks when a job runs; q again or ctrl-c leaves)' },
+    { keys: 'ctrl-c', does: 'leave at once, without asking (a job running here is marked interrupted)' },
     { keys: 'esc', does: 'close a dialog, the details; clear the filter' },
   ],
   queue: [
@@ -69,7 +70,7 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
     { keys: '/', does: 'search; n / N next / previous match', foot: '/ search' },
     { keys: 'w', does: 'wrap long lines on / off', foot: 'w wrap' },
     { keys: 'enter', does: "the job's details / back to its output", foot: 'enter details', footDetails: 'enter output', needs: 'job' },
-    { keys: 'g / G', does: 'top / bottom, following the tail (also Home / End)', foot: 'g/G top/end' },
+    { keys: 'g / G', does: 'top / bottom, following the tail (also Home / End)', foot: 'g/G top/bottom' },
     { keys: 'PgUp/PgDn space', does: 'scroll a page', foot: 'PgUp/PgDn page' },
     { keys: 'o / y / R', does: "the job's report: open / copy path; replay", foot: 'o/y/R report', needs: 'ended' },
   ],
