@@ -44,12 +44,15 @@
  * server's block is aborted as the client is told (postgres-aborted.ts); so is one behind a
  * request in flight that may begin or end a block, whose error then says the server's status
  * after it (postgres-blocks.ts), and one that begins with a Parse of the unnamed statement and
- * runs nothing, which drops the one before. A request that parses a statement and runs nothing
- * in its first read, its Sync to come (postgres.js describing a statement before it binds it),
- * has that read sent as it is, and what follows up to its Execute, in whose place goes a Parse
- * that fails: its error, when the server sends it, is the request's (postgres-later.ts). A
- * request that runs nothing at all passes untouched at a kind that comes only as a statement
- * runs, as on a real server (postgres-errors.ts, asItRuns).
+ * runs nothing, which drops the one before. A request that parses a statement (or binds one)
+ * and runs nothing in its first read, its Sync to come (postgres.js describing a statement
+ * before it binds it), has that read sent as it is, and what follows up to its Execute, in whose
+ * place goes a Parse that fails (or in the place of an earlier message where a real error of the
+ * kind comes: a deadlock, a statement timeout): its error, when the server sends it, is the
+ * request's (postgres-later.ts). A request that runs nothing at all passes untouched at a kind
+ * that comes only as a statement runs, as on a real server (postgres-errors.ts, asItRuns). A
+ * FATAL error from the server is never a reply an injected one replaces: the server ends the
+ * connection after it (postgres-session.ts).
  */
 import type { ErrorReply, ErrorReplyContext, Protocol } from '../protocol.js';
 import { encodeError, errorKinds, POSTGRES_ERRORS } from './postgres-errors.js';
