@@ -35,6 +35,8 @@ describe.skipIf(!run)('redis: CLUSTERDOWN and TRYAGAIN at 100:error as a cluster
     // One key named twice is one key ({t}z missing: a node moving its slot redirects it, ASK, served here).
     ['MSET', '{t}x', 'x'], ['MSET', '{t}x', 'x', '{t}x', 'x'], ['MGET', '{t}x', '{t}x'], ['DEL', '{t}z', '{t}z'], ['DEL', '{t}z', '{t}x'],
     ['EVAL', 'return 1', '2', '{t}x', '{t}x'], ['RENAME', '{t}z', '{t}z'], ['BITOP', 'AND', '{t}z', '{t}z', '{t}z'],
+    // Sharded pub/sub names its channel as a key, but a node serves it down (cluster-allow-pubsubshard-when-down) or moving it.
+    ['SPUBLISH', '{t}x', 'm'], ['SUNSUBSCRIBE', '{t}x'],
     ['MULTI'], ['EVAL', 'return 1', '0'], ['ECHO', 'e'], ['EXEC'],
     ['MULTI'], ['MGET', '{t}x', '{t}y'], ['EXEC'],
     ['MULTI'], ['MSET', '{t}x', 'x'], ['EXEC'],
@@ -80,6 +82,23 @@ describe.skipIf(!run)('redis: CLUSTERDOWN and TRYAGAIN at 100:error as a cluster
       // The proxy in front of the node, up: what it passes the node answers.
       await withProxy({ error: { percent: 100, kind } }, async (p) => {
         expect((await rawReplies(p.port, crossSlot.map((r) => cmd(...r)))).map(String)).toEqual(want);
+      }, { upstream: node.port });
+    } finally {
+      await node.stop();
+    }
+  });
+
+  // SSUBSCRIBE too: the node confirms each channel (two of one slot), then the connection is subscribed.
+  it.each([['CLUSTERDOWN'], ['TRYAGAIN']])('100:error %s passes SSUBSCRIBE, as a node in that state serves it', async (kind) => {
+    const node = await startClusterNode(kind === 'TRYAGAIN');
+    const subscribe = [cmd('SSUBSCRIBE', '{t}x', '{t}y')];
+    try {
+      await CLUSTER_STATES[kind].enter(node);
+      const want = (await rawReplies(node.port, subscribe, 2)).map(String);
+      await CLUSTER_STATES[kind].leave(node);
+      expect(want).toEqual(['*3\r\n$10\r\nssubscribe\r\n$4\r\n{t}x\r\n:1\r\n', '*3\r\n$10\r\nssubscribe\r\n$4\r\n{t}y\r\n:2\r\n']);
+      await withProxy({ error: { percent: 100, kind } }, async (p) => {
+        expect((await rawReplies(p.port, subscribe, 2)).map(String)).toEqual(want);
       }, { upstream: node.port });
     } finally {
       await node.stop();

@@ -93,6 +93,8 @@ describe.skipIf(!run)('redis: EXEC at 100:error as a redis-server in that state'
     [[['MULTI'], ['GET', '{t}x'], ['GET', '{u}x'], ['EXEC']], [undefined, undefined, undefined, 'CLUSTERDOWN']],
     [[['MULTI'], ['GET', '{t}x'], ['GET', '{u}x'], ['EXEC']], [undefined, undefined, undefined, 'TRYAGAIN']],
     [[['MULTI'], ['ECHO', 'e'], ['MGET', '{t}x', '{u}x'], ['GET', '{t}x'], ['EXEC']], [undefined, undefined, undefined, undefined, 'CLUSTERDOWN']],
+    // A node down serves SPUBLISH (its channel's slot assigned), and queues it; its EXEC, not sharded pub/sub, reads the channel as a key.
+    [[['MULTI'], ['SPUBLISH', '{t}x', 'm'], ['EXEC']], [undefined, 'CLUSTERDOWN', 'CLUSTERDOWN']],
   ];
 
   /** The replies to `block` sent one at a time on one connection to `port`, `before(i)` awaited before request i is sent. */

@@ -193,6 +193,11 @@ describe('the keys a cluster node reads, for CLUSTERDOWN and TRYAGAIN', () => {
     expect(refuses('CLUSTERDOWN', 'MSET', cmd('MSET', 'k', 'j', 'k', 'j'))).toBe(true);
     expect(refuses('CLUSTERDOWN', 'EVAL', cmd('EVAL', 'return 1', '2', 'k', 'j'))).toBe(false);
     expect(refuses('CLUSTERDOWN', 'ZUNIONSTORE', cmd('ZUNIONSTORE', 'k', '1', 'j'))).toBe(true);
+    // Sharded pub/sub: served by a node down or moving the slot.
+    expect(refuses('CLUSTERDOWN', 'SPUBLISH', cmd('SPUBLISH', 'k', 'm'))).toBe(false);
+    expect(refuses('CLUSTERDOWN', 'SSUBSCRIBE', cmd('SSUBSCRIBE', 'k'))).toBe(false);
+    expect(refuses('TRYAGAIN', 'SSUBSCRIBE', cmd('SSUBSCRIBE', 'k', '{k}j'))).toBe(false);
+    expect(refuses('TRYAGAIN', 'SUNSUBSCRIBE', cmd('SUNSUBSCRIBE', 'k', '{k}j'))).toBe(false);
     // Keys not all in the request's first segment, or found by reading arguments: refused, not known.
     expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'k', 'k').subarray(0, 20))).toBe(true);
     expect(refuses('TRYAGAIN', 'ZUNIONSTORE', cmd('ZUNIONSTORE', 'k', '1', 'k'))).toBe(true);

@@ -35,10 +35,18 @@ const RULES: Record<string, (flags: string, name: string, request: Buffer) => bo
   // HELLO (no_auth) answers NOAUTH itself unless it authenticates (HELLO 3 AUTH user pass).
   NOAUTH: (f, name, request) => !f.includes('a') || (name === 'HELLO' && wordOf(request, 2) !== 'AUTH' && wordOf(request, 4) !== 'AUTH'),
   // A cluster answers for the slots of the keys a request names (refuses: keysAtMost, keysSpread): one without keys it serves itself.
-  CLUSTERDOWN: (f) => f.includes('k'),
+  CLUSTERDOWN: (f, name) => f.includes('k') && !PUBSUB_SHARD.has(name),
   // Only a request whose keys span a slot being moved: one naming a single key (MGET k k too: keysSpread) never.
-  TRYAGAIN: (f) => f.includes('m'),
+  TRYAGAIN: (f, name) => f.includes('m') && !PUBSUB_SHARD.has(name),
 };
+
+/**
+ * Sharded pub/sub, whose channels are keys to a cluster node: served while the cluster is down
+ * (cluster-allow-pubsubshard-when-down, yes by default) when the channel's slot is assigned, as the
+ * cluster kinds stand for, and never TRYAGAIN (a channel is no key a moved slot may lack). Queued
+ * in a block it is a key as any other: the node reads an EXEC's keys as a request's.
+ */
+const PUBSUB_SHARD = new Set(['SPUBLISH', 'SSUBSCRIBE', 'SUNSUBSCRIBE']);
 
 /**
  * How the keys of a request (or of a block, for its EXEC) must lie at least for the cluster kind
