@@ -22,6 +22,18 @@ const describeP = () => msg('D', Buffer.from('P\0'));
 const EXECUTE = execute();
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Once a session waits for a lock, as `c` (another session) sees in pg_locks. */
+async function lockWaited(c: Awaited<ReturnType<typeof messageClient>>): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    c.write(simple('SELECT count(*) FROM pg_locks WHERE NOT granted'));
+    const row = (await c.until('Z')).find((m) => m.type === 'D')!;
+    if (row.body.toString('latin1', 6) !== '0') return;
+    if (Date.now() > deadline) throw new Error('no session waits for a lock');
+    await pause(10);
+  }
+}
+
 describe.skipIf(!havePostgres())('postgres: an error held for a later read comes where a real one does (real PostgreSQL)', () => {
   beforeAll(async () => {
     db = await startPostgres();
@@ -82,7 +94,8 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
   });
 
   // A Bind of a statement prepared in an earlier request, or a Parse, in a later read takes the
-  // locks of its tables, and a deadlock fails it at once; the request was served at its Sync.
+  // locks of its tables, and a deadlock fails it at once; the request was served at its Sync. In
+  // the first read, behind its Parse, the same: the server sends the Parse's answers with the error.
   // A Bind of the statement the first read parsed waits for nothing: served.
   it('a deadlock on a request that runs nothing over several reads comes at a later message that waits for a lock', async () => {
     const scenario = async (side: Side, p?: Proxy) => {
@@ -95,16 +108,26 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
         await read('Z', parse('SELECT x FROM lw2', 'on_lw2'), sync());
         other.write(simple("SET deadlock_timeout = '10s'"));
         await other.until('Z');
-        for (const [i, later] of [[bind('on_lw2'), describeP(), flush()], [parse('SELECT x FROM lw2', 'p2'), flush()]].entries()) {
+        const first = (name: string) => [parse('SELECT x FROM lw1', name), describeS(name)];
+        // The reads of each request, the last one holding the message that waits.
+        const requests = [
+          [[...first('s0'), flush()], [bind('on_lw2'), describeP(), flush()]],
+          [[...first('s1'), flush()], [parse('SELECT x FROM lw2', 'p2'), flush()]],
+          [[...first('s2'), bind('on_lw2'), describeP(), flush()]],
+        ];
+        for (const reads of requests) {
           if (p === undefined) {
             other.write(simple('BEGIN; LOCK TABLE lw2'));
             await other.until('Z');
           }
           await side.arm({ error: { percent: 100, kind: '40P01' } });
-          await read('T', parse('SELECT x FROM lw1', `s${i}`), describeS(`s${i}`), flush());
-          c.write(Buffer.concat(later));
-          // Directly: the other session waits for lw1, which the Parse locked, the Bind waiting for lw2.
-          if (p === undefined) other.write(simple('LOCK TABLE lw1'));
+          for (const ms of reads.slice(0, -1)) await read('T', ...ms);
+          c.write(Buffer.concat(reads.at(-1)!));
+          // Directly: once the Bind waits for lw2, the other session waits for lw1, which the Parse locked.
+          if (p === undefined) {
+            await lockWaited(other);
+            other.write(simple('LOCK TABLE lw1'));
+          }
           out.push(words(await c.until('E')));
           await read('Z', sync());
           await side.disarm();
@@ -127,10 +150,10 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
       }
     };
     const direct = await scenario(directSide(db.port));
-    expect(direct).toEqual(['C C C ZI', '1 ZI', '1 t T', 'E', 'ZI', '1 t T', 'E', 'ZI', '1 t T', '2 T', 'ZI', 'C ZI']);
+    expect(direct).toEqual(['C C C ZI', '1 ZI', '1 t T', 'E', 'ZI', '1 t T', 'E', 'ZI', '1 t T E', 'ZI', '1 t T', '2 T', 'ZI', 'C ZI']);
     await withProxy('', async (p) => {
       expect(await scenario(proxySide(p), p)).toEqual(direct);
-      expect(p.stats().behaviors.error).toBe(2);
+      expect(p.stats().behaviors.error).toBe(3);
     });
   });
 

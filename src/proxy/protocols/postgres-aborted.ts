@@ -33,6 +33,7 @@
  */
 import { int32BE } from './length-prefixed.js';
 import { parsesCommit } from './postgres-commit.js';
+import { lockWaitAt } from './postgres-locks.js';
 
 const T = (c: string): number => c.charCodeAt(0);
 const Q = T('Q'), SYNC_TYPE = T('S'), PARSE = T('P'), BIND = T('B'), CLOSE = T('C'), DESCRIBE = T('D'), EXECUTE = T('E'), FLUSH = T('H');
@@ -152,11 +153,11 @@ export function completedBefore(request: Buffer, failedBlock = false): string {
  * one that parses a statement and runs nothing in its first read (not `whole`: its Sync is to
  * come), that read as it is (ranLater).
  */
-export function abortStandIn(request: Buffer, txStatus: number, unsure = false, whole = true): Buffer | undefined {
+export function abortStandIn(request: Buffer, txStatus: number, unsure = false, whole = true, lockWait = false): Buffer | undefined {
   const closes = leadingCloses(request);
   const abort = txStatus === IN_BLOCK || unsure;
   if (!whole && (txStatus === IDLE || txStatus === IN_BLOCK) && !unsure) {
-    const later = ranLater(request, closes.end, txStatus === IN_BLOCK);
+    const later = ranLater(request, closes.end, txStatus === IN_BLOCK, lockWait);
     if (later !== undefined) return later;
   }
   if (closes.count > 0) return closedFirst(request, closes.end, abort);
@@ -248,12 +249,18 @@ export function runsNothing(request: Buffer): boolean {
  * client, and so does what follows up to the Execute, in whose place goes a Parse that fails
  * (postgres-later.ts); for a COMMIT in a block (`inBlock`), a ROLLBACK, as a failing COMMIT ends
  * the block. Not where the requests in flight leave the block unsure, nor in a failed
- * block. Undefined when the first read holds an Execute or a message of another type, or ends
+ * block. At a deadlock (`lockWait`), a first read that parses a statement and then has a message
+ * that may wait for a lock (a Bind of another statement, a Parse: postgres-locks.ts) is run up
+ * to that message, where the error comes (ranFirst): the server sends what it answered before it
+ * with the error, as a real deadlock there does. Undefined when the first read holds an Execute or a message of another type, or ends
  * amid a message: a Describe cut there would go unanswered, and a client waiting for its
  * description would wait for ever.
  */
-function ranLater(request: Buffer, closesEnd: number, inBlock: boolean): Buffer | undefined {
+function ranLater(request: Buffer, closesEnd: number, inBlock: boolean, lockWait: boolean): Buffer | undefined {
   if ((request[closesEnd] !== PARSE && request[closesEnd] !== BIND) || preparedUpTo(request) !== request.length) return undefined;
+  // Its replies pass to the client: Closes and a Bind first would be told twice (completedBefore).
+  const waits = lockWait && closesEnd === 0 && request[0] === PARSE ? lockWaitAt(request) : -1;
+  if (waits > 0) return ranFirst(request, waits, inBlock);
   const standIn = Buffer.from(request);
   MADE.add(standIn);
   PASSING.add(standIn);

@@ -43,9 +43,10 @@ import { int32BE } from './length-prefixed.js';
 import { PARSE_NAMED } from './postgres-aborted.js';
 import { ROLLBACK_RUN } from './postgres-commit.js';
 import { pgReadyForQuery } from './postgres-errors.js';
+import { lockedIn, waitsForLock } from './postgres-locks.js';
 
 const FLUSH = 0x48; // 'H'
-const PARSE = 0x50, BIND = 0x42, EXECUTE = 0x45, SYNC = 0x53, TERMINATE = 0x58; // 'P', 'B', 'E', 'S', 'X'
+const EXECUTE = 0x45, SYNC = 0x53, TERMINATE = 0x58; // 'E', 'S', 'X'
 const NO_NAMES: readonly string[] = [];
 /** A COMMIT's ROLLBACK in its Execute's place, then a Flush: its answers, the reply, come at once. */
 const ROLLBACK_NOW = Buffer.concat([ROLLBACK_RUN, Buffer.from([FLUSH, 0, 0, 0, 4])]);
@@ -77,10 +78,7 @@ export function answersTo(request: Buffer): number {
  * - 'lock': at a later message that waits for a lock (lockWait, a deadlock): a Parse, or a Bind
  *   of a statement its first read did not parse nor bind, whose tables the server locks as it
  *   binds it; a Bind of one it did waits for nothing, those locks being held up to the Sync
- *   (checked on PostgreSQL 15: behind another session's LOCK TABLE, a Bind of a statement
- *   prepared in an earlier request, or a Parse naming the table, in a later read, waits, and
- *   gets 40P01 at once when the other session then waits for the first read's table; a Bind of
- *   the statement the first read parsed gets BindComplete). A Describe of another statement
+ *   (postgres-locks.ts; in a later read, checked so too). A Describe of another statement
  *   waits too, but after its ParameterDescription, which a failing Parse in its place could
  *   not give: it is left to be served;
  * - 'timeout': at the first message of the read that holds its Sync (a statement timeout, which
@@ -92,39 +90,6 @@ export function answersTo(request: Buffer): number {
  *   fired; never amid a read, which the server reads at once.
  */
 export type Meets = 'execute' | 'lock' | 'timeout';
-
-/** The names of the statements the whole messages of `request` parse or bind: their tables are locked. */
-function lockedIn(request: Buffer): string[] {
-  const names: string[] = [];
-  for (let pos = 0; pos + 5 <= request.length; pos += 1 + int32BE(request, pos + 1)) {
-    const name = request[pos] === PARSE || request[pos] === BIND ? statementOf(request, pos) : undefined;
-    if (name !== undefined) names.push(name);
-  }
-  return names;
-}
-
-/** The statement a Parse or Bind at `pos` of `buf` names (a Bind's after its portal), if `buf` holds it whole. */
-function statementOf(buf: Buffer, pos: number): string | undefined {
-  const to = Math.min(buf.length, pos + 1 + int32BE(buf, pos + 1));
-  if (buf[pos] === PARSE) return cstring(buf, pos + 5, to);
-  const portalEnd = buf.indexOf(0, pos + 5);
-  return portalEnd < 0 || portalEnd >= to ? undefined : cstring(buf, portalEnd + 1, to);
-}
-
-/** The string at `from` of `buf`, if its terminator comes before `to`. */
-function cstring(buf: Buffer, from: number, to: number): string | undefined {
-  const end = buf.indexOf(0, from);
-  return end < 0 || end >= to ? undefined : buf.toString('latin1', from, end);
-}
-
-/** Whether the message of type `type` at `pos` of `buf` may wait for a lock, given the statements `locked` (Meets, 'lock'). */
-function waitsForLock(type: number, buf: Buffer, pos: number, locked: readonly string[]): boolean {
-  if (type === PARSE) return true;
-  if (type !== BIND) return false;
-  // A Bind whose statement's name this read cuts names one that may not be locked.
-  const statement = statementOf(buf, pos);
-  return statement === undefined || !locked.includes(statement);
-}
 
 /** Whether a Sync comes in `buf` from the message at `pos` on, no Execute before it (Meets, 'timeout'). */
 function syncAhead(buf: Buffer, pos: number): boolean {

@@ -108,10 +108,11 @@ export const postgres: Protocol = {
     // A request that runs nothing passes at a kind that comes only as a statement runs, as it does on a real server.
     return e?.asItRuns !== true || !runsNothing(request);
   },
-  standIn(request, whole, session, ordinal) {
+  standIn(request, whole, session, ordinal, kind) {
     // A StartupMessage (no type byte: its length's first byte is 0) is refused whole, never stood in for.
     if (request[0] === 0) return undefined;
     const pg = session instanceof PgSession ? session : undefined;
-    return (whole ? commitStandIn(request, pg?.commits) : undefined) ?? (pg && abortStandIn(request, pg.txStatus, pg.blocks.unsure(ordinal), whole));
+    const lockWait = kind !== undefined && POSTGRES_ERRORS[kind]?.lockWait === true;
+    return (whole ? commitStandIn(request, pg?.commits) : undefined) ?? (pg && abortStandIn(request, pg.txStatus, pg.blocks.unsure(ordinal), whole, lockWait));
   },
 };
