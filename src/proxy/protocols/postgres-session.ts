@@ -155,7 +155,9 @@ export class PgSession extends PgErrorState implements FramerSession {
         }
         if (d.remain > 0 || pos >= buf.length) continue;
       }
-      if (buf.length - pos < this.need(d, buf, pos, client)) break;
+      // A message all there needs no more asking (need: its head, or its type byte for a one-byte answer).
+      const whole = pos + 5 <= buf.length && this.phase === Phase.Command && pos + 1 + int32BE(buf, pos + 1) <= buf.length;
+      if (!whole && buf.length - pos < this.need(d, buf, pos, client)) break;
 
       if (!client && this.expectByte && buf[pos] !== E) {
         // The one-byte answer to SSLRequest / GSSENCRequest.
