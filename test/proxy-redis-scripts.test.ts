@@ -147,6 +147,8 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
     ['MULTI'], ['FCALL', 'scsg', '1', 'sc:k'], ['FCALL', 'scse', '1', 'sc:k'], ['EXEC'],
     // Callbacks named from elsewhere: a local function's body, read where it is defined.
     ['FCALL', 'scsl', '1', 'sc:k'], ['FCALL_RO', 'scsl', '1', 'sc:k'], ['FCALL', 'scsv', '1', 'sc:k'], ['FCALL', 'scsq', '1', 'sc:k'],
+    // Or given their function at the library's top level otherwise: a local assigned after it is declared, a table's fields.
+    ['FCALL', 'scsa', '1', 'sc:k'], ['FCALL', 'scsm', '1', 'sc:k'], ['FCALL', 'scsf', '1', 'sc:k'],
   ];
   // Functions flagged so, their callbacks written in their registrations (a call's line is the library's).
   const staleLibrary = [
@@ -173,6 +175,14 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
     "redis.register_function{function_name='scsv', callback=scsv, flags={'no-writes', 'allow-stale'}}",
     // No flags: a stale replica refuses it whole (READONLY: a function not no-writes is a write).
     "redis.register_function('scsq', scsh)",
+    'local scsa',
+    "scsa = function(keys) return redis.call('GET', keys[1]) end",
+    "redis.register_function{function_name='scsa', callback=scsa, flags={'no-writes', 'allow-stale'}}",
+    'local scm = {}',
+    "function scm.get(keys) return redis.call('GET', keys[1]) end",
+    "scm.echo = function(keys) return redis.call('ECHO', keys[1]) end",
+    "redis.register_function{function_name='scsm', callback=scm.get, flags={'no-writes', 'allow-stale'}}",
+    "redis.register_function{function_name='scsf', callback=scm.echo, flags={'no-writes', 'allow-stale'}}",
   ].join('\n');
 
   it('100:error MASTERDOWN: a script flagged no-writes and allow-stale runs, and fails at its first call a stale replica refuses', async () => {
@@ -184,6 +194,8 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
       expect(want[1]).toMatch(/: -ERR Can not execute the command on a stale replica script: [0-9a-f]{40}, on @user_script:2\.\r\n$/);
       expect(want).toContain('FCALL scsg 1 sc:k: -ERR Can not execute the command on a stale replica script: scsg, on @user_function:8.\r\n');
       expect(want).toContain('FCALL scsl 1 sc:k: -ERR Can not execute the command on a stale replica script: scsl, on @user_function:17.\r\n');
+      expect(want).toContain('FCALL scsa 1 sc:k: -ERR Can not execute the command on a stale replica script: scsa, on @user_function:24.\r\n');
+      expect(want).toContain('FCALL scsm 1 sc:k: -ERR Can not execute the command on a stale replica script: scsm, on @user_function:27.\r\n');
       await withProxy('', async (p) => {
         // The script an EVALSHA names, and the library, go through the proxy first.
         const app = client(p.port);
@@ -204,6 +216,8 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
         expect(await app.fcall('scse', 1, 'sc:e')).toBe('sc:e');
         await expect(app.fcall('scsl', 1, 'sc:k')).rejects.toThrow(/^ERR Can not execute the command on a stale replica script: scsl, on @user_function:17\.$/);
         expect(await app.fcall('scsv', 1, 'sc:e')).toBe('sc:e');
+        await expect(app.fcall('scsm', 1, 'sc:k')).rejects.toThrow(/^ERR Can not execute the command on a stale replica script: scsm, on @user_function:27\.$/);
+        expect(await app.fcall('scsf', 1, 'sc:e')).toBe('sc:e');
         app.disconnect();
       });
     }, async (c) => {

@@ -352,6 +352,40 @@ describe('redis errors', () => {
     expect(lib.functions.get('G')).toBe('');
   });
 
+  it('a callback named from elsewhere is read from the last function its name or field was given in the library\'s top-level code, when that says it', () => {
+    const stale = "flags={'no-writes', 'allow-stale'}}";
+    const lib = readLibrary([
+      '#!lua name=l',
+      'local a',
+      "a = function(keys) return redis.call('GET', keys[1]) end",
+      `redis.register_function{function_name='a', callback=a, ${stale}`,
+      'local M = {}',
+      "function M.get(keys) return redis.call('GET', keys[1]) end",
+      "M.echo = function(keys) return redis.call('ECHO', keys[1]) end",
+      `redis.register_function{function_name='b', callback=M.get, ${stale}`,
+      `redis.register_function{function_name='c', callback=M.echo, ${stale}`,
+      'local g = a',
+      `redis.register_function{function_name='d', callback=g, ${stale}`,
+      "local x, y = 1, function() return redis.call('GET', 'k') end",
+      `redis.register_function{function_name='e', callback=y, ${stale}`,
+      "local r = function(keys) return redis.call('GET', keys[1]) end",
+      'local function reset() r = function() return 1 end end',
+      `redis.register_function{function_name='f', callback=r, ${stale}`,
+      'if M then',
+      `  redis.register_function{function_name='g', callback=M.get, ${stale}`,
+      'end',
+      "local s = function() return redis.call('GET', 'k') end -- s = 1",
+      "local t = 's = 2'",
+      `redis.register_function{function_name='h', callback=s, ${stale}`,
+      "local XM = {} function XM.get() return redis.call('ECHO', 'x') end",
+      `redis.register_function{function_name='i', callback=M.get, ${stale}`,
+    ].join('\n'))!;
+    // c runs (ECHO); d (an alias), e (one of two assigned at once), f (assigned in a function), g (registered in a block): not read.
+    expect(Object.fromEntries(lib.staleCalls)).toEqual({
+      A: ' script: a, on @user_function:3.', B: ' script: b, on @user_function:6.', H: ' script: h, on @user_function:20.', I: ' script: i, on @user_function:6.',
+    });
+  });
+
   it('an FCALL is judged by the flags of the function a connection of the proxy saw loaded, once the server took it', () => {
     const shared = redis.sessionsShare!();
     const loader = redis.createSession(shared);

@@ -17,8 +17,8 @@
  * send for a no-writes function, served likewise (of a function that writes, the server behind
  * refuses it too). At MASTERDOWN an unseen function is refused as before: only one flagged
  * allow-stale runs there, until its first call of a command a stale replica does not serve
- * (GET), which fails with an ERR: read from its callback, written in its registration or a local
- * function of the library that it names.
+ * (GET), which fails with an ERR: read from its callback, written in its registration or a
+ * function it names, given that name (or a table's field) in the library's top-level code.
  */
 import { STAR, wordAt } from './redis-resp.js';
 import { failingCall, staleFails } from './redis-script-calls.js';
@@ -104,9 +104,9 @@ const REGISTER = /redis\s*\.\s*register_function\s*(?:\(\s*(['"])([^'"\s]+)\1|\(
 const NAMED = /\bfunction_name\s*=\s*(['"])([^'"\s]+)\1/;
 const FLAGS = /\bflags\s*=\s*(?:\{([^}]*)\})?/;
 const FLAG_LETTERS: Record<string, string> = { 'no-writes': 'n', 'allow-oom': 'o', 'allow-stale': 's' };
-/** A callback written in the registration's table (`callback = function (...) ... end`), or named (`callback = h`). */
+/** A callback written in the registration's table (`callback = function (...) ... end`), or named (`callback = h`, `callback = M.get`). */
 const TABLE_CALLBACK = /\bcallback\s*=\s*function\b/;
-const NAMED_CALLBACK = /\bcallback\s*=\s*([A-Za-z_]\w*)\s*[,;}]/;
+const NAMED_CALLBACK = /\bcallback\s*=\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*[,;}]/;
 /** Lua's long comments, comments, long strings and strings (skipped), and the words that open and close a block. */
 const LUA_TOKENS = /--\[(=*)\[[\s\S]*?\]\1\]|--[^\n]*|\[(=*)\[[\s\S]*?\]\2\]|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|\b(function|if|do|end)\b/g;
 
@@ -135,23 +135,45 @@ function staleCallIn(source: string, name: string, at: number): string | undefin
   return line === 0 ? '' : ` script: ${name}, on @user_function:${line}.`;
 }
 
+/** How deep in blocks (function, if, do ... end) `at` is in `source`; -1 inside a comment or a string. */
+function depthAt(source: string, at: number): number {
+  LUA_TOKENS.lastIndex = 0;
+  let depth = 0;
+  for (let m = LUA_TOKENS.exec(source); m !== null && m.index < at; m = LUA_TOKENS.exec(source)) {
+    if (m[3] !== undefined) depth += m[3] === 'end' ? -1 : 1;
+    else if (LUA_TOKENS.lastIndex > at) return -1;
+  }
+  return depth;
+}
+
 /**
  * Where the `function` word of the callback of the registration at `at` in `source` is, its table
- * `table` starting at `from`: written there, or named there and defined before as a local function
- * of the library (`local function h(...)`, `local h = function (...)`: a library's code runs in
- * order, so the registration takes the last such definition ahead of it; a library cannot set
- * globals). Undefined when the proxy cannot tell (a definition it does not read: served as before).
+ * `table` starting at `from`: written there, or named there (`h`, a table's field `M.get`) and
+ * given a function before, in the library's top-level code (`local function h(...)`, `local h =
+ * function (...)`, `h = function (...)` after `local h`, `function M.get(...)`, `M.get = function
+ * (...)`). A library's top-level code runs in order as it loads, with nothing to read but its
+ * source, and cannot set globals (redis refuses the load: 'Attempt to modify a readonly table', as
+ * it refuses a callback named before its definition), so the registration takes the last such
+ * assignment ahead of it. Undefined when the proxy cannot tell, served as before: the last
+ * assignment is another (`h = g`, `local a, h = 1, function ...`, a factory's `h = make()`: which
+ * function that is takes running the code), or the name is assigned inside a block (a function
+ * that may or may not run by then, an `if`), or the registration is.
  */
 function callbackAt(source: string, table: string, from: number, at: number): number | undefined {
   const written = TABLE_CALLBACK.exec(table);
   if (written !== null) return from + written.index + written[0].length - 'function'.length;
-  const name = NAMED_CALLBACK.exec(table)?.[1];
-  if (name === undefined) return undefined;
+  const name = NAMED_CALLBACK.exec(table)?.[1].replaceAll('.', '\\.');
+  if (name === undefined || depthAt(source, at) !== 0) return undefined;
+  // A function given to the name (group 1), or anything else assigned or declared so.
+  const assigned = new RegExp(`(?<![\\w.:])(?:((?:local\\s+)?function\\s+${name}\\s*\\(|(?:local\\s+)?${name}\\s*=\\s*function\\b)|(?:local\\s+)?${name}\\s*=(?!=)|local\\s+${name}\\b)`, 'g');
   let found: number | undefined;
-  for (const d of source.slice(0, at).matchAll(new RegExp(`\\blocal\\s+(?:function\\s+${name}\\s*\\(|${name}\\s*=\\s*function\\b)`, 'g'))) {
-    // One in a comment (after '--' on its line) defines nothing.
-    const comment = source.indexOf('--', source.lastIndexOf('\n', d.index) + 1);
-    if (comment < 0 || comment > d.index) found = d.index + (d[0].endsWith('function') ? d[0].length - 'function'.length : d[0].search(/function/));
+  for (const d of source.slice(0, at).matchAll(assigned)) {
+    const depth = depthAt(source, d.index!);
+    // One in a comment or a string assigns nothing.
+    if (depth < 0) continue;
+    if (depth > 0) return undefined;
+    // The `function` word: the first, or the last (a name may hold the word).
+    found = d[1] === undefined ? undefined : d.index! + (d[0].endsWith('function') ? d[0].length - 'function'.length : d[0].search(/function/));
   }
   return found;
 }
