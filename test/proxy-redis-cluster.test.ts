@@ -88,6 +88,29 @@ describe.skipIf(!run)('redis: CLUSTERDOWN and TRYAGAIN at 100:error as a cluster
     }
   });
 
+  // A key whose slot no node serves: the node answers for the request's first key before it
+  // compares the others (no CROSSSLOT) or lets sharded pub/sub through. The proxy's CLUSTERDOWN
+  // stands for that when its line says so (a behavior's message).
+  const unserved = [
+    ['GET', '3560'], ['MGET', '3560', '{t}x'], ['MGET', '3560', '3560'], ['SPUBLISH', '3560', 'm'], ['EVAL', 'return 1', '2', '3560', '{u}x'],
+    ['MULTI'], ['GET', '3560'], ['EXEC'], ['PING'],
+  ];
+  it("100:error CLUSTERDOWN 'Hash slot not served' refuses a request whose first key is in a slot no node serves, as a node does", async () => {
+    const node = await startClusterNode();
+    try {
+      // Slot 0 deleted: 3560 is of slot 0.
+      await CLUSTER_STATES.CLUSTERDOWN.enter(node);
+      const want = (await rawReplies(node.port, unserved.map((r) => cmd(...r)))).map(String);
+      await CLUSTER_STATES.CLUSTERDOWN.leave(node);
+      expect(want.slice(0, 5)).toEqual(unserved.slice(0, 5).map(() => '-CLUSTERDOWN Hash slot not served\r\n'));
+      await withProxy({ error: { percent: 100, kind: 'CLUSTERDOWN', message: 'Hash slot not served' } }, async (p) => {
+        expect((await rawReplies(p.port, unserved.map((r) => cmd(...r)))).map(String)).toEqual(want);
+      }, { upstream: node.port });
+    } finally {
+      await node.stop();
+    }
+  });
+
   // SSUBSCRIBE too: the node confirms each channel (two of one slot), then the connection is subscribed.
   it.each([['CLUSTERDOWN'], ['TRYAGAIN']])('100:error %s passes SSUBSCRIBE, as a node in that state serves it', async (kind) => {
     const node = await startClusterNode(kind === 'TRYAGAIN');

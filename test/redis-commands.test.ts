@@ -198,6 +198,14 @@ describe('the keys a cluster node reads, for CLUSTERDOWN and TRYAGAIN', () => {
     expect(refuses('CLUSTERDOWN', 'SSUBSCRIBE', cmd('SSUBSCRIBE', 'k'))).toBe(false);
     expect(refuses('TRYAGAIN', 'SSUBSCRIBE', cmd('SSUBSCRIBE', 'k', '{k}j'))).toBe(false);
     expect(refuses('TRYAGAIN', 'SUNSUBSCRIBE', cmd('SUNSUBSCRIBE', 'k', '{k}j'))).toBe(false);
+    // Said 'Hash slot not served': the first key's slot has no node, whatever the others' and for sharded pub/sub too.
+    const unserved = (label: string, request: Buffer) => refuses('CLUSTERDOWN', label, request, false, undefined, undefined, 'Hash slot not served');
+    expect(unserved('MGET', cmd('MGET', 'k', 'j'))).toBe(true);
+    expect(unserved('SPUBLISH', cmd('SPUBLISH', 'k', 'm'))).toBe(true);
+    expect(unserved('PING', cmd('PING'))).toBe(false);
+    expect(unserved('EVAL', cmd('EVAL', 'return 1', '0'))).toBe(false);
+    expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'k', 'j'), false, undefined, undefined, 'Hash slot not served')).toBe(false);
+    expect(refuses('CLUSTERDOWN', 'MGET', cmd('MGET', 'k', 'j'), false, undefined, undefined, 'The cluster is down')).toBe(false);
     // Keys not all in the request's first segment, or found by reading arguments: refused, not known.
     expect(refuses('TRYAGAIN', 'MGET', cmd('MGET', 'k', 'k').subarray(0, 20))).toBe(true);
     expect(refuses('TRYAGAIN', 'ZUNIONSTORE', cmd('ZUNIONSTORE', 'k', '1', 'k'))).toBe(true);
@@ -208,6 +216,8 @@ describe('the keys a cluster node reads, for CLUSTERDOWN and TRYAGAIN', () => {
     expect(refusesExec('TRYAGAIN', ['MGET'], Spread.Slot)).toBe(true);
     expect(refusesExec('CLUSTERDOWN', ['GET'], Spread.Slots)).toBe(false);
     expect(refusesExec('TRYAGAIN', ['GET'], Spread.Slots)).toBe(false);
+    expect(refusesExec('CLUSTERDOWN', ['GET'], Spread.Slots, 'Hash slot not served')).toBe(true);
+    expect(refusesExec('CLUSTERDOWN', ['ECHO'], Spread.None, 'Hash slot not served')).toBe(false);
   });
 
   // A node reads the keys of a block's commands as one request's as EXEC comes (getNodeByQuery).

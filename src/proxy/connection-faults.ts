@@ -186,7 +186,7 @@ export abstract class ConnectionFaults extends ConnectionHooks {
     let kept: Action[] | undefined;
     for (let i = 0; i < list.length; i++) {
       const a = list[i];
-      if (a.type === 'error' && !this.refused(a.kind, seg.label, seg.data, ordinal)) kept ??= list.slice(0, i);
+      if (a.type === 'error' && !this.refused(a.kind, seg.label, seg.data, ordinal, a.message)) kept ??= list.slice(0, i);
       else kept?.push(a);
     }
     if (kept === undefined) return list;
@@ -195,15 +195,16 @@ export abstract class ConnectionFaults extends ConnectionHooks {
 
   /**
    * Whether the server, in the state the error `kind` stands for, refuses the request
-   * (Protocol.refuses); `ordinal`, its place (by default the next exchange's, a request not yet started).
+   * (Protocol.refuses); `ordinal`, its place (by default the next exchange's, a request not yet
+   * started); `message`, the behavior's text for the error.
    */
-  refused(kind: string | undefined, label: string | undefined, request: Buffer, ordinal = this.ordinal): boolean {
-    return this.refusedAs(this.errorKind(kind), label, request, ordinal);
+  refused(kind: string | undefined, label: string | undefined, request: Buffer, ordinal = this.ordinal, message?: string): boolean {
+    return this.refusedAs(this.errorKind(kind), label, request, ordinal, message);
   }
 
   /** refused() for a kind of the protocol's (errorKind). */
-  protected refusedAs(kind: string, label: string | undefined, request: Buffer, ordinal = this.ordinal): boolean {
-    return this.protocol.refuses?.(kind, label, request, this.session, ordinal) ?? true;
+  protected refusedAs(kind: string, label: string | undefined, request: Buffer, ordinal = this.ordinal, message?: string): boolean {
+    return this.protocol.refuses?.(kind, label, request, this.session, ordinal, message) ?? true;
   }
 
   private planned(ex: Exchange, seg: Segment, actions: readonly Action[] | undefined): void {

@@ -97,7 +97,7 @@ export abstract class ConnectionRequests extends ConnectionFaults {
           const kind = this.errorKind(error.kind);
           const request = buf.subarray(starts[i], ends[i]);
           // An error the server would not give this request (a read to a read-only replica): it goes as nothing drawn.
-          if (!this.refusedAs(kind, f.labels[i], request)) {
+          if (!this.refusedAs(kind, f.labels[i], request, undefined, error.message)) {
             this.forwardUntouched(buf, starts[i], ends[i]);
             continue;
           }

@@ -205,9 +205,10 @@ export interface Protocol {
    * read-only redis replica refuses writes only), asked only once an error is drawn. One it
    * would serve passes untouched, counted as an exchange nothing acted on. `label` and
    * `request` as the request's first segment has them; `session` and `ordinal` as for standIn
-   * (redis: a command queued in a MULTI block). Undefined: every request is refused.
+   * (redis: a command queued in a MULTI block); `message` the behavior's text for the error, where
+   * it says which state (redis: CLUSTERDOWN 'Hash slot not served'). Undefined: every request is refused.
    */
-  refuses?(kind: string, label: string | undefined, request: Buffer, session?: FramerSession, ordinal?: number): boolean;
+  refuses?(kind: string, label: string | undefined, request: Buffer, session?: FramerSession, ordinal?: number, message?: string): boolean;
   /**
    * The bytes a server in the state the error `kind` stands for sends in place of its greeting,
    * refusing a connection before the client says anything (MySQL past max_connections: 1040), or

@@ -67,10 +67,10 @@ export abstract class RedisInjected extends RedisReplies {
     return standIn;
   }
 
-  /** Whether a real redis in the state `kind` stands for refuses request `ordinal` (Protocol.refuses). */
-  refuses(kind: string, label: string | undefined, request: Buffer, ordinal: number): boolean {
-    if (label === 'EXEC') return refusesExec(kind, this.multi.execQueued(ordinal) ?? NO_BLOCK, this.multi.execKeys(ordinal));
-    return refuses(kind, label, request, kind === 'OOM' && this.multi.queued(ordinal), this.functions, this.scripts);
+  /** Whether a real redis in the state `kind` (said with `message`) stands for refuses request `ordinal` (Protocol.refuses). */
+  refuses(kind: string, label: string | undefined, request: Buffer, ordinal: number, message?: string): boolean {
+    if (label === 'EXEC') return refusesExec(kind, this.multi.execQueued(ordinal) ?? NO_BLOCK, this.multi.execKeys(ordinal), message);
+    return refuses(kind, label, request, kind === 'OOM' && this.multi.queued(ordinal), this.functions, this.scripts, message);
   }
 
   /**

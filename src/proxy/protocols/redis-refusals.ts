@@ -49,6 +49,14 @@ const RULES: Record<string, (flags: string, name: string, request: Buffer) => bo
 const PUBSUB_SHARD = new Set(['SPUBLISH', 'SSUBSCRIBE', 'SUNSUBSCRIBE']);
 
 /**
+ * A CLUSTERDOWN said so (a behavior's message) stands for a node that finds no node serving the
+ * slot of a request's first key (getNodeByQuery's CLUSTER_REDIR_DOWN_UNBOUND): it says so as it
+ * reads that key, before it compares the others (keys of several slots: no CROSSSLOT) or looks at
+ * the cluster's state (sharded pub/sub too), up or down alike. A block's EXEC the same, by its first key.
+ */
+const SLOT_NOT_SERVED = 'Hash slot not served';
+
+/**
  * How the keys of a request (or of a block, for its EXEC) must lie at least for the cluster kind
  * to meet it; keys of several slots (Spread.Slots) it never meets.
  */
@@ -71,9 +79,10 @@ const KEYS_MET: Record<string, Spread> = { CLUSTERDOWN: Spread.One, TRYAGAIN: Sp
  * its EVAL's when `scripts` saw it, an FCALL's function judged by the flags `functions` saw it
  * loaded with (redis-functions.ts). CLUSTERDOWN and TRYAGAIN meet it by the keys it names (keysAtMost,
  * keysSpread): a request naming keys of several slots passes, as a cluster node answers it
- * CROSSSLOT before it looks at its state (the server behind says so, one of a cluster).
+ * CROSSSLOT before it looks at its state (the server behind says so, one of a cluster), unless
+ * `message`, the behavior's text for the error, says its first key's slot is not served.
  */
-export function refuses(kind: string, label: string | undefined, request: Buffer, queued = false, functions?: FunctionsSeen, scripts?: ScriptsSeen): boolean {
+export function refuses(kind: string, label: string | undefined, request: Buffer, queued = false, functions?: FunctionsSeen, scripts?: ScriptsSeen, message?: string): boolean {
   if (kind === 'NOSCRIPT') return (label === 'EVALSHA' || label === 'EVALSHA_RO') && arityFits(label, argcOf(request));
   const rule = RULES[kind];
   if (rule === undefined || label === undefined || label === 'EXEC') return true;
@@ -91,7 +100,9 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
     const keys = keysAtMost(name, argc, SCRIPTS.has(name) ? wordOf(request, 2) : undefined);
     // Keys of several slots get CROSSSLOT first, in any state: the node behind says it, one of a cluster.
     const spread = keys === 0 ? Spread.None : keys === 1 ? Spread.One : keysSpread(name, request, argc, keys);
-    if (spread < KEYS_MET[kind] || spread === Spread.Slots) return false;
+    if (spread < KEYS_MET[kind]) return false;
+    if (kind === 'CLUSTERDOWN' && message === SLOT_NOT_SERVED) return true;
+    if (spread === Spread.Slots) return false;
   }
   if (queued && kind === 'OOM') return label !== 'QUIT';
   // An EVALSHA of a script not seen passes (redis-scripts.ts).
@@ -114,11 +125,11 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
  * (redis-keys.ts' BlockKeys: MGET k k then GET k name one key, GET {t}x then GET {t}y several of
  * a slot, GET {t}x then GET {u}x several slots, CROSSSLOT in any state) decide CLUSTERDOWN and TRYAGAIN.
  */
-export function refusesExec(kind: string, queued: readonly string[], keys = Spread.Slot): boolean {
+export function refusesExec(kind: string, queued: readonly string[], keys = Spread.Slot, message?: string): boolean {
   if (kind === 'NOSCRIPT') return false;
   const rule = RULES[kind];
   if (rule === undefined || rule(COMMAND_FLAGS.EXEC, 'EXEC', EMPTY)) return true;
-  if (kind in KEYS_MET) return keys >= KEYS_MET[kind] && keys !== Spread.Slots;
+  if (kind in KEYS_MET) return keys >= KEYS_MET[kind] && (keys !== Spread.Slots || (kind === 'CLUSTERDOWN' && message === SLOT_NOT_SERVED));
   for (const label of queued) {
     // A subcommand's flags are not kept, nor those past MAX_QUEUED_LABELS (''): no knowing.
     if (label === '' || CONTAINERS.has(label)) return true;

@@ -386,6 +386,6 @@ export const redis: Protocol = {
   createSession: (shared) => new RedisSession(shared instanceof RedisSeen ? shared : new RedisSeen()),
   encodeError: (kind, ctx) => (ctx.session instanceof RedisSession && ctx.ordinal !== undefined ? ctx.session.errorReply(kind, ctx, ctx.ordinal) : encodeError(kind, ctx)),
   standIn: (request, _whole, session, ordinal, kind, message) => (session instanceof RedisSession ? session.standIn(ordinal, kind, request, message) : undefined),
-  refuses: (kind, label, request, session, ordinal) =>
-    session instanceof RedisSession && ordinal !== undefined ? session.refuses(kind, label, request, ordinal) : refuses(kind, label, request),
+  refuses: (kind, label, request, session, ordinal, message) =>
+    session instanceof RedisSession && ordinal !== undefined ? session.refuses(kind, label, request, ordinal, message) : refuses(kind, label, request, false, undefined, undefined, message),
 };
