@@ -326,7 +326,8 @@ describe('figures in few cells', () => {
     const global = helpLines('queue', 200).filter((l) => l.keys !== undefined);
     const line = (key: string) => global.find((l) => l.keys === key)!.does!;
     for (const [kind, key] of [['help', '?'], ['messages', 'm']] as const) {
-      const foot = render(createElement(Footer, { pane: 'queue', modal: { kind }, width: 99 })).lastFrame()!;
+      const modal = kind === 'help' ? { kind, top: 0 } : { kind };
+      const foot = render(createElement(Footer, { pane: 'queue', modal, width: 99 })).lastFrame()!;
       // 'j/k PgUp/PgDn scroll · g/G top/bottom · ...': every key before the closing ones.
       const keys = foot.split(' · ').slice(0, -1).join(' ').split(/[ /]/).filter((w) => /^([a-zA-Z]|Pg(Up|Dn))$/.test(w));
       expect(keys).toEqual(['j', 'k', 'PgUp', 'PgDn', 'g', 'G']);
