@@ -174,7 +174,7 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
       if (!client && d.inMsg && !d.cont && this.reply.inRows) {
         // Fast path through the rows of a result set: only a packet starting with 0xFE or 0xFF
         // (end of rows, error, progress), an empty or a 16 MiB packet needs a closer look.
-        const head = this.fifo[0];
+        const head = this.fifo.first()!;
         let seq = head.nextSeq;
         while (pos + 5 <= buf.length) {
           const len = uint24LE(buf, pos);
@@ -224,7 +224,7 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
   private continuation(client: boolean, seq: number): void {
     if (client) {
       if (this.current) this.current.nextSeq = (seq + 1) & 0xff;
-      else if (this.phase === Phase.Command && this.fifo.length) this.fifo[0].nextSeq = (seq + 1) & 0xff;
+      else if (this.phase === Phase.Command && this.fifo.length) this.fifo.first()!.nextSeq = (seq + 1) & 0xff;
     } else if (this.phase === Phase.Command && this.s.inMsg && !this.s.pass) {
       this.checkSeq(seq);
     }
@@ -256,7 +256,7 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
     }
     if (seq !== 0) {
       // LOCAL INFILE contents, COM_CHANGE_USER auth data: part of the exchange in progress.
-      if (this.fifo.length) this.fifo[0].nextSeq = (seq + 1) & 0xff;
+      if (this.fifo.length) this.fifo.first()!.nextSeq = (seq + 1) & 0xff;
       this.current = null;
       this.startMessage(d, PASS_META, true);
       return;
@@ -288,7 +288,7 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
         this.reply.deprecateEof = this.handshake.deprecateEof();
         if (this.handshake.compressed()) this.rawAfterMessage = true;
       }
-      if (this.fifo[0]?.cmd !== LOGIN) {
+      if (this.fifo.first()?.cmd !== LOGIN) {
         this.startMessage(d, PASS_META, true);
         return;
       }
@@ -299,7 +299,7 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
       return;
     }
     if (!d.inMsg) {
-      const head = this.fifo[0];
+      const head = this.fifo.first()!;
       if (!head) {
         // Nothing is waiting for a reply: an unsolicited packet (e.g. an ERR before a close).
         this.startMessage(d, PASS_META, true);
@@ -313,7 +313,7 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
     }
     this.checkSeq(seq);
     if (!this.reply.packet(b, p, len, n)) return;
-    const head = this.fifo[0];
+    const head = this.fifo.first()!;
     if (head.then !== undefined) {
       // The stand-in's second command: its reply, numbered from 1 again, ends the exchange.
       head.cmd = head.then;
@@ -323,8 +323,8 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
       return;
     }
     d.endAfter = true;
-    this.fifo.shift();
     if (head.sql !== undefined) this.sql.replied(head.sql, len > 0 && b[p] === 0xff);
+    this.replyEnded(head);
   }
 }
 
