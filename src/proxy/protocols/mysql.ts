@@ -263,13 +263,17 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
     }
     if (len === 0) throw new FramingError('mysql: empty command packet');
     const cmd = b[p];
-    if (UNSUPPORTED.has(cmd)) {
-      throw new FramingError(`mysql: ${MYSQL_COMMANDS[cmd]} (replication / clone stream) is not framed`);
+    // A command seen before has its meta: the Set lookups below were a hash probe each per request.
+    let meta = COMMAND_META[cmd];
+    if (meta === undefined) {
+      if (UNSUPPORTED.has(cmd)) {
+        throw new FramingError(`mysql: ${MYSQL_COMMANDS[cmd]} (replication / clone stream) is not framed`);
+      }
+      const label = MYSQL_COMMANDS[cmd] ?? `COM_0x${cmd.toString(16).padStart(2, '0')}`;
+      meta = COMMAND_META[cmd] = Object.freeze(NO_REPLY.has(cmd) ? { label, noReply: true } : { label });
     }
-    const label = MYSQL_COMMANDS[cmd] ?? `COM_0x${cmd.toString(16).padStart(2, '0')}`;
-    const noReply = NO_REPLY.has(cmd);
-    this.commandSent(cmd, b, p, len, noReply);
-    this.startMessage(d, (COMMAND_META[cmd] ??= Object.freeze(noReply ? { label, noReply: true } : { label })), true);
+    this.commandSent(cmd, b, p, len, meta.noReply === true);
+    this.startMessage(d, meta, true);
   }
 
   private serverPacket(d: Dir, b: Buffer, pos: number, len: number, seq: number): void {
