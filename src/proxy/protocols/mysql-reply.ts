@@ -48,7 +48,9 @@ export class MysqlReply {
   /** A reply to command `cmd` starts; `cursor`: a COM_STMT_EXECUTE that asked for a cursor. */
   start(cmd: number, cursor: boolean): void {
     this.cursor = cursor;
-    this.expect = [];
+    // Left empty by the reply before, most often: a new array per reply, stored into this
+    // long-lived object, cost a write barrier's slow path and the young generation's collections.
+    if (this.expect.length !== 0) this.expect = [];
     switch (cmd) {
       case COM_QUERY:
       case COM_PROCESS_INFO:

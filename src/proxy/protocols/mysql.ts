@@ -199,14 +199,18 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
       if (d.cont) {
         this.continuation(client, seq);
       } else {
-        if (avail < 4 + Math.min(len, this.peekLen(client))) break;
+        // A packet all there shows what peekLen asks to see.
+        if (avail < 4 + len && avail < 4 + Math.min(len, this.peekLen(client))) break;
         if (client) this.clientPacket(d, buf, pos, len, seq);
         else this.serverPacket(d, buf, pos, len, seq);
       }
       d.cont = len === MAX_PAYLOAD;
-      d.remain = len;
       pos += 4;
-      if (len === 0) segStart = this.packetDone(d, out, segStart, pos);
+      // The body at once, as far as the chunk holds it (most packets are whole in it).
+      const n = Math.min(len, buf.length - pos);
+      pos += n;
+      d.remain = len - n;
+      if (d.remain === 0) segStart = this.packetDone(d, out, segStart, pos);
     }
     // Bytes of a message in progress go on; an incomplete header or peek is held.
     if (d.inMsg) emit(out, d, segStart, pos, false);
