@@ -66,6 +66,10 @@ class SmtpSession extends OffsetSession {
   private currentData = -1;
   /** The last reply was 334: the next client line answers an AUTH challenge. */
   private authNext = false;
+  /** The last command's label, and what it says (command()). */
+  private lastLabel = '';
+  private lastTag = 0;
+  private lastBdat = false;
   /** After STARTTLS and its 220: everything is passthrough. */
   private tls = false;
   private greeted = false;
@@ -193,17 +197,21 @@ class SmtpSession extends OffsetSession {
     // scanVerb stops at the LF at the latest, so verbEnd >= from here.
     // A verb is letters, digits, '-' and '_', 32 at most (scanVerb): labelOf reads it as it is, upper-cased.
     const label = verbEnd === from ? '(empty)' : labelOf(b, from, verbEnd);
-    let tag = 0;
-    let chunkSize = 0;
-    if (label === 'DATA') tag = DATA;
-    else if (label === 'STARTTLS') tag = STARTTLS;
-    else if (label === 'BDAT') chunkSize = bdatSize(b, verbEnd, end);
+    // labelOf hands the same string for a repeated verb: its tag is known (comparing a new label
+    // with 'DATA' and 'BDAT', of the same length as most verbs, read their bytes each time).
+    if (label !== this.lastLabel) {
+      this.lastLabel = label;
+      this.lastTag = label === 'DATA' ? DATA : label === 'STARTTLS' ? STARTTLS : 0;
+      this.lastBdat = label === 'BDAT';
+    }
+    const tag = this.lastTag;
+    const chunkSize = this.lastBdat ? bdatSize(b, verbEnd, end) : 0;
     this.nextOrdinal++;
     this.fifo.push(ordinal, tag);
     // A withheld BDAT chunk would not desynchronise the dialogue, but the chunks pipelined after
     // it would still reach the server and make a message with a hole: an error replaces the
     // reply instead, as for a DATA message.
-    const flags = START | (chunkSize === 0 ? END : 0) | (label === 'BDAT' ? MUST_FORWARD : 0);
+    const flags = START | (chunkSize === 0 ? END : 0) | (this.lastBdat ? MUST_FORWARD : 0);
     out.pushIn(b, from, end, flags, label);
     if (tag === DATA) {
       this.state = ClientState.Content;
