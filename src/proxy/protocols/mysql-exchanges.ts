@@ -146,11 +146,13 @@ export abstract class MysqlExchanges {
 
   skipped(ordinal: number): void {
     // A loop, not findIndex: no closure made per injected error.
-    let i = 0;
-    while (i < this.fifo.length && this.fifo.at(i)!.ordinal !== ordinal) i++;
-    if (i === this.fifo.length) return;
-    this.fifo.delete(this.fifo.at(i)!);
-    if (this.current?.ordinal === ordinal) this.current = null;
+    for (let i = 0; i < this.fifo.length; i++) {
+      const p = this.fifo.at(i)!;
+      if (p.ordinal !== ordinal) continue;
+      this.fifo.delete(p);
+      if (this.current?.ordinal === ordinal) this.current = null;
+      return;
+    }
   }
 
   /**

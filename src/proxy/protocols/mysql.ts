@@ -307,7 +307,7 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
       return;
     }
     if (!d.inMsg) {
-      const head = this.fifo.first()!;
+      const head = this.fifo.first();
       if (!head) {
         // Nothing is waiting for a reply: an unsolicited packet (e.g. an ERR before a close).
         this.startMessage(d, PASS_META, true);
