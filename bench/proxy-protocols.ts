@@ -1,7 +1,9 @@
 /**
  * The protocol part of bench:proxy: each framed protocol under a pipelined (or, for HTTP,
  * many-connection keep-alive) load against its real server, through four paths measured in turn
- * in the same rounds: direct, a bare Node pipe (the floor), the proxy passing through, and the
+ * in the same rounds: direct, a bare Node pipe (the floor), a second bare pipe (the control: two
+ * identical pipes differ only by the machine's noise, and their ratio says how far a proxy's
+ * ratio near 1.0 can be read), the proxy passing through, and the
  * proxy at 10 % error (a behavior drawn per exchange), and Toxiproxy passing through where this
  * machine has it (toxiproxy.ts). One table of ratios to the pipe, with the proxy issue's goals as
  * pass marks, and one of the proxy against Toxiproxy. Every run checks its counts: each request got exactly one
@@ -46,7 +48,7 @@ interface Case {
   errorKind?: string;
 }
 
-const PATHS = ['direct', 'pipe', 'pass', 'error10', 'toxiproxy'] as const;
+const PATHS = ['direct', 'pipe', 'pipe2', 'pass', 'error10', 'toxiproxy'] as const;
 type PathName = (typeof PATHS)[number];
 type Middle = Exclude<PathName, 'direct'>;
 
@@ -82,8 +84,8 @@ interface Row {
 async function measure(c: Case, toxiproxy: Toxiproxy | undefined): Promise<Row> {
   const name = c.wire.name;
   const loadText = c.depth > 1 ? `${c.connections} conn x ${c.depth} in flight` : `${c.connections} keep-alive conn`;
-  const rps: Row['rps'] = { direct: [], pipe: [], pass: [], error10: [], toxiproxy: [] };
-  const none = { pipe: NaN, pass: NaN, error10: NaN, toxiproxy: NaN };
+  const rps: Row['rps'] = { direct: [], pipe: [], pipe2: [], pass: [], error10: [], toxiproxy: [] };
+  const none = { pipe: NaN, pipe2: NaN, pass: NaN, error10: NaN, toxiproxy: NaN };
   const row: Row = { name, load: loadText, rps, p99: { pipe: NaN, pass: NaN }, cpu: { ...none }, calls: { ...none }, errorShare: NaN };
   if (c.binary && !findBinary(c.binary)) return { ...row, skipped: `no ${c.binary}` };
   const server = await c.start();
@@ -93,11 +95,13 @@ async function measure(c: Case, toxiproxy: Toxiproxy | undefined): Promise<Row> 
     const error10 = await startNode('target.js', ['proxy', String(server.port), name, JSON.stringify(error)]);
     const proxies: Record<'pass' | 'error10', ChildProcess> = { pass: pass.child, error10: error10.child };
     const pipe = await startNode('target.js', ['pipe', String(server.port)]);
+    const pipe2 = await startNode('target.js', ['pipe', String(server.port)]);
     // Toxiproxy is one process for every row: its CPU and calls while a row's load runs are that row's.
-    const middles: Partial<Record<Middle, ChildProcess>> = { pipe: pipe.child, ...proxies, toxiproxy: toxiproxy?.child };
+    const middles: Partial<Record<Middle, ChildProcess>> = { pipe: pipe.child, pipe2: pipe2.child, ...proxies, toxiproxy: toxiproxy?.child };
     const ports: Record<PathName, number> = {
       direct: server.port,
       pipe: Number(pipe.line),
+      pipe2: Number(pipe2.line),
       pass: Number(pass.line),
       error10: Number(error10.line),
       toxiproxy: toxiproxy ? await toxiproxy.addProxy(name, server.port) : NaN,
@@ -126,9 +130,9 @@ async function measure(c: Case, toxiproxy: Toxiproxy | undefined): Promise<Row> 
     const requests = Math.max(c.connections * 100, Math.round((pipeRate * SECONDS) / c.connections) * c.connections);
     // Odd rounds run the paths in reverse, so a drift of the machine's speed over a round weighs
     // on the pipe and the proxy paths alike rather than always on the last path measured.
-    const cpuMs = { pipe: 0, pass: 0, error10: 0, toxiproxy: 0 };
-    const ioCalls = { pipe: 0, pass: 0, error10: 0, toxiproxy: 0 };
-    const replies = { pipe: 0, pass: 0, error10: 0, toxiproxy: 0 };
+    const cpuMs = { pipe: 0, pipe2: 0, pass: 0, error10: 0, toxiproxy: 0 };
+    const ioCalls = { pipe: 0, pipe2: 0, pass: 0, error10: 0, toxiproxy: 0 };
+    const replies = { pipe: 0, pipe2: 0, pass: 0, error10: 0, toxiproxy: 0 };
     for (let round = 0; round < ROUNDS; round++) {
       for (const p of round % 2 ? [...paths].reverse() : paths) {
         const pid = p === 'direct' ? undefined : middles[p]!.pid!;
@@ -142,7 +146,7 @@ async function measure(c: Case, toxiproxy: Toxiproxy | undefined): Promise<Row> 
         replies[p] += r.replies;
       }
     }
-    for (const p of ['pipe', 'pass', 'error10', 'toxiproxy'] as const) {
+    for (const p of ['pipe', 'pipe2', 'pass', 'error10', 'toxiproxy'] as const) {
       row.cpu[p] = (cpuMs[p] * 1000) / replies[p];
       row.calls[p] = ioCalls[p] / replies[p];
     }
@@ -184,8 +188,15 @@ export function shownRatio(r: number, goal: number): string {
  */
 function versus(ratios: number[], goal: number): string {
   const r = median(ratios);
-  const spread = `${fmt(Math.min(...ratios), 2)}-${fmt(Math.max(...ratios), 2)}`;
-  return `${shownRatio(r, goal)}x (rounds ${spread}; >= ${fmt(goal, 1)}: ${r >= goal ? 'yes' : '**no**'})`;
+  return `${shownRatio(r, goal)}x (rounds ${spread(ratios)}; >= ${fmt(goal, 1)}: ${r >= goal ? 'yes' : '**no**'})`;
+}
+
+const spread = (ratios: number[]) => `${fmt(Math.min(...ratios), 2)}-${fmt(Math.max(...ratios), 2)}`;
+
+/** The control: the second bare pipe over the first, no goal (any distance from 1.0 is noise). */
+function control(row: Row): string {
+  const r = ratios(row, 'pipe2');
+  return `${fmt(median(r), 2)}x (rounds ${spread(r)})`;
 }
 
 /** Per round, a path's rate over the baseline's (the pipe's) in the same round. */
@@ -194,7 +205,7 @@ function ratios(row: Row, p: PathName, base: PathName = 'pipe'): number[] {
 }
 
 export async function protocolTable(webPort: number): Promise<void> {
-  console.log(`\nProtocols: pipelined loads against the real servers, ${ROUNDS} rounds of ~${SECONDS}s per path, paths in turn (reversed every other round); replies/s (median of rounds); a ratio is the median of the rounds' own ratios to the bare pipe of the same round, with the lowest and highest round\n`);
+  console.log(`\nProtocols: pipelined loads against the real servers, ${ROUNDS} rounds of ~${SECONDS}s per path, paths in turn (reversed every other round); replies/s (median of rounds); a ratio is the median of the rounds' own ratios to the bare pipe of the same round, with the lowest and highest round; the second bare pipe, a process like the first, is the control: its ratio to the first is what the machine's noise alone gives\n`);
   const rows: Row[] = [];
   // BENCH_ONLY=redis,postgres: those rows only (while working on one protocol).
   const only = process.env.BENCH_ONLY?.split(',');
@@ -206,11 +217,11 @@ export async function protocolTable(webPort: number): Promise<void> {
     toxiproxy?.stop();
   }
   const mark = (ok: boolean) => (ok ? 'yes' : '**no**');
-  console.log('| protocol | load | direct | bare pipe | proxy passing | proxy 10:error | passing / pipe | 10:error / pipe | added p99 over pipe | errors at 10:error | CPU µs/reply: pipe, passing, 10:error | read+write calls/reply: pipe, passing, 10:error |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| protocol | load | direct | bare pipe | proxy passing | proxy 10:error | passing / pipe | 10:error / pipe | second pipe / pipe (control) | added p99 over pipe | errors at 10:error | CPU µs/reply: pipe, passing, 10:error | read+write calls/reply: pipe, passing, 10:error |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     if (r.skipped) {
-      console.log(`| ${r.name} | ${r.load} | skipped: ${r.skipped} | | | | | | | | | |`);
+      console.log(`| ${r.name} | ${r.load} | skipped: ${r.skipped} | | | | | | | | | | |`);
       continue;
     }
     const pass = ratios(r, 'pass');
@@ -218,7 +229,7 @@ export async function protocolTable(webPort: number): Promise<void> {
     const added = r.p99.pass - r.p99.pipe;
     console.log(
       `| ${r.name} | ${r.load} | ${fmt(median(r.rps.direct))} | ${fmt(median(r.rps.pipe))} | ${fmt(median(r.rps.pass))} | ${fmt(median(r.rps.error10))} ` +
-        `| ${versus(pass, GOAL_PASS)} | ${versus(err, GOAL_ERROR)} ` +
+        `| ${versus(pass, GOAL_PASS)} | ${versus(err, GOAL_ERROR)} | ${control(r)} ` +
         `| ${fmt(added, 3)} ms (<= ${GOAL_P99_MS}: ${mark(added <= GOAL_P99_MS)}) | ${fmt(r.errorShare * 100, 2)} % ` +
         `| ${fmt(r.cpu.pipe, 2)}, ${fmt(r.cpu.pass, 2)}, ${fmt(r.cpu.error10, 2)} ` +
         `| ${fmt(r.calls.pipe, 3)}, ${fmt(r.calls.pass, 3)}, ${fmt(r.calls.error10, 3)} |`,
