@@ -231,6 +231,9 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       ['DROP TEMPORARY TABLE tt', (c) => c.query('DROP TEMPORARY TABLE tt')],
       ['EXECUTE z after', (c) => c.query('EXECUTE z USING 8')],
       ['execute INSERT INTO tt after', (c) => c.execute('INSERT INTO tt VALUES (?)', [8])],
+      // A statement the server no longer holds: 1243 (Unknown prepared statement handler), as any server answers it.
+      ['execute INSERT INTO t closed', (c) => c.prepare('INSERT INTO t VALUES (?, ?)').then(async (s) => { await s.close(); return s.execute([6, 6]); })],
+      ['execute SELECT closed', (c) => c.prepare('SELECT * FROM t WHERE id = ?').then(async (s) => { await s.close(); return s.execute([1]); })],
     ];
     const mariadbSteps: ConnectorStep[] = [
       ['EXECUTE nope', (c) => c.query('EXECUTE nope')],
@@ -244,7 +247,7 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     const [want, mariadbWant] = await whileReadOnly(async () => [await outcomes(db.port, steps), await connectorOutcomes(db.port, mariadbSteps)] as const);
     expect(want.filter((w) => !w.endsWith(': served'))).toEqual([
       'EXECUTE nope: 1243', 'EXECUTE nope USING 1: 1243', 'EXECUTE s: 1290', 'EXECUTE s: 1243', "EXECUTE IMMEDIATE 'INSERT INTO t VALUES (9, 9)': 1290", 'EXECUTE r: 1290', 'CALL writes(): 1290',
-      'execute INSERT INTO t: 1290', 'EXECUTE z after: 1290', 'execute INSERT INTO tt after: 1290',
+      'execute INSERT INTO t: 1290', 'EXECUTE z after: 1290', 'execute INSERT INTO tt after: 1290', 'execute INSERT INTO t closed: 1243', 'execute SELECT closed: 1243',
     ]);
     expect(mariadbWant).toEqual([
       'EXECUTE nope: 1243', 'CREATE TEMPORARY TABLE m: served', 'execute INSERT INTO m: served', 'execute INSERT INTO t: 1290', 'execute SELECT m: served',
@@ -313,6 +316,8 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     ...['DO 1', 'SELECT 1', 'select @@version, NOW()', 'SET @a = (SELECT 1)', 'SHOW TABLES', 'SHOW CREATE TABLE t', 'BEGIN', 'SAVEPOINT s', 'ROLLBACK TO s', 'ROLLBACK', 'BEGIN']
       .map((sql): Step => [sql, (c) => c.query(sql)]),
     ['execute SELECT ? + 1', (c) => c.execute('SELECT ? + 1', [1])],
+    // A statement the server no longer holds: 1243, whatever locks are held.
+    ['execute SELECT ? + 2 closed', (c) => c.prepare('SELECT ? + 2').then(async (s) => { await s.close(); return s.execute([1]); })],
   ];
 
   /** The same steps against the real server in a state `hold` puts it in, and through the proxy at 100:error 1205. */
