@@ -284,29 +284,35 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
   });
 
   // A read-only server checks the privilege on accounts first: 1227 to a user without CREATE
-  // USER, 1290 to one with it. The proxy asks the server behind with a statement of the same
-  // check that changes nothing; its 1227 goes to the client, the injected error withdrawn.
-  it('1290 meets the statements on accounts as a read-only server does: 1227 without CREATE USER, 1290 with it', async () => {
-    await root.query("CREATE USER admin@'%'; GRANT ALL ON chaos.* TO admin@'%'; GRANT CREATE USER ON *.* TO admin@'%'");
+  // USER, 1290 to one with it; SET PASSWORD FOR another account: 1044 (the mysql database) to a
+  // user without UPDATE on it, 1290 to one with it and for one's own account. The proxy asks the
+  // server behind with a statement of the same checks that changes nothing; its 1227 or 1044
+  // goes to the client, the injected error withdrawn.
+  it('1290 meets the statements on accounts as a read-only server does: 1227 without CREATE USER, 1290 with it; 1044 for SET PASSWORD FOR another', async () => {
+    await root.query("CREATE USER admin@'%'; GRANT ALL ON chaos.* TO admin@'%'; GRANT CREATE USER ON *.* TO admin@'%'; GRANT UPDATE ON mysql.* TO admin@'%'");
     const steps: Step[] = [
       "CREATE USER x1@'%'", 'CREATE OR REPLACE USER x1', '/* c */ create role r1', "DROP USER nobody@'%'", 'DROP ROLE r1', "ALTER USER app@'%' ACCOUNT LOCK",
       "RENAME USER nobody@'%' TO n2@'%'", 'GRANT SELECT ON chaos.t TO app', 'SELECT 1',
+      "SET PASSWORD FOR admin = PASSWORD('x')", "set password for `app`@'%' = PASSWORD('x')", "SET PASSWORD FOR 'nobody'@'%'=''", "SET PASSWORD FOR CURRENT_USER() = PASSWORD('x')",
     ].map((sql): Step => [sql, (c) => c.query(sql)]);
-    const accounts = async () => ((await root.query('SELECT COUNT(*) AS n FROM mysql.global_priv')) as unknown as [[{ n: number }]])[0][0].n;
+    const accounts = async () => ((await root.query('SELECT GROUP_CONCAT(User, Host, Priv ORDER BY User, Host) AS a FROM mysql.global_priv')) as unknown as [[{ a: string }]])[0][0].a;
     const before = await accounts();
     const want: Record<string, string[]> = {};
-    const text = await whileReadOnly(async () => {
+    const setPassword = "SET PASSWORD FOR admin = PASSWORD('x')";
+    const texts = await whileReadOnly(async () => {
       for (const user of ['app', 'admin']) want[user] = await outcomes(db.port, steps, user);
-      return errorText(db.port, 'CREATE USER x1');
+      return [await errorText(db.port, 'CREATE USER x1'), await errorText(db.port, setPassword)];
     });
     expect(want.app.filter((w) => w.endsWith(': 1227'))).toHaveLength(7);
-    expect(want.admin.filter((w) => w.endsWith(': 1290'))).toHaveLength(8);
+    expect(want.app.filter((w) => w.endsWith(': 1044'))).toHaveLength(2);
+    expect(want.admin.filter((w) => w.endsWith(': 1290'))).toHaveLength(12);
     await withProxy({ error: { percent: 100, kind: '1290' } }, async (p) => {
       for (const user of ['app', 'admin']) expect(await outcomes(p.port, steps, user), user).toEqual(want[user]);
-      expect(await errorText(p.port, 'CREATE USER x1')).toBe(text);
-      expect(await connectorOutcomes(p.port, [['CREATE USER', (c) => c.query('CREATE USER x1')]])).toEqual(['CREATE USER: 1227']);
-      // Given as the server's: 1290 for each of admin's and app's GRANT, none for the 1227s.
-      expect(p.stats().behaviors.error).toBe(9);
+      expect([await errorText(p.port, 'CREATE USER x1'), await errorText(p.port, setPassword)]).toEqual(texts);
+      expect(await connectorOutcomes(p.port, [['CREATE USER', (c) => c.query('CREATE USER x1')], ['SET PASSWORD', (c) => c.query(setPassword)]]))
+        .toEqual(['CREATE USER: 1227', 'SET PASSWORD: 1044']);
+      // Given as the server's: 1290 for each of admin's, and app's GRANT and own SET PASSWORDs; none for the 1227s and 1044s.
+      expect(p.stats().behaviors.error).toBe(15);
     });
     expect(await accounts()).toBe(before);
   });

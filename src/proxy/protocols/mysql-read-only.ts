@@ -53,7 +53,8 @@ function qualified(name: string, database: string | undefined): string {
  * write), an executable comment's text when it reads; so do FLUSH, RESET and the like (READS).
  * A sequence's NEXTVAL or SETVAL (in a SELECT, a DO, a SET) writes, as do SET PASSWORD and SET
  * STATEMENT ... FOR a write. A statement on accounts is refused, and answered as the server
- * does (1227 to a user without CREATE USER: mysql-privilege.ts).
+ * does (1227 to a user without CREATE USER, 1044 to SET PASSWORD FOR another account from one
+ * who may not update the mysql database: mysql-privilege.ts).
  *
  * Some are refused with 1290 where the server answers otherwise, by what is not on the wire
  * (the server behind is writable: what passes is done). REPAIR TABLE of a table not temporary:
