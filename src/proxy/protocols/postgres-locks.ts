@@ -46,12 +46,13 @@ export function waitsForLock(type: number, buf: Buffer, pos: number, locked: rea
 }
 
 /**
- * Where in `request` (whole messages) the first message after its first Parse that may wait for
- * a lock starts, or -1: a deadlock could meet it there.
+ * Where in `request`, up to `end` (whole messages), the first message after its first Parse or
+ * Bind that may wait for a lock starts, or -1: a deadlock could meet it there, the request
+ * holding the locks its earlier messages took.
  */
-export function lockWaitAt(request: Buffer): number {
+export function lockWaitAt(request: Buffer, end: number): number {
   const locked: string[] = [];
-  for (let pos = 0; pos + 5 <= request.length; pos += 1 + int32BE(request, pos + 1)) {
+  for (let pos = 0; pos + 5 <= end; pos += 1 + int32BE(request, pos + 1)) {
     const type = request[pos];
     if (type !== PARSE && type !== BIND) continue;
     if (locked.length > 0 && waitsForLock(type, request, pos, locked)) return pos;
