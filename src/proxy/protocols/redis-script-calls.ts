@@ -46,7 +46,7 @@ export function failingCall(source: string, fails: CallFails, from = 0, to = sou
  * Commands without the flag stale that redis refuses in any script (noscript): that error comes
  * before the stale replica's, and the server behind gives it too.
  */
-const NOSCRIPT = new Set(['BGREWRITEAOF', 'BGSAVE', 'SAVE', 'SYNC', 'PSYNC', 'WAIT', 'BLPOP', 'BRPOP', 'BLMOVE', 'BRPOPLPUSH', 'BZPOPMIN', 'BZPOPMAX']);
+export const NOSCRIPT = new Set(['BGREWRITEAOF', 'BGSAVE', 'SAVE', 'SYNC', 'PSYNC', 'WAIT', 'BLPOP', 'BRPOP', 'BLMOVE', 'BRPOPLPUSH', 'BZPOPMIN', 'BZPOPMAX']);
 
 /** A call a stale replica refuses in a script it runs (scriptVerifyAllowStale): of a command without the flag stale. */
 export const staleFails: CallFails = (name, flags) => (flags === undefined || CONTAINERS.has(name) || NOSCRIPT.has(name) ? undefined : !flags.includes('s'));
