@@ -99,7 +99,8 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
   // the first read, behind its Parse, the same: the server sends the Parse's answers with the error.
   // So behind Closes or a Bind first (the proxy held the error for a later read, and served the
   // request), and in a request whole in one read, its Execute in it or not (the proxy failed it at
-  // its Parse, E alone, or at its Execute, after the Bind's answers).
+  // its Parse, E alone, or at its Execute, after the Bind's answers). A Describe of another
+  // statement in a later read waits after its ParameterDescription (the proxy served it).
   // A Bind of the statement the first read parsed waits for nothing: served.
   it('a deadlock on a request that runs nothing over several reads comes at a later message that waits for a lock', async () => {
     const scenario = async (side: Side, p?: Proxy) => {
@@ -122,6 +123,8 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
           [[bind('on_lw1'), describeP(), parse('SELECT x FROM lw2', 'p4'), describeS('p4'), flush()]],
           [[...first('s5'), bind('on_lw2'), describeP(), sync()]],
           [[...first('s6'), bind('on_lw2'), describeP(), EXECUTE, sync()]],
+          [[...first('s7'), flush()], [describeS('on_lw2'), flush()]],
+          [[...first('s8'), flush()], [bind('s8'), describeP(), describeS('on_lw2'), flush()]],
         ];
         for (const reads of requests) {
           if (p === undefined) {
@@ -161,11 +164,12 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
     expect(direct).toEqual([
       'C C C ZI', '1 1 1 ZI', '1 t T', 'E', 'ZI', '1 t T', 'E', 'ZI', '1 t T E', 'ZI',
       '3 1 t T E', 'ZI', '2 T E', 'ZI', '1 t T E', 'ZI', '1 t T E', 'ZI',
+      '1 t T', 't E', 'ZI', '1 t T', '2 T t E', 'ZI',
       '1 t T', '2 T', 'ZI', 'C ZI',
     ]);
     await withProxy('', async (p) => {
       expect(await scenario(proxySide(p), p)).toEqual(direct);
-      expect(p.stats().behaviors.error).toBe(7);
+      expect(p.stats().behaviors.error).toBe(9);
     });
   });
 

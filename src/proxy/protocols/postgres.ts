@@ -58,7 +58,6 @@ import type { ErrorReply, ErrorReplyContext, Protocol } from '../protocol.js';
 import { encodeError, errorKinds, POSTGRES_ERRORS } from './postgres-errors.js';
 import { commitCompletedBefore, commitStandIn } from './postgres-commit.js';
 import { abortStandIn, completedBefore, failsInPlace, passesReply, rollsBackLater, runsLater, runsNothing } from './postgres-aborted.js';
-import { answersTo } from './postgres-later.js';
 import { STARTUP_META } from './postgres-messages.js';
 import { PgSession } from './postgres-session.js';
 
@@ -87,7 +86,7 @@ export const postgres: Protocol = {
       // Where else its kind can meet it (postgres-later.ts, Meets).
       const e = POSTGRES_ERRORS[kind];
       const meets = e?.asItRuns === true ? 'execute' : e?.lockWait === true ? 'lock' : 'timeout';
-      return pg.later.hold(ctx.ordinal!, reply, ctx.request, commit ? answersTo(ctx.request) : undefined, meets);
+      return pg.later.hold(ctx.ordinal!, reply, ctx.request, commit, meets);
     }
     // In a failed block (as far as the requests in flight let one tell) the Bind is refused at once.
     const failedBlock = pg !== undefined && pg.txStatus === FAILED && !pg.blocks.unsure(ctx.ordinal);
