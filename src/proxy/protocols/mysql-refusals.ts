@@ -205,6 +205,9 @@ function unkillable(buf: Buffer, from: number, to: number): boolean {
 }
 const SELECT = /\bselect\b/i;
 
+/** What a statement the server does not hold is known to do: nothing at all. */
+const UNKNOWN = READS_ONLY | LOCKS_NOTHING | KEEPS_TEMPORARY | NOT_PREPARED;
+
 /**
  * What each of a connection's prepared statements is known to do (READS_ONLY, LOCKS_NOTHING,
  * KEEPS_TEMPORARY, of its text; the tables it writes, when it writes only tables it names), for
@@ -216,8 +219,6 @@ const SELECT = /\bselect\b/i;
  * read-only, behind locks held or not (checked on 10.11: mysql2's execute of a statement it
  * closed), so it is NOT_PREPARED.
  */
-const UNKNOWN = READS_ONLY | LOCKS_NOTHING | KEEPS_TEMPORARY | NOT_PREPARED;
-
 export class PreparedStatements {
   private readonly known = new Map<number, number>();
   private readonly tables = new Map<number, readonly string[]>();
