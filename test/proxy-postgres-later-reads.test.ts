@@ -173,6 +173,68 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
     });
   });
 
+  // The same in a transaction block: the deadlock aborts it, the client's Sync gets 'E', and the
+  // server refuses the next statement (25P02), through the proxy as directly: what went to the
+  // server failed there, behind the answers the client got.
+  it('a deadlock in a transaction block, in one read or over several, aborts the block where it comes', async () => {
+    const scenario = async (side: Side, p?: Proxy) => {
+      const c = await messageClient(side.port);
+      const other = await messageClient(db.port);
+      const { out, read } = replies(c);
+      try {
+        await read('Z', simple('CREATE TABLE lb1 (x int); CREATE TABLE lb2 (x int); SET deadlock_timeout = 500'));
+        await read('Z', parse('SELECT x FROM lb2', 'on_lb2'), parse('SELECT x FROM lb1', 'on_lb1'), parse('SELECT 1', 'gone'), sync());
+        other.write(simple("SET deadlock_timeout = '10s'"));
+        await other.until('Z');
+        const first = (name: string) => [parse('SELECT x FROM lb1', name), describeS(name)];
+        const requests = [
+          [[...first('s1'), bind('on_lb2'), describeP(), sync()]],
+          [[close('gone'), ...first('s2'), bind('on_lb2'), describeP(), flush()]],
+          [[bind('on_lb1'), describeP(), parse('SELECT x FROM lb2', 'p3'), describeS('p3'), flush()]],
+          [[...first('s4'), flush()], [describeS('on_lb2'), flush()]],
+        ];
+        for (const reads of requests) {
+          if (p === undefined) {
+            other.write(simple('BEGIN; LOCK TABLE lb2'));
+            await other.until('Z');
+          }
+          await read('Z', simple('BEGIN'));
+          await side.arm({ error: { percent: 100, kind: '40P01' } });
+          for (const ms of reads.slice(0, -1)) await read('T', ...ms);
+          c.write(Buffer.concat(reads.at(-1)!));
+          if (p === undefined) {
+            await lockWaited(other);
+            other.write(simple('LOCK TABLE lb1'));
+          }
+          out.push(words(await c.until('E')));
+          await read('Z', ...(reads.at(-1)!.at(-1)![0] === SYNC ? [] : [sync()]));
+          await side.disarm();
+          await read('Z', simple('SELECT 1'));
+          await read('Z', simple('ROLLBACK'));
+          if (p === undefined) {
+            await other.until('Z');
+            other.write(simple('ROLLBACK'));
+            await other.until('Z');
+          }
+        }
+        await read('Z', simple('DROP TABLE lb1, lb2'));
+        return out;
+      } finally {
+        c.close();
+        other.close();
+      }
+    };
+    const direct = await scenario(directSide(db.port));
+    const after = ['ZE', 'E ZE', 'C ZI', 'C ZT'];
+    expect(direct).toEqual([
+      'C C C ZI', '1 1 1 ZI', 'C ZT', '1 t T E', ...after, '3 1 t T E', ...after, '2 T E', ...after, '1 t T', 't E', ...after.slice(0, 3), 'C ZI',
+    ]);
+    await withProxy('', async (p) => {
+      expect(await scenario(proxySide(p), p)).toEqual(direct);
+      expect(p.stats().behaviors.error).toBe(4);
+    });
+  });
+
   // A server that ends the connection while an error waits for the reply it replaces (the
   // failing Parse's, at the Execute still to come): a client of the server itself gets what the
   // server sent, a FATAL error of its own or nothing, then the close. The proxy sent the
