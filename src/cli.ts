@@ -6,6 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT, UsageError } from './core/exit.js';
 import type { ProxyCommandOptions } from './cli/proxy-command.js';
 import type { BehaviorOptions } from './cli/proxy-compat.js';
+import { oneOf } from './cli/choices.js';
 import { commandAt } from './cli/early-stop.js';
 import { registerEngineCommands } from './cli/engine-commands.js';
 import { registerReportCommand } from './cli/report-register.js';
@@ -13,6 +14,9 @@ import { PROTOCOL_NAMES } from './proxy/protocol.js';
 
 // Each command loads what it runs when it runs (dynamic imports): the CLI starts at once for
 // `--version`, `--help` and the queue commands, whatever the proxy, the TUI or the runners weigh.
+
+/** What --pin takes. */
+const PINS = ['exchange', 'connection'];
 
 export async function main(argv: string[], io = { out: process.stdout, err: process.stderr }): Promise<number> {
   let result: Promise<number> = Promise.resolve(EXIT.ok);
@@ -31,12 +35,12 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     .option('-c, --config <file>', 'proxies YAML (a `proxies:` map, as in .marteau.yml), a Vaurien INI or a Toxiproxy JSON file')
     .option('-l, --listen <host:port>', 'address to accept connections on (port 0: any free port)')
     .option('-u, --upstream <host:port>', 'the real server')
-    .addOption(new Option('-p, --protocol <name>', 'protocol framing').choices([...PROTOCOL_NAMES]).default('tcp'))
+    .addOption(new Option('-p, --protocol <name>', 'protocol framing').choices([...PROTOCOL_NAMES]).argParser(oneOf(PROTOCOL_NAMES)).default('tcp'))
     .option('-b, --behaviors <mix>', 'behavior mix, e.g. 20:delay,10:error (the rest passes through)')
     .option('-n, --name <name>', 'proxy name (defaults to the protocol)')
     .option('--seed <seed>', 'make the fault sequence replayable')
     .option('--rewrite-host', "http: write the upstream address into each request's Host header (Vaurien's overwrite_host_header)")
-    .addOption(new Option('--pin <unit>', 'draw a behavior per exchange or per connection').choices(['exchange', 'connection']).default('exchange'))
+    .addOption(new Option('--pin <unit>', 'draw a behavior per exchange or per connection').choices(PINS).argParser(oneOf(PINS)).default('exchange'))
     .option('--tls-cert <file>', 'clients speak TLS to the proxy: the certificate it shows them (PEM; with --tls-key)')
     .option('--tls-key <file>', "that certificate's private key (PEM)")
     .option('--upstream-tls [ca-file]', "the proxy speaks TLS to the server, whose certificate must chain to this CA (PEM; default: Node's CA store)")

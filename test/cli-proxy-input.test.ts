@@ -50,6 +50,24 @@ describe('marteau-tui proxy: bad input', () => {
     expect(p.err).toContain('marteau-tui: --statsd-prefix: "a b" has other characters than letters, digits, _ . and -');
   });
 
+  it('a misspelt --protocol or --pin gets did you mean, as in a config file; a word near none the choices', async () => {
+    const protocol = await fails(['-l', '127.0.0.1:0', '-u', UPSTREAM(), '--protocol', 'htpt']);
+    expect(protocol).toEqual({
+      code: 2,
+      err: "error: option '-p, --protocol <name>' argument 'htpt' is invalid. Did you mean \"http\"? (choices: tcp, http, redis, memcache, mysql, postgres, smtp)\n(run with --help for usage)\n",
+    });
+    expect((await fails(['-l', '127.0.0.1:0', '-u', UPSTREAM(), '-p', 'Redis'])).err).toContain('Did you mean "redis"?');
+    const pin = await fails(['-l', '127.0.0.1:0', '-u', UPSTREAM(), '--pin', 'conection']);
+    expect(pin.code).toBe(2);
+    expect(pin.err).toContain('\'conection\' is invalid. Did you mean "connection"? (choices: exchange, connection)');
+    const far = await fails(['-l', '127.0.0.1:0', '-u', UPSTREAM(), '-p', 'banana']);
+    expect(far).toEqual({ code: 2, err: "error: option '-p, --protocol <name>' argument 'banana' is invalid. Allowed choices are tcp, http, redis, memcache, mysql, postgres, smtp.\n(run with --help for usage)\n" });
+    // What the config file says for the same word.
+    const cfg = await fails(['-c', await file('htpt.yml', `proxies:\n  p:\n    listen: 127.0.0.1:0\n    upstream: ${UPSTREAM()}\n    protocol: htpt\n`)]);
+    expect(cfg.code).toBe(2);
+    expect(cfg.err).toContain('; did you mean "http"?');
+  });
+
   it('a listen or --api address this machine does not have, or a name that does not resolve: in words, exit 2', async () => {
     // 192.0.2.1 is TEST-NET-1 (RFC 5737), an address no machine here has; .invalid never resolves (RFC 2606).
     const notHere = await fails(['-l', '192.0.2.1:8000', '-u', UPSTREAM()]);

@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startLoadApp } from '../fixtures/load/app.js';
@@ -383,7 +384,16 @@ describe('marteau-tui --ci', () => {
     expect(JSON.parse(r.out).properties.fixtures).toBeUndefined();
     const bad = await cliDone(['schema', 'node']);
     expect(bad.code).toBe(2);
-    expect(bad.err).toContain('marteau, nodes');
+    expect(bad.err).toContain('\'node\' is invalid for argument \'file\'. Did you mean "nodes"? (choices: marteau, nodes)');
+    const far = await cliDone(['schema', 'xyzzy']);
+    expect(far.code).toBe(2);
+    expect(far.err).toContain('Allowed choices are marteau, nodes.');
+  });
+
+  it('sweep --faults with a misspelt kind gets did you mean, before the project is read', async () => {
+    const r = await cliDone(['sweep', os.tmpdir(), '--faults', 'down,slw']);
+    expect(r).toMatchObject({ code: 2, err: 'marteau-tui: --faults: unknown kind "slw"; did you mean "slow"? (kinds: down, slow, errors, process)\n' });
+    expect((await cliDone(['sweep', os.tmpdir(), '--faults', 'xyzzy'])).err).toBe('marteau-tui: --faults: unknown kind "xyzzy"; kinds: down, slow, errors, process\n');
   });
 });
 

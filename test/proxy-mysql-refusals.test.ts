@@ -231,6 +231,9 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
       ['DROP TEMPORARY TABLE tt', (c) => c.query('DROP TEMPORARY TABLE tt')],
       ['EXECUTE z after', (c) => c.query('EXECUTE z USING 8')],
       ['execute INSERT INTO tt after', (c) => c.execute('INSERT INTO tt VALUES (?)', [8])],
+      // A statement the server no longer holds: 1243 (Unknown prepared statement handler), as any server answers it.
+      ['execute INSERT INTO t closed', (c) => c.prepare('INSERT INTO t VALUES (?, ?)').then(async (s) => { await s.close(); return s.execute([6, 6]); })],
+      ['execute SELECT closed', (c) => c.prepare('SELECT * FROM t WHERE id = ?').then(async (s) => { await s.close(); return s.execute([1]); })],
     ];
     const mariadbSteps: ConnectorStep[] = [
       ['EXECUTE nope', (c) => c.query('EXECUTE nope')],
@@ -244,7 +247,7 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     const [want, mariadbWant] = await whileReadOnly(async () => [await outcomes(db.port, steps), await connectorOutcomes(db.port, mariadbSteps)] as const);
     expect(want.filter((w) => !w.endsWith(': served'))).toEqual([
       'EXECUTE nope: 1243', 'EXECUTE nope USING 1: 1243', 'EXECUTE s: 1290', 'EXECUTE s: 1243', "EXECUTE IMMEDIATE 'INSERT INTO t VALUES (9, 9)': 1290", 'EXECUTE r: 1290', 'CALL writes(): 1290',
-      'execute INSERT INTO t: 1290', 'EXECUTE z after: 1290', 'execute INSERT INTO tt after: 1290',
+      'execute INSERT INTO t: 1290', 'EXECUTE z after: 1290', 'execute INSERT INTO tt after: 1290', 'execute INSERT INTO t closed: 1243', 'execute SELECT closed: 1243',
     ]);
     expect(mariadbWant).toEqual([
       'EXECUTE nope: 1243', 'CREATE TEMPORARY TABLE m: served', 'execute INSERT INTO m: served', 'execute INSERT INTO t: 1290', 'execute SELECT m: served',
@@ -281,29 +284,35 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
   });
 
   // A read-only server checks the privilege on accounts first: 1227 to a user without CREATE
-  // USER, 1290 to one with it. The proxy asks the server behind with a statement of the same
-  // check that changes nothing; its 1227 goes to the client, the injected error withdrawn.
-  it('1290 meets the statements on accounts as a read-only server does: 1227 without CREATE USER, 1290 with it', async () => {
-    await root.query("CREATE USER admin@'%'; GRANT ALL ON chaos.* TO admin@'%'; GRANT CREATE USER ON *.* TO admin@'%'");
+  // USER, 1290 to one with it; SET PASSWORD FOR another account: 1044 (the mysql database) to a
+  // user without UPDATE on it, 1290 to one with it and for one's own account. The proxy asks the
+  // server behind with a statement of the same checks that changes nothing; its 1227 or 1044
+  // goes to the client, the injected error withdrawn.
+  it('1290 meets the statements on accounts as a read-only server does: 1227 without CREATE USER, 1290 with it; 1044 for SET PASSWORD FOR another', async () => {
+    await root.query("CREATE USER admin@'%'; GRANT ALL ON chaos.* TO admin@'%'; GRANT CREATE USER ON *.* TO admin@'%'; GRANT UPDATE ON mysql.* TO admin@'%'");
     const steps: Step[] = [
       "CREATE USER x1@'%'", 'CREATE OR REPLACE USER x1', '/* c */ create role r1', "DROP USER nobody@'%'", 'DROP ROLE r1', "ALTER USER app@'%' ACCOUNT LOCK",
       "RENAME USER nobody@'%' TO n2@'%'", 'GRANT SELECT ON chaos.t TO app', 'SELECT 1',
+      "SET PASSWORD FOR admin = PASSWORD('x')", "set password for `app`@'%' = PASSWORD('x')", "SET PASSWORD FOR 'nobody'@'%'=''", "SET PASSWORD FOR CURRENT_USER() = PASSWORD('x')",
     ].map((sql): Step => [sql, (c) => c.query(sql)]);
-    const accounts = async () => ((await root.query('SELECT COUNT(*) AS n FROM mysql.global_priv')) as unknown as [[{ n: number }]])[0][0].n;
+    const accounts = async () => ((await root.query('SELECT GROUP_CONCAT(User, Host, Priv ORDER BY User, Host) AS a FROM mysql.global_priv')) as unknown as [[{ a: string }]])[0][0].a;
     const before = await accounts();
     const want: Record<string, string[]> = {};
-    const text = await whileReadOnly(async () => {
+    const setPassword = "SET PASSWORD FOR admin = PASSWORD('x')";
+    const texts = await whileReadOnly(async () => {
       for (const user of ['app', 'admin']) want[user] = await outcomes(db.port, steps, user);
-      return errorText(db.port, 'CREATE USER x1');
+      return [await errorText(db.port, 'CREATE USER x1'), await errorText(db.port, setPassword)];
     });
     expect(want.app.filter((w) => w.endsWith(': 1227'))).toHaveLength(7);
-    expect(want.admin.filter((w) => w.endsWith(': 1290'))).toHaveLength(8);
+    expect(want.app.filter((w) => w.endsWith(': 1044'))).toHaveLength(2);
+    expect(want.admin.filter((w) => w.endsWith(': 1290'))).toHaveLength(12);
     await withProxy({ error: { percent: 100, kind: '1290' } }, async (p) => {
       for (const user of ['app', 'admin']) expect(await outcomes(p.port, steps, user), user).toEqual(want[user]);
-      expect(await errorText(p.port, 'CREATE USER x1')).toBe(text);
-      expect(await connectorOutcomes(p.port, [['CREATE USER', (c) => c.query('CREATE USER x1')]])).toEqual(['CREATE USER: 1227']);
-      // Given as the server's: 1290 for each of admin's and app's GRANT, none for the 1227s.
-      expect(p.stats().behaviors.error).toBe(9);
+      expect([await errorText(p.port, 'CREATE USER x1'), await errorText(p.port, setPassword)]).toEqual(texts);
+      expect(await connectorOutcomes(p.port, [['CREATE USER', (c) => c.query('CREATE USER x1')], ['SET PASSWORD', (c) => c.query(setPassword)]]))
+        .toEqual(['CREATE USER: 1227', 'SET PASSWORD: 1044']);
+      // Given as the server's: 1290 for each of admin's, and app's GRANT and own SET PASSWORDs; none for the 1227s and 1044s.
+      expect(p.stats().behaviors.error).toBe(15);
     });
     expect(await accounts()).toBe(before);
   });
@@ -313,6 +322,8 @@ describe.skipIf(!haveMariadb())('mysql: an injected error meets the requests a M
     ...['DO 1', 'SELECT 1', 'select @@version, NOW()', 'SET @a = (SELECT 1)', 'SHOW TABLES', 'SHOW CREATE TABLE t', 'BEGIN', 'SAVEPOINT s', 'ROLLBACK TO s', 'ROLLBACK', 'BEGIN']
       .map((sql): Step => [sql, (c) => c.query(sql)]),
     ['execute SELECT ? + 1', (c) => c.execute('SELECT ? + 1', [1])],
+    // A statement the server no longer holds: 1243, whatever locks are held.
+    ['execute SELECT ? + 2 closed', (c) => c.prepare('SELECT ? + 2').then(async (s) => { await s.close(); return s.execute([1]); })],
   ];
 
   /** The same steps against the real server in a state `hold` puts it in, and through the proxy at 100:error 1205. */

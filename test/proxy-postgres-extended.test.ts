@@ -481,13 +481,13 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
         if (block) await send(simple('BEGIN'));
         await side.arm({ error: { percent: 100, kind: '40001' } });
         // Fails as it runs, after its BindComplete (random() is not folded into a constant as
-        // the plan is made, at the Bind), then at its Parse (a syntax error directly; 25P02 in
-        // the block the first failed).
+        // the plan is made, at the Bind), then after its Parse and Bind, the statement prepared
+        // again (25P02 at its Parse in the block the first failed, the statement left closed).
         await send(close('two'), close('none'), bind('div', [side.sql('0', '1')]), execute(), sync());
-        await send(close('one'), parse(side.sql('SELEC 1', 'SELECT 1'), 'one'), bind('one'), execute(), sync());
+        await send(close('one'), parse(side.sql(RUNTIME_ERROR, 'SELECT 1'), 'one'), bind('one'), execute(), sync());
         await side.disarm();
         if (block) await send(simple('ROLLBACK'));
-        await send(parse('SELECT 11', 'one'), parse('SELECT 12', 'two'), bind('one'), execute(), bind('two'), execute(), sync());
+        await send(close('one'), parse('SELECT 11', 'one'), parse('SELECT 12', 'two'), bind('one'), execute(), bind('two'), execute(), sync());
         return out;
       } finally {
         c.close();
@@ -496,8 +496,8 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
     await withProxy(async (p) => {
       for (const block of [false, true]) {
         const direct = await scenario(directSide(db.port), block);
-        expect(direct, `block ${block}`).toEqual(['1 1 1 ZI', ...(block ? ['C ZT'] : []), `3 3 2 E Z${block ? 'E' : 'I'}`, `3 E Z${block ? 'E' : 'I'}`,
-          ...(block ? ['C ZI'] : []), '1 1 2 D C 2 D C ZI']);
+        expect(direct, `block ${block}`).toEqual(['1 1 1 ZI', ...(block ? ['C ZT'] : []), `3 3 2 E Z${block ? 'E' : 'I'}`, block ? '3 E ZE' : '3 1 2 E ZI',
+          ...(block ? ['C ZI'] : []), '3 1 1 2 D C 2 D C ZI']);
         expect(await scenario(proxySide(p), block), `block ${block}`).toEqual(direct);
       }
       expect(p.stats().fallbacks).toBe(0);
@@ -531,6 +531,77 @@ describe.skipIf(!havePostgres())('postgres extended protocol: injected errors as
       expect(direct).toEqual(['1 1 ZI', 'C ZT', 'E ZE', 'E ZE', '3 E ZE', 'C ZI', '2 D C 1 ZI']);
       expect(await scenario(proxySide(p))).toEqual(direct);
       expect(p.stats().behaviors.error).toBe(2);
+    });
+  });
+
+  // A request that begins with a Bind of a statement prepared before (or with Closes, then that
+  // Bind) and describes its portal before its Execute: a real statement failing as it runs has
+  // the server's BindComplete and RowDescription before its error, a Flush or a Sync behind it.
+  // The proxy made up the completions and left the Describe unanswered: 2 E where 2 T E came.
+  it('an error on a Bind-first request that describes its portal comes after the description', async () => {
+    const describeP = () => msg('D', Buffer.from('P\0'));
+    const scenario = async (side: Side) => {
+      const c = await messageClient(side.port);
+      const { out, read, send } = replies(c);
+      try {
+        await send(parse('SELECT 10 / ($1::int + floor(random())::int)', 'div'), parse('SELECT 2', 'two'), sync());
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        const div = () => [bind('div', [side.sql('0', '1')]), describeP(), execute()];
+        await send(...div(), sync());
+        await read('E', ...div(), flush());
+        await send(sync());
+        await send(close('two'), ...div(), sync());
+        await side.disarm();
+        await send(simple('BEGIN'));
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        await send(...div(), sync());
+        await side.disarm();
+        await send(simple('ROLLBACK'));
+        await send(bind('div', ['1']), execute(), sync());
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    await withProxy(async (p) => {
+      const direct = await scenario(directSide(db.port));
+      expect(direct).toEqual(['1 1 ZI', '2 T E ZI', '2 T E', 'ZI', '3 2 T E ZI', 'C ZT', '2 T E ZE', 'C ZI', '2 D C ZI']);
+      expect(await scenario(proxySide(p))).toEqual(direct);
+      expect(p.stats().behaviors.error).toBe(4);
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
+
+  // A COMMIT prepared by name in an earlier request (JDBC's, after prepareThreshold uses), bound
+  // and described in one read, run in a later one: a real one that fails ends the block, its
+  // ReadyForQuery idle. The proxy read the Bind as a Parse, missed the COMMIT and aborted the
+  // block instead: 'E', and the client's next statement got 25P02.
+  it('an error on a COMMIT bound by name, its Execute in a later read, ends the block', async () => {
+    const scenario = async (side: Side) => {
+      const c = await messageClient(side.port);
+      const { out, read } = replies(c);
+      try {
+        await read('Z', simple('CREATE TABLE bound_commit (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)'));
+        await read('Z', parse('COMMIT', 'c1'), sync());
+        await read('Z', simple(`BEGIN; INSERT INTO bound_commit VALUES (1), (${side.sql('1', '2')})`));
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        await read('n', bind('c1'), msg('D', Buffer.from('P\0')), flush());
+        await read('Z', execute(), sync());
+        await side.disarm();
+        // Rolled back: no row.
+        await read('Z', simple('SELECT count(*) FROM bound_commit HAVING count(*) > 0'));
+        await read('Z', simple('DROP TABLE bound_commit'));
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    await withProxy(async (p) => {
+      const direct = await scenario(directSide(db.port));
+      expect(direct).toEqual(['C ZI', '1 ZI', 'C C ZT', '2 n', 'E ZI', 'T C ZI', 'C ZI']);
+      expect(await scenario(proxySide(p))).toEqual(direct);
+      expect(p.stats().behaviors.error).toBe(1);
+      expect(p.stats().fallbacks).toBe(0);
     });
   });
 

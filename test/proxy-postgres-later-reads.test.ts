@@ -10,7 +10,7 @@ import type { Proxy } from '../src/proxy/proxy.js';
 import { havePostgres, startPostgres } from './helpers/postgres.js';
 import type { RunningServer } from './helpers/servers.js';
 import { proxiesTo } from './helpers/with-proxy.js';
-import { bind, execute, flush, messageClient, msg, parse, simple, startRelay, sync, word } from './helpers/postgres-wire.js';
+import { bind, close, execute, flush, messageClient, msg, parse, simple, startRelay, sync, word } from './helpers/postgres-wire.js';
 import { directSide, proxySide, replies, type Side, words } from './helpers/postgres-sides.js';
 
 let db: RunningServer;
@@ -20,6 +20,7 @@ const withProxy = proxiesTo(() => db.port, { protocol: 'postgres', seed: 1 });
 const describeS = (name: string) => msg('D', Buffer.from(`S${name}\0`));
 const describeP = () => msg('D', Buffer.from('P\0'));
 const EXECUTE = execute();
+const SYNC = 0x53; // 'S'
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Once a session waits for a lock, as `c` (another session) sees in pg_locks. */
@@ -96,6 +97,10 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
   // A Bind of a statement prepared in an earlier request, or a Parse, in a later read takes the
   // locks of its tables, and a deadlock fails it at once; the request was served at its Sync. In
   // the first read, behind its Parse, the same: the server sends the Parse's answers with the error.
+  // So behind Closes or a Bind first (the proxy held the error for a later read, and served the
+  // request), and in a request whole in one read, its Execute in it or not (the proxy failed it at
+  // its Parse, E alone, or at its Execute, after the Bind's answers). A Describe of another
+  // statement in a later read waits after its ParameterDescription (the proxy served it).
   // A Bind of the statement the first read parsed waits for nothing: served.
   it('a deadlock on a request that runs nothing over several reads comes at a later message that waits for a lock', async () => {
     const scenario = async (side: Side, p?: Proxy) => {
@@ -105,7 +110,7 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
       try {
         // This session finds the deadlock (after 500 ms of waiting), the other never does first.
         await read('Z', simple('CREATE TABLE lw1 (x int); CREATE TABLE lw2 (x int); SET deadlock_timeout = 500'));
-        await read('Z', parse('SELECT x FROM lw2', 'on_lw2'), sync());
+        await read('Z', parse('SELECT x FROM lw2', 'on_lw2'), parse('SELECT x FROM lw1', 'on_lw1'), parse('SELECT 1', 'gone'), sync());
         other.write(simple("SET deadlock_timeout = '10s'"));
         await other.until('Z');
         const first = (name: string) => [parse('SELECT x FROM lw1', name), describeS(name)];
@@ -114,6 +119,12 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
           [[...first('s0'), flush()], [bind('on_lw2'), describeP(), flush()]],
           [[...first('s1'), flush()], [parse('SELECT x FROM lw2', 'p2'), flush()]],
           [[...first('s2'), bind('on_lw2'), describeP(), flush()]],
+          [[close('gone'), ...first('s3'), bind('on_lw2'), describeP(), flush()]],
+          [[bind('on_lw1'), describeP(), parse('SELECT x FROM lw2', 'p4'), describeS('p4'), flush()]],
+          [[...first('s5'), bind('on_lw2'), describeP(), sync()]],
+          [[...first('s6'), bind('on_lw2'), describeP(), EXECUTE, sync()]],
+          [[...first('s7'), flush()], [describeS('on_lw2'), flush()]],
+          [[...first('s8'), flush()], [bind('s8'), describeP(), describeS('on_lw2'), flush()]],
         ];
         for (const reads of requests) {
           if (p === undefined) {
@@ -129,7 +140,7 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
             other.write(simple('LOCK TABLE lw1'));
           }
           out.push(words(await c.until('E')));
-          await read('Z', sync());
+          await read('Z', ...(reads.at(-1)!.at(-1)![0] === SYNC ? [] : [sync()]));
           await side.disarm();
           if (p === undefined) {
             await other.until('Z');
@@ -150,10 +161,77 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
       }
     };
     const direct = await scenario(directSide(db.port));
-    expect(direct).toEqual(['C C C ZI', '1 ZI', '1 t T', 'E', 'ZI', '1 t T', 'E', 'ZI', '1 t T E', 'ZI', '1 t T', '2 T', 'ZI', 'C ZI']);
+    expect(direct).toEqual([
+      'C C C ZI', '1 1 1 ZI', '1 t T', 'E', 'ZI', '1 t T', 'E', 'ZI', '1 t T E', 'ZI',
+      '3 1 t T E', 'ZI', '2 T E', 'ZI', '1 t T E', 'ZI', '1 t T E', 'ZI',
+      '1 t T', 't E', 'ZI', '1 t T', '2 T t E', 'ZI',
+      '1 t T', '2 T', 'ZI', 'C ZI',
+    ]);
     await withProxy('', async (p) => {
       expect(await scenario(proxySide(p), p)).toEqual(direct);
-      expect(p.stats().behaviors.error).toBe(3);
+      expect(p.stats().behaviors.error).toBe(9);
+    });
+  });
+
+  // The same in a transaction block: the deadlock aborts it, the client's Sync gets 'E', and the
+  // server refuses the next statement (25P02), through the proxy as directly: what went to the
+  // server failed there, behind the answers the client got.
+  it('a deadlock in a transaction block, in one read or over several, aborts the block where it comes', async () => {
+    const scenario = async (side: Side, p?: Proxy) => {
+      const c = await messageClient(side.port);
+      const other = await messageClient(db.port);
+      const { out, read } = replies(c);
+      try {
+        await read('Z', simple('CREATE TABLE lb1 (x int); CREATE TABLE lb2 (x int); SET deadlock_timeout = 500'));
+        await read('Z', parse('SELECT x FROM lb2', 'on_lb2'), parse('SELECT x FROM lb1', 'on_lb1'), parse('SELECT 1', 'gone'), sync());
+        other.write(simple("SET deadlock_timeout = '10s'"));
+        await other.until('Z');
+        const first = (name: string) => [parse('SELECT x FROM lb1', name), describeS(name)];
+        const requests = [
+          [[...first('s1'), bind('on_lb2'), describeP(), sync()]],
+          [[close('gone'), ...first('s2'), bind('on_lb2'), describeP(), flush()]],
+          [[bind('on_lb1'), describeP(), parse('SELECT x FROM lb2', 'p3'), describeS('p3'), flush()]],
+          [[...first('s4'), flush()], [describeS('on_lb2'), flush()]],
+        ];
+        for (const reads of requests) {
+          if (p === undefined) {
+            other.write(simple('BEGIN; LOCK TABLE lb2'));
+            await other.until('Z');
+          }
+          await read('Z', simple('BEGIN'));
+          await side.arm({ error: { percent: 100, kind: '40P01' } });
+          for (const ms of reads.slice(0, -1)) await read('T', ...ms);
+          c.write(Buffer.concat(reads.at(-1)!));
+          if (p === undefined) {
+            await lockWaited(other);
+            other.write(simple('LOCK TABLE lb1'));
+          }
+          out.push(words(await c.until('E')));
+          await read('Z', ...(reads.at(-1)!.at(-1)![0] === SYNC ? [] : [sync()]));
+          await side.disarm();
+          await read('Z', simple('SELECT 1'));
+          await read('Z', simple('ROLLBACK'));
+          if (p === undefined) {
+            await other.until('Z');
+            other.write(simple('ROLLBACK'));
+            await other.until('Z');
+          }
+        }
+        await read('Z', simple('DROP TABLE lb1, lb2'));
+        return out;
+      } finally {
+        c.close();
+        other.close();
+      }
+    };
+    const direct = await scenario(directSide(db.port));
+    const after = ['ZE', 'E ZE', 'C ZI', 'C ZT'];
+    expect(direct).toEqual([
+      'C C C ZI', '1 1 1 ZI', 'C ZT', '1 t T E', ...after, '3 1 t T E', ...after, '2 T E', ...after, '1 t T', 't E', ...after.slice(0, 3), 'C ZI',
+    ]);
+    await withProxy('', async (p) => {
+      expect(await scenario(proxySide(p), p)).toEqual(direct);
+      expect(p.stats().behaviors.error).toBe(4);
     });
   });
 

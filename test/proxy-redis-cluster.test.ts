@@ -3,6 +3,7 @@
  * in that state refuses them: by the keys a request names (a script's by its numkeys), not by its
  * command alone. The EXEC of a block drawing them: proxy-redis-exec.
  */
+import { createHash } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveServer, startRedis, type RunningServer } from './helpers/servers.js';
@@ -105,6 +106,103 @@ describe.skipIf(!run)('redis: CLUSTERDOWN and TRYAGAIN at 100:error as a cluster
       expect(want.slice(0, 5)).toEqual(unserved.slice(0, 5).map(() => '-CLUSTERDOWN Hash slot not served\r\n'));
       await withProxy({ error: { percent: 100, kind: 'CLUSTERDOWN', message: 'Hash slot not served' } }, async (p) => {
         expect((await rawReplies(p.port, unserved.map((r) => cmd(...r)))).map(String)).toEqual(want);
+      }, { upstream: node.port });
+    } finally {
+      await node.stop();
+    }
+  });
+
+  // A node told to serve reads while its cluster is down (cluster-allow-reads-when-down yes) refuses
+  // writes only, as processCommand flags them: a script by its shebang, a function by its flags,
+  // EXEC by its own (a write queued in its block refused as it is queued). The proxy's CLUSTERDOWN
+  // stands for that when its line says so.
+  const readsWhenDown = [
+    ['GET', '{t}x'], ['MGET', '{t}x', '{t}y'], ['EXISTS', '{t}x'], ['PFCOUNT', '{t}h'], ['SORT_RO', '{t}l'],
+    ['SET', '{t}x', 'x'], ['DEL', '{t}z'], ['INCR', '{t}n'], ['GETEX', '{t}x'], ['GETDEL', '{t}z'], ['SORT', '{t}l'],
+    ['EVAL', 'return 1', '1', '{t}x'], ['EVAL', '#!lua\nreturn 1', '1', '{t}x'], ['EVAL', '#!lua flags=no-writes\nreturn 1', '1', '{t}x'],
+    ['EVAL_RO', "return redis.call('GET', KEYS[1])", '1', '{t}x'],
+    ['FCALL', 'rdw', '1', '{t}x'], ['FCALL', 'rdr', '1', '{t}x'], ['FCALL_RO', 'rdr', '1', '{t}x'], ['FCALL', 'nosuch', '1', '{t}x'],
+    ['SPUBLISH', '{t}x', 'm'], ['PING'], ['MGET', '{t}x', '{u}x'],
+    ['MULTI'], ['GET', '{t}x'], ['EXEC'],
+    ['MULTI'], ['GET', '{t}x'], ['SET', '{t}x', 'x'], ['EXEC'],
+  ];
+  const readsLibrary = [
+    '#!lua name=rdlib',
+    "redis.register_function('rdw', function(keys) return redis.call('SET', keys[1], 'x') end)",
+    "redis.register_function{function_name='rdr', callback=function(keys) return redis.call('GET', keys[1]) end, flags={'no-writes'}}",
+  ].join('\n');
+  it("100:error CLUSTERDOWN 'The cluster is down and only accepts read commands' refuses writes only, as a node serving reads while down", async () => {
+    const node = await startClusterNode();
+    const replies = async (port: number) => (await rawReplies(port, readsWhenDown.map((r) => cmd(...r)))).map((r, i) => `${readsWhenDown[i].join(' ')}: ${String(r)}`);
+    try {
+      await node.ctl.set('{t}x', 'x');
+      await node.ctl.call('FUNCTION', 'LOAD', readsLibrary);
+      await node.ctl.call('CONFIG', 'SET', 'cluster-allow-reads-when-down', 'yes');
+      await CLUSTER_STATES.CLUSTERDOWN.enter(node);
+      const want = await replies(node.port);
+      await CLUSTER_STATES.CLUSTERDOWN.leave(node);
+      await node.ctl.call('CONFIG', 'SET', 'cluster-allow-reads-when-down', 'no');
+      expect(want).toContain('GET {t}x: $1\r\nx\r\n');
+      expect(want).toContain('SET {t}x x: -CLUSTERDOWN The cluster is down and only accepts read commands\r\n');
+      await withProxy('', async (p) => {
+        // The library goes through the proxy, which reads its functions' flags.
+        const loader = client(p.port);
+        await loader.connect();
+        await loader.call('FUNCTION', 'LOAD', 'REPLACE', readsLibrary);
+        loader.disconnect();
+        await p.setMix({ error: { percent: 100, kind: 'CLUSTERDOWN', message: 'The cluster is down and only accepts read commands' } });
+        expect(await replies(p.port)).toEqual(want);
+        // ioredis, as an application: reads answered, writes refused.
+        const app = client(p.port);
+        await app.connect();
+        expect(await app.get('{t}x')).toBe('x');
+        await expect(app.set('{t}x', 'x')).rejects.toThrow(/^CLUSTERDOWN The cluster is down and only accepts read commands$/);
+        app.disconnect();
+      }, { upstream: node.port });
+    } finally {
+      await node.stop();
+    }
+  });
+
+  // A script a down node runs stops at its first call the node refuses, with an ERR and where:
+  // at the default line one naming no key (one naming keys refused up front), at its first call
+  // naming a key; serving reads, one without a shebang whatever keys it names, at its first write
+  // naming a key. Queued in a block, it fails inside EXEC's reply; one refused up front is refused
+  // as it is queued, the block then aborted.
+  const scriptsDown = [
+    ['EVAL', "return redis.call('GET', '{t}x')", '0'], ['EVAL', "return redis.call('ECHO', 'e')", '0'],
+    ['EVAL', "return redis.pcall('GET', '{t}x')", '0'], ['EVAL', "local ok = redis.pcall('GET', '{t}x') return 1", '0'],
+    ['EVAL', "return redis.call('SET', '{t}q', 'v')", '0'], ['EVAL', "#!lua flags=no-writes\nreturn redis.call('GET', '{t}x')", '0'],
+    ['EVAL', "return redis.call('GET', KEYS[1])", '1', '{t}x'], ['EVAL', "return redis.call('SET', KEYS[1], 'v')", '1', '{t}x'],
+    ['EVAL', "return redis.pcall('SET', KEYS[1], 'v')", '1', '{t}x'], ['EVAL', "local x = redis.call('GET', KEYS[1])\nredis.call('SET', KEYS[1], 'v') return 1", '1', '{t}x'],
+    ['EVAL_RO', "return redis.call('GET', '{t}x')", '0'], ['EVAL_RO', "return redis.call('SET', KEYS[1], 'v')", '1', '{t}x'],
+    ['EVALSHA', createHash('sha1').update("return redis.call('GET', '{t}x')").digest('hex'), '0'],
+    ['MULTI'], ['EVAL', "return redis.call('SET', '{t}x', 'v')", '0'], ['ECHO', 'e'], ['EXEC'],
+    ['MULTI'], ['EVAL', "return redis.call('SET', KEYS[1], 'v')", '1', '{t}x'], ['ECHO', 'e'], ['EXEC'],
+    ['GET', '{t}q'],
+  ];
+  it.each([['The cluster is down'], ['The cluster is down and only accepts read commands']])("100:error CLUSTERDOWN '%s': a script the node runs stops at its first call it refuses, as a node in that state", async (line) => {
+    const node = await startClusterNode();
+    const readsWhenDown = line.endsWith('read commands');
+    const replies = async (port: number) => (await rawReplies(port, scriptsDown.map((r) => cmd(...r)))).map((r, i) => `${scriptsDown[i].join(' ')}: ${String(r)}`);
+    try {
+      await node.ctl.set('{t}x', 'x');
+      await node.ctl.call('SCRIPT', 'LOAD', "return redis.call('GET', '{t}x')");
+      await node.ctl.call('CONFIG', 'SET', 'cluster-allow-reads-when-down', readsWhenDown ? 'yes' : 'no');
+      await CLUSTER_STATES.CLUSTERDOWN.enter(node);
+      const want = await replies(node.port);
+      await CLUSTER_STATES.CLUSTERDOWN.leave(node);
+      await node.ctl.call('CONFIG', 'SET', 'cluster-allow-reads-when-down', 'no');
+      expect(want[0]).toMatch(readsWhenDown ? /: \$1\r\nx\r\n$/ : /: -ERR Script attempted to execute a command while the cluster is down script: [0-9a-f]{40}, on @user_script:1\.\r\n$/);
+      expect(want[7]).toMatch(readsWhenDown ? /: -ERR Script attempted to execute a write command while the cluster is down and readonly script: / : /: -CLUSTERDOWN The cluster is down\r\n$/);
+      await withProxy('', async (p) => {
+        // The script EVALSHA names goes through the proxy first.
+        const loader = client(p.port);
+        await loader.connect();
+        await loader.call('SCRIPT', 'LOAD', "return redis.call('GET', '{t}x')");
+        loader.disconnect();
+        await p.setMix({ error: { percent: 100, kind: 'CLUSTERDOWN', ...(readsWhenDown ? { message: line } : {}) } });
+        expect(await replies(p.port)).toEqual(want);
       }, { upstream: node.port });
     } finally {
       await node.stop();

@@ -46,6 +46,8 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
     ['EVAL', "#!lua flags=no-writes\nreturn redis.call('GET', 'sc:k')", '0'],
     ['EVAL', "#!lua flags=allow-oom\nreturn redis.call('SET', 'sc:k', 'v')", '0'],
     ['EVAL_RO', "return redis.call('GET', 'sc:k')", '0'],
+    // A helper that writes, never called: the script only reads.
+    ['EVAL', "local function w() return redis.call('SET', 'sc:k', 'w') end\nreturn redis.call('GET', 'sc:k')", '0'],
     ['FCALL', 'scw', '1', 'sc:k'],
     ['FCALL_RO', 'scr', '1', 'sc:k'],
     ['MULTI'], ['EVAL', "#!lua\nreturn redis.call('GET', 'sc:k')", '0'], ['EXEC'],
@@ -149,6 +151,8 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
     ['FCALL', 'scsl', '1', 'sc:k'], ['FCALL_RO', 'scsl', '1', 'sc:k'], ['FCALL', 'scsv', '1', 'sc:k'], ['FCALL', 'scsq', '1', 'sc:k'],
     // Or given their function at the library's top level otherwise: a local assigned after it is declared, a table's fields.
     ['FCALL', 'scsa', '1', 'sc:k'], ['FCALL', 'scsm', '1', 'sc:k'], ['FCALL', 'scsf', '1', 'sc:k'],
+    // A helper written in the body and never called: its GET does not run.
+    ['EVAL', stale("local function get() return redis.call('GET', KEYS[1]) end\nreturn redis.call('ECHO', 'e')"), '1', 'sc:k'], ['FCALL', 'scsi', '1', 'sc:k'],
   ];
   // Functions flagged so, their callbacks written in their registrations (a call's line is the library's).
   const staleLibrary = [
@@ -183,6 +187,10 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
     "scm.echo = function(keys) return redis.call('ECHO', keys[1]) end",
     "redis.register_function{function_name='scsm', callback=scm.get, flags={'no-writes', 'allow-stale'}}",
     "redis.register_function{function_name='scsf', callback=scm.echo, flags={'no-writes', 'allow-stale'}}",
+    "redis.register_function{function_name='scsi', callback=function(keys)",
+    "  local function get() return redis.call('GET', keys[1]) end",
+    "  return redis.call('ECHO', keys[1])",
+    "end, flags={'no-writes', 'allow-stale'}}",
   ].join('\n');
 
   it('100:error MASTERDOWN: a script flagged no-writes and allow-stale runs, and fails at its first call a stale replica refuses', async () => {
@@ -196,6 +204,7 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
       expect(want).toContain('FCALL scsl 1 sc:k: -ERR Can not execute the command on a stale replica script: scsl, on @user_function:17.\r\n');
       expect(want).toContain('FCALL scsa 1 sc:k: -ERR Can not execute the command on a stale replica script: scsa, on @user_function:24.\r\n');
       expect(want).toContain('FCALL scsm 1 sc:k: -ERR Can not execute the command on a stale replica script: scsm, on @user_function:27.\r\n');
+      expect(want.slice(-2)).toEqual([`${staleRequests.at(-2)!.join(' ')}: $1\r\ne\r\n`, 'FCALL scsi 1 sc:k: $4\r\nsc:k\r\n']);
       await withProxy('', async (p) => {
         // The script an EVALSHA names, and the library, go through the proxy first.
         const app = client(p.port);
@@ -218,6 +227,7 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
         expect(await app.fcall('scsv', 1, 'sc:e')).toBe('sc:e');
         await expect(app.fcall('scsm', 1, 'sc:k')).rejects.toThrow(/^ERR Can not execute the command on a stale replica script: scsm, on @user_function:27\.$/);
         expect(await app.fcall('scsf', 1, 'sc:e')).toBe('sc:e');
+        expect(await app.fcall('scsi', 1, 'sc:e')).toBe('sc:e');
         app.disconnect();
       });
     }, async (c) => {

@@ -13,6 +13,7 @@ import { SWEEP_KINDS } from '../config/sweep-kinds.js';
 import type { SweepCommandOptions } from './sweep-command.js';
 import { nodes, stateDirOf, type GlobalOptions } from './global-options.js';
 import { leavingLines } from './leaving.js';
+import { oneOf } from './choices.js';
 import { registerQueueCommands } from './queue-commands.js';
 import { takeStopSignals } from './stop-signals.js';
 import { translate } from './user-errors.js';
@@ -20,6 +21,9 @@ import { loadRunners } from '../report/runners.js';
 
 // The engine, the runners, SSH, the TUI (Ink, React) and the config schemas load when a command
 // needs them (dynamic imports below): `--version`, `--help` and `schema` start without them.
+
+/** The files `schema` writes the JSON schema of. */
+const SCHEMA_FILES = ['marteau', 'nodes'];
 
 export function registerEngineCommands(program: Command, io: Io, setResult: (r: Promise<number>) => void): void {
   const globals = () => program.opts<GlobalOptions>();
@@ -77,7 +81,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .command('schema')
     .description('print the JSON Schema of .marteau.yml (for editors), or of the nodes file')
     // A word, not a flag: the global `--nodes <file>` would take `--nodes`.
-    .addArgument(new Argument('[file]', 'marteau for .marteau.yml, nodes for marteau.nodes.yml').choices(['marteau', 'nodes']).default('marteau'))
+    .addArgument(new Argument('[file]', 'marteau for .marteau.yml, nodes for marteau.nodes.yml').choices(SCHEMA_FILES).argParser(oneOf(SCHEMA_FILES)).default('marteau'))
     .action(async (file: 'marteau' | 'nodes') => {
       const schema = file === 'nodes' ? (await import('../config/nodes.js')).nodesJsonSchema() : (await import('../config/marteau-schema.js')).marteauJsonSchema();
       io.out.write(`${JSON.stringify(schema, null, 2)}\n`);

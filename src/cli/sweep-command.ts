@@ -8,6 +8,7 @@ import { parseDocument } from 'yaml';
 import { SWEEP_KINDS, type SweepOptionsInput } from '../config/sweep.js';
 import { durationSchema } from '../config/units.js';
 import { EXIT, UsageError } from '../core/exit.js';
+import { closest } from '../text/closest.js';
 
 export interface SweepCommandOptions {
   ci?: boolean;
@@ -34,7 +35,9 @@ export function sweepFlags(o: SweepCommandOptions): { options: SweepOptionsInput
   if (o.faults !== undefined) {
     const kinds = list(o.faults);
     const bad = kinds.find((k) => !(SWEEP_KINDS as readonly string[]).includes(k));
-    if (bad !== undefined || !kinds.length) throw new UsageError(`--faults: ${bad === undefined ? 'empty' : `unknown kind "${bad}"`}; kinds: ${SWEEP_KINDS.join(', ')}`);
+    const near = bad === undefined ? undefined : closest(bad, SWEEP_KINDS);
+    const known = near ? `; did you mean "${near}"? (kinds: ${SWEEP_KINDS.join(', ')})` : `; kinds: ${SWEEP_KINDS.join(', ')}`;
+    if (bad !== undefined || !kinds.length) throw new UsageError(`--faults: ${bad === undefined ? 'empty' : `unknown kind "${bad}"`}${known}`);
     options.faults = kinds as SweepOptionsInput['faults'];
   }
   if (o.seed !== undefined && !/^[\w.-]{1,64}$/.test(o.seed)) throw new UsageError('--seed: a number or a word (letters, digits, _ . -)');

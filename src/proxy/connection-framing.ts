@@ -36,7 +36,7 @@ export abstract class ConnectionFraming extends ConnectionReplies {
       let framed: Segment[] | Frames;
       if (o) framed = client ? o.framesFromClient(chunk) : o.framesFromServer(chunk);
       else framed = client ? s.fromClient(chunk) : s.fromServer(chunk);
-      if (s.buffered() > this.core.maxBuffer) {
+      if (s.buffered() > this.core.maxBuffer && (s.capped === undefined || s.capped() > this.core.maxBuffer)) {
         const segs = framed instanceof Frames ? framed.segments() : framed;
         return this.fallback(side, `more than ${this.core.maxBuffer} bytes held for one message`, segs, 'overCap');
       }

@@ -101,7 +101,7 @@ export abstract class ConnectionRequests extends ConnectionFaults {
             this.forwardUntouched(buf, starts[i], ends[i]);
             continue;
           }
-          if (this.standInFor(kind, request, true)) wait = this.handleRequest(f.segment(i), entry);
+          if (this.standInFor(kind, request, true, undefined, error.message)) wait = this.handleRequest(f.segment(i), entry);
           else this.answerFixedError(entry, kind, error.message, request, f.labels[i]);
         }
         // Withheld (an injected error), amid a chunk read into memory of the connection's own:

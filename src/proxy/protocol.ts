@@ -92,6 +92,11 @@ export interface FramerSession {
   /** Bytes buffered while waiting for the rest of a message (for the per-connection cap). */
   buffered(): number;
   /**
+   * Of buffered(), the bytes max_buffer bounds, when not all: those the framer bounds itself
+   * (a memcached reply line, under MAX_HEAD_BYTES) are left out. Asked only past the cap.
+   */
+  capped?(): number;
+  /**
    * Give back every byte received but not yet returned in a segment, per direction. Called when
    * the engine falls back to pass-through after a FramingError or an over-cap buffer: a framer
    * must never lose bytes, so it keeps unparsed input until it emits it (also when it throws).

@@ -126,6 +126,8 @@ describe('mysql: the requests each error kind meets', () => {
   // A read-only server refuses the execute of a write, not its prepare: the session keeps which
   // statements it saw prepared read only, and the last one sent, which MariaDB's statement
   // 0xFFFFFFFF stands for (the MariaDB connector sends the execute before the prepare's reply).
+  // An execute of a statement the server does not hold (never prepared, closed, reset) runs
+  // nothing: 1243 in any state, so no kind meets it.
   it('1290 on an execute: by the statement the session saw prepared', () => {
     const s = mysql.createSession();
     const greeting = Buffer.concat([Buffer.from([10]), Buffer.from('10.11.19-MariaDB\0'), Buffer.alloc(40)]);
@@ -141,13 +143,18 @@ describe('mysql: the requests each error kind meets', () => {
     s.fromClient(cmd(0x16, 'INSERT INTO t VALUES (?)'));
     expect(refusedExecute(0xffffffff)).toBe(true);
     s.fromServer(prepareOk(6));
-    expect([refusedExecute(5), refusedExecute(6), refusedExecute(7)]).toEqual([false, true, true]);
-    s.fromClient(cmd(0x19, u32(5)));
-    expect(refusedExecute(5)).toBe(true);
-    s.fromClient(cmd(0x16, 'SELECT 1'));
+    expect([refusedExecute(5), refusedExecute(6), refusedExecute(7)]).toEqual([false, true, false]);
+    for (const kind of ['1205', '1213', '1317']) {
+      expect([6, 7].map((stmt) => mysql.refuses!(kind, 'COM_STMT_EXECUTE', execute(stmt), s)), kind).toEqual([true, false]);
+      expect(mysql.refuses!(kind, 'COM_STMT_BULK_EXECUTE', cmd(0xfa, Buffer.concat([u32(7), Buffer.from([0, 0])])), s), kind).toBe(false);
+    }
+    s.fromClient(cmd(0x19, u32(6)));
+    expect(refusedExecute(6)).toBe(false);
+    s.fromClient(cmd(0x16, 'INSERT INTO t VALUES (1)'));
     s.fromServer(prepareOk(8));
+    expect(refusedExecute(8)).toBe(true);
     s.fromClient(cmd(0x1f));
     s.fromServer(pkt(1, Buffer.from([0, 0, 0, 2, 0, 0, 0])));
-    expect(refusedExecute(8)).toBe(true);
+    expect(refusedExecute(8)).toBe(false);
   });
 });

@@ -467,6 +467,42 @@ describe('mysql: what the server is sent in place of a COMMIT that draws an erro
     expect(given(2, err(1396, '#HY000Operation CREATE USER failed for CURRENT_USER'))).toEqual([Buffer.from([0xff, 0x0a, 0x05]), 'given']);
   });
 
+  // SET PASSWORD FOR another account: 1044 to a user who may not update the mysql database, 1290
+  // to one who may and for one's own account; which it is, the server behind says, asked SET
+  // PASSWORD FOR the same account of a hash that is none (refused after both checks).
+  it('a SET PASSWORD FOR an account that draws 1290: a probe of the same account, whose 1044, the server\'s own bytes, becomes the reply', () => {
+    const { mariadb, mysql8 } = loggedInSessions();
+    const probe = (s: typeof mariadb, sql: string, attributes: number[] = []) => mysql.standIn!(query(attributes, sql), true, s, 3, '1290')?.subarray(4).toString('latin1');
+    expect(probe(mariadb, "SET PASSWORD FOR other = PASSWORD('x')")).toBe("\x03SET PASSWORD FOR other = 'marteau-tui probe'");
+    expect(probe(mysql8, "set password for 'o''x'@\"%\"=''", [0, 1])).toBe("\x03\0\x01SET PASSWORD FOR 'o''x'@\"%\" = 'marteau-tui probe'");
+    expect(probe(mariadb, 'SET PASSWORD FOR `a b` @ localhost = PASSWORD(1)')).toBe("\x03SET PASSWORD FOR `a b` @ localhost = 'marteau-tui probe'");
+    expect(probe(mariadb, 'SET PASSWORD FOR CURRENT_USER ( ) = 1')).toBe("\x03SET PASSWORD FOR CURRENT_USER ( ) = 'marteau-tui probe'");
+    // An account of 80 and 255 bytes: the probe's length takes its three bytes.
+    const long = mysql.standIn!(query([], `SET PASSWORD FOR '${'u'.repeat(80)}'@'${'h'.repeat(255)}' = ''`), true, mariadb, 3, '1290')!;
+    expect(long.readUIntLE(0, 3)).toBe(long.length - 4);
+    // One's own (no FOR), another SET, a backslash in a quote, a comment before it: 1290 as drawn.
+    for (const sql of ["SET PASSWORD = PASSWORD('x')", 'SET @a = 1', "SET PASSWORD FOR 'a\\'b' = ''", "/* c */ SET PASSWORD FOR x = ''"]) expect(probe(mariadb, sql), sql).toBeUndefined();
+
+    const sql = "SET PASSWORD FOR other = PASSWORD('x')";
+    const standIn = mysql.standIn!(query([], sql), true, mariadb, 3, '1290')!;
+    const denied = Buffer.concat([Buffer.from([0xff]), u16(1044), Buffer.from("#42000Access denied for user 'app'@'%' to database 'mysql'", 'latin1')]);
+    const injected = mysql.encodeError('1290', { request: query([], sql), random: Math.random, session: mariadb, standIn, ordinal: 1 });
+    mariadb.fromClient(query([], sql));
+    mariadb.errored!(1, standIn);
+    // The answer cut after its first 40 bytes (past what a reply's first packet shows): read whole all the same.
+    const answer = pkt(1, denied);
+    expect(mariadb.fromServer(answer.subarray(0, 40))).toEqual([]);
+    expect(mariadb.fromServer(answer.subarray(40))).toMatchObject([{ start: true, end: true }]);
+    expect([injected.bytes, mariadb.errorFate!(1)]).toEqual([answer, 'withdrawn']);
+    // One's own account: the server's 1372 (no such hash) leaves the 1290.
+    const own = mysql.standIn!(query([], sql), true, mariadb, 3, '1290')!;
+    const kept = mysql.encodeError('1290', { request: query([], sql), random: Math.random, session: mariadb, standIn: own, ordinal: 2 });
+    mariadb.fromClient(query([], sql));
+    mariadb.errored!(2, own);
+    mariadb.fromServer(pkt(1, Buffer.concat([Buffer.from([0xff]), u16(1372), Buffer.from('#HY000Password hash should be a 41-digit hexadecimal number', 'latin1')])));
+    expect([kept.bytes.readUInt16LE(5), mariadb.errorFate!(2)]).toEqual([1290, 'given']);
+  });
+
   // A prepare that draws an error goes as one that fails (of an empty statement): a server whose
   // prepare fails forgets the statement prepared before it, which an execute of statement id
   // 0xFFFFFFFF sent behind the prepare (the MariaDB connector's) would run. A deadlock's

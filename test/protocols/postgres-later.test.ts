@@ -140,6 +140,21 @@ describe('postgres: an error that waits for its request\'s Execute, in a later r
     b.fromServer(cat(msg('2'), rowDesc()));
     expect(words(b.fromClient(cat(bind('', 's9'), flush())))).toEqual(['>B', '>H']);
     expect(words(b.fromClient(cat(bind('', 'other'), flush())))).toEqual(['>P', '=BH']);
+    // A Describe of another statement goes, the failing Parse behind it: its ParameterDescription
+    // passes, its RowDescription begins the reply, which the failing Parse's error ends.
+    const d = session();
+    draw(d, cat(parse('SELECT 1', 's1'), describeS('s1'), flush()), 1, '40P01');
+    d.fromServer(cat(msg('1'), msg('t', i16(0)), rowDesc()));
+    const described = d.fromClient(cat(bind('', 's1'), describeS('other'), flush()));
+    expect(words(described)).toEqual(['>B', '>DP', '=DH']);
+    expect(described[1].data.subarray(0, 12)).toEqual(describeS('other'));
+    expect(d.errorFate!(1)).toBe('given');
+    expect(words(d.fromServer(cat(msg('2'), msg('t', i16(0)), rowDesc(), errResp('40P01'))))).toEqual(['>2', '>t', '=[TE]']);
+    expect(words(d.fromClient(sync()))).toEqual(['=]', '>S']);
+    expect(words(d.fromServer(Z('I')))).toEqual(['>Z']);
+    // Of a portal, or of a statement the first read parsed: served.
+    draw(d, cat(parse('SELECT 1', 's2'), describeS('s2'), flush()), 2, '40P01');
+    expect(words(d.fromClient(cat(bind('', 's2'), describeP(), describeS('s2'), flush())))).toEqual(['>B', '>D', '>D', '>H']);
   });
 
   // A real server serves a request that runs nothing at a kind that comes as a statement runs.

@@ -394,25 +394,27 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
   it('a batch that runs a statement parsed as COMMIT, by its name, until it is closed, parsed again or discarded', () => {
     const s = session();
     const standIn = () => postgres.standIn!(run('c'), true, s);
-    expect(standIn()).toBeUndefined();
+    // Any other statement runs up to its Execute (its Describe answered by the server).
+    const rollsBack = (name = 'c') => ROLLBACK_EXTENDED.test(postgres.standIn!(run(name), true, s)?.toString('latin1') ?? '');
+    expect(rollsBack()).toBe(false);
     s.fromClient(Buffer.concat([parse('commit', 'c'), sync]));
     expect(standIn()!.toString('latin1')).toMatch(ROLLBACK_EXTENDED);
     // What a real failing COMMIT sends before its error: BindComplete, NoData for its portal.
     const before = postgres.encodeError('40001', { request: run('c'), random: Math.random, session: s, standIn: standIn() }).bytes;
     expect([before.subarray(0, 10), before.subarray(-6)]).toEqual([Buffer.from('2\0\0\0\x04n\0\0\0\x04', 'latin1'), Z('I')]);
-    expect(postgres.standIn!(run('other'), true, s)).toBeUndefined();
+    expect(rollsBack('other')).toBe(false);
     s.fromClient(Buffer.concat([msg('C', Buffer.from('S'), 'c'), sync]));
-    expect(standIn()).toBeUndefined();
+    expect(rollsBack()).toBe(false);
     s.fromClient(Buffer.concat([parse('COMMIT', 'c'), sync]));
     s.fromClient(msg('Q', 'DISCARD ALL'));
-    expect(standIn()).toBeUndefined();
+    expect(rollsBack()).toBe(false);
     s.fromClient(Buffer.concat([parse('COMMIT', 'c'), sync, parse('SELECT 1', 'c'), sync]));
-    expect(standIn()).toBeUndefined();
+    expect(rollsBack()).toBe(false);
     // A Parse not all in one read, after the first message of its batch: nothing known is trusted.
     s.fromClient(Buffer.concat([parse('COMMIT', 'c'), sync]));
     const batch = Buffer.concat([bind(), parse('SELECT 2', 'c')]);
     s.fromClient(batch.subarray(0, batch.length - 3));
-    expect(standIn()).toBeUndefined();
+    expect(rollsBack()).toBe(false);
   });
 
   // Inside a block, any other request is replaced by a statement that fails, so that the server's
@@ -429,16 +431,21 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     // The first segment of a request that streams on (a big parameter) is replaced the same way.
     expect(postgres.standIn!(Buffer.concat([parse('INSERT INTO t VALUES ($1)'), bind()]).subarray(0, 20), false, s)).toBe(fails);
     // Any other first message leaves the unnamed statement and portal: a FunctionCall that fails.
-    const call = postgres.standIn!(run(''), true, s)!;
+    const bindRun = Buffer.concat([bind('', ''), msg('E', '', i32(0)), sync]);
+    const call = postgres.standIn!(bindRun, true, s)!;
     expect(call.toString('latin1')).toMatch(/^F....\0\0\0\x2a\0\0\0\x01....an error injected by the marteau-tui .*\0\0$/s);
     for (const other of [Buffer.concat([parse('SELECT 1', 'named'), describeS('named'), sync]), msg('S')]) {
       expect(postgres.standIn!(other, true, s)).toBe(call);
     }
+    // A Describe before its Execute, which only the server can answer: what comes before the
+    // Execute, then a failing Parse (ranFirst); the server's answers are the client's, none made up.
+    const described = postgres.standIn!(run(''), true, s)!;
+    expect(described.toString('latin1')).toMatch(/^B....\0{8}D....P\0P....marteau_tui_chaos\0SELECT '.*'::integer\0\0\0S\0\0\0\x04$/s);
     // The Closes a request begins with go first, then a failing Parse (a FunctionCall cannot
     // follow them in a batch): of the unnamed statement when the request parses it next, else of
     // a statement of no use, which drops none; then Sync. Their CloseCompletes come before the error.
     const closes = Buffer.concat([msg('C', Buffer.from('S'), 'a'), msg('C', Buffer.from('P'), '')]);
-    for (const [next, name] of [[run(''), 'marteau_tui_chaos'], [Buffer.concat([parse('SELECT 1'), run('')]), '']] as [Buffer, string][]) {
+    for (const [next, name] of [[bindRun, 'marteau_tui_chaos'], [Buffer.concat([parse('SELECT 1'), describeS(''), sync]), '']] as [Buffer, string][]) {
       const closing = postgres.standIn!(Buffer.concat([closes, next]), true, s)!;
       expect(closing.subarray(0, closes.length)).toEqual(closes);
       expect(closing.subarray(closes.length).toString('latin1')).toMatch(new RegExp(`^P....${name}\\0SELECT '.*marteau-tui.*'::integer\\0\\0\\0S\\0\\0\\0\\x04$`, 's'));
@@ -452,9 +459,10 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     const told = (standIn?: Buffer) => postgres.encodeError('40001', { request: insert, random: Math.random, session: s, standIn }).bytes;
     expect(told(fails).subarray(-6)).toEqual(Z('E'));
     expect(told(ROLLBACK).subarray(-6)).toEqual(Z('I'));
+    expect(postgres.encodeError('40001', { request: run(''), random: Math.random, session: s, standIn: described }).bytes[0]).toBe(0x45);
     s.fromServer(Buffer.concat([errResp('ERROR', '40001', 'x'), Z('E')]));
     expect(postgres.standIn!(insert, true, s)).toBeUndefined();
-    expect(postgres.standIn!(run(''), true, s)).toBeUndefined();
+    expect(postgres.standIn!(bindRun, true, s)).toBeUndefined();
   });
 
   // Whether it fails or not, a Parse of the unnamed statement drops the one prepared before: a

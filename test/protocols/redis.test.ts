@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Segment } from '../../src/proxy/protocol.js';
 import { redis } from '../../src/proxy/protocols/redis.js';
 import { readLibrary } from '../../src/proxy/protocols/redis-functions.js';
+import { scriptRefused, staleScriptRefused } from '../../src/proxy/protocols/redis-scripts.js';
 import { B, checkEverySplit, group, splitAt, type Dir, type Msg } from '../helpers/text-framing.js';
 
 /** Feed `input` to one direction in the given pieces; returns the messages and checks bytes. */
@@ -384,6 +385,27 @@ describe('redis errors', () => {
     expect(Object.fromEntries(lib.staleCalls)).toEqual({
       A: ' script: a, on @user_function:3.', B: ' script: b, on @user_function:6.', H: ' script: h, on @user_function:20.', I: ' script: i, on @user_function:6.',
     });
+  });
+
+  it('a call in a function the callback or script writes is not taken for one run where it is written', () => {
+    const stale = "flags={'no-writes', 'allow-stale'}}";
+    const lib = readLibrary([
+      '#!lua name=l',
+      `redis.register_function{function_name='a', callback=function(keys)\n  local function get() return redis.call('GET', keys[1]) end\n  return redis.call('ECHO', 'x')\nend, ${stale}`,
+      `redis.register_function{function_name='b', callback=function(keys)\n  local get = function() return redis.call('GET', keys[1]) end\n  return get()\nend, ${stale}`,
+      "local function h(keys)\n  local f = function() return redis.call('ECHO', 'f') end\n  if f() then return redis.call('DBSIZE') end\nend",
+      `redis.register_function{function_name='c', callback=h, ${stale}`,
+    ].join('\n'))!;
+    // a never calls get (ECHO's value); b calls it, which the proxy does not follow (served); c's helper only echoes, its DBSIZE stops it.
+    expect(Object.fromEntries(lib.staleCalls)).toEqual({ C: ' script: c, on @user_function:12.' });
+    const evalOf = (script: string) => B(cmd('EVAL', script, '0'));
+    const helper = "local function w() return redis.call('SET', 'k', 'v') end\n";
+    expect(scriptRefused('READONLY', 'EVAL', evalOf(`${helper}return redis.call('GET', 'k')`))).toBeUndefined();
+    expect(scriptRefused('READONLY', 'EVAL', evalOf(`${helper}return w()`))).toBeUndefined();
+    expect(scriptRefused('READONLY', 'EVAL', evalOf("local function e() return redis.call('ECHO', 'x') end\nfor i = 1, 2 do e() end\nreturn redis.call('SET', 'k', 'v')"))).toMatch(/@user_script:3\.$/);
+    const stale2 = (body: string) => evalOf(`#!lua flags=no-writes,allow-stale\n${body}`);
+    expect(staleScriptRefused('EVAL', stale2("local function g() return redis.call('GET', KEYS[1]) end\nreturn redis.call('ECHO', 'e')"))).toBeUndefined();
+    expect(staleScriptRefused('EVAL', stale2("local function g() return redis.call('ECHO', 'g') end\nreturn redis.call('GET', 'k')"))).toMatch(/@user_script:3\.$/);
   });
 
   it('an FCALL is judged by the flags of the function a connection of the proxy saw loaded, once the server took it', () => {

@@ -112,6 +112,19 @@ export abstract class MemcacheSessionBase<Tag extends number, Q extends Quiet> e
     return this.cTail.length + this.sTail.length;
   }
 
+  /**
+   * The client's bytes held only. The server's are the head of one reply, which memcached keeps
+   * short (a VALUE line of a 250-byte key is 271 bytes, lru_crawler metadump's longest line 874,
+   * a binary header with its key some 300: checked on 1.6.18), and bounded whatever the server
+   * (a text line past MAX_HEAD_BYTES is a FramingError; a binary header and key are under 64 KiB
+   * by their length fields): held past a max_buffer set under them, as TCP cut one, it stopped
+   * the framing where it could go on, and ended the connection when an error waited behind
+   * that reply, the reply lost.
+   */
+  capped(): number {
+    return this.cTail.length;
+  }
+
   drain(): { client: Buffer; server: Buffer } {
     return { client: this.cTail.take(), server: this.sTail.take() };
   }

@@ -299,7 +299,12 @@ export class TextSession extends MemcacheSessionBase<Reply, QuietMeta> {
    * reply after the one in doubt, ending at `next`, is the twin's, and the one in doubt q's
    * (memcached 1.6.18 sends a pair's replies in one write: 'VA 1', 'VA 1' or 'VA 1', 'EN' when
    * q hit). Nothing after it is q's miss, or a hit whose twin's reply is on its way, which only
-   * time would tell: not framed. Undefined while the reply in doubt is not all in `buf` (up to
+   * time would tell: not framed. Both happen, byte for byte alike: memcached answers what one read
+   * brought, so a pair in two writes may get q's hit alone, the twin's reply in a write of its own
+   * (checked on 1.6.18: 'mg k q v', then 'mg k v' at once: 'VA 1', then 'VA 1' apart; 'mg m q v'
+   * of a miss, 'mg k v' in one write: 'VA 1' alone). Only the server could say which, asked
+   * behind the twin (an mn the proxy would send and keep the MN of): a request the proxy adds,
+   * which no framer does. Undefined while the reply in doubt is not all in `buf` (up to
    * `n`). Not so once the client's side stopped: the bytes it passed through went behind the twin.
    */
   private followed(q: QuietMeta, twin: number, next: number, n: number): boolean | undefined {

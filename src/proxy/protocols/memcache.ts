@@ -51,6 +51,10 @@ class MemcacheSession extends OffsetSession {
     return this.inner?.buffered() ?? 0;
   }
 
+  capped(): number {
+    return this.inner?.capped() ?? 0;
+  }
+
   drain(): { client: Buffer; server: Buffer } {
     return this.inner?.drain() ?? { client: EMPTY, server: EMPTY };
   }

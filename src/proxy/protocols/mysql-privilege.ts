@@ -9,11 +9,20 @@
  * nothing (a CREATE USER of the account logged in, which exists; a DROP, ALTER or RENAME of an
  * account that does not: 1396), and its 1227 becomes the reply, the injected 1290 withdrawn;
  * any other answer leaves the 1290.
+ *
+ * SET PASSWORD FOR an account other than the user's own is checked the same way first: a user
+ * without the right to update the mysql database gets 1044 ('Access denied for user
+ * 'app'@'%' to database 'mysql''), one with it 1290, as does SET PASSWORD of one's own account
+ * (checked on 10.11 read_only=1, a user with every privilege on one database and an admin with
+ * all). Which account is one's own (the host is the account's, '%' or another) and the
+ * privilege are the server's: it is sent SET PASSWORD FOR the same account of a hash that is
+ * none, refused after both checks (1372, 'Password hash should be a 41-digit hexadecimal
+ * number': checked, on one's own account, on another's with the privilege, nothing changed),
+ * and its 1044, naming the account as only the server knows it, becomes the reply.
  */
 import { leadingWords } from './sql-statements.js';
 import { COM_QUERY } from './mysql-packets.js';
 import { MYSQL_RUN } from './mysql-read-only.js';
-import { mysqlErrPacket } from './mysql-errors.js';
 import type { ErrorFate, ErrorReply } from '../protocol.js';
 
 /** An account no one makes: a host under .invalid, a name with a blank. */
@@ -28,14 +37,37 @@ const PROBE_TEXT: Record<string, string> = {
 /** A COM_QUERY of `text`, with CLIENT_QUERY_ATTRIBUTES' header of none or without. */
 function comQuery(text: string, attributes: boolean): Buffer {
   const payload = Buffer.concat([Buffer.from(attributes ? [COM_QUERY, 0, 1] : [COM_QUERY]), Buffer.from(text, 'latin1')]);
-  return Buffer.concat([Buffer.from([payload.length, 0, 0, 0]), payload]);
+  const head = Buffer.alloc(4);
+  head.writeUIntLE(payload.length, 0, 3);
+  return Buffer.concat([head, payload]);
 }
 const PROBES = new Map<string, Buffer>();
 for (const [verb, text] of Object.entries(PROBE_TEXT)) {
   PROBES.set(`${verb} 0`, comQuery(text, false));
   PROBES.set(`${verb} 1`, comQuery(text, true));
 }
-const SENT = new Set(PROBES.values());
+/** Every probe sent (the fixed ones, and each SET PASSWORD one made for its account), known by identity. */
+const SENT = new WeakSet<Buffer>(PROBES.values());
+
+/**
+ * SET PASSWORD FOR an account, as its text says it: a name and a host, each quoted or not (no
+ * backslash: an escape or not, by the session's sql_mode), or CURRENT_USER; what comes after
+ * its '=' is not read. A comment before it is not read either: such a statement keeps 1290.
+ */
+const QUOTED = "'(?:[^'\\\\]|'')*'|\"(?:[^\"\\\\]|\"\")*\"|`(?:[^`]|``)*`";
+const SET_PASSWORD_FOR = new RegExp(
+  `^\\s*set\\s+password\\s+for\\s+((?:${QUOTED}|[\\w$.\\x80-\\xff-]+)(?:\\s*@\\s*(?:${QUOTED}|[\\w$.%\\x80-\\xff-]+)|\\s*\\(\\s*\\))?)\\s*=`,
+  'i',
+);
+/** A password hash that is none: a SET PASSWORD of it fails after the checks of the account and the privilege. */
+const NO_HASH = "'marteau-tui probe'";
+
+/** The probe of a SET PASSWORD FOR the account `account` (its text), made once per request drawn. */
+function setPasswordProbe(account: string, attributes: boolean): Buffer {
+  const probe = comQuery(`SET PASSWORD FOR ${account} = ${NO_HASH}`, attributes);
+  SENT.add(probe);
+  return probe;
+}
 
 /**
  * What the server is sent in place of a COM_QUERY (`request`, its first segment) that is one
@@ -49,6 +81,11 @@ export function privilegeProbe(request: Buffer, attributes: boolean): Buffer | u
   if (request.indexOf(0x3b, sql) >= 0) return undefined;
   const words = leadingWords(request, sql, request.length, MYSQL_RUN, 4);
   if (words === undefined || words.length < 2) return undefined;
+  if (words[0] === 'SET') {
+    if (words[1] !== 'PASSWORD' || words[2] !== 'FOR') return undefined;
+    const m = SET_PASSWORD_FOR.exec(request.toString('latin1', sql));
+    return m ? setPasswordProbe(m[1], attributes) : undefined;
+  }
   const of = words[0] === 'CREATE' && words[1] === 'OR' ? words[3] : words[1];
   const verb = words[0];
   if (!(of === 'USER' || (of === 'ROLE' && (verb === 'CREATE' || verb === 'DROP')))) return undefined;
@@ -60,8 +97,11 @@ export function isPrivilegeProbe(standIn: Buffer): boolean {
   return SENT.has(standIn);
 }
 
-const NO_PRIVILEGE = 1227;
-const NO_PRIVILEGE_TEXT = 'Access denied; you need (at least one of) the CREATE USER privilege(s) for this operation';
+/** What a server without the privilege answers: 1227 (CREATE USER privilege), 1044 (SET PASSWORD's, the mysql database). */
+const NO_PRIVILEGE = 1227, NO_DATABASE_ACCESS = 1044;
+
+/** An ERR payload holds at most 512 bytes of message (MYSQL_ERRMSG_SIZE) after its code and SQL state. */
+export const PROBE_PEEK = 1 + 2 + 6 + 512;
 
 /** A connection's requests sent as a privilegeProbe: the injected reply each becomes, by the probe's answer. */
 export class PrivilegeProbes {
@@ -75,13 +115,28 @@ export class PrivilegeProbes {
     return own;
   }
 
-  /** The answer to request `ordinal` starts with bytes [p, p + n) of `b`: a probe's 1227 is the client's. */
-  replied(ordinal: number, b: Buffer, p: number, n: number): void {
+  /** A probe's answer is still to come: its first packet is read whole (PROBE_PEEK). */
+  waiting(): boolean {
+    return this.replies.size > 0;
+  }
+
+  /**
+   * The answer to request `ordinal` starts with a packet of `len` bytes at `p` in `b`, `n` of
+   * them there: a probe's privilege error (the server's packet, numbered as the reply) is the
+   * client's.
+   */
+  replied(ordinal: number, b: Buffer, p: number, len: number, n: number): void {
     const reply = this.replies.get(ordinal);
     if (reply === undefined) return;
     this.replies.delete(ordinal);
-    if (n < 3 || b[p] !== 0xff || b.readUInt16LE(p + 1) !== NO_PRIVILEGE) return;
-    reply.bytes = mysqlErrPacket(reply.bytes[3], NO_PRIVILEGE, '42000', NO_PRIVILEGE_TEXT);
+    if (n < len || len < 3 || b[p] !== 0xff) return;
+    const code = b.readUInt16LE(p + 1);
+    if (code !== NO_PRIVILEGE && code !== NO_DATABASE_ACCESS) return;
+    const bytes = Buffer.allocUnsafe(4 + len);
+    bytes.writeUIntLE(len, 0, 3);
+    bytes[3] = reply.bytes[3];
+    b.copy(bytes, 4, p, p + len);
+    reply.bytes = bytes;
     this.withdrawn.add(ordinal);
   }
 

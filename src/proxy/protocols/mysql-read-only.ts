@@ -53,12 +53,20 @@ function qualified(name: string, database: string | undefined): string {
  * write), an executable comment's text when it reads; so do FLUSH, RESET and the like (READS).
  * A sequence's NEXTVAL or SETVAL (in a SELECT, a DO, a SET) writes, as do SET PASSWORD and SET
  * STATEMENT ... FOR a write. A statement on accounts is refused, and answered as the server
- * does (1227 to a user without CREATE USER: mysql-privilege.ts).
+ * does (1227 to a user without CREATE USER, 1044 to SET PASSWORD FOR another account from one
+ * who may not update the mysql database: mysql-privilege.ts).
  *
  * Some are refused with 1290 where the server answers otherwise, by what is not on the wire
  * (the server behind is writable: what passes is done). REPAIR TABLE of a table not temporary:
- * the server answers it with a result set whose rows say it is read-only (an ERR stands for
- * it). A CALL: the server runs the routine, and refuses its first write (after the result
+ * the server answers it with a result set, two rows a table whatever its engine ('Error', the
+ * read-only message, then 'error', 'Corrupt'; for a table not there 'Error', 'Table ... doesn't
+ * exist', then 'status', 'Operation failed'); an ERR stands for it, as which tables exist is
+ * the server's to say. ANALYZE TABLE: refused whole (1290) when one of its tables is InnoDB
+ * (persistent statistics or not) or Aria, served otherwise: a MyISAM table's rows ('status',
+ * 'OK' or 'Table is already up to date'), a MEMORY table's note, a missing table's two rows;
+ * the engines are the server's, and 1290 is its answer for the default one. Asking the server
+ * behind would take a query of the engines and then, by its answer, the ANALYZE itself, where a
+ * stand-in is one request (checked on 10.11 read_only=1, user app). A CALL: the server runs the routine, and refuses its first write (after the result
  * sets of the statements before it) if the routine runs without READ ONLY ADMIN (SQL SECURITY
  * INVOKER, or a DEFINER without it; a routine of root's writes); its body, its definer and
  * their privileges are the server's, and its declared SQL data access is not enforced (checked

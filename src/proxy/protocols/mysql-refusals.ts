@@ -35,9 +35,10 @@ export interface MysqlRequests {
 
 /**
  * A prepared statement's text writes nothing (writesSql), takes no lock (locksNothingSql), may
- * drop or rename no temporary table (mysql-read-only.ts' forgets).
+ * drop or rename no temporary table (mysql-read-only.ts' forgets); or the statement is none the
+ * server holds, whose execute runs nothing (NOT_PREPARED, with the three).
  */
-export const READS_ONLY = 1, LOCKS_NOTHING = 2, KEEPS_TEMPORARY = 4;
+export const READS_ONLY = 1, LOCKS_NOTHING = 2, KEEPS_TEMPORARY = 4, NOT_PREPARED = 8;
 
 /**
  * Whether a real server in the state `kind` stands for refuses `request` (a command's first
@@ -59,7 +60,7 @@ export function refuses(kind: string, request: Buffer, session?: MysqlRequests):
     case '1213':
       return STATEMENTS.has(cmd) && !locksNothing(cmd, request, session);
     case '1317':
-      return STATEMENTS.has(cmd) && !(cmd === COM_QUERY && everyStatement(request, session, unkillable));
+      return STATEMENTS.has(cmd) && !(cmd === COM_QUERY ? everyStatement(request, session, unkillable) : isExecute(cmd) && prepared(request, session, NOT_PREPARED));
     case '1290':
       return writes(cmd, request, session);
     default:
@@ -75,7 +76,7 @@ export function refuses(kind: string, request: Buffer, session?: MysqlRequests):
  */
 function writes(cmd: number, request: Buffer, session?: MysqlRequests): boolean {
   if (cmd === COM_CREATE_DB || cmd === COM_DROP_DB) return true;
-  if (cmd === COM_STMT_EXECUTE || cmd === COM_STMT_BULK_EXECUTE) {
+  if (isExecute(cmd)) {
     return !prepared(request, session, READS_ONLY)
       && !(session !== undefined && request.length >= 9 && servedWrites(session.preparedTables(request.readUInt32LE(5)), session.sqlState()));
   }
@@ -93,6 +94,10 @@ function sqlStart(request: Buffer, session?: MysqlRequests): number {
   if (request.length < 4 + request.readUIntLE(0, 3)) return -1;
   if (!session?.queryAttributes()) return 5;
   return request.length >= 7 && request[5] === 0 && request[6] === 1 ? 7 : -1;
+}
+
+function isExecute(cmd: number): boolean {
+  return cmd === COM_STMT_EXECUTE || cmd === COM_STMT_BULK_EXECUTE;
 }
 
 /** Whether the statement an execute (or bulk execute) runs is known, when prepared, to do `what`. */
@@ -200,13 +205,19 @@ function unkillable(buf: Buffer, from: number, to: number): boolean {
 }
 const SELECT = /\bselect\b/i;
 
+/** What a statement the server does not hold is known to do: nothing at all. */
+const UNKNOWN = READS_ONLY | LOCKS_NOTHING | KEEPS_TEMPORARY | NOT_PREPARED;
+
 /**
  * What each of a connection's prepared statements is known to do (READS_ONLY, LOCKS_NOTHING,
  * KEEPS_TEMPORARY, of its text; the tables it writes, when it writes only tables it names), for
  * the executes a read-only server or one with locks held serves: ids the server gave, and the
  * last prepare sent (MariaDB's statement 0xFFFFFFFF, which the MariaDB connector executes before
  * the prepare's reply comes). Statement ids are never reused on a connection: one closed is
- * forgotten, for memory's sake.
+ * forgotten, and an execute of an id the server does not hold (never given, closed, or gone
+ * with a reset) runs nothing: MariaDB answers it 1243 Unknown prepared statement handler,
+ * read-only, behind locks held or not (checked on 10.11: mysql2's execute of a statement it
+ * closed), so it is NOT_PREPARED.
  */
 export class PreparedStatements {
   private readonly known = new Map<number, number>();
@@ -234,7 +245,7 @@ export class PreparedStatements {
 
   /** The server prepared statement `id` of a prepare that does `as` (what sent() said), writing `tables`. */
   prepared(id: number, as: number, tables: readonly string[] | undefined): void {
-    if (as !== 0) this.known.set(id, as);
+    this.known.set(id, as);
     if (tables !== undefined) this.tables.set(id, tables);
   }
 
@@ -250,7 +261,7 @@ export class PreparedStatements {
   }
 
   preparedAs(id: number): number {
-    return id === 0xffffffff ? this.lastSent : this.known.get(id) ?? 0;
+    return id === 0xffffffff ? this.lastSent : this.known.get(id) ?? UNKNOWN;
   }
 
   preparedTables(id: number): readonly string[] | undefined {

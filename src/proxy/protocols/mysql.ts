@@ -37,7 +37,7 @@ import { MysqlReply } from './mysql-reply.js';
 import { commitStandIn, deadlockStandIn, prepareStandIn } from './mysql-commit.js';
 import { refuses, type MysqlRequests } from './mysql-refusals.js';
 import { LOGIN, MysqlExchanges } from './mysql-exchanges.js';
-import { isPrivilegeProbe, privilegeProbe, PrivilegeProbes } from './mysql-privilege.js';
+import { isPrivilegeProbe, privilegeProbe, PrivilegeProbes, PROBE_PEEK } from './mysql-privilege.js';
 
 export { MYSQL_ERRORS } from './mysql-errors.js';
 
@@ -147,7 +147,9 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
 
   private peekLen(client: boolean): number {
     if (client) return this.phase === Phase.Command ? MAX_HEAD_BYTES : HANDSHAKE_RESPONSE_PEEK;
-    return this.phase === Phase.Greeting ? GREETING_PEEK : REPLY_PEEK;
+    if (this.phase === Phase.Greeting) return GREETING_PEEK;
+    // A privilege probe's answer is read whole: its error, the server's own, may be the client's.
+    return this.probes?.waiting() ? PROBE_PEEK : REPLY_PEEK;
   }
 
   private scan(d: Dir, buf: Buffer, client: boolean, out: Frames): void {
@@ -314,7 +316,7 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
         return;
       }
       this.reply.start(head.cmd, head.cursor);
-      if (this.probes !== undefined) this.probes.replied(head.ordinal, b, p, n);
+      if (this.probes !== undefined) this.probes.replied(head.ordinal, b, p, len, Math.min(len, b.length - p));
       // A prepare's OK: 0x00, then the statement id.
       if (head.cmd === COM_STMT_PREPARE && len >= 5 && b[p] === 0x00) this.prepared.prepared(b.readUInt32LE(p + 1), head.as, head.tables);
       this.startMessage(d, REPLY_META, false);

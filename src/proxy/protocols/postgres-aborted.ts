@@ -12,8 +12,8 @@
  *
  * The injected error comes as when a request's first message fails (no ParseComplete before it;
  * one that begins with a Bind gets its BindComplete first, as when its statement fails as it runs,
- * postgres-errors.ts; one that parses and runs a statement, as it runs, ranFirst), and the server
- * is left as that leaves it, unnamed prepared statement included: a simple Query or a Parse of the unnamed statement drops the one prepared before
+ * postgres-errors.ts; one that parses or binds a statement and runs it, as it runs, ranFirst),
+ * and the server is left as that leaves it, unnamed prepared statement included: a simple Query or a Parse of the unnamed statement drops the one prepared before
  * (checked on PostgreSQL 15: even in a failed block, even when it fails), any other message
  * leaves it, and the unnamed portal, alone. A client that prepares the unnamed statement in one
  * request and binds it in later ones (libpq's PQprepare and PQexecPrepared with "", pgx's
@@ -32,7 +32,7 @@
  * the client gets their CloseCompletes before the error.
  */
 import { int32BE } from './length-prefixed.js';
-import { parsesCommit } from './postgres-commit.js';
+import { bindsCommit, type CommitStatements, parsesCommit } from './postgres-commit.js';
 import { lockWaitAt } from './postgres-locks.js';
 
 const T = (c: string): number => c.charCodeAt(0);
@@ -149,20 +149,21 @@ export function completedBefore(request: Buffer, failedBlock = false): string {
  * the failing message goes then too, which, outside a block, fails and leaves nothing behind (no
  * transaction id taken, nothing written; a rollback counted and an ERROR line in the server's log,
  * as for a real error). A request that begins with Closes sends them first, in any state
- * (closedFirst); one that parses and runs a statement, what comes before its Execute (ranFirst);
- * one that parses a statement and runs nothing in its first read (not `whole`: its Sync is to
- * come), that read as it is (ranLater).
+ * (closedFirst); one that parses or binds a statement and runs it, what comes before its Execute
+ * (ranFirst), or, at a deadlock (`lockWait`), before the message that waits for a lock; one that
+ * parses or binds a statement and runs nothing in its first read (not `whole`: its Sync is to
+ * come), that read as it is (ranLater). `commits`: the statements parsed as COMMIT, by name.
  */
-export function abortStandIn(request: Buffer, txStatus: number, unsure = false, whole = true, lockWait = false): Buffer | undefined {
+export function abortStandIn(request: Buffer, txStatus: number, unsure = false, whole = true, lockWait = false, commits?: CommitStatements): Buffer | undefined {
   const closes = leadingCloses(request);
   const abort = txStatus === IN_BLOCK || unsure;
   if (!whole && (txStatus === IDLE || txStatus === IN_BLOCK) && !unsure) {
-    const later = ranLater(request, closes.end, txStatus === IN_BLOCK, lockWait);
+    const later = ranLater(request, closes.end, txStatus === IN_BLOCK, lockWait, commits);
     if (later !== undefined) return later;
   }
+  const fails = failsAt(request, closes.end, lockWait);
+  if (fails > 0) return ranFirst(request, fails, abort);
   if (closes.count > 0) return closedFirst(request, closes.end, abort);
-  const execute = executeAt(request);
-  if (execute > 0) return ranFirst(request, execute, abort);
   const first = request[0];
   if (first === PARSE && request.length > 5 && request[5] === 0) return FAIL_UNNAMED;
   if (!abort) return undefined;
@@ -179,27 +180,33 @@ function closedFirst(request: Buffer, end: number, abort: boolean): Buffer {
 }
 
 /**
- * Where the first Execute of `request` starts, when it begins with a Parse and the messages
- * before that Execute are whole in it and only prepare it (Parse, Bind, Describe, Close, Flush);
- * -1 otherwise (the Execute in a later read, as when postgres.js describes a statement first).
+ * Where a real error of the kind comes to `request` as the server runs it, when after its Closes
+ * (up to `closesEnd`) it begins with a Parse or a Bind and its messages up to its first Execute
+ * (or Sync) are whole in it and only prepare (Parse, Bind, Describe, Close, Flush): its Execute,
+ * or at a deadlock (`lockWait`) a message before it that waits for a lock (postgres-locks.ts),
+ * the request running nothing then too; -1 otherwise (its Execute in a later read, as when
+ * postgres.js describes a statement first). The server sends what it answered before that
+ * message with the error (checked on PostgreSQL 15: Parse of a statement on a table, Describe,
+ * Bind of one prepared before on a table another session locked, Describe, Sync: 1 t T, then
+ * the deadlock, no BindComplete; a Bind-first or Close-first request likewise, 2 T or 3 1 t T
+ * then the error; and a Bind, Describe, Execute whose statement fails as it runs, 2 T then the
+ * error, where the proxy made up the BindComplete and left the Describe unanswered). A Bind
+ * then its Execute need no trip to the server.
  */
-function executeAt(request: Buffer): number {
-  if (request[0] !== PARSE) return -1;
-  let pos = 0;
-  while (pos + 5 <= request.length) {
-    const type = request[pos];
-    if (type === EXECUTE) return pos;
-    if (type !== PARSE && type !== BIND && type !== DESCRIBE && type !== CLOSE && type !== FLUSH) return -1;
-    const next = pos + 1 + int32BE(request, pos + 1);
-    if (next > request.length || next < pos + 5) return -1;
-    pos = next;
-  }
-  return -1;
+function failsAt(request: Buffer, closesEnd: number, lockWait: boolean): number {
+  if (request[closesEnd] !== PARSE && request[closesEnd] !== BIND) return -1;
+  const end = preparedUpTo(request);
+  const waits = lockWait ? lockWaitAt(request, end) : -1;
+  if (waits > 0) return waits;
+  if (end + 5 > request.length || request[end] !== EXECUTE) return -1;
+  // A Bind straight before it: its BindComplete, all the server answers first, comes with the error (completedBefore).
+  return request[closesEnd] === BIND && closesEnd + 1 + int32BE(request, closesEnd + 1) === end ? -1 : end;
 }
 
 /**
- * For a request that parses and runs a statement: the errors the kinds stand for come as it
- * runs, so the server is sent what comes before its Execute (the statement parsed, bound,
+ * For a request that parses or binds a statement and runs it: the errors the kinds stand for
+ * come as it runs, so the server is sent what comes before its Execute, at `at` (or before a
+ * message that waits for a lock, at a deadlock: failsAt), the statement parsed, bound,
  * described, as for a real error at execution: it stays prepared, the unnamed one too), then, in
  * a block, a failing Parse that drops nothing, then Sync. Its replies up to that error or the
  * ReadyForQuery are passed to the client (ParseComplete, ParameterDescription, RowDescription,
@@ -208,8 +215,8 @@ function executeAt(request: Buffer): number {
  * more per injected one, 26000 prepared statement does not exist, where a real error at
  * execution leaves it prepared.
  */
-function ranFirst(request: Buffer, execute: number, abort: boolean): Buffer {
-  const standIn = Buffer.concat(abort ? [request.subarray(0, execute), PARSE_NAMED, SYNC] : [request.subarray(0, execute), SYNC]);
+function ranFirst(request: Buffer, at: number, abort: boolean): Buffer {
+  const standIn = Buffer.concat(abort ? [request.subarray(0, at), PARSE_NAMED, SYNC] : [request.subarray(0, at), SYNC]);
   MADE.add(standIn);
   PASSING.add(standIn);
   return standIn;
@@ -252,19 +259,22 @@ export function runsNothing(request: Buffer): boolean {
  * block. At a deadlock (`lockWait`), a first read that parses a statement and then has a message
  * that may wait for a lock (a Bind of another statement, a Parse: postgres-locks.ts) is run up
  * to that message, where the error comes (ranFirst): the server sends what it answered before it
- * with the error, as a real deadlock there does. Undefined when the first read holds an Execute or a message of another type, or ends
+ * with the error, as a real deadlock there does; after Closes or a Bind first too (checked:
+ * 3 1 t T, or 2 T, then the error, where the proxy held the error for a later read). A COMMIT
+ * is one the read parses, or binds by a name `commits` holds (JDBC's named COMMIT). Undefined
+ * when the first read holds an Execute or a message of another type, or ends
  * amid a message: a Describe cut there would go unanswered, and a client waiting for its
  * description would wait for ever.
  */
-function ranLater(request: Buffer, closesEnd: number, inBlock: boolean, lockWait: boolean): Buffer | undefined {
-  if ((request[closesEnd] !== PARSE && request[closesEnd] !== BIND) || preparedUpTo(request) !== request.length) return undefined;
-  // Its replies pass to the client: Closes and a Bind first would be told twice (completedBefore).
-  const waits = lockWait && closesEnd === 0 && request[0] === PARSE ? lockWaitAt(request) : -1;
+function ranLater(request: Buffer, closesEnd: number, inBlock: boolean, lockWait: boolean, commits: CommitStatements | undefined): Buffer | undefined {
+  const first = request[closesEnd];
+  if ((first !== PARSE && first !== BIND) || preparedUpTo(request) !== request.length) return undefined;
+  const waits = lockWait ? lockWaitAt(request, request.length) : -1;
   if (waits > 0) return ranFirst(request, waits, inBlock);
   const standIn = Buffer.from(request);
   MADE.add(standIn);
   PASSING.add(standIn);
   LATER.add(standIn);
-  if (inBlock && parsesCommit(request, closesEnd)) ROLLS_BACK.add(standIn);
+  if (inBlock && (first === PARSE ? parsesCommit(request, closesEnd) : bindsCommit(request, closesEnd, commits))) ROLLS_BACK.add(standIn);
   return standIn;
 }

@@ -134,6 +134,17 @@ export function parsesCommit(request: Buffer, at: number): boolean {
 }
 
 /**
+ * Whether the Bind at `at` of `request`, whole in it, binds a statement `statements` holds as a
+ * COMMIT, by name: after the portal's name, the statement's.
+ */
+export function bindsCommit(request: Buffer, at: number, statements: CommitStatements | undefined): boolean {
+  const end = at + 1 + int32BE(request, at + 1);
+  const portalEnd = request.indexOf(0, at + 5);
+  const nameEnd = portalEnd < 0 ? -1 : request.indexOf(0, portalEnd + 1);
+  return nameEnd > portalEnd + 1 && nameEnd < end && statements !== undefined && statements.has(request.toString('latin1', portalEnd + 1, nameEnd));
+}
+
+/**
  * An extended-protocol batch whose one statement is a COMMIT, parsed in it (named or not) or by
  * a name `statements` holds, then bound, described and executed, up to Sync. A statement parsed
  * in it is left unprepared by the ROLLBACK in its place, as it was when withheld: the error the
@@ -152,11 +163,8 @@ function isExtendedCommit(request: Buffer, statements: CommitStatements | undefi
       if (parsed || !parsesCommit(request, pos)) return false;
       parsed = true;
     } else if (type === BIND) {
-      // The portal's name, then the statement's: one parsed in the batch, or a COMMIT by its name.
-      const portalEnd = request.indexOf(0, pos + 5);
-      const nameEnd = portalEnd < 0 ? -1 : request.indexOf(0, portalEnd + 1);
-      if (bound || nameEnd < 0 || nameEnd >= end) return false;
-      if (!parsed && !(nameEnd > portalEnd + 1 && statements?.has(request.toString('latin1', portalEnd + 1, nameEnd)))) return false;
+      // One parsed in the batch, or a COMMIT by its name.
+      if (bound || (!parsed && !bindsCommit(request, pos, statements))) return false;
       bound = true;
     } else if (type === EXECUTE) {
       executed = bound;

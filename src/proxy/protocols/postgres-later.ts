@@ -14,7 +14,8 @@
  *
  * Some kinds come before the Execute too (Meets): a deadlock at a later message that waits for a
  * lock, a statement timeout at the first message of the read that holds the Sync, the failing
- * Parse then in that message's place (landsAt). A Sync with no Execute before it ends a request
+ * Parse then in that message's place (landsAt; behind a Describe of another statement, which
+ * goes, its RowDescription beginning the reply). A Sync with no Execute before it ends a request
  * that ran nothing. A real server serves it at a kind that comes only as a statement runs
  * (postgres-errors.ts, asItRuns), as it does when the request comes in one read, and at a
  * deadlock (lockWait) when none of its later messages waited for a lock: nothing more is sent,
@@ -31,7 +32,8 @@
  * CloseComplete, are the reply the injected error replaces, so that it comes at the Execute, as
  * the real error does (sent at once, Flush or not), and the server's ReadyForQuery ('I') to the
  * client's Sync passes, when the Sync comes. The server's answers to the client's own messages
- * are counted (answersOf) to tell where the ROLLBACK's begin.
+ * are counted (answersOf) to tell where the ROLLBACK's begin, and, at a deadlock, where the
+ * Describe's RowDescription does.
  *
  * Should the server fail one of the messages before the Execute itself (a syntax error, a Bind of
  * the wrong parameters, a request ahead that failed in a block), it ignores what follows up to
@@ -46,7 +48,9 @@ import { pgReadyForQuery } from './postgres-errors.js';
 import { lockedIn, waitsForLock } from './postgres-locks.js';
 
 const FLUSH = 0x48; // 'H'
-const EXECUTE = 0x45, SYNC = 0x53, TERMINATE = 0x58; // 'E', 'S', 'X'
+const EXECUTE = 0x45, SYNC = 0x53, TERMINATE = 0x58, DESCRIBE = 0x44; // 'E', 'S', 'X', 'D'
+/** The server's messages that end a reply begun by a message not the client's (ends). */
+const ERROR = 0x45, CLOSE_COMPLETE = 0x33; // 'E', '3'
 const NO_NAMES: readonly string[] = [];
 /** A COMMIT's ROLLBACK in its Execute's place, then a Flush: its answers, the reply, come at once. */
 const ROLLBACK_NOW = Buffer.concat([ROLLBACK_RUN, Buffer.from([FLUSH, 0, 0, 0, 4])]);
@@ -65,7 +69,7 @@ function answersOf(type: number): number {
 }
 
 /** The same for the whole messages of `request` (its first read). */
-export function answersTo(request: Buffer): number {
+function answersTo(request: Buffer): number {
   let answers = 0;
   for (let pos = 0; pos + 5 <= request.length; pos += 1 + int32BE(request, pos + 1)) answers += answersOf(request[pos]);
   return answers;
@@ -79,8 +83,11 @@ export function answersTo(request: Buffer): number {
  *   of a statement its first read did not parse nor bind, whose tables the server locks as it
  *   binds it; a Bind of one it did waits for nothing, those locks being held up to the Sync
  *   (postgres-locks.ts; in a later read, checked so too). A Describe of another statement
- *   waits too, but after its ParameterDescription, which a failing Parse in its place could
- *   not give: it is left to be served;
+ *   waits too, after its ParameterDescription (checked on PostgreSQL 15: 't' then 40P01; the
+ *   proxy served it, 't T', and the request at its Sync): it goes to the server, the failing
+ *   Parse behind it, and its RowDescription (or NoData) begins the reply the injected error
+ *   replaces, up to the failing Parse's error (ends). A statement that returns no rows is
+ *   described without a lock (NoData): the proxy cannot tell it from its name, and fails it so too;
  * - 'timeout': at the first message of the read that holds its Sync (a statement timeout, which
  *   counts from the request's first message: a real one that fires while the server waits for
  *   the client is raised as the server reads its next message, which fails, the rest discarded
@@ -112,8 +119,14 @@ export class LaterErrors {
    * error before then, postgres.js pipelining).
    */
   private readonly waiting = new Set<number>();
-  /** Of those, the COMMITs in a block: the server's answers still to come to the client's messages. */
-  private readonly commits = new Map<number, number>();
+  /**
+   * Of those, the ones whose reply may begin after the server's answers to the client's
+   * messages (the COMMITs in a block, whose ROLLBACK's answers are the reply; at a deadlock,
+   * where a Describe of another statement's may be): those answers still to come.
+   */
+  private readonly owed = new Map<number, number>();
+  /** Of those, the ones whose reply begins once they are in: the type of its last message. */
+  private readonly ends = new Map<number, number>();
   /** Of those, the ones a real server serves if they run nothing (asItRuns, lockWait), with their injected reply. */
   private readonly servable = new Map<number, ErrorReply>();
   /** The requests served so (servedWith) whose fate is still to be told (fate). */
@@ -124,18 +137,19 @@ export class LaterErrors {
 
   /**
    * `reply`, the error for request `ordinal`, whose Execute is to come, without a ReadyForQuery;
-   * for a COMMIT in a block, `answers`: those to its first read `request`, passed to the client
-   * before it. `meets`: where else than at the Execute a real error of its kind can come
+   * `commit`: it is a COMMIT in a block, the answers to its first read `request` passed to the
+   * client before it. `meets`: where else than at the Execute a real error of its kind can come
    * (Meets); at 'execute' and 'lock' a real server serves the request should it run nothing,
    * and the reply is then one of its own, which becomes the server's ReadyForQuery if it does
    * (servedWith).
    */
-  hold(ordinal: number, reply: ErrorReply, request: Buffer, answers: number | undefined, meets: Meets): ErrorReply {
+  hold(ordinal: number, reply: ErrorReply, request: Buffer, commit: boolean, meets: Meets): ErrorReply {
     this.open = ordinal;
     this.meets = meets;
     this.locked = meets === 'lock' ? lockedIn(request) : NO_NAMES;
     this.waiting.add(ordinal);
-    if (answers !== undefined) this.commits.set(ordinal, answers);
+    if (commit || meets === 'lock') this.owed.set(ordinal, answersTo(request));
+    if (commit) this.ends.set(ordinal, CLOSE_COMPLETE);
     if (meets === 'timeout') return reply;
     const own = { bytes: reply.bytes, close: reply.close };
     this.servable.set(ordinal, own);
@@ -149,22 +163,28 @@ export class LaterErrors {
 
   /** A message of type `type` of request `ordinal` went to the server. */
   sent(ordinal: number, type: number): void {
-    const left = this.commits.size > 0 ? this.commits.get(ordinal) : undefined;
-    if (left !== undefined) this.commits.set(ordinal, left + answersOf(type));
+    const left = this.owed.size > 0 ? this.owed.get(ordinal) : undefined;
+    if (left !== undefined) this.owed.set(ordinal, left + answersOf(type));
   }
 
   /**
    * A message of type `type` of the open request `ordinal`, at `pos` of `buf`, not its Execute,
    * is to go to the server: what goes in its place when its error comes here (Meets), the failing
    * Parse, as at an Execute with no ROLLBACK (a COMMIT never run ends no block), the server
-   * serving the request no more; undefined when the message goes.
+   * serving the request no more (a Describe, whole in `buf`, goes ahead of it: Meets, 'lock');
+   * undefined when the message goes.
    */
   landsAt(ordinal: number, type: number, buf: Buffer, pos: number): Buffer | undefined {
     if (ordinal !== this.open || this.meets === 'execute') return undefined;
     if (this.meets === 'lock' ? !waitsForLock(type, buf, pos, this.locked) : !syncAhead(buf, pos)) return undefined;
     this.open = -1;
-    if (this.commits.size > 0) this.commits.delete(ordinal);
     if (this.servable.size > 0) this.servable.delete(ordinal);
+    if (type === DESCRIBE && this.meets === 'lock') {
+      this.ends.set(ordinal, ERROR);
+      return Buffer.concat([buf.subarray(pos, pos + 1 + int32BE(buf, pos + 1)), PARSE_NAMED]);
+    }
+    if (this.owed.size > 0) this.owed.delete(ordinal);
+    if (this.ends.size > 0) this.ends.delete(ordinal);
     return PARSE_NAMED;
   }
 
@@ -172,7 +192,10 @@ export class LaterErrors {
   ran(ordinal: number): Buffer {
     if (ordinal === this.open) this.open = -1;
     if (this.servable.size > 0) this.servable.delete(ordinal);
-    return this.commits.has(ordinal) ? ROLLBACK_NOW : PARSE_NAMED;
+    if (this.ends.size > 0 && this.ends.get(ordinal) === CLOSE_COMPLETE) return ROLLBACK_NOW;
+    // No reply begins but the failing Parse's error.
+    if (this.owed.size > 0) this.owed.delete(ordinal);
+    return PARSE_NAMED;
   }
 
   /**
@@ -181,7 +204,8 @@ export class LaterErrors {
    */
   unrun(ordinal: number): Buffer | undefined {
     if (ordinal === this.open) this.open = -1;
-    if (this.commits.size > 0) this.commits.delete(ordinal);
+    if (this.owed.size > 0) this.owed.delete(ordinal);
+    if (this.ends.size > 0) this.ends.delete(ordinal);
     return this.servable.size > 0 && this.servable.has(ordinal) ? undefined : PARSE_NAMED;
   }
 
@@ -210,24 +234,27 @@ export class LaterErrors {
   /**
    * The server sent a message of type `type`, not an error nor a ReadyForQuery, while answering
    * request `ordinal`: whether it answers the client's (passed to it) rather than begins the
-   * reply (a COMMIT's ROLLBACK, rollsBack).
+   * reply (ends).
    */
   passes(ordinal: number, type: number): boolean {
-    const left = this.commits.size > 0 ? this.commits.get(ordinal) : undefined;
+    const left = this.owed.size > 0 ? this.owed.get(ordinal) : undefined;
     if (left === undefined || type === PARAMETERS) return true;
-    if (left === 0) return false;
-    this.commits.set(ordinal, left - 1);
+    if (left === 0) return !this.ends.has(ordinal);
+    this.owed.set(ordinal, left - 1);
     return true;
   }
 
   /**
-   * The server's next message answering request `ordinal` is not the client's (passes): whether
-   * it begins the answers to a COMMIT's ROLLBACK, which up to its CloseComplete are the reply.
+   * The server's next message answering request `ordinal` is not the client's (passes): the type
+   * of the message that ends the reply it begins, or -1. A COMMIT's ROLLBACK's answers up to its
+   * CloseComplete are the reply; a Describe's RowDescription (or NoData) up to the failing
+   * Parse's error behind it (landsAt).
    */
-  rollsBack(ordinal: number): boolean {
-    if (this.commits.size === 0 || !this.commits.has(ordinal)) return false;
+  endOfReply(ordinal: number): number {
+    const end = this.ends.size > 0 ? this.ends.get(ordinal) : undefined;
+    if (end === undefined) return -1;
     this.end(ordinal);
-    return true;
+    return end;
   }
 
   /**
@@ -242,7 +269,8 @@ export class LaterErrors {
 
   private end(ordinal: number): void {
     this.waiting.delete(ordinal);
-    this.commits.delete(ordinal);
+    this.owed.delete(ordinal);
+    this.ends.delete(ordinal);
     this.servable.delete(ordinal);
     if (ordinal === this.open) this.open = -1;
   }

@@ -7,10 +7,13 @@
  * (checked on PostgreSQL 15: behind another session's LOCK TABLE, a Bind of a statement prepared
  * earlier, or a Parse naming the table, waits, and gets 40P01 at once once the other session
  * waits for a table the request locked; a Bind of the statement it parsed gets BindComplete).
+ * A Describe of a statement revalidates it too, once its ParameterDescription is written, to
+ * describe its rows (exec_describe_statement_message; checked: 't' then 40P01, no
+ * RowDescription); a Describe of a portal, already planned, takes no lock.
  */
 import { int32BE } from './length-prefixed.js';
 
-const PARSE = 0x50, BIND = 0x42; // 'P', 'B'
+const PARSE = 0x50, BIND = 0x42, DESCRIBE = 0x44, STATEMENT = 0x53; // 'P', 'B', 'D', 'S'
 
 /** The string at `from` of `buf`, if its terminator comes before `to`. */
 function cstring(buf: Buffer, from: number, to: number): string | undefined {
@@ -36,9 +39,17 @@ export function lockedIn(request: Buffer): string[] {
   return names;
 }
 
-/** Whether the message of type `type` at `pos` of `buf` may wait for a lock, given the statements `locked`. */
+/**
+ * Whether the message of type `type` at `pos` of `buf` may wait for a lock, given the statements
+ * `locked`. A Describe only when whole in `buf` (postgres-later.ts sends it on).
+ */
 export function waitsForLock(type: number, buf: Buffer, pos: number, locked: readonly string[]): boolean {
   if (type === PARSE) return true;
+  if (type === DESCRIBE) {
+    if (buf[pos + 5] !== STATEMENT) return false;
+    const statement = cstring(buf, pos + 6, Math.min(buf.length, pos + 1 + int32BE(buf, pos + 1)));
+    return statement !== undefined && !locked.includes(statement);
+  }
   if (type !== BIND) return false;
   // A Bind whose statement's name this read cuts names one that may not be locked.
   const statement = statementOf(buf, pos);
@@ -46,12 +57,13 @@ export function waitsForLock(type: number, buf: Buffer, pos: number, locked: rea
 }
 
 /**
- * Where in `request` (whole messages) the first message after its first Parse that may wait for
- * a lock starts, or -1: a deadlock could meet it there.
+ * Where in `request`, up to `end` (whole messages), the first message after its first Parse or
+ * Bind that may wait for a lock starts, or -1: a deadlock could meet it there, the request
+ * holding the locks its earlier messages took.
  */
-export function lockWaitAt(request: Buffer): number {
+export function lockWaitAt(request: Buffer, end: number): number {
   const locked: string[] = [];
-  for (let pos = 0; pos + 5 <= request.length; pos += 1 + int32BE(request, pos + 1)) {
+  for (let pos = 0; pos + 5 <= end; pos += 1 + int32BE(request, pos + 1)) {
     const type = request[pos];
     if (type !== PARSE && type !== BIND) continue;
     if (locked.length > 0 && waitsForLock(type, request, pos, locked)) return pos;

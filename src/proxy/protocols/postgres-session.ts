@@ -17,7 +17,7 @@ import {
 
 const T = (c: string): number => c.charCodeAt(0);
 const Q = T('Q'), F = T('F'), S = T('S'), X = T('X'), Z = T('Z'), G = T('G'), H = T('H'), E = T('E');
-const C_DONE = T('c'), C_FAIL = T('f'), DATA_ROW = T('D'), CLOSE_DONE = T('3');
+const C_DONE = T('c'), C_FAIL = T('f'), DATA_ROW = T('D');
 
 const enum Phase { Startup, Auth, Command }
 
@@ -331,8 +331,8 @@ export class PgSession extends PgErrorState implements FramerSession {
           this.startMessage(d, REPLY_META, true);
           return;
         }
-        // A COMMIT's ROLLBACK: its answers up to its CloseComplete are the reply (postgres-later.ts).
-        if (type !== Z && this.later.rollsBack(ordinalOf(first))) this.replyEnd = CLOSE_DONE;
+        // A COMMIT's ROLLBACK, a Describe before a failing Parse: the reply ends at their last answer (postgres-later.ts).
+        if (type !== Z) this.replyEnd = this.later.endOfReply(ordinalOf(first));
       }
       this.startMessage(d, REPLY_META, false);
     }

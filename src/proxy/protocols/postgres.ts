@@ -57,8 +57,7 @@
 import type { ErrorReply, ErrorReplyContext, Protocol } from '../protocol.js';
 import { encodeError, errorKinds, POSTGRES_ERRORS } from './postgres-errors.js';
 import { commitCompletedBefore, commitStandIn } from './postgres-commit.js';
-import { abortStandIn, completedBefore, failsInPlace, rollsBackLater, runsLater, runsNothing } from './postgres-aborted.js';
-import { answersTo } from './postgres-later.js';
+import { abortStandIn, completedBefore, failsInPlace, passesReply, rollsBackLater, runsLater, runsNothing } from './postgres-aborted.js';
 import { STARTUP_META } from './postgres-messages.js';
 import { PgSession } from './postgres-session.js';
 
@@ -87,11 +86,12 @@ export const postgres: Protocol = {
       // Where else its kind can meet it (postgres-later.ts, Meets).
       const e = POSTGRES_ERRORS[kind];
       const meets = e?.asItRuns === true ? 'execute' : e?.lockWait === true ? 'lock' : 'timeout';
-      return pg.later.hold(ctx.ordinal!, reply, ctx.request, commit ? answersTo(ctx.request) : undefined, meets);
+      return pg.later.hold(ctx.ordinal!, reply, ctx.request, commit, meets);
     }
     // In a failed block (as far as the requests in flight let one tell) the Bind is refused at once.
     const failedBlock = pg !== undefined && pg.txStatus === FAILED && !pg.blocks.unsure(ctx.ordinal);
-    const before = ended ? commitCompletedBefore(ctx.request) : completedBefore(ctx.request, failedBlock);
+    // A stand-in that runs the request's first messages passes the server's own answers to them.
+    const before = ended ? commitCompletedBefore(ctx.request) : passesReply(ctx.standIn) ? '' : completedBefore(ctx.request, failedBlock);
     // Its Sync to come, the error goes alone: the server's ReadyForQuery to that Sync follows it (errored).
     const ready = pg === undefined || !pg.syncToCome(ctx.ordinal);
     // Sent where the server may or may not be in a block: its own ReadyForQuery will say which.
@@ -113,6 +113,6 @@ export const postgres: Protocol = {
     if (request[0] === 0) return undefined;
     const pg = session instanceof PgSession ? session : undefined;
     const lockWait = kind !== undefined && POSTGRES_ERRORS[kind]?.lockWait === true;
-    return (whole ? commitStandIn(request, pg?.commits) : undefined) ?? (pg && abortStandIn(request, pg.txStatus, pg.blocks.unsure(ordinal), whole, lockWait));
+    return (whole ? commitStandIn(request, pg?.commits) : undefined) ?? (pg && abortStandIn(request, pg.txStatus, pg.blocks.unsure(ordinal), whole, lockWait, pg.commits));
   },
 };

@@ -4,6 +4,7 @@
  * commands each kind meets: redis-refusals.ts.
  */
 import { oneLine, type ErrorKind, type ErrorReply, type ErrorReplyContext } from '../protocol.js';
+import { downLine, downScriptRefused } from './redis-cluster-down.js';
 import { EMPTY, SWITCH_NOW } from './redis-resp.js';
 import { queuedScriptFailure, SCRIPT_KINDS, scriptRefused, staleScriptRefused } from './redis-scripts.js';
 import type { ScriptsSeen } from './redis-scripts-seen.js';
@@ -119,6 +120,9 @@ export function encodeError(kind: string, ctx: ErrorReplyContext, queued = false
   // A script stopped at its write says where (redis-scripts.ts); so does one a stale replica runs, at its first call it refuses.
   const stale = kind === 'MASTERDOWN' && !queued ? staleCall(label, ctx.request, scripts, functions) : undefined;
   if (stale !== undefined) return { bytes: Buffer.from(`-${staleLine(ctx.message)}${stale}\r\n`, 'utf8'), close: false };
+  // So does a script a cluster node down runs, at its first call the node refuses.
+  const down = kind === 'CLUSTERDOWN' && !queued ? downScriptRefused(label, ctx.request, ctx.message, scripts) : undefined;
+  if (down !== undefined) return { bytes: Buffer.from(`-${downLine(ctx.message)}${down}\r\n`, 'utf8'), close: false };
   const script = SCRIPT_KINDS.has(kind) && !queued ? scriptRefused(kind, label, ctx.request, scripts) ?? '' : '';
   if (ctx.message === undefined && kind !== 'ERR' && !exec && script === '') return cannedReply(kind);
   const line = kindLine(kind, label, ctx.message);
@@ -148,15 +152,17 @@ export const QUEUED: ErrorReply = Object.freeze({ bytes: Buffer.from('+QUEUED\r\
 
 /**
  * What the server is sent in place of the script `label` queued in a MULTI block, when a redis in
- * the state `kind` would queue it and have it fail as EXEC runs it (queuedScriptFailure): a script
+ * the state `kind` would queue it and have it fail as EXEC runs it (queuedScriptFailure; a cluster
+ * node down, in the state `message` says: redis-cluster-down.ts' downScriptRefused): a script
  * that returns that error, so EXEC's reply holds it in its place, byte for byte, and the rest of
  * the block runs (redis.error_reply keeps a line's first word as its code). Undefined otherwise.
  */
 export function failingScript(kind: string, label: string, request: Buffer, message: string | undefined, scripts?: ScriptsSeen, functions?: FunctionsSeen): Buffer | undefined {
   const stale = kind === 'MASTERDOWN' ? staleCall(label, request, scripts, functions) : undefined;
-  const after = stale ?? queuedScriptFailure(kind, label, request, scripts);
+  const down = kind === 'CLUSTERDOWN' ? downScriptRefused(label, request, message, scripts) : undefined;
+  const after = stale ?? down ?? queuedScriptFailure(kind, label, request, scripts);
   if (after === undefined) return undefined;
-  const line = Buffer.from((stale !== undefined ? staleLine(message) : kindLine(kind, label, message)) + after, 'utf8');
+  const line = Buffer.from((stale !== undefined ? staleLine(message) : down !== undefined ? downLine(message) : kindLine(kind, label, message)) + after, 'utf8');
   return Buffer.concat([FAILING_SCRIPT, Buffer.from(`$${line.length}\r\n`, 'latin1'), line, CRLF]);
 }
 

@@ -20,6 +20,7 @@
  * (GET), which fails with an ERR: read from its callback, written in its registration or a
  * function it names, given that name (or a table's field) in the library's top-level code.
  */
+import { depthAt, functionEnd } from './redis-lua.js';
 import { STAR, wordAt } from './redis-resp.js';
 import { failingCall, staleFails } from './redis-script-calls.js';
 
@@ -107,21 +108,6 @@ const FLAG_LETTERS: Record<string, string> = { 'no-writes': 'n', 'allow-oom': 'o
 /** A callback written in the registration's table (`callback = function (...) ... end`), or named (`callback = h`, `callback = M.get`). */
 const TABLE_CALLBACK = /\bcallback\s*=\s*function\b/;
 const NAMED_CALLBACK = /\bcallback\s*=\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*[,;}]/;
-/** Lua's long comments, comments, long strings and strings (skipped), and the words that open and close a block. */
-const LUA_TOKENS = /--\[(=*)\[[\s\S]*?\]\1\]|--[^\n]*|\[(=*)\[[\s\S]*?\]\2\]|"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*'|\b(function|if|do|end)\b/g;
-
-/** Where the function whose `function` word is at `at` in `source` ends, after its `end`; -1 if it does not. */
-function functionEnd(source: string, at: number): number {
-  LUA_TOKENS.lastIndex = at;
-  let depth = 0;
-  for (let m = LUA_TOKENS.exec(source); m !== null; m = LUA_TOKENS.exec(source)) {
-    if (m[3] === undefined) continue;
-    depth += m[3] === 'end' ? -1 : 1;
-    if (depth === 0) return LUA_TOKENS.lastIndex;
-  }
-  return -1;
-}
-
 /**
  * Where a stale replica stops function `name` whose callback's `function` word is at `at` in the
  * library's `source`: at its first call of a command such a replica does not serve, said
@@ -130,20 +116,10 @@ function functionEnd(source: string, at: number): number {
  */
 function staleCallIn(source: string, name: string, at: number): string | undefined {
   const end = functionEnd(source, at);
-  const line = end < 0 ? undefined : failingCall(source, staleFails, at, end);
+  // Its body, after its `function` word: a function written there is another.
+  const line = end < 0 ? undefined : failingCall(source, staleFails, at + 'function'.length, end);
   if (line === undefined) return undefined;
   return line === 0 ? '' : ` script: ${name}, on @user_function:${line}.`;
-}
-
-/** How deep in blocks (function, if, do ... end) `at` is in `source`; -1 inside a comment or a string. */
-function depthAt(source: string, at: number): number {
-  LUA_TOKENS.lastIndex = 0;
-  let depth = 0;
-  for (let m = LUA_TOKENS.exec(source); m !== null && m.index < at; m = LUA_TOKENS.exec(source)) {
-    if (m[3] !== undefined) depth += m[3] === 'end' ? -1 : 1;
-    else if (LUA_TOKENS.lastIndex > at) return -1;
-  }
-  return depth;
 }
 
 /**

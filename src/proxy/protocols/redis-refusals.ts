@@ -6,6 +6,7 @@
  * server would serve passes untouched: a client asking for READONLY gets what a replica does,
  * reads working, and one at 100:error LOADING can still connect, as it would to a loading redis.
  */
+import { downScriptRefused, PUBSUB_SHARD, READS_WHEN_DOWN, SLOT_NOT_SERVED } from './redis-cluster-down.js';
 import { arityFits, COMMAND_FLAGS, CONTAINERS } from './redis-commands.js';
 import { EVALS, SCRIPT_KINDS, scriptRefused, shebangOf, staleScriptRefused } from './redis-scripts.js';
 import type { ScriptsSeen } from './redis-scripts-seen.js';
@@ -40,21 +41,36 @@ const RULES: Record<string, (flags: string, name: string, request: Buffer) => bo
   TRYAGAIN: (f, name) => f.includes('m') && !PUBSUB_SHARD.has(name),
 };
 
-/**
- * Sharded pub/sub, whose channels are keys to a cluster node: served while the cluster is down
- * (cluster-allow-pubsubshard-when-down, yes by default) when the channel's slot is assigned, as the
- * cluster kinds stand for, and never TRYAGAIN (a channel is no key a moved slot may lack). Queued
- * in a block it is a key as any other: the node reads an EXEC's keys as a request's.
+/*
+ * Sharded pub/sub (PUBSUB_SHARD), whose channels are keys to a cluster node: served while the
+ * cluster is down (cluster-allow-pubsubshard-when-down, yes by default) when the channel's slot is
+ * assigned, as the cluster kinds stand for, and never TRYAGAIN (a channel is no key a moved slot
+ * may lack). Queued in a block it is a key as any other: the node reads an EXEC's keys as a request's.
+ *
+ * A CLUSTERDOWN said SLOT_NOT_SERVED (a behavior's message) stands for a node that finds no node
+ * serving the slot of a request's first key (getNodeByQuery's CLUSTER_REDIR_DOWN_UNBOUND): it says
+ * so as it reads that key, before it compares the others (keys of several slots: no CROSSSLOT) or
+ * looks at the cluster's state (sharded pub/sub too), up or down alike. A block's EXEC the same,
+ * by its first key.
+ *
+ * A CLUSTERDOWN said READS_WHEN_DOWN stands for a node that serves reads while its cluster is down
+ * (cluster-allow-reads-when-down yes): getNodeByQuery refuses a request naming keys only when the
+ * command is a write as processCommand flags it (writeWhenDown), and the EXEC of a block never (its
+ * own flags: a block queued while up runs; a write queued while down is refused as it is queued).
+ * A script it runs, and one naming no key at the default line, stop at their first call the down
+ * node refuses (redis-cluster-down.ts).
  */
-const PUBSUB_SHARD = new Set(['SPUBLISH', 'SSUBSCRIBE', 'SUNSUBSCRIBE']);
 
 /**
- * A CLUSTERDOWN said so (a behavior's message) stands for a node that finds no node serving the
- * slot of a request's first key (getNodeByQuery's CLUSTER_REDIR_DOWN_UNBOUND): it says so as it
- * reads that key, before it compares the others (keys of several slots: no CROSSSLOT) or looks at
- * the cluster's state (sharded pub/sub too), up or down alike. A block's EXEC the same, by its first key.
+ * Whether request `name` (its flags `flags`) is a write to a node serving reads while down: a
+ * script by its shebang (EVAL's own flags without one: it runs, and fails at its first write), a
+ * function by its flags as `functions` saw it loaded (one not seen runs, as at READONLY).
  */
-const SLOT_NOT_SERVED = 'Hash slot not served';
+function writeWhenDown(name: string, flags: string, request: Buffer, functions?: FunctionsSeen, scripts?: ScriptsSeen): boolean {
+  if (EVALS.has(name)) return shebangOf(name, request, scripts)?.includes('no-writes') === false;
+  if (name === 'FCALL' || name === 'FCALL_RO') return functions?.flagsOf(request)?.includes('n') === false;
+  return flags.includes('w');
+}
 
 /**
  * How the keys of a request (or of a block, for its EXEC) must lie at least for the cluster kind
@@ -80,7 +96,8 @@ const KEYS_MET: Record<string, Spread> = { CLUSTERDOWN: Spread.One, TRYAGAIN: Sp
  * loaded with (redis-functions.ts). CLUSTERDOWN and TRYAGAIN meet it by the keys it names (keysAtMost,
  * keysSpread): a request naming keys of several slots passes, as a cluster node answers it
  * CROSSSLOT before it looks at its state (the server behind says so, one of a cluster), unless
- * `message`, the behavior's text for the error, says its first key's slot is not served.
+ * `message`, the behavior's text for the error, says its first key's slot is not served; when it
+ * says the cluster only accepts read commands, only writes are refused (READS_WHEN_DOWN).
  */
 export function refuses(kind: string, label: string | undefined, request: Buffer, queued = false, functions?: FunctionsSeen, scripts?: ScriptsSeen, message?: string): boolean {
   if (kind === 'NOSCRIPT') return (label === 'EVALSHA' || label === 'EVALSHA_RO') && arityFits(label, argcOf(request));
@@ -100,9 +117,12 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
     const keys = keysAtMost(name, argc, SCRIPTS.has(name) ? wordOf(request, 2) : undefined);
     // Keys of several slots get CROSSSLOT first, in any state: the node behind says it, one of a cluster.
     const spread = keys === 0 ? Spread.None : keys === 1 ? Spread.One : keysSpread(name, request, argc, keys);
+    // A script the down node runs, whatever keys it names (none at the default line), to a call it refuses.
+    if (kind === 'CLUSTERDOWN' && spread !== Spread.Slots && EVALS.has(name) && downScriptRefused(name, request, message, scripts) !== undefined) return true;
     if (spread < KEYS_MET[kind]) return false;
     if (kind === 'CLUSTERDOWN' && message === SLOT_NOT_SERVED) return true;
     if (spread === Spread.Slots) return false;
+    if (kind === 'CLUSTERDOWN' && message === READS_WHEN_DOWN) return writeWhenDown(name, flags, request, functions, scripts);
   }
   if (queued && kind === 'OOM') return label !== 'QUIT';
   // An EVALSHA of a script not seen passes (redis-scripts.ts).
@@ -129,6 +149,7 @@ export function refusesExec(kind: string, queued: readonly string[], keys = Spre
   if (kind === 'NOSCRIPT') return false;
   const rule = RULES[kind];
   if (rule === undefined || rule(COMMAND_FLAGS.EXEC, 'EXEC', EMPTY)) return true;
+  if (kind === 'CLUSTERDOWN' && message === READS_WHEN_DOWN) return false;
   if (kind in KEYS_MET) return keys >= KEYS_MET[kind] && (keys !== Spread.Slots || (kind === 'CLUSTERDOWN' && message === SLOT_NOT_SERVED));
   for (const label of queued) {
     // A subcommand's flags are not kept, nor those past MAX_QUEUED_LABELS (''): no knowing.

@@ -2,9 +2,12 @@
  * The calls a Lua script or function makes, read from its source as redis 7.0 runs them: the
  * first one a server in some state refuses stops it there, with the error and where (the line),
  * or gives the error as a value to a pcall. A call is a `redis.call('GET', ...)` or `redis.pcall`
- * naming its command in a string; the first one in the source is taken as the first one run.
+ * naming its command in a string; the first one in the source is taken as the first one run,
+ * but for one in the body of a function the script writes (a helper): that runs when it is
+ * called, maybe later, maybe never, which only running the script would tell.
  */
 import { COMMAND_FLAGS, CONTAINERS } from './redis-commands.js';
+import { inFunctionFrom } from './redis-lua.js';
 
 const CALL = /redis\s*\.\s*(p?call)\s*\(\s*(['"])([A-Za-z_.|-]+)\2/g;
 const RETURNED = /\breturn\s*$/;
@@ -16,7 +19,8 @@ export type CallFails = (name: string, flags: string | undefined) => boolean | u
  * The line of the first call in `source` (from `from` to `to`) that `fails` says fails (true): 1
  * the source's first, 0 for a `return redis.pcall(...)`, which replies the bare error; undefined
  * when none does, when `fails` cannot tell for the call it meets first (undefined: served from
- * there, or failed as the server behind fails it), or when an unreturned pcall meets the error
+ * there, or failed as the server behind fails it), when that call is in a function written
+ * from `from` on (its body runs when it is called), or when an unreturned pcall meets the error
  * (the script goes on with it as a value).
  */
 export function failingCall(source: string, fails: CallFails, from = 0, to = source.length): number | undefined {
@@ -28,7 +32,7 @@ export function failingCall(source: string, fails: CallFails, from = 0, to = sou
     const name = m[3].toUpperCase();
     const verdict = fails(name, COMMAND_FLAGS[name]);
     if (verdict === false) continue;
-    if (verdict === undefined) return undefined;
+    if (verdict === undefined || inFunctionFrom(source, from, m.index)) return undefined;
     // The error as a value: returned at once, it is the reply, bare; else the script goes on.
     if (m[1] === 'pcall') return RETURNED.test(source.slice(Math.max(0, m.index - 16), m.index)) ? 0 : undefined;
     let line = 1;
@@ -42,7 +46,7 @@ export function failingCall(source: string, fails: CallFails, from = 0, to = sou
  * Commands without the flag stale that redis refuses in any script (noscript): that error comes
  * before the stale replica's, and the server behind gives it too.
  */
-const NOSCRIPT = new Set(['BGREWRITEAOF', 'BGSAVE', 'SAVE', 'SYNC', 'PSYNC', 'WAIT', 'BLPOP', 'BRPOP', 'BLMOVE', 'BRPOPLPUSH', 'BZPOPMIN', 'BZPOPMAX']);
+export const NOSCRIPT = new Set(['BGREWRITEAOF', 'BGSAVE', 'SAVE', 'SYNC', 'PSYNC', 'WAIT', 'BLPOP', 'BRPOP', 'BLMOVE', 'BRPOPLPUSH', 'BZPOPMIN', 'BZPOPMAX']);
 
 /** A call a stale replica refuses in a script it runs (scriptVerifyAllowStale): of a command without the flag stale. */
 export const staleFails: CallFails = (name, flags) => (flags === undefined || CONTAINERS.has(name) || NOSCRIPT.has(name) ? undefined : !flags.includes('s'));

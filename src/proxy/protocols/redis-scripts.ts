@@ -40,7 +40,7 @@ export const EVALS = new Set(['EVAL', 'EVAL_RO', 'EVALSHA', 'EVALSHA_RO']);
  * source (latin1) and SHA1 ('' when not computed yet); undefined when the request does not hold it
  * (another command, a script past the first segment) or `scripts` did not see it.
  */
-function scriptOf(label: string | undefined, request: Buffer, scripts: ScriptsSeen | undefined): [string, string] | undefined {
+export function scriptOf(label: string | undefined, request: Buffer, scripts: ScriptsSeen | undefined): [string, string] | undefined {
   if (label === undefined || !EVALS.has(label)) return undefined;
   const at = wordAt(request, 1);
   if (at === undefined) return undefined;
@@ -63,7 +63,8 @@ export function queuedScriptFailure(kind: string, label: string, request: Buffer
   const script = scriptOf(label, request, scripts);
   const shebang = script !== undefined && script[0].startsWith('#!');
   if (kind === 'MASTERDOWN') return EVALS.has(label) && (script !== undefined || label.startsWith('EVALSHA')) && !shebang ? '' : undefined;
-  return kind !== 'OOM' && !shebang ? scriptRefused(kind, label, request, scripts) : undefined;
+  // Met as it is queued at any other kind, as any command is: a cluster node down refuses one naming keys then (redis-cluster-down.ts).
+  return (kind === 'READONLY' || kind === 'MISCONF') && !shebang ? scriptRefused(kind, label, request, scripts) : undefined;
 }
 
 /**
@@ -97,7 +98,7 @@ function scriptRefusal(kind: string, script: readonly [string, string]): string 
 }
 
 /** What a script stopped at the call failingCall finds says after the error's line: where, or nothing for a returned pcall. */
-function scriptStops([script, sha]: readonly [string, string], fails: CallFails): string | undefined {
+export function scriptStops([script, sha]: readonly [string, string], fails: CallFails): string | undefined {
   const line = failingCall(script, fails);
   if (line === undefined) return undefined;
   return line === 0 ? '' : ` script: ${sha || createHash('sha1').update(script, 'latin1').digest('hex')}, on @user_script:${line}.`;
