@@ -10,6 +10,7 @@ import type { RunningServer } from './helpers/servers.js';
 import { startProxy } from './helpers/builtin-proxy.js';
 import { proxiesTo } from './helpers/with-proxy.js';
 import { extended, i32, messageClient, msg, simple, startJoiner, startRelay } from './helpers/postgres-wire.js';
+import { directSide, proxySide, replies, type Side } from './helpers/postgres-sides.js';
 
 let db: RunningServer;
 
@@ -311,6 +312,55 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
       await c.end();
     });
     await direct.end();
+  });
+
+  // A COMMIT behind statements of the client's in one simple query: a real one that fails runs
+  // after them, their results (RowDescription, rows, CommandComplete) ahead of its error. The
+  // proxy replaced the whole reply: the error alone. And a server ended while they run (its FATAL
+  // after a RowDescription): a client of the server gets them, the FATAL, then the close; through
+  // the proxy it got the close alone, the FATAL lost with the reply it was in.
+  it('an error injected on a COMMIT behind statements of its query comes after their results; a FATAL among them passes', async () => {
+    const scenario = async (side: Side) => {
+      const c = await messageClient(side.port);
+      const other = await messageClient(db.port);
+      const { out, send } = replies(c);
+      try {
+        await send(simple('CREATE TABLE prefix_t (id int UNIQUE DEFERRABLE INITIALLY DEFERRED)'));
+        await send(simple('BEGIN; INSERT INTO prefix_t VALUES (1)'));
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        // Directly, the COMMIT fails on the deferred constraint, after the statements before it.
+        await send(simple(`SELECT 1; INSERT INTO prefix_t VALUES (${side.sql('1', '2')}); /* none */; COMMIT`));
+        await side.disarm();
+        // Rolled back: no row.
+        await send(simple('SELECT count(*) FROM prefix_t HAVING count(*) > 0'));
+        await send(simple('DROP TABLE prefix_t'));
+        await send(simple("SET application_name = 'prefix_fatal'"));
+        await send(simple('BEGIN'));
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        c.write(simple('SELECT pg_sleep(5); COMMIT'));
+        for (const deadline = Date.now() + 5000; ;) {
+          other.write(simple("SELECT 1 FROM pg_stat_activity WHERE application_name = 'prefix_fatal' AND wait_event = 'PgSleep'"));
+          if ((await other.until('Z')).some((m) => m.type === 'D')) break;
+          if (Date.now() > deadline) throw new Error('pg_sleep never ran');
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        other.write(simple("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'prefix_fatal'"));
+        await c.closed;
+        out.push(c.pending());
+        await side.disarm();
+        return out;
+      } finally {
+        c.close();
+        other.close();
+      }
+    };
+    const direct = await scenario(directSide(db.port));
+    expect(direct).toEqual(['C ZI', 'C C ZT', 'T D C C E ZI', 'T C ZI', 'C ZI', 'C S ZI', 'C ZT', 'T E57P01']);
+    await withProxy('', async (p) => {
+      expect(await scenario(proxySide(p))).toEqual(direct);
+      // The FATAL's: its COMMIT's place never came.
+      expect(p.stats().behaviors.error).toBe(1);
+    });
   });
 
   // Each form is first run as it is, to show the server takes it for a COMMIT, then with the error.

@@ -7,6 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Segment } from '../../src/proxy/protocol.js';
 import { postgres, POSTGRES_ERRORS } from '../../src/proxy/protocols/postgres.js';
+import { resultsBefore } from '../../src/proxy/protocols/postgres-commit.js';
 import { seededRandom } from '../../src/proxy/random.js';
 import { C, expectConversation, randomCuts, runSteps, S, summary, conversationSeeds, fuzzConversation, type Step } from '../helpers/conversation.js';
 import { fuzzFramer } from '../helpers/framing.js';
@@ -564,6 +565,12 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
       'CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END',
       'CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END; COMMIT; SELECT 1',
     ]) expect(amid(unsure), unsure).toBeUndefined();
+    // The results of the statements that go before the ROLLBACK are the client's: how many, empty ones left out as the server leaves them.
+    const results = (sql: string) => resultsBefore(postgres.standIn!(msg('Q', sql), true, session()));
+    expect(results('COMMIT; INSERT INTO t VALUES (2)')).toBe(0);
+    expect(results(`INSERT INTO t VALUES ('a;b', 'it''s;') ; end transaction; SELECT 3`)).toBe(1);
+    expect(results('SELECT 1 --x; COMMIT\n; SELECT /* ; */ 2; COMMIT AND NO CHAIN; SELECT 3')).toBe(2);
+    expect(results('SELECT 1;; /* c */ ; (SELECT 2); COMMIT')).toBe(2);
   });
 
   it('a batch that parses a COMMIT and runs it; a Parse alone does not commit', () => {

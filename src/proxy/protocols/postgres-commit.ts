@@ -7,7 +7,7 @@
  */
 import { int32BE } from './length-prefixed.js';
 import { commitAt, PG_SQL } from './commit.js';
-import { isCommit } from './sql-statements.js';
+import { eachStatement, isCommit, leadingWords } from './sql-statements.js';
 
 const T = (c: string): number => c.charCodeAt(0);
 const Q = T('Q'), PARSE = T('P'), BIND = T('B'), DESCRIBE = T('D'), EXECUTE = T('E'), SYNC = T('S'), CLOSE = T('C');
@@ -106,13 +106,46 @@ export function commitCompletedBefore(request: Buffer): string {
   return out;
 }
 
+/** Stand-ins that run statements of the client's ahead of their ROLLBACK, with how many (resultsBefore). */
+const PREFIXED = new WeakMap<Buffer, number>();
+
+/**
+ * How many statements of the client's `standIn` (a COMMIT's) runs before its ROLLBACK; 0 for
+ * none, or when they cannot be counted for sure. Their results are the client's, as from a real
+ * failing COMMIT, which runs after them (checked on PostgreSQL 15: SELECT 1; INSERT ...; COMMIT
+ * in a block, the COMMIT failing on a deferred unique constraint, answers T D C C E ZI); each
+ * ends in a CommandComplete, and the ROLLBACK's begins the reply the injected error replaces.
+ */
+export function resultsBefore(standIn: Buffer | undefined): number {
+  return standIn === undefined ? 0 : PREFIXED.get(standIn) ?? 0;
+}
+
 /** A simple Query that is a COMMIT or holds one: the Query sent in its place, ROLLBACK for COMMIT (commit.ts). */
 function simpleStandIn(request: Buffer): Buffer | undefined {
   if (request.length <= 5) return undefined;
   const at = commitAt(request, 5, request.length, PG_SQL);
   if (at < 0) return undefined;
   if (at === 5) return ROLLBACK;
-  return simpleQuery(Buffer.concat([request.subarray(5, at), Buffer.from(' ROLLBACK\0', 'latin1')]));
+  const standIn = simpleQuery(Buffer.concat([request.subarray(5, at), Buffer.from(' ROLLBACK\0', 'latin1')]));
+  const statements = statementsIn(request, 5, at);
+  if (statements > 0) PREFIXED.set(standIn, statements);
+  return standIn;
+}
+
+/**
+ * How many statements bytes [from, to) of `buf` hold, the empty ones (blanks, comments) left out
+ * as the server's parser leaves them; 0 when the text cannot be read for sure.
+ */
+function statementsIn(buf: Buffer, from: number, to: number): number {
+  let count = 0;
+  let sure = true;
+  const read = eachStatement(buf, from, to, PG_SQL, (start, end) => {
+    const words = leadingWords(buf, start, end, PG_SQL, 1);
+    if (words === undefined) sure = false;
+    else if (words.length > 0) count++;
+    return !sure;
+  });
+  return read && sure ? count : 0;
 }
 
 /** A simple Query message of `text` (its NUL included). */

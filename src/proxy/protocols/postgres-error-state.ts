@@ -9,14 +9,14 @@ import { emit, PASS_META, type StartMeta } from './length-prefixed.js';
 import { END, PASS, WHOLE, type Frames } from '../frames.js';
 import type { Fifo } from '../fifo.js';
 import type { ErrorFate } from '../protocol.js';
-import { CommitStatements } from './postgres-commit.js';
+import { CommitStatements, resultsBefore } from './postgres-commit.js';
 import { BlockForecast } from './postgres-blocks.js';
 import { passesReply } from './postgres-aborted.js';
 import { LaterErrors } from './postgres-later.js';
 import { type Dir, EXTENDED_TYPES, PASSED_SYNC } from './postgres-messages.js';
 
 const T = (c: string): number => c.charCodeAt(0);
-const S = T('S'), X = T('X'), E = T('E');
+const S = T('S'), X = T('X'), E = T('E'), COMMAND_COMPLETE = T('C');
 
 export abstract class PgErrorState {
   /** Transaction status of the last ReadyForQuery: 'I', 'T' or 'E'. */
@@ -31,6 +31,8 @@ export abstract class PgErrorState {
   protected erroredOpen = false;
   /** Requests whose stand-in's reply is the client's up to its error (postgres-aborted.ts, ranFirst), by ordinal. */
   protected readonly passing = new Set<number>();
+  /** Of those, COMMITs whose stand-in runs statements before its ROLLBACK: how many results still pass (resultsBefore). */
+  protected readonly prefixes = new Map<number, number>();
   /**
    * The type of the message that ends the reply in progress before its ReadyForQuery, or -1: the
    * CloseComplete of a COMMIT's ROLLBACK in a later read (postgres-later.ts).
@@ -62,6 +64,25 @@ export abstract class PgErrorState {
   errored(ordinal: number, standIn?: Buffer): void {
     if (this.syncToCome(ordinal)) this.erroredOpen = true;
     if (passesReply(standIn)) this.passing.add(ordinal);
+    const results = resultsBefore(standIn);
+    if (results > 0) {
+      this.passing.add(ordinal);
+      this.prefixes.set(ordinal, results);
+    }
+  }
+
+  /**
+   * The server sent a message of type `type`, not an error nor a ReadyForQuery, answering request
+   * `ordinal`, whose stand-in's answers pass: whether it does, rather than begin the reply. Of a
+   * COMMIT's stand-in, the results of the statements before its ROLLBACK pass, up to their last
+   * CommandComplete (prefixes); of others, postgres-later.ts tells (passes).
+   */
+  protected passesAhead(ordinal: number, type: number): boolean {
+    const left = this.prefixes.size > 0 ? this.prefixes.get(ordinal) : undefined;
+    if (left === undefined) return this.later.passes(ordinal, type);
+    if (left === 0) return false;
+    if (type === COMMAND_COMPLETE) this.prefixes.set(ordinal, left - 1);
+    return true;
   }
 
   /** FramerSession.errorFate: an error held for its request's Execute may be withdrawn (postgres-later.ts). */

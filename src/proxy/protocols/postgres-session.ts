@@ -311,11 +311,12 @@ export class PgSession extends PgErrorState implements FramerSession {
       if (this.passing.size > 0 && this.passing.has(ordinalOf(first))) {
         // The answers to what a stand-in ran before it fails are the client's; its error (or the
         // ReadyForQuery) begins the reply the injected one replaces.
-        if (type !== E && type !== Z && this.later.passes(ordinalOf(first), type)) {
+        if (type !== E && type !== Z && this.passesAhead(ordinalOf(first), type)) {
           this.startMessage(d, PASS_META, true);
           return;
         }
         this.passing.delete(ordinalOf(first));
+        if (this.prefixes.size > 0) this.prefixes.delete(ordinalOf(first));
         if (type === E && this.later.answeredBy(ordinalOf(first))) {
           // Its error alone is the reply, the server's ReadyForQuery to the Sync passes (postgres-later.ts).
           this.fifo.shift();

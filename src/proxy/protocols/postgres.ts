@@ -39,7 +39,8 @@
  * (postgres-error-state.ts). A COMMIT that draws an error (a simple query, a statement
  * of one, an extended batch that runs it alone) is replaced by ROLLBACK on its way to the
  * server (one of its own in the extended protocol for a COMMIT run by name, which leaves the
- * unnamed statement), and its ReadyForQuery says 'I' (postgres-commit.ts). Any other request
+ * unnamed statement), and its ReadyForQuery says 'I' (postgres-commit.ts); the statements a
+ * simple query holds before it run, their results passed ahead of the error. Any other request
  * that draws one inside a transaction block is replaced by a message that fails, so that the
  * server's block is aborted as the client is told (postgres-aborted.ts); so is one behind a
  * request in flight that may begin or end a block, whose error then says the server's status
