@@ -318,7 +318,9 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
   // after them, their results (RowDescription, rows, CommandComplete) ahead of its error. The
   // proxy replaced the whole reply: the error alone. And a server ended while they run (its FATAL
   // after a RowDescription): a client of the server gets them, the FATAL, then the close; through
-  // the proxy it got the close alone, the FATAL lost with the reply it was in.
+  // the proxy it got the close alone, the FATAL lost with the reply it was in. One of them
+  // failing, a client of the server gets its error and 'E' (the COMMIT skipped): the proxy told
+  // the injected error and 'I', and the server refused the next statements with 25P02.
   it('an error injected on a COMMIT behind statements of its query comes after their results; a FATAL among them passes', async () => {
     const scenario = async (side: Side) => {
       const c = await messageClient(side.port);
@@ -334,6 +336,15 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
         // Rolled back: no row.
         await send(simple('SELECT count(*) FROM prefix_t HAVING count(*) > 0'));
         await send(simple('DROP TABLE prefix_t'));
+        // One of them fails: the rest is skipped, the COMMIT (the ROLLBACK) too, and the block
+        // stays failed; the COMMIT's place never came, so its error is withdrawn.
+        await send(simple('CREATE TABLE prefix_u (id int UNIQUE)'));
+        await send(simple('BEGIN; INSERT INTO prefix_u VALUES (1)'));
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        await send(simple('SELECT 1; INSERT INTO prefix_u VALUES (1); COMMIT'));
+        await side.disarm();
+        await send(simple('SELECT 1'));
+        await send(simple('ROLLBACK; DROP TABLE prefix_u'));
         await send(simple("SET application_name = 'prefix_fatal'"));
         await send(simple('BEGIN'));
         await side.arm({ error: { percent: 100, kind: '40001' } });
@@ -355,7 +366,9 @@ describe.skipIf(!havePostgres())('postgres through the chaos proxy (real Postgre
       }
     };
     const direct = await scenario(directSide(db.port));
-    expect(direct).toEqual(['C ZI', 'C C ZT', 'T D C C E ZI', 'T C ZI', 'C ZI', 'C S ZI', 'C ZT', 'T E57P01']);
+    expect(direct).toEqual([
+      'C ZI', 'C C ZT', 'T D C C E ZI', 'T C ZI', 'C ZI', 'C ZI', 'C C ZT', 'T D C E ZE', 'E ZE', 'C C ZI', 'C S ZI', 'C ZT', 'T E57P01',
+    ]);
     await withProxy('', async (p) => {
       expect(await scenario(proxySide(p))).toEqual(direct);
       // The FATAL's: its COMMIT's place never came.

@@ -8,15 +8,16 @@
 import { emit, PASS_META, type StartMeta } from './length-prefixed.js';
 import { END, PASS, WHOLE, type Frames } from '../frames.js';
 import type { Fifo } from '../fifo.js';
-import type { ErrorFate } from '../protocol.js';
+import type { ErrorFate, ErrorReply } from '../protocol.js';
 import { CommitStatements, resultsBefore } from './postgres-commit.js';
+import { pgReadyForQuery } from './postgres-errors.js';
 import { BlockForecast } from './postgres-blocks.js';
 import { passesReply } from './postgres-aborted.js';
 import { LaterErrors } from './postgres-later.js';
 import { type Dir, EXTENDED_TYPES, PASSED_SYNC } from './postgres-messages.js';
 
 const T = (c: string): number => c.charCodeAt(0);
-const S = T('S'), X = T('X'), E = T('E'), COMMAND_COMPLETE = T('C');
+const S = T('S'), X = T('X'), E = T('E'), Z = T('Z'), COMMAND_COMPLETE = T('C');
 
 export abstract class PgErrorState {
   /** Transaction status of the last ReadyForQuery: 'I', 'T' or 'E'. */
@@ -31,8 +32,15 @@ export abstract class PgErrorState {
   protected erroredOpen = false;
   /** Requests whose stand-in's reply is the client's up to its error (postgres-aborted.ts, ranFirst), by ordinal. */
   protected readonly passing = new Set<number>();
-  /** Of those, COMMITs whose stand-in runs statements before its ROLLBACK: how many results still pass (resultsBefore). */
+  /**
+   * Of those, COMMITs whose stand-in runs statements before its ROLLBACK: how many results still
+   * pass (resultsBefore); -1 once one of them failed (prefixFailed).
+   */
   protected readonly prefixes = new Map<number, number>();
+  /** Their injected replies, which become the server's own should one of those statements fail (prefixReply). */
+  private readonly prefixReplies = new Map<number, ErrorReply>();
+  /** Requests whose error was so withdrawn, their fate still to be told (errorFate). */
+  private readonly withdrawn = new Set<number>();
   /**
    * The type of the message that ends the reply in progress before its ReadyForQuery, or -1: the
    * CloseComplete of a COMMIT's ROLLBACK in a later read (postgres-later.ts).
@@ -81,12 +89,57 @@ export abstract class PgErrorState {
     const left = this.prefixes.size > 0 ? this.prefixes.get(ordinal) : undefined;
     if (left === undefined) return this.later.passes(ordinal, type);
     if (left === 0) return false;
-    if (type === COMMAND_COMPLETE) this.prefixes.set(ordinal, left - 1);
+    if (type === COMMAND_COMPLETE && left > 0) this.prefixes.set(ordinal, left - 1);
     return true;
   }
 
-  /** FramerSession.errorFate: an error held for its request's Execute may be withdrawn (postgres-later.ts). */
+  /**
+   * `reply`, the injected error of request `ordinal`, a COMMIT whose stand-in runs statements of
+   * the client's before its ROLLBACK: its own copy, which the server's ReadyForQuery may replace
+   * (prefixEnds).
+   */
+  prefixReply(ordinal: number, reply: ErrorReply): ErrorReply {
+    const own = { bytes: reply.bytes, close: reply.close };
+    this.prefixReplies.set(ordinal, own);
+    return own;
+  }
+
+  /**
+   * The server sent an error answering request `ordinal`: whether it is one of the statements
+   * before a COMMIT's ROLLBACK failing, as the client's own would have, the rest of the query
+   * then skipped (the ROLLBACK, as the COMMIT would have been): it passes, the client's.
+   */
+  protected prefixFailed(ordinal: number): boolean {
+    const left = this.prefixes.size > 0 ? this.prefixes.get(ordinal) : undefined;
+    if (left === undefined || left <= 0) return false;
+    this.prefixes.set(ordinal, -1);
+    return true;
+  }
+
+  /**
+   * The reply of request `ordinal` begins with a message of type `type`: a COMMIT's stand-in has
+   * run the statements before its ROLLBACK. After one of them failed (prefixFailed) the COMMIT's
+   * place never came: the server's ReadyForQuery (its status 'E' in a block) is the reply, the
+   * injected one a copy of it, the error withdrawn (checked on PostgreSQL 15: 'INSERT ...; COMMIT'
+   * whose INSERT breaks a unique key in a block answers 23505 then 'E'; the proxy told the client
+   * 40001 and 'I', and the server refused its next statements with 25P02).
+   */
+  protected prefixEnds(ordinal: number, type: number): void {
+    const left = this.prefixes.get(ordinal);
+    const reply = this.prefixReplies.get(ordinal);
+    this.prefixes.delete(ordinal);
+    this.prefixReplies.delete(ordinal);
+    if (left !== -1 || type !== Z || reply === undefined) return;
+    reply.bytes = pgReadyForQuery(this.txStatus);
+    this.withdrawn.add(ordinal);
+  }
+
+  /**
+   * FramerSession.errorFate: an error held for its request's Execute may be withdrawn
+   * (postgres-later.ts), and one on a COMMIT after a statement before it failed (prefixEnds).
+   */
   errorFate(ordinal: number): ErrorFate {
+    if (this.withdrawn.size > 0 && this.withdrawn.delete(ordinal)) return 'withdrawn';
     return this.later.fate(ordinal);
   }
 

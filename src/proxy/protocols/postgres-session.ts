@@ -315,8 +315,12 @@ export class PgSession extends PgErrorState implements FramerSession {
           this.startMessage(d, PASS_META, true);
           return;
         }
+        if (type === E && this.prefixFailed(ordinalOf(first))) {
+          this.startMessage(d, PASS_META, true);
+          return;
+        }
         this.passing.delete(ordinalOf(first));
-        if (this.prefixes.size > 0) this.prefixes.delete(ordinalOf(first));
+        if (this.prefixes.size > 0) this.prefixEnds(ordinalOf(first), type);
         if (type === E && this.later.answeredBy(ordinalOf(first))) {
           // Its error alone is the reply, the server's ReadyForQuery to the Sync passes (postgres-later.ts).
           this.fifo.shift();

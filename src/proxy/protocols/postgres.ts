@@ -57,7 +57,7 @@
  */
 import type { ErrorReply, ErrorReplyContext, Protocol } from '../protocol.js';
 import { encodeError, errorKinds, POSTGRES_ERRORS } from './postgres-errors.js';
-import { commitCompletedBefore, commitStandIn } from './postgres-commit.js';
+import { commitCompletedBefore, commitStandIn, resultsBefore } from './postgres-commit.js';
 import { abortStandIn, completedBefore, failsInPlace, passesReply, rollsBackLater, runsLater, runsNothing } from './postgres-aborted.js';
 import { STARTUP_META } from './postgres-messages.js';
 import { PgSession } from './postgres-session.js';
@@ -99,7 +99,9 @@ export const postgres: Protocol = {
     if (pg !== undefined && ready && fails && pg.blocks.unsure(ctx.ordinal)) {
       return pg.blocks.toldLater(ctx.ordinal!, encodeError(kind, ctx.message, { txStatus: IN_BLOCK }, false, before));
     }
-    return encodeError(kind, ctx.message, pg, ended, before, ready);
+    const reply = encodeError(kind, ctx.message, pg, ended, before, ready);
+    // Should a statement of its query before the COMMIT fail, the reply becomes the server's own (postgres-error-state.ts).
+    return pg !== undefined && resultsBefore(ctx.standIn) > 0 ? pg.prefixReply(ctx.ordinal!, reply) : reply;
   },
   refuses(kind, label, request) {
     const e = POSTGRES_ERRORS[kind];
