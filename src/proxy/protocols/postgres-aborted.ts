@@ -29,7 +29,8 @@
  * next Parse of the name got 42P05 (prepared statement already exists). Its Closes now go to
  * the server, then what the request's next message calls for (as above; a failing Parse of a
  * statement of no use, which drops nothing, where a FunctionCall cannot follow them), then Sync;
- * the client gets their CloseCompletes before the error.
+ * the client gets their CloseCompletes before the error. One that then parses or binds a
+ * statement and runs it has them run with what comes before its Execute (ranFirst).
  */
 import { int32BE } from './length-prefixed.js';
 import { bindsCommit, type CommitStatements, parsesCommit } from './postgres-commit.js';
