@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { EXIT, UsageError } from '../core/exit.js';
 import type { TuiBackend } from './backend.js';
+import { dropInkResize, inkTerminal } from './ink-terminal.js';
 
 export interface TuiIo {
   stdin: NodeJS.ReadStream;
@@ -53,13 +54,15 @@ export async function runTui(
   process.once('exit', restore);
   try {
     const { render, createElement, App } = await loadInk();
+    const resizeBefore = io.stdout.listeners('resize');
     const app = render(createElement(App, { backend, title, onQuit: (i: boolean) => { interrupted = i; } }), {
       stdin: io.stdin,
-      stdout: io.stdout,
+      stdout: inkTerminal(io.stdout),
       exitOnCtrlC: false,
       patchConsole: false,
       maxFps: 15,
     });
+    dropInkResize(io.stdout, resizeBefore);
     const onStop = () => {
       interrupted = true;
       app.unmount();
