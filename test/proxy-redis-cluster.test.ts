@@ -179,8 +179,27 @@ describe.skipIf(!run)('redis: CLUSTERDOWN and TRYAGAIN at 100:error as a cluster
     ['EVALSHA', createHash('sha1').update("return redis.call('GET', '{t}x')").digest('hex'), '0'],
     ['MULTI'], ['EVAL', "return redis.call('SET', '{t}x', 'v')", '0'], ['ECHO', 'e'], ['EXEC'],
     ['MULTI'], ['EVAL', "return redis.call('SET', KEYS[1], 'v')", '1', '{t}x'], ['ECHO', 'e'], ['EXEC'],
+    // Functions, as the proxy saw them loaded: flagged or not, registered by a table or by position.
+    ['FCALL', 'dfg', '0'], ['FCALL', 'dfr', '0'], ['FCALL_RO', 'dfr', '0'], ['FCALL', 'dfs', '0'], ['FCALL', 'dfp', '0'],
+    ['FCALL', 'dfg', '1', '{t}x'], ['FCALL', 'dfr', '1', '{t}x'],
+    ['MULTI'], ['FCALL', 'dfs', '0'], ['ECHO', 'e'], ['EXEC'],
     ['GET', '{t}q'],
   ];
+  const downLibrary = [
+    '#!lua name=dflib',
+    "redis.register_function('dfg', function(keys) return redis.call('GET', '{t}x') end)",
+    'redis.register_function{',
+    "  function_name = 'dfr',",
+    "  callback = function(keys)",
+    "    local e = redis.call('ECHO', 'e')",
+    "    return redis.call('GET', '{t}x')",
+    '  end,',
+    "  flags = { 'no-writes' },",
+    '}',
+    "local function set(keys) local x = redis.call('GET', '{t}x') return redis.call('SET', '{t}q', 'v') end",
+    "redis.register_function('dfs', set)",
+    "redis.register_function('dfp', function() return redis.pcall('GET', '{t}x') end)",
+  ].join('\n');
   it.each([['The cluster is down'], ['The cluster is down and only accepts read commands']])("100:error CLUSTERDOWN '%s': a script the node runs stops at its first call it refuses, as a node in that state", async (line) => {
     const node = await startClusterNode();
     const readsWhenDown = line.endsWith('read commands');
@@ -188,6 +207,7 @@ describe.skipIf(!run)('redis: CLUSTERDOWN and TRYAGAIN at 100:error as a cluster
     try {
       await node.ctl.set('{t}x', 'x');
       await node.ctl.call('SCRIPT', 'LOAD', "return redis.call('GET', '{t}x')");
+      await node.ctl.call('FUNCTION', 'LOAD', downLibrary);
       await node.ctl.call('CONFIG', 'SET', 'cluster-allow-reads-when-down', readsWhenDown ? 'yes' : 'no');
       await CLUSTER_STATES.CLUSTERDOWN.enter(node);
       const want = await replies(node.port);
@@ -195,11 +215,15 @@ describe.skipIf(!run)('redis: CLUSTERDOWN and TRYAGAIN at 100:error as a cluster
       await node.ctl.call('CONFIG', 'SET', 'cluster-allow-reads-when-down', 'no');
       expect(want[0]).toMatch(readsWhenDown ? /: \$1\r\nx\r\n$/ : /: -ERR Script attempted to execute a command while the cluster is down script: [0-9a-f]{40}, on @user_script:1\.\r\n$/);
       expect(want[7]).toMatch(readsWhenDown ? /: -ERR Script attempted to execute a write command while the cluster is down and readonly script: / : /: -CLUSTERDOWN The cluster is down\r\n$/);
+      expect(want).toContain(readsWhenDown
+        ? 'FCALL dfs 0: -ERR Script attempted to execute a write command while the cluster is down and readonly script: dfs, on @user_function:11.\r\n'
+        : 'FCALL dfg 0: -ERR Script attempted to execute a command while the cluster is down script: dfg, on @user_function:2.\r\n');
       await withProxy('', async (p) => {
-        // The script EVALSHA names goes through the proxy first.
+        // The script EVALSHA names, and the library, go through the proxy first.
         const loader = client(p.port);
         await loader.connect();
         await loader.call('SCRIPT', 'LOAD', "return redis.call('GET', '{t}x')");
+        await loader.call('FUNCTION', 'LOAD', 'REPLACE', downLibrary);
         loader.disconnect();
         await p.setMix({ error: { percent: 100, kind: 'CLUSTERDOWN', ...(readsWhenDown ? { message: line } : {}) } });
         expect(await replies(p.port)).toEqual(want);

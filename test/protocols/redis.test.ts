@@ -408,6 +408,21 @@ describe('redis errors', () => {
     expect(staleScriptRefused('EVAL', stale2("local function g() return redis.call('ECHO', 'g') end\nreturn redis.call('GET', 'k')"))).toMatch(/@user_script:3\.$/);
   });
 
+  it('where a function stops on a cluster node down is read from its callback, a positional registration\'s too', () => {
+    const lib = readLibrary([
+      '#!lua name=l',
+      "redis.register_function('a', function(keys) return redis.call('GET', keys[1]) end)",
+      "local function h() redis.call('ECHO', 'x') return redis.call('SET', 'k', 'v') end",
+      "redis.register_function('b', h)",
+      "redis.register_function{function_name='c', callback=function() return redis.call('DEL', 'k') end, flags={'no-writes'}}",
+      "redis.register_function('d', function() return redis.call('ECHO', 'e') end)",
+      "redis.register_function('e', function() return redis.pcall('SET', 'k', 'v') end)",
+    ].join('\n'))!;
+    // Any call naming a key stops it (d's ECHO names none); serving reads, a write naming one, of a function not flagged no-writes.
+    expect(Object.fromEntries(lib.downCalls)).toEqual({ A: ' script: a, on @user_function:2.', B: ' script: b, on @user_function:3.', C: ' script: c, on @user_function:5.', E: '' });
+    expect(Object.fromEntries(lib.downWrites)).toEqual({ B: ' script: b, on @user_function:3.', E: '' });
+  });
+
   it('an FCALL is judged by the flags of the function a connection of the proxy saw loaded, once the server took it', () => {
     const shared = redis.sessionsShare!();
     const loader = redis.createSession(shared);

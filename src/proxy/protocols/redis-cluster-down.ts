@@ -11,13 +11,16 @@
  *   it is a write by its flags, which for a script are its shebang's (EVAL's own without one,
  *   not a write), so a script without a shebang runs whatever keys it names and stops at its first
  *   write naming a key; one with a shebang is judged up front (redis-refusals.ts), its writes, if
- *   flagged no-writes, refused as a read-only script's by the server behind too;
+ *   flagged no-writes, refused as a read-only script's by the server behind too. A function is a
+ *   write by its flags: called with keys, one not flagged no-writes is refused up front; called
+ *   with none, it runs, to its first write naming a key;
  * - SLOT_NOT_SERVED: only requests naming keys, up front (redis-refusals.ts).
+ * A function's callback is read as the library goes through the proxy (redis-functions.ts).
  * Checked on redis-server 7.0.15 with cluster-enabled yes, slot 0 deleted (cluster_state:fail).
  */
-import { CONTAINERS } from './redis-commands.js';
+import type { FunctionsSeen } from './redis-functions.js';
 import { STAR, wordAt } from './redis-resp.js';
-import { NOSCRIPT, type CallFails } from './redis-script-calls.js';
+import { downFails } from './redis-script-calls.js';
 import { scriptOf, scriptStops } from './redis-scripts.js';
 import type { ScriptsSeen } from './redis-scripts-seen.js';
 
@@ -27,34 +30,31 @@ export const SLOT_NOT_SERVED = 'Hash slot not served';
 /** A CLUSTERDOWN said so stands for a node that serves reads while its cluster is down. */
 export const READS_WHEN_DOWN = 'The cluster is down and only accepts read commands';
 
-/** Sharded pub/sub, whose channel is a key, but which a node serves while down (cluster-allow-pubsubshard-when-down yes). */
-export const PUBSUB_SHARD = new Set(['SPUBLISH', 'SSUBSCRIBE', 'SUNSUBSCRIBE']);
-
-/**
- * A call a node down refuses in a script it runs: one naming a key (`writes`: a write naming one),
- * not sharded pub/sub; undefined for a command with subcommands (its keys not read here), one
- * redis 7.0 does not know or refuses in any script (the server behind says so too).
- */
-const downFails = (writes: boolean): CallFails => (name, flags) =>
-  flags === undefined || CONTAINERS.has(name) || NOSCRIPT.has(name) ? undefined : flags.includes('k') && (!writes || flags.includes('w')) && !PUBSUB_SHARD.has(name);
-
 /**
  * How a cluster node down, in the state the behavior's `message` says, stops the script EVAL,
- * EVALSHA or their _RO forms `label` runs (`request` its first segment): the text that follows
- * downLine, '' for a returned pcall; undefined when the script is refused up front or served, or
- * the proxy cannot tell (an inline request, an EVALSHA of a script not seen, downFails).
+ * EVALSHA, FCALL or their _RO forms `label` runs (`request` its first segment): the text that
+ * follows downLine, '' for a returned pcall; undefined when the script is refused up front or
+ * served, or the proxy cannot tell (an inline request, a script or function it did not see,
+ * redis-script-calls.ts' downFails). A function is read as `functions` saw it loaded: called with
+ * no key, it runs, to its first call naming a key (its first write naming one when the node serves
+ * reads: one flagged no-writes fails at a write as a read-only script, FCALL_RO of one that is not
+ * gets its own error); called with keys, refused up front by its flags, or served.
  */
-export function downScriptRefused(label: string | undefined, request: Buffer, message: string | undefined, scripts?: ScriptsSeen): string | undefined {
+export function downScriptRefused(label: string | undefined, request: Buffer, message: string | undefined, scripts?: ScriptsSeen, functions?: FunctionsSeen): string | undefined {
   if (request[0] !== STAR || message === SLOT_NOT_SERVED) return undefined;
+  const reads = message === READS_WHEN_DOWN;
+  if (label === 'FCALL' || label === 'FCALL_RO') return noKeys(request) && !(reads && label === 'FCALL_RO') ? functions?.downCallOf(request, reads) : undefined;
   const script = scriptOf(label, request, scripts);
   if (script === undefined) return undefined;
-  if (message === READS_WHEN_DOWN) {
-    // The _RO forms: a write in a read-only script gets the server's own error first.
-    return script[0].startsWith('#!') || label!.endsWith('_RO') ? undefined : scriptStops(script, downFails(true));
-  }
+  // The _RO forms: a write in a read-only script gets the server's own error first.
+  if (reads) return script[0].startsWith('#!') || label!.endsWith('_RO') ? undefined : scriptStops(script, downFails(true));
+  return noKeys(request) ? scriptStops(script, downFails(false)) : undefined;
+}
+
+/** Whether a script request names no key (numkeys 0). */
+function noKeys(request: Buffer): boolean {
   const numkeys = wordAt(request, 2);
-  if (numkeys === undefined || Number(request.toString('latin1', numkeys[0], numkeys[1])) !== 0) return undefined;
-  return scriptStops(script, downFails(false));
+  return numkeys !== undefined && Number(request.toString('latin1', numkeys[0], numkeys[1])) === 0;
 }
 
 /** The line a script stopped so says (scriptVerifyClusterState), before downScriptRefused's text. */

@@ -159,3 +159,6 @@ export function arityFits(name: string, argc: number): boolean {
 
 /** Commands with subcommands (`CLIENT|SETINFO`): their own flags are not the subcommand's. */
 export const CONTAINERS: ReadonlySet<string> = new Set(Object.keys(COMMAND_FLAGS).filter((n) => n.includes('|')).map((n) => n.slice(0, n.indexOf('|'))));
+
+/** Sharded pub/sub, whose channel is a key to a cluster node, but which a node serves while its cluster is down (cluster-allow-pubsubshard-when-down yes). */
+export const PUBSUB_SHARD: ReadonlySet<string> = new Set(['SPUBLISH', 'SSUBSCRIBE', 'SUNSUBSCRIBE']);

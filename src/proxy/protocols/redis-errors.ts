@@ -121,7 +121,7 @@ export function encodeError(kind: string, ctx: ErrorReplyContext, queued = false
   const stale = kind === 'MASTERDOWN' && !queued ? staleCall(label, ctx.request, scripts, functions) : undefined;
   if (stale !== undefined) return { bytes: Buffer.from(`-${staleLine(ctx.message)}${stale}\r\n`, 'utf8'), close: false };
   // So does a script a cluster node down runs, at its first call the node refuses.
-  const down = kind === 'CLUSTERDOWN' && !queued ? downScriptRefused(label, ctx.request, ctx.message, scripts) : undefined;
+  const down = kind === 'CLUSTERDOWN' && !queued ? downScriptRefused(label, ctx.request, ctx.message, scripts, functions) : undefined;
   if (down !== undefined) return { bytes: Buffer.from(`-${downLine(ctx.message)}${down}\r\n`, 'utf8'), close: false };
   const script = SCRIPT_KINDS.has(kind) && !queued ? scriptRefused(kind, label, ctx.request, scripts) ?? '' : '';
   if (ctx.message === undefined && kind !== 'ERR' && !exec && script === '') return cannedReply(kind);
@@ -159,7 +159,7 @@ export const QUEUED: ErrorReply = Object.freeze({ bytes: Buffer.from('+QUEUED\r\
  */
 export function failingScript(kind: string, label: string, request: Buffer, message: string | undefined, scripts?: ScriptsSeen, functions?: FunctionsSeen): Buffer | undefined {
   const stale = kind === 'MASTERDOWN' ? staleCall(label, request, scripts, functions) : undefined;
-  const down = kind === 'CLUSTERDOWN' ? downScriptRefused(label, request, message, scripts) : undefined;
+  const down = kind === 'CLUSTERDOWN' ? downScriptRefused(label, request, message, scripts, functions) : undefined;
   const after = stale ?? down ?? queuedScriptFailure(kind, label, request, scripts);
   if (after === undefined) return undefined;
   const line = Buffer.from((stale !== undefined ? staleLine(message) : down !== undefined ? downLine(message) : kindLine(kind, label, message)) + after, 'utf8');

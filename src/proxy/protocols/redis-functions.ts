@@ -18,33 +18,40 @@
  * refuses it too). At MASTERDOWN an unseen function is refused as before: only one flagged
  * allow-stale runs there, until its first call of a command a stale replica does not serve
  * (GET), which fails with an ERR: read from its callback, written in its registration or a
- * function it names, given that name (or a table's field) in the library's top-level code.
+ * function it names, given that name (or a table's field) in the library's top-level code. A
+ * cluster node down stops a function it runs at its first call naming a key, read the same way
+ * (redis-cluster-down.ts).
  */
 import { depthAt, functionEnd } from './redis-lua.js';
 import { STAR, wordAt } from './redis-resp.js';
-import { failingCall, staleFails } from './redis-script-calls.js';
+import { downFails, failingCall, staleFails, type CallFails } from './redis-script-calls.js';
 
 /** The kinds a function's flags decide. */
 export const FUNCTION_KINDS = new Set(['READONLY', 'MISCONF', 'OOM', 'MASTERDOWN']);
 
 /**
  * A library as its source declares it: its name, each function's flags (n no-writes, o allow-oom,
- * s allow-stale), and for one flagged no-writes and allow-stale whose first call a stale replica
- * refuses, where it stops (staleCalls: after the error's line, as redis says it; '' for a
- * returned pcall).
+ * s allow-stale), and where a function stops, after the error's line as redis says it ('' for a
+ * returned pcall): on a stale replica, one flagged no-writes and allow-stale (staleCalls); on a
+ * cluster node down, called with no key, at its first call naming a key (downCalls), or when the
+ * node serves reads, one not flagged no-writes at its first write naming one (downWrites).
  */
 export interface Library {
   name: string;
   functions: Map<string, string>;
   staleCalls: Map<string, string>;
+  downCalls: Map<string, string>;
+  downWrites: Map<string, string>;
 }
 
 /** The functions a proxy saw loaded, shared by its connections (a pool loads on one and calls on another). */
 export class FunctionsSeen {
   /** Function names upper case (redis finds them whatever their case), and their flags. */
   private readonly flags = new Map<string, string>();
-  /** Where a function a stale replica runs stops (Library.staleCalls), by upper-case name. */
+  /** Where a function a stale replica runs stops (Library.staleCalls), by upper-case name; a cluster node down (downCalls, downWrites). */
   private readonly staleCalls = new Map<string, string>();
+  private readonly downCalls = new Map<string, string>();
+  private readonly downWrites = new Map<string, string>();
   /** Library names (their case is theirs) and the functions each declared. */
   private readonly libraries = new Map<string, readonly string[]>();
 
@@ -52,6 +59,8 @@ export class FunctionsSeen {
     this.deleted(lib.name);
     for (const [name, flags] of lib.functions) this.flags.set(name, flags);
     for (const [name, stops] of lib.staleCalls) this.staleCalls.set(name, stops);
+    for (const [name, stops] of lib.downCalls) this.downCalls.set(name, stops);
+    for (const [name, stops] of lib.downWrites) this.downWrites.set(name, stops);
     this.libraries.set(lib.name, [...lib.functions.keys()]);
   }
 
@@ -59,6 +68,8 @@ export class FunctionsSeen {
     for (const name of this.libraries.get(library) ?? []) {
       this.flags.delete(name);
       this.staleCalls.delete(name);
+      this.downCalls.delete(name);
+      this.downWrites.delete(name);
     }
     this.libraries.delete(library);
   }
@@ -66,6 +77,8 @@ export class FunctionsSeen {
   flushed(): void {
     this.flags.clear();
     this.staleCalls.clear();
+    this.downCalls.clear();
+    this.downWrites.clear();
     this.libraries.clear();
   }
 
@@ -77,6 +90,11 @@ export class FunctionsSeen {
   /** Where the function FCALL `request` calls stops on a stale replica (Library.staleCalls); undefined when it runs, or not known. */
   staleCallOf(request: Buffer): string | undefined {
     return this.staleCalls.get(this.nameOf(request));
+  }
+
+  /** Where the function FCALL `request` calls stops on a cluster node down (Library.downCalls; `writes`: downWrites); undefined when it runs, or not known. */
+  downCallOf(request: Buffer, writes: boolean): string | undefined {
+    return (writes ? this.downWrites : this.downCalls).get(this.nameOf(request));
   }
 
   private nameOf(request: Buffer): string {
@@ -106,26 +124,29 @@ const NAMED = /\bfunction_name\s*=\s*(['"])([^'"\s]+)\1/;
 const FLAGS = /\bflags\s*=\s*(?:\{([^}]*)\})?/;
 const FLAG_LETTERS: Record<string, string> = { 'no-writes': 'n', 'allow-oom': 'o', 'allow-stale': 's' };
 /** A callback written in the registration's table (`callback = function (...) ... end`), or named (`callback = h`, `callback = M.get`). */
-const TABLE_CALLBACK = /\bcallback\s*=\s*function\b/;
-const NAMED_CALLBACK = /\bcallback\s*=\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*[,;}]/;
+const TABLE_CALLBACK: Callback = [/\bcallback\s*=\s*function\b/, /\bcallback\s*=\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*[,;}]/];
+/** A positional registration's callback, after its name: `, function (...) ... end)` or `, h)`. */
+const ARGUMENT_CALLBACK: Callback = [/^\s*,\s*function\b/, /^\s*,\s*([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)\s*\)/];
+/** How a registration gives its callback: written there (up to its `function` word), or named (the name). */
+type Callback = [written: RegExp, named: RegExp];
 /**
- * Where a stale replica stops function `name` whose callback's `function` word is at `at` in the
- * library's `source`: at its first call of a command such a replica does not serve, said
- * ' script: <name>, on @user_function:<line of the library>.' ('' for a returned pcall); undefined
- * when it runs, or the proxy cannot tell (redis-scripts.ts' staleFails).
+ * Where function `name` whose callback's `function` word is at `at` in the library's `source`
+ * stops: at its first call `fails` says fails, said ' script: <name>, on @user_function:<line of
+ * the library>.' ('' for a returned pcall); undefined when it runs, or the proxy cannot tell.
  */
-function staleCallIn(source: string, name: string, at: number): string | undefined {
+function stopsIn(source: string, name: string, at: number, fails: CallFails): string | undefined {
   const end = functionEnd(source, at);
   // Its body, after its `function` word: a function written there is another.
-  const line = end < 0 ? undefined : failingCall(source, staleFails, at + 'function'.length, end);
+  const line = end < 0 ? undefined : failingCall(source, fails, at + 'function'.length, end);
   if (line === undefined) return undefined;
   return line === 0 ? '' : ` script: ${name}, on @user_function:${line}.`;
 }
 
 /**
  * Where the `function` word of the callback of the registration at `at` in `source` is, its table
- * `table` starting at `from`: written there, or named there (`h`, a table's field `M.get`) and
- * given a function before, in the library's top-level code (`local function h(...)`, `local h =
+ * (or, positional, what follows its name) `table` starting at `from`, given `as` one or the other
+ * gives it: written there, or named there (`h`, a table's field `M.get`) and given a function
+ * before, in the library's top-level code (`local function h(...)`, `local h =
  * function (...)`, `h = function (...)` after `local h`, `function M.get(...)`, `M.get = function
  * (...)`). A library's top-level code runs in order as it loads, with nothing to read but its
  * source, and cannot set globals (redis refuses the load: 'Attempt to modify a readonly table', as
@@ -135,10 +156,11 @@ function staleCallIn(source: string, name: string, at: number): string | undefin
  * function that is takes running the code), or the name is assigned inside a block (a function
  * that may or may not run by then, an `if`), or the registration is.
  */
-function callbackAt(source: string, table: string, from: number, at: number): number | undefined {
-  const written = TABLE_CALLBACK.exec(table);
+function callbackAt(source: string, table: string, from: number, at: number, as: Callback): number | undefined {
+  const [writtenAs, namedAs] = as;
+  const written = writtenAs.exec(table);
   if (written !== null) return from + written.index + written[0].length - 'function'.length;
-  const name = NAMED_CALLBACK.exec(table)?.[1].replaceAll('.', '\\.');
+  const name = namedAs.exec(table)?.[1].replaceAll('.', '\\.');
   if (name === undefined || depthAt(source, at) !== 0) return undefined;
   // A function given to the name (group 1), or anything else assigned or declared so.
   const assigned = new RegExp(`(?<![\\w.:])(?:((?:local\\s+)?function\\s+${name}\\s*\\(|(?:local\\s+)?${name}\\s*=\\s*function\\b)|(?:local\\s+)?${name}\\s*=(?!=)|local\\s+${name}\\b)`, 'g');
@@ -163,28 +185,38 @@ function callbackAt(source: string, table: string, from: number, at: number): nu
 export function readLibrary(source: string): Library | undefined {
   const name = SHEBANG.exec(source)?.[1];
   if (name === undefined) return undefined;
-  const functions = new Map<string, string>();
-  const staleCalls = new Map<string, string>();
+  const lib: Library = { name, functions: new Map(), staleCalls: new Map(), downCalls: new Map(), downWrites: new Map() };
   const calls = [...source.matchAll(REGISTER)];
   calls.forEach((m, i) => {
-    if (m[2] !== undefined) {
-      functions.set(m[2].toUpperCase(), '');
-      return;
-    }
     const from = m.index! + m[0].length;
     const table = source.slice(from, calls[i + 1]?.index ?? source.length);
+    if (m[2] !== undefined) {
+      stopsOf(lib, source, m[2].toUpperCase(), m[2], '', callbackAt(source, table, from, m.index!, ARGUMENT_CALLBACK));
+      return;
+    }
     const fn = NAMED.exec(table)?.[2];
     const listed = FLAGS.exec(table);
     if (fn === undefined || (listed !== null && listed[1] === undefined)) return;
     let flags = '';
     for (const f of (listed?.[1] ?? '').matchAll(/(['"])([\w-]+)\1/g)) flags += FLAG_LETTERS[f[2]] ?? '';
-    functions.set(fn.toUpperCase(), flags);
-    // Only a function flagged no-writes and allow-stale runs on a stale replica (a positional registration has no flags).
-    const callback = flags.includes('n') && flags.includes('s') ? callbackAt(source, table, from, m.index!) : undefined;
-    const stops = callback === undefined ? undefined : staleCallIn(source, fn, callback);
-    if (stops !== undefined) staleCalls.set(fn.toUpperCase(), stops);
+    stopsOf(lib, source, fn.toUpperCase(), fn, flags, callbackAt(source, table, from, m.index!, TABLE_CALLBACK));
   });
-  return { name, functions, staleCalls };
+  return lib;
+}
+
+/** Function `fn` (`key` upper case) of flags `flags` into `lib`, and where its callback, whose `function` word is at `callback` in `source`, stops. */
+function stopsOf(lib: Library, source: string, key: string, fn: string, flags: string, callback: number | undefined): void {
+  lib.functions.set(key, flags);
+  if (callback === undefined) return;
+  const note = (stops: Map<string, string>, fails: CallFails) => {
+    const at = stopsIn(source, fn, callback, fails);
+    if (at !== undefined) stops.set(key, at);
+  };
+  // Only a function flagged no-writes and allow-stale runs on a stale replica (a positional registration has no flags).
+  if (flags.includes('n') && flags.includes('s')) note(lib.staleCalls, staleFails);
+  note(lib.downCalls, downFails(false));
+  // One flagged no-writes fails at a write as a read-only script does, first.
+  if (!flags.includes('n')) note(lib.downWrites, downFails(true));
 }
 
 /**

@@ -6,8 +6,8 @@
  * server would serve passes untouched: a client asking for READONLY gets what a replica does,
  * reads working, and one at 100:error LOADING can still connect, as it would to a loading redis.
  */
-import { downScriptRefused, PUBSUB_SHARD, READS_WHEN_DOWN, SLOT_NOT_SERVED } from './redis-cluster-down.js';
-import { arityFits, COMMAND_FLAGS, CONTAINERS } from './redis-commands.js';
+import { downScriptRefused, READS_WHEN_DOWN, SLOT_NOT_SERVED } from './redis-cluster-down.js';
+import { arityFits, COMMAND_FLAGS, CONTAINERS, PUBSUB_SHARD } from './redis-commands.js';
 import { EVALS, SCRIPT_KINDS, scriptRefused, shebangOf, staleScriptRefused } from './redis-scripts.js';
 import type { ScriptsSeen } from './redis-scripts-seen.js';
 import { FUNCTION_KINDS, functionRefused, functionWrites, type FunctionsSeen } from './redis-functions.js';
@@ -118,7 +118,7 @@ export function refuses(kind: string, label: string | undefined, request: Buffer
     // Keys of several slots get CROSSSLOT first, in any state: the node behind says it, one of a cluster.
     const spread = keys === 0 ? Spread.None : keys === 1 ? Spread.One : keysSpread(name, request, argc, keys);
     // A script the down node runs, whatever keys it names (none at the default line), to a call it refuses.
-    if (kind === 'CLUSTERDOWN' && spread !== Spread.Slots && EVALS.has(name) && downScriptRefused(name, request, message, scripts) !== undefined) return true;
+    if (kind === 'CLUSTERDOWN' && spread !== Spread.Slots && SCRIPTS.has(name) && downScriptRefused(name, request, message, scripts, functions) !== undefined) return true;
     if (spread < KEYS_MET[kind]) return false;
     if (kind === 'CLUSTERDOWN' && message === SLOT_NOT_SERVED) return true;
     if (spread === Spread.Slots) return false;

@@ -6,7 +6,7 @@
  * but for one in the body of a function the script writes (a helper): that runs when it is
  * called, maybe later, maybe never, which only running the script would tell.
  */
-import { COMMAND_FLAGS, CONTAINERS } from './redis-commands.js';
+import { COMMAND_FLAGS, CONTAINERS, PUBSUB_SHARD } from './redis-commands.js';
 import { inFunctionFrom } from './redis-lua.js';
 
 const CALL = /redis\s*\.\s*(p?call)\s*\(\s*(['"])([A-Za-z_.|-]+)\2/g;
@@ -51,3 +51,12 @@ export const NOSCRIPT = new Set(['BGREWRITEAOF', 'BGSAVE', 'SAVE', 'SYNC', 'PSYN
 /** A call a stale replica refuses in a script it runs (scriptVerifyAllowStale): of a command without the flag stale. */
 export const staleFails: CallFails = (name, flags) => (flags === undefined || CONTAINERS.has(name) || NOSCRIPT.has(name) ? undefined : !flags.includes('s'));
 
+
+/**
+ * A call a cluster node whose cluster is down refuses in a script it runs (scriptVerifyClusterState):
+ * one naming a key (`writes`: a write naming one, the node serving reads), not sharded pub/sub;
+ * undefined for a command with subcommands (its keys not read here), one redis 7.0 does not know
+ * or refuses in any script (the server behind says so too).
+ */
+export const downFails = (writes: boolean): CallFails => (name, flags) =>
+  flags === undefined || CONTAINERS.has(name) || NOSCRIPT.has(name) ? undefined : flags.includes('k') && (!writes || flags.includes('w')) && !PUBSUB_SHARD.has(name);
