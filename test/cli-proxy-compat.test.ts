@@ -229,12 +229,13 @@ describe("toxiproxy-server's -config proxies.json", () => {
   it('matches field names without regard to case, as Go does, and names an ignored near miss', async () => {
     const [a, apiPort] = [await freePort(), await freePort()];
     const file = path.join(dir, 'cased.json');
-    await writeFile(file, JSON.stringify([{ Name: 'web', Listen: `127.0.0.1:${a}`, UPSTREAM: `127.0.0.1:${web.port}`, enabeld: false }]));
+    const text = JSON.stringify([{ Name: 'web', Listen: `127.0.0.1:${a}`, UPSTREAM: `127.0.0.1:${web.port}`, enabeld: false }]);
+    await writeFile(file, text);
     const cli = runCli(['proxy', '-config', file, '-host', '127.0.0.1', '-port', String(apiPort), '--interval', '60000']);
     try {
       await cli.waitFor(/api listening on/, { timeoutMs: 60_000 });
       expect((await get(a)).status).toBe(200);
-      expect(cli.err()).toContain(`${file}: proxy 1 (web): "enabeld" is not a Toxiproxy field, ignored; did you mean "enabled"?`);
+      expect(cli.err()).toContain(`${file}:1:${text.indexOf('"enabeld"') + 1}: proxy 1 (web): "enabeld" is not a Toxiproxy field, ignored; did you mean "enabled"?`);
     } finally {
       expect(await cli.stop()).toBe(0);
     }
@@ -248,12 +249,41 @@ describe("toxiproxy-server's -config proxies.json", () => {
     expect(cli.err()).toContain(`${file}:2:16: JSON syntax: unexpected "}", expected a "quoted" key`);
   });
 
-  it('names a missing required field and its likely misspelling, exit 2 without a stack trace', async () => {
+  it('names a missing required field and its likely misspelling at its line, exit 2 without a stack trace', async () => {
     const file = path.join(dir, 'typo.json');
-    await writeFile(file, '[{"name": "redis", "listen": "127.0.0.1:0", "upstrem": "127.0.0.1:6379"}]\n');
+    await writeFile(file, '[\n  {"name": "web", "upstream": "127.0.0.1:6379"},\n  {"name": "redis", "listen": "127.0.0.1:0",\n   "upstrem": "127.0.0.1:6379"}\n]\n');
     const cli = runCli(['proxy', '-config', file]);
     expect(await cli.exited).toBe(2);
-    expect(cli.err()).toContain(`${file}: proxy 1: missing required field "upstream"\n  hint: did you mean "upstream" where the file has "upstrem"?`);
+    expect(cli.err()).toContain(`${file}:4:4: proxy 2 (redis): missing required field "upstream"\n  hint: did you mean "upstream" where the file has "upstrem"?`);
     expect(cli.err()).not.toMatch(/internal error|\n\s+at /);
+  });
+
+  // toxiproxy-server logs such an entry and goes on without it; the API's populate says "bad
+  // request body" or Go's bind error (status 500). A file is the user's to fix, as a YAML one:
+  // its line, the flags' words, exit 2, nothing left listening.
+  it('says a bad, taken or foreign listen address and a bad upstream at their line, exit 2', async () => {
+    const taken = net.createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const busy = (taken.address() as net.AddressInfo).port;
+    const free = await freePort();
+    const cases: [string, string, string][] = [
+      ['bad-listen', `"127.0.0.1:99999", "upstream": "127.0.0.1:${web.port}"`, `:3:27: proxy 2 (b): listen: "127.0.0.1:99999": port 99999 is over 65535`],
+      ['zero-upstream', `"127.0.0.1:0", "upstream": "127.0.0.1:0"`, `:3:54: proxy 2 (b): upstream: "127.0.0.1:0": port 0 is not a server's port`],
+      ['taken', `"127.0.0.1:${busy}", "upstream": "127.0.0.1:${web.port}"`, `:3:27: proxy 2 (b): 127.0.0.1:${busy} is already in use; pick another port or stop what listens there`],
+      ['foreign', `"192.0.2.1:0", "upstream": "127.0.0.1:${web.port}"`, `:3:27: proxy 2 (b): cannot listen on 192.0.2.1:0: 192.0.2.1 is not an address of this machine`],
+    ];
+    try {
+      for (const [name, second, said] of cases) {
+        const file = path.join(dir, `${name}.json`);
+        await writeFile(file, `[\n  {"name": "a", "listen": "127.0.0.1:${free}", "upstream": "127.0.0.1:${web.port}"},\n  {"name": "b", "listen": ${second}}\n]\n`);
+        const cli = runCli(['proxy', '-config', file, '-port', String(await freePort())]);
+        expect(await cli.exited, name).toBe(2);
+        expect(cli.err(), name).toContain(`marteau-tui: ${file}${said}`);
+        expect(cli.err(), name).not.toMatch(/bad request body|bind:|\n\s+at /);
+        expect(await connects(free), name).toBe(false);
+      }
+    } finally {
+      taken.close();
+    }
   });
 });

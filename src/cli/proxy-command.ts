@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { ConfigError } from '../config/errors.js';
 import { loadProxiesFile, PROXY_NAME, PROXY_NAME_RULE, statsdSchema, type ProxiesConfig } from '../config/proxies.js';
-import { Control, type ProxySpec } from '../proxy/api/control.js';
+import { Control } from '../proxy/api/control.js';
 import { isLoopback } from '../proxy/api/guard.js';
 import { ApiConfigError, startApiServer, type ApiServer } from '../proxy/api/server.js';
 import { packageVersion } from '../proxy/api/version.js';
@@ -21,7 +21,8 @@ import { ListenError, ProxySet } from '../proxy/proxy-set.js';
 import { listenMistake } from '../proxy/proxy-errors.js';
 import { EXIT, UsageError } from '../core/exit.js';
 import { surviveClosedOutput } from '../ci/closed-output.js';
-import { configKind, mixFlagError, readToxiproxyConfig, vaurienConfig, withOptions, type BehaviorOptions } from './proxy-compat.js';
+import { configKind, mixFlagError, vaurienConfig, withOptions, type BehaviorOptions } from './proxy-compat.js';
+import { readToxiproxyConfig, type ToxiproxyConfig } from './toxiproxy-config.js';
 import { formatProxyLine, listeningLine, LiveLines } from './proxy-status.js';
 import { listenErrorText, startWatching } from './proxy-reload.js';
 import { refuseTlsFlagsWith, tlsFromFlags, type TlsFlags } from './proxy-tls-flags.js';
@@ -110,10 +111,12 @@ async function serve(o: ProxyCommandOptions, io: Io, stop: AbortSignal): Promise
   }
   control.adopt(config);
   if (populate) {
-    const r = await control.populate(populate);
+    const r = await control.populate(populate.proxies);
     if (r.error) {
       await set.close(0);
-      throw new UsageError(`${o.config}: ${r.error.message}`, r.error.status === 500 ? EXIT.infrastructure : EXIT.usage);
+      // As for a YAML file: a listen address taken or not this machine's is the file's to fix.
+      const mistake = r.error.status !== 500 || (r.error.cause instanceof ListenError && r.error.cause.mistake);
+      throw new UsageError(populate.populateError(r.proxies.length, r.error).message, mistake ? EXIT.usage : EXIT.infrastructure);
     }
   }
   let server: ApiServer | undefined;
@@ -217,7 +220,7 @@ function apiSettings(o: ProxyCommandOptions, config: ProxiesConfig): ApiSettings
 interface BuiltConfig {
   config: ProxiesConfig;
   /** Proxies of a Toxiproxy config file, created through the API's populate once it runs. */
-  populate?: ProxySpec[];
+  populate?: ToxiproxyConfig;
   /** Things to tell the user (keys of a Vaurien file that have no meaning here). */
   notes: string[];
 }
@@ -241,7 +244,7 @@ async function buildConfig(o: ProxyCommandOptions): Promise<BuiltConfig> {
       }
       if (kind === 'toxiproxy') {
         const t = await readToxiproxyConfig(o.config);
-        return { config: { proxies: [], statsd }, populate: t.proxies, notes: t.notes };
+        return { config: { proxies: [], statsd }, populate: t, notes: t.notes };
       }
       if (Object.keys(behaviorOptions).length) {
         throw new UsageError('--behavior-<name>-<option> goes with --behavior (or a Vaurien INI file); in a YAML config, give the options in the mix');

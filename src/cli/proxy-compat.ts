@@ -2,17 +2,15 @@
  * What Vaurien and Toxiproxy users already type and keep, read by `marteau-tui proxy`:
  * - Vaurien's command line (`--proxy`, `--backend`, `--behavior 20:delay`, `--behavior-delay-sleep
  *   2`, `--http --http-port 8080`, `--statsd.enabled`, ...), turned into our flags;
- * - a Vaurien INI file and a Toxiproxy JSON file given to `--config` (our YAML stays the default);
+ * - a Vaurien INI file given to `--config`, and which kind of file a `--config` is (a Toxiproxy
+ *   JSON file is read by toxiproxy-config.ts; our YAML stays the default);
  * - toxiproxy-server's single-dash flags (`-config`, `-host`, `-port`).
  */
 import { readFile } from 'node:fs/promises';
 import { ConfigError } from '../config/errors.js';
-import { unreadableWords } from '../fs/errors.js';
 import { closest, didYouMean } from '../text/closest.js';
 import type { ProxiesConfig } from '../config/proxies.js';
 import { readVaurienIni, type Ini, type IniValue } from '../config/vaurien-ini.js';
-import { JsonSyntaxError, parseJson } from '../proxy/api/json.js';
-import type { ProxySpec } from '../proxy/api/control.js';
 import { baseType, textAs } from '../proxy/api/vaurien.js';
 import { MixError, parseMix, type MixSpec } from '../proxy/mix.js';
 import { protocolInfo } from '../proxy/protocols/index.js';
@@ -176,60 +174,6 @@ export async function configKind(file: string): Promise<ConfigKind> {
   if (/\.(ini|cfg|conf)$/i.test(file) || /^\[[^\]\n]+\]\s*$/m.test(start.split('\n')[0] ?? '')) return 'vaurien';
   return 'yaml';
 }
-
-/**
- * A toxiproxy-server `-config` file: the `/populate` body (a list of {name, listen, upstream,
- * enabled}), read as Go reads it (nulls and other fields are skipped; toxics in it are ignored,
- * as Toxiproxy ignores them).
- */
-export async function readToxiproxyConfig(file: string): Promise<{ proxies: ProxySpec[]; notes: string[] }> {
-  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
-    throw new ConfigError(file, undefined, undefined, `cannot read the file: ${unreadableWords(e)}`, 'check the path given to --config');
-  });
-  let list: unknown;
-  try {
-    list = parseJson(text);
-  } catch (e) {
-    if (e instanceof JsonSyntaxError) throw new ConfigError(file, e.line, e.column, `JSON syntax: ${e.reason}`);
-    throw e;
-  }
-  if (!Array.isArray(list)) throw new ConfigError(file, 1, 1, "expected a JSON list of proxies, as Toxiproxy's -config takes", TOXIPROXY_EXAMPLE);
-  const notes: string[] = [];
-  const proxies = list.map((item, i): ProxySpec => {
-    const o = (item && typeof item === 'object' ? item : {}) as Record<string, unknown>;
-    // Go matches a JSON key to a field without regard to case, an exact match first.
-    const field = (k: string): unknown => (k in o ? o[k] : o[Object.keys(o).find((x) => x.toLowerCase() === k) ?? '']);
-    const str = (k: string): string | undefined => {
-      const v = field(k);
-      if (v === null || v === undefined) return undefined;
-      if (typeof v !== 'string') throw new ConfigError(file, undefined, undefined, `proxy ${i + 1}: "${k}" must be a string`);
-      return v;
-    };
-    const enabled = field('enabled') ?? undefined;
-    if (enabled !== undefined && typeof enabled !== 'boolean') throw new ConfigError(file, undefined, undefined, `proxy ${i + 1}: "enabled" must be true or false`);
-    const unknown = Object.keys(o).filter((k) => !TOXIPROXY_FIELDS.includes(k.toLowerCase()));
-    const name = str('name');
-    const upstream = str('upstream');
-    for (const [key, v] of [['name', name], ['upstream', upstream]] as const) {
-      if (v) continue;
-      const typo = unknown.find((k) => closest(k, [key]) === key);
-      const hint = typo ? `did you mean "${key}" where the file has "${typo}"?` : TOXIPROXY_EXAMPLE;
-      throw new ConfigError(file, undefined, undefined, `proxy ${i + 1}: missing required field "${key}"`, hint);
-    }
-    // Toxiproxy skips a key it does not know, and so does this; a misspelt `listen` would
-    // otherwise leave the proxy on a default address without a word.
-    for (const k of unknown) {
-      const near = closest(k, TOXIPROXY_FIELDS);
-      notes.push(`${file}: proxy ${i + 1} (${name}): "${k}" is not a Toxiproxy field, ignored${near ? `; did you mean "${near}"?` : ''}`);
-    }
-    return { name: name!, listen: str('listen'), upstream: upstream!, enabled: enabled as boolean | undefined };
-  });
-  return { proxies, notes };
-}
-
-/** The fields of a Toxiproxy proxy in its config and API (`toxics` are read and ignored, as Toxiproxy's -config does). */
-const TOXIPROXY_FIELDS = ['name', 'listen', 'upstream', 'enabled', 'toxics'];
-const TOXIPROXY_EXAMPLE = 'e.g. [{"name": "redis", "listen": "127.0.0.1:26379", "upstream": "127.0.0.1:6379"}]';
 
 /** Vaurien's protocol options: the Host rewrite is honoured, socket reuse and buffer sizes have no use here. */
 const PROTOCOL_OPTIONS = new Set(['overwrite_host_header', 'keep_alive', 'reuse_socket', 'buffer']);

@@ -9,8 +9,8 @@ import { absoluteFile, loadTls, tlsOf, TlsConfigError, type ListenTls, type Upst
 
 /** A refused control request, worded like Toxiproxy, with the HTTP status it would answer. */
 export class ControlError extends Error {
-  constructor(message: string, readonly status = 400, readonly where?: string) {
-    super(message);
+  constructor(message: string, readonly status = 400, readonly where?: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'ControlError';
   }
 }
@@ -91,6 +91,7 @@ export function loopError(e: UpstreamLoopError): ControlError {
 export function bindError(e: unknown): unknown {
   if (!(e instanceof ListenError)) return e;
   // Go resolves the name before binding, and says so in its own words.
-  if (e.code === 'ENOTFOUND') return new ControlError(`listen tcp: lookup ${e.address.replace(/:\d*$/, '')}: no such host`, 500);
-  return new ControlError(`listen tcp ${e.address}: bind: ${BIND_WORDS[e.code] ?? e.code}`, 500);
+  // The ListenError stays its cause: the CLI's -config file says it in its own words.
+  if (e.code === 'ENOTFOUND') return new ControlError(`listen tcp: lookup ${e.address.replace(/:\d*$/, '')}: no such host`, 500, undefined, { cause: e });
+  return new ControlError(`listen tcp ${e.address}: bind: ${BIND_WORDS[e.code] ?? e.code}`, 500, undefined, { cause: e });
 }
