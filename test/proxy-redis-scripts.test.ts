@@ -48,6 +48,8 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
     ['EVAL_RO', "return redis.call('GET', 'sc:k')", '0'],
     // A helper that writes, never called: the script only reads.
     ['EVAL', "local function w() return redis.call('SET', 'sc:k', 'w') end\nreturn redis.call('GET', 'sc:k')", '0'],
+    // One called first thing: its write runs there.
+    ['EVAL', "local function w() return redis.call('SET', 'sc:k', 'v') end\nredis.call('GET', 'sc:k')\nreturn w()", '0'],
     ['FCALL', 'scw', '1', 'sc:k'],
     ['FCALL_RO', 'scr', '1', 'sc:k'],
     ['MULTI'], ['EVAL', "#!lua\nreturn redis.call('GET', 'sc:k')", '0'], ['EXEC'],
@@ -116,6 +118,8 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
       const want = await replies(real.port);
       expect(want).toHaveLength(requests.length);
       expect(want[0]).toMatch(new RegExp(`: -${kind} .* script: [0-9a-f]{40}, on @user_script:1\\.\\r\\n$`));
+      // The helper called after a read: its write, line 1, stops the script.
+      expect(want.find((w) => w.includes("'sc:k', 'v') end\nredis.call('GET'"))).toMatch(new RegExp(`: -${kind} .* script: [0-9a-f]{40}, on @user_script:1\\.\\r\\n$`));
       await withProxy('', async (p) => {
         // The library through the proxy, which reads its functions' flags.
         const loader = client(p.port);
@@ -153,6 +157,8 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
     ['FCALL', 'scsa', '1', 'sc:k'], ['FCALL', 'scsm', '1', 'sc:k'], ['FCALL', 'scsf', '1', 'sc:k'],
     // A helper written in the body and never called: its GET does not run.
     ['EVAL', stale("local function get() return redis.call('GET', KEYS[1]) end\nreturn redis.call('ECHO', 'e')"), '1', 'sc:k'], ['FCALL', 'scsi', '1', 'sc:k'],
+    // Or called first thing: its GET runs there.
+    ['FCALL', 'scsc', '1', 'sc:k'],
   ];
   // Functions flagged so, their callbacks written in their registrations (a call's line is the library's).
   const staleLibrary = [
@@ -191,6 +197,11 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
     "  local function get() return redis.call('GET', keys[1]) end",
     "  return redis.call('ECHO', keys[1])",
     "end, flags={'no-writes', 'allow-stale'}}",
+    "redis.register_function{function_name='scsc', callback=function(keys)",
+    "  local read = function() return redis.call('GET', keys[1]) end",
+    "  local e = redis.call('ECHO', 'e')",
+    '  return read()',
+    "end, flags={'no-writes', 'allow-stale'}}",
   ].join('\n');
 
   it('100:error MASTERDOWN: a script flagged no-writes and allow-stale runs, and fails at its first call a stale replica refuses', async () => {
@@ -204,7 +215,8 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
       expect(want).toContain('FCALL scsl 1 sc:k: -ERR Can not execute the command on a stale replica script: scsl, on @user_function:17.\r\n');
       expect(want).toContain('FCALL scsa 1 sc:k: -ERR Can not execute the command on a stale replica script: scsa, on @user_function:24.\r\n');
       expect(want).toContain('FCALL scsm 1 sc:k: -ERR Can not execute the command on a stale replica script: scsm, on @user_function:27.\r\n');
-      expect(want.slice(-2)).toEqual([`${staleRequests.at(-2)!.join(' ')}: $1\r\ne\r\n`, 'FCALL scsi 1 sc:k: $4\r\nsc:k\r\n']);
+      expect(want.slice(-3, -1)).toEqual([`${staleRequests.at(-3)!.join(' ')}: $1\r\ne\r\n`, 'FCALL scsi 1 sc:k: $4\r\nsc:k\r\n']);
+      expect(want.at(-1)).toBe(`FCALL scsc 1 sc:k: -ERR Can not execute the command on a stale replica script: scsc, on @user_function:${staleLibrary.split('\n').findIndex((l) => l.includes('local read')) + 1}.\r\n`);
       await withProxy('', async (p) => {
         // The script an EVALSHA names, and the library, go through the proxy first.
         const app = client(p.port);

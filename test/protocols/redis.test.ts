@@ -387,7 +387,7 @@ describe('redis errors', () => {
     });
   });
 
-  it('a call in a function the callback or script writes is not taken for one run where it is written', () => {
+  it('a call in a function the callback or script writes is taken for one run only where that function is called first', () => {
     const stale = "flags={'no-writes', 'allow-stale'}}";
     const lib = readLibrary([
       '#!lua name=l',
@@ -396,12 +396,18 @@ describe('redis errors', () => {
       "local function h(keys)\n  local f = function() return redis.call('ECHO', 'f') end\n  if f() then return redis.call('DBSIZE') end\nend",
       `redis.register_function{function_name='c', callback=h, ${stale}`,
     ].join('\n'))!;
-    // a never calls get (ECHO's value); b calls it, which the proxy does not follow (served); c's helper only echoes, its DBSIZE stops it.
-    expect(Object.fromEntries(lib.staleCalls)).toEqual({ C: ' script: c, on @user_function:12.' });
+    // a never calls get (ECHO's value); b calls it first thing, its GET stops it; c's helper only echoes, its DBSIZE stops it.
+    expect(Object.fromEntries(lib.staleCalls)).toEqual({ B: ' script: b, on @user_function:7.', C: ' script: c, on @user_function:12.' });
     const evalOf = (script: string) => B(cmd('EVAL', script, '0'));
     const helper = "local function w() return redis.call('SET', 'k', 'v') end\n";
     expect(scriptRefused('READONLY', 'EVAL', evalOf(`${helper}return redis.call('GET', 'k')`))).toBeUndefined();
-    expect(scriptRefused('READONLY', 'EVAL', evalOf(`${helper}return w()`))).toBeUndefined();
+    expect(scriptRefused('READONLY', 'EVAL', evalOf(`${helper}redis.call('GET', 'k')\nreturn w()`))).toMatch(/@user_script:1\.$/);
+    // Not followed: used otherwise than called (pcall(w)), called after a call that may fail, or from another function; a pcall in it.
+    expect(scriptRefused('READONLY', 'EVAL', evalOf(`${helper}return pcall(w)`))).toBeUndefined();
+    expect(scriptRefused('READONLY', 'EVAL', evalOf(`${helper}redis.call('DEL', 'k')\nreturn w()`))).toBeUndefined();
+    expect(scriptRefused('READONLY', 'EVAL', evalOf(`${helper}local function v() return w() end\nreturn v()`))).toBeUndefined();
+    expect(scriptRefused('READONLY', 'EVAL', evalOf("local function w() return redis.pcall('SET', 'k', 'v') end\nreturn w()"))).toBeUndefined();
+    expect(scriptRefused('READONLY', 'EVAL', evalOf(`${helper}-- w()\nlocal s = 'w()'\nreturn w()`))).toMatch(/@user_script:1\.$/);
     expect(scriptRefused('READONLY', 'EVAL', evalOf("local function e() return redis.call('ECHO', 'x') end\nfor i = 1, 2 do e() end\nreturn redis.call('SET', 'k', 'v')"))).toMatch(/@user_script:3\.$/);
     const stale2 = (body: string) => evalOf(`#!lua flags=no-writes,allow-stale\n${body}`);
     expect(staleScriptRefused('EVAL', stale2("local function g() return redis.call('GET', KEYS[1]) end\nreturn redis.call('ECHO', 'e')"))).toBeUndefined();

@@ -31,16 +31,17 @@ export function depthAt(source: string, at: number): number {
 }
 
 /**
- * Whether `at` in `source` is in the body of a function whose `function` word comes at or after
- * `from`: code that runs when that function is called, not where it is written.
+ * Where the `function` words are of the functions whose bodies hold `at` in `source`, of those
+ * written at or after `from` (outermost first): code there runs when such a function is called,
+ * not where it is written.
  */
-export function inFunctionFrom(source: string, from: number, at: number): boolean {
+export function functionsAround(source: string, from: number, at: number): number[] {
   LUA_TOKENS.lastIndex = from;
-  // The blocks open at `at`, innermost last: whether each is a function's.
-  const open: boolean[] = [];
+  // The blocks open at `at`, innermost last: a function's `function` word, -1 for another block.
+  const open: number[] = [];
   for (let m = LUA_TOKENS.exec(source); m !== null && m.index < at; m = LUA_TOKENS.exec(source)) {
     if (m[3] === 'end') open.pop();
-    else if (m[3] !== undefined) open.push(m[3] === 'function');
+    else if (m[3] !== undefined) open.push(m[3] === 'function' ? m.index : -1);
   }
-  return open.includes(true);
+  return open.filter((i) => i >= 0);
 }

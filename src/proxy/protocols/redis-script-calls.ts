@@ -4,10 +4,11 @@
  * or gives the error as a value to a pcall. A call is a `redis.call('GET', ...)` or `redis.pcall`
  * naming its command in a string; the first one in the source is taken as the first one run,
  * but for one in the body of a function the script writes (a helper): that runs when it is
- * called, maybe later, maybe never, which only running the script would tell.
+ * called, maybe later, maybe never. Only running the script would tell, but for a local helper
+ * whose name is next used to call it, with nothing that may fail run before (calledFirst).
  */
 import { COMMAND_FLAGS, CONTAINERS, PUBSUB_SHARD } from './redis-commands.js';
-import { inFunctionFrom } from './redis-lua.js';
+import { depthAt, functionEnd, functionsAround } from './redis-lua.js';
 
 const CALL = /redis\s*\.\s*(p?call)\s*\(\s*(['"])([A-Za-z_.|-]+)\2/g;
 const RETURNED = /\breturn\s*$/;
@@ -20,8 +21,9 @@ export type CallFails = (name: string, flags: string | undefined) => boolean | u
  * the source's first, 0 for a `return redis.pcall(...)`, which replies the bare error; undefined
  * when none does, when `fails` cannot tell for the call it meets first (undefined: served from
  * there, or failed as the server behind fails it), when that call is in a function written
- * from `from` on (its body runs when it is called), or when an unreturned pcall meets the error
- * (the script goes on with it as a value).
+ * from `from` on (its body runs when it is called) but for a helper calledFirst says runs then
+ * (a pcall there: its error a value to the helper's caller), or when an unreturned pcall meets
+ * the error (the script goes on with it as a value).
  */
 export function failingCall(source: string, fails: CallFails, from = 0, to = source.length): number | undefined {
   CALL.lastIndex = from;
@@ -32,7 +34,9 @@ export function failingCall(source: string, fails: CallFails, from = 0, to = sou
     const name = m[3].toUpperCase();
     const verdict = fails(name, COMMAND_FLAGS[name]);
     if (verdict === false) continue;
-    if (verdict === undefined || inFunctionFrom(source, from, m.index)) return undefined;
+    if (verdict === undefined) return undefined;
+    const around = functionsAround(source, from, m.index);
+    if (around.length > 0 && (around.length > 1 || m[1] === 'pcall' || !calledFirst(source, fails, around[0], to))) return undefined;
     // The error as a value: returned at once, it is the reply, bare; else the script goes on.
     if (m[1] === 'pcall') return RETURNED.test(source.slice(Math.max(0, m.index - 16), m.index)) ? 0 : undefined;
     let line = 1;
@@ -40,6 +44,34 @@ export function failingCall(source: string, fails: CallFails, from = 0, to = sou
     return line;
   }
   return undefined;
+}
+
+/** A local helper's name, read from its `function` word on: `function g(` after `local`, or `local g = ` before it. */
+const LOCAL_FUNCTION = /(?<=\blocal\s+)function\s+([A-Za-z_]\w*)\s*\(/y;
+const LOCAL_ASSIGNED = /\blocal\s+([A-Za-z_]\w*)\s*=\s*$/;
+
+/**
+ * Whether the helper whose `function` word is at `at` in `source` (one written in the code read,
+ * up to `to`) runs before anything that may fail (`fails`) after it: it is a local function, the
+ * next use of its name (outside comments and strings) calls it, in no function of its own, and
+ * the calls between its end and that one never fail.
+ */
+function calledFirst(source: string, fails: CallFails, at: number, to: number): boolean {
+  LOCAL_FUNCTION.lastIndex = at;
+  const name = LOCAL_FUNCTION.exec(source)?.[1] ?? LOCAL_ASSIGNED.exec(source.slice(Math.max(0, at - 64), at))?.[1];
+  const end = name === undefined ? -1 : functionEnd(source, at);
+  if (end < 0) return false;
+  const use = new RegExp(`(?<![\\w.:])${name}\\b(\\s*\\()?`, 'g');
+  use.lastIndex = end;
+  let u = use.exec(source);
+  while (u !== null && u.index < to && depthAt(source, u.index) < 0) u = use.exec(source);
+  if (u === null || u.index >= to || u[1] === undefined || functionsAround(source, end, u.index).length > 0) return false;
+  const between = new RegExp(CALL.source, 'g');
+  between.lastIndex = end;
+  for (let c = between.exec(source); c !== null && c.index < u.index; c = between.exec(source)) {
+    if (fails(c[3].toUpperCase(), COMMAND_FLAGS[c[3].toUpperCase()]) !== false) return false;
+  }
+  return true;
 }
 
 /**
