@@ -167,6 +167,26 @@ describe('marteau-tui sweep flags', () => {
     expect(r.err).toBe('marteau-tui: --step: must be more than 0\n');
     expect(r.out).toBe('');
   });
+
+  // Plain `sweep` exits 0 on a failing cell (the matrix tells); its closing line said
+  // "marteau-tui --ci: 1 job: 1 failed (4.5s) exit 1" and the command exited 0.
+  it('says the exit code it exits with, and its own name: a failing cell is exit 0 without --ci, 1 with it', async () => {
+    // The demo shop's proxy blacked out: its requests fail to connect, not the 5xx a cell expects.
+    const demo = (await readFile(path.join(ROOT, 'fixtures/demo/.marteau.yml'), 'utf8')).replaceAll('../../dist/fixtures/demo/', `${dist('fixtures/demo')}/`);
+    const dir = await project(demo);
+    const args = ['--only', 'shop', '--faults', 'down', '--step', '1s', '--gap', '1s', '--lead', '2s'];
+    const [plain, ci] = await Promise.all([
+      cliDone(['sweep', dir, '--state-dir', await stateDir(), ...args]),
+      cliDone(['sweep', dir, '--ci', '--state-dir', await stateDir(), ...args]),
+    ]);
+    expect(plain.out, plain.err).toMatch(/FAIL shop down \(100 % blackout\): .*\(expected 5xx\)\n/);
+    expect(plain.code, plain.out).toBe(0);
+    expect(plain.out).toMatch(/^marteau-tui sweep: 1 job, state dir /);
+    expect(plain.out).toMatch(/\nmarteau-tui sweep: 1 job: 1 failed \(.*\) exit 0 \(--ci: exit 1\)\n$/);
+    expect(ci.code, ci.out).toBe(1);
+    expect(ci.out).toMatch(/^marteau-tui sweep --ci: 1 job, state dir /);
+    expect(ci.out).toMatch(/\nmarteau-tui sweep --ci: 1 job: 1 failed \(.*\) exit 1\n$/);
+  }, 60_000);
 });
 
 describe.skipIf(!ready)('marteau-tui sweep on the demo shop (real redis-server and PostgreSQL)', () => {

@@ -88,15 +88,15 @@ export class CiReporter {
     }
   }
 
-  /** The closing line: counts per status, the exit code. */
-  summary(jobs: readonly Readonly<Job>[], code: number): string {
+  /** The closing line: counts per status, the exit code (and the jobs' own under --ci when the command's differs). */
+  summary(jobs: readonly Readonly<Job>[], code: number, command = 'marteau-tui --ci', underCi?: number): string {
     const counts = new Map<string, number>();
     for (const j of jobs) counts.set(j.status, (counts.get(j.status) ?? 0) + 1);
     const parts = [...counts].map(([k, n]) => `${n} ${k}`).join(', ');
     const ran = jobs.map(ranMs).filter((ms) => ms !== undefined);
     const took = ran.length ? ` (${formatDuration(ran.reduce((t, ms) => t + ms, 0))})` : '';
     const paint = code === 0 ? this.style.green : this.style.red;
-    return `marteau-tui --ci: ${count(jobs.length, 'job')}: ${parts || 'none'}${took} ${paint(`exit ${code}`)}`;
+    return `${command}: ${count(jobs.length, 'job')}: ${parts || 'none'}${took} ${paint(`exit ${code}`)}${underCi === undefined ? '' : ` (--ci: exit ${underCi})`}`;
   }
 
   private clock(at: number): string {

@@ -26,6 +26,10 @@ export interface CiOptions {
   nodeWaitMs: number;
   /** Changes each config's text before it is validated and queued (`sweep` sets its chaos there). */
   edit?: (text: string) => string;
+  /** The command as typed, for the first and last lines and what to run again (default `marteau-tui --ci`). */
+  command?: string;
+  /** The command's exit code from the jobs' (plain `sweep`: a failing cell is a finding, exit 0). */
+  exitCode?: (code: number) => number;
 }
 
 export interface CiIo {
@@ -48,6 +52,7 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
   const runners = await loadRunners();
   for (const f of files) await loadMarteauConfig(f, { runners, behaviors: defaultRegistry }, o.edit);
 
+  const command = o.command ?? 'marteau-tui --ci';
   surviveClosedOutput(io.out, io.err);
   const engine = new Engine({ stateDir: o.stateDir, nodes: o.nodes, run: 'own', nodeWaitMs: o.nodeWaitMs, runners });
   const ids = new Set<string>();
@@ -79,7 +84,7 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
   let held: { failure?: string } | undefined;
   try {
     await engine.start();
-    io.out.write(`marteau-tui --ci: ${files.length} job${files.length > 1 ? 's' : ''}, state dir ${engine.state.root}\n`);
+    io.out.write(`${command}: ${files.length} job${files.length > 1 ? 's' : ''}, state dir ${engine.state.root}\n`);
     for (const f of files) {
       if (interrupted) break;
       const job = await engine.enqueue(f, { origin: 'ci', runHere: true, edit: o.edit, warn: warnTo(io) });
@@ -96,9 +101,11 @@ export async function runCi(o: CiOptions, io: CiIo): Promise<number> {
     off();
   }
   const left = held ? jobs.filter((j) => j.status === 'queued').length : 0;
-  const code = interrupted ? EXIT.interrupted : left ? firstCause([EXIT.infrastructure, exitCodeFor(jobs)]) : exitCodeFor(jobs);
-  if (left) io.out.write(`marteau-tui --ci: ${count(left, 'job')} not started: ${notStarted(left, held!.failure, engine.state.root, '`marteau-tui --ci`')}\n`);
-  io.out.write(`${reporter.summary(jobs, code)}\n`);
+  const verdict = interrupted ? EXIT.interrupted : left ? firstCause([EXIT.infrastructure, exitCodeFor(jobs)]) : exitCodeFor(jobs);
+  // The closing line gives the code the command exits with, and the jobs' own when it differs.
+  const code = o.exitCode?.(verdict) ?? verdict;
+  if (left) io.out.write(`${command}: ${count(left, 'job')} not started: ${notStarted(left, held!.failure, engine.state.root, `\`${command}\``)}\n`);
+  io.out.write(`${reporter.summary(jobs, code, command, code === verdict ? undefined : verdict)}\n`);
   // The bell is for a person at a terminal, not for a CI log.
   if (io.out.isTTY && reporter.bell) io.out.write('\x07');
   return code;

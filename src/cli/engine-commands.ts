@@ -98,8 +98,15 @@ async function sweepAction(project: string | undefined, o: SweepCommandOptions, 
   const early = takeStopSignals();
   const [{ runCi }, { ConfigError }] = await Promise.all([import('../ci/run-ci.js'), import('../config/errors.js')]);
   try {
-    const code = await runCi({ target, stateDir: await stateDirOf(g), nodes: await nodes(g), nodeWaitMs: 30_000, edit: (text) => sweepConfigText(text, flags) }, { ...io, early });
-    return sweepExitCode(code, ci);
+    return await runCi({
+      target,
+      stateDir: await stateDirOf(g),
+      nodes: await nodes(g),
+      nodeWaitMs: 30_000,
+      edit: (text) => sweepConfigText(text, flags),
+      command: ci ? 'marteau-tui sweep --ci' : 'marteau-tui sweep',
+      exitCode: (code) => sweepExitCode(code, ci),
+    }, { ...io, early });
   } catch (e) {
     // A flag's mistake found by the config check: name the flag, not a line of the edited config.
     const flag = e instanceof ConfigError ? /^chaos\.sweep\.(\w+)(?:\.\d+)?: (.*)$/s.exec(e.problem) : null;

@@ -269,7 +269,7 @@ async function work(g: GlobalOptions, io: Io, drain: boolean, signal: AbortSigna
   for (const u of unfixed) io.out.write(`marteau-tui worker: ${count(u.ids.length, 'job')} left queued (${u.ids.join(', ')}): ${u.nodes}; no wait mends that: fix it, then run \`marteau-tui worker --drain\` again\n`);
   // Put back in the queue here, then taken by another worker: its run, not this worker's.
   for (const { job: j, here } of engine.takenFromHere()) io.out.write(`marteau-tui worker: job ${short(j.id)} put back in the queue here (${here}), then ${isTerminal(j.status) ? `run by another worker: ${j.status}${j.reason ? `: ${j.reason}` : ''}` : `taken by another worker, running on ${j.nodesTaken.join(', ')}`}; not counted in this worker's exit code\n`);
-  io.out.write(`${reporter.summary(jobs, code).replace('--ci', 'worker')}\n`);
+  io.out.write(`${reporter.summary(jobs, code, 'marteau-tui worker')}\n`);
   return code;
 }
 
