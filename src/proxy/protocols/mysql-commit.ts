@@ -21,7 +21,20 @@ export function commitStandIn(request: Buffer): Buffer | undefined {
   if (at === sql) return sql === 7 ? ROLLBACK_NO_ATTRIBUTES : ROLLBACK;
   // Statements before a COMMIT (CLIENT_MULTI_STATEMENTS): they go, with ROLLBACK after them.
   const payload = Buffer.concat([request.subarray(4, at), Buffer.from(' ', 'latin1'), ROLLBACK_TEXT]);
-  return Buffer.concat([Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, 0]), payload]);
+  const standIn = Buffer.concat([Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, 0]), payload]);
+  RUNS_STATEMENTS.add(standIn);
+  return standIn;
+}
+
+/** commitStandIn's that run statements of the client's before their ROLLBACK. */
+const RUNS_STATEMENTS = new WeakSet<Buffer>();
+
+/**
+ * Whether `standIn` runs statements of the client's before its ROLLBACK: their results are the
+ * client's, ahead of the error (mysql-commit-results.ts).
+ */
+export function runsStatements(standIn: Buffer): boolean {
+  return RUNS_STATEMENTS.has(standIn);
 }
 
 /**

@@ -6,7 +6,7 @@
  * changes in them (a request withheld, one sent as a stand-in). The framing session (mysql.ts)
  * builds on it, queueing requests as it reads them.
  */
-import { FramingError, MAX_HEAD_BYTES } from '../protocol.js';
+import { FramingError, MAX_HEAD_BYTES, type ErrorReply } from '../protocol.js';
 import { Fifo } from '../fifo.js';
 import { uint24LE } from './length-prefixed.js';
 import {
@@ -15,6 +15,7 @@ import {
 import { KEEPS_TEMPORARY, PreparedStatements } from './mysql-refusals.js';
 import { MYSQL_RUN, type SqlState } from './mysql-read-only.js';
 import { SessionSql, type SqlChange } from './mysql-session-sql.js';
+import { ownReply } from './mysql-commit-results.js';
 
 /** Pending.cmd of the login, answered by one packet. */
 export const LOGIN = -1;
@@ -37,10 +38,15 @@ export interface Pending {
   tables: readonly string[] | undefined;
   /** What it does to the connection's SQL state (mysql-session-sql.ts), counted as its reply comes. */
   sql: SqlChange | undefined;
+  /**
+   * A COMMIT's stand-in that runs statements before its ROLLBACK: the injected reply, until the
+   * reply's last packet comes (mysql-commit-results.ts). Cleared then, so a Pending renewed has none.
+   */
+  prefix: ErrorReply | undefined;
 }
 
 function newPending(): Pending {
-  return { ordinal: 0, cmd: 0, nextSeq: 1, cursor: false, then: undefined, as: 0, tables: undefined, sql: undefined };
+  return { ordinal: 0, cmd: 0, nextSeq: 1, cursor: false, then: undefined, as: 0, tables: undefined, sql: undefined, prefix: undefined };
 }
 
 export abstract class MysqlExchanges {
@@ -172,6 +178,18 @@ export abstract class MysqlExchanges {
       p.sql = undefined;
       if (first + 4 < standIn.length) p.then = standIn[first + 4];
     }
+  }
+
+  /**
+   * Request `ordinal`, drawn `reply`, goes as a COMMIT's stand-in that runs statements of the
+   * client's before its ROLLBACK: the reply the client gets, its own (mysql-commit-results.ts).
+   */
+  prefixed(ordinal: number, reply: ErrorReply): ErrorReply {
+    for (let i = 0; i < this.fifo.length; i++) {
+      const p = this.fifo.at(i)!;
+      if (p.ordinal === ordinal) return (p.prefix = ownReply(reply));
+    }
+    return reply;
   }
 
   /** The oldest request's reply ended: out of the queue, its Pending kept for a later request (newPending). */

@@ -34,9 +34,10 @@ import { connectError, encodeError, MYSQL_ERRORS } from './mysql-errors.js';
 import { COM_STMT_PREPARE, MAX_PAYLOAD, MYSQL_COMMANDS, NO_REPLY, UNSUPPORTED } from './mysql-packets.js';
 import { LOGIN_LABEL, MysqlHandshake } from './mysql-handshake.js';
 import { MysqlReply } from './mysql-reply.js';
-import { commitStandIn, deadlockStandIn, prepareStandIn } from './mysql-commit.js';
+import { commitStandIn, deadlockStandIn, prepareStandIn, runsStatements } from './mysql-commit.js';
+import { lastPacket } from './mysql-commit-results.js';
 import { refuses, type MysqlRequests } from './mysql-refusals.js';
-import { LOGIN, MysqlExchanges } from './mysql-exchanges.js';
+import { LOGIN, MysqlExchanges, type Pending } from './mysql-exchanges.js';
 import { isPrivilegeProbe, privilegeProbe, PrivilegeProbes, PROBE_PEEK } from './mysql-privilege.js';
 
 export { MYSQL_ERRORS } from './mysql-errors.js';
@@ -103,6 +104,10 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
   private readonly reply = new MysqlReply();
   /** Requests sent as a privilege probe (mysql-privilege.ts), made with the first. */
   private probes: PrivilegeProbes | undefined;
+  /** The request whose COMMIT stand-in's reply is coming, packet by packet (prefixPacket). */
+  private prefixHead: Pending | null = null;
+  /** Requests whose injected error became the server's own (mysql-commit-results.ts), made with the first. */
+  private withdrawn: Set<number> | undefined;
 
   /** Request `ordinal`, drawn `reply`, goes as a privilege probe: the reply the client gets. */
   probing(ordinal: number, reply: ErrorReply): ErrorReply {
@@ -110,6 +115,7 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
   }
 
   errorFate(ordinal: number): ErrorFate {
+    if (this.withdrawn !== undefined && this.withdrawn.delete(ordinal)) return 'withdrawn';
     return this.probes?.fate(ordinal) ?? 'given';
   }
 
@@ -148,8 +154,9 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
   private peekLen(client: boolean): number {
     if (client) return this.phase === Phase.Command ? MAX_HEAD_BYTES : HANDSHAKE_RESPONSE_PEEK;
     if (this.phase === Phase.Greeting) return GREETING_PEEK;
-    // A privilege probe's answer is read whole: its error, the server's own, may be the client's.
-    return this.probes?.waiting() ? PROBE_PEEK : REPLY_PEEK;
+    // A privilege probe's answer, and an error ending a COMMIT stand-in's (prefixPacket), are read
+    // whole: the server's own, they may be the client's.
+    return this.probes?.waiting() || this.fifo.first()?.prefix !== undefined ? PROBE_PEEK : REPLY_PEEK;
   }
 
   private scan(d: Dir, buf: Buffer, client: boolean, out: Frames): void {
@@ -231,7 +238,7 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
     if (client) {
       if (this.current) this.current.nextSeq = (seq + 1) & 0xff;
       else if (this.phase === Phase.Command && this.fifo.length) this.fifo.first()!.nextSeq = (seq + 1) & 0xff;
-    } else if (this.phase === Phase.Command && this.s.inMsg && !this.s.pass) {
+    } else if (this.phase === Phase.Command && this.s.inMsg && (!this.s.pass || this.prefixHead !== null)) {
       this.checkSeq(seq);
     }
   }
@@ -315,6 +322,7 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
         this.startMessage(d, PASS_META, true);
         return;
       }
+      if (head.prefix !== undefined) return this.prefixPacket(d, head, b, p, len, seq);
       this.reply.start(head.cmd, head.cursor);
       if (this.probes !== undefined) this.probes.replied(head.ordinal, b, p, len, Math.min(len, b.length - p));
       // A prepare's OK: 0x00, then the statement id.
@@ -334,6 +342,30 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
     }
     d.endAfter = true;
     if (head.sql !== undefined) this.sql.replied(head.sql, len > 0 && b[p] === 0xff);
+    this.replyEnded(head);
+  }
+
+  /**
+   * A packet of the reply to a COMMIT's stand-in that runs statements of the client's before its
+   * ROLLBACK: a message of its own that passes, the client's, but for the reply's last, which the
+   * injected error replaces or the server's ERR becomes (mysql-commit-results.ts). Their results
+   * are held by the connection until the error goes.
+   */
+  private prefixPacket(d: Dir, head: Pending, b: Buffer, p: number, len: number, seq: number): void {
+    if (this.prefixHead !== head) {
+      this.prefixHead = head;
+      this.reply.start(head.cmd, false);
+    }
+    this.checkSeq(seq);
+    if (!this.reply.packet(b, p, len, Math.min(len, REPLY_PEEK))) {
+      // Numbered as the reply: continuation packets are checked as its (continuation).
+      this.startMessage(d, PASS_META, true);
+      return;
+    }
+    this.prefixHead = null;
+    if (lastPacket(head.prefix!, b, p, len, Math.min(len, b.length - p), seq)) (this.withdrawn ??= new Set()).add(head.ordinal);
+    head.prefix = undefined;
+    this.startMessage(d, REPLY_META, true);
     this.replyEnded(head);
   }
 }
@@ -356,7 +388,9 @@ export const mysql: Protocol = {
   encodeError(kind, ctx) {
     const reply = encodeError(kind, ctx);
     const { session, standIn, ordinal } = ctx;
-    return standIn !== undefined && ordinal !== undefined && isPrivilegeProbe(standIn) && session instanceof MysqlSession ? session.probing(ordinal, reply) : reply;
+    if (standIn === undefined || ordinal === undefined || !(session instanceof MysqlSession)) return reply;
+    if (runsStatements(standIn)) return session.prefixed(ordinal, reply);
+    return isPrivilegeProbe(standIn) ? session.probing(ordinal, reply) : reply;
   },
   refuses: (kind, _label, request, session) => refuses(kind, request, session instanceof MysqlSession ? session : undefined),
   connectError,

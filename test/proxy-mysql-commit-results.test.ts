@@ -1,0 +1,331 @@
+/**
+ * A COMMIT behind statements of its query (CLIENT_MULTI_STATEMENTS) that draws an injected error,
+ * next to a real MariaDB whose COMMIT fails there: the statements' results, then the error.
+ */
+import { createHash } from 'node:crypto';
+import net from 'node:net';
+import mysql2 from 'mysql2/promise';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { haveMariadb, startMariadb } from './helpers/mariadb.js';
+import type { RunningServer } from './helpers/servers.js';
+import { proxiesTo } from './helpers/with-proxy.js';
+import { pkt } from './helpers/mysql-packets.js';
+import type { Proxy } from '../src/proxy/proxy.js';
+
+let db: RunningServer;
+
+const withProxy = proxiesTo(() => db.port, { protocol: 'mysql', seed: 1 });
+
+const SERVER_MORE_RESULTS_EXISTS = 0x08;
+
+/**
+ * A client that logs in without CLIENT_DEPRECATE_EOF (with multi-statements) and reads a
+ * query's reply packet by packet, up to its end or the connection's: no framer of the proxy's.
+ */
+class Raw {
+  /** Bytes of packets not whole yet: joined once one is (a 16 MiB packet comes in many reads). */
+  private pending: Buffer[] = [];
+  private pendingLength = 0;
+  private readonly packets: Buffer[] = [];
+  closed = false;
+  private constructor(readonly sock: net.Socket) {
+    sock.on('data', (d: Buffer) => {
+      this.pending.push(d);
+      this.pendingLength += d.length;
+      for (;;) {
+        if (this.pendingLength < 4) return;
+        if (this.pending[0].length < 4) this.pending = [Buffer.concat(this.pending)];
+        const size = 4 + this.pending[0].readUIntLE(0, 3);
+        if (this.pendingLength < size) return;
+        const all = this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending);
+        this.packets.push(all.subarray(0, size));
+        this.pending = all.length > size ? [all.subarray(size)] : [];
+        this.pendingLength = all.length - size;
+      }
+    });
+    sock.on('close', () => { this.closed = true; });
+    sock.on('error', () => {});
+  }
+
+  static async connect(port: number): Promise<Raw> {
+    const sock = net.connect(port, '127.0.0.1');
+    await new Promise<void>((r, j) => { sock.once('connect', () => r()); sock.once('error', j); });
+    const raw = new Raw(sock);
+    await raw.until(() => raw.packets.length >= 1);
+    const caps = 0x200 | 0x8000 | 0x80000 | 0x20000 | 0x10000 | 0x8; // 4.1, secure conn, plugin auth, multi results/statements, with db
+    sock.write(pkt(1, Buffer.concat([
+      Buffer.from([caps & 0xff, (caps >> 8) & 0xff, (caps >> 16) & 0xff, 0]), Buffer.from([0, 0, 0, 1, 0x21]), Buffer.alloc(23),
+      Buffer.from('root\0'), Buffer.from([0]), Buffer.from('chaos\0'), Buffer.from('mysql_native_password\0'),
+    ])));
+    await raw.until(() => raw.packets.length >= 2);
+    expect(raw.packets[1][4]).toBe(0x00);
+    raw.packets.length = 0;
+    return raw;
+  }
+
+  private async until(done: () => boolean): Promise<void> {
+    for (const deadline = Date.now() + 10_000; !done();) {
+      if (Date.now() > deadline) throw new Error(`no end of reply in ${this.describe().join(' ')}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+
+  /** Whether the packets so far are a whole reply to a query: its last result has no more after it. */
+  private ended(): boolean {
+    let eofs = 0;
+    for (const p of this.packets) {
+      const first = p[4];
+      if (first === 0xff) return true;
+      if (first === 0x00 && eofs === 0) {
+        // An OK: affected rows and insert id (one byte each here), then the status.
+        if (!(p.readUInt16LE(7) & SERVER_MORE_RESULTS_EXISTS)) return true;
+      } else if (first === 0xfe && p.length < 13) {
+        eofs = (eofs + 1) % 2;
+        if (eofs === 0 && !(p.readUInt16LE(7) & SERVER_MORE_RESULTS_EXISTS)) return true;
+      }
+    }
+    return false;
+  }
+
+  /** `sql` sent; its reply, or what came before the close, as words and as the bytes themselves (a digest of many). */
+  async q(sql: string): Promise<{ words: string; bytes: string }> {
+    this.send(sql);
+    return this.reply();
+  }
+
+  /** The server's id of the connection: SELECT CONNECTION_ID()'s one row (its 4th packet, a length-prefixed text). */
+  async connectionId(): Promise<string> {
+    expect((await this.q('SELECT CONNECTION_ID()')).words).toBe('1:R 2:R 3:EOF 4:R 5:EOF');
+    const row = this.packets[3];
+    return row.toString('latin1', 5, 5 + row[4]);
+  }
+
+  send(sql: string): void {
+    this.packets.length = 0;
+    this.sock.write(pkt(0, Buffer.concat([Buffer.from([0x03]), Buffer.from(sql)])));
+  }
+
+  async reply(): Promise<{ words: string; bytes: string }> {
+    await this.until(() => this.closed || this.ended());
+    const bytes = Buffer.concat(this.packets);
+    return { words: this.describe().join(' '), bytes: bytes.length < 4096 ? bytes.toString('hex') : createHash('sha256').update(bytes).digest('hex') };
+  }
+
+  /** Each packet numbered: its kind (ERR with its code), then `closed` if the server ended. */
+  private describe(): string[] {
+    const out = this.packets.map((p) => {
+      const first = p[4];
+      const kind = first === 0xff ? `ERR${p.readUInt16LE(5)}` : first === 0x00 ? 'OK' : first === 0xfe && p.length < 13 ? 'EOF' : 'R';
+      return `${p[3]}:${kind}`;
+    });
+    return this.closed ? [...out, 'closed'] : out;
+  }
+
+  close(): void {
+    this.sock.destroy();
+  }
+}
+
+/**
+ * A relay to the server that hands its bytes on `piece` at a time, a millisecond apart, as TCP
+ * may cut them (a packet's header, an ERR, anywhere), and its end after them.
+ */
+async function slicingRelay(upstream: number, piece: number): Promise<{ port: number; close(): Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((down) => {
+    const up = net.connect(upstream, '127.0.0.1');
+    sockets.add(down).add(up);
+    // Each piece its own segment, not joined by Nagle's algorithm while the last one is unacknowledged.
+    down.setNoDelay(true);
+    let queue = Promise.resolve();
+    const later = (f: () => void) => { queue = queue.then(() => new Promise<void>((r) => setTimeout(() => { f(); r(); }, 1))); };
+    down.on('data', (d: Buffer) => up.write(d));
+    up.on('data', (d: Buffer) => {
+      for (let i = 0; i < d.length; i += piece) {
+        const part = d.subarray(i, i + piece);
+        later(() => down.write(part));
+      }
+    });
+    up.on('end', () => later(() => down.end()));
+    for (const s of [down, up]) s.on('error', () => {});
+    down.on('close', () => up.destroy());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+/** Where the COMMIT fails: directly, by `real`; through the proxy, by the error drawn. */
+interface Side {
+  port: number;
+  failing(real: () => Promise<unknown>): Promise<void>;
+  done(): Promise<void>;
+}
+
+const directSide = (port: number): Side => ({ port, failing: async (real) => { await real(); }, done: async () => {} });
+
+const proxySide = (p: Proxy): Side => ({
+  port: p.port,
+  failing: async () => { await p.setMix({ error: { percent: 100, kind: '1205' } }); },
+  done: async () => { await p.setMix(''); },
+});
+
+describe.skipIf(!haveMariadb())('mysql: an error injected on a COMMIT behind statements of its query (real MariaDB)', () => {
+  let admin: mysql2.Connection;
+  beforeAll(async () => {
+    db = await startMariadb();
+    admin = await mysql2.createConnection({ host: '127.0.0.1', port: db.port, user: 'root', multipleStatements: true });
+    await admin.query('CREATE DATABASE chaos; USE chaos; CREATE TABLE r (id INT PRIMARY KEY) ENGINE=InnoDB');
+  });
+  afterAll(async () => {
+    await admin?.end();
+    await db?.stop();
+  });
+
+  /** Until the connection `id` sleeps in its SLEEP(). */
+  const sleeping = async (id: string) => {
+    for (const deadline = Date.now() + 5000; ;) {
+      const [rows] = await admin.query('SELECT 1 FROM information_schema.processlist WHERE id = ? AND state = ?', [id, 'User sleep']);
+      if ((rows as unknown[]).length > 0) return;
+      if (Date.now() > deadline) throw new Error('SLEEP never ran');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+
+  // A real COMMIT behind statements of its query runs after them: their results, each saying
+  // more follow, then its ERR, numbered after them. The proxy replaced the whole reply with the
+  // error (numbered 1), the results lost. One of them failing, the server stops there, the
+  // COMMIT (the ROLLBACK in its place) never run, the transaction still open: through the proxy
+  // the client was told the injected error (the COMMIT failed) instead of the statement's. And
+  // a connection killed among them: the results so far, then the close; through the proxy, the
+  // close alone.
+  it('the statements\' results come ahead of the error; one failing, the server\'s own error is the client\'s; a kill among them passes them', async () => {
+    const scenario = async (side: Side) => {
+      const out: { words: string; bytes: string }[] = [];
+      const c = await Raw.connect(side.port);
+      try {
+        await admin.query('TRUNCATE r');
+        await c.q('SET SESSION lock_wait_timeout = 1');
+        const id = await c.connectionId();
+        out.push(await c.q('BEGIN'), await c.q('INSERT INTO r VALUES (1)'));
+        // Directly, the COMMIT waits behind a backup's lock until lock_wait_timeout: 1205.
+        await side.failing(() => admin.query('FLUSH TABLES WITH READ LOCK'));
+        out.push(await c.q('SELECT 1; SELECT id FROM r; COMMIT'));
+        await side.done();
+        await admin.query('UNLOCK TABLES');
+        // The transaction ended, rolled back.
+        out.push(await c.q('SELECT @@in_transaction, (SELECT COUNT(*) FROM r)'));
+
+        out.push(await c.q('INSERT INTO r VALUES (2)'), await c.q('BEGIN'), await c.q('INSERT INTO r VALUES (3)'));
+        await side.failing(async () => {});
+        out.push(await c.q('SELECT 1; INSERT INTO r VALUES (2); COMMIT'));
+        await side.done();
+        // Still open: the client's ROLLBACK ends it.
+        out.push(await c.q('SELECT @@in_transaction'), await c.q('ROLLBACK'));
+
+        out.push(await c.q('BEGIN'));
+        await side.failing(async () => {});
+        c.send('SELECT 1; SELECT SLEEP(5); COMMIT');
+        await sleeping(id);
+        await admin.query(`KILL QUERY ${id}`);
+        out.push(await c.reply());
+        await side.done();
+        out.push(await c.q('SELECT @@in_transaction'), await c.q('ROLLBACK'));
+
+        out.push(await c.q('BEGIN'));
+        await side.failing(async () => {});
+        c.send('SELECT 1; SELECT SLEEP(5); COMMIT');
+        await sleeping(id);
+        await admin.query(`KILL CONNECTION ${id}`);
+        out.push(await c.reply());
+        await side.done();
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    const direct = await scenario(directSide(db.port));
+    expect(direct.map((r) => r.words)).toEqual([
+      '1:OK', '1:OK',
+      '1:R 2:R 3:EOF 4:R 5:EOF 6:R 7:R 8:EOF 9:R 10:EOF 11:ERR1205', '1:R 2:R 3:R 4:EOF 5:R 6:EOF',
+      '1:OK', '1:OK', '1:OK', '1:R 2:R 3:EOF 4:R 5:EOF 6:ERR1062', '1:R 2:R 3:EOF 4:R 5:EOF', '1:OK',
+      '1:OK', '1:R 2:R 3:EOF 4:R 5:EOF 6:R 7:R 8:EOF 9:ERR1317', '1:R 2:R 3:EOF 4:R 5:EOF', '1:OK',
+      '1:OK', '1:R 2:R 3:EOF 4:R 5:EOF closed',
+    ]);
+    // Through the proxy, the server's bytes whole in a read, then cut into pieces of 5 (the
+    // headers and the server's ERRs among them).
+    for (const piece of [0, 5]) {
+      const relay = piece > 0 ? await slicingRelay(db.port, piece) : undefined;
+      try {
+        await withProxy('', async (p) => {
+          // Byte for byte: the injected 1205 is MariaDB's own packet, numbered as the COMMIT's.
+          expect(await scenario(proxySide(p)), `pieces of ${piece}`).toEqual(direct);
+          // The first; the others' COMMIT never ran: the server's error, or its end, was the client's.
+          expect(p.stats().behaviors.error).toBe(1);
+          expect(p.stats().fallbacks).toBe(0);
+        }, { upstream: relay?.port ?? db.port });
+      } finally {
+        await relay?.close();
+      }
+    }
+  });
+
+  // mysql2 is told the statement's own error, where the proxy told it the injected one: the
+  // COMMIT failed, so the transaction ended, while the server's was still open.
+  it('mysql2 gets the error of a statement before the COMMIT that fails, and its transaction is still open', async () => {
+    const scenario = async (side: Side) => {
+      const c = await mysql2.createConnection({ host: '127.0.0.1', port: side.port, user: 'root', database: 'chaos', multipleStatements: true });
+      try {
+        await admin.query('TRUNCATE r; INSERT INTO r VALUES (1)');
+        await c.query('BEGIN; INSERT INTO r VALUES (2)');
+        await side.failing(async () => {});
+        const err = await c.query('SELECT 1; INSERT INTO r VALUES (1); COMMIT').then(() => undefined, (e) => ({ errno: e.errno, sqlState: e.sqlState }));
+        await side.done();
+        const [open] = await c.query('SELECT @@in_transaction AS open, (SELECT COUNT(*) FROM r) AS n');
+        await c.query('ROLLBACK');
+        return [err, open];
+      } finally {
+        c.destroy();
+      }
+    };
+    const direct = await scenario(directSide(db.port));
+    expect(direct).toEqual([{ errno: 1062, sqlState: '23000' }, [{ open: 1, n: 2 }]]);
+    await withProxy('', async (p) => {
+      expect(await scenario(proxySide(p))).toEqual(direct);
+      // Withdrawn: the client was told the server's error, nothing of the proxy's.
+      expect(p.stats().behaviors.error ?? 0).toBe(0);
+    });
+  });
+
+  // A result before the COMMIT whose row is over 16 MiB: its packets are numbered on through the
+  // continuation packets, which the proxy checks as the reply's.
+  it('a row of more than 16 MiB before the COMMIT passes ahead of the error', async () => {
+    const scenario = async (side: Side) => {
+      const c = await Raw.connect(side.port);
+      try {
+        await admin.query('TRUNCATE r');
+        await c.q('SET SESSION lock_wait_timeout = 1');
+        await c.q('BEGIN');
+        await c.q('INSERT INTO r VALUES (1)');
+        await side.failing(() => admin.query('FLUSH TABLES WITH READ LOCK'));
+        const reply = await c.q("SELECT REPEAT('x', 17000000) AS big, 2 AS two; COMMIT");
+        await side.done();
+        await admin.query('UNLOCK TABLES');
+        return [reply, await c.q('SELECT @@in_transaction')];
+      } finally {
+        c.close();
+      }
+    };
+    const direct = await scenario(directSide(db.port));
+    expect(direct[0].words).toBe('1:R 2:R 3:R 4:EOF 5:R 6:R 7:EOF 8:ERR1205');
+    await withProxy('', async (p) => {
+      expect(await scenario(proxySide(p))).toEqual(direct);
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
+});
