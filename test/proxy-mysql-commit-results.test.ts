@@ -47,7 +47,7 @@ class Raw {
     sock.on('error', () => {});
   }
 
-  static async connect(port: number): Promise<Raw> {
+  static async connect(port: number, user = 'root'): Promise<Raw> {
     const sock = net.connect(port, '127.0.0.1');
     await new Promise<void>((r, j) => { sock.once('connect', () => r()); sock.once('error', j); });
     const raw = new Raw(sock);
@@ -55,7 +55,7 @@ class Raw {
     const caps = 0x200 | 0x8000 | 0x80000 | 0x20000 | 0x10000 | 0x8; // 4.1, secure conn, plugin auth, multi results/statements, with db
     sock.write(pkt(1, Buffer.concat([
       Buffer.from([caps & 0xff, (caps >> 8) & 0xff, (caps >> 16) & 0xff, 0]), Buffer.from([0, 0, 0, 1, 0x21]), Buffer.alloc(23),
-      Buffer.from('root\0'), Buffer.from([0]), Buffer.from('chaos\0'), Buffer.from('mysql_native_password\0'),
+      Buffer.from(`${user}\0`), Buffer.from([0]), Buffer.from('chaos\0'), Buffer.from('mysql_native_password\0'),
     ])));
     await raw.until(() => raw.packets.length >= 2);
     expect(raw.packets[1][4]).toBe(0x00);
@@ -93,9 +93,9 @@ class Raw {
     return this.reply();
   }
 
-  /** The server's id of the connection: SELECT CONNECTION_ID()'s one row (its 4th packet, a length-prefixed text). */
-  async connectionId(): Promise<string> {
-    expect((await this.q('SELECT CONNECTION_ID()')).words).toBe('1:R 2:R 3:EOF 4:R 5:EOF');
+  /** The one value `sql` selects: its row, the 4th packet, a length-prefixed text. */
+  async value(sql: string): Promise<string> {
+    expect((await this.q(sql)).words).toBe('1:R 2:R 3:EOF 4:R 5:EOF');
     const row = this.packets[3];
     return row.toString('latin1', 5, 5 + row[4]);
   }
@@ -169,18 +169,19 @@ interface Side {
 
 const directSide = (port: number): Side => ({ port, failing: async (real) => { await real(); }, done: async () => {} });
 
-const proxySide = (p: Proxy): Side => ({
+const proxySide = (p: Proxy, kind = '1205'): Side => ({
   port: p.port,
-  failing: async () => { await p.setMix({ error: { percent: 100, kind: '1205' } }); },
+  failing: async () => { await p.setMix({ error: { percent: 100, kind } }); },
   done: async () => { await p.setMix(''); },
 });
 
 describe.skipIf(!haveMariadb())('mysql: an error injected on a COMMIT behind statements of its query (real MariaDB)', () => {
   let admin: mysql2.Connection;
   beforeAll(async () => {
-    db = await startMariadb();
+    // Grant tables: a user without the privilege to write on a read-only server.
+    db = await startMariadb({ grants: true });
     admin = await mysql2.createConnection({ host: '127.0.0.1', port: db.port, user: 'root', multipleStatements: true });
-    await admin.query('CREATE DATABASE chaos; USE chaos; CREATE TABLE r (id INT PRIMARY KEY) ENGINE=InnoDB');
+    await admin.query("CREATE DATABASE chaos; USE chaos; CREATE TABLE r (id INT PRIMARY KEY) ENGINE=InnoDB; CREATE USER app@'%'; GRANT ALL ON chaos.* TO app@'%'");
   });
   afterAll(async () => {
     await admin?.end();
@@ -211,7 +212,7 @@ describe.skipIf(!haveMariadb())('mysql: an error injected on a COMMIT behind sta
       try {
         await admin.query('TRUNCATE r');
         await c.q('SET SESSION lock_wait_timeout = 1');
-        const id = await c.connectionId();
+        const id = await c.value('SELECT CONNECTION_ID()');
         out.push(await c.q('BEGIN'), await c.q('INSERT INTO r VALUES (1)'));
         // Directly, the COMMIT waits behind a backup's lock until lock_wait_timeout: 1205.
         await side.failing(() => admin.query('FLUSH TABLES WITH READ LOCK'));
@@ -299,6 +300,42 @@ describe.skipIf(!haveMariadb())('mysql: an error injected on a COMMIT behind sta
       expect(await scenario(proxySide(p))).toEqual(direct);
       // Withdrawn: the client was told the server's error, nothing of the proxy's.
       expect(p.stats().behaviors.error ?? 0).toBe(0);
+    });
+  });
+
+  // 1290 meets a query's write, never its COMMIT: a read-only server refuses the write and runs
+  // none of the rest, the transaction left open. The proxy sent the statements before the COMMIT
+  // with a ROLLBACK in its place: the write done then undone, the transaction ended, and, since
+  // the results before the error pass, the client was told the write's OK, then 1290 as if for
+  // the COMMIT. Now such a query is withheld whole, as when its first statement fails.
+  it('1290 on a query writing before its COMMIT leaves the transaction open, as a read-only server does', async () => {
+    const scenario = async (side: Side) => {
+      const c = await Raw.connect(side.port, 'app');
+      try {
+        const out = [await c.q('BEGIN')];
+        await side.failing(() => admin.query('SET GLOBAL read_only = 1'));
+        out.push(await c.q('INSERT INTO r VALUES (2); COMMIT'));
+        const mixed = await c.q('SELECT 1; INSERT INTO r VALUES (2); COMMIT');
+        await side.done();
+        await admin.query('SET GLOBAL read_only = 0');
+        const open = await c.value('SELECT @@in_transaction');
+        out.push(await c.q('ROLLBACK'));
+        return { out, mixed: mixed.words, open, rows: await c.value('SELECT COUNT(*) FROM r') };
+      } finally {
+        c.close();
+      }
+    };
+    await admin.query('TRUNCATE r');
+    const direct = await scenario(directSide(db.port));
+    expect(direct).toMatchObject({ mixed: '1:R 2:R 3:EOF 4:R 5:EOF 6:ERR1290', open: '1', rows: '0' });
+    expect(direct.out.map((r) => r.words)).toEqual(['1:OK', '1:ERR1290', '1:OK']);
+    await withProxy('', async (p) => {
+      const proxied = await scenario(proxySide(p, '1290'));
+      expect(proxied.out).toEqual(direct.out);
+      expect(proxied).toMatchObject({ open: '1', rows: '0' });
+      // Failed whole, as any query of several statements at 1290: the SELECT's result not given.
+      expect(proxied.mixed).toBe('1:ERR1290');
+      expect(p.stats().behaviors.error).toBe(2);
     });
   });
 

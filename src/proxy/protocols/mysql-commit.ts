@@ -12,6 +12,13 @@ import { COM_QUERY, COM_STMT_BULK_EXECUTE, COM_STMT_EXECUTE, COM_STMT_PREPARE } 
  * COMMIT: the ROLLBACK sent in its place (commit.ts). With CLIENT_QUERY_ATTRIBUTES (MySQL 8.0.23
  * and later, which mysql2 asks for), a query without attributes starts with their count, 0, and
  * one set, 1 (no statement starts with a NUL byte), and so must the ROLLBACK.
+ *
+ * Not at 1290, which a read-only server gives a query's first write, never a COMMIT: the rest of
+ * the query, a COMMIT after that write too, is not run, and the transaction stays open (checked
+ * on MariaDB 10.11 read_only=1, a user without the privilege: `INSERT ...; COMMIT` is answered
+ * 1290 alone, `SELECT 1; INSERT ...; COMMIT` the SELECT's result then 1290, @@in_transaction 1
+ * after both). Such a query is withheld whole, as when its first statement fails (mysql.ts): a
+ * ROLLBACK in its COMMIT's place ended the transaction the server keeps.
  */
 export function commitStandIn(request: Buffer): Buffer | undefined {
   if (request.length <= 5 || request[3] !== 0 || request[4] !== COM_QUERY) return undefined;

@@ -381,7 +381,8 @@ export const mysql: Protocol = {
   standIn(request, whole, session, _ordinal, kind) {
     if (request.length < 5 || request[3] !== 0) return undefined; // the login (numbered from 1): withheld
     const attributes = session instanceof MysqlSession && session.queryAttributes();
-    return prepareStandIn(request, kind === '1213', attributes) ?? (whole ? commitStandIn(request) : undefined)
+    // 1290 meets a query's write, never its COMMIT, which a read-only server serves (mysql-commit.ts).
+    return prepareStandIn(request, kind === '1213', attributes) ?? (whole && kind !== '1290' ? commitStandIn(request) : undefined)
       ?? (kind === '1213' ? deadlockStandIn(request, attributes) : undefined)
       ?? (kind === '1290' && whole && session instanceof MysqlSession ? privilegeProbe(request, attributes) : undefined);
   },
