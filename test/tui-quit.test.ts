@@ -53,6 +53,31 @@ it.skipIf(!haveServer('tmux'))('quitting with a job running says what became of 
   expect(screen).toContain(`2 jobs left queued in ${state}: they run when the control center or \`marteau-tui worker --state-dir ${state}\` opens it again`);
 });
 
+it.skipIf(!haveServer('tmux'))('a job that ends while the quit question is open was not interrupted: yes then leaves with exit 0, nothing said interrupted', async () => {
+  const done = path.join(await temp('done'), 'done');
+  // The job ends once the test says so, while the question asked for it is on the screen.
+  const dir = await project(`name: waiter\n${commandYaml([process.execPath, '-e', `console.log("waiting"); setInterval(() => { if (require("fs").existsSync(${JSON.stringify(done)})) process.exit(0); }, 50)`])}\n`);
+  const state = await stateDir();
+  const nodes = path.join(await temp('nodes'), 'nodes.yml');
+  writeFileSync(nodes, 'nodes:\n  local: {type: local, max_jobs: 1}\n');
+  const globals = ['--state-dir', state, '--nodes', nodes];
+  expect((await cliDone([...globals, 'enqueue', dir])).code).toBe(0);
+  session = await TmuxSession.start(`${process.execPath} ${BIN} ${globals.join(' ')}; echo "EXITED $?"`, { cols: 200, rows: 30, cwd: dir, env: { MARTEAU_NO_ALT_SCREEN: '1' } });
+  const s = session;
+  await s.waitFor((x) => x.includes('waiting'), 30_000);
+  await s.keys('q');
+  await s.waitFor(/Quit and mark it interrupted\?/);
+  writeFileSync(done, '');
+  await s.waitFor(/waiter succeeded/, 30_000);
+  await s.keys('y');
+  const screen = await s.waitFor(/EXITED \d+/, 30_000);
+  // It exited 130 as if the job had been interrupted.
+  expect(screen).toMatch(/EXITED 0/);
+  expect(screen).not.toMatch(/interrupted: its output is in/);
+  const jobs = JSON.parse((await cliDone([...globals, 'queue', '--json'])).out) as { status: string }[];
+  expect(jobs.map((j) => j.status)).toEqual(['succeeded']);
+});
+
 it.skipIf(!haveServer('tmux'))('on a terminal too small, its note and the quit question wrap between words, each row at the edge', async () => {
   const dir = await project(`name: sleeper\n${commandYaml([process.execPath, '-e', 'setTimeout(() => {}, 120000)'])}\n`);
   const globals = ['--state-dir', await stateDir()];

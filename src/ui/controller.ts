@@ -37,8 +37,10 @@ export function handleKey(ctx: Ctx, input: string, key: KeyFlags): void {
 function askQuit(ctx: Ctx): void {
   // Only this process's jobs: one another process runs (a worker, a first control center, a team
   // queue's other worker) goes on without it, and a second control center asked to interrupt it.
-  if (!ctx.backend.getSnapshot().jobs.some((j) => j.runsHere)) return ctx.quit(false);
-  ctx.set({ modal: { kind: 'confirm', question: 'A job is running. Quit and mark it interrupted?', onYes: () => ctx.quit(true), yesKey: 'q' } });
+  const runningHere = () => ctx.backend.getSnapshot().jobs.some((j) => j.runsHere);
+  if (!runningHere()) return ctx.quit(false);
+  // Asked again at the answer: a job that ended while the question was open was not interrupted (exit 0, not 130).
+  ctx.set({ modal: { kind: 'confirm', question: 'A job is running. Quit and mark it interrupted?', onYes: () => ctx.quit(runningHere()), yesKey: 'q' } });
 }
 
 /** Lines a help or message list scrolls by with PgUp/PgDn. */
