@@ -322,6 +322,13 @@ describe('figures in few cells', () => {
     expect(missing).toEqual([]);
   });
 
+  it("help says what e takes as the README's Keys table and the enqueue prompt do", () => {
+    // It said 'enqueue a .marteau.yml', where the prompt takes a directory or a git URL too.
+    const readme = readFileSync('README.md', 'utf8');
+    expect(readme).toMatch(/\| \| `e` \| enqueue a directory, a `\.marteau\.yml` or a git URL;/);
+    expect(KEYS.queue.find((k) => k.keys === 'e')?.does).toMatch(/^enqueue a directory, a \.marteau\.yml or a git URL /);
+  });
+
   it('the help and the message log name the keys that scroll them, as their footers do', () => {
     const global = helpLines('queue', 200).filter((l) => l.keys !== undefined);
     const line = (key: string) => global.find((l) => l.keys === key)!.does!;

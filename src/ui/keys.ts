@@ -38,7 +38,7 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
     { keys: 'PgUp/PgDn', does: 'a page of jobs up / down' },
     { keys: 'g / G', does: 'the newest / the oldest job (also Home / End)' },
     { keys: 'enter', does: 'details: seed, fault timeline, report', foot: 'enter details', footDetails: 'enter output', needs: 'job' },
-    { keys: 'e', does: 'enqueue a .marteau.yml (tab completes the path)', foot: 'e enqueue' },
+    { keys: 'e', does: 'enqueue a directory, a .marteau.yml or a git URL (tab completes a path)', foot: 'e enqueue' },
     { keys: 'c', does: 'cancel the job (asks first)', foot: 'c cancel', needs: 'live' },
     { keys: 'r', does: 'retry the job (a new seed)', foot: 'r retry', needs: 'ended' },
     { keys: 'R', does: 'replay the job with its recorded seed', foot: 'R replay', needs: 'ended' },
