@@ -61,6 +61,16 @@ export class Exchange {
   untouched = false;
   /** Nothing but the connection's queues refers to it: once delivered, it may be renewed (see renew). */
   reusable = false;
+  /**
+   * The behaviors whose count waits for its injected error's fate (held-counts.ts): one name (no
+   * list made for it), or several; undefined when none waits. Not renewed: it is cleared when
+   * the count is made, and a count still waiting is made at the connection's end.
+   */
+  heldNames: string | readonly string[] | undefined = undefined;
+  /** With heldNames: no other behavior acted on the exchange; not given, it counts as `dummy`. */
+  heldAlone = false;
+  /** With heldNames: its place in the held list (held-counts.ts). */
+  heldSlot = -1;
 
   constructor(
     id: number,
