@@ -612,3 +612,22 @@ describe('the queue from other terminals', () => {
     expect(both.err).toBe('marteau-tui: --enable local and --disable local: one node cannot be both; give one of them\n');
   });
 });
+
+describe('retry and replay', () => {
+  // enqueue said what runs the job it queued; retry and replay queued one with not a word of it.
+  it('say what runs the job they queue, as enqueue does', async () => {
+    const state = await stateDir();
+    const job = await project(`name: again\n${commandYaml(['true'])}\n`);
+    const note = 'note: queued jobs are run by a `marteau-tui worker` (or the TUI) on this state dir\n';
+    const queued = await cliDone(['enqueue', job, '--state-dir', state]);
+    expect(queued.err).toBe(note);
+    expect((await cliDone(['worker', '--drain', '--state-dir', state])).code).toBe(0);
+    const id = /^queued ([0-9a-f]{8}) /.exec(queued.out)![1];
+    for (const command of ['retry', 'replay']) {
+      const r = await cliDone([command, id, '--state-dir', state]);
+      expect(r.code, r.err).toBe(0);
+      expect(r.out, command).toMatch(new RegExp(`^queued [0-9a-f]{8} "again" \\(${command} of ${id}`));
+      expect(r.err, command).toBe(note);
+    }
+  });
+});

@@ -60,8 +60,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
             return firstCause(codes);
           }
           said(jobs);
-          const runners = engine.getSnapshot().jobs.filter((j) => j.status === 'running').length;
-          if (!o.json && !runners) io.err.write(`note: queued jobs are run by a \`marteau-tui worker\`${engine.queue.label ? ' on this queue' : ' (or the TUI) on this state dir'}\n`);
+          if (!o.json) whoRuns(engine, io);
           return EXIT.ok;
         }),
       ),
@@ -138,6 +137,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
         withEngine(globals(), io, async (engine) => {
           const j = await engine.retry(id, { origin: 'cli' });
           io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (retry of ${short(j.retryOf!)})\n`);
+          whoRuns(engine, io);
           return EXIT.ok;
         }),
       ),
@@ -152,6 +152,7 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
         withEngine(globals(), io, async (engine) => {
           const j = await engine.replay(id, { origin: 'cli' });
           io.out.write(`queued ${short(j.id)} ${quoted(j.name)} (replay of ${short(j.retryOf!)}, seed ${j.seed})\n`);
+          whoRuns(engine, io);
           return EXIT.ok;
         }),
       ),
@@ -194,6 +195,12 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
 }
 
 /** `queue --purge AGE`: the shared queue's jobs that finished more than AGE ago, removed. */
+/** After a job is queued: what runs it, unless a job running says something does already. */
+function whoRuns(engine: Engine, io: Io): void {
+  if (engine.getSnapshot().jobs.some((j) => j.status === 'running')) return;
+  io.err.write(`note: queued jobs are run by a \`marteau-tui worker\`${engine.queue.label ? ' on this queue' : ' (or the TUI) on this state dir'}\n`);
+}
+
 async function purge(engine: Engine, age: string, io: Io): Promise<number> {
   const { durationMs, durationSchema } = await import('../config/units.js');
   if (!durationSchema.safeParse(age).success) throw new UsageError(`--purge ${age}: a duration such as 0, 90m, 24h`);
