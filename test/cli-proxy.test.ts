@@ -16,14 +16,16 @@ function run(args: string[], opts: { until?: RegExp; timeoutMs?: number } = {}) 
   child.stdout.on('data', (d) => { out += d; });
   child.stderr.on('data', (d) => { err += d; });
   const exited = new Promise<number>((resolve) => child.on('exit', (code, sig) => resolve(code ?? (sig ? 128 : -1))));
-  const ready = new Promise<void>((resolve, reject) => {
-    if (!opts.until) return resolve();
-    const t = setTimeout(() => reject(new Error(`no ${opts.until} in time; out=${out} err=${err}`)), opts.timeoutMs ?? 10_000);
-    const check = () => { if (opts.until!.test(out)) { clearTimeout(t); resolve(); } };
+  /** Once `re` is in the output; a failure after `timeoutMs`, or at once if the process exits first. */
+  const waitFor = (re: RegExp, timeoutMs = 10_000) => new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`no ${re} in time; out=${out} err=${err}`)), timeoutMs);
+    const check = () => { if (re.test(out)) { clearTimeout(t); resolve(); } };
     child.stdout.on('data', check);
     exited.then(() => { clearTimeout(t); reject(new Error(`exited early; out=${out} err=${err}`)); });
+    check();
   });
-  return { child, exited, ready, out: () => out, err: () => err };
+  const ready = opts.until ? waitFor(opts.until, opts.timeoutMs) : Promise.resolve();
+  return { child, exited, ready, waitFor, out: () => out, err: () => err };
 }
 
 let dir: string;
@@ -42,8 +44,8 @@ describe('marteau-tui proxy', () => {
     expect(p.out()).toContain(`listening tcp 127.0.0.1:${port} -> 127.0.0.1:${echo.port} mix 50:delay`);
     const r = await exchange(port, 'hello', { want: 5 });
     expect(r.reply.toString()).toBe('hello');
-    await new Promise((res) => setTimeout(res, 300));
-    expect(p.out()).toMatch(/exch 1 /);
+    // The next count line: a fixed 300 ms wait failed when the proxy was off the CPU that long.
+    await p.waitFor(/exch 1 /);
     p.child.kill('SIGTERM');
     expect(await p.exited).toBe(0);
     expect(p.err()).toContain('SIGTERM: closing listeners');
@@ -67,10 +69,12 @@ describe('marteau-tui proxy', () => {
 
   it('lets an in-flight exchange finish on SIGINT', async () => {
     const port = await freePort();
-    const p = run(['proxy', '-l', `127.0.0.1:${port}`, '-u', `127.0.0.1:${echo.port}`, '-b', '100:delay'], { until: /listening/ });
+    const p = run(['proxy', '-l', `127.0.0.1:${port}`, '-u', `127.0.0.1:${echo.port}`, '-b', '100:delay', '--interval', '100'], { until: /listening/ });
     await p.ready;
     const inFlight = exchange(port, 'slow', { want: 4, timeoutMs: 3000 });
-    await new Promise((res) => setTimeout(res, 200));
+    // In flight once its delay is drawn (1 s, the count line's 100 ms apart): after a fixed 200 ms,
+    // a proxy kept off the CPU had not yet read it, and the SIGINT closed it unread ('' came back).
+    await p.waitFor(/faults delay=1/);
     p.child.kill('SIGINT');
     const r = await inFlight;
     expect(r.reply.toString()).toBe('slow');
