@@ -46,6 +46,10 @@ export async function children(pid: number): Promise<number[]> {
 export async function killWithWatchdog(pid: number, jobPgid: number): Promise<void> {
   const watchdog = (await children(pid)).filter((c) => c !== jobPgid);
   expect(watchdog).toHaveLength(1);
+  // Both frozen first, the worker before its watchdog: killed alone, the worker closes the
+  // watchdog's pipe and the watchdog stops the job; the watchdog killed alone, the worker starts
+  // another. Either, scheduled between two kills on a loaded machine, spoils what is tested.
+  for (const p of [pid, ...watchdog]) process.kill(p, 'SIGSTOP');
   for (const p of [pid, ...watchdog]) process.kill(p, 'SIGKILL');
   const dead = async (p: number) => [undefined, 'Z'].includes(await procState(p));
   await waitUntil(async () => (await dead(pid)) && (await dead(watchdog[0])));
