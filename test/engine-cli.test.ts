@@ -631,3 +631,28 @@ describe('retry and replay', () => {
     }
   });
 });
+
+describe('--node-wait', () => {
+  it('bounds the wait of a sweep, as of --ci: a sweep whose only node is disabled fails after it, exit 3', async () => {
+    const nodes = path.join(await temp('nodes'), 'nodes.yml');
+    await writeFile(nodes, 'nodes:\n  local: {type: local, max_jobs: 1, enabled: false}\n');
+    const demo = (await readFile(path.join(ROOT, 'fixtures/demo/.marteau.yml'), 'utf8')).replaceAll('../../dist/fixtures/demo/', `${dist('fixtures/demo')}/`);
+    const start = performance.now();
+    // It waited the default 30 s whatever --node-wait said.
+    const r = await cliDone(['--node-wait', '1', '--nodes', nodes, 'sweep', await project(demo), '--state-dir', await stateDir()]);
+    expect(r.code, r.out + r.err).toBe(3);
+    expect(r.out).toMatch(/failed: waited 1s for 1 free node: local disabled/);
+    expect(performance.now() - start).toBeLessThan(20_000);
+  }, 40_000);
+
+  it('anywhere else is a usage error rather than a flag that does nothing', async () => {
+    const state = await stateDir();
+    for (const args of [['worker', '--drain'], ['queue'], ['enqueue', '.']]) {
+      const r = await cliDone(['--node-wait', '5', ...args, '--state-dir', state]);
+      expect(r.code, args[0]).toBe(2);
+      expect(r.err, args[0]).toBe(`marteau-tui: --node-wait goes with --ci or sweep (how long their jobs may wait for free nodes); marteau-tui ${args[0]} takes none: a job queued waits until its nodes are free\n`);
+    }
+    const bad = await cliDone(['--node-wait', 'soon', '--ci', '.', '--state-dir', state]);
+    expect([bad.code, bad.err]).toEqual([2, 'marteau-tui: --node-wait: expected seconds from 0 to 86400, got "soon"\n']);
+  });
+});

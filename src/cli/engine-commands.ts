@@ -37,7 +37,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
     .option('--nodes <file>', 'nodes file (default $MARTEAU_NODES, ./marteau.nodes.yml, then the packaged one)')
     // From the environment too: a password on the command line is visible in the process list.
     .addOption(new Option('--queue <url>', 'team mode: the queue shared on Redis, redis://[user:pass@]host:port/db (default: `queue:` in the nodes file, else the journal in the state dir)').env('MARTEAU_QUEUE'))
-    .option('--node-wait <seconds>', 'with --ci: how long a job may wait for free nodes before failing (exit 3)', '30')
+    .option('--node-wait <seconds>', 'with --ci or sweep: how long a job may wait for free nodes before failing (exit 3)', '30')
     .on('option:ci', (v?: string) => ciGiven.push(v ?? true))
     // Program options are read anywhere on the line: a --ci next to a command would be dropped
     // silently, and a second --ci would drop the first project without a word.
@@ -46,6 +46,12 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
       if (ciGiven.length > 1) throw new UsageError(`--ci is given ${ciGiven.length} times (${shown.join(', ')}): it runs one project; give it once (a directory runs each of its *.marteau.yml), or run marteau-tui --ci once per project`);
       if (ciGiven.length && action !== program && action.name() !== 'sweep') {
         throw new UsageError(`${shown[0]} runs a project headless and takes no command: run "marteau-tui ${shown[0]}" alone, or "marteau-tui ${action.name()} ..." without --ci`);
+      }
+      // Only a run that ends waits for nodes a bounded time: elsewhere the flag did nothing, without a word.
+      const runs = action === program ? ciGiven.length > 0 : action.name() === 'sweep';
+      if (program.getOptionValueSource('nodeWait') === 'cli' && !runs) {
+        const what = action === program ? 'the control center' : `marteau-tui ${action.name()}`;
+        throw new UsageError(`--node-wait goes with --ci or sweep (how long their jobs may wait for free nodes); ${what} takes none: a job queued waits until its nodes are free`);
       }
     })
     // Extra words reach the default action, which names an unknown command instead of
@@ -91,6 +97,7 @@ export function registerEngineCommands(program: Command, io: Io, setResult: (r: 
 async function sweepAction(project: string | undefined, o: SweepCommandOptions, g: GlobalOptions, io: Io): Promise<number> {
   const { sweepConfigText, sweepExitCode, sweepFlags } = await import('./sweep-command.js');
   const flags = sweepFlags(o);
+  const waitMs = nodeWaitMs(g);
   // The program's own --ci takes the flag (and a word after it) when it comes first.
   const ci = o.ci === true || g.ci !== undefined;
   const target = project ?? (typeof g.ci === 'string' ? g.ci : '.');
@@ -102,7 +109,7 @@ async function sweepAction(project: string | undefined, o: SweepCommandOptions, 
       target,
       stateDir: await stateDirOf(g),
       nodes: await nodes(g),
-      nodeWaitMs: 30_000,
+      nodeWaitMs: waitMs,
       edit: (text) => sweepConfigText(text, flags),
       command: ci ? 'marteau-tui sweep --ci' : 'marteau-tui sweep',
       exitCode: (code) => sweepExitCode(code, ci),
@@ -117,10 +124,16 @@ async function sweepAction(project: string | undefined, o: SweepCommandOptions, 
   }
 }
 
+/** `--node-wait` of a --ci run or a sweep, in ms. */
+function nodeWaitMs(g: GlobalOptions): number {
+  const seconds = Number(g.nodeWait ?? '30');
+  if (g.nodeWait?.trim() === '' || !Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) throw new UsageError(`--node-wait: expected seconds from 0 to 86400, got "${g.nodeWait}"`);
+  return seconds * 1000;
+}
+
 async function defaultAction(g: GlobalOptions, io: Io): Promise<number> {
   if (g.ci === undefined) return runControlCenter(g);
-  const seconds = Number(g.nodeWait ?? '30');
-  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 86_400) throw new UsageError('--node-wait: seconds from 0 to 86400');
+  const waitMs = nodeWaitMs(g);
   // From the first line (the bin's): a CI system may stop the run while it starts; Node's
   // default would kill it (exit 143) where a stop once running cancels the run (130).
   const early = takeStopSignals();
@@ -131,7 +144,7 @@ async function defaultAction(g: GlobalOptions, io: Io): Promise<number> {
         target: typeof g.ci === 'string' ? g.ci : '.',
         stateDir: await stateDirOf(g),
         nodes: await nodes(g),
-        nodeWaitMs: seconds * 1000,
+        nodeWaitMs: waitMs,
       },
       { ...io, early },
     );
