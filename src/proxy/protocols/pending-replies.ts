@@ -46,11 +46,21 @@ export class PendingReplies<Tag extends number> {
   }
 
   /**
-   * Where the request `ordinal` waits, or -1. Searched from the newest: the request skipped by a
-   * fault (the usual caller) is almost always one of the latest.
+   * Where the request `ordinal` waits, or -1: a binary search, the ordinals rising from the oldest
+   * (dropFrom relies on it too). A request skipped by a fault (the usual caller) lies amid its
+   * chunk's, a pipeline's depth of them behind it: a search from the newest went through half of them.
    */
   indexOf(ordinal: number): number {
-    for (let i = this.end - 1; i >= this.head; i--) if (this.ordinals[i] === ordinal) return i;
+    const ordinals = this.ordinals;
+    let lo = this.head;
+    let hi = this.end - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const o = ordinals[mid];
+      if (o === ordinal) return mid;
+      if (o < ordinal) lo = mid + 1;
+      else hi = mid - 1;
+    }
     return -1;
   }
 
@@ -77,13 +87,21 @@ export class PendingReplies<Tag extends number> {
   /** The request at `i` no longer waits (it never reached the server). */
   remove(i: number): void {
     // A few places to close up, rarely more than a chunk's requests: a loop, not two copyWithin
-    // calls (a third of an injected error's cost on a pipeline).
+    // calls (a third of an injected error's cost on a pipeline), on the side with fewer.
     const { ordinals, tags } = this;
-    for (let j = i + 1; j < this.end; j++) {
-      ordinals[j - 1] = ordinals[j];
-      tags[j - 1] = tags[j];
+    if (i - this.head < this.end - 1 - i) {
+      for (let j = i; j > this.head; j--) {
+        ordinals[j] = ordinals[j - 1];
+        tags[j] = tags[j - 1];
+      }
+      this.head++;
+    } else {
+      for (let j = i + 1; j < this.end; j++) {
+        ordinals[j - 1] = ordinals[j];
+        tags[j - 1] = tags[j];
+      }
+      this.end--;
     }
-    this.end--;
     if (this.head === this.end) this.head = this.end = 0;
   }
 }
