@@ -352,7 +352,8 @@ describe('engine: sources and hostile names', () => {
     expect(out(tagged.id)).toEqual(['v1']);
     expect(out(branch.id)).toEqual(['feature']);
     expect(out(bySha.id)).toEqual(['v1']);
-    await expect(e.enqueue(`file://${repo}-missing`)).rejects.toThrow(/git clone failed/);
+    // It said only git's advice: 'git clone failed: Please make sure you have the correct access rights and the repository exists.'
+    await expect(e.enqueue(`file://${repo}-missing`)).rejects.toThrow(`git clone failed: fatal: '${repo}-missing' does not appear to be a git repository fatal: Could not read from remote repository.`);
   });
 
   it('names a git project without name: after its repository, not after the clone (src)', async () => {

@@ -50,7 +50,9 @@ export async function cloneGit(t: GitTarget, dir: string): Promise<string> {
   const git = async (args: string[], cwd?: string) => {
     const r = await execa('git', [...base, ...args], { cwd, env, reject: false, timeout: CLONE_TIMEOUT_MS, stdin: 'ignore' });
     if (r.exitCode !== 0) {
-      const msg = String(r.stderr || r.message).trim().split('\n').slice(-2).join(' ');
+      // Git's own words come first; after a blank line it adds advice ("Please make sure you have
+      // the correct access rights"), which said nothing of a repository that is not there.
+      const msg = String(r.stderr || r.message).trim().split(/\n\s*\n/)[0].split('\n').slice(-2).join(' ');
       throw new SourceError(`git ${args[0]} failed: ${msg || `exit ${r.exitCode}`}`);
     }
     return String(r.stdout).trim();
