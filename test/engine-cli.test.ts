@@ -656,3 +656,18 @@ describe('--node-wait', () => {
     expect([bad.code, bad.err]).toEqual([2, 'marteau-tui: --node-wait: expected seconds from 0 to 86400, got "soon"\n']);
   });
 });
+
+describe('a number flag out of range', () => {
+  // They said the range only ('--limit: a whole number above 0'), not what was given.
+  it('says what it expected and what it got, exit 2', async () => {
+    const state = await stateDir();
+    for (const [args, said] of [
+      [['queue', '--limit', '0'], '--limit: expected a whole number above 0, got "0"'],
+      [['queue', '-n', ''], '--limit: expected a whole number above 0, got ""'],
+      [['demo', '--plain', '--duration', 'long'], '--duration: expected seconds from 1 to 3600, got "long"'],
+    ] as const) {
+      const r = await cliDone([...args, '--state-dir', state]);
+      expect([r.code, r.err], args.join(' ')).toEqual([2, `marteau-tui: ${said}\n`]);
+    }
+  });
+});

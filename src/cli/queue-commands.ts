@@ -330,6 +330,6 @@ function whyNotQueued(failures: readonly { target: string; code: number }[], tar
 
 function positiveInt(v: string, flag: string): number {
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${flag}: a whole number above 0`);
+  if (v.trim() === '' || !Number.isInteger(n) || n <= 0) throw new UsageError(`${flag}: expected a whole number above 0, got "${v}"`);
   return n;
 }
