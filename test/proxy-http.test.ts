@@ -26,6 +26,41 @@ async function get(path: string, opts: { method?: string; body?: string } = {}) 
   return { status: r.statusCode, headers: r.headers, body };
 }
 
+/**
+ * The proxy's reply to one raw request, whole: its head, then as many body bytes as its
+ * Content-Length says (none to a HEAD), or what came before a close. Read until then, not for a
+ * fixed time: a 300 ms window came back empty when this process was held off the CPU that long
+ * (the window's timer, due first, ran before the reply's read).
+ */
+function reply(raw: string, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(proxy.port, '127.0.0.1');
+    let got = '';
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`no whole reply to ${JSON.stringify(raw)} within ${timeoutMs} ms: ${JSON.stringify(got)}`));
+    }, timeoutMs);
+    const done = () => {
+      clearTimeout(timer);
+      s.destroy();
+      resolve(got);
+    };
+    s.on('data', (d: Buffer) => {
+      got += d.toString('latin1');
+      const end = got.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const length = raw.startsWith('HEAD ') ? 0 : Number(/\r\nContent-Length: (\d+)\r\n/i.exec(got.slice(0, end + 2))?.[1]);
+      if (got.length >= end + 4 + length) done();
+    });
+    s.on('end', done);
+    s.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    s.write(raw);
+  });
+}
+
 describe('http proxy with a real server and undici', () => {
   it('passes requests and bodies through byte-exact over keep-alive and pipelining', async () => {
     await proxy.setMix('');
@@ -65,20 +100,19 @@ describe('http proxy with a real server and undici', () => {
 
   it('an injected error follows its request: HTTP version, HEAD, Connection: close, a message of its own', async () => {
     await proxy.setMix('100:error');
-    const ask = async (raw: string) => (await exchange(proxy.port, raw, { timeoutMs: 300 })).reply.toString('latin1');
     // Each shape after another, so that one reply made for a shape is never handed to another.
     for (let round = 0; round < 2; round++) {
-      const keep = await ask('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      const keep = await reply('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
       expect(keep).toMatch(/^HTTP\/1\.1 503 Service Unavailable\r\n[^]*Connection: keep-alive\r\n\r\n503 Service Unavailable \(injected by marteau-tui\)\n$/);
-      const head = await ask('HEAD / HTTP/1.1\r\nHost: x\r\n\r\n');
+      const head = await reply('HEAD / HTTP/1.1\r\nHost: x\r\n\r\n');
       expect(head).toMatch(/^HTTP\/1\.1 503 [^]*Content-Length: 50\r\n[^]*\r\n\r\n$/);
-      const old = await ask('GET / HTTP/1.0\r\n\r\n');
+      const old = await reply('GET / HTTP/1.0\r\n\r\n');
       expect(old).toMatch(/^HTTP\/1\.0 503 [^]*Connection: close\r\n\r\n503 /);
-      const closing = await ask('GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n');
+      const closing = await reply('GET / HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n');
       expect(closing).toMatch(/^HTTP\/1\.1 503 [^]*Connection: close\r\n/);
     }
     await proxy.setMix({ error: { percent: 100, kind: '500', message: 'db down' } });
-    expect(await ask('GET / HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 500 Internal Server Error\r\n[^]*Content-Length: 7\r\n[^]*\r\n\r\ndb down$/);
+    expect(await reply('GET / HTTP/1.1\r\nHost: x\r\n\r\n')).toMatch(/^HTTP\/1\.1 500 Internal Server Error\r\n[^]*Content-Length: 7\r\n[^]*\r\n\r\ndb down$/);
     await proxy.setMix('');
   });
 
@@ -88,9 +122,9 @@ describe('http proxy with a real server and undici', () => {
       expect((await get('/k')).status).toBe(Number(kind));
     }
     await proxy.setMix({ error: { percent: 100, kind: '409' } });
-    const reply = (await exchange(proxy.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 300 })).reply.toString('latin1');
-    expect(reply).toMatch(/^HTTP\/1\.1 409 Conflict\r\n[^]*\r\n\r\n409 Conflict \(injected by marteau-tui\)\n$/);
-    expect(reply).not.toContain('Retry-After');
+    const conflict = await reply('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(conflict).toMatch(/^HTTP\/1\.1 409 Conflict\r\n[^]*\r\n\r\n409 Conflict \(injected by marteau-tui\)\n$/);
+    expect(conflict).not.toContain('Retry-After');
     await proxy.setMix('');
   });
 
