@@ -245,7 +245,7 @@ describe('marteau-tui proxy: bad input', () => {
       await cli.waitFor(/listening a /);
       await saveAsEditor(f, `proxies:\n  b:\n    listen: 127.0.0.1:${port}\n    upstream: ${UPSTREAM()}\n`);
       await cli.waitFor(/config not applied/, { stream: 'err', timeoutMs: 30_000 });
-      expect(cli.err()).toContain(`proxy "b": 127.0.0.1:${port} is held by the running proxy "a"`);
+      expect(cli.err()).toContain(`${f}:3:13: proxies.b.listen: 127.0.0.1:${port} is held by the running proxy "a"`);
     } finally {
       expect(await cli.stop()).toBe(0);
     }

@@ -162,6 +162,24 @@ describe('marteau-tui proxy', () => {
     blocker.close();
   });
 
+  // A proxies file's other mistakes are said at their line; these named the proxy alone.
+  it("a proxies file's listen: taken or not this machine's, at its line, exit 2", async () => {
+    const blocker = net.createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const port = (blocker.address() as net.AddressInfo).port;
+    const file = path.join(dir, 'taken.yml');
+    for (const [listen, said] of [
+      [`127.0.0.1:${port}`, `127.0.0.1:${port} is already in use; pick another port or stop what listens there`],
+      ['192.0.2.1:0', 'cannot listen on 192.0.2.1:0: 192.0.2.1 is not an address of this machine'],
+    ]) {
+      await writeFile(file, `proxies:\n  a: {listen: 127.0.0.1:0, upstream: 127.0.0.1:1}\n  b:\n    listen: ${listen}\n    upstream: 127.0.0.1:1\n`);
+      const p = run(['proxy', '--config', file]);
+      expect(await p.exited, listen).toBe(2);
+      expect(p.err(), listen).toContain(`marteau-tui: ${file}:4:13: proxies.b.listen: ${said}`);
+    }
+    blocker.close();
+  });
+
   it('an --api port in use: exit 2, and no proxy was ever said to listen', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));

@@ -24,7 +24,7 @@ import { surviveClosedOutput } from '../ci/closed-output.js';
 import { configKind, mixFlagError, vaurienConfig, withOptions, type BehaviorOptions } from './proxy-compat.js';
 import { readToxiproxyConfig, type ToxiproxyConfig } from './toxiproxy-config.js';
 import { formatProxyLine, listeningLine, LiveLines } from './proxy-status.js';
-import { listenErrorText, startWatching } from './proxy-reload.js';
+import { listenErrorAt, listenErrorText, startWatching } from './proxy-reload.js';
 import { refuseTlsFlagsWith, tlsFromFlags, type TlsFlags } from './proxy-tls-flags.js';
 import { takeStopSignals } from './stop-signals.js';
 
@@ -105,7 +105,11 @@ async function serve(o: ProxyCommandOptions, io: Io, stop: AbortSignal): Promise
   try {
     await set.start(config.proxies, config.statsd, log);
   } catch (e) {
-    if (e instanceof ListenError) throw new UsageError(listenErrorText(e, set), e.mistake ? EXIT.usage : EXIT.infrastructure);
+    if (e instanceof ListenError) {
+      // A proxy of a YAML file: at its listen: line, as the file's other mistakes.
+      const text = o.config && (await configKind(o.config)) === 'yaml' ? listenErrorAt(o.config, e, set) : listenErrorText(e, set);
+      throw new UsageError(text, e.mistake ? EXIT.usage : EXIT.infrastructure);
+    }
     if (e instanceof UpstreamLoopError) throw new UsageError(e.message, EXIT.usage);
     throw e;
   }

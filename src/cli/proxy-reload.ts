@@ -2,9 +2,10 @@
  * `marteau-tui proxy --config FILE --watch`: the file (and its plugins) reloaded on each edit and
  * applied to the running proxies, and the words for a listen address a reload finds taken.
  */
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { buildRegistry } from '../../behaviors/index.js';
-import { ConfigError } from '../config/errors.js';
+import { ConfigError, errorAt, parseYaml } from '../config/errors.js';
 import { loadProxiesFile, type ProxiesConfig } from '../config/proxies.js';
 import { watchFiles, type FileWatcher } from '../config/watch.js';
 import type { Control } from '../proxy/api/control.js';
@@ -61,8 +62,8 @@ export function startWatching(file: string, initial: ProxiesConfig, control: Con
         io.err.write('config reload: statsd: and api: changes take effect at the next start\n');
       }
     } catch (e) {
-      const text = e instanceof ListenError ? listenErrorText(e, set) : (e as Error).message;
-      io.err.write(`config not applied, the running proxies keep the previous one:\n${file}: ${text}\n`);
+      const text = e instanceof ListenError ? listenErrorAt(file, e, set) : `${file}: ${(e as Error).message}`;
+      io.err.write(`config not applied, the running proxies keep the previous one:\n${text}\n`);
     }
   };
   const watcher = watchFiles(watched(initial), () => {
@@ -90,4 +91,18 @@ export function listenErrorText(e: ListenError, set: ProxySet): string {
   });
   if (!holder) return e.message;
   return `proxy "${e.proxy}": ${e.address} is held by the running proxy "${holder.name}"; a reload binds new listeners before it stops or moves old ones: give "${e.proxy}" another port, or free the port in one save and take it in the next`;
+}
+
+/**
+ * listenErrorText at the proxy's `listen:` in a YAML proxies file (file:line:col), as the file's
+ * other mistakes are said; the file alone when that line cannot be found.
+ */
+export function listenErrorAt(file: string, e: ListenError, set: ProxySet): string {
+  const text = listenErrorText(e, set);
+  try {
+    const src = parseYaml(file, readFileSync(file, 'utf8'));
+    return errorAt(src, ['proxies', e.proxy, 'listen'], text.replace(/^proxy "[^"]*": /, '')).message;
+  } catch {
+    return `${file}: ${text}`;
+  }
 }
