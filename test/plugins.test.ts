@@ -43,6 +43,8 @@ async function config(name: string, plugins: string[], proxies: string): Promise
 const httpProxy = (behaviors: string) => `  web:\n    listen: 127.0.0.1:0\n    upstream: 127.0.0.1:${web.port}\n    protocol: http\n    behaviors: ${behaviors}\n`;
 const REQ = (p: string) => `GET ${p} HTTP/1.1\r\nHost: x\r\n\r\n`;
 const statuses = (b: Buffer) => [...b.toString().matchAll(/HTTP\/1.1 (\d+)/g)].map((m) => m[1]);
+/** For exchange(): the reply holds `n` responses' status lines (read until then, up to 10 s). */
+const responses = (n: number) => ({ until: (b: Buffer) => statuses(b).length >= n, timeoutMs: 10_000 });
 
 async function proxyPort(url: string, name: string): Promise<number> {
   const p = await fetch(`${url}/proxies/${name}`).then((r) => r.json()) as { listen: string };
@@ -54,7 +56,7 @@ describe('plugins', () => {
     const file = await config('example', [path.join(FIXTURES, 'match-error.js')], httpProxy('{match_error: {percent: 100, match: /checkout, every: 2}}'));
     const api = await startApi(['--config', file]);
     const port = await proxyPort(api.url, 'web');
-    const r = await exchange(port, REQ('/checkout') + REQ('/checkout') + REQ('/home') + REQ('/checkout') + REQ('/checkout'), { timeoutMs: 1500 });
+    const r = await exchange(port, REQ('/checkout') + REQ('/checkout') + REQ('/home') + REQ('/checkout') + REQ('/checkout'), responses(5));
     expect(statuses(r.reply)).toEqual(['200', '503', '200', '200', '503']);
     const names = (await fetch(`${api.url}/behaviors`).then((x) => x.json()) as { behaviors: string[] }).behaviors;
     expect(names).toContain('match_error');
@@ -62,7 +64,7 @@ describe('plugins', () => {
     await fetch(`${api.url}/vaurien/web/behavior`, { method: 'PUT', body: JSON.stringify({ name: 'dummy' }) });
     const t = await fetch(`${api.url}/proxies/web/toxics`, { method: 'POST', body: JSON.stringify({ type: 'match_error', attributes: { match: '/home' } }) });
     expect(await t.json()).toMatchObject({ name: 'match_error_downstream', attributes: { match: '/home', every: 1 } });
-    expect(statuses((await exchange(port, REQ('/home') + REQ('/x'), { timeoutMs: 1500 })).reply)).toEqual(['503', '200']);
+    expect(statuses((await exchange(port, REQ('/home') + REQ('/x'), responses(2))).reply)).toEqual(['503', '200']);
     // Its `check` refuses a kind the proxy's protocol has not, as the built-in error does.
     const bad = await fetch(`${api.url}/proxies/web/toxics`, { method: 'POST', body: JSON.stringify({ type: 'match_error', name: 'k', attributes: { kind: 'LOADING' } }) });
     expect({ status: bad.status, body: await bad.json() }).toEqual({ status: 400, body: {
@@ -82,11 +84,11 @@ describe('plugins', () => {
       + `  bad:\n    listen: 127.0.0.1:0\n    upstream: 127.0.0.1:${web.port}\n    protocol: http\n    behaviors: "100:bad_action"\n`);
     const api = await startApi(['--config', file]);
     const port = await proxyPort(api.url, 'web');
-    const r = await exchange(port, REQ('/a') + REQ('/b') + REQ('/c') + REQ('/d'), { timeoutMs: 1500 });
+    const r = await exchange(port, REQ('/a') + REQ('/b') + REQ('/c') + REQ('/d'), responses(4));
     expect(statuses(r.reply)).toEqual(['200', '503', '200', '503']);
     // The proxy goes on: a new connection works.
-    expect(statuses((await exchange(port, REQ('/e'), { timeoutMs: 1500 })).reply)).toEqual(['200']);
-    expect(statuses((await exchange(await proxyPort(api.url, 'bad'), REQ('/f'), { timeoutMs: 1500 })).reply)).toEqual(['503']);
+    expect(statuses((await exchange(port, REQ('/e'), responses(1))).reply)).toEqual(['200']);
+    expect(statuses((await exchange(await proxyPort(api.url, 'bad'), REQ('/f'), responses(1))).reply)).toEqual(['503']);
     const stats = await fetch(`${api.url}/marteau/proxies/web/stats`).then((x) => x.json()) as { behaviors: Record<string, number> };
     expect(stats.behaviors.plugin_error).toBe(2);
     await api.waitFor(/behavior "bad_action" failed on connection 1: returned an invalid action .*ms must be a number/, { stream: 'err' });

@@ -91,8 +91,10 @@ describe('proxy robustness', () => {
     const logs: string[] = [];
     p.on('event', (e) => { if (e.type === 'proxy.log') logs.push(e.message); });
     const req = 'GET / HTTP/1.1\r\nHost: x\r\n\r\n';
-    const r = await exchange(p.port, req + req + req, { timeoutMs: 1000 });
-    const statuses = [...r.reply.toString().matchAll(/HTTP\/1.1 (\d+)/g)].map((m) => m[1]);
+    const statusesOf = (b: Buffer) => [...b.toString().matchAll(/HTTP\/1.1 (\d+)/g)].map((m) => m[1]);
+    // Until the three replies are in (a fixed 1 s window is all a starved process gets).
+    const r = await exchange(p.port, req + req + req, { until: (b) => statusesOf(b).length >= 3, timeoutMs: 10_000 });
+    const statuses = statusesOf(r.reply);
     expect(statuses).toEqual(['200', '503', '200']);
     expect(logs.join('\n')).toContain('behavior "broken" failed on connection 1: plugin bug');
     expect(p.stats().behaviors.plugin_error).toBe(1);

@@ -22,7 +22,6 @@ export async function startEchoServer(): Promise<{ port: number; connections: ()
   };
 }
 
-/** Connect, send `data`, collect what comes back until `want` bytes, close or `timeoutMs`. */
 /** A second upstream that answers `B:` + what it got, to see where a proxy sends traffic. */
 export async function startTaggingServer(): Promise<{ port: number; close: () => void }> {
   const server = net.createServer((s) => { s.on('data', (d) => s.write(`B:${d}`)); s.on('error', () => {}); });
@@ -30,10 +29,15 @@ export async function startTaggingServer(): Promise<{ port: number; close: () =>
   return { port: (server.address() as net.AddressInfo).port, close: () => server.close() };
 }
 
+/**
+ * Connect, send `data`, collect what comes back until `want` bytes, until `until` holds of the
+ * bytes so far (so many replies, say), a close, or `timeoutMs`. Read for a fixed time only, the
+ * reply is whatever came in it: nothing at all when this process was off the CPU that long.
+ */
 export async function exchange(
   port: number,
   data: Buffer | string,
-  opts: { want?: number; timeoutMs?: number } = {},
+  opts: { want?: number; until?: (reply: Buffer) => boolean; timeoutMs?: number } = {},
 ): Promise<{ reply: Buffer; closed: boolean; error?: string; ms: number }> {
   const start = performance.now();
   return new Promise((resolve) => {
@@ -49,7 +53,7 @@ export async function exchange(
     s.on('data', (c) => {
       chunks.push(c);
       got += c.length;
-      if (opts.want !== undefined && got >= opts.want) done(false);
+      if ((opts.want !== undefined && got >= opts.want) || opts.until?.(Buffer.concat(chunks))) done(false);
     });
     s.on('error', (e: NodeJS.ErrnoException) => done(true, e.code ?? e.message));
     s.on('end', () => done(true));
