@@ -69,7 +69,7 @@ describe('Outbox', () => {
     const chunk = memory.subarray(6, 14);
     const o = new Outbox();
     o.addRange(chunk, 0, 4);
-    expect(o.insertBefore(Buffer.from('-E\r\n'), chunk, memory, 4)).toBe(true);
+    expect(o.insertBefore(Buffer.from('-E\r\n'), chunk, memory, 6, 4)).toBe(true);
     o.addRange(chunk, 4, 8);
     const out = o.take()!;
     expect(out.toString()).toBe('+A\r\n-E\r\n+B\r\n');
@@ -77,20 +77,20 @@ describe('Outbox', () => {
 
     // Short of room before the chunk, or a run that is not the chunk's alone: the caller adds the bytes.
     o.addRange(chunk, 0, 4);
-    expect(o.insertBefore(Buffer.from('-LONGER\r\n'), chunk, memory, 4)).toBe(false);
+    expect(o.insertBefore(Buffer.from('-LONGER\r\n'), chunk, memory, 6, 4)).toBe(false);
     o.add(Buffer.from('!'));
     o.addRange(chunk, 4, 8);
-    expect(o.insertBefore(Buffer.from('-E\r\n'), chunk, memory, 8)).toBe(false);
+    expect(o.insertBefore(Buffer.from('-E\r\n'), chunk, memory, 6, 8)).toBe(false);
     o.take();
 
     // No run yet: the bytes go right before `pos`, and the chunk's rest joins them.
     memory.write('+A\r\n+B\r\n', 6);
-    expect(o.insertBefore(Buffer.from('-E\r\n'), chunk, memory, 0)).toBe(true);
+    expect(o.insertBefore(Buffer.from('-E\r\n'), chunk, memory, 6, 0)).toBe(true);
     o.addRange(chunk, 0, 8);
     expect(o.take()!.toString()).toBe('-E\r\n+A\r\n+B\r\n');
     // Nor when the run does not end at `pos`.
     o.addRange(chunk, 0, 4);
-    expect(o.insertBefore(Buffer.from('-E\r\n'), chunk, memory, 6)).toBe(false);
+    expect(o.insertBefore(Buffer.from('-E\r\n'), chunk, memory, 6, 6)).toBe(false);
     o.take();
   });
 

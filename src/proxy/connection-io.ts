@@ -16,7 +16,7 @@ import { Fifo } from './fifo.js';
 import { framesOffsets, type OffsetFramer } from './frames.js';
 import { randomBytes } from './protocols/tcp.js';
 import type { ProxyCore } from './proxy-core.js';
-import type { ReusedReads } from './reused-reads.js';
+import { HEADROOM, type ReusedReads } from './reused-reads.js';
 
 export abstract class ConnectionIO {
   protected readonly session: FramerSession;
@@ -202,7 +202,7 @@ export abstract class ConnectionIO {
     const chunk = this.serverChunk;
     if (chunk !== undefined) {
       const memory = this.reads!.handledMemory();
-      if (memory !== undefined && this.serverNext >= 0 && this.toClient.insertBefore(bytes, chunk, memory, this.serverNext)) return;
+      if (memory !== undefined && this.serverNext >= 0 && this.toClient.insertBefore(bytes, chunk, memory, HEADROOM, this.serverNext)) return;
     }
     this.writeClient(bytes);
   }

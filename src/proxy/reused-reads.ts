@@ -19,7 +19,7 @@ const READ_SIZE = 64 * 1024;
  * chunk (an injected reply amid a pipeline's replies, Outbox.insertBefore) without a copy of
  * the whole into new memory. Twenty redis error replies.
  */
-const HEADROOM = 1024;
+export const HEADROOM = 1024;
 
 export class ReusedReads {
   /** The memory reads go into: HEADROOM bytes, then `into`. */
@@ -53,8 +53,8 @@ export class ReusedReads {
   }
 
   /**
-   * The memory of the chunk being handled (asked from its handler only): HEADROOM bytes of it are
-   * free before the chunk. Undefined while the handler is given the copies read before it came.
+   * The memory of the chunk being handled (asked from its handler only): the chunk starts at its
+   * byte HEADROOM, and the bytes before it are free. Undefined while the handler is given the copies read before it came.
    * A flag, where comparing the chunk's offset and ArrayBuffer with the memory's took three calls
    * into V8 at every injected reply.
    */
