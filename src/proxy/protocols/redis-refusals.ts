@@ -12,7 +12,8 @@ import { EVALS, SCRIPT_KINDS, scriptRefused, shebangOf, staleScriptRefused } fro
 import type { ScriptsSeen } from './redis-scripts-seen.js';
 import { FUNCTION_KINDS, functionRefused, functionWrites, type FunctionsSeen } from './redis-functions.js';
 import { ARGC_COUNTED, keysAtMost, keysSpread, SCRIPTS, Spread } from './redis-keys.js';
-import { EMPTY, inlineWords, LF, lengthLine, STAR, wordAt } from './redis-resp.js';
+import { EMPTY, inlineWords, lengthLine, STAR, wordAt } from './redis-resp.js';
+import { findLF } from './find-lf.js';
 
 /**
  * Whether a command with the given flags (redis-commands.ts' letters) is refused with `kind`;
@@ -186,7 +187,7 @@ const WORDS: number[] = [];
 
 /** How many words a request has, its command's name with them (up to ARGC_COUNTED); -1 when its first segment does not say. */
 function argcOf(req: Buffer): number {
-  const lf = req.indexOf(LF);
+  const lf = findLF(req, 0);
   if (req[0] === STAR) return lf < 0 ? -1 : lengthLine(req, 1, lf) ?? -1;
   return inlineWords(req, 0, lf < 0 ? req.length : lf, ARGC_COUNTED, WORDS) / 2;
 }
