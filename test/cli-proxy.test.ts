@@ -180,6 +180,16 @@ describe('marteau-tui proxy', () => {
     blocker.close();
   });
 
+  // The README: `proxies:` in .marteau.yml or a standalone file. A project's proxies point at its
+  // services through references that only a job fills; it said 'expected host:port' of them.
+  it("a project's ${MARTEAU_...} upstream given to proxy --config: says only a job fills it, exit 2", async () => {
+    const file = path.join(dir, 'project.marteau.yml');
+    await writeFile(file, 'name: shop\nproxies:\n  redis: {listen: 127.0.0.1:0, upstream: "${MARTEAU_SERVICE_REDIS}", protocol: redis}\n');
+    const p = run(['proxy', '--config', file]);
+    expect(await p.exited).toBe(2);
+    expect(p.err()).toContain(`marteau-tui: ${file}:3:42: proxies.redis.upstream: expected host:port; "\${MARTEAU_SERVICE_REDIS}" is a job's reference, filled in only when the engine runs the file (marteau-tui --ci, enqueue): marteau-tui proxy reads it as written`);
+  });
+
   it('an --api port in use: exit 2, and no proxy was ever said to listen', async () => {
     const blocker = net.createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));

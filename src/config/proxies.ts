@@ -26,7 +26,8 @@ const portOf = (v: string) => Number(v.slice(v.lastIndexOf(':') + 1));
 
 const hostPort = z
   .string()
-  .regex(HOST_PORT, 'expected host:port, e.g. 127.0.0.1:6379')
+  // A job's `${MARTEAU_SERVICE_...}` is filled when the engine runs it; `proxy --config` reads the file as written.
+  .regex(HOST_PORT, { error: (iss) => (String(iss.input).includes('${') ? `expected host:port; "${String(iss.input)}" is a job's reference, filled in only when the engine runs the file (marteau-tui --ci, enqueue): marteau-tui proxy reads it as written` : 'expected host:port, e.g. 127.0.0.1:6379') })
   .refine((v) => !HOST_PORT.test(v) || portOf(v) <= 65535, { error: (iss) => `port ${portOf(String(iss.input))} is over 65535` });
 
 /** A proxy's name: the same rule for config files and `--name` (it is a key in files, a path segment in the APIs). */
