@@ -7,7 +7,6 @@
  * stopped): their replies are still framed, an error injected among them goes in its place,
  * and the connection serves on, passed through.
  */
-import net from 'node:net';
 import memjs from 'memjs';
 import { MemcacheClient, type MultiRetrievalResponse } from 'memcache-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +14,7 @@ import type { Proxy } from '../src/proxy/proxy.js';
 import { waitFor } from './helpers/recording-relay.js';
 import { freeze, haveServer, startMemcached, type RunningProcessServer } from './helpers/servers.js';
 import { proxiesTo } from './helpers/with-proxy.js';
+import { startSlicingRelay } from './helpers/slicing-relay.js';
 import { outcome, within } from './helpers/within.js';
 
 const run = haveServer('memcached');
@@ -29,43 +29,6 @@ function ok<T>(o: { ok: T } | { err: string }): T {
   return o.ok;
 }
 
-/**
- * A relay to `port` that hands it the client's bytes `piece` at a time, a few milliseconds
- * apart, as TCP may cut them, the other way untouched; or, `server`, hands the client the
- * server's bytes so.
- */
-async function slicingRelay(port: number, piece: number, sliced: 'client' | 'server' = 'client') {
-  const sockets = new Set<net.Socket>();
-  const slice = (to: net.Socket) => {
-    let queue = Promise.resolve();
-    return (d: Buffer) => {
-      queue = queue.then(async () => {
-        for (let i = 0; i < d.length; i += piece) {
-          to.write(d.subarray(i, i + piece));
-          await new Promise((r) => setTimeout(r, 5));
-        }
-      });
-    };
-  };
-  const server = net.createServer((client) => {
-    const up = net.connect(port, '127.0.0.1');
-    sockets.add(client).add(up);
-    for (const s of [client, up]) s.on('error', () => {});
-    client.on('data', sliced === 'client' ? slice(up) : (d) => up.write(d));
-    up.on('data', sliced === 'server' ? slice(client) : (d) => client.write(d));
-    client.on('close', () => up.destroy());
-    up.on('close', () => client.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
-
 describe.skipIf(!run)('a message over max_buffer, with real clients and memcached', () => {
   let server: RunningProcessServer;
   beforeAll(async () => {
@@ -78,7 +41,7 @@ describe.skipIf(!run)('a message over max_buffer, with real clients and memcache
 
   /** `p`'s client end through a relay cutting the client's bytes into `piece`s. */
   async function throughRelay(p: Proxy, piece: number, body: (port: number) => Promise<void>) {
-    const relay = await slicingRelay(p.port, piece);
+    const relay = await startSlicingRelay(p.port, piece);
     try {
       await body(relay.port);
     } finally {
@@ -150,7 +113,7 @@ describe.skipIf(!run)('a message over max_buffer, with real clients and memcache
   it('memcache-client: a reply line held past the cap is framed, an error waiting behind its reply in its place, the connection serving on', async () => {
     const key = `mb:${'k'.repeat(200)}`;
     // The server's bytes reach the proxy 150 at a time: the VALUE line, 214 bytes, held past 128.
-    const relay = await slicingRelay(server.port, 150, 'server');
+    const relay = await startSlicingRelay(server.port, 150, 'server');
     try {
       await withProxy('', async (p) => {
         const logs: string[] = [];

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { haveMariadb, startMariadb } from './helpers/mariadb.js';
 import type { RunningServer } from './helpers/servers.js';
 import { proxiesTo } from './helpers/with-proxy.js';
+import { startSlicingRelay } from './helpers/slicing-relay.js';
 import { pkt } from './helpers/mysql-packets.js';
 import type { Proxy } from '../src/proxy/proxy.js';
 
@@ -126,40 +127,6 @@ class Raw {
   }
 }
 
-/**
- * A relay to the server that hands its bytes on `piece` at a time, a millisecond apart, as TCP
- * may cut them (a packet's header, an ERR, anywhere), and its end after them.
- */
-async function slicingRelay(upstream: number, piece: number): Promise<{ port: number; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((down) => {
-    const up = net.connect(upstream, '127.0.0.1');
-    sockets.add(down).add(up);
-    // Each piece its own segment, not joined by Nagle's algorithm while the last one is unacknowledged.
-    down.setNoDelay(true);
-    let queue = Promise.resolve();
-    const later = (f: () => void) => { queue = queue.then(() => new Promise<void>((r) => setTimeout(() => { f(); r(); }, 1))); };
-    down.on('data', (d: Buffer) => up.write(d));
-    up.on('data', (d: Buffer) => {
-      for (let i = 0; i < d.length; i += piece) {
-        const part = d.subarray(i, i + piece);
-        later(() => down.write(part));
-      }
-    });
-    up.on('end', () => later(() => down.end()));
-    for (const s of [down, up]) s.on('error', () => {});
-    down.on('close', () => up.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((r) => server.close(r));
-    },
-  };
-}
-
 /** Where the COMMIT fails: directly, by `real`; through the proxy, by the error drawn. */
 interface Side {
   port: number;
@@ -261,7 +228,7 @@ describe.skipIf(!haveMariadb())('mysql: an error injected on a COMMIT behind sta
     // Through the proxy, the server's bytes whole in a read, then cut into pieces of 5 (the
     // headers and the server's ERRs among them).
     for (const piece of [0, 5]) {
-      const relay = piece > 0 ? await slicingRelay(db.port, piece) : undefined;
+      const relay = piece > 0 ? await startSlicingRelay(db.port, piece, 'server', 1) : undefined;
       try {
         await withProxy('', async (p) => {
           // Byte for byte: the injected 1205 is MariaDB's own packet, numbered as the COMMIT's.
