@@ -44,57 +44,48 @@ export interface Library {
   downWrites: Map<string, string>;
 }
 
+/** What a Library holds by function name: what FunctionsSeen keeps of every library. */
+const BY_FUNCTION = ['functions', 'staleCalls', 'downCalls', 'downWrites'] as const;
+
 /** The functions a proxy saw loaded, shared by its connections (a pool loads on one and calls on another). */
 export class FunctionsSeen {
-  /** Function names upper case (redis finds them whatever their case), and their flags. */
-  private readonly flags = new Map<string, string>();
-  /** Where a function a stale replica runs stops (Library.staleCalls), by upper-case name; a cluster node down (downCalls, downWrites). */
-  private readonly staleCalls = new Map<string, string>();
-  private readonly downCalls = new Map<string, string>();
-  private readonly downWrites = new Map<string, string>();
+  /**
+   * By upper-case function name (redis finds them whatever their case): their flags, and where
+   * each stops (Library's maps of the same names).
+   */
+  private readonly seen: Omit<Library, 'name'> = { functions: new Map(), staleCalls: new Map(), downCalls: new Map(), downWrites: new Map() };
   /** Library names (their case is theirs) and the functions each declared. */
   private readonly libraries = new Map<string, readonly string[]>();
 
   loaded(lib: Library): void {
     this.deleted(lib.name);
-    for (const [name, flags] of lib.functions) this.flags.set(name, flags);
-    for (const [name, stops] of lib.staleCalls) this.staleCalls.set(name, stops);
-    for (const [name, stops] of lib.downCalls) this.downCalls.set(name, stops);
-    for (const [name, stops] of lib.downWrites) this.downWrites.set(name, stops);
+    for (const k of BY_FUNCTION) for (const [name, v] of lib[k]) this.seen[k].set(name, v);
     this.libraries.set(lib.name, [...lib.functions.keys()]);
   }
 
   deleted(library: string): void {
-    for (const name of this.libraries.get(library) ?? []) {
-      this.flags.delete(name);
-      this.staleCalls.delete(name);
-      this.downCalls.delete(name);
-      this.downWrites.delete(name);
-    }
+    for (const name of this.libraries.get(library) ?? []) for (const k of BY_FUNCTION) this.seen[k].delete(name);
     this.libraries.delete(library);
   }
 
   flushed(): void {
-    this.flags.clear();
-    this.staleCalls.clear();
-    this.downCalls.clear();
-    this.downWrites.clear();
+    for (const k of BY_FUNCTION) this.seen[k].clear();
     this.libraries.clear();
   }
 
   /** The flags of the function FCALL `request` (its first segment) calls; undefined when not seen loaded. */
   flagsOf(request: Buffer): string | undefined {
-    return this.flags.get(this.nameOf(request));
+    return this.seen.functions.get(this.nameOf(request));
   }
 
   /** Where the function FCALL `request` calls stops on a stale replica (Library.staleCalls); undefined when it runs, or not known. */
   staleCallOf(request: Buffer): string | undefined {
-    return this.staleCalls.get(this.nameOf(request));
+    return this.seen.staleCalls.get(this.nameOf(request));
   }
 
   /** Where the function FCALL `request` calls stops on a cluster node down (Library.downCalls; `writes`: downWrites); undefined when it runs, or not known. */
   downCallOf(request: Buffer, writes: boolean): string | undefined {
-    return (writes ? this.downWrites : this.downCalls).get(this.nameOf(request));
+    return (writes ? this.seen.downWrites : this.seen.downCalls).get(this.nameOf(request));
   }
 
   private nameOf(request: Buffer): string {
