@@ -196,22 +196,19 @@ describe.skipIf(!haveMariadb())('mysql: an error injected on a COMMIT behind sta
         // Still open: the client's ROLLBACK ends it.
         out.push(await c.q('SELECT @@in_transaction'), await c.q('ROLLBACK'));
 
-        out.push(await c.q('BEGIN'));
-        await side.failing(async () => {});
-        c.send('SELECT 1; SELECT SLEEP(5); COMMIT');
-        await sleeping(id);
-        await admin.query(`KILL QUERY ${id}`);
-        out.push(await c.reply());
-        await side.done();
+        // A query whose SLEEP is killed as it runs (the query, or the connection), its COMMIT drawn an error.
+        const killedAmid = async (what: 'QUERY' | 'CONNECTION') => {
+          out.push(await c.q('BEGIN'));
+          await side.failing(async () => {});
+          c.send('SELECT 1; SELECT SLEEP(5); COMMIT');
+          await sleeping(id);
+          await admin.query(`KILL ${what} ${id}`);
+          out.push(await c.reply());
+          await side.done();
+        };
+        await killedAmid('QUERY');
         out.push(await c.q('SELECT @@in_transaction'), await c.q('ROLLBACK'));
-
-        out.push(await c.q('BEGIN'));
-        await side.failing(async () => {});
-        c.send('SELECT 1; SELECT SLEEP(5); COMMIT');
-        await sleeping(id);
-        await admin.query(`KILL CONNECTION ${id}`);
-        out.push(await c.reply());
-        await side.done();
+        await killedAmid('CONNECTION');
         return out;
       } finally {
         c.close();
