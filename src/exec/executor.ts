@@ -41,6 +41,12 @@ export interface RunResult {
   /** True when the run ended because `signal` aborted. */
   cancelled: boolean;
   durationMs: number;
+  /**
+   * Why the program could not be started at all (not found, not executable, no such directory),
+   * as said on its stderr line; its exitCode is then 127, as a shell's. Set apart from a program
+   * that ran and exited 127 itself: the node lacks what the job needs, which is no test's failure.
+   */
+  notStarted?: string;
 }
 
 /**

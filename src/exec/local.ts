@@ -74,7 +74,7 @@ export class LocalExecutor implements Executor {
         // Could not start at all (ENOENT, EACCES, bad cwd): report it like a shell would, 127.
         const why = notStarted(argv[0], o.cwd, result.code ?? (result.cause as Error | undefined)?.message ?? 'failed to start');
         o.onLine?.(`marteau-tui: cannot run ${JSON.stringify(argv[0])}${o.cwd ? ` in ${o.cwd}` : ''}: ${why}`, 'stderr');
-        return { exitCode: 127, signal: null, cancelled, durationMs: performance.now() - started };
+        return { exitCode: 127, signal: null, cancelled, durationMs: performance.now() - started, notStarted: why };
       }
       return {
         exitCode: result.exitCode ?? null,

@@ -126,7 +126,9 @@ function failure(runs: NodeRun[], ctx: RunnerContext): RunOutcome {
   if (!bad.length) return { status: 'succeeded', summary: `${runs.length} node${runs.length > 1 ? 's' : ''}, exit 0`, exitCode: 0 };
   return {
     status: 'failed',
-    failure: 'test',
+    // A program the node cannot start (not installed there, no x bit) is the machine's lack, as
+    // Locust not installed is for the locust runner: exit 3, not the test's 1.
+    failure: bad.some((r) => r.result!.notStarted) ? 'infrastructure' : 'test',
     exitCode: bad[0].result!.exitCode ?? 1,
     // With its last error line, as the funkload runner's: a job that failed at once reads
     // 'exit 3: cannot connect to ...' in the queue and the messages, not a bare 'exit 3'.
