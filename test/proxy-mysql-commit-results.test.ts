@@ -267,39 +267,97 @@ describe.skipIf(!haveMariadb())('mysql: an error injected on a COMMIT behind sta
     });
   });
 
-  // 1290 meets a query's write, never its COMMIT: a read-only server refuses the write and runs
-  // none of the rest, the transaction left open. The proxy sent the statements before the COMMIT
-  // with a ROLLBACK in its place: the write done then undone, the transaction ended, and, since
-  // the results before the error pass, the client was told the write's OK, then 1290 as if for
-  // the COMMIT. Now such a query is withheld whole, as when its first statement fails.
-  it('1290 on a query writing before its COMMIT leaves the transaction open, as a read-only server does', async () => {
+  // 1290 meets a query's write, never its COMMIT: a read-only server runs the statements before
+  // the write, refuses it and runs none of the rest, the transaction left open. The proxy sent
+  // the statements before the COMMIT with a ROLLBACK in its place: the write done then undone,
+  // the transaction ended, and the client told the write's OK, then 1290 as if for the COMMIT.
+  // Then it withheld such a query whole, the results of the statements before the write lost
+  // and what they did (a temporary table made) not done. Now those statements go, with DO 0 in
+  // the write's place: their results, then 1290; one failing, its own error (a syntax error
+  // quoting the client's text, not the DO 0).
+  it('1290 on a query runs the statements before its write, refuses the write, and leaves the transaction open, as a read-only server does', async () => {
     const scenario = async (side: Side) => {
       const c = await Raw.connect(side.port, 'app');
       try {
         const out = [await c.q('BEGIN')];
         await side.failing(() => admin.query('SET GLOBAL read_only = 1'));
         out.push(await c.q('INSERT INTO r VALUES (2); COMMIT'));
-        const mixed = await c.q('SELECT 1; INSERT INTO r VALUES (2); COMMIT');
+        out.push(await c.q('SELECT 1; INSERT INTO r VALUES (2); COMMIT'));
+        // The temporary table is made, so its writes are served.
+        out.push(await c.q('CREATE TEMPORARY TABLE tt (a INT); INSERT INTO r VALUES (3)'), await c.q('INSERT INTO tt VALUES (1)'));
+        // A SELECT the server cannot parse (SELEC would be a statement the proxy cannot read: refused).
+        out.push(await c.q('SELECT 1; SELECT 2 FRO x y; INSERT INTO r VALUES (4)'));
         await side.done();
         await admin.query('SET GLOBAL read_only = 0');
         const open = await c.value('SELECT @@in_transaction');
         out.push(await c.q('ROLLBACK'));
-        return { out, mixed: mixed.words, open, rows: await c.value('SELECT COUNT(*) FROM r') };
+        return { out, open, rows: await c.value('SELECT COUNT(*) FROM r'), temporary: await c.value('SELECT COUNT(*) FROM tt') };
       } finally {
         c.close();
       }
     };
     await admin.query('TRUNCATE r');
     const direct = await scenario(directSide(db.port));
-    expect(direct).toMatchObject({ mixed: '1:R 2:R 3:EOF 4:R 5:EOF 6:ERR1290', open: '1', rows: '0' });
-    expect(direct.out.map((r) => r.words)).toEqual(['1:OK', '1:ERR1290', '1:OK']);
+    // The temporary table is there, its row rolled back with the transaction.
+    expect(direct).toMatchObject({ open: '1', rows: '0', temporary: '0' });
+    expect(direct.out.map((r) => r.words)).toEqual([
+      '1:OK', '1:ERR1290', '1:R 2:R 3:EOF 4:R 5:EOF 6:ERR1290', '1:OK 2:ERR1290', '1:OK', '1:R 2:R 3:EOF 4:R 5:EOF 6:ERR1064', '1:OK',
+    ]);
+    expect(Buffer.from(direct.out[5].bytes, 'hex').toString('latin1')).toContain("near 'x y; INSERT INTO r VALUES (4)' at line 1");
     await withProxy('', async (p) => {
-      const proxied = await scenario(proxySide(p, '1290'));
-      expect(proxied.out).toEqual(direct.out);
-      expect(proxied).toMatchObject({ open: '1', rows: '0' });
-      // Failed whole, as any query of several statements at 1290: the SELECT's result not given.
-      expect(proxied.mixed).toBe('1:ERR1290');
-      expect(p.stats().behaviors.error).toBe(2);
+      // Byte for byte: the results before the write are the server's, the 1290 MariaDB's own packet.
+      expect(await scenario(proxySide(p, '1290'))).toEqual(direct);
+      // The syntax error is the server's: withdrawn.
+      expect(p.stats().behaviors.error).toBe(3);
+      expect(p.stats().fallbacks).toBe(0);
+    });
+  });
+
+  // A statement before the COMMIT the server cannot read stops the query with 1064, whose text
+  // quotes the query from there: through the proxy it quoted the ROLLBACK sent in the COMMIT's
+  // place ("near 'SELEC 2;  ROLLBACK AND NO CHAIN NO RELEASE'"). And a temporary table made
+  // before a COMMIT that fails is made all the same (checked: 1205 behind a backup's lock, then
+  // read-only, its INSERT served), which the proxy did not learn, so 1290 refused its writes.
+  it('a syntax error before the COMMIT quotes the client\'s query; a temporary table made before it is known at 1290', async () => {
+    const long = `SELECT '${'é'.repeat(30)}'`;
+    const scenario = async (side: Side, readOnly: Side) => {
+      const c = await Raw.connect(side.port, 'app');
+      try {
+        await admin.query('TRUNCATE r');
+        await side.failing(async () => {});
+        const out = [await c.q('SELECT 1; SELEC 2; COMMIT'), await c.q('SELECT 1;; COMMIT AND NO CHAIN'), await c.q(`SELECT 1; SELEC 2; COMMIT;  ${long}`)];
+        out.push(await c.q(`SELECT 1; SELEC 2 ${'x'.repeat(60)}; COMMIT; ${long}`));
+        await side.done();
+        await c.q('SET SESSION lock_wait_timeout = 1');
+        out.push(await c.q('BEGIN'), await c.q('INSERT INTO r VALUES (1)'));
+        await side.failing(() => admin.query('FLUSH TABLES WITH READ LOCK'));
+        out.push(await c.q('CREATE TEMPORARY TABLE t3 (a INT); COMMIT'));
+        await side.done();
+        await admin.query('UNLOCK TABLES');
+        await readOnly.failing(() => admin.query('SET GLOBAL read_only = 1'));
+        out.push(await c.q('INSERT INTO t3 VALUES (1)'));
+        await readOnly.done();
+        await admin.query('SET GLOBAL read_only = 0');
+        return out;
+      } finally {
+        c.close();
+      }
+    };
+    const direct = await scenario(directSide(db.port), directSide(db.port));
+    expect(direct.map((r) => r.words)).toEqual([
+      '1:R 2:R 3:EOF 4:R 5:EOF 6:ERR1064', '1:R 2:R 3:EOF 4:R 5:EOF 6:ERR1064', '1:R 2:R 3:EOF 4:R 5:EOF 6:ERR1064', '1:R 2:R 3:EOF 4:R 5:EOF 6:ERR1064',
+      '1:OK', '1:OK', '1:OK 2:ERR1205', '1:OK',
+    ]);
+    const text = (i: number) => Buffer.from(direct[i].bytes, 'hex').toString('utf8');
+    expect(text(0)).toContain("near 'SELEC 2; COMMIT' at line 1");
+    expect(text(1)).toContain("near '; COMMIT AND NO CHAIN' at line 1");
+    // Past 80 bytes, cut at a character's start ('é' is two), then '...'.
+    expect(text(2)).toContain(`near 'SELEC 2; COMMIT;  SELECT '${'é'.repeat(25)}...' at line 1`);
+    expect(text(3)).toContain(`near 'SELEC 2 ${'x'.repeat(60)}; COMMIT;...' at line 1`);
+    await withProxy('', async (p) => {
+      expect(await scenario(proxySide(p), proxySide(p, '1290'))).toEqual(direct);
+      // The COMMIT of the temporary table drew 1205; the syntax errors were the server's.
+      expect(p.stats().behaviors.error).toBe(1);
     });
   });
 

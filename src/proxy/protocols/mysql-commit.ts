@@ -17,8 +17,8 @@ import { COM_QUERY, COM_STMT_BULK_EXECUTE, COM_STMT_EXECUTE, COM_STMT_PREPARE } 
  * the query, a COMMIT after that write too, is not run, and the transaction stays open (checked
  * on MariaDB 10.11 read_only=1, a user without the privilege: `INSERT ...; COMMIT` is answered
  * 1290 alone, `SELECT 1; INSERT ...; COMMIT` the SELECT's result then 1290, @@in_transaction 1
- * after both). Such a query is withheld whole, as when its first statement fails (mysql.ts): a
- * ROLLBACK in its COMMIT's place ended the transaction the server keeps.
+ * after both). A ROLLBACK in its COMMIT's place ended the transaction the server keeps: such a
+ * query is withheld whole when the write is its first statement, else sent as writeStandIn.
  */
 export function commitStandIn(request: Buffer): Buffer | undefined {
   if (request.length <= 5 || request[3] !== 0 || request[4] !== COM_QUERY) return undefined;
@@ -27,21 +27,54 @@ export function commitStandIn(request: Buffer): Buffer | undefined {
   if (at < 0) return undefined;
   if (at === sql) return sql === 7 ? ROLLBACK_NO_ATTRIBUTES : ROLLBACK;
   // Statements before a COMMIT (CLIENT_MULTI_STATEMENTS): they go, with ROLLBACK after them.
-  const payload = Buffer.concat([request.subarray(4, at), Buffer.from(' ', 'latin1'), ROLLBACK_TEXT]);
+  return prefixStandIn(request, at, ROLLBACK_TEXT);
+}
+
+/**
+ * A COM_QUERY (`request`, whole) of several statements drawn 1290 whose first write starts at
+ * byte `at`, past statements of its own (mysql-read-only.ts' firstWrite): those statements go,
+ * with `DO 0` in place of the write and the rest. A read-only server runs them, then refuses
+ * the write and runs none of what follows (checked on MariaDB 10.11 read_only=1, a user without
+ * READ ONLY ADMIN: `SELECT 1; INSERT ...` answers the SELECT's result, then 1290; a CREATE
+ * TEMPORARY TABLE before the write is made). Withheld whole, their results were lost and what
+ * they did was not done. DO 0 changes nothing, its OK the packet the injected error replaces.
+ */
+export function writeStandIn(request: Buffer, at: number): Buffer {
+  return prefixStandIn(request, at, DO_NOTHING);
+}
+const DO_NOTHING = Buffer.from('DO 0', 'latin1');
+
+/** The client's text from where a stand-in departs from it (`at`), as far as a syntax error's quote may reach. */
+export interface Prefix {
+  at: number;
+  tail: Buffer;
+}
+
+/**
+ * `request`'s bytes up to `at` (its statements before it), then `last`: a stand-in that runs
+ * statements of the client's, whose results are the client's, ahead of the error
+ * (mysql-commit-results.ts).
+ */
+function prefixStandIn(request: Buffer, at: number, last: Buffer): Buffer {
+  const payload = Buffer.concat([request.subarray(4, at), Buffer.from(' ', 'latin1'), last]);
   const standIn = Buffer.concat([Buffer.from([payload.length & 0xff, (payload.length >> 8) & 0xff, payload.length >> 16, 0]), payload]);
-  RUNS_STATEMENTS.add(standIn);
+  // A copy: the request's memory is the connection's read buffer, reused.
+  RUNS_STATEMENTS.set(standIn, { at, tail: Buffer.from(request.subarray(at, at + QUOTED_MAX + 1)) });
   return standIn;
 }
 
-/** commitStandIn's that run statements of the client's before their ROLLBACK. */
-const RUNS_STATEMENTS = new WeakSet<Buffer>();
+/** The longest text MariaDB quotes whole in a syntax error (ER_PARSE_ERROR's `near '%-.80T'`). */
+export const QUOTED_MAX = 80;
+
+/** Stand-ins that run statements of the client's before their last, by where they depart from its text. */
+const RUNS_STATEMENTS = new WeakMap<Buffer, Prefix>();
 
 /**
- * Whether `standIn` runs statements of the client's before its ROLLBACK: their results are the
- * client's, ahead of the error (mysql-commit-results.ts).
+ * Where `standIn` departs from the client's text, if it runs statements of the client's before
+ * its ROLLBACK or DO 0: their results are the client's, ahead of the error (mysql-commit-results.ts).
  */
-export function runsStatements(standIn: Buffer): boolean {
-  return RUNS_STATEMENTS.has(standIn);
+export function runsStatements(standIn: Buffer): Prefix | undefined {
+  return RUNS_STATEMENTS.get(standIn);
 }
 
 /**

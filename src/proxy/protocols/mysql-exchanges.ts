@@ -13,9 +13,10 @@ import {
   COM_CHANGE_USER, COM_INIT_DB, COM_QUERY, COM_RESET_CONNECTION, COM_STMT_CLOSE, COM_STMT_EXECUTE, COM_STMT_PREPARE, MYSQL_COMMANDS,
 } from './mysql-packets.js';
 import { KEEPS_TEMPORARY, PreparedStatements } from './mysql-refusals.js';
-import { MYSQL_RUN, type SqlState } from './mysql-read-only.js';
+import { firstWrite, MYSQL_RUN, type SqlState } from './mysql-read-only.js';
 import { SessionSql, type SqlChange } from './mysql-session-sql.js';
-import { ownReply } from './mysql-commit-results.js';
+import { ownReply, type PrefixReply } from './mysql-commit-results.js';
+import { runsStatements, writeStandIn, type Prefix } from './mysql-commit.js';
 
 /** Pending.cmd of the login, answered by one packet. */
 export const LOGIN = -1;
@@ -39,10 +40,11 @@ export interface Pending {
   /** What it does to the connection's SQL state (mysql-session-sql.ts), counted as its reply comes. */
   sql: SqlChange | undefined;
   /**
-   * A COMMIT's stand-in that runs statements before its ROLLBACK: the injected reply, until the
-   * reply's last packet comes (mysql-commit-results.ts). Cleared then, so a Pending renewed has none.
+   * A stand-in that runs statements of the client's before its ROLLBACK or DO 0: the injected
+   * reply, until the reply's last packet comes (mysql-commit-results.ts). Cleared then, so a
+   * Pending renewed has none.
    */
-  prefix: ErrorReply | undefined;
+  prefix: PrefixReply | undefined;
 }
 
 function newPending(): Pending {
@@ -62,6 +64,8 @@ export abstract class MysqlExchanges {
   protected current: Pending | null = null;
   protected readonly prepared = new PreparedStatements();
   protected readonly sql = new SessionSql();
+  /** Requests whose injected error became the server's own (mysql-commit-results.ts), made with the first. */
+  protected withdrawn: Set<number> | undefined;
 
   /** COM_QUERY starts with CLIENT_QUERY_ATTRIBUTES' header. */
   abstract queryAttributes(): boolean;
@@ -175,21 +179,47 @@ export abstract class MysqlExchanges {
       if (p.ordinal !== ordinal) continue;
       p.cmd = standIn[4];
       p.cursor = false;
-      p.sql = undefined;
+      // The client's statements a stand-in runs do to the session what they do (a temporary
+      // table made before a COMMIT or a write), counted as its reply comes (prefixEnded).
+      p.sql = runsStatements(standIn) ? this.sql.sentQuery(standIn, this.queryText(standIn, 4, first), first, true, true, MYSQL_RUN) : undefined;
       if (first + 4 < standIn.length) p.then = standIn[first + 4];
     }
+  }
+
+  /**
+   * What the server is sent in place of a COM_QUERY (`request`, whole) drawn 1290 whose first
+   * write follows statements of its own, on a connection running several a query: those
+   * statements, then DO 0 (mysql-commit.ts' writeStandIn). Undefined for any other.
+   */
+  readOnlyStandIn(request: Buffer): Buffer | undefined {
+    if (!this.multiStatements() || request[4] !== COM_QUERY || request.length !== 4 + uint24LE(request, 0)) return undefined;
+    const sql = this.queryText(request, 4, request.length);
+    if (sql === undefined) return undefined;
+    const at = firstWrite(request, sql, request.length, MYSQL_RUN, this.sqlState());
+    return at > sql ? writeStandIn(request, at) : undefined;
   }
 
   /**
    * Request `ordinal`, drawn `reply`, goes as a COMMIT's stand-in that runs statements of the
    * client's before its ROLLBACK: the reply the client gets, its own (mysql-commit-results.ts).
    */
-  prefixed(ordinal: number, reply: ErrorReply): ErrorReply {
+  prefixed(ordinal: number, reply: ErrorReply, standIn: Buffer, prefix: Prefix): ErrorReply {
     for (let i = 0; i < this.fifo.length; i++) {
       const p = this.fifo.at(i)!;
-      if (p.ordinal === ordinal) return (p.prefix = ownReply(reply));
+      if (p.ordinal === ordinal) return (p.prefix = ownReply(reply, standIn, prefix));
     }
     return reply;
+  }
+
+  /**
+   * The reply to `head`, sent as a stand-in that runs statements of the client's, ended: with
+   * the server's own ERR when `failed` (one of them failed, the injected error withdrawn).
+   */
+  protected prefixEnded(head: Pending, failed: boolean): void {
+    if (failed) (this.withdrawn ??= new Set()).add(head.ordinal);
+    if (head.sql !== undefined) this.sql.replied(head.sql, failed);
+    head.prefix = undefined;
+    this.replyEnded(head);
   }
 
   /** The oldest request's reply ended: out of the queue, its Pending kept for a later request (newPending). */

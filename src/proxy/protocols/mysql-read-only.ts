@@ -81,17 +81,27 @@ function qualified(name: string, database: string | undefined): string {
  * statement handler, read-only or not); any other EXECUTE is refused.
  */
 export function writesSql(buf: Buffer, from: number, to: number, d: SqlDialect = MYSQL_RUN, state?: SqlState): boolean {
-  let write = false;
+  return firstWrite(buf, from, to, d, state) >= 0;
+}
+
+/**
+ * Where the first statement of bytes [from, to) of `buf` that writesSql refuses starts (`from`
+ * when the text cannot be read for sure), or -1: none. The server runs those before it, and
+ * stops there.
+ */
+export function firstWrite(buf: Buffer, from: number, to: number, d: SqlDialect = MYSQL_RUN, state?: SqlState): number {
+  let at = -1;
   const read = eachStatement(buf, from, to, d, (start, end) => {
-    write = writesStatement(buf, start, end, d);
+    let write = writesStatement(buf, start, end, d);
     if (state !== undefined) {
       const text = statementText(buf, start, end);
       if (write) write = !served(text, state, d);
       follow(state, text);
     }
+    if (write) at = start;
     return write;
   });
-  return write || !read;
+  return read ? at : from;
 }
 
 /** What the text in bytes [from, to) of `buf`, one statement, writes (a prepared statement's). */

@@ -104,10 +104,8 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
   private readonly reply = new MysqlReply();
   /** Requests sent as a privilege probe (mysql-privilege.ts), made with the first. */
   private probes: PrivilegeProbes | undefined;
-  /** The request whose COMMIT stand-in's reply is coming, packet by packet (prefixPacket). */
+  /** The request whose stand-in running statements of the client's has its reply coming, packet by packet (prefixPacket). */
   private prefixHead: Pending | null = null;
-  /** Requests whose injected error became the server's own (mysql-commit-results.ts), made with the first. */
-  private withdrawn: Set<number> | undefined;
 
   /** Request `ordinal`, drawn `reply`, goes as a privilege probe: the reply the client gets. */
   probing(ordinal: number, reply: ErrorReply): ErrorReply {
@@ -363,10 +361,8 @@ class MysqlSession extends MysqlExchanges implements FramerSession, MysqlRequest
       return;
     }
     this.prefixHead = null;
-    if (lastPacket(head.prefix!, b, p, len, Math.min(len, b.length - p), seq)) (this.withdrawn ??= new Set()).add(head.ordinal);
-    head.prefix = undefined;
     this.startMessage(d, REPLY_META, true);
-    this.replyEnded(head);
+    this.prefixEnded(head, lastPacket(head.prefix!, b, p, len, Math.min(len, b.length - p), seq));
   }
 }
 
@@ -384,13 +380,14 @@ export const mysql: Protocol = {
     // 1290 meets a query's write, never its COMMIT, which a read-only server serves (mysql-commit.ts).
     return prepareStandIn(request, kind === '1213', attributes) ?? (whole && kind !== '1290' ? commitStandIn(request) : undefined)
       ?? (kind === '1213' ? deadlockStandIn(request, attributes) : undefined)
-      ?? (kind === '1290' && whole && session instanceof MysqlSession ? privilegeProbe(request, attributes) : undefined);
+      ?? (kind === '1290' && whole && session instanceof MysqlSession ? privilegeProbe(request, attributes) ?? session.readOnlyStandIn(request) : undefined);
   },
   encodeError(kind, ctx) {
     const reply = encodeError(kind, ctx);
     const { session, standIn, ordinal } = ctx;
     if (standIn === undefined || ordinal === undefined || !(session instanceof MysqlSession)) return reply;
-    if (runsStatements(standIn)) return session.prefixed(ordinal, reply);
+    const prefix = runsStatements(standIn);
+    if (prefix !== undefined) return session.prefixed(ordinal, reply, standIn, prefix);
     return isPrivilegeProbe(standIn) ? session.probing(ordinal, reply) : reply;
   },
   refuses: (kind, _label, request, session) => refuses(kind, request, session instanceof MysqlSession ? session : undefined),
