@@ -4,20 +4,20 @@
  * the code cannot stay in the docs. `proxy` lines go through the Vaurien/toxiproxy-server
  * translation first, as the CLI does. What the commands print is checked where they are tested.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { translateArgs } from '../src/cli/proxy-compat.js';
 import { cliDone } from './helpers/marteau-cli.js';
 
-const README = new URL('../README.md', import.meta.url).pathname;
+import { docs } from './helpers/docs.js';
 
 interface Example {
-  line: number;
+  /** `README.md:12`: the file and the line. */
+  at: string;
   args: string[];
 }
 
 /** Each `marteau-tui ...` of the ```sh blocks, as the words after the program's name. */
-function commandExamples(markdown: string): Example[] {
+function commandExamples(markdown: string, name = 'README.md'): Example[] {
   const out: Example[] = [];
   const fence = /^```sh\n([\s\S]*?)^```/gm;
   for (let m = fence.exec(markdown); m; m = fence.exec(markdown)) {
@@ -25,7 +25,7 @@ function commandExamples(markdown: string): Example[] {
     const lines = m[1].split('\n');
     for (let i = 0; i < lines.length; i++) {
       let text = lines[i];
-      const at = first + i;
+      const at = `${name}:${first + i}`;
       while (text.endsWith('\\') && i + 1 < lines.length) text = text.slice(0, -1) + lines[++i];
       // A comment starts at a # after a space (a git URL's #ref has none before it).
       for (const part of text.replace(/(^|\s)#.*$/, '').split('&&')) {
@@ -34,7 +34,7 @@ function commandExamples(markdown: string): Example[] {
         if (start < 0) continue;
         // `[--all]`, `[--disable box1 | --enable box1]`: usage brackets around real words.
         const args = words.slice(start + 1).map((w) => w.replace(/^\[|\]$/g, '')).filter((w) => w !== '' && w !== '|');
-        out.push({ line: at, args: args[0] === '--' ? args.slice(1) : args });
+        out.push({ at, args: args[0] === '--' ? args.slice(1) : args });
       }
     }
   }
@@ -51,7 +51,7 @@ function flagsOf(args: readonly string[]): string[] {
 }
 
 describe('the README commands', () => {
-  const examples = commandExamples(readFileSync(README, 'utf8'));
+  const examples = docs().flatMap((d) => commandExamples(d.text, d.name));
 
   it('finds the commands', () => {
     expect(examples.length).toBeGreaterThanOrEqual(30);
@@ -69,21 +69,21 @@ describe('the README commands', () => {
       try {
         if (command === 'proxy') args = translateArgs(e.args.slice(e.args.indexOf('proxy') + 1)).args;
       } catch (err) {
-        problems.push(`README.md:${e.line}: ${(err as Error).message}`);
+        problems.push(`${e.at}: ${(err as Error).message}`);
         continue;
       }
       const known = new Set([...help.get('')!, ...help.get(command)!]);
-      for (const flag of flagsOf(args)) if (!known.has(flag)) problems.push(`README.md:${e.line}: marteau-tui ${command || '(no command)'} has no ${flag}`);
+      for (const flag of flagsOf(args)) if (!known.has(flag)) problems.push(`${e.at}: marteau-tui ${command || '(no command)'} has no ${flag}`);
       // Without a command, every word is the value of a global option (--ci DIR, --queue URL).
       const stray = command ? undefined : e.args.find((a, i) => !a.startsWith('-') && !e.args[i - 1]?.startsWith('-'));
-      if (stray !== undefined) problems.push(`README.md:${e.line}: "${stray}" is no command of marteau-tui`);
+      if (stray !== undefined) problems.push(`${e.at}: "${stray}" is no command of marteau-tui`);
     }
     expect(problems).toEqual([]);
   }, 120_000);
 
   it('would catch a flag the CLI does not have', () => {
     const [e] = commandExamples('```sh\nnpx marteau-tui -- --ci fixtures/demo   # a comment\nmarteau-tui queue [--all | --jsn] && marteau-tui worker\n```\n');
-    expect(e).toEqual({ line: 2, args: ['--ci', 'fixtures/demo'] });
+    expect(e).toEqual({ at: 'README.md:2', args: ['--ci', 'fixtures/demo'] });
     expect(flagsOf(commandExamples('```sh\nmarteau-tui queue [--all | --jsn]\n```\n')[0].args)).toEqual(['--all', '--jsn']);
     expect(helpFlags('Options:\n  -a, --all   the whole history\n  --json      print JSON\n')).toEqual(new Set(['-a', '--all', '--json']));
   });

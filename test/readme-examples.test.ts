@@ -7,7 +7,6 @@
  * Examples may be excerpts (a `chaos:` list alone), so a required key that is missing is not
  * an error here; every key that is there, and every value, must be right.
  */
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { z } from 'zod';
@@ -16,18 +15,19 @@ import { nodesFileSchema } from '../src/config/nodes.js';
 import { proxiesFileSchema } from '../src/config/proxies.js';
 import { builtinConfigSchema } from '../src/runners/builtin/config.js';
 
-const README = new URL('../README.md', import.meta.url).pathname;
+import { docs } from './helpers/docs.js';
 
 interface Example {
-  line: number;
+  /** `README.md:12`: the file and the line of the example's first line. */
+  at: string;
   text: string;
 }
 
-function yamlExamples(markdown: string): Example[] {
+function yamlExamples(markdown: string, name = 'README.md'): Example[] {
   const out: Example[] = [];
   const fence = /^```ya?ml\n([\s\S]*?)^```/gm;
   for (let m = fence.exec(markdown); m; m = fence.exec(markdown)) {
-    out.push({ line: markdown.slice(0, m.index).split('\n').length + 1, text: m[1] });
+    out.push({ at: `${name}:${markdown.slice(0, m.index).split('\n').length + 1}`, text: m[1] });
   }
   return out;
 }
@@ -64,14 +64,14 @@ function problems(doc: Record<string, unknown>): string[] {
 }
 
 describe('the README examples', () => {
-  const examples = yamlExamples(readFileSync(README, 'utf8'));
+  const examples = docs().flatMap((d) => yamlExamples(d.text, d.name));
 
   it('finds the examples', () => {
     // The README shows a .marteau.yml, a proxies file and a nodes file at least.
     expect(examples.length).toBeGreaterThanOrEqual(10);
   });
 
-  it.each(examples.map((e) => [e.line, e] as const))('README.md:%i is valid YAML for the file it belongs in', (_line, e) => {
+  it.each(examples.map((e) => [e.at, e] as const))('%s is valid YAML for the file it belongs in', (_at, e) => {
     const doc = parse(withVariables(e.text), { uniqueKeys: true }) as unknown;
     expect(doc, 'a YAML map').toBeTypeOf('object');
     expect(problems(doc as Record<string, unknown>)).toEqual([]);
