@@ -50,6 +50,9 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
     ['EVAL', "local function w() return redis.call('SET', 'sc:k', 'w') end\nreturn redis.call('GET', 'sc:k')", '0'],
     // One called first thing: its write runs there.
     ['EVAL', "local function w() return redis.call('SET', 'sc:k', 'v') end\nredis.call('GET', 'sc:k')\nreturn w()", '0'],
+    // One never called (named in a comment, a string), then a write of the script's own: that one stops it.
+    ['EVAL', "local function w() return redis.call('SET', 'sc:k', 'w') end\nreturn redis.call('SET', 'sc:k', 'v')", '0'],
+    ['EVAL', "local w = function() return redis.call('SET', 'sc:k', 'w') end -- w()\nlocal s = 'w()'\nredis.call('SET', 'sc:k', 'v') return s", '0'],
     ['FCALL', 'scw', '1', 'sc:k'],
     ['FCALL_RO', 'scr', '1', 'sc:k'],
     ['MULTI'], ['EVAL', "#!lua\nreturn redis.call('GET', 'sc:k')", '0'], ['EXEC'],
@@ -142,6 +145,8 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
     ['EVAL', stale("return redis.pcall('GET', 'sc:k')"), '0'],
     ['EVAL', stale("local ok = redis.pcall('GET', 'sc:k') return 1"), '0'],
     ['EVAL', stale("return redis.call('SET', 'sc:k', 'v')"), '0'],
+    // A helper never called, then a GET of the script's own: that one fails, at its line.
+    ['EVAL', stale("local function get() return redis.call('GET', KEYS[1]) end\nreturn redis.call('GET', KEYS[1])"), '1', 'sc:k'],
     // Refused in a script whatever the state, or unknown: the server behind says so too.
     ['EVAL', stale("return redis.call('CONFIG', 'GET', 'maxmemory')"), '0'],
     ['EVAL', stale("return redis.call('BLPOP', 'sc:l', '1')"), '0'],
@@ -211,6 +216,7 @@ describe.skipIf(!run)('redis: scripts at 100:error as a redis-server in that sta
       const want = await replies(real.port);
       expect(want[0]).toMatch(/: \$1\r\ne\r\n$/);
       expect(want[1]).toMatch(/: -ERR Can not execute the command on a stale replica script: [0-9a-f]{40}, on @user_script:2\.\r\n$/);
+      expect(want.find((w) => w.includes('local function get() return redis.call(\'GET\', KEYS[1]) end\nreturn redis.call(\'GET\''))).toMatch(/on @user_script:3\.\r\n$/);
       expect(want).toContain('FCALL scsg 1 sc:k: -ERR Can not execute the command on a stale replica script: scsg, on @user_function:8.\r\n');
       expect(want).toContain('FCALL scsl 1 sc:k: -ERR Can not execute the command on a stale replica script: scsl, on @user_function:17.\r\n');
       expect(want).toContain('FCALL scsa 1 sc:k: -ERR Can not execute the command on a stale replica script: scsa, on @user_function:24.\r\n');

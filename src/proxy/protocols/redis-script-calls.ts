@@ -5,7 +5,11 @@
  * naming its command in a string; the first one in the source is taken as the first one run,
  * but for one in the body of a function the script writes (a helper): that runs when it is
  * called, maybe later, maybe never. Only running the script would tell, but for a local helper
- * whose name is next used to call it, with nothing that may fail run before (calledFirst).
+ * whose name is next used to call it, with nothing that may fail run before (calledFirst), and
+ * one whose name is never used after it (unusedEnd): its body never runs, and the calls after it
+ * are read on. A helper called through pcall (`pcall(w)`) has the error of its failing call
+ * made a value, as an unreturned redis.pcall: the script goes on by its own logic (checked on
+ * redis 7.0: `if not ok then return 'fallback' end` returns it), which only running it tells.
  */
 import { COMMAND_FLAGS, CONTAINERS, PUBSUB_SHARD } from './redis-commands.js';
 import { depthAt, functionEnd, functionsAround } from './redis-lua.js';
@@ -34,8 +38,13 @@ export function failingCall(source: string, fails: CallFails, from = 0, to = sou
     const name = m[3].toUpperCase();
     const verdict = fails(name, COMMAND_FLAGS[name]);
     if (verdict === false) continue;
-    if (verdict === undefined) return undefined;
     const around = functionsAround(source, from, m.index);
+    const skip = unusedEnd(source, around, to);
+    if (skip >= 0) {
+      CALL.lastIndex = skip;
+      continue;
+    }
+    if (verdict === undefined) return undefined;
     if (around.length > 0 && (around.length > 1 || m[1] === 'pcall' || !calledFirst(source, fails, around[0], to))) return undefined;
     // The error as a value: returned at once, it is the reply, bare; else the script goes on.
     if (m[1] === 'pcall') return RETURNED.test(source.slice(Math.max(0, m.index - 16), m.index)) ? 0 : undefined;
@@ -57,21 +66,46 @@ const LOCAL_ASSIGNED = /\blocal\s+([A-Za-z_]\w*)\s*=\s*$/;
  * the calls between its end and that one never fail.
  */
 function calledFirst(source: string, fails: CallFails, at: number, to: number): boolean {
-  LOCAL_FUNCTION.lastIndex = at;
-  const name = LOCAL_FUNCTION.exec(source)?.[1] ?? LOCAL_ASSIGNED.exec(source.slice(Math.max(0, at - 64), at))?.[1];
-  const end = name === undefined ? -1 : functionEnd(source, at);
-  if (end < 0) return false;
-  const use = new RegExp(`(?<![\\w.:])${name}\\b(\\s*\\()?`, 'g');
-  use.lastIndex = end;
-  let u = use.exec(source);
-  while (u !== null && u.index < to && depthAt(source, u.index) < 0) u = use.exec(source);
-  if (u === null || u.index >= to || u[1] === undefined || functionsAround(source, end, u.index).length > 0) return false;
+  const helper = nextUse(source, at, to);
+  if (helper === undefined) return false;
+  const { end, use: u } = helper;
+  if (u === null || u[1] === undefined || functionsAround(source, end, u.index).length > 0) return false;
   const between = new RegExp(CALL.source, 'g');
   between.lastIndex = end;
   for (let c = between.exec(source); c !== null && c.index < u.index; c = between.exec(source)) {
     if (fails(c[3].toUpperCase(), COMMAND_FLAGS[c[3].toUpperCase()]) !== false) return false;
   }
   return true;
+}
+
+/**
+ * The local helper whose `function` word is at `at` in `source`: where it ends, and the next use
+ * of its name after that (outside comments and strings) before `to`, `(` after it if a call, or
+ * null; undefined when it is no local helper or does not end.
+ */
+function nextUse(source: string, at: number, to: number): { end: number; use: RegExpExecArray | null } | undefined {
+  LOCAL_FUNCTION.lastIndex = at;
+  const name = LOCAL_FUNCTION.exec(source)?.[1] ?? LOCAL_ASSIGNED.exec(source.slice(Math.max(0, at - 64), at))?.[1];
+  const end = name === undefined ? -1 : functionEnd(source, at);
+  if (end < 0) return undefined;
+  const use = new RegExp(`(?<![\\w.:])${name}\\b(\\s*\\()?`, 'g');
+  use.lastIndex = end;
+  let u = use.exec(source);
+  while (u !== null && u.index < to && depthAt(source, u.index) < 0) u = use.exec(source);
+  return { end, use: u !== null && u.index < to ? u : null };
+}
+
+/**
+ * Of the helpers whose `function` words are at `around` (outermost first), where the first one
+ * never used after its end ends: nothing in its body runs (checked on redis 7.0: a helper that
+ * writes, never called, then a write: READONLY at the write's line); -1 if each is used.
+ */
+function unusedEnd(source: string, around: readonly number[], to: number): number {
+  for (const at of around) {
+    const helper = nextUse(source, at, to);
+    if (helper !== undefined && helper.use === null) return helper.end;
+  }
+  return -1;
 }
 
 /**
