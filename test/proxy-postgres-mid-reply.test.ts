@@ -1,8 +1,9 @@
 /**
  * PostgreSQL: what the server sends amid a reply that an injected error replaces, beside what a
  * real PostgreSQL 15 sends: the results of the statements a query runs before its COMMIT, as
- * they run.
+ * they run, and a FATAL error, then the close.
  */
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { havePostgres, startPostgres } from './helpers/postgres.js';
 import type { RunningServer } from './helpers/servers.js';
@@ -78,6 +79,64 @@ describe.skipIf(!havePostgres())('postgres: what the server sends amid a reply a
     await withProxy('', async (p) => {
       expect(await scenario(proxySide(p))).toEqual(direct);
       expect(p.stats().behaviors.error).toBe(1);
+    });
+  });
+
+  // A query whose statements before its COMMIT the proxy cannot read for sure (a dollar quote)
+  // has its whole reply replaced by the injected error, the ROLLBACK in the COMMIT's place
+  // after them. A backend ended while they run sends its FATAL amid that reply, then closes: a
+  // client of the server gets the results so far and the FATAL, then the close. Through the
+  // proxy the FATAL went with the reply it was in, and the client saw the close alone; now it
+  // gets the FATAL (the results stay in the reply replaced, as when the server does not end).
+  it('a FATAL amid a reply the injected error replaces reaches the client, then the close', async () => {
+    const scenario = async (side: Side) => {
+      const c = await messageClient(side.port);
+      const other = await messageClient(db.port);
+      const { out, send } = replies(c);
+      try {
+        await send(simple("SET application_name = 'fatal_amid'"));
+        await send(simple('BEGIN'));
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        c.write(simple('SELECT 1; DO $$BEGIN PERFORM pg_sleep(5); END$$; COMMIT'));
+        await sleeping(other, 'fatal_amid');
+        other.write(simple("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'fatal_amid'"));
+        await c.closed;
+        out.push(c.pending());
+        await side.disarm();
+        return out;
+      } finally {
+        c.close();
+        other.close();
+      }
+    };
+    // pg reports the FATAL's code, where the close alone is 'Connection terminated unexpectedly'.
+    const withPg = async (side: Side) => {
+      const c = new pg.Client({ host: '127.0.0.1', port: side.port, user: 'postgres', database: 'postgres', application_name: 'fatal_pg' });
+      c.on('error', () => {});
+      const other = await messageClient(db.port);
+      try {
+        await c.connect();
+        await c.query('BEGIN');
+        await side.arm({ error: { percent: 100, kind: '40001' } });
+        const failed = c.query('SELECT 1; DO $$BEGIN PERFORM pg_sleep(5); END$$; COMMIT').then(() => 'served', (e: pg.DatabaseError) => e.code ?? e.message);
+        await sleeping(other, 'fatal_pg');
+        other.write(simple("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'fatal_pg'"));
+        const told = await failed;
+        await side.disarm();
+        return told;
+      } finally {
+        await c.end().catch(() => {});
+        other.close();
+      }
+    };
+    const direct = await scenario(directSide(db.port));
+    expect(direct).toEqual(['C S ZI', 'C ZT', 'T D C E57P01']);
+    expect(await withPg(directSide(db.port))).toBe('57P01');
+    await withProxy('', async (p) => {
+      expect(await scenario(proxySide(p))).toEqual([...direct.slice(0, 2), 'E57P01']);
+      expect(await withPg(proxySide(p))).toBe('57P01');
+      // The FATAL's: the COMMIT's place never came.
+      expect(p.stats().behaviors.error ?? 0).toBe(0);
     });
   });
 });

@@ -513,6 +513,31 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     expect(postgres.encodeError('40001', { request: batch('named'), random: Math.random, session: s, standIn: inBlock }).bytes.subarray(-6)).toEqual(Z('E'));
   });
 
+  // The server's FATAL amid the reply to a stand-in (a COMMIT's, after statements the proxy cannot
+  // count: the whole reply is the one the injected error replaces) passes, from its first byte,
+  // however the server's bytes are cut; the reply's bytes before it stay the reply's.
+  it('a FATAL amid a reply to a stand-in passes whole, the reply before it the reply\'s, whatever the cuts', () => {
+    const q = msg('Q', 'SELECT 1; DO $$BEGIN PERFORM pg_sleep(5); END$$; COMMIT');
+    const before = cat(rowDesc('x'), dataRow('1'), cc('SELECT 1'));
+    const fatal = errResp('FATAL', '57P01', 'terminating connection due to administrator command');
+    const server = cat(before, fatal);
+    for (let size = 1; size <= server.length; size++) {
+      const s = session();
+      s.fromClient(q);
+      const standIn = postgres.standIn!(q, true, s, 1)!;
+      expect(resultsBefore(standIn)).toBe(0);
+      s.errored!(1, standIn);
+      const segs = chunks(server, size).flatMap((c) => s.fromServer(c));
+      const of = (pass: boolean) => Buffer.concat(segs.filter((x) => !!x.passthrough === pass).map((x) => x.data));
+      expect(of(true), `in pieces of ${size}`).toEqual(fatal);
+      expect(of(false), `in pieces of ${size}`).toEqual(before);
+    }
+    // No stand-in sent: a FATAL amid a reply is the reply's, passed with it.
+    const s = session();
+    s.fromClient(msg('Q', 'SELECT 1; SELECT pg_sleep(5)'));
+    expect(s.fromServer(server).map((x) => !!x.passthrough)).toEqual([false]);
+  });
+
   // A request behind a transaction statement still in flight may run in a block the last
   // ReadyForQuery does not know: the failing statement goes, and the error says what the server does.
   it('behind a request in flight that may begin or end a block: a failing statement, the error takes the server\'s status', () => {

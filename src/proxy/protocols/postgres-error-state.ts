@@ -46,6 +46,15 @@ export abstract class PgErrorState {
    * CloseComplete of a COMMIT's ROLLBACK in a later read (postgres-later.ts).
    */
   protected replyEnd = -1;
+  /**
+   * The type of the message amid the reply in progress that needs a look: its end (replyEnd),
+   * or else, once a request was sent a stand-in whose reply an injected error replaces, an
+   * ErrorResponse, which may be the server's FATAL amid that reply (postgres-session.ts,
+   * fatalAmid); -1 for none, as on the passing path, where it costs the compare replyEnd cost.
+   */
+  protected watch = -1;
+  /** A request was sent a stand-in: ErrorResponses amid replies are looked at from then on (watch). */
+  private watchesErrors = false;
 
   /** The next request's ordinal. */
   protected abstract ordinal: number;
@@ -71,12 +80,22 @@ export abstract class PgErrorState {
    */
   errored(ordinal: number, standIn?: Buffer): void {
     if (this.syncToCome(ordinal)) this.erroredOpen = true;
+    if (standIn !== undefined && !this.watchesErrors) {
+      this.watchesErrors = true;
+      if (this.replyEnd < 0) this.watch = E;
+    }
     if (passesReply(standIn)) this.passing.add(ordinal);
     const results = resultsBefore(standIn);
     if (results > 0) {
       this.passing.add(ordinal);
       this.prefixes.set(ordinal, results);
     }
+  }
+
+  /** The reply in progress ends at a message of type `type` before its ReadyForQuery (replyEnd), or -1. */
+  protected endReplyAt(type: number): void {
+    this.replyEnd = type;
+    this.watch = type >= 0 ? type : this.watchesErrors ? E : -1;
   }
 
   /**

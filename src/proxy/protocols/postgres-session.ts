@@ -20,6 +20,8 @@ const Q = T('Q'), F = T('F'), S = T('S'), X = T('X'), Z = T('Z'), G = T('G'), H 
 const C_DONE = T('c'), C_FAIL = T('f'), DATA_ROW = T('D');
 
 const enum Phase { Startup, Auth, Command }
+/** What the end of the next message that ends an exchange brings (msgDone). */
+const enum After { Nothing, Raw, Fatal }
 
 /** An ErrorResponse's bytes read for its severity: S (localized) and V (not, PostgreSQL 9.6 on) come first. */
 const SEVERITY_PEEK = 32;
@@ -48,7 +50,9 @@ function fatal(buf: Buffer, pos: number): boolean {
 export class PgSession extends PgErrorState implements FramerSession {
   private phase = Phase.Startup;
   private raw = false;
-  private rawAfterMessage = false;
+  private afterMessage = After.Nothing;
+  /** Where the FATAL amid a reply starts in the bytes being framed (fatalAmid). */
+  private fatalAt = 0;
   /** The server owes one byte: the answer to an SSLRequest or GSSENCRequest. */
   private expectByte = false;
   private readonly c: Dir = newDir();
@@ -115,7 +119,8 @@ export class PgSession extends PgErrorState implements FramerSession {
     } else if (type === Z) {
       peek = 1;
     } else if (type === E) {
-      peek = SEVERITY_PEEK;
+      // Whole where it may be a FATAL amid a reply, which passes from its first byte (fatalAmid).
+      peek = this.watch === E ? body : SEVERITY_PEEK;
     }
     return 5 + Math.min(body, peek);
   }
@@ -163,7 +168,7 @@ export class PgSession extends PgErrorState implements FramerSession {
         // The one-byte answer to SSLRequest / GSSENCRequest.
         const answer = String.fromCharCode(buf[pos]);
         this.expectByte = false;
-        if (answer === 'S' || answer === 'G') this.rawAfterMessage = true;
+        if (answer === 'S' || answer === 'G') this.afterMessage = After.Raw;
         else if (answer !== 'N') throw new FramingError(`postgres: unexpected answer ${JSON.stringify(answer)} to an encryption request`);
         this.startMessage(d, PASS_META, true);
         pos += 1;
@@ -180,7 +185,7 @@ export class PgSession extends PgErrorState implements FramerSession {
         const code = int32BE(buf, pos + 4);
         if (len < 8 || len > MAX_STARTUP_LENGTH) throw new FramingError(`postgres: bad startup packet length ${len}`);
         if (code === SSL_REQUEST || code === GSSENC_REQUEST) this.expectByte = true;
-        else if (code === CANCEL_REQUEST) this.rawAfterMessage = true;
+        else if (code === CANCEL_REQUEST) this.afterMessage = After.Raw;
         else if (code >>> 16 === 3) this.phase = Phase.Auth;
         else throw new FramingError(`postgres: unsupported protocol version ${code >>> 16}.${code & 0xffff}`);
         // The StartupMessage is a request: a server at max_connections refuses it (postgres-errors.ts, atStartup).
@@ -218,8 +223,32 @@ export class PgSession extends PgErrorState implements FramerSession {
   /** A message ended at `pos`: its last frame, when it ends the exchange. The next frame's start. */
   private msgDone(d: Dir, out: Frames, segStart: number, pos: number): number {
     if (!d.endAfter) return segStart;
-    if (this.rawAfterMessage) this.raw = true;
+    if (this.afterMessage !== After.Nothing) {
+      if (this.afterMessage === After.Fatal) return this.fatalDone(d, out, segStart, pos);
+      this.raw = true;
+    }
     return endMessage(out, d, segStart, pos);
+  }
+
+  /**
+   * An ErrorResponse at `pos`, amid a reply, is FATAL: the server closes after it, the reply never
+   * ending. A client of the server itself gets it, then the close, where the reply is one an
+   * injected error replaces (the reply to a stand-in) and goes nowhere: the FATAL passes, the
+   * injected error, whose place never comes, is not sent (connection-replies.ts, pumpReplies).
+   * need() held it whole (watch), so its end is in the same bytes (fatalDone).
+   */
+  private fatalAmid(d: Dir, pos: number): void {
+    this.afterMessage = After.Fatal;
+    this.fatalAt = pos;
+    d.endAfter = true;
+  }
+
+  /** The FATAL amid a reply ended at `pos`: the reply's bytes before it, then it, passed through. The next frame's start. */
+  private fatalDone(d: Dir, out: Frames, segStart: number, pos: number): number {
+    this.afterMessage = After.Nothing;
+    emit(out, d, segStart, this.fatalAt, false);
+    this.startMessage(d, PASS_META, true);
+    return endMessage(out, d, this.fatalAt, pos);
   }
 
   protected startMessage(d: Dir, meta: StartMeta, endAfter: boolean): void {
@@ -337,7 +366,7 @@ export class PgSession extends PgErrorState implements FramerSession {
           return;
         }
         // A COMMIT's ROLLBACK, a Describe before a failing Parse: the reply ends at their last answer (postgres-later.ts).
-        if (type !== Z) this.replyEnd = this.later.endOfReply(ordinalOf(first));
+        if (type !== Z) this.endReplyAt(this.later.endOfReply(ordinalOf(first)));
       }
       this.startMessage(d, REPLY_META, false);
     }
@@ -350,10 +379,13 @@ export class PgSession extends PgErrorState implements FramerSession {
       d.endAfter = true;
       const answered = this.fifo.shift();
       if (answered !== undefined) this.blocks.answered(ordinalOf(answered), this.txStatus);
-    } else if (type === this.replyEnd) {
-      this.replyEnd = -1;
-      d.endAfter = true;
-      this.blocks.answered(ordinalOf(this.fifo.shift()!), this.txStatus);
+    } else if (type === this.watch) {
+      if (type === E && fatal(buf, pos)) this.fatalAmid(d, pos);
+      else if (type === this.replyEnd) {
+        this.endReplyAt(-1);
+        d.endAfter = true;
+        this.blocks.answered(ordinalOf(this.fifo.shift()!), this.txStatus);
+      }
     }
   }
 }

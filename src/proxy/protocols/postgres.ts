@@ -52,8 +52,8 @@
  * kind comes: a deadlock, a statement timeout): its error, when the server sends it, is the
  * request's (postgres-later.ts). A request that runs nothing at all passes untouched at a kind
  * that comes only as a statement runs, as on a real server (postgres-errors.ts, asItRuns). A
- * FATAL error from the server is never a reply an injected one replaces: the server ends the
- * connection after it (postgres-session.ts).
+ * FATAL error from the server is never a reply an injected one replaces, nor a part of one (amid
+ * the reply to a stand-in it passes): the server ends the connection after it (postgres-session.ts).
  */
 import type { ErrorReply, ErrorReplyContext, Protocol } from '../protocol.js';
 import { encodeError, errorKinds, POSTGRES_ERRORS } from './postgres-errors.js';
