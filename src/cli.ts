@@ -6,7 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { EXIT, UsageError } from './core/exit.js';
 import type { ProxyCommandOptions } from './cli/proxy-command.js';
 import type { BehaviorOptions } from './cli/proxy-compat.js';
-import { oneOf } from './cli/choices.js';
+import { apiToken, oneOf } from './cli/choices.js';
 import { commandAt } from './cli/early-stop.js';
 import { registerEngineCommands } from './cli/engine-commands.js';
 import { registerReportCommand } from './cli/report-register.js';
@@ -50,7 +50,7 @@ export async function main(argv: string[], io = { out: process.stdout, err: proc
     .option('--interval <ms>', 'how often to print counts (default 1000 on a terminal, 5000 otherwise)')
     .option('--grace <ms>', 'on SIGINT/SIGTERM, how long in-flight exchanges may finish', '2000')
     .option('--api [host:port]', 'serve the control APIs (Toxiproxy, Vaurien, /marteau) on this address (default 127.0.0.1:8474)')
-    .option('--api-token <token>', 'require this token on every API request (needed off loopback; env MARTEAU_API_TOKEN)')
+    .addOption(new Option('--api-token <token>', 'require this token on every API request (needed off loopback; env MARTEAU_API_TOKEN)').argParser(apiToken))
     .option('--vaurien-proxy <name>', "the proxy that Vaurien's bare /behavior and /backend routes act on")
     .option('-w, --watch', 'with --config: apply edits of the file (and its plugins) live; a bad edit is reported and ignored')
     .action((o: ProxyCommandOptions) => { result = import('./cli/proxy-command.js').then((m) => m.runProxyCommand({ ...o, behaviorOptions, mixFlag }, io)); });

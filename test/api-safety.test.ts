@@ -37,6 +37,20 @@ describe('binding', () => {
     const empty = runCli(['proxy', '--api', '0.0.0.0:0'], { MARTEAU_API_TOKEN: '' });
     expect(await empty.exited).toBe(2);
   });
+
+  it('refuses a blank token, or one with spaces, as a usage error (exit 2) that says how to make one', async () => {
+    // A blank --api-token was taken: '' as no token at all, ' ' as a token that guards a public
+    // address with one space (and that no Bearer header can carry: its value is trimmed).
+    for (const token of ['', ' ', 'two words']) {
+      const cli = runCli(['proxy', '--api', '0.0.0.0:0', '--api-token', token]);
+      expect(await cli.exited, cli.out()).toBe(2);
+      expect(cli.err()).toContain(`error: option '--api-token <token>' argument ${JSON.stringify(token).replaceAll('"', "'")} is invalid. ${token.trim() ? 'A token cannot hold spaces' : 'A blank token protects nothing'}: give one without spaces, e.g. --api-token "$(openssl rand -hex 16)"`);
+      expect(cli.out()).not.toContain('api listening');
+    }
+    const env = runCli(['proxy', '--api', '0.0.0.0:0'], { MARTEAU_API_TOKEN: '  ' });
+    expect(await env.exited, env.out()).toBe(2);
+    expect(env.err()).toBe('marteau-tui: MARTEAU_API_TOKEN: a blank token protects nothing: give one without spaces, e.g. MARTEAU_API_TOKEN="$(openssl rand -hex 16)", or unset it\n');
+  });
 });
 
 describe('token', () => {

@@ -27,6 +27,7 @@ import { formatProxyLine, listeningLine, LiveLines } from './proxy-status.js';
 import { listenErrorAt, listenErrorText, startWatching } from './proxy-reload.js';
 import { refuseTlsFlagsWith, tlsFromFlags, type TlsFlags } from './proxy-tls-flags.js';
 import { takeStopSignals } from './stop-signals.js';
+import { tokenProblem } from './choices.js';
 
 export interface ProxyCommandOptions extends TlsFlags {
   config?: string;
@@ -194,7 +195,9 @@ interface ApiSettings {
 
 /** Where the API listens, from --api or the config's `api:`; off loopback a token is required. */
 function apiSettings(o: ProxyCommandOptions, config: ProxiesConfig): ApiSettings | undefined {
-  const token = o.apiToken || process.env.MARTEAU_API_TOKEN || undefined;
+  // An empty MARTEAU_API_TOKEN reads as unset (as a shell's `VAR=`); a blank one is checked below, once an API is to serve.
+  const fromEnv = o.apiToken === undefined && process.env.MARTEAU_API_TOKEN ? process.env.MARTEAU_API_TOKEN : undefined;
+  const token = o.apiToken ?? fromEnv;
   const vaurienProxy = o.vaurienProxy ?? config.api?.vaurien_proxy;
   let address: string | undefined;
   if (o.api !== undefined && o.api !== false) address = o.api === true ? DEFAULT_API : o.api;
@@ -204,6 +207,8 @@ function apiSettings(o: ProxyCommandOptions, config: ProxiesConfig): ApiSettings
     if (o.vaurienProxy) throw new UsageError('--vaurien-proxy goes with --api (or an api: section in the config)');
     return undefined;
   }
+  const envProblem = fromEnv === undefined ? undefined : tokenProblem(fromEnv, 'MARTEAU_API_TOKEN');
+  if (envProblem) throw new UsageError(`MARTEAU_API_TOKEN: ${envProblem}, or unset it`);
   if (/^\d+$/.test(address)) address = `127.0.0.1:${address}`;
   let host: string;
   let port: number;
