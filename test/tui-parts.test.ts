@@ -227,6 +227,9 @@ describe(': commands', () => {
     expect(parseCommand('preset nope')).toMatchObject({ error: expect.stringContaining('presets: normal') });
     expect(parseCommand('cancel')).toMatchObject({ error: ':cancel needs a job id (e.g. :cancel 1eb11b95)' });
     expect(parseCommand('frobnicate')).toMatchObject({ error: expect.stringContaining('unknown command ":frobnicate"') });
+    // A misspelt word gets 'did you mean' first, where the message line (cut at the width) shows it.
+    expect(parseCommand('cancle 1eb1')).toMatchObject({ error: expect.stringMatching(/^unknown command ":cancle"; did you mean ":cancel"\? \(commands: /) });
+    expect(parseCommand('preset chaso')).toMatchObject({ error: expect.stringMatching(/^no preset "chaso"; did you mean "chaos"\? \(presets: normal/) });
   });
 });
 

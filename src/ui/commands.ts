@@ -3,6 +3,7 @@
  * the action through the backend.
  */
 import { PRESETS } from '../proxy/presets.js';
+import { closest, didYouMean } from '../text/closest.js';
 
 export type Command =
   | { kind: 'enqueue'; target: string }
@@ -13,6 +14,8 @@ export type Command =
   | { kind: 'quit' };
 
 export const COMMAND_HELP = 'enqueue PATH · cancel ID · retry ID · replay ID · preset NAME · messages · help · quit';
+/** The commands' whole names, for 'did you mean' (a one-letter alias is no likelier a typo's aim). */
+const COMMAND_NAMES = ['enqueue', 'cancel', 'retry', 'replay', 'preset', 'messages', 'log', 'help', 'quit'];
 
 export function parseCommand(line: string): Command | { error: string } {
   const [word = '', ...rest] = line.trim().split(/\s+/);
@@ -29,7 +32,8 @@ export function parseCommand(line: string): Command | { error: string } {
     case 'preset': {
       if (!arg) return need('a preset name');
       const p = PRESETS.find((x) => x.name === arg || x.key === arg);
-      return p ? { kind: 'preset', name: p.name } : { error: `no preset "${arg}" (presets: ${PRESETS.map((x) => x.name).join(', ')})` };
+      const names = PRESETS.map((x) => x.name);
+      return p ? { kind: 'preset', name: p.name } : { error: `no preset "${arg}"${didYouMean(arg, names)} (presets: ${names.join(', ')})` };
     }
     case 'messages':
     case 'log':
@@ -39,7 +43,10 @@ export function parseCommand(line: string): Command | { error: string } {
     case 'q':
     case 'quit':
       return { kind: 'quit' };
-    default:
-      return { error: `unknown command ":${word}" (commands: ${COMMAND_HELP})` };
+    default: {
+      // Before the list: the message line is cut at the width, and the guess is what to read.
+      const near = closest(word, COMMAND_NAMES);
+      return { error: `unknown command ":${word}"${near ? `; did you mean ":${near}"?` : ''} (commands: ${COMMAND_HELP})` };
+    }
   }
 }
