@@ -235,6 +235,46 @@ describe.skipIf(!havePostgres())('postgres: an error held for a later read comes
     });
   });
 
+  // A Describe of a statement that returns no rows (an INSERT, UPDATE, DELETE or MERGE without
+  // RETURNING) is answered NoData without revalidating it, so it takes no lock and meets no
+  // deadlock: a real server answers 't n' at once, another session holding the table, and the
+  // request goes on. The proxy sent a failing Parse behind it, as behind one that returns rows.
+  it('a Describe in a later read of a statement that returns no rows meets no deadlock', async () => {
+    const scenario = async (side: Side) => {
+      const c = await messageClient(side.port);
+      const other = await messageClient(db.port);
+      const { out, read } = replies(c);
+      try {
+        await read('Z', simple('CREATE TABLE nr1 (x int); CREATE TABLE nr2 (x int)'));
+        const rowless = ['INSERT INTO nr2 VALUES (1)', ' update nr2 SET x = 2', '/* c */ DELETE FROM nr2', 'MERGE INTO nr2 USING nr1 ON true WHEN MATCHED THEN DELETE'];
+        await read('Z', ...rowless.map((sql, i) => parse(sql, `nr_${i}`)), sync());
+        // Another session holds nr2, as in a deadlock's making: a Describe that took a lock would wait.
+        other.write(simple('BEGIN; LOCK TABLE nr2'));
+        await other.until('Z');
+        for (let i = 0; i < rowless.length; i++) {
+          await side.arm({ error: { percent: 100, kind: '40P01' } });
+          await read('T', parse('SELECT x FROM nr1', `s${i}`), describeS(`s${i}`), flush());
+          await read('n', describeS(`nr_${i}`), flush());
+          await read('Z', sync());
+          await side.disarm();
+        }
+        other.write(simple('ROLLBACK'));
+        await other.until('Z');
+        await read('Z', simple('DROP TABLE nr1, nr2'));
+        return out;
+      } finally {
+        c.close();
+        other.close();
+      }
+    };
+    const direct = await scenario(directSide(db.port));
+    expect(direct).toEqual(['C C ZI', '1 1 1 1 ZI', ...Array(4).fill(['1 t T', 't n', 'ZI']).flat(), 'C ZI']);
+    await withProxy('', async (p) => {
+      expect(await scenario(proxySide(p))).toEqual(direct);
+      expect(p.stats().behaviors.error ?? 0).toBe(0);
+    });
+  });
+
   // A server that ends the connection while an error waits for the reply it replaces (the
   // failing Parse's, at the Execute still to come): a client of the server itself gets what the
   // server sent, a FATAL error of its own or nothing, then the close. The proxy sent the

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FramingError, MAX_HEAD_BYTES, type FramerSession, type Segment } from '../../src/proxy/protocol.js';
 import { postgres, POSTGRES_ERRORS } from '../../src/proxy/protocols/postgres.js';
-import { resultsBefore } from '../../src/proxy/protocols/postgres-commit.js';
+import { CommitStatements, resultsBefore } from '../../src/proxy/protocols/postgres-commit.js';
 import { seededRandom } from '../../src/proxy/random.js';
 import { C, expectConversation, randomCuts, runSteps, S, summary, conversationSeeds, fuzzConversation, type Step } from '../helpers/conversation.js';
 import { fuzzFramer } from '../helpers/framing.js';
@@ -511,6 +511,26 @@ describe('postgres: what the server is sent in place of a COMMIT that draws an e
     const failed = [msg('1'), msg('t', i16(0)), msg('n'), msg('2'), msg('n'), errResp('ERROR', '22P02', 'x'), Z('E')];
     expect(s.fromServer(Buffer.concat(failed)).map((x) => !!x.passthrough)).toEqual([true, true, true, true, true, false]);
     expect(postgres.encodeError('40001', { request: batch('named'), random: Math.random, session: s, standIn: inBlock }).bytes.subarray(-6)).toEqual(Z('E'));
+  });
+
+  // A Describe of a statement that returns no rows takes no lock (postgres-locks.ts): such
+  // statements are known by the Parse that names them, and forgotten when closed or parsed again.
+  it('statements parsed by name as returning no rows, as long as they stay so', () => {
+    const st = new CommitStatements();
+    const see = (m: Buffer) => st.seen(m[0], m, 5, m.length - 5);
+    const forms: [string, boolean][] = [
+      ['INSERT INTO t VALUES (1)', true], ['  update t SET x = 1', true], ['/* c */ -- d\nDELETE FROM t', true], ['MERGE INTO t USING u ON true WHEN MATCHED THEN DELETE', true],
+      ['INSERT INTO t VALUES (1) RETURNING x', false], ['delete from t returning *', false], ['SELECT 1', false], ['(SELECT 1)', false],
+      ['WITH a AS (SELECT 1) INSERT INTO t SELECT * FROM a', false], ['VALUES (1)', false], ['insert_row()', false], ['', false],
+    ];
+    forms.forEach(([sql], i) => see(parse(sql, `s${i}`)));
+    expect(forms.map((_, i) => st.returnsNoRows(`s${i}`))).toEqual(forms.map(([, none]) => none));
+    // The unnamed statement is not kept; a name closed, or parsed again as a SELECT, is forgotten.
+    see(parse('INSERT INTO t VALUES (1)'));
+    expect(st.returnsNoRows('')).toBe(false);
+    see(msg('C', Buffer.from('S'), 's0'));
+    see(parse('SELECT 1', 's1'));
+    expect([st.returnsNoRows('s0'), st.returnsNoRows('s1'), st.returnsNoRows('s2')]).toEqual([false, false, true]);
   });
 
   // The server's FATAL amid the reply to a stand-in (a COMMIT's, after statements the proxy cannot

@@ -44,9 +44,33 @@ const ROLLBACK_EXTENDED = Buffer.concat([ROLLBACK_RUN, message(SYNC, '')]);
 /** DISCARD ALL, DEALLOCATE [ALL]: prepared statements may go without a Close. */
 const FORGETS = /^\s*(discard|deallocate)\b/i;
 
-/** Names of the statements a connection's client parsed as a COMMIT, and not closed since. */
+/** Statement kinds that return rows only with RETURNING (PostgreSQL 15's MERGE has none). */
+const ROWLESS_WORDS = new Set(['INSERT', 'UPDATE', 'DELETE', 'MERGE']);
+const RETURNING = /returning/i;
+/** The rowless statements kept by name, at most: past them, a statement is taken to return rows. */
+const MAX_ROWLESS = 1024;
+
+/**
+ * Whether the statement text at [from, to) of `buf` returns no rows for sure: an INSERT, UPDATE,
+ * DELETE or MERGE with no RETURNING anywhere in it (a word that holds it, a column's name, leaves
+ * it unsure). A rule on its table could make it another statement: not looked for.
+ */
+function rowless(buf: Buffer, from: number, to: number): boolean {
+  // A SELECT, the common case, is told by its first byte: a letter none of those words begins with.
+  const c = from < to ? buf[from] | 0x20 : 0;
+  if (c >= 0x61 && c <= 0x7a && c !== 0x69 && c !== 0x75 && c !== 0x64 && c !== 0x6d) return false;
+  const words = leadingWords(buf, from, to, PG_SQL, 1);
+  return words !== undefined && words.length === 1 && ROWLESS_WORDS.has(words[0]) && !RETURNING.test(buf.toString('latin1', from, to));
+}
+
+/**
+ * Names of the statements a connection's client parsed as a COMMIT, and not closed since; and of
+ * those it parsed as a statement that returns no rows (rowless), which the server describes
+ * without a lock (postgres-locks.ts).
+ */
 export class CommitStatements {
   private readonly names = new Set<string>();
+  private readonly rowless = new Set<string>();
 
   /**
    * A client message of type `type`, its body at [from, from + length) of `buf` as far as `buf`
@@ -62,10 +86,14 @@ export class CommitStatements {
     if (end > buf.length) {
       // Not all here (a later message of a batch): what it names is unknown, so nothing is trusted.
       if (this.names.size > 0) this.names.clear();
+      if (this.rowless.size > 0) this.rowless.clear();
       return;
     }
     if (type === CLOSE) {
-      if (buf[from] === T('S') && this.names.size > 0) this.names.delete(buf.toString('latin1', from + 1, Math.max(from + 1, buf.indexOf(0, from + 1))));
+      if (buf[from] !== T('S') || (this.names.size === 0 && this.rowless.size === 0)) return;
+      const name = buf.toString('latin1', from + 1, Math.max(from + 1, buf.indexOf(0, from + 1)));
+      this.names.delete(name);
+      this.rowless.delete(name);
       return;
     }
     if (buf[from] === 0) return;
@@ -75,10 +103,24 @@ export class CommitStatements {
     const name = buf.toString('latin1', from, nameEnd);
     if (isCommit(buf, nameEnd + 1, queryEnd, PG_SQL)) this.names.add(name);
     else this.names.delete(name);
+    // A statement is parsed by name once a connection (pg, postgres.js, JDBC), not at each run.
+    if (rowless(buf, nameEnd + 1, queryEnd)) {
+      if (this.rowless.size < MAX_ROWLESS) this.rowless.add(name);
+    } else if (this.rowless.size > 0) this.rowless.delete(name);
   }
 
   has(name: string): boolean {
     return this.names.has(name);
+  }
+
+  /**
+   * Whether statement `name` was parsed as one that returns no rows (rowless). DEALLOCATE and
+   * DISCARD do not forget it, which would cost a look at every simple query: a Describe of a
+   * statement gone fails on the server all the same (one made again under the name by SQL's
+   * PREPARE, which the proxy does not read, is described as before it, with no deadlock).
+   */
+  returnsNoRows(name: string): boolean {
+    return this.rowless.size > 0 && this.rowless.has(name);
   }
 }
 

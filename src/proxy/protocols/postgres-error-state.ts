@@ -178,7 +178,7 @@ export abstract class PgErrorState {
     if (EXTENDED_TYPES[type] === 0 || !this.later.forwards(ordinal)) return segStart;
     emit(out, d, segStart, pos, false);
     // At its Execute, or where else a real error of its kind comes, a failing Parse in its place.
-    const instead = type === E ? this.later.ran(ordinal) : this.later.landsAt(ordinal, type, buf, pos);
+    const instead = type === E ? this.later.ran(ordinal) : this.later.landsAt(ordinal, type, buf, pos, this.commits);
     if (instead !== undefined) {
       out.pushIn(instead, 0, instead.length, WHOLE | PASS);
       return pos;

@@ -43,7 +43,7 @@
 import type { ErrorFate, ErrorReply } from '../protocol.js';
 import { int32BE } from './length-prefixed.js';
 import { PARSE_NAMED } from './postgres-aborted.js';
-import { ROLLBACK_RUN } from './postgres-commit.js';
+import { type CommitStatements, ROLLBACK_RUN } from './postgres-commit.js';
 import { pgReadyForQuery } from './postgres-errors.js';
 import { lockedIn, waitsForLock } from './postgres-locks.js';
 
@@ -86,8 +86,8 @@ function answersTo(request: Buffer): number {
  *   waits too, after its ParameterDescription (checked on PostgreSQL 15: 't' then 40P01; the
  *   proxy served it, 't T', and the request at its Sync): it goes to the server, the failing
  *   Parse behind it, and its RowDescription (or NoData) begins the reply the injected error
- *   replaces, up to the failing Parse's error (ends). A statement that returns no rows is
- *   described without a lock (NoData): the proxy cannot tell it from its name, and fails it so too;
+ *   replaces, up to the failing Parse's error (ends). One of a statement that returns no rows
+ *   (parsed by name as one: postgres-locks.ts) is described without a lock (NoData), and goes;
  * - 'timeout': at the first message of the read that holds its Sync (a statement timeout, which
  *   counts from the request's first message: a real one that fires while the server waits for
  *   the client is raised as the server reads its next message, which fails, the rest discarded
@@ -172,11 +172,11 @@ export class LaterErrors {
    * is to go to the server: what goes in its place when its error comes here (Meets), the failing
    * Parse, as at an Execute with no ROLLBACK (a COMMIT never run ends no block), the server
    * serving the request no more (a Describe, whole in `buf`, goes ahead of it: Meets, 'lock');
-   * undefined when the message goes.
+   * undefined when the message goes. `statements`: the names parsed as returning no rows.
    */
-  landsAt(ordinal: number, type: number, buf: Buffer, pos: number): Buffer | undefined {
+  landsAt(ordinal: number, type: number, buf: Buffer, pos: number, statements?: CommitStatements): Buffer | undefined {
     if (ordinal !== this.open || this.meets === 'execute') return undefined;
-    if (this.meets === 'lock' ? !waitsForLock(type, buf, pos, this.locked) : !syncAhead(buf, pos)) return undefined;
+    if (this.meets === 'lock' ? !waitsForLock(type, buf, pos, this.locked, statements) : !syncAhead(buf, pos)) return undefined;
     this.open = -1;
     if (this.servable.size > 0) this.servable.delete(ordinal);
     if (type === DESCRIBE && this.meets === 'lock') {

@@ -9,9 +9,13 @@
  * waits for a table the request locked; a Bind of the statement it parsed gets BindComplete).
  * A Describe of a statement revalidates it too, once its ParameterDescription is written, to
  * describe its rows (exec_describe_statement_message; checked: 't' then 40P01, no
- * RowDescription); a Describe of a portal, already planned, takes no lock.
+ * RowDescription); a Describe of a portal, already planned, takes no lock, nor one of a statement
+ * that returns no rows, answered NoData without revalidating it (checked: an INSERT, UPDATE,
+ * DELETE or MERGE prepared before on a table another session holds: 't n' at once). The proxy
+ * knows those by the Parse that named them (postgres-commit.ts, CommitStatements.returnsNoRows).
  */
 import { int32BE } from './length-prefixed.js';
+import type { CommitStatements } from './postgres-commit.js';
 
 const PARSE = 0x50, BIND = 0x42, DESCRIBE = 0x44, STATEMENT = 0x53; // 'P', 'B', 'D', 'S'
 
@@ -41,14 +45,15 @@ export function lockedIn(request: Buffer): string[] {
 
 /**
  * Whether the message of type `type` at `pos` of `buf` may wait for a lock, given the statements
- * `locked`. A Describe only when whole in `buf` (postgres-later.ts sends it on).
+ * `locked`. A Describe only when whole in `buf` (postgres-later.ts sends it on), and of a
+ * statement not known to return no rows (`statements`).
  */
-export function waitsForLock(type: number, buf: Buffer, pos: number, locked: readonly string[]): boolean {
+export function waitsForLock(type: number, buf: Buffer, pos: number, locked: readonly string[], statements?: CommitStatements): boolean {
   if (type === PARSE) return true;
   if (type === DESCRIBE) {
     if (buf[pos + 5] !== STATEMENT) return false;
     const statement = cstring(buf, pos + 6, Math.min(buf.length, pos + 1 + int32BE(buf, pos + 1)));
-    return statement !== undefined && !locked.includes(statement);
+    return statement !== undefined && !locked.includes(statement) && statements?.returnsNoRows(statement) !== true;
   }
   if (type !== BIND) return false;
   // A Bind whose statement's name this read cuts names one that may not be locked.
