@@ -277,3 +277,21 @@ describe('a bracket or quote never closed', () => {
     expect(syntax('a: [1, 2]]\n')).toMatch(/^p\.yml:1:10: YAML syntax: Unexpected flow-seq-end token/);
   });
 });
+
+describe('a ${...} reference unquoted in [ ] or { }', () => {
+  it('is said as such where it starts, with the quoted spelling to write, rather than YAML\'s "Missing , or :"', () => {
+    expect(configError('name: x\ncommand: [node, app.js, --port, ${MARTEAU_SERVICE_APP_PORT}]\n').message).toBe(
+      `${FILE}:2:33: YAML syntax: \${MARTEAU_SERVICE_APP_PORT} is not quoted, and inside [ ] or { } its "{" starts a map\n` +
+        '  hint: quote the value: write "${MARTEAU_SERVICE_APP_PORT}", as the examples do',
+    );
+    // Amid a value, the whole value is what to quote, and where it starts is said.
+    expect(configError('name: x\ncommand: [true]\nenv: {A: 1, URL: http://127.0.0.1:${MARTEAU_PROXY_P_PORT}/x, B: 2}\n').message).toBe(
+      `${FILE}:3:18: YAML syntax: \${MARTEAU_PROXY_P_PORT} is not quoted, and inside [ ] or { } its "{" starts a map\n` +
+        '  hint: quote the value: write "http://127.0.0.1:${MARTEAU_PROXY_P_PORT}/x", as the examples do',
+    );
+    expect(configError('name: x\ncommand: [true]\nenv: {A: ${MARTEAU_JOB_ID}}\n').message).toMatch(new RegExp(`^${FILE.replace(/[.]/g, '\\.')}:3:10: YAML syntax: \\$\\{MARTEAU_JOB_ID\\} is not quoted`));
+    // Quoted, or in a block (where a plain value may hold braces), it is read as written.
+    expect(() => parseConfig('name: x\ncommand: [true]\nenv: {A: "${MARTEAU_JOB_ID}"}\n')).not.toThrow();
+    expect(() => parseConfig('name: x\ncommand: [true]\nenv:\n  A: ${MARTEAU_JOB_ID}\n')).not.toThrow();
+  });
+});

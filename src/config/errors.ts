@@ -19,6 +19,8 @@ export function parseYaml(file: string, text: string): SourceDoc {
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const err = doc.errors[0];
   if (err) {
+    const bare = unquotedReference(text, lines, err.pos[0]);
+    if (bare) throw new ConfigError(file, bare.line, bare.col, `YAML syntax: ${bare.ref} is not quoted, and inside [ ] or { } its "{" starts a map`, `quote the value: write "${bare.value}", as the examples do`);
     // A bracket or quote never closed is noticed where the text goes on without it: say where it opened.
     const open = err.code === 'BAD_INDENT' || err.code === 'MISSING_CHAR' ? unclosedBefore(text, err.pos[0]) : undefined;
     if (open) {
@@ -29,6 +31,22 @@ export function parseYaml(file: string, text: string): SourceDoc {
     throw new ConfigError(file, pos.line, pos.col, `YAML syntax: ${err.message.split('\n')[0]}`, syntaxHint(text.split(/\r?\n/)[pos.line - 1] ?? ''));
   }
   return { file, doc, lines };
+}
+
+/**
+ * `command: [node, app.js, --port, ${port}]`: in a flow collection the plain `$` ends where `{`
+ * opens a map, and YAML's words for what follows ('Missing , or : between flow sequence items',
+ * 'Unexpected flow-map-start') never name the reference. Found when the error is at that `{`;
+ * said where its value starts, with that value quoted whole (`"127.0.0.1:${...}"`).
+ */
+function unquotedReference(text: string, lines: LineCounter, offset: number): { line: number; col: number; ref: string; value: string } | undefined {
+  if (text[offset] !== '{' || text[offset - 1] !== '$') return undefined;
+  const ref = /^\$\{[^}\s]*\}/.exec(text.slice(offset - 1, offset + 200))?.[0];
+  if (!ref) return undefined;
+  const before = text.slice(text.lastIndexOf('\n', offset - 1) + 1, offset - 1);
+  const prefix = /(?:^|[[{,]|:\s)\s*([^\s[\]{},]*)$/.exec(before)?.[1] ?? '';
+  const suffix = /^[^\s,\]}]*/.exec(text.slice(offset - 1 + ref.length, offset + 200))![0];
+  return { ...lines.linePos(offset - 1 - prefix.length), ref, value: `${prefix}${ref}${suffix}` };
 }
 
 /** `duration:120` (Marteau's own docs example) is one plain scalar, not a key: say what to add. */
