@@ -374,6 +374,8 @@ describe('figures in few cells', () => {
     const tune = (pane: 'proxies' | 'behaviors', proxy: boolean, scenario: boolean) => footerHints(pane, 200, { proxy, scenario }).keys;
     expect(tune('proxies', true, true)).toBe('j/k select · p presets · u undo · s pause scenario · 1-5 pane · m messages');
     expect(tune('proxies', true, false)).toBe('j/k select · p presets · u undo · 1-5 pane · m messages');
+    // Paused (by s, or by a change by hand), s resumes it, and the footer says so.
+    expect(footerHints('behaviors', 200, { proxy: true, scenario: 'paused' }).keys).toContain('u undo · s resume scenario');
     expect(tune('behaviors', false, false)).toBe('j/k select · 1-5 pane · m messages');
   });
 

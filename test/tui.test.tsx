@@ -334,14 +334,16 @@ chaos:
     await t.waitFor((f) => /fault 50:error · outage · ends in (19m5\ds|20m00s)/.test(f), 'the fault and its end');
     await t.press('s');
     await t.waitFor((f) => f.includes('⏸ paused (s resumes) at outage'), 'the paused scenario');
+    // The footer says what s does now (it offered 's pause scenario' over a paused one).
+    await t.waitFor((f) => f.includes('u undo · s resume scenario'), "the footer's resume");
     expect(t.engine.getSnapshot().jobs[0].chaos?.find((x) => x.proxy === 'db')?.paused).toBe(true);
     await t.press('s');
-    await t.waitFor((f) => f.includes('▶ outage · step'), 'the resumed scenario');
+    await t.waitFor((f) => f.includes('▶ outage · step') && f.includes('u undo · s pause scenario'), 'the resumed scenario');
     // A preset is a change by hand: recorded, and the scenario holds off until s.
     await t.press('p', '0');
     await t.waitFor(() => db()?.mix.text === '100:dummy', 'the hand-set mix');
     // Whole, key and all, in the pane's 34 cells (it was cut to 'scenario paused (s r…').
-    await t.waitFor((f) => /⏸ set by hand · s resumes\s*│/.test(f), 'the manual pause');
+    await t.waitFor((f) => /⏸ set by hand · s resumes\s*│/.test(f) && f.includes('u undo · s resume scenario'), 'the manual pause');
     await t.press('s');
     await t.waitFor(() => db()?.mix.text === '50:error', 'the scenario\'s mix again');
     const timeline = t.engine.getSnapshot().jobs[0].timeline ?? [];

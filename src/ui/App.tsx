@@ -98,7 +98,8 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
   if (s.jobId === undefined && d.job) ui.current = { ...s, jobId: d.job.id };
   const l = layout(columns, rows);
   // The selected proxy's chaos scenario; `s` says there is none when this is undefined.
-  const schedule = scheduleLine(snap.schedules.find((x) => x.proxy === d.proxy), now);
+  const view = snap.schedules.find((x) => x.proxy === d.proxy);
+  const schedule = scheduleLine(view, now);
   const overlayW = Math.min(columns - 4, 100);
 
   return (
@@ -130,7 +131,7 @@ export function App(props: { backend: TuiBackend; title?: string; onQuit: (inter
         </Box>
       )}
       <MessageLine messages={messages} width={columns - 1} />
-      <Footer pane={focus} modal={modal} width={columns - 1} job={d.job?.state} proxy={d.proxy !== undefined} scenario={schedule !== undefined} details={s.details && !!d.job} />
+      <Footer pane={focus} modal={modal} width={columns - 1} job={d.job?.state} proxy={d.proxy !== undefined} scenario={schedule !== undefined && (view?.paused ? 'paused' : true)} details={s.details && !!d.job} />
     </Box>
   );
 }

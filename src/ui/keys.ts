@@ -14,6 +14,8 @@ export interface KeyHelp {
   foot?: string;
   /** The footer's words for it while the job's details show in the Output pane, when they differ. */
   footDetails?: string;
+  /** The footer's words for it while the selected proxy's scenario is paused, when they differ. */
+  footPaused?: string;
   /**
    * What must be selected for the key to do something (the footer names it only then): any job,
    * one queued or running, one that ended; a proxy, a proxy with a chaos scenario.
@@ -54,7 +56,7 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
     { keys: 'j/k ↑/↓', does: 'select proxy (the Behaviors pane edits it)', foot: 'j/k select' },
     { keys: 'p', does: 'presets: pick a mix with 0-9 (1-9 ask first while a job runs)', foot: 'p presets', needs: 'proxy' },
     { keys: 'u', does: 'undo the last mix change', foot: 'u undo', needs: 'proxy' },
-    { keys: 's', does: "pause / resume the proxy's chaos scenario", foot: 's pause scenario', needs: 'scenario' },
+    { keys: 's', does: "pause / resume the proxy's chaos scenario", foot: 's pause scenario', footPaused: 's resume scenario', needs: 'scenario' },
   ],
   behaviors: [
     { keys: 'j/k ↑/↓', does: 'select behavior', foot: 'j/k select' },
@@ -62,7 +64,7 @@ export const KEYS: Record<PaneId | 'global', readonly KeyHelp[]> = {
     { keys: 'p', does: 'presets: a menu of named mixes (0 normal … 9 blackout); a digit applies one', foot: 'p presets', needs: 'proxy' },
     { keys: 'x', does: 'set the selected behavior to 0 %', foot: 'x zero', needs: 'proxy' },
     { keys: 'u', does: 'undo the last mix change', foot: 'u undo', needs: 'proxy' },
-    { keys: 's', does: 'pause / resume the chaos scenario (a change by hand pauses it)', foot: 's pause scenario', needs: 'scenario' },
+    { keys: 's', does: 'pause / resume the chaos scenario (a change by hand pauses it)', foot: 's pause scenario', footPaused: 's resume scenario', needs: 'scenario' },
   ],
   output: [
     { keys: 'j/k ↑/↓', does: 'scroll a line', foot: 'j/k scroll' },
@@ -86,7 +88,8 @@ const ALWAYS = '? help · q quit';
 export interface Selected {
   job?: string;
   proxy?: boolean;
-  scenario?: boolean;
+  /** `paused`: by s or by a change by hand, so that s resumes it. */
+  scenario?: boolean | 'paused';
   details?: boolean;
 }
 
@@ -101,7 +104,7 @@ export function footerHints(pane: PaneId, width: number, sel: Selected = {}): { 
     if (k.needs === 'proxy' || k.needs === 'scenario') return !!sel[k.needs];
     return !k.needs || (job !== undefined && (k.needs === 'job' || (k.needs === 'ended') === ended));
   };
-  const foot = (k: KeyHelp) => (sel.details && k.footDetails) || k.foot;
+  const foot = (k: KeyHelp) => (sel.details && k.footDetails) || (sel.scenario === 'paused' && k.footPaused) || k.foot;
   const items = [...KEYS[pane].flatMap((k) => (k.foot && works(k) ? [foot(k)!] : [])), '1-5 pane', 'm messages'];
   return { keys: fitItems(items, Math.max(0, width - ALWAYS.length - 3)), always: ALWAYS };
 }

@@ -70,7 +70,7 @@ function modalKeys(modal: Modal): string {
 }
 
 /** The focused pane's keys (those that do something for the job and proxy selected) and `? help · q quit` at the right; an open dialog's keys alone. */
-export const Footer = memo(function Footer(props: { pane: PaneId; modal?: Modal; width: number; job?: string; proxy?: boolean; scenario?: boolean; details?: boolean }) {
+export const Footer = memo(function Footer(props: { pane: PaneId; modal?: Modal; width: number; job?: string; proxy?: boolean; scenario?: boolean | 'paused'; details?: boolean }) {
   const { keys, always } = footerHints(props.pane, props.width, { job: props.job, proxy: props.proxy, scenario: props.scenario, details: props.details });
   return (
     <Box width={props.width} justifyContent="space-between">
