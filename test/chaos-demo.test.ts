@@ -32,7 +32,7 @@ describe.runIf(run)('fixtures/scenario: a 10 s redis blackout under load', () =>
     expect(ok.code, ok.out + ok.err).toBe(0);
     expect(broken.code, broken.out + broken.err).toBe(1);
     for (const r of [ok, broken]) {
-      expect(r.out).toMatch(/seed \d+ \(marteau-tui replay [0-9a-f]{8} runs the same faults again\)/);
+      expect(r.out).toMatch(new RegExp(`seed \\d+ \\(marteau-tui replay [0-9a-f]{8} --state-dir ${state} runs the same faults again\\)`));
       expect(r.out).toMatch(/chaos redis_blackout \(step\): applied redis mix 100:blackout/);
       expect(r.out).toMatch(/chaos redis_blackout \(end of step\): restored redis mix pass-through/);
     }
