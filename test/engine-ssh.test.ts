@@ -146,6 +146,18 @@ describe.skipIf(!haveServer('sshd'))('SSH nodes (real sshd)', () => {
       await x.close();
     });
 
+    it("a program not on the node's PATH is not started: 127 with why, said as a local run says it; one that exits 127 itself is not that", async () => {
+      const x = new SshExecutor(nodeConfig(a));
+      const lines: [OutputStream, string][] = [];
+      const r = await x.run(['no-such-program-9c1e', '--users', '10'], { cwd: '/tmp', onLine: (l, s) => lines.push([s, l]) });
+      expect(r).toMatchObject({ exitCode: 127, notStarted: 'not found on the PATH of node "a" (install it there, or give its full path)' });
+      expect(lines).toEqual([['stderr', 'marteau-tui: cannot run "no-such-program-9c1e" in /tmp: not found on the PATH of node "a" (install it there, or give its full path)']]);
+      const own = await x.run(['sh', '-c', 'exit 127']);
+      expect(own.exitCode).toBe(127);
+      expect(own.notStarted).toBeUndefined();
+      await x.close();
+    });
+
     it('a command that ends at once keeps its exit status and its output, also on a busy machine', async () => {
       // ssh2 handles all the packets of one read at once: a fast command's exit status came
       // before the executor listened (a third of these runs ended "without an exit status").

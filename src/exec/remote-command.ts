@@ -18,6 +18,12 @@ import { NodeError } from './executor.js';
 import { QuoteError, shellQuote, ENV_NAME } from './quote.js';
 
 export const PGID_MARKER = '@@marteau-pgid ';
+/**
+ * The line the wrapper prints instead of starting a program its shell cannot find: the shell's
+ * own failed `exec` exits 127 as a program may itself, and only this tells the node's lack
+ * (exit 3) from the test's failure (1), as the local executor knows it from spawn's ENOENT.
+ */
+export const NOT_FOUND_MARKER = '@@marteau-not-found';
 
 export function remoteCommand(argv: readonly string[], o: { cwd?: string; env?: Readonly<Record<string, string>>; input?: boolean } = {}): string {
   if (!argv.length) throw new QuoteError('empty command');
@@ -35,6 +41,9 @@ export function remoteCommand(argv: readonly string[], o: { cwd?: string; env?: 
   if (o.input) parts.push(`rm -f "${inputFifo('$$')}"`, `mkfifo -m 600 "${inputFifo('$$')}"`);
   parts.push(watch(o.input ? FORWARDING_WATCH : HEARTBEAT_WATCH));
   if (o.cwd !== undefined) parts.push(`cd ${shellQuote(o.cwd)}`);
+  // Looked up on the PATH env would run it with (the shell's, unless the job sets its own): a
+  // name only, a path being found or not by exec itself.
+  if (!argv[0].includes('/') && !env.some(([k]) => k === 'PATH')) parts.push(`{ command -v ${shellQuote(argv[0])} >/dev/null 2>&1 || { printf '${NOT_FOUND_MARKER}\\n'; exit 127; }; }`);
   const stdin = o.input ? ` <"${inputFifo('$$')}" 3<&-` : ' </dev/null 3<&-';
   const run = env.length
     ? `exec env ${env.map(([k, v]) => shellQuote(`${k}=${v}`)).join(' ')} ${argv.map(shellQuote).join(' ')}${stdin}`

@@ -7,7 +7,7 @@
 import { addAbortListener } from 'node:events';
 import { NodeError, type RunOptions, type RunResult } from './executor.js';
 import { LineSplitter } from './lines.js';
-import { HEARTBEAT_MS, killGroupCommand, notRunByShell, PGID_MARKER } from './remote-command.js';
+import { HEARTBEAT_MS, killGroupCommand, NOT_FOUND_MARKER, notRunByShell, PGID_MARKER } from './remote-command.js';
 import type { SimpleResult } from './ssh-job-dirs.js';
 import type { Ssh2Channel } from './ssh2-api.js';
 
@@ -38,11 +38,14 @@ export interface RunHost {
   dropConnection(): void;
 }
 
-export function watchRun(host: RunHost, session: Session, o: RunOptions, started: number): Promise<RunResult> {
+export function watchRun(host: RunHost, session: Session, o: RunOptions, started: number, program: string): Promise<RunResult> {
   const channel = session.channel;
   return new Promise<RunResult>((resolve, reject) => {
     let pgid: number | undefined;
     let sawMarker = false;
+    /** Why the program was not started (the wrapper's not-found line), said as the local executor says it. */
+    let notStarted: string | undefined;
+    let firstLine = true;
     let spoke = false;
     let exit: { code: number | null; signal: string | null } | undefined;
     let cancelled = false;
@@ -71,6 +74,13 @@ export function watchRun(host: RunHost, session: Session, o: RunOptions, started
         return;
       }
       spoke = true;
+      // Only as the first line after the marker: printed before the program would start.
+      if (firstLine && line === NOT_FOUND_MARKER) {
+        notStarted = `not found on the PATH of node "${host.node}" (install it there, or give its full path)`;
+        o.onLine?.(`marteau-tui: cannot run ${JSON.stringify(program)}${o.cwd ? ` in ${o.cwd}` : ''}: ${notStarted}`, 'stderr');
+        return;
+      }
+      firstLine = false;
       o.onLine?.(line, 'stdout');
     }, o.maxLineChars, (text) => sawMarker && o.onPartial?.(text));
     const err = new LineSplitter((line) => {
@@ -126,7 +136,8 @@ export function watchRun(host: RunHost, session: Session, o: RunOptions, started
       if (exit && !sawMarker && !cancelled) {
         finish(() => reject(notRunByShell(host.node, host.address, exit!, preamble)));
       } else if (exit || cancelled) {
-        finish(() => resolve({ exitCode: exit?.code ?? null, signal: exit?.signal ?? null, cancelled, durationMs: performance.now() - started }));
+        const why = notStarted && exit?.code === 127 ? { notStarted } : {};
+        finish(() => resolve({ exitCode: exit?.code ?? null, signal: exit?.signal ?? null, cancelled, durationMs: performance.now() - started, ...why }));
       } else {
         const why = `the command ended without an exit status (SSH connection to ${host.address} lost?)`;
         finish(() => reject(host.lost() ?? (spoke ? new NodeError(host.node, why) : new SilentEnd(host.node, why))));

@@ -236,7 +236,7 @@ export class SshExecutor implements Executor {
     if (o.signal?.aborted) return { exitCode: null, signal: null, cancelled: true, durationMs: 0 };
     const command = remoteCommand(argv, { cwd: o.cwd, env: o.env, input: o.input !== undefined });
     const session = await this.exec(command);
-    return watchRun(this.runHost, session, o, started);
+    return watchRun(this.runHost, session, o, started, argv[0]);
   }
 
   put(localPath: string, remotePath: string, options: TransferOptions = {}): Promise<void> {
