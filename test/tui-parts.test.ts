@@ -20,7 +20,7 @@ import { behaviorOrder } from '../src/ui/mix-editor.js';
 import { findNext, OUTPUT_START, outputWindow, scroll } from '../src/ui/output-view.js';
 import { completePath } from '../src/ui/path-complete.js';
 import { Footer, Header, MessageLine } from '../src/ui/components/Chrome.js';
-import { PromptDialog } from '../src/ui/components/Dialog.js';
+import { ConfirmDialog, PromptDialog } from '../src/ui/components/Dialog.js';
 import { PresetOverlay } from '../src/ui/components/PresetOverlay.js';
 import { BehaviorsPane } from '../src/ui/panes/BehaviorsPane.js';
 import { NodesPane } from '../src/ui/panes/NodesPane.js';
@@ -390,6 +390,17 @@ describe('figures in few cells', () => {
     const rows = frame.split('\n').slice(2, -1).map((r) => r.slice(2));
     expect(rows.length).toBeGreaterThan(1);
     for (const r of rows) expect(r).toMatch(/^\S/);
+  });
+
+  it("a confirm dialog's question wrapped at 80 columns starts each row at its edge, not one space in", () => {
+    // At 80x24 the preset question read '║  running job demo-shop?' on its second row: a word that
+    // ended at the row's last cell left the space after it to start the next.
+    const question = 'Apply preset down (connections refused (listener closed)) to shop, under running job demo-shop?';
+    const ui = render(createElement(ConfirmDialog, { question, width: 76 }));
+    const frame = ui.lastFrame() ?? '';
+    ui.unmount();
+    const rows = frame.split('\n').slice(1, -2).map((r) => r.slice(2));
+    expect(rows).toEqual([expect.stringMatching(/^Apply preset down .* under\s*║$/), expect.stringMatching(/^running job demo-shop\?\s*║$/)]);
   });
 
   it('the preset menu says which presets ask first under a running job, whole at 80 columns', () => {

@@ -11,7 +11,8 @@ export function confirmKeys(yesKey?: string): string {
 export function ConfirmDialog(props: { question: string; yesKey?: string; width: number }) {
   return (
     <Box borderStyle="double" borderColor={color('warn')} width={props.width} paddingX={1} flexDirection="column">
-      <Text bold>{props.question}</Text>
+      {/* Wrapped here, as the prompt's hint: Ink began the next row with the space after a word that filled one. */}
+      <Text bold>{wrapText(props.question, props.width - 4).join('\n')}</Text>
       <Text color={color('dim')}>{confirmKeys(props.yesKey)}</Text>
     </Box>
   );
