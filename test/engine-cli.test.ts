@@ -618,7 +618,8 @@ describe('retry and replay', () => {
   it('say what runs the job they queue, as enqueue does', async () => {
     const state = await stateDir();
     const job = await project(`name: again\n${commandYaml(['true'])}\n`);
-    const note = 'note: queued jobs are run by a `marteau-tui worker` (or the TUI) on this state dir\n';
+    // With the --state-dir they need: a bare `marteau-tui worker` reads another queue.
+    const note = `note: queued jobs are run by a \`marteau-tui worker --state-dir ${state}\` (or the TUI) on this state dir\n`;
     const queued = await cliDone(['enqueue', job, '--state-dir', state]);
     expect(queued.err).toBe(note);
     expect((await cliDone(['worker', '--drain', '--state-dir', state])).code).toBe(0);

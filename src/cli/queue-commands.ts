@@ -12,6 +12,7 @@ import type { WaitsForFix } from '../core/scheduler.js';
 import { isTerminal, type Job } from '../core/jobs.js';
 import type { NodeView } from '../core/node-view.js';
 import { short } from '../core/queue.js';
+import { stateDirFlag } from '../core/state-dir.js';
 import { endedHere, readEndedResult } from '../core/result-file.js';
 import { quoted } from '../ci/style.js';
 import { EXIT, firstCause, UsageError } from '../core/exit.js';
@@ -198,7 +199,9 @@ export function registerQueueCommands(program: Command, io: Io, run: (fn: () => 
 /** After a job is queued: what runs it, unless a job running says something does already. */
 function whoRuns(engine: Engine, io: Io): void {
   if (engine.getSnapshot().jobs.some((j) => j.status === 'running')) return;
-  io.err.write(`note: queued jobs are run by a \`marteau-tui worker\`${engine.queue.label ? ' on this queue' : ' (or the TUI) on this state dir'}\n`);
+  // The journal's worker needs its --state-dir, as the command names it (a bare one reads the default queue).
+  const team = !!engine.queue.label;
+  io.err.write(`note: queued jobs are run by a \`marteau-tui worker${team ? '' : stateDirFlag(engine.getSnapshot().stateDir)}\`${team ? ' on this queue' : ' (or the TUI) on this state dir'}\n`);
 }
 
 async function purge(engine: Engine, age: string, io: Io): Promise<number> {

@@ -10,7 +10,6 @@ import type { MarteauConfig } from '../config/marteau.js';
 import { identityProblem } from '../config/identity-files.js';
 import type { NodeConfig } from '../config/nodes.js';
 import { NodeError, type Executor } from '../exec/executor.js';
-import { shellQuote } from '../exec/quote.js';
 import type { RunnerContext, RunnerNode, RunOutcome } from './runner-contract.js';
 import type { ProxyEvent } from '../proxy/proxy.js';
 import type { ProxySet } from '../proxy/proxy-set.js';
@@ -29,7 +28,7 @@ import { GroupFiles } from './leftovers.js';
 import { downFor } from './node-pool.js';
 import type { Job, JobOutcome } from './jobs.js';
 import { short } from './queue.js';
-import { resolveStateDir } from './state-dir.js';
+import { stateDirFlag } from './state-dir.js';
 import { endSummary } from './result-file.js';
 import { isDiskFull } from './state-space.js';
 import { syncTree } from '../fs/durable.js';
@@ -104,7 +103,7 @@ export async function runJob(core: EngineCore, job: Readonly<Job>, claim: string
     log(`job ${short(job.id)} ${JSON.stringify(job.name)} on ${nodeConfigs.map((n) => n.name).join(', ')} (runner ${config.runner})`, { quiet: true });
     const seed = await core.files.seed(job, config);
     live.seed = seed;
-    if (config.proxies.length) log(`seed ${seed} (marteau-tui replay ${short(job.id)}${stateDirFlag(core)} runs the same faults again)`);
+    if (config.proxies.length) log(`seed ${seed} (marteau-tui replay ${short(job.id)}${replayFlags(core)} runs the same faults again)`);
     // Services a proxy points at, the proxies, then services that talk through a proxy; the
     // config is read again at each step so `${...}` get the addresses known by then.
     const early = config.services.filter((s) => !s.afterProxies);
@@ -340,11 +339,10 @@ function jobEnv(config: MarteauConfig): Record<string, string> {
 
 
 /**
- * What a `marteau-tui` command printed for the user needs to find this job: `--state-dir DIR`
- * when the journal is not in the default state dir (the demo's, a --ci run's own), where the
- * command as printed answered 'no job ... in the queue'. A team queue is found without it.
+ * What `marteau-tui replay` needs to find this job: `--state-dir DIR` when the journal is not in
+ * the default state dir (the demo's, a --ci run's own), where the command as printed answered
+ * 'no job ... in the queue'. A team queue is found without it.
  */
-function stateDirFlag(core: EngineCore): string {
-  if (core.options.queue || core.options.nodes.queue) return '';
-  return core.state.root === resolveStateDir() ? '' : ` --state-dir ${shellQuote(core.state.root)}`;
+function replayFlags(core: EngineCore): string {
+  return core.options.queue || core.options.nodes.queue ? '' : stateDirFlag(core.state.root);
 }

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { syncDir } from '../fs/durable.js';
 import { mkdirp } from '../fs/mkdirp.js';
+import { shellWord } from '../text/shell-word.js';
 
 export function resolveStateDir(flag?: string, env: NodeJS.ProcessEnv = process.env): string {
   if (flag) return path.resolve(flag);
@@ -15,6 +16,15 @@ export function resolveStateDir(flag?: string, env: NodeJS.ProcessEnv = process.
   // The XDG spec says a relative value is invalid and must be ignored.
   if (xdg && path.isAbsolute(xdg)) return path.join(xdg, 'marteau-tui');
   return path.join(os.homedir(), '.local', 'state', 'marteau-tui');
+}
+
+/**
+ * What a `marteau-tui` command printed for the user needs to reach the journal in `root`:
+ * ` --state-dir DIR` (shell-quoted when the path needs it) unless it is the default one, where
+ * the command as printed would read another queue.
+ */
+export function stateDirFlag(root: string): string {
+  return path.resolve(root) === resolveStateDir() ? '' : ` --state-dir ${shellWord(path.resolve(root))}`;
 }
 
 export class StateDir {

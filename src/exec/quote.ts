@@ -3,6 +3,7 @@
  * request, which the remote login shell parses. Every value becomes one single-quoted word, so
  * quotes, spaces, `$(...)`, backticks, globs and newlines reach the program as plain bytes.
  */
+import { shellWord } from '../text/shell-word.js';
 
 export class QuoteError extends Error {
   constructor(message: string) {
@@ -15,8 +16,7 @@ export class QuoteError extends Error {
 export function shellQuote(value: string): string {
   // A NUL cannot be carried by argv or env at all; refusing is better than silently cutting.
   if (value.includes('\0')) throw new QuoteError('a value contains a NUL byte, which no command line can carry');
-  if (value !== '' && /^[A-Za-z0-9_@%+=:,./-]+$/.test(value)) return value;
-  return `'${value.replace(/'/g, `'\\''`)}'`;
+  return shellWord(value);
 }
 
 export function shellJoin(argv: readonly string[]): string {
