@@ -20,10 +20,15 @@ export interface Head {
   chunked: boolean;
   close: boolean;
   upgrade: boolean;
+  /**
+   * Its bytes are the reader's last head's (http.ts, readHead): its first line is the one the
+   * reader's onHead read last, so changedFirstLine need not compare it again.
+   */
+  repeated: boolean;
 }
 
 export function emptyHead(): Head {
-  return { buf: Buffer.alloc(0), start: 0, lineEnd: 0, contentLength: undefined, chunked: false, close: false, upgrade: false };
+  return { buf: Buffer.alloc(0), start: 0, lineEnd: 0, contentLength: undefined, chunked: false, close: false, upgrade: false, repeated: false };
 }
 
 /** Blanks as String.prototype.trim sees them in latin1 (controls, space, no-break space). */
@@ -41,6 +46,7 @@ export function parseHead(buf: Buffer, start: number, end: number, head: Head): 
   head.chunked = false;
   head.close = false;
   head.upgrade = false;
+  head.repeated = false;
   let eol = head.lineEnd;
   while (eol < end) {
     const from = eol + 2;
@@ -85,6 +91,7 @@ export function parseHead(buf: Buffer, start: number, end: number, head: Head): 
 
 /** The head's first line, or undefined when its bytes are `last`'s (a keep-alive peer mostly repeats one). */
 export function changedFirstLine(head: Head, last: Buffer): string | undefined {
+  if (head.repeated) return undefined;
   const { buf, start, lineEnd } = head;
   if (lineEnd - start === last.length) {
     let i = 0;

@@ -166,7 +166,9 @@ class Reader {
   private readHead(buf: Buffer, pos: number): number | undefined {
     const last = this.lastHead;
     const head = this.head;
-    if (last.length && buf.length - pos >= last.length && buf.compare(last, 0, last.length, pos, pos + last.length) === 0) {
+    // last.compare(buf, pos, end), not buf.compare(last, 0, len, pos, end): Buffer's compare checks
+    // each offset it is given (validateOffset, ~65 instructions each), the same bytes compared.
+    if (last.length && buf.length - pos >= last.length && last.compare(buf, pos, pos + last.length) === 0) {
       head.buf = buf;
       head.start = pos;
       head.lineEnd = pos + this.lastLineLength;
@@ -174,6 +176,7 @@ class Reader {
       head.chunked = this.lastChunked;
       head.close = this.lastClose;
       head.upgrade = this.lastUpgrade;
+      head.repeated = true;
       return pos + last.length;
     }
     const end = buf.indexOf(HEAD_END, pos);
