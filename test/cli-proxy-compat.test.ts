@@ -169,6 +169,20 @@ describe('a Vaurien INI file given to --config', () => {
     }
   });
 
+  it('names a section Vaurien does not read, and a [statsd] key it does not know, rather than run on the defaults without a word', async () => {
+    const file = path.join(dir, 'sections.ini');
+    await writeFile(file, `[proxy:x]\nlisten = 127.0.0.1:0\nprotocol = redsi\n[vaurein]\nbehavior = 100:error\n[vaurien]\nbackend = 127.0.0.1:${web.port}\nproxy = 127.0.0.1:0\n[statsd]\nenabeld = true\n`);
+    const cli = runCli(['proxy', '--config', file, '--interval', '60000']);
+    try {
+      await cli.waitFor(/listening vaurien \(tcp\) .* mix pass-through/, { timeoutMs: 60_000 });
+      expect(cli.err()).toContain(`${file}:1: [proxy:x] is not a section Vaurien reads, ignored with its keys; Vaurien reads [vaurien] (proxy, backend, protocol, behavior) and [statsd]`);
+      expect(cli.err()).toContain(`${file}:4: [vaurein] is not a section Vaurien reads, ignored with its keys; did you mean [vaurien]?`);
+      expect(cli.err()).toContain(`${file}:10: [statsd] enabeld is not a Vaurien setting, ignored; did you mean "enabled"?`);
+    } finally {
+      expect(await cli.stop()).toBe(0);
+    }
+  });
+
   it.each([
     ['a misspelt behavior, at its line', '', 'behavior = 10:dealy', (file: string) => `${file}:4:1: [vaurien] behavior: unknown behavior "dealy"; did you mean "delay"? Known behaviors: abort,`],
     ['an error kind the protocol has not, at the flag that gave it', '--behavior-error-kind=LOADNG', 'behavior = 10:error',

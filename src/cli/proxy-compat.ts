@@ -181,6 +181,7 @@ const PROTOCOL_OPTIONS = new Set(['overwrite_host_header', 'keep_alive', 'reuse_
 /** Vaurien's own [vaurien] settings that this proxy reads but has no use for (it sizes and times its sockets itself). */
 const VAURIEN_TUNING = ['timeout', 'stay_connected', 'pool_max_size', 'pool_timeout', 'sync', 'backlog', 'bufsize'];
 const VAURIEN_USED = ['proxy', 'backend', 'protocol', 'behavior'];
+const STATSD_KEYS = ['enabled', 'host', 'port', 'prefix', 'sample_rate'];
 
 /** What a Vaurien INI file gives: one proxy, maybe statsd, and notes on the keys it does not use. */
 export interface VaurienConfig {
@@ -264,6 +265,18 @@ export function vaurienConfig(file: string, flags: { listen?: string; upstream?:
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw fail(ini, file, 'statsd', 'port', `expected the port a statsd server listens on (1 to 65535), got ${text('statsd', 'port', '')}; e.g. port = 8125`);
   }
   const notes: string[] = [];
+  // Vaurien skips a section it does not read, and so does this, saying so: a file whose settings
+  // sit under another name ([proxy], [vaurien:x]) would otherwise run on Vaurien's defaults.
+  for (const [name, section] of ini) {
+    if (section.file !== file || ['DEFAULT', 'vaurien', 'statsd'].includes(name) || /^(protocol|behavior):/.test(name)) continue;
+    const near = closest(name, ['vaurien', 'statsd']);
+    notes.push(`${file}:${section.line}: [${name}] is not a section Vaurien reads, ignored with its keys; ${near ? `did you mean [${near}]?` : 'Vaurien reads [vaurien] (proxy, backend, protocol, behavior) and [statsd]'}`);
+  }
+  for (const [key, e] of ini.get('statsd') ?? []) {
+    if (STATSD_KEYS.includes(key) || e.file !== file || ini.get('DEFAULT')?.get(key) === e) continue;
+    const near = closest(key, STATSD_KEYS);
+    notes.push(`${file}:${e.line}: [statsd] ${key} is not a Vaurien setting, ignored${near ? `; did you mean "${near}"?` : ''}`);
+  }
   for (const [key, e] of ini.get('vaurien') ?? []) {
     // Keys from the files it extends are theirs to mention.
     if (VAURIEN_USED.includes(key) || e.file !== file) continue;

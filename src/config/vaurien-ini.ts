@@ -21,8 +21,18 @@ export interface IniEntry {
   line: number;
 }
 
-/** Sections by name (as written, e.g. `vaurien`, `protocol:http`), each with its lowercased keys. */
-export type Ini = Map<string, Map<string, IniEntry>>;
+/** A section's lowercased keys, and where it was opened (its first `[name]` line). */
+export class IniSection extends Map<string, IniEntry> {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+  ) {
+    super();
+  }
+}
+
+/** Sections by name (as written, e.g. `vaurien`, `protocol:http`). */
+export type Ini = Map<string, IniSection>;
 
 const SECTION = /^\[([^\]]+)\]\s*$/;
 const OPTION = /^([^:=\s][^:=]*?)\s*[:=]\s*(.*)$/;
@@ -45,7 +55,7 @@ function readFile(file: string, env: NodeJS.ProcessEnv, seen: Set<string>): Ini 
   const raw = parseRaw(file, text);
   const ini: Ini = new Map();
   for (const [name, entries] of raw) {
-    const section = new Map<string, IniEntry>();
+    const section = new IniSection(file, raw.lines.get(name)!);
     for (const [key, e] of entries) section.set(key, { ...e, value: convert(e.raw, file, e.line, env) });
     ini.set(name, section);
   }
@@ -56,7 +66,7 @@ function readFile(file: string, env: NodeJS.ProcessEnv, seen: Set<string>): Ini 
       if (seen.has(path.resolve(target))) throw new ConfigError(file, extended.line, 1, `extends ${other}: the files extend each other in a loop`);
       const base = readFile(target, env, seen);
       for (const [name, entries] of base) {
-        const mine = ini.get(name) ?? new Map<string, IniEntry>();
+        const mine = ini.get(name) ?? new IniSection(entries.file, entries.line);
         for (const [key, e] of entries) if (!mine.has(key)) mine.set(key, e);
         ini.set(name, mine);
       }
@@ -81,8 +91,8 @@ interface RawEntry {
   line: number;
 }
 
-function parseRaw(file: string, text: string): Map<string, Map<string, RawEntry>> {
-  const sections = new Map<string, Map<string, RawEntry>>();
+function parseRaw(file: string, text: string): Map<string, Map<string, RawEntry>> & { lines: Map<string, number> } {
+  const sections = Object.assign(new Map<string, Map<string, RawEntry>>(), { lines: new Map<string, number>() });
   let current: Map<string, RawEntry> | undefined;
   let last: RawEntry | undefined;
   for (const [i, line] of text.split(/\r?\n/).entries()) {
@@ -100,6 +110,7 @@ function parseRaw(file: string, text: string): Map<string, Map<string, RawEntry>
       const name = section[1].trim();
       current = sections.get(name) ?? new Map<string, RawEntry>();
       sections.set(name, current);
+      if (!sections.lines.has(name)) sections.lines.set(name, n);
       last = undefined;
       continue;
     }
