@@ -54,8 +54,8 @@ function readFile(file: string, env: NodeJS.ProcessEnv, seen: Set<string>): Ini 
   seen.add(path.resolve(file));
   const raw = parseRaw(file, text);
   const ini: Ini = new Map();
-  for (const [name, entries] of raw) {
-    const section = new IniSection(file, raw.lines.get(name)!);
+  for (const [name, { line, entries }] of raw) {
+    const section = new IniSection(file, line);
     for (const [key, e] of entries) section.set(key, { ...e, value: convert(e.raw, file, e.line, env) });
     ini.set(name, section);
   }
@@ -91,8 +91,14 @@ interface RawEntry {
   line: number;
 }
 
-function parseRaw(file: string, text: string): Map<string, Map<string, RawEntry>> & { lines: Map<string, number> } {
-  const sections = Object.assign(new Map<string, Map<string, RawEntry>>(), { lines: new Map<string, number>() });
+/** A section as written: its first `[name]` line, and its keys. */
+interface RawSection {
+  line: number;
+  entries: Map<string, RawEntry>;
+}
+
+function parseRaw(file: string, text: string): Map<string, RawSection> {
+  const sections = new Map<string, RawSection>();
   let current: Map<string, RawEntry> | undefined;
   let last: RawEntry | undefined;
   for (const [i, line] of text.split(/\r?\n/).entries()) {
@@ -108,9 +114,9 @@ function parseRaw(file: string, text: string): Map<string, Map<string, RawEntry>
     const section = SECTION.exec(line);
     if (section) {
       const name = section[1].trim();
-      current = sections.get(name) ?? new Map<string, RawEntry>();
-      sections.set(name, current);
-      if (!sections.lines.has(name)) sections.lines.set(name, n);
+      let raw = sections.get(name);
+      if (raw === undefined) sections.set(name, (raw = { line: n, entries: new Map() }));
+      current = raw.entries;
       last = undefined;
       continue;
     }
