@@ -119,6 +119,8 @@ describe.skipIf(!HAVE)('team mode: replay from any terminal', () => {
       const s2 = await stateDir();
       const w2 = await cliDone(['worker', '--drain', '--queue', url, '--nodes', await nodesFile('nodes:\n  box2: {type: local}\n'), '--state-dir', s2]);
       expect(w2.code, w2.out + w2.err).toBe(0);
+      // Its seed line's replay command finds the job through the shared queue: no --state-dir in it.
+      expect(w2.out + w2.err).toMatch(/seed \d+ \(marteau-tui replay [0-9a-f]{8} runs the same faults again\)/);
       await v.queue.sync();
       const again = v.queue.get(v.queue.resolve(againId))!;
       expect(again.status).toBe('succeeded');

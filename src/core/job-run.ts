@@ -344,5 +344,6 @@ function jobEnv(config: MarteauConfig): Record<string, string> {
  * 'no job ... in the queue'. A team queue is found without it.
  */
 function replayFlags(core: EngineCore): string {
-  return core.options.queue || core.options.nodes.queue ? '' : stateDirFlag(core.state.root);
+  // A shared queue has a label (queue-types.ts), as enqueue and whoRuns read it.
+  return core.queue.label !== undefined ? '' : stateDirFlag(core.state.root);
 }
