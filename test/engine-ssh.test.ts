@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -155,6 +155,28 @@ describe.skipIf(!haveServer('sshd'))('SSH nodes (real sshd)', () => {
       const own = await x.run(['sh', '-c', 'exit 127']);
       expect(own.exitCode).toBe(127);
       expect(own.notStarted).toBeUndefined();
+      // A path: a missing file, a directory, a file without its x bit are not started; an executable one is.
+      const bin = await mkdtemp(path.join(os.tmpdir(), 'ssh-bin-'));
+      try {
+        await writeFile(path.join(bin, 'plain'), '#!/bin/sh\necho ran\n');
+        await writeFile(path.join(bin, 'tool'), '#!/bin/sh\necho "ran $1"\n', { mode: 0o755 });
+        for (const p of [path.join(bin, 'missing'), bin, path.join(bin, 'plain'), './plain']) {
+          const r = await x.run([p], { cwd: bin });
+          expect(r, p).toMatchObject({ exitCode: 127, notStarted: 'no executable file there on node "a" (check its path, and that it has its x bit)' });
+        }
+        const ran = await x.run(['./tool'], { cwd: bin });
+        expect(ran.exitCode).toBe(0);
+        expect(ran.notStarted).toBeUndefined();
+        // A name on the PATH the job sets: looked up there, not on the login's.
+        const out: string[] = [];
+        const found = await x.run(['tool', 'x'], { env: { PATH: `${bin}:/usr/bin:/bin` }, onLine: (l) => out.push(l) });
+        expect(found.exitCode).toBe(0);
+        expect(out).toEqual(['ran x']);
+        const lost = await x.run(['sh'], { env: { PATH: bin } });
+        expect(lost).toMatchObject({ exitCode: 127, notStarted: 'not found on the PATH the job sets, on node "a" (fix the job\'s PATH, or give its full path)' });
+      } finally {
+        await rm(bin, { recursive: true, force: true });
+      }
       await x.close();
     });
 

@@ -41,15 +41,23 @@ export function remoteCommand(argv: readonly string[], o: { cwd?: string; env?: 
   if (o.input) parts.push(`rm -f "${inputFifo('$$')}"`, `mkfifo -m 600 "${inputFifo('$$')}"`);
   parts.push(watch(o.input ? FORWARDING_WATCH : HEARTBEAT_WATCH));
   if (o.cwd !== undefined) parts.push(`cd ${shellQuote(o.cwd)}`);
-  // Looked up on the PATH env would run it with (the shell's, unless the job sets its own): a
-  // name only, a path being found or not by exec itself.
-  if (!argv[0].includes('/') && !env.some(([k]) => k === 'PATH')) parts.push(`{ command -v ${shellQuote(argv[0])} >/dev/null 2>&1 || { printf '${NOT_FOUND_MARKER}\\n'; exit 127; }; }`);
+  parts.push(`{ ${startable(argv[0], env.find(([k]) => k === 'PATH')?.[1])} || { printf '${NOT_FOUND_MARKER}\\n'; exit 127; }; }`);
   const stdin = o.input ? ` <"${inputFifo('$$')}" 3<&-` : ' </dev/null 3<&-';
   const run = env.length
     ? `exec env ${env.map(([k, v]) => shellQuote(`${k}=${v}`)).join(' ')} ${argv.map(shellQuote).join(' ')}${stdin}`
     : `exec ${argv.map(shellQuote).join(' ')}${stdin}`;
   parts.push(run);
   return parts.join(' && ');
+}
+
+/**
+ * The test `exec` would pass: a path names an executable file (dash's `command -v` takes any
+ * file there); a name is looked up on the PATH the program gets, the job's own when it sets one.
+ */
+function startable(program: string, path: string | undefined): string {
+  const p = shellQuote(program);
+  if (program.includes('/')) return `{ [ -f ${p} ] && [ -x ${p} ]; }`;
+  return `${path === undefined ? '' : `PATH=${shellQuote(path)} `}command -v ${p} >/dev/null 2>&1`;
 }
 
 /** How often the engine writes a line to a heartbeat run's stdin. */
