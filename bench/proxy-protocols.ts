@@ -25,6 +25,7 @@ import { askStats, startNode } from './children.js';
 import { load, type Wire } from './loader.js';
 import { httpWire, memcacheWire, mysqlWire, postgresWire, redisWire, smtpWire } from './wires.js';
 import { median } from './median.js';
+import { roundOrder } from './order.js';
 import { processCpuMs, processIoCalls } from './proc-cpu.js';
 import { startToxiproxy, toxiproxyBinary, type Toxiproxy } from './toxiproxy.js';
 
@@ -128,13 +129,13 @@ async function measure(c: Case, toxiproxy: Toxiproxy | undefined): Promise<Row> 
       if (p === 'pipe') pipeRate = r.rps;
     }
     const requests = Math.max(c.connections * 100, Math.round((pipeRate * SECONDS) / c.connections) * c.connections);
-    // Odd rounds run the paths in reverse, so a drift of the machine's speed over a round weighs
-    // on the pipe and the proxy paths alike rather than always on the last path measured.
+    // Each round takes the paths in another order (order.ts), so that neither a drift of the
+    // machine's speed over a round nor what one path's turn leaves behind weighs on one path.
     const cpuMs = { pipe: 0, pipe2: 0, pass: 0, error10: 0, toxiproxy: 0 };
     const ioCalls = { pipe: 0, pipe2: 0, pass: 0, error10: 0, toxiproxy: 0 };
     const replies = { pipe: 0, pipe2: 0, pass: 0, error10: 0, toxiproxy: 0 };
     for (let round = 0; round < ROUNDS; round++) {
-      for (const p of round % 2 ? [...paths].reverse() : paths) {
+      for (const p of roundOrder(paths, round)) {
         const pid = p === 'direct' ? undefined : middles[p]!.pid!;
         const before = pid === undefined ? 0 : processCpuMs(pid) ?? NaN;
         const callsBefore = pid === undefined ? 0 : processIoCalls(pid) ?? NaN;
@@ -205,7 +206,7 @@ function ratios(row: Row, p: PathName, base: PathName = 'pipe'): number[] {
 }
 
 export async function protocolTable(webPort: number): Promise<void> {
-  console.log(`\nProtocols: pipelined loads against the real servers, ${ROUNDS} rounds of ~${SECONDS}s per path, paths in turn (reversed every other round); replies/s (median of rounds); a ratio is the median of the rounds' own ratios to the bare pipe of the same round, with the lowest and highest round; the second bare pipe, a process like the first, is the control: its ratio to the first is what the machine's noise alone gives\n`);
+  console.log(`\nProtocols: pipelined loads against the real servers, ${ROUNDS} rounds of ~${SECONDS}s per path, paths in turn (in another order each round: a Williams design, reversed every other round); replies/s (median of rounds); a ratio is the median of the rounds' own ratios to the bare pipe of the same round, with the lowest and highest round; the second bare pipe, a process like the first, is the control: its ratio to the first is what the machine's noise alone gives\n`);
   const rows: Row[] = [];
   // BENCH_ONLY=redis,postgres: those rows only (while working on one protocol).
   const only = process.env.BENCH_ONLY?.split(',');
