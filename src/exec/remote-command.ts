@@ -41,7 +41,7 @@ export function remoteCommand(argv: readonly string[], o: { cwd?: string; env?: 
   if (o.input) parts.push(`rm -f "${inputFifo('$$')}"`, `mkfifo -m 600 "${inputFifo('$$')}"`);
   parts.push(watch(o.input ? FORWARDING_WATCH : HEARTBEAT_WATCH));
   if (o.cwd !== undefined) parts.push(`cd ${shellQuote(o.cwd)}`);
-  parts.push(`{ ${startable(argv[0], env.find(([k]) => k === 'PATH')?.[1])} || { printf '${NOT_FOUND_MARKER}\\n'; exit 127; }; }`);
+  parts.push(`{ ${startable(argv[0], o.env)} || { printf '${NOT_FOUND_MARKER}\\n'; exit 127; }; }`);
   const stdin = o.input ? ` <"${inputFifo('$$')}" 3<&-` : ' </dev/null 3<&-';
   const run = env.length
     ? `exec env ${env.map(([k, v]) => shellQuote(`${k}=${v}`)).join(' ')} ${argv.map(shellQuote).join(' ')}${stdin}`
@@ -51,13 +51,26 @@ export function remoteCommand(argv: readonly string[], o: { cwd?: string; env?: 
 }
 
 /**
- * The test `exec` would pass: a path names an executable file (dash's `command -v` takes any
- * file there); a name is looked up on the PATH the program gets, the job's own when it sets one.
+ * Where `program` is looked for, as `exec` looks: a path as it is; a name on the PATH the program
+ * gets, the job's own when it sets one. The wrapper's test and the not-started text both read it.
  */
-function startable(program: string, path: string | undefined): string {
-  const p = shellQuote(program);
-  if (program.includes('/')) return `{ [ -f ${p} ] && [ -x ${p} ]; }`;
-  return `${path === undefined ? '' : `PATH=${shellQuote(path)} `}command -v ${p} >/dev/null 2>&1`;
+function lookupOf(program: string, env: Readonly<Record<string, string>> | undefined): { path: string } | { name: string; jobPath?: string } {
+  return program.includes('/') ? { path: program } : { name: program, jobPath: env?.PATH };
+}
+
+/** The test `exec` would pass: an executable file at a path (dash's `command -v` takes any file there), a name found on its PATH. */
+function startable(program: string, env: Readonly<Record<string, string>> | undefined): string {
+  const l = lookupOf(program, env);
+  if ('path' in l) return `{ [ -f ${shellQuote(l.path)} ] && [ -x ${shellQuote(l.path)} ]; }`;
+  return `${l.jobPath === undefined ? '' : `PATH=${shellQuote(l.jobPath)} `}command -v ${shellQuote(l.name)} >/dev/null 2>&1`;
+}
+
+/** Why the wrapper did not start `program` (its NOT_FOUND_MARKER line), in the local executor's words for the same case. */
+export function notFoundText(program: string, env: Readonly<Record<string, string>> | undefined, node: string): string {
+  const l = lookupOf(program, env);
+  if ('path' in l) return `no executable file there on node "${node}" (check its path, and that it has its x bit)`;
+  if (l.jobPath !== undefined) return `not found on the PATH the job sets, on node "${node}" (fix the job's PATH, or give its full path)`;
+  return `not found on the PATH of node "${node}" (install it there, or give its full path)`;
 }
 
 /** How often the engine writes a line to a heartbeat run's stdin. */

@@ -7,7 +7,7 @@
 import { addAbortListener } from 'node:events';
 import { NodeError, type RunOptions, type RunResult } from './executor.js';
 import { LineSplitter } from './lines.js';
-import { HEARTBEAT_MS, killGroupCommand, NOT_FOUND_MARKER, notRunByShell, PGID_MARKER } from './remote-command.js';
+import { HEARTBEAT_MS, killGroupCommand, NOT_FOUND_MARKER, notFoundText, notRunByShell, PGID_MARKER } from './remote-command.js';
 import type { SimpleResult } from './ssh-job-dirs.js';
 import type { Ssh2Channel } from './ssh2-api.js';
 
@@ -76,7 +76,7 @@ export function watchRun(host: RunHost, session: Session, o: RunOptions, started
       spoke = true;
       // Only as the first line after the marker: printed before the program would start.
       if (firstLine && line === NOT_FOUND_MARKER) {
-        notStarted = notFound(program, host.node, o.env?.PATH !== undefined);
+        notStarted = notFoundText(program, o.env, host.node);
         o.onLine?.(`marteau-tui: cannot run ${JSON.stringify(program)}${o.cwd ? ` in ${o.cwd}` : ''}: ${notStarted}`, 'stderr');
         return;
       }
@@ -144,11 +144,4 @@ export function watchRun(host: RunHost, session: Session, o: RunOptions, started
       }
     });
   });
-}
-
-/** Why the wrapper did not start `program`, in the local executor's words for the same case. */
-function notFound(program: string, node: string, jobPath: boolean): string {
-  if (program.includes('/')) return `no executable file there on node "${node}" (check its path, and that it has its x bit)`;
-  if (jobPath) return `not found on the PATH the job sets, on node "${node}" (fix the job's PATH, or give its full path)`;
-  return `not found on the PATH of node "${node}" (install it there, or give its full path)`;
 }
