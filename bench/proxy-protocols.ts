@@ -30,7 +30,11 @@ import { processCpuMs, processIoCalls } from './proc-cpu.js';
 import { startToxiproxy, toxiproxyBinary, type Toxiproxy } from './toxiproxy.js';
 
 const SECONDS = Number(process.env.BENCH_PROTOCOL_SECONDS ?? 2);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
+/**
+ * Rounds: twice the paths by default, the length over which the order of paths (order.ts) has
+ * each path follow every other one equally often; 7, the earlier default, left that uneven.
+ */
+const roundsFor = (paths: number) => Number(process.env.BENCH_ROUNDS ?? 2 * paths);
 const LATENCY_REQUESTS = Number(process.env.BENCH_LATENCY_REQUESTS ?? 2000);
 const LATENCY_TURNS = 20;
 /** Goals of the proxy issue, as ratios to the bare pipe, and the added p99 in ms. */
@@ -134,7 +138,7 @@ async function measure(c: Case, toxiproxy: Toxiproxy | undefined): Promise<Row> 
     const cpuMs = { pipe: 0, pipe2: 0, pass: 0, error10: 0, toxiproxy: 0 };
     const ioCalls = { pipe: 0, pipe2: 0, pass: 0, error10: 0, toxiproxy: 0 };
     const replies = { pipe: 0, pipe2: 0, pass: 0, error10: 0, toxiproxy: 0 };
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < roundsFor(paths.length); round++) {
       for (const p of roundOrder(paths, round)) {
         const pid = p === 'direct' ? undefined : middles[p]!.pid!;
         const before = pid === undefined ? 0 : processCpuMs(pid) ?? NaN;
@@ -206,12 +210,13 @@ function ratios(row: Row, p: PathName, base: PathName = 'pipe'): number[] {
 }
 
 export async function protocolTable(webPort: number): Promise<void> {
-  console.log(`\nProtocols: pipelined loads against the real servers, ${ROUNDS} rounds of ~${SECONDS}s per path, paths in turn (in another order each round: a Williams design, reversed every other round); replies/s (median of rounds); a ratio is the median of the rounds' own ratios to the bare pipe of the same round, with the lowest and highest round; the second bare pipe, a process like the first, is the control: its ratio to the first is what the machine's noise alone gives\n`);
   const rows: Row[] = [];
   // BENCH_ONLY=redis,postgres: those rows only (while working on one protocol).
   const only = process.env.BENCH_ONLY?.split(',');
   const toxiBinary = toxiproxyBinary();
   const toxiproxy = toxiBinary ? await startToxiproxy(toxiBinary) : undefined;
+  const rounds = roundsFor(PATHS.length - (toxiproxy ? 0 : 1));
+  console.log(`\nProtocols: pipelined loads against the real servers, ${rounds} rounds of ~${SECONDS}s per path, paths in turn (in another order each round: a Williams design, reversed every other round); replies/s (median of rounds); a ratio is the median of the rounds' own ratios to the bare pipe of the same round, with the lowest and highest round; the second bare pipe, a process like the first, is the control: its ratio to the first is what the machine's noise alone gives\n`);
   try {
     for (const c of cases(webPort)) if (!only || only.includes(c.wire.name)) rows.push(await measure(c, toxiproxy));
   } finally {
