@@ -86,7 +86,7 @@ interface Row {
   skipped?: string;
 }
 
-async function measure(c: Case, toxiproxy: Toxiproxy | undefined): Promise<Row> {
+async function measure(c: Case, toxiproxy: Toxiproxy | undefined, paths: readonly PathName[], rounds: number): Promise<Row> {
   const name = c.wire.name;
   const loadText = c.depth > 1 ? `${c.connections} conn x ${c.depth} in flight` : `${c.connections} keep-alive conn`;
   const rps: Row['rps'] = { direct: [], pipe: [], pipe2: [], pass: [], error10: [], toxiproxy: [] };
@@ -111,7 +111,6 @@ async function measure(c: Case, toxiproxy: Toxiproxy | undefined): Promise<Row> 
       error10: Number(error10.line),
       toxiproxy: toxiproxy ? await toxiproxy.addProxy(name, server.port) : NaN,
     };
-    const paths = PATHS.filter((p) => p !== 'toxiproxy' || toxiproxy);
     // What each proxy was sent and answered with, to check against its own counters.
     const sent = { pass: 0, error10: 0 };
     const injected = { pass: 0, error10: 0 };
@@ -138,7 +137,7 @@ async function measure(c: Case, toxiproxy: Toxiproxy | undefined): Promise<Row> 
     const cpuMs = { pipe: 0, pipe2: 0, pass: 0, error10: 0, toxiproxy: 0 };
     const ioCalls = { pipe: 0, pipe2: 0, pass: 0, error10: 0, toxiproxy: 0 };
     const replies = { pipe: 0, pipe2: 0, pass: 0, error10: 0, toxiproxy: 0 };
-    for (let round = 0; round < roundsFor(paths.length); round++) {
+    for (let round = 0; round < rounds; round++) {
       for (const p of roundOrder(paths, round)) {
         const pid = p === 'direct' ? undefined : middles[p]!.pid!;
         const before = pid === undefined ? 0 : processCpuMs(pid) ?? NaN;
@@ -215,10 +214,11 @@ export async function protocolTable(webPort: number): Promise<void> {
   const only = process.env.BENCH_ONLY?.split(',');
   const toxiBinary = toxiproxyBinary();
   const toxiproxy = toxiBinary ? await startToxiproxy(toxiBinary) : undefined;
-  const rounds = roundsFor(PATHS.length - (toxiproxy ? 0 : 1));
+  const paths = PATHS.filter((p) => p !== 'toxiproxy' || toxiproxy);
+  const rounds = roundsFor(paths.length);
   console.log(`\nProtocols: pipelined loads against the real servers, ${rounds} rounds of ~${SECONDS}s per path, paths in turn (in another order each round: a Williams design, reversed every other round); replies/s (median of rounds); a ratio is the median of the rounds' own ratios to the bare pipe of the same round, with the lowest and highest round; the second bare pipe, a process like the first, is the control: its ratio to the first is what the machine's noise alone gives\n`);
   try {
-    for (const c of cases(webPort)) if (!only || only.includes(c.wire.name)) rows.push(await measure(c, toxiproxy));
+    for (const c of cases(webPort)) if (!only || only.includes(c.wire.name)) rows.push(await measure(c, toxiproxy, paths, rounds));
   } finally {
     toxiproxy?.stop();
   }
